@@ -1,0 +1,3 @@
+from sr_desktop.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The `sr-desktop` command line: one module per subcommand, all over the engine."""

@@ -1,0 +1,103 @@
+"""Entry point of `sr-desktop`.
+
+``sr-desktop`` with no subcommand starts the app (window with a display; the offscreen
+pipeline without one). Each subcommand lives in its own module ``sr_desktop.cli.cmd_*``
+exposing ``add_parser(subparsers)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from sr_desktop import __version__
+
+SUBCOMMAND_MODULES = [
+    "sr_desktop.cli.cmd_upscale",
+    "sr_desktop.cli.cmd_models",
+    "sr_desktop.cli.cmd_batch",
+    "sr_desktop.cli.cmd_bench",
+    "sr_desktop.cli.cmd_kernel",
+]
+
+
+def _available_modules():
+    for name in SUBCOMMAND_MODULES:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the module
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the subcommands (``sr-desktop COMMAND ...``)."""
+    parser = argparse.ArgumentParser(
+        prog="sr-desktop",
+        description="SR Desktop: super-resolution workbench. Without a command, opens the app "
+        "(see `sr-desktop app --help`).",
+    )
+    parser.add_argument("--version", action="version", version=f"sr-desktop {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="verbose log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _available_modules():
+        module.add_parser(sub)
+    return parser
+
+
+def build_app_parser() -> argparse.ArgumentParser:
+    """The parser of ``sr-desktop [--screenshot OUT.png] [--offscreen] [IMAGE]``."""
+    parser = argparse.ArgumentParser(
+        prog="sr-desktop",
+        description="Open the SR Desktop window (or, with no display, run the offscreen "
+        "pipeline on the image and save results under ./out/).",
+    )
+    parser.add_argument("--version", action="version", version=f"sr-desktop {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="verbose log output")
+    parser.add_argument(
+        "--screenshot",
+        metavar="OUT.png",
+        help="open the window offscreen with IMAGE, wait until idle, save a screenshot, exit",
+    )
+    parser.add_argument(
+        "--offscreen", action="store_true", help="run the no-display pipeline even with a display"
+    )
+    parser.add_argument("image", nargs="?", help="image to open (default: the bundled sample)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    first = next((a for a in argv if not a.startswith("-")), None)
+    is_app = first is None or first not in commands
+    if is_app and any(a in ("-h", "--help") for a in argv) and first is None:
+        parser.print_help()
+        print("\nWithout COMMAND: sr-desktop [--screenshot OUT.png] [--offscreen] [IMAGE]")
+        return 0
+    args = (build_app_parser() if is_app else parser).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from sr_desktop.engine.errors import SRDesktopError
+
+    try:
+        if is_app:
+            from sr_desktop.cli.app_launcher import launch
+
+            return int(launch(args) or 0)
+        return int(args.func(args) or 0)
+    except SRDesktopError as exc:
+        print(f"sr-desktop: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sr-desktop: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Error types of the engine. Every error a user can cause is an `SRDesktopError`
+whose message is one clear line, fit to show in a dialog or print on a terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SRDesktopError(Exception):
+    """Base class of all user-facing engine errors."""
+
+
+class ImageReadError(SRDesktopError):
+    """A file could not be read as an image (missing, not an image, truncated, too large...)."""
+
+    def __init__(self, path: str | Path | None, reason: str):
+        self.path = Path(path) if path is not None else None
+        self.reason = reason
+        where = str(self.path) if self.path is not None else "<image>"
+        super().__init__(f"cannot read {where}: {reason}")
+
+
+class ImageWriteError(SRDesktopError):
+    """An image could not be written (bad format, refusing to overwrite, disk error...)."""
+
+    def __init__(self, path: str | Path | None, reason: str):
+        self.path = Path(path) if path is not None else None
+        self.reason = reason
+        where = str(self.path) if self.path is not None else "<image>"
+        super().__init__(f"cannot write {where}: {reason}")
+
+
+class ModelError(SRDesktopError):
+    """Unknown model id, model not installed, unsupported model file, bad option."""
+
+
+class DeviceError(SRDesktopError):
+    """A requested device or precision is not available."""
+
+
+class Cancelled(SRDesktopError):
+    """The job was cancelled by the user. Nothing was written."""
+
+    def __init__(self, message: str = "cancelled"):
+        super().__init__(message)

@@ -1,0 +1,116 @@
+"""The contract between models and the engine.
+
+A model is loaded into an `SRModel`. The engine only ever talks to that interface:
+
+* ``kind == "feedforward"``: a network applied tile by tile. ``run(x)`` maps an
+  N×3×H×W float tensor (RGB, nominally 0..1) to N×3×(s·H)×(s·W), unclamped. The model
+  does its own family conventions *inside* ``run``: border pre-padding (reflect /
+  replicate, as the original tools do), size alignment, extra input planes (SRMD), extra
+  residuals (Real-CUGAN ×4), and crops back to exactly s·H × s·W. The engine adds real
+  neighbouring pixels as context around each tile (``context`` pixels per side, clipped
+  at the image border) and crops the scaled context away, so tiles stitch seamlessly.
+* ``kind == "resample"``: bicubic / lanczos baselines, any scale, whole image.
+* ``kind == "per_image"``: trained per image at test time (ZSSR): ``upscale_array``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from sr_desktop.engine.progress import CancelToken, ProgressCallback
+
+
+@dataclass
+class ModelSpec:
+    """One entry of the model registry (a row of ``models/manifest.json`` or a custom model)."""
+
+    id: str
+    name: str
+    arch: str
+    scales: list[int]
+    kind: str = "feedforward"  # feedforward | resample | per_image
+    variants: list[str] = field(default_factory=lambda: ["default"])
+    default_variant: str = "default"
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+    license: str = ""
+    source: dict[str, Any] = field(default_factory=dict)
+    recommended_tile: int = 256
+    published: dict[str, Any] = field(default_factory=dict)
+    installed: bool = True
+    install_command: str | None = None
+    custom: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "arch": self.arch,
+            "kind": self.kind,
+            "scales": list(self.scales),
+            "variants": list(self.variants),
+            "default_variant": self.default_variant,
+            "tags": list(self.tags),
+            "description": self.description,
+            "license": self.license,
+            "source": self.source,
+            "recommended_tile": self.recommended_tile,
+            "published": self.published,
+            "installed": self.installed,
+            "install_command": self.install_command,
+            "custom": self.custom,
+        }
+
+
+class SRModel:
+    """A loaded model, ready to run on a device. Subclasses set the attributes below."""
+
+    id: str = ""
+    kind: str = "feedforward"
+    scale: int = 1
+    variant: str | None = None
+    #: input pixels of real neighbouring context needed per tile side for seamless output
+    context: int = 16
+    #: False when tiles are not independent (e.g. global pooling); the engine then runs
+    #: the whole image in one piece when memory allows
+    tileable: bool = True
+    supports_fp16: bool = True
+    recommended_tile: int = 256
+    #: input tile sizes are multiples of this after `run`'s own alignment (informational)
+    align: int = 1
+
+    def __init__(self) -> None:
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+
+    # -- feedforward models -------------------------------------------------------------
+    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> "SRModel":
+        """Move to `device` and cast to `dtype`; returns self."""
+        self.device = torch.device(device)
+        self.dtype = dtype
+        module = getattr(self, "module", None)
+        if isinstance(module, torch.nn.Module):
+            module.to(device=self.device, dtype=dtype)
+        return self
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """N×3×H×W -> N×3×(s·H)×(s·W); called under ``torch.inference_mode``."""
+        raise NotImplementedError
+
+    # -- per-image models ---------------------------------------------------------------
+    def upscale_array(
+        self,
+        rgb: np.ndarray,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> np.ndarray:
+        """H×W×3 float32 0..1 -> (s·H)×(s·W)×3 float32 (per_image models only)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        v = f" [{self.variant}]" if self.variant and self.variant != "default" else ""
+        return f"{self.id}{v} ×{self.scale}"

@@ -1,0 +1,17 @@
+"""Test-wide settings: headless Qt, a private SR_DESKTOP_HOME, few torch threads."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+
+import tempfile  # noqa: E402
+
+_HOME = tempfile.mkdtemp(prefix="sr-desktop-test-home-")
+os.environ["SR_DESKTOP_HOME"] = _HOME
+
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
