@@ -1,0 +1,50 @@
+"""QApplication set-up: environment, high-DPI policy, and the names QSettings uses."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from sr_desktop.gui import clear_cv2_qt_plugin_path
+
+clear_cv2_qt_plugin_path()  # must happen before QtWidgets is imported
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from sr_desktop import __version__  # noqa: E402
+
+APP_NAME = "SR Desktop"
+ORG_NAME = "sr-desktop"
+
+
+def has_display() -> bool:
+    """True when a window can be shown (a desktop session, or Windows/macOS)."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def create_application(argv: list[str] | None = None, offscreen: bool = False) -> QApplication:
+    """Return the process's QApplication, creating it if needed.
+
+    ``offscreen=True`` selects Qt's offscreen platform (no display needed); it only has an
+    effect when the application does not exist yet.
+    """
+    clear_cv2_qt_plugin_path()
+    existing = QApplication.instance()
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    if offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    # Fractional scale factors (125 %, 150 %) as the OS reports them, not rounded.
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+    )
+    app = QApplication(list(argv) if argv else [sys.argv[0] if sys.argv else "sr-desktop"])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationVersion(__version__)
+    app.setApplicationDisplayName(APP_NAME)
+    return app

@@ -1,0 +1,81 @@
+"""Conversions between engine pixel arrays (H×W×C uint8/uint16) and QImage."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """uint16 → uint8 with rounding (uint8 is returned unchanged)."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    if pixels.dtype == np.uint16:
+        return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    raise ValueError(f"unsupported pixel type {pixels.dtype}")
+
+
+def array_to_qimage(pixels: np.ndarray) -> QImage:
+    """H×W×C (C 1..4) or H×W uint8/uint16 pixels → a QImage that owns a copy of the data.
+
+    Gray stays gray (Grayscale8/16), gray+alpha becomes RGBA; 16-bit stays 16-bit.
+    """
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"expected H×W×C pixels with C in 1..4, got shape {pixels.shape}")
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
+    height, width, channels = pixels.shape
+    wide = pixels.dtype == np.uint16
+    if channels == 2:
+        gray, alpha = pixels[:, :, :1], pixels[:, :, 1:]
+        pixels = np.concatenate([gray, gray, gray, alpha], axis=2)
+        channels = 4
+    if channels == 1:
+        fmt = QImage.Format.Format_Grayscale16 if wide else QImage.Format.Format_Grayscale8
+    elif channels == 3:
+        if wide:  # no 16-bit RGB format without alpha: add an opaque alpha channel
+            opaque = np.full((height, width, 1), 65535, np.uint16)
+            pixels = np.concatenate([pixels, opaque], axis=2)
+            channels = 4
+            fmt = QImage.Format.Format_RGBA64
+        else:
+            fmt = QImage.Format.Format_RGB888
+    else:
+        fmt = QImage.Format.Format_RGBA64 if wide else QImage.Format.Format_RGBA8888
+    data = np.ascontiguousarray(pixels)
+    bytes_per_line = data.strides[0]
+    image = QImage(data.data, width, height, bytes_per_line, fmt)
+    return image.copy()  # detach from the numpy buffer
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """A QImage → H×W×C uint8 (gray: C=1, opaque colour: C=3, with alpha: C=4).
+
+    16-bit gray / RGBA64 images give uint16 arrays.
+    """
+    if image.isNull():
+        raise ValueError("empty image")
+    fmt = image.format()
+    if fmt in (QImage.Format.Format_Grayscale8, QImage.Format.Format_Grayscale16):
+        wide = fmt == QImage.Format.Format_Grayscale16
+        channels, dtype = 1, (np.uint16 if wide else np.uint8)
+    elif fmt in (QImage.Format.Format_RGBA64, QImage.Format.Format_RGBX64,
+                 QImage.Format.Format_RGBA64_Premultiplied):
+        image = image.convertToFormat(QImage.Format.Format_RGBA64)
+        channels, dtype = 4, np.uint16
+    elif image.hasAlphaChannel():
+        image = image.convertToFormat(QImage.Format.Format_RGBA8888)
+        channels, dtype = 4, np.uint8
+    else:
+        image = image.convertToFormat(QImage.Format.Format_RGB888)
+        channels, dtype = 3, np.uint8
+    height, width = image.height(), image.width()
+    itemsize = np.dtype(dtype).itemsize
+    row = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
+    rows = row.reshape(height, image.bytesPerLine())[:, : width * channels * itemsize]
+    out = np.ascontiguousarray(rows).view(dtype).reshape(height, width, channels)
+    if channels == 4 and dtype == np.uint16 and fmt == QImage.Format.Format_RGBX64:
+        out = out[:, :, :3].copy()
+    return out

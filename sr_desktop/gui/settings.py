@@ -1,0 +1,93 @@
+"""Persistent GUI choices (model, scale, advanced options, save format, recent files,
+window geometry) in an INI file under the per-user config directory.
+
+The file lives in ``sr_desktop.paths.config_dir()``, so ``SR_DESKTOP_HOME`` redirects it
+(tests use a temporary home and never touch the user's settings).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from sr_desktop import paths
+
+MAX_RECENT_FILES = 10
+
+DEFAULTS = {
+    "model": "",
+    "scale": 4,
+    "device": "auto",
+    "precision": "auto",
+    "tile": "auto",
+    "compare_mode": "split",
+    "save_format": "png",
+    "save_quality": 95,
+    "keep_metadata": True,
+    "last_dir": "",
+}
+
+
+class GuiSettings:
+    """Typed access to the GUI's QSettings (INI format, one file per user)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else paths.config_dir() / "gui.ini"
+        self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    # -- simple values ------------------------------------------------------------------
+    def get(self, key: str):
+        """The stored value of ``key`` converted to the type of its default."""
+        default = DEFAULTS[key]
+        value = self._qs.value(key, default)
+        if isinstance(default, bool):
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        if isinstance(default, int):
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return default
+        return "" if value is None else str(value)
+
+    def set(self, key: str, value) -> None:
+        """Store ``key`` (one of ``DEFAULTS``)."""
+        if key not in DEFAULTS:
+            raise KeyError(key)
+        self._qs.setValue(key, value)
+
+    # -- recent files -------------------------------------------------------------------
+    def recent_files(self) -> list[Path]:
+        """Most recent first, only files that still exist."""
+        value = self._qs.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value] if value else []
+        return [Path(v) for v in (value or []) if v and Path(v).is_file()]
+
+    def add_recent_file(self, path: str | Path) -> list[Path]:
+        """Put ``path`` first in the recent list (deduplicated, at most MAX_RECENT_FILES)."""
+        path = Path(path).resolve()
+        items = [path] + [p for p in self.recent_files() if p.resolve() != path]
+        items = items[:MAX_RECENT_FILES]
+        self._qs.setValue("recent_files", [str(p) for p in items])
+        return items
+
+    def clear_recent_files(self) -> None:
+        self._qs.setValue("recent_files", [])
+
+    # -- window state -------------------------------------------------------------------
+    def geometry(self) -> QByteArray | None:
+        value = self._qs.value("window/geometry")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def window_state(self) -> QByteArray | None:
+        value = self._qs.value("window/state")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._qs.setValue("window/geometry", geometry)
+        self._qs.setValue("window/state", state)
+
+    def sync(self) -> None:
+        """Write pending changes to disk."""
+        self._qs.sync()
