@@ -1,0 +1,54 @@
+"""MATLAB's ``rgb2ycbcr`` (ITU-R BT.601, studio range: Y in 16..235, Cb/Cr in 16..240)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: rows: Y, Cb, Cr; applied to R, G, B in 0..1, giving values on the 0..255 scale
+BT601_MATRIX = np.array(
+    [
+        [65.481, 128.553, 24.966],
+        [-37.797, -74.203, 112.0],
+        [112.0, -93.786, -18.214],
+    ],
+    dtype=np.float64,
+)
+BT601_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float64)
+
+
+def rgb2ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """H×W×3 RGB -> YCbCr exactly as MATLAB does for each input class.
+
+    * uint8 (0..255): result uint8, rounded half away from zero.
+    * float (0..1): result float64 in 0..1 (``(T·rgb + offset) / 255``), not rounded.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an H×W×3 RGB array, got shape {rgb.shape}")
+    if rgb.dtype == np.uint8:
+        ycc = rgb.astype(np.float64) @ (BT601_MATRIX.T / 255.0) + BT601_OFFSET
+        return np.clip(np.floor(ycc + 0.5), 0, 255).astype(np.uint8)
+    ycc = rgb.astype(np.float64) @ BT601_MATRIX.T + BT601_OFFSET
+    return ycc / 255.0
+
+
+def luma_y(img: np.ndarray, round_to_uint8: bool = False) -> np.ndarray:
+    """The evaluation channel of an 8-bit image, as float64 on the 0..255 scale.
+
+    RGB (H×W×3) -> Y of MATLAB's rgb2ycbcr (16..235); grayscale (H×W or H×W×1) -> its
+    grey values unchanged, as the SRCNN/SRMD evaluation scripts do. With
+    `round_to_uint8`, Y is rounded to integers as MATLAB does for uint8 input; otherwise
+    it is computed in double precision (``im2double`` first, as EDSR/RCAN scripts do).
+    """
+    img = np.asarray(img)
+    if img.ndim == 2:
+        return img.astype(np.float64)
+    if img.ndim == 3 and img.shape[2] == 1:
+        return img[:, :, 0].astype(np.float64)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"expected a gray or RGB image, got shape {img.shape}")
+    if img.dtype != np.uint8:
+        raise ValueError("luma_y expects 8-bit pixels (uint8)")
+    if round_to_uint8:
+        return rgb2ycbcr(img)[:, :, 0].astype(np.float64)
+    return img.astype(np.float64) @ BT601_MATRIX[0] / 255.0 + BT601_OFFSET[0]
