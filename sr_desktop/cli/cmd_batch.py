@@ -1,0 +1,183 @@
+"""`sr-desktop batch IN_DIR OUT_DIR [options]`: upscale a folder (or a list of files)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from sr_desktop.engine.batch_plan import (
+    DEFAULT_NAME_TEMPLATE,
+    EXISTING_POLICIES,
+    OUTPUT_FORMATS,
+    read_file_list,
+)
+from sr_desktop.engine.batch_report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
+
+DESCRIPTION = """\
+Upscale every image of IN_DIR into OUT_DIR, mirroring the folder tree. Files that are not
+images are skipped and listed in the report. A file that fails is logged and the batch
+goes on. Re-running the same command resumes: outputs that exist are complete (they are
+only ever created by an atomic rename) and are skipped; temp files of a killed run are
+removed. OUT_DIR may not be inside IN_DIR unless --allow-inside-input is given; input
+files are never overwritten.
+"""
+
+EPILOG = f"""\
+name template placeholders:
+  {{stem}}     input file name without its suffix     {{ext}}   input suffix without the dot
+  {{scale}}    the scale                              {{model}} the model id
+  {{variant}}  the model variant ("default" if none)
+  The output suffix comes from --format (same: the input's own suffix; BMP/GIF/... -> .png).
+
+report: JSON by default (OUT_DIR/sr-desktop-batch-<time>.json); CSV when --report ends in .csv.
+
+exit status:
+  {EXIT_OK}    every image was upscaled or skipped (output already there)
+  {EXIT_SOME_FAILED}    the batch finished but at least one file failed (see the report)
+  {EXIT_FATAL}    usage error or fatal error (bad folders, unknown model, ...): nothing done
+  {EXIT_CANCELLED}  cancelled (Ctrl+C): the current file is dropped, finished ones are kept
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``batch`` subcommand."""
+    parser = subparsers.add_parser(
+        "batch",
+        help="upscale a folder of images",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("in_dir", metavar="IN_DIR", help="input folder")
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created if missing)")
+    parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders (mirrored in OUT_DIR)")
+    parser.add_argument(
+        "--files-from",
+        metavar="LIST.txt",
+        help="process the files listed in LIST.txt (one per line, relative to IN_DIR or absolute) "
+        "instead of listing IN_DIR",
+    )
+    parser.add_argument("--model", default="bicubic", metavar="ID", help="model id (default: bicubic; see `sr-desktop models`)")
+    parser.add_argument("--scale", type=int, metavar="N", help="scale factor (default: the model's largest native scale)")
+    parser.add_argument("--variant", help="model variant (e.g. a denoise level)")
+    parser.add_argument("--format", default="same", choices=OUTPUT_FORMATS, help="output format (default: same)")
+    parser.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1..100 (default: 95)")
+    parser.add_argument(
+        "--name", default=DEFAULT_NAME_TEMPLATE, metavar="TEMPLATE",
+        help=f"output name template (default: {DEFAULT_NAME_TEMPLATE})",
+    )
+    parser.add_argument(
+        "--existing", default="skip", choices=EXISTING_POLICIES,
+        help="when an output exists: skip it (default, resumes a batch), overwrite it, or write name_1.ext",
+    )
+    parser.add_argument("--report", metavar="FILE", help="report file (.json or .csv)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--tile", help="tile size in input pixels, 0 = whole image, auto (default)")
+    parser.add_argument("--precision", help="auto (default), fp32, fp16, bf16")
+    parser.add_argument(
+        "--allow-inside-input", action="store_true",
+        help="allow OUT_DIR inside (or equal to) IN_DIR; inputs are still never overwritten",
+    )
+    parser.add_argument("--no-metadata", action="store_true", help="do not copy ICC profile / EXIF to outputs")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _tile_value(text: str | None):
+    if text is None or text == "auto":
+        return None if text is None else "auto"
+    try:
+        return int(text)
+    except ValueError:
+        from sr_desktop.engine.batch_plan import BatchError
+
+        raise BatchError(f"--tile must be a number of pixels or 'auto', got {text!r}") from None
+
+
+class _TerminalProgress:
+    """A tqdm bar (files done/total, current file, rate, ETA) on a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.bar = None
+        self.enabled = enabled
+
+    def __call__(self, info) -> None:
+        event = info.extra.get("event")
+        if self.enabled and self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=info.total, unit="file", dynamic_ncols=True, file=sys.stderr)
+        if event == "file":
+            record = info.extra["record"]
+            if self.bar is not None:
+                self.bar.update(info.done - self.bar.n)
+                self.bar.set_postfix_str(
+                    f"{info.extra.get('megapixels_per_second', 0.0):.2f} MP/s, failed {info.extra.get('failed', 0)}",
+                    refresh=False,
+                )
+            if record.status == "failed":
+                line = f"failed: {record.input}: {record.error}"
+                if self.bar is not None:
+                    self.bar.write(line, file=sys.stderr)
+                else:
+                    print(line, file=sys.stderr)
+        elif event == "start" and self.bar is not None:
+            self.bar.set_description_str(Path(info.message).name[-40:], refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the batch; returns the exit status listed in ``--help``."""
+    from sr_desktop.engine.batch import BatchOptions, run_batch
+    from sr_desktop.engine.progress import CancelToken
+
+    options = BatchOptions(
+        model=args.model,
+        scale=args.scale,
+        variant=args.variant,
+        device=args.device,
+        tile=_tile_value(args.tile),
+        precision=args.precision,
+        format=args.format,
+        quality=args.quality,
+        name_template=args.name,
+        existing=args.existing,
+        recursive=args.recursive,
+        allow_inside_input=args.allow_inside_input,
+        keep_metadata=not args.no_metadata,
+    )
+    in_dir = Path(args.in_dir).expanduser()
+    files = read_file_list(Path(args.files_from).expanduser(), in_dir) if args.files_from else None
+
+    cancel = CancelToken()
+
+    def on_sigint(signum, frame):  # first Ctrl+C: stop after the current tile
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print("\nsr-desktop: cancelling after the current tile (Ctrl+C again to abort)", file=sys.stderr)
+
+    import threading
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main_thread else None
+    bar = _TerminalProgress(enabled=not args.no_progress and sys.stderr.isatty())
+    try:
+        result = run_batch(
+            in_dir, args.out_dir, options, files=files, report_path=args.report,
+            progress=bar, cancel=cancel,
+        )
+    finally:
+        bar.close()
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+    print(result.summary())
+    if result.report_path is not None:
+        print(f"report: {result.report_path}")
+    return result.exit_code
