@@ -1,0 +1,104 @@
+"""`sr-desktop upscale INPUT... -o OUTPUT`: upscale files with any model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sr_desktop.cli.common import add_model_options, upscale_options_from
+from sr_desktop.cli.progress_bar import TerminalProgress
+from sr_desktop.engine.errors import Cancelled, SRDesktopError
+
+FORMATS = ("png", "jpg", "webp", "tiff")
+
+EPILOG = """\
+OUTPUT is a file for one input, a folder for several (created if missing; files keep
+their names, with the suffix of --format when given). Exit status: 0 all files done,
+1 some files failed (one line each on stderr), 2 bad usage or options, 130 interrupted.
+With --model zssr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate."""
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "upscale", help="upscale image files",
+        description="Upscale one or more images.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file or folder")
+    add_model_options(p)
+    p.add_argument("--format", choices=FORMATS, help="output format (default: from OUTPUT's suffix / the input's)")
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
+    p.add_argument("--alpha", choices=("model", "resample"), default="model",
+                   help="upscale alpha through the model (default) or by Lanczos resampling")
+    p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
+    from sr_desktop.engine.image_io import format_for_path, suffix_for_format
+
+    as_folder = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    if not as_folder:
+        if fmt:
+            try:
+                same = format_for_path(output) == format_for_path(Path("x" + suffix_for_format(fmt)))
+            except SRDesktopError:
+                same = False
+            if not same:
+                output = output.with_suffix(suffix_for_format(fmt))
+        return [output]
+    targets = []
+    for src in inputs:
+        suffix = suffix_for_format(fmt) if fmt else src.suffix
+        targets.append(output / (src.stem + suffix))
+    names = [t.resolve() for t in targets]
+    if len(set(names)) != len(names):
+        raise SRDesktopError("several inputs would be written to the same output name; use separate runs")
+    return targets
+
+
+def run(args: argparse.Namespace) -> int:
+    from sr_desktop.engine.image_io import SaveOptions, read_image, write_image
+    from sr_desktop.engine.upscale import resolve_model, upscale_image
+
+    if not 1 <= args.quality <= 100:
+        raise SRDesktopError("--quality must be between 1 and 100")
+    inputs = [Path(p) for p in args.inputs]
+    output = Path(args.output)
+    targets = _outputs(inputs, output, args.format)
+    options = upscale_options_from(args)
+    if options.model != "zssr" and options.kernel is not None:
+        raise SRDesktopError("--kernel only applies to --model zssr")
+    if options.model != "zssr":
+        resolve_model(options)  # unknown model / scale / device: one error before any file
+    save = SaveOptions(format=args.format, quality=args.quality)
+    failed = 0
+    for src, dst in zip(inputs, targets):
+        bar = TerminalProgress(src.name, enabled=None if not args.quiet else False)
+        try:
+            image = read_image(src)
+            result = upscale_image(image, options, progress=bar)
+            bar.close()
+            protect = tuple(inputs)
+            written = write_image(result.image, dst, save, overwrite=args.overwrite, protect=protect)
+        except Cancelled:
+            bar.close()
+            print(f"sr-desktop: cancelled at {src}", file=sys.stderr)
+            return 130
+        except SRDesktopError as exc:
+            bar.close()
+            failed += 1
+            print(f"sr-desktop: error: {exc}", file=sys.stderr)
+            continue
+        if not args.quiet:
+            print(f"{src} -> {written}  ({image.width}×{image.height} -> "
+                  f"{result.image.width}×{result.image.height}, {result.model} ×{result.scale}, "
+                  f"{result.seconds:.2f} s on {result.device})")
+    if failed:
+        print(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", file=sys.stderr)
+        return 1
+    return 0

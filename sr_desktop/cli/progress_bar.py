@@ -1,0 +1,35 @@
+"""A terminal progress bar fed by engine `ProgressInfo` callbacks (tqdm, only on a TTY)."""
+
+from __future__ import annotations
+
+import sys
+
+from sr_desktop.engine.progress import ProgressInfo
+
+
+class TerminalProgress:
+    """Callable progress sink: draws a tqdm bar on stderr when it is a terminal."""
+
+    def __init__(self, description: str, enabled: bool | None = None, unit: str = "tile"):
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.description = description
+        self.unit = unit
+        self._bar = None
+
+    def __call__(self, info: ProgressInfo) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=info.total, desc=self.description, unit=self.unit,
+                             leave=False, file=sys.stderr, dynamic_ncols=True)
+        if self._bar.total != info.total:
+            self._bar.total = info.total
+        self._bar.n = info.done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,117 @@
+"""Tiled inference: seams, OOM retry, cancel, progress, scale planning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sr_desktop.engine.errors import Cancelled, DeviceError
+from sr_desktop.engine.image import Image
+from sr_desktop.engine.progress import CancelToken
+from sr_desktop.engine.tiling import plan_tiles, split_box
+from sr_desktop.engine.upscale import UpscaleOptions, plan_scale, upscale_float, upscale_image
+from tests.tiny_models import OOMModel, TinyModel
+
+
+def _rgb(h=70, w=90, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.random((h, w, 3), dtype=np.float32)
+
+
+def test_plan_tiles_covers_every_pixel_once():
+    for h, w, t in [(70, 90, 32), (64, 64, 64), (5, 300, 16), (100, 100, 0)]:
+        cover = np.zeros((h, w), int)
+        for y0, y1, x0, x1 in plan_tiles(h, w, t):
+            assert y1 > y0 and x1 > x0
+            if t:
+                assert y1 - y0 <= t and x1 - x0 <= t
+            cover[y0:y1, x0:x1] += 1
+        assert (cover == 1).all()
+    assert sum((b[1] - b[0]) * (b[3] - b[2]) for b in split_box((10, 60, 0, 50), 16)) == 50 * 50
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_tiled_equals_whole_image(scale):
+    model = TinyModel(scale=scale, context=4)
+    rgb = _rgb()
+    whole = upscale_float(rgb, UpscaleOptions(tile=0), model=model)
+    tiled = upscale_float(rgb, UpscaleOptions(tile=24), model=model)
+    assert whole.shape == (70 * scale, 90 * scale, 3)
+    diff = np.abs(whole - tiled)
+    mse = float((diff**2).mean())
+    psnr = 10 * np.log10(1.0 / mse) if mse > 0 else float("inf")
+    assert diff.max() < 1e-5 and psnr > 90
+
+
+def test_too_little_context_shows_seams():
+    """The guard above is meaningful: without context the tiles do not match."""
+    model = TinyModel(scale=2, context=0)
+    rgb = _rgb()
+    whole = upscale_float(rgb, UpscaleOptions(tile=0), model=model)
+    tiled = upscale_float(rgb, UpscaleOptions(tile=24), model=model)
+    assert np.abs(whole - tiled).max() > 1e-3
+
+
+def test_oom_halves_tile_and_retries_same_region():
+    rgb = _rgb(80, 80)
+    reference = upscale_float(rgb, UpscaleOptions(tile=0), model=TinyModel(scale=2))
+    model = OOMModel(max_pixels=40 * 40, scale=2, context=4)
+    out = upscale_float(rgb, UpscaleOptions(tile=80), model=model)
+    assert model.ooms >= 1
+    assert np.abs(out - reference).max() < 1e-5  # nothing dropped, no seams
+    assert all(h * w <= 40 * 40 for _, _, h, w in model.calls)
+
+
+def test_oom_at_minimum_tile_is_a_clear_error():
+    model = OOMModel(max_pixels=10, scale=2)
+    with pytest.raises(DeviceError, match="out of memory"):
+        upscale_float(_rgb(40, 40), UpscaleOptions(tile=32), model=model)
+
+
+def test_progress_and_cancel():
+    model = TinyModel(scale=2)
+    seen = []
+    upscale_float(_rgb(64, 64), UpscaleOptions(tile=16), model=model, progress=seen.append)
+    assert seen[-1].done == seen[-1].total == 16
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
+    assert seen[-1].eta == 0.0
+
+    token = CancelToken()
+
+    def cancel_after_three(info):
+        if info.done >= 3:
+            token.cancel()
+
+    model.calls.clear()
+    with pytest.raises(Cancelled):
+        upscale_float(_rgb(64, 64), UpscaleOptions(tile=16), model=model,
+                      progress=cancel_after_three, cancel=token)
+    assert len(model.calls) == 3
+
+
+@pytest.mark.parametrize(
+    "scales,req,expected",
+    [
+        ([4], None, (4, 1, False)),
+        ([4], 4, (4, 1, False)),
+        ([4], 2, (4, 1, True)),
+        ([4], 16, (4, 2, False)),
+        ([2, 4], 8, (2, 3, False)),
+        ([2, 4], 3, (4, 1, True)),
+        ([2], 3, (2, 2, True)),
+        ([1, 2], 4, (2, 2, False)),
+        ([1], 2, (1, 1, True)),
+    ],
+)
+def test_scale_plan(scales, req, expected):
+    plan = plan_scale(scales, req)
+    assert (plan.native, plan.passes, plan.final_resize) == expected
+
+
+@pytest.mark.parametrize("req", [2, 3, 8])
+def test_any_scale_through_passes_and_resampling(req):
+    model = TinyModel(scale=4)
+    img = Image((_rgb(20, 30) * 255).astype(np.uint8))
+    res = upscale_image(img, UpscaleOptions(scale=req, tile=0), model=model)
+    assert res.image.pixels.shape == (20 * req, 30 * req, 3)
+    assert res.scale == req
