@@ -1,0 +1,447 @@
+"""Models the user brings: ``.pth`` / ``.safetensors`` state dicts of RRDBNet (ESRGAN,
+Real-ESRGAN), SRVGGNetCompact and SPAN, and ncnn ``.param`` + ``.bin`` pairs.
+
+Security: nothing is unpickled beyond plain tensors — ``torch.load(weights_only=True)``
+(which refuses any other Python object) or safetensors.
+
+Added models live in ``paths.data_dir()/custom_models/<id>/`` (a copy of the user's
+file(s)) and are listed in ``custom_models/index.json``.
+
+Border convention of every custom model: ``run`` reflect-pads the input by `PRE_PAD`
+pixels per side (replicate when the input is too small to reflect), runs the network and
+crops back to exactly s·H × s·W — as the Real-ESRGAN tools do, so borders are not
+darkened by the networks' zero padding. Inside an image the engine's context decides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import pickle
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from sr_desktop import paths
+from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.models.base import ModelSpec, SRModel
+
+log = logging.getLogger(__name__)
+
+PRE_PAD = 8
+INDEX_VERSION = 1
+NCNN_MAGIC = "7767517"
+SAFETENSORS_SUFFIX = ".safetensors"
+
+#: per architecture: tile context in input pixels (tiled vs whole ≥ 50 dB, see report),
+#: recommended tile
+ARCH_SETTINGS: dict[str, dict[str, int]] = {
+    "RRDBNet": {"context": 48, "recommended_tile": 256},
+    "SRVGGNetCompact": {"context": 24, "recommended_tile": 512},
+    "SPAN": {"context": 24, "recommended_tile": 384},
+    "ncnn": {"context": 48, "recommended_tile": 256},
+}
+
+
+def _unsupported(path: Path, reason: str = "") -> ModelError:
+    why = f" ({reason})" if reason else ""
+    return ModelError(
+        f"unsupported model file {path}: not an RRDBNet (ESRGAN), SRVGGNetCompact or SPAN "
+        f"state dict, nor an ncnn .param/.bin pair{why}"
+    )
+
+
+# -- reading files ---------------------------------------------------------------------
+
+
+def _ncnn_pair(path: Path) -> tuple[Path, Path] | None:
+    """The (.param, .bin) pair `path` belongs to, or None if it is not an ncnn file."""
+    suffix = path.suffix.lower()
+    if suffix == ".param":
+        return path, path.with_suffix(".bin")
+    if suffix == ".bin":
+        param = path.with_suffix(".param")
+        if param.is_file():
+            return param, path
+    return None
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Read a checkpoint's tensors, never executing pickled code."""
+    from sr_desktop.engine.archs.detect import UnsupportedStateDict, unwrap_state_dict
+
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if path.suffix.lower() == SAFETENSORS_SUFFIX or head[8:9] == b"{":
+        from safetensors.torch import load_file
+
+        try:
+            obj: Any = load_file(str(path), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
+            raise _unsupported(path, f"not a readable safetensors file: {_first_line(exc)}") from None
+    else:
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+                raise ModelError(
+                    f"refused to load {path}: it contains Python objects other than tensors, "
+                    "which could run code; only plain weight files are accepted"
+                ) from None
+            raise _unsupported(path, "not a readable PyTorch file") from None
+        except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError,
+                IndexError, TypeError, AttributeError, UnicodeDecodeError):
+            raise _unsupported(path, "not a readable PyTorch file") from None
+    try:
+        return unwrap_state_dict(obj)
+    except UnsupportedStateDict as exc:
+        raise _unsupported(path, str(exc)) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# -- SRModel wrappers --------------------------------------------------------------------
+
+
+def _pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    if max(left, right, top, bottom) == 0:
+        return x
+    h, w = x.shape[-2:]
+    mode = "reflect" if max(left, right) < w and max(top, bottom) < h else "replicate"
+    return F.pad(x, (left, right, top, bottom), mode=mode)
+
+
+class ArchModel(SRModel):
+    """A torch architecture from `sr_desktop.engine.archs` with custom weights."""
+
+    def __init__(self, module: torch.nn.Module, arch: str, scale: int, model_id: str,
+                 align: int = 1):
+        super().__init__()
+        self.module = module.eval()
+        self.arch = arch
+        self.id = model_id
+        self.scale = scale
+        self.align = align
+        settings = ARCH_SETTINGS[arch]
+        self.context = settings["context"]
+        self.recommended_tile = settings["recommended_tile"]
+        self.tileable = True
+        self.supports_fp16 = True
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        extra_h = -(h + 2 * PRE_PAD) % self.align
+        extra_w = -(w + 2 * PRE_PAD) % self.align
+        xp = _pad(x, PRE_PAD, PRE_PAD + extra_w, PRE_PAD, PRE_PAD + extra_h)
+        y = self.module(xp)
+        s, p = self.scale, PRE_PAD * self.scale
+        return y[..., p : p + s * h, p : p + s * w]
+
+
+class NcnnPairModel(SRModel):
+    """A user's ncnn graph run by the torch interpreter.
+
+    The scale and the graph's own border shrink (unpadded convolutions shrink the output
+    by `shrink` output pixels in total per axis) are measured by running small inputs.
+    """
+
+    def __init__(self, module: torch.nn.Module, scale: int, shrink: int, model_id: str):
+        super().__init__()
+        self.module = module.eval() if hasattr(module, "eval") else module
+        self.arch = "ncnn"
+        self.id = model_id
+        self.scale = scale
+        self.shrink = shrink
+        self.pad = PRE_PAD + math.ceil(shrink / scale / 2)
+        settings = ARCH_SETTINGS["ncnn"]
+        self.context = settings["context"] + math.ceil(shrink / scale / 2)
+        self.recommended_tile = settings["recommended_tile"]
+        self.tileable = True
+        self.supports_fp16 = True
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        y = self.module(_pad(x, self.pad, self.pad, self.pad, self.pad))
+        off = self.pad * self.scale - self.shrink // 2
+        return y[..., off : off + self.scale * h, off : off + self.scale * w]
+
+
+def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int]:
+    """Run 32² and 48² inputs: out = s·n − k gives scale s and shrink k."""
+    gen = torch.Generator().manual_seed(0)
+    sizes = []
+    for n in (32, 48):
+        x = torch.rand(1, 3, n, n, generator=gen)
+        try:
+            with torch.inference_mode():
+                y = module(x)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a graph that cannot run is a bad file
+            raise _unsupported(path, f"the graph does not run: {_first_line(exc)}") from None
+        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[1] != 3:
+            raise _unsupported(path, "the graph does not output an RGB image")
+        if y.shape[2] != y.shape[3]:
+            raise _unsupported(path, "the graph output is not square for a square input")
+        sizes.append(int(y.shape[2]))
+    scale, rem = divmod(sizes[1] - sizes[0], 16)
+    shrink = scale * 32 - sizes[0]
+    if rem or scale < 1 or shrink < 0 or shrink % 2:
+        raise _unsupported(path, f"cannot tell the graph's scale from outputs {sizes}")
+    return scale, shrink
+
+
+def _load_ncnn(param: Path, binf: Path, model_id: str) -> NcnnPairModel:
+    if not binf.is_file():
+        raise ModelError(f"ncnn model {param}: the weights file {binf.name} is missing")
+    with open(param, "rb") as fh:
+        if fh.readline().strip() != NCNN_MAGIC.encode():
+            raise _unsupported(param, "not a text ncnn .param file")
+    try:
+        from sr_desktop.engine.ncnn import NcnnGraphError, load_ncnn_graph
+    except ImportError as exc:
+        raise ModelError(f"ncnn models are not available in this build: {exc}") from None
+    try:
+        module = load_ncnn_graph(param, binf)
+    except NcnnGraphError as exc:
+        raise _unsupported(param, _first_line(exc)) from None
+    scale, shrink = _measure_ncnn_geometry(module, param)
+    return NcnnPairModel(module, scale, shrink, model_id)
+
+
+def _load_torch(path: Path, model_id: str) -> ArchModel:
+    from sr_desktop.engine.archs.detect import UnsupportedStateDict, detect_architecture
+
+    state = _read_state_dict(path)
+    try:
+        detected = detect_architecture(state)
+        module = detected.build()
+    except UnsupportedStateDict as exc:
+        raise _unsupported(path, str(exc)) from None
+    align = detected.params.get("unshuffle", 1)
+    return ArchModel(module, detected.arch, detected.scale, model_id, align=align)
+
+
+def _load_any(path: str | os.PathLike, model_id: str) -> SRModel:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    pair = _ncnn_pair(path)
+    if pair is not None:
+        return _load_ncnn(pair[0], pair[1], model_id)
+    return _load_torch(path, model_id)
+
+
+def load_model_file(path: str | os.PathLike) -> SRModel:
+    """Load a model file without registering it (``.pth``/``.safetensors``/ncnn pair)."""
+    path = Path(path)
+    return _load_any(path, "custom-" + _slug(path.stem))
+
+
+def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
+    """What a model file is: ``{"arch", "scale", "params", "format", "files"}``.
+
+    Raises ModelError for anything unsupported (with the supported architectures named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    pair = _ncnn_pair(path)
+    if pair is not None:
+        model = _load_ncnn(pair[0], pair[1], "")
+        return {"arch": "ncnn", "scale": model.scale, "params": {"shrink": model.shrink},
+                "format": "ncnn", "files": [str(pair[0]), str(pair[1])]}
+    from sr_desktop.engine.archs.detect import UnsupportedStateDict, detect_architecture
+
+    state = _read_state_dict(path)
+    try:
+        detected = detect_architecture(state)
+        detected.build()  # the weights must really fit
+    except UnsupportedStateDict as exc:
+        raise _unsupported(path, str(exc)) from None
+    fmt = "safetensors" if path.suffix.lower() == SAFETENSORS_SUFFIX else "pth"
+    return {"arch": detected.arch, "scale": detected.scale, "params": detected.params,
+            "format": fmt, "files": [str(path)]}
+
+
+# -- the user's collection -------------------------------------------------------------
+
+
+def custom_models_dir() -> Path:
+    """``data_dir()/custom_models`` (created on demand)."""
+    path = paths.data_dir() / "custom_models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _index_path() -> Path:
+    return custom_models_dir() / "index.json"
+
+
+def _read_index() -> list[dict[str, Any]]:
+    path = _index_path()
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["models"]
+        if not isinstance(entries, list):
+            raise TypeError("models is not a list")
+        return [e for e in entries if isinstance(e, dict) and "id" in e]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable custom model index %s: %s", path, exc)
+        return []
+
+
+def _write_index(entries: list[dict[str, Any]]) -> None:
+    path = _index_path()
+    text = json.dumps({"version": INDEX_VERSION, "models": entries}, indent=2)
+    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60].strip("-") or "model"
+
+
+def _unique_id(base: str, taken: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
+    folder = custom_models_dir() / entry["id"]
+    files = [folder / f for f in entry.get("files", [])]
+    main = files[0] if files else folder
+    arch = entry.get("arch", "?")
+    scale = int(entry.get("scale", 1))
+    installed = bool(files) and all(f.is_file() for f in files)
+    return ModelSpec(
+        id=entry["id"],
+        name=entry.get("name", entry["id"]),
+        arch=arch,
+        scales=[scale],
+        tags=["custom"],
+        description=f"user model ({arch}, ×{scale}) added from {entry.get('original', main.name)}",
+        source={"file": str(main), "files": [str(f) for f in files],
+                "format": entry.get("format", ""), "params": entry.get("params", {}),
+                "sha256": entry.get("sha256", "")},
+        recommended_tile=ARCH_SETTINGS.get(arch, ARCH_SETTINGS["ncnn"])["recommended_tile"],
+        installed=installed,
+        install_command=None if installed else "sr-desktop models add FILE",
+        custom=True,
+    )
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelSpec:
+    """Check, copy and register a user's model file; returns its `ModelSpec`.
+
+    For an ncnn pair pass the ``.param`` or the ``.bin``; the sibling with the same stem
+    is copied too. The id is ``custom-<slug of name or file stem>``, made unique.
+    Nothing is copied or recorded if the file is not a supported model.
+    """
+    path = Path(path)
+    info = detect_model_file(path)
+    sources = [Path(f) for f in info["files"]]
+    display = (name or "").strip() or sources[0].stem
+    entries = _read_index()
+    root = custom_models_dir()
+    taken = {e["id"] for e in entries} | {p.name for p in root.iterdir()}
+    model_id = _unique_id("custom-" + _slug(display), taken)
+
+    staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=root))
+    try:
+        stored = []
+        for src in sources:
+            dest_name = model_id + src.suffix.lower()
+            shutil.copyfile(src, staging / dest_name)
+            stored.append(dest_name)
+        os.replace(staging, root / model_id)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ModelError(f"cannot copy {path} into {root}: {exc.strerror or exc}") from None
+        raise
+    entry = {
+        "id": model_id,
+        "name": display,
+        "arch": info["arch"],
+        "scale": info["scale"],
+        "params": info["params"],
+        "format": info["format"],
+        "files": stored,
+        "original": str(path),
+        "sha256": _sha256(root / model_id / stored[0]),
+        "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    try:
+        _write_index(entries + [entry])
+    except OSError as exc:
+        shutil.rmtree(root / model_id, ignore_errors=True)
+        raise ModelError(f"cannot record the custom model in {_index_path()}: {exc}") from None
+    return _spec_from_entry(entry)
+
+
+def list_custom_specs() -> list[ModelSpec]:
+    """Every added model, in the order added (``custom=True``, tag ``custom``)."""
+    return [_spec_from_entry(e) for e in _read_index()]
+
+
+def remove_custom_model(model_id: str) -> None:
+    """Forget a custom model and delete its stored copy. ModelError if unknown."""
+    entries = _read_index()
+    if not any(e["id"] == model_id for e in entries):
+        raise ModelError(f"no custom model with id {model_id!r}")
+    _write_index([e for e in entries if e["id"] != model_id])
+    folder = custom_models_dir() / model_id
+    if folder.is_dir() and folder.parent == custom_models_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def load_custom_model(spec: ModelSpec, scale: int | None = None,
+                      variant: str | None = None) -> SRModel:
+    """Load an added model. `scale` must be the model's own; only the default variant."""
+    own = spec.scales[0]
+    if scale is not None and int(scale) != own:
+        raise ModelError(f"{spec.id} is a ×{own} model; ×{scale} is not available")
+    if variant not in (None, "", "default"):
+        raise ModelError(f"{spec.id} has no variant {variant!r} (only 'default')")
+    main = Path(spec.source.get("file", ""))
+    if not main.is_file():
+        raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
+    model = _load_any(main, spec.id)
+    if model.scale != own:
+        raise ModelError(f"custom model {spec.id}: the stored file is ×{model.scale}, not ×{own}")
+    model.variant = "default"
+    return model
