@@ -88,7 +88,7 @@ class BatchOptions:
     scale: int | None = None
     variant: str | None = None
     device: str | None = None
-    tile: int | None = None
+    tile: int | str | None = None
     precision: str | None = None
     format: str = "same"  # same | png | jpg | webp | tiff
     quality: int = 95
@@ -110,8 +110,13 @@ class BatchOptions:
             raise BatchError(f"quality must be 1..100, got {self.quality}")
         if self.scale is not None and int(self.scale) < 1:
             raise BatchError(f"scale must be a positive integer, got {self.scale}")
-        if self.tile is not None and int(self.tile) < 0:
-            raise BatchError(f"tile must be >= 0, got {self.tile}")
+        if self.tile is not None and self.tile != "auto":
+            try:
+                tile_ok = int(self.tile) >= 0
+            except (TypeError, ValueError):
+                tile_ok = False
+            if not tile_ok:
+                raise BatchError(f"tile must be 'auto', 0 (whole image) or a size in pixels, got {self.tile!r}")
         check_template(self.name_template)
 
 
@@ -317,7 +322,7 @@ class _Pipeline:
             if record.status == "ok" and record.input_size:
                 self.megapixels += record.input_size[0] * record.input_size[1] / 1e6
         if record.status == "failed":
-            log.warning("%s: %s", job.input, record.error)
+            log.info("failed: %s: %s", job.input, record.error)
         self._emit("file", str(job.input), record=record, index=job.index)
 
     # -- queue helpers that give up when the pipeline stops --------------------------------
