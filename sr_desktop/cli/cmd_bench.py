@@ -1,0 +1,106 @@
+"""``sr-desktop bench``: PSNR/SSIM of models on a folder of HR images (the SR protocol)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
+
+DESCRIPTION = """\
+For every HR image of DIR (PNG/JPEG/BMP/TIFF/WebP; other files are skipped): crop to a
+multiple of the scale, degrade (MATLAB bicubic imresize, or blur with a kernel then keep
+every N-th pixel), upscale with each model, round to 8 bits, and measure PSNR/SSIM on the
+Y channel of BT.601 (grey images: grey values) with N pixels shaved per border.
+'{mb}' is MATLAB's bicubic (the baseline of the published tables); '{pb}' is the app's
+Pillow bicubic model.
+JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y",
+"seconds", "images": [{{"name", "psnr_y", "ssim_y", ...}}], ...}}]}}; PSNR of an image
+identical to its ground truth is infinite and written as null.""".format(
+    mb=MATLAB_BICUBIC_ID, pb=ENGINE_BICUBIC_ID
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _tile(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tile must be 'auto' or a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("tile must be 0 (whole image) or positive")
+    return value
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``bench`` on the ``sr-desktop`` subcommand parser."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure PSNR/SSIM of models on a dataset folder (published-table protocol)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dataset", required=True, metavar="DIR", help="folder of HR images")
+    parser.add_argument("--model", nargs="+", default=None, metavar="ID",
+                        help=f"model id(s) (default: {MATLAB_BICUBIC_ID})")
+    parser.add_argument("--scale", required=True, type=_positive_int, metavar="N")
+    parser.add_argument("--degradation", default="bicubic", metavar="bicubic|kernel:FILE.npy",
+                        help="how the LR images are made (default: bicubic)")
+    parser.add_argument("--json", metavar="OUT", help="write per-image results as JSON")
+    parser.add_argument("--csv", metavar="OUT", help="write per-image results as CSV")
+    parser.add_argument("--plot", metavar="OUT.png", help="plot mean PSNR vs seconds per model")
+    parser.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto)")
+    parser.add_argument("--tile", default="auto", type=_tile,
+                        help="tile size in input pixels, 0 = whole image, or auto")
+    parser.add_argument("--round-y", action="store_true",
+                        help="round Y to integers before measuring (MATLAB uint8 rgb2ycbcr, "
+                        "as SRMD's scripts); default: Y in double precision")
+    parser.add_argument("--ms-ssim", action="store_true", help="also compute MS-SSIM (Y)")
+    parser.add_argument("--quiet", action="store_true", help="no per-image progress lines")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark; print the table; write the requested files. Returns 0."""
+    from sr_desktop.engine.metrics.degradation import parse_degradation
+    from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models, list_dataset
+    from sr_desktop.engine.metrics.report import format_table, write_csv, write_json, write_plot
+
+    list_dataset(args.dataset)  # fail early on a bad folder
+    degradation = parse_degradation(args.degradation)
+    protocol = EvalProtocol(round_y=args.round_y, ms_ssim=args.ms_ssim)
+
+    def progress(info) -> None:
+        if not args.quiet:
+            print(f"  [{info.stage}] {info.done}/{info.total} {info.message}", file=sys.stderr)
+
+    report = evaluate_models(
+        args.dataset,
+        args.model or [MATLAB_BICUBIC_ID],
+        args.scale,
+        degradation,
+        device=args.device,
+        tile=args.tile,
+        protocol=protocol,
+        progress=progress,
+    )
+    print(format_table(report))
+    if args.json:
+        write_json(report, args.json)
+    if args.csv:
+        write_csv(report, args.csv)
+    if args.plot:
+        write_plot(report, args.plot)
+    return 0

@@ -1,0 +1,108 @@
+"""Degradation rules of the evaluation: how a low-resolution input is made from HR.
+
+* ``bicubic``: MATLAB ``imresize(hr, 1/s, 'bicubic')`` on the 8-bit image (antialiased,
+  rounded to uint8 between passes) — the rule behind the published tables.
+* ``kernel``: blur with a given kernel (e.g. one estimated by KernelGAN) and keep every
+  s-th pixel (:func:`sr_desktop.engine.degrade.degrade_with_kernel`), optional Gaussian
+  noise, then rounded to 8 bits as a saved PNG would be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sr_desktop.engine.degrade import degrade_with_kernel
+from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.engine.metrics.matlab_resize import imresize
+
+
+@dataclass(frozen=True, eq=False)
+class Degradation:
+    """A degradation rule. ``kind`` is ``"bicubic"`` or ``"kernel"`` (then `kernel` is set)."""
+
+    kind: str = "bicubic"
+    kernel: np.ndarray | None = None
+    noise_sigma: float = 0.0  # on the 0..1 scale (e.g. 5/255), kernel rule only
+    seed: int | None = 0
+    label: str = ""  # how the user named it, e.g. "kernel:k.npy"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("bicubic", "kernel"):
+            raise EvaluationError(f"unknown degradation {self.kind!r} (use bicubic or kernel:FILE.npy)")
+        if self.kind == "kernel":
+            validate_kernel(self.kernel)
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        if self.kind == "bicubic":
+            return "bicubic"
+        k = self.kernel
+        noise = f", noise σ={self.noise_sigma * 255:.1f}/255" if self.noise_sigma > 0 else ""
+        return f"kernel {k.shape[1]}×{k.shape[0]}{noise}"
+
+
+def validate_kernel(kernel: np.ndarray | None) -> np.ndarray:
+    """Check that `kernel` is a finite 2-D float array with a positive sum; returns float64."""
+    if kernel is None:
+        raise EvaluationError("the kernel degradation needs a kernel")
+    k = np.asarray(kernel)
+    if k.ndim != 2 or min(k.shape) < 1 or not np.issubdtype(k.dtype, np.number):
+        raise EvaluationError(f"a blur kernel must be a 2-D numeric array, got shape {k.shape}")
+    k = k.astype(np.float64)
+    if not np.all(np.isfinite(k)) or k.sum() <= 0:
+        raise EvaluationError("a blur kernel must be finite with a positive sum")
+    return k
+
+
+def load_kernel(path: str | Path) -> np.ndarray:
+    """Read a blur kernel from a ``.npy`` file (normalised to sum 1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationError(f"kernel file not found: {path}")
+    try:
+        k = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise EvaluationError(f"cannot read kernel {path}: not a .npy array ({exc})") from None
+    k = validate_kernel(k)
+    return k / k.sum()
+
+
+def parse_degradation(text: str) -> Degradation:
+    """``"bicubic"`` or ``"kernel:FILE.npy"`` (the CLI syntax) -> :class:`Degradation`."""
+    text = (text or "bicubic").strip()
+    if text == "bicubic":
+        return Degradation()
+    if text.startswith("kernel:") and len(text) > len("kernel:"):
+        path = text[len("kernel:"):]
+        return Degradation(kind="kernel", kernel=load_kernel(path), label=f"kernel:{path}")
+    raise EvaluationError(f"unknown degradation {text!r} (use bicubic or kernel:FILE.npy)")
+
+
+def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
+    """Crop H×W[×C] to the largest multiple of `scale` in each dimension (top-left kept)."""
+    h, w = img.shape[0] - img.shape[0] % scale, img.shape[1] - img.shape[1] % scale
+    if h == 0 or w == 0:
+        raise EvaluationError(f"image {img.shape[1]}×{img.shape[0]} is smaller than the scale {scale}")
+    return img[:h, :w]
+
+
+def degrade_uint8(hr: np.ndarray, scale: int, degradation: Degradation) -> np.ndarray:
+    """Make the uint8 LR image of a uint8 HR image whose sides are multiples of `scale`."""
+    if hr.dtype != np.uint8:
+        raise ValueError("degrade_uint8 expects uint8 pixels")
+    if hr.shape[0] % scale or hr.shape[1] % scale:
+        raise ValueError("crop the HR image to a multiple of the scale first (modcrop)")
+    if degradation.kind == "bicubic":
+        return imresize(hr, 1.0 / scale)
+    lr = degrade_with_kernel(
+        hr.astype(np.float64) / 255.0,
+        validate_kernel(degradation.kernel),
+        scale,
+        noise_sigma=degradation.noise_sigma,
+        seed=degradation.seed,
+    )
+    return np.clip(np.floor(lr * 255.0 + 0.5), 0, 255).astype(np.uint8)

@@ -1,0 +1,337 @@
+"""The evaluation protocol of the SR literature, for one image, a dataset, or many models.
+
+For every HR image: crop to a multiple of the scale (``modcrop``), make the LR image by
+the degradation rule (MATLAB bicubic by default), upscale it to an 8-bit result, and
+measure PSNR/SSIM on the Y channel of MATLAB's ``rgb2ycbcr`` (grey images on their grey
+values) with `scale` pixels shaved from each border. RGB PSNR and (optionally) MS-SSIM
+are reported too.
+
+Public API (the CLI, the benchmark script and the GUI's evaluate mode use these):
+
+* :func:`score_pair` — metrics of an SR image against its HR (any region of it).
+* :func:`evaluate_image` — degrade + upscale + score one HR array; keeps the images.
+* :func:`evaluate_dataset` — one upscaler over a folder / list of images.
+* :func:`evaluate_models` — several model ids over a folder -> :class:`BenchReport`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from sr_desktop.engine.metrics.color import luma_y
+from sr_desktop.engine.metrics.degradation import Degradation, degrade_uint8, modcrop
+from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.engine.metrics.fullref import finite_or_none, ms_ssim, psnr, ssim
+from sr_desktop.engine.metrics.timing import Timing
+from sr_desktop.engine.metrics.upscalers import UpscaleOutput, Upscaler, as_upscaler, make_upscaler
+from sr_desktop.engine.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+
+#: suffixes of the files a dataset folder is read from (others, e.g. SHA256SUMS, are skipped)
+DATASET_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    """Knobs of the protocol. Defaults reproduce the published bicubic tables.
+
+    ``shave``: pixels removed per border before measuring (None = the scale).
+    ``round_y``: round Y to integers before measuring, as MATLAB's rgb2ycbcr does on
+    uint8 input (SRMD's scripts); the default computes Y in double (EDSR/RCAN scripts).
+    """
+
+    shave: int | None = None
+    round_y: bool = False
+    ms_ssim: bool = False
+
+
+@dataclass
+class ImageScores:
+    """Full-reference metrics of one SR image (Y/grey channel unless named rgb)."""
+
+    psnr_y: float
+    ssim_y: float
+    psnr_rgb: float
+    ms_ssim_y: float | None = None
+
+    def to_json(self) -> dict:
+        out = {"psnr_y": finite_or_none(self.psnr_y), "ssim_y": self.ssim_y,
+               "psnr_rgb": finite_or_none(self.psnr_rgb)}
+        if self.ms_ssim_y is not None:
+            out["ms_ssim_y"] = self.ms_ssim_y
+        return out
+
+
+@dataclass
+class ImageEvaluation:
+    """One evaluated image: its scores, timing and (optionally) the images themselves."""
+
+    name: str
+    scores: ImageScores
+    timing: Timing
+    hr: np.ndarray | None = None  # modcropped HR, uint8 H×W×C
+    lr: np.ndarray | None = None
+    sr: np.ndarray | None = None
+
+    def to_json(self) -> dict:
+        h, w = self.hr.shape[:2] if self.hr is not None else (None, None)
+        return {"name": self.name, **self.scores.to_json(), "seconds": self.timing.seconds,
+                "tiles": self.timing.tiles, "hr_size": [w, h]}
+
+
+@dataclass
+class ModelEvaluation:
+    """One model over a dataset: per-image results, means and total timing."""
+
+    model: str
+    scale: int
+    degradation: str
+    images: list[ImageEvaluation] = field(default_factory=list)
+    timing: Timing = field(default_factory=Timing)
+
+    @property
+    def psnr_y(self) -> float:
+        """Mean Y PSNR over images (inf if any image is identical to its HR)."""
+        return _mean([i.scores.psnr_y for i in self.images])
+
+    @property
+    def ssim_y(self) -> float:
+        return _mean([i.scores.ssim_y for i in self.images])
+
+    @property
+    def psnr_rgb(self) -> float:
+        return _mean([i.scores.psnr_rgb for i in self.images])
+
+    @property
+    def ms_ssim_y(self) -> float | None:
+        values = [i.scores.ms_ssim_y for i in self.images]
+        return None if not values or None in values else _mean(values)
+
+    def to_json(self) -> dict:
+        out = {
+            "model": self.model,
+            "psnr_y": finite_or_none(self.psnr_y),
+            "ssim_y": self.ssim_y,
+            "psnr_rgb": finite_or_none(self.psnr_rgb),
+            **self.timing.to_json(),
+            "images": [i.to_json() for i in self.images],
+        }
+        if self.ms_ssim_y is not None:
+            out["ms_ssim_y"] = self.ms_ssim_y
+        return out
+
+
+@dataclass
+class BenchReport:
+    """Several models on one dataset (the JSON of ``sr-desktop bench``)."""
+
+    dataset: str
+    scale: int
+    degradation: str
+    models: list[ModelEvaluation] = field(default_factory=list)
+    protocol: EvalProtocol = field(default_factory=EvalProtocol)
+
+    def to_json(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "scale": self.scale,
+            "degradation": self.degradation,
+            "protocol": {"shave": self.protocol.shave if self.protocol.shave is not None else self.scale,
+                         "y_channel": "rgb2ycbcr BT.601 (grey images: grey values)",
+                         "round_y": self.protocol.round_y},
+            "models": [m.to_json() for m in self.models],
+        }
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else math.nan
+
+
+# -- images ------------------------------------------------------------------------------
+
+
+def to_uint8_rgb_or_gray(pixels: np.ndarray) -> np.ndarray:
+    """Pixels of any supported image (H×W×1..4, uint8/uint16) -> uint8 H×W×1 or H×W×3.
+
+    Alpha is dropped; 16-bit is rounded to 8 bits (the protocol measures 8-bit images).
+    """
+    p = np.asarray(pixels)
+    if p.ndim == 2:
+        p = p[:, :, None]
+    if p.ndim != 3 or p.shape[2] not in (1, 2, 3, 4):
+        raise EvaluationError(f"unsupported image shape {p.shape}")
+    p = p[:, :, :1] if p.shape[2] in (1, 2) else p[:, :, :3]
+    if p.dtype == np.uint16:
+        p = np.floor(p.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
+    elif p.dtype != np.uint8:
+        raise EvaluationError(f"unsupported pixel type {p.dtype} (expected 8 or 16 bit)")
+    return np.ascontiguousarray(p)
+
+
+def list_dataset(folder: str | Path) -> list[Path]:
+    """Image files of a dataset folder, sorted by name; other files are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EvaluationError(f"dataset folder not found: {folder}")
+    paths = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in DATASET_SUFFIXES)
+    if not paths:
+        raise EvaluationError(f"no images (PNG/JPEG/BMP/TIFF/WebP) in {folder}")
+    return paths
+
+
+def read_hr(path: str | Path) -> np.ndarray:
+    """Read an HR image as uint8 H×W×1 (grey) or H×W×3; raises `ImageReadError`."""
+    try:
+        from sr_desktop.engine.image_io import read_image
+    except ModuleNotFoundError as exc:
+        if exc.name != "sr_desktop.engine.image_io":
+            raise
+        return to_uint8_rgb_or_gray(_read_with_pillow(Path(path)))
+    return to_uint8_rgb_or_gray(read_image(path).pixels)
+
+
+def _read_with_pillow(path: Path) -> np.ndarray:
+    # Used only while engine.image_io is absent; same contract (ImageReadError).
+    from PIL import Image as PILImage, UnidentifiedImageError
+
+    from sr_desktop.engine.errors import ImageReadError
+
+    try:
+        with PILImage.open(path) as img:
+            img.load()
+            mode = "L" if img.mode in ("1", "L", "LA", "I;16", "I") else "RGB"
+            if img.mode in ("I;16", "I"):
+                arr = np.asarray(img, dtype=np.float64)
+                return np.clip(np.floor(arr / 257.0 + 0.5), 0, 255).astype(np.uint8)
+            return np.asarray(img.convert(mode))
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageReadError(path, f"not a readable image ({exc})") from None
+
+
+# -- the protocol ------------------------------------------------------------------------
+
+
+def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
+               protocol: EvalProtocol | None = None) -> ImageScores:
+    """Metrics of uint8 `sr` against uint8 `hr` (same size; grey or RGB).
+
+    Y channel of BT.601 (grey values for grey images), ``shave`` = `scale` pixels by
+    default. An RGB `sr` of a grey `hr` is compared through its channel mean.
+    """
+    protocol = protocol or EvalProtocol()
+    sr = to_uint8_rgb_or_gray(sr)
+    hr = to_uint8_rgb_or_gray(hr)
+    if sr.shape[:2] != hr.shape[:2]:
+        raise EvaluationError(f"SR is {sr.shape[1]}×{sr.shape[0]} but HR is {hr.shape[1]}×{hr.shape[0]}")
+    if hr.shape[2] == 1 and sr.shape[2] == 3:
+        sr = np.floor(sr.astype(np.float64).mean(axis=2, keepdims=True) + 0.5).astype(np.uint8)
+    elif hr.shape[2] == 3 and sr.shape[2] == 1:
+        sr = np.repeat(sr, 3, axis=2)
+    shave = scale if protocol.shave is None else protocol.shave
+    try:
+        y_sr = luma_y(sr, protocol.round_y)
+        y_hr = luma_y(hr, protocol.round_y)
+        scores = ImageScores(
+            psnr_y=psnr(y_sr, y_hr, shave=shave),
+            ssim_y=ssim(y_sr, y_hr, shave=shave),
+            psnr_rgb=psnr(sr, hr, shave=shave),
+        )
+        if protocol.ms_ssim:
+            scores.ms_ssim_y = ms_ssim(y_sr, y_hr, shave=shave)
+    except ValueError as exc:  # too small for the shave / the SSIM window
+        raise EvaluationError(f"cannot measure: {exc}") from None
+    return scores
+
+
+def evaluate_image(
+    hr: np.ndarray,
+    upscaler: Upscaler | str,
+    scale: int,
+    degradation: Degradation | None = None,
+    name: str = "",
+    protocol: EvalProtocol | None = None,
+    keep_images: bool = True,
+    cancel: CancelToken | None = None,
+) -> ImageEvaluation:
+    """Degrade `hr` (uint8, any supported layout), upscale with `upscaler`, score it.
+
+    `upscaler` is an :class:`Upscaler`, a model id (``bicubic`` = MATLAB bicubic) or a
+    float function. The result keeps the modcropped HR, the LR and the SR images unless
+    `keep_images` is False.
+    """
+    upscaler = as_upscaler(upscaler, scale)
+    if int(upscaler.scale) != int(scale):
+        raise EvaluationError(f"the upscaler is ×{upscaler.scale} but the evaluation is ×{scale}")
+    hr = modcrop(to_uint8_rgb_or_gray(hr), scale)
+    lr = degrade_uint8(hr, scale, degradation or Degradation())
+    if lr.ndim == 2:
+        lr = lr[:, :, None]
+    check_cancel(cancel)
+    out: UpscaleOutput = upscaler.upscale(lr, cancel=cancel)
+    sr = to_uint8_rgb_or_gray(out.pixels)
+    if sr.shape[:2] != hr.shape[:2]:
+        raise EvaluationError(
+            f"{upscaler.name} made {sr.shape[1]}×{sr.shape[0]} from {lr.shape[1]}×{lr.shape[0]}, "
+            f"expected {hr.shape[1]}×{hr.shape[0]}"
+        )
+    scores = score_pair(sr, hr, scale, protocol)
+    if not keep_images:
+        return ImageEvaluation(name, scores, out.timing, hr=hr[:0, :0])
+    return ImageEvaluation(name, scores, out.timing, hr=hr, lr=lr, sr=sr)
+
+
+def evaluate_dataset(
+    images: str | Path | Iterable[str | Path],
+    upscaler: Upscaler | str,
+    scale: int,
+    degradation: Degradation | None = None,
+    protocol: EvalProtocol | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ModelEvaluation:
+    """Run the protocol with one upscaler over a folder (or a list of image paths)."""
+    paths = list_dataset(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
+    upscaler = as_upscaler(upscaler, scale)
+    degradation = degradation or Degradation()
+    result = ModelEvaluation(upscaler.name, int(scale), degradation.describe())
+    tracker = ProgressTracker(len(paths), progress, stage=f"evaluate {upscaler.name}")
+    for path in paths:
+        check_cancel(cancel)
+        ev = evaluate_image(read_hr(path), upscaler, scale, degradation, name=path.stem,
+                            protocol=protocol, keep_images=False, cancel=cancel)
+        result.images.append(ev)
+        result.timing.add(ev.timing)
+        tracker.step(message=f"{path.name}: {ev.scores.psnr_y:.2f} dB")
+    return result
+
+
+def evaluate_models(
+    dataset: str | Path,
+    model_ids: Sequence[str],
+    scale: int,
+    degradation: Degradation | None = None,
+    device: str = "auto",
+    tile: int | str = "auto",
+    protocol: EvalProtocol | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> BenchReport:
+    """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs)."""
+    if scale < 1:
+        raise EvaluationError(f"scale must be a positive integer, got {scale}")
+    paths = list_dataset(dataset)
+    degradation = degradation or Degradation()
+    report = BenchReport(str(dataset), int(scale), degradation.describe(),
+                         protocol=protocol or EvalProtocol())
+    for model_id in model_ids:
+        upscaler = make_upscaler(model_id, scale, device=device, tile=tile)
+        report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
+                                              report.protocol, progress, cancel))
+    return report

@@ -1,0 +1,115 @@
+"""Writing a :class:`~sr_desktop.engine.metrics.evaluate.BenchReport`: text table, JSON,
+CSV and a PSNR-vs-time plot. Files are written atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from sr_desktop.engine.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.metrics.evaluate import BenchReport
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:.{digits}f}"
+
+
+def format_table(report: BenchReport) -> str:
+    """Plain-text table: one row per model with mean PSNR/SSIM (Y), RGB PSNR, seconds."""
+    header = f"{'model':<24} {'PSNR-Y':>8} {'SSIM-Y':>7} {'PSNR-RGB':>9} {'seconds':>9} {'MP/s':>7}"
+    lines = [
+        f"dataset {report.dataset}  ×{report.scale}  degradation {report.degradation}  "
+        f"({len(report.models[0].images) if report.models else 0} images)",
+        header,
+        "-" * len(header),
+    ]
+    for m in report.models:
+        lines.append(
+            f"{m.model:<24} {_fmt(m.psnr_y, 2):>8} {_fmt(m.ssim_y, 4):>7} "
+            f"{_fmt(m.psnr_rgb, 2):>9} {m.timing.seconds:>9.2f} {m.timing.input_mp_per_s:>7.3f}"
+        )
+    return "\n".join(lines)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path = Path(path)
+    if path.is_dir():
+        raise SRDesktopError(f"cannot write {path}: it is a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise SRDesktopError(f"cannot write {path}: folder {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise SRDesktopError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_json(report: BenchReport, path: str | Path) -> None:
+    """The bench JSON (see ``sr-desktop bench --help``); inf PSNR is written as null."""
+    text = json.dumps(report.to_json(), indent=2, allow_nan=False)
+    _write_atomic(Path(path), (text + "\n").encode("utf-8"))
+
+
+def write_csv(report: BenchReport, path: str | Path) -> None:
+    """One row per model and image, plus a ``MEAN`` row per model."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["dataset", "scale", "degradation", "model", "image", "psnr_y", "ssim_y",
+                     "psnr_rgb", "seconds"])
+    for m in report.models:
+        for ev in m.images:
+            writer.writerow([report.dataset, report.scale, report.degradation, m.model, ev.name,
+                             _fmt(ev.scores.psnr_y, 4), _fmt(ev.scores.ssim_y, 6),
+                             _fmt(ev.scores.psnr_rgb, 4), f"{ev.timing.seconds:.4f}"])
+        writer.writerow([report.dataset, report.scale, report.degradation, m.model, "MEAN",
+                         _fmt(m.psnr_y, 4), _fmt(m.ssim_y, 6), _fmt(m.psnr_rgb, 4),
+                         f"{m.timing.seconds:.4f}"])
+    _write_atomic(Path(path), buf.getvalue().encode("utf-8"))
+
+
+def write_plot(report: BenchReport, path: str | Path) -> None:
+    """PSNR (Y) vs total seconds, one labelled point per model (matplotlib, Agg backend)."""
+    # Figure + the Agg canvas directly: no pyplot, no global backend switch (the GUI may
+    # use matplotlib's Qt canvas in the same process).
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("png", "svg", "pdf", "jpg", "jpeg"):
+        raise ImageWriteError(path, "plot format must be .png, .svg, .pdf or .jpg")
+    fig = Figure(figsize=(6.4, 4.4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for m in report.models:
+        if not math.isfinite(m.psnr_y):
+            continue
+        seconds = max(m.timing.seconds, 1e-4)
+        ax.scatter([seconds], [m.psnr_y], s=36)
+        ax.annotate(m.model, (seconds, m.psnr_y), textcoords="offset points", xytext=(5, 4),
+                    fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("total seconds (log scale)")
+    ax.set_ylabel("mean PSNR, Y channel (dB)")
+    ax.set_title(f"{Path(report.dataset).name} ×{report.scale} ({report.degradation})")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="jpeg" if suffix == "jpg" else suffix)
+    _write_atomic(path, buf.getvalue())

@@ -1,0 +1,151 @@
+"""What the evaluation runs: an *upscaler* maps an 8-bit LR image to an 8-bit SR image.
+
+The evaluation measures 8-bit results, as the published tables do (a model's output is
+rounded as saving a PNG would round it). Three kinds:
+
+* :class:`MatlabBicubic` — MATLAB ``imresize(lr, s, 'bicubic')`` on uint8, the baseline
+  of the published tables (the bench's ``bicubic`` id). The engine's own ``bicubic``
+  model (Pillow, float) differs slightly at the borders; use ``bicubic-pil`` for it.
+* :class:`EngineUpscaler` — any model of the zoo through the real pipeline
+  (:func:`sr_desktop.engine.upscale.upscale_image`): same tiling, scale rule and grey
+  handling the user gets.
+* :class:`FunctionUpscaler` — wraps a plain ``f(rgb float32 H×W×3 0..1) -> float32
+  sH×sW×3`` (tests, experiments).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from sr_desktop.engine.metrics.matlab_resize import imresize
+from sr_desktop.engine.metrics.timing import PeakMemory, Stopwatch, Timing
+from sr_desktop.engine.progress import CancelToken
+
+#: the bench id of the MATLAB bicubic baseline
+MATLAB_BICUBIC_ID = "bicubic"
+#: the bench id of the engine's (Pillow) bicubic model
+ENGINE_BICUBIC_ID = "bicubic-pil"
+
+
+@dataclass
+class UpscaleOutput:
+    """An 8-bit SR image (H×W×C, C as the input's) and how long it took."""
+
+    pixels: np.ndarray
+    timing: Timing = field(default_factory=Timing)
+
+
+@runtime_checkable
+class Upscaler(Protocol):
+    """Anything with a `name`, a `scale` and ``upscale(lr uint8 H×W×C) -> UpscaleOutput``
+    (C = 1 grey or 3 RGB; the output has the same C and is exactly scale× larger)."""
+
+    name: str
+    scale: int
+
+    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput: ...
+
+
+def _quantize_uint8(values: np.ndarray) -> np.ndarray:
+    return np.floor(np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+class MatlabBicubic:
+    """MATLAB ``imresize(lr, scale, 'bicubic')`` on uint8 (rounded after each pass)."""
+
+    def __init__(self, scale: int, name: str = MATLAB_BICUBIC_ID):
+        self.name = name
+        self.scale = int(scale)
+
+    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+        with PeakMemory() as mem, Stopwatch() as sw:
+            out = imresize(np.asarray(lr, dtype=np.uint8), self.scale)
+        pixels = out if out.ndim == 3 else out[:, :, None]
+        h, w = lr.shape[:2]
+        return UpscaleOutput(pixels, Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1))
+
+
+class FunctionUpscaler:
+    """Wraps ``fn(rgb float32 H×W×3 in 0..1) -> float32 (s·H)×(s·W)×3``.
+
+    Grey input is given to `fn` as three equal channels; the output's channel mean is
+    taken back as grey. The output is clipped and rounded to uint8.
+    """
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], scale: int, name: str = "function",
+                 device: str = "CPU"):
+        self.fn = fn
+        self.name = name
+        self.scale = int(scale)
+        self.device = device
+
+    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+        lr = np.asarray(lr)
+        if lr.ndim == 2:
+            lr = lr[:, :, None]
+        gray = lr.shape[2] == 1
+        rgb = np.repeat(lr, 3, axis=2) if gray else lr
+        with PeakMemory() as mem, Stopwatch() as sw:
+            out = np.asarray(self.fn(rgb.astype(np.float32) / 255.0), dtype=np.float32)
+        expected = (lr.shape[0] * self.scale, lr.shape[1] * self.scale, 3)
+        if out.shape != expected:
+            raise ValueError(f"{self.name} returned shape {out.shape}, expected {expected}")
+        if gray:
+            out = out.mean(axis=2, keepdims=True)
+        timing = Timing(sw.seconds, lr.shape[0] * lr.shape[1], self.device, mem.peak, 1)
+        return UpscaleOutput(_quantize_uint8(out), timing)
+
+
+class EngineUpscaler:
+    """A zoo/custom model run through :func:`sr_desktop.engine.upscale.upscale_image`.
+
+    The model is loaded once, on construction (raises `ModelError`/`DeviceError` there),
+    so the timings exclude loading.
+    """
+
+    def __init__(self, model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
+                 variant: str | None = None, precision: str = "auto", name: str | None = None):
+        from sr_desktop.engine.upscale import UpscaleOptions, resolve_model
+
+        model_id = "bicubic" if model_id == ENGINE_BICUBIC_ID else model_id
+        self.options = UpscaleOptions(model=model_id, scale=int(scale), variant=variant,
+                                      device=device, tile=tile, precision=precision)
+        self.model, _plan = resolve_model(self.options)
+        self.name = name or (ENGINE_BICUBIC_ID if model_id == "bicubic" else model_id)
+        self.scale = int(scale)
+
+    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+        from sr_desktop.engine.image import Image
+        from sr_desktop.engine.upscale import upscale_image
+
+        lr = np.asarray(lr, dtype=np.uint8)
+        result = upscale_image(Image(np.ascontiguousarray(lr)), self.options, cancel=cancel,
+                               model=self.model)
+        h, w = lr.shape[:2]
+        timing = Timing(result.seconds, h * w, result.device, int(result.peak_memory_bytes),
+                        int(result.tiles))
+        return UpscaleOutput(result.image.pixels, timing)
+
+
+def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
+                  variant: str | None = None, precision: str = "auto") -> Upscaler:
+    """The upscaler of a bench model id: ``bicubic`` = MATLAB bicubic, ``bicubic-pil`` =
+    the engine's bicubic model, anything else = that model through the engine."""
+    if model_id == MATLAB_BICUBIC_ID:
+        return MatlabBicubic(scale)
+    return EngineUpscaler(model_id, scale, device=device, tile=tile, variant=variant,
+                          precision=precision)
+
+
+def as_upscaler(obj, scale: int) -> Upscaler:
+    """Accept an :class:`Upscaler`, a model id, or a float function (see FunctionUpscaler)."""
+    if isinstance(obj, str):
+        return make_upscaler(obj, scale)
+    if isinstance(obj, Upscaler):
+        return obj
+    if callable(obj):
+        return FunctionUpscaler(obj, scale, name=getattr(obj, "__name__", "function"))
+    raise TypeError(f"not an upscaler: {obj!r}")
