@@ -1,0 +1,144 @@
+"""``sr-desktop [--screenshot OUT.png] [--offscreen] [IMAGE]``: the app itself.
+
+* With a display: open the main window with IMAGE (default: the bundled sample).
+* Without one (no ``DISPLAY``/``WAYLAND_DISPLAY``), or with ``--offscreen``: run the same
+  pipeline in an offscreen window — upscale IMAGE with the default model, save the result
+  and a PNG screenshot of the window under ``./out/`` and print both paths.
+* ``--screenshot OUT.png``: open the window offscreen with IMAGE, wait until it is idle,
+  save a screenshot of the whole window to OUT.png and exit.
+
+The offscreen runs use a throw-away settings file, so they never change the user's choices.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sr_desktop import paths
+from sr_desktop.engine.errors import SRDesktopError
+
+WINDOW_SIZE = (1280, 800)
+JOB_TIMEOUT_S = 1800.0
+
+
+def launch(args) -> int:
+    """Entry point used by ``sr_desktop.cli.main`` for the no-subcommand form."""
+    image = Path(args.image).expanduser() if getattr(args, "image", None) else paths.SAMPLE_IMAGE
+    screenshot = getattr(args, "screenshot", None)
+    if screenshot:
+        return take_screenshot(Path(screenshot), image)
+    from sr_desktop.gui.app import has_display
+
+    if getattr(args, "offscreen", False) or not has_display():
+        return run_offscreen(image, Path("out"))
+    return run_window(image)
+
+
+def run_window(image: Path) -> int:
+    """Open the window with ``image`` and run the event loop until it is closed."""
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window import MainWindow
+
+    app = create_application(sys.argv[:1])
+    window = MainWindow()
+    window.show()
+    window.open_paths([image])  # a bad file shows a message in the window
+    return int(app.exec())
+
+
+def take_screenshot(out: Path, image: Path) -> int:
+    """Window offscreen with ``image``, idle, saved as a PNG to ``out``."""
+    from sr_desktop.engine.image_io import read_image
+
+    read_image(image)  # a bad file is a one-line error before any window exists
+    with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
+        app, window = _offscreen_window(Path(tmp))
+        if not window.open_paths([image]):
+            raise SRDesktopError(window.last_error or f"cannot open {image}")
+        _wait(app, window.is_idle, JOB_TIMEOUT_S)
+        path = save_window_png(window, out)
+        window.close()
+    print(path)
+    return 0
+
+
+def run_offscreen(image: Path, out_dir: Path) -> int:
+    """Upscale ``image`` with the default model through an offscreen window, save the
+    result and a screenshot of the window in ``out_dir``, print their paths."""
+    from sr_desktop.engine.image_io import SaveOptions, read_image
+    from sr_desktop.engine.upscale import DEFAULT_MODEL
+
+    read_image(image)
+    with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
+        app, window = _offscreen_window(Path(tmp))
+        if not window.open_paths([image]):
+            raise SRDesktopError(window.last_error or f"cannot open {image}")
+        if not window.picker.set_model_id(DEFAULT_MODEL):
+            raise SRDesktopError(f"the default model {DEFAULT_MODEL!r} is not installed")
+        spec = window.picker.spec()
+        window.picker.set_scale(max(spec.scales))
+        print(f"upscaling {image} with {spec.name} ×{window.picker.scale()} "
+              f"on {window.device_label.text().removeprefix('Device: ')} …", flush=True)
+        window.start_upscale()
+        _wait(app, window.is_idle, JOB_TIMEOUT_S)
+        if window.result is None:
+            raise SRDesktopError(window.last_error or "the upscale did not finish")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = f"{image.stem}_{window.result.model}_x{window.result.scale}"
+        result_path = window.save_result(out_dir / f"{stem}.png", SaveOptions(format="png"), overwrite=True)
+        if result_path is None:
+            raise SRDesktopError(window.last_error or "the result could not be saved")
+        shot = save_window_png(window, out_dir / f"{image.stem}_window.png")
+        seconds = window.result.seconds
+        window.close()
+    print(f"result:     {result_path.resolve()}  ({seconds:.1f} s)")
+    print(f"screenshot: {shot.resolve()}")
+    return 0
+
+
+def save_window_png(window, out: Path) -> Path:
+    """Grab the whole window and write it as PNG (temporary file + rename)."""
+    from sr_desktop.engine.errors import ImageWriteError
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.part")
+    if not window.grab().save(str(tmp), "PNG"):
+        tmp.unlink(missing_ok=True)
+        raise ImageWriteError(out, "the screenshot could not be written")
+    os.replace(tmp, out)
+    return out
+
+
+def _offscreen_window(settings_dir: Path):
+    from sr_desktop.gui.app import create_application
+
+    app = create_application(sys.argv[:1], offscreen=True)
+    from sr_desktop.gui.main_window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    window = MainWindow(
+        settings=GuiSettings(settings_dir / "gui.ini"),
+        confirm_discard=lambda _question: "discard",
+    )
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    _wait(app, lambda: window.isVisible(), 5.0)
+    return app, window
+
+
+def _wait(app, predicate, timeout: float) -> bool:
+    """Process events until ``predicate()`` holds (True) or ``timeout`` s pass (False)."""
+    deadline = time.monotonic() + timeout
+    app.processEvents()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.01)
+    app.processEvents()
+    return True
