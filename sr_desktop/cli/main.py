@@ -68,6 +68,24 @@ def build_app_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_file() -> None:
+    """The app logs INFO and above to <log dir>/sr-desktop.log (see README)."""
+    from sr_desktop.paths import log_dir
+
+    try:
+        handler = logging.FileHandler(log_dir() / "sr-desktop.log", encoding="utf-8")
+    except OSError:
+        return
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for existing in root.handlers:  # the terminal keeps its level
+        if existing.level == logging.NOTSET:
+            existing.setLevel(root.level)
+    root.addHandler(handler)
+    root.setLevel(min(root.level, logging.INFO))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -83,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if is_app:
+        _log_to_file()
     from sr_desktop.engine.errors import SRDesktopError
 
     try:

@@ -1,0 +1,13 @@
+# Shared by run.sh and test.sh: create ./.venv and install SR Desktop into it.
+# torch is installed first and pinned, so that pip takes the right build for this machine
+# (on the project's CI machines: the local CPU wheel) instead of pulling CUDA packages.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python -c "import torch" 2>/dev/null || pip install -q "torch==2.13.0"
+pip install -q -e ".[test]"
