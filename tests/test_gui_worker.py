@@ -1,0 +1,160 @@
+"""JobQueue: jobs run off the GUI thread, report through signals, queue/replace/cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.image import Image
+from sr_desktop.engine.progress import ProgressTracker
+from sr_desktop.gui.app import create_application
+from sr_desktop.gui.worker import Job, JobQueue
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def qapp():
+    return create_application()
+
+
+def _image():
+    return Image(np.zeros((4, 6, 3), np.uint8))
+
+
+def _job(tag: str) -> Job:
+    return Job(_image(), options=tag)
+
+
+class Recorder:
+    """Collects the queue's signals (and the thread each slot ran in)."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.events: list[tuple] = []
+        self.slot_threads: set[int] = set()
+        for name in ("jobStarted", "jobFinished", "jobFailed", "jobCancelled", "jobProgress",
+                     "pendingChanged", "busyChanged"):
+            getattr(queue, name).connect(lambda *args, n=name: self._record(n, args))
+
+    def _record(self, name, args) -> None:
+        self.slot_threads.add(threading.get_ident())
+        self.events.append((name, *args))
+
+    def names(self, name: str) -> list[tuple]:
+        return [e[1:] for e in self.events if e[0] == name]
+
+
+def test_job_runs_in_worker_thread_and_reports_in_gui_thread(qtbot, qapp):
+    queue = JobQueue()
+    rec = Recorder(queue)
+    runner_threads = []
+
+    def runner(job, progress, cancel):
+        runner_threads.append(threading.get_ident())
+        tracker = ProgressTracker(3, progress)
+        for i in range(3):
+            tracker.step()
+        return f"result of {job.options}"
+
+    queue.runner = runner
+    job = _job("a")
+    with qtbot.waitSignal(queue.busyChanged, timeout=5000, check_params_cb=lambda b: b is False):
+        queue.submit(job)
+    assert rec.names("jobFinished") == [(job, "result of a")]
+    assert [info.done for _job_, info in rec.names("jobProgress")] == [1, 2, 3]
+    assert runner_threads and runner_threads[0] != threading.get_ident()
+    assert rec.slot_threads == {threading.get_ident()}
+    assert rec.names("busyChanged") == [(True,), (False,)]
+    assert not queue.is_busy()
+
+
+def test_new_request_replaces_the_pending_one(qtbot, qapp):
+    release = threading.Event()
+    ran = []
+
+    def runner(job, progress, cancel):
+        ran.append(job.options)
+        if job.options == "first":
+            assert release.wait(5)
+        return job.options
+
+    queue = JobQueue(runner=runner)
+    rec = Recorder(queue)
+    first, second, third = _job("first"), _job("second"), _job("third")
+    queue.submit(first)
+    queue.submit(second)
+    assert queue.pending is second
+    queue.submit(third)
+    assert queue.pending is third
+    assert rec.names("pendingChanged")[:2] == [(second, None), (third, second)]
+    with qtbot.waitSignal(queue.busyChanged, timeout=5000, check_params_cb=lambda b: b is False):
+        release.set()
+    assert ran == ["first", "third"]  # the replaced request never ran
+    assert [args[0] for args in rec.names("jobFinished")] == [first, third]
+
+
+def test_cancel_stops_running_job_and_drops_pending(qtbot, qapp):
+    started = threading.Event()
+
+    def runner(job, progress, cancel):
+        started.set()
+        for _ in range(500):  # would take 5 s without the cancel
+            cancel.raise_if_cancelled()
+            time.sleep(0.01)
+        return "finished"
+
+    queue = JobQueue(runner=runner)
+    rec = Recorder(queue)
+    running, waiting = _job("running"), _job("waiting")
+    queue.submit(running)
+    queue.submit(waiting)
+    assert started.wait(5)
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(queue.busyChanged, timeout=3000, check_params_cb=lambda b: b is False):
+        queue.cancel()
+    assert time.perf_counter() - t0 < 1.0
+    assert rec.names("jobCancelled") == [(running,)]
+    assert rec.names("jobFinished") == []
+    assert [a[0] for a in rec.names("jobStarted")] == [running]
+    assert rec.names("pendingChanged")[-1] == (None, waiting)
+
+
+def test_errors_become_one_line_messages(qtbot, qapp):
+    def runner(job, progress, cancel):
+        if job.options == "model":
+            raise ModelError("model 'nope' is not installed")
+        raise ZeroDivisionError("division by zero\nsecond line")
+
+    queue = JobQueue(runner=runner)
+    rec = Recorder(queue)
+    for tag in ("model", "bug"):
+        with qtbot.waitSignal(queue.busyChanged, timeout=5000, check_params_cb=lambda b: b is False):
+            queue.submit(_job(tag))
+    messages = [m for _job_, m in rec.names("jobFailed")]
+    assert messages == [
+        "model 'nope' is not installed",
+        "unexpected error: ZeroDivisionError: division by zero",
+    ]
+
+
+def test_shutdown_waits_for_the_cancelled_job(qtbot, qapp):
+    started = threading.Event()
+
+    def runner(job, progress, cancel):
+        started.set()
+        while not cancel.cancelled:
+            time.sleep(0.01)
+        cancel.raise_if_cancelled()
+
+    queue = JobQueue(runner=runner)
+    queue.submit(_job("x"))
+    assert started.wait(5)
+    t0 = time.perf_counter()
+    assert queue.shutdown(timeout=2.0)
+    assert time.perf_counter() - t0 < 2.0
+    with pytest.raises(RuntimeError):
+        queue.submit(_job("late"))
