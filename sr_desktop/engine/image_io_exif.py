@@ -1,0 +1,158 @@
+"""EXIF and orientation helpers of the image reader/writer.
+
+The EXIF block is kept as raw bytes in the form JPEG carries it: ``b"Exif\\0\\0"`` followed
+by a little TIFF structure (header, IFD0, sub-IFDs). To keep it faithful (maker notes,
+unknown tags), the writer never re-serialises a block that came from a JPEG/PNG/WebP: it
+patches the few values that must change (orientation, pixel dimensions) in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+EXIF_PREFIX = b"Exif\x00\x00"
+
+TAG_ORIENTATION = 0x0112
+TAG_EXIF_IFD = 0x8769
+TAG_GPS_IFD = 0x8825
+TAG_PIXEL_X = 0xA002
+TAG_PIXEL_Y = 0xA003
+
+# IFD0 tags that describe the picture rather than the file layout: the only IFD0 tags
+# moved between a TIFF's own directory and an EXIF block.
+DESCRIPTIVE_IFD0_TAGS = (
+    0x010E,  # ImageDescription
+    0x010F,  # Make
+    0x0110,  # Model
+    TAG_ORIENTATION,
+    0x0131,  # Software
+    0x0132,  # DateTime
+    0x013B,  # Artist
+    0x013C,  # HostComputer
+    0x8298,  # Copyright
+)
+SUB_IFD_TAGS = (TAG_EXIF_IFD, TAG_GPS_IFD)
+
+_SHORT, _LONG = 3, 4
+
+
+def normalize_exif(raw: bytes | None) -> bytes | None:
+    """``raw`` with the ``Exif\\0\\0`` prefix, or None when it is not a TIFF-structured block."""
+    if not raw:
+        return None
+    body = raw[len(EXIF_PREFIX):] if raw.startswith(EXIF_PREFIX) else raw
+    if body[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    return EXIF_PREFIX + bytes(body)
+
+
+def _ifd_entries(tiff: bytes | bytearray, endian: str, ifd_offset: int):
+    """Yield ``(entry_offset, tag, type, count)`` for each entry of the IFD at ``ifd_offset``."""
+    (count,) = struct.unpack_from(endian + "H", tiff, ifd_offset)
+    for i in range(count):
+        pos = ifd_offset + 2 + 12 * i
+        tag, typ, n = struct.unpack_from(endian + "HHI", tiff, pos)
+        yield pos, tag, typ, n
+
+
+def _set_inline(tiff: bytearray, endian: str, pos: int, typ: int, n: int, value: int) -> bool:
+    """Overwrite a single SHORT/LONG value stored inside an IFD entry; False if impossible."""
+    if n != 1:
+        return False
+    if typ == _SHORT and 0 <= value <= 0xFFFF:
+        struct.pack_into(endian + "H", tiff, pos + 8, value)
+        return True
+    if typ == _LONG and 0 <= value <= 0xFFFFFFFF:
+        struct.pack_into(endian + "I", tiff, pos + 8, value)
+        return True
+    return False
+
+
+def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes | None:
+    """The EXIF block with orientation set to 1 (normal) and, when ``size=(w, h)`` is given,
+    the EXIF pixel dimensions updated. Edits bytes in place, so nothing else changes.
+
+    Returns None (drop the block) when it is too malformed to patch: writing back an
+    orientation we could not reset would show the upright pixels rotated.
+    """
+    raw = normalize_exif(raw)
+    if raw is None:
+        return None
+    tiff = bytearray(raw[len(EXIF_PREFIX):])
+    endian = "<" if tiff[:2] == b"II" else ">"
+    try:
+        (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
+        exif_ifd = None
+        for pos, tag, typ, n in list(_ifd_entries(tiff, endian, ifd0)):
+            if tag == TAG_ORIENTATION and not _set_inline(tiff, endian, pos, typ, n, 1):
+                log.info("EXIF orientation has an odd encoding; dropping the EXIF block")
+                return None
+            if tag == TAG_EXIF_IFD and typ == _LONG and n == 1:
+                (exif_ifd,) = struct.unpack_from(endian + "I", tiff, pos + 8)
+        if size is not None and exif_ifd:
+            values = {TAG_PIXEL_X: size[0], TAG_PIXEL_Y: size[1]}
+            for pos, tag, typ, n in list(_ifd_entries(tiff, endian, exif_ifd)):
+                if tag in values:
+                    _set_inline(tiff, endian, pos, typ, n, values[tag])
+    except struct.error:
+        log.info("EXIF block is malformed; dropping it")
+        return None
+    return EXIF_PREFIX + bytes(tiff)
+
+
+def exif_from_tiff_tags(exif) -> bytes | None:
+    """An EXIF block made of the descriptive tags of a TIFF's own directory.
+
+    ``exif`` is the ``PIL.Image.Exif`` of a TIFF file; its IFD0 also holds layout tags
+    (strip offsets, bits per sample...) that must not travel to another file.
+    """
+    from PIL import Image as PILImage
+
+    out = PILImage.Exif()
+    for tag in DESCRIPTIVE_IFD0_TAGS:
+        if tag in exif:
+            out[tag] = exif[tag]
+    for tag in SUB_IFD_TAGS:
+        sub = exif.get_ifd(tag)
+        if sub:
+            out[tag] = dict(sub)
+    if not len(out):
+        return None
+    return normalize_exif(out.tobytes())
+
+
+def orientation_of(exif) -> int:
+    """The EXIF orientation (1..8) of a ``PIL.Image.Exif``; 1 when absent or invalid."""
+    try:
+        value = int(exif.get(TAG_ORIENTATION, 1))
+    except (TypeError, ValueError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored H×W×C pixels upright according to the EXIF orientation (1..8).
+
+    Orientation N says how the stored rows map to the scene: 2 mirrored, 3 rotated 180°,
+    4 flipped, 5 transposed, 6 needs 90° clockwise, 7 transversed, 8 needs 90° counter-clockwise.
+    """
+    if orientation == 2:
+        return pixels[:, ::-1]
+    if orientation == 3:
+        return pixels[::-1, ::-1]
+    if orientation == 4:
+        return pixels[::-1]
+    if orientation == 5:
+        return pixels.transpose(1, 0, 2)
+    if orientation == 6:
+        return np.rot90(pixels, k=-1)
+    if orientation == 7:
+        return pixels[::-1, ::-1].transpose(1, 0, 2)
+    if orientation == 8:
+        return np.rot90(pixels, k=1)
+    return pixels
