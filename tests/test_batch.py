@@ -1,0 +1,278 @@
+"""Batch export engine: tree mirroring, naming, existing-output policies, bad files,
+cancel, metadata, folder guards (bicubic on tiny images, so it is fast)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from PIL import ImageCms
+
+from sr_desktop.engine.batch import BatchOptions, run_batch
+from sr_desktop.engine.batch_plan import BatchError, check_template, render_name
+from sr_desktop.engine.batch_report import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED, read_report
+from sr_desktop.engine.progress import CancelToken
+
+
+def save_image(path: Path, size=(24, 16), seed=0, mode="RGB", **save_kwargs) -> Path:
+    rng = np.random.default_rng(seed)
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    pixels = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    image = PILImage.fromarray(pixels[:, :, 0] if channels == 1 else pixels, mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **save_kwargs)
+    return path
+
+
+def bicubic(**kwargs) -> BatchOptions:
+    kwargs.setdefault("scale", 2)
+    return BatchOptions(model="bicubic", **kwargs)
+
+
+def files_under(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    src = tmp_path / "in"
+    save_image(src / "a.png", seed=1)
+    save_image(src / "b.jpg", seed=2)
+    save_image(src / "sub" / "c.webp", seed=3)
+    save_image(src / "sub" / "deeper" / "d.tif", seed=4)
+    return src
+
+
+def test_recursive_batch_mirrors_the_tree(tree: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    result = run_batch(tree, out, bicubic(recursive=True), report_path=tmp_path / "report.json")
+    assert result.exit_code == EXIT_OK
+    assert files_under(out) == {
+        "a_x2_bicubic.png",
+        "b_x2_bicubic.jpg",
+        "sub/c_x2_bicubic.webp",
+        "sub/deeper/d_x2_bicubic.tif",
+    }
+    for path in out.rglob("*"):
+        if path.is_file():
+            with PILImage.open(path) as im:
+                assert im.size == (48, 32)
+    assert (result.totals.ok, result.totals.failed, result.totals.skipped) == (4, 0, 0)
+
+
+def test_non_recursive_batch_ignores_sub_folders(tree: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    result = run_batch(tree, out, bicubic(), write_report_file=False)
+    assert files_under(out) == {"a_x2_bicubic.png", "b_x2_bicubic.jpg"}
+    assert result.totals.files == 2
+
+
+def test_name_template_and_format(tree: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    options = bicubic(recursive=True, format="png", name_template="{model}-{stem}.{ext}-{scale}x-{variant}")
+    run_batch(tree, out, options, write_report_file=False)
+    assert files_under(out) == {
+        "bicubic-a.png-2x-default.png",
+        "bicubic-b.jpg-2x-default.png",
+        "sub/bicubic-c.webp-2x-default.png",
+        "sub/deeper/bicubic-d.tif-2x-default.png",
+    }
+    with PILImage.open(out / "bicubic-b.jpg-2x-default.png") as im:
+        assert im.format == "PNG"
+
+
+@pytest.mark.parametrize(
+    "template, message",
+    [("{stem}_{size}", "unknown placeholder {size}"), ("sub/{stem}", "file name, not a path"),
+     ("x{scale}", "must contain {stem}"), ("{stem", "bad name template")],
+)
+def test_bad_name_templates_are_refused(template: str, message: str):
+    with pytest.raises(BatchError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        check_template(template)
+
+
+def test_render_name_fills_every_placeholder():
+    assert render_name("{stem}_{ext}_{scale}_{model}_{variant}", "photo", "jpg", 4, "span", None) == (
+        "photo_jpg_4_span_default"
+    )
+
+
+def test_existing_outputs_skip_overwrite_rename(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png", seed=1)
+    out = tmp_path / "out"
+    first = run_batch(src, out, bicubic(), write_report_file=False)
+    assert first.totals.ok == 1
+    target = out / "a_x2_bicubic.png"
+    marker = save_image(target, size=(5, 5), seed=9)  # a different, recognisable image
+
+    skipped = run_batch(src, out, bicubic(existing="skip"), write_report_file=False)
+    assert skipped.records[0].status == "skipped" and skipped.records[0].note == "output exists"
+    with PILImage.open(marker) as im:
+        assert im.size == (5, 5)
+
+    renamed = run_batch(src, out, bicubic(existing="rename"), write_report_file=False)
+    assert renamed.records[0].status == "ok"
+    assert renamed.records[0].output == str(out / "a_x2_bicubic_1.png")
+    with PILImage.open(target) as im:
+        assert im.size == (5, 5)
+    renamed_again = run_batch(src, out, bicubic(existing="rename"), write_report_file=False)
+    assert renamed_again.records[0].output == str(out / "a_x2_bicubic_2.png")
+
+    overwritten = run_batch(src, out, bicubic(existing="overwrite"), write_report_file=False)
+    assert overwritten.records[0].status == "ok"
+    with PILImage.open(target) as im:
+        assert im.size == (48, 32)
+
+
+def test_corrupt_file_and_non_image_do_not_stop_the_batch(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png", seed=1)
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (src / "notes.txt").write_text("not an image")
+    save_image(src / "z.png", seed=2)
+    out = tmp_path / "out"
+    report = tmp_path / "report.json"
+    result = run_batch(src, out, bicubic(), report_path=report)
+    assert result.exit_code == EXIT_SOME_FAILED
+    assert files_under(out) == {"a_x2_bicubic.png", "z_x2_bicubic.png"}
+    data = read_report(report)
+    by_name = {Path(f["input"]).name: f for f in data["files"]}
+    assert by_name["broken.png"]["status"] == "failed"
+    assert "broken.png" in by_name["broken.png"]["error"]
+    assert "\n" not in by_name["broken.png"]["error"]
+    assert by_name["notes.txt"]["status"] == "skipped" and by_name["notes.txt"]["note"] == "not an image"
+    assert by_name["a.png"]["status"] == by_name["z.png"]["status"] == "ok"
+    assert by_name["a.png"]["output_size"] == [48, 32] and by_name["a.png"]["output_bytes"] > 0
+    totals = data["totals"]
+    assert (totals["ok"], totals["failed"], totals["skipped"], totals["not_images"]) == (2, 1, 1, 1)
+    assert totals["exit_code"] == EXIT_SOME_FAILED
+
+
+def test_csv_report(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    (src / "readme.md").write_text("#")
+    report = tmp_path / "r.csv"
+    run_batch(src, tmp_path / "out", bicubic(), report_path=report)
+    lines = report.read_text().splitlines()
+    assert lines[0].startswith("input,output,status,error,note,input_bytes,output_bytes")
+    assert len(lines) == 4  # header, 2 files, totals
+    assert ",ok," in lines[1] and ",skipped," in lines[2] and lines[3].startswith("TOTAL,,total,")
+
+
+def test_default_report_goes_to_the_output_folder(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    result = run_batch(src, tmp_path / "out", bicubic())
+    assert result.report_path.parent == tmp_path / "out"
+    assert json.loads(result.report_path.read_text())["totals"]["ok"] == 1
+
+
+def test_cancel_stops_mid_file_and_writes_nothing_partial(tmp_path: Path):
+    src = tmp_path / "in"
+    for i in range(4):
+        save_image(src / f"img{i}.png", size=(64, 64), seed=i)
+    out = tmp_path / "out"
+    token = CancelToken()
+    seen_tiles = []
+
+    def on_progress(info):
+        if info.extra.get("event") == "tile" and info.extra["index"] == 1:
+            seen_tiles.append(info.extra["tile_fraction"])
+            if len(seen_tiles) == 2:  # the 2nd file is part-way through its tiles
+                token.cancel()
+
+    result = run_batch(src, out, bicubic(tile=16), progress=on_progress, cancel=token, report_path=tmp_path / "r.json")
+    assert result.cancelled and result.exit_code == EXIT_CANCELLED
+    assert 0 < seen_tiles[-1] < 1
+    assert files_under(out) == {"img0_x2_bicubic.png"}
+    with PILImage.open(out / "img0_x2_bicubic.png") as im:
+        assert im.size == (128, 128)
+    data = read_report(tmp_path / "r.json")
+    assert data["totals"]["cancelled"] is True and data["totals"]["extra"]["not_started"] == 3
+
+
+def test_metadata_is_kept(tmp_path: Path):
+    src = tmp_path / "in"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = PILImage.Exif()
+    exif[0x013B] = "Batch Tester"  # Artist
+    exif[0x010E] = "metadata round trip"  # ImageDescription
+    save_image(src / "photo.jpg", size=(32, 24), icc_profile=icc, exif=exif.tobytes(), quality=90)
+    save_image(src / "graphic.png", size=(32, 24), icc_profile=icc)
+    out = tmp_path / "out"
+    run_batch(src, out, bicubic(), write_report_file=False)
+    with PILImage.open(out / "photo_x2_bicubic.jpg") as im:
+        assert im.info.get("icc_profile") == icc
+        assert im.getexif().get(0x013B) == "Batch Tester"
+        assert im.getexif().get(0x010E) == "metadata round trip"
+    with PILImage.open(out / "graphic_x2_bicubic.png") as im:
+        assert im.info.get("icc_profile") == icc
+
+
+def test_alpha_and_grey_survive(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "rgba.png", mode="RGBA")
+    save_image(src / "grey.png", mode="L")
+    out = tmp_path / "out"
+    run_batch(src, out, bicubic(), write_report_file=False)
+    with PILImage.open(out / "rgba_x2_bicubic.png") as im:
+        assert im.mode == "RGBA" and im.size == (48, 32)
+    with PILImage.open(out / "grey_x2_bicubic.png") as im:
+        assert im.mode in ("L", "I;16") and im.size == (48, 32)
+
+
+def test_output_inside_input_is_refused_unless_allowed(tree: Path):
+    with pytest.raises(BatchError, match="inside the input folder"):
+        run_batch(tree, tree / "upscaled", bicubic(recursive=True))
+    with pytest.raises(BatchError, match="inside the input folder"):
+        run_batch(tree, tree, bicubic())
+    assert not (tree / "upscaled").exists()
+
+    result = run_batch(tree, tree / "upscaled", bicubic(recursive=True, allow_inside_input=True))
+    assert result.totals.ok == 4  # the output folder itself is not read back as input
+    again = run_batch(tree, tree / "upscaled", bicubic(recursive=True, allow_inside_input=True))
+    assert again.totals.files == 4 and again.totals.skipped == 4
+
+
+def test_input_files_are_never_overwritten(tmp_path: Path):
+    src = tmp_path / "in"
+    original = save_image(src / "a.png", seed=5).read_bytes()
+    options = bicubic(name_template="{stem}", existing="overwrite", allow_inside_input=True)
+    result = run_batch(src, src, options, write_report_file=False)
+    assert result.exit_code == EXIT_SOME_FAILED
+    assert result.records[0].status == "failed"
+    assert (src / "a.png").read_bytes() == original
+
+
+def test_two_inputs_with_the_same_output_name(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.jpg", seed=1)
+    save_image(src / "a.png", seed=2)
+    result = run_batch(src, tmp_path / "out", bicubic(format="png"), write_report_file=False)
+    statuses = sorted((Path(r.input).name, r.status) for r in result.records)
+    assert statuses == [("a.jpg", "ok"), ("a.png", "failed")]
+    assert "{ext}" in result.records[1].error
+
+
+def test_list_of_files(tree: Path, tmp_path: Path):
+    files = [tree / "b.jpg", tree / "sub" / "deeper" / "d.tif"]
+    out = tmp_path / "out"
+    run_batch(tree, out, bicubic(), files=files, write_report_file=False)
+    assert files_under(out) == {"b_x2_bicubic.jpg", "sub/deeper/d_x2_bicubic.tif"}
+
+
+def test_bad_options_are_one_line_errors(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    with pytest.raises(BatchError, match="unknown output format"):
+        run_batch(src, tmp_path / "out", bicubic(format="gif"))
+    with pytest.raises(BatchError, match="does not exist"):
+        run_batch(tmp_path / "missing", tmp_path / "out", bicubic())
+    with pytest.raises(BatchError, match="quality"):
+        run_batch(src, tmp_path / "out", bicubic(quality=0))
+    assert not (tmp_path / "out").exists()

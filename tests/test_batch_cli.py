@@ -1,0 +1,143 @@
+"""`sr-desktop batch`: exit codes, report, guards, file lists, Ctrl+C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from sr_desktop.cli.main import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def save_image(path: Path, size=(24, 16), seed=0) -> Path:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PILImage.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_help_documents_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["batch", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for line in ("0 ", "1 ", "2 ", "130"):
+        assert f"\n  {line}" in text
+    for option in ("--recursive", "--model", "--scale", "--format", "--quality", "--name", "--existing",
+                   "--report", "--device", "--tile", "--precision", "--variant", "--files-from",
+                   "--allow-inside-input"):
+        assert option in text
+    for placeholder in ("{stem}", "{ext}", "{scale}", "{model}", "{variant}"):
+        assert placeholder in text
+
+
+def test_cli_batch_with_a_bad_file_exits_1_and_writes_the_report(tmp_path: Path, capsys):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    save_image(src / "sub" / "b.png", seed=1)
+    (src / "sub" / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (src / "list.txt").write_text("hello")
+    report = tmp_path / "report.json"
+    code = main(["batch", str(src), str(tmp_path / "out"), "--recursive", "--model", "bicubic", "--scale", "3",
+                 "--format", "webp", "--quality", "80", "--name", "{stem}-{scale}x", "--report", str(report),
+                 "--no-progress"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "2 upscaled, 1 skipped (1 not images), 1 failed" in captured.out
+    assert "cut.jpg" in captured.err
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.webp")) == [
+        "a-3x.webp", "sub/b-3x.webp"]
+    data = json.loads(report.read_text())
+    assert data["options"]["scale"] == 3 and data["totals"]["failed"] == 1
+    assert {Path(f["input"]).name: f["status"] for f in data["files"]} == {
+        "a.png": "ok", "b.png": "ok", "cut.jpg": "failed", "list.txt": "skipped"}
+
+    # Re-running resumes: the two outputs exist, the bad file fails again.
+    code = main(["batch", str(src), str(tmp_path / "out"), "-r", "--scale", "3", "--format", "webp",
+                 "--name", "{stem}-{scale}x", "--report", str(report), "--no-progress"])
+    assert code == 1
+    assert json.loads(report.read_text())["totals"]["skipped"] == 3
+
+
+def test_cli_all_ok_exits_0(tmp_path: Path, capsys):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    assert main(["batch", str(src), str(tmp_path / "out"), "--scale", "2", "--no-progress"]) == 0
+    assert (tmp_path / "out" / "a_x2_bicubic.png").is_file()
+    assert "report: " in capsys.readouterr().out
+
+
+def test_cli_fatal_errors_exit_2_with_one_line(tmp_path: Path, capsys):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    assert main(["batch", str(src), str(src / "out"), "--scale", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sr-desktop: error: ") and "--allow-inside-input" in err and "\n" not in err
+    assert not (src / "out").exists()
+
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "no-such-model"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sr-desktop: error: ") and "\n" not in err
+
+    assert main(["batch", str(src), str(tmp_path / "out"), "--name", "{stem}{oops}"]) == 2
+    assert "unknown placeholder {oops}" in capsys.readouterr().err
+
+    assert main(["batch", str(src), str(tmp_path / "out"), "--tile", "big"]) == 2
+    assert "--tile" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["batch", str(src), str(tmp_path / "out"), "--format", "gif"])
+    assert exc.value.code == 2
+
+
+def test_cli_files_from(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    save_image(src / "b.png", seed=1)
+    save_image(src / "sub" / "c.png", seed=2)
+    listing = tmp_path / "files.txt"
+    listing.write_text(f"# selected\nb.png\n\n{src / 'sub' / 'c.png'}\n")
+    out = tmp_path / "out"
+    assert main(["batch", str(src), str(out), "--files-from", str(listing), "--scale", "2", "--no-progress"]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
+        "b_x2_bicubic.png", "sub/c_x2_bicubic.png"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_cancels_and_exits_130(tmp_path: Path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(40):
+        save_image(src / f"img{i:02d}.png", size=(192, 192), seed=i)
+    report = tmp_path / "report.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sr_desktop", "batch", str(src), str(out), "--scale", "2", "--tile", "16",
+         "--report", str(report), "--no-progress"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.glob("img*.png")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr.decode()[-2000:]
+    data = json.loads(report.read_text())
+    assert data["totals"]["cancelled"] is True
+    done = list(out.glob("img*.png"))
+    assert 1 <= len(done) < 40
+    assert data["totals"]["ok"] == len(done)
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    for path in done:
+        with PILImage.open(path) as im:
+            im.load()
+    assert b"cancelled" in stdout
