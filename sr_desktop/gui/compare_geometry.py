@@ -49,11 +49,12 @@ class ViewTransform:
         k = self.logical_scale
         return QRectF(top_left.x(), top_left.y(), rect.width() * k, rect.height() * k)
 
-    def visible_scene_rect(self, pane: QRectF) -> QRectF:
-        """The part of the scene plane (not clipped to the image) a pane shows."""
-        top_left = self.widget_to_scene(pane.topLeft(), pane)
+    def widget_rect_to_scene(self, rect: QRectF, pane: QRectF) -> QRectF:
+        """The part of the scene plane (not clipped to the image) that ``rect`` of a pane
+        shows."""
+        top_left = self.widget_to_scene(rect.topLeft(), pane)
         k = self.logical_scale
-        return QRectF(top_left.x(), top_left.y(), pane.width() / k, pane.height() / k)
+        return QRectF(top_left.x(), top_left.y(), rect.width() / k, rect.height() / k)
 
     def fit_zoom(self, pane: QRectF) -> float:
         """The zoom at which the whole scene fits in the pane."""

@@ -678,7 +678,7 @@ class CompareView(QWidget):
                      pane: QRectF, clip: QRectF, smooth: bool) -> None:
         """Draw the visible part of ``layer`` (which covers ``scene_rect`` of the scene)
         inside ``clip`` of ``pane``."""
-        visible = self._view.visible_scene_rect(clip).intersected(scene_rect)
+        visible = self._view.widget_rect_to_scene(clip, pane).intersected(scene_rect)
         if visible.isEmpty():
             return
         fx = scene_rect.width() / layer.width  # scene pixels per layer pixel

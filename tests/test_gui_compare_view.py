@@ -1,0 +1,394 @@
+"""Compare view widget: what it paints (checked on grabbed pixels) and how it reacts to
+the mouse. Offscreen Qt; synthetic images with known colours."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QImage, QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from sr_desktop.gui.compare_image import DisplayImageError
+from sr_desktop.gui.compare_view import CompareView
+
+pytestmark = pytest.mark.gui
+
+RED = (220, 30, 30)
+BLUE = (30, 40, 210)
+GREEN = (20, 200, 60)
+LEFT = Qt.MouseButton.LeftButton
+NO_MOD = Qt.KeyboardModifier.NoModifier
+
+
+def solid(h: int, w: int, rgb, dtype=np.uint8) -> np.ndarray:
+    out = np.empty((h, w, 3), dtype)
+    out[...] = rgb
+    return out
+
+
+def unique_colours(h: int, w: int) -> np.ndarray:
+    """Every pixel a different colour (so a colour tells where it came from)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([(xx * 4) % 256, (yy * 5) % 256, (xx * 7 + yy * 3) % 256],
+                    axis=2).astype(np.uint8)
+
+
+@pytest.fixture
+def view(qtbot):
+    widget = CompareView()
+    widget.resize(400, 300)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def grab(widget) -> np.ndarray:
+    """The widget as painted, H×W×3 uint8 (device pixels)."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
+    rows = rows.reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def at(pixels: np.ndarray, point: QPointF) -> tuple[int, int, int]:
+    return tuple(int(v) for v in pixels[int(point.y()), int(point.x())])
+
+
+def mouse(widget, kind, pos, button=LEFT, modifiers=NO_MOD):
+    pressed = button if kind != QEvent.Type.MouseButtonRelease else Qt.MouseButton.NoButton
+    if kind == QEvent.Type.MouseMove:
+        button, pressed = Qt.MouseButton.NoButton, pressed
+    local = QPointF(pos)
+    event = QMouseEvent(kind, local, QPointF(widget.mapToGlobal(local)), button, pressed,
+                        modifiers)
+    QApplication.sendEvent(widget, event)
+
+
+def drag(widget, start, end, modifiers=NO_MOD, button=LEFT):
+    start, end = QPointF(start), QPointF(end)
+    mouse(widget, QEvent.Type.MouseButtonPress, start, button, modifiers)
+    for t in (0.25, 0.5, 0.75, 1.0):
+        mouse(widget, QEvent.Type.MouseMove, start + (end - start) * t, button, modifiers)
+    mouse(widget, QEvent.Type.MouseButtonRelease, end, button, modifiers)
+
+
+def wheel(widget, pos, notches: float):
+    local = QPointF(pos)
+    event = QWheelEvent(local, QPointF(widget.mapToGlobal(local)), QPoint(0, 0),
+                        QPoint(0, int(120 * notches)), Qt.MouseButton.NoButton, NO_MOD,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_empty_view_shows_the_drop_hint(view):
+    pixels = grab(view)
+    background = pixels[5, 5]
+    middle = pixels[140:160, 100:300]
+    text_pixels = np.abs(middle.astype(int) - background.astype(int)).sum(axis=2) > 60
+    assert text_pixels.sum() > 50  # the hint text is drawn in the middle
+    assert not view.has_image()
+
+
+def test_split_shows_before_left_and_after_right(view):
+    view.set_original(solid(30, 40, RED))
+    view.set_result(solid(60, 80, BLUE), 2)
+    assert view.mode() == "split"
+    assert view.zoom() == pytest.approx(5.0)  # 80×60 fitted into 400×300
+    pixels = grab(view)
+    assert at(pixels, QPointF(100, 220)) == RED
+    assert at(pixels, QPointF(300, 220)) == BLUE
+    view.set_split(0.25)
+    pixels = grab(view)
+    assert at(pixels, QPointF(80, 220)) == RED
+    assert at(pixels, QPointF(150, 220)) == BLUE
+    assert view.split() == 0.25
+
+
+def test_dragging_the_divider_moves_it(view):
+    view.set_original(solid(30, 40, RED))
+    view.set_result(solid(60, 80, BLUE), 2)
+    mouse(view, QEvent.Type.MouseMove, QPointF(202, 250), Qt.MouseButton.NoButton)
+    assert view.cursor().shape() == Qt.CursorShape.SplitHCursor
+    mouse(view, QEvent.Type.MouseMove, QPointF(100, 250), Qt.MouseButton.NoButton)
+    assert view.cursor().shape() == Qt.CursorShape.OpenHandCursor
+    center_before = view.view_center()
+    drag(view, QPointF(202, 250), QPointF(320, 250))
+    assert view.split() == pytest.approx(0.8)
+    assert view.view_center() == center_before  # grabbing the divider did not pan
+    pixels = grab(view)
+    assert at(pixels, QPointF(280, 220)) == RED
+    assert at(pixels, QPointF(340, 220)) == BLUE
+
+
+def test_wheel_zoom_keeps_the_point_under_the_cursor(view, qtbot):
+    view.set_original(unique_colours(300, 400))
+    view.zoom_to(2.0)
+    cursor = QPointF(130.0, 90.0)
+    under_before = view.map_widget_to_image(cursor)
+    with qtbot.waitSignal(view.zoomChanged, timeout=1000) as signal:
+        wheel(view, cursor, 1)
+    assert view.zoom() == pytest.approx(2.0 * 2 ** 0.25)
+    assert signal.args == [pytest.approx(view.zoom())]
+    under_after = view.map_widget_to_image(cursor)
+    assert under_after.x() == pytest.approx(under_before.x(), abs=1e-9)
+    assert under_after.y() == pytest.approx(under_before.y(), abs=1e-9)
+    wheel(view, cursor, -2)
+    assert view.zoom() == pytest.approx(2.0 / 2 ** 0.25)
+    assert view.map_widget_to_image(cursor).x() == pytest.approx(under_before.x(), abs=1e-9)
+
+
+def test_zoom_presets_and_fit(view):
+    view.set_original(unique_colours(800, 1000))  # fit is 0.375
+    assert view.is_fit() and view.zoom() == pytest.approx(0.375)
+    seen = []
+    for _ in range(5):
+        view.zoom_in()
+        seen.append(view.zoom())
+    assert seen == [0.5, 1.0, 2.0, 4.0, 8.0]
+    view.zoom_out()
+    assert view.zoom() == 4.0
+    view.zoom_fit()
+    assert view.zoom() == pytest.approx(0.375)
+    view.resize(200, 150)  # fit follows the view size
+    assert view.zoom() == pytest.approx(0.1875)
+
+
+def test_set_result_keeps_place_and_magnification(view):
+    view.set_original(unique_colours(150, 200))
+    view.zoom_to(2.0)
+    drag(view, QPointF(200, 150), QPointF(150, 120))
+    center = view.view_center()
+    big = np.repeat(np.repeat(unique_colours(150, 200), 4, axis=0), 4, axis=1)
+    view.set_result(big, 4)
+    assert view.zoom() == pytest.approx(0.5)  # 100 % is now counted in result pixels
+    assert view.view_center().x() == pytest.approx(center.x())
+    assert view.view_center().y() == pytest.approx(center.y())
+
+
+def test_side_by_side_panes_show_the_same_place_after_a_pan(view):
+    original = unique_colours(45, 60)
+    view.set_original(original)
+    view.set_result(np.repeat(np.repeat(original, 2, axis=0), 2, axis=1), 2)
+    view.set_mode("side_by_side")
+    view.zoom_to(4.0)
+    center = view.view_center()
+    drag(view, QPointF(100, 150), QPointF(60, 110))
+    assert view.view_center() != center
+    pixels = grab(view)
+    checked = 0
+    c = view.view_center()
+    for dx, dy in [(-8, -10), (0, 0), (6, 8), (-3, 12)]:
+        ix, iy = int(c.x()) + dx, int(c.y()) + dy
+        point = QPointF(ix + 0.5, iy + 0.5)
+        left = view.map_image_to_widget(point, 0)
+        right = view.map_image_to_widget(point, 1)
+        if not (0 <= left.x() < 198 and 0 <= left.y() < 300):
+            continue
+        assert right.x() - left.x() == pytest.approx(202.0)  # same spot of each pane
+        expected = tuple(int(v) for v in original[iy, ix])
+        assert at(pixels, left) == expected
+        assert at(pixels, right) == expected
+        checked += 1
+    assert checked == 4
+
+
+def test_nearest_neighbour_above_100_percent(view):
+    checker = np.array([[[0, 0, 0], [255, 255, 255]], [[255, 255, 255], [0, 0, 0]]], np.uint8)
+    view.set_original(checker)
+    view.zoom_to(8.0)
+    pixels = grab(view)
+    origin = view.map_image_to_widget(QPointF(0, 0))
+    x0, y0 = round(origin.x()), round(origin.y())
+    block = pixels[y0:y0 + 16, x0:x0 + 16]
+    assert set(map(tuple, block.reshape(-1, 3))) <= {(0, 0, 0), (255, 255, 255)}
+    for by in range(2):
+        for bx in range(2):
+            cell = block[by * 8:(by + 1) * 8, bx * 8:(bx + 1) * 8]
+            assert (cell == checker[by, bx]).all(), (by, bx)
+
+
+def test_smooth_below_100_percent(view):
+    checker = ((np.indices((200, 200)).sum(axis=0) % 2) * 255).astype(np.uint8)
+    view.set_original(checker)  # grayscale, 1-pixel checker
+    view.zoom_to(0.5)
+    pixels = grab(view)
+    origin = view.map_image_to_widget(QPointF(0, 0))
+    x0, y0 = round(origin.x()), round(origin.y())
+    inner = pixels[y0 + 10:y0 + 90, x0 + 10:x0 + 90].astype(int)
+    assert np.abs(inner - 127.5).max() < 30  # averaged to grey, not black/white
+
+
+def _region_setup(view):
+    view.set_original(unique_colours(80, 100))
+    view.set_result(np.repeat(np.repeat(unique_colours(80, 100), 2, axis=0), 2, axis=1), 2)
+    view.zoom_to(3.0)  # one original pixel = 6 screen pixels
+
+
+def test_region_mode_drag_emits_the_exact_original_box(view, qtbot):
+    _region_setup(view)
+    view.set_tool("region")
+    start = view.map_image_to_widget(QPointF(30, 20)) + QPointF(0.6, -0.7)
+    end = view.map_image_to_widget(QPointF(55, 41)) + QPointF(-1.2, 1.1)
+    with qtbot.waitSignal(view.regionSelected, timeout=1000) as signal:
+        drag(view, start, end)
+    assert signal.args == [(30, 20, 25, 21)]
+    assert view.region() == (30, 20, 25, 21)
+    # Dragged the other way round it gives the same box.
+    with qtbot.waitSignal(view.regionSelected, timeout=1000) as signal:
+        drag(view, end, start)
+    assert signal.args == [(30, 20, 25, 21)]
+
+
+def test_region_can_be_moved_and_cleared(view, qtbot):
+    _region_setup(view)
+    view.set_tool("region")
+    view.set_region((30, 20, 10, 8))
+    inside = view.map_image_to_widget(QPointF(34.5, 23.5))
+    with qtbot.waitSignal(view.regionSelected, timeout=1000) as signal:
+        drag(view, inside, inside + QPointF(5 * 6, -3 * 6))
+    assert signal.args == [(35, 17, 10, 8)]
+    outside = view.map_image_to_widget(QPointF(5.5, 60.5))
+    with qtbot.waitSignal(view.regionCleared, timeout=1000):
+        drag(view, outside, outside)  # a click outside the region
+    assert view.region() is None
+
+
+def test_shift_drag_draws_a_region_and_plain_drag_pans(view, qtbot):
+    _region_setup(view)
+    assert view.tool() == "pan"
+    center = view.view_center()
+    with qtbot.assertNotEmitted(view.regionSelected):
+        drag(view, QPointF(100, 100), QPointF(140, 130))
+    assert view.region() is None
+    assert view.view_center().x() == pytest.approx(center.x() - 40 / 6)
+    assert view.view_center().y() == pytest.approx(center.y() - 30 / 6)
+    start = view.map_image_to_widget(QPointF(10, 12))
+    end = view.map_image_to_widget(QPointF(18, 19))
+    with qtbot.waitSignal(view.regionSelected, timeout=1000) as signal:
+        drag(view, start, end, modifiers=Qt.KeyboardModifier.ShiftModifier)
+    assert signal.args == [(10, 12, 8, 7)]
+
+
+def test_region_result_is_pasted_in_place(view):
+    view.set_original(solid(30, 40, (128, 128, 128)))
+    patch = np.empty((12, 16, 3), np.uint8)  # an 8×6 region at ×2
+    patch[:, :8] = GREEN
+    patch[:, 8:] = BLUE
+    view.set_region_result((10, 5, 8, 6), patch, 2)
+    assert view.zoom() == pytest.approx(5.0)  # 80×60 scene fitted into 400×300
+    view.set_split(0.0)  # all "after"
+    pixels = grab(view)
+    assert at(pixels, view.map_image_to_widget(QPointF(11.5, 7.5))) == GREEN
+    assert at(pixels, view.map_image_to_widget(QPointF(16.5, 9.5))) == BLUE
+    assert at(pixels, view.map_image_to_widget(QPointF(9.5, 7.5))) == (128, 128, 128)
+    assert at(pixels, view.map_image_to_widget(QPointF(30.5, 20.5))) == (128, 128, 128)
+    view.set_split(1.0)  # all "before"
+    pixels = grab(view)
+    assert at(pixels, view.map_image_to_widget(QPointF(11.5, 7.5))) == (128, 128, 128)
+    with pytest.raises(DisplayImageError, match="expected 16×12"):
+        view.set_region_result((10, 5, 8, 6), patch[:, :15], 2)
+
+
+def test_display_override_and_show_original(view):
+    view.set_original(solid(30, 40, RED))
+    view.set_result(solid(60, 80, BLUE), 2)
+    view.set_display_override(solid(60, 80, GREEN), label="Difference")
+    pixels = grab(view)
+    assert at(pixels, QPointF(300, 220)) == GREEN
+    assert at(pixels, QPointF(100, 220)) == RED
+    view.set_display_override(None)
+    assert at(grab(view), QPointF(300, 220)) == BLUE
+    view.set_show_original(True)
+    assert at(grab(view), QPointF(300, 220)) == RED
+    view.set_show_original(False)
+    view.set_mode("side_by_side")
+    pixels = grab(view)
+    assert at(pixels, QPointF(100, 220)) == RED
+    assert at(pixels, QPointF(300, 220)) == BLUE
+
+
+def test_gray_uint16_and_transparent_images(view):
+    gray16 = np.full((30, 40, 1), 32896, np.uint16)  # 128.5 / 255 in 16 bits
+    view.set_original(gray16)
+    assert at(grab(view), QPointF(200, 150)) == (128, 128, 128)
+    rgba = np.zeros((30, 40, 4), np.uint8)
+    rgba[:, 20:] = (*GREEN, 255)  # right half opaque green, left half transparent
+    view.set_original(rgba)
+    pixels = grab(view)
+    assert at(pixels, QPointF(300, 220)) == GREEN
+    checker = {tuple(p) for p in pixels[150:200, 50:150].reshape(-1, 3)}
+    assert checker == {(153, 153, 153), (204, 204, 204)}  # the checkerboard shows through
+    gray_alpha = np.zeros((30, 40, 2), np.uint8)
+    gray_alpha[..., 0] = 200
+    gray_alpha[..., 1] = 255
+    view.set_original(gray_alpha)
+    assert at(grab(view), QPointF(200, 220)) == (200, 200, 200)
+
+
+def test_bad_input_gives_clear_errors(view):
+    with pytest.raises(DisplayImageError, match="no original"):
+        view.set_result(solid(60, 80, BLUE), 2)
+    with pytest.raises(DisplayImageError, match="C in 1..4"):
+        view.set_original(np.zeros((10, 10, 5), np.uint8))
+    with pytest.raises(DisplayImageError, match="uint8, uint16"):
+        view.set_original(np.zeros((10, 10, 3), np.int32))
+    view.set_original(solid(30, 40, RED))
+    with pytest.raises(DisplayImageError, match="aspect ratio"):
+        view.set_result(solid(60, 160, BLUE), 2)
+    with pytest.raises(DisplayImageError, match="outside"):
+        view.set_region((50, 50, 10, 10))
+    with pytest.raises(ValueError):
+        view.set_mode("diagonal")
+
+
+_HIDPI_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    from sr_desktop.gui.compare_view import CompareView
+    view = CompareView()
+    view.resize(200, 150)
+    view.show()
+    checker = ((np.indices((8, 8)).sum(axis=0) % 2) * 255).astype(np.uint8)
+    view.set_original(checker)
+    view.zoom_to(1.0)
+    image = view.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    values = [image.pixelColor(x, y).red() for y in range(image.height())
+              for x in range(image.width())]
+    pure = sum(1 for v in values if v in (0, 255))
+    print(view.devicePixelRatioF(), image.width(), image.height(), pure)
+""")
+
+
+def test_100_percent_is_one_image_pixel_per_device_pixel_on_high_dpi():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_SCALE_FACTOR="2",
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    env.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+    out = subprocess.run([sys.executable, "-c", _HIDPI_SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    dpr, width, height, pure = out.stdout.split()
+    assert float(dpr) == 2.0
+    assert (int(width), int(height)) == (400, 300)  # device pixels
+    assert int(pure) == 64  # the 8×8 image covers exactly 8×8 device pixels
+
+
+def test_strong_zoom_out_averages_instead_of_skipping_pixels(view):
+    lines = np.zeros((400, 400), np.uint8)
+    lines[:, ::4] = 255  # a one-pixel white line every 4 pixels: mean 63.75
+    view.set_original(lines)
+    view.zoom_to(0.25)
+    pixels = grab(view)
+    origin = view.map_image_to_widget(QPointF(0, 0))
+    x0, y0 = round(origin.x()), round(origin.y())
+    inner = pixels[y0 + 5:y0 + 95, x0 + 5:x0 + 95].astype(int)
+    assert np.abs(inner - 63.75).max() < 20  # the lines are averaged, not lost or doubled
