@@ -276,3 +276,18 @@ def test_bad_options_are_one_line_errors(tmp_path: Path):
     with pytest.raises(BatchError, match="quality"):
         run_batch(src, tmp_path / "out", bicubic(quality=0))
     assert not (tmp_path / "out").exists()
+
+
+def test_temp_files_of_a_killed_run_are_removed_at_start(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "sub" / "a.png")
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    stale = out / "sub" / ".a_x2_bicubic.png.0badc0de.part"  # write_image's temp naming
+    stale.write_bytes(b"\x89PNG half")
+    unrelated = out / "sub" / ".keep.part"
+    unrelated.write_text("not ours")
+    result = run_batch(src, out, bicubic(recursive=True), write_report_file=False)
+    assert result.totals.removed_temp_files == 1
+    assert not stale.exists() and unrelated.exists()
+    assert (out / "sub" / "a_x2_bicubic.png").is_file()

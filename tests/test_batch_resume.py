@@ -36,8 +36,8 @@ def make_inputs(src: Path, n: int = N_FILES) -> list[Path]:
     return paths
 
 
-def expected_outputs(out: Path, n: int = N_FILES) -> set[str]:
-    return {f"img{i:02d}_x2_bicubic.png" for i in range(n)}
+def expected_outputs(out: Path, n: int = N_FILES, suffix: str = ".png") -> set[str]:
+    return {f"img{i:02d}_x2_bicubic{suffix}" for i in range(n)}
 
 
 def run_child(script: str, tmp_path: Path) -> subprocess.Popen:
@@ -62,7 +62,7 @@ def wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
 
 
 def check_outputs_are_complete(out: Path) -> None:
-    for path in out.glob("*.png"):
+    for path in list(out.glob("*.png")) + list(out.glob("*.jpg")):
         with PILImage.open(path) as im:
             im.load()  # raises on a truncated file
             assert im.size == (56, 40)
@@ -103,8 +103,8 @@ def test_killed_between_files_then_resumed(tmp_path: Path):
 def test_killed_during_a_write_leaves_no_partial_output(tmp_path: Path):
     src, out = tmp_path / "in", tmp_path / "out"
     make_inputs(src)
-    # In the child, the third encode writes half of its bytes and the process is killed
-    # right there, like a power cut in the middle of a write.
+    # In the child, the third JPEG encode writes half of its bytes and the process is
+    # killed right there, like a power cut in the middle of a write.
     proc = run_child(
         f"""
         import io, os, signal
@@ -126,21 +126,21 @@ def test_killed_during_a_write_leaves_no_partial_output(tmp_path: Path):
                     fh.write(data[: len(data) // 2])
             os.kill(os.getpid(), signal.SIGKILL)
         Image.Image.save = crashing_save
-        run_batch({str(src)!r}, {str(out)!r}, BatchOptions(model="bicubic", scale=2, format="png"))
+        run_batch({str(src)!r}, {str(out)!r}, BatchOptions(model="bicubic", scale=2, format="jpg"))
         """,
         tmp_path,
     )
     proc.wait(120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
-    finals = {p.name for p in out.glob("img*_x2_bicubic.png")}
-    assert finals == {"img00_x2_bicubic.png", "img01_x2_bicubic.png"}
+    finals = {p.name for p in out.glob("img*_x2_bicubic.jpg")}
+    assert finals == {"img00_x2_bicubic.jpg", "img01_x2_bicubic.jpg"}
     check_outputs_are_complete(out)
     leftovers = [p for p in out.iterdir() if p.name not in finals]
     assert leftovers, "the simulated crash should leave a temp file behind"
 
-    result = run_batch(src, out, BatchOptions(model="bicubic", scale=2, format="png"), write_report_file=False)
+    result = run_batch(src, out, BatchOptions(model="bicubic", scale=2, format="jpg"), write_report_file=False)
     assert result.exit_code == EXIT_OK
     assert result.totals.removed_temp_files == len(leftovers)
     assert [r.status for r in result.records] == ["skipped", "skipped"] + ["ok"] * (N_FILES - 2)
-    assert {p.name for p in out.iterdir()} == expected_outputs(out)
+    assert {p.name for p in out.iterdir()} == expected_outputs(out, suffix=".jpg")
     check_outputs_are_complete(out)

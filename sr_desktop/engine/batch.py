@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from sr_desktop.engine.batch_plan import (
     DEFAULT_NAME_TEMPLATE,
@@ -152,31 +153,31 @@ class BatchResult:
 # -- temp files left by a killed run ----------------------------------------------------------
 
 
+# ``write_image`` encodes into ``.<final name>.<8 hex digits>.part`` next to the final
+# file and renames it; a run killed mid-write leaves that file. The report writer uses
+# ``.<report name>.partial``.
+_WRITE_TEMP = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
+_REPORT_TEMP = re.compile(r"^\..+\.partial$")
+
+
 def _is_temp_file(path: Path) -> bool:
-    from sr_desktop.engine import image_io
-
-    checker = getattr(image_io, "is_temp_path", None)
-    if checker is not None:
-        return bool(checker(path))
-    prefix = getattr(image_io, "TEMP_PREFIX", None)
-    return prefix is not None and path.name.startswith(prefix)
+    return bool(_WRITE_TEMP.match(path.name) or _REPORT_TEMP.match(path.name))
 
 
-def cleanup_temp_files(output_dir: Path) -> int:
-    """Delete the temp files an interrupted ``write_image`` left under `output_dir`
-    (and the report's own temp files); return how many were removed."""
+def cleanup_temp_files(folders: Iterable[Path]) -> int:
+    """Delete the temp files an interrupted run left in `folders` (the folders the batch
+    writes to; sub-folders are not searched); return how many were removed."""
     removed = 0
-    if not output_dir.is_dir():
-        return 0
-    for path in output_dir.rglob("*"):
-        if not path.is_file():
+    for folder in set(folders):
+        if not folder.is_dir():
             continue
-        if _is_temp_file(path) or (path.name.startswith(".") and path.name.endswith(".partial")):
-            try:
-                path.unlink()
-                removed += 1
-            except OSError as exc:  # not fatal: the batch does not reuse temp names
-                log.warning("cannot remove temp file %s: %s", path, exc)
+        for path in folder.iterdir():
+            if path.is_file() and _is_temp_file(path):
+                try:
+                    path.unlink()
+                    removed += 1
+                except OSError as exc:  # not fatal: temp names are never reused
+                    log.warning("cannot remove temp file %s: %s", path, exc)
     return removed
 
 
@@ -547,7 +548,8 @@ def run_batch(
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BatchError(f"cannot create the output folder {output_dir}: {exc.strerror or exc}") from None
-    removed = cleanup_temp_files(output_dir)
+    folders = {job.output.parent for job in jobs if job.output is not None} | {output_dir}
+    removed = cleanup_temp_files(folders)
     if removed:
         log.info("removed %d temp file(s) left by an interrupted run", removed)
 

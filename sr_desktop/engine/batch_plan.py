@@ -20,19 +20,6 @@ DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}_{model}"
 OUTPUT_FORMATS = ("same", "png", "jpg", "webp", "tiff")
 EXISTING_POLICIES = ("skip", "overwrite", "rename")
 
-_SUFFIX_OF_FORMAT = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
-# Source suffixes that `format="same"` keeps; anything else (BMP, GIF, ...) becomes PNG.
-_FORMAT_OF_SUFFIX = {
-    ".png": "png",
-    ".jpg": "jpg",
-    ".jpeg": "jpg",
-    ".jpe": "jpg",
-    ".webp": "webp",
-    ".tif": "tiff",
-    ".tiff": "tiff",
-}
-
-
 class BatchError(SRDesktopError):
     """A batch cannot start: bad folders, bad options, bad name template."""
 
@@ -80,19 +67,31 @@ def render_name(template: str, stem: str, ext: str, scale: int, model: str, vari
 
 
 def output_format_for(input_path: Path, fmt: str) -> str:
-    """The output format of `input_path` for the batch format `fmt` (``same`` keeps
-    PNG/JPEG/WebP/TIFF and turns every other readable format into PNG)."""
+    """The output format of `input_path` for the batch format `fmt` (``same`` keeps the
+    input's format when the engine can write it, else PNG)."""
+    from sr_desktop.engine.errors import ImageWriteError
+    from sr_desktop.engine.image_io import format_for_path
+
     if fmt != "same":
         return fmt
-    return _FORMAT_OF_SUFFIX.get(input_path.suffix.lower(), "png")
+    try:
+        return format_for_path(input_path)
+    except ImageWriteError:
+        return "png"
 
 
 def output_suffix_for(input_path: Path, fmt: str) -> str:
-    """The suffix of the output: the input's own suffix when the format is kept."""
-    out_fmt = output_format_for(input_path, fmt)
-    if fmt == "same" and _FORMAT_OF_SUFFIX.get(input_path.suffix.lower()) == out_fmt:
-        return input_path.suffix
-    return _SUFFIX_OF_FORMAT[out_fmt]
+    """The suffix of the output: the input's own suffix when ``same`` keeps its format."""
+    from sr_desktop.engine.errors import ImageWriteError
+    from sr_desktop.engine.image_io import format_for_path, suffix_for_format
+
+    if fmt == "same":
+        try:
+            format_for_path(input_path)
+            return input_path.suffix
+        except ImageWriteError:
+            return suffix_for_format("png")
+    return suffix_for_format(fmt)
 
 
 def is_inside(path: Path, root: Path) -> bool:

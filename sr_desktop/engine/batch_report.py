@@ -158,7 +158,7 @@ def write_report(path: Path, header: dict, records: list[FileRecord], totals: Ba
         data["totals"] = asdict(totals)
         data["files"] = [r.to_json() for r in records]
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = path.with_name(f".{path.name}.partial")  # a killed run's one is replaced here
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
