@@ -763,6 +763,10 @@ class CompareView(QWidget):
         painter.restore()
 
     def _paint_divider(self, painter: QPainter, pane: QRectF, x: float) -> None:
+        # The line spans the image as shown (not the empty margin around a small image).
+        shown = self._view.scene_rect_to_widget(self._scene_rect(), pane).intersected(pane)
+        if not shown.isEmpty():
+            pane = QRectF(pane.left(), shown.top(), pane.width(), shown.height())
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(QPen(QColor(0, 0, 0, 140), 3.0))
