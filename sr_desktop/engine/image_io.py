@@ -249,9 +249,12 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
                 f"above the {_megapixels(max_pixels)} limit",
             )
         fmt = im.format
+        orientation = orientation_of(im.getexif())
         im.load()  # full decode now: truncated or corrupt data raises here
+        # Pillow turns TIFFs upright while loading and then drops their orientation tag,
+        # so what is left in the EXIF is what remains to be applied to its pixels.
         exif_obj = im.getexif()
-        orientation = orientation_of(exif_obj)
+        pending = orientation_of(exif_obj)
         if fmt == "TIFF":
             exif = exif_from_tiff_tags(exif_obj)
         else:
@@ -268,10 +271,12 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         deep = _deep_layout(im, data)
         if deep is None:
             pixels, icc = _pixels_from_pillow(im, icc, where)
+            pixels = apply_orientation(pixels, pending)
+        else:
+            reduced = apply_orientation(np.array(im), pending)
     if deep is not None:
-        pixels = _decode_deep(data, deep, (height, width), where)
+        pixels = _decode_deep(data, deep, reduced, orientation, where)
 
-    pixels = apply_orientation(pixels, orientation)
     if orientation >= 5 and "dpi" in info:
         info["dpi"] = info["dpi"][::-1]
     if icc and pixels.shape[2] >= 3 and _icc_space(icc) == _ICC_SPACE_CMYK:
@@ -301,24 +306,36 @@ def _deep_layout(im, data: bytes) -> str | None:
     return None
 
 
-def _decode_deep(data: bytes, layout: str, size: tuple[int, int], where) -> np.ndarray:
-    """Decode a 16-bit colour PNG/TIFF with OpenCV (stored orientation, RGB order)."""
+def _decode_deep(
+    data: bytes, layout: str, reduced: np.ndarray, orientation: int, where
+) -> np.ndarray:
+    """Decode a 16-bit colour PNG/TIFF with OpenCV into upright RGB(A)/LA order.
+
+    ``reduced`` is Pillow's upright 8-bit decoding of the same file (the high bytes of the
+    samples). It is the reference that tells whether OpenCV already applied the
+    orientation (it does for TIFF) and guards against any other disagreement.
+    """
     import cv2
 
     arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if arr is None or arr.dtype != np.uint16 or arr.shape[:2] != size:
+    if arr is None or arr.dtype != np.uint16:
         raise ImageReadError(where, "image data is truncated or corrupt")
     if arr.ndim == 2:
         arr = arr[:, :, None]
     channels = arr.shape[2]
     if layout == "LA":
-        return arr[:, :, [0, 3]] if channels == 4 else arr[:, :, :2]
-    if channels == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    rgb = arr[:, :, 2::-1]
-    if layout == "RGBA" and channels == 4:
-        return np.concatenate([rgb, arr[:, :, 3:4]], axis=2)
-    return rgb
+        arr = arr[:, :, [0, 3]] if channels == 4 else arr[:, :, :2]
+        if reduced.ndim == 3 and reduced.shape[2] == 4:
+            reduced = reduced[:, :, [0, 3]]
+    else:
+        if channels == 1:
+            arr = np.repeat(arr, 3, axis=2)
+        order = [2, 1, 0, 3] if layout == "RGBA" and channels == 4 else [2, 1, 0]
+        arr = arr[:, :, order]
+    for candidate in (arr, apply_orientation(arr, orientation)):
+        if candidate.shape == reduced.shape and np.array_equal(candidate >> 8, reduced):
+            return candidate
+    raise ImageReadError(where, "16-bit decoders disagree on this file (corrupt?)")
 
 
 def _pixels_from_pillow(im, icc: bytes | None, where) -> tuple[np.ndarray, bytes | None]:

@@ -1,0 +1,376 @@
+"""Image I/O round trips: depth, channels, palette/CMYK/1-bit, EXIF orientation, ICC, EXIF,
+quality, resolution, alpha flattening."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from PIL import ImageCms, ImageOps
+
+from sr_desktop.engine.image import Image
+from sr_desktop.engine.image_io import (
+    IMAGE_SUFFIXES,
+    SaveOptions,
+    format_for_path,
+    is_image_path,
+    read_image,
+    read_image_bytes,
+    suffix_for_format,
+    write_image,
+)
+from sr_desktop.engine.errors import ImageWriteError
+from sr_desktop.engine.image_io_png import encode_png
+from sr_desktop.engine.image_io_tiff import encode_tiff
+
+cv2 = pytest.importorskip("cv2")
+
+ARTIST = 0x013B
+MAKE = 0x010F
+ORIENTATION = 0x0112
+EXIF_IFD = 0x8769
+DATE_ORIGINAL = 0x9003
+PIXEL_X, PIXEL_Y = 0xA002, 0xA003
+
+
+def random_pixels(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, np.iinfo(dtype).max + 1, size=shape, dtype=np.int64).astype(dtype)
+
+
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def exif_block(orientation=1, width=None, height=None) -> bytes:
+    exif = PILImage.Exif()
+    exif[MAKE] = "TestCam"
+    exif[ARTIST] = "Ada Artist"
+    exif[ORIENTATION] = orientation
+    sub = {DATE_ORIGINAL: "2021:02:03 04:05:06"}
+    if width:
+        sub[PIXEL_X] = width
+        sub[PIXEL_Y] = height
+    exif[EXIF_IFD] = sub
+    return exif.tobytes()
+
+
+def load_exif(raw: bytes) -> PILImage.Exif:
+    exif = PILImage.Exif()
+    exif.load(raw)
+    return exif
+
+
+def to_rgb_order(cv_array):
+    if cv_array.ndim == 2:
+        return cv_array[:, :, None]
+    if cv_array.shape[2] == 3:
+        return cv_array[:, :, ::-1]
+    return cv_array[:, :, [2, 1, 0, 3]]
+
+
+# ----------------------------------------------------------------- depth and channels
+
+
+@pytest.mark.parametrize("fmt", ["png", "tif"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_png_tiff_round_trip_is_exact(tmp_path, fmt, dtype, channels):
+    pixels = random_pixels((23, 31, channels), dtype)
+    out = write_image(Image(pixels), tmp_path / f"x.{fmt}")
+    back = read_image(out)
+    assert back.pixels.dtype == dtype
+    if fmt == "tif" and dtype == np.uint16 and channels == 2:
+        # documented: 16-bit gray+alpha TIFF is written as 16-bit RGBA
+        assert back.pixels.shape == (23, 31, 4)
+        np.testing.assert_array_equal(back.pixels, pixels[:, :, [0, 0, 0, 1]])
+    else:
+        assert back.pixels.shape == pixels.shape
+        np.testing.assert_array_equal(back.pixels, pixels)
+    assert back.source_format == ("PNG" if fmt == "png" else "TIFF")
+    assert back.path == out
+
+
+@pytest.mark.parametrize("ext", [".png", ".tiff"])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_our_png_tiff_read_identically_by_opencv(tmp_path, ext, channels):
+    pixels = random_pixels((17, 13, channels), np.uint16, seed=3)
+    buf = io.BytesIO()
+    (encode_png if ext == ".png" else encode_tiff)(buf, pixels)
+    decoded = cv2.imdecode(np.frombuffer(buf.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(to_rgb_order(decoded), pixels)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tiff"])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_16bit_files_written_by_opencv_keep_16_bits(tmp_path, ext, channels):
+    pixels = random_pixels((19, 11, channels), np.uint16, seed=4)
+    bgr = pixels[:, :, 0] if channels == 1 else to_rgb_order(pixels)  # RGB<->BGR is symmetric
+    path = tmp_path / f"cv{ext}"
+    assert cv2.imwrite(str(path), bgr)
+    back = read_image(path)
+    assert back.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(back.pixels, pixels)
+
+
+def test_pillow_16bit_gray_png_and_8bit_la_png(tmp_path):
+    gray = random_pixels((9, 12), np.uint16, seed=5)
+    PILImage.fromarray(gray).save(tmp_path / "g16.png")
+    back = read_image(tmp_path / "g16.png")
+    assert back.pixels.dtype == np.uint16 and back.channels == 1
+    np.testing.assert_array_equal(back.pixels[:, :, 0], gray)
+
+    la = random_pixels((9, 12, 2), np.uint8, seed=6)
+    planes = [PILImage.fromarray(la[:, :, 0]), PILImage.fromarray(la[:, :, 1])]
+    PILImage.merge("LA", planes).save(tmp_path / "la.png")
+    back = read_image(tmp_path / "la.png")
+    assert back.mode == "LA"
+    np.testing.assert_array_equal(back.pixels, la)
+
+
+def test_palette_with_and_without_transparency(tmp_path):
+    index = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)
+    palette = [255, 0, 0, 0, 255, 0, 0, 0, 255]
+    im = PILImage.new("P", (3, 2))
+    im.putdata(index.ravel().tolist())
+    im.putpalette(palette)
+    im.save(tmp_path / "opaque.png")
+    im.save(tmp_path / "clear.png", transparency=bytes([255, 0, 128]))
+
+    opaque = read_image(tmp_path / "opaque.png")
+    assert opaque.mode == "RGB"
+    colors = np.array(palette, dtype=np.uint8).reshape(3, 3)
+    np.testing.assert_array_equal(opaque.pixels, colors[index])
+
+    clear = read_image(tmp_path / "clear.png")
+    assert clear.mode == "RGBA"
+    np.testing.assert_array_equal(clear.pixels[:, :, :3], colors[index])
+    np.testing.assert_array_equal(clear.pixels[:, :, 3], np.array([255, 0, 128])[index])
+
+
+def test_cmyk_jpeg_becomes_rgb_without_the_cmyk_profile(tmp_path):
+    cmyk = np.zeros((16, 32, 4), dtype=np.uint8)
+    cmyk[:, :16, 0] = 255  # pure cyan
+    cmyk[:, 16:, 3] = 255  # pure black
+    PILImage.fromarray(cmyk, mode="CMYK").save(tmp_path / "cmyk.jpg", quality=100)
+    back = read_image(tmp_path / "cmyk.jpg")
+    assert back.mode == "RGB" and back.pixels.dtype == np.uint8
+    assert back.icc_profile is None
+    cyan = back.pixels[4:12, 2:14].reshape(-1, 3).mean(axis=0)
+    black = back.pixels[4:12, 18:30].reshape(-1, 3).mean(axis=0)
+    np.testing.assert_allclose(cyan, [0, 255, 255], atol=3)
+    np.testing.assert_allclose(black, [0, 0, 0], atol=3)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif", ".bmp"])
+def test_one_bit_images_become_gray_0_255(tmp_path, ext):
+    bits = (random_pixels((10, 14), np.uint8, seed=7) > 127)
+    PILImage.fromarray(bits).convert("1").save(tmp_path / f"b{ext}")
+    back = read_image(tmp_path / f"b{ext}")
+    assert back.mode == "L"
+    np.testing.assert_array_equal(back.pixels[:, :, 0], bits.astype(np.uint8) * 255)
+
+
+# ----------------------------------------------------------------- EXIF orientation
+
+# Transposition that stores an upright picture so that EXIF orientation N shows it upright.
+STORE_FOR_ORIENTATION = {
+    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
+    3: PILImage.Transpose.ROTATE_180,
+    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
+    5: PILImage.Transpose.TRANSPOSE,
+    6: PILImage.Transpose.ROTATE_90,  # shown with a 90° clockwise turn
+    7: PILImage.Transpose.TRANSVERSE,
+    8: PILImage.Transpose.ROTATE_270,
+}
+
+
+def stored_for(upright: np.ndarray, orientation: int) -> np.ndarray:
+    if orientation == 1:
+        return upright
+    pil = PILImage.fromarray(upright)
+    return np.array(pil.transpose(STORE_FOR_ORIENTATION[orientation]))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_png_applied_and_reset(tmp_path, orientation):
+    upright = random_pixels((6, 10, 3), np.uint8, seed=11)
+    stored = stored_for(upright, orientation)
+    path = tmp_path / f"o{orientation}.png"
+    PILImage.fromarray(stored).save(path, exif=exif_block(orientation))
+    # the test file itself is right: Pillow's own transpose also gives the upright picture
+    with PILImage.open(path) as check:
+        np.testing.assert_array_equal(np.array(ImageOps.exif_transpose(check)), upright)
+
+    image = read_image(path)
+    np.testing.assert_array_equal(image.pixels, upright)
+    assert load_exif(image.exif)[ORIENTATION] == 1
+    out = write_image(image, tmp_path / f"w{orientation}.png")
+    with PILImage.open(out) as written:
+        assert written.getexif()[ORIENTATION] == 1
+        assert written.getexif()[ARTIST] == "Ada Artist"
+    np.testing.assert_array_equal(read_image(out).pixels, upright)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("orientation", [3, 6, 7])
+def test_exif_orientation_png_and_tiff_any_depth(tmp_path, orientation, dtype):
+    upright = random_pixels((5, 9, 3), dtype, seed=12)
+    stored = np.stack([stored_for(upright[:, :, c], orientation) for c in range(3)], axis=2)
+    for name, encoder in (("o.png", encode_png), ("o.tif", encode_tiff)):
+        with open(tmp_path / name, "wb") as fh:
+            encoder(fh, stored, exif=exif_block(orientation))
+        image = read_image(tmp_path / name)
+        np.testing.assert_array_equal(image.pixels, upright)
+        assert load_exif(image.exif).get(ORIENTATION, 1) == 1  # TIFF readers drop the tag
+
+
+@pytest.mark.parametrize("orientation", [2, 5, 6, 8])
+def test_exif_orientation_jpeg(tmp_path, orientation):
+    # 8×8 blocks of flat colour survive JPEG almost exactly
+    blocks = random_pixels((3, 5, 3), np.uint8, seed=13)
+    upright = np.kron(blocks, np.ones((8, 8, 1), dtype=np.uint8))
+    path = tmp_path / "o.jpg"
+    PILImage.fromarray(stored_for(upright, orientation)).save(
+        path, quality=100, subsampling=0, exif=exif_block(orientation)
+    )
+    image = read_image(path)
+    assert image.pixels.shape == upright.shape
+    assert np.abs(image.pixels.astype(int) - upright).max() <= 3
+    assert load_exif(image.exif)[ORIENTATION] == 1
+
+
+# ----------------------------------------------------------------- ICC, EXIF, dpi
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "webp", "tif"])
+def test_icc_profile_and_exif_survive_read_write_read(tmp_path, fmt):
+    icc = srgb_icc()
+    src = tmp_path / "src.png"
+    PILImage.fromarray(random_pixels((12, 16, 3), np.uint8, seed=14)).save(
+        src, icc_profile=icc, exif=exif_block(width=16, height=12)
+    )
+    image = read_image(src)
+    assert image.icc_profile == icc
+
+    bigger = image.with_pixels(np.repeat(np.repeat(image.pixels, 2, axis=0), 2, axis=1))
+    out = write_image(bigger, tmp_path / f"out.{fmt}")
+    back = read_image(out)
+    assert back.icc_profile == icc
+    exif = load_exif(back.exif)
+    assert exif[ARTIST] == "Ada Artist" and exif[MAKE] == "TestCam"
+    assert exif.get_ifd(EXIF_IFD)[DATE_ORIGINAL] == "2021:02:03 04:05:06"
+    # pixel dimensions follow the written pixels
+    assert exif.get_ifd(EXIF_IFD)[PIXEL_X] == 32 and exif.get_ifd(EXIF_IFD)[PIXEL_Y] == 24
+
+
+def test_16bit_png_keeps_icc_exif_and_dpi(tmp_path):
+    icc = srgb_icc()
+    image = Image(random_pixels((8, 9, 4), np.uint16, seed=15), icc_profile=icc,
+                  exif=exif_block(), info={"dpi": (300.0, 300.0)})
+    for name in ("a.png", "a.tif"):
+        back = read_image(write_image(image, tmp_path / name))
+        np.testing.assert_array_equal(back.pixels, image.pixels)
+        assert back.icc_profile == icc
+        assert load_exif(back.exif)[ARTIST] == "Ada Artist"
+        assert back.info["dpi"] == (300.0, 300.0)
+
+
+def test_keep_metadata_false_writes_none(tmp_path):
+    image = Image(random_pixels((8, 9, 3), np.uint8), icc_profile=srgb_icc(),
+                  exif=exif_block(), info={"dpi": (300.0, 300.0)})
+    for name in ("a.png", "a.jpg", "a.tif"):
+        back = read_image(write_image(image, tmp_path / name, SaveOptions(keep_metadata=False)))
+        assert back.icc_profile is None and back.exif is None
+
+
+def test_rgb_profile_is_not_written_with_gray_pixels(tmp_path):
+    image = Image(random_pixels((8, 9, 1), np.uint8), icc_profile=srgb_icc())
+    back = read_image(write_image(image, tmp_path / "g.png"))
+    assert back.icc_profile is None and back.mode == "L"
+
+
+# ----------------------------------------------------------------- lossy formats
+
+
+def test_quality_changes_jpeg_and_webp_size(tmp_path):
+    y, x = np.mgrid[0:96, 0:128]
+    smooth = np.stack([x * 2, y * 2, (x + y)], axis=2).astype(np.uint8)
+    noisy = np.clip(smooth + random_pixels(smooth.shape, np.uint8, seed=16) // 8, 0, 255)
+    image = Image(noisy.astype(np.uint8))
+    for fmt in ("jpg", "webp"):
+        low = write_image(image, tmp_path / f"q50.{fmt}", SaveOptions(quality=50))
+        high = write_image(image, tmp_path / f"q95.{fmt}", SaveOptions(quality=95))
+        assert low.stat().st_size < high.stat().st_size
+
+
+def test_webp_quality_100_is_lossless_with_alpha(tmp_path):
+    pixels = random_pixels((20, 24, 4), np.uint8, seed=17)
+    back = read_image(write_image(Image(pixels), tmp_path / "l.webp", SaveOptions(quality=100)))
+    np.testing.assert_array_equal(back.pixels, pixels)
+
+
+def test_jpeg_flattens_alpha_on_white_and_keeps_gray(tmp_path):
+    pixels = np.zeros((16, 16, 4), dtype=np.uint8)
+    pixels[:, :8] = [0, 0, 255, 255]  # opaque blue
+    pixels[:, 8:] = [0, 0, 255, 0]  # fully transparent
+    back = read_image(write_image(Image(pixels), tmp_path / "a.jpg", SaveOptions(quality=100)))
+    assert back.mode == "RGB"
+    np.testing.assert_allclose(back.pixels[4:12, 1:6].reshape(-1, 3).mean(0), [0, 0, 255], atol=3)
+    np.testing.assert_allclose(back.pixels[4:12, 10:15].reshape(-1, 3).mean(0), [255] * 3, atol=3)
+
+    gray = Image(random_pixels((16, 16, 2), np.uint8))
+    assert read_image(write_image(gray, tmp_path / "g.jpg")).mode == "L"
+
+
+def test_16bit_to_8bit_rounds(tmp_path):
+    values = np.array([[0, 128, 129, 257 * 7, 257 * 7 + 128, 257 * 7 + 129, 65535]], np.uint16)
+    back = read_image(write_image(Image(values), tmp_path / "r.bmp"))
+    assert back.pixels.dtype == np.uint8 and back.mode == "L"
+    np.testing.assert_array_equal(back.pixels[0, :, 0], [0, 0, 1, 7, 7, 8, 255])
+
+
+def test_bmp_rgb_round_trip_and_alpha_flattened(tmp_path):
+    rgb = random_pixels((7, 9, 3), np.uint8, seed=18)
+    np.testing.assert_array_equal(read_image(write_image(Image(rgb), tmp_path / "a.bmp")).pixels, rgb)
+    rgba = np.dstack([rgb, np.zeros((7, 9), np.uint8)])
+    back = read_image(write_image(Image(rgba), tmp_path / "b.bmp"))
+    assert back.mode == "RGB" and (back.pixels == 255).all()
+
+
+def test_webp_gray_written_as_rgb(tmp_path):
+    gray = random_pixels((8, 8, 1), np.uint8)
+    back = read_image(write_image(Image(gray), tmp_path / "g.webp", SaveOptions(quality=100)))
+    np.testing.assert_array_equal(back.pixels, np.repeat(gray, 3, axis=2))
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def test_format_helpers():
+    assert suffix_for_format("jpeg") == ".jpg" and suffix_for_format("TIFF") == ".tif"
+    assert suffix_for_format("png") == ".png" and suffix_for_format("webp") == ".webp"
+    assert format_for_path("a/B.JPEG") == "jpg" and format_for_path("x.tif") == "tiff"
+    with pytest.raises(ImageWriteError, match=r"\.png, \.jpg"):
+        format_for_path("x.gif")
+    with pytest.raises(ImageWriteError, match="supported: png, jpg"):
+        suffix_for_format("gif")
+    assert is_image_path("photo.JPG") and not is_image_path("notes.txt")
+    assert {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"} <= IMAGE_SUFFIXES
+
+
+def test_format_option_overrides_suffix(tmp_path):
+    out = write_image(Image(random_pixels((4, 4, 3), np.uint8)), tmp_path / "x.png",
+                      SaveOptions(format="jpeg"))
+    assert read_image(out).source_format == "JPEG"
+
+
+def test_read_image_bytes(tmp_path):
+    pixels = random_pixels((5, 6, 3), np.uint8)
+    buf = io.BytesIO()
+    PILImage.fromarray(pixels).save(buf, "PNG")
+    image = read_image_bytes(buf.getvalue())
+    np.testing.assert_array_equal(image.pixels, pixels)
+    assert image.path is None and image.source_format == "PNG"
