@@ -1,0 +1,123 @@
+"""The batch export dialog drives a batch to completion (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from sr_desktop.gui import batch_dialog  # noqa: E402
+from sr_desktop.gui.batch_dialog import BatchDialog  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def save_image(path: Path, size=(24, 16), seed=0) -> None:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PILImage.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+
+
+class FakeDesktopServices:
+    opened: list[str] = []
+
+    @classmethod
+    def openUrl(cls, url):  # noqa: N802 - Qt naming
+        cls.opened.append(url.toLocalFile())
+        return True
+
+
+def statuses(dialog: BatchDialog) -> dict[str, str]:
+    table = dialog.table
+    return {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+
+
+def test_dialog_runs_a_batch_and_offers_the_results(qtbot, tmp_path: Path, monkeypatch):
+    src, out = tmp_path / "album", tmp_path / "album_out"
+    save_image(src / "a.png", seed=1)
+    save_image(src / "b.jpg", seed=2)
+    save_image(src / "sub" / "c.png", seed=3)
+    (src / "broken.png").write_bytes(b"not a png")
+    (src / "notes.txt").write_text("x")
+    monkeypatch.setattr(batch_dialog, "QDesktopServices", FakeDesktopServices)
+    FakeDesktopServices.opened = []
+
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.isModal()
+    assert dialog.output_edit.text() == str(tmp_path / "album_upscaled")
+    dialog.output_edit.setText(str(out))
+    assert dialog.picker.set_model_id("bicubic")
+    assert dialog.picker.set_scale(2)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("png"))
+    assert not dialog.open_report_button.isEnabled()
+
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000) as finished:
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        assert dialog.is_running() or dialog.result is not None
+    result = finished.args[0]
+
+    assert result.exit_code == 1  # broken.png failed
+    assert statuses(dialog) == {
+        "a.png": "ok", "b.jpg": "ok", "broken.png": "failed", "notes.txt": "skipped", "sub/c.png": "ok",
+    }
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
+        "a_x2_bicubic.png", "b_x2_bicubic.png", "sub/c_x2_bicubic.png"]
+    assert "3 upscaled" in dialog.summary_label.text() and "1 failed" in dialog.summary_label.text()
+    assert dialog.progress_bar.value() == 5
+    assert dialog.start_button.isEnabled() and not dialog.cancel_button.isEnabled()
+
+    qtbot.mouseClick(dialog.open_output_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.open_report_button, Qt.MouseButton.LeftButton)
+    assert FakeDesktopServices.opened == [str(out), str(result.report_path)]
+    assert result.report_path.is_file()
+
+
+def test_dialog_cancel_stops_the_batch(qtbot, tmp_path: Path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(30):
+        save_image(src / f"img{i:02d}.png", size=(160, 160), seed=i)
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.output_edit.setText(str(out))
+    dialog.picker.set_model_id("bicubic")
+    dialog.picker.set_scale(2)
+    dialog.picker.set_tile(16)
+    assert dialog.start()
+    qtbot.waitUntil(lambda: "ok" in statuses(dialog).values(), timeout=60_000)
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000) as finished:
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    result = finished.args[0]
+    assert result.cancelled
+    written = list(out.glob("img*.png"))
+    assert 1 <= len(written) < 30 and result.totals.ok == len(written)
+    assert "cancelled" in dialog.summary_label.text()
+
+
+def test_dialog_refuses_to_start_without_folders(qtbot):
+    dialog = BatchDialog()
+    qtbot.addWidget(dialog)
+    assert not dialog.start()
+    assert "choose an input folder" in dialog.status_label.text()
+    assert dialog.worker is None
+
+
+def test_dialog_reports_a_batch_that_cannot_start(qtbot, tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText(str(src / "inside"))  # inside the input, not allowed
+    with qtbot.waitSignal(dialog.batchFailed, timeout=30_000) as failed:
+        assert dialog.start()
+    assert "inside the input folder" in failed.args[0]
+    assert "inside the input folder" in dialog.status_label.text()
+    assert dialog.start_button.isEnabled()
