@@ -117,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sr-desktop: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, details in the log
+        logging.getLogger("sr_desktop").debug("unexpected error", exc_info=True)
+        if args.verbose:
+            raise
+        print(f"sr-desktop: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)",
+              file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -217,8 +217,8 @@ def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> list[np.nd
     for i, ((y0, y1, x0, x1), (py0, _py1, px0, _px1)) in enumerate(zip(group, padded)):
         top, left = (y0 - py0) * s, (x0 - px0) * s
         core = y[i : i + 1, :, top : top + (y1 - y0) * s, left : left + (x1 - x0) * s]
-        if to_gray:
-            core = core.float().mean(dim=1, keepdim=True)
+        if to_gray:  # clip first: the grey result equals the grey of the saved RGB result
+            core = core.float().clamp(0.0, 1.0).mean(dim=1, keepdim=True)
         results.append(_quantize_on_device(core, np.dtype(out_dtype))[0])
     return results
 

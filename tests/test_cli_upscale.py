@@ -1,0 +1,72 @@
+"""`sr-desktop upscale` end to end, as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sr(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "sr_desktop", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=240)
+
+
+def _png(path, h=16, w=20, mode="RGB"):
+    rng = np.random.default_rng(0)
+    c = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    arr = rng.integers(0, 256, (h, w, c), dtype=np.uint8)
+    PILImage.fromarray(arr[:, :, 0] if c == 1 else arr, mode).save(path)
+    return path
+
+
+def test_one_file_to_a_file(tmp_path):
+    src = _png(tmp_path / "a.png")
+    r = sr("upscale", src, "-o", tmp_path / "a_x3.webp", "--model", "bicubic", "--scale", "3",
+           "--quality", "90")
+    assert r.returncode == 0, r.stderr
+    out = PILImage.open(tmp_path / "a_x3.webp")
+    assert out.size == (60, 48) and out.format == "WEBP"
+    assert "a_x3.webp" in r.stdout
+
+
+def test_several_files_to_a_folder_with_format_and_a_bad_file(tmp_path):
+    a = _png(tmp_path / "a.png")
+    b = _png(tmp_path / "b.png", mode="RGBA")
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    r = sr("upscale", a, b, bad, "-o", tmp_path / "out", "--model", "lanczos", "--scale", "2",
+           "--format", "tiff")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "notes.png" in errors[0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "b.tif"]
+    assert PILImage.open(tmp_path / "out" / "b.tif").mode == "RGBA"
+
+
+def test_existing_output_needs_overwrite(tmp_path):
+    src = _png(tmp_path / "a.png")
+    dst = tmp_path / "b.png"
+    assert sr("upscale", src, "-o", dst, "--model", "bicubic", "--scale", "2").returncode == 0
+    r = sr("upscale", src, "-o", dst, "--model", "bicubic", "--scale", "2")
+    assert r.returncode == 1 and "overwrite" in r.stderr
+    assert sr("upscale", src, "-o", dst, "--model", "bicubic", "--scale", "2", "--overwrite").returncode == 0
+
+
+def test_usage_errors_are_one_line_and_exit_2(tmp_path):
+    src = _png(tmp_path / "a.png")
+    r = sr("upscale", src, "-o", tmp_path / "x.png", "--model", "no-such-model")
+    assert r.returncode == 2 and "no-such-model" in r.stderr and "Traceback" not in r.stderr
+    r = sr("upscale", src, "-o", tmp_path / "x.png", "--model", "bicubic", "--device", "cuda")
+    assert r.returncode == 2 and "CUDA" in r.stderr and "Traceback" not in r.stderr
+    r = sr("upscale", src, "-o", tmp_path / "x.png", "--tile", "big")
+    assert r.returncode == 2 and "tile" in r.stderr
+    assert not (tmp_path / "x.png").exists()

@@ -1,0 +1,118 @@
+"""The upscale pipeline on real Image objects: modes, bit depths, alpha, regions, files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from sr_desktop.engine.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.image import Image
+from sr_desktop.engine.image_io import read_image, write_image
+from sr_desktop.engine.progress import CancelToken
+from sr_desktop.engine.upscale import UpscaleOptions, upscale_file, upscale_image, upscale_region
+from tests.tiny_models import TinyModel
+
+
+def _pixels(h, w, c, dtype=np.uint8, seed=0):
+    rng = np.random.default_rng(seed)
+    top = np.iinfo(dtype).max
+    return rng.integers(0, top + 1, (h, w, c), dtype=np.int64).astype(dtype)
+
+
+def test_grey_stays_grey_and_16_bit_stays_16_bit():
+    img = Image(_pixels(20, 24, 1, np.uint16))
+    res = upscale_image(img, UpscaleOptions(model="bicubic", scale=2))
+    assert res.image.pixels.shape == (40, 48, 1) and res.image.pixels.dtype == np.uint16
+    # 16-bit precision is used, not 8-bit steps
+    assert len(np.unique(res.image.pixels % 257)) > 10
+
+
+def test_grey_through_a_colour_model_is_the_mean_of_its_output():
+    model = TinyModel(scale=2)
+    grey = _pixels(16, 16, 1)
+    res = upscale_image(Image(grey), UpscaleOptions(tile=0), model=model)
+    rgb = upscale_image(Image(np.repeat(grey, 3, axis=2)), UpscaleOptions(tile=0), model=model)
+    expected = rgb.image.pixels.astype(float).mean(axis=2)
+    assert res.image.pixels.shape == (32, 32, 1)
+    assert np.abs(res.image.pixels[:, :, 0] - expected).max() <= 1.0
+
+
+@pytest.mark.parametrize("alpha_mode", ["model", "resample"])
+def test_alpha_is_upscaled_and_kept(alpha_mode):
+    px = _pixels(12, 14, 4)
+    px[:, :7, 3] = 0
+    px[:, 7:, 3] = 255
+    res = upscale_image(Image(px), UpscaleOptions(model="bicubic", scale=2, alpha=alpha_mode))
+    out = res.image.pixels
+    assert out.shape == (24, 28, 4)
+    assert (out[:, :8, 3] == 0).all() and (out[:, 20:, 3] == 255).all()
+
+
+def test_la_image_keeps_two_channels():
+    res = upscale_image(Image(_pixels(10, 10, 2)), UpscaleOptions(model="lanczos", scale=3))
+    assert res.image.pixels.shape == (30, 30, 2)
+
+
+def test_metadata_travels_with_the_result():
+    img = Image(_pixels(8, 8, 3), icc_profile=b"icc", exif=b"Exif", source_format="PNG")
+    res = upscale_image(img, UpscaleOptions(model="bicubic", scale=2))
+    assert res.image.icc_profile == b"icc" and res.image.exif == b"Exif"
+
+
+def test_region_equals_the_same_pixels_of_the_full_result():
+    model = TinyModel(scale=2, context=4)
+    img = Image(_pixels(40, 50, 3))
+    full = upscale_image(img, UpscaleOptions(tile=0), model=model).image.pixels
+    for box in [(10, 5, 12, 20), (0, 0, 8, 8), (42, 30, 8, 10)]:
+        x, y, w, h = box
+        region = upscale_region(img, box, UpscaleOptions(tile=0), model=model).image.pixels
+        assert region.shape == (2 * h, 2 * w, 3)
+        np.testing.assert_array_equal(region, full[2 * y : 2 * (y + h), 2 * x : 2 * (x + w)])
+
+
+def test_region_outside_the_image_is_a_clear_error():
+    with pytest.raises(SRDesktopError, match="not inside"):
+        upscale_region(Image(_pixels(10, 10, 3)), (5, 5, 10, 10), UpscaleOptions(model="bicubic"))
+
+
+def test_upscale_file_writes_result_and_cancel_writes_nothing(tmp_path):
+    src = tmp_path / "in.png"
+    PILImage.fromarray(_pixels(40, 40, 3)).save(src)
+    dst = tmp_path / "out.png"
+    res = upscale_file(src, dst, UpscaleOptions(model="bicubic", scale=2, tile=16))
+    assert read_image(dst).pixels.shape == (80, 80, 3) and res.tiles == 9
+
+    token = CancelToken()
+    token.cancel()
+    dst2 = tmp_path / "cancelled.png"
+    with pytest.raises(Cancelled):
+        upscale_file(src, dst2, UpscaleOptions(model="bicubic", scale=2, tile=16), cancel=token)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "out.png"]
+
+
+def test_upscale_file_never_overwrites_its_input(tmp_path):
+    src = tmp_path / "in.png"
+    PILImage.fromarray(_pixels(8, 8, 3)).save(src)
+    before = src.read_bytes()
+    with pytest.raises(SRDesktopError):
+        upscale_file(src, src, UpscaleOptions(model="bicubic", scale=2), overwrite=True)
+    assert src.read_bytes() == before
+
+
+def test_bad_options_are_clear_errors():
+    img = Image(_pixels(8, 8, 3))
+    with pytest.raises(SRDesktopError, match="scale"):
+        upscale_image(img, UpscaleOptions(model="bicubic", scale=99))
+    with pytest.raises(SRDesktopError, match="alpha"):
+        upscale_image(img, UpscaleOptions(model="bicubic", alpha="magic"))
+    with pytest.raises(SRDesktopError, match="fp16"):
+        upscale_image(img, UpscaleOptions(model="bicubic", device="cpu", precision="fp16"))
+
+
+def test_write_result_round_trip(tmp_path):
+    res = upscale_image(Image(_pixels(10, 10, 4, np.uint16)), UpscaleOptions(model="bicubic", scale=2))
+    path = write_image(res.image, tmp_path / "x.png")
+    back = read_image(path)
+    assert back.pixels.dtype == np.uint16 and back.pixels.shape == (20, 20, 4)
+    np.testing.assert_array_equal(back.pixels, res.image.pixels)
