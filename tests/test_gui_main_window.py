@@ -1,0 +1,403 @@
+"""Main window, driven as a user would (offscreen): drop, pick, run, cancel, region, save."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+
+from sr_desktop.engine import upscale
+from sr_desktop.engine.image_io import SaveOptions, read_image
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.gui.app import create_application
+from sr_desktop.gui.image_convert import qimage_to_array
+from sr_desktop.gui.main_window import MainWindow
+from sr_desktop.gui.settings import GuiSettings
+from sr_desktop.gui.worker import run_engine_job
+
+pytestmark = [
+    pytest.mark.gui,
+    # QDragEnterEvent's only constructor takes a QPoint, which PySide marks deprecated
+    pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning"),
+]
+
+
+# ------------------------------------------------------------------------- helpers
+class SlowNearestModel(SRModel):
+    """×2 nearest-neighbour 'network' that sleeps per tile: a job long enough to cancel."""
+
+    id = "slow-nearest"
+    scale = 2
+    context = 0
+    supports_fp16 = False
+
+    def __init__(self, delay: float = 0.05) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.delay)
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+
+def slow_runner(job, progress, cancel):
+    """Engine call with the slow model, 16-px tiles (many tiles, cancellable between them)."""
+    options = dataclasses.replace(job.options, tile=16)
+    return upscale.upscale_image(job.image, options, progress, cancel, model=SlowNearestModel())
+
+
+def write_png(path: Path, width: int, height: int, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    PILImage.fromarray(pixels).save(path)
+    return path
+
+
+def drop(window: MainWindow, paths) -> None:
+    """A drag entering the window, then the drop (Qt only delivers drops to a drag target)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(
+        QPoint(200, 200), Qt.DropAction.CopyAction, mime,
+        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+    )
+    QGuiApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(
+        QPointF(200, 200), Qt.DropAction.CopyAction, mime,
+        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+    )
+    QGuiApplication.sendEvent(window, event)
+    assert event.isAccepted()
+
+
+class Prompts:
+    """Injectable answers for the unsaved-result and save-as dialogs."""
+
+    def __init__(self) -> None:
+        self.discard_answer = "discard"
+        self.questions: list[str] = []
+        self.save_target = None
+
+    def confirm(self, question: str) -> str:
+        self.questions.append(question)
+        return self.discard_answer
+
+    def save(self, suggested, options):
+        return self.save_target
+
+
+@pytest.fixture
+def prompts():
+    return Prompts()
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, prompts):
+    create_application()
+    made = []
+
+    def make(**kwargs) -> MainWindow:
+        kwargs.setdefault("settings", GuiSettings(tmp_path / "gui.ini"))
+        window = MainWindow(confirm_discard=prompts.confirm, ask_save_target=prompts.save, **kwargs)
+        qtbot.addWidget(window)
+        window.resize(1000, 700)
+        window.show()
+        qtbot.waitExposed(window)
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.queue.shutdown(2.0)
+
+
+def wait_idle(qtbot, window, timeout=20000):
+    qtbot.waitUntil(window.is_idle, timeout=timeout)
+
+
+def pick_bicubic(window, scale=2):
+    assert window.picker.set_model_id("bicubic")
+    assert window.picker.set_scale(scale)
+
+
+# ------------------------------------------------------------------------- tests
+def test_drop_files_and_folder(make_window, tmp_path):
+    window = make_window()
+    a = write_png(tmp_path / "a.png", 24, 16, 1)
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    b = write_png(folder / "b.png", 20, 12, 2)
+    c = write_png(folder / "c.png", 18, 10, 3)
+    (folder / "readme.txt").write_text("not an image")
+
+    drop(window, [a])
+    assert window.image is not None and window.image.pixels.shape == (16, 24, 3)
+    assert window.compare.has_image()
+    assert window.filmstrip.paths() == [a]
+
+    drop(window, [folder])
+    assert window.filmstrip.paths() == [a, b, c]  # the .txt inside the folder is skipped
+    assert window.image.path == b  # the first dropped image is opened
+    assert window.filmstrip_dock.isVisible()
+    window.filmstrip.imageChosen.emit(c)
+    assert window.image.path == c
+    assert window.settings.recent_files()[:3] == [c.resolve(), b.resolve(), a.resolve()]
+
+
+def test_unsupported_and_broken_files_give_a_message_and_the_app_continues(make_window, tmp_path):
+    window = make_window()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    drop(window, [notes])
+    assert "notes.txt" in window.message_bar.text() and "not a supported image type" in window.message_bar.text()
+    assert window.image is None
+    drop(window, [broken])
+    assert "broken.png" in window.last_error and window.message_bar.level == "error"
+    assert window.image is None
+    good = write_png(tmp_path / "good.png", 8, 8)
+    drop(window, [good])
+    assert window.image is not None and window.image.path == good
+    assert window.message_bar.text() == ""  # opening a good image dismisses the old error
+
+
+def test_pick_model_and_scale_persist(make_window, tmp_path):
+    window = make_window()
+    ids = [s.id for s in window.picker.models()]
+    assert "bicubic" in ids
+    for spec in window.picker.models():  # not-installed models are listed but disabled
+        index = ids.index(spec.id)
+        assert window.picker._model_items.item(index).isEnabled() == bool(spec.installed)
+    pick_bicubic(window, 3)
+    options = window.picker.options()
+    assert (options.model, options.scale) == ("bicubic", 3)
+    window.picker.set_tile(128)
+    window.close()
+    again = make_window()  # same settings file
+    assert again.picker.model_id() == "bicubic"
+    assert again.picker.scale() == 3
+    assert again.picker.tile() == 128
+
+
+def test_upscale_runs_to_completion_and_view_shows_result(make_window, tmp_path, qtbot):
+    window = make_window()
+    src = write_png(tmp_path / "small.png", 24, 16)
+    window.open_paths([src])
+    pick_bicubic(window, 2)
+    progress = []
+    window.queue.jobProgress.connect(lambda job, info: progress.append(info))
+    job = window.start_upscale()
+    assert job is not None and job.box is None
+    wait_idle(qtbot, window)
+    assert window.last_error == ""
+    expected = upscale.upscale_image(read_image(src), window.picker.options())
+    assert window.result.image.pixels.shape == (32, 48, 3)
+    assert np.array_equal(window.result.image.pixels, expected.image.pixels)
+    assert window.compare.has_result()
+    assert progress and progress[-1].done == progress[-1].total
+    assert window.size_label.text() == "24×16 → 48×32"
+    assert window.time_label.text().startswith("Last run:")
+    assert window.save_action.isEnabled()
+
+
+def test_cancel_mid_job_writes_nothing(make_window, tmp_path, qtbot, prompts):
+    window = make_window(job_runner=slow_runner)
+    src = write_png(tmp_path / "in.png", 96, 64)
+    out_dir = tmp_path / "out"
+    prompts.save_target = (out_dir / "result.png", SaveOptions(format="png"))
+    window.open_paths([src])
+    infos = []
+    window.queue.jobProgress.connect(lambda job, info: infos.append(info))
+    window.start_upscale()
+    qtbot.waitUntil(lambda: any(i.done >= 2 for i in infos), timeout=10000)
+    total = infos[-1].total
+    assert total > 4 and window.progress_bar.maximum() == total
+    assert f"/{total} tiles" in window.progress_text.text() and "elapsed" in window.progress_text.text()
+    t0 = time.perf_counter()
+    window.cancel_action.trigger()  # what Esc does
+    wait_idle(qtbot, window, 5000)
+    assert time.perf_counter() - t0 < 1.0
+    assert window.result is None
+    assert not window.save_action.isEnabled()
+    assert window.save() is None  # nothing to save
+    assert not out_dir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gui.ini", "in.png"]
+
+
+def test_new_request_while_running_is_queued_visibly(make_window, tmp_path, qtbot):
+    window = make_window(job_runner=slow_runner)
+    window.open_paths([write_png(tmp_path / "in.png", 64, 48)])
+    first = window.start_upscale()
+    second = window.enhance_region((0, 0, 16, 16))
+    third = window.enhance_region((16, 16, 16, 16))
+    assert window.queue.running is first and window.queue.pending is third
+    assert window.queue_label.isVisible()
+    assert "replaces" in window.queue_label.text() and "16×16 at (16, 16)" in window.queue_label.text()
+    ran = []
+    window.queue.jobStarted.connect(ran.append)
+    wait_idle(qtbot, window, 20000)
+    assert ran == [third] and second not in ran
+
+
+def test_region_drag_upscales_exactly_that_region(make_window, tmp_path, qtbot):
+    window = make_window()
+    src = write_png(tmp_path / "photo.png", 64, 48, 7)
+    window.open_paths([src])
+    pick_bicubic(window, 2)
+    window.set_region_tool(True)
+    view = window.compare
+    shown = []
+    original_setter = view.set_region_result
+    view.set_region_result = lambda box, px, s: (shown.append((box, px.copy(), s)), original_setter(box, px, s))
+    jobs = []
+    window.queue.jobStarted.connect(jobs.append)
+
+    start = view.map_image_to_widget(QPointF(10, 8)).toPoint()
+    end = view.map_image_to_widget(QPointF(40, 30)).toPoint()
+    with qtbot.waitSignal(view.regionSelected, timeout=2000) as selected:
+        qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+        qtbot.mouseMove(view, QPoint((start.x() + end.x()) // 2, (start.y() + end.y()) // 2))
+        qtbot.mouseMove(view, end)
+        qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=end)
+    box = selected.args[0]
+    x, y, w, h = box
+    assert abs(x - 10) <= 1 and abs(y - 8) <= 1 and abs(x + w - 40) <= 1 and abs(y + h - 30) <= 1
+    wait_idle(qtbot, window)
+    assert [j.box for j in jobs] == [box]  # one job, for exactly that region
+    assert window.result is None  # the full image was not touched
+    expected = upscale.upscale_region(read_image(src), box, window.picker.options())
+    assert len(shown) == 1
+    shown_box, shown_pixels, shown_scale = shown[0]
+    assert shown_box == box and shown_scale == 2
+    assert shown_pixels.shape == (h * 2, w * 2, 3)
+    assert np.array_equal(shown_pixels, expected.image.pixels)
+    assert window.region_label.text() == f"Region {w}×{h} at ({x}, {y})"
+    # "Apply to whole image" then runs the full job
+    window.apply_whole_button.click()
+    wait_idle(qtbot, window)
+    assert window.result is not None and window.result.image.pixels.shape == (96, 128, 3)
+
+
+def test_close_during_job_cancels_within_two_seconds(make_window, tmp_path, qtbot):
+    window = make_window(job_runner=slow_runner)
+    window.open_paths([write_png(tmp_path / "in.png", 128, 96)])  # 48 tiles × 50 ms
+    started = []
+    window.queue.jobProgress.connect(lambda job, info: started.append(info.done))
+    window.start_upscale()
+    qtbot.waitUntil(lambda: any(d >= 1 for d in started), timeout=10000)
+    thread = window.queue._thread
+    t0 = time.perf_counter()
+    assert window.close()
+    assert time.perf_counter() - t0 < 2.0
+    assert thread.isFinished()
+    assert window.result is None
+
+
+def test_unsaved_result_prompt_and_save_as(make_window, tmp_path, qtbot, prompts):
+    window = make_window()
+    first = write_png(tmp_path / "first.png", 20, 14, 1)
+    second = write_png(tmp_path / "second.png", 10, 10, 2)
+    window.open_paths([first])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    prompts.discard_answer = "cancel"
+    assert not window.open_image(second)
+    assert window.image.path == first and window.result is not None
+    assert len(prompts.questions) == 1 and "first.png" in prompts.questions[0]
+
+    target = tmp_path / "saved" / "first_up.jpg"
+    prompts.save_target = (target, SaveOptions(format="jpg", quality=90))
+    assert window.save_as() == target
+    saved = read_image(target)
+    assert (saved.width, saved.height, saved.source_format) == (40, 28, "JPEG")
+    assert window.open_image(second)  # saved: no question this time
+    assert len(prompts.questions) == 1
+    # the input file itself is never overwritten
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    prompts.save_target = (second, SaveOptions(format="png"))
+    assert window.save_as() is None
+    assert "second.png" in window.last_error
+    assert read_image(second).width == 10
+
+
+def test_copy_and_paste_through_the_clipboard(make_window, tmp_path, qtbot):
+    window = make_window()
+    window.open_paths([write_png(tmp_path / "a.png", 12, 9)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.copy_result()
+    copied = qimage_to_array(QGuiApplication.clipboard().image())
+    assert np.array_equal(copied, window.result.image.pixels)
+    window.paste()  # the result comes back in as a new original (after "discard")
+    assert window.image.pixels.shape == (18, 24, 3) and window.image.path is None
+    assert window.result is None
+
+
+def test_standard_shortcuts(make_window):
+    window = make_window()
+    expect = {
+        window.open_action: "Ctrl+O", window.save_action: "Ctrl+S",
+        window.save_as_action: "Ctrl+Shift+S", window.paste_action: "Ctrl+V",
+        window.copy_action: "Ctrl+C", window.fit_action: "Ctrl+0",
+        window.zoom_actions[0]: "Ctrl+1", window.cancel_action: "Esc",
+    }
+    for action, key in expect.items():
+        keys = [s.toString() for s in action.shortcuts()]
+        assert QKeySequence(key).toString() in keys, (action.text(), keys)
+    assert "Ctrl+=" in [s.toString() for s in window.zoom_in_action.shortcuts()]
+    assert "Ctrl+-" in [s.toString() for s in window.zoom_out_action.shortcuts()]
+
+
+def test_event_loop_stays_responsive_during_a_cpu_upscale(make_window, tmp_path, qtbot):
+    """Longest gap between 10 ms timer ticks while a real CPU upscale runs: < 150 ms."""
+    engine_done = threading.Event()
+    engine_window = {}
+
+    def timed_runner(job, progress, cancel):
+        engine_window["start"] = time.perf_counter()
+        try:
+            return run_engine_job(job, progress, cancel)
+        finally:
+            engine_window["end"] = time.perf_counter()
+            engine_done.set()
+
+    window = make_window(job_runner=timed_runner)
+    model_id, size, scale = RESPONSIVENESS_JOB
+    window.open_paths([write_png(tmp_path / "big.png", *size)])
+    assert window.picker.set_model_id(model_id), model_id
+    assert window.picker.set_scale(scale)
+    window.picker.set_device("cpu")
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    window.start_upscale()
+    qtbot.waitUntil(engine_done.is_set, timeout=120000)
+    timer.stop()
+    wait_idle(qtbot, window, 60000)
+    assert window.last_error == ""
+    start, end = engine_window["start"], engine_window["end"]
+    during = [t for t in ticks if start <= t <= end]
+    assert end - start >= 1.0, f"the job took only {end - start:.2f} s; pick a bigger one"
+    gaps = np.diff(during)
+    print(f"\n{model_id} ×{scale} on {size}: {end - start:.2f} s, {len(during)} ticks, "
+          f"longest gap {gaps.max() * 1000:.0f} ms, median {np.median(gaps) * 1000:.1f} ms")
+    assert gaps.max() < 0.150
+
+
+#: (model id, (width, height), scale) of a CPU job that runs at least a second here
+RESPONSIVENESS_JOB = ("bicubic", (1600, 1200), 4)
