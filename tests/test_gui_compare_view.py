@@ -392,3 +392,18 @@ def test_strong_zoom_out_averages_instead_of_skipping_pixels(view):
     x0, y0 = round(origin.x()), round(origin.y())
     inner = pixels[y0 + 5:y0 + 95, x0 + 5:x0 + 95].astype(int)
     assert np.abs(inner - 63.75).max() < 20  # the lines are averaged, not lost or doubled
+
+
+def test_layers_built_in_a_worker_thread_can_be_shown(view):
+    import threading
+
+    from sr_desktop.gui.compare_image import ImageLayer
+
+    built = {}
+    worker = threading.Thread(target=lambda: built.update(
+        layer=ImageLayer(solid(60, 80, BLUE, np.uint16) * 257)))
+    worker.start()
+    worker.join(10)
+    view.set_original(solid(30, 40, RED))
+    view.set_result(built["layer"], 2)
+    assert at(grab(view), QPointF(300, 220)) == BLUE

@@ -12,6 +12,10 @@ pixel. Above 100 % pixels are drawn nearest-neighbour (crisp), at or below 100 %
 (with half-size copies for strong zoom-outs). Arrays are converted to QImages once, when
 they are set; painting only draws the visible part.
 
+Setting a very large result converts it on the calling thread (about 0.4 s for 8000×6000 on
+a slow CPU); to keep the GUI thread free, build ``compare_image.ImageLayer(pixels)`` in the
+worker and pass the layer instead of the array (every ``set_*`` method accepts one).
+
 Mouse: wheel zooms about the cursor; left-drag (or middle-drag) pans; double-click toggles
 fit / 100 %. Regions: with Shift held, or with ``set_tool("region")``, a left-drag draws a
 rubber band and a drag that starts inside the current region moves it; on release
@@ -62,9 +66,12 @@ _HANDLE_RADIUS = 14.0
 _LABEL_MARGIN = 8.0
 
 
-def _as_array(pixels) -> np.ndarray:
-    """Accept an engine Image as well as a bare array."""
-    return getattr(pixels, "pixels", pixels)
+def _as_layer(pixels) -> ImageLayer:
+    """Accept a bare array, an engine Image, or an ImageLayer already converted (e.g. in a
+    worker thread: building one only uses QImage, which is safe outside the GUI thread)."""
+    if isinstance(pixels, ImageLayer):
+        return pixels
+    return ImageLayer(getattr(pixels, "pixels", pixels))
 
 
 class CompareView(QWidget):
@@ -103,7 +110,7 @@ class CompareView(QWidget):
     def set_original(self, pixels: np.ndarray) -> None:
         """Show a new original (H×W×C uint8/uint16, C 1..4); clears the result, region
         results, display override and region, and fits the view."""
-        layer = ImageLayer(_as_array(pixels))
+        layer = _as_layer(pixels)
         self._original = layer
         self._result = None
         self._result_scale = 1
@@ -121,7 +128,7 @@ class CompareView(QWidget):
         """Show the upscaled image (about H·scale × W·scale). Replaces region results and
         the display override; the view stays on the same place at the same magnification."""
         original = self._require_original()
-        layer = ImageLayer(_as_array(pixels))
+        layer = _as_layer(pixels)
         expected_h = original.height * layer.width / original.width
         if abs(layer.height - expected_h) > max(2.0, 0.02 * layer.height):
             raise DisplayImageError(
@@ -144,7 +151,7 @@ class CompareView(QWidget):
         scale = int(scale)
         if scale < 1:
             raise DisplayImageError(f"scale must be a positive integer, got {scale}")
-        layer = ImageLayer(_as_array(pixels))
+        layer = _as_layer(pixels)
         if (layer.width, layer.height) != (w * scale, h * scale):
             raise DisplayImageError(
                 f"region result is {layer.width}×{layer.height}, expected "
@@ -185,7 +192,7 @@ class CompareView(QWidget):
             self._override = None
         else:
             self._require_original()
-            self._override = ImageLayer(_as_array(pixels))
+            self._override = _as_layer(pixels)
             self._override_label = label
         self.update()
 
