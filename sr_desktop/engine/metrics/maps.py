@@ -69,11 +69,13 @@ def ssim_display_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def gradient_magnitude(img: np.ndarray) -> np.ndarray:
     """Per-channel gradient magnitude as in SPSR (Ma et al., CVPR 2020), H×W×C float64.
 
-    Central differences ``I(x+1) − I(x−1)`` vertically and horizontally (zero padding,
-    SPSR's ``Get_gradient``), magnitude ``sqrt(gv² + gh² + 1e-6)``, on 0..1 values.
+    Central differences ``I(x+1) − I(x−1)`` vertically and horizontally, magnitude
+    ``sqrt(gv² + gh² + 1e-6)``, on 0..1 values. SPSR pads with zeros; here the border
+    pixels are replicated instead, so the image frame does not show up as a false edge
+    (only the outermost pixel ring differs from SPSR).
     """
     x = _as_float(img) / 255.0
-    padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+    padded = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="edge")
     gv = padded[2:, 1:-1] - padded[:-2, 1:-1]
     gh = padded[1:-1, 2:] - padded[1:-1, :-2]
     return np.sqrt(gv * gv + gh * gh + 1e-6)

@@ -17,7 +17,7 @@ import numpy as np
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_uint8
 from sr_desktop.engine.metrics.fullref import psnr
-from sr_desktop.engine.metrics.maps import gradient_magnitude, laplacian
+from sr_desktop.engine.metrics.maps import laplacian
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,13 @@ class Sharpness:
 
 
 def sharpness(img: np.ndarray) -> Sharpness:
-    """Mean gradient magnitude (SPSR gradient ×255) and Laplacian variance of the luma."""
+    """Mean gradient magnitude (central differences, 0..255 scale) and Laplacian variance
+    of the luma (Y of BT.601, or grey)."""
     y = luma_y(np.asarray(img))
-    grad = gradient_magnitude(y[:, :, None].clip(0, 255))[:, :, 0] * 255.0
+    padded = np.pad(y, 1, mode="edge")
+    gv = padded[2:, 1:-1] - padded[:-2, 1:-1]
+    gh = padded[1:-1, 2:] - padded[1:-1, :-2]
+    grad = np.sqrt(gv * gv + gh * gh)
     return Sharpness(
         mean_gradient=float(np.mean(grad)),
         laplacian_variance=float(np.var(laplacian(y))),

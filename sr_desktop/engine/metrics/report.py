@@ -105,6 +105,11 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
         ax.annotate(m.model, (seconds, m.psnr_y), textcoords="offset points", xytext=(5, 4),
                     fontsize=8)
     ax.set_xscale("log")
+    ax.ticklabel_format(axis="y", useOffset=False)
+    finite = [m.psnr_y for m in report.models if math.isfinite(m.psnr_y)]
+    if finite and max(finite) - min(finite) < 0.5:  # keep tiny differences in proportion
+        mid = 0.5 * (max(finite) + min(finite))
+        ax.set_ylim(mid - 0.5, mid + 0.5)
     ax.set_xlabel("total seconds (log scale)")
     ax.set_ylabel("mean PSNR, Y channel (dB)")
     ax.set_title(f"{Path(report.dataset).name} ×{report.scale} ({report.degradation})")

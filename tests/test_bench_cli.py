@@ -1,0 +1,111 @@
+"""`sr-desktop bench` end to end on a tiny generated dataset folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.metrics.evaluate import score_pair
+from sr_desktop.engine.metrics.matlab_resize import imresize
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    y, x = np.mgrid[0:40, 0:36]
+    rgb = np.stack([128 + 80 * np.sin(x / 4.0), 128 + 80 * np.cos(y / 5.0),
+                    100 + 50 * np.sin((x - y) / 6.0)], axis=2)
+    PILImage.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(folder / "a_rgb.png")
+    gray = np.clip(128 + 100 * np.sin(x[:30, :30] / 3.0 + y[:30, :30] / 7.0), 0, 255)
+    PILImage.fromarray(gray.astype(np.uint8), mode="L").save(folder / "b_gray.png")
+    (folder / "SHA256SUMS").write_text("0123  a_rgb.png\n")
+    return folder
+
+
+def test_bench_bicubic_json_csv_plot(dataset, tmp_path, capsys):
+    out_json, out_csv, out_png = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.png"
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--json", str(out_json),
+               "--csv", str(out_csv), "--plot", str(out_png), "--quiet"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "bicubic" in printed and "PSNR-Y" in printed
+
+    data = json.loads(out_json.read_text())
+    assert data["dataset"] == str(dataset)
+    assert data["scale"] == 2 and data["degradation"] == "bicubic"
+    assert [m["model"] for m in data["models"]] == ["bicubic"]
+    model = data["models"][0]
+    assert {"psnr_y", "ssim_y", "seconds", "images"} <= set(model)
+    assert [i["name"] for i in model["images"]] == ["a_rgb", "b_gray"]  # SHA256SUMS skipped
+    for item in model["images"]:
+        assert {"name", "psnr_y", "ssim_y"} <= set(item)
+        assert 20 < item["psnr_y"] < 60 and 0.5 < item["ssim_y"] <= 1
+    assert model["psnr_y"] == pytest.approx(np.mean([i["psnr_y"] for i in model["images"]]))
+    assert model["seconds"] >= 0
+
+    # the grey image is measured on its grey values: recompute it by hand
+    hr = np.asarray(PILImage.open(dataset / "b_gray.png"))
+    sr = imresize(imresize(hr, 0.5), 2)
+    sse = np.sum((sr[2:-2, 2:-2].astype(float) - hr[2:-2, 2:-2]) ** 2)
+    expected = 10 * math.log10(255**2 / (sse / sr[2:-2, 2:-2].size))
+    assert model["images"][1]["psnr_y"] == pytest.approx(expected, abs=1e-9)
+    assert model["images"][1]["psnr_y"] == pytest.approx(score_pair(sr, hr, 2).psnr_y)
+
+    rows = list(csv.DictReader(out_csv.open()))
+    assert [r["image"] for r in rows] == ["a_rgb", "b_gray", "MEAN"]
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_two_models_through_the_engine(dataset, tmp_path):
+    out_json = tmp_path / "r.json"
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "3", "--model", "bicubic",
+               "bicubic-pil", "--device", "cpu", "--json", str(out_json), "--quiet"])
+    assert rc == 0
+    data = json.loads(out_json.read_text())
+    psnrs = {m["model"]: m["psnr_y"] for m in data["models"]}
+    assert set(psnrs) == {"bicubic", "bicubic-pil"}
+    for model in data["models"]:
+        assert len(model["images"]) == 2 and 15 < model["psnr_y"] < 60
+
+
+def test_bench_kernel_degradation(dataset, tmp_path):
+    k = np.outer([1, 2, 1], [1, 2, 1]).astype(float)
+    np.save(tmp_path / "k.npy", k)
+    out_json = tmp_path / "r.json"
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--degradation",
+               f"kernel:{tmp_path / 'k.npy'}", "--json", str(out_json), "--quiet"])
+    assert rc == 0
+    data = json.loads(out_json.read_text())
+    assert data["degradation"].startswith("kernel:")
+    assert len(data["models"][0]["images"]) == 2
+
+
+def test_bench_errors_are_one_line(dataset, tmp_path, capsys):
+    rc = main(["bench", "--dataset", str(tmp_path / "nope"), "--scale", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("sr-desktop: error:") and err.count("\n") == 1
+
+    (dataset / "c_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    out_json = tmp_path / "r.json"
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--json", str(out_json),
+               "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "c_broken.png" in err and err.count("\n") == 1
+    assert not out_json.exists()
+
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--degradation", "blur"])
+    assert rc == 2 and "unknown degradation" in capsys.readouterr().err
+
+
+def test_bench_unknown_model_is_one_line(dataset, capsys):
+    pytest.importorskip("sr_desktop.engine.models.registry")
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "no-such-model"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("sr-desktop: error:") and err.count("\n") == 1

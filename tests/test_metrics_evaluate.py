@@ -1,0 +1,162 @@
+"""The evaluation protocol, degradation rules, maps and no-reference measures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sr_desktop.engine.metrics.degradation import (
+    Degradation,
+    degrade_uint8,
+    load_kernel,
+    modcrop,
+    parse_degradation,
+)
+from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_image, score_pair
+from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
+from sr_desktop.engine.metrics.matlab_resize import imresize
+from sr_desktop.engine.metrics.noref import consistency, sharpness
+from sr_desktop.engine.metrics.upscalers import EngineUpscaler, FunctionUpscaler, MatlabBicubic
+
+
+@pytest.fixture(scope="module")
+def hr() -> np.ndarray:
+    y, x = np.mgrid[0:66, 0:50]
+    r = 128 + 90 * np.sin(x / 6.0)
+    g = 128 + 90 * np.cos(y / 9.0)
+    b = 128 + 60 * np.sin((x + y) / 11.0)
+    return np.clip(np.stack([r, g, b], axis=2), 0, 255).astype(np.uint8)
+
+
+def nearest(rgb: np.ndarray) -> np.ndarray:
+    return np.repeat(np.repeat(rgb, 2, axis=0), 2, axis=1)
+
+
+def test_modcrop_and_bicubic_degradation(hr):
+    cropped = modcrop(hr[:65, :49], 4)
+    assert cropped.shape == (64, 48, 3)
+    lr = degrade_uint8(cropped, 4, Degradation())
+    np.testing.assert_array_equal(lr, imresize(cropped, 0.25))
+    with pytest.raises(EvaluationError):
+        modcrop(hr[:3, :3], 4)
+
+
+def test_kernel_degradation_with_delta_kernel_subsamples(hr, tmp_path):
+    delta = np.zeros((5, 5))
+    delta[2, 2] = 1.0
+    path = tmp_path / "k.npy"
+    np.save(path, delta * 3)  # normalised on load
+    d = parse_degradation(f"kernel:{path}")
+    assert d.kind == "kernel" and d.kernel.sum() == pytest.approx(1.0)
+    lr = degrade_uint8(hr[:64, :48], 2, d)
+    np.testing.assert_array_equal(lr, hr[:64:2, :48:2])
+
+
+def test_bad_degradations_are_one_line_errors(tmp_path):
+    with pytest.raises(EvaluationError, match="unknown degradation"):
+        parse_degradation("gaussian")
+    with pytest.raises(EvaluationError, match="not found"):
+        parse_degradation(f"kernel:{tmp_path / 'missing.npy'}")
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not numpy")
+    with pytest.raises(EvaluationError, match="cannot read kernel"):
+        load_kernel(bad)
+    np.save(tmp_path / "k3.npy", np.zeros((3, 3, 3)))
+    with pytest.raises(EvaluationError, match="2-D"):
+        load_kernel(tmp_path / "k3.npy")
+
+
+def test_score_pair_identical_and_gray(hr):
+    s = score_pair(hr, hr, scale=2)
+    assert s.psnr_y == math.inf and s.psnr_rgb == math.inf and s.ssim_y == pytest.approx(1.0)
+    gray = hr[:, :, 1:2]
+    noisy = np.clip(gray.astype(int) + 3, 0, 255).astype(np.uint8)
+    s = score_pair(noisy, gray, scale=2)
+    # grey images are measured on grey values: MSE 9 (no clipping at these values)
+    assert s.psnr_y == pytest.approx(10 * math.log10(255**2 / 9), abs=1e-9)
+    with pytest.raises(EvaluationError):
+        score_pair(hr[:10], hr, scale=2)
+
+
+def test_evaluate_image_bicubic_beats_nearest(hr):
+    bic = evaluate_image(hr, MatlabBicubic(2), 2, name="x")
+    near = evaluate_image(hr, FunctionUpscaler(nearest, 2, name="nearest"), 2)
+    assert bic.sr.shape == bic.hr.shape == (66, 50, 3)
+    assert bic.lr.shape == (33, 25, 3)
+    assert bic.scores.psnr_y > near.scores.psnr_y > 20
+    assert bic.scores.ssim_y > near.scores.ssim_y
+    assert bic.timing.seconds >= 0 and bic.timing.input_pixels == 33 * 25
+    # the same numbers as measuring the kept images directly with the protocol
+    again = score_pair(bic.sr, bic.hr, 2, EvalProtocol())
+    assert again.psnr_y == bic.scores.psnr_y
+
+
+def test_function_upscaler_output_is_rounded_like_a_png(hr):
+    calls = []
+
+    def offset(rgb):
+        calls.append(rgb.dtype)
+        return nearest(rgb) + 0.4 / 255  # rounds back to the nearest-neighbour values
+
+    a = evaluate_image(hr, FunctionUpscaler(offset, 2), 2)
+    b = evaluate_image(hr, FunctionUpscaler(nearest, 2), 2)
+    assert calls == [np.float32]
+    np.testing.assert_array_equal(a.sr, b.sr)
+
+
+def test_gray_hr_goes_through_rgb_upscaler_and_back(hr):
+    gray = hr[:, :, :1]
+    ev = evaluate_image(gray, FunctionUpscaler(nearest, 2), 2)
+    assert ev.sr.shape == (66, 50, 1)
+    bic = evaluate_image(gray, MatlabBicubic(2), 2)
+    assert bic.scores.psnr_y > ev.scores.psnr_y
+
+
+def test_scale_mismatch_is_an_error(hr):
+    with pytest.raises(EvaluationError, match="×2"):
+        evaluate_image(hr, MatlabBicubic(2), 3)
+
+
+def test_maps_are_displayable(hr):
+    noisy = np.clip(hr.astype(int) + np.random.default_rng(0).integers(-20, 20, hr.shape), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    for m in (difference_map(hr, noisy), ssim_display_map(hr, noisy), gradient_map(hr)):
+        assert m.dtype == np.uint8 and m.shape == hr.shape
+    same = difference_map(hr, hr)
+    assert np.all(same == same[0, 0])  # one colour: the colormap's zero
+    flat = gradient_map(np.full((8, 8, 3), 100, dtype=np.uint8))
+    assert flat.max() <= 1  # sqrt(1e-6) * 255 rounds to 0
+    assert ssim_display_map(hr, hr).mean() > ssim_display_map(hr, noisy).mean()
+
+
+def test_sharpness_and_consistency(hr):
+    flat = np.full((32, 32, 3), 90, dtype=np.uint8)
+    s = sharpness(flat)
+    assert s.mean_gradient == 0 and s.laplacian_variance == 0
+    lr = imresize(hr[:64, :48], 0.5)
+    blurry = imresize(imresize(lr, 0.5), 2)
+    assert sharpness(lr).mean_gradient > sharpness(blurry).mean_gradient
+    up = imresize(lr, 2)
+    c_good = consistency(up, lr, 2)
+    c_bad = consistency(np.roll(up, 3, axis=1), lr, 2)
+    assert c_good.psnr_y > c_bad.psnr_y
+    assert c_good.psnr_rgb > 30
+    with pytest.raises(ValueError):
+        consistency(up, lr, 3)
+
+
+def test_engine_bicubic_is_the_same_kernel_as_matlab_on_smooth_images():
+    # The app's Pillow bicubic and MATLAB's are both Keys' cubic a = -0.5 with the same
+    # pixel-centre convention; on smooth content (no overshoot clipped by MATLAB's uint8
+    # intermediate) they agree to the rounding of one 8-bit level.
+    y, x = np.mgrid[0:20, 0:24]
+    lr = np.stack([128 + 80 * np.sin(x / 3.0), 128 + 80 * np.cos(y / 4.0),
+                   100 + 50 * np.sin((x - y) / 5.0)], axis=2).astype(np.uint8)
+    for s in (2, 3):
+        a = MatlabBicubic(s).upscale(lr).pixels.astype(int)
+        b = EngineUpscaler("bicubic-pil", s, device="cpu").upscale(lr).pixels.astype(int)
+        assert a.shape == b.shape == (20 * s, 24 * s, 3)
+        assert np.abs(a - b).max() <= 1

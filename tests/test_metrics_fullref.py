@@ -1,0 +1,110 @@
+"""PSNR / SSIM / MS-SSIM and the BT.601 Y channel against known values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sr_desktop.engine.metrics.color import luma_y, rgb2ycbcr
+from sr_desktop.engine.metrics.fullref import (
+    finite_or_none,
+    gaussian_window_1d,
+    ms_ssim,
+    psnr,
+    ssim,
+    ssim_map,
+)
+
+
+@pytest.fixture(scope="module")
+def texture() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:96, 0:80]
+    base = 120 + 60 * np.sin(x / 5.0) * np.cos(y / 7.0) + rng.normal(0, 8, size=x.shape)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def test_psnr_identical_is_inf(texture):
+    assert psnr(texture, texture) == math.inf
+    assert finite_or_none(psnr(texture, texture)) is None
+
+
+def test_psnr_known_value():
+    a = np.zeros((10, 10), dtype=np.uint8)
+    b = np.full((10, 10), 5, dtype=np.uint8)
+    # MSE = 25 -> 10 log10(255² / 25)
+    assert psnr(a, b) == pytest.approx(10 * math.log10(255**2 / 25.0), abs=1e-12)
+    # the shave removes a border where all the error is
+    c = a.copy()
+    c[0, :] = 200
+    assert psnr(a, c, shave=1) == math.inf
+    with pytest.raises(ValueError):
+        psnr(a, np.zeros((10, 11)))
+
+
+def test_ssim_of_self_is_one(texture):
+    assert ssim(texture, texture) == pytest.approx(1.0, abs=1e-12)
+    assert ms_ssim(texture, texture) == pytest.approx(1.0, abs=1e-12)
+    rgb = np.stack([texture, texture[::-1], texture[:, ::-1]], axis=2)
+    assert ssim(rgb, rgb) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ssim_decreases_with_noise_and_is_symmetric(texture):
+    rng = np.random.default_rng(1)
+    noisy = np.clip(texture + rng.normal(0, 10, texture.shape), 0, 255)
+    noisier = np.clip(texture + rng.normal(0, 30, texture.shape), 0, 255)
+    s1, s2 = ssim(texture, noisy), ssim(texture, noisier)
+    assert 0 < s2 < s1 < 1
+    assert ssim(noisy, texture) == pytest.approx(s1, abs=1e-12)
+    m1, m2 = ms_ssim(texture, noisy), ms_ssim(texture, noisier)
+    assert 0 < m2 < m1 < 1
+
+
+def test_ssim_window_is_matlab_fspecial():
+    w = gaussian_window_1d()
+    assert w.shape == (11,) and w.sum() == pytest.approx(1.0)
+    # fspecial('gaussian', 11, 1.5): exp(-(x²+y²)/(2σ²)) normalised; centre and corner
+    full = np.outer(w, w)
+    g = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    ref = np.outer(g, g) / np.outer(g, g).sum()
+    np.testing.assert_allclose(full, ref, atol=1e-15)
+    assert full[5, 5] == pytest.approx(1 / np.outer(g, g).sum())
+
+
+def test_ssim_map_constant_offset_matches_formula():
+    # two constant images: σ = 0, SSIM = (2·μx·μy + C1) / (μx² + μy² + C1)
+    a = np.full((20, 20), 100.0)
+    b = np.full((20, 20), 110.0)
+    c1 = (0.01 * 255) ** 2
+    expected = (2 * 100 * 110 + c1) / (100**2 + 110**2 + c1)
+    m = ssim_map(a, b)
+    assert m.shape == (10, 10)  # 'valid': 20 - 11 + 1
+    np.testing.assert_allclose(m, expected, rtol=1e-12)
+    assert ssim_map(a, b, valid=False).shape == (20, 20)
+
+
+def test_rgb2ycbcr_bt601():
+    rgb = np.array([[[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255], [10, 200, 90]]],
+                   dtype=np.uint8)
+    ycc = rgb2ycbcr(rgb)
+    assert ycc.dtype == np.uint8
+    assert ycc[0, 0].tolist() == [16, 128, 128]
+    assert ycc[0, 1].tolist() == [235, 128, 128]
+    # red: Y = 16 + 65.481 = 81.481 -> 81; Cb = 128 - 37.797 -> 90; Cr = 128 + 112 = 240
+    assert ycc[0, 2].tolist() == [81, 90, 240]
+    # blue: Y = 16 + 24.966 -> 41; Cb = 240; Cr = 128 - 18.214 -> 110
+    assert ycc[0, 3].tolist() == [41, 240, 110]
+    r, g, b = 10, 200, 90
+    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    assert luma_y(rgb)[0, 4] == pytest.approx(y, abs=1e-12)
+    assert luma_y(rgb, round_to_uint8=True)[0, 4] == round(y)
+    fl = rgb2ycbcr(rgb.astype(np.float64) / 255)
+    assert fl[0, 4, 0] == pytest.approx(y / 255, abs=1e-12)
+
+
+def test_gray_images_use_grey_values():
+    g = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    np.testing.assert_array_equal(luma_y(g), g.astype(float))
+    np.testing.assert_array_equal(luma_y(g[:, :, None]), g.astype(float))
