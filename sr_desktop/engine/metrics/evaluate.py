@@ -186,33 +186,9 @@ def list_dataset(folder: str | Path) -> list[Path]:
 
 def read_hr(path: str | Path) -> np.ndarray:
     """Read an HR image as uint8 H×W×1 (grey) or H×W×3; raises `ImageReadError`."""
-    try:
-        from sr_desktop.engine.image_io import read_image
-    except ModuleNotFoundError as exc:
-        if exc.name != "sr_desktop.engine.image_io":
-            raise
-        return to_uint8_rgb_or_gray(_read_with_pillow(Path(path)))
+    from sr_desktop.engine.image_io import read_image
+
     return to_uint8_rgb_or_gray(read_image(path).pixels)
-
-
-def _read_with_pillow(path: Path) -> np.ndarray:
-    # Used only while engine.image_io is absent; same contract (ImageReadError).
-    from PIL import Image as PILImage, UnidentifiedImageError
-
-    from sr_desktop.engine.errors import ImageReadError
-
-    try:
-        with PILImage.open(path) as img:
-            img.load()
-            mode = "L" if img.mode in ("1", "L", "LA", "I;16", "I") else "RGB"
-            if img.mode in ("I;16", "I"):
-                arr = np.asarray(img, dtype=np.float64)
-                return np.clip(np.floor(arr / 257.0 + 0.5), 0, 255).astype(np.uint8)
-            return np.asarray(img.convert(mode))
-    except FileNotFoundError:
-        raise ImageReadError(path, "file not found") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ImageReadError(path, f"not a readable image ({exc})") from None
 
 
 # -- the protocol ------------------------------------------------------------------------
