@@ -1,0 +1,41 @@
+"""Image-quality metrics and the evaluation protocol of the SR literature (no Qt).
+
+Modules:
+    matlab_resize   MATLAB-compatible bicubic ``imresize`` (uint8 rounding between passes)
+    color           MATLAB ``rgb2ycbcr`` (BT.601) and the evaluation channel ``luma_y``
+    fullref         ``psnr``, ``ssim``, ``ssim_map``, ``ms_ssim`` (Gaussian 11×11, σ = 1.5)
+    maps            displayable RGB maps: ``difference_map``, ``ssim_display_map``, ``gradient_map``
+    noref           ``sharpness`` and ``consistency`` for images without ground truth
+    degradation     ``Degradation`` (bicubic | kernel), ``parse_degradation``, ``degrade_uint8``
+    upscalers       what is evaluated: ``MatlabBicubic``, ``EngineUpscaler``, ``FunctionUpscaler``
+    evaluate        ``score_pair``, ``evaluate_image``, ``evaluate_dataset``, ``evaluate_models``
+    report          table / JSON / CSV / plot of a ``BenchReport``
+    timing          ``Timing`` (seconds, MP/s, device, peak memory, tiles), ``PeakMemory``
+
+The names below are re-exported for convenience.
+"""
+
+from sr_desktop.engine.metrics.degradation import Degradation, parse_degradation
+from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.engine.metrics.evaluate import (
+    BenchReport,
+    EvalProtocol,
+    ImageEvaluation,
+    ImageScores,
+    ModelEvaluation,
+    evaluate_dataset,
+    evaluate_image,
+    evaluate_models,
+    score_pair,
+)
+from sr_desktop.engine.metrics.fullref import ms_ssim, psnr, ssim
+from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
+from sr_desktop.engine.metrics.noref import consistency, sharpness
+from sr_desktop.engine.metrics.upscalers import make_upscaler
+
+__all__ = [
+    "BenchReport", "Degradation", "EvalProtocol", "EvaluationError", "ImageEvaluation",
+    "ImageScores", "ModelEvaluation", "consistency", "difference_map", "evaluate_dataset",
+    "evaluate_image", "evaluate_models", "gradient_map", "make_upscaler", "ms_ssim",
+    "parse_degradation", "psnr", "score_pair", "sharpness", "ssim", "ssim_display_map",
+]
