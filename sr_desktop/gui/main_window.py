@@ -46,7 +46,7 @@ from sr_desktop.gui.filmstrip import Filmstrip
 from sr_desktop.gui.image_convert import array_to_qimage, qimage_to_array
 from sr_desktop.gui.model_picker import ModelPicker
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.worker import Job, JobQueue, JobRunner
+from sr_desktop.gui.worker import Job, JobQueue, JobRunner, run_engine_job
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,23 @@ def _compare_view_class():
     from sr_desktop.gui.compare_view import CompareView
 
     return CompareView
+
+
+def _with_display_layer(runner: JobRunner) -> JobRunner:
+    """Wrap ``runner`` so that a whole-image result is also converted for display in the
+    worker thread (a 4× photo takes a noticeable time to convert; the GUI thread must not)."""
+
+    def run(job: Job, progress, cancel):
+        result = runner(job, progress, cancel)
+        if job.box is None:
+            try:
+                from sr_desktop.gui.compare_image import ImageLayer
+            except ImportError:
+                return result
+            job.display = ImageLayer(result.image.pixels)
+        return result
+
+    return run
 
 
 def _human_seconds(seconds: float | None) -> str:
@@ -232,7 +249,7 @@ class MainWindow(QMainWindow):
         self._job_started_at: float | None = None
         self._last_progress: ProgressInfo | None = None
 
-        self.queue = JobQueue(self, runner=job_runner)
+        self.queue = JobQueue(self, runner=_with_display_layer(job_runner or run_engine_job))
         self.queue.jobStarted.connect(self._on_job_started)
         self.queue.jobProgress.connect(self._on_job_progress)
         self.queue.jobFinished.connect(self._on_job_finished)
@@ -746,7 +763,9 @@ class MainWindow(QMainWindow):
             return  # the user moved on to another image
         try:
             if job.box is None:
-                self.compare.set_result(result.image.pixels, int(result.scale))
+                shown = job.display if job.display is not None else result.image.pixels
+                self.compare.set_result(shown, int(result.scale))
+                job.display = None
             else:
                 self.compare.set_region_result(job.box, result.image.pixels, int(result.scale))
         except SRDesktopError as exc:

@@ -34,6 +34,8 @@ class Job:
     box: tuple[int, int, int, int] | None = None
     id: int = field(default_factory=lambda: next(_ids))
     cancel: CancelToken = field(default_factory=CancelToken)
+    #: set by the runner in the worker thread: the result already converted for display
+    display: Any = None
 
     @property
     def kind(self) -> str:
