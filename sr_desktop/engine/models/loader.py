@@ -1,0 +1,104 @@
+"""``load_model(id, scale=None, variant=None, **options) -> SRModel``.
+
+Zoo models: the ncnn graph is converted once (weights cached as safetensors in
+``paths.cache_dir()/models``, keyed by the sha256 of the source files) and wrapped in a
+`ZooModel` that applies the family's conventions. Custom models go to
+``custom.load_custom_model``; ``bicubic``/``lanczos`` to ``ResampleModel``; ``zssr`` to
+``zssr.model.make_zssr_model``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.models.base import ModelSpec, SRModel
+from sr_desktop.engine.models.registry import get_model_spec, install_command, model_files, variants_at
+
+RESAMPLE_SCALES = range(1, 9)
+
+
+def resolve_scale_variant(spec: ModelSpec, scale: int | None, variant: str | None) -> tuple[int, str]:
+    """Validate `scale`/`variant` for `spec`; None means the default (first scale, plain variant).
+
+    When the plain variant does not exist at a scale (waifu2x-cunet ×1 is denoise-only), the
+    first variant available at that scale is used.
+    """
+    if scale is None:
+        scale = spec.scales[-1] if spec.kind != "resample" else 2
+        if spec.kind == "feedforward" and 4 in spec.scales:
+            scale = 4
+    try:
+        scale = int(scale)
+    except (TypeError, ValueError):
+        raise ModelError(f"scale must be an integer, got {scale!r}") from None
+    if spec.kind == "resample":
+        if scale not in RESAMPLE_SCALES:
+            raise ModelError(f"{spec.id} supports scales 1..8, not ×{scale}")
+    elif scale not in spec.scales:
+        raise ModelError(f"{spec.id} supports scales {', '.join(f'×{s}' for s in spec.scales)}, not ×{scale}")
+    available = variants_at(spec, scale) if spec.kind == "feedforward" else list(spec.variants)
+    if variant in (None, "", "default"):
+        chosen = spec.default_variant if spec.default_variant in available else (available[0] if available else "default")
+        if variant == "default" and "default" in available:
+            chosen = "default"
+        return scale, chosen
+    if variant not in available:
+        raise ModelError(
+            f"{spec.id} has no variant {variant!r} at ×{scale}; available: {', '.join(available) or 'none'}"
+        )
+    return scale, variant
+
+
+def load_model(model_id: str, scale: int | None = None, variant: str | None = None, **options: Any) -> SRModel:
+    """Load `model_id` at `scale` (default: the model's largest native scale, 4 when it has
+    it) and `variant` (default: the plain one) ready to run on CPU in float32.
+
+    Options: ``channels_last`` (zoo, default True), ``noise_level`` (srmd, overrides the
+    variant), ``cache`` (zoo, default True), ``kernel`` (zssr). Raises `ModelError`.
+    """
+    spec = get_model_spec(model_id)
+    if spec.custom:
+        from sr_desktop.engine.models import custom
+
+        return custom.load_custom_model(spec, scale=scale, variant=variant)
+    if spec.kind == "resample":
+        scale, _ = resolve_scale_variant(spec, scale, variant)
+        from sr_desktop.engine.models.resample_model import ResampleModel
+
+        return ResampleModel(spec.id, scale)
+    if spec.kind == "per_image":
+        scale, _ = resolve_scale_variant(spec, scale, variant)
+        try:
+            from sr_desktop.engine.zssr.model import make_zssr_model
+        except ModuleNotFoundError:
+            raise ModelError("zssr is not available") from None
+        rest = dict(options)
+        kernel = rest.pop("kernel", None)
+        return make_zssr_model(scale=scale, kernel=kernel, **rest)
+    return _load_zoo_model(spec, scale, variant, **options)
+
+
+def _load_zoo_model(spec: ModelSpec, scale, variant, channels_last: bool = True,
+                    noise_level: int | None = None, cache: bool = True) -> SRModel:
+    from sr_desktop.engine.models.zoo import ZooModel
+    from sr_desktop.engine.ncnn import load_ncnn_graph
+
+    if not spec.installed:
+        raise ModelError(f"{spec.id} is not installed: run `{install_command(spec)}`")
+    scale, variant = resolve_scale_variant(spec, scale, variant)
+    family = spec.source["family"]
+    if family == "srmd":
+        if noise_level is None:
+            noise_level = int(spec.source.get("noise_levels", {}).get(variant, 0))
+        if not 0 <= int(noise_level) <= 255:
+            raise ModelError(f"srmd noise level must be 0..255, got {noise_level}")
+    elif noise_level is not None:
+        raise ModelError(f"{spec.id} has no noise_level option")
+    param, binf = model_files(spec, scale, variant)
+    module = load_ncnn_graph(param, binf, cache_dir="default" if cache else None)
+    return ZooModel(
+        spec.id, family, module, scale, variant=variant,
+        noise_level=noise_level if family == "srmd" else None,
+        recommended_tile=spec.recommended_tile, channels_last=channels_last,
+    )

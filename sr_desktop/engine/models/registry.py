@@ -1,0 +1,145 @@
+"""The model registry: ``models/manifest.json`` (the zoo as data) plus the user's custom models.
+
+Zoo model files ship in pip packages (ncnn ``.param``/``.bin``); they are located through
+importlib (``find_spec``), never by a hard-coded path, and the packages' own code is never
+imported. A spec whose package is missing has ``installed=False`` and the ``pip install``
+command that fixes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from sr_desktop import paths
+from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.models.base import ModelSpec
+
+log = logging.getLogger(__name__)
+
+MANIFEST = paths.MODELS_DIR / "manifest.json"
+
+
+@functools.lru_cache(maxsize=4)
+def _read_manifest(path: str) -> tuple[dict[str, Any], ...]:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return tuple(doc["models"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"the model manifest {path} is missing or broken: {exc}") from None
+
+
+def package_dir(module: str) -> Path | None:
+    """Directory of an installed package (by its import name), or None; nothing is imported."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin).parent if spec.origin else None
+
+
+def model_files(spec: ModelSpec, scale: int, variant: str) -> tuple[Path, Path]:
+    """The (.param, .bin) of a zoo model at `scale`/`variant` (ModelError if unavailable)."""
+    files = spec.source.get("files", {})
+    stem = files.get(str(scale), {}).get(variant)
+    if stem is None:
+        raise ModelError(f"{spec.id} has no variant {variant!r} at ×{scale}")
+    root = package_dir(spec.source["module"])
+    if root is None:
+        raise ModelError(f"{spec.id} is not installed: run `{install_command(spec)}`")
+    param, binf = root / f"{stem}.param", root / f"{stem}.bin"
+    if not (param.is_file() and binf.is_file()):
+        raise ModelError(
+            f"{spec.id}: model file {param.name} is missing from package {spec.source['package']}; "
+            f"reinstall it with `pip install --force-reinstall {spec.source['package']}`"
+        )
+    return param, binf
+
+
+def install_command(spec: ModelSpec) -> str | None:
+    package = spec.source.get("package")
+    return f"pip install {package}" if package else None
+
+
+def _is_installed(spec: ModelSpec) -> bool:
+    module = spec.source.get("module")
+    if not module:
+        return True
+    root = package_dir(module)
+    if root is None:
+        return False
+    stems = [stem for per_scale in spec.source.get("files", {}).values() for stem in per_scale.values()]
+    return all((root / f"{stem}.param").is_file() and (root / f"{stem}.bin").is_file() for stem in stems)
+
+
+def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
+    spec = ModelSpec(
+        id=entry["id"],
+        name=entry["name"],
+        arch=entry["arch"],
+        scales=[int(s) for s in entry["scales"]],
+        kind=entry.get("kind", "feedforward"),
+        variants=list(entry.get("variants", ["default"])),
+        default_variant=entry.get("default_variant", "default"),
+        tags=list(entry.get("tags", [])),
+        description=entry.get("description", ""),
+        license=entry.get("license", ""),
+        source=dict(entry.get("source", {})),
+        recommended_tile=int(entry.get("recommended_tile", 256)),
+        published=dict(entry.get("published", {})),
+    )
+    spec.installed = _is_installed(spec)
+    spec.install_command = None if spec.installed else install_command(spec)
+    return spec
+
+
+def list_zoo_models(manifest: str | Path | None = None) -> list[ModelSpec]:
+    """The specs of ``models/manifest.json`` (installed state computed now)."""
+    return [_spec_from_entry(e) for e in _read_manifest(str(manifest or MANIFEST))]
+
+
+def _custom_specs() -> list[ModelSpec]:
+    try:
+        from sr_desktop.engine.models import custom
+    except ModuleNotFoundError as exc:
+        if exc.name == "sr_desktop.engine.models.custom":
+            return []
+        raise
+    try:
+        return list(custom.list_custom_specs())
+    except ModelError as exc:
+        log.warning("custom models unavailable: %s", exc)
+        return []
+
+
+def list_models() -> list[ModelSpec]:
+    """Every model: the zoo (manifest order) then the user's custom models."""
+    zoo = list_zoo_models()
+    ids = {s.id for s in zoo}
+    return zoo + [s for s in _custom_specs() if s.id not in ids]
+
+
+def get_model_spec(model_id: str) -> ModelSpec:
+    """The spec of `model_id` (ModelError naming the known ids if unknown)."""
+    specs = list_models()
+    for spec in specs:
+        if spec.id == model_id:
+            return spec
+    known = ", ".join(s.id for s in specs)
+    raise ModelError(f"unknown model {model_id!r}; known models: {known}")
+
+
+def variants_at(spec: ModelSpec, scale: int) -> list[str]:
+    """The variants of `spec` available at `scale` (all listed variants when not per-scale)."""
+    files = spec.source.get("files")
+    if not files:
+        return list(spec.variants)
+    return [v for v in spec.variants if v in files.get(str(scale), {})]
