@@ -56,17 +56,46 @@ def native_scales(model_id: str) -> list[int] | None:
     return list(get_model_spec(model_id).scales)
 
 
+def srcnn_route_bicubic(folder: Path, scale: int) -> tuple[float, float]:
+    """Bicubic the way SRCNN's demo script measured it: Y (uint8 rgb2ycbcr) only,
+    ``imresize`` down and up on single-precision Y, output rounded to uint8.
+
+    A cross-check of the MATLAB resize itself (it needs no RGB/LR rounding choices).
+    """
+    import numpy as np
+
+    from sr_desktop.engine.metrics.color import rgb2ycbcr
+    from sr_desktop.engine.metrics.evaluate import list_dataset, read_hr
+    from sr_desktop.engine.metrics.fullref import psnr, ssim
+    from sr_desktop.engine.metrics.matlab_resize import imresize
+
+    psnrs, ssims = [], []
+    for path in list_dataset(folder):
+        hr = read_hr(path)
+        h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
+        hr = hr[:h, :w]
+        y = hr[:, :, 0] if hr.shape[2] == 1 else rgb2ycbcr(hr)[:, :, 0]
+        y32 = (y.astype(np.float32) / 255).astype(np.float64)
+        up = imresize(imresize(y32, 1 / scale).astype(np.float32), scale).astype(np.float32)
+        out = np.clip(np.floor(up.astype(np.float64) * 255 + 0.5), 0, 255)
+        psnrs.append(psnr(out, y, shave=scale))
+        ssims.append(ssim(out, y, shave=scale))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set5", type=Path, help="Set5 folder")
     parser.add_argument("--set14", type=Path, help="Set14 folder")
-    parser.add_argument("--models", nargs="+", default=["bicubic"])
+    parser.add_argument("--models", nargs="*", default=["bicubic"])
     parser.add_argument("--scales", nargs="+", type=int, default=[2, 3, 4])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tile", default="auto")
     parser.add_argument("--round-y", action="store_true", help="round Y to integers (SRMD scripts)")
     parser.add_argument("--json-dir", type=Path, default=Path("bench-out"))
     parser.add_argument("--markdown", type=Path, help="write the markdown table here")
+    parser.add_argument("--srcnn-route", action="store_true",
+                        help="also print bicubic measured the SRCNN-script way (Y-only resize)")
     args = parser.parse_args(argv)
     datasets = [(name, path) for name, path in (("Set5", args.set5), ("Set14", args.set14)) if path]
     if not datasets:
@@ -74,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     tile = args.tile if args.tile == "auto" else int(args.tile)
     args.json_dir.mkdir(parents=True, exist_ok=True)
     protocol = EvalProtocol(round_y=args.round_y)
+
+    if args.srcnn_route:
+        for scale in args.scales:
+            for name, folder in datasets:
+                p, q = srcnn_route_bicubic(folder, scale)
+                print(f"bicubic (SRCNN route)  {name:<6} ×{scale}  PSNR {p:7.3f}  SSIM {q:.4f}")
 
     rows: dict[tuple[str, str, int], dict] = {}
     failures: list[str] = []
