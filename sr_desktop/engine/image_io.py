@@ -72,6 +72,8 @@ _FORMAT_OF_SUFFIX = {
     ".bmp": "bmp",
     ".dib": "bmp",
 }
+ZLIB_LEVEL = 3
+"""Deflate level of PNG/TIFF output: on photos ~3× faster than level 6 for ~10 % more bytes."""
 _ICC_SPACE_RGB = b"RGB "
 _ICC_SPACE_GRAY = b"GRAY"
 _ICC_SPACE_CMYK = b"CMYK"
@@ -218,7 +220,9 @@ def _open_header(fp: io.BytesIO, where: str | Path):
             return factory(fp, "")
         except (SyntaxError, IndexError, TypeError, ValueError, struct.error, OSError) as exc:
             log.debug("%s header of %s rejected", fmt, where, exc_info=True)
-            raise ImageReadError(where, f"unsupported or corrupt {fmt} file ({exc})") from None
+            raise ImageReadError(
+                where, f"image data is truncated or corrupt (or an unsupported {fmt} variant)"
+            ) from None
     return None
 
 
@@ -262,8 +266,9 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         exif = patch_exif(exif) if exif else None
         icc = im.info.get("icc_profile") or None
         info: dict = {}
-        if im.info.get("dpi"):
-            info["dpi"] = tuple(round(float(v), 1) for v in im.info["dpi"])
+        dpi = im.info.get("dpi")
+        if dpi and len(dpi) == 2 and all(float(v) > 0 for v in dpi):
+            info["dpi"] = tuple(round(float(v), 1) for v in dpi)
         frames = getattr(im, "n_frames", 1)
         if frames > 1:
             info["frames"] = frames
@@ -534,7 +539,7 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         if fmt == "tiff" and pixels.dtype == np.uint16 and pixels.shape[2] == 2:
             pixels = pixels[:, :, [0, 0, 0, 1]]
         icc, exif, dpi = _metadata(image, pixels, options)
-        (encode_png if fmt == "png" else encode_tiff)(fh, pixels, icc, exif, dpi)
+        (encode_png if fmt == "png" else encode_tiff)(fh, pixels, icc, exif, dpi, ZLIB_LEVEL)
         return
 
     pixels = _to_uint8(pixels)

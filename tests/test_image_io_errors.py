@@ -1,0 +1,239 @@
+"""Image I/O failure cases: every bad input is one ImageReadError naming the file; writes are
+atomic, never replace the input and never leave partial files."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from PIL import ImageFile
+
+from sr_desktop.engine import image_io
+from sr_desktop.engine.errors import ImageReadError, ImageWriteError
+from sr_desktop.engine.image import Image
+from sr_desktop.engine.image_io import SaveOptions, read_image, read_image_bytes, write_image
+
+
+def small_rgb(seed=0, shape=(40, 50, 3)):
+    return np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def save_with_pillow(path, fmt, **params):
+    PILImage.fromarray(small_rgb()).save(path, fmt, **params)
+    return path
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A valid-looking PNG header claiming a huge size, with a few bytes of pixel data."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def reason_of(path, **kwargs) -> ImageReadError:
+    with pytest.raises(ImageReadError) as info:
+        read_image(path, **kwargs)
+    error = info.value
+    assert str(path) in str(error)  # the message names the file
+    assert "\n" not in str(error)
+    return error
+
+
+# ----------------------------------------------------------------- reading
+
+
+def test_missing_file(tmp_path):
+    assert reason_of(tmp_path / "nope.png").reason == "file not found"
+
+
+def test_directory(tmp_path):
+    assert "folder" in reason_of(tmp_path).reason
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    assert reason_of(path).reason == "file is empty"
+
+
+def test_text_file(tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("hello, this is not a picture\n" * 5)
+    assert reason_of(path).reason == "not an image file"
+
+
+def test_other_image_format_is_named(tmp_path):
+    path = save_with_pillow(tmp_path / "a.gif", "GIF")
+    assert "unsupported image format GIF" in reason_of(path).reason
+
+
+@pytest.mark.parametrize("fmt,suffix", [("PNG", ".png"), ("JPEG", ".jpg"), ("WEBP", ".webp"),
+                                        ("TIFF", ".tif"), ("BMP", ".bmp")])
+def test_truncated_files(tmp_path, fmt, suffix):
+    whole = save_with_pillow(tmp_path / f"whole{suffix}", fmt).read_bytes()
+    path = tmp_path / f"cut{suffix}"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    reason = reason_of(path).reason
+    assert "truncated or corrupt" in reason
+
+
+def test_truncated_16bit_png(tmp_path):
+    whole = io.BytesIO()
+    image_io.encode_png(whole, small_rgb().astype(np.uint16) * 257)
+    path = tmp_path / "cut16.png"
+    path.write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    assert "truncated or corrupt" in reason_of(path).reason
+
+
+def test_garbage_after_png_signature(tmp_path):
+    path = tmp_path / "junk.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    assert "corrupt" in reason_of(path).reason
+
+
+def test_decompression_bomb_header_rejected_before_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bomb_png(30000, 30000))
+    error = reason_of(path)
+    assert error.reason == "image is 30000×30000 = 900 MP, above the 200 MP limit"
+
+
+def test_lowered_pixel_limit(tmp_path):
+    path = save_with_pillow(tmp_path / "a.png", "PNG")
+    assert "above the 1000 pixels limit" in reason_of(path, max_pixels=1000).reason
+    assert read_image(path, max_pixels=2000).pixels.shape == (40, 50, 3)
+
+
+def test_pillow_bomb_errors_map_to_read_error(tmp_path, monkeypatch):
+    path = save_with_pillow(tmp_path / "a.png", "PNG")
+
+    def explode(self):
+        raise PILImage.DecompressionBombError("too many pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", explode)
+    assert "too large" in reason_of(path).reason
+
+
+def test_truncated_images_are_not_tolerated_globally():
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_read_image_bytes_errors_name_the_source():
+    with pytest.raises(ImageReadError, match="<clipboard>: not an image file"):
+        read_image_bytes(b"plain text")
+    with pytest.raises(ImageReadError, match="pasted.png: file is empty"):
+        read_image_bytes(b"", name="pasted.png")
+
+
+# ----------------------------------------------------------------- writing
+
+
+def test_unknown_suffix_and_format(tmp_path):
+    image = Image(small_rgb())
+    with pytest.raises(ImageWriteError, match=r"unknown output suffix \.gif"):
+        write_image(image, tmp_path / "x.gif")
+    with pytest.raises(ImageWriteError, match="unknown format 'heic'"):
+        write_image(image, tmp_path / "x.png", SaveOptions(format="heic"))
+    with pytest.raises(ImageWriteError, match="quality must be 1..100"):
+        write_image(image, tmp_path / "x.jpg", SaveOptions(quality=0))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_to_overwrite_the_input(tmp_path):
+    src = save_with_pillow(tmp_path / "in.png", "PNG")
+    before = src.read_bytes()
+    image = read_image(src)
+    for target in (src, tmp_path / "sub" / ".." / "in.png"):
+        with pytest.raises(ImageWriteError, match="refusing to overwrite the input"):
+            write_image(image, target, overwrite=True)
+    link = tmp_path / "link.png"
+    link.symlink_to(src)
+    with pytest.raises(ImageWriteError, match="refusing to overwrite the input"):
+        write_image(image, link, overwrite=True)
+    assert src.read_bytes() == before
+
+
+def test_refuses_protected_paths(tmp_path):
+    other = save_with_pillow(tmp_path / "other.png", "PNG")
+    with pytest.raises(ImageWriteError, match="refusing to overwrite an input"):
+        write_image(Image(small_rgb(1)), other, overwrite=True, protect=[other])
+
+
+def test_existing_target_needs_overwrite(tmp_path):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"old")
+    with pytest.raises(ImageWriteError, match=r"file exists \(use --overwrite\)"):
+        write_image(Image(small_rgb()), target)
+    assert target.read_bytes() == b"old"
+    write_image(Image(small_rgb()), target, overwrite=True)
+    assert read_image(target).pixels.shape == (40, 50, 3)
+
+
+def test_target_is_a_folder(tmp_path):
+    (tmp_path / "d.png").mkdir()
+    with pytest.raises(ImageWriteError, match="is a folder"):
+        write_image(Image(small_rgb()), tmp_path / "d.png", overwrite=True)
+
+
+def test_creates_parent_folders_and_respects_umask(tmp_path):
+    out = write_image(Image(small_rgb()), tmp_path / "a" / "b" / "c.png")
+    assert out.is_file()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "tif"])
+def test_failure_mid_write_leaves_nothing(tmp_path, monkeypatch, fmt):
+    def failing_png(fh, *args, **kwargs):
+        fh.write(b"\x89PNG partial data")
+        raise ValueError("encoder blew up")
+
+    def failing_pillow_save(self, fp, *args, **kwargs):
+        fp.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(image_io, "encode_png", failing_png)
+    monkeypatch.setattr(image_io, "encode_tiff", failing_png)
+    monkeypatch.setattr(PILImage.Image, "save", failing_pillow_save)
+    target = tmp_path / f"out.{fmt}"
+    with pytest.raises(ImageWriteError) as info:
+        write_image(Image(small_rgb()), target)
+    assert str(target) in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # no target, no temporary file
+
+
+def test_failure_keeps_the_previous_file(tmp_path, monkeypatch):
+    target = write_image(Image(small_rgb(1)), tmp_path / "out.png")
+    before = target.read_bytes()
+
+    def failing_png(fh, *args, **kwargs):
+        fh.write(b"\x89PNG partial data")
+        raise KeyboardInterrupt  # e.g. the user cancels while encoding
+
+    monkeypatch.setattr(image_io, "encode_png", failing_png)
+    with pytest.raises(KeyboardInterrupt):
+        write_image(Image(small_rgb(2)), target, overwrite=True)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_unwritable_folder_gives_write_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    with pytest.raises(ImageWriteError, match="cannot create the folder"):
+        write_image(Image(small_rgb()), blocker / "out.png")
