@@ -150,6 +150,14 @@ def test_palette_with_and_without_transparency(tmp_path):
     np.testing.assert_array_equal(clear.pixels[:, :, 3], np.array([255, 0, 128])[index])
 
 
+def test_rgb_png_with_transparent_colour_gets_alpha(tmp_path):
+    pixels = np.array([[[10, 20, 30], [1, 2, 3]]], dtype=np.uint8)
+    PILImage.fromarray(pixels).save(tmp_path / "t.png", transparency=(1, 2, 3))
+    back = read_image(tmp_path / "t.png")
+    assert back.mode == "RGBA"
+    np.testing.assert_array_equal(back.pixels, [[[10, 20, 30, 255], [1, 2, 3, 0]]])
+
+
 def test_cmyk_jpeg_becomes_rgb_without_the_cmyk_profile(tmp_path):
     cmyk = np.zeros((16, 32, 4), dtype=np.uint8)
     cmyk[:, :16, 0] = 255  # pure cyan

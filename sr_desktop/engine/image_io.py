@@ -133,7 +133,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
 
     8-bit sources give uint8 pixels, 16-bit PNG/TIFF give uint16. Modes map to L, LA, RGB
     or RGBA: palette -> RGB (RGBA when it has transparency), 1-bit -> L (0/255), CMYK ->
-    RGB. The EXIF orientation is applied to the pixels and ``exif`` keeps the block with
+    RGB, 8-bit L/RGB with a transparent colour (PNG tRNS) -> LA/RGBA. The EXIF orientation is applied to the pixels and ``exif`` keeps the block with
     orientation 1; the ICC profile is kept as is, except for CMYK sources: with an
     embedded CMYK profile the pixels are converted through it to sRGB and the sRGB profile
     is attached; without one the plain conversion is used and no profile is kept (a CMYK
@@ -346,6 +346,9 @@ def _decode_deep(
 def _pixels_from_pillow(im, icc: bytes | None, where) -> tuple[np.ndarray, bytes | None]:
     """H×W×C uint8/uint16 pixels of a loaded Pillow image, and the ICC profile to keep."""
     mode = im.mode
+    if mode in ("L", "RGB") and "transparency" in im.info:  # PNG tRNS: one transparent colour
+        rgba = np.array(im.convert("RGBA"))
+        return (rgba[:, :, [0, 3]] if mode == "L" else rgba), icc
     if mode in ("L", "LA", "RGB", "RGBA"):
         return np.array(im), icc
     if mode.startswith("I;16"):
@@ -416,7 +419,7 @@ def write_image(
 
     - PNG, TIFF: 8- and 16-bit kept exactly, gray/gray+alpha/RGB/RGBA kept (a 16-bit
       gray+alpha TIFF is written as 16-bit RGBA: few readers handle that layout).
-    - JPEG: 8-bit (16-bit rounded down to 8); alpha is flattened onto white; gray stays gray.
+    - JPEG: 8-bit (16-bit rounded to the nearest 8-bit value); alpha is flattened onto white; gray stays gray.
     - WebP: 8-bit, alpha kept, gray written as RGB (WebP has no gray); quality 100 = lossless.
     - BMP: 8-bit, gray stays gray, alpha flattened onto white (BMP alpha is not read back
       reliably, Pillow included), no ICC/EXIF.
