@@ -19,6 +19,7 @@ into one 3×3 convolution ``eval_conv`` — what the released network runs at in
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -68,12 +69,17 @@ def collapse_conv3xc(
     the first bias reaches every tap of the 3×3 conv at every position, which is a
     constant that goes into the folded bias.
     """
-    a, b, c, d = (t.double() for t in (w1[:, :, 0, 0], w2, w3[:, :, 0, 0], sk_w[:, :, 0, 0]))
+    # float64 numpy: exact enough, and free of torch's per-op thread start-up cost on
+    # these tiny matrices (it dominates when the CPU is busy)
+    a, b, c, d = (t.detach().cpu().double().numpy()
+                  for t in (w1[:, :, 0, 0], w2, w3[:, :, 0, 0], sk_w[:, :, 0, 0]))
+    b1_, b2_, b3_, bsk = (t.detach().cpu().double().numpy() for t in (b1, b2, b3, sk_b))
     # weight[o, i, y, x] = sum_{m, n} w3[o, m] * w2[m, n, y, x] * w1[n, i]
-    weight = torch.einsum("om,mnyx,ni->oiyx", c, b, a)
+    per_tap = c @ (b.transpose(2, 3, 0, 1) @ a)  # (y, x, o, i)
+    weight = np.ascontiguousarray(per_tap.transpose(2, 3, 0, 1))
     weight[:, :, 1, 1] += d
-    bias_mid = torch.einsum("mnyx,n->m", b, b1.double()) + b2.double()
-    bias = c @ bias_mid + b3.double() + sk_b.double()
+    bias = c @ (b.sum((2, 3)) @ b1_ + b2_) + b3_ + bsk
+    weight, bias = torch.from_numpy(weight), torch.from_numpy(bias)
     return weight.to(w2.dtype), bias.to(w2.dtype)
 
 

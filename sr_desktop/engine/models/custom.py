@@ -92,7 +92,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
-            if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            # a pickle naming a Python global (a class, a function such as os.system)
+            # versus one that is merely not a pickle
+            if "global" in str(exc).lower() or "unsupported class" in str(exc).lower():
                 raise ModelError(
                     f"refused to load {path}: it contains Python objects other than tensors, "
                     "which could run code; only plain weight files are accepted"

