@@ -260,8 +260,10 @@ class _Pipeline:
         upscale_options: Any,
         progress: ProgressCallback | None,
         cancel: CancelToken,
+        model: Any = None,
     ):
         self.jobs = jobs
+        self.model = model
         self.options = options
         self.upscale_options = upscale_options
         self.progress = progress
@@ -400,7 +402,9 @@ class _Pipeline:
 
             t0 = time.perf_counter()
             try:
-                result = upscale_image(image, self.upscale_options, progress=tile_progress, cancel=self.cancel)
+                result = upscale_image(
+                    image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
+                )
             except Cancelled:
                 cancelled = True
                 break
@@ -506,6 +510,7 @@ def run_batch(
     write_report_file: bool = True,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    model: Any = None,
 ) -> BatchResult:
     """Upscale the images of `input_dir` into `output_dir` (mirroring sub-folders).
 
@@ -529,7 +534,10 @@ def run_batch(
         raise BatchError(f"report path {report_path} is a folder")
     cancel = cancel or CancelToken()
 
-    scale = resolve_scale(options)
+    if model is not None:
+        scale = int(options.scale or model.scale)
+    else:
+        scale = resolve_scale(options)
     file_list = [Path(f).expanduser() for f in files] if files is not None else None
     jobs = plan_jobs(
         input_dir,
@@ -543,7 +551,8 @@ def run_batch(
         files=file_list,
     )
     upscale_options = make_upscale_options(options, scale)
-    _preload_model(upscale_options)
+    if model is None:
+        _preload_model(upscale_options)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -555,7 +564,7 @@ def run_batch(
 
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    pipeline = _Pipeline(jobs, options, upscale_options, progress, cancel)
+    pipeline = _Pipeline(jobs, options, upscale_options, progress, cancel, model)
     completed = pipeline.run()
     wall = time.perf_counter() - t0
 
