@@ -1,0 +1,352 @@
+"""The evaluate mode's leaderboard: a sortable table and a PSNR bar chart (QPainter).
+
+Both show :class:`LeaderRow` values; clicking a table row or a bar emits
+``modelActivated(model_id)``. Missing values (a model still running, a region score not
+yet computed) show as "…", failed ones as "error" with the message as tooltip.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+COLUMNS = ("Model", "PSNR", "SSIM", "Time (s)")
+COLUMN_TIPS = (
+    "Model id",
+    "PSNR of the Y channel (BT.601) in dB, border of 'scale' pixels shaved; higher is better",
+    "SSIM of the Y channel (11×11 Gaussian window, σ = 1.5); higher is better",
+    "Seconds the model took to upscale the degraded image",
+)
+SORT_ROLE = Qt.ItemDataRole.UserRole
+MODEL_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass
+class LeaderRow:
+    """One line of the leaderboard. None = not known yet; `error` = failed."""
+
+    model: str
+    psnr_y: float | None = None
+    ssim_y: float | None = None
+    seconds: float | None = None
+    error: str = ""
+
+
+def format_psnr(value: float | None) -> str:
+    if value is None:
+        return "…"
+    return "∞" if math.isinf(value) else f"{value:.2f}"
+
+
+def _sort_key(value) -> float:
+    # Unknown values sort below every number (last when sorted best-first).
+    if value is None:
+        return -math.inf
+    return float(value)
+
+
+class _SortItem(QTableWidgetItem):
+    """A cell that sorts by the value stored in SORT_ROLE (numbers numerically)."""
+
+    def __init__(self, text: str, key) -> None:
+        super().__init__(text)
+        self.setData(SORT_ROLE, key)
+        self.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if isinstance(a, str) or isinstance(b, str):
+            return str(a).lower() < str(b).lower()
+        return float(a) < float(b)
+
+
+class LeaderboardTable(QTableWidget):
+    """Model / PSNR / SSIM / time, sortable by clicking any header."""
+
+    modelActivated = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        for col, tip in enumerate(COLUMN_TIPS):
+            self.horizontalHeaderItem(col).setToolTip(tip)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(QFontMetrics(self.font()).height() + 6)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setHighlightSections(False)
+        self.setSortingEnabled(True)
+        self.sortItems(1, Qt.SortOrder.DescendingOrder)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.clicked.connect(self._on_clicked)
+        self.activated.connect(self._on_clicked)
+
+    def set_rows(self, rows: list[LeaderRow], selected: str | None = None) -> None:
+        """Replace the content (the current sort column and order are kept)."""
+        self.setSortingEnabled(False)  # Qt: fill first, sort once
+        self.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            name = _SortItem(row.model, row.model)
+            name.setData(MODEL_ROLE, row.model)
+            cells = [name]
+            if row.error:
+                for _ in range(3):
+                    item = _SortItem("error", _sort_key(None))
+                    item.setToolTip(row.error)
+                    cells.append(item)
+                name.setToolTip(row.error)
+            else:
+                cells.append(_SortItem(format_psnr(row.psnr_y), _sort_key(row.psnr_y)))
+                cells.append(_SortItem("…" if row.ssim_y is None else f"{row.ssim_y:.4f}",
+                                       _sort_key(row.ssim_y)))
+                cells.append(_SortItem("…" if row.seconds is None else f"{row.seconds:.2f}",
+                                       _sort_key(row.seconds)))
+            for c, item in enumerate(cells):
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(r, c, item)
+        self.setSortingEnabled(True)
+        self.select_model(selected)
+
+    def models_in_order(self) -> list[str]:
+        """Model ids from top to bottom as displayed (after sorting)."""
+        return [self.item(r, 0).data(MODEL_ROLE) for r in range(self.rowCount())]
+
+    def row_of(self, model: str) -> int:
+        for r in range(self.rowCount()):
+            if self.item(r, 0).data(MODEL_ROLE) == model:
+                return r
+        return -1
+
+    def select_model(self, model: str | None) -> None:
+        """Highlight `model`'s row (None clears); emits nothing."""
+        self.blockSignals(True)
+        self.clearSelection()
+        r = self.row_of(model) if model else -1
+        if r >= 0:
+            self.selectRow(r)
+        self.blockSignals(False)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        rows = max(3, min(self.rowCount(), 8))
+        height = self.horizontalHeader().sizeHint().height() + rows * self.verticalHeader().defaultSectionSize()
+        return QSize(260, height + 2 * self.frameWidth())
+
+    def _on_clicked(self, index) -> None:
+        item = self.item(index.row(), 0)
+        if item is not None:
+            self.modelActivated.emit(item.data(MODEL_ROLE))
+
+
+class PsnrBarChart(QWidget):
+    """Horizontal bars of PSNR per model, best first, drawn with QPainter.
+
+    Bars start at a baseline 1 dB below the lowest whole dB of the values (PSNRs of
+    one image differ by a few dB; bars from 0 dB would all look the same); the baseline
+    is written under the chart.
+    """
+
+    modelActivated = Signal(str)
+
+    ROW = 18
+    GAP = 4
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._values: list[tuple[str, float]] = []
+        self._selected: str | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(self._height_for(1))
+
+    def set_values(self, values: list[tuple[str, float | None]]) -> None:
+        """(model, PSNR) pairs; None values are left out. Sorted best first."""
+        known = [(m, float(v)) for m, v in values if v is not None and not math.isnan(v)]
+        self._values = sorted(known, key=lambda mv: -mv[1])
+        self.setFixedHeight(self._height_for(len(self._values)))
+        self.update()
+
+    def set_selected(self, model: str | None) -> None:
+        self._selected = model
+        self.update()
+
+    def values(self) -> list[tuple[str, float]]:
+        return list(self._values)
+
+    def baseline(self) -> float:
+        """The dB value where bars start."""
+        finite = [v for _, v in self._values if math.isfinite(v)]
+        if not finite:
+            return 0.0
+        return max(0.0, math.floor(min(finite)) - 1.0)
+
+    def top(self) -> float:
+        finite = [v for _, v in self._values if math.isfinite(v)]
+        if not finite:
+            return 1.0
+        return max(math.ceil(max(finite)), self.baseline() + 1.0)
+
+    def _height_for(self, n: int) -> int:
+        caption = QFontMetrics(self.font()).height() + 6
+        return max(1, n) * (self.ROW + self.GAP) + self.GAP + caption
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(260, self._height_for(len(self._values)))
+
+    def _layout(self) -> tuple[int, int, int]:
+        """(label width, bar start x, bar full width) for the current size."""
+        fm = QFontMetrics(self.font())
+        label_w = min(int(self.width() * 0.38), max([fm.horizontalAdvance(m) for m, _ in self._values] or [40]) + 6)
+        value_w = fm.horizontalAdvance("00.00 ") + 4
+        bar_x = label_w + 4
+        return label_w, bar_x, max(10, self.width() - bar_x - value_w)
+
+    def _row_at(self, y: float) -> int:
+        i = int((y - self.GAP) // (self.ROW + self.GAP))
+        return i if 0 <= i < len(self._values) else -1
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
+        i = self._row_at(event.position().y())
+        if i >= 0 and event.button() == Qt.MouseButton.LeftButton:
+            self.modelActivated.emit(self._values[i][0])
+        super().mousePressEvent(event)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        fm = QFontMetrics(self.font())
+        text_color = pal.color(QPalette.ColorRole.WindowText)
+        if not self._values:
+            painter.setPen(pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No PSNR values yet")
+            return
+        label_w, bar_x, bar_w = self._layout()
+        lo, hi = self.baseline(), self.top()
+        normal = QColor(90, 140, 200)
+        highlight = pal.color(QPalette.ColorRole.Highlight)
+        for i, (model, value) in enumerate(self._values):
+            y = self.GAP + i * (self.ROW + self.GAP)
+            label = fm.elidedText(model, Qt.TextElideMode.ElideRight, label_w)
+            painter.setPen(text_color)
+            painter.drawText(QRectF(0, y, label_w, self.ROW),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
+            frac = 1.0 if math.isinf(value) else (value - lo) / (hi - lo)
+            length = max(2.0, min(1.0, frac) * bar_w)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(highlight if model == self._selected else normal)
+            painter.drawRoundedRect(QRectF(bar_x, y + 2, length, self.ROW - 4), 2, 2)
+            painter.setPen(text_color)
+            painter.drawText(QRectF(bar_x + length + 4, y, self.width() - bar_x - length - 4, self.ROW),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             format_psnr(value))
+        axis_y = self.GAP + len(self._values) * (self.ROW + self.GAP)
+        painter.setPen(QPen(pal.color(QPalette.ColorRole.Mid), 1))
+        painter.drawLine(bar_x, 2, bar_x, axis_y)
+        painter.setPen(pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText))
+        painter.drawText(QRectF(0, axis_y, self.width(), fm.height() + 6),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         f"PSNR-Y, bars from {lo:g} to {hi:g} dB")
+
+
+class WrapLabel(QLabel):
+    """A word-wrapped label whose minimum height follows its width.
+
+    Nested layouts (group boxes in a scroll area) size a plain wrapped QLabel from a
+    guessed width and give it too few lines, so text overlaps or is clipped.
+    """
+
+    def __init__(self, text: str = "", parent=None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        super().setText(text)
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        # Measured here: QLabel.heightForWidth() never returns less than the minimum
+        # height already set, so it cannot be used to shrink the label again.
+        if not self.text():
+            self.setMinimumHeight(0)
+            return
+        m = self.contentsMargins()
+        inner = max(1, self.width() - m.left() - m.right() - 2 * self.margin())
+        text = QFontMetrics(self.font()).boundingRect(
+            QRect(0, 0, inner, 100000), int(Qt.TextFlag.TextWordWrap), self.text())
+        needed = text.height() + m.top() + m.bottom() + 2 * self.margin()
+        if needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+
+class Leaderboard(QWidget):
+    """A note line, the table and the bar chart; ``modelActivated`` from either."""
+
+    modelActivated = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.note = WrapLabel("", self)
+        self.note.setObjectName("leaderboardNote")
+        self.table = LeaderboardTable(self)
+        self.chart = PsnrBarChart(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.note)
+        layout.addWidget(self.table)
+        layout.addWidget(self.chart)
+        self.table.modelActivated.connect(self._activate)
+        self.chart.modelActivated.connect(self._activate)
+        self._rows: list[LeaderRow] = []
+        self._selected: str | None = None
+
+    def set_rows(self, rows: list[LeaderRow]) -> None:
+        self._rows = list(rows)
+        self.table.set_rows(self._rows, self._selected)
+        self.chart.set_values([(r.model, None if r.error else r.psnr_y) for r in self._rows])
+
+    def rows(self) -> list[LeaderRow]:
+        return list(self._rows)
+
+    def set_selected(self, model: str | None) -> None:
+        self._selected = model
+        self.table.select_model(model)
+        self.chart.set_selected(model)
+
+    def selected(self) -> str | None:
+        return self._selected
+
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
+    def clear(self) -> None:
+        self._selected = None
+        self.set_rows([])
+
+    def _activate(self, model: str) -> None:
+        self.set_selected(model)
+        self.modelActivated.emit(model)
