@@ -372,6 +372,7 @@ class _Pipeline:
                     break
         except BaseException as exc:  # noqa: BLE001 - reported by run()
             self.thread_errors.append(exc)
+            self.stop.set()
         finally:
             self._put(self.read_queue, _END)
 
@@ -386,7 +387,8 @@ class _Pipeline:
             if item is _END:
                 break
             if item[0] == "record":
-                self._put(self.write_queue, item)
+                if not self._put(self.write_queue, item):
+                    break  # the writer stopped (see run)
                 continue
             _, job, image, read_seconds = item
             if self.cancel.cancelled:
@@ -419,8 +421,10 @@ class _Pipeline:
                 del image
             self.processed += 1
             upscale_seconds = time.perf_counter() - t0
-            self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds, upscale_seconds))
+            delivered = self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds, upscale_seconds))
             del result
+            if not delivered:
+                break
         if cancelled:
             self.stop.set()
             self._drain(self.read_queue)
@@ -449,6 +453,7 @@ class _Pipeline:
                 del image, item
         except BaseException as exc:  # noqa: BLE001 - reported by run()
             self.thread_errors.append(exc)
+            self.stop.set()  # nobody consumes the write queue any more
 
     def _write_one(
         self, job: BatchJob, image: Any, in_size: list[int], read_seconds: float, upscale_seconds: float
