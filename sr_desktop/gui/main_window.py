@@ -51,6 +51,7 @@ from sr_desktop.gui.worker import Job, JobQueue, JobRunner, run_engine_job
 log = logging.getLogger(__name__)
 
 SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
+REGION_HINT = "Shift+drag on the image (or drag with the Region tool, R) to enhance just a region."
 ZOOM_PRESETS = ((1.0, "Ctrl+1"), (2.0, "Ctrl+2"), (4.0, "Ctrl+3"), (8.0, "Ctrl+4"))
 
 #: confirm_discard(question) -> "save" | "discard" | "cancel"
@@ -288,7 +289,7 @@ class MainWindow(QMainWindow):
 
         # -- region section
         self.region_box = QGroupBox("Region")
-        self.region_label = QLabel("Drag on the image to enhance just a region.")
+        self.region_label = QLabel(REGION_HINT)
         self.region_label.setWordWrap(True)
         self.region_rerun_button = QPushButton("Enhance region")
         self.region_rerun_button.clicked.connect(self.enhance_current_region)
@@ -312,7 +313,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setObjectName("progressBar")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("%v / %m tiles")
+        self.progress_bar.setTextVisible(False)
         self.progress_text = QLabel("")
         self.progress_text.setObjectName("progressText")
         self.queue_label = QLabel("")
@@ -728,6 +729,7 @@ class MainWindow(QMainWindow):
         self._last_progress = None
         self.job_label.setText(("Upscaling " if job.box is None else "Enhancing ") + job.describe())
         self.progress_bar.setRange(0, 0)  # busy until the engine reports tile counts
+        self.progress_bar.setTextVisible(True)
         self.progress_text.setText("starting…")
         self._elapsed_timer.start()
         self._update_actions()
@@ -814,6 +816,7 @@ class MainWindow(QMainWindow):
             self.job_label.setText("Idle")
             self.progress_bar.setRange(0, 1)
             self.progress_bar.setValue(0)
+            self.progress_bar.setTextVisible(False)
             self.progress_text.setText("")
             self.queue_label.hide()
             self.idle.emit()
@@ -827,7 +830,7 @@ class MainWindow(QMainWindow):
         self.enhance_region((x, y, w, h))
 
     def _on_region_cleared(self) -> None:
-        self.region_label.setText("Drag on the image to enhance just a region.")
+        self.region_label.setText(REGION_HINT)
         self._update_actions()
 
     # ================================================================ saving / clipboard

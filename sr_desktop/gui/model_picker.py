@@ -92,7 +92,7 @@ class ModelPicker(QWidget):
         self.description.setObjectName("modelDescription")
         self.description.setWordWrap(True)
         self.description.setTextFormat(Qt.TextFormat.RichText)
-        self.description.setStyleSheet("color: palette(mid);")
+        self.description.setStyleSheet("color: #555;")
 
         self.variant_combo = QComboBox()
         self.variant_label = QLabel("Variant")
@@ -140,8 +140,7 @@ class ModelPicker(QWidget):
             combo.currentIndexChanged.connect(self._emit_changed)
         self.tile_spin.valueChanged.connect(self._emit_changed)
 
-        first = next((i for i, s in enumerate(self._models) if s.installed), -1)
-        self.model_combo.setCurrentIndex(first)
+        self.model_combo.setCurrentIndex(self._default_index())
         self._on_model_changed()
 
     # -- queries ------------------------------------------------------------------------
@@ -256,6 +255,14 @@ class ModelPicker(QWidget):
         settings.set("tile", str(self.tile()))
 
     # -- internals ----------------------------------------------------------------------
+    def _default_index(self) -> int:
+        """The engine's default model if installed, else the first installed one."""
+        from sr_desktop.engine.upscale import DEFAULT_MODEL
+
+        installed = [i for i, spec in enumerate(self._models) if spec.installed]
+        preferred = [i for i in installed if self._models[i].id == DEFAULT_MODEL]
+        return (preferred or installed or [-1])[0]
+
     def _disable_unavailable_devices(self) -> None:
         import torch
 
