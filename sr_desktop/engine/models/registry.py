@@ -70,6 +70,11 @@ def install_command(spec: ModelSpec) -> str | None:
 
 
 def _is_installed(spec: ModelSpec) -> bool:
+    if spec.kind == "per_image":
+        try:
+            return importlib.util.find_spec("sr_desktop.engine.zssr.model") is not None
+        except ImportError:
+            return False
     module = spec.source.get("module")
     if not module:
         return True

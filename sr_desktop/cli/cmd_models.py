@@ -1,0 +1,91 @@
+"""``sr-desktop models [--json]`` and ``sr-desktop models add FILE [--name NAME]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sr_desktop.engine.errors import ModelError
+
+
+def add_parser(subparsers) -> None:
+    """Register ``models`` (with its ``add`` action) on the main parser."""
+    p = subparsers.add_parser(
+        "models",
+        help="list the models (installed or not) or add your own model file",
+        description="List the available models with their scales, variants and tags, or add "
+        "a custom model: `sr-desktop models add FILE [--name NAME]` (.pth, .safetensors, "
+        "or an ncnn .param with its .bin next to it).",
+    )
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=run)
+    actions = p.add_subparsers(dest="models_action", metavar="ACTION")
+    add = actions.add_parser("add", help="add a custom model file")
+    add.add_argument("file", help="model file: .pth / .safetensors / ncnn .param (+ .bin)")
+    add.add_argument("--name", help="id/display name for the model (default: from the file name)")
+    add.add_argument("--json", action="store_true", help="print the added model as JSON")
+    add.set_defaults(func=run)
+
+
+def _entry(spec) -> dict:
+    from sr_desktop.engine.models.registry import variants_at
+
+    data = spec.to_json()
+    data["default_variant"] = spec.default_variant
+    if spec.kind == "feedforward" and spec.source.get("files"):
+        data["variants_by_scale"] = {str(k): variants_at(spec, k) for k in spec.scales}
+    data["variants_detail"] = [
+        {"name": v, "default": v == spec.default_variant} for v in spec.variants
+    ]
+    return data
+
+
+def _table(specs) -> str:
+    rows = [("ID", "NAME", "SCALES", "VARIANTS", "TAGS", "STATUS")]
+    for s in specs:
+        names = [f"{v}*" if v == s.default_variant and len(s.variants) > 1 else v for v in s.variants]
+        if len(names) > 6:
+            names = names[:2] + ["...", names[-1]]
+        variants = ", ".join(names)
+        if s.kind == "resample":
+            scales = "any (1-8)"
+        else:
+            scales = ",".join(f"x{k}" for k in s.scales)
+        status = "installed" if s.installed else (
+            f"missing: {s.install_command}" if s.install_command else "not available in this build"
+        )
+        if s.custom:
+            status += " (custom)"
+        rows.append((s.id, s.name, scales, variants, ",".join(s.tags), status))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1])
+    lines.append("(* = default variant)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List models, or add one (``models add``). Errors are `ModelError` (one line)."""
+    from sr_desktop.engine.models import registry
+
+    if getattr(args, "models_action", None) == "add":
+        try:
+            from sr_desktop.engine.models import custom
+        except ModuleNotFoundError as exc:
+            if exc.name == "sr_desktop.engine.models.custom":
+                raise ModelError("adding custom models is not available in this build") from None
+            raise
+        spec = custom.add_custom_model(args.file, name=args.name)
+        if args.json:
+            print(json.dumps(_entry(spec), indent=2))
+        else:
+            scales = ",".join(f"x{k}" for k in spec.scales)
+            print(f"added {spec.id}: {spec.name} ({spec.arch}, {scales})")
+        return 0
+    specs = registry.list_models()
+    if args.json:
+        print(json.dumps([_entry(s) for s in specs], indent=2))
+    else:
+        print(_table(specs))
+    return 0
