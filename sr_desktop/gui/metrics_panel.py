@@ -902,9 +902,9 @@ class MetricsPanel(QWidget):
             note = "Upscale the image or evaluate models to see maps."
         else:
             note = f"Showing {source.what}."
-            if self._mode in REFERENCE_MODES:
-                note += (" Reference: the ground truth." if evaluated else
-                         " Reference: the original upscaled by bicubic (no ground truth).")
+            note += (" Difference/SSIM reference: the ground truth." if evaluated else
+                     " Difference/SSIM reference: the original upscaled by bicubic"
+                     " (no ground truth).")
             value = self._cache.get(("map", self._mode) + source.key) if self._mode in MAP_MODES else None
             if self._mode in MAP_MODES and value is None:
                 note += " Computing the map…"

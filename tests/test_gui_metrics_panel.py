@@ -1,0 +1,472 @@
+"""Metrics panel (pytest-qt, offscreen): evaluate mode, leaderboard sorting and clicks,
+view switch, result timing, region-restricted numbers, cancel and bad input.
+
+Numbers are checked against the metrics engine run directly on the same arrays.
+Run as a script to render docs/screenshots/metrics_*.png (see ``render_screenshots``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
+
+from sr_desktop.engine.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.image import Image
+from sr_desktop.engine.metrics import maps, noref
+from sr_desktop.engine.metrics.degradation import Degradation
+from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair
+from sr_desktop.engine.metrics.upscalers import EngineUpscaler
+from sr_desktop.engine.upscale import UpscaleOptions, upscale_image
+from sr_desktop.gui import metrics_jobs
+from sr_desktop.gui.metrics_panel import MetricsPanel
+
+MODELS = [("bicubic", "Bicubic"), ("lanczos", "Lanczos")]
+WAIT_MS = 30000
+
+
+def textured_pixels(height: int = 56, width: int = 64, seed: int = 0) -> np.ndarray:
+    """A small RGB test image with edges, gradients and noise (so models differ)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    r = 128 + 100 * np.sin(xx / 3.0) * np.cos(yy / 5.0)
+    g = np.where((xx // 8 + yy // 8) % 2 == 0, 200.0, 40.0)
+    b = 255.0 * xx / width
+    img = np.stack([r, g, b], axis=2) + rng.normal(0, 8, (height, width, 3))
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def image() -> Image:
+    return Image(textured_pixels())
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = MetricsPanel(models_provider=lambda: list(MODELS))
+    qtbot.addWidget(widget)
+    widget.resize(300, 900)
+    widget.show()
+    yield widget
+    assert widget.shutdown(5.0)
+
+
+def wait_idle(qtbot, panel: MetricsPanel) -> None:
+    qtbot.waitUntil(lambda: not panel.is_evaluating() and not panel.is_measuring(), timeout=WAIT_MS)
+
+
+def run_evaluation(qtbot, panel: MetricsPanel, scale: int = 2, degradation: str = "bicubic") -> list:
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS) as blocker:
+        panel.run_evaluation([m for m, _ in MODELS], scale, degradation)
+    return blocker.args[0]
+
+
+def table_column(panel: MetricsPanel, col: int) -> list[str]:
+    table = panel.leaderboard.table
+    return [table.item(r, col).text() for r in range(table.rowCount())]
+
+
+def click_header(qtbot, panel: MetricsPanel, col: int) -> None:
+    header = panel.leaderboard.table.horizontalHeader()
+    x = header.sectionViewportPosition(col) + header.sectionSize(col) // 2
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, header.height() // 2))
+
+
+def grab(widget) -> np.ndarray:
+    qimage = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    bits = np.frombuffer(qimage.constBits(), np.uint8, qimage.sizeInBytes())
+    rows = bits.reshape(qimage.height(), qimage.bytesPerLine())[:, : qimage.width() * 3]
+    return rows.reshape(qimage.height(), qimage.width(), 3).copy()
+
+
+# -- evaluate mode ------------------------------------------------------------------------
+
+
+def test_evaluate_two_models_fills_leaderboard_with_engine_numbers(qtbot, panel, image):
+    panel.set_image(image)
+    rows = run_evaluation(qtbot, panel, scale=2)
+
+    assert [r["model"] for r in rows] == ["bicubic", "lanczos"]
+    hr = image.pixels  # 56×64 is a multiple of 2: modcrop keeps it whole
+    for row in rows:
+        expected = evaluate_image(hr, EngineUpscaler(row["model"], 2, name=row["model"]), 2).scores
+        assert row["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
+        assert row["ssim_y"] == pytest.approx(expected.ssim_y, abs=1e-12)
+        assert 15.0 < row["psnr_y"] < 60.0 and 0.0 < row["ssim_y"] <= 1.0
+        assert row["seconds"] > 0.0
+    assert rows[0]["psnr_y"] != pytest.approx(rows[1]["psnr_y"], abs=1e-3)
+
+    table = panel.leaderboard.table
+    assert table.rowCount() == 2
+    by_model = {table.item(r, 0).text(): r for r in range(2)}
+    for row in rows:
+        r = by_model[row["model"]]
+        assert float(table.item(r, 1).text()) == pytest.approx(row["psnr_y"], abs=0.005)
+        assert float(table.item(r, 2).text()) == pytest.approx(row["ssim_y"], abs=5e-5)
+        assert float(table.item(r, 3).text()) == pytest.approx(row["seconds"], abs=0.005)
+    chart = dict(panel.leaderboard.chart.values())
+    assert chart == pytest.approx({r["model"]: r["psnr_y"] for r in rows})
+    assert "Done: 2 of 2 models" in panel.eval_status.text()
+
+
+def test_leaderboard_sorts_by_clicked_header(qtbot, panel, image):
+    panel.set_image(image)
+    rows = run_evaluation(qtbot, panel, scale=2)
+    psnr = {r["model"]: r["psnr_y"] for r in rows}
+    ssim = {r["model"]: r["ssim_y"] for r in rows}
+    table = panel.leaderboard.table
+
+    def order() -> list[str]:
+        return table.models_in_order()
+
+    # default: best PSNR first
+    assert order() == sorted(psnr, key=lambda m: -psnr[m])
+    for col, values in ((1, psnr), (2, ssim)):
+        click_header(qtbot, panel, col)
+        first = order()
+        assert first in (sorted(values, key=values.get), sorted(values, key=lambda m: -values[m]))
+        click_header(qtbot, panel, col)
+        assert order() == list(reversed(first))
+        # the displayed numbers follow the order
+        shown = [float(t) for t in table_column(panel, col)]
+        assert shown == sorted(shown) or shown == sorted(shown, reverse=True)
+    click_header(qtbot, panel, 0)
+    names = order()
+    assert names in (["bicubic", "lanczos"], ["lanczos", "bicubic"])
+    click_header(qtbot, panel, 0)
+    assert order() == list(reversed(names))
+
+
+def test_clicking_a_row_shows_that_models_result(qtbot, panel, image):
+    panel.set_image(image)
+    run_evaluation(qtbot, panel, scale=2)
+    panel.set_view_mode("gradient")
+    table = panel.leaderboard.table
+    for model in ("lanczos", "bicubic"):
+        r = table.row_of(model)
+        rect = table.visualRect(table.model().index(r, 0))
+        with qtbot.waitSignal(panel.showPixels, timeout=WAIT_MS) as blocker:
+            qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        pixels, label = blocker.args
+        assert pixels.shape == image.pixels.shape  # ground-truth size, RGB
+        assert np.array_equal(pixels, panel.evaluated_pixels(model))
+        assert model in label
+        assert panel.view_mode() == "result"
+        assert panel.leaderboard.selected() == model
+    # the two models' results are different images
+    assert not np.array_equal(panel.evaluated_pixels("bicubic"), panel.evaluated_pixels("lanczos"))
+
+    # a click on a bar of the chart does the same
+    chart = panel.leaderboard.chart
+    top_model = chart.values()[0][0]
+    with qtbot.waitSignal(panel.showPixels, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(chart, Qt.MouseButton.LeftButton, pos=QPoint(chart.width() // 2, chart.GAP + chart.ROW // 2))
+    assert np.array_equal(blocker.args[0], panel.evaluated_pixels(top_model))
+
+
+def test_evaluate_maps_use_the_ground_truth(qtbot, panel, image):
+    panel.set_image(image)
+    run_evaluation(qtbot, panel, scale=2)
+    panel.show_evaluated_model("lanczos")
+    sr = panel.evaluated_pixels("lanczos")
+    diff = panel.display_pixels_for_mode("difference")
+    assert np.array_equal(diff, maps.difference_map(sr, image.pixels))
+    assert np.array_equal(panel.display_pixels_for_mode("ssim"), maps.ssim_display_map(sr, image.pixels))
+    assert "ground truth" in panel.view_note.text()
+
+
+def test_estimated_kernel_degradation(qtbot, panel, image):
+    panel.set_image(image)
+    with pytest.raises(SRDesktopError, match="no estimated kernel"):
+        panel.run_evaluation(["bicubic"], 2, "estimated")
+    yy, xx = np.mgrid[-6:7, -6:7]
+    kernel = np.exp(-(xx * xx + yy * yy) / (2 * 1.6**2))
+    panel.set_kernel(kernel)
+    assert panel.degradation_combo.currentData() == "estimated"
+    rows = run_evaluation(qtbot, panel, scale=2, degradation="estimated")
+    deg = Degradation(kind="kernel", kernel=kernel / kernel.sum())
+    expected = evaluate_image(image.pixels, EngineUpscaler("bicubic", 2, name="bicubic"), 2, deg).scores
+    assert rows[0]["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
+    assert "estimated kernel" in panel.leaderboard.note.text()
+
+
+def test_cancel_keeps_finished_rows(qtbot, panel, image, monkeypatch):
+    real = metrics_jobs.evaluate_model
+    started = threading.Event()
+
+    def slow_second(hr, model_id, scale, degradation, cancel=None):
+        if model_id == "bicubic":
+            return real(hr, model_id, scale, degradation, cancel)
+        started.set()
+        while not cancel.cancelled:  # a model that runs until it is cancelled
+            cancel_wait.wait(0.01)
+        raise Cancelled()
+
+    cancel_wait = threading.Event()
+    monkeypatch.setattr(metrics_jobs, "evaluate_model", slow_second)
+    panel.set_image(image)
+    finished = []
+    panel.evaluationFinished.connect(finished.append)
+    panel.run_evaluation(["bicubic", "lanczos"], 2)
+    qtbot.waitUntil(started.is_set, timeout=WAIT_MS)
+    assert panel.cancel_button.isEnabled()
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_evaluating(), timeout=WAIT_MS)
+    assert "Cancelled after 1 of 2" in panel.eval_status.text()
+    assert [r["model"] for r in panel.evaluation_rows()] == ["bicubic"]
+    assert table_column(panel, 1)[panel.leaderboard.table.row_of("lanczos")] == "…"
+    assert not finished
+    assert not panel.cancel_button.isEnabled()
+
+
+def test_bad_evaluation_input_gives_one_line_errors(qtbot, panel, image, tmp_path):
+    with pytest.raises(SRDesktopError, match="open an image first"):
+        panel.run_evaluation(["bicubic"], 2)
+    panel.set_image(image)
+    with pytest.raises(SRDesktopError, match="at least one model"):
+        panel.run_evaluation([], 2)
+    with pytest.raises(SRDesktopError, match="kernel file not found"):
+        panel.run_evaluation(["bicubic"], 2, f"kernel:{tmp_path / 'missing.npy'}")
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not numpy")
+    with pytest.raises(SRDesktopError, match="not a .npy array"):
+        panel.run_evaluation(["bicubic"], 2, f"kernel:{bad}")
+    # the Run button shows the message instead of raising
+    panel.set_checked_models([])
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert panel.eval_status.text() == "check at least one model to evaluate"
+    assert "\n" not in panel.eval_status.text()
+    # an unknown model fails its row only
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS) as blocker:
+        panel.run_evaluation(["no-such-model", "bicubic"], 2)
+    rows = {r["model"]: r for r in blocker.args[0]}
+    assert rows["no-such-model"]["error"] and "\n" not in rows["no-such-model"]["error"]
+    assert math.isfinite(rows["bicubic"]["psnr_y"])
+    assert "failed: no-such-model" in panel.eval_status.text()
+
+
+# -- result, no-reference numbers, view switch ----------------------------------------------
+
+
+def upscaled(image: Image, model: str = "lanczos", scale: int = 2):
+    return upscale_image(image, UpscaleOptions(model=model, scale=scale))
+
+
+def test_set_result_shows_timing_and_no_reference_numbers(qtbot, panel, image):
+    panel.set_image(image)
+    result = upscaled(image)
+    with qtbot.waitSignal(panel.measurementsUpdated, timeout=WAIT_MS):
+        panel.set_result(result)
+    assert panel.result_time.text().startswith(f"{result.seconds:.2f} s")
+    mp_s = image.width * image.height / 1e6 / result.seconds
+    assert f"{mp_s:.2f} MP/s" in panel.result_time.text()
+    assert panel.result_size.text() == "64×56 → 128×112"
+    assert panel.result_device.text() == result.device
+    assert panel.result_tiles.text().startswith(str(result.tiles))
+    assert panel.result_model.text() == "lanczos ×2"
+    assert "MiB" in panel.result_memory.text() or "GiB" in panel.result_memory.text()
+
+    wait_idle(qtbot, panel)
+    numbers = panel.no_reference_numbers()
+    src, res = image.pixels, result.image.pixels
+    assert numbers.input_sharpness == noref.sharpness(src)
+    assert numbers.result_sharpness == noref.sharpness(res)
+    assert numbers.consistency == noref.consistency(res, src, 2)
+    assert panel.sharpness_label.text() == (
+        f"{noref.sharpness(src).mean_gradient:.2f} → {noref.sharpness(res).mean_gradient:.2f}")
+    assert panel.consistency_label.text().startswith(f"{noref.consistency(res, src, 2).psnr_rgb:.2f} dB")
+
+    panel.set_result(None)
+    assert panel.result_model.text() == "No upscale yet"
+
+
+def test_view_switch_changes_the_displayed_pixmap(qtbot, panel, image):
+    from sr_desktop.gui.compare_view import CompareView
+
+    compare = CompareView()
+    qtbot.addWidget(compare)
+    compare.resize(256, 224)
+    compare.show()
+    result = upscaled(image)
+    compare.set_original(image.pixels)
+    compare.set_result(result.image.pixels, 2)
+    panel.showPixels.connect(lambda pixels, label: compare.set_display_override(pixels, label))
+    panel.set_image(image)
+    panel.set_result(result)
+    wait_idle(qtbot, panel)
+    compare.set_split(0.0)  # the whole view shows the after side
+    shown = {"result": grab(compare)}
+    modes = []
+    panel.viewModeChanged.connect(modes.append)
+
+    for mode in ("difference", "ssim", "gradient"):
+        with qtbot.waitSignals([panel.viewModeChanged, panel.showPixels], timeout=WAIT_MS):
+            qtbot.mouseClick(panel.view_buttons[mode], Qt.MouseButton.LeftButton)
+        assert panel.view_mode() == mode
+        assert panel.view_buttons[mode].isChecked()
+        shown[mode] = grab(compare)
+    with qtbot.waitSignal(panel.showPixels, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(panel.view_buttons["result"], Qt.MouseButton.LeftButton)
+    assert blocker.args[0] is None  # back to the compare view's own result
+    assert modes == ["difference", "ssim", "gradient", "result"]
+    assert np.array_equal(grab(compare), shown["result"])
+    names = list(shown)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not np.array_equal(shown[a], shown[b]), f"{a} and {b} look the same"
+
+    # the arrays: result size, different per mode, equal to the engine's maps
+    res = result.image.pixels
+    arrays = {m: panel.display_pixels_for_mode(m) for m in ("difference", "ssim", "gradient")}
+    reference = metrics_jobs.bicubic_reference(image.pixels, (res.shape[1], res.shape[0]))
+    assert np.array_equal(arrays["difference"], maps.difference_map(res, reference))
+    assert np.array_equal(arrays["ssim"], maps.ssim_display_map(res, reference))
+    assert np.array_equal(arrays["gradient"], maps.gradient_map(res))
+    for m, a in arrays.items():
+        assert a.shape == res.shape and a.dtype == np.uint8, m
+    assert not np.array_equal(arrays["difference"], arrays["ssim"])
+    assert not np.array_equal(arrays["ssim"], arrays["gradient"])
+    assert np.array_equal(panel.display_pixels_for_mode("result"), res)
+    assert "bicubic" in panel.view_note.text() or panel.view_mode() == "result"
+    with pytest.raises(ValueError):
+        panel.set_view_mode("sepia")
+
+
+def test_view_note_names_the_bicubic_reference(qtbot, panel, image):
+    panel.set_image(image)
+    assert panel.display_pixels_for_mode("difference") is None  # nothing to compare yet
+    panel.set_result(upscaled(image))
+    with qtbot.waitSignal(panel.showPixels, timeout=WAIT_MS):
+        panel.set_view_mode("difference")
+    assert "original upscaled by bicubic" in panel.view_note.text()
+
+
+# -- region --------------------------------------------------------------------------------
+
+
+BOX = (8, 6, 36, 30)
+
+
+def crop(pixels: np.ndarray, box, scale: int = 1) -> np.ndarray:
+    x, y, w, h = (v * scale for v in box)
+    return pixels[y:y + h, x:x + w]
+
+
+def test_region_restricts_no_reference_numbers(qtbot, panel, image):
+    panel.set_image(image)
+    result = upscaled(image)
+    panel.set_result(result)
+    wait_idle(qtbot, panel)
+    whole = panel.no_reference_numbers()
+    panel.set_region(BOX)
+    assert panel.region_label.isVisible() and "36×30 at (8, 6)" in panel.region_label.text()
+    qtbot.waitUntil(lambda: panel.no_reference_numbers() is not None, timeout=WAIT_MS)
+    part = panel.no_reference_numbers()
+    assert part.box == BOX
+    src, res = crop(image.pixels, BOX), crop(result.image.pixels, BOX, 2)
+    assert part.input_sharpness == noref.sharpness(src)
+    assert part.result_sharpness == noref.sharpness(res)
+    assert part.consistency == noref.consistency(res, src, 2)
+    assert part.input_sharpness != whole.input_sharpness
+    assert part.consistency.psnr_rgb != pytest.approx(whole.consistency.psnr_rgb, abs=1e-6)
+    panel.set_region(None)
+    assert panel.no_reference_numbers() == whole  # cached whole-image numbers come back
+    assert not panel.region_label.isVisible()
+
+
+def test_region_restricts_leaderboard_scores(qtbot, panel, image):
+    panel.set_image(image)
+    rows = {r["model"]: r for r in run_evaluation(qtbot, panel, scale=2)}
+    panel.set_region(BOX)
+    qtbot.waitUntil(lambda: panel.region_scores() is not None, timeout=WAIT_MS)
+    scores = panel.region_scores()
+    table = panel.leaderboard.table
+    for model in ("bicubic", "lanczos"):
+        expected = score_pair(crop(panel.evaluated_pixels(model), BOX), crop(image.pixels, BOX), 2)
+        assert scores[model] == pytest.approx((expected.psnr_y, expected.ssim_y), abs=1e-12)
+        assert scores[model][0] != pytest.approx(rows[model]["psnr_y"], abs=1e-6)
+        r = table.row_of(model)
+        assert float(table.item(r, 1).text()) == pytest.approx(expected.psnr_y, abs=0.005)
+    assert "region 36×30 at (8, 6)" in panel.leaderboard.note.text()
+    # a region too small for the border shave + SSIM window: a message, no crash
+    panel.set_region((0, 0, 5, 5))
+    qtbot.waitUntil(lambda: panel.region_scores() is not None, timeout=WAIT_MS)
+    assert all(isinstance(v, str) for v in panel.region_scores().values())
+    assert table_column(panel, 1) == ["error", "error"]
+
+
+# -- screenshots -------------------------------------------------------------------------------
+
+
+def render_screenshots(out_dir: Path, image_path: Path | None = None) -> list[Path]:
+    """Render the panel alone and docked next to a compare view (difference map shown)."""
+    from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
+
+    from sr_desktop.engine.image_io import read_image
+    from sr_desktop.gui.compare_view import CompareView
+
+    app = QApplication.instance() or QApplication([])
+    image = read_image(image_path) if image_path else Image(textured_pixels(96, 128))
+    panel = MetricsPanel(models_provider=lambda: list(MODELS))
+    compare = CompareView()
+    window = QMainWindow()
+    window.setWindowTitle("SR Desktop")
+    window.setCentralWidget(compare)
+    dock = QDockWidget("Metrics", window)
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    window.resize(1100, 900)
+    window.show()
+    panel.showPixels.connect(lambda pixels, label: compare.set_display_override(pixels, label))
+
+    def settle(condition=lambda: True):
+        import time
+
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not (condition() and not panel.is_measuring()
+                                               and not panel.is_evaluating()):
+            app.processEvents()
+            time.sleep(0.01)
+        for _ in range(10):
+            app.processEvents()
+
+    compare.set_original(image.pixels)
+    panel.set_image(image)
+    result = upscale_image(image, UpscaleOptions(model="lanczos", scale=4))
+    compare.set_result(result.image.pixels, 4)
+    panel.set_result(result)
+    panel.set_checked_models(["bicubic", "lanczos"])
+    panel.scale_spin.setValue(4)
+    panel.run_evaluation(["bicubic", "lanczos"], 4)
+    settle()
+    panel.set_view_mode("difference")
+    settle()
+    compare.set_split(0.5)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    docked = out_dir / "metrics_panel.png"
+    window.grab().save(str(docked))
+    alone = out_dir / "metrics_panel_only.png"
+    panel.grab().save(str(alone))
+    panel.set_region((image.width // 4, image.height // 4, image.width // 2, image.height // 2))
+    settle(lambda: panel.region_scores() is not None)
+    region = out_dir / "metrics_panel_region.png"
+    panel.grab().save(str(region))
+    panel.shutdown()
+    window.close()
+    return [docked, alone, region]
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots")
+    source = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    for path in render_screenshots(target, source):
+        print(path)
