@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tile", default="auto")
     parser.add_argument("--round-y", action="store_true", help="round Y to integers (SRMD scripts)")
+    parser.add_argument("--float-output", action="store_true",
+                        help="measure model outputs before 8-bit rounding")
     parser.add_argument("--json-dir", type=Path, default=Path("bench-out"))
     parser.add_argument("--markdown", type=Path, help="write the markdown table here")
     parser.add_argument("--srcnn-route", action="store_true",
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --set5 and/or --set14")
     tile = args.tile if args.tile == "auto" else int(args.tile)
     args.json_dir.mkdir(parents=True, exist_ok=True)
-    protocol = EvalProtocol(round_y=args.round_y)
+    protocol = EvalProtocol(round_y=args.round_y, quantize_output=not args.float_output)
 
     if args.srcnn_route:
         for scale in args.scales:
@@ -181,7 +183,8 @@ def markdown_table(rows: dict, args, datasets) -> str:
         lines.append(f"| {model_id} | " + " | ".join(cells) + " |")
     devices = sorted({r["device"] for r in rows.values()})
     lines.append("")
-    lines.append(f"Y rounding: {'integer (MATLAB uint8)' if args.round_y else 'double'}; devices: "
+    lines.append(f"Y rounding: {'integer (MATLAB uint8)' if args.round_y else 'double'}; "
+                 f"output measured: {'float' if args.float_output else '8-bit'}; devices: "
                  f"{', '.join(devices)}; {platform.processor() or platform.machine()}, "
                  f"torch {torch.__version__}, {torch.get_num_threads()} threads.")
     return "\n".join(lines) + "\n"

@@ -160,3 +160,21 @@ def test_engine_bicubic_is_the_same_kernel_as_matlab_on_smooth_images():
         b = EngineUpscaler("bicubic-pil", s, device="cpu").upscale(lr).pixels.astype(int)
         assert a.shape == b.shape == (20 * s, 24 * s, 3)
         assert np.abs(a - b).max() <= 1
+
+
+def test_float_output_mode_measures_before_rounding(hr):
+    def offset(rgb):
+        return nearest(rgb) + 0.4 / 255
+
+    rounded = evaluate_image(hr, FunctionUpscaler(offset, 2), 2)
+    unrounded = evaluate_image(hr, FunctionUpscaler(offset, 2), 2,
+                               protocol=EvalProtocol(quantize_output=False))
+    np.testing.assert_array_equal(rounded.sr, unrounded.sr)  # the kept image is 8-bit
+    assert unrounded.scores.psnr_y != rounded.scores.psnr_y
+    # a float SR equal to HR/255 is a perfect match; 0.4/255 everywhere (nothing clipped
+    # at these values) gives Y error 0.4 · (65.481 + 128.553 + 24.966) / 255
+    exact = hr.astype(np.float64) / 255
+    assert score_pair(exact, hr, 2).psnr_y == math.inf
+    err = 0.4 * 219.0 / 255
+    assert score_pair(exact + 0.4 / 255, hr, 2).psnr_y == pytest.approx(
+        10 * math.log10(255**2 / err**2), abs=1e-9)

@@ -66,6 +66,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--round-y", action="store_true",
                         help="round Y to integers before measuring (MATLAB uint8 rgb2ycbcr, "
                         "as SRMD's scripts); default: Y in double precision")
+    parser.add_argument("--float-output", action="store_true",
+                        help="measure each model's float output before 8-bit rounding "
+                        "(default: the 8-bit result, as saved to PNG)")
     parser.add_argument("--ms-ssim", action="store_true", help="also compute MS-SSIM (Y)")
     parser.add_argument("--quiet", action="store_true", help="no per-image progress lines")
     parser.set_defaults(func=run)
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
     list_dataset(args.dataset)  # fail early on a bad folder
     degradation = parse_degradation(args.degradation)
-    protocol = EvalProtocol(round_y=args.round_y, ms_ssim=args.ms_ssim)
+    protocol = EvalProtocol(round_y=args.round_y, ms_ssim=args.ms_ssim,
+                            quantize_output=not args.float_output)
 
     def progress(info) -> None:
         if not args.quiet:

@@ -33,7 +33,8 @@ def rgb2ycbcr(rgb: np.ndarray) -> np.ndarray:
 
 
 def luma_y(img: np.ndarray, round_to_uint8: bool = False) -> np.ndarray:
-    """The evaluation channel of an 8-bit image, as float64 on the 0..255 scale.
+    """The evaluation channel of an image on the 0..255 scale (uint8, or float values on
+    the 0..255 scale), as float64.
 
     RGB (H×W×3) -> Y of MATLAB's rgb2ycbcr (16..235); grayscale (H×W or H×W×1) -> its
     grey values unchanged, as the SRCNN/SRMD evaluation scripts do. With
@@ -47,8 +48,8 @@ def luma_y(img: np.ndarray, round_to_uint8: bool = False) -> np.ndarray:
         return img[:, :, 0].astype(np.float64)
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"expected a gray or RGB image, got shape {img.shape}")
-    if img.dtype != np.uint8:
-        raise ValueError("luma_y expects 8-bit pixels (uint8)")
+    if img.dtype != np.uint8 and round_to_uint8:
+        raise ValueError("round_to_uint8 needs 8-bit pixels (uint8)")
     if round_to_uint8:
         return rgb2ycbcr(img)[:, :, 0].astype(np.float64)
     return img.astype(np.float64) @ BT601_MATRIX[0] / 255.0 + BT601_OFFSET[0]

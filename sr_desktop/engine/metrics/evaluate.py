@@ -42,11 +42,15 @@ class EvalProtocol:
     ``shave``: pixels removed per border before measuring (None = the scale).
     ``round_y``: round Y to integers before measuring, as MATLAB's rgb2ycbcr does on
     uint8 input (SRMD's scripts); the default computes Y in double (EDSR/RCAN scripts).
+    ``quantize_output``: see below.
     """
 
     shave: int | None = None
     round_y: bool = False
     ms_ssim: bool = False
+    #: measure the model's 8-bit result (as saved to PNG; the published tables). False:
+    #: measure its float output before rounding (some reference scripts do this)
+    quantize_output: bool = True
 
 
 @dataclass
@@ -142,7 +146,8 @@ class BenchReport:
             "degradation": self.degradation,
             "protocol": {"shave": self.protocol.shave if self.protocol.shave is not None else self.scale,
                          "y_channel": "rgb2ycbcr BT.601 (grey images: grey values)",
-                         "round_y": self.protocol.round_y},
+                         "round_y": self.protocol.round_y,
+                         "output": "8-bit" if self.protocol.quantize_output else "float"},
             "models": [m.to_json() for m in self.models],
         }
 
@@ -196,23 +201,33 @@ def read_hr(path: str | Path) -> np.ndarray:
 
 def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
                protocol: EvalProtocol | None = None) -> ImageScores:
-    """Metrics of uint8 `sr` against uint8 `hr` (same size; grey or RGB).
+    """Metrics of `sr` against uint8 `hr` (same size; grey or RGB).
 
-    Y channel of BT.601 (grey values for grey images), ``shave`` = `scale` pixels by
-    default. An RGB `sr` of a grey `hr` is compared through its channel mean.
+    `sr` is 8-bit (uint8), or float in 0..1 (an unrounded model output; measured on the
+    0..255 scale without rounding). Y channel of BT.601 (grey values for grey images),
+    ``shave`` = `scale` pixels by default. An RGB `sr` of a grey `hr` is compared through
+    its channel mean.
     """
     protocol = protocol or EvalProtocol()
-    sr = to_uint8_rgb_or_gray(sr)
     hr = to_uint8_rgb_or_gray(hr)
+    sr = np.asarray(sr)
+    is_float = sr.dtype.kind == "f"
+    if is_float:
+        sr = np.clip(sr if sr.ndim == 3 else sr[:, :, None], 0.0, 1.0) * 255.0
+        if sr.shape[2] not in (1, 3):
+            raise EvaluationError(f"unsupported SR shape {sr.shape}")
+    else:
+        sr = to_uint8_rgb_or_gray(sr)
     if sr.shape[:2] != hr.shape[:2]:
         raise EvaluationError(f"SR is {sr.shape[1]}×{sr.shape[0]} but HR is {hr.shape[1]}×{hr.shape[0]}")
     if hr.shape[2] == 1 and sr.shape[2] == 3:
-        sr = np.floor(sr.astype(np.float64).mean(axis=2, keepdims=True) + 0.5).astype(np.uint8)
+        sr = sr.astype(np.float64).mean(axis=2, keepdims=True)
+        sr = sr if is_float else np.floor(sr + 0.5).astype(np.uint8)
     elif hr.shape[2] == 3 and sr.shape[2] == 1:
         sr = np.repeat(sr, 3, axis=2)
     shave = scale if protocol.shave is None else protocol.shave
     try:
-        y_sr = luma_y(sr, protocol.round_y)
+        y_sr = luma_y(sr, protocol.round_y and not is_float)
         y_hr = luma_y(hr, protocol.round_y)
         scores = ImageScores(
             psnr_y=psnr(y_sr, y_hr, shave=shave),
@@ -250,14 +265,18 @@ def evaluate_image(
     if lr.ndim == 2:
         lr = lr[:, :, None]
     check_cancel(cancel)
-    out: UpscaleOutput = upscaler.upscale(lr, cancel=cancel)
+    protocol = protocol or EvalProtocol()
+    keep_float = not protocol.quantize_output
+    out: UpscaleOutput = upscaler.upscale(lr, cancel=cancel, keep_float=keep_float)
     sr = to_uint8_rgb_or_gray(out.pixels)
     if sr.shape[:2] != hr.shape[:2]:
         raise EvaluationError(
             f"{upscaler.name} made {sr.shape[1]}×{sr.shape[0]} from {lr.shape[1]}×{lr.shape[0]}, "
             f"expected {hr.shape[1]}×{hr.shape[0]}"
         )
-    scores = score_pair(sr, hr, scale, protocol)
+    if keep_float and out.float_pixels is None:
+        raise EvaluationError(f"{upscaler.name} cannot give its unrounded output")
+    scores = score_pair(out.float_pixels if keep_float else sr, hr, scale, protocol)
     if not keep_images:
         return ImageEvaluation(name, scores, out.timing, hr=hr[:0, :0])
     return ImageEvaluation(name, scores, out.timing, hr=hr, lr=lr, sr=sr)

@@ -36,17 +36,21 @@ class UpscaleOutput:
 
     pixels: np.ndarray
     timing: Timing = field(default_factory=Timing)
+    #: the output before 8-bit rounding (float 0..1, same layout), when asked for
+    float_pixels: np.ndarray | None = None
 
 
 @runtime_checkable
 class Upscaler(Protocol):
     """Anything with a `name`, a `scale` and ``upscale(lr uint8 H×W×C) -> UpscaleOutput``
-    (C = 1 grey or 3 RGB; the output has the same C and is exactly scale× larger)."""
+    (C = 1 grey or 3 RGB; the output has the same C and is exactly scale× larger).
+    With ``keep_float=True`` the output also carries the unrounded float result."""
 
     name: str
     scale: int
 
-    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput: ...
+    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
+                keep_float: bool = False) -> UpscaleOutput: ...
 
 
 def _quantize_uint8(values: np.ndarray) -> np.ndarray:
@@ -60,12 +64,15 @@ class MatlabBicubic:
         self.name = name
         self.scale = int(scale)
 
-    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
+                keep_float: bool = False) -> UpscaleOutput:
         with PeakMemory() as mem, Stopwatch() as sw:
             out = imresize(np.asarray(lr, dtype=np.uint8), self.scale)
         pixels = out if out.ndim == 3 else out[:, :, None]
         h, w = lr.shape[:2]
-        return UpscaleOutput(pixels, Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1))
+        # MATLAB's imresize of uint8 is uint8: its "unrounded" output is the 8-bit one
+        floats = pixels.astype(np.float32) / 255.0 if keep_float else None
+        return UpscaleOutput(pixels, Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1), floats)
 
 
 class FunctionUpscaler:
@@ -82,7 +89,8 @@ class FunctionUpscaler:
         self.scale = int(scale)
         self.device = device
 
-    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
+                keep_float: bool = False) -> UpscaleOutput:
         lr = np.asarray(lr)
         if lr.ndim == 2:
             lr = lr[:, :, None]
@@ -96,7 +104,8 @@ class FunctionUpscaler:
         if gray:
             out = out.mean(axis=2, keepdims=True)
         timing = Timing(sw.seconds, lr.shape[0] * lr.shape[1], self.device, mem.peak, 1)
-        return UpscaleOutput(_quantize_uint8(out), timing)
+        floats = np.clip(out, 0.0, 1.0) if keep_float else None
+        return UpscaleOutput(_quantize_uint8(out), timing, floats)
 
 
 class EngineUpscaler:
@@ -117,9 +126,10 @@ class EngineUpscaler:
         self.name = name or (ENGINE_BICUBIC_ID if model_id == "bicubic" else model_id)
         self.scale = int(scale)
 
-    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+    def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
+                keep_float: bool = False) -> UpscaleOutput:
         from sr_desktop.engine.image import Image
-        from sr_desktop.engine.upscale import upscale_image
+        from sr_desktop.engine.upscale import upscale_float, upscale_image
 
         lr = np.asarray(lr, dtype=np.uint8)
         result = upscale_image(Image(np.ascontiguousarray(lr)), self.options, cancel=cancel,
@@ -127,7 +137,14 @@ class EngineUpscaler:
         h, w = lr.shape[:2]
         timing = Timing(result.seconds, h * w, result.device, int(result.peak_memory_bytes),
                         int(result.tiles))
-        return UpscaleOutput(result.image.pixels, timing)
+        floats = None
+        if keep_float:  # a second, untimed run through the float pipeline
+            rgb = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr
+            floats = upscale_float(rgb.astype(np.float32) / 255.0, self.options, cancel=cancel,
+                                   model=self.model)
+            if lr.shape[2] == 1:
+                floats = floats.mean(axis=2, keepdims=True)
+        return UpscaleOutput(result.image.pixels, timing, floats)
 
 
 def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
