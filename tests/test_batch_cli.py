@@ -63,7 +63,7 @@ def test_cli_batch_with_a_bad_file_exits_1_and_writes_the_report(tmp_path: Path,
         "a.png": "ok", "b.png": "ok", "cut.jpg": "failed", "list.txt": "skipped"}
 
     # Re-running resumes: the two outputs exist, the bad file fails again.
-    code = main(["batch", str(src), str(tmp_path / "out"), "-r", "--scale", "3", "--format", "webp",
+    code = main(["batch", str(src), str(tmp_path / "out"), "-r", "--model", "bicubic", "--scale", "3", "--format", "webp",
                  "--name", "{stem}-{scale}x", "--report", str(report), "--no-progress"])
     assert code == 1
     assert json.loads(report.read_text())["totals"]["skipped"] == 3
@@ -72,7 +72,8 @@ def test_cli_batch_with_a_bad_file_exits_1_and_writes_the_report(tmp_path: Path,
 def test_cli_all_ok_exits_0(tmp_path: Path, capsys):
     src = tmp_path / "in"
     save_image(src / "a.png")
-    assert main(["batch", str(src), str(tmp_path / "out"), "--scale", "2", "--no-progress"]) == 0
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+                 "--no-progress"]) == 0
     assert (tmp_path / "out" / "a_x2_bicubic.png").is_file()
     assert "report: " in capsys.readouterr().out
 
@@ -80,7 +81,7 @@ def test_cli_all_ok_exits_0(tmp_path: Path, capsys):
 def test_cli_fatal_errors_exit_2_with_one_line(tmp_path: Path, capsys):
     src = tmp_path / "in"
     save_image(src / "a.png")
-    assert main(["batch", str(src), str(src / "out"), "--scale", "2"]) == 2
+    assert main(["batch", str(src), str(src / "out"), "--model", "bicubic", "--scale", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sr-desktop: error: ") and "--allow-inside-input" in err and "\n" not in err
     assert not (src / "out").exists()
@@ -89,14 +90,14 @@ def test_cli_fatal_errors_exit_2_with_one_line(tmp_path: Path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("sr-desktop: error: ") and "\n" not in err
 
-    assert main(["batch", str(src), str(tmp_path / "out"), "--name", "{stem}{oops}"]) == 2
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--name", "{stem}{oops}"]) == 2
     assert "unknown placeholder {oops}" in capsys.readouterr().err
 
-    assert main(["batch", str(src), str(tmp_path / "out"), "--tile", "big"]) == 2
-    assert "--tile" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:
-        main(["batch", str(src), str(tmp_path / "out"), "--format", "gif"])
-    assert exc.value.code == 2
+    for bad in (["--tile", "big"], ["--format", "gif"], ["--existing", "ask"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["batch", str(src), str(tmp_path / "out"), *bad])
+        assert exc.value.code == 2
+        assert bad[0] in capsys.readouterr().err
 
 
 def test_cli_files_from(tmp_path: Path):
@@ -107,7 +108,8 @@ def test_cli_files_from(tmp_path: Path):
     listing = tmp_path / "files.txt"
     listing.write_text(f"# selected\nb.png\n\n{src / 'sub' / 'c.png'}\n")
     out = tmp_path / "out"
-    assert main(["batch", str(src), str(out), "--files-from", str(listing), "--scale", "2", "--no-progress"]) == 0
+    assert main(["batch", str(src), str(out), "--files-from", str(listing), "--model", "bicubic", "--scale", "2",
+                 "--no-progress"]) == 0
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
         "b_x2_bicubic.png", "sub/c_x2_bicubic.png"]
 
@@ -121,7 +123,8 @@ def test_ctrl_c_cancels_and_exits_130(tmp_path: Path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sr_desktop", "batch", str(src), str(out), "--scale", "2", "--tile", "16",
+        [sys.executable, "-m", "sr_desktop", "batch", str(src), str(out), "--model", "bicubic", "--scale", "2",
+         "--tile", "16",
          "--report", str(report), "--no-progress"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )

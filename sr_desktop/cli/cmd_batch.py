@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from sr_desktop.cli.common import add_model_options
 from sr_desktop.engine.batch_plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
@@ -29,7 +30,7 @@ name template placeholders:
   {{stem}}     input file name without its suffix     {{ext}}   input suffix without the dot
   {{scale}}    the scale                              {{model}} the model id
   {{variant}}  the model variant ("default" if none)
-  The output suffix comes from --format (same: the input's own suffix; BMP/GIF/... -> .png).
+  The output suffix comes from --format (same: the input's own format and suffix).
 
 report: JSON by default (OUT_DIR/sr-desktop-batch-<time>.json); CSV when --report ends in .csv.
 
@@ -59,9 +60,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="process the files listed in LIST.txt (one per line, relative to IN_DIR or absolute) "
         "instead of listing IN_DIR",
     )
-    parser.add_argument("--model", default="bicubic", metavar="ID", help="model id (default: bicubic; see `sr-desktop models`)")
-    parser.add_argument("--scale", type=int, metavar="N", help="scale factor (default: the model's largest native scale)")
-    parser.add_argument("--variant", help="model variant (e.g. a denoise level)")
+    add_model_options(parser)
     parser.add_argument("--format", default="same", choices=OUTPUT_FORMATS, help="output format (default: same)")
     parser.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1..100 (default: 95)")
     parser.add_argument(
@@ -73,9 +72,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="when an output exists: skip it (default, resumes a batch), overwrite it, or write name_1.ext",
     )
     parser.add_argument("--report", metavar="FILE", help="report file (.json or .csv)")
-    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
-    parser.add_argument("--tile", help="tile size in input pixels, 0 = whole image, auto (default)")
-    parser.add_argument("--precision", help="auto (default), fp32, fp16, bf16")
     parser.add_argument(
         "--allow-inside-input", action="store_true",
         help="allow OUT_DIR inside (or equal to) IN_DIR; inputs are still never overwritten",
@@ -84,17 +80,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
-
-
-def _tile_value(text: str | None):
-    if text is None or text == "auto":
-        return None if text is None else "auto"
-    try:
-        return int(text)
-    except ValueError:
-        from sr_desktop.engine.batch_plan import BatchError
-
-        raise BatchError(f"--tile must be a number of pixels or 'auto', got {text!r}") from None
 
 
 class _TerminalProgress:
@@ -142,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         scale=args.scale,
         variant=args.variant,
         device=args.device,
-        tile=_tile_value(args.tile),
+        tile=args.tile,
         precision=args.precision,
         format=args.format,
         quality=args.quality,

@@ -85,7 +85,7 @@ class BatchOptions:
     """Options of a batch. `scale=None` takes the model's first listed scale (2 when the
     registry does not know the model); device/tile/precision None = the engine's default."""
 
-    model: str = "bicubic"
+    model: str = "span"  # the engine's default model (upscale.DEFAULT_MODEL)
     scale: int | None = None
     variant: str | None = None
     device: str | None = None
