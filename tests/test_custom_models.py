@@ -241,3 +241,12 @@ def test_custom_ncnn_pair(home, tmp_path):
         y = model.run(x)
     assert y.shape == (1, 3, 42, 34)
     assert 0.0 < y.mean().item() < 1.0
+    assert model.tileable  # no global pooling in this graph
+
+    from test_archs_real_weights import natural_crop, psnr, tiled
+
+    x = natural_crop(96)
+    with torch.inference_mode():
+        whole = model.run(x)
+        parts = tiled(model.run, x, 2, 48, model.context)
+    assert psnr(parts, whole) >= 50
