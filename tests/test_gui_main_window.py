@@ -406,3 +406,31 @@ def test_event_loop_stays_responsive_during_a_cpu_upscale(make_window, tmp_path,
 #: (model id, (width, height), scale, tile) of a CPU job that runs at least a second here:
 #: a real network, tiled, so the engine's Python tile loop runs next to the GUI thread
 RESPONSIVENESS_JOB = ("span", (128, 96), 2, 64)
+
+
+def test_screenshot_command_saves_the_idle_window(qtbot, tmp_path, capsys):
+    from sr_desktop.cli.main import main
+
+    create_application()
+    src = write_png(tmp_path / "tiny.png", 40, 30)
+    out = tmp_path / "shots" / "window.png"
+    assert main(["--screenshot", str(out), str(src)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    shot = read_image(out)
+    assert (shot.width, shot.height) == (1280, 800)
+    assert main(["--screenshot", str(tmp_path / "bad.png"), str(tmp_path / "missing.png")]) == 2
+    assert "missing.png" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_offscreen_pipeline_saves_result_and_screenshot(qtbot, tmp_path, capsys):
+    from sr_desktop.cli.app_launcher import run_offscreen
+
+    create_application()
+    src = write_png(tmp_path / "tiny.png", 24, 16)
+    assert run_offscreen(src, tmp_path / "out") == 0
+    printed = capsys.readouterr().out
+    result = next((tmp_path / "out").glob(f"tiny_{upscale.DEFAULT_MODEL}_x*.png"))
+    assert str(result.resolve()) in printed
+    assert read_image(result).width == 24 * int(result.stem.rsplit("_x", 1)[1])
+    assert (tmp_path / "out" / "tiny_window.png").is_file()

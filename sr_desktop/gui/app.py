@@ -9,7 +9,7 @@ from sr_desktop.gui import clear_cv2_qt_plugin_path
 
 clear_cv2_qt_plugin_path()  # must happen before QtWidgets is imported
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QtMsgType, Qt, qInstallMessageHandler  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -17,6 +17,17 @@ from sr_desktop import __version__  # noqa: E402
 
 APP_NAME = "SR Desktop"
 ORG_NAME = "sr-desktop"
+
+
+#: Qt warnings that are expected and harmless on the offscreen platform
+_IGNORED_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _qt_message_handler(mode, context, message: str) -> None:
+    if message in _IGNORED_QT_MESSAGES:
+        return
+    if mode in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
+        print(f"Qt: {message}", file=sys.stderr)
 
 
 def has_display() -> bool:
@@ -38,6 +49,7 @@ def create_application(argv: list[str] | None = None, offscreen: bool = False) -
         return existing  # type: ignore[return-value]
     if offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    qInstallMessageHandler(_qt_message_handler)
     # Fractional scale factors (125 %, 150 %) as the OS reports them, not rounded.
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
         Qt.HighDpiScaleFactorRoundingPolicy.PassThrough

@@ -896,13 +896,11 @@ class MainWindow(QMainWindow):
     _saved_options = None
 
     def copy_result(self) -> bool:
-        """Ctrl+C: put the result (or, without one, the original) on the clipboard."""
-        source = self.result.image if self.result is not None else self.image
-        if source is None:
+        """Ctrl+C: put the whole-image result on the clipboard (False without one)."""
+        if self.result is None:
             return False
-        QGuiApplication.clipboard().setImage(array_to_qimage(source.pixels))
-        what = "result" if self.result is not None else "original"
-        self.statusBar().showMessage(f"Copied the {what} to the clipboard", 4000)
+        QGuiApplication.clipboard().setImage(array_to_qimage(self.result.image.pixels))
+        self.statusBar().showMessage("Copied the result to the clipboard", 4000)
         return True
 
     def _may_discard_result(self) -> bool:
@@ -997,7 +995,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(busy)
         self.save_action.setEnabled(has_result)
         self.save_as_action.setEnabled(has_result)
-        self.copy_action.setEnabled(has_image)
+        self.copy_action.setEnabled(has_result)
         for action in [self.fit_action, self.zoom_in_action, self.zoom_out_action, *self.zoom_actions]:
             action.setEnabled(has_image)
         self.upscale_button.setText("Upscale (queue)" if busy else "Upscale")
