@@ -341,10 +341,18 @@ def test_view_switch_changes_the_displayed_pixmap(qtbot, panel, image):
 def test_view_note_names_the_bicubic_reference(qtbot, panel, image):
     panel.set_image(image)
     assert panel.display_pixels_for_mode("difference") is None  # nothing to compare yet
-    panel.set_result(upscaled(image))
-    with qtbot.waitSignal(panel.showPixels, timeout=WAIT_MS):
+    result = upscaled(image)
+    panel.set_result(result)
+    with qtbot.waitSignal(panel.showPixels, timeout=WAIT_MS) as blocker:
         panel.set_view_mode("difference")
     assert "original upscaled by bicubic" in panel.view_note.text()
+    # the caption gives the map's scale: the 99.5th percentile of |result − reference|
+    res = result.image.pixels
+    reference = metrics_jobs.bicubic_reference(image.pixels, (res.shape[1], res.shape[0]))
+    diff = np.abs(res.astype(int) - reference.astype(int)).max(axis=2)
+    vmax = max(1.0, float(np.percentile(diff, 99.5)))
+    assert blocker.args[1] == f"Difference (brightest: |Δ| ≥ {vmax:.0f}/255)"
+    assert blocker.args[1] in panel.view_note.text()
 
 
 # -- region --------------------------------------------------------------------------------
@@ -457,9 +465,16 @@ def render_screenshots(out_dir: Path, image_path: Path | None = None) -> list[Pa
     settle(lambda: panel.region_scores() is not None)
     region = out_dir / "metrics_panel_region.png"
     panel.grab().save(str(region))
+    panel.set_region(None)
+    best = panel.leaderboard.chart.values()[0][0]
+    panel.show_evaluated_model(best)
+    panel.set_view_mode("ssim")
+    settle()
+    evaluated = out_dir / "metrics_evaluate_ssim.png"
+    window.grab().save(str(evaluated))
     panel.shutdown()
     window.close()
-    return [docked, alone, region]
+    return [docked, alone, region, evaluated]
 
 
 if __name__ == "__main__":

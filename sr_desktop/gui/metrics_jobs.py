@@ -155,8 +155,20 @@ def display_map(mode: str, result: np.ndarray, reference: np.ndarray | None) -> 
         else:
             result = np.repeat(result, 3, axis=2)
     if mode == "difference":
-        return difference_map(result, reference)
+        return difference_map(result, reference, vmax=difference_scale(result, reference))
     return ssim_display_map(result, reference)
+
+
+def difference_scale(result: np.ndarray, reference: np.ndarray) -> float:
+    """The |Δ| (0..255) the difference map shows brightest: the 99.5th percentile of the
+    per-pixel difference (max over channels), at least 1 — the engine's default rule,
+    computed here so the panel can print the scale next to the map."""
+    a, b = eval_pixels(result).astype(np.int16), eval_pixels(reference).astype(np.int16)
+    if a.shape[2] != b.shape[2]:
+        a, b = (np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a,
+                np.repeat(b, 3, axis=2) if b.shape[2] == 1 else b)
+    diff = np.abs(a - b).max(axis=2)
+    return max(1.0, float(np.percentile(diff, 99.5)))
 
 
 # -- evaluate mode ---------------------------------------------------------------------------
@@ -344,11 +356,18 @@ class MeasureTask:
                 out[m.key] = reference
             else:
                 out[m.key] = _guarded(lambda: display_map(m.mode, m.result, reference))
+                if m.mode == "difference" and isinstance(out[m.key], np.ndarray):
+                    out[scale_key(m.key)] = difference_scale(m.result, reference)
         check_cancel(cancel)
         if self.region is not None:
             g = self.region
             out[g.key] = _guarded(lambda: region_scores(g.rows, g.hr, g.box, g.scale))
         return out
+
+
+def scale_key(map_key: tuple) -> tuple:
+    """Cache key of the brightest |Δ| of a difference map's key."""
+    return ("scale",) + map_key
 
 
 def _guarded(fn):

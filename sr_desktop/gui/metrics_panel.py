@@ -70,8 +70,10 @@ from sr_desktop.gui.metrics_jobs import (
     RegionRequest,
     bicubic_reference,
     describe_box,
+    difference_scale,
     display_map,
     run_task,
+    scale_key,
 )
 from sr_desktop.gui.worker import Job, JobQueue
 
@@ -351,6 +353,7 @@ class MetricsPanel(QWidget):
         self.eval_status = WrapLabel("", box)
         layout.addWidget(self.eval_status)
 
+        layout.addSpacing(4)
         self.leaderboard = Leaderboard(box)
         self.leaderboard.modelActivated.connect(self.show_evaluated_model)
         layout.addWidget(self.leaderboard)
@@ -479,6 +482,8 @@ class MetricsPanel(QWidget):
                 self._cache[self._reference_key()] = reference
         value = display_map(mode, source.pixels, reference)
         self._cache[key] = value
+        if mode == "difference":
+            self._cache[scale_key(key)] = difference_scale(source.pixels, reference)
         return value
 
     def set_kernel(self, kernel: np.ndarray | None) -> None:
@@ -641,6 +646,8 @@ class MetricsPanel(QWidget):
                 return key[1] == self._result_gen
             if kind == "map":
                 return source is not None and key[2:] == source.key
+            if kind == "scale":
+                return source is not None and key[3:] == source.key
             if kind == "region":
                 return key[1] == eval_gen
             return False
@@ -723,10 +730,20 @@ class MetricsPanel(QWidget):
             return
         value = self._cache.get(("map", self._mode) + source.key)
         if isinstance(value, np.ndarray):
-            self.showPixels.emit(value, f"{MODE_TITLES[self._mode]} map")
+            self.showPixels.emit(value, self._map_caption(("map", self._mode) + source.key))
         elif value is None:
             self._request_measurements()
         self._refresh_view_section()
+
+    def _map_caption(self, key: tuple) -> str:
+        """Short label of a map for the compare view, with its scale."""
+        mode = key[1]
+        if mode == "difference":
+            vmax = self._cache.get(scale_key(key))
+            return f"Difference (brightest: |Δ| ≥ {vmax:.0f}/255)" if vmax else "Difference"
+        if mode == "ssim":
+            return "SSIM (bright = 1, dark ≤ 0)"
+        return "Gradient magnitude"
 
     # ================================================================ evaluation
     def _degradation_for(self, text: str) -> Degradation:
@@ -905,11 +922,14 @@ class MetricsPanel(QWidget):
             note += (" Difference/SSIM reference: the ground truth." if evaluated else
                      " Difference/SSIM reference: the original upscaled by bicubic"
                      " (no ground truth).")
-            value = self._cache.get(("map", self._mode) + source.key) if self._mode in MAP_MODES else None
+            key = ("map", self._mode) + source.key
+            value = self._cache.get(key) if self._mode in MAP_MODES else None
             if self._mode in MAP_MODES and value is None:
                 note += " Computing the map…"
             elif isinstance(value, MeasureFailure):
                 note += f" Cannot make the map: {value.message}"
+            elif isinstance(value, np.ndarray):
+                note += f" Map: {self._map_caption(key)}."
         self.view_note.setText(note)
 
     def _sync_view_buttons(self) -> None:
