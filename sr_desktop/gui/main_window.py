@@ -89,7 +89,8 @@ def _human_seconds(seconds: float | None) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, sec = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
 
 
 class MessageBar(QFrame):
@@ -316,6 +317,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setTextVisible(False)
         self.progress_text = QLabel("")
         self.progress_text.setObjectName("progressText")
+        self.progress_text.setWordWrap(True)
         self.queue_label = QLabel("")
         self.queue_label.setObjectName("queueLabel")
         self.queue_label.setWordWrap(True)
