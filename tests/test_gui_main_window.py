@@ -323,6 +323,12 @@ def test_unsaved_result_prompt_and_save_as(make_window, tmp_path, qtbot, prompts
     assert (saved.width, saved.height, saved.source_format) == (40, 28, "JPEG")
     assert window.open_image(second)  # saved: no question this time
     assert len(prompts.questions) == 1
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    prompts.discard_answer = "cancel"
+    assert not window.close()  # quitting with an unsaved result asks too
+    assert len(prompts.questions) == 2 and window.isVisible()
+    prompts.discard_answer = "discard"
     # the input file itself is never overwritten
     window.start_upscale()
     wait_idle(qtbot, window)
@@ -359,6 +365,16 @@ def test_standard_shortcuts(make_window):
         assert QKeySequence(key).toString() in keys, (action.text(), keys)
     assert "Ctrl+=" in [s.toString() for s in window.zoom_in_action.shortcuts()]
     assert "Ctrl+-" in [s.toString() for s in window.zoom_out_action.shortcuts()]
+
+
+def test_space_held_shows_the_original(make_window, tmp_path, qtbot):
+    window = make_window()
+    window.open_paths([write_png(tmp_path / "a.png", 12, 9)])
+    window.compare.setFocus()
+    qtbot.keyPress(window.compare, Qt.Key.Key_Space)
+    assert window.compare.show_original()
+    qtbot.keyRelease(window.compare, Qt.Key.Key_Space)
+    assert not window.compare.show_original()
 
 
 def test_event_loop_stays_responsive_during_a_cpu_upscale(make_window, tmp_path, qtbot):
