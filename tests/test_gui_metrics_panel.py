@@ -355,6 +355,18 @@ def test_view_note_names_the_bicubic_reference(qtbot, panel, image):
     assert blocker.args[1] in panel.view_note.text()
 
 
+def test_calls_after_shutdown_do_not_start_work(qtbot, image):
+    panel = MetricsPanel(models_provider=lambda: list(MODELS))
+    qtbot.addWidget(panel)
+    panel.set_image(image)
+    assert panel.shutdown(5.0)
+    panel.set_result(upscaled(image))  # no exception, nothing queued
+    panel.set_region((0, 0, 20, 20))
+    assert not panel.is_measuring()
+    with pytest.raises(SRDesktopError, match="shut down"):
+        panel.run_evaluation(["bicubic"], 2)
+
+
 # -- region --------------------------------------------------------------------------------
 
 

@@ -169,6 +169,7 @@ class MetricsPanel(QWidget):
         self._selected_model: str | None = None
         self._cache: dict = {}
         self._last_degradation_index = 0
+        self._closed = False
 
         self._measure_queue = JobQueue(self, runner=run_task)
         self._measure_queue.jobFinished.connect(self._on_measure_finished)
@@ -477,6 +478,8 @@ class MetricsPanel(QWidget):
         if reference is None and mode in REFERENCE_MODES:
             reference = self._cache.get(self._reference_key())
             if not isinstance(reference, np.ndarray):
+                if self._image is None:
+                    raise EvaluationError(f"the {mode} map needs the original image (set_image)")
                 reference = bicubic_reference(self._image.pixels,
                                               (source.pixels.shape[1], source.pixels.shape[0]))
                 self._cache[self._reference_key()] = reference
@@ -515,6 +518,8 @@ class MetricsPanel(QWidget):
         Raises `SRDesktopError` (one line) for what cannot start: no image, no model,
         bad scale, bad kernel. A running evaluation is cancelled and replaced.
         """
+        if self._closed:
+            raise EvaluationError("the metrics panel is shut down")
         if self._image is None:
             raise EvaluationError("open an image first: it is the ground truth of the evaluation")
         model_ids = [str(m) for m in model_ids]
@@ -604,6 +609,7 @@ class MetricsPanel(QWidget):
 
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Cancel all work and wait for the worker threads (call when the window closes)."""
+        self._closed = True
         a = self._eval_queue.shutdown(timeout)
         b = self._measure_queue.shutdown(timeout)
         return a and b
@@ -682,6 +688,8 @@ class MetricsPanel(QWidget):
         return task if task.keys() else None
 
     def _request_measurements(self) -> None:
+        if self._closed:
+            return
         running = self._measure_queue.running
         exclude = running.options.keys() if running is not None else set()
         task = self._build_task(exclude)
