@@ -274,6 +274,7 @@ class MainWindow(QMainWindow):
         mode = self.settings.get("compare_mode")
         self.set_compare_mode(mode if mode in ("split", "side_by_side") else "split")
         self.picker.optionsChanged.connect(self._on_options_changed)
+        self.metrics_panel = self._install_metrics_panel()
         self._restore_geometry()
         self._update_actions()
         self._update_status()
@@ -415,6 +416,27 @@ class MainWindow(QMainWindow):
         self.side_panels[title] = dock
         self.panels_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def _install_metrics_panel(self):
+        """Dock the metrics panel on the right (if that module is part of this build)."""
+        if importlib.util.find_spec("sr_desktop.gui.metrics_panel") is None:
+            return None
+        from sr_desktop.gui.metrics_panel import MetricsPanel
+
+        panel = MetricsPanel(self)
+        self.add_side_panel(panel, "Metrics")
+        self.imageOpened.connect(panel.set_image)
+        self.resultReady.connect(lambda _image, result: panel.set_result(result))
+        self.compare.regionSelected.connect(panel.set_region)
+        self.compare.regionCleared.connect(lambda: panel.set_region(None))
+        panel.showPixels.connect(self._show_display_override)
+        return panel
+
+    def _show_display_override(self, pixels, label: str) -> None:
+        try:
+            self.compare.set_display_override(pixels, label)
+        except SRDesktopError as exc:
+            self.show_error(f"cannot show the map: {exc}")
 
     def add_tool_action(self, action: QAction) -> None:
         """Add an entry to the Tools menu (e.g. kernel estimation)."""
@@ -706,7 +728,10 @@ class MainWindow(QMainWindow):
         return self.enhance_region(box)
 
     def clear_region(self) -> None:
+        """Forget the selected region (the Clear button)."""
         self.compare.clear_region()
+        if self.metrics_panel is not None:
+            self.metrics_panel.set_region(None)
         self._on_region_cleared()
 
     def cancel_jobs(self) -> None:
@@ -942,7 +967,7 @@ class MainWindow(QMainWindow):
             folder = self.image.path.parent
         elif self.settings.get("last_dir"):
             folder = Path(self.settings.get("last_dir"))
-        dialog = BatchDialog(self, folder)
+        dialog = BatchDialog(self, str(folder) if folder else None)
         dialog.show()
 
     def set_compare_mode(self, mode: str) -> None:
@@ -1035,10 +1060,12 @@ class MainWindow(QMainWindow):
         if not self._may_discard_result():
             event.ignore()
             return
-        if self.queue.is_busy():
-            started = time.perf_counter()
-            stopped = self.queue.shutdown(timeout=2.0)
-            log.info("closing: job stopped=%s after %.2f s", stopped, time.perf_counter() - started)
+        started = time.perf_counter()
+        self.queue.cancel()  # cancel everything first, then wait: the 2 s are shared
+        if self.metrics_panel is not None:
+            self.metrics_panel.shutdown(timeout=2.0)
+        stopped = self.queue.shutdown(timeout=max(0.1, 2.0 - (time.perf_counter() - started)))
+        log.info("closing: jobs stopped=%s after %.2f s", stopped, time.perf_counter() - started)
         self.picker.save_settings(self.settings)
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()
