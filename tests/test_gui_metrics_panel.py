@@ -196,6 +196,32 @@ def test_estimated_kernel_degradation(qtbot, panel, image):
     assert "estimated kernel" in panel.leaderboard.note.text()
 
 
+def test_kernel_file_choice_in_the_degradation_combo(qtbot, panel, image, tmp_path):
+    panel.set_image(image)
+    combo = panel.degradation_combo
+    choose = combo.findData("choose")
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((5, 5)))  # sums to 0: not a blur kernel
+    panel.choose_kernel_file = lambda: str(bad)
+    combo.setCurrentIndex(choose)
+    combo.activated.emit(choose)
+    assert combo.currentData() == "bicubic"  # refused: back to the previous choice
+    assert panel.eval_status.text() == "a blur kernel must be finite with a positive sum"
+    good = tmp_path / "k.npy"
+    np.save(good, np.ones((3, 3)))
+    panel.choose_kernel_file = lambda: str(good)
+    combo.setCurrentIndex(choose)
+    combo.activated.emit(choose)
+    assert combo.currentData() == f"kernel:{good}"
+    panel.set_checked_models(["bicubic"])
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    deg = Degradation(kind="kernel", kernel=np.ones((3, 3)) / 9.0)
+    assert panel.scale_spin.value() == 4  # the Run button uses the spin box: ×4 here
+    expected = evaluate_image(image.pixels, EngineUpscaler("bicubic", 4, name="bicubic"), 4, deg).scores
+    assert blocker.args[0][0]["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
+
+
 def test_cancel_keeps_finished_rows(qtbot, panel, image, monkeypatch):
     real = metrics_jobs.evaluate_model
     started = threading.Event()
