@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from sr_desktop.engine.errors import SRDesktopError
+from sr_desktop.engine.metrics.degradation import parse_degradation
 from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models
 from sr_desktop.engine.metrics.report import write_json
 
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tile", default="auto")
     parser.add_argument("--round-y", action="store_true", help="round Y to integers (SRMD scripts)")
+    parser.add_argument("--degradation", default="bicubic", help="bicubic | bicubic-float")
     parser.add_argument("--float-output", action="store_true",
                         help="measure model outputs before 8-bit rounding")
     parser.add_argument("--json-dir", type=Path, default=Path("bench-out"))
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --set5 and/or --set14")
     tile = args.tile if args.tile == "auto" else int(args.tile)
     args.json_dir.mkdir(parents=True, exist_ok=True)
+    degradation = parse_degradation(args.degradation)
     protocol = EvalProtocol(round_y=args.round_y, quantize_output=not args.float_output)
 
     if args.srcnn_route:
@@ -122,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, folder in datasets:
                 start = time.perf_counter()
                 try:
-                    report = evaluate_models(folder, [model_id], scale, device=args.device,
-                                             tile=tile, protocol=protocol)
+                    report = evaluate_models(folder, [model_id], scale, degradation,
+                                             device=args.device, tile=tile, protocol=protocol)
                 except SRDesktopError as exc:
                     print(f"{model_id} ×{scale} {name}: skipped: {exc}", file=sys.stderr)
                     continue
@@ -183,7 +186,8 @@ def markdown_table(rows: dict, args, datasets) -> str:
         lines.append(f"| {model_id} | " + " | ".join(cells) + " |")
     devices = sorted({r["device"] for r in rows.values()})
     lines.append("")
-    lines.append(f"Y rounding: {'integer (MATLAB uint8)' if args.round_y else 'double'}; "
+    lines.append(f"LR: {args.degradation}; Y rounding: "
+                 f"{'integer (MATLAB uint8)' if args.round_y else 'double'}; "
                  f"output measured: {'float' if args.float_output else '8-bit'}; devices: "
                  f"{', '.join(devices)}; {platform.processor() or platform.machine()}, "
                  f"torch {torch.__version__}, {torch.get_num_threads()} threads.")

@@ -178,3 +178,21 @@ def test_float_output_mode_measures_before_rounding(hr):
     err = 0.4 * 219.0 / 255
     assert score_pair(exact + 0.4 / 255, hr, 2).psnr_y == pytest.approx(
         10 * math.log10(255**2 / err**2), abs=1e-9)
+
+
+def test_float_lr_degradation_feeds_unrounded_lr(hr):
+    seen = []
+
+    def spy(rgb):
+        seen.append(rgb)
+        return nearest(rgb)
+
+    d = parse_degradation("bicubic-float")
+    assert d.float_lr and d.describe() == "bicubic-float"
+    ev = evaluate_image(hr, FunctionUpscaler(spy, 2), 2, degradation=d)
+    expected = imresize(hr.astype(np.float64) / 255, 0.5)
+    np.testing.assert_allclose(seen[0], expected.astype(np.float32), atol=1e-7)
+    assert ev.lr.dtype.kind == "f" and ev.sr.dtype == np.uint8
+    assert ev.to_json()["hr_size"] == [50, 66]
+    bic = evaluate_image(hr, MatlabBicubic(2), 2, degradation=d)
+    assert bic.scores.psnr_y > ev.scores.psnr_y

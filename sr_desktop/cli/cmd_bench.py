@@ -55,8 +55,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--model", nargs="+", default=None, metavar="ID",
                         help=f"model id(s) (default: {MATLAB_BICUBIC_ID})")
     parser.add_argument("--scale", required=True, type=_positive_int, metavar="N")
-    parser.add_argument("--degradation", default="bicubic", metavar="bicubic|kernel:FILE.npy",
-                        help="how the LR images are made (default: bicubic)")
+    parser.add_argument("--degradation", default="bicubic",
+                        metavar="bicubic|bicubic-float|kernel:FILE.npy",
+                        help="how the LR images are made (default: bicubic = 8-bit MATLAB "
+                        "imresize; bicubic-float keeps the LR unrounded, as SRMD's scripts)")
     parser.add_argument("--json", metavar="OUT", help="write per-image results as JSON")
     parser.add_argument("--csv", metavar="OUT", help="write per-image results as CSV")
     parser.add_argument("--plot", metavar="OUT.png", help="plot mean PSNR vs seconds per model")

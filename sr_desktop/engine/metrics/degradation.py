@@ -2,6 +2,7 @@
 
 * ``bicubic``: MATLAB ``imresize(hr, 1/s, 'bicubic')`` on the 8-bit image (antialiased,
   rounded to uint8 between passes) — the rule behind the published tables.
+* ``bicubic-float``: the same on ``im2double(hr)``, the LR kept unrounded in float.
 * ``kernel``: blur with a given kernel (e.g. one estimated by KernelGAN) and keep every
   s-th pixel (:func:`sr_desktop.engine.degrade.degrade_with_kernel`), optional Gaussian
   noise, then rounded to 8 bits as a saved PNG would be.
@@ -28,6 +29,9 @@ class Degradation:
     noise_sigma: float = 0.0  # on the 0..1 scale (e.g. 5/255), kernel rule only
     seed: int | None = 0
     label: str = ""  # how the user named it, e.g. "kernel:k.npy"
+    #: keep the LR image in floating point (MATLAB imresize of im2double(HR)) instead of
+    #: 8 bits; some reference scripts (e.g. SRMD's) feed the model such an LR
+    float_lr: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("bicubic", "kernel"):
@@ -39,7 +43,7 @@ class Degradation:
         if self.label:
             return self.label
         if self.kind == "bicubic":
-            return "bicubic"
+            return "bicubic-float" if self.float_lr else "bicubic"
         k = self.kernel
         noise = f", noise σ={self.noise_sigma * 255:.1f}/255" if self.noise_sigma > 0 else ""
         return f"kernel {k.shape[1]}×{k.shape[0]}{noise}"
@@ -72,14 +76,18 @@ def load_kernel(path: str | Path) -> np.ndarray:
 
 
 def parse_degradation(text: str) -> Degradation:
-    """``"bicubic"`` or ``"kernel:FILE.npy"`` (the CLI syntax) -> :class:`Degradation`."""
+    """``"bicubic"``, ``"bicubic-float"`` or ``"kernel:FILE.npy"`` (the CLI syntax) ->
+    :class:`Degradation`."""
     text = (text or "bicubic").strip()
     if text == "bicubic":
         return Degradation()
+    if text == "bicubic-float":
+        return Degradation(float_lr=True)
     if text.startswith("kernel:") and len(text) > len("kernel:"):
         path = text[len("kernel:"):]
         return Degradation(kind="kernel", kernel=load_kernel(path), label=f"kernel:{path}")
-    raise EvaluationError(f"unknown degradation {text!r} (use bicubic or kernel:FILE.npy)")
+    raise EvaluationError(
+        f"unknown degradation {text!r} (use bicubic, bicubic-float or kernel:FILE.npy)")
 
 
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
@@ -88,6 +96,17 @@ def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     if h == 0 or w == 0:
         raise EvaluationError(f"image {img.shape[1]}×{img.shape[0]} is smaller than the scale {scale}")
     return img[:h, :w]
+
+
+def degrade_float(hr: np.ndarray, scale: int, degradation: Degradation) -> np.ndarray:
+    """The float LR image (0..1 scale, not rounded or clipped) of a uint8 HR image."""
+    if hr.shape[0] % scale or hr.shape[1] % scale:
+        raise ValueError("crop the HR image to a multiple of the scale first (modcrop)")
+    x = np.asarray(hr, dtype=np.float64) / 255.0
+    if degradation.kind == "bicubic":
+        return imresize(x, 1.0 / scale)
+    return degrade_with_kernel(x, validate_kernel(degradation.kernel), scale,
+                               noise_sigma=degradation.noise_sigma, seed=degradation.seed)
 
 
 def degrade_uint8(hr: np.ndarray, scale: int, degradation: Degradation) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from sr_desktop.engine.metrics.color import luma_y
-from sr_desktop.engine.metrics.degradation import Degradation, degrade_uint8, modcrop
+from sr_desktop.engine.metrics.degradation import Degradation, degrade_float, degrade_uint8, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.fullref import finite_or_none, ms_ssim, psnr, ssim
 from sr_desktop.engine.metrics.timing import Timing
@@ -78,13 +78,13 @@ class ImageEvaluation:
     scores: ImageScores
     timing: Timing
     hr: np.ndarray | None = None  # modcropped HR, uint8 H×W×C
-    lr: np.ndarray | None = None
-    sr: np.ndarray | None = None
+    lr: np.ndarray | None = None  # uint8 (float 0..1 for a float_lr degradation)
+    sr: np.ndarray | None = None  # uint8, as saved
+    hr_size: tuple[int, int] = (0, 0)  # (width, height) of the modcropped HR
 
     def to_json(self) -> dict:
-        h, w = self.hr.shape[:2] if self.hr is not None else (None, None)
         return {"name": self.name, **self.scores.to_json(), "seconds": self.timing.seconds,
-                "tiles": self.timing.tiles, "hr_size": [w, h]}
+                "tiles": self.timing.tiles, "hr_size": list(self.hr_size)}
 
 
 @dataclass
@@ -261,13 +261,20 @@ def evaluate_image(
     if int(upscaler.scale) != int(scale):
         raise EvaluationError(f"the upscaler is ×{upscaler.scale} but the evaluation is ×{scale}")
     hr = modcrop(to_uint8_rgb_or_gray(hr), scale)
-    lr = degrade_uint8(hr, scale, degradation or Degradation())
+    degradation = degradation or Degradation()
+    protocol = protocol or EvalProtocol()
+    keep_float = not protocol.quantize_output
+    if degradation.float_lr:
+        lr = degrade_float(hr, scale, degradation)
+    else:
+        lr = degrade_uint8(hr, scale, degradation)
     if lr.ndim == 2:
         lr = lr[:, :, None]
     check_cancel(cancel)
-    protocol = protocol or EvalProtocol()
-    keep_float = not protocol.quantize_output
-    out: UpscaleOutput = upscaler.upscale(lr, cancel=cancel, keep_float=keep_float)
+    if degradation.float_lr:
+        out: UpscaleOutput = upscaler.upscale_float(lr.astype(np.float32), cancel=cancel)
+    else:
+        out = upscaler.upscale(lr, cancel=cancel, keep_float=keep_float)
     sr = to_uint8_rgb_or_gray(out.pixels)
     if sr.shape[:2] != hr.shape[:2]:
         raise EvaluationError(
@@ -277,9 +284,10 @@ def evaluate_image(
     if keep_float and out.float_pixels is None:
         raise EvaluationError(f"{upscaler.name} cannot give its unrounded output")
     scores = score_pair(out.float_pixels if keep_float else sr, hr, scale, protocol)
+    size = (hr.shape[1], hr.shape[0])
     if not keep_images:
-        return ImageEvaluation(name, scores, out.timing, hr=hr[:0, :0])
-    return ImageEvaluation(name, scores, out.timing, hr=hr, lr=lr, sr=sr)
+        return ImageEvaluation(name, scores, out.timing, hr_size=size)
+    return ImageEvaluation(name, scores, out.timing, hr=hr, lr=lr, sr=sr, hr_size=size)
 
 
 def evaluate_dataset(

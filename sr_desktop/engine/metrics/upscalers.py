@@ -52,6 +52,10 @@ class Upscaler(Protocol):
     def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
                 keep_float: bool = False) -> UpscaleOutput: ...
 
+    def upscale_float(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+        """Float LR (H×W×C, 0..1 scale, unrounded) -> output with `float_pixels` set."""
+        ...
+
 
 def _quantize_uint8(values: np.ndarray) -> np.ndarray:
     return np.floor(np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -74,6 +78,14 @@ class MatlabBicubic:
         floats = pixels.astype(np.float32) / 255.0 if keep_float else None
         return UpscaleOutput(pixels, Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1), floats)
 
+    def upscale_float(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+        with PeakMemory() as mem, Stopwatch() as sw:
+            out = imresize(np.asarray(lr, dtype=np.float64), self.scale)
+        out = out if out.ndim == 3 else out[:, :, None]
+        h, w = lr.shape[:2]
+        timing = Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1)
+        return UpscaleOutput(_quantize_uint8(out), timing, np.clip(out, 0.0, 1.0))
+
 
 class FunctionUpscaler:
     """Wraps ``fn(rgb float32 H×W×3 in 0..1) -> float32 (s·H)×(s·W)×3``.
@@ -91,21 +103,26 @@ class FunctionUpscaler:
 
     def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
                 keep_float: bool = False) -> UpscaleOutput:
-        lr = np.asarray(lr)
+        out = self.upscale_float(np.asarray(lr, dtype=np.float32) / 255.0, cancel)
+        if not keep_float:
+            out.float_pixels = None
+        return out
+
+    def upscale_float(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+        lr = np.asarray(lr, dtype=np.float32)
         if lr.ndim == 2:
             lr = lr[:, :, None]
         gray = lr.shape[2] == 1
         rgb = np.repeat(lr, 3, axis=2) if gray else lr
         with PeakMemory() as mem, Stopwatch() as sw:
-            out = np.asarray(self.fn(rgb.astype(np.float32) / 255.0), dtype=np.float32)
+            out = np.asarray(self.fn(rgb), dtype=np.float32)
         expected = (lr.shape[0] * self.scale, lr.shape[1] * self.scale, 3)
         if out.shape != expected:
             raise ValueError(f"{self.name} returned shape {out.shape}, expected {expected}")
         if gray:
             out = out.mean(axis=2, keepdims=True)
         timing = Timing(sw.seconds, lr.shape[0] * lr.shape[1], self.device, mem.peak, 1)
-        floats = np.clip(out, 0.0, 1.0) if keep_float else None
-        return UpscaleOutput(_quantize_uint8(out), timing, floats)
+        return UpscaleOutput(_quantize_uint8(out), timing, np.clip(out, 0.0, 1.0))
 
 
 class EngineUpscaler:
@@ -145,6 +162,21 @@ class EngineUpscaler:
             if lr.shape[2] == 1:
                 floats = floats.mean(axis=2, keepdims=True)
         return UpscaleOutput(result.image.pixels, timing, floats)
+
+    def upscale_float(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
+        from sr_desktop.engine import devices
+        from sr_desktop.engine.upscale import upscale_float
+
+        lr = np.asarray(lr, dtype=np.float32)
+        gray = lr.shape[2] == 1
+        rgb = np.repeat(lr, 3, axis=2) if gray else lr
+        with PeakMemory(self.model.device.type) as mem, Stopwatch() as sw:
+            out = upscale_float(rgb, self.options, cancel=cancel, model=self.model)
+        if gray:
+            out = out.mean(axis=2, keepdims=True)
+        h, w = lr.shape[:2]
+        timing = Timing(sw.seconds, h * w, devices.describe_device(self.model.device), mem.peak, 0)
+        return UpscaleOutput(_quantize_uint8(out), timing, out)
 
 
 def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
