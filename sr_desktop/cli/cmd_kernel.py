@@ -1,0 +1,87 @@
+"""`sr-desktop kernel INPUT -o KERNEL.npy`: estimate the image's blur kernel (KernelGAN)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sr_desktop.engine.devices import DEVICE_CHOICES
+from sr_desktop.engine.errors import SRDesktopError
+
+HELP = "estimate the image's own blur (downscaling) kernel with KernelGAN"
+EPILOG = """The kernel is written as a 2-D float64 .npy that sums to 1 (×2: 17×17; ×4: the
+analytic ×4 kernel derived from it). Use it with
+`sr-desktop upscale IMAGE -o OUT --model zssr --kernel KERNEL.npy`."""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("kernel", help=HELP, description=HELP + ".", epilog=EPILOG)
+    p.add_argument("input", metavar="INPUT", help="image to analyse (the low-resolution photo)")
+    p.add_argument("-o", "--output", required=True, metavar="KERNEL.npy", help="where to write the kernel")
+    p.add_argument("--scale", type=int, default=2, choices=(2, 4), help="SR scale the kernel is for (default 2)")
+    p.add_argument("--iterations", type=int, default=3000, metavar="N",
+                   help="training iterations per restart (default 3000, as the paper)")
+    p.add_argument("--restarts", type=int, default=1, metavar="N",
+                   help="independent runs averaged into one kernel (steadier; default 1)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default auto)")
+    p.add_argument("--png", metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+    return p
+
+
+def _read_rgb(path: Path):
+    """The image as H×W×C float 0..1."""
+    import numpy as np
+
+    from sr_desktop.engine.image_io import read_image
+
+    pixels = read_image(path).pixels
+    peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
+    return pixels.astype(np.float64) / peak
+
+
+def _check_target(path: Path, overwrite: bool, suffix: str, inputs: Path) -> None:
+    if path.suffix.lower() != suffix:
+        raise SRDesktopError(f"{path}: the file name must end in {suffix}")
+    if not path.parent.exists():
+        raise SRDesktopError(f"{path}: folder {path.parent} does not exist")
+    if path.exists() and path.resolve() == inputs.resolve():
+        raise SRDesktopError(f"{path}: refusing to overwrite the input image")
+    if path.exists() and not overwrite:
+        raise SRDesktopError(f"{path} exists (use --overwrite to replace it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sr_desktop.cli.progress_bar import TerminalProgress
+    from sr_desktop.engine.kernelgan import estimate_kernel
+    from sr_desktop.engine.kernelgan.kernel_ops import describe_kernel, save_kernel_npy, save_kernel_png
+
+    src = Path(args.input)
+    out = Path(args.output)
+    png = Path(args.png) if args.png else None
+    if args.iterations < 1:
+        raise SRDesktopError("--iterations must be at least 1")
+    if args.restarts < 1:
+        raise SRDesktopError("--restarts must be at least 1")
+    _check_target(out, args.overwrite, ".npy", src)
+    if png is not None:
+        _check_target(png, args.overwrite, ".png", src)
+    image = _read_rgb(src)
+    bar = TerminalProgress(src.name, enabled=False if args.quiet else None, unit="it")
+    try:
+        est = estimate_kernel(image, scale=args.scale, iterations=args.iterations, device=args.device,
+                              seed=args.seed, restarts=args.restarts, progress=bar)
+    finally:
+        bar.close()
+    save_kernel_npy(est.kernel, out)
+    if png is not None:
+        save_kernel_png(est.kernel, png)
+    if not args.quiet:
+        extra = f" and {png}" if png is not None else ""
+        print(f"{src} -> {out}{extra}: ×{args.scale} {describe_kernel(est.kernel)} "
+              f"({est.iterations_run} iterations, {est.seconds:.1f} s)", file=sys.stdout)
+    return 0
