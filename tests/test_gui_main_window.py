@@ -124,13 +124,20 @@ def wait_idle(qtbot, window, timeout=20000):
     qtbot.waitUntil(window.is_idle, timeout=timeout)
 
 
+def open_and_wait(qtbot, window, paths):
+    """Open files as File ▸ Open does and wait until the (background) read is shown."""
+    assert window.open_paths(paths)
+    wait_idle(qtbot, window)
+    assert window.image is not None, window.last_error
+
+
 def pick_bicubic(window, scale=2):
     assert window.picker.set_model_id("bicubic")
     assert window.picker.set_scale(scale)
 
 
 # ------------------------------------------------------------------------- tests
-def test_drop_files_and_folder(make_window, tmp_path):
+def test_drop_files_and_folder(make_window, tmp_path, qtbot):
     window = make_window()
     a = write_png(tmp_path / "a.png", 24, 16, 1)
     folder = tmp_path / "shots"
@@ -140,20 +147,23 @@ def test_drop_files_and_folder(make_window, tmp_path):
     (folder / "readme.txt").write_text("not an image")
 
     drop(window, [a])
+    wait_idle(qtbot, window)  # files are read in the background
     assert window.image is not None and window.image.pixels.shape == (16, 24, 3)
     assert window.compare.has_image()
     assert window.filmstrip.paths() == [a]
 
     drop(window, [folder])
+    wait_idle(qtbot, window)
     assert window.filmstrip.paths() == [a, b, c]  # the .txt inside the folder is skipped
     assert window.image.path == b  # the first dropped image is opened
     assert window.filmstrip_dock.isVisible()
     window.filmstrip.imageChosen.emit(c)
+    wait_idle(qtbot, window)
     assert window.image.path == c
     assert window.settings.recent_files()[:3] == [c.resolve(), b.resolve(), a.resolve()]
 
 
-def test_unsupported_and_broken_files_give_a_message_and_the_app_continues(make_window, tmp_path):
+def test_unsupported_and_broken_files_give_a_message_and_the_app_continues(make_window, tmp_path, qtbot):
     window = make_window()
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
@@ -163,10 +173,12 @@ def test_unsupported_and_broken_files_give_a_message_and_the_app_continues(make_
     assert "notes.txt" in window.message_bar.text() and "not a supported image type" in window.message_bar.text()
     assert window.image is None
     drop(window, [broken])
+    wait_idle(qtbot, window)
     assert "broken.png" in window.last_error and window.message_bar.level == "error"
     assert window.image is None
     good = write_png(tmp_path / "good.png", 8, 8)
     drop(window, [good])
+    wait_idle(qtbot, window)
     assert window.image is not None and window.image.path == good
     assert window.message_bar.text() == ""  # opening a good image dismisses the old error
 
@@ -192,7 +204,7 @@ def test_pick_model_and_scale_persist(make_window, tmp_path):
 def test_upscale_runs_to_completion_and_view_shows_result(make_window, tmp_path, qtbot):
     window = make_window()
     src = write_png(tmp_path / "small.png", 24, 16)
-    window.open_paths([src])
+    open_and_wait(qtbot, window, [src])
     pick_bicubic(window, 2)
     progress = []
     window.queue.jobProgress.connect(lambda job, info: progress.append(info))
@@ -215,7 +227,7 @@ def test_cancel_mid_job_writes_nothing(make_window, tmp_path, qtbot, prompts):
     src = write_png(tmp_path / "in.png", 96, 64)
     out_dir = tmp_path / "out"
     prompts.save_target = (out_dir / "result.png", SaveOptions(format="png"))
-    window.open_paths([src])
+    open_and_wait(qtbot, window, [src])
     infos = []
     window.queue.jobProgress.connect(lambda job, info: infos.append(info))
     window.start_upscale()
@@ -236,7 +248,7 @@ def test_cancel_mid_job_writes_nothing(make_window, tmp_path, qtbot, prompts):
 
 def test_new_request_while_running_is_queued_visibly(make_window, tmp_path, qtbot):
     window = make_window(job_runner=slow_runner)
-    window.open_paths([write_png(tmp_path / "in.png", 64, 48)])
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 64, 48)])
     first = window.start_upscale()
     second = window.enhance_region((0, 0, 16, 16))
     third = window.enhance_region((16, 16, 16, 16))
@@ -252,7 +264,7 @@ def test_new_request_while_running_is_queued_visibly(make_window, tmp_path, qtbo
 def test_region_drag_upscales_exactly_that_region(make_window, tmp_path, qtbot):
     window = make_window()
     src = write_png(tmp_path / "photo.png", 64, 48, 7)
-    window.open_paths([src])
+    open_and_wait(qtbot, window, [src])
     pick_bicubic(window, 2)
     window.set_region_tool(True)
     view = window.compare
@@ -290,7 +302,7 @@ def test_region_drag_upscales_exactly_that_region(make_window, tmp_path, qtbot):
 
 def test_close_during_job_cancels_within_two_seconds(make_window, tmp_path, qtbot):
     window = make_window(job_runner=slow_runner)
-    window.open_paths([write_png(tmp_path / "in.png", 128, 96)])  # 48 tiles × 50 ms
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 128, 96)])
     started = []
     window.queue.jobProgress.connect(lambda job, info: started.append(info.done))
     window.start_upscale()
@@ -307,7 +319,7 @@ def test_unsaved_result_prompt_and_save_as(make_window, tmp_path, qtbot, prompts
     window = make_window()
     first = write_png(tmp_path / "first.png", 20, 14, 1)
     second = write_png(tmp_path / "second.png", 10, 10, 2)
-    window.open_paths([first])
+    open_and_wait(qtbot, window, [first])
     pick_bicubic(window, 2)
     window.start_upscale()
     wait_idle(qtbot, window)
@@ -322,6 +334,8 @@ def test_unsaved_result_prompt_and_save_as(make_window, tmp_path, qtbot, prompts
     saved = read_image(target)
     assert (saved.width, saved.height, saved.source_format) == (40, 28, "JPEG")
     assert window.open_image(second)  # saved: no question this time
+    wait_idle(qtbot, window)
+    assert window.image.path == second
     assert len(prompts.questions) == 1
     window.start_upscale()
     wait_idle(qtbot, window)
@@ -340,7 +354,7 @@ def test_unsaved_result_prompt_and_save_as(make_window, tmp_path, qtbot, prompts
 
 def test_copy_and_paste_through_the_clipboard(make_window, tmp_path, qtbot):
     window = make_window()
-    window.open_paths([write_png(tmp_path / "a.png", 12, 9)])
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 12, 9)])
     pick_bicubic(window, 2)
     window.start_upscale()
     wait_idle(qtbot, window)
@@ -369,7 +383,7 @@ def test_standard_shortcuts(make_window):
 
 def test_space_held_shows_the_original(make_window, tmp_path, qtbot):
     window = make_window()
-    window.open_paths([write_png(tmp_path / "a.png", 12, 9)])
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 12, 9)])
     window.compare.setFocus()
     qtbot.keyPress(window.compare, Qt.Key.Key_Space)
     assert window.compare.show_original()
@@ -392,7 +406,7 @@ def test_event_loop_stays_responsive_during_a_cpu_upscale(make_window, tmp_path,
 
     window = make_window(job_runner=timed_runner)
     model_id, size, scale, tile = RESPONSIVENESS_JOB
-    window.open_paths([write_png(tmp_path / "big.png", *size)])
+    open_and_wait(qtbot, window, [write_png(tmp_path / "big.png", *size)])
     assert window.picker.set_model_id(model_id), model_id
     assert window.picker.set_scale(scale)
     window.picker.set_device("cpu")
@@ -421,10 +435,11 @@ def test_event_loop_stays_responsive_during_a_cpu_upscale(make_window, tmp_path,
 
 #: (model id, (width, height), scale, tile) of a CPU job that runs at least a second here:
 #: a real network, tiled, so the engine's Python tile loop runs next to the GUI thread
-RESPONSIVENESS_JOB = ("span", (128, 96), 2, 64)
+RESPONSIVENESS_JOB = ("span", (192, 144), 2, 64)
 
 
 def test_screenshot_command_saves_the_idle_window(qtbot, tmp_path, capsys):
+    from sr_desktop.cli.app_launcher import WINDOW_SIZE
     from sr_desktop.cli.main import main
 
     create_application()
@@ -433,7 +448,7 @@ def test_screenshot_command_saves_the_idle_window(qtbot, tmp_path, capsys):
     assert main(["--screenshot", str(out), str(src)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     shot = read_image(out)
-    assert (shot.width, shot.height) == (1280, 800)
+    assert (shot.width, shot.height) == WINDOW_SIZE
     assert main(["--screenshot", str(tmp_path / "bad.png"), str(tmp_path / "missing.png")]) == 2
     assert "missing.png" in capsys.readouterr().err
     assert not (tmp_path / "bad.png").exists()

@@ -21,7 +21,7 @@ from pathlib import Path
 from sr_desktop import paths
 from sr_desktop.engine.errors import SRDesktopError
 
-WINDOW_SIZE = (1280, 800)
+WINDOW_SIZE = (1600, 900)  # room for the compare view next to the metrics dock
 JOB_TIMEOUT_S = 1800.0
 
 
@@ -57,9 +57,7 @@ def take_screenshot(out: Path, image: Path) -> int:
     read_image(image)  # a bad file is a one-line error before any window exists
     with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
         app, window = _offscreen_window(Path(tmp))
-        if not window.open_paths([image]):
-            raise SRDesktopError(window.last_error or f"cannot open {image}")
-        _wait(app, window.is_idle, JOB_TIMEOUT_S)
+        _open(app, window, image)
         path = save_window_png(window, out)
         window.close()
     print(path)
@@ -75,8 +73,7 @@ def run_offscreen(image: Path, out_dir: Path) -> int:
     read_image(image)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
         app, window = _offscreen_window(Path(tmp))
-        if not window.open_paths([image]):
-            raise SRDesktopError(window.last_error or f"cannot open {image}")
+        _open(app, window, image)
         if not window.picker.set_model_id(DEFAULT_MODEL):
             raise SRDesktopError(f"the default model {DEFAULT_MODEL!r} is not installed")
         spec = window.picker.spec()
@@ -129,6 +126,14 @@ def _offscreen_window(settings_dir: Path):
     window.show()
     _wait(app, lambda: window.isVisible(), 5.0)
     return app, window
+
+
+def _open(app, window, image: Path) -> None:
+    """Open ``image`` in ``window`` and wait until it is shown (raises if it fails)."""
+    window.open_paths([image])
+    _wait(app, window.is_idle, JOB_TIMEOUT_S)
+    if window.image is None:
+        raise SRDesktopError(window.last_error or f"cannot open {image}")
 
 
 def _wait(app, predicate, timeout: float) -> bool:

@@ -83,6 +83,20 @@ def _with_display_layer(runner: JobRunner) -> JobRunner:
     return run
 
 
+def _read_for_display(job: Job, progress, cancel) -> Image:
+    """Loader runner: read the file ``job.options`` and convert it for display."""
+    from sr_desktop.engine.image_io import read_image
+
+    image = read_image(job.options)
+    cancel.raise_if_cancelled()
+    try:
+        from sr_desktop.gui.compare_image import ImageLayer
+    except ImportError:
+        return image
+    job.display = ImageLayer(image.pixels)
+    return image
+
+
 def _human_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "…"
@@ -259,6 +273,11 @@ class MainWindow(QMainWindow):
         self.queue.jobCancelled.connect(self._on_job_cancelled)
         self.queue.pendingChanged.connect(self._on_pending_changed)
         self.queue.busyChanged.connect(self._on_busy_changed)
+        # a second queue reads images, so a big photo does not freeze the window either
+        self.loader = JobQueue(self, runner=_read_for_display)
+        self.loader.jobFinished.connect(self._on_image_loaded)
+        self.loader.jobFailed.connect(self._on_image_failed)
+        self.loader.busyChanged.connect(lambda busy: None if busy else self._emit_idle())
 
         self._build_central(models)
         self._build_docks()
@@ -389,7 +408,7 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.filmstrip = Filmstrip()
-        self.filmstrip.imageChosen.connect(self.open_image)
+        self.filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
         self.filmstrip_dock = QDockWidget("Images", self)
         self.filmstrip_dock.setObjectName("filmstripDock")
         self.filmstrip_dock.setWidget(self.filmstrip)
@@ -603,41 +622,58 @@ class MainWindow(QMainWindow):
                 files.append(path)
             else:
                 rejected.append(f"{path.name} (not a supported image type)")
+        self.message_bar.clear()
         if rejected:
             self.show_error("Cannot open " + ", ".join(rejected))
         if not files:
             return False
         self.filmstrip.add_paths(files)
         self.filmstrip_dock.setVisible(self.filmstrip.count() > 1)
-        opened = self.open_image(files[0])
-        if rejected and opened:
-            self.show_error("Cannot open " + ", ".join(rejected))  # keep it visible
-        return opened
+        return self.open_image(files[0])
 
     def open_image(self, path: Path) -> bool:
-        """Read ``path`` and show it (asks first if an unsaved result would be lost)."""
-        from sr_desktop.engine.image_io import read_image
+        """Start reading ``path`` in the background; it is shown when decoded.
 
+        Asks first if an unsaved result would be lost (False if the user declines). A
+        newer open request replaces one still waiting. Errors go to the message bar.
+        """
         path = Path(path)
         if not self._may_discard_result():
             if self.image is not None and self.image.path is not None:
                 self.filmstrip.select_path(self.image.path)
             return False
-        try:
-            image = read_image(path)
-        except SRDesktopError as exc:
-            self.show_error(str(exc))
-            return False
+        self.filmstrip.add_paths([path])
+        self.filmstrip.select_path(path)
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        self.loader.submit(Job(None, path))
+        return True
+
+    def _on_filmstrip_chosen(self, path: Path) -> None:
+        self.message_bar.clear()
+        self.open_image(path)
+
+    def _on_image_loaded(self, job: Job, image: Image) -> None:
+        if self.loader.pending is not None:
+            return  # the user already asked for another file
+        path = Path(job.options)
+        self.statusBar().clearMessage()
         self.settings.add_recent_file(path)
         self.settings.set("last_dir", str(path.parent))
         self._rebuild_recent_menu()
-        self.filmstrip.add_paths([path])
-        self.filmstrip.select_path(path)
-        self.set_image(image, path.name)
-        return True
+        self.set_image(image, path.name, display=job.display)
+        job.display = None
 
-    def set_image(self, image: Image, name: str = "") -> None:
-        """Show ``image`` as the new original; drops results of the previous one."""
+    def _on_image_failed(self, job: Job, message: str) -> None:
+        self.statusBar().clearMessage()
+        self.show_error(message)
+        if self.image is not None and self.image.path is not None:
+            self.filmstrip.select_path(self.image.path)
+
+    def set_image(self, image: Image, name: str = "", display=None) -> None:
+        """Show ``image`` as the new original; drops results of the previous one.
+
+        ``display`` is the image already converted for the compare view (optional).
+        """
         self.queue.cancel()  # jobs of the previous image are of no use any more
         self.image = image
         self.image_name = name or (image.path.name if image.path else "image")
@@ -645,8 +681,7 @@ class MainWindow(QMainWindow):
         self.result_path = None
         self.result_saved = False
         self.region_result = None
-        self.message_bar.clear()
-        self.compare.set_original(image.pixels)
+        self.compare.set_original(display if display is not None else image.pixels)
         self.compare.clear_region()
         self.setWindowTitle(f"{self.image_name} — SR Desktop")
         self._on_region_cleared()
@@ -668,6 +703,7 @@ class MainWindow(QMainWindow):
             return
         if not self._may_discard_result():
             return
+        self.message_bar.clear()
         self.set_image(Image(qimage_to_array(qimage), source_format=None), "pasted image")
 
     def _rebuild_recent_menu(self) -> None:
@@ -846,7 +882,7 @@ class MainWindow(QMainWindow):
             self.progress_bar.setTextVisible(False)
             self.progress_text.setText("")
             self.queue_label.hide()
-            self.idle.emit()
+            self._emit_idle()
         self._update_actions()
 
     # -- region -------------------------------------------------------------------------
@@ -997,12 +1033,16 @@ class MainWindow(QMainWindow):
 
     # ================================================================ state display
     def is_idle(self) -> bool:
-        """No job running or queued."""
-        return not self.queue.is_busy()
+        """No upscale running or queued and no image being opened."""
+        return not self.queue.is_busy() and not self.loader.is_busy()
 
     def _on_options_changed(self) -> None:
         self.picker.save_settings(self.settings)
         self._update_status()
+
+    def _emit_idle(self) -> None:
+        if self.is_idle():
+            self.idle.emit()
 
     def _on_zoom_changed(self, factor: float) -> None:
         self.zoom_label.setText(f"Zoom {factor * 100:.0f} %")
@@ -1060,11 +1100,16 @@ class MainWindow(QMainWindow):
         if not self._may_discard_result():
             event.ignore()
             return
+        # cancel everything first, then wait for each thread: the 2 s are shared
         started = time.perf_counter()
-        self.queue.cancel()  # cancel everything first, then wait: the 2 s are shared
+        self.queue.cancel()
+        self.loader.cancel()
+        queues = [self.queue, self.loader]
         if self.metrics_panel is not None:
-            self.metrics_panel.shutdown(timeout=2.0)
-        stopped = self.queue.shutdown(timeout=max(0.1, 2.0 - (time.perf_counter() - started)))
+            queues.append(self.metrics_panel)
+        stopped = all([
+            q.shutdown(timeout=max(0.1, 2.0 - (time.perf_counter() - started))) for q in queues
+        ])
         log.info("closing: jobs stopped=%s after %.2f s", stopped, time.perf_counter() - started)
         self.picker.save_settings(self.settings)
         self.settings.save_window(self.saveGeometry(), self.saveState())

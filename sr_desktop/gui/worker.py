@@ -29,8 +29,8 @@ _ids = itertools.count(1)
 class Job:
     """One upscale request: the whole image (``box`` None) or one region of it."""
 
-    image: Image
-    options: Any  # sr_desktop.engine.upscale.UpscaleOptions
+    image: Image | None
+    options: Any  # sr_desktop.engine.upscale.UpscaleOptions (or what the runner needs)
     box: tuple[int, int, int, int] | None = None
     id: int = field(default_factory=lambda: next(_ids))
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -45,6 +45,8 @@ class Job:
         """Short text for the GUI, e.g. 'region 40×30 at (10, 20), bicubic ×4'."""
         model = getattr(self.options, "model", "?")
         scale = getattr(self.options, "scale", "?")
+        if self.image is None:
+            return str(self.options)
         if self.box is None:
             what = f"{self.image.width}×{self.image.height} image"
         else:
