@@ -158,3 +158,25 @@ def test_shutdown_waits_for_the_cancelled_job(qtbot, qapp):
     assert time.perf_counter() - t0 < 2.0
     with pytest.raises(RuntimeError):
         queue.submit(_job("late"))
+
+
+def test_a_job_that_ignores_cancel_for_long_is_detached_not_destroyed(qtbot, qapp):
+    from sr_desktop.gui import worker
+
+    release, started = threading.Event(), threading.Event()
+
+    def runner(job, progress, cancel):
+        started.set()
+        assert release.wait(10)  # one long "tile": cancel is only seen afterwards
+        cancel.raise_if_cancelled()
+
+    queue = JobQueue(runner=runner)
+    queue.submit(_job("long"))
+    assert started.wait(5)
+    assert not queue.shutdown(timeout=0.2)
+    thread = next(iter(worker._DETACHED))
+    assert thread.parent() is None
+    del queue  # destroying the queue must not take the running thread with it
+    release.set()
+    assert worker.wait_for_detached_jobs(5)
+    qtbot.waitUntil(lambda: not worker._DETACHED, timeout=2000)

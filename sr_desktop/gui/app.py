@@ -59,4 +59,12 @@ def create_application(argv: list[str] | None = None, offscreen: bool = False) -
     app.setOrganizationName(ORG_NAME)
     app.setApplicationVersion(__version__)
     app.setApplicationDisplayName(APP_NAME)
+    app.aboutToQuit.connect(_wait_for_jobs)
     return app
+
+
+def _wait_for_jobs() -> None:
+    # a job still inside one long tile when its window closed must end before exit
+    from sr_desktop.gui.worker import wait_for_detached_jobs
+
+    wait_for_detached_jobs()

@@ -69,6 +69,20 @@ def run_engine_job(job: Job, progress: Callable[[ProgressInfo], None], cancel: C
 JobRunner = Callable[[Job, Callable[[ProgressInfo], None], CancelToken], Any]
 
 
+#: job threads still running after their queue was shut down (see JobQueue.shutdown)
+_DETACHED: set = set()
+
+
+def wait_for_detached_jobs(timeout: float = 60.0) -> bool:
+    """Wait for job threads that outlived their queue (call before the process exits)."""
+    deadline = time.monotonic() + timeout
+    for thread in list(_DETACHED):
+        left = max(0.0, deadline - time.monotonic())
+        if not thread.wait(int(left * 1000)):
+            return False
+    return True
+
+
 class _JobThread(QThread):
     """Runs one job; every outcome leaves through exactly one of the signals."""
 
@@ -166,7 +180,13 @@ class JobQueue(QObject):
             return True
         ended = thread.wait(int(timeout * 1000))
         if not ended:
+            # The engine only stops between tiles. Detach the thread so that destroying
+            # this queue (e.g. with its window) does not destroy a running QThread, which
+            # would abort the process; `wait_for_detached_jobs` waits for it at exit.
             log.warning("job %s did not stop within %.1f s", thread.job.id, timeout)
+            thread.setParent(None)
+            _DETACHED.add(thread)
+            thread.finished.connect(lambda t=thread: _DETACHED.discard(t))
         return bool(ended)
 
     def wait_idle(self, timeout: float) -> bool:
