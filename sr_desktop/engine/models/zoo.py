@@ -52,12 +52,14 @@ class Convention:
 
 def convention(family: str, scale: int) -> Convention:
     """The conventions of `family` (manifest ``family`` field) at `scale`."""
-    if family == "rrdbnet":  # Real-ESRGAN x4plus(-anime), RealSR
+    if family == "rrdbnet":  # Real-ESRGAN x4plus, RealSR (23 blocks)
         return Convention("reflect", prepad=10, context=56)
+    if family == "rrdbnet-6b":  # Real-ESRGAN x4plus-anime (6 blocks)
+        return Convention("reflect", prepad=10, context=32)
     if family == "srvgg":  # realesr-animevideov3
-        return Convention("reflect", prepad=10, context=24)
+        return Convention("reflect", prepad=10, context=16)
     if family == "span":
-        return Convention("reflect", prepad=10, context=28)
+        return Convention("reflect", prepad=10, context=16)
     if family == "waifu2x-upconv7":
         return Convention("replicate", prepad=7, unpadded=True, context=8)
     if family == "waifu2x-cunet":
@@ -75,7 +77,7 @@ def convention(family: str, scale: int) -> Convention:
             context=64, tileable=False,
         )
     if family in ("srmd", "srmdnf"):
-        return Convention("none", srmd_planes=True, context=16)
+        return Convention("none", srmd_planes=True, context=12)
     raise ValueError(f"unknown model family {family!r}")
 
 
