@@ -104,7 +104,7 @@ def test_srvgg_detection(scale):
         assert torch.equal(found.build()(x), net(x))
 
 
-@pytest.mark.parametrize("scale,channels", [(2, 48), (4, 48), (4, 52)])
+@pytest.mark.parametrize("scale,channels", [(2, 48), (4, 52)])
 def test_span_training_form_is_folded_exactly(scale, channels):
     torch.manual_seed(scale + channels)
     net = SPAN(feature_channels=channels, upscale=scale, training_form=True).eval()
