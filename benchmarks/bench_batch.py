@@ -94,14 +94,14 @@ def load(model_id: str, scale: int, device: str) -> SRModel | None:
     return None
 
 
-def pure_inference(images, options: UpscaleOptions, model) -> float:
-    """Seconds to upscale the preloaded `images` one after the other."""
-    t0 = time.perf_counter()
+def pure_inference(images, options: UpscaleOptions, model) -> tuple[float, float]:
+    """(wall, process CPU) seconds to upscale the preloaded `images` one after the other."""
+    c0, t0 = time.process_time(), time.perf_counter()
     for image in images:
         upscale_image(image, options, model=model)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, device: str, tile) -> dict:
@@ -115,12 +115,13 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
     batch_options = BatchOptions(model=model_id, scale=scale, device=device, tile=tile)
     runs = []
     for attempt in range(2):  # alternate, so drift of a shared machine hits both sides
-        inference_s = pure_inference(images, options, model)
+        inference_s, inference_cpu = pure_inference(images, options, model)
         out = work / f"out-{model_id}-{attempt}"
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         result = run_batch(folder, out, BatchOptions(**{**batch_options.__dict__, "recursive": True}),
                            model=model, report_path=work / f"report-{model_id}-{attempt}.json")
-        batch_s = time.perf_counter() - t0
+        batch_s, batch_cpu = time.perf_counter() - t0, time.process_time() - c0
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         assert result.totals.ok == len(files), result.summary()
         shutil.rmtree(out)
         runs.append({
@@ -129,6 +130,11 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
             "inference_files_per_second": round(len(files) / inference_s, 3),
             "batch_files_per_second": round(len(files) / batch_s, 3),
             "ratio": round(inference_s / batch_s, 3),
+            # CPU seconds of this process (all threads): what decoding + encoding add on
+            # top of inference, independent of how busy the machine is.
+            "inference_cpu_seconds": round(inference_cpu, 3),
+            "batch_cpu_seconds": round(batch_cpu, 3),
+            "load_average_1min": load,
         })
     del images
     return {

@@ -121,3 +121,24 @@ def test_dialog_reports_a_batch_that_cannot_start(qtbot, tmp_path: Path):
     assert "inside the input folder" in failed.args[0]
     assert "inside the input folder" in dialog.status_label.text()
     assert dialog.start_button.isEnabled()
+
+
+def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(20):
+        save_image(src / f"img{i:02d}.png", size=(160, 160), seed=i)
+    dialog = BatchDialog(input_dir=str(src))
+    dialog.output_edit.setText(str(out))
+    dialog.picker.set_model_id("bicubic")
+    dialog.picker.set_scale(2)
+    dialog.picker.set_tile(16)
+    assert dialog.start()
+    worker = dialog.worker
+    qtbot.waitUntil(lambda: dialog.table.rowCount() > 0, timeout=60_000)
+    dialog.close()  # cancels
+    assert worker.cancel_token.cancelled
+    dialog.deleteLater()
+    del dialog
+    qtbot.waitUntil(lambda: worker not in batch_dialog._keeper.workers, timeout=60_000)
+    assert worker.result is not None and worker.result.cancelled
+    assert len(list(out.glob("img*.png"))) < 20

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QThread, QUrl, Signal
+from PySide6.QtCore import QObject, QThread, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -66,7 +66,8 @@ def batch_models() -> list[ModelSpec]:
 
 
 class BatchWorker(QThread):
-    """Runs `run_batch` in a thread; every outcome leaves through one signal."""
+    """Runs `run_batch` in a thread. Every outcome leaves through one signal, and is also
+    kept in ``result`` / ``error`` for a slot connected to ``finished``."""
 
     progressed = Signal(object)  # ProgressInfo
     succeeded = Signal(object)  # BatchResult (finished or cancelled)
@@ -79,6 +80,8 @@ class BatchWorker(QThread):
         self.options = options
         self.report_path = report_path
         self.cancel_token = CancelToken()
+        self.result = None
+        self.error: str | None = None
 
     def cancel(self) -> None:
         """Stop after the current tile (nothing partial is written)."""
@@ -93,12 +96,44 @@ class BatchWorker(QThread):
                 progress=self.progressed.emit, cancel=self.cancel_token,
             )
         except SRDesktopError as exc:
-            self.failed.emit(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.failed.emit(self.error)
         except Exception as exc:  # noqa: BLE001 - a bug must not take the app down
             log.exception("batch failed")
-            self.failed.emit(f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0])
+            self.error = f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0]
+            self.failed.emit(self.error)
         else:
+            self.result = result
             self.succeeded.emit(result)
+
+
+class _WorkerKeeper(QObject):
+    """Holds running workers until their thread has ended, so that a dialog deleted in
+    the middle of a batch never destroys a running QThread (Qt aborts the process)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workers: set[BatchWorker] = set()
+
+    def keep(self, worker: BatchWorker) -> None:
+        self.workers.add(worker)
+        worker.finished.connect(self._release)  # queued: this object lives in the GUI thread
+
+    def _release(self) -> None:
+        worker = self.sender()
+        if isinstance(worker, BatchWorker):
+            worker.wait()
+            self.workers.discard(worker)
+
+
+_keeper: _WorkerKeeper | None = None
+
+
+def _keep_alive(worker: BatchWorker) -> None:
+    global _keeper
+    if _keeper is None:
+        _keeper = _WorkerKeeper()
+    _keeper.keep(worker)
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -311,10 +346,11 @@ class BatchDialog(QDialog):
         self.open_report_button.setEnabled(False)
         self.status_label.setText("Starting…")
         report = self.report_edit.text().strip() or None
-        self.worker = BatchWorker(input_dir, output_dir, options, report, self)
+        # No Qt parent: the keeper owns the running thread (see _WorkerKeeper).
+        self.worker = BatchWorker(input_dir, output_dir, options, report)
         self.worker.progressed.connect(self._on_progress)
-        self.worker.succeeded.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
+        self.worker.finished.connect(self._on_worker_finished)
+        _keep_alive(self.worker)
         self._set_running(True)
         self.worker.start()
         return True
@@ -336,10 +372,10 @@ class BatchDialog(QDialog):
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.report_path)))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        # Closing the dialog cancels the batch; files already written stay.
+        # Closing the dialog cancels the batch (after the current tile); files already
+        # written stay. The thread ends in the background, held by the keeper.
         if self.is_running():
             self.cancel()
-            self.worker.wait(10_000)
         super().closeEvent(event)
 
     # -- worker reports ---------------------------------------------------------------
@@ -398,6 +434,16 @@ class BatchDialog(QDialog):
             f"{rate:.2f} files/s ({mp_rate:.2f} MP/s) · ETA {_format_eta(info.eta)} · "
             f"failed {info.extra.get('failed', 0)}"
         )
+
+    def _on_worker_finished(self) -> None:
+        worker = self.sender()
+        if not isinstance(worker, BatchWorker) or worker is not self.worker:
+            return
+        worker.wait()  # the thread has ended once `batchFinished` / `batchFailed` go out
+        if worker.result is not None:
+            self._on_finished(worker.result)
+        else:
+            self._on_failed(worker.error or "the batch stopped without a result")
 
     def _on_finished(self, result) -> None:
         self.result = result
