@@ -224,7 +224,9 @@ def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int]:
     return scale, shrink
 
 
-def _load_ncnn(param: Path, binf: Path, model_id: str) -> NcnnPairModel:
+def _load_ncnn(param: Path, binf: Path, model_id: str,
+               geometry: tuple[int, int] | None = None) -> NcnnPairModel:
+    """Load an ncnn pair; `geometry` = known (scale, shrink) skips measuring them."""
     if not binf.is_file():
         raise ModelError(f"ncnn model {param}: the weights file {binf.name} is missing")
     with open(param, "rb") as fh:
@@ -238,7 +240,7 @@ def _load_ncnn(param: Path, binf: Path, model_id: str) -> NcnnPairModel:
         module = load_ncnn_graph(param, binf)
     except NcnnGraphError as exc:
         raise _unsupported(param, _first_line(exc)) from None
-    scale, shrink = _measure_ncnn_geometry(module, param)
+    scale, shrink = geometry or _measure_ncnn_geometry(module, param)
     return NcnnPairModel(module, scale, shrink, model_id)
 
 
@@ -258,13 +260,14 @@ def _load_torch(path: Path, model_id: str) -> ArchModel:
     return model
 
 
-def _load_any(path: str | os.PathLike, model_id: str) -> SRModel:
+def _load_any(path: str | os.PathLike, model_id: str,
+              geometry: tuple[int, int] | None = None) -> SRModel:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
     pair = _ncnn_pair(path)
     if pair is not None:
-        return _load_ncnn(pair[0], pair[1], model_id)
+        return _load_ncnn(pair[0], pair[1], model_id, geometry)
     return _load_torch(path, model_id)
 
 
@@ -464,7 +467,10 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     main = Path(spec.source.get("file", ""))
     if not main.is_file():
         raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
-    model = _load_any(main, spec.id)
+    geometry = None
+    if spec.arch == "ncnn" and "shrink" in spec.source.get("params", {}):
+        geometry = (own, int(spec.source["params"]["shrink"]))  # measured when added
+    model = _load_any(main, spec.id, geometry)
     if model.scale != own:
         raise ModelError(f"custom model {spec.id}: the stored file is ×{model.scale}, not ×{own}")
     model.variant = "default"
