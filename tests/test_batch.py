@@ -291,3 +291,21 @@ def test_temp_files_of_a_killed_run_are_removed_at_start(tmp_path: Path):
     assert result.totals.removed_temp_files == 1
     assert not stale.exists() and unrelated.exists()
     assert (out / "sub" / "a_x2_bicubic.png").is_file()
+
+
+def test_progress_reports_files_current_file_throughput_and_eta(tmp_path: Path):
+    src = tmp_path / "in"
+    for i in range(4):
+        save_image(src / f"img{i}.png", seed=i)
+    (src / "skip.txt").write_text("x")
+    events = []
+    run_batch(src, tmp_path / "out", bicubic(), progress=events.append, write_report_file=False)
+    files = [e for e in events if e.extra["event"] == "file"]
+    starts = [e for e in events if e.extra["event"] == "start"]
+    assert [e.done for e in files] == [1, 2, 3, 4, 5] and {e.total for e in events} == {5}
+    assert [Path(e.message).name for e in starts] == ["img0.png", "img1.png", "img2.png", "img3.png"]
+    assert [Path(e.extra["current"]).name for e in files] == ["img0.png", "img1.png", "img2.png", "img3.png", "skip.txt"]
+    assert files[-1].eta == 0.0 and files[-1].extra["ok"] == 4 and files[-1].extra["skipped"] == 1
+    assert files[2].eta is not None and files[2].eta > 0
+    assert files[-1].extra["files_per_second"] > 0 and files[-1].extra["megapixels_per_second"] > 0
+    assert all(e.stage == "batch" for e in events)
