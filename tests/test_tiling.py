@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from sr_desktop.engine.errors import Cancelled, DeviceError
@@ -115,3 +116,25 @@ def test_any_scale_through_passes_and_resampling(req):
     res = upscale_image(img, UpscaleOptions(scale=req, tile=0), model=model)
     assert res.image.pixels.shape == (20 * req, 30 * req, 3)
     assert res.scale == req
+
+
+class PhaseModel(TinyModel):
+    """Output depends on the pixel phase (like pixel-unshuffle): needs aligned tiles."""
+
+    align = 4
+
+    def run(self, x):
+        y = super().run(x)
+        phase = torch.zeros_like(y)
+        phase[:, :, :: 2 * self.scale, :] = 0.1  # every 4th input row, counted from the tile start
+        return y + phase
+
+
+def test_tiles_start_on_the_model_alignment_grid():
+    rgb = _rgb(70, 90)
+    model = PhaseModel(scale=2, context=5)
+    whole = upscale_float(rgb, UpscaleOptions(tile=0), model=model)
+    tiled = upscale_float(rgb, UpscaleOptions(tile=23), model=model)
+    assert np.abs(whole - tiled).max() < 1e-5
+    for y0, y1, x0, x1 in plan_tiles(70, 90, 23, align=4):
+        assert y0 % 4 == 0 and x0 % 4 == 0

@@ -49,25 +49,39 @@ class TileStats:
     peak_device_bytes: int = 0
 
 
-def plan_tiles(height: int, width: int, tile: int) -> list[Box]:
-    """Split H×W into near-equal core boxes no larger than `tile` (0 = one box)."""
+def _cuts(size: int, tile: int, align: int) -> list[int]:
+    """Near-equal cut positions 0 = c0 < c1 < ... < cn = size, inner cuts multiples of `align`."""
+    n = math.ceil(size / tile)
+    inner = {round(i * size / n / align) * align for i in range(1, n)}
+    return [0, *sorted(c for c in inner if 0 < c < size), size]
+
+
+def plan_tiles(height: int, width: int, tile: int, align: int = 1) -> list[Box]:
+    """Split H×W into near-equal core boxes of about `tile` pixels (0 = one box).
+
+    Inner tile edges fall on multiples of `align`, so models whose result depends on the
+    pixel phase (pixel-unshuffle, stride-2 U-Nets) see the same phase in every tile.
+    """
     if tile <= 0 or (height <= tile and width <= tile):
         return [(0, height, 0, width)]
-    ny, nx = math.ceil(height / tile), math.ceil(width / tile)
-    ys = [round(i * height / ny) for i in range(ny + 1)]
-    xs = [round(i * width / nx) for i in range(nx + 1)]
-    return [(ys[i], ys[i + 1], xs[j], xs[j + 1]) for i in range(ny) for j in range(nx)]
+    ys, xs = _cuts(height, tile, align), _cuts(width, tile, align)
+    return [(ys[i], ys[i + 1], xs[j], xs[j + 1]) for i in range(len(ys) - 1) for j in range(len(xs) - 1)]
 
 
-def count_tiles(height: int, width: int, tile: int) -> int:
+def count_tiles(height: int, width: int, tile: int, align: int = 1) -> int:
     """Number of tiles `run_tiled` will run for an H×W input (before any OOM split)."""
-    return len(plan_tiles(height, width, tile))
+    return len(plan_tiles(height, width, tile, align))
 
 
-def split_box(box: Box, tile: int) -> list[Box]:
-    """Split one core box into sub-boxes no larger than `tile`."""
+def split_box(box: Box, tile: int, align: int = 1) -> list[Box]:
+    """Split one core box (with aligned corners) into aligned sub-boxes of about `tile`."""
     y0, y1, x0, x1 = box
-    return [(y0 + a, y0 + b, x0 + c, x0 + d) for a, b, c, d in plan_tiles(y1 - y0, x1 - x0, tile)]
+    return [(y0 + a, y0 + b, x0 + c, x0 + d) for a, b, c, d in plan_tiles(y1 - y0, x1 - x0, tile, align)]
+
+
+def aligned_context(context: int, align: int) -> int:
+    """Context rounded up to a multiple of `align` (keeps tile starts on the phase grid)."""
+    return -(-context // align) * align
 
 
 def _padded(box: Box, context: int, height: int, width: int) -> Box:
@@ -121,10 +135,11 @@ def run_tiled(
     s = model.scale
     if out.shape[0] != height * s or out.shape[1] != width * s:
         raise ValueError(f"output buffer {out.shape} does not match input {src.shape} × {s}")
-    queue: deque[Box] = deque(plan_tiles(height, width, tile))
+    align = max(1, int(getattr(model, "align", 1)))
+    queue: deque[Box] = deque(plan_tiles(height, width, tile, align))
     stats = TileStats(tile_size=tile, batch_size=batch_size)
     max_tile = tile if tile > 0 else max(height, width)
-    context = model.context
+    context = aligned_context(model.context, align)
     device = model.device
     channels_last = device.type == "cuda"
 
@@ -132,11 +147,12 @@ def run_tiled(
         check_cancel(cancel)
         box = queue.popleft()
         if max(box[1] - box[0], box[3] - box[2]) > max_tile:
-            parts = split_box(box, max_tile)
-            queue.extendleft(reversed(parts))
-            if tracker is not None:
-                tracker.total += len(parts) - 1
-            continue
+            parts = split_box(box, max_tile, align)
+            if len(parts) > 1:  # (a box below the alignment step cannot be split further)
+                queue.extendleft(reversed(parts))
+                if tracker is not None:
+                    tracker.total += len(parts) - 1
+                continue
         group = [box]
         shape = _padded_shape(box, context, height, width)
         while len(group) < batch_size and queue and _padded_shape(queue[0], context, height, width) == shape:
@@ -161,10 +177,12 @@ def run_tiled(
                     f"out of memory on {device} even with {size}×{size} tiles; "
                     "close other programs or use a smaller model or --device cpu"
                 ) from None
+            parts = split_box(box, new_tile, align)
+            if len(parts) == 1:
+                raise DeviceError(f"out of memory on {device} with a {size}×{size} tile that cannot be split further") from None
             max_tile = new_tile
             stats.tile_size = new_tile
             stats.oom_splits += 1
-            parts = split_box(box, new_tile)
             queue.extendleft(reversed(parts))
             if tracker is not None:
                 tracker.total += len(parts) - 1
@@ -272,7 +290,7 @@ def choose_tile(model: SRModel, height: int, width: int, requested: int | str) -
     side = max(64, min(MAX_AUTO_TILE, side // 32 * 32))
     if side >= max(height, width):
         return 0, 1
-    tiles = len(plan_tiles(height, width, side))
+    tiles = count_tiles(height, width, side, model.align)
     per_tile = bpp * (side + 2 * model.context) ** 2
     batch = int(max(1, min(8, tiles, budget // per_tile)))
     return side, batch

@@ -221,7 +221,7 @@ class _Chain:
             if self.model.kind == "per_image":
                 total += 1
             else:
-                total += count_tiles(h, w, self.tile_for(h, w)[0])
+                total += count_tiles(h, w, self.tile_for(h, w)[0], self.model.align)
             h, w = h * self.model.scale, w * self.model.scale
         return total
 
