@@ -66,7 +66,8 @@ def shift_to_center(kernel: np.ndarray, scale: int = 2, pad: bool = True) -> np.
 
 def post_process_kernel(kernel: np.ndarray, n: int = 40, scale: int = 2) -> np.ndarray:
     """KernelGAN's final kernel: drop negligible taps, then centre (see above)."""
-    return shift_to_center(zeroize_negligible(kernel, n), scale=scale)
+    k = shift_to_center(zeroize_negligible(kernel, n), scale=scale)
+    return k / k.sum()  # the spline shift does not preserve the sum exactly
 
 
 def analytic_kernel_x4(k2: np.ndarray, crop: bool = True) -> np.ndarray:

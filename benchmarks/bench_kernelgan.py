@@ -1,0 +1,132 @@
+"""KernelGAN accuracy/speed on a DIV2KRK-style synthetic set (reference protocol in
+../shared/reference/README.md).
+
+    PYTHONPATH=. python benchmarks/bench_kernelgan.py resources/chelsea.png resources/sample.jpg \
+        --seeds 0 1 --iterations 1000 --batch 4 --threads 1 --markdown /tmp/kg.md
+
+Each HR image (centre crop ≤ 512 px) gets one random ×2 kernel (set seed 0 stream, in
+argument order); KernelGAN runs on its 8-bit LR once per --seeds value. Reports kernel PSNR
+and LR re-degradation PSNR per image and seed, wall and CPU time per run, and the
+bicubic-kernel and true-kernel rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sr_desktop.engine.kernelgan import estimate_kernel
+from sr_desktop.engine.kernelgan.kernel_ops import bicubic_kernel_x2, kernel_summary
+from sr_desktop.engine.kernelgan.score import kernel_psnr, lr_psnr
+from sr_desktop.engine.kernelgan.synthetic import make_set
+
+
+def load_images(paths: list[str]) -> dict[str, np.ndarray]:
+    images = {}
+    for p in paths:
+        images[Path(p).stem] = np.asarray(Image.open(p).convert("RGB"))
+    return images
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("images", nargs="+", help="HR images")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--set-seed", type=int, default=0, help="seed of the kernel stream")
+    ap.add_argument("--iterations", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--restarts", type=int, default=1)
+    ap.add_argument("--early-stop", action="store_true")
+    ap.add_argument("--faithful-quirks", action="store_true",
+                    help="official quirks on: accumulating D noise, channel-summing bicubic loss")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", help="write all rows here")
+    ap.add_argument("--markdown", help="write the table here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    samples = make_set(load_images(args.images), seed=args.set_seed)
+    opts = {"batch": args.batch, "early_stop": args.early_stop}
+    if args.faithful_quirks:
+        opts.update(accumulate_d_noise=True, mix_channels=True)
+    rows = []
+    for s in samples:
+        bic = bicubic_kernel_x2()
+        row = {
+            "image": s.name,
+            "lr_shape": list(s.lr.shape[:2]),
+            "true_sigma": [round(kernel_summary(s.kernel)["sigma_major"], 2), round(kernel_summary(s.kernel)["sigma_minor"], 2)],
+            "bicubic_kernel_psnr": kernel_psnr(bic, s.kernel),
+            "bicubic_lr_psnr": lr_psnr(s.hr, s.lr, bic, s.kernel),
+            "true_lr_psnr": lr_psnr(s.hr, s.lr, s.kernel, s.kernel),
+            "runs": [],
+        }
+        for seed in args.seeds:
+            t0, c0 = time.perf_counter(), time.process_time()
+            est = estimate_kernel(s.lr, iterations=args.iterations, seed=seed, restarts=args.restarts,
+                                  device=args.device, **opts)
+            run = {
+                "seed": seed,
+                "kernel_psnr": kernel_psnr(est.kernel, s.kernel),
+                "lr_psnr": lr_psnr(s.hr, s.lr, est.kernel, s.kernel),
+                "wall_s": time.perf_counter() - t0,
+                "cpu_s": time.process_time() - c0,
+                "iterations_run": est.iterations_run,
+                "est_sigma": [round(kernel_summary(est.kernel)["sigma_major"], 2), round(kernel_summary(est.kernel)["sigma_minor"], 2)],
+                "trigger": [h.get("bicubic_trigger_iteration") for h in est.history if "iterations_run" in h],
+            }
+            row["runs"].append(run)
+            print(json.dumps({"image": s.name, **run}), flush=True)
+        rows.append(row)
+    table = markdown(rows, args)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    return 0
+
+
+def markdown(rows: list[dict], args) -> str:
+    seeds = " / ".join(str(s) for s in args.seeds)
+    head = (f"Config: {args.iterations} iterations, batch {args.batch}, restarts {args.restarts}, "
+            f"early stop {'on' if args.early_stop else 'off'}, quirks {'on' if args.faithful_quirks else 'off'}, "
+            f"{args.threads} thread(s), device {args.device}\n\n"
+            f"| image | true σ | kernel PSNR seed {seeds} | LR PSNR seed {seeds} | bicubic kernel PSNR | "
+            f"bicubic LR PSNR | true-kernel LR PSNR | wall s / run | CPU s / run |\n|---|---|---|---|---|---|---|---|---|\n")
+    lines = []
+    allk, alll, bk, bl, tl, walls, cpus = [], [], [], [], [], [], []
+    for r in rows:
+        ks = [x["kernel_psnr"] for x in r["runs"]]
+        ls = [x["lr_psnr"] for x in r["runs"]]
+        allk += ks
+        alll += ls
+        bk.append(r["bicubic_kernel_psnr"])
+        bl.append(r["bicubic_lr_psnr"])
+        tl.append(r["true_lr_psnr"])
+        walls += [x["wall_s"] for x in r["runs"]]
+        cpus += [x["cpu_s"] for x in r["runs"]]
+        lines.append(
+            f"| {r['image']} | {r['true_sigma'][0]:.2f}/{r['true_sigma'][1]:.2f} | {' / '.join(f'{v:.2f}' for v in ks)} | "
+            f"{' / '.join(f'{v:.2f}' for v in ls)} | {r['bicubic_kernel_psnr']:.2f} | {r['bicubic_lr_psnr']:.2f} | "
+            f"{r['true_lr_psnr']:.2f} | {statistics.mean(x['wall_s'] for x in r['runs']):.0f} | "
+            f"{statistics.mean(x['cpu_s'] for x in r['runs']):.0f} |"
+        )
+    spread = max((max(x["kernel_psnr"] for x in r["runs"]) - min(x["kernel_psnr"] for x in r["runs"])) for r in rows)
+    lines.append(
+        f"| mean | | {statistics.mean(allk):.2f} | {statistics.mean(alll):.2f} | {statistics.mean(bk):.2f} | "
+        f"{statistics.mean(bl):.2f} | {statistics.mean(tl):.2f} | {statistics.mean(walls):.0f} | {statistics.mean(cpus):.0f} |"
+    )
+    return head + "\n".join(lines) + f"\n\nLargest seed-to-seed kernel-PSNR spread on one image: {spread:.2f} dB\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
