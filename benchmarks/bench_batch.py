@@ -121,7 +121,7 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
         result = run_batch(folder, out, BatchOptions(**{**batch_options.__dict__, "recursive": True}),
                            model=model, report_path=work / f"report-{model_id}-{attempt}.json")
         batch_s, batch_cpu = time.perf_counter() - t0, time.process_time() - c0
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         assert result.totals.ok == len(files), result.summary()
         shutil.rmtree(out)
         runs.append({
@@ -134,7 +134,7 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
             # top of inference, independent of how busy the machine is.
             "inference_cpu_seconds": round(inference_cpu, 3),
             "batch_cpu_seconds": round(batch_cpu, 3),
-            "load_average_1min": load,
+            "load_average_1min": load_avg,
         })
     del images
     return {

@@ -304,7 +304,9 @@ def test_progress_reports_files_current_file_throughput_and_eta(tmp_path: Path):
     starts = [e for e in events if e.extra["event"] == "start"]
     assert [e.done for e in files] == [1, 2, 3, 4, 5] and {e.total for e in events} == {5}
     assert [Path(e.message).name for e in starts] == ["img0.png", "img1.png", "img2.png", "img3.png"]
-    assert [Path(e.extra["current"]).name for e in files] == ["img0.png", "img1.png", "img2.png", "img3.png", "skip.txt"]
+    # Two writer threads may finish neighbouring files in either order.
+    assert sorted(Path(e.extra["current"]).name for e in files) == [
+        "img0.png", "img1.png", "img2.png", "img3.png", "skip.txt"]
     assert files[-1].eta == 0.0 and files[-1].extra["ok"] == 4 and files[-1].extra["skipped"] == 1
     assert files[2].eta is not None and files[2].eta > 0
     assert files[-1].extra["files_per_second"] > 0 and files[-1].extra["megapixels_per_second"] > 0

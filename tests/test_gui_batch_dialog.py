@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,27 @@ class FakeDesktopServices:
     def openUrl(cls, url):  # noqa: N802 - Qt naming
         cls.opened.append(url.toLocalFile())
         return True
+
+
+@pytest.fixture
+def hold_from_third_file(monkeypatch):
+    """From the third image on, the engine waits for the batch to be cancelled before
+    upscaling (which then raises Cancelled): cancel tests cannot race the batch's end."""
+    from sr_desktop.engine import upscale
+
+    real = upscale.upscale_image
+    calls = []
+
+    def gated(image, options=None, progress=None, cancel=None, model=None):
+        calls.append(image.path)
+        if len(calls) >= 3 and cancel is not None:
+            deadline = time.monotonic() + 30
+            while not cancel.cancelled and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return real(image, options, progress, cancel, model)
+
+    monkeypatch.setattr(upscale, "upscale_image", gated)
+    return calls
 
 
 def statuses(dialog: BatchDialog) -> dict[str, str]:
@@ -80,10 +102,10 @@ def test_dialog_runs_a_batch_and_offers_the_results(qtbot, tmp_path: Path, monke
     assert result.report_path.is_file()
 
 
-def test_dialog_cancel_stops_the_batch(qtbot, tmp_path: Path):
+def test_dialog_cancel_stops_the_batch(qtbot, tmp_path: Path, hold_from_third_file):
     src, out = tmp_path / "in", tmp_path / "out"
-    for i in range(30):
-        save_image(src / f"img{i:02d}.png", size=(160, 160), seed=i)
+    for i in range(6):
+        save_image(src / f"img{i:02d}.png", size=(64, 64), seed=i)
     dialog = BatchDialog(input_dir=str(src))
     qtbot.addWidget(dialog)
     dialog.show()
@@ -92,13 +114,14 @@ def test_dialog_cancel_stops_the_batch(qtbot, tmp_path: Path):
     dialog.picker.set_scale(2)
     dialog.picker.set_tile(16)
     assert dialog.start()
-    qtbot.waitUntil(lambda: "ok" in statuses(dialog).values(), timeout=60_000)
+    qtbot.waitUntil(lambda: list(statuses(dialog).values())[:2] == ["ok", "ok"], timeout=60_000)
+    assert dialog.is_running()
     with qtbot.waitSignal(dialog.batchFinished, timeout=60_000) as finished:
         qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     result = finished.args[0]
     assert result.cancelled
-    written = list(out.glob("img*.png"))
-    assert 1 <= len(written) < 30 and result.totals.ok == len(written)
+    assert sorted(p.name for p in out.glob("img*")) == ["img00_x2_bicubic.png", "img01_x2_bicubic.png"]
+    assert result.totals.ok == 2 and statuses(dialog)["img02.png"] == "cancelled"
     assert "cancelled" in dialog.summary_label.text()
 
 
@@ -123,10 +146,10 @@ def test_dialog_reports_a_batch_that_cannot_start(qtbot, tmp_path: Path):
     assert dialog.start_button.isEnabled()
 
 
-def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path):
+def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path, hold_from_third_file):
     src, out = tmp_path / "in", tmp_path / "out"
-    for i in range(20):
-        save_image(src / f"img{i:02d}.png", size=(160, 160), seed=i)
+    for i in range(6):
+        save_image(src / f"img{i:02d}.png", size=(64, 64), seed=i)
     dialog = BatchDialog(input_dir=str(src))
     dialog.output_edit.setText(str(out))
     dialog.picker.set_model_id("bicubic")
@@ -134,11 +157,11 @@ def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path
     dialog.picker.set_tile(16)
     assert dialog.start()
     worker = dialog.worker
-    qtbot.waitUntil(lambda: dialog.table.rowCount() > 0, timeout=60_000)
+    qtbot.waitUntil(lambda: len(hold_from_third_file) >= 3, timeout=60_000)
     dialog.close()  # cancels
     assert worker.cancel_token.cancelled
     dialog.deleteLater()
     del dialog
     qtbot.waitUntil(lambda: worker not in batch_dialog._keeper.workers, timeout=60_000)
     assert worker.result is not None and worker.result.cancelled
-    assert len(list(out.glob("img*.png"))) < 20
+    assert len(list(out.glob("img*.png"))) == 2

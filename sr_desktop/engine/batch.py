@@ -3,7 +3,7 @@ folder that mirrors the input tree.
 
 Three stages overlap so the device is not idle while files are decoded or encoded:
 
-    reader thread --(bounded queue)--> device (calling thread) --(bounded queue)--> writer thread
+    reader thread --(bounded queue)--> device (calling thread) --(bounded queue)--> writer threads
 
 The queues are short, so at most a few decoded inputs and upscaled outputs are held in
 memory whatever the length of the batch.
@@ -100,6 +100,9 @@ class BatchOptions:
     keep_metadata: bool = True
     read_queue_size: int = 2
     write_queue_size: int = 1
+    # Two writers: encoding and the fsync of each output (write_image makes outputs
+    # durable) wait on the disk or run in zlib/libjpeg without the GIL, so two overlap.
+    writer_threads: int = 2
 
     def validate(self) -> None:
         """Raise `BatchError` for an option outside its allowed values."""
@@ -251,7 +254,7 @@ def _file_size(path: Path) -> int | None:
 
 
 class _Pipeline:
-    """Reader thread, device loop and writer thread of one batch run."""
+    """Reader thread, device loop and writer threads of one batch run."""
 
     def __init__(
         self,
@@ -287,46 +290,52 @@ class _Pipeline:
         if self.progress is None:
             return
         with self.lock:
-            elapsed = time.perf_counter() - self.start
-            remaining = len(self.jobs) - self.done
-            eta = None
-            if remaining == 0:
-                eta = 0.0
-            elif self.processed and self.first_processed_at is not None:
-                per_file = (time.perf_counter() - self.first_processed_at) / self.processed
-                eta = per_file * remaining
-            busy = elapsed if self.first_processed_at is None else time.perf_counter() - self.first_processed_at
-            info = ProgressInfo(
-                done=self.done,
-                total=len(self.jobs),
-                elapsed=elapsed,
-                eta=eta,
-                stage="batch",
-                message=current,
-                extra={
-                    "event": event,
-                    "current": current,
-                    "files_per_second": (self.counts["ok"] / busy) if busy > 0 else 0.0,
-                    "megapixels_per_second": (self.megapixels / busy) if busy > 0 else 0.0,
-                    **dict(self.counts),
-                    **extra,
-                },
-            )
-            try:
-                self.progress(info)
-            except Exception:  # a broken progress view must not break the batch
-                log.exception("batch progress callback failed")
+            self._emit_locked(event, current, **extra)
+
+    def _emit_locked(self, event: str, current: str, **extra: Any) -> None:
+        # Called with self.lock held, so reports go out one at a time and in order.
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        remaining = len(self.jobs) - self.done
+        eta = None
+        if remaining == 0:
+            eta = 0.0
+        elif self.processed and self.first_processed_at is not None:
+            per_file = (time.perf_counter() - self.first_processed_at) / self.processed
+            eta = per_file * remaining
+        busy = elapsed if self.first_processed_at is None else time.perf_counter() - self.first_processed_at
+        info = ProgressInfo(
+            done=self.done,
+            total=len(self.jobs),
+            elapsed=elapsed,
+            eta=eta,
+            stage="batch",
+            message=current,
+            extra={
+                "event": event,
+                "current": current,
+                "files_per_second": (self.counts["ok"] / busy) if busy > 0 else 0.0,
+                "megapixels_per_second": (self.megapixels / busy) if busy > 0 else 0.0,
+                **dict(self.counts),
+                **extra,
+            },
+        )
+        try:
+            self.progress(info)
+        except Exception:  # a broken progress view must not break the batch
+            log.exception("batch progress callback failed")
 
     def _record(self, job: BatchJob, record: FileRecord) -> None:
+        if record.status == "failed":
+            log.info("failed: %s: %s", job.input, record.error)
         with self.lock:
             self.records[job.index] = record
             self.done += 1
             self.counts[record.status] += 1
             if record.status == "ok" and record.input_size:
                 self.megapixels += record.input_size[0] * record.input_size[1] / 1e6
-        if record.status == "failed":
-            log.info("failed: %s: %s", job.input, record.error)
-        self._emit("file", str(job.input), record=record, index=job.index)
+            self._emit_locked("file", str(job.input), record=record, index=job.index)
 
     # -- queue helpers that give up when the pipeline stops --------------------------------
     def _put(self, q: queue.Queue, item: Any) -> bool:
@@ -487,9 +496,13 @@ class _Pipeline:
     # -- run -----------------------------------------------------------------------------
     def run(self) -> bool:
         reader = threading.Thread(target=self.reader, name="batch-reader", daemon=True)
-        writer = threading.Thread(target=self.writer, name="batch-writer", daemon=True)
+        writers = [
+            threading.Thread(target=self.writer, name=f"batch-writer-{i}", daemon=True)
+            for i in range(max(1, self.options.writer_threads))
+        ]
         reader.start()
-        writer.start()
+        for writer in writers:
+            writer.start()
         completed = False
         try:
             completed = self.device_loop()
@@ -497,8 +510,15 @@ class _Pipeline:
             if not completed:
                 self.stop.set()
                 self._drain(self.read_queue)
-            self.write_queue.put(_END)
-            writer.join()
+            for _ in writers:  # one end marker per writer; a dead writer takes none
+                while any(w.is_alive() for w in writers):
+                    try:
+                        self.write_queue.put(_END, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+            for writer in writers:
+                writer.join()
             reader.join(timeout=30)
         if self.thread_errors:
             raise self.thread_errors[0]

@@ -449,6 +449,10 @@ class BatchDialog(QDialog):
         self.result = result
         self._set_running(False)
         self.tile_bar.setValue(0)
+        for row in self._rows.values():  # the file being upscaled when cancelled
+            if self.table.item(row, 1).text() == "running…":
+                self.table.item(row, 1).setText("cancelled")
+                self.table.item(row, 4).setText("not written")
         totals = result.totals
         self.progress_bar.setMaximum(max(1, len(result.records) + totals.extra.get("not_started", 0)))
         self.progress_bar.setValue(len(result.records))
