@@ -311,3 +311,15 @@ def test_progress_reports_files_current_file_throughput_and_eta(tmp_path: Path):
     assert files[2].eta is not None and files[2].eta > 0
     assert files[-1].extra["files_per_second"] > 0 and files[-1].extra["megapixels_per_second"] > 0
     assert all(e.stage == "batch" for e in events)
+
+
+def test_batch_cancelled_before_it_starts_writes_nothing(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    (src / "b.txt").write_text("x")
+    token = CancelToken()
+    token.cancel()
+    result = run_batch(src, tmp_path / "out", bicubic(), cancel=token, write_report_file=False)
+    assert result.cancelled and result.exit_code == EXIT_CANCELLED
+    assert result.totals.ok == 0 and result.totals.extra["not_started"] == 2
+    assert list((tmp_path / "out").iterdir()) == []

@@ -277,6 +277,7 @@ class _Pipeline:
         self.stop = threading.Event()  # set when the device loop stops early (cancel)
         self.records: list[FileRecord | None] = [None] * len(jobs)
         self.thread_errors: list[BaseException] = []
+        self.reader_stopped_early = False  # the reader saw the cancel before the last file
         self.lock = threading.Lock()
         self.start = time.perf_counter()
         self.first_processed_at: float | None = None
@@ -354,6 +355,7 @@ class _Pipeline:
         try:
             for job in self.jobs:
                 if self.cancel.cancelled or self.stop.is_set():
+                    self.reader_stopped_early = True
                     break
                 item: Any
                 if not job.is_image:
@@ -400,6 +402,7 @@ class _Pipeline:
                     break  # the writer stopped (see run)
                 continue
             _, job, image, read_seconds = item
+            del item
             if self.cancel.cancelled:
                 cancelled = True
                 break
@@ -434,6 +437,7 @@ class _Pipeline:
             del result
             if not delivered:
                 break
+        cancelled = cancelled or self.reader_stopped_early
         if cancelled:
             self.stop.set()
             self._drain(self.read_queue)
