@@ -260,10 +260,13 @@ def test_two_inputs_with_the_same_output_name(tmp_path: Path):
 
 
 def test_list_of_files(tree: Path, tmp_path: Path):
-    files = [tree / "b.jpg", tree / "sub" / "deeper" / "d.tif"]
+    outside = save_image(tmp_path / "elsewhere" / "e.png", seed=7)
+    files = [tree / "b.jpg", tree / "sub" / "deeper" / "d.tif", outside, tree / "gone.png"]
     out = tmp_path / "out"
-    run_batch(tree, out, bicubic(), files=files, write_report_file=False)
-    assert files_under(out) == {"b_x2_bicubic.jpg", "sub/deeper/d_x2_bicubic.tif"}
+    result = run_batch(tree, out, bicubic(), files=files, write_report_file=False)
+    assert files_under(out) == {"b_x2_bicubic.jpg", "sub/deeper/d_x2_bicubic.tif", "e_x2_bicubic.png"}
+    assert [r.status for r in result.records] == ["ok", "ok", "ok", "failed"]
+    assert result.records[3].error == "no such file" and result.exit_code == EXIT_SOME_FAILED
 
 
 def test_bad_options_are_one_line_errors(tmp_path: Path):

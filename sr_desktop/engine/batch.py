@@ -358,7 +358,9 @@ class _Pipeline:
                     self.reader_stopped_early = True
                     break
                 item: Any
-                if not job.is_image:
+                if job.missing:
+                    item = ("record", job, FileRecord(str(job.input), None, "failed", error="no such file"))
+                elif not job.is_image:
                     item = ("record", job, FileRecord(str(job.input), None, "skipped", note=NOT_AN_IMAGE,
                                                       input_bytes=_file_size(job.input)))
                 elif job.collision_with is not None:

@@ -34,6 +34,7 @@ class BatchJob:
     output: Path | None = None  # None for inputs that are not images
     output_format: str | None = None
     is_image: bool = True
+    missing: bool = False  # a listed file that does not exist
     collision_with: Path | None = None  # another input that maps to the same output
 
 
@@ -184,6 +185,7 @@ def plan_jobs(
         job = BatchJob(index=index, input=path, relative=relative)
         if not path.is_file() or not is_image_path(path):
             job.is_image = False
+            job.missing = not path.exists()
             jobs.append(job)
             continue
         name = render_name(template, path.stem, path.suffix.lstrip("."), scale, model, variant)
