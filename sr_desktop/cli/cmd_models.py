@@ -1,4 +1,4 @@
-"""``sr-desktop models [--json]`` and ``sr-desktop models add FILE [--name NAME]``."""
+"""``sr-desktop models [--json]``, ``models add FILE [--name NAME]`` and ``models remove ID``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
     add.add_argument("--name", help="id/display name for the model (default: from the file name)")
     add.add_argument("--json", action="store_true", help="print the added model as JSON")
     add.set_defaults(func=run)
+    remove = actions.add_parser("remove", help="remove a custom model added earlier")
+    remove.add_argument("model_id", metavar="ID", help="id of the custom model (see `sr-desktop models`)")
+    remove.set_defaults(func=run)
 
 
 def _entry(spec) -> dict:
@@ -32,7 +35,7 @@ def _entry(spec) -> dict:
 
     data = spec.to_json()
     data["default_variant"] = spec.default_variant
-    if spec.kind == "feedforward" and spec.source.get("files"):
+    if spec.kind == "feedforward" and not spec.custom and spec.source.get("files"):
         data["variants_by_scale"] = {str(k): variants_at(spec, k) for k in spec.scales}
     data["variants_detail"] = [
         {"name": v, "default": v == spec.default_variant} for v in spec.variants
@@ -69,13 +72,19 @@ def run(args: argparse.Namespace) -> int:
     """List models, or add one (``models add``). Errors are `ModelError` (one line)."""
     from sr_desktop.engine.models import registry
 
-    if getattr(args, "models_action", None) == "add":
+    action = getattr(args, "models_action", None)
+    if action in ("add", "remove"):
         try:
             from sr_desktop.engine.models import custom
         except ModuleNotFoundError as exc:
             if exc.name == "sr_desktop.engine.models.custom":
-                raise ModelError("adding custom models is not available in this build") from None
+                raise ModelError("custom models are not available in this build") from None
             raise
+    if action == "remove":
+        custom.remove_custom_model(args.model_id)
+        print(f"removed {args.model_id}")
+        return 0
+    if action == "add":
         spec = custom.add_custom_model(args.file, name=args.name)
         if args.json:
             print(json.dumps(_entry(spec), indent=2))

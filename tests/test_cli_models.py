@@ -1,0 +1,61 @@
+"""`sr-desktop models`, `models add` and `models remove` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from PIL import Image as PILImage
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.archs.srvgg import SRVGGNetCompact
+
+
+def test_models_json_lists_scales_variants_and_defaults(capsys):
+    assert main(["models", "--json"]) == 0
+    entries = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entries["realcugan-se"]["scales"] == [2, 3, 4]
+    assert entries["span"]["default_variant"] == "ch48"
+    for entry in entries.values():
+        assert entry["default_variant"] in entry["variants"]
+        assert "installed" in entry
+        assert sum(v["default"] for v in entry["variants_detail"]) == 1
+
+
+def test_models_table(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "realesrgan-x4plus" in out and "installed" in out
+
+
+def test_add_use_and_remove_a_custom_model(tmp_path, capsys):
+    net = SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2)
+    path = tmp_path / "2x_tiny_compact.pth"
+    torch.save({"params": net.state_dict()}, path)
+    assert main(["models", "add", str(path), "--name", "tiny compact"]) == 0
+    added = capsys.readouterr().out
+    assert "SRVGGNetCompact" in added and "x2" in added
+    model_id = added.split()[1].rstrip(":")
+
+    assert main(["models", "--json"]) == 0
+    ids = [e["id"] for e in json.loads(capsys.readouterr().out)]
+    assert model_id in ids
+
+    src = tmp_path / "in.png"
+    PILImage.fromarray(np.full((12, 10, 3), 128, np.uint8)).save(src)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", model_id, "-q"]) == 0
+    assert PILImage.open(tmp_path / "out.png").size == (20, 24)
+
+    assert main(["models", "remove", model_id]) == 0
+    capsys.readouterr()
+    assert main(["models", "remove", model_id]) == 2
+    assert "no custom model" in capsys.readouterr().err
+
+
+def test_unsupported_file_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "notes.pth"
+    bad.write_bytes(b"not a model at all")
+    assert main(["models", "add", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "RRDBNet" in err and "SPAN" in err and "Traceback" not in err
