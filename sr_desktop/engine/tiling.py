@@ -34,7 +34,7 @@ Box = tuple[int, int, int, int]  # y0, y1, x0, x1 (core region, input pixels)
 MIN_TILE = 16
 MAX_AUTO_TILE = 2048
 #: whole-image bound (input pixels) for non-tileable models on CPU/MPS memory
-NON_TILEABLE_MAX_PIXELS = 2_500_000
+NON_TILEABLE_MAX_PIXELS = 1_500_000  # Real-CUGAN needs ≈3–4 GB of fp32 activations per MP
 NON_TILEABLE_FALLBACK_TILE = 1024
 
 
