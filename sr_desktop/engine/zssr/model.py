@@ -1,0 +1,126 @@
+"""ZSSR as an `SRModel` of kind "per_image" (zoo id ``zssr``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from sr_desktop.engine.kernelgan.errors import KernelError
+from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.progress import CancelToken, ProgressCallback
+from sr_desktop.engine.zssr.zssr import ZSSROptions, bicubic_kernel, zssr_upscale
+
+#: kernels at least this wide are taken as ×4 kernels (the analytic ×4 kernel of a 17×17
+#: ×2 kernel is 33×33); smaller ones as ×2 kernels
+X4_KERNEL_MIN_SIZE = 25
+
+
+def load_kernel(kernel) -> np.ndarray:
+    """A kernel from an ndarray or a .npy path, checked: 2-D, square, finite, sum > 0; normalised."""
+    if isinstance(kernel, (str, Path)):
+        path = Path(kernel)
+        if path.suffix.lower() != ".npy":
+            raise KernelError(f"{path}: a kernel file must be a .npy (from `sr-desktop kernel`)")
+        if not path.is_file():
+            raise KernelError(f"{path}: kernel file not found")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001 - any numpy read failure is a bad file
+            raise KernelError(f"{path}: not a readable .npy kernel ({exc.__class__.__name__})") from None
+    else:
+        arr = np.asarray(kernel)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
+        raise KernelError(f"a kernel must be a square 2-D array, got shape {arr.shape}")
+    if arr.shape[0] > 101:
+        raise KernelError(f"kernel is too large ({arr.shape[0]}×{arr.shape[0]}, at most 101×101)")
+    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+        raise KernelError("kernel contains non-numeric, NaN or infinite values")
+    arr = arr.astype(np.float64)
+    if arr.sum() <= 0:
+        raise KernelError("kernel must have a positive sum")
+    if arr.shape[0] % 2 == 0:  # odd canvas, same centre tap (n//2) for degrade_with_kernel
+        arr = np.pad(arr, ((0, 1), (0, 1)))
+    return arr / arr.sum()
+
+
+def stage_kernels(kernel: np.ndarray | None, scale: int) -> dict[int, np.ndarray]:
+    """Kernels of the ZSSR stages: ×2 → {2: k}; ×4 → {2: k, 4: analytic ×4} for a ×2-size
+    kernel, {4: k} (one direct stage) for a ×4-size kernel; None → bicubic."""
+    if kernel is None:
+        return {2: bicubic_kernel(2)} if scale == 2 else {2: bicubic_kernel(2), 4: bicubic_kernel(4)}
+    if scale == 2:
+        return {2: kernel}
+    if kernel.shape[0] >= X4_KERNEL_MIN_SIZE:
+        return {4: kernel}
+    return {2: kernel, 4: analytic_kernel_x4(kernel)}
+
+
+class ZSSRModel(SRModel):
+    """Per-image ZSSR. `kernel`: ndarray / .npy path / "estimate" (KernelGAN first) / None."""
+
+    id = "zssr"
+    kind = "per_image"
+    tileable = False
+    supports_fp16 = False
+
+    def __init__(self, scale: int, kernel=None, device: str = "auto", seed: int | None = None,
+                 options: ZSSROptions | None = None, kernel_iterations: int = 3000, kernel_restarts: int = 1):
+        super().__init__()
+        from sr_desktop.engine.devices import resolve_device
+
+        if scale not in (2, 4):
+            raise KernelError(f"ZSSR supports ×2 and ×4, not ×{scale}")
+        self.scale = scale
+        self.estimate = isinstance(kernel, str) and kernel == "estimate"
+        self.kernel = None if (kernel is None or self.estimate) else load_kernel(kernel)
+        self.options = options or ZSSROptions()
+        self.seed = 0 if seed is None else int(seed)
+        self.kernel_iterations = kernel_iterations
+        self.kernel_restarts = kernel_restarts
+        self.device = resolve_device(device)
+        self.last_logs = []
+        self.last_kernel_estimate = None
+
+    def upscale_array(self, rgb: np.ndarray, progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> np.ndarray:
+        """H×W×3 float32 0..1 -> (s·H)×(s·W)×3 float32."""
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise KernelError(f"ZSSR expects an H×W×3 image, got shape {rgb.shape}")
+        if min(rgb.shape[:2]) < 8:
+            raise KernelError(f"image too small for ZSSR ({rgb.shape[1]}×{rgb.shape[0]}, need 8×8)")
+        kernel = self.kernel
+        if self.estimate:
+            from sr_desktop.engine.kernelgan import estimate_kernel
+
+            est = estimate_kernel(rgb, scale=2, iterations=self.kernel_iterations, device=self.device,
+                                  seed=self.seed, restarts=self.kernel_restarts, progress=progress, cancel=cancel)
+            self.last_kernel_estimate = est
+            kernel = est.kernel_x2
+        out, self.last_logs = zssr_upscale(rgb.astype(np.float64), self.scale, stage_kernels(kernel, self.scale),
+                                           self.options, self.device, self.seed, progress, cancel)
+        return out.astype(np.float32)
+
+
+def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: int | None = None,
+                    seed: int | None = None, **opts) -> ZSSRModel:
+    """The `zssr` zoo model. `iterations` caps ZSSR's training iterations (official 3000);
+    other keywords set `ZSSROptions` fields (crop, ensemble, back_projection_iters, ...) or
+    kernel_iterations / kernel_restarts for ``kernel="estimate"``."""
+    options = ZSSROptions()
+    extra = {}
+    for name, value in opts.items():
+        if name in ("kernel_iterations", "kernel_restarts"):
+            extra[name] = int(value)
+        elif hasattr(options, name):
+            options = dataclasses.replace(options, **{name: value})
+        else:
+            raise KernelError(f"unknown ZSSR option {name!r}")
+    if iterations is not None:
+        if iterations < 1:
+            raise KernelError("ZSSR iterations must be at least 1")
+        options = dataclasses.replace(options, max_iters=int(iterations), min_iters=min(options.min_iters, int(iterations)))
+    return ZSSRModel(scale, kernel=kernel, device=device, seed=seed, options=options, **extra)

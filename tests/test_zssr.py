@@ -1,0 +1,132 @@
+"""ZSSR: network, kernels, short test-time training, the per-image SRModel, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+
+from sr_desktop.engine.degrade import degrade_with_kernel
+from sr_desktop.engine.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.kernelgan.kernel_ops import center_of_mass
+from sr_desktop.engine.progress import CancelToken
+from sr_desktop.engine.zssr import load_kernel, make_zssr_model
+from sr_desktop.engine.zssr.model import stage_kernels
+from sr_desktop.engine.zssr.zssr import ZSSROptions, ZSSRTrainer, bicubic_kernel, to_numpy, to_tensor, upsample
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: threading only adds overhead
+    yield
+    torch.set_num_threads(before)
+
+
+def _tiny(size: int = 48) -> np.ndarray:
+    img = np.asarray(PILImage.open(ROOT / "resources" / "sample.jpg").convert("RGB"), dtype=np.float64) / 255.0
+    return img[100 : 100 + size, 200 : 200 + size]
+
+
+def _psnr(a, b) -> float:
+    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
+
+
+def test_bicubic_kernels_follow_the_alignment_convention():
+    for s in (2, 4):
+        k = bicubic_kernel(s)
+        n = k.shape[0]
+        assert n % 2 == 1 and k.sum() == pytest.approx(1.0)
+        np.testing.assert_allclose(center_of_mass(k), [n // 2 + (s - 1) / 2] * 2, atol=1e-9)
+    # ×2: the same taps as the 8×8 antialiased bicubic kernel
+    from sr_desktop.engine.kernelgan.kernel_ops import bicubic_kernel_x2
+
+    np.testing.assert_allclose(bicubic_kernel(2)[1:, 1:], bicubic_kernel_x2(), atol=1e-12)
+
+
+def test_short_training_beats_bicubic_on_its_own_pairs():
+    # Augmentation off and the crop = the whole image, so the single training pair is
+    # exactly (son of the input -> input): a short run must fit it better than bicubic.
+    lr = _tiny(32)
+    k = bicubic_kernel(2)
+    opts = ZSSROptions(max_iters=200, min_iters=200, crop=32, leave_as_is_probability=1.0)
+    trainer = ZSSRTrainer(opts, torch.device("cpu"), seed=0)
+    son = trainer._son(lr, k, 2)
+    bicubic = np.clip(to_numpy(upsample(to_tensor(son, "cpu"), 2, lr.shape[:2])), 0, 1)
+    before = _psnr(bicubic, lr)
+    log = trainer.train([lr], k, 2)
+    after = _psnr(trainer.forward(son, 2), lr)
+    assert log.iterations == 200
+    assert after > before + 1.0, (before, after)
+
+
+def test_back_projection_makes_output_consistent_with_input():
+    lr = _tiny(32)
+    k = bicubic_kernel(2)
+    trainer = ZSSRTrainer(ZSSROptions(back_projection_iters=10), torch.device("cpu"), seed=0)
+    sr = np.clip(to_numpy(upsample(to_tensor(lr, "cpu"), 2)), 0, 1)
+    err_before = np.abs(degrade_with_kernel(sr, k, 2) - lr).mean()
+    bp = trainer.back_project(sr, lr, k, 2)
+    err_after = np.abs(degrade_with_kernel(bp, k, 2) - lr).mean()
+    assert err_after < 0.5 * err_before
+
+
+def test_per_image_model_upscales_and_reports_progress():
+    model = make_zssr_model(2, kernel=bicubic_kernel(2), device="cpu", iterations=20, seed=0,
+                            crop=24, ensemble=False, back_projection_iters=2)
+    assert model.kind == "per_image" and model.scale == 2 and model.id == "zssr"
+    seen = []
+    out = model.upscale_array(_tiny(24).astype(np.float32), progress=seen.append)
+    assert out.shape == (48, 48, 3) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert seen and seen[-1].done >= 20
+
+
+def test_x4_uses_gradual_stages_and_cancel_works():
+    k2 = bicubic_kernel(2)
+    stages = stage_kernels(k2, 4)
+    assert sorted(stages) == [2, 4] and stages[4].shape[0] == 2 * k2.shape[0] - 1
+    assert sorted(stage_kernels(None, 4)) == [2, 4]
+    assert sorted(stage_kernels(np.ones((33, 33)), 4)) == [4]  # a ×4-size kernel: one direct stage
+    model = make_zssr_model(4, kernel=None, device="cpu", iterations=5, crop=16, ensemble=False,
+                            back_projection_iters=1)
+    out = model.upscale_array(_tiny(16).astype(np.float32))
+    assert out.shape == (64, 64, 3)
+    assert [log.scale for log in model.last_logs] == [2, 4]
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        model.upscale_array(_tiny(16).astype(np.float32), cancel=token)
+
+
+def test_kernel_loading_and_errors(tmp_path):
+    good = tmp_path / "k.npy"
+    np.save(good, 2.0 * bicubic_kernel(2))
+    k = load_kernel(str(good))
+    assert k.sum() == pytest.approx(1.0)
+    assert load_kernel(np.ones((4, 4))).shape == (5, 5)  # even -> odd canvas, same centre tap
+    with pytest.raises(SRDesktopError, match="not found"):
+        load_kernel(tmp_path / "missing.npy")
+    with pytest.raises(SRDesktopError, match=".npy"):
+        load_kernel(tmp_path / "k.txt")
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not numpy")
+    with pytest.raises(SRDesktopError, match="not a readable"):
+        load_kernel(bad)
+    with pytest.raises(SRDesktopError, match="square"):
+        load_kernel(np.ones((3, 5)))
+    with pytest.raises(SRDesktopError, match="NaN"):
+        load_kernel(np.full((3, 3), np.nan))
+    with pytest.raises(SRDesktopError, match="positive sum"):
+        load_kernel(np.zeros((3, 3)))
+    with pytest.raises(SRDesktopError, match="×2 and ×4"):
+        make_zssr_model(3)
+    with pytest.raises(SRDesktopError, match="unknown ZSSR option"):
+        make_zssr_model(2, bogus=1)
+    with pytest.raises(SRDesktopError, match="too small"):
+        make_zssr_model(2, device="cpu").upscale_array(np.zeros((4, 4, 3), np.float32))
