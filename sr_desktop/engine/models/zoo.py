@@ -17,6 +17,7 @@ measured tiled-vs-whole PSNR (see docs/models.md and tests/test_zoo_tiling.py).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -119,6 +120,7 @@ class ZooModel(SRModel):
         noise_level: int | None = None,
         recommended_tile: int = 256,
         channels_last: bool = True,
+        fast: bool = True,
     ):
         super().__init__()
         self.id = model_id
@@ -134,6 +136,10 @@ class ZooModel(SRModel):
         self.align = self.conv.align
         self.noise_level = noise_level
         self.channels_last = channels_last
+        #: run the fused, prepacked plan (`ncnn.fast.FastGraph`) where oneDNN is usable
+        self.fast = fast
+        self._fast_graph = None
+        self._fast_lock = threading.Lock()
         if channels_last:
             module.to(memory_format=torch.channels_last)
 
@@ -141,7 +147,20 @@ class ZooModel(SRModel):
         super().to(device, dtype)
         if self.channels_last:
             self.module.to(memory_format=torch.channels_last)
+        with self._fast_lock:
+            self._fast_graph = None  # its folded / prepacked weights belong to the old tensors
         return self
+
+    def executor(self):
+        """The callable that runs the raw graph: the fused CPU plan when it applies."""
+        from sr_desktop.engine.ncnn.fast import FastGraph, onednn_usable
+
+        if not (self.fast and onednn_usable(self.device, self.dtype)):
+            return self.module
+        with self._fast_lock:
+            if self._fast_graph is None:
+                self._fast_graph = FastGraph(self.module)
+            return self._fast_graph
 
     def prepare_input(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Padded / extended graph input and the left/top pad (input pixels)."""
@@ -168,7 +187,7 @@ class ZooModel(SRModel):
         inp, pad = self.prepare_input(x)
         if self.channels_last:
             inp = inp.contiguous(memory_format=torch.channels_last)
-        y = self.module(inp)
+        y = self.executor()(inp)
         # unpadded graphs consume the pre-pad exactly; padded ones keep it, scaled
         o = 0 if self.conv.unpadded else s * pad
         y = y[:, :, o : o + s * h, o : o + s * w]
