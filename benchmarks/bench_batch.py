@@ -162,29 +162,53 @@ def measure_memory(folder: Path, work: Path, model_id: str, scale: int, device: 
                                                  recursive=True),
                        model=load(model_id, scale, device), progress=on_progress, write_report_file=False)
     shutil.rmtree(out)
+    summary = _rss_summary(samples)
+    summary.update(model=model_id, ok=result.totals.ok, seconds=round(result.totals.wall_seconds, 2))
+    return summary
+
+
+def measure_memory_inference(folder: Path, model_id: str, scale: int, device: str, tile) -> dict:
+    """The same RSS samples for pure inference (images preloaded, nothing written): tells
+    the growth of the batch machinery apart from that of the model / torch caches."""
+    process = psutil.Process()
+    images = [read_image(p) for p in sorted(p for p in folder.rglob("*") if p.is_file())]
+    model = load(model_id, scale, device)
+    options = UpscaleOptions(model=model_id, scale=scale, device=device, tile=tile)
+    samples = []
+    for image in images:
+        upscale_image(image, options, model=model)
+        samples.append(process.memory_info().rss)
+    summary = _rss_summary(samples)
+    summary.update(model=model_id, mode="pure inference (inputs preloaded)")
+    return summary
+
+
+def _rss_summary(samples: list[int]) -> dict:
     mb = 1024 * 1024
     at20 = samples[min(19, len(samples) - 1)]
     return {
-        "model": model_id,
         "files": len(samples),
-        "ok": result.totals.ok,
         "rss_at_file_1_mb": round(samples[0] / mb, 1),
         "rss_at_file_20_mb": round(at20 / mb, 1),
         "rss_final_mb": round(samples[-1] / mb, 1),
         "rss_max_after_20_mb": round(max(samples[19:] or samples) / mb, 1),
         "growth_after_20_mb": round((samples[-1] - at20) / mb, 1),
         "max_growth_after_20_mb": round((max(samples[19:] or samples) - at20) / mb, 1),
-        "seconds": round(result.totals.wall_seconds, 2),
+        "rss_every_50_files_mb": [round(samples[i] / mb, 1) for i in range(0, len(samples), 50)]
+        + [round(samples[-1] / mb, 1)],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["bicubic", "srvgg-random"])
+    parser.add_argument("--models", nargs="*", default=["bicubic", "srvgg-random"],
+                        help="models for the throughput test (none: skip it)")
     parser.add_argument("--scale", type=int, default=2)
     parser.add_argument("--count", type=int, default=200, help="images in the throughput folder")
     parser.add_argument("--memory-count", type=int, default=300, help="images in the memory batch (0: skip)")
     parser.add_argument("--memory-model", default="bicubic")
+    parser.add_argument("--memory-inference", action="store_true",
+                        help="also sample RSS over pure inference of the same images (after the batch)")
     parser.add_argument("--min-side", type=int, default=48)
     parser.add_argument("--max-side", type=int, default=160)
     parser.add_argument("--device", default="auto")
@@ -205,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": [],
     }
     folder = work / "images"
-    if not folder.exists():
+    if args.models and not folder.exists():
         generate_folder(folder, args.count, args.min_side, args.max_side)
     for model_id in args.models:
         result = measure_throughput(folder, work, model_id, args.scale, args.device, tile)
@@ -217,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             generate_folder(mem_folder, args.memory_count, args.min_side, args.max_side, seed=1)
         summary["memory"] = measure_memory(mem_folder, work, args.memory_model, args.scale, args.device, tile)
         print(json.dumps(summary["memory"]), flush=True)
+        if args.memory_inference:
+            summary["memory_inference"] = measure_memory_inference(
+                mem_folder, args.memory_model, args.scale, args.device, tile)
+            print(json.dumps(summary["memory_inference"]), flush=True)
     text = json.dumps(summary, indent=2)
     print(text)
     if args.json:
