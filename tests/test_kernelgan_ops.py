@@ -179,3 +179,15 @@ def test_render_kernel_picture():
     img = render_kernel(k, magnify=8)
     assert img.shape == (136, 136, 3) and img.dtype == np.uint8
     assert img[8 * 8 + 4, 8 * 8 + 4].sum() > img[4, 4].sum()
+
+
+def test_restart_median_ignores_one_diverged_run():
+    from sr_desktop.engine.kernelgan.train import average_kernels
+
+    good = post_process_kernel(gaussian(13, 1.0, 6.5))
+    near = post_process_kernel(gaussian(13, 1.1, 6.5))
+    bad = post_process_kernel(gaussian(13, 3.5, 6.5))
+    med = average_kernels([good, near, bad], how="median")
+    mean = average_kernels([good, near, bad], how="mean")
+    assert med.sum() == pytest.approx(1.0) and mean.sum() == pytest.approx(1.0)
+    assert kernel_psnr(med, good) > kernel_psnr(mean, good) + 3.0

@@ -70,6 +70,9 @@ class KernelGANOptions:
     early_stop_db: float = 50.0
     early_stop_min_fraction: float = 0.35
     check_every: int = 50
+    #: how restarts are combined: "median" (element-wise, robust to one run that
+    #: diverged; equals the mean for 2 runs) or "mean"
+    restart_combine: str = "median"
     #: report progress every N iterations, the current kernel every `kernel_every`
     progress_every: int = 10
     kernel_every: int = 100
@@ -301,12 +304,13 @@ def _run_once(
     return post_process_kernel(k_raw, opts.n_filtering), it + 1
 
 
-def average_kernels(kernels: list[np.ndarray], scale: int = 2) -> np.ndarray:
-    """Mean of centred kernels on one canvas, re-centred and renormalised."""
+def average_kernels(kernels: list[np.ndarray], scale: int = 2, how: str = "median") -> np.ndarray:
+    """Element-wise median (or mean) of centred kernels on one canvas, re-centred, renormalised."""
     from sr_desktop.engine.kernelgan.kernel_ops import shift_to_center
 
     size = max(k.shape[0] for k in kernels)
-    mean = np.mean([embed(k / k.sum(), size) for k in kernels], axis=0)
+    stack = [embed(k / k.sum(), size) for k in kernels]
+    mean = np.median(stack, axis=0) if how == "median" else np.mean(stack, axis=0)
     mean = np.clip(mean, 0.0, None)
     out = shift_to_center(mean / mean.sum(), scale=scale, pad=False)
     out = np.clip(out, 0.0, None)
@@ -345,6 +349,8 @@ def estimate_kernel(
         if not hasattr(opts, name):
             raise KernelError(f"unknown kernel estimation option {name!r}")
         setattr(opts, name, value)
+    if opts.restart_combine not in ("median", "mean"):
+        raise KernelError("restart_combine must be 'median' or 'mean'")
     img = _prepare_image(image, opts.shave_border)
     dev = _resolve_device(device)
     if seed is None:
@@ -358,7 +364,7 @@ def estimate_kernel(
         k, n = _run_once(img, 2, iterations, dev, seed + r, opts, tracker, r * iterations, r, cancel, history)
         kernels.append(k)
         total_its += n
-    k2 = kernels[0] if restarts == 1 else average_kernels(kernels)
+    k2 = kernels[0] if restarts == 1 else average_kernels(kernels, how=opts.restart_combine)
     kernel = k2 if scale == 2 else analytic_kernel_x4(k2)
     tracker.update(iterations * restarts, "done", iteration=iterations, restart=restarts - 1, kernel=kernel)
     return KernelEstimate(
