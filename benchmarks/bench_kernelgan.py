@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sr_desktop.engine.kernelgan import estimate_kernel
+from sr_desktop.engine.kernelgan import KernelError, estimate_kernel
 from sr_desktop.engine.kernelgan.kernel_ops import bicubic_kernel_x2, kernel_summary
 from sr_desktop.engine.kernelgan.score import kernel_psnr, lr_psnr
 from sr_desktop.engine.kernelgan.synthetic import make_set
@@ -71,8 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         }
         for seed in args.seeds:
             t0, c0 = time.perf_counter(), time.process_time()
-            est = estimate_kernel(s.lr, iterations=args.iterations, seed=seed, restarts=args.restarts,
-                                  device=args.device, **opts)
+            try:
+                est = estimate_kernel(s.lr, iterations=args.iterations, seed=seed, restarts=args.restarts,
+                                      device=args.device, **opts)
+            except KernelError as exc:  # a diverged run is a result too: score it as NaN
+                print(json.dumps({"image": s.name, "seed": seed, "error": str(exc)}), flush=True)
+                row["runs"].append({"seed": seed, "kernel_psnr": float("nan"), "lr_psnr": float("nan"),
+                                    "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                                    "iterations_run": None, "est_sigma": None, "trigger": None})
+                continue
             run = {
                 "seed": seed,
                 "kernel_psnr": kernel_psnr(est.kernel, s.kernel),

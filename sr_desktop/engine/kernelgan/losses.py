@@ -86,5 +86,8 @@ def centralized_loss(kernel: torch.Tensor, scale: int = 2) -> torch.Tensor:
 
 
 def sparsity_loss(kernel: torch.Tensor, power: float = 0.2) -> torch.Tensor:
-    """mean |k|^0.2: favours few non-zero taps."""
-    return (kernel.abs() ** power).mean()
+    """mean |k|^0.2: favours few non-zero taps.
+
+    |k| is floored at 1e-12 so a tap that is exactly 0 gets gradient 0 instead of the
+    0·∞ = NaN of the plain power (which can poison the whole generator)."""
+    return (kernel.abs().clamp_min(1e-12) ** power).mean()

@@ -263,6 +263,8 @@ def _run_once(
         opt_d.step()
 
         schedule.update(it, loss_bic.detach(), (opt_g, opt_d))
+        if (it + 1) % opts.progress_every == 0 and not torch.isfinite(k.detach()).all():
+            raise KernelError("kernel estimation diverged (non-finite values); try another seed")
 
         done = it + 1
         want_kernel = done % opts.kernel_every == 0 or done == iterations
@@ -293,6 +295,8 @@ def _run_once(
                 if stable >= 2:
                     break
     k_raw = G.kernel().detach().double().cpu().numpy()
+    if not np.all(np.isfinite(k_raw)) or np.clip(k_raw, 0, None).sum() <= 0:
+        raise KernelError("kernel estimation diverged (no usable kernel); try another seed")
     history.append(
         {
             "restart": restart,
