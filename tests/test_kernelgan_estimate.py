@@ -19,6 +19,16 @@ from sr_desktop.engine.progress import CancelToken
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: a second thread only adds overhead
+    yield
+    torch.set_num_threads(before)
+
+
 def _hr() -> np.ndarray:
     img = np.asarray(PILImage.open(ROOT / "resources" / "chelsea.png").convert("RGB"), dtype=np.float64) / 255.0
     h, w = img.shape[:2]
