@@ -16,6 +16,14 @@ from sr_desktop.engine.zssr.zssr import ZSSROptions, bicubic_kernel, zssr_upscal
 #: kernels at least this wide are taken as ×4 kernels (the analytic ×4 kernel of a 17×17
 #: ×2 kernel is 33×33); smaller ones as ×2 kernels
 X4_KERNEL_MIN_SIZE = 25
+CPU_CROP = 64
+CPU_MAX_ITERS = 1000
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() or getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
 def load_kernel(kernel) -> np.ndarray:
@@ -110,11 +118,16 @@ class ZSSRModel(SRModel):
 
 def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: int | None = None,
                     seed: int | None = None, **opts) -> ZSSRModel:
-    """The `zssr` zoo model. `iterations` caps ZSSR's training iterations (official 3000);
+    """The `zssr` zoo model. `iterations` caps ZSSR's training iterations (official 3000 with
+    128-px crops on a GPU; on the CPU the default is 1000 iterations of 64-px crops);
     other keywords set `ZSSROptions` fields (crop, ensemble, back_projection_iters, ...) or
     kernel_iterations / kernel_restarts / kernel_batch for ``kernel="estimate"`` (default:
     KernelGAN's fast preset, 1000 iterations of 4 crops)."""
     options = ZSSROptions()
+    if device in ("cpu", None) or (device == "auto" and not _has_gpu()):
+        # CPU preset (measured in docs/kernelgan.md): 64-px crops, ≤ 1000 iterations; the
+        # official 128-px / 3000-iteration run takes ~1 s per iteration on a laptop CPU.
+        options = dataclasses.replace(options, crop=CPU_CROP, max_iters=CPU_MAX_ITERS)
     extra = {}
     for name, value in opts.items():
         if name in ("kernel_iterations", "kernel_restarts", "kernel_batch"):
