@@ -1,16 +1,23 @@
 """Speed of the zoo's graphs in torch vs the `ncnn` runtime, CPU (and CUDA when present).
 
 Same graph input for both (the raw graph, after the family's pre-padding / extra planes),
-`--threads` threads, median of `--repeat` runs after one warm-up. Torch is measured
-contiguous (NCHW) and channels-last; `--jit` adds a traced + frozen
-(`torch.jit.optimize_for_inference`, fused conv+activation) variant.
+`--threads` threads, median of `--repeat` rounds after one warm-up; the variants are run
+interleaved (one of each per round) so that load changes on a shared machine hit them alike.
 
-    PYTHONPATH=. python benchmarks/bench_models_vs_ncnn.py [--size 128] [--only srmd,span]
+Columns: ``torch`` raw interpreter NCHW; ``torch-cl`` raw interpreter channels-last (the
+zoo's default before the fused plan); ``fast-1dnn`` the fused plan with prepacked oneDNN
+convolutions only; ``fast`` the fused plan as `ZooModel.run` uses it (NNPACK Winograd for
+wide 3×3 convolutions, oneDNN for the rest); ``jit-cl`` (with ``--jit``) the raw graph traced
+and frozen (`torch.jit.optimize_for_inference`); ``ncnn`` the ncnn runtime (fp32, its
+default CPU options: packing, Winograd); ``fast/ncnn`` the ratio (< 1: torch is faster).
+
+    PYTHONPATH=. python benchmarks/bench_models_vs_ncnn.py [--size 128] [--threads 2] [--only srmd,span]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -19,6 +26,7 @@ import torch
 
 from sr_desktop.engine.models import registry
 from sr_desktop.engine.models.loader import load_model
+from sr_desktop.engine.ncnn.fast import FastGraph
 
 CASES = [
     ("realesr-animevideov3", 2), ("realesr-animevideov3", 4),
@@ -30,13 +38,20 @@ CASES = [
 
 
 def median_ms(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
+    return interleaved_ms({"fn": fn}, repeat)["fn"]
+
+
+def interleaved_ms(fns: dict, repeat: int) -> dict:
+    """Median ms of each callable; one warm-up each, then `repeat` rounds of one run each."""
+    times: dict = {name: [] for name in fns}
+    for fn in fns.values():
         fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t) * 1000)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def ncnn_runner(param, binf, in_name, out_name, x: np.ndarray, threads: int):
@@ -77,8 +92,13 @@ def main() -> None:
     rgb = np.asarray(Image.open(paths.RESOURCES_DIR / "chelsea.png").convert("RGB"), np.float32) / 255
     if rgb.shape[0] >= args.size and rgb.shape[1] >= args.size:
         image = torch.from_numpy(np.ascontiguousarray(rgb[: args.size, : args.size].transpose(2, 0, 1)))[None]
-    print(f"input {args.size}x{args.size}, {args.threads} threads, median of {args.repeat} (ms); torch {torch.__version__}")
-    print(f"{'model':28s} {'torch':>9s} {'torch-cl':>9s} {'jit-cl':>9s} {'ncnn':>9s} {'best/ncnn':>9s}")
+    import os
+
+    load = os.getloadavg()[0]
+    print(f"input {args.size}x{args.size}, {args.threads} threads, median of {args.repeat} interleaved rounds (ms); "
+          f"torch {torch.__version__}; load average {load:.1f} on {os.cpu_count()} CPUs")
+    cols = ["torch", "torch-cl", "fast-1dnn", "fast"] + (["jit-cl"] if args.jit else []) + (["ncnn"] if not args.no_ncnn else [])
+    print(f"{'model':28s} " + " ".join(f"{c:>9s}" for c in cols) + f" {'fast/ncnn':>9s} {'fast/cl':>8s}")
     for model_id, scale in CASES:
         if only and model_id not in only:
             continue
@@ -88,26 +108,30 @@ def main() -> None:
         with torch.inference_mode():
             x, _ = model.prepare_input(image)
             graph = model.module
-            t_plain = median_ms(lambda: graph(x), args.repeat)
-            graph.to(memory_format=torch.channels_last)
+            fns = {"torch": lambda: graph(x)}
+            graph_cl = copy.deepcopy(graph).to(memory_format=torch.channels_last)
             xcl = x.contiguous(memory_format=torch.channels_last)
-            t_cl = median_ms(lambda: graph(xcl), args.repeat)
-            t_jit = float("nan")
+            fns["torch-cl"] = lambda: graph_cl(xcl)
+            fast_onednn = FastGraph(graph, nnpack=False)
+            fns["fast-1dnn"] = lambda: fast_onednn(x)
+            fast = model.executor()  # what ZooModel.run uses
+            fns["fast"] = lambda: fast(x)
             if args.jit:
-                traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(graph, xcl).eval()))
-                t_jit = median_ms(lambda: traced(xcl), args.repeat)
-        t_ncnn = float("nan")
-        if not args.no_ncnn:
-            run = ncnn_runner(param, binf, graph.input_name, graph.output_name, x[0].numpy(), args.threads)
-            t_ncnn = median_ms(run, args.repeat)
-        best = np.nanmin([t_plain, t_cl, t_jit])
-        print(f"{model_id + ' x' + str(scale):28s} {t_plain:9.0f} {t_cl:9.0f} {t_jit:9.0f} {t_ncnn:9.0f} {best / t_ncnn:9.2f}", flush=True)
+                traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(graph_cl, xcl).eval()))
+                fns["jit-cl"] = lambda: traced(xcl)
+            if not args.no_ncnn:
+                fns["ncnn"] = ncnn_runner(param, binf, graph.input_name, graph.output_name, x[0].numpy(), args.threads)
+            ms = interleaved_ms(fns, args.repeat)
+        ratio = ms["fast"] / ms["ncnn"] if "ncnn" in ms else float("nan")
+        print(f"{model_id + ' x' + str(scale):28s} " + " ".join(f"{ms[c]:9.0f}" for c in cols)
+              + f" {ratio:9.2f} {ms['fast'] / ms['torch-cl']:8.2f}", flush=True)
         if torch.cuda.is_available():
             model.to("cuda")
             xc = x.cuda()
             with torch.inference_mode():
                 tc = median_ms(lambda: (model.module(xc), torch.cuda.synchronize()), args.repeat)
             print(f"{'  cuda fp32':28s} {tc:9.1f}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
