@@ -214,9 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tile", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--onednn-cache", type=int, default=64,
+                        help="ONEDNN_PRIMITIVE_CACHE_CAPACITY as the batch CLI sets it (0: oneDNN default 1024)")
     parser.add_argument("--workdir", help="folder for the generated images (default: a temp folder)")
     parser.add_argument("--json", help="also write the summary here")
     args = parser.parse_args(argv)
+    if args.onednn_cache:  # as `sr-desktop batch` does (see cli/cmd_batch.py); before any conv
+        os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = str(args.onednn_cache)
     if args.threads:
         torch.set_num_threads(args.threads)
     tile = args.tile if args.tile == "auto" else int(args.tile)
@@ -224,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-batch-"))
     work.mkdir(parents=True, exist_ok=True)
     summary: dict = {
+        "onednn_primitive_cache_capacity": os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "default (1024)"),
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
         "throughput": [],
