@@ -117,19 +117,10 @@ class _TerminalProgress:
             self.bar.close()
 
 
-#: oneDNN (torch's CPU convolutions) caches one primitive per input shape, 1024 by
-#: default; a batch of images of many sizes fills it and resident memory grows by
-#: ~135 MB over 300 small mixed-size images with realesr-animevideov3. A small cache keeps
-#: memory flat. Read by oneDNN when it creates its first primitive, so it is set before
-#: the batch runs; an explicit environment setting wins.
-ONEDNN_CACHE_CAPACITY = "64"
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch; returns the exit status listed in ``--help``."""
-    import os
-
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE_CAPACITY)
     from sr_desktop.engine.batch import BatchOptions, run_batch
     from sr_desktop.engine.progress import CancelToken
 

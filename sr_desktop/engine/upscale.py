@@ -86,7 +86,7 @@ def plan_scale(native_scales: list[int], requested: int | None, any_scale: bool 
     if requested is not None and not (1 <= int(requested) <= MAX_SCALE):
         raise ModelError(f"scale must be between 1 and {MAX_SCALE}, got {requested}")
     if any_scale:
-        n = int(requested or max(native_scales or [4]))
+        n = int(requested or max(native_scales))
         return ScalePlan(n, 1, False)
     scales = sorted(set(int(s) for s in native_scales))
     if not scales:
@@ -118,7 +118,7 @@ _CACHE_SIZE = 2
 def native_scales_of(model_id: str) -> tuple[list[int], bool]:
     """(native scales, any_scale) of a model id from the registry."""
     if model_id in RESAMPLE_IDS:
-        return list(range(1, 9)), True
+        return [2, 3, 4], True  # any integer scale; ×4 when none is asked for
     from sr_desktop.engine.models.registry import get_model_spec
 
     spec = get_model_spec(model_id)
