@@ -55,6 +55,7 @@ from sr_desktop.engine.batch_report import (
     write_report,
 )
 from sr_desktop.engine.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.image_io import is_temp_path
 from sr_desktop.engine.progress import CancelToken, ProgressCallback, ProgressInfo
 
 __all__ = [
@@ -156,15 +157,13 @@ class BatchResult:
 # -- temp files left by a killed run ----------------------------------------------------------
 
 
-# ``write_image`` encodes into ``.<final name>.<8 hex digits>.part`` next to the final
-# file and renames it; a run killed mid-write leaves that file. The report writer uses
-# ``.<report name>.partial``.
-_WRITE_TEMP = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
+# ``write_image`` encodes into a hidden temp sibling and renames it; a run killed
+# mid-write leaves that file. The report writer uses ``.<report name>.partial``.
 _REPORT_TEMP = re.compile(r"^\..+\.partial$")
 
 
 def _is_temp_file(path: Path) -> bool:
-    return bool(_WRITE_TEMP.match(path.name) or _REPORT_TEMP.match(path.name))
+    return is_temp_path(path) or bool(_REPORT_TEMP.match(path.name))
 
 
 def cleanup_temp_files(folders: Iterable[Path]) -> int:

@@ -17,6 +17,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import secrets
 import stat
 import struct
@@ -476,9 +477,22 @@ def _check_target(target: Path, source: Path | None, protect, overwrite: bool) -
         raise ImageWriteError(target, "file exists (use --overwrite)")
 
 
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
+
+
+def temp_path_for(target: Path) -> Path:
+    """The hidden sibling ``.<name>.<8 hex>.part`` an output is encoded into before its rename."""
+    return target.with_name(f".{target.name[:150]}.{secrets.token_hex(4)}.part")
+
+
+def is_temp_path(path: str | os.PathLike) -> bool:
+    """True for a temporary file of `write_image` (left behind only if the process was killed)."""
+    return bool(_TEMP_NAME.match(Path(path).name))
+
+
 def _atomic_write(target: Path, encode) -> None:
     """Run ``encode(binary_file)`` into a temporary sibling of ``target``, then rename it."""
-    temp = target.with_name(f".{target.name[:150]}.{secrets.token_hex(4)}.part")
+    temp = temp_path_for(target)
     # os.open with 0o666 (not mkstemp's 0o600) so the result gets the user's usual umask.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
