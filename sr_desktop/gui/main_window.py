@@ -2,7 +2,20 @@
 
 The window holds no inference code: jobs go to a `JobQueue` (worker thread) that calls
 the engine. Dialogs that would block tests are injectable (``confirm_discard``,
-``ask_save_target``); errors go to a non-modal message bar above the image.
+``ask_save_target``, ``ask_model_file``); errors go to a non-modal message bar above
+the image. Pieces live beside this module:
+
+* ``main_window_controls``  the left column (picker, Upscale, region, progress, view)
+* ``main_window_actions``   actions, shortcuts, menus and toolbar
+* ``main_window_saving``    save / save as / copy / unsaved-result prompt (mixin)
+* ``main_window_tools``     Models ▸ Add…, batch export, blur-kernel panel glue (mixin)
+* ``main_window_jobs``      job runners and progress text
+* ``main_window_message_bar``, ``main_window_save``  the message strip, the Save As dialog
+
+Queues: ``queue`` runs upscales (one at a time, a newer request waits as *pending*),
+``loader`` decodes images, the metrics panel and the kernel panel have their own, so a
+kernel estimation or a measurement runs beside an upscale. Closing the window cancels
+them all and waits at most 2 s in total.
 """
 
 from __future__ import annotations
@@ -13,203 +26,47 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QDockWidget,
-    QFileDialog,
-    QFormLayout,
-    QFrame,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from sr_desktop.engine.errors import SRDesktopError
 from sr_desktop.engine.image import Image
 from sr_desktop.engine.progress import ProgressInfo
 from sr_desktop.gui.filmstrip import Filmstrip
-from sr_desktop.gui.image_convert import array_to_qimage, qimage_to_array
-from sr_desktop.gui.model_picker import ModelPicker
+from sr_desktop.gui.image_convert import qimage_to_array
+from sr_desktop.gui.main_window_actions import ZOOM_PRESETS, build_actions, build_menus_and_toolbar
+from sr_desktop.gui.main_window_controls import REGION_HINT, ControlsPanel
+from sr_desktop.gui.main_window_jobs import (
+    human_seconds,
+    progress_text,
+    read_for_display,
+    run_upscale_job,
+    with_display_layer,
+)
+from sr_desktop.gui.main_window_message_bar import MessageBar
+from sr_desktop.gui.main_window_save import SAVE_FORMATS, SaveAsDialog
+from sr_desktop.gui.main_window_saving import SavingMixin
+from sr_desktop.gui.main_window_tools import AskModelFile, ToolsMixin
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.worker import Job, JobQueue, JobRunner, run_engine_job
+from sr_desktop.gui.worker import Job, JobQueue, JobRunner
 
 log = logging.getLogger(__name__)
 
-SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
-REGION_HINT = "Shift+drag on the image (or drag with the Region tool, R) to enhance just a region."
-ZOOM_PRESETS = ((1.0, "Ctrl+1"), (2.0, "Ctrl+2"), (4.0, "Ctrl+3"), (8.0, "Ctrl+4"))
+__all__ = ["MainWindow", "MessageBar", "SaveAsDialog", "SAVE_FORMATS", "REGION_HINT", "ZOOM_PRESETS"]
 
 #: confirm_discard(question) -> "save" | "discard" | "cancel"
 ConfirmDiscard = Callable[[str], str]
 #: ask_save_target(suggested_path, suggested_options) -> (path, SaveOptions) or None
 AskSaveTarget = Callable[[Path, object], "tuple[Path, object] | None"]
+#: how long closing the window waits for all worker threads together
+CLOSE_TIMEOUT_S = 2.0
 
 
 def _compare_view_class():
     from sr_desktop.gui.compare_view import CompareView
 
     return CompareView
-
-
-def _with_display_layer(runner: JobRunner) -> JobRunner:
-    """Wrap ``runner`` so that a whole-image result is also converted for display in the
-    worker thread (a 4× photo takes a noticeable time to convert; the GUI thread must not)."""
-
-    def run(job: Job, progress, cancel):
-        result = runner(job, progress, cancel)
-        if job.box is None:
-            try:
-                from sr_desktop.gui.compare_image import ImageLayer
-            except ImportError:
-                return result
-            job.display = ImageLayer(result.image.pixels)
-        return result
-
-    return run
-
-
-def _read_for_display(job: Job, progress, cancel) -> Image:
-    """Loader runner: read the file ``job.options`` and convert it for display."""
-    from sr_desktop.engine.image_io import read_image
-
-    image = read_image(job.options)
-    cancel.raise_if_cancelled()
-    try:
-        from sr_desktop.gui.compare_image import ImageLayer
-    except ImportError:
-        return image
-    job.display = ImageLayer(image.pixels)
-    return image
-
-
-def _human_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
-
-
-class MessageBar(QFrame):
-    """A one-line, non-modal message strip (errors and notices) with a close button."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("messageBar")
-        self._label = QLabel()
-        self._label.setWordWrap(True)
-        self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.clear)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
-        layout.addWidget(self._label, 1)
-        layout.addWidget(close)
-        self.level = ""
-        self.hide()
-
-    def show_message(self, text: str, level: str = "error") -> None:
-        """Show ``text``; level "error" (red) or "info" (blue)."""
-        colours = {"error": ("#fde8e8", "#b42318"), "info": ("#e8f0fd", "#1d4ed8")}
-        bg, fg = colours.get(level, colours["info"])
-        self.setStyleSheet(
-            f"#messageBar {{ background: {bg}; border: 1px solid {fg}; border-radius: 4px; }}"
-            f"#messageBar QLabel {{ color: {fg}; }}"
-        )
-        self.level = level
-        self._label.setText(text)
-        self.show()
-
-    def text(self) -> str:
-        return self._label.text() if self.isVisible() else ""
-
-    def clear(self) -> None:
-        self._label.clear()
-        self.level = ""
-        self.hide()
-
-
-class SaveAsDialog(QDialog):
-    """File name, format, quality and metadata choice for saving the result."""
-
-    def __init__(self, suggested: Path, options, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Save result as")
-        self.path_edit = QLineEdit(str(suggested))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.path_edit, 1)
-        row.addWidget(browse)
-        self.format_combo = QComboBox()
-        for key, label in SAVE_FORMATS.items():
-            self.format_combo.addItem(label, key)
-        index = self.format_combo.findData(options.format or "png")
-        self.format_combo.setCurrentIndex(max(0, index))
-        self.quality_spin = QSpinBox()
-        self.quality_spin.setRange(1, 100)
-        self.quality_spin.setValue(int(options.quality))
-        self.metadata_check = QCheckBox("Keep ICC profile and EXIF")
-        self.metadata_check.setChecked(bool(options.keep_metadata))
-        form = QFormLayout(self)
-        form.addRow("File", row)
-        form.addRow("Format", self.format_combo)
-        form.addRow("Quality", self.quality_spin)
-        form.addRow("", self.metadata_check)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-        self.format_combo.currentIndexChanged.connect(self._on_format)
-        self._on_format()
-
-    def _on_format(self) -> None:
-        fmt = self.format_combo.currentData()
-        self.quality_spin.setEnabled(fmt in ("jpg", "webp"))
-        path = Path(self.path_edit.text())
-        if path.name:
-            self.path_edit.setText(str(path.with_suffix("." + fmt)))
-
-    def _browse(self) -> None:
-        fmt = self.format_combo.currentData()
-        name, _filter = QFileDialog.getSaveFileName(
-            self, "Save result as", self.path_edit.text(), f"{SAVE_FORMATS[fmt]} (*.{fmt})"
-        )
-        if name:
-            self.path_edit.setText(name)
-
-    def choice(self):
-        """(path, SaveOptions) for the current fields."""
-        from sr_desktop.engine.image_io import SaveOptions
-
-        options = SaveOptions(
-            format=self.format_combo.currentData(),
-            quality=self.quality_spin.value(),
-            keep_metadata=self.metadata_check.isChecked(),
-        )
-        return Path(self.path_edit.text()).expanduser(), options
 
 
 class _SpaceHoldFilter(QObject):
@@ -229,7 +86,7 @@ class _SpaceHoldFilter(QObject):
         return False
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SavingMixin, ToolsMixin, QMainWindow):
     """SR Desktop's window. See the module doc; public methods are what tests drive."""
 
     imageOpened = Signal(object)  # engine Image
@@ -245,6 +102,7 @@ class MainWindow(QMainWindow):
         job_runner: JobRunner | None = None,
         confirm_discard: ConfirmDiscard | None = None,
         ask_save_target: AskSaveTarget | None = None,
+        ask_model_file: AskModelFile | None = None,
         parent=None,
     ) -> None:
         super().__init__(parent)
@@ -253,6 +111,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or GuiSettings()
         self.confirm_discard: ConfirmDiscard = confirm_discard or self._ask_discard_dialog
         self.ask_save_target: AskSaveTarget = ask_save_target or self._ask_save_dialog
+        self.ask_model_file: AskModelFile = ask_model_file or self._ask_model_file_dialog
 
         self.image: Image | None = None
         self.image_name = ""
@@ -265,7 +124,7 @@ class MainWindow(QMainWindow):
         self._job_started_at: float | None = None
         self._last_progress: ProgressInfo | None = None
 
-        self.queue = JobQueue(self, runner=_with_display_layer(job_runner or run_engine_job))
+        self.queue = JobQueue(self, runner=with_display_layer(job_runner or run_upscale_job))
         self.queue.jobStarted.connect(self._on_job_started)
         self.queue.jobProgress.connect(self._on_job_progress)
         self.queue.jobFinished.connect(self._on_job_finished)
@@ -274,15 +133,16 @@ class MainWindow(QMainWindow):
         self.queue.pendingChanged.connect(self._on_pending_changed)
         self.queue.busyChanged.connect(self._on_busy_changed)
         # a second queue reads images, so a big photo does not freeze the window either
-        self.loader = JobQueue(self, runner=_read_for_display)
+        self.loader = JobQueue(self, runner=read_for_display)
         self.loader.jobFinished.connect(self._on_image_loaded)
         self.loader.jobFailed.connect(self._on_image_failed)
         self.loader.busyChanged.connect(lambda busy: None if busy else self._emit_idle())
 
         self._build_central(models)
         self._build_docks()
-        self._build_actions()
-        self._build_menus_and_toolbar()
+        build_actions(self)
+        build_menus_and_toolbar(self)
+        self._rebuild_recent_menu()
         self._build_status_bar()
 
         self._elapsed_timer = QTimer(self)
@@ -294,94 +154,32 @@ class MainWindow(QMainWindow):
         self.set_compare_mode(mode if mode in ("split", "side_by_side") else "split")
         self.picker.optionsChanged.connect(self._on_options_changed)
         self.metrics_panel = self._install_metrics_panel()
+        self.kernel_panel = self._install_kernel_panel()
         self._restore_geometry()
         self._update_actions()
         self._update_status()
 
     # ================================================================ construction
     def _build_central(self, models) -> None:
-        self.picker = ModelPicker(models)
-        self.upscale_button = QPushButton("Upscale")
-        self.upscale_button.setObjectName("upscaleButton")
-        self.upscale_button.setToolTip("Upscale the whole image (Ctrl+Return)")
-        self.upscale_button.setMinimumHeight(32)
-        self.upscale_button.setStyleSheet("QPushButton { font-weight: bold; }")
-        self.upscale_button.clicked.connect(self.start_upscale)
+        self.controls = ControlsPanel(models)
+        c = self.controls
+        # the widgets tests and panels reach through the window
+        self.picker = c.picker
+        self.upscale_button = c.upscale_button
+        self.region_box, self.region_label = c.region_box, c.region_label
+        self.region_rerun_button, self.region_clear_button = c.region_rerun_button, c.region_clear_button
+        self.apply_whole_button = c.apply_whole_button
+        self.progress_box, self.job_label, self.progress_bar = c.progress_box, c.job_label, c.progress_bar
+        self.progress_text, self.queue_label, self.cancel_button = c.progress_text, c.queue_label, c.cancel_button
+        self.view_box, self.mode_combo, self.region_tool_check = c.view_box, c.mode_combo, c.region_tool_check
 
-        # -- region section
-        self.region_box = QGroupBox("Region")
-        self.region_label = QLabel(REGION_HINT)
-        self.region_label.setWordWrap(True)
-        self.region_rerun_button = QPushButton("Enhance region")
-        self.region_rerun_button.clicked.connect(self.enhance_current_region)
-        self.apply_whole_button = QPushButton("Apply to whole image")
-        self.apply_whole_button.clicked.connect(self.start_upscale)
-        self.region_clear_button = QPushButton("Clear")
-        self.region_clear_button.clicked.connect(self.clear_region)
-        region_buttons = QHBoxLayout()
-        region_buttons.addWidget(self.region_rerun_button)
-        region_buttons.addWidget(self.region_clear_button)
-        region_layout = QVBoxLayout(self.region_box)
-        region_layout.addWidget(self.region_label)
-        region_layout.addLayout(region_buttons)
-        region_layout.addWidget(self.apply_whole_button)
-
-        # -- progress section
-        self.progress_box = QGroupBox("Progress")
-        self.job_label = QLabel("Idle")
-        self.job_label.setWordWrap(True)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("progressBar")
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
-        self.progress_bar.setTextVisible(False)
-        self.progress_text = QLabel("")
-        self.progress_text.setObjectName("progressText")
-        self.progress_text.setWordWrap(True)
-        self.queue_label = QLabel("")
-        self.queue_label.setObjectName("queueLabel")
-        self.queue_label.setWordWrap(True)
-        self.queue_label.setStyleSheet("color: #b45309;")
-        self.queue_label.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Cancel the running job (Esc)")
-        self.cancel_button.clicked.connect(self.cancel_jobs)
-        progress_layout = QVBoxLayout(self.progress_box)
-        progress_layout.addWidget(self.job_label)
-        progress_layout.addWidget(self.progress_bar)
-        progress_layout.addWidget(self.progress_text)
-        progress_layout.addWidget(self.queue_label)
-        progress_layout.addWidget(self.cancel_button)
-
-        # -- view section
-        self.view_box = QGroupBox("View")
-        self.mode_combo = QComboBox()
-        self.mode_combo.addItem("Split (drag the divider)", "split")
-        self.mode_combo.addItem("Side by side", "side_by_side")
-        self.mode_combo.currentIndexChanged.connect(
-            lambda _i: self.set_compare_mode(self.mode_combo.currentData())
-        )
-        self.region_tool_check = QCheckBox("Region tool (R): drag selects a region")
-        self.region_tool_check.setToolTip("Without it, Shift+drag selects a region and drag pans")
-        self.region_tool_check.toggled.connect(self.set_region_tool)
-        hint = QLabel("Hold Space to see the original.\nWheel: zoom · drag: pan")
-        hint.setStyleSheet("color: palette(dark);")
-        view_layout = QVBoxLayout(self.view_box)
-        view_layout.addWidget(self.mode_combo)
-        view_layout.addWidget(self.region_tool_check)
-        view_layout.addWidget(hint)
-
-        controls = QWidget()
-        controls.setObjectName("controls")
-        controls.setFixedWidth(290)
-        side = QVBoxLayout(controls)
-        side.setContentsMargins(8, 8, 8, 8)
-        side.addWidget(self.picker)
-        side.addWidget(self.upscale_button)
-        side.addWidget(self.region_box)
-        side.addWidget(self.progress_box)
-        side.addWidget(self.view_box)
-        side.addStretch(1)
+        c.upscale_button.clicked.connect(self.start_upscale)
+        c.region_rerun_button.clicked.connect(self.enhance_current_region)
+        c.apply_whole_button.clicked.connect(self.start_upscale)
+        c.region_clear_button.clicked.connect(self.clear_region)
+        c.cancel_button.clicked.connect(self.cancel_jobs)
+        c.mode_combo.currentIndexChanged.connect(lambda _i: self.set_compare_mode(c.mode_combo.currentData()))
+        c.region_tool_check.toggled.connect(self.set_region_tool)
 
         self.message_bar = MessageBar()
         self.compare = _compare_view_class()()
@@ -402,7 +200,7 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(controls)
+        layout.addWidget(c)
         layout.addWidget(right, 1)
         self.setCentralWidget(central)
 
@@ -461,113 +259,6 @@ class MainWindow(QMainWindow):
         """Add an entry to the Tools menu (e.g. kernel estimation)."""
         self.tools_menu.addAction(action)
         self.tools_menu.menuAction().setVisible(True)
-
-    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            if isinstance(shortcut, (list, tuple)):
-                action.setShortcuts([QKeySequence(s) for s in shortcut])
-            else:
-                action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        self.addAction(action)  # shortcuts work even with the menu bar hidden
-        return action
-
-    def _build_actions(self) -> None:
-        std = QKeySequence.StandardKey
-        self.open_action = self._action("&Open…", self.open_dialog, std.Open, "Open images (Ctrl+O)")
-        self.paste_action = self._action("&Paste image", self.paste, std.Paste, "Open the image on the clipboard (Ctrl+V)")
-        self.save_action = self._action("&Save result", self.save, std.Save, "Save the result (Ctrl+S)")
-        self.save_as_action = self._action("Save result &as…", self.save_as, "Ctrl+Shift+S", "Save the result with a new name, format or quality")
-        self.copy_action = self._action("&Copy result", self.copy_result, std.Copy, "Copy the result to the clipboard (Ctrl+C)")
-        self.batch_action = self._action("&Batch export…", self.open_batch_dialog, None, "Upscale a folder of images")
-        if importlib.util.find_spec("sr_desktop.gui.batch_dialog") is None:
-            self.batch_action.setEnabled(False)
-            self.batch_action.setToolTip("Batch export is not available in this build")
-        self.quit_action = self._action("&Quit", self.close, std.Quit)
-        self.upscale_action = self._action("&Upscale", self.start_upscale, ["Ctrl+Return", "Ctrl+Enter"], "Upscale the whole image")
-        self.region_action = self._action("Enhance &region", self.enhance_current_region, "Ctrl+R", "Upscale only the selected region")
-        self.cancel_action = self._action("&Cancel", self.cancel_jobs, "Esc", "Cancel the running job (Esc)")
-        self.fit_action = self._action("Zoom to &fit", lambda: self.compare.zoom_fit(), "Ctrl+0")
-        self.zoom_actions = []
-        for factor, key in ZOOM_PRESETS:
-            self.zoom_actions.append(
-                self._action(f"Zoom {int(factor * 100)} %", lambda f=factor: self.compare.zoom_to(f), key)
-            )
-        self.zoom_in_action = self._action("Zoom &in", lambda: self.compare.zoom_in(), ["Ctrl+=", "Ctrl++", std.ZoomIn])
-        self.zoom_out_action = self._action("Zoom &out", lambda: self.compare.zoom_out(), ["Ctrl+-", std.ZoomOut])
-        self.region_tool_action = QAction("&Region tool", self)
-        self.region_tool_action.setCheckable(True)
-        self.region_tool_action.setShortcut(QKeySequence("R"))
-        self.region_tool_action.setToolTip(
-            "Region tool (R): drag on the image selects a region to enhance "
-            "(Shift+drag works without it)"
-        )
-        self.region_tool_action.toggled.connect(self.set_region_tool)
-        self.addAction(self.region_tool_action)
-        self.mode_group = QActionGroup(self)
-        self.split_action = self._action("&Split view", lambda: self.set_compare_mode("split"))
-        self.side_action = self._action("Side &by side", lambda: self.set_compare_mode("side_by_side"))
-        for action in (self.split_action, self.side_action):
-            action.setCheckable(True)
-            self.mode_group.addAction(action)
-
-    def _build_menus_and_toolbar(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        file_menu.addAction(self.paste_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.save_action)
-        file_menu.addAction(self.save_as_action)
-        file_menu.addAction(self.copy_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.batch_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        self._rebuild_recent_menu()
-
-        process = bar.addMenu("&Process")
-        process.addAction(self.upscale_action)
-        process.addAction(self.region_action)
-        process.addAction(self.cancel_action)
-
-        view = bar.addMenu("&View")
-        view.addAction(self.split_action)
-        view.addAction(self.side_action)
-        view.addAction(self.region_tool_action)
-        view.addSeparator()
-        view.addAction(self.fit_action)
-        for action in self.zoom_actions:
-            view.addAction(action)
-        view.addAction(self.zoom_in_action)
-        view.addAction(self.zoom_out_action)
-        view.addSeparator()
-        self.panels_menu = view.addMenu("&Panels")
-        self.panels_menu.addAction(self.filmstrip_dock.toggleViewAction())
-
-        self.tools_menu = bar.addMenu("&Tools")
-        self.tools_menu.menuAction().setVisible(False)  # shown once a tool is added
-
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        for action in (self.open_action, self.save_action, self.copy_action):
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.upscale_action)
-        toolbar.addAction(self.cancel_action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.split_action)
-        toolbar.addAction(self.side_action)
-        toolbar.addAction(self.region_tool_action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.fit_action)
-        toolbar.addAction(self.zoom_actions[0])
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -739,6 +430,9 @@ class MainWindow(QMainWindow):
         if local:
             event.acceptProposedAction()
             self.open_paths(local)
+            folders = [p for p in local if p.is_dir()]
+            if folders:
+                self.offer_batch_export(folders[0])
         elif mime.hasImage():
             event.acceptProposedAction()
             if self._may_discard_result():
@@ -790,10 +484,10 @@ class MainWindow(QMainWindow):
     def _on_job_started(self, job: Job) -> None:
         self._job_started_at = time.perf_counter()
         self._last_progress = None
-        self.job_label.setText(("Upscaling " if job.box is None else "Enhancing ") + job.describe())
-        self.progress_bar.setRange(0, 0)  # busy until the engine reports tile counts
-        self.progress_bar.setTextVisible(True)
-        self.progress_text.setText("starting…")
+        what = job.describe()
+        if getattr(job.options, "kernel", None) is not None:
+            what += " with the blur kernel"
+        self.controls.show_started(("Upscaling " if job.box is None else "Enhancing ") + what)
         self._elapsed_timer.start()
         self._update_actions()
 
@@ -807,21 +501,9 @@ class MainWindow(QMainWindow):
         self._refresh_progress_text()
 
     def _refresh_progress_text(self) -> None:
-        if self._job_started_at is None:
-            return
-        elapsed = time.perf_counter() - self._job_started_at
-        info = self._last_progress
-        parts = []
-        if info is not None and info.total > 0:
-            parts.append(f"{info.done}/{info.total} tiles")
-        parts.append(f"{_human_seconds(elapsed)} elapsed")
-        if info is not None and info.eta is not None and info.done > 0:
-            # the engine's ETA is as of its last report; count down from there
-            remaining = max(0.0, info.eta - (elapsed - info.elapsed))
-            parts.append(f"ETA {_human_seconds(remaining)}")
-        else:
-            parts.append("ETA …")
-        self.progress_text.setText(" · ".join(parts))
+        if self._job_started_at is not None:
+            elapsed = time.perf_counter() - self._job_started_at
+            self.progress_text.setText(progress_text(self._last_progress, elapsed))
 
     def _on_job_finished(self, job: Job, result) -> None:
         if job.image is not self.image:
@@ -847,7 +529,7 @@ class MainWindow(QMainWindow):
             self.regionResultReady.emit(job.image, result, job.box)
         self._last_run = (job, result)
         self.time_label.setText(
-            f"Last run: {_human_seconds(result.seconds)} ({result.model} ×{result.scale}, "
+            f"Last run: {human_seconds(result.seconds)} ({result.model} ×{result.scale}, "
             f"{result.tiles} tile{'s' if result.tiles != 1 else ''})"
         )
         self._update_status(result)
@@ -876,12 +558,7 @@ class MainWindow(QMainWindow):
         else:
             self._elapsed_timer.stop()
             self._job_started_at = None
-            self.job_label.setText("Idle")
-            self.progress_bar.setRange(0, 1)
-            self.progress_bar.setValue(0)
-            self.progress_bar.setTextVisible(False)
-            self.progress_text.setText("")
-            self.queue_label.hide()
+            self.controls.show_idle()
             self._emit_idle()
         self._update_actions()
 
@@ -896,126 +573,13 @@ class MainWindow(QMainWindow):
         self.region_label.setText(REGION_HINT)
         self._update_actions()
 
-    # ================================================================ saving / clipboard
-    def suggested_result_path(self) -> Path:
-        """``<input folder>/<stem>_<model>_x<scale>.<format>`` for the current result."""
-        fmt = self.settings.get("save_format") or "png"
-        base = self.image.path if self.image is not None and self.image.path else None
-        folder = base.parent if base else Path(self.settings.get("last_dir") or Path.home())
-        stem = base.stem if base else "upscaled"
-        if self.result is not None:
-            stem += f"_{self.result.model}_x{self.result.scale}"
-        return folder / f"{stem}.{fmt}"
-
-    def save(self) -> Path | None:
-        """Ctrl+S: save to the last Save As target, or ask where."""
-        if self.result is not None and self.result_path is not None:
-            return self.save_result(self.result_path, self._saved_options, overwrite=True)
-        return self.save_as()
-
-    def save_as(self) -> Path | None:
-        """Ctrl+Shift+S: ask for file, format and quality, then save."""
-        if self.result is None:
-            self.show_error("There is no result to save yet: upscale the image first.", level="info")
-            return None
-        from sr_desktop.engine.image_io import SaveOptions
-
-        defaults = SaveOptions(
-            format=self.settings.get("save_format") or "png",
-            quality=self.settings.get("save_quality"),
-            keep_metadata=self.settings.get("keep_metadata"),
-        )
-        choice = self.ask_save_target(self.suggested_result_path(), defaults)
-        if not choice:
-            return None
-        path, options = choice
-        # the file dialog already asked before replacing an existing file
-        return self.save_result(Path(path), options, overwrite=True)
-
-    def save_result(self, path: Path, options=None, overwrite: bool = False) -> Path | None:
-        """Write the result with the engine's ``write_image``; errors go to the message bar."""
-        from sr_desktop.engine.image_io import write_image
-
-        if self.result is None:
-            self.show_error("There is no result to save yet.", level="info")
-            return None
-        protect = (self.image.path,) if self.image is not None and self.image.path else ()
-        try:
-            written = write_image(self.result.image, path, options, overwrite=overwrite, protect=protect)
-        except SRDesktopError as exc:
-            self.show_error(str(exc))
-            return None
-        self.result_path = Path(written)
-        self._saved_options = options
-        self.result_saved = True
-        if options is not None and getattr(options, "format", None):
-            self.settings.set("save_format", options.format)
-            self.settings.set("save_quality", int(options.quality))
-            self.settings.set("keep_metadata", bool(options.keep_metadata))
-        self.statusBar().showMessage(f"Saved {written}", 8000)
-        self._update_actions()
-        return self.result_path
-
-    _saved_options = None
-
-    def copy_result(self) -> bool:
-        """Ctrl+C: put the whole-image result on the clipboard (False without one)."""
-        if self.result is None:
-            return False
-        QGuiApplication.clipboard().setImage(array_to_qimage(self.result.image.pixels))
-        self.statusBar().showMessage("Copied the result to the clipboard", 4000)
-        return True
-
-    def _may_discard_result(self) -> bool:
-        """True when there is no unsaved result, or the user agreed to save/discard it."""
-        if self.result is None or self.result_saved:
-            return True
-        answer = self.confirm_discard(
-            f"The upscaled result of {self.image_name} has not been saved. Save it first?"
-        )
-        if answer == "save":
-            return self.save_as() is not None
-        return answer == "discard"
-
-    def _ask_discard_dialog(self, question: str) -> str:
-        buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self, "Unsaved result", question, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save
-        )
-        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
-
-    def _ask_save_dialog(self, suggested: Path, options):
-        dialog = SaveAsDialog(suggested, options, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return None
-        return dialog.choice()
-
     # ================================================================ other actions
-    def open_batch_dialog(self) -> None:
-        """File ▸ Batch export…: the batch dialog on the current image's folder."""
-        try:
-            from sr_desktop.gui.batch_dialog import BatchDialog
-        except ImportError as exc:
-            self.show_error(f"Batch export is not available: {exc}")
-            return
-        folder = None
-        if self.image is not None and self.image.path is not None:
-            folder = self.image.path.parent
-        elif self.settings.get("last_dir"):
-            folder = Path(self.settings.get("last_dir"))
-        dialog = BatchDialog(self, str(folder) if folder else None)
-        dialog.show()
-
     def set_compare_mode(self, mode: str) -> None:
         """"split" or "side_by_side"."""
         self.compare.set_mode(mode)
         self.settings.set("compare_mode", mode)
         (self.split_action if mode == "split" else self.side_action).setChecked(True)
-        index = self.mode_combo.findData(mode)
-        if index >= 0 and index != self.mode_combo.currentIndex():
-            self.mode_combo.blockSignals(True)
-            self.mode_combo.setCurrentIndex(index)
-            self.mode_combo.blockSignals(False)
+        self.controls.set_mode(mode)
 
     def set_region_tool(self, on: bool) -> None:
         """Region tool on: a left-drag on the image draws the region (off: it pans)."""
@@ -1066,6 +630,8 @@ class MainWindow(QMainWindow):
         for action in [self.fit_action, self.zoom_in_action, self.zoom_out_action, *self.zoom_actions]:
             action.setEnabled(has_image)
         self.upscale_button.setText("Upscale (queue)" if busy else "Upscale")
+        if self.kernel_panel is not None:
+            self.estimate_kernel_action.setEnabled(has_image)
 
     def _update_status(self, result=None) -> None:
         from sr_desktop.engine import devices
@@ -1102,13 +668,15 @@ class MainWindow(QMainWindow):
             return
         # cancel everything first, then wait for each thread: the 2 s are shared
         started = time.perf_counter()
-        self.queue.cancel()
-        self.loader.cancel()
         queues = [self.queue, self.loader]
-        if self.metrics_panel is not None:
-            queues.append(self.metrics_panel)
+        queues += [p for p in (self.metrics_panel, self.kernel_panel) if p is not None]
+        for q in (self.queue, self.loader):
+            q.cancel()
+        if self.kernel_panel is not None:
+            self.kernel_panel.cancel()
         stopped = all([
-            q.shutdown(timeout=max(0.1, 2.0 - (time.perf_counter() - started))) for q in queues
+            q.shutdown(timeout=max(0.1, CLOSE_TIMEOUT_S - (time.perf_counter() - started)))
+            for q in queues
         ])
         log.info("closing: jobs stopped=%s after %.2f s", stopped, time.perf_counter() - started)
         self.picker.save_settings(self.settings)

@@ -80,12 +80,7 @@ class ModelPicker(QWidget):
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(18)
         self._model_items = QStandardItemModel(self)
-        for spec in self._models:
-            item = QStandardItem(_entry_text(spec))
-            item.setData(spec, _SPEC_ROLE)
-            item.setToolTip(_entry_tooltip(spec))
-            item.setEnabled(bool(spec.installed))
-            self._model_items.appendRow(item)
+        self._fill_model_items()
         self.model_combo.setModel(self._model_items)
 
         self.description = QLabel()
@@ -192,6 +187,21 @@ class ModelPicker(QWidget):
         )
 
     # -- setters ------------------------------------------------------------------------
+    def set_models(self, models: list[ModelSpec]) -> None:
+        """Replace the model list (e.g. after Models ▸ Add…), keeping the selected model
+        when it is still listed (else the default one)."""
+        previous = self.model_id()
+        self._updating = True
+        try:
+            self._models = list(models)
+            self._model_items.clear()
+            self._fill_model_items()
+            if previous is None or not self.set_model_id(previous):
+                self.model_combo.setCurrentIndex(self._default_index())
+        finally:
+            self._updating = False
+        self._on_model_changed()
+
     def set_model_id(self, model_id: str) -> bool:
         """Select ``model_id``; False if it is unknown or not installed."""
         for i in range(self._model_items.rowCount()):
@@ -255,6 +265,14 @@ class ModelPicker(QWidget):
         settings.set("tile", str(self.tile()))
 
     # -- internals ----------------------------------------------------------------------
+    def _fill_model_items(self) -> None:
+        for spec in self._models:
+            item = QStandardItem(_entry_text(spec))
+            item.setData(spec, _SPEC_ROLE)
+            item.setToolTip(_entry_tooltip(spec))
+            item.setEnabled(bool(spec.installed))
+            self._model_items.appendRow(item)
+
     def _default_index(self) -> int:
         """The engine's default model if installed, else the first installed one."""
         from sr_desktop.engine.upscale import DEFAULT_MODEL
