@@ -95,3 +95,14 @@ def test_run_uses_fast_plan_and_rebuilds_after_to():
         y_raw = model.run(x)
     assert y_fast.shape == (1, 3, 40, 40)
     assert psnr(y_fast.numpy(), y_raw.numpy()) >= 100.0
+
+
+def test_batched_tiles_equal_single_runs():
+    """The tiler may stack tiles of one padded shape: NNPACK / oneDNN paths with N=2."""
+    model = load_model("realesr-animevideov3", scale=2)
+    a, b = natural_crop(40)[..., :20, :20], natural_crop(40)[..., 20:, 20:]
+    with torch.inference_mode():
+        assert model.executor().uses_nnpack
+        both = model.run(torch.cat([a, b]))
+        one = torch.cat([model.run(a), model.run(b)])
+    assert psnr(both.numpy(), one.numpy()) >= 100.0

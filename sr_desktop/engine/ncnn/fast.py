@@ -75,6 +75,18 @@ def onednn_usable(device: torch.device, dtype: torch.dtype) -> bool:
     )
 
 
+def to_nchw(t: torch.Tensor) -> torch.Tensor:
+    """`t` as a contiguous NCHW tensor.
+
+    From channels-last this goes through a batched 2-D transpose, which is ~5× faster than
+    ``t.contiguous()`` here (1.6 ms vs 8.9 ms for 64×150×150, one thread).
+    """
+    if t.dim() != 4 or t.is_contiguous() or not t.is_contiguous(memory_format=torch.channels_last):
+        return t.contiguous()
+    n, c, h, w = t.shape
+    return t.permute(0, 2, 3, 1).reshape(n, h * w, c).transpose(1, 2).contiguous().view(n, c, h, w)
+
+
 class ConvStep:
     """A convolution or deconvolution with an optional fused activation and residual add.
 
@@ -90,6 +102,8 @@ class ConvStep:
         self.add = add
         self.packed: torch.Tensor | None = None
         self.nnpack = False
+        #: return NCHW blobs (the plan of a graph that runs NNPACK convolutions)
+        self.nchw_out = False
         self.weight = layer.weight
         self.bias = layer.bias
 
@@ -135,6 +149,10 @@ class ConvStep:
         return (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
 
     def __call__(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        y = self._run(inputs)
+        return [to_nchw(y[0])] if self.nchw_out else y
+
+    def _run(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         layer = self.layer
         x = inputs[0]
         if self.transposed:
@@ -147,7 +165,7 @@ class ConvStep:
             residual = residual[:, :, None, None]
         if self.nnpack:
             pad = list(layer.padding)
-            y = torch._nnpack_spatial_convolution(x.contiguous(), self.weight, self.bias, pad, [1, 1])
+            y = torch._nnpack_spatial_convolution(to_nchw(x), self.weight, self.bias, pad, [1, 1])
             if residual is not None:
                 y += residual
             return [act.apply(y) if act is not None else y]
@@ -348,10 +366,12 @@ class FastGraph:
         # NNPACK works on NCHW: a graph with NNPACK convolutions keeps NCHW blobs
         self.uses_nnpack = any(conv.nnpack for conv in self.conv_steps)
         self.channels_last = self.uses_onednn and not self.uses_nnpack
+        for conv in self.conv_steps:
+            conv.nchw_out = self.uses_nnpack and conv.packed is not None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+            x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else to_nchw(x)
         blobs: dict[str, torch.Tensor] = {self.input_name: x}
         for step in self.steps:
             outs = step.fn([blobs[b] for b in step.bottoms])
