@@ -38,7 +38,8 @@ from sr_desktop.engine.errors import SRDesktopError
 from sr_desktop.engine.kernelgan.train import FAST_PRESET
 from sr_desktop.engine.progress import ProgressInfo
 from sr_desktop.gui.image_convert import array_to_qimage
-from sr_desktop.gui.kernel_jobs import KernelTask, kernel_scale, load_kernel_file, run_kernel_job, save_kernel_files
+from sr_desktop.gui.kernel_jobs import KernelTask, load_kernel_file, run_kernel_job, save_kernel_files
+from sr_desktop.gui.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.gui.main_window_jobs import human_seconds
 from sr_desktop.gui.worker import Job, JobQueue, JobRunner
 
@@ -55,13 +56,14 @@ def heat_map_pixels(kernel: np.ndarray, side: int = HEAT_MAP_SIDE) -> np.ndarray
     return render_kernel(kernel, magnify=magnify)
 
 
-def summary_lines(kernel: np.ndarray) -> str:
-    """Size, Gaussian-fit σ (major/minor, angle) and centre, for the caption."""
+def summary_lines(kernel: np.ndarray, scale: int | None = None) -> str:
+    """Size, support and Gaussian-fit σ (major/minor, angle), for the caption."""
     from sr_desktop.engine.kernelgan.kernel_ops import kernel_summary
 
     s = kernel_summary(kernel)
+    what = f" (×{scale} kernel)" if scale else ""
     return (
-        f"{s['size']}×{s['size']} taps (×{kernel_scale(kernel)} kernel), "
+        f"{s['size']}×{s['size']} taps{what}, "
         f"{s['support_taps']} above 1 % of the peak\n"
         f"σ {s['sigma_major']:.2f} / {s['sigma_minor']:.2f} px (major / minor), "
         f"angle {s['angle_deg']:.0f}°"
@@ -90,6 +92,7 @@ class KernelPanel(QWidget):
         self.image = None
         self.image_name = ""
         self.kernel: np.ndarray | None = None
+        self.kernel_scale = 2  # the SR scale the kernel is for
         self.kernel_source = ""
         self.estimate = None  # the last KernelEstimate
         self.preview_kernel: np.ndarray | None = None  # the last in-progress kernel shown
@@ -203,22 +206,19 @@ class KernelPanel(QWidget):
 
     def _build_use_box(self) -> QGroupBox:
         box = QGroupBox("Use")
-        self.upscale_scale_combo = QComboBox()
         self.upscale_button = QPushButton("Upscale with this kernel")
         self.upscale_button.setObjectName("kernelUpscaleButton")
         self.upscale_button.setToolTip(
             "ZSSR: a small network trained on this image, degraded with this kernel. "
             "The result appears in the compare view like any model's.")
         self.upscale_button.clicked.connect(self.request_upscale)
-        row = QHBoxLayout()
-        row.addWidget(self.upscale_button, 1)
-        row.addWidget(self.upscale_scale_combo)
-        hint = QLabel("ZSSR trains on the image itself: minutes on a CPU. "
-                      "The kernel is also offered in Metrics ▸ Evaluate as a degradation.")
+        hint = QLabel("ZSSR trains on the image itself: minutes on a CPU. Upscales at the "
+                      "kernel's scale (estimate at ×4 for ×4). The kernel is also offered in "
+                      "Metrics ▸ Evaluate as a degradation.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(dark);")
         layout = QVBoxLayout(box)
-        layout.addLayout(row)
+        layout.addWidget(self.upscale_button)
         layout.addWidget(hint)
         return box
 
@@ -270,12 +270,17 @@ class KernelPanel(QWidget):
     def is_running(self) -> bool:
         return self.queue.is_busy()
 
-    def set_kernel(self, kernel: np.ndarray | None, source: str = "") -> None:
-        """Show ``kernel`` (checked, normalised) as the current one and announce it."""
+    def set_kernel(self, kernel: np.ndarray | None, source: str = "", scale: int | None = None) -> None:
+        """Show ``kernel`` (checked, normalised) as the current one and announce it.
+
+        ``scale``: the SR scale it is for (2 or 4); None guesses from its size (×4
+        kernels are at least 25 taps wide), which is how loaded files are judged.
+        """
         if kernel is not None:
             from sr_desktop.gui.kernel_jobs import check_kernel
 
             kernel = check_kernel(kernel)
+            self.kernel_scale = int(scale) if scale in (2, 4) else guess_kernel_scale(kernel)
         self.kernel = kernel
         self.kernel_source = source if kernel is not None else ""
         self._show_kernel(kernel)
@@ -322,7 +327,7 @@ class KernelPanel(QWidget):
         if self.image is None:
             self._error("Open an image first.")
             return
-        self.upscaleRequested.emit(self.kernel, int(self.upscale_scale_combo.currentData()))
+        self.upscaleRequested.emit(self.kernel, self.kernel_scale)
 
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Cancel the estimation and wait for the worker (the window calls it on close)."""
@@ -362,7 +367,7 @@ class KernelPanel(QWidget):
                   f"{estimate.iterations_run} iterations{runs}, {human_seconds(estimate.seconds)}")
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}.")
         try:
-            self.set_kernel(estimate.kernel, source)
+            self.set_kernel(estimate.kernel, source, scale=estimate.scale)
         except SRDesktopError as exc:
             self._error(f"the estimated kernel is not usable: {exc}")
             return
@@ -404,7 +409,7 @@ class KernelPanel(QWidget):
         if caption is None:
             caption = "black 0 → red → yellow → white: peak"
         self.heat_caption.setText(caption)
-        self.summary_label.setText(summary_lines(kernel))
+        self.summary_label.setText(summary_lines(kernel, self.kernel_scale if kernel is self.kernel else 2))
         if kernel is self.kernel:
             self.source_label.setText(self.kernel_source)
 
@@ -417,21 +422,8 @@ class KernelPanel(QWidget):
         has_kernel = self.kernel is not None
         self.save_button.setEnabled(has_kernel)
         self.upscale_button.setEnabled(has_kernel and self.image is not None)
-        self.upscale_scale_combo.setEnabled(has_kernel)
-        self._fill_upscale_scales()
-
-    def _fill_upscale_scales(self) -> None:
-        """×2 kernels can drive ×2 or ×4 ZSSR (×4 in two ×2 steps); ×4 kernels only ×4."""
-        wanted = [2, 4] if self.kernel is None or kernel_scale(self.kernel) == 2 else [4]
-        current = [self.upscale_scale_combo.itemData(i) for i in range(self.upscale_scale_combo.count())]
-        if current == wanted:
-            return
-        self.upscale_scale_combo.clear()
-        for s in wanted:
-            self.upscale_scale_combo.addItem(f"×{s}", s)
-        if self.kernel is not None:
-            index = self.upscale_scale_combo.findData(kernel_scale(self.kernel))
-            self.upscale_scale_combo.setCurrentIndex(max(0, index))
+        scale = f"×{self.kernel_scale} " if has_kernel else ""
+        self.upscale_button.setText(f"Upscale {scale}with this kernel (ZSSR)")
 
     def _error(self, message: str) -> None:
         self.errorOccurred.emit(message.splitlines()[0] if message else message)
@@ -441,7 +433,7 @@ class KernelPanel(QWidget):
         stem = "kernel"
         if self.image is not None and getattr(self.image, "path", None):
             folder = self.image.path.parent
-            stem = f"{self.image.path.stem}_kernel_x{kernel_scale(self.kernel)}"
+            stem = f"{self.image.path.stem}_kernel_x{self.kernel_scale}"
         return folder / f"{stem}.npy"
 
     def _ask_save_dialog(self, suggested: Path) -> Path | None:

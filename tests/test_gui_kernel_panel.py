@@ -1,0 +1,328 @@
+"""Blur-kernel panel in the main window (offscreen): estimate in the worker with a live
+heat map, cancel, close, save/load, bad files, and "Upscale with this kernel" (ZSSR)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from scipy import ndimage
+
+from sr_desktop.engine import upscale
+from sr_desktop.engine.errors import Cancelled
+from sr_desktop.engine.image import Image
+from sr_desktop.engine.kernelgan.kernel_ops import render_kernel
+from sr_desktop.gui import kernel_panel as kernel_panel_module
+from sr_desktop.gui.app import create_application
+from sr_desktop.gui.kernel_jobs import check_kernel, load_kernel_file, run_zssr_job
+from sr_desktop.gui.kernel_panel import heat_map_pixels
+from sr_desktop.gui.main_window import MainWindow
+from sr_desktop.gui.settings import GuiSettings
+from sr_desktop.gui.worker import Job
+
+pytestmark = [pytest.mark.gui]
+
+#: KernelGAN needs 64-px crops inside a 10-px border: 84 px is the smallest image
+SIDE = 96
+
+
+def textured_png(path: Path, side: int = SIDE, seed: int = 0) -> Path:
+    """A smooth random texture with edges (KernelGAN samples crops by gradient)."""
+    rng = np.random.default_rng(seed)
+    base = ndimage.gaussian_filter(rng.random((side, side, 3)), sigma=(2.0, 2.0, 0))
+    base[side // 3 : side // 2, :, 0] += 0.4
+    base[:, side // 2 : side // 2 + 6, 1] += 0.4
+    pixels = np.clip((base - base.min()) / (np.ptp(base) + 1e-9) * 255.0, 0, 255).astype(np.uint8)
+    PILImage.fromarray(pixels).save(path)
+    return path
+
+
+def gaussian_kernel(size: int = 13, sigma: float = 1.5) -> np.ndarray:
+    r = np.arange(size) - size // 2
+    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+class Recorder:
+    """Records the jobs a runner saw and the thread it ran in."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.jobs: list[Job] = []
+        self.threads: list[int] = []
+
+    def __call__(self, job, progress, cancel):
+        self.jobs.append(job)
+        self.threads.append(threading.get_ident())
+        return self.inner(job, progress, cancel)
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    create_application()
+    made = []
+
+    def make(**kwargs) -> MainWindow:
+        kwargs.setdefault("settings", GuiSettings(tmp_path / "gui.ini"))
+        window = MainWindow(confirm_discard=lambda _q: "discard", **kwargs)
+        qtbot.addWidget(window)
+        window.resize(1400, 850)
+        window.show()
+        qtbot.waitExposed(window)
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.queue.shutdown(2.0)
+        if window.kernel_panel is not None:
+            window.kernel_panel.shutdown(2.0)
+
+
+def open_image(qtbot, window, path: Path) -> None:
+    assert window.open_paths([path])
+    qtbot.waitUntil(window.is_idle, timeout=20000)
+    assert window.image is not None, window.last_error
+
+
+# ------------------------------------------------------------------------- estimation
+def test_estimate_runs_in_worker_with_live_heat_map(make_window, tmp_path, qtbot, monkeypatch):
+    recorder = Recorder(kernel_panel_module.run_kernel_job)
+    monkeypatch.setattr(kernel_panel_module, "run_kernel_job", recorder)
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    panel.iterations_spin.setValue(40)  # heat map every 10 iterations (iterations // 20, at least 10)
+
+    seen = []
+
+    def on_progress(_job, info):
+        kernel = info.extra.get("kernel")
+        if kernel is not None and "loss_g" in info.extra:
+            seen.append((panel.heat_caption.text(), panel.heat_map.pixmap().size(), np.asarray(kernel)))
+
+    panel.queue.jobProgress.connect(on_progress)
+    assert window.estimate_kernel_action.isEnabled()
+    window.estimate_kernel_action.trigger()
+    assert panel.is_running()
+    assert not panel.estimate_button.isEnabled() and panel.cancel_button.isEnabled()
+    assert window.side_panels["Blur kernel"].isVisible()
+    with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
+        pass
+    estimate = finished.args[0]
+
+    assert recorder.threads and recorder.threads[0] != threading.get_ident()
+    task = recorder.jobs[0].options
+    assert task.iterations == 40 and task.scale == 2 and task.pixels is window.image.pixels
+    # the heat map followed the training: a forming kernel at iterations 10, 20, 30, 40
+    assert len(seen) >= 3, seen
+    for caption, size, kernel in seen:
+        assert "forming" in caption
+        expected = heat_map_pixels(kernel)
+        assert (size.width(), size.height()) == (expected.shape[1], expected.shape[0])
+    # the finished kernel: sums to 1, shown with its summary, handed to the metrics panel
+    assert panel.kernel is not None and panel.kernel_scale == 2
+    assert panel.kernel.sum() == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_allclose(panel.kernel, estimate.kernel, rtol=0, atol=1e-15)
+    assert "σ" in panel.summary_label.text() and f"{panel.kernel.shape[0]}×" in panel.summary_label.text()
+    assert "Estimated from photo.png" in panel.source_label.text()
+    assert "forming" not in panel.heat_caption.text()
+    shown = panel.heat_map.pixmap().toImage()
+    assert (shown.width(), shown.height()) == heat_map_pixels(panel.kernel).shape[1::-1]
+    combo = window.metrics_panel.degradation_combo
+    assert combo.currentData() == "estimated"
+    np.testing.assert_allclose(window.metrics_panel._kernel, panel.kernel)
+    assert panel.save_button.isEnabled() and panel.upscale_button.isEnabled()
+    assert not panel.is_running() and panel.estimate_button.isEnabled()
+
+
+def test_cancel_stops_the_estimation(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    panel.iterations_spin.setValue(5000)
+    with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
+        window.estimate_kernel()
+    started = time.perf_counter()
+    with qtbot.waitSignal(panel.queue.jobCancelled, timeout=5000):
+        panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
+    assert time.perf_counter() - started < 2.0
+    assert panel.kernel is None and panel.estimate is None
+    assert panel.status_label.text() == "Cancelled."
+    assert "No kernel yet" in panel.heat_map.text()  # the half-formed preview is gone
+    assert panel.estimate_button.isEnabled()
+
+
+def test_closing_the_window_stops_an_estimation_within_two_seconds(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    panel.iterations_spin.setValue(5000)
+    with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
+        window.estimate_kernel()
+    thread = panel.queue._thread
+    started = time.perf_counter()
+    assert window.close()
+    assert time.perf_counter() - started < 2.0
+    assert thread.isFinished()
+
+
+def test_opening_another_image_cancels_the_estimation(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "a.png"))
+    panel.iterations_spin.setValue(5000)
+    with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
+        window.estimate_kernel()
+    with qtbot.waitSignal(panel.queue.jobCancelled, timeout=5000):
+        open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
+    assert panel.image is window.image
+
+
+# ------------------------------------------------------------------------- save / load
+def test_save_and_load_round_trip(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    kernel = gaussian_kernel(13, 1.7)
+    panel.set_kernel(kernel, "test kernel")
+    target = tmp_path / "mine.npy"
+    panel.ask_save_path = lambda suggested: target
+    panel.save_button.click()
+    assert target.is_file() and target.with_suffix(".png").is_file()
+    png = np.asarray(PILImage.open(target.with_suffix(".png")))
+    np.testing.assert_array_equal(png, render_kernel(np.load(target)))
+
+    panel.set_kernel(None)
+    assert panel.kernel is None and not panel.save_button.isEnabled()
+    panel.ask_open_path = lambda: target
+    with qtbot.waitSignal(panel.kernelChanged):
+        panel.load_button.click()
+    np.testing.assert_allclose(panel.kernel, kernel, rtol=0, atol=1e-15)
+    assert "Loaded from mine.npy" in panel.source_label.text()
+    assert window.metrics_panel.degradation_combo.currentData() == "estimated"
+
+    # without the picture, and a name without .npy gets it
+    panel.png_check.setChecked(False)
+    written = panel.save_kernel(tmp_path / "second")
+    assert written == [tmp_path / "second.npy"]
+    assert not (tmp_path / "second.png").exists()
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("cube.npy", np.ones((3, 3, 3)) / 27, "2-D"),
+        ("rect.npy", np.ones((3, 5)) / 15, "square"),
+        ("nan.npy", np.array([[0.5, np.nan], [0.25, 0.25]]), "NaN"),
+        ("negative.npy", np.array([[0.7, -0.25], [0.3, 0.25]]), "negative"),
+        ("sum3.npy", np.ones((3, 3)) / 3, "sum to 3"),
+        ("garbage.npy", b"not a numpy file at all", "not a readable .npy"),
+        ("pickled.npy", np.array([{"a": 1}], dtype=object), "not a readable .npy"),
+        ("kernel.txt", b"0.25 0.25 0.25 0.25", "must be a .npy"),
+    ],
+)
+def test_a_bad_kernel_file_shows_an_error_and_the_app_continues(
+        make_window, tmp_path, qtbot, name, content, message):
+    window = make_window()
+    panel = window.kernel_panel
+    good = gaussian_kernel()
+    panel.set_kernel(good, "before")
+    before = panel.kernel.copy()
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        np.save(path, content, allow_pickle=True)
+    panel.ask_open_path = lambda: path
+    panel.load_button.click()
+    assert message in window.message_bar.text(), window.message_bar.text()
+    assert "\n" not in window.message_bar.text()
+    assert window.message_bar.level == "error"
+    np.testing.assert_array_equal(panel.kernel, before)  # the previous kernel stays
+    assert panel.load_button.isEnabled() and panel.save_button.isEnabled()
+
+
+def test_check_kernel_accepts_small_rounding_and_renormalises():
+    k = gaussian_kernel() * 1.004
+    out = check_kernel(k)
+    assert out.sum() == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(Exception, match="sum to 1.02"):
+        check_kernel(gaussian_kernel() * 1.02)
+    # KernelGAN's cubic-spline centring leaves negative ringing: accepted unchanged
+    ringing = gaussian_kernel()
+    ringing[6, 0] = ringing[0, 6] = -0.05 * ringing.max()
+    ringing /= ringing.sum()
+    np.testing.assert_allclose(check_kernel(ringing), ringing, rtol=1e-12)
+
+
+def test_load_kernel_file_reports_a_missing_file(tmp_path):
+    with pytest.raises(Exception, match="not found"):
+        load_kernel_file(tmp_path / "absent.npy")
+
+
+# ------------------------------------------------------------------------- upscale with it
+def test_upscale_with_this_kernel_starts_a_zssr_job_with_the_kernel(make_window, tmp_path, qtbot):
+    def bicubic_instead_of_zssr(job, progress, cancel):
+        # ZSSR trains for minutes on a CPU: run bicubic, but only for the zssr job we expect
+        assert job.options.model == "zssr"
+        options = upscale.UpscaleOptions(model="bicubic", scale=job.options.scale)
+        return upscale.upscale_image(job.image, options, progress, cancel)
+
+    recorder = Recorder(bicubic_instead_of_zssr)
+    window = make_window(job_runner=recorder)
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png", side=40))
+    kernel = gaussian_kernel(17, 1.2)
+    panel.set_kernel(kernel, "test")
+    assert panel.kernel_scale == 2 and "×2" in panel.upscale_button.text()
+    panel.upscale_button.click()
+    qtbot.waitUntil(lambda: window.result is not None, timeout=20000)
+
+    options = recorder.jobs[0].options
+    assert options.model == "zssr" and options.scale == 2
+    np.testing.assert_allclose(options.kernel, kernel)
+    assert options.alpha == "resample"
+    assert recorder.jobs[0].box is None and recorder.jobs[0].image is window.image
+    assert window.result.image.width == 80  # shown in the compare view like any result
+    assert window.compare.has_result()
+
+
+def test_a_loaded_x4_kernel_upscales_x4(make_window, tmp_path, qtbot):
+    def stop_at_once(job, progress, cancel):
+        raise Cancelled()  # only the job's options matter here
+
+    recorder = Recorder(stop_at_once)
+    window = make_window(job_runner=recorder)
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png", side=40))
+    path = tmp_path / "x4.npy"
+    np.save(path, gaussian_kernel(33, 3.0))
+    assert panel.load_kernel(path)
+    assert panel.kernel_scale == 4 and "×4" in panel.upscale_button.text()
+    assert "(×4 kernel)" in panel.summary_label.text()
+    panel.upscale_button.click()
+    qtbot.waitUntil(window.is_idle, timeout=10000)
+    assert recorder.jobs[0].options.scale == 4
+
+
+def test_zssr_runner_reports_training_iterations():
+    """The real ZSSR path with a short training: progress counts iterations, not tiles."""
+    rng = np.random.default_rng(3)
+    pixels = (ndimage.gaussian_filter(rng.random((24, 24, 3)), (1.5, 1.5, 0)) * 255).astype(np.uint8)
+    job = Job(Image(pixels), upscale.UpscaleOptions(model="zssr", scale=2, kernel=gaussian_kernel(13, 1.0),
+                                                    device="cpu"))
+    reports = []
+    from sr_desktop.engine.progress import CancelToken
+
+    result = run_zssr_job(job, reports.append, CancelToken(), iterations=8, crop=16)
+    assert result.image.pixels.shape == (48, 48, 3)
+    assert result.model == "zssr"
+    stages = {r.stage for r in reports}
+    assert stages == {"zssr"}
+    assert max(r.done for r in reports) == reports[-1].total > 1
