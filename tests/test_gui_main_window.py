@@ -163,6 +163,38 @@ def test_drop_files_and_folder(make_window, tmp_path, qtbot):
     assert window.settings.recent_files()[:3] == [c.resolve(), b.resolve(), a.resolve()]
 
 
+def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):
+    window = make_window()
+    folder = tmp_path / "album"
+    folder.mkdir()
+    first = write_png(folder / "p1.png", 20, 12, 4)
+    write_png(folder / "p2.png", 16, 16, 5)
+
+    drop(window, [first])  # a file alone: no offer
+    wait_idle(qtbot, window)
+    assert window.message_bar.action_text() == ""
+
+    drop(window, [folder])
+    wait_idle(qtbot, window)
+    assert window.filmstrip.paths() == [first, folder / "p2.png"]  # images still added
+    assert window.message_bar.action_text() == "Batch export this folder…"
+    assert "album" in window.message_bar.text() and window.message_bar.level == "info"
+    qtbot.mouseClick(window.message_bar.action_button, Qt.MouseButton.LeftButton)
+    dialog = window.batch_dialog
+    assert dialog is not None and dialog.isVisible() and not dialog.isModal()
+    assert Path(dialog.input_edit.text()) == folder
+    assert window.message_bar.text() == ""  # the offer was taken
+    dialog.close()
+
+    # an error about the drop stays visible, with the offer beside it
+    (folder / "notes.txt").write_text("x")
+    drop(window, [folder, tmp_path / "missing.png"])
+    wait_idle(qtbot, window)
+    assert "missing.png (file not found)" in window.message_bar.text()
+    assert window.message_bar.level == "error"
+    assert window.message_bar.action_text() == "Batch export this folder…"
+
+
 def test_unsupported_and_broken_files_give_a_message_and_the_app_continues(make_window, tmp_path, qtbot):
     window = make_window()
     notes = tmp_path / "notes.txt"

@@ -60,7 +60,6 @@ class ToolsMixin:
             return None
         finally:
             QGuiApplication.restoreOverrideCursor()
-        self.settings.set("last_model_dir", str(Path(path).parent))
         self.picker.set_models(list_models())
         self.picker.set_model_id(spec.id)
         if self.metrics_panel is not None:
@@ -71,7 +70,7 @@ class ToolsMixin:
         return spec
 
     def _ask_model_file_dialog(self):
-        start = self.settings.get("last_model_dir") or self.settings.get("last_dir") or ""
+        start = self.settings.get("last_dir") or ""
         name, _ = QFileDialog.getOpenFileName(self, "Add model", start, MODEL_FILE_FILTER)
         return name or None
 

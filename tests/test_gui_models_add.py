@@ -1,0 +1,135 @@
+"""Models ▸ Add… in the main window (offscreen): a user's .pth is detected, registered,
+listed and selected in the picker and usable; unsupported files give a one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+
+from sr_desktop.engine.archs.srvgg import SRVGGNetCompact
+from sr_desktop.gui.app import create_application
+from sr_desktop.gui.main_window import MainWindow
+from sr_desktop.gui.settings import GuiSettings
+
+pytestmark = [pytest.mark.gui]
+
+
+class FileChooser:
+    """Injectable Models ▸ Add… dialog: returns the queued answer, counts calls."""
+
+    def __init__(self) -> None:
+        self.answer: Path | None = None
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.answer
+
+
+@pytest.fixture
+def chooser():
+    return FileChooser()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, chooser):
+    create_application()
+    win = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard",
+                     ask_model_file=chooser)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.queue.shutdown(2.0)
+
+
+def srvgg_pth(path: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    net = SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2)
+    torch.save({"params": net.state_dict()}, path)
+    return path
+
+
+def model_ids(picker) -> list[str]:
+    return [spec.id for spec in picker.models()]
+
+
+def test_add_a_pth_lists_and_selects_it_and_it_upscales(window, tmp_path, qtbot, chooser):
+    chooser.answer = srvgg_pth(tmp_path / "my tiny net.pth")
+    before = model_ids(window.picker)
+    window.add_model_action.trigger()
+    assert chooser.calls == 1
+    spec = window.picker.spec()
+    assert spec is not None and spec.custom and spec.id.startswith("custom-")
+    assert spec.id not in before and model_ids(window.picker) == before + [spec.id]
+    assert spec.arch.lower().startswith("srvgg") and spec.scales == [2]
+    assert window.picker.model_id() == spec.id
+    assert "custom" in window.picker.model_combo.currentText()
+    assert window.message_bar.text() == ""
+    assert spec.id in window.statusBar().currentMessage()
+    if window.metrics_panel is not None:  # its model list follows
+        assert spec.id in [m for m, _name in window.metrics_panel.models_provider()]
+
+    # the new model runs through the normal upscale path
+    image = tmp_path / "small.png"
+    PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(image)
+    assert window.open_paths([image])
+    qtbot.waitUntil(window.is_idle, timeout=20000)
+    window.picker.set_scale(2)
+    window.start_upscale()
+    qtbot.waitUntil(lambda: window.result is not None or window.last_error != "", timeout=30000)
+    assert window.result is not None, window.last_error
+    assert window.result.model == spec.id
+    assert window.result.image.pixels.shape == (24, 20, 3)
+
+
+def test_a_second_window_lists_the_added_model(window, tmp_path, qtbot, chooser):
+    chooser.answer = srvgg_pth(tmp_path / "persisted.pth", seed=1)
+    spec = window.add_model_dialog()
+    assert spec is not None
+    other = MainWindow(settings=GuiSettings(tmp_path / "other.ini"), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(other)
+    assert spec.id in model_ids(other.picker)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("weights.pth", b"this is not a torch file", "not a readable PyTorch file"),
+        ("random.safetensors", b"\x00\x01garbage", "not a readable safetensors file"),
+        ("lonely.param", b"7767517\n1 1\nInput data 0 1 data\n", "lonely.bin is missing"),
+    ],
+)
+def test_an_unsupported_file_shows_the_error_and_changes_nothing(
+        window, tmp_path, chooser, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    chooser.answer = path
+    before_ids = model_ids(window.picker)
+    before_selected = window.picker.model_id()
+    assert window.add_model_dialog() is None
+    text = window.message_bar.text()
+    assert window.message_bar.level == "error" and message in text, text
+    assert "\n" not in text
+    assert model_ids(window.picker) == before_ids
+    assert window.picker.model_id() == before_selected
+
+
+def test_an_unknown_state_dict_names_the_supported_architectures(window, tmp_path, chooser):
+    path = tmp_path / "other_arch.pth"
+    torch.save({"params": {"conv.weight": torch.zeros(4, 3, 3, 3)}}, path)
+    chooser.answer = path
+    assert window.add_model_dialog() is None
+    text = window.message_bar.text()
+    assert "RRDBNet" in text and "SRVGGNetCompact" in text and "SPAN" in text, text
+
+
+def test_cancelling_the_dialog_does_nothing(window, chooser):
+    chooser.answer = None
+    before = model_ids(window.picker)
+    assert window.add_model_dialog() is None
+    assert model_ids(window.picker) == before and window.message_bar.text() == ""
