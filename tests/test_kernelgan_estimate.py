@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 from sr_desktop.cli.main import main
 from sr_desktop.engine.degrade import degrade_with_kernel
 from sr_desktop.engine.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.kernelgan import KernelError, estimate_kernel
+from sr_desktop.engine.kernelgan import FAST_PRESET, KernelError, estimate_kernel
 from sr_desktop.engine.kernelgan.kernel_ops import bicubic_kernel_x2, center_of_mass, shift_to_center
 from sr_desktop.engine.kernelgan.score import kernel_psnr
 from sr_desktop.engine.progress import CancelToken
@@ -54,17 +54,19 @@ def synthetic_lr():
 def test_short_run_moves_toward_true_kernel(synthetic_lr):
     lr, truth = synthetic_lr
     seen = []
-    est = estimate_kernel(lr, iterations=300, seed=0, device="cpu", progress=seen.append, kernel_every=100)
+    # The fast preset (≤ 1000 iterations of 4 crops, early stop: ~400 here). Much shorter
+    # schedules are unreliable (measured: 300 iterations land anywhere in 31-45 dB by seed).
+    est = estimate_kernel(lr, seed=0, device="cpu", progress=seen.append, kernel_every=100, **FAST_PRESET)
     bicubic = kernel_psnr(bicubic_kernel_x2(), truth)
     got = kernel_psnr(est.kernel, truth)
     assert got > bicubic + 3.0, (got, bicubic)
     assert est.kernel.shape[0] % 2 == 1 and est.kernel.sum() == pytest.approx(1.0)
     n = est.kernel.shape[0]
     np.testing.assert_allclose(center_of_mass(est.kernel), [n // 2 + 0.5] * 2, atol=0.05)
-    assert est.iterations_run == 300
+    assert 350 <= est.iterations_run <= 1000
     # Progress: monotone iteration counts, losses, and the kernel every 100 iterations.
     its = [p.extra["iteration"] for p in seen if "loss_g" in p.extra]
-    assert its == sorted(its) and its[-1] == 300
+    assert its == sorted(its) and its[-1] == est.iterations_run
     assert sum("kernel" in p.extra for p in seen) >= 3
     assert seen[-1].done == seen[-1].total
 

@@ -108,7 +108,7 @@ class ZSSRModel(SRModel):
 
             est = estimate_kernel(rgb, scale=2, iterations=self.kernel_iterations, device=self.device,
                                   seed=self.seed, restarts=self.kernel_restarts, progress=progress, cancel=cancel,
-                                  batch=self.kernel_batch)
+                                  batch=self.kernel_batch, early_stop=True)
             self.last_kernel_estimate = est
             kernel = est.kernel_x2
         out, self.last_logs = zssr_upscale(rgb.astype(np.float64), self.scale, stage_kernels(kernel, self.scale),
@@ -122,7 +122,7 @@ def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: i
     128-px crops on a GPU; on the CPU the default is 1000 iterations of 64-px crops);
     other keywords set `ZSSROptions` fields (crop, ensemble, back_projection_iters, ...) or
     kernel_iterations / kernel_restarts / kernel_batch for ``kernel="estimate"`` (default:
-    KernelGAN's fast preset, 1000 iterations of 4 crops)."""
+    KernelGAN's fast preset, ≤ 1000 iterations of 4 crops with early stopping)."""
     options = ZSSROptions()
     if device in ("cpu", None) or (device == "auto" and not _has_gpu()):
         # CPU preset (measured in docs/kernelgan.md): 64-px crops, ≤ 1000 iterations; the
