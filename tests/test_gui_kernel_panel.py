@@ -128,7 +128,9 @@ def test_estimate_runs_in_worker_with_live_heat_map(make_window, tmp_path, qtbot
     assert panel.kernel is not None and panel.kernel_scale == 2
     assert panel.kernel.sum() == pytest.approx(1.0, abs=1e-9)
     np.testing.assert_allclose(panel.kernel, estimate.kernel, rtol=0, atol=1e-15)
-    assert "σ" in panel.summary_label.text() and f"{panel.kernel.shape[0]}×" in panel.summary_label.text()
+    n = panel.kernel.shape[0]
+    assert f"{n}×{n} taps, ×2 kernel" in panel.summary_label.text() and "σ" in panel.summary_label.text()
+    assert panel.progress_bar.isVisible() and panel.progress_bar.value() == panel.progress_bar.maximum()
     assert "Estimated from photo.png" in panel.source_label.text()
     assert "forming" not in panel.heat_caption.text()
     shown = panel.heat_map.pixmap().toImage()
@@ -155,6 +157,7 @@ def test_cancel_stops_the_estimation(make_window, tmp_path, qtbot):
     assert panel.kernel is None and panel.estimate is None
     assert panel.status_label.text() == "Cancelled."
     assert "No kernel yet" in panel.heat_map.text()  # the half-formed preview is gone
+    assert not panel.progress_bar.isVisible()
     assert panel.estimate_button.isEnabled()
 
 
@@ -305,7 +308,7 @@ def test_a_loaded_x4_kernel_upscales_x4(make_window, tmp_path, qtbot):
     np.save(path, gaussian_kernel(33, 3.0))
     assert panel.load_kernel(path)
     assert panel.kernel_scale == 4 and "×4" in panel.upscale_button.text()
-    assert "(×4 kernel)" in panel.summary_label.text()
+    assert "33×33 taps, ×4 kernel" in panel.summary_label.text()
     panel.upscale_button.click()
     qtbot.waitUntil(window.is_idle, timeout=10000)
     assert recorder.jobs[0].options.scale == 4

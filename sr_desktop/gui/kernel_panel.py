@@ -11,7 +11,6 @@ File dialogs are injectable (``ask_save_path``, ``ask_open_path``) for tests.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -44,7 +43,7 @@ from sr_desktop.gui.main_window_jobs import human_seconds
 from sr_desktop.gui.worker import Job, JobQueue, JobRunner
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
-HEAT_MAP_SIDE = 240
+HEAT_MAP_SIDE = 208
 PLACEHOLDER = "No kernel yet.\nEstimate one from the image,\nor load a .npy kernel."
 
 
@@ -61,12 +60,11 @@ def summary_lines(kernel: np.ndarray, scale: int | None = None) -> str:
     from sr_desktop.engine.kernelgan.kernel_ops import kernel_summary
 
     s = kernel_summary(kernel)
-    what = f" (×{scale} kernel)" if scale else ""
+    what = f", ×{scale} kernel" if scale else ""
     return (
-        f"{s['size']}×{s['size']} taps{what}, "
-        f"{s['support_taps']} above 1 % of the peak\n"
-        f"σ {s['sigma_major']:.2f} / {s['sigma_minor']:.2f} px (major / minor), "
-        f"angle {s['angle_deg']:.0f}°"
+        f"{s['size']}×{s['size']} taps{what}\n"
+        f"σ {s['sigma_major']:.2f} × {s['sigma_minor']:.2f} px at {s['angle_deg']:.0f}°\n"
+        f"{s['support_taps']} taps above 1 % of the peak"
     )
 
 
@@ -98,7 +96,7 @@ class KernelPanel(QWidget):
         self.preview_kernel: np.ndarray | None = None  # the last in-progress kernel shown
         self.last_progress: ProgressInfo | None = None
         self._job: Job | None = None
-        self._started_at = 0.0
+        self._outcome = ""  # of the last estimation: "done" | "failed" | "cancelled"
         self._closed = False
 
         self.queue = JobQueue(self, runner=runner or run_kernel_job)
@@ -158,6 +156,7 @@ class KernelPanel(QWidget):
         self.progress_bar.setObjectName("kernelProgress")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
+        self.progress_bar.hide()  # shown from the first estimation on
         self.status_label = QLabel("")
         self.status_label.setObjectName("kernelStatus")
         self.status_label.setWordWrap(True)
@@ -212,9 +211,9 @@ class KernelPanel(QWidget):
             "ZSSR: a small network trained on this image, degraded with this kernel. "
             "The result appears in the compare view like any model's.")
         self.upscale_button.clicked.connect(self.request_upscale)
-        hint = QLabel("ZSSR trains on the image itself: minutes on a CPU. Upscales at the "
-                      "kernel's scale (estimate at ×4 for ×4). The kernel is also offered in "
-                      "Metrics ▸ Evaluate as a degradation.")
+        hint = QLabel("ZSSR trains on this image: minutes on a CPU. "
+                      "Metrics ▸ Evaluate can also degrade with the kernel.")
+        hint.setToolTip("ZSSR upscales at the kernel's scale: estimate at ×4 for a ×4 result.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(dark);")
         layout = QVBoxLayout(box)
@@ -253,9 +252,9 @@ class KernelPanel(QWidget):
         self._job = job
         self.last_progress = None
         self.preview_kernel = None
-        self._started_at = time.perf_counter()
         self.progress_bar.setRange(0, task.iterations * task.restarts)
         self.progress_bar.setValue(0)
+        self.progress_bar.show()
         self.status_label.setText(f"Starting on {self.image_name}…")
         self.queue.submit(job)
         self._refresh()
@@ -366,6 +365,7 @@ class KernelPanel(QWidget):
         source = (f"Estimated from {self.image_name}: ×{estimate.scale}, "
                   f"{estimate.iterations_run} iterations{runs}, {human_seconds(estimate.seconds)}")
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}.")
+        self._outcome = "done"
         try:
             self.set_kernel(estimate.kernel, source, scale=estimate.scale)
         except SRDesktopError as exc:
@@ -377,6 +377,7 @@ class KernelPanel(QWidget):
         if job is not self._job:
             return
         self.status_label.setText("Failed.")
+        self._outcome = "failed"
         self._error(message)
         self._show_kernel(self.kernel)
 
@@ -384,13 +385,16 @@ class KernelPanel(QWidget):
         if job is not self._job:
             return
         self.status_label.setText("Cancelled.")
+        self._outcome = "cancelled"
         self._show_kernel(self.kernel)
 
     def _on_busy_changed(self, busy: bool) -> None:
         if not busy:
             self._job = None
+            done = self._outcome == "done"
             self.progress_bar.setRange(0, 1)
-            self.progress_bar.setValue(0)
+            self.progress_bar.setValue(1 if done else 0)
+            self.progress_bar.setVisible(done)
         self._refresh()
         self.busyChanged.emit(busy)
 
@@ -407,7 +411,7 @@ class KernelPanel(QWidget):
         self.heat_map.setStyleSheet("QLabel { background: #202020; border-radius: 4px; }")
         self.heat_map.setPixmap(QPixmap.fromImage(array_to_qimage(heat_map_pixels(kernel))))
         if caption is None:
-            caption = "black 0 → red → yellow → white: peak"
+            caption = "black: 0 · white: peak"
         self.heat_caption.setText(caption)
         self.summary_label.setText(summary_lines(kernel, self.kernel_scale if kernel is self.kernel else 2))
         if kernel is self.kernel:
