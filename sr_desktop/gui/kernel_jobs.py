@@ -72,6 +72,7 @@ class KernelTask:
     #: report the current kernel every N iterations (None: about 20 pictures per run)
     kernel_every: int | None = None
     threads: int | None = TRAINING_THREADS
+    source_name: str = ""  # the image's name, for the GUI's caption
     model: str = "KernelGAN"  # for Job.describe()
 
     def kernel_interval(self) -> int:

@@ -247,6 +247,7 @@ class KernelPanel(QWidget):
             batch=int(FAST_PRESET["batch"]),
             restarts=self.restarts_spin.value(),
             device=self.device_provider(),
+            source_name=self.image_name,
         )
         job = Job(self.image, task)
         self._job = job
@@ -362,7 +363,7 @@ class KernelPanel(QWidget):
         self.estimate = estimate
         task: KernelTask = job.options
         runs = f", {task.restarts} runs" if task.restarts > 1 else ""
-        source = (f"Estimated from {self.image_name}: ×{estimate.scale}, "
+        source = (f"Estimated from {task.source_name}: ×{estimate.scale}, "
                   f"{estimate.iterations_run} iterations{runs}, {human_seconds(estimate.seconds)}")
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}.")
         self._outcome = "done"
