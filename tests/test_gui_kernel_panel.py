@@ -107,6 +107,8 @@ def test_estimate_runs_in_worker_with_live_heat_map(make_window, tmp_path, qtbot
 
     panel.queue.jobProgress.connect(on_progress)
     assert window.estimate_kernel_action.isEnabled()
+    assert window.estimate_kernel_action in window.tools_menu.actions()
+    assert window.tools_menu.menuAction().isVisible()
     window.estimate_kernel_action.trigger()
     assert panel.is_running()
     assert not panel.estimate_button.isEnabled() and panel.cancel_button.isEnabled()

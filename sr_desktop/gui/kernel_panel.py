@@ -37,7 +37,7 @@ from sr_desktop.engine.errors import SRDesktopError
 from sr_desktop.engine.kernelgan.train import FAST_PRESET
 from sr_desktop.engine.progress import ProgressInfo
 from sr_desktop.gui.image_convert import array_to_qimage
-from sr_desktop.gui.kernel_jobs import KernelTask, load_kernel_file, run_kernel_job, save_kernel_files
+from sr_desktop.gui.kernel_jobs import KernelTask, check_kernel, load_kernel_file, run_kernel_job, save_kernel_files
 from sr_desktop.gui.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.gui.main_window_jobs import human_seconds
 from sr_desktop.gui.worker import Job, JobQueue, JobRunner
@@ -271,14 +271,13 @@ class KernelPanel(QWidget):
         return self.queue.is_busy()
 
     def set_kernel(self, kernel: np.ndarray | None, source: str = "", scale: int | None = None) -> None:
-        """Show ``kernel`` (checked, normalised) as the current one and announce it.
+        """Show ``kernel`` as the current one and announce it (``kernelChanged``); it is
+        checked and normalised (`KernelError` for an unusable array).
 
         ``scale``: the SR scale it is for (2 or 4); None guesses from its size (×4
         kernels are at least 25 taps wide), which is how loaded files are judged.
         """
         if kernel is not None:
-            from sr_desktop.gui.kernel_jobs import check_kernel
-
             kernel = check_kernel(kernel)
             self.kernel_scale = int(scale) if scale in (2, 4) else guess_kernel_scale(kernel)
         self.kernel = kernel
