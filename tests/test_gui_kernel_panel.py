@@ -141,7 +141,8 @@ def test_estimate_runs_in_worker_with_live_heat_map(make_window, tmp_path, qtbot
     assert combo.currentData() == "estimated"
     np.testing.assert_allclose(window.metrics_panel._kernel, panel.kernel)
     assert panel.save_button.isEnabled() and panel.upscale_button.isEnabled()
-    assert not panel.is_running() and panel.estimate_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)  # the thread ends just after
+    assert panel.estimate_button.isEnabled()
 
 
 def test_cancel_stops_the_estimation(make_window, tmp_path, qtbot):
