@@ -329,6 +329,5 @@ def test_zssr_runner_reports_training_iterations():
     result = run_zssr_job(job, reports.append, CancelToken(), iterations=8, crop=16)
     assert result.image.pixels.shape == (48, 48, 3)
     assert result.model == "zssr"
-    stages = {r.stage for r in reports}
-    assert stages == {"zssr"}
-    assert max(r.done for r in reports) == reports[-1].total > 1
+    training = [r for r in reports if r.stage == "zssr"]  # besides the pipeline's start/done
+    assert training and max(r.done for r in training) == training[-1].total > 1

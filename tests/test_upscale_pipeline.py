@@ -116,3 +116,23 @@ def test_write_result_round_trip(tmp_path):
     back = read_image(path)
     assert back.pixels.dtype == np.uint16 and back.pixels.shape == (20, 20, 4)
     np.testing.assert_array_equal(back.pixels, res.image.pixels)
+
+
+def test_per_image_models_report_their_own_progress():
+    from sr_desktop.engine.models.base import SRModel
+    from sr_desktop.engine.progress import ProgressInfo
+
+    class Trained(SRModel):
+        kind = "per_image"
+        scale = 2
+
+        def upscale_array(self, rgb, progress=None, cancel=None):
+            for i in range(1, 4):
+                if progress:
+                    progress(ProgressInfo(i, 3, 0.1 * i, 0.1 * (3 - i), "training"))
+            return np.repeat(np.repeat(rgb, 2, axis=0), 2, axis=1)
+
+    seen = []
+    res = upscale_image(Image(_pixels(6, 6, 3)), UpscaleOptions(), progress=seen.append, model=Trained())
+    assert res.image.pixels.shape == (12, 12, 3)
+    assert [(p.done, p.total, p.stage) for p in seen if p.stage == "training"] == [(1, 3, "training"), (2, 3, "training"), (3, 3, "training")]

@@ -250,7 +250,9 @@ class _Chain:
         check_cancel(self.cancel)
         if self.model.kind == "per_image":
             rgb = src.astype(np.float32) / src_max
-            result = self.model.upscale_array(rgb, progress=None, cancel=self.cancel)
+            # Trained per image: its own progress (iterations, ETA) is the job's progress.
+            forward = self.tracker.callback if self.tracker is not None else None
+            result = self.model.upscale_array(rgb, progress=forward, cancel=self.cancel)
             if to_gray:
                 result = result.mean(axis=2, keepdims=True)
             dst[...] = resample.quantize(result, dst.dtype)

@@ -1,10 +1,8 @@
 """Work done in worker threads for the kernel panel (no Qt here).
 
 * `run_kernel_job`: KernelGAN on the current image's pixels (`KernelTask` in ``job.options``).
-* `run_zssr_job`: a ZSSR upscale that reports its training iterations. The engine's
-  ``upscale_image`` calls per-image models without a progress callback (one "tile" for
-  the whole run), so this runner loads the model itself and forwards ZSSR's own
-  iteration reports; everything else (scale plan, alpha, rounding) is the engine's.
+* `run_zssr_job`: a ZSSR upscale (model loaded with the job's kernel and training
+  options, on `TRAINING_THREADS`); the engine reports ZSSR's own training iterations.
 * `load_kernel_file` / `save_kernel_files`: checked reading and atomic writing of kernels.
 """
 
@@ -117,17 +115,11 @@ def run_zssr_job(job, progress: Callable[[ProgressInfo], None], cancel: CancelTo
     scale = int(options.scale or 2)
     model = upscale.get_model("zssr", scale, options.variant, options.device, options.precision,
                               kernel=options.kernel, **zssr_options)
-    train = model.upscale_array
-
-    def upscale_array_reporting(rgb, progress=None, cancel=None, _report=progress):
-        return train(rgb, progress=_report, cancel=cancel)
-
-    # an instance attribute: this model object is private to this job (not cached: it has a kernel)
-    model.upscale_array = upscale_array_reporting
+    # The engine forwards a per-image model's own progress (training iterations, ETA).
     with torch_threads(threads):
         if job.box is None:
-            return upscale.upscale_image(job.image, options, None, cancel, model=model)
-        return upscale.upscale_region(job.image, job.box, options, None, cancel, model=model)
+            return upscale.upscale_image(job.image, options, progress, cancel, model=model)
+        return upscale.upscale_region(job.image, job.box, options, progress, cancel, model=model)
 
 
 def kernel_scale(kernel: np.ndarray) -> int:
