@@ -191,3 +191,15 @@ def test_restart_median_ignores_one_diverged_run():
     mean = average_kernels([good, near, bad], how="mean")
     assert med.sum() == pytest.approx(1.0) and mean.sum() == pytest.approx(1.0)
     assert kernel_psnr(med, good) > kernel_psnr(mean, good) + 3.0
+
+
+def test_post_processing_leaves_no_negative_ringing():
+    from sr_desktop.engine.kernelgan.kernel_ops import post_process_kernel, shift_to_center
+
+    k = np.zeros((13, 13))
+    k[5:8, 4:7] = 1.0  # a box with sharp edges, off-centre: the spline shift rings
+    assert shift_to_center(k / k.sum()).min() < -1e-3  # the ringing exists
+    out = post_process_kernel(k)
+    assert out.min() >= 0.0 and abs(out.sum() - 1.0) < 1e-12
+    faithful = post_process_kernel(k, clip_ringing=False)
+    assert faithful.min() < 0.0

@@ -23,11 +23,10 @@ SUM_TOLERANCE = 1e-2
 #: kernels at least this wide are ×4 kernels (the ZSSR model uses the same threshold)
 X4_KERNEL_MIN_SIZE = 25
 MAX_KERNEL_SIZE = 101
-#: KernelGAN's cubic-spline centring (kernel_ops.shift_to_center) leaves negative ringing
-#: taps in single-run estimates, and `sr-desktop kernel` saves them as they are: measured
-#: on a 96-px image, 300 iterations, 6 seeds: negative mass 0.5-15 % of the sum, the most
-#: negative tap down to -14.5 % of the peak. Kernels within this bound are accepted
-#: unchanged (ZSSR and the degradation use them as the CLI does); beyond it they are refused.
+#: Kernels estimated by this version are non-negative (the engine clips the cubic-spline
+#: centring's ringing); files from older runs or other tools may still carry such ringing
+#: (measured before the clip: 0.5-15 % negative mass). Within this bound they are accepted
+#: unchanged; beyond it they are refused.
 RINGING_TOLERANCE = 0.2
 
 
