@@ -219,7 +219,7 @@ def _open_header(fp: io.BytesIO, where: str | Path):
         fp.seek(0)
         try:
             return factory(fp, "")
-        except (SyntaxError, IndexError, TypeError, ValueError, struct.error, OSError) as exc:
+        except (SyntaxError, IndexError, TypeError, ValueError, struct.error, OSError):
             log.debug("%s header of %s rejected", fmt, where, exc_info=True)
             raise ImageReadError(
                 where, f"image data is truncated or corrupt (or an unsupported {fmt} variant)"

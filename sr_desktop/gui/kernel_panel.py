@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -41,6 +40,7 @@ from sr_desktop.gui.kernel_jobs import KernelTask, check_kernel, load_kernel_fil
 from sr_desktop.gui.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.gui.main_window_jobs import human_seconds
 from sr_desktop.gui.worker import Job, JobQueue, JobRunner
+from sr_desktop.gui.side_panel_layout import scrollable_column
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
 HEAT_MAP_SIDE = 208
@@ -112,18 +112,7 @@ class KernelPanel(QWidget):
 
     # ================================================================ construction
     def _build_ui(self) -> None:
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        content = QWidget(scroll)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        layout = QVBoxLayout(content)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(8)
+        content, layout = scrollable_column(self)
         layout.addWidget(self._build_estimate_box())
         layout.addWidget(self._build_kernel_box())
         layout.addWidget(self._build_use_box())

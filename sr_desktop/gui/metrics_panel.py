@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -44,7 +43,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QToolButton,
@@ -76,6 +74,7 @@ from sr_desktop.gui.metrics_jobs import (
     scale_key,
 )
 from sr_desktop.gui.worker import Job, JobQueue
+from sr_desktop.gui.side_panel_layout import scrollable_column
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +185,7 @@ class MetricsPanel(QWidget):
 
     # ================================================================ construction
     def _build_ui(self) -> None:
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        content = QWidget(scroll)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        layout = QVBoxLayout(content)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(8)
+        content, layout = scrollable_column(self)
 
         self.region_label = WrapLabel("", content)
         self.region_label.setObjectName("regionLabel")
