@@ -16,7 +16,6 @@ any-scale rule's final Lanczos step is not part of the published protocol.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
