@@ -89,12 +89,20 @@ def run_offscreen(image: Path, out_dir: Path) -> int:
         result_path = window.save_result(out_dir / f"{stem}.png", SaveOptions(format="png"), overwrite=True)
         if result_path is None:
             raise SRDesktopError(window.last_error or "the result could not be saved")
+        _wait(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
+        _settle(app)
         shot = save_window_png(window, out_dir / f"{image.stem}_window.png")
         seconds = window.result.seconds
         window.close()
     print(f"result:     {result_path.resolve()}  ({seconds:.1f} s)")
     print(f"screenshot: {shot.resolve()}")
     return 0
+
+
+def _panels_settled(window) -> bool:
+    """True once a docked metrics panel has no measurement running (or there is none)."""
+    panel = getattr(window, "metrics_panel", None)
+    return panel is None or not panel.is_measuring()
 
 
 def save_window_png(window, out: Path) -> Path:
@@ -134,6 +142,14 @@ def _open(app, window, image: Path) -> None:
     _wait(app, window.is_idle, JOB_TIMEOUT_S)
     if window.image is None:
         raise SRDesktopError(window.last_error or f"cannot open {image}")
+
+
+def _settle(app, seconds: float = 0.3) -> None:
+    """Keep processing events briefly: new panel texts post layout requests of their own."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
 
 
 def _wait(app, predicate, timeout: float) -> bool:
