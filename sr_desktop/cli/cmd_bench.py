@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
+from sr_desktop.cli.common import tile_arg
 
 DESCRIPTION = """\
 For every HR image of DIR (PNG/JPEG/BMP/TIFF/WebP; other files are skipped): crop to a
@@ -31,18 +32,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _tile(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"tile must be 'auto' or a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("tile must be 0 (whole image) or positive")
-    return value
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``bench`` on the ``sr-desktop`` subcommand parser."""
     parser = subparsers.add_parser(
@@ -63,7 +52,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--csv", metavar="OUT", help="write per-image results as CSV")
     parser.add_argument("--plot", metavar="OUT.png", help="plot mean PSNR vs seconds per model")
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto)")
-    parser.add_argument("--tile", default="auto", type=_tile,
+    parser.add_argument("--tile", default="auto", type=tile_arg,
                         help="tile size in input pixels, 0 = whole image, or auto")
     parser.add_argument("--round-y", action="store_true",
                         help="round Y to integers before measuring (MATLAB uint8 rgb2ycbcr, "
