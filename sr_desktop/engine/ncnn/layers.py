@@ -81,18 +81,25 @@ class MemoryData(Layer):
         return [self.data]
 
 
+def _kernel_geometry(d):
+    """Output channels, kernel size, dilation, stride and (left, top, right, bottom) padding
+    of a (de)convolution: ncnn's keys 0/1/11, 2/12, 3/13, 4/14/15/16 (h falls back to w)."""
+    out = int(d.get(0))
+    kw = int(d.get(1))
+    kh = int(d.get(11, kw))
+    dilation = (int(d.get(12, d.get(2, 1))), int(d.get(2, 1)))
+    stride = (int(d.get(13, d.get(3, 1))), int(d.get(3, 1)))
+    pl = int(d.get(4, 0))
+    pt = int(d.get(14, pl))
+    pr = int(d.get(15, pl))
+    pb = int(d.get(16, pt))
+    return out, kh, kw, dilation, stride, (pl, pt, pr, pb)
+
+
 class Convolution(Layer):
     def __init__(self, d, fetch):
         super().__init__(d)
-        out = int(d.get(0))
-        kw = int(d.get(1))
-        kh = int(d.get(11, kw))
-        self.dilation = (int(d.get(12, d.get(2, 1))), int(d.get(2, 1)))
-        self.stride = (int(d.get(13, d.get(3, 1))), int(d.get(3, 1)))
-        pl = int(d.get(4, 0))
-        pt = int(d.get(14, pl))
-        pr = int(d.get(15, pl))
-        pb = int(d.get(16, pt))
+        out, kh, kw, self.dilation, self.stride, (pl, pt, pr, pb) = _kernel_geometry(d)
         if min(pl, pt, pr, pb) < 0:
             raise NcnnGraphError(f"{d.name}: 'same' auto-padding is not supported")
         if float(d.get(18, 0.0)) != 0.0:
@@ -126,15 +133,7 @@ class Convolution(Layer):
 class Deconvolution(Layer):
     def __init__(self, d, fetch):
         super().__init__(d)
-        out = int(d.get(0))
-        kw = int(d.get(1))
-        kh = int(d.get(11, kw))
-        self.dilation = (int(d.get(12, d.get(2, 1))), int(d.get(2, 1)))
-        self.stride = (int(d.get(13, d.get(3, 1))), int(d.get(3, 1)))
-        pl = int(d.get(4, 0))
-        pt = int(d.get(14, pl))
-        pr = int(d.get(15, pl))
-        pb = int(d.get(16, pt))
+        out, kh, kw, self.dilation, self.stride, (pl, pt, pr, pb) = _kernel_geometry(d)
         if min(pl, pt, pr, pb) < 0 or int(d.get(18, 0)) or int(d.get(19, 0)) or int(d.get(20, 0)) or int(d.get(21, 0)):
             raise NcnnGraphError(f"{d.name}: this deconvolution padding mode is not supported")
         if int(d.get(7, 1)) != 1:
