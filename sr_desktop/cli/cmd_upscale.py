@@ -62,7 +62,7 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sr_desktop.engine.image_io import SaveOptions, read_image, write_image
+    from sr_desktop.engine.image_io import ProtectedPaths, SaveOptions, read_image, write_image
     from sr_desktop.engine.upscale import resolve_model, upscale_image
 
     if not 1 <= args.quality <= 100:
@@ -77,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
         resolve_model(options)  # unknown model / scale / device: one error before any file
     save = SaveOptions(format=args.format, quality=args.quality)
     failed = 0
+    protect = ProtectedPaths(inputs)
     for src, dst in zip(inputs, targets):
         bar = TerminalProgress(src.name, enabled=None if not args.quiet else False)
         try:
             image = read_image(src)
             result = upscale_image(image, options, progress=bar)
             bar.close()
-            protect = tuple(inputs)
             written = write_image(result.image, dst, save, overwrite=args.overwrite, protect=protect)
         except Cancelled:
             bar.close()

@@ -55,7 +55,7 @@ from sr_desktop.engine.batch_report import (
     write_report,
 )
 from sr_desktop.engine.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.image_io import is_temp_path
+from sr_desktop.engine.image_io import ProtectedPaths, is_temp_path
 from sr_desktop.engine.progress import CancelToken, ProgressCallback, ProgressInfo
 
 __all__ = [
@@ -270,7 +270,7 @@ class _Pipeline:
         self.upscale_options = upscale_options
         self.progress = progress
         self.cancel = cancel
-        self.protect = tuple(job.input.resolve() for job in jobs)
+        self.protect = ProtectedPaths(job.input for job in jobs)
         self.read_queue: queue.Queue = queue.Queue(maxsize=max(1, options.read_queue_size))
         self.write_queue: queue.Queue = queue.Queue(maxsize=max(1, options.write_queue_size))
         self.stop = threading.Event()  # set when the device loop stops early (cancel)

@@ -1,0 +1,45 @@
+"""`ProtectedPaths`: the index `write_image` checks its target against (batch inputs)."""
+
+import os
+
+import numpy as np
+import pytest
+
+from sr_desktop.engine.errors import ImageWriteError
+from sr_desktop.engine.image import Image
+from sr_desktop.engine.image_io import ProtectedPaths, write_image
+
+
+def _image() -> Image:
+    return Image(np.zeros((4, 4, 3), dtype=np.uint8))
+
+
+def test_same_name_existing_and_missing(tmp_path):
+    existing = tmp_path / "a.png"
+    existing.write_bytes(b"x")
+    guard = ProtectedPaths([existing, tmp_path / "missing.png"])
+    assert existing in guard
+    assert tmp_path / "sub" / ".." / "a.png" in guard
+    assert tmp_path / "missing.png" in guard
+    assert tmp_path / "b.png" not in guard
+    assert len(guard) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "link"), reason="no hard links")
+def test_hard_link_to_a_protected_file_is_refused(tmp_path):
+    src = tmp_path / "in.png"
+    write_image(_image(), src)
+    link = tmp_path / "alias.png"
+    os.link(src, link)
+    guard = ProtectedPaths([src])
+    assert link in guard
+    with pytest.raises(ImageWriteError, match="input file"):
+        write_image(_image(), link, overwrite=True, protect=guard)
+    with pytest.raises(ImageWriteError, match="input file"):  # a plain list works the same
+        write_image(_image(), link, overwrite=True, protect=[src])
+
+
+def test_unprotected_target_is_written(tmp_path):
+    guard = ProtectedPaths([tmp_path / "in.png"])
+    out = write_image(_image(), tmp_path / "out.png", protect=guard)
+    assert out.is_file()
