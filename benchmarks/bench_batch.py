@@ -104,7 +104,8 @@ def pure_inference(images, options: UpscaleOptions, model) -> tuple[float, float
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, device: str, tile) -> dict:
+def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, device: str, tile,
+                       repeats: int = 3) -> dict:
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     images = [read_image(p) for p in files]
     megapixels = sum(im.width * im.height for im in images) / 1e6
@@ -114,7 +115,7 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
     upscale_image(images[0], options, model=model)  # warm-up: model load, first-call costs
     batch_options = BatchOptions(model=model_id, scale=scale, device=device, tile=tile)
     runs = []
-    for attempt in range(2):  # alternate, so drift of a shared machine hits both sides
+    for attempt in range(repeats):  # alternate, so drift of a shared machine hits both sides
         inference_s, inference_cpu = pure_inference(images, options, model)
         out = work / f"out-{model_id}-{attempt}"
         c0, t0 = time.process_time(), time.perf_counter()
@@ -145,6 +146,8 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
         "runs": runs,
         "best_ratio": max(r["ratio"] for r in runs),
         "mean_ratio": round(sum(r["ratio"] for r in runs) / len(runs), 3),
+        "median_ratio": round(float(sorted(r["ratio"] for r in runs)[len(runs) // 2]), 3),
+        "cpu_ratio": round(sum(r["inference_cpu_seconds"] for r in runs) / sum(r["batch_cpu_seconds"] for r in runs), 3),
     }
 
 
@@ -209,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-model", default="bicubic")
     parser.add_argument("--memory-inference", action="store_true",
                         help="also sample RSS over pure inference of the same images (after the batch)")
+    parser.add_argument("--repeats", type=int, default=3, help="inference/batch alternations per model")
     parser.add_argument("--min-side", type=int, default=48)
     parser.add_argument("--max-side", type=int, default=160)
     parser.add_argument("--device", default="auto")
@@ -237,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.models and not folder.exists():
         generate_folder(folder, args.count, args.min_side, args.max_side)
     for model_id in args.models:
-        result = measure_throughput(folder, work, model_id, args.scale, args.device, tile)
+        result = measure_throughput(folder, work, model_id, args.scale, args.device, tile, args.repeats)
         summary["throughput"].append(result)
         print(json.dumps(result), flush=True)
     if args.memory_count:

@@ -117,13 +117,23 @@ class ZSSRModel(SRModel):
 
 
 def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: int | None = None,
-                    seed: int | None = None, **opts) -> ZSSRModel:
+                    seed: int | None = None, preset: str = "auto", **opts) -> ZSSRModel:
     """The `zssr` zoo model. `iterations` caps ZSSR's training iterations (official 3000 with
     128-px crops on a GPU; on the CPU the default is 1000 iterations of 64-px crops);
     other keywords set `ZSSROptions` fields (crop, ensemble, back_projection_iters, ...) or
     kernel_iterations / kernel_restarts / kernel_batch for ``kernel="estimate"`` (default:
-    KernelGAN's fast preset, ≤ 1000 iterations of 4 crops with early stopping)."""
-    options = ZSSROptions()
+    KernelGAN's fast preset, ≤ 1000 iterations of 4 crops with early stopping).
+
+    `preset`: "kernelgan" (the configuration of the KernelGAN paper's pipeline: no
+    augmentation or ensemble, 2 back-projections, gradient-weighted loss and crops),
+    "zssr" (the ZSSR paper's defaults), or "auto": "kernelgan" when a kernel is given or
+    estimated, "zssr" for the bicubic kernel."""
+    if preset == "auto":
+        preset = "zssr" if kernel is None else "kernelgan"
+    try:
+        options = ZSSROptions.preset(preset)
+    except ValueError as exc:
+        raise KernelError(str(exc)) from None
     if device in ("cpu", None) or (device == "auto" and not _has_gpu()):
         # CPU preset (measured in docs/kernelgan.md): 64-px crops, ≤ 1000 iterations; the
         # official 128-px / 3000-iteration run takes ~1 s per iteration on a laptop CPU.
