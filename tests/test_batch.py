@@ -326,3 +326,59 @@ def test_batch_cancelled_before_it_starts_writes_nothing(tmp_path: Path):
     assert result.cancelled and result.exit_code == EXIT_CANCELLED
     assert result.totals.ok == 0 and result.totals.extra["not_started"] == 2
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_encoding_in_the_device_thread_writes_the_same_files(tree: Path, tmp_path: Path):
+    save_image(tree / "alpha.png", seed=5, mode="RGBA")
+    save_image(tree / "grey.png", seed=6, mode="L")
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    save_image(tree / "meta.jpg", seed=7, icc_profile=icc, quality=90)
+    outputs = {}
+    for inline in (False, True):
+        out = tmp_path / f"out-{inline}"
+        result = run_batch(tree, out, bicubic(recursive=True, encode_in_device_thread=inline),
+                           write_report_file=False)
+        assert result.exit_code == EXIT_OK
+        outputs[inline] = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert len(outputs[True]) == 7
+    assert outputs[True] == outputs[False]
+
+
+def test_an_encoder_failure_in_the_device_thread_fails_that_file_only(tmp_path: Path, monkeypatch):
+    import sr_desktop.engine.image_io as image_io
+
+    src = tmp_path / "in"
+    save_image(src / "a.png", seed=1)
+    save_image(src / "b.png", seed=2)
+    real = image_io.encode_image
+
+    def flaky(image, path, options=None):
+        if Path(path).name.startswith("a_"):
+            raise image_io.ImageWriteError(Path(path), "PNG encoder failed (simulated)")
+        return real(image, path, options)
+
+    monkeypatch.setattr(image_io, "encode_image", flaky)
+    out = tmp_path / "out"
+    report = tmp_path / "r.json"
+    result = run_batch(src, out, bicubic(encode_in_device_thread=True), report_path=report)
+    assert result.exit_code == EXIT_SOME_FAILED
+    assert files_under(out) == {"b_x2_bicubic.png"}
+    by_name = {Path(f["input"]).name: f for f in read_report(report)["files"]}
+    assert by_name["a.png"]["status"] == "failed" and "simulated" in by_name["a.png"]["error"]
+    assert by_name["b.png"]["status"] == "ok"
+
+
+def test_where_outputs_are_encoded():
+    import torch
+
+    from sr_desktop.engine.batch import _encode_in_device_thread
+    from sr_desktop.engine.models.base import SRModel
+    from sr_desktop.engine.upscale import UpscaleOptions
+
+    net = SRModel()
+    assert _encode_in_device_thread(BatchOptions(model="x"), UpscaleOptions(model="x"), net) is True  # CPU network
+    assert _encode_in_device_thread(bicubic(), UpscaleOptions(model="bicubic"), None) is False  # resampler
+    net.device = torch.device("cuda")  # attribute only: nothing runs
+    assert _encode_in_device_thread(BatchOptions(model="x"), UpscaleOptions(model="x"), net) is False
+    forced = BatchOptions(model="bicubic", encode_in_device_thread=True)
+    assert _encode_in_device_thread(forced, UpscaleOptions(model="bicubic"), None) is True

@@ -104,6 +104,9 @@ class BatchOptions:
     # Two writers: encoding and the fsync of each output (write_image makes outputs
     # durable) wait on the disk or run in zlib/libjpeg without the GIL, so two overlap.
     writer_threads: int = 2
+    # None: encode in the device thread for a network on the CPU, in the writers otherwise
+    # (see `_encode_in_device_thread`).
+    encode_in_device_thread: bool | None = None
 
     def validate(self) -> None:
         """Raise `BatchError` for an option outside its allowed values."""
@@ -235,6 +238,33 @@ def _preload_model(upscale_options: Any) -> None:
     )
 
 
+def _encode_in_device_thread(options: BatchOptions, upscale_options: Any, model: Any) -> bool:
+    """Whether the device thread encodes outputs itself (writers then only write bytes).
+
+    With a network on the CPU, inference already keeps every core busy: an encoder in a
+    writer thread cannot overlap with it, it only preempts one of torch's worker threads
+    and stalls the others at the next barrier. Encoding right after each image costs its
+    own CPU time and nothing more; the file writes and fsyncs, which wait on the disk,
+    stay in the writer threads. On a GPU, or with a plain resampler (cheaper than its
+    encoding), the writer threads encode in parallel. `BatchOptions.encode_in_device_thread`
+    overrides this choice.
+    """
+    if options.encode_in_device_thread is not None:
+        return bool(options.encode_in_device_thread)
+    from sr_desktop.engine.upscale import RESAMPLE_IDS
+
+    if upscale_options.model in RESAMPLE_IDS or getattr(model, "kind", None) == "resample":
+        return False
+    if model is not None and hasattr(model, "device"):
+        return getattr(model.device, "type", "cpu") == "cpu"
+    try:
+        from sr_desktop.engine.devices import resolve_device
+
+        return resolve_device(upscale_options.device or "auto").type == "cpu"
+    except Exception:  # noqa: BLE001 - a bad device is reported when the model loads
+        return False
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, SRDesktopError):
@@ -284,6 +314,7 @@ class _Pipeline:
         self.done = 0
         self.counts = {"ok": 0, "skipped": 0, "failed": 0}
         self.megapixels = 0.0
+        self.encode_inline = _encode_in_device_thread(options, upscale_options, model)
 
     # -- progress ----------------------------------------------------------------------
     def _emit(self, event: str, current: str, **extra: Any) -> None:
@@ -434,8 +465,12 @@ class _Pipeline:
                 del image
             self.processed += 1
             upscale_seconds = time.perf_counter() - t0
-            delivered = self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds, upscale_seconds))
-            del result
+            encoded: Any = None
+            if self.encode_inline:
+                encoded = self._encode(job, result.image)
+            delivered = self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds,
+                                                     upscale_seconds, encoded))
+            del result, encoded
             if not delivered:
                 break
         cancelled = cancelled or self.reader_stopped_early
@@ -462,17 +497,35 @@ class _Pipeline:
                 if item[0] == "record":
                     self._record(item[1], item[2])
                     continue
-                _, job, image, in_size, read_seconds, upscale_seconds = item
-                self._record(job, self._write_one(job, image, in_size, read_seconds, upscale_seconds))
+                _, job, image, in_size, read_seconds, upscale_seconds, encoded = item
+                self._record(job, self._write_one(job, image, in_size, read_seconds, upscale_seconds, encoded))
                 del image, item
         except BaseException as exc:  # noqa: BLE001 - reported by run()
             self.thread_errors.append(exc)
             self.stop.set()  # nobody consumes the write queue any more
 
+    def _save_options(self, job: BatchJob) -> Any:
+        from sr_desktop.engine.image_io import SaveOptions
+
+        return SaveOptions(format=job.output_format, quality=int(self.options.quality),
+                           keep_metadata=self.options.keep_metadata)
+
+    def _encode(self, job: BatchJob, image: Any) -> Any:
+        """Encode in the device thread (CPU inference; see `_Pipeline.encode_inline`).
+        On failure: the exception, for the writer to record against the file."""
+        from sr_desktop.engine.image_io import encode_image
+
+        t0 = time.perf_counter()
+        try:
+            return (encode_image(image, job.output, self._save_options(job)), time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
+            return exc
+
     def _write_one(
-        self, job: BatchJob, image: Any, in_size: list[int], read_seconds: float, upscale_seconds: float
+        self, job: BatchJob, image: Any, in_size: list[int], read_seconds: float, upscale_seconds: float,
+        encoded: Any = None,
     ) -> FileRecord:
-        from sr_desktop.engine.image_io import SaveOptions, write_image
+        from sr_desktop.engine.image_io import write_image
 
         assert job.output is not None
         target = job.output
@@ -482,16 +535,20 @@ class _Pipeline:
         record = FileRecord(str(job.input), str(target), "failed", input_bytes=_file_size(job.input),
                             input_size=in_size, read_seconds=read_seconds, upscale_seconds=upscale_seconds)
         t0 = time.perf_counter()
+        encode_seconds = 0.0
         try:
+            if isinstance(encoded, BaseException):
+                raise encoded
+            if encoded is not None:
+                encoded, encode_seconds = encoded
             target.parent.mkdir(parents=True, exist_ok=True)
-            save = SaveOptions(format=job.output_format, quality=int(self.options.quality),
-                               keep_metadata=self.options.keep_metadata)
-            written = write_image(image, target, save, overwrite=overwrite, protect=self.protect)
+            written = write_image(image, target, self._save_options(job), overwrite=overwrite,
+                                  protect=self.protect, encoded=encoded)
         except Exception as exc:  # noqa: BLE001
             record.error = _one_line(exc)
-            record.write_seconds = time.perf_counter() - t0
+            record.write_seconds = time.perf_counter() - t0 + encode_seconds
             return record
-        record.write_seconds = time.perf_counter() - t0
+        record.write_seconds = time.perf_counter() - t0 + encode_seconds
         record.status = "ok"
         record.output = str(written)
         record.output_bytes = _file_size(Path(written))

@@ -411,6 +411,7 @@ def write_image(
     options: SaveOptions | None = None,
     overwrite: bool = False,
     protect: "Iterable[str | os.PathLike] | ProtectedPaths" = (),
+    encoded: "EncodedImage | None" = None,
 ) -> Path:
     """Write ``image`` to ``path`` atomically and return the path.
 
@@ -431,6 +432,9 @@ def write_image(
 
     Refuses (:class:`ImageWriteError`) to write over ``image.path`` or any path in
     ``protect``, or over an existing file unless ``overwrite`` is True.
+
+    ``encoded`` (from :func:`encode_image` for the same image, path and options) skips
+    the encoding: only the checks and the atomic write of those bytes are done here.
     """
     options = options or SaveOptions()
     target = Path(path)
@@ -442,8 +446,46 @@ def write_image(
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ImageWriteError(target, f"cannot create the folder ({exc.strerror})") from None
+    if encoded is not None and encoded.format != fmt:
+        raise ImageWriteError(target, f"encoded as {encoded.format.upper()}, not {fmt.upper()}")
+    with _encoder_errors(target, fmt):
+        if encoded is not None:
+            _atomic_write(target, lambda fh: fh.write(encoded.data))
+        else:
+            _atomic_write(target, lambda fh: _encode(fh, image, fmt, options))
+    return target
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image encoded in memory by :func:`encode_image`, ready for ``write_image``."""
+
+    format: str
+    data: bytes
+
+
+def encode_image(image: Image, path: str | os.PathLike, options: SaveOptions | None = None) -> EncodedImage:
+    """Encode ``image`` exactly as ``write_image(image, path, options)`` would, in memory.
+
+    Lets a caller do the CPU part of saving in one thread and the file I/O in another.
+    Raises :class:`ImageWriteError` naming ``path`` when the encoder fails.
+    """
+    options = options or SaveOptions()
+    target = Path(path)
+    fmt = _normalize_format(options.format, target) if options.format else format_for_path(target)
+    if not 1 <= int(options.quality) <= 100:
+        raise ImageWriteError(target, f"quality must be 1..100, got {options.quality}")
+    buffer = io.BytesIO()
+    with _encoder_errors(target, fmt):
+        _encode(buffer, image, fmt, options)
+    return EncodedImage(fmt, buffer.getvalue())
+
+
+@contextlib.contextmanager
+def _encoder_errors(target: Path, fmt: str):
+    """Turn what encoders and the file system raise into one `ImageWriteError`."""
     try:
-        _atomic_write(target, lambda fh: _encode(fh, image, fmt, options))
+        yield
     except SRDesktopError:
         raise
     except TiffTooLarge as exc:
@@ -455,7 +497,6 @@ def write_image(
     except Exception as exc:  # noqa: BLE001 - encoders raise ValueError, TypeError...
         log.debug("encoding %s failed", target, exc_info=True)
         raise ImageWriteError(target, f"{fmt.upper()} encoder failed ({exc})") from exc
-    return target
 
 
 def _same_file(a: Path, b: Path) -> bool:
