@@ -109,3 +109,20 @@ def test_presets_and_auto_choice():
     assert make_zssr_model(2, kernel=None, device="cpu", preset="kernelgan").options.ensemble is False
     with pytest.raises(SRDesktopError, match="unknown ZSSR preset"):
         make_zssr_model(2, device="cpu", preset="nope")
+
+
+def test_estimate_path_runs_kernelgan_restarts_then_the_kernelgan_preset():
+    from PIL import Image as PILImage
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    photo = np.asarray(PILImage.open(root / "resources" / "sample.jpg").convert("RGB"), dtype=np.float32) / 255.0
+    img = photo[100:196, 150:246]  # 96 px: above KernelGAN's 84-px minimum
+    model = make_zssr_model(2, kernel="estimate", device="cpu", iterations=4, crop=32, seed=0,
+                            kernel_iterations=30, kernel_restarts=2, kernel_batch=1)
+    assert model.kernel_restarts == 2 and model.options.ensemble is False  # estimate -> kernelgan preset
+    assert make_zssr_model(2, kernel="estimate", device="cpu").kernel_restarts == 3  # the default
+    out = model.upscale_array(img)
+    assert out.shape == (192, 192, 3) and np.isfinite(out).all()
+    est = model.last_kernel_estimate
+    assert len(est.restart_kernels) == 2
+    assert est.kernel_x2.sum() == pytest.approx(1.0)
