@@ -297,6 +297,12 @@ def test_upscale_with_this_kernel_starts_a_zssr_job_with_the_kernel(make_window,
     assert recorder.jobs[0].box is None and recorder.jobs[0].image is window.image
     assert window.result.image.width == 80  # shown in the compare view like any result
     assert window.compare.has_result()
+    assert options.variant is None  # clean-image settings unless "Real photo" is ticked
+
+    panel.real_photo_check.setChecked(True)
+    panel.upscale_button.click()
+    qtbot.waitUntil(lambda: len(recorder.jobs) == 2 and window.is_idle(), timeout=20000)
+    assert recorder.jobs[1].options.variant == "real"
 
 
 def test_a_loaded_x4_kernel_upscales_x4(make_window, tmp_path, qtbot):

@@ -126,3 +126,22 @@ def test_estimate_path_runs_kernelgan_restarts_then_the_kernelgan_preset():
     est = model.last_kernel_estimate
     assert len(est.restart_kernels) == 2
     assert est.kernel_x2.sum() == pytest.approx(1.0)
+
+
+def test_real_variant_adds_noise_to_sons_and_drops_back_projection():
+    from sr_desktop.engine.models.loader import load_model
+    from sr_desktop.engine.models.registry import get_model_spec
+    from sr_desktop.engine.zssr.model import REAL_PHOTO
+
+    assert get_model_spec("zssr").variants == ["default", "real"]
+    real = load_model("zssr", scale=2, variant="real", kernel=bicubic_kernel(2))
+    assert (real.options.noise_std, real.options.back_projection_iters) == (
+        REAL_PHOTO["noise_std"], REAL_PHOTO["back_projection_iters"]) == (0.0125, 0)
+    assert real.options.loss_map is True  # still the kernelgan preset otherwise
+    plain = load_model("zssr", scale=2, kernel=bicubic_kernel(2))
+    assert (plain.options.noise_std, plain.options.back_projection_iters) == (0.0, 2)
+    # the sons really are noisy
+    trainer = ZSSRTrainer(real.options, torch.device("cpu"), seed=0)
+    father = np.full((16, 16, 3), 0.5)
+    son = trainer._son(father, bicubic_kernel(2), 2)
+    assert 0.005 < float(son.std()) < 0.02

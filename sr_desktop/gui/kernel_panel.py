@@ -72,7 +72,7 @@ class KernelPanel(QWidget):
     """Estimate, show, save/load and use a blur kernel for the current image."""
 
     kernelChanged = Signal(object)  # ndarray (sums to 1) or None
-    upscaleRequested = Signal(object, int)  # kernel, scale
+    upscaleRequested = Signal(object, int, str)  # kernel, scale, zssr variant ("default" | "real")
     errorOccurred = Signal(str)  # one line
     estimationFinished = Signal(object)  # KernelEstimate
     busyChanged = Signal(bool)
@@ -200,6 +200,12 @@ class KernelPanel(QWidget):
             "ZSSR: a small network trained on this image, degraded with this kernel. "
             "The result appears in the compare view like any model's.")
         self.upscale_button.clicked.connect(self.request_upscale)
+        self.real_photo_check = QCheckBox("Real photo (JPEG, noise)")
+        self.real_photo_check.setObjectName("kernelRealPhotoCheck")
+        self.real_photo_check.setToolTip(
+            "For camera photos and JPEGs: ZSSR trains with a little noise on its inputs and skips "
+            "back-projection, so compression blocks and sensor noise are not sharpened as detail. "
+            "Leave it off for clean images.")
         hint = QLabel("ZSSR trains on this image: minutes on a CPU. "
                       "Metrics ▸ Evaluate can also degrade with the kernel.")
         hint.setToolTip("ZSSR upscales at the kernel's scale: estimate at ×4 for a ×4 result.")
@@ -207,6 +213,7 @@ class KernelPanel(QWidget):
         hint.setStyleSheet("color: palette(dark);")
         layout = QVBoxLayout(box)
         layout.addWidget(self.upscale_button)
+        layout.addWidget(self.real_photo_check)
         layout.addWidget(hint)
         return box
 
@@ -315,7 +322,8 @@ class KernelPanel(QWidget):
         if self.image is None:
             self._error("Open an image first.")
             return
-        self.upscaleRequested.emit(self.kernel, self.kernel_scale)
+        variant = "real" if self.real_photo_check.isChecked() else "default"
+        self.upscaleRequested.emit(self.kernel, self.kernel_scale, variant)
 
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Cancel the estimation and wait for the worker (the window calls it on close)."""

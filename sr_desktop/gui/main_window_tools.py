@@ -144,9 +144,9 @@ class ToolsMixin:
         self.show_kernel_panel()
         return self.kernel_panel.start_estimation()
 
-    def upscale_with_kernel(self, kernel, scale: int = 2) -> Job | None:
+    def upscale_with_kernel(self, kernel, scale: int = 2, variant: str = "default") -> Job | None:
         """ZSSR ×``scale`` with ``kernel`` through the normal upscale queue: progress,
-        cancel and the compare view as for any model."""
+        cancel and the compare view as for any model. ``variant`` "real": real-photo settings."""
         from sr_desktop.engine.upscale import UpscaleOptions
 
         if self.image is None:
@@ -154,6 +154,7 @@ class ToolsMixin:
             return None
         options = UpscaleOptions(
             model="zssr", scale=int(scale), kernel=kernel, device=self.picker.device(),
+            variant=None if variant == "default" else variant,
             # alpha through ZSSR would train a second network on the alpha plane
             alpha="resample",
         )

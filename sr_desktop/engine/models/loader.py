@@ -68,13 +68,14 @@ def load_model(model_id: str, scale: int | None = None, variant: str | None = No
 
         return ResampleModel(spec.id, scale)
     if spec.kind == "per_image":
-        scale, _ = resolve_scale_variant(spec, scale, variant)
+        scale, variant = resolve_scale_variant(spec, scale, variant)
         try:
             from sr_desktop.engine.zssr.model import make_zssr_model
         except ModuleNotFoundError:
             raise ModelError("zssr is not available") from None
         rest = dict(options)
         kernel = rest.pop("kernel", None)
+        rest.setdefault("real", variant == "real")
         return make_zssr_model(scale=scale, kernel=kernel, **rest)
     return _load_zoo_model(spec, scale, variant, **options)
 

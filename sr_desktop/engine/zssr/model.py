@@ -116,8 +116,12 @@ class ZSSRModel(SRModel):
         return out.astype(np.float32)
 
 
+#: ZSSR changes for real photos (official KernelGAN ``--real``: noise on the sons, no BP)
+REAL_PHOTO = {"noise_std": 0.0125, "back_projection_iters": 0}
+
+
 def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: int | None = None,
-                    seed: int | None = None, preset: str = "auto", **opts) -> ZSSRModel:
+                    seed: int | None = None, preset: str = "auto", real: bool = False, **opts) -> ZSSRModel:
     """The `zssr` zoo model. `iterations` caps ZSSR's training iterations (official 3000 with
     128-px crops on a GPU; on the CPU the default is 1000 iterations of 64-px crops);
     other keywords set `ZSSROptions` fields (crop, ensemble, back_projection_iters, ...) or
@@ -129,13 +133,19 @@ def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: i
     `preset`: "kernelgan" (the configuration of the KernelGAN paper's pipeline: no
     augmentation or ensemble, 2 back-projections, gradient-weighted loss and crops),
     "zssr" (the ZSSR paper's defaults), or "auto": "kernelgan" when a kernel is given or
-    estimated, "zssr" for the bicubic kernel."""
+    estimated, "zssr" for the bicubic kernel.
+
+    `real` (the `zssr` model's variant "real"): settings for real photos, as the official
+    KernelGAN code's ``--real``: Gaussian noise σ = 0.0125 added to each LR son and no
+    back-projection, so JPEG blocks and sensor noise are not learnt as detail to amplify."""
     if preset == "auto":
         preset = "zssr" if kernel is None else "kernelgan"
     try:
         options = ZSSROptions.preset(preset)
     except ValueError as exc:
         raise KernelError(str(exc)) from None
+    if real:
+        options = dataclasses.replace(options, **REAL_PHOTO)
     if device in ("cpu", None) or (device == "auto" and not _has_gpu()):
         # CPU preset (measured in docs/kernelgan.md): 64-px crops, ≤ 1000 iterations; the
         # official 128-px / 3000-iteration run takes ~1 s per iteration on a laptop CPU.
