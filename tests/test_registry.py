@@ -98,7 +98,8 @@ def test_resample_and_zssr_dispatch(monkeypatch):
     zssr_mod.make_zssr_model = lambda scale, kernel=None, **rest: calls.append((scale, kernel, rest)) or SRModel()
     monkeypatch.setitem(sys.modules, "sr_desktop.engine.zssr.model", zssr_mod)
     loader.load_model("zssr", scale=2, kernel="k.npy", iterations=5)
-    assert calls == [(2, "k.npy", {"iterations": 5})]
+    loader.load_model("zssr", scale=2, variant="real")
+    assert calls == [(2, "k.npy", {"iterations": 5, "real": False}), (2, None, {"real": True})]
     monkeypatch.setitem(sys.modules, "sr_desktop.engine.zssr.model", None)
     with pytest.raises(ModelError, match="zssr is not available"):
         loader.load_model("zssr", scale=2)
