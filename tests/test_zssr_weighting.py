@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image as PILImage
 
 from sr_desktop.engine.errors import SRDesktopError
 from sr_desktop.engine.zssr import make_zssr_model
 from sr_desktop.engine.zssr.weighting import crop_probability, gradient_loss_map
 from sr_desktop.engine.zssr.zssr import PRESETS, ZSSROptions, ZSSRTrainer, bicubic_kernel, dihedral
+
+
+def _photo() -> np.ndarray:
+    """The bundled sample photo, float 0..1."""
+    path = Path(__file__).resolve().parents[1] / "resources" / "sample.jpg"
+    return np.asarray(PILImage.open(path).convert("RGB"), dtype=np.float64) / 255.0
 
 
 def _half_textured(h: int = 64, w: int = 80) -> np.ndarray:
@@ -85,11 +94,7 @@ def test_augmented_fathers_keep_weights_aligned():
 
 
 def test_weighted_training_learns_the_images_own_pairs():
-    from PIL import Image as PILImage
-
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
-    photo = np.asarray(PILImage.open(root / "resources" / "sample.jpg").convert("RGB"), dtype=np.float64) / 255.0
-    img = photo[100:148, 200:248]
+    img = _photo()[100:148, 200:248]
     opts = ZSSROptions.preset("kernelgan", crop=32, max_iters=200, min_iters=200, run_test_every=20)
     trainer = ZSSRTrainer(opts, torch.device("cpu"), seed=0)
     log = trainer.train([img], bicubic_kernel(2), 2)
@@ -112,11 +117,7 @@ def test_presets_and_auto_choice():
 
 
 def test_estimate_path_runs_kernelgan_restarts_then_the_kernelgan_preset():
-    from PIL import Image as PILImage
-
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
-    photo = np.asarray(PILImage.open(root / "resources" / "sample.jpg").convert("RGB"), dtype=np.float32) / 255.0
-    img = photo[100:196, 150:246]  # 96 px: above KernelGAN's 84-px minimum
+    img = _photo()[100:196, 150:246].astype(np.float32)  # 96 px: above KernelGAN's 84-px minimum
     model = make_zssr_model(2, kernel="estimate", device="cpu", iterations=4, crop=32, seed=0,
                             kernel_iterations=30, kernel_restarts=2, kernel_batch=1)
     assert model.kernel_restarts == 2 and model.options.ensemble is False  # estimate -> kernelgan preset

@@ -438,9 +438,7 @@ def write_image(
     """
     options = options or SaveOptions()
     target = Path(path)
-    fmt = _normalize_format(options.format, target) if options.format else format_for_path(target)
-    if not 1 <= int(options.quality) <= 100:
-        raise ImageWriteError(target, f"quality must be 1..100, got {options.quality}")
+    fmt = _checked_format(options, target)
     _check_target(target, image.path, protect, overwrite)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -472,13 +470,19 @@ def encode_image(image: Image, path: str | os.PathLike, options: SaveOptions | N
     """
     options = options or SaveOptions()
     target = Path(path)
-    fmt = _normalize_format(options.format, target) if options.format else format_for_path(target)
-    if not 1 <= int(options.quality) <= 100:
-        raise ImageWriteError(target, f"quality must be 1..100, got {options.quality}")
+    fmt = _checked_format(options, target)
     buffer = io.BytesIO()
     with _encoder_errors(target, fmt):
         _encode(buffer, image, fmt, options)
     return EncodedImage(fmt, buffer.getvalue())
+
+
+def _checked_format(options: SaveOptions, target: Path) -> str:
+    """The output format (from the options, else the suffix), after checking the quality."""
+    fmt = _normalize_format(options.format, target) if options.format else format_for_path(target)
+    if not 1 <= int(options.quality) <= 100:
+        raise ImageWriteError(target, f"quality must be 1..100, got {options.quality}")
+    return fmt
 
 
 @contextlib.contextmanager

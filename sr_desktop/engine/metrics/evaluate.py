@@ -116,17 +116,13 @@ class ModelEvaluation:
         return None if not values or None in values else _mean(values)
 
     def to_json(self) -> dict:
-        out = {
+        means = ImageScores(self.psnr_y, self.ssim_y, self.psnr_rgb, self.ms_ssim_y)
+        return {
             "model": self.model,
-            "psnr_y": finite_or_none(self.psnr_y),
-            "ssim_y": self.ssim_y,
-            "psnr_rgb": finite_or_none(self.psnr_rgb),
+            **means.to_json(),
             **self.timing.to_json(),
             "images": [i.to_json() for i in self.images],
         }
-        if self.ms_ssim_y is not None:
-            out["ms_ssim_y"] = self.ms_ssim_y
-        return out
 
 
 @dataclass

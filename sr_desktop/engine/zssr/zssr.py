@@ -180,12 +180,16 @@ class ZSSRTrainer:
         return out
 
     def _maps(self, img: np.ndarray, size: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(loss weights, flattened crop-centre probabilities) of a pyramid image, cached."""
+        """(loss weights, cumulative crop-centre probabilities, flattened) of a pyramid
+        image, cached: the CDF is built once, not on every draw."""
         key = (id(img), size)
         if key not in self._map_cache:
             weights = gradient_loss_map(img) if self.opts.loss_map else None
-            prob = crop_probability(img, size).ravel() if self.opts.crop_sampling == "gradient" else None
-            self._map_cache[key] = (weights, prob)
+            cdf = None
+            if self.opts.crop_sampling == "gradient":
+                cdf = np.cumsum(crop_probability(img, size).ravel())
+                cdf /= cdf[-1]
+            self._map_cache[key] = (weights, cdf)
         return self._map_cache[key]
 
     def _father(self, pyramid: list[list[np.ndarray]], scale: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -201,9 +205,10 @@ class ZSSRTrainer:
             img, k = row[int(self.rng.integers(len(row)))], int(self.rng.integers(8))
         h, w = img.shape[:2]
         size = min(o.crop, h, w) // scale * scale
-        weights, prob = self._maps(img, size)
-        if prob is not None:
-            centre = int(self.rng.choice(prob.size, p=prob))
+        weights, cdf = self._maps(img, size)
+        if cdf is not None:
+            # the same draw as rng.choice(n, p=prob), without rebuilding the CDF each time
+            centre = int(cdf.searchsorted(self.rng.random(), side="right"))
             top = min(max(centre // w - size // 2, 0), h - size)
             left = min(max(centre % w - size // 2, 0), w - size)
         else:
