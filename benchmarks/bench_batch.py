@@ -38,10 +38,10 @@ import psutil  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image as PILImage  # noqa: E402
 
-from sr_desktop.engine.batch import BatchOptions, run_batch  # noqa: E402
-from sr_desktop.engine.image_io import read_image  # noqa: E402
+from sr_desktop.engine.batch.runner import BatchOptions, run_batch  # noqa: E402
+from sr_desktop.engine.imageio.codec import read_image  # noqa: E402
 from sr_desktop.engine.models.base import SRModel  # noqa: E402
-from sr_desktop.engine.upscale import UpscaleOptions, upscale_image  # noqa: E402
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image  # noqa: E402
 
 FORMATS = [("png", {}), ("jpg", {"quality": 92}), ("webp", {"quality": 90}), ("tif", {})]
 
@@ -75,7 +75,7 @@ class _RandomSRVGG(SRModel):
 
     def __init__(self, scale: int):
         super().__init__()
-        from sr_desktop.engine.archs.srvgg import SRVGGNetCompact
+        from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
 
         torch.manual_seed(0)
         self.id = "srvgg-random"

@@ -30,7 +30,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    from sr_desktop.gui.compare_view import CompareView
+    from sr_desktop.gui.compare.view import CompareView
 
     rng = np.random.default_rng(0)
     original = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)

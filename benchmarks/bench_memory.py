@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sr_desktop.engine.devices import process_rss_bytes  # noqa: E402
-from sr_desktop.engine.image import Image  # noqa: E402
-from sr_desktop.engine.upscale import UpscaleOptions, upscale_image  # noqa: E402
+from sr_desktop.engine.compute.devices import process_rss_bytes  # noqa: E402
+from sr_desktop.engine.imageio.image import Image  # noqa: E402
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image  # noqa: E402
 
 
 def main() -> int:

@@ -26,7 +26,7 @@ import torch
 
 from sr_desktop.engine.models import registry
 from sr_desktop.engine.models.loader import load_model
-from sr_desktop.engine.ncnn.fast import FastGraph
+from sr_desktop.engine.models.ncnn.fast import FastGraph
 
 CASES = [
     ("realesr-animevideov3", 2), ("realesr-animevideov3", 4),
@@ -87,7 +87,7 @@ def main() -> None:
     image = torch.from_numpy(rng.random((1, 3, args.size, args.size), dtype=np.float32))
     from PIL import Image
 
-    from sr_desktop import paths
+    from sr_desktop.engine.core import paths
 
     rgb = np.asarray(Image.open(paths.RESOURCES_DIR / "chelsea.png").convert("RGB"), np.float32) / 255
     if rgb.shape[0] >= args.size and rgb.shape[1] >= args.size:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from sr_desktop.engine.errors import SRDesktopError
+from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.metrics.degradation import parse_degradation
 from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models
 from sr_desktop.engine.metrics.report import write_json
@@ -67,7 +67,7 @@ def srcnn_route_bicubic(folder: Path, scale: int) -> tuple[float, float]:
     from sr_desktop.engine.metrics.color import rgb2ycbcr
     from sr_desktop.engine.metrics.evaluate import list_dataset, read_hr
     from sr_desktop.engine.metrics.fullref import psnr, ssim
-    from sr_desktop.engine.metrics.matlab_resize import imresize
+    from sr_desktop.engine.compute.matlab_resize import imresize
 
     psnrs, ssims = [], []
     for path in list_dataset(folder):

@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sr_desktop.engine import devices  # noqa: E402
-from sr_desktop.engine.image import Image  # noqa: E402
-from sr_desktop.engine.image_io import read_image  # noqa: E402
-from sr_desktop.engine.upscale import UpscaleOptions, get_model, plan_scale, native_scales_of, upscale_image  # noqa: E402
-from sr_desktop.paths import SAMPLE_IMAGE  # noqa: E402
+from sr_desktop.engine.compute import devices  # noqa: E402
+from sr_desktop.engine.imageio.image import Image  # noqa: E402
+from sr_desktop.engine.imageio.codec import read_image  # noqa: E402
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, get_model, plan_scale, native_scales_of, upscale_image  # noqa: E402
+from sr_desktop.engine.core.paths import SAMPLE_IMAGE  # noqa: E402
 
 DEFAULT_MODELS = ["bicubic", "span", "realesr-animevideov3", "waifu2x-photo", "srmdnf", "realcugan-se"]
 

@@ -18,11 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sr_desktop.engine.image import Image  # noqa: E402
-from sr_desktop.engine.image_io import read_image  # noqa: E402
+from sr_desktop.engine.imageio.image import Image  # noqa: E402
+from sr_desktop.engine.imageio.codec import read_image  # noqa: E402
 from sr_desktop.engine.models.registry import list_models  # noqa: E402
-from sr_desktop.engine.upscale import UpscaleOptions, resolve_model, upscale_image  # noqa: E402
-from sr_desktop.paths import SAMPLE_IMAGE  # noqa: E402
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, resolve_model, upscale_image  # noqa: E402
+from sr_desktop.engine.core.paths import SAMPLE_IMAGE  # noqa: E402
 
 
 def main() -> int:

@@ -27,7 +27,7 @@ from sr_desktop.engine.kernelgan.score import kernel_psnr
 from sr_desktop.engine.kernelgan.synthetic import make_set
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.fullref import psnr
-from sr_desktop.engine.zssr import make_zssr_model
+from sr_desktop.engine.models.zssr import make_zssr_model
 
 
 def y_psnr(sr: np.ndarray, hr: np.ndarray, shave: int = 2) -> float:
@@ -37,7 +37,7 @@ def y_psnr(sr: np.ndarray, hr: np.ndarray, shave: int = 2) -> float:
 
 
 def bicubic_up(lr: np.ndarray) -> np.ndarray:
-    from sr_desktop.engine.metrics.matlab_resize import imresize
+    from sr_desktop.engine.compute.matlab_resize import imresize
 
     return np.clip(imresize(lr, scale=2.0), 0, 1)
 
@@ -45,7 +45,7 @@ def bicubic_up(lr: np.ndarray) -> np.ndarray:
 def srmdnf_up(lr: np.ndarray) -> np.ndarray | None:
     try:
         from sr_desktop.engine.models.loader import load_model
-        from sr_desktop.engine.upscale import UpscaleOptions, upscale_float
+        from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_float
 
         model = load_model("srmdnf", scale=2)
         return upscale_float(lr.astype(np.float32), UpscaleOptions(model="srmdnf", scale=2, device="cpu"),

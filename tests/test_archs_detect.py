@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sr_desktop.engine.archs import (
+from sr_desktop.engine.models.archs import (
     RRDBNet,
     SPAN,
     SRVGGNetCompact,
@@ -14,7 +14,7 @@ from sr_desktop.engine.archs import (
     detect_architecture,
     unwrap_state_dict,
 )
-from sr_desktop.engine.archs.span import Conv3XC
+from sr_desktop.engine.models.archs.span import Conv3XC
 
 
 def _small_rrdb(num_upsample=2, unshuffle=1, seed=0):
@@ -137,7 +137,7 @@ def test_span_eval_form_and_no_norm():
 def test_conv3xc_fold_matches_training_form_at_borders():
     torch.manual_seed(5)
     train = Conv3XC(4, 6, gain=2, training_form=True)
-    from sr_desktop.engine.archs.span import collapse_conv3xc
+    from sr_desktop.engine.models.archs.span import collapse_conv3xc
 
     w, b = collapse_conv3xc(train.sk.weight, train.sk.bias, train.conv[0].weight, train.conv[0].bias,
                             train.conv[1].weight, train.conv[1].bias, train.conv[2].weight,

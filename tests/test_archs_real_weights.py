@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from sr_desktop.engine.archs import RRDBNet, SPAN, SRVGGNetCompact
+from sr_desktop.engine.models.archs import RRDBNet, SPAN, SRVGGNetCompact
 
 SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "sample.jpg"
 
@@ -36,7 +36,7 @@ def _package_dir(name: str) -> Path | None:
 
 def _have_ncnn() -> bool:
     try:
-        from sr_desktop.engine.ncnn import load_ncnn_graph  # noqa: F401
+        from sr_desktop.engine.models.ncnn import load_ncnn_graph  # noqa: F401
     except ImportError:
         return False
     return True
@@ -50,7 +50,7 @@ def _ncnn_files(package: str, stem: str) -> tuple[Path, Path]:
 
 
 def _graph(package: str, stem: str):
-    from sr_desktop.engine.ncnn import load_ncnn_graph
+    from sr_desktop.engine.models.ncnn import load_ncnn_graph
 
     return load_ncnn_graph(*_ncnn_files(package, stem), cache_dir=None)
 

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageCms
 
-from sr_desktop.engine.batch import BatchOptions, run_batch
-from sr_desktop.engine.batch_plan import BatchError, check_template, render_name
-from sr_desktop.engine.batch_report import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED, read_report
-from sr_desktop.engine.progress import CancelToken
+from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+from sr_desktop.engine.batch.plan import BatchError, check_template, render_name
+from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED, read_report
+from sr_desktop.engine.core.progress import CancelToken
 
 
 def save_image(path: Path, size=(24, 16), seed=0, mode="RGB", **save_kwargs) -> Path:
@@ -345,7 +345,7 @@ def test_encoding_in_the_device_thread_writes_the_same_files(tree: Path, tmp_pat
 
 
 def test_an_encoder_failure_in_the_device_thread_fails_that_file_only(tmp_path: Path, monkeypatch):
-    import sr_desktop.engine.image_io as image_io
+    import sr_desktop.engine.imageio.codec as image_io
 
     src = tmp_path / "in"
     save_image(src / "a.png", seed=1)
@@ -371,9 +371,9 @@ def test_an_encoder_failure_in_the_device_thread_fails_that_file_only(tmp_path: 
 def test_where_outputs_are_encoded():
     import torch
 
-    from sr_desktop.engine.batch import _encode_in_device_thread
+    from sr_desktop.engine.batch.runner import _encode_in_device_thread
     from sr_desktop.engine.models.base import SRModel
-    from sr_desktop.engine.upscale import UpscaleOptions
+    from sr_desktop.engine.pipeline.upscale import UpscaleOptions
 
     net = SRModel()
     assert _encode_in_device_thread(BatchOptions(model="x"), UpscaleOptions(model="x"), net) is True  # CPU network

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from sr_desktop.engine.batch import BatchOptions, run_batch
-from sr_desktop.engine.batch_report import EXIT_OK
+from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+from sr_desktop.engine.batch.report import EXIT_OK
 
 REPO = Path(__file__).resolve().parent.parent
 N_FILES = 6
@@ -75,7 +75,7 @@ def test_killed_between_files_then_resumed(tmp_path: Path):
     proc = run_child(
         f"""
         import time
-        from sr_desktop.engine.batch import BatchOptions, run_batch
+        from sr_desktop.engine.batch.runner import BatchOptions, run_batch
         def slow(info):
             if info.extra.get("event") == "file":
                 time.sleep(0.5)
@@ -109,7 +109,7 @@ def test_killed_during_a_write_leaves_no_partial_output(tmp_path: Path):
         f"""
         import io, os, signal
         from PIL import Image
-        from sr_desktop.engine.batch import BatchOptions, run_batch
+        from sr_desktop.engine.batch.runner import BatchOptions, run_batch
         original_save = Image.Image.save
         calls = []
         def crashing_save(self, fp, format=None, **params):

@@ -9,7 +9,7 @@ import torch
 from PIL import Image as PILImage
 
 from sr_desktop.cli.main import main
-from sr_desktop.engine.archs.srvgg import SRVGGNetCompact
+from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
 
 
 def test_models_json_lists_scales_variants_and_defaults(capsys):

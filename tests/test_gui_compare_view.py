@@ -15,8 +15,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from sr_desktop.gui.compare_image import DisplayImageError
-from sr_desktop.gui.compare_view import CompareView
+from sr_desktop.gui.compare.image import DisplayImageError
+from sr_desktop.gui.compare.view import CompareView
 
 pytestmark = pytest.mark.gui
 
@@ -354,7 +354,7 @@ _HIDPI_SCRIPT = textwrap.dedent("""
     from PySide6.QtGui import QImage
     from PySide6.QtWidgets import QApplication
     app = QApplication([])
-    from sr_desktop.gui.compare_view import CompareView
+    from sr_desktop.gui.compare.view import CompareView
     view = CompareView()
     view.resize(200, 150)
     view.show()
@@ -397,7 +397,7 @@ def test_strong_zoom_out_averages_instead_of_skipping_pixels(view):
 def test_layers_built_in_a_worker_thread_can_be_shown(view):
     import threading
 
-    from sr_desktop.gui.compare_image import ImageLayer
+    from sr_desktop.gui.compare.image import ImageLayer
 
     built = {}
     worker = threading.Thread(target=lambda: built.update(

@@ -12,15 +12,15 @@ import pytest
 from PIL import Image as PILImage
 from scipy import ndimage
 
-from sr_desktop.engine import upscale
-from sr_desktop.engine.errors import Cancelled
-from sr_desktop.engine.image import Image
+from sr_desktop.engine.pipeline import upscale
+from sr_desktop.engine.core.errors import Cancelled
+from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.kernelgan.kernel_ops import render_kernel
-from sr_desktop.gui import kernel_panel as kernel_panel_module
+from sr_desktop.gui.kernel import panel as kernel_panel_module
 from sr_desktop.gui.app import create_application
-from sr_desktop.gui.kernel_jobs import check_kernel, load_kernel_file, run_zssr_job
-from sr_desktop.gui.kernel_panel import heat_map_pixels
-from sr_desktop.gui.main_window import MainWindow
+from sr_desktop.app.kernel_jobs import check_kernel, load_kernel_file, run_zssr_job
+from sr_desktop.gui.kernel.panel import heat_map_pixels
+from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.worker import Job
 
@@ -330,7 +330,7 @@ def test_zssr_runner_reports_training_iterations():
     job = Job(Image(pixels), upscale.UpscaleOptions(model="zssr", scale=2, kernel=gaussian_kernel(13, 1.0),
                                                     device="cpu"))
     reports = []
-    from sr_desktop.engine.progress import CancelToken
+    from sr_desktop.engine.core.progress import CancelToken
 
     result = run_zssr_job(job, reports.append, CancelToken(), iterations=8, crop=16)
     assert result.image.pixels.shape == (48, 48, 3)

@@ -14,12 +14,12 @@ from PIL import Image as PILImage
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 
-from sr_desktop.engine import upscale
-from sr_desktop.engine.image_io import SaveOptions, read_image
+from sr_desktop.engine.pipeline import upscale
+from sr_desktop.engine.imageio.codec import SaveOptions, read_image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.gui.app import create_application
-from sr_desktop.gui.image_convert import qimage_to_array
-from sr_desktop.gui.main_window import MainWindow
+from sr_desktop.gui.qimage import qimage_to_array
+from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.worker import run_engine_job
 

@@ -17,15 +17,15 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
-from sr_desktop.engine.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.image import Image
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.metrics import maps, noref
 from sr_desktop.engine.metrics.degradation import Degradation
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair
 from sr_desktop.engine.metrics.upscalers import EngineUpscaler
-from sr_desktop.engine.upscale import UpscaleOptions, upscale_image
-from sr_desktop.gui import metrics_jobs
-from sr_desktop.gui.metrics_panel import MetricsPanel
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
+from sr_desktop.app import metrics_jobs
+from sr_desktop.gui.metrics.panel import MetricsPanel
 
 MODELS = [("bicubic", "Bicubic"), ("lanczos", "Lanczos")]
 WAIT_MS = 30000
@@ -313,7 +313,7 @@ def test_set_result_shows_timing_and_no_reference_numbers(qtbot, panel, image):
 
 
 def test_view_switch_changes_the_displayed_pixmap(qtbot, panel, image):
-    from sr_desktop.gui.compare_view import CompareView
+    from sr_desktop.gui.compare.view import CompareView
 
     compare = CompareView()
     qtbot.addWidget(compare)
@@ -454,8 +454,8 @@ def render_screenshots(out_dir: Path, image_path: Path | None = None) -> list[Pa
     """Render the panel alone and docked next to a compare view (difference map shown)."""
     from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
 
-    from sr_desktop.engine.image_io import read_image
-    from sr_desktop.gui.compare_view import CompareView
+    from sr_desktop.engine.imageio.codec import read_image
+    from sr_desktop.gui.compare.view import CompareView
 
     app = QApplication.instance() or QApplication([])
     image = read_image(image_path) if image_path else Image(textured_pixels(96, 128))

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image as PILImage
 
-from sr_desktop.engine.archs.srvgg import SRVGGNetCompact
+from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
 from sr_desktop.gui.app import create_application
-from sr_desktop.gui.main_window import MainWindow
+from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.settings import GuiSettings
 
 pytestmark = [pytest.mark.gui]

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from sr_desktop.engine.errors import ModelError
-from sr_desktop.engine.image import Image
-from sr_desktop.engine.progress import ProgressTracker
+from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.core.progress import ProgressTracker
 from sr_desktop.gui.app import create_application
 from sr_desktop.gui.worker import Job, JobQueue
 

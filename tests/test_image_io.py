@@ -10,8 +10,8 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageCms, ImageOps
 
-from sr_desktop.engine.image import Image
-from sr_desktop.engine.image_io import (
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.codec import (
     IMAGE_SUFFIXES,
     SaveOptions,
     format_for_path,
@@ -21,9 +21,9 @@ from sr_desktop.engine.image_io import (
     suffix_for_format,
     write_image,
 )
-from sr_desktop.engine.errors import ImageWriteError
-from sr_desktop.engine.image_io_png import encode_png
-from sr_desktop.engine.image_io_tiff import encode_tiff
+from sr_desktop.engine.core.errors import ImageWriteError
+from sr_desktop.engine.imageio.png import encode_png
+from sr_desktop.engine.imageio.tiff import encode_tiff
 
 cv2 = pytest.importorskip("cv2")
 

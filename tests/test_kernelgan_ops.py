@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sr_desktop.engine.degrade import degrade_with_kernel
+from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.kernelgan import losses
 from sr_desktop.engine.kernelgan.generator import KernelGenerator
 from sr_desktop.engine.kernelgan.kernel_ops import (

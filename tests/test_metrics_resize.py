@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sr_desktop.engine.metrics.matlab_resize import cubic_kernel, imresize, resize_weights
+from sr_desktop.engine.compute.matlab_resize import cubic_kernel, imresize, resize_weights
 
 # Keys' cubic (a = -0.5) at the distances that occur for ×2 and ×½, worked out by hand:
 # cubic(0.25) = 1.5/64 - 2.5/16 + 1 = 0.8671875      cubic(0.75) = 0.2265625

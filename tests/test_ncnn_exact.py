@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sr_desktop import paths
+from sr_desktop.engine.core import paths
 from sr_desktop.engine.models.loader import load_model
 
 ncnn = pytest.importorskip("ncnn")

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sr_desktop.engine.ncnn import NcnnGraphError, load_ncnn_graph, parse_param_text
-from sr_desktop.engine.ncnn.weights import TAG_FP16, BinReader
+from sr_desktop.engine.models.ncnn import NcnnGraphError, load_ncnn_graph, parse_param_text
+from sr_desktop.engine.models.ncnn.weights import TAG_FP16, BinReader
 
 PARAM = """7767517
 3 3

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from sr_desktop.engine.errors import ImageWriteError
-from sr_desktop.engine.image import Image
-from sr_desktop.engine.image_io import ProtectedPaths, write_image
+from sr_desktop.engine.core.errors import ImageWriteError
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.codec import ProtectedPaths, write_image
 
 
 def _image() -> Image:

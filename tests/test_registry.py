@@ -9,7 +9,7 @@ import types
 import pytest
 
 from sr_desktop.cli.main import main
-from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import loader, registry
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 
@@ -40,7 +40,7 @@ def test_manifest_has_the_stable_ids_and_complete_entries():
 
 
 def test_every_listed_model_file_exists_and_parses():
-    from sr_desktop.engine.ncnn import parse_param_file
+    from sr_desktop.engine.models.ncnn import parse_param_file
 
     count = 0
     for spec in registry.list_zoo_models():
@@ -94,13 +94,13 @@ def test_resample_and_zssr_dispatch(monkeypatch):
     with pytest.raises(ModelError, match="1..8"):
         loader.load_model("bicubic", scale=9)
     calls = []
-    zssr_mod = types.ModuleType("sr_desktop.engine.zssr.model")
+    zssr_mod = types.ModuleType("sr_desktop.engine.models.zssr.model")
     zssr_mod.make_zssr_model = lambda scale, kernel=None, **rest: calls.append((scale, kernel, rest)) or SRModel()
-    monkeypatch.setitem(sys.modules, "sr_desktop.engine.zssr.model", zssr_mod)
+    monkeypatch.setitem(sys.modules, "sr_desktop.engine.models.zssr.model", zssr_mod)
     loader.load_model("zssr", scale=2, kernel="k.npy", iterations=5)
     loader.load_model("zssr", scale=2, variant="real")
     assert calls == [(2, "k.npy", {"iterations": 5, "real": False}), (2, None, {"real": True})]
-    monkeypatch.setitem(sys.modules, "sr_desktop.engine.zssr.model", None)
+    monkeypatch.setitem(sys.modules, "sr_desktop.engine.models.zssr.model", None)
     with pytest.raises(ModelError, match="zssr is not available"):
         loader.load_model("zssr", scale=2)
 
@@ -108,7 +108,7 @@ def test_resample_and_zssr_dispatch(monkeypatch):
 def test_weight_cache_is_keyed_by_source_hash(tmp_path):
     import torch
 
-    from sr_desktop.engine.ncnn import load_ncnn_graph, source_hash
+    from sr_desktop.engine.models.ncnn import load_ncnn_graph, source_hash
 
     spec = registry.get_model_spec("waifu2x-photo")
     param, binf = registry.model_files(spec, 2, "default")

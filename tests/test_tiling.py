@@ -6,11 +6,11 @@ import numpy as np
 import torch
 import pytest
 
-from sr_desktop.engine.errors import Cancelled, DeviceError
-from sr_desktop.engine.image import Image
-from sr_desktop.engine.progress import CancelToken
-from sr_desktop.engine.tiling import plan_tiles, split_box
-from sr_desktop.engine.upscale import UpscaleOptions, plan_scale, upscale_float, upscale_image
+from sr_desktop.engine.core.errors import Cancelled, DeviceError
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.pipeline.tiling import plan_tiles, split_box
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, plan_scale, upscale_float, upscale_image
 from tests.tiny_models import OOMModel, TinyModel
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from sr_desktop.engine.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.image import Image
-from sr_desktop.engine.image_io import read_image, write_image
-from sr_desktop.engine.progress import CancelToken
-from sr_desktop.engine.upscale import UpscaleOptions, upscale_file, upscale_image, upscale_region
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.codec import read_image, write_image
+from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_file, upscale_image, upscale_region
 from tests.tiny_models import TinyModel
 
 
@@ -120,7 +120,7 @@ def test_write_result_round_trip(tmp_path):
 
 def test_per_image_models_report_their_own_progress():
     from sr_desktop.engine.models.base import SRModel
-    from sr_desktop.engine.progress import ProgressInfo
+    from sr_desktop.engine.core.progress import ProgressInfo
 
     class Trained(SRModel):
         kind = "per_image"

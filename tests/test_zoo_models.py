@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from sr_desktop import paths
-from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import zoo
 from sr_desktop.engine.models.loader import load_model
 

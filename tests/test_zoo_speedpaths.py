@@ -13,8 +13,8 @@ import torch
 
 from sr_desktop.engine.models import registry
 from sr_desktop.engine.models.loader import load_model
-from sr_desktop.engine.ncnn.fast import ConvStep, FastGraph
-from sr_desktop.engine.ncnn.layers import Eltwise, Split
+from sr_desktop.engine.models.ncnn.fast import ConvStep, FastGraph
+from sr_desktop.engine.models.ncnn.layers import Eltwise, Split
 
 ncnn = pytest.importorskip("ncnn")
 from test_ncnn_exact import natural_crop, ncnn_forward  # noqa: E402  (shared helpers)

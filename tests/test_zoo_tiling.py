@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from sr_desktop import paths
+from sr_desktop.engine.core import paths
 from sr_desktop.engine.models.loader import load_model
 
-tiling = pytest.importorskip("sr_desktop.engine.tiling")
+tiling = pytest.importorskip("sr_desktop.engine.pipeline.tiling")
 
 CASES = [
     ("realesr-animevideov3", 2, 64, 24),

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image as PILImage
 
-from sr_desktop.engine.errors import SRDesktopError
-from sr_desktop.engine.zssr import make_zssr_model
-from sr_desktop.engine.zssr.weighting import crop_probability, gradient_loss_map
-from sr_desktop.engine.zssr.zssr import PRESETS, ZSSROptions, ZSSRTrainer, bicubic_kernel, dihedral
+from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.models.zssr import make_zssr_model
+from sr_desktop.engine.models.zssr.weighting import crop_probability, gradient_loss_map
+from sr_desktop.engine.models.zssr.zssr import PRESETS, ZSSROptions, ZSSRTrainer, bicubic_kernel, dihedral
 
 
 def _photo() -> np.ndarray:
@@ -132,7 +132,7 @@ def test_estimate_path_runs_kernelgan_restarts_then_the_kernelgan_preset():
 def test_real_variant_adds_noise_to_sons_and_drops_back_projection():
     from sr_desktop.engine.models.loader import load_model
     from sr_desktop.engine.models.registry import get_model_spec
-    from sr_desktop.engine.zssr.model import REAL_PHOTO
+    from sr_desktop.engine.models.zssr.model import REAL_PHOTO
 
     assert get_model_spec("zssr").variants == ["default", "real"]
     real = load_model("zssr", scale=2, variant="real", kernel=bicubic_kernel(2))

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sr_desktop import paths
-from sr_desktop.engine.errors import SRDesktopError
+from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import SRDesktopError
 
 WINDOW_SIZE = (1600, 900)  # room for the compare view next to the metrics dock
 JOB_TIMEOUT_S = 1800.0
@@ -41,7 +41,7 @@ def launch(args) -> int:
 def run_window(image: Path) -> int:
     """Open the window with ``image`` and run the event loop until it is closed."""
     from sr_desktop.gui.app import create_application
-    from sr_desktop.gui.main_window import MainWindow
+    from sr_desktop.gui.main_window.window import MainWindow
 
     app = create_application(sys.argv[:1])
     window = MainWindow()
@@ -52,7 +52,7 @@ def run_window(image: Path) -> int:
 
 def take_screenshot(out: Path, image: Path) -> int:
     """Window offscreen with ``image``, idle, saved as a PNG to ``out``."""
-    from sr_desktop.engine.image_io import read_image
+    from sr_desktop.engine.imageio.codec import read_image
 
     read_image(image)  # a bad file is a one-line error before any window exists
     with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
@@ -67,8 +67,8 @@ def take_screenshot(out: Path, image: Path) -> int:
 def run_offscreen(image: Path, out_dir: Path) -> int:
     """Upscale ``image`` with the default model through an offscreen window, save the
     result and a screenshot of the window in ``out_dir``, print their paths."""
-    from sr_desktop.engine.image_io import SaveOptions, read_image
-    from sr_desktop.engine.upscale import DEFAULT_MODEL
+    from sr_desktop.engine.imageio.codec import SaveOptions, read_image
+    from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
 
     read_image(image)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
@@ -107,7 +107,7 @@ def _panels_settled(window) -> bool:
 
 def save_window_png(window, out: Path) -> Path:
     """Grab the whole window and write it as PNG (temporary file + rename)."""
-    from sr_desktop.engine.errors import ImageWriteError
+    from sr_desktop.engine.core.errors import ImageWriteError
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,7 @@ def _offscreen_window(settings_dir: Path):
     from sr_desktop.gui.app import create_application
 
     app = create_application(sys.argv[:1], offscreen=True)
-    from sr_desktop.gui.main_window import MainWindow
+    from sr_desktop.gui.main_window.window import MainWindow
     from sr_desktop.gui.settings import GuiSettings
 
     window = MainWindow(

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 from sr_desktop.cli.common import add_model_options
-from sr_desktop.engine.batch_plan import (
+from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
     OUTPUT_FORMATS,
     read_file_list,
 )
-from sr_desktop.engine.batch_report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
+from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
 
 DESCRIPTION = """\
 Upscale every image of IN_DIR into OUT_DIR, mirroring the folder tree. Files that are not
@@ -121,8 +121,8 @@ class _TerminalProgress:
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch; returns the exit status listed in ``--help``."""
-    from sr_desktop.engine.batch import BatchOptions, run_batch
-    from sr_desktop.engine.progress import CancelToken
+    from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+    from sr_desktop.engine.core.progress import CancelToken
 
     options = BatchOptions(
         model=args.model,

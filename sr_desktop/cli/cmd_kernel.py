@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from sr_desktop.engine.devices import DEVICE_CHOICES
-from sr_desktop.engine.errors import SRDesktopError
+from sr_desktop.engine.compute.devices import DEVICE_CHOICES
+from sr_desktop.engine.core.errors import SRDesktopError
 
 HELP = "estimate the image's own blur (downscaling) kernel with KernelGAN"
 EPILOG = """Defaults: up to 1000 iterations of 4 crops, stopping early once the kernel is
@@ -44,7 +44,7 @@ def _read_rgb(path: Path):
     """The image as H×W×C float 0..1."""
     import numpy as np
 
-    from sr_desktop.engine.image_io import read_image
+    from sr_desktop.engine.imageio.codec import read_image
 
     pixels = read_image(path).pixels
     peak = 65535.0 if pixels.dtype == np.uint16 else 255.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.core.errors import ModelError
 
 
 def add_parser(subparsers) -> None:

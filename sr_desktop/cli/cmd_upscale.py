@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sr_desktop.cli.common import add_model_options, upscale_options_from
 from sr_desktop.cli.progress_bar import TerminalProgress
-from sr_desktop.engine.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 
 FORMATS = ("png", "jpg", "webp", "tiff")
 
@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
 
 
 def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
-    from sr_desktop.engine.image_io import format_for_path, suffix_for_format
+    from sr_desktop.engine.imageio.codec import format_for_path, suffix_for_format
 
     as_folder = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
     if not as_folder:
@@ -62,8 +62,8 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sr_desktop.engine.image_io import ProtectedPaths, SaveOptions, read_image, write_image
-    from sr_desktop.engine.upscale import resolve_model, upscale_image
+    from sr_desktop.engine.imageio.codec import ProtectedPaths, SaveOptions, read_image, write_image
+    from sr_desktop.engine.pipeline.upscale import resolve_model, upscale_image
 
     if not 1 <= args.quality <= 100:
         raise SRDesktopError("--quality must be between 1 and 100")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sr_desktop.engine.devices import DEVICE_CHOICES, PRECISION_CHOICES
-from sr_desktop.engine.upscale import DEFAULT_MODEL, UpscaleOptions
+from sr_desktop.engine.compute.devices import DEVICE_CHOICES, PRECISION_CHOICES
+from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL, UpscaleOptions
 
 
 def tile_arg(value: str) -> int | str:

@@ -70,7 +70,7 @@ def build_app_parser() -> argparse.ArgumentParser:
 
 def _log_to_file() -> None:
     """The app logs INFO and above to <log dir>/sr-desktop.log (see README)."""
-    from sr_desktop.paths import log_dir
+    from sr_desktop.engine.core.paths import log_dir
 
     try:
         handler = logging.FileHandler(log_dir() / "sr-desktop.log", encoding="utf-8")
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if is_app:
         _log_to_file()
-    from sr_desktop.engine.errors import SRDesktopError
+    from sr_desktop.engine.core.errors import SRDesktopError
 
     try:
         if is_app:

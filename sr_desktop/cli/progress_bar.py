@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sr_desktop.engine.progress import ProgressInfo
+from sr_desktop.engine.core.progress import ProgressInfo
 
 
 class TerminalProgress:

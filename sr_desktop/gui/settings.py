@@ -1,7 +1,7 @@
 """Persistent GUI choices (model, scale, advanced options, save format, recent files,
 window geometry) in an INI file under the per-user config directory.
 
-The file lives in ``sr_desktop.paths.config_dir()``, so ``SR_DESKTOP_HOME`` redirects it
+The file lives in ``sr_desktop.engine.core.paths.config_dir()``, so ``SR_DESKTOP_HOME`` redirects it
 (tests use a temporary home and never touch the user's settings).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from sr_desktop import paths
+from sr_desktop.engine.core import paths
 
 MAX_RECENT_FILES = 10
 

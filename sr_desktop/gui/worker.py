@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from sr_desktop.engine.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.image import Image
-from sr_desktop.engine.progress import CancelToken, ProgressInfo
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class Job:
     """One upscale request: the whole image (``box`` None) or one region of it."""
 
     image: Image | None
-    options: Any  # sr_desktop.engine.upscale.UpscaleOptions (or what the runner needs)
+    options: Any  # sr_desktop.engine.pipeline.upscale.UpscaleOptions (or what the runner needs)
     box: tuple[int, int, int, int] | None = None
     id: int = field(default_factory=lambda: next(_ids))
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -57,7 +57,7 @@ class Job:
 
 def run_engine_job(job: Job, progress: Callable[[ProgressInfo], None], cancel: CancelToken):
     """Default job runner: the engine's ``upscale_image`` / ``upscale_region``."""
-    from sr_desktop.engine import upscale
+    from sr_desktop.engine.pipeline import upscale
 
     if job.box is None:
         return upscale.upscale_image(job.image, job.options, progress=progress, cancel=cancel)

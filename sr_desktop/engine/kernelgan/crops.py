@@ -60,7 +60,7 @@ class CropSampler:
     D crops (on the image's own gradient map), both on even coordinates."""
 
     def __init__(self, image: np.ndarray, g_size: int = 64, d_size: int = 26, scale: int = 2):
-        from sr_desktop.engine.metrics.matlab_resize import imresize
+        from sr_desktop.engine.compute.matlab_resize import imresize
 
         self.rows, self.cols = image.shape[:2]
         self.g_size, self.d_size = g_size, d_size

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from sr_desktop.engine.degrade import degrade_with_kernel
+from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.kernelgan.kernel_ops import center_of_mass, embed
 
 

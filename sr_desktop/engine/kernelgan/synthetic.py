@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from sr_desktop.engine.degrade import degrade_with_kernel
+from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.kernelgan.kernel_ops import center_of_mass
 
 

@@ -34,7 +34,7 @@ from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
 from sr_desktop.engine.kernelgan.errors import KernelError
 from sr_desktop.engine.kernelgan.generator import KernelGenerator
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4, embed, post_process_kernel
-from sr_desktop.engine.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 
 G_CROP = 64
 SHAVE_BORDER = 10
@@ -127,7 +127,7 @@ def _prepare_image(image: np.ndarray, shave: int) -> np.ndarray:
 def _resolve_device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         return device
-    from sr_desktop.engine.devices import resolve_device
+    from sr_desktop.engine.compute.devices import resolve_device
 
     return resolve_device(device)
 

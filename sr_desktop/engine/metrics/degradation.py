@@ -4,7 +4,7 @@
   rounded to uint8 between passes) — the rule behind the published tables.
 * ``bicubic-float``: the same on ``im2double(hr)``, the LR kept unrounded in float.
 * ``kernel``: blur with a given kernel (e.g. one estimated by KernelGAN) and keep every
-  s-th pixel (:func:`sr_desktop.engine.degrade.degrade_with_kernel`), optional Gaussian
+  s-th pixel (:func:`sr_desktop.engine.compute.degrade.degrade_with_kernel`), optional Gaussian
   noise, then rounded to 8 bits as a saved PNG would be.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_desktop.engine.degrade import degrade_with_kernel
+from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.metrics.errors import EvaluationError
-from sr_desktop.engine.metrics.matlab_resize import imresize
+from sr_desktop.engine.compute.matlab_resize import imresize
 
 
 @dataclass(frozen=True, eq=False)

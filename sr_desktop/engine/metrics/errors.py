@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sr_desktop.engine.errors import SRDesktopError
+from sr_desktop.engine.core.errors import SRDesktopError
 
 
 class EvaluationError(SRDesktopError):

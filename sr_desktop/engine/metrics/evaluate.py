@@ -29,7 +29,7 @@ from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.fullref import finite_or_none, ms_ssim, psnr, ssim
 from sr_desktop.engine.metrics.timing import Timing
 from sr_desktop.engine.metrics.upscalers import UpscaleOutput, Upscaler, as_upscaler, make_upscaler
-from sr_desktop.engine.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 
 #: suffixes of the files a dataset folder is read from (others, e.g. SHA256SUMS, are skipped)
 DATASET_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -187,7 +187,7 @@ def list_dataset(folder: str | Path) -> list[Path]:
 
 def read_hr(path: str | Path) -> np.ndarray:
     """Read an HR image as uint8 H×W×1 (grey) or H×W×3; raises `ImageReadError`."""
-    from sr_desktop.engine.image_io import read_image
+    from sr_desktop.engine.imageio.codec import read_image
 
     return to_uint8_rgb_or_gray(read_image(path).pixels)
 

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from sr_desktop.engine.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
 from sr_desktop.engine.metrics.evaluate import BenchReport
 
 

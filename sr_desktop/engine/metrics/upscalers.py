@@ -7,7 +7,7 @@ rounded as saving a PNG would round it). Three kinds:
   of the published tables (the bench's ``bicubic`` id). The engine's own ``bicubic``
   model (Pillow, float) differs slightly at the borders; use ``bicubic-pil`` for it.
 * :class:`EngineUpscaler` — any model of the zoo through the real pipeline
-  (:func:`sr_desktop.engine.upscale.upscale_image`): same tiling, scale rule and grey
+  (:func:`sr_desktop.engine.pipeline.upscale.upscale_image`): same tiling, scale rule and grey
   handling the user gets.
 * :class:`FunctionUpscaler` — wraps a plain ``f(rgb float32 H×W×3 0..1) -> float32
   sH×sW×3`` (tests, experiments).
@@ -20,9 +20,9 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from sr_desktop.engine.metrics.matlab_resize import imresize
+from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.metrics.timing import PeakMemory, Stopwatch, Timing
-from sr_desktop.engine.progress import CancelToken
+from sr_desktop.engine.core.progress import CancelToken
 
 #: the bench id of the MATLAB bicubic baseline
 MATLAB_BICUBIC_ID = "bicubic"
@@ -126,7 +126,7 @@ class FunctionUpscaler:
 
 
 class EngineUpscaler:
-    """A zoo/custom model run through :func:`sr_desktop.engine.upscale.upscale_image`.
+    """A zoo/custom model run through :func:`sr_desktop.engine.pipeline.upscale.upscale_image`.
 
     The model is loaded once, on construction (raises `ModelError`/`DeviceError` there),
     so the timings exclude loading.
@@ -134,7 +134,7 @@ class EngineUpscaler:
 
     def __init__(self, model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
                  variant: str | None = None, precision: str = "auto", name: str | None = None):
-        from sr_desktop.engine.upscale import UpscaleOptions, resolve_model
+        from sr_desktop.engine.pipeline.upscale import UpscaleOptions, resolve_model
 
         model_id = "bicubic" if model_id == ENGINE_BICUBIC_ID else model_id
         self.options = UpscaleOptions(model=model_id, scale=int(scale), variant=variant,
@@ -145,8 +145,8 @@ class EngineUpscaler:
 
     def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
                 keep_float: bool = False) -> UpscaleOutput:
-        from sr_desktop.engine.image import Image
-        from sr_desktop.engine.upscale import upscale_float, upscale_image
+        from sr_desktop.engine.imageio.image import Image
+        from sr_desktop.engine.pipeline.upscale import upscale_float, upscale_image
 
         lr = np.asarray(lr, dtype=np.uint8)
         result = upscale_image(Image(np.ascontiguousarray(lr)), self.options, cancel=cancel,
@@ -164,8 +164,8 @@ class EngineUpscaler:
         return UpscaleOutput(result.image.pixels, timing, floats)
 
     def upscale_float(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
-        from sr_desktop.engine import devices
-        from sr_desktop.engine.upscale import upscale_float
+        from sr_desktop.engine.compute import devices
+        from sr_desktop.engine.pipeline.upscale import upscale_float
 
         lr = np.asarray(lr, dtype=np.float32)
         gray = lr.shape[2] == 1

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sr_desktop.engine.progress import CancelToken, ProgressCallback
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 
 
 @dataclass

@@ -30,8 +30,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sr_desktop import paths
-from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _ncnn_pair(path: Path) -> tuple[Path, Path] | None:
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint's tensors, never executing pickled code."""
-    from sr_desktop.engine.archs.detect import UnsupportedStateDict, unwrap_state_dict
+    from sr_desktop.engine.models.archs.detect import UnsupportedStateDict, unwrap_state_dict
 
     with open(path, "rb") as fh:
         head = fh.read(16)
@@ -130,7 +130,7 @@ def _pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch
 
 
 class ArchModel(SRModel):
-    """A torch architecture from `sr_desktop.engine.archs` with custom weights."""
+    """A torch architecture from `sr_desktop.engine.models.archs` with custom weights."""
 
     def __init__(self, module: torch.nn.Module, arch: str, scale: int, model_id: str,
                  align: int = 1):
@@ -233,7 +233,7 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
         if fh.readline().strip() != NCNN_MAGIC.encode():
             raise _unsupported(param, "not a text ncnn .param file")
     try:
-        from sr_desktop.engine.ncnn import NcnnGraphError, load_ncnn_graph
+        from sr_desktop.engine.models.ncnn import NcnnGraphError, load_ncnn_graph
     except ImportError as exc:
         raise ModelError(f"ncnn models are not available in this build: {exc}") from None
     try:
@@ -245,7 +245,7 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
 
 
 def _load_torch(path: Path, model_id: str) -> ArchModel:
-    from sr_desktop.engine.archs.detect import UnsupportedStateDict, detect_architecture
+    from sr_desktop.engine.models.archs.detect import UnsupportedStateDict, detect_architecture
 
     state = _read_state_dict(path)
     try:
@@ -290,7 +290,7 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
         model = _load_ncnn(pair[0], pair[1], "")
         return {"arch": "ncnn", "scale": model.scale, "params": {"shrink": model.shrink},
                 "format": "ncnn", "files": [str(pair[0]), str(pair[1])]}
-    from sr_desktop.engine.archs.detect import UnsupportedStateDict, detect_architecture
+    from sr_desktop.engine.models.archs.detect import UnsupportedStateDict, detect_architecture
 
     state = _read_state_dict(path)
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 from sr_desktop.engine.models.registry import get_model_spec, install_command, model_files, variants_at
 
@@ -70,7 +70,7 @@ def load_model(model_id: str, scale: int | None = None, variant: str | None = No
     if spec.kind == "per_image":
         scale, variant = resolve_scale_variant(spec, scale, variant)
         try:
-            from sr_desktop.engine.zssr.model import make_zssr_model
+            from sr_desktop.engine.models.zssr.model import make_zssr_model
         except ModuleNotFoundError:
             raise ModelError("zssr is not available") from None
         rest = dict(options)
@@ -83,7 +83,7 @@ def load_model(model_id: str, scale: int | None = None, variant: str | None = No
 def _load_zoo_model(spec: ModelSpec, scale, variant, channels_last: bool = True,
                     noise_level: int | None = None, cache: bool = True) -> SRModel:
     from sr_desktop.engine.models.zoo import ZooModel
-    from sr_desktop.engine.ncnn import load_ncnn_graph
+    from sr_desktop.engine.models.ncnn import load_ncnn_graph
 
     if not spec.installed:
         raise ModelError(f"{spec.id} is not installed: run `{install_command(spec)}`")

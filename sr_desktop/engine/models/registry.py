@@ -15,8 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sr_desktop import paths
-from sr_desktop.engine.errors import ModelError
+from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.base import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def install_command(spec: ModelSpec) -> str | None:
 def _is_installed(spec: ModelSpec) -> bool:
     if spec.kind == "per_image":
         try:
-            return importlib.util.find_spec("sr_desktop.engine.zssr.model") is not None
+            return importlib.util.find_spec("sr_desktop.engine.models.zssr.model") is not None
         except (ImportError, ValueError):
             return False
     module = spec.source.get("module")

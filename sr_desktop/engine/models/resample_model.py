@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sr_desktop.engine import resample
+from sr_desktop.engine.compute import resample
 from sr_desktop.engine.models.base import SRModel
 
 

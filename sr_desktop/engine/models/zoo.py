@@ -153,7 +153,7 @@ class ZooModel(SRModel):
 
     def executor(self):
         """The callable that runs the raw graph: the fused CPU plan when it applies."""
-        from sr_desktop.engine.ncnn.fast import FastGraph, onednn_usable
+        from sr_desktop.engine.models.ncnn.fast import FastGraph, onednn_usable
 
         if not (self.fast and onednn_usable(self.device, self.dtype)):
             return self.module

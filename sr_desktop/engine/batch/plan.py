@@ -1,0 +1,210 @@
+"""Planning a batch: which files to process and where each output goes.
+
+Pure path logic, no image decoding: collecting the inputs of a folder (optionally
+recursive) or of a list of files, the output-name template, the output format for
+``same``, the "output inside input" guard, and the temp files left by a killed run.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from sr_desktop.engine.core.errors import SRDesktopError
+
+#: Placeholders of the output-name template.
+NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
+DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}_{model}"
+OUTPUT_FORMATS = ("same", "png", "jpg", "webp", "tiff")
+EXISTING_POLICIES = ("skip", "overwrite", "rename")
+
+class BatchError(SRDesktopError):
+    """A batch cannot start: bad folders, bad options, bad name template."""
+
+
+@dataclass
+class BatchJob:
+    """One input file of the batch and the output planned for it."""
+
+    index: int
+    input: Path
+    relative: Path  # path relative to the input root (mirrored under the output root)
+    output: Path | None = None  # None for inputs that are not images
+    output_format: str | None = None
+    is_image: bool = True
+    missing: bool = False  # a listed file that does not exist
+    collision_with: Path | None = None  # another input that maps to the same output
+
+
+def check_template(template: str) -> None:
+    """Raise `BatchError` unless `template` is a valid output-name template.
+
+    Placeholders: {stem} (input name without suffix), {ext} (input suffix without the
+    dot), {scale}, {model}, {variant}. The result is a file name: no path separators.
+    """
+    if not template or not template.strip():
+        raise BatchError("the name template is empty")
+    if "/" in template or "\\" in template or template in (".", ".."):
+        raise BatchError(f"the name template {template!r} must be a file name, not a path")
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise BatchError(f"bad name template {template!r}: {exc}") from None
+    for name in fields:
+        if name not in NAME_PLACEHOLDERS:
+            allowed = " ".join("{%s}" % p for p in NAME_PLACEHOLDERS)
+            raise BatchError(f"unknown placeholder {{{name}}} in the name template (use {allowed})")
+    if "stem" not in fields:
+        raise BatchError("the name template must contain {stem}, or every output would get the same name")
+
+
+def render_name(template: str, stem: str, ext: str, scale: int, model: str, variant: str | None) -> str:
+    """The output file name (without suffix) of one input."""
+    return template.format(
+        stem=stem, ext=ext, scale=scale, model=model, variant=variant or "default"
+    )
+
+
+def output_format_for(input_path: Path, fmt: str) -> str:
+    """The output format of `input_path` for the batch format `fmt` (``same`` keeps the
+    input's format when the engine can write it, else PNG)."""
+    from sr_desktop.engine.core.errors import ImageWriteError
+    from sr_desktop.engine.imageio.codec import format_for_path
+
+    if fmt != "same":
+        return fmt
+    try:
+        return format_for_path(input_path)
+    except ImageWriteError:
+        return "png"
+
+
+def output_suffix_for(input_path: Path, fmt: str) -> str:
+    """The suffix of the output: the input's own suffix when ``same`` keeps its format."""
+    from sr_desktop.engine.core.errors import ImageWriteError
+    from sr_desktop.engine.imageio.codec import format_for_path, suffix_for_format
+
+    if fmt == "same":
+        try:
+            format_for_path(input_path)
+            return input_path.suffix
+        except ImageWriteError:
+            return suffix_for_format("png")
+    return suffix_for_format(fmt)
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """True if `path` is `root` or lies under it (both resolved)."""
+    path, root = path.resolve(), root.resolve()
+    return path == root or root in path.parents
+
+
+def check_folders(input_dir: Path, output_dir: Path, allow_inside_input: bool) -> None:
+    """Refuse a missing input folder, and an output folder inside (or equal to) the input
+    folder unless explicitly allowed."""
+    if not input_dir.exists():
+        raise BatchError(f"input folder {input_dir} does not exist")
+    if not input_dir.is_dir():
+        raise BatchError(f"input {input_dir} is not a folder")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise BatchError(f"output {output_dir} exists and is not a folder")
+    if is_inside(output_dir, input_dir) and not allow_inside_input:
+        raise BatchError(
+            f"output folder {output_dir} is inside the input folder {input_dir}; "
+            "choose another folder or allow it explicitly (--allow-inside-input)"
+        )
+
+
+def _walk(input_dir: Path, recursive: bool, exclude: Path | None) -> list[Path]:
+    if not recursive:
+        return sorted(p for p in input_dir.iterdir() if p.is_file())
+    found: list[Path] = []
+    exclude_resolved = exclude.resolve() if exclude is not None else None
+    for root, dirs, files in os.walk(input_dir):
+        root_path = Path(root)
+        dirs[:] = sorted(
+            d for d in dirs if exclude_resolved is None or (root_path / d).resolve() != exclude_resolved
+        )
+        found.extend(root_path / f for f in sorted(files))
+    return found
+
+
+def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
+    """Paths listed one per line in `list_file` (blank lines and ``#`` comments ignored);
+    relative paths are taken relative to `input_dir`."""
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BatchError(f"cannot read the file list {list_file}: {exc.strerror or exc}") from None
+    paths = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = Path(line).expanduser()
+        paths.append(path if path.is_absolute() else input_dir / path)
+    return paths
+
+
+def plan_jobs(
+    input_dir: Path,
+    output_dir: Path,
+    *,
+    recursive: bool,
+    template: str,
+    fmt: str,
+    scale: int,
+    model: str,
+    variant: str | None,
+    files: list[Path] | None = None,
+) -> list[BatchJob]:
+    """One `BatchJob` per input file, in a stable (sorted) order.
+
+    With `files`, those files are the inputs (a file under `input_dir` keeps its
+    sub-folder in the output; one outside it goes to the output root). Otherwise the
+    files of `input_dir` (and its sub-folders when `recursive`), never those under
+    `output_dir`. Two inputs mapping to the same output are flagged (`collision_with`).
+    """
+    from sr_desktop.engine.imageio.codec import is_image_path
+
+    if files is None:
+        candidates = _walk(input_dir, recursive, output_dir if is_inside(output_dir, input_dir) else None)
+    else:
+        candidates = list(files)
+    jobs: list[BatchJob] = []
+    claimed: dict[str, Path] = {}
+    for index, path in enumerate(candidates):
+        if files is not None and is_inside(path, input_dir):
+            relative = path.resolve().relative_to(input_dir.resolve())
+        elif files is not None:
+            relative = Path(path.name)
+        else:
+            relative = path.relative_to(input_dir)
+        job = BatchJob(index=index, input=path, relative=relative)
+        if not path.is_file() or not is_image_path(path):
+            job.is_image = False
+            job.missing = not path.exists()
+            jobs.append(job)
+            continue
+        name = render_name(template, path.stem, path.suffix.lstrip("."), scale, model, variant)
+        job.output_format = output_format_for(path, fmt)
+        job.output = output_dir / relative.parent / (name + output_suffix_for(path, fmt))
+        key = os.path.normcase(str(job.output))
+        if key in claimed:
+            job.collision_with = claimed[key]
+        else:
+            claimed[key] = path
+        jobs.append(job)
+    return jobs
+
+
+def renamed_path(path: Path) -> Path:
+    """The first free ``name_1.ext``, ``name_2.ext``, ... next to `path`."""
+    n = 1
+    while True:
+        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+        n += 1

@@ -1,0 +1,180 @@
+"""Per-file records of a batch, the totals, and the JSON / CSV report file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sr_desktop.engine.batch.plan import BatchError
+
+#: Exit statuses of a batch (the CLI returns them; ``sr-desktop batch --help`` lists them).
+EXIT_OK = 0  # every image was processed or skipped as already done
+EXIT_SOME_FAILED = 1  # the batch ran to the end but at least one file failed
+EXIT_FATAL = 2  # bad usage or a fatal error before/while starting (nothing processed)
+EXIT_CANCELLED = 130  # cancelled by the user (Ctrl+C / Cancel); finished files are kept
+
+STATUSES = ("ok", "skipped", "failed")
+
+
+@dataclass
+class FileRecord:
+    """What happened to one input file."""
+
+    input: str
+    output: str | None
+    status: str  # ok | skipped | failed
+    error: str = ""  # one line, for failed files
+    note: str = ""  # why a file was skipped ("output exists", "not an image")
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    input_size: list[int] | None = None  # [width, height]
+    output_size: list[int] | None = None
+    read_seconds: float = 0.0
+    upscale_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.read_seconds + self.upscale_seconds + self.write_seconds
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 4)
+        for key in ("read_seconds", "upscale_seconds", "write_seconds"):
+            data[key] = round(data[key], 4)
+        return data
+
+
+@dataclass
+class BatchTotals:
+    """Counts and sums over a batch."""
+
+    files: int = 0
+    ok: int = 0
+    skipped: int = 0
+    failed: int = 0
+    not_images: int = 0
+    input_bytes: int = 0
+    output_bytes: int = 0
+    input_megapixels: float = 0.0
+    upscale_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    files_per_second: float = 0.0
+    cancelled: bool = False
+    exit_code: int = EXIT_OK
+    removed_temp_files: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_records(
+        cls, records: list[FileRecord], wall_seconds: float, cancelled: bool, removed_temp_files: int = 0
+    ) -> "BatchTotals":
+        totals = cls(files=len(records), wall_seconds=round(wall_seconds, 4), cancelled=cancelled)
+        totals.removed_temp_files = removed_temp_files
+        for record in records:
+            setattr(totals, record.status, getattr(totals, record.status) + 1)
+            if record.note == NOT_AN_IMAGE:
+                totals.not_images += 1
+            if record.status == "ok":
+                totals.input_bytes += record.input_bytes or 0
+                totals.output_bytes += record.output_bytes or 0
+                if record.input_size:
+                    totals.input_megapixels += record.input_size[0] * record.input_size[1] / 1e6
+                totals.upscale_seconds += record.upscale_seconds
+        totals.input_megapixels = round(totals.input_megapixels, 4)
+        totals.upscale_seconds = round(totals.upscale_seconds, 4)
+        if wall_seconds > 0:
+            totals.files_per_second = round(totals.ok / wall_seconds, 4)
+        if cancelled:
+            totals.exit_code = EXIT_CANCELLED
+        elif totals.failed:
+            totals.exit_code = EXIT_SOME_FAILED
+        return totals
+
+
+NOT_AN_IMAGE = "not an image"
+OUTPUT_EXISTS = "output exists"
+
+_CSV_COLUMNS = [
+    "input",
+    "output",
+    "status",
+    "error",
+    "note",
+    "input_bytes",
+    "output_bytes",
+    "input_width",
+    "input_height",
+    "output_width",
+    "output_height",
+    "read_seconds",
+    "upscale_seconds",
+    "write_seconds",
+    "seconds",
+]
+
+
+def _csv_text(records: list[FileRecord], totals: BatchTotals) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        row = record.to_json()
+        in_size = row.pop("input_size") or [None, None]
+        out_size = row.pop("output_size") or [None, None]
+        row.update(input_width=in_size[0], input_height=in_size[1])
+        row.update(output_width=out_size[0], output_height=out_size[1])
+        writer.writerow(row)
+    # The last row carries the totals: status "total", counts in the note.
+    writer.writerow(
+        {
+            "input": "TOTAL",
+            "status": "total",
+            "note": f"ok={totals.ok} skipped={totals.skipped} failed={totals.failed} "
+            f"not_images={totals.not_images} cancelled={totals.cancelled} exit_code={totals.exit_code}",
+            "input_bytes": totals.input_bytes,
+            "output_bytes": totals.output_bytes,
+            "upscale_seconds": totals.upscale_seconds,
+            "seconds": totals.wall_seconds,
+        }
+    )
+    return buffer.getvalue()
+
+
+def write_report(path: Path, header: dict, records: list[FileRecord], totals: BatchTotals) -> Path:
+    """Write the report atomically: CSV when `path` ends in ``.csv``, JSON otherwise.
+
+    JSON: ``{**header, "totals": {...}, "files": [record, ...]}``. CSV: one row per file
+    and a last row with ``status == "total"``.
+    """
+    if path.suffix.lower() == ".csv":
+        text = _csv_text(records, totals)
+    else:
+        data = dict(header)
+        data["totals"] = asdict(totals)
+        data["files"] = [r.to_json() for r in records]
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    tmp = path.with_name(f".{path.name}.partial")  # a killed run's one is replaced here
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise BatchError(f"cannot write the report {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def read_report(path: Path) -> dict:
+    """Load a JSON report written by `write_report`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,87 @@
+"""Progress reports and cooperative cancellation for long engine jobs.
+
+Every long engine call takes ``progress: ProgressCallback | None`` and
+``cancel: CancelToken | None``. The callback is called from the thread doing the work;
+the GUI forwards it to the UI thread with a signal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sr_desktop.engine.core.errors import Cancelled
+
+
+@dataclass(frozen=True)
+class ProgressInfo:
+    """A snapshot of a job's progress."""
+
+    done: int
+    total: int
+    elapsed: float
+    eta: float | None
+    stage: str = ""
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+
+ProgressCallback = Callable[[ProgressInfo], None]
+
+
+class CancelToken:
+    """A thread-safe flag a worker checks between units of work (tiles, files, iterations)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+def check_cancel(cancel: CancelToken | None) -> None:
+    """Raise `Cancelled` if `cancel` is set (no-op for None)."""
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+
+
+class ProgressTracker:
+    """Turns 'n of total done' into `ProgressInfo` with elapsed time and a linear ETA."""
+
+    def __init__(self, total: int, callback: ProgressCallback | None, stage: str = ""):
+        self.total = total
+        self.callback = callback
+        self.stage = stage
+        self.start = time.perf_counter()
+        self.done = 0
+
+    def update(self, done: int | None = None, message: str = "", **extra) -> ProgressInfo:
+        if done is not None:
+            self.done = done
+        elapsed = time.perf_counter() - self.start
+        eta = None
+        if 0 < self.done < self.total:
+            eta = elapsed / self.done * (self.total - self.done)
+        elif self.done >= self.total:
+            eta = 0.0
+        info = ProgressInfo(self.done, self.total, elapsed, eta, self.stage, message, dict(extra))
+        if self.callback is not None:
+            self.callback(info)
+        return info
+
+    def step(self, n: int = 1, message: str = "", **extra) -> ProgressInfo:
+        return self.update(self.done + n, message, **extra)

@@ -1,0 +1,123 @@
+"""A TIFF encoder for H×W×C uint8/uint16 arrays (gray, gray+alpha, RGB, RGBA).
+
+Pillow has no 16-bit RGB(A) image mode, and OpenCV writes no metadata, so the engine
+writes TIFF itself: little-endian baseline TIFF, Deflate compression with the horizontal
+predictor, unassociated alpha, ICC profile (tag 34675), resolution, and the EXIF
+information as TIFF carries it (descriptive IFD0 tags plus the Exif and GPS sub-IFDs).
+Pillow's ``ImageFileDirectory_v2`` serialises the directory (it knows every tag's type).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from fractions import Fraction
+from typing import BinaryIO
+
+import numpy as np
+
+from sr_desktop.engine.imageio.exif import DESCRIPTIVE_IFD0_TAGS, SUB_IFD_TAGS
+
+_STRIP_BYTES = 1 << 18  # uncompressed bytes per strip
+_MAX_CLASSIC_TIFF = (1 << 32) - 1
+
+_DEFLATE = 8
+_PREDICTOR_HORIZONTAL = 2
+_UNASSOCIATED_ALPHA = 2
+
+
+class TiffTooLarge(ValueError):
+    """The compressed image does not fit a classic (32-bit offset) TIFF."""
+
+
+def _strips(pixels: np.ndarray, rows_per_strip: int, level: int) -> list[bytes]:
+    """Deflate-compressed strips with horizontal differencing (TIFF predictor 2)."""
+    out = []
+    little = "<u2" if pixels.dtype == np.uint16 else np.uint8
+    for top in range(0, pixels.shape[0], rows_per_strip):
+        block = pixels[top : top + rows_per_strip]
+        diff = np.empty_like(block)
+        diff[:, 0] = block[:, 0]
+        np.subtract(block[:, 1:], block[:, :-1], out=diff[:, 1:])  # wraps modulo 2**bits
+        out.append(zlib.compress(diff.astype(little).tobytes(), level))
+    return out
+
+
+def encode_tiff(
+    fh: BinaryIO,
+    pixels: np.ndarray,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
+    level: int = 6,
+) -> None:
+    """Write ``pixels`` (H×W×C, uint8 or uint16, C in 1..4) as a TIFF to the binary file ``fh``.
+
+    ``exif`` is an EXIF block (``Exif\\0\\0`` + TIFF structure); its descriptive IFD0 tags
+    and its Exif/GPS sub-directories are merged into the TIFF's own directory.
+    """
+    from PIL import Image as PILImage
+    from PIL import TiffImagePlugin, TiffTags
+
+    height, width, channels = pixels.shape
+    bits = 16 if pixels.dtype == np.uint16 else 8
+    row_bytes = width * channels * bits // 8
+    rows_per_strip = max(1, min(height, _STRIP_BYTES // max(1, row_bytes)))
+    strips = _strips(pixels, rows_per_strip, level)
+
+    ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+    if exif:
+        info = PILImage.Exif()
+        info.load(exif)
+        for tag in DESCRIPTIVE_IFD0_TAGS:
+            if tag in info:
+                ifd[tag] = info[tag]
+        for tag in SUB_IFD_TAGS:
+            sub = info.get_ifd(tag)
+            if sub:
+                ifd[tag] = dict(sub)
+                ifd.tagtype[tag] = TiffTags.LONG
+
+    def put(tag: int, value, typ: int) -> None:
+        ifd[tag] = value
+        ifd.tagtype[tag] = typ
+
+    short, long_, rational, undefined = (
+        TiffTags.SHORT,
+        TiffTags.LONG,
+        TiffTags.RATIONAL,
+        TiffTags.UNDEFINED,
+    )
+    put(256, width, long_)  # ImageWidth
+    put(257, height, long_)  # ImageLength
+    put(258, (bits,) * channels, short)  # BitsPerSample
+    put(259, _DEFLATE, short)  # Compression
+    put(262, 1 if channels <= 2 else 2, short)  # Photometric: BlackIsZero / RGB
+    put(277, channels, short)  # SamplesPerPixel
+    put(278, rows_per_strip, long_)  # RowsPerStrip
+    put(284, 1, short)  # PlanarConfiguration: chunky
+    put(317, _PREDICTOR_HORIZONTAL, short)  # Predictor
+    put(339, (1,) * channels, short)  # SampleFormat: unsigned integer
+    if channels in (2, 4):
+        put(338, _UNASSOCIATED_ALPHA, short)  # ExtraSamples
+    if dpi:
+        put(282, Fraction(float(dpi[0])).limit_denominator(1000), rational)  # XResolution
+        put(283, Fraction(float(dpi[1])).limit_denominator(1000), rational)  # YResolution
+        put(296, 2, short)  # ResolutionUnit: inch
+    if icc_profile:
+        put(34675, icc_profile, undefined)
+    # Strip offsets are relative to the end of the directory; tobytes() rebases them.
+    offsets, position = [], 0
+    for strip in strips:
+        offsets.append(position)
+        position += len(strip)
+    put(273, tuple(offsets), long_)  # StripOffsets
+    put(279, tuple(len(s) for s in strips), long_)  # StripByteCounts
+
+    directory = ifd.tobytes(8)
+    if 8 + len(directory) + position > _MAX_CLASSIC_TIFF:
+        raise TiffTooLarge("the compressed image is larger than 4 GB, too large for TIFF")
+    fh.write(b"II*\x00" + struct.pack("<I", 8))
+    fh.write(directory)
+    for strip in strips:
+        fh.write(strip)

@@ -1,0 +1,175 @@
+"""An ncnn graph as a torch module, and loading it from ``.param``/``.bin`` with a cache.
+
+The converted weights are cached as safetensors under ``cache_dir``, named by the sha256 of
+the ``.param`` and ``.bin`` bytes: the first load decodes the ``.bin``; later loads read
+the float32 tensors directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from sr_desktop.engine.models.ncnn.layers import Layer, build_layer
+from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError, parse_param_text
+from sr_desktop.engine.models.ncnn.weights import BinReader
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = "ncnn-torch-v1"
+
+
+class NcnnGraph(nn.Module):
+    """Runs the layers of an ncnn graph in file order on N×C×H×W tensors.
+
+    ``forward(x)`` feeds `x` to the graph's (single) input blob and returns its output blob
+    (the last blob that no layer consumes). Intermediate blobs are freed after their last use.
+    """
+
+    def __init__(self, layer_defs: list[LayerDef], modules: list[Layer], source: str = ""):
+        super().__init__()
+        self.source = source
+        self.layer_defs = layer_defs
+        self.layers = nn.ModuleList(modules)
+        inputs = [d.tops[0] for d in layer_defs if d.type == "Input"]
+        if len(inputs) != 1:
+            raise NcnnGraphError(f"{source}: graph has {len(inputs)} inputs; exactly 1 is supported")
+        self.input_name = inputs[0]
+        produced: list[str] = []
+        consumed: dict[str, int] = {}
+        for i, d in enumerate(layer_defs):
+            for b in d.bottoms:
+                if b not in produced:
+                    raise NcnnGraphError(f"{source}: layer {d.name} reads blob {b!r} before it exists")
+                consumed[b] = i
+            produced.extend(d.tops)
+        outputs = [b for b in produced if b not in consumed]
+        if not outputs:
+            raise NcnnGraphError(f"{source}: graph has no output blob")
+        self.output_name = outputs[-1]
+        # steps: (layer index, bottoms, tops, blobs to free after the step)
+        self.steps = []
+        for i, d in enumerate(layer_defs):
+            if d.type == "Input":
+                continue
+            dead = [b for b in set(d.bottoms) if consumed.get(b) == i and b != self.output_name]
+            self.steps.append((i, list(d.bottoms), list(d.tops), dead))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        blobs: dict[str, torch.Tensor] = {self.input_name: x}
+        layers = self.layers
+        for i, bottoms, tops, dead in self.steps:
+            outs = layers[i]([blobs[b] for b in bottoms])
+            for name, t in zip(tops, outs):
+                blobs[name] = t
+            for b in dead:
+                del blobs[b]
+        return blobs[self.output_name]
+
+
+def source_hash(param_bytes: bytes, bin_bytes: bytes) -> str:
+    """sha256 of a model's ``.param`` + ``.bin`` bytes (the cache key)."""
+    h = hashlib.sha256()
+    h.update(param_bytes)
+    h.update(b"\0ncnn-bin\0")
+    h.update(bin_bytes)
+    return h.hexdigest()
+
+
+def _build(layer_defs: list[LayerDef], fetch_for, source: str) -> NcnnGraph:
+    modules = [build_layer(d, fetch_for(i)) for i, d in enumerate(layer_defs)]
+    return NcnnGraph(layer_defs, modules, source)
+
+
+def _from_bin(layer_defs: list[LayerDef], bin_bytes: bytes, source: str) -> NcnnGraph:
+    reader = BinReader(bin_bytes, source)
+
+    def fetch_for(_index):
+        def fetch(_name: str, count: int, tagged: bool) -> np.ndarray:
+            return reader.tagged(count) if tagged else reader.raw_float32(count)
+
+        return fetch
+
+    graph = _build(layer_defs, fetch_for, source)
+    if reader.remaining() > 0:
+        log.warning("%s: %d bytes of weights left unread", source, reader.remaining())
+    return graph
+
+
+def _from_tensors(layer_defs: list[LayerDef], tensors: dict[str, torch.Tensor], source: str) -> NcnnGraph:
+    def fetch_for(index):
+        def fetch(name: str, count: int, tagged: bool) -> np.ndarray:
+            t = tensors[f"layers.{index}.{name}"]
+            if name == "weight" and layer_defs[index].type == "Deconvolution":
+                t = t.transpose(0, 1)  # back to ncnn's (out, in, kh, kw) order
+            if t.numel() != count:
+                raise KeyError(name)
+            return t.contiguous().numpy().reshape(-1)
+
+        return fetch
+
+    return _build(layer_defs, fetch_for, source)
+
+
+def _write_cache(graph: NcnnGraph, path: Path, key: str) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().contiguous().clone() for k, v in graph.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"format": CACHE_FORMAT, "source_sha256": key})
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not write the weight cache %s: %s", path, exc)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_ncnn_graph(
+    param_path: str | Path,
+    bin_path: str | Path,
+    cache_dir: str | Path | None = "default",
+) -> NcnnGraph:
+    """Load an ncnn ``.param``/``.bin`` pair as a torch module (raw graph, float32, CPU).
+
+    ``cache_dir``: where converted weights are cached (default: ``paths.cache_dir()/models``;
+    None disables the cache). Raises `NcnnGraphError` for a broken or unsupported model.
+    """
+    param_path, bin_path = Path(param_path), Path(bin_path)
+    try:
+        param_bytes = param_path.read_bytes()
+        bin_bytes = bin_path.read_bytes()
+    except OSError as exc:
+        raise NcnnGraphError(f"cannot read model file {exc.filename}: {exc.strerror}") from None
+    try:
+        text = param_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NcnnGraphError(f"{param_path.name}: not a text .param file") from None
+    layer_defs = parse_param_text(text, source=param_path.name)
+    source = param_path.name
+    if cache_dir == "default":
+        from sr_desktop.engine.core import paths
+
+        cache_dir = paths.cache_dir() / "models"
+    if cache_dir is None:
+        return _from_bin(layer_defs, bin_bytes, source).eval()
+    key = source_hash(param_bytes, bin_bytes)
+    cache_file = Path(cache_dir) / f"ncnn-{key[:40]}.safetensors"
+    if cache_file.exists():
+        try:
+            from safetensors.torch import load_file
+
+            return _from_tensors(layer_defs, load_file(str(cache_file)), source).eval()
+        except Exception as exc:  # a damaged cache entry is re-created, never fatal
+            log.warning("ignoring damaged weight cache %s: %s", cache_file, exc)
+    graph = _from_bin(layer_defs, bin_bytes, source).eval()
+    _write_cache(graph, cache_file, key)
+    return graph

@@ -1,0 +1,296 @@
+"""Tiled inference: bounded memory, no seams, no dropped tiles.
+
+The input stays in host memory in its own dtype; each tile is cut out *with* ``context``
+real neighbouring pixels per side (clipped at the image border, where the model's own
+border convention applies exactly as for a whole-image run), converted to float, run on
+the device, cropped back to its core, quantised on the device and copied straight into
+the preallocated host output. So the whole output never lives on the device, and the
+float copy of the image never exists at once.
+
+On an out-of-memory error the failing tile is split in four and the same region is
+retried with the smaller tiles (and later tiles are split the same way): no tile is
+ever skipped. On CUDA several equal-shaped tiles run as one batch when memory allows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.errors import DeviceError, ModelError
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, check_cancel
+
+log = logging.getLogger(__name__)
+
+Box = tuple[int, int, int, int]  # y0, y1, x0, x1 (core region, input pixels)
+
+MIN_TILE = 16
+MAX_AUTO_TILE = 2048
+#: whole-image bound (input pixels) for non-tileable models on CPU/MPS memory
+NON_TILEABLE_MAX_PIXELS = 1_500_000  # Real-CUGAN needs ≈3–4 GB of fp32 activations per MP
+NON_TILEABLE_FALLBACK_TILE = 1024
+
+
+@dataclass
+class TileStats:
+    """What a tiled run did."""
+
+    tiles: int = 0
+    tile_size: int = 0  # 0 = the whole image in one piece
+    oom_splits: int = 0
+    batch_size: int = 1
+    peak_device_bytes: int = 0
+
+
+def _cuts(size: int, tile: int, align: int) -> list[int]:
+    """Near-equal cut positions 0 = c0 < c1 < ... < cn = size, inner cuts multiples of `align`."""
+    n = math.ceil(size / tile)
+    inner = {round(i * size / n / align) * align for i in range(1, n)}
+    return [0, *sorted(c for c in inner if 0 < c < size), size]
+
+
+def plan_tiles(height: int, width: int, tile: int, align: int = 1) -> list[Box]:
+    """Split H×W into near-equal core boxes of about `tile` pixels (0 = one box).
+
+    Inner tile edges fall on multiples of `align`, so models whose result depends on the
+    pixel phase (pixel-unshuffle, stride-2 U-Nets) see the same phase in every tile.
+    """
+    if tile <= 0 or (height <= tile and width <= tile):
+        return [(0, height, 0, width)]
+    ys, xs = _cuts(height, tile, align), _cuts(width, tile, align)
+    return [(ys[i], ys[i + 1], xs[j], xs[j + 1]) for i in range(len(ys) - 1) for j in range(len(xs) - 1)]
+
+
+def count_tiles(height: int, width: int, tile: int, align: int = 1) -> int:
+    """Number of tiles `run_tiled` will run for an H×W input (before any OOM split)."""
+    return len(plan_tiles(height, width, tile, align))
+
+
+def split_box(box: Box, tile: int, align: int = 1) -> list[Box]:
+    """Split one core box (with aligned corners) into aligned sub-boxes of about `tile`."""
+    y0, y1, x0, x1 = box
+    return [(y0 + a, y0 + b, x0 + c, x0 + d) for a, b, c, d in plan_tiles(y1 - y0, x1 - x0, tile, align)]
+
+
+def aligned_context(context: int, align: int) -> int:
+    """Context rounded up to a multiple of `align` (keeps tile starts on the phase grid)."""
+    return -(-context // align) * align
+
+
+def _padded(box: Box, context: int, height: int, width: int) -> Box:
+    y0, y1, x0, x1 = box
+    return max(0, y0 - context), min(height, y1 + context), max(0, x0 - context), min(width, x1 + context)
+
+
+def _to_tensor(src: np.ndarray, box: Box, src_max: float) -> torch.Tensor:
+    y0, y1, x0, x1 = box
+    patch = src[y0:y1, x0:x1]
+    t = torch.from_numpy(np.ascontiguousarray(patch))
+    t = t.to(torch.float32) if t.dtype != torch.float32 else t.clone()
+    if src_max != 1.0:
+        t.div_(src_max)
+    return t.permute(2, 0, 1)
+
+
+def _quantize_on_device(y: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    """N×C×H×W float -> N×H×W×C host array of `dtype` (floor(x·max+0.5) after clamping)."""
+    y = y.float().clamp_(0.0, 1.0)
+    if dtype.kind == "f":
+        out = y
+    else:
+        top = float(np.iinfo(dtype).max)
+        out = y.mul_(top).add_(0.5).floor_()
+        out = out.to(torch.uint8) if dtype == np.uint8 else out.to(torch.int32)
+    arr = out.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    return arr if arr.dtype == dtype else arr.astype(dtype)
+
+
+def run_tiled(
+    model: SRModel,
+    src: np.ndarray,
+    out: np.ndarray,
+    *,
+    tile: int,
+    src_max: float = 1.0,
+    to_gray: bool = False,
+    batch_size: int = 1,
+    tracker: ProgressTracker | None = None,
+    cancel: CancelToken | None = None,
+) -> TileStats:
+    """Run `model` over H×W×3 `src` tile by tile, writing the scaled result into `out`.
+
+    `out` is a preallocated (s·H)×(s·W)×C array (C = 3, or 1 with `to_gray`, which
+    averages the three output channels). `src` may be uint8/uint16 (divided by `src_max`)
+    or float32. `tile` is the core tile size in input pixels (0 = whole image). The
+    caller sets ``tracker.total`` (see `count_tiles`); OOM splits add to it.
+    """
+    height, width = src.shape[:2]
+    s = model.scale
+    if out.shape[0] != height * s or out.shape[1] != width * s:
+        raise ValueError(f"output buffer {out.shape} does not match input {src.shape} × {s}")
+    align = max(1, int(getattr(model, "align", 1)))
+    queue: deque[Box] = deque(plan_tiles(height, width, tile, align))
+    stats = TileStats(tile_size=tile, batch_size=batch_size)
+    max_tile = tile if tile > 0 else max(height, width)
+    context = aligned_context(model.context, align)
+    device = model.device
+    channels_last = device.type == "cuda"
+
+    while queue:
+        check_cancel(cancel)
+        box = queue.popleft()
+        if max(box[1] - box[0], box[3] - box[2]) > max_tile:
+            parts = split_box(box, max_tile, align)
+            if len(parts) > 1:  # (a box below the alignment step cannot be split further)
+                queue.extendleft(reversed(parts))
+                if tracker is not None:
+                    tracker.total += len(parts) - 1
+                continue
+        group = [box]
+        shape = _padded_shape(box, context, height, width)
+        while len(group) < batch_size and queue and _padded_shape(queue[0], context, height, width) == shape:
+            group.append(queue.popleft())
+        try:
+            results = _run_group(model, src, group, context, src_max, out.dtype, to_gray, channels_last)
+        except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+            if not devices.is_out_of_memory(exc):
+                raise
+            del exc
+            devices.empty_cache(device)
+            if len(group) > 1:
+                batch_size = max(1, len(group) // 2)
+                stats.batch_size = batch_size
+                queue.extendleft(reversed(group))
+                log.info("out of memory with a batch of %d tiles; retrying with %d", len(group), batch_size)
+                continue
+            size = max(box[1] - box[0], box[3] - box[2])
+            new_tile = size // 2
+            if new_tile < MIN_TILE:
+                raise DeviceError(
+                    f"out of memory on {device} even with {size}×{size} tiles; "
+                    "close other programs or use a smaller model or --device cpu"
+                ) from None
+            parts = split_box(box, new_tile, align)
+            if len(parts) == 1:
+                raise DeviceError(f"out of memory on {device} with a {size}×{size} tile that cannot be split further") from None
+            max_tile = new_tile
+            stats.tile_size = new_tile
+            stats.oom_splits += 1
+            queue.extendleft(reversed(parts))
+            if tracker is not None:
+                tracker.total += len(parts) - 1
+            log.info("out of memory with a %d px tile; retrying the same region with %d px tiles", size, new_tile)
+            continue
+        for (y0, y1, x0, x1), arr in zip(group, results):
+            out[y0 * s : y1 * s, x0 * s : x1 * s, :] = arr
+        stats.tiles += len(group)
+        if device.type == "cuda":
+            stats.peak_device_bytes = max(stats.peak_device_bytes, torch.cuda.max_memory_allocated(device))
+        if tracker is not None:
+            tracker.step(len(group), message=f"tile {tracker.done + len(group)}/{tracker.total}")
+    return stats
+
+
+def _padded_shape(box: Box, context: int, height: int, width: int) -> tuple[int, int]:
+    y0, y1, x0, x1 = _padded(box, context, height, width)
+    return y1 - y0, x1 - x0
+
+
+def _run_group(
+    model: SRModel,
+    src: np.ndarray,
+    group: list[Box],
+    context: int,
+    src_max: float,
+    out_dtype: np.dtype,
+    to_gray: bool,
+    channels_last: bool,
+) -> list[np.ndarray]:
+    height, width = src.shape[:2]
+    padded = [_padded(b, context, height, width) for b in group]
+    x = torch.stack([_to_tensor(src, p, src_max) for p in padded])
+    x = x.to(model.device, model.dtype, non_blocking=True)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        return _forward_and_crop(model, x, group, padded, out_dtype, to_gray)
+
+
+def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> list[np.ndarray]:
+    s = model.scale
+    y = model.run(x)
+    ph, pw = x.shape[2], x.shape[3]
+    if y.shape[2] != ph * s or y.shape[3] != pw * s:
+        raise ModelError(
+            f"model {model.id} returned {tuple(y.shape[2:])} for a {ph}×{pw} input at ×{s}"
+        )
+    results = []
+    for i, ((y0, y1, x0, x1), (py0, _py1, px0, _px1)) in enumerate(zip(group, padded)):
+        top, left = (y0 - py0) * s, (x0 - px0) * s
+        core = y[i : i + 1, :, top : top + (y1 - y0) * s, left : left + (x1 - x0) * s]
+        if to_gray:  # clip first: the grey result equals the grey of the saved RGB result
+            core = core.float().clamp(0.0, 1.0).mean(dim=1, keepdim=True)
+        results.append(_quantize_on_device(core, np.dtype(out_dtype))[0])
+    return results
+
+
+def probe_bytes_per_pixel(model: SRModel, probe: int = 64) -> float:
+    """Device memory per input pixel of one forward pass, measured on a small probe (CUDA)."""
+    device = model.device
+    side = probe + 2 * model.context
+    x = torch.rand(1, 3, side, side, device=device, dtype=model.dtype)
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    with torch.inference_mode():
+        model.run(x)
+    torch.cuda.synchronize(device)
+    peak = torch.cuda.max_memory_allocated(device) - base
+    return max(1.0, peak / (side * side))
+
+
+def choose_tile(model: SRModel, height: int, width: int, requested: int | str) -> tuple[int, int]:
+    """Return (tile, batch_size) for a job. `requested` is 'auto', 0 (whole) or a size."""
+    if not model.tileable:
+        # Tiles of such models (global pooling) are not independent: whole image when it
+        # fits the bound, else the largest tiles (on CUDA an OOM also splits, see run_tiled).
+        if height * width <= NON_TILEABLE_MAX_PIXELS or model.device.type == "cuda":
+            return 0, 1
+        log.warning("%s is not tileable; image above %d px runs in %d px tiles",
+                    model.id, NON_TILEABLE_MAX_PIXELS, NON_TILEABLE_FALLBACK_TILE)
+        return NON_TILEABLE_FALLBACK_TILE, 1
+    if requested != "auto":
+        tile = int(requested)
+        if tile < 0:
+            raise DeviceError("tile size must be 'auto', 0 (no tiling) or a positive number of pixels")
+        if 0 < tile < MIN_TILE:
+            raise DeviceError(f"tile size must be at least {MIN_TILE} px")
+        return tile, 1
+    device = model.device
+    if device.type != "cuda":
+        # On the CPU bigger tiles are not faster; the model's recommended size keeps the
+        # working memory small and the progress fine-grained.
+        return int(model.recommended_tile), 1
+    try:
+        bpp = probe_bytes_per_pixel(model)
+    except Exception as exc:  # noqa: BLE001
+        if not devices.is_out_of_memory(exc):
+            raise
+        devices.empty_cache(device)
+        return 128, 1
+    budget = devices.free_memory_bytes(device) * 0.6
+    side = int(math.sqrt(budget / bpp)) - 2 * model.context
+    side = max(64, min(MAX_AUTO_TILE, side // 32 * 32))
+    if side >= max(height, width):
+        return 0, 1
+    tiles = count_tiles(height, width, side, model.align)
+    per_tile = bpp * (side + 2 * model.context) ** 2
+    batch = int(max(1, min(8, tiles, budget // per_tile)))
+    return side, batch

@@ -1,0 +1,403 @@
+"""The upscaling pipeline: Image -> model (tiled, any scale) -> Image.
+
+Scale rule (documented in the README): a model runs at its native scales. A requested
+scale N that is one of them is one pass. Otherwise the model is applied p times at the
+native scale s that reaches N with the smallest overshoot s^p / N ≥ 1 (ties: fewer
+passes, then the larger s), and when s^p > N the result is reduced to exactly N× with
+antialiased Lanczos-3. Examples: ×2 from a ×4-only model = one pass then ×0.5; ×8 from a
+×2/×4 model = ×2 three times (exact); ×3 from ×2/×4 = ×4 then ×0.75. `bicubic` and
+`lanczos` reach any integer scale directly.
+
+RGB goes through the model. Alpha is upscaled through the model too (as a grey image) or
+by Lanczos resampling (``alpha="resample"``). Grey images go through the model as RGB and
+come back grey (mean of the three output channels). 16-bit input gives 16-bit output;
+intermediate passes are kept at 16 bits.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sr_desktop.engine.compute import devices
+
+from sr_desktop.engine.compute import resample
+from sr_desktop.engine.core.errors import ModelError, SRDesktopError
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+from sr_desktop.engine.pipeline.tiling import choose_tile, count_tiles, run_tiled
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "span"
+RESAMPLE_IDS = ("bicubic", "lanczos")
+MAX_SCALE = 16
+ALPHA_MODES = ("model", "resample")
+
+
+@dataclass
+class UpscaleOptions:
+    """What to run and how. Every field has a sensible default."""
+
+    model: str = DEFAULT_MODEL
+    scale: int | None = None  # None = the model's largest native scale
+    variant: str | None = None
+    device: str = "auto"
+    tile: int | str = "auto"  # "auto", 0 (whole image) or a tile size in input pixels
+    precision: str = "auto"
+    alpha: str = "model"  # model | resample
+    kernel: object = None  # zssr only: ndarray, .npy path or "estimate"
+
+
+@dataclass
+class UpscaleResult:
+    """The upscaled image and how it was made."""
+
+    image: Image
+    seconds: float
+    device: str
+    tiles: int
+    tile_size: int
+    scale: int
+    model: str
+    variant: str | None = None
+    native_scale: int = 1
+    passes: int = 1
+    peak_memory_bytes: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    native: int
+    passes: int
+    final_resize: bool
+
+
+def plan_scale(native_scales: list[int], requested: int | None, any_scale: bool = False) -> ScalePlan:
+    """Choose native scale and number of passes for `requested` (see module docstring)."""
+    if requested is not None and not (1 <= int(requested) <= MAX_SCALE):
+        raise ModelError(f"scale must be between 1 and {MAX_SCALE}, got {requested}")
+    if any_scale:
+        n = int(requested or max(native_scales))
+        return ScalePlan(n, 1, False)
+    scales = sorted(set(int(s) for s in native_scales))
+    if not scales:
+        raise ModelError("model declares no scale")
+    if requested is None:
+        return ScalePlan(max(scales), 1, False)
+    n = int(requested)
+    if n in scales:
+        return ScalePlan(n, 1, False)
+    candidates = []
+    for s in scales:
+        if s == 1:
+            continue
+        p = max(1, math.ceil(math.log(n) / math.log(s) - 1e-9))
+        candidates.append((s**p / n, p, -s))
+    if not candidates:  # only ×1 models (denoisers): one pass, then resample up
+        return ScalePlan(1, 1, n != 1)
+    overshoot, p, neg_s = min(candidates)
+    return ScalePlan(-neg_s, p, overshoot > 1.0)
+
+
+# -- model loading with a small cache ----------------------------------------------------
+
+_CACHE: "OrderedDict[tuple, SRModel]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 2
+
+
+def native_scales_of(model_id: str) -> tuple[list[int], bool]:
+    """(native scales, any_scale) of a model id from the registry."""
+    if model_id in RESAMPLE_IDS:
+        return [2, 3, 4], True  # any integer scale; ×4 when none is asked for
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    spec = get_model_spec(model_id)
+    return list(spec.scales), spec.kind == "resample"
+
+
+def _load(model_id: str, scale: int, variant: str | None, **options) -> SRModel:
+    if model_id in RESAMPLE_IDS:
+        from sr_desktop.engine.models.resample_model import ResampleModel
+
+        return ResampleModel(model_id, scale)
+    from sr_desktop.engine.models.loader import load_model
+
+    return load_model(model_id, scale=scale, variant=variant, **options)
+
+
+def get_model(
+    model_id: str,
+    scale: int,
+    variant: str | None = None,
+    device: str | torch.device = "auto",
+    precision: str = "auto",
+    **options,
+) -> SRModel:
+    """Load (or reuse) a model on a device in the right precision."""
+    dev = devices.resolve_device(device) if isinstance(device, str) else device
+    cacheable = not any(v is not None for v in options.values())
+    key = (model_id, scale, variant, str(dev), precision)
+    if cacheable:
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key]
+    model = _load(model_id, scale, variant, **{k: v for k, v in options.items() if v is not None})
+    dtype = devices.resolve_precision(precision, dev, model.supports_fp16)
+    model.to(dev, dtype)
+    module = getattr(model, "module", None)
+    if dev.type == "cuda" and isinstance(module, torch.nn.Module):
+        module.to(memory_format=torch.channels_last)
+    if cacheable:
+        with _CACHE_LOCK:
+            _CACHE[key] = model
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return model
+
+
+def clear_model_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+# -- the pipeline ------------------------------------------------------------------------
+
+
+def resolve_model(options: UpscaleOptions, model: SRModel | None = None) -> tuple[SRModel, ScalePlan]:
+    """The model (loaded by id unless given) and the scale plan for `options`."""
+    if model is not None:
+        return model, plan_scale([model.scale], options.scale)
+    scales, any_scale = native_scales_of(options.model)
+    plan = plan_scale(scales, options.scale, any_scale)
+    model = get_model(options.model, plan.native, options.variant, options.device,
+                      options.precision, kernel=options.kernel)
+    return model, plan
+
+
+def _validate(options: UpscaleOptions) -> None:
+    if options.alpha not in ALPHA_MODES:
+        raise ModelError(f"alpha mode must be one of {', '.join(ALPHA_MODES)}, got {options.alpha!r}")
+    if options.tile != "auto":
+        try:
+            int(options.tile)
+        except (TypeError, ValueError):
+            raise ModelError(f"tile must be 'auto' or a number of pixels, got {options.tile!r}") from None
+
+
+class _Chain:
+    """Runs one model `passes` times over a plane set, then resizes to the target."""
+
+    def __init__(self, model: SRModel, plan: ScalePlan, target_scale: int, tile_request, cancel, tracker):
+        self.model = model
+        self.plan = plan
+        self.target = target_scale
+        self.tile_request = tile_request
+        self.cancel = cancel
+        self.tracker = tracker
+        self.tiles = 0
+        self.tile_size = 0
+        self.peak = 0
+        self._tile_cache: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def tile_for(self, h: int, w: int) -> tuple[int, int]:
+        if (h, w) not in self._tile_cache:
+            self._tile_cache[(h, w)] = choose_tile(self.model, h, w, self.tile_request)
+        return self._tile_cache[(h, w)]
+
+    def count(self, h: int, w: int) -> int:
+        total = 0
+        for _ in range(self.plan.passes):
+            if self.model.kind == "per_image":
+                total += 1
+            else:
+                total += count_tiles(h, w, self.tile_for(h, w)[0], self.model.align)
+            h, w = h * self.model.scale, w * self.model.scale
+        return total
+
+    def run(self, src: np.ndarray, src_max: float, out: np.ndarray, to_gray: bool) -> None:
+        """src H×W×3 -> out (H·N)×(W·N)×C (C=1 when to_gray)."""
+        cur, cur_max = src, src_max
+        s = self.model.scale
+        for p in range(self.plan.passes):
+            last = p == self.plan.passes - 1
+            h, w = cur.shape[:2]
+            if last and not self.plan.final_resize:
+                dst = out
+            else:
+                # Intermediate passes at 16 bits (float32 for float pipelines).
+                dtype = np.float32 if out.dtype == np.float32 else np.uint16
+                channels = 1 if (last and to_gray) else 3
+                dst = np.empty((h * s, w * s, channels), dtype=dtype)
+            self._one_pass(cur, cur_max, dst, to_gray=(to_gray and dst.shape[2] == 1))
+            cur = dst
+            cur_max = 1.0 if dst.dtype == np.float32 else float(np.iinfo(dst.dtype).max)
+        if self.plan.final_resize:
+            check_cancel(self.cancel)
+            resample.resize_into(cur, out, cur_max, "lanczos")
+
+    def _one_pass(self, src, src_max, dst, to_gray: bool) -> None:
+        check_cancel(self.cancel)
+        if self.model.kind == "per_image":
+            rgb = src.astype(np.float32) / src_max
+            # Trained per image: its own progress (iterations, ETA) is the job's progress.
+            forward = self.tracker.callback if self.tracker is not None else None
+            result = self.model.upscale_array(rgb, progress=forward, cancel=self.cancel)
+            if to_gray:
+                result = result.mean(axis=2, keepdims=True)
+            dst[...] = resample.quantize(result, dst.dtype)
+            self.tiles += 1
+            if self.tracker is not None:
+                self.tracker.step(1)
+            return
+        h, w = src.shape[:2]
+        tile, batch = self.tile_for(h, w)
+        stats = run_tiled(
+            self.model, src, dst, tile=tile, src_max=src_max, to_gray=to_gray,
+            batch_size=batch, tracker=self.tracker, cancel=self.cancel,
+        )
+        self.tiles += stats.tiles
+        self.tile_size = max(self.tile_size, stats.tile_size)
+        self.peak = max(self.peak, stats.peak_device_bytes)
+
+
+def upscale_image(
+    image: Image,
+    options: UpscaleOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    model: SRModel | None = None,
+) -> UpscaleResult:
+    """Upscale `image` by `options`. Returns a new Image with the same metadata.
+
+    `model` overrides loading by id (tests and benchmarks pass small models this way).
+    Raises `Cancelled` if `cancel` is set between tiles; `SRDesktopError` on bad options.
+    """
+    options = options or UpscaleOptions()
+    _validate(options)
+    start = time.perf_counter()
+    model, plan = resolve_model(options, model)
+    target = int(options.scale or plan.native**plan.passes)
+
+    pixels = image.pixels
+    src_max = float(image.max_value)
+    rgb = pixels[:, :, :3] if not image.is_gray else np.repeat(pixels[:, :, :1], 3, axis=2)
+    h, w = image.height, image.width
+    out = np.empty((h * target, w * target, image.channels), dtype=pixels.dtype)
+    color_channels = 1 if image.is_gray else 3
+
+    tracker = ProgressTracker(0, progress, stage="upscale")
+    chain = _Chain(model, plan, target, options.tile, cancel, tracker)
+    alpha_through_model = image.has_alpha and options.alpha == "model"
+    tracker.total = chain.count(h, w) * (2 if alpha_through_model else 1)
+    tracker.update(message="starting")
+
+    chain.run(rgb, src_max, out[:, :, :color_channels], to_gray=image.is_gray)
+    if image.has_alpha:
+        alpha = pixels[:, :, -1:]
+        if alpha_through_model:
+            chain.run(np.repeat(alpha, 3, axis=2), src_max, out[:, :, -1:], to_gray=True)
+        else:
+            check_cancel(cancel)
+            resample.resize_into(alpha, out[:, :, -1:], src_max, "lanczos")
+    check_cancel(cancel)
+    seconds = time.perf_counter() - start
+    tracker.update(tracker.total, message="done")
+    return UpscaleResult(
+        image=image.with_pixels(out),
+        seconds=seconds,
+        device=devices.describe_device(model.device),
+        tiles=chain.tiles,
+        tile_size=chain.tile_size,
+        scale=target,
+        model=model.id or options.model,
+        variant=model.variant,
+        native_scale=plan.native,
+        passes=plan.passes,
+        peak_memory_bytes=chain.peak or devices.process_rss_bytes(),
+    )
+
+
+def upscale_float(
+    rgb: np.ndarray,
+    options: UpscaleOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    model: SRModel | None = None,
+) -> np.ndarray:
+    """H×W×3 float32 0..1 -> (N·H)×(N·W)×3 float32 clipped to 0..1 (metrics, benchmarks)."""
+    options = options or UpscaleOptions()
+    _validate(options)
+    model, plan = resolve_model(options, model)
+    target = int(options.scale or plan.native ** plan.passes)
+    src = np.ascontiguousarray(rgb, dtype=np.float32)
+    out = np.empty((src.shape[0] * target, src.shape[1] * target, 3), dtype=np.float32)
+    tracker = ProgressTracker(0, progress, stage="upscale")
+    chain = _Chain(model, plan, target, options.tile, cancel, tracker)
+    tracker.total = chain.count(*src.shape[:2])
+    chain.run(src, 1.0, out, to_gray=False)
+    return out
+
+
+def upscale_region(
+    image: Image,
+    box: tuple[int, int, int, int],
+    options: UpscaleOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    model: SRModel | None = None,
+) -> UpscaleResult:
+    """Upscale only `box` = (x, y, w, h) of `image`, reading context around it so the
+    result equals those pixels of the whole-image result. The result image is the
+    region alone, (w·N)×(h·N)."""
+    options = options or UpscaleOptions()
+    x, y, bw, bh = (int(v) for v in box)
+    if bw <= 0 or bh <= 0 or x < 0 or y < 0 or x + bw > image.width or y + bh > image.height:
+        raise SRDesktopError(
+            f"region {bw}×{bh} at ({x}, {y}) is not inside the {image.width}×{image.height} image"
+        )
+    model, plan = resolve_model(options, model)
+    margin = model.context + (resample.SUPPORT["lanczos"] + 2 if plan.final_resize else 0) + 2
+    if model.kind == "per_image" or not model.tileable:
+        margin = max(margin, 32)
+    x0, y0 = max(0, x - margin), max(0, y - margin)
+    x1, y1 = min(image.width, x + bw + margin), min(image.height, y + bh + margin)
+    crop = image.with_pixels(np.ascontiguousarray(image.pixels[y0:y1, x0:x1]))
+    result = upscale_image(crop, options, progress, cancel, model=model)
+    n = result.scale
+    top, left = (y - y0) * n, (x - x0) * n
+    region = result.image.pixels[top : top + bh * n, left : left + bw * n]
+    result.image = image.with_pixels(np.ascontiguousarray(region))
+    result.extra["box"] = (x, y, bw, bh)
+    return result
+
+
+def upscale_file(
+    src: str | Path,
+    dst: str | Path,
+    options: UpscaleOptions | None = None,
+    save_options=None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> UpscaleResult:
+    """Read `src`, upscale, write `dst` atomically (never over `src`)."""
+    from sr_desktop.engine.imageio.codec import read_image, write_image
+
+    image = read_image(src)
+    result = upscale_image(image, options, progress, cancel)
+    check_cancel(cancel)
+    write_image(result.image, dst, save_options, overwrite=overwrite, protect=(Path(src),))
+    return result

@@ -1,5 +1,0 @@
-"""ZSSR: per-image super-resolution trained at test time, with a given or estimated kernel."""
-
-from sr_desktop.engine.zssr.model import ZSSRModel, load_kernel, make_zssr_model
-
-__all__ = ["ZSSRModel", "load_kernel", "make_zssr_model"]

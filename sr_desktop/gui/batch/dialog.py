@@ -1,0 +1,471 @@
+"""File ▸ Batch export…: a non-modal dialog that upscales a folder with the engine's batch.
+
+The batch runs in a `BatchWorker` (QThread) and reports through signals only, so the
+main window stays usable. The dialog shows files done/total, the current file, the
+throughput and the ETA, a table with the status of each file, a Cancel button, and at
+the end a summary with buttons that open the output folder and the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
+from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
+from sr_desktop.gui.main_window.model_picker import ModelPicker
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("File", "Status", "Output", "Seconds", "Details")
+
+
+def batch_models() -> list[ModelSpec]:
+    """The registry's models, or the two resampling baselines when there is no registry."""
+    try:
+        from sr_desktop.engine.models.registry import list_models
+    except ImportError:
+        list_models = None
+    if list_models is not None:
+        try:
+            models = list_models()
+            if models:
+                return models
+        except SRDesktopError as exc:
+            log.warning("model registry unavailable: %s", exc)
+    return [
+        ModelSpec(id=name, name=name.capitalize(), arch=name, scales=[2, 3, 4], kind="resample",
+                  description=f"{name.capitalize()} resampling (baseline)")
+        for name in ("bicubic", "lanczos")
+    ]
+
+
+class BatchWorker(QThread):
+    """Runs `run_batch` in a thread. Every outcome leaves through one signal, and is also
+    kept in ``result`` / ``error`` for a slot connected to ``finished``."""
+
+    progressed = Signal(object)  # ProgressInfo
+    succeeded = Signal(object)  # BatchResult (finished or cancelled)
+    failed = Signal(str)  # one-line message: the batch could not start
+
+    def __init__(self, input_dir: str, output_dir: str, options, report_path: str | None = None, parent=None):
+        super().__init__(parent)
+        self.input_dir = input_dir
+        self.output_dir = output_dir
+        self.options = options
+        self.report_path = report_path
+        self.cancel_token = CancelToken()
+        self.result = None
+        self.error: str | None = None
+
+    def cancel(self) -> None:
+        """Stop after the current tile (nothing partial is written)."""
+        self.cancel_token.cancel()
+
+    def run(self) -> None:  # noqa: D102 - QThread entry point
+        from sr_desktop.engine.batch.runner import run_batch
+
+        try:
+            result = run_batch(
+                self.input_dir, self.output_dir, self.options, report_path=self.report_path,
+                progress=self.progressed.emit, cancel=self.cancel_token,
+            )
+        except SRDesktopError as exc:
+            self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.failed.emit(self.error)
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the app down
+            log.exception("batch failed")
+            self.error = f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0]
+            self.failed.emit(self.error)
+        else:
+            self.result = result
+            self.succeeded.emit(result)
+
+
+class _WorkerKeeper(QObject):
+    """Holds running workers until their thread has ended, so that a dialog deleted in
+    the middle of a batch never destroys a running QThread (Qt aborts the process)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workers: set[BatchWorker] = set()
+
+    def keep(self, worker: BatchWorker) -> None:
+        self.workers.add(worker)
+        worker.finished.connect(self._release)  # queued: this object lives in the GUI thread
+
+    def _release(self) -> None:
+        worker = self.sender()
+        if isinstance(worker, BatchWorker):
+            worker.wait()
+            self.workers.discard(worker)
+
+
+_keeper: _WorkerKeeper | None = None
+
+
+def _keep_alive(worker: BatchWorker) -> None:
+    global _keeper
+    if _keeper is None:
+        _keeper = _WorkerKeeper()
+    _keeper.keep(worker)
+
+
+def _format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+class BatchDialog(QDialog):
+    """Options, progress, per-file status and summary of one batch export.
+
+    ``batchFinished(result)`` is emitted when a batch ends (also when cancelled);
+    ``batchFailed(message)`` when it could not start.
+    """
+
+    batchFinished = Signal(object)
+    batchFailed = Signal(str)
+
+    def __init__(self, parent=None, input_dir: str | None = None, models: list[ModelSpec] | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Batch export")
+        self.setModal(False)
+        self.worker: BatchWorker | None = None
+        self.result = None
+        self._rows: dict[int, int] = {}  # job index -> table row
+
+        # -- folders ---------------------------------------------------------------
+        self.input_edit = QLineEdit(input_dir or "")
+        self.input_edit.setObjectName("batchInput")
+        self.output_edit = QLineEdit(self._suggest_output(input_dir) if input_dir else "")
+        self.output_edit.setObjectName("batchOutput")
+        self.recursive_check = QCheckBox("Include sub-folders (mirrored in the output)")
+        self.recursive_check.setChecked(True)
+        self.inside_check = QCheckBox("Allow the output folder inside the input folder")
+
+        # -- options ---------------------------------------------------------------
+        self.picker = ModelPicker(models if models is not None else batch_models())
+        self.format_combo = QComboBox()
+        for fmt in OUTPUT_FORMATS:
+            self.format_combo.addItem("same as input" if fmt == "same" else fmt.upper(), fmt)
+        self.quality_spin = QSpinBox()
+        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setValue(95)
+        self.name_edit = QLineEdit(DEFAULT_NAME_TEMPLATE)
+        self.name_edit.setToolTip("Placeholders: " + " ".join("{%s}" % p for p in NAME_PLACEHOLDERS))
+        self.existing_combo = QComboBox()
+        for policy, text in zip(EXISTING_POLICIES, ("Skip (resume)", "Overwrite", "Rename (name_1)")):
+            self.existing_combo.addItem(text, policy)
+        self.metadata_check = QCheckBox("Keep colour profile and EXIF")
+        self.metadata_check.setChecked(True)
+        self.report_edit = QLineEdit()
+        self.report_edit.setPlaceholderText("default: a JSON report in the output folder (.csv for CSV)")
+
+        form = QFormLayout()
+        form.addRow("Input folder", self._with_browse(self.input_edit, self._browse_input))
+        form.addRow("Output folder", self._with_browse(self.output_edit, self._browse_output))
+        form.addRow("", self.recursive_check)
+        form.addRow("", self.inside_check)
+        form.addRow(self.picker)
+        form.addRow("Format", self.format_combo)
+        form.addRow("Quality", self.quality_spin)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Existing outputs", self.existing_combo)
+        form.addRow("", self.metadata_check)
+        form.addRow("Report", self.report_edit)
+        self.options_box = QWidget()
+        self.options_box.setLayout(form)
+
+        # -- progress ----------------------------------------------------------------
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("batchProgress")
+        self.progress_bar.setFormat("%v / %m files")
+        self.progress_bar.setValue(0)
+        self.tile_bar = QProgressBar()
+        self.tile_bar.setMaximum(1000)
+        self.tile_bar.setTextVisible(False)
+        self.tile_bar.setMaximumHeight(6)
+        self.status_label = QLabel("Choose the folders and press Start.")
+        self.status_label.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("batchTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+
+        # -- summary and buttons -----------------------------------------------------
+        self.summary_label = QLabel()
+        self.summary_label.setObjectName("batchSummary")
+        self.summary_label.setWordWrap(True)
+        self.open_output_button = QPushButton("Open output folder")
+        self.open_report_button = QPushButton("Open report")
+        self.open_output_button.setEnabled(False)
+        self.open_report_button.setEnabled(False)
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel batch")
+        self.cancel_button.setEnabled(False)
+        self.buttons = QDialogButtonBox()
+        self.buttons.addButton(self.open_output_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.open_report_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.start_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.options_box)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.tile_bar)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.buttons)
+        self.resize(720, 760)
+
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        self.open_output_button.clicked.connect(self.open_output_folder)
+        self.open_report_button.clicked.connect(self.open_report)
+        self.format_combo.currentIndexChanged.connect(self._update_quality_enabled)
+        self._update_quality_enabled()
+
+    # -- helpers ---------------------------------------------------------------------
+    @staticmethod
+    def _suggest_output(input_dir: str) -> str:
+        path = Path(input_dir)
+        return str(path.parent / f"{path.name}_upscaled")
+
+    @staticmethod
+    def _with_browse(edit: QLineEdit, slot) -> QWidget:
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(edit, 1)
+        button = QPushButton("Browse…")
+        button.clicked.connect(slot)
+        box.addWidget(button)
+        return row
+
+    def _browse_input(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Input folder", self.input_edit.text())
+        if folder:
+            self.input_edit.setText(folder)
+            if not self.output_edit.text():
+                self.output_edit.setText(self._suggest_output(folder))
+
+    def _browse_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output_edit.text())
+        if folder:
+            self.output_edit.setText(folder)
+
+    def _update_quality_enabled(self) -> None:
+        self.quality_spin.setEnabled(self.format_combo.currentData() in ("same", "jpg", "webp"))
+
+    def batch_options(self):
+        """The engine's `BatchOptions` for the current choices."""
+        from sr_desktop.engine.batch.runner import BatchOptions
+
+        tile = self.picker.tile()
+        return BatchOptions(
+            model=self.picker.model_id() or "bicubic",
+            scale=self.picker.scale(),
+            variant=self.picker.variant(),
+            device=self.picker.device(),
+            tile=tile,
+            precision=self.picker.precision(),
+            format=self.format_combo.currentData(),
+            quality=self.quality_spin.value(),
+            name_template=self.name_edit.text().strip(),
+            existing=self.existing_combo.currentData(),
+            recursive=self.recursive_check.isChecked(),
+            allow_inside_input=self.inside_check.isChecked(),
+            keep_metadata=self.metadata_check.isChecked(),
+        )
+
+    def is_running(self) -> bool:
+        return self.worker is not None and self.worker.isRunning()
+
+    # -- actions -----------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start the batch with the current options; False (and a message) if it cannot."""
+        if self.is_running():
+            return False
+        input_dir = self.input_edit.text().strip()
+        output_dir = self.output_edit.text().strip()
+        if not input_dir or not output_dir:
+            self._show_error("choose an input folder and an output folder")
+            return False
+        try:
+            options = self.batch_options()
+            options.validate()
+        except SRDesktopError as exc:
+            self._show_error(str(exc))
+            return False
+        self.table.setRowCount(0)
+        self._rows.clear()
+        self.result = None
+        self.summary_label.clear()
+        self.progress_bar.setValue(0)
+        self.tile_bar.setValue(0)
+        self.open_output_button.setEnabled(False)
+        self.open_report_button.setEnabled(False)
+        self.status_label.setText("Starting…")
+        report = self.report_edit.text().strip() or None
+        # No Qt parent: the keeper owns the running thread (see _WorkerKeeper).
+        self.worker = BatchWorker(input_dir, output_dir, options, report)
+        self.worker.progressed.connect(self._on_progress)
+        self.worker.finished.connect(self._on_worker_finished)
+        _keep_alive(self.worker)
+        self._set_running(True)
+        self.worker.start()
+        return True
+
+    def cancel(self) -> None:
+        """Cancel the running batch after the current tile."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status_label.setText("Cancelling after the current tile…")
+            self.cancel_button.setEnabled(False)
+
+    def open_output_folder(self) -> bool:
+        folder = self.result.output_dir if self.result is not None else self.output_edit.text()
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def open_report(self) -> bool:
+        if self.result is None or self.result.report_path is None:
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.report_path)))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        # Closing the dialog cancels the batch (after the current tile); files already
+        # written stay. The thread ends in the background, held by the keeper.
+        if self.is_running():
+            self.cancel()
+        super().closeEvent(event)
+
+    # -- worker reports ---------------------------------------------------------------
+    def _set_running(self, running: bool) -> None:
+        self.options_box.setEnabled(not running)
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    def _show_error(self, message: str) -> None:
+        self.status_label.setText(f"<span style='color: #c0392b'>{message}</span>")
+
+    def _row_for(self, index: int, path: str) -> int:
+        row = self._rows.get(index)
+        if row is None:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            self._rows[index] = row
+            self.table.setItem(row, 0, QTableWidgetItem(self._display_name(path)))
+            self.table.item(row, 0).setToolTip(path)
+            for col in range(1, len(COLUMNS)):
+                self.table.setItem(row, col, QTableWidgetItem(""))
+        return row
+
+    def _display_name(self, path: str) -> str:
+        try:
+            return str(Path(path).relative_to(self.input_edit.text().strip()))
+        except ValueError:
+            return Path(path).name
+
+    def _on_progress(self, info: ProgressInfo) -> None:
+        event = info.extra.get("event")
+        self.progress_bar.setMaximum(max(1, info.total))
+        self.progress_bar.setValue(info.done)
+        index = info.extra.get("index")
+        if event == "tile":
+            self.tile_bar.setValue(int(1000 * info.extra.get("tile_fraction", 0.0)))
+            return
+        if event == "start" and index is not None:
+            row = self._row_for(index, info.message)
+            self.table.item(row, 1).setText("running…")
+            self.table.scrollToItem(self.table.item(row, 0))
+            self.tile_bar.setValue(0)
+        elif event == "file" and index is not None:
+            record = info.extra["record"]
+            row = self._row_for(index, record.input)
+            self.table.item(row, 1).setText(record.status)
+            self.table.item(row, 2).setText(Path(record.output).name if record.output else "")
+            self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
+            details = record.error or record.note
+            self.table.item(row, 4).setText(details)
+            self.table.item(row, 4).setToolTip(details)
+        rate = info.extra.get("files_per_second", 0.0)
+        mp_rate = info.extra.get("megapixels_per_second", 0.0)
+        self.status_label.setText(
+            f"{info.done} / {info.total} files · {Path(info.message).name} · "
+            f"{rate:.2f} files/s ({mp_rate:.2f} MP/s) · ETA {_format_eta(info.eta)} · "
+            f"failed {info.extra.get('failed', 0)}"
+        )
+
+    def _on_worker_finished(self) -> None:
+        worker = self.sender()
+        if not isinstance(worker, BatchWorker) or worker is not self.worker:
+            return
+        worker.wait()  # the thread has ended once `batchFinished` / `batchFailed` go out
+        if worker.result is not None:
+            self._on_finished(worker.result)
+        else:
+            self._on_failed(worker.error or "the batch stopped without a result")
+
+    def _on_finished(self, result) -> None:
+        self.result = result
+        self._set_running(False)
+        self.tile_bar.setValue(0)
+        for row in self._rows.values():  # the file being upscaled when cancelled
+            if self.table.item(row, 1).text() == "running…":
+                self.table.item(row, 1).setText("cancelled")
+                self.table.item(row, 4).setText("not written")
+        totals = result.totals
+        self.progress_bar.setMaximum(max(1, len(result.records) + totals.extra.get("not_started", 0)))
+        self.progress_bar.setValue(len(result.records))
+        text = result.summary()
+        if result.report_path is not None:
+            text += f"<br>Report: {result.report_path}"
+        self.summary_label.setText(text)
+        self.status_label.setText("Cancelled." if result.cancelled else "Done.")
+        self.open_output_button.setEnabled(True)
+        self.open_report_button.setEnabled(result.report_path is not None)
+        self.batchFinished.emit(result)
+
+    def _on_failed(self, message: str) -> None:
+        self._set_running(False)
+        self._show_error(message)
+        self.batchFailed.emit(message)

@@ -1,0 +1,103 @@
+"""Display layers of the compare view: numpy pixels converted once to a paint-ready QImage,
+plus lazily built half-size copies for drawing strongly zoomed-out views without aliasing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from sr_desktop.engine.core.errors import SRDesktopError
+
+
+class DisplayImageError(SRDesktopError):
+    """An array handed to the compare view cannot be shown (bad shape, type or size)."""
+
+
+def display_uint8(pixels: np.ndarray) -> np.ndarray:
+    """H×W×C (or H×W) pixels → contiguous H×W×C uint8 for display.
+
+    uint16 is rounded to 8 bits; float arrays (maps) are read as 0..1 and clipped.
+    Raises DisplayImageError for anything else.
+    """
+    if not isinstance(pixels, np.ndarray):
+        raise DisplayImageError(f"expected a numpy array of pixels, got {type(pixels).__name__}")
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
+        raise DisplayImageError(f"expected H×W×C pixels with C in 1..4, got shape {pixels.shape}")
+    if pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        raise DisplayImageError(f"empty image of shape {pixels.shape}")
+    if pixels.dtype == np.uint8:
+        out = pixels
+    elif pixels.dtype == np.uint16:
+        out = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    elif pixels.dtype in (np.float32, np.float64, np.float16):
+        out = (np.clip(np.nan_to_num(pixels.astype(np.float32)), 0.0, 1.0) * 255.0 + 0.5)
+        out = out.astype(np.uint8)
+    else:
+        raise DisplayImageError(f"expected uint8, uint16 or float pixels, got {pixels.dtype}")
+    return np.ascontiguousarray(out)
+
+
+def to_display_qimage(pixels: np.ndarray) -> QImage:
+    """Pixels → a QImage in the raster engine's fast formats (RGB32, or ARGB32 premultiplied
+    when there is alpha) that owns its data. Gray is shown as gray RGB."""
+    data = display_uint8(pixels)
+    height, width, channels = data.shape
+    if channels == 2:  # gray + alpha: no Qt format for it, expand to RGBA
+        gray, alpha = data[:, :, :1], data[:, :, 1:]
+        data = np.ascontiguousarray(np.concatenate([gray, gray, gray, alpha], axis=2))
+        channels = 4
+    source_format = {
+        1: QImage.Format.Format_Grayscale8,
+        3: QImage.Format.Format_RGB888,
+        4: QImage.Format.Format_RGBA8888,
+    }[channels]
+    wrapped = QImage(data.data, width, height, data.strides[0], source_format)
+    target = (QImage.Format.Format_ARGB32_Premultiplied if channels == 4
+              else QImage.Format.Format_RGB32)
+    image = wrapped.convertToFormat(target)  # a new image: no longer refers to `data`
+    if image.isNull():
+        raise DisplayImageError(f"image of {width}×{height} is too large to display")
+    return image
+
+
+class ImageLayer:
+    """One image of the compare view, ready to paint.
+
+    ``level_for(device_scale)`` returns the copy to draw when one layer pixel covers
+    ``device_scale`` device pixels: the full image, or for scales below 1/2 a smooth
+    half/quarter/... copy (built on first use, then cached) so that Qt's bilinear
+    sampling does not skip pixels.
+    """
+
+    def __init__(self, pixels: np.ndarray):
+        self.image = to_display_qimage(pixels)
+        self.width = self.image.width()
+        self.height = self.image.height()
+        self.has_alpha = self.image.hasAlphaChannel()
+        self._levels: dict[int, QImage] = {0: self.image}
+
+    def level_for(self, device_scale: float) -> tuple[QImage, float, float]:
+        """(image, x ratio, y ratio): the image to draw and its size relative to the layer."""
+        level = 0
+        if device_scale < 0.5:
+            level = int(math.floor(math.log2(1.0 / max(device_scale, 1e-6))))
+        image = self._level(level)
+        return image, image.width() / self.width, image.height() / self.height
+
+    def _level(self, level: int) -> QImage:
+        while level > 0 and level not in self._levels:
+            # Build from the largest cached smaller level (halving one step at a time).
+            below = max(k for k in self._levels if k < level)
+            base = self._levels[below]
+            if base.width() <= 1 and base.height() <= 1:
+                return base
+            half = base.scaled(max(1, base.width() // 2), max(1, base.height() // 2),
+                               Qt.AspectRatioMode.IgnoreAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+            self._levels[below + 1] = half
+        return self._levels[level]

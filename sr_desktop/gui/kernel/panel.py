@@ -1,0 +1,446 @@
+"""Blur-kernel panel: estimate the image's own ×2/×4 kernel with KernelGAN, watch it form,
+save/load it, and upscale with it (ZSSR).
+
+The estimation runs in the panel's own `JobQueue` (one worker thread), so the window's
+upscale queue stays free: a person can compare models while the kernel is estimated.
+The panel knows nothing of the window; it talks through signals:
+``kernelChanged`` (to the metrics panel's evaluate mode), ``upscaleRequested`` (the
+window submits a ZSSR job to its normal upscale queue) and ``errorOccurred``.
+File dialogs are injectable (``ask_save_path``, ``ask_open_path``) for tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.kernelgan.train import FAST_PRESET
+from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.gui.qimage import array_to_qimage
+from sr_desktop.app.kernel_jobs import KernelTask, check_kernel, load_kernel_file, run_kernel_job, save_kernel_files
+from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
+from sr_desktop.app.upscale_jobs import human_seconds
+from sr_desktop.gui.worker import Job, JobQueue, JobRunner
+from sr_desktop.gui.side_panel_layout import scrollable_column
+
+#: the heat map's side in screen pixels (each tap a square block, whole pixels)
+HEAT_MAP_SIDE = 208
+PLACEHOLDER = "No kernel yet.\nEstimate one from the image,\nor load a .npy kernel."
+
+
+def heat_map_pixels(kernel: np.ndarray, side: int = HEAT_MAP_SIDE) -> np.ndarray:
+    """The kernel as a magnified heat map (uint8 RGB) about ``side`` pixels wide."""
+    from sr_desktop.engine.kernelgan.kernel_ops import render_kernel
+
+    magnify = max(3, min(16, side // max(1, kernel.shape[0])))
+    return render_kernel(kernel, magnify=magnify)
+
+
+def summary_lines(kernel: np.ndarray, scale: int | None = None) -> str:
+    """Size, support and Gaussian-fit σ (major/minor, angle), for the caption."""
+    from sr_desktop.engine.kernelgan.kernel_ops import kernel_summary
+
+    s = kernel_summary(kernel)
+    what = f", ×{scale} kernel" if scale else ""
+    return (
+        f"{s['size']}×{s['size']} taps{what}\n"
+        f"σ {s['sigma_major']:.2f} × {s['sigma_minor']:.2f} px at {s['angle_deg']:.0f}°\n"
+        f"{s['support_taps']} taps above 1 % of the peak"
+    )
+
+
+class KernelPanel(QWidget):
+    """Estimate, show, save/load and use a blur kernel for the current image."""
+
+    kernelChanged = Signal(object)  # ndarray (sums to 1) or None
+    upscaleRequested = Signal(object, int, str)  # kernel, scale, zssr variant ("default" | "real")
+    errorOccurred = Signal(str)  # one line
+    estimationFinished = Signal(object)  # KernelEstimate
+    busyChanged = Signal(bool)
+
+    def __init__(self, parent=None, runner: JobRunner | None = None,
+                 device_provider: Callable[[], str] | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("kernelPanel")
+        #: ask_save_path(suggested .npy path) -> chosen path or None
+        self.ask_save_path: Callable[[Path], Path | None] = self._ask_save_dialog
+        #: ask_open_path() -> a .npy path or None
+        self.ask_open_path: Callable[[], Path | None] = self._ask_open_dialog
+        self.device_provider = device_provider or (lambda: "auto")
+
+        self.image = None
+        self.image_name = ""
+        self.kernel: np.ndarray | None = None
+        self.kernel_scale = 2  # the SR scale the kernel is for
+        self.kernel_source = ""
+        self.estimate = None  # the last KernelEstimate
+        self.preview_kernel: np.ndarray | None = None  # the last in-progress kernel shown
+        self.last_progress: ProgressInfo | None = None
+        self._job: Job | None = None
+        self._outcome = ""  # of the last estimation: "done" | "failed" | "cancelled"
+        self._closed = False
+
+        self.queue = JobQueue(self, runner=runner or run_kernel_job)
+        self.queue.jobProgress.connect(self._on_progress)
+        self.queue.jobFinished.connect(self._on_finished)
+        self.queue.jobFailed.connect(self._on_failed)
+        self.queue.jobCancelled.connect(self._on_cancelled)
+        self.queue.busyChanged.connect(self._on_busy_changed)
+
+        self._build_ui()
+        self._show_kernel(None)
+        self._refresh()
+
+    # ================================================================ construction
+    def _build_ui(self) -> None:
+        content, layout = scrollable_column(self)
+        layout.addWidget(self._build_estimate_box())
+        layout.addWidget(self._build_kernel_box())
+        layout.addWidget(self._build_use_box())
+        layout.addStretch(1)
+
+    def _build_estimate_box(self) -> QGroupBox:
+        box = QGroupBox("Estimate (KernelGAN)")
+        self.scale_combo = QComboBox()
+        self.scale_combo.addItem("×2", 2)
+        self.scale_combo.addItem("×4 (from the ×2 kernel)", 4)
+        self.iterations_spin = QSpinBox()
+        self.iterations_spin.setRange(20, 10000)
+        self.iterations_spin.setSingleStep(100)
+        self.iterations_spin.setValue(int(FAST_PRESET["iterations"]))
+        self.iterations_spin.setToolTip(
+            f"Training iterations of {FAST_PRESET['batch']} crops each; {FAST_PRESET['iterations']} "
+            "is as accurate as the paper's 3000 single-crop iterations at a fraction of the time")
+        self.restarts_spin = QSpinBox()
+        self.restarts_spin.setRange(1, 5)
+        self.restarts_spin.setToolTip("Independent runs combined into one kernel: steadier, proportionally slower")
+        self.estimate_button = QPushButton("Estimate blur kernel")
+        self.estimate_button.setObjectName("estimateKernelButton")
+        self.estimate_button.clicked.connect(self.start_estimation)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.estimate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("kernelProgress")
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.hide()  # shown from the first estimation on
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("kernelStatus")
+        self.status_label.setWordWrap(True)
+        form = QFormLayout(box)
+        form.addRow("Scale", self.scale_combo)
+        form.addRow("Iterations", self.iterations_spin)
+        form.addRow("Restarts", self.restarts_spin)
+        form.addRow(buttons)
+        form.addRow(self.progress_bar)
+        form.addRow(self.status_label)
+        return box
+
+    def _build_kernel_box(self) -> QGroupBox:
+        box = QGroupBox("Kernel")
+        self.heat_map = QLabel()
+        self.heat_map.setObjectName("kernelHeatMap")
+        self.heat_map.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.heat_map.setMinimumSize(HEAT_MAP_SIDE + 8, HEAT_MAP_SIDE + 8)
+        self.heat_caption = QLabel("")
+        self.heat_caption.setObjectName("kernelCaption")
+        self.heat_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.heat_caption.setStyleSheet("color: palette(dark);")
+        self.summary_label = QLabel("")
+        self.summary_label.setObjectName("kernelSummary")
+        self.summary_label.setWordWrap(True)
+        self.source_label = QLabel("")
+        self.source_label.setWordWrap(True)
+        self.source_label.setStyleSheet("color: palette(dark);")
+        self.save_button = QPushButton("Save kernel…")
+        self.save_button.clicked.connect(lambda: self.save_kernel())
+        self.load_button = QPushButton("Load kernel…")
+        self.load_button.clicked.connect(lambda: self.load_kernel())
+        self.png_check = QCheckBox("Also save a .png picture")
+        self.png_check.setChecked(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.load_button)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.heat_map)
+        layout.addWidget(self.heat_caption)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.source_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.png_check)
+        return box
+
+    def _build_use_box(self) -> QGroupBox:
+        box = QGroupBox("Use")
+        self.upscale_button = QPushButton("Upscale with this kernel")
+        self.upscale_button.setObjectName("kernelUpscaleButton")
+        self.upscale_button.setToolTip(
+            "ZSSR: a small network trained on this image, degraded with this kernel. "
+            "The result appears in the compare view like any model's.")
+        self.upscale_button.clicked.connect(self.request_upscale)
+        self.real_photo_check = QCheckBox("Real photo (JPEG, noise)")
+        self.real_photo_check.setObjectName("kernelRealPhotoCheck")
+        self.real_photo_check.setToolTip(
+            "For camera photos and JPEGs: ZSSR trains with a little noise on its inputs and skips "
+            "back-projection, so compression blocks and sensor noise are not sharpened as detail. "
+            "Leave it off for clean images.")
+        hint = QLabel("ZSSR trains on this image: minutes on a CPU. "
+                      "Metrics ▸ Evaluate can also degrade with the kernel.")
+        hint.setToolTip("ZSSR upscales at the kernel's scale: estimate at ×4 for a ×4 result.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(dark);")
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.upscale_button)
+        layout.addWidget(self.real_photo_check)
+        layout.addWidget(hint)
+        return box
+
+    # ================================================================ public API
+    def set_image(self, image, name: str = "") -> None:
+        """The window's current image (engine `Image` or None). A running estimation of
+        the previous image is cancelled; the kernel is kept (it may be a loaded one)."""
+        if self._job is not None:
+            self.queue.cancel()
+        self.image = image
+        self.image_name = name or (image.path.name if image is not None and image.path else "image")
+        self._refresh()
+
+    def start_estimation(self) -> Job | None:
+        """Run KernelGAN on the current image in the worker (None if it cannot start)."""
+        if self._closed:
+            return None
+        if self.image is None:
+            self._error("Open an image first: the kernel is estimated from it.")
+            return None
+        if self._job is not None:
+            return self._job
+        task = KernelTask(
+            pixels=self.image.pixels,
+            scale=int(self.scale_combo.currentData()),
+            iterations=self.iterations_spin.value(),
+            batch=int(FAST_PRESET["batch"]),
+            restarts=self.restarts_spin.value(),
+            device=self.device_provider(),
+            source_name=self.image_name,
+        )
+        job = Job(self.image, task)
+        self._job = job
+        self.last_progress = None
+        self.preview_kernel = None
+        self.progress_bar.setRange(0, task.iterations * task.restarts)
+        self.progress_bar.setValue(0)
+        self.progress_bar.show()
+        self.status_label.setText(f"Starting on {self.image_name}…")
+        self.queue.submit(job)
+        self._refresh()
+        return job
+
+    def cancel(self) -> None:
+        """Stop the running estimation (within one iteration)."""
+        if self._job is not None:
+            self.queue.cancel()
+            self.status_label.setText("Cancelling…")
+
+    def is_running(self) -> bool:
+        return self.queue.is_busy()
+
+    def set_kernel(self, kernel: np.ndarray | None, source: str = "", scale: int | None = None) -> None:
+        """Show ``kernel`` as the current one and announce it (``kernelChanged``); it is
+        checked and normalised (`KernelError` for an unusable array).
+
+        ``scale``: the SR scale it is for (2 or 4); None guesses from its size (×4
+        kernels are at least 25 taps wide), which is how loaded files are judged.
+        """
+        if kernel is not None:
+            kernel = check_kernel(kernel)
+            self.kernel_scale = int(scale) if scale in (2, 4) else guess_kernel_scale(kernel)
+        self.kernel = kernel
+        self.kernel_source = source if kernel is not None else ""
+        self._show_kernel(kernel)
+        self._refresh()
+        self.kernelChanged.emit(kernel)
+
+    def save_kernel(self, path: str | Path | None = None) -> list[Path] | None:
+        """Save the kernel as .npy (+ .png if checked); asks for the path when not given."""
+        if self.kernel is None:
+            self._error("There is no kernel to save yet.")
+            return None
+        if path is None:
+            path = self.ask_save_path(self._suggested_path())
+            if not path:
+                return None
+        try:
+            written = save_kernel_files(self.kernel, path, png=self.png_check.isChecked())
+        except SRDesktopError as exc:
+            self._error(str(exc))
+            return None
+        self.source_label.setText(self.kernel_source + f"\nSaved as {written[0].name}")
+        return written
+
+    def load_kernel(self, path: str | Path | None = None) -> bool:
+        """Load a .npy kernel (checked: 2-D, square, finite, non-negative, sums to 1)."""
+        if path is None:
+            path = self.ask_open_path()
+            if not path:
+                return False
+        try:
+            kernel = load_kernel_file(path)
+        except SRDesktopError as exc:
+            self._error(str(exc))
+            return False
+        self.estimate = None
+        self.set_kernel(kernel, f"Loaded from {Path(path).name}")
+        return True
+
+    def request_upscale(self) -> None:
+        """"Upscale with this kernel": ask the window for a ZSSR job with the kernel."""
+        if self.kernel is None:
+            self._error("Estimate or load a kernel first.")
+            return
+        if self.image is None:
+            self._error("Open an image first.")
+            return
+        variant = "real" if self.real_photo_check.isChecked() else "default"
+        self.upscaleRequested.emit(self.kernel, self.kernel_scale, variant)
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        """Cancel the estimation and wait for the worker (the window calls it on close)."""
+        self._closed = True
+        return self.queue.shutdown(timeout)
+
+    # ================================================================ worker reports
+    def _on_progress(self, job: Job, info: ProgressInfo) -> None:
+        if job is not self._job:
+            return
+        self.last_progress = info
+        if info.total > 0:
+            self.progress_bar.setRange(0, info.total)
+            self.progress_bar.setValue(min(info.done, info.total))
+        extra = info.extra or {}
+        task: KernelTask = job.options
+        if "loss_g" in extra:
+            run = f"run {extra['restart'] + 1}/{task.restarts} · " if task.restarts > 1 else ""
+            eta = f" · ETA {human_seconds(info.eta)}" if info.eta is not None else ""
+            self.status_label.setText(
+                f"{run}iteration {extra['iteration']}/{task.iterations}{eta}\n"
+                f"loss G {extra['loss_g']:.3f} · D {extra['loss_d']:.3f} · "
+                f"bicubic {extra['loss_bicubic']:.2g}"
+            )
+        kernel = extra.get("kernel")
+        if kernel is not None and "loss_g" in extra:
+            self.preview_kernel = np.asarray(kernel)
+            self._show_kernel(self.preview_kernel, f"×2 kernel at iteration {extra['iteration']} (forming)")
+
+    def _on_finished(self, job: Job, estimate) -> None:
+        if job is not self._job:
+            return
+        self.estimate = estimate
+        task: KernelTask = job.options
+        runs = f", {task.restarts} runs" if task.restarts > 1 else ""
+        source = (f"Estimated from {task.source_name}: ×{estimate.scale}, "
+                  f"{estimate.iterations_run} iterations{runs}, {human_seconds(estimate.seconds)}")
+        self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}.")
+        self._outcome = "done"
+        try:
+            self.set_kernel(estimate.kernel, source, scale=estimate.scale)
+        except SRDesktopError as exc:
+            self._error(f"the estimated kernel is not usable: {exc}")
+            return
+        self.estimationFinished.emit(estimate)
+
+    def _on_failed(self, job: Job, message: str) -> None:
+        if job is not self._job:
+            return
+        self.status_label.setText("Failed.")
+        self._outcome = "failed"
+        self._error(message)
+        self._show_kernel(self.kernel)
+
+    def _on_cancelled(self, job: Job) -> None:
+        if job is not self._job:
+            return
+        self.status_label.setText("Cancelled.")
+        self._outcome = "cancelled"
+        self._show_kernel(self.kernel)
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        if not busy:
+            self._job = None
+            done = self._outcome == "done"
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(1 if done else 0)
+            self.progress_bar.setVisible(done)
+        self._refresh()
+        self.busyChanged.emit(busy)
+
+    # ================================================================ display
+    def _show_kernel(self, kernel: np.ndarray | None, caption: str | None = None) -> None:
+        if kernel is None:
+            self.heat_map.setPixmap(QPixmap())
+            self.heat_map.setText(PLACEHOLDER)
+            self.heat_map.setStyleSheet("QLabel { background: #202020; color: #bbbbbb; border-radius: 4px; }")
+            self.heat_caption.setText("")
+            self.summary_label.setText("")
+            self.source_label.setText("")
+            return
+        self.heat_map.setStyleSheet("QLabel { background: #202020; border-radius: 4px; }")
+        self.heat_map.setPixmap(QPixmap.fromImage(array_to_qimage(heat_map_pixels(kernel))))
+        if caption is None:
+            caption = "black: 0 · white: peak"
+        self.heat_caption.setText(caption)
+        self.summary_label.setText(summary_lines(kernel, self.kernel_scale if kernel is self.kernel else 2))
+        if kernel is self.kernel:
+            self.source_label.setText(self.kernel_source)
+
+    def _refresh(self) -> None:
+        running = self._job is not None
+        self.estimate_button.setEnabled(self.image is not None and not running and not self._closed)
+        self.cancel_button.setEnabled(running)
+        for widget in (self.scale_combo, self.iterations_spin, self.restarts_spin, self.load_button):
+            widget.setEnabled(not running)
+        has_kernel = self.kernel is not None
+        self.save_button.setEnabled(has_kernel)
+        self.upscale_button.setEnabled(has_kernel and self.image is not None)
+        scale = f"×{self.kernel_scale} " if has_kernel else ""
+        self.upscale_button.setText(f"Upscale {scale}with this kernel (ZSSR)")
+
+    def _error(self, message: str) -> None:
+        self.errorOccurred.emit(message.splitlines()[0] if message else message)
+
+    def _suggested_path(self) -> Path:
+        folder = Path.home()
+        stem = "kernel"
+        if self.image is not None and getattr(self.image, "path", None):
+            folder = self.image.path.parent
+            stem = f"{self.image.path.stem}_kernel_x{self.kernel_scale}"
+        return folder / f"{stem}.npy"
+
+    def _ask_save_dialog(self, suggested: Path) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save kernel", str(suggested), "Kernel (*.npy)")
+        return Path(name) if name else None
+
+    def _ask_open_dialog(self) -> Path | None:
+        name, _ = QFileDialog.getOpenFileName(self, "Load kernel", "", "Kernel (*.npy);;All files (*)")
+        return Path(name) if name else None

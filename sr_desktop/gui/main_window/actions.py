@@ -1,0 +1,127 @@
+"""The main window's actions (with shortcuts), menus and toolbar.
+
+The actions are attributes of the window (``window.open_action`` …) because tests and
+panels reach them there; this module only builds and arranges them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+
+ZOOM_PRESETS = ((1.0, "Ctrl+1"), (2.0, "Ctrl+2"), (4.0, "Ctrl+3"), (8.0, "Ctrl+4"))
+
+
+def make_action(window, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    """A QAction of ``window`` calling ``slot()``; ``shortcut`` one key or a list of keys.
+    It is also added to the window so its shortcut works with the menu bar hidden."""
+    action = QAction(text, window)
+    if shortcut is not None:
+        if isinstance(shortcut, (list, tuple)):
+            action.setShortcuts([QKeySequence(s) for s in shortcut])
+        else:
+            action.setShortcut(QKeySequence(shortcut))
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+    action.triggered.connect(lambda _checked=False: slot())
+    window.addAction(action)
+    return action
+
+
+def build_actions(w) -> None:
+    """Create every action of the window ``w`` as an attribute."""
+    std = QKeySequence.StandardKey
+    a = lambda *args, **kw: make_action(w, *args, **kw)  # noqa: E731 - local shorthand
+    w.open_action = a("&Open…", w.open_dialog, std.Open, "Open images (Ctrl+O)")
+    w.paste_action = a("&Paste image", w.paste, std.Paste, "Open the image on the clipboard (Ctrl+V)")
+    w.save_action = a("&Save result", w.save, std.Save, "Save the result (Ctrl+S)")
+    w.save_as_action = a("Save result &as…", w.save_as, "Ctrl+Shift+S",
+                         "Save the result with a new name, format or quality")
+    w.copy_action = a("&Copy result", w.copy_result, std.Copy, "Copy the result to the clipboard (Ctrl+C)")
+    w.batch_action = a("&Batch export…", w.open_batch_dialog, None, "Upscale a folder of images")
+    if importlib.util.find_spec("sr_desktop.gui.batch.dialog") is None:
+        w.batch_action.setEnabled(False)
+        w.batch_action.setToolTip("Batch export is not available in this build")
+    w.quit_action = a("&Quit", w.close, std.Quit)
+    w.upscale_action = a("&Upscale", w.start_upscale, ["Ctrl+Return", "Ctrl+Enter"], "Upscale the whole image")
+    w.region_action = a("Enhance &region", w.enhance_current_region, "Ctrl+R", "Upscale only the selected region")
+    w.cancel_action = a("&Cancel", w.cancel_jobs, "Esc", "Cancel the running job (Esc)")
+    w.add_model_action = a("&Add model…", w.add_model_dialog, None,
+                           "Add your own model file (.pth, .safetensors, or an ncnn .param with its .bin)")
+    w.fit_action = a("Zoom to &fit", lambda: w.compare.zoom_fit(), "Ctrl+0")
+    w.zoom_actions = [
+        a(f"Zoom {int(factor * 100)} %", lambda f=factor: w.compare.zoom_to(f), key)
+        for factor, key in ZOOM_PRESETS
+    ]
+    w.zoom_in_action = a("Zoom &in", lambda: w.compare.zoom_in(), ["Ctrl+=", "Ctrl++", std.ZoomIn])
+    w.zoom_out_action = a("Zoom &out", lambda: w.compare.zoom_out(), ["Ctrl+-", std.ZoomOut])
+
+    w.region_tool_action = QAction("&Region tool", w)
+    w.region_tool_action.setCheckable(True)
+    w.region_tool_action.setShortcut(QKeySequence("R"))
+    w.region_tool_action.setToolTip(
+        "Region tool (R): drag on the image selects a region to enhance (Shift+drag works without it)"
+    )
+    w.region_tool_action.toggled.connect(w.set_region_tool)
+    w.addAction(w.region_tool_action)
+    w.mode_group = QActionGroup(w)
+    w.split_action = a("&Split view", lambda: w.set_compare_mode("split"))
+    w.side_action = a("Side &by side", lambda: w.set_compare_mode("side_by_side"))
+    for action in (w.split_action, w.side_action):
+        action.setCheckable(True)
+        w.mode_group.addAction(action)
+
+
+def build_menus_and_toolbar(w) -> None:
+    """File, Process, Models, View (with Panels) and Tools menus, and the toolbar."""
+    bar = w.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addAction(w.open_action)
+    w.recent_menu = file_menu.addMenu("Open &recent")
+    file_menu.addAction(w.paste_action)
+    file_menu.addSeparator()
+    for action in (w.save_action, w.save_as_action, w.copy_action):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    file_menu.addAction(w.batch_action)
+    file_menu.addSeparator()
+    file_menu.addAction(w.quit_action)
+
+    process = bar.addMenu("&Process")
+    for action in (w.upscale_action, w.region_action, w.cancel_action):
+        process.addAction(action)
+
+    w.models_menu = bar.addMenu("&Models")
+    w.models_menu.addAction(w.add_model_action)
+
+    view = bar.addMenu("&View")
+    view.addAction(w.split_action)
+    view.addAction(w.side_action)
+    view.addAction(w.region_tool_action)
+    view.addSeparator()
+    view.addAction(w.fit_action)
+    for action in (*w.zoom_actions, w.zoom_in_action, w.zoom_out_action):
+        view.addAction(action)
+    view.addSeparator()
+    w.panels_menu = view.addMenu("&Panels")
+    w.panels_menu.addAction(w.filmstrip_dock.toggleViewAction())
+
+    w.tools_menu = bar.addMenu("&Tools")
+    w.tools_menu.menuAction().setVisible(False)  # shown once a tool is added
+
+    toolbar = w.addToolBar("Main")
+    toolbar.setObjectName("mainToolbar")
+    toolbar.setMovable(False)
+    groups = (
+        (w.open_action, w.save_action, w.copy_action),
+        (w.upscale_action, w.cancel_action),
+        (w.split_action, w.side_action, w.region_tool_action),
+        (w.fit_action, w.zoom_actions[0]),
+    )
+    for i, group in enumerate(groups):
+        if i:
+            toolbar.addSeparator()
+        for action in group:
+            toolbar.addAction(action)

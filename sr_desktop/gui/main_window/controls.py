@@ -1,0 +1,127 @@
+"""The main window's left column: model picker, Upscale, region, progress and view boxes.
+
+Widgets only; the window connects them (see ``MainWindow._connect_controls``).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGroupBox,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QHBoxLayout,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sr_desktop.gui.main_window.model_picker import ModelPicker
+
+REGION_HINT = "Shift+drag on the image (or drag with the Region tool, R) to enhance just a region."
+CONTROLS_WIDTH = 290
+
+
+class ControlsPanel(QWidget):
+    """Fixed-width column of the window's controls (attributes are the widgets)."""
+
+    def __init__(self, models=None, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("controls")
+        self.setFixedWidth(CONTROLS_WIDTH)
+        self.picker = ModelPicker(models)
+        self.upscale_button = QPushButton("Upscale")
+        self.upscale_button.setObjectName("upscaleButton")
+        self.upscale_button.setToolTip("Upscale the whole image (Ctrl+Return)")
+        self.upscale_button.setMinimumHeight(32)
+        self.upscale_button.setStyleSheet("QPushButton { font-weight: bold; }")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.picker)
+        layout.addWidget(self.upscale_button)
+        layout.addWidget(self._build_region_box())
+        layout.addWidget(self._build_progress_box())
+        layout.addWidget(self._build_view_box())
+        layout.addStretch(1)
+
+    def _build_region_box(self) -> QGroupBox:
+        self.region_box = QGroupBox("Region")
+        self.region_label = QLabel(REGION_HINT)
+        self.region_label.setWordWrap(True)
+        self.region_rerun_button = QPushButton("Enhance region")
+        self.apply_whole_button = QPushButton("Apply to whole image")
+        self.region_clear_button = QPushButton("Clear")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.region_rerun_button)
+        buttons.addWidget(self.region_clear_button)
+        layout = QVBoxLayout(self.region_box)
+        layout.addWidget(self.region_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.apply_whole_button)
+        return self.region_box
+
+    def _build_progress_box(self) -> QGroupBox:
+        self.progress_box = QGroupBox("Progress")
+        self.job_label = QLabel("Idle")
+        self.job_label.setWordWrap(True)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("progressBar")
+        self.progress_text = QLabel("")
+        self.progress_text.setObjectName("progressText")
+        self.progress_text.setWordWrap(True)
+        self.queue_label = QLabel("")
+        self.queue_label.setObjectName("queueLabel")
+        self.queue_label.setWordWrap(True)
+        self.queue_label.setStyleSheet("color: #b45309;")
+        self.queue_label.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        layout = QVBoxLayout(self.progress_box)
+        layout.addWidget(self.job_label)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.progress_text)
+        layout.addWidget(self.queue_label)
+        layout.addWidget(self.cancel_button)
+        self.show_idle()
+        return self.progress_box
+
+    def _build_view_box(self) -> QGroupBox:
+        self.view_box = QGroupBox("View")
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItem("Split (drag the divider)", "split")
+        self.mode_combo.addItem("Side by side", "side_by_side")
+        self.region_tool_check = QCheckBox("Region tool (R): drag selects a region")
+        self.region_tool_check.setToolTip("Without it, Shift+drag selects a region and drag pans")
+        hint = QLabel("Hold Space to see the original.\nWheel: zoom · drag: pan")
+        hint.setStyleSheet("color: palette(dark);")
+        layout = QVBoxLayout(self.view_box)
+        layout.addWidget(self.mode_combo)
+        layout.addWidget(self.region_tool_check)
+        layout.addWidget(hint)
+        return self.view_box
+
+    def show_idle(self) -> None:
+        """Progress box back to "Idle" (no bar, no text, no queue line)."""
+        self.job_label.setText("Idle")
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setTextVisible(False)
+        self.progress_text.setText("")
+        self.queue_label.hide()
+
+    def show_started(self, what: str) -> None:
+        """A job started: its description and a busy bar until the engine reports counts."""
+        self.job_label.setText(what)
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setTextVisible(True)
+        self.progress_text.setText("starting…")
+
+    def set_mode(self, mode: str) -> None:
+        """Select ``mode`` in the view combo without emitting its change signal."""
+        index = self.mode_combo.findData(mode)
+        if index >= 0 and index != self.mode_combo.currentIndex():
+            self.mode_combo.blockSignals(True)
+            self.mode_combo.setCurrentIndex(index)
+            self.mode_combo.blockSignals(False)

@@ -1,0 +1,330 @@
+"""Model, scale and advanced-option (device, precision, tile) picker.
+
+Every model of the registry is listed with its name and tags; its description is shown
+below the combo. Models whose package is not installed are listed disabled, with the
+command that installs them in the entry's text and tooltip.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from sr_desktop.engine.models.base import ModelSpec
+
+#: scales the engine reaches for any model (native passes plus resampling, see upscale.py)
+REACHABLE_SCALES = (2, 3, 4, 8)
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+PRECISION_CHOICES = ("auto", "fp32", "fp16")
+_SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def default_models() -> list[ModelSpec]:
+    """The registry's models (imported lazily so the picker can be built without it)."""
+    from sr_desktop.engine.models.registry import list_models
+
+    return list_models()
+
+
+def scale_choices(spec: ModelSpec | None) -> list[int]:
+    """Scales to offer for ``spec``: its native ones plus those the engine can reach."""
+    native = set(spec.scales) if spec is not None else set()
+    return sorted(native | set(REACHABLE_SCALES))
+
+
+def _entry_text(spec: ModelSpec) -> str:
+    tags = f"  [{', '.join(spec.tags)}]" if spec.tags else ""
+    text = f"{spec.name}{tags}"
+    if not spec.installed:
+        text += f"  — not installed: {spec.install_command or 'no install command known'}"
+    return text
+
+
+def _entry_tooltip(spec: ModelSpec) -> str:
+    lines = [f"<b>{spec.name}</b> ({spec.id})"]
+    if spec.description:
+        lines.append(spec.description)
+    if spec.tags:
+        lines.append("Tags: " + ", ".join(spec.tags))
+    lines.append("Native scales: " + ", ".join(f"×{s}" for s in spec.scales))
+    if not spec.installed:
+        lines.append(f"Not installed. Install with: <code>{spec.install_command or '?'}</code>")
+    return "<br>".join(lines)
+
+
+class ModelPicker(QWidget):
+    """Combos for model / variant / scale and a collapsible "Advanced" section.
+
+    ``optionsChanged`` is emitted on any change; ``options()`` returns the engine's
+    ``UpscaleOptions`` for the current choice.
+    """
+
+    optionsChanged = Signal()
+
+    def __init__(self, models: list[ModelSpec] | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self._models = list(models) if models is not None else default_models()
+        self._updating = False
+
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("modelCombo")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(18)
+        self._model_items = QStandardItemModel(self)
+        self._fill_model_items()
+        self.model_combo.setModel(self._model_items)
+
+        self.description = QLabel()
+        self.description.setObjectName("modelDescription")
+        self.description.setWordWrap(True)
+        self.description.setTextFormat(Qt.TextFormat.RichText)
+        self.description.setStyleSheet("color: #555;")
+
+        self.variant_combo = QComboBox()
+        self.variant_label = QLabel("Variant")
+        self.scale_combo = QComboBox()
+        self.scale_combo.setObjectName("scaleCombo")
+
+        self.device_combo = QComboBox()
+        for name in DEVICE_CHOICES:
+            self.device_combo.addItem(name, name)
+        self._disable_unavailable_devices()
+        self.precision_combo = QComboBox()
+        for name in PRECISION_CHOICES:
+            self.precision_combo.addItem(name, name)
+        self.tile_spin = QSpinBox()
+        self.tile_spin.setRange(0, 4096)
+        self.tile_spin.setSingleStep(64)
+        self.tile_spin.setSpecialValueText("auto")
+        self.tile_spin.setSuffix(" px")
+        self.tile_spin.setToolTip("Tile size in input pixels; auto fits it to free memory")
+
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Model", self.model_combo)
+        form.addRow("", self.description)
+        form.addRow(self.variant_label, self.variant_combo)
+        form.addRow("Scale", self.scale_combo)
+
+        advanced_form = QFormLayout()
+        advanced_form.addRow("Device", self.device_combo)
+        advanced_form.addRow("Precision", self.precision_combo)
+        advanced_form.addRow("Tile", self.tile_spin)
+        advanced_body = QWidget()
+        advanced_body.setLayout(advanced_form)
+        self.advanced = QCollapsible("Advanced")
+        self.advanced.setDuration(0)
+        self.advanced.addWidget(advanced_body)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addWidget(self.advanced)
+
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        for combo in (self.variant_combo, self.scale_combo, self.device_combo, self.precision_combo):
+            combo.currentIndexChanged.connect(self._emit_changed)
+        self.tile_spin.valueChanged.connect(self._emit_changed)
+
+        self.model_combo.setCurrentIndex(self._default_index())
+        self._on_model_changed()
+
+    # -- queries ------------------------------------------------------------------------
+    def models(self) -> list[ModelSpec]:
+        return list(self._models)
+
+    def spec(self) -> ModelSpec | None:
+        """The selected model's spec (None when no model is installed)."""
+        index = self.model_combo.currentIndex()
+        if index < 0:
+            return None
+        return self._model_items.item(index).data(_SPEC_ROLE)
+
+    def model_id(self) -> str | None:
+        spec = self.spec()
+        return spec.id if spec is not None else None
+
+    def scale(self) -> int:
+        return int(self.scale_combo.currentData() or 4)
+
+    def variant(self) -> str | None:
+        return self.variant_combo.currentData() if self.variant_combo.count() else None
+
+    def device(self) -> str:
+        return str(self.device_combo.currentData())
+
+    def precision(self) -> str:
+        return str(self.precision_combo.currentData())
+
+    def tile(self) -> int | str:
+        value = self.tile_spin.value()
+        return "auto" if value == 0 else int(value)
+
+    def options(self):
+        """``UpscaleOptions`` for the current choice."""
+        from sr_desktop.engine.pipeline.upscale import UpscaleOptions
+
+        if self.spec() is None:
+            from sr_desktop.engine.core.errors import ModelError
+
+            raise ModelError("no model is installed (see the model list for install commands)")
+        return UpscaleOptions(
+            model=self.model_id(),
+            scale=self.scale(),
+            variant=self.variant(),
+            device=self.device(),
+            tile=self.tile(),
+            precision=self.precision(),
+        )
+
+    # -- setters ------------------------------------------------------------------------
+    def set_models(self, models: list[ModelSpec]) -> None:
+        """Replace the model list (e.g. after Models ▸ Add…), keeping the selected model
+        when it is still listed (else the default one)."""
+        previous = self.model_id()
+        self._updating = True
+        try:
+            self._models = list(models)
+            self._model_items.clear()
+            self._fill_model_items()
+            if previous is None or not self.set_model_id(previous):
+                self.model_combo.setCurrentIndex(self._default_index())
+        finally:
+            self._updating = False
+        self._on_model_changed()
+
+    def set_model_id(self, model_id: str) -> bool:
+        """Select ``model_id``; False if it is unknown or not installed."""
+        for i in range(self._model_items.rowCount()):
+            item = self._model_items.item(i)
+            spec = item.data(_SPEC_ROLE)
+            if spec.id == model_id and item.isEnabled():
+                self.model_combo.setCurrentIndex(i)
+                return True
+        return False
+
+    def set_scale(self, scale: int) -> bool:
+        index = self.scale_combo.findData(int(scale))
+        if index >= 0:
+            self.scale_combo.setCurrentIndex(index)
+        return index >= 0
+
+    def set_variant(self, variant: str) -> bool:
+        index = self.variant_combo.findData(variant)
+        if index >= 0:
+            self.variant_combo.setCurrentIndex(index)
+        return index >= 0
+
+    def set_device(self, device: str) -> bool:
+        index = self.device_combo.findData(device)
+        ok = index >= 0 and self.device_combo.model().item(index).isEnabled()
+        if ok:
+            self.device_combo.setCurrentIndex(index)
+        return ok
+
+    def set_precision(self, precision: str) -> bool:
+        index = self.precision_combo.findData(precision)
+        if index >= 0:
+            self.precision_combo.setCurrentIndex(index)
+        return index >= 0
+
+    def set_tile(self, tile: int | str) -> None:
+        self.tile_spin.setValue(0 if tile in ("auto", None, "") else int(tile))
+
+    # -- persistence --------------------------------------------------------------------
+    def load_settings(self, settings) -> None:
+        """Restore the choices stored in a `GuiSettings`."""
+        self._updating = True
+        try:
+            if settings.get("model"):
+                self.set_model_id(settings.get("model"))
+            self.set_scale(settings.get("scale"))
+            self.set_device(settings.get("device"))
+            self.set_precision(settings.get("precision"))
+            self.set_tile(settings.get("tile"))
+        finally:
+            self._updating = False
+        self.optionsChanged.emit()
+
+    def save_settings(self, settings) -> None:
+        """Store the current choices in a `GuiSettings`."""
+        if self.model_id():
+            settings.set("model", self.model_id())
+        settings.set("scale", self.scale())
+        settings.set("device", self.device())
+        settings.set("precision", self.precision())
+        settings.set("tile", str(self.tile()))
+
+    # -- internals ----------------------------------------------------------------------
+    def _fill_model_items(self) -> None:
+        for spec in self._models:
+            item = QStandardItem(_entry_text(spec))
+            item.setData(spec, _SPEC_ROLE)
+            item.setToolTip(_entry_tooltip(spec))
+            item.setEnabled(bool(spec.installed))
+            self._model_items.appendRow(item)
+
+    def _default_index(self) -> int:
+        """The engine's default model if installed, else the first installed one."""
+        from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
+
+        installed = [i for i, spec in enumerate(self._models) if spec.installed]
+        preferred = [i for i in installed if self._models[i].id == DEFAULT_MODEL]
+        return (preferred or installed or [-1])[0]
+
+    def _disable_unavailable_devices(self) -> None:
+        import torch
+
+        available = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available()}
+        mps = getattr(torch.backends, "mps", None)
+        available["mps"] = bool(mps is not None and mps.is_available())
+        items = self.device_combo.model()
+        for i, name in enumerate(DEVICE_CHOICES):
+            if not available[name]:
+                items.item(i).setEnabled(False)
+                items.item(i).setToolTip(f"{name} is not available on this machine")
+
+    def _on_model_changed(self) -> None:
+        spec = self.spec()
+        previous_scale = self.scale_combo.currentData()
+        self._updating = True
+        try:
+            self.scale_combo.clear()
+            for s in scale_choices(spec):
+                native = spec is not None and s in spec.scales
+                self.scale_combo.addItem(f"×{s}" + (" (native)" if native else ""), s)
+            target = previous_scale if previous_scale else (max(spec.scales) if spec else 4)
+            if not self.set_scale(target) and spec is not None:
+                self.set_scale(max(spec.scales))
+            self.variant_combo.clear()
+            variants = list(spec.variants) if spec is not None else []
+            for v in variants:
+                self.variant_combo.addItem(v, v)
+            if spec is not None and spec.default_variant in variants:
+                self.set_variant(spec.default_variant)
+            several = len(variants) > 1
+            self.variant_combo.setVisible(several)
+            self.variant_label.setVisible(several)
+        finally:
+            self._updating = False
+        if spec is None:
+            self.description.setText("No model installed — see the list for install commands.")
+        else:
+            tags = " · ".join(spec.tags)
+            self.description.setText(
+                f"{spec.description}" + (f"<br><i>{tags}</i>" if tags else "")
+            )
+        self._emit_changed()
+
+    def _emit_changed(self, *_args) -> None:
+        if not self._updating:
+            self.optionsChanged.emit()
