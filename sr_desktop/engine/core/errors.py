@@ -43,3 +43,17 @@ class Cancelled(SRDesktopError):
 
     def __init__(self, message: str = "cancelled"):
         super().__init__(message)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, fit for a status line or a report.
+
+    An `SRDesktopError` is already worded for the user, so its text stands alone; any other
+    exception is prefixed with its type (``"MemoryError: …"``), because its message alone
+    ("cannot allocate") would not say what went wrong. An empty message gives the type name.
+    """
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if isinstance(exc, SRDesktopError) or not text:
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
