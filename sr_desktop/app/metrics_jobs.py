@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
 from sr_desktop.engine.metrics.degradation import Degradation, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair, to_uint8_rgb_or_gray
@@ -215,7 +215,7 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
     except Cancelled:
         raise
     except SRDesktopError as exc:
-        return EvalRow(model_id, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return EvalRow(model_id, error=one_line(exc))
     s = ev.scores
     return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, ev.timing.seconds, ev.sr)
 
@@ -272,7 +272,7 @@ def region_scores(rows: list[EvalRow], hr: np.ndarray, box: Box, scale: int) -> 
         try:
             s = score_pair(crop(row.sr, box), crop(hr, box), scale)
         except SRDesktopError as exc:
-            out[row.model] = str(exc).splitlines()[0]
+            out[row.model] = one_line(exc)
         else:
             out[row.model] = (s.psnr_y, s.ssim_y)
     return out
@@ -374,7 +374,7 @@ def _guarded(fn):
     try:
         return fn()
     except (SRDesktopError, ValueError) as exc:
-        return MeasureFailure(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return MeasureFailure(one_line(exc))
     except MemoryError:
         return MeasureFailure("out of memory")
 

@@ -1,6 +1,7 @@
 """The evaluate mode's leaderboard: a sortable table and a PSNR bar chart (QPainter).
 
-Both show :class:`LeaderRow` values; clicking a table row or a bar emits
+Both show :class:`~sr_desktop.app.metrics_jobs.EvalRow` values (only model, PSNR, SSIM,
+seconds and error are read); clicking a table row or a bar emits
 ``modelActivated(model_id)``. Missing values (a model still running, a region score not
 yet computed) show as "…", failed ones as "error" with the message as tooltip.
 """
@@ -8,20 +9,21 @@ yet computed) show as "…", failed ones as "error" with the message as tooltip.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QLabel,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from sr_desktop.app.metrics_jobs import EvalRow
+from sr_desktop.gui.widgets import WrapLabel
 
 COLUMNS = ("Model", "PSNR", "SSIM", "Time (s)")
 COLUMN_TIPS = (
@@ -32,17 +34,6 @@ COLUMN_TIPS = (
 )
 SORT_ROLE = Qt.ItemDataRole.UserRole
 MODEL_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass
-class LeaderRow:
-    """One line of the leaderboard. None = not known yet; `error` = failed."""
-
-    model: str
-    psnr_y: float | None = None
-    ssim_y: float | None = None
-    seconds: float | None = None
-    error: str = ""
 
 
 def format_psnr(value: float | None) -> str:
@@ -99,7 +90,7 @@ class LeaderboardTable(QTableWidget):
         self.clicked.connect(self._on_clicked)
         self.activated.connect(self._on_clicked)
 
-    def set_rows(self, rows: list[LeaderRow], selected: str | None = None) -> None:
+    def set_rows(self, rows: list[EvalRow], selected: str | None = None) -> None:
         """Replace the content (the current sort column and order are kept)."""
         self.setSortingEnabled(False)  # Qt: fill first, sort once
         self.setRowCount(len(rows))
@@ -266,41 +257,6 @@ class PsnrBarChart(QWidget):
                          f"PSNR-Y, bars from {lo:g} to {hi:g} dB")
 
 
-class WrapLabel(QLabel):
-    """A word-wrapped label whose minimum height follows its width.
-
-    Nested layouts (group boxes in a scroll area) size a plain wrapped QLabel from a
-    guessed width and give it too few lines, so text overlaps or is clipped.
-    """
-
-    def __init__(self, text: str = "", parent=None) -> None:
-        super().__init__(text, parent)
-        self.setWordWrap(True)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
-        super().setText(text)
-        self._fit_height()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().resizeEvent(event)
-        self._fit_height()
-
-    def _fit_height(self) -> None:
-        # Measured here: QLabel.heightForWidth() never returns less than the minimum
-        # height already set, so it cannot be used to shrink the label again.
-        if not self.text():
-            self.setMinimumHeight(0)
-            return
-        m = self.contentsMargins()
-        inner = max(1, self.width() - m.left() - m.right() - 2 * self.margin())
-        text = QFontMetrics(self.font()).boundingRect(
-            QRect(0, 0, inner, 100000), int(Qt.TextFlag.TextWordWrap), self.text())
-        needed = text.height() + m.top() + m.bottom() + 2 * self.margin()
-        if needed != self.minimumHeight():
-            self.setMinimumHeight(needed)
-
-
 class Leaderboard(QWidget):
     """A note line, the table and the bar chart; ``modelActivated`` from either."""
 
@@ -320,15 +276,15 @@ class Leaderboard(QWidget):
         layout.addWidget(self.chart)
         self.table.modelActivated.connect(self._activate)
         self.chart.modelActivated.connect(self._activate)
-        self._rows: list[LeaderRow] = []
+        self._rows: list[EvalRow] = []
         self._selected: str | None = None
 
-    def set_rows(self, rows: list[LeaderRow]) -> None:
+    def set_rows(self, rows: list[EvalRow]) -> None:
         self._rows = list(rows)
         self.table.set_rows(self._rows, self._selected)
         self.chart.set_values([(r.model, None if r.error else r.psnr_y) for r in self._rows])
 
-    def rows(self) -> list[LeaderRow]:
+    def rows(self) -> list[EvalRow]:
         return list(self._rows)
 
     def set_selected(self, model: str | None) -> None:

@@ -1,0 +1,64 @@
+"""The metrics panel's "Result" section: how the last upscale ran (model, time and input
+MP/s, sizes, device, tiles, peak memory)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGroupBox
+
+from sr_desktop.gui.widgets import add_form_rows, compact_form, value_label
+
+
+def human_bytes(n: int | None) -> str:
+    """A byte count as "512 B", "1.5 MiB", …; "—" for none."""
+    if not n:
+        return "—"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+class ResultSection(QGroupBox):
+    """Read-only numbers of the last whole-image upscale."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Result", parent)
+        form = compact_form(self)
+        self.model = value_label(self)
+        self.time = value_label(self)
+        self.size = value_label(self)
+        self.device = value_label(self)
+        self.tiles = value_label(self)
+        self.memory = value_label(self)
+        self.memory.setToolTip("GPU: peak memory allocated by torch; CPU: process memory")
+        add_form_rows(form, [("Model", self.model), ("Time", self.time), ("Size", self.size),
+                             ("Device", self.device), ("Tiles", self.tiles),
+                             ("Memory", self.memory)])
+
+    def show_result(self, result, image) -> None:
+        """Fill in `result` (an `UpscaleResult`, or None for "No upscale yet") of `image`
+        (the original, or None: its size is then derived from the result's)."""
+        if result is None:
+            for label in (self.model, self.time, self.size, self.device, self.tiles, self.memory):
+                label.setText("—")
+            self.model.setText("No upscale yet")
+            return
+        r = result
+        out_h, out_w = r.image.pixels.shape[:2]
+        if image is not None:
+            in_w, in_h = image.width, image.height
+        else:
+            in_w, in_h = out_w // max(1, r.scale), out_h // max(1, r.scale)
+        mp_s = in_w * in_h / 1e6 / r.seconds if r.seconds > 0 else 0.0
+        variant = f" ({r.variant})" if getattr(r, "variant", None) not in (None, "default") else ""
+        self.model.setText(f"{r.model}{variant} ×{r.scale}")
+        self.time.setText(f"{r.seconds:.2f} s · {mp_s:.2f} MP/s input")
+        self.size.setText(f"{in_w}×{in_h} → {out_w}×{out_h}")
+        self.device.setText(str(r.device) or "—")
+        tiles = f"{r.tiles}"
+        if getattr(r, "tile_size", 0):
+            tiles += f" (tile {r.tile_size} px)"
+        self.tiles.setText(tiles)
+        self.memory.setText(human_bytes(getattr(r, "peak_memory_bytes", 0)))

@@ -1,0 +1,75 @@
+"""Small widgets and layout helpers shared by the side panels and dialogs: a label that
+wraps without overlapping, read-only value labels, compact forms and tight columns."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+
+class WrapLabel(QLabel):
+    """A word-wrapped label whose minimum height follows its width.
+
+    Nested layouts (group boxes in a scroll area) size a plain wrapped QLabel from a
+    guessed width and give it too few lines, so text overlaps or is clipped.
+    """
+
+    def __init__(self, text: str = "", parent=None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        super().setText(text)
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        # Measured here: QLabel.heightForWidth() never returns less than the minimum
+        # height already set, so it cannot be used to shrink the label again.
+        if not self.text():
+            self.setMinimumHeight(0)
+            return
+        m = self.contentsMargins()
+        inner = max(1, self.width() - m.left() - m.right() - 2 * self.margin())
+        text = QFontMetrics(self.font()).boundingRect(
+            QRect(0, 0, inner, 100000), int(Qt.TextFlag.TextWordWrap), self.text())
+        needed = text.height() + m.top() + m.bottom() + 2 * self.margin()
+        if needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+
+def value_label(parent: QWidget) -> WrapLabel:
+    """A wrapped, mouse-selectable label showing "—" until it has a value."""
+    label = WrapLabel("—", parent)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def compact_form(owner: QWidget) -> QFormLayout:
+    """A tight label/value form laid out on `owner`; rows never wrap, fields grow."""
+    form = QFormLayout(owner)
+    form.setContentsMargins(6, 4, 6, 6)
+    form.setHorizontalSpacing(8)
+    form.setVerticalSpacing(3)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def add_form_rows(form: QFormLayout, rows: list[tuple[str, QWidget]]) -> None:
+    """Add (label text, field) rows to `form`, top to bottom."""
+    for text, field in rows:
+        form.addRow(text, field)
+
+
+def tight_column(owner: QWidget) -> QVBoxLayout:
+    """A vertical layout on `owner` (a group box) with the side panels' tight margins."""
+    layout = QVBoxLayout(owner)
+    layout.setContentsMargins(6, 4, 6, 6)
+    layout.setSpacing(4)
+    return layout
