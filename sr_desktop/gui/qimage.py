@@ -6,15 +6,6 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 
-def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """uint16 → uint8 with rounding (uint8 is returned unchanged)."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    if pixels.dtype == np.uint16:
-        return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    raise ValueError(f"unsupported pixel type {pixels.dtype}")
-
-
 def array_to_qimage(pixels: np.ndarray) -> QImage:
     """H×W×C (C 1..4) or H×W uint8/uint16 pixels → a QImage that owns a copy of the data.
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.imageio.convert import to_uint8
 
 
 class DisplayImageError(SRDesktopError):
@@ -30,10 +31,8 @@ def display_uint8(pixels: np.ndarray) -> np.ndarray:
         raise DisplayImageError(f"expected H×W×C pixels with C in 1..4, got shape {pixels.shape}")
     if pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise DisplayImageError(f"empty image of shape {pixels.shape}")
-    if pixels.dtype == np.uint8:
-        out = pixels
-    elif pixels.dtype == np.uint16:
-        out = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if pixels.dtype in (np.uint8, np.uint16):
+        out = to_uint8(pixels)
     elif pixels.dtype in (np.float32, np.float64, np.float16):
         out = (np.clip(np.nan_to_num(pixels.astype(np.float32)), 0.0, 1.0) * 255.0 + 0.5)
         out = out.astype(np.uint8)

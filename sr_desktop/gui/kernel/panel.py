@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.kernelgan.train import FAST_PRESET
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.gui.qimage import array_to_qimage
@@ -294,7 +294,7 @@ class KernelPanel(QWidget):
         try:
             written = save_kernel_files(self.kernel, path, png=self.png_check.isChecked())
         except SRDesktopError as exc:
-            self._error(str(exc))
+            self._error(one_line(exc))
             return None
         self.source_label.setText(self.kernel_source + f"\nSaved as {written[0].name}")
         return written
@@ -308,7 +308,7 @@ class KernelPanel(QWidget):
         try:
             kernel = load_kernel_file(path)
         except SRDesktopError as exc:
-            self._error(str(exc))
+            self._error(one_line(exc))
             return False
         self.estimate = None
         self.set_kernel(kernel, f"Loaded from {Path(path).name}")
@@ -366,7 +366,7 @@ class KernelPanel(QWidget):
         try:
             self.set_kernel(estimate.kernel, source, scale=estimate.scale)
         except SRDesktopError as exc:
-            self._error(f"the estimated kernel is not usable: {exc}")
+            self._error(f"the estimated kernel is not usable: {one_line(exc)}")
             return
         self.estimationFinished.emit(estimate)
 
