@@ -1,16 +1,18 @@
 """Display layers of the compare view: numpy pixels converted once to a paint-ready QImage,
-plus lazily built half-size copies for drawing strongly zoomed-out views without aliasing."""
+plus lazily built half-size copies for drawing strongly zoomed-out views without aliasing;
+a layer paints only its visible part."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QImage, QPainter
 
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.convert import to_uint8
+from sr_desktop.gui.compare.geometry import ViewTransform
 
 
 class DisplayImageError(SRDesktopError):
@@ -100,3 +102,37 @@ class ImageLayer:
                                Qt.TransformationMode.SmoothTransformation)
             self._levels[below + 1] = half
         return self._levels[level]
+
+    def paint(self, painter: QPainter, view: ViewTransform, scene_rect: QRectF, pane: QRectF,
+              clip: QRectF, smooth: bool, checker: QBrush) -> None:
+        """Draw the visible part of the layer, which covers ``scene_rect`` of the scene,
+        inside ``clip`` of ``pane``: smooth (from a reduced copy when zoomed far out) or
+        nearest-neighbour; transparent pixels over ``checker``."""
+        visible = view.widget_rect_to_scene(clip, pane).intersected(scene_rect)
+        if visible.isEmpty():
+            return
+        fx = scene_rect.width() / self.width  # scene pixels per layer pixel
+        fy = scene_rect.height() / self.height
+        # Whole layer pixels, with a margin so smooth sampling has its neighbours.
+        margin = 2
+        lx0 = max(0, math.floor((visible.left() - scene_rect.left()) / fx) - margin)
+        ly0 = max(0, math.floor((visible.top() - scene_rect.top()) / fy) - margin)
+        lx1 = min(self.width, math.ceil((visible.right() - scene_rect.left()) / fx) + margin)
+        ly1 = min(self.height, math.ceil((visible.bottom() - scene_rect.top()) / fy) + margin)
+        if lx1 <= lx0 or ly1 <= ly0:
+            return
+        target = view.scene_rect_to_widget(
+            QRectF(scene_rect.left() + lx0 * fx, scene_rect.top() + ly0 * fy,
+                   (lx1 - lx0) * fx, (ly1 - ly0) * fy), pane)
+        if smooth:
+            image, rx, ry = self.level_for(view.zoom * min(fx, fy))
+        else:
+            image, rx, ry = self.image, 1.0, 1.0
+        source = QRectF(lx0 * rx, ly0 * ry, (lx1 - lx0) * rx, (ly1 - ly0) * ry)
+        painter.save()
+        painter.setClipRect(clip)
+        if self.has_alpha:
+            painter.fillRect(target.intersected(clip), checker)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        painter.drawImage(target, image, source)
+        painter.restore()

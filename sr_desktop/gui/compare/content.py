@@ -1,0 +1,122 @@
+"""What the compare view's two sides show, and how it is drawn.
+
+Before: the original. After: a display override (a map) if set; otherwise the result, or
+the original with upscaled regions pasted over it. The scene is the result's pixel grid
+(``sx``, ``sy`` scene pixels per original pixel); the original and maps are drawn
+stretched over it so everything lines up pixel for pixel.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QBrush, QPainter
+
+from sr_desktop.gui.compare.geometry import ViewTransform
+from sr_desktop.gui.compare.image import DisplayImageError, ImageLayer
+from sr_desktop.gui.compare.region import Box
+
+
+def as_layer(pixels) -> ImageLayer:
+    """Accept a bare array, an engine Image, or an ImageLayer already converted (e.g. in a
+    worker thread: building one only uses QImage, which is safe outside the GUI thread)."""
+    if isinstance(pixels, ImageLayer):
+        return pixels
+    return ImageLayer(getattr(pixels, "pixels", pixels))
+
+
+class CompareContent:
+    """The layers of both sides and the scene grid they are drawn on."""
+
+    def __init__(self) -> None:
+        self.original: ImageLayer | None = None
+        self.result: ImageLayer | None = None
+        self.result_scale = 1
+        self.patches: list[tuple[Box, ImageLayer, int]] = []
+        self.override: ImageLayer | None = None
+        self.override_label = "After"
+        self.sx = 1.0  # scene pixels per original pixel
+        self.sy = 1.0
+
+    def set_original(self, layer: ImageLayer) -> None:
+        """A new original: everything of the after side is dropped, the grid is ×1."""
+        self.original = layer
+        self.result = None
+        self.result_scale = 1
+        self.patches = []
+        self.override = None
+        self.sx = self.sy = 1.0
+
+    def require_original(self) -> ImageLayer:
+        if self.original is None:
+            raise DisplayImageError("no original image is shown yet")
+        return self.original
+
+    def set_result(self, layer: ImageLayer, scale: int) -> tuple[float, float]:
+        """The whole upscaled image (same aspect ratio as the original); drops pasted
+        regions and the override. Returns the scene scale (sx, sy) it needs."""
+        original = self.require_original()
+        expected_h = original.height * layer.width / original.width
+        if abs(layer.height - expected_h) > max(2.0, 0.02 * layer.height):
+            raise DisplayImageError(
+                f"result of {layer.width}×{layer.height} does not have the aspect ratio of the "
+                f"{original.width}×{original.height} original")
+        self.result = layer
+        self.result_scale = int(scale)
+        self.patches = []
+        self.override = None
+        return layer.width / original.width, layer.height / original.height
+
+    def paste_region(self, box: Box, pixels, scale: int) -> None:
+        """Paste an upscaled region (`box` already clipped to the original; pixels as for
+        :func:`as_layer`) over the original; a full result is dropped, and so are regions
+        pasted at another scale."""
+        x, y, w, h = box
+        scale = int(scale)
+        if scale < 1:
+            raise DisplayImageError(f"scale must be a positive integer, got {scale}")
+        layer = as_layer(pixels)
+        if (layer.width, layer.height) != (w * scale, h * scale):
+            raise DisplayImageError(
+                f"region result is {layer.width}×{layer.height}, expected "
+                f"{w * scale}×{h * scale} for a {w}×{h} region at ×{scale}")
+        self.result = None
+        if self.patches and self.patches[0][2] != scale:
+            self.patches = []
+        self.override = None
+        self.patches.append(((x, y, w, h), layer, scale))
+        self.result_scale = scale
+
+    def has_result(self) -> bool:
+        """True when the after side has something (a result, region results or a map)."""
+        return self.result is not None or bool(self.patches) or self.override is not None
+
+    def after_label(self) -> str:
+        if self.override is not None:
+            return self.override_label
+        if self.result is None and self.patches:
+            return "After (region)"
+        return "After"
+
+    def scene_rect(self, view: ViewTransform) -> QRectF:
+        return QRectF(0.0, 0.0, view.scene_width, view.scene_height)
+
+    def region_scene_rect(self, box: Box) -> QRectF:
+        """A box of original pixels on the scene grid."""
+        x, y, w, h = box
+        return QRectF(x * self.sx, y * self.sy, w * self.sx, h * self.sy)
+
+    def paint_before(self, painter: QPainter, view: ViewTransform, pane: QRectF, clip: QRectF,
+                     smooth: bool, checker: QBrush) -> None:
+        self.original.paint(painter, view, self.scene_rect(view), pane, clip, smooth, checker)
+
+    def paint_after(self, painter: QPainter, view: ViewTransform, pane: QRectF, clip: QRectF,
+                    smooth: bool, checker: QBrush) -> None:
+        scene = self.scene_rect(view)
+        if self.override is not None:
+            self.override.paint(painter, view, scene, pane, clip, smooth, checker)
+            return
+        base = self.result if self.result is not None else self.original
+        base.paint(painter, view, scene, pane, clip, smooth, checker)
+        for (x, y, _w, _h), layer, scale in self.patches:
+            rect = QRectF(x * scale, y * scale, layer.width, layer.height)
+            layer.paint(painter, view, rect, pane, clip, smooth, checker)

@@ -1,0 +1,154 @@
+"""Pointer gestures of the compare view: pan (left or middle drag), the split divider,
+the region rubber band and region move (Shift or the region tool), double-click for fit /
+100 %, and the cursor that tells which gesture a press would start.
+
+A mixin of :class:`~sr_desktop.gui.compare.view.CompareView` (its Qt event handlers); it
+works through the view's panes, mapping, region and zoom helpers.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+
+from sr_desktop.gui.compare.region import box_contains, moved_box, snap_box
+
+
+class PointerGestures:
+    """Mouse and Shift-key handling of the compare view (see the module docstring)."""
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._content.original is None:
+            event.ignore()
+            return
+        pos = QPointF(event.position())
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton:
+            self._drag = {"kind": "pan", "last": pos}
+        elif button != Qt.MouseButton.LeftButton:
+            event.ignore()
+            return
+        elif self._near_divider(pos):
+            self._drag = {"kind": "divider"}
+        elif self._region_gesture(event.modifiers()):
+            pane = self._pane_at(pos)
+            start = self._image_point(pos, pane)
+            if self._region is not None and box_contains(self._region, start):
+                self._drag = {"kind": "move", "pane": pane, "start": start, "box": self._region}
+            else:
+                self._drag = {"kind": "band", "pane": pane, "start": start, "press": pos,
+                              "moved": False}
+        else:
+            self._drag = {"kind": "pan", "last": pos}
+        self._update_cursor(pos, event.modifiers())
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = QPointF(event.position())
+        drag = self._drag
+        if drag is None:
+            self._update_cursor(pos, event.modifiers())
+            return
+        kind = drag["kind"]
+        if kind == "pan":
+            last = drag["last"]
+            self._view.pan_by(pos.x() - last.x(), pos.y() - last.y(), self._pane_rects()[0])
+            drag["last"] = pos
+            self._fit = False
+        elif kind == "divider":
+            self.set_split(pos.x() / max(1, self.width()))
+        elif kind == "band":
+            press = drag["press"]
+            if drag["moved"] or abs(pos.x() - press.x()) + abs(pos.y() - press.y()) > 2:
+                drag["moved"] = True  # a few pixels of jitter is still a click
+                self._band = (drag["start"], self._image_point(pos, drag["pane"]))
+        elif kind == "move":
+            self._region = self._moved_region(drag, pos)
+        self.update()
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        drag = self._drag
+        if drag is None:
+            event.ignore()
+            return
+        self._drag = None
+        pos = QPointF(event.position())
+        kind = drag["kind"]
+        if kind == "band":
+            self._band = None
+            end = self._image_point(pos, drag["pane"])
+            original = self._require_original()
+            box = (snap_box(drag["start"], end, original.width, original.height)
+                   if drag["moved"] else None)
+            if box is not None:
+                self._region = box
+                self.regionSelected.emit(box)
+            elif self._region is not None:
+                self._region = None
+                self.regionCleared.emit()
+        elif kind == "move":
+            box = self._moved_region(drag, pos)
+            self._region = box
+            if box != drag["box"]:
+                self.regionSelected.emit(box)
+        self._update_cursor(pos, event.modifiers())
+        self.update()
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._content.original is None or event.button() != Qt.MouseButton.LeftButton \
+                or self._near_divider(event.position()):
+            return
+        if self._fit or abs(self._view.zoom - 1.0) > 1e-9:
+            pos = QPointF(event.position())
+            self._zoom_about(1.0, pos, self._pane_at(pos))
+        else:
+            self.zoom_fit()
+        event.accept()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Shift:
+            self._update_cursor(None, event.modifiers())
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Shift:
+            self._update_cursor(None, event.modifiers())
+        super().keyReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        self.unsetCursor()
+        super().leaveEvent(event)
+
+    def _region_gesture(self, modifiers) -> bool:
+        """Whether a left-drag draws or moves the region (region tool, or Shift held)."""
+        return self._tool == "region" or bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+
+    def _moved_region(self, drag: dict, pos: QPointF) -> tuple[int, int, int, int]:
+        original = self._require_original()
+        current = self._image_point(pos, drag["pane"])
+        return moved_box(drag["box"], drag["start"], current, original.width, original.height)
+
+    def _update_cursor(self, pos: QPointF | None, modifiers) -> None:
+        if pos is None:
+            pos = QPointF(self.mapFromGlobal(self.cursor().pos()))
+        if self._content.original is None:
+            self.unsetCursor()
+            return
+        drag = self._drag["kind"] if self._drag else None
+        if drag == "divider" or (drag is None and self._near_divider(pos)):
+            shape = Qt.CursorShape.SplitHCursor
+        elif drag == "pan":
+            shape = Qt.CursorShape.ClosedHandCursor
+        elif drag == "move":
+            shape = Qt.CursorShape.SizeAllCursor
+        elif drag == "band":
+            shape = Qt.CursorShape.CrossCursor
+        elif self._region_gesture(modifiers):
+            inside = self._region is not None and box_contains(
+                self._region, self._image_point(pos, self._pane_at(pos)))
+            shape = Qt.CursorShape.SizeAllCursor if inside else Qt.CursorShape.CrossCursor
+        else:
+            shape = Qt.CursorShape.OpenHandCursor
+        self.setCursor(shape)

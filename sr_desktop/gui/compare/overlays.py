@@ -1,0 +1,119 @@
+"""What the compare view paints over the images: the region outline with its size, the
+"Before"/"After" corner labels, the split divider with its handle, the empty-view hint,
+and the checkerboard behind transparent pixels."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
+
+EMPTY_HINT = "Drop images here or press Ctrl+O"
+
+HANDLE_RADIUS = 14.0
+LABEL_MARGIN = 8.0
+
+
+def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int, int],
+                 font: QFont) -> None:
+    """Outline the region at widget `rect` (dashed, on a dark line) inside `pane`, with a
+    "w × h" tag above it (inside it when there is no room above)."""
+    painter.save()
+    painter.setClipRect(pane)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    outline = rect.adjusted(-0.5, -0.5, 0.5, 0.5)
+    painter.setPen(QPen(QColor(0, 0, 0, 220), 1.0))
+    painter.drawRect(outline.adjusted(-1, -1, 1, 1))
+    dashed = QPen(QColor(255, 255, 255), 1.0, Qt.PenStyle.DashLine)
+    dashed.setCosmetic(True)
+    painter.setPen(dashed)
+    painter.drawRect(outline)
+    text = f"{size[0]} × {size[1]}"
+    font = QFont(font)
+    font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+    painter.setFont(font)
+    metrics = QFontMetricsF(font)
+    tw, th = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
+    ty = rect.top() - th - 3 if rect.top() - th - 3 >= pane.top() else rect.top() + 3
+    tag = QRectF(max(pane.left(), rect.left()), ty, tw, th)
+    painter.fillRect(tag, QColor(0, 0, 0, 170))
+    painter.setPen(QColor(255, 255, 255))
+    painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
+    painter.restore()
+
+
+def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: QFont) -> None:
+    """A bold rounded tag in the top-left (or top-right) corner of `shown`, the image as
+    shown in its pane (not the widget: the image may be small)."""
+    painter.save()
+    font = QFont(font)
+    font.setBold(True)
+    painter.setFont(font)
+    metrics = QFontMetricsF(font)
+    w = metrics.horizontalAdvance(text) + 16
+    h = metrics.height() + 6
+    x = shown.left() + LABEL_MARGIN if left else shown.right() - LABEL_MARGIN - w
+    rect = QRectF(x, shown.top() + LABEL_MARGIN, w, h)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 150))
+    painter.drawRoundedRect(rect, 4, 4)
+    painter.setPen(QColor(255, 255, 255))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+    painter.restore()
+
+
+def paint_divider(painter: QPainter, pane: QRectF, x: float) -> None:
+    """The split divider at `x` over the height of `pane`, with a round two-arrow handle."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(QPen(QColor(0, 0, 0, 140), 3.0))
+    painter.drawLine(QPointF(x, pane.top()), QPointF(x, pane.bottom()))
+    painter.setPen(QPen(QColor(255, 255, 255), 1.0))
+    painter.drawLine(QPointF(x, pane.top()), QPointF(x, pane.bottom()))
+    centre = QPointF(x, pane.center().y())
+    painter.setBrush(QColor(255, 255, 255, 230))
+    painter.setPen(QPen(QColor(0, 0, 0, 160), 1.0))
+    painter.drawEllipse(centre, HANDLE_RADIUS, HANDLE_RADIUS)
+    painter.setBrush(QColor(40, 40, 40))
+    painter.setPen(Qt.PenStyle.NoPen)
+    r = HANDLE_RADIUS
+    left_arrow = QPolygonF([QPointF(x - r * 0.65, centre.y()),
+                            QPointF(x - r * 0.2, centre.y() - r * 0.35),
+                            QPointF(x - r * 0.2, centre.y() + r * 0.35)])
+    right_arrow = QPolygonF([QPointF(x + r * 0.65, centre.y()),
+                             QPointF(x + r * 0.2, centre.y() - r * 0.35),
+                             QPointF(x + r * 0.2, centre.y() + r * 0.35)])
+    painter.drawPolygon(left_arrow)
+    painter.drawPolygon(right_arrow)
+    painter.restore()
+
+
+def paint_empty_hint(painter: QPainter, widget_rect: QRectF, font: QFont) -> None:
+    """A dashed drop zone with the "drop images here" hint, for a view without image."""
+    rect = QRectF(widget_rect).adjusted(24, 24, -24, -24)
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    if rect.width() > 40 and rect.height() > 40:
+        pen = QPen(QColor(110, 110, 115), 2.0, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        path = QPainterPath()
+        path.addRoundedRect(rect, 12, 12)
+        painter.drawPath(path)
+    font = QFont(font)
+    font.setPointSizeF(font.pointSizeF() * 1.3)
+    painter.setFont(font)
+    painter.setPen(QColor(170, 170, 175))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, EMPTY_HINT)
+    painter.restore()
+
+
+def checker_brush() -> QBrush:
+    """The grey checkerboard shown behind transparent pixels."""
+    tile = QPixmap(16, 16)
+    tile.fill(QColor(204, 204, 204))
+    painter = QPainter(tile)
+    painter.fillRect(0, 0, 8, 8, QColor(153, 153, 153))
+    painter.fillRect(8, 8, 8, 8, QColor(153, 153, 153))
+    painter.end()
+    return QBrush(tile)
