@@ -26,6 +26,7 @@ from sr_desktop.engine.metrics.upscalers import EngineUpscaler
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
 from sr_desktop.app import metrics_jobs
 from sr_desktop.gui.metrics.panel import MetricsPanel
+from sr_desktop.gui.metrics.state import Evaluation, MetricsState
 
 MODELS = [("bicubic", "Bicubic"), ("lanczos", "Lanczos")]
 WAIT_MS = 30000
@@ -448,6 +449,41 @@ def test_region_restricts_leaderboard_scores(qtbot, panel, image):
 
 
 # -- screenshots -------------------------------------------------------------------------------
+
+
+def test_state_leader_rows_follow_the_region_scores():
+    """The leaderboard rows: whole-image scores, then the region's (numbers, a message per
+    model, or the failure of the whole region measurement); timings always stay."""
+    hr = textured_pixels(8, 8)
+    st = MetricsState()
+    st.eval = Evaluation(1, job=None, scale=2, degradation="bicubic", models=["a", "b", "c", "d"], hr=hr)
+    st.eval.rows = {"a": metrics_jobs.EvalRow("a", 30.0, 0.9, seconds=1.0, sr=hr),
+                    "b": metrics_jobs.EvalRow("b", 28.0, 0.8, seconds=2.0, sr=hr),
+                    "c": metrics_jobs.EvalRow("c", error="boom")}
+
+    def summary():
+        return [(r.model, r.psnr_y, r.ssim_y, r.seconds, r.error) for r in st.leader_rows()]
+
+    assert summary() == [("a", 30.0, 0.9, 1.0, ""), ("b", 28.0, 0.8, 2.0, ""),
+                         ("c", None, None, None, "boom"), ("d", None, None, None, "")]
+    st.box = (1, 1, 4, 4)
+    key = st.region_key()
+    assert key == ("region", 1, (1, 1, 4, 4), ("a", "b"))
+    assert summary()[:2] == [("a", None, None, 1.0, ""), ("b", None, None, 2.0, "")]
+    st.cache[key] = {"a": (31.5, 0.95), "b": "region too small"}
+    assert summary()[:2] == [("a", 31.5, 0.95, 1.0, ""), ("b", None, None, 2.0, "region too small")]
+    st.cache[key] = metrics_jobs.MeasureFailure("out of memory")
+    assert [r.error for r in st.leader_rows()] == ["out of memory", "out of memory", "boom", ""]
+    assert "scores of the region 4×4 at (1, 1)" in st.leaderboard_note()
+
+
+def test_state_prune_keeps_only_the_current_subject():
+    st = MetricsState()
+    st.result_gen = 3
+    st.cache = {("noref", 2, None): 1, ("noref", 3, None): 2, ("reference", 2): 3,
+                ("map", "ssim", "result", 3): 4, ("region", 7, (0, 0, 1, 1), ("a",)): 5}
+    st.prune()  # no result and no evaluation: no map and no region belongs
+    assert st.cache == {("noref", 3, None): 2}
 
 
 def render_screenshots(out_dir: Path, image_path: Path | None = None) -> list[Path]:

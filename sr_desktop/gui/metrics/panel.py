@@ -1,6 +1,6 @@
 """The metrics panel: the content of the main window's right-hand "Metrics" dock.
 
-Sections:
+Sections, each a widget of its own module, composed here:
 
 * **Result** — how the last upscale ran: time, input MP/s, sizes, device, tiles, memory.
 * **No-reference** — sharpness of input and result, and the consistency PSNR (the result
@@ -14,7 +14,8 @@ Sections:
 
 With a region set (``set_region``) the no-reference numbers and the leaderboard scores are
 for that region only. All computing runs in two worker queues (one for the evaluation,
-one for measurements and maps); the panel updates when results arrive.
+one for measurements and maps); the panel updates when results arrive. What is shown and
+what has been measured lives in :class:`~sr_desktop.gui.metrics.state.MetricsState`.
 
 Wiring (done by the main window): ``showPixels(pixels, label)`` ->
 ``CompareView.set_display_override`` (None = show the result again); ``imageOpened`` ->
