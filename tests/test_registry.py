@@ -91,8 +91,9 @@ def test_custom_models_are_listed_and_dispatched(monkeypatch):
 def test_resample_and_zssr_dispatch(monkeypatch):
     model = loader.load_model("lanczos", scale=3)
     assert model.kind == "resample" and model.scale == 3
-    with pytest.raises(ModelError, match="1..8"):
-        loader.load_model("bicubic", scale=9)
+    assert loader.load_model("bicubic", scale=16).scale == 16  # the pipeline's limit, one for every path
+    with pytest.raises(ModelError, match="1..16"):
+        loader.load_model("bicubic", scale=17)
     calls = []
     zssr_mod = types.ModuleType("sr_desktop.engine.models.zssr.model")
     zssr_mod.make_zssr_model = lambda scale, kernel=None, **rest: calls.append((scale, kernel, rest)) or SRModel()

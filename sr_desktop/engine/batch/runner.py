@@ -27,7 +27,7 @@ import queue
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -54,14 +54,25 @@ from sr_desktop.engine.batch.report import (
     FileRecord,
     write_report,
 )
-from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.imageio.codec import ProtectedPaths, is_temp_path
+from sr_desktop.engine.compute.devices import resolve_device
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
+from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
+from sr_desktop.engine.imageio import codec
+from sr_desktop.engine.imageio.codec import ProtectedPaths, SaveOptions, is_temp_path
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.models.registry import get_model_spec
+# The module, not its functions: the upscale call is looked up at run time (tests wrap it).
+from sr_desktop.engine.pipeline import upscale
+from sr_desktop.engine.pipeline.scale_plan import plan_for
 
 __all__ = [
     "BatchError",
     "BatchOptions",
     "BatchResult",
+    "UpscaleOptions",
     "FileRecord",
     "BatchTotals",
     "run_batch",
@@ -81,17 +92,14 @@ log = logging.getLogger(__name__)
 _END = object()  # end-of-stream marker in the queues
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchOptions:
-    """Options of a batch. `scale=None` takes the model's first listed scale (2 when the
-    registry does not know the model); device/tile/precision None = the engine's default."""
+    """Options of a batch: the `UpscaleOptions` every file is upscaled with, and what the
+    batch adds (output format and names, what to do with existing outputs, queues).
+    ``upscale.scale`` None: the model's largest native scale. Checked when built
+    (`BatchError`; the upscale options check their own values)."""
 
-    model: str = "span"  # the engine's default model (upscale.DEFAULT_MODEL)
-    scale: int | None = None
-    variant: str | None = None
-    device: str | None = None
-    tile: int | str | None = None
-    precision: str | None = None
+    upscale: UpscaleOptions = field(default_factory=UpscaleOptions)
     format: str = "same"  # same | png | jpg | webp | tiff
     quality: int = 95
     name_template: str = DEFAULT_NAME_TEMPLATE
@@ -108,23 +116,19 @@ class BatchOptions:
     # (see `_encode_in_device_thread`).
     encode_in_device_thread: bool | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         """Raise `BatchError` for an option outside its allowed values."""
+        if not isinstance(self.upscale, UpscaleOptions):
+            raise BatchError(f"upscale must be UpscaleOptions, got {type(self.upscale).__name__}")
         if self.format not in OUTPUT_FORMATS:
             raise BatchError(f"unknown output format {self.format!r} (use {', '.join(OUTPUT_FORMATS)})")
         if self.existing not in EXISTING_POLICIES:
             raise BatchError(f"unknown policy for existing outputs {self.existing!r} (use {', '.join(EXISTING_POLICIES)})")
         if not 1 <= int(self.quality) <= 100:
             raise BatchError(f"quality must be 1..100, got {self.quality}")
-        if self.scale is not None and int(self.scale) < 1:
-            raise BatchError(f"scale must be a positive integer, got {self.scale}")
-        if self.tile is not None and self.tile != "auto":
-            try:
-                tile_ok = int(self.tile) >= 0
-            except (TypeError, ValueError):
-                tile_ok = False
-            if not tile_ok:
-                raise BatchError(f"tile must be 'auto', 0 (whole image) or a size in pixels, got {self.tile!r}")
         check_template(self.name_template)
 
 
@@ -197,48 +201,14 @@ def default_report_path(output_dir: Path, when: datetime | None = None) -> Path:
 
 def resolve_scale(options: BatchOptions) -> int:
     """The scale the batch runs at (needed up front for the output names). None follows
-    the engine's rule: the model's largest native scale."""
-    from sr_desktop.engine.pipeline.upscale import native_scales_of, plan_scale
-
-    scales, any_scale = native_scales_of(options.model)  # ModelError for an unknown id
-    if options.scale is not None:
-        plan_scale(scales, int(options.scale), any_scale)  # ModelError for a bad scale
-        return int(options.scale)
-    plan = plan_scale(scales, None, any_scale)
-    return int(plan.native**plan.passes)
+    the engine's rule: the model's largest native scale. `ModelError` for an unknown model
+    or a scale it cannot reach."""
+    plan = plan_for(options.upscale.model, options.upscale.scale)
+    return options.upscale.scale or plan.reached
 
 
-def make_upscale_options(options: BatchOptions, scale: int) -> Any:
-    """The `UpscaleOptions` of the batch (only the options that were set are passed)."""
-    from sr_desktop.engine.pipeline.upscale import UpscaleOptions
-
-    kwargs: dict[str, Any] = {"model": options.model, "scale": scale}
-    for name in ("variant", "device", "tile", "precision"):
-        value = getattr(options, name)
-        if value is not None:
-            kwargs[name] = value
-    return UpscaleOptions(**kwargs)
-
-
-def _preload_model(upscale_options: Any) -> None:
-    """Load the model once before the first file (the engine's model cache then serves
-    every file), so a missing model or a bad device is one fatal error up front rather
-    than the same failure on every file."""
-    from sr_desktop.engine.pipeline.upscale import get_model, native_scales_of, plan_scale
-
-    scales, any_scale = native_scales_of(upscale_options.model)
-    plan = plan_scale(scales, upscale_options.scale, any_scale)
-    get_model(
-        upscale_options.model,
-        plan.native,
-        upscale_options.variant,
-        upscale_options.device,
-        upscale_options.precision,
-        kernel=upscale_options.kernel,
-    )
-
-
-def _encode_in_device_thread(options: BatchOptions, upscale_options: Any, model: Any) -> bool:
+def _encode_in_device_thread(options: BatchOptions, upscale_options: UpscaleOptions,
+                             model: SRModel | None) -> bool:
     """Whether the device thread encodes outputs itself (writers then only write bytes).
 
     With a network on the CPU, inference already keeps every core busy: an encoder in a
@@ -251,25 +221,14 @@ def _encode_in_device_thread(options: BatchOptions, upscale_options: Any, model:
     """
     if options.encode_in_device_thread is not None:
         return bool(options.encode_in_device_thread)
-    from sr_desktop.engine.pipeline.upscale import RESAMPLE_IDS
-
-    if upscale_options.model in RESAMPLE_IDS or getattr(model, "kind", None) == "resample":
-        return False
-    if model is not None and hasattr(model, "device"):
-        return getattr(model.device, "type", "cpu") == "cpu"
+    if model is not None:
+        return model.kind != ModelKind.RESAMPLE and model.device.type == "cpu"
     try:
-        from sr_desktop.engine.compute.devices import resolve_device
-
-        return resolve_device(upscale_options.device or "auto").type == "cpu"
-    except Exception:  # noqa: BLE001 - a bad device is reported when the model loads
+        if get_model_spec(upscale_options.model).kind == ModelKind.RESAMPLE:
+            return False
+        return resolve_device(upscale_options.device).type == "cpu"
+    except SRDesktopError:  # an unknown model or a bad device is reported when the model loads
         return False
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, SRDesktopError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _file_size(path: Path) -> int | None:
@@ -289,10 +248,10 @@ class _Pipeline:
         self,
         jobs: list[BatchJob],
         options: BatchOptions,
-        upscale_options: Any,
+        upscale_options: UpscaleOptions,
         progress: ProgressCallback | None,
         cancel: CancelToken,
-        model: Any = None,
+        model: SRModel | None = None,
     ):
         self.jobs = jobs
         self.model = model
@@ -380,8 +339,6 @@ class _Pipeline:
 
     # -- reader ------------------------------------------------------------------------
     def reader(self) -> None:
-        from sr_desktop.engine.imageio.codec import read_image
-
         try:
             for job in self.jobs:
                 if self.cancel.cancelled or self.stop.is_set():
@@ -405,11 +362,11 @@ class _Pipeline:
                 else:
                     t0 = time.perf_counter()
                     try:
-                        image = read_image(job.input)
+                        image = codec.read_image(job.input)
                         item = ("image", job, image, time.perf_counter() - t0)
                     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                         item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
-                                                          error=_one_line(exc), input_bytes=_file_size(job.input),
+                                                          error=one_line(exc), input_bytes=_file_size(job.input),
                                                           read_seconds=time.perf_counter() - t0))
                 if not self._put(self.read_queue, item):
                     break
@@ -422,8 +379,6 @@ class _Pipeline:
     # -- device (runs in the calling thread) -------------------------------------------
     def device_loop(self) -> bool:
         """Upscale what the reader delivers; return False if cancelled."""
-        from sr_desktop.engine.pipeline.upscale import upscale_image
-
         cancelled = False
         while True:
             item = self.read_queue.get()
@@ -448,14 +403,14 @@ class _Pipeline:
 
             t0 = time.perf_counter()
             try:
-                result = upscale_image(
+                result = upscale.upscale_image(
                     image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
                 )
             except Cancelled:
                 cancelled = True
                 break
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory on one huge file
-                record = FileRecord(str(job.input), str(job.output), "failed", error=_one_line(exc),
+                record = FileRecord(str(job.input), str(job.output), "failed", error=one_line(exc),
                                     input_bytes=_file_size(job.input), input_size=in_size,
                                     read_seconds=read_seconds, upscale_seconds=time.perf_counter() - t0)
                 self.processed += 1
@@ -465,7 +420,7 @@ class _Pipeline:
                 del image
             self.processed += 1
             upscale_seconds = time.perf_counter() - t0
-            encoded: Any = None
+            encoded: tuple[bytes, float] | Exception | None = None
             if self.encode_inline:
                 encoded = self._encode(job, result.image)
             delivered = self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds,
@@ -504,29 +459,23 @@ class _Pipeline:
             self.thread_errors.append(exc)
             self.stop.set()  # nobody consumes the write queue any more
 
-    def _save_options(self, job: BatchJob) -> Any:
-        from sr_desktop.engine.imageio.codec import SaveOptions
-
+    def _save_options(self, job: BatchJob) -> SaveOptions:
         return SaveOptions(format=job.output_format, quality=int(self.options.quality),
                            keep_metadata=self.options.keep_metadata)
 
-    def _encode(self, job: BatchJob, image: Any) -> Any:
+    def _encode(self, job: BatchJob, image: Image) -> tuple[bytes, float] | Exception:
         """Encode in the device thread (CPU inference; see `_Pipeline.encode_inline`).
         On failure: the exception, for the writer to record against the file."""
-        from sr_desktop.engine.imageio.codec import encode_image
-
         t0 = time.perf_counter()
         try:
-            return (encode_image(image, job.output, self._save_options(job)), time.perf_counter() - t0)
+            return (codec.encode_image(image, job.output, self._save_options(job)), time.perf_counter() - t0)
         except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
             return exc
 
     def _write_one(
-        self, job: BatchJob, image: Any, in_size: list[int], read_seconds: float, upscale_seconds: float,
-        encoded: Any = None,
+        self, job: BatchJob, image: Image, in_size: list[int], read_seconds: float, upscale_seconds: float,
+        encoded: tuple[bytes, float] | Exception | None = None,
     ) -> FileRecord:
-        from sr_desktop.engine.imageio.codec import write_image
-
         assert job.output is not None
         target = job.output
         overwrite = self.options.existing == "overwrite"
@@ -542,10 +491,10 @@ class _Pipeline:
             if encoded is not None:
                 encoded, encode_seconds = encoded
             target.parent.mkdir(parents=True, exist_ok=True)
-            written = write_image(image, target, self._save_options(job), overwrite=overwrite,
+            written = codec.write_image(image, target, self._save_options(job), overwrite=overwrite,
                                   protect=self.protect, encoded=encoded)
         except Exception as exc:  # noqa: BLE001
-            record.error = _one_line(exc)
+            record.error = one_line(exc)
             record.write_seconds = time.perf_counter() - t0 + encode_seconds
             return record
         record.write_seconds = time.perf_counter() - t0 + encode_seconds
@@ -597,7 +546,7 @@ def run_batch(
     write_report_file: bool = True,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    model: Any = None,
+    model: SRModel | None = None,
 ) -> BatchResult:
     """Upscale the images of `input_dir` into `output_dir` (mirroring sub-folders).
 
@@ -613,7 +562,6 @@ def run_batch(
     normally with ``result.cancelled`` (exit code 130).
     """
     options = options or BatchOptions()
-    options.validate()
     input_dir = Path(input_dir).expanduser()
     output_dir = Path(output_dir).expanduser()
     check_folders(input_dir, output_dir, options.allow_inside_input)
@@ -621,10 +569,7 @@ def run_batch(
         raise BatchError(f"report path {report_path} is a folder")
     cancel = cancel or CancelToken()
 
-    if model is not None:
-        scale = int(options.scale or model.scale)
-    else:
-        scale = resolve_scale(options)
+    scale = int(options.upscale.scale or model.scale) if model is not None else resolve_scale(options)
     file_list = [Path(f).expanduser() for f in files] if files is not None else None
     jobs = plan_jobs(
         input_dir,
@@ -633,13 +578,16 @@ def run_batch(
         template=options.name_template,
         fmt=options.format,
         scale=scale,
-        model=options.model,
-        variant=options.variant,
+        model=options.upscale.model,
+        variant=options.upscale.variant,
         files=file_list,
     )
-    upscale_options = make_upscale_options(options, scale)
+    upscale_options = replace(options.upscale, scale=scale)
     if model is None:
-        _preload_model(upscale_options)
+        # Load the model once before the first file (the engine's model cache then serves
+        # every file): a missing model or a bad device is one fatal error up front rather
+        # than the same failure on every file.
+        upscale.resolve_model(upscale_options)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -665,12 +613,12 @@ def run_batch(
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "options": {
-            "model": options.model,
+            "model": upscale_options.model,
             "scale": scale,
-            "variant": options.variant,
-            "device": options.device,
-            "tile": options.tile,
-            "precision": options.precision,
+            "variant": upscale_options.variant,
+            "device": str(upscale_options.device),
+            "tile": upscale_options.tile.request,
+            "precision": upscale_options.precision.value,
             "format": options.format,
             "quality": options.quality,
             "name_template": options.name_template,
