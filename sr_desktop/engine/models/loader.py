@@ -77,7 +77,9 @@ def _load_resample(spec: ModelSpec, scale, variant, **_options: Any) -> SRModel:
     from sr_desktop.engine.models.resample_model import ResampleModel
 
     scale, _ = resolve_scale_variant(spec, scale, variant)
-    return ResampleModel(spec.id, scale)
+    model = ResampleModel(spec.source.get("method", spec.id), scale)
+    model.id = spec.id
+    return model
 
 
 def _load_per_image(spec: ModelSpec, scale, variant, kernel=None, **options: Any) -> SRModel:
