@@ -35,6 +35,7 @@ from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.archs.detect import (
     ARCH_REGISTRY,
     UnsupportedStateDict,
+    arch_support,
     detect_architecture,
     unwrap_state_dict,
 )
@@ -47,10 +48,10 @@ INDEX_VERSION = 1
 NCNN_MAGIC = "7767517"
 SAFETENSORS_SUFFIX = ".safetensors"
 
-#: per architecture: tile context in input pixels and recommended tile, from the
-#: architecture registry (`archs.detect.ARCH_REGISTRY`, where the measurements are noted;
-#: a small RRDBNet's context depends on its depth, see `ArchSupport.context`) and for
-#: ncnn graphs (see `ncnn_context`).
+#: per architecture: tile context in input pixels and recommended tile. The torch
+#: architectures' come from their registry entries (`archs.detect.ARCH_REGISTRY`, where
+#: the measurements are noted; a small RRDBNet's context depends on its depth, see
+#: `ArchSupport.context_for`); ncnn graphs: see `ncnn_context`.
 ARCH_SETTINGS: dict[str, dict[str, int]] = {
     **{s.name: {"context": s.context, "recommended_tile": s.recommended_tile} for s in ARCH_REGISTRY},
     "ncnn": {"context": 48, "recommended_tile": 256},
@@ -138,9 +139,9 @@ class ArchModel(SRModel):
         self.id = model_id
         self.scale = scale
         self.align = align
-        settings = ARCH_SETTINGS[arch]
-        self.context = settings["context"]
-        self.recommended_tile = settings["recommended_tile"]
+        support = arch_support(arch)
+        self.context = support.context
+        self.recommended_tile = support.recommended_tile
         self.tileable = True
         self.supports_fp16 = True
 
@@ -350,6 +351,13 @@ def _unique_id(base: str, taken: set[str]) -> str:
     return candidate
 
 
+def _recommended_tile(arch: str) -> int:
+    try:
+        return arch_support(arch).recommended_tile
+    except KeyError:  # an ncnn graph
+        return ARCH_SETTINGS["ncnn"]["recommended_tile"]
+
+
 def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     folder = custom_models_dir() / entry["id"]
     files = [folder / f for f in entry.get("files", [])]
@@ -367,7 +375,7 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         source={"file": str(main), "files": [str(f) for f in files],
                 "format": entry.get("format", ""), "params": entry.get("params", {}),
                 "sha256": entry.get("sha256", "")},
-        recommended_tile=ARCH_SETTINGS.get(arch, ARCH_SETTINGS["ncnn"])["recommended_tile"],
+        recommended_tile=_recommended_tile(arch),
         installed=installed,
         install_command=None if installed else "sr-desktop models add FILE",
         custom=True,
