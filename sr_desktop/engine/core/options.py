@@ -20,7 +20,19 @@ DEFAULT_MODEL = "span"
 MAX_SCALE = 16
 
 
-class Device(str, Enum):
+class TextEnum(str, Enum):
+    """A ``str``-valued enum whose text is its value (JSON, CLI text, f-strings unchanged)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def choices(cls) -> tuple[str, ...]:
+        """The values, in declaration order (argparse ``choices``, combo boxes)."""
+        return tuple(member.value for member in cls)
+
+
+class Device(TextEnum):
     """A compute device choice; ``cuda:N`` (a numbered GPU) is accepted as text besides these."""
 
     AUTO = "auto"
@@ -28,46 +40,37 @@ class Device(str, Enum):
     CUDA = "cuda"
     MPS = "mps"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Precision(str, Enum):
+class Precision(TextEnum):
     """auto = fp16 on CUDA where the model allows it, fp32 elsewhere."""
 
     AUTO = "auto"
     FP32 = "fp32"
     FP16 = "fp16"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class AlphaMode(str, Enum):
+class AlphaMode(TextEnum):
     """How an alpha channel is upscaled: through the model (as grey) or by Lanczos."""
 
     MODEL = "model"
     RESAMPLE = "resample"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-DEVICE_CHOICES = tuple(d.value for d in Device)
-PRECISION_CHOICES = tuple(p.value for p in Precision)
-ALPHA_CHOICES = tuple(a.value for a in AlphaMode)
+DEVICE_CHOICES = Device.choices()
+PRECISION_CHOICES = Precision.choices()
+ALPHA_CHOICES = AlphaMode.choices()
 
 _NUMBERED_CUDA = re.compile(r"^cuda:\d+$")
 
 
-def _choice(enum: type[Enum], value: object, what: str):
+def _choice(enum: type[TextEnum], value: object, what: str):
     if isinstance(value, enum):
         return value
     text = str(value).strip().lower() if value is not None else ""
     try:
         return enum(text)
     except ValueError:
-        choices = ", ".join(m.value for m in enum)
+        choices = ", ".join(enum.choices())
         raise OptionError(f"unknown {what} {value!r} (choose from {choices})") from None
 
 

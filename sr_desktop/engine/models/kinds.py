@@ -6,12 +6,11 @@ feed-forward. The engine decides by kind, never by a list of model ids.
 
 from __future__ import annotations
 
-from enum import Enum
-
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.options import TextEnum
 
 
-class ModelKind(str, Enum):
+class ModelKind(TextEnum):
     """``str``-valued, so ``spec.kind == "per_image"`` and the manifest's JSON text still hold."""
 
     #: a network applied tile by tile (``SRModel.run``)
@@ -21,13 +20,10 @@ class ModelKind(str, Enum):
     #: trained on each image at test time (ZSSR, ``SRModel.upscale_array``)
     PER_IMAGE = "per_image"
 
-    def __str__(self) -> str:
-        return self.value
-
     @classmethod
     def parse(cls, value: object) -> "ModelKind":
         """The kind named by a manifest entry (`ModelError` naming the kinds otherwise)."""
         try:
             return cls(value)
         except ValueError:
-            raise ModelError(f"unknown model kind {value!r} (one of {', '.join(k.value for k in cls)})") from None
+            raise ModelError(f"unknown model kind {value!r} (one of {', '.join(cls.choices())})") from None
