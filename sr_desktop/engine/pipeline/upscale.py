@@ -73,17 +73,6 @@ def resolve_model(options: UpscaleOptions, model: SRModel | None = None) -> tupl
 # -- the pipeline ------------------------------------------------------------------------
 
 
-def resolve_model(options: UpscaleOptions, model: SRModel | None = None) -> tuple[SRModel, ScalePlan]:
-    """The model (loaded by id unless given) and the scale plan for `options`."""
-    if model is not None:
-        return model, plan_scale([model.scale], options.scale)
-    scales, any_scale = native_scales_of(options.model)
-    plan = plan_scale(scales, options.scale, any_scale)
-    model = get_model(options.model, plan.native, options.variant, options.device,
-                      options.precision, kernel=options.kernel)
-    return model, plan
-
-
 class _Chain:
     """Runs one model `passes` times over a plane set, then resizes to the target."""
 
