@@ -379,13 +379,13 @@ def test_an_encoder_failure_in_the_device_thread_fails_that_file_only(tmp_path: 
 def test_where_outputs_are_encoded():
     import torch
 
-    from sr_desktop.engine.batch.runner import _encode_in_device_thread
+    from sr_desktop.engine.batch.stages import encode_in_device_thread
     from sr_desktop.engine.models.base import SRModel
     net = SRModel()
     x = BatchOptions(upscale=UpscaleOptions(model="x"))
-    assert _encode_in_device_thread(x, x.upscale, net) is True  # CPU network
-    assert _encode_in_device_thread(bicubic(), UpscaleOptions(model="bicubic"), None) is False  # resampler
+    assert encode_in_device_thread(x, x.upscale, net) is True  # CPU network
+    assert encode_in_device_thread(bicubic(), UpscaleOptions(model="bicubic"), None) is False  # resampler
     net.device = torch.device("cuda")  # attribute only: nothing runs
-    assert _encode_in_device_thread(x, x.upscale, net) is False
+    assert encode_in_device_thread(x, x.upscale, net) is False
     forced = bicubic(encode_in_device_thread=True)
-    assert _encode_in_device_thread(forced, UpscaleOptions(model="bicubic"), None) is True
+    assert encode_in_device_thread(forced, UpscaleOptions(model="bicubic"), None) is True
