@@ -166,3 +166,73 @@ def test_other_networks_are_rejected():
     del broken["conv_hr.weight"]
     with pytest.raises(UnsupportedStateDict):
         detect_architecture(broken).build()
+
+
+# -- the registry of architectures ---------------------------------------------------------------
+
+
+def test_registry_lists_every_architecture_once_in_detection_order():
+    from sr_desktop.engine.models.archs import ARCH_REGISTRY, ARCHITECTURES
+    from sr_desktop.engine.models.archs.detect import arch_support
+
+    assert ARCHITECTURES == ("RRDBNet", "SRVGGNetCompact", "SPAN")
+    assert tuple(s.name for s in ARCH_REGISTRY) == ARCHITECTURES
+    for support in ARCH_REGISTRY:
+        assert arch_support(support.name) is support
+        assert support.context > 0 and support.recommended_tile > 0
+    with pytest.raises(KeyError):
+        arch_support("UNet")
+
+
+def test_registry_entries_carry_tiling_settings():
+    from sr_desktop.engine.models.archs.detect import arch_support
+
+    deep = detect_architecture(_small_rrdb().state_dict())  # 2 blocks: a small RRDBNet
+    assert deep.support.context_for(deep.params) == 24
+    assert arch_support("RRDBNet").context_for({"num_block": 23}) == 48
+    shuffled = detect_architecture(_small_rrdb(num_upsample=2, unshuffle=2).state_dict())
+    assert shuffled.support.align(shuffled.params) == 2
+    assert arch_support("SPAN").align({}) == 1
+
+
+class _TinyNet(torch.nn.Module):
+    """A made-up architecture: one conv to 3·s² channels and a pixel shuffle."""
+
+    def __init__(self, scale: int = 2):
+        super().__init__()
+        self.tiny_head = torch.nn.Conv2d(3, 3 * scale * scale, 3, padding=1)
+        self.shuffle = torch.nn.PixelShuffle(scale)
+
+    def forward(self, x):
+        return self.shuffle(self.tiny_head(x))
+
+
+def test_adding_an_architecture_is_one_registry_entry(monkeypatch, tmp_path):
+    from safetensors.torch import save_file
+
+    from sr_desktop.engine.models import custom
+    from sr_desktop.engine.models.archs import detect
+
+    def infer(state):
+        scale = int(round((state["tiny_head.weight"].shape[0] // 3) ** 0.5))
+        return scale, {"scale": scale}, state
+
+    entry = detect.ArchSupport(
+        name="Tiny", matches=lambda s: "tiny_head.weight" in s, infer=infer, module=_TinyNet,
+        context=2, recommended_tile=128,
+    )
+    monkeypatch.setattr(detect, "ARCH_REGISTRY", detect.ARCH_REGISTRY + (entry,))
+    torch.manual_seed(0)
+    net = _TinyNet(3).eval()
+    found = detect_architecture(net.state_dict())
+    assert (found.arch, found.scale, found.params) == ("Tiny", 3, {"scale": 3})
+    x = torch.rand(1, 3, 8, 10)
+    with torch.inference_mode():
+        assert torch.equal(found.build()(x), net(x))
+    # the custom-model loader takes the tiling settings from the entry
+    path = tmp_path / "tiny.safetensors"
+    save_file(net.state_dict(), str(path))
+    model = custom.load_model_file(path)
+    assert (model.arch, model.scale, model.context, model.recommended_tile) == ("Tiny", 3, 2, 128)
+    # the real architectures are still found first
+    assert detect_architecture(_small_rrdb().state_dict()).arch == "RRDBNet"

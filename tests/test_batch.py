@@ -3,6 +3,7 @@ cancel, metadata, folder guards (bicubic on tiny images, so it is fast)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from PIL import Image as PILImage
 from PIL import ImageCms
 
 from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.batch.plan import BatchError, check_template, render_name
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED, read_report
 from sr_desktop.engine.core.progress import CancelToken
@@ -27,9 +29,15 @@ def save_image(path: Path, size=(24, 16), seed=0, mode="RGB", **save_kwargs) -> 
     return path
 
 
+UPSCALE_FIELDS = {f.name for f in dataclasses.fields(UpscaleOptions)}
+
+
 def bicubic(**kwargs) -> BatchOptions:
+    """Batch options for the bicubic model at ×2; upscale keywords (scale, tile...) go to
+    its `UpscaleOptions`, the others to `BatchOptions`."""
     kwargs.setdefault("scale", 2)
-    return BatchOptions(model="bicubic", **kwargs)
+    upscale = {k: kwargs.pop(k) for k in list(kwargs) if k in UPSCALE_FIELDS}
+    return BatchOptions(upscale=UpscaleOptions(model="bicubic", **upscale), **kwargs)
 
 
 def files_under(root: Path) -> set[str]:
@@ -371,14 +379,13 @@ def test_an_encoder_failure_in_the_device_thread_fails_that_file_only(tmp_path: 
 def test_where_outputs_are_encoded():
     import torch
 
-    from sr_desktop.engine.batch.runner import _encode_in_device_thread
+    from sr_desktop.engine.batch.stages import encode_in_device_thread
     from sr_desktop.engine.models.base import SRModel
-    from sr_desktop.engine.pipeline.upscale import UpscaleOptions
-
     net = SRModel()
-    assert _encode_in_device_thread(BatchOptions(model="x"), UpscaleOptions(model="x"), net) is True  # CPU network
-    assert _encode_in_device_thread(bicubic(), UpscaleOptions(model="bicubic"), None) is False  # resampler
+    x = BatchOptions(upscale=UpscaleOptions(model="x"))
+    assert encode_in_device_thread(x, x.upscale, net) is True  # CPU network
+    assert encode_in_device_thread(bicubic(), UpscaleOptions(model="bicubic"), None) is False  # resampler
     net.device = torch.device("cuda")  # attribute only: nothing runs
-    assert _encode_in_device_thread(BatchOptions(model="x"), UpscaleOptions(model="x"), net) is False
-    forced = BatchOptions(model="bicubic", encode_in_device_thread=True)
-    assert _encode_in_device_thread(forced, UpscaleOptions(model="bicubic"), None) is True
+    assert encode_in_device_thread(x, x.upscale, net) is False
+    forced = bicubic(encode_in_device_thread=True)
+    assert encode_in_device_thread(forced, UpscaleOptions(model="bicubic"), None) is True

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+from sr_desktop.engine.batch.runner import BatchOptions, UpscaleOptions, run_batch
 from sr_desktop.engine.batch.report import EXIT_OK
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,11 +75,11 @@ def test_killed_between_files_then_resumed(tmp_path: Path):
     proc = run_child(
         f"""
         import time
-        from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+        from sr_desktop.engine.batch.runner import BatchOptions, UpscaleOptions, run_batch
         def slow(info):
             if info.extra.get("event") == "file":
                 time.sleep(0.5)
-        run_batch({str(src)!r}, {str(out)!r}, BatchOptions(model="bicubic", scale=2), progress=slow)
+        run_batch({str(src)!r}, {str(out)!r}, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2)), progress=slow)
         """,
         tmp_path,
     )
@@ -90,7 +90,7 @@ def test_killed_between_files_then_resumed(tmp_path: Path):
     assert 2 <= len(done_before) < N_FILES
     check_outputs_are_complete(out)
 
-    result = run_batch(src, out, BatchOptions(model="bicubic", scale=2), write_report_file=False)
+    result = run_batch(src, out, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2)), write_report_file=False)
     assert result.exit_code == EXIT_OK
     skipped = {Path(r.output).name for r in result.records if r.status == "skipped"}
     upscaled = {Path(r.output).name for r in result.records if r.status == "ok"}
@@ -109,7 +109,7 @@ def test_killed_during_a_write_leaves_no_partial_output(tmp_path: Path):
         f"""
         import io, os, signal
         from PIL import Image
-        from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+        from sr_desktop.engine.batch.runner import BatchOptions, UpscaleOptions, run_batch
         original_save = Image.Image.save
         calls = []
         def crashing_save(self, fp, format=None, **params):
@@ -129,7 +129,7 @@ def test_killed_during_a_write_leaves_no_partial_output(tmp_path: Path):
         # One writer thread: with two, the second file may still be encoding when the
         # third encode kills the process, and which files are final would be a race.
         run_batch({str(src)!r}, {str(out)!r},
-                  BatchOptions(model="bicubic", scale=2, format="jpg", writer_threads=1))
+                  BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2), format="jpg", writer_threads=1))
         """,
         tmp_path,
     )
@@ -141,7 +141,7 @@ def test_killed_during_a_write_leaves_no_partial_output(tmp_path: Path):
     leftovers = [p for p in out.iterdir() if p.name not in finals]
     assert leftovers, "the simulated crash should leave a temp file behind"
 
-    result = run_batch(src, out, BatchOptions(model="bicubic", scale=2, format="jpg"), write_report_file=False)
+    result = run_batch(src, out, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2), format="jpg"), write_report_file=False)
     assert result.exit_code == EXIT_OK
     assert result.totals.removed_temp_files == len(leftovers)
     assert [r.status for r in result.records] == ["skipped", "skipped"] + ["ok"] * (N_FILES - 2)

@@ -91,8 +91,9 @@ def test_custom_models_are_listed_and_dispatched(monkeypatch):
 def test_resample_and_zssr_dispatch(monkeypatch):
     model = loader.load_model("lanczos", scale=3)
     assert model.kind == "resample" and model.scale == 3
-    with pytest.raises(ModelError, match="1..8"):
-        loader.load_model("bicubic", scale=9)
+    assert loader.load_model("bicubic", scale=16).scale == 16  # the pipeline's limit, one for every path
+    with pytest.raises(ModelError, match="1..16"):
+        loader.load_model("bicubic", scale=17)
     calls = []
     zssr_mod = types.ModuleType("sr_desktop.engine.models.zssr.model")
     zssr_mod.make_zssr_model = lambda scale, kernel=None, **rest: calls.append((scale, kernel, rest)) or SRModel()
@@ -150,3 +151,44 @@ def test_cli_models_add_error_is_one_line(tmp_path, capsys):
     assert main(["models", "add", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sr-desktop: error:") and "\n" not in err
+
+
+def test_model_kinds_come_from_the_manifest_and_stay_plain_text():
+    from sr_desktop.engine.models.kinds import ModelKind
+
+    specs = {s.id: s for s in registry.list_zoo_models()}
+    assert specs["zssr"].kind is ModelKind.PER_IMAGE and specs["zssr"].is_per_image
+    assert specs["bicubic"].kind is ModelKind.RESAMPLE and not specs["bicubic"].is_per_image
+    assert specs["span"].kind is ModelKind.FEEDFORWARD
+    assert specs["zssr"].kind == "per_image"  # str-valued: plain comparisons keep working
+    assert json.loads(json.dumps(specs["zssr"].to_json()))["kind"] == "per_image"
+    assert ModelSpec(id="x", name="x", arch="x", scales=[2], kind="resample").kind is ModelKind.RESAMPLE
+    with pytest.raises(ModelError, match="unknown model kind 'gan'"):
+        ModelSpec(id="x", name="x", arch="x", scales=[2], kind="gan")
+
+
+def test_one_loader_per_kind_and_the_per_image_question():
+    from sr_desktop.engine.models.kinds import ModelKind
+    from sr_desktop.engine.pipeline.scale_plan import native_scales_of
+
+    assert set(loader._LOADERS) == set(ModelKind)
+    assert registry.is_per_image("zssr") is True
+    assert registry.is_per_image("bicubic") is False and registry.is_per_image("span") is False
+    assert registry.is_per_image("no-such-model") is False
+    # resamplers reach any scale because of their kind, not their id
+    assert native_scales_of("lanczos") == ([2, 3, 4], True)
+    assert native_scales_of("span") == ([2, 4], False)
+
+
+def test_dispatch_follows_the_kind_not_the_id(monkeypatch):
+    """A resampling spec under another id loads as a resampler."""
+    from sr_desktop.engine.models.kinds import ModelKind
+    from sr_desktop.engine.models.resample_model import ResampleModel
+
+    spec = ModelSpec(id="smooth", name="Smooth", arch="resample", scales=[2, 3, 4], kind=ModelKind.RESAMPLE,
+                     source={"method": "lanczos"})
+    monkeypatch.setattr(loader, "get_model_spec", lambda model_id: spec)
+    model = loader.load_model("smooth", scale=5)
+    assert isinstance(model, ResampleModel) and model.kind is ModelKind.RESAMPLE and model.scale == 5
+    assert (model.id, model.method) == ("smooth", "lanczos")
+    assert loader.load_model("smooth").scale == 4  # default: ×4 when listed

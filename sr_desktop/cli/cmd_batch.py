@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_model_options
+from sr_desktop.cli.common import add_model_options, upscale_options_from
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
@@ -117,20 +117,13 @@ class _TerminalProgress:
             self.bar.close()
 
 
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the batch; returns the exit status listed in ``--help``."""
     from sr_desktop.engine.batch.runner import BatchOptions, run_batch
     from sr_desktop.engine.core.progress import CancelToken
 
     options = BatchOptions(
-        model=args.model,
-        scale=args.scale,
-        variant=args.variant,
-        device=args.device,
-        tile=args.tile,
-        precision=args.precision,
+        upscale=upscale_options_from(args),
         format=args.format,
         quality=args.quality,
         name_template=args.name,

@@ -6,6 +6,8 @@ import argparse
 import json
 
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.models.kinds import ModelKind
 
 
 def add_parser(subparsers) -> None:
@@ -35,7 +37,7 @@ def _entry(spec) -> dict:
 
     data = spec.to_json()
     data["default_variant"] = spec.default_variant
-    if spec.kind == "feedforward" and not spec.custom and spec.source.get("files"):
+    if spec.kind == ModelKind.FEEDFORWARD and not spec.custom and spec.source.get("files"):
         data["variants_by_scale"] = {str(k): variants_at(spec, k) for k in spec.scales}
     data["variants_detail"] = [
         {"name": v, "default": v == spec.default_variant} for v in spec.variants
@@ -50,8 +52,8 @@ def _table(specs) -> str:
         if len(names) > 6:
             names = names[:2] + ["...", names[-1]]
         variants = ", ".join(names)
-        if s.kind == "resample":
-            scales = "any (1-8)"
+        if s.kind == ModelKind.RESAMPLE:
+            scales = f"any (1-{MAX_SCALE})"
         else:
             scales = ",".join(f"x{k}" for k in s.scales)
         status = "installed" if s.installed else (

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_model_options, upscale_options_from
+from sr_desktop.cli.common import add_alpha_option, add_model_options, upscale_options_from
 from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 
@@ -30,8 +30,7 @@ def add_parser(subparsers) -> None:
     add_model_options(p)
     p.add_argument("--format", choices=FORMATS, help="output format (default: from OUTPUT's suffix / the input's)")
     p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
-    p.add_argument("--alpha", choices=("model", "resample"), default="model",
-                   help="upscale alpha through the model (default) or by Lanczos resampling")
+    add_alpha_option(p)
     p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -63,6 +62,7 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.imageio.codec import ProtectedPaths, SaveOptions, read_image, write_image
+    from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.upscale import resolve_model, upscale_image
 
     if not 1 <= args.quality <= 100:
@@ -71,10 +71,13 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     targets = _outputs(inputs, output, args.format)
     options = upscale_options_from(args)
-    if options.model != "zssr" and options.kernel is not None:
+    per_image = is_per_image(options.model)
+    if not per_image and options.kernel is not None:
         raise SRDesktopError("--kernel only applies to --model zssr")
-    if options.model != "zssr":
-        resolve_model(options)  # unknown model / scale / device: one error before any file
+    if not per_image:
+        # Unknown model / scale / device: one error before any file. (A per-image model
+        # is trained on each image: loading it here would train nothing but cost time.)
+        resolve_model(options)
     save = SaveOptions(format=args.format, quality=args.quality)
     failed = 0
     protect = ProtectedPaths(inputs)

@@ -1,23 +1,45 @@
-"""Options shared by the subcommands that run models."""
+"""Options shared by the subcommands that run models.
+
+The flags are parsed into the engine's typed options (`UpscaleOptions`) through the same
+parsers and constructor the GUI uses (`sr_desktop.engine.core.options`), so both accept
+and refuse the same values.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Callable, TypeVar
 
-from sr_desktop.engine.compute.devices import DEVICE_CHOICES, PRECISION_CHOICES
-from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL, UpscaleOptions
+from sr_desktop.engine.core.errors import OptionError
+from sr_desktop.engine.core.options import (
+    ALPHA_CHOICES,
+    DEFAULT_MODEL,
+    DEVICE_CHOICES,
+    PRECISION_CHOICES,
+    TilePolicy,
+    UpscaleOptions,
+    parse_tile,
+)
+
+T = TypeVar("T")
 
 
-def tile_arg(value: str) -> int | str:
-    if value == "auto":
-        return "auto"
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"tile must be 'auto' or a number of pixels, not {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError("tile must be >= 0 (0 = no tiling)")
-    return n
+def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type=`` from an engine option parser: its `OptionError` becomes
+    argparse's usage error (exit 2, the message on one line)."""
+
+    def convert(value: str) -> T:
+        try:
+            return parse(value)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+#: ``--tile N|auto``: a `TilePolicy`
+tile_arg: Callable[[str], TilePolicy] = argparse_type(parse_tile)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +57,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="auto = fp16 on CUDA where the model allows, fp32 elsewhere")
 
 
+def add_alpha_option(parser: argparse.ArgumentParser) -> None:
+    """--alpha model|resample."""
+    parser.add_argument("--alpha", choices=ALPHA_CHOICES, default="model",
+                        help="upscale alpha through the model (default) or by Lanczos resampling")
+
+
 def upscale_options_from(args: argparse.Namespace) -> UpscaleOptions:
+    """The `UpscaleOptions` of the flags of `add_model_options` (and --alpha / --kernel
+    where the subcommand has them)."""
     return UpscaleOptions(
         model=args.model,
         scale=args.scale,
@@ -43,6 +73,6 @@ def upscale_options_from(args: argparse.Namespace) -> UpscaleOptions:
         device=args.device,
         tile=args.tile,
         precision=args.precision,
-        alpha=getattr(args, "alpha", "model"),
+        alpha=getattr(args, "alpha", None),
         kernel=getattr(args, "kernel", None),
     )

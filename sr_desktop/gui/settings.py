@@ -12,15 +12,18 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.options import TILE_AUTO, Device, Precision
 
 MAX_RECENT_FILES = 10
 
+#: "model" empty: the picker chooses the engine's DEFAULT_MODEL (or the first installed one).
+#: Device, precision and tile defaults are the engine's (`sr_desktop.engine.core.options`).
 DEFAULTS = {
     "model": "",
     "scale": 4,
-    "device": "auto",
-    "precision": "auto",
-    "tile": "auto",
+    "device": Device.AUTO.value,
+    "precision": Precision.AUTO.value,
+    "tile": str(TILE_AUTO),
     "compare_mode": "split",
     "save_format": "png",
     "save_quality": 95,

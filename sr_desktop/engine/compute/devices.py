@@ -13,9 +13,12 @@ import psutil
 import torch
 
 from sr_desktop.engine.core.errors import DeviceError
+from sr_desktop.engine.core.options import DEVICE_CHOICES, PRECISION_CHOICES
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-PRECISION_CHOICES = ("auto", "fp32", "fp16")
+__all__ = [
+    "DEVICE_CHOICES", "PRECISION_CHOICES", "describe_device", "empty_cache", "free_memory_bytes",
+    "is_out_of_memory", "process_rss_bytes", "resolve_device", "resolve_precision",
+]
 
 
 def _mps_available() -> bool:

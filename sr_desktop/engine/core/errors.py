@@ -34,6 +34,16 @@ class ModelError(SRDesktopError):
     """Unknown model id, model not installed, unsupported model file, bad option."""
 
 
+class OptionError(ModelError):
+    """An upscale option outside its allowed values (tile, device, precision, alpha, scale).
+
+    A `ModelError` so that code catching bad model options keeps catching these."""
+
+
+class KernelError(SRDesktopError):
+    """Bad input for kernel estimation / ZSSR (image too small, bad kernel file or option)."""
+
+
 class DeviceError(SRDesktopError):
     """A requested device or precision is not available."""
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
+from sr_desktop.engine.core.errors import KernelError
+from sr_desktop.engine.core.kernel_file import check_kernel, load_kernel_file
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.compute.matlab_resize import imresize
 
@@ -50,29 +52,21 @@ class Degradation:
 
 
 def validate_kernel(kernel: np.ndarray | None) -> np.ndarray:
-    """Check that `kernel` is a finite 2-D float array with a positive sum; returns float64."""
+    """`kernel` checked by the one kernel rule (`check_kernel`): float64, normalised to sum 1."""
     if kernel is None:
         raise EvaluationError("the kernel degradation needs a kernel")
-    k = np.asarray(kernel)
-    if k.ndim != 2 or min(k.shape) < 1 or not np.issubdtype(k.dtype, np.number):
-        raise EvaluationError(f"a blur kernel must be a 2-D numeric array, got shape {k.shape}")
-    k = k.astype(np.float64)
-    if not np.all(np.isfinite(k)) or k.sum() <= 0:
-        raise EvaluationError("a blur kernel must be finite with a positive sum")
-    return k
+    try:
+        return check_kernel(kernel)
+    except KernelError as exc:
+        raise EvaluationError(str(exc)) from None
 
 
 def load_kernel(path: str | Path) -> np.ndarray:
-    """Read a blur kernel from a ``.npy`` file (normalised to sum 1)."""
-    path = Path(path)
-    if not path.is_file():
-        raise EvaluationError(f"kernel file not found: {path}")
+    """Read a blur kernel from a ``.npy`` file by the one kernel rule (`load_kernel_file`)."""
     try:
-        k = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise EvaluationError(f"cannot read kernel {path}: not a .npy array ({exc})") from None
-    k = validate_kernel(k)
-    return k / k.sum()
+        return load_kernel_file(path)
+    except KernelError as exc:
+        raise EvaluationError(str(exc)) from None
 
 
 def parse_degradation(text: str) -> Degradation:

@@ -2,15 +2,15 @@
 
 A model is loaded into an `SRModel`. The engine only ever talks to that interface:
 
-* ``kind == "feedforward"``: a network applied tile by tile. ``run(x)`` maps an
+* ``kind == ModelKind.FEEDFORWARD``: a network applied tile by tile. ``run(x)`` maps an
   N×3×H×W float tensor (RGB, nominally 0..1) to N×3×(s·H)×(s·W), unclamped. The model
   does its own family conventions *inside* ``run``: border pre-padding (reflect /
   replicate, as the original tools do), size alignment, extra input planes (SRMD), extra
   residuals (Real-CUGAN ×4), and crops back to exactly s·H × s·W. The engine adds real
   neighbouring pixels as context around each tile (``context`` pixels per side, clipped
   at the image border) and crops the scaled context away, so tiles stitch seamlessly.
-* ``kind == "resample"``: bicubic / lanczos baselines, any scale, whole image.
-* ``kind == "per_image"``: trained per image at test time (ZSSR): ``upscale_array``.
+* ``kind == ModelKind.RESAMPLE``: bicubic / lanczos baselines, any scale, whole image.
+* ``kind == ModelKind.PER_IMAGE``: trained per image at test time (ZSSR): ``upscale_array``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
+from sr_desktop.engine.models.kinds import ModelKind
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ModelSpec:
     name: str
     arch: str
     scales: list[int]
-    kind: str = "feedforward"  # feedforward | resample | per_image
+    kind: ModelKind = ModelKind.FEEDFORWARD
     variants: list[str] = field(default_factory=lambda: ["default"])
     default_variant: str = "default"
     tags: list[str] = field(default_factory=list)
@@ -45,12 +46,20 @@ class ModelSpec:
     install_command: str | None = None
     custom: bool = False
 
+    def __post_init__(self) -> None:
+        self.kind = ModelKind.parse(self.kind)
+
+    @property
+    def is_per_image(self) -> bool:
+        """True for models trained on each image (ZSSR): no tiles, their own progress."""
+        return self.kind == ModelKind.PER_IMAGE
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "arch": self.arch,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "scales": list(self.scales),
             "variants": list(self.variants),
             "default_variant": self.default_variant,
@@ -70,7 +79,7 @@ class SRModel:
     """A loaded model, ready to run on a device. Subclasses set the attributes below."""
 
     id: str = ""
-    kind: str = "feedforward"
+    kind: ModelKind = ModelKind.FEEDFORWARD
     scale: int = 1
     variant: str | None = None
     #: input pixels of real neighbouring context needed per tile side for seamless output

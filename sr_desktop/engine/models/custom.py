@@ -32,6 +32,13 @@ import torch.nn.functional as F
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.models.archs.detect import (
+    ARCH_REGISTRY,
+    UnsupportedStateDict,
+    arch_support,
+    detect_architecture,
+    unwrap_state_dict,
+)
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 
 log = logging.getLogger(__name__)
@@ -41,20 +48,14 @@ INDEX_VERSION = 1
 NCNN_MAGIC = "7767517"
 SAFETENSORS_SUFFIX = ".safetensors"
 
-#: per architecture: tile context in input pixels and recommended tile. Contexts measured
-#: with real weights, 64-px tiles, tiled vs whole on a photo crop
-#: (``python tests/test_archs_real_weights.py``): SRVGGNetCompact 80.7 dB at 12 px,
-#: SPAN 78.3 dB at 8 px; RRDBNet ≈51 dB at 48 px (x4plus, 23 blocks; the lead's
-#: measurement). ncnn: see `ncnn_context`.
+#: per architecture: tile context in input pixels and recommended tile. The torch
+#: architectures' come from their registry entries (`archs.detect.ARCH_REGISTRY`, where
+#: the measurements are noted; a small RRDBNet's context depends on its depth, see
+#: `ArchSupport.context_for`); ncnn graphs: see `ncnn_context`.
 ARCH_SETTINGS: dict[str, dict[str, int]] = {
-    "RRDBNet": {"context": 48, "recommended_tile": 256},
-    "SRVGGNetCompact": {"context": 12, "recommended_tile": 512},
-    "SPAN": {"context": 8, "recommended_tile": 384},
+    **{s.name: {"context": s.context, "recommended_tile": s.recommended_tile} for s in ARCH_REGISTRY},
     "ncnn": {"context": 48, "recommended_tile": 256},
 }
-#: RRDBNets with few blocks (x4plus-anime has 6) see less: 62.4 dB at 24 px (57.0 at 16)
-SMALL_RRDB_BLOCKS = 8
-SMALL_RRDB_CONTEXT = 24
 
 
 def _unsupported(path: Path, reason: str = "") -> ModelError:
@@ -82,8 +83,6 @@ def _ncnn_pair(path: Path) -> tuple[Path, Path] | None:
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint's tensors, never executing pickled code."""
-    from sr_desktop.engine.models.archs.detect import UnsupportedStateDict, unwrap_state_dict
-
     with open(path, "rb") as fh:
         head = fh.read(16)
     if path.suffix.lower() == SAFETENSORS_SUFFIX or head[8:9] == b"{":
@@ -140,9 +139,9 @@ class ArchModel(SRModel):
         self.id = model_id
         self.scale = scale
         self.align = align
-        settings = ARCH_SETTINGS[arch]
-        self.context = settings["context"]
-        self.recommended_tile = settings["recommended_tile"]
+        support = arch_support(arch)
+        self.context = support.context
+        self.recommended_tile = support.recommended_tile
         self.tileable = True
         self.supports_fp16 = True
 
@@ -245,18 +244,15 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
 
 
 def _load_torch(path: Path, model_id: str) -> ArchModel:
-    from sr_desktop.engine.models.archs.detect import UnsupportedStateDict, detect_architecture
-
     state = _read_state_dict(path)
     try:
         detected = detect_architecture(state)
         module = detected.build()
     except UnsupportedStateDict as exc:
         raise _unsupported(path, str(exc)) from None
-    align = detected.params.get("unshuffle", 1)
-    model = ArchModel(module, detected.arch, detected.scale, model_id, align=align)
-    if detected.arch == "RRDBNet" and detected.params["num_block"] <= SMALL_RRDB_BLOCKS:
-        model.context = SMALL_RRDB_CONTEXT
+    support = detected.support
+    model = ArchModel(module, detected.arch, detected.scale, model_id, align=support.align(detected.params))
+    model.context = support.context_for(detected.params)
     return model
 
 
@@ -290,8 +286,6 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
         model = _load_ncnn(pair[0], pair[1], "")
         return {"arch": "ncnn", "scale": model.scale, "params": {"shrink": model.shrink},
                 "format": "ncnn", "files": [str(pair[0]), str(pair[1])]}
-    from sr_desktop.engine.models.archs.detect import UnsupportedStateDict, detect_architecture
-
     state = _read_state_dict(path)
     try:
         detected = detect_architecture(state)
@@ -357,6 +351,13 @@ def _unique_id(base: str, taken: set[str]) -> str:
     return candidate
 
 
+def _recommended_tile(arch: str) -> int:
+    try:
+        return arch_support(arch).recommended_tile
+    except KeyError:  # an ncnn graph
+        return ARCH_SETTINGS["ncnn"]["recommended_tile"]
+
+
 def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     folder = custom_models_dir() / entry["id"]
     files = [folder / f for f in entry.get("files", [])]
@@ -374,7 +375,7 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         source={"file": str(main), "files": [str(f) for f in files],
                 "format": entry.get("format", ""), "params": entry.get("params", {}),
                 "sha256": entry.get("sha256", "")},
-        recommended_tile=ARCH_SETTINGS.get(arch, ARCH_SETTINGS["ncnn"])["recommended_tile"],
+        recommended_tile=_recommended_tile(arch),
         installed=installed,
         install_command=None if installed else "sr-desktop models add FILE",
         custom=True,

@@ -1,43 +1,50 @@
 """``load_model(id, scale=None, variant=None, **options) -> SRModel``.
 
-Zoo models: the ncnn graph is converted once (weights cached as safetensors in
-``paths.cache_dir()/models``, keyed by the sha256 of the source files) and wrapped in a
-`ZooModel` that applies the family's conventions. Custom models go to
-``custom.load_custom_model``; ``bicubic``/``lanczos`` to ``ResampleModel``; ``zssr`` to
-``zssr.model.make_zssr_model``.
+One dispatch by the spec's `ModelKind` (``_LOADERS``): feed-forward zoo models (the ncnn
+graph is converted once, weights cached as safetensors in ``paths.cache_dir()/models``,
+keyed by the sha256 of the source files, and wrapped in a `ZooModel` that applies the
+family's conventions), resampling baselines (`ResampleModel`), per-image models
+(``zssr.model.make_zssr_model``). Custom models (a source, not a kind) go to
+``custom.load_custom_model``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.options import MAX_SCALE
 from sr_desktop.engine.models.base import ModelSpec, SRModel
+from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import get_model_spec, install_command, model_files, variants_at
 
-RESAMPLE_SCALES = range(1, 9)
+#: a resampler reaches any integer scale the pipeline allows
+RESAMPLE_SCALES = range(1, MAX_SCALE + 1)
+
+
+def default_scale(spec: ModelSpec) -> int:
+    """The scale a model runs at when none is asked for: ×4 when it has it, else its largest."""
+    return 4 if 4 in spec.scales else max(spec.scales)
 
 
 def resolve_scale_variant(spec: ModelSpec, scale: int | None, variant: str | None) -> tuple[int, str]:
-    """Validate `scale`/`variant` for `spec`; None means the default (first scale, plain variant).
+    """Validate `scale`/`variant` for `spec`; None means the default (`default_scale`, plain variant).
 
     When the plain variant does not exist at a scale (waifu2x-cunet ×1 is denoise-only), the
     first variant available at that scale is used.
     """
     if scale is None:
-        scale = spec.scales[-1] if spec.kind != "resample" else 2
-        if spec.kind == "feedforward" and 4 in spec.scales:
-            scale = 4
+        scale = default_scale(spec)
     try:
         scale = int(scale)
     except (TypeError, ValueError):
         raise ModelError(f"scale must be an integer, got {scale!r}") from None
-    if spec.kind == "resample":
+    if spec.kind == ModelKind.RESAMPLE:
         if scale not in RESAMPLE_SCALES:
-            raise ModelError(f"{spec.id} supports scales 1..8, not ×{scale}")
+            raise ModelError(f"{spec.id} supports scales 1..{MAX_SCALE}, not ×{scale}")
     elif scale not in spec.scales:
         raise ModelError(f"{spec.id} supports scales {', '.join(f'×{s}' for s in spec.scales)}, not ×{scale}")
-    available = variants_at(spec, scale) if spec.kind == "feedforward" else list(spec.variants)
+    available = variants_at(spec, scale) if spec.kind == ModelKind.FEEDFORWARD else list(spec.variants)
     if variant in (None, "", "default"):
         chosen = spec.default_variant if spec.default_variant in available else (available[0] if available else "default")
         if variant == "default" and "default" in available:
@@ -51,39 +58,44 @@ def resolve_scale_variant(spec: ModelSpec, scale: int | None, variant: str | Non
 
 
 def load_model(model_id: str, scale: int | None = None, variant: str | None = None, **options: Any) -> SRModel:
-    """Load `model_id` at `scale` (default: the model's largest native scale, 4 when it has
-    it) and `variant` (default: the plain one) ready to run on CPU in float32.
+    """Load `model_id` at `scale` (default: `default_scale`) and `variant` (default: the
+    plain one) ready to run on CPU in float32.
 
     Options: ``channels_last`` (zoo, default True), ``noise_level`` (srmd, overrides the
-    variant), ``cache`` (zoo, default True), ``kernel`` (zssr). Raises `ModelError`.
+    variant), ``cache`` (zoo, default True), ``kernel`` and training options (per-image).
+    Raises `ModelError`.
     """
     spec = get_model_spec(model_id)
     if spec.custom:
         from sr_desktop.engine.models import custom
 
         return custom.load_custom_model(spec, scale=scale, variant=variant)
-    if spec.kind == "resample":
-        scale, _ = resolve_scale_variant(spec, scale, variant)
-        from sr_desktop.engine.models.resample_model import ResampleModel
+    return _LOADERS[spec.kind](spec, scale, variant, **options)
 
-        return ResampleModel(spec.id, scale)
-    if spec.kind == "per_image":
-        scale, variant = resolve_scale_variant(spec, scale, variant)
-        try:
-            from sr_desktop.engine.models.zssr.model import make_zssr_model
-        except ModuleNotFoundError:
-            raise ModelError("zssr is not available") from None
-        rest = dict(options)
-        kernel = rest.pop("kernel", None)
-        rest.setdefault("real", variant == "real")
-        return make_zssr_model(scale=scale, kernel=kernel, **rest)
-    return _load_zoo_model(spec, scale, variant, **options)
+
+def _load_resample(spec: ModelSpec, scale, variant, **_options: Any) -> SRModel:
+    from sr_desktop.engine.models.resample_model import ResampleModel
+
+    scale, _ = resolve_scale_variant(spec, scale, variant)
+    model = ResampleModel(spec.source.get("method", spec.id), scale)
+    model.id = spec.id
+    return model
+
+
+def _load_per_image(spec: ModelSpec, scale, variant, kernel=None, **options: Any) -> SRModel:
+    scale, variant = resolve_scale_variant(spec, scale, variant)
+    try:
+        from sr_desktop.engine.models.zssr.model import make_zssr_model
+    except ModuleNotFoundError:
+        raise ModelError(f"{spec.id} is not available") from None
+    options.setdefault("real", variant == "real")
+    return make_zssr_model(scale=scale, kernel=kernel, **options)
 
 
 def _load_zoo_model(spec: ModelSpec, scale, variant, channels_last: bool = True,
                     noise_level: int | None = None, cache: bool = True) -> SRModel:
-    from sr_desktop.engine.models.zoo import ZooModel
     from sr_desktop.engine.models.ncnn import load_ncnn_graph
+    from sr_desktop.engine.models.zoo import ZooModel
 
     if not spec.installed:
         raise ModelError(f"{spec.id} is not installed: run `{install_command(spec)}`")
@@ -103,3 +115,11 @@ def _load_zoo_model(spec: ModelSpec, scale, variant, channels_last: bool = True,
         noise_level=noise_level if family == "srmd" else None,
         recommended_tile=spec.recommended_tile, channels_last=channels_last,
     )
+
+
+#: how each kind of model is loaded (the one place that decides by kind)
+_LOADERS: dict[ModelKind, Callable[..., SRModel]] = {
+    ModelKind.FEEDFORWARD: _load_zoo_model,
+    ModelKind.RESAMPLE: _load_resample,
+    ModelKind.PER_IMAGE: _load_per_image,
+}

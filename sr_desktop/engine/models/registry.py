@@ -18,6 +18,7 @@ from typing import Any
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.models.kinds import ModelKind
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def install_command(spec: ModelSpec) -> str | None:
 
 
 def _is_installed(spec: ModelSpec) -> bool:
-    if spec.kind == "per_image":
+    if spec.kind == ModelKind.PER_IMAGE:
         try:
             return importlib.util.find_spec("sr_desktop.engine.models.zssr.model") is not None
         except (ImportError, ValueError):
@@ -91,7 +92,7 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         name=entry["name"],
         arch=entry["arch"],
         scales=[int(s) for s in entry["scales"]],
-        kind=entry.get("kind", "feedforward"),
+        kind=ModelKind.parse(entry.get("kind", ModelKind.FEEDFORWARD)),
         variants=list(entry.get("variants", ["default"])),
         default_variant=entry.get("default_variant", "default"),
         tags=list(entry.get("tags", [])),
@@ -145,6 +146,16 @@ def get_model_spec(model_id: str) -> ModelSpec:
             return spec
     known = ", ".join(s.id for s in specs)
     raise ModelError(f"unknown model {model_id!r}; known models: {known}")
+
+
+def is_per_image(model_id: str) -> bool:
+    """Whether `model_id` is trained on each image (kind `ModelKind.PER_IMAGE`, e.g. ZSSR):
+    such a model runs once over the whole image and reports its training iterations.
+    False for an unknown id (loading it reports the error)."""
+    try:
+        return get_model_spec(model_id).is_per_image
+    except ModelError:
+        return False
 
 
 def variants_at(spec: ModelSpec, scale: int) -> list[str]:

@@ -7,12 +7,14 @@ import torch
 
 from sr_desktop.engine.compute import resample
 from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.kinds import ModelKind
 
 
 class ResampleModel(SRModel):
-    """Classic interpolation at an integer scale (1..8). Runs on the CPU with Pillow."""
+    """Classic interpolation at an integer scale. Runs on the CPU with Pillow. Built by
+    ``loader.load_model`` (which checks the scale against the pipeline's limit)."""
 
-    kind = "resample"
+    kind = ModelKind.RESAMPLE
     supports_fp16 = False
     recommended_tile = 1024
 

@@ -24,6 +24,7 @@ import torch
 
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.errors import DeviceError, ModelError
+from sr_desktop.engine.core.options import TilePolicy, parse_tile
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, check_cancel
 
@@ -256,8 +257,10 @@ def probe_bytes_per_pixel(model: SRModel, probe: int = 64) -> float:
     return max(1.0, peak / (side * side))
 
 
-def choose_tile(model: SRModel, height: int, width: int, requested: int | str) -> tuple[int, int]:
-    """Return (tile, batch_size) for a job. `requested` is 'auto', 0 (whole) or a size."""
+def choose_tile(model: SRModel, height: int, width: int, requested: TilePolicy | int | str) -> tuple[int, int]:
+    """Return (tile, batch_size) for a job. `requested`: a `TilePolicy` (or its plain form,
+    'auto', 0 = whole image, N pixels, parsed by `parse_tile`)."""
+    requested = parse_tile(requested)
     if not model.tileable:
         # Tiles of such models (global pooling) are not independent: whole image when it
         # fits the bound, else the largest tiles (on CUDA an OOM also splits, see run_tiled).
@@ -266,10 +269,10 @@ def choose_tile(model: SRModel, height: int, width: int, requested: int | str) -
         log.warning("%s is not tileable; image above %d px runs in %d px tiles",
                     model.id, NON_TILEABLE_MAX_PIXELS, NON_TILEABLE_FALLBACK_TILE)
         return NON_TILEABLE_FALLBACK_TILE, 1
-    if requested != "auto":
-        tile = int(requested)
-        if tile < 0:
-            raise DeviceError("tile size must be 'auto', 0 (no tiling) or a positive number of pixels")
+    if not requested.is_auto:
+        tile = requested.size
+        # The tiler's own floor (the request's form was checked by parse_tile): smaller
+        # tiles are all context and no content. Reported per job, as before.
         if 0 < tile < MIN_TILE:
             raise DeviceError(f"tile size must be at least {MIN_TILE} px")
         return tile, 1

@@ -1,12 +1,8 @@
 """The upscaling pipeline: Image -> model (tiled, any scale) -> Image.
 
-Scale rule (documented in the README): a model runs at its native scales. A requested
-scale N that is one of them is one pass. Otherwise the model is applied p times at the
-native scale s that reaches N with the smallest overshoot s^p / N ≥ 1 (ties: fewer
-passes, then the larger s), and when s^p > N the result is reduced to exactly N× with
-antialiased Lanczos-3. Examples: ×2 from a ×4-only model = one pass then ×0.5; ×8 from a
-×2/×4 model = ×2 three times (exact); ×3 from ×2/×4 = ×4 then ×0.75. `bicubic` and
-`lanczos` reach any integer scale directly.
+Scale rule (documented in the README): `scale_plan` (native passes, then Lanczos to the
+exact scale when they overshoot). Options: `sr_desktop.engine.core.options.UpscaleOptions`.
+Loaded models: `model_cache.get_model`.
 
 RGB goes through the model. Alpha is upscaled through the model too (as a grey image) or
 by Lanczos resampling (``alpha="resample"``). Grey images go through the model as RGB and
@@ -17,45 +13,33 @@ intermediate passes are kept at 16 bits.
 from __future__ import annotations
 
 import logging
-import math
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from sr_desktop.engine.compute import devices
-
-from sr_desktop.engine.compute import resample
-from sr_desktop.engine.core.errors import ModelError, SRDesktopError
+from sr_desktop.engine.compute import devices, resample
+from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.options import DEFAULT_MODEL, MAX_SCALE, AlphaMode, TilePolicy, UpscaleOptions
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+from sr_desktop.engine.imageio.codec import read_image, write_image
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.pipeline.model_cache import get_model
+from sr_desktop.engine.pipeline.scale_plan import ScalePlan, native_scales_of, plan_for, plan_scale
 from sr_desktop.engine.pipeline.tiling import choose_tile, count_tiles, run_tiled
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "span"
-RESAMPLE_IDS = ("bicubic", "lanczos")
-MAX_SCALE = 16
-ALPHA_MODES = ("model", "resample")
-
-
-@dataclass
-class UpscaleOptions:
-    """What to run and how. Every field has a sensible default."""
-
-    model: str = DEFAULT_MODEL
-    scale: int | None = None  # None = the model's largest native scale
-    variant: str | None = None
-    device: str = "auto"
-    tile: int | str = "auto"  # "auto", 0 (whole image) or a tile size in input pixels
-    precision: str = "auto"
-    alpha: str = "model"  # model | resample
-    kernel: object = None  # zssr only: ndarray, .npy path or "estimate"
+# The options, the scale plan and the model cache live in their own modules; these names
+# are part of this module's interface (the CLI, the GUI, benchmarks import them from here).
+__all__ = [
+    "DEFAULT_MODEL", "MAX_SCALE", "ScalePlan", "UpscaleOptions", "UpscaleResult", "get_model",
+    "native_scales_of", "plan_scale", "resolve_model", "upscale_file", "upscale_float",
+    "upscale_image", "upscale_region",
+]
 
 
 @dataclass
@@ -76,131 +60,24 @@ class UpscaleResult:
     extra: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ScalePlan:
-    native: int
-    passes: int
-    final_resize: bool
-
-
-def plan_scale(native_scales: list[int], requested: int | None, any_scale: bool = False) -> ScalePlan:
-    """Choose native scale and number of passes for `requested` (see module docstring)."""
-    if requested is not None and not (1 <= int(requested) <= MAX_SCALE):
-        raise ModelError(f"scale must be between 1 and {MAX_SCALE}, got {requested}")
-    if any_scale:
-        n = int(requested or max(native_scales))
-        return ScalePlan(n, 1, False)
-    scales = sorted(set(int(s) for s in native_scales))
-    if not scales:
-        raise ModelError("model declares no scale")
-    if requested is None:
-        return ScalePlan(max(scales), 1, False)
-    n = int(requested)
-    if n in scales:
-        return ScalePlan(n, 1, False)
-    candidates = []
-    for s in scales:
-        if s == 1:
-            continue
-        p = max(1, math.ceil(math.log(n) / math.log(s) - 1e-9))
-        candidates.append((s**p / n, p, -s))
-    if not candidates:  # only ×1 models (denoisers): one pass, then resample up
-        return ScalePlan(1, 1, n != 1)
-    overshoot, p, neg_s = min(candidates)
-    return ScalePlan(-neg_s, p, overshoot > 1.0)
-
-
-# -- model loading with a small cache ----------------------------------------------------
-
-_CACHE: "OrderedDict[tuple, SRModel]" = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 2
-
-
-def native_scales_of(model_id: str) -> tuple[list[int], bool]:
-    """(native scales, any_scale) of a model id from the registry."""
-    if model_id in RESAMPLE_IDS:
-        return [2, 3, 4], True  # any integer scale; ×4 when none is asked for
-    from sr_desktop.engine.models.registry import get_model_spec
-
-    spec = get_model_spec(model_id)
-    return list(spec.scales), spec.kind == "resample"
-
-
-def _load(model_id: str, scale: int, variant: str | None, **options) -> SRModel:
-    if model_id in RESAMPLE_IDS:
-        from sr_desktop.engine.models.resample_model import ResampleModel
-
-        return ResampleModel(model_id, scale)
-    from sr_desktop.engine.models.loader import load_model
-
-    return load_model(model_id, scale=scale, variant=variant, **options)
-
-
-def get_model(
-    model_id: str,
-    scale: int,
-    variant: str | None = None,
-    device: str | torch.device = "auto",
-    precision: str = "auto",
-    **options,
-) -> SRModel:
-    """Load (or reuse) a model on a device in the right precision."""
-    dev = devices.resolve_device(device) if isinstance(device, str) else device
-    cacheable = not any(v is not None for v in options.values())
-    key = (model_id, scale, variant, str(dev), precision)
-    if cacheable:
-        with _CACHE_LOCK:
-            if key in _CACHE:
-                _CACHE.move_to_end(key)
-                return _CACHE[key]
-    model = _load(model_id, scale, variant, **{k: v for k, v in options.items() if v is not None})
-    dtype = devices.resolve_precision(precision, dev, model.supports_fp16)
-    model.to(dev, dtype)
-    module = getattr(model, "module", None)
-    if dev.type == "cuda" and isinstance(module, torch.nn.Module):
-        module.to(memory_format=torch.channels_last)
-    if cacheable:
-        with _CACHE_LOCK:
-            _CACHE[key] = model
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-    return model
-
-
-def clear_model_cache() -> None:
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
-# -- the pipeline ------------------------------------------------------------------------
-
-
 def resolve_model(options: UpscaleOptions, model: SRModel | None = None) -> tuple[SRModel, ScalePlan]:
     """The model (loaded by id unless given) and the scale plan for `options`."""
     if model is not None:
         return model, plan_scale([model.scale], options.scale)
-    scales, any_scale = native_scales_of(options.model)
-    plan = plan_scale(scales, options.scale, any_scale)
+    plan = plan_for(options.model, options.scale)
     model = get_model(options.model, plan.native, options.variant, options.device,
                       options.precision, kernel=options.kernel)
     return model, plan
 
 
-def _validate(options: UpscaleOptions) -> None:
-    if options.alpha not in ALPHA_MODES:
-        raise ModelError(f"alpha mode must be one of {', '.join(ALPHA_MODES)}, got {options.alpha!r}")
-    if options.tile != "auto":
-        try:
-            int(options.tile)
-        except (TypeError, ValueError):
-            raise ModelError(f"tile must be 'auto' or a number of pixels, got {options.tile!r}") from None
+# -- the pipeline ------------------------------------------------------------------------
 
 
 class _Chain:
     """Runs one model `passes` times over a plane set, then resizes to the target."""
 
-    def __init__(self, model: SRModel, plan: ScalePlan, target_scale: int, tile_request, cancel, tracker):
+    def __init__(self, model: SRModel, plan: ScalePlan, target_scale: int, tile_request: TilePolicy,
+                 cancel, tracker):
         self.model = model
         self.plan = plan
         self.target = target_scale
@@ -220,7 +97,7 @@ class _Chain:
     def count(self, h: int, w: int) -> int:
         total = 0
         for _ in range(self.plan.passes):
-            if self.model.kind == "per_image":
+            if self.model.kind == ModelKind.PER_IMAGE:
                 total += 1
             else:
                 total += count_tiles(h, w, self.tile_for(h, w)[0], self.model.align)
@@ -250,7 +127,7 @@ class _Chain:
 
     def _one_pass(self, src, src_max, dst, to_gray: bool) -> None:
         check_cancel(self.cancel)
-        if self.model.kind == "per_image":
+        if self.model.kind == ModelKind.PER_IMAGE:
             rgb = src.astype(np.float32) / src_max
             # Trained per image: its own progress (iterations, ETA) is the job's progress.
             forward = self.tracker.callback if self.tracker is not None else None
@@ -286,10 +163,9 @@ def upscale_image(
     Raises `Cancelled` if `cancel` is set between tiles; `SRDesktopError` on bad options.
     """
     options = options or UpscaleOptions()
-    _validate(options)
     start = time.perf_counter()
     model, plan = resolve_model(options, model)
-    target = int(options.scale or plan.native**plan.passes)
+    target = int(options.scale or plan.reached)
 
     pixels = image.pixels
     src_max = float(image.max_value)
@@ -300,7 +176,7 @@ def upscale_image(
 
     tracker = ProgressTracker(0, progress, stage="upscale")
     chain = _Chain(model, plan, target, options.tile, cancel, tracker)
-    alpha_through_model = image.has_alpha and options.alpha == "model"
+    alpha_through_model = image.has_alpha and options.alpha is AlphaMode.MODEL
     tracker.total = chain.count(h, w) * (2 if alpha_through_model else 1)
     tracker.update(message="starting")
 
@@ -339,9 +215,8 @@ def upscale_float(
 ) -> np.ndarray:
     """H×W×3 float32 0..1 -> (N·H)×(N·W)×3 float32 clipped to 0..1 (metrics, benchmarks)."""
     options = options or UpscaleOptions()
-    _validate(options)
     model, plan = resolve_model(options, model)
-    target = int(options.scale or plan.native ** plan.passes)
+    target = int(options.scale or plan.reached)
     src = np.ascontiguousarray(rgb, dtype=np.float32)
     out = np.empty((src.shape[0] * target, src.shape[1] * target, 3), dtype=np.float32)
     tracker = ProgressTracker(0, progress, stage="upscale")
@@ -370,7 +245,7 @@ def upscale_region(
         )
     model, plan = resolve_model(options, model)
     margin = model.context + (resample.SUPPORT["lanczos"] + 2 if plan.final_resize else 0) + 2
-    if model.kind == "per_image" or not model.tileable:
+    if model.kind == ModelKind.PER_IMAGE or not model.tileable:
         margin = max(margin, 32)
     x0, y0 = max(0, x - margin), max(0, y - margin)
     x1, y1 = min(image.width, x + bw + margin), min(image.height, y + bh + margin)
@@ -394,8 +269,6 @@ def upscale_file(
     cancel: CancelToken | None = None,
 ) -> UpscaleResult:
     """Read `src`, upscale, write `dst` atomically (never over `src`)."""
-    from sr_desktop.engine.imageio.codec import read_image, write_image
-
     image = read_image(src)
     result = upscale_image(image, options, progress, cancel)
     check_cancel(cancel)

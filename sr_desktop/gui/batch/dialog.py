@@ -300,14 +300,8 @@ class BatchDialog(QDialog):
         """The engine's `BatchOptions` for the current choices."""
         from sr_desktop.engine.batch.runner import BatchOptions
 
-        tile = self.picker.tile()
         return BatchOptions(
-            model=self.picker.model_id() or "bicubic",
-            scale=self.picker.scale(),
-            variant=self.picker.variant(),
-            device=self.picker.device(),
-            tile=tile,
-            precision=self.picker.precision(),
+            upscale=self.picker.options(fallback_model="bicubic"),
             format=self.format_combo.currentData(),
             quality=self.quality_spin.value(),
             name_template=self.name_edit.text().strip(),

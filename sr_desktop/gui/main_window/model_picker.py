@@ -19,12 +19,18 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from sr_desktop.engine.core.errors import ModelError, OptionError
+from sr_desktop.engine.core.options import (
+    DEFAULT_MODEL,
+    DEVICE_CHOICES,
+    PRECISION_CHOICES,
+    UpscaleOptions,
+    parse_tile,
+)
 from sr_desktop.engine.models.base import ModelSpec
 
-#: scales the engine reaches for any model (native passes plus resampling, see upscale.py)
+#: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
 REACHABLE_SCALES = (2, 3, 4, 8)
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-PRECISION_CHOICES = ("auto", "fp32", "fp16")
 _SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -169,18 +175,17 @@ class ModelPicker(QWidget):
         value = self.tile_spin.value()
         return "auto" if value == 0 else int(value)
 
-    def options(self):
-        """``UpscaleOptions`` for the current choice."""
-        from sr_desktop.engine.pipeline.upscale import UpscaleOptions
-
-        if self.spec() is None:
-            from sr_desktop.engine.core.errors import ModelError
-
+    def options(self, fallback_model: str | None = None) -> UpscaleOptions:
+        """``UpscaleOptions`` for the current choice (the engine's one constructor, which
+        checks every value). With no model installed: `fallback_model` if given, else
+        `ModelError`."""
+        model = self.model_id() or fallback_model
+        if model is None:
             raise ModelError("no model is installed (see the model list for install commands)")
         return UpscaleOptions(
-            model=self.model_id(),
+            model=model,
             scale=self.scale(),
-            variant=self.variant(),
+            variant=self.variant() if self.spec() is not None else None,
             device=self.device(),
             tile=self.tile(),
             precision=self.precision(),
@@ -238,7 +243,12 @@ class ModelPicker(QWidget):
         return index >= 0
 
     def set_tile(self, tile: int | str) -> None:
-        self.tile_spin.setValue(0 if tile in ("auto", None, "") else int(tile))
+        """Show a tile request ("auto", N; a stored value that is not one shows auto)."""
+        try:
+            size = parse_tile(tile).size
+        except OptionError:
+            size = None
+        self.tile_spin.setValue(size or 0)
 
     # -- persistence --------------------------------------------------------------------
     def load_settings(self, settings) -> None:
@@ -275,8 +285,6 @@ class ModelPicker(QWidget):
 
     def _default_index(self) -> int:
         """The engine's default model if installed, else the first installed one."""
-        from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
-
         installed = [i for i, spec in enumerate(self._models) if spec.installed]
         preferred = [i for i in installed if self._models[i].id == DEFAULT_MODEL]
         return (preferred or installed or [-1])[0]

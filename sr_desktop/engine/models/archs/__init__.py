@@ -1,11 +1,14 @@
 """Torch architectures for models users bring as ``.pth`` / ``.safetensors`` files.
 
 One architecture per module: `rrdbnet` (ESRGAN / Real-ESRGAN), `srvgg`
-(SRVGGNetCompact), `span` (SPAN). `detect` recognises a state dict and builds the module.
+(SRVGGNetCompact), `span` (SPAN). `detect` recognises a state dict and builds the module;
+its `ARCH_REGISTRY` lists the architectures (one `ArchSupport` entry each).
 """
 
 from sr_desktop.engine.models.archs.detect import (
+    ARCH_REGISTRY,
     ARCHITECTURES,
+    ArchSupport,
     DetectedModel,
     UnsupportedStateDict,
     detect_architecture,
@@ -16,7 +19,9 @@ from sr_desktop.engine.models.archs.span import SPAN
 from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
 
 __all__ = [
+    "ARCH_REGISTRY",
     "ARCHITECTURES",
+    "ArchSupport",
     "DetectedModel",
     "RRDBNet",
     "SPAN",

@@ -1,21 +1,19 @@
-"""ZSSR as an `SRModel` of kind "per_image" (zoo id ``zssr``)."""
+"""ZSSR as an `SRModel` of kind `ModelKind.PER_IMAGE` (zoo id ``zssr``)."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 
+from sr_desktop.engine.core.kernel_file import as_kernel, kernel_scale, odd_canvas
 from sr_desktop.engine.kernelgan.errors import KernelError
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4
 from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.models.zssr.zssr import ZSSROptions, bicubic_kernel, zssr_upscale
 
-#: kernels at least this wide are taken as ×4 kernels (the analytic ×4 kernel of a 17×17
-#: ×2 kernel is 33×33); smaller ones as ×2 kernels
-X4_KERNEL_MIN_SIZE = 25
 CPU_CROP = 64
 CPU_MAX_ITERS = 1000
 
@@ -27,31 +25,9 @@ def _has_gpu() -> bool:
 
 
 def load_kernel(kernel) -> np.ndarray:
-    """A kernel from an ndarray or a .npy path, checked: 2-D, square, finite, sum > 0; normalised."""
-    if isinstance(kernel, (str, Path)):
-        path = Path(kernel)
-        if path.suffix.lower() != ".npy":
-            raise KernelError(f"{path}: a kernel file must be a .npy (from `sr-desktop kernel`)")
-        if not path.is_file():
-            raise KernelError(f"{path}: kernel file not found")
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - any numpy read failure is a bad file
-            raise KernelError(f"{path}: not a readable .npy kernel ({exc.__class__.__name__})") from None
-    else:
-        arr = np.asarray(kernel)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
-        raise KernelError(f"a kernel must be a square 2-D array, got shape {arr.shape}")
-    if arr.shape[0] > 101:
-        raise KernelError(f"kernel is too large ({arr.shape[0]}×{arr.shape[0]}, at most 101×101)")
-    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
-        raise KernelError("kernel contains non-numeric, NaN or infinite values")
-    arr = arr.astype(np.float64)
-    if arr.sum() <= 0:
-        raise KernelError("kernel must have a positive sum")
-    if arr.shape[0] % 2 == 0:  # odd canvas, same centre tap (n//2) for degrade_with_kernel
-        arr = np.pad(arr, ((0, 1), (0, 1)))
-    return arr / arr.sum()
+    """A kernel from an ndarray or a .npy path by the one kernel rule (`as_kernel`), on an
+    odd canvas (even sizes padded, same centre tap) as the ZSSR degradation needs."""
+    return odd_canvas(as_kernel(kernel))
 
 
 def stage_kernels(kernel: np.ndarray | None, scale: int) -> dict[int, np.ndarray]:
@@ -61,7 +37,7 @@ def stage_kernels(kernel: np.ndarray | None, scale: int) -> dict[int, np.ndarray
         return {2: bicubic_kernel(2)} if scale == 2 else {2: bicubic_kernel(2), 4: bicubic_kernel(4)}
     if scale == 2:
         return {2: kernel}
-    if kernel.shape[0] >= X4_KERNEL_MIN_SIZE:
+    if kernel_scale(kernel) == 4:
         return {4: kernel}
     return {2: kernel, 4: analytic_kernel_x4(kernel)}
 
@@ -70,7 +46,7 @@ class ZSSRModel(SRModel):
     """Per-image ZSSR. `kernel`: ndarray / .npy path / "estimate" (KernelGAN first) / None."""
 
     id = "zssr"
-    kind = "per_image"
+    kind = ModelKind.PER_IMAGE
     tileable = False
     supports_fp16 = False
 

@@ -1,0 +1,364 @@
+"""The three overlapping stages of a batch run, so the device is not idle while files are
+decoded or encoded:
+
+    reader thread --(bounded queue)--> device (calling thread) --(bounded queue)--> writer threads
+
+The queues are short, so at most a few decoded inputs and upscaled outputs are held in
+memory whatever the length of the batch. A file that cannot be read, upscaled or written
+is recorded as ``failed`` with a one-line reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sr_desktop.engine.batch.options import BatchOptions
+from sr_desktop.engine.batch.plan import BatchJob, renamed_path
+from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, FileRecord
+from sr_desktop.engine.compute.devices import resolve_device
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
+from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
+from sr_desktop.engine.imageio import codec
+from sr_desktop.engine.imageio.codec import ProtectedPaths, SaveOptions
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.models.registry import get_model_spec
+# The module, not its functions: the upscale call is looked up at run time (tests wrap it).
+from sr_desktop.engine.pipeline import upscale
+
+log = logging.getLogger(__name__)
+
+_END = object()  # end-of-stream marker in the queues
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def encode_in_device_thread(options: BatchOptions, upscale_options: UpscaleOptions,
+                             model: SRModel | None) -> bool:
+    """Whether the device thread encodes outputs itself (writers then only write bytes).
+
+    With a network on the CPU, inference already keeps every core busy: an encoder in a
+    writer thread cannot overlap with it, it only preempts one of torch's worker threads
+    and stalls the others at the next barrier. Encoding right after each image costs its
+    own CPU time and nothing more; the file writes and fsyncs, which wait on the disk,
+    stay in the writer threads. On a GPU, or with a plain resampler (cheaper than its
+    encoding), the writer threads encode in parallel. `BatchOptions.encode_in_device_thread`
+    overrides this choice.
+    """
+    if options.encode_in_device_thread is not None:
+        return bool(options.encode_in_device_thread)
+    if model is not None:
+        return model.kind != ModelKind.RESAMPLE and model.device.type == "cpu"
+    try:
+        if get_model_spec(upscale_options.model).kind == ModelKind.RESAMPLE:
+            return False
+        return resolve_device(upscale_options.device).type == "cpu"
+    except SRDesktopError:  # an unknown model or a bad device is reported when the model loads
+        return False
+
+
+class BatchStages:
+    """Reader thread, device loop and writer threads of one batch run."""
+
+    def __init__(
+        self,
+        jobs: list[BatchJob],
+        options: BatchOptions,
+        upscale_options: UpscaleOptions,
+        progress: ProgressCallback | None,
+        cancel: CancelToken,
+        model: SRModel | None = None,
+    ):
+        self.jobs = jobs
+        self.model = model
+        self.options = options
+        self.upscale_options = upscale_options
+        self.progress = progress
+        self.cancel = cancel
+        self.protect = ProtectedPaths(job.input for job in jobs)
+        self.read_queue: queue.Queue = queue.Queue(maxsize=max(1, options.read_queue_size))
+        self.write_queue: queue.Queue = queue.Queue(maxsize=max(1, options.write_queue_size))
+        self.stop = threading.Event()  # set when the device loop stops early (cancel)
+        self.records: list[FileRecord | None] = [None] * len(jobs)
+        self.thread_errors: list[BaseException] = []
+        self.reader_stopped_early = False  # the reader saw the cancel before the last file
+        self.lock = threading.Lock()
+        self.start = time.perf_counter()
+        self.first_processed_at: float | None = None
+        self.processed = 0  # files upscaled (ok or failed after reading), for the ETA
+        self.done = 0
+        self.counts = {"ok": 0, "skipped": 0, "failed": 0}
+        self.megapixels = 0.0
+        self.encode_inline = encode_in_device_thread(options, upscale_options, model)
+
+    # -- progress ----------------------------------------------------------------------
+    def _emit(self, event: str, current: str, **extra: Any) -> None:
+        if self.progress is None:
+            return
+        with self.lock:
+            self._emit_locked(event, current, **extra)
+
+    def _emit_locked(self, event: str, current: str, **extra: Any) -> None:
+        # Called with self.lock held, so reports go out one at a time and in order.
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        remaining = len(self.jobs) - self.done
+        eta = None
+        if remaining == 0:
+            eta = 0.0
+        elif self.processed and self.first_processed_at is not None:
+            per_file = (time.perf_counter() - self.first_processed_at) / self.processed
+            eta = per_file * remaining
+        busy = elapsed if self.first_processed_at is None else time.perf_counter() - self.first_processed_at
+        info = ProgressInfo(
+            done=self.done,
+            total=len(self.jobs),
+            elapsed=elapsed,
+            eta=eta,
+            stage="batch",
+            message=current,
+            extra={
+                "event": event,
+                "current": current,
+                "files_per_second": (self.counts["ok"] / busy) if busy > 0 else 0.0,
+                "megapixels_per_second": (self.megapixels / busy) if busy > 0 else 0.0,
+                **dict(self.counts),
+                **extra,
+            },
+        )
+        try:
+            self.progress(info)
+        except Exception:  # a broken progress view must not break the batch
+            log.exception("batch progress callback failed")
+
+    def _record(self, job: BatchJob, record: FileRecord) -> None:
+        if record.status == "failed":
+            log.info("failed: %s: %s", job.input, record.error)
+        with self.lock:
+            self.records[job.index] = record
+            self.done += 1
+            self.counts[record.status] += 1
+            if record.status == "ok" and record.input_size:
+                self.megapixels += record.input_size[0] * record.input_size[1] / 1e6
+            self._emit_locked("file", str(job.input), record=record, index=job.index)
+
+    # -- queue helpers that give up when the pipeline stops --------------------------------
+    def _put(self, q: queue.Queue, item: Any) -> bool:
+        while True:
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if self.stop.is_set():
+                    return False
+
+    # -- reader ------------------------------------------------------------------------
+    def reader(self) -> None:
+        try:
+            for job in self.jobs:
+                if self.cancel.cancelled or self.stop.is_set():
+                    self.reader_stopped_early = True
+                    break
+                item: Any
+                if job.missing:
+                    item = ("record", job, FileRecord(str(job.input), None, "failed", error="no such file"))
+                elif not job.is_image:
+                    item = ("record", job, FileRecord(str(job.input), None, "skipped", note=NOT_AN_IMAGE,
+                                                      input_bytes=_file_size(job.input)))
+                elif job.collision_with is not None:
+                    item = ("record", job, FileRecord(
+                        str(job.input), str(job.output), "failed",
+                        error=f"same output name as {job.collision_with.name}; add {{ext}} to the name template",
+                        input_bytes=_file_size(job.input)))
+                elif self.options.existing == "skip" and job.output is not None and job.output.exists():
+                    item = ("record", job, FileRecord(str(job.input), str(job.output), "skipped", note=OUTPUT_EXISTS,
+                                                      input_bytes=_file_size(job.input),
+                                                      output_bytes=_file_size(job.output)))
+                else:
+                    t0 = time.perf_counter()
+                    try:
+                        image = codec.read_image(job.input)
+                        item = ("image", job, image, time.perf_counter() - t0)
+                    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+                        item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
+                                                          error=one_line(exc), input_bytes=_file_size(job.input),
+                                                          read_seconds=time.perf_counter() - t0))
+                if not self._put(self.read_queue, item):
+                    break
+        except BaseException as exc:  # noqa: BLE001 - reported by run()
+            self.thread_errors.append(exc)
+            self.stop.set()
+        finally:
+            self._put(self.read_queue, _END)
+
+    # -- device (runs in the calling thread) -------------------------------------------
+    def device_loop(self) -> bool:
+        """Upscale what the reader delivers; return False if cancelled."""
+        cancelled = False
+        while True:
+            item = self.read_queue.get()
+            if item is _END:
+                break
+            if item[0] == "record":
+                if not self._put(self.write_queue, item):
+                    break  # the writer stopped (see run)
+                continue
+            _, job, image, read_seconds = item
+            del item
+            if self.cancel.cancelled:
+                cancelled = True
+                break
+            in_size = [image.width, image.height]
+            self._emit("start", str(job.input), index=job.index, size=in_size)
+            if self.first_processed_at is None:
+                self.first_processed_at = time.perf_counter()
+
+            def tile_progress(info: ProgressInfo, job: BatchJob = job) -> None:
+                self._emit("tile", str(job.input), index=job.index, tile_fraction=info.fraction)
+
+            t0 = time.perf_counter()
+            try:
+                result = upscale.upscale_image(
+                    image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
+                )
+            except Cancelled:
+                cancelled = True
+                break
+            except Exception as exc:  # noqa: BLE001 - e.g. out of memory on one huge file
+                record = FileRecord(str(job.input), str(job.output), "failed", error=one_line(exc),
+                                    input_bytes=_file_size(job.input), input_size=in_size,
+                                    read_seconds=read_seconds, upscale_seconds=time.perf_counter() - t0)
+                self.processed += 1
+                self._put(self.write_queue, ("record", job, record))
+                continue
+            finally:
+                del image
+            self.processed += 1
+            upscale_seconds = time.perf_counter() - t0
+            encoded: tuple[bytes, float] | Exception | None = None
+            if self.encode_inline:
+                encoded = self._encode(job, result.image)
+            delivered = self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds,
+                                                     upscale_seconds, encoded))
+            del result, encoded
+            if not delivered:
+                break
+        cancelled = cancelled or self.reader_stopped_early
+        if cancelled:
+            self.stop.set()
+            self._drain(self.read_queue)
+        return not cancelled
+
+    @staticmethod
+    def _drain(q: queue.Queue) -> None:
+        while True:
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                return
+
+    # -- writer ------------------------------------------------------------------------
+    def writer(self) -> None:
+        try:
+            while True:
+                item = self.write_queue.get()
+                if item is _END:
+                    return
+                if item[0] == "record":
+                    self._record(item[1], item[2])
+                    continue
+                _, job, image, in_size, read_seconds, upscale_seconds, encoded = item
+                self._record(job, self._write_one(job, image, in_size, read_seconds, upscale_seconds, encoded))
+                del image, item
+        except BaseException as exc:  # noqa: BLE001 - reported by run()
+            self.thread_errors.append(exc)
+            self.stop.set()  # nobody consumes the write queue any more
+
+    def _save_options(self, job: BatchJob) -> SaveOptions:
+        return SaveOptions(format=job.output_format, quality=int(self.options.quality),
+                           keep_metadata=self.options.keep_metadata)
+
+    def _encode(self, job: BatchJob, image: Image) -> tuple[bytes, float] | Exception:
+        """Encode in the device thread (CPU inference; see `BatchStages.encode_inline`).
+        On failure: the exception, for the writer to record against the file."""
+        t0 = time.perf_counter()
+        try:
+            return (codec.encode_image(image, job.output, self._save_options(job)), time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
+            return exc
+
+    def _write_one(
+        self, job: BatchJob, image: Image, in_size: list[int], read_seconds: float, upscale_seconds: float,
+        encoded: tuple[bytes, float] | Exception | None = None,
+    ) -> FileRecord:
+        assert job.output is not None
+        target = job.output
+        overwrite = self.options.existing == "overwrite"
+        if self.options.existing == "rename" and target.exists():
+            target = renamed_path(target)
+        record = FileRecord(str(job.input), str(target), "failed", input_bytes=_file_size(job.input),
+                            input_size=in_size, read_seconds=read_seconds, upscale_seconds=upscale_seconds)
+        t0 = time.perf_counter()
+        encode_seconds = 0.0
+        try:
+            if isinstance(encoded, BaseException):
+                raise encoded
+            if encoded is not None:
+                encoded, encode_seconds = encoded
+            target.parent.mkdir(parents=True, exist_ok=True)
+            written = codec.write_image(image, target, self._save_options(job), overwrite=overwrite,
+                                  protect=self.protect, encoded=encoded)
+        except Exception as exc:  # noqa: BLE001
+            record.error = one_line(exc)
+            record.write_seconds = time.perf_counter() - t0 + encode_seconds
+            return record
+        record.write_seconds = time.perf_counter() - t0 + encode_seconds
+        record.status = "ok"
+        record.output = str(written)
+        record.output_bytes = _file_size(Path(written))
+        record.output_size = [image.width, image.height]
+        return record
+
+    # -- run -----------------------------------------------------------------------------
+    def run(self) -> bool:
+        reader = threading.Thread(target=self.reader, name="batch-reader", daemon=True)
+        writers = [
+            threading.Thread(target=self.writer, name=f"batch-writer-{i}", daemon=True)
+            for i in range(max(1, self.options.writer_threads))
+        ]
+        reader.start()
+        for writer in writers:
+            writer.start()
+        completed = False
+        try:
+            completed = self.device_loop()
+        finally:
+            if not completed:
+                self.stop.set()
+                self._drain(self.read_queue)
+            for _ in writers:  # one end marker per writer; a dead writer takes none
+                while any(w.is_alive() for w in writers):
+                    try:
+                        self.write_queue.put(_END, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+            for writer in writers:
+                writer.join()
+            reader.join(timeout=30)
+        if self.thread_errors:
+            raise self.thread_errors[0]
+        return completed

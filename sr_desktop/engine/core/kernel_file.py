@@ -1,0 +1,92 @@
+"""The one rule for a blur kernel given by a user (a ``.npy`` file or an array).
+
+Every consumer (the evaluation's ``kernel:FILE.npy`` degradation, the ZSSR model, the
+GUI's kernel panel, the CLI) checks kernels here, so a file one accepts the others accept.
+
+The rule: a numeric, finite, square 2-D array of 1..`MAX_KERNEL_SIZE` taps with a positive
+sum, non-negative up to the interpolation ringing of KernelGAN's older output
+(`RINGING_TOLERANCE`); it is returned as float64 normalised to sum 1. Files must be
+``.npy`` arrays readable without pickles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sr_desktop.engine.core.errors import KernelError
+
+MAX_KERNEL_SIZE = 101
+#: kernels at least this wide are ×4 kernels (the analytic ×4 kernel of a 17×17 ×2 kernel
+#: is 33×33); smaller ones are ×2 kernels
+X4_KERNEL_MIN_SIZE = 25
+#: Kernels estimated by this version are non-negative (the engine clips the cubic-spline
+#: centring's ringing); files from older runs or other tools may still carry such ringing
+#: (measured before the clip: 0.5-15 % negative mass), and the bicubic kernel, the standard
+#: SR degradation and ZSSR's default, has negative lobes (20.5 % of its mass at ×2, its
+#: lowest tap -8 % of its peak). Within this bound (of the mass, and of the peak for the
+#: lowest tap) kernels are accepted unchanged; beyond it they are refused.
+RINGING_TOLERANCE = 0.25
+
+
+def check_kernel(array: Any, name: str = "kernel") -> np.ndarray:
+    """`array` as a usable blur kernel (float64, sum 1) or `KernelError` naming `name`."""
+    k = np.asarray(array)
+    if k.dtype == object or not np.issubdtype(k.dtype, np.number) or np.iscomplexobj(k):
+        raise KernelError(f"{name}: not a numeric array (dtype {k.dtype})")
+    if k.ndim != 2:
+        raise KernelError(f"{name}: a kernel must be a 2-D array, got shape {k.shape}")
+    if k.shape[0] != k.shape[1] or k.shape[0] < 1:
+        raise KernelError(f"{name}: a kernel must be square, got {k.shape[1]}×{k.shape[0]}")
+    if k.shape[0] > MAX_KERNEL_SIZE:
+        raise KernelError(f"{name}: kernel too large ({k.shape[0]}×{k.shape[0]}, at most "
+                          f"{MAX_KERNEL_SIZE}×{MAX_KERNEL_SIZE})")
+    k = k.astype(np.float64)
+    if not np.all(np.isfinite(k)):
+        raise KernelError(f"{name}: the kernel contains NaN or infinite values")
+    total = float(k.sum())
+    if total <= 0:
+        raise KernelError("a blur kernel must be finite with a positive sum")
+    negative = float(-k[k < 0].sum())
+    if negative > RINGING_TOLERANCE * total or k.min() < -RINGING_TOLERANCE * k.max():
+        raise KernelError(f"{name}: the kernel has negative taps (min {k.min():.3g}, "
+                          f"{negative / total:.0%} of its mass); a blur kernel is non-negative")
+    return k / total
+
+
+def load_kernel_file(path: str | Path) -> np.ndarray:
+    """Read a kernel ``.npy`` (no pickles) and `check_kernel` it; `KernelError` otherwise."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise KernelError(f"{path.name}: a kernel file must be a .npy array (from `sr-desktop kernel`)")
+    if not path.is_file():
+        raise KernelError(f"{path}: kernel file not found")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise KernelError(f"cannot read kernel {path.name}: not a .npy array "
+                          f"(not a readable .npy file: {reason})") from None
+    return check_kernel(array, path.name)
+
+
+def as_kernel(kernel: Any, name: str = "kernel") -> np.ndarray:
+    """A checked kernel from a ``.npy`` path or an array (the two ways users give one)."""
+    if isinstance(kernel, (str, Path)):
+        return load_kernel_file(kernel)
+    return check_kernel(kernel, name)
+
+
+def odd_canvas(kernel: np.ndarray) -> np.ndarray:
+    """An even-sized kernel padded by a zero row and column: an odd canvas with the same
+    centre tap (n//2), which the degradation's correlation expects."""
+    if kernel.shape[0] % 2:
+        return kernel
+    return np.pad(kernel, ((0, 1), (0, 1)))
+
+
+def kernel_scale(kernel: np.ndarray) -> int:
+    """The SR scale a kernel is for, judged by its size (×4 kernels are at least 25 wide)."""
+    return 4 if kernel.shape[0] >= X4_KERNEL_MIN_SIZE else 2

@@ -1,0 +1,199 @@
+"""The typed vocabulary of upscale options, parsed and validated in one place.
+
+Every front end (CLI, GUI, batch, metrics) turns user text into these values through the
+parsers below, so a value is checked once, by one rule, with one error type
+(`OptionError`). The enums are ``str``-valued: ``Precision.FP16 == "fp16"``, and JSON or
+CLI text made from them is the same as before they existed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from sr_desktop.engine.core.errors import OptionError
+
+#: the model used when none is chosen (the CLI's --model default, the GUI's first choice)
+DEFAULT_MODEL = "span"
+#: the largest output scale any model is asked for (extra passes and resampling reach it)
+MAX_SCALE = 16
+
+
+class TextEnum(str, Enum):
+    """A ``str``-valued enum whose text is its value (JSON, CLI text, f-strings unchanged)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def choices(cls) -> tuple[str, ...]:
+        """The values, in declaration order (argparse ``choices``, combo boxes)."""
+        return tuple(member.value for member in cls)
+
+
+class Device(TextEnum):
+    """A compute device choice; ``cuda:N`` (a numbered GPU) is accepted as text besides these."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    MPS = "mps"
+
+
+class Precision(TextEnum):
+    """auto = fp16 on CUDA where the model allows it, fp32 elsewhere."""
+
+    AUTO = "auto"
+    FP32 = "fp32"
+    FP16 = "fp16"
+
+
+class AlphaMode(TextEnum):
+    """How an alpha channel is upscaled: through the model (as grey) or by Lanczos."""
+
+    MODEL = "model"
+    RESAMPLE = "resample"
+
+
+DEVICE_CHOICES = Device.choices()
+PRECISION_CHOICES = Precision.choices()
+ALPHA_CHOICES = AlphaMode.choices()
+
+_NUMBERED_CUDA = re.compile(r"^cuda:\d+$")
+
+
+def _choice(enum: type[TextEnum], value: object, what: str):
+    if isinstance(value, enum):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    try:
+        return enum(text)
+    except ValueError:
+        choices = ", ".join(enum.choices())
+        raise OptionError(f"unknown {what} {value!r} (choose from {choices})") from None
+
+
+def parse_device(value: object) -> str:
+    """A `Device` (or ``"cuda:N"`` text) from user text; None means auto. `OptionError` otherwise.
+
+    Whether the device exists on this machine is checked when a model is put on it.
+    """
+    if value is None or value == "":
+        return Device.AUTO
+    if isinstance(value, str) and _NUMBERED_CUDA.match(value.strip().lower()):
+        return value.strip().lower()
+    return _choice(Device, value, "device")
+
+
+def parse_precision(value: object) -> Precision:
+    """A `Precision` from user text; None means auto."""
+    return Precision.AUTO if value is None or value == "" else _choice(Precision, value, "precision")
+
+
+def parse_alpha(value: object) -> AlphaMode:
+    """An `AlphaMode` from user text; None means through the model."""
+    return AlphaMode.MODEL if value is None or value == "" else _choice(AlphaMode, value, "alpha mode")
+
+
+@dataclass(frozen=True)
+class TilePolicy:
+    """How an image is cut into tiles: ``size`` None = auto (fit the device's free memory),
+    0 = the whole image in one piece, N = tiles of N input pixels."""
+
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0):
+            raise OptionError(f"tile must be 'auto', 0 (whole image) or a number of pixels, got {self.size!r}")
+
+    @classmethod
+    def parse(cls, value: object) -> "TilePolicy":
+        """``"auto"`` / None, 0, N or their text -> `TilePolicy`; `OptionError` otherwise."""
+        return parse_tile(value)
+
+    @property
+    def is_auto(self) -> bool:
+        return self.size is None
+
+    @property
+    def request(self) -> int | str:
+        """The policy as plain data: ``"auto"``, 0 or N (JSON reports, settings files)."""
+        return "auto" if self.size is None else self.size
+
+    def __str__(self) -> str:
+        return str(self.request)
+
+
+TILE_AUTO = TilePolicy()
+
+
+def parse_tile(value: object) -> TilePolicy:
+    """The tile request from ``"auto"``, None, 0 (whole image), N or their text."""
+    if isinstance(value, TilePolicy):
+        return value
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("auto", "")):
+        return TILE_AUTO
+    if isinstance(value, bool):
+        raise OptionError(f"tile must be 'auto', 0 (whole image) or a number of pixels, got {value!r}")
+    try:
+        size = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"tile must be 'auto' or a number of pixels, got {value!r}") from None
+    if isinstance(value, float) and value != size:
+        raise OptionError(f"tile must be a whole number of pixels, got {value!r}")
+    if size < 0:
+        raise OptionError("tile must be >= 0 (0 = no tiling)")
+    return TilePolicy(size)
+
+
+def parse_scale(value: object) -> int | None:
+    """An output scale 1..`MAX_SCALE`, or None (the model's own scale)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise OptionError(f"scale must be an integer, got {value!r}")
+    try:
+        scale = int(value) if not isinstance(value, str) else int(value.strip())
+    except (TypeError, ValueError):
+        raise OptionError(f"scale must be an integer, got {value!r}") from None
+    if isinstance(value, float) and value != scale:
+        raise OptionError(f"scale must be an integer, got {value!r}")
+    if not 1 <= scale <= MAX_SCALE:
+        raise OptionError(f"scale must be between 1 and {MAX_SCALE}, got {value}")
+    return scale
+
+
+@dataclass(frozen=True)
+class UpscaleOptions:
+    """What to run and how; every field has a default (the engine's, from this module).
+
+    Plain values are accepted and coerced (``tile="auto"``, ``device="cpu"``,
+    ``precision="fp16"``, ``alpha="resample"``, ``scale="2"``), so every front end builds
+    options through this one constructor and a bad value fails here with `OptionError`.
+    ``scale`` None = the model's largest native scale. ``kernel`` (per-image models):
+    an ndarray, a ``.npy`` path or ``"estimate"``; checked when the model loads it.
+    """
+
+    model: str = DEFAULT_MODEL
+    scale: int | None = None
+    variant: str | None = None
+    device: str = Device.AUTO
+    tile: TilePolicy = TILE_AUTO
+    precision: Precision = Precision.AUTO
+    alpha: AlphaMode = AlphaMode.MODEL
+    kernel: object = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise OptionError(f"model must be a model id, got {self.model!r}")
+        coerced = {
+            "scale": parse_scale(self.scale),
+            "variant": self.variant or None,
+            "device": parse_device(self.device),
+            "tile": parse_tile(self.tile),
+            "precision": parse_precision(self.precision),
+            "alpha": parse_alpha(self.alpha),
+        }
+        for name, value in coerced.items():
+            object.__setattr__(self, name, value)

@@ -1,0 +1,54 @@
+"""Models loaded by id, on a device, in a precision, kept in a small LRU cache so that
+consecutive jobs (a batch, repeated upscales in the GUI) reuse the loaded weights."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import torch
+
+from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.options import parse_device, parse_precision
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.loader import load_model
+
+_CACHE: "OrderedDict[tuple, SRModel]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 2
+
+
+def get_model(
+    model_id: str,
+    scale: int,
+    variant: str | None = None,
+    device: str | torch.device = "auto",
+    precision: str = "auto",
+    **options,
+) -> SRModel:
+    """Load (or reuse) a model on a device in the right precision.
+
+    Models loaded with extra `options` (a kernel, training settings) are not cached.
+    """
+    dev = devices.resolve_device(parse_device(device)) if not isinstance(device, torch.device) else device
+    precision = parse_precision(precision)
+    options = {k: v for k, v in options.items() if v is not None}
+    cacheable = not options
+    key = (model_id, scale, variant, str(dev), precision)
+    if cacheable:
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key]
+    model = load_model(model_id, scale=scale, variant=variant, **options)
+    dtype = devices.resolve_precision(precision, dev, model.supports_fp16)
+    model.to(dev, dtype)
+    module = getattr(model, "module", None)
+    if dev.type == "cuda" and isinstance(module, torch.nn.Module):
+        module.to(memory_format=torch.channels_last)
+    if cacheable:
+        with _CACHE_LOCK:
+            _CACHE[key] = model
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return model

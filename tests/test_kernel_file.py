@@ -1,0 +1,134 @@
+"""One kernel rule: the GUI's kernel panel, the ZSSR model behind ``upscale --kernel`` and
+the evaluation's ``kernel:FILE.npy`` degradation accept and refuse the same files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sr_desktop.app.kernel_jobs import load_kernel_file as gui_load_kernel
+from sr_desktop.cli.main import main
+from sr_desktop.engine.core.errors import KernelError, SRDesktopError
+from sr_desktop.engine.core.kernel_file import (
+    MAX_KERNEL_SIZE,
+    as_kernel,
+    check_kernel,
+    kernel_scale,
+    load_kernel_file,
+    odd_canvas,
+)
+from sr_desktop.engine.metrics.degradation import parse_degradation
+from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.engine.models.zssr import make_zssr_model
+from sr_desktop.engine.models.zssr.zssr import bicubic_kernel
+
+
+def gaussian(n: int = 13, sigma: float = 1.5) -> np.ndarray:
+    r = np.arange(n) - n // 2
+    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+ACCEPTED = {
+    "gaussian.npy": gaussian(),
+    "scaled.npy": 3.0 * gaussian(),  # normalised on load
+    "bicubic.npy": bicubic_kernel(2),  # negative lobes: 20.5 % of its mass
+    "even.npy": np.ones((4, 4)),
+    "delta.npy": np.ones((1, 1)),
+    "float32.npy": gaussian().astype(np.float32),
+    "ints.npy": np.ones((3, 3), dtype=np.int64),
+    "large.npy": gaussian(MAX_KERNEL_SIZE, 10.0),
+}
+
+REFUSED = {
+    "cube.npy": (np.ones((3, 3, 3)), "2-D"),
+    "rect.npy": (np.ones((3, 5)), "square"),
+    "nan.npy": (np.array([[0.5, np.nan], [0.25, 0.25]]), "NaN"),
+    "negative.npy": (np.array([[0.7, -0.25], [0.3, 0.25]]), "negative"),
+    "zero.npy": (np.zeros((3, 3)), "positive sum"),
+    "minus.npy": (-gaussian(), "positive sum"),
+    "huge.npy": (np.ones((MAX_KERNEL_SIZE + 2,) * 2), "too large"),
+    "complex.npy": (gaussian().astype(np.complex128), "numeric"),
+    "bool.npy": (np.ones((3, 3), dtype=bool), "numeric"),
+    "garbage.npy": (b"not a numpy file at all", "not a readable .npy"),
+    "pickled.npy": (np.array([{"a": 1}], dtype=object), "not a readable .npy"),
+    "kernel.txt": (b"0.25 0.25 0.25 0.25", "must be a .npy"),
+}
+
+
+def _write(path, content):
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        np.save(path, content, allow_pickle=True)
+    return path
+
+
+def _through_every_path(path):
+    """The kernel as each front end reads it: the GUI's kernel panel, the ZSSR model of
+    ``sr-desktop upscale --model zssr --kernel FILE`` and the evaluation's degradation."""
+    gui = gui_load_kernel(path)
+    zssr = make_zssr_model(2, kernel=str(path), device="cpu").kernel
+    evaluation = parse_degradation(f"kernel:{path}").kernel
+    return gui, zssr, evaluation
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_every_front_end_accepts_the_same_kernel_the_same_way(tmp_path, name):
+    path = _write(tmp_path / name, ACCEPTED[name])
+    gui, zssr, evaluation = _through_every_path(path)
+    expected = np.asarray(ACCEPTED[name], dtype=np.float64)
+    expected = expected / expected.sum()
+    for k in (gui, evaluation):
+        assert k.dtype == np.float64
+        np.testing.assert_allclose(k, expected, rtol=1e-6)
+    np.testing.assert_array_equal(zssr, odd_canvas(gui))  # ZSSR's degradation wants an odd canvas
+    assert zssr.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_every_front_end_refuses_the_same_kernel_with_the_same_message(tmp_path, name):
+    content, message = REFUSED[name]
+    path = _write(tmp_path / name, content)
+    with pytest.raises(KernelError, match=message) as gui:
+        gui_load_kernel(path)
+    with pytest.raises(KernelError) as zssr:
+        make_zssr_model(2, kernel=str(path), device="cpu")
+    with pytest.raises(EvaluationError) as evaluation:
+        parse_degradation(f"kernel:{path}")
+    assert str(gui.value) == str(zssr.value) == str(evaluation.value)
+    assert "\n" not in str(gui.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(KernelError, match="kernel file not found"):
+        load_kernel_file(tmp_path / "absent.npy")
+    with pytest.raises(EvaluationError, match="kernel file not found"):
+        parse_degradation(f"kernel:{tmp_path / 'absent.npy'}")
+
+
+def test_the_cli_reports_a_refused_kernel_on_one_line(tmp_path, capsys):
+    from PIL import Image as PILImage
+
+    src = tmp_path / "a.png"
+    PILImage.fromarray(np.zeros((16, 16, 3), dtype=np.uint8)).save(src)
+    bad = _write(tmp_path / "rect.npy", np.ones((3, 5)))
+    code = main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "zssr", "--kernel", str(bad),
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "rect.npy: a kernel must be square" in err
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_check_kernel_rules():
+    # KernelGAN's older ringing is accepted unchanged (then normalised)
+    ringing = gaussian()
+    ringing[6, 0] = ringing[0, 6] = -0.05 * ringing.max()
+    np.testing.assert_allclose(check_kernel(ringing), ringing / ringing.sum(), rtol=1e-12)
+    assert check_kernel(gaussian() * 1.02).sum() == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(KernelError, match="^k: a kernel must be square"):
+        check_kernel(np.ones((2, 3)), "k")
+    assert as_kernel(gaussian()).shape == (13, 13)
+    assert odd_canvas(np.ones((4, 4))).shape == (5, 5) and odd_canvas(np.ones((3, 3))).shape == (3, 3)
+    assert kernel_scale(np.ones((17, 17))) == 2 and kernel_scale(np.ones((33, 33))) == 4
+    assert issubclass(KernelError, SRDesktopError)
