@@ -22,6 +22,7 @@ loader are not available. Prints a JSON summary (``--json FILE`` also writes it)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -113,13 +114,13 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
     options = UpscaleOptions(model="bicubic" if model_id == "bicubic" else model_id, scale=scale,
                              device=device, tile=tile)
     upscale_image(images[0], options, model=model)  # warm-up: model load, first-call costs
-    batch_options = BatchOptions(model=model_id, scale=scale, device=device, tile=tile)
+    batch_options = BatchOptions(upscale=UpscaleOptions(model=model_id, scale=scale, device=device, tile=tile))
     runs = []
     for attempt in range(repeats):  # alternate, so drift of a shared machine hits both sides
         inference_s, inference_cpu = pure_inference(images, options, model)
         out = work / f"out-{model_id}-{attempt}"
         c0, t0 = time.process_time(), time.perf_counter()
-        result = run_batch(folder, out, BatchOptions(**{**batch_options.__dict__, "recursive": True}),
+        result = run_batch(folder, out, dataclasses.replace(batch_options, recursive=True),
                            model=model, report_path=work / f"report-{model_id}-{attempt}.json")
         batch_s, batch_cpu = time.perf_counter() - t0, time.process_time() - c0
         load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -161,8 +162,8 @@ def measure_memory(folder: Path, work: Path, model_id: str, scale: int, device: 
 
     gc.collect()
     out = work / f"mem-out-{model_id}"
-    result = run_batch(folder, out, BatchOptions(model=model_id, scale=scale, device=device, tile=tile,
-                                                 recursive=True),
+    result = run_batch(folder, out, BatchOptions(upscale=UpscaleOptions(model=model_id, scale=scale, device=device,
+                                                                       tile=tile), recursive=True),
                        model=load(model_id, scale, device), progress=on_progress, write_report_file=False)
     shutil.rmtree(out)
     summary = _rss_summary(samples)

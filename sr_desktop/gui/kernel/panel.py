@@ -300,7 +300,7 @@ class KernelPanel(QWidget):
         return written
 
     def load_kernel(self, path: str | Path | None = None) -> bool:
-        """Load a .npy kernel (checked: 2-D, square, finite, non-negative, sums to 1)."""
+        """Load a .npy kernel, checked by `engine.core.kernel_file.check_kernel` and normalised to sum 1."""
         if path is None:
             path = self.ask_open_path()
             if not path:
