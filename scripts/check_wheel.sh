@@ -74,7 +74,7 @@ problems = [
     if not inside(path, venv)
 ]
 problems += [f"missing: {p}" for p in (paths.MODELS_DIR / "manifest.json", paths.SAMPLE_IMAGE) if not p.is_file()]
-problems += [f"the source tree is importable: {p}" for p in sys.path if p and inside(p, source)]
+problems += [f"the source tree is on sys.path: {p}" for p in sys.path if p and Path(p).resolve() == source]
 problems += [f"an editable finder is active: {f!r}" for f in sys.meta_path if "editable" in repr(f).lower()]
 if problems:
     sys.exit("\n".join(problems))

@@ -23,7 +23,7 @@ step() {
   return "$rc"
 }
 
-step ruff ruff check sr_desktop tests benchmarks setup.py || true
+step ruff ruff check --output-format concise sr_desktop tests benchmarks setup.py || true
 step lint-imports lint-imports --no-cache || true
 step wheel bash scripts/check_wheel.sh "$PWD/.venv/bin/python" || true
 pytest_status=0
