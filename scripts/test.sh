@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 export QT_QPA_PLATFORM=offscreen
 
 failed=()
-check_status=0
+first_status=0
 step() {
   local name=$1
   shift
@@ -19,7 +19,7 @@ step() {
   "$@" && return 0
   local rc=$?
   failed+=("$name (exit $rc)")
-  [ "$check_status" -ne 0 ] || check_status=$rc
+  [ "$first_status" -ne 0 ] || first_status=$rc
   return "$rc"
 }
 
@@ -35,4 +35,4 @@ if [ ${#failed[@]} -eq 0 ]; then
 fi
 echo "== FAILED: ${failed[*]}" >&2
 [ "$pytest_status" -ne 0 ] && exit "$pytest_status"
-exit "$check_status"
+exit "$first_status"
