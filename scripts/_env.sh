@@ -1,4 +1,7 @@
-# Shared by run.sh and test.sh: create ./.venv and install SR Desktop into it.
+# Shared by run.sh and test.sh: create ./.venv and install SR Desktop into it, editable
+# (`pip install -e`: the code, models/ and resources/ are read from this checkout; a built
+# wheel carries its own copies, see setup.py), with the [test] extra (pytest, ruff,
+# import-linter).
 # torch is installed first and pinned, so that pip takes the right build for this machine
 # (on the project's CI machines: the local CPU wheel) instead of pulling CUDA packages.
 set -euo pipefail

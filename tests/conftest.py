@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
-
-import tempfile  # noqa: E402
 
 _HOME = tempfile.mkdtemp(prefix="sr-desktop-test-home-")
 os.environ["SR_DESKTOP_HOME"] = _HOME

@@ -1,4 +1,9 @@
-"""The boundary guard: the engine and the CLI (except the app launcher) never import Qt."""
+"""The boundary guard: the engine and the CLI (except the app launcher) never import Qt.
+
+The runtime half of the "No Qt outside the GUI" import-linter contract (pyproject.toml): that
+contract reads our sources (lazy imports inside functions included); this imports every
+module and sees Qt however it arrives, also through third-party code.
+"""
 
 from __future__ import annotations
 

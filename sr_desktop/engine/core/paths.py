@@ -1,5 +1,10 @@
 """Where SR Desktop finds its bundled files and keeps its per-user files.
 
+The bundled files are ``models/`` (the model registry) and ``resources/`` (sample photos), one
+source at the top of the repository. An installed wheel carries them inside the package, as
+``sr_desktop/_data/`` (see setup.py); a source checkout and an editable install read them from
+the repository.
+
 Per-user locations follow the platform conventions (platformdirs) and can be redirected
 with the environment variable ``SR_DESKTOP_HOME`` (tests and portable installs use it).
 """
@@ -11,9 +16,23 @@ from pathlib import Path
 
 import platformdirs
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-RESOURCES_DIR = PROJECT_ROOT / "resources"
-MODELS_DIR = PROJECT_ROOT / "models"
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
+# The repository root in a source checkout; in an installed wheel, site-packages (nothing of
+# ours there: find bundled files through the *_DIR names below).
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def bundled_root(package_dir: Path = PACKAGE_DIR) -> Path:
+    """The folder holding ``models/`` and ``resources/`` for the package at ``package_dir``.
+
+    The installed copy (``<package>/_data``) if there is one, else the repository root.
+    """
+    installed = package_dir / "_data"
+    return installed if installed.is_dir() else package_dir.parent
+
+
+RESOURCES_DIR = bundled_root() / "resources"
+MODELS_DIR = bundled_root() / "models"
 SAMPLE_IMAGE = RESOURCES_DIR / "sample.jpg"
 
 _APP = "sr-desktop"
