@@ -454,7 +454,7 @@ def render_screenshots(out_dir: Path, image_path: Path | None = None) -> list[Pa
     """Render the panel alone and docked next to a compare view (difference map shown)."""
     from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
 
-    from sr_desktop.engine.imageio.codec import read_image
+    from sr_desktop.engine.imageio import read_image
     from sr_desktop.gui.compare.view import CompareView
 
     app = QApplication.instance() or QApplication([])

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 from PIL import ImageCms, ImageOps
 
 from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.imageio.codec import (
+from sr_desktop.engine.imageio import (
     IMAGE_SUFFIXES,
     SaveOptions,
     format_for_path,
@@ -22,6 +22,7 @@ from sr_desktop.engine.imageio.codec import (
     write_image,
 )
 from sr_desktop.engine.core.errors import ImageWriteError
+from sr_desktop.engine.imageio.metadata import FileMetadata
 from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.tiff import encode_tiff
 
@@ -229,7 +230,7 @@ def test_exif_orientation_png_and_tiff_any_depth(tmp_path, orientation, dtype):
     stored = np.stack([stored_for(upright[:, :, c], orientation) for c in range(3)], axis=2)
     for name, encoder in (("o.png", encode_png), ("o.tif", encode_tiff)):
         with open(tmp_path / name, "wb") as fh:
-            encoder(fh, stored, exif=exif_block(orientation))
+            encoder(fh, stored, FileMetadata(exif=exif_block(orientation)))
         image = read_image(tmp_path / name)
         np.testing.assert_array_equal(image.pixels, upright)
         assert load_exif(image.exif).get(ORIENTATION, 1) == 1  # TIFF readers drop the tag

@@ -8,7 +8,7 @@ from PIL import Image as PILImage
 
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.imageio.codec import read_image, write_image
+from sr_desktop.engine.imageio import read_image, write_image
 from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_file, upscale_image, upscale_region
 from tests.tiny_models import TinyModel

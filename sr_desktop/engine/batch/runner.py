@@ -55,7 +55,7 @@ from sr_desktop.engine.batch.report import (
     write_report,
 )
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.imageio.codec import ProtectedPaths, is_temp_path
+from sr_desktop.engine.imageio import ProtectedPaths, is_temp_path
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
 
 __all__ = [
@@ -380,7 +380,7 @@ class _Pipeline:
 
     # -- reader ------------------------------------------------------------------------
     def reader(self) -> None:
-        from sr_desktop.engine.imageio.codec import read_image
+        from sr_desktop.engine.imageio import read_image
 
         try:
             for job in self.jobs:
@@ -505,7 +505,7 @@ class _Pipeline:
             self.stop.set()  # nobody consumes the write queue any more
 
     def _save_options(self, job: BatchJob) -> Any:
-        from sr_desktop.engine.imageio.codec import SaveOptions
+        from sr_desktop.engine.imageio import SaveOptions
 
         return SaveOptions(format=job.output_format, quality=int(self.options.quality),
                            keep_metadata=self.options.keep_metadata)
@@ -513,7 +513,7 @@ class _Pipeline:
     def _encode(self, job: BatchJob, image: Any) -> Any:
         """Encode in the device thread (CPU inference; see `_Pipeline.encode_inline`).
         On failure: the exception, for the writer to record against the file."""
-        from sr_desktop.engine.imageio.codec import encode_image
+        from sr_desktop.engine.imageio import encode_image
 
         t0 = time.perf_counter()
         try:
@@ -525,7 +525,7 @@ class _Pipeline:
         self, job: BatchJob, image: Any, in_size: list[int], read_seconds: float, upscale_seconds: float,
         encoded: Any = None,
     ) -> FileRecord:
-        from sr_desktop.engine.imageio.codec import write_image
+        from sr_desktop.engine.imageio import write_image
 
         assert job.output is not None
         target = job.output

@@ -187,7 +187,7 @@ def list_dataset(folder: str | Path) -> list[Path]:
 
 def read_hr(path: str | Path) -> np.ndarray:
     """Read an HR image as uint8 H×W×1 (grey) or H×W×3; raises `ImageReadError`."""
-    from sr_desktop.engine.imageio.codec import read_image
+    from sr_desktop.engine.imageio import read_image
 
     return to_uint8_rgb_or_gray(read_image(path).pixels)
 

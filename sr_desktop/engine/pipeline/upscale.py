@@ -394,7 +394,7 @@ def upscale_file(
     cancel: CancelToken | None = None,
 ) -> UpscaleResult:
     """Read `src`, upscale, write `dst` atomically (never over `src`)."""
-    from sr_desktop.engine.imageio.codec import read_image, write_image
+    from sr_desktop.engine.imageio import read_image, write_image
 
     image = read_image(src)
     result = upscale_image(image, options, progress, cancel)
