@@ -40,7 +40,7 @@ import torch  # noqa: E402
 from PIL import Image as PILImage  # noqa: E402
 
 from sr_desktop.engine.batch.runner import BatchOptions, run_batch  # noqa: E402
-from sr_desktop.engine.imageio.codec import read_image  # noqa: E402
+from sr_desktop.engine.imageio import read_image  # noqa: E402
 from sr_desktop.engine.models.base import SRModel  # noqa: E402
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image  # noqa: E402
 

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from sr_desktop.engine.compute import devices  # noqa: E402
 from sr_desktop.engine.imageio.image import Image  # noqa: E402
-from sr_desktop.engine.imageio.codec import read_image  # noqa: E402
+from sr_desktop.engine.imageio import read_image  # noqa: E402
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, get_model, plan_scale, native_scales_of, upscale_image  # noqa: E402
 from sr_desktop.engine.core.paths import SAMPLE_IMAGE  # noqa: E402
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from sr_desktop.engine.imageio.image import Image  # noqa: E402
-from sr_desktop.engine.imageio.codec import read_image  # noqa: E402
+from sr_desktop.engine.imageio import read_image  # noqa: E402
 from sr_desktop.engine.models.registry import list_models  # noqa: E402
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, resolve_model, upscale_image  # noqa: E402
 from sr_desktop.engine.core.paths import SAMPLE_IMAGE  # noqa: E402

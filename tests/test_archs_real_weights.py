@@ -149,7 +149,7 @@ def test_srvgg_matches_ncnn_graph():
     net, graph = srvgg_animevideov3()
     x = natural_crop(48)
     with torch.inference_mode():
-        assert psnr(net(x), graph(x)) > 80
+        assert psnr(net(x), graph(x)) > 120  # measured inf (identical); 120 dB: float32 reordering
 
 
 def test_span_matches_ncnn_graph():
@@ -159,14 +159,14 @@ def test_span_matches_ncnn_graph():
         with torch.inference_mode():
             ours, ref = net(x), graph(x)
         assert ours.shape == ref.shape
-        assert psnr(ours, ref) > 80, (scale, ch)
+        assert psnr(ours, ref) > 120, (scale, ch)  # measured inf (identical); 120 dB: float32 reordering
 
 
 def test_rrdbnet_matches_ncnn_graph():
     net, graph = rrdb_x4plus_anime()
     x = natural_crop(16)
     with torch.inference_mode():
-        assert psnr(net(x), graph(x)) > 80
+        assert psnr(net(x), graph(x)) > 120  # measured inf (identical); 120 dB: float32 reordering
 
 
 @pytest.mark.parametrize("arch", ["SRVGGNetCompact", "SPAN"])
@@ -179,7 +179,7 @@ def test_context_gives_50db_tiled_vs_whole(arch):
     with torch.inference_mode():
         whole = model.run(x)
         parts = tiled(model.run, x, 4, 48, ARCH_SETTINGS[arch]["context"])
-    assert psnr(parts, whole) >= 50
+    assert psnr(parts, whole) >= 75  # measured 75.74 (SPAN), 77.76 dB (SRVGG); deterministic
 
 
 def _sweep() -> None:

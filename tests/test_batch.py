@@ -353,7 +353,7 @@ def test_encoding_in_the_device_thread_writes_the_same_files(tree: Path, tmp_pat
 
 
 def test_an_encoder_failure_in_the_device_thread_fails_that_file_only(tmp_path: Path, monkeypatch):
-    import sr_desktop.engine.imageio.codec as image_io
+    import sr_desktop.engine.imageio as image_io
 
     src = tmp_path / "in"
     save_image(src / "a.png", seed=1)

@@ -46,7 +46,7 @@ def test_bench_bicubic_json_csv_plot(dataset, tmp_path, capsys):
     assert [i["name"] for i in model["images"]] == ["a_rgb", "b_gray"]  # SHA256SUMS skipped
     for item in model["images"]:
         assert {"name", "psnr_y", "ssim_y"} <= set(item)
-        assert 20 < item["psnr_y"] < 60 and 0.5 < item["ssim_y"] <= 1
+        assert 49 < item["psnr_y"] < 60 and 0.9997 < item["ssim_y"] <= 1  # measured 49.19/59.67 dB, 0.99978/0.99980
     assert model["psnr_y"] == pytest.approx(np.mean([i["psnr_y"] for i in model["images"]]))
     assert model["seconds"] >= 0
 
@@ -105,7 +105,7 @@ def test_bench_errors_are_one_line(dataset, tmp_path, capsys):
 
 
 def test_bench_unknown_model_is_one_line(dataset, capsys):
-    pytest.importorskip("sr_desktop.engine.models.registry")
+    import sr_desktop.engine.models.registry  # noqa: F401
     rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "no-such-model"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("sr-desktop: error:") and err.count("\n") == 1

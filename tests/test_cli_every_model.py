@@ -42,5 +42,5 @@ def test_upscale_with_every_model(spec, small_photo, tmp_path, capsys):
     with PILImage.open(small_photo) as src:
         reference = np.asarray(src.convert("RGB"), dtype=float)
     shrunk = pixels.reshape(16, scale, 20, scale, 3).mean(axis=(1, 3))
-    assert np.abs(shrunk - reference).mean() < 12, spec.id
-    assert pixels.std() > 5
+    assert np.abs(shrunk - reference).mean() < 4.5, spec.id  # measured 0.29 (span) - 4.22 (realesrgan-x4plus)
+    assert pixels.std() > 70  # measured 70.92 - 72.56 over the zoo

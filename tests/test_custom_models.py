@@ -87,7 +87,7 @@ def test_files_are_detected_and_load_the_same_network(tmp_path, kind, arch, scal
         out = model.module(x)
         y = model.run(torch.rand(1, 3, 13, 11))
     if arch == "SPAN":  # the training-form branches were folded: float32 rounding only
-        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
+        torch.testing.assert_close(out, ref, rtol=0, atol=2e-6 * ref.abs().max().item())  # measured 3.6-6.0e-7·max, 1 or 2 threads
     else:
         assert torch.equal(out, ref)
     assert y.shape == (1, 3, 13 * scale, 11 * scale)  # odd sizes too (unshuffle alignment)
@@ -258,4 +258,4 @@ def test_custom_ncnn_pair(home, tmp_path):
     with torch.inference_mode():
         whole = model.run(x)
         parts = tiled(model.run, x, 2, 32, model.context)
-    assert psnr(parts, whole) >= 50
+    assert psnr(parts, whole) >= 82  # measured 82.92 dB; deterministic

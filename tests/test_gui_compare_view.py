@@ -223,7 +223,7 @@ def test_smooth_below_100_percent(view):
     origin = view.map_image_to_widget(QPointF(0, 0))
     x0, y0 = round(origin.x()), round(origin.y())
     inner = pixels[y0 + 10:y0 + 90, x0 + 10:x0 + 90].astype(int)
-    assert np.abs(inner - 127.5).max() < 30  # averaged to grey, not black/white
+    assert np.abs(inner - 127.5).max() < 2.5  # averaged to grey, not black/white (measured 1.5)
 
 
 def _region_setup(view):
@@ -391,7 +391,7 @@ def test_strong_zoom_out_averages_instead_of_skipping_pixels(view):
     origin = view.map_image_to_widget(QPointF(0, 0))
     x0, y0 = round(origin.x()), round(origin.y())
     inner = pixels[y0 + 5:y0 + 95, x0 + 5:x0 + 95].astype(int)
-    assert np.abs(inner - 63.75).max() < 20  # the lines are averaged, not lost or doubled
+    assert np.abs(inner - 63.75).max() < 1.5  # the lines are averaged, not lost or doubled (measured 0.75)
 
 
 def test_layers_built_in_a_worker_thread_can_be_shown(view):

@@ -15,7 +15,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 
 from sr_desktop.engine.pipeline import upscale
-from sr_desktop.engine.imageio.codec import SaveOptions, read_image
+from sr_desktop.engine.imageio import SaveOptions, read_image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.gui.app import create_application
 from sr_desktop.gui.qimage import qimage_to_array

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 from PIL import ImageCms, ImageOps
 
 from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.imageio.codec import (
+from sr_desktop.engine.imageio import (
     IMAGE_SUFFIXES,
     SaveOptions,
     format_for_path,
@@ -22,6 +22,7 @@ from sr_desktop.engine.imageio.codec import (
     write_image,
 )
 from sr_desktop.engine.core.errors import ImageWriteError
+from sr_desktop.engine.imageio.metadata import FileMetadata
 from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.tiff import encode_tiff
 
@@ -168,8 +169,9 @@ def test_cmyk_jpeg_becomes_rgb_without_the_cmyk_profile(tmp_path):
     assert back.icc_profile is None
     cyan = back.pixels[4:12, 2:14].reshape(-1, 3).mean(axis=0)
     black = back.pixels[4:12, 18:30].reshape(-1, 3).mean(axis=0)
-    np.testing.assert_allclose(cyan, [0, 255, 255], atol=3)
-    np.testing.assert_allclose(black, [0, 0, 0], atol=3)
+    # measured exact; 1 level for another libjpeg's CMYK decoding
+    np.testing.assert_allclose(cyan, [0, 255, 255], atol=1)
+    np.testing.assert_allclose(black, [0, 0, 0], atol=1)
 
 
 @pytest.mark.parametrize("ext", [".png", ".tif", ".bmp"])
@@ -229,7 +231,7 @@ def test_exif_orientation_png_and_tiff_any_depth(tmp_path, orientation, dtype):
     stored = np.stack([stored_for(upright[:, :, c], orientation) for c in range(3)], axis=2)
     for name, encoder in (("o.png", encode_png), ("o.tif", encode_tiff)):
         with open(tmp_path / name, "wb") as fh:
-            encoder(fh, stored, exif=exif_block(orientation))
+            encoder(fh, stored, FileMetadata(exif=exif_block(orientation)))
         image = read_image(tmp_path / name)
         np.testing.assert_array_equal(image.pixels, upright)
         assert load_exif(image.exif).get(ORIENTATION, 1) == 1  # TIFF readers drop the tag
@@ -246,7 +248,7 @@ def test_exif_orientation_jpeg(tmp_path, orientation):
     )
     image = read_image(path)
     assert image.pixels.shape == upright.shape
-    assert np.abs(image.pixels.astype(int) - upright).max() <= 3
+    assert np.abs(image.pixels.astype(int) - upright).max() <= 2  # measured 1; 1 more for other libjpeg
     assert load_exif(image.exif)[ORIENTATION] == 1
 
 
@@ -326,8 +328,9 @@ def test_jpeg_flattens_alpha_on_white_and_keeps_gray(tmp_path):
     pixels[:, 8:] = [0, 0, 255, 0]  # fully transparent
     back = read_image(write_image(Image(pixels), tmp_path / "a.jpg", SaveOptions(quality=100)))
     assert back.mode == "RGB"
-    np.testing.assert_allclose(back.pixels[4:12, 1:6].reshape(-1, 3).mean(0), [0, 0, 255], atol=3)
-    np.testing.assert_allclose(back.pixels[4:12, 10:15].reshape(-1, 3).mean(0), [255] * 3, atol=3)
+    # measured 1.0 and 0 levels; 1 more for another libjpeg
+    np.testing.assert_allclose(back.pixels[4:12, 1:6].reshape(-1, 3).mean(0), [0, 0, 255], atol=2)
+    np.testing.assert_allclose(back.pixels[4:12, 10:15].reshape(-1, 3).mean(0), [255] * 3, atol=1)
 
     gray = Image(random_pixels((16, 16, 2), np.uint8))
     assert read_image(write_image(gray, tmp_path / "g.jpg")).mode == "L"

@@ -59,10 +59,12 @@ def test_short_run_moves_toward_true_kernel(synthetic_lr):
     est = estimate_kernel(lr, seed=0, device="cpu", progress=seen.append, kernel_every=100, **FAST_PRESET)
     bicubic = kernel_psnr(bicubic_kernel_x2(), truth)
     got = kernel_psnr(est.kernel, truth)
-    assert got > bicubic + 3.0, (got, bicubic)
+    # measured 46.24 vs 32.25 dB (+13.99), identical with 1 or 2 threads; 4 dB margin as
+    # GAN training amplifies float rounding differences on other CPUs
+    assert got > bicubic + 10.0, (got, bicubic)
     assert est.kernel.shape[0] % 2 == 1 and est.kernel.sum() == pytest.approx(1.0)
     n = est.kernel.shape[0]
-    np.testing.assert_allclose(center_of_mass(est.kernel), [n // 2 + 0.5] * 2, atol=0.05)
+    np.testing.assert_allclose(center_of_mass(est.kernel), [n // 2 + 0.5] * 2, rtol=0, atol=0.01)  # measured 0.0026
     assert 350 <= est.iterations_run <= 1000
     # Progress: monotone iteration counts, losses, and the kernel every 100 iterations.
     its = [p.extra["iteration"] for p in seen if "loss_g" in p.extra]

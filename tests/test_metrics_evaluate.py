@@ -86,7 +86,7 @@ def test_evaluate_image_bicubic_beats_nearest(hr):
     near = evaluate_image(hr, FunctionUpscaler(nearest, 2, name="nearest"), 2)
     assert bic.sr.shape == bic.hr.shape == (66, 50, 3)
     assert bic.lr.shape == (33, 25, 3)
-    assert bic.scores.psnr_y > near.scores.psnr_y > 20
+    assert bic.scores.psnr_y > near.scores.psnr_y > 40.5  # measured 61.91 > 41.00 dB
     assert bic.scores.ssim_y > near.scores.ssim_y
     assert bic.timing.seconds >= 0 and bic.timing.input_pixels == 33 * 25
     # the same numbers as measuring the kept images directly with the protocol
@@ -128,7 +128,7 @@ def test_maps_are_displayable(hr):
     same = difference_map(hr, hr)
     assert np.all(same == same[0, 0])  # one colour: the colormap's zero
     flat = gradient_map(np.full((8, 8, 3), 100, dtype=np.uint8))
-    assert flat.max() <= 1  # sqrt(1e-6) * 255 rounds to 0
+    assert flat.max() == 0  # sqrt(1e-6) * 255 rounds to 0 (measured 0)
     assert ssim_display_map(hr, hr).mean() > ssim_display_map(hr, noisy).mean()
 
 
@@ -143,7 +143,7 @@ def test_sharpness_and_consistency(hr):
     c_good = consistency(up, lr, 2)
     c_bad = consistency(np.roll(up, 3, axis=1), lr, 2)
     assert c_good.psnr_y > c_bad.psnr_y
-    assert c_good.psnr_rgb > 30
+    assert c_good.psnr_rgb > 59.5  # measured 59.77 dB (the shifted one: 20.67)
     with pytest.raises(ValueError):
         consistency(up, lr, 3)
 
@@ -159,7 +159,7 @@ def test_engine_bicubic_is_the_same_kernel_as_matlab_on_smooth_images():
         a = MatlabBicubic(s).upscale(lr).pixels.astype(int)
         b = EngineUpscaler("bicubic-pil", s, device="cpu").upscale(lr).pixels.astype(int)
         assert a.shape == b.shape == (20 * s, 24 * s, 3)
-        assert np.abs(a - b).max() <= 1
+        assert np.abs(a - b).max() <= 1  # measured 1 at ×2 and ×3
 
 
 def test_float_output_mode_measures_before_rounding(hr):
@@ -191,7 +191,7 @@ def test_float_lr_degradation_feeds_unrounded_lr(hr):
     assert d.float_lr and d.describe() == "bicubic-float"
     ev = evaluate_image(hr, FunctionUpscaler(spy, 2), 2, degradation=d)
     expected = imresize(hr.astype(np.float64) / 255, 0.5)
-    np.testing.assert_allclose(seen[0], expected.astype(np.float32), atol=1e-7)
+    np.testing.assert_array_equal(seen[0], expected.astype(np.float32))  # measured identical
     assert ev.lr.dtype.kind == "f" and ev.sr.dtype == np.uint8
     assert ev.to_json()["hr_size"] == [50, 66]
     bic = evaluate_image(hr, MatlabBicubic(2), 2, degradation=d)

@@ -1,7 +1,7 @@
 """The torch interpreter of ncnn graphs against the `ncnn` runtime itself (CPU, fp32).
 
 For every family of the zoo, one or more graphs run on the same natural-image input in
-both; the raw graph outputs must agree to PSNR >= 60 dB (in practice ~125-145 dB, i.e.
+both; the raw graph outputs must agree to PSNR >= 120 dB (measured 130.7-141.5 dB, i.e.
 float32 rounding).
 """
 
@@ -77,4 +77,6 @@ def test_graph_matches_ncnn_runtime(model_id, scale, variant, size):
     assert theirs.shape == ours.shape
     mse = float(np.mean((theirs.astype(np.float64) - ours) ** 2))
     psnr = 10 * np.log10(1.0 / mse) if mse > 0 else float("inf")
-    assert psnr >= 60.0, f"{model_id} ×{scale}: {psnr:.1f} dB, max diff {np.abs(theirs - ours).max():.2e}"
+    # measured 130.7 (realcugan-pro ×3) - 141.5 dB, identical with 1 or 2 torch threads; the
+    # 10 dB margin (~3x the RMS difference) covers float32 summation order on other CPUs
+    assert psnr >= 120.0, f"{model_id} ×{scale}: {psnr:.1f} dB, max diff {np.abs(theirs - ours).max():.2e}"

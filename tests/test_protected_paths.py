@@ -7,7 +7,7 @@ import pytest
 
 from sr_desktop.engine.core.errors import ImageWriteError
 from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.imageio.codec import ProtectedPaths, write_image
+from sr_desktop.engine.imageio import ProtectedPaths, write_image
 
 
 def _image() -> Image:

@@ -41,7 +41,8 @@ def test_tiled_equals_whole_image(scale):
     diff = np.abs(whole - tiled)
     mse = float((diff**2).mean())
     psnr = 10 * np.log10(1.0 / mse) if mse > 0 else float("inf")
-    assert diff.max() < 1e-5 and psnr > 90
+    # measured 1.3e-7 (~1 float32 ulp at 1.0), 153.4 dB; margin for summation order
+    assert diff.max() < 5e-7 and psnr > 145
 
 
 def test_too_little_context_shows_seams():
@@ -50,7 +51,7 @@ def test_too_little_context_shows_seams():
     rgb = _rgb()
     whole = upscale_float(rgb, UpscaleOptions(tile=0), model=model)
     tiled = upscale_float(rgb, UpscaleOptions(tile=24), model=model)
-    assert np.abs(whole - tiled).max() > 1e-3
+    assert np.abs(whole - tiled).max() > 0.19  # measured 0.2024 (deterministic)
 
 
 def test_oom_halves_tile_and_retries_same_region():
@@ -59,7 +60,7 @@ def test_oom_halves_tile_and_retries_same_region():
     model = OOMModel(max_pixels=40 * 40, scale=2, context=4)
     out = upscale_float(rgb, UpscaleOptions(tile=80), model=model)
     assert model.ooms >= 1
-    assert np.abs(out - reference).max() < 1e-5  # nothing dropped, no seams
+    assert np.abs(out - reference).max() < 5e-7  # nothing dropped, no seams (measured 1.2e-7)
     assert all(h * w <= 40 * 40 for _, _, h, w in model.calls)
 
 
@@ -135,6 +136,6 @@ def test_tiles_start_on_the_model_alignment_grid():
     model = PhaseModel(scale=2, context=5)
     whole = upscale_float(rgb, UpscaleOptions(tile=0), model=model)
     tiled = upscale_float(rgb, UpscaleOptions(tile=23), model=model)
-    assert np.abs(whole - tiled).max() < 1e-5
+    assert np.abs(whole - tiled).max() < 5e-7  # measured 1.2e-7
     for y0, y1, x0, x1 in plan_tiles(70, 90, 23, align=4):
         assert y0 % 4 == 0 and x0 % 4 == 0

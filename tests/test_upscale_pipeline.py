@@ -8,7 +8,7 @@ from PIL import Image as PILImage
 
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.imageio.codec import read_image, write_image
+from sr_desktop.engine.imageio import read_image, write_image
 from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_file, upscale_image, upscale_region
 from tests.tiny_models import TinyModel
@@ -35,7 +35,7 @@ def test_grey_through_a_colour_model_is_the_mean_of_its_output():
     rgb = upscale_image(Image(np.repeat(grey, 3, axis=2)), UpscaleOptions(tile=0), model=model)
     expected = rgb.image.pixels.astype(float).mean(axis=2)
     assert res.image.pixels.shape == (32, 32, 1)
-    assert np.abs(res.image.pixels[:, :, 0] - expected).max() <= 1.0
+    assert np.abs(res.image.pixels[:, :, 0] - expected).max() < 0.7  # measured 2/3 (steps of 1/3)
 
 
 @pytest.mark.parametrize("alpha_mode", ["model", "resample"])

@@ -34,7 +34,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("model_id,scale", FAST)
 def test_output_is_aligned_with_input(model_id, scale):
     """Box-downscaling the output gives back the input best at zero shift, with a PSNR that
-    only a correctly placed crop reaches (a 1-px misalignment costs >10 dB on this photo)."""
+    only a correctly placed crop reaches (a 1-px misalignment costs 5.6-25 dB on this photo)."""
     model = load_model(model_id, scale=scale)
     x = crop(80, 140, 30, 34)
     with torch.inference_mode():
@@ -47,7 +47,8 @@ def test_output_is_aligned_with_input(model_id, scale):
             shifted = torch.roll(x, (dy, dx), (2, 3))
             scores[(dy, dx)] = psnr(down[..., 3:-3, 3:-3], shifted[..., 3:-3, 3:-3])
     assert max(scores, key=scores.get) == (0, 0), scores
-    assert scores[(0, 0)] > 28.0, scores
+    # measured 29.80 (realcugan-pro ×2) - 50.93 dB (waifu2x-cunet ×2); best 1-px shift <= 25.8 dB
+    assert scores[(0, 0)] > 29.3, scores
 
 
 @pytest.mark.parametrize("model_id,scale", [("waifu2x-cunet", 2), ("realcugan-se", 3), ("realesr-animevideov3", 4), ("srmd", 4), ("span", 2)])
@@ -67,8 +68,8 @@ def test_realcugan_x4_adds_nearest_input():
     with torch.inference_mode():
         y = model.run(x)
         residual = y - F.interpolate(x, scale_factor=4, mode="nearest")
-    assert psnr(F.avg_pool2d(y, 4), x) > 28
-    assert float(residual.abs().mean()) < 0.1 * float(x.mean())
+    assert psnr(F.avg_pool2d(y, 4), x) > 36.4  # measured 36.93 dB
+    assert float(residual.abs().mean()) < 0.036 * float(x.mean())  # measured 0.0340
 
 
 def test_srmd_noise_plane_and_pca_planes():

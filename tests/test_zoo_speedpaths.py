@@ -1,7 +1,7 @@
 """The fast CPU paths of the zoo (fused, prepacked `FastGraph`) against the ncnn runtime.
 
-Every family's fused plan must still agree with ncnn's own CPU output (PSNR >= 60 dB on a
-natural-image crop; in practice 125-140 dB) and with the raw interpreter; ``ZooModel.run``
+Every family's fused plan must still agree with ncnn's own CPU output (PSNR >= 113 dB on a
+natural-image crop; measured 123.2-139.9 dB) and with the raw interpreter; ``ZooModel.run``
 must use it on the CPU in float32 and drop it when the model moves.
 """
 
@@ -49,8 +49,10 @@ def test_fast_plan_matches_ncnn_runtime(model_id, scale, variant, size):
         raw = model.module(graph_input)[0].contiguous().numpy()
     theirs = ncnn_forward(param, binf, model.module.input_name, model.module.output_name, graph_input[0].numpy())
     assert ours.shape == theirs.shape
-    assert psnr(ours, theirs) >= 60.0, f"fast vs ncnn {psnr(ours, theirs):.1f} dB"
-    assert psnr(ours, raw) >= 60.0, f"fast vs raw {psnr(ours, raw):.1f} dB"
+    # measured 123.2 (realcugan-pro) - 139.9 dB vs ncnn, 123.8 dB - inf vs raw (1 or 2 threads
+    # alike); 10 dB margin for float32 summation order on other CPUs
+    assert psnr(ours, theirs) >= 113.0, f"fast vs ncnn {psnr(ours, theirs):.1f} dB"
+    assert psnr(ours, raw) >= 113.0, f"fast vs raw {psnr(ours, raw):.1f} dB"
 
 
 def test_rrdb_plan_folds_splits_and_residual_scales():
@@ -78,7 +80,8 @@ def test_unprepacked_plan_equals_raw_graph():
         conv.prepare(False)
     with torch.inference_mode():
         x = model.prepare_input(natural_crop(24))[0]
-        assert psnr(fast(x).numpy(), model.module(x).numpy()) >= 100.0
+        # measured inf (identical here); 120 dB leaves room for float32 summation order
+        assert psnr(fast(x).numpy(), model.module(x).numpy()) >= 120.0
 
 
 def test_run_uses_fast_plan_and_rebuilds_after_to():
@@ -94,7 +97,7 @@ def test_run_uses_fast_plan_and_rebuilds_after_to():
         assert model.executor() is model.module
         y_raw = model.run(x)
     assert y_fast.shape == (1, 3, 40, 40)
-    assert psnr(y_fast.numpy(), y_raw.numpy()) >= 100.0
+    assert psnr(y_fast.numpy(), y_raw.numpy()) >= 126.0  # measured 136.6 dB; 10 dB margin
 
 
 def test_batched_tiles_equal_single_runs():
@@ -105,4 +108,4 @@ def test_batched_tiles_equal_single_runs():
         assert model.executor().uses_nnpack
         both = model.run(torch.cat([a, b]))
         one = torch.cat([model.run(a), model.run(b)])
-    assert psnr(both.numpy(), one.numpy()) >= 100.0
+    assert psnr(both.numpy(), one.numpy()) >= 120.0  # measured 130.8 dB; 10 dB margin

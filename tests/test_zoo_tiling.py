@@ -1,4 +1,4 @@
-"""Tiled vs whole-image output of zoo models with their declared `context` (>= 50 dB).
+"""Tiled vs whole-image output of zoo models with their declared `context` (>= 103 dB).
 
 Uses the engine's tiler (`tiling.run_tiled`), which cuts tiles with `model.context`
 pixels of real neighbours and crops the scaled context away. Small images keep this fast;
@@ -15,8 +15,7 @@ from PIL import Image
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.models.loader import load_model
-
-tiling = pytest.importorskip("sr_desktop.engine.pipeline.tiling")
+from sr_desktop.engine.pipeline import tiling
 
 CASES = [
     ("realesr-animevideov3", 2, 64, 24),
@@ -45,7 +44,9 @@ def test_tiled_matches_whole_image(model_id, scale, size, tile):
     a, b = np.clip(whole, 0, 1), np.clip(tiled, 0, 1)
     mse = float(np.mean((a - b) ** 2))
     psnr = 10 * np.log10(1 / mse) if mse > 0 else float("inf")
-    assert psnr >= 50.0, f"{model_id}: tiled vs whole {psnr:.1f} dB, max diff {np.abs(a - b).max():.2e}"
+    # measured 104.0 (realesr-animevideov3: context-limited, RMS 6e-6) - 133.2 dB, the same
+    # with 1 or 2 threads; 1 dB margin: float32 summation order (~1e-7) cannot move it more
+    assert psnr >= 103.0, f"{model_id}: tiled vs whole {psnr:.1f} dB, max diff {np.abs(a - b).max():.2e}"
 
 
 def test_global_pooling_families_are_not_tileable():

@@ -62,7 +62,7 @@ def test_short_training_beats_bicubic_on_its_own_pairs():
     log = trainer.train([lr], k, 2)
     after = _psnr(trainer.forward(son, 2), lr)
     assert log.iterations == 200
-    assert after > before + 1.0, (before, after)
+    assert after > before + 8.0, (before, after)  # measured 37.10 -> 47.25 dB (+10.14), seed 0
 
 
 def test_back_projection_makes_output_consistent_with_input():
@@ -73,7 +73,7 @@ def test_back_projection_makes_output_consistent_with_input():
     err_before = np.abs(degrade_with_kernel(sr, k, 2) - lr).mean()
     bp = trainer.back_project(sr, lr, k, 2)
     err_after = np.abs(degrade_with_kernel(bp, k, 2) - lr).mean()
-    assert err_after < 0.5 * err_before
+    assert err_after < 0.02 * err_before  # measured 0.0163
 
 
 def test_per_image_model_upscales_and_reports_progress():

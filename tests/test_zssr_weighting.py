@@ -36,7 +36,7 @@ def test_loss_map_has_mean_one_zero_border_and_follows_texture():
     assert weights.mean() == pytest.approx(1.0)
     assert np.all(weights[:3] == 0) and np.all(weights[:, -3:] == 0)
     assert weights[10:-10, 5:30].max() == 0.0  # flat area: no weight
-    assert weights[10:-10, 50:-5].min() > 0.5  # texture: all of the weight
+    assert weights[10:-10, 50:-5].min() > 1.7  # texture: all of the weight (measured 1.716)
 
 
 def test_loss_map_of_a_flat_image_is_uniform():
@@ -100,7 +100,7 @@ def test_weighted_training_learns_the_images_own_pairs():
     log = trainer.train([img], bicubic_kernel(2), 2)
     assert log.iterations == 200
     first, last = log.rec_errors[0][1], log.rec_errors[-1][1]
-    assert np.isfinite(last) and last < 0.8 * first, (first, last)
+    assert np.isfinite(last) and last < 0.75 * first, (first, last)  # measured 0.698, seed 0
 
 
 def test_presets_and_auto_choice():
@@ -145,4 +145,4 @@ def test_real_variant_adds_noise_to_sons_and_drops_back_projection():
     trainer = ZSSRTrainer(real.options, torch.device("cpu"), seed=0)
     father = np.full((16, 16, 3), 0.5)
     son = trainer._son(father, bicubic_kernel(2), 2)
-    assert 0.005 < float(son.std()) < 0.02
+    assert 0.0115 < float(son.std()) < 0.0126  # measured 0.01204 (noise_std 0.0125, seed 0)

@@ -39,7 +39,7 @@ def with_display_layer(runner: JobRunner) -> JobRunner:
 
 def read_for_display(job: Job, progress, cancel) -> Image:
     """Loader runner: read the file ``job.options`` and convert it for display."""
-    from sr_desktop.engine.imageio.codec import read_image
+    from sr_desktop.engine.imageio import read_image
 
     image = read_image(job.options)
     cancel.raise_if_cancelled()

@@ -52,7 +52,7 @@ def run_window(image: Path) -> int:
 
 def take_screenshot(out: Path, image: Path) -> int:
     """Window offscreen with ``image``, idle, saved as a PNG to ``out``."""
-    from sr_desktop.engine.imageio.codec import read_image
+    from sr_desktop.engine.imageio import read_image
 
     read_image(image)  # a bad file is a one-line error before any window exists
     with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
@@ -67,7 +67,7 @@ def take_screenshot(out: Path, image: Path) -> int:
 def run_offscreen(image: Path, out_dir: Path) -> int:
     """Upscale ``image`` with the default model through an offscreen window, save the
     result and a screenshot of the window in ``out_dir``, print their paths."""
-    from sr_desktop.engine.imageio.codec import SaveOptions, read_image
+    from sr_desktop.engine.imageio import SaveOptions, read_image
     from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
 
     read_image(image)

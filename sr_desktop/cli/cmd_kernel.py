@@ -44,7 +44,7 @@ def _read_rgb(path: Path):
     """The image as H×W×C float 0..1."""
     import numpy as np
 
-    from sr_desktop.engine.imageio.codec import read_image
+    from sr_desktop.engine.imageio import read_image
 
     pixels = read_image(path).pixels
     peak = 65535.0 if pixels.dtype == np.uint16 else 255.0

@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
 
 
 def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
-    from sr_desktop.engine.imageio.codec import format_for_path, suffix_for_format
+    from sr_desktop.engine.imageio import format_for_path, suffix_for_format
 
     as_folder = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
     if not as_folder:
@@ -61,7 +61,7 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sr_desktop.engine.imageio.codec import ProtectedPaths, SaveOptions, read_image, write_image
+    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, read_image, write_image
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.upscale import resolve_model, upscale_image
 

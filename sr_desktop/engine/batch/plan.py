@@ -71,7 +71,7 @@ def output_format_for(input_path: Path, fmt: str) -> str:
     """The output format of `input_path` for the batch format `fmt` (``same`` keeps the
     input's format when the engine can write it, else PNG)."""
     from sr_desktop.engine.core.errors import ImageWriteError
-    from sr_desktop.engine.imageio.codec import format_for_path
+    from sr_desktop.engine.imageio import format_for_path
 
     if fmt != "same":
         return fmt
@@ -84,7 +84,7 @@ def output_format_for(input_path: Path, fmt: str) -> str:
 def output_suffix_for(input_path: Path, fmt: str) -> str:
     """The suffix of the output: the input's own suffix when ``same`` keeps its format."""
     from sr_desktop.engine.core.errors import ImageWriteError
-    from sr_desktop.engine.imageio.codec import format_for_path, suffix_for_format
+    from sr_desktop.engine.imageio import format_for_path, suffix_for_format
 
     if fmt == "same":
         try:
@@ -167,7 +167,7 @@ def plan_jobs(
     files of `input_dir` (and its sub-folders when `recursive`), never those under
     `output_dir`. Two inputs mapping to the same output are flagged (`collision_with`).
     """
-    from sr_desktop.engine.imageio.codec import is_image_path
+    from sr_desktop.engine.imageio import is_image_path
 
     if files is None:
         candidates = _walk(input_dir, recursive, output_dir if is_inside(output_dir, input_dir) else None)

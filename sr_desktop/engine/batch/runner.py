@@ -48,7 +48,7 @@ from sr_desktop.engine.batch.report import (
 from sr_desktop.engine.batch.stages import BatchStages
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
-from sr_desktop.engine.imageio.codec import is_temp_path
+from sr_desktop.engine.imageio import is_temp_path
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model

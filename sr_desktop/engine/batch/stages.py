@@ -25,7 +25,7 @@ from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
 from sr_desktop.engine.imageio import codec
-from sr_desktop.engine.imageio.codec import ProtectedPaths, SaveOptions
+from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind

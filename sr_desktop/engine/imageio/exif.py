@@ -105,6 +105,14 @@ def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes 
     return EXIF_PREFIX + bytes(tiff)
 
 
+def descriptive_tags(exif) -> tuple[dict[int, object], dict[int, dict]]:
+    """What moves between a TIFF's own directory and an EXIF block, from a ``PIL.Image.Exif``:
+    its descriptive IFD0 tags, and its non-empty Exif/GPS sub-directories (tag -> dict)."""
+    ifd0 = {tag: exif[tag] for tag in DESCRIPTIVE_IFD0_TAGS if tag in exif}
+    sub_ifds = {tag: dict(sub) for tag in SUB_IFD_TAGS if (sub := exif.get_ifd(tag))}
+    return ifd0, sub_ifds
+
+
 def exif_from_tiff_tags(exif) -> bytes | None:
     """An EXIF block made of the descriptive tags of a TIFF's own directory.
 
@@ -114,13 +122,9 @@ def exif_from_tiff_tags(exif) -> bytes | None:
     from PIL import Image as PILImage
 
     out = PILImage.Exif()
-    for tag in DESCRIPTIVE_IFD0_TAGS:
-        if tag in exif:
-            out[tag] = exif[tag]
-    for tag in SUB_IFD_TAGS:
-        sub = exif.get_ifd(tag)
-        if sub:
-            out[tag] = dict(sub)
+    ifd0, sub_ifds = descriptive_tags(exif)
+    for tag, value in {**ifd0, **sub_ifds}.items():
+        out[tag] = value
     if not len(out):
         return None
     return normalize_exif(out.tobytes())

@@ -68,7 +68,3 @@ class Image:
     def with_pixels(self, pixels: np.ndarray) -> "Image":
         """A copy carrying the same metadata with new pixels (e.g. the upscaled result)."""
         return replace(self, pixels=pixels, info=dict(self.info))
-
-    def to_float(self) -> np.ndarray:
-        """Pixels as float32 in 0..1."""
-        return self.pixels.astype(np.float32) / float(self.max_value)

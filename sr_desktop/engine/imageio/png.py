@@ -16,6 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from sr_desktop.engine.imageio.exif import EXIF_PREFIX
+from sr_desktop.engine.imageio.metadata import NO_METADATA, FileMetadata
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
@@ -60,12 +61,7 @@ def _filter_block(rows: np.ndarray, above: np.ndarray, bpp: int) -> np.ndarray:
 
 
 def encode_png(
-    fh: BinaryIO,
-    pixels: np.ndarray,
-    icc_profile: bytes | None = None,
-    exif: bytes | None = None,
-    dpi: tuple[float, float] | None = None,
-    level: int = 6,
+    fh: BinaryIO, pixels: np.ndarray, metadata: FileMetadata = NO_METADATA, level: int = 6
 ) -> None:
     """Write ``pixels`` (H×W×C, uint8 or uint16, C in 1..4) as a PNG to the binary file ``fh``."""
     height, width, channels = pixels.shape
@@ -75,6 +71,7 @@ def encode_png(
     _write_chunk(
         fh, b"IHDR", struct.pack(">IIBBBBB", width, height, depth, _COLOR_TYPE[channels], 0, 0, 0)
     )
+    icc_profile, exif, dpi = metadata.icc_profile, metadata.exif, metadata.dpi
     if icc_profile:
         _write_chunk(fh, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile))
     if dpi:

@@ -16,7 +16,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from sr_desktop.engine.imageio.exif import DESCRIPTIVE_IFD0_TAGS, SUB_IFD_TAGS
+from sr_desktop.engine.imageio.exif import descriptive_tags
+from sr_desktop.engine.imageio.metadata import NO_METADATA, FileMetadata
 
 _STRIP_BYTES = 1 << 18  # uncompressed bytes per strip
 _MAX_CLASSIC_TIFF = (1 << 32) - 1
@@ -44,17 +45,12 @@ def _strips(pixels: np.ndarray, rows_per_strip: int, level: int) -> list[bytes]:
 
 
 def encode_tiff(
-    fh: BinaryIO,
-    pixels: np.ndarray,
-    icc_profile: bytes | None = None,
-    exif: bytes | None = None,
-    dpi: tuple[float, float] | None = None,
-    level: int = 6,
+    fh: BinaryIO, pixels: np.ndarray, metadata: FileMetadata = NO_METADATA, level: int = 6
 ) -> None:
     """Write ``pixels`` (H×W×C, uint8 or uint16, C in 1..4) as a TIFF to the binary file ``fh``.
 
-    ``exif`` is an EXIF block (``Exif\\0\\0`` + TIFF structure); its descriptive IFD0 tags
-    and its Exif/GPS sub-directories are merged into the TIFF's own directory.
+    ``metadata.exif`` is an EXIF block (``Exif\\0\\0`` + TIFF structure); its descriptive
+    IFD0 tags and its Exif/GPS sub-directories are merged into the TIFF's own directory.
     """
     from PIL import Image as PILImage
     from PIL import TiffImagePlugin, TiffTags
@@ -65,18 +61,17 @@ def encode_tiff(
     rows_per_strip = max(1, min(height, _STRIP_BYTES // max(1, row_bytes)))
     strips = _strips(pixels, rows_per_strip, level)
 
+    icc_profile, dpi = metadata.icc_profile, metadata.dpi
     ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
-    if exif:
+    if metadata.exif:
         info = PILImage.Exif()
-        info.load(exif)
-        for tag in DESCRIPTIVE_IFD0_TAGS:
-            if tag in info:
-                ifd[tag] = info[tag]
-        for tag in SUB_IFD_TAGS:
-            sub = info.get_ifd(tag)
-            if sub:
-                ifd[tag] = dict(sub)
-                ifd.tagtype[tag] = TiffTags.LONG
+        info.load(metadata.exif)
+        ifd0, sub_ifds = descriptive_tags(info)
+        for tag, value in ifd0.items():
+            ifd[tag] = value
+        for tag, sub in sub_ifds.items():
+            ifd[tag] = sub
+            ifd.tagtype[tag] = TiffTags.LONG
 
     def put(tag: int, value, typ: int) -> None:
         ifd[tag] = value

@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_float, degrade_uint8, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
@@ -166,11 +167,9 @@ def to_uint8_rgb_or_gray(pixels: np.ndarray) -> np.ndarray:
     if p.ndim != 3 or p.shape[2] not in (1, 2, 3, 4):
         raise EvaluationError(f"unsupported image shape {p.shape}")
     p = p[:, :, :1] if p.shape[2] in (1, 2) else p[:, :, :3]
-    if p.dtype == np.uint16:
-        p = np.floor(p.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
-    elif p.dtype != np.uint8:
+    if p.dtype not in (np.uint8, np.uint16):
         raise EvaluationError(f"unsupported pixel type {p.dtype} (expected 8 or 16 bit)")
-    return np.ascontiguousarray(p)
+    return np.ascontiguousarray(to_uint8(p))
 
 
 def list_dataset(folder: str | Path) -> list[Path]:
@@ -187,7 +186,7 @@ def list_dataset(folder: str | Path) -> list[Path]:
 
 def read_hr(path: str | Path) -> np.ndarray:
     """Read an HR image as uint8 H×W×1 (grey) or H×W×3; raises `ImageReadError`."""
-    from sr_desktop.engine.imageio.codec import read_image
+    from sr_desktop.engine.imageio import read_image
 
     return to_uint8_rgb_or_gray(read_image(path).pixels)
 

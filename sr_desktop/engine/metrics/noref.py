@@ -20,15 +20,19 @@ from sr_desktop.engine.metrics.fullref import psnr
 from sr_desktop.engine.metrics.maps import laplacian
 
 
+class _JsonFields:
+    """``to_json`` of a dataclass whose fields are all JSON numbers."""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class Sharpness:
+class Sharpness(_JsonFields):
     """Sharpness measures of one image (luma, 0..255 scale)."""
 
     mean_gradient: float
     laplacian_variance: float
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def sharpness(img: np.ndarray) -> Sharpness:
@@ -46,14 +50,11 @@ def sharpness(img: np.ndarray) -> Sharpness:
 
 
 @dataclass(frozen=True)
-class Consistency:
+class Consistency(_JsonFields):
     """Result-vs-input agreement after re-degrading the result."""
 
     psnr_rgb: float
     psnr_y: float
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def consistency(

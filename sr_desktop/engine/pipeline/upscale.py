@@ -23,7 +23,7 @@ from sr_desktop.engine.compute import devices, resample
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEFAULT_MODEL, MAX_SCALE, AlphaMode, TilePolicy, UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
-from sr_desktop.engine.imageio.codec import read_image, write_image
+from sr_desktop.engine.imageio import read_image, write_image
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind

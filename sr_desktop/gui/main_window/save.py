@@ -73,7 +73,7 @@ class SaveAsDialog(QDialog):
 
     def choice(self):
         """(path, SaveOptions) for the current fields."""
-        from sr_desktop.engine.imageio.codec import SaveOptions
+        from sr_desktop.engine.imageio import SaveOptions
 
         options = SaveOptions(
             format=self.format_combo.currentData(),

@@ -44,7 +44,7 @@ class SavingMixin:
         if self.result is None:
             self.show_error("There is no result to save yet: upscale the image first.", level="info")
             return None
-        from sr_desktop.engine.imageio.codec import SaveOptions
+        from sr_desktop.engine.imageio import SaveOptions
 
         defaults = SaveOptions(
             format=self.settings.get("save_format") or "png",
@@ -60,7 +60,7 @@ class SavingMixin:
 
     def save_result(self, path: Path, options=None, overwrite: bool = False) -> Path | None:
         """Write the result with the engine's ``write_image``; errors go to the message bar."""
-        from sr_desktop.engine.imageio.codec import write_image
+        from sr_desktop.engine.imageio import write_image
 
         if self.result is None:
             self.show_error("There is no result to save yet.", level="info")

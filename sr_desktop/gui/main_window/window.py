@@ -282,7 +282,7 @@ class MainWindow(SavingMixin, ToolsMixin, QMainWindow):
     # ================================================================ opening images
     def open_dialog(self) -> None:
         """File ▸ Open: pick one or more image files."""
-        from sr_desktop.engine.imageio.codec import IMAGE_SUFFIXES
+        from sr_desktop.engine.imageio import IMAGE_SUFFIXES
 
         patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
         names, _ = QFileDialog.getOpenFileNames(
@@ -297,7 +297,7 @@ class MainWindow(SavingMixin, ToolsMixin, QMainWindow):
         Files that are not images are reported in the message bar. Returns True if an
         image was opened.
         """
-        from sr_desktop.engine.imageio.codec import is_image_path
+        from sr_desktop.engine.imageio import is_image_path
 
         files: list[Path] = []
         rejected: list[str] = []

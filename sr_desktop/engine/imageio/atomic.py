@@ -1,0 +1,57 @@
+"""Atomic file writing: a hidden temporary sibling, fsync'ed, then renamed over the target.
+
+On any failure the temporary file is removed and the target is untouched; a temporary
+file is left behind only when the process is killed, and :func:`is_temp_path` spots it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
+
+
+def temp_path_for(target: Path) -> Path:
+    """The hidden sibling ``.<name>.<8 hex>.part`` an output is encoded into before its rename."""
+    return target.with_name(f".{target.name[:150]}.{secrets.token_hex(4)}.part")
+
+
+def is_temp_path(path: str | os.PathLike) -> bool:
+    """True for a temporary file of `write_image` (left behind only if the process was killed)."""
+    return bool(_TEMP_NAME.match(Path(path).name))
+
+
+def atomic_write(target: Path, encode: Callable[[BinaryIO], object]) -> None:
+    """Run ``encode(binary_file)`` into a temporary sibling of ``target``, then rename it."""
+    temp = temp_path_for(target)
+    # os.open with 0o666 (not mkstemp's 0o600) so the result gets the user's usual umask.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            encode(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_folder(target.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable (POSIX); best effort, not possible on every platform."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+

@@ -1,0 +1,75 @@
+"""Which image formats the engine reads and writes, and how file suffixes name them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sr_desktop.engine.core.errors import ImageWriteError
+
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
+"""Pillow plugins :func:`~sr_desktop.engine.imageio.read.read_image` decodes with."""
+
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".dib"}
+)
+"""File suffixes (lower case, with the dot) of the formats :func:`read_image` reads."""
+
+WRITE_FORMATS = ("png", "jpg", "webp", "tiff", "bmp")
+_FORMAT_ALIASES = {
+    "png": "png",
+    "jpg": "jpg",
+    "jpeg": "jpg",
+    "webp": "webp",
+    "tif": "tiff",
+    "tiff": "tiff",
+    "bmp": "bmp",
+}
+_SUFFIX_OF_FORMAT = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+_FORMAT_OF_SUFFIX = {
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".jpe": "jpg",
+    ".jfif": "jpg",
+    ".webp": "webp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".bmp": "bmp",
+    ".dib": "bmp",
+}
+
+
+def is_image_path(path: str | os.PathLike) -> bool:
+    """True when the file name has a suffix of a readable image format (no I/O)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def normalize_format(fmt: str, path: str | os.PathLike | None = None) -> str:
+    """One of WRITE_FORMATS for a format name or alias ("JPEG", ".tif"...).
+
+    Raises :class:`ImageWriteError` naming ``path`` for an unknown format.
+    """
+    key = fmt.strip().lower().lstrip(".")
+    if key not in _FORMAT_ALIASES:
+        raise ImageWriteError(
+            path, f"unknown format '{fmt}' (supported: {', '.join(WRITE_FORMATS)})"
+        )
+    return _FORMAT_ALIASES[key]
+
+
+def suffix_for_format(fmt: str) -> str:
+    """The file suffix to give an output of format ``fmt`` ("jpeg" -> ".jpg", "tiff" -> ".tif")."""
+    return _SUFFIX_OF_FORMAT[normalize_format(fmt)]
+
+
+def format_for_path(path: str | os.PathLike) -> str:
+    """The output format ("png", "jpg", "webp", "tiff", "bmp") named by a path's suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _FORMAT_OF_SUFFIX:
+        shown = suffix or "(none)"
+        raise ImageWriteError(
+            path,
+            f"unknown output suffix {shown} (use .png, .jpg, .webp, .tif or .bmp, or pick a format)",
+        )
+    return _FORMAT_OF_SUFFIX[suffix]

@@ -1,0 +1,54 @@
+"""The set of files a write must never replace (a batch's inputs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _name_key(path: Path) -> str:
+    return os.path.normcase(str(Path(path).resolve()))
+
+
+class ProtectedPaths:
+    """Files that must never be written over (a batch's inputs), indexed once.
+
+    ``write_image(protect=...)`` compares its target with every protected path; with a
+    plain list that is one ``samefile`` / ``resolve`` per input for every output, i.e.
+    quadratic over a batch. This keeps the resolved names and the (device, inode) of
+    the files that exist, so each check is two set lookups.
+    """
+
+    def __init__(self, paths: Iterable[str | os.PathLike] = ()):
+        self._names: set[str] = set()
+        self._ids: set[tuple[int, int]] = set()
+        for p in paths:
+            self.add(p)
+
+    def add(self, path: str | os.PathLike) -> None:
+        """Protect one more path (it may not exist yet)."""
+        path = Path(path)
+        self._names.add(_name_key(path))
+        file_id = _file_id(path)
+        if file_id is not None:
+            self._ids.add(file_id)
+
+    def __contains__(self, path: object) -> bool:
+        target = Path(path)  # type: ignore[arg-type]
+        file_id = _file_id(target)
+        if file_id is not None and file_id in self._ids:
+            return True  # the same file under another name (hard link, case, symlink)
+        return _name_key(target) in self._names
+
+    def __len__(self) -> int:
+        return len(self._names)
+

@@ -1,0 +1,303 @@
+"""Reading image files and in-memory image data into an upright :class:`Image`.
+
+Reading gives pixels that are upright (EXIF orientation applied) and uint8 or uint16;
+every problem with the file becomes one :class:`ImageReadError` naming the file and the
+reason. Pillow decodes; OpenCV is used only for the 16-bit colour layouts Pillow reduces
+to 8 bits (16-bit RGB/RGBA/gray+alpha PNG, 16-bit RGB/RGBA TIFF).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import stat
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from sr_desktop.engine.core.errors import ImageReadError, SRDesktopError
+from sr_desktop.engine.imageio.exif import (
+    apply_orientation,
+    exif_from_tiff_tags,
+    normalize_exif,
+    orientation_of,
+    patch_exif,
+)
+from sr_desktop.engine.imageio.formats import READ_FORMATS
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PIXELS = 200_000_000
+"""Largest image (width × height) read by default: a decompression-bomb guard."""
+
+
+def _megapixels(pixels: int) -> str:
+    if pixels >= 10_000_000:
+        return f"{pixels / 1e6:.0f} MP"
+    if pixels >= 100_000:
+        return f"{pixels / 1e6:.1f} MP"
+    return f"{pixels} pixels"
+
+
+def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
+    """Read an image file (PNG, JPEG, WebP, TIFF, BMP) into an upright :class:`Image`.
+
+    8-bit sources give uint8 pixels, 16-bit PNG/TIFF give uint16. Modes map to L, LA, RGB
+    or RGBA: palette -> RGB (RGBA when it has transparency), 1-bit -> L (0/255), CMYK ->
+    RGB, 8-bit L/RGB with a transparent colour (PNG tRNS) -> LA/RGBA. The EXIF orientation is applied to the pixels and ``exif`` keeps the block with
+    orientation 1; the ICC profile is kept as is, except for CMYK sources: with an
+    embedded CMYK profile the pixels are converted through it to sRGB and the sRGB profile
+    is attached; without one the plain conversion is used and no profile is kept (a CMYK
+    profile would be wrong for RGB pixels). Multi-frame files give their first frame.
+
+    ``max_pixels`` (None = no limit) is checked on the header, before any decoding.
+    Raises :class:`ImageReadError` (path + short reason) for every unreadable file.
+    """
+    where = Path(path)
+    try:
+        info = os.stat(where)
+    except FileNotFoundError:
+        raise ImageReadError(where, "file not found") from None
+    except OSError as exc:
+        raise ImageReadError(where, exc.strerror or "cannot access the file") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageReadError(where, "is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageReadError(where, "not a regular file")
+    if info.st_size == 0:
+        raise ImageReadError(where, "file is empty")
+    try:
+        data = where.read_bytes()
+    except MemoryError:
+        raise ImageReadError(where, "not enough memory to read the file") from None
+    except OSError as exc:
+        raise ImageReadError(where, exc.strerror or "cannot read the file") from None
+    image = _decode(data, where, max_pixels)
+    image.path = where
+    return image
+
+
+def read_image_bytes(
+    data: bytes, name: str = "<clipboard>", max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> Image:
+    """Decode an image held in memory (e.g. pasted); ``name`` is used in error messages.
+
+    Same conversions and errors as :func:`read_image`; the result has ``path=None``.
+    """
+    return _decode(bytes(data), name, max_pixels)
+
+
+def _decode(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
+    from PIL import Image as PILImage
+
+    if not data:
+        raise ImageReadError(where, "file is empty")
+    try:
+        return _decode_checked(data, where, max_pixels)
+    except SRDesktopError:
+        raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
+        raise ImageReadError(where, "image is too large (decompression bomb guard)") from None
+    except MemoryError:
+        raise ImageReadError(where, "not enough memory to decode the image") from None
+    except Exception as exc:  # noqa: BLE001
+        # Decoders report damaged data with many exception types (OSError, SyntaxError,
+        # ValueError, EOFError, zlib.error, struct.error, IndexError...); all mean the same.
+        log.debug("decoding %s failed", where, exc_info=True)
+        raise ImageReadError(where, "image data is truncated or corrupt") from exc
+
+
+def _open_header(fp: io.BytesIO, where: str | Path):
+    """Open (header only) with the Pillow plugin of one of READ_FORMATS, or None.
+
+    Plugins are called directly rather than through ``PIL.Image.open`` so that Pillow's
+    global decompression-bomb limit does not apply: ours (``max_pixels``) is checked next.
+    """
+    from PIL import Image as PILImage
+
+    prefix = fp.read(16)
+    for fmt in READ_FORMATS:
+        if fmt not in PILImage.OPEN:
+            PILImage.init()
+        entry = PILImage.OPEN.get(fmt)
+        if entry is None:
+            continue
+        factory, accept = entry
+        accepted = accept(prefix) if accept else True
+        if accepted is not True:
+            continue
+        fp.seek(0)
+        try:
+            return factory(fp, "")
+        except (SyntaxError, IndexError, TypeError, ValueError, struct.error, OSError):
+            log.debug("%s header of %s rejected", fmt, where, exc_info=True)
+            raise ImageReadError(
+                where, f"image data is truncated or corrupt (or an unsupported {fmt} variant)"
+            ) from None
+    return None
+
+
+def _not_an_image_reason(data: bytes) -> str:
+    """Explain a file none of READ_FORMATS accepted: another image format, or not an image."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as other:
+            kind = other.format
+    except Exception:  # noqa: BLE001 - any failure here just means "not an image"
+        return "not an image file"
+    return f"unsupported image format {kind} (supported: PNG, JPEG, WebP, TIFF, BMP)"
+
+
+def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
+    im = _open_header(io.BytesIO(data), where)
+    if im is None:
+        raise ImageReadError(where, _not_an_image_reason(data))
+    with im:
+        width, height = im.size
+        if width <= 0 or height <= 0:
+            raise ImageReadError(where, "image has no pixels")
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageReadError(
+                where,
+                f"image is {width}×{height} = {_megapixels(width * height)}, "
+                f"above the {_megapixels(max_pixels)} limit",
+            )
+        fmt = im.format
+        orientation = orientation_of(im.getexif())
+        im.load()  # full decode now: truncated or corrupt data raises here
+        # Pillow turns TIFFs upright while loading and then drops their orientation tag,
+        # so what is left in the EXIF is what remains to be applied to its pixels.
+        exif_obj = im.getexif()
+        pending = orientation_of(exif_obj)
+        if fmt == "TIFF":
+            exif = exif_from_tiff_tags(exif_obj)
+        else:
+            exif = normalize_exif(im.info.get("exif"))
+        exif = patch_exif(exif) if exif else None
+        icc = im.info.get("icc_profile") or None
+        info: dict = {}
+        dpi = im.info.get("dpi")
+        if dpi and len(dpi) == 2 and all(float(v) > 0 for v in dpi):
+            info["dpi"] = tuple(round(float(v), 1) for v in dpi)
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            info["frames"] = frames
+
+        deep = _deep_layout(im, data)
+        if deep is None:
+            pixels, icc = _pixels_from_pillow(im, icc, where)
+            pixels = apply_orientation(pixels, pending)
+        else:
+            reduced = apply_orientation(np.array(im), pending)
+    if deep is not None:
+        pixels = _decode_deep(data, deep, reduced, orientation, where)
+
+    if orientation >= 5 and "dpi" in info:
+        info["dpi"] = info["dpi"][::-1]
+    if icc and pixels.shape[2] >= 3 and icc_space(icc) == ICC_SPACE_CMYK:
+        icc = None
+    return Image(
+        pixels=np.ascontiguousarray(pixels),
+        icc_profile=icc,
+        exif=exif,
+        source_format=fmt,
+        path=None,
+        info=info,
+    )
+
+
+def _deep_layout(im, data: bytes) -> str | None:
+    """"LA", "RGB" or "RGBA" when the file stores 16-bit samples in a layout that Pillow
+    would reduce to 8 bits (it has no 16-bit colour modes); None otherwise."""
+    if im.format == "PNG" and data[12:16] == b"IHDR" and data[24] == 16:
+        return {4: "LA", 2: "RGB", 6: "RGBA"}.get(data[25])
+    if im.format == "TIFF":
+        tags = im.tag_v2
+        bits = tags.get(258) or ()
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        samples = int(tags.get(277, 1))
+        if samples >= 3 and bits and all(b == 16 for b in bits) and tags.get(262) == 2:
+            return "RGBA" if samples >= 4 else "RGB"
+    return None
+
+
+def _decode_deep(
+    data: bytes, layout: str, reduced: np.ndarray, orientation: int, where
+) -> np.ndarray:
+    """Decode a 16-bit colour PNG/TIFF with OpenCV into upright RGB(A)/LA order.
+
+    ``reduced`` is Pillow's upright 8-bit decoding of the same file (the high bytes of the
+    samples). It is the reference that tells whether OpenCV already applied the
+    orientation (it does for TIFF) and guards against any other disagreement.
+    """
+    import cv2
+
+    arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16:
+        raise ImageReadError(where, "image data is truncated or corrupt")
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    channels = arr.shape[2]
+    if layout == "LA":
+        arr = arr[:, :, [0, 3]] if channels == 4 else arr[:, :, :2]
+        if reduced.ndim == 3 and reduced.shape[2] == 4:
+            reduced = reduced[:, :, [0, 3]]
+    else:
+        if channels == 1:
+            arr = np.repeat(arr, 3, axis=2)
+        order = [2, 1, 0, 3] if layout == "RGBA" and channels == 4 else [2, 1, 0]
+        arr = arr[:, :, order]
+    for candidate in (arr, apply_orientation(arr, orientation)):
+        if candidate.shape == reduced.shape and np.array_equal(candidate >> 8, reduced):
+            return candidate
+    raise ImageReadError(where, "16-bit decoders disagree on this file (corrupt?)")
+
+
+def _pixels_from_pillow(im, icc: bytes | None, where) -> tuple[np.ndarray, bytes | None]:
+    """H×W×C uint8/uint16 pixels of a loaded Pillow image, and the ICC profile to keep."""
+    mode = im.mode
+    if mode in ("L", "RGB") and "transparency" in im.info:  # PNG tRNS: one transparent colour
+        rgba = np.array(im.convert("RGBA"))
+        return (rgba[:, :, [0, 3]] if mode == "L" else rgba), icc
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return np.array(im), icc
+    if mode.startswith("I;16"):
+        return np.array(im).astype(np.uint16), icc
+    if mode == "I":
+        return np.clip(np.array(im), 0, 65535).astype(np.uint16), icc
+    if mode == "1":
+        return np.array(im.convert("L")), icc
+    if mode == "P":
+        has_alpha = "transparency" in im.info
+        return np.array(im.convert("RGBA" if has_alpha else "RGB")), icc
+    if mode in ("PA", "RGBa"):
+        return np.array(im.convert("RGBA")), icc
+    if mode == "La":
+        return np.array(im.convert("LA")), icc
+    if mode in ("RGBX", "YCbCr", "HSV"):
+        return np.array(im.convert("RGB")), icc
+    if mode == "CMYK":
+        return _cmyk_to_rgb(im, icc)
+    raise ImageReadError(where, f"unsupported pixel format {mode}")
+
+
+def _cmyk_to_rgb(im, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
+    """CMYK -> sRGB through the embedded CMYK profile when there is one, else Pillow's
+    plain conversion (and no profile: a CMYK profile does not describe RGB pixels)."""
+    if icc_space(icc) == ICC_SPACE_CMYK:
+        from PIL import ImageCms
+
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            rgb = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+            return np.array(rgb), srgb.tobytes()
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            log.info("CMYK profile unusable; using the plain CMYK conversion", exc_info=True)
+    return np.array(im.convert("RGB")), None
+
