@@ -24,7 +24,7 @@ from sr_desktop.engine.compute.devices import resolve_device
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
-from sr_desktop.engine.imageio import codec
+from sr_desktop.engine import imageio
 from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
@@ -190,7 +190,7 @@ class BatchStages:
                 else:
                     t0 = time.perf_counter()
                     try:
-                        image = codec.read_image(job.input)
+                        image = imageio.read_image(job.input)
                         item = ("image", job, image, time.perf_counter() - t0)
                     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                         item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
@@ -296,7 +296,7 @@ class BatchStages:
         On failure: the exception, for the writer to record against the file."""
         t0 = time.perf_counter()
         try:
-            return (codec.encode_image(image, job.output, self._save_options(job)), time.perf_counter() - t0)
+            return (imageio.encode_image(image, job.output, self._save_options(job)), time.perf_counter() - t0)
         except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
             return exc
 
@@ -319,7 +319,7 @@ class BatchStages:
             if encoded is not None:
                 encoded, encode_seconds = encoded
             target.parent.mkdir(parents=True, exist_ok=True)
-            written = codec.write_image(image, target, self._save_options(job), overwrite=overwrite,
+            written = imageio.write_image(image, target, self._save_options(job), overwrite=overwrite,
                                   protect=self.protect, encoded=encoded)
         except Exception as exc:  # noqa: BLE001
             record.error = one_line(exc)
