@@ -31,7 +31,7 @@ def test_changes_are_told_to_subscribers_in_order():
     session.select_region((1, 1, 2, 2))
     session.set_region_result((1, 1, 2, 2), _result(image))
     session.mark_saved(Path("out.png"))
-    assert seen == [Change.IMAGE, Change.RESULT, Change.REGION, Change.REGION, Change.SAVED]
+    assert seen == [Change.IMAGE, Change.RESULT, Change.REGION, Change.RESULT, Change.SAVED]
     unsubscribe()
     session.select_region(None)
     assert len(seen) == 5

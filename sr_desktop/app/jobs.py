@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo

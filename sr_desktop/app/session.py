@@ -8,9 +8,10 @@ never keeps copies of it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sr_desktop.engine.imageio.image import Image
 
@@ -21,8 +22,8 @@ class Change(enum.Enum):
     """What changed, as told to the subscribers."""
 
     IMAGE = "image"  # a new original (results and region were dropped)
-    RESULT = "result"  # a new whole-image result
-    REGION = "region"  # the region box or its result
+    RESULT = "result"  # a new result, of the whole image or of the region (see last_run)
+    REGION = "region"  # the region box
     SAVED = "saved"  # the result was written to a file
 
 
@@ -38,7 +39,7 @@ class RunInfo:
     tiles: int
 
     @classmethod
-    def of(cls, result) -> "RunInfo":
+    def of(cls, result) -> RunInfo:
         """The run of an engine `UpscaleResult`."""
         return cls(result.model, result.variant, int(result.scale), result.device,
                    float(result.seconds), int(result.tiles))
@@ -114,7 +115,7 @@ class Session:
         """The result of upscaling ``box`` only."""
         self.region_result = (tuple(box), result)
         self.last_run = RunInfo.of(result)
-        self._tell(Change.REGION)
+        self._tell(Change.RESULT)
 
     def mark_saved(self, path: Path, options=None) -> None:
         """The result was written to ``path`` with ``options``."""

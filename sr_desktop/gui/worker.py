@@ -30,7 +30,14 @@ import warnings
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import WorkerBase
 
-from sr_desktop.app.jobs import Job, JobOutcome, JobRunner, JobSlots, execute_job, run_engine_job
+from sr_desktop.app.jobs import (
+    Job,
+    JobOutcome,
+    JobRunner,
+    JobSlots,
+    execute_job,
+    run_engine_job,
+)
 
 log = logging.getLogger(__name__)
 

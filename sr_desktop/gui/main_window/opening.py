@@ -1,12 +1,13 @@
 """Opening images in the main window: File ▸ Open, Open recent, the filmstrip, paste and
-dropped files. Files are decoded in a background queue (``loader``), so a big photo does
+drops. Files are decoded in a background queue (``loader``), so a big photo does
 not freeze the window; the decoded image goes to the window's ``show_image``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QWidget
 
@@ -41,6 +42,7 @@ class ImageOpener:
         recent_menu: QMenu,
         may_discard_result: Callable[[], bool],
         show_image: ShowImage,
+        folder_dropped: Callable[[Path], None],
     ) -> None:
         self.parent = parent
         self.session = session
@@ -52,6 +54,7 @@ class ImageOpener:
         self.recent_menu = recent_menu
         self.may_discard_result = may_discard_result
         self.show_image = show_image
+        self.folder_dropped = folder_dropped
         self.loader = JobQueue(parent, runner=with_display_layer(read_image_job))
         self.loader.jobFinished.connect(self._on_loaded)
         self.loader.jobFailed.connect(self._on_failed)
@@ -132,6 +135,23 @@ class ImageOpener:
             return
         self.message_bar.clear()
         self.show_image(Image(qimage_to_array(qimage), source_format=None), "pasted image", None)
+
+    def open_dropped(self, mime: QMimeData) -> bool:
+        """A drop on the window: files and folders are opened (``folder_dropped`` is told
+        of the first folder), an image is opened as pixels. False if nothing was usable."""
+        local = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        if local:
+            self.open_paths(local)
+            folders = [p for p in local if p.is_dir()]
+            if folders:
+                self.folder_dropped(folders[0])
+        elif mime.hasImage():
+            if self.may_discard_result():
+                self.show_image(Image(qimage_to_array(mime.imageData())), "dropped image", None)
+        else:
+            self.feedback.show_error("Only local files and folders can be dropped here.")
+            return False
+        return True
 
     def rebuild_recent_menu(self) -> None:
         """File ▸ Open recent from the settings."""

@@ -5,8 +5,8 @@ Each is a collaborator that gets what it uses in its constructor."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence

@@ -7,8 +7,9 @@ threads) that calls the engine. The window is composed of collaborators, each gi
 it uses in its constructor:
 
 * `ControlsPanel`   the left column (picker, Upscale, region, progress, view)
-* `ProgressView`    the progress box following the upscale queue
-* `ImageOpener`     File ▸ Open, recent files, filmstrip, paste; the ``loader`` queue
+* `Upscaler`        whole-image and region upscales through the upscale ``queue``
+* `ProgressView`    the progress box following that queue
+* `ImageOpener`     File ▸ Open, recent files, filmstrip, paste, drops; the ``loader`` queue
 * `ResultSaver`     save / save as / copy / unsaved-result prompt (dialogs injectable:
                     ``confirm_discard``, ``ask_save_target``)
 * `ModelAdder`, `BatchExport`, `KernelTools`  Models ▸ Add…, batch export, blur kernel
@@ -26,54 +27,51 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QMainWindow,
+    QVBoxLayout,
+    QWidget,
+)
 
 from sr_desktop.app.jobs import Job, JobRunner
 from sr_desktop.app.session import Change, Session
-from sr_desktop.app.upscale_jobs import human_seconds, run_upscale_job
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.gui.compare.view import CompareView
-from sr_desktop.gui.main_window.actions import ZOOM_PRESETS, build_actions, build_menus_and_toolbar
+from sr_desktop.gui.main_window.actions import (
+    ZOOM_PRESETS,
+    build_actions,
+    build_menus_and_toolbar,
+)
 from sr_desktop.gui.main_window.controls import REGION_HINT, ControlsPanel
-from sr_desktop.gui.main_window.display_runner import with_display_layer
 from sr_desktop.gui.main_window.filmstrip import Filmstrip
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.opening import ImageOpener
 from sr_desktop.gui.main_window.progress_view import ProgressView
 from sr_desktop.gui.main_window.save_dialog import SAVE_FORMATS, SaveAsDialog
 from sr_desktop.gui.main_window.saving import AskSaveTarget, ConfirmDiscard, ResultSaver
-from sr_desktop.gui.main_window.tools import AskModelFile, BatchExport, KernelTools, ModelAdder
-from sr_desktop.gui.qimage import qimage_to_array
+from sr_desktop.gui.main_window.space_hold import SpaceHoldFilter
+from sr_desktop.gui.main_window.status_labels import StatusLabels
+from sr_desktop.gui.main_window.tools import (
+    AskModelFile,
+    BatchExport,
+    KernelTools,
+    ModelAdder,
+)
+from sr_desktop.gui.main_window.upscaling import Upscaler
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MainWindow", "MessageBar", "SaveAsDialog", "SAVE_FORMATS", "REGION_HINT", "ZOOM_PRESETS"]
+__all__ = ["REGION_HINT", "SAVE_FORMATS", "ZOOM_PRESETS", "MainWindow", "MessageBar", "SaveAsDialog"]
 
 #: how long closing the window waits for all worker threads together
 CLOSE_TIMEOUT_S = 2.0
 METRICS_PANEL_TITLE = "Metrics"
-
-
-class _SpaceHoldFilter(QObject):
-    """Shows the original while Space is held on the compare view."""
-
-    def __init__(self, compare: CompareView) -> None:
-        super().__init__(compare)
-        self._compare = compare
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
-        kind = event.type()
-        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            if event.key() == Qt.Key.Key_Space and event.modifiers() == Qt.KeyboardModifier.NoModifier:
-                if not event.isAutoRepeat():
-                    self._compare.set_show_original(kind == QEvent.Type.KeyPress)
-                return True
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -102,26 +100,27 @@ class MainWindow(QMainWindow):
         self.session = Session()
         self.last_error = ""
 
-        self.queue = JobQueue(self, runner=with_display_layer(job_runner or run_upscale_job))
-        self.queue.jobFinished.connect(self._on_job_finished)
-        self.queue.jobFailed.connect(self._on_job_failed)
-        self.queue.jobCancelled.connect(self._on_job_cancelled)
-        self.queue.busyChanged.connect(self._on_busy_changed)
-
         self._build_central(models)
+        self.upscaler = Upscaler(self, self.session, self.picker, self.compare, self,
+                                 self.resultReady.emit, self.regionResultReady.emit, job_runner)
+        self.queue = self.upscaler.queue
+        self.queue.busyChanged.connect(self._on_busy_changed)
         self.progress_view = ProgressView(self.queue, self.controls, self)
         self._build_docks()
         build_actions(self)
         build_menus_and_toolbar(self)
-        self._build_status_bar()
+        self.status_labels = labels = StatusLabels(self.statusBar())
+        self.size_label, self.zoom_label = labels.size_label, labels.zoom_label
+        self.time_label, self.device_label = labels.time_label, labels.device_label
         self.saver = ResultSaver(self.session, self.settings, self, self, confirm_discard, ask_save_target)
+        self.batch_export = BatchExport(self, self.session, self.settings, self.message_bar)
         self.opener = ImageOpener(
             self, self.session, self.settings, self, self.message_bar, self.filmstrip,
             self.filmstrip_dock, self.recent_menu, self.saver.may_discard_result, self.set_image,
+            self.batch_export.offer,
         )
         self.loader = self.opener.loader
         self.loader.busyChanged.connect(lambda busy: None if busy else self._emit_idle())
-        self.batch_export = BatchExport(self, self.session, self.settings, self.message_bar)
 
         self.picker.load_settings(self.settings)
         mode = self.settings.get("compare_mode")
@@ -169,8 +168,8 @@ class MainWindow(QMainWindow):
         self.compare.setObjectName("compareView")
         self.compare.regionSelected.connect(self._on_region_selected)
         self.compare.regionCleared.connect(lambda: self.session.select_region(None))
-        self.compare.zoomChanged.connect(self._on_zoom_changed)
-        self.compare.installEventFilter(_SpaceHoldFilter(self.compare))
+        self.compare.zoomChanged.connect(lambda factor: self.status_labels.show_zoom(factor))
+        self.compare.installEventFilter(SpaceHoldFilter(self.compare))
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -239,16 +238,6 @@ class MainWindow(QMainWindow):
         self.tools_menu.addAction(action)
         self.tools_menu.menuAction().setVisible(True)
 
-    def _build_status_bar(self) -> None:
-        status = self.statusBar()
-        self.device_label = QLabel()
-        self.size_label = QLabel()
-        self.zoom_label = QLabel()
-        self.time_label = QLabel("No run yet")
-        for label in (self.size_label, self.zoom_label, self.time_label, self.device_label):
-            label.setContentsMargins(6, 0, 6, 0)
-            status.addPermanentWidget(label)
-
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
@@ -291,6 +280,9 @@ class MainWindow(QMainWindow):
         if change in (Change.IMAGE, Change.REGION):
             box = self.session.region
             self.region_label.setText(REGION_HINT if box is None else f"Region {box[2]}×{box[3]} at ({box[0]}, {box[1]})")
+        if change is Change.RESULT:
+            self.status_labels.show_run(self.session.last_run)
+            self._update_status(self.session.last_run.scale)
         self._update_actions()
 
     # ================================================================ opening (ImageOpener)
@@ -321,21 +313,10 @@ class MainWindow(QMainWindow):
         self.dragEnterEvent(event)
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt API
-        mime = event.mimeData()
-        local = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
-        if local:
+        if self.opener.open_dropped(event.mimeData()):
             event.acceptProposedAction()
-            self.open_paths(local)
-            folders = [p for p in local if p.is_dir()]
-            if folders:
-                self.offer_batch_export(folders[0])
-        elif mime.hasImage():
-            event.acceptProposedAction()
-            if self.saver.may_discard_result():
-                self.set_image(Image(qimage_to_array(mime.imageData())), "dropped image")
         else:
             event.ignore()
-            self.show_error("Only local files and folders can be dropped here.")
 
     # ================================================================ saving (ResultSaver)
     def save(self):
@@ -384,21 +365,18 @@ class MainWindow(QMainWindow):
         """ZSSR with ``kernel`` through the upscale queue."""
         return self.kernel_tools.upscale_with_kernel(kernel, scale, variant)
 
-    # ================================================================ jobs
+    # ================================================================ jobs (Upscaler)
     def start_upscale(self) -> Job | None:
         """Upscale the whole image with the picked options (queued if a job runs)."""
-        return self._submit(None)
+        return self.upscaler.start_upscale()
 
     def enhance_region(self, box: tuple[int, int, int, int]) -> Job | None:
         """Upscale only ``box`` = (x, y, w, h) of the original and show it in place."""
-        return self._submit(tuple(int(v) for v in box))
+        return self.upscaler.enhance_region(box)
 
     def enhance_current_region(self) -> Job | None:
-        box = self.session.region
-        if box is None:
-            self.show_error("Draw a region on the image first.", level="info")
-            return None
-        return self.enhance_region(box)
+        """Upscale the selected region."""
+        return self.upscaler.enhance_current_region()
 
     def clear_region(self) -> None:
         """Forget the selected region (the Clear button)."""
@@ -412,49 +390,6 @@ class MainWindow(QMainWindow):
         if self.queue.is_busy():
             self.queue.cancel()
             self.progress_view.show_cancelling()
-
-    def _submit(self, box) -> Job | None:
-        if self.image is None:
-            self.show_error("Open an image first.", level="info")
-            return None
-        try:
-            options = self.picker.options()
-        except SRDesktopError as exc:
-            self.show_error(str(exc))
-            return None
-        return self.queue.submit(Job(self.image, options, box))
-
-    def _on_job_finished(self, job: Job, result) -> None:
-        if job.image is not self.image:
-            return  # the user moved on to another image
-        try:
-            if job.box is None:
-                shown = job.display if job.display is not None else result.image.pixels
-                self.compare.set_result(shown, int(result.scale))
-                job.display = None
-            else:
-                self.compare.set_region_result(job.box, result.image.pixels, int(result.scale))
-        except SRDesktopError as exc:
-            self.show_error(f"cannot show the result: {exc}")
-            return
-        if job.box is None:
-            self.session.set_result(result)
-            self.resultReady.emit(job.image, result)
-        else:
-            self.session.set_region_result(job.box, result)
-            self.regionResultReady.emit(job.image, result, job.box)
-        run = self.session.last_run
-        self.time_label.setText(
-            f"Last run: {human_seconds(run.seconds)} ({run.model} ×{run.scale}, "
-            f"{run.tiles} tile{'s' if run.tiles != 1 else ''})"
-        )
-        self._update_status(run.scale)
-
-    def _on_job_failed(self, job: Job, message: str) -> None:
-        self.show_error(message)
-
-    def _on_job_cancelled(self, job: Job) -> None:
-        self.show_status(f"Cancelled: {job.describe()}", 5000)
 
     def _on_busy_changed(self, busy: bool) -> None:
         if not busy:
@@ -507,9 +442,6 @@ class MainWindow(QMainWindow):
         if self.is_idle():
             self.idle.emit()
 
-    def _on_zoom_changed(self, factor: float) -> None:
-        self.zoom_label.setText(f"Zoom {factor * 100:.0f} %")
-
     def _update_actions(self) -> None:
         has_image = self.image is not None
         has_result = self.result is not None
@@ -533,19 +465,8 @@ class MainWindow(QMainWindow):
 
     def _update_status(self, scale: int | None = None) -> None:
         """Device and size labels; ``scale`` of the last run, else the picked one."""
-        from sr_desktop.engine.compute import devices
-
-        try:
-            device = devices.describe_device(self.picker.device())
-        except Exception:  # noqa: BLE001 - a status label must not break the window
-            device = self.picker.device()
-        self.device_label.setText(f"Device: {device}")
-        if self.image is None:
-            self.size_label.setText("No image")
-            return
-        w, h = self.image.width, self.image.height
-        scale = scale if scale is not None else self.picker.scale()
-        self.size_label.setText(f"{w}×{h} → {w * scale}×{h * scale}")
+        self.status_labels.show_device(self.picker.device())
+        self.status_labels.show_sizes(self.image, scale if scale is not None else self.picker.scale())
 
     # ================================================================ keys and closing
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
@@ -570,7 +491,7 @@ class MainWindow(QMainWindow):
         for q in (self.queue, self.loader):
             q.cancel()
         self.kernel_panel.cancel()
-        stopped = all([
+        stopped = all([  # a list: every queue is shut down, even after one failed to stop
             q.shutdown(timeout=max(0.1, CLOSE_TIMEOUT_S - (time.perf_counter() - started)))
             for q in queues
         ])
