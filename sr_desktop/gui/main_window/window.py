@@ -104,8 +104,8 @@ class MainWindow(QMainWindow):
         self.upscaler = Upscaler(self, self.session, self.picker, self.compare, self,
                                  self.resultReady.emit, self.regionResultReady.emit, job_runner)
         self.queue = self.upscaler.queue
-        self.queue.busyChanged.connect(self._on_busy_changed)
         self.progress_view = ProgressView(self.queue, self.controls, self)
+        self.queue.busyChanged.connect(self._on_busy_changed)  # after the progress box's
         self._build_docks()
         build_actions(self)
         build_menus_and_toolbar(self)
