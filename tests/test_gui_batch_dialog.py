@@ -13,6 +13,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
+from sr_desktop.app.upscale_jobs import run_batch_job  # noqa: E402
 from sr_desktop.gui.batch import dialog as batch_dialog  # noqa: E402
 from sr_desktop.gui.batch.dialog import BatchDialog  # noqa: E402
 
@@ -130,7 +131,7 @@ def test_dialog_refuses_to_start_without_folders(qtbot):
     qtbot.addWidget(dialog)
     assert not dialog.start()
     assert "choose an input folder" in dialog.status_label.text()
-    assert dialog.worker is None
+    assert dialog.queue.running is None and not dialog.is_running()
 
 
 def test_dialog_reports_a_batch_that_cannot_start(qtbot, tmp_path: Path):
@@ -146,7 +147,17 @@ def test_dialog_reports_a_batch_that_cannot_start(qtbot, tmp_path: Path):
     assert dialog.start_button.isEnabled()
 
 
-def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path, hold_from_third_file):
+def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path, hold_from_third_file,
+                                                           monkeypatch):
+    from sr_desktop.gui import worker
+
+    results = []
+
+    def recorded(job, progress, cancel):
+        results.append(run_batch_job(job, progress, cancel))
+        return results[-1]
+
+    monkeypatch.setattr(batch_dialog, "run_batch_job", recorded)
     src, out = tmp_path / "in", tmp_path / "out"
     for i in range(6):
         save_image(src / f"img{i:02d}.png", size=(64, 64), seed=i)
@@ -156,12 +167,13 @@ def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path
     dialog.picker.set_scale(2)
     dialog.picker.set_tile(16)
     assert dialog.start()
-    worker = dialog.worker
+    job = dialog.queue.running
     qtbot.waitUntil(lambda: len(hold_from_third_file) >= 3, timeout=60_000)
     dialog.close()  # cancels
-    assert worker.cancel_token.cancelled
+    assert job.cancel.cancelled
     dialog.deleteLater()
     del dialog
-    qtbot.waitUntil(lambda: worker not in batch_dialog._keeper.workers, timeout=60_000)
-    assert worker.result is not None and worker.result.cancelled
+    qtbot.wait(50)  # the dialog and its queue are gone; the batch's thread goes on
+    assert worker.wait_for_running_jobs(60)
+    assert len(results) == 1 and results[0].cancelled
     assert len(list(out.glob("img*.png"))) == 2

@@ -22,7 +22,7 @@ from sr_desktop.app.kernel_jobs import check_kernel, load_kernel_file, run_zssr_
 from sr_desktop.gui.kernel.panel import heat_map_pixels
 from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.worker import Job
+from sr_desktop.app.jobs import Job
 
 pytestmark = [pytest.mark.gui]
 
@@ -171,11 +171,11 @@ def test_closing_the_window_stops_an_estimation_within_two_seconds(make_window, 
     panel.iterations_spin.setValue(5000)
     with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
         window.estimate_kernel()
-    thread = panel.queue._thread
+    worker = panel.queue.worker
     started = time.perf_counter()
     assert window.close()
     assert time.perf_counter() - started < 2.0
-    assert thread.isFinished()
+    assert worker is not None and worker.has_ended()
 
 
 def test_opening_another_image_cancels_the_estimation(make_window, tmp_path, qtbot):

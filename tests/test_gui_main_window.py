@@ -14,6 +14,7 @@ from PIL import Image as PILImage
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 
+from sr_desktop.app.jobs import run_engine_job
 from sr_desktop.engine.pipeline import upscale
 from sr_desktop.engine.imageio import SaveOptions, read_image
 from sr_desktop.engine.models.base import SRModel
@@ -21,7 +22,6 @@ from sr_desktop.gui.app import create_application
 from sr_desktop.gui.qimage import qimage_to_array
 from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.worker import run_engine_job
 
 pytestmark = [
     pytest.mark.gui,
@@ -333,17 +333,24 @@ def test_region_drag_upscales_exactly_that_region(make_window, tmp_path, qtbot):
 
 
 def test_close_during_job_cancels_within_two_seconds(make_window, tmp_path, qtbot):
-    window = make_window(job_runner=slow_runner)
+    runner_ended = threading.Event()
+
+    def watched_runner(job, progress, cancel):
+        try:
+            return slow_runner(job, progress, cancel)
+        finally:
+            runner_ended.set()
+
+    window = make_window(job_runner=watched_runner)
     open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 128, 96)])
     started = []
     window.queue.jobProgress.connect(lambda job, info: started.append(info.done))
     window.start_upscale()
     qtbot.waitUntil(lambda: any(d >= 1 for d in started), timeout=10000)
-    thread = window.queue._thread
     t0 = time.perf_counter()
     assert window.close()
     assert time.perf_counter() - t0 < 2.0
-    assert thread.isFinished()
+    assert runner_ended.is_set()  # the engine call had ended when close returned
     assert window.result is None
 
 

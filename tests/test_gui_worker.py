@@ -12,7 +12,8 @@ from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.core.progress import ProgressTracker
 from sr_desktop.gui.app import create_application
-from sr_desktop.gui.worker import Job, JobQueue
+from sr_desktop.app.jobs import Job
+from sr_desktop.gui.worker import JobQueue
 
 pytestmark = pytest.mark.gui
 
@@ -160,23 +161,26 @@ def test_shutdown_waits_for_the_cancelled_job(qtbot, qapp):
         queue.submit(_job("late"))
 
 
-def test_a_job_that_ignores_cancel_for_long_is_detached_not_destroyed(qtbot, qapp):
+def test_a_job_that_ignores_cancel_for_long_outlives_its_queue_safely(qtbot, qapp):
     from sr_desktop.gui import worker
 
-    release, started = threading.Event(), threading.Event()
+    release, started, ended = threading.Event(), threading.Event(), threading.Event()
 
     def runner(job, progress, cancel):
         started.set()
         assert release.wait(10)  # one long "tile": cancel is only seen afterwards
+        ended.set()
         cancel.raise_if_cancelled()
 
     queue = JobQueue(runner=runner)
     queue.submit(_job("long"))
     assert started.wait(5)
     assert not queue.shutdown(timeout=0.2)
-    thread = next(iter(worker._DETACHED))
-    assert thread.parent() is None
-    del queue  # destroying the queue must not take the running thread with it
+    assert not worker.wait_for_running_jobs(0.1)  # still running, held by the pool
+    queue.deleteLater()
+    del queue  # destroying the queue must not take the running job with it
+    qtbot.wait(50)
     release.set()
-    assert worker.wait_for_detached_jobs(5)
-    qtbot.waitUntil(lambda: not worker._DETACHED, timeout=2000)
+    assert worker.wait_for_running_jobs(5)
+    assert ended.is_set()
+

@@ -12,7 +12,7 @@ evaluation protocol measures them):
   each model, score PSNR/SSIM (Y); and re-score those results for a region.
 
 Work is packaged as *tasks*: objects with ``run(progress, cancel)``. :func:`run_task` is
-the runner the GUI's :class:`~sr_desktop.gui.worker.JobQueue` calls with a job whose
+the runner the GUI's job queue calls with a job whose
 ``options`` is a task.
 """
 

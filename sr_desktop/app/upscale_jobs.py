@@ -1,54 +1,60 @@
-"""Job runners of the main window's queues and the text of their progress."""
+"""Job runners of the GUI's upscale queues (image, region, file reading, batch) and the
+text of their progress."""
 
 from __future__ import annotations
 
-from sr_desktop.engine.imageio.image import Image
+from dataclasses import dataclass
+
+from sr_desktop.app.jobs import Job, run_engine_job
 from sr_desktop.engine.core.progress import ProgressInfo
-from sr_desktop.gui.worker import Job, JobRunner, run_engine_job
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.models.registry import is_per_image
 
 #: what one unit of ProgressInfo.done counts, by engine stage
 PROGRESS_UNITS = {"zssr": "iterations", "kernel": "iterations"}
 
 
 def run_upscale_job(job: Job, progress, cancel):
-    """Default upscale runner: ZSSR through `kernel_jobs.run_zssr_job` (it reports its
-    training iterations), every other model through the engine's upscale calls."""
-    if getattr(job.options, "model", None) == "zssr":
+    """Default upscale runner: per-image models (ZSSR) through `kernel_jobs.run_zssr_job`
+    (it reports their training iterations), every other model through the engine's
+    upscale calls."""
+    if is_per_image(getattr(job.options, "model", "")):
         from sr_desktop.app.kernel_jobs import run_zssr_job
 
         return run_zssr_job(job, progress, cancel)
     return run_engine_job(job, progress, cancel)
 
 
-def with_display_layer(runner: JobRunner) -> JobRunner:
-    """Wrap ``runner`` so that a whole-image result is also converted for display in the
-    worker thread (a 4× photo takes a noticeable time to convert; the GUI thread must not)."""
-
-    def run(job: Job, progress, cancel):
-        result = runner(job, progress, cancel)
-        if job.box is None:
-            try:
-                from sr_desktop.gui.compare.image import ImageLayer
-            except ImportError:
-                return result
-            job.display = ImageLayer(result.image.pixels)
-        return result
-
-    return run
-
-
-def read_for_display(job: Job, progress, cancel) -> Image:
-    """Loader runner: read the file ``job.options`` and convert it for display."""
+def read_image_job(job: Job, progress, cancel) -> Image:
+    """Loader runner: read the file ``job.options``."""
     from sr_desktop.engine.imageio import read_image
 
     image = read_image(job.options)
     cancel.raise_if_cancelled()
-    try:
-        from sr_desktop.gui.compare.image import ImageLayer
-    except ImportError:
-        return image
-    job.display = ImageLayer(image.pixels)
     return image
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """A batch export: folders, the engine's `BatchOptions` and the report path."""
+
+    input_dir: str
+    output_dir: str
+    options: object  # sr_desktop.engine.batch.runner.BatchOptions
+    report_path: str | None = None
+
+    def __str__(self) -> str:
+        return f"batch {self.input_dir} → {self.output_dir}"
+
+
+def run_batch_job(job: Job, progress, cancel):
+    """Batch runner: ``job.options`` is a `BatchRequest`; returns the `BatchResult` (also
+    when cancelled: the files done so far are in it)."""
+    from sr_desktop.engine.batch.runner import run_batch
+
+    request: BatchRequest = job.options
+    return run_batch(request.input_dir, request.output_dir, request.options,
+                     report_path=request.report_path, progress=progress, cancel=cancel)
 
 
 def human_seconds(seconds: float | None) -> str:

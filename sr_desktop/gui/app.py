@@ -65,6 +65,6 @@ def create_application(argv: list[str] | None = None, offscreen: bool = False) -
 
 def _wait_for_jobs() -> None:
     # a job still inside one long tile when its window closed must end before exit
-    from sr_desktop.gui.worker import wait_for_detached_jobs
+    from sr_desktop.gui.worker import wait_for_running_jobs
 
-    wait_for_detached_jobs()
+    wait_for_running_jobs()

@@ -1,7 +1,7 @@
 """File ▸ Batch export…: a non-modal dialog that upscales a folder with the engine's batch.
 
-The batch runs in a `BatchWorker` (QThread) and reports through signals only, so the
-main window stays usable. The dialog shows files done/total, the current file, the
+The batch runs as a job of the dialog's own `JobQueue` (a worker thread) and reports
+through signals only, so the main window stays usable. The dialog shows files done/total, the current file, the
 throughput and the ETA, a table with the status of each file, a Cancel button, and at
 the end a summary with buttons that open the output folder and the report.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QUrl, Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,11 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sr_desktop.app.jobs import Job, JobOutcome
+from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.models.base import ModelSpec
-from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
+from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.gui.main_window.model_picker import ModelPicker
+from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -63,77 +66,6 @@ def batch_models() -> list[ModelSpec]:
                   description=f"{name.capitalize()} resampling (baseline)")
         for name in ("bicubic", "lanczos")
     ]
-
-
-class BatchWorker(QThread):
-    """Runs `run_batch` in a thread. Every outcome leaves through one signal, and is also
-    kept in ``result`` / ``error`` for a slot connected to ``finished``."""
-
-    progressed = Signal(object)  # ProgressInfo
-    succeeded = Signal(object)  # BatchResult (finished or cancelled)
-    failed = Signal(str)  # one-line message: the batch could not start
-
-    def __init__(self, input_dir: str, output_dir: str, options, report_path: str | None = None, parent=None):
-        super().__init__(parent)
-        self.input_dir = input_dir
-        self.output_dir = output_dir
-        self.options = options
-        self.report_path = report_path
-        self.cancel_token = CancelToken()
-        self.result = None
-        self.error: str | None = None
-
-    def cancel(self) -> None:
-        """Stop after the current tile (nothing partial is written)."""
-        self.cancel_token.cancel()
-
-    def run(self) -> None:  # noqa: D102 - QThread entry point
-        from sr_desktop.engine.batch.runner import run_batch
-
-        try:
-            result = run_batch(
-                self.input_dir, self.output_dir, self.options, report_path=self.report_path,
-                progress=self.progressed.emit, cancel=self.cancel_token,
-            )
-        except SRDesktopError as exc:
-            self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.failed.emit(self.error)
-        except Exception as exc:  # noqa: BLE001 - a bug must not take the app down
-            log.exception("batch failed")
-            self.error = f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0]
-            self.failed.emit(self.error)
-        else:
-            self.result = result
-            self.succeeded.emit(result)
-
-
-class _WorkerKeeper(QObject):
-    """Holds running workers until their thread has ended, so that a dialog deleted in
-    the middle of a batch never destroys a running QThread (Qt aborts the process)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.workers: set[BatchWorker] = set()
-
-    def keep(self, worker: BatchWorker) -> None:
-        self.workers.add(worker)
-        worker.finished.connect(self._release)  # queued: this object lives in the GUI thread
-
-    def _release(self) -> None:
-        worker = self.sender()
-        if isinstance(worker, BatchWorker):
-            worker.wait()
-            self.workers.discard(worker)
-
-
-_keeper: _WorkerKeeper | None = None
-
-
-def _keep_alive(worker: BatchWorker) -> None:
-    global _keeper
-    if _keeper is None:
-        _keeper = _WorkerKeeper()
-    _keeper.keep(worker)
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -161,7 +93,9 @@ class BatchDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Batch export")
         self.setModal(False)
-        self.worker: BatchWorker | None = None
+        self.queue = JobQueue(self, runner=run_batch_job)
+        self.queue.jobProgress.connect(self._on_job_progress)
+        self.queue.jobEnded.connect(self._on_job_ended)
         self.result = None
         self._rows: dict[int, int] = {}  # job index -> table row
 
@@ -312,7 +246,7 @@ class BatchDialog(QDialog):
         )
 
     def is_running(self) -> bool:
-        return self.worker is not None and self.worker.isRunning()
+        return self.queue.is_busy()
 
     # -- actions -----------------------------------------------------------------------
     def start(self) -> bool:
@@ -340,19 +274,14 @@ class BatchDialog(QDialog):
         self.open_report_button.setEnabled(False)
         self.status_label.setText("Starting…")
         report = self.report_edit.text().strip() or None
-        # No Qt parent: the keeper owns the running thread (see _WorkerKeeper).
-        self.worker = BatchWorker(input_dir, output_dir, options, report)
-        self.worker.progressed.connect(self._on_progress)
-        self.worker.finished.connect(self._on_worker_finished)
-        _keep_alive(self.worker)
         self._set_running(True)
-        self.worker.start()
+        self.queue.submit(Job(None, BatchRequest(input_dir, output_dir, options, report)))
         return True
 
     def cancel(self) -> None:
         """Cancel the running batch after the current tile."""
-        if self.worker is not None:
-            self.worker.cancel()
+        if self.is_running():
+            self.queue.cancel()
             self.status_label.setText("Cancelling after the current tile…")
             self.cancel_button.setEnabled(False)
 
@@ -367,7 +296,7 @@ class BatchDialog(QDialog):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         # Closing the dialog cancels the batch (after the current tile); files already
-        # written stay. The thread ends in the background, held by the keeper.
+        # written stay. A dialog deleted meanwhile does not stop the job's worker thread.
         if self.is_running():
             self.cancel()
         super().closeEvent(event)
@@ -429,15 +358,15 @@ class BatchDialog(QDialog):
             f"failed {info.extra.get('failed', 0)}"
         )
 
-    def _on_worker_finished(self) -> None:
-        worker = self.sender()
-        if not isinstance(worker, BatchWorker) or worker is not self.worker:
-            return
-        worker.wait()  # the thread has ended once `batchFinished` / `batchFailed` go out
-        if worker.result is not None:
-            self._on_finished(worker.result)
+    def _on_job_progress(self, _job: Job, info: ProgressInfo) -> None:
+        self._on_progress(info)
+
+    def _on_job_ended(self, outcome: JobOutcome) -> None:
+        # a cancelled batch still returns its result: the files done before the cancel
+        if outcome.result is not None:
+            self._on_finished(outcome.result)
         else:
-            self._on_failed(worker.error or "the batch stopped without a result")
+            self._on_failed(outcome.error or "the batch stopped without a result")
 
     def _on_finished(self, result) -> None:
         self.result = result

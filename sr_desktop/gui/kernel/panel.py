@@ -39,7 +39,8 @@ from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.app.kernel_jobs import KernelTask, check_kernel, load_kernel_file, run_kernel_job, save_kernel_files
 from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.app.upscale_jobs import human_seconds
-from sr_desktop.gui.worker import Job, JobQueue, JobRunner
+from sr_desktop.app.jobs import Job, JobRunner
+from sr_desktop.gui.worker import JobQueue
 from sr_desktop.gui.side_panel_layout import scrollable_column
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)

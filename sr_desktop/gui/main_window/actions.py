@@ -1,16 +1,39 @@
 """The main window's actions (with shortcuts), menus and toolbar.
 
 The actions are attributes of the window (``window.open_action`` …) because tests and
-panels reach them there; this module only builds and arranges them.
+panels reach them there; this module only builds and arranges them. `ActionTarget` is
+what it needs of the window.
 """
 
 from __future__ import annotations
 
-import importlib.util
+from typing import Protocol
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QDockWidget
 
 ZOOM_PRESETS = ((1.0, "Ctrl+1"), (2.0, "Ctrl+2"), (4.0, "Ctrl+3"), (8.0, "Ctrl+4"))
+
+
+class ActionTarget(Protocol):
+    """The window's slots the actions call, and the widgets the menus use."""
+
+    compare: object  # CompareView: zoom_fit, zoom_to, zoom_in, zoom_out
+    filmstrip_dock: QDockWidget
+
+    def open_dialog(self) -> None: ...
+    def paste(self) -> None: ...
+    def save(self): ...
+    def save_as(self): ...
+    def copy_result(self) -> bool: ...
+    def open_batch_dialog(self, folder=None): ...
+    def close(self) -> bool: ...
+    def start_upscale(self): ...
+    def enhance_current_region(self): ...
+    def cancel_jobs(self) -> None: ...
+    def add_model_dialog(self): ...
+    def set_region_tool(self, on: bool) -> None: ...
+    def set_compare_mode(self, mode: str) -> None: ...
 
 
 def make_action(window, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -30,7 +53,7 @@ def make_action(window, text: str, slot, shortcut=None, tip: str = "") -> QActio
     return action
 
 
-def build_actions(w) -> None:
+def build_actions(w: ActionTarget) -> None:
     """Create every action of the window ``w`` as an attribute."""
     std = QKeySequence.StandardKey
     a = lambda *args, **kw: make_action(w, *args, **kw)  # noqa: E731 - local shorthand
@@ -41,9 +64,6 @@ def build_actions(w) -> None:
                          "Save the result with a new name, format or quality")
     w.copy_action = a("&Copy result", w.copy_result, std.Copy, "Copy the result to the clipboard (Ctrl+C)")
     w.batch_action = a("&Batch export…", w.open_batch_dialog, None, "Upscale a folder of images")
-    if importlib.util.find_spec("sr_desktop.gui.batch.dialog") is None:
-        w.batch_action.setEnabled(False)
-        w.batch_action.setToolTip("Batch export is not available in this build")
     w.quit_action = a("&Quit", w.close, std.Quit)
     w.upscale_action = a("&Upscale", w.start_upscale, ["Ctrl+Return", "Ctrl+Enter"], "Upscale the whole image")
     w.region_action = a("Enhance &region", w.enhance_current_region, "Ctrl+R", "Upscale only the selected region")
@@ -74,7 +94,7 @@ def build_actions(w) -> None:
         w.mode_group.addAction(action)
 
 
-def build_menus_and_toolbar(w) -> None:
+def build_menus_and_toolbar(w: ActionTarget) -> None:
     """File, Process, Models, View (with Panels) and Tools menus, and the toolbar."""
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")

@@ -53,13 +53,6 @@ class Filmstrip(QListWidget):
             added.append(path)
         return added
 
-    def remove_path(self, path: Path) -> None:
-        """Drop ``path`` from the list (e.g. after it failed to open)."""
-        for i in range(self.count()):
-            if Path(self.item(i).data(_PATH_ROLE)).resolve() == Path(path).resolve():
-                self.takeItem(i)
-                return
-
     def select_path(self, path: Path) -> None:
         """Highlight ``path`` without emitting ``imageChosen``."""
         self.blockSignals(True)

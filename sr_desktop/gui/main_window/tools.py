@@ -1,23 +1,25 @@
-"""Models ▸ Add…, batch export (File menu and dropped folders) and the blur-kernel panel:
-the window's tools beyond single-image upscaling (a `MainWindow` mixin).
-
-Uses the window's ``image``, ``picker``, ``queue``, ``settings``, ``metrics_panel``,
-``message_bar``, ``show_error``, ``add_side_panel``, ``add_tool_action`` and ``statusBar``.
-"""
+"""The main window's tools beyond single-image upscaling: Models ▸ Add…, batch export
+(File menu and dropped folders) and the blur-kernel panel (Tools ▸ Estimate blur kernel).
+Each is a collaborator that gets what it uses in its constructor."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 
+from sr_desktop.app.jobs import Job
+from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError
-from sr_desktop.gui.worker import Job
+from sr_desktop.gui.main_window.feedback import Feedback
+from sr_desktop.gui.main_window.message_bar import MessageBar
+from sr_desktop.gui.main_window.model_picker import ModelPicker
+from sr_desktop.gui.settings import GuiSettings
+from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +29,19 @@ MODEL_FILE_FILTER = "Models (*.pth *.safetensors *.param);;All files (*)"
 KERNEL_PANEL_TITLE = "Blur kernel"
 
 
-class ToolsMixin:
-    """Custom models, batch export and kernel estimation glue."""
+class ModelAdder:
+    """Models ▸ Add…: a user's model file, registered, listed in the picker and selected."""
 
-    batch_dialog = None  # the last BatchDialog opened (non-modal)
-    kernel_panel = None
+    def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings, feedback: Feedback,
+                 message_bar: MessageBar, metrics_panel=None, ask_model_file: AskModelFile | None = None) -> None:
+        self.parent = parent
+        self.picker = picker
+        self.settings = settings
+        self.feedback = feedback
+        self.message_bar = message_bar
+        self.metrics_panel = metrics_panel
+        self.ask_model_file: AskModelFile = ask_model_file or self._ask_model_file_dialog
 
-    # ================================================================ Models ▸ Add…
     def add_model_dialog(self):
         """Models ▸ Add…: pick a .pth / .safetensors / ncnn .param file and add it."""
         path = self.ask_model_file()
@@ -56,7 +64,7 @@ class ToolsMixin:
         try:
             spec = add_custom_model(path)
         except SRDesktopError as exc:
-            self.show_error(str(exc))
+            self.feedback.show_error(str(exc))
             return None
         finally:
             QGuiApplication.restoreOverrideCursor()
@@ -65,92 +73,106 @@ class ToolsMixin:
         if self.metrics_panel is not None:
             self.metrics_panel.reload_models()
         self.message_bar.clear()
-        self.statusBar().showMessage(
+        self.feedback.show_status(
             f"Added model {spec.name} ({spec.arch}, ×{spec.scales[0]}) as {spec.id}", 8000)
         return spec
 
     def _ask_model_file_dialog(self):
         start = self.settings.get("last_dir") or ""
-        name, _ = QFileDialog.getOpenFileName(self, "Add model", start, MODEL_FILE_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self.parent, "Add model", start, MODEL_FILE_FILTER)
         return name or None
 
-    # ================================================================ batch export
-    def open_batch_dialog(self, folder: str | Path | None = None):
-        """File ▸ Batch export…: the (non-modal) batch dialog on ``folder``, by default the
-        current image's folder. Returns the dialog (None if batch export is unavailable)."""
-        try:
-            from sr_desktop.gui.batch.dialog import BatchDialog
-        except ImportError as exc:
-            self.show_error(f"Batch export is not available: {exc}")
-            return None
+
+class BatchExport:
+    """File ▸ Batch export… and the offer after a folder was dropped."""
+
+    def __init__(self, parent: QWidget, session: Session, settings: GuiSettings, message_bar: MessageBar) -> None:
+        self.parent = parent
+        self.session = session
+        self.settings = settings
+        self.message_bar = message_bar
+        self.dialog = None  # the last BatchDialog opened (non-modal)
+
+    def open_dialog(self, folder: str | Path | None = None):
+        """The (non-modal) batch dialog on ``folder``, by default the current image's
+        folder. Returns the dialog."""
+        from sr_desktop.gui.batch.dialog import BatchDialog
+
+        image = self.session.image
         if folder is None:
-            if self.image is not None and self.image.path is not None:
-                folder = self.image.path.parent
+            if image is not None and image.path is not None:
+                folder = image.path.parent
             elif self.settings.get("last_dir"):
                 folder = Path(self.settings.get("last_dir"))
-        self.batch_dialog = BatchDialog(self, str(folder) if folder else None)
-        self.batch_dialog.show()
-        return self.batch_dialog
+        self.dialog = BatchDialog(self.parent, str(folder) if folder else None)
+        self.dialog.show()
+        return self.dialog
 
-    def offer_batch_export(self, folder: Path) -> None:
+    def offer(self, folder: Path) -> None:
         """After a folder was dropped: a "Batch export this folder…" button in the message
         bar (beside an error about the drop if there is one, else with a short notice)."""
-        if importlib.util.find_spec("sr_desktop.gui.batch.dialog") is None:
-            return
         if not self.message_bar.text():
             self.message_bar.show_message(
                 f"Folder “{folder.name}”: its images are in the strip below.", level="info")
         self.message_bar.set_action(
-            "Batch export this folder…", lambda f=Path(folder): self.open_batch_dialog(f))
+            "Batch export this folder…", lambda f=Path(folder): self.open_dialog(f))
 
-    # ================================================================ blur kernel
-    def _install_kernel_panel(self):
-        """Dock the blur-kernel panel (tabbed with the metrics panel) and add
-        Tools ▸ Estimate blur kernel."""
+
+class KernelTools:
+    """The blur-kernel panel docked beside the metrics panel, Tools ▸ Estimate blur kernel,
+    and ZSSR with the estimated kernel through the window's upscale queue."""
+
+    def __init__(
+        self,
+        window: QMainWindow,
+        session: Session,
+        picker: ModelPicker,
+        queue: JobQueue,
+        feedback: Feedback,
+        add_side_panel: Callable[[QWidget, str], QDockWidget],
+        image_opened: SignalInstance,
+        metrics_panel=None,
+        metrics_dock: QDockWidget | None = None,
+    ) -> None:
         from sr_desktop.gui.kernel.panel import KernelPanel
 
-        panel = KernelPanel(self, device_provider=self.picker.device)
-        dock = self.add_side_panel(panel, KERNEL_PANEL_TITLE)
-        metrics_dock = self.side_panels.get("Metrics")
+        self.session = session
+        self.picker = picker
+        self.queue = queue
+        self.feedback = feedback
+        self.metrics_panel = metrics_panel
+        self.panel = panel = KernelPanel(window, device_provider=picker.device)
+        self.dock = add_side_panel(panel, KERNEL_PANEL_TITLE)
         if metrics_dock is not None:
-            self.tabifyDockWidget(metrics_dock, dock)
+            window.tabifyDockWidget(metrics_dock, self.dock)
             metrics_dock.raise_()
-        self.imageOpened.connect(lambda image: panel.set_image(image, self.image_name))
+        image_opened.connect(lambda image: panel.set_image(image, session.image_name))
         panel.kernelChanged.connect(self._on_kernel_changed)
         panel.upscaleRequested.connect(self.upscale_with_kernel)
-        panel.errorOccurred.connect(self.show_error)
-        self.estimate_kernel_action = QAction("Estimate blur &kernel", self)
-        self.estimate_kernel_action.setShortcut(QKeySequence("Ctrl+K"))
-        self.estimate_kernel_action.setStatusTip(
-            "Estimate the image's own blur kernel with KernelGAN (Ctrl+K)")
-        self.estimate_kernel_action.triggered.connect(lambda _c=False: self.estimate_kernel())
-        self.addAction(self.estimate_kernel_action)
-        self.add_tool_action(self.estimate_kernel_action)
-        self.kernel_panel = panel
-        return panel
+        panel.errorOccurred.connect(feedback.show_error)
+        self.action = QAction("Estimate blur &kernel", window)
+        self.action.setShortcut(QKeySequence("Ctrl+K"))
+        self.action.setStatusTip("Estimate the image's own blur kernel with KernelGAN (Ctrl+K)")
+        self.action.triggered.connect(lambda _c=False: self.estimate_kernel())
+        window.addAction(self.action)
 
-    def show_kernel_panel(self) -> None:
+    def show_panel(self) -> None:
         """Show and raise the blur-kernel dock."""
-        dock = self.side_panels.get(KERNEL_PANEL_TITLE)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
+        self.dock.show()
+        self.dock.raise_()
 
     def estimate_kernel(self) -> Job | None:
         """Tools ▸ Estimate blur kernel: start KernelGAN on the current image (worker)."""
-        if self.kernel_panel is None:
-            self.show_error("Kernel estimation is not available in this build.")
-            return None
-        self.show_kernel_panel()
-        return self.kernel_panel.start_estimation()
+        self.show_panel()
+        return self.panel.start_estimation()
 
     def upscale_with_kernel(self, kernel, scale: int = 2, variant: str = "default") -> Job | None:
         """ZSSR ×``scale`` with ``kernel`` through the normal upscale queue: progress,
         cancel and the compare view as for any model. ``variant`` "real": real-photo settings."""
         from sr_desktop.engine.pipeline.upscale import UpscaleOptions
 
-        if self.image is None:
-            self.show_error("Open an image first.", level="info")
+        if self.session.image is None:
+            self.feedback.show_error("Open an image first.", level="info")
             return None
         options = UpscaleOptions(
             model="zssr", scale=int(scale), kernel=kernel, device=self.picker.device(),
@@ -158,7 +180,7 @@ class ToolsMixin:
             # alpha through ZSSR would train a second network on the alpha plane
             alpha="resample",
         )
-        return self.queue.submit(Job(self.image, options))
+        return self.queue.submit(Job(self.session.image, options))
 
     def _on_kernel_changed(self, kernel) -> None:
         if self.metrics_panel is None:
@@ -166,4 +188,4 @@ class ToolsMixin:
         try:
             self.metrics_panel.set_kernel(kernel)
         except SRDesktopError as exc:
-            self.show_error(f"the metrics panel cannot use this kernel: {exc}")
+            self.feedback.show_error(f"the metrics panel cannot use this kernel: {exc}")

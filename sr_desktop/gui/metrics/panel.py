@@ -50,7 +50,8 @@ from sr_desktop.gui.metrics.state import Evaluation, MetricsState
 from sr_desktop.gui.metrics.view_section import ViewSection
 from sr_desktop.gui.side_panel_layout import scrollable_column
 from sr_desktop.gui.widgets import WrapLabel
-from sr_desktop.gui.worker import Job, JobQueue
+from sr_desktop.app.jobs import Job
+from sr_desktop.gui.worker import JobQueue
 
 
 class MetricsPanel(QWidget):

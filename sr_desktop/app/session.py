@@ -1,0 +1,125 @@
+"""The state of one editing session, without Qt: the open image, the current result and
+what made it, the selected region and its result, and whether the result is saved.
+
+The GUI subscribes to changes (`Session.subscribe`) and redraws from this state; it
+never keeps copies of it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sr_desktop.engine.imageio.image import Image
+
+Box = tuple[int, int, int, int]
+
+
+class Change(enum.Enum):
+    """What changed, as told to the subscribers."""
+
+    IMAGE = "image"  # a new original (results and region were dropped)
+    RESULT = "result"  # a new result, of the whole image or of the region (see last_run)
+    REGION = "region"  # the region box
+    SAVED = "saved"  # the result was written to a file
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What made a result: model, variant, scale, device, seconds, tiles."""
+
+    model: str
+    variant: str | None
+    scale: int
+    device: str
+    seconds: float
+    tiles: int
+
+    @classmethod
+    def of(cls, result) -> RunInfo:
+        """The run of an engine `UpscaleResult`."""
+        return cls(result.model, result.variant, int(result.scale), result.device,
+                   float(result.seconds), int(result.tiles))
+
+
+class Session:
+    """One image and what was made from it. Changes go through the methods, which tell
+    the subscribers afterwards."""
+
+    def __init__(self) -> None:
+        self.image: Image | None = None
+        self.image_name = ""
+        self.result = None  # UpscaleResult of the whole image
+        self.result_run: RunInfo | None = None
+        self.result_path: Path | None = None  # where the result was saved last
+        self.saved_options: Any = None  # SaveOptions of that save, reused by Save
+        self.result_saved = False
+        self.region: Box | None = None
+        self.region_result: tuple[Box, Any] | None = None  # (box, UpscaleResult)
+        self.last_run: RunInfo | None = None  # of the whole image or of a region
+        self._subscribers: list[Callable[[Change], None]] = []
+
+    # -- observers ------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``callback(change)`` after each change; returns the unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def _tell(self, change: Change) -> None:
+        for callback in list(self._subscribers):
+            callback(change)
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def has_unsaved_result(self) -> bool:
+        return self.result is not None and not self.result_saved
+
+    def suggested_result_path(self, fmt: str, default_dir: Path) -> Path:
+        """``<input folder>/<stem>_<model>_x<scale>.<fmt>`` for the current result
+        (``default_dir`` / "upscaled…" for an image that has no file)."""
+        base = self.image.path if self.image is not None and self.image.path else None
+        folder = base.parent if base else Path(default_dir)
+        stem = base.stem if base else "upscaled"
+        if self.result is not None:
+            stem += f"_{self.result.model}_x{self.result.scale}"
+        return folder / f"{stem}.{fmt}"
+
+    # -- changes --------------------------------------------------------------------------
+    def open_image(self, image: Image, name: str = "") -> None:
+        """A new original: drops the results and the region of the previous one."""
+        self.image = image
+        self.image_name = name or (image.path.name if image.path else "image")
+        self.result = self.result_run = self.result_path = self.saved_options = None
+        self.result_saved = False
+        self.region = self.region_result = None
+        self._tell(Change.IMAGE)
+
+    def set_result(self, result) -> None:
+        """A new whole-image result (not saved yet); drops the region's result."""
+        self.result = result
+        self.result_run = self.last_run = RunInfo.of(result)
+        self.result_path = self.saved_options = None
+        self.result_saved = False
+        self.region_result = None
+        self._tell(Change.RESULT)
+
+    def select_region(self, box: Box | None) -> None:
+        """The region box of the original (None: no region)."""
+        self.region = tuple(int(v) for v in box) if box is not None else None
+        self._tell(Change.REGION)
+
+    def set_region_result(self, box: Box, result) -> None:
+        """The result of upscaling ``box`` only."""
+        self.region_result = (tuple(box), result)
+        self.last_run = RunInfo.of(result)
+        self._tell(Change.RESULT)
+
+    def mark_saved(self, path: Path, options=None) -> None:
+        """The result was written to ``path`` with ``options``."""
+        self.result_path = Path(path)
+        self.saved_options = options
+        self.result_saved = True
+        self._tell(Change.SAVED)

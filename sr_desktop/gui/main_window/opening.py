@@ -1,0 +1,198 @@
+"""Opening images in the main window: File ▸ Open, Open recent, the filmstrip, paste and
+drops. Files are decoded in a background queue (``loader``), so a big photo does
+not freeze the window; the decoded image goes to the window's ``show_image``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QWidget
+
+from sr_desktop.app.jobs import Job
+from sr_desktop.app.session import Session
+from sr_desktop.app.upscale_jobs import read_image_job
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.gui.main_window.display_runner import with_display_layer
+from sr_desktop.gui.main_window.feedback import Feedback
+from sr_desktop.gui.main_window.filmstrip import Filmstrip
+from sr_desktop.gui.main_window.message_bar import MessageBar
+from sr_desktop.gui.qimage import qimage_to_array
+from sr_desktop.gui.settings import GuiSettings
+from sr_desktop.gui.worker import JobQueue
+
+#: show_image(image, name, display): the window shows a new original
+ShowImage = Callable[[Image, str, object], None]
+
+
+class ImageOpener:
+    """Reads files into the session through ``loader``; lists them in the filmstrip."""
+
+    def __init__(
+        self,
+        parent: QWidget,
+        session: Session,
+        settings: GuiSettings,
+        feedback: Feedback,
+        message_bar: MessageBar,
+        filmstrip: Filmstrip,
+        filmstrip_dock: QDockWidget,
+        recent_menu: QMenu,
+        may_discard_result: Callable[[], bool],
+        show_image: ShowImage,
+        folder_dropped: Callable[[Path], None],
+    ) -> None:
+        self.parent = parent
+        self.session = session
+        self.settings = settings
+        self.feedback = feedback
+        self.message_bar = message_bar
+        self.filmstrip = filmstrip
+        self.filmstrip_dock = filmstrip_dock
+        self.recent_menu = recent_menu
+        self.may_discard_result = may_discard_result
+        self.show_image = show_image
+        self.folder_dropped = folder_dropped
+        self.loader = JobQueue(parent, runner=with_display_layer(read_image_job))
+        self.loader.jobFinished.connect(self._on_loaded)
+        self.loader.jobFailed.connect(self._on_failed)
+        filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
+        self.rebuild_recent_menu()
+
+    def open_dialog(self) -> None:
+        """File ▸ Open: pick one or more image files."""
+        from sr_desktop.engine.imageio import IMAGE_SUFFIXES
+
+        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+        names, _ = QFileDialog.getOpenFileNames(
+            self.parent, "Open images", self.settings.get("last_dir"), f"Images ({patterns});;All files (*)"
+        )
+        if names:
+            self.open_paths([Path(n) for n in names])
+
+    def open_paths(self, paths) -> bool:
+        """Add files (and the images inside folders) to the filmstrip and open the first.
+
+        Files that are not images are reported in the message bar. Returns True if an
+        image was opened.
+        """
+        from sr_desktop.engine.imageio import is_image_path
+
+        files: list[Path] = []
+        rejected: list[str] = []
+        for path in (Path(p) for p in paths):
+            if path.is_dir():
+                inside = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
+                if not inside:
+                    rejected.append(f"{path.name}/ (no images in the folder)")
+                files.extend(inside)
+            elif not path.exists():
+                rejected.append(f"{path.name} (file not found)")
+            elif is_image_path(path):
+                files.append(path)
+            else:
+                rejected.append(f"{path.name} (not a supported image type)")
+        self.message_bar.clear()
+        if rejected:
+            self.feedback.show_error("Cannot open " + ", ".join(rejected))
+        if not files:
+            return False
+        self.filmstrip.add_paths(files)
+        self.filmstrip_dock.setVisible(self.filmstrip.count() > 1)
+        return self.open_image(files[0])
+
+    def open_image(self, path: Path) -> bool:
+        """Start reading ``path`` in the background; it is shown when decoded.
+
+        Asks first if an unsaved result would be lost (False if the user declines). A
+        newer open request replaces one still waiting. Errors go to the message bar.
+        """
+        path = Path(path)
+        if not self.may_discard_result():
+            self._select_current()
+            return False
+        self.filmstrip.add_paths([path])
+        self.filmstrip.select_path(path)
+        self.feedback.show_status(f"Opening {path.name}…")
+        self.loader.submit(Job(None, path))
+        return True
+
+    def paste(self) -> None:
+        """Ctrl+V: open the clipboard's image, or the files it holds."""
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is not None and mime.hasUrls():
+            local = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+            if local:
+                self.open_paths(local)
+                return
+        qimage = QGuiApplication.clipboard().image()
+        if qimage.isNull():
+            self.feedback.show_error("The clipboard holds no image.", level="info")
+            return
+        if not self.may_discard_result():
+            return
+        self.message_bar.clear()
+        self.show_image(Image(qimage_to_array(qimage), source_format=None), "pasted image", None)
+
+    def open_dropped(self, mime: QMimeData) -> bool:
+        """A drop on the window: files and folders are opened (``folder_dropped`` is told
+        of the first folder), an image is opened as pixels. False if nothing was usable."""
+        local = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        if local:
+            self.open_paths(local)
+            folders = [p for p in local if p.is_dir()]
+            if folders:
+                self.folder_dropped(folders[0])
+        elif mime.hasImage():
+            if self.may_discard_result():
+                self.show_image(Image(qimage_to_array(mime.imageData())), "dropped image", None)
+        else:
+            self.feedback.show_error("Only local files and folders can be dropped here.")
+            return False
+        return True
+
+    def rebuild_recent_menu(self) -> None:
+        """File ▸ Open recent from the settings."""
+        menu = self.recent_menu
+        menu.clear()
+        recent = self.settings.recent_files()
+        for path in recent:
+            action = menu.addAction(path.name)
+            action.setToolTip(str(path))
+            action.setStatusTip(str(path))
+            action.triggered.connect(lambda _c=False, p=path: self.open_paths([p]))
+        if recent:
+            menu.addSeparator()
+            menu.addAction("Clear list", self._clear_recent)
+        menu.setEnabled(bool(recent))
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent_files()
+        self.rebuild_recent_menu()
+
+    def _select_current(self) -> None:
+        image = self.session.image
+        if image is not None and image.path is not None:
+            self.filmstrip.select_path(image.path)
+
+    def _on_filmstrip_chosen(self, path: Path) -> None:
+        self.message_bar.clear()
+        self.open_image(path)
+
+    def _on_loaded(self, job: Job, image: Image) -> None:
+        if self.loader.pending is not None:
+            return  # the user already asked for another file
+        path = Path(job.options)
+        self.feedback.show_status("")
+        self.settings.add_recent_file(path)
+        self.settings.set("last_dir", str(path.parent))
+        self.rebuild_recent_menu()
+        display, job.display = job.display, None
+        self.show_image(image, path.name, display)
+
+    def _on_failed(self, job: Job, message: str) -> None:
+        self.feedback.show_status("")
+        self.feedback.show_error(message)
+        self._select_current()

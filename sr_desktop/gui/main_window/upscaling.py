@@ -1,0 +1,96 @@
+"""Upscaling the session's image in the main window: whole image or one region, through
+the upscale queue; results go to the compare view and into the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject
+
+from sr_desktop.app.jobs import Job, JobRunner
+from sr_desktop.app.session import Session
+from sr_desktop.app.upscale_jobs import run_upscale_job
+from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.gui.compare.view import CompareView
+from sr_desktop.gui.main_window.display_runner import with_display_layer
+from sr_desktop.gui.main_window.feedback import Feedback
+from sr_desktop.gui.main_window.model_picker import ModelPicker
+from sr_desktop.gui.worker import JobQueue
+
+
+class Upscaler(QObject):
+    """Owns the upscale ``queue`` (``runner``: the engine by default; whole-image results
+    are converted for display in the worker). ``on_result(image, result)`` and
+    ``on_region_result(image, result, box)`` are told after the session was updated."""
+
+    def __init__(
+        self,
+        parent: QObject,
+        session: Session,
+        picker: ModelPicker,
+        compare: CompareView,
+        feedback: Feedback,
+        on_result: Callable[[object, object], None],
+        on_region_result: Callable[[object, object, tuple], None],
+        runner: JobRunner | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.picker = picker
+        self.compare = compare
+        self.feedback = feedback
+        self.on_result = on_result
+        self.on_region_result = on_region_result
+        self.queue = JobQueue(parent, runner=with_display_layer(runner or run_upscale_job))
+        self.queue.jobFinished.connect(self._on_finished)
+        self.queue.jobFailed.connect(lambda _job, message: self.feedback.show_error(message))
+        self.queue.jobCancelled.connect(
+            lambda job: self.feedback.show_status(f"Cancelled: {job.describe()}", 5000))
+
+    def start_upscale(self) -> Job | None:
+        """Upscale the whole image with the picked options (queued if a job runs)."""
+        return self._submit(None)
+
+    def enhance_region(self, box: tuple[int, int, int, int]) -> Job | None:
+        """Upscale only ``box`` = (x, y, w, h) of the original and show it in place."""
+        return self._submit(tuple(int(v) for v in box))
+
+    def enhance_current_region(self) -> Job | None:
+        """Upscale the selected region (a hint when there is none)."""
+        box = self.session.region
+        if box is None:
+            self.feedback.show_error("Draw a region on the image first.", level="info")
+            return None
+        return self.enhance_region(box)
+
+    def _submit(self, box) -> Job | None:
+        image = self.session.image
+        if image is None:
+            self.feedback.show_error("Open an image first.", level="info")
+            return None
+        try:
+            options = self.picker.options()
+        except SRDesktopError as exc:
+            self.feedback.show_error(str(exc))
+            return None
+        return self.queue.submit(Job(image, options, box))
+
+    def _on_finished(self, job: Job, result) -> None:
+        if job.image is not self.session.image:
+            return  # the user moved on to another image
+        try:
+            if job.box is None:
+                shown = job.display if job.display is not None else result.image.pixels
+                self.compare.set_result(shown, int(result.scale))
+                job.display = None
+            else:
+                self.compare.set_region_result(job.box, result.image.pixels, int(result.scale))
+        except SRDesktopError as exc:
+            self.feedback.show_error(f"cannot show the result: {exc}")
+            return
+        if job.box is None:
+            self.session.set_result(result)
+            self.on_result(job.image, result)
+        else:
+            self.session.set_region_result(job.box, result)
+            self.on_region_result(job.image, result, job.box)

@@ -1,0 +1,74 @@
+"""The Qt-free job layer: outcomes of a job and the queue rule (no Qt imported)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sr_desktop.app.jobs import Job, JobSlots, execute_job
+from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.imageio.image import Image
+
+
+def _job(tag: str) -> Job:
+    return Job(Image(np.zeros((4, 6, 3), np.uint8)), options=tag)
+
+
+def test_every_ending_of_a_job_is_an_outcome_value():
+
+    def runner(job, progress, cancel):
+        if job.options == "cancel-late":
+            cancel.cancel()  # the runner returns, but the job was cancelled meanwhile
+            return "partial"
+        if job.options == "oom":
+            raise MemoryError()
+        return job.options.upper()
+
+    done = execute_job(_job("ok"), runner, lambda info: None)
+    assert done.succeeded and done.result == "OK"
+    late = execute_job(_job("cancel-late"), runner, lambda info: None)
+    assert late.cancelled and late.result == "partial" and not late.succeeded
+    oom = execute_job(_job("oom"), runner, lambda info: None)
+    assert oom.error.startswith("out of memory")
+    early = _job("never")
+    early.cancel.cancel()
+    assert execute_job(early, lambda *a: pytest.fail("runner called"), lambda info: None).cancelled
+
+
+def test_queue_rule_one_running_one_replaceable_pending():
+    slots = JobSlots()
+    a, b, c = _job("a"), _job("b"), _job("c")
+    assert slots.submit(a) == (True, None)
+    assert slots.submit(b) == (False, None)
+    assert slots.submit(c) == (False, b)
+    assert slots.finish(b) is None and slots.running is a  # not the running job: no change
+    assert slots.finish(a) is c and slots.running is c and slots.pending is None
+    assert slots.close() is None and c.cancel.cancelled
+    assert slots.finish(c) is None and not slots.is_busy()
+    with pytest.raises(RuntimeError):
+        slots.submit(_job("late"))
+
+
+def test_errors_are_one_line_and_bugs_are_named():
+    def runner(job, progress, cancel):
+        if job.options == "model":
+            raise ModelError("model 'nope' is not installed\nmore")
+        raise ZeroDivisionError("division by zero\nsecond line")
+
+    assert execute_job(_job("model"), runner, print).error == "model 'nope' is not installed"
+    assert execute_job(_job("bug"), runner, print).error == (
+        "unexpected error: ZeroDivisionError: division by zero")
+
+
+def test_the_app_layer_imports_no_qt():
+    import subprocess
+
+    code = ("import sys, sr_desktop.app.jobs, sr_desktop.app.upscale_jobs, sr_desktop.app.session;"
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'superqt', 'sr_desktop.gui'))];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
