@@ -34,15 +34,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image as PILImage  # noqa: E402
+import numpy as np
+import psutil
+import torch
+from PIL import Image as PILImage
 
-from sr_desktop.engine.batch.runner import BatchOptions, run_batch  # noqa: E402
-from sr_desktop.engine.imageio import read_image  # noqa: E402
-from sr_desktop.engine.models.base import SRModel  # noqa: E402
-from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image  # noqa: E402
+from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+from sr_desktop.engine.imageio import read_image
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
 
 FORMATS = [("png", {}), ("jpg", {"quality": 92}), ("webp", {"quality": 90}), ("tif", {})]
 
@@ -148,7 +148,9 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
         "best_ratio": max(r["ratio"] for r in runs),
         "mean_ratio": round(sum(r["ratio"] for r in runs) / len(runs), 3),
         "median_ratio": round(float(sorted(r["ratio"] for r in runs)[len(runs) // 2]), 3),
-        "cpu_ratio": round(sum(r["inference_cpu_seconds"] for r in runs) / sum(r["batch_cpu_seconds"] for r in runs), 3),
+        "cpu_ratio": round(
+            sum(r["inference_cpu_seconds"] for r in runs) / sum(r["batch_cpu_seconds"] for r in runs), 3
+        ),
     }
 
 

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         row = {
             "image": s.name,
             "lr_shape": list(s.lr.shape[:2]),
-            "true_sigma": [round(kernel_summary(s.kernel)["sigma_major"], 2), round(kernel_summary(s.kernel)["sigma_minor"], 2)],
+            "true_sigma": [round(kernel_summary(s.kernel)["sigma_major"], 2),
+                           round(kernel_summary(s.kernel)["sigma_minor"], 2)],
             "bicubic_kernel_psnr": kernel_psnr(bic, s.kernel),
             "bicubic_lr_psnr": lr_psnr(s.hr, s.lr, bic, s.kernel),
             "true_lr_psnr": lr_psnr(s.hr, s.lr, s.kernel, s.kernel),
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": time.perf_counter() - t0,
                 "cpu_s": time.process_time() - c0,
                 "iterations_run": est.iterations_run,
-                "est_sigma": [round(kernel_summary(est.kernel)["sigma_major"], 2), round(kernel_summary(est.kernel)["sigma_minor"], 2)],
+                "est_sigma": [round(kernel_summary(est.kernel)["sigma_major"], 2),
+                              round(kernel_summary(est.kernel)["sigma_minor"], 2)],
                 "trigger": [h.get("bicubic_trigger_iteration") for h in est.history if "iterations_run" in h],
             }
             row["runs"].append(run)
@@ -107,11 +109,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown(rows: list[dict], args) -> str:
     seeds = " / ".join(str(s) for s in args.seeds)
+    quirks = "on" if args.faithful_quirks else ("D-noise only" if args.accumulate_noise else "off")
     head = (f"Config: {args.iterations} iterations, batch {args.batch}, restarts {args.restarts}, "
-            f"early stop {'on' if args.early_stop else 'off'}, quirks {'on' if args.faithful_quirks else ('D-noise only' if args.accumulate_noise else 'off')}, "
+            f"early stop {'on' if args.early_stop else 'off'}, quirks {quirks}, "
             f"{args.threads} thread(s), device {args.device}\n\n"
             f"| image | true σ | kernel PSNR seed {seeds} | LR PSNR seed {seeds} | bicubic kernel PSNR | "
-            f"bicubic LR PSNR | true-kernel LR PSNR | wall s / run | CPU s / run |\n|---|---|---|---|---|---|---|---|---|\n")
+            f"bicubic LR PSNR | true-kernel LR PSNR | wall s / run | CPU s / run |\n"
+            f"|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     allk, alll, bk, bl, tl, walls, cpus = [], [], [], [], [], [], []
     for r in rows:
@@ -125,7 +129,8 @@ def markdown(rows: list[dict], args) -> str:
         walls += [x["wall_s"] for x in r["runs"]]
         cpus += [x["cpu_s"] for x in r["runs"]]
         lines.append(
-            f"| {r['image']} | {r['true_sigma'][0]:.2f}/{r['true_sigma'][1]:.2f} | {' / '.join(f'{v:.2f}' for v in ks)} | "
+            f"| {r['image']} | {r['true_sigma'][0]:.2f}/{r['true_sigma'][1]:.2f} | "
+            f"{' / '.join(f'{v:.2f}' for v in ks)} | "
             f"{' / '.join(f'{v:.2f}' for v in ls)} | {r['bicubic_kernel_psnr']:.2f} | {r['bicubic_lr_psnr']:.2f} | "
             f"{r['true_lr_psnr']:.2f} | {statistics.mean(x['wall_s'] for x in r['runs']):.0f} | "
             f"{statistics.mean(x['cpu_s'] for x in r['runs']):.0f} |"
@@ -133,7 +138,8 @@ def markdown(rows: list[dict], args) -> str:
     spread = max((max(x["kernel_psnr"] for x in r["runs"]) - min(x["kernel_psnr"] for x in r["runs"])) for r in rows)
     lines.append(
         f"| mean | | {statistics.mean(allk):.2f} | {statistics.mean(alll):.2f} | {statistics.mean(bk):.2f} | "
-        f"{statistics.mean(bl):.2f} | {statistics.mean(tl):.2f} | {statistics.mean(walls):.0f} | {statistics.mean(cpus):.0f} |"
+        f"{statistics.mean(bl):.2f} | {statistics.mean(tl):.2f} | {statistics.mean(walls):.0f} | "
+        f"{statistics.mean(cpus):.0f} |"
     )
     return head + "\n".join(lines) + f"\n\nLargest seed-to-seed kernel-PSNR spread on one image: {spread:.2f} dB\n"
 

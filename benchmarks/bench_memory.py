@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from sr_desktop.engine.compute.devices import process_rss_bytes  # noqa: E402
-from sr_desktop.engine.imageio.image import Image  # noqa: E402
-from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image  # noqa: E402
+from sr_desktop.engine.compute.devices import process_rss_bytes
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
 
 
 def main() -> int:

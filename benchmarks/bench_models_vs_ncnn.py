@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import statistics
 import time
 
@@ -97,7 +98,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"input {args.size}x{args.size}, {args.threads} threads, median of {args.repeat} interleaved rounds (ms); "
           f"torch {torch.__version__}; load average {load:.1f} on {os.cpu_count()} CPUs")
-    cols = ["torch", "torch-cl", "fast-1dnn", "fast"] + (["jit-cl"] if args.jit else []) + (["ncnn"] if not args.no_ncnn else [])
+    cols = (["torch", "torch-cl", "fast-1dnn", "fast"] + (["jit-cl"] if args.jit else [])
+            + (["ncnn"] if not args.no_ncnn else []))
     print(f"{'model':28s} " + " ".join(f"{c:>9s}" for c in cols) + f" {'fast/ncnn':>9s} {'fast/cl':>8s}")
     for model_id, scale in CASES:
         if only and model_id not in only:
@@ -108,17 +110,17 @@ def main() -> None:
         with torch.inference_mode():
             x, _ = model.prepare_input(image)
             graph = model.module
-            fns = {"torch": lambda: graph(x)}
+            fns = {"torch": functools.partial(graph, x)}
             graph_cl = copy.deepcopy(graph).to(memory_format=torch.channels_last)
             xcl = x.contiguous(memory_format=torch.channels_last)
-            fns["torch-cl"] = lambda: graph_cl(xcl)
+            fns["torch-cl"] = functools.partial(graph_cl, xcl)
             fast_onednn = FastGraph(graph, nnpack=False)
-            fns["fast-1dnn"] = lambda: fast_onednn(x)
+            fns["fast-1dnn"] = functools.partial(fast_onednn, x)
             fast = model.executor()  # what ZooModel.run uses
-            fns["fast"] = lambda: fast(x)
+            fns["fast"] = functools.partial(fast, x)
             if args.jit:
                 traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(graph_cl, xcl).eval()))
-                fns["jit-cl"] = lambda: traced(xcl)
+                fns["jit-cl"] = functools.partial(traced, xcl)
             if not args.no_ncnn:
                 fns["ncnn"] = ncnn_runner(param, binf, graph.input_name, graph.output_name, x[0].numpy(), args.threads)
             ms = interleaved_ms(fns, args.repeat)
@@ -129,7 +131,7 @@ def main() -> None:
             model.to("cuda")
             xc = x.cuda()
             with torch.inference_mode():
-                tc = median_ms(lambda: (model.module(xc), torch.cuda.synchronize()), args.repeat)
+                tc = median_ms(lambda m=model.module, xc=xc: (m(xc), torch.cuda.synchronize()), args.repeat)
             print(f"{'  cuda fp32':28s} {tc:9.1f}")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 

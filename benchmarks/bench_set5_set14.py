@@ -64,10 +64,10 @@ def srcnn_route_bicubic(folder: Path, scale: int) -> tuple[float, float]:
     """
     import numpy as np
 
+    from sr_desktop.engine.compute.matlab_resize import imresize
     from sr_desktop.engine.metrics.color import rgb2ycbcr
     from sr_desktop.engine.metrics.evaluate import list_dataset, read_hr
     from sr_desktop.engine.metrics.fullref import psnr, ssim
-    from sr_desktop.engine.compute.matlab_resize import imresize
 
     psnrs, ssims = [], []
     for path in list_dataset(folder):

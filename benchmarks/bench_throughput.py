@@ -18,14 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from sr_desktop.engine.compute import devices  # noqa: E402
-from sr_desktop.engine.imageio.image import Image  # noqa: E402
-from sr_desktop.engine.imageio import read_image  # noqa: E402
-from sr_desktop.engine.pipeline.upscale import UpscaleOptions, get_model, plan_scale, native_scales_of, upscale_image  # noqa: E402
-from sr_desktop.engine.core.paths import SAMPLE_IMAGE  # noqa: E402
+from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.paths import SAMPLE_IMAGE
+from sr_desktop.engine.imageio import read_image
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, get_model, native_scales_of, plan_scale, upscale_image
 
 DEFAULT_MODELS = ["bicubic", "span", "realesr-animevideov3", "waifu2x-photo", "srmdnf", "realcugan-se"]
 

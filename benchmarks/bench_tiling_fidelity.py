@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from sr_desktop.engine.imageio.image import Image  # noqa: E402
-from sr_desktop.engine.imageio import read_image  # noqa: E402
-from sr_desktop.engine.models.registry import list_models  # noqa: E402
-from sr_desktop.engine.pipeline.upscale import UpscaleOptions, resolve_model, upscale_image  # noqa: E402
-from sr_desktop.engine.core.paths import SAMPLE_IMAGE  # noqa: E402
+from sr_desktop.engine.core.paths import SAMPLE_IMAGE
+from sr_desktop.engine.imageio import read_image
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.models.registry import list_models
+from sr_desktop.engine.pipeline.upscale import UpscaleOptions, resolve_model, upscale_image
 
 
 def main() -> int:

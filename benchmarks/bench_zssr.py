@@ -101,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     keys = ["bicubic", "srmdnf", "zssr_bicubic", "zssr_kernelgan", "zssr_true"]
     head = (f"ZSSR preset {args.preset}, {args.zssr_iters} max iterations, crop {args.crop}"
             f"{', ensemble off' if args.no_ensemble else ''}; "
-            f"KernelGAN {args.kg_iters} its, batch {args.kg_batch}, restarts {args.kg_restarts}; HR ≤ {args.hr_size} px\n\n"
-            "| image | bicubic | (a) SRMDNF | (b) ZSSR bicubic k | (c) ZSSR KernelGAN k | (d) ZSSR true k | KernelGAN kernel PSNR |\n"
+            f"KernelGAN {args.kg_iters} its, batch {args.kg_batch}, restarts {args.kg_restarts}; "
+            f"HR ≤ {args.hr_size} px\n\n"
+            "| image | bicubic | (a) SRMDNF | (b) ZSSR bicubic k | (c) ZSSR KernelGAN k | (d) ZSSR true k "
+            "| KernelGAN kernel PSNR |\n"
             "|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:

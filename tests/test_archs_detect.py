@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from sr_desktop.engine.models.archs import (
-    RRDBNet,
     SPAN,
+    RRDBNet,
     SRVGGNetCompact,
     UnsupportedStateDict,
     detect_architecture,

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from sr_desktop.engine.models.archs import RRDBNet, SPAN, SRVGGNetCompact
+from sr_desktop.engine.models.archs import SPAN, RRDBNet, SRVGGNetCompact
 
 SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "sample.jpg"
 
@@ -58,7 +58,7 @@ def _graph(package: str, stem: str):
 def _weighted_layers(graph):
     """(ncnn layer name, weight, bias-or-None) of Convolution and PReLU layers, in order."""
     out = []
-    for d, layer in zip(graph.layer_defs, graph.layers):
+    for d, layer in zip(graph.layer_defs, graph.layers, strict=True):
         if d.type == "Convolution":
             out.append((d.name, layer.weight, layer.bias))
         elif d.type == "PReLU":
@@ -71,7 +71,7 @@ def _copy_in_order(graph, module) -> None:
     sources = _weighted_layers(graph)
     assert len(targets) == len(sources)
     with torch.no_grad():
-        for (_, w, b), m in zip(sources, targets):
+        for (_, w, b), m in zip(sources, targets, strict=True):
             m.weight.copy_(w.reshape(m.weight.shape))
             if b is not None:
                 m.bias.copy_(b)

@@ -63,8 +63,8 @@ def test_cli_batch_with_a_bad_file_exits_1_and_writes_the_report(tmp_path: Path,
         "a.png": "ok", "b.png": "ok", "cut.jpg": "failed", "list.txt": "skipped"}
 
     # Re-running resumes: the two outputs exist, the bad file fails again.
-    code = main(["batch", str(src), str(tmp_path / "out"), "-r", "--model", "bicubic", "--scale", "3", "--format", "webp",
-                 "--name", "{stem}-{scale}x", "--report", str(report), "--no-progress"])
+    code = main(["batch", str(src), str(tmp_path / "out"), "-r", "--model", "bicubic", "--scale", "3",
+                 "--format", "webp", "--name", "{stem}-{scale}x", "--report", str(report), "--no-progress"])
     assert code == 1
     assert json.loads(report.read_text())["totals"]["skipped"] == 3
 

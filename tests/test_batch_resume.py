@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from sr_desktop.engine.batch.runner import BatchOptions, UpscaleOptions, run_batch
 from sr_desktop.engine.batch.report import EXIT_OK
+from sr_desktop.engine.batch.runner import BatchOptions, UpscaleOptions, run_batch
 
 REPO = Path(__file__).resolve().parent.parent
 N_FILES = 6
@@ -79,7 +79,8 @@ def test_killed_between_files_then_resumed(tmp_path: Path):
         def slow(info):
             if info.extra.get("event") == "file":
                 time.sleep(0.5)
-        run_batch({str(src)!r}, {str(out)!r}, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2)), progress=slow)
+        run_batch({str(src)!r}, {str(out)!r}, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2)),
+                  progress=slow)
         """,
         tmp_path,
     )
@@ -90,7 +91,9 @@ def test_killed_between_files_then_resumed(tmp_path: Path):
     assert 2 <= len(done_before) < N_FILES
     check_outputs_are_complete(out)
 
-    result = run_batch(src, out, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2)), write_report_file=False)
+    result = run_batch(
+        src, out, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2)), write_report_file=False
+    )
     assert result.exit_code == EXIT_OK
     skipped = {Path(r.output).name for r in result.records if r.status == "skipped"}
     upscaled = {Path(r.output).name for r in result.records if r.status == "ok"}
@@ -141,7 +144,9 @@ def test_killed_during_a_write_leaves_no_partial_output(tmp_path: Path):
     leftovers = [p for p in out.iterdir() if p.name not in finals]
     assert leftovers, "the simulated crash should leave a temp file behind"
 
-    result = run_batch(src, out, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2), format="jpg"), write_report_file=False)
+    result = run_batch(
+        src, out, BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2), format="jpg"), write_report_file=False
+    )
     assert result.exit_code == EXIT_OK
     assert result.totals.removed_temp_files == len(leftovers)
     assert [r.status for r in result.records] == ["skipped", "skipped"] + ["ok"] * (N_FILES - 2)

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image as PILImage
 
 from sr_desktop.cli.main import main
-from sr_desktop.engine.metrics.evaluate import score_pair
 from sr_desktop.engine.compute.matlab_resize import imresize
+from sr_desktop.engine.metrics.evaluate import score_pair
 
 
 @pytest.fixture()

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image as PILImage
 
 from sr_desktop.cli.main import main
-from sr_desktop.engine.models.registry import list_models
 from sr_desktop.engine.core.paths import SAMPLE_IMAGE
+from sr_desktop.engine.models.registry import list_models
 
 ZOO = [s for s in list_models() if not s.custom and s.kind != "per_image"]
 

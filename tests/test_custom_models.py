@@ -13,9 +13,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sr_desktop.engine.models.archs import RRDBNet, SPAN, SRVGGNetCompact
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import custom
+from sr_desktop.engine.models.archs import SPAN, RRDBNet, SRVGGNetCompact
 from sr_desktop.engine.models.custom import (
     add_custom_model,
     detect_model_file,
@@ -55,7 +55,7 @@ def _make(kind: str):
     return net.eval()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _made(kind: str):
     """(network, input, its output): built once per kind, shared by the two file formats."""
     net = _make(kind)
@@ -87,7 +87,8 @@ def test_files_are_detected_and_load_the_same_network(tmp_path, kind, arch, scal
         out = model.module(x)
         y = model.run(torch.rand(1, 3, 13, 11))
     if arch == "SPAN":  # the training-form branches were folded: float32 rounding only
-        torch.testing.assert_close(out, ref, rtol=0, atol=2e-6 * ref.abs().max().item())  # measured 3.6-6.0e-7·max, 1 or 2 threads
+        # measured 3.6-6.0e-7·max, 1 or 2 threads
+        torch.testing.assert_close(out, ref, rtol=0, atol=2e-6 * ref.abs().max().item())
     else:
         assert torch.equal(out, ref)
     assert y.shape == (1, 3, 13 * scale, 11 * scale)  # odd sizes too (unshuffle alignment)

@@ -11,11 +11,11 @@ from PIL import Image as PILImage
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
-from sr_desktop.app.upscale_jobs import run_batch_job  # noqa: E402
-from sr_desktop.gui.batch import dialog as batch_dialog  # noqa: E402
-from sr_desktop.gui.batch.dialog import BatchDialog  # noqa: E402
+from sr_desktop.app.upscale_jobs import run_batch_job
+from sr_desktop.gui.batch import dialog as batch_dialog
+from sr_desktop.gui.batch.dialog import BatchDialog
 
 pytestmark = pytest.mark.gui
 
@@ -30,7 +30,7 @@ class FakeDesktopServices:
     opened: list[str] = []
 
     @classmethod
-    def openUrl(cls, url):  # noqa: N802 - Qt naming
+    def openUrl(cls, url):
         cls.opened.append(url.toLocalFile())
         return True
 

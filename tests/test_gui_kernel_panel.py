@@ -12,17 +12,17 @@ import pytest
 from PIL import Image as PILImage
 from scipy import ndimage
 
-from sr_desktop.engine.pipeline import upscale
+from sr_desktop.app.jobs import Job
+from sr_desktop.app.kernel_jobs import check_kernel, load_kernel_file, run_zssr_job
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.kernelgan.kernel_ops import render_kernel
-from sr_desktop.gui.kernel import panel as kernel_panel_module
+from sr_desktop.engine.pipeline import upscale
 from sr_desktop.gui.app import create_application
-from sr_desktop.app.kernel_jobs import check_kernel, load_kernel_file, run_zssr_job
+from sr_desktop.gui.kernel import panel as kernel_panel_module
 from sr_desktop.gui.kernel.panel import heat_map_pixels
 from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.app.jobs import Job
 
 pytestmark = [pytest.mark.gui]
 

@@ -15,12 +15,12 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 
 from sr_desktop.app.jobs import run_engine_job
-from sr_desktop.engine.pipeline import upscale
 from sr_desktop.engine.imageio import SaveOptions, read_image
 from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.pipeline import upscale
 from sr_desktop.gui.app import create_application
-from sr_desktop.gui.qimage import qimage_to_array
 from sr_desktop.gui.main_window.window import MainWindow
+from sr_desktop.gui.qimage import qimage_to_array
 from sr_desktop.gui.settings import GuiSettings
 
 pytestmark = [

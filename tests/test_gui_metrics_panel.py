@@ -17,6 +17,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
+from sr_desktop.app import metrics_jobs
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.metrics import maps, noref
@@ -24,7 +25,6 @@ from sr_desktop.engine.metrics.degradation import Degradation
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair
 from sr_desktop.engine.metrics.upscalers import EngineUpscaler
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
-from sr_desktop.app import metrics_jobs
 from sr_desktop.gui.metrics.panel import MetricsPanel
 from sr_desktop.gui.metrics.state import Evaluation, MetricsState
 

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from sr_desktop.engine.core.errors import ModelError
-from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.core.progress import ProgressTracker
-from sr_desktop.gui.app import create_application
 from sr_desktop.app.jobs import Job
+from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.progress import ProgressTracker
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.gui.app import create_application
 from sr_desktop.gui.worker import JobQueue
 
 pytestmark = pytest.mark.gui
@@ -57,7 +57,7 @@ def test_job_runs_in_worker_thread_and_reports_in_gui_thread(qtbot, qapp):
     def runner(job, progress, cancel):
         runner_threads.append(threading.get_ident())
         tracker = ProgressTracker(3, progress)
-        for i in range(3):
+        for _ in range(3):
             tracker.step()
         return f"result of {job.options}"
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageCms, ImageOps
 
-from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.core.errors import ImageWriteError
 from sr_desktop.engine.imageio import (
     IMAGE_SUFFIXES,
     SaveOptions,
@@ -21,7 +21,7 @@ from sr_desktop.engine.imageio import (
     suffix_for_format,
     write_image,
 )
-from sr_desktop.engine.core.errors import ImageWriteError
+from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.metadata import FileMetadata
 from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.tiff import encode_tiff

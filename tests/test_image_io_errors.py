@@ -13,10 +13,10 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageFile
 
-from sr_desktop.engine.imageio import write as image_io
 from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
-from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio import SaveOptions, read_image, read_image_bytes, write_image
+from sr_desktop.engine.imageio import write as image_io
+from sr_desktop.engine.imageio.image import Image
 
 
 def small_rgb(seed=0, shape=(40, 50, 3)):

@@ -11,10 +11,10 @@ from PIL import Image as PILImage
 from sr_desktop.cli.main import main
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.kernelgan import FAST_PRESET, KernelError, estimate_kernel
 from sr_desktop.engine.kernelgan.kernel_ops import bicubic_kernel_x2, center_of_mass, shift_to_center
 from sr_desktop.engine.kernelgan.score import kernel_psnr
-from sr_desktop.engine.core.progress import CancelToken
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -67,7 +67,7 @@ def test_collapsed_path_equals_six_layer_forward():
     w = torch.randn_like(slow)
     grads_slow = torch.autograd.grad((slow * w).sum(), list(g.parameters()))
     grads_fast = torch.autograd.grad((g(x) * w).sum(), list(g.parameters()))
-    for a, b in zip(grads_slow, grads_fast):
+    for a, b in zip(grads_slow, grads_fast, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=2e-11)  # measured <= 4.4e-12 (float64)
 
 
@@ -78,7 +78,8 @@ def test_collapsed_kernel_matches_degrade_operator():
     out = g(torch.from_numpy(img.transpose(2, 0, 1))[None]).detach().numpy()[0].transpose(1, 2, 0)
     ref = degrade_with_kernel(img, k, 2)
     c = k.shape[0] // 2  # valid output pixel i sits at degrade index i + c/2
-    np.testing.assert_allclose(out, ref[c // 2 : c // 2 + out.shape[0], c // 2 : c // 2 + out.shape[1]], rtol=0, atol=1e-12)  # measured 0
+    valid = ref[c // 2 : c // 2 + out.shape[0], c // 2 : c // 2 + out.shape[1]]
+    np.testing.assert_allclose(out, valid, rtol=0, atol=1e-12)  # measured 0
 
 
 def test_regularisers_vanish_on_ideal_centred_kernel():

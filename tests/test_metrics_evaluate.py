@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.metrics.degradation import (
     Degradation,
     degrade_uint8,
@@ -17,7 +18,6 @@ from sr_desktop.engine.metrics.degradation import (
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_image, score_pair
 from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
-from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.metrics.noref import consistency, sharpness
 from sr_desktop.engine.metrics.upscalers import EngineUpscaler, FunctionUpscaler, MatlabBicubic
 

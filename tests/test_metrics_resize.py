@@ -53,17 +53,17 @@ def test_downscale_half_antialiased_weights_by_hand():
     w = resize_weights(8, 4, 0.5)
     # output 2 (i = 2): inputs 0..7 -> 0 mirrors to 1
     expected = np.zeros(8)
-    for tap, idx in zip(half, range(0, 8)):
+    for tap, idx in zip(half, range(0, 8), strict=True):
         expected[max(idx, 1) - 1] += tap
     np.testing.assert_allclose(w[1], expected, atol=1e-15)
     # output 1: inputs -2, -1, 0, 1, 2, 3, 4, 5 mirror to 3, 2, 1, 1, 2, 3, 4, 5
     expected = np.zeros(8)
-    for tap, idx in zip(half, [3, 2, 1, 1, 2, 3, 4, 5]):
+    for tap, idx in zip(half, [3, 2, 1, 1, 2, 3, 4, 5], strict=True):
         expected[idx - 1] += tap
     np.testing.assert_allclose(w[0], expected, atol=1e-15)
     # output 4: inputs 4..11 -> 9, 10, 11 mirror to 8, 7, 6
     expected = np.zeros(8)
-    for tap, idx in zip(half, [4, 5, 6, 7, 8, 8, 7, 6]):
+    for tap, idx in zip(half, [4, 5, 6, 7, 8, 8, 7, 6], strict=True):
         expected[idx - 1] += tap
     np.testing.assert_allclose(w[3], expected, atol=1e-15)
 

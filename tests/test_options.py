@@ -26,7 +26,6 @@ from sr_desktop.engine.core.options import (
     parse_tile,
 )
 
-
 # -- TilePolicy --------------------------------------------------------------------------------
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sr_desktop.engine.core.errors import ImageWriteError
-from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio import ProtectedPaths, write_image
+from sr_desktop.engine.imageio.image import Image
 
 
 def _image() -> Image:

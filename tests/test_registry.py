@@ -35,7 +35,9 @@ def test_manifest_has_the_stable_ids_and_complete_entries():
             assert spec.source["package"] and spec.source["family"]
             for scale in spec.scales:
                 assert registry.variants_at(spec, scale), (spec.id, scale)
-    assert specs["srmdnf"].published["x2"] == {"Set5": 37.79, "Set14": 33.32, "B100": 32.05, "Urban100": 31.33, "Manga109": 38.07}
+    assert specs["srmdnf"].published["x2"] == {
+        "Set5": 37.79, "Set14": 33.32, "B100": 32.05, "Urban100": 31.33, "Manga109": 38.07
+    }
     assert specs["span"].default_variant == "ch48"
 
 
@@ -71,7 +73,9 @@ def _fake_custom(monkeypatch, loaded: list):
         return SRModel()
 
     mod.load_custom_model = load_custom_model
-    mod.add_custom_model = lambda path, name=None: ModelSpec(id=name or "added", name=name or "added", arch="SPAN", scales=[2], custom=True)
+    mod.add_custom_model = lambda path, name=None: ModelSpec(
+        id=name or "added", name=name or "added", arch="SPAN", scales=[2], custom=True
+    )
     monkeypatch.setitem(sys.modules, "sr_desktop.engine.models.custom", mod)
     import sr_desktop.engine.models as pkg
 

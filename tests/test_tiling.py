@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from sr_desktop.engine.core.errors import Cancelled, DeviceError
-from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.tiling import plan_tiles, split_box
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, plan_scale, upscale_float, upscale_image
 from tests.tiny_models import OOMModel, TinyModel
@@ -137,5 +137,5 @@ def test_tiles_start_on_the_model_alignment_grid():
     whole = upscale_float(rgb, UpscaleOptions(tile=0), model=model)
     tiled = upscale_float(rgb, UpscaleOptions(tile=23), model=model)
     assert np.abs(whole - tiled).max() < 5e-7  # measured 1.2e-7
-    for y0, y1, x0, x1 in plan_tiles(70, 90, 23, align=4):
+    for y0, _y1, x0, _x1 in plan_tiles(70, 90, 23, align=4):
         assert y0 % 4 == 0 and x0 % 4 == 0

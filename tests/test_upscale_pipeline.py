@@ -7,9 +7,9 @@ import pytest
 from PIL import Image as PILImage
 
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.imageio import read_image, write_image
 from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.imageio import read_image, write_image
+from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_file, upscale_image, upscale_region
 from tests.tiny_models import TinyModel
 
@@ -119,8 +119,8 @@ def test_write_result_round_trip(tmp_path):
 
 
 def test_per_image_models_report_their_own_progress():
-    from sr_desktop.engine.models.base import SRModel
     from sr_desktop.engine.core.progress import ProgressInfo
+    from sr_desktop.engine.models.base import SRModel
 
     class Trained(SRModel):
         kind = "per_image"
@@ -135,4 +135,6 @@ def test_per_image_models_report_their_own_progress():
     seen = []
     res = upscale_image(Image(_pixels(6, 6, 3)), UpscaleOptions(), progress=seen.append, model=Trained())
     assert res.image.pixels.shape == (12, 12, 3)
-    assert [(p.done, p.total, p.stage) for p in seen if p.stage == "training"] == [(1, 3, "training"), (2, 3, "training"), (3, 3, "training")]
+    assert [(p.done, p.total, p.stage) for p in seen if p.stage == "training"] == [
+        (1, 3, "training"), (2, 3, "training"), (3, 3, "training")
+    ]

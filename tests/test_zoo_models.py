@@ -51,7 +51,10 @@ def test_output_is_aligned_with_input(model_id, scale):
     assert scores[(0, 0)] > 29.3, scores
 
 
-@pytest.mark.parametrize("model_id,scale", [("waifu2x-cunet", 2), ("realcugan-se", 3), ("realesr-animevideov3", 4), ("srmd", 4), ("span", 2)])
+@pytest.mark.parametrize(
+    "model_id,scale",
+    [("waifu2x-cunet", 2), ("realcugan-se", 3), ("realesr-animevideov3", 4), ("srmd", 4), ("span", 2)],
+)
 @pytest.mark.parametrize("size", [(1, 1), (2, 5), (7, 3)])
 def test_tiny_and_odd_inputs(model_id, scale, size):
     model = load_model(model_id, scale=scale)

@@ -11,8 +11,8 @@ from PIL import Image as PILImage
 
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.kernelgan.kernel_ops import center_of_mass
 from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.kernelgan.kernel_ops import center_of_mass
 from sr_desktop.engine.models.zssr import load_kernel, make_zssr_model
 from sr_desktop.engine.models.zssr.model import stage_kernels
 from sr_desktop.engine.models.zssr.zssr import ZSSROptions, ZSSRTrainer, bicubic_kernel, to_numpy, to_tensor, upsample

@@ -70,12 +70,12 @@ def test_fathers_come_with_their_aligned_weights():
         assert father.shape == (16, 16, 3) and weights.shape == (16, 16, 1)
         # no augmentation in this preset: the father is a crop of the input, its weights
         # the same crop of the map; and gradient sampling keeps crops on the texture
-        hits = [(t, l) for t in range(img.shape[0] - 15) for l in range(img.shape[1] - 15)
-                if np.array_equal(img[t : t + 16, l : l + 16], father)]
+        hits = [(top, left) for top in range(img.shape[0] - 15) for left in range(img.shape[1] - 15)
+                if np.array_equal(img[top : top + 16, left : left + 16], father)]
         assert hits, "father is not a crop of the input"
-        t, l = hits[0]
-        np.testing.assert_array_equal(weights[..., 0], weights_full[t : t + 16, l : l + 16])
-        assert l + 16 > img.shape[1] // 2
+        top, left = hits[0]
+        np.testing.assert_array_equal(weights[..., 0], weights_full[top : top + 16, left : left + 16])
+        assert left + 16 > img.shape[1] // 2
 
 
 def test_augmented_fathers_keep_weights_aligned():
@@ -86,11 +86,12 @@ def test_augmented_fathers_keep_weights_aligned():
     weights_full = gradient_loss_map(img)
     for _ in range(10):
         father, weights = trainer._father(pyramid, 2)
-        matches = [(k, t, l) for k in range(8) for t in range(img.shape[0] - 15) for l in range(img.shape[1] - 15)
-                   if np.array_equal(dihedral(img[t : t + 16, l : l + 16], k), father)]
+        matches = [(k, top, left) for k in range(8)
+                   for top in range(img.shape[0] - 15) for left in range(img.shape[1] - 15)
+                   if np.array_equal(dihedral(img[top : top + 16, left : left + 16], k), father)]
         assert len(matches) == 1
-        k, t, l = matches[0]
-        np.testing.assert_array_equal(weights[..., 0], dihedral(weights_full[t : t + 16, l : l + 16], k))
+        k, top, left = matches[0]
+        np.testing.assert_array_equal(weights[..., 0], dihedral(weights_full[top : top + 16, left : left + 16], k))
 
 
 def test_weighted_training_learns_the_images_own_pairs():

@@ -113,7 +113,7 @@ def execute_job(job: Job, runner: JobRunner, progress: ProgressCallback) -> JobO
         return JobOutcome(job, error=one_line(exc))
     except MemoryError:
         return JobOutcome(job, error=OUT_OF_MEMORY)
-    except Exception as exc:  # noqa: BLE001 - a bug must not kill the app; log it
+    except Exception as exc:  # a bug must not kill the app; log it
         log.exception("job %s failed", job.id)
         return JobOutcome(job, error=f"unexpected error: {one_line(exc)}")
     return JobOutcome(job, result=result)

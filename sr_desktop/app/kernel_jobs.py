@@ -11,15 +11,16 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from sr_desktop.engine.core.kernel_file import check_kernel, kernel_scale, load_kernel_file
-from sr_desktop.engine.kernelgan.errors import KernelError
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
+from sr_desktop.engine.kernelgan.errors import KernelError
 
 __all__ = [
     "KernelTask", "TRAINING_THREADS", "check_kernel", "kernel_scale", "load_kernel_file",

@@ -19,18 +19,18 @@ the runner the GUI's job queue calls with a job whose
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
+from sr_desktop.engine.core.progress import CancelToken, ProgressInfo, check_cancel
 from sr_desktop.engine.metrics.degradation import Degradation, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair, to_uint8_rgb_or_gray
 from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
 from sr_desktop.engine.metrics.noref import Consistency, Sharpness, consistency, sharpness
-from sr_desktop.engine.core.progress import CancelToken, ProgressInfo, check_cancel
 
 VIEW_MODES = ("result", "difference", "ssim", "gradient")
 MAP_MODES = ("difference", "ssim", "gradient")

@@ -5,21 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 from sr_desktop.cli.common import tile_arg
+from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 For every HR image of DIR (PNG/JPEG/BMP/TIFF/WebP; other files are skipped): crop to a
 multiple of the scale, degrade (MATLAB bicubic imresize, or blur with a kernel then keep
 every N-th pixel), upscale with each model, round to 8 bits, and measure PSNR/SSIM on the
 Y channel of BT.601 (grey images: grey values) with N pixels shaved per border.
-'{mb}' is MATLAB's bicubic (the baseline of the published tables); '{pb}' is the app's
+'{MATLAB_BICUBIC_ID}' is MATLAB's bicubic (the baseline of the published tables); '{ENGINE_BICUBIC_ID}' is the app's
 Pillow bicubic model.
 JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y",
 "seconds", "images": [{{"name", "psnr_y", "ssim_y", ...}}], ...}}]}}; PSNR of an image
-identical to its ground truth is infinite and written as null.""".format(
-    mb=MATLAB_BICUBIC_ID, pb=ENGINE_BICUBIC_ID
-)
+identical to its ground truth is infinite and written as null."""
 
 
 def _positive_int(text: str) -> int:

@@ -30,7 +30,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-early-stop", dest="early_stop", action="store_false",
                    help="run all iterations (default: stop once the kernel has stopped changing)")
     p.add_argument("--restarts", type=int, default=1, metavar="N",
-                   help="independent runs combined (element-wise median) into one kernel (steadier; default 1; 3 is what `upscale --model zssr --kernel estimate` uses)")
+                   help="independent runs combined (element-wise median) into one kernel (steadier; default 1; "
+                        "3 is what `upscale --model zssr --kernel estimate` uses)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default auto)")
     p.add_argument("--png", metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     save = SaveOptions(format=args.format, quality=args.quality)
     failed = 0
     protect = ProtectedPaths(inputs)
-    for src, dst in zip(inputs, targets):
+    for src, dst in zip(inputs, targets, strict=True):
         bar = TerminalProgress(src.name, enabled=None if not args.quiet else False)
         try:
             image = read_image(src)

@@ -8,7 +8,8 @@ and refuse the same values.
 from __future__ import annotations
 
 import argparse
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import (

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sr-desktop: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, details in the log
+    except Exception as exc:  # last resort: one line, details in the log
         logging.getLogger("sr_desktop").debug("unexpected error", exc_info=True)
         if args.verbose:
             raise

@@ -9,7 +9,7 @@ from sr_desktop.gui import clear_cv2_qt_plugin_path
 
 clear_cv2_qt_plugin_path()  # must happen before QtWidgets is imported
 
-from PySide6.QtCore import QtMsgType, Qt, qInstallMessageHandler  # noqa: E402
+from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 

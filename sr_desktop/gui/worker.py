@@ -64,7 +64,7 @@ class JobWorker(WorkerBase):
         self._began = threading.Event()
         self._ended = threading.Event()
 
-    def work(self) -> JobOutcome:  # noqa: D102 - superqt entry point, runs in the worker thread
+    def work(self) -> JobOutcome:  # superqt entry point, runs in the worker thread
         self._began.set()
         try:
             return execute_job(self.job, self.runner, lambda info: self.reports.progressed.emit(self.job, info))

@@ -48,7 +48,9 @@ class BatchOptions:
         if self.format not in OUTPUT_FORMATS:
             raise BatchError(f"unknown output format {self.format!r} (use {', '.join(OUTPUT_FORMATS)})")
         if self.existing not in EXISTING_POLICIES:
-            raise BatchError(f"unknown policy for existing outputs {self.existing!r} (use {', '.join(EXISTING_POLICIES)})")
+            raise BatchError(
+                f"unknown policy for existing outputs {self.existing!r} (use {', '.join(EXISTING_POLICIES)})"
+            )
         if not 1 <= int(self.quality) <= 100:
             raise BatchError(f"quality must be 1..100, got {self.quality}")
         check_template(self.name_template)

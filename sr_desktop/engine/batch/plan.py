@@ -54,7 +54,7 @@ def check_template(template: str) -> None:
         raise BatchError(f"bad name template {template!r}: {exc}") from None
     for name in fields:
         if name not in NAME_PLACEHOLDERS:
-            allowed = " ".join("{%s}" % p for p in NAME_PLACEHOLDERS)
+            allowed = " ".join(f"{{{p}}}" for p in NAME_PLACEHOLDERS)
             raise BatchError(f"unknown placeholder {{{name}}} in the name template (use {allowed})")
     if "stem" not in fields:
         raise BatchError("the name template must contain {stem}, or every output would get the same name")

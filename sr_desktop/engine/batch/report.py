@@ -72,7 +72,7 @@ class BatchTotals:
     @classmethod
     def from_records(
         cls, records: list[FileRecord], wall_seconds: float, cancelled: bool, removed_temp_files: int = 0
-    ) -> "BatchTotals":
+    ) -> BatchTotals:
         totals = cls(files=len(records), wall_seconds=round(wall_seconds, 4), cancelled=cancelled)
         totals.removed_temp_files = removed_temp_files
         for record in records:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
 
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import (

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sr_desktop.engine import imageio
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchJob, renamed_path
 from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, FileRecord
@@ -24,12 +25,12 @@ from sr_desktop.engine.compute.devices import resolve_device
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
-from sr_desktop.engine import imageio
 from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import get_model_spec
+
 # The module, not its functions: the upscale call is looked up at run time (tests wrap it).
 from sr_desktop.engine.pipeline import upscale
 
@@ -321,7 +322,7 @@ class BatchStages:
             target.parent.mkdir(parents=True, exist_ok=True)
             written = imageio.write_image(image, target, self._save_options(job), overwrite=overwrite,
                                   protect=self.protect, encoded=encoded)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
             record.error = one_line(exc)
             record.write_seconds = time.perf_counter() - t0 + encode_seconds
             return record

@@ -108,7 +108,7 @@ class TilePolicy:
             raise OptionError(f"tile must be 'auto', 0 (whole image) or a number of pixels, got {self.size!r}")
 
     @classmethod
-    def parse(cls, value: object) -> "TilePolicy":
+    def parse(cls, value: object) -> TilePolicy:
         """``"auto"`` / None, 0, N or their text -> `TilePolicy`; `OptionError` otherwise."""
         return parse_tile(value)
 

@@ -10,8 +10,9 @@ import contextlib
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
 

@@ -65,6 +65,6 @@ class Image:
     def mode(self) -> str:
         return {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[self.channels]
 
-    def with_pixels(self, pixels: np.ndarray) -> "Image":
+    def with_pixels(self, pixels: np.ndarray) -> Image:
         """A copy carrying the same metadata with new pixels (e.g. the upscaled result)."""
         return replace(self, pixels=pixels, info=dict(self.info))

@@ -48,11 +48,12 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
 
     8-bit sources give uint8 pixels, 16-bit PNG/TIFF give uint16. Modes map to L, LA, RGB
     or RGBA: palette -> RGB (RGBA when it has transparency), 1-bit -> L (0/255), CMYK ->
-    RGB, 8-bit L/RGB with a transparent colour (PNG tRNS) -> LA/RGBA. The EXIF orientation is applied to the pixels and ``exif`` keeps the block with
-    orientation 1; the ICC profile is kept as is, except for CMYK sources: with an
-    embedded CMYK profile the pixels are converted through it to sRGB and the sRGB profile
-    is attached; without one the plain conversion is used and no profile is kept (a CMYK
-    profile would be wrong for RGB pixels). Multi-frame files give their first frame.
+    RGB, 8-bit L/RGB with a transparent colour (PNG tRNS) -> LA/RGBA. The EXIF orientation
+    is applied to the pixels and ``exif`` keeps the block with orientation 1; the ICC
+    profile is kept as is, except for CMYK sources: with an embedded CMYK profile the
+    pixels are converted through it to sRGB and the sRGB profile is attached; without one
+    the plain conversion is used and no profile is kept (a CMYK profile would be wrong for
+    RGB pixels). Multi-frame files give their first frame.
 
     ``max_pixels`` (None = no limit) is checked on the header, before any decoding.
     Raises :class:`ImageReadError` (path + short reason) for every unreadable file.
@@ -104,7 +105,7 @@ def _decode(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
         raise ImageReadError(where, "image is too large (decompression bomb guard)") from None
     except MemoryError:
         raise ImageReadError(where, "not enough memory to decode the image") from None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         # Decoders report damaged data with many exception types (OSError, SyntaxError,
         # ValueError, EOFError, zlib.error, struct.error, IndexError...); all mean the same.
         log.debug("decoding %s failed", where, exc_info=True)

@@ -12,9 +12,10 @@ import contextlib
 import io
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 import numpy as np
 
@@ -60,8 +61,8 @@ def write_image(
     path: str | os.PathLike,
     options: SaveOptions | None = None,
     overwrite: bool = False,
-    protect: "Iterable[str | os.PathLike] | ProtectedPaths" = (),
-    encoded: "EncodedImage | None" = None,
+    protect: Iterable[str | os.PathLike] | ProtectedPaths = (),
+    encoded: EncodedImage | None = None,
 ) -> Path:
     """Write ``image`` to ``path`` atomically and return the path.
 
@@ -148,7 +149,7 @@ def _encoder_errors(target: Path, fmt: str):
         raise ImageWriteError(target, "not enough memory to encode the image") from None
     except OSError as exc:
         raise ImageWriteError(target, exc.strerror or str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - encoders raise ValueError, TypeError...
+    except Exception as exc:  # encoders raise ValueError, TypeError...
         log.debug("encoding %s failed", target, exc_info=True)
         raise ImageWriteError(target, f"{fmt.upper()} encoder failed ({exc})") from exc
 

@@ -35,7 +35,9 @@ def kernel_psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
-def lr_psnr(hr: np.ndarray, lr: np.ndarray, estimate: np.ndarray, truth: np.ndarray, scale: int = 2, shave: int = 4) -> float:
+def lr_psnr(
+    hr: np.ndarray, lr: np.ndarray, estimate: np.ndarray, truth: np.ndarray, scale: int = 2, shave: int = 4
+) -> float:
     """PSNR of degrade(hr, aligned estimate) vs the stored LR (RGB, `shave` px border)."""
     e, _ = align_kernels(estimate, truth)
     pred = degrade_with_kernel(hr, e, scale)

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan import losses
 from sr_desktop.engine.kernelgan.crops import CropSampler, gather_crops
 from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
 from sr_desktop.engine.kernelgan.errors import KernelError
 from sr_desktop.engine.kernelgan.generator import KernelGenerator
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4, embed, post_process_kernel
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 
 G_CROP = 64
 SHAVE_BORDER = 10
@@ -228,8 +228,8 @@ def _run_once(
         real_noise = torch.randn((B, 3, d_size, d_size), generator=noise_gen, device=device) * (2.0 / 255.0)
         if opts.accumulate_d_noise:
             for b in range(B):
-                t, l = int(d_tops[b, 0]), int(d_tops[b, 1])
-                image[:, t : t + d_size, l : l + d_size] += real_noise[b]
+                top, left = int(d_tops[b, 0]), int(d_tops[b, 1])
+                image[:, top : top + d_size, left : left + d_size] += real_noise[b]
             d_in = gather_crops(image, d_tops, d_size)
         else:
             d_in = gather_crops(image, d_tops, d_size) + real_noise

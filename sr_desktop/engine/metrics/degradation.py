@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
+from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.core.errors import KernelError
 from sr_desktop.engine.core.kernel_file import check_kernel, load_kernel_file
 from sr_desktop.engine.metrics.errors import EvaluationError
-from sr_desktop.engine.compute.matlab_resize import imresize
 
 
 @dataclass(frozen=True, eq=False)

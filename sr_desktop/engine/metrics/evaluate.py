@@ -17,12 +17,13 @@ Public API (the CLI, the benchmark script and the GUI's evaluate mode use these)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_float, degrade_uint8, modcrop
@@ -30,7 +31,6 @@ from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.fullref import finite_or_none, ms_ssim, psnr, ssim
 from sr_desktop.engine.metrics.timing import Timing
 from sr_desktop.engine.metrics.upscalers import UpscaleOutput, Upscaler, as_upscaler, make_upscaler
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 
 #: suffixes of the files a dataset folder is read from (others, e.g. SHA256SUMS, are skipped)
 DATASET_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

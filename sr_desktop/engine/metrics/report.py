@@ -87,8 +87,8 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
     """PSNR (Y) vs total seconds, one labelled point per model (matplotlib, Agg backend)."""
     # Figure + the Agg canvas directly: no pyplot, no global backend switch (the GUI may
     # use matplotlib's Qt canvas in the same process).
-    from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")

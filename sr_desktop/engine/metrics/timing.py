@@ -25,7 +25,7 @@ class Timing:
         """Input megapixels per second (0 when nothing was timed)."""
         return self.input_pixels / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
-    def add(self, other: "Timing") -> None:
+    def add(self, other: Timing) -> None:
         """Accumulate another call (seconds, pixels, tiles summed; memory and device kept max/last)."""
         self.seconds += other.seconds
         self.input_pixels += other.input_pixels
@@ -65,7 +65,7 @@ class PeakMemory:
             self.peak = max(self.peak, proc.memory_info().rss)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device_type == "cuda":
             import torch
 
@@ -93,7 +93,7 @@ class PeakMemory:
 class Stopwatch:
     """``with Stopwatch() as sw: ...`` then ``sw.seconds``."""
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self._start = time.perf_counter()
         self.seconds = 0.0
         return self

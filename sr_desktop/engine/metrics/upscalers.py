@@ -15,14 +15,15 @@ rounded as saving a PNG would round it). Three kinds:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from sr_desktop.engine.compute.matlab_resize import imresize
-from sr_desktop.engine.metrics.timing import PeakMemory, Stopwatch, Timing
 from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.metrics.timing import PeakMemory, Stopwatch, Timing
 
 #: the bench id of the MATLAB bicubic baseline
 MATLAB_BICUBIC_ID = "bicubic"

@@ -97,7 +97,7 @@ class SRModel:
         self.dtype = torch.float32
 
     # -- feedforward models -------------------------------------------------------------
-    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> "SRModel":
+    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> SRModel:
         """Move to `device` and cast to `dtype`; returns self."""
         self.device = torch.device(device)
         self.dtype = dtype

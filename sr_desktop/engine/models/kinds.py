@@ -21,7 +21,7 @@ class ModelKind(TextEnum):
     PER_IMAGE = "per_image"
 
     @classmethod
-    def parse(cls, value: object) -> "ModelKind":
+    def parse(cls, value: object) -> ModelKind:
         """The kind named by a manifest entry (`ModelError` naming the kinds otherwise)."""
         try:
             return cls(value)

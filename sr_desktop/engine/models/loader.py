@@ -10,7 +10,8 @@ family's conventions), resampling baselines (`ResampleModel`), per-image models
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
@@ -46,7 +47,9 @@ def resolve_scale_variant(spec: ModelSpec, scale: int | None, variant: str | Non
         raise ModelError(f"{spec.id} supports scales {', '.join(f'×{s}' for s in spec.scales)}, not ×{scale}")
     available = variants_at(spec, scale) if spec.kind == ModelKind.FEEDFORWARD else list(spec.variants)
     if variant in (None, "", "default"):
-        chosen = spec.default_variant if spec.default_variant in available else (available[0] if available else "default")
+        chosen = (
+            spec.default_variant if spec.default_variant in available else (available[0] if available else "default")
+        )
         if variant == "default" and "default" in available:
             chosen = "default"
         return scale, chosen

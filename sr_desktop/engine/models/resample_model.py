@@ -28,7 +28,7 @@ class ResampleModel(SRModel):
         # Interior tiles are exact once the filter's support is covered.
         self.context = resample.SUPPORT[method] + 1
 
-    def to(self, device, dtype=torch.float32) -> "ResampleModel":
+    def to(self, device, dtype=torch.float32) -> ResampleModel:
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         return self

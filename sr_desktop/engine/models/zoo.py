@@ -171,7 +171,9 @@ class ZooModel(SRModel):
             pca = torch.tensor(SRMD_BICUBIC_PCA, dtype=x.dtype, device=x.device)
             planes.append(pca[None, :, None, None].expand(x.shape[0], -1, h, w))
             if self.noise_level is not None:
-                planes.append(torch.full((x.shape[0], 1, h, w), self.noise_level / 255.0, dtype=x.dtype, device=x.device))
+                planes.append(
+                    torch.full((x.shape[0], 1, h, w), self.noise_level / 255.0, dtype=x.dtype, device=x.device)
+                )
             return torch.cat(planes, dim=1), 0
         p = c.prepad
         ph = _aligned(h + 2 * p, c.align, c.min_size)
@@ -213,7 +215,7 @@ def peak_activation_bytes(model: ZooModel, height: int, width: int, dtype=torch.
         layer = graph.layers[i]
         meta_layer = _meta_copy(layer)
         outs = meta_layer([blobs[b] for b in bottoms])
-        for name, t in zip(tops, outs):
+        for name, t in zip(tops, outs, strict=False):
             if name not in blobs or blobs[name] is not t:
                 live += t.numel() * t.element_size() if not any(t is o for o in blobs.values()) else 0
             blobs[name] = t

@@ -13,7 +13,7 @@ from sr_desktop.engine.core.options import parse_device, parse_precision
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.loader import load_model
 
-_CACHE: "OrderedDict[tuple, SRModel]" = OrderedDict()
+_CACHE: OrderedDict[tuple, SRModel] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 2
 

@@ -25,8 +25,8 @@ import torch
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.errors import DeviceError, ModelError
 from sr_desktop.engine.core.options import TilePolicy, parse_tile
-from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, check_cancel
+from sr_desktop.engine.models.base import SRModel
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def run_tiled(
             group.append(queue.popleft())
         try:
             results = _run_group(model, src, group, context, src_max, out.dtype, to_gray, channels_last)
-        except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+        except Exception as exc:  # only OOM is handled, the rest re-raised
             if not devices.is_out_of_memory(exc):
                 raise
             del exc
@@ -180,7 +180,9 @@ def run_tiled(
                 ) from None
             parts = split_box(box, new_tile, align)
             if len(parts) == 1:
-                raise DeviceError(f"out of memory on {device} with a {size}×{size} tile that cannot be split further") from None
+                raise DeviceError(
+                    f"out of memory on {device} with a {size}×{size} tile that cannot be split further"
+                ) from None
             max_tile = new_tile
             stats.tile_size = new_tile
             stats.oom_splits += 1
@@ -189,7 +191,7 @@ def run_tiled(
                 tracker.total += len(parts) - 1
             log.info("out of memory with a %d px tile; retrying the same region with %d px tiles", size, new_tile)
             continue
-        for (y0, y1, x0, x1), arr in zip(group, results):
+        for (y0, y1, x0, x1), arr in zip(group, results, strict=True):
             out[y0 * s : y1 * s, x0 * s : x1 * s, :] = arr
         stats.tiles += len(group)
         if device.type == "cuda":
@@ -233,7 +235,7 @@ def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> list[np.nd
             f"model {model.id} returned {tuple(y.shape[2:])} for a {ph}×{pw} input at ×{s}"
         )
     results = []
-    for i, ((y0, y1, x0, x1), (py0, _py1, px0, _px1)) in enumerate(zip(group, padded)):
+    for i, ((y0, y1, x0, x1), (py0, _py1, px0, _px1)) in enumerate(zip(group, padded, strict=True)):
         top, left = (y0 - py0) * s, (x0 - px0) * s
         core = y[i : i + 1, :, top : top + (y1 - y0) * s, left : left + (x1 - x0) * s]
         if to_gray:  # clip first: the grey result equals the grey of the saved RGB result
@@ -283,7 +285,7 @@ def choose_tile(model: SRModel, height: int, width: int, requested: TilePolicy |
         return int(model.recommended_tile), 1
     try:
         bpp = probe_bytes_per_pixel(model)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if not devices.is_out_of_memory(exc):
             raise
         devices.empty_cache(device)

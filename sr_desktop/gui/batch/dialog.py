@@ -38,8 +38,8 @@ from sr_desktop.app.jobs import Job, JobOutcome
 from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
-from sr_desktop.engine.models.base import ModelSpec
 from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.models.base import ModelSpec
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.worker import JobQueue
 
@@ -117,9 +117,9 @@ class BatchDialog(QDialog):
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(95)
         self.name_edit = QLineEdit(DEFAULT_NAME_TEMPLATE)
-        self.name_edit.setToolTip("Placeholders: " + " ".join("{%s}" % p for p in NAME_PLACEHOLDERS))
+        self.name_edit.setToolTip("Placeholders: " + " ".join(f"{{{p}}}" for p in NAME_PLACEHOLDERS))
         self.existing_combo = QComboBox()
-        for policy, text in zip(EXISTING_POLICIES, ("Skip (resume)", "Overwrite", "Rename (name_1)")):
+        for policy, text in zip(EXISTING_POLICIES, ("Skip (resume)", "Overwrite", "Rename (name_1)"), strict=True):
             self.existing_combo.addItem(text, policy)
         self.metadata_check = QCheckBox("Keep colour profile and EXIF")
         self.metadata_check.setChecked(True)
@@ -294,7 +294,7 @@ class BatchDialog(QDialog):
             return False
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.report_path)))
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def closeEvent(self, event) -> None:
         # Closing the dialog cancels the batch (after the current tile); files already
         # written stay. A dialog deleted meanwhile does not stop the job's worker thread.
         if self.is_running():

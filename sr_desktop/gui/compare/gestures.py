@@ -17,7 +17,7 @@ from sr_desktop.gui.compare.region import box_contains, moved_box, snap_box
 class PointerGestures:
     """Mouse and Shift-key handling of the compare view (see the module docstring)."""
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._content.original is None:
             event.ignore()
             return
@@ -43,7 +43,7 @@ class PointerGestures:
         self._update_cursor(pos, event.modifiers())
         event.accept()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = QPointF(event.position())
         drag = self._drag
         if drag is None:
@@ -67,7 +67,7 @@ class PointerGestures:
         self.update()
         event.accept()
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         drag = self._drag
         if drag is None:
             event.ignore()
@@ -96,7 +96,7 @@ class PointerGestures:
         self.update()
         event.accept()
 
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if self._content.original is None or event.button() != Qt.MouseButton.LeftButton \
                 or self._near_divider(event.position()):
             return
@@ -107,17 +107,17 @@ class PointerGestures:
             self.zoom_fit()
         event.accept()
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802
+    def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Shift:
             self._update_cursor(None, event.modifiers())
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+    def keyReleaseEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Shift:
             self._update_cursor(None, event.modifiers())
         super().keyReleaseEvent(event)
 
-    def leaveEvent(self, event) -> None:  # noqa: N802
+    def leaveEvent(self, event) -> None:
         self.unsetCursor()
         super().leaveEvent(event)
 

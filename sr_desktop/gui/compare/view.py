@@ -255,10 +255,10 @@ class CompareView(PointerGestures, QWidget):
 
     # ------------------------------------------------------------------ internals
 
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt naming)
+    def sizeHint(self) -> QSize:
         return QSize(800, 600)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         return QSize(160, 120)
 
     def _require_original(self) -> ImageLayer:
@@ -342,18 +342,18 @@ class CompareView(PointerGestures, QWidget):
 
     # ------------------------------------------------------------------ events
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self._content.original is not None:
             self._refresh_view()
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         dpr_change = getattr(QEvent.Type, "DevicePixelRatioChange", None)
         if dpr_change is not None and event.type() == dpr_change and self._content.original is not None:
             self._refresh_view()
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+    def wheelEvent(self, event: QWheelEvent) -> None:
         if self._content.original is None:
             event.ignore()
             return
@@ -370,7 +370,7 @@ class CompareView(PointerGestures, QWidget):
 
     # ------------------------------------------------------------------ painting
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         try:
             painter.fillRect(self.rect(), _BACKGROUND)

@@ -11,8 +11,8 @@ File dialogs are injectable (``ask_save_path``, ``ask_open_path``) for tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -32,16 +32,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sr_desktop.engine.core.errors import SRDesktopError, one_line
-from sr_desktop.engine.kernelgan.train import FAST_PRESET
-from sr_desktop.engine.core.progress import ProgressInfo
-from sr_desktop.gui.qimage import array_to_qimage
+from sr_desktop.app.jobs import Job, JobRunner
 from sr_desktop.app.kernel_jobs import KernelTask, check_kernel, load_kernel_file, run_kernel_job, save_kernel_files
 from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.app.upscale_jobs import human_seconds
-from sr_desktop.app.jobs import Job, JobRunner
-from sr_desktop.gui.worker import JobQueue
+from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.kernelgan.train import FAST_PRESET
+from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
+from sr_desktop.gui.worker import JobQueue
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
 HEAT_MAP_SIDE = 208

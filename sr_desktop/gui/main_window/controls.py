@@ -9,10 +9,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QHBoxLayout,
     QVBoxLayout,
     QWidget,
 )

@@ -279,7 +279,9 @@ class MainWindow(QMainWindow):
             self._update_status()
         if change in (Change.IMAGE, Change.REGION):
             box = self.session.region
-            self.region_label.setText(REGION_HINT if box is None else f"Region {box[2]}×{box[3]} at ({box[0]}, {box[1]})")
+            self.region_label.setText(
+                REGION_HINT if box is None else f"Region {box[2]}×{box[3]} at ({box[0]}, {box[1]})"
+            )
         if change is Change.RESULT:
             self.status_labels.show_run(self.session.last_run)
             self._update_status(self.session.last_run.scale)
@@ -303,16 +305,16 @@ class MainWindow(QMainWindow):
         """Ctrl+V: open the clipboard's image, or the files it holds."""
         self.opener.paste()
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def dropEvent(self, event) -> None:
         if self.opener.open_dropped(event.mimeData()):
             event.acceptProposedAction()
         else:
@@ -469,19 +471,19 @@ class MainWindow(QMainWindow):
         self.status_labels.show_sizes(self.image, scale if scale is not None else self.picker.scale())
 
     # ================================================================ keys and closing
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat() and self.image is not None:
             self.compare.set_show_original(True)
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def keyReleaseEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat() and self.image is not None:
             self.compare.set_show_original(False)
             return
         super().keyReleaseEvent(event)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         if not self.saver.may_discard_result():
             event.ignore()
             return

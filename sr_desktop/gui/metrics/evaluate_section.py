@@ -8,7 +8,7 @@ The section holds the inputs and shows progress; running the evaluation is the p
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal

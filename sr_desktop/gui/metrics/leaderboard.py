@@ -136,7 +136,7 @@ class LeaderboardTable(QTableWidget):
             self.selectRow(r)
         self.blockSignals(False)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:
         rows = max(3, min(self.rowCount(), 8))
         height = self.horizontalHeader().sizeHint().height() + rows * self.verticalHeader().defaultSectionSize()
         return QSize(260, height + 2 * self.frameWidth())
@@ -198,7 +198,7 @@ class PsnrBarChart(QWidget):
         caption = QFontMetrics(self.font()).height() + 6
         return max(1, n) * (self.ROW + self.GAP) + self.GAP + caption
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:
         return QSize(260, self._height_for(len(self._values)))
 
     def _layout(self) -> tuple[int, int, int]:
@@ -213,13 +213,13 @@ class PsnrBarChart(QWidget):
         i = int((y - self.GAP) // (self.ROW + self.GAP))
         return i if 0 <= i < len(self._values) else -1
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event) -> None:
         i = self._row_at(event.position().y())
         if i >= 0 and event.button() == Qt.MouseButton.LeftButton:
             self.modelActivated.emit(self._values[i][0])
         super().mousePressEvent(event)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = self.palette()

@@ -25,12 +25,13 @@ Wiring (done by the main window): ``showPixels(pixels, label)`` ->
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
+from sr_desktop.app.jobs import Job
 from sr_desktop.app.metrics_jobs import (
     MAP_MODES,
     VIEW_MODES,
@@ -50,7 +51,6 @@ from sr_desktop.gui.metrics.state import Evaluation, MetricsState
 from sr_desktop.gui.metrics.view_section import ViewSection
 from sr_desktop.gui.side_panel_layout import scrollable_column
 from sr_desktop.gui.widgets import WrapLabel
-from sr_desktop.app.jobs import Job
 from sr_desktop.gui.worker import JobQueue
 
 

@@ -18,14 +18,23 @@ On other devices/dtypes the same fused plan runs with ``F.conv2d`` (no prepackin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from sr_desktop.engine.models.ncnn.graph import NcnnGraph
-from sr_desktop.engine.models.ncnn.layers import BinaryOp, Concat, Convolution, Deconvolution, Eltwise, Sigmoid, Split, Swish
+from sr_desktop.engine.models.ncnn.layers import (
+    BinaryOp,
+    Concat,
+    Convolution,
+    Deconvolution,
+    Eltwise,
+    Sigmoid,
+    Split,
+    Swish,
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,9 @@ class ConvStep:
     + residual)]`` where the scale was folded into the weights.
     """
 
-    def __init__(self, layer: Convolution | Deconvolution, act: Activation | None, scale: float = 1.0, add: bool = False):
+    def __init__(
+        self, layer: Convolution | Deconvolution, act: Activation | None, scale: float = 1.0, add: bool = False
+    ):
         self.transposed = isinstance(layer, Deconvolution)
         self.layer = layer
         self.act = act
@@ -340,7 +351,9 @@ class FastGraph:
             return name
 
         # 3. the steps, with blobs freed after their last use
-        kept = [(k, i, [final(b) for b in bottoms], tops) for k, (i, bottoms, tops) in enumerate(plan) if k not in removed]
+        kept = [
+            (k, i, [final(b) for b in bottoms], tops) for k, (i, bottoms, tops) in enumerate(plan) if k not in removed
+        ]
         self.output_name = final(output)
         last_use: dict[str, int] = {}
         for n, (_k, _i, bottoms, _tops) in enumerate(kept):
@@ -379,7 +392,7 @@ class FastGraph:
         blobs: dict[str, torch.Tensor] = {self.input_name: x}
         for step in self.steps:
             outs = step.fn([blobs[b] for b in step.bottoms])
-            for name, t in zip(step.tops, outs):
+            for name, t in zip(step.tops, outs, strict=False):
                 blobs[name] = t
             for b in step.dead:
                 del blobs[b]

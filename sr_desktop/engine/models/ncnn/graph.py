@@ -67,7 +67,7 @@ class NcnnGraph(nn.Module):
         layers = self.layers
         for i, bottoms, tops, dead in self.steps:
             outs = layers[i]([blobs[b] for b in bottoms])
-            for name, t in zip(tops, outs):
+            for name, t in zip(tops, outs, strict=False):  # top counts are not checked against outputs
                 blobs[name] = t
             for b in dead:
                 del blobs[b]
@@ -168,7 +168,7 @@ def load_ncnn_graph(
             from safetensors.torch import load_file
 
             return _from_tensors(layer_defs, load_file(str(cache_file)), source).eval()
-        except Exception as exc:  # a damaged cache entry is re-created, never fatal
+        except Exception as exc:  # noqa: BLE001 - a damaged cache entry is re-created, never fatal
             log.warning("ignoring damaged weight cache %s: %s", cache_file, exc)
     graph = _from_bin(layer_defs, bin_bytes, source).eval()
     _write_cache(graph, cache_file, key)

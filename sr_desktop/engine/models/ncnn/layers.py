@@ -7,7 +7,7 @@ returns the next weight blob as a float32 numpy array (from the ``.bin`` or the 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -298,7 +298,7 @@ class Eltwise(Layer):
                 out = torch.maximum(out, x)
         elif self.coeffs:
             out = xs[0] * self.coeffs[0]
-            for c, x in zip(self.coeffs[1:], xs[1:]):
+            for c, x in zip(self.coeffs[1:], xs[1:], strict=False):
                 out = out + x * c if c != 1.0 else out + x
         else:
             out = xs[0]
@@ -375,7 +375,7 @@ class Crop(Layer):
         if self.starts:
             axes = self.axes or list(range(len(self.starts)))
             index = [slice(None)] * 4
-            for start, end, axis in zip(self.starts, self.ends, axes):
+            for start, end, axis in zip(self.starts, self.ends, axes, strict=False):
                 axis = axis + 3 if axis < 0 else axis
                 size = x.shape[axis + 1]
                 start = start + size if start < 0 else min(start, size)

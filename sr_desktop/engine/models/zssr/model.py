@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 
 from sr_desktop.engine.core.kernel_file import as_kernel, kernel_scale, odd_canvas
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.kernelgan.errors import KernelError
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.models.zssr.zssr import ZSSROptions, bicubic_kernel, zssr_upscale
 
 CPU_CROP = 64
@@ -137,5 +137,7 @@ def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: i
     if iterations is not None:
         if iterations < 1:
             raise KernelError("ZSSR iterations must be at least 1")
-        options = dataclasses.replace(options, max_iters=int(iterations), min_iters=min(options.min_iters, int(iterations)))
+        options = dataclasses.replace(
+            options, max_iters=int(iterations), min_iters=min(options.min_iters, int(iterations))
+        )
     return ZSSRModel(scale, kernel=kernel, device=device, seed=seed, options=options, **extra)

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
-from sr_desktop.engine.kernelgan.kernel_ops import cubic
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+from sr_desktop.engine.kernelgan.kernel_ops import cubic
 from sr_desktop.engine.models.zssr.weighting import crop_probability, gradient_loss_map
 
 
@@ -116,7 +116,7 @@ class ZSSROptions:
     crop_sampling: str = "uniform"
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> "ZSSROptions":
+    def preset(cls, name: str, **overrides) -> ZSSROptions:
         """Options of a named configuration (`PRESETS`), with field overrides."""
         if name not in PRESETS:
             raise ValueError(f"unknown ZSSR preset {name!r} (use {', '.join(PRESETS)})")
@@ -300,7 +300,9 @@ class ZSSRTrainer:
             sr = np.clip(sr + to_numpy(up), 0.0, 1.0)
         return sr
 
-    def final_output(self, lr: np.ndarray, kernel: np.ndarray, scale: int, cancel: CancelToken | None = None) -> np.ndarray:
+    def final_output(
+        self, lr: np.ndarray, kernel: np.ndarray, scale: int, cancel: CancelToken | None = None
+    ) -> np.ndarray:
         """8-way ensemble with back-projection and median (or one pass when `ensemble` is off)."""
         outs = []
         for k in range(8 if self.opts.ensemble else 1):
