@@ -42,10 +42,12 @@ def _modules(package_dir: Path, package: str) -> list[str]:
     return [n for n in names if n not in EXCLUDED]
 
 
-def test_engine_and_cli_modules_import_no_qt():
+def test_engine_app_and_cli_modules_import_no_qt():
     modules = _modules(ROOT / "sr_desktop" / "engine", "sr_desktop.engine")
+    modules += _modules(ROOT / "sr_desktop" / "app", "sr_desktop.app")
     modules += _modules(ROOT / "sr_desktop" / "cli", "sr_desktop.cli")
     assert "sr_desktop.engine.pipeline.upscale" in modules and "sr_desktop.cli.main" in modules
+    assert "sr_desktop.app.session" in modules
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     # one fresh interpreter, modules imported one by one; Qt is checked after each
     proc = subprocess.run(

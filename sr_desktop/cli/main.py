@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from sr_desktop import __version__
@@ -32,6 +33,12 @@ def _available_modules():
                 raise
 
 
+def _add_global_flags(parser: argparse.ArgumentParser) -> None:
+    """--version and --verbose, which every form of the command takes."""
+    parser.add_argument("--version", action="version", version=f"sr-desktop {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="verbose log output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the subcommands (``sr-desktop COMMAND ...``)."""
     parser = argparse.ArgumentParser(
@@ -39,8 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="SR Desktop: super-resolution workbench. Without a command, opens the app "
         "(see `sr-desktop app --help`).",
     )
-    parser.add_argument("--version", action="version", version=f"sr-desktop {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="verbose log output")
+    _add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _available_modules():
         module.add_parser(sub)
@@ -54,8 +60,7 @@ def build_app_parser() -> argparse.ArgumentParser:
         description="Open the SR Desktop window (or, with no display, run the offscreen "
         "pipeline on the image and save results under ./out/).",
     )
-    parser.add_argument("--version", action="version", version=f"sr-desktop {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="verbose log output")
+    _add_global_flags(parser)
     parser.add_argument(
         "--screenshot",
         metavar="OUT.png",
@@ -117,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sr-desktop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`sr-desktop models | head`): stop quietly, as
+        # Unix tools do, and keep the interpreter's final flush from failing again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for a tool stopped by a closed pipe
     except Exception as exc:  # last resort: one line, details in the log
         logging.getLogger("sr_desktop").debug("unexpected error", exc_info=True)
         if args.verbose:

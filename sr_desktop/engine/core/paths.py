@@ -43,33 +43,29 @@ def _home_override() -> Path | None:
     return Path(value) if value else None
 
 
-def cache_dir() -> Path:
-    """Directory for converted model weights and other re-creatable data."""
+def _user_dir(home_subdir: str, platform_dir) -> Path:
+    """``$SR_DESKTOP_HOME/home_subdir`` when set, else the platform's folder; created."""
     home = _home_override()
-    path = home / "cache" if home else Path(platformdirs.user_cache_dir(_APP))
+    path = home / home_subdir if home else Path(platform_dir(_APP))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cache_dir() -> Path:
+    """Directory for converted model weights and other re-creatable data."""
+    return _user_dir("cache", platformdirs.user_cache_dir)
 
 
 def data_dir() -> Path:
     """Directory for user data: custom models the user added."""
-    home = _home_override()
-    path = home / "data" if home else Path(platformdirs.user_data_dir(_APP))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _user_dir("data", platformdirs.user_data_dir)
 
 
 def config_dir() -> Path:
     """Directory for settings."""
-    home = _home_override()
-    path = home / "config" if home else Path(platformdirs.user_config_dir(_APP))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _user_dir("config", platformdirs.user_config_dir)
 
 
 def log_dir() -> Path:
     """Directory for log files."""
-    home = _home_override()
-    path = home / "logs" if home else Path(platformdirs.user_log_dir(_APP))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _user_dir("logs", platformdirs.user_log_dir)
