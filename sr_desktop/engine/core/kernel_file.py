@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sr_desktop.engine.core.errors import KernelError
+from sr_desktop.engine.core.errors import KernelError, one_line
 
 MAX_KERNEL_SIZE = 101
 #: kernels at least this wide are ×4 kernels (the analytic ×4 kernel of a 17×17 ×2 kernel
@@ -66,7 +66,7 @@ def load_kernel_file(path: str | Path) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = one_line(exc)
         raise KernelError(f"cannot read kernel {path.name}: not a .npy array "
                           f"(not a readable .npy file: {reason})") from None
     return check_kernel(array, path.name)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from sr_desktop.engine.core import paths
-from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.models.archs.detect import (
     ARCH_REGISTRY,
     UnsupportedStateDict,
@@ -91,7 +91,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         try:
             obj: Any = load_file(str(path), device="cpu")
         except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
-            raise _unsupported(path, f"not a readable safetensors file: {_first_line(exc)}") from None
+            raise _unsupported(path, f"not a readable safetensors file: {one_line(exc)}") from None
     else:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
@@ -110,11 +110,6 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         return unwrap_state_dict(obj)
     except UnsupportedStateDict as exc:
         raise _unsupported(path, str(exc)) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 # -- SRModel wrappers --------------------------------------------------------------------
@@ -210,7 +205,7 @@ def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int]:
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - a graph that cannot run is a bad file
-            raise _unsupported(path, f"the graph does not run: {_first_line(exc)}") from None
+            raise _unsupported(path, f"the graph does not run: {one_line(exc)}") from None
         if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[1] != 3:
             raise _unsupported(path, "the graph does not output an RGB image")
         if y.shape[2] != y.shape[3]:
@@ -238,7 +233,7 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
     try:
         module = load_ncnn_graph(param, binf)
     except NcnnGraphError as exc:
-        raise _unsupported(param, _first_line(exc)) from None
+        raise _unsupported(param, one_line(exc)) from None
     scale, shrink = geometry or _measure_ncnn_geometry(module, param)
     return NcnnPairModel(module, scale, shrink, model_id)
 
