@@ -139,7 +139,7 @@ def parse_tile(value: object) -> TilePolicy:
     try:
         size = int(str(value).strip()) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
-        raise OptionError(f"tile must be 'auto' or a number of pixels, got {value!r}") from None
+        raise OptionError(f"tile must be 'auto' or a number of pixels, not {value!r}") from None
     if isinstance(value, float) and value != size:
         raise OptionError(f"tile must be a whole number of pixels, got {value!r}")
     if size < 0:
