@@ -215,13 +215,16 @@ def _detect_file(path: Path, scale: int | None = None) -> tuple[DetectedModel, t
     state = _read_state_dict(path)
     try:
         detected = detect_architecture(state)
-        if not detected.scale:
-            given = scale or _scale_in_name(path)
-            if not given:
-                raise UnsupportedStateDict(
-                    f"{detected.arch} weights do not record their scale; put it in the file name, "
-                    f"e.g. {_slug(path.stem)}_x3{path.suffix}")
-            detected.set_scale(given)
+    except UnsupportedStateDict as exc:
+        raise _unsupported(path, str(exc)) from None
+    if not detected.scale:
+        given = scale or _scale_in_name(path)
+        if not given:
+            raise ModelError(
+                f"{path}: {detected.arch} weights do not record their scale; put it in the file name, "
+                f"e.g. {_slug(path.stem)}_x3{path.suffix}")
+        detected.set_scale(given)
+    try:
         return detected, detected.build()
     except UnsupportedStateDict as exc:
         raise _unsupported(path, str(exc)) from None
