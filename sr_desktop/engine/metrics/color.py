@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: rows: Y, Cb, Cr; applied to R, G, B in 0..1, giving values on the 0..255 scale
-BT601_MATRIX = np.array(
-    [
-        [65.481, 128.553, 24.966],
-        [-37.797, -74.203, 112.0],
-        [112.0, -93.786, -18.214],
-    ],
-    dtype=np.float64,
-)
-BT601_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float64)
+from sr_desktop.engine.compute.ycbcr import BT601_MATRIX, BT601_OFFSET
+
+__all__ = ["BT601_MATRIX", "BT601_OFFSET", "luma_y", "rgb2ycbcr"]
 
 
 def rgb2ycbcr(rgb: np.ndarray) -> np.ndarray:

@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
 from sr_desktop.engine.models.archs.detect import (
     ARCH_REGISTRY,
+    DetectedModel,
     UnsupportedStateDict,
     arch_support,
     detect_architecture,
@@ -43,7 +44,6 @@ from sr_desktop.engine.models.base import ModelSpec, SRModel
 
 log = logging.getLogger(__name__)
 
-PRE_PAD = 8
 INDEX_VERSION = 1
 NCNN_MAGIC = "7767517"
 SAFETENSORS_SUFFIX = ".safetensors"
@@ -112,42 +112,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise _unsupported(path, str(exc)) from None
 
 
-# -- SRModel wrappers --------------------------------------------------------------------
-
-
-def _pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
-    if max(left, right, top, bottom) == 0:
-        return x
-    h, w = x.shape[-2:]
-    mode = "reflect" if max(left, right) < w and max(top, bottom) < h else "replicate"
-    return F.pad(x, (left, right, top, bottom), mode=mode)
-
-
-class ArchModel(SRModel):
-    """A torch architecture from `sr_desktop.engine.models.archs` with custom weights."""
-
-    def __init__(self, module: torch.nn.Module, arch: str, scale: int, model_id: str,
-                 align: int = 1):
-        super().__init__()
-        self.module = module.eval()
-        self.arch = arch
-        self.id = model_id
-        self.scale = scale
-        self.align = align
-        support = arch_support(arch)
-        self.context = support.context
-        self.recommended_tile = support.recommended_tile
-        self.tileable = True
-        self.supports_fp16 = True
-
-    def run(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        extra_h = -(h + 2 * PRE_PAD) % self.align
-        extra_w = -(w + 2 * PRE_PAD) % self.align
-        xp = _pad(x, PRE_PAD, PRE_PAD + extra_w, PRE_PAD, PRE_PAD + extra_h)
-        y = self.module(xp)
-        s, p = self.scale, PRE_PAD * self.scale
-        return y[..., p : p + s * h, p : p + s * w]
+# -- SRModel wrappers (the torch architectures' `ArchModel` is in `arch_model`) ----------
 
 
 class NcnnPairModel(SRModel):
@@ -173,7 +138,7 @@ class NcnnPairModel(SRModel):
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        y = self.module(_pad(x, self.pad, self.pad, self.pad, self.pad))
+        y = self.module(pad_border(x, self.pad, self.pad, self.pad, self.pad))
         off = self.pad * self.scale - self.shrink // 2
         return y[..., off : off + self.scale * h, off : off + self.scale * w]
 
@@ -238,28 +203,53 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
     return NcnnPairModel(module, scale, shrink, model_id)
 
 
-def _load_torch(path: Path, model_id: str) -> ArchModel:
+def _scale_in_name(path: Path) -> int | None:
+    """The scale written in a file name: ``fsrcnn_x3.pth``, ``model-4x``, ``X2``."""
+    m = re.search(r"(?:^|[^a-z0-9])x([1-8])(?![0-9])|(?<![0-9])([1-8])x(?:$|[^a-z0-9])", path.stem.lower())
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def _detect_file(path: Path, scale: int | None = None) -> tuple[DetectedModel, torch.nn.Module]:
+    """Detect and build a checkpoint; `scale` (or the file name) gives a scale the
+    weights do not hold (FSRCNN)."""
     state = _read_state_dict(path)
     try:
         detected = detect_architecture(state)
-        module = detected.build()
     except UnsupportedStateDict as exc:
         raise _unsupported(path, str(exc)) from None
+    if not detected.scale:
+        given = scale or _scale_in_name(path)
+        if not given:
+            raise ModelError(
+                f"{path}: {detected.arch} weights do not record their scale; put it in the file name, "
+                f"e.g. {_slug(path.stem)}_x3{path.suffix}")
+        detected.set_scale(given)
+    try:
+        return detected, detected.build()
+    except UnsupportedStateDict as exc:
+        raise _unsupported(path, str(exc)) from None
+
+
+def _load_torch(path: Path, model_id: str, scale: int | None = None) -> ArchModel:
+    """Load a checkpoint at `scale` (None: the scale detected in it)."""
+    detected, module = _detect_file(path, scale)
+    if scale is not None and scale not in detected.scales:
+        scales = ", ".join(f"×{s}" for s in detected.scales)
+        raise ModelError(f"{path.name} ({detected.arch}) serves {scales}, not ×{scale}")
     support = detected.support
-    model = ArchModel(module, detected.arch, detected.scale, model_id, align=support.align(detected.params))
-    model.context = support.context_for(detected.params)
-    return model
+    return ArchModel(module, detected.arch, scale or detected.scale, model_id,
+                     align=support.align(detected.params), params=detected.params)
 
 
 def _load_any(path: str | os.PathLike, model_id: str,
-              geometry: tuple[int, int] | None = None) -> SRModel:
+              geometry: tuple[int, int] | None = None, scale: int | None = None) -> SRModel:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
     pair = _ncnn_pair(path)
     if pair is not None:
         return _load_ncnn(pair[0], pair[1], model_id, geometry)
-    return _load_torch(path, model_id)
+    return _load_torch(path, model_id, scale)
 
 
 def load_model_file(path: str | os.PathLike) -> SRModel:
@@ -269,7 +259,10 @@ def load_model_file(path: str | os.PathLike) -> SRModel:
 
 
 def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
-    """What a model file is: ``{"arch", "scale", "params", "format", "files"}``.
+    """What a model file is: ``{"arch", "scale", "scales", "params", "format", "files"}``.
+
+    ``scale`` is the scale the model runs at by default; ``scales`` all it serves (a
+    pre-upsampling SRCNN/VDSR ×2/×3/×4, a ×8 LapSRN ×2/×4/×8).
 
     Raises ModelError for anything unsupported (with the supported architectures named).
     """
@@ -279,16 +272,13 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
     pair = _ncnn_pair(path)
     if pair is not None:
         model = _load_ncnn(pair[0], pair[1], "")
-        return {"arch": "ncnn", "scale": model.scale, "params": {"shrink": model.shrink},
+        return {"arch": "ncnn", "scale": model.scale, "scales": [model.scale],
+                "params": {"shrink": model.shrink},
                 "format": "ncnn", "files": [str(pair[0]), str(pair[1])]}
-    state = _read_state_dict(path)
-    try:
-        detected = detect_architecture(state)
-        detected.build()  # the weights must really fit
-    except UnsupportedStateDict as exc:
-        raise _unsupported(path, str(exc)) from None
+    detected, _ = _detect_file(path)  # building it: the weights must really fit
     fmt = "safetensors" if path.suffix.lower() == SAFETENSORS_SUFFIX else "pth"
-    return {"arch": detected.arch, "scale": detected.scale, "params": detected.params,
+    return {"arch": detected.arch, "scale": detected.scale, "scales": list(detected.scales),
+            "params": detected.params,
             "format": fmt, "files": [str(path)]}
 
 
@@ -359,14 +349,16 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     main = files[0] if files else folder
     arch = entry.get("arch", "?")
     scale = int(entry.get("scale", 1))
+    scales = [int(s) for s in entry.get("scales", [scale])]
+    served = ", ".join(f"×{s}" for s in scales)
     installed = bool(files) and all(f.is_file() for f in files)
     return ModelSpec(
         id=entry["id"],
         name=entry.get("name", entry["id"]),
         arch=arch,
-        scales=[scale],
+        scales=scales,
         tags=["custom"],
-        description=f"user model ({arch}, ×{scale}) added from {entry.get('original', main.name)}",
+        description=f"user model ({arch}, {served}) added from {entry.get('original', main.name)}",
         source={"file": str(main), "files": [str(f) for f in files],
                 "format": entry.get("format", ""), "params": entry.get("params", {}),
                 "sha256": entry.get("sha256", "")},
@@ -421,6 +413,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
         "name": display,
         "arch": info["arch"],
         "scale": info["scale"],
+        "scales": info["scales"],
         "params": info["params"],
         "format": info["format"],
         "files": stored,
@@ -454,10 +447,12 @@ def remove_custom_model(model_id: str) -> None:
 
 def load_custom_model(spec: ModelSpec, scale: int | None = None,
                       variant: str | None = None) -> SRModel:
-    """Load an added model. `scale` must be the model's own; only the default variant."""
-    own = spec.scales[0]
-    if scale is not None and int(scale) != own:
-        raise ModelError(f"{spec.id} is a ×{own} model; ×{scale} is not available")
+    """Load an added model at one of its scales (None: its largest); only the default variant."""
+    own = max(spec.scales) if scale is None else int(scale)
+    if own not in spec.scales:
+        what = f"is a ×{spec.scales[0]} model" if len(spec.scales) == 1 else "serves " + ", ".join(
+            f"×{s}" for s in spec.scales)
+        raise ModelError(f"{spec.id} {what}; ×{scale} is not available")
     if variant not in (None, "", "default"):
         raise ModelError(f"{spec.id} has no variant {variant!r} (only 'default')")
     main = Path(spec.source.get("file", ""))
@@ -466,7 +461,7 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     geometry = None
     if spec.arch == "ncnn" and "shrink" in spec.source.get("params", {}):
         geometry = (own, int(spec.source["params"]["shrink"]))  # measured when added
-    model = _load_any(main, spec.id, geometry)
+    model = _load_any(main, spec.id, geometry, scale=None if spec.arch == "ncnn" else own)
     if model.scale != own:
         raise ModelError(f"custom model {spec.id}: the stored file is ×{model.scale}, not ×{own}")
     model.variant = "default"

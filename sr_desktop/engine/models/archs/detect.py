@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sr_desktop.engine.models.archs import rrdbnet, span, srvgg
+from sr_desktop.engine.models.archs import espcn, fsrcnn, lapsrn, rrdbnet, span, srcnn, srvgg, vdsr
 
 StateDict = dict[str, torch.Tensor]
 _CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "generator")
@@ -42,6 +42,16 @@ class ArchSupport:
     ``context``: input pixels of tile context for seamless tiles (``small_context(params)``
     may lower it for a shallower network); ``recommended_tile``: tile side in pixels;
     ``align(params)``: the input size multiple the module needs.
+
+    Conventions of the network, applied by the wrapper that runs it
+    (`engine.models.arch_model.ArchModel`): ``color`` "y" = a one-channel network of this
+    architecture upscales Y of BT.601 YCbCr (Cb/Cr go bicubic), "rgb" = RGB in and out;
+    ``input_range`` 1.0 or 255.0; ``pre_upsample``: the network's input is the
+    bicubic-upscaled image (then ``context`` is in output pixels); ``supports_fp16``.
+    ``scales(scale, params)``: the scales these weights serve (pre-upsampling networks:
+    ×2/×3/×4; a LapSRN pyramid: every level); ``forward_kwargs(scale, params)``: extra
+    arguments of ``module(x, ...)`` to run at one of them. An ``infer`` that cannot know
+    the scale (FSRCNN: the deconvolution's stride is not in the weights) returns 0.
     """
 
     name: str
@@ -52,6 +62,16 @@ class ArchSupport:
     recommended_tile: int
     align: Callable[[dict[str, Any]], int] = lambda params: 1
     small_context: Callable[[dict[str, Any]], int | None] = lambda params: None
+    color: str = "rgb"
+    input_range: float = 1.0
+    pre_upsample: bool = False
+    supports_fp16: bool = True
+    scales: Callable[[int, dict[str, Any]], tuple[int, ...]] = lambda scale, params: (scale,)
+    forward_kwargs: Callable[[int, dict[str, Any]], dict[str, Any]] = lambda scale, params: {}
+
+    def color_for(self, params: dict[str, Any]) -> str:
+        """"y" when this network runs on the Y channel (one channel, ``color == "y"``)."""
+        return "y" if self.color == "y" and params.get("num_channels", 3) == 1 else "rgb"
 
     def context_for(self, params: dict[str, Any]) -> int:
         """The tile context of this architecture with these hyper-parameters."""
@@ -71,6 +91,16 @@ class DetectedModel:
     def support(self) -> ArchSupport:
         """The registry entry of this architecture."""
         return arch_support(self.arch)
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        """Every scale these weights serve (empty while the scale is unknown)."""
+        return self.support.scales(self.scale, self.params) if self.scale else ()
+
+    def set_scale(self, scale: int) -> None:
+        """Give the scale that `infer` could not read from the weights (FSRCNN)."""
+        self.scale = scale
+        self.params["upscale"] = scale
 
     def build(self) -> nn.Module:
         """The module with the weights loaded, in eval mode, float32."""
@@ -233,6 +263,135 @@ def _fold_conv3xc(state: StateDict) -> StateDict:
     return state
 
 
+# -- the early CNNs: SRCNN, FSRCNN, ESPCN, VDSR, LapSRN --------------------------------
+
+#: the scales of a network run on the bicubic-upscaled image (SRCNN, VDSR): the papers
+#: train and report ×2, ×3 and ×4, and the weights cannot tell which
+PRE_UPSAMPLE_SCALES = (2, 3, 4)
+
+
+def _rename(state: StateDict, rules: list[tuple[str, Callable[[re.Match[str]], str]]]) -> StateDict:
+    """Keys renamed by the first matching ``(regex, replacement)`` rule, the rest kept."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in rules:
+            if re.match(pattern, key):
+                key = re.sub(pattern, repl, key, count=1)
+                break
+        out[key] = value
+    return out
+
+
+def _conv(state: StateDict, key: str, k: int | None = None, cin: int | None = None) -> tuple[int, int]:
+    """(out, in) channels of a square conv weight, checking its kernel and input channels."""
+    cout, cin_found, kh, kw = _shape(state, key, 4)
+    if kh != kw or (k is not None and kh != k) or (cin is not None and cin_found != cin):
+        raise UnsupportedStateDict(f"unexpected shape {tuple(state[key].shape)} of {key}")
+    return cout, cin_found
+
+
+def _indices(state: StateDict, pattern: str) -> list[int]:
+    return sorted({int(m.group(1)) for k in state if (m := re.match(pattern, k))})
+
+
+def _infer_srcnn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    n1, channels = _conv(state, "conv1.weight")
+    n2, _ = _conv(state, "conv2.weight", cin=n1)
+    _conv(state, "conv3.weight", cin=n2)
+    if state["conv3.weight"].shape[0] != channels:
+        raise UnsupportedStateDict("SRCNN conv3 does not give back the input channels")
+    f1, f2, f3 = (state[f"conv{i}.weight"].shape[-1] for i in (1, 2, 3))
+    params = dict(num_channels=channels, n1=n1, n2=n2, f1=f1, f2=f2, f3=f3)
+    return max(PRE_UPSAMPLE_SCALES), params, state
+
+
+def _infer_fsrcnn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    d, channels = _conv(state, "first_part.0.weight", k=5)
+    convs = _indices(state, r"mid_part\.(\d+)\.weight$")
+    s_maps, _ = _conv(state, "mid_part.0.weight", k=1, cin=d)
+    m = len(convs) // 2 - 2  # conv + PReLU pairs: shrink, m maps, expand
+    if m < 0 or convs != list(range(2 * m + 4)):
+        raise UnsupportedStateDict("FSRCNN mid_part is not conv/PReLU pairs")
+    d_in, c_out, k, _ = _shape(state, "last_part.weight", 4)
+    if (d_in, c_out, k) != (d, channels, 9):
+        raise UnsupportedStateDict("FSRCNN deconvolution does not fit the first layer")
+    # the stride (= scale) of the deconvolution is not stored: the caller gives it
+    return 0, dict(num_channels=channels, d=d, s=s_maps, m=m), state
+
+
+def _infer_espcn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    n1, channels = _conv(state, "first_part.0.weight", k=5)
+    n2, _ = _conv(state, "first_part.2.weight", k=3, cin=n1)
+    out, _ = _conv(state, "last_part.0.weight", k=3, cin=n2)
+    if out % channels:
+        raise UnsupportedStateDict("ESPCN last conv channels do not fit the input channels")
+    scale = _int_root(out // channels, "pixel-shuffle")
+    return scale, dict(upscale=scale, num_channels=channels, n1=n1, n2=n2, activation="tanh"), state
+
+
+def _vdsr_params(state: StateDict, mean_shift: bool) -> tuple[int, dict[str, Any], StateDict]:
+    num_feat, channels = _conv(state, "head.weight", k=3)
+    body = _indices(state, r"body\.(\d+)\.weight$")
+    if body != list(range(len(body))):
+        raise UnsupportedStateDict("VDSR convs are not numbered 0..N-1")
+    params = dict(num_channels=channels, num_feat=num_feat, num_layers=len(body) + 2,
+                  bias="head.bias" in state, mean_shift=mean_shift)
+    return max(PRE_UPSAMPLE_SCALES), params, state
+
+
+def _infer_vdsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """The common port (twtygqyy/pytorch-vdsr): ``input``, ``residual_layer.N.conv``, ``output``."""
+    state = _rename(state, [(r"input\.", lambda m: "head."),
+                            (r"residual_layer\.(\d+)\.conv\.", lambda m: f"body.{m.group(1)}."),
+                            (r"output\.", lambda m: "tail.")])
+    return _vdsr_params(state, mean_shift=False)
+
+
+def _infer_vdsr_edsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """EDSR-PyTorch's ``vdsr``: ``body.0.0`` … ``body.L.0`` plus ``sub_mean``/``add_mean``."""
+    blocks = _indices(state, r"body\.(\d+)\.0\.weight$")
+    if len(blocks) < 3 or blocks != list(range(len(blocks))):
+        raise UnsupportedStateDict("EDSR-PyTorch VDSR blocks are not numbered body.0..body.L")
+    last = blocks[-1]
+
+    def block(m: re.Match[str]) -> str:
+        i = int(m.group(1))
+        return "head." if i == 0 else "tail." if i == last else f"body.{i - 1}."
+
+    return _vdsr_params(_rename(state, [(r"body\.(\d+)\.0\.", block)]), mean_shift=True)
+
+
+def _infer_lapsrn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """twtygqyy/pytorch-LapSRN: ``conv_input``, per level k ``convt_F{k}.0.cov_block.N``,
+    ``convt_I{k}`` (image upsampling), ``convt_R{k}`` (residual)."""
+    state = _rename(state, [
+        (r"convt_F(\d+)\.(?:0\.)?cov_block\.", lambda m: f"levels.{int(m.group(1)) - 1}.features."),
+        (r"convt_I(\d+)\.", lambda m: f"levels.{int(m.group(1)) - 1}.image_up."),
+        (r"convt_R(\d+)\.", lambda m: f"levels.{int(m.group(1)) - 1}.residual."),
+    ])
+    num_feat, channels = _conv(state, "conv_input.weight", k=3)
+    levels = _indices(state, r"levels\.(\d+)\.image_up\.weight$")
+    if not levels or levels != list(range(len(levels))):
+        raise UnsupportedStateDict("LapSRN levels are not numbered 1..L")
+    layers = _indices(state, r"levels\.0\.features\.(\d+)\.weight$")
+    depth = len(layers) - 1
+    if depth < 1 or layers != list(range(0, 2 * depth + 1, 2)):
+        raise UnsupportedStateDict("LapSRN feature convs are not at even indices")
+    if _shape(state, f"levels.0.features.{2 * depth}.weight", 4) != (num_feat, num_feat, 4, 4):
+        raise UnsupportedStateDict("LapSRN level does not end with a 4×4 transposed conv")
+    params = dict(num_levels=len(levels), depth=depth, num_feat=num_feat, num_channels=channels,
+                  bias="conv_input.bias" in state)
+    return 2 ** len(levels), params, state
+
+
+def _lapsrn_scales(scale: int, params: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(2**k for k in range(1, params["num_levels"] + 1))
+
+
+def _srcnn_keys(state: StateDict) -> bool:
+    return set(state) == {f"conv{i}.{p}" for i in (1, 2, 3) for p in ("weight", "bias")}
+
+
 #: RRDBNets with few blocks (x4plus-anime has 6) see less: 62.4 dB at 24 px (57.0 at 16)
 SMALL_RRDB_BLOCKS = 8
 SMALL_RRDB_CONTEXT = 24
@@ -254,6 +413,39 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
     ArchSupport(
         name="SPAN", matches=lambda s: "conv_cat.weight" in s and "upsampler.0.weight" in s,
         infer=_infer_span, module=span.SPAN, context=8, recommended_tile=384,
+    ),
+    ArchSupport(
+        name="SRCNN", matches=_srcnn_keys, infer=_infer_srcnn, module=srcnn.SRCNN,
+        context=8, recommended_tile=256, color="y", pre_upsample=True,
+        small_context=lambda p: (p["f1"] + p["f2"] + p["f3"] - 3) // 2,
+        scales=lambda scale, p: PRE_UPSAMPLE_SCALES,
+    ),
+    ArchSupport(
+        name="FSRCNN", infer=_infer_fsrcnn, module=fsrcnn.FSRCNN, context=9, recommended_tile=512,
+        matches=lambda s: "first_part.1.weight" in s and "mid_part.0.weight" in s and "last_part.weight" in s,
+        color="y", small_context=lambda p: p["m"] + 5,
+    ),
+    ArchSupport(
+        name="ESPCN", infer=_infer_espcn, module=espcn.ESPCN, context=4, recommended_tile=512,
+        matches=lambda s: "first_part.2.weight" in s and "last_part.0.weight" in s, color="y",
+    ),
+    ArchSupport(
+        name="VDSR", infer=_infer_vdsr, module=vdsr.VDSR, context=20, recommended_tile=128,
+        matches=lambda s: "input.weight" in s and "residual_layer.0.conv.weight" in s and "output.weight" in s,
+        color="y", pre_upsample=True, small_context=lambda p: p["num_layers"],
+        scales=lambda scale, p: PRE_UPSAMPLE_SCALES,
+    ),
+    ArchSupport(
+        name="VDSR-EDSR", infer=_infer_vdsr_edsr, module=vdsr.VDSR, context=20, recommended_tile=128,
+        matches=lambda s: "sub_mean.weight" in s and "body.0.0.weight" in s and "head.0.weight" not in s,
+        input_range=255.0, pre_upsample=True, small_context=lambda p: p["num_layers"],
+        scales=lambda scale, p: PRE_UPSAMPLE_SCALES,
+    ),
+    ArchSupport(
+        name="LapSRN", infer=_infer_lapsrn, module=lapsrn.LapSRN, context=24, recommended_tile=256,
+        matches=lambda s: "conv_input.weight" in s and "convt_I1.weight" in s,
+        color="y", small_context=lambda p: 2 * p["depth"] + 4, scales=_lapsrn_scales,
+        forward_kwargs=lambda scale, p: {"levels": scale.bit_length() - 1},
     ),
 )
 ARCHITECTURES = tuple(support.name for support in ARCH_REGISTRY)
