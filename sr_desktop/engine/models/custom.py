@@ -34,6 +34,7 @@ from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.models.archs.detect import (
     ARCH_REGISTRY,
+    UnknownArchitecture,
     UnsupportedStateDict,
     arch_support,
     detect_architecture,
@@ -58,12 +59,30 @@ ARCH_SETTINGS: dict[str, dict[str, int]] = {
 }
 
 
+#: what users know some architectures as
+FAMILY_NOTES = {"RRDBNet": "ESRGAN"}
+
+
+def supported_families() -> str:
+    """The supported architectures as words for a message, from `ARCH_REGISTRY`."""
+    names = [f"{s.name} ({FAMILY_NOTES[s.name]})" if s.name in FAMILY_NOTES else s.name
+             for s in ARCH_REGISTRY]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def _unsupported(path: Path, reason: str = "") -> ModelError:
     why = f" ({reason})" if reason else ""
     return ModelError(
-        f"unsupported model file {path}: not an RRDBNet (ESRGAN), SRVGGNetCompact or SPAN "
+        f"unsupported model file {path}: not an {supported_families()} "
         f"state dict, nor an ncnn .param/.bin pair{why}"
     )
+
+
+def _rejected(path: Path, exc: UnsupportedStateDict) -> ModelError:
+    """A file that is unknown (the supported families listed) or a recognised one that does not fit."""
+    if isinstance(exc, UnknownArchitecture):
+        return _unsupported(path, str(exc))
+    return ModelError(f"cannot use model file {path}: {exc}")
 
 
 # -- reading files ---------------------------------------------------------------------
@@ -244,7 +263,7 @@ def _load_torch(path: Path, model_id: str) -> ArchModel:
         detected = detect_architecture(state)
         module = detected.build()
     except UnsupportedStateDict as exc:
-        raise _unsupported(path, str(exc)) from None
+        raise _rejected(path, exc) from None
     support = detected.support
     model = ArchModel(module, detected.arch, detected.scale, model_id, align=support.align(detected.params))
     model.context = support.context_for(detected.params)
@@ -286,7 +305,7 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
         detected = detect_architecture(state)
         detected.build()  # the weights must really fit
     except UnsupportedStateDict as exc:
-        raise _unsupported(path, str(exc)) from None
+        raise _rejected(path, exc) from None
     fmt = "safetensors" if path.suffix.lower() == SAFETENSORS_SUFFIX else "pth"
     return {"arch": detected.arch, "scale": detected.scale, "params": detected.params,
             "format": fmt, "files": [str(path)]}
