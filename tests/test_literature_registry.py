@@ -15,9 +15,10 @@ from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import loader, registry
 from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
 
-#: Set5 PSNR (dB, Y) at ×2/×3/×4 as published by each paper (None: not reported)
+#: Set5 PSNR (dB, Y) at ×2/×3/×4 as published by each paper (None: not reported); SRCNN ×4
+#: is 30.49 in its TPAMI table (later papers reprint it as 30.48)
 SET5 = {
-    "srcnn": (36.66, 32.75, 30.48), "fsrcnn": (37.00, 33.16, 30.71), "espcn": (None, 32.55, None),
+    "srcnn": (36.66, 32.75, 30.49), "fsrcnn": (37.00, 33.16, 30.71), "espcn": (None, 32.55, None),
     "vdsr": (37.53, 33.66, 31.35), "lapsrn": (37.52, None, 31.54), "srresnet": (None, None, 32.05),
     "edsr": (38.11, 34.65, 32.46), "edsr-baseline": (37.99, 34.37, 32.09), "mdsr": (38.11, 34.66, 32.50),
     "rdn": (38.24, 34.71, 32.47), "rcan": (38.27, 34.74, 32.63),
