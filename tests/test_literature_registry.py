@@ -42,11 +42,11 @@ def test_every_literature_row_has_its_paper_and_published_numbers():
     assert specs["vdsr"].published["x3"]["Set14"] == 29.77
 
 
-def test_the_zoo_is_unchanged_and_the_literature_comes_last():
-    zoo_ids = {s.id for s in registry.list_zoo_models()}
-    assert not zoo_ids & set(SET5)
+def test_the_zoo_is_unchanged_and_the_literature_follows_it():
+    zoo = [s.id for s in registry.list_zoo_models()]
+    assert not set(zoo) & set(SET5)
     ids = [s.id for s in registry.list_models()]
-    assert ids[-len(SET5):] == list(SET5)
+    assert ids[: len(zoo) + len(SET5)] == zoo + list(SET5)  # custom models come after both
     assert registry.get_model_spec("edsr").needs_weights
 
 
@@ -83,16 +83,23 @@ def test_upscale_with_a_model_that_needs_weights_is_one_line(tmp_path, capsys):
         loader.load_model("edsr", scale=2)
 
 
-def test_an_added_checkpoint_is_a_custom_model_listed_before_the_literature(tmp_path, capsys):
+def test_an_added_checkpoint_is_a_custom_model_listed_before_the_literature_in_the_picker(
+        tmp_path, capsys, qtbot):
+    from sr_desktop.gui.main_window.model_picker import LITERATURE_HEADING, ModelPicker
+
     path = tmp_path / "tiny.pth"
     torch.save(SRVGGNetCompact(num_feat=4, num_conv=1, upscale=2).state_dict(), path)
     assert main(["models", "add", str(path), "--name", "lit tiny"]) == 0
     model_id = capsys.readouterr().out.split()[1].rstrip(":")
     try:
         specs = registry.list_models()
-        ids = [s.id for s in specs]
-        assert ids.index(model_id) < ids.index("srcnn")
-        assert next(s for s in specs if s.id == model_id).status == "installed"
+        assert specs[-1].id == model_id and specs[-1].status == "installed" and specs[-1].custom
+        picker = ModelPicker(specs)
+        qtbot.addWidget(picker)
+        rows = [picker._model_items.item(r).text() for r in range(picker._model_items.rowCount())]
+        custom_row = rows.index(picker.item_for(model_id).text())
+        assert custom_row < rows.index(LITERATURE_HEADING)  # the group stays at the bottom
+        assert picker.item_for(model_id).isEnabled() and picker.set_model_id(model_id)
     finally:
         assert main(["models", "remove", model_id]) == 0
 

@@ -155,12 +155,11 @@ def _custom_specs() -> list[ModelSpec]:
 
 
 def list_models() -> list[ModelSpec]:
-    """Every model: the zoo (manifest order), the user's custom models, then the literature
-    group (listed with their papers; they need weights)."""
-    zoo = list_zoo_models()
-    literature = list_literature_models()
-    ids = {s.id for s in zoo + literature}
-    return zoo + [s for s in _custom_specs() if s.id not in ids] + literature
+    """Every model: the zoo and the literature group (manifest order; the literature's need
+    weights), then the user's custom models in the order added."""
+    listed = list_zoo_models() + list_literature_models()
+    ids = {s.id for s in listed}
+    return listed + [s for s in _custom_specs() if s.id not in ids]
 
 
 def get_model_spec(model_id: str) -> ModelSpec:
