@@ -10,7 +10,8 @@ from sr_desktop.cli.main import main
 from sr_desktop.engine.core.paths import SAMPLE_IMAGE
 from sr_desktop.engine.models.registry import list_models
 
-ZOO = [s for s in list_models() if not s.custom and s.kind != "per_image"]
+# the literature group needs weights first (tests/test_literature_registry.py checks its message)
+ZOO = [s for s in list_models() if not s.custom and s.kind != "per_image" and s.group != "literature"]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,8 @@ from sr_desktop.engine.models.custom import (
     remove_custom_model,
 )
 
-UNSUPPORTED = "not an RRDBNet (ESRGAN), SRVGGNetCompact or SPAN state dict, nor an ncnn .param/.bin pair"
+# the families are named from the architecture registry, so a new architecture appears by itself
+UNSUPPORTED = f"not an {custom.supported_families()} state dict, nor an ncnn .param/.bin pair"
 
 
 @pytest.fixture

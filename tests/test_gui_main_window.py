@@ -220,8 +220,7 @@ def test_pick_model_and_scale_persist(make_window, tmp_path):
     ids = [s.id for s in window.picker.models()]
     assert "bicubic" in ids
     for spec in window.picker.models():  # not-installed models are listed but disabled
-        index = ids.index(spec.id)
-        assert window.picker._model_items.item(index).isEnabled() == bool(spec.installed)
+        assert window.picker.item_for(spec.id).isEnabled() == bool(spec.installed)
     pick_bicubic(window, 3)
     options = window.picker.options()
     assert (options.model, options.scale) == ("bicubic", 3)

@@ -7,6 +7,7 @@ import json
 
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.models.base import LITERATURE
 from sr_desktop.engine.models.kinds import ModelKind
 
 
@@ -45,7 +46,30 @@ def _entry(spec) -> dict:
     return data
 
 
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """Left-aligned columns; the last one is not padded."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
+
+
+def _psnr(spec, dataset: str) -> str:
+    """Published PSNR on `dataset` at ×2/×3/×4 (``-`` where the paper gives none)."""
+    values = [spec.published.get(f"x{k}", {}).get(dataset) for k in (2, 3, 4)]
+    return "/".join(f"{v:.2f}" if isinstance(v, (int, float)) else "-" for v in values)
+
+
+def _literature_table(specs) -> str:
+    rows = [("ID", "NAME", "YEAR", "SET5 x2/x3/x4", "SET14 x2/x3/x4", "STATUS")]
+    for s in specs:
+        status = s.status if s.installed else f"{s.status}: {s.install_command}"
+        rows.append((s.id, s.name, str(s.year or ""), _psnr(s, "Set5"), _psnr(s, "Set14"), status))
+    return "\n".join(["Literature (published PSNR, dB, Y channel; papers in `models --json`)",
+                      *_columns(rows)])
+
+
 def _table(specs) -> str:
+    literature = [s for s in specs if s.group == LITERATURE]
+    specs = [s for s in specs if s.group != LITERATURE]
     rows = [("ID", "NAME", "SCALES", "VARIANTS", "TAGS", "STATUS")]
     for s in specs:
         names = [f"{v}*" if v == s.default_variant and len(s.variants) > 1 else v for v in s.variants]
@@ -62,11 +86,10 @@ def _table(specs) -> str:
         if s.custom:
             status += " (custom)"
         rows.append((s.id, s.name, scales, variants, ",".join(s.tags), status))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    lines = []
-    for r in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
+    lines = _columns(rows)
     lines.append("(* = default variant)")
+    if literature:
+        lines += ["", _literature_table(literature)]
     return "\n".join(lines)
 
 

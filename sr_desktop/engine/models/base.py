@@ -24,6 +24,11 @@ import torch
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.models.kinds import ModelKind
 
+#: the `ModelSpec.group` of the literature's architectures
+LITERATURE = "literature"
+#: how a user gets weights for a literature entry (or any architecture of `archs`)
+ADD_WEIGHTS_COMMAND = "sr-desktop models add FILE"
+
 
 @dataclass
 class ModelSpec:
@@ -45,9 +50,26 @@ class ModelSpec:
     installed: bool = True
     install_command: str | None = None
     custom: bool = False
+    #: ``"literature"`` for the architectures of the SR literature listed with their paper
+    #: (they need weights: ``sr-desktop models add FILE``); ``""`` for every other model
+    group: str = ""
+    paper: str = ""
+    year: int | None = None
 
     def __post_init__(self) -> None:
         self.kind = ModelKind.parse(self.kind)
+
+    @property
+    def needs_weights(self) -> bool:
+        """True for a literature entry whose weights are not here (not runnable yet)."""
+        return self.group == LITERATURE and not self.installed
+
+    @property
+    def status(self) -> str:
+        """``installed``, ``needs weights`` (a literature entry) or ``not installed``."""
+        if self.installed:
+            return "installed"
+        return "needs weights" if self.group == LITERATURE else "not installed"
 
     @property
     def is_per_image(self) -> bool:
@@ -72,6 +94,10 @@ class ModelSpec:
             "installed": self.installed,
             "install_command": self.install_command,
             "custom": self.custom,
+            "group": self.group,
+            "paper": self.paper,
+            "year": self.year,
+            "status": self.status,
         }
 
 

@@ -35,6 +35,7 @@ from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
 from sr_desktop.engine.models.archs.detect import (
     ARCH_REGISTRY,
     DetectedModel,
+    UnknownArchitecture,
     UnsupportedStateDict,
     arch_support,
     detect_architecture,
@@ -58,12 +59,30 @@ ARCH_SETTINGS: dict[str, dict[str, int]] = {
 }
 
 
+#: what users know some architectures as
+FAMILY_NOTES = {"RRDBNet": "ESRGAN"}
+
+
+def supported_families() -> str:
+    """The supported architectures as words for a message, from `ARCH_REGISTRY`."""
+    names = [f"{s.name} ({FAMILY_NOTES[s.name]})" if s.name in FAMILY_NOTES else s.name
+             for s in ARCH_REGISTRY]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def _unsupported(path: Path, reason: str = "") -> ModelError:
     why = f" ({reason})" if reason else ""
     return ModelError(
-        f"unsupported model file {path}: not an RRDBNet (ESRGAN), SRVGGNetCompact or SPAN "
+        f"unsupported model file {path}: not an {supported_families()} "
         f"state dict, nor an ncnn .param/.bin pair{why}"
     )
+
+
+def _rejected(path: Path, exc: UnsupportedStateDict) -> ModelError:
+    """A file that is unknown (the supported families listed) or a recognised one that does not fit."""
+    if isinstance(exc, UnknownArchitecture):
+        return _unsupported(path, str(exc))
+    return ModelError(f"cannot use model file {path}: {exc}")
 
 
 # -- reading files ---------------------------------------------------------------------
@@ -216,7 +235,7 @@ def _detect_file(path: Path, scale: int | None = None) -> tuple[DetectedModel, t
     try:
         detected = detect_architecture(state)
     except UnsupportedStateDict as exc:
-        raise _unsupported(path, str(exc)) from None
+        raise _rejected(path, exc) from None
     if not detected.scale:
         given = scale or _scale_in_name(path)
         if not given:
@@ -227,7 +246,7 @@ def _detect_file(path: Path, scale: int | None = None) -> tuple[DetectedModel, t
     try:
         return detected, detected.build()
     except UnsupportedStateDict as exc:
-        raise _unsupported(path, str(exc)) from None
+        raise _rejected(path, exc) from None
 
 
 def _load_torch(path: Path, model_id: str, scale: int | None = None) -> ArchModel:

@@ -17,7 +17,7 @@ from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 from sr_desktop.engine.models.kinds import ModelKind
-from sr_desktop.engine.models.registry import get_model_spec, install_command, model_files, variants_at
+from sr_desktop.engine.models.registry import get_model_spec, model_files, not_installed_message, variants_at
 
 #: a resampler reaches any integer scale the pipeline allows
 RESAMPLE_SCALES = range(1, MAX_SCALE + 1)
@@ -101,7 +101,7 @@ def _load_zoo_model(spec: ModelSpec, scale, variant, channels_last: bool = True,
     from sr_desktop.engine.models.zoo import ZooModel
 
     if not spec.installed:
-        raise ModelError(f"{spec.id} is not installed: run `{install_command(spec)}`")
+        raise ModelError(not_installed_message(spec))
     scale, variant = resolve_scale_variant(spec, scale, variant)
     family = spec.source["family"]
     if family == "srmd":

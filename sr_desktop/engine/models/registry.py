@@ -4,6 +4,11 @@ Zoo model files ship in pip packages (ncnn ``.param``/``.bin``); they are locate
 importlib (``find_spec``), never by a hard-coded path, and the packages' own code is never
 imported. A spec whose package is missing has ``installed=False`` and the ``pip install``
 command that fixes it.
+
+Rows with ``"group": "literature"`` are the SR literature's architectures (SRCNN … RCAN)
+with their paper, year and published PSNR. They ship no weights: ``installed=False``, status
+"needs weights", and the way to get them is ``sr-desktop models add FILE`` (which makes a
+custom model of the checkpoint).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
-from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.models.base import ADD_WEIGHTS_COMMAND, LITERATURE, ModelSpec
 from sr_desktop.engine.models.kinds import ModelKind
 
 log = logging.getLogger(__name__)
@@ -66,11 +71,23 @@ def model_files(spec: ModelSpec, scale: int, variant: str) -> tuple[Path, Path]:
 
 
 def install_command(spec: ModelSpec) -> str | None:
+    """The command that makes `spec` runnable (``pip install …``, or adding weights)."""
+    if spec.group == LITERATURE:
+        return ADD_WEIGHTS_COMMAND
     package = spec.source.get("package")
     return f"pip install {package}" if package else None
 
 
+def not_installed_message(spec: ModelSpec) -> str:
+    """The one line for a model that cannot run here yet."""
+    if spec.needs_weights:
+        return f"{spec.id} needs weights: add a checkpoint with `{ADD_WEIGHTS_COMMAND}`"
+    return f"{spec.id} is not installed: run `{install_command(spec)}`"
+
+
 def _is_installed(spec: ModelSpec) -> bool:
+    if spec.group == LITERATURE:
+        return False  # no weights ship with the app (a user's checkpoint is a custom model)
     if spec.kind == ModelKind.PER_IMAGE:
         try:
             return importlib.util.find_spec("sr_desktop.engine.models.zssr.model") is not None
@@ -101,6 +118,9 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         source=dict(entry.get("source", {})),
         recommended_tile=int(entry.get("recommended_tile", 256)),
         published=dict(entry.get("published", {})),
+        group=entry.get("group", ""),
+        paper=entry.get("paper", ""),
+        year=int(entry["year"]) if entry.get("year") else None,
     )
     spec.installed = _is_installed(spec)
     spec.install_command = None if spec.installed else install_command(spec)
@@ -108,8 +128,16 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
 
 
 def list_zoo_models(manifest: str | Path | None = None) -> list[ModelSpec]:
-    """The specs of ``models/manifest.json`` (installed state computed now)."""
-    return [_spec_from_entry(e) for e in _read_manifest(str(manifest or MANIFEST))]
+    """The runnable-when-installed specs of ``models/manifest.json`` (installed state
+    computed now); the literature group is `list_literature_models`."""
+    return [_spec_from_entry(e) for e in _read_manifest(str(manifest or MANIFEST))
+            if e.get("group", "") != LITERATURE]
+
+
+def list_literature_models(manifest: str | Path | None = None) -> list[ModelSpec]:
+    """The literature's architectures (group ``literature``), in manifest order."""
+    return [_spec_from_entry(e) for e in _read_manifest(str(manifest or MANIFEST))
+            if e.get("group", "") == LITERATURE]
 
 
 def _custom_specs() -> list[ModelSpec]:
@@ -127,10 +155,11 @@ def _custom_specs() -> list[ModelSpec]:
 
 
 def list_models() -> list[ModelSpec]:
-    """Every model: the zoo (manifest order) then the user's custom models."""
-    zoo = list_zoo_models()
-    ids = {s.id for s in zoo}
-    return zoo + [s for s in _custom_specs() if s.id not in ids]
+    """Every model: the zoo and the literature group (manifest order; the literature's need
+    weights), then the user's custom models in the order added."""
+    listed = list_zoo_models() + list_literature_models()
+    ids = {s.id for s in listed}
+    return listed + [s for s in _custom_specs() if s.id not in ids]
 
 
 def get_model_spec(model_id: str) -> ModelSpec:

@@ -2,13 +2,15 @@
 
 Every model of the registry is listed with its name and tags; its description is shown
 below the combo. Models whose package is not installed are listed disabled, with the
-command that installs them in the entry's text and tooltip.
+command that installs them in the entry's text and tooltip. The literature's architectures
+come last under a "Literature" heading, disabled until weights are added, each with its
+paper, year and published PSNR in the tooltip.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -27,7 +29,7 @@ from sr_desktop.engine.core.options import (
     UpscaleOptions,
     parse_tile,
 )
-from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.models.base import LITERATURE, ModelSpec
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
 REACHABLE_SCALES = (2, 3, 4, 8)
@@ -47,7 +49,13 @@ def scale_choices(spec: ModelSpec | None) -> list[int]:
     return sorted(native | set(REACHABLE_SCALES))
 
 
+LITERATURE_HEADING = "Literature"
+
+
 def _entry_text(spec: ModelSpec) -> str:
+    if spec.group == LITERATURE:
+        text = f"{spec.name} ({spec.year})" if spec.year else spec.name
+        return text + ("  — needs weights" if spec.needs_weights else "")
     tags = f"  [{', '.join(spec.tags)}]" if spec.tags else ""
     text = f"{spec.name}{tags}"
     if not spec.installed:
@@ -55,14 +63,35 @@ def _entry_text(spec: ModelSpec) -> str:
     return text
 
 
+def _published_lines(spec: ModelSpec) -> list[str]:
+    """'Set5 ×2 37.53 dB · …' lines from the published numbers."""
+    lines = []
+    for dataset in ("Set5", "Set14"):
+        cells = [f"×{k} {spec.published[f'x{k}'][dataset]:.2f}" for k in (2, 3, 4, 8)
+                 if isinstance(spec.published.get(f"x{k}", {}).get(dataset), (int, float))]
+        if cells:
+            lines.append(f"{dataset}: " + " · ".join(cells) + " dB")
+    return lines
+
+
 def _entry_tooltip(spec: ModelSpec) -> str:
     lines = [f"<b>{spec.name}</b> ({spec.id})"]
+    if spec.paper:
+        lines.append(f"<i>{spec.paper}</i>")
     if spec.description:
         lines.append(spec.description)
-    if spec.tags:
+    if spec.tags and spec.group != LITERATURE:
         lines.append("Tags: " + ", ".join(spec.tags))
     lines.append("Native scales: " + ", ".join(f"×{s}" for s in spec.scales))
-    if not spec.installed:
+    published = _published_lines(spec) if spec.group == LITERATURE else []
+    if published:
+        lines.append("Published PSNR (Y channel): " + "<br>".join(published))
+    if spec.needs_weights:
+        lines.append(f"Needs weights: add a checkpoint with <code>{spec.install_command}</code> "
+                     "(or Models ▸ Add…); it becomes a custom model.")
+        if spec.source.get("weights"):
+            lines.append(f"Weights: {spec.source['weights']}")
+    elif not spec.installed:
         lines.append(f"Not installed. Install with: <code>{spec.install_command or '?'}</code>")
     return "<br>".join(lines)
 
@@ -155,6 +184,13 @@ class ModelPicker(QWidget):
             return None
         return self._model_items.item(index).data(_SPEC_ROLE)
 
+    def item_for(self, model_id: str) -> QStandardItem | None:
+        """The combo entry of `model_id` (None if not listed)."""
+        for row, spec in self._spec_rows():
+            if spec.id == model_id:
+                return self._model_items.item(row)
+        return None
+
     def model_id(self) -> str | None:
         spec = self.spec()
         return spec.id if spec is not None else None
@@ -209,11 +245,9 @@ class ModelPicker(QWidget):
 
     def set_model_id(self, model_id: str) -> bool:
         """Select ``model_id``; False if it is unknown or not installed."""
-        for i in range(self._model_items.rowCount()):
-            item = self._model_items.item(i)
-            spec = item.data(_SPEC_ROLE)
-            if spec.id == model_id and item.isEnabled():
-                self.model_combo.setCurrentIndex(i)
+        for row, spec in self._spec_rows():
+            if spec.id == model_id and self._model_items.item(row).isEnabled():
+                self.model_combo.setCurrentIndex(row)
                 return True
         return False
 
@@ -276,18 +310,45 @@ class ModelPicker(QWidget):
 
     # -- internals ----------------------------------------------------------------------
     def _fill_model_items(self) -> None:
-        for spec in self._models:
-            item = QStandardItem(_entry_text(spec))
-            item.setData(spec, _SPEC_ROLE)
-            item.setToolTip(_entry_tooltip(spec))
-            item.setEnabled(bool(spec.installed))
-            self._model_items.appendRow(item)
+        literature = [spec for spec in self._models if spec.group == LITERATURE]
+        for spec in [spec for spec in self._models if spec.group != LITERATURE]:
+            self._model_items.appendRow(self._spec_item(spec))
+        if literature:
+            heading = QStandardItem(LITERATURE_HEADING)
+            heading.setEnabled(False)
+            heading.setSelectable(False)
+            font = QFont()
+            font.setBold(True)
+            heading.setFont(font)
+            heading.setToolTip("Architectures of the SR literature, listed with their papers. "
+                               "Add a checkpoint with <code>sr-desktop models add FILE</code> "
+                               "(or Models ▸ Add…) to use one.")
+            self._model_items.appendRow(heading)
+            for spec in literature:
+                self._model_items.appendRow(self._spec_item(spec))
+
+    @staticmethod
+    def _spec_item(spec: ModelSpec) -> QStandardItem:
+        item = QStandardItem(_entry_text(spec))
+        item.setData(spec, _SPEC_ROLE)
+        item.setToolTip(_entry_tooltip(spec))
+        item.setEnabled(bool(spec.installed))
+        return item
+
+    def _spec_rows(self) -> list[tuple[int, ModelSpec]]:
+        """(combo row, spec) of every model entry (headings have no spec)."""
+        rows = []
+        for row in range(self._model_items.rowCount()):
+            spec = self._model_items.item(row).data(_SPEC_ROLE)
+            if spec is not None:
+                rows.append((row, spec))
+        return rows
 
     def _default_index(self) -> int:
         """The engine's default model if installed, else the first installed one."""
-        installed = [i for i, spec in enumerate(self._models) if spec.installed]
-        preferred = [i for i in installed if self._models[i].id == DEFAULT_MODEL]
-        return (preferred or installed or [-1])[0]
+        installed = [(row, spec) for row, spec in self._spec_rows() if spec.installed]
+        preferred = [row for row, spec in installed if spec.id == DEFAULT_MODEL]
+        return (preferred or [row for row, _ in installed] or [-1])[0]
 
     def _disable_unavailable_devices(self) -> None:
         import torch

@@ -8,14 +8,23 @@ one arch module plus one entry here.
 `detect_architecture(state)` returns a `DetectedModel` whose ``state_dict`` is already in
 the key layout of our module (old ESRGAN keys renamed, SPAN's training-form Conv3XC
 folded) and whose `build()` returns the module with the weights loaded. Anything that
-is not one of the supported architectures raises `UnsupportedStateDict`.
+is not one of the supported architectures raises `UnknownArchitecture`; a recognised one
+whose weights do not fit raises `UnsupportedStateDict` (both one line).
+
+Safety: nothing is allocated for a checkpoint before its shapes are checked. The file may
+not claim more data than it stores (`check_stored_sizes`), the inferred hyper-parameters
+must be within `ARCH_LIMITS`, and the module is first built on the ``meta`` device (no
+memory) under a budget of weight tensors and values (`MAX_PARAMETERS`); every tensor of the
+file is compared with it before the real module is built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +39,10 @@ _CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "genera
 
 class UnsupportedStateDict(ValueError):
     """The state dict is not one of the supported architectures (message says why)."""
+
+
+class UnknownArchitecture(UnsupportedStateDict):
+    """No supported architecture's layer names were found in the state dict."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +116,28 @@ class DetectedModel:
         self.params["upscale"] = scale
 
     def build(self) -> nn.Module:
-        """The module with the weights loaded, in eval mode, float32."""
-        module = self.support.module(**self.params)
+        """The module with the weights loaded, in eval mode, float32.
+
+        Checks first, allocating nothing: the hyper-parameters against `ARCH_LIMITS`, then
+        every tensor of the file against the module built on the ``meta`` device. Raises
+        `UnsupportedStateDict` naming the first missing / unexpected / mismatching tensor.
+        """
+        check_hyperparameters(self.arch, self.params)
+        factory = self.support.module
+        budget = 2 * len(self.state_dict) + 64  # slack: the exact check below names the tensor
+        try:
+            with _weights_budget(self.arch, budget), torch.device("meta"):
+                expected = factory(**self.params).state_dict()
+        except UnsupportedStateDict:
+            raise
+        except Exception:  # noqa: BLE001 - a module that computes values while it is built
+            expected = None  # cannot be built on meta; the limits above bound the real build
+        if expected is not None:
+            check_state_fits(self.arch, expected, self.state_dict)
+        with _weights_budget(self.arch, budget):
+            module = factory(**self.params)
+        if expected is None:
+            check_state_fits(self.arch, module.state_dict(), self.state_dict)
         state = {k: v.float() for k, v in self.state_dict.items()}
         try:
             module.load_state_dict(state, strict=True)
@@ -142,12 +175,20 @@ def unwrap_state_dict(obj: Any) -> StateDict:
 
 
 def detect_architecture(state: StateDict) -> DetectedModel:
-    """Recognise one of the architectures of `ARCH_REGISTRY` (first match, in order)."""
+    """Recognise one of the architectures of `ARCH_REGISTRY` (first match, in order).
+
+    Raises `UnknownArchitecture` when none matches, `UnsupportedStateDict` when one matches
+    but its tensors do not make a network of it (the message names the architecture).
+    """
+    check_stored_sizes(state)
     for support in ARCH_REGISTRY:
         if support.matches(state):
-            scale, params, converted = support.infer(state)
+            try:
+                scale, params, converted = support.infer(state)
+            except UnsupportedStateDict as exc:
+                raise UnsupportedStateDict(f"{support.name} layer names, but {exc}") from None
             return DetectedModel(support.name, scale, params, converted)
-    raise UnsupportedStateDict("no known layer names")
+    raise UnknownArchitecture("no known layer names")
 
 
 def arch_support(name: str) -> ArchSupport:
@@ -156,6 +197,127 @@ def arch_support(name: str) -> ArchSupport:
         if support.name == name:
             return support
     raise KeyError(name)
+
+
+# -- safety: check before anything is allocated ---------------------------------------------
+
+#: No published SR network comes near this many weights (EDSR 43 M, HAT-L 41 M, RRDBNet
+#: 16.7 M); a checkpoint describing more is refused before anything is allocated.
+MAX_PARAMETERS = 200_000_000
+#: The largest value of an integer hyper-parameter without its own limit in `ARCH_LIMITS`
+#: (published models stay far below: EDSR 256 features and 32 blocks, RCAN 10 groups of 20
+#: blocks, SwinIR-L 240 channels and 9 stages of 6 layers).
+GENERIC_MAX_HYPERPARAMETER = 1024
+#: A file may claim more than it stores (tensors viewing one storage), up to this slack.
+STORED_SLACK_BYTES = 1 << 20
+
+#: Largest accepted hyper-parameters per architecture, far above every released model:
+#: RRDBNet: ESRGAN / Real-ESRGAN / BSRGAN 64 features, 32 growth, 23 blocks (x4plus-anime 6);
+#: unshuffle 2 / 4 for the ×2 / ×1 models. SRVGGNetCompact: 64 features, 32 convs
+#: (realesr-general-x4v3; animevideov3 16). SPAN: 48 / 52 channels. Other parameters and
+#: other architectures: `GENERIC_MAX_HYPERPARAMETER`; a new architecture may add its row.
+ARCH_LIMITS: dict[str, dict[str, int]] = {
+    "RRDBNet": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_block": 64,
+                "num_grow_ch": 128, "num_upsample": 4, "unshuffle": 4},
+    "SRVGGNetCompact": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_conv": 128,
+                        "upscale": 8},
+    "SPAN": {"num_in_ch": 4, "num_out_ch": 4, "feature_channels": 256, "upscale": 8},
+}
+
+
+def _dims(shape: Any) -> str:
+    return "×".join(str(int(d)) for d in shape) or "scalar"
+
+
+def check_stored_sizes(state: StateDict) -> None:
+    """Refuse a file whose tensors claim far more values than it stores.
+
+    A crafted file can declare a 4096×4096×3×3 weight over one stored number (a stride-0
+    view); reading it costs nothing, but converting or copying it would allocate the
+    claimed size. Storages shared by several tensors are counted once.
+    """
+    claimed = sum(t.numel() * t.element_size() for t in state.values())
+    storages: dict[tuple[int, int], int] = {}
+    for t in state.values():
+        storage = t.untyped_storage()
+        storages[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()
+    stored = sum(storages.values())
+    if claimed <= 2 * stored + STORED_SLACK_BYTES:
+        return
+    worst = max(state, key=lambda k: state[k].numel() * state[k].element_size()
+                - state[k].untyped_storage().nbytes())
+    raise UnsupportedStateDict(
+        f"the file's tensors claim {claimed / 1e6:.0f} MB but it stores {stored / 1e6:.1f} MB "
+        f"(e.g. {worst} claims {_dims(state[worst].shape)}): a crafted or damaged file"
+    )
+
+
+def check_hyperparameters(arch: str, params: Mapping[str, Any]) -> None:
+    """Refuse hyper-parameters beyond `ARCH_LIMITS` (integers, also inside lists)."""
+    limits = ARCH_LIMITS.get(arch, {})
+    for name, value in params.items():
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(v, bool) or not isinstance(v, int):
+                continue
+            top = limits.get(name, GENERIC_MAX_HYPERPARAMETER)
+            if not 0 <= v <= top:
+                raise UnsupportedStateDict(
+                    f"{arch} with {name}={v} is not a plausible network (accepted: 0..{top})"
+                )
+
+
+@contextlib.contextmanager
+def _weights_budget(arch: str, max_tensors: int) -> Iterator[None]:
+    """Abort building a module (in this thread) past `max_tensors` weights or `MAX_PARAMETERS`.
+
+    Counted as each parameter is registered, so a network far larger than its file is
+    refused after a bounded amount of construction work, not after building all of it.
+    """
+    thread = threading.get_ident()
+    seen: set[tuple[int, str]] = set()
+    total = [0]
+
+    def count(module: nn.Module, name: str, param: Any) -> None:
+        if param is None or threading.get_ident() != thread or (id(module), name) in seen:
+            return
+        seen.add((id(module), name))
+        total[0] += param.numel()
+        if len(seen) > max_tensors:
+            raise UnsupportedStateDict(
+                f"{arch} with these hyper-parameters has over {max_tensors} weight tensors; "
+                "the file is far smaller"
+            )
+        if total[0] > MAX_PARAMETERS:
+            raise UnsupportedStateDict(
+                f"{arch} with these hyper-parameters has over {MAX_PARAMETERS:,} weights "
+                "(not a plausible network)"
+            )
+
+    handle = torch.nn.modules.module.register_module_parameter_registration_hook(count)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def check_state_fits(arch: str, expected: Mapping[str, torch.Tensor], state: StateDict) -> None:
+    """Compare the file's tensors with the module's (`expected`, e.g. on ``meta``): one line
+    naming the first missing / unexpected tensor and how many, or the first shape mismatch."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} tensor(s) missing from the file (first: {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected tensor(s) in the file (first: {unexpected[0]})")
+        raise UnsupportedStateDict(f"{arch} weights do not fit: " + "; ".join(parts))
+    for key, want in expected.items():
+        if tuple(state[key].shape) != tuple(want.shape):
+            raise UnsupportedStateDict(
+                f"{arch} weights do not fit: {key} is {_dims(state[key].shape)} in the file, "
+                f"{_dims(want.shape)} in the network"
+            )
 
 
 def _shape(state: StateDict, key: str, ndim: int) -> tuple[int, ...]:

@@ -1,0 +1,137 @@
+"""The "Literature" group: the SR literature's architectures listed with paper, year and
+published PSNR, marked "needs weights" in `sr-desktop models`, the CLI and the GUI picker."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.models import loader, registry
+from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
+
+#: Set5 PSNR (dB, Y) at ×2/×3/×4 as published by each paper (None: not reported); SRCNN ×4
+#: is 30.49 in its TPAMI table (later papers reprint it as 30.48)
+SET5 = {
+    "srcnn": (36.66, 32.75, 30.49), "fsrcnn": (37.00, 33.16, 30.71), "espcn": (None, 32.55, None),
+    "vdsr": (37.53, 33.66, 31.35), "lapsrn": (37.52, None, 31.54), "srresnet": (None, None, 32.05),
+    "edsr": (38.11, 34.65, 32.46), "edsr-baseline": (37.99, 34.37, 32.09), "mdsr": (38.11, 34.66, 32.50),
+    "rdn": (38.24, 34.71, 32.47), "rcan": (38.27, 34.74, 32.63),
+}
+
+
+def test_every_literature_row_has_its_paper_and_published_numbers():
+    specs = {s.id: s for s in registry.list_literature_models()}
+    assert list(specs) == list(SET5)
+    for model_id, expected in SET5.items():
+        spec = specs[model_id]
+        assert spec.group == "literature" and spec.kind == "feedforward"
+        assert spec.paper and 2014 <= spec.year <= 2018 and spec.description
+        assert not spec.installed and spec.needs_weights and spec.status == "needs weights"
+        assert spec.install_command == "sr-desktop models add FILE"
+        for scale, value in zip((2, 3, 4), expected, strict=True):
+            got = spec.published.get(f"x{scale}", {})
+            assert got.get("Set5") == value, (model_id, scale)
+            assert (got.get("Set14") is None) == (value is None), (model_id, scale)  # Set14 beside each
+    assert specs["rcan"].published["x4"]["Set14"] == 28.87
+    assert specs["vdsr"].published["x3"]["Set14"] == 29.77
+
+
+def test_the_zoo_is_unchanged_and_the_literature_follows_it():
+    zoo = [s.id for s in registry.list_zoo_models()]
+    assert not set(zoo) & set(SET5)
+    ids = [s.id for s in registry.list_models()]
+    assert ids[: len(zoo) + len(SET5)] == zoo + list(SET5)  # custom models come after both
+    assert registry.get_model_spec("edsr").needs_weights
+
+
+def test_models_json_and_table_show_the_group(capsys):
+    assert main(["models", "--json"]) == 0
+    entries = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
+    vdsr = entries["vdsr"]
+    assert vdsr["group"] == "literature" and vdsr["year"] == 2016 and "Kim" in vdsr["paper"]
+    assert vdsr["published"]["x2"] == {"Set5": 37.53, "Set14": 33.03}
+    assert vdsr["status"] == "needs weights" and vdsr["installed"] is False
+    assert entries["realesrgan-x4plus"]["group"] == "" and entries["bicubic"]["status"] == "installed"
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    section = out[out.index("Literature"):]
+    assert "SET5 x2/x3/x4" in section
+    line = next(row for row in section.splitlines() if row.startswith("vdsr "))
+    assert "2016" in line and "37.53/33.66/31.35" in line and "33.03/29.77/28.01" in line
+    assert line.endswith("needs weights: sr-desktop models add FILE")
+    espcn = next(row for row in section.splitlines() if row.startswith("espcn "))
+    assert "-/32.55/-" in espcn
+    assert "vdsr" not in out[: out.index("Literature")]
+
+
+def test_upscale_with_a_model_that_needs_weights_is_one_line(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    PILImage.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(src)
+    for model_id in ("srcnn", "rcan"):
+        assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", model_id]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"sr-desktop: error: {model_id} needs weights: add a checkpoint with "
+                       "`sr-desktop models add FILE`\n")
+    assert not (tmp_path / "out.png").exists()
+    with pytest.raises(ModelError, match="needs weights"):
+        loader.load_model("edsr", scale=2)
+
+
+def test_an_added_checkpoint_is_a_custom_model_listed_before_the_literature_in_the_picker(
+        tmp_path, capsys, qtbot):
+    from sr_desktop.gui.main_window.model_picker import LITERATURE_HEADING, ModelPicker
+
+    path = tmp_path / "tiny.pth"
+    torch.save(SRVGGNetCompact(num_feat=4, num_conv=1, upscale=2).state_dict(), path)
+    assert main(["models", "add", str(path), "--name", "lit tiny"]) == 0
+    model_id = capsys.readouterr().out.split()[1].rstrip(":")
+    try:
+        specs = registry.list_models()
+        assert specs[-1].id == model_id and specs[-1].status == "installed" and specs[-1].custom
+        picker = ModelPicker(specs)
+        qtbot.addWidget(picker)
+        rows = [picker._model_items.item(r).text() for r in range(picker._model_items.rowCount())]
+        custom_row = rows.index(picker.item_for(model_id).text())
+        assert custom_row < rows.index(LITERATURE_HEADING)  # the group stays at the bottom
+        assert picker.item_for(model_id).isEnabled() and picker.set_model_id(model_id)
+    finally:
+        assert main(["models", "remove", model_id]) == 0
+
+
+def test_picker_lists_the_literature_disabled_under_its_heading(qtbot, tmp_path):
+    from sr_desktop.gui.main_window.model_picker import LITERATURE_HEADING, ModelPicker
+    from sr_desktop.gui.metrics.evaluate_section import installed_models
+
+    picker = ModelPicker(registry.list_models())
+    qtbot.addWidget(picker)
+    items = picker._model_items
+    texts = [items.item(row).text() for row in range(items.rowCount())]
+    heading = texts.index(LITERATURE_HEADING)
+    assert not items.item(heading).isEnabled() and not items.item(heading).isSelectable()
+    assert texts[heading + 1:] == [f"{s.name} ({s.year})  — needs weights"
+                                   for s in registry.list_literature_models()]
+    for model_id in SET5:
+        item = picker.item_for(model_id)
+        assert item is not None and not item.isEnabled()
+        assert "sr-desktop models add FILE" in item.toolTip() and "Published PSNR" in item.toolTip()
+        assert not picker.set_model_id(model_id)
+    assert "CVPR 2016" in picker.item_for("vdsr").toolTip() and "37.53" in picker.item_for("vdsr").toolTip()
+    assert picker.spec() is not None and picker.spec().installed  # the default is a runnable model
+    assert picker.set_model_id("bicubic") and picker.model_id() == "bicubic"
+    assert not {m for m, _ in installed_models()} & set(SET5)  # the leaderboard offers none of them
+
+    picker.resize(480, 160)
+    picker.show()
+    qtbot.waitExposed(picker)
+    picker.model_combo.showPopup()
+    popup = picker.model_combo.view().window()
+    popup.resize(480, 640)
+    shot = tmp_path / "picker-popup.png"
+    assert popup.grab().save(str(shot)) and shot.stat().st_size > 1000
+    picker.model_combo.hidePopup()
