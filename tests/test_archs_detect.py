@@ -175,7 +175,8 @@ def test_registry_lists_every_architecture_once_in_detection_order():
     from sr_desktop.engine.models.archs import ARCH_REGISTRY, ARCHITECTURES
     from sr_desktop.engine.models.archs.detect import arch_support
 
-    assert ARCHITECTURES == ("RRDBNet", "SRVGGNetCompact", "SPAN")
+    assert ARCHITECTURES == ("RRDBNet", "SRVGGNetCompact", "SPAN",
+                             "SRResNet", "MSRResNet", "MDSR", "EDSR", "RDN", "RCAN")
     assert tuple(s.name for s in ARCH_REGISTRY) == ARCHITECTURES
     for support in ARCH_REGISTRY:
         assert arch_support(support.name) is support
