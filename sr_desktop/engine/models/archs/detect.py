@@ -244,8 +244,8 @@ def _numbered(state: StateDict, pattern: str, what: str) -> int:
     return len(found)
 
 
-def _rename(state: StateDict, rules: tuple[tuple[str, str], ...]) -> StateDict:
-    """Each key rewritten by the first rule whose pattern matches it whole."""
+def _rename(state: StateDict, rules: tuple[tuple[str, Any], ...]) -> StateDict:
+    """Each key rewritten by the first rule whose pattern matches it whole (`re.sub` replacement)."""
     out = {}
     for key, value in state.items():
         for pattern, repl in rules:
@@ -346,10 +346,11 @@ def _infer_msrresnet(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     return scale, params, state
 
 
-_EDSR_PYTORCH_KEYS = (
+#: EDSR-PyTorch's ``ResBlock.body.0/2`` are our ``conv1/conv2``
+_RES_CONV = {"0": "conv1", "2": "conv2"}
+_EDSR_PYTORCH_KEYS: tuple[tuple[str, Any], ...] = (
     (r"head\.0\.(weight|bias)", r"conv_first.\1"),
-    (r"body\.(\d+)\.body\.0\.(weight|bias)", r"body.\1.conv1.\2"),
-    (r"body\.(\d+)\.body\.2\.(weight|bias)", r"body.\1.conv2.\2"),
+    (r"body\.(\d+)\.body\.([02])\.(weight|bias)", lambda m: f"body.{m[1]}.{_RES_CONV[m[2]]}.{m[3]}"),
     (r"body\.\d+\.(weight|bias)", r"conv_after_body.\1"),
     (r"tail\.0\.(\d+)\.(weight|bias)", r"upsample.\1.\2"),
     (r"tail\.1\.(weight|bias)", r"conv_last.\1"),
@@ -362,30 +363,42 @@ def _matches_edsr(state: StateDict) -> bool:
     return edsr_pytorch or basicsr
 
 
+def _edsr_family_layout(state: StateDict, rules: tuple[tuple[str, Any], ...]
+                        ) -> tuple[StateDict, dict[str, Any]]:
+    """The state dict in our key layout and the params every EDSR-family module shares.
+
+    EDSR-PyTorch / official files (with ``sub_mean``) are renamed by `rules`, their range
+    and mean read from the mean shifts; BasicSR files use its img_range 255 and DIV2K mean.
+    """
+    rgb_range, rgb_mean = 255.0, edsr.RGB_MEAN_DIV2K
+    if "sub_mean.weight" in state:
+        state = dict(state)
+        rgb_range, rgb_mean = _mean_shift(state)
+        state = _rename(state, rules)
+    num_feat, in_ch = _shape(state, "conv_first.weight", 4)[:2]
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
+                  rgb_range=rgb_range, rgb_mean=rgb_mean)
+    return state, params
+
+
 def _infer_edsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     """EDSR in EDSR-PyTorch's layout (mean shifts as convs, 0..255) or BasicSR's.
 
     The residual scaling is not in the weights: 0.1 for 256-feature networks (the paper's
     full EDSR and BasicSR's EDSR-L), 1 otherwise (baseline, EDSR-M).
     """
-    rgb_range, rgb_mean = 255.0, edsr.RGB_MEAN_DIV2K  # BasicSR's img_range and mean
-    if "sub_mean.weight" in state:
-        state = dict(state)
-        rgb_range, rgb_mean = _mean_shift(state)
-        state = _rename(state, _EDSR_PYTORCH_KEYS)
-    num_feat, in_ch = _shape(state, "conv_first.weight", 4)[:2]
+    state, params = _edsr_family_layout(state, _EDSR_PYTORCH_KEYS)
+    num_feat = params["num_feat"]
     scale = _upsampler_scale(state, "upsample", num_feat)
-    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
-                  num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), upscale=scale,
-                  res_scale=0.1 if num_feat >= 256 else 1.0, rgb_range=rgb_range, rgb_mean=rgb_mean)
+    params.update(num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), upscale=scale,
+                  res_scale=0.1 if num_feat >= 256 else 1.0)
     return scale, params, state
 
 
 _MDSR_EDSR_PYTORCH_KEYS = (
-    (r"head\.0\.(weight|bias)", r"conv_first.\1"),
-    (r"pre_process\.(\d+)\.(\d+)\.body\.0\.(weight|bias)", r"pre_process.\1.\2.conv1.\3"),
-    (r"pre_process\.(\d+)\.(\d+)\.body\.2\.(weight|bias)", r"pre_process.\1.\2.conv2.\3"),
-    *_EDSR_PYTORCH_KEYS[1:4],
+    *_EDSR_PYTORCH_KEYS[:3],
+    (r"pre_process\.(\d+)\.(\d+)\.body\.([02])\.(\w+)",
+     lambda m: f"pre_process.{m[1]}.{m[2]}.{_RES_CONV[m[3]]}.{m[4]}"),
     (r"upsample\.(\d+)\.(\d+)\.(weight|bias)", r"upsample.\1.\2.\3"),
     (r"tail\.0\.(weight|bias)", r"conv_last.\1"),
 )
@@ -393,20 +406,14 @@ _MDSR_EDSR_PYTORCH_KEYS = (
 
 def _infer_mdsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     """MDSR: the branch scales from the upsamplers' shapes; runs at the largest by default."""
-    rgb_range, rgb_mean = 255.0, edsr.RGB_MEAN_DIV2K
-    if "sub_mean.weight" in state:
-        state = dict(state)
-        rgb_range, rgb_mean = _mean_shift(state)
-        state = _rename(state, _MDSR_EDSR_PYTORCH_KEYS)
-    num_feat, in_ch = _shape(state, "conv_first.weight", 4)[:2]
+    state, params = _edsr_family_layout(state, _MDSR_EDSR_PYTORCH_KEYS)
     branches = _numbered(state, r"upsample\.(\d+)\.", "upsample branches")
-    scales = tuple(_upsampler_scale(state, f"upsample.{i}", num_feat) for i in range(branches))
+    scales = tuple(_upsampler_scale(state, f"upsample.{i}", params["num_feat"]) for i in range(branches))
     if len(set(scales)) != len(scales):
         raise UnsupportedStateDict(f"MDSR branches repeat a scale: {scales}")
     scale = max(scales)
-    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
-                  num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), scales=scales,
-                  upscale=scale, rgb_range=rgb_range, rgb_mean=rgb_mean)
+    params.update(num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), scales=scales,
+                  upscale=scale)
     return scale, params, state
 
 
@@ -429,13 +436,14 @@ def _infer_rdn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     return scale, params, state
 
 
+#: the official RCAB's ``body.0/2`` (convs) and ``body.3.conv_du.0/2`` (attention) in BasicSR's names
+_RCAB_PART = {"0": "0", "2": "2", "3.conv_du.0": "3.attention.1", "3.conv_du.2": "3.attention.3"}
 _RCAN_OFFICIAL_KEYS = (
-    (r"head\.0\.(weight|bias)", r"conv_first.\1"),
-    (r"body\.(\d+)\.body\.(\d+)\.body\.([02])\.(weight|bias)", r"body.\1.residual_group.\2.rcab.\3.\4"),
-    (r"body\.(\d+)\.body\.(\d+)\.body\.3\.conv_du\.0\.(\w+)", r"body.\1.residual_group.\2.rcab.3.attention.1.\3"),
-    (r"body\.(\d+)\.body\.(\d+)\.body\.3\.conv_du\.2\.(\w+)", r"body.\1.residual_group.\2.rcab.3.attention.3.\3"),
+    _EDSR_PYTORCH_KEYS[0],
+    (r"body\.(\d+)\.body\.(\d+)\.body\.(0|2|3\.conv_du\.[02])\.(\w+)",
+     lambda m: f"body.{m[1]}.residual_group.{m[2]}.rcab.{_RCAB_PART[m[3]]}.{m[4]}"),
     (r"body\.(\d+)\.body\.\d+\.(weight|bias)", r"body.\1.conv.\2"),
-    *_EDSR_PYTORCH_KEYS[3:],
+    *_EDSR_PYTORCH_KEYS[2:],
 )
 
 
@@ -446,21 +454,15 @@ def _matches_rcan(state: StateDict) -> bool:
 
 def _infer_rcan(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     """RCAN in the official / EDSR-PyTorch layout (``RCAN_BIX*.pt``) or BasicSR's."""
-    rgb_range, rgb_mean = 255.0, edsr.RGB_MEAN_DIV2K
-    if "sub_mean.weight" in state:
-        state = dict(state)
-        rgb_range, rgb_mean = _mean_shift(state)
-        state = _rename(state, _RCAN_OFFICIAL_KEYS)
-    num_feat, in_ch = _shape(state, "conv_first.weight", 4)[:2]
+    state, params = _edsr_family_layout(state, _RCAN_OFFICIAL_KEYS)
+    num_feat = params["num_feat"]
     squeezed = _shape(state, "body.0.residual_group.0.rcab.3.attention.1.weight", 4)[0]
     if num_feat % squeezed:
         raise UnsupportedStateDict(f"channel attention squeezes {num_feat} to {squeezed}")
     scale = _upsampler_scale(state, "upsample", num_feat)
-    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
-                  num_group=_numbered(state, r"body\.(\d+)\.", "residual groups body.G"),
+    params.update(num_group=_numbered(state, r"body\.(\d+)\.", "residual groups body.G"),
                   num_block=_numbered(state, r"body\.0\.residual_group\.(\d+)\.", "RCABs of group 0"),
-                  squeeze_factor=num_feat // squeezed, upscale=scale, res_scale=1.0,
-                  rgb_range=rgb_range, rgb_mean=rgb_mean)
+                  squeeze_factor=num_feat // squeezed, upscale=scale, res_scale=1.0)
     return scale, params, state
 
 

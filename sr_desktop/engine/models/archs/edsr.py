@@ -15,8 +15,8 @@ EDSR-PyTorch's layout (``head.0``, ``body.N.body.0/2``, ``body.{num_block}``,
 ``tail.0.0/2``, ``tail.1`` and the ``sub_mean`` / ``add_mean`` 1×1 convs) is renamed to
 these by `archs.detect`.
 
-The building blocks here (`ResBlock`, `pixel_shuffle_upsampler`, `RangeNorm`) are shared
-with MDSR, RCAN and MSRResNet.
+The building blocks here (`ResBlock`, `pixel_shuffle_upsampler`, `RangeNorm`, `Skeleton`)
+are shared with MDSR, RCAN and the SRResNets.
 """
 
 from __future__ import annotations
@@ -83,7 +83,29 @@ class RangeNorm(nn.Module):
         return y / self.rgb_range + self.mean.to(y.dtype)
 
 
-class EDSR(nn.Module):
+class Skeleton(nn.Module):
+    """EDSR's outer network around a given body: head conv, body plus a conv with a long
+    skip from the head, `pixel_shuffle_upsampler`, conv to RGB, in `RangeNorm`'s units.
+    EDSR and RCAN differ only in their bodies."""
+
+    def __init__(self, body: nn.Module, num_in_ch: int, num_out_ch: int, num_feat: int, upscale: int,
+                 rgb_range: float, rgb_mean: tuple[float, ...]):
+        super().__init__()
+        self.upscale = upscale
+        self.norm = RangeNorm(rgb_range, rgb_mean)
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.body = body
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.upsample = pixel_shuffle_upsampler(num_feat, upscale)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feat = self.conv_first(self.norm.forward_in(x))
+        feat = feat + self.conv_after_body(self.body(feat))
+        return self.norm.forward_out(self.conv_last(self.upsample(feat)))
+
+
+class EDSR(Skeleton):
     """EDSR (Lim et al., 2017).
 
     Args:
@@ -96,27 +118,8 @@ class EDSR(nn.Module):
         rgb_mean: the mean subtracted before the network, in 0..1 units (DIV2K's).
     """
 
-    def __init__(
-        self,
-        num_in_ch: int = 3,
-        num_out_ch: int = 3,
-        num_feat: int = 64,
-        num_block: int = 16,
-        upscale: int = 4,
-        res_scale: float = 1.0,
-        rgb_range: float = 255.0,
-        rgb_mean: tuple[float, ...] = RGB_MEAN_DIV2K,
-    ):
-        super().__init__()
-        self.upscale = upscale
-        self.norm = RangeNorm(rgb_range, rgb_mean)
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
-        self.body = nn.Sequential(*(ResBlock(num_feat, res_scale) for _ in range(num_block)))
-        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.upsample = pixel_shuffle_upsampler(num_feat, upscale)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.conv_first(self.norm.forward_in(x))
-        feat = feat + self.conv_after_body(self.body(feat))
-        return self.norm.forward_out(self.conv_last(self.upsample(feat)))
+    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16,
+                 upscale: int = 4, res_scale: float = 1.0, rgb_range: float = 255.0,
+                 rgb_mean: tuple[float, ...] = RGB_MEAN_DIV2K):
+        body = nn.Sequential(*(ResBlock(num_feat, res_scale) for _ in range(num_block)))
+        super().__init__(body, num_in_ch, num_out_ch, num_feat, upscale, rgb_range, rgb_mean)

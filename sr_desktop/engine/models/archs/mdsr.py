@@ -33,17 +33,9 @@ class MDSR(nn.Module):
         rgb_range, rgb_mean: as in `edsr.EDSR`.
     """
 
-    def __init__(
-        self,
-        num_in_ch: int = 3,
-        num_out_ch: int = 3,
-        num_feat: int = 64,
-        num_block: int = 16,
-        scales: tuple[int, ...] = (2, 3, 4),
-        upscale: int = 4,
-        rgb_range: float = 255.0,
-        rgb_mean: tuple[float, ...] = RGB_MEAN_DIV2K,
-    ):
+    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16,
+                 scales: tuple[int, ...] = (2, 3, 4), upscale: int = 4, rgb_range: float = 255.0,
+                 rgb_mean: tuple[float, ...] = RGB_MEAN_DIV2K):
         super().__init__()
         self.scales = tuple(int(s) for s in scales)
         self.norm = RangeNorm(rgb_range, rgb_mean)

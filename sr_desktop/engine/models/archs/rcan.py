@@ -3,11 +3,11 @@
 Residual-in-residual: a conv head, ``num_group`` residual groups (each ``num_block``
 residual channel-attention blocks and a conv, with a skip around the group), a conv after
 the groups with a long skip from the head, EDSR's pixel-shuffle upsampler and a conv to
-RGB. A block is conv-ReLU-conv followed by channel attention: global average pooling, a
-1×1 conv down to ``num_feat // squeeze_factor`` channels, ReLU, a 1×1 conv back, sigmoid,
-and the features multiplied by that per-channel weight. The published network has 10
-groups of 20 blocks, 64 features, reduction 16, and runs on 0..255 images minus DIV2K's
-mean (`edsr.RangeNorm`).
+RGB (`edsr.Skeleton` around RCAN's body). A block is conv-ReLU-conv followed by channel
+attention: global average pooling, a 1×1 conv down to ``num_feat // squeeze_factor``
+channels, ReLU, a 1×1 conv back, sigmoid, and the features multiplied by that per-channel
+weight. The published network has 10 groups of 20 blocks, 64 features, reduction 16, and
+runs on 0..255 images minus DIV2K's mean (`edsr.RangeNorm`).
 
 The global pooling makes every output pixel depend on the whole input, so tiles are not
 exactly independent (see the RCAN entry of `archs.detect`).
@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sr_desktop.engine.models.archs.edsr import RGB_MEAN_DIV2K, RangeNorm, pixel_shuffle_upsampler
+from sr_desktop.engine.models.archs.edsr import RGB_MEAN_DIV2K, Skeleton
 
 
 class ChannelAttention(nn.Module):
@@ -71,7 +71,7 @@ class ResidualGroup(nn.Module):
         return x + self.conv(self.residual_group(x))
 
 
-class RCAN(nn.Module):
+class RCAN(Skeleton):
     """RCAN (Zhang et al., 2018).
 
     Args:
@@ -85,31 +85,9 @@ class RCAN(nn.Module):
         rgb_range, rgb_mean: as in `edsr.EDSR` (255 and DIV2K's mean for the released files).
     """
 
-    def __init__(
-        self,
-        num_in_ch: int = 3,
-        num_out_ch: int = 3,
-        num_feat: int = 64,
-        num_group: int = 10,
-        num_block: int = 20,
-        squeeze_factor: int = 16,
-        upscale: int = 4,
-        res_scale: float = 1.0,
-        rgb_range: float = 255.0,
-        rgb_mean: tuple[float, ...] = RGB_MEAN_DIV2K,
-    ):
-        super().__init__()
-        self.upscale = upscale
-        self.norm = RangeNorm(rgb_range, rgb_mean)
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
-        self.body = nn.Sequential(*(ResidualGroup(num_feat, num_block, squeeze_factor, res_scale)
-                                    for _ in range(num_group)))
-        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.upsample = pixel_shuffle_upsampler(num_feat, upscale)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.conv_first(self.norm.forward_in(x))
-        feat = feat + self.conv_after_body(self.body(feat))
-        return self.norm.forward_out(self.conv_last(self.upsample(feat)))
-
+    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_group: int = 10,
+                 num_block: int = 20, squeeze_factor: int = 16, upscale: int = 4, res_scale: float = 1.0,
+                 rgb_range: float = 255.0, rgb_mean: tuple[float, ...] = RGB_MEAN_DIV2K):
+        body = nn.Sequential(*(ResidualGroup(num_feat, num_block, squeeze_factor, res_scale)
+                               for _ in range(num_group)))
+        super().__init__(body, num_in_ch, num_out_ch, num_feat, upscale, rgb_range, rgb_mean)

@@ -56,17 +56,8 @@ class RDN(nn.Module):
         rgb_range: the pixel range the network was trained on (255 in EDSR-PyTorch).
     """
 
-    def __init__(
-        self,
-        num_in_ch: int = 3,
-        num_out_ch: int = 3,
-        g0: int = 64,
-        num_blocks: int = 16,
-        num_layers: int = 8,
-        growth: int = 64,
-        upscale: int = 4,
-        rgb_range: float = 255.0,
-    ):
+    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, g0: int = 64, num_blocks: int = 16,
+                 num_layers: int = 8, growth: int = 64, upscale: int = 4, rgb_range: float = 255.0):
         super().__init__()
         if upscale not in (2, 3, 4):
             raise ValueError(f"RDN supports ×2, ×3 and ×4, not ×{upscale}")

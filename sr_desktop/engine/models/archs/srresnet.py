@@ -62,15 +62,8 @@ class SRResNet(nn.Module):
         prelu_channels: PReLU parameters (1 shared slope, as the port; or num_feat).
     """
 
-    def __init__(
-        self,
-        num_in_ch: int = 3,
-        num_out_ch: int = 3,
-        num_feat: int = 64,
-        num_block: int = 16,
-        upscale: int = 4,
-        prelu_channels: int = 1,
-    ):
+    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16,
+                 upscale: int = 4, prelu_channels: int = 1):
         super().__init__()
         self.upscale = upscale
         self.conv1 = nn.Sequential(nn.Conv2d(num_in_ch, num_feat, 9, 1, 4), nn.PReLU(prelu_channels))
