@@ -21,6 +21,12 @@ from PIL import Image as PILImage
 
 from sr_desktop.cli.main import main
 from sr_desktop.engine.models.archs import UnsupportedStateDict, detect_architecture
+from sr_desktop.engine.models.archs.detect import with_scale
+from sr_desktop.engine.models.archs.edsr import EDSR
+from sr_desktop.engine.models.archs.mdsr import MDSR
+from sr_desktop.engine.models.archs.rcan import RCAN
+from sr_desktop.engine.models.archs.rdn import RDN
+from sr_desktop.engine.models.archs.srresnet import MSRResNet, SRResNet
 from sr_desktop.engine.models.custom import ArchModel
 from sr_desktop.engine.pipeline.tiling import run_tiled
 
@@ -333,6 +339,23 @@ def test_mdsr_every_branch():
         module.set_scale(8)
 
 
+def test_mdsr_scale_is_picked_when_loading():
+    sd = mdsr_weights(8, 1, seed=51)
+    found = detect_architecture(dict(sd))
+    x = torch.rand(1, 3, 10, 10)
+    for branch, scale in enumerate((2, 3, 4)):
+        at = with_scale(found, scale)
+        assert (at.scale, at.params["upscale"], at.params["scales"]) == (scale, scale, (2, 3, 4))
+        with torch.inference_mode():
+            assert (at.build()(x) - mdsr_reference(sd, x, branch)).abs().max().item() <= 5e-6  # measured ≤ 1e-6
+    with pytest.raises(UnsupportedStateDict, match=r"scales \[2, 3, 4\], not ×8"):
+        with_scale(found, 8)
+    edsr_x2 = detect_architecture(dict(edsr_weights(8, 1, 2)))
+    assert with_scale(edsr_x2, 2).params == edsr_x2.params
+    with pytest.raises(UnsupportedStateDict, match="not ×3"):
+        with_scale(edsr_x2, 3)
+
+
 # -- RDN: EDSR-PyTorch --------------------------------------------------------------------
 
 
@@ -484,6 +507,34 @@ def test_rcan_basicsr_layout(scale):
     assert (found.arch, found.scale) == ("RCAN", scale)
     assert (found.params["num_group"], found.params["num_block"], found.params["squeeze_factor"]) == (2, 3, 8)
     check(found, sd, rcan_reference, torch.rand(1, 3, 12, 12), scale)  # measured ≤ 2.3e-6
+
+
+# -- the published configurations, from shapes alone ---------------------------------------
+
+
+PUBLISHED = [  # (module class, published hyper-parameters, expected tile context)
+    (SRResNet, dict(num_feat=64, num_block=16, upscale=4, prelu_channels=1), 40),
+    (MSRResNet, dict(num_feat=64, num_block=16, upscale=4), 36),
+    (EDSR, dict(num_feat=64, num_block=16, upscale=2, res_scale=1.0), 36),  # baseline
+    (EDSR, dict(num_feat=256, num_block=32, upscale=4, res_scale=0.1), 48),  # full
+    (MDSR, dict(num_feat=64, num_block=80, scales=(2, 3, 4), upscale=4), 48),
+    (MDSR, dict(num_feat=64, num_block=16, scales=(2, 3, 4), upscale=4), 44),  # baseline
+    (RDN, dict(g0=64, num_blocks=16, num_layers=8, growth=64, upscale=4), 48),
+    (RDN, dict(g0=64, num_blocks=20, num_layers=6, growth=32, upscale=3), 48),
+    (RCAN, dict(num_feat=64, num_group=10, num_block=20, squeeze_factor=16, upscale=4), 48),
+]
+
+
+@pytest.mark.parametrize("cls,params,context", PUBLISHED, ids=lambda v: getattr(v, "__name__", None))
+def test_published_configurations_are_recognised(cls, params, context):
+    """Full-size networks on the meta device (shapes, no memory): the hyper-parameters
+    come back from the shapes, and the context is the receptive radius capped at 48."""
+    with torch.device("meta"):
+        state = cls(**params).state_dict()
+    found = detect_architecture(state)
+    assert found.arch == cls.__name__ and found.scale == params["upscale"]
+    assert {k: found.params[k] for k in params} == params
+    assert found.support.context_for(found.params) == context
 
 
 # -- tiling -------------------------------------------------------------------------------------

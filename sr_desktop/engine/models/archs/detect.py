@@ -417,6 +417,17 @@ def _infer_mdsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     return scale, params, state
 
 
+def with_scale(detected: DetectedModel, scale: int) -> DetectedModel:
+    """The same weights run at another of the network's scales (MDSR's branches, listed in
+    ``params["scales"]``); a one-scale network accepts only its own. UnsupportedStateDict
+    names the scales there are."""
+    scales = tuple(detected.params.get("scales", (detected.scale,)))
+    if int(scale) not in scales:
+        raise UnsupportedStateDict(f"this {detected.arch} has scales {list(scales)}, not ×{scale}")
+    params = {**detected.params, "upscale": int(scale)} if "scales" in detected.params else detected.params
+    return DetectedModel(detected.arch, int(scale), params, detected.state_dict)
+
+
 def _infer_rdn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     """RDN in EDSR-PyTorch's layout; D, C, G, G0 and the scale from the shapes."""
     g0, in_ch = _shape(state, "SFENet1.weight", 4)[:2]
