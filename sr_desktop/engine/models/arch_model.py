@@ -79,7 +79,7 @@ class ArchModel(SRModel):
         context = support.context_for(self.params)
         self.context = math.ceil(context / scale) + BICUBIC_REACH if self.pre_upsample else context
         self.recommended_tile = support.recommended_tile
-        self.tileable = True
+        self.tileable = support.tileable
         self.supports_fp16 = support.supports_fp16
 
     def run(self, x: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,7 @@ from sr_desktop.engine.models.archs.detect import (
     arch_support,
     detect_architecture,
     unwrap_state_dict,
+    with_scale,
 )
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 
@@ -243,6 +244,8 @@ def _detect_file(path: Path, scale: int | None = None) -> tuple[DetectedModel, t
                 f"{path}: {detected.arch} weights do not record their scale; put it in the file name, "
                 f"e.g. {_slug(path.stem)}_x3{path.suffix}")
         detected.set_scale(given)
+    if scale and scale != detected.scale and "scales" in detected.params:
+        detected = with_scale(detected, scale)  # a multi-scale network's branch (MDSR)
     try:
         return detected, detected.build()
     except UnsupportedStateDict as exc:

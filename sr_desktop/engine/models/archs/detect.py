@@ -31,7 +31,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from sr_desktop.engine.models.archs import espcn, fsrcnn, lapsrn, rrdbnet, span, srcnn, srvgg, vdsr
+from sr_desktop.engine.models.archs import (
+    edsr,
+    espcn,
+    fsrcnn,
+    lapsrn,
+    mdsr,
+    rcan,
+    rdn,
+    rrdbnet,
+    span,
+    srcnn,
+    srresnet,
+    srvgg,
+    vdsr,
+)
 
 StateDict = dict[str, torch.Tensor]
 _CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "generator")
@@ -60,7 +74,9 @@ class ArchSupport:
     (`engine.models.arch_model.ArchModel`): ``color`` "y" = a one-channel network of this
     architecture upscales Y of BT.601 YCbCr (Cb/Cr go bicubic), "rgb" = RGB in and out;
     ``input_range`` 1.0 or 255.0; ``pre_upsample``: the network's input is the
-    bicubic-upscaled image (then ``context`` is in output pixels); ``supports_fp16``.
+    bicubic-upscaled image (then ``context`` is in output pixels); ``supports_fp16``;
+    ``tileable`` False when tiles are not independent whatever their context (global
+    pooling): the engine then runs the whole image while memory allows.
     ``scales(scale, params)``: the scales these weights serve (pre-upsampling networks:
     ×2/×3/×4; a LapSRN pyramid: every level); ``forward_kwargs(scale, params)``: extra
     arguments of ``module(x, ...)`` to run at one of them. An ``infer`` that cannot know
@@ -79,6 +95,7 @@ class ArchSupport:
     input_range: float = 1.0
     pre_upsample: bool = False
     supports_fp16: bool = True
+    tileable: bool = True
     scales: Callable[[int, dict[str, Any]], tuple[int, ...]] = lambda scale, params: (scale,)
     forward_kwargs: Callable[[int, dict[str, Any]], dict[str, Any]] = lambda scale, params: {}
 
@@ -234,8 +251,10 @@ def check_stored_sizes(state: StateDict) -> None:
 
     A crafted file can declare a 4096×4096×3×3 weight over one stored number (a stride-0
     view); reading it costs nothing, but converting or copying it would allocate the
-    claimed size. Storages shared by several tensors are counted once.
+    claimed size. Storages shared by several tensors are counted once. Tensors on the meta
+    device (shapes only, never read from a file) are left out: they hold no data to copy.
     """
+    state = {k: t for k, t in state.items() if not t.is_meta}
     claimed = sum(t.numel() * t.element_size() for t in state.values())
     storages: dict[tuple[int, int], int] = {}
     for t in state.values():
@@ -432,7 +451,7 @@ def _fold_conv3xc(state: StateDict) -> StateDict:
 PRE_UPSAMPLE_SCALES = (2, 3, 4)
 
 
-def _rename(state: StateDict, rules: list[tuple[str, Callable[[re.Match[str]], str]]]) -> StateDict:
+def _rename_prefixes(state: StateDict, rules: list[tuple[str, Callable[[re.Match[str]], str]]]) -> StateDict:
     """Keys renamed by the first matching ``(regex, replacement)`` rule, the rest kept."""
     out = {}
     for key, value in state.items():
@@ -503,7 +522,7 @@ def _vdsr_params(state: StateDict, mean_shift: bool) -> tuple[int, dict[str, Any
 
 def _infer_vdsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     """The common port (twtygqyy/pytorch-vdsr): ``input``, ``residual_layer.N.conv``, ``output``."""
-    state = _rename(state, [(r"input\.", lambda m: "head."),
+    state = _rename_prefixes(state, [(r"input\.", lambda m: "head."),
                             (r"residual_layer\.(\d+)\.conv\.", lambda m: f"body.{m.group(1)}."),
                             (r"output\.", lambda m: "tail.")])
     return _vdsr_params(state, mean_shift=False)
@@ -520,13 +539,13 @@ def _infer_vdsr_edsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
         i = int(m.group(1))
         return "head." if i == 0 else "tail." if i == last else f"body.{i - 1}."
 
-    return _vdsr_params(_rename(state, [(r"body\.(\d+)\.0\.", block)]), mean_shift=True)
+    return _vdsr_params(_rename_prefixes(state, [(r"body\.(\d+)\.0\.", block)]), mean_shift=True)
 
 
 def _infer_lapsrn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     """twtygqyy/pytorch-LapSRN: ``conv_input``, per level k ``convt_F{k}.0.cov_block.N``,
     ``convt_I{k}`` (image upsampling), ``convt_R{k}`` (residual)."""
-    state = _rename(state, [
+    state = _rename_prefixes(state, [
         (r"convt_F(\d+)\.(?:0\.)?cov_block\.", lambda m: f"levels.{int(m.group(1)) - 1}.features."),
         (r"convt_I(\d+)\.", lambda m: f"levels.{int(m.group(1)) - 1}.image_up."),
         (r"convt_R(\d+)\.", lambda m: f"levels.{int(m.group(1)) - 1}.residual."),
@@ -552,6 +571,287 @@ def _lapsrn_scales(scale: int, params: dict[str, Any]) -> tuple[int, ...]:
 
 def _srcnn_keys(state: StateDict) -> bool:
     return set(state) == {f"conv{i}.{p}" for i in (1, 2, 3) for p in ("weight", "bias")}
+
+
+# -- the residual networks: SRResNet, MSRResNet, EDSR, MDSR, RDN, RCAN --------------------
+
+
+def _numbered(state: StateDict, pattern: str, what: str) -> int:
+    """N for keys numbered 0..N-1 by the first group of `pattern` (N ≥ 1)."""
+    found = {int(m.group(1)) for k in state if (m := re.match(pattern, k))}
+    if not found or found != set(range(len(found))):
+        raise UnsupportedStateDict(f"{what} are not numbered 0..N-1")
+    return len(found)
+
+
+def _rename(state: StateDict, rules: tuple[tuple[str, Any], ...]) -> StateDict:
+    """Each key rewritten by the first rule whose pattern matches it whole (`re.sub` replacement)."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in rules:
+            if re.fullmatch(pattern, key):
+                new = re.sub(pattern, repl, key)
+                if new in out:
+                    raise UnsupportedStateDict(f"more than one tensor for {new} (at {key})")
+                out[new] = value
+                break
+        else:
+            raise UnsupportedStateDict(f"unexpected tensor {key}")
+    return out
+
+
+def _mean_shift(state: StateDict) -> tuple[float, tuple[float, ...]]:
+    """Pop EDSR-PyTorch's ``sub_mean`` / ``add_mean`` 1×1 convs: ``(rgb_range, rgb_mean)``.
+
+    They compute ``x ∓ rgb_range·mean``; only the identity weight (rgb_std 1, as in every
+    released file) is supported, and the range is 255 or 1 (the bias holds range × mean).
+    """
+    try:
+        sub_w, sub_b, add_w, add_b = (state.pop(k).double() for k in (
+            "sub_mean.weight", "sub_mean.bias", "add_mean.weight", "add_mean.bias"))
+    except KeyError:
+        raise UnsupportedStateDict("sub_mean / add_mean incomplete") from None
+    if sub_w.ndim != 4 or sub_w.shape[0] != sub_w.shape[1] or sub_w.shape != add_w.shape:
+        raise UnsupportedStateDict("sub_mean / add_mean are not square 1×1 convs")
+    eye = torch.eye(sub_w.shape[0], dtype=torch.float64).view_as(sub_w)
+    if not (torch.allclose(sub_w, eye) and torch.allclose(add_w, eye)):
+        raise UnsupportedStateDict("sub_mean / add_mean are not plain mean shifts (rgb_std ≠ 1)")
+    if sub_b.shape != add_b.shape or not torch.allclose(sub_b, -add_b, rtol=1e-4, atol=1e-6):
+        raise UnsupportedStateDict("sub_mean and add_mean disagree")
+    rgb_range = 255.0 if add_b.sum().item() > 3 else 1.0
+    return rgb_range, tuple(round(v, 6) for v in (add_b / rgb_range).tolist())
+
+
+def _upsampler_scale(state: StateDict, prefix: str, num_feat: int) -> int:
+    """The scale of an EDSR-style upsampler: convs at ``prefix.0``, ``.2``... each + shuffle."""
+    convs = sorted(int(m.group(1)) for k in state if (m := re.match(rf"{re.escape(prefix)}\.(\d+)\.weight$", k)))
+    if not convs or convs != list(range(0, 2 * len(convs), 2)):
+        raise UnsupportedStateDict(f"{prefix} convs are not at {prefix}.0, .2, ...")
+    factors = [_int_root(_shape(state, f"{prefix}.{i}.weight", 4)[0] / num_feat, f"{prefix}.{i}") for i in convs]
+    return _sub_pixel_scale(factors, prefix)
+
+
+def _sub_pixel_scale(factors: list[int], what: str) -> int:
+    """The scale of sub-pixel stages shuffling by `factors`: one ×3, or ×2 stages."""
+    if factors == [3] or set(factors) == {2}:
+        return math.prod(factors)
+    raise UnsupportedStateDict(f"{what} shuffles by {factors}, not one ×3 or ×2 stages")
+
+
+def _upsampler_radius(scale: int) -> float:
+    """Receptive radius, in input pixels, of the 3×3 convs of a pixel-shuffle upsampler."""
+    radius, resolution = 0.0, 1
+    for r in edsr.upsample_stages(scale):
+        radius += 1 / resolution
+        resolution *= r
+    return radius
+
+
+def _residual_context(lr_radius: float, hr_radius: float, scale: int) -> int:
+    """Tile context: the receptive radius (convs at input resolution, the upsampler, convs
+    at output resolution), capped at `DEEP_NET_CONTEXT`."""
+    radius = lr_radius + _upsampler_radius(scale) + hr_radius / scale
+    return min(math.ceil(radius), DEEP_NET_CONTEXT)
+
+
+def _matches_srresnet(state: StateDict) -> bool:
+    return "conv1.0.weight" in state and "trunk.0.rcb.0.weight" in state
+
+
+def _infer_srresnet(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """SRResNet / SRGAN generator in the Lornatang/SRGAN-PyTorch layout."""
+    num_feat, in_ch = _shape(state, "conv1.0.weight", 4)[:2]
+    out_ch = _shape(state, "conv3.weight", 4)[0]
+    num_block = _numbered(state, r"trunk\.(\d+)\.", "residual blocks trunk.N")
+    stages = _numbered(state, r"upsampling\.(\d+)\.", "upsampling stages")
+    factors = [_int_root(_shape(state, f"upsampling.{i}.upsample_block.0.weight", 4)[0] / num_feat,
+                         f"upsampling.{i}") for i in range(stages)]
+    scale = _sub_pixel_scale(factors, "upsampling")
+    prelu = state["conv1.1.weight"].numel() if "conv1.1.weight" in state else 1
+    params = dict(num_in_ch=in_ch, num_out_ch=out_ch, num_feat=num_feat, num_block=num_block,
+                  upscale=scale, prelu_channels=prelu)
+    return scale, params, state
+
+
+def _matches_msrresnet(state: StateDict) -> bool:
+    return "upconv1.weight" in state and "conv_hr.weight" in state and "body.0.conv1.weight" in state
+
+
+def _infer_msrresnet(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """BasicSR's MSRResNet: ×4 has upconv2; otherwise upconv1's channels give ×2 or ×3."""
+    num_feat, in_ch = _shape(state, "conv_first.weight", 4)[:2]
+    r = _int_root(_shape(state, "upconv1.weight", 4)[0] / num_feat, "upconv1")
+    scale = 4 if "upconv2.weight" in state and r == 2 else r
+    if scale not in (2, 3, 4):
+        raise UnsupportedStateDict(f"MSRResNet upconv1 shuffles by {r}")
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
+                  num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), upscale=scale)
+    return scale, params, state
+
+
+#: EDSR-PyTorch's ``ResBlock.body.0/2`` are our ``conv1/conv2``
+_RES_CONV = {"0": "conv1", "2": "conv2"}
+_EDSR_PYTORCH_KEYS: tuple[tuple[str, Any], ...] = (
+    (r"head\.0\.(weight|bias)", r"conv_first.\1"),
+    (r"body\.(\d+)\.body\.([02])\.(weight|bias)", lambda m: f"body.{m[1]}.{_RES_CONV[m[2]]}.{m[3]}"),
+    (r"body\.\d+\.(weight|bias)", r"conv_after_body.\1"),
+    (r"tail\.0\.(\d+)\.(weight|bias)", r"upsample.\1.\2"),
+    (r"tail\.1\.(weight|bias)", r"conv_last.\1"),
+)
+
+
+def _matches_edsr(state: StateDict) -> bool:
+    edsr_pytorch = "head.0.weight" in state and "tail.1.weight" in state and "body.0.body.0.weight" in state
+    basicsr = "conv_after_body.weight" in state and "body.0.conv1.weight" in state
+    return edsr_pytorch or basicsr
+
+
+def _edsr_family_layout(state: StateDict, rules: tuple[tuple[str, Any], ...]
+                        ) -> tuple[StateDict, dict[str, Any]]:
+    """The state dict in our key layout and the params every EDSR-family module shares.
+
+    EDSR-PyTorch / official files (with ``sub_mean``) are renamed by `rules`, their range
+    and mean read from the mean shifts; BasicSR files use its img_range 255 and DIV2K mean.
+    """
+    rgb_range, rgb_mean = 255.0, edsr.RGB_MEAN_DIV2K
+    if "sub_mean.weight" in state:
+        state = dict(state)
+        rgb_range, rgb_mean = _mean_shift(state)
+        state = _rename(state, rules)
+    num_feat, in_ch = _shape(state, "conv_first.weight", 4)[:2]
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
+                  rgb_range=rgb_range, rgb_mean=rgb_mean)
+    return state, params
+
+
+def _infer_edsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """EDSR in EDSR-PyTorch's layout (mean shifts as convs, 0..255) or BasicSR's.
+
+    The residual scaling is not in the weights: 0.1 for 256-feature networks (the paper's
+    full EDSR and BasicSR's EDSR-L), 1 otherwise (baseline, EDSR-M).
+    """
+    state, params = _edsr_family_layout(state, _EDSR_PYTORCH_KEYS)
+    num_feat = params["num_feat"]
+    scale = _upsampler_scale(state, "upsample", num_feat)
+    params.update(num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), upscale=scale,
+                  res_scale=0.1 if num_feat >= 256 else 1.0)
+    return scale, params, state
+
+
+_MDSR_EDSR_PYTORCH_KEYS = (
+    *_EDSR_PYTORCH_KEYS[:3],
+    (r"pre_process\.(\d+)\.(\d+)\.body\.([02])\.(\w+)",
+     lambda m: f"pre_process.{m[1]}.{m[2]}.{_RES_CONV[m[3]]}.{m[4]}"),
+    (r"upsample\.(\d+)\.(\d+)\.(weight|bias)", r"upsample.\1.\2.\3"),
+    (r"tail\.0\.(weight|bias)", r"conv_last.\1"),
+)
+
+
+def _infer_mdsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """MDSR: the branch scales from the upsamplers' shapes; runs at the largest by default."""
+    state, params = _edsr_family_layout(state, _MDSR_EDSR_PYTORCH_KEYS)
+    branches = _numbered(state, r"upsample\.(\d+)\.", "upsample branches")
+    scales = tuple(_upsampler_scale(state, f"upsample.{i}", params["num_feat"]) for i in range(branches))
+    if len(set(scales)) != len(scales):
+        raise UnsupportedStateDict(f"MDSR branches repeat a scale: {scales}")
+    scale = max(scales)
+    params.update(num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), scales=scales,
+                  upscale=scale)
+    return scale, params, state
+
+
+def with_scale(detected: DetectedModel, scale: int) -> DetectedModel:
+    """The same weights run at another of the network's scales (MDSR's branches, listed in
+    ``params["scales"]``); a one-scale network accepts only its own. UnsupportedStateDict
+    names the scales there are."""
+    scales = tuple(detected.params.get("scales", (detected.scale,)))
+    if int(scale) not in scales:
+        raise UnsupportedStateDict(f"this {detected.arch} has scales {list(scales)}, not ×{scale}")
+    params = {**detected.params, "upscale": int(scale)} if "scales" in detected.params else detected.params
+    return DetectedModel(detected.arch, int(scale), params, detected.state_dict)
+
+
+def _infer_rdn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """RDN in EDSR-PyTorch's layout; D, C, G, G0 and the scale from the shapes."""
+    g0, in_ch = _shape(state, "SFENet1.weight", 4)[:2]
+    growth = _shape(state, "RDBs.0.convs.0.conv.0.weight", 4)[0]
+    if "UPNet.4.weight" in state:
+        scale = 2 * _int_root(_shape(state, "UPNet.0.weight", 4)[0] / growth, "UPNet.0")
+        last = "UPNet.4.weight"
+    else:
+        scale = _int_root(_shape(state, "UPNet.0.weight", 4)[0] / growth, "UPNet.0")
+        last = "UPNet.2.weight"
+    if scale not in (2, 3, 4):
+        raise UnsupportedStateDict(f"RDN upsampler of ×{scale}")
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, last, 4)[0], g0=g0,
+                  num_blocks=_numbered(state, r"RDBs\.(\d+)\.", "dense blocks RDBs.N"),
+                  num_layers=_numbered(state, r"RDBs\.0\.convs\.(\d+)\.", "dense layers RDBs.0.convs.M"),
+                  growth=growth, upscale=scale)
+    return scale, params, state
+
+
+#: the official RCAB's ``body.0/2`` (convs) and ``body.3.conv_du.0/2`` (attention) in BasicSR's names
+_RCAB_PART = {"0": "0", "2": "2", "3.conv_du.0": "3.attention.1", "3.conv_du.2": "3.attention.3"}
+_RCAN_OFFICIAL_KEYS = (
+    _EDSR_PYTORCH_KEYS[0],
+    (r"body\.(\d+)\.body\.(\d+)\.body\.(0|2|3\.conv_du\.[02])\.(\w+)",
+     lambda m: f"body.{m[1]}.residual_group.{m[2]}.rcab.{_RCAB_PART[m[3]]}.{m[4]}"),
+    (r"body\.(\d+)\.body\.\d+\.(weight|bias)", r"body.\1.conv.\2"),
+    *_EDSR_PYTORCH_KEYS[2:],
+)
+
+
+def _matches_rcan(state: StateDict) -> bool:
+    return ("body.0.body.0.body.3.conv_du.0.weight" in state
+            or "body.0.residual_group.0.rcab.3.attention.1.weight" in state)
+
+
+def _infer_rcan(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """RCAN in the official / EDSR-PyTorch layout (``RCAN_BIX*.pt``) or BasicSR's."""
+    state, params = _edsr_family_layout(state, _RCAN_OFFICIAL_KEYS)
+    num_feat = params["num_feat"]
+    squeezed = _shape(state, "body.0.residual_group.0.rcab.3.attention.1.weight", 4)[0]
+    if num_feat % squeezed:
+        raise UnsupportedStateDict(f"channel attention squeezes {num_feat} to {squeezed}")
+    scale = _upsampler_scale(state, "upsample", num_feat)
+    params.update(num_group=_numbered(state, r"body\.(\d+)\.", "residual groups body.G"),
+                  num_block=_numbered(state, r"body\.0\.residual_group\.(\d+)\.", "RCABs of group 0"),
+                  squeeze_factor=num_feat // squeezed, upscale=scale, res_scale=1.0)
+    return scale, params, state
+
+
+#: Deep residual networks see far (RCAN's receptive radius is over 400 px) but depend on
+#: little of it; their tiles get at most this context, as RRDBNet's 48 px (radius ≈ 350,
+#: 51 dB tiled vs whole with real weights). Shallower ones get their whole radius. Tiled vs
+#: whole with random weights, 96-px image, 32-px tiles, 48-px context: EDSR r32f64 (radius
+#: 67) 107 dB, RDN D16 C8 (radius 132) 120 dB.
+DEEP_NET_CONTEXT = 48
+
+
+def _context_srresnet(p: dict[str, Any]) -> int:
+    return _residual_context(4 + 2 * p["num_block"] + 1, 4, p["upscale"])
+
+
+def _context_msrresnet(p: dict[str, Any]) -> int:
+    # +1: the bilinear skip reads one input pixel around
+    return _residual_context(1 + 2 * p["num_block"] + 1, 2, p["upscale"])
+
+
+def _context_edsr(p: dict[str, Any]) -> int:
+    return _residual_context(2 + 2 * p["num_block"], 1, p["upscale"])
+
+
+def _context_mdsr(p: dict[str, Any]) -> int:
+    # two 5×5 residual blocks of pre-processing add 8
+    return _residual_context(10 + 2 * p["num_block"], 1, p["upscale"])
+
+
+def _context_rdn(p: dict[str, Any]) -> int:
+    return _residual_context(3 + p["num_blocks"] * p["num_layers"], 1, p["upscale"])
+
+
+def _context_rcan(p: dict[str, Any]) -> int:
+    return _residual_context(2 + p["num_group"] * (2 * p["num_block"] + 1), 1, p["upscale"])
 
 
 #: RRDBNets with few blocks (x4plus-anime has 6) see less: 62.4 dB at 24 px (57.0 at 16)
@@ -608,6 +908,34 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
         matches=lambda s: "conv_input.weight" in s and "convt_I1.weight" in s,
         color="y", small_context=lambda p: 2 * p["depth"] + 4, scales=_lapsrn_scales,
         forward_kwargs=lambda scale, p: {"levels": scale.bit_length() - 1},
+    ),
+    ArchSupport(
+        name="SRResNet", matches=_matches_srresnet, infer=_infer_srresnet, module=srresnet.SRResNet,
+        context=DEEP_NET_CONTEXT, recommended_tile=256, small_context=_context_srresnet,
+    ),
+    ArchSupport(
+        name="MSRResNet", matches=_matches_msrresnet, infer=_infer_msrresnet, module=srresnet.MSRResNet,
+        context=DEEP_NET_CONTEXT, recommended_tile=256, small_context=_context_msrresnet,
+    ),
+    # before EDSR: an MDSR in our key layout also has conv_after_body and body.N.conv1
+    ArchSupport(
+        name="MDSR", matches=lambda s: "pre_process.0.0.body.0.weight" in s or "pre_process.0.0.conv1.weight" in s,
+        infer=_infer_mdsr, module=mdsr.MDSR, context=DEEP_NET_CONTEXT, recommended_tile=256,
+        small_context=_context_mdsr, scales=lambda scale, p: tuple(p["scales"]),
+    ),
+    ArchSupport(
+        name="EDSR", matches=_matches_edsr, infer=_infer_edsr, module=edsr.EDSR,
+        context=DEEP_NET_CONTEXT, recommended_tile=256, small_context=_context_edsr,
+    ),
+    ArchSupport(
+        name="RDN", matches=lambda s: "SFENet1.weight" in s and "RDBs.0.LFF.weight" in s, infer=_infer_rdn,
+        module=rdn.RDN, context=DEEP_NET_CONTEXT, recommended_tile=256, small_context=_context_rdn,
+    ),
+    # channel attention pools over the whole tile, so no context makes tiles exact: random
+    # weights give 22-33 dB tiled vs whole (tests/test_archs_residual.py); run it whole
+    ArchSupport(
+        name="RCAN", matches=_matches_rcan, infer=_infer_rcan, module=rcan.RCAN,
+        context=DEEP_NET_CONTEXT, recommended_tile=512, small_context=_context_rcan, tileable=False,
     ),
 )
 ARCHITECTURES = tuple(support.name for support in ARCH_REGISTRY)
