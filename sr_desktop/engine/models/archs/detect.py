@@ -451,18 +451,6 @@ def _fold_conv3xc(state: StateDict) -> StateDict:
 PRE_UPSAMPLE_SCALES = (2, 3, 4)
 
 
-def _rename_prefixes(state: StateDict, rules: list[tuple[str, Callable[[re.Match[str]], str]]]) -> StateDict:
-    """Keys renamed by the first matching ``(regex, replacement)`` rule, the rest kept."""
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in rules:
-            if re.match(pattern, key):
-                key = re.sub(pattern, repl, key, count=1)
-                break
-        out[key] = value
-    return out
-
-
 def _conv(state: StateDict, key: str, k: int | None = None, cin: int | None = None) -> tuple[int, int]:
     """(out, in) channels of a square conv weight, checking its kernel and input channels."""
     cout, cin_found, kh, kw = _shape(state, key, 4)
@@ -522,9 +510,9 @@ def _vdsr_params(state: StateDict, mean_shift: bool) -> tuple[int, dict[str, Any
 
 def _infer_vdsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     """The common port (twtygqyy/pytorch-vdsr): ``input``, ``residual_layer.N.conv``, ``output``."""
-    state = _rename_prefixes(state, [(r"input\.", lambda m: "head."),
-                            (r"residual_layer\.(\d+)\.conv\.", lambda m: f"body.{m.group(1)}."),
-                            (r"output\.", lambda m: "tail.")])
+    state = _rename(state, ((r"input\.(.*)", r"head.\1"),
+                            (r"residual_layer\.(\d+)\.conv\.(.*)", r"body.\1.\2"),
+                            (r"output\.(.*)", r"tail.\1")))
     return _vdsr_params(state, mean_shift=False)
 
 
@@ -537,19 +525,21 @@ def _infer_vdsr_edsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
 
     def block(m: re.Match[str]) -> str:
         i = int(m.group(1))
-        return "head." if i == 0 else "tail." if i == last else f"body.{i - 1}."
+        return ("head." if i == 0 else "tail." if i == last else f"body.{i - 1}.") + m.group(2)
 
-    return _vdsr_params(_rename_prefixes(state, [(r"body\.(\d+)\.0\.", block)]), mean_shift=True)
+    rules = ((r"body\.(\d+)\.0\.(.*)", block), KEEP_KEY)
+    return _vdsr_params(_rename(state, rules), mean_shift=True)
 
 
 def _infer_lapsrn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     """twtygqyy/pytorch-LapSRN: ``conv_input``, per level k ``convt_F{k}.0.cov_block.N``,
     ``convt_I{k}`` (image upsampling), ``convt_R{k}`` (residual)."""
-    state = _rename_prefixes(state, [
-        (r"convt_F(\d+)\.(?:0\.)?cov_block\.", lambda m: f"levels.{int(m.group(1)) - 1}.features."),
-        (r"convt_I(\d+)\.", lambda m: f"levels.{int(m.group(1)) - 1}.image_up."),
-        (r"convt_R(\d+)\.", lambda m: f"levels.{int(m.group(1)) - 1}.residual."),
-    ])
+    state = _rename(state, (
+        (r"convt_F(\d+)\.(?:0\.)?cov_block\.(.*)", lambda m: f"levels.{int(m[1]) - 1}.features.{m[2]}"),
+        (r"convt_I(\d+)\.(.*)", lambda m: f"levels.{int(m[1]) - 1}.image_up.{m[2]}"),
+        (r"convt_R(\d+)\.(.*)", lambda m: f"levels.{int(m[1]) - 1}.residual.{m[2]}"),
+        KEEP_KEY,
+    ))
     num_feat, channels = _conv(state, "conv_input.weight", k=3)
     levels = _indices(state, r"levels\.(\d+)\.image_up\.weight$")
     if not levels or levels != list(range(len(levels))):
@@ -582,6 +572,10 @@ def _numbered(state: StateDict, pattern: str, what: str) -> int:
     if not found or found != set(range(len(found))):
         raise UnsupportedStateDict(f"{what} are not numbered 0..N-1")
     return len(found)
+
+
+#: a last rule for `_rename` that keeps every key no earlier rule renamed
+KEEP_KEY: tuple[str, Any] = (r".*", lambda m: m[0])
 
 
 def _rename(state: StateDict, rules: tuple[tuple[str, Any], ...]) -> StateDict:
