@@ -22,7 +22,7 @@ ZOO_IDS = [
 
 def test_manifest_has_the_stable_ids_and_complete_entries():
     specs = {s.id: s for s in registry.list_zoo_models()}
-    assert set(ZOO_IDS) | {"zssr"} == set(specs)
+    assert set(ZOO_IDS) | {"zssr", "map-sr"} == set(specs)
     assert specs["zssr"].kind == "per_image" and specs["zssr"].scales == [2, 4]
     for model_id in ("bicubic", "lanczos"):
         assert specs[model_id].kind == "resample" and specs[model_id].scales == [2, 3, 4]

@@ -4,8 +4,8 @@ One dispatch by the spec's `ModelKind` (``_LOADERS``): feed-forward zoo models (
 graph is converted once, weights cached as safetensors in ``paths.cache_dir()/models``,
 keyed by the sha256 of the source files, and wrapped in a `ZooModel` that applies the
 family's conventions), resampling baselines (`ResampleModel`), per-image models
-(``zssr.model.make_zssr_model``). Custom models (a source, not a kind) go to
-``custom.load_custom_model``.
+(``zssr.model.make_zssr_model``, ``map_sr.model.make_map_sr_model``, chosen by the spec's
+``source.family``). Custom models (a source, not a kind) go to ``custom.load_custom_model``.
 """
 
 from __future__ import annotations
@@ -86,13 +86,32 @@ def _load_resample(spec: ModelSpec, scale, variant, **_options: Any) -> SRModel:
 
 
 def _load_per_image(spec: ModelSpec, scale, variant, kernel=None, **options: Any) -> SRModel:
+    """A per-image model; the spec's ``source.family`` names which (``zssr`` when absent)."""
     scale, variant = resolve_scale_variant(spec, scale, variant)
+    family = spec.source.get("family", "zssr")
+    if family not in _PER_IMAGE_FAMILIES:
+        raise ModelError(f"{spec.id}: unknown per-image family {family!r}")
     try:
-        from sr_desktop.engine.models.zssr.model import make_zssr_model
+        return _PER_IMAGE_FAMILIES[family](scale, variant, kernel, options)
     except ModuleNotFoundError:
         raise ModelError(f"{spec.id} is not available") from None
+
+
+def _make_zssr(scale: int, variant: str, kernel, options: dict[str, Any]) -> SRModel:
+    from sr_desktop.engine.models.zssr.model import make_zssr_model
+
     options.setdefault("real", variant == "real")
     return make_zssr_model(scale=scale, kernel=kernel, **options)
+
+
+def _make_map_sr(scale: int, variant: str, kernel, options: dict[str, Any]) -> SRModel:
+    from sr_desktop.engine.models.map_sr.model import make_map_sr_model
+
+    return make_map_sr_model(scale=scale, kernel=kernel, variant=variant, **options)
+
+
+#: per-image families by the spec's ``source.family`` (data, not a second dispatch on kind)
+_PER_IMAGE_FAMILIES: dict[str, Callable[..., SRModel]] = {"zssr": _make_zssr, "map-sr": _make_map_sr}
 
 
 def _load_zoo_model(spec: ModelSpec, scale, variant, channels_last: bool = True,
