@@ -20,9 +20,11 @@ mean (its ``sub_mean`` / ``add_mean``), which `RangeNorm` applies here.
 
 Key names of the module: ``conv_first`` / ``act_first``, ``conv_reduce`` / ``act_reduce``,
 ``up.I`` and ``down.I`` (each ``squeeze`` / ``squeeze_act`` when dense, ``proj1..3`` /
-``act1..3``), ``conv_last``. EDSR-PyTorch's names (``initial.0..3``,
-``upmodules.I.bottleneck.0/1``, ``upmodules.I.conv_1.0/1``…, ``reconstruction.0``) are
-renamed to these by `archs.detect`.
+``act1..3``), ``conv_last``; dense inputs are concatenated oldest unit first. EDSR-PyTorch's
+names (``initial.0..3``, ``upmodules.I.bottleneck.0/1``, ``upmodules.I.conv_1.0/1``…,
+``reconstruction.0``) and the official release's (``feat0/1``, ``upK.up_conv1.deconv``,
+``downK.conv.conv``…, ``output_conv``; newest unit first, 0..1 without a mean, one PReLU
+weight per layer) are renamed to these by `archs.detect`.
 """
 
 from __future__ import annotations

@@ -361,6 +361,8 @@ def _int_root(value: float, what: str) -> int:
 
 
 def _matches_rrdbnet(state: StateDict) -> bool:
+    if _matches_spsr(state):  # SPSR's generator holds an RRDBNet trunk in the same names
+        return False
     return (rrdbnet.is_esrgan_layout(state) or rrdbnet.is_mmsr_layout(state)
             or ("conv_first.weight" in state and "conv_body.weight" in state))
 
@@ -946,12 +948,46 @@ _DDBPN_EDSR_PYTORCH_KEYS: tuple[tuple[str, Any], ...] = (
 )
 
 
+#: the official release (alterzero/DBPN-Pytorch, ``dbpn.py``): ``featK`` / ``upK`` / ``downK`` of
+#: ConvBlock / DeconvBlock (``.conv`` or ``.deconv`` + ``.act``), dense units' 1×1 ``.conv``
+_DDBPN_OFFICIAL_KEYS: tuple[tuple[str, Any], ...] = (
+    (r"feat([01])\.(conv|act)\.(weight|bias)", lambda m: f"{m[2]}_{('first', 'reduce')[int(m[1])]}.{m[3]}"),
+    (r"(up|down)(\d+)\.conv\.(conv|act)\.(weight|bias)",
+     lambda m: f"{m[1]}.{int(m[2]) - 1}.{'squeeze' if m[3] == 'conv' else 'squeeze_act'}.{m[4]}"),
+    (r"(up|down)(\d+)\.(?:up|down)_conv([123])\.(conv|deconv|act)\.(weight|bias)",
+     lambda m: f"{m[1]}.{int(m[2]) - 1}.{'act' if m[4] == 'act' else 'proj'}{m[3]}.{m[5]}"),
+    (r"output_conv\.conv\.(weight|bias)", r"conv_last.\1"),
+)
+
+
+def _matches_ddbpn(state: StateDict) -> bool:
+    edsr_pytorch = "initial.0.weight" in state and "upmodules.0.conv_1.0.weight" in state
+    return edsr_pytorch or ("feat0.conv.weight" in state and "up1.up_conv1.deconv.weight" in state)
+
+
+def _reverse_blocks(weight: torch.Tensor, block: int) -> torch.Tensor:
+    """`weight` with the blocks of `block` input channels in reverse order."""
+    blocks = weight.shape[1] // block
+    return weight.reshape(weight.shape[0], blocks, block, *weight.shape[2:]).flip(1).reshape(weight.shape)
+
+
 def _infer_ddbpn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
-    """D-DBPN in EDSR-PyTorch's ``ddbpn`` layout (mean shifts, 0..255); the scale from the
-    projection kernel (6 / 8 / 12 → ×2 / ×4 / ×8)."""
-    state = dict(state)
-    rgb_range, rgb_mean = _mean_shift(state)
-    state = _rename(state, _DDBPN_EDSR_PYTORCH_KEYS)
+    """D-DBPN in EDSR-PyTorch's ``ddbpn`` layout (mean shifts, 0..255) or the official
+    release's (0..1, no mean; one PReLU weight per layer); the scale from the projection
+    kernel (6 / 8 / 12 → ×2 / ×4 / ×8). The release concatenates the newest unit's output
+    first, ours the oldest: the input blocks of its dense 1×1 convs and of the
+    reconstruction are put in our order."""
+    if "feat0.conv.weight" in state:
+        state = _rename(state, _DDBPN_OFFICIAL_KEYS)
+        rgb_range, rgb_mean = 1.0, (0.0, 0.0, 0.0)
+        nr = _conv(state, "conv_reduce.weight", k=1)[0]
+        for key in [k for k in state if k.endswith(".squeeze.weight")] + ["conv_last.weight"]:
+            if key in state and state[key].ndim == 4 and state[key].shape[1] % nr == 0:
+                state[key] = _reverse_blocks(state[key], nr)
+    else:
+        state = dict(state)
+        rgb_range, rgb_mean = _mean_shift(state)
+        state = _rename(state, _DDBPN_EDSR_PYTORCH_KEYS)
     n0, in_ch = _conv(state, "conv_first.weight", k=3)
     nr, _ = _conv(state, "conv_reduce.weight", k=1, cin=n0)
     kernel = _shape(state, "up.0.proj1.weight", 4)[-1]
@@ -962,7 +998,7 @@ def _infer_ddbpn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     if _numbered(state, r"down\.(\d+)\.", "down-projection units") != depth - 1:
         raise UnsupportedStateDict(f"{depth} up-projection units need {depth - 1} down-projection units")
     params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], n0=n0, nr=nr, depth=depth,
-                  upscale=scale, prelu_channels=state["act_reduce.weight"].numel() > 1,
+                  upscale=scale, prelu_channels=_shape(state, "act_reduce.weight", 1)[0] > 1,
                   rgb_range=rgb_range, rgb_mean=rgb_mean)
     return scale, params, state
 
@@ -980,12 +1016,6 @@ def _context_ddbpn(p: dict[str, Any]) -> int:
 #: SRVGGNetCompact 80.7 dB at 12 px, SPAN 78.3 dB at 8 px; RRDBNet ≈51 dB at 48 px
 #: (x4plus, 23 blocks).
 ARCH_REGISTRY: tuple[ArchSupport, ...] = (
-    # before RRDBNet: SPSR's release also has ESRGAN's model.0 / model.1.sub (and ours its
-    # conv_first / conv_body); the RRDB trunk sees as far as RRDBNet's
-    ArchSupport(
-        name="SPSR", matches=_matches_spsr, infer=_infer_spsr, module=spsr.SPSRNet,
-        context=DEEP_NET_CONTEXT, recommended_tile=256,
-    ),
     ArchSupport(
         name="RRDBNet", matches=_matches_rrdbnet, infer=_infer_rrdbnet, module=rrdbnet.RRDBNet,
         context=48, recommended_tile=256, align=lambda p: p.get("unshuffle", 1),
@@ -1060,10 +1090,14 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
         name="RCAN", matches=_matches_rcan, infer=_infer_rcan, module=rcan.RCAN,
         context=DEEP_NET_CONTEXT, recommended_tile=512, small_context=_context_rcan, tileable=False,
     ),
+    # the RRDB trunk sees as far as RRDBNet's
+    ArchSupport(
+        name="SPSR", matches=_matches_spsr, infer=_infer_spsr, module=spsr.SPSRNet,
+        context=DEEP_NET_CONTEXT, recommended_tile=256,
+    ),
     ArchSupport(
         name="D-DBPN", infer=_infer_ddbpn, module=ddbpn.DDBPN, context=DEEP_NET_CONTEXT, recommended_tile=256,
-        matches=lambda s: "initial.0.weight" in s and "upmodules.0.conv_1.0.weight" in s,
-        small_context=_context_ddbpn,
+        matches=_matches_ddbpn, small_context=_context_ddbpn,
     ),
 )
 ARCHITECTURES = tuple(support.name for support in ARCH_REGISTRY)
