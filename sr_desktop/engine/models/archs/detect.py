@@ -907,7 +907,8 @@ def _spsr_from_official(state: StateDict) -> StateDict:
     state = dict(state)
     for key, want in zip(_SPSR_GRADIENT_KEYS, (spsr.DIFF_V, spsr.DIFF_H), strict=True):
         kernel = state.pop(key, None)
-        if kernel is not None and not torch.equal(kernel.float().reshape(3, 3), torch.tensor(want)):
+        if kernel is not None and (kernel.numel() != 9 or not torch.equal(kernel.float().reshape(3, 3),
+                                                                          torch.tensor(want))):
             raise UnsupportedStateDict(f"{key} is not the paper's gradient operator")
     for part in ("weight", "bias"):
         copy = state.pop(f"HR_conv0_new.0.{part}", None)
