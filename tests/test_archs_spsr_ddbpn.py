@@ -189,6 +189,8 @@ def test_spsr_with_another_gradient_operator_or_a_changed_copy_is_refused():
     sd["get_g_nopadding.weight_v"] = torch.zeros(1, 1, 5, 5)
     with pytest.raises(UnsupportedStateDict, match="get_g_nopadding.weight_v is not the paper's gradient"):
         detect_architecture(dict(sd))
+    with pytest.raises(UnsupportedStateDict, match="3 gradient stages need as many RRDBs to tap, not 2"):
+        detect_architecture(dict(spsr_weights(nf=4, gc=4, nb=2, n_grad=3, n_up=1)))
     sd = spsr_weights(nf=4, gc=4, nb=2, n_grad=1, n_up=1)
     sd["HR_conv0_new.0.bias"] = sd["HR_conv0_new.0.bias"] + 1
     with pytest.raises(UnsupportedStateDict, match="HR_conv0_new.0.bias differs from model.5.bias"):

@@ -927,6 +927,8 @@ def _infer_spsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     num_feat, in_ch = _conv(state, "conv_first.weight", k=3)
     num_block = _numbered(state, r"body\.(\d+)\.", "RRDBs body.N")
     num_grad = _numbered(state, r"grad_blocks\.(\d+)\.", "gradient blocks")
+    if num_grad > num_block:
+        raise UnsupportedStateDict(f"{num_grad} gradient stages need as many RRDBs to tap, not {num_block}")
     ups = _indices(state, r"conv_up(\d+)\.weight$")
     num_up = len(ups)
     if not ups or ups != list(range(1, num_up + 1)):
