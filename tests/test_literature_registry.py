@@ -22,6 +22,7 @@ SET5 = {
     "vdsr": (37.53, 33.66, 31.35), "lapsrn": (37.52, None, 31.54), "srresnet": (None, None, 32.05),
     "edsr": (38.11, 34.65, 32.46), "edsr-baseline": (37.99, 34.37, 32.09), "mdsr": (38.11, 34.66, 32.50),
     "rdn": (38.24, 34.71, 32.47), "rcan": (38.27, 34.74, 32.63),
+    "ddbpn": (38.09, None, 32.47), "spsr": (None, None, None),  # SPSR is perceptual: LPIPS / PI only
 }
 
 
@@ -31,7 +32,7 @@ def test_every_literature_row_has_its_paper_and_published_numbers():
     for model_id, expected in SET5.items():
         spec = specs[model_id]
         assert spec.group == "literature" and spec.kind == "feedforward"
-        assert spec.paper and 2014 <= spec.year <= 2018 and spec.description
+        assert spec.paper and 2014 <= spec.year <= 2020 and spec.description
         assert not spec.installed and spec.needs_weights and spec.status == "needs weights"
         assert spec.install_command == "sr-desktop models add FILE"
         for scale, value in zip((2, 3, 4), expected, strict=True):
@@ -40,6 +41,9 @@ def test_every_literature_row_has_its_paper_and_published_numbers():
             assert (got.get("Set14") is None) == (value is None), (model_id, scale)  # Set14 beside each
     assert specs["rcan"].published["x4"]["Set14"] == 28.87
     assert specs["vdsr"].published["x3"]["Set14"] == 29.77
+    assert specs["ddbpn"].published["x4"]["Set14"] == 28.82 and specs["ddbpn"].scales == [2, 4, 8]
+    assert (specs["ddbpn"].year, specs["spsr"].year, specs["spsr"].scales) == (2018, 2020, [4])
+    assert "LPIPS" in specs["spsr"].published["protocol"]
 
 
 def test_the_zoo_is_unchanged_and_the_literature_follows_it():
@@ -119,7 +123,9 @@ def test_picker_lists_the_literature_disabled_under_its_heading(qtbot, tmp_path)
     for model_id in SET5:
         item = picker.item_for(model_id)
         assert item is not None and not item.isEnabled()
-        assert "sr-desktop models add FILE" in item.toolTip() and "Published PSNR" in item.toolTip()
+        assert "sr-desktop models add FILE" in item.toolTip()
+        # SPSR publishes no PSNR (a perceptual method): its tooltip has no PSNR line
+        assert ("Published PSNR" in item.toolTip()) == any(v is not None for v in SET5[model_id])
         assert not picker.set_model_id(model_id)
     assert "CVPR 2016" in picker.item_for("vdsr").toolTip() and "37.53" in picker.item_for("vdsr").toolTip()
     assert picker.spec() is not None and picker.spec().installed  # the default is a runnable model

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from sr_desktop.engine.models.archs import (
+    ddbpn,
     edsr,
     espcn,
     fsrcnn,
@@ -41,6 +42,7 @@ from sr_desktop.engine.models.archs import (
     rdn,
     rrdbnet,
     span,
+    spsr,
     srcnn,
     srresnet,
     srvgg,
@@ -239,6 +241,11 @@ ARCH_LIMITS: dict[str, dict[str, int]] = {
     "SRVGGNetCompact": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_conv": 128,
                         "upscale": 8},
     "SPAN": {"num_in_ch": 4, "num_out_ch": 4, "feature_channels": 256, "upscale": 8},
+    # SPSR: the release's 64 features, 23 RRDBs, 4 gradient stages, ×4 (2 stages)
+    "SPSR": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_block": 64, "num_grow_ch": 128,
+             "num_upsample": 3, "num_grad_block": 16, "tap_every": 64},
+    # D-DBPN: the paper's n0 256, nr 64, 7 up-units; EDSR-PyTorch's 128, 32, 6
+    "D-DBPN": {"num_in_ch": 4, "num_out_ch": 4, "n0": 1024, "nr": 256, "depth": 16, "upscale": 8},
 }
 
 
@@ -354,6 +361,8 @@ def _int_root(value: float, what: str) -> int:
 
 
 def _matches_rrdbnet(state: StateDict) -> bool:
+    if _matches_spsr(state):  # SPSR's generator holds an RRDBNet trunk in the same names
+        return False
     return (rrdbnet.is_esrgan_layout(state) or rrdbnet.is_mmsr_layout(state)
             or ("conv_first.weight" in state and "conv_body.weight" in state))
 
@@ -852,6 +861,159 @@ def _context_rcan(p: dict[str, Any]) -> int:
 SMALL_RRDB_BLOCKS = 8
 SMALL_RRDB_CONTEXT = 24
 
+# -- SPSR's generator and D-DBPN ---------------------------------------------------------------
+
+#: the official SPSR release's Get_gradient_nopadding kernels, stored as parameters in its netG
+_SPSR_GRADIENT_KEYS = ("get_g_nopadding.weight_v", "get_g_nopadding.weight_h")
+
+
+def _matches_spsr(state: StateDict) -> bool:
+    official = "b_fea_conv.0.weight" in state and "f_HR_conv1.0.weight" in state
+    return official or ("grad_conv_first.weight" in state and "fuse_block.rdb1.conv1.weight" in state)
+
+
+def _spsr_official_rules(state: StateDict) -> tuple[tuple[str, Any], ...]:
+    """Renaming rules for the release's netG: ``model.*`` is ESRGAN's old layout up to its
+    first HR conv (``model.{3n+2}``, also stored as ``HR_conv0_new.0``); ``b_module`` holds
+    the gradient branch's upsampler convs at ``3i+1`` and its HR convs at ``3n``, ``3n+2``."""
+    top = _indices(state, r"model\.(\d+)\.weight$")
+    n_up = (top[-1] - 2) // 3 if top else -1
+    if n_up < 1 or top != [0, *range(3, 3 * n_up + 1, 3), 3 * n_up + 2]:
+        raise UnsupportedStateDict(f"SPSR model.N layers {top} are not ESRGAN's trunk and upsampler")
+    rdb = r"RDB(\d)\.conv(\d)\.0\.(weight|bias)"
+    model = {0: "conv_first", 3 * n_up + 2: "conv_hr0"} | {3 * i + 3: f"conv_up{i + 1}" for i in range(n_up)}
+    branch = {3 * n_up: "grad_hr0", 3 * n_up + 2: "grad_hr1"} | {3 * i + 1: f"grad_up{i + 1}" for i in range(n_up)}
+    return (
+        (rf"model\.1\.sub\.(\d+)\.{rdb}", r"body.\1.rdb\2.conv\3.\4"),
+        (r"model\.1\.sub\.(\d+)\.(weight|bias)", r"conv_body.\2"),
+        (r"model\.(\d+)\.(weight|bias)", lambda m: f"{model.get(int(m[1]), m[0])}.{m[2]}"),
+        (r"HR_conv1_new\.0\.(weight|bias)", r"conv_hr1.\1"),
+        (r"b_fea_conv\.0\.(weight|bias)", r"grad_conv_first.\1"),
+        (rf"b_block_(\d+)\.{rdb}", lambda m: f"grad_blocks.{int(m[1]) - 1}.rdb{m[2]}.conv{m[3]}.{m[4]}"),
+        (r"b_concat_(\d+)\.0\.(weight|bias)", lambda m: f"grad_fuse.{int(m[1]) - 1}.{m[2]}"),
+        (r"b_LR_conv\.0\.(weight|bias)", r"grad_conv_body.\1"),
+        (r"b_module\.(\d+)\.(weight|bias)", lambda m: f"{branch.get(int(m[1]), m[0])}.{m[2]}"),
+        (r"conv_w\.0\.(weight|bias)", r"grad_out.\1"),
+        (rf"f_block\.{rdb}", r"fuse_block.rdb\1.conv\2.\3"),
+        (r"f_concat\.0\.(weight|bias)", r"fuse_conv.\1"),
+        (r"f_HR_conv0\.0\.(weight|bias)", r"fuse_hr.\1"),
+        (r"f_HR_conv1\.0\.(weight|bias)", r"conv_last.\1"),
+    )
+
+
+def _spsr_from_official(state: StateDict) -> StateDict:
+    """The release's netG in our names: the gradient kernels (fixed, not learnt) are checked
+    and dropped, and the second copy of the SR branch's first HR conv must equal the first."""
+    state = dict(state)
+    for key, want in zip(_SPSR_GRADIENT_KEYS, (spsr.DIFF_V, spsr.DIFF_H), strict=True):
+        kernel = state.pop(key, None)
+        if kernel is not None and (kernel.numel() != 9 or not torch.equal(kernel.float().reshape(3, 3),
+                                                                          torch.tensor(want))):
+            raise UnsupportedStateDict(f"{key} is not the paper's gradient operator")
+    for part in ("weight", "bias"):
+        copy = state.pop(f"HR_conv0_new.0.{part}", None)
+        first = max(_indices(state, r"model\.(\d+)\.weight$"), default=0)
+        if copy is not None and not torch.equal(copy, state.get(f"model.{first}.{part}", copy[:0])):
+            raise UnsupportedStateDict(f"HR_conv0_new.0.{part} differs from model.{first}.{part}")
+    return _rename(state, _spsr_official_rules(state))
+
+
+def _infer_spsr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """SPSR's generator in the official release's layout or ours. The taps of the SR branch
+    are not in the weights: ``num_block // num_grad_block`` RRDBs apart (23 // 4 = 5, the
+    release's blocks 5, 10, 15, 20)."""
+    if "b_fea_conv.0.weight" in state:
+        state = _spsr_from_official(state)
+    num_feat, in_ch = _conv(state, "conv_first.weight", k=3)
+    num_block = _numbered(state, r"body\.(\d+)\.", "RRDBs body.N")
+    num_grad = _numbered(state, r"grad_blocks\.(\d+)\.", "gradient blocks")
+    if num_grad > num_block:
+        raise UnsupportedStateDict(f"{num_grad} gradient stages need as many RRDBs to tap, not {num_block}")
+    ups = _indices(state, r"conv_up(\d+)\.weight$")
+    num_up = len(ups)
+    if not ups or ups != list(range(1, num_up + 1)):
+        raise UnsupportedStateDict("upsampling convs are not numbered conv_up1..N")
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
+                  num_block=num_block, num_grow_ch=_shape(state, "body.0.rdb1.conv1.weight", 4)[0],
+                  num_upsample=num_up, num_grad_block=num_grad, tap_every=max(1, num_block // num_grad))
+    return 2**num_up, params, state
+
+
+#: EDSR-PyTorch's DenseProjection: ``bottleneck.0/1`` and ``conv_K.0/1`` are our squeeze and projK
+_DDBPN_EDSR_PYTORCH_KEYS: tuple[tuple[str, Any], ...] = (
+    (r"initial\.([0-3])\.(weight|bias)",
+     lambda m: f"{('conv_first', 'act_first', 'conv_reduce', 'act_reduce')[int(m[1])]}.{m[2]}"),
+    (r"(up|down)modules\.(\d+)\.bottleneck\.([01])\.(weight|bias)",
+     lambda m: f"{m[1]}.{m[2]}.{('squeeze', 'squeeze_act')[int(m[3])]}.{m[4]}"),
+    (r"(up|down)modules\.(\d+)\.conv_([123])\.([01])\.(weight|bias)",
+     lambda m: f"{m[1]}.{m[2]}.{('proj', 'act')[int(m[4])]}{m[3]}.{m[5]}"),
+    (r"reconstruction\.0\.(weight|bias)", r"conv_last.\1"),
+)
+
+
+#: the official release (alterzero/DBPN-Pytorch, ``dbpn.py``): ``featK`` / ``upK`` / ``downK`` of
+#: ConvBlock / DeconvBlock (``.conv`` or ``.deconv`` + ``.act``), dense units' 1×1 ``.conv``
+_DDBPN_OFFICIAL_KEYS: tuple[tuple[str, Any], ...] = (
+    (r"feat([01])\.(conv|act)\.(weight|bias)", lambda m: f"{m[2]}_{('first', 'reduce')[int(m[1])]}.{m[3]}"),
+    (r"(up|down)(\d+)\.conv\.(conv|act)\.(weight|bias)",
+     lambda m: f"{m[1]}.{int(m[2]) - 1}.{'squeeze' if m[3] == 'conv' else 'squeeze_act'}.{m[4]}"),
+    (r"(up|down)(\d+)\.(?:up|down)_conv([123])\.(conv|deconv|act)\.(weight|bias)",
+     lambda m: f"{m[1]}.{int(m[2]) - 1}.{'act' if m[4] == 'act' else 'proj'}{m[3]}.{m[5]}"),
+    (r"output_conv\.conv\.(weight|bias)", r"conv_last.\1"),
+)
+
+
+def _matches_ddbpn(state: StateDict) -> bool:
+    edsr_pytorch = "initial.0.weight" in state and "upmodules.0.conv_1.0.weight" in state
+    return edsr_pytorch or ("feat0.conv.weight" in state and "up1.up_conv1.deconv.weight" in state)
+
+
+def _reverse_blocks(weight: torch.Tensor, block: int) -> torch.Tensor:
+    """`weight` with the blocks of `block` input channels in reverse order."""
+    blocks = weight.shape[1] // block
+    return weight.reshape(weight.shape[0], blocks, block, *weight.shape[2:]).flip(1).reshape(weight.shape)
+
+
+def _infer_ddbpn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """D-DBPN in EDSR-PyTorch's ``ddbpn`` layout (mean shifts, 0..255) or the official
+    release's (0..1, no mean; one PReLU weight per layer); the scale from the projection
+    kernel (6 / 8 / 12 → ×2 / ×4 / ×8). The release concatenates the newest unit's output
+    first, ours the oldest: the input blocks of its dense 1×1 convs and of the
+    reconstruction are put in our order."""
+    if "feat0.conv.weight" in state:
+        state = _rename(state, _DDBPN_OFFICIAL_KEYS)
+        rgb_range, rgb_mean = 1.0, (0.0, 0.0, 0.0)
+        nr = _conv(state, "conv_reduce.weight", k=1)[0]
+        for key in [k for k in state if k.endswith(".squeeze.weight")] + ["conv_last.weight"]:
+            if key in state and state[key].ndim == 4 and state[key].shape[1] % nr == 0:
+                state[key] = _reverse_blocks(state[key], nr)
+    else:
+        state = dict(state)
+        rgb_range, rgb_mean = _mean_shift(state)
+        state = _rename(state, _DDBPN_EDSR_PYTORCH_KEYS)
+    n0, in_ch = _conv(state, "conv_first.weight", k=3)
+    nr, _ = _conv(state, "conv_reduce.weight", k=1, cin=n0)
+    kernel = _shape(state, "up.0.proj1.weight", 4)[-1]
+    scale = next((s for s, (k, _, _) in ddbpn.PROJECTION.items() if k == kernel), 0)
+    if not scale:
+        raise UnsupportedStateDict(f"projection kernel {kernel} is not one of D-DBPN's (6, 8, 12)")
+    depth = _numbered(state, r"up\.(\d+)\.", "up-projection units")
+    if _numbered(state, r"down\.(\d+)\.", "down-projection units") != depth - 1:
+        raise UnsupportedStateDict(f"{depth} up-projection units need {depth - 1} down-projection units")
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], n0=n0, nr=nr, depth=depth,
+                  upscale=scale, prelu_channels=_shape(state, "act_reduce.weight", 1)[0] > 1,
+                  rgb_range=rgb_range, rgb_mean=rgb_mean)
+    return scale, params, state
+
+
+def _context_ddbpn(p: dict[str, Any]) -> int:
+    # each projection conv reaches about kernel / (2·stride) + 1 input pixels further; a
+    # unit has three, and the deepest path runs through all 2·depth − 1 units
+    kernel, stride, _ = ddbpn.PROJECTION[p["upscale"]]
+    radius = 1 + (2 * p["depth"] - 1) * 3 * (kernel / (2 * stride) + 1) + 1
+    return min(math.ceil(radius), DEEP_NET_CONTEXT)
+
+
 #: The supported architectures, tried in this order. Contexts measured with real weights,
 #: 64-px tiles, tiled vs whole on a photo crop (``python tests/test_archs_real_weights.py``):
 #: SRVGGNetCompact 80.7 dB at 12 px, SPAN 78.3 dB at 8 px; RRDBNet ≈51 dB at 48 px
@@ -930,6 +1092,15 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
     ArchSupport(
         name="RCAN", matches=_matches_rcan, infer=_infer_rcan, module=rcan.RCAN,
         context=DEEP_NET_CONTEXT, recommended_tile=512, small_context=_context_rcan, tileable=False,
+    ),
+    # the RRDB trunk sees as far as RRDBNet's
+    ArchSupport(
+        name="SPSR", matches=_matches_spsr, infer=_infer_spsr, module=spsr.SPSRNet,
+        context=DEEP_NET_CONTEXT, recommended_tile=256,
+    ),
+    ArchSupport(
+        name="D-DBPN", infer=_infer_ddbpn, module=ddbpn.DDBPN, context=DEEP_NET_CONTEXT, recommended_tile=256,
+        matches=_matches_ddbpn, small_context=_context_ddbpn,
     ),
 )
 ARCHITECTURES = tuple(support.name for support in ARCH_REGISTRY)
