@@ -11,7 +11,7 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.registry import is_per_image
 
 #: what one unit of ProgressInfo.done counts, by engine stage
-PROGRESS_UNITS = {"zssr": "iterations", "kernel": "iterations"}
+PROGRESS_UNITS = {"zssr": "iterations", "map-sr": "iterations", "kernel": "iterations"}
 
 
 def run_upscale_job(job: Job, progress, cancel):

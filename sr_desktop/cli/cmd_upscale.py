@@ -16,7 +16,7 @@ EPILOG = """\
 OUTPUT is a file for one input, a folder for several (created if missing; files keep
 their names, with the suffix of --format when given). Exit status: 0 all files done,
 1 some files failed (one line each on stderr), 2 bad usage or options, 130 interrupted.
-With --model zssr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate."""
+With --model zssr or map-sr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate."""
 
 
 def add_parser(subparsers) -> None:
@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--format", choices=FORMATS, help="output format (default: from OUTPUT's suffix / the input's)")
     p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
     add_alpha_option(p)
-    p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr")
+    p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr or map-sr")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     options = upscale_options_from(args)
     per_image = is_per_image(options.model)
     if not per_image and options.kernel is not None:
-        raise SRDesktopError("--kernel only applies to --model zssr")
+        raise SRDesktopError("--kernel only applies to --model zssr or map-sr")
     if not per_image:
         # Unknown model / scale / device: one error before any file. (A per-image model
         # is trained on each image: loading it here would train nothing but cost time.)

@@ -89,10 +89,7 @@ def _is_installed(spec: ModelSpec) -> bool:
     if spec.group == LITERATURE:
         return False  # no weights ship with the app (a user's checkpoint is a custom model)
     if spec.kind == ModelKind.PER_IMAGE:
-        try:
-            return importlib.util.find_spec("sr_desktop.engine.models.zssr.model") is not None
-        except (ImportError, ValueError):
-            return False
+        return True  # trained or solved on each image by the engine itself: nothing to install
     module = spec.source.get("module")
     if not module:
         return True
