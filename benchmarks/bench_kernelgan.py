@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import emit_table
 from PIL import Image
 
 from sr_desktop.engine.kernelgan import KernelError, estimate_kernel
@@ -99,11 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"image": s.name, **run}), flush=True)
         rows.append(row)
     table = markdown(rows, args)
-    print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
-    if args.markdown:
-        Path(args.markdown).write_text(table)
+    emit_table(table, rows, args)
     return 0
 
 

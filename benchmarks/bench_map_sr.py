@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import emit_table
 from PIL import Image
 
 from sr_desktop.engine.kernelgan.synthetic import make_set
@@ -103,11 +104,7 @@ def main(argv: list[str] | None = None) -> int:
              + (f" ({np.mean([r[k + '_s'] for r in rows]):.1f} s)" if k + "_s" in rows[0] else "") for k in keys]
     lines.append(f"| **mean** | {' | '.join(means)} |")
     table = head + "\n".join(lines) + "\n"
-    print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
-    if args.markdown:
-        Path(args.markdown).write_text(table)
+    emit_table(table, rows, args)
     return 0
 
 

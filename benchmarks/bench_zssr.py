@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import emit_table
 from PIL import Image
 
 from sr_desktop.engine.kernelgan import estimate_kernel
@@ -116,11 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         means.append(f"{np.mean(v):.2f}" if v else "n/a")
     lines.append(f"| mean | {' | '.join(means)} | {np.mean([r['kernelgan_kernel_psnr'] for r in rows]):.2f} |")
     table = head + "\n".join(lines) + "\n"
-    print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
-    if args.markdown:
-        Path(args.markdown).write_text(table)
+    emit_table(table, rows, args)
     return 0
 
 

@@ -203,6 +203,17 @@ def edsr_weights(nf: int, nb: int, scale: int, seed: int = 0) -> Weights:
     return sd
 
 
+def sub_pixel_stages(sd, prefix, feat):
+    """The sub-pixel upsampler: conv ``prefix.0``, ``prefix.2``, … each followed by a pixel
+    shuffle by the factor its output channels give."""
+    j = 0
+    while f"{prefix}.{j}.weight" in sd:
+        up = conv(sd, f"{prefix}.{j}", feat)
+        feat = F.pixel_shuffle(up, math.isqrt(up.shape[1] // feat.shape[1]))
+        j += 2
+    return feat
+
+
 def edsr_reference(sd, x, res_scale=1.0):
     """Lim et al.: the image in 0..255 minus the mean (sub_mean), head, blocks
     x + res_scale·conv(ReLU(conv x)), conv + long skip, sub-pixel stages, conv, add_mean."""
@@ -213,11 +224,7 @@ def edsr_reference(sd, x, res_scale=1.0):
     for i in range(nb):
         feat = feat + res_scale * conv(sd, f"body.{i}.body.2", F.relu(conv(sd, f"body.{i}.body.0", feat)))
     feat = h + conv(sd, f"body.{nb}", feat)
-    j = 0
-    while f"tail.0.{j}.weight" in sd:
-        up = conv(sd, f"tail.0.{j}", feat)
-        feat = F.pixel_shuffle(up, math.isqrt(up.shape[1] // feat.shape[1]))
-        j += 2
+    feat = sub_pixel_stages(sd, "tail.0", feat)
     return conv(sd, "add_mean", conv(sd, "tail.1", feat)) / 255
 
 
@@ -314,11 +321,7 @@ def mdsr_reference(sd, x, branch):
     for i in range(nb):
         feat = res(f"body.{i}", feat)
     feat = h + conv(sd, f"body.{nb}", feat)
-    j = 0
-    while f"upsample.{branch}.{j}.weight" in sd:
-        up = conv(sd, f"upsample.{branch}.{j}", feat)
-        feat = F.pixel_shuffle(up, math.isqrt(up.shape[1] // feat.shape[1]))
-        j += 2
+    feat = sub_pixel_stages(sd, f"upsample.{branch}", feat)
     return conv(sd, "add_mean", conv(sd, "tail.0", feat)) / 255
 
 
@@ -451,11 +454,7 @@ def rcan_reference(sd, x):
             feat = feat + res * weight
         feat = gin + conv(sd, f"body.{g}.body.{blocks}", feat)
     feat = h + conv(sd, f"body.{groups}", feat)
-    j = 0
-    while f"tail.0.{j}.weight" in sd:
-        up = conv(sd, f"tail.0.{j}", feat)
-        feat = F.pixel_shuffle(up, math.isqrt(up.shape[1] // feat.shape[1]))
-        j += 2
+    feat = sub_pixel_stages(sd, "tail.0", feat)
     return conv(sd, "add_mean", conv(sd, "tail.1", feat)) / 255
 
 
