@@ -15,8 +15,10 @@ every N-th pixel), upscale with each model, round to 8 bits, and measure PSNR/SS
 Y channel of BT.601 (grey images: grey values) with N pixels shaved per border.
 '{MATLAB_BICUBIC_ID}' is MATLAB's bicubic (the baseline of the published tables); '{ENGINE_BICUBIC_ID}' is the app's
 Pillow bicubic model.
-JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y",
-"seconds", "images": [{{"name", "psnr_y", "ssim_y", ...}}], ...}}]}}; PSNR of an image
+NIQE (no reference, lower is more natural; MATLAB's niqe on Y) scores each result as well,
+unless --no-niqe; an image under 96×96 has none (null).
+JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y", "niqe",
+"seconds", "images": [{{"name", "psnr_y", "ssim_y", "niqe", ...}}], ...}}]}}; PSNR of an image
 identical to its ground truth is infinite and written as null."""
 
 
@@ -59,6 +61,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="measure each model's float output before 8-bit rounding "
                         "(default: the 8-bit result, as saved to PNG)")
     parser.add_argument("--ms-ssim", action="store_true", help="also compute MS-SSIM (Y)")
+    parser.add_argument("--no-niqe", action="store_true",
+                        help="skip NIQE (no-reference naturalness of each result, lower is better; "
+                        "MATLAB's niqe on Y; images under 96×96 get none)")
     parser.add_argument("--quiet", action="store_true", help="no per-image progress lines")
     parser.set_defaults(func=run)
     return parser
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     list_dataset(args.dataset)  # fail early on a bad folder
     degradation = parse_degradation(args.degradation)
-    protocol = EvalProtocol(round_y=args.round_y, ms_ssim=args.ms_ssim,
+    protocol = EvalProtocol(round_y=args.round_y, ms_ssim=args.ms_ssim, niqe=not args.no_niqe,
                             quantize_output=not args.float_output)
 
     def progress(info) -> None:

@@ -6,6 +6,7 @@ Modules:
     fullref         ``psnr``, ``ssim``, ``ssim_map``, ``ms_ssim`` (Gaussian 11×11, σ = 1.5)
     maps            displayable RGB maps: ``difference_map``, ``ssim_display_map``, ``gradient_map``
     noref           ``sharpness`` and ``consistency`` for images without ground truth
+    niqe            ``niqe`` (Mittal et al. 2013, MATLAB's algorithm): no-reference naturalness
     degradation     ``Degradation`` (bicubic | kernel), ``parse_degradation``, ``degrade_uint8``
     upscalers       what is evaluated: ``MatlabBicubic``, ``EngineUpscaler``, ``FunctionUpscaler``
     evaluate        ``score_pair``, ``evaluate_image``, ``evaluate_dataset``, ``evaluate_models``

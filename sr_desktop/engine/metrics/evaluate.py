@@ -29,6 +29,7 @@ from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_float, degrade_uint8, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.fullref import finite_or_none, ms_ssim, psnr, ssim
+from sr_desktop.engine.metrics.niqe import niqe_or_none
 from sr_desktop.engine.metrics.timing import Timing
 from sr_desktop.engine.metrics.upscalers import UpscaleOutput, Upscaler, as_upscaler, make_upscaler
 
@@ -49,6 +50,8 @@ class EvalProtocol:
     shave: int | None = None
     round_y: bool = False
     ms_ssim: bool = False
+    #: also score each SR image with NIQE (no reference; lower is more natural)
+    niqe: bool = True
     #: measure the model's 8-bit result (as saved to PNG; the published tables). False:
     #: measure its float output before rounding (some reference scripts do this)
     quantize_output: bool = True
@@ -62,10 +65,12 @@ class ImageScores:
     ssim_y: float
     psnr_rgb: float
     ms_ssim_y: float | None = None
+    #: NIQE of the SR image alone (None: not computed, or the image is under 96×96)
+    niqe: float | None = None
 
     def to_json(self) -> dict:
         out = {"psnr_y": finite_or_none(self.psnr_y), "ssim_y": self.ssim_y,
-               "psnr_rgb": finite_or_none(self.psnr_rgb)}
+               "psnr_rgb": finite_or_none(self.psnr_rgb), "niqe": self.niqe}
         if self.ms_ssim_y is not None:
             out["ms_ssim_y"] = self.ms_ssim_y
         return out
@@ -116,8 +121,14 @@ class ModelEvaluation:
         values = [i.scores.ms_ssim_y for i in self.images]
         return None if not values or None in values else _mean(values)
 
+    @property
+    def niqe(self) -> float | None:
+        """Mean NIQE over the images that have one (None when none has)."""
+        values = [i.scores.niqe for i in self.images if i.scores.niqe is not None]
+        return _mean(values) if values else None
+
     def to_json(self) -> dict:
-        means = ImageScores(self.psnr_y, self.ssim_y, self.psnr_rgb, self.ms_ssim_y)
+        means = ImageScores(self.psnr_y, self.ssim_y, self.psnr_rgb, self.ms_ssim_y, self.niqe)
         return {
             "model": self.model,
             **means.to_json(),
@@ -231,6 +242,8 @@ def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
         )
         if protocol.ms_ssim:
             scores.ms_ssim_y = ms_ssim(y_sr, y_hr, shave=shave)
+        if protocol.niqe:
+            scores.niqe = niqe_or_none(sr)
     except ValueError as exc:  # too small for the shave / the SSIM window
         raise EvaluationError(f"cannot measure: {exc}") from None
     return scores

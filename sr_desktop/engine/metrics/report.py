@@ -24,8 +24,8 @@ def _fmt(value: float | None, digits: int) -> str:
 
 
 def format_table(report: BenchReport) -> str:
-    """Plain-text table: one row per model with mean PSNR/SSIM (Y), RGB PSNR, seconds."""
-    header = f"{'model':<24} {'PSNR-Y':>8} {'SSIM-Y':>7} {'PSNR-RGB':>9} {'seconds':>9} {'MP/s':>7}"
+    """Plain-text table: one row per model with mean PSNR/SSIM (Y), RGB PSNR, NIQE, seconds."""
+    header = f"{'model':<24} {'PSNR-Y':>8} {'SSIM-Y':>7} {'PSNR-RGB':>9} {'NIQE':>6} {'seconds':>9} {'MP/s':>7}"
     lines = [
         f"dataset {report.dataset}  ×{report.scale}  degradation {report.degradation}  "
         f"({len(report.models[0].images) if report.models else 0} images)",
@@ -35,7 +35,7 @@ def format_table(report: BenchReport) -> str:
     for m in report.models:
         lines.append(
             f"{m.model:<24} {_fmt(m.psnr_y, 2):>8} {_fmt(m.ssim_y, 4):>7} "
-            f"{_fmt(m.psnr_rgb, 2):>9} {m.timing.seconds:>9.2f} {m.timing.input_mp_per_s:>7.3f}"
+            f"{_fmt(m.psnr_rgb, 2):>9} {_fmt(m.niqe, 2):>6} {m.timing.seconds:>9.2f} {m.timing.input_mp_per_s:>7.3f}"
         )
     return "\n".join(lines)
 
@@ -71,15 +71,16 @@ def write_csv(report: BenchReport, path: str | Path) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["dataset", "scale", "degradation", "model", "image", "psnr_y", "ssim_y",
-                     "psnr_rgb", "seconds"])
+                     "psnr_rgb", "seconds", "niqe"])
     for m in report.models:
         for ev in m.images:
             writer.writerow([report.dataset, report.scale, report.degradation, m.model, ev.name,
                              _fmt(ev.scores.psnr_y, 4), _fmt(ev.scores.ssim_y, 6),
-                             _fmt(ev.scores.psnr_rgb, 4), f"{ev.timing.seconds:.4f}"])
+                             _fmt(ev.scores.psnr_rgb, 4), f"{ev.timing.seconds:.4f}",
+                             _fmt(ev.scores.niqe, 4)])
         writer.writerow([report.dataset, report.scale, report.degradation, m.model, "MEAN",
                          _fmt(m.psnr_y, 4), _fmt(m.ssim_y, 6), _fmt(m.psnr_rgb, 4),
-                         f"{m.timing.seconds:.4f}"])
+                         f"{m.timing.seconds:.4f}", _fmt(m.niqe, 4)])
     _write_atomic(Path(path), buf.getvalue().encode("utf-8"))
 
 
