@@ -10,6 +10,10 @@ os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 _HOME = tempfile.mkdtemp(prefix="sr-desktop-test-home-")
 os.environ["SR_DESKTOP_HOME"] = _HOME
+# `--backend auto` measures torch against OpenVINO once per model (a conversion of several
+# seconds each): the suite runs torch unless a test asks for a backend
+# (tests/test_backends.py covers auto and openvino).
+os.environ["SR_DESKTOP_BACKEND"] = "torch"
 
 import torch  # noqa: E402
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sr_desktop.cli.common import tile_arg
+from sr_desktop.cli.common import add_backend_option, tile_arg
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
@@ -54,6 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto)")
     parser.add_argument("--tile", default="auto", type=tile_arg,
                         help="tile size in input pixels, 0 = whole image, or auto")
+    add_backend_option(parser)
     parser.add_argument("--round-y", action="store_true",
                         help="round Y to integers before measuring (MATLAB uint8 rgb2ycbcr, "
                         "as SRMD's scripts); default: Y in double precision")
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         tile=args.tile,
         protocol=protocol,
         progress=progress,
+        backend=args.backend,
     )
     print(format_table(report))
     if args.json:

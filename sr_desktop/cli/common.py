@@ -17,6 +17,7 @@ from sr_desktop.engine.core.options import (
     DEFAULT_MODEL,
     DEVICE_CHOICES,
     PRECISION_CHOICES,
+    Backend,
     TilePolicy,
     UpscaleOptions,
     parse_tile,
@@ -44,7 +45,7 @@ tile_arg: Callable[[str], TilePolicy] = argparse_type(parse_tile)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """--model --scale --variant --device --tile --precision."""
+    """--model --scale --variant --device --tile --precision --backend."""
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="ID",
                         help=f"model id (see `sr-desktop models`; default {DEFAULT_MODEL})")
     parser.add_argument("--scale", type=int, metavar="N",
@@ -56,6 +57,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="tile size in input pixels, 0 = whole image (default auto)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
                         help="auto = fp16 on CUDA where the model allows, fp32 elsewhere")
+    add_backend_option(parser)
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    """--backend auto|torch|openvino."""
+    parser.add_argument("--backend", default="auto", choices=Backend.choices(),
+                        help="what runs the network: auto = the faster of torch and OpenVINO on this "
+                             "machine, measured once per model (default); openvino = CPU only")
 
 
 def add_alpha_option(parser: argparse.ArgumentParser) -> None:
@@ -76,4 +85,5 @@ def upscale_options_from(args: argparse.Namespace) -> UpscaleOptions:
         precision=args.precision,
         alpha=getattr(args, "alpha", None),
         kernel=getattr(args, "kernel", None),
+        backend=getattr(args, "backend", None),
     )

@@ -49,6 +49,15 @@ class Precision(TextEnum):
     FP16 = "fp16"
 
 
+class Backend(TextEnum):
+    """What runs a model's network: auto = the fastest measured on this machine (per model,
+    scale, device and precision), torch, or OpenVINO (CPU)."""
+
+    AUTO = "auto"
+    TORCH = "torch"
+    OPENVINO = "openvino"
+
+
 class AlphaMode(TextEnum):
     """How an alpha channel is upscaled: through the model (as grey) or by Lanczos."""
 
@@ -89,6 +98,11 @@ def parse_device(value: object) -> str:
 def parse_precision(value: object) -> Precision:
     """A `Precision` from user text; None means auto."""
     return Precision.AUTO if value is None or value == "" else _choice(Precision, value, "precision")
+
+
+def parse_backend(value: object) -> Backend:
+    """A `Backend` from user text; None means auto."""
+    return Backend.AUTO if value is None or value == "" else _choice(Backend, value, "backend")
 
 
 def parse_alpha(value: object) -> AlphaMode:
@@ -183,6 +197,7 @@ class UpscaleOptions:
     precision: Precision = Precision.AUTO
     alpha: AlphaMode = AlphaMode.MODEL
     kernel: object = None
+    backend: Backend = Backend.AUTO
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -194,6 +209,7 @@ class UpscaleOptions:
             "tile": parse_tile(self.tile),
             "precision": parse_precision(self.precision),
             "alpha": parse_alpha(self.alpha),
+            "backend": parse_backend(self.backend),
         }
         for name, value in coerced.items():
             object.__setattr__(self, name, value)

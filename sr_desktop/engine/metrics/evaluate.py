@@ -333,6 +333,7 @@ def evaluate_models(
     protocol: EvalProtocol | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    backend: str = "auto",
 ) -> BenchReport:
     """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs)."""
     if scale < 1:
@@ -342,7 +343,7 @@ def evaluate_models(
     report = BenchReport(str(dataset), int(scale), degradation.describe(),
                          protocol=protocol or EvalProtocol())
     for model_id in model_ids:
-        upscaler = make_upscaler(model_id, scale, device=device, tile=tile)
+        upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend)
         report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
                                               report.protocol, progress, cancel))
     return report

@@ -19,6 +19,8 @@ class Timing:
     device: str = ""
     peak_memory_bytes: int = 0  # CUDA: peak allocated by torch; CPU: peak process RSS
     tiles: int = 0
+    #: what ran the network (``torch``, ``openvino``); empty for non-engine upscalers
+    backend: str = ""
 
     @property
     def input_mp_per_s(self) -> float:
@@ -32,6 +34,7 @@ class Timing:
         self.tiles += other.tiles
         self.peak_memory_bytes = max(self.peak_memory_bytes, other.peak_memory_bytes)
         self.device = other.device or self.device
+        self.backend = other.backend or self.backend
 
     def to_json(self) -> dict:
         return {
@@ -39,6 +42,7 @@ class Timing:
             "input_megapixels": self.input_pixels / 1e6,
             "input_mp_per_s": self.input_mp_per_s,
             "device": self.device,
+            "backend": self.backend,
             "peak_memory_bytes": self.peak_memory_bytes,
             "tiles": self.tiles,
         }

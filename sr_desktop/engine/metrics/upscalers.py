@@ -134,12 +134,13 @@ class EngineUpscaler:
     """
 
     def __init__(self, model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
-                 variant: str | None = None, precision: str = "auto", name: str | None = None):
+                 variant: str | None = None, precision: str = "auto", name: str | None = None,
+                 backend: str = "auto"):
         from sr_desktop.engine.pipeline.upscale import UpscaleOptions, resolve_model
 
         model_id = "bicubic" if model_id == ENGINE_BICUBIC_ID else model_id
         self.options = UpscaleOptions(model=model_id, scale=int(scale), variant=variant,
-                                      device=device, tile=tile, precision=precision)
+                                      device=device, tile=tile, precision=precision, backend=backend)
         self.model, _plan = resolve_model(self.options)
         self.name = name or (ENGINE_BICUBIC_ID if model_id == "bicubic" else model_id)
         self.scale = int(scale)
@@ -154,7 +155,7 @@ class EngineUpscaler:
                                model=self.model)
         h, w = lr.shape[:2]
         timing = Timing(result.seconds, h * w, result.device, int(result.peak_memory_bytes),
-                        int(result.tiles))
+                        int(result.tiles), backend=result.backend)
         floats = None
         if keep_float:  # a second, untimed run through the float pipeline
             rgb = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr
@@ -181,13 +182,13 @@ class EngineUpscaler:
 
 
 def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
-                  variant: str | None = None, precision: str = "auto") -> Upscaler:
+                  variant: str | None = None, precision: str = "auto", backend: str = "auto") -> Upscaler:
     """The upscaler of a bench model id: ``bicubic`` = MATLAB bicubic, ``bicubic-pil`` =
     the engine's bicubic model, anything else = that model through the engine."""
     if model_id == MATLAB_BICUBIC_ID:
         return MatlabBicubic(scale)
     return EngineUpscaler(model_id, scale, device=device, tile=tile, variant=variant,
-                          precision=precision)
+                          precision=precision, backend=backend)
 
 
 def as_upscaler(obj, scale: int) -> Upscaler:

@@ -99,6 +99,7 @@ class ArchModel(SRModel):
             pad = PRE_PAD
             extra_h = -(h + 2 * pad) % self.align
             extra_w = -(w + 2 * pad) % self.align
-        y = self.module(pad_border(x, pad, pad + extra_w, pad, pad + extra_h), **self.forward_kwargs)
+        network = self.runner or self.module
+        y = network(pad_border(x, pad, pad + extra_w, pad, pad + extra_h), **self.forward_kwargs)
         p = pad * s
         return y[..., p : p + s * h, p : p + s * w]

@@ -117,6 +117,11 @@ class SRModel:
     recommended_tile: int = 256
     #: input tile sizes are multiples of this after `run`'s own alignment (informational)
     align: int = 1
+    #: what runs the network graph in place of the torch ``module`` (a backend's compiled
+    #: graph, see `models.backends`); None = torch
+    runner = None
+    #: the backend running the graph: ``torch`` or ``openvino``
+    backend: str = "torch"
 
     def __init__(self) -> None:
         self.device = torch.device("cpu")

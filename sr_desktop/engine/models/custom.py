@@ -158,7 +158,7 @@ class NcnnPairModel(SRModel):
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        y = self.module(pad_border(x, self.pad, self.pad, self.pad, self.pad))
+        y = (self.runner or self.module)(pad_border(x, self.pad, self.pad, self.pad, self.pad))
         off = self.pad * self.scale - self.shrink // 2
         return y[..., off : off + self.scale * h, off : off + self.scale * w]
 

@@ -152,9 +152,12 @@ class ZooModel(SRModel):
         return self
 
     def executor(self):
-        """The callable that runs the raw graph: the fused CPU plan when it applies."""
+        """The callable that runs the raw graph: a backend's runner when one is attached, else
+        the fused CPU plan when it applies, else the torch graph."""
         from sr_desktop.engine.models.ncnn.fast import FastGraph, onednn_usable
 
+        if self.runner is not None:
+            return self.runner
         if not (self.fast and onednn_usable(self.device, self.dtype)):
             return self.module
         with self._fast_lock:

@@ -9,7 +9,8 @@ from collections import OrderedDict
 import torch
 
 from sr_desktop.engine.compute import devices
-from sr_desktop.engine.core.options import parse_device, parse_precision
+from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
+from sr_desktop.engine.models.backends.choose import apply_backend
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.loader import load_model
 
@@ -24,17 +25,19 @@ def get_model(
     variant: str | None = None,
     device: str | torch.device = "auto",
     precision: str = "auto",
+    backend: Backend | str = Backend.AUTO,
     **options,
 ) -> SRModel:
-    """Load (or reuse) a model on a device in the right precision.
+    """Load (or reuse) a model on a device in the right precision, run by `backend`.
 
     Models loaded with extra `options` (a kernel, training settings) are not cached.
     """
     dev = devices.resolve_device(parse_device(device)) if not isinstance(device, torch.device) else device
     precision = parse_precision(precision)
+    backend = parse_backend(backend)
     options = {k: v for k, v in options.items() if v is not None}
     cacheable = not options
-    key = (model_id, scale, variant, str(dev), precision)
+    key = (model_id, scale, variant, str(dev), precision, backend)
     if cacheable:
         with _CACHE_LOCK:
             if key in _CACHE:
@@ -46,6 +49,7 @@ def get_model(
     module = getattr(model, "module", None)
     if dev.type == "cuda" and isinstance(module, torch.nn.Module):
         module.to(memory_format=torch.channels_last)
+    apply_backend(model, backend)
     if cacheable:
         with _CACHE_LOCK:
             _CACHE[key] = model

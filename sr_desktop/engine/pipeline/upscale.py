@@ -58,6 +58,8 @@ class UpscaleResult:
     passes: int = 1
     peak_memory_bytes: int = 0
     extra: dict = field(default_factory=dict)
+    #: what ran the network: ``torch`` or ``openvino`` (see `models.backends`)
+    backend: str = "torch"
 
 
 def resolve_model(options: UpscaleOptions, model: SRModel | None = None) -> tuple[SRModel, ScalePlan]:
@@ -66,7 +68,7 @@ def resolve_model(options: UpscaleOptions, model: SRModel | None = None) -> tupl
         return model, plan_scale([model.scale], options.scale)
     plan = plan_for(options.model, options.scale)
     model = get_model(options.model, plan.native, options.variant, options.device,
-                      options.precision, kernel=options.kernel)
+                      options.precision, options.backend, kernel=options.kernel)
     return model, plan
 
 
@@ -203,6 +205,7 @@ def upscale_image(
         native_scale=plan.native,
         passes=plan.passes,
         peak_memory_bytes=chain.peak or devices.process_rss_bytes(),
+        backend=model.backend,
     )
 
 

@@ -230,6 +230,14 @@ class Interp(Layer):
     def forward(self, xs):
         x = xs[0]
         h, w = x.shape[-2:]
+        factor = float(self.hscale)
+        if not (self.outh or self.outw) and self.hscale == self.wscale and (int(h) * factor).is_integer() \
+                and (int(w) * factor).is_integer():
+            # where the factor maps the size exactly, the factor alone gives the pixels of the
+            # size rule below, and a backend that traces the graph keeps sizes dynamic
+            if self.mode == "nearest":
+                return [F.interpolate(x, scale_factor=factor, mode="nearest")]
+            return [F.interpolate(x, scale_factor=factor, mode=self.mode, align_corners=False)]
         # ncnn: outw = (int)(w * width_scale) in float32, and source step = w / outw
         oh = self.outh or int(np.float32(h) * self.hscale)
         ow = self.outw or int(np.float32(w) * self.wscale)

@@ -1,0 +1,146 @@
+"""Attach the backend a user asked for to a loaded model; for ``auto``, the fastest.
+
+``auto`` measures torch against OpenVINO once per model, scale, variant, thread count and
+library versions on a small tile, keeps the answer in ``<user cache>/backends.json`` and
+reuses it. ``SR_DESKTOP_BACKEND=torch|openvino`` sets what ``auto`` means for a whole
+process (a machine where measuring is not wanted, the test suite). Anything that stops
+OpenVINO under ``auto`` (not installed, a model it cannot convert) falls back to torch with
+one line in the log; ``openvino`` asked for explicitly raises `BackendError` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import statistics
+import threading
+import time
+
+import torch
+
+from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.options import Backend, parse_backend
+from sr_desktop.engine.models.backends.openvino_runner import (
+    BackendError,
+    build_openvino_runner,
+    openvino_version,
+    smooth_test_image,
+)
+from sr_desktop.engine.models.kinds import ModelKind
+
+log = logging.getLogger(__name__)
+
+ENV_DEFAULT = "SR_DESKTOP_BACKEND"
+#: the input tile of the speed measurement (pixels per side) and the timed runs per backend
+MEASURE_SIZE = 96
+MEASURE_RUNS = 3
+_CHOICES_LOCK = threading.Lock()
+
+
+def choices_file():
+    """The JSON file of measured ``auto`` choices."""
+    return paths.cache_dir() / "backends.json"
+
+
+def _can_use_openvino(model) -> bool:
+    return (
+        model.kind == ModelKind.FEEDFORWARD
+        and isinstance(getattr(model, "module", None), torch.nn.Module)
+        and model.device.type == "cpu"
+        and model.dtype == torch.float32
+    )
+
+
+def apply_backend(model, requested: Backend | str = Backend.AUTO) -> str:
+    """Set ``model.runner`` / ``model.backend`` for `requested`; returns the backend in use."""
+    requested = parse_backend(requested)
+    if requested == Backend.AUTO:
+        requested = parse_backend(os.environ.get(ENV_DEFAULT) or Backend.AUTO)
+    model.runner = None
+    model.backend = Backend.TORCH.value
+    if requested == Backend.TORCH:
+        return model.backend
+    if requested == Backend.OPENVINO:
+        if not _can_use_openvino(model):
+            raise BackendError(
+                f"--backend openvino runs network models on the CPU in fp32; {model.id} "
+                f"({model.kind.value}, {model.device}, {str(model.dtype).removeprefix('torch.')}) cannot use it"
+            )
+        model.runner = build_openvino_runner(model)
+        model.backend = Backend.OPENVINO.value
+        return model.backend
+    return _apply_auto(model)
+
+
+def _measure_key(model) -> str:
+    return "|".join(str(part) for part in (
+        model.id, model.scale, model.variant, torch.get_num_threads(), torch.__version__,
+        openvino_version(), platform.machine(), platform.processor() or "-",
+    ))
+
+
+def _load_choices() -> dict:
+    try:
+        data = json.loads(choices_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_choice(key: str, entry: dict) -> None:
+    with _CHOICES_LOCK:
+        data = _load_choices()
+        data[key] = entry
+        target = choices_file()
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            os.replace(tmp, target)
+        except OSError as exc:  # a read-only cache only costs a measurement next time
+            log.info("backends: cannot save the measured choice (%s)", exc)
+
+
+def _median_seconds(model, x: torch.Tensor) -> float:
+    with torch.inference_mode():
+        model.run(x)  # warm-up: first-call allocations and lazy plans are not the backend's speed
+        times = []
+        for _ in range(MEASURE_RUNS):
+            start = time.perf_counter()
+            model.run(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _apply_auto(model) -> str:
+    if not _can_use_openvino(model):
+        return model.backend
+    if openvino_version() is None:
+        log.info("backends: OpenVINO is not installed; using torch")
+        return model.backend
+    key = _measure_key(model)
+    known = _load_choices().get(key)
+    if isinstance(known, dict) and known.get("backend") == Backend.TORCH.value:
+        return model.backend
+    try:
+        runner = build_openvino_runner(model)
+    except BackendError as exc:
+        log.info("backends: %s; using torch", exc)
+        _save_choice(key, {"backend": Backend.TORCH.value, "reason": str(exc)})
+        return model.backend
+    if not isinstance(known, dict) or known.get("backend") != Backend.OPENVINO.value:
+        x = smooth_test_image(MEASURE_SIZE, MEASURE_SIZE).to(model.device, model.dtype)
+        torch_s = _median_seconds(model, x)
+        model.runner = runner
+        openvino_s = _median_seconds(model, x)
+        model.runner = None
+        winner = Backend.OPENVINO.value if openvino_s < torch_s else Backend.TORCH.value
+        _save_choice(key, {"backend": winner, "torch_s": round(torch_s, 5), "openvino_s": round(openvino_s, 5)})
+        log.info("backends: %s torch %.1f ms, openvino %.1f ms -> %s", model.id, 1000 * torch_s,
+                 1000 * openvino_s, winner)
+        if winner == Backend.TORCH.value:
+            return model.backend
+    model.runner = runner
+    model.backend = Backend.OPENVINO.value
+    return model.backend

@@ -1,0 +1,220 @@
+"""Run a model's torch graph through OpenVINO (CPU), converted once and cached on disk.
+
+The graph is converted with dynamic batch and spatial sizes, checked against torch at two
+tile sizes (a graph whose tracing baked in a size would differ at the second one), and
+saved as OpenVINO IR in full fp32 under the user cache, keyed by the weights, the bound
+forward arguments and the OpenVINO version. A later run reads and compiles the cached IR;
+an entry that cannot be read or compiled is deleted and converted again, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+#: largest difference to torch (0..1 output scale) accepted when a conversion is checked on
+#: smooth test input; float rounding gives ≤ 1e-5, a size baked into the graph gives ≥ 1e-2
+CHECK_TOLERANCE = 1e-3
+#: input tile sizes (height, width) of the conversion example and of the second check (odd:
+#: a graph whose resizes only match ncnn's size rule on even sizes fails the check)
+EXAMPLE_SIZE = (40, 40)
+CHECK_SIZE = (45, 37)
+_MARKER = "checked.json"
+
+
+class BackendError(ModelError):
+    """A backend cannot run a model (not installed, conversion failed, output differs)."""
+
+
+def openvino_version() -> str | None:
+    """The installed OpenVINO version, or None when it cannot be imported."""
+    try:
+        import openvino
+    except Exception:  # noqa: BLE001 - a broken install (missing libraries) is "not available" too
+        return None
+    return str(openvino.__version__)
+
+
+def smooth_test_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """A 1×3×H×W image of soft gradients and mild noise: natural-like statistics."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    planes = [0.5 + 0.35 * np.sin(x / (5 + 2 * c) + y / (7 + c) + c) for c in range(3)]
+    image = np.stack(planes) + rng.normal(0, 0.02, (3, height, width)).astype(np.float32)
+    return torch.from_numpy(np.clip(image, 0, 1))[None]
+
+
+class _BoundModule(torch.nn.Module):
+    """The network with its fixed forward keyword arguments bound (they are not traced)."""
+
+    def __init__(self, module: torch.nn.Module, kwargs: dict[str, Any]) -> None:
+        super().__init__()
+        self.inner = module
+        self.kwargs = dict(kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x, **self.kwargs)
+
+
+def capture_graph_call(model, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The tensor and keyword arguments with which `model.run(x)` calls its network graph."""
+    seen: list[tuple[torch.Tensor, dict[str, Any]]] = []
+    previous = model.runner
+
+    def record(inp: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        seen.append((inp, kwargs))
+        return model.module(inp, **kwargs)
+
+    model.runner = record
+    try:
+        with torch.inference_mode():
+            model.run(x.to(model.device, model.dtype))
+    finally:
+        model.runner = previous
+    if len(seen) != 1:
+        raise BackendError(f"{model.id}: its graph is called {len(seen)} times per tile; cannot convert it")
+    inp, kwargs = seen[0]
+    return inp.contiguous().clone(), kwargs
+
+
+def weights_key(module: torch.nn.Module, kwargs: dict[str, Any], channels: int) -> str:
+    """A digest of the graph's tensors, its bound arguments, its input channels and OpenVINO's version."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().to("cpu").contiguous().numpy().tobytes())
+    digest.update(repr(sorted(kwargs.items())).encode())
+    digest.update(f"channels={channels} openvino={openvino_version()}".encode())
+    return digest.hexdigest()[:32]
+
+
+class OpenVinoRunner:
+    """Callable in place of a model's torch graph: N×C×H×W tensor in, tensor out."""
+
+    def __init__(self, compiled, key: str) -> None:
+        self._compiled = compiled
+        self._request = compiled.create_infer_request()
+        self._lock = threading.Lock()
+        self.key = key
+
+    def __call__(self, x: torch.Tensor, **_bound: Any) -> torch.Tensor:
+        device, dtype = x.device, x.dtype
+        array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        with self._lock:
+            result = self._request.infer({0: array})
+            out = np.array(result[self._compiled.output(0)], copy=True)
+        return torch.from_numpy(out).to(device=device, dtype=dtype)
+
+
+def _compile(model_path: Path, threads: int):
+    import openvino as ov
+
+    core = ov.Core()
+    config = {
+        "INFERENCE_PRECISION_HINT": "f32",  # never bf16/fp16 behind the user's back
+        "INFERENCE_NUM_THREADS": max(1, threads),
+        "PERFORMANCE_HINT": "LATENCY",
+    }
+    return core.compile_model(core.read_model(str(model_path)), "CPU", config)
+
+
+def cache_root() -> Path:
+    """Where converted graphs are kept (``<user cache>/openvino``)."""
+    return paths.cache_dir() / "openvino"
+
+
+def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
+    """An `OpenVinoRunner` for `model` (a feed-forward SRModel with a torch ``module``, on the CPU, fp32).
+
+    Reads the cached conversion when there is a good one; otherwise converts, checks and
+    caches. Raises `BackendError` with one line when OpenVINO cannot run the model.
+    """
+    version = openvino_version()
+    if version is None:
+        raise BackendError("OpenVINO is not installed (pip install openvino)")
+    module = getattr(model, "module", None)
+    if not isinstance(module, torch.nn.Module):
+        raise BackendError(f"{model.id} has no network graph for OpenVINO to run")
+    if model.device.type != "cpu" or model.dtype != torch.float32:
+        raise BackendError(f"OpenVINO runs on the CPU in fp32; {model.id} is on {model.device} in {model.dtype}")
+    threads = threads or torch.get_num_threads()
+    example, kwargs = capture_graph_call(model, smooth_test_image(*EXAMPLE_SIZE))
+    key = weights_key(module, kwargs, int(example.shape[1]))
+    folder = cache_root() / key
+    xml = folder / "model.xml"
+    if (folder / _MARKER).is_file() and xml.is_file():
+        try:
+            return OpenVinoRunner(_compile(xml, threads), key)
+        except Exception as exc:  # noqa: BLE001 - any failure means the entry is broken: rebuild it
+            log.info("openvino: cached conversion %s is unusable (%s); converting again", key, exc)
+    shutil.rmtree(folder, ignore_errors=True)
+    _convert_and_save(model, module, kwargs, example, folder)
+    try:
+        return OpenVinoRunner(_compile(xml, threads), key)
+    except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
+        shutil.rmtree(folder, ignore_errors=True)
+        raise BackendError(f"OpenVINO cannot compile {model.id}: {_first_line(exc)}") from None
+
+
+def _convert_and_save(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor,
+                      folder: Path) -> None:
+    import openvino as ov
+
+    bound = _BoundModule(module, kwargs).eval()
+    channels = int(example.shape[1])
+    try:
+        # the tracer warns about every Python-level size it records; the check below is what
+        # tells whether the converted graph is right, so the warnings only add noise
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            converted = ov.convert_model(bound, example_input=example,
+                                         input=[ov.PartialShape([-1, channels, -1, -1])])
+        compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    except Exception as exc:  # noqa: BLE001 - the converter raises many types; all mean "cannot convert"
+        raise BackendError(f"OpenVINO cannot convert {model.id}: {_first_line(exc)}") from None
+    worst = 0.0
+    for size in (EXAMPLE_SIZE, CHECK_SIZE):
+        inp, _ = capture_graph_call(model, smooth_test_image(*size, seed=1))
+        with torch.inference_mode():
+            expected = bound(inp).numpy()
+        try:
+            got = compiled(inp.numpy())[0]
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"OpenVINO cannot run {model.id} at another tile size: {_first_line(exc)}") from None
+        if got.shape != expected.shape:
+            raise BackendError(f"OpenVINO gives {got.shape} for {model.id}, torch {expected.shape}")
+        worst = max(worst, float(np.abs(got - expected).max()))
+    if worst > CHECK_TOLERANCE:
+        raise BackendError(f"OpenVINO's output of {model.id} differs from torch by {worst:.3g}; not used")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        ov.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
+        (staging / _MARKER).write_text(json.dumps({"max_abs_diff": worst, "openvino": openvino_version(),
+                                                   "model": model.id}))
+        staging.rename(folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (folder / _MARKER).is_file():  # another process may have won the race
+            raise BackendError(f"cannot cache the OpenVINO conversion in {folder.parent}: {exc}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,191 @@
+"""The backend layer: OpenVINO runs every zoo family to float rounding of the ncnn runtime,
+its conversions are cached and rebuilt when broken, and `auto` measures, caches and falls
+back to torch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from sr_desktop.engine.core.options import Backend, OptionError, UpscaleOptions, parse_backend
+from sr_desktop.engine.models.backends import choose, openvino_runner
+from sr_desktop.engine.models.backends.openvino_runner import BackendError, build_openvino_runner
+from sr_desktop.engine.models.loader import load_model
+
+ov = pytest.importorskip("openvino")
+
+
+@pytest.fixture(scope="module")
+def shared_home(tmp_path_factory):
+    """One user cache for the module: a graph converted by one test is reused by the next."""
+    return tmp_path_factory.mktemp("backend-home")
+
+
+@pytest.fixture()
+def home(shared_home, monkeypatch):
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(shared_home))
+    monkeypatch.delenv(choose.ENV_DEFAULT, raising=False)
+    choose.choices_file().unlink(missing_ok=True)
+    return shared_home
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def test_backend_option_is_parsed_once():
+    assert parse_backend(None) == Backend.AUTO
+    assert UpscaleOptions(backend="openvino").backend == Backend.OPENVINO
+    with pytest.raises(OptionError, match="backend"):
+        UpscaleOptions(backend="tensorrt")
+
+
+# One graph per zoo family (the smallest of each), on the natural crop of test_ncnn_exact.
+FAMILY_CASES = [
+    ("realesrgan-x4plus-anime", 4, None, 16),  # rrdbnet (6 blocks; 23-block x4plus has the same layers)
+    ("realesr-animevideov3", 2, None, 32),  # srvgg, Interp nearest
+    ("waifu2x-photo", 2, None, 32),  # upconv7, Deconvolution
+    ("waifu2x-cunet", 2, None, 24),  # cunet, Crop, Pooling/SE
+    ("realcugan-se", 2, None, 24),  # realcugan
+    ("srmdnf", 2, None, 32),  # srmd planes, PixelShuffle
+    ("span", 4, "ch52", 32),  # span: Swish, Sigmoid, MemoryData
+]
+
+
+@pytest.mark.parametrize("model_id,scale,variant,size", FAMILY_CASES, ids=[c[0] for c in FAMILY_CASES])
+def test_openvino_matches_the_ncnn_runtime(model_id, scale, variant, size, home):
+    from sr_desktop.engine.models import registry
+
+    exact = pytest.importorskip("test_ncnn_exact")  # the ncnn runtime and the crop of the torch test
+    model = load_model(model_id, scale=scale, variant=variant, channels_last=False)
+    model.runner = build_openvino_runner(model)
+    param, binf = registry.model_files(registry.get_model_spec(model_id), scale, model.variant)
+    x = exact.natural_crop(size)
+    graph_input = model.prepare_input(x)[0] if model.conv.unpadded or model.conv.srmd_planes else x
+    ours = model.runner(graph_input)[0].numpy()
+    theirs = exact.ncnn_forward(param, binf, model.module.input_name, model.module.output_name,
+                                graph_input[0].numpy())
+    assert theirs.shape == ours.shape
+    mse = float(np.mean((theirs.astype(np.float64) - ours) ** 2))
+    # measured 129.8-152.6 dB against torch on such crops (float32 rounding)
+    assert mse == 0 or 10 * math.log10(1 / mse) >= 100.0
+    # through `run` (pre-padding, crops, extra residuals) the same as the torch backend
+    with torch.inference_mode():
+        via_openvino = model.run(x).numpy()
+        model.runner = None
+        via_torch = model.run(x).numpy()
+    assert psnr(via_openvino, via_torch) >= 100.0
+
+
+def test_conversion_is_cached_and_a_broken_entry_rebuilt(home, monkeypatch):
+    model = load_model("realesr-animevideov3", scale=2)
+    first = build_openvino_runner(model)
+    folder = openvino_runner.cache_root() / first.key
+    assert (folder / "model.xml").is_file() and (folder / "checked.json").is_file()
+
+    def no_conversion(*_args, **_kwargs):
+        raise AssertionError("converted again although a good cached conversion exists")
+
+    monkeypatch.setattr(ov, "convert_model", no_conversion)
+    assert build_openvino_runner(model).key == first.key
+    monkeypatch.undo()
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    (folder / "model.xml").write_text("<net>truncated")
+    again = build_openvino_runner(model)  # rebuilt, not used broken
+    x = torch.rand(1, 3, 20, 20)
+    inp, _ = model.prepare_input(x)
+    with torch.inference_mode():
+        assert float((again(inp) - model.module(inp)).abs().max()) < 1e-4
+
+
+def test_auto_measures_once_and_remembers(home, caplog):
+    model = load_model("span", scale=4, variant="ch52")
+    with caplog.at_level(logging.INFO, logger=choose.__name__):
+        chosen = choose.apply_backend(model, "auto")
+    assert chosen in ("torch", "openvino") and model.backend == chosen
+    entries = json.loads(choose.choices_file().read_text())
+    (entry,) = entries.values()
+    assert entry["backend"] == chosen and entry["torch_s"] > 0 and entry["openvino_s"] > 0
+    assert any("torch" in r.message and "openvino" in r.message for r in caplog.records)
+
+    caplog.clear()
+    other = load_model("span", scale=4, variant="ch52")
+    with caplog.at_level(logging.INFO, logger=choose.__name__):
+        assert choose.apply_backend(other, "auto") == chosen
+    assert not any(" ms, openvino " in r.message for r in caplog.records)  # not measured again
+
+
+def test_env_sets_what_auto_means(home, monkeypatch):
+    model = load_model("span", scale=2)
+    monkeypatch.setenv(choose.ENV_DEFAULT, "torch")
+    assert choose.apply_backend(model, "auto") == "torch" and model.runner is None
+    assert not choose.choices_file().exists()
+
+
+def test_auto_falls_back_without_openvino_and_explicit_fails(home, monkeypatch, caplog):
+    monkeypatch.setattr(openvino_runner, "openvino_version", lambda: None)
+    monkeypatch.setattr(choose, "openvino_version", lambda: None)
+    model = load_model("span", scale=2)
+    with caplog.at_level(logging.INFO, logger=choose.__name__):
+        assert choose.apply_backend(model, "auto") == "torch"
+    assert [r.message for r in caplog.records] == ["backends: OpenVINO is not installed; using torch"]
+    with pytest.raises(BackendError, match="OpenVINO is not installed"):
+        choose.apply_backend(model, "openvino")
+
+
+def test_auto_falls_back_when_a_conversion_fails(home, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("unsupported operation aten::frobnicate\nmore lines")
+
+    monkeypatch.setattr(ov, "convert_model", broken)
+    model = load_model("span", scale=2)
+    assert choose.apply_backend(model, "auto") == "torch"
+    (entry,) = json.loads(choose.choices_file().read_text()).values()
+    reason = "OpenVINO cannot convert span: unsupported operation aten::frobnicate"
+    assert entry == {"backend": "torch", "reason": reason}
+    with pytest.raises(BackendError, match="cannot convert span: unsupported operation aten::frobnicate$"):
+        choose.apply_backend(load_model("span", scale=2), "openvino")
+
+
+def test_openvino_refuses_models_without_a_network(home):
+    model = load_model("bicubic", scale=2)
+    with pytest.raises(BackendError, match="bicubic"):
+        choose.apply_backend(model, "openvino")
+    assert choose.apply_backend(model, "auto") == "torch"
+
+
+def test_cli_backend_flag(home, tmp_path):
+    from PIL import Image
+
+    from sr_desktop.engine.core.paths import RESOURCES_DIR
+
+    src = tmp_path / "in.png"
+    Image.open(RESOURCES_DIR / "chelsea.png").convert("RGB").crop((160, 90, 200, 138)).save(src)
+    outputs = {}
+    for backend in ("torch", "openvino"):
+        out = tmp_path / f"{backend}.png"
+        proc = subprocess.run(
+            [sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", str(out),
+             "--model", "realesr-animevideov3", "--scale", "2", "--backend", backend],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        outputs[backend] = np.asarray(Image.open(out), dtype=np.int16)
+    # the 8-bit outputs of the two backends: equal but for rare rounding ties
+    diff = np.abs(outputs["torch"] - outputs["openvino"])
+    assert diff.max() <= 1 and np.mean(diff > 0) < 0.001
+    proc = subprocess.run(
+        [sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", str(tmp_path / "b.png"),
+         "--model", "bicubic", "--backend", "openvino"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "openvino" in proc.stderr
