@@ -8,8 +8,10 @@ Columns: ``torch`` raw interpreter NCHW; ``torch-cl`` raw interpreter channels-l
 zoo's default before the fused plan); ``fast-1dnn`` the fused plan with prepacked oneDNN
 convolutions only; ``fast`` the fused plan as `ZooModel.run` uses it (NNPACK Winograd for
 wide 3×3 convolutions, oneDNN for the rest); ``jit-cl`` (with ``--jit``) the raw graph traced
-and frozen (`torch.jit.optimize_for_inference`); ``ncnn`` the ncnn runtime (fp32, its
-default CPU options: packing, Winograd); ``fast/ncnn`` the ratio (< 1: torch is faster).
+and frozen (`torch.jit.optimize_for_inference`); ``openvino`` the graph converted by the
+OpenVINO backend (`engine/models/backends`, fp32, cached conversion; skipped with
+``--no-openvino`` or when OpenVINO is missing); ``ncnn`` the ncnn runtime (fp32, its default
+CPU options: packing, Winograd); ``fast/ncnn`` and ``ov/ncnn`` the ratios (< 1: faster than ncnn).
 
     PYTHONPATH=. python benchmarks/bench_models_vs_ncnn.py [--size 128] [--threads 2] [--only srmd,span]
 """
@@ -81,6 +83,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated model ids")
     ap.add_argument("--jit", action="store_true", help="also time a traced+frozen graph")
     ap.add_argument("--no-ncnn", action="store_true")
+    ap.add_argument("--no-openvino", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     only = set(filter(None, args.only.split(",")))
@@ -98,9 +101,13 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"input {args.size}x{args.size}, {args.threads} threads, median of {args.repeat} interleaved rounds (ms); "
           f"torch {torch.__version__}; load average {load:.1f} on {os.cpu_count()} CPUs")
+    from sr_desktop.engine.models.backends.openvino_runner import build_openvino_runner, openvino_version
+
+    use_openvino = not args.no_openvino and openvino_version() is not None
     cols = (["torch", "torch-cl", "fast-1dnn", "fast"] + (["jit-cl"] if args.jit else [])
-            + (["ncnn"] if not args.no_ncnn else []))
-    print(f"{'model':28s} " + " ".join(f"{c:>9s}" for c in cols) + f" {'fast/ncnn':>9s} {'fast/cl':>8s}")
+            + (["openvino"] if use_openvino else []) + (["ncnn"] if not args.no_ncnn else []))
+    print(f"{'model':28s} " + " ".join(f"{c:>9s}" for c in cols)
+          + f" {'fast/ncnn':>9s} {'ov/ncnn':>8s} {'fast/cl':>8s}")
     for model_id, scale in CASES:
         if only and model_id not in only:
             continue
@@ -121,12 +128,15 @@ def main() -> None:
             if args.jit:
                 traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(graph_cl, xcl).eval()))
                 fns["jit-cl"] = functools.partial(traced, xcl)
+            if use_openvino:
+                fns["openvino"] = functools.partial(build_openvino_runner(model, threads=args.threads), x)
             if not args.no_ncnn:
                 fns["ncnn"] = ncnn_runner(param, binf, graph.input_name, graph.output_name, x[0].numpy(), args.threads)
             ms = interleaved_ms(fns, args.repeat)
         ratio = ms["fast"] / ms["ncnn"] if "ncnn" in ms else float("nan")
+        ov_ratio = ms["openvino"] / ms["ncnn"] if "ncnn" in ms and "openvino" in ms else float("nan")
         print(f"{model_id + ' x' + str(scale):28s} " + " ".join(f"{ms[c]:9.0f}" for c in cols)
-              + f" {ratio:9.2f} {ms['fast'] / ms['torch-cl']:8.2f}", flush=True)
+              + f" {ratio:9.2f} {ov_ratio:8.2f} {ms['fast'] / ms['torch-cl']:8.2f}", flush=True)
         if torch.cuda.is_available():
             model.to("cuda")
             xc = x.cuda()
