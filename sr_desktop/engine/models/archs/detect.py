@@ -41,6 +41,7 @@ from sr_desktop.engine.models.archs import (
     rcan,
     rdn,
     rrdbnet,
+    san,
     span,
     spsr,
     srcnn,
@@ -1006,6 +1007,52 @@ def _infer_ddbpn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     return scale, params, state
 
 
+# -- SAN ---------------------------------------------------------------------------------------
+
+#: the release's (daitao/SAN, on EDSR-PyTorch) names: LSRAG ``RG.G`` of ``rcab.B.conv_first.0/2``,
+#: ``soca.conv_du.0/2`` and ``conv_last``; the non-local block inside ``non_local.non_local``
+_SAN_OFFICIAL_KEYS: tuple[tuple[str, Any], ...] = (
+    _EDSR_PYTORCH_KEYS[0],
+    (r"non_local\.non_local\.(theta|phi|g|W)\.(weight|bias)", r"non_local.\1.\2"),
+    (r"RG\.(\d+)\.rcab\.(\d+)\.conv_first\.([02])\.(weight|bias)",
+     lambda m: f"groups.{m[1]}.blocks.{m[2]}.{_RES_CONV[m[3]]}.{m[4]}"),
+    (r"RG\.(\d+)\.soca\.conv_du\.([02])\.(weight|bias)",
+     lambda m: f"groups.{m[1]}.attention.{('conv_down', '', 'conv_up')[int(m[2])]}.{m[3]}"),
+    (r"RG\.(\d+)\.conv_last\.(weight|bias)", r"groups.\1.conv.\2"),
+    (r"tail\.0\.(\d+)\.(weight|bias)", r"upsample.\1.\2"),
+    (r"tail\.1\.(weight|bias)", r"conv_last.\1"),
+    (r"gamma", r"gamma"),
+)
+#: tensors of the release that its forward never reads: the network's ``conv_last`` (the tail's
+#: last conv is ``tail.1``), the non-local module's own SOCA, and each LSRAG's ``gamma``
+_SAN_UNUSED = re.compile(r"conv_last\.(weight|bias)|non_local\.soca\..*|RG\.\d+\.gamma")
+
+
+def _matches_san(state: StateDict) -> bool:
+    official = "RG.0.rcab.0.conv_first.0.weight" in state and "non_local.non_local.theta.weight" in state
+    return official or ("groups.0.attention.conv_down.weight" in state and "non_local.theta.weight" in state)
+
+
+def _infer_san(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """SAN in the release's layout (``SAN_BIX*.pt``, mean shifts, 0..255) or ours; G, M, the
+    reductions and the scale from the shapes."""
+    if "RG.0.rcab.0.conv_first.0.weight" in state:
+        state = {k: v for k, v in state.items() if not _SAN_UNUSED.fullmatch(k)}
+        state, params = _edsr_family_layout(state, _SAN_OFFICIAL_KEYS)
+    else:
+        state, params = _edsr_family_layout(state, ())
+    num_feat = params["num_feat"]
+    squeezed, _ = _conv(state, "groups.0.attention.conv_down.weight", k=1, cin=num_feat)
+    inter, _ = _conv(state, "non_local.theta.weight", k=1, cin=num_feat)
+    if num_feat % squeezed:
+        raise UnsupportedStateDict(f"second-order attention squeezes {num_feat} to {squeezed}")
+    params.update(num_group=_numbered(state, r"groups\.(\d+)\.", "residual groups RG.G"),
+                  num_block=_numbered(state, r"groups\.0\.blocks\.(\d+)\.", "residual blocks of group 0"),
+                  reduction=num_feat // squeezed, inter_channels=inter,
+                  upscale=_upsampler_scale(state, "upsample", num_feat))
+    return params["upscale"], params, state
+
+
 def _context_ddbpn(p: dict[str, Any]) -> int:
     # each projection conv reaches about kernel / (2·stride) + 1 input pixels further; a
     # unit has three, and the deepest path runs through all 2·depth − 1 units
@@ -1097,6 +1144,12 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
     ArchSupport(
         name="SPSR", matches=_matches_spsr, infer=_infer_spsr, module=spsr.SPSRNet,
         context=DEEP_NET_CONTEXT, recommended_tile=256,
+    ),
+    # second-order attention (covariance over the whole image) and non-local attention over
+    # each quarter: tiles are not independent (tests/test_archs_san.py measures it); run whole
+    ArchSupport(
+        name="SAN", matches=_matches_san, infer=_infer_san, module=san.SAN, context=DEEP_NET_CONTEXT,
+        recommended_tile=512, tileable=False, supports_fp16=False,
     ),
     ArchSupport(
         name="D-DBPN", infer=_infer_ddbpn, module=ddbpn.DDBPN, context=DEEP_NET_CONTEXT, recommended_tile=256,
