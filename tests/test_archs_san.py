@@ -221,4 +221,5 @@ def test_san_checkpoint_add_upscale_bench(tmp_path, capsys):
                  "--json", str(report), "--quiet"]) == 0
     result = json.loads(report.read_text())["models"][0]
     assert result["model"] == added["id"] and len(result["images"]) == 1
-    assert math.isfinite(result["psnr_y"]) and 5 < result["psnr_y"] < 40, result["psnr_y"]
+    # small weights: about the DIV2K mean colour, as the tiny EDSR of test_archs_residual.py
+    assert 17 < result["psnr_y"] < 20, result["psnr_y"]  # measured 18.48 dB

@@ -34,6 +34,7 @@ from torch import nn
 from sr_desktop.engine.models.archs import (
     ddbpn,
     edsr,
+    enhancenet,
     espcn,
     fsrcnn,
     lapsrn,
@@ -245,6 +246,8 @@ ARCH_LIMITS: dict[str, dict[str, int]] = {
     # SPSR: the release's 64 features, 23 RRDBs, 4 gradient stages, ×4 (2 stages)
     "SPSR": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_block": 64, "num_grow_ch": 128,
              "num_upsample": 3, "num_grad_block": 16, "tap_every": 64},
+    # EnhanceNet: the release's 64 features, 10 blocks, 2 nearest ×2 stages (×4)
+    "EnhanceNet": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_block": 64, "num_upsample": 3},
     # D-DBPN: the paper's n0 256, nr 64, 7 up-units; EDSR-PyTorch's 128, 32, 6
     "D-DBPN": {"num_in_ch": 4, "num_out_ch": 4, "n0": 1024, "nr": 256, "depth": 16, "upscale": 8},
 }
@@ -1007,6 +1010,61 @@ def _infer_ddbpn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     return scale, params, state
 
 
+# -- EnhanceNet ----------------------------------------------------------------------------------
+
+#: TensorFlow variables of the release's checkpoint (``generator/Conv_K/weights``, optionally ``:0``)
+_TF_CONV = re.compile(r"generator/Conv(?:_(\d+))?/(weights|biases)(?::0)?")
+
+
+def _enhancenet_from_tf(state: StateDict) -> StateDict:
+    """The release's variables in our names: its convs in order are the first, two per
+    residual block, one per nearest ×2 stage (two: the release is ×4), the HR conv and the
+    last; kernels height × width × in × out become out × in × height × width."""
+    convs: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        m = _TF_CONV.fullmatch(key)
+        if m is None:
+            raise UnsupportedStateDict(f"unexpected tensor {key}")
+        convs.setdefault(int(m[1] or 0), {})[m[2]] = value
+    n = len(convs)
+    blocks, odd = divmod(n - 5, 2)
+    if sorted(convs) != list(range(n)) or blocks < 1 or odd:
+        raise UnsupportedStateDict(f"{n} convs generator/Conv…Conv_{n - 1} are not the release's 1 + 2·B + 4")
+    names = ["conv_first", *(f"body.{b}.conv{j}" for b in range(blocks) for j in (1, 2)),
+             "upsample.0", "upsample.1", "conv_hr", "conv_last"]
+    out = {}
+    for k, name in enumerate(names):
+        kernel, bias = convs[k].get("weights"), convs[k].get("biases")
+        if kernel is None or bias is None or kernel.ndim != 4:
+            raise UnsupportedStateDict(f"generator/Conv_{k} lacks its 4-D weights or its biases")
+        out[f"{name}.weight"], out[f"{name}.bias"] = kernel.permute(3, 2, 0, 1).contiguous(), bias
+    return out
+
+
+def _matches_enhancenet(state: StateDict) -> bool:
+    ours = "conv_hr.weight" in state and "upsample.0.weight" in state and "body.0.conv1.weight" in state
+    return ours or "generator/Conv/weights" in state or "generator/Conv/weights:0" in state
+
+
+def _infer_enhancenet(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """EnhanceNet in our plain layout or the release's TensorFlow variable names."""
+    if not any(k.startswith("conv_first.") for k in state):
+        state = _enhancenet_from_tf(state)
+    num_feat, in_ch = _conv(state, "conv_first.weight", k=3)
+    num_up = _numbered(state, r"upsample\.(\d+)\.", "upsampling convs upsample.N")
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
+                  num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), num_upsample=num_up)
+    if params["num_out_ch"] != in_ch:
+        raise UnsupportedStateDict(f"{in_ch} input channels but {params['num_out_ch']} out: no bicubic residual")
+    return 2**num_up, params, state
+
+
+def _context_enhancenet(p: dict[str, Any]) -> int:
+    # convs at the input's resolution, one input pixel per nearest ×2 stage (its conv and its
+    # rounding), one for the two convs at the output's; the bicubic path reaches 2
+    return 1 + 2 * p["num_block"] + p["num_upsample"] + 1
+
+
 # -- SAN ---------------------------------------------------------------------------------------
 
 #: the release's (daitao/SAN, on EDSR-PyTorch) names: LSRAG ``RG.G`` of ``rcab.B.conv_first.0/2``,
@@ -1144,6 +1202,10 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
     ArchSupport(
         name="SPSR", matches=_matches_spsr, infer=_infer_spsr, module=spsr.SPSRNet,
         context=DEEP_NET_CONTEXT, recommended_tile=256,
+    ),
+    ArchSupport(
+        name="EnhanceNet", matches=_matches_enhancenet, infer=_infer_enhancenet, module=enhancenet.EnhanceNet,
+        context=24, recommended_tile=256, small_context=_context_enhancenet,
     ),
     # second-order attention (covariance over the whole image) and non-local attention over
     # each quarter: tiles are not independent (tests/test_archs_san.py measures it); run whole
