@@ -39,6 +39,7 @@ from sr_desktop.engine.models.archs import (
     fsrcnn,
     lapsrn,
     mdsr,
+    prosr,
     rcan,
     rdn,
     rrdbnet,
@@ -1065,6 +1066,64 @@ def _context_enhancenet(p: dict[str, Any]) -> int:
     return 1 + 2 * p["num_block"] + p["num_upsample"] + 1
 
 
+# -- ProSR ---------------------------------------------------------------------------------------
+
+
+def _rate(state: StateDict, pattern: str, what: str) -> float:
+    """The compression rate r of the 1×1 convs matching `pattern`: the release makes
+    ``int(r · c_in)`` channels; the roundest r (tenths, then hundredths) that gives every
+    one of them (-1 when there are none)."""
+    pairs = [_conv(state, k, k=1) for k in sorted(state) if re.fullmatch(pattern, k)]
+    if not pairs:
+        return -1.0
+    for rate in [k / 10 for k in range(1, 11)] + [k / 100 for k in range(1, 101)]:
+        if all(int(rate * c_in) == c_out for c_out, c_in in pairs):
+            return rate
+    raise UnsupportedStateDict(f"no one {what} rate gives the compressions {pairs}")
+
+
+def _infer_prosr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """ProSR (residual DCUs) or ProSRs (dense blocks with compression) in the release's names:
+    levels, DCUs and layers from the key numbering, widths from the shapes; the compression
+    rates from the compressions' shapes (the meta-device build checks every shape)."""
+    levels = _indices(state, r"init_conv_(\d+)\.conv\.1\.weight$")
+    if levels != list(range(1, len(levels) + 1)):
+        raise UnsupportedStateDict("input convs are not numbered init_conv_1..L")
+    init, in_ch = _conv(state, "init_conv_1.conv.1.weight", k=3)
+    residual = any(".residual_denseblock_" in k for k in state)
+    block = "residual_denseblock" if residual else "denseblock"
+    inner = "dense_block" if residual else "dense"
+    config = []
+    for k in levels:
+        blocks = _indices(state, rf"pyramid_residual_{k}\.{block}_(\d+)\.")
+        if blocks != list(range(1, len(blocks) + 1)):
+            raise UnsupportedStateDict(f"level {k}'s dense blocks are not numbered {block}_1..N")
+        config.append(tuple(len(_indices(state, rf"pyramid_residual_{k}\.{block}_{b}\.{inner}\.denselayer(\d+)\."))
+                            for b in blocks))
+    first = f"pyramid_residual_1.{block}_1.{inner}.denselayer1"
+    growth, _ = _conv(state, f"{first}.conv_2.conv.1.weight", k=3)
+    bottleneck, _ = _conv(state, f"{first}.conv_1.weight", k=1, cin=init)
+    level_pattern = r"pyramid_residual_\d+\.compression_\d+\.conv1\.weight"
+    to_init = all(state[k].shape[0] == init for k in state if re.fullmatch(level_pattern, k))
+    level_comp = -1.0 if to_init else _rate(state, level_pattern, "level compression")
+    block_comp = _rate(state, r"pyramid_residual_\d+\.denseblock_\d+\.comp\.conv1\.weight", "block compression")
+    finals = [_shape(state, f"pyramid_residual_{k}.final_conv.final_conv.conv.1.weight", 4)[0] for k in levels]
+    squeezed = [_shape(state, key, 4)[0] for k in levels
+                if (key := f"pyramid_residual_{k}.final_conv.final_comp.conv1.weight") in state]
+    params = dict(num_in_ch=in_ch, num_init_features=init, growth=growth, bn_size=max(1, bottleneck // growth),
+                  level_config=tuple(config), residual=residual, res_factor=0.2 if residual else 1.0,
+                  block_compression=block_comp, level_compression=level_comp,
+                  max_num_feature=min(squeezed) if squeezed else max(finals), upscale=2 ** len(levels))
+    return params["upscale"], params, state
+
+
+def _context_prosr(p: dict[str, Any]) -> int:
+    # each level's 3×3 convs (one per dense layer, the final conv, the upsampler's) at its
+    # resolution, the input conv, the reconstruction conv; the bicubic path reaches 2
+    radius = 1 + sum((sum(blocks) + 2) / 2**i for i, blocks in enumerate(p["level_config"]))
+    return min(math.ceil(radius + 2 ** -len(p["level_config"])), DEEP_NET_CONTEXT)
+
+
 # -- SAN ---------------------------------------------------------------------------------------
 
 #: the release's (daitao/SAN, on EDSR-PyTorch) names: LSRAG ``RG.G`` of ``rcab.B.conv_first.0/2``,
@@ -1204,8 +1263,8 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
         context=DEEP_NET_CONTEXT, recommended_tile=256,
     ),
     ArchSupport(
-        name="EnhanceNet", matches=_matches_enhancenet, infer=_infer_enhancenet, module=enhancenet.EnhanceNet,
-        context=24, recommended_tile=256, small_context=_context_enhancenet,
+        name="D-DBPN", infer=_infer_ddbpn, module=ddbpn.DDBPN, context=DEEP_NET_CONTEXT, recommended_tile=256,
+        matches=_matches_ddbpn, small_context=_context_ddbpn,
     ),
     # second-order attention (covariance over the whole image) and non-local attention over
     # each quarter: tiles are not independent (tests/test_archs_san.py measures it); run whole
@@ -1214,8 +1273,15 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
         recommended_tile=512, tileable=False, supports_fp16=False,
     ),
     ArchSupport(
-        name="D-DBPN", infer=_infer_ddbpn, module=ddbpn.DDBPN, context=DEEP_NET_CONTEXT, recommended_tile=256,
-        matches=_matches_ddbpn, small_context=_context_ddbpn,
+        name="EnhanceNet", matches=_matches_enhancenet, infer=_infer_enhancenet, module=enhancenet.EnhanceNet,
+        context=24, recommended_tile=256, small_context=_context_enhancenet,
+    ),
+    # one file serves every level of its pyramid (×2, ×4, ×8), like LapSRN
+    ArchSupport(
+        name="ProSR", matches=lambda s: "init_conv_1.conv.1.weight" in s and "reconst_1.final_conv.conv.1.weight" in s,
+        infer=_infer_prosr, module=prosr.ProSR, context=DEEP_NET_CONTEXT, recommended_tile=256,
+        small_context=_context_prosr, scales=lambda scale, p: tuple(2**k for k in range(1, len(p["level_config"]) + 1)),
+        forward_kwargs=lambda scale, p: {"scale": scale},
     ),
 )
 ARCHITECTURES = tuple(support.name for support in ARCH_REGISTRY)
