@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from sr_desktop.engine.models.archs import (
+    csnln,
     ddbpn,
     edsr,
     enhancenet,
@@ -1124,6 +1125,34 @@ def _context_prosr(p: dict[str, Any]) -> int:
     return min(math.ceil(radius + 2 ** -len(p["level_config"])), DEEP_NET_CONTEXT)
 
 
+# -- CSNLN ---------------------------------------------------------------------------------------
+
+_CSNLN_DECONV = "SEM.multi_source_projection.upsample.0.weight"
+
+
+def _infer_csnln(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """CSNLN in the release's names (``model_x*.pt``, mean shifts, 0..255): the scale from the
+    projection kernel (6: ×2, or ×4 with a second projection; 9: ×3), the recurrent depth
+    from the tail's input channels (the SEM cell's weights are shared by its steps)."""
+    state = dict(state)
+    rgb_range, rgb_mean = _mean_shift(state) if "sub_mean.weight" in state else (255.0, edsr.RGB_MEAN_DIV2K)
+    num_feat, in_ch = _conv(state, "head.0.0.weight", k=3)
+    kernel = _shape(state, _CSNLN_DECONV, 4)[-1]
+    scale = {6: 4 if "SEM.multi_source_projection_2.upsample.0.weight" in state else 2, 9: 3}.get(kernel, 0)
+    if not scale:
+        raise UnsupportedStateDict(f"projection kernel {kernel} is not one of CSNLN's (6, 9)")
+    tail_in = _shape(state, "tail.0.weight", 4)[1]
+    if tail_in % num_feat:
+        raise UnsupportedStateDict(f"the tail reads {tail_in} channels, not a multiple of {num_feat}")
+    matched, _ = _conv(state, "SEM.multi_source_projection.down_attention.conv_match1.0.weight", k=1, cin=num_feat)
+    if num_feat % matched:
+        raise UnsupportedStateDict(f"attention embeds {num_feat} channels in {matched}")
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "tail.0.weight", 4)[0], num_feat=num_feat,
+                  depth=tail_in // num_feat, reduction=num_feat // matched, upscale=scale, rgb_range=rgb_range,
+                  rgb_mean=rgb_mean)
+    return scale, params, state
+
+
 # -- SAN ---------------------------------------------------------------------------------------
 
 #: the release's (daitao/SAN, on EDSR-PyTorch) names: LSRAG ``RG.G`` of ``rcab.B.conv_first.0/2``,
@@ -1275,6 +1304,15 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
     ArchSupport(
         name="EnhanceNet", matches=_matches_enhancenet, infer=_infer_enhancenet, module=enhancenet.EnhanceNet,
         context=24, recommended_tile=256, small_context=_context_enhancenet,
+    ),
+    # the attentions see the whole input, so tiles are not exact (random weights: 23 dB tiled
+    # vs whole, tests/test_archs_csnln.py), but their memory grows with the square of the
+    # pixels (a 500 px image: a 62 GB score map): run in small tiles, as the release's own
+    # evaluation does (--chop)
+    ArchSupport(
+        name="CSNLN", matches=lambda s: _CSNLN_DECONV in s and "SEM.post_conv.0.weight" in s, infer=_infer_csnln,
+        module=csnln.CSNLN, context=DEEP_NET_CONTEXT, recommended_tile=64, supports_fp16=False,
+        align=lambda p: 2 if p["upscale"] == 4 else p["upscale"],
     ),
     # one file serves every level of its pyramid (×2, ×4, ×8), like LapSRN
     ArchSupport(
