@@ -189,6 +189,10 @@ def test_csnln_bad_files_are_one_line():
     with pytest.raises(UnsupportedStateDict, match="the tail reads 20 channels, not a multiple of 8"):
         detect_architecture(dict(sd))
     sd = csnln_weights(nf=8, depth=2, scale=2)
+    sd["tail.0.weight"] = torch.zeros(3, 8 * 65, 3, 3)  # 65 recurrent steps of the shared cell
+    with pytest.raises(UnsupportedStateDict, match=r"CSNLN with depth=65 is not a plausible network"):
+        detect_architecture(dict(sd)).build()
+    sd = csnln_weights(nf=8, depth=2, scale=2)
     sd["SEM.down_sample_2.0.weight"] = torch.zeros(8, 8, 5, 5)
     with pytest.raises(UnsupportedStateDict, match=r"SEM.down_sample_2.0.weight is 8×8×5×5 in the file, 8×8×6×6"):
         detect_architecture(dict(sd)).build()

@@ -250,6 +250,8 @@ ARCH_LIMITS: dict[str, dict[str, int]] = {
              "num_upsample": 3, "num_grad_block": 16, "tap_every": 64},
     # EnhanceNet: the release's 64 features, 10 blocks, 2 nearest ×2 stages (×4)
     "EnhanceNet": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_block": 64, "num_upsample": 3},
+    # CSNLN: the release's 128 features, 12 recurrent steps (each step runs the whole SEM cell)
+    "CSNLN": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 512, "depth": 64},
     # D-DBPN: the paper's n0 256, nr 64, 7 up-units; EDSR-PyTorch's 128, 32, 6
     "D-DBPN": {"num_in_ch": 4, "num_out_ch": 4, "n0": 1024, "nr": 256, "depth": 16, "upscale": 8},
 }
