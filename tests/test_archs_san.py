@@ -22,6 +22,7 @@ from test_archs_residual import DIV2K_MEAN, Weights, conv, sub_pixel_stages
 
 from sr_desktop.cli.main import main
 from sr_desktop.engine.models.archs import UnsupportedStateDict, detect_architecture
+from sr_desktop.engine.models.archs.attention import softmax_attention
 from sr_desktop.engine.models.archs.san import SAN, covariance_sqrt
 from sr_desktop.engine.models.custom import ArchModel
 from sr_desktop.engine.pipeline.tiling import run_tiled
@@ -128,6 +129,15 @@ def test_newton_schulz_converges_to_the_matrix_square_root():
     assert (converged - exact).abs().max().item() < 1e-6  # measured 1.1e-7 (float32)
     torch.testing.assert_close(covariance_sqrt(feats).double(), newton_schulz_reference(sigma), rtol=0, atol=1e-5)
     assert (covariance_sqrt(feats).double() - exact).abs().max().item() < 0.01  # measured 0.0035 after 5
+
+
+def test_attention_in_chunks_of_queries_is_the_whole_softmax():
+    """softmax(q kᵀ) v computed 5 queries at a time equals the whole score matrix's (the
+    value may be wider than the embeddings, as in CSNLN)."""
+    gen = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 23, c, generator=gen) for c in (4, 4, 6))
+    whole = torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v
+    torch.testing.assert_close(softmax_attention(q, k, v, chunk=5), whole, rtol=0, atol=1e-6)  # measured 3.6e-7
 
 
 @pytest.mark.parametrize("scale,size", [(2, (10, 12)), (3, (9, 8)), (4, (10, 11))])

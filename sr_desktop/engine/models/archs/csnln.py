@@ -14,7 +14,7 @@ every step's high-resolution estimate to RGB. Images are 0..255 minus DIV2K's me
 * Multi-source projection: D = PReLU(deconv(in-scale non-local attention of x)), U =
   cross-scale non-local attention of x; output ``D + ResBlock(U − D)`` (3×3 convs, PReLU).
 * In-scale non-local attention: ``softmax(φ1(x)ᵀ φ2(x)) · g(x)`` over all pixels, with 1×1
-  conv + PReLU embeddings (``F.scaled_dot_product_attention`` with scale 1: exact, memory-bounded).
+  conv + PReLU embeddings (`attention.softmax_attention`: exact, in chunks of queries).
 * Cross-scale non-local attention (§3.1): y = x bilinearly downscaled by s; 3×3 patches of
   φ2(y), each divided by its L2 norm (at least 1e-4), are correlated with φ1(x) (zero
   'same' padding), a softmax over the patches with scale 10 weights them, and the
@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sr_desktop.engine.models.archs.attention import softmax_attention
 from sr_desktop.engine.models.archs.edsr import RGB_MEAN_DIV2K, RangeNorm
 
 #: (kernel, stride, padding) of the SEM cell's projections per scale (×4: two ×2 steps)
@@ -77,12 +78,11 @@ class NonLocalAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
 
-        def tokens(embed: nn.Module) -> torch.Tensor:  # B×1×HW×C
-            return embed(x).flatten(2).transpose(1, 2).unsqueeze(1)
+        def tokens(embed: nn.Module) -> torch.Tensor:  # B×HW×C
+            return embed(x).flatten(2).transpose(1, 2)
 
-        y = F.scaled_dot_product_attention(tokens(self.conv_match1), tokens(self.conv_match2),
-                                           tokens(self.conv_assembly), scale=1.0)
-        return y.squeeze(1).transpose(1, 2).reshape(b, -1, h, w)
+        y = softmax_attention(tokens(self.conv_match1), tokens(self.conv_match2), tokens(self.conv_assembly))
+        return y.transpose(1, 2).reshape(b, -1, h, w)
 
 
 class CrossScaleAttention(nn.Module):

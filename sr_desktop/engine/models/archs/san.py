@@ -18,7 +18,7 @@ EDSR's pixel-shuffle upsampler and a conv to RGB. Images are 0..255 minus DIV2K'
 * Region-level non-local block (§3.2): the feature map is split into 2×2 regions (the
   first half rounded down); in each, the embedded-Gaussian non-local operation
   ``x + W(softmax(θ(x)ᵀ φ(x)) g(x))`` with 1×1 convs θ, φ, g to ``num_feat // 8`` channels
-  and W back (`F.scaled_dot_product_attention` with scale 1: exact, memory-bounded).
+  and W back (`attention.softmax_attention`: exact, in chunks of queries).
 
 Both attentions see the whole image (or a whole quarter of it), so tiles are not
 independent: the engine runs SAN on the whole image (``tileable=False`` in `archs.detect`).
@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sr_desktop.engine.models.archs.attention import softmax_attention
 from sr_desktop.engine.models.archs.edsr import RGB_MEAN_DIV2K, RangeNorm, pixel_shuffle_upsampler
 
 #: Newton–Schulz iterations of the paper's SOCA (§3.3: "N = 5")
@@ -95,11 +96,11 @@ class RegionNonLocal(nn.Module):
     def _block(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
 
-        def tokens(conv: nn.Conv2d) -> torch.Tensor:  # B×1×HW×C'
-            return conv(x).flatten(2).transpose(1, 2).unsqueeze(1)
+        def tokens(conv: nn.Conv2d) -> torch.Tensor:  # B×HW×C'
+            return conv(x).flatten(2).transpose(1, 2)
 
-        y = F.scaled_dot_product_attention(tokens(self.theta), tokens(self.phi), tokens(self.g), scale=1.0)
-        return x + self.W(y.squeeze(1).transpose(1, 2).reshape(b, -1, h, w))
+        y = softmax_attention(tokens(self.theta), tokens(self.phi), tokens(self.g))
+        return x + self.W(y.transpose(1, 2).reshape(b, -1, h, w))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h1, w1 = x.shape[-2] // 2, x.shape[-1] // 2
