@@ -180,8 +180,9 @@ def test_registry_lists_every_architecture_once_in_detection_order():
     assert [ARCHITECTURES.index(a) for a in early_cnns] == sorted(ARCHITECTURES.index(a) for a in early_cnns)
     residual = ("SRResNet", "MSRResNet", "MDSR", "EDSR", "RDN", "RCAN")
     assert [ARCHITECTURES.index(a) for a in residual] == sorted(ARCHITECTURES.index(a) for a in residual)
-    assert ARCHITECTURES[-2:] == ("SPSR", "D-DBPN")
-    assert set(ARCHITECTURES) == {"RRDBNet", "SRVGGNetCompact", "SPAN", *early_cnns, *residual, "SPSR", "D-DBPN"}
+    later = ("SPSR", "D-DBPN", "SAN", "EnhanceNet", "CSNLN", "ProSR")
+    assert ARCHITECTURES[-len(later):] == later
+    assert set(ARCHITECTURES) == {"RRDBNet", "SRVGGNetCompact", "SPAN", *early_cnns, *residual, *later}
     assert len(set(ARCHITECTURES)) == len(ARCHITECTURES)
     assert tuple(s.name for s in ARCH_REGISTRY) == ARCHITECTURES
     for support in ARCH_REGISTRY:

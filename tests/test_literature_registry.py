@@ -16,14 +16,19 @@ from sr_desktop.engine.models import loader, registry
 from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
 
 #: Set5 PSNR (dB, Y) at ×2/×3/×4 as published by each paper (None: not reported); SRCNN ×4
-#: is 30.49 in its TPAMI table (later papers reprint it as 30.48)
+#: is 30.49 in its TPAMI table (later papers reprint it as 30.48). SPSR and EnhanceNet are
+#: perceptual (no PSNR listed); ProSR lists the release's Set14 numbers only (no Set5).
 SET5 = {
     "srcnn": (36.66, 32.75, 30.49), "fsrcnn": (37.00, 33.16, 30.71), "espcn": (None, 32.55, None),
     "vdsr": (37.53, 33.66, 31.35), "lapsrn": (37.52, None, 31.54), "srresnet": (None, None, 32.05),
     "edsr": (38.11, 34.65, 32.46), "edsr-baseline": (37.99, 34.37, 32.09), "mdsr": (38.11, 34.66, 32.50),
     "rdn": (38.24, 34.71, 32.47), "rcan": (38.27, 34.74, 32.63),
-    "ddbpn": (38.09, None, 32.47), "spsr": (None, None, None),  # SPSR is perceptual: LPIPS / PI only
+    "ddbpn": (38.09, None, 32.47), "spsr": (None, None, None),
+    "enhancenet": (None, None, None), "prosr": (None, None, None),
+    "san": (38.31, 34.75, 32.64), "csnln": (38.28, 34.74, 32.68),
 }
+#: rows with Set14 numbers but no Set5 (the release's README table)
+SET14_ONLY = {"prosr": (34.12, None, 28.94)}
 
 
 def test_every_literature_row_has_its_paper_and_published_numbers():
@@ -35,15 +40,34 @@ def test_every_literature_row_has_its_paper_and_published_numbers():
         assert spec.paper and 2014 <= spec.year <= 2020 and spec.description
         assert not spec.installed and spec.needs_weights and spec.status == "needs weights"
         assert spec.install_command == "sr-desktop models add FILE"
-        for scale, value in zip((2, 3, 4), expected, strict=True):
+        set14 = SET14_ONLY.get(model_id, expected)
+        for scale, value, beside in zip((2, 3, 4), expected, set14, strict=True):
             got = spec.published.get(f"x{scale}", {})
             assert got.get("Set5") == value, (model_id, scale)
-            assert (got.get("Set14") is None) == (value is None), (model_id, scale)  # Set14 beside each
+            assert (got.get("Set14") is None) == (beside is None), (model_id, scale)  # Set14 beside each
     assert specs["rcan"].published["x4"]["Set14"] == 28.87
     assert specs["vdsr"].published["x3"]["Set14"] == 29.77
     assert specs["ddbpn"].published["x4"]["Set14"] == 28.82 and specs["ddbpn"].scales == [2, 4, 8]
+    assert specs["ddbpn"].published["x8"] == {"Set5": 27.21, "Set14": 25.13}
     assert (specs["ddbpn"].year, specs["spsr"].year, specs["spsr"].scales) == (2018, 2020, [4])
     assert "LPIPS" in specs["spsr"].published["protocol"]
+    assert specs["san"].published["x4"]["Set14"] == 28.92 and specs["san"].scales == [2, 3, 4, 8]
+    assert specs["csnln"].published["x3"]["Set14"] == 30.66 and specs["csnln"].year == 2020
+    assert specs["prosr"].published["x8"] == {"Set14": 25.25} and specs["prosr"].scales == [2, 4, 8]
+    assert specs["enhancenet"].scales == [4] and "perceptual" in specs["enhancenet"].published["protocol"]
+
+
+def test_every_published_number_names_its_table_and_how_it_was_checked():
+    """Each row says which table its numbers come from and whether they were checked here
+    (against which reprint or figure), or not; `models --json` shows both."""
+    for spec in registry.list_literature_models():
+        assert spec.published["source"] and spec.published["checked"], spec.id
+        numbers = any(k.startswith("x") for k in spec.published)
+        assert numbers == (spec.id not in ("spsr", "enhancenet")), spec.id
+        if numbers:
+            assert "table" in spec.published["source"].lower(), spec.id
+    checked = {s.id for s in registry.list_literature_models() if s.published["checked"].startswith("checked")}
+    assert checked == {"srcnn", "vdsr", "lapsrn", "edsr", "rdn", "rcan", "ddbpn", "prosr", "san", "csnln"}
 
 
 def test_the_zoo_is_unchanged_and_the_literature_follows_it():
@@ -61,6 +85,7 @@ def test_models_json_and_table_show_the_group(capsys):
     assert vdsr["group"] == "literature" and vdsr["year"] == 2016 and "Kim" in vdsr["paper"]
     assert vdsr["published"]["x2"] == {"Set5": 37.53, "Set14": 33.03}
     assert vdsr["status"] == "needs weights" and vdsr["installed"] is False
+    assert "Kim et al." in vdsr["published"]["source"] and vdsr["published"]["checked"].startswith("checked")
     assert entries["realesrgan-x4plus"]["group"] == "" and entries["bicubic"]["status"] == "installed"
     assert main(["models"]) == 0
     out = capsys.readouterr().out
@@ -125,7 +150,8 @@ def test_picker_lists_the_literature_disabled_under_its_heading(qtbot, tmp_path)
         assert item is not None and not item.isEnabled()
         assert "sr-desktop models add FILE" in item.toolTip()
         # SPSR publishes no PSNR (a perceptual method): its tooltip has no PSNR line
-        assert ("Published PSNR" in item.toolTip()) == any(v is not None for v in SET5[model_id])
+        numbers = any(v is not None for v in SET5[model_id] + SET14_ONLY.get(model_id, ()))
+        assert ("Published PSNR" in item.toolTip()) == numbers
         assert not picker.set_model_id(model_id)
     assert "CVPR 2016" in picker.item_for("vdsr").toolTip() and "37.53" in picker.item_for("vdsr").toolTip()
     assert picker.spec() is not None and picker.spec().installed  # the default is a runnable model

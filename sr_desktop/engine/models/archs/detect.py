@@ -32,15 +32,19 @@ import torch
 from torch import nn
 
 from sr_desktop.engine.models.archs import (
+    csnln,
     ddbpn,
     edsr,
+    enhancenet,
     espcn,
     fsrcnn,
     lapsrn,
     mdsr,
+    prosr,
     rcan,
     rdn,
     rrdbnet,
+    san,
     span,
     spsr,
     srcnn,
@@ -244,6 +248,10 @@ ARCH_LIMITS: dict[str, dict[str, int]] = {
     # SPSR: the release's 64 features, 23 RRDBs, 4 gradient stages, ×4 (2 stages)
     "SPSR": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_block": 64, "num_grow_ch": 128,
              "num_upsample": 3, "num_grad_block": 16, "tap_every": 64},
+    # EnhanceNet: the release's 64 features, 10 blocks, 2 nearest ×2 stages (×4)
+    "EnhanceNet": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 256, "num_block": 64, "num_upsample": 3},
+    # CSNLN: the release's 128 features, 12 recurrent steps (each step runs the whole SEM cell)
+    "CSNLN": {"num_in_ch": 4, "num_out_ch": 4, "num_feat": 512, "depth": 64},
     # D-DBPN: the paper's n0 256, nr 64, 7 up-units; EDSR-PyTorch's 128, 32, 6
     "D-DBPN": {"num_in_ch": 4, "num_out_ch": 4, "n0": 1024, "nr": 256, "depth": 16, "upscale": 8},
 }
@@ -1006,6 +1014,193 @@ def _infer_ddbpn(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
     return scale, params, state
 
 
+# -- EnhanceNet ----------------------------------------------------------------------------------
+
+#: TensorFlow variables of the release's checkpoint (``generator/Conv_K/weights``, optionally ``:0``)
+_TF_CONV = re.compile(r"generator/Conv(?:_(\d+))?/(weights|biases)(?::0)?")
+
+
+def _enhancenet_from_tf(state: StateDict) -> StateDict:
+    """The release's variables in our names: its convs in order are the first, two per
+    residual block, one per nearest ×2 stage (two: the release is ×4), the HR conv and the
+    last; kernels height × width × in × out become out × in × height × width."""
+    convs: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        m = _TF_CONV.fullmatch(key)
+        if m is None:
+            raise UnsupportedStateDict(f"unexpected tensor {key}")
+        convs.setdefault(int(m[1] or 0), {})[m[2]] = value
+    n = len(convs)
+    blocks, odd = divmod(n - 5, 2)
+    if sorted(convs) != list(range(n)) or blocks < 1 or odd:
+        raise UnsupportedStateDict(f"{n} convs generator/Conv…Conv_{n - 1} are not the release's 1 + 2·B + 4")
+    names = ["conv_first", *(f"body.{b}.conv{j}" for b in range(blocks) for j in (1, 2)),
+             "upsample.0", "upsample.1", "conv_hr", "conv_last"]
+    out = {}
+    for k, name in enumerate(names):
+        kernel, bias = convs[k].get("weights"), convs[k].get("biases")
+        if kernel is None or bias is None or kernel.ndim != 4:
+            raise UnsupportedStateDict(f"generator/Conv_{k} lacks its 4-D weights or its biases")
+        out[f"{name}.weight"], out[f"{name}.bias"] = kernel.permute(3, 2, 0, 1).contiguous(), bias
+    return out
+
+
+def _matches_enhancenet(state: StateDict) -> bool:
+    ours = "conv_hr.weight" in state and "upsample.0.weight" in state and "body.0.conv1.weight" in state
+    return ours or "generator/Conv/weights" in state or "generator/Conv/weights:0" in state
+
+
+def _infer_enhancenet(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """EnhanceNet in our plain layout or the release's TensorFlow variable names."""
+    if not any(k.startswith("conv_first.") for k in state):
+        state = _enhancenet_from_tf(state)
+    num_feat, in_ch = _conv(state, "conv_first.weight", k=3)
+    num_up = _numbered(state, r"upsample\.(\d+)\.", "upsampling convs upsample.N")
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "conv_last.weight", 4)[0], num_feat=num_feat,
+                  num_block=_numbered(state, r"body\.(\d+)\.", "residual blocks body.N"), num_upsample=num_up)
+    if params["num_out_ch"] != in_ch:
+        raise UnsupportedStateDict(f"{in_ch} input channels but {params['num_out_ch']} out: no bicubic residual")
+    return 2**num_up, params, state
+
+
+def _context_enhancenet(p: dict[str, Any]) -> int:
+    # convs at the input's resolution, one input pixel per nearest ×2 stage (its conv and its
+    # rounding), one for the two convs at the output's; the bicubic path reaches 2
+    return 1 + 2 * p["num_block"] + p["num_upsample"] + 1
+
+
+# -- ProSR ---------------------------------------------------------------------------------------
+
+
+def _rate(state: StateDict, pattern: str, what: str) -> float:
+    """The compression rate r of the 1×1 convs matching `pattern`: the release makes
+    ``int(r · c_in)`` channels; the roundest r (tenths, then hundredths) that gives every
+    one of them (-1 when there are none)."""
+    pairs = [_conv(state, k, k=1) for k in sorted(state) if re.fullmatch(pattern, k)]
+    if not pairs:
+        return -1.0
+    for rate in [k / 10 for k in range(1, 11)] + [k / 100 for k in range(1, 101)]:
+        if all(int(rate * c_in) == c_out for c_out, c_in in pairs):
+            return rate
+    raise UnsupportedStateDict(f"no one {what} rate gives the compressions {pairs}")
+
+
+def _infer_prosr(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """ProSR (residual DCUs) or ProSRs (dense blocks with compression) in the release's names:
+    levels, DCUs and layers from the key numbering, widths from the shapes; the compression
+    rates from the compressions' shapes (the meta-device build checks every shape)."""
+    levels = _indices(state, r"init_conv_(\d+)\.conv\.1\.weight$")
+    if levels != list(range(1, len(levels) + 1)):
+        raise UnsupportedStateDict("input convs are not numbered init_conv_1..L")
+    init, in_ch = _conv(state, "init_conv_1.conv.1.weight", k=3)
+    residual = any(".residual_denseblock_" in k for k in state)
+    block = "residual_denseblock" if residual else "denseblock"
+    inner = "dense_block" if residual else "dense"
+    config = []
+    for k in levels:
+        blocks = _indices(state, rf"pyramid_residual_{k}\.{block}_(\d+)\.")
+        if blocks != list(range(1, len(blocks) + 1)):
+            raise UnsupportedStateDict(f"level {k}'s dense blocks are not numbered {block}_1..N")
+        config.append(tuple(len(_indices(state, rf"pyramid_residual_{k}\.{block}_{b}\.{inner}\.denselayer(\d+)\."))
+                            for b in blocks))
+    first = f"pyramid_residual_1.{block}_1.{inner}.denselayer1"
+    growth, _ = _conv(state, f"{first}.conv_2.conv.1.weight", k=3)
+    bottleneck, _ = _conv(state, f"{first}.conv_1.weight", k=1, cin=init)
+    level_pattern = r"pyramid_residual_\d+\.compression_\d+\.conv1\.weight"
+    to_init = all(state[k].shape[0] == init for k in state if re.fullmatch(level_pattern, k))
+    level_comp = -1.0 if to_init else _rate(state, level_pattern, "level compression")
+    block_comp = _rate(state, r"pyramid_residual_\d+\.denseblock_\d+\.comp\.conv1\.weight", "block compression")
+    finals = [_shape(state, f"pyramid_residual_{k}.final_conv.final_conv.conv.1.weight", 4)[0] for k in levels]
+    squeezed = [_shape(state, key, 4)[0] for k in levels
+                if (key := f"pyramid_residual_{k}.final_conv.final_comp.conv1.weight") in state]
+    params = dict(num_in_ch=in_ch, num_init_features=init, growth=growth, bn_size=max(1, bottleneck // growth),
+                  level_config=tuple(config), residual=residual, res_factor=0.2 if residual else 1.0,
+                  block_compression=block_comp, level_compression=level_comp,
+                  max_num_feature=min(squeezed) if squeezed else max(finals), upscale=2 ** len(levels))
+    return params["upscale"], params, state
+
+
+def _context_prosr(p: dict[str, Any]) -> int:
+    # each level's 3×3 convs (one per dense layer, the final conv, the upsampler's) at its
+    # resolution, the input conv, the reconstruction conv; the bicubic path reaches 2
+    radius = 1 + sum((sum(blocks) + 2) / 2**i for i, blocks in enumerate(p["level_config"]))
+    return min(math.ceil(radius + 2 ** -len(p["level_config"])), DEEP_NET_CONTEXT)
+
+
+# -- CSNLN ---------------------------------------------------------------------------------------
+
+_CSNLN_DECONV = "SEM.multi_source_projection.upsample.0.weight"
+
+
+def _infer_csnln(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """CSNLN in the release's names (``model_x*.pt``, mean shifts, 0..255): the scale from the
+    projection kernel (6: ×2, or ×4 with a second projection; 9: ×3), the recurrent depth
+    from the tail's input channels (the SEM cell's weights are shared by its steps)."""
+    state = dict(state)
+    rgb_range, rgb_mean = _mean_shift(state) if "sub_mean.weight" in state else (255.0, edsr.RGB_MEAN_DIV2K)
+    num_feat, in_ch = _conv(state, "head.0.0.weight", k=3)
+    kernel = _shape(state, _CSNLN_DECONV, 4)[-1]
+    scale = {6: 4 if "SEM.multi_source_projection_2.upsample.0.weight" in state else 2, 9: 3}.get(kernel, 0)
+    if not scale:
+        raise UnsupportedStateDict(f"projection kernel {kernel} is not one of CSNLN's (6, 9)")
+    tail_in = _shape(state, "tail.0.weight", 4)[1]
+    if tail_in % num_feat:
+        raise UnsupportedStateDict(f"the tail reads {tail_in} channels, not a multiple of {num_feat}")
+    matched, _ = _conv(state, "SEM.multi_source_projection.down_attention.conv_match1.0.weight", k=1, cin=num_feat)
+    if num_feat % matched:
+        raise UnsupportedStateDict(f"attention embeds {num_feat} channels in {matched}")
+    params = dict(num_in_ch=in_ch, num_out_ch=_shape(state, "tail.0.weight", 4)[0], num_feat=num_feat,
+                  depth=tail_in // num_feat, reduction=num_feat // matched, upscale=scale, rgb_range=rgb_range,
+                  rgb_mean=rgb_mean)
+    return scale, params, state
+
+
+# -- SAN ---------------------------------------------------------------------------------------
+
+#: the release's (daitao/SAN, on EDSR-PyTorch) names: LSRAG ``RG.G`` of ``rcab.B.conv_first.0/2``,
+#: ``soca.conv_du.0/2`` and ``conv_last``; the non-local block inside ``non_local.non_local``
+_SAN_OFFICIAL_KEYS: tuple[tuple[str, Any], ...] = (
+    _EDSR_PYTORCH_KEYS[0],
+    (r"non_local\.non_local\.(theta|phi|g|W)\.(weight|bias)", r"non_local.\1.\2"),
+    (r"RG\.(\d+)\.rcab\.(\d+)\.conv_first\.([02])\.(weight|bias)",
+     lambda m: f"groups.{m[1]}.blocks.{m[2]}.{_RES_CONV[m[3]]}.{m[4]}"),
+    (r"RG\.(\d+)\.soca\.conv_du\.([02])\.(weight|bias)",
+     lambda m: f"groups.{m[1]}.attention.{('conv_down', '', 'conv_up')[int(m[2])]}.{m[3]}"),
+    (r"RG\.(\d+)\.conv_last\.(weight|bias)", r"groups.\1.conv.\2"),
+    (r"tail\.0\.(\d+)\.(weight|bias)", r"upsample.\1.\2"),
+    (r"tail\.1\.(weight|bias)", r"conv_last.\1"),
+    (r"gamma", r"gamma"),
+)
+#: tensors of the release that its forward never reads: the network's ``conv_last`` (the tail's
+#: last conv is ``tail.1``), the non-local module's own SOCA, and each LSRAG's ``gamma``
+_SAN_UNUSED = re.compile(r"conv_last\.(weight|bias)|non_local\.soca\..*|RG\.\d+\.gamma")
+
+
+def _matches_san(state: StateDict) -> bool:
+    official = "RG.0.rcab.0.conv_first.0.weight" in state and "non_local.non_local.theta.weight" in state
+    return official or ("groups.0.attention.conv_down.weight" in state and "non_local.theta.weight" in state)
+
+
+def _infer_san(state: StateDict) -> tuple[int, dict[str, Any], StateDict]:
+    """SAN in the release's layout (``SAN_BIX*.pt``, mean shifts, 0..255) or ours; G, M, the
+    reductions and the scale from the shapes."""
+    if "RG.0.rcab.0.conv_first.0.weight" in state:
+        state = {k: v for k, v in state.items() if not _SAN_UNUSED.fullmatch(k)}
+        state, params = _edsr_family_layout(state, _SAN_OFFICIAL_KEYS)
+    else:
+        state, params = _edsr_family_layout(state, ())
+    num_feat = params["num_feat"]
+    squeezed, _ = _conv(state, "groups.0.attention.conv_down.weight", k=1, cin=num_feat)
+    inter, _ = _conv(state, "non_local.theta.weight", k=1, cin=num_feat)
+    if num_feat % squeezed:
+        raise UnsupportedStateDict(f"second-order attention squeezes {num_feat} to {squeezed}")
+    params.update(num_group=_numbered(state, r"groups\.(\d+)\.", "residual groups RG.G"),
+                  num_block=_numbered(state, r"groups\.0\.blocks\.(\d+)\.", "residual blocks of group 0"),
+                  reduction=num_feat // squeezed, inter_channels=inter,
+                  upscale=_upsampler_scale(state, "upsample", num_feat))
+    return params["upscale"], params, state
+
+
 def _context_ddbpn(p: dict[str, Any]) -> int:
     # each projection conv reaches about kernel / (2·stride) + 1 input pixels further; a
     # unit has three, and the deepest path runs through all 2·depth − 1 units
@@ -1101,6 +1296,32 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
     ArchSupport(
         name="D-DBPN", infer=_infer_ddbpn, module=ddbpn.DDBPN, context=DEEP_NET_CONTEXT, recommended_tile=256,
         matches=_matches_ddbpn, small_context=_context_ddbpn,
+    ),
+    # second-order attention (covariance over the whole image) and non-local attention over
+    # each quarter: tiles are not independent (tests/test_archs_san.py measures it); run whole
+    ArchSupport(
+        name="SAN", matches=_matches_san, infer=_infer_san, module=san.SAN, context=DEEP_NET_CONTEXT,
+        recommended_tile=512, tileable=False, supports_fp16=False,
+    ),
+    ArchSupport(
+        name="EnhanceNet", matches=_matches_enhancenet, infer=_infer_enhancenet, module=enhancenet.EnhanceNet,
+        context=24, recommended_tile=256, small_context=_context_enhancenet,
+    ),
+    # the attentions see the whole input, so tiles are not exact (random weights: 23 dB tiled
+    # vs whole, tests/test_archs_csnln.py), but their memory grows with the square of the
+    # pixels (a 500 px image: a 62 GB score map): run in small tiles, as the release's own
+    # evaluation does (--chop)
+    ArchSupport(
+        name="CSNLN", matches=lambda s: _CSNLN_DECONV in s and "SEM.post_conv.0.weight" in s, infer=_infer_csnln,
+        module=csnln.CSNLN, context=DEEP_NET_CONTEXT, recommended_tile=64, supports_fp16=False,
+        align=lambda p: 2 if p["upscale"] == 4 else p["upscale"],
+    ),
+    # one file serves every level of its pyramid (×2, ×4, ×8), like LapSRN
+    ArchSupport(
+        name="ProSR", matches=lambda s: "init_conv_1.conv.1.weight" in s and "reconst_1.final_conv.conv.1.weight" in s,
+        infer=_infer_prosr, module=prosr.ProSR, context=DEEP_NET_CONTEXT, recommended_tile=256,
+        small_context=_context_prosr, scales=lambda scale, p: tuple(2**k for k in range(1, len(p["level_config"]) + 1)),
+        forward_kwargs=lambda scale, p: {"scale": scale},
     ),
 )
 ARCHITECTURES = tuple(support.name for support in ARCH_REGISTRY)
