@@ -8,6 +8,7 @@ the end a summary with buttons that open the output folder and the report.
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 
@@ -308,7 +309,7 @@ class BatchDialog(QDialog):
         self.cancel_button.setEnabled(running)
 
     def _show_error(self, message: str) -> None:
-        self.status_label.setText(f"<span style='color: #c0392b'>{message}</span>")
+        self.status_label.setText(f"<b>{html.escape(message)}</b>")
 
     def _row_for(self, index: int, path: str) -> int:
         row = self._rows.get(index)

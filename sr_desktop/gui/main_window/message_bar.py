@@ -1,13 +1,23 @@
-"""The main window's non-modal message strip: errors, notices and one optional action."""
+"""The main window's non-modal message strip: errors, notices and one optional action.
+
+Every colour comes from the application palette (the system's light or dark scheme): the
+level shows as the style's standard icon, not as a colour of our own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStyle, QToolButton
 
-_COLOURS = {"error": ("#fde8e8", "#b42318"), "info": ("#e8f0fd", "#1d4ed8")}
+#: the style's standard icon for each level
+_ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+          "info": QStyle.StandardPixmap.SP_MessageBoxInformation}
+_ICON_SIZE = 16
+# palette(...) entries follow the application palette, also when it changes at run time
+_STYLE = ("#messageBar {{ background: palette(alternate-base); border: 1px solid palette({border});"
+          " border-radius: 4px; }}")
 
 
 class MessageBar(QFrame):
@@ -17,6 +27,8 @@ class MessageBar(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("messageBar")
+        self._icon = QLabel()
+        self._icon.setFixedSize(QSize(_ICON_SIZE, _ICON_SIZE))
         self._label = QLabel()
         self._label.setWordWrap(True)
         self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -25,26 +37,28 @@ class MessageBar(QFrame):
         self.action_button.clicked.connect(self._run_action)
         self.action_button.hide()
         self._action: Callable[[], None] | None = None
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.clear)
+        self.close_button = QToolButton()
+        self.close_button.setObjectName("messageClose")
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Dismiss")
+        self.close_button.setAccessibleName("Dismiss message")
+        self.close_button.clicked.connect(self.clear)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self._label, 1)
         layout.addWidget(self.action_button)
-        layout.addWidget(close)
+        layout.addWidget(self.close_button)
         self.level = ""
         self.hide()
 
     def show_message(self, text: str, level: str = "error") -> None:
-        """Show ``text`` (level "error": red, "info": blue); removes any action button."""
-        bg, fg = _COLOURS.get(level, _COLOURS["info"])
-        self.setStyleSheet(
-            f"#messageBar {{ background: {bg}; border: 1px solid {fg}; border-radius: 4px; }}"
-            f"#messageBar QLabel {{ color: {fg}; }}"
-        )
+        """Show ``text`` (level "error" or "info": the style's icon for it, and an error is
+        framed in the palette's highlight colour); removes any action button."""
+        icon = _ICONS.get(level, _ICONS["info"])
+        self.setStyleSheet(_STYLE.format(border="highlight" if level == "error" else "mid"))
+        self._icon.setPixmap(self.style().standardIcon(icon).pixmap(_ICON_SIZE, _ICON_SIZE))
         self.level = level
         self._label.setText(text)
         self.set_action(None)

@@ -231,8 +231,9 @@ class PsnrBarChart(QWidget):
             return
         label_w, bar_x, bar_w = self._layout()
         lo, hi = self.baseline(), self.top()
-        normal = QColor(90, 140, 200)
         highlight = pal.color(QPalette.ColorRole.Highlight)
+        normal = QColor(highlight)
+        normal.setAlpha(120)  # the selected bar stands out in full highlight
         for i, (model, value) in enumerate(self._values):
             y = self.GAP + i * (self.ROW + self.GAP)
             label = fm.elidedText(model, Qt.TextElideMode.ElideRight, label_w)
