@@ -122,3 +122,35 @@ def test_message_bar_in_dark_mode_is_dark_with_a_readable_text_and_close_button(
                     for y in range(shot.height()))
     # measured: the ✕ glyph reaches luminance 230 against a background of 52
     assert brightest - luminance(background) > 120
+
+
+def test_the_message_bar_follows_a_palette_switched_while_it_shows(qtbot, qapp):
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    bar.resize(500, 36)
+    bar.show_message("cannot open notes.txt: not an image", "error")
+    bar.show()
+    light = bar.grab().toImage()
+    original = QApplication.palette()
+    try:
+        QApplication.setPalette(dark_palette())
+        qapp.processEvents()
+        dark = bar.grab().toImage()
+    finally:
+        QApplication.setPalette(original)
+    # measured: 247 in the offscreen default palette, 52 after the switch (a style sheet
+    # resolved once kept 247)
+    assert luminance(light.pixelColor(250, 32)) > 150
+    assert luminance(dark.pixelColor(250, 32)) < 90
+
+
+def test_the_metrics_region_label_follows_the_palette(qtbot, dark_app):
+    from sr_desktop.gui.metrics.panel import MetricsPanel
+
+    panel = MetricsPanel(models_provider=lambda: [("bicubic", "Bicubic")])
+    qtbot.addWidget(panel)
+    label = panel.region_label
+    assert not label.styleSheet()
+    colour = label.palette().color(label.backgroundRole())
+    assert colour == dark_palette().color(QPalette.ColorRole.Highlight)
+    assert panel.shutdown(5.0)

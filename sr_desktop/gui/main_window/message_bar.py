@@ -1,23 +1,23 @@
 """The main window's non-modal message strip: errors, notices and one optional action.
 
-Every colour comes from the application palette (the system's light or dark scheme): the
-level shows as the style's standard icon, not as a colour of our own.
+Every colour comes from the application palette (the system's light or dark scheme), read
+when the bar paints, so it follows a scheme switched while the app runs; the level shows
+as the style's standard icon, not as a colour of our own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStyle, QToolButton
 
 #: the style's standard icon for each level
 _ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
           "info": QStyle.StandardPixmap.SP_MessageBoxInformation}
 _ICON_SIZE = 16
-# palette(...) entries follow the application palette, also when it changes at run time
-_STYLE = ("#messageBar {{ background: palette(alternate-base); border: 1px solid palette({border});"
-          " border-radius: 4px; }}")
+_RADIUS = 4
 
 
 class MessageBar(QFrame):
@@ -57,12 +57,21 @@ class MessageBar(QFrame):
         """Show ``text`` (level "error" or "info": the style's icon for it, and an error is
         framed in the palette's highlight colour); removes any action button."""
         icon = _ICONS.get(level, _ICONS["info"])
-        self.setStyleSheet(_STYLE.format(border="highlight" if level == "error" else "mid"))
         self._icon.setPixmap(self.style().standardIcon(icon).pixmap(_ICON_SIZE, _ICON_SIZE))
         self.level = level
         self._label.setText(text)
         self.set_action(None)
         self.show()
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        palette = self.palette()
+        border = QPalette.ColorRole.Highlight if self.level == "error" else QPalette.ColorRole.Mid
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(palette.color(border), 1.0))
+        painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), _RADIUS, _RADIUS)
 
     def set_action(self, text: str | None, callback: Callable[[], None] | None = None) -> None:
         """Add a button to the message shown now (``text`` None removes it). Clicking it

@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QSize, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QScrollArea, QWidget
 
 from sr_desktop.app.jobs import Job
@@ -105,9 +106,10 @@ class MetricsPanel(QWidget):
         self._scroll.verticalScrollBar().actionTriggered.connect(self._stop_following_evaluation)
         self.region_label = WrapLabel("", content)
         self.region_label.setObjectName("regionLabel")
-        self.region_label.setStyleSheet(
-            "QLabel#regionLabel { background: palette(highlight); color: palette(highlighted-text);"
-            " border-radius: 3px; }")
+        # palette roles, not a style sheet: they follow a colour scheme switched at run time
+        self.region_label.setAutoFillBackground(True)
+        self.region_label.setBackgroundRole(QPalette.ColorRole.Highlight)
+        self.region_label.setForegroundRole(QPalette.ColorRole.HighlightedText)
         self.region_label.setContentsMargins(4, 3, 4, 3)
         layout.addWidget(self.region_label)
 
