@@ -489,81 +489,6 @@ def test_state_prune_keeps_only_the_current_subject():
     assert st.cache == {("noref", 3, None): 2}
 
 
-def render_screenshots(out_dir: Path, image_path: Path | None = None) -> list[Path]:
-    """Render the panel alone and docked next to a compare view (difference map shown)."""
-    from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
-
-    from sr_desktop.engine.imageio import read_image
-    from sr_desktop.gui.compare.view import CompareView
-
-    app = QApplication.instance() or QApplication([])
-    image = read_image(image_path) if image_path else Image(textured_pixels(96, 128))
-    panel = MetricsPanel(models_provider=lambda: list(MODELS))
-    compare = CompareView()
-    window = QMainWindow()
-    window.setWindowTitle("SR Desktop")
-    window.setCentralWidget(compare)
-    dock = QDockWidget("Metrics", window)
-    dock.setWidget(panel)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    window.resize(1100, 900)
-    window.show()
-    panel.showPixels.connect(lambda pixels, label: compare.set_display_override(pixels, label))
-
-    def settle(condition=lambda: True):
-        import time
-
-        end = time.monotonic() + 120
-        while time.monotonic() < end and not (condition() and not panel.is_measuring()
-                                               and not panel.is_evaluating()):
-            app.processEvents()
-            time.sleep(0.01)
-        for _ in range(10):
-            app.processEvents()
-
-    compare.set_original(image.pixels)
-    panel.set_image(image)
-    result = upscale_image(image, UpscaleOptions(model="lanczos", scale=4))
-    compare.set_result(result.image.pixels, 4)
-    panel.set_result(result)
-    panel.set_checked_models(["bicubic", "lanczos"])
-    panel.scale_spin.setValue(4)
-    panel.run_evaluation(["bicubic", "lanczos"], 4)
-    settle()
-    panel.set_view_mode("difference")
-    settle()
-    compare.set_split(0.5)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    docked = out_dir / "metrics_panel.png"
-    window.grab().save(str(docked))
-    alone = out_dir / "metrics_panel_only.png"
-    panel.grab().save(str(alone))
-    panel.set_region((image.width // 4, image.height // 4, image.width // 2, image.height // 2))
-    settle(lambda: panel.region_scores() is not None)
-    region = out_dir / "metrics_panel_region.png"
-    panel.grab().save(str(region))
-    panel.set_region(None)
-    best = panel.leaderboard.chart.values()[0][0]
-    panel.show_evaluated_model(best)
-    panel.set_view_mode("ssim")
-    settle()
-    evaluated = out_dir / "metrics_evaluate_ssim.png"
-    window.grab().save(str(evaluated))
-    panel.shutdown()
-    window.close()
-    return [docked, alone, region, evaluated]
-
-
-if __name__ == "__main__":
-    import os
-
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots")
-    source = Path(sys.argv[2]) if len(sys.argv) > 2 else None
-    for path in render_screenshots(target, source):
-        print(path)
-
-
 # -- issue 19, item 5: readable names, filter, leaderboard in view, scale follows the picker
 
 
@@ -662,3 +587,79 @@ def test_the_leaderboard_is_in_view_without_scrolling_in_a_laptop_sized_dock(qtb
 def _rect_in(viewport, widget):
     top_left = widget.mapTo(viewport, widget.rect().topLeft())
     return widget.rect().translated(top_left)
+
+
+def render_screenshots(out_dir: Path, image_path: Path | None = None) -> list[Path]:
+    """Render the panel alone and docked next to a compare view (difference map shown)."""
+    from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
+
+    from sr_desktop.engine.imageio import read_image
+    from sr_desktop.gui.compare.view import CompareView
+
+    app = QApplication.instance() or QApplication([])
+    image = read_image(image_path) if image_path else Image(textured_pixels(96, 128))
+    panel = MetricsPanel(models_provider=lambda: list(MODELS))
+    compare = CompareView()
+    window = QMainWindow()
+    window.setWindowTitle("SR Desktop")
+    window.setCentralWidget(compare)
+    dock = QDockWidget("Metrics", window)
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    window.resize(1100, 900)
+    window.show()
+    panel.showPixels.connect(lambda pixels, label: compare.set_display_override(pixels, label))
+
+    def settle(condition=lambda: True):
+        import time
+
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not (condition() and not panel.is_measuring()
+                                               and not panel.is_evaluating()):
+            app.processEvents()
+            time.sleep(0.01)
+        for _ in range(10):
+            app.processEvents()
+
+    compare.set_original(image.pixels)
+    panel.set_image(image)
+    result = upscale_image(image, UpscaleOptions(model="lanczos", scale=4))
+    compare.set_result(result.image.pixels, 4)
+    panel.set_result(result)
+    panel.set_checked_models(["bicubic", "lanczos"])
+    panel.scale_spin.setValue(4)
+    panel.run_evaluation(["bicubic", "lanczos"], 4)
+    settle()
+    panel.set_view_mode("difference")
+    settle()
+    compare.set_split(0.5)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    docked = out_dir / "metrics_panel.png"
+    window.grab().save(str(docked))
+    alone = out_dir / "metrics_panel_only.png"
+    panel.grab().save(str(alone))
+    panel.set_region((image.width // 4, image.height // 4, image.width // 2, image.height // 2))
+    settle(lambda: panel.region_scores() is not None)
+    region = out_dir / "metrics_panel_region.png"
+    panel.grab().save(str(region))
+    panel.set_region(None)
+    best = panel.leaderboard.chart.values()[0][0]
+    panel.show_evaluated_model(best)
+    panel.set_view_mode("ssim")
+    settle()
+    evaluated = out_dir / "metrics_evaluate_ssim.png"
+    window.grab().save(str(evaluated))
+    panel.shutdown()
+    window.close()
+    return [docked, alone, region, evaluated]
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots")
+    source = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    for path in render_screenshots(target, source):
+        print(path)
+
