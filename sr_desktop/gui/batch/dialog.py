@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +43,7 @@ from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIE
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.worker import JobQueue
 
@@ -153,14 +153,8 @@ class BatchDialog(QDialog):
         form.addRow("Report", self.report_edit)
         self.options_box = QWidget()
         self.options_box.setLayout(form)
-        self.options_toggle = QToolButton()
+        self.options_toggle = FoldToggle(self.options_box, self._describe_options, "the batch options")
         self.options_toggle.setObjectName("batchOptionsToggle")
-        self.options_toggle.setCheckable(True)
-        self.options_toggle.setChecked(True)
-        self.options_toggle.setAutoRaise(True)
-        self.options_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.options_toggle.setAccessibleName("Show the batch options")
-        self.options_toggle.toggled.connect(self.set_options_shown)
 
         # -- progress ----------------------------------------------------------------
         self.progress_bar = QProgressBar()
@@ -224,7 +218,7 @@ class BatchDialog(QDialog):
         self.open_report_button.clicked.connect(self.open_report)
         self.format_combo.currentIndexChanged.connect(self._update_quality_enabled)
         self._update_quality_enabled()
-        self._update_options_toggle()
+        self.options_toggle.refresh()
 
     # -- helpers ---------------------------------------------------------------------
     @staticmethod
@@ -278,23 +272,17 @@ class BatchDialog(QDialog):
 
     def set_options_shown(self, shown: bool) -> None:
         """Show the options, or fold them behind the toggle's one-line summary."""
-        self.options_box.setVisible(shown)
-        if self.options_toggle.isChecked() != shown:
-            self.options_toggle.setChecked(shown)
-        self._update_options_toggle()
+        self.options_toggle.set_shown(shown)
 
     def options_shown(self) -> bool:
-        return self.options_toggle.isChecked()
+        return self.options_toggle.is_shown()
 
-    def _update_options_toggle(self) -> None:
-        shown = self.options_toggle.isChecked()
-        self.options_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+    def _describe_options(self, shown: bool) -> str:
         if shown:
-            self.options_toggle.setText("Options")
-            return
+            return "Options"
         spec = self.picker.spec()
         model = spec.name if spec is not None else "bicubic"
-        self.options_toggle.setText(f"Options: {model} ×{self.picker.scale()} → {self.output_edit.text().strip()}")
+        return f"Options: {model} ×{self.picker.scale()} → {self.output_edit.text().strip()}"
 
     # -- actions -----------------------------------------------------------------------
     def start(self) -> bool:

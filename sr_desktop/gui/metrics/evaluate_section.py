@@ -21,9 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +30,7 @@ from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.metrics.degradation import Degradation, parse_degradation, validate_kernel
 from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.metrics.leaderboard import Leaderboard
 from sr_desktop.gui.metrics.model_list import ModelChecklist
 from sr_desktop.gui.widgets import WrapLabel, tight_column
@@ -73,21 +72,16 @@ class EvaluateSection(QGroupBox):
         #: the estimated kernel offered as a degradation (normalised), or None
         self.kernel: np.ndarray | None = None
         self._last_degradation_index = 0
+        #: what the running or shown evaluation is about, None without one
+        self._run_summary: str | None = None
 
         layout = tight_column(self)
         # The inputs fold away while an evaluation runs or is shown, so the leaderboard
         # gets the room; the toggle's text sums them up.
-        self.inputs_toggle = QToolButton(self)
-        self.inputs_toggle.setObjectName("evaluateInputsToggle")
-        self.inputs_toggle.setCheckable(True)
-        self.inputs_toggle.setChecked(True)
-        self.inputs_toggle.setAutoRaise(True)
-        self.inputs_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.inputs_toggle.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.inputs_toggle.setAccessibleName("Show the models and settings of the evaluation")
-        self.inputs_toggle.toggled.connect(self.set_inputs_shown)
-        layout.addWidget(self.inputs_toggle)
         self.inputs = QWidget(self)
+        # made before the inputs' widgets: it comes first in the Tab order, as on screen
+        self.inputs_toggle = FoldToggle(self.inputs, self._describe_inputs, "the models and settings", self)
+        self.inputs_toggle.setObjectName("evaluateInputsToggle")
         inputs = QVBoxLayout(self.inputs)
         inputs.setContentsMargins(0, 0, 0, 0)
         inputs.setSpacing(4)
@@ -128,6 +122,7 @@ class EvaluateSection(QGroupBox):
         self.degradation_combo.currentIndexChanged.connect(self._update_inputs_toggle)
         form.addRow("Degrade", self.degradation_combo)
         inputs.addLayout(form)
+        layout.addWidget(self.inputs_toggle)
         layout.addWidget(self.inputs)
 
         buttons = QHBoxLayout()
@@ -153,8 +148,6 @@ class EvaluateSection(QGroupBox):
         self._picker_scale: int | None = None
         self._scale_follows = True
         self._setting_scale = False
-        #: what the running or shown evaluation is about, None without one
-        self._run_summary: str | None = None
         self._update_scale_note()
         self._update_inputs_toggle()
 
@@ -213,24 +206,19 @@ class EvaluateSection(QGroupBox):
     # ---------------------------------------------------------------- folding
     def set_inputs_shown(self, shown: bool) -> None:
         """Show or fold the models and settings (the toggle says what they are)."""
-        self.inputs.setVisible(shown)
-        if self.inputs_toggle.isChecked() != shown:
-            self.inputs_toggle.setChecked(shown)
-        self._update_inputs_toggle()
+        self.inputs_toggle.set_shown(shown)
 
     def inputs_shown(self) -> bool:
-        return self.inputs_toggle.isChecked()
+        return self.inputs_toggle.is_shown()
 
     def _update_inputs_toggle(self, *_args) -> None:
-        shown = self.inputs_toggle.isChecked()
-        self.inputs_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
-        if shown or self._run_summary is None:
-            text = _summary(len(self.checked_models()), self.scale_spin.value(),
-                            self.degradation_combo.currentText() or "bicubic")
-        else:
-            text = self._run_summary  # folded: what the leaderboard below shows
-        self.inputs_toggle.setText(text)
-        self.inputs_toggle.setToolTip(("Hide" if shown else "Show") + " the models and settings")
+        self.inputs_toggle.refresh()
+
+    def _describe_inputs(self, shown: bool) -> str:
+        if not shown and self._run_summary is not None:
+            return self._run_summary  # folded: what the leaderboard below shows
+        return _summary(len(self.checked_models()), self.scale_spin.value(),
+                        self.degradation_combo.currentText() or "bicubic")
 
     # ---------------------------------------------------------------- degradation
     def set_kernel(self, kernel: np.ndarray | None) -> None:
