@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QUrl
 
 from sr_desktop.app.upscale_jobs import run_batch_job
 from sr_desktop.gui.batch import dialog as batch_dialog
@@ -177,3 +177,49 @@ def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path
     assert worker.wait_for_running_jobs(60)
     assert len(results) == 1 and results[0].cancelled
     assert len(list(out.glob("img*.png"))) == 2
+
+
+def test_the_running_batch_gets_the_room(qtbot, tmp_path: Path, monkeypatch):
+    """Issue 19, item 9: options fold while it runs, many rows with outputs elided in the
+    middle, one progress bar, links to the output folder and the report."""
+    from PySide6.QtWidgets import QProgressBar
+
+    src, out = tmp_path / "album", tmp_path / "album_out"
+    for i in range(13):
+        save_image(src / f"holiday_2024_a_long_file_name_{i:02d}.png", seed=i)
+    (src / "broken.png").write_bytes(b"not a png")
+    monkeypatch.setattr(batch_dialog, "QDesktopServices", FakeDesktopServices)
+    FakeDesktopServices.opened = []
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.height() <= 700  # fits a 1366×768 screen
+    dialog.output_edit.setText(str(out))
+    assert dialog.picker.set_model_id("bicubic") and dialog.picker.set_scale(2)
+    assert dialog.options_box.isVisible()
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000) as finished:
+        assert dialog.start()
+        assert not dialog.options_box.isVisible()  # folded as soon as it starts
+        assert "Bicubic ×2" in dialog.options_toggle.text() and str(out) in dialog.options_toggle.text()
+    result = finished.args[0]
+    assert dialog.findChildren(QProgressBar) == [dialog.progress_bar]  # no second, empty bar
+
+    table = dialog.table
+    assert table.rowCount() == 14
+    last = table.rowViewportPosition(13) + table.rowHeight(13)
+    # all 14 rows in view (measured: they end at 280 of 506 px; the old dialog showed 4)
+    assert last <= table.viewport().height()
+    assert table.textElideMode() == Qt.TextElideMode.ElideMiddle and not table.wordWrap()
+    row = next(r for r in range(14) if table.item(r, 0).text().endswith("_07.png"))
+    output = table.item(row, 2)
+    assert output.text() == "holiday_2024_a_long_file_name_07_x2_bicubic.png"  # relative to the output
+    assert output.toolTip() == str(out / output.text())
+
+    summary = dialog.summary_label.text()
+    assert QUrl.fromLocalFile(str(out)).toString() in summary
+    assert QUrl.fromLocalFile(str(result.report_path)).toString() in summary
+    for url in (QUrl.fromLocalFile(str(out)), QUrl.fromLocalFile(str(result.report_path))):
+        dialog.summary_label.linkActivated.emit(url.toString())
+    assert FakeDesktopServices.opened == [str(out), str(result.report_path)]
+    qtbot.mouseClick(dialog.options_toggle, Qt.MouseButton.LeftButton)
+    assert dialog.options_box.isVisible()

@@ -25,6 +25,7 @@ from sr_desktop.engine.metrics.degradation import Degradation
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair
 from sr_desktop.engine.metrics.upscalers import EngineUpscaler
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
+from sr_desktop.gui.metrics.leaderboard import MODEL_ROLE
 from sr_desktop.gui.metrics.panel import MetricsPanel
 from sr_desktop.gui.metrics.state import Evaluation, MetricsState
 
@@ -105,9 +106,11 @@ def test_evaluate_two_models_fills_leaderboard_with_engine_numbers(qtbot, panel,
 
     table = panel.leaderboard.table
     assert table.rowCount() == 2
-    by_model = {table.item(r, 0).text(): r for r in range(2)}
+    by_model = {table.item(r, 0).data(MODEL_ROLE): r for r in range(2)}
+    names = dict(MODELS)
     for row in rows:
         r = by_model[row["model"]]
+        assert table.item(r, 0).text() == names[row["model"]]  # the readable name, not the id
         assert float(table.item(r, 1).text()) == pytest.approx(row["psnr_y"], abs=0.005)
         assert float(table.item(r, 2).text()) == pytest.approx(row["ssim_y"], abs=5e-5)
         assert float(table.item(r, 3).text()) == pytest.approx(row["seconds"], abs=0.005)
@@ -486,6 +489,106 @@ def test_state_prune_keeps_only_the_current_subject():
     assert st.cache == {("noref", 3, None): 2}
 
 
+# -- issue 19, item 5: readable names, filter, leaderboard in view, scale follows the picker
+
+
+LONG_MODELS = [("realesrgan-x4plus-anime", "Real-ESRGAN x4plus anime, a long readable name"),
+               ("bicubic", "Bicubic"), ("lanczos", "Lanczos"), ("waifu2x-photo", "waifu2x UpConv7 photo")]
+
+
+def test_model_names_are_elided_in_the_middle_with_the_full_name_in_the_tooltip(qtbot, panel):
+    panel.evaluate_section.set_models(LONG_MODELS)
+    qtbot.waitUntil(lambda: panel.model_list.viewport().width() > 0)
+    view = panel.model_list
+    item = view.item(0)
+    assert item.text() == LONG_MODELS[0][1]  # the name, not "name (id)"
+    assert LONG_MODELS[0][1] in item.toolTip() and LONG_MODELS[0][0] in item.toolTip()
+    assert view.textElideMode() == Qt.TextElideMode.ElideMiddle
+    # rows are as wide as the view (a long name is elided, not scrolled to)
+    assert view.visualItemRect(item).width() <= view.viewport().width()
+    assert not view.horizontalScrollBar().isVisible()
+    assert view.fontMetrics().horizontalAdvance(item.text()) > view.viewport().width()  # it needs eliding
+
+
+def test_the_leaderboard_shows_names_elided_in_the_middle(qtbot, panel, image):
+    panel.evaluate_section.set_models(LONG_MODELS)
+    panel.set_image(image)
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS):
+        panel.run_evaluation(["bicubic", "realesrgan-x4plus-anime"], 2)
+    table = panel.leaderboard.table
+    assert table.textElideMode() == Qt.TextElideMode.ElideMiddle and not table.wordWrap()
+    cell = table.item(table.row_of("realesrgan-x4plus-anime"), 0)
+    assert cell.text() == LONG_MODELS[0][1]
+    assert LONG_MODELS[0][1] in cell.toolTip() and "realesrgan-x4plus-anime" in cell.toolTip()
+    assert table.item(table.row_of("bicubic"), 0).text() == "Bicubic"
+    # the number columns keep to their numbers: the name column gets most of the width
+    assert table.columnWidth(0) > table.viewport().width() // 3
+
+
+def test_the_filter_hides_models_and_keeps_their_checks(qtbot, panel):
+    panel.evaluate_section.set_models(LONG_MODELS)
+    panel.set_checked_models(["bicubic", "waifu2x-photo"])
+    models = panel.evaluate_section.models
+    qtbot.keyClicks(panel.evaluate_section.model_filter, "ESRGAN")
+    assert models.shown_models() == ["realesrgan-x4plus-anime"]
+    assert [panel.model_list.item(i).isHidden() for i in range(4)] == [False, True, True, True]
+    assert panel.checked_models() == ["bicubic", "waifu2x-photo"]  # hidden, still checked
+    assert models.count_label.text() == "2 checked · 1 of 4 shown"
+    panel.evaluate_section.model_filter.setText("upconv photo")  # every word, name or id
+    assert models.shown_models() == ["waifu2x-photo"]
+    panel.evaluate_section.model_filter.setText("bicubic")  # the id matches too
+    assert models.shown_models() == ["bicubic"]
+    panel.evaluate_section.model_filter.clear()
+    assert len(models.shown_models()) == 4 and models.count_label.text() == "2 checked"
+
+
+def test_the_evaluate_scale_follows_the_picker_until_the_user_changes_it(qtbot, panel):
+    spin = panel.scale_spin
+    panel.set_picker_scale(2)
+    assert spin.value() == 2 and panel.evaluate_section.scale_follows_picker()
+    panel.set_picker_scale(3)
+    assert spin.value() == 3
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "4")  # the user's own choice
+    assert spin.value() == 4 and not panel.evaluate_section.scale_follows_picker()
+    panel.set_picker_scale(2)
+    assert spin.value() == 4 and "picked: ×2" in panel.evaluate_section.scale_note.text()
+    spin.setValue(2)  # back to the picker's scale: it follows again
+    panel.set_picker_scale(3)
+    assert spin.value() == 3 and panel.evaluate_section.scale_follows_picker()
+    panel.set_picker_scale(16)  # beyond the evaluation's range: its largest
+    assert spin.value() == spin.maximum()
+
+
+def test_the_leaderboard_is_in_view_without_scrolling_in_a_laptop_sized_dock(qtbot, panel, image):
+    # the metrics dock's room in a 1366×768 window with the Images strip shown: about
+    # 340×448 (720 px usable, less menu, toolbar, status bar, dock title, tabs and strip)
+    panel.resize(340, 448)
+    panel.evaluate_section.set_models(LONG_MODELS)
+    panel.set_image(image)
+    models = ["bicubic", "lanczos", "no-such-model-a", "no-such-model-b"]
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS):
+        panel.run_evaluation(models, 2)
+    assert not panel.evaluate_section.inputs.isVisible()  # folded while the results show
+    assert "4 models, ×2" in panel.evaluate_section.inputs_toggle.text()
+    # failures are named in the status line, their messages in its tooltip and the rows
+    assert "failed: no-such-model-a, no-such-model-b" in panel.eval_status.text()
+    assert "unknown model 'no-such-model-b'" in panel.eval_status.toolTip()
+    viewport = panel._scroll.viewport()
+    qtbot.waitUntil(lambda: all(viewport.rect().contains(_rect_in(viewport, w))
+                                for w in (panel.leaderboard.table, panel.leaderboard.chart)))
+    table = panel.leaderboard.table
+    assert table.verticalScrollBar().maximum() == 0  # all four rows, no inner scrolling
+    qtbot.mouseClick(panel.evaluate_section.inputs_toggle, Qt.MouseButton.LeftButton)
+    assert panel.evaluate_section.inputs.isVisible()
+
+
+def _rect_in(viewport, widget):
+    top_left = widget.mapTo(viewport, widget.rect().topLeft())
+    return widget.rect().translated(top_left)
+
+
 def render_screenshots(out_dir: Path, image_path: Path | None = None) -> list[Path]:
     """Render the panel alone and docked next to a compare view (difference map shown)."""
     from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
@@ -559,3 +662,4 @@ if __name__ == "__main__":
     source = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     for path in render_screenshots(target, source):
         print(path)
+

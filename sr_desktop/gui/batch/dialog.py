@@ -2,17 +2,20 @@
 
 The batch runs as a job of the dialog's own `JobQueue` (a worker thread) and reports
 through signals only, so the main window stays usable. The dialog shows files done/total, the current file, the
-throughput and the ETA, a table with the status of each file, a Cancel button, and at
-the end a summary with buttons that open the output folder and the report.
+throughput and the ETA, a table with the status of each file (the running one with its
+percentage), a Cancel button, and at the end a summary with links and buttons that open
+the output folder and the report. While a batch runs and once it is done, the options
+fold behind a one-line summary so the table gets the room.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -40,6 +43,7 @@ from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIE
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.worker import JobQueue
 
@@ -66,6 +70,15 @@ def batch_models() -> list[ModelSpec]:
                   description=f"{name.capitalize()} resampling (baseline)")
         for name in ("bicubic", "lanczos")
     ]
+
+
+RUNNING = "running…"
+
+
+def _link(path: Path, text: str) -> str:
+    """An HTML link that opens ``path`` with the desktop's default application."""
+    url = QUrl.fromLocalFile(str(path)).toString()
+    return f'<a href="{html.escape(url, quote=True)}">{html.escape(text)}</a>'
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -140,16 +153,15 @@ class BatchDialog(QDialog):
         form.addRow("Report", self.report_edit)
         self.options_box = QWidget()
         self.options_box.setLayout(form)
+        self.options_toggle = FoldToggle(self.options_box, self._describe_options, "the batch options")
+        self.options_toggle.setObjectName("batchOptionsToggle")
 
         # -- progress ----------------------------------------------------------------
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("batchProgress")
         self.progress_bar.setFormat("%v / %m files")
         self.progress_bar.setValue(0)
-        self.tile_bar = QProgressBar()
-        self.tile_bar.setMaximum(1000)
-        self.tile_bar.setTextVisible(False)
-        self.tile_bar.setMaximumHeight(6)
+        self.progress_bar.setAccessibleName("Files done")
         self.status_label = QLabel("Choose the folders and press Start.")
         self.status_label.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -157,14 +169,23 @@ class BatchDialog(QDialog):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAccessibleName("Files of the batch")
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(QFontMetrics(self.table.font()).height() + 6)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # paths keep both ends
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        for col, mode in enumerate((QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.ResizeToContents,
+                                    QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.ResizeToContents,
+                                    QHeaderView.ResizeMode.Stretch)):
+            header.setSectionResizeMode(col, mode)
 
         # -- summary and buttons -----------------------------------------------------
         self.summary_label = QLabel()
         self.summary_label.setObjectName("batchSummary")
         self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+        self.summary_label.linkActivated.connect(self._open_link)
         self.open_output_button = QPushButton("Open output folder")
         self.open_report_button = QPushButton("Open report")
         self.open_output_button.setEnabled(False)
@@ -181,14 +202,14 @@ class BatchDialog(QDialog):
         self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.options_toggle)
         layout.addWidget(self.options_box)
         layout.addWidget(self.progress_bar)
-        layout.addWidget(self.tile_bar)
         layout.addWidget(self.status_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.buttons)
-        self.resize(720, 760)
+        self.resize(760, 640)  # fits a 1366×768 laptop screen
 
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
@@ -197,6 +218,7 @@ class BatchDialog(QDialog):
         self.open_report_button.clicked.connect(self.open_report)
         self.format_combo.currentIndexChanged.connect(self._update_quality_enabled)
         self._update_quality_enabled()
+        self.options_toggle.refresh()
 
     # -- helpers ---------------------------------------------------------------------
     @staticmethod
@@ -248,6 +270,20 @@ class BatchDialog(QDialog):
     def is_running(self) -> bool:
         return self.queue.is_busy()
 
+    def set_options_shown(self, shown: bool) -> None:
+        """Show the options, or fold them behind the toggle's one-line summary."""
+        self.options_toggle.set_shown(shown)
+
+    def options_shown(self) -> bool:
+        return self.options_toggle.is_shown()
+
+    def _describe_options(self, shown: bool) -> str:
+        if shown:
+            return "Options"
+        spec = self.picker.spec()
+        model = spec.name if spec is not None else "bicubic"
+        return f"Options: {model} ×{self.picker.scale()} → {self.output_edit.text().strip()}"
+
     # -- actions -----------------------------------------------------------------------
     def start(self) -> bool:
         """Start the batch with the current options; False (and a message) if it cannot."""
@@ -269,11 +305,11 @@ class BatchDialog(QDialog):
         self.result = None
         self.summary_label.clear()
         self.progress_bar.setValue(0)
-        self.tile_bar.setValue(0)
         self.open_output_button.setEnabled(False)
         self.open_report_button.setEnabled(False)
         self.status_label.setText("Starting…")
         report = self.report_edit.text().strip() or None
+        self.set_options_shown(False)  # the running batch gets the room
         self._set_running(True)
         self.queue.submit(Job(None, BatchRequest(input_dir, output_dir, options, report)))
         return True
@@ -288,6 +324,9 @@ class BatchDialog(QDialog):
     def open_output_folder(self) -> bool:
         folder = self.result.output_dir if self.result is not None else self.output_edit.text()
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def _open_link(self, link: str) -> bool:
+        return QDesktopServices.openUrl(QUrl(link))
 
     def open_report(self) -> bool:
         if self.result is None or self.result.report_path is None:
@@ -308,7 +347,7 @@ class BatchDialog(QDialog):
         self.cancel_button.setEnabled(running)
 
     def _show_error(self, message: str) -> None:
-        self.status_label.setText(f"<span style='color: #c0392b'>{message}</span>")
+        self.status_label.setText(f"<b>{html.escape(message)}</b>")
 
     def _row_for(self, index: int, path: str) -> int:
         row = self._rows.get(index)
@@ -322,6 +361,14 @@ class BatchDialog(QDialog):
                 self.table.setItem(row, col, QTableWidgetItem(""))
         return row
 
+    def _output_name(self, path: str) -> str:
+        """The output relative to the output folder (its whole path when elsewhere)."""
+        folder = self.result.output_dir if self.result is not None else self.output_edit.text().strip()
+        try:
+            return Path(path).relative_to(folder).as_posix()
+        except ValueError:
+            return str(path)
+
     def _display_name(self, path: str) -> str:
         try:
             return str(Path(path).relative_to(self.input_edit.text().strip()))
@@ -334,18 +381,23 @@ class BatchDialog(QDialog):
         self.progress_bar.setValue(info.done)
         index = info.extra.get("index")
         if event == "tile":
-            self.tile_bar.setValue(int(1000 * info.extra.get("tile_fraction", 0.0)))
+            # the running file's share done, in its own row (not in a second bar)
+            row = self._rows.get(index) if index is not None else None
+            if row is not None:
+                percent = int(100 * info.extra.get("tile_fraction", 0.0))
+                self.table.item(row, 1).setText(f"{RUNNING} {percent} %")
             return
         if event == "start" and index is not None:
             row = self._row_for(index, info.message)
-            self.table.item(row, 1).setText("running…")
+            self.table.item(row, 1).setText(RUNNING)
             self.table.scrollToItem(self.table.item(row, 0))
-            self.tile_bar.setValue(0)
         elif event == "file" and index is not None:
             record = info.extra["record"]
             row = self._row_for(index, record.input)
             self.table.item(row, 1).setText(record.status)
-            self.table.item(row, 2).setText(Path(record.output).name if record.output else "")
+            output = self.table.item(row, 2)
+            output.setText(self._output_name(record.output) if record.output else "")
+            output.setToolTip(str(record.output) if record.output else "")
             self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
             details = record.error or record.note
             self.table.item(row, 4).setText(details)
@@ -371,17 +423,18 @@ class BatchDialog(QDialog):
     def _on_finished(self, result) -> None:
         self.result = result
         self._set_running(False)
-        self.tile_bar.setValue(0)
         for row in self._rows.values():  # the file being upscaled when cancelled
-            if self.table.item(row, 1).text() == "running…":
+            if self.table.item(row, 1).text().startswith(RUNNING):
                 self.table.item(row, 1).setText("cancelled")
                 self.table.item(row, 4).setText("not written")
         totals = result.totals
         self.progress_bar.setMaximum(max(1, len(result.records) + totals.extra.get("not_started", 0)))
         self.progress_bar.setValue(len(result.records))
-        text = result.summary()
+        text = html.escape(result.summary())
+        output = Path(result.output_dir)
+        text += f"<br>Output: {_link(output, str(output))}"
         if result.report_path is not None:
-            text += f"<br>Report: {result.report_path}"
+            text += f" · Report: {_link(Path(result.report_path), Path(result.report_path).name)}"
         self.summary_label.setText(text)
         self.status_label.setText("Cancelled." if result.cancelled else "Done.")
         self.open_output_button.setEnabled(True)

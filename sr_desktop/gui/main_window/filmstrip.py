@@ -1,24 +1,41 @@
-"""A horizontal list of the opened images (thumbnails with file names) to switch between."""
+"""A horizontal list of the opened images (thumbnails with file names) to switch between.
+
+Thumbnails are decoded in a worker thread (`thumbnails.run_thumbnail_job` on a
+`JobQueue`): adding a folder of big photos returns at once and the pictures appear as
+they come. A file that cannot be read keeps its entry with an error badge and the reason
+in its tooltip; files with the same name show their folder; entries can be removed
+(Delete, or the context menu), which emits ``entriesRemoved``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImageReader, QPixmap
-from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QStyle
 
-THUMB = 72
+from sr_desktop.app.jobs import Job
+from sr_desktop.gui.main_window.thumbnails import THUMB, Thumbnail, run_thumbnail_job
+from sr_desktop.gui.worker import JobQueue
+
 _PATH_ROLE = Qt.ItemDataRole.UserRole
+_ERROR_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class Filmstrip(QListWidget):
     """The images the user opened; selecting one emits ``imageChosen(path)``."""
 
     imageChosen = Signal(object)  # pathlib.Path
+    #: paths the user removed from the strip (list of pathlib.Path)
+    entriesRemoved = Signal(list)
+    #: a file's thumbnail (or its error badge) is shown: pathlib.Path
+    thumbnailShown = Signal(object)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.setObjectName("filmstrip")
+        self.setAccessibleName("Images")
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
@@ -33,12 +50,30 @@ class Filmstrip(QListWidget):
         self.itemActivated.connect(self._emit_chosen)
         self.itemClicked.connect(self._emit_chosen)
 
+        self.remove_action = QAction("Remove from list", self)
+        self.remove_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Delete),
+                                         QKeySequence(Qt.Key.Key_Backspace)])
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.remove_action.triggered.connect(self.remove_current)
+        self.remove_unreadable_action = QAction("Remove files that cannot be read", self)
+        self.remove_unreadable_action.triggered.connect(self.remove_unreadable)
+        self.addAction(self.remove_action)
+        self.addAction(self.remove_unreadable_action)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        self._thumbnails = JobQueue(self, runner=run_thumbnail_job)
+        self._thumbnails.jobProgress.connect(self._on_thumbnail)
+        self._waiting: list[Path] = []  # listed, thumbnail not decoded yet
+        self._placeholder = _blank()
+
+    # -- the list ---------------------------------------------------------------------
     def paths(self) -> list[Path]:
         """The listed files, in order."""
         return [self.item(i).data(_PATH_ROLE) for i in range(self.count())]
 
     def add_paths(self, paths) -> list[Path]:
-        """Append files that are not listed yet; returns the ones added."""
+        """Append files that are not listed yet; returns the ones added. Their thumbnails
+        come from a worker thread."""
         known = {p.resolve() for p in self.paths()}
         added = []
         for path in paths:
@@ -46,12 +81,56 @@ class Filmstrip(QListWidget):
             if path.resolve() in known:
                 continue
             known.add(path.resolve())
-            item = QListWidgetItem(_thumbnail(path), path.name)
+            item = QListWidgetItem(QIcon(self._placeholder), path.name)
             item.setData(_PATH_ROLE, path)
             item.setToolTip(str(path))
             self.addItem(item)
             added.append(path)
+        if added:
+            self._label_entries()
+            self._waiting.extend(added)
+            self._request_thumbnails()
         return added
+
+    def remove_paths(self, paths) -> list[Path]:
+        """Take ``paths`` off the list (the image shown stays open); returns those removed
+        and emits ``entriesRemoved`` with them."""
+        gone = {Path(p).resolve() for p in paths}
+        removed = []
+        for row in reversed(range(self.count())):
+            path = Path(self.item(row).data(_PATH_ROLE))
+            if path.resolve() in gone:
+                self.takeItem(row)
+                removed.insert(0, path)
+        if removed:
+            self._waiting = [p for p in self._waiting if p.resolve() not in gone]
+            if self._thumbnails.pending is not None:
+                self._request_thumbnails()  # a pending job without the removed files
+            self._label_entries()
+            self.entriesRemoved.emit(removed)
+        return removed
+
+    def remove_current(self) -> list[Path]:
+        """Remove the highlighted entry."""
+        item = self.currentItem()
+        return self.remove_paths([item.data(_PATH_ROLE)]) if item is not None else []
+
+    def remove_unreadable(self) -> list[Path]:
+        """Remove every entry with an error badge."""
+        return self.remove_paths(self.unreadable())
+
+    def unreadable(self) -> dict[Path, str]:
+        """The listed files that cannot be read, with the reason."""
+        return {self.item(i).data(_PATH_ROLE): self.item(i).data(_ERROR_ROLE)
+                for i in range(self.count()) if self.item(i).data(_ERROR_ROLE)}
+
+    def labels(self) -> list[str]:
+        """The text under each thumbnail, in order."""
+        return [self.item(i).text() for i in range(self.count())]
+
+    def thumbnails_pending(self) -> bool:
+        """True while thumbnails are still being decoded."""
+        return bool(self._waiting) or self._thumbnails.is_busy()
 
     def select_path(self, path: Path) -> None:
         """Highlight ``path`` without emitting ``imageChosen``."""
@@ -64,20 +143,83 @@ class Filmstrip(QListWidget):
         finally:
             self.blockSignals(False)
 
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        """Stop decoding thumbnails (call when the window closes)."""
+        self._waiting.clear()
+        return self._thumbnails.shutdown(timeout)
+
+    # -- internals --------------------------------------------------------------------
     def _emit_chosen(self, item: QListWidgetItem) -> None:
         self.imageChosen.emit(Path(item.data(_PATH_ROLE)))
 
+    def _item_for(self, path: Path) -> QListWidgetItem | None:
+        for i in range(self.count()):
+            if self.item(i).data(_PATH_ROLE) == path:
+                return self.item(i)
+        return None
 
-def _thumbnail(path: Path) -> QIcon:
-    # QImageReader scales while decoding, so big photos are cheap to thumbnail; files it
-    # cannot read get an empty icon (the error comes when the user opens them).
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and size.width() > 0 and size.height() > 0:
-        size.scale(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio)
-        reader.setScaledSize(size)
-    image = reader.read()
-    if image.isNull():
-        return QIcon()
-    return QIcon(QPixmap.fromImage(image))
+    def _request_thumbnails(self) -> None:
+        # the running job keeps its paths; the pending one (which a newer request
+        # replaces) always carries every other path still waiting
+        running = self._thumbnails.running
+        busy = set(running.options) if running is not None else set()
+        todo = tuple(p for p in self._waiting if p not in busy)
+        if todo:
+            self._thumbnails.submit(Job(None, todo))
+
+    def _on_thumbnail(self, _job: Job, info) -> None:
+        thumbnail: Thumbnail | None = info.extra.get("thumbnail")
+        if thumbnail is None or thumbnail.path not in self._waiting:
+            return  # removed meanwhile
+        self._waiting.remove(thumbnail.path)
+        item = self._item_for(thumbnail.path)
+        if item is None:
+            return
+        if thumbnail.image is not None:
+            item.setIcon(QIcon(QPixmap.fromImage(thumbnail.image)))
+        else:
+            item.setIcon(QIcon(self._error_badge()))
+            item.setData(_ERROR_ROLE, thumbnail.error)
+            item.setToolTip(f"{thumbnail.path}\nCannot be read: {thumbnail.error}")
+        self.thumbnailShown.emit(thumbnail.path)
+
+    def _error_badge(self) -> QPixmap:
+        badge = _blank()
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        side = THUMB // 2
+        painter = QPainter(badge)
+        icon.paint(painter, QRect((THUMB - side) // 2, (THUMB - side) // 2, side, side))
+        painter.end()
+        return badge
+
+    def _label_entries(self) -> None:
+        for i, label in enumerate(disambiguated_labels(self.paths())):
+            self.item(i).setText(label)
+
+
+def disambiguated_labels(paths: list[Path]) -> list[str]:
+    """File names, with as many parent folders as it takes to tell apart entries that
+    have the same name ("trip/beach.png", "home/beach.png")."""
+    labels = [p.name for p in paths]
+    by_name: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        by_name.setdefault(path.name.casefold(), []).append(i)
+    for rows in by_name.values():
+        if len(rows) < 2:
+            continue
+        depth = 1
+        while True:
+            tails = ["/".join(paths[i].parts[-depth - 1:]) for i in rows]
+            longest = max(len(paths[i].parts) for i in rows)
+            if len({t.casefold() for t in tails}) == len(rows) or depth + 1 >= longest:
+                break
+            depth += 1
+        for i, tail in zip(rows, tails, strict=True):
+            labels[i] = tail
+    return labels
+
+
+def _blank() -> QPixmap:
+    pixmap = QPixmap(THUMB, THUMB)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    return pixmap

@@ -1,13 +1,23 @@
-"""The main window's non-modal message strip: errors, notices and one optional action."""
+"""The main window's non-modal message strip: errors, notices and one optional action.
+
+Every colour comes from the application palette (the system's light or dark scheme), read
+when the bar paints, so it follows a scheme switched while the app runs; the level shows
+as the style's standard icon, not as a colour of our own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QPainter, QPalette, QPen
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStyle, QToolButton
 
-_COLOURS = {"error": ("#fde8e8", "#b42318"), "info": ("#e8f0fd", "#1d4ed8")}
+#: the style's standard icon for each level
+_ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+          "info": QStyle.StandardPixmap.SP_MessageBoxInformation}
+_ICON_SIZE = 16
+_RADIUS = 4
 
 
 class MessageBar(QFrame):
@@ -17,6 +27,8 @@ class MessageBar(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("messageBar")
+        self._icon = QLabel()
+        self._icon.setFixedSize(QSize(_ICON_SIZE, _ICON_SIZE))
         self._label = QLabel()
         self._label.setWordWrap(True)
         self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -25,30 +37,41 @@ class MessageBar(QFrame):
         self.action_button.clicked.connect(self._run_action)
         self.action_button.hide()
         self._action: Callable[[], None] | None = None
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.clear)
+        self.close_button = QToolButton()
+        self.close_button.setObjectName("messageClose")
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Dismiss")
+        self.close_button.setAccessibleName("Dismiss message")
+        self.close_button.clicked.connect(self.clear)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self._label, 1)
         layout.addWidget(self.action_button)
-        layout.addWidget(close)
+        layout.addWidget(self.close_button)
         self.level = ""
         self.hide()
 
     def show_message(self, text: str, level: str = "error") -> None:
-        """Show ``text`` (level "error": red, "info": blue); removes any action button."""
-        bg, fg = _COLOURS.get(level, _COLOURS["info"])
-        self.setStyleSheet(
-            f"#messageBar {{ background: {bg}; border: 1px solid {fg}; border-radius: 4px; }}"
-            f"#messageBar QLabel {{ color: {fg}; }}"
-        )
+        """Show ``text`` (level "error" or "info": the style's icon for it, and an error is
+        framed in the palette's highlight colour); removes any action button."""
+        icon = _ICONS.get(level, _ICONS["info"])
+        self._icon.setPixmap(self.style().standardIcon(icon).pixmap(_ICON_SIZE, _ICON_SIZE))
         self.level = level
         self._label.setText(text)
         self.set_action(None)
         self.show()
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        palette = self.palette()
+        border = QPalette.ColorRole.Highlight if self.level == "error" else QPalette.ColorRole.Mid
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(palette.color(border), 1.0))
+        painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), _RADIUS, _RADIUS)
 
     def set_action(self, text: str | None, callback: Callable[[], None] | None = None) -> None:
         """Add a button to the message shown now (``text`` None removes it). Clicking it

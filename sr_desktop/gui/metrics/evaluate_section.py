@@ -18,23 +18,27 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QListWidget,
-    QListWidgetItem,
+    QLabel,
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
 from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.metrics.degradation import Degradation, parse_degradation, validate_kernel
 from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.metrics.leaderboard import Leaderboard
+from sr_desktop.gui.metrics.model_list import ModelChecklist
 from sr_desktop.gui.widgets import WrapLabel, tight_column
 
 log = logging.getLogger(__name__)
 
 FALLBACK_MODELS = [("bicubic", "Bicubic"), ("lanczos", "Lanczos")]
+SCALE_MIN, SCALE_MAX = 2, 8
 
 
 def installed_models() -> list[tuple[str, str]]:
@@ -51,6 +55,10 @@ def installed_models() -> list[tuple[str, str]]:
     return models or list(FALLBACK_MODELS)
 
 
+def _summary(models: int, scale: int, degradation: str) -> str:
+    return f"{models} model{'s' if models != 1 else ''}, ×{scale}, {degradation}"
+
+
 class EvaluateSection(QGroupBox):
     """Inputs, progress and leaderboard of the evaluate mode."""
 
@@ -64,33 +72,58 @@ class EvaluateSection(QGroupBox):
         #: the estimated kernel offered as a degradation (normalised), or None
         self.kernel: np.ndarray | None = None
         self._last_degradation_index = 0
+        #: what the running or shown evaluation is about, None without one
+        self._run_summary: str | None = None
 
         layout = tight_column(self)
+        # The inputs fold away while an evaluation runs or is shown, so the leaderboard
+        # gets the room; the toggle's text sums them up.
+        self.inputs = QWidget(self)
+        # made before the inputs' widgets: it comes first in the Tab order, as on screen
+        self.inputs_toggle = FoldToggle(self.inputs, self._describe_inputs, "the models and settings", self)
+        self.inputs_toggle.setObjectName("evaluateInputsToggle")
+        inputs = QVBoxLayout(self.inputs)
+        inputs.setContentsMargins(0, 0, 0, 0)
+        inputs.setSpacing(4)
         intro = WrapLabel("The loaded image is the ground truth: it is degraded, upscaled by "
-                          "each checked model and compared with itself.", self)
+                          "each checked model and compared with itself.", self.inputs)
         intro.setEnabled(False)
-        layout.addWidget(intro)
-        self.model_list = QListWidget(self)
-        self.model_list.setToolTip("Models to compare")
-        layout.addWidget(self.model_list)
+        inputs.addWidget(intro)
+        self.models = ModelChecklist(self.inputs)
+        self.model_list = self.models.list
+        self.model_filter = self.models.filter_edit
+        self.models.checkedChanged.connect(self._update_inputs_toggle)
+        inputs.addWidget(self.models)
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(3)
-        self.scale_spin = QSpinBox(self)
-        self.scale_spin.setRange(2, 8)
+        self.scale_spin = QSpinBox(self.inputs)
+        self.scale_spin.setRange(SCALE_MIN, SCALE_MAX)
         self.scale_spin.setValue(4)
         self.scale_spin.setPrefix("×")
-        form.addRow("Scale", self.scale_spin)
-        self.degradation_combo = QComboBox(self)
+        self.scale_spin.setAccessibleName("Evaluation scale")
+        self.scale_spin.valueChanged.connect(self._on_scale_changed)
+        self.scale_note = QLabel(self.inputs)
+        self.scale_note.setEnabled(False)
+        scale_row = QHBoxLayout()
+        scale_row.setContentsMargins(0, 0, 0, 0)
+        scale_row.addWidget(self.scale_spin)
+        scale_row.addWidget(self.scale_note, 1)
+        form.addRow("Scale", scale_row)
+        self.degradation_combo = QComboBox(self.inputs)
         self.degradation_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.degradation_combo.setMinimumContentsLength(10)
         self.degradation_combo.addItem("Bicubic (MATLAB)", "bicubic")
         self.degradation_combo.addItem("Kernel file (.npy)…", "choose")
         self.degradation_combo.setToolTip("How the low-resolution input is made from the image")
+        self.degradation_combo.setAccessibleName("Degradation")
         self.degradation_combo.activated.connect(self._on_degradation_activated)
+        self.degradation_combo.currentIndexChanged.connect(self._update_inputs_toggle)
         form.addRow("Degrade", self.degradation_combo)
-        layout.addLayout(form)
+        inputs.addLayout(form)
+        layout.addWidget(self.inputs_toggle)
+        layout.addWidget(self.inputs)
 
         buttons = QHBoxLayout()
         self.run_button = QPushButton("Run", self)
@@ -103,6 +136,7 @@ class EvaluateSection(QGroupBox):
         self.progress = QProgressBar(self)
         self.progress.setTextVisible(True)
         self.progress.setMaximumHeight(14)
+        self.progress.setAccessibleName("Evaluation progress")
         layout.addWidget(self.progress)
         self.status = WrapLabel("", self)
         layout.addWidget(self.status)
@@ -110,39 +144,81 @@ class EvaluateSection(QGroupBox):
         layout.addSpacing(4)
         self.leaderboard = Leaderboard(self)
         layout.addWidget(self.leaderboard)
+        #: the main window's picked scale; the spin box follows it until the user changes it
+        self._picker_scale: int | None = None
+        self._scale_follows = True
+        self._setting_scale = False
+        self._update_scale_note()
+        self._update_inputs_toggle()
 
     # ---------------------------------------------------------------- models
     def set_models(self, models: list[tuple[str, str]]) -> None:
-        """Refill the checklist with (id, name) pairs; checked ids stay checked."""
-        checked = set(self.checked_models())
-        self.model_list.clear()
-        for model_id, name in models:
-            item = QListWidgetItem(name if name == model_id else f"{name}  ({model_id})")
-            item.setData(Qt.ItemDataRole.UserRole, model_id)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if model_id in checked else Qt.CheckState.Unchecked)
-            self.model_list.addItem(item)
-        rows = max(2, min(self.model_list.count(), 6))
-        self.model_list.setFixedHeight(rows * self.model_list.sizeHintForRow(0)
-                                       + 2 * self.model_list.frameWidth() + 2
-                                       if self.model_list.count() else 48)
+        """Refill the checklist with (id, name) pairs; checked ids stay checked. The
+        leaderboard shows the same names."""
+        self.models.set_models(models)
+        self.leaderboard.set_model_names(self.models.names())
+        self._update_inputs_toggle()
 
     def checked_models(self) -> list[str]:
-        """Ids of the checked models, in list order."""
-        out = []
-        for i in range(self.model_list.count()):
-            item = self.model_list.item(i)
-            if item.checkState() == Qt.CheckState.Checked:
-                out.append(item.data(Qt.ItemDataRole.UserRole))
-        return out
+        """Ids of the checked models, in list order (also those the filter hides)."""
+        return self.models.checked_models()
 
     def set_checked_models(self, model_ids) -> None:
         """Check exactly the models in `model_ids`."""
-        wanted = set(model_ids)
-        for i in range(self.model_list.count()):
-            item = self.model_list.item(i)
-            on = item.data(Qt.ItemDataRole.UserRole) in wanted
-            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        self.models.set_checked_models(model_ids)
+        self._update_inputs_toggle()
+
+    # ---------------------------------------------------------------- scale
+    def set_picker_scale(self, scale: int) -> None:
+        """The scale picked in the main window: the spin box takes it (within its range)
+        unless the user has set a different one here."""
+        self._picker_scale = min(SCALE_MAX, max(SCALE_MIN, int(scale)))
+        if self._scale_follows:
+            self._setting_scale = True
+            try:
+                self.scale_spin.setValue(self._picker_scale)
+            finally:
+                self._setting_scale = False
+        self._update_scale_note()
+
+    def scale_follows_picker(self) -> bool:
+        """True while the evaluation scale is the picker's (the user has not changed it)."""
+        return self._scale_follows
+
+    def _on_scale_changed(self, value: int) -> None:
+        if not self._setting_scale:
+            # setting it back to the picker's scale makes it follow again
+            self._scale_follows = self._picker_scale is None or value == self._picker_scale
+        self._update_scale_note()
+        self._update_inputs_toggle()
+
+    def _update_scale_note(self) -> None:
+        if self._picker_scale is None:
+            self.scale_note.setText("")
+            self.scale_spin.setToolTip("The scale of the evaluation")
+        elif self._scale_follows:
+            self.scale_note.setText("as picked")
+            self.scale_spin.setToolTip("Follows the scale picked for upscaling until you change it here")
+        else:
+            self.scale_note.setText(f"picked: ×{self._picker_scale}")
+            self.scale_spin.setToolTip(f"Set here; set ×{self._picker_scale} to follow the picked scale again")
+
+    # ---------------------------------------------------------------- folding
+    def set_inputs_shown(self, shown: bool) -> None:
+        """Show or fold the models and settings (the toggle says what they are)."""
+        self.inputs_toggle.set_shown(shown)
+
+    def inputs_shown(self) -> bool:
+        return self.inputs_toggle.is_shown()
+
+    def _update_inputs_toggle(self, *_args) -> None:
+        self.inputs_toggle.refresh()
+
+    def _describe_inputs(self, shown: bool) -> str:
+        if not shown and self._run_summary is not None:
+            return self._run_summary  # folded: what the leaderboard below shows
+        return _summary(len(self.checked_models()), self.scale_spin.value(),
+                        self.degradation_combo.currentText() or "bicubic")
 
     # ---------------------------------------------------------------- degradation
     def set_kernel(self, kernel: np.ndarray | None) -> None:
@@ -207,7 +283,11 @@ class EvaluateSection(QGroupBox):
         self.runRequested.emit(self.checked_models(), self.scale_spin.value(), degradation)
 
     # ---------------------------------------------------------------- progress
-    def show_started(self, models: int) -> None:
+    def show_started(self, models: int, scale: int, degradation: str) -> None:
+        """An evaluation of ``models`` models started: the inputs fold away behind a
+        summary of it."""
+        self._run_summary = _summary(models, scale, degradation)
+        self.set_inputs_shown(False)
         self.progress.setRange(0, models)
         self.progress.setValue(0)
         self.status.setText("Starting…")
@@ -223,12 +303,21 @@ class EvaluateSection(QGroupBox):
         failed = [r for r in rows if r.error]
         seconds = sum(r.seconds or 0.0 for r in rows)
         text = f"Done: {len(rows) - len(failed)} of {len(rows)} models, {seconds:.2f} s of upscaling"
+        details = ""
         if failed:
-            text += "; failed: " + "; ".join(f"{r.model}: {r.error}" for r in failed)
+            # the names here, the messages in the tooltip and on the leaderboard's rows:
+            # a long message must not push the leaderboard out of view
+            text += "; failed: " + ", ".join(r.model for r in failed)
+            details = "\n".join(f"{r.model}: {r.error}" for r in failed)
         self.status.setText(text)
+        self.status.setToolTip(details)
         self.progress.setValue(self.progress.maximum())
 
     def reset_progress(self) -> None:
+        """No evaluation any more (a new image): the inputs show again."""
+        self._run_summary = None
+        self.status.setToolTip("")
+        self.set_inputs_shown(True)
         self.leaderboard.clear()
         self.progress.reset()
         self.status.setText("")

@@ -1,8 +1,9 @@
 """The evaluate mode's leaderboard: a sortable table and a PSNR bar chart (QPainter).
 
 Both show :class:`~sr_desktop.app.metrics_jobs.EvalRow` values (only model, PSNR, SSIM,
-seconds and error are read); clicking a table row or a bar emits
-``modelActivated(model_id)``. Missing values (a model still running, a region score not
+seconds and error are read) under the models' readable names (``set_model_names``),
+elided in the middle with the full name and id as tooltip; clicking a table row or a bar
+emits ``modelActivated(model_id)``. Missing values (a model still running, a region score not
 yet computed) show as "…", failed ones as "error" with the message as tooltip.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,16 +19,21 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from sr_desktop.app.metrics_jobs import EvalRow
+from sr_desktop.gui.metrics.model_list import model_tooltip
 from sr_desktop.gui.widgets import WrapLabel
 
-COLUMNS = ("Model", "PSNR", "SSIM", "Time (s)")
+COLUMNS = ("Model", "PSNR", "SSIM", "Time")
+#: the widest text each number column shows (its width is fixed to it: the model names
+#: get the rest of a narrow dock)
+COLUMN_SAMPLES = (None, "00.00", "0.0000", "00.00")
 COLUMN_TIPS = (
-    "Model id",
+    "Model (hover for its full name and id)",
     "PSNR of the Y channel (BT.601) in dB, border of 'scale' pixels shaved; higher is better",
     "SSIM of the Y channel (11×11 Gaussian window, σ = 1.5); higher is better",
     "Seconds the model took to upscale the degraded image",
@@ -78,11 +84,20 @@ class LeaderboardTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.verticalHeader().hide()
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setWordWrap(False)  # a wrapped name would be cut after its first line
+        self.setAccessibleName("Leaderboard")
+        #: model id -> readable name
+        self.names: dict[str, str] = {}
         self.verticalHeader().setDefaultSectionSize(QFontMetrics(self.font()).height() + 6)
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        fm = QFontMetrics(self.font())
+        arrow = self.style().pixelMetric(self.style().PixelMetric.PM_HeaderMarkSize)
         for col in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            text = max(fm.horizontalAdvance(COLUMN_SAMPLES[col]), fm.horizontalAdvance(COLUMNS[col]) + arrow)
+            header.resizeSection(col, text + 12)
         header.setHighlightSections(False)
         self.setSortingEnabled(True)
         self.sortItems(1, Qt.SortOrder.DescendingOrder)
@@ -95,15 +110,17 @@ class LeaderboardTable(QTableWidget):
         self.setSortingEnabled(False)  # Qt: fill first, sort once
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            name = _SortItem(row.model, row.model)
+            shown = self.names.get(row.model, row.model)
+            name = _SortItem(shown, shown)
             name.setData(MODEL_ROLE, row.model)
+            name.setToolTip(model_tooltip(row.model, shown))
             cells = [name]
             if row.error:
                 for _ in range(3):
                     item = _SortItem("error", _sort_key(None))
                     item.setToolTip(row.error)
                     cells.append(item)
-                name.setToolTip(row.error)
+                name.setToolTip(f"{model_tooltip(row.model, shown)}\n{row.error}")
             else:
                 cells.append(_SortItem(format_psnr(row.psnr_y), _sort_key(row.psnr_y)))
                 cells.append(_SortItem("…" if row.ssim_y is None else f"{row.ssim_y:.4f}",
@@ -116,6 +133,8 @@ class LeaderboardTable(QTableWidget):
                 self.setItem(r, c, item)
         self.setSortingEnabled(True)
         self.select_model(selected)
+        # a scroll area lays its content out at the minimum sizes: ask for the rows
+        self.setMinimumHeight(self.sizeHint().height())
 
     def models_in_order(self) -> list[str]:
         """Model ids from top to bottom as displayed (after sorting)."""
@@ -164,14 +183,18 @@ class PsnrBarChart(QWidget):
         super().__init__(parent)
         self._values: list[tuple[str, float]] = []
         self._selected: str | None = None
+        #: model id -> readable name
+        self.names: dict[str, str] = {}
+        self.setAccessibleName("PSNR bar chart")
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self._height_for(1))
 
     def set_values(self, values: list[tuple[str, float | None]]) -> None:
-        """(model, PSNR) pairs; None values are left out. Sorted best first."""
+        """(model, PSNR) pairs; None values are left out (their room is kept, so the chart
+        does not grow while an evaluation runs). Sorted best first."""
         known = [(m, float(v)) for m, v in values if v is not None and not math.isnan(v)]
         self._values = sorted(known, key=lambda mv: -mv[1])
-        self.setFixedHeight(self._height_for(len(self._values)))
+        self.setFixedHeight(self._height_for(len(values)))
         self.update()
 
     def set_selected(self, model: str | None) -> None:
@@ -204,7 +227,8 @@ class PsnrBarChart(QWidget):
     def _layout(self) -> tuple[int, int, int]:
         """(label width, bar start x, bar full width) for the current size."""
         fm = QFontMetrics(self.font())
-        label_w = min(int(self.width() * 0.38), max([fm.horizontalAdvance(m) for m, _ in self._values] or [40]) + 6)
+        widest = max([fm.horizontalAdvance(self._label(m)) for m, _ in self._values] or [40])
+        label_w = min(int(self.width() * 0.38), widest + 6)
         value_w = fm.horizontalAdvance("00.00 ") + 4
         bar_x = label_w + 4
         return label_w, bar_x, max(10, self.width() - bar_x - value_w)
@@ -212,6 +236,21 @@ class PsnrBarChart(QWidget):
     def _row_at(self, y: float) -> int:
         i = int((y - self.GAP) // (self.ROW + self.GAP))
         return i if 0 <= i < len(self._values) else -1
+
+    def _label(self, model: str) -> str:
+        return self.names.get(model, model)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            i = self._row_at(event.pos().y())
+            if i >= 0:
+                model, value = self._values[i]
+                QToolTip.showText(event.globalPos(),
+                                  f"{model_tooltip(model, self._label(model))}\nPSNR-Y {format_psnr(value)} dB", self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
 
     def mousePressEvent(self, event) -> None:
         i = self._row_at(event.position().y())
@@ -231,11 +270,12 @@ class PsnrBarChart(QWidget):
             return
         label_w, bar_x, bar_w = self._layout()
         lo, hi = self.baseline(), self.top()
-        normal = QColor(90, 140, 200)
         highlight = pal.color(QPalette.ColorRole.Highlight)
+        normal = QColor(highlight)
+        normal.setAlpha(120)  # the selected bar stands out in full highlight
         for i, (model, value) in enumerate(self._values):
             y = self.GAP + i * (self.ROW + self.GAP)
-            label = fm.elidedText(model, Qt.TextElideMode.ElideRight, label_w)
+            label = fm.elidedText(self._label(model), Qt.TextElideMode.ElideMiddle, label_w)
             painter.setPen(text_color)
             painter.drawText(QRectF(0, y, label_w, self.ROW),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
@@ -278,6 +318,13 @@ class Leaderboard(QWidget):
         self.chart.modelActivated.connect(self._activate)
         self._rows: list[EvalRow] = []
         self._selected: str | None = None
+
+    def set_model_names(self, names: dict[str, str]) -> None:
+        """Model id -> readable name, for the table and the chart (ids without one show as
+        themselves)."""
+        self.table.names = dict(names)
+        self.chart.names = dict(names)
+        self.set_rows(self._rows)
 
     def set_rows(self, rows: list[EvalRow]) -> None:
         self._rows = list(rows)

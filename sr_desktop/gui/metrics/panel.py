@@ -10,7 +10,10 @@ Sections, each a widget of its own module, composed here:
   evaluated model is shown, otherwise the bicubic-upscaled original (the panel says which).
 * **Evaluate** — treat the loaded image as ground truth, degrade it, upscale with the
   checked models and rank them (table sortable by any column + PSNR bar chart); clicking
-  a model shows its result.
+  a model shows its result. The model list has a filter; its scale follows the scale
+  picked in the window (``set_picker_scale``) until the user changes it; while an
+  evaluation runs or is shown its inputs fold away and the panel scrolls to it, so the
+  leaderboard is in view.
 
 With a region set (``set_region``) the no-reference numbers and the leaderboard scores are
 for that region only. All computing runs in two worker queues (one for the evaluation,
@@ -20,7 +23,8 @@ what has been measured lives in :class:`~sr_desktop.gui.metrics.state.MetricsSta
 Wiring (done by the main window): ``showPixels(pixels, label)`` ->
 ``CompareView.set_display_override`` (None = show the result again); ``imageOpened`` ->
 ``set_image``; ``resultReady`` -> ``set_result``; the compare view's region signals ->
-``set_region``. Call ``shutdown()`` when the window closes.
+``set_region``; the picker's ``optionsChanged`` -> ``set_picker_scale(picker.scale())``.
+Call ``shutdown()`` when the window closes.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QSize, QTimer, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QScrollArea, QWidget
 
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.metrics_jobs import (
@@ -52,6 +57,8 @@ from sr_desktop.gui.metrics.view_section import ViewSection
 from sr_desktop.gui.side_panel_layout import scrollable_column
 from sr_desktop.gui.widgets import WrapLabel
 from sr_desktop.gui.worker import JobQueue
+
+PREFERRED_WIDTH = 340
 
 
 class MetricsPanel(QWidget):
@@ -85,13 +92,24 @@ class MetricsPanel(QWidget):
         self.reload_models()
         self._refresh_all()
 
+    def sizeHint(self) -> QSize:
+        # wide enough for readable model names beside the leaderboard's numbers
+        return super().sizeHint().expandedTo(QSize(PREFERRED_WIDTH, 0))
+
     def _build_ui(self) -> None:
         content, layout = scrollable_column(self)
+        self._scroll = self.findChild(QScrollArea)
+        self._scroll.setAccessibleName("Metrics")
+        # while an evaluation runs, the panel keeps it in view as the content grows
+        self._follow_evaluation = False
+        self._scroll.verticalScrollBar().rangeChanged.connect(self._keep_evaluation_in_view)
+        self._scroll.verticalScrollBar().actionTriggered.connect(self._stop_following_evaluation)
         self.region_label = WrapLabel("", content)
         self.region_label.setObjectName("regionLabel")
-        self.region_label.setStyleSheet(
-            "QLabel#regionLabel { background: palette(highlight); color: palette(highlighted-text);"
-            " border-radius: 3px; }")
+        # palette roles, not a style sheet: they follow a colour scheme switched at run time
+        self.region_label.setAutoFillBackground(True)
+        self.region_label.setBackgroundRole(QPalette.ColorRole.Highlight)
+        self.region_label.setForegroundRole(QPalette.ColorRole.HighlightedText)
         self.region_label.setContentsMargins(4, 3, 4, 3)
         layout.addWidget(self.region_label)
 
@@ -164,6 +182,7 @@ class MetricsPanel(QWidget):
         st.eval = None
         st.selected_model = None
         st.cache.clear()
+        self._follow_evaluation = False
         self.evaluate_section.reset_progress()
         if st.mode != "result":
             st.mode = "result"
@@ -222,6 +241,11 @@ class MetricsPanel(QWidget):
             raise ValueError(f"view mode must be one of {', '.join(VIEW_MODES)}, got {mode!r}")
         return self._state.map_now(mode)
 
+    def set_picker_scale(self, scale: int) -> None:
+        """The scale picked for upscaling: the evaluation uses it unless the user set
+        another one in the Evaluate section."""
+        self.evaluate_section.set_picker_scale(scale)
+
     def set_kernel(self, kernel: np.ndarray | None) -> None:
         """An estimated blur kernel (e.g. from KernelGAN), offered as a degradation; None
         removes the choice. Raises `EvaluationError` for an unusable kernel."""
@@ -259,10 +283,27 @@ class MetricsPanel(QWidget):
         st.selected_model = None
         self.leaderboard.set_selected(None)
         st.prune()
-        self.evaluate_section.show_started(len(model_ids))
+        self.evaluate_section.show_started(len(model_ids), scale, deg.describe())
         self._eval_queue.submit(job)
         self._refresh_all()
+        self._follow_evaluation = True
+        QTimer.singleShot(0, self.scroll_to_evaluation)  # once the folded inputs are laid out
         return job
+
+    def scroll_to_evaluation(self) -> None:
+        """Scroll the panel so the Evaluate section starts at the top (its progress and
+        the leaderboard below it in view)."""
+        content = self._scroll.widget()
+        content.layout().activate()
+        top = self.evaluate_section.mapTo(content, self.evaluate_section.rect().topLeft()).y()
+        self._scroll.verticalScrollBar().setValue(top)
+
+    def _keep_evaluation_in_view(self, *_range) -> None:
+        if self._follow_evaluation:
+            self.scroll_to_evaluation()
+
+    def _stop_following_evaluation(self, *_action) -> None:
+        self._follow_evaluation = False  # the user scrolls: the panel stays where they put it
 
     def cancel_evaluation(self) -> None:
         """Stop the running evaluation (between tiles); rows already done stay."""

@@ -1,0 +1,49 @@
+"""A flat arrow button that shows or folds a part of a panel or dialog, with a text that
+says what is folded (e.g. "Options: Bicubic ×4 → album_upscaled")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSizePolicy, QToolButton, QWidget
+
+
+class FoldToggle(QToolButton):
+    """Shows ``target`` while checked, hides it otherwise; ``describe(shown)`` gives the
+    button's text, asked by `refresh`: call it once what it sums up is built (so the
+    button can be made before the target's widgets and come first in the Tab order),
+    and again when that changes."""
+
+    def __init__(self, target: QWidget, describe: Callable[[bool], str], what: str, parent=None) -> None:
+        super().__init__(parent)
+        self._target = target
+        self._describe = describe
+        self._what = what
+        self.setCheckable(True)
+        self.setChecked(True)
+        self.setAutoRaise(True)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName(f"Show {what}")
+        self.toggled.connect(self._apply)
+
+    def set_shown(self, shown: bool) -> None:
+        """Show or fold the target."""
+        if self.isChecked() != shown:
+            self.setChecked(shown)  # applies through ``toggled``
+        else:
+            self._apply(shown)
+
+    def is_shown(self) -> bool:
+        return self.isChecked()
+
+    def refresh(self) -> None:
+        """Ask ``describe`` for the text again."""
+        self._apply(self.isChecked())
+
+    def _apply(self, shown: bool) -> None:
+        self._target.setVisible(shown)
+        self.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.setText(self._describe(shown))
+        self.setToolTip(("Hide " if shown else "Show ") + self._what)

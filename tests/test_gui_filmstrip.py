@@ -1,0 +1,148 @@
+"""The Images strip (issue 19, item 8): thumbnails from a worker thread, broken files
+badged with the reason, same-name entries showing their folder, removable entries."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt
+
+from sr_desktop.gui.main_window import thumbnails
+from sr_desktop.gui.main_window.filmstrip import Filmstrip, disambiguated_labels
+
+pytestmark = pytest.mark.gui
+WAIT_MS = 10000
+
+
+def photo(path: Path, size=(90, 60), seed=0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    PILImage.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture
+def strip(qtbot):
+    widget = Filmstrip()
+    qtbot.addWidget(widget)
+    widget.resize(600, widget.height())
+    widget.show()
+    yield widget
+    assert widget.shutdown(5.0)
+
+
+def wait_thumbnails(qtbot, strip: Filmstrip) -> None:
+    qtbot.waitUntil(lambda: not strip.thumbnails_pending(), timeout=WAIT_MS)
+
+
+def test_thumbnails_are_decoded_in_a_worker_thread(qtbot, strip, tmp_path, monkeypatch):
+    threads = []
+    gate = threading.Event()
+    real = thumbnails.decode_thumbnail
+
+    def recording(path, size=thumbnails.THUMB):
+        threads.append(threading.current_thread())
+        gate.wait(5)  # held until the GUI thread has come back from add_paths
+        return real(path, size)
+
+    monkeypatch.setattr(thumbnails, "decode_thumbnail", recording)
+    files = [photo(tmp_path / f"p{i}.png", seed=i) for i in range(3)]
+    assert strip.add_paths(files) == files  # returns while nothing is decoded yet
+    assert strip.thumbnails_pending()
+    gate.set()
+    wait_thumbnails(qtbot, strip)
+    assert len(threads) == 3
+    assert all(t is not threading.main_thread() for t in threads)
+    for i in range(3):
+        icon = strip.item(i).icon().pixmap(thumbnails.THUMB, thumbnails.THUMB).toImage()
+        centre = icon.pixelColor(icon.width() // 2, icon.height() // 2)
+        assert centre.alpha() == 255  # a picture, not the transparent placeholder
+    assert strip.unreadable() == {}
+
+
+def test_a_broken_file_gets_an_error_badge_with_the_reason(qtbot, strip, tmp_path):
+    good = photo(tmp_path / "good.png")
+    broken = tmp_path / "scan.png"
+    broken.write_bytes(b"not a png")
+    strip.add_paths([good, broken])
+    wait_thumbnails(qtbot, strip)
+    reasons = strip.unreadable()
+    assert list(reasons) == [broken]
+    assert reasons[broken] and "\n" not in reasons[broken]
+    item = strip.item(1)
+    assert "Cannot be read" in item.toolTip() and reasons[broken] in item.toolTip()
+    assert not item.icon().isNull()  # the badge
+    # the badge is the style's warning icon, not the good file's picture
+    badge = item.icon().pixmap(thumbnails.THUMB, thumbnails.THUMB).toImage()
+    middle = [badge.pixelColor(x, y).alpha() for x in range(24, 48) for y in range(24, 48)]
+    assert badge.pixelColor(2, 2).alpha() == 0 and max(middle) == 255
+    assert strip.remove_unreadable() == [broken]
+    assert strip.paths() == [good]
+
+
+def test_same_name_entries_show_their_folder(qtbot, strip, tmp_path):
+    a = photo(tmp_path / "trip" / "beach.png", seed=1)
+    b = photo(tmp_path / "home" / "beach.png", seed=2)
+    c = photo(tmp_path / "home" / "garden.png", seed=3)
+    strip.add_paths([a, c])
+    assert strip.labels() == ["beach.png", "garden.png"]
+    strip.add_paths([b])
+    assert strip.labels() == ["trip/beach.png", "garden.png", "home/beach.png"]
+    assert strip.item(0).toolTip() == str(a)
+    strip.remove_paths([b])  # alone again: the name is enough
+    assert strip.labels() == ["beach.png", "garden.png"]
+    wait_thumbnails(qtbot, strip)
+
+
+def test_labels_go_up_as_many_folders_as_needed():
+    paths = [Path("/p/2023/trip/beach.png"), Path("/p/2024/trip/beach.png"), Path("/p/x/Beach.png"),
+             Path("/q/a.png")]
+    assert disambiguated_labels(paths) == ["2023/trip/beach.png", "2024/trip/beach.png", "p/x/Beach.png", "a.png"]
+
+
+def test_entries_can_be_removed_with_the_delete_key_and_the_context_menu(qtbot, strip, tmp_path):
+    files = [photo(tmp_path / f"p{i}.png", seed=i) for i in range(3)]
+    strip.add_paths(files)
+    wait_thumbnails(qtbot, strip)
+    strip.setCurrentRow(1)
+    strip.setFocus()
+    with qtbot.waitSignal(strip.entriesRemoved) as blocker:
+        qtbot.keyClick(strip, Qt.Key.Key_Delete)
+    assert blocker.args[0] == [files[1]]
+    assert strip.paths() == [files[0], files[2]]
+    assert strip.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
+    assert strip.remove_action in strip.actions()
+    strip.setCurrentRow(0)
+    strip.remove_action.trigger()
+    assert strip.paths() == [files[2]]
+
+
+def test_a_file_removed_before_its_thumbnail_came_is_not_decoded_for_nothing(qtbot, strip, tmp_path, monkeypatch):
+    gate = threading.Event()
+    decoded = []
+    real = thumbnails.decode_thumbnail
+
+    def slow(path, size=thumbnails.THUMB):
+        gate.wait(5)
+        decoded.append(path)
+        return real(path, size)
+
+    monkeypatch.setattr(thumbnails, "decode_thumbnail", slow)
+    first = photo(tmp_path / "first.png")
+    strip.add_paths([first])  # runs (held by the gate)
+    later = [photo(tmp_path / f"later{i}.png", seed=i) for i in range(2)]
+    strip.add_paths(later[:1])  # pending
+    strip.add_paths(later[1:])  # replaces the pending job with both files
+    strip.remove_paths([later[0]])
+    gate.set()
+    wait_thumbnails(qtbot, strip)
+    assert decoded == [first, later[1]]  # the pending job was replaced without later0
+    assert strip.paths() == [first, later[1]]
+    assert strip.unreadable() == {}
