@@ -6,7 +6,8 @@ result, the region and whether the result is saved live in a `Session`
 threads) that calls the engine. The window is composed of collaborators, each given what
 it uses in its constructor:
 
-* `ControlsPanel`   the left column (picker, Upscale, region, progress, view)
+* `ControlsPanel`   the left column (picker, Upscale, what made the result, region,
+                    progress, view), scrolling on a short screen
 * `Upscaler`        whole-image and region upscales through the upscale ``queue``
 * `ProgressView`    the progress box following that queue
 * `ImageOpener`     File ▸ Open, recent files, filmstrip, paste, drops; the ``loader`` queue
@@ -47,7 +48,7 @@ from sr_desktop.gui.main_window.actions import (
     build_actions,
     build_menus_and_toolbar,
 )
-from sr_desktop.gui.main_window.controls import REGION_HINT, ControlsPanel
+from sr_desktop.gui.main_window.controls import NO_RESULT, REGION_HINT, ControlsPanel
 from sr_desktop.gui.main_window.filmstrip import Filmstrip
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.opening import ImageOpener
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
         # the widgets tests and panels reach through the window
         self.picker = c.picker
         self.upscale_button = c.upscale_button
+        self.result_label = c.result_label
         self.region_box, self.region_label = c.region_box, c.region_label
         self.region_rerun_button, self.region_clear_button = c.region_rerun_button, c.region_clear_button
         self.apply_whole_button = c.apply_whole_button
@@ -168,7 +170,7 @@ class MainWindow(QMainWindow):
         self.compare.setObjectName("compareView")
         self.compare.regionSelected.connect(self._on_region_selected)
         self.compare.regionCleared.connect(lambda: self.session.select_region(None))
-        self.compare.zoomChanged.connect(lambda factor: self.status_labels.show_zoom(factor))
+        self.compare.magnificationChanged.connect(lambda factor: self.status_labels.show_zoom(factor))
         self.compare.installEventFilter(SpaceHoldFilter(self.compare))
 
         right = QWidget()
@@ -181,7 +183,7 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(c)
+        layout.addWidget(c.in_scroll_area())
         layout.addWidget(right, 1)
         self.setCentralWidget(central)
 
@@ -272,20 +274,43 @@ class MainWindow(QMainWindow):
         self.compare.clear_region()
         self.session.open_image(image, name)
         self.imageOpened.emit(image)
+        self.compare.setFocus(Qt.FocusReason.OtherFocusReason)  # so Space shows the original
 
     def _on_session_changed(self, change: Change) -> None:
         if change is Change.IMAGE:
             self.setWindowTitle(f"{self.session.image_name} — SR Desktop")
-            self._update_status()
         if change in (Change.IMAGE, Change.REGION):
             box = self.session.region
             self.region_label.setText(
                 REGION_HINT if box is None else f"Region {box[2]}×{box[3]} at ({box[0]}, {box[1]})"
             )
-        if change is Change.RESULT:
+        if change in (Change.IMAGE, Change.RESULT):
             self.status_labels.show_run(self.session.last_run)
-            self._update_status(self.session.last_run.scale)
+            self._update_status()
         self._update_actions()
+
+    def _show_result_info(self) -> None:
+        """What made the result shown — in the left column, on the after side and in the
+        status line — and whether the picker still matches it."""
+        run = self.session.shown_run
+        if run is None:
+            self.controls.show_result_info(NO_RESULT)
+            self.compare.set_after_caption("")
+            return
+        try:
+            picked = self.picker.options()
+        except SRDesktopError:
+            picked = None
+        differs = self.session.mismatch(picked)
+        what = "Region result" if self.session.region_result is not None else "Result"
+        text = f"{what}: {run.describe()}"
+        caption = run.title
+        if differs:
+            text += (f"\nNot what the picker is set to now ({' and '.join(differs)} changed): "
+                     "press Upscale to apply the new settings.")
+            caption += " (not the picked settings)"
+        self.controls.show_result_info(text, stale=bool(differs))
+        self.compare.set_after_caption(caption)
 
     # ================================================================ opening (ImageOpener)
     def open_dialog(self) -> None:
@@ -465,10 +490,15 @@ class MainWindow(QMainWindow):
         self.upscale_button.setText("Upscale (queue)" if busy else "Upscale")
         self.estimate_kernel_action.setEnabled(has_image)
 
-    def _update_status(self, scale: int | None = None) -> None:
-        """Device and size labels; ``scale`` of the last run, else the picked one."""
+    def _update_status(self) -> None:
+        """Device and size labels (the displayed result's size, else the picked scale's,
+        marked as planned) and what made the result."""
         self.status_labels.show_device(self.picker.device())
-        self.status_labels.show_sizes(self.image, scale if scale is not None else self.picker.scale())
+        region = self.session.region_result
+        self.status_labels.show_sizes(
+            self.image, self.picker.scale(), self.session.shown_size(),
+            int(region[1].scale) if region is not None else None)
+        self._show_result_info()
 
     # ================================================================ keys and closing
     def keyPressEvent(self, event) -> None:
