@@ -103,7 +103,7 @@ def test_the_run_names_the_model_and_says_when_the_picker_no_longer_matches():
     session.set_result(upscale_image(image, options), options)
     run = session.shown_run
     assert run.title == "Bicubic ×2"
-    assert run.describe().startswith("Bicubic ×2 · CPU · ")
+    assert run.describe() == f"Bicubic ×2 · {run.device} · 0.0 s"
     assert session.mismatch(options) == []
     assert session.mismatch(UpscaleOptions(model="bicubic", scale=3)) == ["scale"]
     assert session.mismatch(UpscaleOptions(model="lanczos", scale=4)) == ["model", "scale"]
