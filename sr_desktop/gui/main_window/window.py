@@ -28,7 +28,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -42,6 +42,7 @@ from sr_desktop.app.jobs import Job, JobRunner
 from sr_desktop.app.session import Change, Session
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.gui.accessible_names import name_unnamed
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.main_window.actions import (
     ZOOM_PRESETS,
@@ -55,6 +56,7 @@ from sr_desktop.gui.main_window.opening import ImageOpener
 from sr_desktop.gui.main_window.progress_view import ProgressView
 from sr_desktop.gui.main_window.save_dialog import SAVE_FORMATS, SaveAsDialog
 from sr_desktop.gui.main_window.saving import AskSaveTarget, ConfirmDiscard, ResultSaver
+from sr_desktop.gui.main_window.shortcuts_sheet import ShortcutsSheet
 from sr_desktop.gui.main_window.space_hold import SpaceHoldFilter
 from sr_desktop.gui.main_window.status_labels import StatusLabels
 from sr_desktop.gui.main_window.tools import (
@@ -72,6 +74,8 @@ __all__ = ["REGION_HINT", "SAVE_FORMATS", "ZOOM_PRESETS", "MainWindow", "Message
 
 #: how long closing the window waits for all worker threads together
 CLOSE_TIMEOUT_S = 2.0
+#: the size at the first start: fits a 1366×768 screen (its usable height is about 720)
+FIRST_SIZE = QSize(1280, 700)
 METRICS_PANEL_TITLE = "Metrics"
 
 
@@ -189,6 +193,7 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.filmstrip = Filmstrip()
+        self.filmstrip.setAccessibleName("Images")
         self.filmstrip_dock = QDockWidget("Images", self)
         self.filmstrip_dock.setObjectName("filmstripDock")
         self.filmstrip_dock.setWidget(self.filmstrip)
@@ -208,12 +213,18 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"panel:{title}")
         dock.setWidget(widget)
+        name_unnamed(widget, f"{title} panel")  # e.g. its scroll area, for a screen reader
         dock.setAllowedAreas(
             Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
         )
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        if self.side_panels:  # one tab each: the panels share the height of the window
+            self.tabifyDockWidget(next(iter(self.side_panels.values())), dock)
         self.side_panels[title] = dock
-        self.panels_menu.addAction(dock.toggleViewAction())
+        toggle = dock.toggleViewAction()
+        toggle.setToolTip(f"Show or hide the {title} panel")
+        self.panels_menu.addAction(toggle)
+        self.toolbar.addAction(toggle)  # one click away
         return dock
 
     def _install_metrics_panel(self):
@@ -241,13 +252,21 @@ class MainWindow(QMainWindow):
         self.tools_menu.menuAction().setVisible(True)
 
     def _restore_geometry(self) -> None:
+        """The last size, and which panels were open; at the first start the image area
+        alone (the side panels are one click away in the toolbar)."""
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            self.resize(FIRST_SIZE)
         state = self.settings.window_state()
-        if state is not None:
-            self.restoreState(state)
+        if state is not None and self.restoreState(state):
             self.filmstrip_dock.setVisible(self.filmstrip.count() > 1)
+            return
+        for dock in self.side_panels.values():
+            dock.hide()
+
+    def remember_layout(self) -> None:
+        """Store the window's size and which panels are open (also done on close)."""
+        self.settings.save_window(self.saveGeometry(), self.saveState())
 
     # ================================================================ session state
     @property
@@ -441,6 +460,13 @@ class MainWindow(QMainWindow):
         self.region_tool_action.setChecked(on)
         self.region_tool_check.setChecked(on)
 
+    def show_shortcuts(self) -> ShortcutsSheet:
+        """Help ▸ Keyboard shortcuts (F1): the non-modal sheet (returned)."""
+        sheet = ShortcutsSheet(self.actions(), self)
+        sheet.show()
+        self.shortcuts_sheet = sheet
+        return sheet
+
     def show_error(self, message: str, level: str = "error") -> None:
         """Non-modal message above the image; also logged and kept in ``last_error``."""
         message = message.splitlines()[0] if message else message
@@ -529,6 +555,6 @@ class MainWindow(QMainWindow):
         ])
         log.info("closing: jobs stopped=%s after %.2f s", stopped, time.perf_counter() - started)
         self.picker.save_settings(self.settings)
-        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.remember_layout()
         self.settings.sync()
         event.accept()
