@@ -7,11 +7,11 @@ Two modes:
 * ``"side_by_side"``: two panes with the same zoom and centre, before left, after right.
 
 The scene is the result's pixel grid; the before (the original) is drawn stretched over it
-so both line up pixel for pixel. ``zoom()`` (1.0 = 100 %) counts scene (result) pixels per
-physical screen pixel; ``magnification()`` counts *original* pixels per physical screen pixel,
-which an upscale does not change — the window shows and sets that one, so the same on-screen
-size always reads the same percentage. Above 100 % pixels are drawn nearest-neighbour (crisp), at or below 100 % smoothly
-(with half-size copies for strong zoom-outs). Arrays are converted to QImages once, when
+so both line up pixel for pixel. ``zoom()`` (1.0 = 100 %) counts physical screen pixels per
+scene (result) pixel; ``magnification()`` counts them per *original* pixel, which an upscale
+does not change — the window shows and sets that one, so the same on-screen size always reads
+the same percentage. Above 100 % zoom pixels are drawn nearest-neighbour (crisp), at or below
+100 % smoothly (with half-size copies for strong zoom-outs). Arrays are converted to QImages once, when
 they are set; painting only draws the visible part.
 
 Setting a very large result converts it on the calling thread (about 0.4 s for 8000×6000 on
