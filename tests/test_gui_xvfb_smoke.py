@@ -30,7 +30,7 @@ def _xcb_problem(env: dict) -> str:
     probe = ("from PySide6.QtWidgets import QApplication, QLabel\n"
              "app = QApplication([]); w = QLabel('x'); w.show(); app.processEvents()\n")
     run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
-    return "" if run.returncode == 0 else (run.stderr.strip().splitlines() or ["exit %d" % run.returncode])[0]
+    return "" if run.returncode == 0 else (run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[0]
 
 
 @pytest.fixture

@@ -81,9 +81,9 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
     for image in images:
         read_image(image)  # a bad file is a one-line error before any window exists
     with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
-        app, window = _offscreen_window(Path(tmp), size)
+        app, window = offscreen_window(Path(tmp), size)
         _open(app, window, images)
-        _settle(app)
+        settle(app)
         path = save_window_png(window, out)
         window.close()
     print(path)
@@ -98,7 +98,7 @@ def run_offscreen(image: Path, out_dir: Path) -> int:
 
     read_image(image)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
-        app, window = _offscreen_window(Path(tmp))
+        app, window = offscreen_window(Path(tmp))
         _open(app, window, [image])
         if not window.picker.set_model_id(DEFAULT_MODEL):
             raise SRDesktopError(f"the default model {DEFAULT_MODEL!r} is not installed")
@@ -107,7 +107,7 @@ def run_offscreen(image: Path, out_dir: Path) -> int:
         print(f"upscaling {image} with {spec.name} ×{window.picker.scale()} "
               f"on {window.device_label.text().removeprefix('Device: ')} …", flush=True)
         window.start_upscale()
-        _wait(app, window.is_idle, JOB_TIMEOUT_S)
+        wait_until(app, window.is_idle, JOB_TIMEOUT_S)
         if window.result is None:
             raise SRDesktopError(window.last_error or "the upscale did not finish")
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,8 +115,8 @@ def run_offscreen(image: Path, out_dir: Path) -> int:
         result_path = window.save_result(out_dir / f"{stem}.png", SaveOptions(format="png"), overwrite=True)
         if result_path is None:
             raise SRDesktopError(window.last_error or "the result could not be saved")
-        _wait(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
-        _settle(app)
+        wait_until(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
+        settle(app)
         shot = save_window_png(window, out_dir / f"{image.stem}_window.png")
         seconds = window.result.seconds
         window.close()
@@ -145,7 +145,9 @@ def save_window_png(window, out: Path) -> Path:
     return out
 
 
-def _offscreen_window(settings_dir: Path, size: tuple[int, int] = WINDOW_SIZE):
+def offscreen_window(settings_dir: Path, size: tuple[int, int] = WINDOW_SIZE):
+    """(app, window): the main window shown offscreen at ``size`` with its settings in
+    ``settings_dir`` (a first start there), answering "discard" to unsaved-result prompts."""
     from sr_desktop.gui.app import create_application
 
     app = create_application(sys.argv[:1], offscreen=True)
@@ -158,7 +160,7 @@ def _offscreen_window(settings_dir: Path, size: tuple[int, int] = WINDOW_SIZE):
     )
     window.resize(*size)
     window.show()
-    _wait(app, lambda: window.isVisible(), 5.0)
+    wait_until(app, lambda: window.isVisible(), 5.0)
     return app, window
 
 
@@ -166,12 +168,12 @@ def _open(app, window, images: list[Path]) -> None:
     """Open ``images`` in ``window`` (the first is shown) and wait until it is shown
     (raises if it fails)."""
     window.open_paths(images)
-    _wait(app, window.is_idle, JOB_TIMEOUT_S)
+    wait_until(app, window.is_idle, JOB_TIMEOUT_S)
     if window.image is None:
         raise SRDesktopError(window.last_error or f"cannot open {images[0]}")
 
 
-def _settle(app, seconds: float = 0.3) -> None:
+def settle(app, seconds: float = 0.3) -> None:
     """Keep processing events briefly: new panel texts post layout requests of their own."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -179,7 +181,7 @@ def _settle(app, seconds: float = 0.3) -> None:
         time.sleep(0.01)
 
 
-def _wait(app, predicate, timeout: float) -> bool:
+def wait_until(app, predicate, timeout: float) -> bool:
     """Process events until ``predicate()`` holds (True) or ``timeout`` s pass (False)."""
     deadline = time.monotonic() + timeout
     app.processEvents()

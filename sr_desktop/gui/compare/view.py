@@ -437,8 +437,8 @@ class CompareView(PointerGestures, QWidget):
             content.paint_after(painter, view, pane, right, smooth, checker)
         self._paint_region(painter, pane)
         shown = self._shown_rect(pane)
-        paint_label(painter, shown, "Before", True, self.font())
-        paint_label(painter, shown, content.after_label(), False, self.font())
+        paint_label(painter, shown, "Before", True, self.font(), x - shown.left())
+        paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x)
         # The line spans the image as shown (not the empty margin around a small image).
         paint_divider(painter, QRectF(pane.left(), shown.top(), pane.width(), shown.height()), x)
 
@@ -451,7 +451,8 @@ class CompareView(PointerGestures, QWidget):
         if self._after_visible():
             content.paint_after(painter, view, right, right, smooth, checker)
             self._paint_region(painter, right)
-            paint_label(painter, self._shown_rect(right), content.after_label(), True, self.font())
+            shown = self._shown_rect(right)
+            paint_label(painter, shown, content.after_label(), True, self.font(), shown.width())
         elif self.has_result():
             content.paint_before(painter, view, right, right, smooth, checker)
             self._paint_region(painter, right)

@@ -82,10 +82,10 @@ class ControlsPanel(QWidget):
     def show_result_info(self, text: str, stale: bool = False) -> None:
         """What made the result shown (``NO_RESULT`` without one); ``stale``: the picker no
         longer matches it, said in the text and in bold."""
-        self.result_label.setText(text)
         font = self.result_label.font()
         font.setBold(stale)
         self.result_label.setFont(font)
+        self.result_label.setText(text)
 
     def _build_region_box(self) -> QGroupBox:
         self.region_box = QGroupBox("Region")
