@@ -237,3 +237,21 @@ def test_first_start_shows_the_image_area_and_remembers_the_panels(qtbot, tmp_pa
     again.show()
     assert again.side_panels["Metrics"].isVisible()
     again.close()
+
+
+# ------------------------------------------------------------------ proof: --screenshot
+def test_screenshot_command_takes_a_window_size_and_several_images(qtbot, tmp_path, capsys):
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.imageio import read_image
+
+    create_application()
+    images = [str(p) for p in three_images(tmp_path)]
+    out = tmp_path / "laptop.png"
+    assert main(["--screenshot", str(out), "--window-size", "1366x768", *images]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    shot = read_image(out)
+    assert (shot.width, shot.height) == (1366, 768)  # the strip fits: the window kept its size
+    with pytest.raises(SystemExit) as usage:  # argparse's usage error: exit status 2
+        main(["--screenshot", str(tmp_path / "bad.png"), "--window-size", "wide", images[0]])
+    assert usage.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()
