@@ -3,8 +3,9 @@
     python scripts/gui_screenshots.py docs/screenshots [--sizes 1366x768,1920x1080]
         [--scale 1.5] [--model span]
 
-Writes ``STATE_WxH.png`` (``STATE_WxH_at150.png`` with ``--scale 1.5``: the window as on a
-screen at 150 % display scaling; W×H are then the window's size in screen pixels) for:
+Writes ``STATE_WxH.jpg`` (JPEG quality 90: a tenth of a PNG's size for these photos;
+``STATE_WxH_at150.jpg`` with ``--scale 1.5``: the window as on a screen at 150 % display
+scaling; W×H are then the window's size in screen pixels) for:
 first start, one image, several images (the Images strip), upscaling (busy), result,
 stale result (the picker changed), side by side, region result, mixed drop (the summary
 message), workbench panels shown, and the Help ▸ Keyboard shortcuts sheet. Uses the bundled
@@ -21,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 MIXED_DROP = ("fake.jpg", "notes.txt")
+JPEG_QUALITY = 90
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,19 +52,21 @@ class Shooter:
         self.app, self.window = offscreen_window(tmp, self._logical(sizes[0]))
 
     def _logical(self, size: tuple[int, int]) -> tuple[int, int]:
-        return round(size[0] / self.scale), round(size[1] / self.scale)
+        return int(size[0] / self.scale), int(size[1] / self.scale)  # never over the screen
 
     def shoot(self, state: str, widget=None) -> None:
-        """Grab ``widget`` (the window) at every size as STATE_WxH[_at150].png."""
+        """Grab the window at every size as STATE_WxH[_at150].jpg (``widget``, a dialog,
+        once as STATE[_at150].jpg)."""
         from sr_desktop.cli.app_launcher import save_window_png, settle
 
         suffix = "" if self.scale == 1.0 else f"_at{round(self.scale * 100)}"
-        for size in self.sizes:
+        names = [f"{state}{suffix}"] if widget is not None else [
+            f"{state}_{w}x{h}{suffix}" for w, h in self.sizes]
+        for size, name in zip(self.sizes, names, strict=False):  # a dialog: one name
             if widget is None:
                 self.window.resize(*self._logical(size))
             settle(self.app, 0.4)
-            path = save_window_png(widget or self.window, self.out_dir / f"{state}_{size[0]}x{size[1]}{suffix}.png")
-            print(path)
+            print(save_window_png(widget or self.window, self.out_dir / f"{name}.jpg", JPEG_QUALITY))
 
     def wait_idle(self) -> None:
         from sr_desktop.cli.app_launcher import JOB_TIMEOUT_S, wait_until

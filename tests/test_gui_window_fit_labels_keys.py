@@ -18,7 +18,7 @@ from sr_desktop.gui.app import create_application
 from sr_desktop.gui.main_window.controls import NO_RESULT
 from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.settings import GuiSettings
-from tests.test_gui_main_window import drop, open_and_wait, pick_bicubic, wait_idle, write_png
+from tests.test_gui_main_window import drop, open_and_wait, pick_bicubic, slow_runner, wait_idle, write_png
 
 pytestmark = [
     pytest.mark.gui,
@@ -68,6 +68,26 @@ def test_the_window_fits_a_1366x768_laptop_with_the_strip_and_the_panels(window,
     assert window.region_label.height() >= window.region_label.sizeHint().height() - 1
     scroll = window.findChild(QWidget, "controlsScroll")
     assert scroll.verticalScrollBar().maximum() > 0  # at 911×480 the column scrolls
+
+
+def test_on_a_short_screen_a_starting_job_brings_the_progress_into_sight(qtbot, tmp_path):
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=slow_runner,
+                        confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.resize(*LAPTOP_150)
+    window.show()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 96, 64)])
+    scroll = window.controls_scroll
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # scrolled down
+    window.start_upscale()
+    qtbot.waitUntil(lambda: window.queue.is_busy(), timeout=5000)
+    box = window.progress_box
+    top = box.mapTo(scroll.viewport(), box.rect().topLeft()).y()
+    assert 0 <= top and top + box.height() <= scroll.viewport().height()
+    window.cancel_jobs()
+    wait_idle(qtbot, window)
+    window.queue.shutdown(2.0)
 
 
 # ------------------------------------------------------------------ 2. mixed drop

@@ -131,14 +131,16 @@ def _panels_settled(window) -> bool:
     return panel is None or not panel.is_measuring()
 
 
-def save_window_png(window, out: Path) -> Path:
-    """Grab the whole window and write it as PNG (temporary file + rename)."""
+def save_window_png(window, out: Path, quality: int = -1) -> Path:
+    """Grab the whole window (or any widget) and write it (temporary file + rename): PNG,
+    or JPEG at ``quality`` when ``out`` ends in .jpg (the docs' screenshots)."""
     from sr_desktop.engine.core.errors import ImageWriteError
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part")
-    if not window.grab().save(str(tmp), "PNG"):
+    fmt = "JPG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    if not window.grab().save(str(tmp), fmt, quality):
         tmp.unlink(missing_ok=True)
         raise ImageWriteError(out, "the screenshot could not be written")
     os.replace(tmp, out)

@@ -1,5 +1,5 @@
-"""The main window's left column: model picker, Upscale, what made the result, region,
-progress and view boxes — in a vertical scroll area, so a short screen scrolls the column
+"""The main window's left column: model picker, Upscale, what made the result, progress,
+region and view boxes — in a vertical scroll area, so a short screen scrolls the column
 instead of clipping it.
 
 Widgets only; the window connects them (see ``MainWindow._build_central``).
@@ -55,8 +55,9 @@ class ControlsPanel(QWidget):
         layout.addWidget(self.picker)
         layout.addWidget(self.upscale_button)
         layout.addWidget(self.result_label)
-        layout.addWidget(self._build_region_box())
+        # progress right under the action, so it is in sight without scrolling
         layout.addWidget(self._build_progress_box())
+        layout.addWidget(self._build_region_box())
         layout.addWidget(self._build_view_box())
         layout.addStretch(1)
         for button in self.findChildren(QAbstractButton):

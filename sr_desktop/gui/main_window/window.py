@@ -187,7 +187,8 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(c.in_scroll_area())
+        self.controls_scroll = c.in_scroll_area()
+        layout.addWidget(self.controls_scroll)
         layout.addWidget(right, 1)
         self.setCentralWidget(central)
 
@@ -438,7 +439,9 @@ class MainWindow(QMainWindow):
             self.progress_view.show_cancelling()
 
     def _on_busy_changed(self, busy: bool) -> None:
-        if not busy:
+        if busy:  # on a short screen the column may be scrolled away from the progress
+            self.controls_scroll.ensureWidgetVisible(self.progress_box, 0, 0)
+        else:
             self._emit_idle()
         self._update_actions()
 
