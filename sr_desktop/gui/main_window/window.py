@@ -10,11 +10,15 @@ it uses in its constructor:
                     progress, view), scrolling on a short screen
 * `Upscaler`        whole-image and region upscales through the upscale ``queue``
 * `ProgressView`    the progress box following that queue
+* `ResultInfo`      what made the result shown, and whether the picker still matches it
 * `ImageOpener`     File ▸ Open, recent files, filmstrip, paste, drops; the ``loader`` queue
 * `ResultSaver`     save / save as / copy / unsaved-result prompt (dialogs injectable:
                     ``confirm_discard``, ``ask_save_target``)
 * `ModelAdder`, `BatchExport`, `KernelTools`  Models ▸ Add…, batch export, blur kernel
 * ``actions``       actions, shortcuts, menus and toolbar; `MessageBar` for errors
+
+At about 540 lines this module is over the usual size: most of it is one-line public
+methods that tests and panels call, each handing over to a collaborator.
 
 Queues: ``queue`` runs upscales (one at a time, a newer request waits as *pending*),
 ``loader`` decodes images, the metrics panel and the kernel panel have their own, so a
@@ -49,11 +53,12 @@ from sr_desktop.gui.main_window.actions import (
     build_actions,
     build_menus_and_toolbar,
 )
-from sr_desktop.gui.main_window.controls import NO_RESULT, REGION_HINT, ControlsPanel
+from sr_desktop.gui.main_window.controls import REGION_HINT, ControlsPanel
 from sr_desktop.gui.main_window.filmstrip import Filmstrip
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.opening import ImageOpener
 from sr_desktop.gui.main_window.progress_view import ProgressView
+from sr_desktop.gui.main_window.result_info import ResultInfo
 from sr_desktop.gui.main_window.save_dialog import SAVE_FORMATS, SaveAsDialog
 from sr_desktop.gui.main_window.saving import AskSaveTarget, ConfirmDiscard, ResultSaver
 from sr_desktop.gui.main_window.shortcuts_sheet import ShortcutsSheet
@@ -117,6 +122,7 @@ class MainWindow(QMainWindow):
         self.status_labels = labels = StatusLabels(self.statusBar())
         self.size_label, self.zoom_label = labels.size_label, labels.zoom_label
         self.time_label, self.device_label = labels.time_label, labels.device_label
+        self.result_info = ResultInfo(self.session, self.picker, self.controls, self.compare, labels)
         self.saver = ResultSaver(self.session, self.settings, self, self, confirm_discard, ask_save_target)
         self.batch_export = BatchExport(self, self.session, self.settings, self.message_bar)
         self.opener = ImageOpener(
@@ -309,29 +315,6 @@ class MainWindow(QMainWindow):
             self._update_status()
         self._update_actions()
 
-    def _show_result_info(self) -> None:
-        """What made the result shown — in the left column, on the after side and in the
-        status line — and whether the picker still matches it."""
-        run = self.session.shown_run
-        if run is None:
-            self.controls.show_result_info(NO_RESULT)
-            self.compare.set_after_caption("")
-            return
-        try:
-            picked = self.picker.options()
-        except SRDesktopError:
-            picked = None
-        differs = self.session.mismatch(picked)
-        what = "Region result" if self.session.region_result is not None else "Result"
-        text = f"{what}: {run.describe()}"
-        caption = run.title
-        if differs:
-            text += (f"\nNot what the picker is set to now ({' and '.join(differs)} changed): "
-                     "press Upscale to apply the new settings.")
-            caption += " (not the picked settings)"
-        self.controls.show_result_info(text, stale=bool(differs))
-        self.compare.set_after_caption(caption)
-
     # ================================================================ opening (ImageOpener)
     def open_dialog(self) -> None:
         """File ▸ Open: pick one or more image files."""
@@ -520,14 +503,8 @@ class MainWindow(QMainWindow):
         self.estimate_kernel_action.setEnabled(has_image)
 
     def _update_status(self) -> None:
-        """Device and size labels (the displayed result's size, else the picked scale's,
-        marked as planned) and what made the result."""
-        self.status_labels.show_device(self.picker.device())
-        region = self.session.region_result
-        self.status_labels.show_sizes(
-            self.image, self.picker.scale(), self.session.shown_size(),
-            int(region[1].scale) if region is not None else None)
-        self._show_result_info()
+        """The status line's device and sizes, and what made the result shown."""
+        self.result_info.refresh()
 
     # ================================================================ keys and closing
     def keyPressEvent(self, event) -> None:
