@@ -6,8 +6,8 @@ result, the region and whether the result is saved live in a `Session`
 threads) that calls the engine. The window is composed of collaborators, each given what
 it uses in its constructor:
 
-* `ControlsPanel`   the left column (picker, Upscale, what made the result, region,
-                    progress, view), scrolling on a short screen
+* `ControlsPanel`   the left column (picker, Upscale, what made the result, progress,
+                    region, view), scrolling on a short screen
 * `Upscaler`        whole-image and region upscales through the upscale ``queue``
 * `ProgressView`    the progress box following that queue
 * `ResultInfo`      what made the result shown, and whether the picker still matches it
@@ -230,6 +230,7 @@ class MainWindow(QMainWindow):
         self.side_panels[title] = dock
         toggle = dock.toggleViewAction()
         toggle.setToolTip(f"Show or hide the {title} panel")
+        toggle.triggered.connect(lambda _on: self.remember_layout())  # kept at once, not only on close
         self.panels_menu.addAction(toggle)
         self.toolbar.addAction(toggle)  # one click away
         return dock
@@ -272,8 +273,10 @@ class MainWindow(QMainWindow):
             dock.hide()
 
     def remember_layout(self) -> None:
-        """Store the window's size and which panels are open (also done on close)."""
+        """Store the window's size and which panels are open (on close and when a panel is
+        shown or hidden)."""
         self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.sync()
 
     # ================================================================ session state
     @property
@@ -536,5 +539,4 @@ class MainWindow(QMainWindow):
         log.info("closing: jobs stopped=%s after %.2f s", stopped, time.perf_counter() - started)
         self.picker.save_settings(self.settings)
         self.remember_layout()
-        self.settings.sync()
         event.accept()
