@@ -23,6 +23,15 @@ step() {
   return "$rc"
 }
 
+# The real-window smoke test (tests/test_gui_xvfb_smoke.py) needs Xvfb, xdotool and the X
+# libraries of Qt's xcb platform; install them when missing and possible, else it is skipped.
+if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null; then
+  as_root=$([ "$(id -u)" -eq 0 ] || echo "sudo -n")
+  { command -v apt-get >/dev/null && $as_root apt-get update -qq && $as_root apt-get install -y -qq \
+      xvfb xdotool libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0; } >/dev/null 2>&1 \
+    || echo "== xvfb/xdotool not installed: the real-window smoke test will be skipped"
+fi
+
 step ruff ruff check --output-format concise sr_desktop tests benchmarks setup.py || true
 step lint-imports lint-imports --no-cache || true
 step wheel bash scripts/check_wheel.sh "$PWD/.venv/bin/python" || true

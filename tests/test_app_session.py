@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,8 @@ def test_a_result_and_what_made_it_until_saved():
     result = _result(image)
     session.set_result(result)
     assert session.has_unsaved_result
-    assert session.result_run == RunInfo("bicubic", result.variant, 2, result.device, result.seconds, result.tiles)
+    assert session.result_run == RunInfo("bicubic", result.variant, 2, result.device, result.seconds,
+                                         result.tiles, "Bicubic", False)
     assert session.last_run == session.result_run
     assert session.suggested_result_path("png", Path("/tmp")) == Path("/photos/cat_bicubic_x2.png")
     session.mark_saved(Path("/out/cat.jpg"), options="jpg-options")
@@ -81,3 +83,45 @@ def test_a_whole_image_result_replaces_the_region_result():
     assert session.region_result == ((0, 0, 2, 2), region) and session.result is None
     session.set_result(_result(image))
     assert session.region_result is None and session.region == (0, 0, 2, 2)
+
+
+def test_a_new_image_forgets_the_last_run_so_no_label_stays_stale():
+    session = Session()
+    image = _image()
+    session.open_image(image)
+    session.set_result(_result(image))
+    assert session.shown_run is not None and session.shown_size() == (12, 8)
+    session.open_image(_image(), "next")
+    assert session.last_run is None and session.shown_run is None and session.shown_size() is None
+
+
+def test_the_run_names_the_model_and_says_when_the_picker_no_longer_matches():
+    session = Session()
+    image = _image()
+    session.open_image(image)
+    options = UpscaleOptions(model="bicubic", scale=2)
+    session.set_result(upscale_image(image, options), options)
+    run = session.shown_run
+    assert run.title == "Bicubic ×2"
+    assert run.describe() == f"Bicubic ×2 · {run.device} · 0.0 s"
+    assert session.mismatch(options) == []
+    assert session.mismatch(UpscaleOptions(model="bicubic", scale=3)) == ["scale"]
+    assert session.mismatch(UpscaleOptions(model="lanczos", scale=4)) == ["model", "scale"]
+    session.set_region_result((0, 0, 2, 2), upscale_image(image, options), options)
+    assert session.shown_size() is None  # the after side is the original with a patch
+
+
+def test_a_run_with_an_estimated_kernel_says_so():
+    @dataclass
+    class Made:  # the fields of an UpscaleResult that RunInfo reads
+        model: str = "zssr"
+        variant: str | None = None
+        scale: int = 2
+        device: str = "CPU (2 threads)"
+        seconds: float = 76.0
+        tiles: int = 1
+
+    run = RunInfo.of(Made(), UpscaleOptions(model="zssr", scale=2, kernel=np.full((13, 13), 1 / 169)))
+    assert run.kernel and run.title.startswith("ZSSR") and "(estimated kernel) ×2" in run.title
+    assert run.describe().endswith("· CPU (2 threads) · 1:16")
+    assert run.differences(UpscaleOptions(model="realesr-animevideov3", scale=2)) == ["model"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.imageio.image import Image
 
 Box = tuple[int, int, int, int]
@@ -29,7 +30,8 @@ class Change(enum.Enum):
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What made a result: model, variant, scale, device, seconds, tiles."""
+    """What made a result: model (id and display name), variant, scale, device, seconds,
+    tiles, and whether a blur kernel steered it (ZSSR with an estimated kernel)."""
 
     model: str
     variant: str | None
@@ -37,12 +39,53 @@ class RunInfo:
     device: str
     seconds: float
     tiles: int
+    model_name: str = ""
+    kernel: bool = False
 
     @classmethod
-    def of(cls, result) -> RunInfo:
-        """The run of an engine `UpscaleResult`."""
+    def of(cls, result, options=None) -> RunInfo:
+        """The run of an engine `UpscaleResult` (``options``: the `UpscaleOptions` of the
+        job, which tell whether a kernel was given)."""
         return cls(result.model, result.variant, int(result.scale), result.device,
-                   float(result.seconds), int(result.tiles))
+                   float(result.seconds), int(result.tiles), model_display_name(result.model),
+                   getattr(options, "kernel", None) is not None)
+
+    @property
+    def title(self) -> str:
+        """"Real-ESRGAN x4plus ×4", "ZSSR (estimated kernel) ×2", "SPAN · ch48 ×4"."""
+        name = self.model_name or self.model
+        if self.kernel:
+            name += " (estimated kernel)"
+        if self.variant and self.variant != "default":
+            name += f" · {self.variant}"
+        return f"{name} ×{self.scale}"
+
+    def describe(self) -> str:
+        """"SPAN · ch48 ×4 · CPU (2 threads) · 3.2 s": everything that made the result, on
+        one line (the device as the engine described it)."""
+        return f"{self.title} · {self.device} · {human_seconds(self.seconds)}"
+
+    def differences(self, options) -> list[str]:
+        """What of `UpscaleOptions` ``options`` (the picker's choice) differs from this run:
+        "model", "variant", "scale"; empty when the result matches them."""
+        found = []
+        if options.model != self.model:
+            found.append("model")
+        elif options.variant and self.variant and options.variant != self.variant:
+            found.append("variant")
+        if int(options.scale) != self.scale:
+            found.append("scale")
+        return found
+
+
+def model_display_name(model_id: str) -> str:
+    """The registry's name of ``model_id`` (the id itself for an unknown model)."""
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    try:
+        return get_model_spec(model_id).name
+    except Exception:  # noqa: BLE001 - a label must not fail: an unknown id names itself
+        return model_id
 
 
 class Session:
@@ -59,7 +102,7 @@ class Session:
         self.result_saved = False
         self.region: Box | None = None
         self.region_result: tuple[Box, Any] | None = None  # (box, UpscaleResult)
-        self.last_run: RunInfo | None = None  # of the whole image or of a region
+        self.last_run: RunInfo | None = None  # of the whole image or of a region, this image
         self._subscribers: list[Callable[[Change], None]] = []
 
     # -- observers ------------------------------------------------------------------------
@@ -87,6 +130,25 @@ class Session:
             stem += f"_{self.result.model}_x{self.result.scale}"
         return folder / f"{stem}.{fmt}"
 
+    @property
+    def shown_run(self) -> RunInfo | None:
+        """What made the after side shown now: the region's run after a region upscale,
+        else the whole image's (None before the first run on this image)."""
+        return self.last_run
+
+    def shown_size(self) -> tuple[int, int] | None:
+        """(width, height) of the whole-image result shown (None without one)."""
+        if self.result is None or self.region_result is not None:
+            return None
+        pixels = self.result.image.pixels
+        return int(pixels.shape[1]), int(pixels.shape[0])
+
+    def mismatch(self, options) -> list[str]:
+        """What of ``options`` (the picker's `UpscaleOptions`) differs from the run that made
+        the result shown ([] when it matches, or there is none)."""
+        run = self.shown_run
+        return [] if run is None or options is None else run.differences(options)
+
     # -- changes --------------------------------------------------------------------------
     def open_image(self, image: Image, name: str = "") -> None:
         """A new original: drops the results and the region of the previous one."""
@@ -95,12 +157,14 @@ class Session:
         self.result = self.result_run = self.result_path = self.saved_options = None
         self.result_saved = False
         self.region = self.region_result = None
+        self.last_run = None
         self._tell(Change.IMAGE)
 
-    def set_result(self, result) -> None:
-        """A new whole-image result (not saved yet); drops the region's result."""
+    def set_result(self, result, options=None) -> None:
+        """A new whole-image result (not saved yet) made with ``options`` (the job's
+        `UpscaleOptions`); drops the region's result."""
         self.result = result
-        self.result_run = self.last_run = RunInfo.of(result)
+        self.result_run = self.last_run = RunInfo.of(result, options)
         self.result_path = self.saved_options = None
         self.result_saved = False
         self.region_result = None
@@ -111,10 +175,10 @@ class Session:
         self.region = tuple(int(v) for v in box) if box is not None else None
         self._tell(Change.REGION)
 
-    def set_region_result(self, box: Box, result) -> None:
-        """The result of upscaling ``box`` only."""
+    def set_region_result(self, box: Box, result, options=None) -> None:
+        """The result of upscaling ``box`` only (with ``options``)."""
         self.region_result = (tuple(box), result)
-        self.last_run = RunInfo.of(result)
+        self.last_run = RunInfo.of(result, options)
         self._tell(Change.RESULT)
 
     def mark_saved(self, path: Path, options=None) -> None:

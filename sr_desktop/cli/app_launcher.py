@@ -1,11 +1,14 @@
-"""``sr-desktop [--screenshot OUT.png] [--offscreen] [IMAGE]``: the app itself.
+"""``sr-desktop [--screenshot OUT.png [--window-size WxH]] [--offscreen] [IMAGE ...]``: the app.
 
-* With a display: open the main window with IMAGE (default: the bundled sample).
+* With a display: open the main window with the IMAGEs (default: the bundled sample; several
+  fill the Images strip and the first is shown).
 * Without one (no ``DISPLAY``/``WAYLAND_DISPLAY``), or with ``--offscreen``: run the same
   pipeline in an offscreen window — upscale IMAGE with the default model, save the result
   and a PNG screenshot of the window under ``./out/`` and print both paths.
-* ``--screenshot OUT.png``: open the window offscreen with IMAGE, wait until it is idle,
-  save a screenshot of the whole window to OUT.png and exit.
+* ``--screenshot OUT.png``: open the window offscreen with the IMAGEs, wait until it is idle,
+  save a screenshot of the whole window (``--window-size``, default 1600×900) to OUT.png
+  and exit. ``QT_SCALE_FACTOR=1.5`` renders it as at 150 % display scaling (the PNG then
+  has 1.5 × the window size in pixels).
 
 The offscreen runs use a throw-away settings file, so they never change the user's choices.
 """
@@ -22,42 +25,65 @@ from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import SRDesktopError
 
 WINDOW_SIZE = (1600, 900)  # room for the compare view next to the metrics dock
+MIN_WINDOW_SIDE, MAX_WINDOW_SIDE = 200, 10000
 JOB_TIMEOUT_S = 1800.0
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """``"1366x768"`` (or ``1366×768``) → (1366, 768); the argparse type of --window-size."""
+    import argparse
+
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1366x768, got {text!r}") from None
+    if not all(MIN_WINDOW_SIDE <= v <= MAX_WINDOW_SIDE for v in (width, height)):
+        raise argparse.ArgumentTypeError(
+            f"window sides must lie in {MIN_WINDOW_SIDE}..{MAX_WINDOW_SIDE} pixels, got {text!r}")
+    return width, height
 
 
 def launch(args) -> int:
     """Entry point used by ``sr_desktop.cli.main`` for the no-subcommand form."""
-    image = Path(args.image).expanduser() if getattr(args, "image", None) else paths.SAMPLE_IMAGE
+    given = getattr(args, "image", None) or []
+    images = [Path(p).expanduser() for p in ([given] if isinstance(given, str) else given)]
+    images = images or [paths.SAMPLE_IMAGE]
     screenshot = getattr(args, "screenshot", None)
     if screenshot:
-        return take_screenshot(Path(screenshot), image)
+        size = getattr(args, "window_size", None) or WINDOW_SIZE
+        return take_screenshot(Path(screenshot), images, size)
     from sr_desktop.gui.app import has_display
 
     if getattr(args, "offscreen", False) or not has_display():
-        return run_offscreen(image, Path("out"))
-    return run_window(image)
+        return run_offscreen(images[0], Path("out"))
+    return run_window(images)
 
 
-def run_window(image: Path) -> int:
-    """Open the window with ``image`` and run the event loop until it is closed."""
+def run_window(images: list[Path]) -> int:
+    """Open the window with ``images`` and run the event loop until it is closed."""
     from sr_desktop.gui.app import create_application
     from sr_desktop.gui.main_window.window import MainWindow
 
     app = create_application(sys.argv[:1])
     window = MainWindow()
     window.show()
-    window.open_paths([image])  # a bad file shows a message in the window
+    window.open_paths(images)  # bad files show a message in the window
     return int(app.exec())
 
 
-def take_screenshot(out: Path, image: Path) -> int:
-    """Window offscreen with ``image``, idle, saved as a PNG to ``out``."""
+def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] = WINDOW_SIZE) -> int:
+    """Window offscreen at ``size`` with ``images`` (the first shown, all in the strip),
+    idle, saved as a PNG to ``out``."""
     from sr_desktop.engine.imageio import read_image
 
-    read_image(image)  # a bad file is a one-line error before any window exists
+    images = [images] if isinstance(images, Path) else list(images)
+    for image in images:
+        read_image(image)  # a bad file is a one-line error before any window exists
     with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
-        app, window = _offscreen_window(Path(tmp))
-        _open(app, window, image)
+        app, window = offscreen_window(Path(tmp), size)
+        _open(app, window, images)
+        settle(app)
         path = save_window_png(window, out)
         window.close()
     print(path)
@@ -72,8 +98,8 @@ def run_offscreen(image: Path, out_dir: Path) -> int:
 
     read_image(image)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
-        app, window = _offscreen_window(Path(tmp))
-        _open(app, window, image)
+        app, window = offscreen_window(Path(tmp))
+        _open(app, window, [image])
         if not window.picker.set_model_id(DEFAULT_MODEL):
             raise SRDesktopError(f"the default model {DEFAULT_MODEL!r} is not installed")
         spec = window.picker.spec()
@@ -81,7 +107,7 @@ def run_offscreen(image: Path, out_dir: Path) -> int:
         print(f"upscaling {image} with {spec.name} ×{window.picker.scale()} "
               f"on {window.device_label.text().removeprefix('Device: ')} …", flush=True)
         window.start_upscale()
-        _wait(app, window.is_idle, JOB_TIMEOUT_S)
+        wait_until(app, window.is_idle, JOB_TIMEOUT_S)
         if window.result is None:
             raise SRDesktopError(window.last_error or "the upscale did not finish")
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -89,8 +115,8 @@ def run_offscreen(image: Path, out_dir: Path) -> int:
         result_path = window.save_result(out_dir / f"{stem}.png", SaveOptions(format="png"), overwrite=True)
         if result_path is None:
             raise SRDesktopError(window.last_error or "the result could not be saved")
-        _wait(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
-        _settle(app)
+        wait_until(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
+        settle(app)
         shot = save_window_png(window, out_dir / f"{image.stem}_window.png")
         seconds = window.result.seconds
         window.close()
@@ -105,21 +131,25 @@ def _panels_settled(window) -> bool:
     return panel is None or not panel.is_measuring()
 
 
-def save_window_png(window, out: Path) -> Path:
-    """Grab the whole window and write it as PNG (temporary file + rename)."""
+def save_window_png(window, out: Path, quality: int = -1) -> Path:
+    """Grab the whole window (or any widget) and write it (temporary file + rename): PNG,
+    or JPEG at ``quality`` when ``out`` ends in .jpg (the docs' screenshots)."""
     from sr_desktop.engine.core.errors import ImageWriteError
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part")
-    if not window.grab().save(str(tmp), "PNG"):
+    fmt = "JPG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    if not window.grab().save(str(tmp), fmt, quality):
         tmp.unlink(missing_ok=True)
         raise ImageWriteError(out, "the screenshot could not be written")
     os.replace(tmp, out)
     return out
 
 
-def _offscreen_window(settings_dir: Path):
+def offscreen_window(settings_dir: Path, size: tuple[int, int] = WINDOW_SIZE):
+    """(app, window): the main window shown offscreen at ``size`` with its settings in
+    ``settings_dir`` (a first start there), answering "discard" to unsaved-result prompts."""
     from sr_desktop.gui.app import create_application
 
     app = create_application(sys.argv[:1], offscreen=True)
@@ -130,21 +160,22 @@ def _offscreen_window(settings_dir: Path):
         settings=GuiSettings(settings_dir / "gui.ini"),
         confirm_discard=lambda _question: "discard",
     )
-    window.resize(*WINDOW_SIZE)
+    window.resize(*size)
     window.show()
-    _wait(app, lambda: window.isVisible(), 5.0)
+    wait_until(app, lambda: window.isVisible(), 5.0)
     return app, window
 
 
-def _open(app, window, image: Path) -> None:
-    """Open ``image`` in ``window`` and wait until it is shown (raises if it fails)."""
-    window.open_paths([image])
-    _wait(app, window.is_idle, JOB_TIMEOUT_S)
+def _open(app, window, images: list[Path]) -> None:
+    """Open ``images`` in ``window`` (the first is shown) and wait until it is shown
+    (raises if it fails)."""
+    window.open_paths(images)
+    wait_until(app, window.is_idle, JOB_TIMEOUT_S)
     if window.image is None:
-        raise SRDesktopError(window.last_error or f"cannot open {image}")
+        raise SRDesktopError(window.last_error or f"cannot open {images[0]}")
 
 
-def _settle(app, seconds: float = 0.3) -> None:
+def settle(app, seconds: float = 0.3) -> None:
     """Keep processing events briefly: new panel texts post layout requests of their own."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -152,7 +183,7 @@ def _settle(app, seconds: float = 0.3) -> None:
         time.sleep(0.01)
 
 
-def _wait(app, predicate, timeout: float) -> bool:
+def wait_until(app, predicate, timeout: float) -> bool:
     """Process events until ``predicate()`` holds (True) or ``timeout`` s pass (False)."""
     deadline = time.monotonic() + timeout
     app.processEvents()

@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_app_parser() -> argparse.ArgumentParser:
-    """The parser of ``sr-desktop [--screenshot OUT.png] [--offscreen] [IMAGE]``."""
+    """The parser of ``sr-desktop [--screenshot OUT.png [--window-size WxH]] [--offscreen] [IMAGE ...]``."""
+    from sr_desktop.cli.app_launcher import window_size  # no Qt at import time
+
     parser = argparse.ArgumentParser(
         prog="sr-desktop",
         description="Open the SR Desktop window (or, with no display, run the offscreen "
@@ -64,12 +66,19 @@ def build_app_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--screenshot",
         metavar="OUT.png",
-        help="open the window offscreen with IMAGE, wait until idle, save a screenshot, exit",
+        help="open the window offscreen with the IMAGEs, wait until idle, save a screenshot, exit",
+    )
+    parser.add_argument(
+        "--window-size",
+        metavar="WxH",
+        type=window_size,
+        help="window size for --screenshot, e.g. 1366x768 (default 1600x900)",
     )
     parser.add_argument(
         "--offscreen", action="store_true", help="run the no-display pipeline even with a display"
     )
-    parser.add_argument("image", nargs="?", help="image to open (default: the bundled sample)")
+    parser.add_argument("image", nargs="*",
+                        help="images to open (default: the bundled sample); several fill the Images strip")
     return parser
 
 
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     is_app = first is None or first not in commands
     if is_app and any(a in ("-h", "--help") for a in argv) and first is None:
         parser.print_help()
-        print("\nWithout COMMAND: sr-desktop [--screenshot OUT.png] [--offscreen] [IMAGE]")
+        print("\nWithout COMMAND: sr-desktop [--screenshot OUT.png [--window-size WxH]] [--offscreen] [IMAGE ...]")
         return 0
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     logging.basicConfig(

@@ -3,7 +3,7 @@ wraps without overlapping, read-only value labels, compact forms and tight colum
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QEvent, QRect, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -27,6 +27,11 @@ class WrapLabel(QLabel):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_height()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # bold text needs more lines
+            self._fit_height()
 
     def _fit_height(self) -> None:
         # Measured here: QLabel.heightForWidth() never returns less than the minimum

@@ -34,6 +34,7 @@ class CompareContent:
         self.patches: list[tuple[Box, ImageLayer, int]] = []
         self.override: ImageLayer | None = None
         self.override_label = "After"
+        self.after_caption = ""  # what made the result ("SPAN ×4"), set by the window
         self.sx = 1.0  # scene pixels per original pixel
         self.sy = 1.0
 
@@ -41,6 +42,7 @@ class CompareContent:
         """A new original: everything of the after side is dropped, the grid is ×1."""
         self.original = layer
         self.result = None
+        self.after_caption = ""
         self.result_scale = 1
         self.patches = []
         self.override = None
@@ -91,11 +93,11 @@ class CompareContent:
         return self.result is not None or bool(self.patches) or self.override is not None
 
     def after_label(self) -> str:
+        """"After · SPAN ×4", "After (region) · …", or the override's label (a map)."""
         if self.override is not None:
             return self.override_label
-        if self.result is None and self.patches:
-            return "After (region)"
-        return "After"
+        label = "After (region)" if self.result is None and self.patches else "After"
+        return f"{label} · {self.after_caption}" if self.after_caption else label
 
     def scene_rect(self, view: ViewTransform) -> QRectF:
         return QRectF(0.0, 0.0, view.scene_width, view.scene_height)

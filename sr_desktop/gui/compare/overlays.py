@@ -42,14 +42,21 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     painter.restore()
 
 
-def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: QFont) -> None:
+def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: QFont,
+                room: float | None = None) -> None:
     """A bold rounded tag in the top-left (or top-right) corner of `shown`, the image as
-    shown in its pane (not the widget: the image may be small)."""
+    shown in its pane (not the widget: the image may be small). ``room``: the width it
+    may take from that corner (e.g. up to the split divider); longer text is elided."""
     painter.save()
     font = QFont(font)
     font.setBold(True)
     painter.setFont(font)
     metrics = QFontMetricsF(font)
+    if room is not None:
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0.0, room - 2 * LABEL_MARGIN - 16))
+        if not text:
+            painter.restore()
+            return
     w = metrics.horizontalAdvance(text) + 16
     h = metrics.height() + 6
     x = shown.left() + LABEL_MARGIN if left else shown.right() - LABEL_MARGIN - w

@@ -7,9 +7,11 @@ Two modes:
 * ``"side_by_side"``: two panes with the same zoom and centre, before left, after right.
 
 The scene is the result's pixel grid; the before (the original) is drawn stretched over it
-so both line up pixel for pixel. Zoom (1.0 = 100 %) counts result pixels per physical screen
-pixel. Above 100 % pixels are drawn nearest-neighbour (crisp), at or below 100 % smoothly
-(with half-size copies for strong zoom-outs). Arrays are converted to QImages once, when
+so both line up pixel for pixel. ``zoom()`` (1.0 = 100 %) counts physical screen pixels per
+scene (result) pixel; ``magnification()`` counts them per *original* pixel, which an upscale
+does not change — the window shows and sets that one, so the same on-screen size always reads
+the same percentage. Above 100 % zoom pixels are drawn nearest-neighbour (crisp), at or below
+100 % smoothly (with half-size copies for strong zoom-outs). Arrays are converted to QImages once, when
 they are set; painting only draws the visible part.
 
 Setting a very large result converts it on the calling thread (about 0.4 s for 8000×6000 on
@@ -66,11 +68,18 @@ class CompareView(PointerGestures, QWidget):
     regionSelected = Signal(tuple)  # (x, y, w, h) in original pixels
     regionCleared = Signal()
     zoomChanged = Signal(float)
+    #: screen pixels per original pixel (see `magnification`), after every change of it
+    magnificationChanged = Signal(float)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setMouseTracking(True)
-        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        # in the Tab order, so a keyboard user reaches it (Space there shows the original)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName("Before and after comparison")
+        self.setAccessibleDescription(
+            "The original and the upscaled image. Hold Space to see the original; "
+            "Ctrl+plus and Ctrl+minus zoom.")
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._view = ViewTransform()
         self._content = CompareContent()
@@ -83,6 +92,7 @@ class CompareView(PointerGestures, QWidget):
         self._drag: dict | None = None
         self._fit = True
         self._checker = checker_brush()
+        self._magnification = 0.0  # last one told through magnificationChanged
 
     # ------------------------------------------------------------------ images
 
@@ -136,6 +146,15 @@ class CompareView(PointerGestures, QWidget):
         """True when the after side has something (a result, region results or a map)."""
         return self._content.has_result()
 
+    def set_after_caption(self, text: str) -> None:
+        """What made the after side, drawn in its label ("After · SPAN ×4"); "" for none."""
+        self._content.after_caption = str(text)
+        self.update()
+
+    def after_label(self) -> str:
+        """The label drawn on the after side now."""
+        return self._content.after_label()
+
     def has_image(self) -> bool:
         return self._content.original is not None
 
@@ -188,6 +207,16 @@ class CompareView(PointerGestures, QWidget):
     def zoom(self) -> float:
         """Current zoom: result pixels per physical screen pixel (1.0 = 100 %)."""
         return self._view.zoom
+
+    def magnification(self) -> float:
+        """Physical screen pixels per *original* pixel (1.0 = 100 %): the on-screen size of
+        the picture, the same before and after an upscale."""
+        return self._view.zoom * self._content.sx
+
+    def set_magnification(self, factor: float) -> None:
+        """Zoom so that one original pixel covers ``factor`` screen pixels (about the
+        centre of the view)."""
+        self.zoom_to(float(factor) / self._content.sx)
 
     def is_fit(self) -> bool:
         return self._fit
@@ -318,6 +347,10 @@ class CompareView(PointerGestures, QWidget):
         self.update()
         if self._view.zoom != old_zoom:
             self.zoomChanged.emit(self._view.zoom)
+        magnification = self.magnification()
+        if not math.isclose(magnification, self._magnification, rel_tol=1e-9):
+            self._magnification = magnification
+            self.magnificationChanged.emit(magnification)
 
     def _pane_rects(self) -> list[QRectF]:
         full = QRectF(0.0, 0.0, float(max(1, self.width())), float(max(1, self.height())))
@@ -404,8 +437,8 @@ class CompareView(PointerGestures, QWidget):
             content.paint_after(painter, view, pane, right, smooth, checker)
         self._paint_region(painter, pane)
         shown = self._shown_rect(pane)
-        paint_label(painter, shown, "Before", True, self.font())
-        paint_label(painter, shown, content.after_label(), False, self.font())
+        paint_label(painter, shown, "Before", True, self.font(), x - shown.left())
+        paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x)
         # The line spans the image as shown (not the empty margin around a small image).
         paint_divider(painter, QRectF(pane.left(), shown.top(), pane.width(), shown.height()), x)
 
@@ -418,7 +451,8 @@ class CompareView(PointerGestures, QWidget):
         if self._after_visible():
             content.paint_after(painter, view, right, right, smooth, checker)
             self._paint_region(painter, right)
-            paint_label(painter, self._shown_rect(right), content.after_label(), True, self.font())
+            shown = self._shown_rect(right)
+            paint_label(painter, shown, content.after_label(), True, self.font(), shown.width())
         elif self.has_result():
             content.paint_before(painter, view, right, right, smooth, checker)
             self._paint_region(painter, right)

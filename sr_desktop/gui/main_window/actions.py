@@ -18,7 +18,7 @@ ZOOM_PRESETS = ((1.0, "Ctrl+1"), (2.0, "Ctrl+2"), (4.0, "Ctrl+3"), (8.0, "Ctrl+4
 class ActionTarget(Protocol):
     """The window's slots the actions call, and the widgets the menus use."""
 
-    compare: object  # CompareView: zoom_fit, zoom_to, zoom_in, zoom_out
+    compare: object  # CompareView: zoom_fit, set_magnification, zoom_in, zoom_out
     filmstrip_dock: QDockWidget
 
     def open_dialog(self) -> None: ...
@@ -34,6 +34,7 @@ class ActionTarget(Protocol):
     def add_model_dialog(self): ...
     def set_region_tool(self, on: bool) -> None: ...
     def set_compare_mode(self, mode: str) -> None: ...
+    def show_shortcuts(self): ...
 
 
 def make_action(window, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -53,6 +54,17 @@ def make_action(window, text: str, slot, shortcut=None, tip: str = "") -> QActio
     return action
 
 
+def _unique(keys) -> list:
+    """``keys`` without the ones that are empty or repeat an earlier one (as key text)."""
+    seen, kept = set(), []
+    for key in keys:
+        text = QKeySequence(key).toString()
+        if text and text not in seen:
+            seen.add(text)
+            kept.append(key)
+    return kept
+
+
 def build_actions(w: ActionTarget) -> None:
     """Create every action of the window ``w`` as an attribute."""
     std = QKeySequence.StandardKey
@@ -63,16 +75,18 @@ def build_actions(w: ActionTarget) -> None:
     w.save_as_action = a("Save result &as…", w.save_as, "Ctrl+Shift+S",
                          "Save the result with a new name, format or quality")
     w.copy_action = a("&Copy result", w.copy_result, std.Copy, "Copy the result to the clipboard (Ctrl+C)")
-    w.batch_action = a("&Batch export…", w.open_batch_dialog, None, "Upscale a folder of images")
-    w.quit_action = a("&Quit", w.close, std.Quit)
+    w.batch_action = a("&Batch export…", w.open_batch_dialog, "Ctrl+B", "Upscale a folder of images (Ctrl+B)")
+    # Ctrl+Q as well: the standard key is empty on some desktops (and offscreen)
+    w.quit_action = a("&Quit", w.close, _unique(["Ctrl+Q", std.Quit]), "Close the window (Ctrl+Q)")
     w.upscale_action = a("&Upscale", w.start_upscale, ["Ctrl+Return", "Ctrl+Enter"], "Upscale the whole image")
     w.region_action = a("Enhance &region", w.enhance_current_region, "Ctrl+R", "Upscale only the selected region")
     w.cancel_action = a("&Cancel", w.cancel_jobs, "Esc", "Cancel the running job (Esc)")
-    w.add_model_action = a("&Add model…", w.add_model_dialog, None,
+    w.add_model_action = a("&Add model…", w.add_model_dialog, "Ctrl+Shift+M",
                            "Add your own model file (.pth, .safetensors, or an ncnn .param with its .bin)")
     w.fit_action = a("Zoom to &fit", lambda: w.compare.zoom_fit(), "Ctrl+0")
     w.zoom_actions = [
-        a(f"Zoom {int(factor * 100)} %", lambda f=factor: w.compare.zoom_to(f), key)
+        a(f"Zoom {int(factor * 100)} %", lambda f=factor: w.compare.set_magnification(f), key,
+          f"The original at {int(factor * 100)} % of its pixel size, also after an upscale ({key})")
         for factor, key in ZOOM_PRESETS
     ]
     w.zoom_in_action = a("Zoom &in", lambda: w.compare.zoom_in(), ["Ctrl+=", "Ctrl++", std.ZoomIn])
@@ -87,8 +101,12 @@ def build_actions(w: ActionTarget) -> None:
     w.region_tool_action.toggled.connect(w.set_region_tool)
     w.addAction(w.region_tool_action)
     w.mode_group = QActionGroup(w)
-    w.split_action = a("&Split view", lambda: w.set_compare_mode("split"))
-    w.side_action = a("Side &by side", lambda: w.set_compare_mode("side_by_side"))
+    w.split_action = a("&Split view", lambda: w.set_compare_mode("split"), "Ctrl+Alt+S",
+                       "One image with a divider to drag (Ctrl+Alt+S)")
+    w.side_action = a("Side &by side", lambda: w.set_compare_mode("side_by_side"), "Ctrl+Alt+B",
+                      "Before and after next to each other (Ctrl+Alt+B)")
+    w.shortcuts_action = a("&Keyboard shortcuts", w.show_shortcuts, "F1",
+                           "Every keyboard shortcut of the window (F1)")
     for action in (w.split_action, w.side_action):
         action.setCheckable(True)
         w.mode_group.addAction(action)
@@ -131,7 +149,10 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
     w.tools_menu = bar.addMenu("&Tools")
     w.tools_menu.menuAction().setVisible(False)  # shown once a tool is added
 
-    toolbar = w.addToolBar("Main")
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(w.shortcuts_action)
+
+    w.toolbar = toolbar = w.addToolBar("Main")
     toolbar.setObjectName("mainToolbar")
     toolbar.setMovable(False)
     groups = (
@@ -145,3 +166,4 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
             toolbar.addSeparator()
         for action in group:
             toolbar.addAction(action)
+    toolbar.addSeparator()  # the side panels' toggles follow (see MainWindow.add_side_panel)

@@ -1,26 +1,35 @@
-"""The main window's left column: model picker, Upscale, region, progress and view boxes.
+"""The main window's left column: model picker, Upscale, what made the result, progress,
+region and view boxes — in a vertical scroll area, so a short screen scrolls the column
+instead of clipping it.
 
-Widgets only; the window connects them (see ``MainWindow._connect_controls``).
+Widgets only; the window connects them (see ``MainWindow._build_central``).
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QCheckBox,
     QComboBox,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from sr_desktop.gui.main_window.model_picker import ModelPicker
+from sr_desktop.gui.widgets import WrapLabel
 
 REGION_HINT = "Shift+drag on the image (or drag with the Region tool, R) to enhance just a region."
 CONTROLS_WIDTH = 290
+NO_RESULT = "No result yet: pick a model and press Upscale."
 
 
 class ControlsPanel(QWidget):
@@ -36,15 +45,48 @@ class ControlsPanel(QWidget):
         self.upscale_button.setToolTip("Upscale the whole image (Ctrl+Return)")
         self.upscale_button.setMinimumHeight(32)
         self.upscale_button.setStyleSheet("QPushButton { font-weight: bold; }")
+        self.result_label = WrapLabel(NO_RESULT)
+        self.result_label.setObjectName("resultInfo")
+        self.result_label.setAccessibleName("What made the result")
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.picker)
         layout.addWidget(self.upscale_button)
-        layout.addWidget(self._build_region_box())
+        layout.addWidget(self.result_label)
+        # progress right under the action, so it is in sight without scrolling
         layout.addWidget(self._build_progress_box())
+        layout.addWidget(self._build_region_box())
         layout.addWidget(self._build_view_box())
         layout.addStretch(1)
+        for button in self.findChildren(QAbstractButton):
+            # Tab reaches them, a click does not take the focus from the image: Space on
+            # the view keeps showing the original instead of pressing the last button clicked
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+
+    def in_scroll_area(self) -> QScrollArea:
+        """This column in a frameless vertical scroll area as wide as the column and its
+        scroll bar (the window's left side)."""
+        scroll = QScrollArea()
+        scroll.setObjectName("controlsScroll")
+        scroll.setAccessibleName("Controls")
+        scroll.setWidget(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its buttons take the focus, not it
+        bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scroll.setFixedWidth(CONTROLS_WIDTH + bar)
+        return scroll
+
+    def show_result_info(self, text: str, stale: bool = False) -> None:
+        """What made the result shown (``NO_RESULT`` without one); ``stale``: the picker no
+        longer matches it, said in the text and in bold."""
+        font = self.result_label.font()
+        font.setBold(stale)
+        self.result_label.setFont(font)
+        self.result_label.setText(text)
 
     def _build_region_box(self) -> QGroupBox:
         self.region_box = QGroupBox("Region")
@@ -68,6 +110,7 @@ class ControlsPanel(QWidget):
         self.job_label.setWordWrap(True)
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("progressBar")
+        self.progress_bar.setAccessibleName("Progress of the running job")
         self.progress_text = QLabel("")
         self.progress_text.setObjectName("progressText")
         self.progress_text.setWordWrap(True)
@@ -92,6 +135,7 @@ class ControlsPanel(QWidget):
         self.mode_combo = QComboBox()
         self.mode_combo.addItem("Split (drag the divider)", "split")
         self.mode_combo.addItem("Side by side", "side_by_side")
+        self.mode_combo.setAccessibleName("Compare mode")
         self.region_tool_check = QCheckBox("Region tool (R): drag selects a region")
         self.region_tool_check.setToolTip("Without it, Shift+drag selects a region and drag pans")
         hint = QLabel("Hold Space to see the original.\nWheel: zoom · drag: pan")

@@ -30,6 +30,7 @@ from sr_desktop.engine.core.options import (
     parse_tile,
 )
 from sr_desktop.engine.models.base import LITERATURE, ModelSpec
+from sr_desktop.gui.widgets import WrapLabel
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
 REACHABLE_SCALES = (2, 3, 4, 8)
@@ -112,28 +113,34 @@ class ModelPicker(QWidget):
 
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("modelCombo")
+        self.model_combo.setAccessibleName("Model")
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(18)
         self._model_items = QStandardItemModel(self)
         self._fill_model_items()
         self.model_combo.setModel(self._model_items)
 
-        self.description = QLabel()
+        # a WrapLabel: a plain wrapped QLabel in this form got too few lines and ran over
+        # the Variant row
+        self.description = WrapLabel()
         self.description.setObjectName("modelDescription")
-        self.description.setWordWrap(True)
         self.description.setTextFormat(Qt.TextFormat.RichText)
         self.description.setStyleSheet("color: #555;")
 
         self.variant_combo = QComboBox()
+        self.variant_combo.setAccessibleName("Variant")
         self.variant_label = QLabel("Variant")
         self.scale_combo = QComboBox()
         self.scale_combo.setObjectName("scaleCombo")
+        self.scale_combo.setAccessibleName("Scale")
 
         self.device_combo = QComboBox()
         for name in DEVICE_CHOICES:
             self.device_combo.addItem(name, name)
         self._disable_unavailable_devices()
+        self.device_combo.setAccessibleName("Device")
         self.precision_combo = QComboBox()
+        self.precision_combo.setAccessibleName("Precision")
         for name in PRECISION_CHOICES:
             self.precision_combo.addItem(name, name)
         self.tile_spin = QSpinBox()
@@ -142,6 +149,7 @@ class ModelPicker(QWidget):
         self.tile_spin.setSpecialValueText("auto")
         self.tile_spin.setSuffix(" px")
         self.tile_spin.setToolTip("Tile size in input pixels; auto fits it to free memory")
+        self.tile_spin.setAccessibleName("Tile size")
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)

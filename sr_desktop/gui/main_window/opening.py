@@ -1,15 +1,21 @@
 """Opening images in the main window: File ▸ Open, Open recent, the filmstrip, paste and
 drops. Files are decoded in a background queue (``loader``), so a big photo does
-not freeze the window; the decoded image goes to the window's ``show_image``."""
+not freeze the window; the decoded image goes to the window's ``show_image``.
+
+Several files at once (a drop, File ▸ Open) are one *batch*: every image file goes to the
+strip and the first one that decodes is shown (a broken first file does not stop the
+rest). What could not be opened is told in one summary line ("2 of 3 files could not be
+opened: …") with a "Details…" button that lists each file and why."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox, QWidget
 
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
@@ -25,6 +31,33 @@ from sr_desktop.gui.worker import JobQueue
 
 #: show_image(image, name, display): the window shows a new original
 ShowImage = Callable[[Image, str, object], None]
+#: how many failed files the summary line names before "and N more"
+SUMMARY_NAMES = 3
+
+
+@dataclass
+class OpenBatch:
+    """The files of one drop or Open: how many were given, those still to try if the one
+    being read fails, and (name, reason) of each that could not be opened."""
+
+    total: int
+    waiting: list[Path] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """"2 of 3 files could not be opened: a.txt (not a supported image type), …"."""
+        names = [f"{name} ({reason})" for name, reason in self.failures[:SUMMARY_NAMES]]
+        more = len(self.failures) - SUMMARY_NAMES
+        if more > 0:
+            names.append(f"and {more} more")
+        count = len(self.failures)
+        head = (f"{count} of {self.total} files could not be opened" if self.total > 1
+                else "Cannot open")
+        return f"{head}: {', '.join(names)}"
+
+    def details(self) -> str:
+        """One line per file that could not be opened, with the whole reason."""
+        return "\n".join(f"{name}: {reason}" for name, reason in self.failures)
 
 
 class ImageOpener:
@@ -58,6 +91,7 @@ class ImageOpener:
         self.loader = JobQueue(parent, runner=with_display_layer(read_image_job))
         self.loader.jobFinished.connect(self._on_loaded)
         self.loader.jobFailed.connect(self._on_failed)
+        self.batch: OpenBatch | None = None  # the files of the last drop or Open
         filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
         self.rebuild_recent_menu()
 
@@ -73,51 +107,79 @@ class ImageOpener:
             self.open_paths([Path(n) for n in names])
 
     def open_paths(self, paths) -> bool:
-        """Add files (and the images inside folders) to the filmstrip and open the first.
+        """Add files (and the images inside folders) to the filmstrip and open the first
+        that decodes.
 
-        Files that are not images are reported in the message bar. Returns True if an
-        image was opened.
+        What cannot be opened is summed up in one message (details on demand). Returns
+        True if an image is being opened.
         """
         from sr_desktop.engine.imageio import is_image_path
 
         files: list[Path] = []
-        rejected: list[str] = []
+        rejected: list[tuple[str, str]] = []
         for path in (Path(p) for p in paths):
             if path.is_dir():
                 inside = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
                 if not inside:
-                    rejected.append(f"{path.name}/ (no images in the folder)")
+                    rejected.append((f"{path.name}/", "no images in the folder"))
                 files.extend(inside)
             elif not path.exists():
-                rejected.append(f"{path.name} (file not found)")
+                rejected.append((path.name, "file not found"))
             elif is_image_path(path):
                 files.append(path)
             else:
-                rejected.append(f"{path.name} (not a supported image type)")
+                rejected.append((path.name, "not a supported image type"))
+        self.batch = OpenBatch(len(files) + len(rejected), files[1:], rejected)
         self.message_bar.clear()
         if rejected:
-            self.feedback.show_error("Cannot open " + ", ".join(rejected))
+            self._report_batch()
         if not files:
             return False
         self.filmstrip.add_paths(files)
         self.filmstrip_dock.setVisible(self.filmstrip.count() > 1)
-        return self.open_image(files[0])
+        return self.open_image(files[0], keep_batch=True)
 
-    def open_image(self, path: Path) -> bool:
+    def open_image(self, path: Path, keep_batch: bool = False) -> bool:
         """Start reading ``path`` in the background; it is shown when decoded.
 
         Asks first if an unsaved result would be lost (False if the user declines). A
         newer open request replaces one still waiting. Errors go to the message bar.
+        ``keep_batch``: part of the `batch` of `open_paths` (else it starts none).
         """
         path = Path(path)
+        if not keep_batch:
+            self.batch = None
         if not self.may_discard_result():
             self._select_current()
             return False
+        self._read(path)
+        return True
+
+    def show_failure_details(self) -> QMessageBox | None:
+        """The "Details…" of the summary: each file that could not be opened and why (a
+        non-modal box, returned; None without failures)."""
+        if self.batch is None or not self.batch.failures:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Warning, "Files not opened", self.batch.summary(),
+                          QMessageBox.StandardButton.Close, self.parent)
+        box.setDetailedText(self.batch.details())
+        box.setInformativeText("Press Show Details… for the reason of each file.")
+        box.setModal(False)
+        box.show()
+        return box
+
+    def _read(self, path: Path) -> None:
         self.filmstrip.add_paths([path])
         self.filmstrip.select_path(path)
         self.feedback.show_status(f"Opening {path.name}…")
         self.loader.submit(Job(None, path))
-        return True
+
+    def _report_batch(self) -> None:
+        """The batch's summary in the message bar, with "Details…" when it lists several."""
+        batch = self.batch
+        self.feedback.show_error(batch.summary())
+        if batch.total > 1 or len(batch.failures) > 1:
+            self.message_bar.set_action("Details…", self.show_failure_details)
 
     def paste(self) -> None:
         """Ctrl+V: open the clipboard's image, or the files it holds."""
@@ -194,5 +256,22 @@ class ImageOpener:
 
     def _on_failed(self, job: Job, message: str) -> None:
         self.feedback.show_status("")
-        self.feedback.show_error(message)
-        self._select_current()
+        batch = self.batch
+        if batch is None or self.loader.pending is not None:
+            self.feedback.show_error(message)
+            self._select_current()
+            return
+        batch.failures.append((Path(job.options).name, _reason(message, Path(job.options))))
+        self._report_batch()
+        if batch.waiting:
+            self._read(batch.waiting.pop(0))  # the next file of the same drop
+        else:
+            self._select_current()
+
+
+def _reason(message: str, path: Path) -> str:
+    """The reason of a read error without the file name the summary already shows."""
+    for prefix in (f"cannot read {path}: ", f"cannot read {path.name}: ", f"{path}: ", f"{path.name}: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message

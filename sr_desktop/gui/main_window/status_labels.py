@@ -8,6 +8,10 @@ from sr_desktop.app.session import RunInfo
 from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.imageio.image import Image
 
+NO_RUN = "No run yet"
+ZOOM_TIP = ("Zoom: how big one pixel of the original is on screen (100 % = one screen pixel); "
+            "an upscale does not change it")
+
 
 class StatusLabels:
     """``size_label``, ``zoom_label``, ``time_label`` and ``device_label`` in ``status``."""
@@ -16,7 +20,8 @@ class StatusLabels:
         self.device_label = QLabel()
         self.size_label = QLabel()
         self.zoom_label = QLabel()
-        self.time_label = QLabel("No run yet")
+        self.zoom_label.setToolTip(ZOOM_TIP)
+        self.time_label = QLabel(NO_RUN)
         for label in (self.size_label, self.zoom_label, self.time_label, self.device_label):
             label.setContentsMargins(6, 0, 6, 0)
             status.addPermanentWidget(label)
@@ -31,20 +36,32 @@ class StatusLabels:
             text = device
         self.device_label.setText(f"Device: {text}")
 
-    def show_sizes(self, image: Image | None, scale: int) -> None:
-        """"600×400 → 2400×1600" (or "No image")."""
+    def show_sizes(self, image: Image | None, scale: int, shown: tuple[int, int] | None = None,
+                   region_scale: int | None = None) -> None:
+        """The original's size and the result's: "600×400 → 2400×1600" for the result shown
+        (``shown``), "600×400 → region ×4" after a region upscale, and the picked ``scale``'s
+        size marked as planned before any result ("600×400 · ×4 gives 2400×1600")."""
         if image is None:
             self.size_label.setText("No image")
             return
         w, h = image.width, image.height
-        self.size_label.setText(f"{w}×{h} → {w * scale}×{h * scale}")
+        if shown is not None:
+            self.size_label.setText(f"{w}×{h} → {shown[0]}×{shown[1]}")
+        elif region_scale is not None:
+            self.size_label.setText(f"{w}×{h} → region ×{region_scale}")
+        else:
+            self.size_label.setText(f"{w}×{h} · ×{scale} gives {w * scale}×{h * scale}")
 
-    def show_zoom(self, factor: float) -> None:
-        self.zoom_label.setText(f"Zoom {factor * 100:.0f} %")
+    def show_zoom(self, magnification: float) -> None:
+        """"Zoom 200 %": screen pixels per original pixel (see ``ZOOM_TIP``)."""
+        self.zoom_label.setText(f"Zoom {magnification * 100:.0f} %")
 
-    def show_run(self, run: RunInfo) -> None:
-        """"Last run: 1.2 s (bicubic ×2, 1 tile)"."""
+    def show_run(self, run: RunInfo | None) -> None:
+        """"Last run: 1.2 s (Bicubic ×2, 1 tile)", or "No run yet" (a new image)."""
+        if run is None:
+            self.time_label.setText(NO_RUN)
+            return
         self.time_label.setText(
-            f"Last run: {human_seconds(run.seconds)} ({run.model} ×{run.scale}, "
+            f"Last run: {human_seconds(run.seconds)} ({run.title}, "
             f"{run.tiles} tile{'s' if run.tiles != 1 else ''})"
         )

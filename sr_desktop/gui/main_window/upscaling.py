@@ -89,8 +89,8 @@ class Upscaler(QObject):
             self.feedback.show_error(f"cannot show the result: {exc}")
             return
         if job.box is None:
-            self.session.set_result(result)
+            self.session.set_result(result, job.options)
             self.on_result(job.image, result)
         else:
-            self.session.set_region_result(job.box, result)
+            self.session.set_region_result(job.box, result, job.options)
             self.on_region_result(job.image, result, job.box)

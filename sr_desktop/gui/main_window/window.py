@@ -6,14 +6,19 @@ result, the region and whether the result is saved live in a `Session`
 threads) that calls the engine. The window is composed of collaborators, each given what
 it uses in its constructor:
 
-* `ControlsPanel`   the left column (picker, Upscale, region, progress, view)
+* `ControlsPanel`   the left column (picker, Upscale, what made the result, progress,
+                    region, view), scrolling on a short screen
 * `Upscaler`        whole-image and region upscales through the upscale ``queue``
 * `ProgressView`    the progress box following that queue
+* `ResultInfo`      what made the result shown, and whether the picker still matches it
 * `ImageOpener`     File ▸ Open, recent files, filmstrip, paste, drops; the ``loader`` queue
 * `ResultSaver`     save / save as / copy / unsaved-result prompt (dialogs injectable:
                     ``confirm_discard``, ``ask_save_target``)
 * `ModelAdder`, `BatchExport`, `KernelTools`  Models ▸ Add…, batch export, blur kernel
 * ``actions``       actions, shortcuts, menus and toolbar; `MessageBar` for errors
+
+At about 540 lines this module is over the usual size: most of it is one-line public
+methods that tests and panels call, each handing over to a collaborator.
 
 Queues: ``queue`` runs upscales (one at a time, a newer request waits as *pending*),
 ``loader`` decodes images, the metrics panel and the kernel panel have their own, so a
@@ -27,7 +32,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -41,6 +46,7 @@ from sr_desktop.app.jobs import Job, JobRunner
 from sr_desktop.app.session import Change, Session
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.gui.accessible_names import name_unnamed
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.main_window.actions import (
     ZOOM_PRESETS,
@@ -52,8 +58,10 @@ from sr_desktop.gui.main_window.filmstrip import Filmstrip
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.opening import ImageOpener
 from sr_desktop.gui.main_window.progress_view import ProgressView
+from sr_desktop.gui.main_window.result_info import ResultInfo
 from sr_desktop.gui.main_window.save_dialog import SAVE_FORMATS, SaveAsDialog
 from sr_desktop.gui.main_window.saving import AskSaveTarget, ConfirmDiscard, ResultSaver
+from sr_desktop.gui.main_window.shortcuts_sheet import ShortcutsSheet
 from sr_desktop.gui.main_window.space_hold import SpaceHoldFilter
 from sr_desktop.gui.main_window.status_labels import StatusLabels
 from sr_desktop.gui.main_window.tools import (
@@ -71,6 +79,8 @@ __all__ = ["REGION_HINT", "SAVE_FORMATS", "ZOOM_PRESETS", "MainWindow", "Message
 
 #: how long closing the window waits for all worker threads together
 CLOSE_TIMEOUT_S = 2.0
+#: the size at the first start: fits a 1366×768 screen (its usable height is about 720)
+FIRST_SIZE = QSize(1280, 700)
 METRICS_PANEL_TITLE = "Metrics"
 
 
@@ -112,6 +122,7 @@ class MainWindow(QMainWindow):
         self.status_labels = labels = StatusLabels(self.statusBar())
         self.size_label, self.zoom_label = labels.size_label, labels.zoom_label
         self.time_label, self.device_label = labels.time_label, labels.device_label
+        self.result_info = ResultInfo(self.session, self.picker, self.controls, self.compare, labels)
         self.saver = ResultSaver(self.session, self.settings, self, self, confirm_discard, ask_save_target)
         self.batch_export = BatchExport(self, self.session, self.settings, self.message_bar)
         self.opener = ImageOpener(
@@ -148,6 +159,7 @@ class MainWindow(QMainWindow):
         # the widgets tests and panels reach through the window
         self.picker = c.picker
         self.upscale_button = c.upscale_button
+        self.result_label = c.result_label
         self.region_box, self.region_label = c.region_box, c.region_label
         self.region_rerun_button, self.region_clear_button = c.region_rerun_button, c.region_clear_button
         self.apply_whole_button = c.apply_whole_button
@@ -168,7 +180,7 @@ class MainWindow(QMainWindow):
         self.compare.setObjectName("compareView")
         self.compare.regionSelected.connect(self._on_region_selected)
         self.compare.regionCleared.connect(lambda: self.session.select_region(None))
-        self.compare.zoomChanged.connect(lambda factor: self.status_labels.show_zoom(factor))
+        self.compare.magnificationChanged.connect(lambda factor: self.status_labels.show_zoom(factor))
         self.compare.installEventFilter(SpaceHoldFilter(self.compare))
 
         right = QWidget()
@@ -181,12 +193,14 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(c)
+        self.controls_scroll = c.in_scroll_area()
+        layout.addWidget(self.controls_scroll)
         layout.addWidget(right, 1)
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
         self.filmstrip = Filmstrip()
+        self.filmstrip.setAccessibleName("Images")
         self.filmstrip_dock = QDockWidget("Images", self)
         self.filmstrip_dock.setObjectName("filmstripDock")
         self.filmstrip_dock.setWidget(self.filmstrip)
@@ -206,12 +220,19 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"panel:{title}")
         dock.setWidget(widget)
+        name_unnamed(widget, f"{title} panel")  # e.g. its scroll area, for a screen reader
         dock.setAllowedAreas(
             Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
         )
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        if self.side_panels:  # one tab each: the panels share the height of the window
+            self.tabifyDockWidget(next(iter(self.side_panels.values())), dock)
         self.side_panels[title] = dock
-        self.panels_menu.addAction(dock.toggleViewAction())
+        toggle = dock.toggleViewAction()
+        toggle.setToolTip(f"Show or hide the {title} panel")
+        toggle.triggered.connect(lambda _on: self.remember_layout())  # kept at once, not only on close
+        self.panels_menu.addAction(toggle)
+        self.toolbar.addAction(toggle)  # one click away
         return dock
 
     def _install_metrics_panel(self):
@@ -239,13 +260,23 @@ class MainWindow(QMainWindow):
         self.tools_menu.menuAction().setVisible(True)
 
     def _restore_geometry(self) -> None:
+        """The last size, and which panels were open; at the first start the image area
+        alone (the side panels are one click away in the toolbar)."""
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            self.resize(FIRST_SIZE)
         state = self.settings.window_state()
-        if state is not None:
-            self.restoreState(state)
+        if state is not None and self.restoreState(state):
             self.filmstrip_dock.setVisible(self.filmstrip.count() > 1)
+            return
+        for dock in self.side_panels.values():
+            dock.hide()
+
+    def remember_layout(self) -> None:
+        """Store the window's size and which panels are open (on close and when a panel is
+        shown or hidden)."""
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.sync()
 
     # ================================================================ session state
     @property
@@ -272,19 +303,19 @@ class MainWindow(QMainWindow):
         self.compare.clear_region()
         self.session.open_image(image, name)
         self.imageOpened.emit(image)
+        self.compare.setFocus(Qt.FocusReason.OtherFocusReason)  # so Space shows the original
 
     def _on_session_changed(self, change: Change) -> None:
         if change is Change.IMAGE:
             self.setWindowTitle(f"{self.session.image_name} — SR Desktop")
-            self._update_status()
         if change in (Change.IMAGE, Change.REGION):
             box = self.session.region
             self.region_label.setText(
                 REGION_HINT if box is None else f"Region {box[2]}×{box[3]} at ({box[0]}, {box[1]})"
             )
-        if change is Change.RESULT:
+        if change in (Change.IMAGE, Change.RESULT):
             self.status_labels.show_run(self.session.last_run)
-            self._update_status(self.session.last_run.scale)
+            self._update_status()
         self._update_actions()
 
     # ================================================================ opening (ImageOpener)
@@ -394,7 +425,9 @@ class MainWindow(QMainWindow):
             self.progress_view.show_cancelling()
 
     def _on_busy_changed(self, busy: bool) -> None:
-        if not busy:
+        if busy:  # on a short screen the column may be scrolled away from the progress
+            self.controls_scroll.ensureWidgetVisible(self.progress_box, 0, 0)
+        else:
             self._emit_idle()
         self._update_actions()
 
@@ -415,6 +448,13 @@ class MainWindow(QMainWindow):
         self.compare.set_tool("region" if on else "pan")
         self.region_tool_action.setChecked(on)
         self.region_tool_check.setChecked(on)
+
+    def show_shortcuts(self) -> ShortcutsSheet:
+        """Help ▸ Keyboard shortcuts (F1): the non-modal sheet (returned)."""
+        sheet = ShortcutsSheet(self.actions(), self)
+        sheet.show()
+        self.shortcuts_sheet = sheet
+        return sheet
 
     def show_error(self, message: str, level: str = "error") -> None:
         """Non-modal message above the image; also logged and kept in ``last_error``."""
@@ -465,10 +505,9 @@ class MainWindow(QMainWindow):
         self.upscale_button.setText("Upscale (queue)" if busy else "Upscale")
         self.estimate_kernel_action.setEnabled(has_image)
 
-    def _update_status(self, scale: int | None = None) -> None:
-        """Device and size labels; ``scale`` of the last run, else the picked one."""
-        self.status_labels.show_device(self.picker.device())
-        self.status_labels.show_sizes(self.image, scale if scale is not None else self.picker.scale())
+    def _update_status(self) -> None:
+        """The status line's device and sizes, and what made the result shown."""
+        self.result_info.refresh()
 
     # ================================================================ keys and closing
     def keyPressEvent(self, event) -> None:
@@ -499,6 +538,5 @@ class MainWindow(QMainWindow):
         ])
         log.info("closing: jobs stopped=%s after %.2f s", stopped, time.perf_counter() - started)
         self.picker.save_settings(self.settings)
-        self.settings.save_window(self.saveGeometry(), self.saveState())
-        self.settings.sync()
+        self.remember_layout()
         event.accept()

@@ -1,0 +1,277 @@
+"""The main window as a photographer uses it (issue 19): it fits a 1366×768 laptop, opens
+the good files of a mixed drop, labels every result with what made it (never stale), keeps
+one zoom definition, works from the keyboard with every focusable widget named, and opens
+at the first start with the image area alone."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from sr_desktop.engine.pipeline import upscale
+from sr_desktop.gui.accessible_names import accessible_name, takes_focus
+from sr_desktop.gui.app import create_application
+from sr_desktop.gui.main_window.controls import NO_RESULT
+from sr_desktop.gui.main_window.window import MainWindow
+from sr_desktop.gui.settings import GuiSettings
+from tests.test_gui_main_window import drop, open_and_wait, pick_bicubic, slow_runner, wait_idle, write_png
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning"),
+]
+
+#: a 1366×768 screen less a task bar; and the same screen at 150 % display scaling
+LAPTOP = (1366, 720)
+LAPTOP_150 = (int(1366 / 1.5), int(720 / 1.5))
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    create_application()
+    made = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(made)
+    made.resize(*LAPTOP)
+    made.show()
+    qtbot.waitExposed(made)
+    yield made
+    made.queue.shutdown(2.0)
+
+
+def three_images(tmp_path):
+    return [write_png(tmp_path / f"photo{i}.png", 48, 32, i) for i in range(3)]
+
+
+# ------------------------------------------------------------------ 1. fits a laptop
+def test_the_window_fits_a_1366x768_laptop_with_the_strip_and_the_panels(window, tmp_path, qtbot):
+    open_and_wait(qtbot, window, three_images(tmp_path))
+    assert window.filmstrip_dock.isVisible()
+    for dock in window.side_panels.values():
+        dock.show()
+    qtbot.wait(50)
+    hint = window.minimumSizeHint()
+    # measured: 601×340 with the strip and both panels (the old window needed 808 px)
+    assert hint.width() <= LAPTOP_150[0] and hint.height() <= LAPTOP_150[1]
+    for size in (LAPTOP, LAPTOP_150):
+        window.resize(*size)
+        qtbot.waitUntil(lambda s=size: window.size().toTuple() == s, timeout=2000)
+    # the left column scrolls instead of squeezing: the model description stays above
+    # the Variant row, the region hint keeps all its lines
+    picker = window.picker
+    description = picker.description
+    assert description.geometry().bottom() < picker.variant_combo.geometry().top()
+    assert description.height() >= description.minimumHeight() > 0
+    assert window.region_label.height() >= window.region_label.sizeHint().height() - 1
+    scroll = window.findChild(QWidget, "controlsScroll")
+    assert scroll.verticalScrollBar().maximum() > 0  # at 911×480 the column scrolls
+
+
+def test_on_a_short_screen_a_starting_job_brings_the_progress_into_sight(qtbot, tmp_path):
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=slow_runner,
+                        confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.resize(*LAPTOP_150)
+    window.show()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 96, 64)])
+    scroll = window.controls_scroll
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # scrolled down
+    window.start_upscale()
+    qtbot.waitUntil(lambda: window.queue.is_busy(), timeout=5000)
+    box = window.progress_box
+    top = box.mapTo(scroll.viewport(), box.rect().topLeft()).y()
+    assert 0 <= top and top + box.height() <= scroll.viewport().height()
+    window.cancel_jobs()
+    wait_idle(qtbot, window)
+    window.queue.shutdown(2.0)
+
+
+# ------------------------------------------------------------------ 2. mixed drop
+def test_a_mixed_drop_opens_the_good_file_and_sums_up_the_rest(window, tmp_path, qtbot):
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"not a jpeg at all")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    photo = write_png(tmp_path / "photo.png", 20, 14)
+    drop(window, [fake, notes, photo])
+    qtbot.waitUntil(lambda: window.image is not None and window.is_idle(), timeout=20000)
+    assert window.image.path == photo
+    text = window.message_bar.text()
+    assert text.startswith("2 of 3 files could not be opened: ")
+    assert "notes.txt (not a supported image type)" in text and "fake.jpg" in text
+    assert window.message_bar.action_text() == "Details…"
+    box = window.opener.show_failure_details()
+    assert "fake.jpg: " in box.detailedText() and "notes.txt: " in box.detailedText()
+    box.close()
+    assert fake in window.filmstrip.paths() and photo in window.filmstrip.paths()
+
+
+# ------------------------------------------------------------------ 3. labels
+def test_labels_name_the_result_follow_the_image_and_mark_a_stale_result(window, tmp_path, qtbot):
+    first, second, _ = three_images(tmp_path)
+    open_and_wait(qtbot, window, [first])
+    pick_bicubic(window, 2)
+    assert window.size_label.text() == "48×32 · ×2 gives 96×64"  # planned, and said so
+    assert window.result_label.text() == NO_RESULT
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.size_label.text() == "48×32 → 96×64"  # the displayed result's size
+    assert window.result_label.text().startswith("Result: Bicubic ×2 · ")
+    assert window.compare.after_label() == "After · Bicubic ×2"
+    assert "(Bicubic ×2, 1 tile)" in window.time_label.text()
+
+    window.picker.set_scale(4)  # the result no longer matches the picker
+    assert "Not what the picker is set to now (scale changed)" in window.result_label.text()
+    assert window.result_label.font().bold()
+    assert window.compare.after_label() == "After · Bicubic ×2 (not the picked settings)"
+    assert window.size_label.text() == "48×32 → 96×64"
+
+    window.open_paths([second])  # switching image clears everything of the first
+    qtbot.waitUntil(lambda: window.image is not None and window.image.path == second, timeout=20000)
+    assert window.time_label.text() == "No run yet"
+    assert window.result_label.text() == NO_RESULT
+    assert window.compare.after_label() == "After"
+    assert window.size_label.text() == "48×32 · ×4 gives 192×128"
+
+
+def fake_zssr_runner(job, progress, cancel):
+    """A ZSSR job's result without the training: a bicubic upscale that says it is ZSSR."""
+    options = dataclasses.replace(job.options, model="bicubic", kernel=None)
+    return dataclasses.replace(upscale.upscale_image(job.image, options, progress, cancel), model="zssr")
+
+
+def test_after_zssr_with_a_kernel_the_labels_say_zssr(qtbot, tmp_path):
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=fake_zssr_runner,
+                        confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.show()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])
+    pick_bicubic(window, 2)
+    kernel = [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    assert window.upscale_with_kernel(kernel, 2) is not None
+    wait_idle(qtbot, window)
+    assert window.result.model == "zssr"
+    assert window.compare.after_label().startswith("After · ZSSR")
+    assert "(estimated kernel) ×2" in window.result_label.text()
+    assert "model changed" in window.result_label.text()  # the picker says Bicubic
+    assert "ZSSR" in window.time_label.text()
+    window.queue.shutdown(2.0)
+
+
+# ------------------------------------------------------------------ 6. one zoom
+def test_the_zoom_label_keeps_its_meaning_across_an_upscale(window, tmp_path, qtbot):
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])
+    pick_bicubic(window, 4)
+    window.zoom_actions[1].trigger()  # "Zoom 200 %"
+    assert window.compare.magnification() == pytest.approx(2.0)
+    assert window.zoom_label.text() == "Zoom 200 %"
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.compare.has_result()
+    assert window.compare.magnification() == pytest.approx(2.0)  # same size on screen …
+    assert window.zoom_label.text() == "Zoom 200 %"  # … same number (it read 50 % before)
+    window.zoom_actions[0].trigger()
+    assert window.zoom_label.text() == "Zoom 100 %"
+    assert window.compare.zoom() == pytest.approx(0.25)  # result pixels: 4 per screen pixel
+
+
+# ------------------------------------------------------------------ 7. keyboard
+def test_the_view_is_in_the_tab_order_and_space_there_shows_the_original(window, tmp_path, qtbot):
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])
+    pick_bicubic(window, 2)
+    qtbot.mouseClick(window.upscale_button, Qt.MouseButton.LeftButton)  # a click…
+    wait_idle(qtbot, window)
+    assert window.focusWidget() is window.compare  # …leaves the focus on the image
+    jobs = []
+    window.queue.jobStarted.connect(jobs.append)
+    qtbot.keyPress(window.compare, Qt.Key.Key_Space)
+    assert window.compare.show_original()
+    qtbot.keyRelease(window.compare, Qt.Key.Key_Space)
+    assert not window.compare.show_original()
+    qtbot.wait(50)
+    assert jobs == []  # Space pressed no button
+
+    window.upscale_button.setFocus()  # Tab from the Upscale button reaches the view
+    for _ in range(40):
+        if window.focusWidget() is window.compare:
+            break
+        window.focusNextChild()
+    assert window.focusWidget() is window.compare
+
+
+def test_shortcuts_exist_and_the_help_sheet_lists_them(window):
+    def keys(action):
+        return [k.toString() for k in action.shortcuts()]
+
+    assert "Ctrl+Q" in keys(window.quit_action)
+    assert keys(window.batch_action) == ["Ctrl+B"]
+    assert keys(window.add_model_action) == ["Ctrl+Shift+M"]
+    assert keys(window.split_action) == ["Ctrl+Alt+S"]
+    assert keys(window.side_action) == ["Ctrl+Alt+B"]
+    every = [k for a in window.actions() for k in set(keys(a))]
+    assert len(every) == len(set(every)), "a key is bound to two actions"
+    sheet = window.show_shortcuts()
+    rows = dict(sheet.rows())
+    native = QKeySequence("Ctrl+Alt+B").toString(QKeySequence.SequenceFormat.NativeText)
+    assert rows["Side by side"] == native and "Quit" in rows and "Batch export" in rows
+    assert rows["Show the original while held (image focused)"] == "Space"
+    sheet.close()
+
+
+def test_every_focusable_widget_has_an_accessible_name(window, tmp_path, qtbot):
+    open_and_wait(qtbot, window, three_images(tmp_path))
+    window.show_error("a message with an action")
+    window.message_bar.set_action("Details…", lambda: None)
+    window.picker.advanced.expand(animate=False)
+    for title, dock in window.side_panels.items():
+        dock.show()
+        dock.raise_()
+        qtbot.wait(20)
+        walked = [w for w in window.findChildren(QWidget)
+                  if takes_focus(w) and w.window() is window and w.isVisibleTo(window)]
+        unnamed = [f"{type(w).__name__} {w.objectName()!r}" for w in walked if not accessible_name(w)]
+        assert len(walked) > 25, title  # measured: 39 with the metrics panel shown
+        assert unnamed == [], title
+
+
+# ------------------------------------------------------------------ 11. first start
+def test_first_start_shows_the_image_area_and_remembers_the_panels(qtbot, tmp_path):
+    create_application()
+    settings_path = tmp_path / "gui.ini"
+    first = MainWindow(settings=GuiSettings(settings_path))
+    qtbot.addWidget(first)
+    first.show()
+    assert first.side_panels and not any(d.isVisible() for d in first.side_panels.values())
+    toggle = first.side_panels["Metrics"].toggleViewAction()
+    assert toggle in first.toolbar.actions()  # one click away
+    toggle.trigger()
+    assert first.side_panels["Metrics"].isVisible()
+    again = MainWindow(settings=GuiSettings(settings_path))  # remembered at once (a crash keeps it)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.side_panels["Metrics"].isVisible()
+    first.close()
+    again.close()
+
+
+# ------------------------------------------------------------------ proof: --screenshot
+def test_screenshot_command_takes_a_window_size_and_several_images(qtbot, tmp_path, capsys):
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.imageio import read_image
+
+    create_application()
+    images = [str(p) for p in three_images(tmp_path)]
+    out = tmp_path / "laptop.png"
+    assert main(["--screenshot", str(out), "--window-size", "1366x768", *images]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    shot = read_image(out)
+    assert (shot.width, shot.height) == (1366, 768)  # the strip fits: the window kept its size
+    with pytest.raises(SystemExit) as usage:  # argparse's usage error: exit status 2
+        main(["--screenshot", str(tmp_path / "bad.png"), "--window-size", "wide", images[0]])
+    assert usage.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()
