@@ -37,11 +37,7 @@ COLOUR_LITERAL = re.compile(
 #: palette role to use (see the issue-19 note); the last test fails once one is fixed,
 #: so the entry is removed with the fix and the list only shrinks
 NOT_YET_FIXED = {
-    "main_window/model_picker.py",
-    "main_window/controls.py",
     "kernel/panel.py",
-    "compare/overlays.py",
-    "compare/view.py",
 }
 
 

@@ -22,9 +22,9 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
     painter.setBrush(Qt.BrushStyle.NoBrush)
     outline = rect.adjusted(-0.5, -0.5, 0.5, 0.5)
-    painter.setPen(QPen(QColor(0, 0, 0, 220), 1.0))
+    painter.setPen(QPen(QColor(0, 0, 0, 220), 1.0))  # on-image colour
     painter.drawRect(outline.adjusted(-1, -1, 1, 1))
-    dashed = QPen(QColor(255, 255, 255), 1.0, Qt.PenStyle.DashLine)
+    dashed = QPen(QColor(255, 255, 255), 1.0, Qt.PenStyle.DashLine)  # on-image colour
     dashed.setCosmetic(True)
     painter.setPen(dashed)
     painter.drawRect(outline)
@@ -36,8 +36,8 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     tw, th = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
     ty = rect.top() - th - 3 if rect.top() - th - 3 >= pane.top() else rect.top() + 3
     tag = QRectF(max(pane.left(), rect.left()), ty, tw, th)
-    painter.fillRect(tag, QColor(0, 0, 0, 170))
-    painter.setPen(QColor(255, 255, 255))
+    painter.fillRect(tag, QColor(0, 0, 0, 170))  # on-image colour
+    painter.setPen(QColor(255, 255, 255))  # on-image colour
     painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
     painter.restore()
 
@@ -63,9 +63,9 @@ def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: Q
     rect = QRectF(x, shown.top() + LABEL_MARGIN, w, h)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor(0, 0, 0, 150))
+    painter.setBrush(QColor(0, 0, 0, 150))  # on-image colour
     painter.drawRoundedRect(rect, 4, 4)
-    painter.setPen(QColor(255, 255, 255))
+    painter.setPen(QColor(255, 255, 255))  # on-image colour
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
     painter.restore()
 
@@ -74,15 +74,15 @@ def paint_divider(painter: QPainter, pane: QRectF, x: float) -> None:
     """The split divider at `x` over the height of `pane`, with a round two-arrow handle."""
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-    painter.setPen(QPen(QColor(0, 0, 0, 140), 3.0))
+    painter.setPen(QPen(QColor(0, 0, 0, 140), 3.0))  # on-image colour
     painter.drawLine(QPointF(x, pane.top()), QPointF(x, pane.bottom()))
-    painter.setPen(QPen(QColor(255, 255, 255), 1.0))
+    painter.setPen(QPen(QColor(255, 255, 255), 1.0))  # on-image colour
     painter.drawLine(QPointF(x, pane.top()), QPointF(x, pane.bottom()))
     centre = QPointF(x, pane.center().y())
-    painter.setBrush(QColor(255, 255, 255, 230))
-    painter.setPen(QPen(QColor(0, 0, 0, 160), 1.0))
+    painter.setBrush(QColor(255, 255, 255, 230))  # on-image colour
+    painter.setPen(QPen(QColor(0, 0, 0, 160), 1.0))  # on-image colour
     painter.drawEllipse(centre, HANDLE_RADIUS, HANDLE_RADIUS)
-    painter.setBrush(QColor(40, 40, 40))
+    painter.setBrush(QColor(40, 40, 40))  # on-image colour
     painter.setPen(Qt.PenStyle.NoPen)
     r = HANDLE_RADIUS
     left_arrow = QPolygonF([QPointF(x - r * 0.65, centre.y()),
@@ -102,7 +102,7 @@ def paint_empty_hint(painter: QPainter, widget_rect: QRectF, font: QFont) -> Non
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     if rect.width() > 40 and rect.height() > 40:
-        pen = QPen(QColor(110, 110, 115), 2.0, Qt.PenStyle.DashLine)
+        pen = QPen(QColor(110, 110, 115), 2.0, Qt.PenStyle.DashLine)  # on-image colour
         painter.setPen(pen)
         path = QPainterPath()
         path.addRoundedRect(rect, 12, 12)
@@ -110,7 +110,7 @@ def paint_empty_hint(painter: QPainter, widget_rect: QRectF, font: QFont) -> Non
     font = QFont(font)
     font.setPointSizeF(font.pointSizeF() * 1.3)
     painter.setFont(font)
-    painter.setPen(QColor(170, 170, 175))
+    painter.setPen(QColor(170, 170, 175))  # on-image colour
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, EMPTY_HINT)
     painter.restore()
 
@@ -118,9 +118,9 @@ def paint_empty_hint(painter: QPainter, widget_rect: QRectF, font: QFont) -> Non
 def checker_brush() -> QBrush:
     """The grey checkerboard shown behind transparent pixels."""
     tile = QPixmap(16, 16)
-    tile.fill(QColor(204, 204, 204))
+    tile.fill(QColor(204, 204, 204))  # on-image colour
     painter = QPainter(tile)
-    painter.fillRect(0, 0, 8, 8, QColor(153, 153, 153))
-    painter.fillRect(8, 8, 8, 8, QColor(153, 153, 153))
+    painter.fillRect(0, 0, 8, 8, QColor(153, 153, 153))  # on-image colour
+    painter.fillRect(8, 8, 8, 8, QColor(153, 153, 153))  # on-image colour
     painter.end()
     return QBrush(tile)

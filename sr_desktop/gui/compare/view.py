@@ -57,7 +57,8 @@ from sr_desktop.gui.compare.region import clip_box, snap_box
 MODES = ("split", "side_by_side")
 TOOLS = ("pan", "region")
 
-_BACKGROUND = QColor(43, 43, 46)
+# the canvas stays dark in every theme, as in photo editors: images are judged against it
+_BACKGROUND = QColor(43, 43, 46)  # on-image colour
 _PANE_GAP = 4.0  # logical pixels between the two side-by-side panes
 _DIVIDER_GRAB = 6.0  # how close (logical px) the pointer must be to grab the divider
 
@@ -458,7 +459,7 @@ class CompareView(PointerGestures, QWidget):
             self._paint_region(painter, right)
             paint_label(painter, self._shown_rect(right), "Before (original)", True, self.font())
         else:
-            painter.setPen(QColor(150, 150, 155))
+            painter.setPen(QColor(150, 150, 155))  # on-image colour (text on the dark canvas)
             painter.drawText(right, Qt.AlignmentFlag.AlignCenter, "No result yet")
 
     def _shown_rect(self, pane: QRectF) -> QRectF:

@@ -8,6 +8,7 @@ Widgets only; the window connects them (see ``MainWindow._build_central``).
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
     QCheckBox,
@@ -117,7 +118,10 @@ class ControlsPanel(QWidget):
         self.queue_label = QLabel("")
         self.queue_label.setObjectName("queueLabel")
         self.queue_label.setWordWrap(True)
-        self.queue_label.setStyleSheet("color: #b45309;")
+        self.queue_label.setForegroundRole(QPalette.ColorRole.Highlight)  # a palette role: dark mode too
+        bold = self.queue_label.font()
+        bold.setBold(True)
+        self.queue_label.setFont(bold)
         self.queue_label.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Cancel the running job (Esc)")
@@ -139,7 +143,7 @@ class ControlsPanel(QWidget):
         self.region_tool_check = QCheckBox("Region tool (R): drag selects a region")
         self.region_tool_check.setToolTip("Without it, Shift+drag selects a region and drag pans")
         hint = QLabel("Hold Space to see the original.\nWheel: zoom · drag: pan")
-        hint.setStyleSheet("color: palette(dark);")
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout = QVBoxLayout(self.view_box)
         layout.addWidget(self.mode_combo)
         layout.addWidget(self.region_tool_check)

@@ -46,7 +46,7 @@ class Filmstrip(QListWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(THUMB + 48)
+        self.setFixedHeight(THUMB + 40)
         self.itemActivated.connect(self._emit_chosen)
         self.itemClicked.connect(self._emit_chosen)
 

@@ -10,7 +10,7 @@ paper, year and published PSNR in the tooltip.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QFont, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -125,7 +125,7 @@ class ModelPicker(QWidget):
         self.description = WrapLabel()
         self.description.setObjectName("modelDescription")
         self.description.setTextFormat(Qt.TextFormat.RichText)
-        self.description.setStyleSheet("color: #555;")
+        self.description.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         self.variant_combo = QComboBox()
         self.variant_combo.setAccessibleName("Variant")

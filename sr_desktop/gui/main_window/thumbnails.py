@@ -19,7 +19,7 @@ from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressTracker
 
 #: the longest side of a thumbnail, in pixels
-THUMB = 72
+THUMB = 56  # the strip stays under 100 px tall: room for the image on a laptop at 150 %
 
 
 @dataclass(frozen=True)

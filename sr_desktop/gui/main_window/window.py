@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.filmstrip_dock)
         self.filmstrip_dock.hide()
+        self.filmstrip.entriesRemoved.connect(lambda _paths: self.filmstrip_dock.setVisible(self.filmstrip.count() > 1))
         self.side_panels: dict[str, QDockWidget] = {}
 
     def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:
@@ -246,6 +247,9 @@ class MainWindow(QMainWindow):
         self.compare.regionSelected.connect(panel.set_region)
         self.compare.regionCleared.connect(lambda: panel.set_region(None))
         panel.showPixels.connect(self._show_display_override)
+        # the Evaluate scale follows the picker until the user sets it in the panel
+        self.picker.optionsChanged.connect(lambda: panel.set_picker_scale(self.picker.scale()))
+        panel.set_picker_scale(self.picker.scale())
         return panel
 
     def _show_display_override(self, pixels, label: str) -> None:
@@ -528,7 +532,7 @@ class MainWindow(QMainWindow):
             return
         # cancel everything first, then wait for each job: the 2 s are shared
         started = time.perf_counter()
-        queues = [self.queue, self.loader, self.metrics_panel, self.kernel_panel]
+        queues = [self.queue, self.loader, self.metrics_panel, self.kernel_panel, self.filmstrip]
         for q in (self.queue, self.loader):
             q.cancel()
         self.kernel_panel.cancel()
