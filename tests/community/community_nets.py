@@ -7,6 +7,7 @@ import functools
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,9 @@ def state_dict(name: str) -> dict[str, torch.Tensor]:
     """The random weights of `name` (seeded: the same every run)."""
     torch.manual_seed(sum(map(ord, name)))
     build, scale = NETS[name][:2]
-    net = build(scale)
+    with warnings.catch_warnings():  # the architectures' own torch.meshgrid notice
+        warnings.simplefilter("ignore", UserWarning)
+        net = build(scale)
     with torch.no_grad():  # biases and norms away from their neutral initial values
         for p in net.parameters():
             p.add_(0.02 * torch.randn_like(p))
