@@ -260,14 +260,19 @@ def _community_unknown(path: Path) -> ModelError:
     return ModelError(f"{error}; {install_hint()}{spandrel}")
 
 
-def _community_call(function: str, path: Path, state: StateDict, *args: Any) -> Any:
-    """Call `function` of `engine.models.community` on a file none of `archs` knows."""
+def _community_call(function: str, path: Path, state: StateDict, *args: Any, added_as: str = "") -> Any:
+    """Call `function` of `engine.models.community` on a file none of `archs` knows;
+    `added_as`: the id of a model added through spandrel (when spandrel is gone since)."""
     from sr_desktop.engine.models import community
     from sr_desktop.engine.models.community.loading import NotCommunity
 
     try:
         return getattr(community, function)(path, state, *args)
-    except (NotCommunity, community.CommunityUnavailable):
+    except community.CommunityUnavailable as exc:
+        if added_as:
+            raise ModelError(f"{added_as} was added through spandrel: {exc}") from None
+        raise _community_unknown(path) from None
+    except NotCommunity:
         raise _community_unknown(path) from None
 
 
@@ -536,7 +541,7 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     if not main.is_file():
         raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
     if is_community_family(spec.source.get("family")):  # added through spandrel: stays so
-        model = _community_call("load_community_model", main, _read_state_dict(main), spec.id)
+        model = _community_call("load_community_model", main, _read_state_dict(main), spec.id, added_as=spec.id)
     else:
         geometry = None
         if spec.arch == "ncnn" and "shrink" in spec.source.get("params", {}):
