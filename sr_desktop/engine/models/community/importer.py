@@ -7,6 +7,7 @@ time a checkpoint is not one of the project's own architectures.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 from sr_desktop.engine.core.errors import ModelError, one_line
@@ -33,7 +34,17 @@ def is_community_family(family: Any) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _import() -> tuple[Any, Any, bool] | str:
-    """``(spandrel module, registry, extra arches installed)``, or why spandrel is unusable."""
+    """``(spandrel module, registry, extra arches installed)``, or why spandrel is unusable.
+
+    The libraries' own import-time notices (``torch.jit.script`` deprecation, …) are kept
+    off the user's terminal."""
+    with warnings.catch_warnings():
+        for category in (UserWarning, FutureWarning, DeprecationWarning):
+            warnings.simplefilter("ignore", category)
+        return _import_quietly()
+
+
+def _import_quietly() -> tuple[Any, Any, bool] | str:
     try:
         import spandrel
     except ImportError:

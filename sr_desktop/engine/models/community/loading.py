@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.models.archs.detect import (
@@ -81,6 +82,20 @@ class CommunityCheckpoint:
         }
 
 
+class _SchedulesOnCpu(TorchFunctionMode):
+    """Inside a ``meta`` build, ``torch.linspace`` without a device stays on the CPU: the
+    transformers (SwinIR, HAT, DAT, …) read their stochastic-depth schedule from it with
+    ``.item()`` (a few numbers, not weights), which a meta tensor cannot give."""
+
+    FACTORIES = (torch.linspace,)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in self.FACTORIES and kwargs.get("device") is None:
+            kwargs["device"] = "cpu"
+        return func(*args, **kwargs)
+
+
 def _weights_and_buffers(module: torch.nn.Module) -> int:
     return sum(t.numel() for t in module.parameters()) + sum(t.numel() for t in module.buffers())
 
@@ -101,7 +116,7 @@ def _load_descriptor(spandrel: Any, registry: Any, state: StateDict, path: Path)
     # meta first: a crafted file whose shapes imply a huge network is refused for free
     meta_state = {k: torch.empty(v.shape, dtype=v.dtype, device="meta") for k, v in state.items()}
     try:
-        with _budget("spandrel", state), torch.device("meta"):
+        with _budget("spandrel", state), torch.device("meta"), _SchedulesOnCpu():
             meta = registry.load(meta_state)
     except spandrel.UnsupportedModelError:
         raise NotCommunity(f"{name}: no known layer names (also none of spandrel's)") from None
