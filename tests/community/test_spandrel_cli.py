@@ -90,3 +90,17 @@ def test_bench_runs_every_added_model(added, tmp_path, monkeypatch):
     assert sorted(results) == sorted(ids)
     for m in results.values():
         assert np.isfinite(m["psnr_y"]) and m["psnr_y"] > 5  # random weights: any finite score
+
+
+def test_batch_runs_a_1x_restoration_model_in_the_chain(added, tmp_path, monkeypatch):
+    """The grey 1× DnCNN as the ×1 step of a ×2 batch: one pass, then resampled to ×2."""
+    _entries, home = added
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    rng = np.random.default_rng(7)
+    for name in ("a", "b"):
+        PILImage.fromarray(rng.integers(0, 255, size=(14, 17, 3), dtype=np.uint8)).save(src / f"{name}.png")
+    assert main(["batch", str(src), str(dst), "--model", "custom-dncnn-grey", "--scale", "2", "--no-progress"]) == 0
+    for name in ("a", "b"):
+        assert PILImage.open(dst / f"{name}_x2_custom-dncnn-grey.png").size == (34, 28)
