@@ -120,8 +120,8 @@ def test_mismatching_tensor_is_named_with_both_shapes(home, tmp_path):
 def test_unknown_file_names_both_registries(home, tmp_path):
     path = tmp_path / "mystery.pth"
     torch.save({"encoder.stage9.weight": torch.zeros(4, 3, 3, 3)}, path)
-    with pytest.raises(ModelError, match=r"state dict, nor an ncnn .param/.bin pair \(no known layer names\) "
-                                         r"\(nor one of spandrel's\)$"):
+    with pytest.raises(ModelError, match=r"state dict, nor an ncnn .param/.bin pair "
+                                         r"\(no known layer names, nor any of spandrel's\)$"):
         custom.add_custom_model(path)
 
 

@@ -252,12 +252,11 @@ def _community_unknown(path: Path) -> ModelError:
     """The unknown-architecture line, plus how to get the community architectures."""
     from sr_desktop.engine.models.community.importer import install_hint, unavailable_reason
 
-    error = _unsupported(path, "no known layer names")
     why = unavailable_reason()
     if why is None:
-        return ModelError(f"{error} (nor one of spandrel's)")
+        return _unsupported(path, "no known layer names, nor any of spandrel's")
     spandrel = "" if why == "not installed" else f" (spandrel is {why})"
-    return ModelError(f"{error}; {install_hint()}{spandrel}")
+    return ModelError(f"{_unsupported(path, 'no known layer names')}; {install_hint()}{spandrel}")
 
 
 def _community_call(function: str, path: Path, state: StateDict, *args: Any, added_as: str = "") -> Any:

@@ -56,7 +56,6 @@ class CommunityCheckpoint:
     """A checked spandrel descriptor of a file, with what the registry entry records."""
 
     descriptor: Any
-    path: Path
 
     @property
     def arch(self) -> str:
@@ -178,7 +177,7 @@ def read_community_checkpoint(path: Path, state: StateDict) -> CommunityCheckpoi
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ModelError(f"{path.name} is a {descriptor.architecture.id} model that needs more than an "
                          f"image; {WHAT_WE_RUN}")
-    return CommunityCheckpoint(descriptor.eval(), path)
+    return CommunityCheckpoint(descriptor.eval())
 
 
 def describe_community_file(path: Path, state: StateDict) -> dict[str, Any]:
