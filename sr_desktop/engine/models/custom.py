@@ -35,6 +35,7 @@ import torch
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
+from sr_desktop.engine.models.archs import detect
 from sr_desktop.engine.models.archs.detect import (
     ARCH_REGISTRY,
     DetectedModel,
@@ -245,7 +246,7 @@ def _scale_in_name(path: Path) -> int | None:
 def _is_ours(state: StateDict) -> bool:
     """True when one of the project's architectures knows these keys: ours win over
     spandrel's (bit-identical to the ncnn graphs, and layouts spandrel does not read)."""
-    return any(support.matches(state) for support in ARCH_REGISTRY)
+    return any(support.matches(state) for support in detect.ARCH_REGISTRY)  # read now: extensible
 
 
 def _community_unknown(path: Path) -> ModelError:
