@@ -9,9 +9,12 @@ Checks before anything is allocated, as for the project's architectures
 (`engine.models.archs.detect`): the tensors may not claim more data than the file stores
 (`check_stored_sizes`); spandrel first builds the network on the ``meta`` device (no
 memory) under the weights budget of `MAX_PARAMETERS`, and the real build runs under the
-same budget. Purposes: super-resolution and 1× restoration models are accepted (a 1×
-model is a ×1 step of the upscale chain); face restoration and inpainting are refused
-with a line naming what the file is.
+same budget (the only check for the few architectures that read tensor values while they
+are built, e.g. DAT's split sizes: they cannot be built on meta).
+
+Purposes: super-resolution and 1× restoration models are accepted (a 1× model is a ×1 step
+of the upscale chain); face restoration and inpainting are refused with a line naming what
+the file is.
 """
 
 from __future__ import annotations
