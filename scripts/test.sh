@@ -5,6 +5,7 @@
 #   lint-imports  the layer and no-Qt contracts      (config: pyproject.toml [tool.importlinter])
 #   wheel         the built wheel works when installed (scripts/check_wheel.sh)
 #   pytest        the test suite; arguments go to pytest (a file, -k EXPR, ...)
+#   community     tests/community (spandrel checkpoints) in .venv-community, see below
 # Every step runs even when an earlier one fails. Exit status: pytest's own when the tests
 # fail, else the first failing step's; 0 only when all passed.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
@@ -37,6 +38,21 @@ step lint-imports lint-imports --no-cache || true
 step wheel bash scripts/check_wheel.sh "$PWD/.venv/bin/python" || true
 pytest_status=0
 step pytest python -m pytest -q -p no:cacheprovider "$@" || pytest_status=$?
+
+# The community checkpoints (the optional extra sr-desktop[community]: spandrel) get their
+# own environment, .venv-community, created once and reused: spandrel imports torchvision,
+# which needs the torch build it was made for (torch 2.14.1 + torchvision 0.29.1 here, not
+# .venv's torch 2.13), and makes `import torch` slower (docs/community.md).
+community_tests() {
+  local py=.venv-community/bin/python
+  [ -x "$py" ] || "$PYTHON" -m venv .venv-community || return
+  if ! "$py" -c "import spandrel, torchvision, pytest" 2>/dev/null; then
+    "$py" -m pip install -q "torch==2.14.1" "torchvision==0.29.1" || return
+    "$py" -m pip install -q -e ".[test,community]" || return
+  fi
+  "$py" -m pytest -q -p no:cacheprovider tests/community
+}
+step community community_tests || true
 
 if [ ${#failed[@]} -eq 0 ]; then
   echo "== all checks passed"

@@ -1,5 +1,8 @@
-"""Models the user brings: ``.pth`` / ``.safetensors`` state dicts of RRDBNet (ESRGAN,
-Real-ESRGAN), SRVGGNetCompact and SPAN, and ncnn ``.param`` + ``.bin`` pairs.
+"""Models the user brings: ``.pth`` / ``.safetensors`` state dicts of the architectures of
+`archs` (RRDBNet, SRVGGNetCompact, SPAN, the literature's), ncnn ``.param`` + ``.bin``
+pairs, and — when spandrel is installed (``sr-desktop[community]``) — any state dict that
+spandrel knows and none of `archs` does (`engine.models.community`; its registry entry
+records ``family: "spandrel:ARCH"`` and the architecture's licence).
 
 Security: nothing is unpickled beyond plain tensors — ``torch.load(weights_only=True)``
 (which refuses any other Python object) or safetensors.
@@ -32,9 +35,11 @@ import torch
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
+from sr_desktop.engine.models.archs import detect
 from sr_desktop.engine.models.archs.detect import (
     ARCH_REGISTRY,
     DetectedModel,
+    StateDict,
     UnknownArchitecture,
     UnsupportedStateDict,
     arch_support,
@@ -43,12 +48,17 @@ from sr_desktop.engine.models.archs.detect import (
     with_scale,
 )
 from sr_desktop.engine.models.base import ModelSpec, SRModel
+from sr_desktop.engine.models.community.importer import is_community_family
 
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
 NCNN_MAGIC = "7767517"
 SAFETENSORS_SUFFIX = ".safetensors"
+#: checkpoints larger than this are refused before they are read: a BasicSR file holding
+#: ``params`` and ``params_ema`` of a network at `archs.detect.MAX_PARAMETERS` (200 M
+#: weights) in float32 is 1.6 GB; the largest published SR networks are far smaller
+MAX_CHECKPOINT_BYTES = 2_000_000_000
 
 #: per architecture: tile context in input pixels and recommended tile. The torch
 #: architectures' come from their registry entries (`archs.detect.ARCH_REGISTRY`, where
@@ -103,6 +113,10 @@ def _ncnn_pair(path: Path) -> tuple[Path, Path] | None:
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint's tensors, never executing pickled code."""
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise ModelError(f"refused to load {path}: {size / 1e9:.1f} GB is more than any SR "
+                         f"network needs (limit {MAX_CHECKPOINT_BYTES / 1e9:.0f} GB)")
     with open(path, "rb") as fh:
         head = fh.read(16)
     if path.suffix.lower() == SAFETENSORS_SUFFIX or head[8:9] == b"{":
@@ -229,10 +243,44 @@ def _scale_in_name(path: Path) -> int | None:
     return int(m.group(1) or m.group(2)) if m else None
 
 
-def _detect_file(path: Path, scale: int | None = None) -> tuple[DetectedModel, torch.nn.Module]:
+def _is_ours(state: StateDict) -> bool:
+    """True when one of the project's architectures knows these keys: ours win over
+    spandrel's (bit-identical to the ncnn graphs, and layouts spandrel does not read)."""
+    return any(support.matches(state) for support in detect.ARCH_REGISTRY)  # read now: extensible
+
+
+def _community_unknown(path: Path) -> ModelError:
+    """The unknown-architecture line, plus how to get the community architectures."""
+    from sr_desktop.engine.models.community.importer import install_hint, unavailable_reason
+
+    why = unavailable_reason()
+    if why is None:
+        return _unsupported(path, "no known layer names, nor any of spandrel's")
+    spandrel = "" if why == "not installed" else f" (spandrel is {why})"
+    return ModelError(f"{_unsupported(path, 'no known layer names')}; {install_hint()}{spandrel}")
+
+
+def _community_call(function: str, path: Path, state: StateDict, *args: Any, added_as: str = "") -> Any:
+    """Call `function` of `engine.models.community` on a file none of `archs` knows;
+    `added_as`: the id of a model added through spandrel (when spandrel is gone since)."""
+    from sr_desktop.engine.models import community
+    from sr_desktop.engine.models.community.loading import NotCommunity
+
+    try:
+        return getattr(community, function)(path, state, *args)
+    except community.CommunityUnavailable as exc:
+        if added_as:
+            raise ModelError(f"{added_as} was added through spandrel: {exc}") from None
+        raise _community_unknown(path) from None
+    except NotCommunity:
+        raise _community_unknown(path) from None
+
+
+def _detect_file(path: Path, scale: int | None = None,
+                 state: StateDict | None = None) -> tuple[DetectedModel, torch.nn.Module]:
     """Detect and build a checkpoint; `scale` (or the file name) gives a scale the
     weights do not hold (FSRCNN)."""
-    state = _read_state_dict(path)
+    state = _read_state_dict(path) if state is None else state
     try:
         detected = detect_architecture(state)
     except UnsupportedStateDict as exc:
@@ -252,9 +300,12 @@ def _detect_file(path: Path, scale: int | None = None) -> tuple[DetectedModel, t
         raise _rejected(path, exc) from None
 
 
-def _load_torch(path: Path, model_id: str, scale: int | None = None) -> ArchModel:
+def _load_torch(path: Path, model_id: str, scale: int | None = None) -> SRModel:
     """Load a checkpoint at `scale` (None: the scale detected in it)."""
-    detected, module = _detect_file(path, scale)
+    state = _read_state_dict(path)
+    if not _is_ours(state):
+        return _community_call("load_community_model", path, state, model_id)
+    detected, module = _detect_file(path, scale, state)
     if scale is not None and scale not in detected.scales:
         scales = ", ".join(f"×{s}" for s in detected.scales)
         raise ModelError(f"{path.name} ({detected.arch}) serves {scales}, not ×{scale}")
@@ -281,7 +332,8 @@ def load_model_file(path: str | os.PathLike) -> SRModel:
 
 
 def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
-    """What a model file is: ``{"arch", "scale", "scales", "params", "format", "files"}``.
+    """What a model file is: ``{"arch", "scale", "scales", "params", "format", "files"}``
+    (a spandrel checkpoint adds ``family``, ``license`` and ``recommended_tile``).
 
     ``scale`` is the scale the model runs at by default; ``scales`` all it serves (a
     pre-upsampling SRCNN/VDSR ×2/×3/×4, a ×8 LapSRN ×2/×4/×8).
@@ -297,8 +349,11 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
         return {"arch": "ncnn", "scale": model.scale, "scales": [model.scale],
                 "params": {"shrink": model.shrink},
                 "format": "ncnn", "files": [str(pair[0]), str(pair[1])]}
-    detected, _ = _detect_file(path)  # building it: the weights must really fit
     fmt = "safetensors" if path.suffix.lower() == SAFETENSORS_SUFFIX else "pth"
+    state = _read_state_dict(path)
+    if not _is_ours(state):
+        return {**_community_call("describe_community_file", path, state), "format": fmt, "files": [str(path)]}
+    detected, _ = _detect_file(path, state=state)  # building it: the weights must really fit
     return {"arch": detected.arch, "scale": detected.scale, "scales": list(detected.scales),
             "params": detected.params,
             "format": fmt, "files": [str(path)]}
@@ -374,17 +429,21 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     scales = [int(s) for s in entry.get("scales", [scale])]
     served = ", ".join(f"×{s}" for s in scales)
     installed = bool(files) and all(f.is_file() for f in files)
+    licence = entry.get("license", "")
     return ModelSpec(
         id=entry["id"],
         name=entry.get("name", entry["id"]),
         arch=arch,
         scales=scales,
         tags=["custom"],
-        description=f"user model ({arch}, {served}) added from {entry.get('original', main.name)}",
+        description=f"user model ({arch}, {served}) added from {entry.get('original', main.name)}"
+        + (f"; licence: {licence}" if licence else ""),
+        license=licence,
         source={"file": str(main), "files": [str(f) for f in files],
                 "format": entry.get("format", ""), "params": entry.get("params", {}),
-                "sha256": entry.get("sha256", "")},
-        recommended_tile=_recommended_tile(arch),
+                "sha256": entry.get("sha256", ""),
+                **({"family": entry["family"]} if entry.get("family") else {})},
+        recommended_tile=int(entry.get("recommended_tile") or _recommended_tile(arch)),
         installed=installed,
         install_command=None if installed else "sr-desktop models add FILE",
         custom=True,
@@ -442,6 +501,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
         "original": str(path),
         "sha256": _sha256(root / model_id / stored[0]),
         "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **{k: info[k] for k in ("family", "license", "recommended_tile") if info.get(k)},
     }
     try:
         _write_index(entries + [entry])
@@ -480,10 +540,13 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     main = Path(spec.source.get("file", ""))
     if not main.is_file():
         raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
-    geometry = None
-    if spec.arch == "ncnn" and "shrink" in spec.source.get("params", {}):
-        geometry = (own, int(spec.source["params"]["shrink"]))  # measured when added
-    model = _load_any(main, spec.id, geometry, scale=None if spec.arch == "ncnn" else own)
+    if is_community_family(spec.source.get("family")):  # added through spandrel: stays so
+        model = _community_call("load_community_model", main, _read_state_dict(main), spec.id, added_as=spec.id)
+    else:
+        geometry = None
+        if spec.arch == "ncnn" and "shrink" in spec.source.get("params", {}):
+            geometry = (own, int(spec.source["params"]["shrink"]))  # measured when added
+        model = _load_any(main, spec.id, geometry, scale=None if spec.arch == "ncnn" else own)
     if model.scale != own:
         raise ModelError(f"custom model {spec.id}: the stored file is ×{model.scale}, not ×{own}")
     model.variant = "default"
