@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             scales = ",".join(f"x{k}" for k in spec.scales)
             print(f"added {spec.id}: {spec.name} ({spec.arch}, {scales})")
+            if spec.license:
+                print(f"licence: {spec.license}")
         return 0
     specs = registry.list_models()
     if args.json:

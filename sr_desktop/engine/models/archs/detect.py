@@ -149,7 +149,7 @@ class DetectedModel:
         factory = self.support.module
         budget = 2 * len(self.state_dict) + 64  # slack: the exact check below names the tensor
         try:
-            with _weights_budget(self.arch, budget), torch.device("meta"):
+            with weights_budget(self.arch, budget), torch.device("meta"):
                 expected = factory(**self.params).state_dict()
         except UnsupportedStateDict:
             raise
@@ -157,7 +157,7 @@ class DetectedModel:
             expected = None  # cannot be built on meta; the limits above bound the real build
         if expected is not None:
             check_state_fits(self.arch, expected, self.state_dict)
-        with _weights_budget(self.arch, budget):
+        with weights_budget(self.arch, budget):
             module = factory(**self.params)
         if expected is None:
             check_state_fits(self.arch, module.state_dict(), self.state_dict)
@@ -301,7 +301,7 @@ def check_hyperparameters(arch: str, params: Mapping[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _weights_budget(arch: str, max_tensors: int) -> Iterator[None]:
+def weights_budget(arch: str, max_tensors: int) -> Iterator[None]:
     """Abort building a module (in this thread) past `max_tensors` weights or `MAX_PARAMETERS`.
 
     Counted as each parameter is registered, so a network far larger than its file is

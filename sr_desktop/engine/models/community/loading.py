@@ -33,8 +33,8 @@ from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.models.archs.detect import (
     MAX_PARAMETERS,
     UnsupportedStateDict,
-    _weights_budget,
     check_stored_sizes,
+    weights_budget,
 )
 from sr_desktop.engine.models.community.importer import family_of, spandrel_registry
 from sr_desktop.engine.models.community.licence import architecture_licence
@@ -107,7 +107,7 @@ def _budget(arch: str, state: StateDict) -> Iterator[None]:
     """The project's weights budget around a spandrel build (one line when exceeded); the
     architectures' own construction warnings (``torch.meshgrid`` indexing, …) are not the
     user's business and stay off the terminal."""
-    with _weights_budget(arch, 2 * len(state) + 64), warnings.catch_warnings():
+    with weights_budget(arch, 2 * len(state) + 64), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         yield
 
