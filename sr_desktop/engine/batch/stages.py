@@ -20,9 +20,10 @@ from typing import Any
 from sr_desktop.engine import imageio
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchJob, renamed_path
-from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, FileRecord
+from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, OUTPUT_OF_BATCH, FileRecord
 from sr_desktop.engine.compute.devices import resolve_device
-from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.text import error_line
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
 from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
@@ -179,6 +180,13 @@ class BatchStages:
                 elif not job.is_image:
                     item = ("record", job, FileRecord(str(job.input), None, "skipped", note=NOT_AN_IMAGE,
                                                       input_bytes=_file_size(job.input)))
+                elif job.refusal is not None:
+                    item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
+                                                      error=job.refusal, input_bytes=_file_size(job.input)))
+                elif job.output_of is not None:
+                    item = ("record", job, FileRecord(
+                        str(job.input), None, "skipped", note=f"{OUTPUT_OF_BATCH} ({job.output_of.name})",
+                        input_bytes=_file_size(job.input)))
                 elif job.collision_with is not None:
                     item = ("record", job, FileRecord(
                         str(job.input), str(job.output), "failed",
@@ -195,7 +203,7 @@ class BatchStages:
                         item = ("image", job, image, time.perf_counter() - t0)
                     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                         item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
-                                                          error=one_line(exc), input_bytes=_file_size(job.input),
+                                                          error=error_line(exc), input_bytes=_file_size(job.input),
                                                           read_seconds=time.perf_counter() - t0))
                 if not self._put(self.read_queue, item):
                     break
@@ -239,7 +247,7 @@ class BatchStages:
                 cancelled = True
                 break
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory on one huge file
-                record = FileRecord(str(job.input), str(job.output), "failed", error=one_line(exc),
+                record = FileRecord(str(job.input), str(job.output), "failed", error=error_line(exc),
                                     input_bytes=_file_size(job.input), input_size=in_size,
                                     read_seconds=read_seconds, upscale_seconds=time.perf_counter() - t0)
                 self.processed += 1
@@ -323,7 +331,7 @@ class BatchStages:
             written = imageio.write_image(image, target, self._save_options(job), overwrite=overwrite,
                                   protect=self.protect, encoded=encoded)
         except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
-            record.error = one_line(exc)
+            record.error = error_line(exc)
             record.write_seconds = time.perf_counter() - t0 + encode_seconds
             return record
         record.write_seconds = time.perf_counter() - t0 + encode_seconds

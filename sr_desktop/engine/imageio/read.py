@@ -8,6 +8,7 @@ to 8 bits (16-bit RGB/RGBA/gray+alpha PNG, 16-bit RGB/RGBA TIFF).
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
@@ -27,6 +28,7 @@ from sr_desktop.engine.imageio.exif import (
 )
 from sr_desktop.engine.imageio.formats import READ_FORMATS
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space
 
 log = logging.getLogger(__name__)
@@ -59,12 +61,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     Raises :class:`ImageReadError` (path + short reason) for every unreadable file.
     """
     where = Path(path)
-    try:
-        info = os.stat(where)
-    except FileNotFoundError:
-        raise ImageReadError(where, "file not found") from None
-    except OSError as exc:
-        raise ImageReadError(where, exc.strerror or "cannot access the file") from None
+    info = _stat(where)
     if stat.S_ISDIR(info.st_mode):
         raise ImageReadError(where, "is a folder, not an image file")
     if not stat.S_ISREG(info.st_mode):
@@ -82,6 +79,19 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     return image
 
 
+def _stat(where: Path) -> os.stat_result:
+    """``os.stat`` of an input, with one clear reason for each way it can fail."""
+    try:
+        return os.stat(where)
+    except FileNotFoundError:
+        reason = "symlink to a missing file" if os.path.islink(where) else "file not found"
+        raise ImageReadError(where, reason) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageReadError(where, "symlink loop") from None
+        raise ImageReadError(where, exc.strerror or "cannot access the file") from None
+
+
 def read_image_bytes(
     data: bytes, name: str = "<clipboard>", max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> Image:
@@ -97,6 +107,7 @@ def _decode(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
 
     if not data:
         raise ImageReadError(where, "file is empty")
+    route_libtiff_messages_to_log()
     try:
         return _decode_checked(data, where, max_pixels)
     except SRDesktopError:
@@ -170,7 +181,9 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
             )
         fmt = im.format
         orientation = orientation_of(im.getexif())
+        tiles = list(getattr(im, "tile", None) or ())
         im.load()  # full decode now: truncated or corrupt data raises here
+        _check_coverage(tiles, width, height, where)
         # Pillow turns TIFFs upright while loading and then drops their orientation tag,
         # so what is left in the EXIF is what remains to be applied to its pixels.
         exif_obj = im.getexif()
@@ -210,6 +223,32 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         path=None,
         info=info,
     )
+
+
+def _check_coverage(tiles: list, width: int, height: int, where) -> None:
+    """Refuse a file whose data cover fewer pixels than its header declares.
+
+    Pillow decodes a file as a list of tiles (strips, blocks); a header can claim a larger
+    image than its tiles cover (a TIFF patched to 1×1,000,000 with one 48-row strip), and
+    the uncovered pixels would silently stay black. Each row must be covered by tiles at
+    least as wide as the image (the per-row sum of tile widths, found with a difference array).
+    """
+    if not tiles:
+        return
+    per_row = np.zeros(height + 1, dtype=np.int64)
+    for tile in tiles:
+        x0, y0, x1, y1 = tile[1]
+        x0, x1 = max(0, x0), min(width, x1)
+        y0, y1 = max(0, y0), min(height, y1)
+        if x1 > x0 and y1 > y0:
+            per_row[y0] += x1 - x0
+            per_row[y1] -= x1 - x0
+    covered = np.cumsum(per_row[:height]) >= width
+    if not covered.all():
+        rows = int(covered.sum())
+        raise ImageReadError(
+            where, f"image data is truncated or corrupt (data for {rows} of {height} rows)"
+        )
 
 
 def _deep_layout(im, data: bytes) -> str | None:

@@ -33,7 +33,7 @@ from sr_desktop.engine.imageio.metadata import (
     icc_space,
 )
 from sr_desktop.engine.imageio.png import encode_png
-from sr_desktop.engine.imageio.protected import ProtectedPaths
+from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
 from sr_desktop.engine.imageio.tiff import TiffTooLarge, encode_tiff
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist: compare the names
-        return os.path.normcase(a.resolve()) == os.path.normcase(Path(b).resolve())
+        return os.path.normcase(resolved(a)) == os.path.normcase(resolved(b))
 
 
 def _check_target(target: Path, source: Path | None, protect, overwrite: bool) -> None:
