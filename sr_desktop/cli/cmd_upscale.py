@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
             print(f"sr-desktop: cancelled at {printable(src)}", file=sys.stderr)
             return 130
-        except Exception as exc:  # noqa: BLE001 - one file's failure, the run goes on
+        except Exception as exc:
             bar.close()
             failed += 1
             if not isinstance(exc, SRDesktopError):

@@ -23,9 +23,9 @@ from sr_desktop.engine.batch.plan import BatchJob, renamed_path
 from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, OUTPUT_OF_BATCH, FileRecord
 from sr_desktop.engine.compute.devices import resolve_device
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.core.text import error_line
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
+from sr_desktop.engine.core.text import error_line
 from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel

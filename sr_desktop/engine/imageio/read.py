@@ -30,6 +30,7 @@ from sr_desktop.engine.imageio.formats import READ_FORMATS
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space
+from sr_desktop.engine.imageio.png_rows import missing_rows
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,10 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         tiles = list(getattr(im, "tile", None) or ())
         im.load()  # full decode now: truncated or corrupt data raises here
         _check_coverage(tiles, width, height, where)
+        if fmt == "PNG" and (short := missing_rows(data)) is not None:
+            raise ImageReadError(
+                where, f"image data is truncated or corrupt ({short[0]} of {short[1]} bytes of pixel data)"
+            )
         # Pillow turns TIFFs upright while loading and then drops their orientation tag,
         # so what is left in the EXIF is what remains to be applied to its pixels.
         exif_obj = im.getexif()
