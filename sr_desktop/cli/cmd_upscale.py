@@ -18,7 +18,7 @@ from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.text import error_line, printable
 
-FORMATS = ("png", "jpg", "webp", "tiff")
+FORMATS = ("png", "jpg", "webp", "tiff", "gif")
 
 EPILOG = """\
 OUTPUT is a file for one input, a folder for several (created if missing; files keep
@@ -26,7 +26,10 @@ their names, with the suffix of --format when given). Exit status: 0 all files d
 1 some files failed (one line each on stderr, naming the file; the others are done),
 2 bad usage or options, 3 unexpected internal error (a bug: please report it with the
 output of -v), 130 interrupted.
-With --model zssr or map-sr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate."""
+With --model zssr or map-sr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate.
+Animated GIF, PNG and WebP are upscaled frame by frame (durations, loop count and disposal
+kept) into gif, png or webp; a multi-page TIFF keeps all its pages (as tiff). A format that
+cannot hold every frame is refused, no frame is dropped."""
 
 
 def add_parser(subparsers) -> None:
@@ -71,9 +74,11 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, read_image, write_image
+    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
+    from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.models.registry import is_per_image
-    from sr_desktop.engine.pipeline.upscale import resolve_model, upscale_image
+    from sr_desktop.engine.pipeline.animation import upscale_any, write_any
+    from sr_desktop.engine.pipeline.upscale import resolve_model
 
     if not 1 <= args.quality <= 100:
         raise SRDesktopError("--quality must be between 1 and 100")
@@ -96,10 +101,12 @@ def run(args: argparse.Namespace) -> int:
         image = result = None  # the previous file's pixels are freed before this one is read
         bar = TerminalProgress(printable(src.name), enabled=None if not args.quiet else False)
         try:
-            image = read_image(src)
-            result = upscale_image(image, options, progress=bar)
+            image = read_image_or_animation(src)
+            if isinstance(image, Animation):  # refused before any frame is upscaled
+                check_animation_format(image, dst, save)
+            result = upscale_any(image, options, progress=bar)
             bar.close()
-            written = write_image(result.image, dst, save, overwrite=args.overwrite, protect=protect)
+            written = write_any(result.image, dst, save, overwrite=args.overwrite, protect=protect)
         except Cancelled:
             bar.close()
             print(f"sr-desktop: cancelled at {printable(src)}", file=sys.stderr)
@@ -112,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"sr-desktop: error: {name_the_file(error_line(exc), src)}", file=sys.stderr)
             continue
         if not args.quiet:
+            frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
             print(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
-                  f"{result.image.width}×{result.image.height}, {result.model} ×{result.scale}, "
+                  f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
                   f"{result.seconds:.2f} s on {result.device})")
     if failed:
         print(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", file=sys.stderr)

@@ -47,7 +47,7 @@ def _megapixels(pixels: int) -> str:
 
 
 def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
-    """Read an image file (PNG, JPEG, WebP, TIFF, BMP) into an upright :class:`Image`.
+    """Read an image file (PNG, JPEG, WebP, TIFF, BMP, GIF) into an upright :class:`Image`.
 
     8-bit sources give uint8 pixels, 16-bit PNG/TIFF give uint16. Modes map to L, LA, RGB
     or RGBA: palette -> RGB (RGBA when it has transparency), 1-bit -> L (0/255), CMYK ->
@@ -56,7 +56,8 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     profile is kept as is, except for CMYK sources: with an embedded CMYK profile the
     pixels are converted through it to sRGB and the sRGB profile is attached; without one
     the plain conversion is used and no profile is kept (a CMYK profile would be wrong for
-    RGB pixels). Multi-frame files give their first frame.
+    RGB pixels). Multi-frame files give their first frame, and ``info["frames"]`` says how
+    many there are (:func:`~sr_desktop.engine.imageio.animation.read_image_or_animation` reads them all).
 
     ``max_pixels`` (None = no limit) is checked on the header, before any decoding.
     Raises :class:`ImageReadError` (path + short reason) for every unreadable file.
@@ -163,7 +164,7 @@ def _not_an_image_reason(data: bytes) -> str:
             kind = other.format
     except Exception:  # noqa: BLE001 - any failure here just means "not an image"
         return "not an image file"
-    return f"unsupported image format {kind} (supported: PNG, JPEG, WebP, TIFF, BMP)"
+    return f"unsupported image format {kind} (supported: PNG, JPEG, WebP, TIFF, BMP, GIF)"
 
 
 def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
@@ -238,8 +239,8 @@ def _check_coverage(tiles: list, width: int, height: int, where) -> None:
     the uncovered pixels would silently stay black. Each row must be covered by tiles at
     least as wide as the image (the per-row sum of tile widths, found with a difference array).
     """
-    if not tiles:
-        return
+    if not tiles or any(tile[0] == "libtiff" for tile in tiles):
+        return  # (libtiff checks its strips itself, in the file's stored orientation)
     per_row = np.zeros(height + 1, dtype=np.int64)
     for tile in tiles:
         x0, y0, x1, y1 = tile[1]

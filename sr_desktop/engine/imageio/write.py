@@ -76,6 +76,7 @@ def write_image(
     - WebP: 8-bit, alpha kept, gray written as RGB (WebP has no gray); quality 100 = lossless.
     - BMP: 8-bit, gray stays gray, alpha flattened onto white (BMP alpha is not read back
       reliably, Pillow included), no ICC/EXIF.
+    - GIF: 8-bit, at most 256 colours, alpha as one transparent colour, no ICC/EXIF.
 
     The ICC profile (when its colour space matches the written pixels), EXIF (orientation
     set to 1, pixel dimensions updated) and resolution are written for PNG, JPEG, WebP
@@ -197,6 +198,17 @@ def _metadata(image: Image, pixels: np.ndarray, options: SaveOptions) -> FileMet
     return FileMetadata(icc, exif, image.info.get("dpi"))
 
 
+def _encode_gif(fh: BinaryIO, pixels8: np.ndarray) -> None:
+    """GIF: 256 colours per image (Pillow's adaptive palette); alpha becomes one
+    transparent colour (alpha < 128); no ICC/EXIF (GIF has no place for them)."""
+    from PIL import Image as PILImage
+
+    if pixels8.shape[2] == 2:
+        pixels8 = pixels8[:, :, [0, 0, 0, 1]]
+    plane = pixels8[:, :, 0] if pixels8.shape[2] == 1 else pixels8
+    PILImage.fromarray(np.ascontiguousarray(plane)).save(fh, "GIF")
+
+
 def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
     from PIL import Image as PILImage
 
@@ -209,6 +221,9 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         return
 
     pixels = to_uint8(pixels)
+    if fmt == "gif":
+        _encode_gif(fh, pixels)
+        return
     if fmt in ("jpg", "bmp"):
         if pixels.shape[2] in (2, 4):
             pixels = _flatten_on_white(pixels)
