@@ -261,6 +261,30 @@ def test_report_lists_fifos_links_loops_and_folders_named_like_images(tmp_path, 
     assert names == {"good.png", "pipe.png", "dangling.png", "loop1.png", "loop2.png", "notes.txt"}
 
 
+def test_a_sub_folder_that_cannot_be_listed_is_an_entry_not_the_end(tmp_path, monkeypatch):
+    from sr_desktop.engine.batch import plan
+    from sr_desktop.engine.batch.runner import BatchOptions, UpscaleOptions, run_batch
+
+    src = tmp_path / "in"
+    _png(src / "a.png")
+    _png(src / "locked" / "b.png")
+    real = plan._entries
+
+    def entries(folder):
+        if folder.name == "locked":  # (chmod 000 does not stop root, who runs some CI)
+            raise PermissionError(13, "Permission denied")
+        return real(folder)
+
+    monkeypatch.setattr(plan, "_entries", entries)
+    options = BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2), recursive=True)
+    result = run_batch(src, tmp_path / "out", options, write_report_file=False)
+    by_name = {Path(r.input).name: r for r in result.records}
+    assert by_name["a.png"].status == "ok"
+    assert by_name["locked"].status == "failed" and by_name["locked"].output is None
+    assert by_name["locked"].error == "cannot list this folder: Permission denied"
+    assert result.exit_code == 1
+
+
 # -- 6: one line per failure on stderr ------------------------------------------------------------
 
 

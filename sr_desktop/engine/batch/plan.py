@@ -131,21 +131,19 @@ def check_folders(input_dir: Path, output_dir: Path, allow_inside_input: bool) -
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:
-    try:
-        with os.scandir(folder) as it:
-            return sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        raise BatchError(f"cannot list the folder {folder}: {exc.strerror or exc}") from None
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: e.name)
 
 
-def _walk(input_dir: Path, recursive: bool, exclude: Path | None) -> list[Path]:
+def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: dict[Path, str]) -> list[Path]:
     """Every entry of the input tree that a report must account for, sorted per folder.
 
     Files, FIFOs, sockets, dangling symlinks and symlink loops are all listed (the reader
     then says what each is), and so is a folder whose name looks like an image
     (``x.png/``). Sub-folders are walked when ``recursive`` (symlinked folders are listed,
     not followed: a link cycle cannot make the walk endless); ``exclude`` (the output
-    folder inside the input) is never entered.
+    folder inside the input) is never entered. A sub-folder that cannot be listed is an
+    entry too, with the reason in ``unreadable``.
     """
     from sr_desktop.engine.imageio import is_image_path, resolved
 
@@ -155,7 +153,15 @@ def _walk(input_dir: Path, recursive: bool, exclude: Path | None) -> list[Path]:
     while pending:
         folder = pending.pop()
         below: list[Path] = []
-        for entry in _entries(folder):
+        try:
+            entries = _entries(folder)
+        except OSError as exc:
+            if folder == input_dir:
+                raise BatchError(f"cannot list the folder {folder}: {exc.strerror or exc}") from None
+            unreadable[folder] = f"cannot list this folder: {exc.strerror or exc}"
+            found.append(folder)
+            continue
+        for entry in entries:
             path = folder / entry.name
             try:
                 real_folder = entry.is_dir(follow_symlinks=False)
@@ -210,8 +216,10 @@ def plan_jobs(
     """
     from sr_desktop.engine.imageio import is_image_path, resolved
 
+    unreadable: dict[Path, str] = {}
     if files is None:
-        candidates = _walk(input_dir, recursive, output_dir if is_inside(output_dir, input_dir) else None)
+        exclude = output_dir if is_inside(output_dir, input_dir) else None
+        candidates = _walk(input_dir, recursive, exclude, unreadable)
     else:
         candidates = list(files)
     jobs: list[BatchJob] = []
@@ -224,6 +232,9 @@ def plan_jobs(
             relative = path.relative_to(input_dir)
         job = BatchJob(index=index, input=path, relative=relative)
         jobs.append(job)
+        if path in unreadable:
+            job.refusal = unreadable[path]
+            continue
         if not is_image_path(path) or not os.path.lexists(path):
             # (An image name that is not a regular file, a FIFO, a dangling link, a loop,
             # a folder, stays an image job: the reader says what is wrong with it.)

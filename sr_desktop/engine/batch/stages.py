@@ -187,7 +187,7 @@ class BatchStages:
                     item = ("record", job, FileRecord(str(job.input), None, "skipped", note=NOT_AN_IMAGE,
                                                       input_bytes=_file_size(job.input)))
                 elif job.refusal is not None:
-                    item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
+                    item = ("record", job, FileRecord(str(job.input), job.output and str(job.output), "failed",
                                                       error=job.refusal, input_bytes=_file_size(job.input)))
                 elif job.output_of is not None:
                     item = ("record", job, FileRecord(
