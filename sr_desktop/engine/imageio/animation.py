@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.protected import ProtectedPaths
@@ -31,10 +31,11 @@ from sr_desktop.engine.imageio.read import (
     _megapixels,
     _open_header,
     _pixels_from_pillow,
-    _stat,
+    decode_with,
+    read_file_bytes,
     read_image,
 )
-from sr_desktop.engine.imageio.write import SaveOptions, _check_target, _checked_format, _encoder_errors
+from sr_desktop.engine.imageio.write import SaveOptions, _checked_format, _encoder_errors, _prepare_target
 
 #: Output formats that hold a timed animation, and the one that holds pages.
 ANIMATION_FORMATS = ("gif", "png", "webp")
@@ -99,26 +100,8 @@ def read_animation(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX
     ``max_pixels`` bounds the pixels of all frames together (a bomb can hide in the frame
     count as well as in the frame size). Raises :class:`ImageReadError`.
     """
-    from PIL import Image as PILImage
-
     where = Path(path)
-    _stat(where)
-    try:
-        data = where.read_bytes()
-    except MemoryError:
-        raise ImageReadError(where, "not enough memory to read the file") from None
-    except OSError as exc:
-        raise ImageReadError(where, exc.strerror or "cannot read the file") from None
-    try:
-        return _decode_frames(data, where, max_pixels)
-    except SRDesktopError:
-        raise
-    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
-        raise ImageReadError(where, "image is too large (decompression bomb guard)") from None
-    except MemoryError:
-        raise ImageReadError(where, "not enough memory to decode the animation") from None
-    except Exception as exc:  # decoders raise many types for damaged data (see read.py)
-        raise ImageReadError(where, "image data is truncated or corrupt") from exc
+    return decode_with(_decode_frames, read_file_bytes(where), where, max_pixels)
 
 
 def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animation:
@@ -204,11 +187,7 @@ def write_animation(
     options = options or SaveOptions()
     target = Path(path)
     fmt = check_animation_format(animation, target, options)
-    _check_target(target, animation.path, protect, overwrite)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ImageWriteError(target, f"cannot create the folder ({exc.strerror})") from None
+    _prepare_target(target, animation.path, protect, overwrite)
     with _encoder_errors(target, fmt):
         atomic_write(target, lambda fh: _encode_frames(fh, animation, fmt, options))
     return target

@@ -14,7 +14,9 @@ import logging
 import os
 import stat
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +35,8 @@ from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space
 from sr_desktop.engine.imageio.png_rows import missing_rows
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_MAX_PIXELS = 200_000_000
 """Largest image (width × height) read by default: a decompression-bomb guard."""
@@ -63,6 +67,13 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     Raises :class:`ImageReadError` (path + short reason) for every unreadable file.
     """
     where = Path(path)
+    image = _decode(read_file_bytes(where), where, max_pixels)
+    image.path = where
+    return image
+
+
+def read_file_bytes(where: Path) -> bytes:
+    """The bytes of an input file, or an `ImageReadError` saying why there are none."""
     info = _stat(where)
     if stat.S_ISDIR(info.st_mode):
         raise ImageReadError(where, "is a folder, not an image file")
@@ -71,14 +82,11 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     if info.st_size == 0:
         raise ImageReadError(where, "file is empty")
     try:
-        data = where.read_bytes()
+        return where.read_bytes()
     except MemoryError:
         raise ImageReadError(where, "not enough memory to read the file") from None
     except OSError as exc:
         raise ImageReadError(where, exc.strerror or "cannot read the file") from None
-    image = _decode(data, where, max_pixels)
-    image.path = where
-    return image
 
 
 def _stat(where: Path) -> os.stat_result:
@@ -105,13 +113,19 @@ def read_image_bytes(
 
 
 def _decode(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
+    return decode_with(_decode_checked, data, where, max_pixels)
+
+
+def decode_with(decoder: Callable[[bytes, Any, int | None], T], data: bytes, where: str | Path,
+                max_pixels: int | None) -> T:
+    """``decoder(data, where, max_pixels)`` with every decoder failure as one `ImageReadError`."""
     from PIL import Image as PILImage
 
     if not data:
         raise ImageReadError(where, "file is empty")
     route_libtiff_messages_to_log()
     try:
-        return _decode_checked(data, where, max_pixels)
+        return decoder(data, where, max_pixels)
     except SRDesktopError:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):

@@ -91,11 +91,7 @@ def write_image(
     options = options or SaveOptions()
     target = Path(path)
     fmt = _checked_format(options, target)
-    _check_target(target, image.path, protect, overwrite)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ImageWriteError(target, f"cannot create the folder ({exc.strerror})") from None
+    _prepare_target(target, image.path, protect, overwrite)
     if encoded is not None and encoded.format != fmt:
         raise ImageWriteError(target, f"encoded as {encoded.format.upper()}, not {fmt.upper()}")
     with _encoder_errors(target, fmt):
@@ -153,6 +149,15 @@ def _encoder_errors(target: Path, fmt: str):
     except Exception as exc:  # encoders raise ValueError, TypeError...
         log.debug("encoding %s failed", target, exc_info=True)
         raise ImageWriteError(target, f"{fmt.upper()} encoder failed ({exc})") from exc
+
+
+def _prepare_target(target: Path, source: Path | None, protect, overwrite: bool) -> None:
+    """The checks of `_check_target`, then the target's folder, created if missing."""
+    _check_target(target, source, protect, overwrite)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(target, f"cannot create the folder ({exc.strerror})") from None
 
 
 def _same_file(a: Path, b: Path) -> bool:
