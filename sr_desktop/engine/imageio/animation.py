@@ -46,7 +46,6 @@ _DISPOSAL_OF_GIF = {0: "none", 1: "none", 2: "background", 3: "previous"}
 _GIF_OF_DISPOSAL = {"none": 1, "background": 2, "previous": 3}
 _DISPOSAL_OF_APNG = {0: "none", 1: "background", 2: "previous"}
 _APNG_OF_DISPOSAL = {"none": 0, "background": 1, "previous": 2}
-DEFAULT_DURATION_MS = 100
 
 
 @dataclass
@@ -68,7 +67,7 @@ class Animation:
     @property
     def is_timed(self) -> bool:
         """True for an animation (GIF/APNG/WebP), False for the pages of a TIFF."""
-        return bool(self.durations)
+        return self.source_format != "TIFF"
 
     @property
     def width(self) -> int:
@@ -130,7 +129,7 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
                                     path=where))
                 continue
             frames.append(Image(np.array(im.convert("RGBA")), icc_profile=icc, source_format=fmt, path=where))
-            durations.append(max(0, int(im.info.get("duration") or 0)) or DEFAULT_DURATION_MS)
+            durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
         plays = _plays_of(im.info, fmt)
     if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
