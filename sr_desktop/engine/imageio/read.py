@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import io
+import itertools
 import logging
 import os
 import stat
@@ -251,23 +252,28 @@ def _check_coverage(tiles: list, width: int, height: int, where) -> None:
     Pillow decodes a file as a list of tiles (strips, blocks); a header can claim a larger
     image than its tiles cover (a TIFF patched to 1×1,000,000 with one 48-row strip), and
     the uncovered pixels would silently stay black. Each row must be covered by tiles at
-    least as wide as the image (the per-row sum of tile widths, found with a difference array).
+    least as wide as the image: a sweep over the tiles' top and bottom edges sums the
+    widths of the tiles over each band of rows.
     """
     if not tiles or any(tile[0] == "libtiff" for tile in tiles):
         return  # (libtiff checks its strips itself, in the file's stored orientation)
-    per_row = np.zeros(height + 1, dtype=np.int64)
+    edges: dict[int, int] = {0: 0, height: 0}
     for tile in tiles:
         x0, y0, x1, y1 = tile[1]
         x0, x1 = max(0, x0), min(width, x1)
         y0, y1 = max(0, y0), min(height, y1)
         if x1 > x0 and y1 > y0:
-            per_row[y0] += x1 - x0
-            per_row[y1] -= x1 - x0
-    covered = np.cumsum(per_row[:height]) >= width
-    if not covered.all():
-        rows = int(covered.sum())
+            edges[y0] = edges.get(y0, 0) + (x1 - x0)
+            edges[y1] = edges.get(y1, 0) - (x1 - x0)
+    covered_rows, across = 0, 0
+    ys = sorted(edges)
+    for top, bottom in itertools.pairwise(ys):
+        across += edges[top]
+        if across >= width:
+            covered_rows += bottom - top
+    if covered_rows < height:
         raise ImageReadError(
-            where, f"image data is truncated or corrupt (data for {rows} of {height} rows)"
+            where, f"image data is truncated or corrupt (data for {covered_rows} of {height} rows)"
         )
 
 
