@@ -365,9 +365,10 @@ def test_format_helpers():
     assert suffix_for_format("png") == ".png" and suffix_for_format("webp") == ".webp"
     assert format_for_path("a/B.JPEG") == "jpg" and format_for_path("x.tif") == "tiff"
     with pytest.raises(ImageWriteError, match=r"\.png, \.jpg"):
-        format_for_path("x.gif")
+        format_for_path("x.ico")
     with pytest.raises(ImageWriteError, match="supported: png, jpg"):
-        suffix_for_format("gif")
+        suffix_for_format("ico")
+    assert format_for_path("x.GIF") == "gif" and suffix_for_format("gif") == ".gif"
     assert is_image_path("photo.JPG") and not is_image_path("notes.txt")
     assert {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"} <= IMAGE_SUFFIXES
 

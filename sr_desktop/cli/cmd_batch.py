@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_model_options, upscale_options_from
+from sr_desktop.cli.common import add_model_options, send_warnings_to_log, upscale_options_from
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
@@ -15,6 +15,7 @@ from sr_desktop.engine.batch.plan import (
     read_file_list,
 )
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
+from sr_desktop.engine.core.text import printable
 
 DESCRIPTION = """\
 Upscale every image of IN_DIR into OUT_DIR, mirroring the folder tree. Files that are not
@@ -38,6 +39,7 @@ exit status:
   {EXIT_OK}    every image was upscaled or skipped (output already there)
   {EXIT_SOME_FAILED}    the batch finished but at least one file failed (see the report)
   {EXIT_FATAL}    usage error or fatal error (bad folders, unknown model, ...): nothing done
+  3    unexpected internal error (a bug: please report it with the output of -v)
   {EXIT_CANCELLED}  cancelled (Ctrl+C): the current file is dropped, finished ones are kept
 """
 
@@ -104,13 +106,13 @@ class _TerminalProgress:
                     refresh=False,
                 )
             if record.status == "failed":
-                line = f"failed: {record.input}: {record.error}"
+                line = f"failed: {printable(record.input)}: {record.error}"
                 if self.bar is not None:
                     self.bar.write(line, file=sys.stderr)
                 else:
                     print(line, file=sys.stderr)
         elif event == "start" and self.bar is not None:
-            self.bar.set_description_str(Path(info.message).name[-40:], refresh=True)
+            self.bar.set_description_str(printable(Path(info.message).name)[-40:], refresh=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -132,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         allow_inside_input=args.allow_inside_input,
         keep_metadata=not args.no_metadata,
     )
+    send_warnings_to_log(getattr(args, "verbose", False))
     in_dir = Path(args.in_dir).expanduser()
     files = read_file_list(Path(args.files_from).expanduser(), in_dir) if args.files_from else None
 

@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_alpha_option, add_model_options, upscale_options_from
+from sr_desktop.cli.common import (
+    add_alpha_option,
+    add_model_options,
+    name_the_file,
+    send_warnings_to_log,
+    upscale_options_from,
+)
 from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.text import error_line, printable
 
-FORMATS = ("png", "jpg", "webp", "tiff")
+FORMATS = ("png", "jpg", "webp", "tiff", "gif")
 
 EPILOG = """\
 OUTPUT is a file for one input, a folder for several (created if missing; files keep
 their names, with the suffix of --format when given). Exit status: 0 all files done,
-1 some files failed (one line each on stderr), 2 bad usage or options, 130 interrupted.
-With --model zssr or map-sr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate."""
+1 some files failed (one line each on stderr, naming the file; the others are done),
+2 bad usage or options, 3 unexpected internal error (a bug: please report it with the
+output of -v), 130 interrupted.
+With --model zssr or map-sr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate.
+Animated GIF, PNG and WebP are upscaled frame by frame (durations, loop count and disposal
+kept) into gif, png or webp; a multi-page TIFF keeps all its pages (as tiff). A format that
+cannot hold every frame is refused, no frame is dropped."""
 
 
 def add_parser(subparsers) -> None:
@@ -38,7 +51,7 @@ def add_parser(subparsers) -> None:
 
 
 def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
-    from sr_desktop.engine.imageio import format_for_path, suffix_for_format
+    from sr_desktop.engine.imageio import format_for_path, resolved, suffix_for_format
 
     as_folder = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
     if not as_folder:
@@ -54,16 +67,18 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
     for src in inputs:
         suffix = suffix_for_format(fmt) if fmt else src.suffix
         targets.append(output / (src.stem + suffix))
-    names = [t.resolve() for t in targets]
+    names = [resolved(t) for t in targets]
     if len(set(names)) != len(names):
         raise SRDesktopError("several inputs would be written to the same output name; use separate runs")
     return targets
 
 
 def run(args: argparse.Namespace) -> int:
-    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, read_image, write_image
+    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
+    from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.models.registry import is_per_image
-    from sr_desktop.engine.pipeline.upscale import resolve_model, upscale_image
+    from sr_desktop.engine.pipeline.animation import upscale_any, write_any
+    from sr_desktop.engine.pipeline.upscale import resolve_model
 
     if not 1 <= args.quality <= 100:
         raise SRDesktopError("--quality must be between 1 and 100")
@@ -79,27 +94,34 @@ def run(args: argparse.Namespace) -> int:
         # is trained on each image: loading it here would train nothing but cost time.)
         resolve_model(options)
     save = SaveOptions(format=args.format, quality=args.quality)
+    send_warnings_to_log(getattr(args, "verbose", False))
     failed = 0
     protect = ProtectedPaths(inputs)
     for src, dst in zip(inputs, targets, strict=True):
-        bar = TerminalProgress(src.name, enabled=None if not args.quiet else False)
+        image = result = None  # the previous file's pixels are freed before this one is read
+        bar = TerminalProgress(printable(src.name), enabled=None if not args.quiet else False)
         try:
-            image = read_image(src)
-            result = upscale_image(image, options, progress=bar)
+            image = read_image_or_animation(src)
+            if isinstance(image, Animation):  # refused before any frame is upscaled
+                check_animation_format(image, dst, save)
+            result = upscale_any(image, options, progress=bar)
             bar.close()
-            written = write_image(result.image, dst, save, overwrite=args.overwrite, protect=protect)
+            written = write_any(result.image, dst, save, overwrite=args.overwrite, protect=protect)
         except Cancelled:
             bar.close()
-            print(f"sr-desktop: cancelled at {src}", file=sys.stderr)
+            print(f"sr-desktop: cancelled at {printable(src)}", file=sys.stderr)
             return 130
-        except SRDesktopError as exc:
+        except Exception as exc:
             bar.close()
             failed += 1
-            print(f"sr-desktop: error: {exc}", file=sys.stderr)
+            if not isinstance(exc, SRDesktopError):
+                logging.getLogger(__name__).debug("upscaling %s failed", src, exc_info=True)
+            print(f"sr-desktop: error: {name_the_file(error_line(exc), src)}", file=sys.stderr)
             continue
         if not args.quiet:
-            print(f"{src} -> {written}  ({image.width}×{image.height} -> "
-                  f"{result.image.width}×{result.image.height}, {result.model} ×{result.scale}, "
+            frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
+            print(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
+                  f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
                   f"{result.seconds:.2f} s on {result.device})")
     if failed:
         print(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", file=sys.stderr)

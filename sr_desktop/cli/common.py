@@ -87,3 +87,35 @@ def upscale_options_from(args: argparse.Namespace) -> UpscaleOptions:
         kernel=getattr(args, "kernel", None),
         backend=getattr(args, "backend", None),
     )
+
+
+def send_warnings_to_log(verbose: bool = False) -> None:
+    """Python warnings (Pillow's about a damaged file, ...) go to the log file, not stderr.
+
+    A failed file is one line on stderr; the warnings a decoder gave on the way there are
+    details for the log (``<log dir>/sr-desktop.log``). With ``-v`` they are shown too.
+    """
+    import logging
+
+    from sr_desktop.engine.core.paths import log_dir
+
+    logging.captureWarnings(True)
+    logger = logging.getLogger("py.warnings")
+    logger.propagate = verbose
+    if any(getattr(h, "_sr_desktop_warnings", False) for h in logger.handlers):
+        return
+    try:
+        handler: logging.Handler = logging.FileHandler(log_dir() / "sr-desktop.log", encoding="utf-8", delay=True)
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._sr_desktop_warnings = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+
+
+def name_the_file(message: str, path) -> str:
+    """``message`` (one line), prefixed with the file's name when it does not already say it."""
+    from sr_desktop.engine.core.text import printable
+
+    shown = printable(path)
+    return message if shown in message else f"{shown}: {message}"

@@ -24,6 +24,12 @@ SUBCOMMAND_MODULES = [
 ]
 
 
+EXIT_STATUS_HELP = """\
+exit status: 0 done; 1 some files failed (one line each on stderr, the others are done);
+2 bad usage, or an error before any work (unknown model, bad folder...); 3 unexpected
+internal error (a bug: please report it with the output of -v); 130 interrupted."""
+
+
 def _available_modules():
     for name in SUBCOMMAND_MODULES:
         try:
@@ -45,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sr-desktop",
         description="SR Desktop: super-resolution workbench. Without a command, opens the app "
         "(see `sr-desktop app --help`).",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -102,7 +110,15 @@ def _log_to_file() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports the subcommands, and through them torch
+    except (MemoryError, ImportError, OSError) as exc:
+        # Under a low memory limit the start-up itself fails (torch cannot map its libraries).
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        memory = isinstance(exc, MemoryError) or "failed to map" in detail or "allocate" in detail
+        hint = "not enough memory: raise the memory limit or close other programs" if memory else detail
+        print(f"sr-desktop: error: cannot start ({type(exc).__name__}): {hint}", file=sys.stderr)
+        return 2
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     first = next((a for a in argv if not a.startswith("-")), None)
     is_app = first is None or first not in commands

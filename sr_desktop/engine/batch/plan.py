@@ -36,6 +36,8 @@ class BatchJob:
     is_image: bool = True
     missing: bool = False  # a listed file that does not exist
     collision_with: Path | None = None  # another input that maps to the same output
+    output_of: Path | None = None  # this file is the planned output of that input
+    refusal: str | None = None  # why this file cannot be processed (e.g. would overwrite itself)
 
 
 def check_template(template: str) -> None:
@@ -49,9 +51,18 @@ def check_template(template: str) -> None:
     if "/" in template or "\\" in template or template in (".", ".."):
         raise BatchError(f"the name template {template!r} must be a file name, not a path")
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
         raise BatchError(f"bad name template {template!r}: {exc}") from None
+    for name, spec, conversion in parsed:
+        if spec or conversion:
+            # {stem!r} would put quotes into file names, {scale:>40} spaces: placeholders only.
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise BatchError(
+                f"{{{shown}}} in the name template: conversions (!r) and format specs (:…) "
+                "are not allowed, use plain placeholders"
+            )
+    fields = [name for name, _, _ in parsed]
     for name in fields:
         if name not in NAME_PLACEHOLDERS:
             allowed = " ".join(f"{{{p}}}" for p in NAME_PLACEHOLDERS)
@@ -97,7 +108,9 @@ def output_suffix_for(input_path: Path, fmt: str) -> str:
 
 def is_inside(path: Path, root: Path) -> bool:
     """True if `path` is `root` or lies under it (both resolved)."""
-    path, root = path.resolve(), root.resolve()
+    from sr_desktop.engine.imageio import resolved
+
+    path, root = resolved(path), resolved(root)
     return path == root or root in path.parents
 
 
@@ -117,17 +130,51 @@ def check_folders(input_dir: Path, output_dir: Path, allow_inside_input: bool) -
         )
 
 
-def _walk(input_dir: Path, recursive: bool, exclude: Path | None) -> list[Path]:
-    if not recursive:
-        return sorted(p for p in input_dir.iterdir() if p.is_file())
+def _entries(folder: Path) -> list[os.DirEntry]:
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
+def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: dict[Path, str]) -> list[Path]:
+    """Every entry of the input tree that a report must account for, sorted per folder.
+
+    Files, FIFOs, sockets, dangling symlinks and symlink loops are all listed (the reader
+    then says what each is), and so is a folder whose name looks like an image
+    (``x.png/``). Sub-folders are walked when ``recursive`` (symlinked folders are listed,
+    not followed: a link cycle cannot make the walk endless); ``exclude`` (the output
+    folder inside the input) is never entered. A sub-folder that cannot be listed is an
+    entry too, with the reason in ``unreadable``.
+    """
+    from sr_desktop.engine.imageio import is_image_path, resolved
+
+    exclude_resolved = resolved(exclude) if exclude is not None else None
     found: list[Path] = []
-    exclude_resolved = exclude.resolve() if exclude is not None else None
-    for root, dirs, files in os.walk(input_dir):
-        root_path = Path(root)
-        dirs[:] = sorted(
-            d for d in dirs if exclude_resolved is None or (root_path / d).resolve() != exclude_resolved
-        )
-        found.extend(root_path / f for f in sorted(files))
+    pending = [input_dir]
+    while pending:
+        folder = pending.pop()
+        below: list[Path] = []
+        try:
+            entries = _entries(folder)
+        except OSError as exc:
+            if folder == input_dir:
+                raise BatchError(f"cannot list the folder {folder}: {exc.strerror or exc}") from None
+            unreadable[folder] = f"cannot list this folder: {exc.strerror or exc}"
+            found.append(folder)
+            continue
+        for entry in entries:
+            path = folder / entry.name
+            try:
+                real_folder = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                real_folder = False
+            if not real_folder:
+                found.append(path)
+            elif recursive:
+                if exclude_resolved is None or resolved(path) != exclude_resolved:
+                    below.append(path)
+            elif is_image_path(path):
+                found.append(path)
+        pending.extend(reversed(below))
     return found
 
 
@@ -167,37 +214,73 @@ def plan_jobs(
     files of `input_dir` (and its sub-folders when `recursive`), never those under
     `output_dir`. Two inputs mapping to the same output are flagged (`collision_with`).
     """
-    from sr_desktop.engine.imageio import is_image_path
+    from sr_desktop.engine.imageio import is_image_path, resolved
 
+    unreadable: dict[Path, str] = {}
     if files is None:
-        candidates = _walk(input_dir, recursive, output_dir if is_inside(output_dir, input_dir) else None)
+        exclude = output_dir if is_inside(output_dir, input_dir) else None
+        candidates = _walk(input_dir, recursive, exclude, unreadable)
     else:
         candidates = list(files)
     jobs: list[BatchJob] = []
-    claimed: dict[str, Path] = {}
     for index, path in enumerate(candidates):
         if files is not None and is_inside(path, input_dir):
-            relative = path.resolve().relative_to(input_dir.resolve())
+            relative = resolved(path).relative_to(resolved(input_dir))
         elif files is not None:
             relative = Path(path.name)
         else:
             relative = path.relative_to(input_dir)
         job = BatchJob(index=index, input=path, relative=relative)
-        if not path.is_file() or not is_image_path(path):
+        jobs.append(job)
+        if path in unreadable:
+            job.refusal = unreadable[path]
+            continue
+        if not is_image_path(path) or not os.path.lexists(path):
+            # (An image name that is not a regular file, a FIFO, a dangling link, a loop,
+            # a folder, stays an image job: the reader says what is wrong with it.)
             job.is_image = False
-            job.missing = not path.exists()
-            jobs.append(job)
+            job.missing = not os.path.lexists(path)
             continue
         name = render_name(template, path.stem, path.suffix.lstrip("."), scale, model, variant)
         job.output_format = output_format_for(path, fmt)
         job.output = output_dir / relative.parent / (name + output_suffix_for(path, fmt))
+    _mark_own_outputs(jobs)
+    claimed: dict[str, Path] = {}
+    for job in jobs:
+        if job.output is None or job.output_of is not None or job.refusal is not None:
+            continue
         key = os.path.normcase(str(job.output))
         if key in claimed:
             job.collision_with = claimed[key]
         else:
-            claimed[key] = path
-        jobs.append(job)
+            claimed[key] = job.input
     return jobs
+
+
+def _mark_own_outputs(jobs: list[BatchJob]) -> None:
+    """With the output folder inside the input folder, a batch sees its own outputs.
+
+    A job whose output would be its own input is refused (``--name '{stem}'`` into the
+    input folder); an input that is the planned output of another input (a previous run's
+    ``a_x2_bicubic.png`` next to ``a.png``) is an output of this batch, not an input.
+    """
+    from sr_desktop.engine.imageio import resolved
+
+    def key(path: Path) -> str:
+        return os.path.normcase(str(resolved(path)))
+
+    outputs: dict[str, Path] = {}
+    for job in jobs:
+        if job.output is None:
+            continue
+        if key(job.output) == key(job.input):
+            job.refusal = "would overwrite the input (choose a name template that changes the name)"
+        else:
+            outputs.setdefault(key(job.output), job.input)
+    for job in jobs:
+        producer = outputs.get(key(job.input))
+        if producer is not None and job.refusal is None:
+            job.output_of = producer
 
 
 def renamed_path(path: Path) -> Path:

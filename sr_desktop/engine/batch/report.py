@@ -98,6 +98,7 @@ class BatchTotals:
 
 NOT_AN_IMAGE = "not an image"
 OUTPUT_EXISTS = "output exists"
+OUTPUT_OF_BATCH = "an output of this batch"
 
 _CSV_COLUMNS = [
     "input",

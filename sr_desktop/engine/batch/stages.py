@@ -20,19 +20,26 @@ from typing import Any
 from sr_desktop.engine import imageio
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchJob, renamed_path
-from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, FileRecord
+from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, OUTPUT_OF_BATCH, FileRecord
 from sr_desktop.engine.compute.devices import resolve_device
-from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
+from sr_desktop.engine.core.text import error_line
 from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
+from sr_desktop.engine.imageio.animation import (
+    Animation,
+    check_animation_format,
+    read_image_or_animation,
+    write_animation,
+)
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import get_model_spec
 
 # The module, not its functions: the upscale call is looked up at run time (tests wrap it).
-from sr_desktop.engine.pipeline import upscale
+from sr_desktop.engine.pipeline import animation, upscale
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +186,13 @@ class BatchStages:
                 elif not job.is_image:
                     item = ("record", job, FileRecord(str(job.input), None, "skipped", note=NOT_AN_IMAGE,
                                                       input_bytes=_file_size(job.input)))
+                elif job.refusal is not None:
+                    item = ("record", job, FileRecord(str(job.input), job.output and str(job.output), "failed",
+                                                      error=job.refusal, input_bytes=_file_size(job.input)))
+                elif job.output_of is not None:
+                    item = ("record", job, FileRecord(
+                        str(job.input), None, "skipped", note=f"{OUTPUT_OF_BATCH} ({job.output_of.name})",
+                        input_bytes=_file_size(job.input)))
                 elif job.collision_with is not None:
                     item = ("record", job, FileRecord(
                         str(job.input), str(job.output), "failed",
@@ -191,11 +205,13 @@ class BatchStages:
                 else:
                     t0 = time.perf_counter()
                     try:
-                        image = imageio.read_image(job.input)
+                        image = read_image_or_animation(job.input)
+                        if isinstance(image, Animation):  # refused before any frame is upscaled
+                            check_animation_format(image, job.output, self._save_options(job))
                         item = ("image", job, image, time.perf_counter() - t0)
                     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                         item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
-                                                          error=one_line(exc), input_bytes=_file_size(job.input),
+                                                          error=error_line(exc), input_bytes=_file_size(job.input),
                                                           read_seconds=time.perf_counter() - t0))
                 if not self._put(self.read_queue, item):
                     break
@@ -232,14 +248,19 @@ class BatchStages:
 
             t0 = time.perf_counter()
             try:
-                result = upscale.upscale_image(
-                    image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
-                )
+                if isinstance(image, Animation):
+                    result = animation.upscale_animation(
+                        image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
+                    )
+                else:
+                    result = upscale.upscale_image(
+                        image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
+                    )
             except Cancelled:
                 cancelled = True
                 break
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory on one huge file
-                record = FileRecord(str(job.input), str(job.output), "failed", error=one_line(exc),
+                record = FileRecord(str(job.input), str(job.output), "failed", error=error_line(exc),
                                     input_bytes=_file_size(job.input), input_size=in_size,
                                     read_seconds=read_seconds, upscale_seconds=time.perf_counter() - t0)
                 self.processed += 1
@@ -250,7 +271,7 @@ class BatchStages:
             self.processed += 1
             upscale_seconds = time.perf_counter() - t0
             encoded: tuple[bytes, float] | Exception | None = None
-            if self.encode_inline:
+            if self.encode_inline and not isinstance(result.image, Animation):
                 encoded = self._encode(job, result.image)
             delivered = self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds,
                                                      upscale_seconds, encoded))
@@ -302,7 +323,7 @@ class BatchStages:
             return exc
 
     def _write_one(
-        self, job: BatchJob, image: Image, in_size: list[int], read_seconds: float, upscale_seconds: float,
+        self, job: BatchJob, image: Image | Animation, in_size: list[int], read_seconds: float, upscale_seconds: float,
         encoded: tuple[bytes, float] | Exception | None = None,
     ) -> FileRecord:
         assert job.output is not None
@@ -320,10 +341,14 @@ class BatchStages:
             if encoded is not None:
                 encoded, encode_seconds = encoded
             target.parent.mkdir(parents=True, exist_ok=True)
-            written = imageio.write_image(image, target, self._save_options(job), overwrite=overwrite,
-                                  protect=self.protect, encoded=encoded)
+            if isinstance(image, Animation):
+                written = write_animation(image, target, self._save_options(job), overwrite=overwrite,
+                                          protect=self.protect)
+            else:
+                written = imageio.write_image(image, target, self._save_options(job), overwrite=overwrite,
+                                              protect=self.protect, encoded=encoded)
         except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
-            record.error = one_line(exc)
+            record.error = error_line(exc)
             record.write_seconds = time.perf_counter() - t0 + encode_seconds
             return record
         record.write_seconds = time.perf_counter() - t0 + encode_seconds

@@ -17,7 +17,7 @@ from sr_desktop.engine.imageio.formats import (
     suffix_for_format,
 )
 from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.imageio.protected import ProtectedPaths
+from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
 from sr_desktop.engine.imageio.read import DEFAULT_MAX_PIXELS, read_image, read_image_bytes
 from sr_desktop.engine.imageio.write import (
     EncodedImage,
@@ -42,6 +42,7 @@ __all__ = [
     "is_temp_path",
     "read_image",
     "read_image_bytes",
+    "resolved",
     "suffix_for_format",
     "write_image",
 ]

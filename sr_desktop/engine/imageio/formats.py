@@ -7,15 +7,15 @@ from pathlib import Path
 
 from sr_desktop.engine.core.errors import ImageWriteError
 
-READ_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
 """Pillow plugins :func:`~sr_desktop.engine.imageio.read.read_image` decodes with."""
 
 IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".dib"}
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif"}
 )
 """File suffixes (lower case, with the dot) of the formats :func:`read_image` reads."""
 
-WRITE_FORMATS = ("png", "jpg", "webp", "tiff", "bmp")
+WRITE_FORMATS = ("png", "jpg", "webp", "tiff", "bmp", "gif")
 _FORMAT_ALIASES = {
     "png": "png",
     "jpg": "jpg",
@@ -24,8 +24,11 @@ _FORMAT_ALIASES = {
     "tif": "tiff",
     "tiff": "tiff",
     "bmp": "bmp",
+    "gif": "gif",
 }
-_SUFFIX_OF_FORMAT = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+_SUFFIX_OF_FORMAT = {
+    "png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "gif": ".gif",
+}
 _FORMAT_OF_SUFFIX = {
     ".png": "png",
     ".jpg": "jpg",
@@ -37,6 +40,7 @@ _FORMAT_OF_SUFFIX = {
     ".tiff": "tiff",
     ".bmp": "bmp",
     ".dib": "bmp",
+    ".gif": "gif",
 }
 
 
@@ -64,12 +68,12 @@ def suffix_for_format(fmt: str) -> str:
 
 
 def format_for_path(path: str | os.PathLike) -> str:
-    """The output format ("png", "jpg", "webp", "tiff", "bmp") named by a path's suffix."""
+    """The output format ("png", "jpg", "webp", "tiff", "bmp", "gif") named by a path's suffix."""
     suffix = Path(path).suffix.lower()
     if suffix not in _FORMAT_OF_SUFFIX:
         shown = suffix or "(none)"
         raise ImageWriteError(
             path,
-            f"unknown output suffix {shown} (use .png, .jpg, .webp, .tif or .bmp, or pick a format)",
+            f"unknown output suffix {shown} (use .png, .jpg, .webp, .tif, .bmp or .gif, or pick a format)",
         )
     return _FORMAT_OF_SUFFIX[suffix]

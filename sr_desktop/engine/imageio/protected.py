@@ -15,8 +15,17 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+def resolved(path: str | os.PathLike) -> Path:
+    """The absolute path with symlinks resolved as far as they go; never raises.
+
+    ``Path.resolve()`` raises ``RuntimeError`` on a symlink loop (Python < 3.13), which
+    would stop a whole run over one bad input; ``os.path.realpath`` leaves the loop as is.
+    """
+    return Path(os.path.realpath(os.fspath(path)))
+
+
 def _name_key(path: Path) -> str:
-    return os.path.normcase(str(Path(path).resolve()))
+    return os.path.normcase(str(resolved(path)))
 
 
 class ProtectedPaths:

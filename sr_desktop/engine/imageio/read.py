@@ -8,12 +8,16 @@ to 8 bits (16-bit RGB/RGBA/gray+alpha PNG, 16-bit RGB/RGBA TIFF).
 
 from __future__ import annotations
 
+import errno
 import io
+import itertools
 import logging
 import os
 import stat
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,9 +31,13 @@ from sr_desktop.engine.imageio.exif import (
 )
 from sr_desktop.engine.imageio.formats import READ_FORMATS
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space
+from sr_desktop.engine.imageio.png_rows import missing_rows
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_MAX_PIXELS = 200_000_000
 """Largest image (width × height) read by default: a decompression-bomb guard."""
@@ -44,7 +52,7 @@ def _megapixels(pixels: int) -> str:
 
 
 def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
-    """Read an image file (PNG, JPEG, WebP, TIFF, BMP) into an upright :class:`Image`.
+    """Read an image file (PNG, JPEG, WebP, TIFF, BMP, GIF) into an upright :class:`Image`.
 
     8-bit sources give uint8 pixels, 16-bit PNG/TIFF give uint16. Modes map to L, LA, RGB
     or RGBA: palette -> RGB (RGBA when it has transparency), 1-bit -> L (0/255), CMYK ->
@@ -53,18 +61,21 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     profile is kept as is, except for CMYK sources: with an embedded CMYK profile the
     pixels are converted through it to sRGB and the sRGB profile is attached; without one
     the plain conversion is used and no profile is kept (a CMYK profile would be wrong for
-    RGB pixels). Multi-frame files give their first frame.
+    RGB pixels). Multi-frame files give their first frame, and ``info["frames"]`` says how
+    many there are (:func:`~sr_desktop.engine.imageio.animation.read_image_or_animation` reads them all).
 
     ``max_pixels`` (None = no limit) is checked on the header, before any decoding.
     Raises :class:`ImageReadError` (path + short reason) for every unreadable file.
     """
     where = Path(path)
-    try:
-        info = os.stat(where)
-    except FileNotFoundError:
-        raise ImageReadError(where, "file not found") from None
-    except OSError as exc:
-        raise ImageReadError(where, exc.strerror or "cannot access the file") from None
+    image = _decode(read_file_bytes(where), where, max_pixels)
+    image.path = where
+    return image
+
+
+def read_file_bytes(where: Path) -> bytes:
+    """The bytes of an input file, or an `ImageReadError` saying why there are none."""
+    info = _stat(where)
     if stat.S_ISDIR(info.st_mode):
         raise ImageReadError(where, "is a folder, not an image file")
     if not stat.S_ISREG(info.st_mode):
@@ -72,14 +83,24 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     if info.st_size == 0:
         raise ImageReadError(where, "file is empty")
     try:
-        data = where.read_bytes()
+        return where.read_bytes()
     except MemoryError:
         raise ImageReadError(where, "not enough memory to read the file") from None
     except OSError as exc:
         raise ImageReadError(where, exc.strerror or "cannot read the file") from None
-    image = _decode(data, where, max_pixels)
-    image.path = where
-    return image
+
+
+def _stat(where: Path) -> os.stat_result:
+    """``os.stat`` of an input, with one clear reason for each way it can fail."""
+    try:
+        return os.stat(where)
+    except FileNotFoundError:
+        reason = "symlink to a missing file" if os.path.islink(where) else "file not found"
+        raise ImageReadError(where, reason) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageReadError(where, "symlink loop") from None
+        raise ImageReadError(where, exc.strerror or "cannot access the file") from None
 
 
 def read_image_bytes(
@@ -93,12 +114,19 @@ def read_image_bytes(
 
 
 def _decode(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
+    return decode_with(_decode_checked, data, where, max_pixels)
+
+
+def decode_with(decoder: Callable[[bytes, Any, int | None], T], data: bytes, where: str | Path,
+                max_pixels: int | None) -> T:
+    """``decoder(data, where, max_pixels)`` with every decoder failure as one `ImageReadError`."""
     from PIL import Image as PILImage
 
     if not data:
         raise ImageReadError(where, "file is empty")
+    route_libtiff_messages_to_log()
     try:
-        return _decode_checked(data, where, max_pixels)
+        return decoder(data, where, max_pixels)
     except SRDesktopError:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
@@ -151,7 +179,7 @@ def _not_an_image_reason(data: bytes) -> str:
             kind = other.format
     except Exception:  # noqa: BLE001 - any failure here just means "not an image"
         return "not an image file"
-    return f"unsupported image format {kind} (supported: PNG, JPEG, WebP, TIFF, BMP)"
+    return f"unsupported image format {kind} (supported: PNG, JPEG, WebP, TIFF, BMP, GIF)"
 
 
 def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
@@ -170,7 +198,13 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
             )
         fmt = im.format
         orientation = orientation_of(im.getexif())
+        tiles = list(getattr(im, "tile", None) or ())
         im.load()  # full decode now: truncated or corrupt data raises here
+        _check_coverage(tiles, width, height, where)
+        if fmt == "PNG" and (short := missing_rows(data)) is not None:
+            raise ImageReadError(
+                where, f"image data is truncated or corrupt ({short[0]} of {short[1]} bytes of pixel data)"
+            )
         # Pillow turns TIFFs upright while loading and then drops their orientation tag,
         # so what is left in the EXIF is what remains to be applied to its pixels.
         exif_obj = im.getexif()
@@ -210,6 +244,37 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         path=None,
         info=info,
     )
+
+
+def _check_coverage(tiles: list, width: int, height: int, where) -> None:
+    """Refuse a file whose data cover fewer pixels than its header declares.
+
+    Pillow decodes a file as a list of tiles (strips, blocks); a header can claim a larger
+    image than its tiles cover (a TIFF patched to 1×1,000,000 with one 48-row strip), and
+    the uncovered pixels would silently stay black. Each row must be covered by tiles at
+    least as wide as the image: a sweep over the tiles' top and bottom edges sums the
+    widths of the tiles over each band of rows.
+    """
+    if not tiles or any(tile[0] == "libtiff" for tile in tiles):
+        return  # (libtiff checks its strips itself, in the file's stored orientation)
+    edges: dict[int, int] = {0: 0, height: 0}
+    for tile in tiles:
+        x0, y0, x1, y1 = tile[1]
+        x0, x1 = max(0, x0), min(width, x1)
+        y0, y1 = max(0, y0), min(height, y1)
+        if x1 > x0 and y1 > y0:
+            edges[y0] = edges.get(y0, 0) + (x1 - x0)
+            edges[y1] = edges.get(y1, 0) - (x1 - x0)
+    covered_rows, across = 0, 0
+    ys = sorted(edges)
+    for top, bottom in itertools.pairwise(ys):
+        across += edges[top]
+        if across >= width:
+            covered_rows += bottom - top
+    if covered_rows < height:
+        raise ImageReadError(
+            where, f"image data is truncated or corrupt (data for {covered_rows} of {height} rows)"
+        )
 
 
 def _deep_layout(im, data: bytes) -> str | None:

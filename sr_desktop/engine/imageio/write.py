@@ -33,7 +33,7 @@ from sr_desktop.engine.imageio.metadata import (
     icc_space,
 )
 from sr_desktop.engine.imageio.png import encode_png
-from sr_desktop.engine.imageio.protected import ProtectedPaths
+from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
 from sr_desktop.engine.imageio.tiff import TiffTooLarge, encode_tiff
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ def write_image(
     - WebP: 8-bit, alpha kept, gray written as RGB (WebP has no gray); quality 100 = lossless.
     - BMP: 8-bit, gray stays gray, alpha flattened onto white (BMP alpha is not read back
       reliably, Pillow included), no ICC/EXIF.
+    - GIF: 8-bit, at most 256 colours, alpha as one transparent colour, no ICC/EXIF.
 
     The ICC profile (when its colour space matches the written pixels), EXIF (orientation
     set to 1, pixel dimensions updated) and resolution are written for PNG, JPEG, WebP
@@ -90,11 +91,7 @@ def write_image(
     options = options or SaveOptions()
     target = Path(path)
     fmt = _checked_format(options, target)
-    _check_target(target, image.path, protect, overwrite)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ImageWriteError(target, f"cannot create the folder ({exc.strerror})") from None
+    _prepare_target(target, image.path, protect, overwrite)
     if encoded is not None and encoded.format != fmt:
         raise ImageWriteError(target, f"encoded as {encoded.format.upper()}, not {fmt.upper()}")
     with _encoder_errors(target, fmt):
@@ -154,11 +151,20 @@ def _encoder_errors(target: Path, fmt: str):
         raise ImageWriteError(target, f"{fmt.upper()} encoder failed ({exc})") from exc
 
 
+def _prepare_target(target: Path, source: Path | None, protect, overwrite: bool) -> None:
+    """The checks of `_check_target`, then the target's folder, created if missing."""
+    _check_target(target, source, protect, overwrite)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(target, f"cannot create the folder ({exc.strerror})") from None
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist: compare the names
-        return os.path.normcase(a.resolve()) == os.path.normcase(Path(b).resolve())
+        return os.path.normcase(resolved(a)) == os.path.normcase(resolved(b))
 
 
 def _check_target(target: Path, source: Path | None, protect, overwrite: bool) -> None:
@@ -197,6 +203,17 @@ def _metadata(image: Image, pixels: np.ndarray, options: SaveOptions) -> FileMet
     return FileMetadata(icc, exif, image.info.get("dpi"))
 
 
+def _encode_gif(fh: BinaryIO, pixels8: np.ndarray) -> None:
+    """GIF: 256 colours per image (Pillow's adaptive palette); alpha becomes one
+    transparent colour (alpha < 128); no ICC/EXIF (GIF has no place for them)."""
+    from PIL import Image as PILImage
+
+    if pixels8.shape[2] == 2:
+        pixels8 = pixels8[:, :, [0, 0, 0, 1]]
+    plane = pixels8[:, :, 0] if pixels8.shape[2] == 1 else pixels8
+    PILImage.fromarray(np.ascontiguousarray(plane)).save(fh, "GIF")
+
+
 def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
     from PIL import Image as PILImage
 
@@ -209,6 +226,9 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         return
 
     pixels = to_uint8(pixels)
+    if fmt == "gif":
+        _encode_gif(fh, pixels)
+        return
     if fmt in ("jpg", "bmp"):
         if pixels.shape[2] in (2, 4):
             pixels = _flatten_on_white(pixels)

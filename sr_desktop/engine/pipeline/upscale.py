@@ -27,6 +27,7 @@ from sr_desktop.engine.imageio import read_image, write_image
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.pipeline.memory import estimated_bytes, is_allocation_failure, memory_error
 from sr_desktop.engine.pipeline.model_cache import get_model
 from sr_desktop.engine.pipeline.scale_plan import ScalePlan, native_scales_of, plan_for, plan_scale
 from sr_desktop.engine.pipeline.tiling import choose_tile, count_tiles, run_tiled
@@ -162,13 +163,24 @@ def upscale_image(
     """Upscale `image` by `options`. Returns a new Image with the same metadata.
 
     `model` overrides loading by id (tests and benchmarks pass small models this way).
-    Raises `Cancelled` if `cancel` is set between tiles; `SRDesktopError` on bad options.
+    Raises `Cancelled` if `cancel` is set between tiles; `SRDesktopError` on bad options;
+    `UpscaleMemoryError` (naming the file and the memory it needs) when it does not fit.
     """
     options = options or UpscaleOptions()
     start = time.perf_counter()
     model, plan = resolve_model(options, model)
     target = int(options.scale or plan.reached)
+    try:
+        return _upscale_image(image, options, progress, cancel, model, plan, target, start)
+    except Exception as exc:
+        if not is_allocation_failure(exc):
+            raise
+        del exc  # (its traceback holds the frames that hold the big arrays)
+    raise memory_error(image, estimated_bytes(image, target, plan, model.scale))
 
+
+def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, model: SRModel,
+                   plan: ScalePlan, target: int, start: float) -> UpscaleResult:
     pixels = image.pixels
     src_max = float(image.max_value)
     rgb = pixels[:, :, :3] if not image.is_gray else np.repeat(pixels[:, :, :1], 3, axis=2)

@@ -1,0 +1,36 @@
+"""Text fit for one terminal line: file names may hold newlines and other control characters."""
+
+from __future__ import annotations
+
+import os
+
+from sr_desktop.engine.core.errors import SRDesktopError, one_line
+
+# Control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
+_CONTROL = {c: None for c in (*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029)}
+
+
+def printable(text: str | os.PathLike) -> str:
+    """``text`` with every control character escaped (``\\n``, ``\\x1b``...): one line.
+
+    A file name is the only part of a message a user does not choose the wording of; a
+    newline in it would split one error line into two, an escape sequence could rewrite
+    the terminal.
+    """
+    text = os.fspath(text)
+    if not any(ord(ch) in _CONTROL for ch in text):
+        return text
+    return "".join(
+        (ch.encode("unicode_escape").decode("ascii") if ord(ch) in _CONTROL else ch) for ch in text
+    )
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for an error, its file names escaped (see :func:`printable`).
+
+    An `SRDesktopError` is one line by design, so a line break in it comes from a name it
+    quotes: the whole message is kept, escaped. Any other exception is `one_line`'s.
+    """
+    if isinstance(exc, SRDesktopError):
+        return printable(str(exc).strip()) or type(exc).__name__
+    return printable(one_line(exc))

@@ -1,0 +1,233 @@
+"""Animated and multi-page images: read every frame, write them all back.
+
+An :class:`Animation` holds full-canvas frames (each an :class:`Image`, composited the way
+a viewer shows it), the duration of each frame, how many times it plays, and each frame's
+disposal. Because every frame is a full canvas, writing it back with its original disposal
+shows the same picture, in GIF, APNG or animated WebP alike. A multi-page TIFF is an
+animation without timing (its pages keep their own size and mode).
+
+A format that cannot hold several frames (JPEG, BMP) is refused with one clear error rather
+than dropping frames; so is a timed animation written as TIFF (TIFF pages have no timing),
+and a multi-page TIFF written as GIF/PNG/WebP (its pages are not frames of one canvas).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
+from sr_desktop.engine.imageio.convert import to_uint8
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.protected import ProtectedPaths
+from sr_desktop.engine.imageio.read import (
+    DEFAULT_MAX_PIXELS,
+    _megapixels,
+    _open_header,
+    _pixels_from_pillow,
+    decode_with,
+    read_file_bytes,
+    read_image,
+)
+from sr_desktop.engine.imageio.write import SaveOptions, _checked_format, _encoder_errors, _prepare_target
+
+#: Output formats that hold a timed animation, and the one that holds pages.
+ANIMATION_FORMATS = ("gif", "png", "webp")
+PAGE_FORMATS = ("tiff",)
+
+# Disposal, in the words of the formats: GIF codes 0..3, APNG codes 0..2.
+_DISPOSAL_OF_GIF = {0: "none", 1: "none", 2: "background", 3: "previous"}
+_GIF_OF_DISPOSAL = {"none": 1, "background": 2, "previous": 3}
+_DISPOSAL_OF_APNG = {0: "none", 1: "background", 2: "previous"}
+_APNG_OF_DISPOSAL = {"none": 0, "background": 1, "previous": 2}
+
+
+@dataclass
+class Animation:
+    """Frames of one animated (or multi-page) file and how they play.
+
+    ``durations`` in milliseconds (empty for TIFF pages); ``plays``: how many times the
+    animation plays, 0 = forever (GIF's "loop N" is N + 1 plays; no loop block is 1);
+    ``disposals``: "none", "background" or "previous" per frame.
+    """
+
+    frames: list[Image]
+    durations: list[int] = field(default_factory=list)
+    plays: int = 0
+    disposals: list[str] = field(default_factory=list)
+    source_format: str | None = None
+    path: Path | None = None
+
+    @property
+    def is_timed(self) -> bool:
+        """True for an animation (GIF/APNG/WebP), False for the pages of a TIFF."""
+        return self.source_format != "TIFF"
+
+    @property
+    def width(self) -> int:
+        return self.frames[0].width
+
+    @property
+    def height(self) -> int:
+        return self.frames[0].height
+
+    def with_frames(self, frames: list[Image]) -> Animation:
+        """The same timing with new frames (e.g. upscaled)."""
+        return replace(self, frames=list(frames), durations=list(self.durations),
+                       disposals=list(self.disposals))
+
+
+def read_image_or_animation(
+    path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> Image | Animation:
+    """:func:`read_image` for a file of one frame, :func:`read_animation` for several."""
+    image = read_image(path, max_pixels)
+    if image.info.get("frames", 1) <= 1:
+        return image
+    return read_animation(path, max_pixels)
+
+
+def read_animation(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Animation:
+    """Every frame of an animated GIF / PNG / WebP, or every page of a TIFF.
+
+    ``max_pixels`` bounds the pixels of all frames together (a bomb can hide in the frame
+    count as well as in the frame size). Raises :class:`ImageReadError`.
+    """
+    where = Path(path)
+    return decode_with(_decode_frames, read_file_bytes(where), where, max_pixels)
+
+
+def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animation:
+    im = _open_header(io.BytesIO(data), where)
+    if im is None:
+        raise ImageReadError(where, "not an image file")
+    with im:
+        fmt = im.format
+        count = int(getattr(im, "n_frames", 1))
+        width, height = im.size
+        if max_pixels is not None and width * height * count > max_pixels:
+            raise ImageReadError(
+                where, f"animation is {count} frames of {width}×{height} = "
+                f"{_megapixels(width * height * count)}, above the {_megapixels(max_pixels)} limit",
+            )
+        icc = im.info.get("icc_profile") or None
+        frames: list[Image] = []
+        durations: list[int] = []
+        disposals: list[str] = []
+        for index in range(count):
+            im.seek(index)
+            im.load()
+            if fmt == "TIFF":
+                pixels, page_icc = _pixels_from_pillow(im, im.info.get("icc_profile") or None, where)
+                frames.append(Image(np.ascontiguousarray(pixels), icc_profile=page_icc, source_format=fmt,
+                                    path=where))
+                continue
+            frames.append(Image(np.array(im.convert("RGBA")), icc_profile=icc, source_format=fmt, path=where))
+            durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
+            disposals.append(_disposal_of(im, fmt))
+        plays = _plays_of(im.info, fmt)
+    if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
+        frames = [f.with_pixels(np.ascontiguousarray(f.pixels[:, :, :3])) for f in frames]
+    return Animation(frames, durations, plays, disposals, fmt, where)
+
+
+def _disposal_of(im, fmt: str) -> str:
+    if fmt == "GIF":
+        return _DISPOSAL_OF_GIF.get(int(getattr(im, "disposal_method", 0) or 0), "none")
+    if fmt == "PNG":
+        return _DISPOSAL_OF_APNG.get(int(im.info.get("disposal", 0) or 0), "none")
+    return "none"
+
+
+def _plays_of(info: dict, fmt: str) -> int:
+    loop = info.get("loop")
+    if fmt == "GIF":
+        return 1 if loop is None else (0 if int(loop) == 0 else int(loop) + 1)
+    return 0 if loop is None else int(loop)
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def check_animation_format(animation: Animation, path: str | os.PathLike, options: SaveOptions | None) -> str:
+    """The output format for ``animation`` at ``path``, or :class:`ImageWriteError` when that
+    format cannot hold all its frames (checked before any upscaling is spent on it)."""
+    target = Path(path)
+    fmt = _checked_format(options or SaveOptions(), target)
+    count = len(animation.frames)
+    if animation.is_timed and fmt not in ANIMATION_FORMATS:
+        raise ImageWriteError(
+            target, f"{fmt.upper()} cannot hold the {count} frames of this animation "
+            "(use png, webp or gif)",
+        )
+    if not animation.is_timed and fmt not in PAGE_FORMATS:
+        raise ImageWriteError(
+            target, f"{fmt.upper()} cannot hold the {count} pages of this TIFF (use tiff)"
+        )
+    return fmt
+
+
+def write_animation(
+    animation: Animation,
+    path: str | os.PathLike,
+    options: SaveOptions | None = None,
+    overwrite: bool = False,
+    protect: Iterable[str | os.PathLike] | ProtectedPaths = (),
+) -> Path:
+    """Write every frame atomically (same guarantees and refusals as ``write_image``)."""
+    from sr_desktop.engine.imageio.atomic import atomic_write
+
+    options = options or SaveOptions()
+    target = Path(path)
+    fmt = check_animation_format(animation, target, options)
+    _prepare_target(target, animation.path, protect, overwrite)
+    with _encoder_errors(target, fmt):
+        atomic_write(target, lambda fh: _encode_frames(fh, animation, fmt, options))
+    return target
+
+
+def _pil_frames(animation: Animation, fmt: str) -> list:
+    from PIL import Image as PILImage
+
+    frames = []
+    for frame in animation.frames:
+        pixels = frame.pixels
+        if fmt != "tiff" or pixels.shape[2] > 1:  # (TIFF keeps 16-bit gray pages)
+            pixels = to_uint8(pixels)
+        if fmt != "tiff" and pixels.shape[2] in (1, 2):  # animations are colour
+            pixels = pixels[:, :, [0, 0, 0, 1] if pixels.shape[2] == 2 else [0, 0, 0]]
+        plane = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+        frames.append(PILImage.fromarray(np.ascontiguousarray(plane)))  # uint16 gray: "I;16"
+    return frames
+
+
+def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOptions) -> None:
+    first, *rest = _pil_frames(animation, fmt)
+    common: dict = {"save_all": True, "append_images": rest}
+    icc = animation.frames[0].icc_profile if options.keep_metadata else None
+    if fmt == "tiff":  # (Pillow's multi-page TIFF writer reads back what it wrote: a seekable buffer)
+        buffer = io.BytesIO()
+        first.save(buffer, "TIFF", compression="tiff_deflate", **common)
+        fh.write(buffer.getbuffer())
+        return
+    common["duration"] = list(animation.durations)
+    plays = animation.plays
+    if fmt == "gif":
+        if plays != 1:
+            common["loop"] = 0 if plays == 0 else plays - 1
+        disposal = [_GIF_OF_DISPOSAL[d] for d in animation.disposals]
+        first.save(fh, "GIF", disposal=disposal, optimize=False, **common)
+    elif fmt == "png":
+        disposal = [_APNG_OF_DISPOSAL[d] for d in animation.disposals]
+        first.save(fh, "PNG", loop=plays, disposal=disposal, blend=0, default_image=False,
+                   compress_level=3, **({"icc_profile": icc} if icc else {}), **common)
+    else:
+        lossless = options.quality >= 100
+        first.save(fh, "WEBP", loop=plays, quality=int(options.quality), lossless=lossless, method=4,
+                   **({"icc_profile": icc} if icc else {}), **common)

@@ -1,0 +1,47 @@
+"""Out of memory while upscaling one image: a clear error naming the file and the remedy."""
+
+from __future__ import annotations
+
+from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.pipeline.scale_plan import ScalePlan
+
+# What allocators say besides "out of memory" (torch's CPU allocator, libc, C++).
+_ALLOCATION_FAILURES = ("posix_memalign", "cannot allocate memory", "bad_alloc", "failed to allocate")
+
+
+class UpscaleMemoryError(SRDesktopError):
+    """One image did not fit in memory; other images of the same run may."""
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """True for out-of-memory errors of the device, torch's CPU allocator and numpy."""
+    if devices.is_out_of_memory(exc):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(word in text for word in _ALLOCATION_FAILURES)
+
+
+def estimated_bytes(image: Image, target_scale: int, plan: ScalePlan, native: int) -> int:
+    """A lower bound on what upscaling ``image`` holds at once: the output, the 16-bit
+    intermediate of every pass but the last, and a float32 copy of the largest input."""
+    h, w, c = image.height, image.width, image.channels
+    itemsize = image.pixels.dtype.itemsize
+    total = h * w * c * itemsize + (h * target_scale) * (w * target_scale) * c * itemsize
+    side = 1
+    for _ in range(max(0, plan.passes - 1)):
+        side *= native
+        total += (h * side) * (w * side) * 3 * 2
+    return total + (h * side) * (w * side) * 3 * 4
+
+
+def memory_error(image: Image, needed: int) -> UpscaleMemoryError:
+    """``out of memory upscaling NAME (needs about N GB); try a smaller --tile``."""
+    name = image.path.name if image.path is not None else "the image"
+    gb = needed / 1e9
+    amount = f"{gb:.1f} GB" if gb >= 0.1 else f"{needed / 1e6:.0f} MB"
+    return UpscaleMemoryError(
+        f"out of memory upscaling {name} (needs about {amount}); try a smaller --tile, "
+        "a smaller scale, or close other programs"
+    )

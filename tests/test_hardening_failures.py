@@ -1,0 +1,369 @@
+"""Regression tests for the failures of issue 18, one test (or a few) per failure.
+
+1 symlink loop, 2 declared size vs data, 3 out of memory per file and at start-up,
+4 batch output folder = input folder, 5 every entry in the batch report, 6 one stderr line
+per failure (warnings to the log, names escaped), 7 exit code 3 documented and unexpected
+errors per file, 9 name templates refuse conversions and format specs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import resource
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.batch.plan import BatchError, check_template
+from sr_desktop.engine.core.errors import ImageReadError
+from sr_desktop.engine.imageio import read_image
+
+ROOT = Path(__file__).resolve().parents[1]
+PIXELS = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+
+
+def _png(path: Path, pixels=PIXELS) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PILImage.fromarray(pixels).save(path)
+    return path
+
+
+def _sr(*args, limit_mib: int | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """`sr-desktop ARGS` in a subprocess, optionally under an address-space limit (prlimit)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    def limit():
+        if limit_mib is not None:
+            size = limit_mib * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+    return subprocess.run([sys.executable, "-m", "sr_desktop", *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=240, preexec_fn=limit)
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+# -- 1: a symlink loop is one failed file --------------------------------------------------
+
+
+def test_symlink_loop_fails_alone_and_the_other_file_is_done(tmp_path, capsys):
+    good = _png(tmp_path / "good.png")
+    (tmp_path / "loop1.png").symlink_to("loop2.png")
+    (tmp_path / "loop2.png").symlink_to("loop1.png")
+    code = main(["upscale", str(tmp_path / "loop1.png"), str(good), "-o", str(tmp_path / "out"),
+                 "--model", "bicubic", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot read {tmp_path / 'loop1.png'}: symlink loop" in err
+    assert (tmp_path / "out" / "good.png").is_file()
+    with pytest.raises(ImageReadError, match="symlink loop"):
+        read_image(tmp_path / "loop2.png")
+
+
+def test_dangling_symlink_says_so(tmp_path):
+    (tmp_path / "gone.png").symlink_to("nowhere.png")
+    with pytest.raises(ImageReadError, match="symlink to a missing file"):
+        read_image(tmp_path / "gone.png")
+
+
+# -- 2: a header that declares more pixels than the data hold -------------------------------
+
+
+def _tiff_declaring(rows: int) -> bytes:
+    """An uncompressed 64×48 TIFF whose header is patched to say 1×``rows``."""
+    buffer = io.BytesIO()
+    PILImage.fromarray(PIXELS).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        tag = struct.unpack("<H", data[entry : entry + 2])[0]
+        if tag == 256:
+            data[entry : entry + 12] = struct.pack("<HHII", 256, 4, 1, 1)
+        elif tag == 257:
+            data[entry : entry + 12] = struct.pack("<HHII", 257, 4, 1, rows)
+    return bytes(data)
+
+
+def _png_declaring(rows: int) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.fromarray(PIXELS).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    data[20:24] = struct.pack(">I", rows)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+def _bmp_declaring(rows: int) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.fromarray(PIXELS).save(buffer, "BMP")
+    data = bytearray(buffer.getvalue())
+    data[22:26] = struct.pack("<i", rows)
+    return bytes(data)
+
+
+def _webp_declaring(rows: int) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.fromarray(PIXELS).save(buffer, "WEBP", quality=80)
+    data = bytearray(buffer.getvalue())
+    start = data.index(b"\x9d\x01\x2a")  # VP8 key frame start code, then width and height
+    data[start + 5 : start + 7] = struct.pack("<H", rows)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("make,suffix", [(_tiff_declaring, ".tif"), (_png_declaring, ".png"),
+                                         (_bmp_declaring, ".bmp"), (_webp_declaring, ".webp")])
+def test_more_declared_pixels_than_data_is_refused(tmp_path, capsys, make, suffix):
+    src = tmp_path / f"tall{suffix}"
+    src.write_bytes(make(1_000_000 if suffix == ".tif" else 480))
+    with pytest.raises(ImageReadError, match="truncated or corrupt"):
+        read_image(src)
+    code = main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and "truncated or corrupt" in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_libtiff_complaints_stay_off_stderr(tmp_path):
+    src = tmp_path / "tall.tif"
+    buffer = io.BytesIO()
+    PILImage.fromarray(PIXELS).save(buffer, "TIFF", compression="tiff_deflate")
+    data = bytearray(buffer.getvalue())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 257:
+            data[entry : entry + 12] = struct.pack("<HHII", 257, 4, 1, 1_000_000)
+    src.write_bytes(bytes(data))
+    r = _sr("upscale", src, "-o", tmp_path / "o.png", "--model", "bicubic", "-q")
+    assert r.returncode == 1
+    lines = _error_lines(r.stderr)
+    # one line for the file and the summary; libtiff's "TIFFFillStrip: ..." goes to the log
+    assert len(lines) == 2 and "tall.tif" in lines[0] and "TIFF" not in r.stderr.replace("tall.tif", ""), r.stderr
+
+
+# -- 3: out of memory -----------------------------------------------------------------------
+
+
+def test_out_of_memory_on_one_file_names_it_and_the_run_goes_on(tmp_path):
+    big = _png(tmp_path / "a_big.png", np.zeros((2000, 2000, 3), np.uint8))  # ×16: 3 GB output
+    small = _png(tmp_path / "b_small.png", PIXELS[:20, :20])
+    r = _sr("upscale", big, small, "-o", tmp_path / "mo", "--model", "bicubic", "--scale", "16", "-q",
+            limit_mib=1000)
+    assert r.returncode == 1, r.stderr
+    lines = _error_lines(r.stderr)
+    assert "Traceback" not in r.stderr and len(lines) == 2, r.stderr
+    assert "out of memory upscaling a_big.png (needs about 3.1 GB)" in lines[0]
+    assert "--tile" in lines[0]
+    assert [p.name for p in (tmp_path / "mo").iterdir()] == ["b_small.png"]
+
+
+def test_out_of_memory_in_a_batch_is_one_failed_file(tmp_path):
+    src = tmp_path / "in"
+    _png(src / "a_big.png", np.zeros((2000, 2000, 3), np.uint8))
+    _png(src / "b_small.png", PIXELS[:20, :20])
+    r = _sr("batch", src, tmp_path / "out", "--model", "bicubic", "--scale", "16", "--no-progress",
+            "--report", tmp_path / "r.json", limit_mib=1000)
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    by_name = {Path(f["input"]).name: f for f in report["files"]}
+    assert by_name["b_small.png"]["status"] == "ok"
+    assert by_name["a_big.png"]["status"] == "failed"
+    assert by_name["a_big.png"]["error"].startswith("out of memory upscaling a_big.png")
+
+
+def test_too_little_memory_to_start_is_one_line(tmp_path):
+    src = _png(tmp_path / "a.png")
+    r = _sr("upscale", src, "-o", tmp_path / "o.png", "--model", "bicubic", limit_mib=400)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = _error_lines(r.stderr)
+    assert len(lines) == 1 and "cannot start" in lines[0] and "not enough memory" in lines[0], r.stderr
+
+
+# -- 4: output folder = input folder ----------------------------------------------------------
+
+
+def test_batch_into_its_input_folder_refuses_to_overwrite_inputs(tmp_path, capsys):
+    src = tmp_path / "in"
+    for i in range(3):
+        _png(src / f"p{i}.png", PIXELS + i)
+    code = main(["batch", str(src), str(src), "--allow-inside-input", "--name", "{stem}", "--model", "bicubic",
+                 "--no-progress", "--report", str(tmp_path / "r.json")])
+    capsys.readouterr()
+    assert code == 1
+    files = json.loads((tmp_path / "r.json").read_text())["files"]
+    assert [f["status"] for f in files] == ["failed"] * 3
+    assert all("would overwrite the input" in f["error"] for f in files)
+    assert all(np.array_equal(np.array(PILImage.open(src / f"p{i}.png")), PIXELS + i) for i in range(3))
+
+
+def test_batch_never_takes_its_own_outputs_as_inputs(tmp_path, capsys):
+    src = tmp_path / "in"
+    _png(src / "a.png")
+    args = ["batch", str(src), str(src), "--allow-inside-input", "--model", "bicubic", "--scale", "2",
+            "--no-progress", "--report", str(tmp_path / "r.json")]
+    assert main(args) == 0
+    assert main(args) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in src.iterdir()) == ["a.png", "a_x2_bicubic.png"]
+    files = {Path(f["input"]).name: f for f in json.loads((tmp_path / "r.json").read_text())["files"]}
+    assert files["a.png"]["note"] == "output exists"
+    assert files["a_x2_bicubic.png"]["status"] == "skipped"
+    assert files["a_x2_bicubic.png"]["note"].startswith("an output of this batch")
+
+
+# -- 5: every entry of the input tree is in the report -----------------------------------------
+
+
+def test_report_lists_fifos_links_loops_and_folders_named_like_images(tmp_path, capsys):
+    src = tmp_path / "in"
+    _png(src / "good.png")
+    os.mkfifo(src / "pipe.png")
+    (src / "dangling.png").symlink_to("missing.png")
+    (src / "loop1.png").symlink_to("loop2.png")
+    (src / "loop2.png").symlink_to("loop1.png")
+    (src / "x.png").mkdir()
+    (src / "notes.txt").write_text("hello")
+    code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--no-progress",
+                 "--report", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 1
+    files = {Path(f["input"]).name: f for f in json.loads((tmp_path / "r.json").read_text())["files"]}
+    assert set(files) == {"good.png", "pipe.png", "dangling.png", "loop1.png", "loop2.png", "x.png", "notes.txt"}
+    assert files["good.png"]["status"] == "ok"
+    assert files["notes.txt"]["status"] == "skipped"
+    expected = {"pipe.png": "not a regular file", "dangling.png": "symlink to a missing file",
+                "loop1.png": "symlink loop", "loop2.png": "symlink loop", "x.png": "is a folder"}
+    for name, reason in expected.items():
+        assert files[name]["status"] == "failed" and reason in files[name]["error"], files[name]
+        assert name in err
+    # recursive: the same entries are found one level down
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    src.rename(deep / "sub")
+    code = main(["batch", str(deep), str(tmp_path / "out2"), "-r", "--model", "bicubic", "--no-progress",
+                 "--report", str(tmp_path / "r2.json")])
+    capsys.readouterr()
+    names = {Path(f["input"]).name for f in json.loads((tmp_path / "r2.json").read_text())["files"]}
+    assert names == {"good.png", "pipe.png", "dangling.png", "loop1.png", "loop2.png", "notes.txt"}
+
+
+def test_a_sub_folder_that_cannot_be_listed_is_an_entry_not_the_end(tmp_path, monkeypatch):
+    from sr_desktop.engine.batch import plan
+    from sr_desktop.engine.batch.runner import BatchOptions, UpscaleOptions, run_batch
+
+    src = tmp_path / "in"
+    _png(src / "a.png")
+    _png(src / "locked" / "b.png")
+    real = plan._entries
+
+    def entries(folder):
+        if folder.name == "locked":  # (chmod 000 does not stop root, who runs some CI)
+            raise PermissionError(13, "Permission denied")
+        return real(folder)
+
+    monkeypatch.setattr(plan, "_entries", entries)
+    options = BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2), recursive=True)
+    result = run_batch(src, tmp_path / "out", options, write_report_file=False)
+    by_name = {Path(r.input).name: r for r in result.records}
+    assert by_name["a.png"].status == "ok"
+    assert by_name["locked"].status == "failed" and by_name["locked"].output is None
+    assert by_name["locked"].error == "cannot list this folder: Permission denied"
+    assert result.exit_code == 1
+
+
+# -- 6: one line per failure on stderr ------------------------------------------------------------
+
+
+def _tiff_with_bad_tag() -> bytes:
+    """A good TIFF whose ImageDescription entry claims far more bytes than the file has:
+    Pillow warns ("Tag data larger than file") and still decodes the pixels."""
+    buffer = io.BytesIO()
+    PILImage.fromarray(PIXELS).save(buffer, "TIFF", description="x" * 40)
+    data = bytearray(buffer.getvalue())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 270:
+            data[entry + 4 : entry + 8] = struct.pack("<I", 1 << 20)
+    return bytes(data)
+
+
+def test_warnings_go_to_the_log_and_names_are_escaped(tmp_path):
+    warned = tmp_path / "warned.tif"
+    warned.write_bytes(_tiff_with_bad_tag())
+    odd = tmp_path / "two\nlines.png"
+    odd.write_text("not an image")
+    home = tmp_path / "home"
+    env_home = dict(SR_DESKTOP_HOME=str(home))
+    r = subprocess.run([sys.executable, "-m", "sr_desktop", "upscale", str(warned), str(odd), "-o",
+                        str(tmp_path / "out"), "--model", "bicubic", "-q"], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT), **env_home), timeout=240)
+    assert r.returncode == 1
+    lines = _error_lines(r.stderr)
+    assert len(lines) == 2, r.stderr  # the failed file, the summary; no warning lines
+    assert "two\\nlines.png: not an image file" in lines[0]
+    assert (tmp_path / "out" / "warned.tif").is_file()
+    logs = "".join(p.read_text() for p in home.rglob("sr-desktop.log"))
+    assert "Tag data larger than file" in logs
+
+
+# -- 7: exit code 3 documented; an unexpected error is one file's failure -------------------------
+
+
+@pytest.mark.parametrize("command", [[], ["upscale"], ["batch"]])
+def test_help_documents_exit_code_3(capsys, command):
+    try:
+        main([*command, "--help"])  # (without a command, main prints the help and returns)
+    except SystemExit:
+        pass
+    text = " ".join(capsys.readouterr().out.split())
+    assert "3 unexpected internal error" in text
+
+
+def test_an_unexpected_error_on_one_file_is_that_file_failing(tmp_path, capsys, monkeypatch):
+    from sr_desktop.engine.pipeline import upscale as pipeline
+
+    real = pipeline.upscale_image
+
+    def flaky(image, *args, **kwargs):
+        if image.path is not None and image.path.name == "a.png":
+            raise ZeroDivisionError("a bug")
+        return real(image, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "upscale_image", flaky)
+    a, b = _png(tmp_path / "a.png"), _png(tmp_path / "b.png")
+    code = main(["upscale", str(a), str(b), "-o", str(tmp_path / "out"), "--model", "bicubic", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"sr-desktop: error: {a}: ZeroDivisionError: a bug" in err
+    assert (tmp_path / "out" / "b.png").is_file() and not (tmp_path / "out" / "a.png").exists()
+
+
+# -- 9: name templates -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template", ["{stem!r}", "{stem!s}_x", "{stem:>20}", "{stem}_{scale:03d}"])
+def test_templates_refuse_conversions_and_format_specs(template):
+    with pytest.raises(BatchError, match="not allowed"):
+        check_template(template)
+
+
+def test_batch_cli_refuses_a_conversion_in_the_template(tmp_path, capsys):
+    _png(tmp_path / "in" / "a.png")
+    code = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--name", "{stem!r}", "--model", "bicubic"])
+    assert code == 2 and "not allowed" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
