@@ -7,7 +7,7 @@
 #   pytest        the test suite; arguments go to pytest (a file, -k EXPR, ...)
 # Every step runs even when an earlier one fails. Exit status: pytest's own when the tests
 # fail, else the first failing step's; 0 only when all passed.
-source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+SR_EXTRAS=test,cluster source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 export QT_QPA_PLATFORM=offscreen
 
 failed=()
