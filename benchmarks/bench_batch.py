@@ -8,6 +8,9 @@ Generates a folder of mixed images (sizes, PNG/JPEG/WebP/TIFF, RGB/RGBA/grey), t
   Target: batch ≥ 0.9 × pure inference (files per second).
 * memory: resident set size (psutil) sampled after every file of a batch of
   ``--memory-count`` images; growth from file 20 to the end (target < 50 MB).
+* ``--cluster ray``: the in-process batch against the same batch on a local Ray instance
+  (``run_batch(cluster=...)``, Ray started once beforehand, as a cluster would be), files per
+  second of each and the overhead (target < 15 % on 2 cores).
 
     python benchmarks/bench_batch.py                           # both, default models
     python benchmarks/bench_batch.py --models bicubic --count 300 --memory-count 300
@@ -154,6 +157,40 @@ def measure_throughput(folder: Path, work: Path, model_id: str, scale: int, devi
     }
 
 
+def measure_cluster(folder: Path, work: Path, model_id: str, scale: int, device: str, tile,
+                    repeats: int = 3) -> dict:
+    """In-process batch vs local Ray on `folder`, alternated `repeats` times."""
+    import ray
+
+    from sr_desktop.engine.batch.cluster import ClusterTarget, connect
+
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    options = BatchOptions(upscale=UpscaleOptions(model=model_id, scale=scale, device=device, tile=tile),
+                           recursive=True)
+    connect(ClusterTarget())  # started once: a cluster is up before its batches
+    # warm-up: the model load in this process and the actor start on Ray
+    run_batch(folder, work / "warm-local", options, write_report_file=False)
+    run_batch(folder, work / "warm-ray", options, write_report_file=False, cluster=ClusterTarget())
+    runs = []
+    for attempt in range(repeats):
+        timings = {}
+        for name, cluster in (("local", None), ("ray", ClusterTarget())):
+            out = work / f"cluster-{name}-{attempt}"
+            t0 = time.perf_counter()
+            result = run_batch(folder, out, options, write_report_file=False, cluster=cluster)
+            timings[name] = time.perf_counter() - t0
+            assert result.totals.ok == files, result.summary()
+            shutil.rmtree(out)
+        runs.append({"local_seconds": round(timings["local"], 3), "ray_seconds": round(timings["ray"], 3),
+                     "overhead": round(timings["ray"] / timings["local"] - 1, 3),
+                     "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None})
+    ray.shutdown()
+    overheads = sorted(r["overhead"] for r in runs)
+    return {"model": model_id, "files": files, "runs": runs, "median_overhead": overheads[len(overheads) // 2],
+            "local_files_per_second": round(files / min(r["local_seconds"] for r in runs), 3),
+            "ray_files_per_second": round(files / min(r["ray_seconds"] for r in runs), 3)}
+
+
 def measure_memory(folder: Path, work: Path, model_id: str, scale: int, device: str, tile) -> dict:
     process = psutil.Process()
     samples: list[int] = []
@@ -225,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="ONEDNN_PRIMITIVE_CACHE_CAPACITY as the batch CLI sets it (0: oneDNN default 1024)")
     parser.add_argument("--workdir", help="folder for the generated images (default: a temp folder)")
     parser.add_argument("--json", help="also write the summary here")
+    parser.add_argument("--cluster", choices=["ray"], help="measure local Ray against the in-process batch "
+                        "(needs the 'cluster' extra); with it, only this is measured")
     args = parser.parse_args(argv)
     if args.onednn_cache:  # as `sr-desktop batch` does (see cli/cmd_batch.py); before any conv
         os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = str(args.onednn_cache)
@@ -243,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     folder = work / "images"
     if args.models and not folder.exists():
         generate_folder(folder, args.count, args.min_side, args.max_side)
+    if args.cluster:
+        summary["cluster"] = [measure_cluster(folder, work, m, args.scale, args.device, tile, args.repeats)
+                              for m in args.models]
+        print(json.dumps(summary, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+        return 0
     for model_id in args.models:
         result = measure_throughput(folder, work, model_id, args.scale, args.device, tile, args.repeats)
         summary["throughput"].append(result)

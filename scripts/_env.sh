@@ -13,4 +13,5 @@ fi
 . .venv/bin/activate
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -c "import torch" 2>/dev/null || pip install -q "torch==2.13.0"
-pip install -q -e ".[test]"
+# SR_EXTRAS: the extras to install (scripts/test.sh adds `cluster`, which its Ray tests need)
+pip install -q -e ".[${SR_EXTRAS:-test}]"

@@ -80,6 +80,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-metadata", action="store_true", help="do not copy ICC profile / EXIF to outputs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--cluster", metavar="ray|auto|ray://HOST:PORT",
+        help="run on Ray: 'ray' starts a local Ray instance (all cores and GPUs), 'auto' joins $RAY_ADDRESS, "
+        "ray://HOST:PORT joins that cluster; inputs and outputs must be on storage every node sees "
+        "(needs pip install 'sr-desktop[cluster]')",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -135,6 +141,12 @@ def run(args: argparse.Namespace) -> int:
         keep_metadata=not args.no_metadata,
     )
     send_warnings_to_log(getattr(args, "verbose", False))
+    cluster = None
+    if args.cluster:
+        from sr_desktop.engine.batch.cluster import ClusterTarget, import_ray
+
+        cluster = ClusterTarget.parse(args.cluster)
+        import_ray()  # one clear line now rather than after the plan when Ray is missing
     in_dir = Path(args.in_dir).expanduser()
     files = read_file_list(Path(args.files_from).expanduser(), in_dir) if args.files_from else None
 
@@ -154,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_batch(
             in_dir, args.out_dir, options, files=files, report_path=args.report,
-            progress=bar, cancel=cancel,
+            progress=bar, cancel=cancel, cluster=cluster,
         )
     finally:
         bar.close()

@@ -36,6 +36,8 @@ class FileRecord:
     read_seconds: float = 0.0
     upscale_seconds: float = 0.0
     write_seconds: float = 0.0
+    #: who upscaled the file on a cluster (``host:pid`` of the Ray worker); "" locally
+    worker: str = ""
 
     @property
     def seconds(self) -> float:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sr_desktop.engine.batch.cluster import ClusterTarget, run_jobs_on_ray
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
@@ -161,6 +162,7 @@ def run_batch(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     model: SRModel | None = None,
+    cluster: ClusterTarget | None = None,
 ) -> BatchResult:
     """Upscale the images of `input_dir` into `output_dir` (mirroring sub-folders).
 
@@ -173,7 +175,8 @@ def run_batch(
 
     Raises `BatchError`/`ModelError`/`DeviceError` for problems that stop the batch before
     it starts; per-file problems are recorded and never raised. A cancelled batch returns
-    normally with ``result.cancelled`` (exit code 130).
+    normally with ``result.cancelled`` (exit code 130). `cluster`: run the files on Ray
+    (`cluster.run_jobs_on_ray`) instead of in this process; same files, same report.
     """
     options = options or BatchOptions()
     input_dir = Path(input_dir).expanduser()
@@ -213,11 +216,15 @@ def run_batch(
 
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    pipeline = BatchStages(jobs, options, upscale_options, progress, cancel, model)
-    completed = pipeline.run()
+    if cluster is None:
+        pipeline = BatchStages(jobs, options, upscale_options, progress, cancel, model)
+        completed = pipeline.run()
+        all_records = pipeline.records
+    else:
+        all_records, completed = run_jobs_on_ray(jobs, options, upscale_options, cluster, progress, cancel)
     wall = time.perf_counter() - t0
 
-    records = [r for r in pipeline.records if r is not None]
+    records = [r for r in all_records if r is not None]
     totals = BatchTotals.from_records(records, wall, cancelled=not completed, removed_temp_files=removed)
     totals.extra["not_started"] = len(jobs) - len(records)
     header = {
@@ -238,6 +245,7 @@ def run_batch(
             "name_template": options.name_template,
             "existing": options.existing,
             "recursive": options.recursive,
+            "cluster": cluster.describe() if cluster is not None else "this process",
         },
     }
     result = BatchResult(input_dir, output_dir, records, totals, header=header)

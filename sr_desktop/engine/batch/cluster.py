@@ -1,0 +1,264 @@
+"""Batch export on a Ray cluster: the same jobs, the same file semantics, many workers.
+
+The driver plans the batch exactly as the local run does (`plan.plan_jobs`: names, mirrored
+tree, skip/overwrite/rename, refusals). Files to upscale become a Ray Data dataset mapped
+by a pool of actors; each actor loads the model once and runs the local batch stages
+(`stages.BatchStages`: read, upscale, atomic write) on the file it is given, so every
+output is the byte-for-byte output of a local run. Only paths and the per-file records
+travel back through the object store — never pixels.
+
+Faults: Ray restarts an actor whose process died and retries its task, so the file is done
+by a live worker; outputs are written atomically (a temp file and a rename), so a killed
+worker leaves no half-written output and a retried file is written once. Re-running a batch
+whose driver died skips what is complete, as locally.
+
+Ray is the optional extra ``cluster`` (``pip install 'sr-desktop[cluster]'``).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sr_desktop.engine.batch.options import BatchOptions
+from sr_desktop.engine.batch.plan import BatchError, BatchJob
+from sr_desktop.engine.batch.report import FileRecord
+from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
+
+INSTALL_HINT = "pip install 'sr-desktop[cluster]'"
+#: torch threads per CPU actor: two keep a 3×3 convolution busy without one actor starving another
+THREADS_PER_CPU_ACTOR = 2
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """Where a batch runs: ``local`` (a Ray instance started here, all cores and GPUs) or
+    the address of a running cluster (``ray://HOST:PORT``; ``auto`` = ``$RAY_ADDRESS``)."""
+
+    address: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ClusterTarget:
+        """``ray`` -> local; ``auto`` -> ``$RAY_ADDRESS``; ``ray://HOST:PORT`` as given."""
+        text = (text or "").strip()
+        if text == "ray":
+            return cls(None)
+        if text == "auto":
+            address = os.environ.get("RAY_ADDRESS", "").strip()
+            if not address:
+                raise BatchError("--cluster auto needs the environment variable RAY_ADDRESS (e.g. ray://HOST:10001)")
+            return cls(address)
+        if text.startswith("ray://") and len(text) > len("ray://"):
+            return cls(text)
+        raise BatchError(f"--cluster takes ray, auto or ray://HOST:PORT, got {text!r}")
+
+    def describe(self) -> str:
+        return "local Ray" if self.address is None else f"Ray at {self.address}"
+
+
+def import_ray():
+    """The `ray` module, or `BatchError` telling how to install it."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise BatchError(f"--cluster needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+def connect(target: ClusterTarget, num_cpus: int | None = None):
+    """Start (local) or join (address) Ray; returns the module. Already connected: reused."""
+    ray = import_ray()
+    _quiet_ray(ray)
+    if ray.is_initialized():
+        return ray
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                              "configure_logging": False}
+    try:
+        if target.address is None:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+        else:
+            ray.init(address=target.address, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
+        raise BatchError(f"cannot start {target.describe()}: {str(exc).strip().splitlines()[0]}") from None
+    return ray
+
+
+def _quiet_ray(ray) -> None:
+    """Ray Data's own progress bars and INFO lines would mix with the batch's progress and
+    its one line per failed file: keep them out of the terminal."""
+    import logging
+
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+
+
+@dataclass(frozen=True)
+class _ActorConfig:
+    options: BatchOptions
+    upscale_options: UpscaleOptions
+    threads: int
+    inputs: tuple[str, ...]
+
+
+class UpscaleActor:
+    """One worker of the pool: loads the model once, then runs the local batch stages on the
+    file of each row it is given and returns that file's record (paths and numbers only).
+
+    Its settings are a class attribute of a subclass made per batch (`actor_class`) rather
+    than constructor arguments: those would live in the object store, and an actor that Ray
+    restarts after its process died could lose them.
+    """
+
+    config: _ActorConfig
+
+    def __init__(self) -> None:
+        import torch
+
+        from sr_desktop.engine.imageio import ProtectedPaths
+        from sr_desktop.engine.pipeline.upscale import resolve_model
+
+        config = self.config
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        self.options = config.options
+        self.upscale_options = config.upscale_options
+        self.model, _plan = resolve_model(config.upscale_options)
+        # every input of the batch, not only this worker's files, is never written over
+        self.protect = ProtectedPaths(config.inputs)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        jobs = [pickle.loads(blob) for blob in batch["job"]]
+        records = [pickle.dumps(replace(self._run_one(job), worker=self.worker)) for job in jobs]
+        return {"index": [job.index for job in jobs], "record": records}
+
+    def _run_one(self, job: BatchJob) -> FileRecord:
+        from sr_desktop.engine.batch.stages import BatchStages
+
+        # the stages index their records by job.index: one job here is job 0
+        stages = BatchStages([replace(job, index=0)], self.options, self.upscale_options, None, CancelToken(),
+                             self.model)
+        stages.protect = self.protect
+        stages.run()
+        return stages.records[0] or FileRecord(str(job.input), None, "failed", error="not processed")
+
+
+def actor_class(options: BatchOptions, upscale_options: UpscaleOptions, threads: int,
+                inputs: list[str]) -> type[UpscaleActor]:
+    """An `UpscaleActor` subclass carrying one batch's settings."""
+    config = _ActorConfig(options, upscale_options, threads, tuple(inputs))
+    return type("UpscaleActor", (UpscaleActor,), {"config": config})
+
+
+def _actor_pool_size(ray, threads: int) -> tuple[int, float, float]:
+    """(actors, CPUs per actor, GPUs per actor) for the cluster's resources."""
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    if gpus > 0:
+        return gpus, 1.0, 1.0  # one actor per GPU, as one process per device locally
+    cpus = max(1, int(resources.get("CPU", 1)))
+    per_actor = max(1, min(threads, cpus))
+    return max(1, cpus // per_actor), float(per_actor), 0.0
+
+
+def run_jobs_on_ray(
+    jobs: list[BatchJob],
+    options: BatchOptions,
+    upscale_options: UpscaleOptions,
+    target: ClusterTarget,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[list[FileRecord | None], bool]:
+    """Run `jobs` on Ray; returns (one record per job, in job order; completed).
+
+    Jobs that need no upscaling (skipped, refused, missing) are recorded here by the local
+    stages, without a worker. The rest go through the actor pool; records arrive as files
+    finish and feed `progress` (files done, files per second, ETA).
+    """
+    from sr_desktop.engine.batch.stages import BatchStages
+
+    cancel = cancel or CancelToken()
+    records: list[FileRecord | None] = [None] * len(jobs)
+    position = {job.index: i for i, job in enumerate(jobs)}
+    to_upscale = [job for job in jobs if _needs_worker(job, options)]
+    local = [job for job in jobs if not _needs_worker(job, options)]
+    started = time.perf_counter()
+    done = 0
+    if local:
+        # skipped, refused and missing files: recorded by the local stages' own rules (no
+        # file among them reaches the device loop, so no model is loaded here)
+        stages = BatchStages([replace(job, index=i) for i, job in enumerate(local)], options, upscale_options,
+                             None, cancel, model=None)
+        stages.run()
+        for job, record in zip(local, stages.records, strict=True):
+            records[position[job.index]] = record
+            if record is not None:
+                done += 1
+                _report(progress, done, len(jobs), started, record.input, record=record)
+    if not to_upscale:
+        return records, True
+    ray = connect(target)
+    actors, cpus, gpus = _actor_pool_size(ray, THREADS_PER_CPU_ACTOR)
+    actors = min(actors, len(to_upscale))
+    threads = int(cpus) if gpus == 0 else 0
+    # jobs travel pickled (a binary column): Arrow has no type for them
+    dataset = ray.data.from_items([{"job": pickle.dumps(job)} for job in to_upscale],
+                                  override_num_blocks=len(to_upscale))
+    mapped = dataset.map_batches(
+        actor_class(options, upscale_options, threads, [str(job.input) for job in jobs]),
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=cpus,
+        num_gpus=gpus,
+    )
+    completed = True
+    for row in _rows(mapped, cancel):
+        if row is None:
+            completed = False
+            break
+        record = pickle.loads(row["record"])
+        records[position[int(row["index"])]] = record
+        done += 1
+        _report(progress, done, len(jobs), started, record.input, record=record)
+    return records, completed
+
+
+def _needs_worker(job: BatchJob, options: BatchOptions) -> bool:
+    if job.missing or not job.is_image or job.refusal is not None or job.output_of is not None:
+        return False
+    if job.collision_with is not None:
+        return False
+    return not (options.existing == "skip" and job.output is not None and job.output.exists())
+
+
+def _rows(mapped, cancel: CancelToken) -> Iterator[dict | None]:
+    """The mapped rows as they arrive; None once `cancel` is set (the rest is dropped)."""
+    for row in mapped.iter_rows():
+        if cancel.cancelled:
+            yield None
+            return
+        yield row
+
+
+def _report(progress: ProgressCallback | None, done: int, total: int, started: float, message: str,
+            record: FileRecord | None = None) -> None:
+    if progress is None:
+        return
+    elapsed = time.perf_counter() - started
+    rate = done / elapsed if elapsed > 0 and done else 0.0
+    eta = (total - done) / rate if rate > 0 else None
+    extra: dict[str, Any] = {"event": "file", "files_per_second": rate}
+    if record is not None:
+        extra["record"] = record
+    progress(ProgressInfo(done=done, total=total, elapsed=elapsed, eta=eta, stage="batch", message=message,
+                          extra=extra))

@@ -1,0 +1,141 @@
+"""`sr-desktop batch --cluster ray`: the same outputs as the local batch, a report with the
+worker of each file, a killed worker's files redone elsewhere, a killed driver resumed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.batch.cluster import ClusterTarget
+from sr_desktop.engine.batch.plan import BatchError
+from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.paths import RESOURCES_DIR
+
+ray = pytest.importorskip("ray", reason="Ray is the optional extra 'cluster'")
+
+MODEL = UpscaleOptions(model="realesr-animevideov3", scale=2, device="cpu")
+
+
+def make_inputs(folder: Path, count: int, size: int = 40) -> None:
+    """`count` natural crops (half in a sub-folder) and one broken file."""
+    photo = np.asarray(Image.open(RESOURCES_DIR / "chelsea.png").convert("RGB"))
+    for i in range(count):
+        target = folder / ("sub" if i % 2 else "") / f"im{i:02d}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        y, x = 7 * i % (photo.shape[0] - size), 11 * i % (photo.shape[1] - size)
+        Image.fromarray(photo[y : y + size, x : x + size]).save(target)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.png"))}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_cluster_target_parsing(monkeypatch):
+    assert ClusterTarget.parse("ray").address is None
+    assert ClusterTarget.parse("ray://head:10001").address == "ray://head:10001"
+    monkeypatch.setenv("RAY_ADDRESS", "ray://h:1")
+    assert ClusterTarget.parse("auto").address == "ray://h:1"
+    monkeypatch.delenv("RAY_ADDRESS")
+    with pytest.raises(BatchError, match="RAY_ADDRESS"):
+        ClusterTarget.parse("auto")
+    with pytest.raises(BatchError, match="ray, auto or ray://HOST:PORT"):
+        ClusterTarget.parse("slurm")
+
+
+def test_same_outputs_and_report_as_the_local_batch(local_ray, tmp_path):
+    make_inputs(tmp_path / "in", 20)
+    options = BatchOptions(upscale=MODEL, recursive=True)
+    local = run_batch(tmp_path / "in", tmp_path / "local", options)
+    clustered = run_batch(tmp_path / "in", tmp_path / "ray", options, cluster=ClusterTarget())
+    assert digests(tmp_path / "ray") == digests(tmp_path / "local")  # byte for byte
+    assert len(digests(tmp_path / "ray")) == 20
+    assert clustered.exit_code == local.exit_code == 1  # the broken file
+    by_input = {r.input: r for r in clustered.records}
+    assert {r.input for r in local.records} == set(by_input)
+    assert by_input[str(tmp_path / "in" / "broken.png")].status == "failed"
+    workers = {r.worker for r in clustered.records if r.status == "ok"}
+    assert workers and all(":" in w for w in workers)  # host:pid of the Ray worker
+    report = json.loads(Path(clustered.report_path).read_text())
+    assert report["options"]["cluster"] == "local Ray"
+    assert all("worker" in f for f in report["files"])
+
+
+def test_a_killed_worker_loses_nothing(local_ray, tmp_path):
+    make_inputs(tmp_path / "in", 16, size=64)
+    killed: list[int] = []
+
+    def kill_a_worker(info) -> None:
+        record = info.extra.get("record")
+        if killed or record is None or record.status != "ok" or not record.worker:
+            return
+        pid = int(record.worker.rsplit(":", 1)[1])
+        killed.append(pid)
+        threading.Thread(target=os.kill, args=(pid, signal.SIGKILL), daemon=True).start()
+
+    result = run_batch(tmp_path / "in", tmp_path / "out", BatchOptions(upscale=MODEL, recursive=True),
+                       cluster=ClusterTarget(), progress=kill_a_worker)
+    assert killed, "no worker was killed"
+    ok = [r for r in result.records if r.status == "ok"]
+    assert len(ok) == 16 and len({r.input for r in ok}) == 16  # none missing, none twice
+    assert any(r.worker.endswith(f":{killed[0]}") for r in ok)
+    assert any(not r.worker.endswith(f":{killed[0]}") for r in ok)  # the rest done by a new worker
+    outputs = sorted((tmp_path / "out").rglob("*"))
+    assert not [p for p in outputs if p.name.startswith(".")]  # no temp file left
+    for path in (p for p in outputs if p.suffix == ".png"):
+        with Image.open(path) as img:
+            img.load()
+            assert img.size == (128, 128)
+
+
+def test_resume_after_the_driver_is_killed(tmp_path):
+    make_inputs(tmp_path / "in", 12, size=64)
+    cmd = [sys.executable, "-m", "sr_desktop", "batch", str(tmp_path / "in"), str(tmp_path / "out"), "-r",
+           "--model", MODEL.model, "--scale", "2", "--device", "cpu", "--cluster", "ray", "--no-progress"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list((tmp_path / "out").rglob("*.png"))) < 3:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the driver and everything it started
+    first.wait()
+    done_before = len(list((tmp_path / "out").rglob("*.png")))
+    assert 3 <= done_before
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 1, second.stderr  # the broken file
+    assert "skipped" in second.stdout
+    outputs = sorted((tmp_path / "out").rglob("*.png"))
+    assert len(outputs) == 12
+    for path in outputs:
+        with Image.open(path) as img:
+            img.load()
+
+
+def test_without_ray_one_clear_line(tmp_path, monkeypatch, capsys):
+    make_inputs(tmp_path / "in", 1)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    rc = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--cluster", "ray"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "pip install 'sr-desktop[cluster]'" in err[0]
+    assert not (tmp_path / "out").exists()
