@@ -275,3 +275,15 @@ def test_screenshot_command_takes_a_window_size_and_several_images(qtbot, tmp_pa
         main(["--screenshot", str(tmp_path / "bad.png"), "--window-size", "wide", images[0]])
     assert usage.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
     assert not (tmp_path / "bad.png").exists()
+
+
+# ------------------------------------------------------------------ animations (issue 18)
+def test_an_animated_file_says_only_its_first_frame_is_used(window, tmp_path, qtbot):
+    from PIL import Image as PILImage
+
+    frames = [PILImage.new("RGB", (40, 30), (40 * i, 80, 120)) for i in range(3)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[80, 90, 100], loop=0)
+    open_and_wait(qtbot, window, [path])
+    text = window.message_bar.text()
+    assert "anim.gif has 3 frames" in text and "first one only" in text

@@ -253,6 +253,11 @@ class ImageOpener:
         self.rebuild_recent_menu()
         display, job.display = job.display, None
         self.show_image(image, path.name, display)
+        frames = int(image.info.get("frames", 1) or 1)
+        if frames > 1:  # said, never silently dropped: the command line keeps every frame
+            self.message_bar.show_message(
+                f"{path.name} has {frames} frames: the window shows and upscales the first one only. "
+                "Batch export (Ctrl+B) and `sr-desktop upscale` keep every frame.", level="info")
 
     def _on_failed(self, job: Job, message: str) -> None:
         self.feedback.show_status("")
