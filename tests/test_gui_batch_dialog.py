@@ -223,3 +223,32 @@ def test_the_running_batch_gets_the_room(qtbot, tmp_path: Path, monkeypatch):
     assert FakeDesktopServices.opened == [str(out), str(result.report_path)]
     qtbot.mouseClick(dialog.options_toggle, Qt.MouseButton.LeftButton)
     assert dialog.options_box.isVisible()
+
+
+def test_run_on_is_offered_with_ray_and_a_bad_address_is_one_line(qtbot, tmp_path: Path, monkeypatch):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    monkeypatch.setattr(batch_dialog, "ray_installed", lambda: True)
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    assert dialog.run_on_combo.parent() is not None  # in the options form
+    assert dialog.cluster_target() is None  # this process by default
+    dialog.run_on_combo.setCurrentIndex(1)
+    assert dialog.cluster_target() == "ray" and not dialog.cluster_edit.isEnabled()
+    dialog.run_on_combo.setCurrentIndex(2)
+    assert dialog.cluster_edit.isEnabled()
+    dialog.cluster_edit.setText("head:10001")  # no ray:// scheme
+    assert not dialog.start()
+    assert "ray://HOST:PORT" in dialog.status_label.text()
+    assert dialog.queue.running is None
+    dialog.cluster_edit.setText("ray://head:10001")
+    assert dialog.cluster_target() == "ray://head:10001"
+
+
+def test_run_on_is_hidden_without_ray(qtbot, monkeypatch):
+    monkeypatch.setattr(batch_dialog, "ray_installed", lambda: False)
+    dialog = BatchDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.run_on_combo.parent() is None  # never added to the form
+    assert dialog.cluster_target() is None

@@ -42,6 +42,9 @@ class BatchRequest:
     output_dir: str
     options: object  # sr_desktop.engine.batch.runner.BatchOptions
     report_path: str | None = None
+    #: where the files are upscaled: None = this process; ``ray`` (local Ray), ``auto`` or
+    #: ``ray://HOST:PORT`` (see `engine.batch.cluster.ClusterTarget`)
+    cluster: str | None = None
 
     def __str__(self) -> str:
         return f"batch {self.input_dir} → {self.output_dir}"
@@ -50,11 +53,13 @@ class BatchRequest:
 def run_batch_job(job: Job, progress, cancel):
     """Batch runner: ``job.options`` is a `BatchRequest`; returns the `BatchResult` (also
     when cancelled: the files done so far are in it)."""
+    from sr_desktop.engine.batch.cluster import ClusterTarget
     from sr_desktop.engine.batch.runner import run_batch
 
     request: BatchRequest = job.options
+    cluster = ClusterTarget.parse(request.cluster) if request.cluster else None
     return run_batch(request.input_dir, request.output_dir, request.options,
-                     report_path=request.report_path, progress=progress, cancel=cancel)
+                     report_path=request.report_path, progress=progress, cancel=cancel, cluster=cluster)
 
 
 def human_seconds(seconds: float | None) -> str:

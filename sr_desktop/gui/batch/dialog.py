@@ -50,6 +50,20 @@ from sr_desktop.gui.worker import JobQueue
 log = logging.getLogger(__name__)
 
 COLUMNS = ("File", "Status", "Output", "Seconds", "Details")
+#: the "Run on" choices: (label, target) — None is this process (see `cluster_target`)
+ADDRESS = "address"
+RUN_ON_CHOICES = (
+    ("This process", None),
+    ("Local Ray (all cores and GPUs)", "ray"),
+    ("Ray cluster at", ADDRESS),
+)
+
+
+def ray_installed() -> bool:
+    """True when Ray (the 'cluster' extra) can be imported; it is not imported here."""
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
 
 
 def batch_models() -> list[ModelSpec]:
@@ -138,12 +152,28 @@ class BatchDialog(QDialog):
         self.metadata_check.setChecked(True)
         self.report_edit = QLineEdit()
         self.report_edit.setPlaceholderText("default: a JSON report in the output folder (.csv for CSV)")
+        # where the files are upscaled: offered when Ray (the 'cluster' extra) is installed
+        self.run_on_combo = QComboBox()
+        self.run_on_combo.setAccessibleName("Run on")
+        for text, target in RUN_ON_CHOICES:
+            self.run_on_combo.addItem(text, target)
+        self.cluster_edit = QLineEdit()
+        self.cluster_edit.setPlaceholderText("ray://HOST:10001")
+        self.cluster_edit.setAccessibleName("Cluster address")
+        self.cluster_edit.setEnabled(False)
+        self.run_on_combo.currentIndexChanged.connect(
+            lambda _i: self.cluster_edit.setEnabled(self.run_on_combo.currentData() == ADDRESS))
 
         form = QFormLayout()
         form.addRow("Input folder", self._with_browse(self.input_edit, self._browse_input))
         form.addRow("Output folder", self._with_browse(self.output_edit, self._browse_output))
-        form.addRow("", self.recursive_check)
-        form.addRow("", self.inside_check)
+        folder_checks = QWidget()  # side by side: the dialog must fit a 1366×768 screen
+        checks_row = QHBoxLayout(folder_checks)
+        checks_row.setContentsMargins(0, 0, 0, 0)
+        checks_row.addWidget(self.recursive_check)
+        checks_row.addWidget(self.inside_check)
+        checks_row.addStretch(1)
+        form.addRow("", folder_checks)
         form.addRow(self.picker)
         form.addRow("Format", self.format_combo)
         form.addRow("Quality", self.quality_spin)
@@ -151,6 +181,13 @@ class BatchDialog(QDialog):
         form.addRow("Existing outputs", self.existing_combo)
         form.addRow("", self.metadata_check)
         form.addRow("Report", self.report_edit)
+        if ray_installed():  # one row: the dialog must still fit a 1366×768 screen
+            run_on = QWidget()
+            row = QHBoxLayout(run_on)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.addWidget(self.run_on_combo)
+            row.addWidget(self.cluster_edit, 1)
+            form.addRow("Run on", run_on)
         self.options_box = QWidget()
         self.options_box.setLayout(form)
         self.options_toggle = FoldToggle(self.options_box, self._describe_options, "the batch options")
@@ -309,10 +346,27 @@ class BatchDialog(QDialog):
         self.open_report_button.setEnabled(False)
         self.status_label.setText("Starting…")
         report = self.report_edit.text().strip() or None
+        try:
+            cluster = self.cluster_target()
+        except SRDesktopError as exc:
+            self._show_error(str(exc))
+            return False
         self.set_options_shown(False)  # the running batch gets the room
         self._set_running(True)
-        self.queue.submit(Job(None, BatchRequest(input_dir, output_dir, options, report)))
+        self.queue.submit(Job(None, BatchRequest(input_dir, output_dir, options, report, cluster)))
         return True
+
+    def cluster_target(self) -> str | None:
+        """Where to run: None (this process), ``ray`` or a checked ``ray://`` address."""
+        from sr_desktop.engine.batch.cluster import ClusterTarget
+
+        target = self.run_on_combo.currentData()
+        if target is None:
+            return None
+        if target == ADDRESS:
+            target = self.cluster_edit.text().strip()
+        ClusterTarget.parse(target)  # a bad address is one line here, before anything runs
+        return target
 
     def cancel(self) -> None:
         """Cancel the running batch after the current tile."""
