@@ -28,7 +28,8 @@ class VGGDiscriminator(nn.Module):
                                    nn.BatchNorm2d(num_feat), nn.LeakyReLU(0.2, True)]
         feat = num_feat
         for _ in range(stages - 1):
-            layers += [nn.Conv2d(feat, feat * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(feat * 2), nn.LeakyReLU(0.2, True),
+            layers += [nn.Conv2d(feat, feat * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(feat * 2),
+                       nn.LeakyReLU(0.2, True),
                        nn.Conv2d(feat * 2, feat * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(feat * 2),
                        nn.LeakyReLU(0.2, True)]
             feat *= 2

@@ -193,7 +193,8 @@ class LossSet(nn.Module):
         self.gan_kind = gan.name if gan else ""
         self.discriminator = DISCRIMINATORS[gan.option](net.channels) if gan else None
 
-    def generator_loss(self, out: NetOutput, lr: torch.Tensor, hr: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_loss(self, out: NetOutput, lr: torch.Tensor,
+                       hr: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """The weighted total and each term's value; `lr`, `hr` in training space."""
         sr = out.sr
         total = sr.new_zeros(())

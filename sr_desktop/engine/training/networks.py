@@ -136,7 +136,7 @@ class TrainNet(nn.Module):
         """N×3×H×W RGB (0..1) -> the training space (Y or RGB, 0..1)."""
         return rgb_to_ycbcr(rgb)[:, :1] if self.color == "y" else rgb
 
-    def forward(self, lr_rgb: torch.Tensor) -> NetOutput:  # noqa: D102 - see NetOutput
+    def forward(self, lr_rgb: torch.Tensor) -> NetOutput:
         x = self.to_space(lr_rgb)
         if self.pre_upsample:
             x = matlab_bicubic(x, self.scale)
@@ -210,7 +210,8 @@ def build_network(arch_spec: str, scale: int) -> TrainNet:
     except UnsupportedStateDict as exc:
         raise TrainingError(f"{arch}: {one_line(exc)}") from None
     except (TypeError, ValueError) as exc:
-        raise TrainingError(f"{arch} cannot be built at ×{scale} with {user or 'its defaults'}: {one_line(exc)}") from None
+        what = user or "its defaults"
+        raise TrainingError(f"{arch} cannot be built at ×{scale} with {what}: {one_line(exc)}") from None
     params = _checked(module, arch, scale)
     return TrainNet(module, arch, scale, params)
 
