@@ -135,6 +135,7 @@ class Trainer:
         terms = parse_loss_spec(o.loss)
         self.device = resolve_device(o.device)
         self.ckpt = load_checkpoint(self.ckpt_dir) if o.resume else None
+        torch.manual_seed(o.seed)  # the initial weights (network, discriminator) of a new run
         if self.ckpt is not None:
             _check_resume(o, self.ckpt)
             meta = self.ckpt.meta
@@ -186,8 +187,6 @@ class Trainer:
             torch.set_rng_state(c.state["torch_rng"])
             if self.cuda and c.state.get("cuda_rng"):
                 torch.cuda.set_rng_state_all(c.state["cuda_rng"])
-        else:
-            torch.manual_seed(o.seed)
 
     def _meta(self) -> dict[str, Any]:
         n = self.net
