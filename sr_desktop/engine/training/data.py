@@ -151,8 +151,8 @@ class BatchLoader:
     """Batches ``start, start+1, …`` of a `PatchSource`, prepared ahead on worker threads."""
 
     def __init__(self, source: PatchSource, batch: int, seed: int, start: int, workers: int = 2,
-                 ahead: int = 4):
-        self.source, self.size, self.seed = source, batch, seed
+                 ahead: int = 4, pin: bool = False):
+        self.source, self.size, self.seed, self.pin = source, batch, seed, pin
         self.next_index = start
         self.pool = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="sr-train-data")
         self.pending: deque[concurrent.futures.Future] = deque()
@@ -161,7 +161,12 @@ class BatchLoader:
 
     def _submit(self) -> None:
         index = self.next_index + len(self.pending)
-        self.pending.append(self.pool.submit(self.source.batch, self.seed, index, self.size))
+        self.pending.append(self.pool.submit(self._make, index))
+
+    def _make(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lr, hr = self.source.batch(self.seed, index, self.size)
+        # page-locked memory lets the copy to a GPU overlap the step
+        return (lr.pin_memory(), hr.pin_memory()) if self.pin else (lr, hr)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next batch in order (waits for it if the workers are behind)."""

@@ -53,7 +53,7 @@ from sr_desktop.engine.training.networks import (
 )
 from sr_desktop.engine.training.options import TrainOptions
 from sr_desktop.engine.training.runlog import RunLog
-from sr_desktop.engine.training.validation import ValidationScores, ValidationSet
+from sr_desktop.engine.training.validation import ValidationScores, ValidationSet, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,8 @@ class Trainer:
 
     # -- setup on the device ---------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """Move to the device, make the optimisers and the EMA, restore a checkpoint's state."""
         o = self.options
         fmt = torch.channels_last if self.cuda else torch.contiguous_format
         self.net.to(self.device, memory_format=fmt)
@@ -217,7 +218,10 @@ class Trainer:
 
     # -- one iteration ------------------------------------------------------------------------
 
-    def _step(self, lr_rgb: torch.Tensor, hr_rgb: torch.Tensor) -> tuple[float, dict[str, float]]:
+    def step(self, lr_rgb: torch.Tensor, hr_rgb: torch.Tensor) -> tuple[float, dict[str, float]]:
+        """One training iteration on a batch (N×3 RGB 0..1 LR and HR); (total loss, terms).
+
+        Call `prepare` first (`run` does)."""
         o = self.options
         fmt = torch.channels_last if self.cuda else torch.contiguous_format
         lr_rgb = lr_rgb.to(self.device, non_blocking=True).contiguous(memory_format=fmt)
@@ -285,7 +289,7 @@ class Trainer:
         self.runlog = RunLog(self.out / "log.jsonl", keep_until=self.iteration if self.ckpt else None)
         if self.ckpt is None:
             self.runlog.add("baseline", 0, method="bicubic", **self.baseline.as_dict())
-        self._prepare()
+        self.prepare()
         self.saved_iteration = self.iteration
         self.val.write_inputs(self.out / "val", o.previews)
         tracker = ProgressTracker(o.iterations, progress, stage="training")
@@ -293,7 +297,7 @@ class Trainer:
         started, first = time.perf_counter(), self.iteration
         window_start, window_iter = started, self.iteration
         rate = 0.0
-        loader = BatchLoader(self.data, o.batch, o.seed, self.iteration, o.workers)
+        loader = BatchLoader(self.data, o.batch, o.seed, self.iteration, o.workers, pin=self.cuda)
         try:
             while self.iteration < o.iterations:
                 while pause is not None and pause.is_set() and not (cancel and cancel.cancelled):
@@ -303,7 +307,7 @@ class Trainer:
                     if self.saved_iteration != self.iteration:
                         self.save_checkpoint()
                     raise Cancelled("training cancelled; resume it with --resume")
-                loss, parts = self._step(*loader.next())
+                loss, parts = self.step(*loader.next())
                 self.iteration += 1
                 it = self.iteration
                 now = time.perf_counter()
@@ -321,6 +325,7 @@ class Trainer:
                 if scores is not None:
                     extra["val"] = scores.as_dict()
                     extra["preview"] = scores.previews[0] if scores.previews else None
+                    extra["preview_input"] = to_uint8(self.val.pairs[0][0])
                 tracker.update(it, f"loss {loss:.4g}", **extra)
         finally:
             loader.close()
