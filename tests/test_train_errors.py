@@ -24,7 +24,7 @@ def data(tmp_path_factory):
 
 def _train(capsys, out, *args, arch=TINY, scale="2", data_dir=None):
     argv = ["train", "--arch", arch, "--scale", scale, "--out", str(out), "--iterations", "20",
-            "--batch", "2", "--patch", "16", "--workers", "1", "-q"]
+            "--batch", "2", "--patch", "16", "--workers", "1", "--threads", "1", "-q"]
     if data_dir is not None:
         argv += ["--data", str(data_dir)]
     code = main(argv + list(args))

@@ -25,7 +25,7 @@ def _command(data: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "sr_desktop", "train", "--arch", "SRVGGNetCompact:num_feat=8,num_conv=2",
             "--scale", "2", "--data", str(data), "--out", str(out), "--iterations", str(ITERATIONS),
             "--batch", "4", "--patch", "16", "--lr", "1e-3", "--checkpoint-every", "10", "--val-every",
-            str(ITERATIONS), "--workers", "1", "-q", *extra]
+            str(ITERATIONS), "--workers", "1", "--threads", "1", "-q", *extra]
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -65,12 +65,7 @@ def test_kill_9_then_resume_continues_exactly(tmp_path, capsys):
     its = [r["it"] for r in records if r["kind"] == "train"]
     assert its == sorted(set(its)) and its[-1] == ITERATIONS  # no line twice, none missing at the end
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the subprocesses (OMP_NUM_THREADS=1): the same arithmetic
-    try:
-        assert main(_command(data, clean)[3:]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert main(_command(data, clean)[3:]) == 0  # --threads 1, as the subprocesses: the same arithmetic
     a, b = load_file(killed / "model.safetensors"), load_file(clean / "model.safetensors")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed run differs from an uninterrupted one"

@@ -7,7 +7,7 @@ import signal
 import sys
 
 from sr_desktop.engine.compute.devices import DEVICE_CHOICES
-from sr_desktop.engine.core.errors import Cancelled
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 
 HELP = "train or fine-tune a super-resolution model on folders of high-resolution images"
 EPILOG = """Examples:
@@ -56,6 +56,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cache-mb", type=int, default=2048, metavar="MB", help="decoded images kept in memory")
     p.add_argument("--vgg-weights", metavar="FILE", help="VGG19 weights for perceptual/texture losses "
                    "(default: torchvision's file in the torch hub cache)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 is "
+                   "fastest for small networks on busy cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or validation lines")
     p.set_defaults(func=run)
     return p
@@ -96,6 +98,15 @@ class _Reporter:
 
 
 def run(args) -> int:
+    from sr_desktop.app.kernel_jobs import torch_threads
+
+    if args.threads is not None and args.threads < 1:
+        raise SRDesktopError("--threads must be a positive integer")
+    with torch_threads(args.threads):
+        return _train(args)
+
+
+def _train(args) -> int:
     from sr_desktop.engine.core.progress import CancelToken
     from sr_desktop.engine.training import Trainer
 

@@ -290,6 +290,8 @@ class Trainer:
         if self.ckpt is None:
             self.runlog.add("baseline", 0, method="bicubic", **self.baseline.as_dict())
         self.prepare()
+        if self.ckpt is None and o.init:
+            self.validate()  # the starting model's scores: the "before" of a fine-tuning
         self.saved_iteration = self.iteration
         self.val.write_inputs(self.out / "val", o.previews)
         tracker = ProgressTracker(o.iterations, progress, stage="training")
