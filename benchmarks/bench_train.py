@@ -96,11 +96,14 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=10, help="timed iterations per mode")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="data worker threads")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--images", type=int, default=16, help="generated HR images")
     parser.add_argument("--size", type=int, default=480, help="their side in pixels")
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         data = make_folder(Path(tmp) / "data", args.images, args.size)

@@ -8,7 +8,7 @@ before any file is touched). The arguments of the issue's command line map one t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sr_desktop.engine.compute.devices import DEVICE_CHOICES
@@ -61,7 +61,6 @@ class TrainOptions:
     vgg_weights: str | None = None
     val_max_side: int = 512
     previews: int = 1
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         parse_arch_spec(self.arch)
