@@ -40,6 +40,7 @@ from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.base import ModelSpec
 from sr_desktop.engine.training import TrainOptions
+from sr_desktop.gui.batch.dialog import BatchDialog
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
 from sr_desktop.gui.worker import JobQueue
@@ -47,17 +48,8 @@ from sr_desktop.gui.worker import JobQueue
 FROM_SCRATCH = "(from scratch)"
 DEGRADATIONS = ("bicubic", "realesrgan", "kernel:")
 PREVIEW_SIDE = 200
-
-
-def _browse_row(edit: QLineEdit, slot) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(edit, 1)
-    button = QPushButton("Browse…")
-    button.clicked.connect(slot)
-    layout.addWidget(button)
-    return row
+#: a line edit with a Browse… button, as the batch dialog makes it
+_with_browse = BatchDialog._with_browse
 
 
 class TrainDialog(QDialog):
@@ -119,9 +111,9 @@ class TrainDialog(QDialog):
 
         self.options_box = QGroupBox("Run")
         form = QFormLayout(self.options_box)
-        form.addRow("Data", _browse_row(self.data_edit, lambda: self._browse_folder(self.data_edit)))
-        form.addRow("Validation", _browse_row(self.val_edit, lambda: self._browse_folder(self.val_edit)))
-        form.addRow("Run folder", _browse_row(self.out_edit, lambda: self._browse_folder(self.out_edit)))
+        form.addRow("Data", _with_browse(self.data_edit, lambda: self._browse_folder(self.data_edit)))
+        form.addRow("Validation", _with_browse(self.val_edit, lambda: self._browse_folder(self.val_edit)))
+        form.addRow("Run folder", _with_browse(self.out_edit, lambda: self._browse_folder(self.out_edit)))
         form.addRow("Architecture", self.arch_combo)
         form.addRow("Scale", self.scale_spin)
         form.addRow("Degradation", self.degradation_combo)
@@ -268,16 +260,17 @@ class TrainDialog(QDialog):
             self.cancel_button.setEnabled(False)
 
     def closeEvent(self, event) -> None:
-        if self.is_running():
-            self.cancel()
+        # closing stops the run after its iteration, with a checkpoint: Resume (or
+        # `sr-desktop train --resume`) continues it later
+        self.cancel()
         super().closeEvent(event)
 
     # -- reports ------------------------------------------------------------------------------
     def _set_running(self, running: bool) -> None:
-        self.options_box.setEnabled(not running)
-        self.start_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-        self.pause_button.setEnabled(running)
+        for widget in (self.options_box, self.start_button):
+            widget.setEnabled(not running)
+        for widget in (self.cancel_button, self.pause_button):
+            widget.setEnabled(running)
         if not running:
             self.pause_button.setChecked(False)
 
