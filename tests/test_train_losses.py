@@ -147,3 +147,33 @@ def test_loss_spec_parser():
                 "gan:1,lsgan:1", "tv@x:1"):
         with pytest.raises(TrainingError):
             parse_loss_spec(bad)
+
+
+@pytest.mark.parametrize("arch, scale, loss", [
+    ("SPSR:num_feat=8,num_block=2,num_grad_block=1,tap_every=2,num_grow_ch=4", 2,
+     "l1:0.01,perceptual@relu1_2:1,texture@relu1_2:1,tv:0.1,ragan@unet:0.005,gradient:0.01,gradbranch:0.5,cycle:0.1"),
+    ("LapSRN:depth=1,num_feat=8", 4, "charbonnier:1,levels:1,lsgan@vgg:0.01"),
+    ("FSRCNN:d=8,s=4,m=1", 3, "mse:1,gan:0.01,perceptual@relu1_2:0.1"),
+])
+def test_every_term_trains_in_a_real_run(tmp_path, arch, scale, loss):
+    from train_fixtures import make_images
+
+    from sr_desktop.app.kernel_jobs import torch_threads
+    from sr_desktop.engine.training import TrainOptions, train
+
+    torch.manual_seed(1)
+    weights = tmp_path / "vgg19-small.pth"  # the first block is all these losses read
+    torch.save({f"features.{k}": v for k, v in vgg19_features("relu1_2").state_dict().items()}, weights)
+    data = make_images(tmp_path / "data", 1, 16 * scale + 8, seed=0)
+    options = TrainOptions(arch=arch, scale=scale, data=(str(data),), out=str(tmp_path / "run"), loss=loss,
+                           iterations=3, batch=2, patch=12, device="cpu", vgg_weights=str(weights), log_every=1)
+    with torch_threads(1):
+        result = train(options)
+    assert result.iterations == 3 and result.model_path.is_file()
+    import json
+
+    record = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()][-2]
+    names = [t.name for t in parse_loss_spec(loss)]
+    assert record["kind"] == "train" and all(math.isfinite(record[n]) for n in names)
+    if any(n in ("gan", "lsgan", "ragan") for n in names):
+        assert math.isfinite(record["discriminator"])
