@@ -85,3 +85,18 @@ def test_200_iterations_beat_bicubic_then_the_model_upscales(folders, tmp_path, 
     assert main(["upscale", str(folders[1] / "img0.png"), "-o", str(up), "--model", result.model_id,
                  "--scale", "2"]) == 0
     assert Image.open(up).size == (128, 128)
+
+
+def test_zoo_compact_converts_for_fine_tuning():
+    from sr_desktop.engine.models.registry import get_model_spec
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.networks import network_from_model
+
+    if not get_model_spec("realesr-animevideov3").installed:
+        pytest.skip("realesr-animevideov3 is not installed")
+    net = network_from_model("realesr-animevideov3", 4)  # checked against the graph inside (1e-4)
+    assert net.arch == "SRVGGNetCompact" and net.params["num_feat"] == 64 and net.params["num_conv"] == 16
+    with pytest.raises(TrainingError, match="--scale 4"):
+        network_from_model("realesr-animevideov3", 2)
+    with pytest.raises(TrainingError, match="cannot train"):
+        network_from_model("waifu2x-photo", 2)

@@ -242,8 +242,13 @@ def network_from_model(init: str, scale: int) -> TrainNet:
     except SRDesktopError as exc:
         raise TrainingError(f"--init {init}: {one_line(exc)}") from None
     if not isinstance(model, ArchModel):
-        raise TrainingError(f"--init {init}: not a torch architecture this app can train "
-                            f"(use a .pth/.safetensors of {', '.join(SCRATCH_ARGUMENTS)})")
+        if getattr(model, "family", None) is None:
+            raise TrainingError(f"--init {init}: not a torch architecture this app can train "
+                                f"(use a .pth/.safetensors of {', '.join(SCRATCH_ARGUMENTS)})")
+        from sr_desktop.engine.training.zoo_weights import network_from_zoo
+
+        arch, module, params = network_from_zoo(model)  # a zoo model: its ncnn graph converted
+        return TrainNet(module.float().train(), arch, scale, params)
     if model.arch not in SCRATCH_ARGUMENTS:
         raise TrainingError(f"--init {init}: {model.arch} cannot be trained here")
     support = arch_support(model.arch)
