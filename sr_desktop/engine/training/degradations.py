@@ -168,9 +168,9 @@ class RealESRGAN:
                 sx = rng.uniform(*stage.sigma)
                 sy = sx if rng.random() < 0.5 else rng.uniform(*stage.sigma)
                 x = correlate_channels(x, gaussian_kernel(size, sx, sy, rng.uniform(0, math.pi))).astype(np.float32)
-            factor = rng.uniform(*stage.resize) / (scale if order == 0 else 1)
-            ch, cw = x.shape[:2]
-            x = _resize(x, max(2, round(cw * factor)), max(2, round(ch * factor)), rng)
+            # the first resize is relative to the HR size, the second to the LR size (as released)
+            factor = rng.uniform(*stage.resize) / (1 if order == 0 else scale)
+            x = _resize(x, max(2, round(w * factor)), max(2, round(h * factor)), rng)
             sigma = rng.uniform(*stage.noise) / 255.0
             grey = rng.random() < 0.4
             shape = (*x.shape[:2], 1) if grey else x.shape
