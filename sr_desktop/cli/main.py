@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = [
     "sr_desktop.cli.cmd_batch",
     "sr_desktop.cli.cmd_bench",
     "sr_desktop.cli.cmd_kernel",
+    "sr_desktop.cli.cmd_train",
 ]
 
 

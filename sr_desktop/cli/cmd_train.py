@@ -1,0 +1,134 @@
+"""`sr-desktop train`: train or fine-tune a super-resolution model on your own images."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from sr_desktop.engine.compute.devices import DEVICE_CHOICES
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+
+HELP = "train or fine-tune a super-resolution model on folders of high-resolution images"
+EPILOG = """Examples:
+  sr-desktop train --arch EDSR-baseline --scale 2 --data photos/ --val val/ --out runs/edsr --name "My EDSR"
+  sr-desktop train --arch Compact --scale 4 --data scans/ --init custom-my-compact --iterations 2000 --out runs/ft
+  sr-desktop train ... --out runs/edsr --resume          (continue a stopped or killed run)
+
+--arch: an architecture (or alias: EDSR-baseline, Compact, ESRGAN) with optional hyper-parameters,
+e.g. EDSR:num_feat=32,num_block=8. --loss: NAME[@OPTION][:WEIGHT],... with NAME in l1, mse,
+charbonnier, perceptual[@LAYER], texture[@LAYER], tv, gan|lsgan|ragan[@vgg|@unet], gradient,
+gradbranch (SPSR), cycle, levels (LapSRN). --out holds model.safetensors, checkpoint/, log.jsonl,
+val/ and curves.png. Ctrl-C saves a checkpoint first. See docs/training.md."""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("train", help=HELP, description=HELP + ".", epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", required=True, metavar="ARCH", help="architecture to train (see below)")
+    p.add_argument("--scale", required=True, type=int, metavar="N", help="upscaling factor")
+    p.add_argument("--data", required=True, nargs="+", metavar="DIR", help="folders of HR images (recursive)")
+    p.add_argument("--val", metavar="DIR", help="validation images (default: the first two training images)")
+    p.add_argument("--degradation", default="bicubic", metavar="SPEC",
+                   help="bicubic (default), kernel:FILE.npy[,noise=SIGMA][,jpeg=Q] or realesrgan")
+    p.add_argument("--loss", default="l1:1", metavar="SPEC", help="weighted losses (default l1:1)")
+    p.add_argument("--init", metavar="MODEL_ID|FILE", help="start from this model (fine-tuning; lr 2e-5 by default)")
+    p.add_argument("--iterations", type=int, default=10000, metavar="N", help="training iterations (default 10000)")
+    p.add_argument("--batch", type=int, default=16, metavar="N", help="patches per iteration (default 16)")
+    p.add_argument("--patch", type=int, default=48, metavar="N", help="LR patch side in pixels (default 48)")
+    p.add_argument("--lr", type=float, metavar="LR", help="learning rate (default 2e-4; 2e-5 with --init)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default auto)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder")
+    p.add_argument("--name", metavar="NAME", help="register the trained model under this name")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--optimizer", default="adam", choices=("adam", "adamw"), help="default adam")
+    p.add_argument("--schedule", default="cosine", choices=("cosine", "step", "constant"), help="default cosine")
+    p.add_argument("--warmup", type=int, default=0, metavar="N", help="linear warm-up iterations")
+    p.add_argument("--grad-clip", type=float, default=0.0, metavar="NORM", help="clip the gradient norm (0 = off)")
+    p.add_argument("--ema", type=float, default=0.999, metavar="DECAY", help="EMA of the weights (0 = off)")
+    p.add_argument("--val-every", type=int, default=0, metavar="N", help="validate every N iterations "
+                   "(default: 10 times per run)")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                   help="checkpoint every N iterations (default: at each validation)")
+    p.add_argument("--log-every", type=int, default=10, metavar="N", help="log every N iterations (default 10)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="data worker threads (default 2)")
+    p.add_argument("--cache-mb", type=int, default=2048, metavar="MB", help="decoded images kept in memory")
+    p.add_argument("--vgg-weights", metavar="FILE", help="VGG19 weights for perceptual/texture losses "
+                   "(default: torchvision's file in the torch hub cache)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 is "
+                   "fastest for small networks on busy cores)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or validation lines")
+    p.set_defaults(func=run)
+    return p
+
+
+def _options(args):
+    from sr_desktop.engine.training import TrainOptions
+
+    return TrainOptions(
+        arch=args.arch, scale=args.scale, data=tuple(args.data), out=args.out, val=args.val,
+        degradation=args.degradation, loss=args.loss, init=args.init, iterations=args.iterations,
+        batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, name=args.name,
+        resume=args.resume, seed=args.seed, optimizer=args.optimizer, schedule=args.schedule,
+        warmup=args.warmup, grad_clip=args.grad_clip, ema=args.ema, val_every=args.val_every,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, workers=args.workers,
+        cache_mb=args.cache_mb, vgg_weights=args.vgg_weights,
+    )
+
+
+class _Reporter:
+    """Progress bar plus one line per validation on stderr."""
+
+    def __init__(self, quiet: bool):
+        from sr_desktop.cli.progress_bar import TerminalProgress
+
+        self.quiet = quiet
+        self.bar = TerminalProgress("training", enabled=None if not quiet else False, unit="it")
+
+    def __call__(self, info) -> None:
+        self.bar(info)
+        val = info.extra.get("val")
+        if val and not self.quiet:
+            base = info.extra.get("baseline", {})
+            print(f"it {info.done}/{info.total}: loss {info.extra.get('loss', 0):.4g}, "
+                  f"validation PSNR-Y {val['psnr_y']:.2f} dB, SSIM-Y {val['ssim_y']:.4f} "
+                  f"(bicubic {base.get('psnr_y', float('nan')):.2f} dB), {info.extra.get('its', 0):.2f} it/s",
+                  file=sys.stderr)
+
+
+def run(args) -> int:
+    from sr_desktop.app.kernel_jobs import torch_threads
+
+    if args.threads is not None and args.threads < 1:
+        raise SRDesktopError("--threads must be a positive integer")
+    with torch_threads(args.threads):
+        return _train(args)
+
+
+def _train(args) -> int:
+    from sr_desktop.engine.core.progress import CancelToken
+    from sr_desktop.engine.training import Trainer
+
+    trainer = Trainer(_options(args))
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    reporter = _Reporter(args.quiet)
+    try:
+        result = trainer.run(reporter, cancel)
+    except Cancelled:
+        reporter.bar.close()
+        print(f"sr-desktop: interrupted at iteration {trainer.iteration}; checkpoint saved, "
+              f"continue with --resume --out {args.out}", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        reporter.bar.close()
+    val = result.validation or {}
+    print(f"trained {trainer.net.arch} ×{trainer.net.scale}: {result.iterations} iterations in "
+          f"{result.seconds:.1f} s ({result.iterations_per_second:.2f} it/s); validation PSNR-Y "
+          f"{val.get('psnr_y', float('nan')):.2f} dB (bicubic {result.baseline['psnr_y']:.2f} dB)")
+    print(f"model: {result.model_path}")
+    if result.model_id:
+        print(f"registered as {result.model_id}")
+    return 0

@@ -1,0 +1,115 @@
+"""Resumable checkpoints in ``OUT/checkpoint/``, never corrupt.
+
+A checkpoint at iteration N is two files — ``weights-N.safetensors`` (the network, its EMA
+and the discriminator: plain tensors) and ``state-N.pt`` (optimiser states, the gradient
+scaler, torch's random state: tensors and numbers only, read back with
+``weights_only=True``) — then ``latest.json`` naming them, each written to a temporary
+sibling, fsync'ed and renamed (`imageio.atomic.atomic_write`). A crash or ``kill -9`` at
+any moment leaves ``latest.json`` naming a complete pair; older pairs are deleted only
+after it names the new one. A failed write (disk full) raises `TrainingError` and leaves
+the previous checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.training.errors import TrainingError
+
+LATEST = "latest.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint holds, in memory."""
+
+    iteration: int
+    tensors: dict[str, dict[str, torch.Tensor]]  # "net", "ema", "disc" -> state dict
+    state: dict[str, Any]  # optimiser / scaler / RNG states
+    meta: dict[str, Any]  # arch, scale, params, options fingerprint, …
+
+
+def _write(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def save_checkpoint(folder: Path, ckpt: Checkpoint) -> None:
+    """Write `ckpt` into `folder` atomically (see the module doc); TrainingError on failure."""
+    n = ckpt.iteration
+    weights_name, state_name = f"weights-{n:08d}.safetensors", f"state-{n:08d}.pt"
+    flat = {f"{group}.{key}": t.detach().cpu().contiguous()
+            for group, tensors in ckpt.tensors.items() for key, t in tensors.items()}
+    buffer = io.BytesIO()
+    torch.save(ckpt.state, buffer)
+    latest = {"version": FORMAT_VERSION, "iteration": n, "weights": weights_name, "state": state_name,
+              **ckpt.meta}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write(folder / weights_name, save_safetensors(flat, metadata={"iteration": str(n)}))
+        _write(folder / state_name, buffer.getvalue())
+        _write(folder / LATEST, json.dumps(latest, indent=1).encode())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            if _latest_iteration(folder) != n:  # the new pair is not the current one
+                (folder / weights_name).unlink(missing_ok=True)
+                (folder / state_name).unlink(missing_ok=True)
+        raise TrainingError(f"cannot write the checkpoint in {folder}: {exc.strerror or exc}; "
+                            "the previous checkpoint is kept") from None
+    for old in folder.iterdir():
+        if old.name.startswith(("weights-", "state-")) and old.name not in (weights_name, state_name):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _latest_iteration(folder: Path) -> int | None:
+    try:
+        return int(json.loads((folder / LATEST).read_text(encoding="utf-8"))["iteration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def has_checkpoint(folder: Path) -> bool:
+    """True when `folder` has a ``latest.json``."""
+    return (folder / LATEST).is_file()
+
+
+def load_checkpoint(folder: Path) -> Checkpoint:
+    """The checkpoint ``latest.json`` names; TrainingError if missing or unreadable."""
+    try:
+        latest = json.loads((folder / LATEST).read_text(encoding="utf-8"))
+        weights = load_safetensors((folder / latest["weights"]).read_bytes())
+        state = torch.load(folder / latest["state"], map_location="cpu", weights_only=True)
+        iteration = int(latest["iteration"])
+    except FileNotFoundError:
+        raise TrainingError(f"no checkpoint to resume in {folder}") from None
+    except Exception as exc:  # noqa: BLE001 - any damage: one line
+        raise TrainingError(f"the checkpoint in {folder} is unreadable: {type(exc).__name__}: {exc}") from None
+    tensors: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in weights.items():
+        group, _, name = key.partition(".")
+        tensors.setdefault(group, {})[name] = tensor
+    meta = {k: v for k, v in latest.items() if k not in ("version", "iteration", "weights", "state")}
+    return Checkpoint(iteration, tensors, state, meta)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the temporary files a killed write left behind."""
+    from sr_desktop.engine.imageio import is_temp_path
+
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if is_temp_path(path):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)

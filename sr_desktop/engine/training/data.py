@@ -1,0 +1,182 @@
+"""Training data: folders of HR images -> random aligned (LR, HR) patch batches.
+
+Every image is decoded once (any format `engine.imageio` reads; grey and 16-bit images are
+turned into 8-bit RGB, alpha is dropped), cropped to a multiple of the scale, and kept in
+memory up to `cache_bytes`; images past that limit are decoded again when drawn. A
+deterministic degradation (bicubic, a kernel) makes the LR of a whole image once, so a
+patch pair is two aligned crops; a random one (Real-ESRGAN) degrades each HR patch.
+Then a random flip / 90° rotation is applied to both.
+
+Batch ``i`` is drawn with the generator ``numpy.random.default_rng([seed, i])``, so a
+resumed run draws exactly the batches the killed one would have; `BatchLoader` prepares
+the next batches on worker threads while the network trains (numpy, scipy and Pillow
+release the GIL in their loops).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sr_desktop.engine.core.errors import ImageReadError
+from sr_desktop.engine.imageio import is_image_path, is_temp_path, read_image
+from sr_desktop.engine.metrics.degradation import modcrop
+from sr_desktop.engine.metrics.evaluate import to_uint8_rgb_or_gray
+from sr_desktop.engine.training.degradations import Degradation
+from sr_desktop.engine.training.errors import TrainingError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_BYTES = 2 << 30
+
+
+def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
+    """Every image file under `folders` (recursive, sorted); TrainingError if a folder is
+    missing or holds no image."""
+    found: list[Path] = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise TrainingError(f"data folder not found: {folder}")
+        images = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not is_temp_path(p))
+        if not images:
+            raise TrainingError(f"no images in {folder} (or its subfolders)")
+        found += images
+    return found
+
+
+def read_rgb8(path: Path) -> np.ndarray:
+    """An image file as uint8 H×W×3 (grey repeated, alpha dropped, 16 bit rounded)."""
+    pixels = to_uint8_rgb_or_gray(read_image(path).pixels)
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+
+
+@dataclass
+class _Entry:
+    path: Path
+    size: tuple[int, int]  # HR height, width after modcrop
+    hr: np.ndarray | None = None
+    lr: np.ndarray | None = None
+
+
+def augment(arrays: tuple[np.ndarray, ...], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """The same random horizontal flip, vertical flip and transpose of H×W×C arrays."""
+    flip_h, flip_v, transpose = rng.random(3) < 0.5
+    out = []
+    for a in arrays:
+        if flip_h:
+            a = a[:, ::-1]
+        if flip_v:
+            a = a[::-1]
+        if transpose:
+            a = a.transpose(1, 0, 2)
+        out.append(np.ascontiguousarray(a))
+    return tuple(out)
+
+
+class PatchSource:
+    """The decoded training images and their LR images, drawn as patch pairs."""
+
+    def __init__(self, folders: Sequence[str | os.PathLike], scale: int, patch: int,
+                 degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        self.scale = scale
+        self.patch = patch
+        self.degradation = degradation
+        self.paths = list_images(folders)
+        self.entries: list[_Entry] = []
+        hr_side = patch * scale
+        cached = skipped = 0
+        for path in self.paths:
+            try:
+                hr = modcrop(read_rgb8(path), scale)
+            except (ImageReadError, TrainingError) as exc:
+                raise TrainingError(f"cannot read training image: {exc}") from None
+            except Exception:  # noqa: BLE001 - modcrop of a tiny image
+                hr = np.zeros((0, 0, 3), np.uint8)
+            if min(hr.shape[:2]) < hr_side:
+                skipped += 1
+                continue
+            entry = _Entry(path, hr.shape[:2])
+            lr = None if degradation.random else degradation.whole(hr, scale)
+            cost = hr.nbytes + (lr.nbytes if lr is not None else 0)
+            if cached + cost <= cache_bytes:
+                entry.hr, entry.lr, cached = hr, lr, cached + cost
+            self.entries.append(entry)
+        if not self.entries:
+            raise TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels "
+                                f"(the patch {patch} × scale {scale}); use a smaller --patch")
+        if skipped:
+            log.warning("skipped %d training images smaller than %d×%d", skipped, hr_side, hr_side)
+        self.skipped = skipped
+        self.cached_bytes = cached
+
+    def _arrays(self, entry: _Entry) -> tuple[np.ndarray, np.ndarray | None]:
+        if entry.hr is not None:
+            return entry.hr, entry.lr
+        hr = modcrop(read_rgb8(entry.path), self.scale)
+        return hr, None if self.degradation.random else self.degradation.whole(hr, self.scale)
+
+    def pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One random aligned (LR, HR) pair, float32 H×W×3 in 0..1."""
+        entry = self.entries[int(rng.integers(len(self.entries)))]
+        hr, lr = self._arrays(entry)
+        s, p = self.scale, self.patch
+        y = int(rng.integers(hr.shape[0] // s - p + 1))
+        x = int(rng.integers(hr.shape[1] // s - p + 1))
+        hr_patch = hr[y * s:(y + p) * s, x * s:(x + p) * s].astype(np.float32) / 255.0
+        if self.degradation.random:
+            lr_patch = self.degradation.patch(hr_patch, s, rng)
+        else:
+            lr_patch = self.degradation.finish(lr[y:y + p, x:x + p], rng)
+        lr_patch, hr_patch = augment((lr_patch, hr_patch), rng)
+        return lr_patch, hr_patch
+
+    def batch(self, seed: int, index: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch `index` of a run seeded `seed`: (N×3×p×p LR, N×3×sp×sp HR) float32."""
+        rng = np.random.default_rng([seed, index])
+        pairs = [self.pair(rng) for _ in range(size)]
+        lr = torch.from_numpy(np.stack([a for a, _ in pairs])).permute(0, 3, 1, 2).contiguous()
+        hr = torch.from_numpy(np.stack([b for _, b in pairs])).permute(0, 3, 1, 2).contiguous()
+        return lr, hr
+
+
+class BatchLoader:
+    """Batches ``start, start+1, …`` of a `PatchSource`, prepared ahead on worker threads."""
+
+    def __init__(self, source: PatchSource, batch: int, seed: int, start: int, workers: int = 2,
+                 ahead: int = 4, pin: bool = False):
+        self.source, self.size, self.seed, self.pin = source, batch, seed, pin
+        self.next_index = start
+        self.pool = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="sr-train-data")
+        self.pending: deque[concurrent.futures.Future] = deque()
+        for _ in range(max(1, ahead)):
+            self._submit()
+
+    def _submit(self) -> None:
+        index = self.next_index + len(self.pending)
+        self.pending.append(self.pool.submit(self._make, index))
+
+    def _make(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lr, hr = self.source.batch(self.seed, index, self.size)
+        # page-locked memory lets the copy to a GPU overlap the step
+        return (lr.pin_memory(), hr.pin_memory()) if self.pin else (lr, hr)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch in order (waits for it if the workers are behind)."""
+        batch = self.pending.popleft().result()
+        self.next_index += 1
+        self._submit()
+        return batch
+
+    def close(self) -> None:
+        """Stop the workers (pending batches are dropped)."""
+        for future in self.pending:
+            future.cancel()
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,352 @@
+"""`train(options)`: the training loop, from the options to a registered model.
+
+One iteration: the next batch (prepared by `data.BatchLoader` workers), the network's
+forward pass in its training space, the weighted losses, Adam/AdamW with the scheduled
+learning rate (linear warm-up, then cosine decay to 0 or ×0.5 steps at 50/75/90 %, a pure
+function of the iteration so a resumed run continues the same schedule), optional
+gradient-norm clipping, the discriminator's step when an adversarial loss is on, and the
+EMA of the weights (decay ``min(ema, (1 + n) / (10 + n))`` after n updates, so short runs
+are not dominated by the initial weights). CUDA runs under autocast (bf16 where supported,
+else fp16 with a gradient scaler) in channels-last layout; CPU and MPS in float32.
+
+Every `validation_interval` iterations the EMA network (or the network) is measured with
+the bench protocol (`validation`), previews and ``curves.png`` are written; every
+`checkpoint_interval` iterations (and when cancelled) a checkpoint is written
+(`checkpoint`). At the end the model is exported and, with a name, registered (`export`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sr_desktop.engine.compute.devices import resolve_device
+from sr_desktop.engine.core.errors import Cancelled
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker
+from sr_desktop.engine.training.checkpoint import (
+    Checkpoint,
+    has_checkpoint,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
+from sr_desktop.engine.training.curves import write_curves
+from sr_desktop.engine.training.data import BatchLoader, PatchSource
+from sr_desktop.engine.training.degradations import parse_degradation
+from sr_desktop.engine.training.errors import TrainingError
+from sr_desktop.engine.training.export import MODEL_FILE, model_metadata, register_model, write_model
+from sr_desktop.engine.training.losses import LossSet, parse_loss_spec
+from sr_desktop.engine.training.networks import (
+    TrainNet,
+    build_network,
+    network_from_model,
+    parse_arch_spec,
+    rebuild_network,
+)
+from sr_desktop.engine.training.options import TrainOptions
+from sr_desktop.engine.training.runlog import RunLog
+from sr_desktop.engine.training.validation import ValidationScores, ValidationSet, to_uint8
+
+log = logging.getLogger(__name__)
+
+ADAM_BETAS = (0.9, 0.99)
+STEP_MILESTONES = (0.5, 0.75, 0.9)
+PAUSE_POLL_S = 0.1
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced."""
+
+    out: Path
+    model_path: Path
+    iterations: int
+    seconds: float
+    iterations_per_second: float
+    validation: dict[str, float] | None
+    baseline: dict[str, float]
+    model_id: str | None = None
+
+
+def learning_rate(options: TrainOptions, iteration: int) -> float:
+    """The learning rate of iteration `iteration` (0-based)."""
+    base, total, warm = options.learning_rate, options.iterations, options.warmup
+    if warm and iteration < warm:
+        return base * (iteration + 1) / warm
+    progress = (iteration - warm) / max(1, total - warm)
+    if options.schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    if options.schedule == "step":
+        return base * 0.5 ** sum(progress >= m for m in STEP_MILESTONES)
+    return base
+
+
+class _Ema:
+    """Exponential moving average of a module's parameters and buffers."""
+
+    def __init__(self, module: torch.nn.Module, decay: float):
+        self.module = copy.deepcopy(module).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for e, p in zip(self.module.state_dict().values(), module.state_dict().values(), strict=True):
+            if e.dtype.is_floating_point:
+                e.mul_(d).add_(p.detach(), alpha=1 - d)
+            else:
+                e.copy_(p)
+
+
+def _check_resume(options: TrainOptions, ckpt: Checkpoint) -> None:
+    recorded = ckpt.meta.get("options", {})
+    for key, value in options.fingerprint().items():
+        if recorded.get(key) != value:
+            raise TrainingError(f"cannot resume: the checkpoint was made with {key}={recorded.get(key)!r}, "
+                                f"not {value!r}")
+
+
+class Trainer:
+    """One run: built from the options (everything checked before a file is written),
+    then `run` iterates. Split from `train` so the GUI can hold it."""
+
+    def __init__(self, options: TrainOptions):
+        self.options = o = options
+        self.out = o.out_dir
+        self.ckpt_dir = self.out / "checkpoint"
+        if o.resume and not has_checkpoint(self.ckpt_dir):
+            raise TrainingError(f"nothing to resume: {self.ckpt_dir} holds no checkpoint")
+        if not o.resume and has_checkpoint(self.ckpt_dir):
+            raise TrainingError(f"{self.out} already holds a training run; use --resume to continue it "
+                                "or choose another --out")
+        self.degradation = parse_degradation(o.degradation)
+        terms = parse_loss_spec(o.loss)
+        self.device = resolve_device(o.device)
+        self.ckpt = load_checkpoint(self.ckpt_dir) if o.resume else None
+        torch.manual_seed(o.seed)  # the initial weights (network, discriminator) of a new run
+        if self.ckpt is not None:
+            _check_resume(o, self.ckpt)
+            meta = self.ckpt.meta
+            self.net = rebuild_network(meta["arch"], int(meta["scale"]), meta["params"])
+            self.net.module.load_state_dict(self.ckpt.tensors["net"])
+        elif o.init:
+            self.net = network_from_model(o.init, o.scale)
+            wanted = parse_arch_spec(o.arch)[0]
+            if self.net.arch != wanted:
+                raise TrainingError(f"--init {o.init} is a {self.net.arch} model, not {wanted} (--arch)")
+        else:
+            self.net = build_network(o.arch, o.scale)
+        self.net.module.train()
+        self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20)
+        self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
+        self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
+        self.cuda = self.device.type == "cuda"
+        self.amp_dtype = None
+        if self.cuda:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.iteration = self.ckpt.iteration if self.ckpt else 0
+        self.baseline = self.val.bicubic()
+        self.last_val: ValidationScores | None = None
+
+    # -- setup on the device ---------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Move to the device, make the optimisers and the EMA, restore a checkpoint's state."""
+        o = self.options
+        fmt = torch.channels_last if self.cuda else torch.contiguous_format
+        self.net.to(self.device, memory_format=fmt)
+        self.losses.to(self.device, memory_format=fmt)
+        opt_class = torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam
+        self.opt = opt_class(self.net.parameters(), lr=o.learning_rate, betas=ADAM_BETAS)
+        disc = self.losses.discriminator
+        self.d_opt = torch.optim.Adam(disc.parameters(), lr=o.learning_rate, betas=ADAM_BETAS) if disc else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.ema = _Ema(self.net.module, o.ema) if o.ema > 0 else None
+        if self.ckpt is not None:
+            c = self.ckpt
+            self.opt.load_state_dict(c.state["optimizer"])
+            if self.d_opt is not None and "disc" in c.tensors:
+                disc.load_state_dict(c.tensors["disc"])
+                self.d_opt.load_state_dict(c.state["d_optimizer"])
+            if self.ema is not None and "ema" in c.tensors:
+                self.ema.module.load_state_dict(c.tensors["ema"])
+                self.ema.updates = int(c.state.get("ema_updates", self.iteration))
+            if c.state.get("scaler"):
+                self.scaler.load_state_dict(c.state["scaler"])
+            torch.set_rng_state(c.state["torch_rng"])
+            if self.cuda and c.state.get("cuda_rng"):
+                torch.cuda.set_rng_state_all(c.state["cuda_rng"])
+
+    def _meta(self) -> dict[str, Any]:
+        n = self.net
+        return {"arch": n.arch, "scale": n.scale, "params": n.params, "options": self.options.fingerprint()}
+
+    def save_checkpoint(self) -> None:
+        """Write the checkpoint of the current iteration."""
+        tensors = {"net": self.net.module.state_dict()}
+        state: dict[str, Any] = {"optimizer": self.opt.state_dict(), "torch_rng": torch.get_rng_state()}
+        if self.ema is not None:
+            tensors["ema"] = self.ema.module.state_dict()
+            state["ema_updates"] = self.ema.updates
+        if self.d_opt is not None:
+            tensors["disc"] = self.losses.discriminator.state_dict()
+            state["d_optimizer"] = self.d_opt.state_dict()
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
+        if self.cuda:
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        save_checkpoint(self.ckpt_dir, Checkpoint(self.iteration, tensors, state, self._meta()))
+        self.saved_iteration = self.iteration
+
+    def evaluated_net(self) -> TrainNet:
+        """The network that is measured and exported: the EMA weights when on."""
+        if self.ema is None:
+            return self.net
+        return TrainNet(self.ema.module, self.net.arch, self.net.scale, self.net.params)
+
+    # -- one iteration ------------------------------------------------------------------------
+
+    def step(self, lr_rgb: torch.Tensor, hr_rgb: torch.Tensor) -> tuple[float, dict[str, float]]:
+        """One training iteration on a batch (N×3 RGB 0..1 LR and HR); (total loss, terms).
+
+        Call `prepare` first (`run` does)."""
+        o = self.options
+        fmt = torch.channels_last if self.cuda else torch.contiguous_format
+        lr_rgb = lr_rgb.to(self.device, non_blocking=True).contiguous(memory_format=fmt)
+        hr_rgb = hr_rgb.to(self.device, non_blocking=True).contiguous(memory_format=fmt)
+        rate = learning_rate(o, self.iteration)
+        for opt in filter(None, (self.opt, self.d_opt)):
+            for group in opt.param_groups:
+                group["lr"] = rate
+        disc = self.losses.discriminator
+        if disc is not None:
+            disc.requires_grad_(False)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            out = self.net(lr_rgb)
+            total, parts = self.losses.generator_loss(out, self.net.to_space(lr_rgb), self.net.to_space(hr_rgb))
+        if not torch.isfinite(total):
+            raise TrainingError(f"the loss became {float(total)} at iteration {self.iteration + 1}; "
+                                "lower --lr or change the loss weights")
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        if o.grad_clip > 0:
+            self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), o.grad_clip)
+        self.scaler.step(self.opt)
+        if disc is not None:
+            disc.requires_grad_(True)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                d_loss = self.losses.discriminator_loss(out.sr, self.net.to_space(hr_rgb))
+            self.d_opt.zero_grad(set_to_none=True)
+            self.scaler.scale(d_loss).backward()
+            self.scaler.step(self.d_opt)
+            parts["discriminator"] = float(d_loss.detach())
+        self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.net.module)
+        return float(total.detach()), parts
+
+    def validate(self) -> ValidationScores:
+        """Measure, log, write previews and curves."""
+        o = self.options
+        net = self.evaluated_net()
+        scores = self.val.evaluate(net, self.device, o.previews)
+        self.net.module.train()
+        self.last_val = scores
+        self.runlog.add("val", self.iteration, **scores.as_dict())
+        if o.previews:
+            self.val.write_previews(self.out / "val", self.iteration, scores)
+        self.write_curves()
+        return scores
+
+    def write_curves(self) -> None:
+        """``curves.png`` from the log so far."""
+        write_curves(self.out / "curves.png", self.runlog.points("train", "loss"),
+                     self.runlog.points("val", "psnr_y"), self.baseline.psnr_y)
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    def run(self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+            pause: threading.Event | None = None) -> TrainResult:
+        """Iterate to `options.iterations`, export (and register); `Cancelled` after saving a
+        checkpoint when `cancel` is set; waits while `pause` is set."""
+        o = self.options
+        (self.out / "val").mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.ckpt_dir)
+        remove_stale_temporaries(self.out)
+        self.runlog = RunLog(self.out / "log.jsonl", keep_until=self.iteration if self.ckpt else None)
+        if self.ckpt is None:
+            self.runlog.add("baseline", 0, method="bicubic", **self.baseline.as_dict())
+        self.prepare()
+        if self.ckpt is None and o.init:
+            self.validate()  # the starting model's scores: the "before" of a fine-tuning
+        self.saved_iteration = self.iteration
+        self.val.write_inputs(self.out / "val", o.previews)
+        tracker = ProgressTracker(o.iterations, progress, stage="training")
+        tracker.done = self.iteration
+        started, first = time.perf_counter(), self.iteration
+        window_start, window_iter = started, self.iteration
+        rate = 0.0
+        loader = BatchLoader(self.data, o.batch, o.seed, self.iteration, o.workers, pin=self.cuda)
+        try:
+            while self.iteration < o.iterations:
+                while pause is not None and pause.is_set() and not (cancel and cancel.cancelled):
+                    time.sleep(PAUSE_POLL_S)
+                    window_start, window_iter = time.perf_counter(), self.iteration
+                if cancel is not None and cancel.cancelled:
+                    if self.saved_iteration != self.iteration:
+                        self.save_checkpoint()
+                    raise Cancelled("training cancelled; resume it with --resume")
+                loss, parts = self.step(*loader.next())
+                self.iteration += 1
+                it = self.iteration
+                now = time.perf_counter()
+                rate = (it - window_iter) / max(now - window_start, 1e-9)
+                if it % o.log_every == 0 or it == o.iterations:
+                    self.runlog.add("train", it, loss=loss, **parts, lr=learning_rate(o, it - 1), its=rate)
+                    window_start, window_iter = now, it
+                scores = None
+                if it % o.validation_interval == 0 or it == o.iterations:
+                    scores = self.validate()
+                if it % o.checkpoint_interval == 0 or it == o.iterations:
+                    self.save_checkpoint()
+                extra = {"loss": loss, "parts": parts, "lr": learning_rate(o, it - 1), "its": rate,
+                         "baseline": self.baseline.as_dict()}
+                if scores is not None:
+                    extra["val"] = scores.as_dict()
+                    extra["preview"] = scores.previews[0] if scores.previews else None
+                    extra["preview_input"] = to_uint8(self.val.pairs[0][0])
+                tracker.update(it, f"loss {loss:.4g}", **extra)
+        finally:
+            loader.close()
+        seconds = time.perf_counter() - started
+        return self._finish(seconds, (self.iteration - first) / max(seconds, 1e-9))
+
+    def _finish(self, seconds: float, rate: float) -> TrainResult:
+        o = self.options
+        val = self.last_val.as_dict() if self.last_val else None
+        net = self.evaluated_net()
+        meta = model_metadata(net, degradation=o.degradation, losses=self.losses.describe(),
+                              data=[str(d) for d in o.data], iterations=self.iteration,
+                              val_psnr_y=val["psnr_y"] if val else None, init=o.init or "")
+        path = write_model(net, self.out / MODEL_FILE, meta)
+        model_id = register_model(path, o.name, net.scale).id if o.name else None
+        return TrainResult(self.out, path, self.iteration, seconds, rate, val, self.baseline.as_dict(), model_id)
+
+
+def train(options: TrainOptions, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+          pause: threading.Event | None = None) -> TrainResult:
+    """Run a training (see the module doc); TrainingError for bad input, `Cancelled`."""
+    return Trainer(options).run(progress, cancel, pause)

@@ -1,0 +1,259 @@
+"""The network being trained: built from an architecture name or from an existing model,
+and run in its *training space* (what its loss compares).
+
+An architecture is named as ``ARCH[:key=value,...]`` — an `archs.detect.ARCH_REGISTRY`
+name (or an alias such as ``EDSR-baseline``) with optional hyper-parameters of its module
+(``EDSR:num_feat=32,num_block=4``). Every network is checked once when built: its state
+dict must be recognised by `detect_architecture` as the same architecture at the same
+scale, so what training exports is a file the app loads like any other.
+
+Training space: a Y network (``color == "y"``) is trained on Y of BT.601 YCbCr (the
+papers' protocol), every other network on RGB; values on the network's input range
+(0..1 or 0..255) are rescaled to 0..1 in and out, and pre-upsampling networks (SRCNN,
+VDSR) get MATLAB's bicubic upscale of the input as `ArchModel` gives them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sr_desktop.engine.compute.ycbcr import rgb_to_ycbcr
+from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.models.arch_model import ArchModel, matlab_bicubic
+from sr_desktop.engine.models.archs.detect import (
+    UnsupportedStateDict,
+    arch_support,
+    check_hyperparameters,
+    detect_architecture,
+)
+from sr_desktop.engine.training.errors import TrainingError
+
+
+def _log2(scale: int) -> int:
+    if scale < 2 or scale & (scale - 1):
+        raise ValueError(f"×{scale} is not a power of two")
+    return int(math.log2(scale))
+
+
+def _upscale(scale: int) -> dict[str, Any]:
+    return {"upscale": scale}
+
+
+#: the architectures that can be trained from scratch: their module's arguments at a scale
+#: (paper sizes; override any of them in the architecture spec)
+SCRATCH_ARGUMENTS = {
+    "SRCNN": lambda s: {},
+    "FSRCNN": _upscale,
+    "ESPCN": _upscale,
+    "VDSR": lambda s: {},
+    "LapSRN": lambda s: {"num_levels": _log2(s)},
+    "SRResNet": _upscale,
+    "MSRResNet": _upscale,
+    "EDSR": _upscale,
+    "RDN": _upscale,
+    "RCAN": _upscale,
+    "RRDBNet": lambda s: {"num_upsample": _log2(s)},
+    "SRVGGNetCompact": _upscale,
+    "SPAN": _upscale,
+    "SPSR": lambda s: {"num_upsample": _log2(s)},
+}
+#: names users know, as an architecture and its hyper-parameters
+ALIASES = {
+    "EDSR-baseline": ("EDSR", {"num_feat": 64, "num_block": 16}),
+    "Compact": ("SRVGGNetCompact", {"num_feat": 64, "num_conv": 16}),
+    "ESRGAN": ("RRDBNet", {}),
+}
+TRAINABLE = tuple(SCRATCH_ARGUMENTS) + tuple(ALIASES)
+
+
+def _value(text: str) -> Any:
+    """A hyper-parameter value: int, float or bool, else the string itself."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_arch_spec(text: str) -> tuple[str, dict[str, Any]]:
+    """``"EDSR:num_feat=32,num_block=4"`` -> ``("EDSR", {...})`` (aliases resolved).
+
+    Raises TrainingError for an architecture that cannot be trained or a malformed list.
+    """
+    name, _, rest = (text or "").strip().partition(":")
+    lookup = {n.lower(): n for n in TRAINABLE}
+    if name.lower() not in lookup:
+        raise TrainingError(f"unknown or untrainable architecture {name!r}; use one of {', '.join(TRAINABLE)}")
+    name = lookup[name.lower()]
+    arch, params = ALIASES.get(name, (name, {}))
+    params = dict(params)
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise TrainingError(f"architecture option {item!r} is not KEY=VALUE (e.g. {arch}:num_feat=32)")
+        params[key.strip()] = _value(value)
+    return arch, params
+
+
+@dataclass
+class NetOutput:
+    """One forward pass in training space: the image, a LapSRN's levels (×2, ×4, …), an
+    SPSR gradient branch's SR gradient map."""
+
+    sr: torch.Tensor
+    levels: list[torch.Tensor] | None = None
+    gradient: torch.Tensor | None = None
+
+
+class TrainNet(nn.Module):
+    """An architecture's module with its conventions, for training (see the module doc)."""
+
+    def __init__(self, module: nn.Module, arch: str, scale: int, params: dict[str, Any]):
+        super().__init__()
+        self.module = module
+        self.arch = arch
+        self.scale = int(scale)
+        self.params = dict(params)
+        support = arch_support(arch)
+        self.color = support.color_for(self.params)
+        self.channels = 1 if self.color == "y" else 3
+        self.input_range = float(support.input_range)
+        self.pre_upsample = support.pre_upsample
+        self.forward_kwargs = support.forward_kwargs(self.scale, self.params)
+
+    def to_space(self, rgb: torch.Tensor) -> torch.Tensor:
+        """N×3×H×W RGB (0..1) -> the training space (Y or RGB, 0..1)."""
+        return rgb_to_ycbcr(rgb)[:, :1] if self.color == "y" else rgb
+
+    def forward(self, lr_rgb: torch.Tensor) -> NetOutput:
+        x = self.to_space(lr_rgb)
+        if self.pre_upsample:
+            x = matlab_bicubic(x, self.scale)
+        x = x * self.input_range
+        r = self.input_range
+        if self.arch == "LapSRN":
+            levels = [y / r for y in self.module.pyramid(x, **self.forward_kwargs)]
+            return NetOutput(levels[-1], levels=levels)
+        if self.arch == "SPSR":
+            sr, grad, _ = self.module.forward_all(x)
+            return NetOutput(sr / r, gradient=grad / r)
+        return NetOutput(self.module(x, **self.forward_kwargs) / r)
+
+    def as_model(self, model_id: str = "training") -> ArchModel:
+        """The engine's model for this module (eval mode; whole images, reflect borders)."""
+        return ArchModel(self.module, self.arch, self.scale, model_id, align=arch_support(self.arch).align(self.params),
+                         params=self.params)
+
+
+#: our module key -> the published layout `detect` recognises, for the architectures whose
+#: own layout is not one (detect renames these back when it loads the file)
+_PUBLISHED_KEYS = {
+    "VDSR": ((r"head\.(.*)", r"input.\1"), (r"body\.(\d+)\.(.*)", r"residual_layer.\1.conv.\2"),
+             (r"tail\.(.*)", r"output.\1")),
+    "LapSRN": ((r"levels\.(\d+)\.features\.(.*)", lambda m: f"convt_F{int(m[1]) + 1}.cov_block.{m[2]}"),
+               (r"levels\.(\d+)\.image_up\.(.*)", lambda m: f"convt_I{int(m[1]) + 1}.{m[2]}"),
+               (r"levels\.(\d+)\.residual\.(.*)", lambda m: f"convt_R{int(m[1]) + 1}.{m[2]}")),
+}
+
+
+def exported_state_dict(module: nn.Module, arch: str) -> dict[str, torch.Tensor]:
+    """The module's weights (float32, CPU, contiguous) in a key layout the app recognises."""
+    state = {k: v.detach().float().cpu().contiguous() for k, v in module.state_dict().items()}
+    rules = _PUBLISHED_KEYS.get(arch, ())
+    renamed = {}
+    for key, value in state.items():
+        for pattern, repl in rules:
+            new, n = re.subn(f"^{pattern}$", repl, key)
+            if n:
+                key = new
+                break
+        renamed[key] = value
+    return renamed
+
+
+def _checked(module: nn.Module, arch: str, scale: int) -> dict[str, Any]:
+    """The module's hyper-parameters as detection reads them back, or TrainingError."""
+    try:
+        detected = detect_architecture(exported_state_dict(module, arch))
+    except UnsupportedStateDict as exc:
+        raise TrainingError(f"{arch}: the network built is not recognised ({one_line(exc)})") from None
+    if detected.arch != arch:
+        raise TrainingError(f"{arch} with these hyper-parameters reads back as {detected.arch}; change them")
+    if not detected.scale:
+        detected.set_scale(scale)
+    if scale not in detected.scales:
+        raise TrainingError(f"{arch} cannot do ×{scale} with these hyper-parameters")
+    return detected.params
+
+
+def build_network(arch_spec: str, scale: int) -> TrainNet:
+    """A new network of `arch_spec` at `scale` with random weights (torch's default init)."""
+    arch, user = parse_arch_spec(arch_spec)
+    try:
+        params = {**SCRATCH_ARGUMENTS[arch](scale), **user}
+    except ValueError as exc:
+        raise TrainingError(f"{arch} cannot do ×{scale}: {exc}") from None
+    try:
+        check_hyperparameters(arch, params)
+        module = arch_support(arch).module(**params)
+    except UnsupportedStateDict as exc:
+        raise TrainingError(f"{arch}: {one_line(exc)}") from None
+    except (TypeError, ValueError) as exc:
+        what = user or "its defaults"
+        raise TrainingError(f"{arch} cannot be built at ×{scale} with {what}: {one_line(exc)}") from None
+    params = _checked(module, arch, scale)
+    return TrainNet(module, arch, scale, params)
+
+
+def rebuild_network(arch: str, scale: int, params: dict[str, Any]) -> TrainNet:
+    """The network of a checkpoint from its recorded architecture and hyper-parameters."""
+    try:
+        return TrainNet(arch_support(arch).module(**params), arch, scale, params)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrainingError(f"the checkpoint's network ({arch}) cannot be rebuilt: {one_line(exc)}") from None
+
+
+def network_from_model(init: str, scale: int) -> TrainNet:
+    """A network initialised from a model file or a registry id (fine-tuning).
+
+    Only torch architectures can be trained: an ncnn graph (zoo models) is refused.
+    """
+    path = Path(init)
+    try:
+        if path.suffix.lower() in (".pth", ".pt", ".safetensors") or path.is_file():
+            from sr_desktop.engine.models.custom import load_model_file
+
+            model = load_model_file(path)
+        else:
+            from sr_desktop.engine.models.loader import load_model
+
+            model = load_model(init, scale=scale)
+    except SRDesktopError as exc:
+        raise TrainingError(f"--init {init}: {one_line(exc)}") from None
+    if not isinstance(model, ArchModel):
+        if getattr(model, "family", None) is None:
+            raise TrainingError(f"--init {init}: not a torch architecture this app can train "
+                                f"(use a .pth/.safetensors of {', '.join(SCRATCH_ARGUMENTS)})")
+        from sr_desktop.engine.training.zoo_weights import network_from_zoo
+
+        arch, module, params = network_from_zoo(model)  # a zoo model: its ncnn graph converted
+        return TrainNet(module.float().train(), arch, scale, params)
+    if model.arch not in SCRATCH_ARGUMENTS:
+        raise TrainingError(f"--init {init}: {model.arch} cannot be trained here")
+    support = arch_support(model.arch)
+    if scale not in support.scales(model.scale, model.params):
+        served = ", ".join(f"×{s}" for s in support.scales(model.scale, model.params))
+        raise TrainingError(f"--init {init} is a {served} {model.arch} model, not ×{scale}")
+    module = model.module.float().train()
+    return TrainNet(module, model.arch, scale, model.params)

@@ -1,0 +1,121 @@
+"""`TrainOptions`: every setting of a training run, parsed and validated once.
+
+Strings from the CLI or the GUI go in; the architecture spec, the loss spec and the
+degradation are checked here (an unknown name or a bad number is a `TrainingError`
+before any file is touched). The arguments of the issue's command line map one to one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sr_desktop.engine.compute.devices import DEVICE_CHOICES
+from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.training.degradations import parse_degradation
+from sr_desktop.engine.training.errors import TrainingError
+from sr_desktop.engine.training.losses import parse_loss_spec
+from sr_desktop.engine.training.networks import parse_arch_spec
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("cosine", "step", "constant")
+DEFAULT_LR = 2e-4
+#: fine-tuning starts from trained weights: a tenth of the learning rate (BasicSR's
+#: fine-tuning recipes use 1e-4 .. 1e-5 after 2e-4 from scratch)
+FINE_TUNE_LR = 2e-5
+#: the settings a resumed run must share with the run that wrote its checkpoint
+RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed", "init", "optimizer")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """A training run (see ``sr-desktop train --help`` for each field)."""
+
+    arch: str
+    scale: int
+    data: tuple[str, ...]
+    out: str
+    val: str | None = None
+    degradation: str = "bicubic"
+    loss: str = "l1:1"
+    init: str | None = None
+    iterations: int = 10000
+    batch: int = 16
+    patch: int = 48
+    lr: float | None = None  # None: DEFAULT_LR, or FINE_TUNE_LR with init
+    device: str = "auto"
+    name: str | None = None
+    resume: bool = False
+    seed: int = 0
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    warmup: int = 0
+    grad_clip: float = 0.0  # 0 = off
+    ema: float = 0.999  # 0 = off
+    val_every: int = 0  # 0 = 10 validations per run
+    log_every: int = 10
+    checkpoint_every: int = 0  # 0 = with each validation
+    workers: int = 2
+    cache_mb: int = 2048
+    vgg_weights: str | None = None
+    val_max_side: int = 512
+    previews: int = 1
+
+    def __post_init__(self) -> None:
+        parse_arch_spec(self.arch)
+        parse_loss_spec(self.loss)
+        if not self.degradation.startswith("kernel:"):
+            parse_degradation(self.degradation)  # a kernel file is read once, by the run
+        if not (isinstance(self.scale, int) and 2 <= self.scale <= MAX_SCALE):
+            raise TrainingError(f"--scale must be an integer 2..{MAX_SCALE}, got {self.scale!r}")
+        if not self.data:
+            raise TrainingError("give at least one --data folder")
+        positive = {"iterations": self.iterations, "batch": self.batch, "patch": self.patch,
+                    "log_every": self.log_every, "workers": self.workers, "cache_mb": self.cache_mb + 1,
+                    "val_max_side": self.val_max_side}
+        for key, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise TrainingError(f"--{key.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.patch < 8:
+            raise TrainingError("--patch must be at least 8 LR pixels")
+        for key in ("warmup", "val_every", "checkpoint_every", "previews"):
+            if getattr(self, key) < 0:
+                raise TrainingError(f"--{key.replace('_', '-')} must be >= 0")
+        if self.lr is not None and not (math.isfinite(self.lr) and 0 < self.lr < 1):
+            raise TrainingError(f"--lr must be a number in (0, 1), got {self.lr!r}")
+        if not (0 <= self.ema < 1) or not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
+            raise TrainingError("--ema must be in [0, 1) and --grad-clip >= 0")
+        if self.device not in DEVICE_CHOICES:
+            raise TrainingError(f"--device must be one of {', '.join(DEVICE_CHOICES)}")
+        if self.optimizer not in OPTIMIZERS or self.schedule not in SCHEDULES:
+            raise TrainingError(f"optimizer: {' or '.join(OPTIMIZERS)}; schedule: {', '.join(SCHEDULES)}")
+        if self.name is not None and not self.name.strip():
+            raise TrainingError("--name must not be empty")
+
+    @property
+    def learning_rate(self) -> float:
+        """The base learning rate (the fine-tuning preset when starting from a model)."""
+        if self.lr is not None:
+            return self.lr
+        return FINE_TUNE_LR if self.init else DEFAULT_LR
+
+    @property
+    def validation_interval(self) -> int:
+        """Iterations between validations."""
+        return self.val_every or max(1, self.iterations // 10)
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Iterations between checkpoints."""
+        return self.checkpoint_every or self.validation_interval
+
+    @property
+    def out_dir(self) -> Path:
+        """The run folder."""
+        return Path(self.out)
+
+    def fingerprint(self) -> dict:
+        """What a resumed run must share with the checkpoint's run."""
+        values = asdict(self)
+        return {k: values[k] for k in RESUME_KEYS}

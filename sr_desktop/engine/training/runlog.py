@@ -1,0 +1,59 @@
+"""``OUT/log.jsonl``: one JSON object per line — ``{"kind": "train", "it", "loss", <each
+term>, "lr", "its"}`` every few iterations, ``{"kind": "val", "it", "psnr_y", "ssim_y",
+"l1"}`` per validation, ``{"kind": "baseline", …}`` once (bicubic on the validation set).
+
+On resume, the lines written after the checkpoint's iteration (by the run that was killed)
+are dropped, so the log reads as one uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from sr_desktop.engine.imageio.atomic import atomic_write
+
+
+class RunLog:
+    """Appends records to ``log.jsonl`` and keeps the curves' points."""
+
+    def __init__(self, path: Path, keep_until: int | None = None):
+        self.path = path
+        self.records: list[dict[str, Any]] = []
+        if keep_until is not None and path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut by the kill
+                if isinstance(record, dict) and int(record.get("it", 0)) <= keep_until:
+                    self.records.append(record)
+            text = "".join(json.dumps(r) + "\n" for r in self.records)
+            atomic_write(path, lambda fh: fh.write(text.encode()))
+        elif path.exists():
+            path.unlink()
+
+    def add(self, kind: str, it: int, **values: Any) -> dict[str, Any]:
+        """Append one record (flushed at once, so a kill loses at most the line being written)."""
+        record = {"kind": kind, "it": it, **{k: _plain(v) for k, v in values.items()}}
+        self.records.append(record)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        return record
+
+    def points(self, kind: str, key: str) -> list[tuple[float, float]]:
+        """(iteration, value) of every `kind` record that has `key`."""
+        return [(float(r["it"]), float(r[key])) for r in self.records
+                if r.get("kind") == kind and isinstance(r.get(key), (int, float))]
+
+    def last(self, kind: str) -> dict[str, Any] | None:
+        """The latest record of `kind`."""
+        return next((r for r in reversed(self.records) if r.get("kind") == kind), None)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value

@@ -1,0 +1,130 @@
+"""Validation with the bench protocol: PSNR / SSIM on Y of BT.601, `scale` pixels shaved
+(`engine.metrics.evaluate.score_pair`), plus the mean L1 on RGB 0..1.
+
+The validation images are the ``--val`` folder, or, without one, the first two training
+images. Each is centre-cropped to at most `max_side` HR pixels (validation must stay
+quick on a CPU; the crop is the same every time) and cropped to a multiple of the scale.
+Its LR is made once with the training degradation (its random part seeded per image), so
+every validation measures the same pairs; the bicubic upscale of the same LR is the
+baseline. The network runs as the app runs it (`ArchModel`: whole image, reflect border).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sr_desktop.engine.imageio import Image, SaveOptions, write_image
+from sr_desktop.engine.metrics.degradation import modcrop
+from sr_desktop.engine.metrics.evaluate import score_pair
+from sr_desktop.engine.models.arch_model import matlab_bicubic
+from sr_desktop.engine.training.data import list_images, read_rgb8
+from sr_desktop.engine.training.degradations import Degradation
+from sr_desktop.engine.training.errors import TrainingError
+from sr_desktop.engine.training.networks import TrainNet
+
+#: images used when no validation folder is given
+FALLBACK_IMAGES = 2
+
+
+@dataclass
+class ValidationScores:
+    """Means over the validation images."""
+
+    psnr_y: float
+    ssim_y: float
+    l1: float
+    previews: list[np.ndarray] = field(default_factory=list, repr=False)  # uint8 SR of the first images
+
+    def as_dict(self) -> dict[str, float]:
+        """For the log."""
+        return {"psnr_y": round(self.psnr_y, 4), "ssim_y": round(self.ssim_y, 5), "l1": round(self.l1, 6)}
+
+
+def _centre(img: np.ndarray, side: int, scale: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    ch, cw = min(h, side), min(w, side)
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return modcrop(img[y:y + ch, x:x + cw], scale)
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """Float 0..1 -> uint8, rounded."""
+    return np.clip(np.floor(x * 255.0 + 0.5), 0, 255).astype(np.uint8)
+
+
+class ValidationSet:
+    """The fixed (LR, HR) validation pairs of a run."""
+
+    def __init__(self, folder: str | os.PathLike | None, train_paths: list[Path], scale: int,
+                 degradation: Degradation, max_side: int = 512, seed: int = 0):
+        paths = list_images([folder]) if folder else train_paths[:FALLBACK_IMAGES]
+        self.scale = scale
+        self.names: list[str] = []
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        for i, path in enumerate(paths):
+            try:
+                hr = _centre(read_rgb8(path), max_side, scale)
+            except Exception:  # noqa: BLE001 - smaller than the scale
+                continue
+            if min(hr.shape[:2]) < 8 * scale:
+                continue
+            rng = np.random.default_rng([seed, 7919, i])
+            if degradation.random:
+                lr = degradation.patch(hr.astype(np.float32) / 255.0, scale, rng)
+            else:
+                lr = degradation.finish(degradation.whole(hr, scale), rng)
+            self.names.append(path.stem)
+            self.pairs.append((np.asarray(lr, np.float32), hr))
+        if not self.pairs:
+            raise TrainingError(f"no validation image of at least {8 * scale}×{8 * scale} pixels"
+                                + (f" in {folder}" if folder else ""))
+
+    def _score(self, outputs: list[np.ndarray], previews: int) -> ValidationScores:
+        psnrs, ssims, l1s = [], [], []
+        for sr, (_, hr) in zip(outputs, self.pairs, strict=True):
+            scores = score_pair(sr, hr, self.scale)
+            psnrs.append(scores.psnr_y)
+            ssims.append(scores.ssim_y)
+            l1s.append(float(np.mean(np.abs(np.clip(sr, 0, 1) - hr / 255.0))))
+        return ValidationScores(float(np.mean(psnrs)), float(np.mean(ssims)), float(np.mean(l1s)),
+                                [to_uint8(sr) for sr in outputs[:previews]])
+
+    def bicubic(self) -> ValidationScores:
+        """The baseline: MATLAB bicubic upscale of the same LR images."""
+        outs = []
+        for lr, _ in self.pairs:
+            x = torch.from_numpy(lr).permute(2, 0, 1)[None].double()
+            outs.append(matlab_bicubic(x, self.scale)[0].permute(1, 2, 0).numpy())
+        return self._score(outs, 0)
+
+    @torch.inference_mode()
+    def evaluate(self, net: TrainNet, device: torch.device, previews: int = 1) -> ValidationScores:
+        """Scores of `net` (left in eval mode; the caller switches back to training)."""
+        model = net.as_model()
+        outs = []
+        for lr, _ in self.pairs:
+            x = torch.from_numpy(lr).permute(2, 0, 1)[None].to(device)
+            outs.append(model.run(x).float()[0].permute(1, 2, 0).cpu().numpy())
+        return self._score(outs, previews)
+
+    def write_inputs(self, folder: Path, count: int) -> None:
+        """``lr-NAME.png`` and ``hr-NAME.png`` of the first `count` images (once per run)."""
+        for name, (lr, hr) in list(zip(self.names, self.pairs, strict=True))[:count]:
+            for prefix, pixels in (("lr", to_uint8(lr)), ("hr", hr)):
+                target = folder / f"{prefix}-{name}.png"
+                if not target.exists():
+                    write_image(Image(pixels), target, SaveOptions(format="png"), overwrite=True)
+
+    def write_previews(self, folder: Path, iteration: int, scores: ValidationScores) -> list[Path]:
+        """``sr-NAME-ITER.png`` of the previews in `scores`."""
+        written = []
+        for name, pixels in zip(self.names, scores.previews, strict=False):
+            target = folder / f"sr-{name}-{iteration:08d}.png"
+            write_image(Image(pixels), target, SaveOptions(format="png"), overwrite=True)
+            written.append(target)
+        return written

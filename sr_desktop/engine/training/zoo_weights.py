@@ -1,0 +1,66 @@
+"""Zoo models as trainable torch networks: an ncnn graph whose family has a torch
+architecture gets its weights copied into that architecture's module.
+
+Only the Compact family (``srvgg``: realesr-animevideov3) is converted: its graph is the
+plain chain conv, PReLU, …, conv, pixel shuffle, + nearest upscale of the input, so the
+graph's parameter layers, in graph order, are the module's ``body`` in order. Every
+conversion is checked by running both on the same input: the module must give the
+graph's output (within `MATCH_TOLERANCE`), else the model is refused.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sr_desktop.engine.models.archs.detect import UnsupportedStateDict, detect_architecture
+from sr_desktop.engine.training.errors import TrainingError
+
+#: zoo family -> the architecture its graph is
+FAMILY_ARCH = {"srvgg": "SRVGGNetCompact"}
+#: largest |module − graph| accepted on a random 0..1 input (float32 rounding is ~1e-6)
+MATCH_TOLERANCE = 1e-4
+
+
+def _layer_index(key: str) -> int:
+    return int(key.split(".")[1])
+
+
+def compact_state_from_graph(graph: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The SRVGGNetCompact state dict of a Compact ncnn graph (``layers.N.weight/bias/slope``)."""
+    state = graph.state_dict()
+    indices = sorted({_layer_index(k) for k in state})
+    out: dict[str, torch.Tensor] = {}
+    for position, index in enumerate(indices):
+        prefix = f"layers.{index}."
+        if prefix + "slope" in state:
+            out[f"body.{position}.weight"] = state[prefix + "slope"].reshape(-1).clone()
+        else:
+            out[f"body.{position}.weight"] = state[prefix + "weight"].clone()
+            if prefix + "bias" in state:
+                out[f"body.{position}.bias"] = state[prefix + "bias"].clone()
+    return out
+
+
+def network_from_zoo(model) -> tuple[str, torch.nn.Module, dict]:
+    """(arch, module, params) of a zoo model, or TrainingError when it cannot be trained."""
+    arch = FAMILY_ARCH.get(getattr(model, "family", ""))
+    if arch is None:
+        raise TrainingError(f"{model.id} is an ncnn graph this app runs but cannot train "
+                            f"(trainable zoo families: {', '.join(FAMILY_ARCH)})")
+    try:
+        detected = detect_architecture(compact_state_from_graph(model.module))
+        module = detected.build()
+    except (UnsupportedStateDict, KeyError, IndexError) as exc:
+        raise TrainingError(f"{model.id}: its graph is not a plain {arch}: {exc}") from None
+    if detected.arch != arch:
+        raise TrainingError(f"{model.id}: its graph reads as {detected.arch}, not {arch}")
+    if detected.scale != model.scale:  # realesr-animevideov3 ×2/×3: the ×4 network, then a resize
+        raise TrainingError(f"{model.id} ×{model.scale} is its ×{detected.scale} network followed by a resize; "
+                            f"fine-tune it at --scale {detected.scale}")
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        graph_out = model.module.float()(x)
+        module_out = module(x)
+    if graph_out.shape != module_out.shape or float((graph_out - module_out).abs().max()) > MATCH_TOLERANCE:
+        raise TrainingError(f"{model.id}: the {arch} built from its graph does not reproduce it")
+    return arch, module, detected.params

@@ -1,0 +1,1 @@
+"""Tools ▸ Train a model…: the training dialog (`dialog.TrainDialog`) and its live plots."""

@@ -1,0 +1,333 @@
+"""Tools ▸ Train a model…: a non-modal dialog that trains or fine-tunes a model.
+
+The run is a job of the dialog's own `JobQueue` (a worker thread; `app.train_jobs`), so
+the main window stays usable. The dialog shows the live training loss and validation PSNR
+(`plots.CurvePlot`, the bicubic baseline dashed), the validation preview before (the LR
+input) and after (the network's output), the iteration, it/s and ETA; Pause holds the
+loop between iterations, Cancel stops it after saving a checkpoint, Resume continues the
+same run folder. At the end "Use this model" emits ``useModelRequested(model_id)``; the
+main window selects that model in its picker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sr_desktop.app.jobs import Job, JobOutcome
+from sr_desktop.app.train_jobs import LOSS_PRESETS, TRAINABLE, TrainRequest, resume_request, run_train_job
+from sr_desktop.app.train_jobs import training_models as trainable_models
+from sr_desktop.app.upscale_jobs import human_seconds
+from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.options import DEVICE_CHOICES
+from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.training import TrainOptions
+from sr_desktop.gui.batch.dialog import BatchDialog
+from sr_desktop.gui.qimage import array_to_qimage
+from sr_desktop.gui.train.plots import CurvePlot
+from sr_desktop.gui.worker import JobQueue
+
+FROM_SCRATCH = "(from scratch)"
+DEGRADATIONS = ("bicubic", "realesrgan", "kernel:")
+PREVIEW_SIDE = 200
+#: a line edit with a Browse… button, as the batch dialog makes it
+_with_browse = BatchDialog._with_browse
+
+
+class TrainDialog(QDialog):
+    """Options, live curves, preview and controls of one training run.
+
+    ``useModelRequested(model_id)``: the user asked to use the trained model;
+    ``modelTrained(model_id)``: a run ended with a registered model (the picker should
+    reload its list).
+    """
+
+    useModelRequested = Signal(str)
+    modelTrained = Signal(str)
+
+    def __init__(self, parent=None, models: list[ModelSpec] | None = None, data_dir: str | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Train a model")
+        self.setModal(False)
+        self.queue = JobQueue(self, runner=run_train_job)
+        self.queue.jobProgress.connect(lambda _job, info: self._on_progress(info))
+        self.queue.jobEnded.connect(self._on_ended)
+        self.request: TrainRequest | None = None
+        self.result = None
+
+        self.data_edit = QLineEdit(data_dir or "")
+        self.data_edit.setToolTip("Folders of high-resolution images (sub-folders included); several: separate with ;")
+        self.val_edit = QLineEdit()
+        self.val_edit.setPlaceholderText("optional: the first two training images")
+        self.out_edit = QLineEdit()
+        self.arch_combo = QComboBox()
+        self.arch_combo.setEditable(True)
+        self.arch_combo.addItems(list(TRAINABLE))
+        self.arch_combo.setCurrentText("EDSR-baseline")
+        self.arch_combo.setToolTip("An architecture, optionally with hyper-parameters: EDSR:num_feat=32,num_block=8")
+        self.scale_spin = QSpinBox()
+        self.scale_spin.setRange(2, 8)
+        self.scale_spin.setValue(2)
+        self.degradation_combo = QComboBox()
+        self.degradation_combo.setEditable(True)
+        self.degradation_combo.addItems(list(DEGRADATIONS))
+        self.degradation_combo.setToolTip("bicubic, realesrgan, or kernel:FILE.npy[,noise=SIGMA][,jpeg=Q]")
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItems(list(LOSS_PRESETS))
+        self.loss_edit = QLineEdit(LOSS_PRESETS["PSNR"])
+        self.loss_edit.setToolTip("Advanced: NAME[@OPTION][:WEIGHT],… (see docs/training.md)")
+        self.preset_combo.currentTextChanged.connect(lambda name: self.loss_edit.setText(LOSS_PRESETS[name]))
+        self.iterations_spin = self._spin(10, 10_000_000, 10_000)
+        self.batch_spin = self._spin(1, 1024, 16)
+        self.patch_spin = self._spin(8, 512, 48)
+        self.init_combo = QComboBox()
+        self.init_combo.setEditable(True)
+        self.init_combo.addItem(FROM_SCRATCH)
+        for spec in trainable_models(models or []):
+            self.init_combo.addItem(f"{spec.id}", spec.id)
+        self.init_combo.setToolTip("Fine-tune: a model of the list or a .pth/.safetensors file")
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(list(DEVICE_CHOICES))
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("register the result under this name")
+
+        self.options_box = QGroupBox("Run")
+        form = QFormLayout(self.options_box)
+        form.addRow("Data", _with_browse(self.data_edit, lambda: self._browse_folder(self.data_edit)))
+        form.addRow("Validation", _with_browse(self.val_edit, lambda: self._browse_folder(self.val_edit)))
+        form.addRow("Run folder", _with_browse(self.out_edit, lambda: self._browse_folder(self.out_edit)))
+        form.addRow("Architecture", self.arch_combo)
+        form.addRow("Scale", self.scale_spin)
+        form.addRow("Degradation", self.degradation_combo)
+        form.addRow("Loss", self.preset_combo)
+        form.addRow("", self.loss_edit)
+        sizes = QWidget()
+        sizes_row = QHBoxLayout(sizes)
+        sizes_row.setContentsMargins(0, 0, 0, 0)
+        for label, spin in (("iterations", self.iterations_spin), ("batch", self.batch_spin),
+                            ("patch", self.patch_spin)):
+            sizes_row.addWidget(QLabel(label))
+            sizes_row.addWidget(spin)
+        form.addRow("", sizes)
+        form.addRow("Start from", self.init_combo)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Name", self.name_edit)
+
+        self.loss_plot = CurvePlot("training loss", "#1f77b4", log_y=True)
+        self.psnr_plot = CurvePlot("validation PSNR-Y (dB)", "#d62728")
+        self.before_label, self.after_label = QLabel("input"), QLabel("output")
+        for label in (self.before_label, self.after_label):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setMinimumSize(PREVIEW_SIDE, PREVIEW_SIDE)
+            label.setStyleSheet("background: #222; color: #aaa")
+        previews = QHBoxLayout()
+        for caption, label in (("validation input (LR)", self.before_label), ("network output", self.after_label)):
+            column = QVBoxLayout()
+            column.addWidget(QLabel(caption))
+            column.addWidget(label, 1)
+            previews.addLayout(column)
+        self.progress_bar = QProgressBar()
+        self.status_label = QLabel("Choose the data, the architecture and a run folder, then Start.")
+        self.status_label.setWordWrap(True)
+
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.resume_button = QPushButton("Resume")
+        self.use_button = QPushButton("Use this model")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.toggled.connect(self.set_paused)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button.clicked.connect(self.resume)
+        self.use_button.clicked.connect(self._use_model)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.cancel_button, self.resume_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_button)
+
+        right = QVBoxLayout()
+        right.addWidget(self.loss_plot, 1)
+        right.addWidget(self.psnr_plot, 1)
+        right.addLayout(previews)
+        top = QHBoxLayout()
+        top.addWidget(self.options_box, 0)
+        top.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top, 1)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addLayout(buttons)
+        self._set_running(False)
+        self.resume_button.setEnabled(False)
+        self.use_button.setEnabled(False)
+
+    @staticmethod
+    def _spin(low: int, high: int, value: int) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setValue(value)
+        return spin
+
+    def _browse_folder(self, edit: QLineEdit) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", edit.text().split(";")[0].strip())
+        if folder:
+            edit.setText(folder)
+
+    # -- the run ------------------------------------------------------------------------------
+    def train_options(self) -> TrainOptions:
+        """The form as `TrainOptions` (SRDesktopError when a field is wrong)."""
+        init = self.init_combo.currentData() or self.init_combo.currentText().strip()
+        return TrainOptions(
+            arch=self.arch_combo.currentText().strip(), scale=self.scale_spin.value(),
+            data=tuple(p.strip() for p in self.data_edit.text().split(";") if p.strip()),
+            out=self.out_edit.text().strip(), val=self.val_edit.text().strip() or None,
+            degradation=self.degradation_combo.currentText().strip(), loss=self.loss_edit.text().strip(),
+            init=None if init in ("", FROM_SCRATCH) else init, iterations=self.iterations_spin.value(),
+            batch=self.batch_spin.value(), patch=self.patch_spin.value(), device=self.device_combo.currentText(),
+            name=self.name_edit.text().strip() or None,
+        )
+
+    def is_running(self) -> bool:
+        return self.queue.is_busy()
+
+    def start(self) -> bool:
+        """Start a new run with the form's options; False (and a message) if it cannot."""
+        if self.is_running():
+            return False
+        if not self.out_edit.text().strip():
+            self._show_error("choose a run folder")
+            return False
+        try:
+            request = TrainRequest(self.train_options())
+        except SRDesktopError as exc:
+            self._show_error(str(exc))
+            return False
+        self.loss_plot.set_points([])
+        self.psnr_plot.set_points([])
+        return self._submit(request)
+
+    def resume(self) -> bool:
+        """Continue the last run (cancelled or failed) from its checkpoint."""
+        if self.is_running() or self.request is None:
+            return False
+        return self._submit(resume_request(self.request))
+
+    def _submit(self, request: TrainRequest) -> bool:
+        self.request = request
+        self.result = None
+        self.use_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
+        self.status_label.setText("Reading the images…")
+        self._set_running(True)
+        self.queue.submit(Job(None, request))
+        return True
+
+    def set_paused(self, paused: bool) -> None:
+        """Hold (or release) the training loop between iterations."""
+        if self.request is not None:
+            (self.request.pause.set if paused else self.request.pause.clear)()
+        self.pause_button.setText("Continue" if paused else "Pause")
+        if paused and self.is_running():
+            self.status_label.setText("Paused.")
+
+    def cancel(self) -> None:
+        """Stop after the current iteration; a checkpoint is saved first."""
+        if self.is_running():
+            self.queue.cancel()
+            if self.request is not None:
+                self.request.pause.clear()
+            self.status_label.setText("Stopping after this iteration (saving a checkpoint)…")
+            self.cancel_button.setEnabled(False)
+
+    def closeEvent(self, event) -> None:
+        # closing stops the run after its iteration, with a checkpoint: Resume (or
+        # `sr-desktop train --resume`) continues it later
+        self.cancel()
+        super().closeEvent(event)
+
+    # -- reports ------------------------------------------------------------------------------
+    def _set_running(self, running: bool) -> None:
+        for widget in (self.options_box, self.start_button):
+            widget.setEnabled(not running)
+        for widget in (self.cancel_button, self.pause_button):
+            widget.setEnabled(running)
+        if not running:
+            self.pause_button.setChecked(False)
+
+    def _show_error(self, message: str) -> None:
+        self.status_label.setText(f"<span style='color: #c0392b'>{message}</span>")
+
+    def _on_progress(self, info: ProgressInfo) -> None:
+        extra = info.extra
+        self.progress_bar.setMaximum(max(1, info.total))
+        self.progress_bar.setValue(info.done)
+        if "loss" in extra:
+            self.loss_plot.add_point(info.done, extra["loss"])
+        baseline = extra.get("baseline", {}).get("psnr_y")
+        if baseline is not None and self.psnr_plot.reference is None:
+            self.psnr_plot.set_reference(baseline, f"bicubic {baseline:.2f} dB")
+        val = extra.get("val")
+        if val:
+            self.psnr_plot.add_point(info.done, val["psnr_y"])
+        if extra.get("preview") is not None:
+            self._show_preview(self.after_label, extra["preview"])
+        if extra.get("preview_input") is not None:
+            self._show_preview(self.before_label, extra["preview_input"])
+        last = self.psnr_plot.points[-1][1] if self.psnr_plot.points else None
+        val_text = f" · validation {last:.2f} dB" if last is not None else ""
+        paused = self.request is not None and self.request.pause.is_set()
+        self.status_label.setText(
+            f"{'Paused · ' if paused else ''}iteration {info.done} / {info.total} · loss {extra.get('loss', 0):.4g}"
+            f" · {extra.get('its', 0):.2f} it/s · ETA {human_seconds(info.eta)}{val_text}")
+
+    def _show_preview(self, label: QLabel, pixels) -> None:
+        pixmap = QPixmap.fromImage(array_to_qimage(pixels))
+        label.setPixmap(pixmap.scaled(PREVIEW_SIDE, PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                      Qt.TransformationMode.SmoothTransformation))
+
+    def _on_ended(self, outcome: JobOutcome) -> None:
+        self._set_running(False)
+        if outcome.succeeded:
+            self.result = outcome.result
+            val = outcome.result.validation or {}
+            text = (f"Done: {outcome.result.iterations} iterations, validation PSNR-Y "
+                    f"{val.get('psnr_y', float('nan')):.2f} dB (bicubic {outcome.result.baseline['psnr_y']:.2f} dB). "
+                    f"Model: {outcome.result.model_path}")
+            if outcome.result.model_id:
+                text += f" — registered as {outcome.result.model_id}"
+                self.use_button.setEnabled(True)
+                self.modelTrained.emit(outcome.result.model_id)
+            self.status_label.setText(text)
+            return
+        checkpoint = Path(self.request.options.out) / "checkpoint" / "latest.json" if self.request else None
+        can_resume = checkpoint is not None and checkpoint.is_file()
+        self.resume_button.setEnabled(can_resume)
+        if outcome.cancelled:
+            self.status_label.setText("Stopped; a checkpoint was saved." + (" Resume continues it." if can_resume
+                                                                             else ""))
+        else:
+            self._show_error(outcome.error or "training stopped")
+
+    def _use_model(self) -> None:
+        if self.result is not None and self.result.model_id:
+            self.useModelRequested.emit(self.result.model_id)

@@ -1,0 +1,102 @@
+"""`CurvePlot`: a small live line plot drawn with QPainter (the training loss, the
+validation PSNR), with an optional dashed reference line (the bicubic baseline)."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+MARGINS = (52, 20, 10, 22)  # left, top, right, bottom
+
+
+class CurvePlot(QWidget):
+    """(x, y) points as a line; ``log_y`` plots log10(y) with the labels in y."""
+
+    def __init__(self, title: str, color: str, log_y: bool = False, parent=None):
+        super().__init__(parent)
+        self.title = title
+        self.color = QColor(color)
+        self.log_y = log_y
+        self.points: list[tuple[float, float]] = []
+        self.reference: float | None = None
+        self.reference_label = ""
+        self.setMinimumSize(240, 140)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 180)
+
+    def set_points(self, points: list[tuple[float, float]]) -> None:
+        """Replace the series and redraw."""
+        self.points = [(x, y) for x, y in points if math.isfinite(y) and (y > 0 or not self.log_y)]
+        self.update()
+
+    def add_point(self, x: float, y: float) -> None:
+        """Append one point (a later x replaces any point at or after it: a resumed run)."""
+        self.points = [p for p in self.points if p[0] < x]
+        self.set_points(self.points + [(x, y)])
+
+    def set_reference(self, value: float | None, label: str = "") -> None:
+        """A dashed horizontal line at `value` (None: none)."""
+        self.reference, self.reference_label = value, label
+        self.update()
+
+    def _y(self, value: float) -> float:
+        return math.log10(value) if self.log_y else value
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), self.palette().base())
+        text = self.palette().text().color()
+        left, top, right, bottom = MARGINS
+        plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
+        p.setPen(text)
+        p.drawText(QRectF(left, 0, plot.width(), top), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                   self.title)
+        p.setPen(QPen(self.palette().mid().color()))
+        p.drawRect(plot)
+        if not self.points:
+            p.setPen(text)
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "no data yet")
+            return
+        xs = [x for x, _ in self.points]
+        ys = [self._y(y) for _, y in self.points]
+        if self.reference is not None and (self.reference > 0 or not self.log_y):
+            ys_all = ys + [self._y(self.reference)]
+        else:
+            ys_all = ys
+        x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+        y0, y1 = min(ys_all), max(ys_all)
+        pad = (y1 - y0) * 0.08 or 0.5
+        y0, y1 = y0 - pad, y1 + pad
+
+        def at(x: float, y: float) -> QPointF:
+            return QPointF(plot.left() + (x - x0) / (x1 - x0) * plot.width(),
+                           plot.bottom() - (y - y0) / (y1 - y0) * plot.height())
+
+        p.setPen(text)
+        for k in range(3):
+            gy = y0 + (y1 - y0) * (k + 0.5) / 3
+            label = f"{10 ** gy:.3g}" if self.log_y else f"{gy:.2f}"
+            p.drawText(QRectF(0, at(x0, gy).y() - 8, left - 4, 16),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
+        p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), bottom - 2),
+                   Qt.AlignmentFlag.AlignLeft, f"{x0:g}")
+        p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), bottom - 2),
+                   Qt.AlignmentFlag.AlignRight, f"{x1:g} it")
+        if self.reference is not None and (self.reference > 0 or not self.log_y):
+            ry = at(x0, self._y(self.reference)).y()
+            p.setPen(QPen(QColor("#999999"), 1, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(plot.left(), ry), QPointF(plot.right(), ry))
+            p.drawText(QRectF(plot.left() + 4, ry - 16, plot.width() - 8, 14), Qt.AlignmentFlag.AlignRight,
+                       self.reference_label)
+        p.setPen(QPen(self.color, 2))
+        line = QPolygonF([at(x, y) for x, y in zip(xs, ys, strict=True)])
+        if len(line) > 1:
+            p.drawPolyline(line)
+        p.setBrush(self.color)
+        p.drawEllipse(line[len(line) - 1], 3, 3)

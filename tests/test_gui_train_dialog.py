@@ -1,0 +1,75 @@
+"""The Train dialog runs a tiny training to the end, plots it, pauses, cancels, resumes, and
+offers the registered model (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from train_fixtures import make_images
+
+pytest.importorskip("pytestqt")
+
+from sr_desktop.engine.models.custom import list_custom_specs
+from sr_desktop.gui.train.dialog import TrainDialog
+
+pytestmark = pytest.mark.gui
+
+TINY = "VDSR:num_layers=3,num_feat=8"
+
+
+def _fill(dialog: TrainDialog, tmp_path, iterations: int, name: str = "") -> None:
+    data = make_images(tmp_path / "data", 2, 48, seed=4)
+    dialog.data_edit.setText(str(data))
+    dialog.out_edit.setText(str(tmp_path / "run"))
+    dialog.arch_combo.setCurrentText(TINY)
+    dialog.iterations_spin.setValue(iterations)
+    dialog.batch_spin.setValue(4)
+    dialog.patch_spin.setValue(16)
+    dialog.device_combo.setCurrentText("cpu")
+    dialog.name_edit.setText(name)
+
+
+def test_a_run_to_the_end_plots_and_offers_the_model(qtbot, tmp_path):
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 20, name="gui tiny")
+    used = []
+    dialog.useModelRequested.connect(used.append)
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    assert dialog.result is not None, dialog.status_label.text()
+    assert len(dialog.loss_plot.points) >= 3 and len(dialog.psnr_plot.points) >= 3
+    assert dialog.psnr_plot.reference is not None
+    assert dialog.after_label.pixmap() is not None and not dialog.after_label.pixmap().isNull()
+    assert dialog.use_button.isEnabled()
+    dialog.use_button.click()
+    assert used == [dialog.result.model_id]
+    assert used[0] in [s.id for s in list_custom_specs()]
+    shot = os.environ.get("SR_TRAIN_DIALOG_PNG")
+    if shot:  # to look at it: SR_TRAIN_DIALOG_PNG=/tmp/train.png pytest ...
+        dialog.resize(1100, 640)
+        dialog.grab().save(shot)
+
+
+def test_pause_cancel_resume(qtbot, tmp_path):
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 30)
+    seen = []
+    dialog.queue.jobProgress.connect(lambda _job, info: seen.append(info.done))
+    assert dialog.start()
+    qtbot.waitUntil(lambda: len(seen) >= 3, timeout=60_000)
+    dialog.pause_button.setChecked(True)
+    assert dialog.request.pause.is_set()
+    count = len(seen)
+    qtbot.wait(400)
+    assert len(seen) <= count + 1  # held between iterations
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=60_000):
+        dialog.cancel()
+    assert dialog.result is None and dialog.resume_button.isEnabled()
+    stopped = seen[-1]
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.resume()
+    assert dialog.result is not None and dialog.result.iterations == 30
+    assert min(seen[seen.index(stopped) + 1:]) > stopped  # continued, not restarted

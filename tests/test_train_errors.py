@@ -1,0 +1,112 @@
+"""Bad input to `sr-desktop train`: one clear line, exit 2, no checkpoint written, no model
+registered — also when the disk fills while checkpointing."""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import pytest
+import torch
+from train_fixtures import make_images
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.models.custom import list_custom_specs
+from sr_desktop.engine.training import checkpoint as checkpoint_module
+
+TINY = "SRVGGNetCompact:num_feat=8,num_conv=2"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_images(tmp_path_factory.mktemp("err-data") / "data", 2, 48, seed=3)
+
+
+def _train(capsys, out, *args, arch=TINY, scale="2", data_dir=None):
+    argv = ["train", "--arch", arch, "--scale", scale, "--out", str(out), "--iterations", "20",
+            "--batch", "2", "--patch", "16", "--workers", "1", "--threads", "1", "-q"]
+    if data_dir is not None:
+        argv += ["--data", str(data_dir)]
+    code = main(argv + list(args))
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def _one_line_error(code, err, expected):
+    assert code == 2
+    assert err.startswith("sr-desktop: error:") and "\n" not in err, err
+    assert expected in err, err
+
+
+@pytest.mark.parametrize("setup, expected", [
+    ("empty", "no images in"),
+    ("missing", "data folder not found"),
+    ("unreadable", "cannot read training image"),
+    ("small", "no training image is at least 32×32"),
+])
+def test_bad_data(tmp_path, capsys, setup, expected):
+    folder = tmp_path / "d"
+    if setup != "missing":
+        folder.mkdir()
+    if setup == "unreadable":
+        (folder / "broken.png").write_bytes(b"not a png at all")
+    if setup == "small":
+        make_images(folder, 2, 24, seed=0)
+    code, err = _train(capsys, tmp_path / "out", data_dir=folder)
+    _one_line_error(code, err, expected)
+    assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+@pytest.mark.parametrize("arch, scale, extra, expected", [
+    ("NoSuchNet", "2", (), "unknown or untrainable architecture"),
+    (TINY, "2", ("--loss", "l1:1,sharpness:2"), "unknown loss 'sharpness'"),
+    ("LapSRN:depth=1,num_feat=8", "3", (), "LapSRN cannot do ×3"),
+    ("MSRResNet:num_feat=8,num_block=1", "8", (), "MSRResNet"),
+    ("EDSR:num_feet=8", "2", (), "EDSR cannot be built"),
+    (TINY, "2", ("--degradation", "blurry"), "unknown degradation"),
+    (TINY, "2", ("--degradation", "kernel:/no/such/kernel.npy"), "kernel"),
+    (TINY, "2", ("--resume",), "nothing to resume"),
+    (TINY, "2", ("--lr", "-1"), "--lr"),
+])
+def test_bad_options(tmp_path, capsys, data, arch, scale, extra, expected):
+    code, err = _train(capsys, tmp_path / "out", *extra, arch=arch, scale=scale, data_dir=data)
+    _one_line_error(code, err, expected)
+    assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_no_vgg_weights_for_a_perceptual_loss(tmp_path, capsys, data, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    code, err = _train(capsys, tmp_path / "out", "--loss", "l1:1,perceptual:0.01", data_dir=data)
+    _one_line_error(code, err, "VGG19")
+    assert "nothing is downloaded" in err
+
+
+def test_disk_full_while_checkpointing_keeps_the_previous_one(tmp_path, capsys, data, monkeypatch):
+    real_write = checkpoint_module.atomic_write
+    calls = {"n": 0}
+
+    def filling_disk(target, encode):
+        calls["n"] += 1
+        if calls["n"] > 3:  # the first checkpoint's three files go through
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(target, encode)
+
+    monkeypatch.setattr(checkpoint_module, "atomic_write", filling_disk)
+    before = [s.id for s in list_custom_specs()]
+    out = tmp_path / "out"
+    code, err = _train(capsys, out, "--checkpoint-every", "5", "--val-every", "20", "--name", "never registered",
+                       data_dir=data)
+    _one_line_error(code, err, "No space left on device")
+    latest = json.loads((out / "checkpoint" / "latest.json").read_text())
+    assert latest["iteration"] == 5
+    files = sorted(p.name for p in (out / "checkpoint").iterdir())
+    assert files == ["latest.json", "state-00000005.pt", "weights-00000005.safetensors"]
+    ckpt = checkpoint_module.load_checkpoint(out / "checkpoint")  # still complete and readable
+    assert ckpt.iteration == 5 and ckpt.tensors["net"]
+    assert not (out / "model.safetensors").exists()
+    assert [s.id for s in list_custom_specs()] == before
+    # and the run resumes from it once there is room again
+    monkeypatch.setattr(checkpoint_module, "atomic_write", real_write)
+    code, err = _train(capsys, out, "--checkpoint-every", "5", "--val-every", "20", "--resume", data_dir=data)
+    assert code == 0, err
+    assert json.loads((out / "checkpoint" / "latest.json").read_text())["iteration"] == 20

@@ -1,0 +1,71 @@
+"""`kill -9` during training, then `--resume`: the run continues from its checkpoint and ends
+with exactly the weights of a run that was never interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from train_fixtures import make_images
+
+from sr_desktop.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+ITERATIONS = 80
+
+
+def _command(data: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "sr_desktop", "train", "--arch", "SRVGGNetCompact:num_feat=8,num_conv=2",
+            "--scale", "2", "--data", str(data), "--out", str(out), "--iterations", str(ITERATIONS),
+            "--batch", "4", "--patch", "16", "--lr", "1e-3", "--checkpoint-every", "10", "--val-every",
+            str(ITERATIONS), "--workers", "1", "--threads", "1", "-q", *extra]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SR_DESKTOP_HOME=str(home), OMP_NUM_THREADS="1")
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def _checkpoint_iteration(out: Path) -> int:
+    try:
+        return json.loads((out / "checkpoint" / "latest.json").read_text())["iteration"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_kill_9_then_resume_continues_exactly(tmp_path, capsys):
+    data = make_images(tmp_path / "data", 2, 48, seed=5)
+    env = _env(tmp_path / "home")
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    proc = subprocess.Popen(_command(data, killed), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while _checkpoint_iteration(killed) < 20 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stopped = _checkpoint_iteration(killed)
+    assert 20 <= stopped < ITERATIONS
+    assert not (killed / "model.safetensors").exists()
+
+    # without --resume the folder is refused; with it the run goes on from the checkpoint
+    assert main(_command(data, killed)[3:]) == 2
+    assert "--resume" in capsys.readouterr().err
+    resumed = subprocess.run(_command(data, killed, "--resume"), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    records = [json.loads(line) for line in (killed / "log.jsonl").read_text().splitlines()]
+    its = [r["it"] for r in records if r["kind"] == "train"]
+    assert its == sorted(set(its)) and its[-1] == ITERATIONS  # no line twice, none missing at the end
+
+    assert main(_command(data, clean)[3:]) == 0  # --threads 1, as the subprocesses: the same arithmetic
+    a, b = load_file(killed / "model.safetensors"), load_file(clean / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "the resumed run differs from an uninterrupted one"
