@@ -73,3 +73,23 @@ def test_pause_cancel_resume(qtbot, tmp_path):
         assert dialog.resume()
     assert dialog.result is not None and dialog.result.iterations == 30
     assert min(seen[seen.index(stopped) + 1:]) > stopped  # continued, not restarted
+
+
+def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_path):
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    assert window.training.action in window.tools_menu.actions()
+    window.training.action.trigger()
+    dialog = window.training.dialog
+    assert dialog is not None and dialog.isVisible()
+    window.training.action.trigger()  # a second trigger raises the same dialog
+    assert window.training.dialog is dialog
+    dialog.useModelRequested.emit("bicubic")
+    assert window.picker.model_id() == "bicubic"
+    dialog.close()
+    window.queue.shutdown(2.0)

@@ -70,6 +70,7 @@ from sr_desktop.gui.main_window.tools import (
     KernelTools,
     ModelAdder,
 )
+from sr_desktop.gui.main_window.training import TrainingLauncher
 from sr_desktop.gui.main_window.upscaling import Upscaler
 from sr_desktop.gui.settings import GuiSettings
 
@@ -145,6 +146,8 @@ class MainWindow(QMainWindow):
         self.kernel_panel = self.kernel_tools.panel
         self.estimate_kernel_action = self.kernel_tools.action
         self.add_tool_action(self.estimate_kernel_action)
+        self.training = TrainingLauncher(self, self.picker, self.settings)
+        self.add_tool_action(self.training.action)
         self.model_adder = ModelAdder(
             self, self.picker, self.settings, self, self.message_bar, self.metrics_panel, ask_model_file)
         self.session.subscribe(self._on_session_changed)

@@ -1,0 +1,38 @@
+"""Tools ▸ Train a model…: opens the (non-modal) training dialog and brings what it trains
+into the window's model picker."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QWidget
+
+from sr_desktop.gui.main_window.model_picker import ModelPicker
+from sr_desktop.gui.settings import GuiSettings
+
+
+class TrainingLauncher:
+    """Owns the action and the last dialog (kept referenced while it trains)."""
+
+    def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings) -> None:
+        self.parent = parent
+        self.picker = picker
+        self.settings = settings
+        self.dialog = None
+        self.action = QAction("&Train a model…", parent)
+        self.action.setStatusTip("Train or fine-tune a model on your own images; the result joins the picker")
+        self.action.triggered.connect(lambda _checked=False: self.open_dialog())
+
+    def open_dialog(self):
+        """Show the training dialog (one at a time: a running one is raised). Returns it."""
+        from sr_desktop.engine.models.registry import list_models
+        from sr_desktop.gui.train.dialog import TrainDialog
+
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return self.dialog
+        self.dialog = TrainDialog(self.parent, models=list_models(), data_dir=self.settings.get("last_dir") or None)
+        self.dialog.modelTrained.connect(lambda _id: self.picker.set_models(list_models()))
+        self.dialog.useModelRequested.connect(self.picker.set_model_id)
+        self.dialog.show()
+        return self.dialog
