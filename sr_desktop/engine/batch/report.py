@@ -118,6 +118,7 @@ _CSV_COLUMNS = [
     "upscale_seconds",
     "write_seconds",
     "seconds",
+    "worker",  # the Ray worker that upscaled the file (--cluster); empty locally
 ]
 
 
