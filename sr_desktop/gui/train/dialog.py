@@ -11,6 +11,7 @@ main window selects that model in its picker.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -131,13 +132,14 @@ class TrainDialog(QDialog):
         form.addRow("Device", self.device_combo)
         form.addRow("Name", self.name_edit)
 
-        self.loss_plot = CurvePlot("training loss", "#1f77b4", log_y=True)
-        self.psnr_plot = CurvePlot("validation PSNR-Y (dB)", "#d62728")
+        # series colours encode data (they read on light and dark bases alike), not the theme
+        self.loss_plot = CurvePlot("training loss", "#1f77b4", log_y=True)  # on-image colour
+        self.psnr_plot = CurvePlot("validation PSNR-Y (dB)", "#d62728")  # on-image colour
         self.before_label, self.after_label = QLabel("input"), QLabel("output")
         for label in (self.before_label, self.after_label):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setMinimumSize(PREVIEW_SIDE, PREVIEW_SIDE)
-            label.setStyleSheet("background: #222; color: #aaa")
+            label.setStyleSheet("background: #222; color: #aaa")  # on-image colour (preview canvas)
         previews = QHBoxLayout()
         for caption, label in (("validation input (LR)", self.before_label), ("network output", self.after_label)):
             column = QVBoxLayout()
@@ -275,7 +277,7 @@ class TrainDialog(QDialog):
             self.pause_button.setChecked(False)
 
     def _show_error(self, message: str) -> None:
-        self.status_label.setText(f"<span style='color: #c0392b'>{message}</span>")
+        self.status_label.setText(f"<b>{html.escape(message)}</b>")
 
     def _on_progress(self, info: ProgressInfo) -> None:
         extra = info.extra

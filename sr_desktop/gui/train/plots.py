@@ -90,7 +90,7 @@ class CurvePlot(QWidget):
                    Qt.AlignmentFlag.AlignRight, f"{x1:g} it")
         if self.reference is not None and (self.reference > 0 or not self.log_y):
             ry = at(x0, self._y(self.reference)).y()
-            p.setPen(QPen(QColor("#999999"), 1, Qt.PenStyle.DashLine))
+            p.setPen(QPen(self.palette().mid().color(), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(plot.left(), ry), QPointF(plot.right(), ry))
             p.drawText(QRectF(plot.left() + 4, ry - 16, plot.width() - 8, 14), Qt.AlignmentFlag.AlignRight,
                        self.reference_label)
