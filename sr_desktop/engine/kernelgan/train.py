@@ -30,6 +30,7 @@ import torch
 
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan import losses
+from sr_desktop.engine.kernelgan.adam import Adam
 from sr_desktop.engine.kernelgan.crops import CropSampler, gather_crops
 from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
 from sr_desktop.engine.kernelgan.errors import KernelError
@@ -153,8 +154,7 @@ class _Schedule:
             return
         if iteration in self.milestones:
             for opt in optimizers:
-                for group in opt.param_groups:
-                    group["lr"] *= 0.1
+                opt.lr *= 0.1
         if not self.similar_to_bicubic:
             # The only per-iteration host sync; it stops once the trigger has fired.
             if float(loss_bicubic) < self.opts.bicubic_trigger:
@@ -202,8 +202,8 @@ def _run_once(
         G.reset_parameters()
     noise_gen = torch.Generator(device=device)
     noise_gen.manual_seed(seed + 7919)
-    opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=opts.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=opts.betas)
+    opt_g = Adam(G.parameters(), lr=opts.lr, betas=opts.betas)
+    opt_d = Adam(D.parameters(), lr=opts.lr, betas=opts.betas)
     schedule = _Schedule(opts, iterations)
     mask = torch.as_tensor(losses.boundary_mask(G.kernel_size), dtype=torch.float32, device=device)
 
@@ -251,7 +251,7 @@ def _run_once(
             total = total + schedule.lambda_centralized * losses.centralized_loss(k, scale_g)
         if schedule.lambda_sparse:
             total = total + schedule.lambda_sparse * losses.sparsity_loss(k)
-        opt_g.zero_grad(set_to_none=True)
+        opt_g.zero_grad()
         total.backward()
         opt_g.step()
         for p in D.parameters():
@@ -262,7 +262,7 @@ def _run_once(
             fake = G(g_in)
             fake = fake + torch.randn(fake.shape, generator=noise_gen, device=device) / 255.0
         loss_d = 0.5 * (losses.gan_loss(D(fake), real=False) + losses.gan_loss(D(d_in), real=True))
-        opt_d.zero_grad(set_to_none=True)
+        opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
 
