@@ -31,6 +31,7 @@ import torch
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan import losses
 from sr_desktop.engine.kernelgan.adam import Adam
+from sr_desktop.engine.kernelgan.confidence import is_reliable, restart_agreement_db, run_confidence
 from sr_desktop.engine.kernelgan.crops import CropSampler, gather_crops
 from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
 from sr_desktop.engine.kernelgan.errors import KernelError
@@ -65,6 +66,8 @@ class KernelGANOptions:
     bicubic_decay: float = 100.0
     bicubic_min: float = 5e-6
     bicubic_update_every: int = 200
+    #: the trigger also needs Σk ≥ this (G alive; 0 = the official rule, loss only)
+    trigger_min_sum: float = 0.5
     #: scale the 200-iteration bicubic schedule with the run length (off for 3000 its)
     scale_schedule: bool = True
     accumulate_d_noise: bool = False
@@ -75,6 +78,9 @@ class KernelGANOptions:
     early_stop_db: float = 50.0
     early_stop_min_fraction: float = 0.35
     check_every: int = 50
+    #: a run whose confidence is below RELIABLE_AT is run again with another seed up to
+    #: this many times, keeping the run with the higher confidence (0: never)
+    retry_doubtful: int = 1
     #: how restarts are combined: "median" (element-wise, robust to one run that
     #: diverged; equals the mean for 2 runs) or "mean"
     restart_combine: str = "median"
@@ -94,6 +100,14 @@ class KernelEstimate:
     seconds: float
     history: list[dict] = field(default_factory=list)
     restart_kernels: list[np.ndarray] = field(default_factory=list)
+    #: the seed of the first run (drawn at random when none was given)
+    seed: int = 0
+    #: 0..1, from the image alone (engine.kernelgan.confidence); ``reliable`` = ≥ RELIABLE_AT
+    confidence: float = 0.0
+    reliable: bool = False
+    restart_confidences: list[float] = field(default_factory=list)
+    #: median pairwise PSNR of the restarts' kernels (None for one run)
+    restart_agreement_db: float | None = None
 
 
 def _prepare_image(image: np.ndarray, shave: int) -> np.ndarray:
@@ -149,7 +163,7 @@ class _Schedule:
         self.constraints_inserted = False
         self.trigger_iteration: int | None = None
 
-    def update(self, iteration: int, loss_bicubic: torch.Tensor, optimizers) -> None:
+    def update(self, iteration: int, loss_bicubic: torch.Tensor, kernel_sum: torch.Tensor, optimizers) -> None:
         if iteration == 0:
             return
         if iteration in self.milestones:
@@ -157,7 +171,11 @@ class _Schedule:
                 opt.lr *= 0.1
         if not self.similar_to_bicubic:
             # The only per-iteration host sync; it stops once the trigger has fired.
-            if float(loss_bicubic) < self.opts.bicubic_trigger:
+            # A dead generator (kernel ≈ 0, output mid-grey) also has a bicubic loss below
+            # 0.4 on many images: without the sum check the trigger fires on it, the
+            # bicubic pull is switched off and G never recovers (the bad runs of issue 20).
+            alive = float(kernel_sum) >= self.opts.trigger_min_sum
+            if alive and float(loss_bicubic) < self.opts.bicubic_trigger:
                 if self.counter >= 2:
                     self.similar_to_bicubic = True
                     self.trigger_iteration = iteration
@@ -192,7 +210,9 @@ def _run_once(
     restart: int,
     cancel: CancelToken | None,
     history: list[dict],
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, float]:
+    """One training run: (post-processed ×2 kernel, iterations run, confidence)."""
+    first_record = len(history)
     rng = np.random.default_rng(seed)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -266,7 +286,7 @@ def _run_once(
         loss_d.backward()
         opt_d.step()
 
-        schedule.update(it, loss_bic.detach(), (opt_g, opt_d))
+        schedule.update(it, loss_bic.detach(), k.detach().sum(), (opt_g, opt_d))
         if (it + 1) % opts.progress_every == 0 and not torch.isfinite(k.detach()).all():
             raise KernelError("kernel estimation diverged (non-finite values); try another seed")
 
@@ -301,15 +321,21 @@ def _run_once(
     k_raw = G.kernel().detach().double().cpu().numpy()
     if not np.all(np.isfinite(k_raw)) or np.clip(k_raw, 0, None).sum() <= 0:
         raise KernelError("kernel estimation diverged (no usable kernel); try another seed")
+    raw_sum = float(k_raw.sum())
+    records = [h for h in history[first_record:] if "loss_d" in h]
+    confidence = run_confidence(records, raw_sum)
     history.append(
         {
             "restart": restart,
+            "seed": seed,
             "iterations_run": it + 1,
             "bicubic_trigger_iteration": schedule.trigger_iteration,
             "constraints_inserted": schedule.constraints_inserted,
+            "raw_kernel_sum": raw_sum,
+            "confidence": confidence,
         }
     )
-    return post_process_kernel(k_raw, opts.n_filtering), it + 1
+    return post_process_kernel(k_raw, opts.n_filtering), it + 1, confidence
 
 
 def average_kernels(kernels: list[np.ndarray], scale: int = 2, how: str = "median") -> np.ndarray:
@@ -366,15 +392,32 @@ def estimate_kernel(
     start = time.perf_counter()
     tracker = ProgressTracker(iterations * restarts, progress, stage="kernel")
     history: list[dict] = []
-    kernels = []
+    kernels: list[np.ndarray] = []
+    scores: list[float] = []
     total_its = 0
+    offset = 0
+    retry_seed = seed + restarts
     for r in range(restarts):
-        k, n = _run_once(img, 2, iterations, dev, seed + r, opts, tracker, r * iterations, r, cancel, history)
-        kernels.append(k)
+        k, n, c = _run_once(img, 2, iterations, dev, seed + r, opts, tracker, offset, r, cancel, history)
+        offset += iterations
         total_its += n
-    k2 = kernels[0] if restarts == 1 else average_kernels(kernels, how=opts.restart_combine)
+        for _ in range(max(0, int(opts.retry_doubtful))):
+            if is_reliable(c):
+                break
+            # a doubtful run: one more seed, keep whichever the image trusts more
+            tracker.total += iterations
+            k_new, n_new, c_new = _run_once(img, 2, iterations, dev, retry_seed, opts, tracker, offset, r, cancel,
+                                            history)
+            retry_seed += 1
+            offset += iterations
+            total_its += n_new
+            if c_new > c:
+                k, c = k_new, c_new
+        kernels.append(k)
+        scores.append(c)
+    k2, confidence = _combine_runs(kernels, scores, opts.restart_combine)
     kernel = k2 if scale == 2 else analytic_kernel_x4(k2)
-    tracker.update(iterations * restarts, "done", iteration=iterations, restart=restarts - 1, kernel=kernel)
+    tracker.update(tracker.total, "done", iteration=iterations, restart=restarts - 1, kernel=kernel)
     return KernelEstimate(
         kernel=kernel,
         kernel_x2=k2,
@@ -383,4 +426,20 @@ def estimate_kernel(
         seconds=time.perf_counter() - start,
         history=history,
         restart_kernels=kernels,
+        seed=seed,
+        confidence=confidence,
+        reliable=is_reliable(confidence),
+        restart_confidences=scores,
+        restart_agreement_db=restart_agreement_db(kernels),
     )
+
+
+def _combine_runs(kernels: list[np.ndarray], scores: list[float], how: str) -> tuple[np.ndarray, float]:
+    """The kernel of one run, or the median (mean) of the runs the image trusts: the
+    reliable ones when there are any, else all. Returns (×2 kernel, its confidence)."""
+    if len(kernels) == 1:
+        return kernels[0], scores[0]
+    keep = [i for i, c in enumerate(scores) if is_reliable(c)] or list(range(len(kernels)))
+    if len(keep) == 1:
+        return kernels[keep[0]], scores[keep[0]]
+    return average_kernels([kernels[i] for i in keep], how=how), float(np.mean([scores[i] for i in keep]))
