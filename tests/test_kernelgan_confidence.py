@@ -29,6 +29,14 @@ from sr_desktop.engine.kernelgan.train import KernelGANOptions, _Schedule
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: more threads only spin (58 s vs 1 s under load)
+    yield
+    torch.set_num_threads(before)
+
+
 def small_image(seed: int = 0, side: int = 96) -> np.ndarray:
     rng = np.random.default_rng(seed)
     img = ndimage.gaussian_filter(rng.random((side, side, 3)), sigma=(1.5, 1.5, 0))
@@ -72,7 +80,8 @@ def test_estimation_does_not_import_torch_compiler_stack():
     """torch.optim imports torch._dynamo (~800 modules) on first use; in the GUI's worker
     that import held the GIL for up to 720 ms at a time (measured)."""
     code = (
-        "import sys, numpy as np\n"
+        "import sys, numpy as np, torch\n"
+        "torch.set_num_threads(1)\n"
         "from sr_desktop.engine.kernelgan import estimate_kernel\n"
         "estimate_kernel(np.random.default_rng(0).random((96, 96, 3)), iterations=3, seed=0, device='cpu',"
         " retry_doubtful=0)\n"

@@ -15,8 +15,13 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
 * ``mix_channels``: the official bicubic loss sums the three channels (no ``groups``),
   which is why its trigger never fires on bright/dark images. Default off (per channel).
 * ``early_stop``: stop once the post-processed kernel stops moving.
+* ``trigger_min_sum``: the bicubic trigger also needs a live generator (Σk ≥ 0.5); the
+  official rule fired on the dead one (kernel ≈ 0) and caused the bad runs of issue 20.
+* ``retry_doubtful``: a run whose confidence (confidence.py) is below "reliable" is run
+  again with the next unused seed; the better-scored run is kept.
 * ``restarts`` (argument): independent runs with seeds seed, seed+1, … whose centred
-  kernels are averaged — the main tool against the reference's seed-to-seed spread.
+  kernels are combined (the reliable ones) — against the reference's seed-to-seed spread.
+* Adam is the engine's own (adam.py: same arithmetic, no torch._dynamo import).
 """
 
 from __future__ import annotations
@@ -366,7 +371,9 @@ def estimate_kernel(
     """Estimate the image's ×2 blur kernel with KernelGAN (×4: the analytic kernel from it).
 
     `image`: H×W×C float 0..1 (uint8/uint16 accepted), the low-resolution input.
-    `restarts` > 1 averages the centred kernels of independent runs. `progress` gets a
+    `seed` makes the run reproducible (None: drawn, reported as ``KernelEstimate.seed``).
+    `restarts` > 1 combines the centred kernels of independent runs (the reliable ones).
+    The result carries ``confidence`` (0..1, from the image alone) and ``reliable``. `progress` gets a
     `ProgressInfo` every `progress_every` iterations with ``extra`` = iteration, restart,
     losses, and every `kernel_every` iterations the current post-processed kernel
     (``extra["kernel"]``). `cancel` is checked every iteration (raises `Cancelled`).

@@ -221,21 +221,25 @@ class KernelPanel(QWidget):
         layout.addWidget(self.png_check)
         return box
 
+    def _upscale_button(self, model: str, name: str, tip: str) -> QPushButton:
+        """A button that asks for an upscale with the kernel by `model` (text set in _refresh)."""
+        button = QPushButton()
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.clicked.connect(lambda: self.request_upscale(model))
+        return button
+
     def _build_use_box(self) -> QGroupBox:
         box = QGroupBox("Use")
-        self.upscale_button = QPushButton("Upscale with this kernel")
-        self.upscale_button.setObjectName("kernelUpscaleButton")
-        self.upscale_button.setToolTip(
+        self.upscale_button = self._upscale_button(
+            "zssr", "kernelUpscaleButton",
             "ZSSR: a small network trained on this image, degraded with this kernel. "
             "The result appears in the compare view like any model's.")
-        self.upscale_button.clicked.connect(lambda: self.request_upscale("zssr"))
-        self.fast_upscale_button = QPushButton("Fast upscale with this kernel (map-sr)")
-        self.fast_upscale_button.setObjectName("kernelFastUpscaleButton")
-        self.fast_upscale_button.setToolTip(
+        self.fast_upscale_button = self._upscale_button(
+            "map-sr", "kernelFastUpscaleButton",
             "map-sr: solves for the sharp image whose blur with this kernel, downscaled, is this "
             "image (total-variation prior). Seconds instead of minutes; it trusts the kernel "
             "completely, so use it with a reliable or known kernel.")
-        self.fast_upscale_button.clicked.connect(lambda: self.request_upscale("map-sr"))
         self.real_photo_check = QCheckBox("Real photo (JPEG, noise)")
         self.real_photo_check.setObjectName("kernelRealPhotoCheck")
         self.real_photo_check.setToolTip(
