@@ -93,22 +93,26 @@ def test_estimation_does_not_import_torch_compiler_stack():
     assert out.stdout.strip() == "False"
 
 
-def test_bicubic_trigger_waits_for_a_live_generator():
+def test_bicubic_weight_decays_only_for_a_live_generator():
     """A dead generator (kernel ≈ 0, output mid-grey) has a bicubic loss under 0.4 on many
-    images; the official rule fired on it and the run never recovered (issue 20)."""
+    images, so the trigger fires on it; the official schedule then decayed the bicubic
+    weight and the run never recovered (issue 20). The decay now waits for Σk ≥ 0.5."""
     low = torch.tensor(0.3)
-    dead = _Schedule(KernelGANOptions(), 1000)
-    for it in range(1, 10):
-        dead.update(it, low, torch.tensor(0.001), ())
-    assert not dead.similar_to_bicubic
-    alive = _Schedule(KernelGANOptions(), 1000)
-    for it in range(1, 10):
-        alive.update(it, low, torch.tensor(0.98), ())
-    assert alive.similar_to_bicubic and alive.trigger_iteration == 3
-    official = _Schedule(KernelGANOptions(trigger_min_sum=0.0), 1000)
-    for it in range(1, 10):
-        official.update(it, low, torch.tensor(0.001), ())
-    assert official.similar_to_bicubic
+
+    def run(opts: KernelGANOptions, sums: dict[int, float]) -> _Schedule:
+        schedule = _Schedule(opts, 1000)  # decay steps every 67 iterations
+        for it in range(1, 140):
+            schedule.update(it, low, torch.tensor(sums.get(it, 1.0)), ())
+        return schedule
+
+    dead_until_100 = {it: 0.001 for it in range(1, 101)}
+    fixed = run(KernelGANOptions(), dead_until_100)
+    assert fixed.trigger_iteration == 3  # the trigger itself is the official one
+    assert fixed.decay_iterations == [134]  # not at 67: G was still dead
+    official = run(KernelGANOptions(trigger_min_sum=0.0), dead_until_100)
+    assert official.decay_iterations == [67, 134]
+    alive = run(KernelGANOptions(), {})
+    assert alive.decay_iterations == official.decay_iterations  # a healthy run is unchanged
 
 
 def test_run_confidence_scores():

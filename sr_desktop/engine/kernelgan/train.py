@@ -15,8 +15,9 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
 * ``mix_channels``: the official bicubic loss sums the three channels (no ``groups``),
   which is why its trigger never fires on bright/dark images. Default off (per channel).
 * ``early_stop``: stop once the post-processed kernel stops moving.
-* ``trigger_min_sum``: the bicubic trigger also needs a live generator (Σk ≥ 0.5); the
-  official rule fired on the dead one (kernel ≈ 0) and caused the bad runs of issue 20.
+* ``trigger_min_sum``: the bicubic weight decays only once the generator is alive
+  (Σk ≥ 0.5); the official trigger fires on a dead one (kernel ≈ 0) too, and decaying then
+  caused the bad runs of issue 20.
 * ``retry_doubtful``: a run whose confidence (confidence.py) is below "reliable" is run
   again with the next unused seed; the better-scored run is kept.
 * ``restarts`` (argument): independent runs with seeds seed, seed+1, … whose centred
@@ -71,7 +72,7 @@ class KernelGANOptions:
     bicubic_decay: float = 100.0
     bicubic_min: float = 5e-6
     bicubic_update_every: int = 200
-    #: the trigger also needs Σk ≥ this (G alive; 0 = the official rule, loss only)
+    #: the bicubic weight decays only while Σk ≥ this (G alive; 0 = the official rule)
     trigger_min_sum: float = 0.5
     #: scale the 200-iteration bicubic schedule with the run length (off for 3000 its)
     scale_schedule: bool = True
@@ -167,6 +168,7 @@ class _Schedule:
         self.similar_to_bicubic = False
         self.constraints_inserted = False
         self.trigger_iteration: int | None = None
+        self.decay_iterations: list[int] = []
 
     def update(self, iteration: int, loss_bicubic: torch.Tensor, kernel_sum: torch.Tensor, optimizers) -> None:
         if iteration == 0:
@@ -176,11 +178,7 @@ class _Schedule:
                 opt.lr *= 0.1
         if not self.similar_to_bicubic:
             # The only per-iteration host sync; it stops once the trigger has fired.
-            # A dead generator (kernel ≈ 0, output mid-grey) also has a bicubic loss below
-            # 0.4 on many images: without the sum check the trigger fires on it, the
-            # bicubic pull is switched off and G never recovers (the bad runs of issue 20).
-            alive = float(kernel_sum) >= self.opts.trigger_min_sum
-            if alive and float(loss_bicubic) < self.opts.bicubic_trigger:
+            if float(loss_bicubic) < self.opts.bicubic_trigger:
                 if self.counter >= 2:
                     self.similar_to_bicubic = True
                     self.trigger_iteration = iteration
@@ -188,7 +186,14 @@ class _Schedule:
                     self.counter += 1
             else:
                 self.counter = 0
-        elif iteration % self.update_every == 0 and self.lambda_bicubic > self.opts.bicubic_min:
+        elif (iteration % self.update_every == 0 and self.lambda_bicubic > self.opts.bicubic_min
+              and (self.opts.trigger_min_sum <= 0 or float(kernel_sum) >= self.opts.trigger_min_sum)):
+            # A dead generator (kernel ≈ 0, output mid-grey) also has a bicubic loss below
+            # 0.4 on many images, so the trigger often fires before G has come alive. The
+            # official code then decays the bicubic weight anyway and, if G is still dead
+            # at that step, it never recovers (the bad runs of issue 20). The decay waits
+            # for a live G instead; runs whose G is alive by then are unchanged.
+            self.decay_iterations.append(iteration)
             self.lambda_bicubic = max(self.lambda_bicubic / self.opts.bicubic_decay, self.opts.bicubic_min)
             if not self.constraints_inserted and self.lambda_bicubic < 5e-3:
                 self.lambda_centralized = self.opts.lambda_centralized_end
@@ -335,6 +340,7 @@ def _run_once(
             "seed": seed,
             "iterations_run": it + 1,
             "bicubic_trigger_iteration": schedule.trigger_iteration,
+            "bicubic_decay_iterations": schedule.decay_iterations,
             "constraints_inserted": schedule.constraints_inserted,
             "raw_kernel_sum": raw_sum,
             "confidence": confidence,
