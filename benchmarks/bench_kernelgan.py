@@ -3,11 +3,15 @@
 
     PYTHONPATH=. python benchmarks/bench_kernelgan.py resources/chelsea.png resources/sample.jpg \
         --seeds 0 1 --iterations 1000 --batch 4 --threads 1 --markdown /tmp/kg.md
+    PYTHONPATH=. python benchmarks/bench_kernelgan.py IMAGES... --runs 10 --iterations 1000 --batch 4 --early-stop
 
 Each HR image (centre crop ≤ 512 px) gets one random ×2 kernel (set seed 0 stream, in
-argument order); KernelGAN runs on its 8-bit LR once per --seeds value. Reports kernel PSNR
-and LR re-degradation PSNR per image and seed, wall and CPU time per run, and the
-bicubic-kernel and true-kernel rows.
+argument order); KernelGAN runs on its 8-bit LR once per --seeds value (--runs N: seeds
+0..N-1). Reports kernel PSNR and LR re-degradation PSNR per image and seed, wall and CPU time
+per run, and the bicubic-kernel and true-kernel rows; with --runs, the distribution per image
+(min / median / max), the failures (runs worse than the bicubic assumption in kernel or LR
+PSNR), the elongated-kernel subset (true λ1/λ2 = (σ major/σ minor)² ≥ 4) and the Spearman
+correlation of the image-only confidence with the true kernel PSNR.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("images", nargs="+", help="HR images")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--runs", type=int, help="seeds 0..N-1 and the distribution table (overrides --seeds)")
+    ap.add_argument("--retry-doubtful", type=int, help="KernelGANOptions.retry_doubtful (default: the engine's)")
+    ap.add_argument("--official-trigger", action="store_true",
+                    help="the official bicubic trigger (fires on a dead generator too): the 'before' of issue 20")
     ap.add_argument("--set-seed", type=int, default=0, help="seed of the kernel stream")
     ap.add_argument("--iterations", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=1)
@@ -54,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write all rows here")
     ap.add_argument("--markdown", help="write the table here")
     args = ap.parse_args(argv)
+    if args.runs:
+        args.seeds = list(range(args.runs))
     torch.set_num_threads(args.threads)
     samples = make_set(load_images(args.images), seed=args.set_seed)
     opts = {"batch": args.batch, "early_stop": args.early_stop}
@@ -61,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         opts.update(accumulate_d_noise=True, mix_channels=True)
     if args.accumulate_noise:
         opts.update(accumulate_d_noise=True)
+    if args.retry_doubtful is not None:
+        opts.update(retry_doubtful=args.retry_doubtful)
+    if args.official_trigger:
+        opts.update(trigger_min_sum=0.0)
     rows = []
     for s in samples:
         bic = bicubic_kernel_x2()
@@ -83,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"image": s.name, "seed": seed, "error": str(exc)}), flush=True)
                 row["runs"].append({"seed": seed, "kernel_psnr": float("nan"), "lr_psnr": float("nan"),
                                     "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
-                                    "iterations_run": None, "est_sigma": None, "trigger": None})
+                                    "iterations_run": None, "est_sigma": None, "trigger": None,
+                                    "confidence": float("nan"), "reliable": False})
                 continue
             run = {
                 "seed": seed,
@@ -95,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
                 "est_sigma": [round(kernel_summary(est.kernel)["sigma_major"], 2),
                               round(kernel_summary(est.kernel)["sigma_minor"], 2)],
                 "trigger": [h.get("bicubic_trigger_iteration") for h in est.history if "iterations_run" in h],
+                "confidence": est.confidence,
+                "reliable": est.reliable,
             }
             row["runs"].append(run)
             print(json.dumps({"image": s.name, **run}), flush=True)
         rows.append(row)
     table = markdown(rows, args)
+    if args.runs:
+        table += "\n" + distribution_markdown(rows)
     emit_table(table, rows, args)
     return 0
 
@@ -139,6 +158,58 @@ def markdown(rows: list[dict], args) -> str:
         f"{statistics.mean(cpus):.0f} |"
     )
     return head + "\n".join(lines) + f"\n\nLargest seed-to-seed kernel-PSNR spread on one image: {spread:.2f} dB\n"
+
+
+def elongated(row: dict) -> bool:
+    """True kernel with λ1/λ2 ≥ 4 (σ major / σ minor ≥ 2)."""
+    major, minor = row["true_sigma"]
+    return minor > 0 and (major / minor) ** 2 >= 4.0
+
+
+def _failures(row: dict) -> int:
+    return sum(1 for x in row["runs"] if not (x["kernel_psnr"] >= row["bicubic_kernel_psnr"]
+                                              and x["lr_psnr"] >= row["bicubic_lr_psnr"]))
+
+
+def distribution_markdown(rows: list[dict]) -> str:
+    """Per image: min / median / max of kernel and LR PSNR over the runs, failures (worse
+    than bicubic, or diverged), doubtful runs; the elongated subset; confidence correlation."""
+    from scipy.stats import spearmanr
+
+    lines = ["| image | true σ | elongated | kernel PSNR min / median / max | LR PSNR min / median / max | "
+             "bicubic kernel / LR | worse than bicubic | doubtful | runs |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def trio(values):
+        v = np.array(values, dtype=float)
+        v = v[np.isfinite(v)]
+        return "—" if v.size == 0 else f"{v.min():.2f} / {np.median(v):.2f} / {v.max():.2f}"
+
+    for r in rows:
+        ks = [x["kernel_psnr"] for x in r["runs"]]
+        ls = [x["lr_psnr"] for x in r["runs"]]
+        doubtful = sum(1 for x in r["runs"] if not x["reliable"])
+        lines.append(f"| {r['image']} | {r['true_sigma'][0]:.2f}/{r['true_sigma'][1]:.2f} | "
+                     f"{'yes' if elongated(r) else 'no'} | {trio(ks)} | {trio(ls)} | "
+                     f"{r['bicubic_kernel_psnr']:.2f} / {r['bicubic_lr_psnr']:.2f} | {_failures(r)} | "
+                     f"{doubtful} | {len(r['runs'])} |")
+    out = "\n".join(lines) + "\n"
+    for label, subset in (("all", rows), ("elongated (λ1/λ2 ≥ 4)", [r for r in rows if elongated(r)])):
+        ks = [x["kernel_psnr"] for r in subset for x in r["runs"]]
+        if ks:
+            out += (f"\n{label}: {len(ks)} runs, kernel PSNR median {np.nanmedian(ks):.2f}, "
+                    f"worse than bicubic {sum(_failures(r) for r in subset)}")
+    pairs = [(x["confidence"], x["kernel_psnr"]) for r in rows for x in r["runs"]
+             if np.isfinite(x["confidence"]) and np.isfinite(x["kernel_psnr"])]
+    if len(pairs) >= 3:
+        c, k = zip(*pairs, strict=True)
+        out += f"\nconfidence vs true kernel PSNR: Spearman {spearmanr(c, k)[0]:.2f} over {len(pairs)} runs"
+        within = [spearmanr([x["confidence"] for x in r["runs"]], [x["kernel_psnr"] for x in r["runs"]])[0]
+                  for r in rows if len(r["runs"]) >= 3]
+        within = [w for w in within if np.isfinite(w)]
+        if within:
+            out += f"; within an image (mean over images) {np.mean(within):.2f}"
+    return out + "\n"
 
 
 if __name__ == "__main__":

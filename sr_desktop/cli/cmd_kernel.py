@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -14,8 +15,11 @@ EPILOG = """Defaults: up to 1000 iterations of 4 crops, stopping early once the 
 stable (measured as accurate as the paper's 3000 iterations of 1 crop at a fraction of the
 time); --iterations 3000 --batch 1 --no-early-stop is the paper's recipe.
 The kernel is written as a 2-D float64 .npy that sums to 1 (×2: 17×17; ×4: the
-analytic ×4 kernel derived from it). Use it with
-`sr-desktop upscale IMAGE -o OUT --model zssr --kernel KERNEL.npy`."""
+analytic ×4 kernel derived from it). Every estimate gets a confidence in 0..1 computed from
+the image alone (how well the image downscaled with the kernel passes for the image
+itself), shown as "reliable" or "doubtful" (then estimate again: another --seed or more
+--restarts); a doubtful run is rerun once with another seed automatically. Use the kernel
+with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy`."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -36,6 +40,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--png", metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON object (kernel σ, iterations, seconds, seed, "
+                        "confidence, reliable) instead of the summary line")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
     return p
@@ -91,8 +98,38 @@ def run(args: argparse.Namespace) -> int:
     save_kernel_npy(est.kernel, out)
     if png is not None:
         save_kernel_png(est.kernel, png)
-    if not args.quiet:
+    if args.json:
+        print(json.dumps(result_record(est, src, out, png)), file=sys.stdout)
+    elif not args.quiet:
         extra = f" and {png}" if png is not None else ""
+        verdict = "reliable" if est.reliable else "DOUBTFUL (estimate again: another --seed or more --restarts)"
         print(f"{src} -> {out}{extra}: ×{args.scale} {describe_kernel(est.kernel)} "
-              f"({est.iterations_run} iterations, {est.seconds:.1f} s)", file=sys.stdout)
+              f"({est.iterations_run} iterations, {est.seconds:.1f} s); confidence {est.confidence:.2f}, {verdict}",
+              file=sys.stdout)
     return 0
+
+
+def result_record(est, src: Path, out: Path, png: Path | None) -> dict:
+    """The ``--json`` object: paths, kernel summary, run facts, ``confidence`` (0..1, from the
+    image alone) and ``reliable`` (confidence ≥ the engine's threshold)."""
+    from sr_desktop.engine.kernelgan.kernel_ops import kernel_summary
+
+    summary = kernel_summary(est.kernel)
+    return {
+        "input": str(src),
+        "output": str(out),
+        "png": str(png) if png is not None else None,
+        "scale": est.scale,
+        "size": summary["size"],
+        "sigma_major": round(summary["sigma_major"], 4),
+        "sigma_minor": round(summary["sigma_minor"], 4),
+        "angle_deg": round(summary["angle_deg"], 2),
+        "iterations_run": est.iterations_run,
+        "seconds": round(est.seconds, 3),
+        "seed": est.seed,
+        "restarts": len(est.restart_kernels),
+        "confidence": round(est.confidence, 4),
+        "reliable": est.reliable,
+        "restart_confidences": [round(c, 4) for c in est.restart_confidences],
+        "restart_agreement_db": None if est.restart_agreement_db is None else round(est.restart_agreement_db, 2),
+    }

@@ -15,8 +15,14 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
 * ``mix_channels``: the official bicubic loss sums the three channels (no ``groups``),
   which is why its trigger never fires on bright/dark images. Default off (per channel).
 * ``early_stop``: stop once the post-processed kernel stops moving.
+* ``trigger_min_sum``: the bicubic weight decays only once the generator is alive
+  (Σk ≥ 0.5); the official trigger fires on a dead one (kernel ≈ 0) too, and decaying then
+  caused the bad runs of issue 20.
+* ``retry_doubtful``: a run whose confidence (confidence.py) is below "reliable" is run
+  again with the next unused seed; the better-scored run is kept.
 * ``restarts`` (argument): independent runs with seeds seed, seed+1, … whose centred
-  kernels are averaged — the main tool against the reference's seed-to-seed spread.
+  kernels are combined (the reliable ones) — against the reference's seed-to-seed spread.
+* Adam is the engine's own (adam.py: same arithmetic, no torch._dynamo import).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import torch
 
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan import losses
+from sr_desktop.engine.kernelgan.adam import Adam
+from sr_desktop.engine.kernelgan.confidence import is_reliable, restart_agreement_db, run_confidence
 from sr_desktop.engine.kernelgan.crops import CropSampler, gather_crops
 from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
 from sr_desktop.engine.kernelgan.errors import KernelError
@@ -64,6 +72,8 @@ class KernelGANOptions:
     bicubic_decay: float = 100.0
     bicubic_min: float = 5e-6
     bicubic_update_every: int = 200
+    #: the bicubic weight decays only while Σk ≥ this (G alive; 0 = the official rule)
+    trigger_min_sum: float = 0.5
     #: scale the 200-iteration bicubic schedule with the run length (off for 3000 its)
     scale_schedule: bool = True
     accumulate_d_noise: bool = False
@@ -74,6 +84,9 @@ class KernelGANOptions:
     early_stop_db: float = 50.0
     early_stop_min_fraction: float = 0.35
     check_every: int = 50
+    #: a run whose confidence is below RELIABLE_AT is run again with another seed up to
+    #: this many times, keeping the run with the higher confidence (0: never)
+    retry_doubtful: int = 1
     #: how restarts are combined: "median" (element-wise, robust to one run that
     #: diverged; equals the mean for 2 runs) or "mean"
     restart_combine: str = "median"
@@ -93,6 +106,14 @@ class KernelEstimate:
     seconds: float
     history: list[dict] = field(default_factory=list)
     restart_kernels: list[np.ndarray] = field(default_factory=list)
+    #: the seed of the first run (drawn at random when none was given)
+    seed: int = 0
+    #: 0..1, from the image alone (engine.kernelgan.confidence); ``reliable`` = ≥ RELIABLE_AT
+    confidence: float = 0.0
+    reliable: bool = False
+    restart_confidences: list[float] = field(default_factory=list)
+    #: median pairwise PSNR of the restarts' kernels (None for one run)
+    restart_agreement_db: float | None = None
 
 
 def _prepare_image(image: np.ndarray, shave: int) -> np.ndarray:
@@ -147,14 +168,14 @@ class _Schedule:
         self.similar_to_bicubic = False
         self.constraints_inserted = False
         self.trigger_iteration: int | None = None
+        self.decay_iterations: list[int] = []
 
-    def update(self, iteration: int, loss_bicubic: torch.Tensor, optimizers) -> None:
+    def update(self, iteration: int, loss_bicubic: torch.Tensor, kernel_sum: torch.Tensor, optimizers) -> None:
         if iteration == 0:
             return
         if iteration in self.milestones:
             for opt in optimizers:
-                for group in opt.param_groups:
-                    group["lr"] *= 0.1
+                opt.lr *= 0.1
         if not self.similar_to_bicubic:
             # The only per-iteration host sync; it stops once the trigger has fired.
             if float(loss_bicubic) < self.opts.bicubic_trigger:
@@ -165,7 +186,14 @@ class _Schedule:
                     self.counter += 1
             else:
                 self.counter = 0
-        elif iteration % self.update_every == 0 and self.lambda_bicubic > self.opts.bicubic_min:
+        elif (iteration % self.update_every == 0 and self.lambda_bicubic > self.opts.bicubic_min
+              and (self.opts.trigger_min_sum <= 0 or float(kernel_sum) >= self.opts.trigger_min_sum)):
+            # A dead generator (kernel ≈ 0, output mid-grey) also has a bicubic loss below
+            # 0.4 on many images, so the trigger often fires before G has come alive. The
+            # official code then decays the bicubic weight anyway and, if G is still dead
+            # at that step, it never recovers (the bad runs of issue 20). The decay waits
+            # for a live G instead; runs whose G is alive by then are unchanged.
+            self.decay_iterations.append(iteration)
             self.lambda_bicubic = max(self.lambda_bicubic / self.opts.bicubic_decay, self.opts.bicubic_min)
             if not self.constraints_inserted and self.lambda_bicubic < 5e-3:
                 self.lambda_centralized = self.opts.lambda_centralized_end
@@ -192,7 +220,9 @@ def _run_once(
     restart: int,
     cancel: CancelToken | None,
     history: list[dict],
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, float]:
+    """One training run: (post-processed ×2 kernel, iterations run, confidence)."""
+    first_record = len(history)
     rng = np.random.default_rng(seed)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -202,8 +232,8 @@ def _run_once(
         G.reset_parameters()
     noise_gen = torch.Generator(device=device)
     noise_gen.manual_seed(seed + 7919)
-    opt_g = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=opts.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=opts.betas)
+    opt_g = Adam(G.parameters(), lr=opts.lr, betas=opts.betas)
+    opt_d = Adam(D.parameters(), lr=opts.lr, betas=opts.betas)
     schedule = _Schedule(opts, iterations)
     mask = torch.as_tensor(losses.boundary_mask(G.kernel_size), dtype=torch.float32, device=device)
 
@@ -251,7 +281,7 @@ def _run_once(
             total = total + schedule.lambda_centralized * losses.centralized_loss(k, scale_g)
         if schedule.lambda_sparse:
             total = total + schedule.lambda_sparse * losses.sparsity_loss(k)
-        opt_g.zero_grad(set_to_none=True)
+        opt_g.zero_grad()
         total.backward()
         opt_g.step()
         for p in D.parameters():
@@ -262,11 +292,11 @@ def _run_once(
             fake = G(g_in)
             fake = fake + torch.randn(fake.shape, generator=noise_gen, device=device) / 255.0
         loss_d = 0.5 * (losses.gan_loss(D(fake), real=False) + losses.gan_loss(D(d_in), real=True))
-        opt_d.zero_grad(set_to_none=True)
+        opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
 
-        schedule.update(it, loss_bic.detach(), (opt_g, opt_d))
+        schedule.update(it, loss_bic.detach(), k.detach().sum(), (opt_g, opt_d))
         if (it + 1) % opts.progress_every == 0 and not torch.isfinite(k.detach()).all():
             raise KernelError("kernel estimation diverged (non-finite values); try another seed")
 
@@ -301,15 +331,22 @@ def _run_once(
     k_raw = G.kernel().detach().double().cpu().numpy()
     if not np.all(np.isfinite(k_raw)) or np.clip(k_raw, 0, None).sum() <= 0:
         raise KernelError("kernel estimation diverged (no usable kernel); try another seed")
+    raw_sum = float(k_raw.sum())
+    records = [h for h in history[first_record:] if "loss_d" in h]
+    confidence = run_confidence(records, raw_sum)
     history.append(
         {
             "restart": restart,
+            "seed": seed,
             "iterations_run": it + 1,
             "bicubic_trigger_iteration": schedule.trigger_iteration,
+            "bicubic_decay_iterations": schedule.decay_iterations,
             "constraints_inserted": schedule.constraints_inserted,
+            "raw_kernel_sum": raw_sum,
+            "confidence": confidence,
         }
     )
-    return post_process_kernel(k_raw, opts.n_filtering), it + 1
+    return post_process_kernel(k_raw, opts.n_filtering), it + 1, confidence
 
 
 def average_kernels(kernels: list[np.ndarray], scale: int = 2, how: str = "median") -> np.ndarray:
@@ -340,7 +377,9 @@ def estimate_kernel(
     """Estimate the image's ×2 blur kernel with KernelGAN (×4: the analytic kernel from it).
 
     `image`: H×W×C float 0..1 (uint8/uint16 accepted), the low-resolution input.
-    `restarts` > 1 averages the centred kernels of independent runs. `progress` gets a
+    `seed` makes the run reproducible (None: drawn, reported as ``KernelEstimate.seed``).
+    `restarts` > 1 combines the centred kernels of independent runs (the reliable ones).
+    The result carries ``confidence`` (0..1, from the image alone) and ``reliable``. `progress` gets a
     `ProgressInfo` every `progress_every` iterations with ``extra`` = iteration, restart,
     losses, and every `kernel_every` iterations the current post-processed kernel
     (``extra["kernel"]``). `cancel` is checked every iteration (raises `Cancelled`).
@@ -366,15 +405,32 @@ def estimate_kernel(
     start = time.perf_counter()
     tracker = ProgressTracker(iterations * restarts, progress, stage="kernel")
     history: list[dict] = []
-    kernels = []
+    kernels: list[np.ndarray] = []
+    scores: list[float] = []
     total_its = 0
+    offset = 0
+    retry_seed = seed + restarts
     for r in range(restarts):
-        k, n = _run_once(img, 2, iterations, dev, seed + r, opts, tracker, r * iterations, r, cancel, history)
-        kernels.append(k)
+        k, n, c = _run_once(img, 2, iterations, dev, seed + r, opts, tracker, offset, r, cancel, history)
+        offset += iterations
         total_its += n
-    k2 = kernels[0] if restarts == 1 else average_kernels(kernels, how=opts.restart_combine)
+        for _ in range(max(0, int(opts.retry_doubtful))):
+            if is_reliable(c):
+                break
+            # a doubtful run: one more seed, keep whichever the image trusts more
+            tracker.total += iterations
+            k_new, n_new, c_new = _run_once(img, 2, iterations, dev, retry_seed, opts, tracker, offset, r, cancel,
+                                            history)
+            retry_seed += 1
+            offset += iterations
+            total_its += n_new
+            if c_new > c:
+                k, c = k_new, c_new
+        kernels.append(k)
+        scores.append(c)
+    k2, confidence = _combine_runs(kernels, scores, opts.restart_combine)
     kernel = k2 if scale == 2 else analytic_kernel_x4(k2)
-    tracker.update(iterations * restarts, "done", iteration=iterations, restart=restarts - 1, kernel=kernel)
+    tracker.update(tracker.total, "done", iteration=iterations, restart=restarts - 1, kernel=kernel)
     return KernelEstimate(
         kernel=kernel,
         kernel_x2=k2,
@@ -383,4 +439,20 @@ def estimate_kernel(
         seconds=time.perf_counter() - start,
         history=history,
         restart_kernels=kernels,
+        seed=seed,
+        confidence=confidence,
+        reliable=is_reliable(confidence),
+        restart_confidences=scores,
+        restart_agreement_db=restart_agreement_db(kernels),
     )
+
+
+def _combine_runs(kernels: list[np.ndarray], scores: list[float], how: str) -> tuple[np.ndarray, float]:
+    """The kernel of one run, or the median (mean) of the runs the image trusts: the
+    reliable ones when there are any, else all. Returns (×2 kernel, its confidence)."""
+    if len(kernels) == 1:
+        return kernels[0], scores[0]
+    keep = [i for i, c in enumerate(scores) if is_reliable(c)] or list(range(len(kernels)))
+    if len(keep) == 1:
+        return kernels[keep[0]], scores[keep[0]]
+    return average_kernels([kernels[i] for i in keep], how=how), float(np.mean([scores[i] for i in keep]))

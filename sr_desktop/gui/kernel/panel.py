@@ -1,11 +1,13 @@
 """Blur-kernel panel: estimate the image's own ×2/×4 kernel with KernelGAN, watch it form,
-save/load it, and upscale with it (ZSSR).
+see how far to trust it (reliable / doubtful), save/load it, and upscale with it (ZSSR, or
+map-sr in seconds).
 
 The estimation runs in the panel's own `JobQueue` (one worker thread), so the window's
 upscale queue stays free: a person can compare models while the kernel is estimated.
 The panel knows nothing of the window; it talks through signals:
 ``kernelChanged`` (to the metrics panel's evaluate mode), ``upscaleRequested`` (the
-window submits a ZSSR job to its normal upscale queue) and ``errorOccurred``.
+window submits a ZSSR or map-sr job to its normal upscale queue) and ``errorOccurred``.
+Before a doubtful estimate is used, a question box asks first.
 File dialogs are injectable (``ask_save_path``, ``ask_open_path``) for tests.
 """
 
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -38,6 +41,7 @@ from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.train import FAST_PRESET
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
@@ -46,6 +50,17 @@ from sr_desktop.gui.worker import JobQueue
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
 HEAT_MAP_SIDE = 208
 PLACEHOLDER = "No kernel yet.\nEstimate one from the image,\nor load a .npy kernel."
+#: the two ways to upscale with the kernel: model id -> what the question box calls it
+UPSCALE_MODELS = {"zssr": "ZSSR", "map-sr": "map-sr"}
+DOUBTFUL_TITLE = "Doubtful blur kernel"
+
+
+def confidence_text(confidence: float | None) -> str:
+    """"Reliable" / "Doubtful" with the score, for the kernel box (empty when unknown)."""
+    if confidence is None:
+        return ""
+    word = "Reliable" if is_reliable(confidence) else "Doubtful"
+    return f"{word} · confidence {confidence:.2f}"
 
 
 def heat_map_pixels(kernel: np.ndarray, side: int = HEAT_MAP_SIDE) -> np.ndarray:
@@ -73,7 +88,7 @@ class KernelPanel(QWidget):
     """Estimate, show, save/load and use a blur kernel for the current image."""
 
     kernelChanged = Signal(object)  # ndarray (sums to 1) or None
-    upscaleRequested = Signal(object, int, str)  # kernel, scale, zssr variant ("default" | "real")
+    upscaleRequested = Signal(object, int, str, str)  # kernel, scale, variant ("default" | "real"), model
     errorOccurred = Signal(str)  # one line
     estimationFinished = Signal(object)  # KernelEstimate
     busyChanged = Signal(bool)
@@ -93,6 +108,10 @@ class KernelPanel(QWidget):
         self.kernel: np.ndarray | None = None
         self.kernel_scale = 2  # the SR scale the kernel is for
         self.kernel_source = ""
+        #: the estimate's confidence (None for a loaded kernel: nothing to judge it by)
+        self.kernel_confidence: float | None = None
+        #: ask_use_doubtful(message) -> True to go on (a question box; injectable)
+        self.ask_use_doubtful: Callable[[str], bool] = self._ask_use_doubtful_box
         self.estimate = None  # the last KernelEstimate
         self.preview_kernel: np.ndarray | None = None  # the last in-progress kernel shown
         self.last_progress: ProgressInfo | None = None
@@ -172,6 +191,14 @@ class KernelPanel(QWidget):
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("kernelSummary")
         self.summary_label.setWordWrap(True)
+        self.confidence_label = QLabel("")
+        self.confidence_label.setObjectName("kernelConfidence")
+        self.confidence_label.setWordWrap(True)
+        self.confidence_label.setToolTip(
+            "From the image alone: how well the image downscaled with this kernel passes for the "
+            "image itself (KernelGAN's discriminator can no longer tell them apart). A doubtful "
+            f"estimate: estimate again (another seed) or with more restarts. Reliable from {RELIABLE_AT:.2f} "
+            "on a 0–1 scale.")
         self.source_label = QLabel("")
         self.source_label.setWordWrap(True)
         self.source_label.setStyleSheet("color: palette(dark);")
@@ -188,33 +215,46 @@ class KernelPanel(QWidget):
         layout.addWidget(self.heat_map)
         layout.addWidget(self.heat_caption)
         layout.addWidget(self.summary_label)
+        layout.addWidget(self.confidence_label)
         layout.addWidget(self.source_label)
         layout.addLayout(buttons)
         layout.addWidget(self.png_check)
         return box
 
+    def _upscale_button(self, model: str, name: str, tip: str) -> QPushButton:
+        """A button that asks for an upscale with the kernel by `model` (text set in _refresh)."""
+        button = QPushButton()
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.clicked.connect(lambda: self.request_upscale(model))
+        return button
+
     def _build_use_box(self) -> QGroupBox:
         box = QGroupBox("Use")
-        self.upscale_button = QPushButton("Upscale with this kernel")
-        self.upscale_button.setObjectName("kernelUpscaleButton")
-        self.upscale_button.setToolTip(
+        self.upscale_button = self._upscale_button(
+            "zssr", "kernelUpscaleButton",
             "ZSSR: a small network trained on this image, degraded with this kernel. "
             "The result appears in the compare view like any model's.")
-        self.upscale_button.clicked.connect(self.request_upscale)
+        self.fast_upscale_button = self._upscale_button(
+            "map-sr", "kernelFastUpscaleButton",
+            "map-sr: solves for the sharp image whose blur with this kernel, downscaled, is this "
+            "image (total-variation prior). Seconds instead of minutes; it trusts the kernel "
+            "completely, so use it with a reliable or known kernel.")
         self.real_photo_check = QCheckBox("Real photo (JPEG, noise)")
         self.real_photo_check.setObjectName("kernelRealPhotoCheck")
         self.real_photo_check.setToolTip(
             "For camera photos and JPEGs: ZSSR trains with a little noise on its inputs and skips "
             "back-projection, so compression blocks and sensor noise are not sharpened as detail. "
             "Leave it off for clean images.")
-        hint = QLabel("ZSSR trains on this image: minutes on a CPU. "
+        hint = QLabel("ZSSR trains on this image: minutes on a CPU; map-sr takes seconds. "
                       "Metrics ▸ Evaluate can also degrade with the kernel.")
-        hint.setToolTip("ZSSR upscales at the kernel's scale: estimate at ×4 for a ×4 result.")
+        hint.setToolTip("Both upscale at the kernel's scale: estimate at ×4 for a ×4 result.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(dark);")
         layout = QVBoxLayout(box)
         layout.addWidget(self.upscale_button)
         layout.addWidget(self.real_photo_check)
+        layout.addWidget(self.fast_upscale_button)
         layout.addWidget(hint)
         return box
 
@@ -267,17 +307,20 @@ class KernelPanel(QWidget):
     def is_running(self) -> bool:
         return self.queue.is_busy()
 
-    def set_kernel(self, kernel: np.ndarray | None, source: str = "", scale: int | None = None) -> None:
+    def set_kernel(self, kernel: np.ndarray | None, source: str = "", scale: int | None = None,
+                   confidence: float | None = None) -> None:
         """Show ``kernel`` as the current one and announce it (``kernelChanged``); it is
         checked and normalised (`KernelError` for an unusable array).
 
         ``scale``: the SR scale it is for (2 or 4); None guesses from its size (×4
         kernels are at least 25 taps wide), which is how loaded files are judged.
+        ``confidence``: the estimate's score (None: not estimated here, nothing to show).
         """
         if kernel is not None:
             kernel = check_kernel(kernel)
             self.kernel_scale = int(scale) if scale in (2, 4) else guess_kernel_scale(kernel)
         self.kernel = kernel
+        self.kernel_confidence = confidence if kernel is not None else None
         self.kernel_source = source if kernel is not None else ""
         self._show_kernel(kernel)
         self._refresh()
@@ -315,16 +358,28 @@ class KernelPanel(QWidget):
         self.set_kernel(kernel, f"Loaded from {Path(path).name}")
         return True
 
-    def request_upscale(self) -> None:
-        """"Upscale with this kernel": ask the window for a ZSSR job with the kernel."""
+    def request_upscale(self, model: str = "zssr") -> bool:
+        """"Upscale with this kernel": ask the window for a ZSSR (or map-sr) job with the
+        kernel; a doubtful estimate is used only after the question box said yes.
+        Returns whether the job was requested."""
+        if model not in UPSCALE_MODELS:
+            raise ValueError(f"unknown kernel upscaler {model!r}")
         if self.kernel is None:
             self._error("Estimate or load a kernel first.")
-            return
+            return False
         if self.image is None:
             self._error("Open an image first.")
-            return
-        variant = "real" if self.real_photo_check.isChecked() else "default"
-        self.upscaleRequested.emit(self.kernel, self.kernel_scale, variant)
+            return False
+        if self.kernel_confidence is not None and not is_reliable(self.kernel_confidence):
+            message = (f"This kernel estimate is doubtful (confidence {self.kernel_confidence:.2f}, reliable "
+                       f"from {RELIABLE_AT:.2f}): {UPSCALE_MODELS[model]} with a wrong kernel gives halos "
+                       "and ringing. Estimate again (another run or more restarts) for a better one.\n\n"
+                       f"Upscale with it anyway?")
+            if not self.ask_use_doubtful(message):
+                return False
+        variant = "real" if model == "zssr" and self.real_photo_check.isChecked() else "default"
+        self.upscaleRequested.emit(self.kernel, self.kernel_scale, variant, model)
+        return True
 
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Cancel the estimation and wait for the worker (the window calls it on close)."""
@@ -362,10 +417,12 @@ class KernelPanel(QWidget):
         runs = f", {task.restarts} runs" if task.restarts > 1 else ""
         source = (f"Estimated from {task.source_name}: ×{estimate.scale}, "
                   f"{estimate.iterations_run} iterations{runs}, {human_seconds(estimate.seconds)}")
-        self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}.")
+        verdict = "reliable" if estimate.reliable else "doubtful"
+        self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}: {verdict} "
+                                  f"(confidence {estimate.confidence:.2f}).")
         self._outcome = "done"
         try:
-            self.set_kernel(estimate.kernel, source, scale=estimate.scale)
+            self.set_kernel(estimate.kernel, source, scale=estimate.scale, confidence=estimate.confidence)
         except SRDesktopError as exc:
             self._error(f"the estimated kernel is not usable: {one_line(exc)}")
             return
@@ -404,6 +461,7 @@ class KernelPanel(QWidget):
             self.heat_map.setStyleSheet("QLabel { background: #202020; color: #bbbbbb; border-radius: 4px; }")
             self.heat_caption.setText("")
             self.summary_label.setText("")
+            self.confidence_label.setText("")
             self.source_label.setText("")
             return
         self.heat_map.setStyleSheet("QLabel { background: #202020; border-radius: 4px; }")
@@ -414,6 +472,14 @@ class KernelPanel(QWidget):
         self.summary_label.setText(summary_lines(kernel, self.kernel_scale if kernel is self.kernel else 2))
         if kernel is self.kernel:
             self.source_label.setText(self.kernel_source)
+            self._show_confidence(self.kernel_confidence)
+        else:
+            self._show_confidence(None)  # a forming kernel: not judged yet
+
+    def _show_confidence(self, confidence: float | None) -> None:
+        self.confidence_label.setText(confidence_text(confidence))
+        colour = "#2e7d32" if confidence is not None and is_reliable(confidence) else "#c62828"
+        self.confidence_label.setStyleSheet(f"color: {colour}; font-weight: bold;")
 
     def _refresh(self) -> None:
         running = self._job is not None
@@ -424,8 +490,10 @@ class KernelPanel(QWidget):
         has_kernel = self.kernel is not None
         self.save_button.setEnabled(has_kernel)
         self.upscale_button.setEnabled(has_kernel and self.image is not None)
+        self.fast_upscale_button.setEnabled(has_kernel and self.image is not None)
         scale = f"×{self.kernel_scale} " if has_kernel else ""
         self.upscale_button.setText(f"Upscale {scale}with this kernel (ZSSR)")
+        self.fast_upscale_button.setText(f"Fast upscale {scale}with this kernel (map-sr)")
 
     def _error(self, message: str) -> None:
         self.errorOccurred.emit(message.splitlines()[0] if message else message)
@@ -437,6 +505,14 @@ class KernelPanel(QWidget):
             folder = self.image.path.parent
             stem = f"{self.image.path.stem}_kernel_x{self.kernel_scale}"
         return folder / f"{stem}.npy"
+
+    def _ask_use_doubtful_box(self, message: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning, DOUBTFUL_TITLE, message,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("doubtfulKernelBox")
+        box.button(QMessageBox.StandardButton.Yes).setText("Upscale anyway")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _ask_save_dialog(self, suggested: Path) -> Path | None:
         name, _ = QFileDialog.getSaveFileName(self, "Save kernel", str(suggested), "Kernel (*.npy)")

@@ -120,7 +120,7 @@ class BatchExport:
 
 class KernelTools:
     """The blur-kernel panel docked beside the metrics panel, Tools ▸ Estimate blur kernel,
-    and ZSSR with the estimated kernel through the window's upscale queue."""
+    and ZSSR or map-sr with the estimated kernel through the window's upscale queue."""
 
     def __init__(
         self,
@@ -166,18 +166,19 @@ class KernelTools:
         self.show_panel()
         return self.panel.start_estimation()
 
-    def upscale_with_kernel(self, kernel, scale: int = 2, variant: str = "default") -> Job | None:
-        """ZSSR ×``scale`` with ``kernel`` through the normal upscale queue: progress,
-        cancel and the compare view as for any model. ``variant`` "real": real-photo settings."""
+    def upscale_with_kernel(self, kernel, scale: int = 2, variant: str = "default", model: str = "zssr") -> Job | None:
+        """``model`` (a per-image model: "zssr" or "map-sr") ×``scale`` with ``kernel`` through
+        the normal upscale queue: progress, cancel and the compare view as for any model.
+        ``variant`` "real": ZSSR's real-photo settings."""
         from sr_desktop.engine.pipeline.upscale import UpscaleOptions
 
         if self.session.image is None:
             self.feedback.show_error("Open an image first.", level="info")
             return None
         options = UpscaleOptions(
-            model="zssr", scale=int(scale), kernel=kernel, device=self.picker.device(),
+            model=model, scale=int(scale), kernel=kernel, device=self.picker.device(),
             variant=None if variant == "default" else variant,
-            # alpha through ZSSR would train a second network on the alpha plane
+            # alpha through a per-image model would solve a second problem on the alpha plane
             alpha="resample",
         )
         return self.queue.submit(Job(self.session.image, options))
