@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -187,7 +187,7 @@ class KernelPanel(QWidget):
         self.heat_caption = QLabel("")
         self.heat_caption.setObjectName("kernelCaption")
         self.heat_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.heat_caption.setStyleSheet("color: palette(dark);")
+        self.heat_caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("kernelSummary")
         self.summary_label.setWordWrap(True)
@@ -201,7 +201,7 @@ class KernelPanel(QWidget):
             "on a 0–1 scale.")
         self.source_label = QLabel("")
         self.source_label.setWordWrap(True)
-        self.source_label.setStyleSheet("color: palette(dark);")
+        self.source_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.save_button = QPushButton("Save kernel…")
         self.save_button.clicked.connect(lambda: self.save_kernel())
         self.load_button = QPushButton("Load kernel…")
@@ -250,7 +250,7 @@ class KernelPanel(QWidget):
                       "Metrics ▸ Evaluate can also degrade with the kernel.")
         hint.setToolTip("Both upscale at the kernel's scale: estimate at ×4 for a ×4 result.")
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(dark);")
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout = QVBoxLayout(box)
         layout.addWidget(self.upscale_button)
         layout.addWidget(self.real_photo_check)
@@ -458,13 +458,14 @@ class KernelPanel(QWidget):
         if kernel is None:
             self.heat_map.setPixmap(QPixmap())
             self.heat_map.setText(PLACEHOLDER)
-            self.heat_map.setStyleSheet("QLabel { background: #202020; color: #bbbbbb; border-radius: 4px; }")
+            self.heat_map.setStyleSheet(  # on-image colour: the heat map's own black canvas
+                "QLabel { background: #202020; color: #bbbbbb; border-radius: 4px; }")  # on-image colour
             self.heat_caption.setText("")
             self.summary_label.setText("")
             self.confidence_label.setText("")
             self.source_label.setText("")
             return
-        self.heat_map.setStyleSheet("QLabel { background: #202020; border-radius: 4px; }")
+        self.heat_map.setStyleSheet("QLabel { background: #202020; border-radius: 4px; }")  # on-image colour
         self.heat_map.setPixmap(QPixmap.fromImage(array_to_qimage(heat_map_pixels(kernel))))
         if caption is None:
             caption = "black: 0 · white: peak"
@@ -478,8 +479,8 @@ class KernelPanel(QWidget):
 
     def _show_confidence(self, confidence: float | None) -> None:
         self.confidence_label.setText(confidence_text(confidence))
-        colour = "#2e7d32" if confidence is not None and is_reliable(confidence) else "#c62828"
-        self.confidence_label.setStyleSheet(f"color: {colour}; font-weight: bold;")
+        # the words say reliable / doubtful; bold, in the theme's text colour (dark mode too)
+        self.confidence_label.setStyleSheet("font-weight: bold;")
 
     def _refresh(self) -> None:
         running = self._job is not None
