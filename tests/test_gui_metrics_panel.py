@@ -100,6 +100,7 @@ def test_evaluate_two_models_fills_leaderboard_with_engine_numbers(qtbot, panel,
         expected = evaluate_image(hr, EngineUpscaler(row["model"], 2, name=row["model"]), 2).scores
         assert row["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
         assert row["ssim_y"] == pytest.approx(expected.ssim_y, abs=1e-12)
+        assert row["niqe"] == expected.niqe  # NIQE of the result (None under 96×96)
         assert 24.5 < row["psnr_y"] < 25.5 and 0.87 < row["ssim_y"] < 0.88  # measured 24.78/25.06 dB, 0.8729/0.8785
         assert row["seconds"] > 0.0
     assert rows[0]["psnr_y"] != pytest.approx(rows[1]["psnr_y"], abs=1e-3)
@@ -663,3 +664,18 @@ if __name__ == "__main__":
     for path in render_screenshots(target, source):
         print(path)
 
+
+
+def test_the_leaderboard_tooltip_gives_niqe_beside_the_scores(qtbot, panel):
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine.core.paths import RESOURCES_DIR
+
+    photo = np.asarray(PILImage.open(RESOURCES_DIR / "chelsea.png").convert("RGB"))  # 451×300: 12 NIQE blocks
+    panel.set_image(Image(photo))
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS) as done:
+        panel.run_evaluation(["bicubic"], 2)
+    (row,) = done.args[0]
+    assert row["niqe"] is not None and 3.5 < row["niqe"] < 6.5  # measured 4.80 with MATLAB bicubic ×2
+    table = panel.leaderboard.table
+    assert f"NIQE {row['niqe']:.2f} (no reference; lower looks more natural)" in table.item(0, 0).toolTip()

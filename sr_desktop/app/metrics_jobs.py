@@ -185,10 +185,13 @@ class EvalRow:
     seconds: float | None = None
     sr: np.ndarray | None = field(default=None, repr=False)
     error: str = ""
+    #: NIQE of the SR image (no reference, lower is more natural); None: not scored (a
+    #: region, or an image under 96×96)
+    niqe: float | None = None
 
     def to_dict(self) -> dict:
-        """The public row: model, psnr_y, ssim_y, seconds (and error when it failed)."""
-        out = {"model": self.model, "psnr_y": self.psnr_y, "ssim_y": self.ssim_y,
+        """The public row: model, psnr_y, ssim_y, niqe, seconds (and error when it failed)."""
+        out = {"model": self.model, "psnr_y": self.psnr_y, "ssim_y": self.ssim_y, "niqe": self.niqe,
                "seconds": self.seconds}
         if self.error:
             out["error"] = self.error
@@ -217,7 +220,7 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
     except SRDesktopError as exc:
         return EvalRow(model_id, error=one_line(exc))
     s = ev.scores
-    return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, ev.timing.seconds, ev.sr)
+    return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, ev.timing.seconds, ev.sr, niqe=s.niqe)
 
 
 @dataclass

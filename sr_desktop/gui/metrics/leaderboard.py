@@ -42,6 +42,11 @@ SORT_ROLE = Qt.ItemDataRole.UserRole
 MODEL_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
+def format_niqe(value: float) -> str:
+    """The NIQE line of a result's tooltip."""
+    return f"NIQE {value:.2f} (no reference; lower looks more natural)"
+
+
 def format_psnr(value: float | None) -> str:
     if value is None:
         return "…"
@@ -122,6 +127,10 @@ class LeaderboardTable(QTableWidget):
                     cells.append(item)
                 name.setToolTip(f"{model_tooltip(row.model, shown)}\n{row.error}")
             else:
+                if row.niqe is not None:
+                    # in the tooltip, not a column: a fifth column leaves the names 36 of 268 px
+                    # in a laptop-sized dock
+                    name.setToolTip(f"{model_tooltip(row.model, shown)}\n{format_niqe(row.niqe)}")
                 cells.append(_SortItem(format_psnr(row.psnr_y), _sort_key(row.psnr_y)))
                 cells.append(_SortItem("…" if row.ssim_y is None else f"{row.ssim_y:.4f}",
                                        _sort_key(row.ssim_y)))

@@ -230,7 +230,7 @@ class MetricsState:
             elif row.error:
                 rows.append(EvalRow(model, error=row.error))
             elif self.box is None:
-                rows.append(EvalRow(model, row.psnr_y, row.ssim_y, seconds=row.seconds))
+                rows.append(EvalRow(model, row.psnr_y, row.ssim_y, seconds=row.seconds, niqe=row.niqe))
             else:
                 scores = region.get(model) if region is not None else None
                 if isinstance(scores, str):
