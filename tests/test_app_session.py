@@ -125,3 +125,16 @@ def test_a_run_with_an_estimated_kernel_says_so():
     assert run.kernel and run.title.startswith("ZSSR") and "(estimated kernel) ×2" in run.title
     assert run.describe().endswith("· CPU (2 threads) · 1:16")
     assert run.differences(UpscaleOptions(model="realesr-animevideov3", scale=2)) == ["model"]
+
+
+def test_the_backend_that_ran_the_network_is_part_of_the_run():
+    from types import SimpleNamespace
+
+    from sr_desktop.app.session import RunInfo
+
+    result = SimpleNamespace(model="span", variant="ch48", scale=4, device="CPU (2 threads)", seconds=3.2,
+                             tiles=1, backend="openvino")
+    run = RunInfo.of(result)
+    assert run.backend == "openvino"
+    assert run.describe().endswith("· CPU (2 threads) · OpenVINO · 3.2 s")
+    assert "OpenVINO" not in RunInfo.of(SimpleNamespace(**{**vars(result), "backend": "torch"})).describe()

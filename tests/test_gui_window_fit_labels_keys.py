@@ -287,3 +287,17 @@ def test_an_animated_file_says_only_its_first_frame_is_used(window, tmp_path, qt
     open_and_wait(qtbot, window, [path])
     text = window.message_bar.text()
     assert "anim.gif has 3 frames" in text and "first one only" in text
+
+
+# ------------------------------------------------------------------ backend (issue 16)
+def test_the_advanced_backend_choice_reaches_the_engine_and_is_remembered(window, tmp_path):
+    picker = window.picker
+    assert picker.backend() == "auto"
+    assert picker.set_backend("openvino")
+    assert picker.options(fallback_model="bicubic").backend == "openvino"
+    settings = GuiSettings(tmp_path / "saved.ini")
+    picker.save_settings(settings)
+    assert picker.set_backend("torch")
+    picker.load_settings(settings)
+    assert picker.backend() == "openvino"
+    assert not picker.set_backend("tensorrt")

@@ -31,7 +31,8 @@ class Change(enum.Enum):
 @dataclass(frozen=True)
 class RunInfo:
     """What made a result: model (id and display name), variant, scale, device, seconds,
-    tiles, and whether a blur kernel steered it (ZSSR with an estimated kernel)."""
+    tiles, whether a blur kernel steered it (ZSSR with an estimated kernel), and the backend
+    that ran the network (torch or openvino)."""
 
     model: str
     variant: str | None
@@ -41,6 +42,7 @@ class RunInfo:
     tiles: int
     model_name: str = ""
     kernel: bool = False
+    backend: str = "torch"
 
     @classmethod
     def of(cls, result, options=None) -> RunInfo:
@@ -48,7 +50,7 @@ class RunInfo:
         job, which tell whether a kernel was given)."""
         return cls(result.model, result.variant, int(result.scale), result.device,
                    float(result.seconds), int(result.tiles), model_display_name(result.model),
-                   getattr(options, "kernel", None) is not None)
+                   getattr(options, "kernel", None) is not None, getattr(result, "backend", "torch"))
 
     @property
     def title(self) -> str:
@@ -62,8 +64,9 @@ class RunInfo:
 
     def describe(self) -> str:
         """"SPAN · ch48 ×4 · CPU (2 threads) · 3.2 s": everything that made the result, on
-        one line (the device as the engine described it)."""
-        return f"{self.title} · {self.device} · {human_seconds(self.seconds)}"
+        one line (the device as the engine described it; "· OpenVINO" when it ran the network)."""
+        backend = " · OpenVINO" if self.backend == "openvino" else ""
+        return f"{self.title} · {self.device}{backend} · {human_seconds(self.seconds)}"
 
     def differences(self, options) -> list[str]:
         """What of `UpscaleOptions` ``options`` (the picker's choice) differs from this run:

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from sr_desktop.engine.core import paths
-from sr_desktop.engine.core.options import TILE_AUTO, Device, Precision
+from sr_desktop.engine.core.options import TILE_AUTO, Backend, Device, Precision
 
 MAX_RECENT_FILES = 10
 
@@ -23,6 +23,7 @@ DEFAULTS = {
     "scale": 4,
     "device": Device.AUTO.value,
     "precision": Precision.AUTO.value,
+    "backend": Backend.AUTO.value,
     "tile": str(TILE_AUTO),
     "compare_mode": "split",
     "save_format": "png",

@@ -240,6 +240,7 @@ def run_batch(
             "device": str(upscale_options.device),
             "tile": upscale_options.tile.request,
             "precision": upscale_options.precision.value,
+            "backend": upscale_options.backend.value,
             "format": options.format,
             "quality": options.quality,
             "name_template": options.name_template,

@@ -1,4 +1,4 @@
-"""Model, scale and advanced-option (device, precision, tile) picker.
+"""Model, scale and advanced-option (device, precision, backend, tile) picker.
 
 Every model of the registry is listed with its name and tags; its description is shown
 below the combo. Models whose package is not installed are listed disabled, with the
@@ -26,6 +26,7 @@ from sr_desktop.engine.core.options import (
     DEFAULT_MODEL,
     DEVICE_CHOICES,
     PRECISION_CHOICES,
+    Backend,
     UpscaleOptions,
     parse_tile,
 )
@@ -143,6 +144,13 @@ class ModelPicker(QWidget):
         self.precision_combo.setAccessibleName("Precision")
         for name in PRECISION_CHOICES:
             self.precision_combo.addItem(name, name)
+        self.backend_combo = QComboBox()
+        self.backend_combo.setAccessibleName("Backend")
+        self.backend_combo.setToolTip(
+            "What runs the network: auto = the faster of torch and OpenVINO on this computer, "
+            "measured once per model; OpenVINO runs on the CPU only")
+        for name in Backend.choices():
+            self.backend_combo.addItem(name, name)
         self.tile_spin = QSpinBox()
         self.tile_spin.setRange(0, 4096)
         self.tile_spin.setSingleStep(64)
@@ -161,6 +169,7 @@ class ModelPicker(QWidget):
         advanced_form = QFormLayout()
         advanced_form.addRow("Device", self.device_combo)
         advanced_form.addRow("Precision", self.precision_combo)
+        advanced_form.addRow("Backend", self.backend_combo)
         advanced_form.addRow("Tile", self.tile_spin)
         advanced_body = QWidget()
         advanced_body.setLayout(advanced_form)
@@ -174,7 +183,8 @@ class ModelPicker(QWidget):
         layout.addWidget(self.advanced)
 
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        for combo in (self.variant_combo, self.scale_combo, self.device_combo, self.precision_combo):
+        for combo in (self.variant_combo, self.scale_combo, self.device_combo, self.precision_combo,
+                      self.backend_combo):
             combo.currentIndexChanged.connect(self._emit_changed)
         self.tile_spin.valueChanged.connect(self._emit_changed)
 
@@ -215,6 +225,9 @@ class ModelPicker(QWidget):
     def precision(self) -> str:
         return str(self.precision_combo.currentData())
 
+    def backend(self) -> str:
+        return str(self.backend_combo.currentData())
+
     def tile(self) -> int | str:
         value = self.tile_spin.value()
         return "auto" if value == 0 else int(value)
@@ -233,6 +246,7 @@ class ModelPicker(QWidget):
             device=self.device(),
             tile=self.tile(),
             precision=self.precision(),
+            backend=self.backend(),
         )
 
     # -- setters ------------------------------------------------------------------------
@@ -284,6 +298,12 @@ class ModelPicker(QWidget):
             self.precision_combo.setCurrentIndex(index)
         return index >= 0
 
+    def set_backend(self, backend: str) -> bool:
+        index = self.backend_combo.findData(backend)
+        if index >= 0:
+            self.backend_combo.setCurrentIndex(index)
+        return index >= 0
+
     def set_tile(self, tile: int | str) -> None:
         """Show a tile request ("auto", N; a stored value that is not one shows auto)."""
         try:
@@ -302,6 +322,7 @@ class ModelPicker(QWidget):
             self.set_scale(settings.get("scale"))
             self.set_device(settings.get("device"))
             self.set_precision(settings.get("precision"))
+            self.set_backend(settings.get("backend"))
             self.set_tile(settings.get("tile"))
         finally:
             self._updating = False
@@ -314,6 +335,7 @@ class ModelPicker(QWidget):
         settings.set("scale", self.scale())
         settings.set("device", self.device())
         settings.set("precision", self.precision())
+        settings.set("backend", self.backend())
         settings.set("tile", str(self.tile()))
 
     # -- internals ----------------------------------------------------------------------
