@@ -211,3 +211,25 @@ def test_cli_upscale_with_a_kernel_file_and_bad_kernels(tmp_path, capsys):
         assert code == 1 and message in err and "Traceback" not in err
         assert err.count("\n") == 2  # the error line and the "1 of 1 file(s) failed" line
         assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("reliable", [True, False])
+def test_cli_estimate_says_how_far_to_trust_the_kernel(tmp_path, capsys, monkeypatch, reliable):
+    import sr_desktop.engine.kernelgan as kernelgan
+
+    class Estimate:
+        kernel_x2 = KERNELS["gaussian 11"]
+        confidence = 0.81 if reliable else 0.12
+
+    Estimate.reliable = reliable
+    monkeypatch.setattr(kernelgan, "estimate_kernel", lambda rgb, **kwargs: Estimate())
+    src = tmp_path / "in.png"
+    PILImage.fromarray(np.round(_photo(16) * 255).astype(np.uint8)).save(src)
+    code = main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "map-sr", "--scale", "2",
+                 "--variant", "tikhonov", "--kernel", "estimate", "--device", "cpu", "--quiet"])
+    assert code == 0
+    err = capsys.readouterr().err
+    if reliable:  # --quiet keeps a reliable estimate silent
+        assert "confidence" not in err
+    else:  # a doubtful one is said even with --quiet
+        assert "in.png: estimated kernel confidence 0.12, DOUBTFUL" in err

@@ -118,6 +118,12 @@ def run(args: argparse.Namespace) -> int:
                 logging.getLogger(__name__).debug("upscaling %s failed", src, exc_info=True)
             print(f"sr-desktop: error: {name_the_file(error_line(exc), src)}", file=sys.stderr)
             continue
+        estimate = getattr(result, "extra", {}).get("kernel_estimate")
+        if estimate is not None and (not args.quiet or not estimate.reliable):
+            verdict = ("reliable" if estimate.reliable
+                       else "DOUBTFUL: the result may show halos; estimate again with `sr-desktop kernel --seed`")
+            print(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}, {verdict}",
+                  file=sys.stderr)
         if not args.quiet:
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
             print(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "

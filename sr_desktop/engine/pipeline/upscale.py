@@ -218,6 +218,10 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
         passes=plan.passes,
         peak_memory_bytes=chain.peak or devices.process_rss_bytes(),
         backend=model.backend,
+        # a per-image model that estimated its own kernel (--kernel estimate) says how far
+        # to trust it (`KernelEstimate.confidence` / `.reliable`)
+        extra=({"kernel_estimate": model.last_kernel_estimate}
+               if getattr(model, "last_kernel_estimate", None) is not None else {}),
     )
 
 
