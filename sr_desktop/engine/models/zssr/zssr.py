@@ -23,6 +23,7 @@ from torch import nn
 
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+from sr_desktop.engine.kernelgan.adam import Adam
 from sr_desktop.engine.kernelgan.kernel_ops import cubic
 from sr_desktop.engine.models.zssr.weighting import crop_probability, gradient_loss_map
 
@@ -246,7 +247,9 @@ class ZSSRTrainer:
         start = time.perf_counter()
         pyramid = self._pyramid(sources, scale)
         self._map_cache.clear()  # keyed by array identity: only valid for this pyramid
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=o.lr)
+        # the engine's Adam, not torch.optim's: its first use imports torch._dynamo, which
+        # stalls the GUI thread for up to a second (see engine/kernelgan/adam.py); same updates
+        optimizer = Adam(self.net.parameters(), lr=o.lr)
         lr = o.lr
         log = ZSSRStageLog(scale=scale, iterations=0, seconds=0.0, lr_changes=[0])
         test_input = sources[0]
@@ -262,7 +265,7 @@ class ZSSRTrainer:
             if weights is not None:
                 diff = diff * to_tensor(weights, self.device)
             loss = diff.mean()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if it % o.run_test_every == 0:
@@ -279,8 +282,7 @@ class ZSSRTrainer:
                     std = float(np.sqrt(max(cov[0, 0], 0.0)))
                     if -o.lr_change_ratio * slope < std:
                         lr /= 10.0
-                        for g in optimizer.param_groups:
-                            g["lr"] = lr
+                        optimizer.lr = lr
                         log.lr_changes.append(it)
             if tracker is not None and (it + 1) % 10 == 0:
                 tracker.update(offset + it + 1, f"×{scale}: iteration {it + 1}", loss=float(loss.detach()), lr=lr)
