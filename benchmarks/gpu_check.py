@@ -1,0 +1,167 @@
+"""The GPU path in one command: exactness, speed and memory of the engine on a CUDA device.
+
+    PYTHONPATH=. python3 benchmarks/gpu_check.py [--device cuda] [--quick] [--json OUT.json]
+
+For each family it takes the zoo model when its files are installed and otherwise the same
+architecture with random weights (RRDBNet x4plus, SRVGGNetCompact, SPAN): the compute is the
+same, so speed and fp16 exactness carry over. Prints one table:
+
+* exactness: the device's fp32 and fp16 output against the CPU's fp32 output (PSNR, natural
+  crop of the bundled chelsea.png, through `upscale_image`: tiles, padding, crops);
+* speed: input megapixels per second at fp16 (and fp32) on a SIZE² photo, tiles chosen by
+  the engine (`--tile auto`: free-memory sizing), after one warm-up;
+* tiled/whole: seconds with 256-px tiles over seconds for the whole image in one piece;
+* peak memory (``torch.cuda.max_memory_allocated``) for a 4000×3000 ×4 upscale with RRDBNet;
+* KernelGAN: seconds per 256² image at the default settings.
+
+Random weights keep the speed numbers but make the exactness ones weak (a random deep network
+drifts towards flat outputs): carry the zoo's model packages to the device where possible.
+
+``--quick`` shrinks every size so that the script runs on a CPU in about a minute (to check
+the script itself, not to measure). Targets (issue 16): Real-ESRGAN x4plus fp16 ≥ 8 input
+MP/s, KernelGAN ≤ 10 s per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.paths import RESOURCES_DIR
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.pipeline.upscale import upscale_image
+
+#: (zoo id, scale, architecture, its constructor arguments when built with random weights)
+FAMILIES = [
+    ("realesrgan-x4plus", 4, "RRDBNet", {"num_feat": 64, "num_block": 23, "num_grow_ch": 32, "num_upsample": 2}),
+    ("realesr-animevideov3", 4, "SRVGGNetCompact", {"num_feat": 64, "num_conv": 16, "upscale": 4}),
+    ("span", 4, "SPAN", {"feature_channels": 48, "upscale": 4}),
+]
+
+
+def build(model_id: str, scale: int, arch: str, params: dict, device: str, precision: str):
+    """The zoo model if installed, else the architecture with random weights; (model, source)."""
+    from sr_desktop.engine.pipeline.model_cache import get_model
+
+    try:
+        return get_model(model_id, scale, device=device, precision=precision, backend="torch"), "zoo"
+    except Exception as exc:  # noqa: BLE001 - not installed here: the architecture stands in
+        reason = str(exc).splitlines()[0][:60]
+    from sr_desktop.engine.compute import devices
+    from sr_desktop.engine.models.arch_model import ArchModel
+    from sr_desktop.engine.models.archs.detect import arch_support
+
+    torch.manual_seed(0)
+    module = arch_support(arch).module(**params)
+    for p in module.parameters():  # small weights: a random network that stays in range
+        p.data.mul_(0.1)
+    model = ArchModel(module, arch, scale, f"{arch} (random)", params=params)
+    dev = devices.resolve_device(device)
+    model.to(dev, devices.resolve_precision(precision, dev, model.supports_fp16))
+    return model, f"random ({reason})"
+
+
+def photo(size: int) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    img = PILImage.open(RESOURCES_DIR / "chelsea.png").convert("RGB").resize((size, size), PILImage.BICUBIC)
+    return np.asarray(img)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def timed(model, pixels: np.ndarray, tile, device: str) -> float:
+    options = UpscaleOptions(model="bicubic", scale=model.scale, tile=tile, device=device)
+    upscale_image(Image(pixels), options, model=model)  # warm-up (cuDNN plans, allocator)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    upscale_image(Image(pixels), options, model=model)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: check the script on a CPU")
+    ap.add_argument("--size", type=int, default=1024, help="side of the speed photo (input pixels)")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    device = args.device
+    cuda = device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        print("no CUDA device: run with --device cpu --quick to check the script")
+        return 2
+    size, crop, big = (96, 48, (300, 400)) if args.quick else (args.size, 96, (3000, 4000))
+    print(f"torch {torch.__version__} on {torch.cuda.get_device_name(0) if cuda else 'CPU'}; "
+          f"speed photo {size}², exactness crop {crop}²")
+    rows = []
+    for model_id, scale, arch, params in FAMILIES:
+        row: dict = {"family": arch, "model": model_id, "scale": scale}
+        ref_model, row["source"] = build(model_id, scale, arch, params, "cpu", "fp32")
+        crop_px = photo(crop)
+        reference = upscale_image(Image(crop_px), UpscaleOptions(model="bicubic", scale=scale, device="cpu"),
+                                  model=ref_model).image.pixels
+        for precision in ("fp32", "fp16") if cuda else ("fp32",):  # the CPU has no fp16 path
+            model, _ = build(model_id, scale, arch, params, device, precision)
+            out = upscale_image(Image(crop_px), UpscaleOptions(model="bicubic", scale=scale, device=device),
+                                model=model).image.pixels
+            row[f"psnr_vs_cpu_{precision}"] = round(psnr(out, reference), 2)
+            seconds = timed(model, photo(size), "auto", device)
+            row[f"mp_per_s_{precision}"] = round(size * size / 1e6 / seconds, 3)
+            if precision == "fp16" or not cuda:
+                row["tiled_over_whole"] = round(timed(model, photo(size), 256, device) / timed(model, photo(size), 0,
+                                                                                                device), 3)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    summary: dict = {"device": device, "rows": rows}
+    model, source = build(*FAMILIES[0], device, "fp16" if cuda else "fp32")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    upscale_image(Image(np.zeros((*big, 3), np.uint8)), UpscaleOptions(model="bicubic", scale=4, device=device),
+                  model=model)
+    summary["big"] = {"size": f"{big[1]}×{big[0]}", "model": source, "seconds": round(time.perf_counter() - start, 2),
+                      "peak_gpu_bytes": int(torch.cuda.max_memory_allocated()) if cuda else None}
+    print(json.dumps(summary["big"]), flush=True)
+
+    from sr_desktop.engine.kernelgan import estimate_kernel
+
+    lr = photo(96 if args.quick else 256)
+    start = time.perf_counter()
+    estimate = estimate_kernel(lr, scale=2, device=device, seed=0, **({"iterations": 50} if args.quick else {}))
+    summary["kernelgan"] = {"seconds": round(time.perf_counter() - start, 2), "confidence": estimate.confidence}
+    print(json.dumps(summary["kernelgan"]), flush=True)
+
+    print(f"\n{'family':18s} {'source':8s} {'fp32 dB':>8s} {'fp16 dB':>8s} {'fp32 MP/s':>10s} {'fp16 MP/s':>10s} "
+          f"{'tiled/whole':>11s}")
+    nan = float("nan")
+    for r in rows:
+        print(f"{r['family']:18s} {r['source'][:8]:8s} {r['psnr_vs_cpu_fp32']:8.2f} "
+              f"{r.get('psnr_vs_cpu_fp16', nan):8.2f} {r['mp_per_s_fp32']:10.3f} {r.get('mp_per_s_fp16', nan):10.3f} "
+              f"{r.get('tiled_over_whole', nan):11.3f}")
+    print(f"4000×3000 ×4 ({summary['big']['model']}): {summary['big']['seconds']} s, peak GPU "
+          f"{summary['big']['peak_gpu_bytes']} bytes; KernelGAN {summary['kernelgan']['seconds']} s per image")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
