@@ -27,10 +27,12 @@ from typing import Any
 
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchError, BatchJob
-from sr_desktop.engine.batch.report import FileRecord
+from sr_desktop.engine.batch.report import OUTPUT_EXISTS, FileRecord
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
 
+#: the note of a file whose output a retried task found written by the attempt before it
+EARLIER_ATTEMPT = "written by an earlier attempt of this batch (its worker stopped)"
 INSTALL_HINT = "pip install 'sr-desktop[cluster]'"
 #: torch threads per CPU actor: two keep a 3×3 convolution busy without one actor starving another
 THREADS_PER_CPU_ACTOR = 2
@@ -150,7 +152,13 @@ class UpscaleActor:
                              self.model)
         stages.protect = self.protect
         stages.run()
-        return stages.records[0] or FileRecord(str(job.input), None, "failed", error="not processed")
+        record = stages.records[0] or FileRecord(str(job.input), None, "failed", error="not processed")
+        if record.status == "skipped" and record.note == OUTPUT_EXISTS:
+            # the driver sends only files whose output was missing when the batch was
+            # planned: it exists now because an attempt of this batch on a worker that died
+            # wrote it (atomically) before its task was retried here
+            record = replace(record, status="ok", note=EARLIER_ATTEMPT)
+        return record
 
 
 def actor_class(options: BatchOptions, upscale_options: UpscaleOptions, threads: int,
