@@ -17,6 +17,11 @@ Y channel of BT.601 (grey images: grey values) with N pixels shaved per border.
 Pillow bicubic model.
 NIQE (no reference, lower is more natural; MATLAB's niqe on Y) scores each result as well,
 unless --no-niqe; an image under 96×96 has none (null).
+LPIPS (--lpips) and DISTS (--dists), lower is closer, compare each whole RGB result with its
+HR through VGG16, from weight files you provide (--vgg16; docs/benchmarks.md says where they
+are published): nothing is downloaded, and a missing or wrong file stops the bench before
+any model runs. They add "lpips" / "dists" per image and per model (mean) to the JSON and
+CSV, and columns to the table. PI is not available (--pi says why).
 JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y", "niqe",
 "seconds", "images": [{{"name", "psnr_y", "ssim_y", "niqe", ...}}], ...}}]}}; PSNR of an image
 identical to its ground truth is infinite and written as null."""
@@ -65,6 +70,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--no-niqe", action="store_true",
                         help="skip NIQE (no-reference naturalness of each result, lower is better; "
                         "MATLAB's niqe on Y; images under 96×96 get none)")
+    parser.add_argument("--lpips", metavar="VGG.PTH",
+                        help="also score LPIPS (Zhang et al. 2018, VGG, v0.1) with this file: the lpips "
+                        "package's weights/v0.1/vgg.pth; needs the VGG16 file (--vgg16)")
+    parser.add_argument("--dists", metavar="WEIGHTS.PT",
+                        help="also score DISTS (Ding et al. 2020) with this file: the DISTS release's "
+                        "weights.pt; needs the VGG16 file (--vgg16)")
+    parser.add_argument("--vgg16", metavar="FILE",
+                        help="torchvision's ImageNet VGG16, vgg16-397923af.pth, for --lpips/--dists "
+                        "(default: that file in torch's hub cache, <hub dir>/checkpoints/)")
+    parser.add_argument("--pi", action="store_true",
+                        help="the Perceptual Index: refused, as the app lacks Ma et al.'s score it needs "
+                        "(NIQE, its other half, is scored)")
     parser.add_argument("--quiet", action="store_true", help="no per-image progress lines")
     parser.set_defaults(func=run)
     return parser
@@ -73,13 +90,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table; write the requested files. Returns 0."""
     from sr_desktop.engine.metrics.degradation import parse_degradation
+    from sr_desktop.engine.metrics.errors import EvaluationError
     from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models, list_dataset
+    from sr_desktop.engine.metrics.perceptual import PI_REFUSAL, load_perceptual
     from sr_desktop.engine.metrics.report import format_table, write_csv, write_json, write_plot
 
+    if args.pi:
+        raise EvaluationError(PI_REFUSAL)
     list_dataset(args.dataset)  # fail early on a bad folder
     degradation = parse_degradation(args.degradation)
+    # every weight file is read and checked here, before any model runs
+    perceptual = load_perceptual(args.lpips, args.dists, args.vgg16, device=args.device)
     protocol = EvalProtocol(round_y=args.round_y, ms_ssim=args.ms_ssim, niqe=not args.no_niqe,
-                            quantize_output=not args.float_output)
+                            quantize_output=not args.float_output, perceptual=perceptual)
 
     def progress(info) -> None:
         if not args.quiet:

@@ -4,7 +4,8 @@ For every HR image: crop to a multiple of the scale (``modcrop``), make the LR i
 the degradation rule (MATLAB bicubic by default), upscale it to an 8-bit result, and
 measure PSNR/SSIM on the Y channel of MATLAB's ``rgb2ycbcr`` (grey images on their grey
 values) with `scale` pixels shaved from each border. RGB PSNR and (optionally) MS-SSIM
-are reported too.
+are reported too, and on request the perceptual distances LPIPS and DISTS (networks
+loaded once from the user's weight files by ``perceptual.load_perceptual``).
 
 Public API (the CLI, the benchmark script and the GUI's evaluate mode use these):
 
@@ -20,6 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +34,9 @@ from sr_desktop.engine.metrics.fullref import finite_or_none, ms_ssim, psnr, ssi
 from sr_desktop.engine.metrics.niqe import niqe_or_none
 from sr_desktop.engine.metrics.timing import Timing
 from sr_desktop.engine.metrics.upscalers import UpscaleOutput, Upscaler, as_upscaler, make_upscaler
+
+if TYPE_CHECKING:
+    from sr_desktop.engine.metrics.perceptual import PerceptualDistance
 
 #: suffixes of the files a dataset folder is read from (others, e.g. SHA256SUMS, are skipped)
 DATASET_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -55,6 +60,8 @@ class EvalProtocol:
     #: measure the model's 8-bit result (as saved to PNG; the published tables). False:
     #: measure its float output before rounding (some reference scripts do this)
     quantize_output: bool = True
+    #: perceptual distances to score each SR image with (``perceptual.load_perceptual``)
+    perceptual: tuple[PerceptualDistance, ...] = ()
 
 
 @dataclass
@@ -67,12 +74,15 @@ class ImageScores:
     ms_ssim_y: float | None = None
     #: NIQE of the SR image alone (None: not computed, or the image is under 96×96)
     niqe: float | None = None
+    #: the protocol's perceptual distances by name (``lpips``, ``dists``); None: image too small
+    perceptual: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         out = {"psnr_y": finite_or_none(self.psnr_y), "ssim_y": self.ssim_y,
                "psnr_rgb": finite_or_none(self.psnr_rgb), "niqe": self.niqe}
         if self.ms_ssim_y is not None:
             out["ms_ssim_y"] = self.ms_ssim_y
+        out.update(self.perceptual)
         return out
 
 
@@ -127,8 +137,19 @@ class ModelEvaluation:
         values = [i.scores.niqe for i in self.images if i.scores.niqe is not None]
         return _mean(values) if values else None
 
+    @property
+    def perceptual(self) -> dict[str, float | None]:
+        """Mean of each perceptual distance over the images that have one (None when none has)."""
+        names = dict.fromkeys(name for i in self.images for name in i.scores.perceptual)
+        means = {}
+        for name in names:
+            values = [v for i in self.images if (v := i.scores.perceptual.get(name)) is not None]
+            means[name] = _mean(values) if values else None
+        return means
+
     def to_json(self) -> dict:
-        means = ImageScores(self.psnr_y, self.ssim_y, self.psnr_rgb, self.ms_ssim_y, self.niqe)
+        means = ImageScores(self.psnr_y, self.ssim_y, self.psnr_rgb, self.ms_ssim_y, self.niqe,
+                            self.perceptual)
         return {
             "model": self.model,
             **means.to_json(),
@@ -148,14 +169,17 @@ class BenchReport:
     protocol: EvalProtocol = field(default_factory=EvalProtocol)
 
     def to_json(self) -> dict:
+        protocol = {"shave": self.protocol.shave if self.protocol.shave is not None else self.scale,
+                    "y_channel": "rgb2ycbcr BT.601 (grey images: grey values)",
+                    "round_y": self.protocol.round_y,
+                    "output": "8-bit" if self.protocol.quantize_output else "float"}
+        if self.protocol.perceptual:
+            protocol["perceptual"] = {m.name: m.describe for m in self.protocol.perceptual}
         return {
             "dataset": self.dataset,
             "scale": self.scale,
             "degradation": self.degradation,
-            "protocol": {"shave": self.protocol.shave if self.protocol.shave is not None else self.scale,
-                         "y_channel": "rgb2ycbcr BT.601 (grey images: grey values)",
-                         "round_y": self.protocol.round_y,
-                         "output": "8-bit" if self.protocol.quantize_output else "float"},
+            "protocol": protocol,
             "models": [m.to_json() for m in self.models],
         }
 
@@ -244,6 +268,8 @@ def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
             scores.ms_ssim_y = ms_ssim(y_sr, y_hr, shave=shave)
         if protocol.niqe:
             scores.niqe = niqe_or_none(sr)
+        for metric in protocol.perceptual:
+            scores.perceptual[metric.name] = metric.distance(sr, hr)
     except ValueError as exc:  # too small for the shave / the SSIM window
         raise EvaluationError(f"cannot measure: {exc}") from None
     return scores

@@ -23,9 +23,18 @@ def _fmt(value: float | None, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+def _perceptual_names(report: BenchReport) -> list[str]:
+    """The perceptual distances the report's protocol scored (``lpips``, ``dists``), in order."""
+    return [metric.name for metric in report.protocol.perceptual]
+
+
 def format_table(report: BenchReport) -> str:
-    """Plain-text table: one row per model with mean PSNR/SSIM (Y), RGB PSNR, NIQE, seconds."""
-    header = f"{'model':<24} {'PSNR-Y':>8} {'SSIM-Y':>7} {'PSNR-RGB':>9} {'NIQE':>6} {'seconds':>9} {'MP/s':>7}"
+    """Plain-text table: one row per model with mean PSNR/SSIM (Y), RGB PSNR, NIQE, seconds
+    (and LPIPS / DISTS when the protocol scored them)."""
+    names = _perceptual_names(report)
+    extra = "".join(f" {name.upper():>6}" for name in names)
+    header = (f"{'model':<24} {'PSNR-Y':>8} {'SSIM-Y':>7} {'PSNR-RGB':>9} {'NIQE':>6}{extra} "
+              f"{'seconds':>9} {'MP/s':>7}")
     lines = [
         f"dataset {report.dataset}  ×{report.scale}  degradation {report.degradation}  "
         f"({len(report.models[0].images) if report.models else 0} images)",
@@ -33,9 +42,12 @@ def format_table(report: BenchReport) -> str:
         "-" * len(header),
     ]
     for m in report.models:
+        means = m.perceptual
+        values = "".join(f" {_fmt(means.get(name), 4):>6}" for name in names)
         lines.append(
             f"{m.model:<24} {_fmt(m.psnr_y, 2):>8} {_fmt(m.ssim_y, 4):>7} "
-            f"{_fmt(m.psnr_rgb, 2):>9} {_fmt(m.niqe, 2):>6} {m.timing.seconds:>9.2f} {m.timing.input_mp_per_s:>7.3f}"
+            f"{_fmt(m.psnr_rgb, 2):>9} {_fmt(m.niqe, 2):>6}{values} {m.timing.seconds:>9.2f} "
+            f"{m.timing.input_mp_per_s:>7.3f}"
         )
     return "\n".join(lines)
 
@@ -67,20 +79,25 @@ def write_json(report: BenchReport, path: str | Path) -> None:
 
 
 def write_csv(report: BenchReport, path: str | Path) -> None:
-    """One row per model and image, plus a ``MEAN`` row per model."""
+    """One row per model and image, plus a ``MEAN`` row per model; ``lpips`` / ``dists``
+    columns follow ``niqe`` when the protocol scored them."""
+    names = _perceptual_names(report)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["dataset", "scale", "degradation", "model", "image", "psnr_y", "ssim_y",
-                     "psnr_rgb", "seconds", "niqe"])
+                     "psnr_rgb", "seconds", "niqe", *names])
     for m in report.models:
         for ev in m.images:
             writer.writerow([report.dataset, report.scale, report.degradation, m.model, ev.name,
                              _fmt(ev.scores.psnr_y, 4), _fmt(ev.scores.ssim_y, 6),
                              _fmt(ev.scores.psnr_rgb, 4), f"{ev.timing.seconds:.4f}",
-                             _fmt(ev.scores.niqe, 4)])
+                             _fmt(ev.scores.niqe, 4),
+                             *(_fmt(ev.scores.perceptual.get(name), 6) for name in names)])
+        means = m.perceptual
         writer.writerow([report.dataset, report.scale, report.degradation, m.model, "MEAN",
                          _fmt(m.psnr_y, 4), _fmt(m.ssim_y, 6), _fmt(m.psnr_rgb, 4),
-                         f"{m.timing.seconds:.4f}", _fmt(m.niqe, 4)])
+                         f"{m.timing.seconds:.4f}", _fmt(m.niqe, 4),
+                         *(_fmt(means.get(name), 6) for name in names)])
     _write_atomic(Path(path), buf.getvalue().encode("utf-8"))
 
 
