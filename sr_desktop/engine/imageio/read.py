@@ -31,6 +31,7 @@ from sr_desktop.engine.imageio.exif import (
 )
 from sr_desktop.engine.imageio.formats import READ_FORMATS
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.jpeg_scan import missing_units
 from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space
 from sr_desktop.engine.imageio.png_rows import missing_rows
@@ -205,6 +206,10 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
             raise ImageReadError(
                 where, f"image data is truncated or corrupt ({short[0]} of {short[1]} bytes of pixel data)"
             )
+        if fmt == "JPEG" and _ends_in_grey_fill(im) and (short := missing_units(data)) is not None:
+            raise ImageReadError(
+                where, f"image data is truncated or corrupt (scan data for {short[0]} of {short[1]} blocks)"
+            )
         # Pillow turns TIFFs upright while loading and then drops their orientation tag,
         # so what is left in the EXIF is what remains to be applied to its pixels.
         exif_obj = im.getexif()
@@ -275,6 +280,15 @@ def _check_coverage(tiles: list, width: int, height: int, where) -> None:
         raise ImageReadError(
             where, f"image data is truncated or corrupt (data for {covered_rows} of {height} rows)"
         )
+
+
+def _ends_in_grey_fill(im) -> bool:
+    """Whether a decoded JPEG may end in the uniform grey libjpeg puts where scan data is
+    missing (its last pixel is mid-grey): only then is the slower scan check worth running."""
+    if im.mode not in ("L", "RGB"):
+        return True  # (CMYK/YCCK fill is not one value; those files are rare)
+    corner = im.getpixel((im.width - 1, im.height - 1))
+    return all(value == 128 for value in (corner if isinstance(corner, tuple) else (corner,)))
 
 
 def _deep_layout(im, data: bytes) -> str | None:
