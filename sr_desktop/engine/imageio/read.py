@@ -201,7 +201,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         orientation = orientation_of(im.getexif())
         tiles = list(getattr(im, "tile", None) or ())
         im.load()  # full decode now: truncated or corrupt data raises here
-        _check_coverage(tiles, width, height, where)
+        check_coverage(tiles, width, height, where)
         if fmt == "PNG" and (short := missing_rows(data)) is not None:
             raise ImageReadError(
                 where, f"image data is truncated or corrupt ({short[0]} of {short[1]} bytes of pixel data)"
@@ -228,7 +228,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         if frames > 1:
             info["frames"] = frames
 
-        deep = _deep_layout(im, data)
+        deep = deep_layout(im, data)
         if deep is None:
             pixels, icc = _pixels_from_pillow(im, icc, where)
             pixels = apply_orientation(pixels, pending)
@@ -251,7 +251,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
     )
 
 
-def _check_coverage(tiles: list, width: int, height: int, where) -> None:
+def check_coverage(tiles: list, width: int, height: int, where) -> None:
     """Refuse a file whose data cover fewer pixels than its header declares.
 
     Pillow decodes a file as a list of tiles (strips, blocks); a header can claim a larger
@@ -291,7 +291,7 @@ def _ends_in_grey_fill(im) -> bool:
     return all(value == 128 for value in (corner if isinstance(corner, tuple) else (corner,)))
 
 
-def _deep_layout(im, data: bytes) -> str | None:
+def deep_layout(im, data: bytes) -> str | None:
     """"LA", "RGB" or "RGBA" when the file stores 16-bit samples in a layout that Pillow
     would reduce to 8 bits (it has no 16-bit colour modes); None otherwise."""
     if im.format == "PNG" and data[12:16] == b"IHDR" and data[24] == 16:
@@ -309,15 +309,20 @@ def _deep_layout(im, data: bytes) -> str | None:
 def _decode_deep(
     data: bytes, layout: str, reduced: np.ndarray, orientation: int, where
 ) -> np.ndarray:
-    """Decode a 16-bit colour PNG/TIFF with OpenCV into upright RGB(A)/LA order.
-
-    ``reduced`` is Pillow's upright 8-bit decoding of the same file (the high bytes of the
-    samples). It is the reference that tells whether OpenCV already applied the
-    orientation (it does for TIFF) and guards against any other disagreement.
-    """
+    """Decode a 16-bit colour PNG/TIFF with OpenCV into upright RGB(A)/LA order."""
     import cv2
 
     arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    return deep_pixels(arr, layout, reduced, orientation, where)
+
+
+def deep_pixels(arr: np.ndarray | None, layout: str, reduced: np.ndarray, orientation: int, where) -> np.ndarray:
+    """OpenCV's 16-bit decoding ``arr`` (BGR order) of a picture as upright RGB(A)/LA.
+
+    ``reduced`` is Pillow's upright 8-bit decoding of the same picture (the high bytes of
+    the samples). It is the reference that tells whether OpenCV already applied the
+    orientation (it does for TIFF) and guards against any other disagreement.
+    """
     if arr is None or arr.dtype != np.uint16:
         raise ImageReadError(where, "image data is truncated or corrupt")
     if arr.ndim == 2:
