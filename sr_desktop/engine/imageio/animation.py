@@ -26,6 +26,7 @@ from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import orientation_of
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.png_rows import short_apng_frame
 from sr_desktop.engine.imageio.protected import ProtectedPaths
 from sr_desktop.engine.imageio.read import (
     DEFAULT_MAX_PIXELS,
@@ -132,6 +133,10 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         frames: list[Image] = []
         durations: list[int] = []
         disposals: list[str] = []
+        if fmt == "PNG" and (short := short_apng_frame(data)) is not None:
+            raise ImageReadError(
+                where, f"image data is truncated or corrupt (frame {short[0]}: {short[1]} of {short[2]} "
+                "bytes of pixel data)")
         pages = _TiffPages(data, where, max_pixels)
         for index in range(count):
             im.seek(index)
