@@ -17,6 +17,7 @@ from sr_desktop.app.jobs import Job
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.animation import Animation
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.pipeline.animation import AnimationResult
 
 
 @dataclass
@@ -31,24 +32,30 @@ class OpenedAnimation:
 
 @dataclass
 class AnimatedResult:
-    """Every frame upscaled, with the fields of an `UpscaleResult` the window shows;
-    ``image`` is the first upscaled frame."""
+    """The engine's `AnimationResult` as the window holds a result: ``image`` is the first
+    upscaled frame, ``animation`` every frame; its other fields (scale, model, device,
+    seconds, variant, tiles) are read through."""
 
-    animation: Animation
-    image: Image
-    scale: int
-    model: str
-    device: str
-    seconds: float
-    variant: str | None = None
-    tiles: int = 0
-    backend: str = "torch"
+    upscaled: AnimationResult
     #: set by the GUI in the worker: every frame converted for display
     display_frames: Any = None
 
     @property
+    def animation(self) -> Animation:
+        return self.upscaled.image
+
+    @property
+    def image(self) -> Image:
+        return self.upscaled.image.frames[0]
+
+    @property
     def frames(self) -> int:
-        return len(self.animation.frames)
+        return len(self.upscaled.image.frames)
+
+    def __getattr__(self, name: str):
+        if name == "upscaled":  # (not set yet, e.g. while copying)
+            raise AttributeError(name)
+        return getattr(self.upscaled, name)
 
 
 @dataclass
@@ -86,6 +93,4 @@ def run_animation_job(job: AnimationJob, progress, cancel) -> AnimatedResult:
         raise SRDesktopError(
             f"{job.options.model} trains on one image: it upscales still images, not the "
             f"{len(job.animation.frames)} frames of an animation (pick another model)")
-    result = upscale_animation(job.animation, job.options, progress=progress, cancel=cancel)
-    return AnimatedResult(result.image, result.image.frames[0], int(result.scale), result.model,
-                          result.device, result.seconds, result.variant, result.tiles)
+    return AnimatedResult(upscale_animation(job.animation, job.options, progress=progress, cancel=cancel))
