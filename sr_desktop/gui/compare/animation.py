@@ -61,11 +61,13 @@ class AnimationBar(QWidget):
         super().__init__(parent)
         self.setObjectName("animationBar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        # drawn over the image canvas, which stays dark in every theme (like the view's labels)
         self.setStyleSheet(
-            "#animationBar { background: rgba(20, 20, 22, 200); border-radius: 6px; }"
-            "#animationBar QLabel, #animationBar QToolButton { color: #f0f0f0; }"
-            "#animationBar QToolButton { border: 1px solid #8a8a90; border-radius: 4px; padding: 1px 8px; }"
-            "#animationBar QToolButton:hover { background: rgba(255, 255, 255, 40); }")
+            "#animationBar { background: rgba(20, 20, 22, 200); border-radius: 6px; }"  # on-image colour
+            "#animationBar QLabel, #animationBar QToolButton { color: #f0f0f0; }"  # on-image colour
+            "#animationBar QToolButton { border: 1px solid #8a8a90; border-radius: 4px; "  # on-image colour
+            "padding: 1px 8px; }"
+            "#animationBar QToolButton:hover { background: rgba(255, 255, 255, 40); }")  # on-image colour
         self.button = QToolButton(self)
         self.button.setObjectName("animationPlayButton")
         self.button.clicked.connect(self.toggled)
