@@ -281,7 +281,7 @@ def test_bad_options_are_one_line_errors(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png")
     with pytest.raises(BatchError, match="unknown output format"):
-        run_batch(src, tmp_path / "out", bicubic(format="gif"))
+        run_batch(src, tmp_path / "out", bicubic(format="heic"))
     with pytest.raises(BatchError, match="does not exist"):
         run_batch(tmp_path / "missing", tmp_path / "out", bicubic())
     with pytest.raises(BatchError, match="quality"):

@@ -93,7 +93,7 @@ def test_cli_fatal_errors_exit_2_with_one_line(tmp_path: Path, capsys):
     assert main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--name", "{stem}{oops}"]) == 2
     assert "unknown placeholder {oops}" in capsys.readouterr().err
 
-    for bad in (["--tile", "big"], ["--format", "gif"], ["--existing", "ask"]):
+    for bad in (["--tile", "big"], ["--format", "heic"], ["--existing", "ask"]):
         with pytest.raises(SystemExit) as exc:
             main(["batch", str(src), str(tmp_path / "out"), *bad])
         assert exc.value.code == 2

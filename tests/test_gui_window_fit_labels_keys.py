@@ -278,15 +278,17 @@ def test_screenshot_command_takes_a_window_size_and_several_images(qtbot, tmp_pa
 
 
 # ------------------------------------------------------------------ animations (issue 18)
-def test_an_animated_file_says_only_its_first_frame_is_used(window, tmp_path, qtbot):
+def test_a_multipage_tiff_says_only_its_first_page_is_used(window, tmp_path, qtbot):
+    # (an animated GIF/PNG/WebP plays with every frame: tests/test_gui_animation.py)
     from PIL import Image as PILImage
 
-    frames = [PILImage.new("RGB", (40, 30), (40 * i, 80, 120)) for i in range(3)]
-    path = tmp_path / "anim.gif"
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[80, 90, 100], loop=0)
+    pages = [PILImage.new("RGB", (40, 30), (40 * i, 80, 120)) for i in range(3)]
+    path = tmp_path / "pages.tif"
+    pages[0].save(path, save_all=True, append_images=pages[1:])
     open_and_wait(qtbot, window, [path])
     text = window.message_bar.text()
-    assert "anim.gif has 3 frames" in text and "first one only" in text
+    assert "pages.tif has 3 pages" in text and "first one only" in text
+    assert window.upscaler.player.frame_count == 0
 
 
 # ------------------------------------------------------------------ backend (issue 16)

@@ -145,7 +145,7 @@ def test_batch_options_contain_the_upscale_options_without_restating_them():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(format="gif"), "unknown output format"),
+    (dict(format="heic"), "unknown output format"),
     (dict(quality=0), "quality must be 1..100"),
     (dict(existing="ask"), "unknown policy"),
     (dict(name_template="{stem}{oops}"), "unknown placeholder"),

@@ -26,6 +26,7 @@ class Change(enum.Enum):
     RESULT = "result"  # a new result, of the whole image or of the region (see last_run)
     REGION = "region"  # the region box
     SAVED = "saved"  # the result was written to a file
+    ANIMATION = "animation"  # the image's frames (`Session.animation`) were attached
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ class Session:
 
     def __init__(self) -> None:
         self.image: Image | None = None
+        #: every frame when the image is the first frame of an animation (`app.animation_jobs`)
+        self.animation: Any = None
+        self.animation_display: Any = None  # its frames converted for display (set by the GUI)
         self.image_name = ""
         self.result = None  # UpscaleResult of the whole image
         self.result_run: RunInfo | None = None
@@ -156,12 +160,20 @@ class Session:
     def open_image(self, image: Image, name: str = "") -> None:
         """A new original: drops the results and the region of the previous one."""
         self.image = image
+        self.animation = self.animation_display = None
         self.image_name = name or (image.path.name if image.path else "image")
         self.result = self.result_run = self.result_path = self.saved_options = None
         self.result_saved = False
         self.region = self.region_result = None
         self.last_run = None
         self._tell(Change.IMAGE)
+
+    def set_animation(self, animation, display=None) -> None:
+        """The frames of the open image (its first frame): an `engine.imageio.animation.Animation`,
+        and (optional) those frames already converted for display."""
+        self.animation = animation
+        self.animation_display = display
+        self._tell(Change.ANIMATION)
 
     def set_result(self, result, options=None) -> None:
         """A new whole-image result (not saved yet) made with ``options`` (the job's

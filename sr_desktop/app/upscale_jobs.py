@@ -1,5 +1,5 @@
-"""Job runners of the GUI's upscale queues (image, region, file reading, batch) and the
-text of their progress."""
+"""Job runners of the GUI's upscale queues (image, region, batch; file reading is in
+`animation_jobs`) and the text of their progress."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from sr_desktop.app.jobs import Job, run_engine_job
 from sr_desktop.engine.core.progress import ProgressInfo
-from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.registry import is_per_image
 
 #: what one unit of ProgressInfo.done counts, by engine stage
@@ -15,23 +14,18 @@ PROGRESS_UNITS = {"zssr": "iterations", "map-sr": "iterations", "kernel": "itera
 
 
 def run_upscale_job(job: Job, progress, cancel):
-    """Default upscale runner: per-image models (ZSSR) through `kernel_jobs.run_zssr_job`
-    (it reports their training iterations), every other model through the engine's
-    upscale calls."""
+    """Default upscale runner: an animation through `animation_jobs.run_animation_job`
+    (every frame), per-image models (ZSSR) through `kernel_jobs.run_zssr_job` (it reports
+    their training iterations), every other model through the engine's upscale calls."""
+    if getattr(job, "animation", None) is not None:
+        from sr_desktop.app.animation_jobs import run_animation_job
+
+        return run_animation_job(job, progress, cancel)
     if is_per_image(getattr(job.options, "model", "")):
         from sr_desktop.app.kernel_jobs import run_zssr_job
 
         return run_zssr_job(job, progress, cancel)
     return run_engine_job(job, progress, cancel)
-
-
-def read_image_job(job: Job, progress, cancel) -> Image:
-    """Loader runner: read the file ``job.options``."""
-    from sr_desktop.engine.imageio import read_image
-
-    image = read_image(job.options)
-    cancel.raise_if_cancelled()
-    return image
 
 
 @dataclass(frozen=True)
@@ -77,7 +71,9 @@ def progress_text(info: ProgressInfo | None, elapsed: float) -> str:
     """"12/40 tiles · 3.1 s elapsed · ETA 7.2 s" (the ETA counted down from the engine's
     last report, which may be a while ago for slow tiles)."""
     parts = []
-    if info is not None and info.total > 0:
+    if info is not None and "frames" in info.extra:  # an animation: which frame, not sub-steps
+        parts.append(f"frame {info.extra['frame']}/{info.extra['frames']}")
+    elif info is not None and info.total > 0:
         unit = PROGRESS_UNITS.get(info.stage, "tiles")
         parts.append(f"{info.done}/{info.total} {unit}")
     parts.append(f"{human_seconds(elapsed)} elapsed")

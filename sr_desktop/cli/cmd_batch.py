@@ -32,6 +32,9 @@ name template placeholders:
   {{scale}}    the scale                              {{model}} the model id
   {{variant}}  the model variant ("default" if none)
   The output suffix comes from --format (same: the input's own format and suffix).
+  Animated GIF/PNG/WebP are upscaled frame by frame (timing, loop and disposal kept) and
+  multi-page TIFFs page by page; a format that cannot hold them (jpg, bmp; tiff for an
+  animation, anything but tiff for pages) fails that file, no frame is dropped.
 
 report: JSON by default (OUT_DIR/sr-desktop-batch-<time>.json); CSV when --report ends in .csv.
 

@@ -22,7 +22,7 @@ class BatchOptions:
     (`BatchError`; the upscale options check their own values)."""
 
     upscale: UpscaleOptions = field(default_factory=UpscaleOptions)
-    format: str = "same"  # same | png | jpg | webp | tiff
+    format: str = "same"  # same | png | jpg | webp | tiff | gif | bmp
     quality: int = 95
     name_template: str = DEFAULT_NAME_TEMPLATE
     existing: str = "skip"  # skip | overwrite | rename

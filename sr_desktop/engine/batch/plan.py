@@ -17,7 +17,7 @@ from sr_desktop.engine.core.errors import SRDesktopError
 #: Placeholders of the output-name template.
 NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
 DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}_{model}"
-OUTPUT_FORMATS = ("same", "png", "jpg", "webp", "tiff")
+OUTPUT_FORMATS = ("same", "png", "jpg", "webp", "tiff", "gif", "bmp")
 EXISTING_POLICIES = ("skip", "overwrite", "rename")
 
 class BatchError(SRDesktopError):

@@ -24,18 +24,31 @@ import numpy as np
 
 from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
 from sr_desktop.engine.imageio.convert import to_uint8
+from sr_desktop.engine.imageio.exif import orientation_of
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.png_rows import short_apng_frame
 from sr_desktop.engine.imageio.protected import ProtectedPaths
 from sr_desktop.engine.imageio.read import (
     DEFAULT_MAX_PIXELS,
     _megapixels,
     _open_header,
     _pixels_from_pillow,
+    check_coverage,
     decode_with,
+    deep_layout,
+    deep_pixels,
     read_file_bytes,
     read_image,
 )
-from sr_desktop.engine.imageio.write import SaveOptions, _checked_format, _encoder_errors, _prepare_target
+from sr_desktop.engine.imageio.tiff import encode_tiff_pages
+from sr_desktop.engine.imageio.write import (
+    ZLIB_LEVEL,
+    SaveOptions,
+    _checked_format,
+    _encoder_errors,
+    _prepare_target,
+    tiff_page,
+)
 
 #: Output formats that hold a timed animation, and the one that holds pages.
 ANIMATION_FORMATS = ("gif", "png", "webp")
@@ -111,7 +124,7 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         fmt = im.format
         count = int(getattr(im, "n_frames", 1))
         width, height = im.size
-        if max_pixels is not None and width * height * count > max_pixels:
+        if fmt != "TIFF" and max_pixels is not None and width * height * count > max_pixels:
             raise ImageReadError(
                 where, f"animation is {count} frames of {width}×{height} = "
                 f"{_megapixels(width * height * count)}, above the {_megapixels(max_pixels)} limit",
@@ -120,14 +133,17 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         frames: list[Image] = []
         durations: list[int] = []
         disposals: list[str] = []
+        if fmt == "PNG" and (short := short_apng_frame(data)) is not None:
+            raise ImageReadError(
+                where, f"image data is truncated or corrupt (frame {short[0]}: {short[1]} of {short[2]} "
+                "bytes of pixel data)")
+        pages = _TiffPages(data, where, max_pixels)
         for index in range(count):
             im.seek(index)
-            im.load()
             if fmt == "TIFF":
-                pixels, page_icc = _pixels_from_pillow(im, im.info.get("icc_profile") or None, where)
-                frames.append(Image(np.ascontiguousarray(pixels), icc_profile=page_icc, source_format=fmt,
-                                    path=where))
+                frames.append(pages.page(im, index))
                 continue
+            im.load()
             frames.append(Image(np.array(im.convert("RGBA")), icc_profile=icc, source_format=fmt, path=where))
             durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
@@ -135,6 +151,43 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
     if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
         frames = [f.with_pixels(np.ascontiguousarray(f.pixels[:, :, :3])) for f in frames]
     return Animation(frames, durations, plays, disposals, fmt, where)
+
+
+class _TiffPages:
+    """Decodes the pages of a TIFF one by one: each page's own size counts towards the pixel
+    limit, its strips must cover it, and a 16-bit colour page (which Pillow reduces to 8
+    bits) is taken from OpenCV's decoding of all pages, checked against Pillow's."""
+
+    def __init__(self, data: bytes, where: Path, max_pixels: int | None) -> None:
+        self.data, self.where, self.max_pixels = data, where, max_pixels
+        self.pixels_so_far = 0
+        self._deep: list[np.ndarray] | None = None
+
+    def page(self, im, index: int) -> Image:
+        width, height = im.size
+        self.pixels_so_far += width * height
+        if self.max_pixels is not None and self.pixels_so_far > self.max_pixels:
+            raise ImageReadError(
+                self.where, f"the pages up to page {index + 1} hold {_megapixels(self.pixels_so_far)}, "
+                f"above the {_megapixels(self.max_pixels)} limit",
+            )
+        orientation = orientation_of(im.getexif())
+        tiles = list(getattr(im, "tile", None) or ())
+        im.load()
+        check_coverage(tiles, width, height, self.where)
+        pixels, icc = _pixels_from_pillow(im, im.info.get("icc_profile") or None, self.where)
+        layout = deep_layout(im, self.data)
+        if layout is not None:
+            pixels = deep_pixels(self._opencv_page(index), layout, pixels, orientation, self.where)
+        return Image(np.ascontiguousarray(pixels), icc_profile=icc, source_format="TIFF", path=self.where)
+
+    def _opencv_page(self, index: int) -> np.ndarray | None:
+        if self._deep is None:
+            import cv2
+
+            ok, mats = cv2.imdecodemulti(np.frombuffer(self.data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+            self._deep = list(mats) if ok else []
+        return self._deep[index] if index < len(self._deep) else None
 
 
 def _disposal_of(im, fmt: str) -> str:
@@ -192,30 +245,26 @@ def write_animation(
     return target
 
 
-def _pil_frames(animation: Animation, fmt: str) -> list:
+def _pil_frames(animation: Animation) -> list:
+    """8-bit colour Pillow frames (animations have no gray or 16-bit frames)."""
     from PIL import Image as PILImage
 
     frames = []
     for frame in animation.frames:
-        pixels = frame.pixels
-        if fmt != "tiff" or pixels.shape[2] > 1:  # (TIFF keeps 16-bit gray pages)
-            pixels = to_uint8(pixels)
-        if fmt != "tiff" and pixels.shape[2] in (1, 2):  # animations are colour
+        pixels = to_uint8(frame.pixels)
+        if pixels.shape[2] in (1, 2):
             pixels = pixels[:, :, [0, 0, 0, 1] if pixels.shape[2] == 2 else [0, 0, 0]]
-        plane = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
-        frames.append(PILImage.fromarray(np.ascontiguousarray(plane)))  # uint16 gray: "I;16"
+        frames.append(PILImage.fromarray(np.ascontiguousarray(pixels)))
     return frames
 
 
 def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOptions) -> None:
-    first, *rest = _pil_frames(animation, fmt)
+    if fmt == "tiff":  # every page at its own depth (16-bit colour too: our encoder, not Pillow's)
+        encode_tiff_pages(fh, [tiff_page(page, options) for page in animation.frames], ZLIB_LEVEL)
+        return
+    first, *rest = _pil_frames(animation)
     common: dict = {"save_all": True, "append_images": rest}
     icc = animation.frames[0].icc_profile if options.keep_metadata else None
-    if fmt == "tiff":  # (Pillow's multi-page TIFF writer reads back what it wrote: a seekable buffer)
-        buffer = io.BytesIO()
-        first.save(buffer, "TIFF", compression="tiff_deflate", **common)
-        fh.write(buffer.getbuffer())
-        return
     common["duration"] = list(animation.durations)
     plays = animation.plays
     if fmt == "gif":

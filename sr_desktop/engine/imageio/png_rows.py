@@ -1,4 +1,4 @@
-"""Does a PNG's image data hold every row its header declares?
+"""Does a PNG's image data hold every row its header declares (and each APNG frame's)?
 
 Pillow's PNG decoder stops quietly when the zlib stream ends, so a header patched to
 declare 480 rows over 48 rows of data decodes to an image that is black below row 48.
@@ -36,30 +36,77 @@ def expected_idat_bytes(width: int, height: int, depth: int, color_type: int, in
     return total
 
 
+class _InflatedCount:
+    """Counts the bytes a zlib stream fed in pieces inflates to, up to ``limit`` (nothing kept)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._inflater = zlib.decompressobj()
+
+    def feed(self, chunk: bytes) -> None:
+        while chunk and self.count < self.limit:
+            self.count += len(self._inflater.decompress(chunk, 1 << 20))
+            chunk = self._inflater.unconsumed_tail
+
+    def total(self) -> int:
+        if self.count < self.limit:
+            self.count += len(self._inflater.flush())
+        return self.count
+
+
+def _chunks(data: bytes):
+    """(type, body) of each chunk up to IEND."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        yield kind, data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IEND":
+            return
+
+
 def inflated_idat_bytes(data: bytes, limit: int) -> int | None:
     """Bytes the IDAT chunks of ``data`` inflate to, counted up to ``limit``; None when
     the chunk structure cannot be followed (Pillow's own checks then decide)."""
     if len(data) < 33 or data[12:16] != b"IHDR":
         return None
-    inflater = zlib.decompressobj()
-    count = 0
-    pos = 8
+    counter = _InflatedCount(limit)
     try:
-        while pos + 8 <= len(data) and count < limit:
-            length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-            body = data[pos + 8 : pos + 8 + length]
-            pos += 12 + length
+        for kind, body in _chunks(data):
             if kind == b"IDAT":
-                chunk = body
-                while chunk and count < limit:
-                    count += len(inflater.decompress(chunk, 1 << 20))
-                    chunk = inflater.unconsumed_tail
-            elif kind == b"IEND":
+                counter.feed(body)
+            if counter.count >= limit:
                 break
-        count += len(inflater.flush()) if count < limit else 0
+        return counter.total()
     except zlib.error:
         return None
-    return count
+
+
+def short_apng_frame(data: bytes) -> tuple[int, int, int] | None:
+    """(frame number from 1, bytes found, bytes declared) of the first APNG frame whose
+    fdAT data inflate to less than its fcTL size declares; None when all are complete (the
+    default image, in IDAT, is :func:`missing_rows`'s)."""
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        return None
+    depth, color_type, _, _, interlace = struct.unpack(">BBBBB", data[24:29])
+    frame, counter, expected = 0, None, 0
+    try:
+        for kind, body in _chunks(data):
+            if kind in (b"fcTL", b"IEND") and counter is not None and counter.total() < expected:
+                return frame, counter.count, expected
+            if kind == b"fcTL" and len(body) >= 12:
+                frame += 1
+                width, height = struct.unpack(">II", body[4:12])
+                expected = expected_idat_bytes(width, height, depth, color_type, interlace)
+                counter = _InflatedCount(expected)
+            elif kind == b"IDAT":
+                counter = None  # this frame is the default image
+            elif kind == b"fdAT" and counter is not None:
+                counter.feed(body[4:])  # (after the sequence number)
+    except zlib.error:
+        return None
+    return None
 
 
 def missing_rows(data: bytes) -> tuple[int, int] | None:

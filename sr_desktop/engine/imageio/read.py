@@ -31,6 +31,7 @@ from sr_desktop.engine.imageio.exif import (
 )
 from sr_desktop.engine.imageio.formats import READ_FORMATS
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.jpeg_scan import missing_units
 from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space
 from sr_desktop.engine.imageio.png_rows import missing_rows
@@ -200,10 +201,14 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         orientation = orientation_of(im.getexif())
         tiles = list(getattr(im, "tile", None) or ())
         im.load()  # full decode now: truncated or corrupt data raises here
-        _check_coverage(tiles, width, height, where)
+        check_coverage(tiles, width, height, where)
         if fmt == "PNG" and (short := missing_rows(data)) is not None:
             raise ImageReadError(
                 where, f"image data is truncated or corrupt ({short[0]} of {short[1]} bytes of pixel data)"
+            )
+        if fmt == "JPEG" and _ends_in_grey_fill(im) and (short := missing_units(data)) is not None:
+            raise ImageReadError(
+                where, f"image data is truncated or corrupt (scan data for {short[0]} of {short[1]} blocks)"
             )
         # Pillow turns TIFFs upright while loading and then drops their orientation tag,
         # so what is left in the EXIF is what remains to be applied to its pixels.
@@ -223,7 +228,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         if frames > 1:
             info["frames"] = frames
 
-        deep = _deep_layout(im, data)
+        deep = deep_layout(im, data)
         if deep is None:
             pixels, icc = _pixels_from_pillow(im, icc, where)
             pixels = apply_orientation(pixels, pending)
@@ -246,7 +251,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
     )
 
 
-def _check_coverage(tiles: list, width: int, height: int, where) -> None:
+def check_coverage(tiles: list, width: int, height: int, where) -> None:
     """Refuse a file whose data cover fewer pixels than its header declares.
 
     Pillow decodes a file as a list of tiles (strips, blocks); a header can claim a larger
@@ -277,7 +282,16 @@ def _check_coverage(tiles: list, width: int, height: int, where) -> None:
         )
 
 
-def _deep_layout(im, data: bytes) -> str | None:
+def _ends_in_grey_fill(im) -> bool:
+    """Whether a decoded JPEG may end in the uniform grey libjpeg puts where scan data is
+    missing (its last pixel is mid-grey): only then is the slower scan check worth running."""
+    if im.mode not in ("L", "RGB"):
+        return True  # (CMYK/YCCK fill is not one value; those files are rare)
+    corner = im.getpixel((im.width - 1, im.height - 1))
+    return all(value == 128 for value in (corner if isinstance(corner, tuple) else (corner,)))
+
+
+def deep_layout(im, data: bytes) -> str | None:
     """"LA", "RGB" or "RGBA" when the file stores 16-bit samples in a layout that Pillow
     would reduce to 8 bits (it has no 16-bit colour modes); None otherwise."""
     if im.format == "PNG" and data[12:16] == b"IHDR" and data[24] == 16:
@@ -295,15 +309,20 @@ def _deep_layout(im, data: bytes) -> str | None:
 def _decode_deep(
     data: bytes, layout: str, reduced: np.ndarray, orientation: int, where
 ) -> np.ndarray:
-    """Decode a 16-bit colour PNG/TIFF with OpenCV into upright RGB(A)/LA order.
-
-    ``reduced`` is Pillow's upright 8-bit decoding of the same file (the high bytes of the
-    samples). It is the reference that tells whether OpenCV already applied the
-    orientation (it does for TIFF) and guards against any other disagreement.
-    """
+    """Decode a 16-bit colour PNG/TIFF with OpenCV into upright RGB(A)/LA order."""
     import cv2
 
     arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    return deep_pixels(arr, layout, reduced, orientation, where)
+
+
+def deep_pixels(arr: np.ndarray | None, layout: str, reduced: np.ndarray, orientation: int, where) -> np.ndarray:
+    """OpenCV's 16-bit decoding ``arr`` (BGR order) of a picture as upright RGB(A)/LA.
+
+    ``reduced`` is Pillow's upright 8-bit decoding of the same picture (the high bytes of
+    the samples). It is the reference that tells whether OpenCV already applied the
+    orientation (it does for TIFF) and guards against any other disagreement.
+    """
     if arr is None or arr.dtype != np.uint16:
         raise ImageReadError(where, "image data is truncated or corrupt")
     if arr.ndim == 2:

@@ -1,4 +1,4 @@
-"""A TIFF encoder for H×W×C uint8/uint16 arrays (gray, gray+alpha, RGB, RGBA).
+"""A TIFF encoder for H×W×C uint8/uint16 arrays (gray, gray+alpha, RGB, RGBA), one page or several.
 
 Pillow has no 16-bit RGB(A) image mode, and OpenCV writes no metadata, so the engine
 writes TIFF itself: little-endian baseline TIFF, Deflate compression with the horizontal
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import BinaryIO
 
@@ -52,6 +53,35 @@ def encode_tiff(
     ``metadata.exif`` is an EXIF block (``Exif\\0\\0`` + TIFF structure); its descriptive
     IFD0 tags and its Exif/GPS sub-directories are merged into the TIFF's own directory.
     """
+    encode_tiff_pages(fh, [(pixels, metadata)], level)
+
+
+def encode_tiff_pages(
+    fh: BinaryIO, pages: Sequence[tuple[np.ndarray, FileMetadata]], level: int = 6
+) -> None:
+    """Write several pages (each as :func:`encode_tiff` takes it, own size, depth and
+    channels) as one multi-page TIFF: each directory points to the next."""
+    fh.write(b"II*\x00" + struct.pack("<I", 8))
+    position = 8
+    for index, (pixels, metadata) in enumerate(pages):
+        ifd, strips = _page(pixels, metadata, level)
+        directory = bytearray(ifd.tobytes(position))  # (strip offsets: after the directory)
+        end = position + len(directory) + sum(len(strip) for strip in strips)
+        pad = end & 1  # the next directory starts on a word boundary
+        if end + pad > _MAX_CLASSIC_TIFF:
+            raise TiffTooLarge("the compressed image is larger than 4 GB, too large for TIFF")
+        if index + 1 < len(pages):
+            (entries,) = struct.unpack_from("<H", directory, 0)
+            struct.pack_into("<I", directory, 2 + 12 * entries, end + pad)  # next IFD offset
+        fh.write(directory)
+        for strip in strips:
+            fh.write(strip)
+        fh.write(b"\x00" * pad)
+        position = end + pad
+
+
+def _page(pixels: np.ndarray, metadata: FileMetadata, level: int):
+    """The directory of one page (strip offsets relative to its end) and its strips."""
     from PIL import Image as PILImage
     from PIL import TiffImagePlugin, TiffTags
 
@@ -108,11 +138,4 @@ def encode_tiff(
         position += len(strip)
     put(273, tuple(offsets), long_)  # StripOffsets
     put(279, tuple(len(s) for s in strips), long_)  # StripByteCounts
-
-    directory = ifd.tobytes(8)
-    if 8 + len(directory) + position > _MAX_CLASSIC_TIFF:
-        raise TiffTooLarge("the compressed image is larger than 4 GB, too large for TIFF")
-    fh.write(b"II*\x00" + struct.pack("<I", 8))
-    fh.write(directory)
-    for strip in strips:
-        fh.write(strip)
+    return ifd, strips

@@ -203,6 +203,15 @@ def _metadata(image: Image, pixels: np.ndarray, options: SaveOptions) -> FileMet
     return FileMetadata(icc, exif, image.info.get("dpi"))
 
 
+def tiff_page(image: Image, options: SaveOptions) -> tuple[np.ndarray, FileMetadata]:
+    """The pixels and metadata a TIFF page of ``image`` is written with (depth kept;
+    16-bit gray+alpha as RGBA)."""
+    pixels = image.pixels
+    if pixels.dtype == np.uint16 and pixels.shape[2] == 2:
+        pixels = pixels[:, :, [0, 0, 0, 1]]
+    return pixels, _metadata(image, pixels, options)
+
+
 def _encode_gif(fh: BinaryIO, pixels8: np.ndarray) -> None:
     """GIF: 256 colours per image (Pillow's adaptive palette); alpha becomes one
     transparent colour (alpha < 128); no ICC/EXIF (GIF has no place for them)."""
@@ -218,11 +227,11 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
     from PIL import Image as PILImage
 
     pixels = image.pixels
-    if fmt in ("png", "tiff"):
-        if fmt == "tiff" and pixels.dtype == np.uint16 and pixels.shape[2] == 2:
-            pixels = pixels[:, :, [0, 0, 0, 1]]
-        metadata = _metadata(image, pixels, options)
-        (encode_png if fmt == "png" else encode_tiff)(fh, pixels, metadata, ZLIB_LEVEL)
+    if fmt == "tiff":
+        encode_tiff(fh, *tiff_page(image, options), ZLIB_LEVEL)
+        return
+    if fmt == "png":
+        encode_png(fh, pixels, _metadata(image, pixels, options), ZLIB_LEVEL)
         return
 
     pixels = to_uint8(pixels)

@@ -37,6 +37,7 @@ class AnimationResult:
     model: str
     variant: str | None = None
     frames: int = 0
+    tiles: int = 0  # over all frames
 
 
 def upscale_animation(
@@ -56,6 +57,7 @@ def upscale_animation(
     total = count * _STEPS_PER_FRAME
     out: list[Image] = []
     last = None
+    tiles = 0
     for index, frame in enumerate(animation.frames):
         check_cancel(cancel)
 
@@ -71,11 +73,12 @@ def upscale_animation(
 
         last = upscale.upscale_image(frame, options, progress=frame_progress, cancel=cancel, model=model)
         out.append(last.image)
+        tiles += last.tiles
     check_cancel(cancel)
     assert last is not None  # an Animation has at least two frames
     return AnimationResult(
         image=animation.with_frames(out), seconds=time.perf_counter() - start, device=last.device,
-        scale=last.scale, model=last.model, variant=last.variant, frames=count,
+        scale=last.scale, model=last.model, variant=last.variant, frames=count, tiles=tiles,
     )
 
 

@@ -116,6 +116,15 @@ class CompareView(PointerGestures, QWidget):
         sx, sy = self._content.set_result(as_layer(pixels), scale)
         self._set_scene_scale(sx, sy)
 
+    def show_frame(self, before, after=None) -> None:
+        """Another frame of an animation on both sides (layers or arrays of the sizes shown
+        now; ``after`` None keeps the after side): view, mode, split and region stay."""
+        content = self._content
+        content.original = as_layer(before)
+        if after is not None and content.result is not None:
+            content.result = as_layer(after)
+        self.update()
+
     def set_region_result(self, box: tuple, pixels: np.ndarray, scale: int) -> None:
         """Paste an upscaled region (h·scale × w·scale pixels) in place on the after side.
 

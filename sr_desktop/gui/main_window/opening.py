@@ -17,10 +17,11 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox, QWidget
 
+from sr_desktop.app.animation_jobs import OpenedAnimation, read_image_or_animation_job
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
-from sr_desktop.app.upscale_jobs import read_image_job
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.gui.compare.animation import with_frame_layers
 from sr_desktop.gui.main_window.display_runner import with_display_layer
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.filmstrip import Filmstrip
@@ -88,7 +89,7 @@ class ImageOpener:
         self.may_discard_result = may_discard_result
         self.show_image = show_image
         self.folder_dropped = folder_dropped
-        self.loader = JobQueue(parent, runner=with_display_layer(read_image_job))
+        self.loader = JobQueue(parent, runner=with_display_layer(with_frame_layers(read_image_or_animation_job)))
         self.loader.jobFinished.connect(self._on_loaded)
         self.loader.jobFailed.connect(self._on_failed)
         self.batch: OpenBatch | None = None  # the files of the last drop or Open
@@ -243,7 +244,7 @@ class ImageOpener:
         self.message_bar.clear()
         self.open_image(path)
 
-    def _on_loaded(self, job: Job, image: Image) -> None:
+    def _on_loaded(self, job: Job, item: Image | OpenedAnimation) -> None:
         if self.loader.pending is not None:
             return  # the user already asked for another file
         path = Path(job.options)
@@ -252,12 +253,19 @@ class ImageOpener:
         self.settings.set("last_dir", str(path.parent))
         self.rebuild_recent_menu()
         display, job.display = job.display, None
+        image = item.image if isinstance(item, OpenedAnimation) else item
         self.show_image(image, path.name, display)
+        if isinstance(item, OpenedAnimation) and self.session.image is image:
+            self.session.set_animation(item.animation, item.display_frames)
+            self.feedback.show_status(
+                f"{path.name}: animation of {len(item.animation.frames)} frames; "
+                "Upscale and Save keep every frame", 8000)
+            return
         frames = int(image.info.get("frames", 1) or 1)
-        if frames > 1:  # said, never silently dropped: the command line keeps every frame
+        if frames > 1:  # TIFF pages: said, never silently dropped; the command line keeps every page
             self.message_bar.show_message(
-                f"{path.name} has {frames} frames: the window shows and upscales the first one only. "
-                "Batch export (Ctrl+B) and `sr-desktop upscale` keep every frame.", level="info")
+                f"{path.name} has {frames} pages: the window shows and upscales the first one only. "
+                "Batch export (Ctrl+B) and `sr-desktop upscale` keep every page.", level="info")
 
     def _on_failed(self, job: Job, message: str) -> None:
         self.feedback.show_status("")

@@ -46,8 +46,19 @@ class ResultSaver:
 
     def suggested_result_path(self) -> Path:
         """``<input folder>/<stem>_<model>_x<scale>.<format>`` for the current result."""
+        return self.session.suggested_result_path(
+            self._default_format(), Path(self.settings.get("last_dir") or Path.home()))
+
+    def _default_format(self) -> str:
+        """The last format saved in, or for an animation the source's own format when the
+        last one cannot hold its frames."""
+        from sr_desktop.engine.imageio.animation import ANIMATION_FORMATS
+
         fmt = self.settings.get("save_format") or "png"
-        return self.session.suggested_result_path(fmt, Path(self.settings.get("last_dir") or Path.home()))
+        if getattr(self.session.result, "animation", None) is not None and fmt not in ANIMATION_FORMATS:
+            source = (self.session.image.source_format or "").lower() if self.session.image else ""
+            fmt = source if source in ANIMATION_FORMATS else "gif"
+        return fmt
 
     def save(self) -> Path | None:
         """Ctrl+S: save to the last Save As target, or ask where."""
@@ -64,7 +75,7 @@ class ResultSaver:
         from sr_desktop.engine.imageio import SaveOptions
 
         defaults = SaveOptions(
-            format=self.settings.get("save_format") or "png",
+            format=self._default_format(),
             quality=self.settings.get("save_quality"),
             keep_metadata=self.settings.get("keep_metadata"),
         )
@@ -76,8 +87,9 @@ class ResultSaver:
         return self.save_result(Path(path), options, overwrite=True)
 
     def save_result(self, path: Path, options=None, overwrite: bool = False) -> Path | None:
-        """Write the result with the engine's ``write_image``; errors go to the message bar."""
-        from sr_desktop.engine.imageio import write_image
+        """Write the result (every frame of an animated one) with the engine's ``write_any``;
+        errors go to the message bar."""
+        from sr_desktop.engine.pipeline.animation import write_any
 
         session = self.session
         if session.result is None:
@@ -86,7 +98,8 @@ class ResultSaver:
         image = session.image
         protect = (image.path,) if image is not None and image.path else ()
         try:
-            written = write_image(session.result.image, path, options, overwrite=overwrite, protect=protect)
+            item = getattr(session.result, "animation", None) or session.result.image
+            written = write_any(item, path, options, overwrite=overwrite, protect=protect)
         except SRDesktopError as exc:
             self.feedback.show_error(str(exc))
             return None

@@ -1,5 +1,6 @@
-"""Upscaling the session's image in the main window: whole image or one region, through
-the upscale queue; results go to the compare view and into the session."""
+"""Upscaling the session's image in the main window: whole image (every frame of an
+animation) or one region, through the upscale queue; results go to the compare view and
+into the session."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
+from sr_desktop.app.animation_jobs import AnimationJob
 from sr_desktop.app.jobs import Job, JobRunner
 from sr_desktop.app.session import Session
 from sr_desktop.app.upscale_jobs import run_upscale_job
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.gui.compare.animation import FramePlayer, with_frame_layers
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.main_window.display_runner import with_display_layer
 from sr_desktop.gui.main_window.feedback import Feedback
@@ -41,7 +44,9 @@ class Upscaler(QObject):
         self.feedback = feedback
         self.on_result = on_result
         self.on_region_result = on_region_result
-        self.queue = JobQueue(parent, runner=with_display_layer(runner or run_upscale_job))
+        self.queue = JobQueue(parent, runner=with_display_layer(with_frame_layers(runner or run_upscale_job)))
+        #: plays an animated image in the compare view, before and after in sync
+        self.player = FramePlayer(compare, session)
         self.queue.jobFinished.connect(self._on_finished)
         self.queue.jobFailed.connect(lambda _job, message: self.feedback.show_error(message))
         self.queue.jobCancelled.connect(
@@ -73,6 +78,8 @@ class Upscaler(QObject):
         except SRDesktopError as exc:
             self.feedback.show_error(str(exc))
             return None
+        if box is None and self.session.animation is not None:  # every frame
+            return self.queue.submit(AnimationJob(image, options, box, animation=self.session.animation))
         return self.queue.submit(Job(image, options, box))
 
     def _on_finished(self, job: Job, result) -> None:
