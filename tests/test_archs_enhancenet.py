@@ -10,21 +10,19 @@ computed pixel by pixel. Tiny configurations: 8 features, 2 blocks, 7-10 px inpu
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image as PILImage
 from test_archs_residual import Weights, conv
 
-from sr_desktop.cli.main import main
 from sr_desktop.engine.models.archs import UnsupportedStateDict, detect_architecture
 from sr_desktop.engine.models.archs.enhancenet import RELEASE_MEAN, EnhanceNet, legacy_bicubic_matrix
 from sr_desktop.engine.models.custom import ArchModel
 from sr_desktop.engine.pipeline.tiling import run_tiled
+from tests.cli_checkpoints import add_checkpoint, bench_waves, upscale_random
 
 
 def keys(d: float, a: float = -0.75) -> float:
@@ -171,24 +169,9 @@ def test_enhancenet_checkpoint_add_upscale_bench(tmp_path, capsys):
             sd[key] = sd[key] * 0.1
     path = tmp_path / "enhancenet-tiny.pth"
     torch.save(dict(sd), path)
-    assert main(["models", "add", str(path), "--name", "tiny enhancenet", "--json"]) == 0
-    added = json.loads(capsys.readouterr().out)
+    added = add_checkpoint(path, "tiny enhancenet", capsys)
     assert added["arch"] == "EnhanceNet" and added["scales"] == [4]
-    src = tmp_path / "in.png"
-    PILImage.fromarray(np.random.default_rng(2).integers(0, 256, (9, 7, 3), dtype=np.uint8)).save(src)
-    out = tmp_path / "out.png"
-    assert main(["upscale", str(src), "-o", str(out), "--model", added["id"], "-q"]) == 0
-    assert np.asarray(PILImage.open(out)).shape == (36, 28, 3)
-
-    data = tmp_path / "set"
-    data.mkdir()
-    y, x = np.mgrid[0:32, 0:36]
-    hr = np.stack([128 + 80 * np.sin(x / 4.0), 128 + 80 * np.cos(y / 5.0), 100 + 50 * np.sin((x - y) / 6.0)], 2)
-    PILImage.fromarray(np.clip(hr, 0, 255).astype(np.uint8)).save(data / "a.png")
-    report = tmp_path / "bench.json"
-    assert main(["bench", "--dataset", str(data), "--model", added["id"], "--scale", "4", "--device", "cpu",
-                 "--json", str(report), "--quiet"]) == 0
-    result = json.loads(report.read_text())["models"][0]
-    assert result["model"] == added["id"] and len(result["images"]) == 1
+    assert upscale_random(added["id"], tmp_path, (9, 7), seed=2) == (36, 28, 3)
+    result = bench_waves(added["id"], tmp_path, 4, (32, 36))
     # near a bicubic upscale of smooth waves (shifted by the release's corner-aligned grid)
     assert 21 < result["psnr_y"] < 26, result["psnr_y"]  # measured 23.16 dB

@@ -10,21 +10,18 @@ over the bicubic upscale) and the release's conventions (reflection-padded 3×3 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image as PILImage
 from test_archs_residual import Weights
 
-from sr_desktop.cli.main import main
 from sr_desktop.engine.models.arch_model import matlab_bicubic
 from sr_desktop.engine.models.archs import UnsupportedStateDict, detect_architecture, unwrap_state_dict
 from sr_desktop.engine.models.archs.prosr import ProSR
 from sr_desktop.engine.models.custom import ArchModel
 from sr_desktop.engine.pipeline.tiling import run_tiled
+from tests.cli_checkpoints import add_checkpoint, bench_waves, upscale_random
 
 MEAN = torch.tensor([0.4488, 0.4371, 0.4040]).view(1, 3, 1, 1)
 
@@ -180,24 +177,9 @@ def test_prosr_checkpoint_add_upscale_bench(tmp_path, capsys):
             sd[key] = sd[key] * 0.1
     path = tmp_path / "proSR_x8-tiny.pth"
     torch.save({"class_name": "ProSR", "state_dict": dict(sd)}, path)
-    assert main(["models", "add", str(path), "--name", "tiny prosr", "--json"]) == 0
-    added = json.loads(capsys.readouterr().out)
+    added = add_checkpoint(path, "tiny prosr", capsys)
     assert added["arch"] == "ProSR" and added["scales"] == [2, 4, 8]
-    src = tmp_path / "in.png"
-    PILImage.fromarray(np.random.default_rng(2).integers(0, 256, (9, 7, 3), dtype=np.uint8)).save(src)
     for scale in (2, 8):
-        out = tmp_path / f"out{scale}.png"
-        assert main(["upscale", str(src), "-o", str(out), "--model", added["id"], "--scale", str(scale), "-q"]) == 0
-        assert np.asarray(PILImage.open(out)).shape == (9 * scale, 7 * scale, 3)
-
-    data = tmp_path / "set"
-    data.mkdir()
-    y, x = np.mgrid[0:32, 0:36]
-    hr = np.stack([128 + 80 * np.sin(x / 4.0), 128 + 80 * np.cos(y / 5.0), 100 + 50 * np.sin((x - y) / 6.0)], 2)
-    PILImage.fromarray(np.clip(hr, 0, 255).astype(np.uint8)).save(data / "a.png")
-    report = tmp_path / "bench.json"
-    assert main(["bench", "--dataset", str(data), "--model", added["id"], "--scale", "4", "--device", "cpu",
-                 "--json", str(report), "--quiet"]) == 0
-    result = json.loads(report.read_text())["models"][0]
-    assert result["model"] == added["id"] and len(result["images"]) == 1
+        assert upscale_random(added["id"], tmp_path, (9, 7), seed=2, scale=scale) == (9 * scale, 7 * scale, 3)
+    result = bench_waves(added["id"], tmp_path, 4, (32, 36))
     assert 45 < result["psnr_y"] < 55, result["psnr_y"]  # measured 50.98 dB (about the bicubic upscale)

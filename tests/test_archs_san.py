@@ -10,22 +10,20 @@ own tensor names. Tiny configurations: 8 features, 2 groups of 2 blocks, 10-12 p
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image as PILImage
 from test_archs_residual import DIV2K_MEAN, Weights, conv, sub_pixel_stages
 
-from sr_desktop.cli.main import main
 from sr_desktop.engine.models.archs import UnsupportedStateDict, detect_architecture
 from sr_desktop.engine.models.archs.attention import softmax_attention
 from sr_desktop.engine.models.archs.san import SAN, covariance_sqrt
 from sr_desktop.engine.models.custom import ArchModel
 from sr_desktop.engine.pipeline.tiling import run_tiled
+from tests.cli_checkpoints import add_checkpoint, bench_waves, upscale_random
 
 STAGES = {2: [2], 3: [3], 4: [2, 2], 8: [2, 2, 2]}
 
@@ -212,24 +210,9 @@ def test_san_checkpoint_add_upscale_bench(tmp_path, capsys):
             sd[key] = sd[key] * 0.2
     path = tmp_path / "SAN_BIX2-tiny.pt"
     torch.save(dict(sd), path)
-    assert main(["models", "add", str(path), "--name", "tiny san", "--json"]) == 0
-    added = json.loads(capsys.readouterr().out)
+    added = add_checkpoint(path, "tiny san", capsys)
     assert added["arch"] == "SAN" and added["scales"] == [2]
-    src = tmp_path / "in.png"
-    PILImage.fromarray(np.random.default_rng(5).integers(0, 256, (11, 13, 3), dtype=np.uint8)).save(src)
-    out = tmp_path / "out.png"
-    assert main(["upscale", str(src), "-o", str(out), "--model", added["id"], "-q"]) == 0
-    assert np.asarray(PILImage.open(out)).shape == (22, 26, 3)
-
-    data = tmp_path / "set"
-    data.mkdir()
-    y, x = np.mgrid[0:24, 0:28]
-    hr = np.stack([128 + 80 * np.sin(x / 4.0), 128 + 80 * np.cos(y / 5.0), 100 + 50 * np.sin((x - y) / 6.0)], 2)
-    PILImage.fromarray(np.clip(hr, 0, 255).astype(np.uint8)).save(data / "a.png")
-    report = tmp_path / "bench.json"
-    assert main(["bench", "--dataset", str(data), "--model", added["id"], "--scale", "2", "--device", "cpu",
-                 "--json", str(report), "--quiet"]) == 0
-    result = json.loads(report.read_text())["models"][0]
-    assert result["model"] == added["id"] and len(result["images"]) == 1
+    assert upscale_random(added["id"], tmp_path, (11, 13), seed=5) == (22, 26, 3)
+    result = bench_waves(added["id"], tmp_path, 2, (24, 28))
     # small weights: about the DIV2K mean colour, as the tiny EDSR of test_archs_residual.py
     assert 17 < result["psnr_y"] < 20, result["psnr_y"]  # measured 18.48 dB
