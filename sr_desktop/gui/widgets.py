@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QRect, Qt
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class WrapLabel(QLabel):
@@ -78,3 +87,15 @@ def tight_column(owner: QWidget) -> QVBoxLayout:
     layout.setContentsMargins(6, 4, 6, 6)
     layout.setSpacing(4)
     return layout
+
+
+def with_browse_button(edit: QLineEdit, slot) -> QWidget:
+    """`edit` with a "Browse…" button on its right that calls `slot` (a form row's field)."""
+    row = QWidget()
+    box = QHBoxLayout(row)
+    box.setContentsMargins(0, 0, 0, 0)
+    box.addWidget(edit, 1)
+    button = QPushButton("Browse…")
+    button.clicked.connect(slot)
+    box.addWidget(button)
+    return row

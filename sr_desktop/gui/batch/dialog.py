@@ -45,6 +45,7 @@ from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.base import ModelSpec
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_picker import ModelPicker
+from sr_desktop.gui.widgets import with_browse_button
 from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
@@ -165,8 +166,8 @@ class BatchDialog(QDialog):
             lambda _i: self.cluster_edit.setEnabled(self.run_on_combo.currentData() == ADDRESS))
 
         form = QFormLayout()
-        form.addRow("Input folder", self._with_browse(self.input_edit, self._browse_input))
-        form.addRow("Output folder", self._with_browse(self.output_edit, self._browse_output))
+        form.addRow("Input folder", with_browse_button(self.input_edit, self._browse_input))
+        form.addRow("Output folder", with_browse_button(self.output_edit, self._browse_output))
         folder_checks = QWidget()  # side by side: the dialog must fit a 1366×768 screen
         checks_row = QHBoxLayout(folder_checks)
         checks_row.setContentsMargins(0, 0, 0, 0)
@@ -196,7 +197,7 @@ class BatchDialog(QDialog):
         # -- progress ----------------------------------------------------------------
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("batchProgress")
-        self.progress_bar.setFormat("%v / %m files")
+        self.progress_bar.setFormat("no files yet")  # "0 / 100 files" before a run counted any
         self.progress_bar.setValue(0)
         self.progress_bar.setAccessibleName("Files done")
         self.status_label = QLabel("Choose the folders and press Start.")
@@ -262,17 +263,6 @@ class BatchDialog(QDialog):
     def _suggest_output(input_dir: str) -> str:
         path = Path(input_dir)
         return str(path.parent / f"{path.name}_upscaled")
-
-    @staticmethod
-    def _with_browse(edit: QLineEdit, slot) -> QWidget:
-        row = QWidget()
-        box = QHBoxLayout(row)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(edit, 1)
-        button = QPushButton("Browse…")
-        button.clicked.connect(slot)
-        box.addWidget(button)
-        return row
 
     def _browse_input(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Input folder", self.input_edit.text())
@@ -342,6 +332,8 @@ class BatchDialog(QDialog):
         self.result = None
         self.summary_label.clear()
         self.progress_bar.setValue(0)
+        self.progress_bar.setMaximum(0)  # busy until the plan counts the files
+        self.progress_bar.setFormat("%v / %m files")
         self.open_output_button.setEnabled(False)
         self.open_report_button.setEnabled(False)
         self.status_label.setText("Starting…")

@@ -41,16 +41,15 @@ from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.base import ModelSpec
 from sr_desktop.engine.training import TrainOptions
-from sr_desktop.gui.batch.dialog import BatchDialog
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
+from sr_desktop.gui.widgets import with_browse_button
 from sr_desktop.gui.worker import JobQueue
 
 FROM_SCRATCH = "(from scratch)"
 DEGRADATIONS = ("bicubic", "realesrgan", "kernel:")
 PREVIEW_SIDE = 200
 #: a line edit with a Browse… button, as the batch dialog makes it
-_with_browse = BatchDialog._with_browse
 
 
 class TrainDialog(QDialog):
@@ -112,9 +111,9 @@ class TrainDialog(QDialog):
 
         self.options_box = QGroupBox("Run")
         form = QFormLayout(self.options_box)
-        form.addRow("Data", _with_browse(self.data_edit, lambda: self._browse_folder(self.data_edit)))
-        form.addRow("Validation", _with_browse(self.val_edit, lambda: self._browse_folder(self.val_edit)))
-        form.addRow("Run folder", _with_browse(self.out_edit, lambda: self._browse_folder(self.out_edit)))
+        form.addRow("Data", with_browse_button(self.data_edit, lambda: self._browse_folder(self.data_edit)))
+        form.addRow("Validation", with_browse_button(self.val_edit, lambda: self._browse_folder(self.val_edit)))
+        form.addRow("Run folder", with_browse_button(self.out_edit, lambda: self._browse_folder(self.out_edit)))
         form.addRow("Architecture", self.arch_combo)
         form.addRow("Scale", self.scale_spin)
         form.addRow("Degradation", self.degradation_combo)
