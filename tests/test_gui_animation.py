@@ -90,6 +90,11 @@ def test_animation_plays_in_sync_and_saves_every_frame(qtbot, window, tmp_path):
     paused_at = player.index
     qtbot.wait(300)
     assert player.index == paused_at
+    assert window.play_action.shortcut().toString() == "K"  # View ▸ Play / pause animation
+    window.play_action.trigger()
+    assert player.is_playing()
+    window.play_action.trigger()
+    assert not player.is_playing()
 
     out = tmp_path / "out.gif"
     assert window.save_result(out, SaveOptions(format="gif")) == out
@@ -111,6 +116,8 @@ def test_opening_a_still_image_stops_and_hides_the_player(qtbot, window, tmp_pat
     qtbot.waitUntil(lambda: window.session.image is not None and window.session.image.width == 30, timeout=20000)
     player = window.upscaler.player
     assert player.frame_count == 0 and not player.is_playing() and not player.bar.isVisible()
+    window.play_action.trigger()  # K on a still image does nothing
+    assert not player.is_playing()
 
 
 def test_frame_timing_and_progress_text():
@@ -142,3 +149,15 @@ def test_the_animation_job_cancels_and_refuses_per_image_models(tmp_path):
     zssr = AnimationJob(anim.frames[0], UpscaleOptions(model="zssr", scale=2), animation=anim)
     with pytest.raises(SRDesktopError, match="not the 3 frames"):
         run_animation_job(zssr, lambda info: None, CancelToken())
+
+
+def test_zssr_with_a_kernel_on_an_animation_is_refused_not_first_frame_only(qtbot, window, tmp_path):
+    """The Blur kernel panel's ZSSR / MAP-SR actions train on one image: on an animation they
+    are refused with one line instead of upscaling the first frame and dropping the rest."""
+    assert window.open_paths([_gif(tmp_path / "anim.gif")])
+    qtbot.waitUntil(lambda: window.upscaler.player.frame_count == 3, timeout=20000)
+    kernel = np.zeros((13, 13), np.float32)
+    kernel[6, 6] = 1.0
+    assert window.kernel_tools.upscale_with_kernel(kernel, 2) is None
+    assert "not the 3 frames of an animation" in window.last_error
+    assert window.session.result is None

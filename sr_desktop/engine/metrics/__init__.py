@@ -7,6 +7,8 @@ Modules:
     maps            displayable RGB maps: ``difference_map``, ``ssim_display_map``, ``gradient_map``
     noref           ``sharpness`` and ``consistency`` for images without ground truth
     niqe            ``niqe`` (Mittal et al. 2013, MATLAB's algorithm): no-reference naturalness
+    perceptual      ``load_perceptual``: LPIPS / DISTS from the user's weight files (`lpips`,
+                    `dists`, on `vgg16`; files checked by `weight_files`); ``PI_REFUSAL``
     degradation     ``Degradation`` (bicubic | kernel), ``parse_degradation``, ``degrade_uint8``
     upscalers       what is evaluated: ``MatlabBicubic``, ``EngineUpscaler``, ``FunctionUpscaler``
     evaluate        ``score_pair``, ``evaluate_image``, ``evaluate_dataset``, ``evaluate_models``

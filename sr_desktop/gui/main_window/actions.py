@@ -35,6 +35,7 @@ class ActionTarget(Protocol):
     def set_region_tool(self, on: bool) -> None: ...
     def set_compare_mode(self, mode: str) -> None: ...
     def show_shortcuts(self): ...
+    def toggle_animation(self) -> None: ...
 
 
 def make_action(window, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -105,6 +106,8 @@ def build_actions(w: ActionTarget) -> None:
                        "One image with a divider to drag (Ctrl+Alt+S)")
     w.side_action = a("Side &by side", lambda: w.set_compare_mode("side_by_side"), "Ctrl+Alt+B",
                       "Before and after next to each other (Ctrl+Alt+B)")
+    w.play_action = a("&Play / pause animation", w.toggle_animation, "K",
+                      "Play or pause an animated image, before and after in sync (K)")
     w.shortcuts_action = a("&Keyboard shortcuts", w.show_shortcuts, "F1",
                            "Every keyboard shortcut of the window (F1)")
     for action in (w.split_action, w.side_action):
@@ -138,6 +141,7 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
     view.addAction(w.split_action)
     view.addAction(w.side_action)
     view.addAction(w.region_tool_action)
+    view.addAction(w.play_action)
     view.addSeparator()
     view.addAction(w.fit_action)
     for action in (*w.zoom_actions, w.zoom_in_action, w.zoom_out_action):

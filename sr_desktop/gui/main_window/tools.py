@@ -175,6 +175,11 @@ class KernelTools:
         if self.session.image is None:
             self.feedback.show_error("Open an image first.", level="info")
             return None
+        frames = len(getattr(self.session.animation, "frames", ()) or ())
+        if frames > 1:  # not the first frame alone, silently: the animation's other frames would be lost
+            self.feedback.show_error(f"{model} trains on one image: it upscales still images, not the "
+                                     f"{frames} frames of an animation")
+            return None
         options = UpscaleOptions(
             model=model, scale=int(scale), kernel=kernel, device=self.picker.device(),
             variant=None if variant == "default" else variant,

@@ -405,6 +405,10 @@ class MainWindow(QMainWindow):
         """ZSSR with ``kernel`` through the upscale queue."""
         return self.kernel_tools.upscale_with_kernel(kernel, scale, variant)
 
+    def toggle_animation(self) -> None:
+        """View ▸ Play / pause animation (K): nothing when the image is not animated."""
+        self.upscaler.player.toggle()
+
     # ================================================================ jobs (Upscaler)
     def start_upscale(self) -> Job | None:
         """Upscale the whole image with the picked options (queued if a job runs)."""
