@@ -38,8 +38,11 @@ def test_every_literature_row_has_its_paper_and_published_numbers():
         spec = specs[model_id]
         assert spec.group == "literature" and spec.kind == "feedforward"
         assert spec.paper and 2014 <= spec.year <= 2020 and spec.description
-        assert not spec.installed and spec.needs_weights and spec.status == "needs weights"
-        assert spec.install_command == "sr-desktop models add FILE"
+        if spec.trained:  # weights trained for this project ship with it (test_literature_weights.py)
+            assert spec.installed and spec.status == "installed" and spec.install_command is None
+        else:
+            assert not spec.installed and spec.needs_weights and spec.status == "needs weights"
+            assert spec.install_command == "sr-desktop models add FILE"
         set14 = SET14_ONLY.get(model_id, expected)
         for scale, value, beside in zip((2, 3, 4), expected, set14, strict=True):
             got = spec.published.get(f"x{scale}", {})
@@ -84,8 +87,9 @@ def test_models_json_and_table_show_the_group(capsys):
     vdsr = entries["vdsr"]
     assert vdsr["group"] == "literature" and vdsr["year"] == 2016 and "Kim" in vdsr["paper"]
     assert vdsr["published"]["x2"] == {"Set5": 37.53, "Set14": 33.03}
-    assert vdsr["status"] == "needs weights" and vdsr["installed"] is False
     assert "Kim et al." in vdsr["published"]["source"] and vdsr["published"]["checked"].startswith("checked")
+    rcan = entries["rcan"]  # no weights ship for RCAN
+    assert rcan["status"] == "needs weights" and rcan["installed"] is False and rcan["trained"] == {}
     assert entries["realesrgan-x4plus"]["group"] == "" and entries["bicubic"]["status"] == "installed"
     assert main(["models"]) == 0
     out = capsys.readouterr().out
@@ -93,6 +97,8 @@ def test_models_json_and_table_show_the_group(capsys):
     assert "SET5 x2/x3/x4" in section
     line = next(row for row in section.splitlines() if row.startswith("vdsr "))
     assert "2016" in line and "37.53/33.66/31.35" in line and "33.03/29.77/28.01" in line
+    line = next(row for row in section.splitlines() if row.startswith("rcan "))
+    assert "2018" in line and "38.27/34.74/32.63" in line and "34.12/30.65/28.87" in line
     assert line.endswith("needs weights: sr-desktop models add FILE")
     espcn = next(row for row in section.splitlines() if row.startswith("espcn "))
     assert "-/32.55/-" in espcn
@@ -102,7 +108,7 @@ def test_models_json_and_table_show_the_group(capsys):
 def test_upscale_with_a_model_that_needs_weights_is_one_line(tmp_path, capsys):
     src = tmp_path / "in.png"
     PILImage.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(src)
-    for model_id in ("srcnn", "rcan"):
+    for model_id in ("san", "rcan"):
         assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", model_id]) == 2
         err = capsys.readouterr().err
         assert err == (f"sr-desktop: error: {model_id} needs weights: add a checkpoint with "
@@ -143,20 +149,23 @@ def test_picker_lists_the_literature_disabled_under_its_heading(qtbot, tmp_path)
     texts = [items.item(row).text() for row in range(items.rowCount())]
     heading = texts.index(LITERATURE_HEADING)
     assert not items.item(heading).isEnabled() and not items.item(heading).isSelectable()
-    assert texts[heading + 1:] == [f"{s.name} ({s.year})  — needs weights"
-                                   for s in registry.list_literature_models()]
+    literature = registry.list_literature_models()
+    assert texts[heading + 1:] == [
+        f"{s.name} ({s.year})" + ("" if s.trained else "  — needs weights")
+        + ("  — training incomplete" if s.trained and "training incomplete" in s.tags else "") for s in literature]
+    shipped = {s.id for s in literature if s.trained}
     for model_id in SET5:
         item = picker.item_for(model_id)
-        assert item is not None and not item.isEnabled()
-        assert "sr-desktop models add FILE" in item.toolTip()
+        assert item is not None and item.isEnabled() == (model_id in shipped)
+        assert "sr-desktop models add FILE" in item.toolTip() or model_id in shipped
         # SPSR publishes no PSNR (a perceptual method): its tooltip has no PSNR line
         numbers = any(v is not None for v in SET5[model_id] + SET14_ONLY.get(model_id, ()))
         assert ("Published PSNR" in item.toolTip()) == numbers
-        assert not picker.set_model_id(model_id)
+        assert picker.set_model_id(model_id) == (model_id in shipped)
     assert "CVPR 2016" in picker.item_for("vdsr").toolTip() and "37.53" in picker.item_for("vdsr").toolTip()
     assert picker.spec() is not None and picker.spec().installed  # the default is a runnable model
     assert picker.set_model_id("bicubic") and picker.model_id() == "bicubic"
-    assert not {m for m, _ in installed_models()} & set(SET5)  # the leaderboard offers none of them
+    assert {m for m, _ in installed_models()} & set(SET5) == shipped  # the leaderboard offers the shipped ones
 
     picker.resize(480, 160)
     picker.show()

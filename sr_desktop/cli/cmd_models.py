@@ -9,6 +9,7 @@ from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
 from sr_desktop.engine.models.base import LITERATURE
 from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.models.literature import INCOMPLETE_TAG, measured_psnr
 
 
 def add_parser(subparsers) -> None:
@@ -52,18 +53,35 @@ def _columns(rows: list[tuple[str, ...]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
 
 
-def _psnr(spec, dataset: str) -> str:
-    """Published PSNR on `dataset` at ×2/×3/×4 (``-`` where the paper gives none)."""
-    values = [spec.published.get(f"x{k}", {}).get(dataset) for k in (2, 3, 4)]
+def _psnr(values) -> str:
+    """PSNR at ×2/×3/×4 as ``a/b/c`` (``-`` where there is no number)."""
     return "/".join(f"{v:.2f}" if isinstance(v, (int, float)) else "-" for v in values)
 
 
+def _published(spec, dataset: str) -> str:
+    return _psnr(spec.published.get(f"x{k}", {}).get(dataset) for k in (2, 3, 4))
+
+
+def _measured(spec, dataset: str) -> str:
+    if not spec.trained:
+        return ""
+    return _psnr(measured_psnr(spec, dataset, k) for k in (2, 3, 4))
+
+
+def _literature_status(spec) -> str:
+    if not spec.installed:
+        return f"{spec.status}: {spec.install_command}"
+    scales = ",".join(f"x{k}" for k in spec.scales)
+    return f"installed {scales}" + (f", {INCOMPLETE_TAG}" if INCOMPLETE_TAG in spec.tags else "")
+
+
 def _literature_table(specs) -> str:
-    rows = [("ID", "NAME", "YEAR", "SET5 x2/x3/x4", "SET14 x2/x3/x4", "STATUS")]
+    rows = [("ID", "NAME", "YEAR", "SET5 x2/x3/x4", "HERE", "SET14 x2/x3/x4", "HERE", "STATUS")]
     for s in specs:
-        status = s.status if s.installed else f"{s.status}: {s.install_command}"
-        rows.append((s.id, s.name, str(s.year or ""), _psnr(s, "Set5"), _psnr(s, "Set14"), status))
-    return "\n".join(["Literature (published PSNR, dB, Y channel; papers in `models --json`)",
+        rows.append((s.id, s.name, str(s.year or ""), _published(s, "Set5"), _measured(s, "Set5"),
+                     _published(s, "Set14"), _measured(s, "Set14"), _literature_status(s)))
+    return "\n".join(["Literature (PSNR, dB, Y channel: published, and HERE = measured with `sr-desktop bench` "
+                      "for the weights that ship; papers and training in `models --json`)",
                       *_columns(rows)])
 
 

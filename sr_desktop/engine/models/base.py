@@ -55,13 +55,18 @@ class ModelSpec:
     group: str = ""
     paper: str = ""
     year: int | None = None
+    #: literature weights trained for this project and shipped under ``models/``, by scale
+    #: (``"3"``): file, sha256, data, iterations, measured Set5/Set14, ``incomplete``
+    #: (`engine.models.literature`); empty when none ship
+    trained: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kind = ModelKind.parse(self.kind)
 
     @property
     def needs_weights(self) -> bool:
-        """True for a literature entry whose weights are not here (not runnable yet)."""
+        """True for a literature entry whose weights are not here (not runnable yet): none
+        ship with the app, or a shipped file is missing."""
         return self.group == LITERATURE and not self.installed
 
     @property
@@ -97,6 +102,7 @@ class ModelSpec:
             "group": self.group,
             "paper": self.paper,
             "year": self.year,
+            "trained": self.trained,
             "status": self.status,
         }
 

@@ -325,10 +325,11 @@ def _load_any(path: str | os.PathLike, model_id: str,
     return _load_torch(path, model_id, scale)
 
 
-def load_model_file(path: str | os.PathLike) -> SRModel:
-    """Load a model file without registering it (``.pth``/``.safetensors``/ncnn pair)."""
+def load_model_file(path: str | os.PathLike, scale: int | None = None, model_id: str | None = None) -> SRModel:
+    """Load a model file without registering it (``.pth``/``.safetensors``/ncnn pair), at
+    `scale` (None: the scale detected in it) under `model_id` (default: from the file name)."""
     path = Path(path)
-    return _load_any(path, "custom-" + _slug(path.stem))
+    return _load_any(path, model_id or "custom-" + _slug(path.stem), scale=scale)
 
 
 def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
-from sr_desktop.engine.models.base import ModelSpec, SRModel
+from sr_desktop.engine.models.base import LITERATURE, ModelSpec, SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import get_model_spec, model_files, not_installed_message, variants_at
 
@@ -73,6 +73,12 @@ def load_model(model_id: str, scale: int | None = None, variant: str | None = No
         from sr_desktop.engine.models import custom
 
         return custom.load_custom_model(spec, scale=scale, variant=variant)
+    if spec.group == LITERATURE:
+        if not spec.trained:
+            raise ModelError(not_installed_message(spec))
+        from sr_desktop.engine.models.literature import load_literature_model
+
+        return load_literature_model(spec, scale=scale, variant=variant)
     return _LOADERS[spec.kind](spec, scale, variant, **options)
 
 

@@ -6,9 +6,11 @@ imported. A spec whose package is missing has ``installed=False`` and the ``pip 
 command that fixes it.
 
 Rows with ``"group": "literature"`` are the SR literature's architectures (SRCNN … RCAN)
-with their paper, year and published PSNR. They ship no weights: ``installed=False``, status
-"needs weights", and the way to get them is ``sr-desktop models add FILE`` (which makes a
-custom model of the checkpoint).
+with their paper, year and published PSNR. Those trained for this project ship their weights
+in ``models/literature/`` (the row's ``"trained"`` block, `engine.models.literature`) and run
+at their trained scales; the others are ``installed=False``, status "needs weights", and the
+way to get them is ``sr-desktop models add FILE`` (which makes a custom model of the
+checkpoint).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.models import literature
 from sr_desktop.engine.models.base import ADD_WEIGHTS_COMMAND, LITERATURE, ModelSpec
 from sr_desktop.engine.models.kinds import ModelKind
 
@@ -87,7 +90,7 @@ def not_installed_message(spec: ModelSpec) -> str:
 
 def _is_installed(spec: ModelSpec) -> bool:
     if spec.group == LITERATURE:
-        return False  # no weights ship with the app (a user's checkpoint is a custom model)
+        return literature.weights_present(spec.trained)  # a user's checkpoint is a custom model
     if spec.kind == ModelKind.PER_IMAGE:
         return True  # trained or solved on each image by the engine itself: nothing to install
     module = spec.source.get("module")
@@ -101,15 +104,19 @@ def _is_installed(spec: ModelSpec) -> bool:
 
 
 def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
+    trained = dict(entry.get("trained", {}))
+    tags = list(entry.get("tags", []))
+    if literature.is_incomplete(trained):
+        tags.append(literature.INCOMPLETE_TAG)
     spec = ModelSpec(
         id=entry["id"],
         name=entry["name"],
         arch=entry["arch"],
-        scales=[int(s) for s in entry["scales"]],
+        scales=literature.trained_scales(trained) or [int(s) for s in entry["scales"]],
         kind=ModelKind.parse(entry.get("kind", ModelKind.FEEDFORWARD)),
         variants=list(entry.get("variants", ["default"])),
         default_variant=entry.get("default_variant", "default"),
-        tags=list(entry.get("tags", [])),
+        tags=tags,
         description=entry.get("description", ""),
         license=entry.get("license", ""),
         source=dict(entry.get("source", {})),
@@ -118,6 +125,7 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         group=entry.get("group", ""),
         paper=entry.get("paper", ""),
         year=int(entry["year"]) if entry.get("year") else None,
+        trained=trained,
     )
     spec.installed = _is_installed(spec)
     spec.install_command = None if spec.installed else install_command(spec)

@@ -19,6 +19,12 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 2
 
 
+def clear_model_cache() -> None:
+    """Forget every loaded model (the next `get_model` loads from the files again)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
 def get_model(
     model_id: str,
     scale: int,

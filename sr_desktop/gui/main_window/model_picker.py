@@ -9,6 +9,8 @@ paper, year and published PSNR in the tooltip.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -31,6 +33,7 @@ from sr_desktop.engine.core.options import (
     parse_tile,
 )
 from sr_desktop.engine.models.base import LITERATURE, ModelSpec
+from sr_desktop.engine.models.literature import INCOMPLETE_TAG, measured_psnr, trained_scales
 from sr_desktop.gui.widgets import WrapLabel
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
@@ -57,7 +60,9 @@ LITERATURE_HEADING = "Literature"
 def _entry_text(spec: ModelSpec) -> str:
     if spec.group == LITERATURE:
         text = f"{spec.name} ({spec.year})" if spec.year else spec.name
-        return text + ("  — needs weights" if spec.needs_weights else "")
+        if spec.needs_weights:
+            return text + "  — needs weights"
+        return text + (f"  — {INCOMPLETE_TAG}" if INCOMPLETE_TAG in spec.tags else "")
     tags = f"  [{', '.join(spec.tags)}]" if spec.tags else ""
     text = f"{spec.name}{tags}"
     if not spec.installed:
@@ -65,14 +70,35 @@ def _entry_text(spec: ModelSpec) -> str:
     return text
 
 
-def _published_lines(spec: ModelSpec) -> list[str]:
-    """'Set5 ×2 37.53 dB · …' lines from the published numbers."""
+def _psnr_lines(psnr: Callable[[str, int], float | None]) -> list[str]:
+    """'Set5: ×2 37.53 · ×4 31.35 dB' lines of `psnr(dataset, scale)` (None: no number)."""
     lines = []
     for dataset in ("Set5", "Set14"):
-        cells = [f"×{k} {spec.published[f'x{k}'][dataset]:.2f}" for k in (2, 3, 4, 8)
-                 if isinstance(spec.published.get(f"x{k}", {}).get(dataset), (int, float))]
+        cells = [f"×{k} {value:.2f}" for k in (2, 3, 4, 8) if (value := psnr(dataset, k)) is not None]
         if cells:
             lines.append(f"{dataset}: " + " · ".join(cells) + " dB")
+    return lines
+
+
+def _published_psnr(spec: ModelSpec) -> Callable[[str, int], float | None]:
+    def value(dataset: str, scale: int) -> float | None:
+        number = spec.published.get(f"x{scale}", {}).get(dataset)
+        return float(number) if isinstance(number, (int, float)) else None
+    return value
+
+
+def _trained_lines(spec: ModelSpec) -> list[str]:
+    """What the shipped weights are: measured PSNR, training data and time, the target."""
+    measured = _psnr_lines(lambda dataset, scale: measured_psnr(spec, dataset, scale))
+    lines = ["Measured here (<code>sr-desktop bench</code>, Y channel): " + "<br>".join(measured)]
+    for scale in trained_scales(spec.trained):
+        rec = spec.trained[str(scale)]
+        hours = rec.get("train_seconds", 0) / 3600
+        line = (f"×{scale}: trained here on {' + '.join(rec.get('data', []))}, "
+                f"{rec.get('iterations', 0):,} iterations ({hours:.1f} h, {rec.get('hardware', '?')})")
+        if rec.get("incomplete"):
+            line += f" — <b>{INCOMPLETE_TAG}</b>: below the target of {rec['target']['psnr']:.2f} dB on Set5"
+        lines.append(line)
     return lines
 
 
@@ -85,9 +111,13 @@ def _entry_tooltip(spec: ModelSpec) -> str:
     if spec.tags and spec.group != LITERATURE:
         lines.append("Tags: " + ", ".join(spec.tags))
     lines.append("Native scales: " + ", ".join(f"×{s}" for s in spec.scales))
-    published = _published_lines(spec) if spec.group == LITERATURE else []
+    published = _psnr_lines(_published_psnr(spec)) if spec.group == LITERATURE else []
     if published:
         lines.append("Published PSNR (Y channel): " + "<br>".join(published))
+    if spec.trained and spec.installed:
+        lines += _trained_lines(spec)
+    if spec.source.get("own_weights"):
+        lines.append(spec.source["own_weights"])
     if spec.needs_weights:
         lines.append(f"Needs weights: add a checkpoint with <code>{spec.install_command}</code> "
                      "(or Models ▸ Add…); it becomes a custom model.")
@@ -350,9 +380,12 @@ class ModelPicker(QWidget):
             font = QFont()
             font.setBold(True)
             heading.setFont(font)
+            shipped = ", ".join(spec.name for spec in literature if spec.trained and spec.installed)
             heading.setToolTip("Architectures of the SR literature, listed with their papers. "
-                               "Add a checkpoint with <code>sr-desktop models add FILE</code> "
-                               "(or Models ▸ Add…) to use one.")
+                               + (f"{shipped}: weights trained for this app ship with it (published "
+                                  "and measured PSNR in their tooltips). " if shipped else "")
+                               + "Add a checkpoint with <code>sr-desktop models add FILE</code> "
+                               "(or Models ▸ Add…) to use any of them.")
             self._model_items.appendRow(heading)
             for spec in literature:
                 self._model_items.appendRow(self._spec_item(spec))

@@ -1,0 +1,206 @@
+"""Ship a model trained with ``sr-desktop train`` as the weights of a literature entry.
+
+    python benchmarks/ship_literature.py ship --run training_runs/srcnn-x3 --id srcnn \\
+        --set5 ../shared/datasets/Set5 --set14 ../shared/datasets/Set14 --target 32.3 \\
+        --command "sr-desktop train --arch srcnn --scale 3 ..."
+    python benchmarks/ship_literature.py table [--doc docs/literature.md]
+
+``ship`` copies ``RUN/model.safetensors`` to ``models/literature/ID_xS.safetensors``, records
+it in the entry's ``"trained"`` block of ``models/manifest.json``, measures it with the
+command a user would run (``sr-desktop bench --dataset DIR --model ID --scale S``) on Set5
+and Set14, and writes the measured numbers into the weights' metadata and the manifest,
+with ``incomplete`` when Set5 PSNR is below ``--target`` (the issue's target). ``table``
+prints published vs measured numbers of every shipped model and, with ``--doc``, rewrites
+the generated blocks of docs/literature.md (that table and the retrain commands).
+
+Training time is the sum over the run's ``log.jsonl`` train lines of iterations / it/s
+(validation and checkpoint time are not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+MANIFEST = MODELS / "manifest.json"
+DATASETS = ("Set5", "Set14")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _training_seconds(log: Path) -> float:
+    seconds, last = 0.0, 0
+    for line in log.read_text().splitlines():
+        row = json.loads(line)
+        if row.get("kind") != "train":
+            continue
+        if row["it"] < last:  # a run resumed from an earlier checkpoint repeats iterations
+            last = row["it"] - 10
+        if row.get("its"):
+            seconds += (row["it"] - last) / row["its"]
+        last = row["it"]
+    return seconds
+
+
+def _bench(model_id: str, scale: int, dataset: Path) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.json"
+        cmd = [sys.executable, "-m", "sr_desktop", "bench", "--dataset", str(dataset), "--model", model_id,
+               "--scale", str(scale), "--json", str(out), "--no-niqe", "--quiet"]
+        subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        row = json.loads(out.read_text())["models"][0]
+    return {"psnr": round(row["psnr_y"], 2), "ssim": round(row["ssim_y"], 4),
+            "seconds_per_image": round(row["seconds"] / max(1, len(row["images"])), 3)}
+
+
+def _read_manifest() -> dict:
+    return json.loads(MANIFEST.read_text(encoding="utf-8"))
+
+
+def _write_manifest(doc: dict) -> None:
+    tmp = MANIFEST.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(MANIFEST)
+
+
+def _entry(doc: dict, model_id: str) -> dict:
+    for entry in doc["models"]:
+        if entry["id"] == model_id and entry.get("group") == "literature":
+            return entry
+    sys.exit(f"no literature entry {model_id!r} in {MANIFEST}")
+
+
+def _write_weights(source: Path, target: Path, metadata: dict[str, str]) -> str:
+    save_file(load_file(source), str(target), metadata=metadata)
+    return hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def ship(args: argparse.Namespace) -> None:
+    run = Path(args.run)
+    source = run / "model.safetensors"
+    with safe_open(str(source), "pt") as fh:
+        meta = dict(fh.metadata())
+    scale = int(meta["scale"])
+    data = [Path(p).name for p in json.loads(meta.get("data", "[]"))]
+    iterations = int(meta["iterations"])
+    target = MODELS / "literature" / f"{args.id}_x{scale}.safetensors"
+    target.parent.mkdir(exist_ok=True)
+    init = Path(meta["init"]).parent.name if meta.get("init") else None  # the run it was fine-tuned from
+    meta.update({"data": json.dumps(data), "hardware": args.hardware, "command": args.command})
+    if init:
+        meta["init"] = init
+    training = {"arch": meta["arch"], "data": data, "iterations": iterations,
+                "degradation": meta.get("degradation", "bicubic"), "loss": meta.get("losses", ""),
+                "init": init,
+                "hardware": args.hardware,
+                "train_seconds": round(_training_seconds(run / "log.jsonl")), "command": args.command}
+    doc = _read_manifest()
+    entry = _entry(doc, args.id)
+    record = {"file": target.relative_to(MODELS).as_posix(), "sha256": _write_weights(source, target, meta),
+              **training}
+    entry.setdefault("trained", {})[str(scale)] = record
+    _write_manifest(doc)  # registered first so that `bench --model ID` runs the file
+    measured = {}
+    for name, folder in (("Set5", args.set5), ("Set14", args.set14)):
+        measured[name] = _bench(args.id, scale, Path(folder))
+        print(f"{args.id} ×{scale} {name}: {measured[name]['psnr']:.2f} dB, SSIM {measured[name]['ssim']:.4f}")
+    meta["measured"] = json.dumps(measured)
+    record["measured"] = measured
+    record["target"] = {"dataset": "Set5", "psnr": args.target}
+    record["incomplete"] = measured["Set5"]["psnr"] < args.target
+    meta["incomplete"] = json.dumps(record["incomplete"])
+    record["sha256"] = _write_weights(source, target, meta)
+    _write_manifest(doc)
+    state = "training incomplete" if record["incomplete"] else "target met"
+    print(f"shipped {target.relative_to(ROOT)} ({target.stat().st_size / 1e6:.2f} MB): "
+          f"Set5 {measured['Set5']['psnr']:.2f} dB vs target {args.target} ({state})")
+
+
+def _published(entry: dict, scale: int, dataset: str) -> str:
+    value = entry.get("published", {}).get(f"x{scale}", {}).get(dataset)
+    return f"{value:.2f}" if isinstance(value, (int, float)) else "—"
+
+
+def table() -> str:
+    """Markdown: every shipped literature model, published vs measured."""
+    rows = ["| model | scale | training data | iterations | train time | Set5 published | Set5 here "
+            "| Set14 published | Set14 here | target (Set5) | state |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for entry in _read_manifest()["models"]:
+        for key, rec in sorted(entry.get("trained", {}).items(), key=lambda kv: int(kv[0])):
+            scale = int(key)
+            m = rec.get("measured", {})
+            hours = rec.get("train_seconds", 0) / 3600
+            state = "training incomplete" if rec.get("incomplete") else "target met"
+            rows.append(
+                f"| `{entry['id']}` | ×{scale} | {' + '.join(rec['data'])} | {rec['iterations']:,} | "
+                f"{hours:.2f} h | {_published(entry, scale, 'Set5')} | {m.get('Set5', {}).get('psnr', '—')} | "
+                f"{_published(entry, scale, 'Set14')} | {m.get('Set14', {}).get('psnr', '—')} | "
+                f"≥ {rec.get('target', {}).get('psnr', '—')} | {state} |")
+    return "\n".join(rows)
+
+
+def commands() -> str:
+    """Markdown: the ``sr-desktop train`` command that retrains each shipped model."""
+    blocks = []
+    for entry in _read_manifest()["models"]:
+        for key, rec in sorted(entry.get("trained", {}).items(), key=lambda kv: int(kv[0])):
+            after = f" — fine-tuned from `{rec['init']}`: train that one first" if rec.get("init") else ""
+            blocks.append(f"`{entry['id']}` ×{key}{after}:\n\n```\n{rec['command']}\n```")
+    return "\n\n".join(blocks)
+
+
+def write_doc(path: Path) -> None:
+    """Replace the generated blocks of `path` (between ``<!-- NAME -->`` and ``<!-- /NAME -->``)."""
+    text = path.read_text(encoding="utf-8")
+    for name, body in (("literature-table", table()), ("literature-commands", commands())):
+        start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+        head, rest = text.split(start, 1)
+        text = f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+    path.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("ship", help="ship a training run's model as a literature entry's weights")
+    p.add_argument("--run", required=True, help="the --out folder of `sr-desktop train`")
+    p.add_argument("--id", required=True, help="literature entry id (srcnn, fsrcnn, …)")
+    p.add_argument("--set5", required=True, metavar="DIR")
+    p.add_argument("--set14", required=True, metavar="DIR")
+    p.add_argument("--target", required=True, type=float, help="Set5 PSNR target (dB) at this scale")
+    p.add_argument("--command", required=True, help="the `sr-desktop train` command that retrains it")
+    p.add_argument("--hardware", default=f"{_cpu_name()}, 1 torch thread of {os.cpu_count()} cores, no GPU")
+    t = actions.add_parser("table", help="print the published vs measured table")
+    t.add_argument("--doc", help="also rewrite the generated blocks of this markdown file (docs/literature.md)")
+    args = parser.parse_args(argv)
+    if args.action == "ship":
+        ship(args)
+    else:
+        print(table())
+        if args.doc:
+            write_doc(Path(args.doc))
+
+
+if __name__ == "__main__":
+    main()

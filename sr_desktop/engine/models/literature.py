@@ -1,0 +1,87 @@
+"""The literature's models trained for this project, their weights shipped in ``models/``.
+
+A literature row of ``models/manifest.json`` (group ``literature``) may hold ``"trained"``:
+per scale (``"3"``) the weights file (relative to ``models/``, a safetensors file whose
+metadata repeats these facts), its sha256, how it was trained (data, iterations,
+degradation, loss, hardware, seconds, the ``sr-desktop train`` command that retrains it)
+and what ``sr-desktop bench`` measured on Set5 and Set14 (PSNR/SSIM, Y channel, the
+published tables' protocol), with the target it was trained for and ``incomplete`` when it
+missed that target. ``benchmarks/ship_literature.py`` writes these rows; nothing here is
+typed by hand.
+
+Such an entry is installed (runnable) at its trained scales only: an SRCNN trained at ×3
+runs the ×3 file, never that file at ×2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.models.base import ModelSpec, SRModel
+
+#: the tag of an entry with a scale whose training stopped short of its target
+INCOMPLETE_TAG = "training incomplete"
+
+
+def trained_scales(trained: dict[str, Any]) -> list[int]:
+    """The scales a ``trained`` block ships weights for, ascending."""
+    return sorted(int(scale) for scale in trained)
+
+
+def weights_file(entry: dict[str, Any]) -> Path:
+    """The weights file of one scale's ``trained`` entry."""
+    return paths.MODELS_DIR / entry["file"]
+
+
+def weights_present(trained: dict[str, Any]) -> bool:
+    """True when every shipped weights file of a ``trained`` block is there (and there is one)."""
+    return bool(trained) and all(weights_file(entry).is_file() for entry in trained.values())
+
+
+def is_incomplete(trained: dict[str, Any]) -> bool:
+    """True when the training of any shipped scale stopped short of its target."""
+    return any(entry.get("incomplete") for entry in trained.values())
+
+
+def measured_psnr(spec: ModelSpec, dataset: str, scale: int) -> float | None:
+    """PSNR (dB, Y) that ``sr-desktop bench`` measured for the shipped weights at `scale`."""
+    value = spec.trained.get(str(scale), {}).get("measured", {}).get(dataset, {}).get("psnr")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_literature_model(spec: ModelSpec, scale: int | None = None, variant: str | None = None) -> SRModel:
+    """The shipped weights of literature entry `spec` at `scale` (default: its largest
+    trained scale), checked against the manifest's sha256. Raises `ModelError`."""
+    if not spec.trained:
+        raise ModelError(f"{spec.id}: no trained weights ship with the app")
+    if variant not in (None, "", "default"):
+        raise ModelError(f"{spec.id} has no variant {variant!r} (only 'default')")
+    scales = trained_scales(spec.trained)
+    scale = max(scales) if scale is None else int(scale)
+    if scale not in scales:
+        served = ", ".join(f"×{s}" for s in scales)
+        raise ModelError(f"{spec.id}: the app ships weights for {served}, not ×{scale}; "
+                         f"for ×{scale} add a checkpoint with `sr-desktop models add FILE`")
+    entry = spec.trained[str(scale)]
+    path = weights_file(entry)
+    if not path.is_file():
+        raise ModelError(f"{spec.id} ×{scale}: its weights file {path} is missing; reinstall sr-desktop")
+    if entry.get("sha256") and _sha256(path) != entry["sha256"]:
+        raise ModelError(f"{spec.id} ×{scale}: its weights file {path} is damaged (checksum); reinstall sr-desktop")
+    from sr_desktop.engine.models.custom import load_model_file
+
+    model = load_model_file(path, scale=scale, model_id=spec.id)
+    model.variant = "default"
+    return model
