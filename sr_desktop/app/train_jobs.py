@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sr_desktop.app.kernel_jobs import TRAINING_THREADS, torch_threads
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
-from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.losses import PRESETS
 from sr_desktop.engine.training.networks import SCRATCH_ARGUMENTS, TRAINABLE

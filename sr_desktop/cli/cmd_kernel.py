@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from sr_desktop.engine.compute.devices import DEVICE_CHOICES
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.options import DEVICE_CHOICES
 
 HELP = "estimate the image's own blur (downscaling) kernel with KernelGAN"
 EPILOG = """Defaults: up to 1000 iterations of 4 crops, stopping early once the kernel is

@@ -7,9 +7,9 @@ import json
 
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
-from sr_desktop.engine.models.base import LITERATURE
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.literature import INCOMPLETE_TAG, measured_psnr
+from sr_desktop.engine.models.spec import LITERATURE
 
 
 def add_parser(subparsers) -> None:

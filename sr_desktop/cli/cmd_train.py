@@ -6,8 +6,8 @@ import argparse
 import signal
 import sys
 
-from sr_desktop.engine.compute.devices import DEVICE_CHOICES
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.options import DEVICE_CHOICES
 
 HELP = "train or fine-tune a super-resolution model on folders of high-resolution images"
 EPILOG = """Examples:

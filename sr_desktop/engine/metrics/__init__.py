@@ -15,30 +15,6 @@ Modules:
     report          table / JSON / CSV / plot of a ``BenchReport``
     timing          ``Timing`` (seconds, MP/s, device, peak memory, tiles), ``PeakMemory``
 
-The names below are re-exported for convenience.
+Import from the modules: this package imports nothing itself, so that the command line can
+read the bench's constants without importing torch.
 """
-
-from sr_desktop.engine.metrics.degradation import Degradation, parse_degradation
-from sr_desktop.engine.metrics.errors import EvaluationError
-from sr_desktop.engine.metrics.evaluate import (
-    BenchReport,
-    EvalProtocol,
-    ImageEvaluation,
-    ImageScores,
-    ModelEvaluation,
-    evaluate_dataset,
-    evaluate_image,
-    evaluate_models,
-    score_pair,
-)
-from sr_desktop.engine.metrics.fullref import ms_ssim, psnr, ssim
-from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
-from sr_desktop.engine.metrics.noref import consistency, sharpness
-from sr_desktop.engine.metrics.upscalers import make_upscaler
-
-__all__ = [
-    "BenchReport", "Degradation", "EvalProtocol", "EvaluationError", "ImageEvaluation",
-    "ImageScores", "ModelEvaluation", "consistency", "difference_map", "evaluate_dataset",
-    "evaluate_image", "evaluate_models", "gradient_map", "make_upscaler", "ms_ssim",
-    "parse_degradation", "psnr", "score_pair", "sharpness", "ssim", "ssim_display_map",
-]

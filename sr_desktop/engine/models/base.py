@@ -15,96 +15,16 @@ A model is loaded into an `SRModel`. The engine only ever talks to that interfac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import torch
 
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.models.spec import ADD_WEIGHTS_COMMAND, LITERATURE, ModelSpec
 
-#: the `ModelSpec.group` of the literature's architectures
-LITERATURE = "literature"
-#: how a user gets weights for a literature entry (or any architecture of `archs`)
-ADD_WEIGHTS_COMMAND = "sr-desktop models add FILE"
-
-
-@dataclass
-class ModelSpec:
-    """One entry of the model registry (a row of ``models/manifest.json`` or a custom model)."""
-
-    id: str
-    name: str
-    arch: str
-    scales: list[int]
-    kind: ModelKind = ModelKind.FEEDFORWARD
-    variants: list[str] = field(default_factory=lambda: ["default"])
-    default_variant: str = "default"
-    tags: list[str] = field(default_factory=list)
-    description: str = ""
-    license: str = ""
-    source: dict[str, Any] = field(default_factory=dict)
-    recommended_tile: int = 256
-    published: dict[str, Any] = field(default_factory=dict)
-    installed: bool = True
-    install_command: str | None = None
-    custom: bool = False
-    #: ``"literature"`` for the architectures of the SR literature listed with their paper
-    #: (they need weights: ``sr-desktop models add FILE``); ``""`` for every other model
-    group: str = ""
-    paper: str = ""
-    year: int | None = None
-    #: literature weights trained for this project and shipped under ``models/``, by scale
-    #: (``"3"``): file, sha256, data, iterations, measured Set5/Set14, ``incomplete``
-    #: (`engine.models.literature`); empty when none ship
-    trained: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.kind = ModelKind.parse(self.kind)
-
-    @property
-    def needs_weights(self) -> bool:
-        """True for a literature entry whose weights are not here (not runnable yet): none
-        ship with the app, or a shipped file is missing."""
-        return self.group == LITERATURE and not self.installed
-
-    @property
-    def status(self) -> str:
-        """``installed``, ``needs weights`` (a literature entry) or ``not installed``."""
-        if self.installed:
-            return "installed"
-        return "needs weights" if self.group == LITERATURE else "not installed"
-
-    @property
-    def is_per_image(self) -> bool:
-        """True for models trained on each image (ZSSR): no tiles, their own progress."""
-        return self.kind == ModelKind.PER_IMAGE
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "arch": self.arch,
-            "kind": self.kind.value,
-            "scales": list(self.scales),
-            "variants": list(self.variants),
-            "default_variant": self.default_variant,
-            "tags": list(self.tags),
-            "description": self.description,
-            "license": self.license,
-            "source": self.source,
-            "recommended_tile": self.recommended_tile,
-            "published": self.published,
-            "installed": self.installed,
-            "install_command": self.install_command,
-            "custom": self.custom,
-            "group": self.group,
-            "paper": self.paper,
-            "year": self.year,
-            "trained": self.trained,
-            "status": self.status,
-        }
+# ModelSpec and the literature group's names live in the torch-free `models.spec`; they are
+# re-exported here for the modules that take both from the contract.
+__all__ = ["ADD_WEIGHTS_COMMAND", "LITERATURE", "ModelSpec", "SRModel"]
 
 
 class SRModel:

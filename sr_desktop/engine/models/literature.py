@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
-from sr_desktop.engine.models.base import ModelSpec, SRModel
+from sr_desktop.engine.models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from sr_desktop.engine.models.base import SRModel
 
 #: the tag of an entry with a scale whose training stopped short of its target
 INCOMPLETE_TAG = "training incomplete"

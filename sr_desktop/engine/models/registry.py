@@ -25,8 +25,8 @@ from typing import Any
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import literature
-from sr_desktop.engine.models.base import ADD_WEIGHTS_COMMAND, LITERATURE, ModelSpec
 from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.models.spec import ADD_WEIGHTS_COMMAND, LITERATURE, ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from safetensors.torch import save as save_safetensors
 
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.imageio.atomic import atomic_write
-from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.networks import TrainNet, exported_state_dict
 

@@ -11,8 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sr_desktop.engine.compute.devices import DEVICE_CHOICES
-from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.core.options import DEVICE_CHOICES, MAX_SCALE
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.losses import parse_loss_spec

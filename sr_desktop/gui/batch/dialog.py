@@ -42,7 +42,7 @@ from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import ProgressInfo
-from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.widgets import with_browse_button

@@ -32,8 +32,8 @@ from sr_desktop.engine.core.options import (
     UpscaleOptions,
     parse_tile,
 )
-from sr_desktop.engine.models.base import LITERATURE, ModelSpec
 from sr_desktop.engine.models.literature import INCOMPLETE_TAG, measured_psnr, trained_scales
+from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 from sr_desktop.gui.widgets import WrapLabel
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)

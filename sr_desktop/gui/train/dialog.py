@@ -39,7 +39,7 @@ from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.progress import ProgressInfo
-from sr_desktop.engine.models.base import ModelSpec
+from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
