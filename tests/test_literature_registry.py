@@ -152,7 +152,9 @@ def test_picker_lists_the_literature_disabled_under_its_heading(qtbot, tmp_path)
     literature = registry.list_literature_models()
     assert texts[heading + 1:] == [
         f"{s.name} ({s.year})" + ("" if s.trained else "  — needs weights")
-        + ("  — training incomplete" if s.trained and "training incomplete" in s.tags else "") for s in literature]
+        + ("  — training incomplete (" + ", ".join(f"×{k}" for k in sorted(int(k) for k, r in s.trained.items()
+                                                                          if r["incomplete"])) + ")"
+           if s.trained and "training incomplete" in s.tags else "") for s in literature]
     shipped = {s.id for s in literature if s.trained}
     for model_id in SET5:
         item = picker.item_for(model_id)

@@ -8,7 +8,7 @@ import json
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
 from sr_desktop.engine.models.kinds import ModelKind
-from sr_desktop.engine.models.literature import INCOMPLETE_TAG, measured_psnr
+from sr_desktop.engine.models.literature import incomplete_text, measured_psnr
 from sr_desktop.engine.models.spec import LITERATURE
 
 
@@ -72,7 +72,8 @@ def _literature_status(spec) -> str:
     if not spec.installed:
         return f"{spec.status}: {spec.install_command}"
     scales = ",".join(f"x{k}" for k in spec.scales)
-    return f"installed {scales}" + (f", {INCOMPLETE_TAG}" if INCOMPLETE_TAG in spec.tags else "")
+    incomplete = incomplete_text(spec.trained)
+    return f"installed {scales}" + (f", {incomplete}" if incomplete else "")
 
 
 def _literature_table(specs) -> str:

@@ -47,7 +47,18 @@ def weights_present(trained: dict[str, Any]) -> bool:
 
 def is_incomplete(trained: dict[str, Any]) -> bool:
     """True when the training of any shipped scale stopped short of its target."""
-    return any(entry.get("incomplete") for entry in trained.values())
+    return bool(incomplete_scales(trained))
+
+
+def incomplete_scales(trained: dict[str, Any]) -> list[int]:
+    """The shipped scales whose training stopped short of its target, ascending."""
+    return [scale for scale in trained_scales(trained) if trained[str(scale)].get("incomplete")]
+
+
+def incomplete_text(trained: dict[str, Any]) -> str:
+    """``training incomplete (×2, ×4)``, or ``""`` when every shipped scale met its target."""
+    scales = incomplete_scales(trained)
+    return f"{INCOMPLETE_TAG} ({', '.join(f'×{s}' for s in scales)})" if scales else ""
 
 
 def measured_psnr(spec: ModelSpec, dataset: str, scale: int) -> float | None:

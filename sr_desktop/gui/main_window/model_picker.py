@@ -32,7 +32,7 @@ from sr_desktop.engine.core.options import (
     UpscaleOptions,
     parse_tile,
 )
-from sr_desktop.engine.models.literature import INCOMPLETE_TAG, measured_psnr, trained_scales
+from sr_desktop.engine.models.literature import INCOMPLETE_TAG, incomplete_text, measured_psnr, trained_scales
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 from sr_desktop.gui.widgets import WrapLabel
 
@@ -62,7 +62,8 @@ def _entry_text(spec: ModelSpec) -> str:
         text = f"{spec.name} ({spec.year})" if spec.year else spec.name
         if spec.needs_weights:
             return text + "  — needs weights"
-        return text + (f"  — {INCOMPLETE_TAG}" if INCOMPLETE_TAG in spec.tags else "")
+        incomplete = incomplete_text(spec.trained)
+        return text + (f"  — {incomplete}" if incomplete else "")
     tags = f"  [{', '.join(spec.tags)}]" if spec.tags else ""
     text = f"{spec.name}{tags}"
     if not spec.installed:
