@@ -39,3 +39,20 @@ def test_scratch_vdsr_and_lapsrn_start_from_their_interpolation():
     out = lapsrn(x)
     assert out.shape == (1, 1, 64, 64)
     assert torch.allclose(out[..., 4:-4, 4:-4], ref[..., 4:-4, 4:-4], atol=1e-5)
+
+
+def test_fsrcnn_fine_tunes_to_another_scale_from_a_file_without_one(tmp_path):
+    """FSRCNN's weights do not record the scale (the deconvolution has the same shape at
+    every scale): `--init` of a ×3 run's model.safetensors at ×2 builds a ×2 network with
+    those weights, as the FSRCNN paper transfers its layers across scales."""
+    from safetensors.torch import save_file
+
+    from sr_desktop.engine.training.networks import exported_state_dict, network_from_model
+
+    x3 = build_network("fsrcnn", 3)
+    path = tmp_path / "model.safetensors"  # no scale in the name
+    save_file(exported_state_dict(x3.module, x3.arch), str(path))
+    x2 = network_from_model(str(path), 2)
+    assert x2.scale == 2 and x2.arch == "FSRCNN"
+    assert all(torch.equal(a, b) for a, b in zip(x2.module.state_dict().values(), x3.module.state_dict().values()))
+    assert x2.module(torch.rand(1, 1, 8, 8)).shape == (1, 1, 16, 16)

@@ -284,7 +284,9 @@ def network_from_model(init: str, scale: int) -> TrainNet:
         if path.suffix.lower() in (".pth", ".pt", ".safetensors") or path.is_file():
             from sr_desktop.engine.models.custom import load_model_file
 
-            model = load_model_file(path)
+            # at the asked scale: weights that do not record theirs (FSRCNN: the layers before
+            # the deconvolution are shared across scales, as its paper fine-tunes them) take it
+            model = load_model_file(path, scale=scale)
         else:
             from sr_desktop.engine.models.loader import load_model
 
