@@ -136,9 +136,12 @@ def ship(args: argparse.Namespace) -> None:
           f"Set5 {measured['Set5']['psnr']:.2f} dB vs target {args.target} ({state})")
 
 
-def _published(entry: dict, scale: int, dataset: str) -> str:
-    value = entry.get("published", {}).get(f"x{scale}", {}).get(dataset)
+def _db(value) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) else "—"
+
+
+def _published(entry: dict, scale: int, dataset: str) -> str:
+    return _db(entry.get("published", {}).get(f"x{scale}", {}).get(dataset))
 
 
 def table() -> str:
@@ -154,8 +157,8 @@ def table() -> str:
             state = "training incomplete" if rec.get("incomplete") else "target met"
             rows.append(
                 f"| `{entry['id']}` | ×{scale} | {' + '.join(rec['data'])} | {rec['iterations']:,} | "
-                f"{hours:.2f} h | {_published(entry, scale, 'Set5')} | {m.get('Set5', {}).get('psnr', '—')} | "
-                f"{_published(entry, scale, 'Set14')} | {m.get('Set14', {}).get('psnr', '—')} | "
+                f"{hours:.2f} h | {_published(entry, scale, 'Set5')} | {_db(m.get('Set5', {}).get('psnr'))} | "
+                f"{_published(entry, scale, 'Set14')} | {_db(m.get('Set14', {}).get('psnr'))} | "
                 f"≥ {rec.get('target', {}).get('psnr', '—')} | {state} |")
     return "\n".join(rows)
 
