@@ -14,7 +14,11 @@ from PIL import Image as PILImage
 from sr_desktop.cli.main import main
 from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.metrics.perceptual import load_perceptual
+from tests import test_bench_cli
 from tests.perceptual_weights import random_dists_state, random_lpips_state, random_vgg16_state
+
+#: the two-image folder of the bench tests (a pytest fixture)
+dataset = test_bench_cli.dataset
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +29,6 @@ def weights(tmp_path_factory):
     torch.save(random_lpips_state(), files["lpips"])
     torch.save(random_dists_state(), files["dists"])
     return files
-
-
-@pytest.fixture()
-def dataset(tmp_path):
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    y, x = np.mgrid[0:40, 0:36]
-    rgb = np.stack([128 + 80 * np.sin(x / 4.0), 128 + 80 * np.cos(y / 5.0),
-                    100 + 50 * np.sin((x - y) / 6.0)], axis=2)
-    PILImage.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(folder / "a_rgb.png")
-    gray = np.clip(128 + 100 * np.sin(x[:30, :30] / 3.0 + y[:30, :30] / 7.0), 0, 255)
-    PILImage.fromarray(gray.astype(np.uint8), mode="L").save(folder / "b_gray.png")
-    return folder
 
 
 def perceptual_args(weights):

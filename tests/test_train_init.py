@@ -54,5 +54,6 @@ def test_fsrcnn_fine_tunes_to_another_scale_from_a_file_without_one(tmp_path):
     save_file(exported_state_dict(x3.module, x3.arch), str(path))
     x2 = network_from_model(str(path), 2)
     assert x2.scale == 2 and x2.arch == "FSRCNN"
-    assert all(torch.equal(a, b) for a, b in zip(x2.module.state_dict().values(), x3.module.state_dict().values()))
+    pairs = zip(x2.module.state_dict().values(), x3.module.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
     assert x2.module(torch.rand(1, 1, 8, 8)).shape == (1, 1, 16, 16)
