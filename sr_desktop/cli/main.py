@@ -109,17 +109,22 @@ def _log_to_file() -> None:
     root.setLevel(min(root.level, logging.INFO))
 
 
+def _cannot_start(exc: BaseException) -> int:
+    """One line for a start-up that fails: under a low memory limit torch cannot map its
+    libraries (an ImportError), or the interpreter runs out while importing."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    memory = isinstance(exc, MemoryError) or "failed to map" in detail or "allocate" in detail
+    hint = "not enough memory: raise the memory limit or close other programs" if memory else detail
+    print(f"sr-desktop: error: cannot start ({type(exc).__name__}): {hint}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()  # imports the subcommands, and through them torch
+        parser = build_parser()  # the subcommands' parsers (torch is imported by the commands)
     except (MemoryError, ImportError, OSError) as exc:
-        # Under a low memory limit the start-up itself fails (torch cannot map its libraries).
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        memory = isinstance(exc, MemoryError) or "failed to map" in detail or "allocate" in detail
-        hint = "not enough memory: raise the memory limit or close other programs" if memory else detail
-        print(f"sr-desktop: error: cannot start ({type(exc).__name__}): {hint}", file=sys.stderr)
-        return 2
+        return _cannot_start(exc)
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     first = next((a for a in argv if not a.startswith("-")), None)
     is_app = first is None or first not in commands
@@ -148,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sr-desktop: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:  # the commands import torch & co. when they start working
+        return _cannot_start(exc)
     except BrokenPipeError:
         # The reader of our output went away (`sr-desktop models | head`): stop quietly, as
         # Unix tools do, and keep the interpreter's final flush from failing again.
