@@ -20,7 +20,6 @@ Training time is the sum over the run's ``log.jsonl`` train lines of iterations 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -31,6 +30,8 @@ from pathlib import Path
 
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+
+from sr_desktop.engine.core.digest import file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -92,7 +93,7 @@ def _entry(doc: dict, model_id: str) -> dict:
 
 def _write_weights(source: Path, target: Path, metadata: dict[str, str]) -> str:
     save_file(load_file(source), str(target), metadata=metadata)
-    return hashlib.sha256(target.read_bytes()).hexdigest()
+    return file_sha256(target)
 
 
 def ship(args: argparse.Namespace) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
 from sr_desktop.engine.models.archs import detect
@@ -451,16 +452,6 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     )
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelSpec:
     """Check, copy and register a user's model file; returns its `ModelSpec`.
 
@@ -500,7 +491,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
         "format": info["format"],
         "files": stored,
         "original": str(path),
-        "sha256": _sha256(root / model_id / stored[0]),
+        "sha256": file_sha256(root / model_id / stored[0]),
         "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **{k: info[k] for k in ("family", "license", "recommended_tile") if info.get(k)},
     }

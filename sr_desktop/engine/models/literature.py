@@ -15,11 +15,11 @@ runs the ×3 file, never that file at ×2.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.spec import ModelSpec
 
@@ -67,14 +67,6 @@ def measured_psnr(spec: ModelSpec, dataset: str, scale: int) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_literature_model(spec: ModelSpec, scale: int | None = None, variant: str | None = None) -> SRModel:
     """The shipped weights of literature entry `spec` at `scale` (default: its largest
     trained scale), checked against the manifest's sha256. Raises `ModelError`."""
@@ -92,7 +84,7 @@ def load_literature_model(spec: ModelSpec, scale: int | None = None, variant: st
     path = weights_file(entry)
     if not path.is_file():
         raise ModelError(f"{spec.id} ×{scale}: its weights file {path} is missing; reinstall sr-desktop")
-    if entry.get("sha256") and _sha256(path) != entry["sha256"]:
+    if entry.get("sha256") and file_sha256(path) != entry["sha256"]:
         raise ModelError(f"{spec.id} ×{scale}: its weights file {path} is damaged (checksum); reinstall sr-desktop")
     from sr_desktop.engine.models.custom import load_model_file
 
