@@ -159,3 +159,40 @@ def test_cli_json_reports_confidence_and_reliable(tmp_path, capsys):
                "--device", "cpu"])
     line = capsys.readouterr().out
     assert rc == 0 and "confidence" in line and ("reliable" in line or "DOUBTFUL" in line)
+
+
+def diverging_on(monkeypatch, seeds: set[int]) -> list[int]:
+    """Make the runs with these seeds diverge; returns the seeds run, in order."""
+    from sr_desktop.engine.kernelgan import train
+
+    real, ran = train._run_once, []
+
+    def run_once(img, scale_g, iterations, device, seed, *rest):
+        ran.append(seed)
+        if seed in seeds:
+            raise train._Diverged("no usable kernel")
+        return real(img, scale_g, iterations, device, seed, *rest)
+
+    monkeypatch.setattr(train, "_run_once", run_once)
+    return ran
+
+
+def test_a_diverged_run_is_retried_with_the_next_seed(monkeypatch):
+    ran = diverging_on(monkeypatch, {20})
+    est = estimate_kernel(small_image(), iterations=5, batch=2, seed=20, device="cpu", retry_doubtful=1)
+    assert ran[:2] == [20, 21]  # seed 21 was run because 20 diverged (it may be retried, doubtful)
+    assert est.seed == 20 and est.kernel.sum() == pytest.approx(1.0)
+    assert est.iterations_run == 5 * len(ran)
+
+
+def test_every_seed_diverging_is_one_clear_error(monkeypatch):
+    from sr_desktop.engine.kernelgan.errors import KernelError
+
+    ran = diverging_on(monkeypatch, {20, 21})
+    with pytest.raises(KernelError, match=r"diverged \(seed 20: no usable kernel; seed 21: no usable kernel\)"):
+        estimate_kernel(small_image(), iterations=5, batch=2, seed=20, device="cpu", retry_doubtful=1)
+    assert ran == [20, 21]
+    ran = diverging_on(monkeypatch, {20})
+    with pytest.raises(KernelError, match=r"seed 20: no usable kernel\); try another seed"):
+        estimate_kernel(small_image(), iterations=5, batch=2, seed=20, device="cpu", retry_doubtful=0)
+    assert ran == [20]

@@ -18,8 +18,9 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
 * ``trigger_min_sum``: the bicubic weight decays only once the generator is alive
   (Σk ≥ 0.5); the official trigger fires on a dead one (kernel ≈ 0) too, and decaying then
   caused the bad runs of issue 20.
-* ``retry_doubtful``: a run whose confidence (confidence.py) is below "reliable" is run
-  again with the next unused seed; the better-scored run is kept.
+* ``retry_doubtful``: a run whose confidence (confidence.py) is below "reliable", or that
+  diverged (no usable kernel), is run again with the next unused seed; the better-scored
+  run is kept, and the estimate fails only when every seed tried diverged.
 * ``restarts`` (argument): independent runs with seeds seed, seed+1, … whose centred
   kernels are combined (the reliable ones) — against the reference's seed-to-seed spread.
 * Adam is the engine's own (adam.py: same arithmetic, no torch._dynamo import).
@@ -28,6 +29,7 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -84,8 +86,8 @@ class KernelGANOptions:
     early_stop_db: float = 50.0
     early_stop_min_fraction: float = 0.35
     check_every: int = 50
-    #: a run whose confidence is below RELIABLE_AT is run again with another seed up to
-    #: this many times, keeping the run with the higher confidence (0: never)
+    #: a run whose confidence is below RELIABLE_AT, or that diverged, is run again with
+    #: another seed up to this many times, keeping the run with the higher confidence (0: never)
     retry_doubtful: int = 1
     #: how restarts are combined: "median" (element-wise, robust to one run that
     #: diverged; equals the mean for 2 runs) or "mean"
@@ -208,6 +210,10 @@ def _kernel_change_db(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
+class _Diverged(Exception):
+    """One run ended without a usable kernel (the reason in words)."""
+
+
 def _run_once(
     img: np.ndarray,
     scale_g: int,
@@ -298,7 +304,7 @@ def _run_once(
 
         schedule.update(it, loss_bic.detach(), k.detach().sum(), (opt_g, opt_d))
         if (it + 1) % opts.progress_every == 0 and not torch.isfinite(k.detach()).all():
-            raise KernelError("kernel estimation diverged (non-finite values); try another seed")
+            raise _Diverged("non-finite values")
 
         done = it + 1
         want_kernel = done % opts.kernel_every == 0 or done == iterations
@@ -330,7 +336,7 @@ def _run_once(
                     break
     k_raw = G.kernel().detach().double().cpu().numpy()
     if not np.all(np.isfinite(k_raw)) or np.clip(k_raw, 0, None).sum() <= 0:
-        raise KernelError("kernel estimation diverged (no usable kernel); try another seed")
+        raise _Diverged("no usable kernel")
     raw_sum = float(k_raw.sum())
     records = [h for h in history[first_record:] if "loss_d" in h]
     confidence = run_confidence(records, raw_sum)
@@ -410,22 +416,35 @@ def estimate_kernel(
     total_its = 0
     offset = 0
     retry_seed = seed + restarts
-    for r in range(restarts):
-        k, n, c = _run_once(img, 2, iterations, dev, seed + r, opts, tracker, offset, r, cancel, history)
+    diverged: list[str] = []
+
+    def run(run_seed: int, restart: int) -> tuple[np.ndarray | None, float]:
+        """One run; a diverged one is (None, -inf) so that it is retried like a doubtful one."""
+        nonlocal offset, total_its
+        try:
+            k, n, c = _run_once(img, 2, iterations, dev, run_seed, opts, tracker, offset, restart, cancel, history)
+        except _Diverged as why:
+            diverged.append(f"seed {run_seed}: {why}")
+            k, n, c = None, iterations, -math.inf
         offset += iterations
         total_its += n
+        return k, c
+
+    for r in range(restarts):
+        diverged.clear()
+        k, c = run(seed + r, r)
         for _ in range(max(0, int(opts.retry_doubtful))):
-            if is_reliable(c):
+            if k is not None and is_reliable(c):
                 break
-            # a doubtful run: one more seed, keep whichever the image trusts more
+            # a doubtful or diverged run: one more seed, keep whichever the image trusts more
             tracker.total += iterations
-            k_new, n_new, c_new = _run_once(img, 2, iterations, dev, retry_seed, opts, tracker, offset, r, cancel,
-                                            history)
+            k_new, c_new = run(retry_seed, r)
             retry_seed += 1
-            offset += iterations
-            total_its += n_new
-            if c_new > c:
+            if k_new is not None and (k is None or c_new > c):
                 k, c = k_new, c_new
+        if k is None:
+            tried = "; ".join(diverged)
+            raise KernelError(f"kernel estimation diverged ({tried}); try another seed or more iterations")
         kernels.append(k)
         scores.append(c)
     k2, confidence = _combine_runs(kernels, scores, opts.restart_combine)
