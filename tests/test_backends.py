@@ -126,9 +126,13 @@ def test_conversion_is_cached_and_a_broken_entry_rebuilt(home, monkeypatch):
 
 def test_auto_measures_once_and_remembers(home, caplog):
     model = load_model("span", scale=4, variant="ch52")
+    heard = []
     with caplog.at_level(logging.INFO, logger=choose.__name__):
-        chosen = choose.apply_backend(model, "auto")
+        chosen = choose.apply_backend(model, "auto", heard.append)
     assert chosen in ("torch", "openvino") and model.backend == chosen
+    # the seconds of converting and timing are announced once, before they start
+    assert [(i.stage, i.message) for i in heard] == [
+        ("backend", "first use of span ×4: converting it to OpenVINO and timing it against torch")]
     entries = json.loads(choose.choices_file().read_text())
     (entry,) = entries.values()
     assert entry["backend"] == chosen and entry["torch_s"] > 0 and entry["openvino_s"] > 0
@@ -136,9 +140,35 @@ def test_auto_measures_once_and_remembers(home, caplog):
 
     caplog.clear()
     other = load_model("span", scale=4, variant="ch52")
+    heard.clear()
     with caplog.at_level(logging.INFO, logger=choose.__name__):
-        assert choose.apply_backend(other, "auto") == chosen
+        assert choose.apply_backend(other, "auto", heard.append) == chosen
     assert not any(" ms, openvino " in r.message for r in caplog.records)  # not measured again
+    assert heard == []
+
+
+def test_first_use_notice_reaches_the_cli_line_and_the_gui_text(tmp_path, monkeypatch, capsys):
+    from sr_desktop.app.upscale_jobs import progress_text
+    from sr_desktop.cli.progress_bar import TerminalProgress
+    from sr_desktop.engine.core.options import UpscaleOptions
+    from sr_desktop.engine.imageio.image import Image
+    from sr_desktop.engine.pipeline import model_cache, upscale
+
+    # its own cache: the conversion made here must not serve the module's other tests
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    monkeypatch.delenv(choose.ENV_DEFAULT, raising=False)
+    model_cache.clear_model_cache()
+    heard = []
+    bar = TerminalProgress("in.png", enabled=True)
+    image = Image(pixels=np.full((24, 24, 3), 128, np.uint8))
+    options = UpscaleOptions(model="span", scale=2, backend="auto")
+    upscale.upscale_image(image, options, lambda info: (heard.append(info), bar(info)))
+    bar.close()
+    assert heard[0].stage == "backend" and all(i.stage != "backend" for i in heard[1:])
+    line = "in.png: first use of span ×2: converting it to OpenVINO and timing it against torch…"
+    assert line in capsys.readouterr().err.splitlines()
+    assert progress_text(heard[0], 2.0).startswith("first use of span ×2: converting it to OpenVINO")
+    model_cache.clear_model_cache()
 
 
 def test_env_sets_what_auto_means(home, monkeypatch):

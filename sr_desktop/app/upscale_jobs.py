@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sr_desktop.app.jobs import Job, run_engine_job
-from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
 from sr_desktop.engine.models.registry import is_per_image
 
 #: what one unit of ProgressInfo.done counts, by engine stage
@@ -71,7 +71,9 @@ def progress_text(info: ProgressInfo | None, elapsed: float) -> str:
     """"12/40 tiles · 3.1 s elapsed · ETA 7.2 s" (the ETA counted down from the engine's
     last report, which may be a while ago for slow tiles)."""
     parts = []
-    if info is not None and "frames" in info.extra:  # an animation: which frame, not sub-steps
+    if info is not None and info.stage == BACKEND_STAGE and info.message:
+        parts.append(info.message)  # seconds before the first tile: say why
+    elif info is not None and "frames" in info.extra:  # an animation: which frame, not sub-steps
         parts.append(f"frame {info.extra['frame']}/{info.extra['frames']}")
     elif info is not None and info.total > 0:
         unit = PROGRESS_UNITS.get(info.stage, "tiles")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
 
 
 class TerminalProgress:
@@ -18,6 +18,9 @@ class TerminalProgress:
 
     def __call__(self, info: ProgressInfo) -> None:
         if not self.enabled:
+            return
+        if info.stage == BACKEND_STAGE:  # seconds of silence before the first tile: say why
+            print(f"{self.description}: {info.message}…", file=sys.stderr, flush=True)
             return
         if self._bar is None:
             from tqdm import tqdm

@@ -34,6 +34,10 @@ class ProgressInfo:
 
 ProgressCallback = Callable[[ProgressInfo], None]
 
+#: the stage of the one notice sent before ``--backend auto`` converts and times a model it
+#: has not measured yet (seconds before the first tile; `models.backends.choose`)
+BACKEND_STAGE = "backend"
+
 
 class CancelToken:
     """A thread-safe flag a worker checks between units of work (tiles, files, iterations)."""

@@ -10,6 +10,7 @@ import torch
 
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
+from sr_desktop.engine.core.progress import ProgressCallback
 from sr_desktop.engine.models.backends.choose import apply_backend
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.loader import load_model
@@ -32,11 +33,13 @@ def get_model(
     device: str | torch.device = "auto",
     precision: str = "auto",
     backend: Backend | str = Backend.AUTO,
+    progress: ProgressCallback | None = None,
     **options,
 ) -> SRModel:
     """Load (or reuse) a model on a device in the right precision, run by `backend`.
 
     Models loaded with extra `options` (a kernel, training settings) are not cached.
+    `progress` hears the backend's first-use notice (`backends.choose.apply_backend`).
     """
     dev = devices.resolve_device(parse_device(device)) if not isinstance(device, torch.device) else device
     precision = parse_precision(precision)
@@ -55,7 +58,7 @@ def get_model(
     module = getattr(model, "module", None)
     if dev.type == "cuda" and isinstance(module, torch.nn.Module):
         module.to(memory_format=torch.channels_last)
-    apply_backend(model, backend)
+    apply_backend(model, backend, progress)
     if cacheable:
         with _CACHE_LOCK:
             _CACHE[key] = model

@@ -63,13 +63,15 @@ class UpscaleResult:
     backend: str = "torch"
 
 
-def resolve_model(options: UpscaleOptions, model: SRModel | None = None) -> tuple[SRModel, ScalePlan]:
-    """The model (loaded by id unless given) and the scale plan for `options`."""
+def resolve_model(options: UpscaleOptions, model: SRModel | None = None,
+                  progress: ProgressCallback | None = None) -> tuple[SRModel, ScalePlan]:
+    """The model (loaded by id unless given) and the scale plan for `options`; `progress`
+    hears the backend's first-use notice when loading takes a measurement."""
     if model is not None:
         return model, plan_scale([model.scale], options.scale)
     plan = plan_for(options.model, options.scale)
     model = get_model(options.model, plan.native, options.variant, options.device,
-                      options.precision, options.backend, kernel=options.kernel)
+                      options.precision, options.backend, progress, kernel=options.kernel)
     return model, plan
 
 
@@ -168,7 +170,7 @@ def upscale_image(
     """
     options = options or UpscaleOptions()
     start = time.perf_counter()
-    model, plan = resolve_model(options, model)
+    model, plan = resolve_model(options, model, progress)
     target = int(options.scale or plan.reached)
     try:
         return _upscale_image(image, options, progress, cancel, model, plan, target, start)
@@ -234,7 +236,7 @@ def upscale_float(
 ) -> np.ndarray:
     """H×W×3 float32 0..1 -> (N·H)×(N·W)×3 float32 clipped to 0..1 (metrics, benchmarks)."""
     options = options or UpscaleOptions()
-    model, plan = resolve_model(options, model)
+    model, plan = resolve_model(options, model, progress)
     target = int(options.scale or plan.reached)
     src = np.ascontiguousarray(rgb, dtype=np.float32)
     out = np.empty((src.shape[0] * target, src.shape[1] * target, 3), dtype=np.float32)
@@ -262,7 +264,7 @@ def upscale_region(
         raise SRDesktopError(
             f"region {bw}×{bh} at ({x}, {y}) is not inside the {image.width}×{image.height} image"
         )
-    model, plan = resolve_model(options, model)
+    model, plan = resolve_model(options, model, progress)
     margin = model.context + (resample.SUPPORT["lanczos"] + 2 if plan.final_resize else 0) + 2
     if model.kind == ModelKind.PER_IMAGE or not model.tileable:
         margin = max(margin, 32)

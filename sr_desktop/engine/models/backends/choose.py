@@ -22,6 +22,7 @@ import torch
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.options import Backend, parse_backend
+from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressCallback, ProgressTracker
 from sr_desktop.engine.models.backends.openvino_runner import (
     BackendError,
     build_openvino_runner,
@@ -53,8 +54,12 @@ def _can_use_openvino(model) -> bool:
     )
 
 
-def apply_backend(model, requested: Backend | str = Backend.AUTO) -> str:
-    """Set ``model.runner`` / ``model.backend`` for `requested`; returns the backend in use."""
+def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: ProgressCallback | None = None) -> str:
+    """Set ``model.runner`` / ``model.backend`` for `requested`; returns the backend in use.
+
+    `progress` hears one ``ProgressInfo`` (stage ``"backend"``, a message) before ``auto``
+    converts and times a model it has not measured yet: seconds of work the user should see.
+    """
     requested = parse_backend(requested)
     if requested == Backend.AUTO:
         requested = parse_backend(os.environ.get(ENV_DEFAULT) or Backend.AUTO)
@@ -71,7 +76,7 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO) -> str:
         model.runner = build_openvino_runner(model)
         model.backend = Backend.OPENVINO.value
         return model.backend
-    return _apply_auto(model)
+    return _apply_auto(model, progress)
 
 
 def _measure_key(model) -> str:
@@ -113,7 +118,7 @@ def _median_seconds(model, x: torch.Tensor) -> float:
     return statistics.median(times)
 
 
-def _apply_auto(model) -> str:
+def _apply_auto(model, progress: ProgressCallback | None) -> str:
     if not _can_use_openvino(model):
         return model.backend
     if openvino_version() is None:
@@ -123,13 +128,17 @@ def _apply_auto(model) -> str:
     known = _load_choices().get(key)
     if isinstance(known, dict) and known.get("backend") == Backend.TORCH.value:
         return model.backend
+    first_use = not isinstance(known, dict) or known.get("backend") != Backend.OPENVINO.value
+    if first_use:
+        ProgressTracker(0, progress, stage=BACKEND_STAGE).update(
+            message=f"first use of {model.id} ×{model.scale}: converting it to OpenVINO and timing it against torch")
     try:
         runner = build_openvino_runner(model)
     except BackendError as exc:
         log.info("backends: %s; using torch", exc)
         _save_choice(key, {"backend": Backend.TORCH.value, "reason": str(exc)})
         return model.backend
-    if not isinstance(known, dict) or known.get("backend") != Backend.OPENVINO.value:
+    if first_use:
         x = smooth_test_image(MEASURE_SIZE, MEASURE_SIZE).to(model.device, model.dtype)
         torch_s = _median_seconds(model, x)
         model.runner = runner
