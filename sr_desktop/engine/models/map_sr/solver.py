@@ -10,7 +10,8 @@ Priors Ψ and their solvers:
   are symmetric positive definite: conjugate gradients, warm-started at the bicubic
   upscale. Dᵀ comes from autograd (A·v is the gradient of the quadratic at v).
 * ``"tv"``: Ψ = Σ √(|∇x|² + ε²) per channel (Charbonnier-smoothed isotropic total
-  variation), minimised by L-BFGS with a strong-Wolfe line search. Why not ADMM with FFTs:
+  variation), minimised by L-BFGS with a strong-Wolfe line search (`compute.lbfgs`, not
+  `torch.optim`, whose first use imports torch._dynamo and stalls the GUI). Why not ADMM with FFTs:
   D uses the symmetric border and a spatially exact subsampling, which FFT diagonalisation
   only reaches for periodic images; L-BFGS needs nothing but D and its autograd adjoint,
   runs the same on CPU and GPU, and converges in a few hundred iterations.
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from sr_desktop.engine.compute.lbfgs import LBFGS
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 
 PRIORS = ("tv", "tikhonov")
@@ -99,27 +101,22 @@ def _solve_tikhonov(x0, y, degrade, opts, scale, tracker, cancel) -> torch.Tenso
 
 
 def _solve_tv(x0, y, degrade, opts, scale, tracker, cancel) -> torch.Tensor:
-    x = x0.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=opts.report_every, history_size=opts.history,
-                                  tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-    value = torch.zeros(())
+    def value_and_grad(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = v.detach().requires_grad_(True)
+        loss = objective(v, y, degrade, opts, scale)
+        return loss.detach(), torch.autograd.grad(loss, v)[0]
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        loss = objective(x, y, degrade, opts, scale)
-        loss.backward()
-        return loss
-
+    solver = LBFGS(value_and_grad, x0, history=opts.history)
     done = 0
     while done < opts.iterations:
         check_cancel(cancel)
-        tracker.update(done, f"L-BFGS iteration {done}", objective=float(value.detach()))
-        optimizer.param_groups[0]["max_iter"] = min(opts.report_every, opts.iterations - done)
-        value = optimizer.step(closure)
-        done += optimizer.param_groups[0]["max_iter"]
-        if not torch.isfinite(value):
+        tracker.update(done, f"L-BFGS iteration {done}", objective=float(solver.value))
+        chunk = min(opts.report_every, opts.iterations - done)
+        moving = solver.run(chunk)
+        done += chunk
+        if not moving:  # converged (or no lower point along the direction): nothing to gain
             break
-    return x.detach()
+    return solver.x
 
 
 def map_sr(y: torch.Tensor, x0: torch.Tensor, degrade: Callable, scale: int, opts: MapSROptions,
