@@ -11,6 +11,7 @@ import math
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from PySide6.QtGui import QImage
 from sr_desktop.app import metrics_jobs
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.metrics import maps, noref
+from sr_desktop.engine.metrics import maps, niqe, noref
 from sr_desktop.engine.metrics.degradation import Degradation
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair
 from sr_desktop.engine.metrics.upscalers import EngineUpscaler
@@ -312,6 +313,9 @@ def test_set_result_shows_timing_and_no_reference_numbers(qtbot, panel, image):
     assert panel.sharpness_label.text() == (
         f"{noref.sharpness(src).mean_gradient:.2f} → {noref.sharpness(res).mean_gradient:.2f}")
     assert panel.consistency_label.text().startswith(f"{noref.consistency(res, src, 2).psnr_rgb:.2f} dB")
+    # NIQE needs two 96-px blocks: neither the 64×56 input nor its 128×112 result has them
+    assert numbers.input_niqe is None and numbers.result_niqe is None
+    assert panel.niqe_label.text() == "— → —"
 
     panel.set_result(None)
     assert panel.result_model.text() == "No upscale yet"
@@ -679,3 +683,18 @@ def test_the_leaderboard_tooltip_gives_niqe_beside_the_scores(qtbot, panel):
     assert row["niqe"] is not None and 3.5 < row["niqe"] < 6.5  # measured 4.80 with MATLAB bicubic ×2
     table = panel.leaderboard.table
     assert f"NIQE {row['niqe']:.2f} (no reference; lower looks more natural)" in table.item(0, 0).toolTip()
+
+
+def test_no_reference_niqe_of_input_and_result(qtbot, panel):
+    from sr_desktop.app.metrics_jobs import no_reference_numbers
+    from sr_desktop.engine.core.paths import RESOURCES_DIR
+    from sr_desktop.engine.imageio import read_image
+
+    src = read_image(RESOURCES_DIR / "sample.jpg").pixels[:200, :240]
+    res = np.repeat(np.repeat(src, 2, axis=0), 2, axis=1)  # nearest ×2
+    numbers = no_reference_numbers(src, res, 2)
+    # measured 7.97 → 5.96: NIQE's statistics depend on the scale, so it ranks results
+    # of one input against each other, not a result against its input
+    assert numbers.input_niqe == niqe.niqe(src) and numbers.result_niqe == niqe.niqe(res)
+    panel.noref_section.show_numbers(SimpleNamespace(scale=2), numbers)
+    assert panel.niqe_label.text() == f"{numbers.input_niqe:.2f} → {numbers.result_niqe:.2f}"

@@ -3,7 +3,7 @@
 Three kinds of work, all on 8-bit pixels (alpha dropped, 16-bit rounded, as the
 evaluation protocol measures them):
 
-* no-reference numbers of an upscale — sharpness of the input and of the result, and the
+* no-reference numbers of an upscale — sharpness and NIQE of the input and of the result, and the
   consistency PSNR (the result downscaled by the same scale with MATLAB bicubic, against
   the input) — for the whole image or one region;
 * display maps at the result's size — difference and SSIM against a reference (the
@@ -30,6 +30,7 @@ from sr_desktop.engine.metrics.degradation import Degradation, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair, to_uint8_rgb_or_gray
 from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
+from sr_desktop.engine.metrics.niqe import niqe_or_none
 from sr_desktop.engine.metrics.noref import Consistency, Sharpness, consistency, sharpness
 
 VIEW_MODES = ("result", "difference", "ssim", "gradient")
@@ -81,9 +82,10 @@ def describe_box(box: Box) -> str:
 
 @dataclass(frozen=True)
 class NoReferenceNumbers:
-    """Sharpness of input and result, and the consistency check, for `box` (None = all).
+    """Sharpness and NIQE of input and result, and the consistency check, for `box` (None = all).
 
-    `consistency` is None when it cannot be measured (then `note` says why).
+    `consistency` is None when it cannot be measured (then `note` says why); a NIQE is None
+    for an image NIQE cannot score (smaller than one 96-px block, or flat).
     """
 
     input_sharpness: Sharpness
@@ -91,6 +93,8 @@ class NoReferenceNumbers:
     consistency: Consistency | None
     box: Box | None = None
     note: str = ""
+    input_niqe: float | None = None
+    result_niqe: float | None = None
 
 
 def no_reference_numbers(source: np.ndarray, result: np.ndarray, scale: int,
@@ -115,7 +119,8 @@ def no_reference_numbers(source: np.ndarray, result: np.ndarray, scale: int,
         note = "result and input have different channel counts"
     else:
         cons = consistency(res, src, scale)
-    return NoReferenceNumbers(sharpness(src), sharpness(res), cons, box, note)
+    return NoReferenceNumbers(sharpness(src), sharpness(res), cons, box, note,
+                              niqe_or_none(src), niqe_or_none(res))
 
 
 # -- maps ----------------------------------------------------------------------------------

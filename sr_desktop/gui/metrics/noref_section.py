@@ -1,4 +1,4 @@
-"""The metrics panel's "No-reference" section: sharpness of input and result and the
+"""The metrics panel's "No-reference" section: sharpness and NIQE of input and result and the
 consistency PSNR (the result downscaled by the same scale with MATLAB bicubic, against
 the input)."""
 
@@ -14,6 +14,10 @@ from sr_desktop.gui.widgets import WrapLabel, add_form_rows, compact_form, value
 
 def _fmt_db(value: float) -> str:
     return "∞ dB (identical)" if math.isinf(value) else f"{value:.2f} dB"
+
+
+def _fmt_niqe(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 class NoReferenceSection(QGroupBox):
@@ -37,8 +41,14 @@ class NoReferenceSection(QGroupBox):
         self.consistency.setToolTip(
             "The result downscaled by the same scale (MATLAB bicubic) against the input: "
             "high = faithful to the input; low = invented content or colour shifts")
+        self.niqe = value_label(self)
+        self.niqe.setToolTip(
+            "NIQE (Mittal et al. 2013) of the luma, input → result: distance of the image's "
+            "statistics from those of natural pristine photos. Lower looks more natural; no "
+            "reference needed, so it also judges a result that PSNR would punish for its detail. "
+            "It depends on the image size: compare results with each other, not with the input.")
         add_form_rows(form, [("Sharpness", self.sharpness), ("Laplacian", self.laplacian),
-                             ("Consistency", self.consistency)])
+                             ("NIQE", self.niqe), ("Consistency", self.consistency)])
         # Under the form, not a form row: a wrapped label spanning a QFormLayout row is
         # given too little height and its lines overlap the group's frame.
         self.status = WrapLabel("", self)
@@ -49,7 +59,7 @@ class NoReferenceSection(QGroupBox):
     def show_numbers(self, result, value) -> None:
         """Show the cached `value` (NoReferenceNumbers, MeasureFailure, or None while being
         measured) of `result` (None: nothing to measure yet)."""
-        labels = (self.sharpness, self.laplacian, self.consistency)
+        labels = (self.sharpness, self.laplacian, self.niqe, self.consistency)
         if result is None:
             for label in labels:
                 label.setText("—")
@@ -68,6 +78,7 @@ class NoReferenceSection(QGroupBox):
         a, b = value.input_sharpness, value.result_sharpness
         self.sharpness.setText(f"{a.mean_gradient:.2f} → {b.mean_gradient:.2f}")
         self.laplacian.setText(f"{a.laplacian_variance:.1f} → {b.laplacian_variance:.1f}")
+        self.niqe.setText(f"{_fmt_niqe(value.input_niqe)} → {_fmt_niqe(value.result_niqe)}")
         if value.consistency is not None:
             c = value.consistency
             self.consistency.setText(f"{_fmt_db(c.psnr_rgb)} (Y {_fmt_db(c.psnr_y)})")

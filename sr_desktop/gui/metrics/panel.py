@@ -133,6 +133,7 @@ class MetricsPanel(QWidget):
         self.result_device, self.result_tiles, self.result_memory = r.device, r.tiles, r.memory
         self.sharpness_label, self.laplacian_label = n.sharpness, n.laplacian
         self.consistency_label, self.noref_status = n.consistency, n.status
+        self.niqe_label = n.niqe
         self.view_group, self.view_buttons, self.view_note = v.group, v.buttons, v.note
         self.back_to_result = v.back_to_result
         self.model_list, self.scale_spin, self.degradation_combo = e.model_list, e.scale_spin, e.degradation_combo
