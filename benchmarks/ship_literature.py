@@ -5,7 +5,8 @@
         --command "sr-desktop train --arch srcnn --scale 3 ..."
     python benchmarks/ship_literature.py table [--doc docs/literature.md]
 
-``ship`` copies ``RUN/model.safetensors`` to ``models/literature/ID_xS.safetensors``, records
+``ship`` copies ``RUN/model.safetensors`` to ``models/literature/ID_xS.safetensors`` (a
+multi-scale run shipped with ``--scales 2 3 4``: one ``ID_x2x3x4.safetensors`` for all), records
 it in the entry's ``"trained"`` block of ``models/manifest.json``, measures it with the
 command a user would run (``sr-desktop bench --dataset DIR --model ID --scale S``) on Set5
 and Set14, and writes the measured numbers into the weights' metadata and the manifest,
@@ -101,10 +102,14 @@ def ship(args: argparse.Namespace) -> None:
     source = run / "model.safetensors"
     with safe_open(str(source), "pt") as fh:
         meta = dict(fh.metadata())
-    scale = int(meta["scale"])
+    scales = args.scales or [int(meta["scale"])]
+    targets = dict(zip(scales, args.target, strict=False))
+    if len(args.target) != len(scales):
+        sys.exit(f"give one --target per scale ({len(scales)}), not {len(args.target)}")
     data = [Path(p).name for p in json.loads(meta.get("data", "[]"))]
     iterations = int(meta["iterations"])
-    target = MODELS / "literature" / f"{args.id}_x{scale}.safetensors"
+    # one file for every scale of a multi-scale network (VDSR): its weights do not depend on it
+    target = MODELS / "literature" / f"{args.id}_x{'x'.join(map(str, scales))}.safetensors"
     target.parent.mkdir(exist_ok=True)
     init = Path(meta["init"]).parent.name if meta.get("init") else None  # the run it was fine-tuned from
     meta.update({"data": json.dumps(data), "hardware": args.hardware, "command": args.command})
@@ -117,24 +122,36 @@ def ship(args: argparse.Namespace) -> None:
                 "train_seconds": round(_training_seconds(run / "log.jsonl")), "command": args.command}
     doc = _read_manifest()
     entry = _entry(doc, args.id)
-    record = {"file": target.relative_to(MODELS).as_posix(), "sha256": _write_weights(source, target, meta),
-              **training}
-    entry.setdefault("trained", {})[str(scale)] = record
+    sha = _write_weights(source, target, meta)
+    records = {}
+    for scale in scales:
+        records[scale] = {"file": target.relative_to(MODELS).as_posix(), "sha256": sha, **training}
+        entry.setdefault("trained", {})[str(scale)] = records[scale]
     _write_manifest(doc)  # registered first so that `bench --model ID` runs the file
-    measured = {}
-    for name, folder in (("Set5", args.set5), ("Set14", args.set14)):
-        measured[name] = _bench(args.id, scale, Path(folder))
-        print(f"{args.id} ×{scale} {name}: {measured[name]['psnr']:.2f} dB, SSIM {measured[name]['ssim']:.4f}")
-    meta["measured"] = json.dumps(measured)
-    record["measured"] = measured
-    record["target"] = {"dataset": "Set5", "psnr": args.target}
-    record["incomplete"] = measured["Set5"]["psnr"] < args.target
-    meta["incomplete"] = json.dumps(record["incomplete"])
-    record["sha256"] = _write_weights(source, target, meta)
+    measured: dict[int, dict] = {}
+    for scale in scales:
+        measured[scale] = {}
+        for name, folder in (("Set5", args.set5), ("Set14", args.set14)):
+            measured[scale][name] = m = _bench(args.id, scale, Path(folder))
+            print(f"{args.id} ×{scale} {name}: {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}")
+        record = records[scale]
+        record["measured"] = measured[scale]
+        record["target"] = {"dataset": "Set5", "psnr": targets[scale]}
+        record["incomplete"] = measured[scale]["Set5"]["psnr"] < targets[scale]
+    if len(scales) == 1:
+        meta["measured"] = json.dumps(measured[scales[0]])
+        meta["incomplete"] = json.dumps(records[scales[0]]["incomplete"])
+    else:
+        meta["measured"] = json.dumps({f"x{s}": measured[s] for s in scales})
+        meta["incomplete"] = json.dumps({f"x{s}": records[s]["incomplete"] for s in scales})
+    sha = _write_weights(source, target, meta)
+    for record in records.values():
+        record["sha256"] = sha
     _write_manifest(doc)
-    state = "training incomplete" if record["incomplete"] else "target met"
-    print(f"shipped {target.relative_to(ROOT)} ({target.stat().st_size / 1e6:.2f} MB): "
-          f"Set5 {measured['Set5']['psnr']:.2f} dB vs target {args.target} ({state})")
+    for scale in scales:
+        state = "training incomplete" if records[scale]["incomplete"] else "target met"
+        print(f"shipped {target.relative_to(ROOT)} ×{scale} ({target.stat().st_size / 1e6:.2f} MB): "
+              f"Set5 {measured[scale]['Set5']['psnr']:.2f} dB vs target {targets[scale]} ({state})")
 
 
 def _db(value) -> str:
@@ -192,7 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--id", required=True, help="literature entry id (srcnn, fsrcnn, …)")
     p.add_argument("--set5", required=True, metavar="DIR")
     p.add_argument("--set14", required=True, metavar="DIR")
-    p.add_argument("--target", required=True, type=float, help="Set5 PSNR target (dB) at this scale")
+    p.add_argument("--target", required=True, type=float, nargs="+",
+                   help="Set5 PSNR target (dB) at this scale, or one per --scales value")
+    p.add_argument("--scales", type=int, nargs="+", metavar="S",
+                   help="ship a multi-scale run (train --scale 2 3 4) at these scales, one shared file "
+                        "(default: the run's scale)")
     p.add_argument("--command", required=True, help="the `sr-desktop train` command that retrains it")
     p.add_argument("--hardware", default=f"{_cpu_name()}, 1 torch thread of {os.cpu_count()} cores, no GPU")
     t = actions.add_parser("table", help="print the published vs measured table")

@@ -40,16 +40,23 @@ def test_file_metadata_and_manifest_agree(model_id, scale):
     spec = registry.get_model_spec(model_id)
     rec = spec.trained[str(scale)]
     path = literature.weights_file(rec)
-    assert path.parent == paths.MODELS_DIR / "literature" and path.name == f"{model_id}_x{scale}.safetensors"
+    # ID_xS, or ID_x2x3x4 for one multi-scale network (VDSR) shipped at each of its scales
+    file_scales = [int(s) for s in path.stem.removeprefix(f"{model_id}_x").split("x")]
+    assert path.parent == paths.MODELS_DIR / "literature" and path.suffix == ".safetensors"
+    assert path.stem.startswith(f"{model_id}_x") and scale in file_scales
     assert hashlib.sha256(path.read_bytes()).hexdigest() == rec["sha256"]
     with safe_open(str(path), "pt") as fh:
         meta = fh.metadata()
-    assert int(meta["scale"]) == scale and int(meta["iterations"]) == rec["iterations"] > 0
+    measured, incomplete = json.loads(meta["measured"]), json.loads(meta["incomplete"])
+    if len(file_scales) > 1:  # recorded per scale
+        measured, incomplete = measured[f"x{scale}"], incomplete[f"x{scale}"]
+    assert int(meta["scale"]) == file_scales[0] and int(meta["iterations"]) == rec["iterations"] > 0
     assert json.loads(meta["data"]) == rec["data"] and meta["degradation"] == rec["degradation"] == "bicubic"
-    assert json.loads(meta["measured"]) == rec["measured"]
+    assert measured == rec["measured"]
     missed = rec["measured"]["Set5"]["psnr"] < rec["target"]["psnr"]
-    assert json.loads(meta["incomplete"]) == rec["incomplete"] == missed
-    assert rec["command"].startswith(f"sr-desktop train --arch {model_id} --scale {scale} ")
+    assert incomplete == rec["incomplete"] == missed
+    trained_at = " ".join(map(str, file_scales))
+    assert rec["command"].startswith(f"sr-desktop train --arch {model_id} --scale {trained_at} ")
     assert spec.installed and scale in spec.scales
     assert (literature.INCOMPLETE_TAG in spec.tags) == literature.is_incomplete(spec.trained)
 

@@ -26,7 +26,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help=HELP, description=HELP + ".", epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", required=True, metavar="ARCH", help="architecture to train (see below)")
-    p.add_argument("--scale", required=True, type=int, metavar="N", help="upscaling factor")
+    p.add_argument("--scale", required=True, type=int, nargs="+", metavar="N",
+                   help="upscaling factor; several (--scale 2 3 4) train one network for all of them, as "
+                        "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
     p.add_argument("--data", required=True, nargs="+", metavar="DIR", help="folders of HR images (recursive)")
     p.add_argument("--val", metavar="DIR", help="validation images (default: the first two training images)")
     p.add_argument("--degradation", default="bicubic", metavar="SPEC",
@@ -67,7 +69,8 @@ def _options(args):
     from sr_desktop.engine.training import TrainOptions
 
     return TrainOptions(
-        arch=args.arch, scale=args.scale, data=tuple(args.data), out=args.out, val=args.val,
+        arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),
+        out=args.out, val=args.val,
         degradation=args.degradation, loss=args.loss, init=args.init, iterations=args.iterations,
         batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, name=args.name,
         resume=args.resume, seed=args.seed, optimizer=args.optimizer, schedule=args.schedule,

@@ -147,10 +147,31 @@ class PatchSource:
         return lr, hr
 
 
+class MixedScaleSource:
+    """The training images at several scales, for one network that serves them all (VDSR).
+
+    Batch ``i`` is drawn at scale number ``i mod n`` (a batch's LR patches share one size).
+    The LR patch side shrinks with the scale so that the HR patch keeps the first scale's
+    side (VDSR trains on 41-px patches at every scale): each batch costs about the same.
+    """
+
+    def __init__(self, folders: Sequence[str | os.PathLike], scales: Sequence[int], patch: int,
+                 degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        hr_side = patch * scales[0]
+        self.sources = [PatchSource(folders, s, max(8, round(hr_side / s)), degradation, cache_bytes // len(scales))
+                        for s in scales]
+        first = self.sources[0]
+        self.scale, self.patch, self.paths = first.scale, first.patch, first.paths
+
+    def batch(self, seed: int, index: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch `index` of a run seeded `seed`, at the scale whose turn it is."""
+        return self.sources[index % len(self.sources)].batch(seed, index, size)
+
+
 class BatchLoader:
     """Batches ``start, start+1, …`` of a `PatchSource`, prepared ahead on worker threads."""
 
-    def __init__(self, source: PatchSource, batch: int, seed: int, start: int, workers: int = 2,
+    def __init__(self, source: PatchSource | MixedScaleSource, batch: int, seed: int, start: int, workers: int = 2,
                  ahead: int = 4, pin: bool = False):
         self.source, self.size, self.seed, self.pin = source, batch, seed, pin
         self.next_index = start

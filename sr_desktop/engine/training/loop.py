@@ -39,7 +39,7 @@ from sr_desktop.engine.training.checkpoint import (
     save_checkpoint,
 )
 from sr_desktop.engine.training.curves import write_curves
-from sr_desktop.engine.training.data import BatchLoader, PatchSource
+from sr_desktop.engine.training.data import BatchLoader, MixedScaleSource, PatchSource
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.export import MODEL_FILE, model_metadata, register_model, write_model
@@ -110,9 +110,15 @@ class _Ema:
                 e.copy_(p)
 
 
+#: settings checkpoints of earlier versions do not record, with the value they implied
+SINCE_LATER_VERSIONS = {"mixed_scales": []}
+
+
 def _check_resume(options: TrainOptions, ckpt: Checkpoint) -> None:
     recorded = ckpt.meta.get("options", {})
     for key, value in options.fingerprint().items():
+        if key not in recorded and key in SINCE_LATER_VERSIONS and value == SINCE_LATER_VERSIONS[key]:
+            continue  # a checkpoint older than the setting, and the setting left at its default
         if recorded.get(key) != value:
             raise TrainingError(f"cannot resume: the checkpoint was made with {key}={recorded.get(key)!r}, "
                                 f"not {value!r}")
@@ -149,7 +155,10 @@ class Trainer:
         else:
             self.net = build_network(o.arch, o.scale)
         self.net.module.train()
-        self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20)
+        if o.mixed_scales:
+            self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20)
+        else:
+            self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20)
         self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
         self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
         self.cuda = self.device.type == "cuda"
@@ -234,7 +243,7 @@ class Trainer:
         if disc is not None:
             disc.requires_grad_(False)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            out = self.net(lr_rgb)
+            out = self.net(lr_rgb, hr_rgb.shape[-1] // lr_rgb.shape[-1])  # mixed-scale runs vary it
             total, parts = self.losses.generator_loss(out, self.net.to_space(lr_rgb), self.net.to_space(hr_rgb))
         if not torch.isfinite(total):
             raise TrainingError(f"the loss became {float(total)} at iteration {self.iteration + 1}; "

@@ -218,7 +218,8 @@ class LossSet(nn.Module):
             elif name == "gradbranch":
                 value = F.l1_loss(out.gradient, gradient_map(hr))
             elif name == "cycle":
-                value = F.l1_loss(self.degradation.downscale_torch(sr, self.scale), lr)
+                # the batch's own scale: a mixed-scale run (VDSR) changes it batch by batch
+                value = F.l1_loss(self.degradation.downscale_torch(sr, sr.shape[-1] // lr.shape[-1]), lr)
             elif name == "levels":
                 levels = out.levels or [sr]
                 value = sum(charbonnier_loss(y, t) for y, t in zip(levels, level_targets(hr, len(levels)), strict=True))

@@ -136,10 +136,12 @@ class TrainNet(nn.Module):
         """N×3×H×W RGB (0..1) -> the training space (Y or RGB, 0..1)."""
         return rgb_to_ycbcr(rgb)[:, :1] if self.color == "y" else rgb
 
-    def forward(self, lr_rgb: torch.Tensor) -> NetOutput:
+    def forward(self, lr_rgb: torch.Tensor, scale: int | None = None) -> NetOutput:
+        """The network's output for an LR batch; `scale` (default: the run's) is what a
+        pre-upsampling network (SRCNN, VDSR) upscales its input by: any, for those."""
         x = self.to_space(lr_rgb)
         if self.pre_upsample:
-            x = matlab_bicubic(x, self.scale)
+            x = matlab_bicubic(x, scale or self.scale)
         x = x * self.input_range
         r = self.input_range
         if self.arch == "LapSRN":

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sr_desktop.engine.core.options import DEVICE_CHOICES, MAX_SCALE
+from sr_desktop.engine.models.archs.detect import arch_support
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.losses import parse_loss_spec
@@ -24,7 +25,8 @@ DEFAULT_LR = 2e-4
 #: fine-tuning recipes use 1e-4 .. 1e-5 after 2e-4 from scratch)
 FINE_TUNE_LR = 2e-5
 #: the settings a resumed run must share with the run that wrote its checkpoint
-RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed", "init", "optimizer")
+RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed", "init", "optimizer",
+               "mixed_scales")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class TrainOptions:
     vgg_weights: str | None = None
     val_max_side: int = 512
     previews: int = 1
+    #: more scales trained into the same network (``--scale 2 3 4``: VDSR's one model for
+    #: all scales); pre-upsampling architectures only. Validation and export use `scale`.
+    mixed_scales: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         parse_arch_spec(self.arch)
@@ -68,6 +73,7 @@ class TrainOptions:
             parse_degradation(self.degradation)  # a kernel file is read once, by the run
         if not (isinstance(self.scale, int) and 2 <= self.scale <= MAX_SCALE):
             raise TrainingError(f"--scale must be an integer 2..{MAX_SCALE}, got {self.scale!r}")
+        self._check_mixed_scales()
         if not self.data:
             raise TrainingError("give at least one --data folder")
         positive = {"iterations": self.iterations, "batch": self.batch, "patch": self.patch,
@@ -92,6 +98,22 @@ class TrainOptions:
         if self.name is not None and not self.name.strip():
             raise TrainingError("--name must not be empty")
 
+    def _check_mixed_scales(self) -> None:
+        if not self.mixed_scales:
+            return
+        scales = (self.scale, *self.mixed_scales)
+        if not all(isinstance(s, int) and 2 <= s <= MAX_SCALE for s in scales) or len(set(scales)) < len(scales):
+            raise TrainingError(f"--scale takes distinct integers 2..{MAX_SCALE}, got {' '.join(map(str, scales))}")
+        arch = parse_arch_spec(self.arch)[0]
+        if not arch_support(arch).pre_upsample:
+            raise TrainingError(f"{arch} trains one scale per run (its upsampling layers are built for one); "
+                                "several --scale values are for SRCNN and VDSR, which upscale their input first")
+
+    @property
+    def all_scales(self) -> tuple[int, ...]:
+        """Every scale the run trains: `scale` first."""
+        return (self.scale, *self.mixed_scales)
+
     @property
     def learning_rate(self) -> float:
         """The base learning rate (the fine-tuning preset when starting from a model)."""
@@ -115,6 +137,7 @@ class TrainOptions:
         return Path(self.out)
 
     def fingerprint(self) -> dict:
-        """What a resumed run must share with the checkpoint's run."""
+        """What a resumed run must share with the checkpoint's run (JSON values: a
+        checkpoint stores them so)."""
         values = asdict(self)
-        return {k: values[k] for k in RESUME_KEYS}
+        return {k: list(values[k]) if isinstance(values[k], tuple) else values[k] for k in RESUME_KEYS}
