@@ -71,14 +71,16 @@ class _BoundModule(torch.nn.Module):
         return self.inner(x, **self.kwargs)
 
 
-def capture_graph_call(model, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
-    """The tensor and keyword arguments with which `model.run(x)` calls its network graph."""
-    seen: list[tuple[torch.Tensor, dict[str, Any]]] = []
+def capture_graph_call(model, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any], tuple[int, ...]]:
+    """The tensor and keyword arguments with which `model.run(x)` calls its network graph,
+    and the shape of the graph's output for them."""
+    seen: list[tuple[torch.Tensor, dict[str, Any], tuple[int, ...]]] = []
     previous = model.runner
 
     def record(inp: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        seen.append((inp, kwargs))
-        return model.module(inp, **kwargs)
+        out = model.module(inp, **kwargs)
+        seen.append((inp, kwargs, tuple(out.shape)))
+        return out
 
     model.runner = record
     try:
@@ -88,8 +90,8 @@ def capture_graph_call(model, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, 
         model.runner = previous
     if len(seen) != 1:
         raise BackendError(f"{model.id}: its graph is called {len(seen)} times per tile; cannot convert it")
-    inp, kwargs = seen[0]
-    return inp.contiguous().clone(), kwargs
+    inp, kwargs, out_shape = seen[0]
+    return inp.contiguous().clone(), kwargs, out_shape
 
 
 def weights_key(module: torch.nn.Module, kwargs: dict[str, Any], channels: int, out_shape: tuple = ()) -> str:
@@ -159,9 +161,8 @@ def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
     if model.device.type != "cpu" or model.dtype != torch.float32:
         raise BackendError(f"OpenVINO runs on the CPU in fp32; {model.id} is on {model.device} in {model.dtype}")
     threads = threads or torch.get_num_threads()
-    example, kwargs = capture_graph_call(model, smooth_test_image(*EXAMPLE_SIZE))
-    with torch.inference_mode():
-        out_shape = tuple(module(example, **kwargs).shape)
+    # one forward pass gives the graph's input and its output shape (a part of the key)
+    example, kwargs, out_shape = capture_graph_call(model, smooth_test_image(*EXAMPLE_SIZE))
     key = weights_key(module, kwargs, int(example.shape[1]), out_shape)
     folder = cache_root() / key
     xml = folder / "model.xml"
@@ -197,7 +198,7 @@ def _convert_and_save(model, module: torch.nn.Module, kwargs: dict[str, Any], ex
         raise BackendError(f"OpenVINO cannot convert {model.id}: {_first_line(exc)}") from None
     worst = 0.0
     for size in (EXAMPLE_SIZE, CHECK_SIZE):
-        inp, _ = capture_graph_call(model, smooth_test_image(*size, seed=1))
+        inp, _, _ = capture_graph_call(model, smooth_test_image(*size, seed=1))
         with torch.inference_mode():
             expected = bound(inp).numpy()
         try:
