@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -300,6 +301,10 @@ def test_set_result_shows_timing_and_no_reference_numbers(qtbot, panel, image):
     assert f"{mp_s:.2f} MP/s" in panel.result_time.text()
     assert panel.result_size.text() == "64×56 → 128×112"
     assert panel.result_device.text() == result.device
+    assert result.backend == "torch" and panel.result_backend.text() == "torch"
+    panel.result_section.show_result(replace(result, backend="openvino"), image)
+    assert panel.result_backend.text() == "OpenVINO"
+    panel.result_section.show_result(result, image)
     assert panel.result_tiles.text().startswith(str(result.tiles))
     assert panel.result_model.text() == "lanczos ×2"
     assert "MiB" in panel.result_memory.text() or "GiB" in panel.result_memory.text()

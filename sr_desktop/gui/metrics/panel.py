@@ -131,6 +131,7 @@ class MetricsPanel(QWidget):
         r, n, v, e = self.result_section, self.noref_section, self.view_section, self.evaluate_section
         self.result_model, self.result_time, self.result_size = r.model, r.time, r.size
         self.result_device, self.result_tiles, self.result_memory = r.device, r.tiles, r.memory
+        self.result_backend = r.backend
         self.sharpness_label, self.laplacian_label = n.sharpness, n.laplacian
         self.consistency_label, self.noref_status = n.consistency, n.status
         self.niqe_label = n.niqe

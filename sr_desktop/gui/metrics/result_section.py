@@ -20,6 +20,10 @@ def human_bytes(n: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
+#: how `UpscaleResult.backend` is shown
+BACKEND_NAMES = {"torch": "torch", "openvino": "OpenVINO"}
+
+
 class ResultSection(QGroupBox):
     """Read-only numbers of the last whole-image upscale."""
 
@@ -30,18 +34,21 @@ class ResultSection(QGroupBox):
         self.time = value_label(self)
         self.size = value_label(self)
         self.device = value_label(self)
+        self.backend = value_label(self)
+        self.backend.setToolTip("What ran the network: torch, or OpenVINO (Advanced ▸ Backend; "
+                                "auto measures both once per model and keeps the faster)")
         self.tiles = value_label(self)
         self.memory = value_label(self)
         self.memory.setToolTip("GPU: peak memory allocated by torch; CPU: process memory")
         add_form_rows(form, [("Model", self.model), ("Time", self.time), ("Size", self.size),
-                             ("Device", self.device), ("Tiles", self.tiles),
+                             ("Device", self.device), ("Backend", self.backend), ("Tiles", self.tiles),
                              ("Memory", self.memory)])
 
     def show_result(self, result, image) -> None:
         """Fill in `result` (an `UpscaleResult`, or None for "No upscale yet") of `image`
         (the original, or None: its size is then derived from the result's)."""
         if result is None:
-            for label in (self.model, self.time, self.size, self.device, self.tiles, self.memory):
+            for label in (self.model, self.time, self.size, self.device, self.backend, self.tiles, self.memory):
                 label.setText("—")
             self.model.setText("No upscale yet")
             return
@@ -57,6 +64,7 @@ class ResultSection(QGroupBox):
         self.time.setText(f"{r.seconds:.2f} s · {mp_s:.2f} MP/s input")
         self.size.setText(f"{in_w}×{in_h} → {out_w}×{out_h}")
         self.device.setText(str(r.device) or "—")
+        self.backend.setText(BACKEND_NAMES.get(getattr(r, "backend", ""), getattr(r, "backend", "") or "—"))
         tiles = f"{r.tiles}"
         if getattr(r, "tile_size", 0):
             tiles += f" (tile {r.tile_size} px)"
