@@ -62,8 +62,9 @@ def ncnn_child(spec: dict) -> None:
             widths = ((0, 0), (pad, ph - h - pad), (pad, pw - w - pad))
             graph_in = np.pad(rgb, widths, mode="reflect" if border == "reflect" else "edge") if pad or ph > h \
                 or pw > w else rgb
+        graph_in = np.ascontiguousarray(graph_in)  # ncnn.Mat wraps it without a copy: keep it alive
         extractor = net.create_extractor()
-        extractor.input(spec["input_name"], ncnn.Mat(np.ascontiguousarray(graph_in)))
+        extractor.input(spec["input_name"], ncnn.Mat(graph_in))
         _, out = extractor.extract(spec["output_name"])
         y = np.array(out)
         o = 0 if spec["unpadded"] else s * pad

@@ -129,14 +129,15 @@ def test_auto_measures_once_and_remembers(home, caplog):
     heard = []
     with caplog.at_level(logging.INFO, logger=choose.__name__):
         chosen = choose.apply_backend(model, "auto", heard.append)
-    assert chosen in ("torch", "openvino") and model.backend == chosen
+    assert chosen in ("torch", "openvino", "ncnn") and model.backend == chosen
     # the seconds of converting and timing are announced once, before they start
     assert [(i.stage, i.message) for i in heard] == [
         ("backend", "first use of span ×4: converting it to OpenVINO and timing it against torch")]
     entries = json.loads(choose.choices_file().read_text())
     (entry,) = entries.values()
-    assert entry["backend"] == chosen and entry["torch_s"] > 0 and entry["openvino_s"] > 0
-    assert any("torch" in r.message and "openvino" in r.message for r in caplog.records)
+    assert entry["backend"] == chosen and entry["torch_s"] > 0 and entry["openvino_s"] > 0 and entry["ncnn_s"] > 0
+    assert entry[f"{chosen}_s"] == min(entry["torch_s"], entry["openvino_s"], entry["ncnn_s"])
+    assert any("torch" in r.message and "openvino" in r.message and "ncnn" in r.message for r in caplog.records)
 
     caplog.clear()
     other = load_model("span", scale=4, variant="ch52")
@@ -181,6 +182,7 @@ def test_env_sets_what_auto_means(home, monkeypatch):
 def test_auto_falls_back_without_openvino_and_explicit_fails(home, monkeypatch, caplog):
     monkeypatch.setattr(openvino_runner, "openvino_version", lambda: None)
     monkeypatch.setattr(choose, "openvino_version", lambda: None)
+    monkeypatch.setattr(choose, "ncnn_version", lambda: None)  # (span is a zoo model: ncnn would be timed)
     model = load_model("span", scale=2)
     with caplog.at_level(logging.INFO, logger=choose.__name__):
         assert choose.apply_backend(model, "auto") == "torch"
@@ -194,6 +196,7 @@ def test_auto_falls_back_when_a_conversion_fails(home, monkeypatch):
         raise RuntimeError("unsupported operation aten::frobnicate\nmore lines")
 
     monkeypatch.setattr(ov, "convert_model", broken)
+    monkeypatch.setattr(choose, "ncnn_version", lambda: None)  # OpenVINO's failure alone
     model = load_model("span", scale=2)
     assert choose.apply_backend(model, "auto") == "torch"
     (entry,) = json.loads(choose.choices_file().read_text()).values()
@@ -237,3 +240,27 @@ def test_cli_backend_flag(home, tmp_path):
     )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "openvino" in proc.stderr
+
+
+@pytest.mark.parametrize(("model_id", "scale", "variant"), [("realesr-animevideov3", 2, None), ("srmdnf", 4, None),
+                                                            ("realcugan-se", 2, None)])
+def test_ncnn_backend_runs_the_zoo_files_as_the_torch_graph_does(home, model_id, scale, variant):
+    from PIL import Image
+
+    from sr_desktop.engine.core.paths import RESOURCES_DIR
+
+    crop = np.asarray(Image.open(RESOURCES_DIR / "chelsea.png").convert("RGB"), np.float32)[90:138, 160:212] / 255
+    x = torch.from_numpy(crop.transpose(2, 0, 1).copy())[None]
+    model = load_model(model_id, scale=scale, variant=variant)
+    with torch.inference_mode():
+        expected = model.run(x).numpy()
+    assert choose.apply_backend(model, "ncnn") == "ncnn" and model.backend == "ncnn"
+    with torch.inference_mode():
+        got = model.run(x).numpy()
+    assert got.shape == expected.shape
+    assert psnr(got, expected) >= 100  # measured 130.8-134.6 dB (the torch graphs are that close to ncnn)
+
+
+def test_ncnn_backend_refuses_what_is_not_a_zoo_graph(home):
+    with pytest.raises(BackendError, match="ncnn runs the zoo's own ncnn models on the CPU in fp32; bicubic"):
+        choose.apply_backend(load_model("bicubic", scale=2), "ncnn")

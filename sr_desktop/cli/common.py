@@ -61,10 +61,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_backend_option(parser: argparse.ArgumentParser) -> None:
-    """--backend auto|torch|openvino."""
+    """--backend auto|torch|openvino|ncnn."""
     parser.add_argument("--backend", default="auto", choices=Backend.choices(),
-                        help="what runs the network: auto = the faster of torch and OpenVINO on this "
-                             "machine, measured once per model (default); openvino = CPU only")
+                        help="what runs the network: auto = the fastest of torch, OpenVINO and (zoo models) "
+                             "the ncnn runtime on this machine, measured once per model (default); openvino "
+                             "and ncnn = CPU only")
 
 
 def add_alpha_option(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ def human_bytes(n: int | None) -> str:
 
 
 #: how `UpscaleResult.backend` is shown
-BACKEND_NAMES = {"torch": "torch", "openvino": "OpenVINO"}
+BACKEND_NAMES = {"torch": "torch", "openvino": "OpenVINO", "ncnn": "ncnn runtime"}
 
 
 class ResultSection(QGroupBox):

@@ -1,11 +1,12 @@
 """Attach the backend a user asked for to a loaded model; for ``auto``, the fastest.
 
-``auto`` measures torch against OpenVINO once per model, scale, variant, thread count and
-library versions on a small tile, keeps the answer in ``<user cache>/backends.json`` and
-reuses it. ``SR_DESKTOP_BACKEND=torch|openvino`` sets what ``auto`` means for a whole
-process (a machine where measuring is not wanted, the test suite). Anything that stops
-OpenVINO under ``auto`` (not installed, a model it cannot convert) falls back to torch with
-one line in the log; ``openvino`` asked for explicitly raises `BackendError` instead.
+``auto`` measures torch, OpenVINO and (for the zoo's ncnn models) the ncnn runtime once per
+model, scale, variant, thread count and library versions on a small tile, keeps the answer
+in ``<user cache>/backends.json`` and reuses it. ``SR_DESKTOP_BACKEND=torch|openvino|ncnn``
+sets what ``auto`` means for a whole process (a machine where measuring is not wanted, the
+test suite). Anything that stops a backend under ``auto`` (not installed, a model it cannot
+convert) leaves it out with one line in the log; a backend asked for explicitly raises
+`BackendError` instead.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.options import Backend, parse_backend
 from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressCallback, ProgressTracker
+from sr_desktop.engine.models.backends.ncnn_runner import build_ncnn_runner, can_use_ncnn, ncnn_version
 from sr_desktop.engine.models.backends.openvino_runner import (
     BackendError,
     build_openvino_runner,
@@ -76,13 +78,18 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
         model.runner = build_openvino_runner(model)
         model.backend = Backend.OPENVINO.value
         return model.backend
+    if requested == Backend.NCNN:
+        model.runner = build_ncnn_runner(model)
+        model.backend = Backend.NCNN.value
+        return model.backend
     return _apply_auto(model, progress)
 
 
 def _measure_key(model) -> str:
     return "|".join(str(part) for part in (
         model.id, model.scale, model.variant, torch.get_num_threads(), torch.__version__,
-        openvino_version(), platform.machine(), platform.processor() or "-",
+        openvino_version(), ncnn_version() if can_use_ncnn(model) else "-", platform.machine(),
+        platform.processor() or "-",
     ))
 
 
@@ -119,37 +126,57 @@ def _median_seconds(model, x: torch.Tensor) -> float:
 
 
 def _apply_auto(model, progress: ProgressCallback | None) -> str:
-    if not _can_use_openvino(model):
-        return model.backend
-    if openvino_version() is None:
-        log.info("backends: OpenVINO is not installed; using torch")
+    builders = {}
+    openvino_missing = _can_use_openvino(model) and openvino_version() is None
+    if _can_use_openvino(model) and not openvino_missing:
+        builders[Backend.OPENVINO.value] = build_openvino_runner
+    if can_use_ncnn(model) and ncnn_version() is not None:
+        builders[Backend.NCNN.value] = build_ncnn_runner
+    if openvino_missing:
+        log.info("backends: OpenVINO is not installed; %s", "timing torch against ncnn" if builders else "using torch")
+    if not builders:
         return model.backend
     key = _measure_key(model)
     known = _load_choices().get(key)
-    if isinstance(known, dict) and known.get("backend") == Backend.TORCH.value:
+    chosen = known.get("backend") if isinstance(known, dict) else None
+    if chosen == Backend.TORCH.value:
         return model.backend
-    first_use = not isinstance(known, dict) or known.get("backend") != Backend.OPENVINO.value
-    if first_use:
-        ProgressTracker(0, progress, stage=BACKEND_STAGE).update(
-            message=f"first use of {model.id} ×{model.scale}: converting it to OpenVINO and timing it against torch")
-    try:
-        runner = build_openvino_runner(model)
-    except BackendError as exc:
-        log.info("backends: %s; using torch", exc)
-        _save_choice(key, {"backend": Backend.TORCH.value, "reason": str(exc)})
-        return model.backend
-    if first_use:
-        x = smooth_test_image(MEASURE_SIZE, MEASURE_SIZE).to(model.device, model.dtype)
-        torch_s = _median_seconds(model, x)
-        model.runner = runner
-        openvino_s = _median_seconds(model, x)
-        model.runner = None
-        winner = Backend.OPENVINO.value if openvino_s < torch_s else Backend.TORCH.value
-        _save_choice(key, {"backend": winner, "torch_s": round(torch_s, 5), "openvino_s": round(openvino_s, 5)})
-        log.info("backends: %s torch %.1f ms, openvino %.1f ms -> %s", model.id, 1000 * torch_s,
-                 1000 * openvino_s, winner)
-        if winner == Backend.TORCH.value:
+    if chosen in builders:
+        try:
+            model.runner = builders[chosen](model)
+            model.backend = chosen
             return model.backend
-    model.runner = runner
-    model.backend = Backend.OPENVINO.value
+        except BackendError as exc:  # it worked when measured: measure again without it
+            log.info("backends: %s; measuring again", exc)
+    ProgressTracker(0, progress, stage=BACKEND_STAGE).update(
+        message=f"first use of {model.id} ×{model.scale}: converting it to OpenVINO and timing it against torch"
+        if Backend.OPENVINO.value in builders else
+        f"first use of {model.id} ×{model.scale}: timing the backends")
+    runners, reasons = {}, {}
+    for name, build in builders.items():
+        try:
+            runners[name] = build(model)
+        except BackendError as exc:
+            log.info("backends: %s; not used", exc)
+            reasons[name] = str(exc)
+    entry: dict = {}
+    if reasons:
+        entry["reason"] = "; ".join(reasons.values())
+    if runners:
+        x = smooth_test_image(MEASURE_SIZE, MEASURE_SIZE).to(model.device, model.dtype)
+        seconds = {Backend.TORCH.value: _median_seconds(model, x)}
+        for name, runner in runners.items():
+            model.runner = runner
+            seconds[name] = _median_seconds(model, x)
+        model.runner = None
+        winner = min(seconds, key=seconds.get)
+        entry.update({f"{name}_s": round(value, 5) for name, value in seconds.items()})
+        log.info("backends: %s %s -> %s", model.id,
+                 ", ".join(f"{name} {1000 * value:.1f} ms" for name, value in seconds.items()), winner)
+    else:
+        winner = Backend.TORCH.value
+    _save_choice(key, {"backend": winner, **entry})
+    if winner != Backend.TORCH.value:
+        model.runner = runners[winner]
+        model.backend = winner
     return model.backend
