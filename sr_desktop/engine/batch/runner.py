@@ -204,7 +204,9 @@ def run_batch(
         # Load the model once before the first file (the engine's model cache then serves
         # every file): a missing model or a bad device is one fatal error up front rather
         # than the same failure on every file.
-        resolve_model(upscale_options)
+        loaded = resolve_model(upscale_options)[0]
+    else:
+        loaded = model
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -241,6 +243,8 @@ def run_batch(
             "tile": upscale_options.tile.request,
             "precision": upscale_options.precision.value,
             "backend": upscale_options.backend.value,
+            # what `auto` chose here (a cluster's workers each choose for their machine)
+            "backend_used": loaded.backend if cluster is None else None,
             "format": options.format,
             "quality": options.quality,
             "name_template": options.name_template,
