@@ -112,7 +112,12 @@ def test_conversion_is_cached_and_a_broken_entry_rebuilt(home, monkeypatch):
     def no_conversion(*_args, **_kwargs):
         raise AssertionError("converted again although a good cached conversion exists")
 
+    def no_forward_pass(*_args, **_kwargs):
+        raise AssertionError("ran the graph although the index knows its conversion")
+
     monkeypatch.setattr(ov, "convert_model", no_conversion)
+    # a warm start finds the conversion by the model's identity, without a forward pass
+    monkeypatch.setattr(openvino_runner, "capture_graph_call", no_forward_pass)
     assert build_openvino_runner(model).key == first.key
     monkeypatch.undo()
     monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
