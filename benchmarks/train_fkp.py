@@ -22,6 +22,9 @@ from sr_desktop.engine.kernelgan.fkp_train import FKPTrainOptions, family_kernel
 from sr_desktop.engine.kernelgan.fkp_weights import save_prior, weights_path
 from sr_desktop.engine.kernelgan.kernel_ops import kernel_summary
 
+FAMILY = ("synthetic.random_kernel_x2, 11×11: anisotropic Gaussian, covariance eigenvalues λ1, λ2 ~ U(0.35, 5), "
+          "angle ~ U(0, π), each tap × U(0.6, 1.4), centre of mass at 5.5 (the ×2 convention), sum 1")
+
 
 def main(argv: list[str] | None = None) -> int:
     defaults = FKPTrainOptions()
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     sig = np.array([[kernel_summary(k.double().numpy())[f"sigma_{w}"] for w in ("major", "minor")] for k in samples])
     ratio = (sig[:, 0] / sig[:, 1]) ** 2
     record = result.record()
+    record["family"] = FAMILY
+    given = argv if argv is not None else sys.argv[1:]
+    record["command"] = " ".join(["python benchmarks/train_fkp.py", *given])
     record["checks"] = {"median_log_prob_family": round(lp_family, 2), "median_log_prob_noise": round(lp_noise, 2),
                         "sample_sigma_major_p5_p95": [round(float(v), 2) for v in np.percentile(sig[:, 0], [5, 95])],
                         "sample_sigma_minor_p5_p95": [round(float(v), 2) for v in np.percentile(sig[:, 1], [5, 95])],

@@ -68,7 +68,7 @@ def save_prior(prior: FlowKernelPrior, weights: Path, record: dict) -> str:
     atomic_write(weights, lambda fh: fh.write(data))
     digest = file_sha256(weights)
     sidecar = {"hparams": prior.hparams, **record, "sha256": digest, "bytes": weights.stat().st_size}
-    text = json.dumps(sidecar, indent=1) + "\n"
+    text = json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n"
     atomic_write(sidecar_path(weights), lambda fh: fh.write(text.encode("utf-8")))
     return digest
 
