@@ -10,7 +10,7 @@ first and falls back to the repository (source checkout, editable install).
 
 from setuptools import find_namespace_packages, setup
 
-BUNDLED = {"models": ["*.json", "literature/*.safetensors"], "resources": ["*"]}
+BUNDLED = {"models": ["*.json", "literature/*.safetensors", "fkp/*.safetensors", "fkp/*.json"], "resources": ["*"]}
 
 setup(
     packages=[

@@ -456,3 +456,24 @@ def test_fast_upscale_button_starts_a_map_sr_job(make_window, tmp_path, qtbot):
     assert options.model == "map-sr" and options.scale == 2 and options.variant is None
     np.testing.assert_allclose(options.kernel, kernel)
     assert window.result.image.width == 80
+
+
+def test_kernel_prior_choice_reaches_the_estimation(make_window, tmp_path, qtbot, monkeypatch):
+    recorder = Recorder(kernel_panel_module.run_kernel_job)
+    monkeypatch.setattr(kernel_panel_module, "run_kernel_job", recorder)
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    combo = panel.prior_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["none", "fkp"]
+    assert combo.currentData() == "none"  # the engine's default (KernelGANOptions.prior)
+    combo.setCurrentIndex(combo.findData("fkp"))
+    panel.iterations_spin.setValue(40)
+    panel.start_estimation()
+    assert not combo.isEnabled()  # not changed under a running estimation
+    with qtbot.waitSignal(panel.estimationFinished, timeout=60000):
+        pass
+    assert recorder.jobs[0].options.prior == "fkp"
+    assert panel.kernel is not None and panel.kernel.sum() == pytest.approx(1.0, abs=1e-9)
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
+    assert combo.isEnabled()

@@ -61,6 +61,8 @@ class KernelTask:
     iterations: int = 1000
     batch: int = 4
     restarts: int = 1
+    #: KernelGANOptions.prior: "none" (KernelGAN's generator) or "fkp" (the learned kernel prior)
+    prior: str = "none"
     device: str = "auto"
     seed: int | None = None
     #: report the current kernel every N iterations (None: about 20 pictures per run)
@@ -92,6 +94,7 @@ def run_kernel_job(job, progress: Callable[[ProgressInfo], None], cancel: Cancel
             progress=progress,
             cancel=cancel,
             batch=task.batch,
+            prior=task.prior,
             kernel_every=interval,
             progress_every=max(1, min(10, interval)),
         )

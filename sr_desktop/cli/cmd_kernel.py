@@ -10,6 +10,10 @@ from pathlib import Path
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
+#: `KernelGANOptions.prior` values (engine.kernelgan.train.PRIORS; not imported here: that
+#: would load torch for every `sr-desktop --help`)
+PRIORS = ("none", "fkp")
+
 HELP = "estimate the image's own blur (downscaling) kernel with KernelGAN"
 EPILOG = """Defaults: up to 1000 iterations of 4 crops, stopping early once the kernel is
 stable (measured as accurate as the paper's 3000 iterations of 1 crop at a fraction of the
@@ -18,8 +22,10 @@ The kernel is written as a 2-D float64 .npy that sums to 1 (×2: 17×17; ×4: th
 analytic ×4 kernel derived from it). Every estimate gets a confidence in 0..1 computed from
 the image alone (how well the image downscaled with the kernel passes for the image
 itself), shown as "reliable" or "doubtful" (then estimate again: another --seed or more
---restarts); a doubtful run is rerun once with another seed automatically. Use the kernel
-with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy`."""
+--restarts); a doubtful run is rerun once with another seed automatically. --prior fkp
+estimates the kernel through a learned kernel prior (a normalizing flow trained on
+anisotropic Gaussian blurs, shipped with SR Desktop) instead of KernelGAN's free generator.
+Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy`."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -36,6 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--restarts", type=int, default=1, metavar="N",
                    help="independent runs combined (element-wise median) into one kernel (steadier; default 1; "
                         "3 is what `upscale --model zssr --kernel estimate` uses)")
+    p.add_argument("--prior", default="none", choices=PRIORS,
+                   help="kernel prior: none (KernelGAN's generator, the default) or fkp (the learned "
+                        "flow-based kernel prior, KernelGAN-FKP)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default auto)")
     p.add_argument("--png", metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")
@@ -92,14 +101,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         est = estimate_kernel(image, scale=args.scale, iterations=args.iterations, device=args.device,
                               seed=args.seed, restarts=args.restarts, progress=bar, batch=args.batch,
-                              early_stop=args.early_stop)
+                              early_stop=args.early_stop, prior=args.prior)
     finally:
         bar.close()
     save_kernel_npy(est.kernel, out)
     if png is not None:
         save_kernel_png(est.kernel, png)
     if args.json:
-        print(json.dumps(result_record(est, src, out, png)), file=sys.stdout)
+        print(json.dumps(result_record(est, src, out, png, args.prior)), file=sys.stdout)
     elif not args.quiet:
         extra = f" and {png}" if png is not None else ""
         verdict = "reliable" if est.reliable else "DOUBTFUL (estimate again: another --seed or more --restarts)"
@@ -109,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def result_record(est, src: Path, out: Path, png: Path | None) -> dict:
-    """The ``--json`` object: paths, kernel summary, run facts, ``confidence`` (0..1, from the
-    image alone) and ``reliable`` (confidence ≥ the engine's threshold)."""
+def result_record(est, src: Path, out: Path, png: Path | None, prior: str = "none") -> dict:
+    """The ``--json`` object: paths, kernel summary, run facts, ``prior``, ``confidence``
+    (0..1, from the image alone) and ``reliable`` (confidence ≥ the engine's threshold)."""
     from sr_desktop.engine.kernelgan.kernel_ops import kernel_summary
 
     summary = kernel_summary(est.kernel)
@@ -128,6 +137,7 @@ def result_record(est, src: Path, out: Path, png: Path | None) -> dict:
         "seconds": round(est.seconds, 3),
         "seed": est.seed,
         "restarts": len(est.restart_kernels),
+        "prior": prior,
         "confidence": round(est.confidence, 4),
         "reliable": est.reliable,
         "restart_confidences": [round(c, 4) for c in est.restart_confidences],

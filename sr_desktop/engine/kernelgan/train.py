@@ -24,6 +24,10 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
 * ``restarts`` (argument): independent runs with seeds seed, seed+1, … whose centred
   kernels are combined (the reliable ones) — against the reference's seed-to-seed spread.
 * Adam is the engine's own (adam.py: same arithmetic, no torch._dynamo import).
+* ``prior="fkp"``: KernelGAN-FKP (Liang et al., CVPR 2021): the kernel is a frozen flow
+  prior's image of a latent z (fkp_generator.py) and only z is trained, with the same GAN
+  game and bicubic schedule; the kernel regularisers are dropped (every kernel the prior
+  produces is non-negative, sums to 1 and is centred).
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ from sr_desktop.engine.kernelgan.confidence import is_reliable, restart_agreemen
 from sr_desktop.engine.kernelgan.crops import CropSampler, gather_crops
 from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
 from sr_desktop.engine.kernelgan.errors import KernelError
+from sr_desktop.engine.kernelgan.fkp import FlowKernelPrior
+from sr_desktop.engine.kernelgan.fkp_generator import FKPGenerator
+from sr_desktop.engine.kernelgan.fkp_weights import load_prior
 from sr_desktop.engine.kernelgan.generator import KernelGenerator
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4, embed, post_process_kernel
 
@@ -53,6 +60,8 @@ OFFICIAL_ITERATIONS = 3000
 #: stopping (typically done after 400) — ~28× less CPU than the official code at equal
 #: accuracy on the synthetic set; used by the CLI, ZSSR "estimate" and the GUI
 FAST_PRESET = {"iterations": 1000, "batch": 4, "early_stop": True}
+#: values of `KernelGANOptions.prior`
+PRIORS = ("none", "fkp")
 
 
 @dataclass
@@ -95,6 +104,11 @@ class KernelGANOptions:
     #: report progress every N iterations, the current kernel every `kernel_every`
     progress_every: int = 10
     kernel_every: int = 100
+    #: "none": KernelGAN's deep linear generator; "fkp": the learned kernel prior (see above)
+    prior: str = "none"
+    #: Adam lr of the latent z with prior "fkp" (measured: 1e-3 barely leaves the start,
+    #: 4e-3 and more overshoot out of the kernel family; docs/kernelgan.md)
+    fkp_lr: float = 2e-3
 
 
 @dataclass
@@ -226,19 +240,21 @@ def _run_once(
     restart: int,
     cancel: CancelToken | None,
     history: list[dict],
+    prior: FlowKernelPrior | None = None,
 ) -> tuple[np.ndarray, int, float]:
     """One training run: (post-processed ×2 kernel, iterations run, confidence)."""
     first_record = len(history)
     rng = np.random.default_rng(seed)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        G = KernelGenerator(scale=scale_g).to(device)
+        G = (KernelGenerator(scale=scale_g) if prior is None else FKPGenerator(prior, scale=scale_g)).to(device)
         D = KernelDiscriminator().to(device)
         D.reset_parameters()
         G.reset_parameters()
     noise_gen = torch.Generator(device=device)
     noise_gen.manual_seed(seed + 7919)
-    opt_g = Adam(G.parameters(), lr=opts.lr, betas=opts.betas)
+    opt_g = Adam(G.parameters(), lr=opts.lr if prior is None else opts.fkp_lr, betas=opts.betas)
+    regularise = prior is None  # a prior's kernels are valid by construction
     opt_d = Adam(D.parameters(), lr=opts.lr, betas=opts.betas)
     schedule = _Schedule(opts, iterations)
     mask = torch.as_tensor(losses.boundary_mask(G.kernel_size), dtype=torch.float32, device=device)
@@ -277,15 +293,13 @@ def _run_once(
         g_pred = G(g_in, kernel=k)
         loss_gan = losses.gan_loss(D(g_pred), real=True)
         loss_bic = losses.bicubic_loss(g_in, g_pred, opts.mix_channels)
-        total = (
-            loss_gan
-            + schedule.lambda_bicubic * loss_bic
-            + opts.lambda_sum2one * losses.sum_to_one_loss(k)
-            + opts.lambda_boundaries * losses.boundaries_loss(k, mask)
-        )
-        if schedule.lambda_centralized:
+        total = loss_gan + schedule.lambda_bicubic * loss_bic
+        if regularise:
+            total = (total + opts.lambda_sum2one * losses.sum_to_one_loss(k)
+                     + opts.lambda_boundaries * losses.boundaries_loss(k, mask))
+        if regularise and schedule.lambda_centralized:
             total = total + schedule.lambda_centralized * losses.centralized_loss(k, scale_g)
-        if schedule.lambda_sparse:
+        if regularise and schedule.lambda_sparse:
             total = total + schedule.lambda_sparse * losses.sparsity_loss(k)
         opt_g.zero_grad()
         total.backward()
@@ -404,7 +418,10 @@ def estimate_kernel(
         setattr(opts, name, value)
     if opts.restart_combine not in ("median", "mean"):
         raise KernelError("restart_combine must be 'median' or 'mean'")
+    if opts.prior not in PRIORS:
+        raise KernelError(f"unknown kernel prior {opts.prior!r} (choose {' or '.join(PRIORS)})")
     img = _prepare_image(image, opts.shave_border)
+    prior = load_prior() if opts.prior == "fkp" else None
     dev = _resolve_device(device)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
@@ -422,7 +439,8 @@ def estimate_kernel(
         """One run; a diverged one is (None, -inf) so that it is retried like a doubtful one."""
         nonlocal offset, total_its
         try:
-            k, n, c = _run_once(img, 2, iterations, dev, run_seed, opts, tracker, offset, restart, cancel, history)
+            k, n, c = _run_once(img, 2, iterations, dev, run_seed, opts, tracker, offset, restart, cancel, history,
+                                prior)
         except _Diverged as why:
             diverged.append(f"seed {run_seed}: {why}")
             k, n, c = None, iterations, -math.inf

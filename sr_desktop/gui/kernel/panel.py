@@ -42,7 +42,7 @@ from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
-from sr_desktop.engine.kernelgan.train import FAST_PRESET
+from sr_desktop.engine.kernelgan.train import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
 from sr_desktop.gui.worker import JobQueue
@@ -53,6 +53,8 @@ PLACEHOLDER = "No kernel yet.\nEstimate one from the image,\nor load a .npy kern
 #: the two ways to upscale with the kernel: model id -> what the question box calls it
 UPSCALE_MODELS = {"zssr": "ZSSR", "map-sr": "map-sr"}
 DOUBTFUL_TITLE = "Doubtful blur kernel"
+#: the "Kernel prior" choices: label -> KernelGANOptions.prior
+KERNEL_PRIORS = (("None (KernelGAN)", "none"), ("FKP (learned prior)", "fkp"))
 
 
 def confidence_text(confidence: float | None) -> str:
@@ -153,6 +155,14 @@ class KernelPanel(QWidget):
         self.restarts_spin = QSpinBox()
         self.restarts_spin.setRange(1, 5)
         self.restarts_spin.setToolTip("Independent runs combined into one kernel: steadier, proportionally slower")
+        self.prior_combo = QComboBox()
+        self.prior_combo.setObjectName("kernelPriorCombo")
+        for label, value in KERNEL_PRIORS:
+            self.prior_combo.addItem(label, value)
+        self.prior_combo.setCurrentIndex(self.prior_combo.findData(KernelGANOptions().prior))
+        self.prior_combo.setToolTip(
+            "None: KernelGAN's own generator. FKP: the kernel is drawn from a learned prior of "
+            "Gaussian blurs (round to strongly elongated), which follows elongated, motion-like blurs better")
         self.estimate_button = QPushButton("Estimate blur kernel")
         self.estimate_button.setObjectName("estimateKernelButton")
         self.estimate_button.clicked.connect(self.start_estimation)
@@ -173,6 +183,7 @@ class KernelPanel(QWidget):
         form.addRow("Scale", self.scale_combo)
         form.addRow("Iterations", self.iterations_spin)
         form.addRow("Restarts", self.restarts_spin)
+        form.addRow("Kernel prior", self.prior_combo)
         form.addRow(buttons)
         form.addRow(self.progress_bar)
         form.addRow(self.status_label)
@@ -283,6 +294,7 @@ class KernelPanel(QWidget):
             iterations=self.iterations_spin.value(),
             batch=int(FAST_PRESET["batch"]),
             restarts=self.restarts_spin.value(),
+            prior=str(self.prior_combo.currentData()),
             device=self.device_provider(),
             source_name=self.image_name,
         )
@@ -486,7 +498,8 @@ class KernelPanel(QWidget):
         running = self._job is not None
         self.estimate_button.setEnabled(self.image is not None and not running and not self._closed)
         self.cancel_button.setEnabled(running)
-        for widget in (self.scale_combo, self.iterations_spin, self.restarts_spin, self.load_button):
+        for widget in (self.scale_combo, self.iterations_spin, self.restarts_spin, self.prior_combo,
+                       self.load_button):
             widget.setEnabled(not running)
         has_kernel = self.kernel is not None
         self.save_button.setEnabled(has_kernel)
