@@ -15,6 +15,17 @@ os.environ["SR_DESKTOP_HOME"] = _HOME
 # (tests/test_backends.py covers auto and openvino).
 os.environ["SR_DESKTOP_BACKEND"] = "torch"
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny-tensor tests (KernelGAN, ZSSR, map-sr): more
+    threads only spin there (58 s against 1 s for the KernelGAN tests under load)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

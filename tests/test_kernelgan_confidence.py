@@ -5,13 +5,11 @@ estimation that does not import torch's compiler stack (which froze the GUI)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from compiler_stack import assert_no_torch_dynamo
 from PIL import Image as PILImage
 from scipy import ndimage
 
@@ -26,15 +24,7 @@ from sr_desktop.engine.kernelgan.confidence import (
 )
 from sr_desktop.engine.kernelgan.train import KernelGANOptions, _Schedule
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: more threads only spin (58 s vs 1 s under load)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_image(seed: int = 0, side: int = 96) -> np.ndarray:
@@ -79,18 +69,10 @@ def test_own_adam_matches_torch_adam_exactly():
 def test_estimation_does_not_import_torch_compiler_stack():
     """torch.optim imports torch._dynamo (~800 modules) on first use; in the GUI's worker
     that import held the GIL for up to 720 ms at a time (measured)."""
-    code = (
-        "import sys, numpy as np, torch\n"
-        "torch.set_num_threads(1)\n"
+    assert_no_torch_dynamo(
         "from sr_desktop.engine.kernelgan import estimate_kernel\n"
         "estimate_kernel(np.random.default_rng(0).random((96, 96, 3)), iterations=3, seed=0, device='cpu',"
-        " retry_doubtful=0)\n"
-        "print('torch._dynamo' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+        " retry_doubtful=0)")
 
 
 def test_bicubic_weight_decays_only_for_a_live_generator():

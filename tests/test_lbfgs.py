@@ -3,15 +3,10 @@ quadratic exactly, and map-sr's TV solver no longer imports torch's compiler sta
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import torch
+from compiler_stack import assert_no_torch_dynamo
 
 from sr_desktop.engine.compute.lbfgs import LBFGS
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def rosenbrock(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,15 +62,7 @@ def test_a_non_finite_start_stops_at_once():
 
 def test_map_sr_does_not_import_torch_compiler_stack():
     """torch.optim imports torch._dynamo (≈ 820 modules, 1.6 s) on first use: a GUI stall."""
-    code = (
-        "import sys, numpy as np, torch\n"
-        "torch.set_num_threads(1)\n"
+    assert_no_torch_dynamo(
         "from sr_desktop.engine.models.map_sr import make_map_sr_model\n"
         "m = make_map_sr_model(2, kernel=None, device='cpu', iterations=5)\n"
-        "m.upscale_array(np.random.default_rng(0).random((24, 24, 3)).astype(np.float32))\n"
-        "print('torch._dynamo' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+        "m.upscale_array(np.random.default_rng(0).random((24, 24, 3)).astype(np.float32))")

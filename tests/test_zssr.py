@@ -20,12 +20,7 @@ from sr_desktop.engine.models.zssr.zssr import ZSSROptions, ZSSRTrainer, bicubic
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threading only adds overhead
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny(size: int = 48) -> np.ndarray:
