@@ -114,15 +114,20 @@ def _save_choice(key: str, entry: dict) -> None:
             log.info("backends: cannot save the measured choice (%s)", exc)
 
 
-def _median_seconds(model, x: torch.Tensor) -> float:
+def _median_seconds(model, x: torch.Tensor, runners: dict) -> dict[str, float]:
+    """Median seconds of `model.run(x)` with each runner (None: torch), the rounds
+    interleaved so that a load change on a shared machine hits every backend alike."""
+    times: dict[str, list[float]] = {name: [] for name in runners}
     with torch.inference_mode():
-        model.run(x)  # warm-up: first-call allocations and lazy plans are not the backend's speed
-        times = []
-        for _ in range(MEASURE_RUNS):
-            start = time.perf_counter()
-            model.run(x)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for round_ in range(MEASURE_RUNS + 1):
+            for name, runner in runners.items():
+                model.runner = runner
+                start = time.perf_counter()
+                model.run(x)
+                if round_:  # round 0 warms up: first-call allocations and lazy plans are not speed
+                    times[name].append(time.perf_counter() - start)
+    model.runner = None
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _apply_auto(model, progress: ProgressCallback | None) -> str:
@@ -164,11 +169,7 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
         entry["reason"] = "; ".join(reasons.values())
     if runners:
         x = smooth_test_image(MEASURE_SIZE, MEASURE_SIZE).to(model.device, model.dtype)
-        seconds = {Backend.TORCH.value: _median_seconds(model, x)}
-        for name, runner in runners.items():
-            model.runner = runner
-            seconds[name] = _median_seconds(model, x)
-        model.runner = None
+        seconds = _median_seconds(model, x, {Backend.TORCH.value: None, **runners})
         winner = min(seconds, key=seconds.get)
         entry.update({f"{name}_s": round(value, 5) for name, value in seconds.items()})
         log.info("backends: %s %s -> %s", model.id,
