@@ -11,12 +11,10 @@ convert) leaves it out with one line in the log; a backend asked for explicitly 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import statistics
-import threading
 import time
 
 import torch
@@ -24,6 +22,7 @@ import torch
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.options import Backend, parse_backend
 from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressCallback, ProgressTracker
+from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 from sr_desktop.engine.models.backends.ncnn_runner import build_ncnn_runner, can_use_ncnn, ncnn_version
 from sr_desktop.engine.models.backends.openvino_runner import (
     BackendError,
@@ -39,7 +38,6 @@ ENV_DEFAULT = "SR_DESKTOP_BACKEND"
 #: the input tile of the speed measurement (pixels per side) and the timed runs per backend
 MEASURE_SIZE = 96
 MEASURE_RUNS = 3
-_CHOICES_LOCK = threading.Lock()
 
 
 def choices_file():
@@ -94,24 +92,11 @@ def _measure_key(model) -> str:
 
 
 def _load_choices() -> dict:
-    try:
-        data = json.loads(choices_file().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_dict(choices_file())
 
 
 def _save_choice(key: str, entry: dict) -> None:
-    with _CHOICES_LOCK:
-        data = _load_choices()
-        data[key] = entry
-        target = choices_file()
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-            os.replace(tmp, target)
-        except OSError as exc:  # a read-only cache only costs a measurement next time
-            log.info("backends: cannot save the measured choice (%s)", exc)
+    update_json_dict(choices_file(), key, entry)  # a read-only cache only costs a measurement next time
 
 
 def _median_seconds(model, x: torch.Tensor, runners: dict) -> dict[str, float]:
@@ -132,8 +117,9 @@ def _median_seconds(model, x: torch.Tensor, runners: dict) -> dict[str, float]:
 
 def _apply_auto(model, progress: ProgressCallback | None) -> str:
     builders = {}
-    openvino_missing = _can_use_openvino(model) and openvino_version() is None
-    if _can_use_openvino(model) and not openvino_missing:
+    openvino_fits = _can_use_openvino(model)
+    openvino_missing = openvino_fits and openvino_version() is None
+    if openvino_fits and not openvino_missing:
         builders[Backend.OPENVINO.value] = build_openvino_runner
     if can_use_ncnn(model) and ncnn_version() is not None:
         builders[Backend.NCNN.value] = build_ncnn_runner

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -25,6 +24,7 @@ import torch
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ def capture_graph_call(model, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, 
     return inp.contiguous().clone(), kwargs, out_shape
 
 
-def _tensors_digest(module: torch.nn.Module):
+def tensors_digest(module: torch.nn.Module):
+    """sha256 over the graph's tensors (names, shapes, bytes): the base of both keys below."""
     digest = hashlib.sha256()
     for name, tensor in module.state_dict().items():
         digest.update(name.encode())
@@ -104,23 +105,23 @@ def _tensors_digest(module: torch.nn.Module):
     return digest
 
 
-def identity_key(model, module: torch.nn.Module) -> str:
-    """The graph's tensors, the model's id, scale and variant and OpenVINO's version: what
-    the conversion of a model already converted is found by without running it (a forward
-    pass for `weights_key` costs about half a second of every warm start)."""
-    digest = _tensors_digest(module)
+def identity_key(model, tensors) -> str:
+    """The graph's tensors (`tensors_digest`), the model's id, scale and variant and
+    OpenVINO's version: what the conversion of a model already converted is found by without
+    running it (a forward pass for `weights_key` costs about half a second of every warm start)."""
+    digest = tensors.copy()
     digest.update(f"{model.id}|{model.scale}|{model.variant}|openvino={openvino_version()}".encode())
     return digest.hexdigest()[:32]
 
 
-def weights_key(module: torch.nn.Module, kwargs: dict[str, Any], channels: int, out_shape: tuple = ()) -> str:
-    """A digest of the graph's tensors, its bound arguments, its input channels, the shape
-    of its output for the conversion example and OpenVINO's version.
+def weights_key(tensors, kwargs: dict[str, Any], channels: int, out_shape: tuple = ()) -> str:
+    """A digest of the graph's tensors (`tensors_digest`), its bound arguments, its input
+    channels, the shape of its output for the conversion example and OpenVINO's version.
 
     The output shape is in it because tensors do not describe a graph: the zoo's ×2 and ×4
     realesr-animevideov3 graphs hold the same weights and differ in a resize, and with
     tensors alone the ×2 model ran the cached ×4 conversion (10.6 dB on Set5)."""
-    digest = _tensors_digest(module)
+    digest = tensors.copy()
     digest.update(repr(sorted(kwargs.items())).encode())
     digest.update(f"channels={channels} out={tuple(out_shape)} openvino={openvino_version()}".encode())
     return digest.hexdigest()[:32]
@@ -176,18 +177,19 @@ def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
     if model.device.type != "cpu" or model.dtype != torch.float32:
         raise BackendError(f"OpenVINO runs on the CPU in fp32; {model.id} is on {model.device} in {model.dtype}")
     threads = threads or torch.get_num_threads()
-    identity = identity_key(model, module)
-    known = _read_index().get(identity)
+    tensors = tensors_digest(module)
+    identity = identity_key(model, tensors)
+    known = read_json_dict(_index_file()).get(identity)
     if known:
         runner = _cached_runner(known, threads)
         if runner is not None:
             return runner
     # one forward pass gives the graph's input and its output shape (a part of the key)
     example, kwargs, out_shape = capture_graph_call(model, smooth_test_image(*EXAMPLE_SIZE))
-    key = weights_key(module, kwargs, int(example.shape[1]), out_shape)
+    key = weights_key(tensors, kwargs, int(example.shape[1]), out_shape)
     runner = _cached_runner(key, threads)
     if runner is not None:
-        _remember(identity, key)
+        update_json_dict(_index_file(), identity, key)
         return runner
     folder = cache_root() / key
     xml = folder / "model.xml"
@@ -198,7 +200,7 @@ def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
     except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
         shutil.rmtree(folder, ignore_errors=True)
         raise BackendError(f"OpenVINO cannot compile {model.id}: {_first_line(exc)}") from None
-    _remember(identity, key)
+    update_json_dict(_index_file(), identity, key)
     return runner
 
 
@@ -218,32 +220,8 @@ def _cached_runner(key: str, threads: int) -> OpenVinoRunner | None:
 
 
 def _index_file() -> Path:
+    """Model identity -> conversion key (a lost entry only costs the forward pass next time)."""
     return cache_root() / "index.json"
-
-
-def _read_index() -> dict:
-    try:
-        data = json.loads(_index_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _remember(identity: str, key: str) -> None:
-    """Map a model's identity to its conversion's key (a lost race or a read-only cache only
-    costs the forward pass next time)."""
-    index = _read_index()
-    if index.get(identity) == key:
-        return
-    index[identity] = key
-    target = _index_file()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(index, indent=1), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        log.info("openvino: cannot update %s (%s)", target, exc)
 
 
 def _convert_and_save(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor,

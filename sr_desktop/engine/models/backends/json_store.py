@@ -1,0 +1,39 @@
+"""The backends' small JSON files in the user cache (measured choices, the conversion
+index): a dict read leniently and updated one key at a time by an atomic rename."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+
+from sr_desktop.engine.imageio.atomic import atomic_write
+
+log = logging.getLogger(__name__)
+_LOCK = threading.Lock()
+
+
+def read_json_dict(path: Path) -> dict:
+    """The dict in `path`; {} when it is missing, unreadable or not a dict."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def update_json_dict(path: Path, key: str, value) -> None:
+    """Set ``path[key] = value`` (a no-op when it already is). A read-only cache or a lost
+    race with another process is logged, not raised: it only costs work next time."""
+    with _LOCK:
+        data = read_json_dict(path)
+        if data.get(key) == value:
+            return
+        data[key] = value
+        encoded = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda fh: fh.write(encoded))
+        except OSError as exc:
+            log.info("backends: cannot update %s (%s)", path, exc)
