@@ -386,3 +386,28 @@ def test_read_image_bytes(tmp_path):
     image = read_image_bytes(buf.getvalue())
     np.testing.assert_array_equal(image.pixels, pixels)
     assert image.path is None and image.source_format == "PNG"
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_png_pixel_data_from_opencv_and_from_numpy_filter_decode_the_same(monkeypatch, channels, dtype):
+    """Small images take OpenCV's libpng for the IDAT stream, large ones the numpy filter:
+    both decode to the same pixels with the same metadata chunks."""
+    import sr_desktop.engine.imageio.png as png
+
+    pixels = random_pixels((23, 31, channels), dtype, seed=21)
+    meta = FileMetadata(icc_profile=srgb_icc(), exif=exif_block(), dpi=(300, 300))
+    streams = []
+    for limit in (png.CV2_MAX_BYTES, 0):
+        monkeypatch.setattr(png, "CV2_MAX_BYTES", limit)
+        buf = io.BytesIO()
+        encode_png(buf, pixels, meta)
+        streams.append(buf.getvalue())
+    assert streams[0] != streams[1]  # two encoders, not one path taken twice
+    for stream in streams:
+        decoded = cv2.imdecode(np.frombuffer(stream, np.uint8), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(to_rgb_order(decoded), pixels)
+        with PILImage.open(io.BytesIO(stream)) as im:
+            assert im.info.get("icc_profile") == meta.icc_profile
+            assert round(im.info["dpi"][0]) == 300
+            assert load_exif(im.info["exif"]).get(ARTIST) == "Ada Artist"
