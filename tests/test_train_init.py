@@ -57,3 +57,34 @@ def test_fsrcnn_fine_tunes_to_another_scale_from_a_file_without_one(tmp_path):
     pairs = zip(x2.module.state_dict().values(), x3.module.state_dict().values(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
     assert x2.module(torch.rand(1, 1, 8, 8)).shape == (1, 1, 16, 16)
+
+
+def test_a_lapsrn_pyramid_grows_to_a_larger_scale_from_its_trained_levels(tmp_path):
+    """`--init` of a ×4 LapSRN at ×8 keeps its two levels and starts the third as a copy of
+    the second (each level learns the same ×2 step); ×3 stays refused with one line."""
+    import pytest
+    from safetensors.torch import save_file
+
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.networks import exported_state_dict, network_from_model
+
+    torch.manual_seed(0)
+    x4 = build_network("LapSRN:depth=2,num_feat=8", 4)
+    for p in x4.module.parameters():  # trained-looking weights, every level different
+        p.data.normal_(0, 0.1)
+    path = tmp_path / "lapsrn_x4.safetensors"
+    save_file(exported_state_dict(x4.module, x4.arch), str(path))
+    x8 = network_from_model(str(path), 8)
+    assert x8.scale == 8 and len(x8.module.levels) == 3
+    assert x8.params["num_levels"] == 3 and x8.params["num_feat"] == 8
+    for i in range(2):
+        for a, b in zip(x8.module.levels[i].parameters(), x4.module.levels[i].parameters(), strict=True):
+            assert torch.equal(a, b)
+    for a, b in zip(x8.module.levels[2].parameters(), x4.module.levels[1].parameters(), strict=True):
+        assert torch.equal(a, b)
+    x = torch.rand(1, 1, 6, 6)
+    levels = x8.module.pyramid(x)
+    assert [t.shape[-1] for t in levels] == [12, 24, 48]
+    assert torch.allclose(levels[1], x4.module(x), atol=1e-6)  # the ×4 network inside is untouched
+    with pytest.raises(TrainingError, match="not ×3"):
+        network_from_model(str(path), 3)

@@ -276,25 +276,59 @@ def rebuild_network(arch: str, scale: int, params: dict[str, Any]) -> TrainNet:
         raise TrainingError(f"the checkpoint's network ({arch}) cannot be rebuilt: {one_line(exc)}") from None
 
 
+def _grown_pyramid(model: ArchModel, scale: int) -> TrainNet:
+    """A LapSRN of more levels than `model`, for `scale`: its levels are `model`'s, each new
+    level starts as a copy of the last trained one (every level learns the same ×2 step, and
+    MS-LapSRN shares one level's weights across the pyramid). A ×8 network then starts
+    from a trained ×4 one instead of from scratch."""
+    levels = model.params.get("num_levels", len(model.module.levels))
+    wanted = _log2(scale) if scale > 1 and scale & (scale - 1) == 0 else 0
+    if wanted <= levels:
+        raise TrainingError(f"--init: a ×{model.scale} LapSRN grows only to a larger power of two, not ×{scale}")
+    params = {**model.params, "num_levels": wanted}
+    try:
+        module = arch_support("LapSRN").module(**params)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"--init: the ×{scale} LapSRN cannot be built: {one_line(exc)}") from None
+    trained = model.module.float()
+    module.load_state_dict(trained.state_dict(), strict=False)
+    last = trained.levels[-1].state_dict()
+    for level in module.levels[levels:]:
+        level.load_state_dict(last)
+    params = _checked(module, "LapSRN", scale)
+    return TrainNet(module.train(), "LapSRN", scale, params)
+
+
+def _load_init(init: str, scale: int | None) -> Any:
+    """The model `--init` names (a file or a registry id), at `scale` (None: its own)."""
+    path = Path(init)
+    if path.suffix.lower() in (".pth", ".pt", ".safetensors") or path.is_file():
+        from sr_desktop.engine.models.custom import load_model_file
+
+        # at the asked scale: weights that do not record theirs (FSRCNN: the layers before
+        # the deconvolution are shared across scales, as its paper fine-tunes them) take it
+        return load_model_file(path, scale=scale)
+    from sr_desktop.engine.models.loader import load_model
+
+    return load_model(init, scale=scale)
+
+
 def network_from_model(init: str, scale: int) -> TrainNet:
     """A network initialised from a model file or a registry id (fine-tuning).
 
     Only torch architectures can be trained: an ncnn graph (zoo models) is refused.
     """
-    path = Path(init)
     try:
-        if path.suffix.lower() in (".pth", ".pt", ".safetensors") or path.is_file():
-            from sr_desktop.engine.models.custom import load_model_file
-
-            # at the asked scale: weights that do not record theirs (FSRCNN: the layers before
-            # the deconvolution are shared across scales, as its paper fine-tunes them) take it
-            model = load_model_file(path, scale=scale)
-        else:
-            from sr_desktop.engine.models.loader import load_model
-
-            model = load_model(init, scale=scale)
+        model = _load_init(init, scale)
     except SRDesktopError as exc:
-        raise TrainingError(f"--init {init}: {one_line(exc)}") from None
+        # a LapSRN of fewer levels than asked is grown (`_grown_pyramid`), not refused
+        try:
+            smaller = _load_init(init, None)
+        except SRDesktopError:
+            smaller = None
+        if not (isinstance(smaller, ArchModel) and smaller.arch == "LapSRN" and smaller.scale < scale):
+            raise TrainingError(f"--init {init}: {one_line(exc)}") from None
+        return _grown_pyramid(smaller, scale)
     if not isinstance(model, ArchModel):
         if getattr(model, "family", None) is None:
             raise TrainingError(f"--init {init}: not a torch architecture this app can train "
