@@ -142,6 +142,9 @@ def test_auto_measures_once_and_remembers(home, caplog):
     (entry,) = entries.values()
     assert entry["backend"] == chosen and entry["torch_s"] > 0 and entry["openvino_s"] > 0 and entry["ncnn_s"] > 0
     assert entry[f"{chosen}_s"] == min(entry["torch_s"], entry["openvino_s"], entry["ncnn_s"])
+    # timed at the tile a photo runs in (span's recommended 384, capped), not a toy size
+    assert entry["measured_at"] == choose.measure_side(model) == choose.MEASURE_MAX_SIZE
+    assert choose.measure_side(load_model("realesrgan-x4plus", scale=4)) == 192
     assert any("torch" in r.message and "openvino" in r.message and "ncnn" in r.message for r in caplog.records)
 
     caplog.clear()
