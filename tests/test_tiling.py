@@ -139,3 +139,23 @@ def test_tiles_start_on_the_model_alignment_grid():
     assert np.abs(whole - tiled).max() < 5e-7  # measured 1.2e-7
     for y0, _y1, x0, _x1 in plan_tiles(70, 90, 23, align=4):
         assert y0 % 4 == 0 and x0 % 4 == 0
+
+
+def test_cpu_auto_tiles_run_an_image_whole_when_its_pass_is_no_larger_than_one_tile():
+    """On the CPU, `auto` runs an image whole when it has no more pixels than one
+    recommended tile with its context (the pass size the model makes on any larger image):
+    tiling it would only repeat the context. Larger images keep the recommended tiles."""
+    from sr_desktop.engine.pipeline.tiling import choose_tile, cpu_pass_pixels
+
+    model = TinyModel(scale=2, context=8)
+    model.recommended_tile = 32
+    assert cpu_pass_pixels(model) == 48 * 48
+    assert choose_tile(model, 48, 48, "auto") == (0, 1)
+    assert choose_tile(model, 30, 76, "auto") == (0, 1)  # 2280 px, a strip
+    assert choose_tile(model, 49, 48, "auto") == (32, 1)
+    assert choose_tile(model, 40, 40, 16) == (16, 1)  # an explicit tile is kept
+    rgb = _rgb(40, 44)
+    whole = upscale_float(rgb, UpscaleOptions(tile=0), model=model)
+    model.calls.clear()
+    auto = upscale_float(rgb, UpscaleOptions(), model=model)
+    assert model.calls == [(1, 3, 40, 44)] and np.array_equal(auto, whole)
