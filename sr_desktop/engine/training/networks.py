@@ -15,6 +15,7 @@ VDSR) get MATLAB's bicubic upscale of the input as `ArchModel` gives them.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from sr_desktop.engine.models.archs.detect import (
     detect_architecture,
 )
 from sr_desktop.engine.training.errors import TrainingError
+
+log = logging.getLogger(__name__)
 
 
 def _log2(scale: int) -> int:
@@ -299,6 +302,37 @@ def _grown_pyramid(model: ArchModel, scale: int) -> TrainNet:
     return TrainNet(module.train(), "LapSRN", scale, params)
 
 
+def _rescaled(model: ArchModel, scale: int) -> TrainNet:
+    """A network of `model`'s architecture and hyper-parameters at another `scale`, holding
+    every tensor of `model` that has the same name and shape (the body; the upsampler where
+    it matches: a ×4 EDSR's two ×2 stages both start as a ×2 one's) and its own
+    initialisation for the rest (a ×3 upsampler). EDSR's paper trains ×3 and ×4 this way from its ×2 model."""
+    arch = model.arch
+    try:
+        params = {**model.params, **SCRATCH_ARGUMENTS[arch](scale)}
+        module = arch_support(arch).module(**params)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"--init: a ×{model.scale} {arch} cannot start a ×{scale} one: {one_line(exc)}") from None
+    if arch in SCRATCH_INIT:
+        SCRATCH_INIT[arch](module)
+    own = module.state_dict()
+    kept = {k: v for k, v in model.module.float().state_dict().items() if k in own and own[k].shape == v.shape}
+    copied = []
+    for key in own:
+        # a further ×2 stage of a pixel-shuffle upsampler (`upsample.2.weight` of a ×4
+        # EDSR) starts as a copy of the first (`upsample.0.weight`): the same ×2 step
+        first = re.sub(r"\.\d+\.(\w+)$", r".0.\1", key)
+        if key not in kept and first in kept and kept[first].shape == own[key].shape:
+            kept[key] = kept[first]
+            copied.append(key)
+    module.load_state_dict(kept, strict=False)
+    fresh = [k for k in own if k not in kept]
+    log.info("--init: %d of %d tensors from the ×%d %s (%s copies of a first stage); new: %s", len(kept),
+             len(own), model.scale, arch, ", ".join(copied) or "no", ", ".join(fresh) or "none")
+    params = _checked(module, arch, scale)
+    return TrainNet(module.train(), arch, scale, params)
+
+
 def _load_init(init: str, scale: int | None) -> Any:
     """The model `--init` names (a file or a registry id), at `scale` (None: its own)."""
     path = Path(init)
@@ -321,14 +355,19 @@ def network_from_model(init: str, scale: int) -> TrainNet:
     try:
         model = _load_init(init, scale)
     except SRDesktopError as exc:
-        # a LapSRN of fewer levels than asked is grown (`_grown_pyramid`), not refused
+        # a model of the same architecture at another scale starts the network (a LapSRN
+        # of fewer levels is grown), as the papers train ×3 and ×4 from their ×2 models
         try:
-            smaller = _load_init(init, None)
+            other = _load_init(init, None)
         except SRDesktopError:
-            smaller = None
-        if not (isinstance(smaller, ArchModel) and smaller.arch == "LapSRN" and smaller.scale < scale):
+            other = None
+        if not (isinstance(other, ArchModel) and other.arch in SCRATCH_ARGUMENTS and other.scale != scale):
             raise TrainingError(f"--init {init}: {one_line(exc)}") from None
-        return _grown_pyramid(smaller, scale)
+        if other.arch == "LapSRN":
+            if other.scale > scale:
+                raise TrainingError(f"--init {init}: {one_line(exc)}") from None
+            return _grown_pyramid(other, scale)
+        return _rescaled(other, scale)
     if not isinstance(model, ArchModel):
         if getattr(model, "family", None) is None:
             raise TrainingError(f"--init {init}: not a torch architecture this app can train "
