@@ -9,11 +9,13 @@ The photos are `--count` crops of `--size`² from the bundled photos. For each m
 untimed run of each program first (it converts and caches the OpenVINO graph and times
 the backends: the first use, not the steady state), then `--rounds` rounds that run both
 programs one after the other (alternating which goes first), so that load changes on a
-shared machine hit both alike; the table gives the median wall time of each. The ncnn
-program is this file run with ``--ncnn-child``: numpy, Pillow and ncnn only (no torch), the
-graph's own input convention (pre-padding, border mode, SRMD planes, Real-CUGAN's nearest
-skip) read from the engine in the parent, fp32, the runtime's default CPU options with
-`--threads` threads, one whole image per run (no tiling: at 256² none is needed).
+shared machine hit both alike; the table gives the median wall time of each and the
+peak resident memory of each program's largest run. The ncnn program is this file run with
+``--ncnn-child``: numpy, Pillow and ncnn only (no torch), the graph's own input convention
+(pre-padding, border mode, SRMD planes, Real-CUGAN's nearest skip) read from the engine in
+the parent, the runtime's default CPU options (which include fp16 storage and arithmetic
+where the CPU has them, as this one does) with `--threads` threads, one whole image per run
+(no tiling: at 256² none is needed).
 """
 
 from __future__ import annotations
@@ -128,13 +130,18 @@ def outputs_agree_db(ours: Path, theirs: Path) -> float:
     return worst
 
 
-def timed(command: list[str], env: dict) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(command, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:4])} … failed:\n{proc.stderr[-2000:]}")
-    return seconds
+def timed(command: list[str], env: dict) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MiB, the process's own `ru_maxrss`) of one run."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(command[:4])} … failed:\n{err.read().decode(errors='replace')[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,24 +176,29 @@ def main(argv: list[str] | None = None) -> int:
             theirs = [sys.executable, __file__, "--ncnn-child", json.dumps({**spec, "in": str(photos),
                                                                                "out": str(out_ncnn)})]
             out_ncnn.mkdir(exist_ok=True)
-            first_use = timed(ours, env)
+            first_use, _ = timed(ours, env)
             timed(theirs, env)
             times = {"ours": [], "ncnn": []}
+            peak = {"ours": 0.0, "ncnn": 0.0}
             for r in range(args.rounds):
                 order = (("ours", ours), ("ncnn", theirs)) if r % 2 == 0 else (("ncnn", theirs), ("ours", ours))
                 for name, command in order:
-                    times[name].append(timed(command, env))
+                    seconds, rss = timed(command, env)
+                    times[name].append(seconds)
+                    peak[name] = max(peak[name], rss)
             a, b = statistics.median(times["ours"]), statistics.median(times["ncnn"])
             agreement = outputs_agree_db(out_ours, out_ncnn)
-            rows.append((f"{model_id} ×{scale}", first_use, a, b, b / a, agreement))
-            print(f"{model_id} ×{scale}: sr-desktop batch {a:.2f} s (first use {first_use:.2f} s), "
-                  f"ncnn program {b:.2f} s, speed-up {b / a:.2f}×; outputs agree to {agreement:.1f} dB", flush=True)
+            rows.append((f"{model_id} ×{scale}", first_use, a, b, b / a, agreement, peak["ours"], peak["ncnn"]))
+            print(f"{model_id} ×{scale}: sr-desktop batch {a:.2f} s (first use {first_use:.2f} s, peak "
+                  f"{peak['ours']:.0f} MiB), ncnn program {b:.2f} s ({peak['ncnn']:.0f} MiB), speed-up "
+                  f"{b / a:.2f}×; outputs agree to {agreement:.1f} dB", flush=True)
     from statistics import geometric_mean
 
     lines = [header, "", "| model | sr-desktop batch (s) | first use (s) | ncnn program (s) | speed-up | "
-             "outputs agree (PSNR) |", "|---|---|---|---|---|---|"]
-    lines += [f"| {m} | {a:.2f} | {f:.2f} | {b:.2f} | {r:.2f}× | {d:.1f} dB |" for m, f, a, b, r, d in rows]
-    lines.append(f"| geometric mean | | | | {geometric_mean([r[4] for r in rows]):.2f}× | |")
+             "outputs agree (PSNR) | peak RSS sr-desktop / ncnn (MiB) |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {m} | {a:.2f} | {f:.2f} | {b:.2f} | {r:.2f}× | {d:.1f} dB | {pa:.0f} / {pb:.0f} |"
+              for m, f, a, b, r, d, pa, pb in rows]
+    lines.append(f"| geometric mean | | | | {geometric_mean([r[4] for r in rows]):.2f}× | | |")
     lines.append(f"\nload average at the end {os.getloadavg()[0]:.1f}")
     print("\n".join(lines))
     if args.markdown:
