@@ -30,7 +30,7 @@ from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.pipeline.memory import estimated_bytes, is_allocation_failure, memory_error
 from sr_desktop.engine.pipeline.model_cache import get_model
 from sr_desktop.engine.pipeline.scale_plan import ScalePlan, native_scales_of, plan_for, plan_scale
-from sr_desktop.engine.pipeline.tiling import choose_tile, count_tiles, run_tiled
+from sr_desktop.engine.pipeline.tiling import choose_tile, plan_model_tiles, run_tiled
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,20 @@ class _Chain:
             self._tile_cache[(h, w)] = choose_tile(self.model, h, w, self.tile_request)
         return self._tile_cache[(h, w)]
 
+    def boxes_for(self, h: int, w: int) -> list:
+        # an automatic tile on the CPU fills its passes (`plan_tiles_within`); on CUDA the
+        # tile side and the batch were sized together from free memory, and a tile asked
+        # for is kept as asked
+        fill = self.tile_request.is_auto and self.model.device.type != "cuda"
+        return plan_model_tiles(self.model, h, w, self.tile_for(h, w)[0], fill_passes=fill)
+
     def count(self, h: int, w: int) -> int:
         total = 0
         for _ in range(self.plan.passes):
             if self.model.kind == ModelKind.PER_IMAGE:
                 total += 1
             else:
-                total += count_tiles(h, w, self.tile_for(h, w)[0], self.model.align)
+                total += len(self.boxes_for(h, w))
             h, w = h * self.model.scale, w * self.model.scale
         return total
 
@@ -148,7 +155,7 @@ class _Chain:
         tile, batch = self.tile_for(h, w)
         stats = run_tiled(
             self.model, src, dst, tile=tile, src_max=src_max, to_gray=to_gray,
-            batch_size=batch, tracker=self.tracker, cancel=self.cancel,
+            batch_size=batch, tracker=self.tracker, cancel=self.cancel, boxes=self.boxes_for(h, w),
         )
         self.tiles += stats.tiles
         self.tile_size = max(self.tile_size, stats.tile_size)
