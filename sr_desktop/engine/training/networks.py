@@ -304,9 +304,9 @@ def _grown_pyramid(model: ArchModel, scale: int) -> TrainNet:
 
 def _rescaled(model: ArchModel, scale: int) -> TrainNet:
     """A network of `model`'s architecture and hyper-parameters at another `scale`, holding
-    every tensor of `model` that has the same name and shape (the body; the upsampler where
-    it matches: a ×4 EDSR's two ×2 stages both start as a ×2 one's) and its own
-    initialisation for the rest (a ×3 upsampler). EDSR's paper trains ×3 and ×4 this way from its ×2 model."""
+    every tensor of `model` that has the same name and shape (the body, and the first ×2
+    stage of a ×4 pixel-shuffle upsampler) and its own initialisation for the rest. EDSR's
+    paper trains ×3 and ×4 this way from its ×2 model."""
     arch = model.arch
     try:
         params = {**model.params, **SCRATCH_ARGUMENTS[arch](scale)}
@@ -317,18 +317,10 @@ def _rescaled(model: ArchModel, scale: int) -> TrainNet:
         SCRATCH_INIT[arch](module)
     own = module.state_dict()
     kept = {k: v for k, v in model.module.float().state_dict().items() if k in own and own[k].shape == v.shape}
-    copied = []
-    for key in own:
-        # a further ×2 stage of a pixel-shuffle upsampler (`upsample.2.weight` of a ×4
-        # EDSR) starts as a copy of the first (`upsample.0.weight`): the same ×2 step
-        first = re.sub(r"\.\d+\.(\w+)$", r".0.\1", key)
-        if key not in kept and first in kept and kept[first].shape == own[key].shape:
-            kept[key] = kept[first]
-            copied.append(key)
     module.load_state_dict(kept, strict=False)
     fresh = [k for k in own if k not in kept]
-    log.info("--init: %d of %d tensors from the ×%d %s (%s copies of a first stage); new: %s", len(kept),
-             len(own), model.scale, arch, ", ".join(copied) or "no", ", ".join(fresh) or "none")
+    log.info("--init: %d of %d tensors from the ×%d %s; new: %s", len(kept), len(own), model.scale, arch,
+             ", ".join(fresh) or "none")
     params = _checked(module, arch, scale)
     return TrainNet(module.train(), arch, scale, params)
 
