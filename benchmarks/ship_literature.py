@@ -111,7 +111,9 @@ def ship(args: argparse.Namespace) -> None:
     # one file for every scale of a multi-scale network (VDSR): its weights do not depend on it
     target = MODELS / "literature" / f"{args.id}_x{'x'.join(map(str, scales))}.safetensors"
     target.parent.mkdir(exist_ok=True)
-    init = Path(meta["init"]).parent.name if meta.get("init") else None  # the run it was fine-tuned from
+    # what it was fine-tuned from: a run (its folder) or a shipped file (its path)
+    start = Path(meta["init"]) if meta.get("init") else None
+    init = (start.parent.name if start.name == "model.safetensors" else start.as_posix()) if start else None
     meta.update({"data": json.dumps(data), "hardware": args.hardware, "command": args.command})
     if init:
         meta["init"] = init
