@@ -97,7 +97,7 @@ def plan_tiles_within(height: int, width: int, tile: int, context: int, align: i
     do less work in the same memory. A 600×400 photo in RRDBNet's 192-px tiles with 56 px
     of context is 12 square passes holding 2.4× its pixels; within the same pass size it
     is 4 passes holding 1.5×."""
-    budget = (tile + 2 * context) ** 2
+    budget = pass_pixels(tile, context)
     if tile <= 0 or height * width <= budget:
         return [(0, height, 0, width)]
     rows = _axis_splits(height, context, align, budget // MIN_TILE)
@@ -321,8 +321,13 @@ def probe_bytes_per_pixel(model: SRModel, probe: int = 64) -> float:
 def cpu_pass_pixels(model: SRModel) -> int:
     """Input pixels of the largest pass the CPU plan makes on a large image: one
     recommended tile with its context on every side."""
-    side = int(model.recommended_tile) + 2 * aligned_context(model.context, max(1, int(getattr(model, "align", 1))))
-    return side * side
+    align = max(1, int(getattr(model, "align", 1)))
+    return pass_pixels(int(model.recommended_tile), aligned_context(model.context, align))
+
+
+def pass_pixels(tile: int, context: int) -> int:
+    """Input pixels of one `tile`² tile with `context` pixels on every side."""
+    return (tile + 2 * context) ** 2
 
 
 def choose_tile(model: SRModel, height: int, width: int, requested: TilePolicy | int | str) -> tuple[int, int]:

@@ -93,6 +93,7 @@ class _Chain:
         self.tile_size = 0
         self.peak = 0
         self._tile_cache: dict[tuple[int, int], tuple[int, int]] = {}
+        self._boxes_cache: dict[tuple[int, int], list] = {}
 
     def tile_for(self, h: int, w: int) -> tuple[int, int]:
         if (h, w) not in self._tile_cache:
@@ -100,11 +101,14 @@ class _Chain:
         return self._tile_cache[(h, w)]
 
     def boxes_for(self, h: int, w: int) -> list:
-        # an automatic tile on the CPU fills its passes (`plan_tiles_within`); on CUDA the
-        # tile side and the batch were sized together from free memory, and a tile asked
-        # for is kept as asked
-        fill = self.tile_request.is_auto and self.model.device.type != "cuda"
-        return plan_model_tiles(self.model, h, w, self.tile_for(h, w)[0], fill_passes=fill)
+        """The core boxes of a pass over h×w, planned once (`count` and `_one_pass` ask)."""
+        if (h, w) not in self._boxes_cache:
+            # an automatic tile on the CPU fills its passes (`plan_tiles_within`); on CUDA the
+            # tile side and the batch were sized together from free memory, and a tile asked
+            # for is kept as asked
+            fill = self.tile_request.is_auto and self.model.device.type != "cuda"
+            self._boxes_cache[(h, w)] = plan_model_tiles(self.model, h, w, self.tile_for(h, w)[0], fill_passes=fill)
+        return self._boxes_cache[(h, w)]
 
     def count(self, h: int, w: int) -> int:
         total = 0
