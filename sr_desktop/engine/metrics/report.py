@@ -101,6 +101,34 @@ def write_csv(report: BenchReport, path: str | Path) -> None:
     _write_atomic(Path(path), buf.getvalue().encode("utf-8"))
 
 
+#: where a point's label may go, in points from the point (x, y, horizontal alignment), in
+#: order of preference: models with close speed and PSNR (espcn and fsrcnn at ×4) would
+#: otherwise print their names over each other
+LABEL_OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-5, 4, "right"), (-5, -11, "right"),
+                 (5, 13, "left"), (5, -20, "left"), (-5, 13, "right"), (-5, -20, "right"))
+
+
+def _place_labels(ax, points: list[tuple[float, float, str]], renderer) -> None:
+    """Annotate each point with its name at the first offset of `LABEL_OFFSETS` where the
+    label overlaps no label placed before it and stays inside the axes (else the first)."""
+    placed = []
+    inside = ax.get_window_extent(renderer)
+    for x, y, name in sorted(points):
+        chosen = None
+        for dx, dy, ha in LABEL_OFFSETS:
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=8)
+            box = label.get_window_extent(renderer)
+            fits = (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1)
+            if fits and not any(box.overlaps(other) for other in placed):
+                chosen = (label, box)
+                break
+            label.remove()
+        if chosen is None:
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=LABEL_OFFSETS[0][:2], fontsize=8)
+            chosen = (label, label.get_window_extent(renderer))
+        placed.append(chosen[1])
+
+
 def write_plot(report: BenchReport, path: str | Path) -> None:
     """PSNR (Y) vs total seconds, one labelled point per model (matplotlib, Agg backend)."""
     # Figure + the Agg canvas directly: no pyplot, no global backend switch (the GUI may
@@ -113,15 +141,15 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
     if suffix not in ("png", "svg", "pdf", "jpg", "jpeg"):
         raise ImageWriteError(path, "plot format must be .png, .svg, .pdf or .jpg")
     fig = Figure(figsize=(6.4, 4.4), dpi=120)
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
+    points = []
     for m in report.models:
         if not math.isfinite(m.psnr_y):
             continue
         seconds = max(m.timing.seconds, 1e-4)
         ax.scatter([seconds], [m.psnr_y], s=36)
-        ax.annotate(m.model, (seconds, m.psnr_y), textcoords="offset points", xytext=(5, 4),
-                    fontsize=8)
+        points.append((seconds, m.psnr_y, m.model))
     ax.set_xscale("log")
     ax.ticklabel_format(axis="y", useOffset=False)
     finite = [m.psnr_y for m in report.models if math.isfinite(m.psnr_y)]
@@ -133,6 +161,7 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
     ax.set_title(f"{Path(report.dataset).name} ×{report.scale} ({report.degradation})")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
+    _place_labels(ax, points, canvas.get_renderer())
     buf = io.BytesIO()
     fig.savefig(buf, format="jpeg" if suffix == "jpg" else suffix)
     _write_atomic(path, buf.getvalue())
