@@ -272,3 +272,23 @@ def test_ncnn_backend_runs_the_zoo_files_as_the_torch_graph_does(home, model_id,
 def test_ncnn_backend_refuses_what_is_not_a_zoo_graph(home):
     with pytest.raises(BackendError, match="ncnn runs the zoo's own ncnn models on the CPU in fp32; bicubic"):
         choose.apply_backend(load_model("bicubic", scale=2), "ncnn")
+
+
+def test_a_cached_conversion_runs_without_torch(home):
+    """Once converted, a zoo model's OpenVINO graph is found by its ncnn files alone
+    (`files_identity`) and runs in a `HostZooModel`: the pixels of the torch-side model."""
+    from sr_desktop.engine.imageio.image import Image
+    from sr_desktop.engine.models.zoo_host import HostZooModel, load_without_torch
+    from sr_desktop.engine.pipeline.upscale import upscale_image
+
+    torch_side = load_model("realesr-animevideov3", scale=2)
+    torch_side.runner = build_openvino_runner(torch_side)
+    torch_side.backend = "openvino"
+    host = load_without_torch("realesr-animevideov3", 2, None, "cpu", "auto", "openvino")
+    assert isinstance(host, HostZooModel) and host.backend == "openvino"
+    assert host.runner.key == torch_side.runner.key
+    rng = np.random.default_rng(0)
+    image = Image(rng.integers(0, 256, (30, 41, 3), dtype=np.uint8))
+    options = UpscaleOptions(model="realesr-animevideov3", scale=2, tile=16)
+    ours, theirs = upscale_image(image, options, model=host), upscale_image(image, options, model=torch_side)
+    assert np.array_equal(ours.image.pixels, theirs.image.pixels)

@@ -25,3 +25,32 @@ def test_help_of_every_subcommand_imports_no_torch():
     # `sr-desktop --help` took 2.2 s on a quiet machine when parsing imported torch; 0.5-0.6 s
     # now (with 4 busy processes on the 2 cores)
     assert out.strip().splitlines()[-1] == "[]"
+
+
+RESAMPLE_PROBE = """
+import sys
+from sr_desktop.cli.main import main
+codes = [main(["upscale", {src!r}, "-o", {dst!r}, "--model", "lanczos", "--scale", "3"]),
+         main(["batch", {folder!r}, {out!r}, "--model", "bicubic", "--scale", "2", "--no-progress"])]
+print(codes, "torch" in sys.modules)
+"""
+
+
+def test_upscale_and_batch_with_a_resampler_never_import_torch(tmp_path):
+    """Pillow's resamplers run on the host: `upscale`/`batch` with bicubic or lanczos start
+    and finish without loading torch (1.6 s of a 32² bicubic upscale before; 0.33 s now)."""
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = __import__("numpy").random.default_rng(0)
+    for name, mode in (("rgb.png", "RGB"), ("gray.png", "L"), ("alpha.png", "RGBA")):
+        channels = {"RGB": 3, "L": 1, "RGBA": 4}[mode]
+        pixels = rng.integers(0, 256, (20, 24, channels), dtype="uint8")
+        Image.fromarray(pixels[:, :, 0] if channels == 1 else pixels, mode).save(folder / name)
+    probe = RESAMPLE_PROBE.format(src=str(folder / "rgb.png"), dst=str(tmp_path / "x3.png"),
+                                  folder=str(folder), out=str(tmp_path / "out"))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[0, 0] False"
+    assert Image.open(tmp_path / "x3.png").size == (72, 60)
+    assert len(list((tmp_path / "out").glob("*_x2_bicubic.png"))) == 3

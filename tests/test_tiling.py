@@ -194,3 +194,38 @@ def test_cpu_auto_tiles_fill_their_passes_with_fewer_pieces():
     assert seen[-1].done == seen[-1].total == len(model.calls) == 5  # 14 squares
     square_pixels, _ = passes(plan_tiles(20, 100, 16), 4, 20, 100)
     assert sum(c[2] * c[3] for c in model.calls) < square_pixels
+
+
+class _TensorsOnly:
+    """A resampler seen only through the tensor contract (`run`): the path every network takes."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.device, self.dtype = torch.device("cpu"), torch.float32
+
+    def __getattr__(self, name):
+        if name == "upscale_patch":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("to_gray", [False, True])
+def test_host_tiles_of_a_resampler_equal_its_tensor_path(dtype, to_gray):
+    """Resamplers take numpy tiles (`upscale_patch`, no torch); the float conversion, crop,
+    grey and rounding are those of the tensor path, pixel for pixel, tiles and whole."""
+    from sr_desktop.engine.models.resample_model import ResampleModel
+    from sr_desktop.engine.pipeline.tiling import run_tiled
+
+    rng = np.random.default_rng(3)
+    top = 1.0 if dtype == np.float32 else float(np.iinfo(dtype).max)
+    src = (rng.random((37, 45, 3)) * top).astype(dtype)
+    if to_gray:
+        src = np.repeat(src[:, :, :1], 3, axis=2)
+    model = ResampleModel("bicubic", 3)
+    for tile in (0, 16):
+        host = np.empty((111, 135, 1 if to_gray else 3), dtype)
+        tensors = np.empty_like(host)
+        run_tiled(model, src, host, tile=tile, src_max=top, to_gray=to_gray)
+        run_tiled(_TensorsOnly(model), src, tensors, tile=tile, src_max=top, to_gray=to_gray)
+        assert np.array_equal(host, tensors)

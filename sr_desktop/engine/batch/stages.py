@@ -21,9 +21,9 @@ from sr_desktop.engine import imageio
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchJob, renamed_path
 from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, OUTPUT_OF_BATCH, FileRecord
-from sr_desktop.engine.compute.devices import resolve_device
+from sr_desktop.engine.compute.devices import auto_device_is_cpu_without_torch, resolve_device
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.options import UpscaleOptions, parse_device
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
 from sr_desktop.engine.core.text import error_line
 from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
@@ -72,7 +72,10 @@ def encode_in_device_thread(options: BatchOptions, upscale_options: UpscaleOptio
     try:
         if get_model_spec(upscale_options.model).kind == ModelKind.RESAMPLE:
             return False
-        return resolve_device(upscale_options.device).type == "cpu"
+        device = parse_device(upscale_options.device)
+        if device == "cpu" or (device == "auto" and auto_device_is_cpu_without_torch()):
+            return True  # (known without importing torch)
+        return resolve_device(device).type == "cpu"
     except SRDesktopError:  # an unknown model or a bad device is reported when the model loads
         return False
 

@@ -3,31 +3,105 @@
 ``auto`` picks CUDA, then Apple MPS, then the CPU. Precision ``auto`` is fp16 on CUDA for
 models that support it and fp32 everywhere else (fp16 convolutions on the CPU are slow or
 unsupported in torch, and MPS fp16 is not reliable for every op these models use).
+
+torch is imported by the functions that need it, not by this module: work that never
+touches a tensor (the Pillow resamplers, `HOST_CPU`) runs in a process that never pays
+torch's 1.3 s import.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import os
+import sys
+from typing import TYPE_CHECKING
 
 import psutil
-import torch
 
 from sr_desktop.engine.core.errors import DeviceError
 from sr_desktop.engine.core.options import DEVICE_CHOICES, PRECISION_CHOICES
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = [
-    "DEVICE_CHOICES", "PRECISION_CHOICES", "describe_device", "empty_cache", "free_memory_bytes",
-    "is_out_of_memory", "process_rss_bytes", "resolve_device", "resolve_precision",
+    "DEVICE_CHOICES", "HOST_CPU", "PRECISION_CHOICES", "auto_device_is_cpu_without_torch", "describe_device",
+    "empty_cache", "free_memory_bytes", "installed_torch_version", "is_out_of_memory", "process_rss_bytes",
+    "resolve_device", "resolve_precision", "torch_default_threads",
 ]
 
 
+class HostCPU:
+    """The CPU as the device of models that run without torch (Pillow's resamplers).
+
+    It answers what code asks of a ``torch.device("cpu")`` — ``type``, ``index``, ``str``,
+    equality with it — without importing torch.
+    """
+
+    type = "cpu"
+    index = None
+
+    def __init__(self, threads: int | None = None) -> None:
+        #: the threads the work runs on, when it is a runtime's (None: Pillow's own)
+        self.threads = threads
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __repr__(self) -> str:
+        return "HostCPU()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HostCPU) or (getattr(other, "type", other) == "cpu"
+                                              and getattr(other, "index", None) is None)
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+HOST_CPU = HostCPU()
+
+
+@functools.lru_cache(maxsize=1)
+def installed_torch_version() -> str | None:
+    """``torch.__version__`` read from the installed package's metadata (no import)."""
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def auto_device_is_cpu_without_torch() -> bool:
+    """Whether ``--device auto`` is the CPU, told without importing torch: true for a
+    CPU-only torch build (version tag ``+cpu``), which has neither CUDA nor MPS. Any other
+    build has to be asked (`resolve_device`)."""
+    version = installed_torch_version() or ""
+    return version.endswith("+cpu")
+
+
+def torch_default_threads() -> int:
+    """The intra-op thread count torch starts with, without importing torch: like torch,
+    ``MKL_NUM_THREADS`` over ``OMP_NUM_THREADS`` when set, else the physical cores.
+    (`tests/test_zoo_host.py` checks it against torch's own count.)"""
+    for name in ("MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """Turn a user choice (auto|cpu|cuda|cuda:N|mps) into an available `torch.device`."""
+    import torch
+
     name = (name or "auto").lower()
     if name == "auto":
         if torch.cuda.is_available():
@@ -53,6 +127,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def resolve_precision(precision: str, device: torch.device, supports_fp16: bool = True) -> torch.dtype:
     """Pick the compute dtype for `device` from a user choice (auto|fp32|fp16)."""
+    import torch
+
     precision = (precision or "auto").lower()
     if precision not in PRECISION_CHOICES:
         raise DeviceError(f"unknown precision {precision!r} (choose from {', '.join(PRECISION_CHOICES)})")
@@ -67,8 +143,13 @@ def resolve_precision(precision: str, device: torch.device, supports_fp16: bool 
     return torch.float32
 
 
-def describe_device(device: torch.device | str) -> str:
-    """A short human description: 'NVIDIA H100 80GB HBM3 (79 GB)' or 'CPU (2 threads)'."""
+def describe_device(device: torch.device | HostCPU | str) -> str:
+    """A short human description: 'NVIDIA H100 80GB HBM3 (79 GB)', 'CPU (2 threads)' (torch's
+    threads), or 'CPU' for `HOST_CPU` (Pillow's resamplers)."""
+    if isinstance(device, HostCPU):
+        return f"CPU ({device.threads} threads)" if device.threads else "CPU"
+    import torch
+
     device = torch.device(device) if isinstance(device, str) and device != "auto" else (
         resolve_device("auto") if device == "auto" else device
     )
@@ -83,6 +164,8 @@ def describe_device(device: torch.device | str) -> str:
 def free_memory_bytes(device: torch.device) -> int:
     """Memory available for a job's working tensors on `device`."""
     if device.type == "cuda":
+        import torch
+
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
     # CPU and MPS (unified memory): what the OS says is available.
@@ -96,7 +179,8 @@ def process_rss_bytes() -> int:
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for the out-of-memory errors of CUDA, MPS and the CPU allocator."""
-    if isinstance(exc, torch.OutOfMemoryError):
+    torch = sys.modules.get("torch")  # not imported: no torch error can have been raised
+    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
         return True
     if isinstance(exc, (RuntimeError, MemoryError)):
         text = str(exc).lower()
@@ -104,8 +188,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return False
 
 
-def empty_cache(device: torch.device) -> None:
+def empty_cache(device: torch.device | HostCPU) -> None:
+    """Return the cached blocks of a GPU's allocator to the driver (nothing on the CPU)."""
+    if device.type not in ("cuda", "mps"):
+        return
+    import torch
+
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    elif device.type == "mps" and hasattr(torch, "mps"):
+    elif hasattr(torch, "mps"):
         torch.mps.empty_cache()

@@ -11,12 +11,15 @@ A model is loaded into an `SRModel`. The engine only ever talks to that interfac
   at the image border) and crops the scaled context away, so tiles stitch seamlessly.
 * ``kind == ModelKind.RESAMPLE``: bicubic / lanczos baselines, any scale, whole image.
 * ``kind == ModelKind.PER_IMAGE``: trained per image at test time (ZSSR): ``upscale_array``.
+
+This contract does not import torch: a process that only resamples never loads it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.models.kinds import ModelKind
@@ -25,6 +28,9 @@ from sr_desktop.engine.models.spec import ADD_WEIGHTS_COMMAND, LITERATURE, Model
 # ModelSpec and the literature group's names live in the torch-free `models.spec`; they are
 # re-exported here for the modules that take both from the contract.
 __all__ = ["ADD_WEIGHTS_COMMAND", "LITERATURE", "ModelSpec", "SRModel"]
+
+if TYPE_CHECKING:
+    import torch
 
 
 class SRModel:
@@ -50,12 +56,17 @@ class SRModel:
     backend: str = "torch"
 
     def __init__(self) -> None:
+        import torch
+
         self.device = torch.device("cpu")
         self.dtype = torch.float32
 
     # -- feedforward models -------------------------------------------------------------
-    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> SRModel:
-        """Move to `device` and cast to `dtype`; returns self."""
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> SRModel:
+        """Move to `device` and cast to `dtype` (default float32); returns self."""
+        import torch
+
+        dtype = torch.float32 if dtype is None else dtype
         self.device = torch.device(device)
         self.dtype = dtype
         module = getattr(self, "module", None)

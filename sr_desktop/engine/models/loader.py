@@ -129,20 +129,32 @@ def _load_zoo_model(spec: ModelSpec, scale, variant, channels_last: bool = True,
         raise ModelError(not_installed_message(spec))
     scale, variant = resolve_scale_variant(spec, scale, variant)
     family = spec.source["family"]
-    if family == "srmd":
-        if noise_level is None:
-            noise_level = int(spec.source.get("noise_levels", {}).get(variant, 0))
-        if not 0 <= int(noise_level) <= 255:
-            raise ModelError(f"srmd noise level must be 0..255, got {noise_level}")
-    elif noise_level is not None:
-        raise ModelError(f"{spec.id} has no noise_level option")
+    noise_level = zoo_noise_level(spec, variant, noise_level)
     param, binf = model_files(spec, scale, variant)
     module = load_ncnn_graph(param, binf, cache_dir="default" if cache else None)
     return ZooModel(
-        spec.id, family, module, scale, variant=variant,
-        noise_level=noise_level if family == "srmd" else None,
+        spec.id, family, module, scale, variant=variant, noise_level=noise_level,
         recommended_tile=spec.recommended_tile, channels_last=channels_last,
     )
+
+
+def is_zoo_spec(spec: ModelSpec) -> bool:
+    """A model of the ncnn zoo (its own ``.param``/``.bin`` files, `_load_zoo_model`)."""
+    return spec.kind == ModelKind.FEEDFORWARD and not spec.custom and spec.group != LITERATURE
+
+
+def zoo_noise_level(spec: ModelSpec, variant: str, noise_level: int | None = None) -> int | None:
+    """SRMD's noise plane value (the variant's level unless given; 0..255), None for the
+    other families; `ModelError` for a level out of range or given to another family."""
+    if spec.source["family"] != "srmd":
+        if noise_level is not None:
+            raise ModelError(f"{spec.id} has no noise_level option")
+        return None
+    if noise_level is None:
+        noise_level = int(spec.source.get("noise_levels", {}).get(variant, 0))
+    if not 0 <= int(noise_level) <= 255:
+        raise ModelError(f"srmd noise level must be 0..255, got {noise_level}")
+    return noise_level
 
 
 #: how each kind of model is loaded (the one place that decides by kind)

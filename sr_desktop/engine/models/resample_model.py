@@ -1,13 +1,22 @@
-"""`bicubic` and `lanczos` as models, so baselines go through the same pipeline."""
+"""`bicubic` and `lanczos` as models, so baselines go through the same pipeline.
+
+They run on the host with Pillow and never need torch: the pipeline hands them numpy tiles
+(`upscale_patch`), and a process that only resamples does not import torch at all.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from sr_desktop.engine.compute import resample
+from sr_desktop.engine.compute.devices import HOST_CPU
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
+
+if TYPE_CHECKING:
+    import torch
 
 
 class ResampleModel(SRModel):
@@ -17,28 +26,32 @@ class ResampleModel(SRModel):
     kind = ModelKind.RESAMPLE
     supports_fp16 = False
     recommended_tile = 1024
+    #: Pillow resamples 32-bit float planes
+    dtype = "float32"
 
     def __init__(self, method: str, scale: int):
-        super().__init__()
         if method not in resample.METHODS:
             raise ValueError(f"unknown resampling method {method!r}")
+        self.device = HOST_CPU
         self.id = method
         self.method = method
         self.scale = int(scale)
         # Interior tiles are exact once the filter's support is covered.
         self.context = resample.SUPPORT[method] + 1
 
-    def to(self, device, dtype=torch.float32) -> ResampleModel:
-        self.device = torch.device("cpu")
-        self.dtype = torch.float32
+    def to(self, device, dtype=None) -> ResampleModel:
+        """Pillow runs on the host whatever device is asked for: returns self unchanged."""
         return self
 
+    def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
+        """H×W×C float32 -> (s·H)×(s·W)×C float32, unclamped."""
+        h, w = patch.shape[:2]
+        return resample.resize(patch, (w * self.scale, h * self.scale), self.method)
+
     def run(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        size = (w * self.scale, h * self.scale)
-        arr = x.detach().to("cpu", torch.float32).numpy()
-        out = np.empty((n, c, size[1], size[0]), dtype=np.float32)
-        for i in range(n):
-            for ch in range(c):
-                out[i, ch] = resample.resize_plane(arr[i, ch], size, self.method)
-        return torch.from_numpy(out)
+        """The model contract on tensors (N×C×H×W), for callers that hold them."""
+        import torch
+
+        arr = x.detach().to("cpu", torch.float32).permute(0, 2, 3, 1).numpy()
+        out = np.stack([self.upscale_patch(item) for item in arr])
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()

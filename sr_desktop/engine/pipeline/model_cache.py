@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-
-import torch
+from typing import TYPE_CHECKING
 
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
 from sr_desktop.engine.core.progress import ProgressCallback
 from sr_desktop.engine.models.backends.choose import apply_backend
 from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.loader import load_model
+from sr_desktop.engine.models.registry import get_model_spec
+from sr_desktop.engine.models.zoo_host import load_without_torch
+
+if TYPE_CHECKING:
+    import torch
 
 _CACHE: OrderedDict[tuple, SRModel] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -40,11 +45,21 @@ def get_model(
 
     Models loaded with extra `options` (a kernel, training settings) are not cached.
     `progress` hears the backend's first-use notice (`backends.choose.apply_backend`).
+    Models that run without torch load without importing it: a resampler (Pillow) with the
+    default device, precision and backend, and a zoo model whose backend is known to be
+    OpenVINO or ncnn (`zoo_host.load_without_torch`); other choices go through torch, which
+    checks them as for any model.
     """
+    options = {k: v for k, v in options.items() if v is not None}
+    if not options:
+        model = _model_without_torch(model_id, scale, variant, device, precision, backend)
+        if model is not None:
+            return model
+    import torch
+
     dev = devices.resolve_device(parse_device(device)) if not isinstance(device, torch.device) else device
     precision = parse_precision(precision)
     backend = parse_backend(backend)
-    options = {k: v for k, v in options.items() if v is not None}
     cacheable = not options
     key = (model_id, scale, variant, str(dev), precision, backend)
     if cacheable:
@@ -60,6 +75,30 @@ def get_model(
         module.to(memory_format=torch.channels_last)
     apply_backend(model, backend, progress)
     if cacheable:
+        with _CACHE_LOCK:
+            _CACHE[key] = model
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return model
+
+
+
+def _model_without_torch(model_id: str, scale: int, variant: str | None, device, precision, backend) -> SRModel | None:
+    """A cached or newly loaded model that needs no torch for these choices, else None."""
+    if not (device is None or isinstance(device, str)):
+        return None
+    key = ("without torch", model_id, scale, variant, str(device), str(precision), str(backend))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    if get_model_spec(model_id).kind == ModelKind.RESAMPLE:
+        plain = (parse_device(device) in ("auto", "cpu") and parse_precision(precision) in ("auto", "fp32")
+                 and parse_backend(backend) in (Backend.AUTO, Backend.TORCH))
+        model = load_model(model_id, scale=scale, variant=variant) if plain else None
+    else:
+        model = load_without_torch(model_id, scale, variant, device, precision, backend)
+    if model is not None:
         with _CACHE_LOCK:
             _CACHE[key] = model
             while len(_CACHE) > _CACHE_SIZE:

@@ -10,6 +10,10 @@ float copy of the image never exists at once.
 On an out-of-memory error the failing tile is split in four and the same region is
 retried with the smaller tiles (and later tiles are split the same way): no tile is
 ever skipped. On CUDA several equal-shaped tiles run as one batch when memory allows.
+
+Models that run on the host without torch (the Pillow resamplers, `upscale_patch`) get
+numpy tiles through the same loop; torch is imported only where tensors are made, so such
+a run never loads it.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from sr_desktop.engine.compute import devices
+from sr_desktop.engine.compute import devices, resample
 from sr_desktop.engine.core.errors import DeviceError, ModelError
 from sr_desktop.engine.core.options import TilePolicy, parse_tile
 from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, check_cancel
 from sr_desktop.engine.models.base import SRModel
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +155,8 @@ def _padded(box: Box, context: int, height: int, width: int) -> Box:
 
 
 def _to_tensor(src: np.ndarray, box: Box, src_max: float) -> torch.Tensor:
+    import torch
+
     y0, y1, x0, x1 = box
     patch = src[y0:y1, x0:x1]
     t = torch.from_numpy(np.ascontiguousarray(patch))
@@ -159,6 +168,8 @@ def _to_tensor(src: np.ndarray, box: Box, src_max: float) -> torch.Tensor:
 
 def _quantize_on_device(y: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     """N×C×H×W float -> N×H×W×C host array of `dtype` (floor(x·max+0.5) after clamping)."""
+    import torch
+
     y = y.float().clamp_(0.0, 1.0)
     if dtype.kind == "f":
         out = y
@@ -202,6 +213,7 @@ def run_tiled(
     context = aligned_context(model.context, align)
     device = model.device
     channels_last = device.type == "cuda"
+    run_group = _run_group_on_host if hasattr(model, "upscale_patch") else _run_group
 
     while queue:
         check_cancel(cancel)
@@ -218,7 +230,7 @@ def run_tiled(
         while len(group) < batch_size and queue and _padded_shape(queue[0], context, height, width) == shape:
             group.append(queue.popleft())
         try:
-            results = _run_group(model, src, group, context, src_max, out.dtype, to_gray, channels_last)
+            results = run_group(model, src, group, context, src_max, out.dtype, to_gray, channels_last)
         except Exception as exc:  # only OOM is handled, the rest re-raised
             if not devices.is_out_of_memory(exc):
                 raise
@@ -254,6 +266,8 @@ def run_tiled(
             out[y0 * s : y1 * s, x0 * s : x1 * s, :] = arr
         stats.tiles += len(group)
         if device.type == "cuda":
+            import torch
+
             stats.peak_device_bytes = max(stats.peak_device_bytes, torch.cuda.max_memory_allocated(device))
         if tracker is not None:
             tracker.step(len(group), message=f"tile {tracker.done + len(group)}/{tracker.total}")
@@ -275,6 +289,8 @@ def _run_group(
     to_gray: bool,
     channels_last: bool,
 ) -> list[np.ndarray]:
+    import torch
+
     height, width = src.shape[:2]
     padded = [_padded(b, context, height, width) for b in group]
     x = torch.stack([_to_tensor(src, p, src_max) for p in padded])
@@ -283,6 +299,35 @@ def _run_group(
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         return _forward_and_crop(model, x, group, padded, out_dtype, to_gray)
+
+
+def _run_group_on_host(
+    model: SRModel,
+    src: np.ndarray,
+    group: list[Box],
+    context: int,
+    src_max: float,
+    out_dtype: np.dtype,
+    to_gray: bool,
+    _channels_last: bool,
+) -> list[np.ndarray]:
+    """`_run_group` for a model that upscales H×W×C float32 numpy patches (`upscale_patch`):
+    the same float conversion, crop, grey and rounding, without tensors."""
+    height, width = src.shape[:2]
+    s = model.scale
+    results = []
+    for y0, y1, x0, x1 in group:
+        py0, py1, px0, px1 = _padded((y0, y1, x0, x1), context, height, width)
+        patch = src[py0:py1, px0:px1].astype(np.float32)
+        if src_max != 1.0:
+            patch /= src_max
+        y = model.upscale_patch(patch)
+        top, left = (y0 - py0) * s, (x0 - px0) * s
+        core = y[top : top + (y1 - y0) * s, left : left + (x1 - x0) * s]
+        if to_gray:  # clip first: the grey result equals the grey of the saved RGB result
+            core = np.clip(core, 0.0, 1.0).mean(axis=2, keepdims=True, dtype=np.float32)
+        results.append(resample.quantize(core, out_dtype))
+    return results
 
 
 def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> list[np.ndarray]:
@@ -305,6 +350,8 @@ def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> list[np.nd
 
 def probe_bytes_per_pixel(model: SRModel, probe: int = 64) -> float:
     """Device memory per input pixel of one forward pass, measured on a small probe (CUDA)."""
+    import torch
+
     device = model.device
     side = probe + 2 * model.context
     x = torch.rand(1, 3, side, side, device=device, dtype=model.dtype)

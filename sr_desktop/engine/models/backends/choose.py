@@ -16,8 +16,7 @@ import logging
 import os
 import platform
 import time
-
-import torch
+from typing import TYPE_CHECKING
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.options import Backend, parse_backend
@@ -31,6 +30,9 @@ from sr_desktop.engine.models.backends.openvino_runner import (
     smooth_test_image,
 )
 from sr_desktop.engine.models.kinds import ModelKind
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ def choices_file():
 
 
 def _can_use_openvino(model) -> bool:
+    import torch
+
     return (
         model.kind == ModelKind.FEEDFORWARD
         and isinstance(getattr(model, "module", None), torch.nn.Module)
@@ -66,7 +70,7 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
     """
     requested = parse_backend(requested)
     if requested == Backend.AUTO:
-        requested = parse_backend(os.environ.get(ENV_DEFAULT) or Backend.AUTO)
+        requested = auto_means()
     model.runner = None
     model.backend = Backend.TORCH.value
     if requested == Backend.TORCH:
@@ -96,16 +100,32 @@ def measure_side(model) -> int:
     return max(MEASURE_MIN_SIZE, min(MEASURE_MAX_SIZE, tile))
 
 
-def _measure_key(model) -> str:
+def measure_key(model_id: str, scale: int, variant: str | None, threads: int, torch_version: str,
+                ncnn_runs_it: bool) -> str:
+    """The key of a measured choice in `choices_file`: the measuring method, the model, torch's
+    threads, the three libraries' versions and the processor."""
     return "|".join(str(part) for part in (
-        MEASURE_METHOD, model.id, model.scale, model.variant, torch.get_num_threads(), torch.__version__,
-        openvino_version(), ncnn_version() if can_use_ncnn(model) else "-", platform.machine(),
-        platform.processor() or "-",
+        MEASURE_METHOD, model_id, scale, variant, threads, torch_version, openvino_version(),
+        ncnn_version() if ncnn_runs_it else "-", platform.machine(), platform.processor() or "-",
     ))
 
 
-def _load_choices() -> dict:
-    return read_json_dict(choices_file())
+def _measure_key(model) -> str:
+    import torch
+
+    return measure_key(model.id, model.scale, model.variant, torch.get_num_threads(), torch.__version__,
+                       can_use_ncnn(model))
+
+
+def auto_means() -> Backend:
+    """What ``auto`` means in this process: `ENV_DEFAULT` when set, else the measured choice."""
+    return parse_backend(os.environ.get(ENV_DEFAULT) or Backend.AUTO)
+
+
+def measured_choice(key: str) -> str | None:
+    """The backend measured fastest under `key` (`measure_key`), or None when not measured."""
+    known = read_json_dict(choices_file()).get(key)
+    return known.get("backend") if isinstance(known, dict) else None
 
 
 def _save_choice(key: str, entry: dict) -> None:
@@ -116,6 +136,8 @@ def _fastest_seconds(model, x: torch.Tensor, runners: dict) -> dict[str, float]:
     """Fewest seconds of `model.run(x)` with each runner (None: torch) over `MEASURE_RUNS`
     runs, the rounds interleaved so that a load change on a shared machine hits every
     backend alike; the minimum, because load only ever adds time."""
+    import torch
+
     times: dict[str, list[float]] = {name: [] for name in runners}
     with torch.inference_mode():
         for round_ in range(MEASURE_RUNS + 1):
@@ -142,8 +164,7 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
     if not builders:
         return model.backend
     key = _measure_key(model)
-    known = _load_choices().get(key)
-    chosen = known.get("backend") if isinstance(known, dict) else None
+    chosen = measured_choice(key)
     if chosen == Backend.TORCH.value:
         return model.backend
     if chosen in builders:

@@ -5,6 +5,9 @@ tile sizes (a graph whose tracing baked in a size would differ at the second one
 saved as OpenVINO IR in full fp32 under the user cache, keyed by the weights, the bound
 forward arguments and the OpenVINO version. A later run reads and compiles the cached IR;
 an entry that cannot be read or compiled is deleted and converted again, never used.
+
+Converting needs torch; running a cached conversion does not (`OpenVinoRunner.run_array`,
+`cached_runner_of_files`): torch is imported by the functions that convert.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ def openvino_version() -> str | None:
 
 def smooth_test_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
     """A 1×3×H×W image of soft gradients and mild noise: natural-like statistics."""
+    import torch
+
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     planes = [0.5 + 0.35 * np.sin(x / (5 + 2 * c) + y / (7 + c) + c) for c in range(3)]
@@ -60,21 +67,27 @@ def smooth_test_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(np.clip(image, 0, 1))[None]
 
 
-class _BoundModule(torch.nn.Module):
+def _bound_module(module: torch.nn.Module, kwargs: dict[str, Any]) -> torch.nn.Module:
     """The network with its fixed forward keyword arguments bound (they are not traced)."""
+    import torch
 
-    def __init__(self, module: torch.nn.Module, kwargs: dict[str, Any]) -> None:
-        super().__init__()
-        self.inner = module
-        self.kwargs = dict(kwargs)
+    class BoundModule(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = module
+            self.kwargs = dict(kwargs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x, **self.kwargs)
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x, **self.kwargs)
+
+    return BoundModule()
 
 
 def capture_graph_call(model, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any], tuple[int, ...]]:
     """The tensor and keyword arguments with which `model.run(x)` calls its network graph,
     and the shape of the graph's output for them."""
+    import torch
+
     seen: list[tuple[torch.Tensor, dict[str, Any], tuple[int, ...]]] = []
     previous = model.runner
 
@@ -127,8 +140,17 @@ def weights_key(tensors, kwargs: dict[str, Any], channels: int, out_shape: tuple
     return digest.hexdigest()[:32]
 
 
+def files_identity(source_key: str, model_id: str, scale: int, variant: str | None) -> str:
+    """What the conversion of a zoo model is found by from its ncnn files alone (their
+    `source_hash`), without torch: its model id, scale and variant and OpenVINO's version."""
+    digest = hashlib.sha256(f"ncnn-files|{source_key}|{model_id}|{scale}|{variant}".encode())
+    digest.update(f"|openvino={openvino_version()}".encode())
+    return digest.hexdigest()[:32]
+
+
 class OpenVinoRunner:
-    """Callable in place of a model's torch graph: N×C×H×W tensor in, tensor out."""
+    """Callable in place of a model's torch graph: N×C×H×W tensor in, tensor out
+    (`run_array`: the same on numpy arrays)."""
 
     def __init__(self, compiled, key: str) -> None:
         self._compiled = compiled
@@ -137,12 +159,16 @@ class OpenVinoRunner:
         self.key = key
 
     def __call__(self, x: torch.Tensor, **_bound: Any) -> torch.Tensor:
-        device, dtype = x.device, x.dtype
-        array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        import torch
+
+        out = self.run_array(x.detach().to("cpu", torch.float32).numpy())
+        return torch.from_numpy(out).to(device=x.device, dtype=x.dtype)
+
+    def run_array(self, batch: np.ndarray) -> np.ndarray:
+        """N×C×H×W float32 graph input -> the graph's output."""
         with self._lock:
-            result = self._request.infer({0: array})
-            out = np.array(result[self._compiled.output(0)], copy=True)
-        return torch.from_numpy(out).to(device=device, dtype=dtype)
+            result = self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
+            return np.array(result[self._compiled.output(0)], copy=True)
 
 
 def _compile(model_path: Path, threads: int):
@@ -168,6 +194,8 @@ def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
     Reads the cached conversion when there is a good one; otherwise converts, checks and
     caches. Raises `BackendError` with one line when OpenVINO cannot run the model.
     """
+    import torch
+
     version = openvino_version()
     if version is None:
         raise BackendError("OpenVINO is not installed (pip install openvino)")
@@ -183,6 +211,7 @@ def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
     if known:
         runner = _cached_runner(known, threads)
         if runner is not None:
+            _remember_files_identity(model, known)
             return runner
     # one forward pass gives the graph's input and its output shape (a part of the key)
     example, kwargs, out_shape = capture_graph_call(model, smooth_test_image(*EXAMPLE_SIZE))
@@ -190,6 +219,7 @@ def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
     runner = _cached_runner(key, threads)
     if runner is not None:
         update_json_dict(_index_file(), identity, key)
+        _remember_files_identity(model, key)
         return runner
     folder = cache_root() / key
     xml = folder / "model.xml"
@@ -201,7 +231,26 @@ def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
         shutil.rmtree(folder, ignore_errors=True)
         raise BackendError(f"OpenVINO cannot compile {model.id}: {_first_line(exc)}") from None
     update_json_dict(_index_file(), identity, key)
+    _remember_files_identity(model, key)
     return runner
+
+
+def _remember_files_identity(model, key: str) -> None:
+    """For a zoo model, also index the conversion by its ncnn files (`files_identity`), so a
+    later process can run it without loading torch."""
+    source_key = getattr(getattr(model, "module", None), "source_key", "")
+    if source_key:
+        identity = files_identity(source_key, model.id, model.scale, model.variant)
+        if read_json_dict(_index_file()).get(identity) != key:
+            update_json_dict(_index_file(), identity, key)
+
+
+def cached_runner_of_files(source_key: str, model_id: str, scale: int, variant: str | None,
+                           threads: int) -> OpenVinoRunner | None:
+    """The runner of a zoo model's cached, checked conversion found by its ncnn files
+    (`files_identity`), or None when there is none: converting needs torch."""
+    key = read_json_dict(_index_file()).get(files_identity(source_key, model_id, scale, variant))
+    return _cached_runner(key, threads) if isinstance(key, str) else None
 
 
 def _cached_runner(key: str, threads: int) -> OpenVinoRunner | None:
@@ -227,8 +276,9 @@ def _index_file() -> Path:
 def _convert_and_save(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor,
                       folder: Path) -> None:
     import openvino as ov
+    import torch
 
-    bound = _BoundModule(module, kwargs).eval()
+    bound = _bound_module(module, kwargs).eval()
     channels = int(example.shape[1])
     try:
         # the tracer warns about every Python-level size it records; the check below is what

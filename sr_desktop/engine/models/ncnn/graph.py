@@ -7,7 +7,6 @@ the float32 tensors directly.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -18,7 +17,7 @@ import torch
 from torch import nn
 
 from sr_desktop.engine.models.ncnn.layers import Layer, build_layer
-from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError, parse_param_text
+from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError, graph_io, parse_param_text, source_hash
 from sr_desktop.engine.models.ncnn.weights import BinReader
 
 log = logging.getLogger(__name__)
@@ -38,22 +37,10 @@ class NcnnGraph(nn.Module):
         self.source = source
         self.layer_defs = layer_defs
         self.layers = nn.ModuleList(modules)
-        inputs = [d.tops[0] for d in layer_defs if d.type == "Input"]
-        if len(inputs) != 1:
-            raise NcnnGraphError(f"{source}: graph has {len(inputs)} inputs; exactly 1 is supported")
-        self.input_name = inputs[0]
-        produced: list[str] = []
-        consumed: dict[str, int] = {}
-        for i, d in enumerate(layer_defs):
-            for b in d.bottoms:
-                if b not in produced:
-                    raise NcnnGraphError(f"{source}: layer {d.name} reads blob {b!r} before it exists")
-                consumed[b] = i
-            produced.extend(d.tops)
-        outputs = [b for b in produced if b not in consumed]
-        if not outputs:
-            raise NcnnGraphError(f"{source}: graph has no output blob")
-        self.output_name = outputs[-1]
+        self.input_name, self.output_name = graph_io(layer_defs, source)
+        #: `source_hash` of the files it was loaded from ("" when built otherwise)
+        self.source_key = ""
+        consumed = {b: i for i, d in enumerate(layer_defs) for b in d.bottoms}
         # steps: (layer index, bottoms, tops, blobs to free after the step)
         self.steps = []
         for i, d in enumerate(layer_defs):
@@ -72,15 +59,6 @@ class NcnnGraph(nn.Module):
             for b in dead:
                 del blobs[b]
         return blobs[self.output_name]
-
-
-def source_hash(param_bytes: bytes, bin_bytes: bytes) -> str:
-    """sha256 of a model's ``.param`` + ``.bin`` bytes (the cache key)."""
-    h = hashlib.sha256()
-    h.update(param_bytes)
-    h.update(b"\0ncnn-bin\0")
-    h.update(bin_bytes)
-    return h.hexdigest()
 
 
 def _build(layer_defs: list[LayerDef], fetch_for, source: str) -> NcnnGraph:
@@ -159,17 +137,22 @@ def load_ncnn_graph(
         from sr_desktop.engine.core import paths
 
         cache_dir = paths.cache_dir() / "models"
-    if cache_dir is None:
-        return _from_bin(layer_defs, bin_bytes, source).eval()
     key = source_hash(param_bytes, bin_bytes)
+    if cache_dir is None:
+        return _keyed(_from_bin(layer_defs, bin_bytes, source).eval(), key)
     cache_file = Path(cache_dir) / f"ncnn-{key[:40]}.safetensors"
     if cache_file.exists():
         try:
             from safetensors.torch import load_file
 
-            return _from_tensors(layer_defs, load_file(str(cache_file)), source).eval()
+            return _keyed(_from_tensors(layer_defs, load_file(str(cache_file)), source).eval(), key)
         except Exception as exc:  # noqa: BLE001 - a damaged cache entry is re-created, never fatal
             log.warning("ignoring damaged weight cache %s: %s", cache_file, exc)
     graph = _from_bin(layer_defs, bin_bytes, source).eval()
     _write_cache(graph, cache_file, key)
+    return _keyed(graph, key)
+
+
+def _keyed(graph: NcnnGraph, key: str) -> NcnnGraph:
+    graph.source_key = key
     return graph

@@ -8,6 +8,7 @@ under key ``XX``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,3 +100,32 @@ def parse_param_file(path: str | Path) -> list[LayerDef]:
     except OSError as exc:
         raise NcnnGraphError(f"cannot read {path}: {exc.strerror or exc}") from None
     return parse_param_text(text, source=path.name)
+
+
+def graph_io(layer_defs: list[LayerDef], source: str = "<param>") -> tuple[str, str]:
+    """The graph's input blob (its one ``Input`` layer) and output blob (the last blob that
+    no layer consumes); `NcnnGraphError` when a layer reads a blob before it exists."""
+    inputs = [d.tops[0] for d in layer_defs if d.type == "Input"]
+    if len(inputs) != 1:
+        raise NcnnGraphError(f"{source}: graph has {len(inputs)} inputs; exactly 1 is supported")
+    produced: list[str] = []
+    consumed: set[str] = set()
+    for d in layer_defs:
+        for b in d.bottoms:
+            if b not in produced:
+                raise NcnnGraphError(f"{source}: layer {d.name} reads blob {b!r} before it exists")
+            consumed.add(b)
+        produced.extend(d.tops)
+    outputs = [b for b in produced if b not in consumed]
+    if not outputs:
+        raise NcnnGraphError(f"{source}: graph has no output blob")
+    return inputs[0], outputs[-1]
+
+
+def source_hash(param_bytes: bytes, bin_bytes: bytes) -> str:
+    """sha256 of a model's ``.param`` + ``.bin`` bytes: what identifies its graph and weights."""
+    h = hashlib.sha256()
+    h.update(param_bytes)
+    h.update(b"\0ncnn-bin\0")
+    h.update(bin_bytes)
+    return h.hexdigest()

@@ -1,0 +1,118 @@
+"""A zoo model run by OpenVINO or the ncnn runtime in a process that never imports torch.
+
+Importing torch takes 1.3–1.5 s, most of a short batch's start (`sr-desktop batch` of ten
+256² photos: 4.4 s in all). Once ``auto`` has measured a zoo model (`backends.choose`) and,
+for OpenVINO, its conversion is cached, nothing of torch is needed to run it: the graph
+input is built from numpy tiles with the family's conventions (`zoo_conventions`), the
+runner works on numpy arrays, and the tiler hands such a model numpy tiles
+(`upscale_patch`). `load_without_torch` gives that model when everything it needs is
+known, and None otherwise — then the model loads as always, through torch, which measures,
+converts or reports what is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
+from sr_desktop.engine.models.backends import choose
+from sr_desktop.engine.models.backends.ncnn_runner import ncnn_runner_from_files, ncnn_version
+from sr_desktop.engine.models.backends.openvino_runner import cached_runner_of_files, openvino_version
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.loader import is_zoo_spec, resolve_scale_variant, zoo_noise_level
+from sr_desktop.engine.models.ncnn.param import graph_io, parse_param_text, source_hash
+from sr_desktop.engine.models.registry import get_model_spec, model_files
+from sr_desktop.engine.models.zoo_conventions import convention, graph_input
+
+log = logging.getLogger(__name__)
+
+
+class HostZooModel(SRModel):
+    """A zoo model whose graph runs in a numpy runner (OpenVINO or ncnn) on the CPU, fp32."""
+
+    dtype = "float32"
+
+    def __init__(self, model_id: str, family: str, scale: int, variant: str | None, runner, backend: str,
+                 threads: int, noise_level: int | None = None, recommended_tile: int = 256) -> None:
+        self.id = model_id
+        self.family = family
+        self.scale = scale
+        self.variant = variant
+        self.conv = convention(family, scale)
+        self.context = self.conv.context
+        self.tileable = self.conv.tileable
+        self.supports_fp16 = self.conv.supports_fp16
+        self.align = self.conv.align
+        self.recommended_tile = recommended_tile
+        self.noise_level = noise_level
+        self.runner = runner
+        self.backend = backend
+        self.device = devices.HostCPU(threads)
+
+    def to(self, device, dtype=None) -> HostZooModel:
+        """It runs on the host CPU in fp32 (what it was chosen for): returns self unchanged."""
+        return self
+
+    def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
+        """H×W×3 float32 (0..1) -> (s·H)×(s·W)×3 float32, unclamped: `ZooModel.run` on numpy."""
+        s = self.scale
+        h, w = patch.shape[:2]
+        x = np.ascontiguousarray(patch.transpose(2, 0, 1))[None]
+        inp, pad = graph_input(self.conv, x, self.noise_level)
+        y = self.runner.run_array(inp)
+        o = 0 if self.conv.unpadded else s * pad
+        y = y[:, :, o : o + s * h, o : o + s * w]
+        if y.shape[-2] != s * h or y.shape[-1] != s * w:
+            raise ModelError(f"{self.id}: graph output {tuple(y.shape)} is smaller than ×{s} of {h}×{w}")
+        if self.conv.add_nearest:
+            y = y + x.repeat(s, axis=2).repeat(s, axis=3)
+        return y[0].transpose(1, 2, 0)
+
+
+def load_without_torch(model_id: str, scale: int | None, variant: str | None, device, precision,
+                       backend) -> HostZooModel | None:
+    """The zoo model `model_id` on a runner that needs no torch, or None when that cannot be
+    known without torch: not a zoo model, not on the CPU in fp32, a backend of torch, ``auto``
+    not measured yet for it on this machine, or no cached OpenVINO conversion."""
+    spec = get_model_spec(model_id)
+    if not (is_zoo_spec(spec) and spec.installed and (device is None or isinstance(device, str))):
+        return None
+    device = parse_device(device)
+    if not (device == "cpu" or (device == "auto" and devices.auto_device_is_cpu_without_torch())):
+        return None
+    if parse_precision(precision) not in ("auto", "fp32"):
+        return None
+    try:
+        scale, variant = resolve_scale_variant(spec, scale, variant)
+        noise_level = zoo_noise_level(spec, variant)
+        param, weights = model_files(spec, scale, variant)
+        wanted = parse_backend(backend)
+        threads = devices.torch_default_threads()
+        if wanted == Backend.AUTO:
+            wanted = choose.auto_means()
+        if wanted == Backend.AUTO:
+            key = choose.measure_key(spec.id, scale, variant, threads, devices.installed_torch_version(), True)
+            wanted = parse_backend(choose.measured_choice(key) or Backend.TORCH)
+        runner = _runner(wanted, spec.id, scale, variant, param, weights, threads)
+    except (ModelError, OSError, UnicodeDecodeError) as exc:  # the torch path reports it, or copes
+        log.debug("%s: loading through torch (%s)", model_id, exc)
+        return None
+    if runner is None:
+        return None
+    return HostZooModel(spec.id, spec.source["family"], scale, variant, runner, wanted.value, threads,
+                        noise_level=noise_level, recommended_tile=spec.recommended_tile)
+
+
+def _runner(backend: Backend, model_id: str, scale: int, variant: str | None, param, weights, threads: int):
+    if backend == Backend.NCNN and ncnn_version() is not None:
+        text = param.read_text(encoding="utf-8")
+        input_name, output_name = graph_io(parse_param_text(text, source=param.name), param.name)
+        return ncnn_runner_from_files(param, weights, input_name, output_name, threads)
+    if backend == Backend.OPENVINO and openvino_version() is not None:
+        key = source_hash(param.read_bytes(), weights.read_bytes())
+        return cached_runner_of_files(key, model_id, scale, variant, threads)
+    return None

@@ -1,0 +1,145 @@
+"""Zoo models run without torch (`zoo_host`): the same pixels as the torch-side model on the
+same runner, found only when everything is known without torch, and a whole CLI batch that
+never imports torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.models.backends import choose
+from sr_desktop.engine.models.loader import load_model
+from sr_desktop.engine.models.zoo_host import HostZooModel, load_without_torch
+from sr_desktop.engine.pipeline.upscale import upscale_image
+
+pytest.importorskip("ncnn")
+
+# one graph per zoo family (the smallest of each), as tests/test_backends.py
+FAMILY_CASES = [
+    ("realesrgan-x4plus-anime", 4, None),
+    ("realesr-animevideov3", 2, None),
+    ("waifu2x-photo", 2, None),
+    ("waifu2x-cunet", 2, None),
+    ("realcugan-se", 4, None),  # ×4 adds the nearest-upscaled input
+    ("srmd", 2, None),  # SRMD planes with a noise plane
+    ("span", 4, "ch52"),
+]
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    monkeypatch.delenv(choose.ENV_DEFAULT, raising=False)
+    return tmp_path
+
+
+def _photo(height: int, width: int, channels: int = 3) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine.core.paths import RESOURCES_DIR
+
+    rgb = np.asarray(PILImage.open(RESOURCES_DIR / "chelsea.png").convert("RGB"))[80 : 80 + height, 150 : 150 + width]
+    if channels == 4:
+        alpha = np.linspace(0, 255, height * width).reshape(height, width, 1).astype(np.uint8)
+        return np.ascontiguousarray(np.concatenate([rgb, alpha], axis=2))
+    return np.ascontiguousarray(rgb)
+
+
+@pytest.mark.parametrize(("model_id", "scale", "variant"), FAMILY_CASES, ids=[c[0] for c in FAMILY_CASES])
+def test_a_zoo_model_without_torch_gives_the_pixels_of_the_torch_side_model(home, model_id, scale, variant):
+    """The family's conventions on numpy tiles (padding, alignment, SRMD planes, Real-CUGAN's
+    nearest skip, crops, rounding) equal those on tensors, pixel for pixel, on the same runner."""
+    host = load_without_torch(model_id, scale, variant, "cpu", "auto", "ncnn")
+    assert isinstance(host, HostZooModel) and host.backend == "ncnn"
+    torch_side = load_model(model_id, scale=scale, variant=variant)
+    choose.apply_backend(torch_side, "ncnn")
+    channels = 4 if model_id == "realesr-animevideov3" else 3  # alpha through the model once
+    image = Image(_photo(28, 36, channels))
+    for tile in (0, 16):
+        options = UpscaleOptions(model=model_id, scale=scale, variant=variant, tile=tile)
+        ours = upscale_image(image, options, model=host)
+        theirs = upscale_image(image, options, model=torch_side)
+        assert ours.image.pixels.shape == theirs.image.pixels.shape
+        assert np.array_equal(ours.image.pixels, theirs.image.pixels), (model_id, tile)
+        assert ours.backend == "ncnn" and ours.device == f"CPU ({host.device.threads} threads)"
+
+
+def test_only_what_is_known_without_torch_loads_without_it(home):
+    args = ("realesr-animevideov3", 2, None)
+    # auto, not measured yet on this machine: torch measures it first
+    assert load_without_torch(*args, "auto", "auto", "auto") is None
+    # measured: the choice is found by the key torch would compute
+    from sr_desktop.engine.compute import devices
+
+    key = choose.measure_key("realesr-animevideov3", 2, "default", devices.torch_default_threads(),
+                             devices.installed_torch_version(), True)
+    choose.choices_file().parent.mkdir(parents=True, exist_ok=True)
+    choose.choices_file().write_text(json.dumps({key: {"backend": "ncnn"}}))
+    found = load_without_torch(*args, "auto", "auto", "auto")
+    assert devices.auto_device_is_cpu_without_torch() is False or (found is not None and found.backend == "ncnn")
+    assert load_without_torch(*args, "cpu", "auto", "auto").backend == "ncnn"
+    choose.choices_file().write_text(json.dumps({key: {"backend": "torch"}}))
+    assert load_without_torch(*args, "cpu", "auto", "auto") is None
+    # what only torch can run or check
+    assert load_without_torch(*args, "cpu", "fp16", "ncnn") is None
+    assert load_without_torch(*args, "cuda", "auto", "ncnn") is None
+    assert load_without_torch(*args, "cpu", "auto", "torch") is None
+    assert load_without_torch("bicubic", 2, None, "cpu", "auto", "ncnn") is None
+    assert load_without_torch("edsr-baseline", 2, None, "cpu", "auto", "ncnn") is None  # literature: torch
+    # OpenVINO without a cached conversion: torch converts it
+    assert load_without_torch(*args, "cpu", "auto", "openvino") is None
+    # a bad variant is reported by the torch path, which says what is wrong
+    assert load_without_torch("realesr-animevideov3", 2, "nope", "cpu", "auto", "ncnn") is None
+
+
+def test_torch_free_estimates_match_torch():
+    """The thread count and version `load_without_torch` keys the measured choice by are
+    those torch reports (a mismatch would only cost the torch-free start, never pixels)."""
+    probe = ("import torch; from sr_desktop.engine.compute import devices as d; "
+             "print(torch.get_num_threads() == d.torch_default_threads(), "
+             "torch.__version__ == d.installed_torch_version())")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
+
+
+BLOCKED_BATCH = """
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch was imported")
+
+sys.meta_path.insert(0, NoTorch())
+from sr_desktop.cli.main import main
+print(main(["batch", {src!r}, {dst!r}, "--model", "realcugan-se", "--scale", "4", "--no-progress"]))
+"""
+
+
+def test_a_batch_with_a_known_backend_never_imports_torch(home, tmp_path):
+    """`sr-desktop batch` with ``auto`` meaning ncnn runs the zoo model in a process where
+    importing torch would fail; the files equal those of the torch-side model."""
+    from PIL import Image as PILImage
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, channels in enumerate((3, 4)):
+        PILImage.fromarray(_photo(20 + i, 26, channels)).save(src / f"p{i}.png")
+    env = {**os.environ, "SR_DESKTOP_HOME": str(home), choose.ENV_DEFAULT: "ncnn"}
+    proc = subprocess.run([sys.executable, "-c", BLOCKED_BATCH.format(src=str(src), dst=str(tmp_path / "out"))],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "0", proc.stderr
+    torch_side = load_model("realcugan-se", scale=4)
+    choose.apply_backend(torch_side, "ncnn")
+    for i in range(2):
+        written = np.asarray(PILImage.open(tmp_path / "out" / f"p{i}_x4_realcugan-se.png"))
+        expected = upscale_image(Image(np.array(PILImage.open(src / f"p{i}.png"))),
+                                 UpscaleOptions(model="realcugan-se", scale=4), model=torch_side)
+        assert np.array_equal(written, expected.image.pixels)
