@@ -113,3 +113,22 @@ def test_a_x2_model_starts_x3_and_x4_networks_of_its_architecture(tmp_path):
     three = x3.module.state_dict()
     assert three["upsample.0.weight"].shape != trained["upsample.0.weight"].shape
     assert all(torch.equal(three[k], v) for k, v in trained.items() if not k.startswith("upsample"))
+
+
+def test_init_at_a_scale_the_architecture_cannot_build_is_one_clear_error(tmp_path):
+    """RRDBNet upsamples in ×2 steps: a ×4 model cannot start a ×3 network. `--init` says so
+    in one line instead of failing while building it."""
+    import pytest
+    from safetensors.torch import save_file
+
+    from sr_desktop.engine.core.errors import SRDesktopError
+    from sr_desktop.engine.training.networks import exported_state_dict, network_from_model
+
+    x4 = build_network("RRDBNet:num_feat=8,num_block=1,num_grow_ch=4", 4)
+    path = tmp_path / "rrdb_x4.safetensors"
+    save_file(exported_state_dict(x4.module, x4.arch), str(path))
+    assert network_from_model(str(path), 2).scale == 2  # ×2 builds: the body kept, one upsampling step
+    with pytest.raises(SRDesktopError) as failure:
+        network_from_model(str(path), 3)
+    message = str(failure.value)
+    assert "\n" not in message and "cannot start a ×3" in message and "not a power of two" in message, message
