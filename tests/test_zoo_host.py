@@ -143,3 +143,18 @@ def test_a_batch_with_a_known_backend_never_imports_torch(home, tmp_path):
         expected = upscale_image(Image(np.array(PILImage.open(src / f"p{i}.png"))),
                                  UpscaleOptions(model="realcugan-se", scale=4), model=torch_side)
         assert np.array_equal(written, expected.image.pixels)
+
+
+def test_a_model_loaded_through_torch_stays_the_processs_model(home, monkeypatch):
+    """Once a choice went through torch (the first use measures there), later loads in the
+    same process reuse that model instead of loading the torch-free one beside it."""
+    from sr_desktop.engine.pipeline import model_cache
+
+    model_cache.clear_model_cache()
+    monkeypatch.setenv(choose.ENV_DEFAULT, "torch")
+    first = model_cache.get_model("realesr-animevideov3", 2, device="cpu")
+    monkeypatch.setenv(choose.ENV_DEFAULT, "ncnn")  # what a measurement written meanwhile would do
+    assert model_cache.get_model("realesr-animevideov3", 2, device="cpu") is first
+    model_cache.clear_model_cache()
+    assert isinstance(model_cache.get_model("realesr-animevideov3", 2, device="cpu"), HostZooModel)
+    model_cache.clear_model_cache()

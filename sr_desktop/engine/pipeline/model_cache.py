@@ -23,12 +23,16 @@ if TYPE_CHECKING:
 _CACHE: OrderedDict[tuple, SRModel] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 2
+#: choices for which `_model_without_torch` found no torch-free model: this process asks torch
+#: from then on (a model measured by torch meanwhile would otherwise be loaded a second time)
+_THROUGH_TORCH: set[tuple] = set()
 
 
 def clear_model_cache() -> None:
     """Forget every loaded model (the next `get_model` loads from the files again)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+        _THROUGH_TORCH.clear()
 
 
 def get_model(
@@ -82,13 +86,14 @@ def get_model(
     return model
 
 
-
 def _model_without_torch(model_id: str, scale: int, variant: str | None, device, precision, backend) -> SRModel | None:
     """A cached or newly loaded model that needs no torch for these choices, else None."""
     if not (device is None or isinstance(device, str)):
         return None
     key = ("without torch", model_id, scale, variant, str(device), str(precision), str(backend))
     with _CACHE_LOCK:
+        if key in _THROUGH_TORCH:
+            return None
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
@@ -98,8 +103,10 @@ def _model_without_torch(model_id: str, scale: int, variant: str | None, device,
         model = load_model(model_id, scale=scale, variant=variant) if plain else None
     else:
         model = load_without_torch(model_id, scale, variant, device, precision, backend)
-    if model is not None:
-        with _CACHE_LOCK:
+    with _CACHE_LOCK:
+        if model is None:
+            _THROUGH_TORCH.add(key)
+        else:
             _CACHE[key] = model
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
