@@ -6,8 +6,9 @@ interleaved (one of each per round) so that load changes on a shared machine hit
 
 Columns: ``torch`` raw interpreter NCHW; ``torch-cl`` raw interpreter channels-last (the
 zoo's default before the fused plan); ``fast-1dnn`` the fused plan with prepacked oneDNN
-convolutions only; ``fast`` the fused plan as `ZooModel.run` uses it (NNPACK Winograd for
-wide 3×3 convolutions, oneDNN for the rest); ``jit-cl`` (with ``--jit``) the raw graph traced
+convolutions only; ``fast-nnpack`` the fused plan with NNPACK Winograd for wide 3×3
+convolutions (oneDNN for the rest); ``fast`` the plan `ZooModel.run` uses on this CPU (one of
+the two: `ncnn.fast.nnpack_pays`); ``jit-cl`` (with ``--jit``) the raw graph traced
 and frozen (`torch.jit.optimize_for_inference`); ``openvino`` the graph converted by the
 OpenVINO backend (`engine/models/backends`, fp32, cached conversion; skipped with
 ``--no-openvino`` or when OpenVINO is missing); ``ncnn`` the ncnn runtime (fp32, its default
@@ -104,7 +105,11 @@ def main() -> None:
     from sr_desktop.engine.models.backends.openvino_runner import build_openvino_runner, openvino_version
 
     use_openvino = not args.no_openvino and openvino_version() is not None
-    cols = (["torch", "torch-cl", "fast-1dnn", "fast"] + (["jit-cl"] if args.jit else [])
+    from sr_desktop.engine.models.ncnn.fast import nnpack_pays
+
+    print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}: `fast` is "
+          f"{'fast-nnpack' if nnpack_pays() else 'fast-1dnn'} here")
+    cols = (["torch", "torch-cl", "fast-1dnn", "fast-nnpack", "fast"] + (["jit-cl"] if args.jit else [])
             + (["openvino"] if use_openvino else []) + (["ncnn"] if not args.no_ncnn else []))
     print(f"{'model':28s} " + " ".join(f"{c:>9s}" for c in cols)
           + f" {'fast/ncnn':>9s} {'ov/ncnn':>8s} {'fast/cl':>8s}")
@@ -123,6 +128,7 @@ def main() -> None:
             fns["torch-cl"] = functools.partial(graph_cl, xcl)
             fast_onednn = FastGraph(graph, nnpack=False)
             fns["fast-1dnn"] = functools.partial(fast_onednn, x)
+            fns["fast-nnpack"] = functools.partial(FastGraph(graph, nnpack=True), x)
             fast = model.executor()  # what ZooModel.run uses
             fns["fast"] = functools.partial(fast, x)
             if args.jit:

@@ -41,15 +41,25 @@ print(json.dumps({{"import": t0 - start, "load": t1 - t0, "load_to_first_tile": 
 TORCH_PROBE = "; import sys, atexit; atexit.register(lambda: print('TORCH', 'torch' in sys.modules, file=sys.stderr))"
 
 
-def _timed(args: list[str]) -> tuple[float, bool]:
+def _timed(args: list[str]) -> float:
+    """Seconds of the command as a user runs it: the installed ``sr-desktop`` script beside
+    this Python (its entry-point lookup included), else ``python -m sr_desktop``."""
+    script = Path(sys.executable).parent / "sr-desktop"
+    command = [str(script), *args[1:]] if script.exists() else [sys.executable, "-m", "sr_desktop", *args[1:]]
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return seconds
+
+
+def _imports_torch(args: list[str]) -> bool:
+    """Whether the command imports torch (the same command, run once with a probe)."""
     code = f"import runpy, sys{TORCH_PROBE}; sys.argv = ['sr-desktop', *{args[1:]!r}]; " \
            "runpy.run_module('sr_desktop', run_name='__main__')"
-    start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode not in (0,) and "--help" not in args:
-        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.strip().splitlines()[-1:]}")
-    return seconds, "TORCH True" in proc.stderr
+    return "TORCH True" in proc.stderr
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,9 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     _timed(rows[f"upscale 256² {model_id} ×{scale}"])  # first use: measures and converts, untimed
     print("| command | median s | min s | imports torch |\n|---|---|---|---|")
     for name, command in rows.items():
-        runs = [_timed(command) for _ in range(args.runs)]
-        seconds = [s for s, _ in runs]
-        print(f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} | {runs[0][1]} |")
+        seconds = [_timed(command) for _ in range(args.runs)]
+        print(f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} | {_imports_torch(command)} |")
     firsts = []
     for _ in range(args.runs):
         out = subprocess.run([sys.executable, "-c", FIRST_TILE.format(model=model_id, scale=int(scale))],

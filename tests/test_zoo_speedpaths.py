@@ -37,14 +37,18 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(1.0 / mse) if mse > 0 else float("inf")
 
 
+@pytest.mark.parametrize("nnpack", [True, False], ids=["nnpack", "onednn"])
 @pytest.mark.parametrize("model_id,scale,variant,size", CASES, ids=lambda v: str(v))
-def test_fast_plan_matches_ncnn_runtime(model_id, scale, variant, size):
+def test_fast_plan_matches_ncnn_runtime(model_id, scale, variant, size, nnpack):
+    """Both plans, whichever this CPU runs (`nnpack_pays`): NNPACK for wide 3×3 stacks, or
+    oneDNN throughout."""
     model = load_model(model_id, scale=scale, variant=variant)
     param, binf = registry.model_files(registry.get_model_spec(model_id), scale, model.variant)
     with torch.inference_mode():
         graph_input = model.prepare_input(natural_crop(size))[0]
-        fast = model.executor()
-        assert isinstance(fast, FastGraph) and fast.uses_onednn
+        assert isinstance(model.executor(), FastGraph)
+        fast = FastGraph(model.module, nnpack=nnpack)
+        assert fast.uses_onednn
         ours = fast(graph_input)[0].contiguous().numpy()
         raw = model.module(graph_input)[0].contiguous().numpy()
     theirs = ncnn_forward(param, binf, model.module.input_name, model.module.output_name, graph_input[0].numpy())
@@ -100,12 +104,25 @@ def test_run_uses_fast_plan_and_rebuilds_after_to():
     assert psnr(y_fast.numpy(), y_raw.numpy()) >= 126.0  # measured 136.6 dB; 10 dB margin
 
 
-def test_batched_tiles_equal_single_runs():
+@pytest.mark.parametrize("nnpack", [True, False], ids=["nnpack", "onednn"])
+def test_batched_tiles_equal_single_runs(nnpack):
     """The tiler may stack tiles of one padded shape: NNPACK / oneDNN paths with N=2."""
     model = load_model("realesr-animevideov3", scale=2)
+    fast = FastGraph(model.module, nnpack=nnpack)
+    assert fast.uses_nnpack == (nnpack and torch._nnpack_available())
     a, b = natural_crop(40)[..., :20, :20], natural_crop(40)[..., 20:, 20:]
     with torch.inference_mode():
-        assert model.executor().uses_nnpack
-        both = model.run(torch.cat([a, b]))
-        one = torch.cat([model.run(a), model.run(b)])
+        both = fast(torch.cat([model.prepare_input(a)[0], model.prepare_input(b)[0]]))
+        one = torch.cat([fast(model.prepare_input(a)[0]), fast(model.prepare_input(b)[0])])
     assert psnr(both.numpy(), one.numpy()) >= 120.0  # measured 130.8 dB; 10 dB margin
+
+
+def test_nnpack_runs_where_it_pays():
+    """The default plan uses NNPACK only on CPUs without AVX-512 (`nnpack_pays`)."""
+    from sr_desktop.engine.models.ncnn.fast import nnpack_pays
+
+    model = load_model("realesr-animevideov3", scale=2)
+    with torch.inference_mode():
+        assert model.executor().uses_nnpack == nnpack_pays()
+    assert nnpack_pays() == (torch._nnpack_available()
+                             and not torch.backends.cpu.get_cpu_capability().startswith("AVX512"))

@@ -74,6 +74,14 @@ SIGMOID = Activation("sigmoid", (), torch.sigmoid_)
 NNPACK_MIN_CHANNELS = 32
 
 
+def nnpack_pays() -> bool:
+    """Whether NNPACK's Winograd kernels beat oneDNN on this CPU. NNPACK has AVX2 kernels and
+    no AVX-512 ones: on an AVX2 AMD EPYC it ran the plain 3×3 stacks 1.3–2× faster than
+    oneDNN (docs/models.md, earlier table), on an AVX-512 Intel Xeon 1.3–2.5× slower (SPAN ×4
+    174 against 64 ms, realesr-animevideov3 ×2 179 against 95 ms at 128², 2 threads)."""
+    return torch._nnpack_available() and not torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
 def onednn_usable(device: torch.device, dtype: torch.dtype) -> bool:
     """Whether prepacked oneDNN convolutions can run on `device` in `dtype`."""
     return (
@@ -281,9 +289,10 @@ class FastGraph:
     (done by the constructor for the graph's current device/dtype); then ``fast(x)``.
     """
 
-    def __init__(self, graph: NcnnGraph, nnpack: bool = True):
+    def __init__(self, graph: NcnnGraph, nnpack: bool | None = None):
         self.graph = graph
-        self.allow_nnpack = nnpack
+        #: run wide 3×3 convolutions in NNPACK (None: where it pays on this CPU, `nnpack_pays`)
+        self.allow_nnpack = nnpack_pays() if nnpack is None else nnpack
         layers, defs = graph.layers, graph.layer_defs
         alias: dict[str, str] = {}
 
