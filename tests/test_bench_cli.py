@@ -122,7 +122,8 @@ def test_plot_labels_of_close_points_do_not_overlap():
     fig = Figure(figsize=(6.4, 4.4), dpi=120)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    points = [(0.14, 29.30, "espcn"), (0.22, 29.28, "fsrcnn"), (0.21, 29.25, "fsrcnn-again"), (19.0, 26.5, "edge")]
+    points = [(0.14, 29.30, "espcn", "C0"), (0.22, 29.28, "fsrcnn", "C1"), (0.21, 29.25, "fsrcnn-again", "C2"),
+              (19.0, 26.5, "edge", "C3")]
     ax.scatter([p[0] for p in points], [p[1] for p in points])
     ax.set_xscale("log")
     fig.tight_layout()
@@ -133,3 +134,7 @@ def test_plot_labels_of_close_points_do_not_overlap():
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     inside = ax.get_window_extent(renderer)
     assert all(inside.x0 <= box.x0 and box.x1 <= inside.x1 for box in boxes)  # "edge" turned left
+    centres = {name: ax.transData.transform((x, y)) for x, y, name, _ in points}
+    for text, box in zip(ax.texts, boxes, strict=True):  # no name is printed over another model's point
+        assert not any(box.contains(*centre) for name, centre in centres.items() if name != text.get_text())
+        assert text.get_color() == dict((p[2], p[3]) for p in points)[text.get_text()]  # in its point's colour

@@ -105,28 +105,41 @@ def write_csv(report: BenchReport, path: str | Path) -> None:
 #: order of preference: models with close speed and PSNR (espcn and fsrcnn at ×4) would
 #: otherwise print their names over each other
 LABEL_OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-5, 4, "right"), (-5, -11, "right"),
-                 (5, 13, "left"), (5, -20, "left"), (-5, 13, "right"), (-5, -20, "right"))
+                 (5, 13, "left"), (5, -20, "left"), (-5, 13, "right"), (-5, -20, "right"),
+                 (8, -3.5, "left"), (-8, -3.5, "right"))
 
 
-def _place_labels(ax, points: list[tuple[float, float, str]], renderer) -> None:
-    """Annotate each point with its name at the first offset of `LABEL_OFFSETS` where the
-    label overlaps no label placed before it and stays inside the axes (else the first)."""
-    placed = []
+def _place_labels(ax, points: list[tuple[float, float, str, tuple]], renderer) -> None:
+    """Annotate each point (x, y, name, colour) with its name, in its colour, at the first
+    offset of `LABEL_OFFSETS` where the label covers no other label and no other point and
+    stays inside the axes (else the first); a label set further off gets a thin leader line."""
+    from matplotlib.transforms import Bbox
+
     inside = ax.get_window_extent(renderer)
-    for x, y, name in sorted(points):
+    radius = 4 * ax.figure.dpi / 72  # the markers (s=36: 6 pt across) and a point of margin
+    centres = [ax.transData.transform(point[:2]) for point in points]
+    dots = [Bbox.from_extents(cx - radius, cy - radius, cx + radius, cy + radius) for cx, cy in centres]
+    placed: list = []
+    for i in sorted(range(len(points)), key=lambda k: points[k][:3]):
+        x, y, name, colour = points[i]
+        obstacles = placed + [dot for j, dot in enumerate(dots) if j != i]
         chosen = None
         for dx, dy, ha in LABEL_OFFSETS:
-            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=8)
+            far = abs(dy) > 11
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=8,
+                                color=colour, va="center" if far else "baseline",
+                                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": colour} if far else None)
             box = label.get_window_extent(renderer)
             fits = (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1)
-            if fits and not any(box.overlaps(other) for other in placed):
-                chosen = (label, box)
+            if fits and not any(box.overlaps(other) for other in obstacles):
+                chosen = box
                 break
             label.remove()
         if chosen is None:
-            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=LABEL_OFFSETS[0][:2], fontsize=8)
-            chosen = (label, label.get_window_extent(renderer))
-        placed.append(chosen[1])
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=LABEL_OFFSETS[0][:2], fontsize=8,
+                                color=colour)
+            chosen = label.get_window_extent(renderer)
+        placed.append(chosen)
 
 
 def write_plot(report: BenchReport, path: str | Path) -> None:
@@ -148,8 +161,8 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
         if not math.isfinite(m.psnr_y):
             continue
         seconds = max(m.timing.seconds, 1e-4)
-        ax.scatter([seconds], [m.psnr_y], s=36)
-        points.append((seconds, m.psnr_y, m.model))
+        dot = ax.scatter([seconds], [m.psnr_y], s=36)
+        points.append((seconds, m.psnr_y, m.model, tuple(dot.get_facecolor()[0])))
     ax.set_xscale("log")
     ax.ticklabel_format(axis="y", useOffset=False)
     finite = [m.psnr_y for m in report.models if math.isfinite(m.psnr_y)]
