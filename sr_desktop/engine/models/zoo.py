@@ -13,6 +13,7 @@ from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.zoo_conventions import (  # noqa: F401 - re-exported: the zoo's conventions
     SRMD_BICUBIC_PCA,
     Convention,
+    adopt_convention,
     convention,
     graph_input,
     pad_border,
@@ -36,16 +37,10 @@ class ZooModel(SRModel):
     ):
         super().__init__()
         self.id = model_id
-        self.family = family
         self.module = module
-        self.scale = scale
         self.variant = variant
-        self.conv = convention(family, scale)
-        self.context = self.conv.context
-        self.tileable = self.conv.tileable
-        self.supports_fp16 = self.conv.supports_fp16
+        adopt_convention(self, family, scale)
         self.recommended_tile = recommended_tile
-        self.align = self.conv.align
         self.noise_level = noise_level
         self.channels_last = channels_last
         #: run the fused, prepacked plan (`ncnn.fast.FastGraph`) where oneDNN is usable

@@ -78,6 +78,16 @@ def convention(family: str, scale: int) -> Convention:
     raise ValueError(f"unknown model family {family!r}")
 
 
+def adopt_convention(model, family: str, scale: int) -> None:
+    """Set what `family`'s convention at `scale` decides on a zoo model (`SRModel` fields):
+    ``family``, ``scale``, ``conv`` and the tiler's ``context``, ``tileable``, ``align`` and
+    ``supports_fp16``."""
+    conv = convention(family, scale)
+    model.family, model.scale, model.conv = family, scale, conv
+    model.context, model.tileable, model.align, model.supports_fp16 = (
+        conv.context, conv.tileable, conv.align, conv.supports_fp16)
+
+
 def _pad(x, left: int, right: int, top: int, bottom: int, mode: str):
     """One padding step of the last two axes of a numpy array or a torch tensor."""
     if isinstance(x, np.ndarray):

@@ -26,7 +26,7 @@ from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.loader import is_zoo_spec, resolve_scale_variant, zoo_noise_level
 from sr_desktop.engine.models.ncnn.param import graph_io, parse_param_text, source_hash
 from sr_desktop.engine.models.registry import get_model_spec, model_files
-from sr_desktop.engine.models.zoo_conventions import convention, graph_input
+from sr_desktop.engine.models.zoo_conventions import adopt_convention, graph_input
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,8 @@ class HostZooModel(SRModel):
     def __init__(self, model_id: str, family: str, scale: int, variant: str | None, runner, backend: str,
                  threads: int, noise_level: int | None = None, recommended_tile: int = 256) -> None:
         self.id = model_id
-        self.family = family
-        self.scale = scale
         self.variant = variant
-        self.conv = convention(family, scale)
-        self.context = self.conv.context
-        self.tileable = self.conv.tileable
-        self.supports_fp16 = self.conv.supports_fp16
-        self.align = self.conv.align
+        adopt_convention(self, family, scale)
         self.recommended_tile = recommended_tile
         self.noise_level = noise_level
         self.runner = runner
