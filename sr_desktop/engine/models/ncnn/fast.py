@@ -76,8 +76,9 @@ NNPACK_MIN_CHANNELS = 32
 
 def nnpack_pays() -> bool:
     """Whether NNPACK's Winograd kernels beat oneDNN on this CPU. NNPACK has AVX2 kernels and
-    no AVX-512 ones: on an AVX2 AMD EPYC it ran the plain 3×3 stacks 1.3–2× faster than
-    oneDNN (docs/models.md, earlier table), on an AVX-512 Intel Xeon 1.3–2.5× slower (SPAN ×4
+    no AVX-512 ones: on the AMD EPYC of earlier measurements (its instruction set was not
+    recorded) it ran the plain 3×3 stacks 1.3–2× faster than torch's channels-last oneDNN path
+    (docs/models.md, earlier table), on an AVX-512 Intel Xeon 1.3–2.5× slower (SPAN ×4
     174 against 64 ms, realesr-animevideov3 ×2 179 against 95 ms at 128², 2 threads)."""
     return torch._nnpack_available() and not torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
