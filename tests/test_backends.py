@@ -292,3 +292,26 @@ def test_a_cached_conversion_runs_without_torch(home):
     options = UpscaleOptions(model="realesr-animevideov3", scale=2, tile=16)
     ours, theirs = upscale_image(image, options, model=host), upscale_image(image, options, model=torch_side)
     assert np.array_equal(ours.image.pixels, theirs.image.pixels)
+
+
+def test_the_files_source_key_is_hashed_once_per_version_of_the_files(home, tmp_path, monkeypatch):
+    """`source_key_of_files` is the files' `source_hash`; it reads them again only when their
+    size or modification time changed."""
+    import os
+
+    from sr_desktop.engine.models.ncnn.param import source_hash
+
+    param, weights = tmp_path / "m.param", tmp_path / "m.bin"
+    param.write_text("7767517\n")
+    weights.write_bytes(b"\x01" * 1000)
+    first = openvino_runner.source_key_of_files(param, weights)
+    assert first == source_hash(param.read_bytes(), weights.read_bytes())
+    reads = []
+    monkeypatch.setattr(openvino_runner, "source_hash", lambda *a: reads.append(a) or source_hash(*a))
+    assert openvino_runner.source_key_of_files(param, weights) == first
+    assert reads == []
+    weights.write_bytes(b"\x02" * 1000)  # same size: the modification time tells
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    second = openvino_runner.source_key_of_files(param, weights)
+    assert len(reads) == 1 and second == source_hash(param.read_bytes(), weights.read_bytes()) != first

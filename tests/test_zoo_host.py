@@ -158,3 +158,29 @@ def test_a_model_loaded_through_torch_stays_the_processs_model(home, monkeypatch
     model_cache.clear_model_cache()
     assert isinstance(model_cache.get_model("realesr-animevideov3", 2, device="cpu"), HostZooModel)
     model_cache.clear_model_cache()
+
+
+@pytest.mark.parametrize("family, scale", [("realcugan", 4), ("span", 2), ("waifu2x-upconv7", 2)])
+def test_the_graph_output_is_the_same_from_arrays_and_tensors(family, scale):
+    """`graph_output` crops (and adds Real-CUGAN ×4's nearest input) alike for numpy arrays
+    and torch tensors, and a graph output short of s·H × s·W is one `ModelError`."""
+    import torch
+
+    from sr_desktop.engine.core.errors import ModelError
+    from sr_desktop.engine.models.zoo_conventions import convention, graph_output
+
+    conv = convention(family, scale)
+    rng = np.random.default_rng(1)
+    x = rng.random((1, 3, 5, 7), dtype=np.float32)
+    pad = conv.prepad
+    y = rng.random((1, 3, scale * (5 + 2 * pad) + 3, scale * (7 + 2 * pad) + 3), dtype=np.float32)
+    ours = graph_output(conv, y, x, scale, pad, "m")
+    theirs = graph_output(conv, torch.from_numpy(y), torch.from_numpy(x), scale, pad, "m").numpy()
+    assert ours.shape == (1, 3, 5 * scale, 7 * scale)
+    assert np.array_equal(ours, theirs)
+    if conv.add_nearest:
+        nearest = torch.nn.functional.interpolate(torch.from_numpy(x), scale_factor=scale, mode="nearest").numpy()
+        o = 0 if conv.unpadded else scale * pad
+        assert np.array_equal(ours, y[..., o : o + 5 * scale, o : o + 7 * scale] + nearest)
+    with pytest.raises(ModelError, match="smaller than"):
+        graph_output(conv, y[..., : scale * 4, :], x, scale, 0, "m")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 from sr_desktop.engine.core.errors import DeviceError
-from sr_desktop.engine.core.options import DEVICE_CHOICES, PRECISION_CHOICES
+from sr_desktop.engine.core.options import DEVICE_CHOICES, PRECISION_CHOICES, parse_device, parse_precision
 
 if TYPE_CHECKING:
     import torch
@@ -78,6 +78,18 @@ def auto_device_is_cpu_without_torch() -> bool:
     build has to be asked (`resolve_device`)."""
     version = installed_torch_version() or ""
     return version.endswith("+cpu")
+
+
+def host_fp32_requested(device, precision, *, auto_device_on_host: bool) -> bool:
+    """Whether the user's `device` and `precision` choices ask for the host CPU in fp32, told
+    without importing torch: device ``cpu`` (or ``auto`` where `auto_device_on_host`, or None)
+    and precision ``fp32`` or ``auto``. A torch device object is never a choice of this kind.
+    Raises `OptionError` for a name outside the choices."""
+    if not (device is None or isinstance(device, str)):
+        return False
+    device = parse_device(device)
+    return (device == "cpu" or (device == "auto" and auto_device_on_host)) and (
+        parse_precision(precision) in ("auto", "fp32"))
 
 
 def torch_default_threads() -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 
 import torch
-import torch.nn.functional as F
 
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.zoo_conventions import (  # noqa: F401 - re-exported: the zoo's conventions
@@ -16,6 +15,7 @@ from sr_desktop.engine.models.zoo_conventions import (  # noqa: F401 - re-export
     adopt_convention,
     convention,
     graph_input,
+    graph_output,
     pad_border,
 )
 
@@ -78,20 +78,11 @@ class ZooModel(SRModel):
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         """N×3×H×W (0..1) -> N×3×(s·H)×(s·W), unclamped."""
-        s = self.scale
-        h, w = x.shape[-2:]
         x = x.to(device=self.device, dtype=self.dtype)
         inp, pad = self.prepare_input(x)
         if self.channels_last:
             inp = inp.contiguous(memory_format=torch.channels_last)
-        y = self.executor()(inp)
-        # unpadded graphs consume the pre-pad exactly; padded ones keep it, scaled
-        o = 0 if self.conv.unpadded else s * pad
-        y = y[:, :, o : o + s * h, o : o + s * w]
-        if y.shape[-2] != s * h or y.shape[-1] != s * w:
-            raise RuntimeError(f"{self.id}: graph output {tuple(y.shape)} is smaller than ×{s} of {h}×{w}")
-        if self.conv.add_nearest:
-            y = y + F.interpolate(x, scale_factor=s, mode="nearest")
+        y = graph_output(self.conv, self.executor()(inp), x, self.scale, pad, self.id)
         return y.contiguous()
 
 

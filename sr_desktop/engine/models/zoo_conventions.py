@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sr_desktop.engine.core.errors import ModelError
+
 # Kernel-PCA code of the bicubic degradation fed to SRMD (the 15 values the SRMD tools use).
 SRMD_BICUBIC_PCA = (
     -1.12360956e-08, -1.36899159e-08, 1.85637958e-02, 2.86066886e-08, 3.35292965e-02,
@@ -147,3 +149,26 @@ def graph_input(conv: Convention, x, noise_level: int | None = None):
     ph = _aligned(h + 2 * p, conv.align, conv.min_size)
     pw = _aligned(w + 2 * p, conv.align, conv.min_size)
     return pad_border(x, p, pw - w - p, p, ph - h - p, conv.border), p
+
+
+def _nearest(x, s: int):
+    """Nearest-neighbour ×`s` of the last two axes of an array or a tensor."""
+    if isinstance(x, np.ndarray):
+        return x.repeat(s, axis=-2).repeat(s, axis=-1)
+    return x.repeat_interleave(s, dim=-2).repeat_interleave(s, dim=-1)
+
+
+def graph_output(conv: Convention, y, x, scale: int, pad: int, model_id: str):
+    """The model's output from the graph's output `y` for its N×3×H×W input `x` (arrays or
+    tensors, alike) whose graph input had a left/top pad of `pad`: exactly s·H × s·W from
+    the top-left, plus the nearest-upscaled input where the family adds it (Real-CUGAN ×4).
+    Raises `ModelError` when the graph gave less than that."""
+    h, w = x.shape[-2:]
+    # unpadded graphs consume the pre-pad exactly; padded ones keep it, scaled
+    o = 0 if conv.unpadded else scale * pad
+    y = y[..., o : o + scale * h, o : o + scale * w]
+    if y.shape[-2] != scale * h or y.shape[-1] != scale * w:
+        raise ModelError(f"{model_id}: graph output {tuple(y.shape)} is smaller than ×{scale} of {h}×{w}")
+    if conv.add_nearest:
+        y = y + _nearest(x, scale)
+    return y

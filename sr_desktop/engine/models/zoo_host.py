@@ -18,15 +18,19 @@ import numpy as np
 
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.errors import ModelError
-from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
+from sr_desktop.engine.core.options import Backend, parse_backend
 from sr_desktop.engine.models.backends import choose
 from sr_desktop.engine.models.backends.ncnn_runner import ncnn_runner_from_files, ncnn_version
-from sr_desktop.engine.models.backends.openvino_runner import cached_runner_of_files, openvino_version
+from sr_desktop.engine.models.backends.openvino_runner import (
+    cached_runner_of_files,
+    openvino_version,
+    source_key_of_files,
+)
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.loader import is_zoo_spec, resolve_scale_variant, zoo_noise_level
-from sr_desktop.engine.models.ncnn.param import graph_io, parse_param_text, source_hash
+from sr_desktop.engine.models.ncnn.param import graph_io, parse_param_text
 from sr_desktop.engine.models.registry import get_model_spec, model_files
-from sr_desktop.engine.models.zoo_conventions import adopt_convention, graph_input
+from sr_desktop.engine.models.zoo_conventions import adopt_convention, graph_input, graph_output
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +57,9 @@ class HostZooModel(SRModel):
 
     def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
         """H×W×3 float32 (0..1) -> (s·H)×(s·W)×3 float32, unclamped: `ZooModel.run` on numpy."""
-        s = self.scale
-        h, w = patch.shape[:2]
         x = np.ascontiguousarray(patch.transpose(2, 0, 1))[None]
         inp, pad = graph_input(self.conv, x, self.noise_level)
-        y = self.runner.run_array(inp)
-        o = 0 if self.conv.unpadded else s * pad
-        y = y[:, :, o : o + s * h, o : o + s * w]
-        if y.shape[-2] != s * h or y.shape[-1] != s * w:
-            raise ModelError(f"{self.id}: graph output {tuple(y.shape)} is smaller than ×{s} of {h}×{w}")
-        if self.conv.add_nearest:
-            y = y + x.repeat(s, axis=2).repeat(s, axis=3)
+        y = graph_output(self.conv, self.runner.run_array(inp), x, self.scale, pad, self.id)
         return y[0].transpose(1, 2, 0)
 
 
@@ -73,12 +69,10 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
     known without torch: not a zoo model, not on the CPU in fp32, a backend of torch, ``auto``
     not measured yet for it on this machine, or no cached OpenVINO conversion."""
     spec = get_model_spec(model_id)
-    if not (is_zoo_spec(spec) and spec.installed and (device is None or isinstance(device, str))):
+    if not (is_zoo_spec(spec) and spec.installed):
         return None
-    device = parse_device(device)
-    if not (device == "cpu" or (device == "auto" and devices.auto_device_is_cpu_without_torch())):
-        return None
-    if parse_precision(precision) not in ("auto", "fp32"):
+    if not devices.host_fp32_requested(device, precision,
+                                       auto_device_on_host=devices.auto_device_is_cpu_without_torch()):
         return None
     try:
         scale, variant = resolve_scale_variant(spec, scale, variant)
@@ -107,6 +101,5 @@ def _runner(backend: Backend, model_id: str, scale: int, variant: str | None, pa
         input_name, output_name = graph_io(parse_param_text(text, source=param.name), param.name)
         return ncnn_runner_from_files(param, weights, input_name, output_name, threads)
     if backend == Backend.OPENVINO and openvino_version() is not None:
-        key = source_hash(param.read_bytes(), weights.read_bytes())
-        return cached_runner_of_files(key, model_id, scale, variant, threads)
+        return cached_runner_of_files(source_key_of_files(param, weights), model_id, scale, variant, threads)
     return None

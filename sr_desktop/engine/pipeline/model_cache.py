@@ -98,7 +98,8 @@ def _model_without_torch(model_id: str, scale: int, variant: str | None, device,
             _CACHE.move_to_end(key)
             return _CACHE[key]
     if get_model_spec(model_id).kind == ModelKind.RESAMPLE:
-        plain = (parse_device(device) in ("auto", "cpu") and parse_precision(precision) in ("auto", "fp32")
+        # Pillow runs a resampler on the host whatever ``auto`` would pick for a network
+        plain = (devices.host_fp32_requested(device, precision, auto_device_on_host=True)
                  and parse_backend(backend) in (Backend.AUTO, Backend.TORCH))
         model = load_model(model_id, scale=scale, variant=variant) if plain else None
     else:

@@ -27,6 +27,7 @@ import numpy as np
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
+from sr_desktop.engine.models.ncnn.param import source_hash
 
 if TYPE_CHECKING:
     import torch
@@ -245,6 +246,19 @@ def _remember_files_identity(model, key: str) -> None:
             update_json_dict(_index_file(), identity, key)
 
 
+def source_key_of_files(param: Path, weights: Path) -> str:
+    """The `source_hash` of a zoo model's ncnn files, hashed once per version of the files:
+    remembered under their paths, sizes and modification times, so that a torch-free start
+    does not read and hash a 67 MB ``.bin`` every time."""
+    stamp = "|".join(f"{f.resolve()}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in (param, weights))
+    known = read_json_dict(_source_keys_file()).get(stamp)
+    if isinstance(known, str):
+        return known
+    key = source_hash(param.read_bytes(), weights.read_bytes())
+    update_json_dict(_source_keys_file(), stamp, key)
+    return key
+
+
 def cached_runner_of_files(source_key: str, model_id: str, scale: int, variant: str | None,
                            threads: int) -> OpenVinoRunner | None:
     """The runner of a zoo model's cached, checked conversion found by its ncnn files
@@ -266,6 +280,11 @@ def _cached_runner(key: str, threads: int) -> OpenVinoRunner | None:
         log.info("openvino: cached conversion %s is unusable (%s); converting again", key, exc)
         shutil.rmtree(folder, ignore_errors=True)
         return None
+
+
+def _source_keys_file() -> Path:
+    """ncnn files' paths, sizes and times -> their `source_hash` (`source_key_of_files`)."""
+    return cache_root() / "source_keys.json"
 
 
 def _index_file() -> Path:
