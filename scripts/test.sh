@@ -43,12 +43,14 @@ step pytest python -m pytest -q -p no:cacheprovider "$@" || pytest_status=$?
 # own environment, .venv-community, created once and reused: spandrel imports torchvision,
 # which needs the torch build it was made for (torch 2.14.1 + torchvision 0.29.1 here, not
 # .venv's torch 2.13), and makes `import torch` slower (docs/community.md).
+# It also holds the published LPIPS/DISTS packages (the extra `reference`) that
+# tests/community/test_perceptual_reference.py compares the app's metrics with.
 community_tests() {
   local py=.venv-community/bin/python
   [ -x "$py" ] || "$PYTHON" -m venv .venv-community || return
-  if ! "$py" -c "import spandrel, torchvision, pytest" 2>/dev/null; then
+  if ! "$py" -c "import spandrel, torchvision, pytest, lpips, DISTS_pytorch" 2>/dev/null; then
     "$py" -m pip install -q "torch==2.14.1" "torchvision==0.29.1" || return
-    "$py" -m pip install -q -e ".[test,community]" || return
+    "$py" -m pip install -q -e ".[test,community,reference]" || return
   fi
   "$py" -m pytest -q -p no:cacheprovider tests/community
 }
