@@ -33,6 +33,16 @@ if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null; then
     || echo "== xvfb/xdotool not installed: the real-window smoke test will be skipped"
 fi
 
+# The Vulkan path (`--device vulkan`, tests/test_vulkan.py) needs a Vulkan driver; without a
+# GPU, Mesa's software one (lavapipe) runs it on the CPU. Installed when missing and possible,
+# else those tests are skipped.
+if ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
+  as_root=$([ "$(id -u)" -eq 0 ] || echo "sudo -n")
+  { command -v apt-get >/dev/null && $as_root apt-get update -qq && $as_root apt-get install -y -qq \
+      mesa-vulkan-drivers libvulkan1; } >/dev/null 2>&1 \
+    || echo "== no Vulkan driver installed: the --device vulkan tests will be skipped"
+fi
+
 step ruff ruff check --output-format concise sr_desktop tests benchmarks setup.py || true
 step lint-imports lint-imports --no-cache || true
 step wheel bash scripts/check_wheel.sh "$PWD/.venv/bin/python" || true

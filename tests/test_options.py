@@ -77,7 +77,7 @@ def test_device_accepts_numbered_gpus_as_text():
     assert parse_device("cuda:1") == "cuda:1"
     assert parse_device("CPU") is Device.CPU
     assert parse_device(None) is Device.AUTO
-    with pytest.raises(OptionError, match=r"unknown device 'tpu' \(choose from auto, cpu, cuda, mps\)"):
+    with pytest.raises(OptionError, match=r"unknown device 'tpu' \(choose from auto, cpu, cuda, mps, vulkan\)"):
         parse_device("tpu")
 
 

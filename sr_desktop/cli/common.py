@@ -15,8 +15,8 @@ from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import (
     ALPHA_CHOICES,
     DEFAULT_MODEL,
-    DEVICE_CHOICES,
     PRECISION_CHOICES,
+    UPSCALE_DEVICE_CHOICES,
     Backend,
     TilePolicy,
     UpscaleOptions,
@@ -52,7 +52,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="output scale (default: the model's native scale; other scales use extra "
                              "passes and/or Lanczos resampling)")
     parser.add_argument("--variant", metavar="NAME", help="model variant (noise level, conservative, ...)")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default auto)")
+    parser.add_argument("--device", default="auto", choices=UPSCALE_DEVICE_CHOICES,
+                        help="compute device (default auto); vulkan: a GPU through the ncnn runtime, as Upscayl "
+                        "(the model zoo's ncnn models only)")
     parser.add_argument("--tile", default="auto", type=tile_arg, metavar="N|auto",
                         help="tile size in input pixels, 0 = whole image (default auto)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,

@@ -47,6 +47,7 @@ from sr_desktop.engine.batch.report import (
     write_report,
 )
 from sr_desktop.engine.batch.stages import BatchStages
+from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio import is_temp_path
@@ -245,6 +246,7 @@ def run_batch(
             "backend": upscale_options.backend.value,
             # what `auto` chose here (a cluster's workers each choose for their machine)
             "backend_used": loaded.backend if cluster is None else None,
+            "device_used": describe_device(loaded.device) if cluster is None else None,
             "format": options.format,
             "quality": options.quality,
             "name_template": options.name_template,

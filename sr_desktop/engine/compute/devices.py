@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "DEVICE_CHOICES", "HOST_CPU", "PRECISION_CHOICES", "auto_device_is_cpu_without_torch", "describe_device",
-    "empty_cache", "free_memory_bytes", "installed_torch_version", "is_out_of_memory", "process_rss_bytes",
-    "resolve_device", "resolve_precision", "torch_default_threads",
+    "DEVICE_CHOICES", "HOST_CPU", "PRECISION_CHOICES", "HostCPU", "VulkanGPU", "auto_device_is_cpu_without_torch",
+    "describe_device", "empty_cache", "free_memory_bytes", "host_fp32_requested", "installed_torch_version",
+    "is_out_of_memory", "process_rss_bytes", "resolve_device", "resolve_precision", "torch_default_threads",
 ]
 
 
@@ -61,6 +61,33 @@ class HostCPU:
 
 
 HOST_CPU = HostCPU()
+
+
+class VulkanGPU:
+    """A GPU that the ncnn runtime drives through Vulkan (`Device.VULKAN`): the device of zoo
+    models run there. Torch never sees it; code that asks ``type`` gets ``"vulkan"``, which
+    is neither the CPU nor CUDA (tiles of the model's recommended size, as on the CPU)."""
+
+    type = "vulkan"
+
+    def __init__(self, index: int, name: str, kind: str = "discrete") -> None:
+        self.index = index
+        #: the driver's device name (``AMD Radeon RX 7600``, ``llvmpipe (LLVM 15.0.6, 256 bits)``)
+        self.name = name
+        #: discrete | integrated | virtual | software (a CPU behind a Vulkan driver: lavapipe)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return f"vulkan:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"VulkanGPU({self.index}, {self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VulkanGPU) and other.index == self.index
+
+    def __hash__(self) -> int:
+        return hash(("vulkan", self.index))
 
 
 @functools.lru_cache(maxsize=1)
@@ -134,6 +161,9 @@ def resolve_device(name: str = "auto") -> torch.device:
         if not _mps_available():
             raise DeviceError("MPS was requested but is not available on this machine")
         return torch.device("mps")
+    if name.startswith("vulkan"):
+        raise DeviceError("--device vulkan runs only the model zoo's ncnn models (the ncnn runtime on the GPU); "
+                          "use --device cpu, cuda or mps for this one")
     raise DeviceError(f"unknown device {name!r} (choose from {', '.join(DEVICE_CHOICES)})")
 
 
@@ -155,11 +185,17 @@ def resolve_precision(precision: str, device: torch.device, supports_fp16: bool 
     return torch.float32
 
 
-def describe_device(device: torch.device | HostCPU | str) -> str:
+def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
     """A short human description: 'NVIDIA H100 80GB HBM3 (79 GB)', 'CPU (2 threads)' (torch's
-    threads), or 'CPU' for `HOST_CPU` (Pillow's resamplers)."""
+    threads), 'CPU' for `HOST_CPU` (Pillow's resamplers), 'AMD Radeon RX 7600 (Vulkan 0)'."""
     if isinstance(device, HostCPU):
         return f"CPU ({device.threads} threads)" if device.threads else "CPU"
+    if isinstance(device, VulkanGPU):
+        software = ", software" if device.kind == "software" else ""
+        return f"{device.name} (Vulkan {device.index}{software})"
+    if isinstance(device, str) and device.startswith("vulkan"):
+        # the choice, not yet a GPU: which one it is the ncnn runtime says (`ncnn_runner.vulkan_gpu`)
+        return "Vulkan GPU" + (f" {device.partition(':')[2]}" if ":" in device else "")
     import torch
 
     device = torch.device(device) if isinstance(device, str) and device != "auto" else (

@@ -33,12 +33,15 @@ class TextEnum(str, Enum):
 
 
 class Device(TextEnum):
-    """A compute device choice; ``cuda:N`` (a numbered GPU) is accepted as text besides these."""
+    """A compute device choice; ``cuda:N`` and ``vulkan:N`` (a numbered GPU) are accepted as
+    text besides these. ``vulkan`` is a GPU (AMD, Intel, NVIDIA, Apple through MoltenVK) run
+    by the ncnn runtime: the zoo's ncnn models only, for upscaling, not for training."""
 
     AUTO = "auto"
     CPU = "cpu"
     CUDA = "cuda"
     MPS = "mps"
+    VULKAN = "vulkan"
 
 
 class Precision(TextEnum):
@@ -67,11 +70,14 @@ class AlphaMode(TextEnum):
     RESAMPLE = "resample"
 
 
-DEVICE_CHOICES = Device.choices()
+#: the devices torch runs on: every job's (training, kernel estimation, ZSSR)
+DEVICE_CHOICES = tuple(d for d in Device.choices() if d != Device.VULKAN)
+#: the devices an upscale can run on (upscale, batch, bench, the GUI's picker)
+UPSCALE_DEVICE_CHOICES = Device.choices()
 PRECISION_CHOICES = Precision.choices()
 ALPHA_CHOICES = AlphaMode.choices()
 
-_NUMBERED_CUDA = re.compile(r"^cuda:\d+$")
+_NUMBERED_GPU = re.compile(r"^(cuda|vulkan):\d+$")
 
 
 def _choice(enum: type[TextEnum], value: object, what: str):
@@ -86,13 +92,14 @@ def _choice(enum: type[TextEnum], value: object, what: str):
 
 
 def parse_device(value: object) -> str:
-    """A `Device` (or ``"cuda:N"`` text) from user text; None means auto. `OptionError` otherwise.
+    """A `Device` (or ``"cuda:N"`` / ``"vulkan:N"`` text) from user text; None means auto.
+    `OptionError` otherwise.
 
     Whether the device exists on this machine is checked when a model is put on it.
     """
     if value is None or value == "":
         return Device.AUTO
-    if isinstance(value, str) and _NUMBERED_CUDA.match(value.strip().lower()):
+    if isinstance(value, str) and _NUMBERED_GPU.match(value.strip().lower()):
         return value.strip().lower()
     return _choice(Device, value, "device")
 

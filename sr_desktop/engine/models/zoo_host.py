@@ -8,6 +8,9 @@ runner works on numpy arrays, and the tiler hands such a model numpy tiles
 (`upscale_patch`). `load_without_torch` gives that model when everything it needs is
 known, and None otherwise — then the model loads as always, through torch, which measures,
 converts or reports what is wrong.
+
+The same model runs on a Vulkan GPU (`--device vulkan`): the ncnn runtime's Vulkan path,
+which torch has no part in (`_load_on_vulkan`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,17 @@ import numpy as np
 
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.errors import ModelError
-from sr_desktop.engine.core.options import Backend, parse_backend
+from sr_desktop.engine.core.options import (
+    Backend,
+    Device,
+    OptionError,
+    Precision,
+    parse_backend,
+    parse_device,
+    parse_precision,
+)
 from sr_desktop.engine.models.backends import choose
-from sr_desktop.engine.models.backends.ncnn_runner import ncnn_runner_from_files, ncnn_version
+from sr_desktop.engine.models.backends.ncnn_runner import ncnn_runner_from_files, ncnn_version, vulkan_gpu
 from sr_desktop.engine.models.backends.openvino_runner import (
     cached_runner_of_files,
     openvino_version,
@@ -30,18 +41,18 @@ from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.loader import is_zoo_spec, resolve_scale_variant, zoo_noise_level
 from sr_desktop.engine.models.ncnn.param import graph_io, parse_param_text
 from sr_desktop.engine.models.registry import get_model_spec, model_files
-from sr_desktop.engine.models.zoo_conventions import adopt_convention, graph_input, graph_output
+from sr_desktop.engine.models.zoo_conventions import adopt_convention, convention, graph_input, graph_output
 
 log = logging.getLogger(__name__)
 
 
 class HostZooModel(SRModel):
-    """A zoo model whose graph runs in a numpy runner (OpenVINO or ncnn) on the CPU, fp32."""
-
-    dtype = "float32"
+    """A zoo model whose graph runs in a numpy runner: OpenVINO or ncnn on the CPU (fp32), or
+    ncnn on a Vulkan GPU (`device` a `devices.VulkanGPU`, fp16 or fp32)."""
 
     def __init__(self, model_id: str, family: str, scale: int, variant: str | None, runner, backend: str,
-                 threads: int, noise_level: int | None = None, recommended_tile: int = 256) -> None:
+                 device, dtype: str = "float32", noise_level: int | None = None,
+                 recommended_tile: int = 256) -> None:
         self.id = model_id
         self.variant = variant
         adopt_convention(self, family, scale)
@@ -49,10 +60,11 @@ class HostZooModel(SRModel):
         self.noise_level = noise_level
         self.runner = runner
         self.backend = backend
-        self.device = devices.HostCPU(threads)
+        self.device = device
+        self.dtype = dtype
 
     def to(self, device, dtype=None) -> HostZooModel:
-        """It runs on the host CPU in fp32 (what it was chosen for): returns self unchanged."""
+        """It runs where and in what precision it was loaded for: returns self unchanged."""
         return self
 
     def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
@@ -67,10 +79,16 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
                        backend) -> HostZooModel | None:
     """The zoo model `model_id` on a runner that needs no torch, or None when that cannot be
     known without torch: not a zoo model, not on the CPU in fp32, a backend of torch, ``auto``
-    not measured yet for it on this machine, or no cached OpenVINO conversion."""
+    not measured yet for it on this machine, or no cached OpenVINO conversion.
+
+    On ``--device vulkan`` a zoo model always loads here (the ncnn runtime on the GPU);
+    `DeviceError` / `OptionError` say in one line what does not fit (no Vulkan GPU, another
+    backend asked for)."""
     spec = get_model_spec(model_id)
     if not (is_zoo_spec(spec) and spec.installed):
         return None
+    if isinstance(device, str) and parse_device(device).startswith(Device.VULKAN.value):
+        return _load_on_vulkan(spec, scale, variant, parse_device(device), precision, backend)
     if not devices.host_fp32_requested(device, precision,
                                        auto_device_on_host=devices.auto_device_is_cpu_without_torch()):
         return None
@@ -91,8 +109,33 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
         return None
     if runner is None:
         return None
-    return HostZooModel(spec.id, spec.source["family"], scale, variant, runner, wanted.value, threads,
-                        noise_level=noise_level, recommended_tile=spec.recommended_tile)
+    return HostZooModel(spec.id, spec.source["family"], scale, variant, runner, wanted.value,
+                        devices.HostCPU(threads), noise_level=noise_level, recommended_tile=spec.recommended_tile)
+
+
+def _load_on_vulkan(spec, scale: int | None, variant: str | None, device: str, precision, backend) -> HostZooModel:
+    """The zoo model on a Vulkan GPU through the ncnn runtime; fp16 for ``auto`` where the
+    family allows it, as on CUDA."""
+    wanted = parse_backend(backend)
+    if wanted not in (Backend.AUTO, Backend.NCNN):
+        raise OptionError(f"--backend {wanted.value} cannot run on --device vulkan: there the ncnn runtime runs "
+                          "the zoo's models (--backend ncnn or auto)")
+    gpu = vulkan_gpu(device)
+    scale, variant = resolve_scale_variant(spec, scale, variant)
+    family = spec.source["family"]
+    precision = parse_precision(precision)
+    fp16 = precision == Precision.FP16 or (precision == Precision.AUTO and convention(family, scale).supports_fp16)
+    param, weights = model_files(spec, scale, variant)
+    try:
+        text = param.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{spec.id}: cannot read {param.name} ({exc})") from None
+    input_name, output_name = graph_io(parse_param_text(text, source=param.name), param.name)
+    runner = ncnn_runner_from_files(param, weights, input_name, output_name, devices.torch_default_threads(),
+                                    gpu=gpu, fp16=fp16)
+    return HostZooModel(spec.id, family, scale, variant, runner, Backend.NCNN.value, gpu,
+                        dtype="float16" if fp16 else "float32", noise_level=zoo_noise_level(spec, variant),
+                        recommended_tile=spec.recommended_tile)
 
 
 def _runner(backend: Backend, model_id: str, scale: int, variant: str | None, param, weights, threads: int):

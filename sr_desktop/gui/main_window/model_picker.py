@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.options import (
     DEFAULT_MODEL,
-    DEVICE_CHOICES,
     PRECISION_CHOICES,
+    UPSCALE_DEVICE_CHOICES,
     Backend,
     UpscaleOptions,
     parse_tile,
@@ -167,7 +168,7 @@ class ModelPicker(QWidget):
         self.scale_combo.setAccessibleName("Scale")
 
         self.device_combo = QComboBox()
-        for name in DEVICE_CHOICES:
+        for name in UPSCALE_DEVICE_CHOICES:
             self.device_combo.addItem(name, name)
         self._disable_unavailable_devices()
         self.device_combo.setAccessibleName("Device")
@@ -252,6 +253,12 @@ class ModelPicker(QWidget):
 
     def device(self) -> str:
         return str(self.device_combo.currentData())
+
+    def torch_device(self) -> str:
+        """The device for torch's jobs (kernel estimation, ZSSR): the chosen one, or ``auto``
+        when that is ``vulkan`` (the ncnn runtime's GPU, which torch cannot use)."""
+        device = self.device()
+        return "auto" if device.startswith("vulkan") else device
 
     def precision(self) -> str:
         return str(self.precision_combo.currentData())
@@ -417,14 +424,22 @@ class ModelPicker(QWidget):
     def _disable_unavailable_devices(self) -> None:
         import torch
 
+        from sr_desktop.engine.models.backends.ncnn_runner import vulkan_gpu, vulkan_gpus
+
         available = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available()}
         mps = getattr(torch.backends, "mps", None)
         available["mps"] = bool(mps is not None and mps.is_available())
+        gpus = vulkan_gpus()
+        available["vulkan"] = bool(gpus)
         items = self.device_combo.model()
-        for i, name in enumerate(DEVICE_CHOICES):
+        for i, name in enumerate(UPSCALE_DEVICE_CHOICES):
             if not available[name]:
                 items.item(i).setEnabled(False)
                 items.item(i).setToolTip(f"{name} is not available on this machine")
+        if gpus:
+            index = self.device_combo.findData("vulkan")
+            items.item(index).setToolTip(f"{describe_device(vulkan_gpu('vulkan'))} through the ncnn runtime, "
+                                         "as Upscayl: the model zoo's models only")
 
     def _on_model_changed(self) -> None:
         spec = self.spec()

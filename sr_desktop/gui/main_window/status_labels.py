@@ -31,7 +31,12 @@ class StatusLabels:
         from sr_desktop.engine.compute import devices
 
         try:
-            text = devices.describe_device(device)
+            if device.startswith("vulkan"):
+                from sr_desktop.engine.models.backends.ncnn_runner import vulkan_gpu
+
+                text = devices.describe_device(vulkan_gpu(device))
+            else:
+                text = devices.describe_device(device)
         except Exception:  # noqa: BLE001 - a status label must not break the window
             text = device
         self.device_label.setText(f"Device: {text}")

@@ -141,7 +141,7 @@ class KernelTools:
         self.queue = queue
         self.feedback = feedback
         self.metrics_panel = metrics_panel
-        self.panel = panel = KernelPanel(window, device_provider=picker.device)
+        self.panel = panel = KernelPanel(window, device_provider=picker.torch_device)
         self.dock = add_side_panel(panel, KERNEL_PANEL_TITLE)
         if metrics_dock is not None:
             window.tabifyDockWidget(metrics_dock, self.dock)
@@ -181,7 +181,7 @@ class KernelTools:
                                      f"{frames} frames of an animation")
             return None
         options = UpscaleOptions(
-            model=model, scale=int(scale), kernel=kernel, device=self.picker.device(),
+            model=model, scale=int(scale), kernel=kernel, device=self.picker.torch_device(),
             variant=None if variant == "default" else variant,
             # alpha through a per-image model would solve a second problem on the alpha plane
             alpha="resample",

@@ -4,10 +4,15 @@ The zoo's models *are* ncnn graphs (the `.param`/`.bin` files Upscayl and the
 `*-ncnn-vulkan` tools run); the torch graph is the engine's translation of them. This
 runner hands the same graph input (after the family's pre-padding and extra planes, which
 stay in `ZooModel.run`) to the ncnn runtime itself: exact by construction, and on the CPU
-the fastest for SRMD-like plain 3×3 stacks (issue 16's table). Full fp32: fp16/bf16 storage
-and arithmetic are switched off, as OpenVINO's precision hint is, never lowered behind the
-user's back. Only the CPU path is used: ncnn's Vulkan path is not enabled here (it was
-never run on a GPU in this project).
+the fastest for SRMD-like plain 3×3 stacks (issue 16's table). Full fp32 on the CPU: fp16/bf16
+storage and arithmetic are switched off, as OpenVINO's precision hint is, never lowered
+behind the user's back.
+
+On a GPU (`--device vulkan`) it runs ncnn's Vulkan path, as Upscayl and the
+``*-ncnn-vulkan`` tools do: any GPU with a Vulkan driver (AMD, Intel, NVIDIA; Apple through
+MoltenVK). There fp16 is what ``--precision auto`` / ``fp16`` ask for (ncnn's own defaults:
+fp16 storage and arithmetic where the GPU has them) and ``fp32`` switches it off as on the
+CPU. Tested on Mesa's software Vulkan driver (lavapipe), not on a GPU (docs/backends.md).
 
 The runner itself works on numpy arrays (`run_array`) and never needs torch: a zoo model
 whose backend is known runs through it in a process that never imports torch (`zoo_host`).
@@ -15,12 +20,17 @@ whose backend is known runs through it in a process that never imports torch (`z
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sr_desktop.engine.compute.devices import VulkanGPU
+from sr_desktop.engine.core.errors import DeviceError
 from sr_desktop.engine.models.backends.openvino_runner import BackendError
 
 if TYPE_CHECKING:
@@ -34,6 +44,68 @@ def ncnn_version() -> str | None:
     except Exception:  # noqa: BLE001 - a broken install counts as missing
         return None
     return str(getattr(ncnn, "__version__", "unknown"))
+
+
+#: ncnn's `GpuInfo.type()` codes
+_GPU_KINDS = {0: "discrete", 1: "integrated", 2: "virtual", 3: "software"}
+_LOW_PRECISION_OPTIONS = ("use_fp16_storage", "use_fp16_packed", "use_fp16_arithmetic", "use_bf16_storage",
+                          "use_bf16_packed")
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Keep what C code writes to file descriptor 2 off the terminal: ncnn prints a line per
+    GPU (and a line per missing Vulkan library) when its Vulkan instance starts."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a windowed app): nothing to keep clean
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@functools.lru_cache(maxsize=1)
+def vulkan_gpus() -> tuple[VulkanGPU, ...]:
+    """The GPUs the ncnn runtime can drive through Vulkan, in its order; empty without the
+    ncnn runtime, a Vulkan loader or a driver. The first call starts ncnn's Vulkan instance."""
+    if ncnn_version() is None:
+        return ()
+    import ncnn
+
+    with _native_stderr_silenced():
+        count = int(ncnn.get_gpu_count())
+        infos = [ncnn.get_gpu_info(i) for i in range(count)]
+    return tuple(VulkanGPU(i, str(info.device_name()), _GPU_KINDS.get(int(info.type()), "unknown"))
+                 for i, info in enumerate(infos))
+
+
+def vulkan_gpu(device: str) -> VulkanGPU:
+    """The GPU of a ``vulkan`` / ``vulkan:N`` device choice (``vulkan``: the one ncnn picks by
+    default, a discrete GPU before an integrated one). `DeviceError` with one line when
+    there is none."""
+    if ncnn_version() is None:
+        raise DeviceError("--device vulkan needs the ncnn runtime (pip install ncnn)")
+    gpus = vulkan_gpus()
+    if not gpus:
+        raise DeviceError("--device vulkan: the ncnn runtime finds no Vulkan GPU on this machine "
+                          "(install the GPU's Vulkan driver, or use --device cpu)")
+    if device == "vulkan":
+        import ncnn
+
+        index = int(ncnn.get_default_gpu_index())
+    else:
+        index = int(device.partition(":")[2])
+    if not 0 <= index < len(gpus):
+        names = ", ".join(f"{g.index}: {g.name}" for g in gpus)
+        raise DeviceError(f"{device}: there are only {len(gpus)} Vulkan GPU(s) ({names})")
+    return gpus[index]
 
 
 class NcnnRunner:
@@ -58,11 +130,14 @@ class NcnnRunner:
         outputs = []
         with self._lock:
             for item in batch:
-                # ncnn.Mat wraps the array's memory without copying: keep the array alive
-                # (a temporary copy of a channels-last tile was freed under it: garbage out)
-                array = np.ascontiguousarray(item)
+                # Into a Mat of ncnn's own: one wrapping the array's memory has a channel step
+                # of exactly H·W, which ncnn's Vulkan upload does not honour (garbage out
+                # whenever H·W is not a multiple of 4); ncnn's Mat aligns each channel, and the
+                # view copied into follows its strides. (It also never outlives the array.)
+                mat = ncnn.Mat(item.shape[2], item.shape[1], item.shape[0])
+                np.array(mat, copy=False)[...] = item
                 extractor = self._net.create_extractor()
-                extractor.input(self._input, ncnn.Mat(array))
+                extractor.input(self._input, mat)
                 status, out = extractor.extract(self._output)
                 if status != 0:
                     raise BackendError(f"the ncnn runtime failed on a {item.shape[2]}×{item.shape[1]} tile "
@@ -96,16 +171,19 @@ def build_ncnn_runner(model, threads: int | None = None) -> NcnnRunner:
 
 
 def ncnn_runner_from_files(param: Path, weights: Path, input_name: str, output_name: str,
-                           threads: int) -> NcnnRunner:
-    """An `NcnnRunner` of the ``.param``/``.bin`` pair, full fp32 on `threads` CPU threads."""
+                           threads: int, gpu: VulkanGPU | None = None, fp16: bool = False) -> NcnnRunner:
+    """An `NcnnRunner` of the ``.param``/``.bin`` pair: full fp32 on `threads` CPU threads, or
+    on `gpu` through Vulkan, in fp16 where `fp16` and the GPU allow it."""
     import ncnn
 
     net = ncnn.Net()
     opt = net.opt
-    opt.use_vulkan_compute = False
-    for name in ("use_fp16_storage", "use_fp16_packed", "use_fp16_arithmetic", "use_bf16_storage",
-                 "use_bf16_packed"):
-        setattr(opt, name, False)
+    opt.use_vulkan_compute = gpu is not None
+    if gpu is not None:
+        net.set_vulkan_device(gpu.index)
+    if gpu is None or not fp16:
+        for name in _LOW_PRECISION_OPTIONS:
+            setattr(opt, name, False)
     opt.num_threads = max(1, threads)
     if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
         raise BackendError(f"the ncnn runtime cannot load {param.name} / {weights.name}")

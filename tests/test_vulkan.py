@@ -1,0 +1,134 @@
+"""`--device vulkan`: the zoo's ncnn models on a GPU through ncnn's Vulkan path, as Upscayl.
+
+The runs need a Vulkan driver; on a machine without a GPU, Mesa's software driver (lavapipe,
+``apt-get install mesa-vulkan-drivers``) is one, and runs the same shaders on the CPU. Without
+any, those tests are skipped; the error lines are checked everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.errors import DeviceError
+from sr_desktop.engine.core.options import (
+    DEVICE_CHOICES,
+    UPSCALE_DEVICE_CHOICES,
+    OptionError,
+    UpscaleOptions,
+    parse_device,
+)
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.metrics.fullref import psnr
+from sr_desktop.engine.models.backends import ncnn_runner
+from sr_desktop.engine.models.zoo_host import HostZooModel, load_without_torch
+from sr_desktop.engine.pipeline.upscale import upscale_float, upscale_image
+
+needs_vulkan = pytest.mark.skipif(not ncnn_runner.vulkan_gpus(), reason="no Vulkan driver (ncnn sees no GPU)")
+
+
+def _photo(height: int, width: int) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine.core.paths import RESOURCES_DIR
+
+    rgb = np.asarray(PILImage.open(RESOURCES_DIR / "chelsea.png").convert("RGB"))
+    return np.ascontiguousarray(rgb[90 : 90 + height, 160 : 160 + width])
+
+
+def test_vulkan_is_an_upscale_device_and_not_a_torch_one():
+    assert "vulkan" in UPSCALE_DEVICE_CHOICES and "vulkan" not in DEVICE_CHOICES
+    assert parse_device("Vulkan:1") == "vulkan:1" and parse_device("vulkan") == "vulkan"
+    with pytest.raises(OptionError):
+        parse_device("vulkan:x")
+    with pytest.raises(DeviceError, match="only the model zoo's ncnn models"):
+        devices.resolve_device("vulkan")
+
+
+def test_what_cannot_run_on_vulkan_is_one_line(monkeypatch):
+    with pytest.raises(OptionError, match="--backend openvino cannot run on --device vulkan"):
+        load_without_torch("realesr-animevideov3", 2, None, "vulkan", "auto", "openvino")
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: ())
+    with pytest.raises(DeviceError, match="finds no Vulkan GPU"):
+        load_without_torch("realesr-animevideov3", 2, None, "vulkan", "auto", "auto")
+    gpu = devices.VulkanGPU(0, "Radeon Test", "discrete")
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: (gpu,))
+    with pytest.raises(DeviceError, match=r"vulkan:3: there are only 1 Vulkan GPU\(s\) \(0: Radeon Test\)"):
+        load_without_torch("realesr-animevideov3", 2, None, "vulkan:3", "auto", "ncnn")
+    assert devices.describe_device(gpu) == "Radeon Test (Vulkan 0)"
+
+
+@needs_vulkan
+@pytest.mark.parametrize("model_id, scale", [("realesr-animevideov3", 2), ("waifu2x-photo", 2), ("srmdnf", 4)])
+def test_fp32_on_vulkan_equals_the_cpu_runtime(model_id, scale, tmp_path, monkeypatch):
+    """The same graph and conventions on the GPU in fp32: within float rounding of the CPU
+    runtime (the exactness bar of the backends, ≥ 100 dB), tiled and whole."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    gpu_model = load_without_torch(model_id, scale, None, "vulkan", "fp32", "auto")
+    cpu_model = load_without_torch(model_id, scale, None, "cpu", "fp32", "ncnn")
+    assert isinstance(gpu_model, HostZooModel) and gpu_model.device.type == "vulkan"
+    assert gpu_model.backend == "ncnn" and gpu_model.dtype == "float32"
+    rgb = _photo(26, 34)
+    for tile in (0, 16):
+        options = UpscaleOptions(model=model_id, scale=scale, tile=tile)
+        on_gpu = upscale_float(rgb / 255.0, options, model=gpu_model)
+        on_cpu = upscale_float(rgb / 255.0, options, model=cpu_model)
+        assert on_gpu.shape == on_cpu.shape == (26 * scale, 34 * scale, 3)
+        assert psnr(on_gpu, on_cpu, data_range=1.0) >= 100.0, (model_id, tile)
+        # 8-bit: float rounding moves a value sitting on a .5 by one level at most
+        saved_gpu = upscale_image(Image(rgb), options, model=gpu_model)
+        saved_cpu = upscale_image(Image(rgb), options, model=cpu_model)
+        diff = np.abs(saved_gpu.image.pixels.astype(int) - saved_cpu.image.pixels.astype(int))
+        assert diff.max() <= 1 and np.count_nonzero(diff) <= diff.size // 1000
+        assert saved_gpu.device == devices.describe_device(gpu_model.device) and "Vulkan" in saved_gpu.device
+
+
+@needs_vulkan
+def test_auto_precision_on_vulkan_is_fp16_close_to_fp32(tmp_path, monkeypatch):
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    half = load_without_torch("realesr-animevideov3", 2, None, "vulkan", "auto", "auto")
+    full = load_without_torch("realesr-animevideov3", 2, None, "vulkan", "fp32", "auto")
+    assert half.dtype == "float16" and full.dtype == "float32"
+    image = Image(_photo(24, 24))
+    options = UpscaleOptions(model="realesr-animevideov3", scale=2, tile=0)
+    a = upscale_image(image, options, model=half).image.pixels
+    b = upscale_image(image, options, model=full).image.pixels
+    assert 40.0 <= psnr(a, b) < 100.0  # fp16 really ran, and stays close
+
+
+@needs_vulkan
+def test_the_cli_upscales_and_reports_on_vulkan(tmp_path):
+    """A whole `sr-desktop upscale --device vulkan` (without torch) and `batch --device vulkan`:
+    outputs written, the GPU named in the report, and no line of ncnn's own on the terminal."""
+    from PIL import Image as PILImage
+
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.fromarray(_photo(20, 28)).save(src / "a.png")
+    PILImage.fromarray(_photo(18, 18)).save(src / "b.png")
+    env_cmd = [sys.executable, "-m", "sr_desktop"]
+    env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    # in a process where importing torch fails: the GPU path never needs it
+    without_torch = [sys.executable, "-c", "import sys; sys.modules['torch'] = None; "
+                     "from sr_desktop.cli.main import main; sys.exit(main(sys.argv[1:]))"]
+    one = subprocess.run([*without_torch, "upscale", str(src / "a.png"), "-o", str(tmp_path / "a_x2.png"),
+                          "--model", "realesr-animevideov3", "--scale", "2", "--device", "vulkan"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert one.returncode == 0, one.stderr
+    assert "Vulkan" in one.stdout and "llvmpipe" not in one.stderr and "[0 " not in one.stderr
+    assert PILImage.open(tmp_path / "a_x2.png").size == (56, 40)
+    report = tmp_path / "report.json"
+    batch = subprocess.run([*env_cmd, "batch", str(src), str(tmp_path / "out"), "--model", "realesr-animevideov3",
+                            "--scale", "2", "--device", "vulkan", "--no-progress", "--name", "{stem}", "--report",
+                            str(report)],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert batch.returncode == 0, batch.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    text = json.dumps(json.loads(report.read_text()))
+    assert "Vulkan" in text
