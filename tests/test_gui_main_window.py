@@ -532,3 +532,22 @@ def test_a_zoo_model_upscales_on_a_vulkan_gpu_from_the_window(make_window, tmp_p
                                                                        backend="ncnn"))
     diff = np.abs(on_cpu.image.pixels.astype(int) - window.result.image.pixels.astype(int))
     assert diff.max() <= 1
+
+
+def test_vulkan_is_offered_for_zoo_models_only(make_window, monkeypatch):
+    """Picking a model that is not a zoo model greys ``vulkan`` out (saying why) and moves the
+    device to ``auto``; a zoo model offers it again."""
+    from sr_desktop.engine.compute.devices import VulkanGPU
+    from sr_desktop.engine.models.backends import ncnn_runner
+
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: (VulkanGPU(0, "Radeon Test"),))
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpu", lambda device: VulkanGPU(0, "Radeon Test"))
+    window = make_window()
+    picker = window.picker
+    vulkan = picker.device_combo.model().item(picker.device_combo.findData("vulkan"))
+    assert picker.set_model_id("realesr-animevideov3") and picker.set_device("vulkan")
+    assert vulkan.isEnabled() and "Radeon Test (Vulkan 0)" in vulkan.toolTip()
+    assert picker.set_model_id("bicubic")
+    assert not vulkan.isEnabled() and picker.device() == "auto"
+    assert "model zoo's models only" in vulkan.toolTip() and "not one of them" in vulkan.toolTip()
+    assert picker.set_model_id("span") and vulkan.isEnabled() and picker.set_device("vulkan")

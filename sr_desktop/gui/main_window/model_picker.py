@@ -34,6 +34,7 @@ from sr_desktop.engine.core.options import (
     parse_tile,
 )
 from sr_desktop.engine.models.literature import INCOMPLETE_TAG, incomplete_text, measured_psnr, trained_scales
+from sr_desktop.engine.models.loader import is_zoo_spec
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 from sr_desktop.gui.widgets import WrapLabel
 
@@ -136,6 +137,9 @@ class ModelPicker(QWidget):
     ``optionsChanged`` is emitted on any change; ``options()`` returns the engine's
     ``UpscaleOptions`` for the current choice.
     """
+
+    #: the Vulkan GPU that the ``vulkan`` device means (its description), None without one
+    _vulkan_text: str | None = None
 
     optionsChanged = Signal()
 
@@ -431,15 +435,26 @@ class ModelPicker(QWidget):
         available["mps"] = bool(mps is not None and mps.is_available())
         gpus = vulkan_gpus()
         available["vulkan"] = bool(gpus)
+        self._vulkan_text = describe_device(vulkan_gpu("vulkan")) if gpus else None
         items = self.device_combo.model()
         for i, name in enumerate(UPSCALE_DEVICE_CHOICES):
             if not available[name]:
                 items.item(i).setEnabled(False)
                 items.item(i).setToolTip(f"{name} is not available on this machine")
-        if gpus:
-            index = self.device_combo.findData("vulkan")
-            items.item(index).setToolTip(f"{describe_device(vulkan_gpu('vulkan'))} through the ncnn runtime, "
-                                         "as Upscayl: the model zoo's models only")
+
+    def _fit_vulkan_to(self, spec: ModelSpec | None) -> None:
+        """``vulkan`` runs the zoo's models only: offered for those, greyed out (with why) for
+        the others, and a model of another kind picked on it moves the device to ``auto``."""
+        if self._vulkan_text is None:
+            return
+        item = self.device_combo.model().item(self.device_combo.findData("vulkan"))
+        fits = spec is not None and is_zoo_spec(spec)
+        item.setEnabled(fits)
+        item.setToolTip(f"{self._vulkan_text} through the ncnn runtime, as Upscayl" if fits else
+                        f"vulkan runs the model zoo's models only (through the ncnn runtime); "
+                        f"{spec.name if spec else 'this model'} is not one of them")
+        if not fits and self.device() == "vulkan":
+            self.set_device("auto")
 
     def _on_model_changed(self) -> None:
         spec = self.spec()
@@ -462,6 +477,7 @@ class ModelPicker(QWidget):
             several = len(variants) > 1
             self.variant_combo.setVisible(several)
             self.variant_label.setVisible(several)
+            self._fit_vulkan_to(spec)
         finally:
             self._updating = False
         if spec is None:
