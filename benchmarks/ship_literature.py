@@ -40,16 +40,6 @@ MANIFEST = MODELS / "manifest.json"
 DATASETS = ("Set5", "Set14")
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _training_seconds(log: Path) -> float:
     seconds, last = 0.0, 0
     for line in log.read_text().splitlines():
@@ -217,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="ship a multi-scale run (train --scale 2 3 4) at these scales, one shared file "
                         "(default: the run's scale)")
     p.add_argument("--command", required=True, help="the `sr-desktop train` command that retrains it")
-    p.add_argument("--hardware", default=f"{_cpu_name()}, 1 torch thread of {os.cpu_count()} cores, no GPU")
+    p.add_argument("--hardware", default=f"{cpu_name()}, 1 torch thread of {os.cpu_count()} cores, no GPU")
     t = actions.add_parser("table", help="print the published vs measured table")
     t.add_argument("--doc", help="also rewrite the generated blocks of this markdown file (docs/literature.md)")
     args = parser.parse_args(argv)

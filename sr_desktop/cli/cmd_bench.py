@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sr_desktop.cli.common import add_backend_option, tile_arg
+from sr_desktop.cli.common import add_backend_option, device_arg, tile_arg
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
@@ -56,7 +56,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="OUT", help="write per-image results as JSON")
     parser.add_argument("--csv", metavar="OUT", help="write per-image results as CSV")
     parser.add_argument("--plot", metavar="OUT.png", help="plot mean PSNR vs seconds per model")
-    parser.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto)")
+    parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
+                        help="auto|cpu|cuda|cuda:N|mps|vulkan|vulkan:N (default: auto; vulkan runs the model zoo's "
+                        "models, see `sr-desktop devices`)")
     parser.add_argument("--tile", default="auto", type=tile_arg,
                         help="tile size in input pixels, 0 = whole image, or auto")
     add_backend_option(parser)

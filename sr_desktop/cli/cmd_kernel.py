@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from sr_desktop.cli.common import torch_device_arg
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -45,7 +46,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--prior", default="none", choices=PRIORS,
                    help="kernel prior: none (KernelGAN's generator, the default) or fkp (the learned "
                         "flow-based kernel prior, KernelGAN-FKP)")
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default auto)")
+    p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
+                   help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
     p.add_argument("--png", metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 
+from sr_desktop.cli.common import torch_device_arg
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -39,7 +40,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=16, metavar="N", help="patches per iteration (default 16)")
     p.add_argument("--patch", type=int, default=48, metavar="N", help="LR patch side in pixels (default 48)")
     p.add_argument("--lr", type=float, metavar="LR", help="learning rate (default 2e-4; 2e-5 with --init)")
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default auto)")
+    p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
+                   help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder")
     p.add_argument("--name", metavar="NAME", help="register the trained model under this name")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")

@@ -20,7 +20,9 @@ from sr_desktop.engine.core.options import (
     Backend,
     TilePolicy,
     UpscaleOptions,
+    parse_device,
     parse_tile,
+    parse_torch_device,
 )
 
 T = TypeVar("T")
@@ -42,6 +44,10 @@ def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 #: ``--tile N|auto``: a `TilePolicy`
 tile_arg: Callable[[str], TilePolicy] = argparse_type(parse_tile)
+#: ``--device`` of an upscale: auto, cpu, cuda, cuda:N, mps, vulkan, vulkan:N
+device_arg: Callable[[str], str] = argparse_type(parse_device)
+#: ``--device`` of torch's jobs (training, kernel estimation): the same without vulkan
+torch_device_arg: Callable[[str], str] = argparse_type(parse_torch_device)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -52,9 +58,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="output scale (default: the model's native scale; other scales use extra "
                              "passes and/or Lanczos resampling)")
     parser.add_argument("--variant", metavar="NAME", help="model variant (noise level, conservative, ...)")
-    parser.add_argument("--device", default="auto", choices=UPSCALE_DEVICE_CHOICES,
-                        help="compute device (default auto); vulkan: a GPU through the ncnn runtime, as Upscayl "
-                        "(the model zoo's ncnn models only)")
+    parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
+                        help=f"compute device: {', '.join(UPSCALE_DEVICE_CHOICES)}, cuda:N or vulkan:N (default "
+                        "auto; see `sr-desktop devices`); vulkan: a GPU through the ncnn runtime, as Upscayl "
+                        "(the model zoo's models only)")
     parser.add_argument("--tile", default="auto", type=tile_arg, metavar="N|auto",
                         help="tile size in input pixels, 0 = whole image (default auto)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,

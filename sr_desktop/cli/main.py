@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = [
     "sr_desktop.cli.cmd_bench",
     "sr_desktop.cli.cmd_kernel",
     "sr_desktop.cli.cmd_train",
+    "sr_desktop.cli.cmd_devices",
 ]
 
 

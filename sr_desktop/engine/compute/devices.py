@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEVICE_CHOICES", "HOST_CPU", "PRECISION_CHOICES", "HostCPU", "VulkanGPU", "auto_device_is_cpu_without_torch",
-    "describe_device", "empty_cache", "free_memory_bytes", "host_fp32_requested", "installed_torch_version",
+    "cpu_name", "describe_device", "empty_cache", "free_memory_bytes", "host_fp32_requested", "installed_torch_version",
     "is_out_of_memory", "process_rss_bytes", "resolve_device", "resolve_precision", "torch_default_threads",
 ]
 
@@ -105,6 +105,20 @@ def auto_device_is_cpu_without_torch() -> bool:
     build has to be asked (`resolve_device`)."""
     version = installed_torch_version() or ""
     return version.endswith("+cpu")
+
+
+def cpu_name() -> str:
+    """The processor's marketing name ("Intel(R) Xeon(R) Processor"), else its architecture."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "CPU"
 
 
 def host_fp32_requested(device, precision, *, auto_device_on_host: bool) -> bool:

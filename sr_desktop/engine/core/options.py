@@ -104,6 +104,16 @@ def parse_device(value: object) -> str:
     return _choice(Device, value, "device")
 
 
+def parse_torch_device(value: object) -> str:
+    """`parse_device` for torch's jobs (training, kernel estimation, ZSSR), which cannot run on
+    ``vulkan`` (the ncnn runtime's GPUs)."""
+    device = parse_device(value)
+    if device.startswith(Device.VULKAN.value):
+        raise OptionError(f"device '{device}' runs only the model zoo's models, for upscaling "
+                          f"(choose from {', '.join(DEVICE_CHOICES)}, or cuda:N)")
+    return device
+
+
 def parse_precision(value: object) -> Precision:
     """A `Precision` from user text; None means auto."""
     return Precision.AUTO if value is None or value == "" else _choice(Precision, value, "precision")

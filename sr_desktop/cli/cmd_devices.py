@@ -1,0 +1,33 @@
+"""``sr-desktop devices [--json]``: the compute devices of this machine and what runs on each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(subparsers) -> None:
+    """Register ``devices`` on the main parser."""
+    p = subparsers.add_parser(
+        "devices",
+        help="list this machine's compute devices (the values of --device) and the inference libraries",
+        description="The CPU, CUDA and MPS GPUs (torch: every model) and Vulkan GPUs (the ncnn runtime: "
+        "the model zoo's models), each with the --device value that picks it.",
+    )
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sr_desktop.engine.models.backends.inventory import compute_devices, library_versions
+
+    found, versions = compute_devices(), library_versions()
+    if args.json:
+        print(json.dumps({"devices": [d.to_json() for d in found], "libraries": versions}, indent=2))
+        return 0
+    width = max(len(d.device) for d in found)
+    for d in found:
+        line = f"{d.device:<{width}}  {d.name}" + (f"  — {d.runs}" if d.available else "  (not available)")
+        print(line)
+    print("libraries: " + ", ".join(f"{name} {version or 'not installed'}" for name, version in versions.items()))
+    return 0

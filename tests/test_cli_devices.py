@@ -1,0 +1,64 @@
+"""``sr-desktop devices`` and the ``--device`` values the commands take."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.compute.devices import VulkanGPU
+from sr_desktop.engine.models.backends import inventory, ncnn_runner
+
+
+def test_devices_lists_the_cpu_and_each_vulkan_gpu_with_its_device_value(capsys, monkeypatch):
+    monkeypatch.setattr(inventory, "vulkan_gpus", lambda: (VulkanGPU(0, "Radeon A"), VulkanGPU(1, "Arc B", "integrated")))
+    assert main(["devices", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    by_device = {d["device"]: d for d in data["devices"]}
+    assert by_device["cpu"]["available"] and "every model" in by_device["cpu"]["runs"]
+    assert by_device["vulkan:0"]["name"] == "Radeon A (Vulkan 0)" and by_device["vulkan:1"]["available"]
+    assert "zoo" in by_device["vulkan:1"]["runs"]
+    assert set(data["libraries"]) == {"torch", "openvino", "ncnn"}
+    assert data["libraries"]["ncnn"] == ncnn_runner.ncnn_version()
+    # the table: one line per device, the value first
+    assert main(["devices"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("cpu ") and any(line.startswith("vulkan:1  Arc B (Vulkan 1)") for line in lines)
+    assert lines[-1].startswith("libraries: torch ")
+
+
+def test_devices_says_why_a_family_is_absent(capsys, monkeypatch):
+    monkeypatch.setattr(inventory, "vulkan_gpus", lambda: ())
+    assert main(["devices", "--json"]) == 0
+    by_device = {d["device"]: d for d in json.loads(capsys.readouterr().out)["devices"]}
+    assert not by_device["vulkan"]["available"] and "finds none" in by_device["vulkan"]["name"]
+    import torch
+
+    if not torch.cuda.is_available():
+        assert not by_device["cuda"]["available"] and by_device["cuda"]["name"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["upscale", "x.png", "--device", "tpu"], "unknown device 'tpu'"),
+    (["train", "--device", "vulkan", "--arch", "srcnn", "--data", "x"], "runs only the model zoo's models"),
+    (["kernel", "x.png", "-o", "k.npy", "--device", "vulkan:1"], "runs only the model zoo's models"),
+])
+def test_a_bad_device_is_a_usage_error_of_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_numbered_gpus_are_accepted_on_the_command_line(tmp_path, capsys, monkeypatch):
+    """``--device cuda:N`` / ``vulkan:N`` parse (and fail later, with one line, where absent)."""
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: (VulkanGPU(0, "Radeon A"),))
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    code = main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--model", "span",
+                 "--device", "vulkan:3"])
+    assert code == 2
+    assert "vulkan:3: there are only 1 Vulkan GPU(s) (0: Radeon A)" in capsys.readouterr().err
