@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from sr_desktop.engine.compute.devices import cpu_name
 from sr_desktop.engine.core.digest import file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,8 @@ from sr_desktop.engine.models.backends import inventory, ncnn_runner
 
 
 def test_devices_lists_the_cpu_and_each_vulkan_gpu_with_its_device_value(capsys, monkeypatch):
-    monkeypatch.setattr(inventory, "vulkan_gpus", lambda: (VulkanGPU(0, "Radeon A"), VulkanGPU(1, "Arc B", "integrated")))
+    gpus = (VulkanGPU(0, "Radeon A"), VulkanGPU(1, "Arc B", "integrated"))
+    monkeypatch.setattr(inventory, "vulkan_gpus", lambda: gpus)
     assert main(["devices", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     by_device = {d["device"]: d for d in data["devices"]}
