@@ -14,6 +14,9 @@ os.environ["SR_DESKTOP_HOME"] = _HOME
 # seconds each): the suite runs torch unless a test asks for a backend
 # (tests/test_backends.py covers auto and openvino).
 os.environ["SR_DESKTOP_BACKEND"] = "torch"
+# `--device auto` runs the zoo's models on a real Vulkan GPU where one is found: the suite
+# keeps auto on torch's devices on any machine (tests/test_vulkan.py covers that rule).
+os.environ["SR_DESKTOP_AUTO_VULKAN"] = "0"
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

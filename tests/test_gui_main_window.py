@@ -551,3 +551,22 @@ def test_vulkan_is_offered_for_zoo_models_only(make_window, monkeypatch):
     assert not vulkan.isEnabled() and picker.device() == "auto"
     assert "model zoo's models only" in vulkan.toolTip() and "not one of them" in vulkan.toolTip()
     assert picker.set_model_id("span") and vulkan.isEnabled() and picker.set_device("vulkan")
+
+
+def test_the_status_line_names_the_gpu_that_auto_runs_a_zoo_model_on(make_window, monkeypatch, qtbot):
+    """With a real Vulkan GPU and no torch GPU, ``auto`` runs the zoo's models on Vulkan: the
+    status line says so for a zoo model and names the CPU for the others (never stale)."""
+    from sr_desktop.engine.compute.devices import VulkanGPU
+    from sr_desktop.engine.models.backends import ncnn_runner
+
+    gpu = VulkanGPU(0, "Radeon Test", "discrete")
+    monkeypatch.setenv(ncnn_runner.ENV_AUTO_VULKAN, "1")
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: (gpu,))
+    window = make_window()
+    if torch.cuda.is_available():
+        pytest.skip("torch has a GPU here: auto is torch's")
+    assert window.picker.device() == "auto"
+    assert window.picker.set_model_id("realesr-animevideov3")
+    qtbot.waitUntil(lambda: window.device_label.text() == "Device: Radeon Test (Vulkan 0)", timeout=3000)
+    assert window.picker.set_model_id("bicubic")
+    qtbot.waitUntil(lambda: window.device_label.text().startswith("Device: CPU"), timeout=3000)

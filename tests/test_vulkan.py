@@ -132,3 +132,49 @@ def test_the_cli_upscales_and_reports_on_vulkan(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
     text = json.dumps(json.loads(report.read_text()))
     assert "Vulkan" in text
+
+
+def _pretend_default_gpu_is(monkeypatch, kind: str) -> None:
+    """ncnn's default GPU (lavapipe here) reported as a `kind` GPU."""
+    real = ncnn_runner.vulkan_gpus()
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus",
+                        lambda: tuple(devices.VulkanGPU(g.index, g.name, kind) for g in real))
+    monkeypatch.setenv(ncnn_runner.ENV_AUTO_VULKAN, "1")
+
+
+@needs_vulkan
+def test_auto_runs_the_zoo_on_a_real_vulkan_gpu_when_torch_has_none(tmp_path, monkeypatch):
+    """``--device auto`` with a discrete or integrated Vulkan GPU and a CPU-only torch: the
+    zoo's models run there (fp16 for auto), as in Upscayl; other models stay on torch's CPU."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    _pretend_default_gpu_is(monkeypatch, "integrated")
+    model = load_without_torch("realesr-animevideov3", 2, None, "auto", "auto", "auto")
+    assert isinstance(model, HostZooModel) and model.device.type == "vulkan" and model.dtype == "float16"
+    assert ncnn_runner.auto_vulkan_gpu() == model.device
+    # a backend of the CPU asked for, or the rule switched off: not the GPU
+    assert load_without_torch("realesr-animevideov3", 2, None, "auto", "auto", "torch") is None
+    monkeypatch.setenv(ncnn_runner.ENV_AUTO_VULKAN, "0")
+    assert ncnn_runner.auto_vulkan_gpu() is None
+
+
+def test_auto_keeps_off_software_and_virtual_vulkan_drivers(monkeypatch):
+    monkeypatch.setenv(ncnn_runner.ENV_AUTO_VULKAN, "1")
+    for kind in ("software", "virtual"):
+        monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda kind=kind: (devices.VulkanGPU(0, "x", kind),))
+        assert ncnn_runner.auto_vulkan_gpu() is None
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: ())
+    assert ncnn_runner.auto_vulkan_gpu() is None
+
+
+def test_auto_leaves_the_zoo_to_torch_where_torch_has_a_gpu(monkeypatch):
+    """A torch build that can have GPUs is asked: CUDA (or MPS) present keeps auto on torch."""
+    import torch
+
+    monkeypatch.setenv(ncnn_runner.ENV_AUTO_VULKAN, "1")
+    gpu = devices.VulkanGPU(0, "Radeon A", "discrete")
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: (gpu,))
+    monkeypatch.setattr(ncnn_runner.devices, "auto_device_is_cpu_without_torch", lambda: False)
+    monkeypatch.setattr(ncnn_runner.devices, "resolve_device", lambda name: torch.device("cuda"))
+    assert ncnn_runner.auto_vulkan_gpu() is None
+    monkeypatch.setattr(ncnn_runner.devices, "resolve_device", lambda name: torch.device("cpu"))
+    assert ncnn_runner.auto_vulkan_gpu() is gpu

@@ -31,7 +31,12 @@ from sr_desktop.engine.core.options import (
     parse_precision,
 )
 from sr_desktop.engine.models.backends import choose
-from sr_desktop.engine.models.backends.ncnn_runner import ncnn_runner_from_files, ncnn_version, vulkan_gpu
+from sr_desktop.engine.models.backends.ncnn_runner import (
+    auto_vulkan_gpu,
+    ncnn_runner_from_files,
+    ncnn_version,
+    vulkan_gpu,
+)
 from sr_desktop.engine.models.backends.openvino_runner import (
     cached_runner_of_files,
     openvino_version,
@@ -83,12 +88,17 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
 
     On ``--device vulkan`` a zoo model always loads here (the ncnn runtime on the GPU);
     `DeviceError` / `OptionError` say in one line what does not fit (no Vulkan GPU, another
-    backend asked for)."""
+    backend asked for). So does it on ``--device auto`` where `auto_vulkan_gpu` finds a GPU."""
     spec = get_model_spec(model_id)
     if not (is_zoo_spec(spec) and spec.installed):
         return None
     if isinstance(device, str) and parse_device(device).startswith(Device.VULKAN.value):
         return _load_on_vulkan(spec, scale, variant, parse_device(device), precision, backend)
+    if (device is None or isinstance(device, str)) and parse_device(device) == Device.AUTO and (
+            parse_backend(backend) in (Backend.AUTO, Backend.NCNN)):
+        gpu = auto_vulkan_gpu()
+        if gpu is not None:
+            return _load_on_vulkan(spec, scale, variant, str(gpu), precision, backend)
     if not devices.host_fp32_requested(device, precision,
                                        auto_device_on_host=devices.auto_device_is_cpu_without_torch()):
         return None

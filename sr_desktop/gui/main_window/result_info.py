@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.models.loader import is_zoo_spec
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.main_window.controls import NO_RESULT, ControlsPanel
 from sr_desktop.gui.main_window.model_picker import ModelPicker
@@ -27,7 +28,8 @@ class ResultInfo:
         """Device and sizes in the status line (the displayed result's size, else the
         picked scale's, marked as planned), and what made the result shown."""
         session = self.session
-        self.status.show_device(self.picker.device())
+        spec = self.picker.spec()
+        self.status.show_device(self.picker.device(), zoo_model=spec is not None and is_zoo_spec(spec))
         region = session.region_result
         self.status.show_sizes(session.image, self.picker.scale(), session.shown_size(),
                                int(region[1].scale) if region is not None else None)

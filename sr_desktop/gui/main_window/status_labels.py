@@ -26,17 +26,17 @@ class StatusLabels:
             label.setContentsMargins(6, 0, 6, 0)
             status.addPermanentWidget(label)
 
-    def show_device(self, device: str) -> None:
-        """"Device: CPU (2 threads)" for the device id ``device``."""
+    def show_device(self, device: str, zoo_model: bool = False) -> None:
+        """"Device: CPU (2 threads)" for the device id ``device``; for ``auto``, where a zoo
+        model (`zoo_model`) runs: the Vulkan GPU `auto_vulkan_gpu` picks, if any."""
         from sr_desktop.engine.compute import devices
+        from sr_desktop.engine.models.backends.ncnn_runner import auto_vulkan_gpu, vulkan_gpu
 
         try:
+            gpu = auto_vulkan_gpu() if device == "auto" and zoo_model else None
             if device.startswith("vulkan"):
-                from sr_desktop.engine.models.backends.ncnn_runner import vulkan_gpu
-
-                text = devices.describe_device(vulkan_gpu(device))
-            else:
-                text = devices.describe_device(device)
+                gpu = vulkan_gpu(device)
+            text = devices.describe_device(gpu if gpu is not None else device)
         except Exception:  # noqa: BLE001 - a status label must not break the window
             text = device
         self.device_label.setText(f"Device: {text}")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sr_desktop.engine.compute import devices
 from sr_desktop.engine.compute.devices import VulkanGPU
 from sr_desktop.engine.core.errors import DeviceError
 from sr_desktop.engine.models.backends.openvino_runner import BackendError
@@ -106,6 +107,33 @@ def vulkan_gpu(device: str) -> VulkanGPU:
         names = ", ".join(f"{g.index}: {g.name}" for g in gpus)
         raise DeviceError(f"{device}: there are only {len(gpus)} Vulkan GPU(s) ({names})")
     return gpus[index]
+
+
+#: set to 0 to keep ``--device auto`` off Vulkan GPUs (then it is torch's choice, as for
+#: every other model)
+ENV_AUTO_VULKAN = "SR_DESKTOP_AUTO_VULKAN"
+
+
+def auto_vulkan_gpu() -> VulkanGPU | None:
+    """The GPU ``--device auto`` runs the zoo's models on through Vulkan, or None: ncnn's
+    default GPU when it is a real one (discrete or integrated: not a software driver, not a
+    virtual one) and torch has no GPU here (no CUDA, no MPS) — what an Upscayl user with an
+    AMD, Intel or Apple GPU, or an NVIDIA one under a CPU-only torch, expects. Asks torch only
+    for a torch build that can have GPUs."""
+    if os.environ.get(ENV_AUTO_VULKAN, "").strip() == "0":
+        return None
+    gpus = vulkan_gpus()
+    if not gpus:
+        return None
+    import ncnn
+
+    default = gpus[int(ncnn.get_default_gpu_index())]
+    if default.kind not in ("discrete", "integrated"):
+        return None
+    if devices.installed_torch_version() is not None and not devices.auto_device_is_cpu_without_torch():
+        if devices.resolve_device("auto").type != "cpu":
+            return None
+    return default
 
 
 class NcnnRunner:
