@@ -178,3 +178,19 @@ def test_auto_leaves_the_zoo_to_torch_where_torch_has_a_gpu(monkeypatch):
     assert ncnn_runner.auto_vulkan_gpu() is None
     monkeypatch.setattr(ncnn_runner.devices, "resolve_device", lambda name: torch.device("cpu"))
     assert ncnn_runner.auto_vulkan_gpu() is gpu
+
+
+def test_auto_falls_back_to_the_cpu_when_the_gpu_cannot_load_the_model(monkeypatch):
+    """Unlike ``--device vulkan`` asked for, ``auto`` never fails for its own choice of GPU."""
+    from sr_desktop.engine.models import zoo_host
+    from sr_desktop.engine.models.backends.openvino_runner import BackendError
+
+    def broken(*args, **kwargs):
+        raise BackendError("the ncnn runtime cannot load it")
+
+    monkeypatch.setattr(zoo_host, "auto_vulkan_gpu", lambda: devices.VulkanGPU(0, "Radeon A"))
+    monkeypatch.setattr(zoo_host, "_load_on_vulkan", broken)
+    model = load_without_torch("realesr-animevideov3", 2, None, "auto", "auto", "ncnn")
+    assert isinstance(model, HostZooModel) and model.device.type == "cpu"  # the CPU runtime, asked for
+    with pytest.raises(BackendError):
+        load_without_torch("realesr-animevideov3", 2, None, "vulkan", "auto", "ncnn")

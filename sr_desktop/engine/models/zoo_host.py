@@ -20,7 +20,7 @@ import logging
 import numpy as np
 
 from sr_desktop.engine.compute import devices
-from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.errors import DeviceError, ModelError
 from sr_desktop.engine.core.options import (
     Backend,
     Device,
@@ -38,6 +38,7 @@ from sr_desktop.engine.models.backends.ncnn_runner import (
     vulkan_gpu,
 )
 from sr_desktop.engine.models.backends.openvino_runner import (
+    BackendError,
     cached_runner_of_files,
     openvino_version,
     source_key_of_files,
@@ -98,7 +99,10 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
             parse_backend(backend) in (Backend.AUTO, Backend.NCNN)):
         gpu = auto_vulkan_gpu()
         if gpu is not None:
-            return _load_on_vulkan(spec, scale, variant, str(gpu), precision, backend)
+            try:
+                return _load_on_vulkan(spec, scale, variant, str(gpu), precision, backend)
+            except (DeviceError, BackendError) as exc:  # auto asked for no GPU in particular: the CPU
+                log.info("%s: not on %s (%s); on the CPU", model_id, devices.describe_device(gpu), exc)
     if not devices.host_fp32_requested(device, precision,
                                        auto_device_on_host=devices.auto_device_is_cpu_without_torch()):
         return None

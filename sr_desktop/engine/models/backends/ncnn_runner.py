@@ -122,12 +122,12 @@ def auto_vulkan_gpu() -> VulkanGPU | None:
     for a torch build that can have GPUs."""
     if os.environ.get(ENV_AUTO_VULKAN, "").strip() == "0":
         return None
-    gpus = vulkan_gpus()
-    if not gpus:
+    if not vulkan_gpus():
         return None
-    import ncnn
-
-    default = gpus[int(ncnn.get_default_gpu_index())]
+    try:
+        default = vulkan_gpu("vulkan")
+    except DeviceError:  # ncnn names no usable default GPU
+        return None
     if default.kind not in ("discrete", "integrated"):
         return None
     if devices.installed_torch_version() is not None and not devices.auto_device_is_cpu_without_torch():
