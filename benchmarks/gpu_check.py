@@ -12,7 +12,10 @@ same, so speed and fp16 exactness carry over. Prints one table:
   the engine (`--tile auto`: free-memory sizing), after one warm-up;
 * tiled/whole: seconds with 256-px tiles over seconds for the whole image in one piece;
 * peak memory (``torch.cuda.max_memory_allocated``) for a 4000×3000 ×4 upscale with RRDBNet;
-* KernelGAN: seconds per 256² image at the default settings.
+* KernelGAN: seconds per 256² image at the default settings;
+* Vulkan (`--device vulkan`, the ncnn runtime), where ncnn finds a Vulkan GPU and the zoo's
+  files are installed: each family's fp32 and fp16 output against the CPU runtime's fp32,
+  and input MP/s (a second table; skipped with the reason otherwise).
 
 Random weights keep the speed numbers but make the exactness ones weak (a random deep network
 drifts towards flat outputs): carry the zoo's model packages to the device where possible.
@@ -95,6 +98,43 @@ def timed(model, pixels: np.ndarray, tile, device: str) -> float:
     return time.perf_counter() - start
 
 
+def vulkan_rows(size: int, crop: int) -> tuple[list[dict], str]:
+    """The Vulkan table's rows (zoo models only: the ncnn runtime runs their own files), or no
+    rows and why."""
+    from sr_desktop.engine.models.backends.ncnn_runner import ncnn_version, vulkan_gpu, vulkan_gpus
+    from sr_desktop.engine.models.zoo_host import load_without_torch
+
+    if ncnn_version() is None:
+        return [], "the ncnn runtime is not installed"
+    if not vulkan_gpus():
+        return [], "the ncnn runtime finds no Vulkan GPU"
+    gpu = vulkan_gpu("vulkan")
+    rows = []
+    for model_id, scale, arch, _params in FAMILIES:
+        try:
+            cpu = load_without_torch(model_id, scale, None, "cpu", "fp32", "ncnn")
+            reason = "its files are not installed" if cpu is None else ""
+        except Exception as exc:  # noqa: BLE001 - whatever stops it, the table says
+            cpu, reason = None, str(exc).splitlines()[0][:60]
+        if cpu is None:
+            rows.append({"family": arch, "model": model_id, "skipped": reason})
+            continue
+        row: dict = {"family": arch, "model": model_id, "gpu": gpu.name}
+        options = UpscaleOptions(model=model_id, scale=scale, tile="auto")
+        reference = upscale_image(Image(photo(crop)), options, model=cpu).image.pixels
+        for precision in ("fp32", "fp16"):
+            model = load_without_torch(model_id, scale, None, "vulkan", precision, "ncnn")
+            out = upscale_image(Image(photo(crop)), options, model=model).image.pixels
+            row[f"psnr_vs_cpu_{precision}"] = round(psnr(out, reference), 2)
+            upscale_image(Image(photo(size)), options, model=model)  # warm-up: shader compilation
+            start = time.perf_counter()
+            upscale_image(Image(photo(size)), options, model=model)
+            row[f"mp_per_s_{precision}"] = round(size * size / 1e6 / (time.perf_counter() - start), 3)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows, ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -158,6 +198,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{r.get('tiled_over_whole', nan):11.3f}")
     print(f"4000×3000 ×4 ({summary['big']['model']}): {summary['big']['seconds']} s, peak GPU "
           f"{summary['big']['peak_gpu_bytes']} bytes; KernelGAN {summary['kernelgan']['seconds']} s per image")
+
+    summary["vulkan"], why = vulkan_rows(size, crop)
+    if why:
+        print(f"\nVulkan (ncnn): skipped, {why}")
+    else:
+        print(f"\n{'Vulkan (ncnn)':18s} {'fp32 dB':>8s} {'fp16 dB':>8s} {'fp32 MP/s':>10s} {'fp16 MP/s':>10s}")
+        for r in summary["vulkan"]:
+            if "skipped" in r:
+                print(f"{r['family']:18s} skipped: {r['skipped']}")
+                continue
+            print(f"{r['family']:18s} {r['psnr_vs_cpu_fp32']:8.2f} {r['psnr_vs_cpu_fp16']:8.2f} "
+                  f"{r['mp_per_s_fp32']:10.3f} {r['mp_per_s_fp16']:10.3f}")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     return 0
