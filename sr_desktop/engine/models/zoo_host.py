@@ -93,10 +93,10 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
     spec = get_model_spec(model_id)
     if not (is_zoo_spec(spec) and spec.installed):
         return None
-    if isinstance(device, str) and parse_device(device).startswith(Device.VULKAN.value):
-        return _load_on_vulkan(spec, scale, variant, parse_device(device), precision, backend)
-    if (device is None or isinstance(device, str)) and parse_device(device) == Device.AUTO and (
-            parse_backend(backend) in (Backend.AUTO, Backend.NCNN)):
+    choice = parse_device(device) if device is None or isinstance(device, str) else None
+    if choice is not None and choice.startswith(Device.VULKAN.value):
+        return _load_on_vulkan(spec, scale, variant, choice, precision, backend)
+    if choice == Device.AUTO and parse_backend(backend) in (Backend.AUTO, Backend.NCNN):
         gpu = auto_vulkan_gpu()
         if gpu is not None:
             try:
@@ -141,22 +141,24 @@ def _load_on_vulkan(spec, scale: int | None, variant: str | None, device: str, p
     fp16 = precision == Precision.FP16 or (precision == Precision.AUTO and convention(family, scale).supports_fp16)
     param, weights = model_files(spec, scale, variant)
     try:
-        text = param.read_text(encoding="utf-8")
+        runner = _ncnn_runner(param, weights, devices.torch_default_threads(), gpu=gpu, fp16=fp16)
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"{spec.id}: cannot read {param.name} ({exc})") from None
-    input_name, output_name = graph_io(parse_param_text(text, source=param.name), param.name)
-    runner = ncnn_runner_from_files(param, weights, input_name, output_name, devices.torch_default_threads(),
-                                    gpu=gpu, fp16=fp16)
     return HostZooModel(spec.id, family, scale, variant, runner, Backend.NCNN.value, gpu,
                         dtype="float16" if fp16 else "float32", noise_level=zoo_noise_level(spec, variant),
                         recommended_tile=spec.recommended_tile)
 
 
+def _ncnn_runner(param, weights, threads: int, gpu=None, fp16: bool = False):
+    """The ncnn runtime on the zoo files, its input and output blobs read from the ``.param``."""
+    text = param.read_text(encoding="utf-8")
+    input_name, output_name = graph_io(parse_param_text(text, source=param.name), param.name)
+    return ncnn_runner_from_files(param, weights, input_name, output_name, threads, gpu=gpu, fp16=fp16)
+
+
 def _runner(backend: Backend, model_id: str, scale: int, variant: str | None, param, weights, threads: int):
     if backend == Backend.NCNN and ncnn_version() is not None:
-        text = param.read_text(encoding="utf-8")
-        input_name, output_name = graph_io(parse_param_text(text, source=param.name), param.name)
-        return ncnn_runner_from_files(param, weights, input_name, output_name, threads)
+        return _ncnn_runner(param, weights, threads)
     if backend == Backend.OPENVINO and openvino_version() is not None:
         return cached_runner_of_files(source_key_of_files(param, weights), model_id, scale, variant, threads)
     return None
