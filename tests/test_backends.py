@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from sr_desktop.engine.compute.peak_memory import PeakMemory, peak_memory_supported
 from sr_desktop.engine.core.options import Backend, OptionError, UpscaleOptions, parse_backend
 from sr_desktop.engine.models.backends import choose, openvino_runner
 from sr_desktop.engine.models.backends.openvino_runner import BackendError, build_openvino_runner
@@ -141,7 +142,10 @@ def test_auto_measures_once_and_remembers(home, caplog):
     entries = json.loads(choose.choices_file().read_text())
     (entry,) = entries.values()
     assert entry["backend"] == chosen and entry["torch_s"] > 0 and entry["openvino_s"] > 0 and entry["ncnn_s"] > 0
-    assert entry[f"{chosen}_s"] == min(entry["torch_s"], entry["openvino_s"], entry["ncnn_s"])
+    seconds = {name: entry[f"{name}_s"] for name in ("torch", "openvino", "ncnn")}
+    peaks = {name: entry[f"{name}_mib"] for name in seconds if f"{name}_mib" in entry}
+    assert len(peaks) == (3 if peak_memory_supported() else 0)
+    assert chosen == choose.pick_backend(seconds, peaks)
     # timed at the tile a photo runs in (span's recommended 384, capped), not a toy size
     assert entry["measured_at"] == choose.measure_side(model) == choose.MEASURE_MAX_SIZE
     assert choose.measure_side(load_model("realesrgan-x4plus", scale=4)) == 192
@@ -178,6 +182,29 @@ def test_first_use_notice_reaches_the_cli_line_and_the_gui_text(tmp_path, monkey
     assert line in capsys.readouterr().err.splitlines()
     assert progress_text(heard[0], 2.0).startswith("first use of span ×2: converting it to OpenVINO")
     model_cache.clear_model_cache()
+
+
+def test_auto_picks_the_fastest_backend_within_the_memory_bound():
+    seconds = {"torch": 0.65, "openvino": 0.58, "ncnn": 0.53}
+    assert choose.pick_backend(seconds, {}) == "ncnn"  # peaks not measured: speed alone
+    # srmdnf ×4's measured peaks: ncnn's 369 MiB is over 2 × 86 + 32; OpenVINO's 130 is not
+    assert choose.pick_backend(seconds, {"torch": 86.0, "openvino": 130.0, "ncnn": 369.0}) == "openvino"
+    assert choose.pick_backend(seconds, {"torch": 86.0, "openvino": 300.0, "ncnn": 369.0}) == "torch"
+    assert choose.pick_backend(seconds, {"torch": 86.0, "openvino": 130.0, "ncnn": 200.0}) == "ncnn"
+    assert choose.pick_backend({"torch": 1.0}, {"torch": 5000.0}) == "torch"
+
+
+@pytest.mark.skipif(not peak_memory_supported(), reason="the peak of one call is measured on Linux only")
+def test_peak_memory_sees_memory_freed_before_the_call_returns():
+    def hold_and_free(mib):
+        block = np.ones(mib << 18, np.float32)  # touched: resident
+        return float(block[-1])
+
+    with PeakMemory() as big:
+        hold_and_free(96)
+    with PeakMemory() as small:
+        hold_and_free(8)
+    assert 90 <= big.mib <= 120 and small.mib < 40
 
 
 def test_env_sets_what_auto_means(home, monkeypatch):

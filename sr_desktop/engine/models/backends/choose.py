@@ -3,7 +3,9 @@
 ``auto`` measures torch, OpenVINO and (for the zoo's ncnn models) the ncnn runtime once per
 model, scale, variant, thread count and library versions on one tile of the size the
 pipeline runs the model in (`measure_side`), keeps the answer
-in ``<user cache>/backends.json`` and reuses it. ``SR_DESKTOP_BACKEND=torch|openvino|ncnn``
+in ``<user cache>/backends.json`` and reuses it. It picks the fastest backend whose first
+pass over that tile holds no more than `MEMORY_FACTOR` times the memory of the leanest
+one (`pick_backend`; where the OS lets the peak be measured). ``SR_DESKTOP_BACKEND=torch|openvino|ncnn``
 sets what ``auto`` means for a whole process (a machine where measuring is not wanted, the
 test suite). Anything that stops a backend under ``auto`` (not installed, a model it cannot
 convert) leaves it out with one line in the log; a backend asked for explicitly raises
@@ -18,6 +20,7 @@ import platform
 import time
 from typing import TYPE_CHECKING
 
+from sr_desktop.engine.compute.peak_memory import PeakMemory
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.options import Backend, parse_backend
 from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressCallback, ProgressTracker
@@ -43,7 +46,14 @@ MEASURE_MAX_SIZE = 256
 MEASURE_MIN_SIZE = 96
 MEASURE_RUNS = 2
 #: part of the cache key: a change of how `auto` measures invalidates earlier choices
-MEASURE_METHOD = "tile-min2"
+MEASURE_METHOD = "tile-min2-mem"
+#: `auto` leaves out a backend whose first pass needs more than MEMORY_FACTOR times the
+#: peak memory of the leanest backend's, plus MEMORY_SLACK_MIB: the ncnn runtime in fp32
+#: took 3.6-5x torch's memory per 256² tile (srmdnf ×4 369 MiB against 86, waifu2x ×2 574
+#: against 115) for 8-15 % of speed, and lifted a batch's peak above the torch path's;
+#: OpenVINO stays within 1.6x (Real-CUGAN ×2 450 against 287).
+MEMORY_FACTOR = 2.0
+MEMORY_SLACK_MIB = 32.0
 
 
 def choices_file():
@@ -132,23 +142,43 @@ def _save_choice(key: str, entry: dict) -> None:
     update_json_dict(choices_file(), key, entry)  # a read-only cache only costs a measurement next time
 
 
-def _fastest_seconds(model, x: torch.Tensor, runners: dict) -> dict[str, float]:
-    """Fewest seconds of `model.run(x)` with each runner (None: torch) over `MEASURE_RUNS`
-    runs, the rounds interleaved so that a load change on a shared machine hits every
-    backend alike; the minimum, because load only ever adds time."""
+def _measure(model, x: torch.Tensor, runners: dict) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds and peak MiB of `model.run(x)` with each runner (None: torch).
+
+    Seconds: the fewest over `MEASURE_RUNS` runs, the rounds interleaved so that a load
+    change on a shared machine hits every backend alike; the minimum, because load only ever
+    adds time. MiB: the first run's peak (first-call allocations and lazy plans are the
+    memory a pass takes, not its speed); empty where the peak cannot be measured.
+    """
     import torch
 
     times: dict[str, list[float]] = {name: [] for name in runners}
+    peaks: dict[str, float] = {}
     with torch.inference_mode():
         for round_ in range(MEASURE_RUNS + 1):
             for name, runner in runners.items():
                 model.runner = runner
+                if not round_:
+                    with PeakMemory() as peak:
+                        model.run(x)
+                    if peak.mib is not None:
+                        peaks[name] = peak.mib
+                    continue
                 start = time.perf_counter()
                 model.run(x)
-                if round_:  # round 0 warms up: first-call allocations and lazy plans are not speed
-                    times[name].append(time.perf_counter() - start)
+                times[name].append(time.perf_counter() - start)
     model.runner = None
-    return {name: min(values) for name, values in times.items()}
+    return {name: min(values) for name, values in times.items()}, peaks
+
+
+def pick_backend(seconds: dict[str, float], peaks: dict[str, float]) -> str:
+    """The fastest backend of `seconds` among those whose peak memory (`peaks`, MiB; any
+    backend left out of it counts as lean) is within `MEMORY_FACTOR` times the leanest
+    backend's plus `MEMORY_SLACK_MIB`."""
+    measured = [peaks[name] for name in seconds if name in peaks]
+    limit = MEMORY_FACTOR * min(measured) + MEMORY_SLACK_MIB if measured else float("inf")
+    lean = {name: value for name, value in seconds.items() if peaks.get(name, 0.0) <= limit}
+    return min(lean, key=lean.get)
 
 
 def _apply_auto(model, progress: ProgressCallback | None) -> str:
@@ -191,12 +221,14 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
     if runners:
         side = measure_side(model)
         x = smooth_test_image(side, side).to(model.device, model.dtype)
-        seconds = _fastest_seconds(model, x, {Backend.TORCH.value: None, **runners})
+        seconds, peaks = _measure(model, x, {Backend.TORCH.value: None, **runners})
         entry["measured_at"] = side
-        winner = min(seconds, key=seconds.get)
+        winner = pick_backend(seconds, peaks)
         entry.update({f"{name}_s": round(value, 5) for name, value in seconds.items()})
+        entry.update({f"{name}_mib": round(value, 1) for name, value in peaks.items()})
         log.info("backends: %s %s -> %s", model.id,
-                 ", ".join(f"{name} {1000 * value:.1f} ms" for name, value in seconds.items()), winner)
+                 ", ".join(f"{name} {1000 * value:.1f} ms" + (f" {peaks[name]:.0f} MiB" if name in peaks else "")
+                           for name, value in seconds.items()), winner)
     else:
         winner = Backend.TORCH.value
     _save_choice(key, {"backend": winner, **entry})
