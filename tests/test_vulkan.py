@@ -194,3 +194,49 @@ def test_auto_falls_back_to_the_cpu_when_the_gpu_cannot_load_the_model(monkeypat
     assert isinstance(model, HostZooModel) and model.device.type == "cpu"  # the CPU runtime, asked for
     with pytest.raises(BackendError):
         load_without_torch("realesr-animevideov3", 2, None, "vulkan", "auto", "ncnn")
+
+
+class _TileLimitedNet:
+    """An ncnn net whose extractors fail with the runtime's out-of-memory status on inputs
+    above `limit` pixels, as a GPU with too little memory does."""
+
+    def __init__(self, net, limit: int):
+        self.net, self.limit, self.refused, self.passed = net, limit, 0, []
+
+    def create_extractor(self):
+        return _TileLimitedExtractor(self.net.create_extractor(), self)
+
+
+class _TileLimitedExtractor:
+    def __init__(self, extractor, owner: _TileLimitedNet):
+        self.extractor, self.owner, self.pixels = extractor, owner, 0
+
+    def input(self, name, mat):
+        self.pixels = mat.w * mat.h
+        return self.extractor.input(name, mat)
+
+    def extract(self, name):
+        if self.pixels > self.owner.limit:
+            self.owner.refused += 1
+            return ncnn_runner.NCNN_OUT_OF_MEMORY, None
+        self.owner.passed.append(self.pixels)
+        return self.extractor.extract(name)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("vulkan", marks=needs_vulkan)])
+def test_a_tile_the_runtime_has_no_memory_for_is_split_and_retried(device, tmp_path, monkeypatch):
+    """ncnn's out-of-memory status (-100) splits the tile as a CUDA OOM does: nothing
+    dropped, the same pixels as one whole pass."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    model = load_without_torch("realesr-animevideov3", 2, None, device, "fp32", "ncnn")
+    rgb = _photo(40, 48) / 255.0
+    options = UpscaleOptions(model="realesr-animevideov3", scale=2, tile=0)
+    unlimited = _TileLimitedNet(model.runner._net, limit=1 << 30)
+    model.runner._net = unlimited
+    whole = upscale_float(rgb, options, model=model)
+    (whole_pass,) = unlimited.passed
+    limited = _TileLimitedNet(unlimited.net, limit=whole_pass - 1)
+    model.runner._net = limited
+    split = upscale_float(rgb, options, model=model)
+    assert limited.refused == 1 and len(limited.passed) == 4
+    assert split.shape == whole.shape and psnr(split, whole, data_range=1.0) >= 100

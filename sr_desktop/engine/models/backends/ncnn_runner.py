@@ -136,6 +136,15 @@ def auto_vulkan_gpu() -> VulkanGPU | None:
     return default
 
 
+#: what every ncnn layer returns when an allocation fails, in host or GPU memory
+NCNN_OUT_OF_MEMORY = -100
+
+
+class NcnnOutOfMemory(BackendError, MemoryError):
+    """The runtime could not allocate a tile's blobs: the tiler splits the tile and retries
+    (`devices.is_out_of_memory`), on the CPU and on a Vulkan GPU alike."""
+
+
 class NcnnRunner:
     """Callable in place of a zoo model's torch graph: N×C×H×W tensor in, tensor out
     (`run_array`: the same on numpy arrays)."""
@@ -167,6 +176,9 @@ class NcnnRunner:
                 extractor = self._net.create_extractor()
                 extractor.input(self._input, mat)
                 status, out = extractor.extract(self._output)
+                if status == NCNN_OUT_OF_MEMORY:
+                    raise NcnnOutOfMemory(f"the ncnn runtime ran out of memory on a {item.shape[2]}×{item.shape[1]} "
+                                          "tile")
                 if status != 0:
                     raise BackendError(f"the ncnn runtime failed on a {item.shape[2]}×{item.shape[1]} tile "
                                        f"(status {status})")
