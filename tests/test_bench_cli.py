@@ -138,3 +138,31 @@ def test_plot_labels_of_close_points_do_not_overlap():
     for text, box in zip(ax.texts, boxes, strict=True):  # no name is printed over another model's point
         assert not any(box.contains(*centre) for name, centre in centres.items() if name != text.get_text())
         assert text.get_color() == dict((p[2], p[3]) for p in points)[text.get_text()]  # in its point's colour
+
+
+def test_where_no_place_is_free_labels_spread_out_instead_of_piling_up():
+    """Six models within a pixel of each other: every place around each point covers the
+    others' markers. Each label then takes the place that covers least, so the names stay
+    apart; before, all six fell back to the same first place, printed over each other."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from sr_desktop.engine.metrics.report import _place_labels
+
+    fig = Figure(figsize=(6.4, 4.4), dpi=120)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    points = [(1.0 + 0.001 * i, 30.0 + 0.001 * i, f"model-{i}", f"C{i}") for i in range(6)]
+    points.append((0.01, 25.0, "far-low", "C6"))
+    points.append((100.0, 35.0, "far-high", "C7"))
+    ax.scatter([p[0] for p in points], [p[1] for p in points], s=36)
+    ax.set_xscale("log")
+    fig.tight_layout()
+    renderer = canvas.get_renderer()
+    _place_labels(ax, points, renderer)
+    boxes = [text.get_window_extent(renderer) for text in ax.texts if text.get_text().startswith("model-")]
+    assert len(boxes) == 6
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            shared = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+            assert shared < 0.2 * a.width * a.height

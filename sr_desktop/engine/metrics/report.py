@@ -106,13 +106,24 @@ def write_csv(report: BenchReport, path: str | Path) -> None:
 #: otherwise print their names over each other
 LABEL_OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-5, 4, "right"), (-5, -11, "right"),
                  (5, 13, "left"), (5, -20, "left"), (-5, 13, "right"), (-5, -20, "right"),
-                 (8, -3.5, "left"), (-8, -3.5, "right"))
+                 (8, -3.5, "left"), (-8, -3.5, "right"),
+                 (10, 24, "left"), (10, -31, "left"), (-10, 24, "right"), (-10, -31, "right"))
+
+
+def _overlap_area(box, others) -> float:
+    area = 0.0
+    for other in others:
+        w = min(box.x1, other.x1) - max(box.x0, other.x0)
+        h = min(box.y1, other.y1) - max(box.y0, other.y0)
+        area += max(0.0, w) * max(0.0, h)
+    return area
 
 
 def _place_labels(ax, points: list[tuple[float, float, str, tuple]], renderer) -> None:
     """Annotate each point (x, y, name, colour) with its name, in its colour, at the first
     offset of `LABEL_OFFSETS` where the label covers no other label and no other point and
-    stays inside the axes (else the first); a label set further off gets a thin leader line."""
+    stays inside the axes; where none is free (a crowded corner), at the offset inside the
+    axes that covers the least of them. A label set further off gets a thin leader line."""
     from matplotlib.transforms import Bbox
 
     inside = ax.get_window_extent(renderer)
@@ -123,23 +134,27 @@ def _place_labels(ax, points: list[tuple[float, float, str, tuple]], renderer) -
     for i in sorted(range(len(points)), key=lambda k: points[k][:3]):
         x, y, name, colour = points[i]
         obstacles = placed + [dot for j, dot in enumerate(dots) if j != i]
-        chosen = None
+        best = None  # (covered area, offset)
         for dx, dy, ha in LABEL_OFFSETS:
-            far = abs(dy) > 11
-            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=8,
-                                color=colour, va="center" if far else "baseline",
-                                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": colour} if far else None)
+            label = _annotate(ax, x, y, name, colour, dx, dy, ha)
             box = label.get_window_extent(renderer)
-            fits = (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1)
-            if fits and not any(box.overlaps(other) for other in obstacles):
-                chosen = box
-                break
             label.remove()
-        if chosen is None:
-            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=LABEL_OFFSETS[0][:2], fontsize=8,
-                                color=colour)
-            chosen = label.get_window_extent(renderer)
-        placed.append(chosen)
+            if not (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1):
+                continue
+            covered = _overlap_area(box, obstacles)
+            if best is None or covered < best[0]:
+                best = (covered, (dx, dy, ha))
+            if covered == 0.0:
+                break
+        dx, dy, ha = best[1] if best is not None else LABEL_OFFSETS[0]
+        placed.append(_annotate(ax, x, y, name, colour, dx, dy, ha).get_window_extent(renderer))
+
+
+def _annotate(ax, x: float, y: float, name: str, colour, dx: float, dy: float, ha: str):
+    far = abs(dy) > 11
+    return ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=8,
+                       color=colour, va="center" if far else "baseline",
+                       arrowprops={"arrowstyle": "-", "lw": 0.5, "color": colour} if far else None)
 
 
 def write_plot(report: BenchReport, path: str | Path) -> None:
