@@ -73,8 +73,8 @@ def add_backend_option(parser: argparse.ArgumentParser) -> None:
     """--backend auto|torch|openvino|ncnn."""
     parser.add_argument("--backend", default="auto", choices=Backend.choices(),
                         help="what runs the network: auto = the fastest of torch, OpenVINO and (zoo models) "
-                             "the ncnn runtime on this machine, measured once per model (default); openvino "
-                             "and ncnn = CPU only")
+                             "the ncnn runtime on this machine, measured once per model, within twice the "
+                             "leanest one's memory (default); openvino and ncnn = CPU only")
 
 
 def add_alpha_option(parser: argparse.ArgumentParser) -> None:

@@ -54,8 +54,8 @@ class Precision(TextEnum):
 
 class Backend(TextEnum):
     """What runs a model's network: auto = the fastest measured on this machine (per model,
-    scale, device and precision), torch, OpenVINO (CPU), or the ncnn runtime on the zoo's
-    own ncnn files (CPU)."""
+    scale, device and precision; within twice the leanest backend's memory), torch, OpenVINO
+    (CPU), or the ncnn runtime on the zoo's own ncnn files (CPU)."""
 
     AUTO = "auto"
     TORCH = "torch"

@@ -184,7 +184,8 @@ class ModelPicker(QWidget):
         self.backend_combo.setAccessibleName("Backend")
         self.backend_combo.setToolTip(
             "What runs the network: auto = the fastest of torch, OpenVINO and (for the zoo's models) "
-            "the ncnn runtime on this computer, measured once per model; OpenVINO and ncnn run on the CPU")
+            "the ncnn runtime on this computer, measured once per model, leaving out one that needs more than "
+            "twice the memory of the leanest; OpenVINO and ncnn run on the CPU")
         for name in Backend.choices():
             self.backend_combo.addItem(name, name)
         self.tile_spin = QSpinBox()
