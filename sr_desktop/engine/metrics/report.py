@@ -110,15 +110,6 @@ LABEL_OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-5, 4, "right"), (-5, -11, "
                  (10, 24, "left"), (10, -31, "left"), (-10, 24, "right"), (-10, -31, "right"))
 
 
-def _overlap_area(box, others) -> float:
-    area = 0.0
-    for other in others:
-        w = min(box.x1, other.x1) - max(box.x0, other.x0)
-        h = min(box.y1, other.y1) - max(box.y0, other.y0)
-        area += max(0.0, w) * max(0.0, h)
-    return area
-
-
 def _place_labels(ax, points: list[tuple[float, float, str, tuple]], renderer) -> None:
     """Annotate each point (x, y, name, colour) with its name, in its colour, at the first
     offset of `LABEL_OFFSETS` where the label covers no other label and no other point and
@@ -141,7 +132,8 @@ def _place_labels(ax, points: list[tuple[float, float, str, tuple]], renderer) -
             label.remove()
             if not (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1):
                 continue
-            covered = _overlap_area(box, obstacles)
+            covered = sum(shared.width * shared.height for other in obstacles
+                          if (shared := Bbox.intersection(box, other)) is not None)
             if best is None or covered < best[0]:
                 best = (covered, (dx, dy, ha))
             if covered == 0.0:
