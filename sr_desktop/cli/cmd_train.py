@@ -31,6 +31,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="upscaling factor; several (--scale 2 3 4) train one network for all of them, as "
                         "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
     p.add_argument("--data", required=True, nargs="+", metavar="DIR", help="folders of HR images (recursive)")
+    p.add_argument("--downscale", type=float, nargs="+", default=[], metavar="F",
+                   help="also train on each image resized to these fractions of its size (FSRCNN's "
+                        "augmentation: --downscale 0.9 0.8 0.7 0.6)")
     p.add_argument("--val", metavar="DIR", help="validation images (default: the first two training images)")
     p.add_argument("--degradation", default="bicubic", metavar="SPEC",
                    help="bicubic (default), kernel:FILE.npy[,noise=SIGMA][,jpeg=Q] or realesrgan")
@@ -72,6 +75,7 @@ def _options(args):
 
     return TrainOptions(
         arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),
+        downscales=tuple(args.downscale),
         out=args.out, val=args.val,
         degradation=args.degradation, loss=args.loss, init=args.init, iterations=args.iterations,
         batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, name=args.name,

@@ -2,7 +2,9 @@
 
 Every image is decoded once (any format `engine.imageio` reads; grey and 16-bit images are
 turned into 8-bit RGB, alpha is dropped), cropped to a multiple of the scale, and kept in
-memory up to `cache_bytes`; images past that limit are decoded again when drawn. A
+memory up to `cache_bytes`; images past that limit are decoded again when drawn. With
+`downscales` (FSRCNN's data augmentation) each image also enters at those fractions of its
+size (MATLAB bicubic), as images of their own. A
 deterministic degradation (bicubic, a kernel) makes the LR of a whole image once, so a
 patch pair is two aligned crops; a random one (Real-ESRGAN) degrades each HR patch.
 Then a random flip / 90° rotation is applied to both.
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.imageio import is_image_path, is_temp_path, read_image
 from sr_desktop.engine.metrics.degradation import modcrop
@@ -62,6 +65,7 @@ def read_rgb8(path: Path) -> np.ndarray:
 class _Entry:
     path: Path
     size: tuple[int, int]  # HR height, width after modcrop
+    factor: float = 1.0  # the image's size as a fraction of the file's
     hr: np.ndarray | None = None
     lr: np.ndarray | None = None
 
@@ -85,7 +89,8 @@ class PatchSource:
     """The decoded training images and their LR images, drawn as patch pairs."""
 
     def __init__(self, folders: Sequence[str | os.PathLike], scale: int, patch: int,
-                 degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES):
+                 degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES,
+                 downscales: Sequence[float] = ()):
         self.scale = scale
         self.patch = patch
         self.degradation = degradation
@@ -95,20 +100,20 @@ class PatchSource:
         cached = skipped = 0
         for path in self.paths:
             try:
-                hr = modcrop(read_rgb8(path), scale)
+                original = read_rgb8(path)
             except (ImageReadError, TrainingError) as exc:
                 raise TrainingError(f"cannot read training image: {exc}") from None
-            except Exception:  # noqa: BLE001 - modcrop of a tiny image
-                hr = np.zeros((0, 0, 3), np.uint8)
-            if min(hr.shape[:2]) < hr_side:
-                skipped += 1
-                continue
-            entry = _Entry(path, hr.shape[:2])
-            lr = None if degradation.random else degradation.whole(hr, scale)
-            cost = hr.nbytes + (lr.nbytes if lr is not None else 0)
-            if cached + cost <= cache_bytes:
-                entry.hr, entry.lr, cached = hr, lr, cached + cost
-            self.entries.append(entry)
+            for factor in (1.0, *downscales):
+                hr = self._hr(original, factor)
+                if min(hr.shape[:2]) < hr_side:
+                    skipped += 1
+                    continue
+                entry = _Entry(path, hr.shape[:2], factor)
+                lr = None if degradation.random else degradation.whole(hr, scale)
+                cost = hr.nbytes + (lr.nbytes if lr is not None else 0)
+                if cached + cost <= cache_bytes:
+                    entry.hr, entry.lr, cached = hr, lr, cached + cost
+                self.entries.append(entry)
         if not self.entries:
             raise TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels "
                                 f"(the patch {patch} × scale {scale}); use a smaller --patch")
@@ -117,10 +122,19 @@ class PatchSource:
         self.skipped = skipped
         self.cached_bytes = cached
 
+    def _hr(self, original: np.ndarray, factor: float) -> np.ndarray:
+        """The HR image at `factor` of the file's size, cropped to a multiple of the scale
+        (empty when it is smaller than the scale)."""
+        if factor != 1.0:
+            original = imresize(original, factor)
+        if min(original.shape[:2]) < self.scale:
+            return np.zeros((0, 0, 3), np.uint8)
+        return modcrop(original, self.scale)
+
     def _arrays(self, entry: _Entry) -> tuple[np.ndarray, np.ndarray | None]:
         if entry.hr is not None:
             return entry.hr, entry.lr
-        hr = modcrop(read_rgb8(entry.path), self.scale)
+        hr = self._hr(read_rgb8(entry.path), entry.factor)
         return hr, None if self.degradation.random else self.degradation.whole(hr, self.scale)
 
     def pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -156,9 +170,11 @@ class MixedScaleSource:
     """
 
     def __init__(self, folders: Sequence[str | os.PathLike], scales: Sequence[int], patch: int,
-                 degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES):
+                 degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES,
+                 downscales: Sequence[float] = ()):
         hr_side = patch * scales[0]
-        self.sources = [PatchSource(folders, s, max(8, round(hr_side / s)), degradation, cache_bytes // len(scales))
+        self.sources = [PatchSource(folders, s, max(8, round(hr_side / s)), degradation, cache_bytes // len(scales),
+                                    downscales)
                         for s in scales]
         first = self.sources[0]
         self.scale, self.patch, self.paths = first.scale, first.patch, first.paths

@@ -111,7 +111,7 @@ class _Ema:
 
 
 #: settings checkpoints of earlier versions do not record, with the value they implied
-SINCE_LATER_VERSIONS = {"mixed_scales": []}
+SINCE_LATER_VERSIONS = {"mixed_scales": [], "downscales": []}
 
 
 def _check_resume(options: TrainOptions, ckpt: Checkpoint) -> None:
@@ -156,9 +156,10 @@ class Trainer:
             self.net = build_network(o.arch, o.scale)
         self.net.module.train()
         if o.mixed_scales:
-            self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20)
+            self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20,
+                                         o.downscales)
         else:
-            self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20)
+            self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20, o.downscales)
         self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
         self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
         self.cuda = self.device.type == "cuda"

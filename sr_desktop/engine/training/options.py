@@ -26,7 +26,7 @@ DEFAULT_LR = 2e-4
 FINE_TUNE_LR = 2e-5
 #: the settings a resumed run must share with the run that wrote its checkpoint
 RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed", "init", "optimizer",
-               "mixed_scales")
+               "mixed_scales", "downscales")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ class TrainOptions:
     #: more scales trained into the same network (``--scale 2 3 4``: VDSR's one model for
     #: all scales); pre-upsampling architectures only. Validation and export use `scale`.
     mixed_scales: tuple[int, ...] = ()
+    #: fractions of each training image's size at which it also enters the data
+    #: (``--downscale 0.9 0.8 0.7 0.6``: FSRCNN's data augmentation)
+    downscales: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         parse_arch_spec(self.arch)
@@ -74,6 +77,10 @@ class TrainOptions:
         if not (isinstance(self.scale, int) and 2 <= self.scale <= MAX_SCALE):
             raise TrainingError(f"--scale must be an integer 2..{MAX_SCALE}, got {self.scale!r}")
         self._check_mixed_scales()
+        if not all(isinstance(f, float | int) and math.isfinite(f) and 0.1 <= f < 1 for f in self.downscales) \
+                or len(set(self.downscales)) < len(self.downscales):
+            raise TrainingError("--downscale takes distinct fractions in [0.1, 1), e.g. 0.9 0.8 0.7 0.6; got "
+                                + " ".join(map(str, self.downscales)))
         if not self.data:
             raise TrainingError("give at least one --data folder")
         positive = {"iterations": self.iterations, "batch": self.batch, "patch": self.patch,
