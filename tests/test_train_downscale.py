@@ -4,8 +4,11 @@ from the resized HR; bad fractions are one clear line; older checkpoints still r
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from safetensors import safe_open
 from train_fixtures import make_images
 
 from sr_desktop.cli.main import main
@@ -68,6 +71,8 @@ def test_a_run_trains_on_the_augmented_data_and_resumes_with_the_same_fractions(
     assert main([*base, "--iterations", "2"]) == 0
     assert main([*base, "--iterations", "4", "--resume"]) == 0
     capsys.readouterr()
+    with safe_open(str(run / "model.safetensors"), "pt") as fh:
+        assert json.loads(fh.metadata()["downscales"]) == [0.8]  # the model records its data
     other = [a if a != "0.8" else "0.7" for a in base]
     assert main([*other, "--iterations", "6", "--resume"]) != 0
     assert "downscales=[0.8]" in capsys.readouterr().err

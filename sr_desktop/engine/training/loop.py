@@ -349,7 +349,8 @@ class Trainer:
         val = self.last_val.as_dict() if self.last_val else None
         net = self.evaluated_net()
         meta = model_metadata(net, degradation=o.degradation, losses=self.losses.describe(),
-                              data=[str(d) for d in o.data], iterations=self.iteration,
+                              data=[str(d) for d in o.data], downscales=list(o.downscales),
+                              iterations=self.iteration,
                               val_psnr_y=val["psnr_y"] if val else None, init=o.init or "")
         path = write_model(net, self.out / MODEL_FILE, meta)
         model_id = register_model(path, o.name, net.scale).id if o.name else None
