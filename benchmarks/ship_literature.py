@@ -33,6 +33,8 @@ from safetensors.torch import load_file, save_file
 
 from sr_desktop.engine.compute.devices import cpu_name
 from sr_desktop.engine.core.digest import file_sha256
+from sr_desktop.engine.training.checkpoint import load_checkpoint
+from sr_desktop.engine.training.errors import TrainingError
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -87,6 +89,23 @@ def _write_weights(source: Path, target: Path, metadata: dict[str, str]) -> str:
     return file_sha256(target)
 
 
+def _downscales(run: Path, meta: dict[str, str]) -> list[float]:
+    """The run's `train --downscale` fractions: from the model's metadata, or (a model exported
+    before the metadata recorded them) from the options its checkpoint keeps."""
+    if "downscales" in meta:
+        return json.loads(meta["downscales"])
+    try:
+        return list(load_checkpoint(run / "checkpoint").meta.get("options", {}).get("downscales", []))
+    except TrainingError:
+        return []
+
+
+def _data(rec: dict) -> str:
+    fractions = rec.get("downscales")
+    extra = f" (+ downscaled to {', '.join(f'{f:g}' for f in fractions)})" if fractions else ""
+    return " + ".join(rec["data"]) + extra
+
+
 def ship(args: argparse.Namespace) -> None:
     run = Path(args.run)
     source = run / "model.safetensors"
@@ -97,6 +116,7 @@ def ship(args: argparse.Namespace) -> None:
     if len(args.target) != len(scales):
         sys.exit(f"give one --target per scale ({len(scales)}), not {len(args.target)}")
     data = [Path(p).name for p in json.loads(meta.get("data", "[]"))]
+    downscales = _downscales(run, meta)
     iterations = int(meta["iterations"])
     # one file for every scale of a multi-scale network (VDSR): its weights do not depend on it
     target = MODELS / "literature" / f"{args.id}_x{'x'.join(map(str, scales))}.safetensors"
@@ -109,7 +129,7 @@ def ship(args: argparse.Namespace) -> None:
         meta["init"] = init
     training = {"arch": meta["arch"], "data": data, "iterations": iterations,
                 "degradation": meta.get("degradation", "bicubic"), "loss": meta.get("losses", ""),
-                "init": init,
+                "init": init, **({"downscales": downscales} if downscales else {}),
                 "hardware": args.hardware,
                 "train_seconds": round(_training_seconds(run / "log.jsonl")), "command": args.command}
     doc = _read_manifest()
@@ -166,7 +186,7 @@ def table() -> str:
             hours = rec.get("train_seconds", 0) / 3600
             state = "training incomplete" if rec.get("incomplete") else "target met"
             rows.append(
-                f"| `{entry['id']}` | ×{scale} | {' + '.join(rec['data'])} | {rec['iterations']:,} | "
+                f"| `{entry['id']}` | ×{scale} | {_data(rec)} | {rec['iterations']:,} | "
                 f"{hours:.2f} h | {_published(entry, scale, 'Set5')} | {_db(m.get('Set5', {}).get('psnr'))} | "
                 f"{_published(entry, scale, 'Set14')} | {_db(m.get('Set14', {}).get('psnr'))} | "
                 f"≥ {rec.get('target', {}).get('psnr', '—')} | {state} |")
