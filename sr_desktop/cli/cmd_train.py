@@ -45,6 +45,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, metavar="LR", help="learning rate (default 2e-4; 2e-5 with --init)")
     p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
                    help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "openvino"),
+                   help="what runs the network at validation: auto (default) times torch and OpenVINO at the "
+                        "first validation and keeps the faster; openvino converts each validation's weights "
+                        "in memory (CPU, fp32)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder")
     p.add_argument("--name", metavar="NAME", help="register the trained model under this name")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -75,7 +79,7 @@ def _options(args):
 
     return TrainOptions(
         arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),
-        downscales=tuple(args.downscale),
+        downscales=tuple(args.downscale), backend=args.backend,
         out=args.out, val=args.val,
         degradation=args.degradation, loss=args.loss, init=args.init, iterations=args.iterations,
         batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, name=args.name,

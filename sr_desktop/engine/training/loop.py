@@ -53,6 +53,7 @@ from sr_desktop.engine.training.networks import (
 )
 from sr_desktop.engine.training.options import TrainOptions
 from sr_desktop.engine.training.runlog import RunLog
+from sr_desktop.engine.training.val_backend import ValidationBackend
 from sr_desktop.engine.training.validation import ValidationScores, ValidationSet, to_uint8
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,8 @@ class Trainer:
         else:
             self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20, o.downscales)
         self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
+        self.val_backend = ValidationBackend(o.backend, self.device)
+        self.val_backend.check(self.net)
         self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
         self.cuda = self.device.type == "cuda"
         self.amp_dtype = None
@@ -272,10 +275,10 @@ class Trainer:
         """Measure, log, write previews and curves."""
         o = self.options
         net = self.evaluated_net()
-        scores = self.val.evaluate(net, self.device, o.previews)
+        scores = self.val_backend.evaluate(self.val, net, o.previews)
         self.net.module.train()
         self.last_val = scores
-        self.runlog.add("val", self.iteration, **scores.as_dict())
+        self.runlog.add("val", self.iteration, **scores.as_dict(), backend=self.val_backend.chosen)
         if o.previews:
             self.val.write_previews(self.out / "val", self.iteration, scores)
         self.write_curves()

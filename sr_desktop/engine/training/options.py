@@ -17,6 +17,7 @@ from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.losses import parse_loss_spec
 from sr_desktop.engine.training.networks import parse_arch_spec
+from sr_desktop.engine.training.val_backend import check_validation_backend
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("cosine", "step", "constant")
@@ -68,6 +69,8 @@ class TrainOptions:
     #: fractions of each training image's size at which it also enters the data
     #: (``--downscale 0.9 0.8 0.7 0.6``: FSRCNN's data augmentation)
     downscales: tuple[float, ...] = ()
+    #: what runs the network at validation: auto, torch or openvino (`val_backend`)
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
         parse_arch_spec(self.arch)
@@ -98,6 +101,7 @@ class TrainOptions:
             raise TrainingError(f"--lr must be a number in (0, 1), got {self.lr!r}")
         if not (0 <= self.ema < 1) or not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
             raise TrainingError("--ema must be in [0, 1) and --grad-clip >= 0")
+        check_validation_backend(self.backend)
         if self.device not in DEVICE_CHOICES:
             raise TrainingError(f"--device must be one of {', '.join(DEVICE_CHOICES)}")
         if self.optimizer not in OPTIMIZERS or self.schedule not in SCHEDULES:

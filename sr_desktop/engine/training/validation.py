@@ -22,6 +22,7 @@ from sr_desktop.engine.imageio import Image, SaveOptions, write_image
 from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import score_pair
 from sr_desktop.engine.models.arch_model import matlab_bicubic
+from sr_desktop.engine.models.backends.openvino_runner import build_openvino_runner
 from sr_desktop.engine.training.data import list_images, read_rgb8
 from sr_desktop.engine.training.degradations import Degradation
 from sr_desktop.engine.training.errors import TrainingError
@@ -103,9 +104,15 @@ class ValidationSet:
         return self._score(outs, 0)
 
     @torch.inference_mode()
-    def evaluate(self, net: TrainNet, device: torch.device, previews: int = 1) -> ValidationScores:
-        """Scores of `net` (left in eval mode; the caller switches back to training)."""
+    def evaluate(self, net: TrainNet, device: torch.device, previews: int = 1,
+                 backend: str = "torch") -> ValidationScores:
+        """Scores of `net` (left in eval mode; the caller switches back to training), run by
+        torch or (``backend="openvino"``) by OpenVINO on its current weights, converted in
+        memory; `BackendError` when OpenVINO cannot run it."""
         model = net.as_model()
+        if backend == "openvino":
+            with torch.inference_mode(False):
+                model.runner = build_openvino_runner(model, cache=False)
         outs = []
         for lr, _ in self.pairs:
             x = torch.from_numpy(lr).permute(2, 0, 1)[None].to(device)

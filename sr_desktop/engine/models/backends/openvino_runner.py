@@ -172,7 +172,8 @@ class OpenVinoRunner:
             return np.array(result[self._compiled.output(0)], copy=True)
 
 
-def _compile(model_path: Path, threads: int):
+def _compile(source, threads: int):
+    """Compile an IR file (a path) or a converted ``openvino.Model`` for the CPU."""
     import openvino as ov
 
     core = ov.Core()
@@ -181,7 +182,8 @@ def _compile(model_path: Path, threads: int):
         "INFERENCE_NUM_THREADS": max(1, threads),
         "PERFORMANCE_HINT": "LATENCY",
     }
-    return core.compile_model(core.read_model(str(model_path)), "CPU", config)
+    graph = core.read_model(str(source)) if isinstance(source, Path) else source
+    return core.compile_model(graph, "CPU", config)
 
 
 def cache_root() -> Path:
@@ -189,11 +191,13 @@ def cache_root() -> Path:
     return paths.cache_dir() / "openvino"
 
 
-def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
+def build_openvino_runner(model, threads: int | None = None, cache: bool = True) -> OpenVinoRunner:
     """An `OpenVinoRunner` for `model` (a feed-forward SRModel with a torch ``module``, on the CPU, fp32).
 
     Reads the cached conversion when there is a good one; otherwise converts, checks and
-    caches. Raises `BackendError` with one line when OpenVINO cannot run the model.
+    caches. With ``cache=False`` it converts and checks in memory and writes nothing (weights
+    that change, as a network in training, would fill the cache with one entry per state).
+    Raises `BackendError` with one line when OpenVINO cannot run the model.
     """
     import torch
 
@@ -206,6 +210,10 @@ def build_openvino_runner(model, threads: int | None = None) -> OpenVinoRunner:
     if model.device.type != "cpu" or model.dtype != torch.float32:
         raise BackendError(f"OpenVINO runs on the CPU in fp32; {model.id} is on {model.device} in {model.dtype}")
     threads = threads or torch.get_num_threads()
+    if not cache:
+        example, kwargs, _ = capture_graph_call(model, smooth_test_image(*EXAMPLE_SIZE))
+        converted, _ = _convert_checked(model, module, kwargs, example)
+        return OpenVinoRunner(_compile(converted, threads), "")
     tensors = tensors_digest(module)
     identity = identity_key(model, tensors)
     known = read_json_dict(_index_file()).get(identity)
@@ -292,8 +300,9 @@ def _index_file() -> Path:
     return cache_root() / "index.json"
 
 
-def _convert_and_save(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor,
-                      folder: Path) -> None:
+def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor):
+    """The converted graph (``openvino.Model``) and its largest difference to torch at the two
+    check sizes; `BackendError` when it cannot be converted or differs."""
     import openvino as ov
     import torch
 
@@ -323,6 +332,14 @@ def _convert_and_save(model, module: torch.nn.Module, kwargs: dict[str, Any], ex
         worst = max(worst, float(np.abs(got - expected).max()))
     if worst > CHECK_TOLERANCE:
         raise BackendError(f"OpenVINO's output of {model.id} differs from torch by {worst:.3g}; not used")
+    return converted, worst
+
+
+def _convert_and_save(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor,
+                      folder: Path) -> None:
+    import openvino as ov
+
+    converted, worst = _convert_checked(model, module, kwargs, example)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
