@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 
 from sr_desktop.engine.compute.devices import cpu_name
 from sr_desktop.engine.core.digest import file_sha256
+from sr_desktop.engine.models.literature import training_data_text
 from sr_desktop.engine.training.checkpoint import load_checkpoint
 from sr_desktop.engine.training.errors import TrainingError
 
@@ -98,12 +99,6 @@ def _downscales(run: Path, meta: dict[str, str]) -> list[float]:
         return list(load_checkpoint(run / "checkpoint").meta.get("options", {}).get("downscales", []))
     except TrainingError:
         return []
-
-
-def _data(rec: dict) -> str:
-    fractions = rec.get("downscales")
-    extra = f" (+ downscaled to {', '.join(f'{f:g}' for f in fractions)})" if fractions else ""
-    return " + ".join(rec["data"]) + extra
 
 
 def ship(args: argparse.Namespace) -> None:
@@ -186,7 +181,7 @@ def table() -> str:
             hours = rec.get("train_seconds", 0) / 3600
             state = "training incomplete" if rec.get("incomplete") else "target met"
             rows.append(
-                f"| `{entry['id']}` | ×{scale} | {_data(rec)} | {rec['iterations']:,} | "
+                f"| `{entry['id']}` | ×{scale} | {training_data_text(rec)} | {rec['iterations']:,} | "
                 f"{hours:.2f} h | {_published(entry, scale, 'Set5')} | {_db(m.get('Set5', {}).get('psnr'))} | "
                 f"{_published(entry, scale, 'Set14')} | {_db(m.get('Set14', {}).get('psnr'))} | "
                 f"≥ {rec.get('target', {}).get('psnr', '—')} | {state} |")

@@ -96,7 +96,8 @@ def own_manifest(tmp_path, monkeypatch):
     row = next(e for e in doc["models"] if e["id"] == "srcnn")
     row["trained"] = {"3": {"file": "literature/srcnn_x3.safetensors",
                             "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-                            "data": ["T91"], "iterations": 10, "incomplete": True,
+                            "data": ["T91"], "downscales": [0.9, 0.6], "init": "srcnn-x2", "iterations": 10,
+                            "incomplete": True,
                             "target": {"dataset": "Set5", "psnr": 32.3},
                             "measured": {"Set5": {"psnr": 31.0, "ssim": 0.88}, "Set14": {"psnr": 28.0, "ssim": 0.8}}}}
     for other in doc["models"]:
@@ -156,6 +157,7 @@ def test_models_table_and_picker_show_published_and_measured_numbers(own_manifes
     tip = item.toolTip()
     assert "Published PSNR" in tip and "Measured here" in tip and "×3 31.00" in tip and "trained here on T91" in tip
     assert "below the target of 32.30 dB" in tip
+    assert "trained here on T91 (+ downscaled to 0.9, 0.6), 10 iterations" in tip and "fine-tuned from srcnn-x2" in tip
     assert picker.set_model_id("srcnn") and picker.model_id() == "srcnn"
 
 

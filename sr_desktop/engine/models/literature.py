@@ -35,6 +35,14 @@ def trained_scales(trained: dict[str, Any]) -> list[int]:
     return sorted(int(scale) for scale in trained)
 
 
+def training_data_text(entry: dict[str, Any]) -> str:
+    """What one scale's ``trained`` entry was trained on: ``T91 + General100`` (``+ downscaled
+    to 0.9, 0.8, …`` when `sr-desktop train --downscale` added resized copies)."""
+    fractions = entry.get("downscales")
+    extra = f" (+ downscaled to {', '.join(f'{f:g}' for f in fractions)})" if fractions else ""
+    return " + ".join(entry.get("data", [])) + extra
+
+
 def weights_file(entry: dict[str, Any]) -> Path:
     """The weights file of one scale's ``trained`` entry."""
     return paths.MODELS_DIR / entry["file"]

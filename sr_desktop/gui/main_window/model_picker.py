@@ -33,7 +33,13 @@ from sr_desktop.engine.core.options import (
     UpscaleOptions,
     parse_tile,
 )
-from sr_desktop.engine.models.literature import INCOMPLETE_TAG, incomplete_text, measured_psnr, trained_scales
+from sr_desktop.engine.models.literature import (
+    INCOMPLETE_TAG,
+    incomplete_text,
+    measured_psnr,
+    trained_scales,
+    training_data_text,
+)
 from sr_desktop.engine.models.loader import is_zoo_spec
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 from sr_desktop.gui.widgets import WrapLabel
@@ -97,8 +103,10 @@ def _trained_lines(spec: ModelSpec) -> list[str]:
     for scale in trained_scales(spec.trained):
         rec = spec.trained[str(scale)]
         hours = rec.get("train_seconds", 0) / 3600
-        line = (f"×{scale}: trained here on {' + '.join(rec.get('data', []))}, "
+        line = (f"×{scale}: trained here on {training_data_text(rec)}, "
                 f"{rec.get('iterations', 0):,} iterations ({hours:.1f} h, {rec.get('hardware', '?')})")
+        if rec.get("init"):
+            line += f", fine-tuned from {rec['init']}"
         if rec.get("incomplete"):
             line += f" — <b>{INCOMPLETE_TAG}</b>: below the target of {rec['target']['psnr']:.2f} dB on Set5"
         lines.append(line)
