@@ -55,7 +55,7 @@ class ValidationBackend:
                                     f"{device.type}: use --backend torch or auto")
             if openvino_version() is None:
                 raise TrainingError("--backend openvino: OpenVINO is not installed (pip install openvino)")
-        if wanted == Backend.NCNN or not on_cpu or openvino_version() is None:
+        if wanted == Backend.NCNN or (wanted != Backend.TORCH and (not on_cpu or openvino_version() is None)):
             wanted = Backend.TORCH  # auto: the ncnn runtime has no graph of a network in training
         self.explicit = parse_backend(requested) != Backend.AUTO
         self.chosen: str | None = None if wanted == Backend.AUTO else wanted.value
