@@ -14,6 +14,12 @@ OpenVINO backend (`engine/models/backends`, fp32, cached conversion; skipped wit
 ``--no-openvino`` or when OpenVINO is missing); ``ncnn`` the ncnn runtime (fp32, its default
 CPU options: packing, Winograd); ``fast/ncnn`` and ``ov/ncnn`` the ratios (< 1: faster than ncnn).
 
+With ``--gflops`` each model also gets a row of the rate each column reaches, in GFLOP/s of
+the graph's direct (multiply-per-tap) convolution arithmetic, and the run starts with the
+rate of a 4096² float32 matrix product on the same threads: a column near or above it is
+at this CPU's float32 limit for direct convolution, and only an algorithm with fewer
+multiplies (Winograd, as ncnn's runtime uses for 3×3) can be faster.
+
     PYTHONPATH=. python benchmarks/bench_models_vs_ncnn.py [--size 128] [--threads 2] [--only srmd,span]
 """
 
@@ -58,6 +64,31 @@ def interleaved_ms(fns: dict, repeat: int) -> dict:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def graph_gflop(fn) -> float:
+    """GFLOP of one call of `fn`, counted by torch's FlopCounterMode (2 per multiply-add of
+    every convolution and matrix product, whatever algorithm runs it)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
+def sgemm_gflops(threads: int, n: int = 4096, repeat: int = 5) -> float:
+    """GFLOP/s of an n×n float32 matrix product on `threads` threads (best of `repeat`)."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_seconds(lambda: a @ b) for _ in range(repeat))
+    return 2 * n**3 / best / 1e9
+
+
+def _seconds(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def ncnn_runner(param, binf, in_name, out_name, x: np.ndarray, threads: int):
     import ncnn
 
@@ -85,6 +116,8 @@ def main() -> None:
     ap.add_argument("--jit", action="store_true", help="also time a traced+frozen graph")
     ap.add_argument("--no-ncnn", action="store_true")
     ap.add_argument("--no-openvino", action="store_true")
+    ap.add_argument("--gflops", action="store_true",
+                    help="also print each column's GFLOP/s and the float32 matrix-product rate")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     only = set(filter(None, args.only.split(",")))
@@ -109,6 +142,8 @@ def main() -> None:
 
     print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}: `fast` is "
           f"{'fast-nnpack' if nnpack_pays() else 'fast-1dnn'} here")
+    if args.gflops:
+        print(f"float32 4096² matrix product: {sgemm_gflops(args.threads):.0f} GFLOP/s on {args.threads} threads")
     cols = (["torch", "torch-cl", "fast-1dnn", "fast-nnpack", "fast"] + (["jit-cl"] if args.jit else [])
             + (["openvino"] if use_openvino else []) + (["ncnn"] if not args.no_ncnn else []))
     print(f"{'model':28s} " + " ".join(f"{c:>9s}" for c in cols)
@@ -143,6 +178,11 @@ def main() -> None:
         ov_ratio = ms["openvino"] / ms["ncnn"] if "ncnn" in ms and "openvino" in ms else float("nan")
         print(f"{model_id + ' x' + str(scale):28s} " + " ".join(f"{ms[c]:9.0f}" for c in cols)
               + f" {ratio:9.2f} {ov_ratio:8.2f} {ms['fast'] / ms['torch-cl']:8.2f}", flush=True)
+        if args.gflops:
+            with torch.inference_mode():
+                gflop = graph_gflop(fns["torch"])
+            print(f"{'  GFLOP/s (' + format(gflop, '.1f') + ' GFLOP)':28s} "
+                  + " ".join(f"{gflop / ms[c] * 1000:9.0f}" for c in cols), flush=True)
         if torch.cuda.is_available():
             model.to("cuda")
             xc = x.cuda()
