@@ -96,3 +96,37 @@ def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_
     assert window.picker.model_id() == "bicubic"
     dialog.close()
     window.queue.shutdown(2.0)
+
+
+def test_downscale_and_validation_backend_reach_the_run(qtbot, tmp_path):
+    """The Downscale field and the Validation choice become the run's options; the status line
+    names what ran the last validation, and the run log agrees."""
+    import json
+
+    pytest.importorskip("openvino")
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    dialog.downscale_edit.setText("0.9, 0.8")
+    dialog.backend_combo.setCurrentText("openvino")
+    options = dialog.train_options()
+    assert options.downscales == (0.9, 0.8) and options.backend == "openvino"
+    statuses = []
+    dialog.queue.jobProgress.connect(lambda _job, _info: statuses.append(dialog.status_label.text()))
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    assert dialog.result is not None, dialog.status_label.text()
+    assert any("dB (openvino)" in text for text in statuses), statuses[-3:]
+    lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert {line["backend"] for line in lines if line["kind"] == "val"} == {"openvino"}
+
+
+@pytest.mark.parametrize("text, message", [("0.9 x", "Downscale takes fractions"), ("1.5", "--downscale takes")])
+def test_a_bad_downscale_is_one_line_and_starts_nothing(qtbot, tmp_path, text, message):
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    dialog.downscale_edit.setText(text)
+    assert not dialog.start()
+    assert message in dialog.status_label.text() and "\n" not in dialog.status_label.text()
+    assert not dialog.is_running() and not (tmp_path / "run").exists()

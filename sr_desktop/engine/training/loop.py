@@ -339,6 +339,7 @@ class Trainer:
                          "baseline": self.baseline.as_dict()}
                 if scores is not None:
                     extra["val"] = scores.as_dict()
+                    extra["val_backend"] = self.val_backend.chosen
                     extra["preview"] = scores.previews[0] if scores.previews else None
                     extra["preview_input"] = to_uint8(self.val.pairs[0][0])
                 tracker.update(it, f"loss {loss:.4g}", **extra)

@@ -41,6 +41,8 @@ from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
+from sr_desktop.engine.training.errors import TrainingError
+from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
 from sr_desktop.gui.widgets import with_browse_button
@@ -72,6 +74,7 @@ class TrainDialog(QDialog):
         self.queue.jobEnded.connect(self._on_ended)
         self.request: TrainRequest | None = None
         self.result = None
+        self.val_backend = ""  # what ran the last validation (torch / openvino)
 
         self.data_edit = QLineEdit(data_dir or "")
         self.data_edit.setToolTip("Folders of high-resolution images (sub-folders included); several: separate with ;")
@@ -106,6 +109,17 @@ class TrainDialog(QDialog):
         self.init_combo.setToolTip("Fine-tune: a model of the list or a .pth/.safetensors file")
         self.device_combo = QComboBox()
         self.device_combo.addItems(list(DEVICE_CHOICES))
+        self.backend_combo = QComboBox()
+        self.backend_combo.addItems(list(VALIDATION_BACKENDS))
+        self.backend_combo.setToolTip(
+            "What runs the network at validation. auto: times torch and OpenVINO at the first validation "
+            "and keeps the faster; openvino: converts each validation's weights (CPU, fp32), as an "
+            "exported model would run")
+        self.downscale_edit = QLineEdit()
+        self.downscale_edit.setPlaceholderText("optional, e.g. 0.9 0.8 0.7 0.6")
+        self.downscale_edit.setToolTip(
+            "Scale augmentation (FSRCNN): each training image is also used downscaled by these "
+            "fractions, in [0.1, 1)")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("register the result under this name")
 
@@ -117,6 +131,7 @@ class TrainDialog(QDialog):
         form.addRow("Architecture", self.arch_combo)
         form.addRow("Scale", self.scale_spin)
         form.addRow("Degradation", self.degradation_combo)
+        form.addRow("Downscale", self.downscale_edit)
         form.addRow("Loss", self.preset_combo)
         form.addRow("", self.loss_edit)
         sizes = QWidget()
@@ -129,6 +144,7 @@ class TrainDialog(QDialog):
         form.addRow("", sizes)
         form.addRow("Start from", self.init_combo)
         form.addRow("Device", self.device_combo)
+        form.addRow("Validate with", self.backend_combo)
         form.addRow("Name", self.name_edit)
 
         # series colours encode data (they read on light and dark bases alike), not the theme
@@ -205,8 +221,18 @@ class TrainDialog(QDialog):
             degradation=self.degradation_combo.currentText().strip(), loss=self.loss_edit.text().strip(),
             init=None if init in ("", FROM_SCRATCH) else init, iterations=self.iterations_spin.value(),
             batch=self.batch_spin.value(), patch=self.patch_spin.value(), device=self.device_combo.currentText(),
-            name=self.name_edit.text().strip() or None,
+            name=self.name_edit.text().strip() or None, downscales=self._downscales(),
+            backend=self.backend_combo.currentText(),
         )
+
+    def _downscales(self) -> tuple[float, ...]:
+        """The Downscale field's fractions (`TrainOptions` checks their range)."""
+        words = self.downscale_edit.text().replace(",", " ").split()
+        try:
+            return tuple(float(word) for word in words)
+        except ValueError:
+            raise TrainingError("Downscale takes fractions such as 0.9 0.8 0.7 0.6; "
+                                f"got {self.downscale_edit.text()!r}") from None
 
     def is_running(self) -> bool:
         return self.queue.is_busy()
@@ -236,6 +262,7 @@ class TrainDialog(QDialog):
     def _submit(self, request: TrainRequest) -> bool:
         self.request = request
         self.result = None
+        self.val_backend = ""
         self.use_button.setEnabled(False)
         self.resume_button.setEnabled(False)
         self.status_label.setText("Reading the images…")
@@ -294,8 +321,11 @@ class TrainDialog(QDialog):
             self._show_preview(self.after_label, extra["preview"])
         if extra.get("preview_input") is not None:
             self._show_preview(self.before_label, extra["preview_input"])
+        if extra.get("val_backend"):
+            self.val_backend = extra["val_backend"]
         last = self.psnr_plot.points[-1][1] if self.psnr_plot.points else None
-        val_text = f" · validation {last:.2f} dB" if last is not None else ""
+        ran_on = f" ({self.val_backend})" if self.val_backend else ""
+        val_text = f" · validation {last:.2f} dB{ran_on}" if last is not None else ""
         paused = self.request is not None and self.request.pause.is_set()
         self.status_label.setText(
             f"{'Paused · ' if paused else ''}iteration {info.done} / {info.total} · loss {extra.get('loss', 0):.4g}"
