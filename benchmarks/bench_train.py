@@ -1,5 +1,6 @@
-"""Training throughput: iterations/s of EDSR-baseline ×2 (48² LR patches, batch 16) and
-FSRCNN ×2, with the real data pipeline and on pre-made tensors.
+"""Training throughput: iterations/s of EDSR-baseline ×2 (48² LR patches, batch 16),
+FSRCNN ×2, VDSR ×2 and LapSRN ×4, with the real data pipeline and on pre-made tensors, in
+each precision asked for (``--amp off auto``: float32 against mixed precision).
 
 For each configuration a `Trainer` is built on a generated folder of HR images (decoded
 once, bicubic LR made once, as a run does), then timed twice after a warm-up:
@@ -15,6 +16,7 @@ must not starve the device); on a 2-core CPU it is reported.
     python benchmarks/bench_train.py                       # auto device, both configs
     python benchmarks/bench_train.py --device cuda --iterations 200
     python benchmarks/bench_train.py --configs fsrcnn --json out.json --markdown out.md
+    python benchmarks/bench_train.py --configs edsr-baseline vdsr --amp off on --threads 1
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ from benchmarks._report import emit_table
 from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.training import Trainer, TrainOptions
 from sr_desktop.engine.training.data import BatchLoader
+from sr_desktop.engine.training.precision import precision_name
 
 #: name -> (arch spec, scale, LR patch, batch)
 CONFIGS = {
     "edsr-baseline": ("EDSR-baseline", 2, 48, 16),
     "fsrcnn": ("FSRCNN", 2, 48, 16),
+    "vdsr": ("VDSR", 2, 24, 16),
+    "lapsrn": ("LapSRN", 4, 16, 16),
 }
 
 
@@ -68,10 +73,11 @@ def _timed(trainer: Trainer, batches, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def bench(name: str, data: Path, out: Path, device: str, iterations: int, warmup: int, workers: int) -> dict:
+def bench(name: str, data: Path, out: Path, device: str, iterations: int, warmup: int, workers: int,
+          amp: str = "auto") -> dict:
     arch, scale, patch, batch = CONFIGS[name]
     options = TrainOptions(arch=arch, scale=scale, data=(str(data),), out=str(out), iterations=10**6,
-                           batch=batch, patch=patch, device=device, workers=workers, ema=0.999)
+                           batch=batch, patch=patch, device=device, workers=workers, ema=0.999, amp=amp)
     trainer = Trainer(options)
     trainer.prepare()
     loader = BatchLoader(trainer.data, batch, 0, 0, workers, pin=trainer.cuda)
@@ -84,7 +90,7 @@ def bench(name: str, data: Path, out: Path, device: str, iterations: int, warmup
     finally:
         loader.close()
     return {"config": name, "arch": arch, "scale": scale, "patch": patch, "batch": batch,
-            "device": describe_device(trainer.device), "amp": str(trainer.amp_dtype).replace("torch.", ""),
+            "device": describe_device(trainer.device), "amp": precision_name(trainer.amp_dtype),
             "workers": workers, "tensors_its": round(tensors, 3), "pipeline_its": round(pipeline, 3),
             "ratio": round(pipeline / tensors, 3)}
 
@@ -99,6 +105,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--images", type=int, default=16, help="generated HR images")
     parser.add_argument("--size", type=int, default=480, help="their side in pixels")
+    parser.add_argument("--amp", nargs="+", default=["auto"], choices=["auto", "on", "off"],
+                        help="train --amp settings to time, one row each (default auto)")
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     args = parser.parse_args()
@@ -108,9 +116,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         data = make_folder(Path(tmp) / "data", args.images, args.size)
         for i, name in enumerate(args.configs):
-            rows.append(bench(name, data, Path(tmp) / f"out{i}", args.device, args.iterations, args.warmup,
-                              args.workers))
-            print(rows[-1], file=sys.stderr)
+            for amp in args.amp:
+                rows.append(bench(name, data, Path(tmp) / f"out{i}-{amp}", args.device, args.iterations,
+                                  args.warmup, args.workers, amp))
+                print(rows[-1], file=sys.stderr)
     lines = ["| config | device | AMP | batch × patch² | pre-made tensors it/s | data pipeline it/s | ratio |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['config']} ×{r['scale']} | {r['device']} | {r['amp']} | {r['batch']} × {r['patch']}² | "

@@ -45,6 +45,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, metavar="LR", help="learning rate (default 2e-4; 2e-5 with --init)")
     p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
                    help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
+    p.add_argument("--amp", default="auto", choices=("auto", "on", "off"),
+                   help="mixed precision of the training steps: auto (default: CUDA, and bf16 on CPUs with AMX), "
+                        "on (also bf16 on other CPUs: slow there), off (float32); validation and the exported "
+                        "model are float32 always")
     p.add_argument("--backend", default="auto", choices=("auto", "torch", "openvino"),
                    help="what runs the network at validation: auto (default) times torch and OpenVINO at the "
                         "first validation and keeps the faster; openvino converts each validation's weights "
@@ -79,7 +83,7 @@ def _options(args):
 
     return TrainOptions(
         arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),
-        downscales=tuple(args.downscale), backend=args.backend,
+        downscales=tuple(args.downscale), backend=args.backend, amp=args.amp,
         out=args.out, val=args.val,
         degradation=args.degradation, loss=args.loss, init=args.init, iterations=args.iterations,
         batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, name=args.name,

@@ -6,8 +6,10 @@ learning rate (linear warm-up, then cosine decay to 0 or ×0.5 steps at 50/75/90
 function of the iteration so a resumed run continues the same schedule), optional
 gradient-norm clipping, the discriminator's step when an adversarial loss is on, and the
 EMA of the weights (decay ``min(ema, (1 + n) / (10 + n))`` after n updates, so short runs
-are not dominated by the initial weights). CUDA runs under autocast (bf16 where supported,
-else fp16 with a gradient scaler) in channels-last layout; CPU and MPS in float32.
+are not dominated by the initial weights). The steps run in mixed precision where the
+hardware makes it pay (`precision`, ``--amp``): CUDA under autocast (bf16 where supported,
+else fp16 with a gradient scaler) in channels-last layout, CPUs with AMX in bf16; the
+precision of each (re)start is a ``precision`` line of the log.
 
 Every `validation_interval` iterations the EMA network (or the network) is measured with
 the bench protocol (`validation`), previews and ``curves.png`` are written; every
@@ -52,6 +54,7 @@ from sr_desktop.engine.training.networks import (
     rebuild_network,
 )
 from sr_desktop.engine.training.options import TrainOptions
+from sr_desktop.engine.training.precision import autocast_dtype, precision_name
 from sr_desktop.engine.training.runlog import RunLog
 from sr_desktop.engine.training.val_backend import ValidationBackend
 from sr_desktop.engine.training.validation import ValidationScores, ValidationSet, to_uint8
@@ -166,9 +169,7 @@ class Trainer:
         self.val_backend.check(self.net)
         self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
         self.cuda = self.device.type == "cuda"
-        self.amp_dtype = None
-        if self.cuda:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.amp_dtype = autocast_dtype(self.device, o.amp)
         self.iteration = self.ckpt.iteration if self.ckpt else 0
         self.baseline = self.val.bicubic()
         self.last_val: ValidationScores | None = None
@@ -303,6 +304,7 @@ class Trainer:
         if self.ckpt is None:
             self.runlog.add("baseline", 0, method="bicubic", **self.baseline.as_dict())
         self.prepare()
+        self.runlog.add("precision", self.iteration, precision=precision_name(self.amp_dtype))
         if self.ckpt is None and o.init:
             self.validate()  # the starting model's scores: the "before" of a fine-tuning
         self.saved_iteration = self.iteration

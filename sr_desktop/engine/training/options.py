@@ -17,6 +17,7 @@ from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.losses import parse_loss_spec
 from sr_desktop.engine.training.networks import parse_arch_spec
+from sr_desktop.engine.training.precision import check_amp
 from sr_desktop.engine.training.val_backend import check_validation_backend
 
 OPTIMIZERS = ("adam", "adamw")
@@ -71,6 +72,8 @@ class TrainOptions:
     downscales: tuple[float, ...] = ()
     #: what runs the network at validation: auto, torch or openvino (`val_backend`)
     backend: str = "auto"
+    #: mixed precision of the training steps: auto, on or off (`precision`)
+    amp: str = "auto"
 
     def __post_init__(self) -> None:
         parse_arch_spec(self.arch)
@@ -102,6 +105,7 @@ class TrainOptions:
         if not (0 <= self.ema < 1) or not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
             raise TrainingError("--ema must be in [0, 1) and --grad-clip >= 0")
         check_validation_backend(self.backend)
+        check_amp(self.amp)
         if self.device not in DEVICE_CHOICES:
             raise TrainingError(f"--device must be one of {', '.join(DEVICE_CHOICES)}")
         if self.optimizer not in OPTIMIZERS or self.schedule not in SCHEDULES:
