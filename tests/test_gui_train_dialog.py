@@ -99,8 +99,8 @@ def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_
 
 
 def test_downscale_and_validation_backend_reach_the_run(qtbot, tmp_path):
-    """The Downscale field and the Validation choice become the run's options; the status line
-    names what ran the last validation, and the run log agrees."""
+    """The Downscale field and the Precision and Validation choices become the run's options;
+    the status line names what ran the last validation, and the run log agrees."""
     import json
 
     pytest.importorskip("openvino")
@@ -109,8 +109,9 @@ def test_downscale_and_validation_backend_reach_the_run(qtbot, tmp_path):
     _fill(dialog, tmp_path, 10)
     dialog.downscale_edit.setText("0.9, 0.8")
     dialog.backend_combo.setCurrentText("openvino")
+    dialog.amp_combo.setCurrentText("off")
     options = dialog.train_options()
-    assert options.downscales == (0.9, 0.8) and options.backend == "openvino"
+    assert options.downscales == (0.9, 0.8) and options.backend == "openvino" and options.amp == "off"
     statuses = []
     dialog.queue.jobProgress.connect(lambda _job, _info: statuses.append(dialog.status_label.text()))
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
@@ -119,6 +120,7 @@ def test_downscale_and_validation_backend_reach_the_run(qtbot, tmp_path):
     assert any("dB (openvino)" in text for text in statuses), statuses[-3:]
     lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert {line["backend"] for line in lines if line["kind"] == "val"} == {"openvino"}
+    assert [line["precision"] for line in lines if line["kind"] == "precision"] == ["fp32"]
 
 
 @pytest.mark.parametrize("text, message", [("0.9 x", "Downscale takes fractions"), ("1.5", "--downscale takes")])

@@ -42,6 +42,7 @@ from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.errors import TrainingError
+from sr_desktop.engine.training.precision import AMP_CHOICES
 from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
@@ -115,6 +116,11 @@ class TrainDialog(QDialog):
             "What runs the network at validation. auto: times torch and OpenVINO at the first validation "
             "and keeps the faster; openvino: converts each validation's weights (CPU, fp32), as an "
             "exported model would run")
+        self.amp_combo = QComboBox()
+        self.amp_combo.addItems(list(AMP_CHOICES))
+        self.amp_combo.setToolTip(
+            "Mixed precision of the training steps. auto: on CUDA, and bf16 on CPUs with AMX (2.6–2.8× "
+            "faster there); on: bf16 on any CPU; off: float32. Validation and the saved model are float32")
         self.downscale_edit = QLineEdit()
         self.downscale_edit.setPlaceholderText("optional, e.g. 0.9 0.8 0.7 0.6")
         self.downscale_edit.setToolTip(
@@ -144,6 +150,7 @@ class TrainDialog(QDialog):
         form.addRow("", sizes)
         form.addRow("Start from", self.init_combo)
         form.addRow("Device", self.device_combo)
+        form.addRow("Precision", self.amp_combo)
         form.addRow("Validate with", self.backend_combo)
         form.addRow("Name", self.name_edit)
 
@@ -222,7 +229,7 @@ class TrainDialog(QDialog):
             init=None if init in ("", FROM_SCRATCH) else init, iterations=self.iterations_spin.value(),
             batch=self.batch_spin.value(), patch=self.patch_spin.value(), device=self.device_combo.currentText(),
             name=self.name_edit.text().strip() or None, downscales=self._downscales(),
-            backend=self.backend_combo.currentText(),
+            backend=self.backend_combo.currentText(), amp=self.amp_combo.currentText(),
         )
 
     def _downscales(self) -> tuple[float, ...]:
