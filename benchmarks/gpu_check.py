@@ -13,6 +13,9 @@ same, so speed and fp16 exactness carry over. Prints one table:
 * tiled/whole: seconds with 256-px tiles over seconds for the whole image in one piece;
 * peak memory (``torch.cuda.max_memory_allocated``) for a 4000×3000 ×4 upscale with RRDBNet;
 * KernelGAN: seconds per 256² image at the default settings;
+* training: iterations/s of EDSR-baseline ×2, VDSR ×2 and LapSRN ×4 (`bench_train.bench`,
+  `--amp auto`: bf16 or fp16 on CUDA) on pre-made tensors and through the data pipeline,
+  and their ratio (the training issue's target: ≥ 0.9 on a GPU);
 * Vulkan (`--device vulkan`, the ncnn runtime), where ncnn finds a Vulkan GPU and the zoo's
   files are installed: each family's fp32 and fp16 output against the CPU runtime's fp32,
   and input MP/s (a second table; skipped with the reason otherwise).
@@ -135,6 +138,22 @@ def vulkan_rows(size: int, crop: int) -> tuple[list[dict], str]:
     return rows, ""
 
 
+def training_rows(device: str, quick: bool) -> list[dict]:
+    """Training throughput of the literature's heavier networks (`bench_train.bench`)."""
+    import tempfile
+
+    from benchmarks.bench_train import bench, make_folder
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="gpu-check-train-") as tmp:
+        data = make_folder(Path(tmp) / "data", 4 if quick else 16, 128 if quick else 480)
+        for name in ("edsr-baseline", "vdsr", "lapsrn"):
+            rows.append(bench(name, data, Path(tmp) / f"out-{name}", device, 2 if quick else 30, 1 if quick else 5,
+                              4, "auto"))
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -189,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     summary["kernelgan"] = {"seconds": round(time.perf_counter() - start, 2), "confidence": estimate.confidence}
     print(json.dumps(summary["kernelgan"]), flush=True)
 
+    summary["training"] = training_rows(device, args.quick)
+
     print(f"\n{'family':18s} {'source':8s} {'fp32 dB':>8s} {'fp16 dB':>8s} {'fp32 MP/s':>10s} {'fp16 MP/s':>10s} "
           f"{'tiled/whole':>11s}")
     nan = float("nan")
@@ -198,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{r.get('tiled_over_whole', nan):11.3f}")
     print(f"4000×3000 ×4 ({summary['big']['model']}): {summary['big']['seconds']} s, peak GPU "
           f"{summary['big']['peak_gpu_bytes']} bytes; KernelGAN {summary['kernelgan']['seconds']} s per image")
+
+    print(f"\n{'training':18s} {'precision':>9s} {'batch×patch²':>12s} {'tensors it/s':>12s} {'pipeline it/s':>13s} "
+          f"{'ratio':>6s}")
+    for r in summary["training"]:
+        name, shape = f"{r['config']} x{r['scale']}", f"{r['batch']}×{r['patch']}"
+        print(f"{name:18s} {r['amp']:>9s} {shape:>12s} {r['tensors_its']:12.2f} {r['pipeline_its']:13.2f} "
+              f"{r['ratio']:6.2f}")
 
     summary["vulkan"], why = vulkan_rows(size, crop)
     if why:
