@@ -66,7 +66,7 @@ def _bench(model_id: str, scale: int, dataset: Path) -> dict:
         row = json.loads(out.read_text())["models"][0]
     return {"psnr": round(row["psnr_y"], 2), "ssim": round(row["ssim_y"], 4),
             "seconds_per_image": round(row["seconds"] / max(1, len(row["images"])), 3),
-            "psnr_unrounded": row["psnr_y"]}
+            "psnr_exact": round(row["psnr_y"], 4)}
 
 
 def _read_manifest() -> dict:
@@ -138,15 +138,15 @@ def ship(args: argparse.Namespace) -> None:
     _write_manifest(doc)  # registered first so that `bench --model ID` runs the file
     measured: dict[int, dict] = {}
     for scale in scales:
-        measured[scale], exact = {}, {}
+        measured[scale] = {}
         for name, folder in (("Set5", args.set5), ("Set14", args.set14)):
             measured[scale][name] = m = _bench(args.id, scale, Path(folder))
-            exact[name] = m.pop("psnr_unrounded")  # the target is judged on it, not on the 2-decimal value
-            print(f"{args.id} ×{scale} {name}: {exact[name]:.4f} dB, SSIM {m['ssim']:.4f}")
+            print(f"{args.id} ×{scale} {name}: {m['psnr_exact']:.4f} dB, SSIM {m['ssim']:.4f}")
         record = records[scale]
         record["measured"] = measured[scale]
         record["target"] = {"dataset": "Set5", "psnr": targets[scale]}
-        record["incomplete"] = exact["Set5"] < targets[scale]
+        # judged on the 4-decimal value: 30.9991 shows as 31.00 but misses a 31.0 target
+        record["incomplete"] = measured[scale]["Set5"]["psnr_exact"] < targets[scale]
     if len(scales) == 1:
         meta["measured"] = json.dumps(measured[scales[0]])
         meta["incomplete"] = json.dumps(records[scales[0]]["incomplete"])
