@@ -75,18 +75,10 @@ def graph_gflop(fn) -> float:
 
 
 def sgemm_gflops(threads: int, n: int = 4096, repeat: int = 5) -> float:
-    """GFLOP/s of an n×n float32 matrix product on `threads` threads (best of `repeat`)."""
+    """GFLOP/s of an n×n float32 matrix product on `threads` threads (median of `repeat`)."""
     torch.set_num_threads(threads)
     a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = min(_seconds(lambda: a @ b) for _ in range(repeat))
-    return 2 * n**3 / best / 1e9
-
-
-def _seconds(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+    return 2 * n**3 / median_ms(lambda: a @ b, repeat) * 1000 / 1e9
 
 
 def ncnn_runner(param, binf, in_name, out_name, x: np.ndarray, threads: int):

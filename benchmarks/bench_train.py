@@ -37,7 +37,7 @@ from benchmarks._report import emit_table
 from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.training import Trainer, TrainOptions
 from sr_desktop.engine.training.data import BatchLoader
-from sr_desktop.engine.training.precision import precision_name
+from sr_desktop.engine.training.precision import AMP_CHOICES, precision_name
 
 #: name -> (arch spec, scale, LR patch, batch)
 CONFIGS = {
@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--images", type=int, default=16, help="generated HR images")
     parser.add_argument("--size", type=int, default=480, help="their side in pixels")
-    parser.add_argument("--amp", nargs="+", default=["auto"], choices=["auto", "on", "off"],
+    parser.add_argument("--amp", nargs="+", default=["auto"], choices=AMP_CHOICES,
                         help="train --amp settings to time, one row each (default auto)")
     parser.add_argument("--json")
     parser.add_argument("--markdown")

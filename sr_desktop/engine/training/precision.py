@@ -36,8 +36,8 @@ def cpu_has_bf16_matrix_units() -> bool:
 
 
 def autocast_dtype(device: torch.device, amp: str) -> torch.dtype | None:
-    """The dtype a training step autocasts to on `device`, or None for float32."""
-    check_amp(amp)
+    """The dtype a training step autocasts to on `device`, or None for float32 (`amp` as
+    `TrainOptions` checked it)."""
     if amp == "off" or device.type not in ("cuda", "cpu"):
         return None
     if device.type == "cuda":
