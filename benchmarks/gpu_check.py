@@ -66,15 +66,14 @@ def build(model_id: str, scale: int, arch: str, params: dict, device: str, preci
     from sr_desktop.engine.compute import devices
     from sr_desktop.engine.models.arch_model import ArchModel
     from sr_desktop.engine.models.archs.detect import arch_support
+    from sr_desktop.engine.pipeline.model_cache import place_model
 
     torch.manual_seed(0)
     module = arch_support(arch).module(**params)
     for p in module.parameters():  # small weights: a random network that stays in range
         p.data.mul_(0.1)
     model = ArchModel(module, arch, scale, f"{arch} (random)", params=params)
-    dev = devices.resolve_device(device)
-    model.to(dev, devices.resolve_precision(precision, dev, model.supports_fp16))
-    return model, f"random ({reason})"
+    return place_model(model, devices.resolve_device(device), precision), f"random ({reason})"
 
 
 def photo(size: int) -> np.ndarray:

@@ -71,18 +71,26 @@ def get_model(
             if key in _CACHE:
                 _CACHE.move_to_end(key)
                 return _CACHE[key]
-    model = load_model(model_id, scale=scale, variant=variant, **options)
-    dtype = devices.resolve_precision(precision, dev, model.supports_fp16)
-    model.to(dev, dtype)
-    module = getattr(model, "module", None)
-    if dev.type == "cuda" and isinstance(module, torch.nn.Module):
-        module.to(memory_format=torch.channels_last)
+    model = place_model(load_model(model_id, scale=scale, variant=variant, **options), dev, precision)
     apply_backend(model, backend, progress)
     if cacheable:
         with _CACHE_LOCK:
             _CACHE[key] = model
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
+    return model
+
+
+def place_model(model: SRModel, device: torch.device, precision: str) -> SRModel:
+    """Move a loaded torch model to `device` in `precision` (``auto``: fp16 where the device
+    and the model support it), its module channels-last on CUDA (the layout cuDNN's fastest
+    convolutions use; the tiler feeds channels-last tiles there); returns it."""
+    import torch
+
+    model.to(device, devices.resolve_precision(precision, device, model.supports_fp16))
+    module = getattr(model, "module", None)
+    if device.type == "cuda" and isinstance(module, torch.nn.Module):
+        module.to(memory_format=torch.channels_last)
     return model
 
 
