@@ -129,3 +129,20 @@ def test_cli_bad_input_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc != 0 and "too small" in err and not out.exists()
     assert list(tmp_path.glob(".kernel-*")) == []
+
+
+def test_auto_device_is_the_cpu_even_beside_a_gpu(monkeypatch):
+    """KernelGAN's `auto` stays on the CPU (faster there than on an H200, docs/kernelgan.md);
+    an explicit device is honoured, and ZSSR's estimation follows the user's choice."""
+    import torch
+
+    from sr_desktop.engine.kernelgan.train import resolve_kernelgan_device
+    from sr_desktop.engine.models.zssr.model import ZSSRModel
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_kernelgan_device("auto") == torch.device("cpu")
+    assert resolve_kernelgan_device("AUTO") == torch.device("cpu")
+    assert resolve_kernelgan_device(None) == torch.device("cpu")
+    assert resolve_kernelgan_device(torch.device("cuda")) == torch.device("cuda")
+    assert resolve_kernelgan_device("cuda") == torch.device("cuda")
+    assert ZSSRModel(2, kernel="estimate", device="auto").kernel_device == "auto"

@@ -47,7 +47,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="kernel prior: none (KernelGAN's generator, the default) or fkp (the learned "
                         "flow-based kernel prior, KernelGAN-FKP)")
     p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
-                   help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
+                   help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto: the CPU, "
+                        "which ran KernelGAN's small networks faster than a GPU)")
     p.add_argument("--png", metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")

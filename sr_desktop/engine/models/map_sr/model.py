@@ -56,6 +56,8 @@ class MapSRModel(SRModel):
         self.scale = scale
         self.options = options or MapSROptions()
         self.device = resolve_device(device)
+        #: the user's choice: the kernel estimation resolves "auto" its own way (to the CPU)
+        self.kernel_device = device if isinstance(device, str) else self.device
         self.estimate_settings = None
         self.kernel = None
         if isinstance(kernel, str) and kernel == "estimate":
@@ -76,7 +78,7 @@ class MapSRModel(SRModel):
             return self.kernel
         from sr_desktop.engine.kernelgan import estimate_kernel
 
-        est = estimate_kernel(rgb, scale=2, device=self.device, progress=progress, cancel=cancel,
+        est = estimate_kernel(rgb, scale=2, device=self.kernel_device, progress=progress, cancel=cancel,
                               early_stop=True, **self.estimate_settings)
         self.last_kernel_estimate = est
         return est.kernel_x2

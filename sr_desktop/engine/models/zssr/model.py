@@ -67,6 +67,8 @@ class ZSSRModel(SRModel):
         self.kernel_restarts = kernel_restarts
         self.kernel_batch = kernel_batch
         self.device = resolve_device(device)
+        #: the user's choice: the kernel estimation resolves "auto" its own way (to the CPU)
+        self.kernel_device = device if isinstance(device, str) else self.device
         self.last_logs = []
         self.last_kernel_estimate = None
 
@@ -82,7 +84,7 @@ class ZSSRModel(SRModel):
         if self.estimate:
             from sr_desktop.engine.kernelgan import estimate_kernel
 
-            est = estimate_kernel(rgb, scale=2, iterations=self.kernel_iterations, device=self.device,
+            est = estimate_kernel(rgb, scale=2, iterations=self.kernel_iterations, device=self.kernel_device,
                                   seed=self.seed, restarts=self.kernel_restarts, progress=progress, cancel=cancel,
                                   batch=self.kernel_batch, early_stop=True)
             self.last_kernel_estimate = est
