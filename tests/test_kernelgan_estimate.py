@@ -146,3 +146,22 @@ def test_auto_device_is_the_cpu_even_beside_a_gpu(monkeypatch):
     assert resolve_kernelgan_device(torch.device("cuda")) == torch.device("cuda")
     assert resolve_kernelgan_device("cuda") == torch.device("cuda")
     assert ZSSRModel(2, kernel="estimate", device="auto").kernel_device == "auto"
+
+
+def test_per_image_models_get_the_users_device_choice_through_get_model(monkeypatch):
+    """ZSSR / map-sr loaded the way the app loads them: an explicit --device cuda keeps their
+    kernel estimation on CUDA, auto leaves it to KernelGAN's rule (the CPU), and --device cpu
+    beside a GPU gets ZSSR's CPU settings."""
+    import torch
+
+    from sr_desktop.engine.models.zssr.model import CPU_CROP
+    from sr_desktop.engine.pipeline.model_cache import get_model
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for model_id in ("zssr", "map-sr"):
+        explicit = get_model(model_id, 2, device="cuda", precision="fp32", kernel="estimate")
+        assert explicit.device.type == "cuda" and explicit.kernel_device == "cuda"
+        auto = get_model(model_id, 2, device="auto", precision="fp32", kernel="estimate")
+        assert auto.device.type == "cuda" and auto.kernel_device == "auto"
+    on_cpu = get_model("zssr", 2, device="cpu", kernel="estimate")
+    assert on_cpu.device.type == "cpu" and on_cpu.options.crop == CPU_CROP

@@ -64,6 +64,11 @@ def get_model(
     dev = devices.resolve_device(parse_device(device)) if not isinstance(device, torch.device) else device
     precision = parse_precision(precision)
     backend = parse_backend(backend)
+    if get_model_spec(model_id).kind == ModelKind.PER_IMAGE:
+        # the user's choice, not the resolved device: a per-image model (ZSSR, map-sr) picks
+        # its CPU settings and its kernel estimation's device from it ("auto" differs from
+        # an explicit "cuda" there); such models load in no time, so they are not cached
+        options["device"] = str(device) if isinstance(device, torch.device) else parse_device(device)
     cacheable = not options
     key = (model_id, scale, variant, str(dev), precision, backend)
     if cacheable:
