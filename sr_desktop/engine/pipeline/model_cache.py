@@ -61,14 +61,15 @@ def get_model(
             return model
     import torch
 
-    dev = devices.resolve_device(parse_device(device)) if not isinstance(device, torch.device) else device
+    choice = device if isinstance(device, torch.device) else parse_device(device)
+    dev = choice if isinstance(choice, torch.device) else devices.resolve_device(choice)
     precision = parse_precision(precision)
     backend = parse_backend(backend)
     if get_model_spec(model_id).kind == ModelKind.PER_IMAGE:
         # the user's choice, not the resolved device: a per-image model (ZSSR, map-sr) picks
         # its CPU settings and its kernel estimation's device from it ("auto" differs from
         # an explicit "cuda" there); such models load in no time, so they are not cached
-        options["device"] = str(device) if isinstance(device, torch.device) else parse_device(device)
+        options["device"] = str(choice) if isinstance(choice, torch.device) else choice
     cacheable = not options
     key = (model_id, scale, variant, str(dev), precision, backend)
     if cacheable:

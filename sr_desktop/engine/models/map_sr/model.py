@@ -57,7 +57,7 @@ class MapSRModel(SRModel):
         self.options = options or MapSROptions()
         self.device = resolve_device(device)
         #: the user's choice: the kernel estimation resolves "auto" its own way (to the CPU)
-        self.kernel_device = device if device is None or isinstance(device, str) else self.device
+        self.kernel_device = device
         self.estimate_settings = None
         self.kernel = None
         if isinstance(kernel, str) and kernel == "estimate":

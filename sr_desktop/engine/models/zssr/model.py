@@ -68,7 +68,7 @@ class ZSSRModel(SRModel):
         self.kernel_batch = kernel_batch
         self.device = resolve_device(device)
         #: the user's choice: the kernel estimation resolves "auto" its own way (to the CPU)
-        self.kernel_device = device if device is None or isinstance(device, str) else self.device
+        self.kernel_device = device
         self.last_logs = []
         self.last_kernel_estimate = None
 
