@@ -12,7 +12,10 @@ argument order); KernelGAN runs on its 8-bit LR once per --seeds value (--runs N
 per run, and the bicubic-kernel and true-kernel rows; with --runs, the distribution per image
 (min / median / max), the failures (runs worse than the bicubic assumption in kernel or LR
 PSNR), the elongated-kernel subset (true λ1/λ2 = (σ major/σ minor)² ≥ 4) and the Spearman
-correlation of the image-only confidence with the true kernel PSNR. ``--prior fkp`` runs
+correlation of the image-only confidence with the true kernel PSNR. ``--method`` picks the
+estimator (default: the engine's, "auto": the sharpness fit where it explains the image,
+else KernelGAN; "kernelgan" for KernelGAN alone; each run's method is in the JSON rows and
+the table). ``--prior fkp`` runs
 KernelGAN-FKP (the learned kernel prior); ``--only NAME`` runs some images of the set only
 (their kernels stay those of the full list).
 """
@@ -35,7 +38,7 @@ from sr_desktop.engine.kernelgan import KernelError, estimate_kernel
 from sr_desktop.engine.kernelgan.kernel_ops import bicubic_kernel_x2, kernel_summary
 from sr_desktop.engine.kernelgan.score import kernel_psnr, lr_psnr
 from sr_desktop.engine.kernelgan.synthetic import make_set
-from sr_desktop.engine.kernelgan.train import PRIORS
+from sr_desktop.engine.kernelgan.train import METHODS, PRIORS
 
 
 def load_images(paths: list[str]) -> dict[str, np.ndarray]:
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="official quirks on: accumulating D noise, channel-summing bicubic loss")
     ap.add_argument("--accumulate-noise", action="store_true", help="only the D-noise quirk on")
     ap.add_argument("--prior", choices=PRIORS, help="KernelGANOptions.prior (default: the engine's)")
+    ap.add_argument("--method", choices=METHODS, help="KernelGANOptions.method (default: the engine's)")
     ap.add_argument("--only", nargs="+", metavar="NAME",
                     help="run these images (file stems) only; the set, hence every kernel, is still built from all")
     ap.add_argument("--threads", type=int, default=1)
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         opts.update(trigger_min_sum=0.0)
     if args.prior:
         opts.update(prior=args.prior)
+    if args.method:
+        opts.update(method=args.method)
     if args.only:
         samples = [s for s in samples if s.name in args.only]
     rows = []
@@ -109,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["runs"].append({"seed": seed, "kernel_psnr": float("nan"), "lr_psnr": float("nan"),
                                     "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                                     "iterations_run": None, "est_sigma": None, "trigger": None,
-                                    "confidence": float("nan"), "reliable": False})
+                                    "confidence": float("nan"), "reliable": False, "method": None})
                 continue
             run = {
                 "seed": seed,
@@ -123,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 "trigger": [h.get("bicubic_trigger_iteration") for h in est.history if "iterations_run" in h],
                 "confidence": est.confidence,
                 "reliable": est.reliable,
+                "method": est.method,
+                "fit_misfit": est.fit_misfit,
             }
             row["runs"].append(run)
             print(json.dumps({"image": s.name, **run}), flush=True)
@@ -137,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 def markdown(rows: list[dict], args) -> str:
     seeds = " / ".join(str(s) for s in args.seeds)
     quirks = "on" if args.faithful_quirks else ("D-noise only" if args.accumulate_noise else "off")
-    head = (f"Config: prior {args.prior or 'default'}, {args.iterations} iterations, batch {args.batch}, "
+    head = (f"Config: method {args.method or 'default'}, prior {args.prior or 'default'}, "
+            f"{args.iterations} iterations, batch {args.batch}, "
             f"restarts {args.restarts}, "
             f"early stop {'on' if args.early_stop else 'off'}, quirks {quirks}, "
             f"{args.threads} thread(s), device {args.device}\n\n"
@@ -189,7 +198,7 @@ def distribution_markdown(rows: list[dict]) -> str:
     from scipy.stats import spearmanr
 
     lines = ["| image | true σ | elongated | kernel PSNR min / median / max | LR PSNR min / median / max | "
-             "bicubic kernel / LR | worse than bicubic | doubtful | runs |",
+             "bicubic kernel / LR | worse than bicubic | doubtful | runs (method) |",
              "|---|---|---|---|---|---|---|---|---|"]
 
     def trio(values):
@@ -201,10 +210,12 @@ def distribution_markdown(rows: list[dict]) -> str:
         ks = [x["kernel_psnr"] for x in r["runs"]]
         ls = [x["lr_psnr"] for x in r["runs"]]
         doubtful = sum(1 for x in r["runs"] if not x["reliable"])
+        methods = [x.get("method") or "failed" for x in r["runs"]]
+        by_method = ", ".join(f"{m} {methods.count(m)}" for m in sorted(set(methods)))
         lines.append(f"| {r['image']} | {r['true_sigma'][0]:.2f}/{r['true_sigma'][1]:.2f} | "
                      f"{'yes' if elongated(r) else 'no'} | {trio(ks)} | {trio(ls)} | "
                      f"{r['bicubic_kernel_psnr']:.2f} / {r['bicubic_lr_psnr']:.2f} | {_failures(r)} | "
-                     f"{doubtful} | {len(r['runs'])} |")
+                     f"{doubtful} | {len(r['runs'])} ({by_method}) |")
     out = "\n".join(lines) + "\n"
     for label, subset in (("all", rows), ("elongated (λ1/λ2 ≥ 4)", [r for r in rows if elongated(r)])):
         ks = [x["kernel_psnr"] for r in subset for x in r["runs"]]

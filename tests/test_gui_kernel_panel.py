@@ -98,12 +98,18 @@ def open_image(qtbot, window, path: Path) -> None:
 
 
 # ------------------------------------------------------------------------- estimation
+def use_kernelgan(panel) -> None:
+    """Choose KernelGAN (not the seconds-long sharpness fit) in the panel's Method box."""
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("kernelgan"))
+
+
 def test_estimate_runs_in_worker_with_live_heat_map(make_window, tmp_path, qtbot, monkeypatch):
     recorder = Recorder(kernel_panel_module.run_kernel_job)
     monkeypatch.setattr(kernel_panel_module, "run_kernel_job", recorder)
     window = make_window()
     panel = window.kernel_panel
     open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    use_kernelgan(panel)  # this test is about KernelGAN's long run in the worker
     panel.iterations_spin.setValue(40)  # heat map every 10 iterations (iterations // 20, at least 10)
 
     seen = []
@@ -157,6 +163,7 @@ def test_cancel_stops_the_estimation(make_window, tmp_path, qtbot):
     window = make_window()
     panel = window.kernel_panel
     open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    use_kernelgan(panel)  # this test is about KernelGAN's long run in the worker
     panel.iterations_spin.setValue(5000)
     with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
         window.estimate_kernel()
@@ -176,6 +183,7 @@ def test_closing_the_window_stops_an_estimation_within_two_seconds(make_window, 
     window = make_window()
     panel = window.kernel_panel
     open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    use_kernelgan(panel)  # this test is about KernelGAN's long run in the worker
     panel.iterations_spin.setValue(5000)
     with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
         window.estimate_kernel()
@@ -190,6 +198,7 @@ def test_opening_another_image_cancels_the_estimation(make_window, tmp_path, qtb
     window = make_window()
     panel = window.kernel_panel
     open_image(qtbot, window, textured_png(tmp_path / "a.png"))
+    use_kernelgan(panel)  # this test is about KernelGAN's long run in the worker
     panel.iterations_spin.setValue(5000)
     with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
         window.estimate_kernel()
@@ -359,6 +368,7 @@ def test_estimation_keeps_the_event_loop_responsive(make_window, tmp_path, qtbot
     window = make_window()
     panel = window.kernel_panel
     open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    use_kernelgan(panel)  # this test is about KernelGAN's long run in the worker
     panel.iterations_spin.setValue(40)
 
     def max_gap_during_estimation() -> tuple[int, int]:
@@ -468,6 +478,7 @@ def test_kernel_prior_choice_reaches_the_estimation(make_window, tmp_path, qtbot
     assert [combo.itemData(i) for i in range(combo.count())] == ["none", "fkp"]
     assert combo.currentData() == "none"  # the engine's default (KernelGANOptions.prior)
     combo.setCurrentIndex(combo.findData("fkp"))
+    use_kernelgan(panel)  # this test is about KernelGAN's long run in the worker
     panel.iterations_spin.setValue(40)
     panel.start_estimation()
     assert not combo.isEnabled()  # not changed under a running estimation
@@ -477,3 +488,38 @@ def test_kernel_prior_choice_reaches_the_estimation(make_window, tmp_path, qtbot
     assert panel.kernel is not None and panel.kernel.sum() == pytest.approx(1.0, abs=1e-9)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
     assert combo.isEnabled()
+
+
+def test_the_method_choice_reaches_the_estimation_and_the_fit_is_named(make_window, tmp_path, qtbot, monkeypatch):
+    from sr_desktop.engine.compute.degrade import degrade_with_kernel
+    from sr_desktop.engine.kernelgan.sharpness_fit import gaussian_kernel as anisotropic
+
+    recorder = Recorder(kernel_panel_module.run_kernel_job)
+    monkeypatch.setattr(kernel_panel_module, "run_kernel_job", recorder)
+    hr = np.asarray(PILImage.open(Path(__file__).resolve().parents[1] / "resources" / "chelsea.png").convert("RGB"),
+                    dtype=np.float64)[22:278, 97:353] / 255.0
+    lr = degrade_with_kernel(hr, anisotropic(2.0, 0.8, np.pi / 6, size=13, center=6.5), 2)
+    src = tmp_path / "blurred.png"
+    PILImage.fromarray(np.round(np.clip(lr, 0, 1) * 255).astype(np.uint8)).save(src)
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, src)
+    combo = panel.method_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "sharpness", "kernelgan"]
+    assert combo.currentData() == "auto"  # the engine's default (KernelGANOptions.method)
+    panel.start_estimation()
+    assert not combo.isEnabled()
+    with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
+        pass
+    assert recorder.jobs[0].options.method == "auto"
+    assert finished.args[0].method == "sharpness"  # this blur is explained by a Gaussian: no KernelGAN run
+    assert "sharpness fit" in panel.source_label.text() and "Reliable" in panel.confidence_label.text()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
+    combo.setCurrentIndex(combo.findData("kernelgan"))
+    panel.iterations_spin.setValue(20)
+    panel.start_estimation()
+    with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
+        pass
+    assert recorder.jobs[1].options.method == "kernelgan" and finished.args[0].method == "kernelgan"
+    assert "KernelGAN, " in panel.source_label.text() and " iterations" in panel.source_label.text()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)

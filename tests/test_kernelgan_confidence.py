@@ -35,15 +35,15 @@ def small_image(seed: int = 0, side: int = 96) -> np.ndarray:
 
 def test_seeded_runs_are_reproducible_and_seeds_differ():
     img = small_image()
-    a = estimate_kernel(img, iterations=30, batch=2, seed=5, device="cpu", retry_doubtful=0)
-    b = estimate_kernel(img, iterations=30, batch=2, seed=5, device="cpu", retry_doubtful=0)
-    c = estimate_kernel(img, iterations=30, batch=2, seed=6, device="cpu", retry_doubtful=0)
+    a = estimate_kernel(img, method="kernelgan", iterations=30, batch=2, seed=5, device="cpu", retry_doubtful=0)
+    b = estimate_kernel(img, method="kernelgan", iterations=30, batch=2, seed=5, device="cpu", retry_doubtful=0)
+    c = estimate_kernel(img, method="kernelgan", iterations=30, batch=2, seed=6, device="cpu", retry_doubtful=0)
     np.testing.assert_array_equal(a.kernel, b.kernel)
     assert a.seed == b.seed == 5 and a.confidence == b.confidence
     assert not np.array_equal(a.kernel, c.kernel)
     # without a seed one is drawn and reported, so the run can be repeated
-    d = estimate_kernel(img, iterations=5, device="cpu", retry_doubtful=0)
-    e = estimate_kernel(img, iterations=5, device="cpu", retry_doubtful=0, seed=d.seed)
+    d = estimate_kernel(img, method="kernelgan", iterations=5, device="cpu", retry_doubtful=0)
+    e = estimate_kernel(img, method="kernelgan", iterations=5, device="cpu", retry_doubtful=0, seed=d.seed)
     np.testing.assert_array_equal(d.kernel, e.kernel)
 
 
@@ -71,7 +71,8 @@ def test_estimation_does_not_import_torch_compiler_stack():
     that import held the GIL for up to 720 ms at a time (measured)."""
     assert_no_torch_dynamo(
         "from sr_desktop.engine.kernelgan import estimate_kernel\n"
-        "estimate_kernel(np.random.default_rng(0).random((96, 96, 3)), iterations=3, seed=0, device='cpu',"
+        "estimate_kernel(np.random.default_rng(0).random((96, 96, 3)), method='kernelgan', iterations=3, seed=0,"
+        " device='cpu',"
         " retry_doubtful=0)")
 
 
@@ -116,12 +117,12 @@ def test_doubtful_run_is_rerun_with_the_next_seed():
     """A 3-iteration run is always doubtful (the generator has not come alive): with
     retry_doubtful=1 a second seed runs and the better-scored one is kept."""
     img = small_image(1)
-    est = estimate_kernel(img, iterations=3, seed=10, device="cpu", retry_doubtful=1)
+    est = estimate_kernel(img, method="kernelgan", iterations=3, seed=10, device="cpu", retry_doubtful=1)
     runs = [h for h in est.history if "confidence" in h]
     assert [r["seed"] for r in runs] == [10, 11]
     assert est.iterations_run == 6 and not est.reliable
     assert est.confidence == max(r["confidence"] for r in runs)
-    once = estimate_kernel(img, iterations=3, seed=10, device="cpu", retry_doubtful=0)
+    once = estimate_kernel(img, method="kernelgan", iterations=3, seed=10, device="cpu", retry_doubtful=0)
     assert [h["seed"] for h in once.history if "confidence" in h] == [10]
 
 
@@ -129,7 +130,8 @@ def test_cli_json_reports_confidence_and_reliable(tmp_path, capsys):
     src = tmp_path / "lr.png"
     PILImage.fromarray(np.round(small_image(2) * 255).astype(np.uint8)).save(src)
     out = tmp_path / "k.npy"
-    rc = main(["kernel", str(src), "-o", str(out), "--iterations", "10", "--seed", "4", "--device", "cpu",
+    rc = main(["kernel", "--method", "kernelgan", str(src), "-o", str(out), "--iterations", "10", "--seed", "4",
+              "--device", "cpu",
                "--json"])
     assert rc == 0
     record = json.loads(capsys.readouterr().out)
@@ -137,7 +139,8 @@ def test_cli_json_reports_confidence_and_reliable(tmp_path, capsys):
     assert 0.0 <= record["confidence"] <= 1.0
     assert record["reliable"] is is_reliable(record["confidence"])
     assert record["iterations_run"] >= 10 and np.load(out).sum() == pytest.approx(1.0)
-    rc = main(["kernel", str(src), "-o", str(tmp_path / "k2.npy"), "--iterations", "10", "--seed", "4",
+    rc = main(["kernel", "--method", "kernelgan", str(src), "-o", str(tmp_path / "k2.npy"), "--iterations", "10",
+              "--seed", "4",
                "--device", "cpu"])
     line = capsys.readouterr().out
     assert rc == 0 and "confidence" in line and ("reliable" in line or "DOUBTFUL" in line)
@@ -161,7 +164,8 @@ def diverging_on(monkeypatch, seeds: set[int]) -> list[int]:
 
 def test_a_diverged_run_is_retried_with_the_next_seed(monkeypatch):
     ran = diverging_on(monkeypatch, {20})
-    est = estimate_kernel(small_image(), iterations=5, batch=2, seed=20, device="cpu", retry_doubtful=1)
+    est = estimate_kernel(small_image(), method="kernelgan", iterations=5, batch=2, seed=20, device="cpu",
+                          retry_doubtful=1)
     assert ran[:2] == [20, 21]  # seed 21 was run because 20 diverged (it may be retried, doubtful)
     assert est.seed == 20 and est.kernel.sum() == pytest.approx(1.0)
     assert est.iterations_run == 5 * len(ran)
@@ -172,9 +176,11 @@ def test_every_seed_diverging_is_one_clear_error(monkeypatch):
 
     ran = diverging_on(monkeypatch, {20, 21})
     with pytest.raises(KernelError, match=r"diverged \(seed 20: no usable kernel; seed 21: no usable kernel\)"):
-        estimate_kernel(small_image(), iterations=5, batch=2, seed=20, device="cpu", retry_doubtful=1)
+        estimate_kernel(small_image(), method="kernelgan", iterations=5, batch=2, seed=20, device="cpu",
+                        retry_doubtful=1)
     assert ran == [20, 21]
     ran = diverging_on(monkeypatch, {20})
     with pytest.raises(KernelError, match=r"seed 20: no usable kernel\); try another seed"):
-        estimate_kernel(small_image(), iterations=5, batch=2, seed=20, device="cpu", retry_doubtful=0)
+        estimate_kernel(small_image(), method="kernelgan", iterations=5, batch=2, seed=20, device="cpu",
+                        retry_doubtful=0)
     assert ran == [20]

@@ -49,7 +49,8 @@ def test_short_run_moves_toward_true_kernel(synthetic_lr):
     seen = []
     # The fast preset (≤ 1000 iterations of 4 crops, early stop: ~400 here). Much shorter
     # schedules are unreliable (measured: 300 iterations land anywhere in 31-45 dB by seed).
-    est = estimate_kernel(lr, seed=0, device="cpu", progress=seen.append, kernel_every=100, **FAST_PRESET)
+    est = estimate_kernel(lr, method="kernelgan", seed=0, device="cpu", progress=seen.append, kernel_every=100,
+                          **FAST_PRESET)
     bicubic = kernel_psnr(bicubic_kernel_x2(), truth)
     got = kernel_psnr(est.kernel, truth)
     # measured 46.24 vs 32.25 dB (+13.99), identical with 1 or 2 threads; 4 dB margin as
@@ -68,7 +69,7 @@ def test_short_run_moves_toward_true_kernel(synthetic_lr):
 
 def test_x4_estimate_is_analytic_from_x2(synthetic_lr):
     lr, _ = synthetic_lr
-    est = estimate_kernel(lr, scale=4, iterations=20, seed=1, device="cpu")
+    est = estimate_kernel(lr, method="kernelgan", scale=4, iterations=20, seed=1, device="cpu")
     n = est.kernel_x2.shape[0]
     assert est.kernel.shape == (2 * n - 1, 2 * n - 1)
     assert est.kernel.sum() == pytest.approx(1.0)
@@ -83,7 +84,8 @@ def test_cancel_stops_the_run(synthetic_lr):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        estimate_kernel(lr, iterations=500, seed=0, device="cpu", progress=cancel_at_20, cancel=token)
+        estimate_kernel(lr, method="kernelgan", iterations=500, seed=0, device="cpu", progress=cancel_at_20,
+                        cancel=token)
 
 
 def test_bad_inputs_give_clear_errors():
@@ -103,7 +105,7 @@ def test_cli_writes_kernel_and_png(tmp_path, synthetic_lr, capsys):
     src = tmp_path / "lr.png"
     PILImage.fromarray(np.round(lr * 255).astype(np.uint8)).save(src)
     out, png = tmp_path / "k.npy", tmp_path / "k.png"
-    rc = main(["kernel", str(src), "-o", str(out), "--iterations", "30", "--seed", "3",
+    rc = main(["kernel", "--method", "kernelgan", str(src), "-o", str(out), "--iterations", "30", "--seed", "3",
                "--device", "cpu", "--png", str(png), "-q"])
     assert rc == 0
     k = np.load(out)

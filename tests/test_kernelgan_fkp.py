@@ -103,7 +103,7 @@ def test_training_is_seeded_and_learns():
 
 
 def test_kernelgan_fkp_short_run_is_valid_and_seeded(small_lr):
-    kwargs = {"iterations": 40, "batch": 2, "seed": 5, "device": "cpu", "prior": "fkp"}
+    kwargs = {"iterations": 40, "batch": 2, "seed": 5, "device": "cpu", "prior": "fkp", "method": "kernelgan"}
     a = estimate_kernel(small_lr, **kwargs)
     b = estimate_kernel(small_lr, **kwargs)
     assert a.kernel.shape[0] == a.kernel.shape[1] >= 17  # 11×11 padded to 13×13, then centred
@@ -126,7 +126,8 @@ def test_cli_prior_is_in_the_json(tmp_path, small_lr, capsys):
     src = _png(tmp_path, small_lr)
     for prior in ("fkp", "none"):
         out = tmp_path / f"{prior}.npy"
-        rc = main(["kernel", str(src), "-o", str(out), "--iterations", "20", "--batch", "1", "--seed", "1",
+        rc = main(["kernel", "--method", "kernelgan", str(src), "-o", str(out), "--iterations", "20", "--batch", "1",
+                  "--seed", "1",
                    "--device", "cpu", "--prior", prior, "--json", "-q"])
         record = json.loads(capsys.readouterr().out)
         assert rc == 0 and record["prior"] == prior and np.load(out).sum() == pytest.approx(1.0)

@@ -120,7 +120,7 @@ def test_presets_and_auto_choice():
 def test_estimate_path_runs_kernelgan_restarts_then_the_kernelgan_preset():
     img = _photo()[100:196, 150:246].astype(np.float32)  # 96 px: above KernelGAN's 84-px minimum
     model = make_zssr_model(2, kernel="estimate", device="cpu", iterations=4, crop=32, seed=0,
-                            kernel_iterations=30, kernel_restarts=2, kernel_batch=1)
+                            kernel_iterations=30, kernel_restarts=2, kernel_batch=1, kernel_method="kernelgan")
     assert model.kernel_restarts == 2 and model.options.ensemble is False  # estimate -> kernelgan preset
     assert make_zssr_model(2, kernel="estimate", device="cpu").kernel_restarts == 3  # the default
     out = model.upscale_array(img)

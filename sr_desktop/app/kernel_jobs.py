@@ -63,6 +63,8 @@ class KernelTask:
     restarts: int = 1
     #: KernelGANOptions.prior: "none" (KernelGAN's generator) or "fkp" (the learned kernel prior)
     prior: str = "none"
+    #: KernelGANOptions.method: "auto" (the sharpness fit, else KernelGAN), "sharpness", "kernelgan"
+    method: str = "auto"
     device: str = "auto"
     seed: int | None = None
     #: report the current kernel every N iterations (None: about 20 pictures per run)
@@ -95,6 +97,7 @@ def run_kernel_job(job, progress: Callable[[ProgressInfo], None], cancel: Cancel
             cancel=cancel,
             batch=task.batch,
             prior=task.prior,
+            method=task.method,
             kernel_every=interval,
             progress_every=max(1, min(10, interval)),
         )

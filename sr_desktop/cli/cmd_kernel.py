@@ -14,9 +14,14 @@ from sr_desktop.engine.core.options import DEVICE_CHOICES
 #: `KernelGANOptions.prior` values (engine.kernelgan.train.PRIORS; not imported here: that
 #: would load torch for every `sr-desktop --help`)
 PRIORS = ("none", "fkp")
+#: `KernelGANOptions.method` values (engine.kernelgan.train.METHODS)
+METHODS = ("auto", "kernelgan", "sharpness")
 
-HELP = "estimate the image's own blur (downscaling) kernel with KernelGAN"
-EPILOG = """Defaults: up to 1000 iterations of 4 crops, stopping early once the kernel is
+HELP = "estimate the image's own blur (downscaling) kernel (sharpness fit or KernelGAN)"
+EPILOG = """Method auto (the default) first fits an anisotropic Gaussian blur from the image's
+sharpness per direction across scales (about 2 s, no randomness) and keeps it when it
+explains the image; otherwise, and with --method kernelgan, KernelGAN estimates the kernel.
+KernelGAN defaults: up to 1000 iterations of 4 crops, stopping early once the kernel is
 stable (measured as accurate as the paper's 3000 iterations of 1 crop at a fraction of the
 time); --iterations 3000 --batch 1 --no-early-stop is the paper's recipe.
 The kernel is written as a 2-D float64 .npy that sums to 1 (×2: 17×17; ×4: the
@@ -43,6 +48,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--restarts", type=int, default=1, metavar="N",
                    help="independent runs combined (element-wise median) into one kernel (steadier; default 1; "
                         "3 is what `upscale --model zssr --kernel estimate` uses)")
+    p.add_argument("--method", default="auto", choices=METHODS,
+                   help="auto (default): the sharpness fit when it explains the image, else KernelGAN; "
+                        "kernelgan: always KernelGAN; sharpness: always the fit")
     p.add_argument("--prior", default="none", choices=PRIORS,
                    help="kernel prior: none (KernelGAN's generator, the default) or fkp (the learned "
                         "flow-based kernel prior, KernelGAN-FKP)")
@@ -104,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         est = estimate_kernel(image, scale=args.scale, iterations=args.iterations, device=args.device,
                               seed=args.seed, restarts=args.restarts, progress=bar, batch=args.batch,
-                              early_stop=args.early_stop, prior=args.prior)
+                              early_stop=args.early_stop, prior=args.prior, method=args.method)
     finally:
         bar.close()
     save_kernel_npy(est.kernel, out)
@@ -114,16 +122,21 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result_record(est, src, out, png, args.prior)), file=sys.stdout)
     elif not args.quiet:
         extra = f" and {png}" if png is not None else ""
-        verdict = "reliable" if est.reliable else "DOUBTFUL (estimate again: another --seed or more --restarts)"
+        again = "--method kernelgan" if est.method == "sharpness" else "another --seed or more --restarts"
+        verdict = "reliable" if est.reliable else f"DOUBTFUL (estimate again: {again})"
+        how = (f"sharpness fit, misfit {est.fit_misfit:.4f}" if est.method == "sharpness"
+               else f"KernelGAN, {est.iterations_run} iterations")
         print(f"{src} -> {out}{extra}: ×{args.scale} {describe_kernel(est.kernel)} "
-              f"({est.iterations_run} iterations, {est.seconds:.1f} s); confidence {est.confidence:.2f}, {verdict}",
+              f"({how}, {est.seconds:.1f} s); confidence {est.confidence:.2f}, {verdict}",
               file=sys.stdout)
     return 0
 
 
 def result_record(est, src: Path, out: Path, png: Path | None, prior: str = "none") -> dict:
-    """The ``--json`` object: paths, kernel summary, run facts, ``prior``, ``confidence``
-    (0..1, from the image alone) and ``reliable`` (confidence ≥ the engine's threshold)."""
+    """The ``--json`` object: paths, kernel summary, run facts, ``method`` (what produced the
+    kernel: "sharpness" or "kernelgan") and ``fit_misfit`` (null when the fit was not tried),
+    ``prior``, ``confidence`` (0..1, from the image alone) and ``reliable`` (confidence ≥ the
+    engine's threshold)."""
     from sr_desktop.engine.kernelgan.kernel_ops import kernel_summary
 
     summary = kernel_summary(est.kernel)
@@ -140,6 +153,8 @@ def result_record(est, src: Path, out: Path, png: Path | None, prior: str = "non
         "seconds": round(est.seconds, 3),
         "seed": est.seed,
         "restarts": len(est.restart_kernels),
+        "method": est.method,
+        "fit_misfit": None if est.fit_misfit is None else round(est.fit_misfit, 6),
         "prior": prior,
         "confidence": round(est.confidence, 4),
         "reliable": est.reliable,

@@ -28,6 +28,9 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
   prior's image of a latent z (fkp_generator.py) and only z is trained, with the same GAN
   game and bicubic schedule; the kernel regularisers are dropped (every kernel the prior
   produces is non-negative, sums to 1 and is centred).
+* ``method``: "auto" (default) first fits an anisotropic Gaussian from cross-scale
+  sharpness (sharpness_fit.py, ~2 s) and runs KernelGAN only when no Gaussian explains
+  the image; "kernelgan" always runs KernelGAN; "sharpness" always takes the fit.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from sr_desktop.engine.kernelgan.fkp_generator import FKPGenerator
 from sr_desktop.engine.kernelgan.fkp_weights import load_prior
 from sr_desktop.engine.kernelgan.generator import KernelGenerator
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4, embed, post_process_kernel
+from sr_desktop.engine.kernelgan.sharpness_fit import MISFIT_TRUSTED, SharpnessFit, fit_kernel
 
 G_CROP = 64
 SHAVE_BORDER = 10
@@ -62,6 +66,15 @@ OFFICIAL_ITERATIONS = 3000
 FAST_PRESET = {"iterations": 1000, "batch": 4, "early_stop": True}
 #: values of `KernelGANOptions.prior`
 PRIORS = ("none", "fkp")
+#: values of `KernelGANOptions.method` (see ``estimate_kernel``)
+METHODS = ("auto", "kernelgan", "sharpness")
+
+
+def check_method(method) -> str:
+    """`method` if it is one of `METHODS`, else a `KernelError` naming the choices."""
+    if method not in METHODS:
+        raise KernelError(f"unknown kernel estimation method {method!r} (choose {', '.join(METHODS)})")
+    return str(method)
 
 
 @dataclass
@@ -109,6 +122,9 @@ class KernelGANOptions:
     #: Adam lr of the latent z with prior "fkp" (measured: 1e-3 barely leaves the start,
     #: 4e-3 and more overshoot out of the kernel family; docs/kernelgan.md)
     fkp_lr: float = 2e-3
+    #: "auto": the sharpness fit when it explains the image (misfit ≤ MISFIT_TRUSTED), else
+    #: KernelGAN; "kernelgan": always KernelGAN; "sharpness": always the fit (docs/kernelgan.md)
+    method: str = "auto"
 
 
 @dataclass
@@ -130,6 +146,10 @@ class KernelEstimate:
     restart_confidences: list[float] = field(default_factory=list)
     #: median pairwise PSNR of the restarts' kernels (None for one run)
     restart_agreement_db: float | None = None
+    #: what produced ``kernel``: "sharpness" (the Gaussian fit) or "kernelgan"
+    method: str = "kernelgan"
+    #: the sharpness fit's misfit when it was tried (methods "auto" / "sharpness"), else None
+    fit_misfit: float | None = None
 
 
 def _prepare_image(image: np.ndarray, shave: int) -> np.ndarray:
@@ -400,8 +420,12 @@ def estimate_kernel(
     options: KernelGANOptions | None = None,
     **overrides,
 ) -> KernelEstimate:
-    """Estimate the image's ×2 blur kernel with KernelGAN (×4: the analytic kernel from it).
+    """Estimate the image's ×2 blur kernel (×4: the analytic kernel from it).
 
+    With the default ``method="auto"`` an anisotropic Gaussian is first fitted from
+    cross-scale sharpness (``sharpness_fit``; deterministic, ~2 s); when it explains the
+    image (misfit ≤ ``MISFIT_TRUSTED``) it is the estimate (``method`` "sharpness" in the
+    result, confidence from the misfit, no iterations), otherwise KernelGAN runs as below.
     `image`: H×W×C float 0..1 (uint8/uint16 accepted), the low-resolution input.
     `seed` makes the run reproducible (None: drawn, reported as ``KernelEstimate.seed``).
     `restarts` > 1 combines the centred kernels of independent runs (the reliable ones).
@@ -426,12 +450,20 @@ def estimate_kernel(
         raise KernelError("restart_combine must be 'median' or 'mean'")
     if opts.prior not in PRIORS:
         raise KernelError(f"unknown kernel prior {opts.prior!r} (choose {' or '.join(PRIORS)})")
+    check_method(opts.method)
     img = _prepare_image(image, opts.shave_border)
-    prior = load_prior() if opts.prior == "fkp" else None
-    dev = resolve_kernelgan_device(device)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     start = time.perf_counter()
+    # asked-for prior weights are checked even when the fit makes KernelGAN unnecessary
+    prior = load_prior() if opts.prior == "fkp" else None
+    fit = None
+    if opts.method != "kernelgan":
+        check_cancel(cancel)
+        fit = fit_kernel(_prepare_image(image, 0))  # the whole image: the statistic wants every pixel
+        if opts.method == "sharpness" or fit.misfit <= MISFIT_TRUSTED:
+            return _fitted_estimate(fit, scale, seed, time.perf_counter() - start, progress)
+    dev = resolve_kernelgan_device(device)
     tracker = ProgressTracker(iterations * restarts, progress, stage="kernel")
     history: list[dict] = []
     kernels: list[np.ndarray] = []
@@ -487,6 +519,31 @@ def estimate_kernel(
         reliable=is_reliable(confidence),
         restart_confidences=scores,
         restart_agreement_db=restart_agreement_db(kernels),
+        method="kernelgan",
+        fit_misfit=None if fit is None else fit.misfit,
+    )
+
+
+def _fitted_estimate(
+    fit: SharpnessFit, scale: int, seed: int, seconds: float, progress: ProgressCallback | None
+) -> KernelEstimate:
+    k2 = fit.kernel
+    kernel = k2 if scale == 2 else analytic_kernel_x4(k2)
+    tracker = ProgressTracker(1, progress, stage="kernel")
+    tracker.update(1, "done", iteration=0, restart=0, kernel=kernel)
+    return KernelEstimate(
+        kernel=kernel,
+        kernel_x2=k2,
+        scale=scale,
+        iterations_run=0,
+        seconds=seconds,
+        restart_kernels=[k2],
+        seed=seed,
+        confidence=fit.confidence,
+        reliable=is_reliable(fit.confidence),
+        restart_confidences=[fit.confidence],
+        method="sharpness",
+        fit_misfit=fit.misfit,
     )
 
 

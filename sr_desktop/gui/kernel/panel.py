@@ -55,6 +55,9 @@ UPSCALE_MODELS = {"zssr": "ZSSR", "map-sr": "map-sr"}
 DOUBTFUL_TITLE = "Doubtful blur kernel"
 #: the "Kernel prior" choices: label -> KernelGANOptions.prior
 KERNEL_PRIORS = (("None (KernelGAN)", "none"), ("FKP (learned prior)", "fkp"))
+#: the "Method" choices: label -> KernelGANOptions.method
+KERNEL_METHODS = (("Auto (sharpness fit, else KernelGAN)", "auto"), ("Sharpness fit", "sharpness"),
+                  ("KernelGAN", "kernelgan"))
 
 
 def confidence_text(confidence: float | None) -> str:
@@ -141,7 +144,17 @@ class KernelPanel(QWidget):
         layout.addStretch(1)
 
     def _build_estimate_box(self) -> QGroupBox:
-        box = QGroupBox("Estimate (KernelGAN)")
+        box = QGroupBox("Estimate")
+        self.method_combo = QComboBox()
+        self.method_combo.setObjectName("kernelMethodCombo")
+        for label, value in KERNEL_METHODS:
+            self.method_combo.addItem(label, value)
+        self.method_combo.setCurrentIndex(self.method_combo.findData(KernelGANOptions().method))
+        self.method_combo.setToolTip(
+            "Sharpness fit: a Gaussian blur (round to strongly elongated) fitted in about 2 s from how "
+            "sharp the image is in each direction across scales. KernelGAN: a small GAN trained on the "
+            "image (tens of seconds; iterations, restarts and prior below). Auto keeps the fit when it "
+            "explains the image and runs KernelGAN otherwise")
         self.scale_combo = QComboBox()
         self.scale_combo.addItem("×2", 2)
         self.scale_combo.addItem("×4 (from the ×2 kernel)", 4)
@@ -181,6 +194,7 @@ class KernelPanel(QWidget):
         self.status_label.setWordWrap(True)
         form = QFormLayout(box)
         form.addRow("Scale", self.scale_combo)
+        form.addRow("Method", self.method_combo)
         form.addRow("Iterations", self.iterations_spin)
         form.addRow("Restarts", self.restarts_spin)
         form.addRow("Kernel prior", self.prior_combo)
@@ -280,7 +294,7 @@ class KernelPanel(QWidget):
         self._refresh()
 
     def start_estimation(self) -> Job | None:
-        """Run KernelGAN on the current image in the worker (None if it cannot start)."""
+        """Estimate the current image's kernel in the worker (None if it cannot start)."""
         if self._closed:
             return None
         if self.image is None:
@@ -295,6 +309,7 @@ class KernelPanel(QWidget):
             batch=int(FAST_PRESET["batch"]),
             restarts=self.restarts_spin.value(),
             prior=str(self.prior_combo.currentData()),
+            method=str(self.method_combo.currentData()),
             device=self.device_provider(),
             source_name=self.image_name,
         )
@@ -427,8 +442,9 @@ class KernelPanel(QWidget):
         self.estimate = estimate
         task: KernelTask = job.options
         runs = f", {task.restarts} runs" if task.restarts > 1 else ""
-        source = (f"Estimated from {task.source_name}: ×{estimate.scale}, "
-                  f"{estimate.iterations_run} iterations{runs}, {human_seconds(estimate.seconds)}")
+        how = ("sharpness fit" if estimate.method == "sharpness"
+               else f"KernelGAN, {estimate.iterations_run} iterations{runs}")
+        source = f"Estimated from {task.source_name}: ×{estimate.scale}, {how}, {human_seconds(estimate.seconds)}"
         verdict = "reliable" if estimate.reliable else "doubtful"
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}: {verdict} "
                                   f"(confidence {estimate.confidence:.2f}).")
@@ -498,8 +514,8 @@ class KernelPanel(QWidget):
         running = self._job is not None
         self.estimate_button.setEnabled(self.image is not None and not running and not self._closed)
         self.cancel_button.setEnabled(running)
-        for widget in (self.scale_combo, self.iterations_spin, self.restarts_spin, self.prior_combo,
-                       self.load_button):
+        for widget in (self.scale_combo, self.method_combo, self.iterations_spin, self.restarts_spin,
+                       self.prior_combo, self.load_button):
             widget.setEnabled(not running)
         has_kernel = self.kernel is not None
         self.save_button.setEnabled(has_kernel)

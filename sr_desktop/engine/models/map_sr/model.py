@@ -33,7 +33,7 @@ def kernel_for_scale(kernel: np.ndarray, scale: int) -> np.ndarray:
 
 #: KernelGAN settings for ``kernel="estimate"``: its fast preset with 3 restarts combined
 #: by median and early stopping, as ZSSR's "estimate" (docs/kernelgan.md)
-ESTIMATE_DEFAULTS = {"iterations": 1000, "restarts": 3, "batch": 4, "seed": 0}
+ESTIMATE_DEFAULTS = {"iterations": 1000, "restarts": 3, "batch": 4, "seed": 0, "method": "auto"}
 
 
 class MapSRModel(SRModel):
@@ -125,15 +125,20 @@ def make_map_sr_model(scale: int, kernel=None, device: str = "auto", variant: st
     (ndarray, ``.npy`` path, ``"estimate"`` for KernelGAN's estimate, None for the MATLAB
     bicubic shrink) and the prior of `variant` ("default": total variation, "tikhonov":
     gradient energy). Keywords set `MapSROptions` fields (``alpha``, ``iterations``,
-    ``eps``, ``prior``…) or kernel_iterations / kernel_restarts / kernel_batch for
-    ``kernel="estimate"`` (KernelGAN's fast preset with 3 restarts, as ZSSR's)."""
+    ``eps``, ``prior``…) or kernel_method / kernel_iterations / kernel_restarts /
+    kernel_batch for ``kernel="estimate"`` (method "auto": the sharpness fit, else
+    KernelGAN's fast preset with 3 restarts, as ZSSR's)."""
     if variant not in VARIANTS:
         raise KernelError(f"map-sr has no variant {variant!r} (use {', '.join(VARIANTS)})")
     fields = {f.name for f in dataclasses.fields(MapSROptions)}
     settings = dict(VARIANTS[variant])
     estimate = {} if seed is None else {"seed": int(seed)}
     for name, value in opts.items():
-        if name.startswith("kernel_") and name[len("kernel_"):] in ESTIMATE_DEFAULTS:
+        if name == "kernel_method":
+            from sr_desktop.engine.kernelgan.train import check_method
+
+            estimate["method"] = check_method(value)
+        elif name.startswith("kernel_") and name[len("kernel_"):] in ESTIMATE_DEFAULTS:
             estimate[name[len("kernel_"):]] = int(value)
         elif name in fields:
             settings[name] = value
@@ -149,3 +154,4 @@ def make_map_sr_model(scale: int, kernel=None, device: str = "auto", variant: st
     if options.eps <= 0 or options.history < 1 or options.report_every < 1:
         raise KernelError("map-sr eps, history and report_every must be positive")
     return MapSRModel(scale, kernel=kernel, device=device, options=options, estimate=estimate)
+

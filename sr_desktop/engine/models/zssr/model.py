@@ -52,7 +52,7 @@ class ZSSRModel(SRModel):
 
     def __init__(self, scale: int, kernel=None, device: str = "auto", seed: int | None = None,
                  options: ZSSROptions | None = None, kernel_iterations: int = 1000, kernel_restarts: int = 3,
-                 kernel_batch: int = 4):
+                 kernel_batch: int = 4, kernel_method: str = "auto"):
         super().__init__()
         from sr_desktop.engine.compute.devices import resolve_device
 
@@ -66,6 +66,7 @@ class ZSSRModel(SRModel):
         self.kernel_iterations = kernel_iterations
         self.kernel_restarts = kernel_restarts
         self.kernel_batch = kernel_batch
+        self.kernel_method = kernel_method
         self.device = resolve_device(device)
         #: the user's choice: the kernel estimation resolves "auto" its own way (to the CPU)
         self.kernel_device = device
@@ -86,7 +87,7 @@ class ZSSRModel(SRModel):
 
             est = estimate_kernel(rgb, scale=2, iterations=self.kernel_iterations, device=self.kernel_device,
                                   seed=self.seed, restarts=self.kernel_restarts, progress=progress, cancel=cancel,
-                                  batch=self.kernel_batch, early_stop=True)
+                                  batch=self.kernel_batch, early_stop=True, method=self.kernel_method)
             self.last_kernel_estimate = est
             kernel = est.kernel_x2
         out, self.last_logs = zssr_upscale(rgb.astype(np.float64), self.scale, stage_kernels(kernel, self.scale),
@@ -103,8 +104,9 @@ def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: i
     """The `zssr` zoo model. `iterations` caps ZSSR's training iterations (official 3000 with
     128-px crops on a GPU; on the CPU the default is 1000 iterations of 64-px crops);
     other keywords set `ZSSROptions` fields (crop, ensemble, back_projection_iters, ...) or
-    kernel_iterations / kernel_restarts / kernel_batch for ``kernel="estimate"`` (default:
-    KernelGAN's fast preset, ≤ 1000 iterations of 4 crops with early stopping, 3 restarts
+    kernel_method / kernel_iterations / kernel_restarts / kernel_batch for
+    ``kernel="estimate"`` (default: method "auto", the sharpness fit when it explains the
+    image, else KernelGAN's fast preset, ≤ 1000 iterations of 4 crops with early stopping, 3 restarts
     combined by median: one diverging run is out-voted; on the synthetic set ZSSR's PSNR
     with 3 restarts is 31.16 dB against 30.89 with one, see docs/kernelgan.md).
 
@@ -132,6 +134,10 @@ def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: i
     for name, value in opts.items():
         if name in ("kernel_iterations", "kernel_restarts", "kernel_batch"):
             extra[name] = int(value)
+        elif name == "kernel_method":
+            from sr_desktop.engine.kernelgan.train import check_method
+
+            extra[name] = check_method(value)
         elif hasattr(options, name):
             options = dataclasses.replace(options, **{name: value})
         else:

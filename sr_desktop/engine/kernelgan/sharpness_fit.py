@@ -1,0 +1,166 @@
+"""A blur kernel fitted from cross-scale sharpness, without a GAN.
+
+KernelGAN's premise is that the image downscaled ×2 by its own kernel looks like the image
+itself. This module measures "looks like" with one statistic instead of a discriminator:
+how sharp the image is in each direction — the energy of pixel differences at distance 1
+against distance 2, along 16 directions. A blur along a direction lowers that ratio in that
+direction only, so the ratio profile carries the kernel's size, elongation and orientation,
+while the image's content largely cancels in the comparison of the image with its own
+downscale. The kernel is an anisotropic Gaussian (the family of DIV2KRK-style kernels)
+searched coarse to fine for the smallest difference of the two profiles (the *misfit*).
+
+Where the premise fails (large flat or compressed areas), no Gaussian explains the image
+and the misfit stays high; `estimate_kernel(method="auto")` then falls back to KernelGAN.
+Measured in docs/kernelgan.md ("Sharpness fit").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+#: directions of the difference energies (0 … π)
+N_DIRECTIONS = 16
+#: difference distances in pixels: the profile is log E(d=1) − log E(d=2) per direction
+DISTANCES = (1.0, 2.0)
+#: the ×2 kernel's canvas (the KernelGAN estimate's size) and the σ range searched, in HR
+#: pixels (DIV2KRK draws covariance eigenvalues from 0.35…5: σ 0.59…2.24)
+KERNEL_SIZE = 17
+SIGMA_RANGE = (0.5, 2.9)
+#: at most this many pixels a side are used (a central crop): the statistic is global
+MAX_SIDE = 512
+#: misfit at which the fit stops being trusted (`estimate_kernel(method="auto")` falls back
+#: to KernelGAN above it; confidence 0.5 there). Set between the fits that explained their
+#: image (≤ 0.0012) and those that did not (≥ 0.0052: rocket, whose LR no Gaussian explains)
+#: over 30 synthetic images (6 kernel streams), docs/kernelgan.md
+MISFIT_TRUSTED = 0.003
+_MARGIN = 6
+_LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass(frozen=True)
+class SharpnessFit:
+    """The fitted ×2 kernel (17×17, centred on the ×2 convention n//2 + 0.5) and its shape."""
+
+    kernel: np.ndarray
+    sigma_major: float
+    sigma_minor: float
+    #: orientation of the major axis, radians in [0, π), x to the right and y down
+    angle: float
+    #: squared distance of the two sharpness profiles: lower explains the image better
+    misfit: float
+    candidates: int
+
+    @property
+    def confidence(self) -> float:
+        """0..1 from the misfit alone: 1 for a perfect fit, 0.5 at `MISFIT_TRUSTED`."""
+        return float(np.clip(1.0 - 0.5 * self.misfit / MISFIT_TRUSTED, 0.0, 1.0))
+
+
+def gaussian_kernel(
+    sigma_major: float, sigma_minor: float, angle: float, size: int = KERNEL_SIZE, center: float | None = None
+) -> np.ndarray:
+    """An anisotropic Gaussian on a size×size canvas, normalised to sum 1; its centre is
+    `center` (default the ×2 convention size//2 + 0.5) in both axes."""
+    return _gaussian_bank(np.array([[sigma_major, sigma_minor, angle]]), size, center)[0]
+
+
+def _gaussian_bank(params: np.ndarray, size: int, center: float | None = None) -> np.ndarray:
+    mu = size // 2 + 0.5 if center is None else center
+    s1, s2, th = params[:, 0, None, None], params[:, 1, None, None], params[:, 2, None, None]
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64) - mu
+    along = np.cos(th) * x + np.sin(th) * y
+    across = -np.sin(th) * x + np.cos(th) * y
+    k = np.exp(-0.5 * (along**2 / s1**2 + across**2 / s2**2))
+    return k / k.sum(axis=(1, 2), keepdims=True)
+
+
+def _grey(image: np.ndarray) -> torch.Tensor:
+    img = np.asarray(image, dtype=np.float64)
+    grey = img @ np.asarray(_LUMA) if img.ndim == 3 else img
+    h, w = grey.shape
+    top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
+    grey = grey[top : top + MAX_SIDE, left : left + MAX_SIDE]
+    return torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None]
+
+
+def sharpness_profile(grey: torch.Tensor) -> torch.Tensor:
+    """B×1×H×W → B×16: log E(d=1) − log E(d=2) of the directional differences per direction
+    (bilinear sub-pixel shifts; a 6-px margin left out)."""
+    b, _, h, w = grey.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=grey.dtype), torch.arange(w, dtype=grey.dtype), indexing="ij")
+    energies = []
+    for d in DISTANCES:
+        per_dir = []
+        for a in np.arange(N_DIRECTIONS) * np.pi / N_DIRECTIONS:
+            gx = (xs + d * float(np.cos(a))) / (w - 1) * 2 - 1
+            gy = (ys + d * float(np.sin(a))) / (h - 1) * 2 - 1
+            grid = torch.stack([gx, gy], -1)[None].expand(b, -1, -1, -1)
+            shifted = F.grid_sample(grey, grid, mode="bilinear", align_corners=True)
+            diff = (shifted - grey)[:, :, _MARGIN : h - _MARGIN, _MARGIN : w - _MARGIN]
+            per_dir.append(diff.square().mean(dim=(1, 2, 3)))
+        energies.append(torch.stack(per_dir, 1).clamp_min(1e-20).log())
+    return energies[0] - energies[1]
+
+
+def _misfits(grey: torch.Tensor, target: torch.Tensor, params: np.ndarray, chunk: int = 64) -> np.ndarray:
+    bank = torch.from_numpy(_gaussian_bank(params, KERNEL_SIZE).astype(np.float32))[:, None]
+    out = []
+    for i in range(0, len(bank), chunk):
+        down = F.conv2d(grey, bank[i : i + chunk])[:, :, ::2, ::2].transpose(0, 1)
+        out.append((sharpness_profile(down) - target).square().sum(1))
+    return torch.cat(out).double().numpy()
+
+
+def _coarse_grid() -> np.ndarray:
+    sigmas = np.arange(SIGMA_RANGE[0], SIGMA_RANGE[1] + 1e-9, 0.3)
+    rows = []
+    for i, s1 in enumerate(sigmas):
+        for s2 in sigmas[: i + 1]:
+            angles = [0.0] if s1 == s2 else np.arange(6) * np.pi / 6
+            rows += [(s1, s2, a) for a in angles]
+    return np.array(rows)
+
+
+def _around(center: np.ndarray, d_sigma: float, d_angle: float) -> np.ndarray:
+    rows = []
+    for ds1 in (-d_sigma, 0.0, d_sigma):
+        for ds2 in (-d_sigma, 0.0, d_sigma):
+            for da in (-d_angle, 0.0, d_angle):
+                s1 = float(np.clip(center[0] + ds1, *SIGMA_RANGE))
+                s2 = float(np.clip(center[1] + ds2, SIGMA_RANGE[0], s1))
+                rows.append((s1, s2, (center[2] + da) % np.pi))
+    return np.unique(np.round(np.array(rows), 6), axis=0)
+
+
+def fit_kernel(image: np.ndarray, keep: int = 4) -> SharpnessFit:
+    """Fit the ×2 blur kernel of an LR image (H×W×3 or H×W float 0..1) as an anisotropic
+    Gaussian: a coarse grid (σ step 0.3, 30°), then two refinements (0.15 / 15°, 0.075 /
+    7.5°) around the `keep` best. Deterministic; a few seconds for a 256² image on one core."""
+    with torch.no_grad():
+        grey = _grey(image)
+        target = sharpness_profile(grey)
+        params = _coarse_grid()
+        errors = _misfits(grey, target, params)
+        seen = {tuple(np.round(p, 6)) for p in params}
+        for d_sigma, d_angle, n_best in ((0.15, np.pi / 12, keep), (0.075, np.pi / 24, max(1, keep // 2))):
+            best = params[np.argsort(errors)[:n_best]]
+            new = [p for c in best for p in _around(c, d_sigma, d_angle) if tuple(np.round(p, 6)) not in seen]
+            if new:
+                new_arr = np.unique(np.array(new), axis=0)
+                seen.update(tuple(np.round(p, 6)) for p in new_arr)
+                params = np.concatenate([params, new_arr])
+                errors = np.concatenate([errors, _misfits(grey, target, new_arr)])
+    i = int(np.argmin(errors))
+    s1, s2, angle = params[i]
+    return SharpnessFit(
+        kernel=gaussian_kernel(s1, s2, angle),
+        sigma_major=float(s1),
+        sigma_minor=float(s2),
+        angle=float(angle),
+        misfit=float(errors[i]),
+        candidates=len(params),
+    )
