@@ -35,7 +35,7 @@ MAX_SIDE = 512
 #: misfit at which the fit stops being trusted (`estimate_kernel(method="auto")` falls back
 #: to KernelGAN above it; confidence 0.5 there). Set between the fits that explained their
 #: image (≤ 0.0012) and those that did not (≥ 0.0052: rocket, whose LR no Gaussian explains)
-#: over 30 synthetic images (6 kernel streams), docs/kernelgan.md
+#: over 35 synthetic images (7 kernel streams), docs/kernelgan.md ("Sharpness fit")
 MISFIT_TRUSTED = 0.003
 _MARGIN = 6
 _LUMA = (0.299, 0.587, 0.114)
@@ -78,12 +78,16 @@ def _gaussian_bank(params: np.ndarray, size: int, center: float | None = None) -
     return k / k.sum(axis=(1, 2), keepdims=True)
 
 
+def central_crop(image: np.ndarray, side: int = MAX_SIDE) -> np.ndarray:
+    """The central at most side×side window of an H×W[×C] array (a view)."""
+    h, w = image.shape[:2]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return image[top : top + side, left : left + side]
+
+
 def _grey(image: np.ndarray) -> torch.Tensor:
-    img = np.asarray(image, dtype=np.float64)
-    grey = img @ np.asarray(_LUMA) if img.ndim == 3 else img
-    h, w = grey.shape
-    top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-    grey = grey[top : top + MAX_SIDE, left : left + MAX_SIDE]
+    img = np.asarray(central_crop(np.asarray(image)), dtype=np.float64)
+    grey = img[:, :, :3] @ np.asarray(_LUMA) if img.ndim == 3 else img
     return torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None]
 
 

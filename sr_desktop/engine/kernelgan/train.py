@@ -55,7 +55,7 @@ from sr_desktop.engine.kernelgan.fkp_generator import FKPGenerator
 from sr_desktop.engine.kernelgan.fkp_weights import load_prior
 from sr_desktop.engine.kernelgan.generator import KernelGenerator
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4, embed, post_process_kernel
-from sr_desktop.engine.kernelgan.sharpness_fit import MISFIT_TRUSTED, SharpnessFit, fit_kernel
+from sr_desktop.engine.kernelgan.sharpness_fit import MISFIT_TRUSTED, SharpnessFit, central_crop, fit_kernel
 
 G_CROP = 64
 SHAVE_BORDER = 10
@@ -460,7 +460,8 @@ def estimate_kernel(
     fit = None
     if opts.method != "kernelgan":
         check_cancel(cancel)
-        fit = fit_kernel(_prepare_image(image, 0))  # the whole image: the statistic wants every pixel
+        # unshaved: the statistic wants every pixel; cropped first: no second full-size copy
+        fit = fit_kernel(_prepare_image(central_crop(np.asarray(image)), 0))
         if opts.method == "sharpness" or fit.misfit <= MISFIT_TRUSTED:
             return _fitted_estimate(fit, scale, seed, time.perf_counter() - start, progress)
     dev = resolve_kernelgan_device(device)
