@@ -507,6 +507,10 @@ def test_the_method_choice_reaches_the_estimation_and_the_fit_is_named(make_wind
     combo = panel.method_combo
     assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "sharpness", "kernelgan"]
     assert combo.currentData() == "auto"  # the engine's default (KernelGANOptions.method)
+    combo.setCurrentIndex(combo.findData("sharpness"))  # KernelGAN's settings do not apply to the fit
+    assert not panel.iterations_spin.isEnabled() and not panel.prior_combo.isEnabled()
+    combo.setCurrentIndex(combo.findData("auto"))  # they do when auto falls back to KernelGAN
+    assert panel.iterations_spin.isEnabled() and panel.restarts_spin.isEnabled() and panel.prior_combo.isEnabled()
     panel.start_estimation()
     assert not combo.isEnabled()
     with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:

@@ -155,6 +155,7 @@ class KernelPanel(QWidget):
             "sharp the image is in each direction across scales. KernelGAN: a small GAN trained on the "
             "image (tens of seconds; iterations, restarts and prior below). Auto keeps the fit when it "
             "explains the image and runs KernelGAN otherwise")
+        self.method_combo.currentIndexChanged.connect(lambda _i: self._refresh())
         self.scale_combo = QComboBox()
         self.scale_combo.addItem("×2", 2)
         self.scale_combo.addItem("×4 (from the ×2 kernel)", 4)
@@ -514,9 +515,11 @@ class KernelPanel(QWidget):
         running = self._job is not None
         self.estimate_button.setEnabled(self.image is not None and not running and not self._closed)
         self.cancel_button.setEnabled(running)
-        for widget in (self.scale_combo, self.method_combo, self.iterations_spin, self.restarts_spin,
-                       self.prior_combo, self.load_button):
+        for widget in (self.scale_combo, self.method_combo, self.load_button):
             widget.setEnabled(not running)
+        uses_kernelgan = self.method_combo.currentData() != "sharpness"
+        for widget in (self.iterations_spin, self.restarts_spin, self.prior_combo):
+            widget.setEnabled(not running and uses_kernelgan)
         has_kernel = self.kernel is not None
         self.save_button.setEnabled(has_kernel)
         self.upscale_button.setEnabled(has_kernel and self.image is not None)
