@@ -60,6 +60,17 @@ KERNEL_METHODS = (("Auto (sharpness fit, else KernelGAN)", "auto"), ("Sharpness 
                   ("KernelGAN", "kernelgan"))
 
 
+def _choice_combo(name: str, choices, current, tooltip: str) -> QComboBox:
+    """A combo box of (label, value) `choices` with `current` selected."""
+    combo = QComboBox()
+    combo.setObjectName(name)
+    for label, value in choices:
+        combo.addItem(label, value)
+    combo.setCurrentIndex(combo.findData(current))
+    combo.setToolTip(tooltip)
+    return combo
+
+
 def confidence_text(confidence: float | None) -> str:
     """"Reliable" / "Doubtful" with the score, for the kernel box (empty when unknown)."""
     if confidence is None:
@@ -145,12 +156,8 @@ class KernelPanel(QWidget):
 
     def _build_estimate_box(self) -> QGroupBox:
         box = QGroupBox("Estimate")
-        self.method_combo = QComboBox()
-        self.method_combo.setObjectName("kernelMethodCombo")
-        for label, value in KERNEL_METHODS:
-            self.method_combo.addItem(label, value)
-        self.method_combo.setCurrentIndex(self.method_combo.findData(KernelGANOptions().method))
-        self.method_combo.setToolTip(
+        self.method_combo = _choice_combo(
+            "kernelMethodCombo", KERNEL_METHODS, KernelGANOptions().method,
             "Sharpness fit: a Gaussian blur (round to strongly elongated) fitted in about 2 s from how "
             "sharp the image is in each direction across scales. KernelGAN: a small GAN trained on the "
             "image (tens of seconds; iterations, restarts and prior below). Auto keeps the fit when it "
@@ -169,12 +176,8 @@ class KernelPanel(QWidget):
         self.restarts_spin = QSpinBox()
         self.restarts_spin.setRange(1, 5)
         self.restarts_spin.setToolTip("Independent runs combined into one kernel: steadier, proportionally slower")
-        self.prior_combo = QComboBox()
-        self.prior_combo.setObjectName("kernelPriorCombo")
-        for label, value in KERNEL_PRIORS:
-            self.prior_combo.addItem(label, value)
-        self.prior_combo.setCurrentIndex(self.prior_combo.findData(KernelGANOptions().prior))
-        self.prior_combo.setToolTip(
+        self.prior_combo = _choice_combo(
+            "kernelPriorCombo", KERNEL_PRIORS, KernelGANOptions().prior,
             "None: KernelGAN's own generator. FKP: the kernel is drawn from a learned prior of "
             "Gaussian blurs (round to strongly elongated), which follows elongated, motion-like blurs better")
         self.estimate_button = QPushButton("Estimate blur kernel")
