@@ -64,6 +64,18 @@ def test_what_cannot_run_on_vulkan_is_one_line(monkeypatch):
     assert devices.describe_device(gpu) == "Radeon Test (Vulkan 0)"
 
 
+def test_plain_vulkan_takes_ncnns_default_gpu_else_the_first_discrete_one(monkeypatch):
+    import ncnn
+
+    gpus = (devices.VulkanGPU(0, "Intel Test", "integrated"), devices.VulkanGPU(1, "Radeon Test", "discrete"))
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: gpus)
+    monkeypatch.setattr(ncnn, "get_default_gpu_index", lambda: 0)
+    assert ncnn_runner.vulkan_gpu("vulkan").name == "Intel Test"  # ncnn's own default is kept
+    monkeypatch.setattr(ncnn, "get_default_gpu_index", lambda: -1)  # ncnn 1.0.20261020 without a default
+    assert ncnn_runner.vulkan_gpu("vulkan").name == "Radeon Test"
+    assert ncnn_runner.vulkan_gpu("vulkan:0").name == "Intel Test"
+
+
 @needs_vulkan
 @pytest.mark.parametrize("model_id, scale", [("realesr-animevideov3", 2), ("waifu2x-photo", 2), ("srmdnf", 4)])
 def test_fp32_on_vulkan_equals_the_cpu_runtime(model_id, scale, tmp_path, monkeypatch):

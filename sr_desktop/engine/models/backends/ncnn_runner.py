@@ -101,6 +101,10 @@ def vulkan_gpu(device: str) -> VulkanGPU:
         import ncnn
 
         index = int(ncnn.get_default_gpu_index())
+        if not 0 <= index < len(gpus):
+            # ncnn 1.0.20261020 reports -1 when it has no default of its own: pick as it
+            # documents its default, a discrete GPU before an integrated one
+            index = next((g.index for g in gpus if g.kind == "discrete"), gpus[0].index)
     else:
         index = int(device.partition(":")[2])
     if not 0 <= index < len(gpus):
