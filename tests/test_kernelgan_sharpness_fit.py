@@ -9,12 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from sr_desktop.cli import cmd_kernel
 from sr_desktop.cli.main import main
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
-from sr_desktop.engine.kernelgan import KernelError, estimate_kernel
+from sr_desktop.engine.core.errors import Cancelled
+from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.kernelgan import KernelError, estimate_kernel, train
+from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT
 from sr_desktop.engine.kernelgan.kernel_ops import center_of_mass
 from sr_desktop.engine.kernelgan.score import kernel_psnr
-from sr_desktop.engine.kernelgan.sharpness_fit import MISFIT_TRUSTED, fit_kernel, gaussian_kernel
+from sr_desktop.engine.kernelgan.sharpness_fit import MISFIT_TRUSTED, SharpnessFit, fit_kernel, gaussian_kernel
+from sr_desktop.engine.models.zssr import make_zssr_model
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
@@ -62,8 +67,10 @@ def test_auto_takes_the_fit_when_it_explains_the_image(elongated):
     assert est.method == "sharpness" and est.iterations_run == 0 and est.reliable
     assert est.fit_misfit is not None and est.fit_misfit <= MISFIT_TRUSTED
     assert kernel_psnr(est.kernel_x2, truth) >= 45.0
+    assert est.seed is None  # nothing random was drawn
     x4 = estimate_kernel(lr, scale=4, iterations=5, device="cpu")
-    assert x4.kernel.shape[0] > est.kernel.shape[0] and x4.kernel.sum() == pytest.approx(1.0)
+    assert x4.method == "sharpness" and x4.kernel.shape[0] > est.kernel.shape[0]
+    assert x4.kernel.sum() == pytest.approx(1.0)
 
 
 def test_auto_falls_back_to_kernelgan_where_no_gaussian_explains_the_image():
@@ -80,6 +87,38 @@ def test_auto_falls_back_to_kernelgan_where_no_gaussian_explains_the_image():
         estimate_kernel(noise, iterations=5, method="gan")
 
 
+def test_a_textureless_image_is_not_a_perfect_fit():
+    black = fit_kernel(np.zeros((96, 96, 3)))
+    assert black.misfit == float("inf") and black.confidence == 0.0 and not black.trusted
+    est = estimate_kernel(np.zeros((96, 96, 3)), method="sharpness", device="cpu")
+    assert est.method == "sharpness" and not est.reliable
+
+
+def test_the_reliable_cut_is_the_misfit_threshold():
+    def fit(misfit):
+        return SharpnessFit(gaussian_kernel(1.0, 1.0, 0.0), 1.0, 1.0, 0.0, misfit, 1)
+
+    assert fit(0.0).confidence == 1.0 and fit(MISFIT_TRUSTED).confidence == pytest.approx(RELIABLE_AT)
+    assert fit(MISFIT_TRUSTED).trusted and not fit(MISFIT_TRUSTED * 1.01).trusted
+    assert fit(MISFIT_TRUSTED * 1.01).confidence < RELIABLE_AT
+
+
+def test_cancel_stops_the_fit(elongated):
+    _, lr = elongated
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        estimate_kernel(lr, device="cpu", cancel=token)
+
+
+def test_every_front_end_offers_the_engines_methods_and_zssr_defaults_to_auto():
+    assert cmd_kernel.METHODS == train.METHODS  # the CLI's copy avoids importing torch for --help
+    assert make_zssr_model(2, kernel="estimate", device="cpu").kernel_method == "auto"
+    assert make_zssr_model(2, kernel="estimate", device="cpu", kernel_method="sharpness").kernel_method == "sharpness"
+    with pytest.raises(KernelError, match="unknown kernel estimation method"):
+        make_zssr_model(2, kernel="estimate", device="cpu", kernel_method="gan")
+
+
 def test_cli_method_and_json(tmp_path, elongated, capsys):
     _, lr = elongated
     src = tmp_path / "lr.png"
@@ -87,7 +126,7 @@ def test_cli_method_and_json(tmp_path, elongated, capsys):
     out = tmp_path / "k.npy"
     rc = main(["kernel", str(src), "-o", str(out), "--json", "-q"])
     record = json.loads(capsys.readouterr().out)
-    assert rc == 0 and record["method"] == "sharpness" and record["iterations_run"] == 0
+    assert rc == 0 and record["method"] == "sharpness" and record["iterations_run"] == 0 and record["seed"] is None
     assert 0 < record["fit_misfit"] <= MISFIT_TRUSTED and record["reliable"] is True
     assert np.load(out).sum() == pytest.approx(1.0)
     rc = main(["kernel", str(src), "-o", str(tmp_path / "g.npy"), "--method", "kernelgan", "--iterations", "10",

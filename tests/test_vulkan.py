@@ -74,6 +74,9 @@ def test_plain_vulkan_takes_ncnns_default_gpu_else_the_first_discrete_one(monkey
     monkeypatch.setattr(ncnn, "get_default_gpu_index", lambda: -1)  # ncnn 1.0.20261020 without a default
     assert ncnn_runner.vulkan_gpu("vulkan").name == "Radeon Test"
     assert ncnn_runner.vulkan_gpu("vulkan:0").name == "Intel Test"
+    software_first = (devices.VulkanGPU(0, "llvmpipe", "software"), devices.VulkanGPU(1, "Intel Test", "integrated"))
+    monkeypatch.setattr(ncnn_runner, "vulkan_gpus", lambda: software_first)
+    assert ncnn_runner.vulkan_gpu("vulkan").name == "Intel Test"  # a real GPU before a software driver
 
 
 @needs_vulkan

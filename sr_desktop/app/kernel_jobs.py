@@ -1,6 +1,7 @@
 """Work done in worker threads for the kernel panel (no Qt here).
 
-* `run_kernel_job`: KernelGAN on the current image's pixels (`KernelTask` in ``job.options``).
+* `run_kernel_job`: the blur-kernel estimate (sharpness fit or KernelGAN) of the current
+  image's pixels (`KernelTask` in ``job.options``).
 * `run_zssr_job`: a ZSSR upscale (model loaded with the job's kernel and training
   options, on `TRAINING_THREADS`); the engine reports ZSSR's own training iterations.
 * `save_kernel_files`: atomic writing of kernels. Reading and checking them is
@@ -54,7 +55,7 @@ def torch_threads(n: int | None):
 
 @dataclass
 class KernelTask:
-    """What to estimate: the image's pixels and the KernelGAN settings."""
+    """What to estimate: the image's pixels, the method and the KernelGAN settings."""
 
     pixels: np.ndarray
     scale: int = 2
@@ -71,7 +72,7 @@ class KernelTask:
     kernel_every: int | None = None
     threads: int | None = TRAINING_THREADS
     source_name: str = ""  # the image's name, for the GUI's caption
-    model: str = "KernelGAN"  # for Job.describe()
+    model: str = "blur kernel estimation"  # for Job.describe()
 
     def kernel_interval(self) -> int:
         if self.kernel_every is not None:

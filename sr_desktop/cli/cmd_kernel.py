@@ -19,7 +19,7 @@ METHODS = ("auto", "kernelgan", "sharpness")
 
 HELP = "estimate the image's own blur (downscaling) kernel (sharpness fit or KernelGAN)"
 EPILOG = """Method auto (the default) first fits an anisotropic Gaussian blur from the image's
-sharpness per direction across scales (about 2 s, no randomness) and keeps it when it
+sharpness per direction across scales (seconds, no randomness) and keeps it when it
 explains the image; otherwise, and with --method kernelgan, KernelGAN estimates the kernel.
 KernelGAN defaults: up to 1000 iterations of 4 crops, stopping early once the kernel is
 stable (measured as accurate as the paper's 3000 iterations of 1 crop at a fraction of the

@@ -22,6 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sr_desktop.engine.core.progress import CancelToken, check_cancel
+from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT
+from sr_desktop.engine.kernelgan.crops import GREY_WEIGHTS
+from sr_desktop.engine.kernelgan.synthetic import center_crop
+
 #: directions of the difference energies (0 … π)
 N_DIRECTIONS = 16
 #: difference distances in pixels: the profile is log E(d=1) − log E(d=2) per direction
@@ -33,12 +38,13 @@ SIGMA_RANGE = (0.5, 2.9)
 #: at most this many pixels a side are used (a central crop): the statistic is global
 MAX_SIDE = 512
 #: misfit at which the fit stops being trusted (`estimate_kernel(method="auto")` falls back
-#: to KernelGAN above it; confidence 0.5 there). Set between the fits that explained their
+#: to KernelGAN above it; the confidence is RELIABLE_AT there). Set between the fits that explained their
 #: image (≤ 0.0012) and those that did not (≥ 0.0052: rocket, whose LR no Gaussian explains)
 #: over 35 synthetic images (7 kernel streams), docs/kernelgan.md ("Sharpness fit")
 MISFIT_TRUSTED = 0.003
 _MARGIN = 6
-_LUMA = (0.299, 0.587, 0.114)
+#: mean squared neighbour difference under which an image has no texture to measure
+_TEXTURELESS = 1e-10
 
 
 @dataclass(frozen=True)
@@ -51,13 +57,22 @@ class SharpnessFit:
     #: orientation of the major axis, radians in [0, π), x to the right and y down
     angle: float
     #: squared distance of the two sharpness profiles: lower explains the image better
+    #: (infinite for an image without texture: nothing to measure)
     misfit: float
     candidates: int
 
     @property
+    def trusted(self) -> bool:
+        """The misfit is within `MISFIT_TRUSTED`: the fit explains the image."""
+        return self.misfit <= MISFIT_TRUSTED
+
+    @property
     def confidence(self) -> float:
-        """0..1 from the misfit alone: 1 for a perfect fit, 0.5 at `MISFIT_TRUSTED`."""
-        return float(np.clip(1.0 - 0.5 * self.misfit / MISFIT_TRUSTED, 0.0, 1.0))
+        """0..1 from the misfit alone: 1 for a perfect fit, the "reliable" cut
+        (`confidence.RELIABLE_AT`) at `MISFIT_TRUSTED`, 0 from twice that on."""
+        if not np.isfinite(self.misfit):
+            return 0.0
+        return float(np.clip(1.0 - (1.0 - RELIABLE_AT) * self.misfit / MISFIT_TRUSTED, 0.0, 1.0))
 
 
 def gaussian_kernel(
@@ -78,17 +93,16 @@ def _gaussian_bank(params: np.ndarray, size: int, center: float | None = None) -
     return k / k.sum(axis=(1, 2), keepdims=True)
 
 
-def central_crop(image: np.ndarray, side: int = MAX_SIDE) -> np.ndarray:
-    """The central at most side×side window of an H×W[×C] array (a view)."""
-    h, w = image.shape[:2]
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return image[top : top + side, left : left + side]
+def central_crop(image: np.ndarray) -> np.ndarray:
+    """The central window of at most `MAX_SIDE` px a side the fit uses (a view)."""
+    return center_crop(image, MAX_SIDE, multiple=1)
 
 
 def _grey(image: np.ndarray) -> torch.Tensor:
     img = np.asarray(central_crop(np.asarray(image)), dtype=np.float64)
-    grey = img[:, :, :3] @ np.asarray(_LUMA) if img.ndim == 3 else img
-    return torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None]
+    if img.ndim == 3:
+        img = img[:, :, :3] @ GREY_WEIGHTS if img.shape[2] >= 3 else img[:, :, 0]
+    return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
 
 
 def sharpness_profile(grey: torch.Tensor) -> torch.Tensor:
@@ -110,10 +124,12 @@ def sharpness_profile(grey: torch.Tensor) -> torch.Tensor:
     return energies[0] - energies[1]
 
 
-def _misfits(grey: torch.Tensor, target: torch.Tensor, params: np.ndarray, chunk: int = 64) -> np.ndarray:
+def _misfits(grey: torch.Tensor, target: torch.Tensor, params: np.ndarray, cancel: CancelToken | None,
+             chunk: int = 64) -> np.ndarray:
     bank = torch.from_numpy(_gaussian_bank(params, KERNEL_SIZE).astype(np.float32))[:, None]
     out = []
     for i in range(0, len(bank), chunk):
+        check_cancel(cancel)
         down = F.conv2d(grey, bank[i : i + chunk])[:, :, ::2, ::2].transpose(0, 1)
         out.append((sharpness_profile(down) - target).square().sum(1))
     return torch.cat(out).double().numpy()
@@ -140,15 +156,21 @@ def _around(center: np.ndarray, d_sigma: float, d_angle: float) -> np.ndarray:
     return np.unique(np.round(np.array(rows), 6), axis=0)
 
 
-def fit_kernel(image: np.ndarray, keep: int = 4) -> SharpnessFit:
-    """Fit the ×2 blur kernel of an LR image (H×W×3 or H×W float 0..1) as an anisotropic
-    Gaussian: a coarse grid (σ step 0.3, 30°), then two refinements (0.15 / 15°, 0.075 /
-    7.5°) around the `keep` best. Deterministic; a few seconds for a 256² image on one core."""
+def fit_kernel(image: np.ndarray, keep: int = 4, cancel: CancelToken | None = None) -> SharpnessFit:
+    """Fit the ×2 blur kernel of an LR image (H×W×C or H×W float 0..1; RGB weighted to
+    grey, fewer channels: the first) as an anisotropic Gaussian: a coarse grid (σ step 0.3,
+    30°: 225 kernels), then refinements around the `keep` best (0.15 / 15°) and around the
+    `keep` // 2 best of all (0.075 / 7.5°). Deterministic; 1–2 s for a 256² image, 5–8 s for
+    the largest crop (512²) on one core. `cancel` is checked between batches of kernels
+    (raises `Cancelled`). An image without texture (flat, black) gets an infinite misfit."""
     with torch.no_grad():
         grey = _grey(image)
+        if float((grey[..., 1:] - grey[..., :-1]).square().mean()) < _TEXTURELESS:
+            return SharpnessFit(gaussian_kernel(SIGMA_RANGE[0], SIGMA_RANGE[0], 0.0), SIGMA_RANGE[0],
+                                SIGMA_RANGE[0], 0.0, float("inf"), 0)
         target = sharpness_profile(grey)
         params = _coarse_grid()
-        errors = _misfits(grey, target, params)
+        errors = _misfits(grey, target, params, cancel)
         seen = {tuple(np.round(p, 6)) for p in params}
         for d_sigma, d_angle, n_best in ((0.15, np.pi / 12, keep), (0.075, np.pi / 24, max(1, keep // 2))):
             best = params[np.argsort(errors)[:n_best]]
@@ -157,7 +179,7 @@ def fit_kernel(image: np.ndarray, keep: int = 4) -> SharpnessFit:
                 new_arr = np.unique(np.array(new), axis=0)
                 seen.update(tuple(np.round(p, 6)) for p in new_arr)
                 params = np.concatenate([params, new_arr])
-                errors = np.concatenate([errors, _misfits(grey, target, new_arr)])
+                errors = np.concatenate([errors, _misfits(grey, target, new_arr, cancel)])
     i = int(np.argmin(errors))
     s1, s2, angle = params[i]
     return SharpnessFit(

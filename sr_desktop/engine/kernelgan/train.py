@@ -29,7 +29,7 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
   game and bicubic schedule; the kernel regularisers are dropped (every kernel the prior
   produces is non-negative, sums to 1 and is centred).
 * ``method``: "auto" (default) first fits an anisotropic Gaussian from cross-scale
-  sharpness (sharpness_fit.py, ~2 s) and runs KernelGAN only when no Gaussian explains
+  sharpness (sharpness_fit.py, seconds) and runs KernelGAN only when no Gaussian explains
   the image; "kernelgan" always runs KernelGAN; "sharpness" always takes the fit.
 """
 
@@ -55,7 +55,7 @@ from sr_desktop.engine.kernelgan.fkp_generator import FKPGenerator
 from sr_desktop.engine.kernelgan.fkp_weights import load_prior
 from sr_desktop.engine.kernelgan.generator import KernelGenerator
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4, embed, post_process_kernel
-from sr_desktop.engine.kernelgan.sharpness_fit import MISFIT_TRUSTED, SharpnessFit, central_crop, fit_kernel
+from sr_desktop.engine.kernelgan.sharpness_fit import SharpnessFit, central_crop, fit_kernel
 
 G_CROP = 64
 SHAVE_BORDER = 10
@@ -138,8 +138,9 @@ class KernelEstimate:
     seconds: float
     history: list[dict] = field(default_factory=list)
     restart_kernels: list[np.ndarray] = field(default_factory=list)
-    #: the seed of the first run (drawn at random when none was given)
-    seed: int = 0
+    #: the seed of the first KernelGAN run (drawn at random when none was given); None for
+    #: the sharpness fit, which has no randomness
+    seed: int | None = 0
     #: 0..1, from the image alone (engine.kernelgan.confidence); ``reliable`` = ≥ RELIABLE_AT
     confidence: float = 0.0
     reliable: bool = False
@@ -423,9 +424,10 @@ def estimate_kernel(
     """Estimate the image's ×2 blur kernel (×4: the analytic kernel from it).
 
     With the default ``method="auto"`` an anisotropic Gaussian is first fitted from
-    cross-scale sharpness (``sharpness_fit``; deterministic, ~2 s); when it explains the
-    image (misfit ≤ ``MISFIT_TRUSTED``) it is the estimate (``method`` "sharpness" in the
-    result, confidence from the misfit, no iterations), otherwise KernelGAN runs as below.
+    cross-scale sharpness (``sharpness_fit``; deterministic, 1–2 s for a 256² image, up to
+    5–8 s for a large one); when it explains the image (misfit ≤ ``MISFIT_TRUSTED``) it is
+    the estimate (``method`` "sharpness" in the result, confidence from the misfit, no
+    iterations, ``seed`` None), otherwise KernelGAN runs as below.
     `image`: H×W×C float 0..1 (uint8/uint16 accepted), the low-resolution input.
     `seed` makes the run reproducible (None: drawn, reported as ``KernelEstimate.seed``).
     `restarts` > 1 combines the centred kernels of independent runs (the reliable ones).
@@ -455,16 +457,17 @@ def estimate_kernel(
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     start = time.perf_counter()
-    # asked-for prior weights are checked even when the fit makes KernelGAN unnecessary
-    prior = load_prior() if opts.prior == "fkp" else None
+    # what KernelGAN would need is checked before the fit: a bad device or missing prior
+    # weights are one error now, not only on the images the fit does not explain
+    uses_kernelgan = opts.method != "sharpness"
+    prior = load_prior() if uses_kernelgan and opts.prior == "fkp" else None
+    dev = resolve_kernelgan_device(device) if uses_kernelgan else None
     fit = None
     if opts.method != "kernelgan":
-        check_cancel(cancel)
         # unshaved: the statistic wants every pixel; cropped first: no second full-size copy
-        fit = fit_kernel(_prepare_image(central_crop(np.asarray(image)), 0))
-        if opts.method == "sharpness" or fit.misfit <= MISFIT_TRUSTED:
-            return _fitted_estimate(fit, scale, seed, time.perf_counter() - start, progress)
-    dev = resolve_kernelgan_device(device)
+        fit = fit_kernel(_prepare_image(central_crop(np.asarray(image)), 0), cancel=cancel)
+        if not uses_kernelgan or fit.trusted:
+            return _fitted_estimate(fit, scale, time.perf_counter() - start, progress)
     tracker = ProgressTracker(iterations * restarts, progress, stage="kernel")
     history: list[dict] = []
     kernels: list[np.ndarray] = []
@@ -525,9 +528,8 @@ def estimate_kernel(
     )
 
 
-def _fitted_estimate(
-    fit: SharpnessFit, scale: int, seed: int, seconds: float, progress: ProgressCallback | None
-) -> KernelEstimate:
+def _fitted_estimate(fit: SharpnessFit, scale: int, seconds: float,
+                     progress: ProgressCallback | None) -> KernelEstimate:
     k2 = fit.kernel
     kernel = k2 if scale == 2 else analytic_kernel_x4(k2)
     tracker = ProgressTracker(1, progress, stage="kernel")
@@ -539,9 +541,9 @@ def _fitted_estimate(
         iterations_run=0,
         seconds=seconds,
         restart_kernels=[k2],
-        seed=seed,
+        seed=None,
         confidence=fit.confidence,
-        reliable=is_reliable(fit.confidence),
+        reliable=fit.trusted,
         restart_confidences=[fit.confidence],
         method="sharpness",
         fit_misfit=fit.misfit,

@@ -158,7 +158,7 @@ class KernelPanel(QWidget):
         box = QGroupBox("Estimate")
         self.method_combo = _choice_combo(
             "kernelMethodCombo", KERNEL_METHODS, KernelGANOptions().method,
-            "Sharpness fit: a Gaussian blur (round to strongly elongated) fitted in about 2 s from how "
+            "Sharpness fit: a Gaussian blur (round to strongly elongated) fitted in seconds from how "
             "sharp the image is in each direction across scales. KernelGAN: a small GAN trained on the "
             "image (tens of seconds; iterations, restarts and prior below). Auto keeps the fit when it "
             "explains the image and runs KernelGAN otherwise")
@@ -225,9 +225,10 @@ class KernelPanel(QWidget):
         self.confidence_label.setWordWrap(True)
         self.confidence_label.setToolTip(
             "From the image alone: how well the image downscaled with this kernel passes for the "
-            "image itself (KernelGAN's discriminator can no longer tell them apart). A doubtful "
-            f"estimate: estimate again (another seed) or with more restarts. Reliable from {RELIABLE_AT:.2f} "
-            "on a 0–1 scale.")
+            "image itself (the sharpness fit: how closely its sharpness per direction matches; "
+            "KernelGAN: how far its discriminator can no longer tell them apart). A doubtful "
+            "estimate: estimate again with KernelGAN, another seed or more restarts. Reliable from "
+            f"{RELIABLE_AT:.2f} on a 0–1 scale.")
         self.source_label = QLabel("")
         self.source_label.setWordWrap(True)
         self.source_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -404,7 +405,8 @@ class KernelPanel(QWidget):
         if self.kernel_confidence is not None and not is_reliable(self.kernel_confidence):
             message = (f"This kernel estimate is doubtful (confidence {self.kernel_confidence:.2f}, reliable "
                        f"from {RELIABLE_AT:.2f}): {UPSCALE_MODELS[model]} with a wrong kernel gives halos "
-                       "and ringing. Estimate again (another run or more restarts) for a better one.\n\n"
+                       "and ringing. Estimate again (Method KernelGAN, another run or more restarts) for a "
+                       "better one.\n\n"
                        f"Upscale with it anyway?")
             if not self.ask_use_doubtful(message):
                 return False

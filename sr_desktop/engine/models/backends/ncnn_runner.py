@@ -87,6 +87,10 @@ def vulkan_gpus() -> tuple[VulkanGPU, ...]:
                  for i, info in enumerate(infos))
 
 
+#: the order in which a plain ``vulkan`` choice prefers GPU kinds when ncnn names no default
+_DEFAULT_ORDER = {"discrete": 0, "integrated": 1, "virtual": 2, "software": 3}
+
+
 def vulkan_gpu(device: str) -> VulkanGPU:
     """The GPU of a ``vulkan`` / ``vulkan:N`` device choice (``vulkan``: the one ncnn picks by
     default, a discrete GPU before an integrated one). `DeviceError` with one line when
@@ -103,8 +107,8 @@ def vulkan_gpu(device: str) -> VulkanGPU:
         index = int(ncnn.get_default_gpu_index())
         if not 0 <= index < len(gpus):
             # ncnn 1.0.20261020 reports -1 when it has no default of its own: pick as it
-            # documents its default, a discrete GPU before an integrated one
-            index = next((g.index for g in gpus if g.kind == "discrete"), gpus[0].index)
+            # documents its default, a discrete GPU, then an integrated one, then the rest
+            index = min(gpus, key=lambda g: (_DEFAULT_ORDER.get(g.kind, len(_DEFAULT_ORDER)), g.index)).index
     else:
         index = int(device.partition(":")[2])
     if not 0 <= index < len(gpus):
@@ -130,7 +134,7 @@ def auto_vulkan_gpu() -> VulkanGPU | None:
         return None
     try:
         default = vulkan_gpu("vulkan")
-    except DeviceError:  # ncnn names no usable default GPU
+    except DeviceError:  # a default index ncnn reports that is not one of its GPUs
         return None
     if default.kind not in ("discrete", "integrated"):
         return None

@@ -31,14 +31,15 @@ def kernel_for_scale(kernel: np.ndarray, scale: int) -> np.ndarray:
     return kernel
 
 
-#: KernelGAN settings for ``kernel="estimate"``: its fast preset with 3 restarts combined
-#: by median and early stopping, as ZSSR's "estimate" (docs/kernelgan.md)
+#: settings of ``kernel="estimate"``: method auto (the sharpness fit where it explains the
+#: image), else KernelGAN's fast preset with 3 restarts combined by median and early
+#: stopping, as ZSSR's "estimate" (docs/kernelgan.md)
 ESTIMATE_DEFAULTS = {"iterations": 1000, "restarts": 3, "batch": 4, "seed": 0, "method": "auto"}
 
 
 class MapSRModel(SRModel):
-    """Per-image MAP reconstruction. `kernel`: ndarray / .npy path / "estimate" (KernelGAN
-    first, with `estimate` overriding `ESTIMATE_DEFAULTS`) / None (MATLAB bicubic
+    """Per-image MAP reconstruction. `kernel`: ndarray / .npy path / "estimate" (a kernel
+    estimate first, with `estimate` overriding `ESTIMATE_DEFAULTS`) / None (MATLAB bicubic
     degradation); `options`: `MapSROptions`."""
 
     id = "map-sr"
@@ -122,7 +123,7 @@ VARIANTS: dict[str, dict] = {
 def make_map_sr_model(scale: int, kernel=None, device: str = "auto", variant: str = "default",
                       seed: int | None = None, **opts) -> MapSRModel:
     """The `map-sr` zoo model: MAP super-resolution with the degradation of `kernel`
-    (ndarray, ``.npy`` path, ``"estimate"`` for KernelGAN's estimate, None for the MATLAB
+    (ndarray, ``.npy`` path, ``"estimate"`` for the kernel estimate, None for the MATLAB
     bicubic shrink) and the prior of `variant` ("default": total variation, "tikhonov":
     gradient energy). Keywords set `MapSROptions` fields (``alpha``, ``iterations``,
     ``eps``, ``prior``…) or kernel_method / kernel_iterations / kernel_restarts /
@@ -154,4 +155,3 @@ def make_map_sr_model(scale: int, kernel=None, device: str = "auto", variant: st
     if options.eps <= 0 or options.history < 1 or options.report_every < 1:
         raise KernelError("map-sr eps, history and report_every must be positive")
     return MapSRModel(scale, kernel=kernel, device=device, options=options, estimate=estimate)
-
