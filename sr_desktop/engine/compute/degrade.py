@@ -3,6 +3,8 @@
 ``degrade_with_kernel`` is the blur-then-subsample operator of the KernelGAN / DIV2KRK
 protocol: each channel is *correlated* with the kernel (reflect border, kernel centre tap
 at index n//2), then rows/columns 0, s, 2s, ... are kept. Optional Gaussian noise.
+``gaussian_kernels`` draws anisotropic Gaussian blur kernels (training degradations, the
+kernel estimator's sharpness fit).
 """
 
 from __future__ import annotations
@@ -49,3 +51,18 @@ def degrade_with_kernel(
         rng = np.random.default_rng(seed)
         lr = np.clip(lr + rng.normal(0.0, noise_sigma, size=lr.shape), 0.0, 1.0)
     return lr
+
+
+def gaussian_kernels(params: np.ndarray, size: int, center: float | None = None) -> np.ndarray:
+    """Anisotropic Gaussian blur kernels, one per row (σ along the axis, σ across it, the
+    axis angle in radians with x to the right and y down) of the N×3 `params`: N×size×size,
+    each normalised to sum 1, centred at `center` in both axes (default the canvas centre
+    (size − 1) / 2)."""
+    params = np.atleast_2d(np.asarray(params, dtype=np.float64))
+    mu = (size - 1) / 2.0 if center is None else center
+    s1, s2, th = params[:, 0, None, None], params[:, 1, None, None], params[:, 2, None, None]
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64) - mu
+    along = np.cos(th) * x + np.sin(th) * y
+    across = -np.sin(th) * x + np.cos(th) * y
+    k = np.exp(-0.5 * ((along / s1) ** 2 + (across / s2) ** 2))
+    return k / k.sum(axis=(1, 2), keepdims=True)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sr_desktop.engine.compute.degrade import gaussian_kernels
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT
 from sr_desktop.engine.kernelgan.crops import GREY_WEIGHTS
@@ -80,17 +81,11 @@ def gaussian_kernel(
 ) -> np.ndarray:
     """An anisotropic Gaussian on a size×size canvas, normalised to sum 1; its centre is
     `center` (default the ×2 convention size//2 + 0.5) in both axes."""
-    return _gaussian_bank(np.array([[sigma_major, sigma_minor, angle]]), size, center)[0]
+    return _x2_kernels(np.array([sigma_major, sigma_minor, angle]), size, center)[0]
 
 
-def _gaussian_bank(params: np.ndarray, size: int, center: float | None = None) -> np.ndarray:
-    mu = size // 2 + 0.5 if center is None else center
-    s1, s2, th = params[:, 0, None, None], params[:, 1, None, None], params[:, 2, None, None]
-    y, x = np.mgrid[0:size, 0:size].astype(np.float64) - mu
-    along = np.cos(th) * x + np.sin(th) * y
-    across = -np.sin(th) * x + np.cos(th) * y
-    k = np.exp(-0.5 * (along**2 / s1**2 + across**2 / s2**2))
-    return k / k.sum(axis=(1, 2), keepdims=True)
+def _x2_kernels(params: np.ndarray, size: int = KERNEL_SIZE, center: float | None = None) -> np.ndarray:
+    return gaussian_kernels(params, size, size // 2 + 0.5 if center is None else center)
 
 
 def central_crop(image: np.ndarray) -> np.ndarray:
@@ -103,6 +98,13 @@ def _grey(image: np.ndarray) -> torch.Tensor:
     if img.ndim == 3:
         img = img[:, :, :3] @ GREY_WEIGHTS if img.shape[2] >= 3 else img[:, :, 0]
     return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
+
+
+def _neighbour_energy(grey: torch.Tensor) -> float:
+    """Mean squared difference of horizontal and vertical neighbours (0 for a flat image)."""
+    across = (grey[..., 1:] - grey[..., :-1]).square().mean()
+    down = (grey[..., 1:, :] - grey[..., :-1, :]).square().mean()
+    return float(across + down)
 
 
 def sharpness_profile(grey: torch.Tensor) -> torch.Tensor:
@@ -126,7 +128,7 @@ def sharpness_profile(grey: torch.Tensor) -> torch.Tensor:
 
 def _misfits(grey: torch.Tensor, target: torch.Tensor, params: np.ndarray, cancel: CancelToken | None,
              chunk: int = 64) -> np.ndarray:
-    bank = torch.from_numpy(_gaussian_bank(params, KERNEL_SIZE).astype(np.float32))[:, None]
+    bank = torch.from_numpy(_x2_kernels(params).astype(np.float32))[:, None]
     out = []
     for i in range(0, len(bank), chunk):
         check_cancel(cancel)
@@ -145,15 +147,15 @@ def _coarse_grid() -> np.ndarray:
     return np.array(rows)
 
 
-def _around(center: np.ndarray, d_sigma: float, d_angle: float) -> np.ndarray:
+def _around(center: np.ndarray, d_sigma: float, d_angle: float) -> list[tuple[float, float, float]]:
     rows = []
     for ds1 in (-d_sigma, 0.0, d_sigma):
         for ds2 in (-d_sigma, 0.0, d_sigma):
             for da in (-d_angle, 0.0, d_angle):
                 s1 = float(np.clip(center[0] + ds1, *SIGMA_RANGE))
                 s2 = float(np.clip(center[1] + ds2, SIGMA_RANGE[0], s1))
-                rows.append((s1, s2, (center[2] + da) % np.pi))
-    return np.unique(np.round(np.array(rows), 6), axis=0)
+                rows.append((round(s1, 6), round(s2, 6), round((center[2] + da) % np.pi, 6)))
+    return rows
 
 
 def fit_kernel(image: np.ndarray, keep: int = 4, cancel: CancelToken | None = None) -> SharpnessFit:
@@ -165,7 +167,7 @@ def fit_kernel(image: np.ndarray, keep: int = 4, cancel: CancelToken | None = No
     (raises `Cancelled`). An image without texture (flat, black) gets an infinite misfit."""
     with torch.no_grad():
         grey = _grey(image)
-        if float((grey[..., 1:] - grey[..., :-1]).square().mean()) < _TEXTURELESS:
+        if _neighbour_energy(grey) < _TEXTURELESS:
             return SharpnessFit(gaussian_kernel(SIGMA_RANGE[0], SIGMA_RANGE[0], 0.0), SIGMA_RANGE[0],
                                 SIGMA_RANGE[0], 0.0, float("inf"), 0)
         target = sharpness_profile(grey)
@@ -174,12 +176,11 @@ def fit_kernel(image: np.ndarray, keep: int = 4, cancel: CancelToken | None = No
         seen = {tuple(np.round(p, 6)) for p in params}
         for d_sigma, d_angle, n_best in ((0.15, np.pi / 12, keep), (0.075, np.pi / 24, max(1, keep // 2))):
             best = params[np.argsort(errors)[:n_best]]
-            new = [p for c in best for p in _around(c, d_sigma, d_angle) if tuple(np.round(p, 6)) not in seen]
+            new = sorted({p for c in best for p in _around(c, d_sigma, d_angle)} - seen)
             if new:
-                new_arr = np.unique(np.array(new), axis=0)
-                seen.update(tuple(np.round(p, 6)) for p in new_arr)
-                params = np.concatenate([params, new_arr])
-                errors = np.concatenate([errors, _misfits(grey, target, new_arr, cancel)])
+                seen.update(new)
+                params = np.concatenate([params, np.array(new)])
+                errors = np.concatenate([errors, _misfits(grey, target, np.array(new), cancel)])
     i = int(np.argmin(errors))
     s1, s2, angle = params[i]
     return SharpnessFit(

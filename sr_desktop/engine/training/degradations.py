@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image as PILImage
 
-from sr_desktop.engine.compute.degrade import correlate_channels, degrade_with_kernel
+from sr_desktop.engine.compute.degrade import correlate_channels, degrade_with_kernel, gaussian_kernels
 from sr_desktop.engine.compute.matlab_resize import imresize, resize_weights
 from sr_desktop.engine.core.errors import KernelError
 from sr_desktop.engine.core.kernel_file import load_kernel_file
@@ -113,12 +113,7 @@ class KernelBlur:
 
 def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, angle: float) -> np.ndarray:
     """An anisotropic Gaussian blur kernel (size × size, sum 1) rotated by `angle` (radians)."""
-    r = np.arange(size) - (size - 1) / 2.0
-    xx, yy = np.meshgrid(r, r)
-    c, s = math.cos(angle), math.sin(angle)
-    u, v = c * xx + s * yy, -s * xx + c * yy
-    k = np.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
-    return k / k.sum()
+    return gaussian_kernels(np.array([sigma_x, sigma_y, angle]), size)[0]
 
 
 @dataclass(frozen=True)
