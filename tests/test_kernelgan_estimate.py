@@ -97,7 +97,19 @@ def test_bad_inputs_give_clear_errors():
         estimate_kernel(np.full((100, 100, 3), np.nan), iterations=5)
     with pytest.raises(KernelError, match="unknown kernel estimation option"):
         estimate_kernel(np.zeros((100, 100, 3)), iterations=5, bogus=1)
+    with pytest.raises(KernelError, match="expected an H×W or H×W×C image"):
+        estimate_kernel(np.zeros((100, 100, 5)), iterations=5)
     assert issubclass(KernelError, SRDesktopError)
+
+
+def test_the_whole_image_is_validated_though_the_fit_sees_its_centre():
+    # the fit reads a central crop of at most 512 px; a NaN outside it is still one clear error
+    img = np.random.default_rng(0).random((600, 600, 3), dtype=np.float32)
+    img[0, 0, 0] = np.nan
+    with pytest.raises(KernelError, match="NaN"):
+        estimate_kernel(img, method="sharpness")
+    with pytest.raises(KernelError, match="too small"):
+        estimate_kernel(np.zeros((80, 40), np.uint8), method="sharpness")
 
 
 def test_cli_writes_kernel_and_png(tmp_path, synthetic_lr, capsys):

@@ -153,8 +153,24 @@ class KernelEstimate:
     fit_misfit: float | None = None
 
 
-def _prepare_image(image: np.ndarray, shave: int) -> np.ndarray:
+def _check_image(image: np.ndarray, shave: int) -> np.ndarray:
+    """Validate an input image without copying it (shape, finite values, size after the
+    border shave); returns it as an array."""
     img = np.asarray(image)
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (1, 2, 3, 4))):
+        raise KernelError(f"expected an H×W or H×W×C image, got shape {tuple(img.shape)}")
+    if img.dtype.kind in "fc" and not np.all(np.isfinite(img)):
+        raise KernelError("image contains NaN or infinite values")
+    h, w = img.shape[:2]
+    if min(h - 2 * max(shave, 0), w - 2 * max(shave, 0)) // 2 * 2 < G_CROP:
+        need = G_CROP + 2 * shave
+        raise KernelError(f"image too small for kernel estimation: {w}×{h} px, need at least {need}×{need}")
+    return img
+
+
+def _prepare_image(image: np.ndarray, shave: int) -> np.ndarray:
+    """The validated image as H×W×3 float64 0..1, border shaved, sides cropped to even."""
+    img = _check_image(image, shave)
     if img.dtype == np.uint8:
         img = img.astype(np.float64) / 255.0
     elif img.dtype == np.uint16:
@@ -162,24 +178,13 @@ def _prepare_image(image: np.ndarray, shave: int) -> np.ndarray:
     img = np.asarray(img, dtype=np.float64)
     if img.ndim == 2:
         img = img[:, :, None]
-    if img.ndim != 3 or img.shape[2] not in (1, 2, 3, 4):
-        raise KernelError(f"expected an H×W or H×W×C image, got shape {tuple(np.shape(image))}")
-    if not np.all(np.isfinite(img)):
-        raise KernelError("image contains NaN or infinite values")
     if img.shape[2] in (1, 2):
         img = np.repeat(img[:, :, :1], 3, axis=2)
     img = img[:, :, :3]
     if shave > 0:
         img = img[shave:-shave, shave:-shave]
     h, w = img.shape[:2]
-    img = img[: h - h % 2, : w - w % 2]
-    if min(img.shape[:2]) < G_CROP:
-        need = G_CROP + 2 * shave
-        raise KernelError(
-            f"image too small for kernel estimation: {np.shape(image)[1]}×{np.shape(image)[0]} px, "
-            f"need at least {need}×{need}"
-        )
-    return img
+    return img[: h - h % 2, : w - w % 2]
 
 
 def resolve_kernelgan_device(device: str | torch.device) -> torch.device:
@@ -453,7 +458,8 @@ def estimate_kernel(
     if opts.prior not in PRIORS:
         raise KernelError(f"unknown kernel prior {opts.prior!r} (choose {' or '.join(PRIORS)})")
     check_method(opts.method)
-    img = _prepare_image(image, opts.shave_border)
+    # validated whole now; converted to float64 only if KernelGAN runs (the fit crops first)
+    _check_image(image, opts.shave_border)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     start = time.perf_counter()
@@ -468,6 +474,7 @@ def estimate_kernel(
         fit = fit_kernel(_prepare_image(central_crop(np.asarray(image)), 0), cancel=cancel)
         if not uses_kernelgan or fit.trusted:
             return _fitted_estimate(fit, scale, time.perf_counter() - start, progress)
+    img = _prepare_image(image, opts.shave_border)
     tracker = ProgressTracker(iterations * restarts, progress, stage="kernel")
     history: list[dict] = []
     kernels: list[np.ndarray] = []
