@@ -13,9 +13,9 @@ per run, and the bicubic-kernel and true-kernel rows; with --runs, the distribut
 (min / median / max), the failures (runs worse than the bicubic assumption in kernel or LR
 PSNR), the elongated-kernel subset (true λ1/λ2 = (σ major/σ minor)² ≥ 4) and the Spearman
 correlation of the image-only confidence with the true kernel PSNR. ``--method`` picks the
-estimator (default: the engine's, "auto": the sharpness fit where it explains the image,
-else KernelGAN; "kernelgan" for KernelGAN alone; each run's method is in the JSON rows and
-the table). ``--prior fkp`` runs
+estimator (default: the engine's, "auto": the mean of the sharpness fit and KernelGAN where
+the fit explains the image, else KernelGAN; "kernelgan" / "sharpness" for one alone; each
+run's method is in the JSON rows and the table). ``--prior fkp`` runs
 KernelGAN-FKP (the learned kernel prior); ``--only NAME`` runs some images of the set only
 (their kernels stay those of the full list).
 """

@@ -509,21 +509,29 @@ def test_the_method_choice_reaches_the_estimation_and_the_fit_is_named(make_wind
     assert combo.currentData() == "auto"  # the engine's default (KernelGANOptions.method)
     combo.setCurrentIndex(combo.findData("sharpness"))  # KernelGAN's settings do not apply to the fit
     assert not panel.iterations_spin.isEnabled() and not panel.prior_combo.isEnabled()
-    combo.setCurrentIndex(combo.findData("auto"))  # they do when auto falls back to KernelGAN
+    panel.start_estimation()
+    with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
+        pass
+    assert recorder.jobs[0].options.method == "sharpness" and finished.args[0].method == "sharpness"
+    assert "sharpness fit" in panel.source_label.text() and "Reliable" in panel.confidence_label.text()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
+    combo.setCurrentIndex(combo.findData("auto"))  # auto runs KernelGAN beside the fit
     assert panel.iterations_spin.isEnabled() and panel.restarts_spin.isEnabled() and panel.prior_combo.isEnabled()
+    panel.iterations_spin.setValue(20)
     panel.start_estimation()
     assert not combo.isEnabled()
     with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
         pass
-    assert recorder.jobs[0].options.method == "auto"
-    assert finished.args[0].method == "sharpness"  # this blur is explained by a Gaussian: no KernelGAN run
-    assert "sharpness fit" in panel.source_label.text() and "Reliable" in panel.confidence_label.text()
+    assert recorder.jobs[1].options.method == "auto"
+    assert finished.args[0].method == "combined"  # this blur is explained by a Gaussian: fit and KernelGAN averaged
+    assert "mean of the sharpness fit and KernelGAN, " in panel.source_label.text()
+    assert "Reliable" in panel.confidence_label.text()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
     combo.setCurrentIndex(combo.findData("kernelgan"))
     panel.iterations_spin.setValue(20)
     panel.start_estimation()
     with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
         pass
-    assert recorder.jobs[1].options.method == "kernelgan" and finished.args[0].method == "kernelgan"
+    assert recorder.jobs[2].options.method == "kernelgan" and finished.args[0].method == "kernelgan"
     assert "KernelGAN, " in panel.source_label.text() and " iterations" in panel.source_label.text()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)

@@ -61,16 +61,31 @@ def test_the_fit_finds_an_elongated_blur_and_its_orientation(elongated):
     np.testing.assert_array_equal(fit.kernel, again.kernel)  # no randomness
 
 
-def test_auto_takes_the_fit_when_it_explains_the_image(elongated):
-    truth, lr = elongated
-    est = estimate_kernel(lr, iterations=5, device="cpu")
-    assert est.method == "sharpness" and est.iterations_run == 0 and est.reliable
+def test_auto_averages_the_fit_with_kernelgan_where_the_fit_explains_the_image(elongated):
+    _, lr = elongated
+    est = estimate_kernel(lr, iterations=5, seed=0, device="cpu")
+    assert est.method == "combined" and est.iterations_run > 0 and est.reliable and est.seed == 0
     assert est.fit_misfit is not None and est.fit_misfit <= MISFIT_TRUSTED
-    assert kernel_psnr(est.kernel_x2, truth) >= 45.0
-    assert est.seed is None  # nothing random was drawn
-    x4 = estimate_kernel(lr, scale=4, iterations=5, device="cpu")
-    assert x4.method == "sharpness" and x4.kernel.shape[0] > est.kernel.shape[0]
+    fit = estimate_kernel(lr, method="sharpness")
+    kernelgan = estimate_kernel(lr, iterations=5, seed=0, device="cpu", method="kernelgan")
+    np.testing.assert_allclose(est.kernel_x2, train.average_kernels([fit.kernel_x2, kernelgan.kernel_x2], how="mean"))
+    assert est.confidence == pytest.approx(fit.confidence)  # the fit's misfit decides, as it gates
+    x4 = estimate_kernel(lr, scale=4, iterations=5, seed=0, device="cpu")
+    assert x4.method == "combined" and x4.kernel.shape[0] > est.kernel.shape[0]
     assert x4.kernel.sum() == pytest.approx(1.0)
+
+
+def test_the_fit_alone_where_kernelgan_diverges_beside_it(elongated, monkeypatch):
+    truth, lr = elongated
+
+    def diverge(*args, **kwargs):
+        raise train._Diverged("kernel sum 0")
+
+    monkeypatch.setattr(train, "_run_once", diverge)
+    est = estimate_kernel(lr, iterations=5, seed=0, device="cpu")
+    assert est.method == "sharpness" and est.seed is None and est.reliable and kernel_psnr(est.kernel_x2, truth) >= 45.0
+    with pytest.raises(KernelError, match="diverged"):
+        estimate_kernel(lr, iterations=5, seed=0, device="cpu", method="kernelgan")
 
 
 def test_auto_falls_back_to_kernelgan_where_no_gaussian_explains_the_image():
@@ -124,9 +139,10 @@ def test_cli_method_and_json(tmp_path, elongated, capsys):
     src = tmp_path / "lr.png"
     PILImage.fromarray(np.round(lr * 255).astype(np.uint8)).save(src)
     out = tmp_path / "k.npy"
-    rc = main(["kernel", str(src), "-o", str(out), "--json", "-q"])
+    rc = main(["kernel", str(src), "-o", str(out), "--iterations", "10", "--seed", "1", "--device", "cpu", "--json",
+               "-q"])
     record = json.loads(capsys.readouterr().out)
-    assert rc == 0 and record["method"] == "sharpness" and record["iterations_run"] == 0 and record["seed"] is None
+    assert rc == 0 and record["method"] == "combined" and record["iterations_run"] > 0 and record["seed"] == 1
     assert 0 < record["fit_misfit"] <= MISFIT_TRUSTED and record["reliable"] is True
     assert np.load(out).sum() == pytest.approx(1.0)
     rc = main(["kernel", str(src), "-o", str(tmp_path / "g.npy"), "--method", "kernelgan", "--iterations", "10",
@@ -136,6 +152,9 @@ def test_cli_method_and_json(tmp_path, elongated, capsys):
     rc = main(["kernel", str(src), "-o", str(tmp_path / "s.npy"), "--method", "sharpness"])
     line = capsys.readouterr().out
     assert rc == 0 and "sharpness fit, misfit" in line and "reliable" in line
+    rc = main(["kernel", str(src), "-o", str(tmp_path / "c.npy"), "--iterations", "10", "--device", "cpu"])
+    line = capsys.readouterr().out
+    assert rc == 0 and "mean of the sharpness fit (misfit 0.0" in line and "KernelGAN, " in line
     with pytest.raises(SystemExit) as exited:
         main(["kernel", str(src), "-o", str(tmp_path / "x.npy"), "--method", "gan"])
     assert exited.value.code == 2 and "invalid choice: 'gan'" in capsys.readouterr().err

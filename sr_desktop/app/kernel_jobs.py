@@ -64,7 +64,8 @@ class KernelTask:
     restarts: int = 1
     #: KernelGANOptions.prior: "none" (KernelGAN's generator) or "fkp" (the learned kernel prior)
     prior: str = "none"
-    #: KernelGANOptions.method: "auto" (the sharpness fit, else KernelGAN), "sharpness", "kernelgan"
+    #: KernelGANOptions.method: "auto" (the fit and KernelGAN averaged where the fit explains
+    #: the image, else KernelGAN), "sharpness", "kernelgan"
     method: str = "auto"
     device: str = "auto"
     seed: int | None = None

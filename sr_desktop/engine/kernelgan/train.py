@@ -29,8 +29,10 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
   game and bicubic schedule; the kernel regularisers are dropped (every kernel the prior
   produces is non-negative, sums to 1 and is centred).
 * ``method``: "auto" (default) first fits an anisotropic Gaussian from cross-scale
-  sharpness (sharpness_fit.py, seconds) and runs KernelGAN only when no Gaussian explains
-  the image; "kernelgan" always runs KernelGAN; "sharpness" always takes the fit.
+  sharpness (sharpness_fit.py, seconds), then runs KernelGAN; when the fit explains the
+  image the estimate is the mean of the two kernels (result method "combined": their errors
+  differ in kind, and the mean beat either alone on held-out images), otherwise KernelGAN's
+  alone; "kernelgan" always runs KernelGAN alone; "sharpness" always takes the fit.
 """
 
 from __future__ import annotations
@@ -122,8 +124,9 @@ class KernelGANOptions:
     #: Adam lr of the latent z with prior "fkp" (measured: 1e-3 barely leaves the start,
     #: 4e-3 and more overshoot out of the kernel family; docs/kernelgan.md)
     fkp_lr: float = 2e-3
-    #: "auto": the sharpness fit when it explains the image (misfit ≤ MISFIT_TRUSTED), else
-    #: KernelGAN; "kernelgan": always KernelGAN; "sharpness": always the fit (docs/kernelgan.md)
+    #: "auto": the mean of the sharpness fit and KernelGAN when the fit explains the image
+    #: (misfit ≤ MISFIT_TRUSTED), else KernelGAN; "kernelgan": always KernelGAN alone;
+    #: "sharpness": always the fit alone (docs/kernelgan.md)
     method: str = "auto"
 
 
@@ -147,7 +150,8 @@ class KernelEstimate:
     restart_confidences: list[float] = field(default_factory=list)
     #: median pairwise PSNR of the restarts' kernels (None for one run)
     restart_agreement_db: float | None = None
-    #: what produced ``kernel``: "sharpness" (the Gaussian fit) or "kernelgan"
+    #: what produced ``kernel``: "sharpness" (the Gaussian fit), "kernelgan", or "combined"
+    #: (the mean of the two: method "auto" where the fit explains the image)
     method: str = "kernelgan"
     #: the sharpness fit's misfit when it was tried (methods "auto" / "sharpness"), else None
     fit_misfit: float | None = None
@@ -430,9 +434,11 @@ def estimate_kernel(
 
     With the default ``method="auto"`` an anisotropic Gaussian is first fitted from
     cross-scale sharpness (``sharpness_fit``; deterministic, 1–2 s for a 256² image, up to
-    5–8 s for a large one); when it explains the image (misfit ≤ ``MISFIT_TRUSTED``) it is
-    the estimate (``method`` "sharpness" in the result, confidence from the misfit, no
-    iterations, ``seed`` None), otherwise KernelGAN runs as below.
+    5–8 s for a large one), then KernelGAN runs as below. When the fit explains the image
+    (misfit ≤ ``MISFIT_TRUSTED``) the estimate is the mean of the two centred kernels
+    (``method`` "combined", confidence from the fit's misfit; should KernelGAN diverge, the
+    fit alone), otherwise KernelGAN's kernel. ``method="sharpness"`` returns the fit alone
+    (no iterations, ``seed`` None).
     `image`: H×W×C float 0..1 (uint8/uint16 accepted), the low-resolution input.
     `seed` makes the run reproducible (None: drawn, reported as ``KernelEstimate.seed``).
     `restarts` > 1 combines the centred kernels of independent runs (the reliable ones).
@@ -472,8 +478,9 @@ def estimate_kernel(
     if opts.method != "kernelgan":
         # unshaved: the statistic wants every pixel; cropped first: no second full-size copy
         fit = fit_kernel(_prepare_image(central_crop(np.asarray(image)), 0), cancel=cancel)
-        if not uses_kernelgan or fit.trusted:
+        if not uses_kernelgan:
             return _fitted_estimate(fit, scale, time.perf_counter() - start, progress)
+    combine_with = fit if fit is not None and fit.trusted else None
     img = _prepare_image(image, opts.shave_border)
     tracker = ProgressTracker(iterations * restarts, progress, stage="kernel")
     history: list[dict] = []
@@ -510,11 +517,17 @@ def estimate_kernel(
             if k_new is not None and (k is None or c_new > c):
                 k, c = k_new, c_new
         if k is None:
+            if combine_with is not None:  # the fit explains the image: it stands alone
+                return _fitted_estimate(combine_with, scale, time.perf_counter() - start, progress)
             tried = "; ".join(diverged)
             raise KernelError(f"kernel estimation diverged ({tried}); try another seed or more iterations")
         kernels.append(k)
         scores.append(c)
     k2, confidence = _combine_runs(kernels, scores, opts.restart_combine)
+    method, reliable = "kernelgan", is_reliable(confidence)
+    if combine_with is not None:
+        k2 = average_kernels([combine_with.kernel, k2], how="mean")
+        method, confidence, reliable = "combined", combine_with.confidence, combine_with.trusted
     kernel = k2 if scale == 2 else analytic_kernel_x4(k2)
     tracker.update(tracker.total, "done", iteration=iterations, restart=restarts - 1, kernel=kernel)
     return KernelEstimate(
@@ -527,10 +540,10 @@ def estimate_kernel(
         restart_kernels=kernels,
         seed=seed,
         confidence=confidence,
-        reliable=is_reliable(confidence),
+        reliable=reliable,
         restart_confidences=scores,
         restart_agreement_db=restart_agreement_db(kernels),
-        method="kernelgan",
+        method=method,
         fit_misfit=None if fit is None else fit.misfit,
     )
 

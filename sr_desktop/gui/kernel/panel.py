@@ -56,7 +56,7 @@ DOUBTFUL_TITLE = "Doubtful blur kernel"
 #: the "Kernel prior" choices: label -> KernelGANOptions.prior
 KERNEL_PRIORS = (("None (KernelGAN)", "none"), ("FKP (learned prior)", "fkp"))
 #: the "Method" choices: label -> KernelGANOptions.method
-KERNEL_METHODS = (("Auto (sharpness fit, else KernelGAN)", "auto"), ("Sharpness fit", "sharpness"),
+KERNEL_METHODS = (("Auto (sharpness fit + KernelGAN)", "auto"), ("Sharpness fit", "sharpness"),
                   ("KernelGAN", "kernelgan"))
 
 
@@ -448,8 +448,9 @@ class KernelPanel(QWidget):
         self.estimate = estimate
         task: KernelTask = job.options
         runs = f", {task.restarts} runs" if task.restarts > 1 else ""
-        how = ("sharpness fit" if estimate.method == "sharpness"
-               else f"KernelGAN, {estimate.iterations_run} iterations{runs}")
+        kernelgan = f"KernelGAN, {estimate.iterations_run} iterations{runs}"
+        how = {"sharpness": "sharpness fit", "combined": f"mean of the sharpness fit and {kernelgan}"}.get(
+            estimate.method, kernelgan)
         source = f"Estimated from {task.source_name}: ×{estimate.scale}, {how}, {human_seconds(estimate.seconds)}"
         verdict = "reliable" if estimate.reliable else "doubtful"
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}: {verdict} "

@@ -31,9 +31,9 @@ def kernel_for_scale(kernel: np.ndarray, scale: int) -> np.ndarray:
     return kernel
 
 
-#: settings of ``kernel="estimate"``: method auto (the sharpness fit where it explains the
-#: image), else KernelGAN's fast preset with 3 restarts combined by median and early
-#: stopping, as ZSSR's "estimate" (docs/kernelgan.md)
+#: settings of ``kernel="estimate"``: method auto (KernelGAN's fast preset with 3 restarts
+#: combined by median and early stopping, averaged with the sharpness fit where the fit
+#: explains the image), as ZSSR's "estimate" (docs/kernelgan.md)
 ESTIMATE_DEFAULTS = {"iterations": 1000, "restarts": 3, "batch": 4, "seed": 0, "method": "auto"}
 
 
@@ -127,8 +127,8 @@ def make_map_sr_model(scale: int, kernel=None, device: str = "auto", variant: st
     bicubic shrink) and the prior of `variant` ("default": total variation, "tikhonov":
     gradient energy). Keywords set `MapSROptions` fields (``alpha``, ``iterations``,
     ``eps``, ``prior``…) or kernel_method / kernel_iterations / kernel_restarts /
-    kernel_batch for ``kernel="estimate"`` (method "auto": the sharpness fit, else
-    KernelGAN's fast preset with 3 restarts, as ZSSR's)."""
+    kernel_batch for ``kernel="estimate"`` (method "auto": KernelGAN's fast preset with 3
+    restarts, averaged with the sharpness fit where it explains the image, as ZSSR's)."""
     if variant not in VARIANTS:
         raise KernelError(f"map-sr has no variant {variant!r} (use {', '.join(VARIANTS)})")
     fields = {f.name for f in dataclasses.fields(MapSROptions)}

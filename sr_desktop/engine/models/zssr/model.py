@@ -105,11 +105,11 @@ def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: i
     128-px crops on a GPU; on the CPU the default is 1000 iterations of 64-px crops);
     other keywords set `ZSSROptions` fields (crop, ensemble, back_projection_iters, ...) or
     kernel_method / kernel_iterations / kernel_restarts / kernel_batch for
-    ``kernel="estimate"`` (default: method "auto", the sharpness fit when it explains the
-    image, else KernelGAN's fast preset, ≤ 1000 iterations of 4 crops with early stopping, 3
-    restarts combined by median: one diverging run is out-voted; on the synthetic set ZSSR's
-    PSNR with KernelGAN's 3 restarts was 31.16 dB against 30.89 with one, and 32.11 with
-    method auto and one restart where it fell back, see docs/kernelgan.md).
+    ``kernel="estimate"`` (default: method "auto", KernelGAN's fast preset, ≤ 1000
+    iterations of 4 crops with early stopping, 3 restarts combined by median: one diverging
+    run is out-voted, averaged with the sharpness fit where the fit explains the image; on
+    the synthetic set ZSSR's PSNR with KernelGAN's 3 restarts was 31.16 dB against 30.89 with
+    one, see docs/kernelgan.md).
 
     `preset`: "kernelgan" (the configuration of the KernelGAN paper's pipeline: no
     augmentation or ensemble, 2 back-projections, gradient-weighted loss and crops),
