@@ -1,4 +1,4 @@
-"""`sr-desktop kernel INPUT -o KERNEL.npy`: estimate the image's blur kernel (KernelGAN)."""
+"""`sr-desktop kernel INPUT -o KERNEL.npy`: estimate the image's blur kernel (sharpness fit, KernelGAN)."""
 
 from __future__ import annotations
 

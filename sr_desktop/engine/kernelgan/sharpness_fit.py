@@ -10,8 +10,9 @@ downscale. The kernel is an anisotropic Gaussian (the family of DIV2KRK-style ke
 searched coarse to fine for the smallest difference of the two profiles (the *misfit*).
 
 Where the premise fails (large flat or compressed areas), no Gaussian explains the image
-and the misfit stays high; `estimate_kernel(method="auto")` then falls back to KernelGAN.
-Measured in docs/kernelgan.md ("Sharpness fit").
+and the misfit stays high; `estimate_kernel(method="auto")` then takes KernelGAN's kernel
+alone (where the fit is trusted, auto averages it with KernelGAN's). Measured in
+docs/kernelgan.md ("Sharpness fit", "Fit and KernelGAN averaged").
 """
 
 from __future__ import annotations

@@ -160,8 +160,8 @@ class KernelPanel(QWidget):
             "kernelMethodCombo", KERNEL_METHODS, KernelGANOptions().method,
             "Sharpness fit: a Gaussian blur (round to strongly elongated) fitted in seconds from how "
             "sharp the image is in each direction across scales. KernelGAN: a small GAN trained on the "
-            "image (tens of seconds; iterations, restarts and prior below). Auto keeps the fit when it "
-            "explains the image and runs KernelGAN otherwise")
+            "image (tens of seconds; iterations, restarts and prior below). Auto runs both and averages "
+            "them when the fit explains the image (measured better than either alone), else keeps KernelGAN's")
         self.method_combo.currentIndexChanged.connect(lambda _i: self._refresh())
         self.scale_combo = QComboBox()
         self.scale_combo.addItem("×2", 2)
@@ -226,7 +226,7 @@ class KernelPanel(QWidget):
         self.confidence_label.setToolTip(
             "From the image alone: how well the image downscaled with this kernel passes for the "
             "image itself (the sharpness fit: how closely its sharpness per direction matches; "
-            "KernelGAN: how far its discriminator can no longer tell them apart). A doubtful "
+            "KernelGAN: how far its discriminator can no longer tell them apart; their mean: the fit's). A doubtful "
             "estimate: estimate again with KernelGAN, another seed or more restarts. Reliable from "
             f"{RELIABLE_AT:.2f} on a 0–1 scale.")
         self.source_label = QLabel("")
