@@ -73,19 +73,31 @@ def test_auto_averages_the_fit_with_kernelgan_where_the_fit_explains_the_image(e
     x4 = estimate_kernel(lr, scale=4, iterations=5, seed=0, device="cpu")
     assert x4.method == "combined" and x4.kernel.shape[0] > est.kernel.shape[0]
     assert x4.kernel.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(x4.kernel_x2, est.kernel_x2)  # ×4 is derived from the same ×2 mean
 
 
 def test_the_fit_alone_where_kernelgan_diverges_beside_it(elongated, monkeypatch):
     truth, lr = elongated
+    real = train._run_once
 
     def diverge(*args, **kwargs):
         raise train._Diverged("kernel sum 0")
 
     monkeypatch.setattr(train, "_run_once", diverge)
     est = estimate_kernel(lr, iterations=5, seed=0, device="cpu")
-    assert est.method == "sharpness" and est.seed is None and est.reliable and kernel_psnr(est.kernel_x2, truth) >= 45.0
+    assert est.method == "sharpness" and est.reliable and kernel_psnr(est.kernel_x2, truth) >= 45.0
+    assert est.seed == 0 and est.iterations_run == 10  # the run and its retry were made, and are reported
     with pytest.raises(KernelError, match="diverged"):
         estimate_kernel(lr, iterations=5, seed=0, device="cpu", method="kernelgan")
+
+    def second_restart_diverges(img, scale, iterations, dev, run_seed, *args):
+        if run_seed == 1 or run_seed >= 3:  # restart 2 (seed 1) and every retry (seeds 3, 4, … after 0..2)
+            raise train._Diverged("kernel sum 0")
+        return real(img, scale, iterations, dev, run_seed, *args)
+
+    monkeypatch.setattr(train, "_run_once", second_restart_diverges)
+    est = estimate_kernel(lr, iterations=5, seed=0, restarts=3, device="cpu")
+    assert est.method == "combined" and len(est.restart_kernels) == 2  # restarts 1 and 3 kept
 
 
 def test_auto_falls_back_to_kernelgan_where_no_gaussian_explains_the_image():

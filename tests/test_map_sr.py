@@ -151,7 +151,7 @@ def test_estimate_runs_kernelgan_first(monkeypatch):
     model = make_map_sr_model(2, kernel="estimate", device="cpu", iterations=3, kernel_restarts=2)
     model.upscale_array(_photo(16).astype(np.float32))
     assert calls and calls[0]["restarts"] == 2 and calls[0]["scale"] == 2
-    assert calls[0]["method"] == "auto"  # the sharpness fit where it explains the image
+    assert calls[0]["method"] == "auto"  # the fit averaged with KernelGAN where the fit explains the image
     assert model.last_kernel_estimate is not None
     make_map_sr_model(2, kernel="estimate", device="cpu", iterations=3, kernel_method="kernelgan").upscale_array(
         _photo(16).astype(np.float32))

@@ -39,8 +39,9 @@ KERNEL_SIZE = 17
 SIGMA_RANGE = (0.5, 2.9)
 #: at most this many pixels a side are used (a central crop): the statistic is global
 MAX_SIDE = 512
-#: misfit at which the fit stops being trusted (`estimate_kernel(method="auto")` falls back
-#: to KernelGAN above it; the confidence is RELIABLE_AT there). Set between the fits that explained their
+#: misfit at which the fit stops being trusted (`estimate_kernel(method="auto")` averages
+#: the fit with KernelGAN up to it, uses KernelGAN alone above it; the confidence is
+#: RELIABLE_AT there). Set between the fits that explained their
 #: image (≤ 0.0012) and those that did not (≥ 0.0052: rocket, whose LR no Gaussian explains)
 #: over 35 synthetic images (7 kernel streams), docs/kernelgan.md ("Sharpness fit")
 MISFIT_TRUSTED = 0.003

@@ -161,9 +161,11 @@ def _check_image(image: np.ndarray, shave: int) -> np.ndarray:
     """Validate an input image without copying it (shape, finite values, size after the
     border shave); returns it as an array."""
     img = np.asarray(image)
+    if img.dtype.kind not in "biuf":
+        raise KernelError(f"expected an image of numbers, got values of type {img.dtype}")
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (1, 2, 3, 4))):
         raise KernelError(f"expected an H×W or H×W×C image, got shape {tuple(img.shape)}")
-    if img.dtype.kind in "fc" and not np.all(np.isfinite(img)):
+    if img.dtype.kind == "f" and not np.all(np.isfinite(img)):
         raise KernelError("image contains NaN or infinite values")
     h, w = img.shape[:2]
     if min(h - 2 * max(shave, 0), w - 2 * max(shave, 0)) // 2 * 2 < G_CROP:
@@ -436,8 +438,9 @@ def estimate_kernel(
     cross-scale sharpness (``sharpness_fit``; deterministic, 1–2 s for a 256² image, up to
     5–8 s for a large one), then KernelGAN runs as below. When the fit explains the image
     (misfit ≤ ``MISFIT_TRUSTED``) the estimate is the mean of the two centred kernels
-    (``method`` "combined", confidence from the fit's misfit; should KernelGAN diverge, the
-    fit alone), otherwise KernelGAN's kernel. ``method="sharpness"`` returns the fit alone
+    (``method`` "combined", confidence from the fit's misfit; KernelGAN restarts that diverge
+    are left out, and should all diverge the fit alone is the estimate), otherwise KernelGAN's
+    kernel. ``method="sharpness"`` returns the fit alone
     (no iterations, ``seed`` None).
     `image`: H×W×C float 0..1 (uint8/uint16 accepted), the low-resolution input.
     `seed` makes the run reproducible (None: drawn, reported as ``KernelEstimate.seed``).
@@ -517,12 +520,15 @@ def estimate_kernel(
             if k_new is not None and (k is None or c_new > c):
                 k, c = k_new, c_new
         if k is None:
-            if combine_with is not None:  # the fit explains the image: it stands alone
-                return _fitted_estimate(combine_with, scale, time.perf_counter() - start, progress)
+            if combine_with is not None:  # the fit explains the image: go on without this restart
+                continue
             tried = "; ".join(diverged)
             raise KernelError(f"kernel estimation diverged ({tried}); try another seed or more iterations")
         kernels.append(k)
         scores.append(c)
+    if not kernels:  # every KernelGAN run diverged beside a trusted fit: the fit alone
+        alone = _fitted_estimate(combine_with, scale, time.perf_counter() - start, progress)
+        return dataclasses.replace(alone, seed=seed, iterations_run=total_its, history=history)
     k2, confidence = _combine_runs(kernels, scores, opts.restart_combine)
     method, reliable = "kernelgan", is_reliable(confidence)
     if combine_with is not None:
