@@ -170,3 +170,29 @@ def test_cli_method_and_json(tmp_path, elongated, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["kernel", str(src), "-o", str(tmp_path / "x.npy"), "--method", "gan"])
     assert exited.value.code == 2 and "invalid choice: 'gan'" in capsys.readouterr().err
+
+
+def test_cli_kernel_trains_on_one_thread_and_restores_the_count(tmp_path, elongated, monkeypatch):
+    import torch
+
+    from sr_desktop.app.kernel_jobs import TRAINING_THREADS
+
+    _, lr = elongated
+    src = tmp_path / "lr.png"
+    PILImage.fromarray(np.round(lr * 255).astype(np.uint8)).save(src)
+    real, seen = train._run_once, []
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_run_once", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        rc = main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--method", "kernelgan", "--iterations", "5",
+                   "--seed", "0", "--device", "cpu", "-q"])
+        assert rc == 0 and seen and set(seen) == {TRAINING_THREADS}  # as the GUI's kernel panel
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
