@@ -74,7 +74,6 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sr_desktop.app.kernel_jobs import TRAINING_THREADS, torch_threads
     from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
     from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.models.registry import is_per_image
@@ -105,10 +104,7 @@ def run(args: argparse.Namespace) -> int:
             image = read_image_or_animation(src)
             if isinstance(image, Animation):  # refused before any frame is upscaled
                 check_animation_format(image, dst, save)
-            # a per-image model trains on the image (ZSSR, KernelGAN's estimate): one
-            # intra-op thread, as the GUI (app.kernel_jobs.TRAINING_THREADS)
-            with torch_threads(TRAINING_THREADS if per_image else None):
-                result = upscale_any(image, options, progress=bar)
+            result = upscale_any(image, options, progress=bar)
             bar.close()
             written = write_any(result.image, dst, save, overwrite=args.overwrite, protect=protect)
         except Cancelled:
