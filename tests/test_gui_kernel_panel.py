@@ -507,31 +507,31 @@ def test_the_method_choice_reaches_the_estimation_and_the_fit_is_named(make_wind
     combo = panel.method_combo
     assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "sharpness", "kernelgan"]
     assert combo.currentData() == "auto"  # the engine's default (KernelGANOptions.method)
+
+    def estimate(method: str):
+        """Estimate with `method` chosen in the box; returns (the job's task, the estimate)."""
+        combo.setCurrentIndex(combo.findData(method))
+        if panel.iterations_spin.isEnabled():
+            panel.iterations_spin.setValue(20)
+        panel.start_estimation()
+        assert not combo.isEnabled()
+        with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
+            pass
+        qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
+        return recorder.jobs[-1].options, finished.args[0]
+
     combo.setCurrentIndex(combo.findData("sharpness"))  # KernelGAN's settings do not apply to the fit
     assert not panel.iterations_spin.isEnabled() and not panel.prior_combo.isEnabled()
-    panel.start_estimation()
-    with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
-        pass
-    assert recorder.jobs[0].options.method == "sharpness" and finished.args[0].method == "sharpness"
+    task, est = estimate("sharpness")
+    assert task.method == "sharpness" and est.method == "sharpness"
     assert "sharpness fit" in panel.source_label.text() and "Reliable" in panel.confidence_label.text()
-    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
     combo.setCurrentIndex(combo.findData("auto"))  # auto runs KernelGAN beside the fit
     assert panel.iterations_spin.isEnabled() and panel.restarts_spin.isEnabled() and panel.prior_combo.isEnabled()
-    panel.iterations_spin.setValue(20)
-    panel.start_estimation()
-    assert not combo.isEnabled()
-    with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
-        pass
-    assert recorder.jobs[1].options.method == "auto"
-    assert finished.args[0].method == "combined"  # this blur is explained by a Gaussian: fit and KernelGAN averaged
+    task, est = estimate("auto")
+    assert task.method == "auto" and task.iterations == 20
+    assert est.method == "combined"  # this blur is explained by a Gaussian: fit and KernelGAN averaged
     assert "mean of the sharpness fit and KernelGAN, " in panel.source_label.text()
     assert "Reliable" in panel.confidence_label.text()
-    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
-    combo.setCurrentIndex(combo.findData("kernelgan"))
-    panel.iterations_spin.setValue(20)
-    panel.start_estimation()
-    with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
-        pass
-    assert recorder.jobs[2].options.method == "kernelgan" and finished.args[0].method == "kernelgan"
+    task, est = estimate("kernelgan")
+    assert task.method == "kernelgan" and est.method == "kernelgan"
     assert "KernelGAN, " in panel.source_label.text() and " iterations" in panel.source_label.text()
-    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
