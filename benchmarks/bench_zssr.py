@@ -1,8 +1,9 @@
 """×2 SR on a DIV2KRK-style synthetic set: (a) SRMDNF (bicubic-trained zoo model),
 (b) ZSSR with the bicubic kernel, (c) ZSSR with the estimated kernel (``--kg-method``: the
 engine's default "auto" — the mean of the sharpness fit and KernelGAN where the fit explains
-the image, else KernelGAN —, "kernelgan" or "sharpness"), (d) ZSSR with the true kernel (oracle), plus plain bicubic upsampling
-(``--only-estimated``: (c) alone, the other columns left empty). PSNR on Y (BT.601, MATLAB style),
+the image, else KernelGAN —, "kernelgan" or "sharpness"), (d) ZSSR with the true kernel
+(oracle), plus plain bicubic upsampling (``--only-estimated``: (c) alone, the other columns
+left empty). PSNR on Y (BT.601, MATLAB style),
 2-px border shaved, outputs rounded to 8 bits.
 
     PYTHONPATH=. python benchmarks/bench_zssr.py resources/chelsea.png resources/sample.jpg \
