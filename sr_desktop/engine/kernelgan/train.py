@@ -174,9 +174,9 @@ def _check_image(image: np.ndarray, shave: int) -> np.ndarray:
     return img
 
 
-def _prepare_image(image: np.ndarray, shave: int) -> np.ndarray:
-    """The validated image as H×W×3 float64 0..1, border shaved, sides cropped to even."""
-    img = _check_image(image, shave)
+def _as_float_rgb(img: np.ndarray, shave: int) -> np.ndarray:
+    """An image `_check_image` accepted as H×W×3 float64 0..1, border shaved, sides cropped
+    to even."""
     if img.dtype == np.uint8:
         img = img.astype(np.float64) / 255.0
     elif img.dtype == np.uint16:
@@ -467,8 +467,8 @@ def estimate_kernel(
     if opts.prior not in PRIORS:
         raise KernelError(f"unknown kernel prior {opts.prior!r} (choose {' or '.join(PRIORS)})")
     check_method(opts.method)
-    # validated whole now; converted to float64 only if KernelGAN runs (the fit crops first)
-    _check_image(image, opts.shave_border)
+    # validated whole once; converted to float64 only if KernelGAN runs (the fit crops first)
+    image = _check_image(image, opts.shave_border)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     start = time.perf_counter()
@@ -480,11 +480,11 @@ def estimate_kernel(
     fit = None
     if opts.method != "kernelgan":
         # unshaved: the statistic wants every pixel; cropped first: no second full-size copy
-        fit = fit_kernel(_prepare_image(central_crop(np.asarray(image)), 0), cancel=cancel)
+        fit = fit_kernel(_as_float_rgb(central_crop(image), 0), cancel=cancel)
         if not uses_kernelgan:
             return _fitted_estimate(fit, scale, time.perf_counter() - start, progress)
     combine_with = fit if fit is not None and fit.trusted else None
-    img = _prepare_image(image, opts.shave_border)
+    img = _as_float_rgb(image, opts.shave_border)
     tracker = ProgressTracker(iterations * restarts, progress, stage="kernel")
     history: list[dict] = []
     kernels: list[np.ndarray] = []
