@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds = list(range(args.runs))
     torch.set_num_threads(args.threads)
     samples = make_set(load_images(args.images), seed=args.set_seed)
-    opts = {"batch": args.batch, "early_stop": args.early_stop}
+    opts = {"batch": args.batch, "early_stop": args.early_stop, "threads": args.threads}
     if args.faithful_quirks:
         opts.update(accumulate_d_noise=True, mix_channels=True)
     if args.accumulate_noise:

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
             t0 = time.perf_counter()
             est = estimate_kernel(s.lr, iterations=args.kg_iters, batch=4, restarts=args.kg_restarts, seed=0,
-                                  device=args.device, early_stop=True)
+                                  device=args.device, early_stop=True, threads=args.threads)
             row["kernelgan_s"] = time.perf_counter() - t0
             kernels.append(("kernelgan", est.kernel_x2))
         for variant, alpha in configs:

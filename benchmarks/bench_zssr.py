@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.process_time()
         method = {"method": args.kg_method} if args.kg_method else {}
         est = estimate_kernel(s.lr, iterations=args.kg_iters, batch=args.kg_batch, restarts=args.kg_restarts,
-                              seed=0, device="cpu", **method)
+                              seed=0, device="cpu", threads=args.threads, **method)
         row["kernelgan_cpu_s"] = time.process_time() - t0
         row["kernelgan_kernel_psnr"] = kernel_psnr(est.kernel, s.kernel)
         row["kernel_method"] = est.method

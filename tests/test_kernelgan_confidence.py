@@ -126,6 +126,25 @@ def test_doubtful_run_is_rerun_with_the_next_seed():
     assert [h["seed"] for h in once.history if "confidence" in h] == [10]
 
 
+def test_unsettled_run_is_cut_when_a_retry_is_left():
+    """With early stopping, a run that has not settled by `settle_by` of its iterations stops
+    there (the doubtful runs are the ones that do not settle); the last attempt runs in full."""
+    img = small_image(1)
+    kw = dict(method="kernelgan", iterations=100, seed=10, device="cpu", early_stop=True, check_every=10,
+              early_stop_db=1e9)  # never settles
+    est = estimate_kernel(img, retry_doubtful=1, settle_by=0.45, **kw)
+    runs = [h for h in est.history if "confidence" in h]
+    assert [(r["seed"], r["iterations_run"], r["cut_unsettled"]) for r in runs][0] == (10, 50, True)
+    assert all(not is_reliable(r["confidence"]) for r in runs[:-1])
+    if len(runs) == 2:  # the first was doubtful: the retry is the last attempt, in full
+        assert (runs[1]["seed"], runs[1]["iterations_run"], runs[1]["cut_unsettled"]) == (11, 100, False)
+    assert est.iterations_run == sum(r["iterations_run"] for r in runs)
+    alone = estimate_kernel(img, retry_doubtful=0, settle_by=0.45, **kw)
+    assert [(h["iterations_run"], h["cut_unsettled"]) for h in alone.history if "confidence" in h] == [(100, False)]
+    with pytest.raises(Exception, match="settle_by"):
+        estimate_kernel(img, settle_by=1.5, **kw)
+
+
 def test_cli_json_reports_confidence_and_reliable(tmp_path, capsys):
     src = tmp_path / "lr.png"
     PILImage.fromarray(np.round(small_image(2) * 255).astype(np.uint8)).save(src)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from sr_desktop.engine.compute.devices import torch_threads
 from sr_desktop.engine.core.kernel_file import check_kernel, kernel_scale, load_kernel_file
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
 from sr_desktop.engine.kernelgan.errors import KernelError
@@ -34,23 +34,6 @@ __all__ = [
 #: this 2-core machine under load, 20 KernelGAN iterations took 58 s with 2 threads and
 #: 1.1 s with 1; 30 ZSSR iterations 27 s vs 4.4-6.4 s.
 TRAINING_THREADS = 1
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run the block with ``n`` intra-op torch threads in this thread (None: unchanged),
-    then restore the previous count (torch's setting is shared by threads started meanwhile)."""
-    if n is None:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass
@@ -87,22 +70,22 @@ def run_kernel_job(job, progress: Callable[[ProgressInfo], None], cancel: Cancel
 
     task: KernelTask = job.options
     interval = task.kernel_interval()
-    with torch_threads(task.threads):
-        return estimate_kernel(
-            task.pixels,
-            scale=task.scale,
-            iterations=task.iterations,
-            device=task.device,
-            seed=task.seed,
-            restarts=task.restarts,
-            progress=progress,
-            cancel=cancel,
-            batch=task.batch,
-            prior=task.prior,
-            method=task.method,
-            kernel_every=interval,
-            progress_every=max(1, min(10, interval)),
-        )
+    return estimate_kernel(
+        task.pixels,
+        scale=task.scale,
+        iterations=task.iterations,
+        device=task.device,
+        seed=task.seed,
+        restarts=task.restarts,
+        progress=progress,
+        cancel=cancel,
+        batch=task.batch,
+        prior=task.prior,
+        method=task.method,
+        threads=task.threads,
+        kernel_every=interval,
+        progress_every=max(1, min(10, interval)),
+    )
 
 
 def run_zssr_job(job, progress: Callable[[ProgressInfo], None], cancel: CancelToken,

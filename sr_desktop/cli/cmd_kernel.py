@@ -92,7 +92,6 @@ def _check_target(path: Path, overwrite: bool, suffix: str, inputs: Path) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from sr_desktop.app.kernel_jobs import TRAINING_THREADS, torch_threads
     from sr_desktop.cli.progress_bar import TerminalProgress
     from sr_desktop.engine.kernelgan import estimate_kernel
     from sr_desktop.engine.kernelgan.kernel_ops import describe_kernel, save_kernel_npy, save_kernel_png
@@ -112,12 +111,9 @@ def run(args: argparse.Namespace) -> int:
     image = _read_rgb(src)
     bar = TerminalProgress(src.name, enabled=False if args.quiet else None, unit="it")
     try:
-        # one intra-op thread, as the GUI's kernel panel: KernelGAN's ops are tiny, and with
-        # the passive OpenMP waits sr_desktop sets, 2 threads took 22 s where 1 took 13 s
-        with torch_threads(TRAINING_THREADS):
-            est = estimate_kernel(image, scale=args.scale, iterations=args.iterations, device=args.device,
-                                  seed=args.seed, restarts=args.restarts, progress=bar, batch=args.batch,
-                                  early_stop=args.early_stop, prior=args.prior, method=args.method)
+        est = estimate_kernel(image, scale=args.scale, iterations=args.iterations, device=args.device,
+                              seed=args.seed, restarts=args.restarts, progress=bar, batch=args.batch,
+                              early_stop=args.early_stop, prior=args.prior, method=args.method)
     finally:
         bar.close()
     save_kernel_npy(est.kernel, out)

@@ -11,6 +11,7 @@ torch's 1.3 s import.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import os
@@ -260,3 +261,20 @@ def empty_cache(device: torch.device | HostCPU) -> None:
         torch.cuda.empty_cache()
     elif hasattr(torch, "mps"):
         torch.mps.empty_cache()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` intra-op torch threads in this thread (None: unchanged),
+    then restore the previous count (torch's setting is shared by threads started meanwhile)."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
