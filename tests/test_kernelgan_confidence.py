@@ -132,17 +132,33 @@ def test_unsettled_run_is_cut_when_a_retry_is_left():
     img = small_image(1)
     kw = dict(method="kernelgan", iterations=100, seed=10, device="cpu", early_stop=True, check_every=10,
               early_stop_db=1e9)  # never settles
-    est = estimate_kernel(img, retry_doubtful=1, settle_by=0.45, **kw)
+    est = estimate_kernel(img, retry_doubtful=1, settle_by=0.45, dead_by=0.0, **kw)
     runs = [h for h in est.history if "confidence" in h]
-    assert [(r["seed"], r["iterations_run"], r["cut_unsettled"]) for r in runs][0] == (10, 50, True)
+    assert [(r["seed"], r["iterations_run"], r["cut"]) for r in runs][0] == (10, 50, "unsettled")
     assert all(not is_reliable(r["confidence"]) for r in runs[:-1])
     if len(runs) == 2:  # the first was doubtful: the retry is the last attempt, in full
-        assert (runs[1]["seed"], runs[1]["iterations_run"], runs[1]["cut_unsettled"]) == (11, 100, False)
+        assert (runs[1]["seed"], runs[1]["iterations_run"], runs[1]["cut"]) == (11, 100, None)
     assert est.iterations_run == sum(r["iterations_run"] for r in runs)
     alone = estimate_kernel(img, retry_doubtful=0, settle_by=0.45, **kw)
-    assert [(h["iterations_run"], h["cut_unsettled"]) for h in alone.history if "confidence" in h] == [(100, False)]
+    assert [(h["iterations_run"], h["cut"]) for h in alone.history if "confidence" in h] == [(100, None)]
     with pytest.raises(Exception, match="settle_by"):
         estimate_kernel(img, settle_by=1.5, **kw)
+
+
+def test_run_with_a_dead_generator_is_cut_at_dead_by(monkeypatch):
+    """A generator still dead (kernel sum below ALIVE_MIN_SUM) at `dead_by` of the run is
+    stopped there when a retry is left; the retry, the last attempt, runs in full."""
+    from sr_desktop.engine.kernelgan import train
+
+    monkeypatch.setattr(train, "ALIVE_MIN_SUM", 1e9)  # no generator counts as alive
+    img = small_image(1)
+    est = estimate_kernel(img, method="kernelgan", iterations=100, seed=3, device="cpu", early_stop=True,
+                          retry_doubtful=1, dead_by=0.2)
+    runs = [h for h in est.history if "confidence" in h]
+    assert [(r["seed"], r["iterations_run"], r["cut"], r["alive_iteration"]) for r in runs][0] == (3, 20, "dead", None)
+    assert runs[1]["seed"] == 4 and runs[1]["cut"] is None and runs[1]["iterations_run"] > 20
+    with pytest.raises(Exception, match="dead_by"):
+        estimate_kernel(img, dead_by=-0.1, method="kernelgan", iterations=10, device="cpu")
 
 
 def test_cli_json_reports_confidence_and_reliable(tmp_path, capsys):

@@ -20,8 +20,9 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
   caused the bad runs of issue 20.
 * ``retry_doubtful``: a run whose confidence (confidence.py) is below "reliable", or that
   diverged (no usable kernel), is run again with the next unused seed; the better-scored
-  run is kept, and the estimate fails only when every seed tried diverged. ``settle_by``
-  stops a run that has not settled early enough to leave time for that retry.
+  run is kept, and the estimate fails only when every seed tried diverged. ``dead_by`` and
+  ``settle_by`` stop a run whose generator is still dead, or whose kernel has not settled,
+  early enough to leave time for that retry.
 * ``threads``: KernelGAN trains on one intra-op thread unless told otherwise.
 * ``restarts`` (argument): independent runs with seeds seed, seed+1, … whose centred
   kernels are combined (the reliable ones) — against the reference's seed-to-seed spread.
@@ -51,7 +52,7 @@ from sr_desktop.engine.compute.devices import torch_threads
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan import losses
 from sr_desktop.engine.kernelgan.adam import Adam
-from sr_desktop.engine.kernelgan.confidence import is_reliable, restart_agreement_db, run_confidence
+from sr_desktop.engine.kernelgan.confidence import ALIVE_MIN_SUM, is_reliable, restart_agreement_db, run_confidence
 from sr_desktop.engine.kernelgan.crops import CropSampler, gather_crops
 from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
 from sr_desktop.engine.kernelgan.errors import KernelError
@@ -113,10 +114,15 @@ class KernelGANOptions:
     early_stop_db: float = 50.0
     early_stop_min_fraction: float = 0.35
     check_every: int = 50
-    #: with early stopping, a run not settled by this fraction of its iterations is stopped
-    #: there when a retry is left (``retry_doubtful``) and judged by its confidence like any
-    #: run. Measured (docs/kernelgan.md): 97 of 100 default runs settled at 40 %; the three
-    #: that did not ran to the end, scored confidence 0.0 and were retried, 43-45 s in all.
+    #: with early stopping and a retry left (``retry_doubtful``), a run is stopped early and
+    #: judged by its confidence like any run: when its generator is still dead (Σk below
+    #: ALIVE_MIN_SUM, confidence 0) at `dead_by` of its iterations, or its kernel has not
+    #: settled by `settle_by`. Measured (docs/kernelgan.md): 97 of 100 default runs settled
+    #: at 40 %; the three that did not had a generator dead from the start, ran to the end
+    #: (confidence 0.0) and were retried, 43-45 s in all. Of 360 runs followed until their
+    #: generator came alive (bench_kernelgan_alive.py), 343 did by 25 %, one at 44 % and 16
+    #: never did.
+    dead_by: float = 0.3
     settle_by: float = 0.45
     #: a run whose confidence is below RELIABLE_AT, or that diverged, is run again with
     #: another seed up to this many times, keeping the run with the higher confidence (0: never)
@@ -291,11 +297,13 @@ def _run_once(
     cancel: CancelToken | None,
     history: list[dict],
     prior: FlowKernelPrior | None = None,
+    dead_by: int | None = None,
     settle_by: int | None = None,
 ) -> tuple[np.ndarray, int, float]:
     """One training run: (post-processed ×2 kernel, iterations run, confidence).
 
-    `settle_by`: with early stopping, stop at this iteration if the kernel has not settled."""
+    Stop at iteration `dead_by` if the generator is still dead, at `settle_by` (an early-stop
+    check) if the kernel has not settled; the run's record says which (``cut``)."""
     first_record = len(history)
     rng = np.random.default_rng(seed)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -324,7 +332,8 @@ def _run_once(
 
     last_kernel: np.ndarray | None = None
     stable = 0
-    cut_unsettled = False
+    cut: str | None = None  # "dead" or "unsettled" when stopped before settling
+    alive_at: int | None = None  # first progress record with a live generator (Σk ≥ ALIVE_MIN_SUM)
     it = 0
     for it in range(iterations):
         check_cancel(cancel)
@@ -385,14 +394,21 @@ def _run_once(
                 "loss_d": float(loss_d.detach()),
                 "loss_bicubic": float(loss_bic.detach()),
                 "lambda_bicubic": schedule.lambda_bicubic,
+                "kernel_sum": float(k.detach().sum()),
             }
+            if alive_at is None and extra["kernel_sum"] >= ALIVE_MIN_SUM:
+                alive_at = done
             history.append(dict(extra))
+            if alive_at is None and dead_by is not None and done >= dead_by:
+                cut = "dead"
             current = None
             if want_kernel or check:
                 current = post_process_kernel(G.kernel().detach().double().cpu().numpy(), opts.n_filtering)
             if want_kernel:
                 extra["kernel"] = current
             tracker.update(offset + done, f"restart {restart + 1}: iteration {done}/{iterations}", **extra)
+            if cut is not None:
+                break
             if check:
                 ready = schedule.constraints_inserted and done >= opts.early_stop_min_fraction * iterations
                 if last_kernel is not None and ready and _kernel_change_db(current, last_kernel) > opts.early_stop_db:
@@ -403,7 +419,7 @@ def _run_once(
                 if stable >= 2:
                     break
                 if settle_by is not None and done >= settle_by:
-                    cut_unsettled = True
+                    cut = "unsettled"
                     break
     k_raw = G.kernel().detach().double().cpu().numpy()
     if not np.all(np.isfinite(k_raw)) or np.clip(k_raw, 0, None).sum() <= 0:
@@ -419,7 +435,8 @@ def _run_once(
             "bicubic_trigger_iteration": schedule.trigger_iteration,
             "bicubic_decay_iterations": schedule.decay_iterations,
             "constraints_inserted": schedule.constraints_inserted,
-            "cut_unsettled": cut_unsettled,
+            "cut": cut,
+            "alive_iteration": alive_at,
             "raw_kernel_sum": raw_sum,
             "confidence": confidence,
         }
@@ -484,8 +501,9 @@ def estimate_kernel(
         setattr(opts, name, value)
     if opts.restart_combine not in ("median", "mean"):
         raise KernelError("restart_combine must be 'median' or 'mean'")
-    if not 0.0 <= opts.settle_by <= 1.0:
-        raise KernelError("settle_by must be a fraction between 0 and 1")
+    for name in ("dead_by", "settle_by"):
+        if not 0.0 <= getattr(opts, name) <= 1.0:
+            raise KernelError(f"{name} must be a fraction between 0 and 1")
     if opts.threads is not None and int(opts.threads) < 1:
         raise KernelError("threads must be at least 1 (or None: torch's setting)")
     if opts.prior not in PRIORS:
@@ -519,7 +537,10 @@ def estimate_kernel(
     diverged: list[str] = []
 
     retries = max(0, int(opts.retry_doubtful))
-    cut_at = max(1, int(opts.settle_by * iterations)) if opts.early_stop and opts.settle_by else None
+    def cut_point(fraction: float) -> int | None:
+        return max(1, int(fraction * iterations)) if opts.early_stop and fraction else None
+
+    dead_at, settle_at = cut_point(opts.dead_by), cut_point(opts.settle_by)
 
     def run(run_seed: int, restart: int, retry_left: bool) -> tuple[np.ndarray | None, float]:
         """One run; a diverged one is (None, -inf) so that it is retried like a doubtful one."""
@@ -527,7 +548,7 @@ def estimate_kernel(
         try:
             with torch_threads(opts.threads):
                 k, n, c = _run_once(img, 2, iterations, dev, run_seed, opts, tracker, offset, restart, cancel,
-                                    history, prior, cut_at if retry_left else None)
+                                    history, prior, *((dead_at, settle_at) if retry_left else (None, None)))
         except _Diverged as why:
             diverged.append(f"seed {run_seed}: {why}")
             k, n, c = None, iterations, -math.inf
