@@ -134,6 +134,7 @@ def test_estimate_runs_in_worker_with_live_heat_map(make_window, tmp_path, qtbot
     assert recorder.threads and recorder.threads[0] != threading.get_ident()
     task = recorder.jobs[0].options
     assert task.iterations == 40 and task.scale == 2 and task.pixels is window.image.pixels
+    assert task.early_stop is True and task.batch == 4  # the fast preset, as the CLI
     # the heat map followed the training: a forming kernel at iterations 10, 20, 30, 40
     assert len(seen) >= 3, seen
     for caption, size, kernel in seen:
@@ -269,6 +270,24 @@ def test_a_bad_kernel_file_shows_an_error_and_the_app_continues(
     assert window.message_bar.level == "error"
     np.testing.assert_array_equal(panel.kernel, before)  # the previous kernel stays
     assert panel.load_button.isEnabled() and panel.save_button.isEnabled()
+
+
+def test_kernel_job_hands_the_task_to_the_engine(monkeypatch):
+    """run_kernel_job forwards every KernelTask setting, early stopping and the thread limit
+    included (the GUI ran without early stopping until session 15)."""
+    import sr_desktop.engine.kernelgan as kernelgan
+    from sr_desktop.app.kernel_jobs import KernelTask, run_kernel_job
+
+    calls = []
+    monkeypatch.setattr(kernelgan, "estimate_kernel", lambda pixels, **kw: calls.append(kw) or "estimate")
+    pixels = np.zeros((96, 96, 3), np.uint8)
+    task = KernelTask(pixels=pixels, iterations=200, batch=4, restarts=2, prior="fkp", method="kernelgan",
+                      device="cpu", seed=7, threads=1)
+    assert run_kernel_job(Job(Image(pixels), task), lambda _info: None, None) == "estimate"
+    kw = calls[0]
+    assert (kw["iterations"], kw["batch"], kw["restarts"], kw["prior"], kw["method"], kw["device"], kw["seed"]) == (
+        200, 4, 2, "fkp", "kernelgan", "cpu", 7)
+    assert kw["early_stop"] is True and kw["threads"] == 1 and kw["kernel_every"] == 10
 
 
 def test_check_kernel_accepts_small_rounding_and_renormalises():

@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from scipy import ndimage
 
 from sr_desktop.cli.main import main
-from sr_desktop.engine.kernelgan import estimate_kernel
+from sr_desktop.engine.kernelgan import KernelError, estimate_kernel
 from sr_desktop.engine.kernelgan.adam import Adam
 from sr_desktop.engine.kernelgan.confidence import (
     RELIABLE_AT,
@@ -126,39 +126,69 @@ def test_doubtful_run_is_rerun_with_the_next_seed():
     assert [h["seed"] for h in once.history if "confidence" in h] == [10]
 
 
-def test_unsettled_run_is_cut_when_a_retry_is_left():
-    """With early stopping, a run that has not settled by `settle_by` of its iterations stops
-    there (the doubtful runs are the ones that do not settle); the last attempt runs in full."""
+def test_a_doubtful_unsettled_run_is_cut_when_a_retry_is_left(monkeypatch):
+    """With early stopping, a run that has not settled by `settle_by` of its iterations and
+    that the image doubts so far stops there; the retry, the last attempt, runs in full."""
+    from sr_desktop.engine.kernelgan import train
+
+    monkeypatch.setattr(train, "is_reliable", lambda _c: False)  # every run doubtful
     img = small_image(1)
     kw = dict(method="kernelgan", iterations=100, seed=10, device="cpu", early_stop=True, check_every=10,
-              early_stop_db=1e9)  # never settles
-    est = estimate_kernel(img, retry_doubtful=1, settle_by=0.45, dead_by=0.0, **kw)
-    runs = [h for h in est.history if "confidence" in h]
-    assert [(r["seed"], r["iterations_run"], r["cut"]) for r in runs][0] == (10, 50, "unsettled")
-    assert all(not is_reliable(r["confidence"]) for r in runs[:-1])
-    if len(runs) == 2:  # the first was doubtful: the retry is the last attempt, in full
-        assert (runs[1]["seed"], runs[1]["iterations_run"], runs[1]["cut"]) == (11, 100, None)
-    assert est.iterations_run == sum(r["iterations_run"] for r in runs)
+              early_stop_db=1e9, dead_by=0.0)  # never settles; no dead-generator cut
+    est = estimate_kernel(img, retry_doubtful=1, settle_by=0.45, **kw)
+    runs = [(h["seed"], h["iterations_run"], h["cut"]) for h in est.history if "confidence" in h]
+    assert runs == [(10, 50, "unsettled"), (11, 100, None)]
+    assert est.iterations_run == 150
     alone = estimate_kernel(img, retry_doubtful=0, settle_by=0.45, **kw)
     assert [(h["iterations_run"], h["cut"]) for h in alone.history if "confidence" in h] == [(100, None)]
-    with pytest.raises(Exception, match="settle_by"):
+    three = estimate_kernel(img, retry_doubtful=2, settle_by=0.45, **kw)  # only the last runs in full
+    assert [(h["iterations_run"], h["cut"]) for h in three.history if "confidence" in h] == [
+        (50, "unsettled"), (50, "unsettled"), (100, None)]
+    with pytest.raises(KernelError, match="settle_by"):
         estimate_kernel(img, settle_by=1.5, **kw)
+
+
+def test_a_trusted_unsettled_run_goes_on(monkeypatch):
+    from sr_desktop.engine.kernelgan import train
+
+    monkeypatch.setattr(train, "is_reliable", lambda _c: True)
+    est = estimate_kernel(small_image(1), method="kernelgan", iterations=100, seed=10, device="cpu",
+                          early_stop=True, check_every=10, early_stop_db=1e9, dead_by=0.0, retry_doubtful=1)
+    assert [(h["iterations_run"], h["cut"]) for h in est.history if "confidence" in h] == [(100, None)]
 
 
 def test_run_with_a_dead_generator_is_cut_at_dead_by(monkeypatch):
     """A generator still dead (kernel sum below ALIVE_MIN_SUM) at `dead_by` of the run is
-    stopped there when a retry is left; the retry, the last attempt, runs in full."""
+    stopped there when a retry is left; the retry, the last attempt, runs in full. Without
+    early stopping nothing is cut."""
     from sr_desktop.engine.kernelgan import train
 
     monkeypatch.setattr(train, "ALIVE_MIN_SUM", 1e9)  # no generator counts as alive
+    monkeypatch.setattr(train, "is_reliable", lambda _c: False)
     img = small_image(1)
-    est = estimate_kernel(img, method="kernelgan", iterations=100, seed=3, device="cpu", early_stop=True,
-                          retry_doubtful=1, dead_by=0.2)
-    runs = [h for h in est.history if "confidence" in h]
-    assert [(r["seed"], r["iterations_run"], r["cut"], r["alive_iteration"]) for r in runs][0] == (3, 20, "dead", None)
-    assert runs[1]["seed"] == 4 and runs[1]["cut"] is None and runs[1]["iterations_run"] > 20
-    with pytest.raises(Exception, match="dead_by"):
-        estimate_kernel(img, dead_by=-0.1, method="kernelgan", iterations=10, device="cpu")
+    kw = dict(method="kernelgan", iterations=100, seed=3, device="cpu", retry_doubtful=1, dead_by=0.2,
+              settle_by=0.0)
+    est = estimate_kernel(img, early_stop=True, **kw)
+    runs = [(h["seed"], h["iterations_run"], h["cut"], h["alive_iteration"]) for h in est.history if "confidence" in h]
+    assert runs == [(3, 20, "dead", None), (4, 100, None, None)]
+    assert est.iterations_run == 120
+    full = estimate_kernel(img, early_stop=False, **kw)
+    assert [(h["iterations_run"], h["cut"]) for h in full.history if "confidence" in h] == [(100, None), (100, None)]
+    for bad in (-0.1, None, "0.3"):
+        with pytest.raises(KernelError, match="dead_by"):
+            estimate_kernel(img, early_stop=True, **dict(kw, dead_by=bad))
+
+
+def test_progress_reports_the_kernel_sum_and_runs_their_first_live_iteration():
+    seen = []
+    est = estimate_kernel(small_image(1), method="kernelgan", iterations=200, seed=0, device="cpu", retry_doubtful=0,
+                          progress=lambda info: seen.append(info.extra.get("kernel_sum")))
+    sums = [x for x in seen if x is not None]
+    assert len(sums) == 20 and all(np.isfinite(sums))
+    (run,) = [h for h in est.history if "confidence" in h]
+    alive = run["alive_iteration"]
+    first = next((i for i, x in enumerate(sums) if x >= 0.5), None)  # ALIVE_MIN_SUM
+    assert alive == (None if first is None else 10 * (first + 1))
 
 
 def test_cli_json_reports_confidence_and_reliable(tmp_path, capsys):
@@ -190,7 +220,7 @@ def diverging_on(monkeypatch, seeds: set[int]) -> list[int]:
     def run_once(img, scale_g, iterations, device, seed, *rest):
         ran.append(seed)
         if seed in seeds:
-            raise train._Diverged("no usable kernel")
+            raise train._Diverged("no usable kernel", iterations)
         return real(img, scale_g, iterations, device, seed, *rest)
 
     monkeypatch.setattr(train, "_run_once", run_once)

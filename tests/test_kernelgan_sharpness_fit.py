@@ -80,8 +80,8 @@ def test_the_fit_alone_where_kernelgan_diverges_beside_it(elongated, monkeypatch
     truth, lr = elongated
     real = train._run_once
 
-    def diverge(*args, **kwargs):
-        raise train._Diverged("kernel sum 0")
+    def diverge(img, scale, iterations, *args):
+        raise train._Diverged("kernel sum 0", iterations)
 
     monkeypatch.setattr(train, "_run_once", diverge)
     est = estimate_kernel(lr, iterations=5, seed=0, device="cpu")
@@ -92,7 +92,7 @@ def test_the_fit_alone_where_kernelgan_diverges_beside_it(elongated, monkeypatch
 
     def second_restart_diverges(img, scale, iterations, dev, run_seed, *args):
         if run_seed == 1 or run_seed >= 3:  # restart 2 (seed 1) and every retry (seeds 3, 4, … after 0..2)
-            raise train._Diverged("kernel sum 0")
+            raise train._Diverged("kernel sum 0", iterations)
         return real(img, scale, iterations, dev, run_seed, *args)
 
     monkeypatch.setattr(train, "_run_once", second_restart_diverges)

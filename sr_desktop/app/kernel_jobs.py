@@ -44,6 +44,8 @@ class KernelTask:
     scale: int = 2
     iterations: int = 1000
     batch: int = 4
+    #: KernelGANOptions.early_stop (the fast preset's; it also lets dead runs be cut early)
+    early_stop: bool = True
     restarts: int = 1
     #: KernelGANOptions.prior: "none" (KernelGAN's generator) or "fkp" (the learned kernel prior)
     prior: str = "none"
@@ -80,6 +82,7 @@ def run_kernel_job(job, progress: Callable[[ProgressInfo], None], cancel: Cancel
         progress=progress,
         cancel=cancel,
         batch=task.batch,
+        early_stop=task.early_stop,
         prior=task.prior,
         method=task.method,
         threads=task.threads,

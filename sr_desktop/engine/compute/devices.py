@@ -1,4 +1,5 @@
-"""Device and precision selection, and memory queries.
+"""Device and precision selection, memory queries, and torch's thread count for a block
+(`torch_threads`).
 
 ``auto`` picks CUDA, then Apple MPS, then the CPU. Precision ``auto`` is fp16 on CUDA for
 models that support it and fp32 everywhere else (fp16 convolutions on the CPU are slow or
@@ -30,6 +31,7 @@ __all__ = [
     "DEVICE_CHOICES", "HOST_CPU", "PRECISION_CHOICES", "HostCPU", "VulkanGPU", "auto_device_is_cpu_without_torch",
     "cpu_name", "describe_device", "empty_cache", "free_memory_bytes", "host_fp32_requested", "installed_torch_version",
     "is_out_of_memory", "process_rss_bytes", "resolve_device", "resolve_precision", "torch_default_threads",
+    "torch_threads",
 ]
 
 
@@ -266,13 +268,17 @@ def empty_cache(device: torch.device | HostCPU) -> None:
 @contextlib.contextmanager
 def torch_threads(n: int | None):
     """Run the block with ``n`` intra-op torch threads in this thread (None: unchanged),
-    then restore the previous count (torch's setting is shared by threads started meanwhile)."""
+    then restore the previous count (torch's setting is shared by threads started meanwhile,
+    so nothing is set, or restored, when the count is already ``n``)."""
     if n is None:
         yield
         return
     import torch
 
     previous = torch.get_num_threads()
+    if previous == max(1, int(n)):
+        yield
+        return
     torch.set_num_threads(max(1, int(n)))
     try:
         yield

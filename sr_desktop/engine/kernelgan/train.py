@@ -117,11 +117,13 @@ class KernelGANOptions:
     #: with early stopping and a retry left (``retry_doubtful``), a run is stopped early and
     #: judged by its confidence like any run: when its generator is still dead (Σk below
     #: ALIVE_MIN_SUM, confidence 0) at `dead_by` of its iterations, or its kernel has not
-    #: settled by `settle_by`. Measured (docs/kernelgan.md): 97 of 100 default runs settled
-    #: at 40 %; the three that did not had a generator dead from the start, ran to the end
-    #: (confidence 0.0) and were retried, 43-45 s in all. Of 360 runs followed until their
-    #: generator came alive (bench_kernelgan_alive.py), 343 did by 25 %, one at 44 % and 16
-    #: never did.
+    #: settled by `settle_by` and the image doubts it so far (0: never cut). Measured
+    #: (docs/kernelgan.md): 96 of 100 default runs settled at 40 %; the four that did not had
+    #: a generator dead from the start, ran to the end (confidence 0.0) and were retried:
+    #: 1000 + 400 iterations, 43-45 s. Of 360 runs followed until their generator came alive
+    #: (bench_kernelgan_alive.py), 343 did by 25 %, one at 44 % and 16 never did. Runs much
+    #: shorter than the default cannot settle by 45 % (two quiet checks after
+    #: `early_stop_min_fraction`), so their doubtful first attempts are cut there.
     dead_by: float = 0.3
     settle_by: float = 0.45
     #: a run whose confidence is below RELIABLE_AT, or that diverged, is run again with
@@ -281,7 +283,11 @@ def _kernel_change_db(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class _Diverged(Exception):
-    """One run ended without a usable kernel (the reason in words)."""
+    """One run ended without a usable kernel (the reason in words) after `iterations_run`."""
+
+    def __init__(self, reason: str, iterations_run: int):
+        super().__init__(reason)
+        self.iterations_run = iterations_run
 
 
 def _run_once(
@@ -381,7 +387,7 @@ def _run_once(
 
         schedule.update(it, loss_bic.detach(), k.detach().sum(), (opt_g, opt_d))
         if (it + 1) % opts.progress_every == 0 and not torch.isfinite(k.detach()).all():
-            raise _Diverged("non-finite values")
+            raise _Diverged("non-finite values", it + 1)
 
         done = it + 1
         want_kernel = done % opts.kernel_every == 0 or done == iterations
@@ -399,7 +405,7 @@ def _run_once(
             if alive_at is None and extra["kernel_sum"] >= ALIVE_MIN_SUM:
                 alive_at = done
             history.append(dict(extra))
-            if alive_at is None and dead_by is not None and done >= dead_by:
+            if alive_at is None and dead_by is not None and dead_by <= done < iterations:
                 cut = "dead"
             current = None
             if want_kernel or check:
@@ -418,29 +424,30 @@ def _run_once(
                 last_kernel = current
                 if stable >= 2:
                     break
-                if settle_by is not None and done >= settle_by:
-                    cut = "unsettled"
-                    break
+                if settle_by is not None and settle_by <= done < iterations:
+                    # only a run the image doubts so far: a trusted one goes on to settle
+                    so_far = [h for h in history[first_record:] if "loss_d" in h]
+                    if not is_reliable(run_confidence(so_far, extra["kernel_sum"])):
+                        cut = "unsettled"
+                        break
     k_raw = G.kernel().detach().double().cpu().numpy()
+    record = {
+        "restart": restart,
+        "seed": seed,
+        "iterations_run": it + 1,
+        "bicubic_trigger_iteration": schedule.trigger_iteration,
+        "bicubic_decay_iterations": schedule.decay_iterations,
+        "constraints_inserted": schedule.constraints_inserted,
+        "cut": cut,
+        "alive_iteration": alive_at,
+    }
     if not np.all(np.isfinite(k_raw)) or np.clip(k_raw, 0, None).sum() <= 0:
-        raise _Diverged("no usable kernel")
+        history.append({**record, "diverged": "no usable kernel"})
+        raise _Diverged("no usable kernel", it + 1)
     raw_sum = float(k_raw.sum())
     records = [h for h in history[first_record:] if "loss_d" in h]
     confidence = run_confidence(records, raw_sum)
-    history.append(
-        {
-            "restart": restart,
-            "seed": seed,
-            "iterations_run": it + 1,
-            "bicubic_trigger_iteration": schedule.trigger_iteration,
-            "bicubic_decay_iterations": schedule.decay_iterations,
-            "constraints_inserted": schedule.constraints_inserted,
-            "cut": cut,
-            "alive_iteration": alive_at,
-            "raw_kernel_sum": raw_sum,
-            "confidence": confidence,
-        }
-    )
+    history.append({**record, "raw_kernel_sum": raw_sum, "confidence": confidence})
     return post_process_kernel(k_raw, opts.n_filtering), it + 1, confidence
 
 
@@ -482,9 +489,10 @@ def estimate_kernel(
     `image`: H×W×C float 0..1 (uint8/uint16 accepted), the low-resolution input.
     `seed` makes the run reproducible (None: drawn, reported as ``KernelEstimate.seed``).
     `restarts` > 1 combines the centred kernels of independent runs (the reliable ones).
-    The result carries ``confidence`` (0..1, from the image alone) and ``reliable``. `progress` gets a
-    `ProgressInfo` every `progress_every` iterations with ``extra`` = iteration, restart,
-    losses, and every `kernel_every` iterations the current post-processed kernel
+    The result carries ``confidence`` (0..1, from the image alone) and ``reliable``. `progress`
+    gets a `ProgressInfo` every `progress_every` iterations with ``extra`` = iteration,
+    restart, losses, kernel_sum (of G's raw kernel: below ALIVE_MIN_SUM the generator is
+    dead), and every `kernel_every` iterations the current post-processed kernel
     (``extra["kernel"]``). `cancel` is checked every iteration (raises `Cancelled`).
     Keyword `overrides` set fields of `KernelGANOptions`.
     """
@@ -502,9 +510,10 @@ def estimate_kernel(
     if opts.restart_combine not in ("median", "mean"):
         raise KernelError("restart_combine must be 'median' or 'mean'")
     for name in ("dead_by", "settle_by"):
-        if not 0.0 <= getattr(opts, name) <= 1.0:
-            raise KernelError(f"{name} must be a fraction between 0 and 1")
-    if opts.threads is not None and int(opts.threads) < 1:
+        value = getattr(opts, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise KernelError(f"{name} must be a fraction between 0 and 1 (0: never)")
+    if opts.threads is not None and (not isinstance(opts.threads, int) or opts.threads < 1):
         raise KernelError("threads must be at least 1 (or None: torch's setting)")
     if opts.prior not in PRIORS:
         raise KernelError(f"unknown kernel prior {opts.prior!r} (choose {' or '.join(PRIORS)})")
@@ -513,6 +522,15 @@ def estimate_kernel(
     image = _check_image(image, opts.shave_border)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+    # the fit too: it ran on the callers' one thread before the limit moved here
+    with torch_threads(opts.threads):
+        return _estimate(image, scale, iterations, device, seed, restarts, progress, cancel, opts)
+
+
+def _estimate(image: np.ndarray, scale: int, iterations: int, device: str | torch.device, seed: int, restarts: int,
+              progress: ProgressCallback | None, cancel: CancelToken | None,
+              opts: KernelGANOptions) -> KernelEstimate:
+    """`estimate_kernel` on checked arguments (the image validated, the seed drawn)."""
     start = time.perf_counter()
     # what KernelGAN would need is checked before the fit: a bad device or missing prior
     # weights are one error now, not only on the images the fit does not explain
@@ -546,12 +564,11 @@ def estimate_kernel(
         """One run; a diverged one is (None, -inf) so that it is retried like a doubtful one."""
         nonlocal offset, total_its
         try:
-            with torch_threads(opts.threads):
-                k, n, c = _run_once(img, 2, iterations, dev, run_seed, opts, tracker, offset, restart, cancel,
-                                    history, prior, *((dead_at, settle_at) if retry_left else (None, None)))
+            k, n, c = _run_once(img, 2, iterations, dev, run_seed, opts, tracker, offset, restart, cancel, history,
+                                prior, *((dead_at, settle_at) if retry_left else (None, None)))
         except _Diverged as why:
             diverged.append(f"seed {run_seed}: {why}")
-            k, n, c = None, iterations, -math.inf
+            k, n, c = None, why.iterations_run, -math.inf
         offset += iterations
         total_its += n
         return k, c

@@ -312,6 +312,7 @@ class KernelPanel(QWidget):
             scale=int(self.scale_combo.currentData()),
             iterations=self.iterations_spin.value(),
             batch=int(FAST_PRESET["batch"]),
+            early_stop=bool(FAST_PRESET["early_stop"]),
             restarts=self.restarts_spin.value(),
             prior=str(self.prior_combo.currentData()),
             method=str(self.method_combo.currentData()),
