@@ -171,8 +171,9 @@ class KernelPanel(QWidget):
         self.iterations_spin.setSingleStep(100)
         self.iterations_spin.setValue(int(FAST_PRESET["iterations"]))
         self.iterations_spin.setToolTip(
-            f"Training iterations of {FAST_PRESET['batch']} crops each; {FAST_PRESET['iterations']} "
-            "is as accurate as the paper's 3000 single-crop iterations at a fraction of the time")
+            f"At most this many training iterations of {FAST_PRESET['batch']} crops each (a run stops once "
+            f"its kernel settles, typically at 40 %); {FAST_PRESET['iterations']} is as accurate as the "
+            "paper's 3000 single-crop iterations at a fraction of the time")
         self.restarts_spin = QSpinBox()
         self.restarts_spin.setRange(1, 5)
         self.restarts_spin.setToolTip("Independent runs combined into one kernel: steadier, proportionally slower")
