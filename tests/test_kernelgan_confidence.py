@@ -179,6 +179,33 @@ def test_run_with_a_dead_generator_is_cut_at_dead_by(monkeypatch):
             estimate_kernel(img, early_stop=True, **dict(kw, dead_by=bad))
 
 
+def test_a_cut_run_without_a_usable_kernel_keeps_its_record_and_count(monkeypatch):
+    """A dead run cut at `dead_by` that ends without a usable kernel is recorded as diverged
+    with the iterations it ran, and the retry runs as usual."""
+    from sr_desktop.engine.kernelgan import train
+
+    monkeypatch.setattr(train, "ALIVE_MIN_SUM", 1e9)
+    monkeypatch.setattr(train, "is_reliable", lambda _c: False)
+    real, zero_next = train.KernelGenerator.kernel, []
+
+    def kernel(self):
+        k = real(self)
+        return k * 0.0 if zero_next and zero_next.pop() else k  # one call: the cut run's final kernel
+
+    monkeypatch.setattr(train.KernelGenerator, "kernel", kernel)
+
+    def progress(info):
+        if info.extra.get("restart") == 0 and info.extra.get("iteration") == 20 and "loss_d" in info.extra:
+            zero_next.append(True)
+
+    est = estimate_kernel(small_image(1), method="kernelgan", iterations=100, seed=3, device="cpu", early_stop=True,
+                          retry_doubtful=1, dead_by=0.2, settle_by=0.0, progress=progress)
+    records = [h for h in est.history if "iterations_run" in h]
+    assert [(r["seed"], r["iterations_run"], r["cut"], r.get("diverged")) for r in records] == [
+        (3, 20, "dead", "no usable kernel"), (4, 100, None, None)]
+    assert "confidence" not in records[0] and est.iterations_run == 120 and est.seed == 3
+
+
 def test_progress_reports_the_kernel_sum_and_runs_their_first_live_iteration():
     seen = []
     est = estimate_kernel(small_image(1), method="kernelgan", iterations=200, seed=0, device="cpu", retry_doubtful=0,
