@@ -172,48 +172,42 @@ def test_cli_method_and_json(tmp_path, elongated, capsys):
     assert exited.value.code == 2 and "invalid choice: 'gan'" in capsys.readouterr().err
 
 
-def test_cli_kernel_trains_on_one_thread_and_restores_the_count(tmp_path, elongated, monkeypatch):
+@pytest.fixture
+def threads_seen(monkeypatch):
+    """Torch's thread count at the start of every KernelGAN run, with torch set to 2 threads
+    for the test (restored after)."""
+    import torch
+
+    real, seen = train._run_once, []
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_run_once", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield seen
+    torch.set_num_threads(before)
+
+
+def test_cli_kernel_trains_on_one_thread_and_restores_the_count(tmp_path, elongated, threads_seen):
     import torch
 
     _, lr = elongated
     src = tmp_path / "lr.png"
     PILImage.fromarray(np.round(lr * 255).astype(np.uint8)).save(src)
-    real, seen = train._run_once, []
-
-    def spy(*args, **kwargs):
-        seen.append(torch.get_num_threads())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train, "_run_once", spy)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        rc = main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--method", "kernelgan", "--iterations", "5",
-                   "--seed", "0", "--device", "cpu", "-q"])
-        assert rc == 0 and seen and set(seen) == {1}  # KernelGANOptions.threads, set by the engine
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    rc = main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--method", "kernelgan", "--iterations", "5",
+               "--seed", "0", "--device", "cpu", "-q"])
+    assert rc == 0 and threads_seen and set(threads_seen) == {1}  # KernelGANOptions.threads, set by the engine
+    assert torch.get_num_threads() == 2
 
 
-def test_kernelgan_threads_none_keeps_torchs_setting(elongated, monkeypatch):
+def test_kernelgan_threads_none_keeps_torchs_setting(elongated, threads_seen):
     """ZSSR and map-sr estimate through the engine too: its thread limit is an option."""
     import torch
 
     _, lr = elongated
-    real, seen = train._run_once, []
-
-    def spy(*args, **kwargs):
-        seen.append(torch.get_num_threads())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train, "_run_once", spy)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        train.estimate_kernel(lr, iterations=5, seed=0, device="cpu", method="kernelgan", threads=None,
-                               retry_doubtful=0)
-        train.estimate_kernel(lr, iterations=5, seed=0, device="cpu", method="kernelgan", threads=1, retry_doubtful=0)
-        assert seen == [2, 1] and torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    train.estimate_kernel(lr, iterations=5, seed=0, device="cpu", method="kernelgan", threads=None, retry_doubtful=0)
+    train.estimate_kernel(lr, iterations=5, seed=0, device="cpu", method="kernelgan", threads=1, retry_doubtful=0)
+    assert threads_seen == [2, 1] and torch.get_num_threads() == 2
