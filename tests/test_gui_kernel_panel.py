@@ -281,13 +281,32 @@ def test_kernel_job_hands_the_task_to_the_engine(monkeypatch):
     calls = []
     monkeypatch.setattr(kernelgan, "estimate_kernel", lambda pixels, **kw: calls.append(kw) or "estimate")
     pixels = np.zeros((96, 96, 3), np.uint8)
-    task = KernelTask(pixels=pixels, iterations=200, batch=4, restarts=2, prior="fkp", method="kernelgan",
-                      device="cpu", seed=7, threads=1)
+    task = KernelTask(pixels=pixels, scale=4, iterations=200, batch=3, early_stop=False, restarts=2, prior="fkp",
+                      method="kernelgan", device="cpu", seed=7, threads=3)  # none of them the defaults
     assert run_kernel_job(Job(Image(pixels), task), lambda _info: None, None) == "estimate"
     kw = calls[0]
-    assert (kw["iterations"], kw["batch"], kw["restarts"], kw["prior"], kw["method"], kw["device"], kw["seed"]) == (
-        200, 4, 2, "fkp", "kernelgan", "cpu", 7)
-    assert kw["early_stop"] is True and kw["threads"] == 1 and kw["kernel_every"] == 10
+    assert (kw["scale"], kw["iterations"], kw["batch"], kw["restarts"], kw["prior"], kw["method"], kw["device"],
+            kw["seed"]) == (4, 200, 3, 2, "fkp", "kernelgan", "cpu", 7)
+    assert kw["early_stop"] is False and kw["threads"] == 3 and kw["kernel_every"] == 10
+
+
+def test_the_panel_builds_its_task_from_the_fast_preset(make_window, tmp_path, qtbot, monkeypatch):
+    """The panel's task takes early stopping and the batch from FAST_PRESET (not the
+    KernelTask defaults, which happen to agree)."""
+    recorder = Recorder(kernel_panel_module.run_kernel_job)
+    monkeypatch.setattr(kernel_panel_module, "run_kernel_job", recorder)
+    monkeypatch.setitem(kernel_panel_module.FAST_PRESET, "early_stop", False)
+    monkeypatch.setitem(kernel_panel_module.FAST_PRESET, "batch", 3)
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    use_kernelgan(panel)
+    panel.iterations_spin.setValue(20)
+    with qtbot.waitSignal(panel.estimationFinished, timeout=60000):
+        panel.start_estimation()
+    task = recorder.jobs[0].options
+    assert task.early_stop is False and task.batch == 3
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=10000)
 
 
 def test_check_kernel_accepts_small_rounding_and_renormalises():

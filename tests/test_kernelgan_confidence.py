@@ -131,7 +131,8 @@ def test_a_doubtful_unsettled_run_is_cut_when_a_retry_is_left(monkeypatch):
     that the image doubts so far stops there; the retry, the last attempt, runs in full."""
     from sr_desktop.engine.kernelgan import train
 
-    monkeypatch.setattr(train, "is_reliable", lambda _c: False)  # every run doubtful
+    judged = []
+    monkeypatch.setattr(train, "is_reliable", lambda c: bool(judged.append(c)))  # every run doubtful
     img = small_image(1)
     kw = dict(method="kernelgan", iterations=100, seed=10, device="cpu", early_stop=True, check_every=10,
               early_stop_db=1e9, dead_by=0.0)  # never settles; no dead-generator cut
@@ -139,6 +140,10 @@ def test_a_doubtful_unsettled_run_is_cut_when_a_retry_is_left(monkeypatch):
     runs = [(h["seed"], h["iterations_run"], h["cut"]) for h in est.history if "confidence" in h]
     assert runs == [(10, 50, "unsettled"), (11, 100, None)]
     assert est.iterations_run == 150
+    # the cut was judged on the run's own records up to iteration 50 and its kernel sum there
+    first = [h for h in est.history if "loss_d" in h and h["restart"] == 0][:5]
+    assert [h["iteration"] for h in first] == [10, 20, 30, 40, 50]
+    assert judged[0] == run_confidence(first, first[-1]["kernel_sum"])
     alone = estimate_kernel(img, retry_doubtful=0, settle_by=0.45, **kw)
     assert [(h["iterations_run"], h["cut"]) for h in alone.history if "confidence" in h] == [(100, None)]
     three = estimate_kernel(img, retry_doubtful=2, settle_by=0.45, **kw)  # only the last runs in full
@@ -194,8 +199,11 @@ def test_a_cut_run_without_a_usable_kernel_keeps_its_record_and_count(monkeypatc
 
     monkeypatch.setattr(train.KernelGenerator, "kernel", kernel)
 
-    def progress(info):
-        if info.extra.get("restart") == 0 and info.extra.get("iteration") == 20 and "loss_d" in info.extra:
+    fired = []
+
+    def progress(info):  # once: at the first run's iteration 20, where it is cut as dead
+        if not fired and info.extra.get("iteration") == 20 and "loss_d" in info.extra:
+            fired.append(True)
             zero_next.append(True)
 
     est = estimate_kernel(small_image(1), method="kernelgan", iterations=100, seed=3, device="cpu", early_stop=True,

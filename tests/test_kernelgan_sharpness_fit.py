@@ -203,6 +203,41 @@ def test_cli_kernel_trains_on_one_thread_and_restores_the_count(tmp_path, elonga
     assert torch.get_num_threads() == 2
 
 
+def test_the_fit_runs_under_the_thread_limit_too(elongated, threads_seen, monkeypatch):
+    import torch
+
+    real, seen = train.fit_kernel, []
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit_kernel", spy)
+    train.estimate_kernel(elongated[1], method="sharpness")
+    assert seen == [1] and torch.get_num_threads() == 2
+
+
+def test_torch_threads_sets_nothing_when_the_count_is_already_right(monkeypatch):
+    import torch
+
+    from sr_desktop.engine.compute.devices import torch_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    calls = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n) or real(n))
+    try:
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert calls == []
+        with torch_threads(2):
+            assert torch.get_num_threads() == 2
+        assert calls == [2, 1] and torch.get_num_threads() == 1
+    finally:
+        real(before)
+
+
 def test_kernelgan_threads_none_keeps_torchs_setting(elongated, threads_seen):
     """ZSSR and map-sr estimate through the engine too: its thread limit is an option."""
     import torch

@@ -21,9 +21,10 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
 * ``retry_doubtful``: a run whose confidence (confidence.py) is below "reliable", or that
   diverged (no usable kernel), is run again with the next unused seed; the better-scored
   run is kept, and the estimate fails only when every seed tried diverged. ``dead_by`` and
-  ``settle_by`` stop a run whose generator is still dead, or whose kernel has not settled,
-  early enough to leave time for that retry.
-* ``threads``: KernelGAN trains on one intra-op thread unless told otherwise.
+  ``settle_by`` stop a run whose generator is still dead, or whose kernel has not settled
+  while the image doubts it, early enough to leave time for that retry.
+* ``threads``: the estimate (fit and KernelGAN) runs on one intra-op thread unless told
+  otherwise.
 * ``restarts`` (argument): independent runs with seeds seed, seed+1, … whose centred
   kernels are combined (the reliable ones) — against the reference's seed-to-seed spread.
 * Adam is the engine's own (adam.py: same arithmetic, no torch._dynamo import).
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -117,10 +119,11 @@ class KernelGANOptions:
     #: with early stopping and a retry left (``retry_doubtful``), a run is stopped early and
     #: judged by its confidence like any run: when its generator is still dead (Σk below
     #: ALIVE_MIN_SUM, confidence 0) at `dead_by` of its iterations, or its kernel has not
-    #: settled by `settle_by` and the image doubts it so far (0: never cut). Measured
-    #: (docs/kernelgan.md): 96 of 100 default runs settled at 40 %; the four that did not had
-    #: a generator dead from the start, ran to the end (confidence 0.0) and were retried:
-    #: 1000 + 400 iterations, 43-45 s. Of 360 runs followed until their generator came alive
+    #: settled at the first early-stop check from `settle_by` on and the image doubts it so
+    #: far (0: never cut). Measured (docs/kernelgan.md): before these cuts, 96 of 100
+    #: default runs settled at 40 %; the four that did not had a generator dead from the
+    #: start, ran to the end (confidence 0.0) and were retried: 1000 + 400 iterations,
+    #: 43-45 s. Of 360 runs followed until their generator came alive
     #: (bench_kernelgan_alive.py), 343 did by 25 %, one at 44 % and 16 never did. Runs much
     #: shorter than the default cannot settle by 45 % (two quiet checks after
     #: `early_stop_min_fraction`), so their doubtful first attempts are cut there.
@@ -144,9 +147,10 @@ class KernelGANOptions:
     #: (misfit ≤ MISFIT_TRUSTED), else KernelGAN; "kernelgan": always KernelGAN alone;
     #: "sharpness": always the fit alone (docs/kernelgan.md)
     method: str = "auto"
-    #: intra-op torch threads while KernelGAN trains (None: torch's setting). Its ops are
-    #: tiny: with the passive OpenMP waits sr_desktop sets, 2 threads ran at half the speed
-    #: of 1 on the 2-core test machine (docs/kernelgan.md)
+    #: intra-op torch threads for the whole estimate, fit and KernelGAN (None: torch's
+    #: setting), restored after. KernelGAN's ops are tiny: with the passive OpenMP waits
+    #: sr_desktop sets, 2 threads ran at half the speed of 1 on the 2-core test machine
+    #: (docs/kernelgan.md)
     threads: int | None = 1
 
 
@@ -308,8 +312,10 @@ def _run_once(
 ) -> tuple[np.ndarray, int, float]:
     """One training run: (post-processed ×2 kernel, iterations run, confidence).
 
-    Stop at iteration `dead_by` if the generator is still dead, at `settle_by` (an early-stop
-    check) if the kernel has not settled; the run's record says which (``cut``)."""
+    Stop at iteration `dead_by` if the generator is still dead, at the first early-stop check
+    from `settle_by` on if the kernel has not settled and the image doubts the run so far;
+    the run's record in `history` says which (``cut``). A run that ends without a usable
+    kernel appends its record with ``diverged`` (no confidence) and raises `_Diverged`."""
     first_record = len(history)
     rng = np.random.default_rng(seed)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -335,6 +341,18 @@ def _run_once(
     # The official code works on [-1, 1]; D's real-crop noise is 1/255 on the 0..1 scale.
     image = torch.as_tensor(np.transpose(img, (2, 0, 1)) * 2.0 - 1.0, dtype=torch.float32, device=device)
     image = image.contiguous()
+
+    def run_record(iterations_run: int) -> dict:
+        return {
+            "restart": restart,
+            "seed": seed,
+            "iterations_run": iterations_run,
+            "bicubic_trigger_iteration": schedule.trigger_iteration,
+            "bicubic_decay_iterations": schedule.decay_iterations,
+            "constraints_inserted": schedule.constraints_inserted,
+            "cut": cut,
+            "alive_iteration": alive_at,
+        }
 
     last_kernel: np.ndarray | None = None
     stable = 0
@@ -387,6 +405,7 @@ def _run_once(
 
         schedule.update(it, loss_bic.detach(), k.detach().sum(), (opt_g, opt_d))
         if (it + 1) % opts.progress_every == 0 and not torch.isfinite(k.detach()).all():
+            history.append({**run_record(it + 1), "diverged": "non-finite values"})
             raise _Diverged("non-finite values", it + 1)
 
         done = it + 1
@@ -425,22 +444,15 @@ def _run_once(
                 if stable >= 2:
                     break
                 if settle_by is not None and settle_by <= done < iterations:
-                    # only a run the image doubts so far: a trusted one goes on to settle
+                    # decided once, at the first check from settle_by on: a run the image
+                    # trusts by then goes on to settle
                     so_far = [h for h in history[first_record:] if "loss_d" in h]
                     if not is_reliable(run_confidence(so_far, extra["kernel_sum"])):
                         cut = "unsettled"
                         break
+                    settle_by = None
     k_raw = G.kernel().detach().double().cpu().numpy()
-    record = {
-        "restart": restart,
-        "seed": seed,
-        "iterations_run": it + 1,
-        "bicubic_trigger_iteration": schedule.trigger_iteration,
-        "bicubic_decay_iterations": schedule.decay_iterations,
-        "constraints_inserted": schedule.constraints_inserted,
-        "cut": cut,
-        "alive_iteration": alive_at,
-    }
+    record = run_record(it + 1)
     if not np.all(np.isfinite(k_raw)) or np.clip(k_raw, 0, None).sum() <= 0:
         history.append({**record, "diverged": "no usable kernel"})
         raise _Diverged("no usable kernel", it + 1)
@@ -511,9 +523,10 @@ def estimate_kernel(
         raise KernelError("restart_combine must be 'median' or 'mean'")
     for name in ("dead_by", "settle_by"):
         value = getattr(opts, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
             raise KernelError(f"{name} must be a fraction between 0 and 1 (0: never)")
-    if opts.threads is not None and (not isinstance(opts.threads, int) or opts.threads < 1):
+    if opts.threads is not None and (isinstance(opts.threads, bool) or not isinstance(opts.threads, numbers.Integral)
+                                     or opts.threads < 1):
         raise KernelError("threads must be at least 1 (or None: torch's setting)")
     if opts.prior not in PRIORS:
         raise KernelError(f"unknown kernel prior {opts.prior!r} (choose {' or '.join(PRIORS)})")
