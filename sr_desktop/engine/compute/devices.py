@@ -275,11 +275,11 @@ def torch_threads(n: int | None):
         return
     import torch
 
-    previous = torch.get_num_threads()
-    if previous == max(1, int(n)):
+    n, previous = max(1, int(n)), torch.get_num_threads()
+    if previous == n:
         yield
         return
-    torch.set_num_threads(max(1, int(n)))
+    torch.set_num_threads(n)
     try:
         yield
     finally:

@@ -450,7 +450,7 @@ def _run_once(
                     if not is_reliable(run_confidence(so_far, extra["kernel_sum"])):
                         cut = "unsettled"
                         break
-                    settle_by = None
+                    settle_by = None  # trusted: not judged again
     k_raw = G.kernel().detach().double().cpu().numpy()
     record = run_record(it + 1)
     if not np.all(np.isfinite(k_raw)) or np.clip(k_raw, 0, None).sum() <= 0:
@@ -568,10 +568,9 @@ def _estimate(image: np.ndarray, scale: int, iterations: int, device: str | torc
     diverged: list[str] = []
 
     retries = max(0, int(opts.retry_doubtful))
-    def cut_point(fraction: float) -> int | None:
-        return max(1, int(fraction * iterations)) if opts.early_stop and fraction else None
-
-    dead_at, settle_at = cut_point(opts.dead_by), cut_point(opts.settle_by)
+    # iterations of the early cuts (dead_by, settle_by); none without early stopping
+    dead_at, settle_at = (max(1, int(f * iterations)) if opts.early_stop and f else None
+                          for f in (opts.dead_by, opts.settle_by))
 
     def run(run_seed: int, restart: int, retry_left: bool) -> tuple[np.ndarray | None, float]:
         """One run; a diverged one is (None, -inf) so that it is retried like a doubtful one."""
