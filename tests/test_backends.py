@@ -160,6 +160,36 @@ def test_auto_measures_once_and_remembers(home, caplog):
     assert heard == []
 
 
+def test_a_choice_measured_on_another_cpu_is_measured_again(home, monkeypatch):
+    """The key names the processor: a cache carried to another CPU (a shared home, a moved
+    VM) is not trusted, because the ranking of the backends changes from CPU to CPU."""
+    from sr_desktop.engine.compute import devices
+
+    key = choose.measure_key("span", 4, "ch52", 2, torch.__version__, True)
+    assert devices.cpu_signature() in key.split("|")
+    choose.choices_file().parent.mkdir(parents=True, exist_ok=True)
+    choose.choices_file().write_text(json.dumps({key: {"backend": "ncnn"}}))
+    assert choose.measured_choice(key) == "ncnn"
+    monkeypatch.setattr(devices, "cpu_signature", lambda: "Other CPU 0123456789")
+    other = choose.measure_key("span", 4, "ch52", 2, torch.__version__, True)
+    assert other != key and choose.measured_choice(other) is None
+
+
+def test_cpu_signature_tells_instruction_sets_apart(tmp_path):
+    from sr_desktop.engine.compute import devices
+
+    def signature(name, text):
+        info = tmp_path / name
+        info.write_text(text)
+        return devices.cpu_signature(str(info))
+
+    avx2 = signature("a", "model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n")
+    avx512 = signature("b", "model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma avx512f\n")
+    assert avx2.startswith("AMD EPYC ") and avx512.startswith("AMD EPYC ") and avx2 != avx512
+    assert signature("c", "model name\t: AMD EPYC\nflags\t\t: fma avx2 sse2 fpu\n") == avx2  # order does not matter
+    assert signature("d", "processor\t: 0\nFeatures\t: fp asimd sve\n") != signature("e", "Features\t: fp asimd\n")
+
+
 def test_first_use_notice_reaches_the_cli_line_and_the_gui_text(tmp_path, monkeypatch, capsys):
     from sr_desktop.app.upscale_jobs import progress_text
     from sr_desktop.cli.progress_bar import TerminalProgress
@@ -192,6 +222,22 @@ def test_auto_picks_the_fastest_backend_within_the_memory_bound():
     assert choose.pick_backend(seconds, {"torch": 86.0, "openvino": 300.0, "ncnn": 369.0}) == "torch"
     assert choose.pick_backend(seconds, {"torch": 86.0, "openvino": 130.0, "ncnn": 200.0}) == "ncnn"
     assert choose.pick_backend({"torch": 1.0}, {"torch": 5000.0}) == "torch"
+
+
+def test_auto_trades_memory_only_for_a_large_speed_up():
+    # waifu2x-photo ×2 on an AVX-512 AMD EPYC: the ncnn runtime at 0.43 of OpenVINO's time
+    seconds = {"torch": 0.405, "openvino": 0.368, "ncnn": 0.160}
+    peaks = {"torch": 115.0, "openvino": 114.0, "ncnn": 382.0}
+    assert choose.pick_backend(seconds, peaks) == "ncnn"
+    assert choose.pick_backend(seconds, peaks, available_mib=8000.0) == "ncnn"
+    # ... but not where it would take more than a quarter of the memory left
+    assert choose.pick_backend(seconds, peaks, available_mib=1500.0) == "openvino"
+    # just under SPEED_FOR_MEMORY times as fast: the lean one (the Xeon's 8-15 % gain)
+    assert choose.SPEED_FOR_MEMORY > 1.15
+    close = dict(seconds, ncnn=0.368 / choose.SPEED_FOR_MEMORY * 1.01)
+    assert choose.pick_backend(close, peaks, available_mib=8000.0) == "openvino"
+    faster = dict(seconds, ncnn=0.368 / choose.SPEED_FOR_MEMORY * 0.99)
+    assert choose.pick_backend(faster, peaks, available_mib=8000.0) == "ncnn"
 
 
 @pytest.mark.skipif(not peak_memory_supported(), reason="the peak of one call is measured on Linux only")

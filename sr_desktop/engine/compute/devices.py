@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEVICE_CHOICES", "HOST_CPU", "PRECISION_CHOICES", "HostCPU", "VulkanGPU", "auto_device_is_cpu_without_torch",
-    "cpu_name", "describe_device", "empty_cache", "free_memory_bytes", "host_fp32_requested", "installed_torch_version",
-    "is_out_of_memory", "process_rss_bytes", "resolve_device", "resolve_precision", "torch_default_threads",
-    "torch_threads",
+    "cpu_name", "cpu_signature", "describe_device", "empty_cache", "free_memory_bytes", "host_fp32_requested",
+    "installed_torch_version", "is_out_of_memory", "process_rss_bytes", "resolve_device", "resolve_precision",
+    "torch_default_threads", "torch_threads",
 ]
 
 
@@ -110,18 +110,42 @@ def auto_device_is_cpu_without_torch() -> bool:
     return version.endswith("+cpu")
 
 
-def cpu_name() -> str:
-    """The processor's marketing name ("Intel(R) Xeon(R) Processor"), else its architecture."""
-    import platform
+CPUINFO = "/proc/cpuinfo"
 
+
+def _cpuinfo_field(prefixes: tuple[str, ...], cpuinfo: str = CPUINFO) -> str | None:
+    """The value of the first line of Linux's `cpuinfo` that starts with one of `prefixes`."""
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
+        with open(cpuinfo, encoding="utf-8") as info:
             for line in info:
-                if line.startswith("model name"):
+                if line.startswith(prefixes):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "CPU"
+    return None
+
+
+def cpu_name(cpuinfo: str = CPUINFO) -> str:
+    """The processor's marketing name ("Intel(R) Xeon(R) Processor"), else its architecture."""
+    import platform
+
+    return _cpuinfo_field(("model name",), cpuinfo) or platform.processor() or platform.machine() or "CPU"
+
+
+@functools.cache
+def cpu_signature(cpuinfo: str = CPUINFO) -> str:
+    """The processor as far as speed goes: its name and a digest of its instruction-set flags.
+
+    Names alone do not tell CPUs apart under a hypervisor ("AMD EPYC" for a whole family),
+    and a backend choice measured on one CPU can be wrong on another: OpenVINO ran SPAN ×2 in
+    0.78 of the ncnn runtime's time on an AVX-512 Xeon and in 1.05 of it on an AVX-512 EPYC,
+    SRMD ×4 in 1.4 and 1.9 of it (128², docs/models.md, docs/backends.md).
+    """
+    import hashlib
+
+    flags = " ".join(sorted((_cpuinfo_field(("flags", "Features"), cpuinfo) or "").split()))
+    digest = hashlib.sha1(flags.encode()).hexdigest()[:10] if flags else "-"
+    return f"{cpu_name(cpuinfo)} {digest}"
 
 
 def host_fp32_requested(device, precision, *, auto_device_on_host: bool) -> bool:

@@ -20,6 +20,7 @@ import platform
 import time
 from typing import TYPE_CHECKING
 
+from sr_desktop.engine.compute import devices
 from sr_desktop.engine.compute.peak_memory import PeakMemory
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.options import Backend, parse_backend
@@ -46,14 +47,22 @@ MEASURE_MAX_SIZE = 256
 MEASURE_MIN_SIZE = 96
 MEASURE_RUNS = 2
 #: part of the cache key: a change of how `auto` measures invalidates earlier choices
-MEASURE_METHOD = "tile-min2-mem"
+MEASURE_METHOD = "tile-min2-mem-speed"
 #: `auto` leaves out a backend whose first pass needs more than MEMORY_FACTOR times the
 #: peak memory of the leanest backend's, plus MEMORY_SLACK_MIB: the ncnn runtime in fp32
 #: took 3.6-5x torch's memory per 256² tile (srmdnf ×4 369 MiB against 86, waifu2x ×2 574
-#: against 115) for 8-15 % of speed, and lifted a batch's peak above the torch path's;
-#: OpenVINO stays within 1.6x (Real-CUGAN ×2 450 against 287).
+#: against 115) for 8-15 % of speed on an AVX-512 Xeon, and lifted a batch's peak above the
+#: torch path's; OpenVINO stays within 1.6x (Real-CUGAN ×2 450 against 287).
 MEMORY_FACTOR = 2.0
 MEMORY_SLACK_MIB = 32.0
+#: ... unless it is at least SPEED_FOR_MEMORY times as fast as the fastest backend within the
+#: bound and its peak is under AVAILABLE_SHARE of the memory the system has available: on an
+#: AVX-512 AMD EPYC the ncnn runtime ran waifu2x ×2 in 0.43 of OpenVINO's time (160 against
+#: 368 ms per 256² pass, 382 MiB against 114) and Real-CUGAN ×2 in 0.71 (392 against 551 ms,
+#: 804 MiB against 443), and a user would rather wait a quarter less than keep a few hundred
+#: MiB; below a quarter the gain is within what two timed runs on a busy machine can be off by.
+SPEED_FOR_MEMORY = 1.25
+AVAILABLE_SHARE = 0.25
 
 
 def choices_file():
@@ -113,10 +122,10 @@ def measure_side(model) -> int:
 def measure_key(model_id: str, scale: int, variant: str | None, threads: int, torch_version: str,
                 ncnn_runs_it: bool) -> str:
     """The key of a measured choice in `choices_file`: the measuring method, the model, torch's
-    threads, the three libraries' versions and the processor."""
+    threads, the three libraries' versions and the processor (`devices.cpu_signature`)."""
     return "|".join(str(part) for part in (
         MEASURE_METHOD, model_id, scale, variant, threads, torch_version, openvino_version(),
-        ncnn_version() if ncnn_runs_it else "-", platform.machine(), platform.processor() or "-",
+        ncnn_version() if ncnn_runs_it else "-", platform.machine(), devices.cpu_signature(),
     ))
 
 
@@ -171,14 +180,20 @@ def _measure(model, x: torch.Tensor, runners: dict) -> tuple[dict[str, float], d
     return {name: min(values) for name, values in times.items()}, peaks
 
 
-def pick_backend(seconds: dict[str, float], peaks: dict[str, float]) -> str:
+def pick_backend(seconds: dict[str, float], peaks: dict[str, float], available_mib: float | None = None) -> str:
     """The fastest backend of `seconds` among those whose peak memory (`peaks`, MiB; any
     backend left out of it counts as lean) is within `MEMORY_FACTOR` times the leanest
-    backend's plus `MEMORY_SLACK_MIB`."""
+    backend's plus `MEMORY_SLACK_MIB`; a backend over that bound wins only when it is
+    `SPEED_FOR_MEMORY` times as fast as that one and its peak is under `AVAILABLE_SHARE` of
+    `available_mib` (None: not known, no such limit)."""
     measured = [peaks[name] for name in seconds if name in peaks]
     limit = MEMORY_FACTOR * min(measured) + MEMORY_SLACK_MIB if measured else float("inf")
     lean = {name: value for name, value in seconds.items() if peaks.get(name, 0.0) <= limit}
-    return min(lean, key=lean.get)
+    best_lean = min(lean, key=lean.get)
+    worth_it = {name: value for name, value in seconds.items() if name not in lean
+                and value * SPEED_FOR_MEMORY <= lean[best_lean]
+                and (available_mib is None or peaks[name] <= AVAILABLE_SHARE * available_mib)}
+    return min(worth_it, key=worth_it.get) if worth_it else best_lean
 
 
 def _apply_auto(model, progress: ProgressCallback | None) -> str:
@@ -223,7 +238,7 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
         x = smooth_test_image(side, side).to(model.device, model.dtype)
         seconds, peaks = _measure(model, x, {Backend.TORCH.value: None, **runners})
         entry["measured_at"] = side
-        winner = pick_backend(seconds, peaks)
+        winner = pick_backend(seconds, peaks, devices.free_memory_bytes(model.device) / 2**20)
         entry.update({f"{name}_s": round(value, 5) for name, value in seconds.items()})
         entry.update({f"{name}_mib": round(value, 1) for name, value in peaks.items()})
         log.info("backends: %s %s -> %s", model.id,
