@@ -232,6 +232,9 @@ def test_auto_trades_memory_only_for_a_large_speed_up():
     assert choose.pick_backend(seconds, peaks, available_mib=8000.0) == "ncnn"
     # ... but not where it would take more than a quarter of the memory left
     assert choose.pick_backend(seconds, peaks, available_mib=1500.0) == "openvino"
+    # counted for the pipeline's real pass, the tile with its context
+    assert choose.pick_backend(seconds, peaks, available_mib=2000.0) == "ncnn"
+    assert choose.pick_backend(seconds, peaks, available_mib=2000.0, pass_scale=1.6) == "openvino"
     # just under SPEED_FOR_MEMORY times as fast: the lean one (the Xeon's 8-15 % gain)
     assert choose.SPEED_FOR_MEMORY > 1.15
     close = dict(seconds, ncnn=0.368 / choose.SPEED_FOR_MEMORY * 1.01)

@@ -180,19 +180,21 @@ def _measure(model, x: torch.Tensor, runners: dict) -> tuple[dict[str, float], d
     return {name: min(values) for name, values in times.items()}, peaks
 
 
-def pick_backend(seconds: dict[str, float], peaks: dict[str, float], available_mib: float | None = None) -> str:
+def pick_backend(seconds: dict[str, float], peaks: dict[str, float], available_mib: float | None = None,
+                 pass_scale: float = 1.0) -> str:
     """The fastest backend of `seconds` among those whose peak memory (`peaks`, MiB; any
     backend left out of it counts as lean) is within `MEMORY_FACTOR` times the leanest
     backend's plus `MEMORY_SLACK_MIB`; a backend over that bound wins only when it is
-    `SPEED_FOR_MEMORY` times as fast as that one and its peak is under `AVAILABLE_SHARE` of
-    `available_mib` (None: not known, no such limit)."""
+    `SPEED_FOR_MEMORY` times as fast as that one and its peak, scaled by `pass_scale` (the
+    pixels of the pipeline's largest pass over the measured tile's), is under
+    `AVAILABLE_SHARE` of `available_mib` (None: not known, no such limit)."""
     measured = [peaks[name] for name in seconds if name in peaks]
     limit = MEMORY_FACTOR * min(measured) + MEMORY_SLACK_MIB if measured else float("inf")
     lean = {name: value for name, value in seconds.items() if peaks.get(name, 0.0) <= limit}
     best_lean = min(lean, key=lean.get)
     worth_it = {name: value for name, value in seconds.items() if name not in lean
                 and value * SPEED_FOR_MEMORY <= lean[best_lean]
-                and (available_mib is None or peaks[name] <= AVAILABLE_SHARE * available_mib)}
+                and (available_mib is None or peaks[name] * pass_scale <= AVAILABLE_SHARE * available_mib)}
     return min(worth_it, key=worth_it.get) if worth_it else best_lean
 
 
@@ -238,7 +240,10 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
         x = smooth_test_image(side, side).to(model.device, model.dtype)
         seconds, peaks = _measure(model, x, {Backend.TORCH.value: None, **runners})
         entry["measured_at"] = side
-        winner = pick_backend(seconds, peaks, devices.free_memory_bytes(model.device) / 2**20)
+        # a photo's passes are the recommended tile with its context: larger than the one measured
+        tile = int(getattr(model, "recommended_tile", 0) or side)
+        pass_scale = max(1.0, (tile + 2 * int(getattr(model, "context", 0) or 0)) / side) ** 2
+        winner = pick_backend(seconds, peaks, devices.free_memory_bytes(model.device) / 2**20, pass_scale)
         entry.update({f"{name}_s": round(value, 5) for name, value in seconds.items()})
         entry.update({f"{name}_mib": round(value, 1) for name, value in peaks.items()})
         log.info("backends: %s %s -> %s", model.id,
