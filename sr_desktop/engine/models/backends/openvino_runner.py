@@ -12,7 +12,9 @@ Converting needs torch; running a cached conversion does not (`OpenVinoRunner.ru
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import json
 import logging
 import shutil
@@ -27,6 +29,7 @@ import numpy as np
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
+from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
 from sr_desktop.engine.models.ncnn.param import source_hash
 
 if TYPE_CHECKING:
@@ -168,6 +171,7 @@ class OpenVinoRunner:
     def run_array(self, batch: np.ndarray) -> np.ndarray:
         """N×C×H×W float32 graph input -> the graph's output."""
         with self._lock:
+            keep_signal_stack_valid()
             result = self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
             return np.array(result[self._compiled.output(0)], copy=True)
 
@@ -183,6 +187,7 @@ def _compile(source, threads: int):
         "PERFORMANCE_HINT": "LATENCY",
     }
     graph = core.read_model(str(source)) if isinstance(source, Path) else source
+    keep_signal_stack_valid()
     return core.compile_model(graph, "CPU", config)
 
 
@@ -300,12 +305,32 @@ def _index_file() -> Path:
     return cache_root() / "index.json"
 
 
+@functools.lru_cache(maxsize=1)
+def _converter_without_telemetry() -> None:
+    """OpenVINO's converter reports each conversion to Google Analytics unless the user has
+    opted out (openvino-telemetry; only CI runs are exempt), from a process it forks off the
+    calling thread. SR Desktop sends nothing anywhere: the converter gets the stub that
+    OpenVINO itself uses when openvino-telemetry is not installed."""
+    try:
+        stub = importlib.import_module("openvino.tools.ovc.telemetry_stub")
+    except ImportError:  # a build without the converter's telemetry
+        return
+    for name in ("convert_impl", "telemetry_utils", "utils", "main"):
+        try:
+            module = importlib.import_module(f"openvino.tools.ovc.{name}")
+        except ImportError:
+            continue
+        if hasattr(module, "tm"):
+            module.tm = stub
+
+
 def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor):
     """The converted graph (``openvino.Model``) and its largest difference to torch at the two
     check sizes; `BackendError` when it cannot be converted or differs."""
     import openvino as ov
     import torch
 
+    _converter_without_telemetry()
     bound = _bound_module(module, kwargs).eval()
     channels = int(example.shape[1])
     try:
@@ -315,6 +340,7 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
             warnings.simplefilter("ignore")
             converted = ov.convert_model(bound, example_input=example,
                                          input=[ov.PartialShape([-1, channels, -1, -1])])
+        keep_signal_stack_valid()
         compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     except Exception as exc:  # noqa: BLE001 - the converter raises many types; all mean "cannot convert"
         raise BackendError(f"OpenVINO cannot convert {model.id}: {_first_line(exc)}") from None
@@ -324,6 +350,7 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
         with torch.inference_mode():
             expected = bound(inp).numpy()
         try:
+            keep_signal_stack_valid()
             got = compiled(inp.numpy())[0]
         except Exception as exc:  # noqa: BLE001
             raise BackendError(f"OpenVINO cannot run {model.id} at another tile size: {_first_line(exc)}") from None
