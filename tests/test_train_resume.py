@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from train_fixtures import make_images
 
 from sr_desktop.cli.main import main
+from sr_desktop.engine.training.checkpoint import latest_iteration
 
 ROOT = Path(__file__).resolve().parents[1]
 ITERATIONS = 80
@@ -35,10 +36,7 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _checkpoint_iteration(out: Path) -> int:
-    try:
-        return json.loads((out / "checkpoint" / "latest.json").read_text())["iteration"]
-    except (OSError, ValueError, KeyError):
-        return 0
+    return latest_iteration(out / "checkpoint") or 0
 
 
 def test_kill_9_then_resume_continues_exactly(tmp_path, capsys):
@@ -69,3 +67,34 @@ def test_kill_9_then_resume_continues_exactly(tmp_path, capsys):
     a, b = load_file(killed / "model.safetensors"), load_file(clean / "model.safetensors")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed run differs from an uninterrupted one"
+
+
+def test_ctrl_c_says_whether_there_is_anything_to_resume(tmp_path, capsys, monkeypatch):
+    """Ctrl+C saves a checkpoint and says how to resume; before the first step there is none,
+    and the line says so instead of pointing at a --resume that would fail."""
+    from sr_desktop.engine.training.loop import Trainer
+
+    data = make_images(tmp_path / "data", 2, 48, seed=5)
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    prepare = Trainer.prepare
+    monkeypatch.setattr(Trainer, "prepare", lambda self: (prepare(self), signal.raise_signal(signal.SIGINT)))
+    early = tmp_path / "early"
+    assert main(_command(data, early)[3:]) == 130
+    assert "interrupted at iteration 0, before anything was saved; start the run again" in capsys.readouterr().err
+    assert not (early / "checkpoint" / "latest.json").exists()
+
+    monkeypatch.setattr(Trainer, "prepare", prepare)
+    step = Trainer.step
+
+    def step_then_ctrl_c(self, *batch):
+        result = step(self, *batch)
+        if self.iteration == 2:  # the third step
+            signal.raise_signal(signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(Trainer, "step", step_then_ctrl_c)
+    later = tmp_path / "later"
+    assert main(_command(data, later)[3:]) == 130
+    assert f"interrupted at iteration 3; checkpoint saved, continue with --resume --out {later}" in \
+        capsys.readouterr().err
+    assert _checkpoint_iteration(later) == 3

@@ -126,6 +126,7 @@ def run(args) -> int:
 def _train(args) -> int:
     from sr_desktop.engine.core.progress import CancelToken
     from sr_desktop.engine.training import Trainer
+    from sr_desktop.engine.training.checkpoint import has_checkpoint
 
     trainer = Trainer(_options(args))
     cancel = CancelToken()
@@ -135,8 +136,12 @@ def _train(args) -> int:
         result = trainer.run(reporter, cancel)
     except Cancelled:
         reporter.bar.close()
-        print(f"sr-desktop: interrupted at iteration {trainer.iteration}; checkpoint saved, "
-              f"continue with --resume --out {args.out}", file=sys.stderr)
+        if has_checkpoint(trainer.ckpt_dir):
+            print(f"sr-desktop: interrupted at iteration {trainer.iteration}; checkpoint saved, "
+                  f"continue with --resume --out {args.out}", file=sys.stderr)
+        else:  # stopped before the first step: there is nothing to resume
+            print(f"sr-desktop: interrupted at iteration {trainer.iteration}, before anything was saved; "
+                  "start the run again", file=sys.stderr)
         return 130
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -62,7 +62,7 @@ def save_checkpoint(folder: Path, ckpt: Checkpoint) -> None:
         _write(folder / LATEST, json.dumps(latest, indent=1).encode())
     except OSError as exc:
         with contextlib.suppress(OSError):
-            if _latest_iteration(folder) != n:  # the new pair is not the current one
+            if latest_iteration(folder) != n:  # the new pair is not the current one
                 (folder / weights_name).unlink(missing_ok=True)
                 (folder / state_name).unlink(missing_ok=True)
         raise TrainingError(f"cannot write the checkpoint in {folder}: {exc.strerror or exc}; "
@@ -73,7 +73,8 @@ def save_checkpoint(folder: Path, ckpt: Checkpoint) -> None:
                 old.unlink()
 
 
-def _latest_iteration(folder: Path) -> int | None:
+def latest_iteration(folder: Path) -> int | None:
+    """The iteration of the checkpoint ``latest.json`` names; None when there is none."""
     try:
         return int(json.loads((folder / LATEST).read_text(encoding="utf-8"))["iteration"])
     except (OSError, ValueError, KeyError, TypeError):
