@@ -130,7 +130,8 @@ def test_conversion_is_cached_and_a_broken_entry_rebuilt(home, monkeypatch):
         assert float((again(inp) - model.module(inp)).abs().max()) < 1e-4
 
 
-def test_auto_measures_once_and_remembers(home, caplog):
+def test_auto_measures_once_and_remembers(home, caplog, monkeypatch):
+    monkeypatch.setattr(choose, "_available_mib", lambda: 64_000.0)
     model = load_model("span", scale=4, variant="ch52")
     heard = []
     with caplog.at_level(logging.INFO, logger=choose.__name__):
@@ -145,7 +146,9 @@ def test_auto_measures_once_and_remembers(home, caplog):
     seconds = {name: entry[f"{name}_s"] for name in ("torch", "openvino", "ncnn")}
     peaks = {name: entry[f"{name}_mib"] for name in seconds if f"{name}_mib" in entry}
     assert len(peaks) == (3 if peak_memory_supported() else 0)
-    assert chosen == choose.pick_backend(seconds, peaks)
+    # the memory rule counts span's real pass: its 384² tile with the context, over the 256² timed
+    assert entry["pass_scale"] == pytest.approx((model.cpu_pass_side() / entry["measured_at"]) ** 2, rel=1e-3)
+    assert chosen == choose.pick_backend(seconds, peaks, 64_000.0, entry["pass_scale"])
     # timed at the tile a photo runs in (span's recommended 384, capped), not a toy size
     assert entry["measured_at"] == choose.measure_side(model) == choose.MEASURE_MAX_SIZE
     assert choose.measure_side(load_model("realesrgan-x4plus", scale=4)) == 192
@@ -173,6 +176,23 @@ def test_a_choice_measured_on_another_cpu_is_measured_again(home, monkeypatch):
     monkeypatch.setattr(devices, "cpu_signature", lambda: "Other CPU 0123456789")
     other = choose.measure_key("span", 4, "ch52", 2, torch.__version__, True)
     assert other != key and choose.measured_choice(other) is None
+
+
+def test_a_cached_choice_is_picked_again_with_the_memory_available_now(home, monkeypatch):
+    """The timings are kept, not the memory that happened to be free when they were taken:
+    a fast, memory-hungry backend measured on an idle machine gives way on a busy one."""
+    key = choose.measure_key("waifu2x-photo", 2, "noise0", 2, torch.__version__, True)
+    entry = {"backend": "ncnn", "torch_s": 0.405, "openvino_s": 0.368, "ncnn_s": 0.160,
+             "torch_mib": 115.0, "openvino_mib": 114.0, "ncnn_mib": 382.0, "pass_scale": 2.0}
+    choose.choices_file().parent.mkdir(parents=True, exist_ok=True)
+    choose.choices_file().write_text(json.dumps({key: entry}))
+    monkeypatch.setattr(choose, "_available_mib", lambda: 16_000.0)
+    assert choose.measured_choice(key) == "ncnn"
+    monkeypatch.setattr(choose, "_available_mib", lambda: 2_000.0)  # 382 × 2 over a quarter of it
+    assert choose.measured_choice(key) == "openvino"
+    # an entry with nothing measured beside torch (every other backend refused) keeps its word
+    choose.choices_file().write_text(json.dumps({key: {"backend": "torch", "reason": "no OpenVINO"}}))
+    assert choose.measured_choice(key) == "torch"
 
 
 def test_cpu_signature_tells_instruction_sets_apart(tmp_path):

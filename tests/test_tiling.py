@@ -145,11 +145,11 @@ def test_cpu_auto_tiles_run_an_image_whole_when_its_pass_is_no_larger_than_one_t
     """On the CPU, `auto` runs an image whole when it has no more pixels than one
     recommended tile with its context (the pass size the model makes on any larger image):
     tiling it would only repeat the context. Larger images keep the recommended tiles."""
-    from sr_desktop.engine.pipeline.tiling import choose_tile, cpu_pass_pixels
+    from sr_desktop.engine.pipeline.tiling import choose_tile
 
     model = TinyModel(scale=2, context=8)
     model.recommended_tile = 32
-    assert cpu_pass_pixels(model) == 48 * 48
+    assert model.cpu_pass_side() == 48
     assert choose_tile(model, 48, 48, "auto") == (0, 1)
     assert choose_tile(model, 30, 76, "auto") == (0, 1)  # 2280 px, a strip
     assert choose_tile(model, 49, 48, "auto") == (32, 1)

@@ -257,7 +257,11 @@ def free_memory_bytes(device: torch.device) -> int:
 
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
-    # CPU and MPS (unified memory): what the OS says is available.
+    return available_host_bytes()  # CPU and MPS (unified memory)
+
+
+def available_host_bytes() -> int:
+    """Memory the OS says is available to a new allocation on the host."""
     return int(psutil.virtual_memory().available)
 
 

@@ -27,10 +27,15 @@ from sr_desktop.engine.models.spec import ADD_WEIGHTS_COMMAND, LITERATURE, Model
 
 # ModelSpec and the literature group's names live in the torch-free `models.spec`; they are
 # re-exported here for the modules that take both from the contract.
-__all__ = ["ADD_WEIGHTS_COMMAND", "LITERATURE", "ModelSpec", "SRModel"]
+__all__ = ["ADD_WEIGHTS_COMMAND", "LITERATURE", "ModelSpec", "SRModel", "aligned_context"]
 
 if TYPE_CHECKING:
     import torch
+
+
+def aligned_context(context: int, align: int) -> int:
+    """Context rounded up to a multiple of `align` (keeps tile starts on the phase grid)."""
+    return -(-context // align) * align
 
 
 class SRModel:
@@ -77,6 +82,11 @@ class SRModel:
     def run(self, x: torch.Tensor) -> torch.Tensor:
         """N×3×H×W -> N×3×(s·H)×(s·W); called under ``torch.inference_mode``."""
         raise NotImplementedError
+
+    def cpu_pass_side(self) -> int:
+        """Input side of the largest pass the CPU plan makes on a large image: one
+        `recommended_tile` with its context (rounded up to `align`) on every side."""
+        return int(self.recommended_tile) + 2 * aligned_context(self.context, max(1, int(self.align)))
 
     # -- per-image models ---------------------------------------------------------------
     def upscale_array(

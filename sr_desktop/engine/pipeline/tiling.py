@@ -31,7 +31,7 @@ from sr_desktop.engine.compute import devices, resample
 from sr_desktop.engine.core.errors import DeviceError, ModelError
 from sr_desktop.engine.core.options import TilePolicy, parse_tile
 from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, check_cancel
-from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.base import SRModel, aligned_context
 
 if TYPE_CHECKING:
     import torch
@@ -142,11 +142,6 @@ def split_box(box: Box, tile: int, align: int = 1) -> list[Box]:
     """Split one core box (with aligned corners) into aligned sub-boxes of about `tile`."""
     y0, y1, x0, x1 = box
     return [(y0 + a, y0 + b, x0 + c, x0 + d) for a, b, c, d in plan_tiles(y1 - y0, x1 - x0, tile, align)]
-
-
-def aligned_context(context: int, align: int) -> int:
-    """Context rounded up to a multiple of `align` (keeps tile starts on the phase grid)."""
-    return -(-context // align) * align
 
 
 def _padded(box: Box, context: int, height: int, width: int) -> Box:
@@ -365,13 +360,6 @@ def probe_bytes_per_pixel(model: SRModel, probe: int = 64) -> float:
     return max(1.0, peak / (side * side))
 
 
-def cpu_pass_pixels(model: SRModel) -> int:
-    """Input pixels of the largest pass the CPU plan makes on a large image: one
-    recommended tile with its context on every side."""
-    align = max(1, int(getattr(model, "align", 1)))
-    return pass_pixels(int(model.recommended_tile), aligned_context(model.context, align))
-
-
 def pass_pixels(tile: int, context: int) -> int:
     """Input pixels of one `tile`² tile with `context` pixels on every side."""
     return (tile + 2 * context) ** 2
@@ -405,7 +393,7 @@ def choose_tile(model: SRModel, height: int, width: int, requested: TilePolicy |
         # is 4 passes of 184², 2.1× the pixels: 38 s instead of 18 s), and its memory stays
         # within what the model takes on any photo larger than a tile.
         tile = int(model.recommended_tile)
-        if tile > 0 and height * width <= cpu_pass_pixels(model):
+        if tile > 0 and height * width <= model.cpu_pass_side() ** 2:
             return 0, 1
         return tile, 1
     try:

@@ -142,9 +142,26 @@ def auto_means() -> Backend:
 
 
 def measured_choice(key: str) -> str | None:
-    """The backend measured fastest under `key` (`measure_key`), or None when not measured."""
+    """The backend `auto` runs under `key` (`measure_key`), or None when not measured: the
+    stored timings and peaks picked again (`pick_backend`) with the memory available now,
+    since what was free when they were measured need not be free today."""
     known = read_json_dict(choices_file()).get(key)
-    return known.get("backend") if isinstance(known, dict) else None
+    if not isinstance(known, dict):
+        return None
+    seconds = _stored(known, "_s")
+    if not seconds:  # nothing beside torch could be measured
+        return known.get("backend")
+    return pick_backend(seconds, _stored(known, "_mib"), _available_mib(), float(known.get("pass_scale", 1.0)))
+
+
+def _stored(entry: dict, suffix: str) -> dict[str, float]:
+    return {b.value: float(entry[b.value + suffix]) for b in Backend
+            if isinstance(entry.get(b.value + suffix), (int, float))}
+
+
+def _available_mib() -> float:
+    # the backends `auto` measures run on the host CPU
+    return devices.available_host_bytes() / 2**20
 
 
 def _save_choice(key: str, entry: dict) -> None:
@@ -241,11 +258,11 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
         seconds, peaks = _measure(model, x, {Backend.TORCH.value: None, **runners})
         entry["measured_at"] = side
         # a photo's passes are the recommended tile with its context: larger than the one measured
-        tile = int(getattr(model, "recommended_tile", 0) or side)
-        pass_scale = max(1.0, (tile + 2 * int(getattr(model, "context", 0) or 0)) / side) ** 2
-        winner = pick_backend(seconds, peaks, devices.free_memory_bytes(model.device) / 2**20, pass_scale)
+        pass_scale = max(1.0, model.cpu_pass_side() / side) ** 2
+        winner = pick_backend(seconds, peaks, _available_mib(), pass_scale)
         entry.update({f"{name}_s": round(value, 5) for name, value in seconds.items()})
         entry.update({f"{name}_mib": round(value, 1) for name, value in peaks.items()})
+        entry["pass_scale"] = round(pass_scale, 4)
         log.info("backends: %s %s -> %s", model.id,
                  ", ".join(f"{name} {1000 * value:.1f} ms" + (f" {peaks[name]:.0f} MiB" if name in peaks else "")
                            for name, value in seconds.items()), winner)
