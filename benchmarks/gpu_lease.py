@@ -17,8 +17,12 @@ tree), so everything is prepared here and runs there in one command:
 Each training starts from the model its last lease exported (`RUNS`). A first, short run of
 all of them together measures their iterations per second (``--iterations 1000000``,
 stopped with SIGINT, which saves a checkpoint); each then resumes with ``--iterations N`` set
-so that its cosine schedule ends inside the time left, and is stopped at the deadline if it
-runs late (then exported where it stopped, ``--resume --iterations <where>``).
+so that its cosine schedule ends inside the time left, and is stopped near the end if it
+runs late, then exported where it stopped (``--resume --iterations <where>``: no last
+validation, the model is measured here). Everything fits `--budget-s` (575 s: the device
+command's 590 less a margin), and the tar is written whatever fails on the way;
+``logs/lease.json`` in it says what each run did (calibrated rate, planned and reached
+iterations, exit codes).
 """
 
 from __future__ import annotations
@@ -61,8 +65,18 @@ RUNS = {
         "--arch", "edsr-baseline", "--scale", "4", "--data", "T91", "General100", "BSD200",
         "--batch", "16", "--patch", "48", "--lr", "1e-4"]),
 }
-#: seconds kept at the end of the training time for the last validation and the export
+#: seconds kept after a run's planned last step for its last validation and its export
 EXPORT_MARGIN_S = 35
+#: runs still going this many seconds before the end are stopped and exported where they are
+LATE_S = 45
+#: seconds a Ctrl+C'd run gets to save its checkpoint before it is killed
+STOP_GRACE_S = 20
+#: seconds kept at the very end for the tar
+TAR_MARGIN_S = 10
+#: the share of the calibrated rate planned for (validations and checkpoints take their time)
+RATE_SHARE = 0.9
+#: logged rates the calibrated rate is the median of
+RATE_WINDOW = 5
 
 
 def tree_mib() -> float:
@@ -109,15 +123,17 @@ def prepare(shared: Path) -> None:
 
 def aside() -> None:
     """Move the `ASIDE` folders to `ASIDE_DIR` (restore puts them back)."""
-    changed = subprocess.run(["git", "status", "--porcelain", "--", *ASIDE], cwd=ROOT,
+    if any((ASIDE_DIR / rel).exists() for rel in ASIDE):
+        sys.exit(f"gpu_lease: {ASIDE_DIR} already holds folders put aside: run `restore` first")
+    # ignored files too: only what git holds can be had back if /tmp is lost
+    changed = subprocess.run(["git", "status", "--porcelain", "--ignored", "--", *ASIDE], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
     if changed.strip():
-        sys.exit("gpu_lease: commit the changes in " + ", ".join(ASIDE) + " first:\n" + changed)
+        sys.exit("gpu_lease: commit or remove what git does not hold in " + ", ".join(ASIDE) + " first:\n"
+                 + changed)
     for rel in ASIDE:
         source, target = ROOT / rel, ASIDE_DIR / rel
         if source.exists():
-            if target.exists():
-                sys.exit(f"gpu_lease: {target} already exists: run `restore` first")
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(source), str(target))
     size = tree_mib()
@@ -129,15 +145,23 @@ def aside() -> None:
 def restore() -> None:
     """Put the `ASIDE` folders back; one lost with /tmp is checked out from git (`aside` only
     moves committed folders, so nothing is lost)."""
+    both = []
     for rel in ASIDE:
         source, target = ASIDE_DIR / rel, ROOT / rel
         if target.exists():
+            if source.exists():
+                both.append(rel)
             continue
         if source.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(source), str(target))
         else:
             subprocess.run(["git", "checkout", "--", rel], cwd=ROOT, check=True)
+    if both:
+        sys.exit(f"gpu_lease: {', '.join(both)} exist both in the tree and in {ASIDE_DIR}: "
+                 "keep one by hand (the tree's was made after `aside`)")
+    if ASIDE_DIR.is_dir() and not any(path.is_file() for path in ASIDE_DIR.rglob("*")):
+        shutil.rmtree(ASIDE_DIR)  # the empty parents the moves left
     print("gpu_lease: restored", ", ".join(ASIDE))
 
 
@@ -153,98 +177,148 @@ def _train_command(run: str, device: str, work: Path, iterations: int, resume: b
     return command + (["--resume"] if resume else [])
 
 
-def _last_train_entry(run_dir: Path) -> dict:
-    entries = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
-    trained = [e for e in entries if e.get("kind") == "train"]
-    return trained[-1] if trained else {"it": 0, "its": 0.0}
-
-
-def _stopped_at(log: Path) -> int | None:
-    """The iteration `sr-desktop train` saved its checkpoint at when interrupted (its last line)."""
-    for line in reversed(log.read_text(errors="replace").splitlines()):
-        if "interrupted at iteration" in line:
-            return int(line.split("interrupted at iteration", 1)[1].split(";")[0])
-    return None
-
-
-def _stop(processes: dict[str, subprocess.Popen], grace_s: float = 90) -> None:
-    for process in processes.values():
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + grace_s
-    for process in processes.values():
+def _train_records(run_dir: Path) -> list[dict]:
+    """The run's ``train`` records; none when it never got that far (a line cut by a kill is skipped)."""
+    path = run_dir / "log.jsonl"
+    records = []
+    for line in (path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []):
         try:
-            process.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("kind") == "train":
+            records.append(record)
+    return records
 
 
-def train(device: str, train_s: float, calibrate_s: float, work: Path, logs: Path) -> dict:
-    """Calibrate, then run every `RUNS` entry to a schedule that ends inside `train_s`."""
-    start = time.monotonic()
-    report: dict = {}
+def _rate(records: list[dict]) -> float:
+    """Iterations per second: the median of the last RATE_WINDOW logged rates (each is over only
+    ten iterations, so one alone is noisy)."""
+    rates = sorted(float(r["its"]) for r in records[-RATE_WINDOW:] if isinstance(r.get("its"), (int, float)))
+    return rates[len(rates) // 2] if rates else 0.0
 
-    def launch(commands: dict[str, list[str]], tag: str) -> dict[str, subprocess.Popen]:
-        return {run: subprocess.Popen(command, cwd=ROOT, stdout=(logs / f"{run}.{tag}.log").open("w"),
-                                      stderr=subprocess.STDOUT)
-                for run, command in commands.items()}
 
-    calibration = launch({run: _train_command(run, device, work, 1_000_000, False, 10**9) for run in RUNS}, "calibrate")
-    time.sleep(calibrate_s)
-    _stop(calibration)
-    left = train_s - (time.monotonic() - start) - EXPORT_MARGIN_S
-    targets = {}
+def _saved_at(run_dir: Path) -> int | None:
+    from sr_desktop.engine.training.checkpoint import latest_iteration
+
+    return latest_iteration(run_dir / "checkpoint")
+
+
+class _Runs:
+    """`sr-desktop train` processes launched together, each with its log file."""
+
+    def __init__(self, commands: dict[str, list[str]], logs: Path, tag: str):
+        self.logs = {run: (logs / f"{run}.{tag}.log").open("w") for run in commands}
+        self.processes = {run: subprocess.Popen(command, cwd=ROOT, stdout=self.logs[run], stderr=subprocess.STDOUT)
+                          for run, command in commands.items()}
+
+    def running(self) -> list[str]:
+        return [run for run, process in self.processes.items() if process.poll() is None]
+
+    def wait_until(self, deadline: float) -> None:
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(1)
+
+    def stop(self, grace_s: float) -> dict[str, int | None]:
+        """Ctrl+C to each still running (it saves a checkpoint), a kill after `grace_s`; the exit codes."""
+        for run in self.running():
+            self.processes[run].send_signal(signal.SIGINT)
+        self.wait_until(time.monotonic() + grace_s)
+        for run in self.running():
+            self.processes[run].kill()
+        codes = {run: process.wait() for run, process in self.processes.items()}
+        for log in self.logs.values():
+            log.close()
+        return codes
+
+
+def train(device: str, end: float, calibrate_s: float, work: Path, logs: Path, report: dict,
+          rate_share: float = RATE_SHARE) -> None:
+    """Calibrate, then run every `RUNS` entry to a schedule that ends inside the time up to
+    `end` (a `time.monotonic` value); what happened goes into `report`."""
+    calibration = _Runs({run: _train_command(run, device, work, 1_000_000, False, 10**9) for run in RUNS},
+                        logs, "calibrate")
+    try:
+        calibration.wait_until(time.monotonic() + calibrate_s)
+    finally:
+        codes = calibration.stop(STOP_GRACE_S)
+    planned = {}
     for run in RUNS:
-        entry = _last_train_entry(work / run)
-        done = _stopped_at(logs / f"{run}.calibrate.log") or int(entry["it"])
-        rate = float(entry.get("its") or 0.0)
-        targets[run] = max(done + 1, done + int(rate * max(0.0, left)))
-        report[run] = {"calibration_its": done, "calibration_rate": round(rate, 2), "planned": targets[run]}
-    main = launch({run: _train_command(run, device, work, targets[run], True, max(100, targets[run] // 4))
-                   for run in RUNS}, "train")
-    deadline = start + train_s - 10
-    while any(p.poll() is None for p in main.values()) and time.monotonic() < deadline:
-        time.sleep(2)
-    late = [run for run, p in main.items() if p.poll() is None]
-    _stop(main)
-    for run in late:  # export where it stopped
-        reached = _stopped_at(logs / f"{run}.train.log") or int(_last_train_entry(work / run)["it"])
-        subprocess.run(_train_command(run, device, work, reached, True, 10**9), cwd=ROOT,
-                       stdout=(logs / f"{run}.export.log").open("w"), stderr=subprocess.STDOUT, timeout=120)
-        report[run]["stopped_at"] = reached
+        saved, records = _saved_at(work / run), _train_records(work / run)
+        # fewer than ten steps log no rate: then the steps over the whole calibration (start included)
+        rate = _rate(records) or (saved or 0) / calibrate_s
+        entry = report[run] = {"calibration_exit": codes[run], "calibration_its": saved, "rate": round(rate, 3)}
+        if not saved:  # it made no step: the log says why
+            entry["skipped"] = f"the calibration saved no checkpoint; see logs/{run}.calibrate.log"
+            continue
+        # a resumed run spends as long starting as the calibration did before its first step
+        start_s = min(calibrate_s, max(0.0, calibrate_s - saved / rate))
+        steps_s = end - time.monotonic() - LATE_S - EXPORT_MARGIN_S - start_s
+        planned[run] = entry["planned"] = saved + max(1, int(rate_share * rate * steps_s))
+    if not planned:
+        return
+    commands = {run: _train_command(run, device, work, target, True,
+                                    max(100, (target - report[run]["calibration_its"]) // 3))
+                for run, target in planned.items()}
+    main = _Runs(commands, logs, "train")
+    try:
+        main.wait_until(end - LATE_S)
+        late = main.running()
+    finally:
+        codes = main.stop(STOP_GRACE_S)
+    for run in planned:
+        report[run]["train_exit"] = codes[run]
+    exports = {}
+    for run in late:  # export where its Ctrl+C left it (no validation: ship_literature.py measures)
+        saved = _saved_at(work / run)
+        report[run]["stopped_at"] = saved
+        if saved:
+            exports[run] = _train_command(run, device, work, saved, True, 10**9)
+    if exports:
+        export = _Runs(exports, logs, "export")
+        try:
+            export.wait_until(end)
+        finally:
+            for run, code in export.stop(5).items():
+                report[run]["export_exit"] = code
     for run in RUNS:
-        report[run]["reached"] = int(_last_train_entry(work / run)["it"])
-    return report
+        report[run]["reached"] = _saved_at(work / run)
+        report[run]["exported"] = (work / run / "model.safetensors").is_file()
 
 
-def run(out: Path, device: str, check_s: float, train_s: float, calibrate_s: float, quick: bool) -> None:
-    """On the device: gpu_check, then the trainings; three files in `out`."""
+def run(out: Path, device: str, budget_s: float, check_s: float, calibrate_s: float, quick: bool,
+        rate_share: float = RATE_SHARE) -> None:
+    """On the device: gpu_check, then the trainings, all inside `budget_s`; three files in `out`."""
+    began = time.monotonic()
+    end = began + budget_s - TAR_MARGIN_S
     out.mkdir(parents=True, exist_ok=True)
     work = Path("/tmp/sr-desktop-lease")
     shutil.rmtree(work, ignore_errors=True)
     logs = work / "logs"
     logs.mkdir(parents=True)
-    began = time.monotonic()
+    report: dict = {}
     check = [sys.executable, "benchmarks/gpu_check.py", "--device", device, "--json", str(out / "gpu_check.json")]
-    with (out / "gpu_check.log").open("w") as log:
-        try:
-            code = subprocess.run(check + (["--quick"] if quick else []), cwd=ROOT, stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=check_s).returncode
-        except subprocess.TimeoutExpired:
-            code = "timed out"
-        print(f"gpu_lease: gpu_check {code} after {time.monotonic() - began:.0f} s", file=log)
-    print((out / "gpu_check.log").read_text()[-6000:])
-    report = train(device, train_s, calibrate_s, work, logs)
-    (logs / "lease.json").write_text(json.dumps(report, indent=1))
-    with tarfile.open(out / "lease.tar", "w") as tar:
-        for run_name in RUNS:
-            for name in ("log.jsonl", "curves.png", "model.safetensors"):
-                path = work / run_name / name
-                if path.exists():
-                    tar.add(path, arcname=f"{run_name}/{name}")
-        tar.add(logs, arcname="logs")
-    print(json.dumps(report, indent=1))
-    print(f"gpu_lease: done in {time.monotonic() - began:.0f} s")
+    try:
+        with (out / "gpu_check.log").open("w") as log:
+            try:
+                code = subprocess.run(check + (["--quick"] if quick else []), cwd=ROOT, stdout=log,
+                                      stderr=subprocess.STDOUT, timeout=check_s).returncode
+            except subprocess.TimeoutExpired:
+                code = "timed out"
+            print(f"gpu_lease: gpu_check {code} after {time.monotonic() - began:.0f} s", file=log)
+        print((out / "gpu_check.log").read_text()[-6000:])
+        train(device, end, calibrate_s, work, logs, report, rate_share)
+    finally:  # whatever happened, what there is comes back
+        (logs / "lease.json").write_text(json.dumps(report, indent=1))
+        with tarfile.open(out / "lease.tar", "w") as tar:
+            for run_name in RUNS:
+                for name in ("log.jsonl", "curves.png", "model.safetensors"):
+                    path = work / run_name / name
+                    if path.exists():
+                        tar.add(path, arcname=f"{run_name}/{name}")
+            tar.add(logs, arcname="logs")
+        print(json.dumps(report, indent=1))
+        print(f"gpu_lease: done in {time.monotonic() - began:.0f} s")
 
 
 def main(argv=None) -> None:
@@ -257,9 +331,13 @@ def main(argv=None) -> None:
     p = sub.add_parser("run")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--device", default="cuda")
+    p.add_argument("--budget-s", type=float, default=575,
+                   help="the whole run's time (the device command's limit, less a margin)")
     p.add_argument("--check-s", type=float, default=270, help="at most this long for gpu_check")
-    p.add_argument("--train-s", type=float, default=250, help="the trainings' whole time")
     p.add_argument("--calibrate-s", type=float, default=45)
+    p.add_argument("--rate-share", type=float, default=RATE_SHARE,
+                   help="the share of the calibrated rate each schedule is planned for (above 1: runs late, "
+                        "to rehearse the stop-and-export path)")
     p.add_argument("--quick", action="store_true", help="gpu_check --quick (a CPU rehearsal)")
     args = parser.parse_args(argv)
     if args.step == "prepare":
@@ -269,7 +347,7 @@ def main(argv=None) -> None:
     elif args.step == "restore":
         restore()
     else:
-        run(args.out, args.device, args.check_s, args.train_s, args.calibrate_s, args.quick)
+        run(args.out, args.device, args.budget_s, args.check_s, args.calibrate_s, args.quick, args.rate_share)
 
 
 if __name__ == "__main__":
