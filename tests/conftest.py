@@ -21,6 +21,9 @@ os.environ["SR_DESKTOP_AUTO_VULKAN"] = "0"
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+# before any test imports openvino: the app's own block of OpenVINO's telemetry
+import sr_desktop.engine.models.backends.openvino_runner  # noqa: E402, F401
+
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

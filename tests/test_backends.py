@@ -190,6 +190,9 @@ def test_a_cached_choice_is_picked_again_with_the_memory_available_now(home, mon
     assert choose.measured_choice(key) == "ncnn"
     monkeypatch.setattr(choose, "_available_mib", lambda: 2_000.0)  # 382 × 2 over a quarter of it
     assert choose.measured_choice(key) == "openvino"
+    # an entry from before the re-pick (no pass_scale stored) keeps the choice it made
+    choose.choices_file().write_text(json.dumps({key: {k: v for k, v in entry.items() if k != "pass_scale"}}))
+    assert choose.measured_choice(key) == "ncnn"
     # an entry with nothing measured beside torch (every other backend refused) keeps its word
     choose.choices_file().write_text(json.dumps({key: {"backend": "torch", "reason": "no OpenVINO"}}))
     assert choose.measured_choice(key) == "torch"

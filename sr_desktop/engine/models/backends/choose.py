@@ -149,7 +149,7 @@ def measured_choice(key: str) -> str | None:
     if not isinstance(known, dict):
         return None
     seconds = _stored(known, "_s")
-    if not seconds:  # nothing beside torch could be measured
+    if not seconds or "pass_scale" not in known:  # nothing beside torch measured; an entry from before
         return known.get("backend")
     return pick_backend(seconds, _stored(known, "_mib"), _available_mib(), float(known.get("pass_scale", 1.0)))
 

@@ -18,6 +18,7 @@ import importlib
 import json
 import logging
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -36,6 +37,13 @@ if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
+
+# OpenVINO reports to Google Analytics when `openvino` is imported and at every conversion,
+# unless the user has opted out with its own tool (openvino-telemetry; only CI runs are
+# exempt). SR Desktop sends nothing anywhere: with the telemetry package unimportable,
+# OpenVINO falls back to the stub it ships for installs without it. Every `import openvino`
+# of the app is in this module, below this line.
+sys.modules.setdefault("openvino_telemetry", None)
 
 #: largest difference to torch (0..1 output scale) accepted when a conversion is checked on
 #: smooth test input; float rounding gives ≤ 1e-5, a size baked into the graph gives ≥ 1e-2
@@ -187,8 +195,18 @@ def _compile(source, threads: int):
         "PERFORMANCE_HINT": "LATENCY",
     }
     graph = core.read_model(str(source)) if isinstance(source, Path) else source
+    return _compile_on_cpu(core, graph, config)
+
+
+def _compile_on_cpu(core, graph, config: dict):
+    """``core.compile_model(graph, "CPU", config)`` with the thread's lasting signal stack in
+    place before and after: the plugin's own, left installed, would be unmapped when the
+    compiled graph is released, possibly from another thread (`signal_stack`)."""
     keep_signal_stack_valid()
-    return core.compile_model(graph, "CPU", config)
+    try:
+        return core.compile_model(graph, "CPU", config)
+    finally:
+        keep_signal_stack_valid()
 
 
 def cache_root() -> Path:
@@ -307,15 +325,13 @@ def _index_file() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _converter_without_telemetry() -> None:
-    """OpenVINO's converter reports each conversion to Google Analytics unless the user has
-    opted out (openvino-telemetry; only CI runs are exempt), from a process it forks off the
-    calling thread. SR Desktop sends nothing anywhere: the converter gets the stub that
-    OpenVINO itself uses when openvino-telemetry is not installed."""
+    """Where openvino-telemetry was imported before this module (by another library in the
+    same process), the converter still gets OpenVINO's own stub: no conversion is reported."""
     try:
         stub = importlib.import_module("openvino.tools.ovc.telemetry_stub")
     except ImportError:  # a build without the converter's telemetry
         return
-    for name in ("convert_impl", "telemetry_utils", "utils", "main"):
+    for name in ("convert_impl", "telemetry_utils", "utils"):
         try:
             module = importlib.import_module(f"openvino.tools.ovc.{name}")
         except ImportError:
@@ -340,8 +356,7 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
             warnings.simplefilter("ignore")
             converted = ov.convert_model(bound, example_input=example,
                                          input=[ov.PartialShape([-1, channels, -1, -1])])
-        keep_signal_stack_valid()
-        compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        compiled = _compile_on_cpu(ov.Core(), converted, {"INFERENCE_PRECISION_HINT": "f32"})
     except Exception as exc:  # noqa: BLE001 - the converter raises many types; all mean "cannot convert"
         raise BackendError(f"OpenVINO cannot convert {model.id}: {_first_line(exc)}") from None
     worst = 0.0
