@@ -131,6 +131,28 @@ def test_resume_after_the_driver_is_killed(tmp_path):
             img.load()
 
 
+def test_ray_is_started_without_its_usage_reports_unless_the_user_asked(monkeypatch):
+    from sr_desktop.engine.batch import cluster
+
+    seen = []
+
+    class FakeRay:  # Ray itself, but its start recorded instead of made
+        data = ray.data
+
+        def is_initialized(self):
+            return False
+
+        def init(self, **_kwargs):
+            seen.append(os.environ.get("RAY_USAGE_STATS_ENABLED"))
+
+    monkeypatch.setattr(cluster, "import_ray", FakeRay)
+    monkeypatch.delenv("RAY_USAGE_STATS_ENABLED", raising=False)
+    cluster.connect(ClusterTarget(None), num_cpus=1)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "1")  # the user's own choice stands
+    cluster.connect(ClusterTarget("ray://example:10001"))
+    assert seen == ["0", "1"]
+
+
 def test_without_ray_one_clear_line(tmp_path, monkeypatch, capsys):
     make_inputs(tmp_path / "in", 1)
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError

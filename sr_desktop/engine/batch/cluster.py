@@ -80,6 +80,11 @@ def connect(target: ClusterTarget, num_cpus: int | None = None):
     _quiet_ray(ray)
     if ray.is_initialized():
         return ray
+    # Ray reports usage statistics to its makers by default (the head node's dashboard, Ray
+    # Data's collector in the driver); SR Desktop sends nothing anywhere unless the user has
+    # asked for it by setting the variable (to 1) themselves. Set before `init`, so that the
+    # processes a local cluster starts inherit it.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                               "configure_logging": False}
     try:
