@@ -149,9 +149,10 @@ def measured_choice(key: str) -> str | None:
     if not isinstance(known, dict):
         return None
     seconds = _stored(known, "_s")
-    if not seconds or "pass_scale" not in known:  # nothing beside torch measured; an entry from before
+    pass_scale = known.get("pass_scale")
+    if not seconds or not isinstance(pass_scale, (int, float)):  # nothing beside torch measured; an entry from before
         return known.get("backend")
-    return pick_backend(seconds, _stored(known, "_mib"), _available_mib(), float(known.get("pass_scale", 1.0)))
+    return pick_backend(seconds, _stored(known, "_mib"), _available_mib(), float(pass_scale))
 
 
 def _stored(entry: dict, suffix: str) -> dict[str, float]:

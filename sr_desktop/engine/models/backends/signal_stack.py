@@ -1,15 +1,16 @@
 """A lasting alternate signal stack for each thread that compiles or runs an OpenVINO graph.
 
 OpenVINO's CPU plugin (2026.4, Linux) gives the thread that compiles a graph an alternate
-signal stack of its own and, when the compiled graph is released, puts back the stack it
-found there. Released in another order than compiled, it puts back the stack of a graph
-already released, which is unmapped by then, and the next signal handled on that thread
-kills the process with SIGSEGV instead of running the handler: Python installs its
-handlers (Ctrl+C's included) to run on the alternate stack. Measured here: two zoo models
-compiled, the first released, then the second, then SIGINT: exit 139.
+signal stack of its own (one per `ov.Core`) and, when it is released, puts back the stack it
+found there if its own is still the current one. Released in another order than compiled,
+it puts back the stack of a graph already released, which is unmapped by then, and the next
+signal handled on that thread kills the process with SIGSEGV instead of running the handler:
+Python installs its handlers (Ctrl+C's included) to run on the alternate stack. Measured
+here: two zoo models compiled, the first released, then the second, then SIGINT: exit 139.
 
-`keep_signal_stack_valid` gives the calling thread a stack that is never freed, before each
-compile and run, so the stack the plugin finds, and later puts back, is always mapped.
+`keep_signal_stack_valid`, called before and after each compile and before each run, gives
+the calling thread a stack that is never freed: the plugin's own is never left current, and
+what it finds, and may later put back, is always mapped.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _stacks: dict[int, ctypes.Array] = {}
 
 
 class _StackT(ctypes.Structure):
-    # Linux's stack_t (glibc and musl, every architecture); macOS orders the fields differently
+    # Linux's stack_t on x86-64 and ARM64 (glibc and musl); macOS and MIPS order the fields differently
     _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
 
 
