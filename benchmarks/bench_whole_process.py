@@ -3,7 +3,7 @@ loads the ncnn runtime and processes the same folder, both timed as whole proces
 (start-up, model load, reading, inference, writing PNGs) — issue 16's measure.
 
     PYTHONPATH=. python benchmarks/bench_whole_process.py [--count 10] [--size 256] [--rounds 3]
-        [--models realesr-animevideov3:2,span:4,...] [--threads 2] [--markdown FILE]
+        [--models realesr-animevideov3:2,span:4,...] [--threads 2] [--backend auto] [--markdown FILE]
 
 The photos are `--count` crops of `--size`² from the bundled photos. For each model, one
 untimed run of each program first (it converts and caches the OpenVINO graph and times
@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated ID:SCALE")
+    ap.add_argument("--backend", default="auto", choices=("auto", "torch", "openvino", "ncnn"),
+                    help="sr-desktop batch's --backend (the user's environment's SR_DESKTOP_BACKEND is cleared)")
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--ncnn-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -164,15 +166,17 @@ def main(argv: list[str] | None = None) -> int:
         make_photos(photos, args.count, args.size)
         env.setdefault("SR_DESKTOP_HOME", str(Path(tmp) / "home"))
         rows = []
-        header = (f"{args.count} photos of {args.size}², {args.threads} threads, median of {args.rounds} "
-                  f"alternating rounds; load average {os.getloadavg()[0]:.1f} at the start")
+        header = (f"{args.count} photos of {args.size}², {args.threads} threads, sr-desktop --backend "
+                  f"{args.backend}, median of {args.rounds} alternating rounds; load average "
+                  f"{os.getloadavg()[0]:.1f} at the start")
         print(header, flush=True)
         for item in args.models.split(","):
             model_id, scale = item.split(":")
             spec = ncnn_spec(model_id, int(scale), args.threads)
             out_ours, out_ncnn = Path(tmp) / "ours", Path(tmp) / "ncnn"
             ours = [sys.executable, "-m", "sr_desktop", "batch", str(photos), str(out_ours), "--model", model_id,
-                    "--scale", scale, "--existing", "overwrite", "--no-progress", "--name", "{stem}"]
+                    "--scale", scale, "--existing", "overwrite", "--no-progress", "--name", "{stem}",
+                    "--backend", args.backend]
             theirs = [sys.executable, __file__, "--ncnn-child", json.dumps({**spec, "in": str(photos),
                                                                                "out": str(out_ncnn)})]
             out_ncnn.mkdir(exist_ok=True)
