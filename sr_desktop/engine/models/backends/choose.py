@@ -1,11 +1,13 @@
 """Attach the backend a user asked for to a loaded model; for ``auto``, the fastest.
 
 ``auto`` measures torch, OpenVINO and (for the zoo's ncnn models) the ncnn runtime once per
-model, scale, variant, thread count and library versions on one tile of the size the
-pipeline runs the model in (`measure_side`), keeps the answer
-in ``<user cache>/backends.json`` and reuses it. It picks the fastest backend whose first
-pass over that tile holds no more than `MEMORY_FACTOR` times the memory of the leanest
-one (`pick_backend`; where the OS lets the peak be measured). ``SR_DESKTOP_BACKEND=torch|openvino|ncnn``
+model, scale, variant, thread count, library versions and processor on one tile of the size
+the pipeline runs the model in (`measure_side`), and keeps the seconds and peak memory of each
+in ``<user cache>/backends.json``. From them, at the measurement and again at every later
+load with the memory available then (`measured_choice`), it picks the fastest backend whose
+first pass holds no more than `MEMORY_FACTOR` times the memory of the leanest one, or one
+over that bound that is `SPEED_FOR_MEMORY` times faster and fits `AVAILABLE_SHARE` of the
+available memory (`pick_backend`; where the OS lets the peak be measured). ``SR_DESKTOP_BACKEND=torch|openvino|ncnn``
 sets what ``auto`` means for a whole process (a machine where measuring is not wanted, the
 test suite). Anything that stops a backend under ``auto`` (not installed, a model it cannot
 convert) leaves it out with one line in the log; a backend asked for explicitly raises

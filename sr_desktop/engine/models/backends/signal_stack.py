@@ -24,6 +24,9 @@ import threading
 #: than Python's faulthandler needs
 STACK_BYTES = 64 * 1024
 
+#: stack_t.ss_flags: the thread has no alternate stack
+SS_DISABLE = 2
+
 _lock = threading.Lock()
 #: thread ident -> its stack; never freed (a reused ident reuses the stack of a thread that
 #: has ended), because a released graph may put it back at any later time
@@ -55,7 +58,7 @@ def current_signal_stack() -> tuple[int, int] | None:
     if call is None:
         return None
     stack = _StackT()
-    if call(None, ctypes.byref(stack)) != 0 or stack.ss_flags & 2:  # SS_DISABLE
+    if call(None, ctypes.byref(stack)) != 0 or stack.ss_flags & SS_DISABLE:
         return None
     return int(stack.ss_sp or 0), int(stack.ss_size)
 
