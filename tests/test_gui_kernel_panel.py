@@ -238,6 +238,38 @@ def test_save_and_load_round_trip(make_window, tmp_path, qtbot):
     assert not (tmp_path / "second.png").exists()
 
 
+def test_saving_never_replaces_the_image_and_asks_before_replacing_a_picture(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    photo = textured_png(tmp_path / "photo.png")
+    photo_bytes = photo.read_bytes()
+    open_image(qtbot, window, photo)
+    panel.set_kernel(gaussian_kernel(13, 1.7), "test kernel")
+    errors = []
+    panel.errorOccurred.connect(errors.append)
+    asked = []
+    panel.ask_replace = lambda path: asked.append(path) or True
+
+    # photo.npy's picture would be photo.png, the image itself: refused, nothing written
+    assert panel.save_kernel(tmp_path / "photo.npy") is None
+    assert photo.read_bytes() == photo_bytes and not (tmp_path / "photo.npy").exists()
+    assert errors and "refusing to overwrite the input image" in errors[-1] and not asked
+
+    # another existing .png beside the .npy: asked first; "Cancel" writes nothing
+    other = tmp_path / "old.png"
+    other.write_bytes(b"not mine")
+    panel.ask_replace = lambda path: asked.append(path) or False
+    assert panel.save_kernel(tmp_path / "old.npy") is None
+    assert asked == [other] and other.read_bytes() == b"not mine" and not (tmp_path / "old.npy").exists()
+    # "Replace" writes both, with the user's usual file mode (not a temp file's 0600)
+    panel.ask_replace = lambda path: True
+    assert panel.save_kernel(tmp_path / "old.npy") == [tmp_path / "old.npy", other]
+    np.testing.assert_array_equal(np.asarray(PILImage.open(other)), render_kernel(np.load(tmp_path / "old.npy")))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "old.npy").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [

@@ -120,6 +120,22 @@ def test_the_cli_reports_a_refused_kernel_on_one_line(tmp_path, capsys):
     assert not (tmp_path / "b.png").exists()
 
 
+def test_every_front_end_refuses_to_write_a_kernel_over_the_input_image(tmp_path, capsys):
+    from PIL import Image as PILImage
+
+    from sr_desktop.app.kernel_jobs import save_kernel_files
+
+    src = tmp_path / "photo.png"
+    PILImage.fromarray(np.full((96, 96, 3), 90, dtype=np.uint8)).save(src)
+    before = src.read_bytes()
+    code = main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--png", str(src), "--overwrite", "--quiet"])
+    assert code != 0 and "refusing to overwrite the input image" in capsys.readouterr().err
+    with pytest.raises(KernelError, match="refusing to overwrite the input image"):
+        save_kernel_files(gaussian(), tmp_path / "photo.npy", png=True, source=src, replace_png=True)
+    assert src.read_bytes() == before
+    assert not (tmp_path / "k.npy").exists() and not (tmp_path / "photo.npy").exists()
+
+
 def test_check_kernel_rules():
     # KernelGAN's older ringing is accepted unchanged (then normalised)
     ringing = gaussian()

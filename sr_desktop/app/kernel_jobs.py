@@ -4,7 +4,7 @@
   image's pixels (`KernelTask` in ``job.options``).
 * `run_zssr_job`: a ZSSR upscale (model loaded with the job's kernel and training
   options, on `TRAINING_THREADS`); the engine reports ZSSR's own training iterations.
-* `save_kernel_files`: atomic writing of kernels. Reading and checking them is
+* `save_kernel_files`: atomic writing of kernels, never over the input image. Reading and checking them is
   `sr_desktop.engine.core.kernel_file` (re-exported here: `load_kernel_file`, `check_kernel`,
   `kernel_scale`), the rule every front end shares.
 """
@@ -25,7 +25,7 @@ from sr_desktop.engine.kernelgan.errors import KernelError
 
 __all__ = [
     "KernelTask", "TRAINING_THREADS", "check_kernel", "kernel_scale", "load_kernel_file",
-    "run_kernel_job", "run_zssr_job", "save_kernel_files", "torch_threads",
+    "kernel_file_paths", "run_kernel_job", "run_zssr_job", "save_kernel_files", "torch_threads",
 ]
 
 #: intra-op torch threads for the training loops (KernelGAN, ZSSR). Their ops are small
@@ -113,21 +113,37 @@ def run_zssr_job(job, progress: Callable[[ProgressInfo], None], cancel: CancelTo
         return upscale.upscale_region(job.image, job.box, options, progress, cancel, model=model)
 
 
-def save_kernel_files(kernel: np.ndarray, npy_path: str | Path, png: bool = True) -> list[Path]:
-    """Write the kernel as ``.npy`` (and its magnified heat map as a ``.png`` beside it,
-    same stem). Both writes are atomic. `KernelError` with one line if a write fails."""
-    from sr_desktop.engine.kernelgan.kernel_ops import save_kernel_npy, save_kernel_png
-
-    npy_path = Path(npy_path)
+def kernel_file_paths(path: str | Path, png: bool = True) -> tuple[Path, Path | None]:
+    """The ``.npy`` a kernel saved as `path` goes to (``.npy`` added when missing) and, with
+    `png`, its picture's ``.png`` beside it (same stem)."""
+    npy_path = Path(path)
     if npy_path.suffix.lower() != ".npy":
         npy_path = npy_path.with_name(npy_path.name + ".npy")
-    if not npy_path.parent.is_dir():
-        raise KernelError(f"cannot save the kernel: folder {npy_path.parent} does not exist")
+    return npy_path, (npy_path.with_suffix(".png") if png else None)
+
+
+def save_kernel_files(kernel: np.ndarray, npy_path: str | Path, png: bool = True,
+                      source: str | Path | None = None, replace_png: bool = False) -> list[Path]:
+    """Write the kernel as ``.npy`` (and its magnified heat map as a ``.png`` beside it,
+    same stem: `kernel_file_paths`). Both writes are atomic. `KernelError` with one line if
+    a write fails, if either file would be the input image `source` (never replaced), or
+    if the ``.png`` exists and `replace_png` is False (the ``.npy`` is what the user named,
+    and agreed to replace; the picture beside it is asked about apart). Nothing is written
+    unless both may be."""
+    from sr_desktop.engine.kernelgan.kernel_ops import check_kernel_target, save_kernel_npy, save_kernel_png
+
+    npy_path, png_path = kernel_file_paths(npy_path, png)
+    check_kernel_target(npy_path, ".npy", source)
+    if png_path is not None:
+        check_kernel_target(png_path, ".png", source)
+        if png_path.exists() and not replace_png:
+            raise KernelError(f"cannot save the kernel: {png_path.name} exists (untick the .png picture, or "
+                              "choose another name)")
     written = []
     try:
         written.append(save_kernel_npy(kernel, npy_path))
-        if png:
-            written.append(save_kernel_png(kernel, npy_path.with_suffix(".png")))
+        if png_path is not None:
+            written.append(save_kernel_png(kernel, png_path))
     except OSError as exc:
         raise KernelError(f"cannot save the kernel to {npy_path}: {exc.strerror or exc}") from None
     return written

@@ -69,30 +69,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _read_rgb(path: Path):
-    """The image as H×W×C float 0..1."""
-    import numpy as np
-
-    from sr_desktop.engine.imageio import read_image
-
-    pixels = read_image(path).pixels
-    peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
-    return pixels.astype(np.float64) / peak
-
-
 def _check_target(path: Path, overwrite: bool, suffix: str, inputs: Path) -> None:
-    if path.suffix.lower() != suffix:
-        raise SRDesktopError(f"{path}: the file name must end in {suffix}")
-    if not path.parent.exists():
-        raise SRDesktopError(f"{path}: folder {path.parent} does not exist")
-    if path.exists() and path.resolve() == inputs.resolve():
-        raise SRDesktopError(f"{path}: refusing to overwrite the input image")
+    from sr_desktop.engine.kernelgan.kernel_ops import check_kernel_target
+
+    check_kernel_target(path, suffix, inputs)
     if path.exists() and not overwrite:
         raise SRDesktopError(f"{path} exists (use --overwrite to replace it)")
 
 
 def run(args: argparse.Namespace) -> int:
     from sr_desktop.cli.progress_bar import TerminalProgress
+    from sr_desktop.engine.imageio import read_image
     from sr_desktop.engine.kernelgan import estimate_kernel
     from sr_desktop.engine.kernelgan.kernel_ops import describe_kernel, save_kernel_npy, save_kernel_png
 
@@ -108,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     _check_target(out, args.overwrite, ".npy", src)
     if png is not None:
         _check_target(png, args.overwrite, ".png", src)
-    image = _read_rgb(src)
+    image = read_image(src).pixels  # uint8/uint16: estimate_kernel scales it to 0..1
     bar = TerminalProgress(src.name, enabled=False if args.quiet else None, unit="it")
     try:
         est = estimate_kernel(image, scale=args.scale, iterations=args.iterations, device=args.device,

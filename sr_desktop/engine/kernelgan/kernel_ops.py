@@ -1,15 +1,19 @@
 """Kernel utilities: the bicubic ×2 kernel, KernelGAN's post-processing, the analytic
-×4 kernel, a size/σ summary and a magnified heat-map picture (numpy/PIL only)."""
+×4 kernel, a size/σ summary, a magnified heat-map picture, and writing a kernel and its
+picture to files (numpy/PIL only)."""
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+
+from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.kernelgan.errors import KernelError
 
 
 def cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
@@ -163,32 +167,35 @@ def render_kernel(kernel: np.ndarray, magnify: int = 16, grid: bool = True) -> n
     return rgb
 
 
+def check_kernel_target(path: str | os.PathLike, suffix: str, source: str | os.PathLike | None = None) -> Path:
+    """`path` if a kernel file (``.npy`` or its ``.png`` picture: `suffix`) may be written
+    there, else `KernelError` with one line: a name not ending in `suffix`, a folder that
+    does not exist, or the input image `source` itself, which is never replaced. Whether an
+    existing file may be replaced is the caller's question (``--overwrite``, a dialog)."""
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise KernelError(f"{path}: the file name must end in {suffix}")
+    if not path.parent.is_dir():
+        raise KernelError(f"{path}: folder {path.parent} does not exist")
+    if source is not None and path.exists() and Path(source).exists() and os.path.samefile(path, source):
+        raise KernelError(f"{path}: refusing to overwrite the input image")
+    return path
+
+
 def save_kernel_png(kernel: np.ndarray, path: str | os.PathLike, magnify: int = 16) -> Path:
-    """Write `render_kernel` to a PNG atomically (temp file + rename)."""
+    """Write `render_kernel` to a PNG atomically (`imageio.atomic.atomic_write`)."""
     from PIL import Image as PILImage
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".kernel-", suffix=".png", dir=str(path.parent))
-    os.close(fd)
-    try:
-        PILImage.fromarray(render_kernel(kernel, magnify)).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    picture = PILImage.fromarray(render_kernel(kernel, magnify))
+    atomic_write(path, lambda fh: picture.save(fh, format="PNG"))
     return path
 
 
 def save_kernel_npy(kernel: np.ndarray, path: str | os.PathLike) -> Path:
     """Write the kernel as a float64 .npy atomically."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".kernel-", suffix=".npy", dir=str(path.parent))
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.asarray(kernel, dtype=np.float64))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(kernel, dtype=np.float64))
+    atomic_write(path, lambda fh: fh.write(buffer.getvalue()))
     return path

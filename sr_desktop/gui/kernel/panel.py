@@ -1,4 +1,5 @@
-"""Blur-kernel panel: estimate the image's own ×2/×4 kernel with KernelGAN, watch it form,
+"""Blur-kernel panel: estimate the image's own ×2/×4 kernel (the Method box: a sharpness fit,
+KernelGAN, or both — Auto), watch it form,
 see how far to trust it (reliable / doubtful), save/load it, and upscale with it (ZSSR, or
 map-sr in seconds).
 
@@ -8,11 +9,13 @@ The panel knows nothing of the window; it talks through signals:
 ``kernelChanged`` (to the metrics panel's evaluate mode), ``upscaleRequested`` (the
 window submits a ZSSR or map-sr job to its normal upscale queue) and ``errorOccurred``.
 Before a doubtful estimate is used, a question box asks first.
-File dialogs are injectable (``ask_save_path``, ``ask_open_path``) for tests.
+File dialogs and questions are injectable (``ask_save_path``, ``ask_open_path``,
+``ask_replace``) for tests. A kernel is never saved over the image it was estimated from.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +39,14 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.app.jobs import Job, JobRunner
-from sr_desktop.app.kernel_jobs import KernelTask, check_kernel, load_kernel_file, run_kernel_job, save_kernel_files
+from sr_desktop.app.kernel_jobs import (
+    KernelTask,
+    check_kernel,
+    kernel_file_paths,
+    load_kernel_file,
+    run_kernel_job,
+    save_kernel_files,
+)
 from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
@@ -115,6 +125,8 @@ class KernelPanel(QWidget):
         self.setObjectName("kernelPanel")
         #: ask_save_path(suggested .npy path) -> chosen path or None
         self.ask_save_path: Callable[[Path], Path | None] = self._ask_save_dialog
+        #: ask_replace(existing .png path) -> True to replace it
+        self.ask_replace: Callable[[Path], bool] = self._ask_replace_box
         #: ask_open_path() -> a .npy path or None
         self.ask_open_path: Callable[[], Path | None] = self._ask_open_dialog
         self.device_provider = device_provider or (lambda: "auto")
@@ -369,8 +381,17 @@ class KernelPanel(QWidget):
             path = self.ask_save_path(self._suggested_path())
             if not path:
                 return None
+        png = self.png_check.isChecked()
+        source = getattr(self.image, "path", None) if self.image is not None else None
+        _, png_path = kernel_file_paths(path, png)
+        replace_png = False
+        if png_path is not None and png_path.exists() and not self._is_source(png_path, source):
+            # the save dialog asked about the .npy only; the picture beside it is another file
+            if not self.ask_replace(png_path):
+                return None
+            replace_png = True
         try:
-            written = save_kernel_files(self.kernel, path, png=self.png_check.isChecked())
+            written = save_kernel_files(self.kernel, path, png=png, source=source, replace_png=replace_png)
         except SRDesktopError as exc:
             self._error(one_line(exc))
             return None
@@ -552,6 +573,22 @@ class KernelPanel(QWidget):
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setObjectName("doubtfulKernelBox")
         box.button(QMessageBox.StandardButton.Yes).setText("Upscale anyway")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    @staticmethod
+    def _is_source(path: Path, source: Path | None) -> bool:
+        try:
+            return source is not None and os.path.samefile(path, source)
+        except OSError:
+            return False
+
+    def _ask_replace_box(self, path: Path) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace picture?",
+                          f"{path.name} already exists in {path.parent}. Replace it with the kernel's picture?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("replaceKernelPictureBox")
+        box.button(QMessageBox.StandardButton.Yes).setText("Replace")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Yes
 
