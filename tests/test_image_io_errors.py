@@ -237,3 +237,15 @@ def test_unwritable_folder_gives_write_error(tmp_path):
     blocker.write_bytes(b"x")
     with pytest.raises(ImageWriteError, match="cannot create the folder"):
         write_image(Image(small_rgb()), blocker / "out.png")
+
+
+def test_atomic_files_get_the_users_usual_mode(tmp_path):
+    # every output, report and cache is written through atomic_write: not mkstemp's 0600
+    from sr_desktop.engine.imageio.atomic import atomic_write
+
+    target = tmp_path / "report.json"
+    atomic_write(target, lambda fh: fh.write(b"{}"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_bytes() == b"{}" and target.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sr_desktop.engine.batch.plan import BatchError
+from sr_desktop.engine.imageio.atomic import atomic_write
 
 #: Exit statuses of a batch (the CLI returns them; ``sr-desktop batch --help`` lists them).
 EXIT_OK = 0  # every image was processed or skipped as already done
@@ -162,19 +162,10 @@ def write_report(path: Path, header: dict, records: list[FileRecord], totals: Ba
         data["totals"] = asdict(totals)
         data["files"] = [r.to_json() for r in records]
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    tmp = path.with_name(f".{path.name}.partial")  # a killed run's one is replaced here
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise BatchError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     return path
 

@@ -20,7 +20,6 @@ the batch was cancelled.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -109,15 +108,6 @@ class BatchResult:
 # -- temp files left by a killed run ----------------------------------------------------------
 
 
-# ``write_image`` encodes into a hidden temp sibling and renames it; a run killed
-# mid-write leaves that file. The report writer uses ``.<report name>.partial``.
-_REPORT_TEMP = re.compile(r"^\..+\.partial$")
-
-
-def _is_temp_file(path: Path) -> bool:
-    return is_temp_path(path) or bool(_REPORT_TEMP.match(path.name))
-
-
 def cleanup_temp_files(folders: Iterable[Path]) -> int:
     """Delete the temp files an interrupted run left in `folders` (the folders the batch
     writes to; sub-folders are not searched); return how many were removed."""
@@ -126,7 +116,7 @@ def cleanup_temp_files(folders: Iterable[Path]) -> int:
         if not folder.is_dir():
             continue
         for path in folder.iterdir():
-            if path.is_file() and _is_temp_file(path):
+            if path.is_file() and is_temp_path(path):
                 try:
                     path.unlink()
                     removed += 1

@@ -7,11 +7,10 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.metrics.evaluate import BenchReport
 
 
@@ -59,16 +58,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise SRDesktopError(f"cannot write {path}: folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: fh.write(data))
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise SRDesktopError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

@@ -35,6 +35,7 @@ import torch
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
 from sr_desktop.engine.models.archs import detect
 from sr_desktop.engine.models.archs.detect import (
@@ -393,14 +394,7 @@ def _read_index() -> list[dict[str, Any]]:
 def _write_index(entries: list[dict[str, Any]]) -> None:
     path = _index_path()
     text = json.dumps({"version": INDEX_VERSION, "models": entries}, indent=2)
-    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _slug(text: str) -> str:

@@ -8,14 +8,13 @@ the float32 tensors directly.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.ncnn.layers import Layer, build_layer
 from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError, graph_io, parse_param_text, source_hash
 from sr_desktop.engine.models.ncnn.weights import BinReader
@@ -97,18 +96,15 @@ def _from_tensors(layer_defs: list[LayerDef], tensors: dict[str, torch.Tensor], 
 
 
 def _write_cache(graph: NcnnGraph, path: Path, key: str) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {k: v.detach().contiguous().clone() for k, v in graph.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=path.parent)
-    os.close(fd)
+    data = save(tensors, metadata={"format": CACHE_FORMAT, "source_sha256": key})
     try:
-        save_file(tensors, tmp, metadata={"format": CACHE_FORMAT, "source_sha256": key})
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda fh: fh.write(data))
     except OSError as exc:
         log.warning("could not write the weight cache %s: %s", path, exc)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def load_ncnn_graph(
