@@ -104,6 +104,26 @@ def test_bench_errors_are_one_line(dataset, tmp_path, capsys):
     assert rc == 2 and "unknown degradation" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("outputs, message", [
+    (["--json", "{tmp}/absent/r.json"], "does not exist"),
+    (["--csv", "{tmp}"], "it is a folder"),
+    (["--plot", "{tmp}/leaderboard.txt"], "plot format must be"),
+    (["--json", "{tmp}/r.out", "--csv", "{tmp}/r.out"], "--json and --csv name the same file"),
+])
+def test_bench_refuses_an_output_it_cannot_write_before_any_model_runs(dataset, tmp_path, capsys, monkeypatch,
+                                                                        outputs, message):
+    from sr_desktop.engine.metrics import evaluate
+
+    def evaluated(*_a, **_k):
+        raise AssertionError("the models ran before the output paths were checked")
+
+    monkeypatch.setattr(evaluate, "evaluate_models", evaluated)
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--quiet",
+               *[o.format(tmp=tmp_path) for o in outputs]])
+    err = capsys.readouterr().err
+    assert rc != 0 and message in err and err.count("\n") == 1
+
+
 def test_bench_unknown_model_is_one_line(dataset, capsys):
     import sr_desktop.engine.models.registry  # noqa: F401
     rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "no-such-model"])

@@ -70,3 +70,21 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path):
     r = sr("upscale", src, "-o", tmp_path / "x.png", "--tile", "big")
     assert r.returncode == 2 and "tile" in r.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_an_existing_output_is_refused_before_the_upscale(tmp_path, capsys, monkeypatch):
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.pipeline import animation
+
+    def upscaled(*_a, **_k):
+        raise AssertionError("upscaled before the output was checked")
+
+    monkeypatch.setattr(animation, "upscale_any", upscaled)
+    src = _png(tmp_path / "a.png")
+    dst = tmp_path / "b.png"
+    dst.write_bytes(b"keep me")
+    assert main(["upscale", str(src), "-o", str(dst), "--model", "bicubic", "--scale", "2", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "file exists (use --overwrite)" in err and err.count("error:") == 1 and dst.read_bytes() == b"keep me"
+    assert main(["upscale", str(src), "-o", str(tmp_path / "c.txt"), "--model", "bicubic", "--quiet"]) != 0
+    assert not (tmp_path / "c.txt").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sr_desktop.cli.common import add_backend_option, device_arg, tile_arg
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
@@ -91,15 +92,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table; write the requested files. Returns 0."""
+    from sr_desktop.engine.imageio import resolved
     from sr_desktop.engine.metrics.degradation import parse_degradation
     from sr_desktop.engine.metrics.errors import EvaluationError
     from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models, list_dataset
     from sr_desktop.engine.metrics.perceptual import PI_REFUSAL, load_perceptual
-    from sr_desktop.engine.metrics.report import format_table, write_csv, write_json, write_plot
+    from sr_desktop.engine.metrics.report import check_report_path, format_table, write_csv, write_json, write_plot
 
     if args.pi:
         raise EvaluationError(PI_REFUSAL)
-    list_dataset(args.dataset)  # fail early on a bad folder
+    list_dataset(args.dataset)  # fail early on a bad folder, and on a file that cannot be written
+    outputs = [(flag, Path(p)) for flag, p in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)) if p]
+    for flag, path in outputs:
+        check_report_path(path, plot=flag == "--plot")
+    for i, (flag, path) in enumerate(outputs):
+        for other_flag, other in outputs[i + 1:]:
+            if resolved(path) == resolved(other):
+                raise EvaluationError(f"{flag} and {other_flag} name the same file {path}")
     degradation = parse_degradation(args.degradation)
     # every weight file is read and checked here, before any model runs
     perceptual = load_perceptual(args.lpips, args.dists, args.vgg16, device=args.device)

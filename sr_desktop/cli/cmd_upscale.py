@@ -74,7 +74,7 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions
+    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path
     from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         image = result = None  # the previous file's pixels are freed before this one is read
         bar = TerminalProgress(printable(src.name), enabled=None if not args.quiet else False)
         try:
+            # an existing output is refused before the upscale (minutes for some models), not after
+            check_output_path(dst, src, save, protect, args.overwrite)
             image = read_image_or_animation(src)
             if isinstance(image, Animation):  # refused before any frame is upscaled
                 check_animation_format(image, dst, save)

@@ -22,6 +22,7 @@ from sr_desktop.engine.imageio.read import DEFAULT_MAX_PIXELS, read_image, read_
 from sr_desktop.engine.imageio.write import (
     EncodedImage,
     SaveOptions,
+    check_output_path,
     encode_image,
     write_image,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ImageWriteError",
     "ProtectedPaths",
     "SaveOptions",
+    "check_output_path",
     "encode_image",
     "format_for_path",
     "is_image_path",

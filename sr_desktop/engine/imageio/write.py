@@ -151,6 +151,18 @@ def _encoder_errors(target: Path, fmt: str):
         raise ImageWriteError(target, f"{fmt.upper()} encoder failed ({exc})") from exc
 
 
+def check_output_path(path: str | os.PathLike, source: str | os.PathLike | None = None,
+                      options: SaveOptions | None = None, protect=(), overwrite: bool = False) -> Path:
+    """`path` if `write_image` would accept it for an image read from `source` (format,
+    folder, never the input or a protected path, an existing file only with `overwrite`),
+    else the `ImageWriteError` it would raise; nothing is created. For checking before a
+    long upscale: the write itself checks again."""
+    target = Path(path)
+    _checked_format(options or SaveOptions(), target)
+    _check_target(target, Path(source) if source is not None else None, protect, overwrite)
+    return target
+
+
 def _prepare_target(target: Path, source: Path | None, protect, overwrite: bool) -> None:
     """The checks of `_check_target`, then the target's folder, created if missing."""
     _check_target(target, source, protect, overwrite)

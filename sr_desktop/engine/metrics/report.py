@@ -51,13 +51,27 @@ def format_table(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+#: the picture formats of `write_plot`
+PLOT_SUFFIXES = ("png", "svg", "pdf", "jpg", "jpeg")
+
+
+def check_report_path(path: str | Path, plot: bool = False) -> Path:
+    """`path` if a report (a plot with `plot`) can be written there, else one line
+    (`SRDesktopError`): a folder, a folder that does not exist, a plot format matplotlib is
+    not asked for. For checking before a long evaluation; nothing is created."""
     path = Path(path)
+    if plot and path.suffix.lower().lstrip(".") not in PLOT_SUFFIXES:
+        raise ImageWriteError(path, "plot format must be .png, .svg, .pdf or .jpg")
     if path.is_dir():
         raise SRDesktopError(f"cannot write {path}: it is a folder")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise SRDesktopError(f"cannot write {path}: folder {parent} does not exist")
+    return path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    check_report_path(path)
     try:
         atomic_write(path, lambda fh: fh.write(data))
     except OSError as exc:
@@ -148,10 +162,8 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    path = Path(path)
+    path = check_report_path(path, plot=True)
     suffix = path.suffix.lower().lstrip(".")
-    if suffix not in ("png", "svg", "pdf", "jpg", "jpeg"):
-        raise ImageWriteError(path, "plot format must be .png, .svg, .pdf or .jpg")
     fig = Figure(figsize=(6.4, 4.4), dpi=120)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
