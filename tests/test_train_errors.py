@@ -6,8 +6,10 @@ from __future__ import annotations
 import errno
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image as PILImage
 from train_fixtures import make_images
 
 from sr_desktop.cli.main import main
@@ -53,6 +55,24 @@ def test_bad_data(tmp_path, capsys, setup, expected):
     if setup == "small":
         make_images(folder, 2, 24, seed=0)
     code, err = _train(capsys, tmp_path / "out", data_dir=folder)
+    _one_line_error(code, err, expected)
+    assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+@pytest.mark.parametrize("setup, expected", [
+    ("unreadable", "cannot read validation image"),
+    ("small", "no validation image of at least 16×16"),
+])
+def test_bad_validation_data(tmp_path, capsys, data, setup, expected):
+    val = tmp_path / "val"
+    val.mkdir()
+    if setup == "unreadable":
+        make_images(val, 1, 48, seed=1)
+        (val / "broken.png").write_bytes(b"not a png at all")
+    else:  # 12² images: too small to score at ×2 (16² is the least)
+        for name in ("a.png", "b.png"):
+            PILImage.fromarray(np.full((12, 12, 3), 128, np.uint8)).save(val / name)
+    code, err = _train(capsys, tmp_path / "out", "--val", str(val), data_dir=data)
     _one_line_error(code, err, expected)
     assert not (tmp_path / "out" / "checkpoint").exists()
 

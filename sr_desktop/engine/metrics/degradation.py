@@ -17,6 +17,7 @@ import numpy as np
 
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.compute.matlab_resize import imresize
+from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.errors import KernelError
 from sr_desktop.engine.core.kernel_file import check_kernel, load_kernel_file
 from sr_desktop.engine.metrics.errors import EvaluationError
@@ -118,4 +119,4 @@ def degrade_uint8(hr: np.ndarray, scale: int, degradation: Degradation) -> np.nd
         noise_sigma=degradation.noise_sigma,
         seed=degradation.seed,
     )
-    return np.clip(np.floor(lr * 255.0 + 0.5), 0, 255).astype(np.uint8)
+    return quantize(lr, np.uint8)

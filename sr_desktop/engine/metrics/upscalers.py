@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from sr_desktop.engine.compute.matlab_resize import imresize
+from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.metrics.timing import PeakMemory, Stopwatch, Timing
 
@@ -58,10 +59,6 @@ class Upscaler(Protocol):
         ...
 
 
-def _quantize_uint8(values: np.ndarray) -> np.ndarray:
-    return np.floor(np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 class MatlabBicubic:
     """MATLAB ``imresize(lr, scale, 'bicubic')`` on uint8 (rounded after each pass)."""
 
@@ -85,7 +82,7 @@ class MatlabBicubic:
         out = out if out.ndim == 3 else out[:, :, None]
         h, w = lr.shape[:2]
         timing = Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1)
-        return UpscaleOutput(_quantize_uint8(out), timing, np.clip(out, 0.0, 1.0))
+        return UpscaleOutput(quantize(out, np.uint8), timing, np.clip(out, 0.0, 1.0))
 
 
 class FunctionUpscaler:
@@ -123,7 +120,7 @@ class FunctionUpscaler:
         if gray:
             out = out.mean(axis=2, keepdims=True)
         timing = Timing(sw.seconds, lr.shape[0] * lr.shape[1], self.device, mem.peak, 1)
-        return UpscaleOutput(_quantize_uint8(out), timing, np.clip(out, 0.0, 1.0))
+        return UpscaleOutput(quantize(out, np.uint8), timing, np.clip(out, 0.0, 1.0))
 
 
 class EngineUpscaler:
@@ -178,7 +175,7 @@ class EngineUpscaler:
             out = out.mean(axis=2, keepdims=True)
         h, w = lr.shape[:2]
         timing = Timing(sw.seconds, h * w, devices.describe_device(self.model.device), mem.peak, 0)
-        return UpscaleOutput(_quantize_uint8(out), timing, out)
+        return UpscaleOutput(quantize(out, np.uint8), timing, out)
 
 
 def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",

@@ -31,6 +31,7 @@ from PIL import Image as PILImage
 
 from sr_desktop.engine.compute.degrade import correlate_channels, degrade_with_kernel, gaussian_kernels
 from sr_desktop.engine.compute.matlab_resize import imresize, resize_weights
+from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.errors import KernelError
 from sr_desktop.engine.core.kernel_file import load_kernel_file
 from sr_desktop.engine.training.errors import TrainingError
@@ -38,14 +39,10 @@ from sr_desktop.engine.training.errors import TrainingError
 DEGRADATION_HELP = "bicubic, kernel:FILE.npy[,noise=SIGMA][,jpeg=QUALITY] or realesrgan"
 
 
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.floor(x * 255.0 + 0.5), 0, 255).astype(np.uint8)
-
-
 def jpeg_round_trip(x: np.ndarray, quality: int) -> np.ndarray:
     """H×W×3 float 0..1 -> the same after JPEG encoding at `quality` (PIL, 4:2:0)."""
     buffer = io.BytesIO()
-    PILImage.fromarray(_to_uint8(x)).save(buffer, "JPEG", quality=int(quality))
+    PILImage.fromarray(quantize(x, np.uint8)).save(buffer, "JPEG", quality=int(quality))
     buffer.seek(0)
     return np.asarray(PILImage.open(buffer).convert("RGB"), dtype=np.float32) / 255.0
 

@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from sr_desktop.engine.compute.devices import resolve_device
+from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker
 from sr_desktop.engine.training.checkpoint import (
@@ -57,7 +59,7 @@ from sr_desktop.engine.training.options import TrainOptions
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
 from sr_desktop.engine.training.runlog import RunLog
 from sr_desktop.engine.training.val_backend import ValidationBackend
-from sr_desktop.engine.training.validation import ValidationScores, ValidationSet, to_uint8
+from sr_desktop.engine.training.validation import ValidationScores, ValidationSet
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +345,7 @@ class Trainer:
                     extra["val"] = scores.as_dict()
                     extra["val_backend"] = self.val_backend.chosen
                     extra["preview"] = scores.previews[0] if scores.previews else None
-                    extra["preview_input"] = to_uint8(self.val.pairs[0][0])
+                    extra["preview_input"] = quantize(self.val.pairs[0][0], np.uint8)
                 tracker.update(it, f"loss {loss:.4g}", **extra)
         finally:
             loader.close()

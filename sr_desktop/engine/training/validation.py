@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sr_desktop.engine.imageio import Image, SaveOptions, write_image
+from sr_desktop.engine.compute.resample import quantize
+from sr_desktop.engine.imageio import Image, ImageReadError, SaveOptions, write_image
 from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import score_pair
 from sr_desktop.engine.models.arch_model import matlab_bicubic
@@ -53,11 +54,6 @@ def _centre(img: np.ndarray, side: int, scale: int) -> np.ndarray:
     return modcrop(img[y:y + ch, x:x + cw], scale)
 
 
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    """Float 0..1 -> uint8, rounded."""
-    return np.clip(np.floor(x * 255.0 + 0.5), 0, 255).astype(np.uint8)
-
-
 class ValidationSet:
     """The fixed (LR, HR) validation pairs of a run."""
 
@@ -68,12 +64,13 @@ class ValidationSet:
         self.names: list[str] = []
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
         for i, path in enumerate(paths):
-            try:
-                hr = _centre(read_rgb8(path), max_side, scale)
-            except Exception:  # noqa: BLE001 - smaller than the scale
+            try:  # as for the training images: a file that cannot be read stops the run
+                pixels = read_rgb8(path)
+            except (ImageReadError, TrainingError) as exc:
+                raise TrainingError(f"cannot read validation image: {exc}") from None
+            if min(pixels.shape[:2]) < 8 * scale:  # too small to score: skipped
                 continue
-            if min(hr.shape[:2]) < 8 * scale:
-                continue
+            hr = _centre(pixels, max_side, scale)
             rng = np.random.default_rng([seed, 7919, i])
             if degradation.random:
                 lr = degradation.patch(hr.astype(np.float32) / 255.0, scale, rng)
@@ -93,7 +90,7 @@ class ValidationSet:
             ssims.append(scores.ssim_y)
             l1s.append(float(np.mean(np.abs(np.clip(sr, 0, 1) - hr / 255.0))))
         return ValidationScores(float(np.mean(psnrs)), float(np.mean(ssims)), float(np.mean(l1s)),
-                                [to_uint8(sr) for sr in outputs[:previews]])
+                                [quantize(sr, np.uint8) for sr in outputs[:previews]])
 
     def bicubic(self) -> ValidationScores:
         """The baseline: MATLAB bicubic upscale of the same LR images."""
@@ -122,7 +119,7 @@ class ValidationSet:
     def write_inputs(self, folder: Path, count: int) -> None:
         """``lr-NAME.png`` and ``hr-NAME.png`` of the first `count` images (once per run)."""
         for name, (lr, hr) in list(zip(self.names, self.pairs, strict=True))[:count]:
-            for prefix, pixels in (("lr", to_uint8(lr)), ("hr", hr)):
+            for prefix, pixels in (("lr", quantize(lr, np.uint8)), ("hr", hr)):
                 target = folder / f"{prefix}-{name}.png"
                 if not target.exists():
                     write_image(Image(pixels), target, SaveOptions(format="png"), overwrite=True)
