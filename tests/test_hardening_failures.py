@@ -369,3 +369,10 @@ def test_batch_cli_refuses_a_conversion_in_the_template(tmp_path, capsys):
     code = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--name", "{stem!r}", "--model", "bicubic"])
     assert code == 2 and "not allowed" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_main_help_shows_the_apps_own_options(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--screenshot OUT.png" in text and "--window-size WxH" in text and "--offscreen" in text
+    assert "app --help" not in text  # there is no `app` command to ask

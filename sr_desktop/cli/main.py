@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sr-desktop",
         description="SR Desktop: super-resolution workbench. Without a command, opens the app "
-        "(see `sr-desktop app --help`).",
+        "(its options are at the end of this help).",
         epilog=EXIT_STATUS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     is_app = first is None or first not in commands
     if is_app and any(a in ("-h", "--help") for a in argv) and first is None:
         parser.print_help()
-        print("\nWithout COMMAND: sr-desktop [--screenshot OUT.png [--window-size WxH]] [--offscreen] [IMAGE ...]")
+        print("\nWithout COMMAND, the app:\n")
+        build_app_parser().print_help()
         return 0
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     logging.basicConfig(
