@@ -65,7 +65,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile", default="auto", type=tile_arg, metavar="N|auto",
                         help="tile size in input pixels, 0 = whole image (default auto)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
-                        help="auto = fp16 on CUDA where the model allows, fp32 elsewhere")
+                        help="auto = fp16 on CUDA where the model allows and on Vulkan GPUs that have it, "
+                        "fp32 elsewhere")
     add_backend_option(parser)
 
 
