@@ -71,10 +71,3 @@ def save_prior(prior: FlowKernelPrior, weights: Path, record: dict) -> str:
     text = json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n"
     atomic_write(sidecar_path(weights), lambda fh: fh.write(text.encode("utf-8")))
     return digest
-
-
-def prior_available() -> bool:
-    """True when the shipped weights and sidecar are there (not checked: see `load_prior`)."""
-    path = weights_path()
-    return path.is_file() and sidecar_path(path).is_file()
-

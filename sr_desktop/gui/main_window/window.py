@@ -388,10 +388,6 @@ class MainWindow(QMainWindow):
         """File ▸ Batch export…: the non-modal batch dialog (returned)."""
         return self.batch_export.open_dialog(folder)
 
-    def offer_batch_export(self, folder) -> None:
-        """"Batch export this folder…" in the message bar."""
-        self.batch_export.offer(Path(folder))
-
     @property
     def batch_dialog(self):
         """The last batch dialog opened (None before)."""
