@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
+from sr_desktop.engine.compute.psnr import psnr_from_mse
 from sr_desktop.engine.kernelgan.kernel_ops import center_of_mass, embed
 
 
@@ -31,8 +32,7 @@ def align_kernels(estimate: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, 
 def kernel_psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
     """PSNR (peak 1) of the centre-of-mass aligned estimate vs the truth, SSE / truth taps."""
     e, t = align_kernels(estimate, truth)
-    mse = float(np.sum((e - t) ** 2)) / np.asarray(truth).size
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+    return psnr_from_mse(float(np.sum((e - t) ** 2)) / np.asarray(truth).size)
 
 
 def lr_psnr(
@@ -45,5 +45,4 @@ def lr_psnr(
     h = min(pred.shape[0], ref.shape[0])
     w = min(pred.shape[1], ref.shape[1])
     d = pred[shave : h - shave, shave : w - shave] - ref[shave : h - shave, shave : w - shave]
-    mse = float(np.mean(d**2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+    return psnr_from_mse(float(np.mean(d**2)))

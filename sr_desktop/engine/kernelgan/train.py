@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from sr_desktop.engine.compute.devices import torch_threads
+from sr_desktop.engine.compute.psnr import psnr_from_mse
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan import losses
 from sr_desktop.engine.kernelgan.adam import Adam
@@ -282,8 +283,7 @@ class _Schedule:
 def _kernel_change_db(a: np.ndarray, b: np.ndarray) -> float:
     size = max(a.shape[0], b.shape[0])
     d = embed(a, size) - embed(b, size)
-    mse = float(np.mean(d**2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+    return psnr_from_mse(float(np.mean(d**2)))
 
 
 class _Diverged(Exception):

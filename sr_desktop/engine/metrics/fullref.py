@@ -15,6 +15,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from sr_desktop.engine.compute.psnr import psnr_from_mse
+
 #: SSIM constants of Wang et al. (2004)
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
@@ -52,10 +54,7 @@ def mse(a: np.ndarray, b: np.ndarray, shave: int = 0) -> float:
 
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, shave: int = 0) -> float:
     """Peak signal-to-noise ratio in dB, over all channels; ``inf`` for identical inputs."""
-    err = mse(a, b, shave)
-    if err == 0.0:
-        return math.inf
-    return 10.0 * math.log10(data_range * data_range / err)
+    return psnr_from_mse(mse(a, b, shave), data_range)
 
 
 def finite_or_none(value: float) -> float | None:
