@@ -38,10 +38,6 @@ from sr_desktop.engine.metrics.upscalers import UpscaleOutput, Upscaler, as_upsc
 if TYPE_CHECKING:
     from sr_desktop.engine.metrics.perceptual import PerceptualDistance
 
-#: suffixes of the files a dataset folder is read from (others, e.g. SHA256SUMS, are skipped)
-DATASET_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
 @dataclass(frozen=True)
 class EvalProtocol:
     """Knobs of the protocol. Defaults reproduce the published bicubic tables.
@@ -208,14 +204,16 @@ def to_uint8_rgb_or_gray(pixels: np.ndarray) -> np.ndarray:
 
 
 def list_dataset(folder: str | Path) -> list[Path]:
-    """Image files of a dataset folder, sorted by name; other files are skipped."""
+    """Image files of a dataset folder (not its subfolders), sorted by name; other files
+    (e.g. SHA256SUMS) and a killed write's temp files are skipped."""
+    from sr_desktop.engine.imageio import is_image_path, is_temp_path
+
     folder = Path(folder)
     if not folder.is_dir():
         raise EvaluationError(f"dataset folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in DATASET_SUFFIXES)
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p) and not is_temp_path(p))
     if not paths:
-        raise EvaluationError(f"no images (PNG/JPEG/BMP/TIFF/WebP) in {folder}")
+        raise EvaluationError(f"no images (PNG/JPEG/WebP/TIFF/BMP/GIF) in {folder}")
     return paths
 
 
