@@ -73,6 +73,7 @@ def scale_box(box: Box, scale: int) -> Box:
 
 
 def describe_box(box: Box) -> str:
+    """`box` as text: "W×H at (x, y)"."""
     x, y, w, h = box
     return f"{w}×{h} at ({x}, {y})"
 
@@ -291,6 +292,8 @@ def region_scores(rows: list[EvalRow], hr: np.ndarray, box: Box, scale: int) -> 
 
 @dataclass
 class NoReferenceRequest:
+    """No-reference numbers of `result` (×`scale` of `source`) for `box` (None = all), cached under `key`."""
+
     key: tuple
     source: np.ndarray
     result: np.ndarray
@@ -313,6 +316,8 @@ class MapRequest:
 
 @dataclass
 class RegionRequest:
+    """PSNR/SSIM (Y) of each evaluate-mode row against `hr` inside `box` (`region_scores`), cached under `key`."""
+
     key: tuple
     rows: list[EvalRow]
     hr: np.ndarray

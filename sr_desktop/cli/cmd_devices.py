@@ -19,6 +19,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `sr-desktop devices`: print the devices and library versions (JSON with `--json`); returns 0."""
     from sr_desktop.engine.models.backends.inventory import compute_devices, library_versions
 
     found, versions = compute_devices(), library_versions()

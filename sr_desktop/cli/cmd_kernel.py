@@ -36,6 +36,7 @@ Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kerne
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register `sr-desktop kernel` and its options on `subparsers`; returns its parser."""
     p = subparsers.add_parser("kernel", help=HELP, description=HELP + ".", epilog=EPILOG)
     p.add_argument("input", metavar="INPUT", help="image to analyse (the low-resolution photo)")
     p.add_argument("-o", "--output", required=True, metavar="KERNEL.npy", help="where to write the kernel")
@@ -78,6 +79,7 @@ def _check_target(path: Path, overwrite: bool, suffix: str, inputs: Path) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `sr-desktop kernel` for parsed `args`: estimate the kernel, write it (and `--png`), report; returns 0."""
     from sr_desktop.cli.progress_bar import TerminalProgress
     from sr_desktop.engine.imageio import read_image
     from sr_desktop.engine.kernelgan import estimate_kernel

@@ -24,6 +24,7 @@ val/ and curves.png. Ctrl-C saves a checkpoint first. See docs/training.md."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register `sr-desktop train` and its options on `subparsers`; returns its parser."""
     p = subparsers.add_parser("train", help=HELP, description=HELP + ".", epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", required=True, metavar="ARCH", help="architecture to train (see below)")
@@ -115,6 +116,7 @@ class _Reporter:
 
 
 def run(args) -> int:
+    """Run `sr-desktop train` for parsed `args` (under `--threads`); returns 0, or 130 when interrupted."""
     from sr_desktop.app.kernel_jobs import torch_threads
 
     if args.threads is not None and args.threads < 1:

@@ -33,6 +33,7 @@ cannot hold every frame is refused, no frame is dropped."""
 
 
 def add_parser(subparsers) -> None:
+    """Register `sr-desktop upscale` and its options on `subparsers`."""
     p = subparsers.add_parser(
         "upscale", help="upscale image files",
         description="Upscale one or more images.", epilog=EPILOG,
@@ -74,6 +75,7 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `sr-desktop upscale` for parsed `args`; returns the exit status (0; 1 some files failed; 130 cancelled)."""
     from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path
     from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.models.registry import is_per_image

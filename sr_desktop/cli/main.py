@@ -121,6 +121,10 @@ def _cannot_start(exc: BaseException) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `sr-desktop` with `argv` (default `sys.argv[1:]`): its subcommand, or the app when there is none.
+
+    Returns the exit status (see `EXIT_STATUS_HELP`; 141 when the output pipe closes).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()  # the subcommands' parsers (torch is imported by the commands)

@@ -60,6 +60,8 @@ def family_kernels(n: int, rng: np.random.Generator, size: int = KERNEL_SIZE) ->
 
 @dataclass
 class FKPTrainResult:
+    """What `train_fkp` returns: the prior, its options, held-out NLL, seconds and the ``{step, nll}`` history."""
+
     prior: FlowKernelPrior
     options: FKPTrainOptions
     #: mean negative log-likelihood (nats per kernel, u space) of held-out kernels

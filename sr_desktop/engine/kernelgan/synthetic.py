@@ -49,6 +49,8 @@ def center_crop(image: np.ndarray, max_size: int = 512, multiple: int = 2) -> np
 
 @dataclass
 class SyntheticSample:
+    """One named pair: the HR image, its LR (blurred with `kernel`, subsampled, 8-bit) and the kernel."""
+
     name: str
     hr: np.ndarray  # H×W×3 float64 0..1
     lr: np.ndarray  # (H/2)×(W/2)×3 float64 0..1, 8-bit quantised

@@ -98,6 +98,7 @@ def _clamp_axis(center: float, visible: float, extent: float) -> float:
 
 
 def clamp_zoom(zoom: float) -> float:
+    """`zoom` clamped to `MIN_ZOOM`..`MAX_ZOOM`; ValueError for a non-finite or non-positive zoom."""
     if not math.isfinite(zoom) or zoom <= 0:
         raise ValueError(f"zoom must be a positive number, got {zoom}")
     return max(MIN_ZOOM, min(MAX_ZOOM, zoom))

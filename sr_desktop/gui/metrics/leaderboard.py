@@ -48,6 +48,7 @@ def format_niqe(value: float) -> str:
 
 
 def format_psnr(value: float | None) -> str:
+    """A PSNR cell: two decimals, "∞" for infinity, "…" while unknown (None)."""
     if value is None:
         return "…"
     return "∞" if math.isinf(value) else f"{value:.2f}"

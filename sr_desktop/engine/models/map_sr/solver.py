@@ -57,6 +57,7 @@ def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def prior_value(x: torch.Tensor, prior: str, eps: float) -> torch.Tensor:
+    """Ψ(`x`) over all pixels and channels: ½‖∇x‖² for ``"tikhonov"``, else TV Σ √(|∇x|² + `eps`²)."""
     dx, dy = gradients(x)
     if prior == "tikhonov":
         return 0.5 * (dx.square().sum() + dy.square().sum())

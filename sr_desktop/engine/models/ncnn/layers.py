@@ -53,10 +53,13 @@ class Layer(nn.Module):
 
 
 class Input(Layer):
+    """ncnn ``Input``: a placeholder; the graph feeds its blob directly and never runs it."""
     pass
 
 
 class Split(Layer):
+    """ncnn ``Split``: the one input passed on as every top."""
+
     def forward(self, xs):
         return [xs[0]] * self.n_out
 
@@ -66,6 +69,8 @@ class Split(Layer):
 
 
 class MemoryData(Layer):
+    """ncnn ``MemoryData``: a constant blob read from the weights; w/h/c are params 0/1/2 (no 2-D)."""
+
     def __init__(self, d, fetch):
         super().__init__(d)
         w, h, c = int(d.get(0)), int(d.get(1)), int(d.get(2))
@@ -97,6 +102,8 @@ def _kernel_geometry(d):
 
 
 class Convolution(Layer):
+    """ncnn ``Convolution`` (`F.conv2d`): geometry per `_kernel_geometry`, weight size 6, bias 5, activation 9/10."""
+
     def __init__(self, d, fetch):
         super().__init__(d)
         out, kh, kw, self.dilation, self.stride, (pl, pt, pr, pb) = _kernel_geometry(d)
@@ -131,6 +138,8 @@ class Convolution(Layer):
 
 
 class Deconvolution(Layer):
+    """ncnn ``Deconvolution`` (`F.conv_transpose2d`): params as `Convolution`; no groups, output padding or size."""
+
     def __init__(self, d, fetch):
         super().__init__(d)
         out, kh, kw, self.dilation, self.stride, (pl, pt, pr, pb) = _kernel_geometry(d)
@@ -163,6 +172,8 @@ class Deconvolution(Layer):
 
 
 class InnerProduct(Layer):
+    """ncnn ``InnerProduct`` (`F.linear` of the flattened input): outputs 0, bias 1, weight size 2, activation 9/10."""
+
     def __init__(self, d, fetch):
         super().__init__(d)
         out = int(d.get(0))
@@ -183,6 +194,8 @@ class InnerProduct(Layer):
 
 
 class PReLU(Layer):
+    """ncnn ``PReLU`` (`F.prelu`): param 0 slopes (1: one shared slope)."""
+
     def __init__(self, d, fetch):
         super().__init__(d)
         n = int(d.get(0, 1))
@@ -193,16 +206,22 @@ class PReLU(Layer):
 
 
 class Sigmoid(Layer):
+    """ncnn ``Sigmoid``."""
+
     def forward(self, xs):
         return [torch.sigmoid(xs[0])]
 
 
 class Swish(Layer):
+    """ncnn ``Swish``: x·sigmoid(x) (`F.silu`)."""
+
     def forward(self, xs):
         return [F.silu(xs[0])]
 
 
 class PixelShuffle(Layer):
+    """ncnn ``PixelShuffle`` (`F.pixel_shuffle`): factor param 0; mode param 1 must be 0."""
+
     def __init__(self, d):
         super().__init__(d)
         self.factor = int(d.get(0, 1))
@@ -214,6 +233,8 @@ class PixelShuffle(Layer):
 
 
 class Interp(Layer):
+    """ncnn ``Interp`` (`F.interpolate`): type 0 (1 nearest, 2 bilinear, 3 bicubic), scales 1/2 or size 3/4."""
+
     MODES = {1: "nearest", 2: "bilinear", 3: "bicubic"}
 
     def __init__(self, d):
@@ -270,6 +291,8 @@ _BINARY = {
 
 
 class BinaryOp(Layer):
+    """ncnn ``BinaryOp``: op type 0 (see `_BINARY`), with_scalar 1, scalar 2; a 1-D blob applies per channel."""
+
     def __init__(self, d):
         super().__init__(d)
         op = int(d.get(0, 0))
@@ -288,6 +311,8 @@ class BinaryOp(Layer):
 
 
 class Eltwise(Layer):
+    """ncnn ``Eltwise``: op 0 product, 1 sum (weighted by the coefficients 1 when given), 2 max."""
+
     def __init__(self, d):
         super().__init__(d)
         self.op = int(d.get(0, 1))
@@ -316,6 +341,8 @@ class Eltwise(Layer):
 
 
 class Scale(Layer):
+    """ncnn ``Scale``: per-channel factors (param 0 of them; -233: the second input), bias if param 1."""
+
     def __init__(self, d, fetch):
         super().__init__(d)
         n = int(d.get(0, 0))
@@ -341,6 +368,8 @@ class Scale(Layer):
 
 
 class Concat(Layer):
+    """ncnn ``Concat`` along axis param 0 (ncnn's axes: the batch dimension is not counted)."""
+
     def __init__(self, d):
         super().__init__(d)
         self.axis = int(d.get(0, 0))
@@ -352,6 +381,8 @@ class Concat(Layer):
 
 
 class Pooling(Layer):
+    """ncnn ``Pooling``, global only (param 4): type 0 max or 1 average, N×C×H×W -> N×C."""
+
     def __init__(self, d):
         super().__init__(d)
         self.kind = int(d.get(0, 0))
@@ -366,6 +397,8 @@ class Pooling(Layer):
 
 
 class Crop(Layer):
+    """ncnn ``Crop`` (4-D): starts/ends/axes 9/10/11, else offsets 0-2 and size 3-5, end offsets 6-8 or a 2nd input."""
+
     def __init__(self, d):
         super().__init__(d)
         self.starts = list(d.get(9, []) or [])

@@ -70,10 +70,12 @@ def upsample(x: torch.Tensor, scale: float, size: tuple[int, int] | None = None)
 
 
 def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    """An H×W×C array as a 1×C×H×W float32 tensor on `device`."""
     return torch.as_tensor(np.ascontiguousarray(np.transpose(img, (2, 0, 1))), dtype=torch.float32, device=device)[None]
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """The first image of an N×C×H×W tensor as an H×W×C float64 array."""
     return np.transpose(t[0].detach().float().cpu().numpy(), (1, 2, 0)).astype(np.float64)
 
 
@@ -84,6 +86,7 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
 
 
 def undo_dihedral(img: np.ndarray, k: int) -> np.ndarray:
+    """The inverse of `dihedral`: the k-th rotation/flip turned back."""
     out = np.fliplr(img) if k >= 4 else img
     return np.rot90(out, -(k % 4))
 
@@ -145,6 +148,9 @@ PRESETS: dict[str, dict] = {
 
 @dataclass
 class ZSSRStageLog:
+    """One training stage (one scale): iterations, seconds, iterations where lr was cut (0 first) and
+    (iteration, reconstruction MSE) pairs."""
+
     scale: int
     iterations: int
     seconds: float
