@@ -103,6 +103,38 @@ def test_cli_fatal_errors_exit_2_with_one_line(tmp_path: Path, capsys):
         assert bad[0] in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("report, message", [
+    ("in/a.png", "the name must end in .json or .csv"),
+    ("in/notes.json", None),  # a report name beside the inputs is fine: nothing of the batch's is there
+])
+def test_the_report_is_never_written_over_an_input(tmp_path: Path, capsys, report, message):
+    src = tmp_path / "in"
+    image = save_image(src / "a.png")
+    before = image.read_bytes()
+    code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+                 "--report", str(tmp_path / report), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert image.read_bytes() == before
+    if message is None:
+        assert code == 0 and [f["status"] for f in json.loads((tmp_path / report).read_text())["files"]] == ["ok"]
+    else:
+        assert code == 2 and message in err and "\n" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_report_named_like_an_input_listed_by_files_from_is_refused(tmp_path: Path, capsys):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    listed = tmp_path / "elsewhere" / "b.json"  # a .json path the list names as an input
+    listed.parent.mkdir()
+    listed.write_text("{}")
+    files = tmp_path / "list.txt"
+    files.write_text(f"{src / 'a.png'}\n{listed}\n")
+    code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--files-from", str(files),
+                 "--report", str(listed), "--no-progress"])
+    assert code == 2 and "refusing to write the report over an input" in capsys.readouterr().err
+    assert listed.read_text() == "{}"
+
+
 def test_cli_files_from(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png")

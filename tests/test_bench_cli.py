@@ -109,6 +109,8 @@ def test_bench_errors_are_one_line(dataset, tmp_path, capsys):
     (["--csv", "{tmp}"], "it is a folder"),
     (["--plot", "{tmp}/leaderboard.txt"], "plot format must be"),
     (["--json", "{tmp}/r.out", "--csv", "{tmp}/r.out"], "--json and --csv name the same file"),
+    (["--plot", "{ds}/a_rgb.png"], "refusing to write over an image of the dataset"),
+    (["--csv", "{tmp}/scores.png"], "that is an image file name, not a CSV one"),
 ])
 def test_bench_refuses_an_output_it_cannot_write_before_any_model_runs(dataset, tmp_path, capsys, monkeypatch,
                                                                         outputs, message):
@@ -119,9 +121,10 @@ def test_bench_refuses_an_output_it_cannot_write_before_any_model_runs(dataset, 
 
     monkeypatch.setattr(evaluate, "evaluate_models", evaluated)
     rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--quiet",
-               *[o.format(tmp=tmp_path) for o in outputs]])
+               *[o.format(tmp=tmp_path, ds=dataset) for o in outputs]])
     err = capsys.readouterr().err
     assert rc != 0 and message in err and err.count("\n") == 1
+    assert sorted(p.name for p in dataset.iterdir()) == ["SHA256SUMS", "a_rgb.png", "b_gray.png"]
 
 
 def test_bench_unknown_model_is_one_line(dataset, capsys):

@@ -92,7 +92,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table; write the requested files. Returns 0."""
-    from sr_desktop.engine.imageio import resolved
+    from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, resolved
     from sr_desktop.engine.metrics.degradation import parse_degradation
     from sr_desktop.engine.metrics.errors import EvaluationError
     from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models, list_dataset
@@ -101,10 +101,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.pi:
         raise EvaluationError(PI_REFUSAL)
-    list_dataset(args.dataset)  # fail early on a bad folder, and on a file that cannot be written
+    images = ProtectedPaths(list_dataset(args.dataset))  # fail early on a bad folder,
+    # and on a file that cannot be written, or must not be: a dataset image, an image name for text
     outputs = [(flag, Path(p)) for flag, p in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)) if p]
     for flag, path in outputs:
         check_report_path(path, plot=flag == "--plot")
+        if path in images:
+            raise EvaluationError(f"{flag} {path}: refusing to write over an image of the dataset")
+        if flag != "--plot" and is_image_path(path):
+            raise EvaluationError(f"{flag} {path}: that is an image file name, not a {flag[2:].upper()} one")
     for i, (flag, path) in enumerate(outputs):
         for other_flag, other in outputs[i + 1:]:
             if resolved(path) == resolved(other):

@@ -49,7 +49,7 @@ from sr_desktop.engine.batch.stages import BatchStages
 from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
-from sr_desktop.engine.imageio import is_temp_path
+from sr_desktop.engine.imageio import ProtectedPaths, is_temp_path
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model
@@ -173,8 +173,11 @@ def run_batch(
     input_dir = Path(input_dir).expanduser()
     output_dir = Path(output_dir).expanduser()
     check_folders(input_dir, output_dir, options.allow_inside_input)
-    if report_path is not None and Path(report_path).exists() and Path(report_path).is_dir():
-        raise BatchError(f"report path {report_path} is a folder")
+    report = Path(report_path).expanduser() if report_path is not None else None
+    if report is not None and report.is_dir():
+        raise BatchError(f"report path {report} is a folder")
+    if report is not None and report.suffix.lower() not in (".json", ".csv"):
+        raise BatchError(f"report path {report}: the name must end in .json or .csv")
     cancel = cancel or CancelToken()
 
     scale = int(options.upscale.scale or model.scale) if model is not None else resolve_scale(options)
@@ -190,6 +193,9 @@ def run_batch(
         variant=options.upscale.variant,
         files=file_list,
     )
+    if report is not None and report in ProtectedPaths(
+            [job.input for job in jobs] + [job.output for job in jobs if job.output is not None]):
+        raise BatchError(f"report path {report}: refusing to write the report over an input or output file")
     upscale_options = replace(options.upscale, scale=scale)
     if model is None:
         # Load the model once before the first file (the engine's model cache then serves
@@ -247,6 +253,6 @@ def run_batch(
     }
     result = BatchResult(input_dir, output_dir, records, totals, header=header)
     if write_report_file:
-        path = Path(report_path).expanduser() if report_path is not None else default_report_path(output_dir)
+        path = report if report is not None else default_report_path(output_dir)
         result.report_path = write_report(path, header, records, totals)
     return result
