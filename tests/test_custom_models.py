@@ -217,9 +217,20 @@ def test_add_list_load_remove_round_trip(home, tmp_path):
     assert load_custom_model(list_custom_specs()[0]).scale == 2
 
 
-def test_corrupt_index_does_not_break_listing(home):
-    (custom.custom_models_dir() / "index.json").write_text("{not json")
+def test_corrupt_index_does_not_break_listing_and_is_never_rewritten(home, tmp_path):
+    src = tmp_path / "mine.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    first = add_custom_model(src)
+    index = custom.custom_models_dir() / "index.json"
+    index.write_text("{not json")
     assert list_custom_specs() == []
+    # adding or removing would rewrite the index without the models it records: refused
+    with pytest.raises(ModelError, match="cannot be read .*nothing was changed"):
+        add_custom_model(src, name="second")
+    with pytest.raises(ModelError, match="cannot be read"):
+        remove_custom_model(first.id)
+    assert index.read_text() == "{not json"
+    assert sorted(p.name for p in custom.custom_models_dir().iterdir()) == [first.id, "index.json"]
 
 
 def _ncnn_available() -> bool:

@@ -376,7 +376,9 @@ def _index_path() -> Path:
     return custom_models_dir() / "index.json"
 
 
-def _read_index() -> list[dict[str, Any]]:
+def _read_index(for_change: bool = False) -> list[dict[str, Any]]:
+    """The index's entries. An unreadable index lists no models (with a warning), but is not
+    changed (`for_change`: `ModelError`): rewriting it would drop every model it records."""
     path = _index_path()
     if not path.is_file():
         return []
@@ -387,6 +389,9 @@ def _read_index() -> list[dict[str, Any]]:
             raise TypeError("models is not a list")
         return [e for e in entries if isinstance(e, dict) and "id" in e]
     except (OSError, ValueError, KeyError, TypeError) as exc:
+        if for_change:
+            raise ModelError(f"the custom model index {path} cannot be read ({one_line(exc)}); nothing was "
+                             "changed: repair the file or move it away") from None
         log.warning("ignoring unreadable custom model index %s: %s", path, exc)
         return []
 
@@ -457,7 +462,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
     info = detect_model_file(path)
     sources = [Path(f) for f in info["files"]]
     display = (name or "").strip() or sources[0].stem
-    entries = _read_index()
+    entries = _read_index(for_change=True)
     root = custom_models_dir()
     taken = {e["id"] for e in entries} | {p.name for p in root.iterdir()}
     model_id = _unique_id("custom-" + _slug(display), taken)
@@ -504,7 +509,7 @@ def list_custom_specs() -> list[ModelSpec]:
 
 def remove_custom_model(model_id: str) -> None:
     """Forget a custom model and delete its stored copy. ModelError if unknown."""
-    entries = _read_index()
+    entries = _read_index(for_change=True)
     if not any(e["id"] == model_id for e in entries):
         raise ModelError(f"no custom model with id {model_id!r}")
     _write_index([e for e in entries if e["id"] != model_id])
