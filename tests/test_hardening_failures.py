@@ -376,3 +376,26 @@ def test_the_main_help_shows_the_apps_own_options(capsys):
     text = capsys.readouterr().out
     assert "--screenshot OUT.png" in text and "--window-size WxH" in text and "--offscreen" in text
     assert "app --help" not in text  # there is no `app` command to ask
+
+
+def test_what_the_file_system_refuses_is_one_line_not_an_internal_error(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "a.png"
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
+    too_long = tmp_path / ("a" * 300 + ".png")
+    assert main(["upscale", str(src), "-o", str(too_long), "--model", "bicubic", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "File name too long" in err and err.count("\n") == 1 and "unexpected" not in err
+
+    files = tmp_path / "list.bin"
+    files.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    assert main(["batch", str(tmp_path), str(tmp_path / "out"), "--model", "bicubic", "--files-from", str(files),
+                 "--no-progress"]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+
+    class FullDisk(io.StringIO):
+        def write(self, _text):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert main(["--help"]) == 2  # `sr-desktop --help > /dev/full`: a line, not a traceback
+    assert capsys.readouterr().err.strip() == "sr-desktop: error: No space left on device"

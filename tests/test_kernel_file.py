@@ -148,3 +148,23 @@ def test_check_kernel_rules():
     assert odd_canvas(np.ones((4, 4))).shape == (5, 5) and odd_canvas(np.ones((3, 3))).shape == (3, 3)
     assert kernel_scale(np.ones((17, 17))) == 2 and kernel_scale(np.ones((33, 33))) == 4
     assert issubclass(KernelError, SRDesktopError)
+
+
+def test_a_kernel_and_its_picture_are_written_both_or_neither(tmp_path, capsys, monkeypatch):
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine.kernelgan import kernel_ops
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "photo.png"
+    PILImage.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)).save(src)
+
+    def no_room(*_a, **_k):
+        raise OSError(28, "No space left on device", str(tmp_path / "k.png"))
+
+    monkeypatch.setattr(kernel_ops, "save_kernel_png", no_room)
+    code = main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--png", str(tmp_path / "k.png"),
+                 "--method", "sharpness", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "No space left on device" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]

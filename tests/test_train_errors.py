@@ -87,11 +87,28 @@ def test_bad_validation_data(tmp_path, capsys, data, setup, expected):
     (TINY, "2", ("--degradation", "kernel:/no/such/kernel.npy"), "kernel"),
     (TINY, "2", ("--resume",), "nothing to resume"),
     (TINY, "2", ("--lr", "-1"), "--lr"),
+    (TINY, "2", ("--ema", "2"), "--ema must be in [0, 1), got 2.0"),
+    (TINY, "2", ("--grad-clip", "-1"), "--grad-clip must be 0 (off) or more, got -1.0"),
+    (TINY, "2", ("--cache-mb", "-1"), "--cache-mb must be 0 or more, got -1"),
+    (TINY, "2", ("--val", "/no/such/folder"), "--val folder not found: /no/such/folder"),
 ])
 def test_bad_options(tmp_path, capsys, data, arch, scale, extra, expected):
     code, err = _train(capsys, tmp_path / "out", *extra, arch=arch, scale=scale, data_dir=data)
     _one_line_error(code, err, expected)
     assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_an_out_that_is_a_file_and_a_bad_seed_are_one_line(tmp_path, capsys, data):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    code, err = _train(capsys, a_file, data_dir=data)
+    _one_line_error(code, err, "is a file; the run's folder must be a folder")
+    assert a_file.read_text() == "mine"
+    for seed in ("-1", "99999999999999999999", "1.5"):
+        with pytest.raises(SystemExit) as exc:  # argparse's usage error
+            _train(capsys, tmp_path / "out", "--seed", seed, data_dir=data)
+        assert exc.value.code == 2
+    assert "a seed is a whole number" in capsys.readouterr().err
 
 
 def test_no_vgg_weights_for_a_perceptual_loss(tmp_path, capsys, data, monkeypatch):

@@ -130,20 +130,16 @@ def save_kernel_files(kernel: np.ndarray, npy_path: str | Path, png: bool = True
     if the ``.png`` exists and `replace_png` is False (the ``.npy`` is what the user named,
     and agreed to replace; the picture beside it is asked about apart). Nothing is written
     unless both may be."""
-    from sr_desktop.engine.kernelgan.kernel_ops import check_kernel_target, save_kernel_npy, save_kernel_png
+    from sr_desktop.engine.kernelgan import kernel_ops
 
     npy_path, png_path = kernel_file_paths(npy_path, png)
-    check_kernel_target(npy_path, ".npy", source)
+    kernel_ops.check_kernel_target(npy_path, ".npy", source)
     if png_path is not None:
-        check_kernel_target(png_path, ".png", source)
+        kernel_ops.check_kernel_target(png_path, ".png", source)
         if png_path.exists() and not replace_png:
             raise KernelError(f"cannot save the kernel: {png_path.name} exists (untick the .png picture, or "
                               "choose another name)")
-    written = []
     try:
-        written.append(save_kernel_npy(kernel, npy_path))
-        if png_path is not None:
-            written.append(save_kernel_png(kernel, png_path))
+        return kernel_ops.save_kernel_files(kernel, npy_path, png_path)
     except OSError as exc:
-        raise KernelError(f"cannot save the kernel to {npy_path}: {exc.strerror or exc}") from None
-    return written
+        raise KernelError(f"cannot save the kernel to {exc.filename or npy_path}: {exc.strerror or exc}") from None

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import torch_device_arg
+from sr_desktop.cli.common import seed_arg, torch_device_arg
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -60,7 +60,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto: the CPU, "
                         "which ran KernelGAN's small networks faster than a GPU)")
     p.add_argument("--png", metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")
+    p.add_argument("--seed", type=seed_arg, metavar="N", help="random seed (default: random)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON object (kernel σ, iterations, seconds, seed, "
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.cli.progress_bar import TerminalProgress
     from sr_desktop.engine.imageio import read_image
     from sr_desktop.engine.kernelgan import estimate_kernel
-    from sr_desktop.engine.kernelgan.kernel_ops import describe_kernel, save_kernel_npy, save_kernel_png
+    from sr_desktop.engine.kernelgan.kernel_ops import describe_kernel, save_kernel_files
 
     src = Path(args.input)
     out = Path(args.output)
@@ -105,9 +105,10 @@ def run(args: argparse.Namespace) -> int:
                               early_stop=args.early_stop, prior=args.prior, method=args.method)
     finally:
         bar.close()
-    save_kernel_npy(est.kernel, out)
-    if png is not None:
-        save_kernel_png(est.kernel, png)
+    try:
+        save_kernel_files(est.kernel, out, png)
+    except OSError as exc:
+        raise SRDesktopError(f"cannot save the kernel to {exc.filename or out}: {exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(result_record(est, src, out, png, args.prior)), file=sys.stdout)
     elif not args.quiet:

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from sr_desktop.cli.common import torch_device_arg
+from sr_desktop.cli.common import seed_arg, torch_device_arg
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -57,7 +57,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="run folder")
     p.add_argument("--name", metavar="NAME", help="register the trained model under this name")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--optimizer", default="adam", choices=("adam", "adamw"), help="default adam")
     p.add_argument("--schedule", default="cosine", choices=("cosine", "step", "constant"), help="default cosine")
     p.add_argument("--warmup", type=int, default=0, metavar="N", help="linear warm-up iterations")

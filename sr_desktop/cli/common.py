@@ -21,6 +21,7 @@ from sr_desktop.engine.core.options import (
     TilePolicy,
     UpscaleOptions,
     parse_device,
+    parse_seed,
     parse_tile,
     parse_torch_device,
 )
@@ -46,6 +47,8 @@ def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
 tile_arg: Callable[[str], TilePolicy] = argparse_type(parse_tile)
 #: ``--device`` of an upscale: auto, cpu, cuda, cuda:N, mps, vulkan, vulkan:N
 device_arg: Callable[[str], str] = argparse_type(parse_device)
+#: ``--seed``: 0..MAX_SEED
+seed_arg: Callable[[str], int] = argparse_type(parse_seed)
 #: ``--device`` of torch's jobs (training, kernel estimation): the same without vulkan
 torch_device_arg: Callable[[str], str] = argparse_type(parse_torch_device)
 

@@ -120,6 +120,13 @@ def _cannot_start(exc: BaseException) -> int:
     return 2
 
 
+def _os_error(exc: OSError) -> int:
+    """One line for what the operating system refused; exit status 2."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    print(f"sr-desktop: error: {where}{exc.strerror or exc}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `sr-desktop` with `argv` (default `sys.argv[1:]`): its subcommand, or the app when there is none.
 
@@ -134,9 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     first = next((a for a in argv if not a.startswith("-")), None)
     is_app = first is None or first not in commands
     if is_app and any(a in ("-h", "--help") for a in argv) and first is None:
-        parser.print_help()
-        print("\nWithout COMMAND, the app:\n")
-        build_app_parser().print_help()
+        try:
+            parser.print_help()
+            print("\nWithout COMMAND, the app:\n")
+            build_app_parser().print_help()
+        except OSError as exc:  # stdout is a full disk or a closed pipe
+            return _os_error(exc)
         return 0
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     logging.basicConfig(
@@ -167,11 +177,16 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, the shell's status for a tool stopped by a closed pipe
+    except OSError as exc:  # the file system said no (a name too long, a file where a folder is…)
+        logging.getLogger("sr_desktop").debug("file system error", exc_info=True)
+        if args.verbose:
+            raise
+        return _os_error(exc)
     except Exception as exc:  # last resort: one line, details in the log
         logging.getLogger("sr_desktop").debug("unexpected error", exc_info=True)
         if args.verbose:
             raise
-        print(f"sr-desktop: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)",
+        print(f"sr-desktop: unexpected error: {type(exc).__name__}: {exc} (run `sr-desktop -v ...` for details)",
               file=sys.stderr)
         return 3
 

@@ -185,6 +185,8 @@ def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
         text = list_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise BatchError(f"cannot read the file list {list_file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise BatchError(f"the file list {list_file} is not UTF-8 text (one path per line)") from None
     paths = []
     for line in text.splitlines():
         line = line.strip()

@@ -180,6 +180,21 @@ def parse_tile(value: object) -> TilePolicy:
     return TilePolicy(size)
 
 
+#: the largest random seed: torch takes a 64-bit signed one
+MAX_SEED = 2**63 - 1
+
+
+def parse_seed(value: object) -> int:
+    """A random seed: a whole number 0..`MAX_SEED` (or its text)."""
+    try:
+        seed = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise OptionError(f"a seed is a whole number, not {value!r}") from None
+    if isinstance(value, bool) or not 0 <= seed <= MAX_SEED:
+        raise OptionError(f"a seed is a whole number from 0 to {MAX_SEED}, got {value!r}")
+    return seed
+
+
 def parse_scale(value: object) -> int | None:
     """An output scale 1..`MAX_SCALE`, or None (the model's own scale)."""
     if value is None or value == "":

@@ -192,6 +192,24 @@ def save_kernel_png(kernel: np.ndarray, path: str | os.PathLike, magnify: int = 
     return path
 
 
+def save_kernel_files(kernel: np.ndarray, npy: str | os.PathLike, png: str | os.PathLike | None = None) -> list[Path]:
+    """Write the kernel to `npy` and, given `png`, its picture (each atomically). Both or
+    neither: when the picture cannot be written, an `npy` this call created is removed
+    again (an `npy` it replaced is not restored). Returns the paths written; `OSError` as
+    the file system raised it."""
+    npy = Path(npy)
+    existed = npy.exists()
+    written = [save_kernel_npy(kernel, npy)]
+    if png is not None:
+        try:
+            written.append(save_kernel_png(kernel, png))
+        except BaseException:
+            if not existed:
+                npy.unlink(missing_ok=True)
+            raise
+    return written
+
+
 def save_kernel_npy(kernel: np.ndarray, path: str | os.PathLike) -> Path:
     """Write the kernel as a float64 .npy atomically."""
     path = Path(path)

@@ -11,7 +11,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sr_desktop.engine.core.options import DEVICE_CHOICES, MAX_SCALE
+from sr_desktop.engine.core.errors import OptionError
+from sr_desktop.engine.core.options import DEVICE_CHOICES, MAX_SCALE, parse_seed
 from sr_desktop.engine.models.archs.detect import arch_support
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
@@ -90,11 +91,12 @@ class TrainOptions:
         if not self.data:
             raise TrainingError("give at least one --data folder")
         positive = {"iterations": self.iterations, "batch": self.batch, "patch": self.patch,
-                    "log_every": self.log_every, "workers": self.workers, "cache_mb": self.cache_mb + 1,
-                    "val_max_side": self.val_max_side}
+                    "log_every": self.log_every, "workers": self.workers, "val_max_side": self.val_max_side}
         for key, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise TrainingError(f"--{key.replace('_', '-')} must be a positive integer, got {value!r}")
+        if not isinstance(self.cache_mb, int) or self.cache_mb < 0:
+            raise TrainingError(f"--cache-mb must be 0 or more, got {self.cache_mb!r}")
         if self.patch < 8:
             raise TrainingError("--patch must be at least 8 LR pixels")
         for key in ("warmup", "val_every", "checkpoint_every", "previews"):
@@ -102,8 +104,18 @@ class TrainOptions:
                 raise TrainingError(f"--{key.replace('_', '-')} must be >= 0")
         if self.lr is not None and not (math.isfinite(self.lr) and 0 < self.lr < 1):
             raise TrainingError(f"--lr must be a number in (0, 1), got {self.lr!r}")
-        if not (0 <= self.ema < 1) or not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
-            raise TrainingError("--ema must be in [0, 1) and --grad-clip >= 0")
+        if not 0 <= self.ema < 1:
+            raise TrainingError(f"--ema must be in [0, 1), got {self.ema!r}")
+        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
+            raise TrainingError(f"--grad-clip must be 0 (off) or more, got {self.grad_clip!r}")
+        try:
+            parse_seed(self.seed)
+        except OptionError as exc:
+            raise TrainingError(f"--seed: {exc}") from None
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            raise TrainingError(f"--out {self.out} is a file; the run's folder must be a folder")
+        if self.val is not None and not Path(self.val).is_dir():
+            raise TrainingError(f"--val folder not found: {self.val}")
         check_validation_backend(self.backend)
         check_amp(self.amp)
         if self.device not in DEVICE_CHOICES:
