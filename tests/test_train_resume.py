@@ -98,3 +98,22 @@ def test_ctrl_c_says_whether_there_is_anything_to_resume(tmp_path, capsys, monke
     assert f"interrupted at iteration 3; checkpoint saved, continue with --resume --out {later}" in \
         capsys.readouterr().err
     assert _checkpoint_iteration(later) == 3
+
+
+def test_resume_below_the_checkpoint_is_refused_and_at_it_exports(tmp_path, capsys):
+    data = make_images(tmp_path / "data", 2, 48, seed=5)
+    out = tmp_path / "run"
+    command = _command(data, out)[3:]
+    command[command.index("--iterations") + 1] = "20"
+    assert main(command) == 0
+    assert _checkpoint_iteration(out) == 20
+    capsys.readouterr()
+    fewer = [*command, "--resume"]
+    fewer[fewer.index("--iterations") + 1] = "10"
+    assert main(fewer) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint is at iteration 20, past --iterations 10" in err and err.count("\n") == 1
+    (out / "model.safetensors").unlink()
+    assert main([*command, "--resume"]) == 0  # as many: the checkpoint exported as it is
+    printed = capsys.readouterr().out
+    assert (out / "model.safetensors").is_file() and "not validated" in printed and "nan" not in printed

@@ -149,9 +149,11 @@ def _train(args) -> int:
         signal.signal(signal.SIGINT, previous)
         reporter.bar.close()
     val = result.validation or {}
+    scored = (f"validation PSNR-Y {val['psnr_y']:.2f} dB" if "psnr_y" in val
+              else "not validated (exported as the checkpoint stood)")
     print(f"trained {trainer.net.arch} ×{trainer.net.scale}: {result.iterations} iterations in "
-          f"{result.seconds:.1f} s ({result.iterations_per_second:.2f} it/s); validation PSNR-Y "
-          f"{val.get('psnr_y', float('nan')):.2f} dB (bicubic {result.baseline['psnr_y']:.2f} dB)")
+          f"{result.seconds:.1f} s ({result.iterations_per_second:.2f} it/s); {scored} "
+          f"(bicubic {result.baseline['psnr_y']:.2f} dB)")
     print(f"model: {result.model_path}")
     if result.model_id:
         print(f"registered as {result.model_id}")

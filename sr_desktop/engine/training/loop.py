@@ -147,6 +147,9 @@ class Trainer:
         terms = parse_loss_spec(o.loss)
         self.device = resolve_device(o.device)
         self.ckpt = load_checkpoint(self.ckpt_dir) if o.resume else None
+        if self.ckpt is not None and self.ckpt.iteration > o.iterations:
+            raise TrainingError(f"cannot resume: the checkpoint is at iteration {self.ckpt.iteration}, past "
+                                f"--iterations {o.iterations} (--iterations {self.ckpt.iteration} exports it as it is)")
         torch.manual_seed(o.seed)  # the initial weights (network, discriminator) of a new run
         if self.ckpt is not None:
             _check_resume(o, self.ckpt)
