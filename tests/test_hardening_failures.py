@@ -399,3 +399,23 @@ def test_what_the_file_system_refuses_is_one_line_not_an_internal_error(tmp_path
     monkeypatch.setattr(sys, "stdout", FullDisk())
     assert main(["--help"]) == 2  # `sr-desktop --help > /dev/full`: a line, not a traceback
     assert capsys.readouterr().err.strip() == "sr-desktop: error: No space left on device"
+
+
+def test_usage_errors_are_one_line_and_verbose_goes_after_the_command_too(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["upscale", "x.png", "--tile", "big"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("sr-desktop upscale: error: argument --tile:") and "`sr-desktop upscale --help`" in err
+    from sr_desktop.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["upscale", "x.png", "-o", "y.png", "-v"]).verbose is True
+    assert parser.parse_args(["-v", "upscale", "x.png", "-o", "y.png"]).verbose is True
+    assert parser.parse_args(["upscale", "x.png", "-o", "y.png"]).verbose is False
+
+
+def test_a_mistyped_command_is_named_as_one(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["upscal", "photo.png"]) == 2
+    assert capsys.readouterr().err.strip() == "sr-desktop: error: unknown command 'upscal' (did you mean upscale?)"

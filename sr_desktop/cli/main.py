@@ -8,10 +8,12 @@ exposing ``add_parser(subparsers)`` and ``run(args) -> int``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import os
 import sys
+from pathlib import Path
 
 from sr_desktop import __version__
 
@@ -41,6 +43,14 @@ def _available_modules():
                 raise
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line: the message and where the usage is (the
+    subcommands' parsers are of this class too)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _add_global_flags(parser: argparse.ArgumentParser) -> None:
     """--version and --verbose, which every form of the command takes."""
     parser.add_argument("--version", action="version", version=f"sr-desktop {__version__}")
@@ -49,7 +59,7 @@ def _add_global_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the subcommands (``sr-desktop COMMAND ...``)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sr-desktop",
         description="SR Desktop: super-resolution workbench. Without a command, opens the app "
         "(its options are at the end of this help).",
@@ -60,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _available_modules():
         module.add_parser(sub)
+    for command in sub.choices.values():  # -v after the command too (SUPPRESS: keeps one given before)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="verbose log output")
     return parser
 
 
@@ -67,7 +80,7 @@ def build_app_parser() -> argparse.ArgumentParser:
     """The parser of ``sr-desktop [--screenshot OUT.png [--window-size WxH]] [--offscreen] [IMAGE ...]``."""
     from sr_desktop.cli.app_launcher import window_size  # no Qt at import time
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sr-desktop",
         description="Open the SR Desktop window (or, with no display, run the offscreen "
         "pipeline on the image and save results under ./out/).",
@@ -148,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:  # stdout is a full disk or a closed pipe
             return _os_error(exc)
         return 0
+    if is_app and first is not None and not Path(first).exists():
+        close = difflib.get_close_matches(first, sorted(commands), n=1, cutoff=0.75)
+        if close:  # `sr-desktop upscal …`: a mistyped command, not a missing image
+            print(f"sr-desktop: error: unknown command {first!r} (did you mean {close[0]}?)", file=sys.stderr)
+            return 2
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
