@@ -115,8 +115,8 @@ def test_the_cli_reports_a_refused_kernel_on_one_line(tmp_path, capsys):
     bad = _write(tmp_path / "rect.npy", np.ones((3, 5)))
     code = main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "zssr", "--kernel", str(bad),
                  "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 1 and "rect.npy: a kernel must be square" in err
+    err = capsys.readouterr().err  # refused once, before any file (exit 2: nothing was done)
+    assert code == 2 and "rect.npy: a kernel must be square" in err and err.count("\n") == 1
     assert not (tmp_path / "b.png").exists()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from sr_desktop.cli.common import upscale_options_from
@@ -220,3 +221,21 @@ def test_gui_picker_and_cli_agree(qtbot):
         (defaults.device, defaults.precision, str(defaults.tile))
     picker.set_tile("garbage from an old settings file")
     assert picker.tile() == "auto"
+
+
+def test_a_tile_below_the_tilers_floor_is_refused_once_before_any_file(capsys, tmp_path):
+    from PIL import Image as PILImage
+
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.core.options import MIN_TILE, parse_tile
+
+    assert parse_tile(MIN_TILE).size == MIN_TILE and parse_tile(0).size == 0
+    with pytest.raises(OptionError, match="at least 16 px, got 8"):
+        parse_tile(8)
+    for name in ("a.png", "b.png"):
+        PILImage.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / name)
+    with pytest.raises(SystemExit):
+        main(["upscale", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out"),
+              "--model", "srcnn", "--tile", "8"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "at least 16 px" in err and not (tmp_path / "out").exists()

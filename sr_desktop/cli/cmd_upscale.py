@@ -91,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
     per_image = is_per_image(options.model)
     if not per_image and options.kernel is not None:
         raise SRDesktopError("--kernel only applies to --model zssr or map-sr")
+    if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":
+        from sr_desktop.engine.core.kernel_file import load_kernel_file
+
+        load_kernel_file(options.kernel)  # a bad --kernel is one error, not one per file
     if not per_image:
         # Unknown model / scale / device: one error before any file. (A per-image model
         # is trained on each image: loading it here would train nothing but cost time.)

@@ -56,6 +56,10 @@ def check_kernel(array: Any, name: str = "kernel") -> np.ndarray:
     return k / total
 
 
+#: the first bytes of every .npy file
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def load_kernel_file(path: str | Path) -> np.ndarray:
     """Read a kernel ``.npy`` (no pickles) and `check_kernel` it; `KernelError` otherwise."""
     path = Path(path)
@@ -64,11 +68,13 @@ def load_kernel_file(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise KernelError(f"{path}: kernel file not found")
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(NPY_MAGIC))
+        if magic != NPY_MAGIC:  # numpy would take it for a pickle and say so
+            raise KernelError(f"cannot read kernel {path.name}: not a readable .npy array (no .npy header)")
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        reason = one_line(exc)
-        raise KernelError(f"cannot read kernel {path.name}: not a .npy array "
-                          f"(not a readable .npy file: {reason})") from None
+        raise KernelError(f"cannot read kernel {path.name}: not a readable .npy array ({one_line(exc)})") from None
     return check_kernel(array, path.name)
 
 

@@ -161,6 +161,10 @@ class TilePolicy:
 TILE_AUTO = TilePolicy()
 
 
+#: the smallest tile the tiler runs (input pixels)
+MIN_TILE = 16
+
+
 def parse_tile(value: object) -> TilePolicy:
     """The tile request from ``"auto"``, None, 0 (whole image), N or their text."""
     if isinstance(value, TilePolicy):
@@ -177,6 +181,8 @@ def parse_tile(value: object) -> TilePolicy:
         raise OptionError(f"tile must be a whole number of pixels, got {value!r}")
     if size < 0:
         raise OptionError("tile must be >= 0 (0 = no tiling)")
+    if 0 < size < MIN_TILE:  # smaller tiles are all context and no content
+        raise OptionError(f"tile must be 0 (whole image) or at least {MIN_TILE} px, got {size}")
     return TilePolicy(size)
 
 

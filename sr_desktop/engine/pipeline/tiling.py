@@ -29,7 +29,7 @@ import numpy as np
 
 from sr_desktop.engine.compute import devices, resample
 from sr_desktop.engine.core.errors import DeviceError, ModelError
-from sr_desktop.engine.core.options import TilePolicy, parse_tile
+from sr_desktop.engine.core.options import MIN_TILE, TilePolicy, parse_tile
 from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, check_cancel
 from sr_desktop.engine.models.base import SRModel, aligned_context
 
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # y0, y1, x0, x1 (core region, input pixels)
 
-MIN_TILE = 16
 MAX_AUTO_TILE = 2048
 #: whole-image bound (input pixels) for non-tileable models on CPU/MPS memory
 NON_TILEABLE_MAX_PIXELS = 1_500_000  # Real-CUGAN needs ≈3–4 GB of fp32 activations per MP
@@ -378,12 +377,7 @@ def choose_tile(model: SRModel, height: int, width: int, requested: TilePolicy |
                     model.id, NON_TILEABLE_MAX_PIXELS, NON_TILEABLE_FALLBACK_TILE)
         return NON_TILEABLE_FALLBACK_TILE, 1
     if not requested.is_auto:
-        tile = requested.size
-        # The tiler's own floor (the request's form was checked by parse_tile): smaller
-        # tiles are all context and no content. Reported per job, as before.
-        if 0 < tile < MIN_TILE:
-            raise DeviceError(f"tile size must be at least {MIN_TILE} px")
-        return tile, 1
+        return requested.size, 1  # at least MIN_TILE: parse_tile's floor
     device = model.device
     if device.type != "cuda":
         # On the CPU bigger tiles are not faster; the model's recommended size keeps the
