@@ -127,11 +127,11 @@ def test_bench_refuses_an_output_it_cannot_write_before_any_model_runs(dataset, 
     assert sorted(p.name for p in dataset.iterdir()) == ["SHA256SUMS", "a_rgb.png", "b_gray.png"]
 
 
-def test_bench_unknown_model_is_one_line(dataset, capsys):
-    import sr_desktop.engine.models.registry  # noqa: F401
-    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "no-such-model"])
-    err = capsys.readouterr().err
-    assert rc == 2 and err.startswith("sr-desktop: error:") and err.count("\n") == 1
+def test_bench_unknown_model_is_one_line_before_any_model_runs(dataset, capsys):
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "no-such-model"])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.err.startswith("sr-desktop: error:") and captured.err.count("\n") == 1
+    assert "no-such-model" in captured.err and "[evaluate" not in captured.err + captured.out  # bicubic never ran
 
 
 def test_plot_labels_of_close_points_do_not_overlap():

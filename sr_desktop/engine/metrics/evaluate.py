@@ -33,7 +33,14 @@ from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.fullref import finite_or_none, ms_ssim, psnr, ssim
 from sr_desktop.engine.metrics.niqe import niqe_or_none
 from sr_desktop.engine.metrics.timing import Timing
-from sr_desktop.engine.metrics.upscalers import UpscaleOutput, Upscaler, as_upscaler, make_upscaler
+from sr_desktop.engine.metrics.upscalers import (
+    ENGINE_BICUBIC_ID,
+    MATLAB_BICUBIC_ID,
+    UpscaleOutput,
+    Upscaler,
+    as_upscaler,
+    make_upscaler,
+)
 
 if TYPE_CHECKING:
     from sr_desktop.engine.metrics.perceptual import PerceptualDistance
@@ -366,6 +373,11 @@ def evaluate_models(
     degradation = degradation or Degradation()
     report = BenchReport(str(dataset), int(scale), degradation.describe(),
                          protocol=protocol or EvalProtocol())
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    for model_id in model_ids:  # an unknown id fails before the first model runs, not after it
+        if model_id not in (MATLAB_BICUBIC_ID, ENGINE_BICUBIC_ID):
+            get_model_spec(model_id)
     for model_id in model_ids:
         upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend)
         report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
