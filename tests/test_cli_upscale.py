@@ -88,3 +88,18 @@ def test_an_existing_output_is_refused_before_the_upscale(tmp_path, capsys, monk
     assert "file exists (use --overwrite)" in err and err.count("error:") == 1 and dst.read_bytes() == b"keep me"
     assert main(["upscale", str(src), "-o", str(tmp_path / "c.txt"), "--model", "bicubic", "--quiet"]) != 0
     assert not (tmp_path / "c.txt").exists()
+
+
+def test_an_empty_output_or_a_file_for_several_inputs_is_one_error(tmp_path, capsys, monkeypatch):
+    from sr_desktop.cli.main import main
+
+    a, b = _png(tmp_path / "a.png"), _png(tmp_path / "b.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["upscale", str(a), "-o", "", "--model", "bicubic", "--quiet"]) == 2
+    assert "-o/--output is empty" in capsys.readouterr().err
+    existing = _png(tmp_path / "c.png")
+    before = existing.read_bytes()
+    assert main(["upscale", str(a), str(b), "-o", str(existing), "--model", "bicubic", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file; 2 inputs need an output folder" in err
+    assert existing.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]

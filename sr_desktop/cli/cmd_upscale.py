@@ -55,6 +55,8 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
     from sr_desktop.engine.imageio import format_for_path, resolved, suffix_for_format
 
     as_folder = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    if as_folder and output.exists() and not output.is_dir():
+        raise SRDesktopError(f"-o {output} is a file; {len(inputs)} inputs need an output folder")
     if not as_folder:
         if fmt:
             try:
@@ -85,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.quality <= 100:
         raise SRDesktopError("--quality must be between 1 and 100")
     inputs = [Path(p) for p in args.inputs]
+    if not args.output.strip():  # Path("") is the current folder
+        raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
     output = Path(args.output)
     targets = _outputs(inputs, output, args.format)
     options = upscale_options_from(args)
