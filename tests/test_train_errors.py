@@ -83,6 +83,7 @@ def test_bad_validation_data(tmp_path, capsys, data, setup, expected):
     ("LapSRN:depth=1,num_feat=8", "3", (), "LapSRN cannot do ×3"),
     ("MSRResNet:num_feat=8,num_block=1", "8", (), "MSRResNet"),
     ("EDSR:num_feet=8", "2", (), "EDSR cannot be built"),
+    ("EDSR:num_feat=0,num_block=1", "2", (), "has layers without weights"),
     (TINY, "2", ("--degradation", "blurry"), "unknown degradation"),
     (TINY, "2", ("--degradation", "kernel:/no/such/kernel.npy"), "kernel"),
     (TINY, "2", ("--resume",), "nothing to resume"),

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_backend_option, device_arg, tile_arg
+from sr_desktop.cli.common import add_backend_option, device_arg, send_warnings_to_log, tile_arg
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.pi:
         raise EvaluationError(PI_REFUSAL)
+    send_warnings_to_log(getattr(args, "verbose", False))
     images = ProtectedPaths(list_dataset(args.dataset))  # fail early on a bad folder,
     # and on a file that cannot be written, or must not be: a dataset image, an image name for text
     outputs = [(flag, Path(p)) for flag, p in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)) if p]

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import seed_arg, torch_device_arg
+from sr_desktop.cli.common import seed_arg, send_warnings_to_log, torch_device_arg
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         raise SRDesktopError("--batch must be at least 1")
     if args.restarts < 1:
         raise SRDesktopError("--restarts must be at least 1")
+    send_warnings_to_log(getattr(args, "verbose", False))
     _check_target(out, args.overwrite, ".npy", src)
     if png is not None:
         _check_target(png, args.overwrite, ".png", src)

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from sr_desktop.cli.common import seed_arg, torch_device_arg
+from sr_desktop.cli.common import seed_arg, send_warnings_to_log, torch_device_arg
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -121,6 +121,7 @@ def run(args) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise SRDesktopError("--threads must be a positive integer")
+    send_warnings_to_log(getattr(args, "verbose", False))
     with torch_threads(args.threads):
         return _train(args)
 

@@ -265,6 +265,10 @@ def build_network(arch_spec: str, scale: int) -> TrainNet:
     except (TypeError, ValueError) as exc:
         what = user or "its defaults"
         raise TrainingError(f"{arch} cannot be built at ×{scale} with {what}: {one_line(exc)}") from None
+    empty = [name for name, p in module.named_parameters() if p.numel() == 0]
+    if empty:  # a width of 0: layers without weights, nothing to train
+        raise TrainingError(f"{arch} with {user} has layers without weights ({empty[0]}); "
+                            "widths and counts must be at least 1")
     if arch in SCRATCH_INIT:
         SCRATCH_INIT[arch](module)
     params = _checked(module, arch, scale)
