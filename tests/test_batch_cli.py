@@ -179,3 +179,16 @@ def test_ctrl_c_cancels_and_exits_130(tmp_path: Path):
         with PILImage.open(path) as im:
             im.load()
     assert b"cancelled" in stdout
+
+
+def test_runs_in_the_same_second_keep_their_own_reports(tmp_path: Path):
+    from datetime import datetime
+
+    from sr_desktop.engine.batch.runner import default_report_path
+
+    when = datetime(2026, 12, 5, 1, 2, 3)
+    first = default_report_path(tmp_path, when)
+    assert first.name == "sr-desktop-batch-20261205-010203.json"
+    first.write_text("{}")
+    second = default_report_path(tmp_path, when)
+    assert second.name == "sr-desktop-batch-20261205-010203-2.json"

@@ -126,9 +126,14 @@ def cleanup_temp_files(folders: Iterable[Path]) -> int:
 
 
 def default_report_path(output_dir: Path, when: datetime | None = None) -> Path:
-    """``OUTPUT_DIR/sr-desktop-batch-YYYYmmdd-HHMMSS.json``."""
-    when = when or datetime.now()
-    return output_dir / f"sr-desktop-batch-{when:%Y%m%d-%H%M%S}.json"
+    """``OUTPUT_DIR/sr-desktop-batch-YYYYmmdd-HHMMSS.json`` (``-2``, ``-3``, … after the
+    time when a report of the same second is there: each run keeps its own)."""
+    stem = f"sr-desktop-batch-{(when or datetime.now()):%Y%m%d-%H%M%S}"
+    path, n = output_dir / f"{stem}.json", 1
+    while path.exists():
+        n += 1
+        path = output_dir / f"{stem}-{n}.json"
+    return path
 
 
 # -- model options --------------------------------------------------------------------------
