@@ -226,7 +226,7 @@ def test_every_fuzzed_entry_through_one_batch(corpus: Path, tmp_path: Path, capf
     assert code in (0, 1) and "Traceback" not in err
     files = json.loads(report.read_text())["files"]
     assert sorted(Path(f["input"]).name for f in files) == sorted(p.name for p in corpus.iterdir())
-    failed_lines = [line for line in err.splitlines() if line.startswith("failed: ")]
+    failed_lines = [line for line in err.splitlines() if line.startswith("sr-desktop: failed: ")]
     assert len(failed_lines) == sum(f["status"] == "failed" for f in files)
     for record in files:
         if record["status"] == "ok":

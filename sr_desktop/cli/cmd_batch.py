@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_model_options, send_warnings_to_log, upscale_options_from
+from sr_desktop.cli.common import add_model_options, name_the_file, send_warnings_to_log, upscale_options_from
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
@@ -115,7 +115,7 @@ class _TerminalProgress:
                     refresh=False,
                 )
             if record.status == "failed":
-                line = f"failed: {printable(record.input)}: {record.error}"
+                line = f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}"
                 if self.bar is not None:
                     self.bar.write(line, file=sys.stderr)
                 else:
