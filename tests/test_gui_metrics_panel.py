@@ -268,7 +268,7 @@ def test_bad_evaluation_input_gives_one_line_errors(qtbot, panel, image, tmp_pat
         panel.run_evaluation(["bicubic"], 2, f"kernel:{tmp_path / 'missing.npy'}")
     bad = tmp_path / "bad.npy"
     bad.write_bytes(b"not numpy")
-    with pytest.raises(SRDesktopError, match="not a .npy array"):
+    with pytest.raises(SRDesktopError, match="not a readable .npy array"):
         panel.run_evaluation(["bicubic"], 2, f"kernel:{bad}")
     # the Run button shows the message instead of raising
     panel.set_checked_models([])
