@@ -208,9 +208,9 @@ def test_cli_upscale_with_a_kernel_file_and_bad_kernels(tmp_path, capsys):
                             (tmp_path / "k.txt", "must be a .npy array")):
         code = main(["upscale", str(src), "-o", str(tmp_path / "x.png"), "--model", "map-sr", "--kernel",
                      str(kernel), "--quiet"])
-        err = capsys.readouterr().err
-        assert code == 1 and message in err and "Traceback" not in err
-        assert err.count("\n") == 2  # the error line and the "1 of 1 file(s) failed" line
+        err = capsys.readouterr().err  # refused before any file: one line, exit 2
+        assert code == 2 and message in err and "Traceback" not in err
+        assert err.count("\n") == 1
         assert not (tmp_path / "x.png").exists()
 
 
