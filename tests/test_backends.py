@@ -284,6 +284,9 @@ def test_env_sets_what_auto_means(home, monkeypatch):
     monkeypatch.setenv(choose.ENV_DEFAULT, "torch")
     assert choose.apply_backend(model, "auto") == "torch" and model.runner is None
     assert not choose.choices_file().exists()
+    monkeypatch.setenv(choose.ENV_DEFAULT, "fastest")  # a wrong value names the variable
+    with pytest.raises(OptionError, match="^SR_DESKTOP_BACKEND=fastest: unknown backend 'fastest'"):
+        choose.auto_means()
 
 
 def test_auto_falls_back_without_openvino_and_explicit_fails(home, monkeypatch, caplog):

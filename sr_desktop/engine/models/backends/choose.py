@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.compute.peak_memory import PeakMemory
 from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import Backend, parse_backend
 from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressCallback, ProgressTracker
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
@@ -140,7 +141,10 @@ def _measure_key(model) -> str:
 
 def auto_means() -> Backend:
     """What ``auto`` means in this process: `ENV_DEFAULT` when set, else the measured choice."""
-    return parse_backend(os.environ.get(ENV_DEFAULT) or Backend.AUTO)
+    try:
+        return parse_backend(os.environ.get(ENV_DEFAULT) or Backend.AUTO)
+    except OptionError as exc:  # the variable, not a flag, said it: name the variable
+        raise OptionError(f"{ENV_DEFAULT}={os.environ.get(ENV_DEFAULT)}: {exc}") from None
 
 
 def measured_choice(key: str) -> str | None:
