@@ -189,3 +189,11 @@ def test_where_no_place_is_free_labels_spread_out_instead_of_piling_up():
         for b in boxes[i + 1:]:
             shared = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
             assert shared < 0.2 * a.width * a.height
+
+
+def test_a_dataset_that_is_a_file_and_a_model_file_that_is_a_folder_are_named_as_such(dataset, capsys):
+    image = dataset / "a_rgb.png"
+    assert main(["bench", "--dataset", str(image), "--scale", "2"]) == 2
+    assert f"dataset folder {image}: a file, not a folder" in capsys.readouterr().err
+    assert main(["models", "add", str(dataset)]) == 2
+    assert f"model file {dataset}: a folder, not a file" in capsys.readouterr().err

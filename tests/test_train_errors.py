@@ -42,13 +42,16 @@ def _one_line_error(code, err, expected):
 
 @pytest.mark.parametrize("setup, expected", [
     ("empty", "no images in"),
-    ("missing", "data folder not found"),
+    ("missing", ": not found"),
+    ("a file", ": a file, not a folder"),
     ("unreadable", "cannot read training image"),
     ("small", "no training image is at least 32×32"),
 ])
 def test_bad_data(tmp_path, capsys, setup, expected):
     folder = tmp_path / "d"
-    if setup != "missing":
+    if setup == "a file":
+        folder.write_text("not a folder")
+    elif setup != "missing":
         folder.mkdir()
     if setup == "unreadable":
         (folder / "broken.png").write_bytes(b"not a png at all")
@@ -91,7 +94,7 @@ def test_bad_validation_data(tmp_path, capsys, data, setup, expected):
     (TINY, "2", ("--ema", "2"), "--ema must be in [0, 1), got 2.0"),
     (TINY, "2", ("--grad-clip", "-1"), "--grad-clip must be 0 (off) or more, got -1.0"),
     (TINY, "2", ("--cache-mb", "-1"), "--cache-mb must be 0 or more, got -1"),
-    (TINY, "2", ("--val", "/no/such/folder"), "--val folder not found: /no/such/folder"),
+    (TINY, "2", ("--val", "/no/such/folder"), "--val folder /no/such/folder: not found"),
 ])
 def test_bad_options(tmp_path, capsys, data, arch, scale, extra, expected):
     code, err = _train(capsys, tmp_path / "out", *extra, arch=arch, scale=scale, data_dir=data)

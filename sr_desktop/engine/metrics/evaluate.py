@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.metrics.color import luma_y
@@ -216,8 +217,8 @@ def list_dataset(folder: str | Path) -> list[Path]:
     from sr_desktop.engine.imageio import is_image_path, is_temp_path
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise EvaluationError(f"dataset folder not found: {folder}")
+    if (why := not_a(folder, "folder")) is not None:
+        raise EvaluationError(f"dataset folder {folder}: {why}")
     paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p) and not is_temp_path(p))
     if not paths:
         raise EvaluationError(f"no images (PNG/JPEG/WebP/TIFF/BMP/GIF) in {folder}")

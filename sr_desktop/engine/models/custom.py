@@ -35,6 +35,7 @@ import torch
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
 from sr_desktop.engine.models.archs import detect
@@ -319,8 +320,8 @@ def _load_torch(path: Path, model_id: str, scale: int | None = None) -> SRModel:
 def _load_any(path: str | os.PathLike, model_id: str,
               geometry: tuple[int, int] | None = None, scale: int | None = None) -> SRModel:
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
+    if (why := not_a(path, "file")) is not None:
+        raise ModelError(f"model file {path}: {why}")
     pair = _ncnn_pair(path)
     if pair is not None:
         return _load_ncnn(pair[0], pair[1], model_id, geometry)
@@ -344,8 +345,8 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
     Raises ModelError for anything unsupported (with the supported architectures named).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
+    if (why := not_a(path, "file")) is not None:
+        raise ModelError(f"model file {path}: {why}")
     pair = _ncnn_pair(path)
     if pair is not None:
         model = _load_ncnn(pair[0], pair[1], "")

@@ -30,6 +30,7 @@ import torch
 
 from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.core.errors import ImageReadError
+from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.imageio import is_image_path, is_temp_path, read_image
 from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import to_uint8_rgb_or_gray
@@ -46,8 +47,8 @@ def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
     missing or holds no image."""
     found: list[Path] = []
     for folder in map(Path, folders):
-        if not folder.is_dir():
-            raise TrainingError(f"data folder not found: {folder}")
+        if (why := not_a(folder, "folder")) is not None:
+            raise TrainingError(f"data folder {folder}: {why}")
         images = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not is_temp_path(p))
         if not images:
             raise TrainingError(f"no images in {folder} (or its subfolders)")

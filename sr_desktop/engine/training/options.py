@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import DEVICE_CHOICES, MAX_SCALE, parse_seed
+from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.models.archs.detect import arch_support
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
@@ -114,8 +115,8 @@ class TrainOptions:
             raise TrainingError(f"--seed: {exc}") from None
         if Path(self.out).exists() and not Path(self.out).is_dir():
             raise TrainingError(f"--out {self.out} is a file; the run's folder must be a folder")
-        if self.val is not None and not Path(self.val).is_dir():
-            raise TrainingError(f"--val folder not found: {self.val}")
+        if self.val is not None and (why := not_a(self.val, "folder")) is not None:
+            raise TrainingError(f"--val folder {self.val}: {why}")
         check_validation_backend(self.backend)
         check_amp(self.amp)
         if self.device not in DEVICE_CHOICES:

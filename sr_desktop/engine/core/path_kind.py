@@ -1,0 +1,22 @@
+"""Why a path the user gave is not the kind of thing asked for: missing, or a folder where a
+file is wanted (or the other way round), said as such rather than as "not found"."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def not_a(path: str | os.PathLike, kind: str) -> str | None:
+    """None when `path` is a `kind` (``"file"`` or ``"folder"``); else what it is instead:
+    ``"not found"``, ``"a folder, not a file"``, ``"a file, not a folder"``."""
+    path = Path(path)
+    if kind not in ("file", "folder"):
+        raise ValueError(f"kind is 'file' or 'folder', not {kind!r}")
+    if path.is_file() if kind == "file" else path.is_dir():
+        return None
+    if not path.exists():
+        return "not found"
+    if kind == "folder":
+        return "a file, not a folder"
+    return "a folder, not a file" if path.is_dir() else "not a regular file"
