@@ -419,3 +419,6 @@ def test_a_mistyped_command_is_named_as_one(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["upscal", "photo.png"]) == 2
     assert capsys.readouterr().err.strip() == "sr-desktop: error: unknown command 'upscal' (did you mean upscale?)"
+    assert main(["--offscreen", "a" * 300 + ".png"]) == 2  # a name too long is the image's error, one line
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown command" not in err and "Traceback" not in err

@@ -133,6 +133,15 @@ def _cannot_start(exc: BaseException) -> int:
     return 2
 
 
+def _names_a_file(arg: str) -> bool:
+    """Whether `arg` is an existing path (a name the file system refuses counts as one: the
+    app then says what is wrong with it)."""
+    try:
+        return Path(arg).exists()
+    except OSError:
+        return True
+
+
 def _os_error(exc: OSError) -> int:
     """One line for what the operating system refused; exit status 2."""
     where = f"{exc.filename}: " if exc.filename else ""
@@ -161,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:  # stdout is a full disk or a closed pipe
             return _os_error(exc)
         return 0
-    if is_app and first is not None and not Path(first).exists():
+    if is_app and first is not None and "." not in first and not _names_a_file(first):
         close = difflib.get_close_matches(first, sorted(commands), n=1, cutoff=0.75)
         if close:  # `sr-desktop upscal …`: a mistyped command, not a missing image
             print(f"sr-desktop: error: unknown command {first!r} (did you mean {close[0]}?)", file=sys.stderr)
