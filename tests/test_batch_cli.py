@@ -104,7 +104,7 @@ def test_cli_fatal_errors_exit_2_with_one_line(tmp_path: Path, capsys):
 
 
 @pytest.mark.parametrize("report, message", [
-    ("in/a.png", "the name must end in .json or .csv"),
+    ("in/a.png", "is an image file name; a report is .json (or .csv)"),
     ("in/notes.json", None),  # a report name beside the inputs is fine: nothing of the batch's is there
 ])
 def test_the_report_is_never_written_over_an_input(tmp_path: Path, capsys, report, message):

@@ -49,7 +49,7 @@ from sr_desktop.engine.batch.stages import BatchStages
 from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
-from sr_desktop.engine.imageio import ProtectedPaths, is_temp_path
+from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, is_temp_path
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model
@@ -181,8 +181,8 @@ def run_batch(
     report = Path(report_path).expanduser() if report_path is not None else None
     if report is not None and report.is_dir():
         raise BatchError(f"report path {report} is a folder")
-    if report is not None and report.suffix.lower() not in (".json", ".csv"):
-        raise BatchError(f"report path {report}: the name must end in .json or .csv")
+    if report is not None and is_image_path(report):
+        raise BatchError(f"report path {report} is an image file name; a report is .json (or .csv)")
     cancel = cancel or CancelToken()
 
     scale = int(options.upscale.scale or model.scale) if model is not None else resolve_scale(options)
