@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,18 @@ def test_a_dataset_that_is_a_file_and_a_model_file_that_is_a_folder_are_named_as
     assert f"dataset folder {image}: a file, not a folder" in capsys.readouterr().err
     assert main(["models", "add", str(dataset)]) == 2
     assert f"model file {dataset}: a folder, not a file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no file can be created")
+def test_an_unwritable_output_folder_is_found_before_any_model_runs(dataset, tmp_path, capsys, monkeypatch):
+    from sr_desktop.engine.metrics import evaluate
+
+    monkeypatch.setattr(evaluate, "evaluate_models", lambda *_a, **_k: pytest.fail("the models ran first"))
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--json", "/proc/sr-desktop.json"]) == 2
+    assert "cannot write /proc/sr-desktop.json" in capsys.readouterr().err
+    images = tmp_path / "images"
+    images.mkdir()
+    (dataset / "a_rgb.png").rename(images / "a.png")
+    assert main(["batch", str(images), str(tmp_path / "out"), "--model", "bicubic", "--report", "/proc/r.json",
+                 "--no-progress"]) == 2
+    assert "cannot write the report /proc/r.json" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -50,6 +50,7 @@ from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, is_temp_path
+from sr_desktop.engine.imageio.atomic import probe_writable
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model
@@ -201,6 +202,11 @@ def run_batch(
     if report is not None and report in ProtectedPaths(
             [job.input for job in jobs] + [job.output for job in jobs if job.output is not None]):
         raise BatchError(f"report path {report}: refusing to write the report over an input or output file")
+    if report is not None and report.parent.is_dir():
+        try:
+            probe_writable(report.parent)
+        except OSError as exc:
+            raise BatchError(f"cannot write the report {report}: {exc.strerror or exc}") from None
     upscale_options = replace(options.upscale, scale=scale)
     if model is None:
         # Load the model once before the first file (the engine's model cache then serves

@@ -45,6 +45,15 @@ def atomic_write(target: Path, encode: Callable[[BinaryIO], object]) -> None:
     _fsync_folder(target.parent)
 
 
+def probe_writable(folder: Path) -> None:
+    """Create and remove a temporary file in `folder`: the `OSError` a later write there
+    would meet (read-only, no permission, a pseudo file system), raised before long work
+    rather than after it."""
+    probe = temp_path_for(Path(folder) / "probe")
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    os.unlink(probe)
+
+
 def _fsync_folder(folder: Path) -> None:
     """Make the rename durable (POSIX); best effort, not possible on every platform."""
     if os.name != "posix":

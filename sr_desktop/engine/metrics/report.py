@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
-from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.imageio.atomic import atomic_write, probe_writable
 from sr_desktop.engine.metrics.evaluate import BenchReport
 
 
@@ -67,6 +67,10 @@ def check_report_path(path: str | Path, plot: bool = False) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise SRDesktopError(f"cannot write {path}: folder {parent} does not exist")
+    try:
+        probe_writable(parent)
+    except OSError as exc:
+        raise SRDesktopError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 
