@@ -30,8 +30,9 @@ SUBCOMMAND_MODULES = [
 
 EXIT_STATUS_HELP = """\
 exit status: 0 done; 1 some files failed (one line each on stderr, the others are done);
-2 bad usage, or an error before any work (unknown model, bad folder...); 3 unexpected
-internal error (a bug: please report it with the output of -v); 130 interrupted."""
+2 bad usage, an error before any work (unknown model, bad folder...), or what the operating
+system refused (a name too long, a full disk); 3 unexpected internal error (a bug: please
+report it with the output of -v); 130 interrupted."""
 
 
 def _available_modules():
