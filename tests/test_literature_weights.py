@@ -40,7 +40,8 @@ def test_file_metadata_and_manifest_agree(model_id, scale):
     spec = registry.get_model_spec(model_id)
     rec = spec.trained[str(scale)]
     path = literature.weights_file(rec)
-    # ID_xS, or ID_x2x3x4 for one network shipped at several scales (VDSR; LapSRN x4x2)
+    # ID_xS, or ID_x2x3x4 for one network shipped at several scales (VDSR; LapSRN x4x2, the ×4
+    # pyramid, which served ×2 too until ×2 got a network of its own)
     file_scales = [int(s) for s in path.stem.removeprefix(f"{model_id}_x").split("x")]
     assert path.parent == paths.MODELS_DIR / "literature" and path.suffix == ".safetensors"
     assert path.stem.startswith(f"{model_id}_x") and scale in file_scales
@@ -56,7 +57,7 @@ def test_file_metadata_and_manifest_agree(model_id, scale):
     set5 = rec["measured"]["Set5"]
     missed = set5.get("psnr_exact", set5["psnr"]) < rec["target"]["psnr"]  # (files shipped before it had 2 decimals)
     assert incomplete == rec["incomplete"] == missed
-    # trained at the file's first scale (VDSR: --scale 2 3 4; LapSRN's ×4 pyramid also serves ×2)
+    # trained at the file's first scale (VDSR: --scale 2 3 4; LapSRN x4x2: --scale 4)
     assert rec["command"].startswith(f"sr-desktop train --arch {model_id} --scale {file_scales[0]}")
     assert spec.installed and scale in spec.scales
     assert (literature.INCOMPLETE_TAG in spec.tags) == literature.is_incomplete(spec.trained)
