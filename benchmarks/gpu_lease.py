@@ -56,10 +56,6 @@ RUNS = {
     "vdsr-x234-lease": ("training_runs/vdsr-x234-gpu/model.safetensors", [
         "--arch", "vdsr", "--scale", "2", "3", "4", "--data", "T91", "BSD200",
         "--batch", "64", "--patch", "21", "--lr", "1e-4", "--grad-clip", "1"]),
-    # LapSRN ×2, its own network since the CPU stage that made it: 37.19 against 37.2
-    "lapsrn-x2-lease": ("training_runs/lapsrn-x2-mse/model.safetensors", [
-        "--arch", "lapsrn", "--scale", "2", "--data", "T91", "BSD200",
-        "--batch", "64", "--patch", "32", "--lr", "5e-5", "--loss", "mse:1"]),
     # EDSR-baseline ×4: 31.51 against 31.6
     "edsr-baseline-x4-lease": ("training_runs/edsr-baseline-x4-gpu/model.safetensors", [
         "--arch", "edsr-baseline", "--scale", "4", "--data", "T91", "General100", "BSD200",
