@@ -113,13 +113,22 @@ def run_zssr_job(job, progress: Callable[[ProgressInfo], None], cancel: CancelTo
         return upscale.upscale_region(job.image, job.box, options, progress, cancel, model=model)
 
 
-def kernel_file_paths(path: str | Path, png: bool = True) -> tuple[Path, Path | None]:
+def kernel_file_paths(path: str | Path, png: bool = True,
+                      source: str | Path | None = None) -> tuple[Path, Path | None]:
     """The ``.npy`` a kernel saved as `path` goes to (``.npy`` added when missing) and, with
-    `png`, its picture's ``.png`` beside it (same stem)."""
+    `png`, its picture's ``.png`` beside it (same stem), each checked by
+    `kernel_ops.check_kernel_target`: `KernelError` for a missing folder or the input image
+    `source`, which is never replaced."""
+    from sr_desktop.engine.kernelgan.kernel_ops import check_kernel_target
+
     npy_path = Path(path)
     if npy_path.suffix.lower() != ".npy":
         npy_path = npy_path.with_name(npy_path.name + ".npy")
-    return npy_path, (npy_path.with_suffix(".png") if png else None)
+    png_path = npy_path.with_suffix(".png") if png else None
+    check_kernel_target(npy_path, ".npy", source)
+    if png_path is not None:
+        check_kernel_target(png_path, ".png", source)
+    return npy_path, png_path
 
 
 def save_kernel_files(kernel: np.ndarray, npy_path: str | Path, png: bool = True,
@@ -132,13 +141,10 @@ def save_kernel_files(kernel: np.ndarray, npy_path: str | Path, png: bool = True
     unless both may be."""
     from sr_desktop.engine.kernelgan import kernel_ops
 
-    npy_path, png_path = kernel_file_paths(npy_path, png)
-    kernel_ops.check_kernel_target(npy_path, ".npy", source)
-    if png_path is not None:
-        kernel_ops.check_kernel_target(png_path, ".png", source)
-        if png_path.exists() and not replace_png:
-            raise KernelError(f"cannot save the kernel: {png_path.name} exists (untick the .png picture, or "
-                              "choose another name)")
+    npy_path, png_path = kernel_file_paths(npy_path, png, source)
+    if png_path is not None and png_path.exists() and not replace_png:
+        raise KernelError(f"cannot save the kernel: {png_path.name} exists (untick the .png picture, or "
+                          "choose another name)")
     try:
         return kernel_ops.save_kernel_files(kernel, npy_path, png_path)
     except OSError as exc:

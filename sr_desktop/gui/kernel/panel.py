@@ -15,7 +15,6 @@ File dialogs and questions are injectable (``ask_save_path``, ``ask_open_path``,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -383,9 +382,13 @@ class KernelPanel(QWidget):
                 return None
         png = self.png_check.isChecked()
         source = getattr(self.image, "path", None) if self.image is not None else None
-        _, png_path = kernel_file_paths(path, png)
+        try:
+            _, png_path = kernel_file_paths(path, png, source)
+        except SRDesktopError as exc:
+            self._error(one_line(exc))
+            return None
         replace_png = False
-        if png_path is not None and png_path.exists() and not self._is_source(png_path, source):
+        if png_path is not None and png_path.exists():
             # the save dialog asked about the .npy only; the picture beside it is another file
             if not self.ask_replace(png_path):
                 return None
@@ -575,13 +578,6 @@ class KernelPanel(QWidget):
         box.button(QMessageBox.StandardButton.Yes).setText("Upscale anyway")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Yes
-
-    @staticmethod
-    def _is_source(path: Path, source: Path | None) -> bool:
-        try:
-            return source is not None and os.path.samefile(path, source)
-        except OSError:
-            return False
 
     def _ask_replace_box(self, path: Path) -> bool:
         box = QMessageBox(QMessageBox.Icon.Question, "Replace picture?",
