@@ -192,3 +192,37 @@ def test_runs_in_the_same_second_keep_their_own_reports(tmp_path: Path):
     first.write_text("{}")
     second = default_report_path(tmp_path, when)
     assert second.name == "sr-desktop-batch-20261205-010203-2.json"
+
+
+def test_a_folder_without_images_is_one_line_and_no_output(tmp_path: Path, capsys):
+    """A mistyped folder or the wrong list says so (exit 2) rather than "0 upscaled"."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    save_image(empty / "sub" / "a.png")
+    out = tmp_path / "out"
+    assert main(["batch", str(empty), str(out), "--model", "bicubic", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no images in" in err and "1 file(s) that are not images" in err and "--recursive" in err
+    assert "\n" not in err and not out.exists()
+
+    listing = tmp_path / "list.txt"
+    listing.write_text("notes.txt\n")
+    assert main(["batch", str(empty), str(out), "--files-from", str(listing), "--model", "bicubic"]) == 2
+    assert "the file list names no image" in capsys.readouterr().err and not out.exists()
+
+    # with -r the sub-folder's image is found
+    assert main(["batch", str(empty), str(out), "-r", "--model", "bicubic", "--scale", "2", "--no-progress"]) == 0
+    assert (out / "sub" / "a_x2_bicubic.png").is_file()
+
+
+def test_quality_for_lossless_output_is_said_to_be_ignored(tmp_path: Path, capsys):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    common = ["--model", "bicubic", "--scale", "2", "--no-progress"]
+    assert main(["batch", str(src), str(tmp_path / "png"), "--format", "png", "--quality", "50", *common]) == 0
+    assert "--quality is for jpg and webp output; png is lossless" in capsys.readouterr().err
+    assert main(["batch", str(src), str(tmp_path / "jpg"), "--format", "jpg", "--quality", "50", *common]) == 0
+    assert "--quality" not in capsys.readouterr().err
+    assert main(["batch", str(src), str(tmp_path / "bad"), "--quality", "0", *common]) == 2
+    assert "--quality must be between 1 and 100" in capsys.readouterr().err

@@ -259,6 +259,24 @@ def plan_jobs(
     return jobs
 
 
+def check_some_images(jobs: list[BatchJob], input_dir: Path, recursive: bool, listed: bool) -> None:
+    """Refuse a batch with no image to upscale: a mistyped folder or a list of the wrong
+    files should say so, not report "0 upscaled" and exit as if all went well."""
+    if any(job.is_image or job.missing for job in jobs):  # a refused or missing one is reported as failed
+        return
+    others = f" (only {len(jobs)} file(s) that are not images)" if jobs else ""
+    if listed:
+        raise BatchError(f"the file list names no image{others}")
+    hint = ""
+    if not recursive:
+        try:
+            if any(entry.is_dir() for entry in _entries(input_dir)):
+                hint = "; its sub-folders are searched only with -r/--recursive (\"Include sub-folders\")"
+        except OSError:
+            pass
+    raise BatchError(f"no images in {input_dir}{others}{hint}")
+
+
 def _mark_own_outputs(jobs: list[BatchJob]) -> None:
     """With the output folder inside the input folder, a batch sees its own outputs.
 

@@ -34,6 +34,7 @@ from sr_desktop.engine.batch.plan import (
     OUTPUT_FORMATS,
     BatchError,
     check_folders,
+    check_some_images,
     plan_jobs,
 )
 from sr_desktop.engine.batch.report import (
@@ -199,6 +200,7 @@ def run_batch(
         variant=options.upscale.variant,
         files=file_list,
     )
+    check_some_images(jobs, input_dir, options.recursive, listed=file_list is not None)
     if report is not None and report in ProtectedPaths(
             [job.input for job in jobs] + [job.output for job in jobs if job.output is not None]):
         raise BatchError(f"report path {report}: refusing to write the report over an input or output file")
