@@ -103,3 +103,23 @@ def test_an_empty_output_or_a_file_for_several_inputs_is_one_error(tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a file; 2 inputs need an output folder" in err
     assert existing.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+def test_an_output_name_and_format_that_disagree_are_refused(tmp_path):
+    src = _png(tmp_path / "a.png")
+    r = sr("upscale", src, "-o", tmp_path / "x.png", "--format", "jpg", "--model", "bicubic", "--scale", "2")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "-o" in r.stderr and "names a png file but --format is jpg" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]  # neither x.png nor x.jpg
+    # a name without an image suffix takes the format's; the same format under another suffix is kept
+    assert sr("upscale", src, "-o", tmp_path / "y", "--format", "jpg", "--model", "bicubic").returncode == 0
+    assert sr("upscale", src, "-o", tmp_path / "z.jpeg", "--format", "jpg", "--model", "bicubic").returncode == 0
+    assert (tmp_path / "y.jpg").is_file() and (tmp_path / "z.jpeg").is_file()
+
+
+def test_quality_given_for_png_output_gets_a_note(tmp_path):
+    src = _png(tmp_path / "a.png")
+    r = sr("upscale", src, "-o", tmp_path / "b.png", "--model", "bicubic", "--scale", "2", "--quality", "40")
+    assert r.returncode == 0 and "png is lossless, so it is ignored" in r.stderr
+    r = sr("upscale", src, "-o", tmp_path / "b.webp", "--model", "bicubic", "--scale", "2", "--quality", "40")
+    assert r.returncode == 0 and "--quality" not in r.stderr

@@ -7,7 +7,14 @@ import signal
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_model_options, name_the_file, send_warnings_to_log, upscale_options_from
+from sr_desktop.cli.common import (
+    add_model_options,
+    add_quality_option,
+    name_the_file,
+    quality_from,
+    send_warnings_to_log,
+    upscale_options_from,
+)
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
@@ -67,7 +74,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     add_model_options(parser)
     parser.add_argument("--format", default="same", choices=OUTPUT_FORMATS, help="output format (default: same)")
-    parser.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1..100 (default: 95)")
+    add_quality_option(parser)
     parser.add_argument(
         "--name", default=DEFAULT_NAME_TEMPLATE, metavar="TEMPLATE",
         help=f"output name template (default: {DEFAULT_NAME_TEMPLATE})",
@@ -136,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     options = BatchOptions(
         upscale=upscale_options_from(args),
         format=args.format,
-        quality=args.quality,
+        quality=quality_from(args, set() if args.format == "same" else {args.format}),
         name_template=args.name,
         existing=args.existing,
         recursive=args.recursive,

@@ -10,7 +10,9 @@ from pathlib import Path
 from sr_desktop.cli.common import (
     add_alpha_option,
     add_model_options,
+    add_quality_option,
     name_the_file,
+    quality_from,
     send_warnings_to_log,
     upscale_options_from,
 )
@@ -22,7 +24,9 @@ FORMATS = ("png", "jpg", "webp", "tiff", "gif")
 
 EPILOG = """\
 OUTPUT is a file for one input, a folder for several (created if missing; files keep
-their names, with the suffix of --format when given). Exit status: 0 all files done,
+their names, with the suffix of --format when given). An OUTPUT file named with another
+format's suffix than --format is refused; one without an image suffix gets --format's.
+Exit status: 0 all files done,
 1 some files failed (one line each on stderr, naming the file; the others are done),
 2 bad usage or options, 3 unexpected internal error (a bug: please report it with the
 output of -v), 130 interrupted.
@@ -43,7 +47,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file or folder")
     add_model_options(p)
     p.add_argument("--format", choices=FORMATS, help="output format (default: from OUTPUT's suffix / the input's)")
-    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
+    add_quality_option(p)
     add_alpha_option(p)
     p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr or map-sr")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -60,11 +64,12 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
     if not as_folder:
         if fmt:
             try:
-                same = format_for_path(output) == format_for_path(Path("x" + suffix_for_format(fmt)))
-            except SRDesktopError:
-                same = False
-            if not same:
-                output = output.with_suffix(suffix_for_format(fmt))
+                named = format_for_path(output)
+            except SRDesktopError:  # no suffix, or not an image suffix: --format's is appended
+                return [output.with_name(output.name + suffix_for_format(fmt))]
+            if named != format_for_path(Path("x" + suffix_for_format(fmt))):
+                raise SRDesktopError(f"-o {output} names a {named} file but --format is {fmt}: "
+                                     f"name the output {output.stem}{suffix_for_format(fmt)} or leave out --format")
         return [output]
     targets = []
     for src in inputs:
@@ -76,6 +81,21 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
     return targets
 
 
+def _formats_of(targets: list[Path], fmt: str | None) -> set[str]:
+    """The output formats `targets` will be written in (those their suffixes name)."""
+    from sr_desktop.engine.imageio import format_for_path
+
+    if fmt:
+        return {fmt}
+    formats = set()
+    for target in targets:
+        try:
+            formats.add(format_for_path(target))
+        except SRDesktopError:  # that file's save says what is wrong with its name
+            pass
+    return formats
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop upscale` for parsed `args`; returns the exit status (0; 1 some files failed; 130 cancelled)."""
     from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path
@@ -84,13 +104,12 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
     from sr_desktop.engine.pipeline.upscale import resolve_model
 
-    if not 1 <= args.quality <= 100:
-        raise SRDesktopError("--quality must be between 1 and 100")
     inputs = [Path(p) for p in args.inputs]
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
     output = Path(args.output)
     targets = _outputs(inputs, output, args.format)
+    quality = quality_from(args, _formats_of(targets, args.format))
     options = upscale_options_from(args)
     per_image = is_per_image(options.model)
     if not per_image and options.kernel is not None:
@@ -103,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         # Unknown model / scale / device: one error before any file. (A per-image model
         # is trained on each image: loading it here would train nothing but cost time.)
         resolve_model(options)
-    save = SaveOptions(format=args.format, quality=args.quality)
+    save = SaveOptions(format=args.format, quality=quality)
     send_warnings_to_log(getattr(args, "verbose", False))
     failed = 0
     protect = ProtectedPaths(inputs)

@@ -87,6 +87,32 @@ def add_alpha_option(parser: argparse.ArgumentParser) -> None:
                         help="upscale alpha through the model (default) or by Lanczos resampling")
 
 
+DEFAULT_QUALITY = 95
+LOSSY_FORMATS = ("jpg", "webp")
+
+
+def add_quality_option(parser: argparse.ArgumentParser) -> None:
+    """--quality Q (JPEG/WebP); left None when not given, so that `quality_from` can tell."""
+    parser.add_argument("--quality", type=int, default=None, metavar="Q",
+                        help=f"JPEG/WebP quality 1..100 (default {DEFAULT_QUALITY}; 100 = lossless WebP)")
+
+
+def quality_from(args: argparse.Namespace, formats: set[str]) -> int:
+    """The --quality to save with, after saying (one line on stderr) when it was given for
+    output `formats` that are all lossless: a silently ignored option looks like a bug."""
+    import sys
+
+    if args.quality is None:
+        return DEFAULT_QUALITY
+    if not 1 <= args.quality <= 100:
+        raise OptionError("--quality must be between 1 and 100")
+    if formats and not formats & set(LOSSY_FORMATS):
+        shown = ", ".join(sorted(formats))
+        print(f"sr-desktop: note: --quality is for jpg and webp output; {shown} is lossless, so it is ignored",
+              file=sys.stderr)
+    return args.quality
+
+
 def upscale_options_from(args: argparse.Namespace) -> UpscaleOptions:
     """The `UpscaleOptions` of the flags of `add_model_options` (and --alpha / --kernel
     where the subcommand has them)."""
