@@ -498,13 +498,14 @@ def test_offscreen_pipeline_saves_result_and_screenshot(qtbot, tmp_path, capsys)
     from sr_desktop.cli.app_launcher import run_offscreen
 
     create_application()
-    src = write_png(tmp_path / "tiny.png", 24, 16)
-    assert run_offscreen(src, tmp_path / "out") == 0
+    sources = [write_png(tmp_path / "tiny.png", 24, 16), write_png(tmp_path / "wide.png", 30, 12)]
+    assert run_offscreen(sources, tmp_path / "out") == 0
     printed = capsys.readouterr().out
-    result = next((tmp_path / "out").glob(f"tiny_{upscale.DEFAULT_MODEL}_x*.png"))
-    assert str(result.resolve()) in printed
-    assert read_image(result).width == 24 * int(result.stem.rsplit("_x", 1)[1])
-    assert (tmp_path / "out" / "tiny_window.png").is_file()
+    for src in sources:  # every image given, not only the first
+        result = next((tmp_path / "out").glob(f"{src.stem}_{upscale.DEFAULT_MODEL}_x*.png"))
+        assert str(result.resolve()) in printed
+        assert read_image(result).width == read_image(src).width * int(result.stem.rsplit("_x", 1)[1])
+        assert (tmp_path / "out" / f"{src.stem}_window.png").is_file()
 
 
 def test_a_zoo_model_upscales_on_a_vulkan_gpu_from_the_window(make_window, tmp_path, qtbot):

@@ -56,7 +56,7 @@ def launch(args) -> int:
     from sr_desktop.gui.app import has_display
 
     if getattr(args, "offscreen", False) or not has_display():
-        return run_offscreen(images[0], Path("out"))
+        return run_offscreen(images, Path("out"))
     return run_window(images)
 
 
@@ -90,39 +90,49 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
     return 0
 
 
-def run_offscreen(image: Path, out_dir: Path) -> int:
-    """Upscale ``image`` with the default model through an offscreen window, save the
-    result and a screenshot of the window in ``out_dir``, print their paths."""
-    from sr_desktop.engine.imageio import SaveOptions, read_image
-    from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
+def run_offscreen(images: list[Path] | Path, out_dir: Path) -> int:
+    """Upscale each of ``images`` with the default model through an offscreen window,
+    save each result and a screenshot of the window in ``out_dir``, print their paths."""
+    from sr_desktop.engine.imageio import read_image
 
-    read_image(image)
+    images = [images] if isinstance(images, Path) else list(images)
+    for image in images:
+        read_image(image)  # a bad file is a one-line error before any work
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
         app, window = offscreen_window(Path(tmp))
-        _open(app, window, [image])
-        if not window.picker.set_model_id(DEFAULT_MODEL):
-            raise SRDesktopError(f"the default model {DEFAULT_MODEL!r} is not installed")
-        spec = window.picker.spec()
-        window.picker.set_scale(max(spec.scales))
-        print(f"upscaling {image} with {spec.name} ×{window.picker.scale()} "
-              f"on {window.device_label.text().removeprefix('Device: ')} …", flush=True)
-        window.start_upscale()
-        wait_until(app, window.is_idle, JOB_TIMEOUT_S)
-        if window.result is None:
-            raise SRDesktopError(window.last_error or "the upscale did not finish")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{image.stem}_{window.result.model}_x{window.result.scale}"
-        result_path = window.save_result(out_dir / f"{stem}.png", SaveOptions(format="png"), overwrite=True)
-        if result_path is None:
-            raise SRDesktopError(window.last_error or "the result could not be saved")
-        wait_until(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
-        settle(app)
-        shot = save_window_png(window, out_dir / f"{image.stem}_window.png")
-        seconds = window.result.seconds
+        for image in images:
+            _upscale_in_window(app, window, image, out_dir)
         window.close()
-    print(f"result:     {result_path.resolve()}  ({seconds:.1f} s)")
-    print(f"screenshot: {shot.resolve()}")
     return 0
+
+
+def _upscale_in_window(app, window, image: Path, out_dir: Path) -> None:
+    """Open ``image`` in ``window``, upscale it with the default model at its largest
+    scale, save the result and a screenshot under ``out_dir`` and print both paths."""
+    from sr_desktop.engine.imageio import SaveOptions
+    from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
+
+    _open(app, window, [image])
+    if not window.picker.set_model_id(DEFAULT_MODEL):
+        raise SRDesktopError(f"the default model {DEFAULT_MODEL!r} is not installed")
+    spec = window.picker.spec()
+    window.picker.set_scale(max(spec.scales))
+    print(f"upscaling {image} with {spec.name} ×{window.picker.scale()} "
+          f"on {window.device_label.text().removeprefix('Device: ')} …", flush=True)
+    window.start_upscale()
+    wait_until(app, window.is_idle, JOB_TIMEOUT_S)
+    if window.result is None:
+        raise SRDesktopError(window.last_error or "the upscale did not finish")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{image.stem}_{window.result.model}_x{window.result.scale}"
+    result_path = window.save_result(out_dir / f"{stem}.png", SaveOptions(format="png"), overwrite=True)
+    if result_path is None:
+        raise SRDesktopError(window.last_error or "the result could not be saved")
+    wait_until(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
+    settle(app)
+    shot = save_window_png(window, out_dir / f"{image.stem}_window.png")
+    print(f"result:     {result_path.resolve()}  ({window.result.seconds:.1f} s)")
+    print(f"screenshot: {shot.resolve()}")
 
 
 def _panels_settled(window) -> bool:
