@@ -389,3 +389,18 @@ def test_where_outputs_are_encoded():
     assert encode_in_device_thread(x, x.upscale, net) is False
     forced = bicubic(encode_in_device_thread=True)
     assert encode_in_device_thread(forced, UpscaleOptions(model="bicubic"), None) is True
+
+
+def test_an_output_name_too_long_fails_that_file_only(tmp_path: Path):
+    """A legal input name plus the template's additions can pass the 255 bytes a file name
+    may have: that file fails (before its upscale), the others are done."""
+    src = tmp_path / "in"
+    save_image(src / "a.png", seed=1)
+    long_input = save_image(src / ("b" + "é" * 124 + ".png"), seed=2)  # 253 bytes
+    save_image(src / "c.png", seed=3)
+    result = run_batch(src, tmp_path / "out", bicubic(), write_report_file=False)
+    statuses = {Path(r.input).name[:1]: (r.status, r.error) for r in result.records}
+    assert statuses["a"][0] == statuses["c"][0] == "ok"
+    assert statuses["b"][0] == "failed" and "shorten the name template" in statuses["b"][1]
+    assert result.exit_code == EXIT_SOME_FAILED and long_input.is_file()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x2_bicubic.png", "c_x2_bicubic.png"]

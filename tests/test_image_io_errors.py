@@ -249,3 +249,21 @@ def test_atomic_files_get_the_users_usual_mode(tmp_path):
     os.umask(umask)
     assert target.read_bytes() == b"{}" and target.stat().st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_a_name_too_long_is_a_write_error_and_temp_names_fit(tmp_path):
+    from sr_desktop.engine.core.errors import one_line
+    from sr_desktop.engine.imageio.atomic import temp_path_for
+
+    image = Image(small_rgb())
+    with pytest.raises(ImageWriteError, match="File name too long"):
+        write_image(image, tmp_path / ("x" * 300 + ".png"))
+    # a 254-byte name of accented letters is legal; its temporary sibling must be too
+    legal = tmp_path / ("é" * 125 + ".png")
+    assert len(os.fsencode(temp_path_for(legal).name)) <= 255
+    write_image(image, legal)
+    assert read_image(legal).width == 50
+    # what the system refused reads as the file's name and the reason
+    with pytest.raises(OSError) as refused:
+        (tmp_path / ("y" * 300)).stat()
+    assert one_line(refused.value) == f"{'y' * 300}: File name too long"

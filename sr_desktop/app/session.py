@@ -132,10 +132,12 @@ class Session:
         (``default_dir`` / "upscaled…" for an image that has no file)."""
         base = self.image.path if self.image is not None and self.image.path else None
         folder = base.parent if base else Path(default_dir)
+        from sr_desktop.engine.core.file_names import fitting_name
+
         stem = base.stem if base else "upscaled"
-        if self.result is not None:
-            stem += f"_{self.result.model}_x{self.result.scale}"
-        return folder / f"{stem}.{fmt}"
+        tail = f"_{self.result.model}_x{self.result.scale}" if self.result is not None else ""
+        # a stem near the name limit plus the tail would be a name no file system takes
+        return folder / fitting_name(stem, f"{tail}.{fmt}")
 
     @property
     def shown_run(self) -> RunInfo | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.file_names import NAME_MAX_BYTES, name_bytes
 
 #: Placeholders of the output-name template.
 NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
@@ -246,6 +247,10 @@ def plan_jobs(
         name = render_name(template, path.stem, path.suffix.lstrip("."), scale, model, variant)
         job.output_format = output_format_for(path, fmt)
         job.output = output_dir / relative.parent / (name + output_suffix_for(path, fmt))
+        length = name_bytes(job.output.name)
+        if length > NAME_MAX_BYTES:  # refused now, not after the upscale
+            job.refusal = (f"the output name would be {length} bytes long (file systems take {NAME_MAX_BYTES}): "
+                           "shorten the name template")
     _mark_own_outputs(jobs)
     claimed: dict[str, Path] = {}
     for job in jobs:

@@ -11,6 +11,7 @@ is recorded as ``failed`` with a one-line reason and the run goes on.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -201,7 +202,7 @@ class BatchStages:
                         str(job.input), str(job.output), "failed",
                         error=f"same output name as {job.collision_with.name}; add {{ext}} to the name template",
                         input_bytes=_file_size(job.input)))
-                elif self.options.existing == "skip" and job.output is not None and job.output.exists():
+                elif self.options.existing == "skip" and job.output is not None and os.path.exists(job.output):
                     item = ("record", job, FileRecord(str(job.input), str(job.output), "skipped", note=OUTPUT_EXISTS,
                                                       input_bytes=_file_size(job.input),
                                                       output_bytes=_file_size(job.output)))

@@ -3,6 +3,7 @@ whose message is one clear line, fit to show in a dialog or print on a terminal.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -60,8 +61,15 @@ def one_line(exc: BaseException) -> str:
 
     An `SRDesktopError` is already worded for the user, so its text stands alone; any other
     exception is prefixed with its type (``"MemoryError: …"``), because its message alone
-    ("cannot allocate") would not say what went wrong. An empty message gives the type name.
+    ("cannot allocate") would not say what went wrong; what the operating system refused is
+    the file's name and the system's reason (``"x.png: File name too long"``). An empty
+    message gives the type name.
     """
+    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, SRDesktopError):
+        # what the system refused, with the file's name ("x.png: File name too long"), not
+        # "OSError: [Errno 36] …" with the whole path
+        name = os.path.basename(os.fsdecode(exc.filename)) if isinstance(exc.filename, (str, bytes)) else ""
+        return f"{name}: {exc.strerror}" if name else exc.strerror
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else ""
     if isinstance(exc, SRDesktopError) or not text:

@@ -19,7 +19,9 @@ _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
 
 def temp_path_for(target: Path) -> Path:
     """The hidden sibling ``.<name>.<8 hex>.part`` an output is encoded into before its rename."""
-    return target.with_name(f".{target.name[:150]}.{secrets.token_hex(4)}.part")
+    # cut by bytes, not characters: 150 accented letters are 300 bytes, past the 255 a name may have
+    head = os.fsencode(target.name)[:150].decode(errors="ignore") if os.name == "posix" else target.name[:150]
+    return target.with_name(f".{head}.{secrets.token_hex(4)}.part")
 
 
 def is_temp_path(path: str | os.PathLike) -> bool:

@@ -181,7 +181,15 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _check_target(target: Path, source: Path | None, protect, overwrite: bool) -> None:
     """Refuse a target that is a folder, the input, a protected path, or (unless
-    ``overwrite``) an existing file."""
+    ``overwrite``) an existing file; a name the file system refuses (too long, ...) is
+    refused here too, as one `ImageWriteError`."""
+    try:
+        _check_target_name(target, source, protect, overwrite)
+    except OSError as exc:  # Path.is_dir()/exists() raise for a name too long
+        raise ImageWriteError(target, exc.strerror or str(exc)) from None
+
+
+def _check_target_name(target: Path, source: Path | None, protect, overwrite: bool) -> None:
     if target.is_dir():
         raise ImageWriteError(target, "is a folder")
     if source is not None and _same_file(target, Path(source)):
