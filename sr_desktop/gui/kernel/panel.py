@@ -306,6 +306,8 @@ class KernelPanel(QWidget):
         the previous image is cancelled; the kernel is kept (it may be a loaded one)."""
         if self._job is not None:
             self.queue.cancel()
+        if image is not self.image:  # "Done"/"Failed." spoke of the previous image's estimation
+            self.status_label.setText("")
         self.image = image
         self.image_name = name or (image.path.name if image is not None and image.path else "image")
         self._refresh()
@@ -384,18 +386,19 @@ class KernelPanel(QWidget):
         source = getattr(self.image, "path", None) if self.image is not None else None
         try:
             _, png_path = kernel_file_paths(path, png, source)
-        except SRDesktopError as exc:
+            png_exists = png_path is not None and png_path.exists()
+        except (SRDesktopError, OSError) as exc:  # OSError: a name too long, ...
             self._error(one_line(exc))
             return None
         replace_png = False
-        if png_path is not None and png_path.exists():
+        if png_exists:
             # the save dialog asked about the .npy only; the picture beside it is another file
             if not self.ask_replace(png_path):
                 return None
             replace_png = True
         try:
             written = save_kernel_files(self.kernel, path, png=png, source=source, replace_png=replace_png)
-        except SRDesktopError as exc:
+        except (SRDesktopError, OSError) as exc:
             self._error(one_line(exc))
             return None
         self.source_label.setText(self.kernel_source + f"\nSaved as {written[0].name}")
@@ -492,7 +495,7 @@ class KernelPanel(QWidget):
     def _on_failed(self, job: Job, message: str) -> None:
         if job is not self._job:
             return
-        self.status_label.setText("Failed.")
+        self.status_label.setText(f"Failed: {message}" if message else "Failed.")
         self._outcome = "failed"
         self._error(message)
         self._show_kernel(self.kernel)

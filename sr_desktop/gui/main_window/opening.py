@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox, QWidget
 
 from sr_desktop.app.animation_jobs import OpenedAnimation, read_image_or_animation_job
@@ -93,6 +93,7 @@ class ImageOpener:
         self.loader.jobFinished.connect(self._on_loaded)
         self.loader.jobFailed.connect(self._on_failed)
         self.batch: OpenBatch | None = None  # the files of the last drop or Open
+        self.image_folders: list[Path] = []  # the folders of the last open_paths that held images
         filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
         self.rebuild_recent_menu()
 
@@ -118,18 +119,24 @@ class ImageOpener:
 
         files: list[Path] = []
         rejected: list[tuple[str, str]] = []
+        self.image_folders = []
         for path in (Path(p) for p in paths):
-            if path.is_dir():
-                inside = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
-                if not inside:
-                    rejected.append((f"{path.name}/", "no images in the folder"))
-                files.extend(inside)
-            elif not path.exists():
-                rejected.append((path.name, "file not found"))
-            elif is_image_path(path):
-                files.append(path)
-            else:
-                rejected.append((path.name, "not a supported image type"))
+            try:
+                if path.is_dir():
+                    inside = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
+                    if not inside:
+                        rejected.append((f"{path.name}/", "no images in the folder"))
+                    else:
+                        self.image_folders.append(path)
+                    files.extend(inside)
+                elif not path.exists():
+                    rejected.append((path.name, "file not found"))
+                elif is_image_path(path):
+                    files.append(path)
+                else:
+                    rejected.append((path.name, "not a supported image type"))
+            except OSError as exc:  # a name too long, a folder that cannot be listed, ...
+                rejected.append((path.name or str(path), exc.strerror or str(exc)))
         self.batch = OpenBatch(len(files) + len(rejected), files[1:], rejected)
         self.message_bar.clear()
         if rejected:
@@ -205,12 +212,15 @@ class ImageOpener:
         local = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
         if local:
             self.open_paths(local)
-            folders = [p for p in local if p.is_dir()]
-            if folders:
-                self.folder_dropped(folders[0])
+            if self.image_folders:  # a folder without images has nothing to batch-export
+                self.folder_dropped(self.image_folders[0])
         elif mime.hasImage():
+            qimage = mime.imageData()
+            if not isinstance(qimage, QImage) or qimage.isNull():  # bytes that do not decode
+                self.feedback.show_error("The dropped image could not be read.")
+                return False
             if self.may_discard_result():
-                self.show_image(Image(qimage_to_array(mime.imageData())), "dropped image", None)
+                self.show_image(Image(qimage_to_array(qimage)), "dropped image", None)
         else:
             self.feedback.show_error("Only local files and folders can be dropped here.")
             return False

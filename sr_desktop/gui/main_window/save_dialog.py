@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
 )
@@ -21,12 +22,20 @@ SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
 
 
 class SaveAsDialog(QDialog):
-    """File name, format, quality and metadata choice for saving the result."""
+    """File name, format, quality and metadata choice for saving the result.
+
+    Save is accepted only for a name that fits the format (a name without an image suffix
+    gets the format's; one with another format's suffix is refused) and, when that file
+    exists, after "Replace?" was answered yes (the file picker's own question counts, as
+    long as the name was not edited after it).
+    """
 
     def __init__(self, suggested: Path, options, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Save result as")
         self.path_edit = QLineEdit(str(suggested))
+        self.path_edit.setObjectName("savePathEdit")
+        self._replace_confirmed: str | None = None  # the name the file picker asked about
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
@@ -70,6 +79,57 @@ class SaveAsDialog(QDialog):
         )
         if name:
             self.path_edit.setText(name)
+            self._replace_confirmed = name  # the picker asked before choosing an existing file
+
+    def accept(self) -> None:
+        """Save, once the name fits the format and replacing an existing file was agreed to."""
+        problem, path = self._checked_path()
+        if problem:
+            self._show_problem(problem)
+            return
+        if path != Path(self.path_edit.text()):
+            self.path_edit.setText(str(path))
+        if path.exists() and str(path) != self._replace_confirmed and not self._ask_replace(path):
+            return
+        super().accept()
+
+    def _checked_path(self) -> tuple[str | None, Path]:
+        """(why the name cannot be saved to, or None; the name with the format's suffix)."""
+        from sr_desktop.engine.core.errors import SRDesktopError
+        from sr_desktop.engine.imageio import format_for_path, suffix_for_format
+
+        fmt = self.format_combo.currentData()
+        text = self.path_edit.text().strip()
+        if not text:
+            return "Give the file a name.", Path()
+        path = Path(text).expanduser()
+        try:
+            named = format_for_path(path)
+        except SRDesktopError:  # no image suffix: the format's is added
+            return None, path.with_name(path.name + suffix_for_format(fmt))
+        if named != fmt:
+            return (f"{path.name} is a {SAVE_FORMATS.get(named, named.upper())} name but the format is "
+                    f"{SAVE_FORMATS[fmt]}: change the name or the format."), path
+        try:
+            if path.is_dir():
+                return f"{path} is a folder: give a file name.", path
+        except OSError as exc:  # a name too long, ...
+            return f"Cannot save as {path.name}: {exc.strerror or exc}.", path
+        return None, path
+
+    def _show_problem(self, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Save result as", text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("saveNameProblemBox")
+        box.exec()
+
+    def _ask_replace(self, path: Path) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace file?",
+                          f"{path.name} already exists in {path.parent}. Replace it with the result?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("replaceResultBox")
+        box.button(QMessageBox.StandardButton.Yes).setText("Replace")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def choice(self):
         """(path, SaveOptions) for the current fields."""

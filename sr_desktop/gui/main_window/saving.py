@@ -83,7 +83,7 @@ class ResultSaver:
         if not choice:
             return None
         path, options = choice
-        # the file dialog already asked before replacing an existing file
+        # the Save As dialog asked before replacing an existing file
         return self.save_result(Path(path), options, overwrite=True)
 
     def save_result(self, path: Path, options=None, overwrite: bool = False) -> Path | None:
@@ -102,6 +102,9 @@ class ResultSaver:
             written = write_any(item, path, options, overwrite=overwrite, protect=protect)
         except SRDesktopError as exc:
             self.feedback.show_error(str(exc))
+            return None
+        except OSError as exc:  # the engine names its own; this is what the file system said beyond them
+            self.feedback.show_error(f"Cannot save {Path(path).name}: {exc.strerror or exc}")
             return None
         if options is not None and getattr(options, "format", None):
             self.settings.set("save_format", options.format)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
-from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.model_picker import ModelPicker
@@ -63,8 +63,8 @@ class ModelAdder:
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             spec = add_custom_model(path)
-        except SRDesktopError as exc:
-            self.feedback.show_error(str(exc))
+        except (SRDesktopError, OSError) as exc:  # OSError: what the file system refused
+            self.feedback.show_error(one_line(exc))
             return None
         finally:
             QGuiApplication.restoreOverrideCursor()
@@ -186,6 +186,7 @@ class KernelTools:
             # alpha through a per-image model would solve a second problem on the alpha plane
             alpha="resample",
         )
+        self.feedback.clear_error()  # an earlier job's error is not about this one
         return self.queue.submit(Job(self.session.image, options))
 
     def _on_kernel_changed(self, kernel) -> None:

@@ -78,6 +78,7 @@ class Upscaler(QObject):
         except SRDesktopError as exc:
             self.feedback.show_error(str(exc))
             return None
+        self.feedback.clear_error()  # an earlier job's error is not about this one
         if box is None and self.session.animation is not None:  # every frame
             return self.queue.submit(AnimationJob(image, options, box, animation=self.session.animation))
         return self.queue.submit(Job(image, options, box))

@@ -471,6 +471,11 @@ class MainWindow(QMainWindow):
             log.warning("%s", message)
         self.message_bar.show_message(message, level)
 
+    def clear_error(self) -> None:
+        """Hide the message bar when it shows an error; an info message (a batch offer) stays."""
+        if self.message_bar.isVisible() and self.message_bar.level == "error":
+            self.message_bar.clear()
+
     def show_status(self, text: str, timeout_ms: int = 0) -> None:
         """``text`` in the status line for ``timeout_ms`` (0: until replaced; "" clears)."""
         if text:

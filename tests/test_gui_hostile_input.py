@@ -1,0 +1,155 @@
+"""The window against odd input: names too long for the file system, drops that do not
+decode, saving over an existing file, and messages that outlive what they were about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+
+from sr_desktop.app.session import Session
+from sr_desktop.engine.core.file_names import NAME_MAX_BYTES, name_bytes
+from sr_desktop.engine.imageio import SaveOptions, read_image
+from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+from tests.test_gui_main_window import make_window, open_and_wait, pick_bicubic, prompts, wait_idle, write_png
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning"),
+]
+__all__ = ["make_window", "prompts"]  # fixtures used by the tests below
+
+TOO_LONG = "y" * 300  # one name, past the 255 bytes file systems take
+
+
+def _drop_mime(window, mime: QMimeData) -> bool:
+    enter = QDragEnterEvent(QPoint(200, 200), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QGuiApplication.sendEvent(window, enter)
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QGuiApplication.sendEvent(window, event)
+    return event.isAccepted()
+
+
+def test_a_dropped_image_that_does_not_decode_is_one_line(make_window):
+    window = make_window()
+    mime = QMimeData()
+    mime.setImageData(QImage())  # what another program's undecodable image bytes arrive as
+    _drop_mime(window, mime)
+    assert window.message_bar.text() == "The dropped image could not be read."
+    assert window.image is None
+
+
+def test_opening_a_name_too_long_is_listed_with_the_reason(make_window, tmp_path, qtbot):
+    window = make_window()
+    good = write_png(tmp_path / "good.png", 24, 16)
+    assert window.open_paths([tmp_path / f"{TOO_LONG}.png", good])
+    wait_idle(qtbot, window)
+    assert window.image is not None and window.image.path == good
+    assert "File name too long" in window.opener.batch.details()
+
+
+def test_a_new_job_clears_an_earlier_jobs_error(make_window, tmp_path, qtbot):
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "tiny.png", 5, 5)])
+    kernel = np.full((5, 5), 1 / 25)
+    window.upscale_with_kernel(kernel, 2)  # ZSSR needs at least 8×8: fails at once
+    wait_idle(qtbot, window)
+    assert "too small" in window.message_bar.text()
+    pick_bicubic(window)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.result is not None
+    assert window.message_bar.text() == ""  # not the ZSSR error above the bicubic result
+
+
+def test_the_kernel_panel_status_is_cleared_for_another_image(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    panel.status_label.setText("Failed: image too small for kernel estimation")
+    open_and_wait(qtbot, window, [write_png(tmp_path / "other.png", 120, 100)])
+    assert panel.status_label.text() == ""
+
+
+def test_the_suggested_name_fits_the_file_system():
+    session = Session()
+    stem = "holiday photo " + "é" * 118  # a legal 254-byte name
+    assert name_bytes(stem + ".png") == 254
+    session.image = read_image_stub(Path(f"/photos/{stem}.png"))
+    session.result = type("R", (), {"model": "realesrgan-x4plus", "scale": 4})()
+    suggested = session.suggested_result_path("png", Path("/tmp"))
+    assert name_bytes(suggested.name) <= NAME_MAX_BYTES
+    assert suggested.name.endswith("_realesrgan-x4plus_x4.png") and suggested.name.startswith("holiday photo é")
+
+
+def read_image_stub(path: Path):
+    return type("I", (), {"path": path})()
+
+
+class _Answers:
+    def __init__(self, replace: bool):
+        self.replace, self.asked, self.problems = replace, [], []
+
+
+def _dialog(qtbot, suggested: Path, fmt: str, answers: _Answers) -> SaveAsDialog:
+    dialog = SaveAsDialog(suggested, SaveOptions(format=fmt))
+    qtbot.addWidget(dialog)
+    dialog._ask_replace = lambda path: answers.asked.append(path) or answers.replace
+    dialog._show_problem = answers.problems.append
+    return dialog
+
+
+def test_save_as_asks_before_replacing_a_file_the_name_field_names(qtbot, tmp_path):
+    existing = write_png(tmp_path / "photo_bicubic_x2.png", 8, 8)
+    before = existing.read_bytes()
+    no = _Answers(replace=False)
+    dialog = _dialog(qtbot, existing, "png", no)
+    dialog.accept()
+    assert no.asked == [existing] and dialog.result() != SaveAsDialog.DialogCode.Accepted
+    assert existing.read_bytes() == before
+    yes = _Answers(replace=True)
+    dialog = _dialog(qtbot, existing, "png", yes)
+    dialog.accept()
+    assert yes.asked == [existing] and dialog.result() == SaveAsDialog.DialogCode.Accepted
+    # the file picker asked already: not a second time, unless the name was edited after it
+    picked = _Answers(replace=False)
+    dialog = _dialog(qtbot, tmp_path / "other.png", "png", picked)
+    dialog._replace_confirmed = str(existing)
+    dialog.path_edit.setText(str(existing))
+    dialog.accept()
+    assert picked.asked == [] and dialog.result() == SaveAsDialog.DialogCode.Accepted
+
+
+def test_save_as_refuses_a_name_of_another_format_and_completes_a_bare_one(qtbot, tmp_path):
+    answers = _Answers(replace=False)
+    dialog = _dialog(qtbot, tmp_path / "x.png", "png", answers)
+    dialog.path_edit.setText(str(tmp_path / "x.jpg"))  # typed after choosing PNG
+    dialog.accept()
+    assert dialog.result() != SaveAsDialog.DialogCode.Accepted
+    assert answers.problems == ["x.jpg is a JPEG name but the format is PNG: change the name or the format."]
+    dialog.path_edit.setText(str(tmp_path / "result.v2"))
+    dialog.accept()
+    assert dialog.result() == SaveAsDialog.DialogCode.Accepted
+    path, options = dialog.choice()
+    assert path == tmp_path / "result.v2.png" and options.format == "png"
+    long_name = _dialog(qtbot, tmp_path / f"{TOO_LONG}.png", "png", answers)
+    long_name.accept()
+    assert long_name.result() != SaveAsDialog.DialogCode.Accepted
+    assert "File name too long" in answers.problems[-1]
+
+
+def test_saving_to_a_name_too_long_is_one_line(make_window, prompts, tmp_path, qtbot):
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])
+    pick_bicubic(window)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    prompts.save_target = (tmp_path / f"{TOO_LONG}.png", SaveOptions(format="png"))
+    assert window.saver.save_as() is None
+    assert "File name too long" in window.message_bar.text()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == ["a.png"]
+    assert read_image(tmp_path / "a.png").width == 24
