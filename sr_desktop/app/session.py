@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sr_desktop.app.upscale_jobs import human_seconds
+from sr_desktop.engine.core.file_names import fitting_name
 from sr_desktop.engine.imageio.image import Image
 
 Box = tuple[int, int, int, int]
@@ -132,8 +133,6 @@ class Session:
         (``default_dir`` / "upscaled…" for an image that has no file)."""
         base = self.image.path if self.image is not None and self.image.path else None
         folder = base.parent if base else Path(default_dir)
-        from sr_desktop.engine.core.file_names import fitting_name
-
         stem = base.stem if base else "upscaled"
         tail = f"_{self.result.model}_x{self.result.scale}" if self.result is not None else ""
         # a stem near the name limit plus the tail would be a name no file system takes
