@@ -130,6 +130,54 @@ def test_conversion_is_cached_and_a_broken_entry_rebuilt(home, monkeypatch):
         assert float((again(inp) - model.module(inp)).abs().max()) < 1e-4
 
 
+def test_a_cached_conversion_whose_weights_changed_is_not_used(tmp_path, monkeypatch):
+    """A flipped byte in model.bin (the same size, still loadable) ran before and gave wrong
+    pixels with no word; the digests checked.json holds now send it to be converted again."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    model = load_model("realesr-animevideov3", scale=2, channels_last=False)
+    folder = openvino_runner.cache_root() / build_openvino_runner(model).key
+    weights = folder / "model.bin"
+    data = bytearray(weights.read_bytes())
+    start = len(data) // 16 * 4  # a quarter of the way in, on a float's boundary
+    values = np.frombuffer(data, dtype=np.float32, count=len(data) // 8, offset=start)
+    data[start: start + values.nbytes] = (values * np.float32(1.3)).tobytes()
+    weights.write_bytes(bytes(data))
+    again = build_openvino_runner(model)
+    assert again.key == folder.name and weights.read_bytes() != bytes(data)  # converted again
+    x = torch.from_numpy(np.random.default_rng(5).random((1, 3, 20, 20), dtype=np.float32))
+    inp, _ = model.prepare_input(x)
+    with torch.inference_mode():
+        assert float((again(inp) - model.module(inp)).abs().max()) < 1e-4
+
+
+def test_a_cache_that_cannot_be_written_runs_the_conversion_from_memory(tmp_path, monkeypatch, caplog):
+    """A full disk made `openvino.save_model` raise a RuntimeError past the OSError handler:
+    every upscale with --backend auto failed (exit 3) and left a staging folder behind."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    model = load_model("realesr-animevideov3", scale=2, channels_last=False)
+
+    def disk_full(_model, path, **_kwargs):
+        open(path, "wb").close()  # a part written, as a full disk leaves it
+        raise RuntimeError("basic_ios::clear: iostream error")
+
+    monkeypatch.setattr(ov, "save_model", disk_full)
+    with caplog.at_level(logging.WARNING, logger=openvino_runner.__name__):
+        runner = build_openvino_runner(model)
+    assert runner.key == "" and any("running it from memory" in r.message for r in caplog.records)
+    assert [p.name for p in openvino_runner.cache_root().iterdir()] == []  # no staging folder left
+    x = torch.from_numpy(np.random.default_rng(6).random((1, 3, 20, 20), dtype=np.float32))
+    inp, _ = model.prepare_input(x)
+    with torch.inference_mode():
+        assert float((runner(inp) - model.module(inp)).abs().max()) < 1e-4
+    monkeypatch.undo()
+    # a file where the cache folder belongs is the same: run from memory, never an error
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    cache_root = openvino_runner.cache_root()
+    cache_root.rmdir()
+    cache_root.write_text("not a folder")
+    assert build_openvino_runner(model).key == ""
+
+
 def test_auto_measures_once_and_remembers(home, caplog, monkeypatch):
     monkeypatch.setattr(choose, "_available_mib", lambda: 64_000.0)
     model = load_model("span", scale=4, variant="ch52")
@@ -176,6 +224,23 @@ def test_a_choice_measured_on_another_cpu_is_measured_again(home, monkeypatch):
     monkeypatch.setattr(devices, "cpu_signature", lambda: "Other CPU 0123456789")
     other = choose.measure_key("span", 4, "ch52", 2, torch.__version__, True)
     assert other != key and choose.measured_choice(other) is None
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"backend": ["ncnn"]}, None),  # a list made `chosen in builders` raise (unhashable), exit 3
+    ({}, None),
+    ({"backend": "tensorrt"}, None),
+    ({"backend": "ncnn", "torch_s": 0.4, "ncnn_s": 0.2, "ncnn_mib": -5.0, "pass_scale": 2.0}, "ncnn"),
+    ({"backend": "ncnn", "torch_s": 0.4, "ncnn_s": 0.2, "torch_mib": float("nan"), "pass_scale": 2.0}, "ncnn"),
+    ({"backend": "torch", "torch_s": "fast", "pass_scale": 2.0}, "torch"),
+])
+def test_a_damaged_stored_choice_is_measured_again_not_an_error(home, entry, expected):
+    """Values no measurement gives (a negative or NaN peak made `pick_backend` take the min
+    of nothing) are left out; an entry with nothing usable is measured again."""
+    key = choose.measure_key("span", 4, "ch52", 2, torch.__version__, True)
+    choose.choices_file().parent.mkdir(parents=True, exist_ok=True)
+    choose.choices_file().write_text(json.dumps({key: entry}))  # json writes NaN as NaN
+    assert choose.measured_choice(key) == expected
 
 
 def test_a_cached_choice_is_picked_again_with_the_memory_available_now(home, monkeypatch):

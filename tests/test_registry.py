@@ -129,6 +129,27 @@ def test_weight_cache_is_keyed_by_source_hash(tmp_path):
     third = load_ncnn_graph(param, binf, cache_dir=tmp_path)
     with torch.inference_mode():
         assert torch.equal(first(x), third(x))
+    # a changed weight loads as well as a good one: the entry's digest tells them apart
+    data = bytearray(cached[0].read_bytes())
+    data[-4000:-3000] = bytes(1000)  # inside the last tensor's bytes, the file's size kept
+    cached[0].write_bytes(bytes(data))
+    fourth = load_ncnn_graph(param, binf, cache_dir=tmp_path)
+    with torch.inference_mode():
+        assert torch.equal(first(x), fourth(x))
+
+
+def test_a_file_where_the_cache_folder_belongs_is_no_error(tmp_path, monkeypatch):
+    import torch
+
+    from sr_desktop.engine.models.ncnn import load_ncnn_graph
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    (tmp_path / "cache").write_text("not a folder")
+    files = registry.model_files(registry.get_model_spec("waifu2x-photo"), 2, "default")
+    graph = load_ncnn_graph(*files)
+    x = torch.rand(1, 3, 40, 40)
+    with torch.inference_mode():
+        assert torch.equal(graph(x), load_ncnn_graph(*files, cache_dir=None)(x))
 
 
 def test_cli_models_table_and_json(capsys):

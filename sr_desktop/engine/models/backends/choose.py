@@ -17,6 +17,7 @@ convert) leaves it out with one line in the log; a backend asked for explicitly 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import time
@@ -156,14 +157,21 @@ def measured_choice(key: str) -> str | None:
         return None
     seconds = _stored(known, "_s")
     pass_scale = known.get("pass_scale")
-    if not seconds or not isinstance(pass_scale, (int, float)):  # nothing beside torch measured; an entry from before
-        return known.get("backend")
+    if not seconds or not _is_measure(pass_scale) or pass_scale < 1:  # nothing beside torch measured; an old entry
+        backend = known.get("backend")
+        # anything else in the file (damaged, edited) is no choice: measured again
+        return backend if isinstance(backend, str) and backend in {b.value for b in Backend} else None
     return pick_backend(seconds, _stored(known, "_mib"), _available_mib(), float(pass_scale))
 
 
 def _stored(entry: dict, suffix: str) -> dict[str, float]:
-    return {b.value: float(entry[b.value + suffix]) for b in Backend
-            if isinstance(entry.get(b.value + suffix), (int, float))}
+    """The entry's measures ending in `suffix`, by backend; values that no measurement gives
+    (negative, NaN, text) are left out."""
+    return {b.value: float(entry[b.value + suffix]) for b in Backend if _is_measure(entry.get(b.value + suffix))}
+
+
+def _is_measure(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def _available_mib() -> float:

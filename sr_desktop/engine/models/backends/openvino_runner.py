@@ -3,8 +3,10 @@
 The graph is converted with dynamic batch and spatial sizes, checked against torch at two
 tile sizes (a graph whose tracing baked in a size would differ at the second one), and
 saved as OpenVINO IR in full fp32 under the user cache, keyed by the weights, the bound
-forward arguments and the OpenVINO version. A later run reads and compiles the cached IR;
-an entry that cannot be read or compiled is deleted and converted again, never used.
+forward arguments and the OpenVINO version, with the sha256 of its files. A later run
+checks those digests, then reads and compiles the cached IR; an entry whose files changed,
+or that cannot be read or compiled, is deleted and converted again, never used. A cache that
+cannot be written (a full disk) costs the conversion again next time, not the upscale.
 
 Converting needs torch; running a cached conversion does not (`OpenVinoRunner.run_array`,
 `cached_runner_of_files`): torch is imported by the functions that convert.
@@ -17,10 +19,12 @@ import hashlib
 import importlib
 import json
 import logging
+import re
 import shutil
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
@@ -53,6 +58,11 @@ CHECK_TOLERANCE = 1e-3
 EXAMPLE_SIZE = (40, 40)
 CHECK_SIZE = (45, 37)
 _MARKER = "checked.json"
+#: the files `openvino.save_model` writes, whose digests the marker holds
+_SAVED_FILES = ("model.xml", "model.bin")
+_KEY = re.compile(r"[0-9a-f]{32}")
+#: a staging folder this old was left by a killed process (saving takes seconds)
+STALE_STAGING_S = 3600.0
 
 
 class BackendError(ModelError):
@@ -240,7 +250,7 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True)
     tensors = tensors_digest(module)
     identity = identity_key(model, tensors)
     known = read_json_dict(_index_file()).get(identity)
-    if known:
+    if _is_key(known):
         runner = _cached_runner(known, threads)
         if runner is not None:
             _remember_files_identity(model, known)
@@ -254,13 +264,16 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True)
         _remember_files_identity(model, key)
         return runner
     folder = cache_root() / key
-    xml = folder / "model.xml"
-    shutil.rmtree(folder, ignore_errors=True)
-    _convert_and_save(model, module, kwargs, example, folder)
+    _remove(folder)
+    converted, worst = _convert_checked(model, module, kwargs, example)
+    if not _save_conversion(converted, worst, model.id, folder):
+        # the conversion is good, only the cache cannot hold it (disk full, a file in the
+        # way, ...): run it from memory; the next run tries to cache it again
+        return OpenVinoRunner(_compile(converted, threads), "")
     try:
-        runner = OpenVinoRunner(_compile(xml, threads), key)
+        runner = OpenVinoRunner(_compile(folder / "model.xml", threads), key)
     except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove(folder)
         raise BackendError(f"OpenVINO cannot compile {model.id}: {_first_line(exc)}") from None
     update_json_dict(_index_file(), identity, key)
     _remember_files_identity(model, key)
@@ -295,22 +308,47 @@ def cached_runner_of_files(source_key: str, model_id: str, scale: int, variant: 
     """The runner of a zoo model's cached, checked conversion found by its ncnn files
     (`files_identity`), or None when there is none: converting needs torch."""
     key = read_json_dict(_index_file()).get(files_identity(source_key, model_id, scale, variant))
-    return _cached_runner(key, threads) if isinstance(key, str) else None
+    return _cached_runner(key, threads) if _is_key(key) else None
+
+
+def _is_key(value) -> bool:
+    """True for a conversion key as `weights_key` makes them (32 hex digits): a value read
+    from the cache's index is a folder name under it, never a path that leaves it."""
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None
 
 
 def _cached_runner(key: str, threads: int) -> OpenVinoRunner | None:
-    """The runner of the checked conversion cached under `key`, or None (none, or broken:
-    then it is deleted, never used)."""
+    """The runner of the checked conversion cached under `key`, or None (none, or broken or
+    changed since it was checked: then it is deleted, never used)."""
     folder = cache_root() / key
     xml = folder / "model.xml"
-    if not ((folder / _MARKER).is_file() and xml.is_file()):
-        return None
     try:
+        if not ((folder / _MARKER).is_file() and xml.is_file()):
+            return None
+        recorded = json.loads((folder / _MARKER).read_text(encoding="utf-8")).get("sha256")
+        if recorded != _file_digests(folder):  # a flipped byte in model.bin would give wrong pixels
+            raise ValueError("its files differ from those that were checked")
         return OpenVinoRunner(_compile(xml, threads), key)
     except Exception as exc:  # noqa: BLE001 - any failure means the entry is broken: rebuild it
-        log.info("openvino: cached conversion %s is unusable (%s); converting again", key, exc)
-        shutil.rmtree(folder, ignore_errors=True)
+        log.info("openvino: cached conversion %s is unusable (%s); converting again", key, _first_line(exc))
+        _remove(folder)
         return None
+
+
+def _file_digests(folder: Path) -> dict[str, str]:
+    """sha256 of each file of a saved conversion."""
+    return {name: file_sha256(folder / name) for name in _SAVED_FILES}
+
+
+def _remove(path: Path) -> None:
+    """Delete a cache entry, folder or (where a folder belongs) file; what cannot be deleted stays."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    except OSError as exc:
+        log.info("openvino: cannot remove %s (%s)", path, exc)
 
 
 def _source_keys_file() -> Path:
@@ -377,22 +415,41 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
     return converted, worst
 
 
-def _convert_and_save(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor,
-                      folder: Path) -> None:
+def _save_conversion(converted, worst: float, model_id: str, folder: Path) -> bool:
+    """Save a checked conversion under `folder` (written in a staging folder, then renamed),
+    with the digests of its files. False when the cache cannot hold it; nothing half-written
+    stays."""
     import openvino as ov
 
-    converted, worst = _convert_checked(model, module, kwargs, example)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = None
     try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(folder)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         ov.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
         (staging / _MARKER).write_text(json.dumps({"max_abs_diff": worst, "openvino": openvino_version(),
-                                                   "model": model.id}))
+                                                   "model": model_id, "sha256": _file_digests(staging)}))
         staging.rename(folder)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (folder / _MARKER).is_file():  # another process may have won the race
-            raise BackendError(f"cannot cache the OpenVINO conversion in {folder.parent}: {exc}") from None
+        return True
+    except Exception as exc:  # noqa: BLE001 - a full disk is a RuntimeError from save_model, OSError elsewhere
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if (folder / _MARKER).is_file():  # another process saved the same conversion first
+            return True
+        log.warning("openvino: cannot cache the conversion of %s in %s (%s); running it from memory",
+                    model_id, folder.parent, _first_line(exc))
+        return False
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Staging folders of `folder` that a killed process left (older than an hour: a younger
+    one may be another process saving right now)."""
+    for stale in folder.parent.glob(f".{folder.name}.*"):
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,7 +7,9 @@ the float32 tensors directly.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,7 @@ from sr_desktop.engine.models.ncnn.weights import BinReader
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = "ncnn-torch-v1"
+CACHE_FORMAT = "ncnn-torch-v2"  # v2: with the digest of its tensors
 
 
 class NcnnGraph(nn.Module):
@@ -95,11 +97,42 @@ def _from_tensors(layer_defs: list[LayerDef], tensors: dict[str, torch.Tensor], 
     return _build(layer_defs, fetch_for, source)
 
 
+class _StaleCache(ValueError):
+    """A cache entry of an earlier version: replaced, as a damaged one is, but not a fault."""
+
+
+def _tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over the tensors' names and bytes: what a cache entry is checked by on load (a
+    changed byte in a weight still loads, and would give wrong pixels)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(tensors[name].contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path, key: str) -> dict[str, torch.Tensor]:
+    """The tensors of the cache entry `path`; `ValueError` unless it is this model's
+    (`key`) and its tensors are those that were written."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata() or {}
+    if meta.get("format") != CACHE_FORMAT or meta.get("source_sha256") != key:
+        raise _StaleCache("written for another model or by another version")
+    tensors = load_file(str(path))
+    if meta.get("tensors_sha256") != _tensors_sha256(tensors):
+        raise ValueError("its weights differ from those that were written")
+    return tensors
+
+
 def _write_cache(graph: NcnnGraph, path: Path, key: str) -> None:
     from safetensors.torch import save
 
     tensors = {k: v.detach().contiguous().clone() for k, v in graph.state_dict().items()}
-    data = save(tensors, metadata={"format": CACHE_FORMAT, "source_sha256": key})
+    data = save(tensors, metadata={"format": CACHE_FORMAT, "source_sha256": key,
+                                   "tensors_sha256": _tensors_sha256(tensors)})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda fh: fh.write(data))
@@ -132,17 +165,21 @@ def load_ncnn_graph(
     if cache_dir == "default":
         from sr_desktop.engine.core import paths
 
-        cache_dir = paths.cache_dir() / "models"
+        try:
+            cache_dir = paths.cache_dir() / "models"
+        except OSError as exc:  # a file where the cache folder belongs: convert without it
+            log.warning("no weight cache (%s): converting %s each time", exc, param_path.name)
+            cache_dir = None
     key = source_hash(param_bytes, bin_bytes)
     if cache_dir is None:
         return _keyed(_from_bin(layer_defs, bin_bytes, source).eval(), key)
     cache_file = Path(cache_dir) / f"ncnn-{key[:40]}.safetensors"
-    if cache_file.exists():
+    if os.path.exists(cache_file):
         try:
-            from safetensors.torch import load_file
-
-            return _keyed(_from_tensors(layer_defs, load_file(str(cache_file)), source).eval(), key)
-        except Exception as exc:  # noqa: BLE001 - a damaged cache entry is re-created, never fatal
+            return _keyed(_from_tensors(layer_defs, _read_cache(cache_file, key), source).eval(), key)
+        except _StaleCache as exc:
+            log.info("replacing the weight cache %s: %s", cache_file, exc)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache entry is re-created, never used
             log.warning("ignoring damaged weight cache %s: %s", cache_file, exc)
     graph = _from_bin(layer_defs, bin_bytes, source).eval()
     _write_cache(graph, cache_file, key)
