@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import pickle
 from pathlib import Path
@@ -230,7 +231,7 @@ def test_corrupt_index_does_not_break_listing_and_is_never_rewritten(home, tmp_p
     with pytest.raises(ModelError, match="cannot be read"):
         remove_custom_model(first.id)
     assert index.read_text() == "{not json"
-    assert sorted(p.name for p in custom.custom_models_dir().iterdir()) == [first.id, "index.json"]
+    assert sorted(p.name for p in custom.custom_models_dir().iterdir()) == [".index.lock", first.id, "index.json"]
 
 
 def _ncnn_available() -> bool:
@@ -272,3 +273,44 @@ def test_custom_ncnn_pair(home, tmp_path):
         whole = model.run(x)
         parts = tiled(model.run, x, 2, 32, model.context)
     assert psnr(parts, whole) >= 82  # measured 82.92 dB; deterministic
+
+
+def test_adds_at_the_same_time_both_stay_listed(home, tmp_path):
+    """Two `models add` in separate processes at the same moment each wrote the index they
+    had read (4 in 11 trials lost a model); the index lock serialises them."""
+    import subprocess
+    import sys
+
+    sources = []
+    for n in range(3):
+        src = tmp_path / f"m{n}.pth"
+        torch.save(_make("srvgg-x2").state_dict(), src)
+        sources.append(src)
+    code = "import sys; from sr_desktop.engine.models.custom import add_custom_model; add_custom_model(sys.argv[1])"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(src)], env=env) for src in sources]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    assert sorted(s.id for s in list_custom_specs()) == ["custom-m0", "custom-m1", "custom-m2"]
+
+
+def test_a_bad_entry_is_skipped_kept_and_leftovers_of_a_killed_add_removed(home, tmp_path, caplog):
+    src = tmp_path / "good.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    good = add_custom_model(src)
+    index = custom.custom_models_dir() / "index.json"
+    doc = json.loads(index.read_text())
+    bad = {**doc["models"][0], "id": "custom-odd", "scale": "abc"}
+    doc["models"].append(bad)
+    index.write_text(json.dumps(doc))
+    (custom.custom_models_dir() / "custom-odd").mkdir()
+    # what `models add` killed part-way leaves: a staging folder, a copy the index never recorded
+    (custom.custom_models_dir() / ".adding-x1y2").mkdir()
+    (custom.custom_models_dir() / "custom-orphan").mkdir()
+    with caplog.at_level("WARNING"):
+        assert [s.id for s in list_custom_specs()] == [good.id]  # `models` and the app still start
+    assert any("custom-odd" in r.getMessage() for r in caplog.records)
+    add_custom_model(src, name="third")
+    ids = [e["id"] for e in json.loads(index.read_text())["models"]]
+    assert ids == [good.id, "custom-odd", "custom-third"]  # the bad entry is kept as it was
+    names = {p.name for p in custom.custom_models_dir().iterdir()}
+    assert ".adding-x1y2" not in names and "custom-orphan" not in names and "custom-odd" in names

@@ -18,6 +18,7 @@ darkened by the networks' zero padding. Inside an image the engine's context dec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -31,6 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+try:
+    import msvcrt
+except ImportError:
+    msvcrt = None
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
@@ -388,13 +398,59 @@ def _read_index(for_change: bool = False) -> list[dict[str, Any]]:
         entries = data["models"]
         if not isinstance(entries, list):
             raise TypeError("models is not a list")
-        return [e for e in entries if isinstance(e, dict) and "id" in e]
+        # every dict is kept, even one this version cannot use (`list_custom_specs` skips
+        # it): rewriting the index for a change must not drop what it does not understand
+        return [e for e in entries if isinstance(e, dict)]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if for_change:
             raise ModelError(f"the custom model index {path} cannot be read ({one_line(exc)}); nothing was "
                              "changed: repair the file or move it away") from None
         log.warning("ignoring unreadable custom model index %s: %s", path, exc)
         return []
+
+
+@contextlib.contextmanager
+def _index_lock():
+    """Hold the custom models' lock file while the index is read, changed and written: two
+    `models add` at once each wrote the index they had read, and one model was lost."""
+    root = custom_models_dir()
+    with open(root / ".index.lock", "a+b") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        elif msvcrt is not None:  # pragma: no cover - Windows
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            elif msvcrt is not None:  # pragma: no cover - Windows
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+def _entry_id(entry: dict[str, Any]) -> str | None:
+    """The entry's id when it is one this version can use as a folder name, else None."""
+    value = entry.get("id")
+    if isinstance(value, str) and value and value == _slug_chars(value):
+        return value
+    return None
+
+
+def _slug_chars(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "", text)
+
+
+def _remove_leftovers(root: Path, entries: list[dict[str, Any]]) -> None:
+    """What an add killed part-way left (with the lock held, no add is running): its staging
+    folder, or a copied model the index never recorded."""
+    known = {str(e.get("id")) for e in entries}  # an id this version cannot use still owns its folder
+    for item in root.iterdir():
+        orphan = item.name.startswith("custom-") and item.name not in known
+        if item.is_dir() and not item.is_symlink() and (item.name.startswith(".adding-") or orphan):
+            log.info("removing %s, left by an interrupted `models add`", item)
+            shutil.rmtree(item, ignore_errors=True)
 
 
 def _write_index(entries: list[dict[str, Any]]) -> None:
@@ -463,9 +519,15 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
     info = detect_model_file(path)
     sources = [Path(f) for f in info["files"]]
     display = (name or "").strip() or sources[0].stem
+    with _index_lock():
+        return _add_locked(path, info, sources, display)
+
+
+def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: str) -> ModelSpec:
     entries = _read_index(for_change=True)
     root = custom_models_dir()
-    taken = {e["id"] for e in entries} | {p.name for p in root.iterdir()}
+    _remove_leftovers(root, entries)
+    taken = {e.get("id") for e in entries if isinstance(e.get("id"), str)} | {p.name for p in root.iterdir()}
     model_id = _unique_id("custom-" + _slug(display), taken)
 
     staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=root))
@@ -475,6 +537,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
             dest_name = model_id + src.suffix.lower()
             shutil.copyfile(src, staging / dest_name)
             stored.append(dest_name)
+        digest = file_sha256(staging / stored[0])  # before the rename: then only the index is left to write
         os.replace(staging, root / model_id)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -491,7 +554,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
         "format": info["format"],
         "files": stored,
         "original": str(path),
-        "sha256": file_sha256(root / model_id / stored[0]),
+        "sha256": digest,
         "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **{k: info[k] for k in ("family", "license", "recommended_tile") if info.get(k)},
     }
@@ -504,19 +567,30 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
 
 
 def list_custom_specs() -> list[ModelSpec]:
-    """Every added model, in the order added (``custom=True``, tag ``custom``)."""
-    return [_spec_from_entry(e) for e in _read_index()]
+    """Every added model, in the order added (``custom=True``, tag ``custom``); an entry
+    this version cannot read (edited, damaged) is skipped with a warning naming it."""
+    specs = []
+    for entry in _read_index():
+        try:
+            if _entry_id(entry) is None:
+                raise ValueError(f"bad id {entry.get('id')!r}")
+            specs.append(_spec_from_entry(entry))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("skipping the custom model entry %s of %s: %s", str(entry.get("id"))[:80], _index_path(),
+                        one_line(exc))
+    return specs
 
 
 def remove_custom_model(model_id: str) -> None:
     """Forget a custom model and delete its stored copy. ModelError if unknown."""
-    entries = _read_index(for_change=True)
-    if not any(e["id"] == model_id for e in entries):
-        raise ModelError(f"no custom model with id {model_id!r}")
-    _write_index([e for e in entries if e["id"] != model_id])
-    folder = custom_models_dir() / model_id
-    if folder.is_dir() and folder.parent == custom_models_dir():
-        shutil.rmtree(folder, ignore_errors=True)
+    with _index_lock():
+        entries = _read_index(for_change=True)
+        if not any(e.get("id") == model_id for e in entries):
+            raise ModelError(f"no custom model with id {model_id!r}")
+        _write_index([e for e in entries if e.get("id") != model_id])
+        folder = custom_models_dir() / model_id
+        if folder.is_dir() and folder.parent == custom_models_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_custom_model(spec: ModelSpec, scale: int | None = None,
