@@ -123,3 +123,16 @@ def test_quality_given_for_png_output_gets_a_note(tmp_path):
     assert r.returncode == 0 and "png is lossless, so it is ignored" in r.stderr
     r = sr("upscale", src, "-o", tmp_path / "b.webp", "--model", "bicubic", "--scale", "2", "--quality", "40")
     assert r.returncode == 0 and "--quality" not in r.stderr
+
+
+def test_a_temp_file_a_killed_upscale_left_is_removed_by_the_next(tmp_path):
+    from sr_desktop.engine.imageio.atomic import temp_path_for
+
+    src = _png(tmp_path / "a.png")
+    out = tmp_path / "out.png"
+    stale, fresh = temp_path_for(out), temp_path_for(out)
+    stale.write_bytes(b"half a PNG")
+    fresh.write_bytes(b"another process writing out.png now")
+    os.utime(stale, (1e9, 1e9))  # untouched for years
+    assert sr("upscale", src, "-o", out, "--model", "bicubic", "--scale", "2").returncode == 0
+    assert out.is_file() and not stale.exists() and fresh.exists()

@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop upscale` for parsed `args`; returns the exit status (0; 1 some files failed; 130 cancelled)."""
     from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path
     from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
+    from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
     from sr_desktop.engine.pipeline.upscale import resolve_model
@@ -138,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             result = upscale_any(image, options, progress=bar)
             bar.close()
             written = write_any(result.image, dst, save, overwrite=args.overwrite, protect=protect)
+            remove_stale_temps_of(Path(written))  # what an upscale killed while writing here left
         except Cancelled:
             bar.close()
             print(f"sr-desktop: cancelled at {printable(src)}", file=sys.stderr)

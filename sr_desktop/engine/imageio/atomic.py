@@ -7,9 +7,11 @@ file is left behind only when the process is killed, and :func:`is_temp_path` sp
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +24,25 @@ def temp_path_for(target: Path) -> Path:
     # cut by bytes, not characters: 150 accented letters are 300 bytes, past the 255 a name may have
     head = os.fsencode(target.name)[:150].decode(errors="ignore") if os.name == "posix" else target.name[:150]
     return target.with_name(f".{head}.{secrets.token_hex(4)}.part")
+
+
+def remove_stale_temps_of(target: Path, older_than_s: float = 600.0) -> int:
+    """Delete the temporary siblings of `target` that a killed write left (untouched for
+    `older_than_s`: a younger one may be another process writing it now); how many."""
+    head = temp_path_for(target).name.rsplit(".", 2)[0]  # ".<name>" without the random part
+    removed = 0
+    try:
+        candidates = list(target.parent.glob(glob.escape(head) + ".*.part"))
+    except OSError:
+        return 0
+    for path in candidates:
+        try:
+            if is_temp_path(path) and time.time() - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def is_temp_path(path: str | os.PathLike) -> bool:
