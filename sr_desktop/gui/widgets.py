@@ -1,5 +1,6 @@
 """Small widgets and layout helpers shared by the side panels and dialogs: a label that
-wraps without overlapping, read-only value labels, compact forms and tight columns."""
+wraps without overlapping, read-only value labels, compact forms and tight columns, and the
+yes/cancel question asked before something is replaced or risked."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -99,3 +101,15 @@ def with_browse_button(edit: QLineEdit, slot) -> QWidget:
     button.clicked.connect(slot)
     box.addWidget(button)
     return row
+
+
+def confirm(parent: QWidget, title: str, text: str, yes_text: str, object_name: str,
+            warning: bool = False) -> bool:
+    """Ask a modal yes/cancel question whose yes button says what it does (``yes_text``);
+    Cancel is the default, so Enter never replaces or risks anything. True for yes."""
+    icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Question
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, parent)
+    box.setObjectName(object_name)
+    box.button(QMessageBox.StandardButton.Yes).setText(yes_text)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return box.exec() == QMessageBox.StandardButton.Yes

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -54,6 +53,7 @@ from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.train import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
+from sr_desktop.gui.widgets import confirm
 from sr_desktop.gui.worker import JobQueue
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
@@ -575,21 +575,12 @@ class KernelPanel(QWidget):
         return folder / f"{stem}.npy"
 
     def _ask_use_doubtful_box(self, message: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Warning, DOUBTFUL_TITLE, message,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setObjectName("doubtfulKernelBox")
-        box.button(QMessageBox.StandardButton.Yes).setText("Upscale anyway")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return confirm(self, DOUBTFUL_TITLE, message, "Upscale anyway", "doubtfulKernelBox", warning=True)
 
     def _ask_replace_box(self, path: Path) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, "Replace picture?",
-                          f"{path.name} already exists in {path.parent}. Replace it with the kernel's picture?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setObjectName("replaceKernelPictureBox")
-        box.button(QMessageBox.StandardButton.Yes).setText("Replace")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return confirm(self, "Replace picture?",
+                       f"{path.name} already exists in {path.parent}. Replace it with the kernel's picture?",
+                       "Replace", "replaceKernelPictureBox")
 
     def _ask_save_dialog(self, suggested: Path) -> Path | None:
         name, _ = QFileDialog.getSaveFileName(self, "Save kernel", str(suggested), "Kernel (*.npy)")

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
+from sr_desktop.gui.widgets import confirm
+
 SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
 
 
@@ -123,13 +125,9 @@ class SaveAsDialog(QDialog):
         box.exec()
 
     def _ask_replace(self, path: Path) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, "Replace file?",
-                          f"{path.name} already exists in {path.parent}. Replace it with the result?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setObjectName("replaceResultBox")
-        box.button(QMessageBox.StandardButton.Yes).setText("Replace")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return confirm(self, "Replace file?",
+                       f"{path.name} already exists in {path.parent}. Replace it with the result?",
+                       "Replace", "replaceResultBox")
 
     def choice(self):
         """(path, SaveOptions) for the current fields."""
