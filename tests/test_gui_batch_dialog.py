@@ -145,6 +145,12 @@ def test_dialog_reports_a_batch_that_cannot_start(qtbot, tmp_path: Path):
     assert "inside the input folder" in failed.args[0]
     assert "inside the input folder" in dialog.status_label.text()
     assert dialog.start_button.isEnabled()
+    # the bar does not stay busy, the options the error is about are in view, and the
+    # message names the dialog's checkbox rather than the command line's flag
+    assert dialog.progress_bar.maximum() > 0 and dialog.progress_bar.text() == "no files yet"
+    assert dialog.options_shown()
+    assert "“Allow the output folder inside the input folder”" in dialog.status_label.text()
+    assert "--allow-inside-input" not in dialog.status_label.text()
 
 
 def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path, hold_from_third_file,

@@ -153,3 +153,17 @@ def test_saving_to_a_name_too_long_is_one_line(make_window, prompts, tmp_path, q
     assert "File name too long" in window.message_bar.text()
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == ["a.png"]
     assert read_image(tmp_path / "a.png").width == 24
+
+
+def test_batch_export_while_a_batch_runs_raises_that_dialog(make_window, tmp_path, qtbot, monkeypatch):
+    """Ctrl+B during a batch opened a second dialog: two batches into one folder, the second
+    reporting the first one's outputs as failures ("file exists")."""
+    window = make_window()
+    first = window.open_batch_dialog(tmp_path)
+    qtbot.addWidget(first)
+    monkeypatch.setattr(first, "is_running", lambda: True)
+    assert window.open_batch_dialog(tmp_path) is first
+    monkeypatch.setattr(first, "is_running", lambda: False)
+    second = window.open_batch_dialog(tmp_path)  # a finished batch's dialog is not reused
+    qtbot.addWidget(second)
+    assert second is not first

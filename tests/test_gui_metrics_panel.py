@@ -201,6 +201,11 @@ def test_estimated_kernel_degradation(qtbot, panel, image):
     expected = evaluate_image(image.pixels, EngineUpscaler("bicubic", 2, name="bicubic"), 2, deg).scores
     assert rows[0]["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
     assert "estimated kernel" in panel.leaderboard.note.text()
+    # the kernel withdrawn: back to bicubic, not to "Kernel file (.npy)…" (a command, on
+    # which Run failed with "unknown degradation 'choose'")
+    panel.set_kernel(None)
+    assert panel.degradation_combo.currentData() == "bicubic"
+    assert panel.degradation_combo.findData("estimated") == -1
 
 
 def test_kernel_file_choice_in_the_degradation_combo(qtbot, panel, image, tmp_path):
@@ -264,6 +269,13 @@ def test_bad_evaluation_input_gives_one_line_errors(qtbot, panel, image, tmp_pat
     panel.set_image(image)
     with pytest.raises(SRDesktopError, match="at least one model"):
         panel.run_evaluation([], 2)
+    # too small to score once shaved: one line before any model runs (a 4×4 image at ×2 got
+    # past the check and every model failed with the reason in its tooltip only)
+    for side, scale in ((4, 2), (14, 2), (16, 3)):
+        panel.set_image(Image(textured_pixels(side, side)))
+        with pytest.raises(SRDesktopError, match=r"too small to measure at ×\d: each side needs at least"):
+            panel.run_evaluation(["bicubic"], scale)
+    panel.set_image(image)
     with pytest.raises(SRDesktopError, match="kernel file not found"):
         panel.run_evaluation(["bicubic"], 2, f"kernel:{tmp_path / 'missing.npy'}")
     bad = tmp_path / "bad.npy"

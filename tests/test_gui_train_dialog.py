@@ -123,7 +123,7 @@ def test_downscale_and_validation_backend_reach_the_run(qtbot, tmp_path):
     assert [line["precision"] for line in lines if line["kind"] == "precision"] == ["fp32"]
 
 
-@pytest.mark.parametrize("text, message", [("0.9 x", "Downscale takes fractions"), ("1.5", "--downscale takes")])
+@pytest.mark.parametrize("text, message", [("0.9 x", "Downscale takes fractions"), ("1.5", "“Downscale” takes")])
 def test_a_bad_downscale_is_one_line_and_starts_nothing(qtbot, tmp_path, text, message):
     dialog = TrainDialog()
     qtbot.addWidget(dialog)
@@ -132,3 +132,29 @@ def test_a_bad_downscale_is_one_line_and_starts_nothing(qtbot, tmp_path, text, m
     assert not dialog.start()
     assert message in dialog.status_label.text() and "\n" not in dialog.status_label.text()
     assert not dialog.is_running() and not (tmp_path / "run").exists()
+
+
+def test_a_new_run_starts_blank_and_errors_name_the_dialogs_fields(qtbot, tmp_path):
+    """The bicubic line, the progress and the previews of the last run stayed on the next
+    run's chart (its own bicubic line was never drawn); engine errors said `--out`."""
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    first = dialog.psnr_plot.reference
+    assert first is not None and dialog.progress_bar.value() == 10
+    dialog.data_edit.setText(str(tmp_path / "missing"))
+    dialog.out_edit.setText(str(tmp_path / "second"))
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    assert "not found" in dialog.status_label.text()
+    assert dialog.psnr_plot.reference is None and dialog.psnr_plot.points == []
+    assert dialog.progress_bar.value() == -1  # reset: no "10/10, 100 %" of the last run
+    assert dialog.after_label.pixmap().isNull() and dialog.after_label.text() == "output"
+    (tmp_path / "afile").write_text("x")
+    dialog.data_edit.setText(str(tmp_path / "data"))
+    dialog.out_edit.setText(str(tmp_path / "afile"))
+    assert not dialog.start()  # refused by the options' check, before any job
+    text = dialog.status_label.text()
+    assert "“Run folder”" in text and "--out" not in text

@@ -276,7 +276,7 @@ def check_some_images(jobs: list[BatchJob], input_dir: Path, recursive: bool, li
     if not recursive:
         try:
             if any(entry.is_dir() for entry in _entries(input_dir)):
-                hint = "; its sub-folders are searched only with -r/--recursive (\"Include sub-folders\")"
+                hint = "; its sub-folders are searched only with -r/--recursive"
         except OSError:
             pass
     raise BatchError(f"no images in {input_dir}{others}{hint}")

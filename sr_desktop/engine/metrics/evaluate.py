@@ -31,7 +31,7 @@ from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_float, degrade_uint8, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
-from sr_desktop.engine.metrics.fullref import finite_or_none, ms_ssim, psnr, ssim
+from sr_desktop.engine.metrics.fullref import SSIM_WINDOW, finite_or_none, ms_ssim, psnr, ssim
 from sr_desktop.engine.metrics.niqe import niqe_or_none
 from sr_desktop.engine.metrics.timing import Timing
 from sr_desktop.engine.metrics.upscalers import (
@@ -281,6 +281,17 @@ def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
     return scores
 
 
+def check_measurable(width: int, height: int, scale: int, protocol: EvalProtocol | None = None) -> None:
+    """`EvaluationError` (one line) unless an image of this size can be scored at `scale`:
+    cropped to a multiple of the scale and shaved, it must still hold an SSIM window."""
+    shave = scale if protocol is None or protocol.shave is None else protocol.shave
+    side = min(width - width % scale, height - height % scale) - 2 * shave
+    if side < SSIM_WINDOW:
+        need = -(-(SSIM_WINDOW + 2 * shave) // scale) * scale  # the smallest side that leaves a window
+        raise EvaluationError(f"the image ({width}×{height}) is too small to measure at ×{scale}: "
+                              f"each side needs at least {need} px")
+
+
 def evaluate_image(
     hr: np.ndarray,
     upscaler: Upscaler | str,
@@ -300,9 +311,10 @@ def evaluate_image(
     upscaler = as_upscaler(upscaler, scale)
     if int(upscaler.scale) != int(scale):
         raise EvaluationError(f"the upscaler is ×{upscaler.scale} but the evaluation is ×{scale}")
+    protocol = protocol or EvalProtocol()
+    check_measurable(hr.shape[1], hr.shape[0], scale, protocol)
     hr = modcrop(to_uint8_rgb_or_gray(hr), scale)
     degradation = degradation or Degradation()
-    protocol = protocol or EvalProtocol()
     keep_float = not protocol.quantize_output
     if degradation.float_lr:
         lr = degrade_float(hr, scale, degradation)

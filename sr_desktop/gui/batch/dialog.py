@@ -43,6 +43,7 @@ from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIE
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.spec import ModelSpec
+from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.widgets import with_browse_button
@@ -51,6 +52,14 @@ from sr_desktop.gui.worker import JobQueue
 log = logging.getLogger(__name__)
 
 COLUMNS = ("File", "Status", "Output", "Seconds", "Details")
+#: the batch command's flags, as this dialog names them (engine messages speak the CLI's words)
+BATCH_FIELDS = {
+    "-r/--recursive": "Include sub-folders", "--recursive": "Include sub-folders",
+    "--allow-inside-input": "Allow the output folder inside the input folder",
+    "--overwrite": "Existing outputs: overwrite", "--existing": "Existing outputs", "--report": "Report",
+    "--name": "Name", "--format": "Format", "--quality": "Quality", "--model": "Model", "--scale": "Scale",
+    "--cluster": "Run on",
+}
 #: the "Run on" choices: (label, target) — None is this process (see `cluster_target`)
 ADDRESS = "address"
 RUN_ON_CHOICES = (
@@ -197,8 +206,7 @@ class BatchDialog(QDialog):
         # -- progress ----------------------------------------------------------------
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("batchProgress")
-        self.progress_bar.setFormat("no files yet")  # "0 / 100 files" before a run counted any
-        self.progress_bar.setValue(0)
+        self._show_idle_progress()
         self.progress_bar.setAccessibleName("Files done")
         self.status_label = QLabel("Choose the folders and press Start.")
         self.status_label.setWordWrap(True)
@@ -393,7 +401,7 @@ class BatchDialog(QDialog):
         self.cancel_button.setEnabled(running)
 
     def _show_error(self, message: str) -> None:
-        self.status_label.setText(f"<b>{html.escape(message)}</b>")
+        self.status_label.setText(f"<b>{html.escape(in_dialog_words(message, BATCH_FIELDS))}</b>")
 
     def _row_for(self, index: int, path: str) -> int:
         row = self._rows.get(index)
@@ -445,7 +453,7 @@ class BatchDialog(QDialog):
             output.setText(self._output_name(record.output) if record.output else "")
             output.setToolTip(str(record.output) if record.output else "")
             self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
-            details = record.error or record.note
+            details = in_dialog_words(record.error or record.note, BATCH_FIELDS)
             self.table.item(row, 4).setText(details)
             self.table.item(row, 4).setToolTip(details)
         rate = info.extra.get("files_per_second", 0.0)
@@ -487,7 +495,15 @@ class BatchDialog(QDialog):
         self.open_report_button.setEnabled(result.report_path is not None)
         self.batchFinished.emit(result)
 
+    def _show_idle_progress(self) -> None:
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setFormat("no files yet")  # "0 / 100 files" before a run counted any
+        self.progress_bar.setValue(0)
+
     def _on_failed(self, message: str) -> None:
         self._set_running(False)
+        if self.progress_bar.maximum() == 0:  # refused before any file was counted (no images, ...):
+            self._show_idle_progress()        # no busy stripes left running, and the options in view
+            self.set_options_shown(True)
         self._show_error(message)
         self.batchFailed.emit(message)

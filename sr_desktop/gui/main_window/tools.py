@@ -95,9 +95,14 @@ class BatchExport:
 
     def open_dialog(self, folder: str | Path | None = None):
         """The (non-modal) batch dialog on ``folder``, by default the current image's
-        folder. Returns the dialog."""
+        folder. Returns the dialog; while a batch runs, that batch's dialog is raised
+        instead (two batches into one folder reported each other's outputs as failures)."""
         from sr_desktop.gui.batch.dialog import BatchDialog
 
+        if self.dialog is not None and self.dialog.isVisible() and self.dialog.is_running():
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return self.dialog
         image = self.session.image
         if folder is None:
             if image is not None and image.path is not None:

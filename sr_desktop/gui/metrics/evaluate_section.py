@@ -228,7 +228,15 @@ class EvaluateSection(QGroupBox):
         if kernel is None:
             self.kernel = None
             if index >= 0:
+                was_current = self.degradation_combo.currentIndex() == index
                 self.degradation_combo.removeItem(index)
+                # Qt makes the next item current, "Kernel file (.npy)…" (a command, not a
+                # degradation): Run then failed on it; and the remembered index moved up by one
+                if was_current or self._last_degradation_index == index:
+                    self._last_degradation_index = 0
+                elif self._last_degradation_index > index:
+                    self._last_degradation_index -= 1
+                self.degradation_combo.setCurrentIndex(self._last_degradation_index)
             return
         k = validate_kernel(kernel)
         self.kernel = k / k.sum()

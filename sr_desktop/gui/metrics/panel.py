@@ -49,6 +49,7 @@ from sr_desktop.app.metrics_jobs import (
 )
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.engine.metrics.evaluate import check_measurable
 from sr_desktop.gui.metrics.evaluate_section import EvaluateSection, installed_models
 from sr_desktop.gui.metrics.noref_section import NoReferenceSection
 from sr_desktop.gui.metrics.result_section import ResultSection
@@ -274,9 +275,7 @@ class MetricsPanel(QWidget):
         if not 1 <= scale <= 16:
             raise EvaluationError(f"scale must be between 1 and 16, got {scale}")
         deg = self.evaluate_section.degradation_for(degradation)
-        if st.image.width < 2 * scale or st.image.height < 2 * scale:
-            raise EvaluationError(
-                f"the image ({st.image.width}×{st.image.height}) is too small for ×{scale}")
+        check_measurable(st.image.width, st.image.height, scale)  # one line, not a failure per model
         self._eval_queue.cancel()
         task = EvaluationTask(st.image.pixels, model_ids, scale, deg)
         job = Job(st.image, task)

@@ -44,6 +44,7 @@ from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.precision import AMP_CHOICES
 from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
+from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
 from sr_desktop.gui.widgets import with_browse_button
@@ -51,6 +52,14 @@ from sr_desktop.gui.worker import JobQueue
 
 FROM_SCRATCH = "(from scratch)"
 DEGRADATIONS = ("bicubic", "realesrgan", "kernel:")
+#: the train command's flags, as this dialog names them (engine messages speak the CLI's words)
+TRAIN_FIELDS = {
+    "--data": "Data", "--val": "Validation", "--out": "Run folder", "--arch": "Architecture",
+    "--scale": "Scale", "--degradation": "Degradation", "--downscale": "Downscale", "--loss": "Loss",
+    "--iterations": "iterations", "--batch": "batch", "--patch": "patch", "--init": "Start from",
+    "--device": "Device", "--amp": "Precision", "--backend": "Validate with", "--name": "Name",
+    "--resume": "Resume",
+}
 PREVIEW_SIDE = 200
 #: a line edit with a Browse… button, as the batch dialog makes it
 
@@ -256,9 +265,19 @@ class TrainDialog(QDialog):
         except SRDesktopError as exc:
             self._show_error(str(exc))
             return False
+        self._clear_run_view()
+        return self._submit(request)
+
+    def _clear_run_view(self) -> None:
+        """Curves, bicubic line, progress and previews of the last run: a new run starts
+        blank (Resume keeps them: it continues the same run)."""
         self.loss_plot.set_points([])
         self.psnr_plot.set_points([])
-        return self._submit(request)
+        self.psnr_plot.set_reference(None)
+        self.progress_bar.reset()
+        for label, text in ((self.before_label, "input"), (self.after_label, "output")):
+            label.clear()
+            label.setText(text)
 
     def resume(self) -> bool:
         """Continue the last run (cancelled or failed) from its checkpoint."""
@@ -310,7 +329,7 @@ class TrainDialog(QDialog):
             self.pause_button.setChecked(False)
 
     def _show_error(self, message: str) -> None:
-        self.status_label.setText(f"<b>{html.escape(message)}</b>")
+        self.status_label.setText(f"<b>{html.escape(in_dialog_words(message, TRAIN_FIELDS))}</b>")
 
     def _on_progress(self, info: ProgressInfo) -> None:
         extra = info.extra
