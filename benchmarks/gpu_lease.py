@@ -58,10 +58,11 @@ RUNS = {
         "--arch", "vdsr", "--scale", "2", "3", "4", "--data", "T91", "BSD200",
         "--downscale", "0.9", "0.8", "0.7", "0.6", "0.5",
         "--batch", "64", "--patch", "21", "--lr", "1e-4", "--grad-clip", "1"]),
-    # EDSR-baseline ×4: 31.51 against 31.6
-    "edsr-baseline-x4-lease": ("training_runs/edsr-baseline-x4-gpu/model.safetensors", [
+    # EDSR-baseline ×4: 31.59 against 31.6 after the CPU stage with downscaled copies
+    "edsr-baseline-x4-lease": ("training_runs/edsr-baseline-x4-aug/model.safetensors", [
         "--arch", "edsr-baseline", "--scale", "4", "--data", "T91", "General100", "BSD200",
-        "--batch", "16", "--patch", "48", "--lr", "1e-4"]),
+        "--downscale", "0.9", "0.8", "0.7", "0.6", "0.5",
+        "--batch", "16", "--patch", "48", "--lr", "5e-5"]),
 }
 #: seconds kept after a run's planned last step for its last validation and its export
 EXPORT_MARGIN_S = 35
