@@ -14,7 +14,7 @@ import html
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,12 +24,15 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -52,6 +55,10 @@ from sr_desktop.gui.worker import JobQueue
 log = logging.getLogger(__name__)
 
 COLUMNS = ("File", "Status", "Output", "Seconds", "Details")
+#: the least height of the options' scroll area (the rest scrolls on a small screen)
+OPTIONS_MIN_HEIGHT = 150
+#: the least height of the files table (a few rows)
+TABLE_MIN_HEIGHT = 60
 #: the batch command's flags, as this dialog names them (engine messages speak the CLI's words)
 BATCH_FIELDS = {
     "-r/--recursive": "Include sub-folders", "--recursive": "Include sub-folders",
@@ -114,6 +121,19 @@ def _format_eta(seconds: float | None) -> str:
     if seconds >= 60:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds} s"
+
+
+class _ContentsHighScrollArea(QScrollArea):
+    """A scroll area that asks for its contents' whole height (QScrollArea caps its size
+    hint at 24 lines of text): the options show whole where there is room and scroll only
+    on a short screen."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        inner = self.widget()
+        if inner is not None:
+            hint.setHeight(inner.sizeHint().height() + 2 * self.frameWidth())
+        return hint
 
 
 class BatchDialog(QDialog):
@@ -200,7 +220,17 @@ class BatchDialog(QDialog):
             form.addRow("Run on", run_on)
         self.options_box = QWidget()
         self.options_box.setLayout(form)
-        self.options_toggle = FoldToggle(self.options_box, self._describe_options, "the batch options")
+        # in a scroll area: on a 1024×600 screen the options scroll instead of pushing the
+        # dialog past the screen's bottom; with room they show whole (sized to the contents)
+        self.options_scroll = _ContentsHighScrollArea()
+        self.options_scroll.setWidget(self.options_box)
+        self.options_scroll.setWidgetResizable(True)
+        self.options_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.options_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.options_scroll.setMinimumHeight(OPTIONS_MIN_HEIGHT)
+        # at most its contents' height (no blank below them), shrinking to scroll when short of room
+        self.options_scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.options_toggle = FoldToggle(self.options_scroll, self._describe_options, "the batch options")
         self.options_toggle.setObjectName("batchOptionsToggle")
 
         # -- progress ----------------------------------------------------------------
@@ -220,6 +250,10 @@ class BatchDialog(QDialog):
         self.table.verticalHeader().setDefaultSectionSize(QFontMetrics(self.table.font()).height() + 6)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # paths keep both ends
         self.table.setWordWrap(False)
+        # the table takes the height left after the options (which scroll only when even the
+        # table's least height does not leave them room)
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        self.table.setMinimumHeight(TABLE_MIN_HEIGHT)
         header = self.table.horizontalHeader()
         for col, mode in enumerate((QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.ResizeToContents,
                                     QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.ResizeToContents,
@@ -232,6 +266,7 @@ class BatchDialog(QDialog):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.linkActivated.connect(self._open_link)
+        self.summary_label.hide()  # shown with a batch's summary: until then its line is the options'
         self.open_output_button = QPushButton("Open output folder")
         self.open_report_button = QPushButton("Open report")
         self.open_output_button.setEnabled(False)
@@ -249,13 +284,13 @@ class BatchDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.options_toggle)
-        layout.addWidget(self.options_box)
+        layout.addWidget(self.options_scroll)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.buttons)
-        self.resize(760, 640)  # fits a 1366×768 laptop screen
+        self.resize(820, 700)  # fits a 1366×768 laptop screen (the options scroll on a smaller one)
 
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
@@ -339,6 +374,7 @@ class BatchDialog(QDialog):
         self._rows.clear()
         self.result = None
         self.summary_label.clear()
+        self.summary_label.hide()
         self.progress_bar.setValue(0)
         self.progress_bar.setMaximum(0)  # busy until the plan counts the files
         self.progress_bar.setFormat("%v / %m files")
@@ -490,6 +526,7 @@ class BatchDialog(QDialog):
         if result.report_path is not None:
             text += f" · Report: {_link(Path(result.report_path), Path(result.report_path).name)}"
         self.summary_label.setText(text)
+        self.summary_label.show()
         self.status_label.setText("Cancelled." if result.cancelled else "Done.")
         self.open_output_button.setEnabled(True)
         self.open_report_button.setEnabled(result.report_path is not None)
