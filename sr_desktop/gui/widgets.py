@@ -4,7 +4,7 @@ yes/cancel question asked before something is replaced or risked."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QRect, Qt
+from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -113,3 +114,16 @@ def confirm(parent: QWidget, title: str, text: str, yes_text: str, object_name: 
     box.button(QMessageBox.StandardButton.Yes).setText(yes_text)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     return box.exec() == QMessageBox.StandardButton.Yes
+
+
+class ContentsHighScrollArea(QScrollArea):
+    """A scroll area that asks for its contents' whole height (QScrollArea caps its size
+    hint at 24 lines of text): a form shows whole where there is room and scrolls only on a
+    short screen (with a vertical policy that lets it shrink)."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        inner = self.widget()
+        if inner is not None:
+            hint.setHeight(inner.sizeHint().height() + 2 * self.frameWidth())
+        return hint

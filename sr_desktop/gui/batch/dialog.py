@@ -14,7 +14,7 @@ import html
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QTableWidget,
@@ -49,7 +48,7 @@ from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_picker import ModelPicker
-from sr_desktop.gui.widgets import with_browse_button
+from sr_desktop.gui.widgets import ContentsHighScrollArea, with_browse_button
 from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
@@ -121,19 +120,6 @@ def _format_eta(seconds: float | None) -> str:
     if seconds >= 60:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds} s"
-
-
-class _ContentsHighScrollArea(QScrollArea):
-    """A scroll area that asks for its contents' whole height (QScrollArea caps its size
-    hint at 24 lines of text): the options show whole where there is room and scroll only
-    on a short screen."""
-
-    def sizeHint(self) -> QSize:
-        hint = super().sizeHint()
-        inner = self.widget()
-        if inner is not None:
-            hint.setHeight(inner.sizeHint().height() + 2 * self.frameWidth())
-        return hint
 
 
 class BatchDialog(QDialog):
@@ -222,7 +208,7 @@ class BatchDialog(QDialog):
         self.options_box.setLayout(form)
         # in a scroll area: on a 1024×600 screen the options scroll instead of pushing the
         # dialog past the screen's bottom; with room they show whole (sized to the contents)
-        self.options_scroll = _ContentsHighScrollArea()
+        self.options_scroll = ContentsHighScrollArea()
         self.options_scroll.setWidget(self.options_box)
         self.options_scroll.setWidgetResizable(True)
         self.options_scroll.setFrameShape(QFrame.Shape.NoFrame)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -47,7 +48,7 @@ from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
-from sr_desktop.gui.widgets import with_browse_button
+from sr_desktop.gui.widgets import ContentsHighScrollArea, with_browse_button
 from sr_desktop.gui.worker import JobQueue
 
 FROM_SCRATCH = "(from scratch)"
@@ -61,6 +62,10 @@ TRAIN_FIELDS = {
     "--resume": "Resume",
 }
 PREVIEW_SIDE = 200
+#: the least side of a preview: on a 1024×600 screen the previews give way to the form
+PREVIEW_MIN_SIDE = 110
+#: the least height of the options' scroll area (the rest scrolls on a short screen)
+OPTIONS_MIN_HEIGHT = 150
 #: a line edit with a Browse… button, as the batch dialog makes it
 
 
@@ -169,7 +174,7 @@ class TrainDialog(QDialog):
         self.before_label, self.after_label = QLabel("input"), QLabel("output")
         for label in (self.before_label, self.after_label):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setMinimumSize(PREVIEW_SIDE, PREVIEW_SIDE)
+            label.setMinimumSize(PREVIEW_MIN_SIDE, PREVIEW_MIN_SIDE)
             label.setStyleSheet("background: #222; color: #aaa")  # on-image colour (preview canvas)
         previews = QHBoxLayout()
         for caption, label in (("validation input (LR)", self.before_label), ("network output", self.after_label)):
@@ -201,11 +206,21 @@ class TrainDialog(QDialog):
         right = QVBoxLayout()
         right.addWidget(self.loss_plot, 1)
         right.addWidget(self.psnr_plot, 1)
-        right.addLayout(previews)
+        right.addLayout(previews, 1)  # a third of the height: 200-px previews on a laptop screen
+        # the form scrolls on a short screen (1024×600) instead of making the dialog taller
+        self.options_scroll = ContentsHighScrollArea()
+        self.options_scroll.setWidget(self.options_box)
+        self.options_scroll.setWidgetResizable(True)
+        self.options_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.options_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.options_scroll.setMinimumHeight(OPTIONS_MIN_HEIGHT)
+        self.options_scroll.setMinimumWidth(
+            self.options_box.sizeHint().width() + self.options_scroll.verticalScrollBar().sizeHint().width())
         top = QHBoxLayout()
-        top.addWidget(self.options_box, 0)
+        top.addWidget(self.options_scroll, 0)
         top.addLayout(right, 1)
         layout = QVBoxLayout(self)
+        self.resize(1100, 660)  # the whole form and full-size previews on a 1366×768 laptop screen
         layout.addLayout(top, 1)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
@@ -359,7 +374,8 @@ class TrainDialog(QDialog):
 
     def _show_preview(self, label: QLabel, pixels) -> None:
         pixmap = QPixmap.fromImage(array_to_qimage(pixels))
-        label.setPixmap(pixmap.scaled(PREVIEW_SIDE, PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+        side = max(PREVIEW_MIN_SIDE, min(PREVIEW_SIDE, label.width(), label.height()))  # the room it has
+        label.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                       Qt.TransformationMode.SmoothTransformation))
 
     def _on_ended(self, outcome: JobOutcome) -> None:

@@ -23,7 +23,7 @@ class CurvePlot(QWidget):
         self.points: list[tuple[float, float]] = []
         self.reference: float | None = None
         self.reference_label = ""
-        self.setMinimumSize(240, 140)
+        self.setMinimumSize(240, 100)  # fits a 1024×600 screen beside the form
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:
