@@ -8,6 +8,7 @@ from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -117,9 +118,17 @@ def confirm(parent: QWidget, title: str, text: str, yes_text: str, object_name: 
 
 
 class ContentsHighScrollArea(QScrollArea):
-    """A scroll area that asks for its contents' whole height (QScrollArea caps its size
-    hint at 24 lines of text): a form shows whole where there is room and scrolls only on a
-    short screen (with a vertical policy that lets it shrink)."""
+    """A frameless, vertical-only scroll area around `inner` that asks for its contents'
+    whole height (QScrollArea caps its size hint at 24 lines of text): a form shows whole
+    where there is room and scrolls, down to `min_height`, on a short screen."""
+
+    def __init__(self, inner: QWidget, min_height: int, parent=None) -> None:
+        super().__init__(parent)
+        self.setWidget(inner)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumHeight(min_height)
 
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -208,12 +207,7 @@ class BatchDialog(QDialog):
         self.options_box.setLayout(form)
         # in a scroll area: on a 1024×600 screen the options scroll instead of pushing the
         # dialog past the screen's bottom; with room they show whole (sized to the contents)
-        self.options_scroll = ContentsHighScrollArea()
-        self.options_scroll.setWidget(self.options_box)
-        self.options_scroll.setWidgetResizable(True)
-        self.options_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.options_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.options_scroll.setMinimumHeight(OPTIONS_MIN_HEIGHT)
+        self.options_scroll = ContentsHighScrollArea(self.options_box, OPTIONS_MIN_HEIGHT)
         # at most its contents' height (no blank below them), shrinking to scroll when short of room
         self.options_scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.options_toggle = FoldToggle(self.options_scroll, self._describe_options, "the batch options")

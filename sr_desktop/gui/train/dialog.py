@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -208,12 +207,7 @@ class TrainDialog(QDialog):
         right.addWidget(self.psnr_plot, 1)
         right.addLayout(previews, 1)  # a third of the height: 200-px previews on a laptop screen
         # the form scrolls on a short screen (1024×600) instead of making the dialog taller
-        self.options_scroll = ContentsHighScrollArea()
-        self.options_scroll.setWidget(self.options_box)
-        self.options_scroll.setWidgetResizable(True)
-        self.options_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.options_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.options_scroll.setMinimumHeight(OPTIONS_MIN_HEIGHT)
+        self.options_scroll = ContentsHighScrollArea(self.options_box, OPTIONS_MIN_HEIGHT)
         self.options_scroll.setMinimumWidth(
             self.options_box.sizeHint().width() + self.options_scroll.verticalScrollBar().sizeHint().width())
         top = QHBoxLayout()
