@@ -293,7 +293,7 @@ def test_adds_at_the_same_time_both_stay_listed(home, tmp_path):
     assert sorted(s.id for s in list_custom_specs()) == ["custom-m0", "custom-m1", "custom-m2"]
 
 
-def test_a_bad_entry_is_skipped_kept_and_leftovers_of_a_killed_add_removed(home, tmp_path, caplog):
+def test_a_bad_entry_is_skipped_kept_and_a_killed_adds_staging_removed(home, tmp_path, caplog):
     src = tmp_path / "good.pth"
     torch.save(_make("srvgg-x2").state_dict(), src)
     good = add_custom_model(src)
@@ -303,7 +303,8 @@ def test_a_bad_entry_is_skipped_kept_and_leftovers_of_a_killed_add_removed(home,
     doc["models"].append(bad)
     index.write_text(json.dumps(doc))
     (custom.custom_models_dir() / "custom-odd").mkdir()
-    # what `models add` killed part-way leaves: a staging folder, a copy the index never recorded
+    # what `models add` killed part-way leaves: a staging folder (removed), and perhaps a copy
+    # the index never recorded (kept: it may be all that is left of a model)
     (custom.custom_models_dir() / ".adding-x1y2").mkdir()
     (custom.custom_models_dir() / "custom-orphan").mkdir()
     with caplog.at_level("WARNING"):
@@ -313,4 +314,4 @@ def test_a_bad_entry_is_skipped_kept_and_leftovers_of_a_killed_add_removed(home,
     ids = [e["id"] for e in json.loads(index.read_text())["models"]]
     assert ids == [good.id, "custom-odd", "custom-third"]  # the bad entry is kept as it was
     names = {p.name for p in custom.custom_models_dir().iterdir()}
-    assert ".adding-x1y2" not in names and "custom-orphan" not in names and "custom-odd" in names
+    assert ".adding-x1y2" not in names and "custom-orphan" in names and "custom-odd" in names

@@ -442,13 +442,12 @@ def _slug_chars(text: str) -> str:
     return re.sub(r"[^a-z0-9-]", "", text)
 
 
-def _remove_leftovers(root: Path, entries: list[dict[str, Any]]) -> None:
-    """What an add killed part-way left (with the lock held, no add is running): its staging
-    folder, or a copied model the index never recorded."""
-    known = {str(e.get("id")) for e in entries}  # an id this version cannot use still owns its folder
-    for item in root.iterdir():
-        orphan = item.name.startswith("custom-") and item.name not in known
-        if item.is_dir() and not item.is_symlink() and (item.name.startswith(".adding-") or orphan):
+def _remove_leftovers(root: Path) -> None:
+    """The staging folders an add killed part-way left (with the lock held, no add is
+    running). A copied model the index does not list is left alone: it may be a model whose
+    index entry was lost, which the user can add again from it."""
+    for item in root.glob(".adding-*"):
+        if item.is_dir() and not item.is_symlink():
             log.info("removing %s, left by an interrupted `models add`", item)
             shutil.rmtree(item, ignore_errors=True)
 
@@ -526,7 +525,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
 def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: str) -> ModelSpec:
     entries = _read_index(for_change=True)
     root = custom_models_dir()
-    _remove_leftovers(root, entries)
+    _remove_leftovers(root)
     taken = {e.get("id") for e in entries if isinstance(e.get("id"), str)} | {p.name for p in root.iterdir()}
     model_id = _unique_id("custom-" + _slug(display), taken)
 
