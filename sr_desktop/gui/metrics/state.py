@@ -226,7 +226,8 @@ class MetricsState:
         for model in ev.models:
             row = ev.rows.get(model)
             if row is None:
-                rows.append(EvalRow(model))
+                if ev.running:  # "…" until it is measured; one that a cancel left unrun has no row
+                    rows.append(EvalRow(model))
             elif row.error:
                 rows.append(EvalRow(model, error=row.error))
             elif self.box is None:
