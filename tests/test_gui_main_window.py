@@ -280,6 +280,7 @@ def test_cancel_mid_job_writes_nothing(make_window, tmp_path, qtbot, prompts):
 def test_new_request_while_running_is_queued_visibly(make_window, tmp_path, qtbot):
     window = make_window(job_runner=slow_runner)
     open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 64, 48)])
+    pick_bicubic(window, 2)  # one ×2 pass of the slow model per job (×4 took two: 6.6 s of slow tiles)
     first = window.start_upscale()
     second = window.enhance_region((0, 0, 16, 16))
     third = window.enhance_region((16, 16, 16, 16))
