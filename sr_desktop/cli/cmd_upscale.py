@@ -56,20 +56,18 @@ def add_parser(subparsers) -> None:
 
 
 def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
-    from sr_desktop.engine.imageio import format_for_path, resolved, suffix_for_format
+    from sr_desktop.engine.imageio import format_named_by, resolved, suffix_for_format
 
     as_folder = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
     if as_folder and output.exists() and not output.is_dir():
         raise SRDesktopError(f"-o {output} is a file; {len(inputs)} inputs need an output folder")
     if not as_folder:
-        if fmt:
-            try:
-                named = format_for_path(output)
-            except SRDesktopError:  # no suffix, or not an image suffix: --format's is appended
-                return [output.with_name(output.name + suffix_for_format(fmt))]
-            if named != format_for_path(Path("x" + suffix_for_format(fmt))):
-                raise SRDesktopError(f"-o {output} names a {named} file but --format is {fmt}: "
-                                     f"name the output {output.stem}{suffix_for_format(fmt)} or leave out --format")
+        named = format_named_by(output)
+        if fmt and named is None:  # no suffix, or not an image suffix: --format's is appended
+            return [output.with_name(output.name + suffix_for_format(fmt))]
+        if fmt and named != fmt:  # FORMATS are the canonical names format_named_by gives
+            raise SRDesktopError(f"-o {output} names a {named} file but --format is {fmt}: "
+                                 f"name the output {output.stem}{suffix_for_format(fmt)} or leave out --format")
         return [output]
     targets = []
     for src in inputs:
@@ -82,18 +80,13 @@ def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
 
 
 def _formats_of(targets: list[Path], fmt: str | None) -> set[str]:
-    """The output formats `targets` will be written in (those their suffixes name)."""
-    from sr_desktop.engine.imageio import format_for_path
+    """The output formats `targets` will be written in (those their suffixes name; a name
+    that names none is for that file's save to refuse)."""
+    from sr_desktop.engine.imageio import format_named_by
 
     if fmt:
         return {fmt}
-    formats = set()
-    for target in targets:
-        try:
-            formats.add(format_for_path(target))
-        except SRDesktopError:  # that file's save says what is wrong with its name
-            pass
-    return formats
+    return {named for named in map(format_named_by, targets) if named is not None}
 
 
 def run(args: argparse.Namespace) -> int:

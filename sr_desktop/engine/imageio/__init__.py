@@ -13,6 +13,7 @@ from sr_desktop.engine.imageio.formats import (
     IMAGE_SUFFIXES,
     WRITE_FORMATS,
     format_for_path,
+    format_named_by,
     is_image_path,
     suffix_for_format,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "check_output_path",
     "encode_image",
     "format_for_path",
+    "format_named_by",
     "is_image_path",
     "is_temp_path",
     "read_image",

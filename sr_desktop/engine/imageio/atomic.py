@@ -21,18 +21,22 @@ _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
 
 def temp_path_for(target: Path) -> Path:
     """The hidden sibling ``.<name>.<8 hex>.part`` an output is encoded into before its rename."""
+    return target.with_name(f"{_temp_head(target)}.{secrets.token_hex(4)}.part")
+
+
+def _temp_head(target: Path) -> str:
+    """``.<name>``, the part of `target`'s temp names before their random part."""
     # cut by bytes, not characters: 150 accented letters are 300 bytes, past the 255 a name may have
     head = os.fsencode(target.name)[:150].decode(errors="ignore") if os.name == "posix" else target.name[:150]
-    return target.with_name(f".{head}.{secrets.token_hex(4)}.part")
+    return f".{head}"
 
 
 def remove_stale_temps_of(target: Path, older_than_s: float = 600.0) -> int:
     """Delete the temporary siblings of `target` that a killed write left (untouched for
     `older_than_s`: a younger one may be another process writing it now); how many."""
-    head = temp_path_for(target).name.rsplit(".", 2)[0]  # ".<name>" without the random part
     removed = 0
     try:
-        candidates = list(target.parent.glob(glob.escape(head) + ".*.part"))
+        candidates = list(target.parent.glob(glob.escape(_temp_head(target)) + ".*.part"))
     except OSError:
         return 0
     for path in candidates:

@@ -67,6 +67,12 @@ def suffix_for_format(fmt: str) -> str:
     return _SUFFIX_OF_FORMAT[normalize_format(fmt)]
 
 
+def format_named_by(path: str | os.PathLike) -> str | None:
+    """The output format a path's suffix names, or None when it names none (no suffix, or
+    not an image suffix): what a front end checks a name against a chosen format with."""
+    return _FORMAT_OF_SUFFIX.get(Path(path).suffix.lower())
+
+
 def format_for_path(path: str | os.PathLike) -> str:
     """The output format ("png", "jpg", "webp", "tiff", "bmp", "gif") named by a path's suffix."""
     suffix = Path(path).suffix.lower()

@@ -415,31 +415,26 @@ def _index_lock():
     `models add` at once each wrote the index they had read, and one model was lost."""
     root = custom_models_dir()
     with open(root / ".index.lock", "a+b") as fh:
-        if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        elif msvcrt is not None:  # pragma: no cover - Windows
-            fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+        _lock_file(fh, True)
         try:
             yield
         finally:
-            if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-            elif msvcrt is not None:  # pragma: no cover - Windows
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+            _lock_file(fh, False)
+
+
+def _lock_file(fh, locked: bool) -> None:
+    """Take (wait for) or release an exclusive lock on the open file `fh`."""
+    if fcntl is not None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX if locked else fcntl.LOCK_UN)
+    elif msvcrt is not None:  # pragma: no cover - Windows: a lock on the file's first byte
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK if locked else msvcrt.LK_UNLCK, 1)
 
 
 def _entry_id(entry: dict[str, Any]) -> str | None:
     """The entry's id when it is one this version can use as a folder name, else None."""
     value = entry.get("id")
-    if isinstance(value, str) and value and value == _slug_chars(value):
-        return value
-    return None
-
-
-def _slug_chars(text: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "", text)
+    return value if isinstance(value, str) and re.fullmatch(r"[a-z0-9-]+", value) else None
 
 
 def _remove_leftovers(root: Path) -> None:

@@ -97,17 +97,15 @@ class SaveAsDialog(QDialog):
 
     def _checked_path(self) -> tuple[str | None, Path]:
         """(why the name cannot be saved to, or None; the name with the format's suffix)."""
-        from sr_desktop.engine.core.errors import SRDesktopError
-        from sr_desktop.engine.imageio import format_for_path, suffix_for_format
+        from sr_desktop.engine.imageio import format_named_by, suffix_for_format
 
         fmt = self.format_combo.currentData()
         text = self.path_edit.text().strip()
         if not text:
             return "Give the file a name.", Path()
         path = Path(text).expanduser()
-        try:
-            named = format_for_path(path)
-        except SRDesktopError:  # no image suffix: the format's is added
+        named = format_named_by(path)
+        if named is None:  # no image suffix: the format's is added
             return None, path.with_name(path.name + suffix_for_format(fmt))
         if named != fmt:
             return (f"{path.name} is a {SAVE_FORMATS.get(named, named.upper())} name but the format is "
