@@ -418,6 +418,26 @@ def test_standard_shortcuts(make_window):
         assert QKeySequence(key).toString() in keys, (action.text(), keys)
     assert "Ctrl+=" in [s.toString() for s in window.zoom_in_action.shortcuts()]
     assert "Ctrl+-" in [s.toString() for s in window.zoom_out_action.shortcuts()]
+    for action in window.actions():
+        keys = [s.toString() for s in action.shortcuts()]
+        assert len(keys) == len(set(keys)), (action.text(), keys)
+
+
+def test_zoom_keys_zoom(make_window, tmp_path, qtbot):
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 64, 48)])
+    window.activateWindow()
+    window.compare.setFocus()
+    control = Qt.KeyboardModifier.ControlModifier
+    qtbot.keyClick(window.compare, Qt.Key.Key_1, control)
+    assert window.zoom_label.text() == "Zoom 100 %"
+    qtbot.keyClick(window.compare, Qt.Key.Key_Minus, control)
+    smaller = window.zoom_label.text()
+    assert smaller != "Zoom 100 %"
+    qtbot.keyClick(window.compare, Qt.Key.Key_Plus, control)
+    assert window.zoom_label.text() == "Zoom 100 %"
+    qtbot.keyClick(window.compare, Qt.Key.Key_Equal, control)
+    assert window.zoom_label.text() not in ("Zoom 100 %", smaller)
 
 
 def test_space_held_shows_the_original(make_window, tmp_path, qtbot):

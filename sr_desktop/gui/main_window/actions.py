@@ -44,7 +44,9 @@ def make_action(window, text: str, slot, shortcut=None, tip: str = "") -> QActio
     action = QAction(text, window)
     if shortcut is not None:
         if isinstance(shortcut, (list, tuple)):
-            action.setShortcuts([QKeySequence(s) for s in shortcut])
+            # a key given twice (a standard key that repeats an explicit one) makes Qt call
+            # the shortcut ambiguous and do nothing
+            action.setShortcuts([QKeySequence(s) for s in _unique(shortcut)])
         else:
             action.setShortcut(QKeySequence(shortcut))
     if tip:
@@ -78,7 +80,7 @@ def build_actions(w: ActionTarget) -> None:
     w.copy_action = a("&Copy result", w.copy_result, std.Copy, "Copy the result to the clipboard (Ctrl+C)")
     w.batch_action = a("&Batch export…", w.open_batch_dialog, "Ctrl+B", "Upscale a folder of images (Ctrl+B)")
     # Ctrl+Q as well: the standard key is empty on some desktops (and offscreen)
-    w.quit_action = a("&Quit", w.close, _unique(["Ctrl+Q", std.Quit]), "Close the window (Ctrl+Q)")
+    w.quit_action = a("&Quit", w.close, ["Ctrl+Q", std.Quit], "Close the window (Ctrl+Q)")
     w.upscale_action = a("&Upscale", w.start_upscale, ["Ctrl+Return", "Ctrl+Enter"], "Upscale the whole image")
     w.region_action = a("Enhance &region", w.enhance_current_region, "Ctrl+R", "Upscale only the selected region")
     w.cancel_action = a("&Cancel", w.cancel_jobs, "Esc", "Cancel the running job (Esc)")
