@@ -70,6 +70,20 @@ def test_the_window_fits_a_1366x768_laptop_with_the_strip_and_the_panels(window,
     assert scroll.verticalScrollBar().maximum() > 0  # at 911×480 the column scrolls
 
 
+def test_a_long_file_name_in_a_message_does_not_widen_the_window(window, tmp_path, qtbot):
+    broken = tmp_path / ("IMG_" + "very_long_holiday_photo_name_" * 7 + ".png")
+    broken.write_bytes(b"not a png at all")
+    for dock in window.side_panels.values():
+        dock.show()
+    drop(window, [broken])
+    qtbot.waitUntil(lambda: broken.name in window.message_bar.text(), timeout=5000)
+    hint = window.minimumSizeHint()
+    # measured before: 1797 px wide (the name did not wrap), the window grew past the screen
+    assert hint.width() <= LAPTOP_150[0], hint
+    window.resize(*LAPTOP_150)
+    qtbot.waitUntil(lambda: window.size().toTuple() == LAPTOP_150, timeout=2000)
+
+
 def test_on_a_short_screen_a_starting_job_brings_the_progress_into_sight(qtbot, tmp_path):
     create_application()
     window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=slow_runner,

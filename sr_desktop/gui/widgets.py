@@ -4,6 +4,8 @@ yes/cancel question asked before something is replaced or risked."""
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
@@ -21,21 +23,52 @@ from PySide6.QtWidgets import (
 )
 
 
+#: where Qt may break a line without showing anything (zero-width space)
+LINE_BREAK_CHANCE = "\u200b"
+#: unbroken runs longer than this (a file name, a path) get break chances
+_LONG_RUN = 24
+_RUN = re.compile(r"\S{%d,}" % (_LONG_RUN + 1))
+_TAG = re.compile(r"<[A-Za-z/!]")
+_AFTER = re.compile(r"([/\\_.\-,;:)\]])(?=\S)")
+
+
+def breakable(text: str) -> str:
+    """``text`` with line-break chances inside long unbroken runs (after path and name
+    separators, else every 24 characters), so a wrapped label never needs the width of a
+    whole file name. Rich text is returned as it is (its tags must stay whole)."""
+    if not text or _TAG.search(text):
+        return text
+
+    def cut(match: re.Match) -> str:
+        run = _AFTER.sub(lambda m: m.group(1) + LINE_BREAK_CHANCE, match.group(0))
+        pieces = run.split(LINE_BREAK_CHANCE)
+        return LINE_BREAK_CHANCE.join(
+            LINE_BREAK_CHANCE.join(p[i:i + _LONG_RUN] for i in range(0, len(p), _LONG_RUN)) or p
+            for p in pieces)
+
+    return _RUN.sub(cut, text)
+
+
 class WrapLabel(QLabel):
-    """A word-wrapped label whose minimum height follows its width.
+    """A word-wrapped label whose minimum height follows its width, and whose minimum
+    width does not grow with a long file name in its text (`breakable`).
 
     Nested layouts (group boxes in a scroll area) size a plain wrapped QLabel from a
     guessed width and give it too few lines, so text overlaps or is clipped.
     """
 
     def __init__(self, text: str = "", parent=None) -> None:
-        super().__init__(text, parent)
+        super().__init__(breakable(text), parent)
         self.setWordWrap(True)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
 
     def setText(self, text: str) -> None:
-        super().setText(text)
+        super().setText(breakable(text))
         self._fit_height()
+
+    def text(self) -> str:
+        """The text as it was set (without the line-break chances)."""
+        return super().text().replace(LINE_BREAK_CHANCE, "")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -13,6 +13,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStyle, QToolButton
 
+from sr_desktop.gui.widgets import WrapLabel
+
 #: the style's standard icon for each level
 _ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
           "info": QStyle.StandardPixmap.SP_MessageBoxInformation}
@@ -29,8 +31,7 @@ class MessageBar(QFrame):
         self.setObjectName("messageBar")
         self._icon = QLabel()
         self._icon.setFixedSize(QSize(_ICON_SIZE, _ICON_SIZE))
-        self._label = QLabel()
-        self._label.setWordWrap(True)
+        self._label = WrapLabel()  # wraps inside long file names too
         self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.action_button = QPushButton()
         self.action_button.setObjectName("messageAction")
