@@ -124,6 +124,41 @@ def test_a_mixed_drop_opens_the_good_file_and_sums_up_the_rest(window, tmp_path,
     assert fake in window.filmstrip.paths() and photo in window.filmstrip.paths()
 
 
+def test_a_dropped_folder_sums_up_the_broken_files_after_the_good_one(window, tmp_path, qtbot):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo = write_png(folder / "a_good.png", 20, 14)
+    (folder / "b_empty.png").write_bytes(b"")
+    for name in ("c_fake.jpg", "d_fake.png", "e_fake.webp"):
+        (folder / name).write_bytes(b"not an image at all")
+    drop(window, [folder])
+    qtbot.waitUntil(lambda: window.image is not None and window.is_idle(), timeout=20000)
+    assert window.image.path == photo
+    # the reading stops at the good file; the thumbnails find the four broken ones
+    qtbot.waitUntil(lambda: window.message_bar.text().startswith("4 of 5 files could not be opened: "),
+                    timeout=20000)
+    box = window.opener.show_failure_details()
+    assert all(f"{n}: " in box.detailedText() for n in ("b_empty.png", "c_fake.jpg", "d_fake.png", "e_fake.webp"))
+    box.close()
+
+
+def test_a_dismissed_summary_is_not_shown_again_by_late_thumbnails(window, tmp_path, qtbot):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    (folder / "a_fake.png").write_bytes(b"not an image at all")
+    write_png(folder / "b_good.png", 20, 14)
+    for i in range(6):
+        (folder / f"c_fake{i}.png").write_bytes(b"not an image at all")
+    drop(window, [folder])
+    qtbot.waitUntil(lambda: "could not be opened" in window.message_bar.text(), timeout=20000)
+    window.message_bar.close_button.click()
+    qtbot.waitUntil(lambda: not window.filmstrip.thumbnails_pending(), timeout=20000)
+    qtbot.wait(50)
+    assert window.message_bar.text() == ""
+    assert len(window.opener.batch.failures) == 7
+    assert all(not reason.startswith("cannot read") for _name, reason in window.opener.batch.failures)
+
+
 # ------------------------------------------------------------------ 3. labels
 def test_labels_name_the_result_follow_the_image_and_mark_a_stale_result(window, tmp_path, qtbot):
     first, second, _ = three_images(tmp_path)

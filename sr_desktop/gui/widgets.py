@@ -22,12 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-
 #: where Qt may break a line without showing anything (zero-width space)
 LINE_BREAK_CHANCE = "\u200b"
 #: unbroken runs longer than this (a file name, a path) get break chances
 _LONG_RUN = 24
-_RUN = re.compile(r"\S{%d,}" % (_LONG_RUN + 1))
+_RUN = re.compile(rf"\S{{{_LONG_RUN + 1},}}")
 _TAG = re.compile(r"<[A-Za-z/!]")
 _AFTER = re.compile(r"([/\\_.\-,;:)\]])(?=\S)")
 

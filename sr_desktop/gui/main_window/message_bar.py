@@ -81,6 +81,10 @@ class MessageBar(QFrame):
         self.action_button.setText(text or "")
         self.action_button.setVisible(bool(text))
 
+    def action(self) -> tuple[str, Callable[[], None]] | None:
+        """(text, callback) of the action button shown now, or None."""
+        return (self.action_button.text(), self._action) if self.action_text() else None
+
     def action_text(self) -> str:
         """The action button's text ("" when there is none or the bar is hidden)."""
         return self.action_button.text() if self.isVisible() and self._action else ""

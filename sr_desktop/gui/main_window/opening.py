@@ -44,6 +44,19 @@ class OpenBatch:
     total: int
     waiting: list[Path] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    #: the image files of the batch (the filmstrip's thumbnails find the broken ones the
+    #: reading never reached, after the first good file)
+    files: list[Path] = field(default_factory=list)
+    failed: set[Path] = field(default_factory=set)
+    shown: str = ""  # the summary last put in the message bar
+
+    def add_failure(self, path: Path, reason: str) -> bool:
+        """Count ``path`` as not opened (False if it already was)."""
+        if path in self.failed:
+            return False
+        self.failed.add(path)
+        self.failures.append((path.name, reason))
+        return True
 
     def summary(self) -> str:
         """"2 of 3 files could not be opened: a.txt (not a supported image type), …"."""
@@ -95,6 +108,7 @@ class ImageOpener:
         self.batch: OpenBatch | None = None  # the files of the last drop or Open
         self.image_folders: list[Path] = []  # the folders of the last open_paths that held images
         filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
+        filmstrip.thumbnailShown.connect(self._on_thumbnail_shown)
         self.rebuild_recent_menu()
 
     def open_dialog(self) -> None:
@@ -137,7 +151,7 @@ class ImageOpener:
                     rejected.append((path.name, "not a supported image type"))
             except OSError as exc:  # a name too long, a folder that cannot be listed, ...
                 rejected.append((path.name or str(path), exc.strerror or str(exc)))
-        self.batch = OpenBatch(len(files) + len(rejected), files[1:], rejected)
+        self.batch = OpenBatch(len(files) + len(rejected), files[1:], rejected, files=files)
         self.message_bar.clear()
         if rejected:
             self._report_batch()
@@ -182,11 +196,17 @@ class ImageOpener:
         self.feedback.show_status(f"Opening {path.name}…")
         self.loader.submit(Job(None, path))
 
-    def _report_batch(self) -> None:
-        """The batch's summary in the message bar, with "Details…" when it lists several."""
+    def _report_batch(self, keep_action: bool = False) -> None:
+        """The batch's summary in the message bar, with "Details…" when it lists several
+        (``keep_action``: an action the bar offers already, such as the batch export of a
+        dropped folder, stays)."""
         batch = self.batch
-        self.feedback.show_error(batch.summary())
-        if batch.total > 1 or len(batch.failures) > 1:
+        kept = self.message_bar.action() if keep_action else None
+        batch.shown = batch.summary()
+        self.feedback.show_error(batch.shown)
+        if kept is not None:
+            self.message_bar.set_action(*kept)
+        elif batch.total > 1 or len(batch.failures) > 1:
             self.message_bar.set_action("Details…", self.show_failure_details)
 
     def paste(self) -> None:
@@ -284,12 +304,31 @@ class ImageOpener:
             self.feedback.show_error(message)
             self._select_current()
             return
-        batch.failures.append((Path(job.options).name, _reason(message, Path(job.options))))
-        self._report_batch()
+        if batch.add_failure(Path(job.options), _reason(message, Path(job.options))):
+            self._report_batch()  # (its thumbnail may have counted it already)
         if batch.waiting:
             self._read(batch.waiting.pop(0))  # the next file of the same drop
         else:
             self._select_current()
+
+
+    def _on_thumbnail_shown(self, path: Path) -> None:
+        """A thumbnail that could not be made is a file of the drop that cannot be opened:
+        the summary counts it (unless the user dismissed the summary or another message
+        replaced it)."""
+        batch = self.batch
+        reason = self.filmstrip.unreadable().get(path)
+        if batch is None or reason is None or path not in batch.files:
+            return
+        showing = self.message_bar.text()
+        if not batch.add_failure(path, _reason(reason, path)):
+            return
+        if batch.shown:  # the summary is up to date while the bar still shows it
+            ours = showing == batch.shown
+        else:  # nothing failed before: the bar is empty or holds the dropped folder's notice
+            ours = not showing or (self.message_bar.level == "info" and bool(self.image_folders))
+        if ours:
+            self._report_batch(keep_action=True)
 
 
 def _reason(message: str, path: Path) -> str:
