@@ -717,3 +717,16 @@ def test_no_reference_niqe_of_input_and_result(qtbot, panel):
     assert numbers.input_niqe == niqe.niqe(src) and numbers.result_niqe == niqe.niqe(res)
     panel.noref_section.show_numbers(SimpleNamespace(scale=2), numbers)
     assert panel.niqe_label.text() == f"{numbers.input_niqe:.2f} → {numbers.result_niqe:.2f}"
+
+
+def test_no_reference_measurements_stop_when_cancelled():
+    from sr_desktop.engine.core.progress import CancelToken
+
+    rng = np.random.default_rng(1)
+    source = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    result = np.repeat(np.repeat(source, 2, axis=0), 2, axis=1)
+    token = CancelToken()
+    token.cancel()
+    task = metrics_jobs.MeasureTask(noref=metrics_jobs.NoReferenceRequest(("noref",), source, result, 2, None))
+    with pytest.raises(Cancelled):  # not swallowed into a MeasureFailure for the key
+        task.run(None, token)

@@ -159,6 +159,20 @@ def test_a_dismissed_summary_is_not_shown_again_by_late_thumbnails(window, tmp_p
     assert all(not reason.startswith("cannot read") for _name, reason in window.opener.batch.failures)
 
 
+def test_a_closed_metrics_panel_measures_nothing_until_it_is_opened(window, tmp_path, qtbot):
+    panel, dock = window.metrics_panel, window.side_panels["Metrics"]
+    assert not dock.isVisible()  # the first start shows the image area alone
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 48, 32)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    qtbot.wait(100)
+    # NIQE of a large result takes seconds the next upscale needs, and could not be stopped
+    assert not panel.is_measuring() and panel.no_reference_numbers() is None
+    dock.show()
+    qtbot.waitUntil(lambda: panel.no_reference_numbers() is not None, timeout=20000)
+
+
 # ------------------------------------------------------------------ 3. labels
 def test_labels_name_the_result_follow_the_image_and_mark_a_stale_result(window, tmp_path, qtbot):
     first, second, _ = three_images(tmp_path)

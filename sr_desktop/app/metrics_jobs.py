@@ -99,9 +99,10 @@ class NoReferenceNumbers:
 
 
 def no_reference_numbers(source: np.ndarray, result: np.ndarray, scale: int,
-                         box: Box | None = None) -> NoReferenceNumbers:
+                         box: Box | None = None, cancel: CancelToken | None = None) -> NoReferenceNumbers:
     """No-reference numbers of `result` (uint8, ×`scale` of `source`), optionally for the
-    region `box` of the source (the result's matching area is box×scale)."""
+    region `box` of the source (the result's matching area is box×scale). ``cancel`` is
+    checked between the numbers (NIQE of a large result takes seconds)."""
     source = eval_pixels(source)
     result = eval_pixels(result)
     scale = int(scale)
@@ -120,8 +121,12 @@ def no_reference_numbers(source: np.ndarray, result: np.ndarray, scale: int,
         note = "result and input have different channel counts"
     else:
         cons = consistency(res, src, scale)
-    return NoReferenceNumbers(sharpness(src), sharpness(res), cons, box, note,
-                              niqe_or_none(src), niqe_or_none(res))
+    check_cancel(cancel)
+    sharp = sharpness(src), sharpness(res)
+    check_cancel(cancel)
+    niqe_source = niqe_or_none(src)
+    check_cancel(cancel)
+    return NoReferenceNumbers(*sharp, cons, box, note, niqe_source, niqe_or_none(res))
 
 
 # -- maps ----------------------------------------------------------------------------------
@@ -355,7 +360,7 @@ class MeasureTask:
         out: dict = {}
         if self.noref is not None:
             r = self.noref
-            out[r.key] = _guarded(lambda: no_reference_numbers(r.source, r.result, r.scale, r.box))
+            out[r.key] = _guarded(lambda: no_reference_numbers(r.source, r.result, r.scale, r.box, cancel))
         check_cancel(cancel)
         if self.map is not None:
             m = self.map
@@ -386,6 +391,8 @@ def scale_key(map_key: tuple) -> tuple:
 def _guarded(fn):
     try:
         return fn()
+    except Cancelled:
+        raise
     except (SRDesktopError, ValueError) as exc:
         return MeasureFailure(one_line(exc))
     except MemoryError:

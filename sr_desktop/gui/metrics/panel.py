@@ -377,8 +377,23 @@ class MetricsPanel(QWidget):
         self._state.prune()
 
     # ================================================================ measurements
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._request_measurements()  # what changed while it was hidden
+
+    def hideEvent(self, event) -> None:
+        super().hideEvent(event)
+        if not self._can_be_seen():
+            self._measure_queue.cancel()  # asked again when shown
+
+    def _can_be_seen(self) -> bool:
+        """Shown, or would be with its window: a panel in a closed dock measures nothing,
+        as NIQE of a large result takes seconds of the CPU the next upscale needs."""
+        window = self.window()
+        return window is self or self.isVisibleTo(window)
+
     def _request_measurements(self) -> None:
-        if self._closed:
+        if self._closed or not self._can_be_seen():
             return
         running = self._measure_queue.running
         exclude = running.options.keys() if running is not None else set()
