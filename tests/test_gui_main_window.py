@@ -19,6 +19,7 @@ from sr_desktop.engine.imageio import SaveOptions, read_image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.pipeline import upscale
 from sr_desktop.gui.app import create_application
+from sr_desktop.gui.main_window.controls import NO_RESULT
 from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.qimage import qimage_to_array
 from sr_desktop.gui.settings import GuiSettings
@@ -291,6 +292,50 @@ def test_new_request_while_running_is_queued_visibly(make_window, tmp_path, qtbo
     window.queue.jobStarted.connect(ran.append)
     wait_idle(qtbot, window, 20000)
     assert ran == [third] and second not in ran
+
+
+def test_a_region_result_over_a_whole_result_is_what_save_refers_to(make_window, tmp_path, qtbot):
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    whole = window.result
+    assert window.save_action.isEnabled() and window.copy_action.isEnabled()
+    window.compare.set_region((10, 8, 20, 16))
+    window.session.select_region((10, 8, 20, 16))
+    window.enhance_region((10, 8, 20, 16))
+    wait_idle(qtbot, window)
+    # the after side shows the region's result alone: the whole result is hidden, so it
+    # is not what Save or Copy take (it wrote the hidden image before)
+    assert window.compare.after_label().startswith("After (region)")
+    assert not window.save_action.isEnabled() and not window.copy_action.isEnabled()
+    assert "Clear the region" in window.save_action.toolTip()
+    assert window.save_result(tmp_path / "out.png") is None
+    assert not (tmp_path / "out.png").exists()
+    assert "Clear the region" in window.message_bar.text()
+    assert window.metrics_panel._state.result is None  # its numbers were of the hidden result
+    # Clear brings the whole result back, with Save and Copy
+    window.clear_region()
+    assert window.result is whole and window.session.result_shown
+    assert window.compare.after_label() == "After · Bicubic ×2"
+    assert window.result_label.text().startswith("Result: Bicubic ×2")
+    assert window.save_action.isEnabled() and window.save_action.toolTip() == "Save the result (Ctrl+S)"
+    assert window.metrics_panel._state.result is whole
+    assert window.save_result(tmp_path / "out.png") == tmp_path / "out.png"
+
+
+def test_clearing_a_region_result_without_a_whole_result_empties_the_after_side(make_window, tmp_path, qtbot):
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
+    pick_bicubic(window, 2)
+    window.session.select_region((10, 8, 20, 16))
+    window.enhance_current_region()
+    wait_idle(qtbot, window)
+    assert window.compare.has_result()
+    window.clear_region()
+    assert not window.compare.has_result() and window.session.shown_run is None
+    assert window.result_label.text() == NO_RESULT
 
 
 def test_region_drag_upscales_exactly_that_region(make_window, tmp_path, qtbot):

@@ -197,6 +197,22 @@ class Session:
         self.last_run = RunInfo.of(result, options)
         self._tell(Change.RESULT)
 
+    def drop_region_result(self) -> bool:
+        """Forget the region's result: the whole image's result (if any) is the one shown
+        again. False when there was none."""
+        if self.region_result is None:
+            return False
+        self.region_result = None
+        self.last_run = self.result_run
+        self._tell(Change.RESULT)
+        return True
+
+    @property
+    def result_shown(self) -> bool:
+        """A whole-image result is on the after side (not hidden by a region's result):
+        what Save and Copy take."""
+        return self.result is not None and self.region_result is None
+
     def mark_saved(self, path: Path, options=None) -> None:
         """The result was written to ``path`` with ``options``."""
         self.result_path = Path(path)

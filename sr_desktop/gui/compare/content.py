@@ -88,6 +88,10 @@ class CompareContent:
         self.patches.append(((x, y, w, h), layer, scale))
         self.result_scale = scale
 
+    def drop_regions(self) -> None:
+        """Forget the pasted regions (the after side is empty unless a result is set)."""
+        self.patches = []
+
     def has_result(self) -> bool:
         """True when the after side has something (a result, region results or a map)."""
         return self.result is not None or bool(self.patches) or self.override is not None

@@ -140,6 +140,11 @@ class CompareView(PointerGestures, QWidget):
         else:
             self.update()
 
+    def drop_region_results(self) -> None:
+        """Forget the pasted regions: the after side is empty until the next result."""
+        self._content.drop_regions()
+        self.update()
+
     def set_display_override(self, pixels: np.ndarray | None, label: str = "Map") -> None:
         """Show another image (a difference/SSIM/gradient map at result size; uint8, uint16
         or float 0..1) on the after side instead of the result; None shows the result again.

@@ -13,6 +13,11 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
 ZOOM_PRESETS = ((1.0, "Ctrl+1"), (2.0, "Ctrl+2"), (4.0, "Ctrl+3"), (8.0, "Ctrl+4"))
+SAVE_TIP = "Save the result (Ctrl+S)"
+COPY_TIP = "Copy the result to the clipboard (Ctrl+C)"
+#: Save's and Copy's tip while a region's result hides the whole image's
+REGION_HIDES_RESULT = ("The after side shows a region's result: Clear the region to show the "
+                       "whole image's result again and save it")
 
 
 class ActionTarget(Protocol):
@@ -74,10 +79,10 @@ def build_actions(w: ActionTarget) -> None:
     a = lambda *args, **kw: make_action(w, *args, **kw)  # noqa: E731 - local shorthand
     w.open_action = a("&Open…", w.open_dialog, std.Open, "Open images (Ctrl+O)")
     w.paste_action = a("&Paste image", w.paste, std.Paste, "Open the image on the clipboard (Ctrl+V)")
-    w.save_action = a("&Save result", w.save, std.Save, "Save the result (Ctrl+S)")
+    w.save_action = a("&Save result", w.save, std.Save, SAVE_TIP)
     w.save_as_action = a("Save result &as…", w.save_as, "Ctrl+Shift+S",
                          "Save the result with a new name, format or quality")
-    w.copy_action = a("&Copy result", w.copy_result, std.Copy, "Copy the result to the clipboard (Ctrl+C)")
+    w.copy_action = a("&Copy result", w.copy_result, std.Copy, COPY_TIP)
     w.batch_action = a("&Batch export…", w.open_batch_dialog, "Ctrl+B", "Upscale a folder of images (Ctrl+B)")
     # Ctrl+Q as well: the standard key is empty on some desktops (and offscreen)
     w.quit_action = a("&Quit", w.close, ["Ctrl+Q", std.Quit], "Close the window (Ctrl+Q)")

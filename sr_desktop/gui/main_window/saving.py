@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
 from sr_desktop.gui.qimage import array_to_qimage
@@ -67,10 +68,19 @@ class ResultSaver:
             return self.save_result(session.result_path, session.saved_options, overwrite=True)
         return self.save_as()
 
-    def save_as(self) -> Path | None:
-        """Ctrl+Shift+S: ask for file, format and quality, then save."""
+    def _result_is_shown(self) -> bool:
+        """A whole-image result is on the after side; else says why nothing is saved."""
         if self.session.result is None:
             self.feedback.show_error("There is no result to save yet: upscale the image first.", level="info")
+            return False
+        if not self.session.result_shown:  # saving it would write what is not on screen
+            self.feedback.show_error(REGION_HIDES_RESULT + ".", level="info")
+            return False
+        return True
+
+    def save_as(self) -> Path | None:
+        """Ctrl+Shift+S: ask for file, format and quality, then save."""
+        if not self._result_is_shown():
             return None
         from sr_desktop.engine.imageio import SaveOptions
 
@@ -92,8 +102,7 @@ class ResultSaver:
         from sr_desktop.engine.pipeline.animation import write_any
 
         session = self.session
-        if session.result is None:
-            self.feedback.show_error("There is no result to save yet.", level="info")
+        if not self._result_is_shown():
             return None
         image = session.image
         protect = (image.path,) if image is not None and image.path else ()
@@ -115,8 +124,8 @@ class ResultSaver:
         return session.result_path
 
     def copy_result(self) -> bool:
-        """Ctrl+C: put the whole-image result on the clipboard (False without one)."""
-        if self.session.result is None:
+        """Ctrl+C: put the whole-image result on the clipboard (False without one shown)."""
+        if not self._result_is_shown():
             return False
         QGuiApplication.clipboard().setImage(array_to_qimage(self.session.result.image.pixels))
         self.feedback.show_status("Copied the result to the clipboard", 4000)

@@ -49,6 +49,9 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.gui.accessible_names import name_unnamed
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.main_window.actions import (
+    COPY_TIP,
+    REGION_HIDES_RESULT,
+    SAVE_TIP,
     ZOOM_PRESETS,
     build_actions,
     build_menus_and_toolbar,
@@ -247,6 +250,8 @@ class MainWindow(QMainWindow):
         self.add_side_panel(panel, METRICS_PANEL_TITLE)
         self.imageOpened.connect(panel.set_image)
         self.resultReady.connect(lambda _image, result: panel.set_result(result))
+        # the panel's numbers and maps are of the whole image's result, hidden meanwhile
+        self.regionResultReady.connect(lambda *_: panel.set_result(None))
         self.compare.regionSelected.connect(panel.set_region)
         self.compare.regionCleared.connect(lambda: panel.set_region(None))
         panel.showPixels.connect(self._show_display_override)
@@ -419,10 +424,20 @@ class MainWindow(QMainWindow):
         return self.upscaler.enhance_current_region()
 
     def clear_region(self) -> None:
-        """Forget the selected region (the Clear button)."""
+        """Forget the selected region (the Clear button) and its result: the whole image's
+        result, if there is one, is shown again."""
         self.compare.clear_region()
         if self.metrics_panel is not None:
             self.metrics_panel.set_region(None)
+        if self.session.region_result is not None:
+            whole = self.session.result
+            if whole is not None:
+                self.compare.set_result(whole.image.pixels, int(whole.scale))
+                if self.metrics_panel is not None:
+                    self.metrics_panel.set_result(whole)
+            else:
+                self.compare.drop_region_results()
+            self.session.drop_region_result()
         self.session.select_region(None)
 
     def cancel_jobs(self) -> None:
@@ -498,7 +513,7 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         has_image = self.image is not None
-        has_result = self.result is not None
+        has_result = self.session.result_shown  # what is saved is what is shown
         busy = self.queue.is_busy()
         has_region = has_image and self.session.region is not None
         self.upscale_action.setEnabled(has_image)
@@ -512,6 +527,10 @@ class MainWindow(QMainWindow):
         self.save_action.setEnabled(has_result)
         self.save_as_action.setEnabled(has_result)
         self.copy_action.setEnabled(has_result)
+        hidden = self.result is not None and not has_result
+        for action, tip in ((self.save_action, SAVE_TIP), (self.copy_action, COPY_TIP)):
+            action.setToolTip(REGION_HIDES_RESULT if hidden else tip)
+            action.setStatusTip(REGION_HIDES_RESULT if hidden else tip)
         for action in [self.fit_action, self.zoom_in_action, self.zoom_out_action, *self.zoom_actions]:
             action.setEnabled(has_image)
         self.upscale_button.setText("Upscale (queue)" if busy else "Upscale")
