@@ -17,6 +17,8 @@ def test_models_json_lists_scales_variants_and_defaults(capsys):
     entries = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
     assert entries["realcugan-se"]["scales"] == [2, 3, 4]
     assert entries["span"]["default_variant"] == "ch48"
+    # bicubic and lanczos take any scale 1..16 (the table says so; the JSON said [2, 3, 4])
+    assert entries["bicubic"]["scales"] == entries["lanczos"]["scales"] == list(range(1, 17))
     for entry in entries.values():
         assert entry["default_variant"] in entry["variants"]
         assert "installed" in entry

@@ -39,6 +39,8 @@ def _entry(spec) -> dict:
 
     data = spec.to_json()
     data["default_variant"] = spec.default_variant
+    if spec.kind == ModelKind.RESAMPLE:  # the table's "any (1-16)": every scale it takes
+        data["scales"] = list(range(1, MAX_SCALE + 1))
     if spec.kind == ModelKind.FEEDFORWARD and not spec.custom and spec.source.get("files"):
         data["variants_by_scale"] = {str(k): variants_at(spec, k) for k in spec.scales}
     data["variants_detail"] = [
