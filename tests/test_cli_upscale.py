@@ -117,6 +117,20 @@ def test_an_output_name_and_format_that_disagree_are_refused(tmp_path):
     assert (tmp_path / "y.jpg").is_file() and (tmp_path / "z.jpeg").is_file()
 
 
+def test_an_output_without_a_suffix_is_refused_and_a_trailing_slash_is_a_folder(tmp_path, capsys):
+    from sr_desktop.cli.main import main
+
+    src = _png(tmp_path / "a.png")
+    # was exit 1 after the upscale ("cannot write …: unknown output suffix (none)")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "noext"), "--model", "bicubic", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no image file suffix" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+    # "newdir/" was read as a file named newdir
+    assert main(["upscale", str(src), "-o", str(tmp_path / "newdir") + "/", "--model", "bicubic", "--quiet"]) == 0
+    assert (tmp_path / "newdir" / "a.png").is_file()
+
+
 def test_quality_given_for_png_output_gets_a_note(tmp_path):
     src = _png(tmp_path / "a.png")
     r = sr("upscale", src, "-o", tmp_path / "b.png", "--model", "bicubic", "--scale", "2", "--quality", "40")

@@ -55,16 +55,21 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _outputs(inputs: list[Path], output: Path, fmt: str | None) -> list[Path]:
+def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
     from sr_desktop.engine.imageio import format_named_by, resolved, suffix_for_format
 
-    as_folder = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    output = Path(given)  # (which drops a trailing slash: `given` keeps it)
+    as_folder = len(inputs) > 1 or output.is_dir() or given.endswith(("/", "\\"))
     if as_folder and output.exists() and not output.is_dir():
         raise SRDesktopError(f"-o {output} is a file; {len(inputs)} inputs need an output folder")
     if not as_folder:
         named = format_named_by(output)
         if fmt and named is None:  # no suffix, or not an image suffix: --format's is appended
             return [output.with_name(output.name + suffix_for_format(fmt))]
+        if named is None:
+            raise SRDesktopError(f"-o {output} has no image file suffix: name the file (e.g. "
+                                 f"{output.name}{inputs[0].suffix or '.png'}), add --format, or end "
+                                 "the name with / for a folder")
         if fmt and named != fmt:  # FORMATS are the canonical names format_named_by gives
             raise SRDesktopError(f"-o {output} names a {named} file but --format is {fmt}: "
                                  f"name the output {output.stem}{suffix_for_format(fmt)} or leave out --format")
@@ -101,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.inputs]
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
-    output = Path(args.output)
-    targets = _outputs(inputs, output, args.format)
+    targets = _outputs(inputs, args.output, args.format)
     quality = quality_from(args, _formats_of(targets, args.format))
     options = upscale_options_from(args)
     per_image = is_per_image(options.model)
