@@ -62,6 +62,29 @@ def test_cluster_target_parsing(monkeypatch):
         ClusterTarget.parse("auto")
     with pytest.raises(BatchError, match="ray, auto or ray://HOST:PORT"):
         ClusterTarget.parse("slurm")
+    with pytest.raises(BatchError, match="ray, auto or ray://HOST:PORT"):
+        ClusterTarget.parse("ray://head:notaport")
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")  # a head node's own address form
+    assert ClusterTarget.parse("auto").address == "10.0.0.5:6379"
+    monkeypatch.setenv("RAY_ADDRESS", "head")
+    with pytest.raises(BatchError, match="RAY_ADDRESS must be"):
+        ClusterTarget.parse("auto")
+
+
+def test_an_address_nothing_answers_at_is_one_line_before_anything_is_made(tmp_path, capsys):
+    import socket
+
+    make_inputs(tmp_path / "in", 1)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    rc = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--cluster", f"ray://127.0.0.1:{port}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    # Ray itself retried for minutes, printing its own log lines (with HOST:PORT in RAY_ADDRESS)
+    assert rc == 2 and len(err) == 1 and "cannot reach Ray at" in err[0], err
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "out").exists()
 
 
 def test_same_outputs_and_report_as_the_local_batch(local_ray, tmp_path):
@@ -109,6 +132,30 @@ def test_a_killed_worker_loses_nothing(local_ray, tmp_path):
             assert img.size == (128, 128)
 
 
+def test_cancel_drops_the_files_in_progress_and_reports_every_file_written(local_ray, tmp_path):
+    from sr_desktop.engine.core.progress import CancelToken
+
+    make_inputs(tmp_path / "in", 24, size=96)
+    cancel = CancelToken()
+
+    def cancel_after_the_first_file(info) -> None:
+        record = info.extra.get("record")
+        if record is not None and record.status == "ok":
+            cancel.cancel()
+
+    started = time.monotonic()
+    result = run_batch(tmp_path / "in", tmp_path / "out", BatchOptions(upscale=MODEL, recursive=True),
+                       cluster=ClusterTarget(), progress=cancel_after_the_first_file, cancel=cancel)
+    assert result.exit_code == 130
+    time.sleep(2.0)  # workers that outlived the driver wrote their files after it had returned
+    written = {str(p) for p in (tmp_path / "out").rglob("*.png")}
+    reported = {r.output for r in result.records if r.status == "ok"}
+    assert written == reported  # each file written is in the report, none after it
+    assert 1 <= len(written) < 24
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.startswith(".")]  # no temp file
+    assert time.monotonic() - started < 120
+
+
 def test_resume_after_the_driver_is_killed(tmp_path):
     make_inputs(tmp_path / "in", 12, size=64)
     cmd = [sys.executable, "-m", "sr_desktop", "batch", str(tmp_path / "in"), str(tmp_path / "out"), "-r",
@@ -146,6 +193,7 @@ def test_ray_is_started_without_its_usage_reports_unless_the_user_asked(monkeypa
             seen.append(os.environ.get("RAY_USAGE_STATS_ENABLED"))
 
     monkeypatch.setattr(cluster, "import_ray", FakeRay)
+    monkeypatch.setattr(ClusterTarget, "reachable", lambda _self: None)
     monkeypatch.delenv("RAY_USAGE_STATS_ENABLED", raising=False)
     cluster.connect(ClusterTarget(None), num_cpus=1)
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "1")  # the user's own choice stands

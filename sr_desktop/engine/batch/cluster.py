@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import pickle
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from typing import Any
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchError, BatchJob
 from sr_desktop.engine.batch.report import OUTPUT_EXISTS, FileRecord
+from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
 
@@ -36,6 +38,12 @@ EARLIER_ATTEMPT = "written by an earlier attempt of this batch (its worker stopp
 INSTALL_HINT = "pip install 'sr-desktop[cluster]'"
 #: torch threads per CPU actor: two keep a 3×3 convolution busy without one actor starving another
 THREADS_PER_CPU_ACTOR = 2
+#: seconds between a worker's looks at the driver's cancel flag (one round trip each)
+CANCEL_CHECK_S = 0.5
+#: after Ctrl+C, seconds the driver still collects the records of files that finished
+CANCEL_DRAIN_S = 10.0
+#: seconds to wait for a cluster's head node to accept a connection
+CONNECT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,8 @@ class ClusterTarget:
 
     @classmethod
     def parse(cls, text: str) -> ClusterTarget:
-        """``ray`` -> local; ``auto`` -> ``$RAY_ADDRESS``; ``ray://HOST:PORT`` as given."""
+        """``ray`` -> local; ``auto`` -> ``$RAY_ADDRESS`` (``ray://HOST:PORT`` or a head
+        node's ``HOST:PORT``); ``ray://HOST:PORT`` as given."""
         text = (text or "").strip()
         if text == "ray":
             return cls(None)
@@ -55,13 +64,37 @@ class ClusterTarget:
             address = os.environ.get("RAY_ADDRESS", "").strip()
             if not address:
                 raise BatchError("--cluster auto needs the environment variable RAY_ADDRESS (e.g. ray://HOST:10001)")
+            if host_and_port(address) is None:
+                raise BatchError(f"RAY_ADDRESS must be ray://HOST:PORT or HOST:PORT, got {address!r}")
             return cls(address)
-        if text.startswith("ray://") and len(text) > len("ray://"):
+        if text.startswith("ray://") and host_and_port(text) is not None:
             return cls(text)
         raise BatchError(f"--cluster takes ray, auto or ray://HOST:PORT, got {text!r}")
 
+    def reachable(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        """Refuse, in one `BatchError`, a cluster address nothing answers at: Ray itself
+        retries a silent head node for minutes, printing its own log lines."""
+        if self.address is None:
+            return
+        host, port = host_and_port(self.address)
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError as exc:
+            reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+            raise BatchError(f"cannot reach Ray at {self.address}: {reason} "
+                             "(is the head node running, and is the port right?)") from None
+
     def describe(self) -> str:
         return "local Ray" if self.address is None else f"Ray at {self.address}"
+
+
+def host_and_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of ``ray://HOST:PORT`` or ``HOST:PORT``; None when it is neither."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or "/" in host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
 
 
 def import_ray():
@@ -87,6 +120,7 @@ def connect(target: ClusterTarget, num_cpus: int | None = None):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                               "configure_logging": False}
+    target.reachable()
     try:
         if target.address is None:
             ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
@@ -109,12 +143,59 @@ def _quiet_ray(ray) -> None:
     context.print_on_execution_start = False
 
 
+class CancelFlag:
+    """Set by the driver on Ctrl+C, read by every worker (run as a Ray actor the driver
+    owns, so it ends with the driver)."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+class FlagCancelToken(CancelToken):
+    """A worker's cancel token: set once the driver's `CancelFlag` is set or can no longer
+    be reached (the driver ended), so that the file in progress is dropped at its next tile
+    as in a local batch; workers outlived a cancelled driver and wrote their files."""
+
+    def __init__(self, flag, interval: float = CANCEL_CHECK_S) -> None:
+        super().__init__()
+        self._flag = flag
+        self._interval = interval
+        self._next_look = 0.0
+
+    @property
+    def cancelled(self) -> bool:
+        now = time.monotonic()
+        if not self._event.is_set() and self._flag is not None and now >= self._next_look:
+            self._next_look = now + self._interval
+            import ray
+
+            try:
+                if ray.get(self._flag.is_set.remote(), timeout=10):
+                    self.cancel()
+            except ray.exceptions.GetTimeoutError:
+                pass  # a busy cluster: look again later
+            except Exception:  # noqa: BLE001 - the flag's actor died with the driver
+                self.cancel()
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+
 @dataclass(frozen=True)
 class _ActorConfig:
     options: BatchOptions
     upscale_options: UpscaleOptions
     threads: int
     inputs: tuple[str, ...]
+    cancel_flag: Any = None  # the driver's CancelFlag actor
 
 
 class UpscaleActor:
@@ -143,20 +224,28 @@ class UpscaleActor:
         # every input of the batch, not only this worker's files, is never written over
         self.protect = ProtectedPaths(config.inputs)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.cancel = FlagCancelToken(config.cancel_flag)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         jobs = [pickle.loads(blob) for blob in batch["job"]]
-        records = [pickle.dumps(replace(self._run_one(job), worker=self.worker)) for job in jobs]
-        return {"index": [job.index for job in jobs], "record": records}
+        records = [self._run_one(job) for job in jobs]
+        # b"": a file dropped by a cancel (not started, or stopped at a tile)
+        blobs = [pickle.dumps(replace(r, worker=self.worker)) if r is not None else b"" for r in records]
+        return {"index": [job.index for job in jobs], "record": blobs}
 
-    def _run_one(self, job: BatchJob) -> FileRecord:
+    def _run_one(self, job: BatchJob) -> FileRecord | None:
         from sr_desktop.engine.batch.stages import BatchStages
 
+        if self.cancel.cancelled:
+            return None
+
         # the stages index their records by job.index: one job here is job 0
-        stages = BatchStages([replace(job, index=0)], self.options, self.upscale_options, None, CancelToken(),
+        stages = BatchStages([replace(job, index=0)], self.options, self.upscale_options, None, self.cancel,
                              self.model)
         stages.protect = self.protect
         stages.run()
+        if stages.records[0] is None and self.cancel.cancelled:
+            return None
         record = stages.records[0] or FileRecord(str(job.input), None, "failed", error="not processed")
         if record.status == "skipped" and record.note == OUTPUT_EXISTS:
             # the driver sends only files whose output was missing when the batch was
@@ -167,9 +256,10 @@ class UpscaleActor:
 
 
 def actor_class(options: BatchOptions, upscale_options: UpscaleOptions, threads: int,
-                inputs: list[str]) -> type[UpscaleActor]:
-    """An `UpscaleActor` subclass carrying one batch's settings."""
-    config = _ActorConfig(options, upscale_options, threads, tuple(inputs))
+                inputs: list[str], cancel_flag=None) -> type[UpscaleActor]:
+    """An `UpscaleActor` subclass carrying one batch's settings (and the driver's
+    `CancelFlag` actor, None: never cancelled)."""
+    config = _ActorConfig(options, upscale_options, threads, tuple(inputs), cancel_flag)
     return type("UpscaleActor", (UpscaleActor,), {"config": config})
 
 
@@ -228,23 +318,41 @@ def run_jobs_on_ray(
     per_task = files_per_task(len(to_upscale), actors)
     dataset = ray.data.from_items([{"job": pickle.dumps(job)} for job in to_upscale],
                                   override_num_blocks=max(1, len(to_upscale) // per_task))
+    flag = ray.remote(num_cpus=0)(CancelFlag).remote()
     mapped = dataset.map_batches(
-        actor_class(options, upscale_options, threads, [str(job.input) for job in jobs]),
+        actor_class(options, upscale_options, threads, [str(job.input) for job in jobs], flag),
         batch_size=per_task,
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=cpus,
         num_gpus=gpus,
     )
-    completed = True
-    for row in _rows(mapped, cancel):
-        if row is None:
-            completed = False
-            break
-        record = pickle.loads(row["record"])
-        records[position[int(row["index"])]] = record
-        done += 1
-        _report(progress, done, len(jobs), started, record.input, record=record)
-    return records, completed
+    finished = threading.Event()
+    forwarder = threading.Thread(target=_forward_cancel, args=(cancel, flag, finished), daemon=True,
+                                 name="sr-cluster-cancel")
+    forwarder.start()
+    rows = _rows(mapped, cancel)
+    try:
+        for row in rows:
+            if row is None:
+                break
+            if row["record"]:
+                record = pickle.loads(row["record"])
+                records[position[int(row["index"])]] = record
+                done += 1
+                _report(progress, done, len(jobs), started, record.input, record=record)
+    finally:
+        rows.close()  # stops Ray Data's execution (and its actor pool) now, not when collected
+        finished.set()
+        forwarder.join(timeout=1.0)
+    return records, not cancel.cancelled
+
+
+def _forward_cancel(cancel: CancelToken, flag, finished: threading.Event) -> None:
+    """Set the workers' flag as soon as `cancel` is (the driver may be waiting for a row)."""
+    while not finished.wait(0.1):
+        if cancel.cancelled:
+            flag.set.remote()
+            return
 
 
 def files_per_task(files: int, actors: int) -> int:
@@ -263,12 +371,23 @@ def _needs_worker(job: BatchJob, options: BatchOptions) -> bool:
 
 
 def _rows(mapped, cancel: CancelToken) -> Iterator[dict | None]:
-    """The mapped rows as they arrive; None once `cancel` is set (the rest is dropped)."""
-    for row in mapped.iter_rows():
-        if cancel.cancelled:
-            yield None
-            return
-        yield row
+    """The mapped rows as they arrive. After `cancel`, the workers drop their files, so the
+    rest arrive fast (as empty records) and the finished ones still count; None once
+    `CANCEL_DRAIN_S` have passed since the cancel (the rest is dropped)."""
+    source = iter(mapped.iter_rows())
+    deadline = None
+    try:
+        for row in source:
+            if cancel.cancelled:
+                deadline = deadline or time.monotonic() + CANCEL_DRAIN_S
+                if time.monotonic() > deadline:
+                    yield None
+                    return
+            yield row
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
 
 
 def _report(progress: ProgressCallback | None, done: int, total: int, started: float, message: str,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sr_desktop.engine.batch.cluster import ClusterTarget, run_jobs_on_ray
+from sr_desktop.engine.batch.cluster import ClusterTarget, import_ray, run_jobs_on_ray
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
@@ -217,6 +217,9 @@ def run_batch(
         loaded = resolve_model(upscale_options)[0]
     else:
         loaded = model
+    if cluster is not None:  # no Ray, or nothing at the address: refused before the folder is made
+        import_ray()
+        cluster.reachable()
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
