@@ -148,6 +148,31 @@ def test_malicious_pickle_is_refused_without_running(home, tmp_path, writer):
     assert list_custom_specs() == []
 
 
+def test_a_malicious_pickle_is_refused_in_one_line_on_the_command_line(home, tmp_path, capfd):
+    from sr_desktop.cli.main import main
+
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as fh:  # a plain pickle: torch warned about its protocol on stderr
+        pickle.dump({"x": _Evil(tmp_path / "pwned")}, fh, protocol=4)
+    assert main(["models", "add", str(path)]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("refused to load" in err[0] or "unsupported model file" in err[0]), err
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_holding_nan_or_infinity_are_refused(home, tmp_path, bad):
+    net = SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2)
+    state = net.state_dict()
+    state["body.0.weight"][0, 0, 0, 0] = bad  # it made an all-black image with exit 0
+    torch.save({"params": state}, tmp_path / "broken.pth")
+    save_file(state, tmp_path / "broken.safetensors")
+    for name in ("broken.pth", "broken.safetensors"):
+        with pytest.raises(ModelError, match="body.0.weight holds NaN or infinity"):
+            add_custom_model(tmp_path / name)
+    assert list_custom_specs() == []
+
+
 def test_unsupported_files_get_one_clear_error(home, tmp_path):
     other = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 3, 1))
     torch.save(other.state_dict(), tmp_path / "other.pth")

@@ -155,7 +155,7 @@ def test_wrong_vgg16_files(tmp_path, files):
     torch.save({"features.0.weight": EvaluationError("x")}, tmp_path / "code.pth")
     with pytest.raises(EvaluationError) as excinfo:
         load_perceptual(lpips_file=lin, vgg16_file=tmp_path / "code.pth")
-    one_line_error(excinfo, "cannot read VGG16 weights", "code.pth")
+    one_line_error(excinfo, "refused to load VGG16 weights", "code.pth", "could run code")
 
 
 def test_vgg16_from_the_hub_cache_or_a_clear_line(tmp_path, monkeypatch, files):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
 import torch
 
 from sr_desktop.engine.compute.matlab_resize import imresize
+from sr_desktop.engine.models.archs import SRVGGNetCompact
 from sr_desktop.engine.training.degradations import Bicubic, bicubic_downscale_torch
 from sr_desktop.engine.training.discriminators import UNetDiscriminatorSN, VGGDiscriminator
 from sr_desktop.engine.training.errors import TrainingError
@@ -111,6 +113,19 @@ def test_no_vgg_weights_is_one_clear_line(tmp_path, monkeypatch):
     net = build_network("SRVGGNetCompact:num_feat=4,num_conv=1", 2)
     with pytest.raises(TrainingError):
         LossSet(parse_loss_spec("l1:1,perceptual:0.01"), net, Bicubic())
+
+
+def test_unusable_vgg_weight_files_are_one_clear_line(tmp_path):
+    (tmp_path / "random.pth").write_bytes(os.urandom(5000))
+    with pytest.raises(TrainingError) as err:
+        VGGFeatures("relu2_2", weights=tmp_path / "random.pth")
+    # torch's own text advised re-running with weights_only=False, an unsafe load
+    assert str(err.value).endswith("random.pth: not a readable PyTorch file")
+    other = SRVGGNetCompact(num_feat=8, num_conv=1, upscale=2)
+    torch.save(other.state_dict(), tmp_path / "compact.pth")
+    with pytest.raises(TrainingError) as err:  # was: KeyError: '0.weight'
+        VGGFeatures("relu2_2", weights=tmp_path / "compact.pth")
+    assert "not torchvision's VGG19 layout (no features.0.weight" in str(err.value)
 
 
 def test_cycle_loss_zero_when_sr_degrades_to_lr():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from sr_desktop.engine.core.errors import one_line
+from sr_desktop.engine.core.weight_file import WeightFileError, read_weight_file
 from sr_desktop.engine.metrics.errors import EvaluationError
 
 Shape = tuple[int, ...]
@@ -27,12 +27,10 @@ def _shape_text(shape: Iterable[int]) -> str:
 def read_state_dict(path: str | os.PathLike, what: str) -> dict[str, torch.Tensor]:
     """The tensors of the state-dict file `path` (`what` names it in errors, e.g. "VGG16 weights")."""
     path = Path(path)
-    if not path.is_file():
-        raise EvaluationError(f"{what} not found: {path}")
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable, truncated or unsafe file
-        raise EvaluationError(f"cannot read {what} {path}: {one_line(exc)}") from None
+        state = read_weight_file(path, what)
+    except WeightFileError as exc:
+        raise EvaluationError(str(exc)) from None
     if not isinstance(state, Mapping) or not state:
         raise EvaluationError(f"{path} is not a state dict of tensors ({what} expected)")
     bad = next((k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)), None)

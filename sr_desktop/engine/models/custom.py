@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import pickle
 import re
 import shutil
 import tempfile
@@ -46,6 +45,7 @@ from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.core.path_kind import not_a
+from sr_desktop.engine.core.weight_file import SAFETENSORS_SUFFIX, WeightFileError, first_non_finite, read_weight_file
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
 from sr_desktop.engine.models.archs import detect
@@ -67,11 +67,6 @@ log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
 NCNN_MAGIC = "7767517"
-SAFETENSORS_SUFFIX = ".safetensors"
-#: checkpoints larger than this are refused before they are read: a BasicSR file holding
-#: ``params`` and ``params_ema`` of a network at `archs.detect.MAX_PARAMETERS` (200 M
-#: weights) in float32 is 1.6 GB; the largest published SR networks are far smaller
-MAX_CHECKPOINT_BYTES = 2_000_000_000
 
 #: per architecture: tile context in input pixels and recommended tile. The torch
 #: architectures' come from their registry entries (`archs.detect.ARCH_REGISTRY`, where
@@ -126,33 +121,12 @@ def _ncnn_pair(path: Path) -> tuple[Path, Path] | None:
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint's tensors, never executing pickled code."""
-    size = path.stat().st_size
-    if size > MAX_CHECKPOINT_BYTES:
-        raise ModelError(f"refused to load {path}: {size / 1e9:.1f} GB is more than any SR "
-                         f"network needs (limit {MAX_CHECKPOINT_BYTES / 1e9:.0f} GB)")
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if path.suffix.lower() == SAFETENSORS_SUFFIX or head[8:9] == b"{":
-        from safetensors.torch import load_file
-
-        try:
-            obj: Any = load_file(str(path), device="cpu")
-        except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
-            raise _unsupported(path, f"not a readable safetensors file: {one_line(exc)}") from None
-    else:
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            # a pickle naming a Python global (a class, a function such as os.system)
-            # versus one that is merely not a pickle
-            if "global" in str(exc).lower() or "unsupported class" in str(exc).lower():
-                raise ModelError(
-                    f"refused to load {path}: it contains Python objects other than tensors, "
-                    "which could run code; only plain weight files are accepted"
-                ) from None
-            raise _unsupported(path, "not a readable PyTorch file") from None
-        except Exception:  # noqa: BLE001 - truncated zips, random bytes...: all bad files
-            raise _unsupported(path, "not a readable PyTorch file") from None
+    try:
+        obj = read_weight_file(path, "model file")
+    except WeightFileError as exc:
+        if exc.refused:
+            raise ModelError(str(exc)) from None
+        raise _unsupported(path, exc.reason) from None
     try:
         return unwrap_state_dict(obj)
     except UnsupportedStateDict as exc:
@@ -308,9 +282,15 @@ def _detect_file(path: Path, scale: int | None = None,
     if scale and scale != detected.scale and "scales" in detected.params:
         detected = with_scale(detected, scale)  # a multi-scale network's branch (MDSR)
     try:
-        return detected, detected.build()
+        module = detected.build()
     except UnsupportedStateDict as exc:
         raise _rejected(path, exc) from None
+    # checked once the shapes are known to be sane (a crafted file's views are not read)
+    broken = first_non_finite(module.state_dict())
+    if broken is not None:
+        raise ModelError(f"refused to load {path}: its weight {broken} holds NaN or infinity "
+                         "(a damaged or diverged file), which would make a black image")
+    return detected, module
 
 
 def _load_torch(path: Path, model_id: str, scale: int | None = None) -> SRModel:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from sr_desktop.engine.core.errors import one_line
+from sr_desktop.engine.core.weight_file import WeightFileError, read_weight_file
 from sr_desktop.engine.training.errors import TrainingError
 
 #: features per conv of each block; a max-pool ends each block
@@ -81,16 +82,19 @@ class VGGFeatures(nn.Module):
             features = vgg19_features(layer)
             path = find_vgg_weights(weights)
             try:
-                if path.suffix.lower() == ".safetensors":
-                    from safetensors.torch import load_file
-
-                    state = load_file(str(path))
-                else:
-                    state = torch.load(str(path), map_location="cpu", weights_only=True)
-                own = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-                wanted = features.state_dict()
+                state = read_weight_file(path, "VGG19 weights")
+            except WeightFileError as exc:
+                raise TrainingError(str(exc)) from None
+            own = ({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+                   if isinstance(state, dict) else {})
+            wanted = features.state_dict()
+            missing = [k for k in wanted if k not in own]
+            if missing:
+                raise TrainingError(f"cannot use VGG19 weights {path}: not torchvision's VGG19 layout "
+                                    f"(no features.{missing[0]}; {len(missing)} of {len(wanted)} tensors missing)")
+            try:
                 features.load_state_dict({k: own[k] for k in wanted}, strict=True)
-            except Exception as exc:  # noqa: BLE001 - any unreadable or mismatched file
+            except RuntimeError as exc:  # the right names with other shapes
                 raise TrainingError(f"cannot use VGG19 weights {path}: {one_line(exc)}") from None
         self.features = features.eval()
         for p in self.features.parameters():

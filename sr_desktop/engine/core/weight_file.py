@@ -1,0 +1,84 @@
+"""Reading a weight file — a PyTorch pickle (``.pth``/``.pt``/``.ckpt``) or ``.safetensors`` —
+as plain tensors, never running pickled code, with one reason when it cannot be read.
+
+Every reader of user-given weights goes through `read_weight_file`: custom models, the VGG19
+of the perceptual losses, the LPIPS/DISTS weights of the metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+from sr_desktop.engine.core.errors import SRDesktopError, one_line
+
+#: files larger than this are refused before they are read: a BasicSR file holding
+#: ``params`` and ``params_ema`` of a network at `archs.detect.MAX_PARAMETERS` (200 M
+#: weights) in float32 is 1.6 GB; the largest published SR networks are far smaller
+MAX_WEIGHT_FILE_BYTES = 2_000_000_000
+SAFETENSORS_SUFFIX = ".safetensors"
+
+
+class WeightFileError(SRDesktopError):
+    """A weight file that cannot be read: ``reason`` is the short why; ``refused``: it was
+    not read on purpose (Python objects that could run code, an absurd size)."""
+
+    def __init__(self, message: str, reason: str, refused: bool = False):
+        super().__init__(message)
+        self.reason = reason
+        self.refused = refused
+
+
+def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
+    """The object stored in ``path`` (usually a state dict, possibly nested in a
+    checkpoint), holding tensors and plain containers only. ``what`` names the file in
+    errors ("VGG19 weights"). Raises `WeightFileError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightFileError(f"{what} not found: {path}", "not found")
+    size = path.stat().st_size
+    if size > MAX_WEIGHT_FILE_BYTES:
+        reason = (f"{size / 1e9:.1f} GB is more than any SR network needs "
+                  f"(limit {MAX_WEIGHT_FILE_BYTES / 1e9:.0f} GB)")
+        raise WeightFileError(f"refused to load {what} {path}: {reason}", reason, refused=True)
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if path.suffix.lower() == SAFETENSORS_SUFFIX or head[8:9] == b"{":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
+            reason = f"not a readable safetensors file: {one_line(exc)}"
+            raise WeightFileError(f"cannot read {what} {path}: {reason}", reason) from None
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols would be lines of their own
+            warnings.simplefilter("ignore")
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # a pickle naming a Python global (a class, a function such as os.system) versus
+        # one that is merely not a pickle; torch's own text advises an unsafe load
+        if "global" in str(exc).lower() or "unsupported class" in str(exc).lower():
+            reason = ("it contains Python objects other than tensors, which could run code; "
+                      "only plain weight files are accepted")
+            raise WeightFileError(f"refused to load {what} {path}: {reason}", reason, refused=True) from None
+        reason = "not a readable PyTorch file"
+    except Exception:  # noqa: BLE001 - truncated zips, random bytes...: all bad files
+        reason = "not a readable PyTorch file"
+    raise WeightFileError(f"cannot read {what} {path}: {reason}", reason)
+
+
+def first_non_finite(state: dict) -> str | None:
+    """The name of the first floating tensor of ``state`` holding NaN or ±inf (None: all
+    finite). Such weights give a black or one-colour image with no error."""
+    import torch
+
+    for name, value in state.items():
+        if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return str(name)
+    return None
