@@ -15,6 +15,7 @@ VDSR) get MATLAB's bicubic upscale of the input as `ArchModel` gives them.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import re
@@ -249,6 +250,26 @@ def _init_lapsrn(module: nn.Module) -> None:
 SCRATCH_INIT = {"VDSR": _init_vdsr, "LapSRN": _init_lapsrn}
 
 
+def _check_options(arch: str, given: dict[str, Any]) -> None:
+    """Refuse an option the architecture's constructor does not have, or a value of
+    another kind than its default (a word for a width), naming what it takes: Python's
+    TypeError said neither."""
+    parameters = inspect.signature(arch_support(arch).module).parameters
+    names = [n for n, p in parameters.items()
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    for key, value in given.items():
+        if key not in names:
+            raise TrainingError(f"{arch} has no option {key}; its options: {', '.join(names)}")
+        default = parameters[key].default
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if type(default) is int and not (isinstance(value, int) and not isinstance(value, bool)):
+            raise TrainingError(f"{arch} option {key} takes a whole number (default {default}), got {value!r}")
+        if type(default) is float and not number:
+            raise TrainingError(f"{arch} option {key} takes a number (default {default}), got {value!r}")
+        if type(default) is bool and not isinstance(value, bool):
+            raise TrainingError(f"{arch} option {key} takes true or false (default {default}), got {value!r}")
+
+
 def build_network(arch_spec: str, scale: int) -> TrainNet:
     """A new network of `arch_spec` at `scale` with random weights (its paper's
     initialisation where `SCRATCH_INIT` has one, else torch's default)."""
@@ -257,6 +278,7 @@ def build_network(arch_spec: str, scale: int) -> TrainNet:
         params = {**SCRATCH_ARGUMENTS[arch](scale), **user}
     except ValueError as exc:
         raise TrainingError(f"{arch} cannot do ×{scale}: {exc}") from None
+    _check_options(arch, user)
     try:
         check_hyperparameters(arch, params)
         module = arch_support(arch).module(**params)
