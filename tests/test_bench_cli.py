@@ -213,3 +213,19 @@ def test_an_unwritable_output_folder_is_found_before_any_model_runs(dataset, tmp
     assert main(["batch", str(images), str(tmp_path / "out"), "--model", "bicubic", "--report", "/proc/r.json",
                  "--no-progress"]) == 2
     assert "cannot write the report /proc/r.json" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("zz_small.png", "small", "zz_small.png in the dataset: the image (10×10) is too small to measure at ×4"),
+    ("zz_broken.png", b"\x89PNG\r\n\x1a\n truncated", "zz_broken.png in the dataset: "),
+])
+def test_a_bad_dataset_image_is_named_before_any_model_runs(dataset, capsys, name, content, expected):
+    if content == "small":
+        PILImage.fromarray(np.zeros((10, 10, 3), np.uint8)).save(dataset / name)
+    else:
+        (dataset / name).write_bytes(content)
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "4", "--model", "bicubic"])
+    captured = capsys.readouterr()
+    # before: the bench measured the images before it, then stopped with no name and no report
+    assert rc == 2 and captured.err.count("\n") == 1 and expected in captured.err, captured.err
+    assert "[evaluate" not in captured.err + captured.out

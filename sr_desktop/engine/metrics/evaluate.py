@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.imageio.convert import to_uint8
@@ -367,6 +368,20 @@ def evaluate_dataset(
     return result
 
 
+def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | None = None,
+                  cancel: CancelToken | None = None) -> None:
+    """Read every image of a dataset once and check it can be measured at ×`scale`, so
+    that a broken or too small file is one error naming it before any model runs, not an
+    abort after minutes of measuring (costs one decode per image)."""
+    for path in paths:
+        check_cancel(cancel)
+        try:
+            hr = read_hr(path)
+            check_measurable(hr.shape[1], hr.shape[0], scale, protocol)
+        except SRDesktopError as exc:
+            raise EvaluationError(f"{path.name} in the dataset: {exc}") from None
+
+
 def evaluate_models(
     dataset: str | Path,
     model_ids: Sequence[str],
@@ -391,6 +406,7 @@ def evaluate_models(
     for model_id in model_ids:  # an unknown id fails before the first model runs, not after it
         if model_id not in (MATLAB_BICUBIC_ID, ENGINE_BICUBIC_ID):
             get_model_spec(model_id)
+    check_dataset(paths, int(scale), report.protocol, cancel)
     for model_id in model_ids:
         upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend)
         report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
