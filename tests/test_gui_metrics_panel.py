@@ -218,7 +218,7 @@ def test_kernel_file_choice_in_the_degradation_combo(qtbot, panel, image, tmp_pa
     combo.setCurrentIndex(choose)
     combo.activated.emit(choose)
     assert combo.currentData() == "bicubic"  # refused: back to the previous choice
-    assert panel.eval_status.text() == "a blur kernel must be finite with a positive sum"
+    assert panel.eval_status.text() == "bad.npy: the kernel sums to 0; a blur kernel has a positive sum"
     good = tmp_path / "k.npy"
     np.save(good, np.ones((3, 3)))
     panel.choose_kernel_file = lambda: str(good)

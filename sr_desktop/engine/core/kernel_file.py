@@ -48,7 +48,7 @@ def check_kernel(array: Any, name: str = "kernel") -> np.ndarray:
         raise KernelError(f"{name}: the kernel contains NaN or infinite values")
     total = float(k.sum())
     if total <= 0:
-        raise KernelError("a blur kernel must be finite with a positive sum")
+        raise KernelError(f"{name}: the kernel sums to {total:.3g}; a blur kernel has a positive sum")
     negative = float(-k[k < 0].sum())
     if negative > RINGING_TOLERANCE * total or k.min() < -RINGING_TOLERANCE * k.max():
         raise KernelError(f"{name}: the kernel has negative taps (min {k.min():.3g}, "

@@ -107,7 +107,10 @@ def parse_device(value: object) -> str:
 def parse_torch_device(value: object) -> str:
     """`parse_device` for torch's jobs (training, kernel estimation, ZSSR), which cannot run on
     ``vulkan`` (the ncnn runtime's GPUs)."""
-    device = parse_device(value)
+    try:
+        device = parse_device(value)
+    except OptionError:  # its list of choices names vulkan, which is refused here
+        raise OptionError(f"unknown device {value!r} (choose from {', '.join(DEVICE_CHOICES)}, or cuda:N)") from None
     if device.startswith(Device.VULKAN.value):
         raise OptionError(f"device '{device}' runs only the model zoo's models, for upscaling "
                           f"(choose from {', '.join(DEVICE_CHOICES)}, or cuda:N)")
