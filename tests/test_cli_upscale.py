@@ -150,3 +150,16 @@ def test_a_temp_file_a_killed_upscale_left_is_removed_by_the_next(tmp_path):
     os.utime(stale, (1e9, 1e9))  # untouched for years
     assert sr("upscale", src, "-o", out, "--model", "bicubic", "--scale", "2").returncode == 0
     assert out.is_file() and not stale.exists() and fresh.exists()
+
+
+def test_a_per_image_model_with_an_unknown_variant_is_a_usage_error(tmp_path, capsys):
+    from sr_desktop.cli.main import main
+
+    src = _png(tmp_path / "a.png")
+    np.save(tmp_path / "k.npy", np.ones((5, 5)))
+    for model in ("zssr", "map-sr"):  # was exit 1, "1 of 1 file(s) failed" (span: exit 2)
+        assert main(["upscale", str(src), "-o", str(tmp_path / "z.png"), "--model", model, "--variant", "foo",
+                     "--kernel", str(tmp_path / "k.npy"), "--scale", "2", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{model} has no variant 'foo'; available: default, " in err
+    assert not (tmp_path / "z.png").exists()

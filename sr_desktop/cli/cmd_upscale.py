@@ -17,7 +17,7 @@ from sr_desktop.cli.common import (
     upscale_options_from,
 )
 from sr_desktop.cli.progress_bar import TerminalProgress
-from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.text import error_line, printable
 
 FORMATS = ("png", "jpg", "webp", "tiff", "gif")
@@ -112,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
     per_image = is_per_image(options.model)
     if not per_image and options.kernel is not None:
         raise SRDesktopError("--kernel only applies to --model zssr or map-sr")
+    if per_image and options.variant:
+        from sr_desktop.engine.models.registry import get_model_spec
+
+        spec = get_model_spec(options.model)
+        if options.variant not in spec.variants:  # one usage error, not one per file
+            raise ModelError(f"{spec.id} has no variant {options.variant!r}; available: {', '.join(spec.variants)}")
     if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":
         from sr_desktop.engine.core.kernel_file import load_kernel_file
 
