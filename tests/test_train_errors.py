@@ -154,3 +154,31 @@ def test_disk_full_while_checkpointing_keeps_the_previous_one(tmp_path, capsys, 
     code, err = _train(capsys, out, "--checkpoint-every", "5", "--val-every", "20", "--resume", data_dir=data)
     assert code == 0, err
     assert json.loads((out / "checkpoint" / "latest.json").read_text())["iteration"] == 20
+
+
+def test_a_full_disk_while_logging_names_the_file(tmp_path, capsys, data, monkeypatch):
+    from sr_desktop.engine.training import runlog
+
+    real_open = open
+
+    def full_for_the_log(file, mode="r", *args, **kwargs):
+        if str(file).endswith("log.jsonl") and "a" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device")  # as a write fails: no file name
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(runlog, "open", full_for_the_log, raising=False)
+    code, err = _train(capsys, tmp_path / "out", data_dir=data)
+    _one_line_error(code, err, "cannot write the run log ")
+    assert "log.jsonl: No space left on device" in err
+
+
+def test_resuming_a_finished_run_keeps_its_registration(tmp_path, capsys, data, monkeypatch):
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    out = tmp_path / "out"
+    code, err = _train(capsys, out, "--name", "k9", "--val-every", "20", data_dir=data)
+    assert code == 0, err
+    first = [s.id for s in list_custom_specs()]
+    assert first == ["custom-k9"]
+    code, err = _train(capsys, out, "--name", "k9", "--val-every", "20", "--resume", data_dir=data)
+    assert code == 0, err
+    assert [s.id for s in list_custom_specs()] == first  # it registered custom-k9-2 as well

@@ -357,15 +357,38 @@ class Trainer:
 
     def _finish(self, seconds: float, rate: float) -> TrainResult:
         o = self.options
-        val = self.last_val.as_dict() if self.last_val else None
+        val = self.last_val.as_dict() if self.last_val else self._logged_validation()
         net = self.evaluated_net()
         meta = model_metadata(net, degradation=o.degradation, losses=self.losses.describe(),
                               data=[str(d) for d in o.data], downscales=list(o.downscales),
                               iterations=self.iteration,
                               val_psnr_y=val["psnr_y"] if val else None, init=o.init or "")
         path = write_model(net, self.out / MODEL_FILE, meta)
-        model_id = register_model(path, o.name, net.scale).id if o.name else None
+        model_id = self._register(path, net.scale) if o.name else None
         return TrainResult(self.out, path, self.iteration, seconds, rate, val, self.baseline.as_dict(), model_id)
+
+
+    def _logged_validation(self) -> dict | None:
+        """The scores logged at this iteration (a finished run resumed trains nothing)."""
+        record = self.runlog.last("val")
+        if record is None or record.get("it") != self.iteration:
+            return None
+        return {k: v for k, v in record.items() if k not in ("kind", "it", "backend")}
+
+    def _register(self, path: Path, scale: int) -> str:
+        """Register the exported model as `options.name`, once: a finished run resumed (no
+        new iteration) keeps the model it registered, if the user still has it."""
+        from sr_desktop.engine.models.custom import list_custom_specs
+
+        name = self.options.name
+        earlier = self.runlog.last("registered")
+        if (earlier is not None and earlier.get("it") == self.iteration and earlier.get("name") == name
+                and any(spec.id == earlier.get("model") for spec in list_custom_specs())):
+            log.info("already registered as %s", earlier["model"])
+            return earlier["model"]
+        model_id = register_model(path, name, scale).id
+        self.runlog.add("registered", self.iteration, model=model_id, name=name)
+        return model_id
 
 
 def train(options: TrainOptions, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,

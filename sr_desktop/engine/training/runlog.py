@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.training.errors import TrainingError
 
 
 class RunLog:
@@ -31,7 +32,10 @@ class RunLog:
                 if isinstance(record, dict) and int(record.get("it", 0)) <= keep_until:
                     self.records.append(record)
             text = "".join(json.dumps(r) + "\n" for r in self.records)
-            atomic_write(path, lambda fh: fh.write(text.encode()))
+            try:
+                atomic_write(path, lambda fh: fh.write(text.encode()))
+            except OSError as exc:
+                raise TrainingError(f"cannot write the run log {path}: {exc.strerror or exc}") from None
         elif path.exists():
             path.unlink()
 
@@ -39,8 +43,11 @@ class RunLog:
         """Append one record (flushed at once, so a kill loses at most the line being written)."""
         record = {"kind": kind, "it": it, **{k: _plain(v) for k, v in values.items()}}
         self.records.append(record)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+        try:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+        except OSError as exc:  # a full disk's write error names no file
+            raise TrainingError(f"cannot write the run log {self.path}: {exc.strerror or exc}") from None
         return record
 
     def points(self, kind: str, key: str) -> list[tuple[float, float]]:
