@@ -25,8 +25,9 @@ KernelGAN's. --method sharpness takes the fit alone (seconds), --method kernelga
 KernelGAN defaults: up to 1000 iterations of 4 crops, stopping early once the kernel is
 stable (measured as accurate as the paper's 3000 iterations of 1 crop at a fraction of the
 time); --iterations 3000 --batch 1 --no-early-stop is the paper's recipe.
-The kernel is written as a 2-D float64 .npy that sums to 1 (×2: 17×17; ×4: the
-analytic ×4 kernel derived from it). Every estimate gets a confidence in 0..1 computed from
+The kernel is written as a 2-D float64 .npy that sums to 1 (×2: 17×17, larger when
+its centre lies more than 1 px off, as the official padding rule; ×4: the analytic ×4
+kernel derived from it, 33×33 or larger; --json gives the size). Every estimate gets a confidence in 0..1 computed from
 the image alone (how well the image downscaled with the kernel passes for the image
 itself), shown as "reliable" or "doubtful" (then estimate again: another --seed or more
 --restarts); a doubtful run is rerun once with another seed automatically. --prior fkp
