@@ -302,6 +302,34 @@ def test_every_focusable_widget_has_an_accessible_name(window, tmp_path, qtbot):
         assert unnamed == [], title
 
 
+def test_every_picker_combo_is_labelled_for_screen_readers(window):
+    from PySide6.QtGui import QAccessible
+    from PySide6.QtWidgets import QComboBox
+
+    picker = window.picker
+    picker.advanced.expand(animate=False)
+    for combo in picker.findChildren(QComboBox):
+        if not combo.isVisibleTo(window):
+            continue
+        relations = QAccessible.queryAccessibleInterface(combo).relations(QAccessible.RelationFlag.Label)
+        # the variant combo was announced by its value alone ("ch48")
+        assert relations, combo.accessibleName()
+
+
+def test_fp16_is_offered_only_for_a_device_that_runs_it(window):
+    picker = window.picker
+    fp16 = picker.precision_combo.model().item(picker.precision_combo.findData("fp16"))
+    assert picker.set_device("cpu")
+    # the engine refuses fp16 on the CPU ("fp16 needs a GPU … use --precision fp32")
+    assert not fp16.isEnabled() and "needs a GPU" in fp16.toolTip()
+    assert not picker.set_precision("fp16") and picker.precision() != "fp16"
+    gpus = [d for d in ("cuda", "mps", "vulkan")
+            if picker.device_combo.model().item(picker.device_combo.findData(d)).isEnabled()]
+    if gpus:
+        assert picker.set_device(gpus[0]) and fp16.isEnabled() and picker.set_precision("fp16")
+        assert picker.set_device("cpu") and picker.precision() == "auto"  # not left on fp16
+
+
 # ------------------------------------------------------------------ 11. first start
 def test_first_start_shows_the_image_area_and_remembers_the_panels(qtbot, tmp_path):
     create_application()

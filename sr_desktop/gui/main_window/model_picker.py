@@ -175,6 +175,7 @@ class ModelPicker(QWidget):
         self.variant_combo = QComboBox()
         self.variant_combo.setAccessibleName("Variant")
         self.variant_label = QLabel("Variant")
+        self.variant_label.setBuddy(self.variant_combo)  # screen readers announce the label with it
         self.scale_combo = QComboBox()
         self.scale_combo.setObjectName("scaleCombo")
         self.scale_combo.setAccessibleName("Scale")
@@ -182,12 +183,14 @@ class ModelPicker(QWidget):
         self.device_combo = QComboBox()
         for name in UPSCALE_DEVICE_CHOICES:
             self.device_combo.addItem(name, name)
-        self._disable_unavailable_devices()
         self.device_combo.setAccessibleName("Device")
         self.precision_combo = QComboBox()
         self.precision_combo.setAccessibleName("Precision")
         for name in PRECISION_CHOICES:
             self.precision_combo.addItem(name, name)
+        self._disable_unavailable_devices()
+        self.device_combo.currentIndexChanged.connect(self._fit_precision_to_device)
+        self._fit_precision_to_device()
         self.backend_combo = QComboBox()
         self.backend_combo.setAccessibleName("Backend")
         self.backend_combo.setToolTip(
@@ -345,9 +348,10 @@ class ModelPicker(QWidget):
 
     def set_precision(self, precision: str) -> bool:
         index = self.precision_combo.findData(precision)
-        if index >= 0:
+        ok = index >= 0 and self.precision_combo.model().item(index).isEnabled()
+        if ok:
             self.precision_combo.setCurrentIndex(index)
-        return index >= 0
+        return ok
 
     def set_backend(self, backend: str) -> bool:
         index = self.backend_combo.findData(backend)
@@ -450,6 +454,18 @@ class ModelPicker(QWidget):
             if not available[name]:
                 items.item(i).setEnabled(False)
                 items.item(i).setToolTip(f"{name} is not available on this machine")
+        self._torch_gpu = available["cuda"] or available["mps"]
+
+    def _fit_precision_to_device(self) -> None:
+        """fp16 is offered for a device that runs it (a GPU, or auto when it picks one);
+        the engine refuses it on the CPU, so there it is greyed out, with why."""
+        device = self.device()
+        gpu = device.startswith(("cuda", "mps", "vulkan")) or (device == "auto" and self._torch_gpu)
+        fp16 = self.precision_combo.model().item(self.precision_combo.findData("fp16"))
+        fp16.setEnabled(gpu)
+        fp16.setToolTip("" if gpu else "fp16 needs a GPU (CUDA, MPS or Vulkan); the device picked runs on the CPU")
+        if not gpu and self.precision() == "fp16":
+            self.set_precision("auto")
 
     def _fit_vulkan_to(self, spec: ModelSpec | None) -> None:
         """``vulkan`` runs the zoo's models only: offered for those, greyed out (with why) for
