@@ -50,8 +50,12 @@ class Job:
         return "full" if self.box is None else "region"
 
     def describe(self) -> str:
-        """Short text for the GUI, e.g. 'region 40×30 at (10, 20), bicubic ×4'."""
-        model = getattr(self.options, "model", "?")
+        """Short text for the GUI, e.g. 'region 40×30 at (10, 20), Bicubic ×4' (the model's
+        name, as the rest of the window shows it)."""
+        from sr_desktop.app.session import model_display_name
+
+        model = getattr(self.options, "model", None)
+        model = model_display_name(model) if isinstance(model, str) else "?"
         scale = getattr(self.options, "scale", "?")
         if self.image is None:
             return str(self.options)
