@@ -64,6 +64,8 @@ def test_cluster_target_parsing(monkeypatch):
         ClusterTarget.parse("slurm")
     with pytest.raises(BatchError, match="ray, auto or ray://HOST:PORT"):
         ClusterTarget.parse("ray://head:notaport")
+    with pytest.raises(BatchError, match="ray, auto or ray://HOST:PORT, got ''"):
+        ClusterTarget.parse("")  # `--cluster ''` ran the batch in this process
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")  # a head node's own address form
     assert ClusterTarget.parse("auto").address == "10.0.0.5:6379"
     monkeypatch.setenv("RAY_ADDRESS", "head")

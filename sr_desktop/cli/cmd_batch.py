@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     )
     send_warnings_to_log(getattr(args, "verbose", False))
     cluster = None
-    if args.cluster:
+    if args.cluster is not None:  # --cluster "" is a mistake, not "no cluster"
         from sr_desktop.engine.batch.cluster import ClusterTarget, import_ray
 
         cluster = ClusterTarget.parse(args.cluster)
