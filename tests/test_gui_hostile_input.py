@@ -167,3 +167,19 @@ def test_batch_export_while_a_batch_runs_raises_that_dialog(make_window, tmp_pat
     second = window.open_batch_dialog(tmp_path)  # a finished batch's dialog is not reused
     qtbot.addWidget(second)
     assert second is not first
+
+
+def test_qt_image_decoder_messages_go_to_the_log_not_the_terminal(capsys, caplog):
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QtMsgType
+
+    from sr_desktop.gui.app import _qt_message_handler
+
+    with caplog.at_level("DEBUG", logger="sr_desktop.gui.qt"):
+        # a file the strip cannot decode: the window shows a badge and the drop's summary
+        _qt_message_handler(QtMsgType.QtWarningMsg, SimpleNamespace(category="qt.gui.imageio"),
+                            "QImageIOHandler: Rejecting image as it exceeds the current allocation limit")
+    assert capsys.readouterr().err == "" and "Rejecting image" in caplog.text
+    _qt_message_handler(QtMsgType.QtWarningMsg, SimpleNamespace(category="default"), "something else")
+    assert capsys.readouterr().err == "Qt: something else\n"

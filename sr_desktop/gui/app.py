@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -25,6 +26,11 @@ _IGNORED_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
 
 def _qt_message_handler(mode, context, message: str) -> None:
     if message in _IGNORED_QT_MESSAGES:
+        return
+    if str(getattr(context, "category", "") or "").startswith("qt.gui.imageio"):
+        # a file the window could not decode ("libpng error: Read Error", a size above
+        # Qt's limit): the window tells the user itself (a badge, the drop's summary)
+        logging.getLogger("sr_desktop.gui.qt").debug("Qt: %s", message)
         return
     if mode in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
         print(f"Qt: {message}", file=sys.stderr)
