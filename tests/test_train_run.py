@@ -77,7 +77,8 @@ def test_200_iterations_beat_bicubic_then_the_model_upscales(folders, tmp_path, 
         assert (out / name).is_file(), name
     assert list((out / "val").glob("sr-*.png"))
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert {r["kind"] for r in records} == {"baseline", "precision", "train", "val"}
+    assert {r["kind"] for r in records} == {"baseline", "precision", "train", "val", "registered"}
+    assert [r["model"] for r in records if r["kind"] == "registered"] == [result.model_id]
     assert Image.open(out / "curves.png").size == (840, 300)
     # registered: in the custom models, and usable by `upscale`
     assert result.model_id in [s.id for s in list_custom_specs()]
