@@ -158,3 +158,22 @@ def test_a_new_run_starts_blank_and_errors_name_the_dialogs_fields(qtbot, tmp_pa
     assert not dialog.start()  # refused by the options' check, before any job
     text = dialog.status_label.text()
     assert "“Run folder”" in text and "--out" not in text
+
+
+def test_previews_follow_the_dialog_size(qtbot):
+    import numpy as np
+
+    from sr_desktop.gui.train.dialog import PREVIEW_MIN_SIDE, PREVIEW_SIDE
+
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.resize(1024, 560)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.after_label.show_pixels(np.full((64, 64, 3), 128, np.uint8))
+    small = dialog.after_label.pixmap().width()
+    dialog.resize(1366, 900)
+    qtbot.waitUntil(lambda: dialog.after_label.pixmap().width() > small, timeout=3000)  # it kept its size
+    assert PREVIEW_MIN_SIDE <= small < dialog.after_label.pixmap().width() <= PREVIEW_SIDE
+    dialog.after_label.clear_preview("output")
+    assert dialog.after_label.pixmap().isNull() and dialog.after_label.text() == "output"

@@ -68,6 +68,37 @@ OPTIONS_MIN_HEIGHT = 150
 #: a line edit with a Browse… button, as the batch dialog makes it
 
 
+class PreviewLabel(QLabel):
+    """A validation image scaled to the room the label has, again when the dialog is resized
+    (it kept the size it had when the preview arrived)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._source: QPixmap | None = None
+
+    def show_pixels(self, pixels) -> None:
+        """Show an H×W×C uint8 image."""
+        self._source = QPixmap.fromImage(array_to_qimage(pixels))
+        self._fit()
+
+    def clear_preview(self, text: str) -> None:
+        """No image: ``text`` instead."""
+        self._source = None
+        self.clear()
+        self.setText(text)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._source is None:
+            return
+        side = max(PREVIEW_MIN_SIDE, min(PREVIEW_SIDE, self.width(), self.height()))  # the room it has
+        self.setPixmap(self._source.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation))
+
+
 class TrainDialog(QDialog):
     """Options, live curves, preview and controls of one training run.
 
@@ -170,7 +201,7 @@ class TrainDialog(QDialog):
         # series colours encode data (they read on light and dark bases alike), not the theme
         self.loss_plot = CurvePlot("training loss", "#1f77b4", log_y=True)  # on-image colour
         self.psnr_plot = CurvePlot("validation PSNR-Y (dB)", "#d62728")  # on-image colour
-        self.before_label, self.after_label = QLabel("input"), QLabel("output")
+        self.before_label, self.after_label = PreviewLabel("input"), PreviewLabel("output")
         for label in (self.before_label, self.after_label):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setMinimumSize(PREVIEW_MIN_SIDE, PREVIEW_MIN_SIDE)
@@ -285,8 +316,7 @@ class TrainDialog(QDialog):
         self.psnr_plot.set_reference(None)
         self.progress_bar.reset()
         for label, text in ((self.before_label, "input"), (self.after_label, "output")):
-            label.clear()
-            label.setText(text)
+            label.clear_preview(text)
 
     def resume(self) -> bool:
         """Continue the last run (cancelled or failed) from its checkpoint."""
@@ -353,9 +383,9 @@ class TrainDialog(QDialog):
         if val:
             self.psnr_plot.add_point(info.done, val["psnr_y"])
         if extra.get("preview") is not None:
-            self._show_preview(self.after_label, extra["preview"])
+            self.after_label.show_pixels(extra["preview"])
         if extra.get("preview_input") is not None:
-            self._show_preview(self.before_label, extra["preview_input"])
+            self.before_label.show_pixels(extra["preview_input"])
         if extra.get("val_backend"):
             self.val_backend = extra["val_backend"]
         last = self.psnr_plot.points[-1][1] if self.psnr_plot.points else None
@@ -365,12 +395,6 @@ class TrainDialog(QDialog):
         self.status_label.setText(
             f"{'Paused · ' if paused else ''}iteration {info.done} / {info.total} · loss {extra.get('loss', 0):.4g}"
             f" · {extra.get('its', 0):.2f} it/s · ETA {human_seconds(info.eta)}{val_text}")
-
-    def _show_preview(self, label: QLabel, pixels) -> None:
-        pixmap = QPixmap.fromImage(array_to_qimage(pixels))
-        side = max(PREVIEW_MIN_SIDE, min(PREVIEW_SIDE, label.width(), label.height()))  # the room it has
-        label.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                      Qt.TransformationMode.SmoothTransformation))
 
     def _on_ended(self, outcome: JobOutcome) -> None:
         self._set_running(False)
