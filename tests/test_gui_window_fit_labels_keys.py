@@ -104,6 +104,37 @@ def test_on_a_short_screen_a_starting_job_brings_the_progress_into_sight(qtbot, 
     window.queue.shutdown(2.0)
 
 
+def test_on_a_short_screen_a_queued_job_keeps_cancel_in_sight(qtbot, tmp_path):
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=slow_runner,
+                        confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.resize(*LAPTOP_150)
+    window.show()
+    for dock in window.side_panels.values():  # with the strip and the panels the column is short
+        dock.show()
+    window.picker.set_model_id("realesr-animevideov3")
+    window.picker.set_scale(4)
+    open_and_wait(qtbot, window, [*three_images(tmp_path), write_png(tmp_path / "big.png", 128, 128)])
+    assert window.open_image(tmp_path / "big.png")
+    wait_idle(qtbot, window)
+    scroll = window.controls_scroll
+    window.start_upscale()
+    qtbot.waitUntil(lambda: window.queue.is_busy(), timeout=5000)
+    qtbot.wait(50)
+    window.start_upscale()  # queued: its line grows the progress box (Cancel was scrolled out)
+
+    def cancel_in_sight() -> bool:
+        button = window.cancel_button
+        y = button.mapTo(scroll.viewport(), button.rect().topLeft()).y()
+        return window.queue.pending is not None and 0 <= y and y + button.height() <= scroll.viewport().height()
+
+    qtbot.waitUntil(cancel_in_sight, timeout=3000)
+    window.cancel_jobs()
+    wait_idle(qtbot, window)
+    window.queue.shutdown(2.0)
+
+
 # ------------------------------------------------------------------ 2. mixed drop
 def test_a_mixed_drop_opens_the_good_file_and_sums_up_the_rest(window, tmp_path, qtbot):
     fake = tmp_path / "fake.jpg"

@@ -32,7 +32,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -120,6 +120,8 @@ class MainWindow(QMainWindow):
         self.queue = self.upscaler.queue
         self.progress_view = ProgressView(self.queue, self.controls, self)
         self.queue.busyChanged.connect(self._on_busy_changed)  # after the progress box's
+        # (a queued job's line grows the box after the layout settled: a moment later)
+        self.queue.pendingChanged.connect(lambda *_: QTimer.singleShot(0, self._bring_progress_into_sight))
         self._build_docks()
         build_actions(self)
         build_menus_and_toolbar(self)
@@ -446,9 +448,15 @@ class MainWindow(QMainWindow):
             self.queue.cancel()
             self.progress_view.show_cancelling()
 
+    def _bring_progress_into_sight(self) -> None:
+        # on a short screen the column may be scrolled away from the progress; its Cancel
+        # (at the box's foot, below a queued job's line) is what must be in sight
+        self.controls_scroll.ensureWidgetVisible(self.progress_box, 0, 0)
+        self.controls_scroll.ensureWidgetVisible(self.cancel_button, 0, 0)
+
     def _on_busy_changed(self, busy: bool) -> None:
-        if busy:  # on a short screen the column may be scrolled away from the progress
-            self.controls_scroll.ensureWidgetVisible(self.progress_box, 0, 0)
+        if busy:
+            self._bring_progress_into_sight()
         else:
             self._emit_idle()
         self._update_actions()
