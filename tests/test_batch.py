@@ -304,6 +304,31 @@ def test_temp_files_of_a_killed_run_are_removed_at_start(tmp_path: Path):
     assert (out / "sub" / "a_x2_bicubic.png").is_file()
 
 
+def test_temp_files_of_a_run_still_writing_are_kept(tmp_path: Path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    dead = out / f".b_x2_bicubic.png.{int(finished.stdout)}-0badc0de.part"  # its writer was killed
+    dead.write_bytes(b"\x89PNG half")
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = out / f".c_x2_bicubic.png.{writer.pid}-0badc0de.part"  # another batch writing now
+        live.write_bytes(b"\x89PNG being written")
+        result = run_batch(src, out, bicubic(), write_report_file=False)
+        # a second batch removed the first's temp file, which then failed to rename it
+        assert result.totals.removed_temp_files == 1
+        assert not dead.exists() and live.exists()
+    finally:
+        writer.kill()
+        writer.wait()
+
+
 def test_progress_reports_files_current_file_throughput_and_eta(tmp_path: Path):
     src = tmp_path / "in"
     for i in range(4):

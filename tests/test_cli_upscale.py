@@ -144,12 +144,17 @@ def test_a_temp_file_a_killed_upscale_left_is_removed_by_the_next(tmp_path):
 
     src = _png(tmp_path / "a.png")
     out = tmp_path / "out.png"
-    stale, fresh = temp_path_for(out), temp_path_for(out)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                           text=True, check=True)
+    fresh = temp_path_for(out)  # named with this (live) process: another writer of out.png now
+    stale = fresh.with_name(fresh.name.replace(f".{os.getpid()}-", f".{int(ended.stdout)}-"))  # killed
+    old = out.with_name(".out.png.0badc0de.part")  # named before the writer's pid was in the name
     stale.write_bytes(b"half a PNG")
     fresh.write_bytes(b"another process writing out.png now")
-    os.utime(stale, (1e9, 1e9))  # untouched for years
+    old.write_bytes(b"half a PNG")
+    os.utime(old, (1e9, 1e9))  # untouched for years
     assert sr("upscale", src, "-o", out, "--model", "bicubic", "--scale", "2").returncode == 0
-    assert out.is_file() and not stale.exists() and fresh.exists()
+    assert out.is_file() and not stale.exists() and not old.exists() and fresh.exists()
 
 
 def test_a_per_image_model_with_an_unknown_variant_is_a_usage_error(tmp_path, capsys):

@@ -50,8 +50,8 @@ from sr_desktop.engine.batch.stages import BatchStages
 from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
-from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, is_temp_path
-from sr_desktop.engine.imageio.atomic import probe_writable
+from sr_desktop.engine.imageio import ProtectedPaths, is_image_path
+from sr_desktop.engine.imageio.atomic import is_stale_temp, probe_writable
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model
@@ -112,13 +112,14 @@ class BatchResult:
 
 def cleanup_temp_files(folders: Iterable[Path]) -> int:
     """Delete the temp files an interrupted run left in `folders` (the folders the batch
-    writes to; sub-folders are not searched); return how many were removed."""
+    writes to; sub-folders are not searched; `atomic.is_stale_temp`: not those of a run still
+    writing there); return how many were removed."""
     removed = 0
     for folder in set(folders):
         if not folder.is_dir():
             continue
         for path in folder.iterdir():
-            if path.is_file() and is_temp_path(path):
+            if path.is_file() and is_stale_temp(path, unnamed_older_than_s=0.0):
                 try:
                     path.unlink()
                     removed += 1

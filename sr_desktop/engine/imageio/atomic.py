@@ -16,12 +16,45 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
+#: ``.<name>.<pid>-<8 hex>.part`` (``.<name>.<8 hex>.part`` before the writer's pid was in it)
+_TEMP_NAME = re.compile(r"^\..+\.(?:(?P<pid>\d{1,10})-)?[0-9a-f]{8}\.part$")
+#: a temp file named without a writer that can be asked is stale once untouched this long
+STALE_TEMP_S = 600.0
 
 
 def temp_path_for(target: Path) -> Path:
-    """The hidden sibling ``.<name>.<8 hex>.part`` an output is encoded into before its rename."""
-    return target.with_name(f"{_temp_head(target)}.{secrets.token_hex(4)}.part")
+    """The hidden sibling ``.<name>.<pid>-<8 hex>.part`` an output is encoded into before its
+    rename (the pid tells a live writer's temp from a killed one's)."""
+    return target.with_name(f"{_temp_head(target)}.{os.getpid()}-{secrets.token_hex(4)}.part")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # POSIX only: signal 0 asks without sending
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (PermissionError): alive
+        return True
+    return True
+
+
+def is_stale_temp(path: Path, unnamed_older_than_s: float = STALE_TEMP_S) -> bool:
+    """A temp file (`is_temp_path`) that no running writer will rename: its writer's process
+    has ended (killed). One whose name has no writer, or on a system where it cannot be
+    asked (Windows), is stale once untouched for `unnamed_older_than_s`. Another batch still
+    writing into the same folder keeps its temp files (a second run removed them and the
+    first then failed); a writer on another machine of a cluster cannot be asked, and its
+    pid is judged on this machine."""
+    match = _TEMP_NAME.match(path.name)
+    if match is None:
+        return False
+    pid = match.group("pid")
+    if pid is not None and os.name == "posix":
+        return int(pid) != os.getpid() and not _process_alive(int(pid))
+    try:
+        return time.time() - path.stat().st_mtime > unnamed_older_than_s
+    except OSError:
+        return False
 
 
 def _temp_head(target: Path) -> str:
@@ -31,9 +64,9 @@ def _temp_head(target: Path) -> str:
     return f".{head}"
 
 
-def remove_stale_temps_of(target: Path, older_than_s: float = 600.0) -> int:
-    """Delete the temporary siblings of `target` that a killed write left (untouched for
-    `older_than_s`: a younger one may be another process writing it now); how many."""
+def remove_stale_temps_of(target: Path, older_than_s: float = STALE_TEMP_S) -> int:
+    """Delete the temporary siblings of `target` that a killed write left (`is_stale_temp`;
+    one without its writer's pid once untouched for `older_than_s`); how many."""
     removed = 0
     try:
         candidates = list(target.parent.glob(glob.escape(_temp_head(target)) + ".*.part"))
@@ -41,7 +74,7 @@ def remove_stale_temps_of(target: Path, older_than_s: float = 600.0) -> int:
         return 0
     for path in candidates:
         try:
-            if is_temp_path(path) and time.time() - path.stat().st_mtime > older_than_s:
+            if is_stale_temp(path, older_than_s):
                 path.unlink()
                 removed += 1
         except OSError:
