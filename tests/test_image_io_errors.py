@@ -267,3 +267,23 @@ def test_a_name_too_long_is_a_write_error_and_temp_names_fit(tmp_path):
     with pytest.raises(OSError) as refused:
         (tmp_path / ("y" * 300)).stat()
     assert one_line(refused.value) == f"{'y' * 300}: File name too long"
+
+
+def test_a_file_another_process_makes_meanwhile_is_not_replaced_without_overwrite(tmp_path, monkeypatch):
+    target = tmp_path / "same.png"
+    real_encode = image_io._encode
+
+    def encode_while_another_run_finishes(fh, image, fmt, options):
+        real_encode(fh, image, fmt, options)
+        target.write_bytes(b"the other run's finished output")  # it checked, found none, and wrote
+
+    monkeypatch.setattr(image_io, "_encode", encode_while_another_run_finishes)
+    image = Image(np.zeros((4, 4, 3), np.uint8))
+    # both runs reported "-> same.png" with exit 0; one image was silently lost
+    with pytest.raises(ImageWriteError, match="file exists \\(use --overwrite\\)"):
+        write_image(image, target)
+    assert target.read_bytes() == b"the other run's finished output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.png"]  # no temp file left
+    monkeypatch.setattr(image_io, "_encode", real_encode)
+    write_image(image, target, overwrite=True)  # replacing is what --overwrite asks for
+    assert target.read_bytes().startswith(b"\x89PNG")

@@ -241,7 +241,7 @@ def write_animation(
     fmt = check_animation_format(animation, target, options)
     _prepare_target(target, animation.path, protect, overwrite)
     with _encoder_errors(target, fmt):
-        atomic_write(target, lambda fh: _encode_frames(fh, animation, fmt, options))
+        atomic_write(target, lambda fh: _encode_frames(fh, animation, fmt, options), replace=overwrite)
     return target
 
 

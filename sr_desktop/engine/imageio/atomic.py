@@ -7,6 +7,7 @@ file is left behind only when the process is killed, and :func:`is_temp_path` sp
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import re
@@ -87,8 +88,10 @@ def is_temp_path(path: str | os.PathLike) -> bool:
     return bool(_TEMP_NAME.match(Path(path).name))
 
 
-def atomic_write(target: Path, encode: Callable[[BinaryIO], object]) -> None:
-    """Run ``encode(binary_file)`` into a temporary sibling of ``target``, then rename it."""
+def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bool = True) -> None:
+    """Run ``encode(binary_file)`` into a temporary sibling of ``target``, then rename it.
+    ``replace`` False: an existing ``target`` is never replaced, also one another process
+    made meanwhile (`FileExistsError`)."""
     temp = temp_path_for(target)
     # os.open with 0o666 (not mkstemp's 0o600) so the result gets the user's usual umask.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -97,12 +100,31 @@ def atomic_write(target: Path, encode: Callable[[BinaryIO], object]) -> None:
             encode(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(temp, target)
+        if replace:
+            os.replace(temp, target)
+        else:
+            _link_new(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
     _fsync_folder(target.parent)
+
+
+def _link_new(temp: Path, target: Path) -> None:
+    """Give ``temp`` the name ``target`` unless that exists: a hard link fails on an existing
+    name in one step (two runs writing the same new output both "won" with a rename)."""
+    taken = FileExistsError(errno.EEXIST, "file exists (use --overwrite)", str(target))
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise taken from None
+    except OSError:  # no hard links on this file system (FAT, some shares): check, then rename
+        if os.path.lexists(target):
+            raise taken from None
+        os.replace(temp, target)
+    else:
+        os.unlink(temp)
 
 
 def probe_writable(folder: Path) -> None:

@@ -96,9 +96,9 @@ def write_image(
         raise ImageWriteError(target, f"encoded as {encoded.format.upper()}, not {fmt.upper()}")
     with _encoder_errors(target, fmt):
         if encoded is not None:
-            atomic_write(target, lambda fh: fh.write(encoded.data))
+            atomic_write(target, lambda fh: fh.write(encoded.data), replace=overwrite)
         else:
-            atomic_write(target, lambda fh: _encode(fh, image, fmt, options))
+            atomic_write(target, lambda fh: _encode(fh, image, fmt, options), replace=overwrite)
     return target
 
 
