@@ -287,3 +287,47 @@ def test_a_file_another_process_makes_meanwhile_is_not_replaced_without_overwrit
     monkeypatch.setattr(image_io, "_encode", real_encode)
     write_image(image, target, overwrite=True)  # replacing is what --overwrite asks for
     assert target.read_bytes().startswith(b"\x89PNG")
+
+
+def _gif_with_first_frame_at(width: int, height: int, frame: PILImage.Image, left: int, top: int) -> bytes:
+    """A GIF of a `width`×`height` canvas whose only frame is `frame` placed at (left, top)."""
+    buffer = io.BytesIO()
+    frame.save(buffer, "GIF")
+    data = bytearray(buffer.getvalue())
+    data[6:10] = struct.pack("<HH", width, height)  # the logical screen: the canvas
+    flags = data[10]
+    at = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    while data[at] == 0x21:  # extensions before the image descriptor
+        at += 2
+        while data[at]:
+            at += data[at] + 1
+        at += 1
+    assert data[at] == 0x2C
+    data[at + 1:at + 5] = struct.pack("<HH", left, top)
+    return bytes(data)
+
+
+def test_a_gif_whose_frame_covers_part_of_its_canvas_is_read(tmp_path):
+    rng = np.random.default_rng(3)
+    frame = PILImage.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).quantize(16)
+    path = tmp_path / "partial.gif"
+    path.write_bytes(_gif_with_first_frame_at(32, 24, frame, 4, 4))
+    with PILImage.open(path) as im:
+        expected = np.asarray(im.convert("RGB"))
+    # was refused: "image data is truncated or corrupt (data for 0 of 24 rows)"
+    image = read_image(path)
+    assert image.pixels.shape == (24, 32, 3)
+    assert np.array_equal(image.pixels, expected)
+
+
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+def test_an_uncompressed_tiff_stored_on_its_side_is_read_upright(tmp_path, orientation):
+    rng = np.random.default_rng(orientation)
+    stored = rng.integers(0, 255, (16, 32, 3), dtype=np.uint8)
+    raw, lzw = tmp_path / "raw.tif", tmp_path / "lzw.tif"
+    PILImage.fromarray(stored).save(raw, tiffinfo={274: orientation})  # no compression: plain strips
+    PILImage.fromarray(stored).save(lzw, tiffinfo={274: orientation}, compression="tiff_lzw")
+    # the raw one was refused: "image data is truncated or corrupt (data for 16 of 32 rows)"
+    upright = read_image(raw).pixels
+    assert upright.shape == (32, 16, 3)
+    assert np.array_equal(upright, read_image(lzw).pixels)

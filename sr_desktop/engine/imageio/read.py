@@ -201,7 +201,8 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         orientation = orientation_of(im.getexif())
         tiles = list(getattr(im, "tile", None) or ())
         im.load()  # full decode now: truncated or corrupt data raises here
-        check_coverage(tiles, width, height, where)
+        if fmt != "GIF":  # a GIF frame may cover part of its canvas (the rest is background)
+            check_coverage(tiles, *_stored_size(tiles, width, height, fmt, orientation), where)
         if fmt == "PNG" and (short := missing_rows(data)) is not None:
             raise ImageReadError(
                 where, f"image data is truncated or corrupt ({short[0]} of {short[1]} bytes of pixel data)"
@@ -249,6 +250,17 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         path=None,
         info=info,
     )
+
+
+def _stored_size(tiles: list, width: int, height: int, fmt: str | None, orientation: int) -> tuple[int, int]:
+    """(width, height) the tiles are laid out in: Pillow reports a TIFF stored on its side
+    (orientation 5–8) upright while its strips stay as stored (a valid file was refused as
+    truncated)."""
+    if fmt == "TIFF" and orientation >= 5 and tiles:
+        extent = (max(t[1][2] for t in tiles), max(t[1][3] for t in tiles))
+        if extent == (height, width):
+            return height, width
+    return width, height
 
 
 def check_coverage(tiles: list, width: int, height: int, where) -> None:
