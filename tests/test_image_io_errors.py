@@ -331,3 +331,13 @@ def test_an_uncompressed_tiff_stored_on_its_side_is_read_upright(tmp_path, orien
     upright = read_image(raw).pixels
     assert upright.shape == (32, 16, 3)
     assert np.array_equal(upright, read_image(lzw).pixels)
+
+
+@pytest.mark.parametrize("suffix, side", [(".jpg", 65501), (".webp", 16384)])
+def test_a_result_too_large_for_its_format_is_one_clear_refusal(tmp_path, capfd, suffix, side):
+    image = Image(np.zeros((2, side, 3), np.uint8))
+    target = tmp_path / f"wide{suffix}"
+    # libjpeg printed "Maximum supported image dimension is 65500 pixels", then "broken data stream"
+    with pytest.raises(ImageWriteError, match=f"at most {side - 1} pixels a side, the result is {side}×2"):
+        write_image(image, target)
+    assert capfd.readouterr().err == "" and list(tmp_path.iterdir()) == []

@@ -25,6 +25,7 @@ import numpy as np
 from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import orientation_of
+from sr_desktop.engine.imageio.formats import size_refusal
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.png_rows import short_apng_frame
 from sr_desktop.engine.imageio.protected import ProtectedPaths
@@ -239,6 +240,9 @@ def write_animation(
     options = options or SaveOptions()
     target = Path(path)
     fmt = check_animation_format(animation, target, options)
+    first = animation.frames[0].pixels
+    if (too_large := size_refusal(fmt, first.shape[1], first.shape[0])) is not None:
+        raise ImageWriteError(target, too_large)
     _prepare_target(target, animation.path, protect, overwrite)
     with _encoder_errors(target, fmt):
         atomic_write(target, lambda fh: _encode_frames(fh, animation, fmt, options), replace=overwrite)

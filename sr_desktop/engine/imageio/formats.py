@@ -44,6 +44,20 @@ _FORMAT_OF_SUFFIX = {
 }
 
 
+#: the largest side each format's encoder writes (libjpeg: 65500; WebP: 16383; GIF and BMP
+#: headers hold 16- and 32-bit sizes)
+MAX_SIDE = {"jpg": 65500, "webp": 16383, "gif": 65535, "bmp": 2**31 - 1, "png": 2**31 - 1, "tiff": 2**32 - 1}
+
+
+def size_refusal(fmt: str, width: int, height: int) -> str | None:
+    """Why a `width`×`height` image cannot be written as `fmt` (None: it can)."""
+    limit = MAX_SIDE.get(fmt)
+    if limit is None or max(width, height) <= limit:
+        return None
+    return (f"{fmt.upper()} holds at most {limit} pixels a side, the result is {width}×{height}; "
+            "save it as PNG or TIFF (--format png)")
+
+
 def is_image_path(path: str | os.PathLike) -> bool:
     """True when the file name has a suffix of a readable image format (no I/O)."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES

@@ -23,7 +23,7 @@ from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import patch_exif
-from sr_desktop.engine.imageio.formats import format_for_path, normalize_format
+from sr_desktop.engine.imageio.formats import format_for_path, normalize_format, size_refusal
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.metadata import (
     ICC_SPACE_GRAY,
@@ -91,6 +91,8 @@ def write_image(
     options = options or SaveOptions()
     target = Path(path)
     fmt = _checked_format(options, target)
+    if (too_large := size_refusal(fmt, image.width, image.height)) is not None:
+        raise ImageWriteError(target, too_large)  # before the encoder, which prints its own line
     _prepare_target(target, image.path, protect, overwrite)
     if encoded is not None and encoded.format != fmt:
         raise ImageWriteError(target, f"encoded as {encoded.format.upper()}, not {fmt.upper()}")
@@ -119,6 +121,8 @@ def encode_image(image: Image, path: str | os.PathLike, options: SaveOptions | N
     options = options or SaveOptions()
     target = Path(path)
     fmt = _checked_format(options, target)
+    if (too_large := size_refusal(fmt, image.width, image.height)) is not None:
+        raise ImageWriteError(target, too_large)
     buffer = io.BytesIO()
     with _encoder_errors(target, fmt):
         _encode(buffer, image, fmt, options)
