@@ -48,6 +48,7 @@ from sr_desktop.engine.imageio.write import (
     _checked_format,
     _encoder_errors,
     _prepare_target,
+    gif_alpha,
     tiff_page,
 )
 
@@ -249,7 +250,7 @@ def write_animation(
     return target
 
 
-def _pil_frames(animation: Animation) -> list:
+def _pil_frames(animation: Animation, fmt: str) -> list:
     """8-bit colour Pillow frames (animations have no gray or 16-bit frames)."""
     from PIL import Image as PILImage
 
@@ -258,6 +259,8 @@ def _pil_frames(animation: Animation) -> list:
         pixels = to_uint8(frame.pixels)
         if pixels.shape[2] in (1, 2):
             pixels = pixels[:, :, [0, 0, 0, 1] if pixels.shape[2] == 2 else [0, 0, 0]]
+        if fmt == "gif":
+            pixels = gif_alpha(pixels)
         frames.append(PILImage.fromarray(np.ascontiguousarray(pixels)))
     return frames
 
@@ -266,7 +269,7 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
     if fmt == "tiff":  # every page at its own depth (16-bit colour too: our encoder, not Pillow's)
         encode_tiff_pages(fh, [tiff_page(page, options) for page in animation.frames], ZLIB_LEVEL)
         return
-    first, *rest = _pil_frames(animation)
+    first, *rest = _pil_frames(animation, fmt)
     common: dict = {"save_all": True, "append_images": rest}
     icc = animation.frames[0].icc_profile if options.keep_metadata else None
     common["duration"] = list(animation.durations)

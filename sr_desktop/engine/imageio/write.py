@@ -243,8 +243,18 @@ def _encode_gif(fh: BinaryIO, pixels8: np.ndarray) -> None:
 
     if pixels8.shape[2] == 2:
         pixels8 = pixels8[:, :, [0, 0, 0, 1]]
-    plane = pixels8[:, :, 0] if pixels8.shape[2] == 1 else pixels8
+    plane = pixels8[:, :, 0] if pixels8.shape[2] == 1 else gif_alpha(pixels8)
     PILImage.fromarray(np.ascontiguousarray(plane)).save(fh, "GIF")
+
+
+def gif_alpha(rgba8: np.ndarray) -> np.ndarray:
+    """RGBA for GIF's one transparent colour: alpha < 128 transparent, the rest opaque
+    (Pillow made only alpha 0 transparent: a half-transparent area became opaque)."""
+    if rgba8.shape[2] != 4:
+        return rgba8
+    out = rgba8.copy()
+    out[:, :, 3] = np.where(rgba8[:, :, 3] < 128, 0, 255).astype(np.uint8)
+    return out
 
 
 def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
