@@ -18,3 +18,6 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # - oneDNN caches one convolution primitive per input shape (1024 by default); over a long
 #   batch of mixed sizes that grew resident memory by ~135 MB per 300 images. 64 keeps it flat.
 _os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
+# - OpenCV's own warnings (a TIFF's odd extra-samples tag read fine anyway) would print
+#   lines of their own beside the one line per failed file.
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")

@@ -168,3 +168,14 @@ def test_a_per_image_model_with_an_unknown_variant_is_a_usage_error(tmp_path, ca
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{model} has no variant 'foo'; available: default, " in err
     assert not (tmp_path / "z.png").exists()
+
+
+def test_opencv_warnings_do_not_reach_the_terminal(tmp_path):
+    import cv2
+
+    src = tmp_path / "pages.tif"  # a 16-bit RGBA page: libtiff warns about its extra samples
+    cv2.imwritemulti(str(src), [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 4), np.uint16)])
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
+    r = subprocess.run([sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", str(tmp_path / "out.tif"),
+                        "--model", "bicubic", "--scale", "2", "-q"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # it printed "[ WARN:0@0.016] … TIFF_Warning …"
