@@ -179,3 +179,19 @@ def test_opencv_warnings_do_not_reach_the_terminal(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", str(tmp_path / "out.tif"),
                         "--model", "bicubic", "--scale", "2", "-q"], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and r.stderr == "", r.stderr  # it printed "[ WARN:0@0.016] … TIFF_Warning …"
+
+
+def test_a_folder_among_the_inputs_and_an_input_without_a_suffix(tmp_path, capsys):
+    from sr_desktop.cli.main import main
+
+    src = _png(tmp_path / "a.png")
+    (tmp_path / "shoot").mkdir()
+    # was: "cannot write out/shoot: unknown output suffix (none)"
+    assert main(["upscale", str(tmp_path / "shoot"), str(src), "-o", str(tmp_path / "out") + "/",
+                 "--model", "bicubic", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "shoot is a folder; upscale takes image files" in err
+    bare = tmp_path / "scan"
+    bare.write_bytes(src.read_bytes())  # a PNG named without a suffix
+    assert main(["upscale", str(bare), "-o", str(tmp_path / "out") + "/", "--model", "bicubic", "--quiet"]) == 0
+    assert (tmp_path / "out" / "scan.png").is_file()

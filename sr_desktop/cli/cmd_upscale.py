@@ -76,7 +76,8 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
         return [output]
     targets = []
     for src in inputs:
-        suffix = suffix_for_format(fmt) if fmt else src.suffix
+        # an input named without an image suffix is written as PNG (its own name has no format)
+        suffix = suffix_for_format(fmt) if fmt else (src.suffix if format_named_by(src) else ".png")
         targets.append(output / (src.stem + suffix))
     names = [resolved(t) for t in targets]
     if len(set(names)) != len(names):
@@ -104,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.pipeline.upscale import resolve_model
 
     inputs = [Path(p) for p in args.inputs]
+    folders = [p for p in inputs if p.is_dir()]
+    if folders:  # it failed as "cannot write OUT/in: unknown output suffix"
+        raise SRDesktopError(f"{folders[0]} is a folder; upscale takes image files "
+                             "(`sr-desktop batch IN OUT` does a folder)")
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
     targets = _outputs(inputs, args.output, args.format)
