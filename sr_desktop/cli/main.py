@@ -29,9 +29,10 @@ SUBCOMMAND_MODULES = [
 
 
 EXIT_STATUS_HELP = """\
-exit status: 0 done; 1 some files failed (one line each on stderr, the others are done);
-2 bad usage, an error before any work (unknown model, bad folder...), or what the operating
-system refused (a name too long, a full disk); 3 unexpected internal error (a bug: please
+exit status: 0 done; 1 some files failed (one line each on stderr, the others are done; a
+file the operating system refused to write, e.g. on a full disk, is one of them); 2 bad
+usage, an error before any work (unknown model, bad folder...), or what the operating system
+refused outside the files (a name too long); 3 unexpected internal error (a bug: please
 report it with the output of -v); 130 interrupted."""
 
 
