@@ -195,3 +195,28 @@ def test_a_folder_among_the_inputs_and_an_input_without_a_suffix(tmp_path, capsy
     bare.write_bytes(src.read_bytes())  # a PNG named without a suffix
     assert main(["upscale", str(bare), "-o", str(tmp_path / "out") + "/", "--model", "bicubic", "--quiet"]) == 0
     assert (tmp_path / "out" / "scan.png").is_file()
+
+
+def test_the_first_use_notice_reaches_the_terminal(tmp_path, monkeypatch, capsys):
+    from sr_desktop.cli import cmd_batch
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
+    from sr_desktop.engine.pipeline import upscale as pipeline
+
+    notice = ProgressInfo(done=0, total=0, elapsed=0.0, eta=None, stage=BACKEND_STAGE,
+                          message="first use of espcn ×3: timing the backends")
+    real = pipeline.resolve_model
+
+    def measuring(options, model=None, progress=None):  # as a first use does
+        progress(notice)
+        return real(options, model)
+
+    monkeypatch.setattr(pipeline, "resolve_model", measuring)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    src = _png(tmp_path / "a.png")
+    # the model was loaded without a progress sink: seconds of silence, the notice never shown
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--scale", "2"]) == 0
+    assert "sr-desktop: first use of espcn ×3: timing the backends…" in capsys.readouterr().err
+    bar = cmd_batch._TerminalProgress(enabled=True)
+    bar(notice)  # the batch's bar: the notice, and no bar of 0 files
+    assert bar.bar is None and "first use of espcn ×3" in capsys.readouterr().err

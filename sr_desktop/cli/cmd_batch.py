@@ -22,6 +22,7 @@ from sr_desktop.engine.batch.plan import (
     read_file_list,
 )
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
+from sr_desktop.engine.core.progress import BACKEND_STAGE
 from sr_desktop.engine.core.text import printable
 
 DESCRIPTION = """\
@@ -109,6 +110,10 @@ class _TerminalProgress:
 
     def __call__(self, info) -> None:
         event = info.extra.get("event")
+        if info.stage == BACKEND_STAGE:  # the first use of a model: seconds before the first file
+            if self.enabled:
+                print(f"sr-desktop: {info.message}…", file=sys.stderr, flush=True)
+            return
         if self.enabled and self.bar is None:
             from tqdm import tqdm
 

@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     if not per_image:
         # Unknown model / scale / device: one error before any file. (A per-image model
         # is trained on each image: loading it here would train nothing but cost time.)
-        resolve_model(options)
+        # The first use of a model measures the backends (seconds): the notice says so.
+        resolve_model(options, progress=TerminalProgress("sr-desktop", enabled=None if not args.quiet else False))
     save = SaveOptions(format=args.format, quality=quality)
     send_warnings_to_log(getattr(args, "verbose", False))
     failed = 0

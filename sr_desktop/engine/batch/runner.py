@@ -215,7 +215,7 @@ def run_batch(
         # Load the model once before the first file (the engine's model cache then serves
         # every file): a missing model or a bad device is one fatal error up front rather
         # than the same failure on every file.
-        loaded = resolve_model(upscale_options)[0]
+        loaded = resolve_model(upscale_options, progress=progress)[0]  # (with the first-use notice)
     else:
         loaded = model
     if cluster is not None:  # no Ray, or nothing at the address: refused before the folder is made

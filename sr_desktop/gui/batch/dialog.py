@@ -42,7 +42,7 @@ from sr_desktop.app.jobs import Job, JobOutcome
 from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
-from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.fold_toggle import FoldToggle
@@ -446,6 +446,9 @@ class BatchDialog(QDialog):
             return Path(path).name
 
     def _on_progress(self, info: ProgressInfo) -> None:
+        if info.stage == BACKEND_STAGE:  # the model's first use: seconds before the first file
+            self.status_label.setText(info.message[:1].upper() + info.message[1:] + "…")
+            return
         event = info.extra.get("event")
         self.progress_bar.setMaximum(max(1, info.total))
         self.progress_bar.setValue(info.done)
