@@ -162,6 +162,11 @@ def test_a_per_image_model_with_an_unknown_variant_is_a_usage_error(tmp_path, ca
 
     src = _png(tmp_path / "a.png")
     np.save(tmp_path / "k.npy", np.ones((5, 5)))
+    for model in ("zssr", "map-sr"):
+        assert main(["upscale", str(src), "-o", str(tmp_path / "z.png"), "--model", model, "--backend", "openvino",
+                     "--kernel", str(tmp_path / "k.npy"), "--scale", "2", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--backend openvino cannot run it" in err
     for model in ("zssr", "map-sr"):  # was exit 1, "1 of 1 file(s) failed" (span: exit 2)
         assert main(["upscale", str(src), "-o", str(tmp_path / "z.png"), "--model", model, "--variant", "foo",
                      "--kernel", str(tmp_path / "k.npy"), "--scale", "2", "--quiet"]) == 2

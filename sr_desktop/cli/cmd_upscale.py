@@ -123,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
         spec = get_model_spec(options.model)
         if options.variant not in spec.variants:  # one usage error, not one per file
             raise ModelError(f"{spec.id} has no variant {options.variant!r}; available: {', '.join(spec.variants)}")
+    if per_image and str(getattr(options.backend, "value", options.backend)) == "openvino":
+        raise ModelError(f"{options.model} trains a network on each image with torch: --backend openvino "
+                         "cannot run it (use auto or torch)")  # was one failure per file, exit 1
     if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":
         from sr_desktop.engine.core.kernel_file import load_kernel_file
 
