@@ -354,7 +354,30 @@ def test_env_sets_what_auto_means(home, monkeypatch):
         choose.auto_means()
 
 
+def test_openvino_installed_but_failing_to_load_is_not_called_missing(monkeypatch):
+    import sys
+
+    class BrokenOpenVino:  # the package is there, a library it needs is not
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name == "openvino":
+                raise ImportError("libopenvino.so.2540: cannot open shared object file")
+            return None
+
+    for name in [n for n in sys.modules if n == "openvino" or n.startswith("openvino.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [BrokenOpenVino, *sys.meta_path])
+    why = openvino_runner.openvino_unavailable()
+    # it said "OpenVINO is not installed (pip install openvino)"
+    assert why.startswith("OpenVINO is installed but cannot be loaded: ") and "libopenvino.so" in why
+    monkeypatch.setattr(sys, "meta_path", sys.meta_path[1:])
+    monkeypatch.setitem(sys.modules, "openvino", None)  # not installed
+    assert openvino_runner.openvino_unavailable() == "OpenVINO is not installed (pip install openvino)"
+
+
 def test_auto_falls_back_without_openvino_and_explicit_fails(home, monkeypatch, caplog):
+    missing = "OpenVINO is not installed (pip install openvino)"
+    monkeypatch.setattr(openvino_runner, "openvino_unavailable", lambda: missing)
     monkeypatch.setattr(openvino_runner, "openvino_version", lambda: None)
     monkeypatch.setattr(choose, "openvino_version", lambda: None)
     monkeypatch.setattr(choose, "ncnn_version", lambda: None)  # (span is a zoo model: ncnn would be timed)

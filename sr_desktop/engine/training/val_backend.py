@@ -21,6 +21,7 @@ from sr_desktop.engine.models.backends.choose import auto_means
 from sr_desktop.engine.models.backends.openvino_runner import (
     BackendError,
     build_openvino_runner,
+    openvino_unavailable,
     openvino_version,
 )
 from sr_desktop.engine.training.errors import TrainingError
@@ -53,8 +54,8 @@ class ValidationBackend:
             if not on_cpu:
                 raise TrainingError(f"--backend openvino validates on the CPU in fp32; this run trains on "
                                     f"{device.type}: use --backend torch or auto")
-            if openvino_version() is None:
-                raise TrainingError("--backend openvino: OpenVINO is not installed (pip install openvino)")
+            if (why := openvino_unavailable()) is not None:
+                raise TrainingError(f"--backend openvino: {why}")
         if wanted == Backend.NCNN or (wanted != Backend.TORCH and (not on_cpu or openvino_version() is None)):
             wanted = Backend.TORCH  # auto: the ncnn runtime has no graph of a network in training
         self.explicit = parse_backend(requested) != Backend.AUTO

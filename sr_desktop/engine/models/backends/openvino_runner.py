@@ -33,7 +33,7 @@ import numpy as np
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
-from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
 from sr_desktop.engine.models.ncnn.param import source_hash
@@ -71,11 +71,21 @@ class BackendError(ModelError):
 
 def openvino_version() -> str | None:
     """The installed OpenVINO version, or None when it cannot be imported."""
+    return None if openvino_unavailable() else str(__import__("openvino").__version__)
+
+
+def openvino_unavailable() -> str | None:
+    """Why OpenVINO cannot be used here (None: it can): not installed, or installed but
+    failing to load (a missing system library), which a reinstall hint would not fix."""
     try:
-        import openvino
-    except Exception:  # noqa: BLE001 - a broken install (missing libraries) is "not available" too
-        return None
-    return str(openvino.__version__)
+        import openvino  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name == "openvino":
+            return "OpenVINO is not installed (pip install openvino)"
+        return f"OpenVINO is installed but cannot be loaded: {one_line(exc)}"
+    except Exception as exc:  # noqa: BLE001 - a broken install (missing libraries) is "not available" too
+        return f"OpenVINO is installed but cannot be loaded: {one_line(exc)}"
+    return None
 
 
 def smooth_test_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -234,9 +244,8 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True)
     """
     import torch
 
-    version = openvino_version()
-    if version is None:
-        raise BackendError("OpenVINO is not installed (pip install openvino)")
+    if (why := openvino_unavailable()) is not None:
+        raise BackendError(why)
     module = getattr(model, "module", None)
     if not isinstance(module, torch.nn.Module):
         raise BackendError(f"{model.id} has no network graph for OpenVINO to run")
