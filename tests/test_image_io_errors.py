@@ -341,3 +341,10 @@ def test_a_result_too_large_for_its_format_is_one_clear_refusal(tmp_path, capfd,
     with pytest.raises(ImageWriteError, match=f"at most {side - 1} pixels a side, the result is {side}×2"):
         write_image(image, target)
     assert capfd.readouterr().err == "" and list(tmp_path.iterdir()) == []
+
+
+def test_a_tiff_without_resolution_does_not_come_out_at_1_dpi(tmp_path):
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "plain.tif")
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "300.tif", dpi=(300, 300))
+    assert "dpi" not in read_image(tmp_path / "plain.tif").info  # Pillow reports (1, 1)
+    assert read_image(tmp_path / "300.tif").info["dpi"] == (300.0, 300.0)

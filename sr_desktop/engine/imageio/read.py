@@ -223,6 +223,8 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         icc = im.info.get("icc_profile") or None
         info: dict = {}
         dpi = im.info.get("dpi")
+        if fmt == "TIFF" and 282 not in getattr(im, "tag_v2", {}):
+            dpi = None  # Pillow says (1, 1) for a TIFF without resolution: written out, 1 dpi
         if dpi and len(dpi) == 2 and all(float(v) > 0 for v in dpi):
             info["dpi"] = tuple(round(float(v), 1) for v in dpi)
         frames = getattr(im, "n_frames", 1)
