@@ -105,10 +105,6 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.pipeline.upscale import resolve_model
 
     inputs = [Path(p) for p in args.inputs]
-    folders = [p for p in inputs if p.is_dir()]
-    if folders:  # it failed as "cannot write OUT/in: unknown output suffix"
-        raise SRDesktopError(f"{folders[0]} is a folder; upscale takes image files "
-                             "(`sr-desktop batch IN OUT` does a folder)")
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
     targets = _outputs(inputs, args.output, args.format)
