@@ -64,6 +64,17 @@ def test_oom_halves_tile_and_retries_same_region():
     assert all(h * w <= 40 * 40 for _, _, h, w in model.calls)
 
 
+@pytest.mark.parametrize("message", ["DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 GB",
+                                     "could not create a primitive"])
+def test_the_cpu_allocators_out_of_memory_also_splits_the_tile(message):
+    rgb = _rgb(80, 80)
+    reference = upscale_float(rgb, UpscaleOptions(tile=0), model=TinyModel(scale=2))
+    # oneDNN's "could not create a primitive" failed the file (and the next one) under a memory limit
+    model = OOMModel(max_pixels=40 * 40, scale=2, context=4, error=lambda: RuntimeError(message))
+    out = upscale_float(rgb, UpscaleOptions(tile=80), model=model)
+    assert model.ooms >= 1 and np.abs(out - reference).max() < 5e-7
+
+
 def test_oom_at_minimum_tile_is_a_clear_error():
     model = OOMModel(max_pixels=10, scale=2)
     with pytest.raises(DeviceError, match="out of memory"):

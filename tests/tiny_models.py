@@ -48,13 +48,15 @@ class TinyModel(SRModel):
 class OOMModel(TinyModel):
     """Raises torch.OutOfMemoryError for inputs above `max_pixels` (per batch item)."""
 
-    def __init__(self, max_pixels: int, **kw):
+    def __init__(self, max_pixels: int, error=None, **kw):
         super().__init__(**kw)
         self.max_pixels = max_pixels
         self.ooms = 0
+        simulated = "CUDA out of memory. Tried to allocate 2.00 GiB (simulated)"
+        self.error = error or (lambda: torch.OutOfMemoryError(simulated))
 
     def run(self, x):
         if x.shape[0] * x.shape[2] * x.shape[3] > self.max_pixels:
             self.ooms += 1
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+            raise self.error()
         return super().run(x)

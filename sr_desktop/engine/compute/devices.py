@@ -277,7 +277,11 @@ def is_out_of_memory(exc: BaseException) -> bool:
         return True
     if isinstance(exc, (RuntimeError, MemoryError)):
         text = str(exc).lower()
-        return "out of memory" in text or "can't allocate memory" in text or isinstance(exc, MemoryError)
+        # oneDNN's words when it cannot allocate a convolution's workspace (measured under a
+        # 1 GB address-space limit: a whole-image 1500² pass failed with it, and so did the
+        # next file) rather than torch's allocator error
+        return ("out of memory" in text or "can't allocate memory" in text or isinstance(exc, MemoryError)
+                or "could not create a primitive" in text)
     return False
 
 
