@@ -200,6 +200,8 @@ def test_auto_measures_once_and_remembers(home, caplog, monkeypatch):
     # timed at the tile a photo runs in (span's recommended 384, capped), not a toy size
     assert entry["measured_at"] == choose.measure_side(model) == choose.MEASURE_MAX_SIZE
     assert choose.measure_side(load_model("realesrgan-x4plus", scale=4)) == 192
+    eight = type("X8", (), {"scale": 8, "recommended_tile": 256})()  # a ×8 LapSRN's tile
+    assert choose.measure_side(eight) == 128  # a 1024² output, not 2048² (its first use took 183 s)
     assert any("torch" in r.message and "openvino" in r.message and "ncnn" in r.message for r in caplog.records)
 
     caplog.clear()

@@ -50,6 +50,8 @@ ENV_DEFAULT = "SR_DESKTOP_BACKEND"
 MEASURE_MAX_SIZE = 256
 MEASURE_MIN_SIZE = 96
 MEASURE_RUNS = 2
+#: above this scale the measured input shrinks, so that the output stays 1024² at most
+MEASURE_MAX_OUTPUT_SCALE = 4
 #: part of the cache key: a change of how `auto` measures invalidates earlier choices
 MEASURE_METHOD = "tile-min2-mem-speed"
 #: `auto` leaves out a backend whose first pass needs more than MEMORY_FACTOR times the
@@ -120,7 +122,10 @@ def measure_side(model) -> int:
     one thread, ncnn beat OpenVINO on realesr-animevideov3 ×2 at 96² (75 against 107 ms)
     and lost at 256² (695 against 587 ms), the size a photo is actually run at."""
     tile = int(getattr(model, "recommended_tile", 0) or MEASURE_MAX_SIZE)
-    return max(MEASURE_MIN_SIZE, min(MEASURE_MAX_SIZE, tile))
+    # beyond ×4 the output is what costs (a ×8 LapSRN times a 2048² output per pass at 256²:
+    # its first use took 183 s here); keep the output at ×4's 1024²
+    limit = MEASURE_MAX_SIZE * MEASURE_MAX_OUTPUT_SCALE // max(MEASURE_MAX_OUTPUT_SCALE, int(model.scale))
+    return max(MEASURE_MIN_SIZE, min(limit, tile))
 
 
 def measure_key(model_id: str, scale: int, variant: str | None, threads: int, torch_version: str,
