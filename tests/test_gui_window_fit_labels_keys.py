@@ -84,13 +84,19 @@ def test_a_long_file_name_in_a_message_does_not_widen_the_window(window, tmp_pat
     qtbot.waitUntil(lambda: window.size().toTuple() == LAPTOP_150, timeout=2000)
 
 
-def test_on_a_short_screen_a_starting_job_brings_the_progress_into_sight(qtbot, tmp_path):
+def _slow_window_at_150(qtbot, tmp_path) -> MainWindow:
+    """A window on a 1366×768 laptop at 150 % scaling whose upscales take a while."""
     create_application()
     window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=slow_runner,
                         confirm_discard=lambda _q: "discard")
     qtbot.addWidget(window)
     window.resize(*LAPTOP_150)
     window.show()
+    return window
+
+
+def test_on_a_short_screen_a_starting_job_brings_the_progress_into_sight(qtbot, tmp_path):
+    window = _slow_window_at_150(qtbot, tmp_path)
     open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 96, 64)])
     scroll = window.controls_scroll
     scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # scrolled down
@@ -105,12 +111,7 @@ def test_on_a_short_screen_a_starting_job_brings_the_progress_into_sight(qtbot, 
 
 
 def test_on_a_short_screen_a_queued_job_keeps_cancel_in_sight(qtbot, tmp_path):
-    create_application()
-    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=slow_runner,
-                        confirm_discard=lambda _q: "discard")
-    qtbot.addWidget(window)
-    window.resize(*LAPTOP_150)
-    window.show()
+    window = _slow_window_at_150(qtbot, tmp_path)
     for dock in window.side_panels.values():  # with the strip and the panels the column is short
         dock.show()
     window.picker.set_model_id("realesr-animevideov3")
