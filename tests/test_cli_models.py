@@ -29,6 +29,11 @@ def test_models_table(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "realesrgan-x4plus" in out and "installed" in out
+    # VDSR's ×2 number is a ×2-only network's, not the paper's one network's: said in its row
+    vdsr = next(line for line in out.splitlines() if line.startswith("vdsr "))
+    assert "(×2: a network of its own; ×3, ×4: one shared network)" in vdsr
+    srcnn = next(line for line in out.splitlines() if line.startswith("srcnn "))
+    assert "network of its own" not in srcnn  # one network per scale: nothing to say
 
 
 def test_add_use_and_remove_a_custom_model(tmp_path, capsys):
