@@ -165,6 +165,8 @@ def test_picker_lists_the_literature_disabled_under_its_heading(qtbot, tmp_path)
         assert ("Published PSNR" in item.toolTip()) == numbers
         assert picker.set_model_id(model_id) == (model_id in shipped)
     assert "CVPR 2016" in picker.item_for("vdsr").toolTip() and "37.53" in picker.item_for("vdsr").toolTip()
+    # its ×2 number is a ×2-only network's, not the paper's one network's
+    assert "×2: a network of its own; ×3, ×4: one shared network." in picker.item_for("vdsr").toolTip()
     assert picker.spec() is not None and picker.spec().installed  # the default is a runnable model
     assert picker.set_model_id("bicubic") and picker.model_id() == "bicubic"
     assert {m for m, _ in installed_models()} & set(SET5) == shipped  # the leaderboard offers the shipped ones

@@ -8,7 +8,7 @@ import json
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
 from sr_desktop.engine.models.kinds import ModelKind
-from sr_desktop.engine.models.literature import incomplete_text, measured_psnr
+from sr_desktop.engine.models.literature import incomplete_text, measured_psnr, network_sharing_text
 from sr_desktop.engine.models.spec import LITERATURE
 
 
@@ -75,21 +75,8 @@ def _literature_status(spec) -> str:
         return f"{spec.status}: {spec.install_command}"
     scales = ",".join(f"x{k}" for k in spec.scales)
     incomplete = incomplete_text(spec.trained)
-    return f"installed {scales}" + (f", {incomplete}" if incomplete else "") + _own_networks(spec.trained)
-
-
-def _own_networks(trained: dict) -> str:
-    """Where one shared network serves several scales and another scale has a network of
-    its own (VDSR: one ×2/×3/×4 network as the paper, and a better ×2-only one), say so:
-    the ×2 number is not the shared network's."""
-    files: dict[str, list[str]] = {}
-    for scale, entry in sorted(trained.items(), key=lambda item: int(item[0])):
-        files.setdefault(str(entry.get("file", "")), []).append(scale)
-    if len(files) < 2 or all(len(scales) == 1 for scales in files.values()):
-        return ""
-    own = [f"×{scales[0]}" for scales in files.values() if len(scales) == 1]
-    shared = [", ".join(f"×{s}" for s in scales) for scales in files.values() if len(scales) > 1]
-    return f" ({', '.join(own)}: a network of its own; {'; '.join(shared)}: one shared network)"
+    sharing = network_sharing_text(spec.trained)
+    return f"installed {scales}" + (f", {incomplete}" if incomplete else "") + (f" ({sharing})" if sharing else "")
 
 
 def _literature_table(specs) -> str:

@@ -69,6 +69,21 @@ def incomplete_text(trained: dict[str, Any]) -> str:
     return f"{INCOMPLETE_TAG} ({', '.join(f'×{s}' for s in scales)})" if scales else ""
 
 
+def network_sharing_text(trained: dict[str, Any]) -> str:
+    """``×2: a network of its own; ×3, ×4: one shared network`` where one shared network
+    serves several scales and another scale has a network of its own (VDSR: one ×2/×3/×4
+    network as the paper, and a better ×2-only one), so that the ×2 number is not read as
+    the shared network's; ``""`` otherwise."""
+    files: dict[str, list[str]] = {}
+    for scale, entry in sorted(trained.items(), key=lambda item: int(item[0])):
+        files.setdefault(str(entry.get("file", "")), []).append(scale)
+    if len(files) < 2 or all(len(scales) == 1 for scales in files.values()):
+        return ""
+    own = [f"×{scales[0]}" for scales in files.values() if len(scales) == 1]
+    shared = [", ".join(f"×{s}" for s in scales) for scales in files.values() if len(scales) > 1]
+    return f"{', '.join(own)}: a network of its own; {'; '.join(shared)}: one shared network"
+
+
 def measured_psnr(spec: ModelSpec, dataset: str, scale: int) -> float | None:
     """PSNR (dB, Y) that ``sr-desktop bench`` measured for the shipped weights at `scale`."""
     value = spec.trained.get(str(scale), {}).get("measured", {}).get(dataset, {}).get("psnr")

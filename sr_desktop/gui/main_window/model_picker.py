@@ -37,6 +37,7 @@ from sr_desktop.engine.models.literature import (
     INCOMPLETE_TAG,
     incomplete_text,
     measured_psnr,
+    network_sharing_text,
     trained_scales,
     training_data_text,
 )
@@ -100,6 +101,8 @@ def _trained_lines(spec: ModelSpec) -> list[str]:
     """What the shipped weights are: measured PSNR, training data and time, the target."""
     measured = _psnr_lines(lambda dataset, scale: measured_psnr(spec, dataset, scale))
     lines = ["Measured here (<code>sr-desktop bench</code>, Y channel): " + "<br>".join(measured)]
+    if sharing := network_sharing_text(spec.trained):
+        lines.append(sharing[0].upper() + sharing[1:] + ".")
     for scale in trained_scales(spec.trained):
         rec = spec.trained[str(scale)]
         hours = rec.get("train_seconds", 0) / 3600
