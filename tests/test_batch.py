@@ -202,6 +202,11 @@ def test_cancel_stops_mid_file_and_writes_nothing_partial(tmp_path: Path):
         assert im.size == (128, 128)
     data = read_report(tmp_path / "r.json")
     assert data["totals"]["cancelled"] is True and data["totals"]["extra"]["not_started"] == 3
+    # every file of the input tree is in the report with its status (the three were only counted)
+    statuses = {Path(f["input"]).name: f["status"] for f in data["files"]}
+    assert statuses == {"img0.png": "ok", "img1.png": "not started", "img2.png": "not started",
+                        "img3.png": "not started"}
+    assert data["totals"]["ok"] == 1 and data["totals"]["files"] == 1  # the totals count what was done
 
 
 def test_metadata_is_kept(tmp_path: Path):

@@ -26,7 +26,7 @@ class FileRecord:
 
     input: str
     output: str | None
-    status: str  # ok | skipped | failed
+    status: str  # ok | skipped | failed (| not started, in a cancelled batch's report)
     error: str = ""  # one line, for failed files
     note: str = ""  # why a file was skipped ("output exists", "not an image")
     input_bytes: int | None = None
@@ -101,6 +101,8 @@ class BatchTotals:
 NOT_AN_IMAGE = "not an image"
 OUTPUT_EXISTS = "output exists"
 OUTPUT_OF_BATCH = "an output of this batch"
+#: the status, in a cancelled batch's report, of a file the batch never reached
+NOT_STARTED = "not started"
 
 _CSV_COLUMNS = [
     "input",

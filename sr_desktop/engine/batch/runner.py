@@ -42,6 +42,7 @@ from sr_desktop.engine.batch.report import (
     EXIT_FATAL,
     EXIT_OK,
     EXIT_SOME_FAILED,
+    NOT_STARTED,
     BatchTotals,
     FileRecord,
     write_report,
@@ -270,6 +271,10 @@ def run_batch(
     }
     result = BatchResult(input_dir, output_dir, records, totals, header=header)
     if write_report_file:
+        # a cancelled batch's report lists the files it never reached too ("every entry of the
+        # input tree with its status"); the totals count what was done
+        unstarted = [FileRecord(str(job.input), str(job.output) if job.output is not None else None, NOT_STARTED)
+                     for job, record in zip(jobs, all_records, strict=True) if record is None]
         path = report if report is not None else default_report_path(output_dir)
-        result.report_path = write_report(path, header, records, totals)
+        result.report_path = write_report(path, header, records + unstarted, totals)
     return result
