@@ -18,6 +18,7 @@ from sr_desktop.cli.common import (
 )
 from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
+from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import error_line, printable
 
 FORMATS = ("png", "jpg", "webp", "tiff", "gif")
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         spec = get_model_spec(options.model)
         if options.variant not in spec.variants:  # one usage error, not one per file
             raise ModelError(f"{spec.id} has no variant {options.variant!r}; available: {', '.join(spec.variants)}")
-    if per_image and str(getattr(options.backend, "value", options.backend)) == "openvino":
+    if per_image and options.backend == Backend.OPENVINO:
         raise ModelError(f"{options.model} trains a network on each image with torch: --backend openvino "
                          "cannot run it (use auto or torch)")  # was one failure per file, exit 1
     if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":

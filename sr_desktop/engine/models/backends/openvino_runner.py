@@ -71,7 +71,11 @@ class BackendError(ModelError):
 
 def openvino_version() -> str | None:
     """The installed OpenVINO version, or None when it cannot be imported."""
-    return None if openvino_unavailable() else str(__import__("openvino").__version__)
+    if openvino_unavailable() is not None:
+        return None
+    import openvino
+
+    return str(openvino.__version__)
 
 
 def openvino_unavailable() -> str | None:
