@@ -90,9 +90,9 @@ def measured_psnr(spec: ModelSpec, dataset: str, scale: int) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def load_literature_model(spec: ModelSpec, scale: int | None = None, variant: str | None = None) -> SRModel:
-    """The shipped weights of literature entry `spec` at `scale` (default: its largest
-    trained scale), checked against the manifest's sha256. Raises `ModelError`."""
+def shipped_weights(spec: ModelSpec, scale: int | None = None, variant: str | None = None) -> tuple[int, Path, str]:
+    """The scale (default: the largest trained one), weights file and its sha256 of literature
+    entry `spec`, the file checked against the manifest's sha256. Raises `ModelError`."""
     if not spec.trained:
         raise ModelError(f"{spec.id}: no trained weights ship with the app")
     if variant not in (None, "", "default"):
@@ -107,10 +107,19 @@ def load_literature_model(spec: ModelSpec, scale: int | None = None, variant: st
     path = weights_file(entry)
     if not path.is_file():
         raise ModelError(f"{spec.id} ×{scale}: its weights file {path} is missing; reinstall sr-desktop")
-    if entry.get("sha256") and file_sha256(path) != entry["sha256"]:
+    digest = file_sha256(path)
+    if entry.get("sha256") and digest != entry["sha256"]:
         raise ModelError(f"{spec.id} ×{scale}: its weights file {path} is damaged (checksum); reinstall sr-desktop")
+    return scale, path, digest
+
+
+def load_literature_model(spec: ModelSpec, scale: int | None = None, variant: str | None = None) -> SRModel:
+    """The shipped weights of literature entry `spec` at `scale` (default: its largest
+    trained scale), checked against the manifest's sha256 (`shipped_weights`). Raises `ModelError`."""
+    scale, path, digest = shipped_weights(spec, scale, variant)
     from sr_desktop.engine.models.custom import load_model_file
 
     model = load_model_file(path, scale=scale, model_id=spec.id)
     model.variant = "default"
+    model.weights_digest = digest
     return model

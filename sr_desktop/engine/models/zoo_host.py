@@ -110,13 +110,8 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
         scale, variant = resolve_scale_variant(spec, scale, variant)
         noise_level = zoo_noise_level(spec, variant)
         param, weights = model_files(spec, scale, variant)
-        wanted = parse_backend(backend)
         threads = devices.torch_default_threads()
-        if wanted == Backend.AUTO:
-            wanted = choose.auto_means()
-        if wanted == Backend.AUTO:
-            key = choose.measure_key(spec.id, scale, variant, threads, devices.installed_torch_version(), True)
-            wanted = parse_backend(choose.measured_choice(key) or Backend.TORCH)
+        wanted = choose.backend_without_torch(spec.id, scale, variant, backend, threads, ncnn_runs_it=True)
         runner = _runner(wanted, spec.id, scale, variant, param, weights, threads)
     except (ModelError, OSError, UnicodeDecodeError) as exc:  # the torch path reports it, or copes
         log.debug("%s: loading through torch (%s)", model_id, exc)

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
 from sr_desktop.engine.core.progress import ProgressCallback
+from sr_desktop.engine.models.arch_host import load_without_torch as arch_without_torch
 from sr_desktop.engine.models.backends.choose import apply_backend
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.loader import load_model
 from sr_desktop.engine.models.registry import get_model_spec
-from sr_desktop.engine.models.zoo_host import load_without_torch
+from sr_desktop.engine.models.zoo_host import load_without_torch as zoo_without_torch
 
 if TYPE_CHECKING:
     import torch
@@ -50,9 +51,10 @@ def get_model(
     Models loaded with extra `options` (a kernel, training settings) are not cached.
     `progress` hears the backend's first-use notice (`backends.choose.apply_backend`).
     Models that run without torch load without importing it: a resampler (Pillow) with the
-    default device, precision and backend, and a zoo model whose backend is known to be
-    OpenVINO or ncnn (`zoo_host.load_without_torch`); other choices go through torch, which
-    checks them as for any model.
+    default device, precision and backend, a zoo model whose backend is known to be
+    OpenVINO or ncnn (`zoo_host.load_without_torch`) and a shipped literature model whose
+    backend is known to be OpenVINO (`arch_host.load_without_torch`); other choices go
+    through torch, which checks them as for any model.
     """
     options = {k: v for k, v in options.items() if v is not None}
     if not options:
@@ -117,7 +119,8 @@ def _model_without_torch(model_id: str, scale: int, variant: str | None, device,
                  and parse_backend(backend) in (Backend.AUTO, Backend.TORCH))
         model = load_model(model_id, scale=scale, variant=variant) if plain else None
     else:
-        model = load_without_torch(model_id, scale, variant, device, precision, backend)
+        model = (zoo_without_torch(model_id, scale, variant, device, precision, backend)
+                 or arch_without_torch(model_id, scale, variant, device, precision, backend))
     with _CACHE_LOCK:
         if model is None:
             _THROUGH_TORCH.add(key)

@@ -145,6 +145,20 @@ def _measure_key(model) -> str:
                        can_use_ncnn(model))
 
 
+def backend_without_torch(model_id: str, scale: int, variant: str | None, backend: Backend | str,
+                          threads: int, ncnn_runs_it: bool) -> Backend:
+    """What runs a model asked to run with `backend`, told without importing torch: the
+    backend named, or for ``auto`` what `auto_means` says, else the measured choice for this
+    machine (`measure_key` with the installed torch's version), torch when not measured yet."""
+    wanted = parse_backend(backend)
+    if wanted == Backend.AUTO:
+        wanted = auto_means()
+    if wanted == Backend.AUTO:
+        key = measure_key(model_id, scale, variant, threads, devices.installed_torch_version(), ncnn_runs_it)
+        wanted = parse_backend(measured_choice(key) or Backend.TORCH)
+    return wanted
+
+
 def auto_means() -> Backend:
     """What ``auto`` means in this process: `ENV_DEFAULT` when set, else the measured choice."""
     try:

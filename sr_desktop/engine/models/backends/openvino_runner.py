@@ -9,7 +9,8 @@ or that cannot be read or compiled, is deleted and converted again, never used. 
 cannot be written (a full disk) costs the conversion again next time, not the upscale.
 
 Converting needs torch; running a cached conversion does not (`OpenVinoRunner.run_array`,
-`cached_runner_of_files`): torch is imported by the functions that convert.
+`cached_runner_of_files` for the zoo's ncnn files, `cached_host_model` for a weights file):
+torch is imported by the functions that convert.
 """
 
 from __future__ import annotations
@@ -294,13 +295,40 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True)
 
 
 def _remember_files_identity(model, key: str) -> None:
-    """For a zoo model, also index the conversion by its ncnn files (`files_identity`), so a
-    later process can run it without loading torch."""
+    """For a zoo model, also index the conversion by its ncnn files (`files_identity`); for a
+    model loaded from a weights file of known digest with a `host_record`, record it by that
+    digest (`weights_identity`): so that a later process can run it without loading torch."""
     source_key = getattr(getattr(model, "module", None), "source_key", "")
     if source_key:
         identity = files_identity(source_key, model.id, model.scale, model.variant)
         if read_json_dict(_index_file()).get(identity) != key:
             update_json_dict(_index_file(), identity, key)
+    digest = getattr(model, "weights_digest", "")
+    host_record = getattr(model, "host_record", None)
+    if digest and callable(host_record):
+        identity = weights_identity(digest, model.id, model.scale, model.variant)
+        record = {"conversion": key, **host_record()}
+        if read_json_dict(_host_models_file()).get(identity) != record:
+            update_json_dict(_host_models_file(), identity, record)
+
+
+def weights_identity(digest: str, model_id: str, scale: int, variant: str | None) -> str:
+    """What the conversion of a model loaded from one weights file (`digest`: its sha256) is
+    found by without torch: that digest, the model's id, scale and variant and OpenVINO's version."""
+    text = f"weights-file|{digest}|{model_id}|{scale}|{variant}|openvino={openvino_version()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cached_host_model(digest: str, model_id: str, scale: int, variant: str | None,
+                      threads: int) -> tuple[OpenVinoRunner, dict[str, Any]] | None:
+    """The runner of the cached, checked conversion of a model loaded from the weights file
+    of sha256 `digest`, with the model's `host_record` (what runs it without torch), or None
+    when there is none or it is unusable: then the model loads through torch."""
+    record = read_json_dict(_host_models_file()).get(weights_identity(digest, model_id, scale, variant))
+    if not (isinstance(record, dict) and _is_key(record.get("conversion"))):
+        return None
+    runner = _cached_runner(record["conversion"], threads)
+    return None if runner is None else (runner, {k: v for k, v in record.items() if k != "conversion"})
 
 
 def source_key_of_files(param: Path, weights: Path) -> str:
@@ -367,6 +395,12 @@ def _remove(path: Path) -> None:
 def _source_keys_file() -> Path:
     """ncnn files' paths, sizes and times -> their `source_hash` (`source_key_of_files`)."""
     return cache_root() / "source_keys.json"
+
+
+def _host_models_file() -> Path:
+    """Weights identity -> conversion key and what runs the model without torch
+    (`cached_host_model`; a lost entry only costs one load through torch)."""
+    return cache_root() / "host_models.json"
 
 
 def _index_file() -> Path:

@@ -1,0 +1,134 @@
+"""What an architecture model does around its network graph, on numpy arrays and torch
+tensors alike: colour handling, input range, bicubic pre-upsampling, border padding and the
+crop back to s·H × s·W.
+
+The torch model (`arch_model.ArchModel`) and the same model run by a cached OpenVINO
+conversion in a process that never imports torch (`arch_host`) both go through `run_around`,
+so the two cannot drift apart.
+
+* ``color == "y"`` (one-channel networks): the network upscales Y of BT.601 YCbCr (MATLAB's
+  ``rgb2ycbcr``), Cb and Cr are bicubic-upscaled, as the papers evaluate.
+* ``input_range``: the network sees pixel values on 0..1 or 0..255.
+* ``pre_upsample``: the input is first upscaled to s·H × s·W with MATLAB's bicubic
+  ``imresize`` (SRCNN, VDSR).
+
+Borders: reflect-pad by `PRE_PAD` (input) pixels, run, crop to exactly s·H × s·W, as the
+Real-ESRGAN tools do, so the networks' zero padding does not darken the border.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from sr_desktop.engine.compute.matlab_resize import resize_weights
+from sr_desktop.engine.compute.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
+
+PRE_PAD = 8
+#: input pixels the bicubic kernel reaches (support ±2) plus one for its rounding of centres
+BICUBIC_REACH = 3
+
+
+@dataclass(frozen=True)
+class ArchConvention:
+    """The conventions of one architecture model at one scale (see the module's docstring);
+    `align`: the padded input size of a model without pre-upsampling is a multiple of it."""
+
+    scale: int
+    color: str = "rgb"
+    input_range: float = 1.0
+    pre_upsample: bool = False
+    align: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ArchConvention:
+        """The convention a `to_dict` wrote; `ValueError` for anything else (a damaged file)."""
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        conv = cls(scale=data.get("scale"), color=data.get("color"), input_range=data.get("input_range"),
+                   pre_upsample=data.get("pre_upsample"), align=data.get("align"))
+        valid = (isinstance(conv.scale, int) and conv.scale >= 1 and conv.color in ("rgb", "y")
+                 and isinstance(conv.input_range, (int, float)) and conv.input_range > 0
+                 and isinstance(conv.pre_upsample, bool) and isinstance(conv.align, int) and conv.align >= 1)
+        if not valid:
+            raise ValueError(f"not a convention: {data!r}")
+        return conv
+
+
+def _pad_once(x, left: int, right: int, top: int, bottom: int, mode: str):
+    if isinstance(x, np.ndarray):
+        widths = [(0, 0)] * (x.ndim - 2) + [(top, bottom), (left, right)]
+        return np.pad(x, widths, mode="edge" if mode == "replicate" else "reflect")
+    import torch.nn.functional as F
+
+    return F.pad(x, (left, right, top, bottom), mode=mode)
+
+
+def pad_border(x, left: int, right: int, top: int, bottom: int):
+    """Reflect-pad the last two axes of an array or a tensor (replicate when the input is too
+    small to reflect)."""
+    if max(left, right, top, bottom) == 0:
+        return x
+    h, w = x.shape[-2:]
+    mode = "reflect" if max(left, right) < w and max(top, bottom) < h else "replicate"
+    return _pad_once(x, left, right, top, bottom, mode)
+
+
+@functools.lru_cache(maxsize=64)
+def _bicubic_matrix(length: int, scale: int) -> np.ndarray:
+    return resize_weights(length, length * scale, float(scale)).astype(np.float32)
+
+
+def matlab_bicubic(x, scale: int):
+    """N×C×H×W -> N×C×sH×sW like MATLAB's ``imresize(x, s, 'bicubic')`` (float, unclipped),
+    for a float32 array or a tensor."""
+    h, w = x.shape[-2:]
+    rows, cols = _bicubic_matrix(h, scale), _bicubic_matrix(w, scale)
+    if isinstance(x, np.ndarray):
+        return rows @ x @ cols.T
+    import torch
+
+    rows = torch.as_tensor(rows, dtype=x.dtype, device=x.device)
+    cols = torch.as_tensor(cols, dtype=x.dtype, device=x.device)
+    return rows @ x @ cols.T
+
+
+def _concat_channels(parts: list):
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts, axis=1)
+    import torch
+
+    return torch.cat(parts, dim=1)
+
+
+def run_around(conv: ArchConvention, graph: Callable, x):
+    """The model's output for N×3×H×W `x` (RGB 0..1, an array or a tensor): N×3×sH×sW,
+    unclamped; `graph` runs the network on its input (the same kind of value)."""
+    if conv.color != "y":
+        return _network(conv, graph, x * conv.input_range) / conv.input_range
+    ycc = rgb_to_ycbcr(x)
+    y = _network(conv, graph, ycc[:, :1] * conv.input_range) / conv.input_range
+    return ycbcr_to_rgb(_concat_channels([y, matlab_bicubic(ycc[:, 1:], conv.scale)]))
+
+
+def _network(conv: ArchConvention, graph: Callable, x):
+    h, w = x.shape[-2:]
+    s = conv.scale
+    if conv.pre_upsample:
+        x, pad, extra_h, extra_w, s = matlab_bicubic(x, s), PRE_PAD * s, 0, 0, 1
+        h, w = h * conv.scale, w * conv.scale
+    else:
+        pad = PRE_PAD
+        extra_h = -(h + 2 * pad) % conv.align
+        extra_w = -(w + 2 * pad) % conv.align
+    y = graph(pad_border(x, pad, pad + extra_w, pad, pad + extra_h))
+    p = pad * s
+    return y[..., p : p + s * h, p : p + s * w]

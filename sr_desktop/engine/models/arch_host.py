@@ -1,0 +1,103 @@
+"""A literature model run by its cached OpenVINO conversion in a process that never imports
+torch.
+
+Importing torch takes most of a second of every start, so a second run of VDSR started
+inferring 1.1 s after the load call where a zoo model takes 0.1–0.2 s (`zoo_host`). Once
+``auto`` has measured a shipped literature model and found OpenVINO the faster backend, its
+conversion is cached together with what runs the model around the graph (`ArchModel.host_record`:
+colour, pre-upsampling, padding, context), found by the weights file's sha256. `load_without_torch`
+gives that model on numpy tiles (`upscale_patch`, `arch_conventions.run_around`, as the torch
+model runs) when everything it needs is known, and None otherwise — then the model loads as
+always, through torch, which measures, converts or reports what is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.options import Backend
+from sr_desktop.engine.models.arch_conventions import ArchConvention, run_around
+from sr_desktop.engine.models.backends import choose
+from sr_desktop.engine.models.backends.openvino_runner import cached_host_model, openvino_version
+from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.literature import shipped_weights
+from sr_desktop.engine.models.registry import get_model_spec
+from sr_desktop.engine.models.spec import LITERATURE
+
+log = logging.getLogger(__name__)
+
+#: the variant every literature model is loaded as (`literature.load_literature_model`)
+VARIANT = "default"
+
+
+class HostArchModel(SRModel):
+    """An architecture model whose graph runs in OpenVINO on numpy arrays (CPU, fp32)."""
+
+    def __init__(self, model_id: str, convention: ArchConvention, runner, threads: int, *, context: int,
+                 recommended_tile: int, tileable: bool) -> None:
+        self.id = model_id
+        self.variant = VARIANT
+        self.scale = convention.scale
+        self.align = convention.align
+        self.convention = convention
+        self.context = context
+        self.recommended_tile = recommended_tile
+        self.tileable = tileable
+        self.supports_fp16 = False
+        self.runner = runner
+        self.backend = Backend.OPENVINO.value
+        self.device = devices.HostCPU(threads)
+        self.dtype = "float32"
+
+    def to(self, device, dtype=None) -> HostArchModel:
+        """It runs where and in what precision it was loaded for: returns self unchanged."""
+        return self
+
+    def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
+        """H×W×3 float32 (0..1) -> (s·H)×(s·W)×3 float32, unclamped: `ArchModel.run` on numpy."""
+        x = np.ascontiguousarray(patch.transpose(2, 0, 1), dtype=np.float32)[None]
+        y = run_around(self.convention, self.runner.run_array, x)
+        return np.ascontiguousarray(y[0].transpose(1, 2, 0), dtype=np.float32)
+
+
+def load_without_torch(model_id: str, scale: int | None, variant: str | None, device, precision,
+                       backend) -> HostArchModel | None:
+    """The shipped literature model `model_id` on its cached OpenVINO conversion, or None when
+    that cannot be known without torch: not a literature model with shipped weights, not on
+    the CPU in fp32, a backend other than OpenVINO (asked, or measured by ``auto``), ``auto``
+    not measured yet, no cached conversion, or weights that fail their checksum (the torch
+    path says so)."""
+    spec = get_model_spec(model_id)
+    if spec.group != LITERATURE or spec.custom or not spec.trained:
+        return None
+    if not devices.host_fp32_requested(device, precision,
+                                       auto_device_on_host=devices.auto_device_is_cpu_without_torch()):
+        return None
+    try:
+        scale, _path, digest = shipped_weights(spec, scale, variant)
+    except (ModelError, OSError) as exc:  # the torch path reports it
+        log.debug("%s: loading through torch (%s)", model_id, exc)
+        return None
+    threads = devices.torch_default_threads()
+    wanted = choose.backend_without_torch(spec.id, scale, VARIANT, backend, threads, ncnn_runs_it=False)
+    if wanted != Backend.OPENVINO or openvino_version() is None:
+        return None
+    found = cached_host_model(digest, spec.id, scale, VARIANT, threads)
+    if found is None:
+        return None
+    runner, record = found
+    try:
+        convention = ArchConvention.from_dict(record.get("convention"))
+        context, tile, tileable = record["context"], record["recommended_tile"], record["tileable"]
+        if convention.scale != scale or not (isinstance(context, int) and isinstance(tile, int)
+                                             and isinstance(tileable, bool) and context >= 0 and tile > 0):
+            raise ValueError(f"not a record of ×{scale}: {record!r}")
+    except (KeyError, ValueError) as exc:  # a damaged cache file: loaded through torch, which records it again
+        log.info("%s: cached record unusable (%s); loading through torch", model_id, exc)
+        return None
+    return HostArchModel(spec.id, convention, runner, threads, context=context, recommended_tile=tile,
+                         tileable=tileable)

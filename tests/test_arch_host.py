@@ -1,0 +1,155 @@
+"""Shipped literature models run without torch (`arch_host`): the output of the torch-side
+model on the same cached OpenVINO conversion, found only when everything is known without
+torch, and a second CLI run that never imports torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.models import arch_host
+from sr_desktop.engine.models.arch_host import HostArchModel, load_without_torch
+from sr_desktop.engine.models.backends import choose, openvino_runner
+from sr_desktop.engine.models.loader import load_model
+from sr_desktop.engine.pipeline.upscale import upscale_image
+
+pytest.importorskip("openvino")
+
+# the conventions' combinations: Y with bicubic pre-upsampling (VDSR), Y with a sub-pixel
+# output (ESPCN), RGB (EDSR-baseline)
+CASES = [("vdsr", 2), ("espcn", 3), ("edsr-baseline", 2)]
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    monkeypatch.delenv(choose.ENV_DEFAULT, raising=False)
+    return tmp_path
+
+
+def _photo(height: int, width: int) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine.core.paths import RESOURCES_DIR
+
+    rgb = np.asarray(PILImage.open(RESOURCES_DIR / "chelsea.png").convert("RGB"))
+    return np.ascontiguousarray(rgb[80 : 80 + height, 150 : 150 + width])
+
+
+def _converted(model_id: str, scale: int):
+    """The torch-side model on its OpenVINO conversion (converting caches it and records it)."""
+    model = load_model(model_id, scale=scale)
+    assert choose.apply_backend(model, "openvino") == "openvino"
+    return model
+
+
+@pytest.mark.parametrize(("model_id", "scale"), CASES, ids=[c[0] for c in CASES])
+def test_a_literature_model_without_torch_gives_the_output_of_the_torch_side_model(home, model_id, scale):
+    """Colour conversion, pre-upsampling, padding and crops on numpy equal those on tensors
+    within float rounding, on the same runner; tiled and whole."""
+    torch_side = _converted(model_id, scale)
+    host = load_without_torch(model_id, scale, None, "cpu", "auto", "openvino")
+    assert isinstance(host, HostArchModel) and host.backend == "openvino"
+    assert host.runner.key == torch_side.runner.key
+    assert (host.context, host.recommended_tile, host.scale) == (torch_side.context, torch_side.recommended_tile, scale)
+    patch = _photo(27, 34).astype(np.float32) / 255
+    with torch.inference_mode():
+        expected = torch_side.run(torch.from_numpy(patch.transpose(2, 0, 1).copy())[None])[0].numpy()
+    got = host.upscale_patch(patch)
+    assert got.shape == (27 * scale, 34 * scale, 3)
+    assert float(np.abs(got - expected.transpose(1, 2, 0)).max()) < 1e-5  # measured ≤ 2.2e-6
+    image = Image(_photo(28, 36))
+    for tile in (0, 16):
+        options = UpscaleOptions(model=model_id, scale=scale, tile=tile)
+        ours = upscale_image(image, options, model=host).image.pixels.astype(int)
+        theirs = upscale_image(image, options, model=torch_side).image.pixels.astype(int)
+        # float rounding may tip a value lying on a rounding boundary by one level
+        assert ours.shape == theirs.shape and int(np.abs(ours - theirs).max()) <= 1, (model_id, tile)
+        assert np.mean(ours == theirs) > 0.999
+
+
+def test_only_what_is_known_without_torch_loads_without_it(home, monkeypatch):
+    args = ("vdsr", 2, None)
+    # nothing converted yet: torch converts (and measures, for auto)
+    assert load_without_torch(*args, "cpu", "auto", "openvino") is None
+    _converted("vdsr", 2)
+    assert isinstance(load_without_torch(*args, "cpu", "auto", "openvino"), HostArchModel)
+    # auto: the measured choice decides, found by the key torch computes
+    assert load_without_torch(*args, "cpu", "auto", "auto") is None
+    key = choose.measure_key("vdsr", 2, "default", devices.torch_default_threads(),
+                             devices.installed_torch_version(), False)
+    choose.choices_file().write_text(json.dumps({key: {"backend": "openvino"}}))
+    assert isinstance(load_without_torch(*args, "cpu", "auto", "auto"), HostArchModel)
+    choose.choices_file().write_text(json.dumps({key: {"backend": "torch"}}))
+    assert load_without_torch(*args, "cpu", "auto", "auto") is None
+    # what only torch can run or check
+    assert load_without_torch(*args, "cpu", "fp16", "openvino") is None
+    assert load_without_torch(*args, "cuda", "auto", "openvino") is None
+    assert load_without_torch(*args, "cpu", "auto", "torch") is None
+    assert load_without_torch("vdsr", 5, None, "cpu", "auto", "openvino") is None  # not shipped: torch says so
+    assert load_without_torch("vdsr", 2, "nope", "cpu", "auto", "openvino") is None
+    assert load_without_torch("realesr-animevideov3", 2, None, "cpu", "auto", "openvino") is None  # the zoo's
+    assert load_without_torch("spsr", 4, None, "cpu", "auto", "openvino") is None  # no weights ship
+    # another scale's record is never used for this one
+    assert load_without_torch("vdsr", 3, None, "cpu", "auto", "openvino") is None
+
+
+def test_a_damaged_record_or_weights_file_goes_through_torch(home, monkeypatch):
+    _converted("vdsr", 2)
+    records = openvino_runner.cache_root() / "host_models.json"
+    good = json.loads(records.read_text())
+    (identity, record), = good.items()
+    for damage in ({**record, "context": "many"}, {**record, "convention": {"scale": 2}},
+                   {**record, "conversion": "../../elsewhere"}, "not a record"):
+        records.write_text(json.dumps({identity: damage}))
+        assert load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino") is None
+    records.write_text("{not json")
+    assert load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino") is None
+    records.write_text(json.dumps(good))
+    assert load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino") is not None
+    # weights that fail their checksum are reported by the torch path, never run here
+    monkeypatch.setattr(arch_host, "shipped_weights", lambda *a: (2, None, "0" * 64))
+    assert load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino") is None
+
+
+BLOCKED_UPSCALE = """
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch was imported")
+
+sys.meta_path.insert(0, NoTorch())
+from sr_desktop.cli.main import main
+print(main(["upscale", {src!r}, "-o", {dst!r}, "--model", "espcn", "--scale", "3", "-q"]))
+"""
+
+
+def test_a_second_cli_run_never_imports_torch(home, tmp_path):
+    """The first `sr-desktop upscale` with a literature model converts it; with ``auto``
+    meaning OpenVINO the second runs in a process where importing torch would fail, and
+    writes the same file."""
+    from PIL import Image as PILImage
+
+    src = tmp_path / "in.png"
+    PILImage.fromarray(_photo(21, 30)).save(src)
+    env = {**os.environ, "SR_DESKTOP_HOME": str(home), choose.ENV_DEFAULT: "openvino"}
+    first = subprocess.run([sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", str(tmp_path / "a.png"),
+                            "--model", "espcn", "--scale", "3", "-q"], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([sys.executable, "-c", BLOCKED_UPSCALE.format(src=str(src), dst=str(tmp_path / "b.png"))],
+                            capture_output=True, text=True, env=env)
+    assert second.returncode == 0 and second.stdout.strip().splitlines()[-1] == "0", second.stderr
+    a = np.asarray(PILImage.open(tmp_path / "a.png")).astype(int)
+    b = np.asarray(PILImage.open(tmp_path / "b.png")).astype(int)
+    assert a.shape == b.shape == (63, 90, 3) and int(np.abs(a - b).max()) <= 1
