@@ -17,13 +17,13 @@ from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
 
 #: Set5 PSNR (dB, Y) at ×2/×3/×4 as published by each paper (None: not reported); SRCNN ×4
 #: is 30.49 in its TPAMI table (later papers reprint it as 30.48). SPSR and EnhanceNet are
-#: perceptual (no PSNR listed); ProSR lists the release's Set14 numbers only (no Set5).
+#: perceptual (no PSNR listed), as ESRGAN's GAN model; ProSR lists the release's Set14 numbers only (no Set5).
 SET5 = {
     "srcnn": (36.66, 32.75, 30.49), "fsrcnn": (37.00, 33.16, 30.71), "espcn": (None, 32.55, None),
     "vdsr": (37.53, 33.66, 31.35), "lapsrn": (37.52, None, 31.54), "srresnet": (None, None, 32.05),
     "edsr": (38.11, 34.65, 32.46), "edsr-baseline": (37.99, 34.37, 32.09), "mdsr": (38.11, 34.66, 32.50),
     "rdn": (38.24, 34.71, 32.47), "rcan": (38.27, 34.74, 32.63),
-    "ddbpn": (38.09, None, 32.47), "spsr": (None, None, None),
+    "ddbpn": (38.09, None, 32.47), "esrgan": (None, None, None), "spsr": (None, None, None),
     "enhancenet": (None, None, None), "prosr": (None, None, None),
     "san": (38.31, 34.75, 32.64), "csnln": (38.28, 34.74, 32.68),
 }
@@ -58,6 +58,7 @@ def test_every_literature_row_has_its_paper_and_published_numbers():
     assert specs["csnln"].published["x3"]["Set14"] == 30.66 and specs["csnln"].year == 2020
     assert specs["prosr"].published["x8"] == {"Set14": 25.25} and specs["prosr"].scales == [2, 4, 8]
     assert specs["enhancenet"].scales == [4] and "perceptual" in specs["enhancenet"].published["protocol"]
+    assert (specs["esrgan"].year, specs["esrgan"].scales) == (2018, [4]) and "PI" in specs["esrgan"].published["protocol"]
 
 
 def test_every_published_number_names_its_table_and_how_it_was_checked():
@@ -66,7 +67,7 @@ def test_every_published_number_names_its_table_and_how_it_was_checked():
     for spec in registry.list_literature_models():
         assert spec.published["source"] and spec.published["checked"], spec.id
         numbers = any(k.startswith("x") for k in spec.published)
-        assert numbers == (spec.id not in ("spsr", "enhancenet")), spec.id
+        assert numbers == (spec.id not in ("esrgan", "spsr", "enhancenet")), spec.id
         if numbers:
             assert "table" in spec.published["source"].lower(), spec.id
     checked = {s.id for s in registry.list_literature_models() if s.published["checked"].startswith("checked")}
@@ -102,6 +103,14 @@ def test_models_json_and_table_show_the_group(capsys):
     assert line.endswith("needs weights: sr-desktop models add FILE")
     espcn = next(row for row in section.splitlines() if row.startswith("espcn "))
     assert "-/32.55/-" in espcn
+    # ×8: published Set5/Set14 for the models with a ×8 network, and what the shipped ×8 measures
+    assert "x8 SET5/SET14" in section
+    ddbpn = next(row for row in section.splitlines() if row.startswith("ddbpn "))
+    assert "27.21/25.13" in ddbpn
+    lapsrn = next(row for row in section.splitlines() if row.startswith("lapsrn "))
+    measured = registry.get_model_spec("lapsrn").trained["8"]["measured"]
+    assert f"{measured['Set5']['psnr']:.2f}/{measured['Set14']['psnr']:.2f}" in lapsrn
+    assert "/25.25 " in next(row for row in section.splitlines() if row.startswith("prosr "))
     assert "vdsr" not in out[: out.index("Literature")]
 
 

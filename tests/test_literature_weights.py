@@ -168,7 +168,7 @@ def test_perceptual_models_say_why_no_weights_were_trained_here(qtbot):
 
     picker = ModelPicker(registry.list_models())
     qtbot.addWidget(picker)
-    for model_id in ("spsr", "enhancenet", "srresnet"):
+    for model_id in ("spsr", "esrgan", "enhancenet", "srresnet"):
         spec = registry.get_model_spec(model_id)
         assert not spec.trained and "VGG19" in spec.source["own_weights"]
         assert "Bring your own weights" in picker.item_for(model_id).toolTip()

@@ -56,7 +56,7 @@ def _columns(rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def _psnr(values) -> str:
-    """PSNR at ×2/×3/×4 as ``a/b/c`` (``-`` where there is no number)."""
+    """PSNR values as ``a/b/c`` (``-`` where there is no number)."""
     return "/".join(f"{v:.2f}" if isinstance(v, (int, float)) else "-" for v in values)
 
 
@@ -70,6 +70,20 @@ def _measured(spec, dataset: str) -> str:
     return _psnr(measured_psnr(spec, dataset, k) for k in (2, 3, 4))
 
 
+def _x8_published(spec) -> str:
+    """Set5/Set14 at ×8 as published (``""`` for a model without a ×8 network)."""
+    if 8 not in spec.scales:
+        return ""
+    return _psnr(spec.published.get("x8", {}).get(dataset) for dataset in ("Set5", "Set14"))
+
+
+def _x8_measured(spec) -> str:
+    """Set5/Set14 at ×8 as measured for the shipped ×8 weights (``""`` where none ship)."""
+    if "8" not in spec.trained:
+        return ""
+    return _psnr(measured_psnr(spec, dataset, 8) for dataset in ("Set5", "Set14"))
+
+
 def _literature_status(spec) -> str:
     if not spec.installed:
         return f"{spec.status}: {spec.install_command}"
@@ -80,10 +94,12 @@ def _literature_status(spec) -> str:
 
 
 def _literature_table(specs) -> str:
-    rows = [("ID", "NAME", "YEAR", "SET5 x2/x3/x4", "HERE", "SET14 x2/x3/x4", "HERE", "STATUS")]
+    rows = [("ID", "NAME", "YEAR", "SET5 x2/x3/x4", "HERE", "SET14 x2/x3/x4", "HERE", "x8 SET5/SET14", "HERE",
+             "STATUS")]
     for s in specs:
         rows.append((s.id, s.name, str(s.year or ""), _published(s, "Set5"), _measured(s, "Set5"),
-                     _published(s, "Set14"), _measured(s, "Set14"), _literature_status(s)))
+                     _published(s, "Set14"), _measured(s, "Set14"), _x8_published(s), _x8_measured(s),
+                     _literature_status(s)))
     return "\n".join(["Literature (PSNR, dB, Y channel: published, and HERE = measured with `sr-desktop bench` "
                       "for the weights that ship; papers and training in `models --json`)",
                       *_columns(rows)])
