@@ -227,6 +227,26 @@ def test_batch_never_takes_its_own_outputs_as_inputs(tmp_path, capsys):
     assert files["a_x2_bicubic.png"]["note"].startswith("an output of this batch")
 
 
+def test_batch_never_takes_its_renamed_outputs_as_inputs(tmp_path, capsys):
+    """With ``--existing rename`` each run writes ``a_x2_bicubic_N.png``; later runs see those
+    as outputs of the batch too (they once took ``a_x2_bicubic_1.png`` as a new input)."""
+    src = tmp_path / "in"
+    _png(src / "a.png")
+    _png(src / "b_7.png")  # an input whose name only looks renamed: b.png is nobody's output
+    args = ["batch", str(src), str(src), "--allow-inside-input", "--existing", "rename", "--model", "bicubic",
+            "--scale", "2", "--no-progress", "--report", str(tmp_path / "r.json")]
+    for _ in range(3):
+        assert main(args) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in src.iterdir()) == [
+        "a.png", "a_x2_bicubic.png", "a_x2_bicubic_1.png", "a_x2_bicubic_2.png",
+        "b_7.png", "b_7_x2_bicubic.png", "b_7_x2_bicubic_1.png", "b_7_x2_bicubic_2.png"]
+    files = {Path(f["input"]).name: f for f in json.loads((tmp_path / "r.json").read_text())["files"]}
+    assert files["a.png"]["status"] == files["b_7.png"]["status"] == "ok"
+    for name in ("a_x2_bicubic.png", "a_x2_bicubic_1.png", "b_7_x2_bicubic_1.png"):
+        assert files[name]["status"] == "skipped" and files[name]["note"].startswith("an output of this batch")
+
+
 # -- 5: every entry of the input tree is in the report -----------------------------------------
 
 

@@ -58,7 +58,8 @@ def test_every_literature_row_has_its_paper_and_published_numbers():
     assert specs["csnln"].published["x3"]["Set14"] == 30.66 and specs["csnln"].year == 2020
     assert specs["prosr"].published["x8"] == {"Set14": 25.25} and specs["prosr"].scales == [2, 4, 8]
     assert specs["enhancenet"].scales == [4] and "perceptual" in specs["enhancenet"].published["protocol"]
-    assert (specs["esrgan"].year, specs["esrgan"].scales) == (2018, [4]) and "PI" in specs["esrgan"].published["protocol"]
+    assert (specs["esrgan"].year, specs["esrgan"].scales) == (2018, [4])
+    assert "PI" in specs["esrgan"].published["protocol"]
 
 
 def test_every_published_number_names_its_table_and_how_it_was_checked():

@@ -8,6 +8,7 @@ recursive) or of a list of files, the output-name template, the output format fo
 from __future__ import annotations
 
 import os
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,7 +288,8 @@ def _mark_own_outputs(jobs: list[BatchJob]) -> None:
 
     A job whose output would be its own input is refused (``--name '{stem}'`` into the
     input folder); an input that is the planned output of another input (a previous run's
-    ``a_x2_bicubic.png`` next to ``a.png``) is an output of this batch, not an input.
+    ``a_x2_bicubic.png`` next to ``a.png``), or that output renamed by ``--existing rename``
+    (`renamed_path`: ``a_x2_bicubic_1.png``), is an output of this batch, not an input.
     """
     from sr_desktop.engine.imageio import resolved
 
@@ -304,8 +306,15 @@ def _mark_own_outputs(jobs: list[BatchJob]) -> None:
             outputs.setdefault(key(job.output), job.input)
     for job in jobs:
         producer = outputs.get(key(job.input))
+        renamed = _RENAMED.fullmatch(job.input.stem)
+        if producer is None and renamed is not None:
+            producer = outputs.get(key(job.input.with_name(renamed.group(1) + job.input.suffix)))
         if producer is not None and job.refusal is None:
             job.output_of = producer
+
+
+#: the stem of a `renamed_path`: the original stem, ``_``, a number
+_RENAMED = re.compile(r"(.+)_([1-9][0-9]*)")
 
 
 def renamed_path(path: Path) -> Path:
