@@ -70,6 +70,27 @@ def test_apng_and_webp_round_trips(tmp_path, fmt, suffix, params, plays, disposa
         assert np.array_equal(a.pixels, b.pixels)  # APNG and lossless WebP: exact
 
 
+def test_an_apngs_default_image_is_not_a_frame(tmp_path):
+    """An APNG whose IDAT is a default image outside the animation (what viewers without APNG
+    support show): the animation is the frames after it (it came out as a 0 ms first frame)."""
+    values = (7, 60, 120, 180)  # the default image, then three frames
+    images = [PILImage.fromarray(np.full((6, 9, 3), v, np.uint8)) for v in values]
+    path = tmp_path / "d.png"
+    images[0].save(path, save_all=True, append_images=images[1:], default_image=True, duration=[40, 40, 50, 60],
+                   loop=0)
+    with PILImage.open(path) as im:
+        assert im.info["default_image"] and im.n_frames == 4
+        expected = []
+        for index in range(1, 4):
+            im.seek(index)
+            expected.append(int(im.info["duration"]))
+    anim = read_image_or_animation(path)
+    assert isinstance(anim, Animation)
+    assert [int(f.pixels[0, 0, 0]) for f in anim.frames] == [60, 120, 180] and anim.durations == expected
+    again = read_animation(write_animation(anim, tmp_path / "e.png"))
+    assert [int(f.pixels[0, 0, 0]) for f in again.frames] == [60, 120, 180]
+
+
 def test_multipage_tiff_keeps_every_page_mode_and_size(tmp_path):
     pages = [PILImage.fromarray(_frames(1)[0]), PILImage.new("L", (10, 7), 99),
              PILImage.fromarray(np.arange(30 * 5, dtype=np.uint16).reshape(5, 30) * 400)]

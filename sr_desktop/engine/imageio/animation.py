@@ -140,7 +140,10 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
                 where, f"image data is truncated or corrupt (frame {short[0]}: {short[1]} of {short[2]} "
                 "bytes of pixel data)")
         pages = _TiffPages(data, where, max_pixels)
-        for index in range(count):
+        # an APNG may hold a default image (its IDAT) that is not a frame of the animation:
+        # what viewers without APNG support show; Pillow gives it as frame 0
+        first = 1 if fmt == "PNG" and im.info.get("default_image") and count > 1 else 0
+        for index in range(first, count):
             im.seek(index)
             if fmt == "TIFF":
                 frames.append(pages.page(im, index))
