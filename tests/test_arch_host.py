@@ -1,6 +1,6 @@
-"""Shipped literature models run without torch (`arch_host`): the output of the torch-side
-model on the same cached OpenVINO conversion, found only when everything is known without
-torch, and a second CLI run that never imports torch."""
+"""Shipped literature models and added checkpoints run without torch (`arch_host`): the
+output of the torch-side model on the same cached OpenVINO conversion, found only when
+everything is known without torch, and a second CLI run that never imports torch."""
 
 from __future__ import annotations
 
@@ -119,6 +119,73 @@ def test_a_damaged_record_or_weights_file_goes_through_torch(home, monkeypatch):
     # weights that fail their checksum are reported by the torch path, never run here
     monkeypatch.setattr(arch_host, "shipped_weights", lambda *a: (2, None, "0" * 64))
     assert load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino") is None
+
+
+def _added_model(tmp_path) -> str:
+    """A small SRVGGNetCompact ×2 with random weights, added with `models add`."""
+    from safetensors.torch import save_file
+
+    from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
+    from sr_desktop.engine.models.custom import add_custom_model
+
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.1)
+    path = tmp_path / "2x_small.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, path)
+    return add_custom_model(path).id
+
+
+def test_an_added_checkpoint_runs_without_torch_once_converted(home, tmp_path):
+    """The same for a checkpoint the user added: found by its stored file's sha256; a file
+    changed since (another digest) goes through torch."""
+    model_id = _added_model(tmp_path)
+    assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino") is None  # not converted yet
+    torch_side = _converted(model_id, 2)
+    host = load_without_torch(model_id, None, None, "cpu", "auto", "openvino")
+    assert isinstance(host, HostArchModel) and host.runner.key == torch_side.runner.key and host.scale == 2
+    patch = _photo(23, 31).astype(np.float32) / 255
+    with torch.inference_mode():
+        expected = torch_side.run(torch.from_numpy(patch.transpose(2, 0, 1).copy())[None])[0].numpy()
+    assert float(np.abs(host.upscale_patch(patch) - expected.transpose(1, 2, 0)).max()) < 1e-5
+    assert load_without_torch(model_id, 4, None, "cpu", "auto", "openvino") is None  # not a scale it serves
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    stored = get_model_spec(model_id).source["file"]
+    with open(stored, "r+b") as fh:  # one flipped byte: no longer the converted weights
+        fh.seek(-1, 2)
+        last = fh.read(1)
+        fh.seek(-1, 2)
+        fh.write(bytes([last[0] ^ 1]))
+    assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino") is None
+
+
+LIST_WITHOUT_TORCH = """
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch was imported")
+
+sys.meta_path.insert(0, NoTorch())
+from sr_desktop.engine.models.registry import get_model_spec
+print(get_model_spec({model_id!r}).recommended_tile)
+"""
+
+
+def test_listing_added_models_needs_no_torch(home, tmp_path):
+    """An added model's entry records its recommended tile, so that the registry lists it (as
+    every start of `upscale` does) without importing torch."""
+    model_id = _added_model(tmp_path)
+    env = {**os.environ, "SR_DESKTOP_HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-c", LIST_WITHOUT_TORCH.format(model_id=model_id)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    from sr_desktop.engine.models.archs.detect import arch_support
+
+    assert int(proc.stdout.strip()) == arch_support("SRVGGNetCompact").recommended_tile
 
 
 BLOCKED_UPSCALE = """

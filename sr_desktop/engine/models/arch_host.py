@@ -1,23 +1,26 @@
-"""A literature model run by its cached OpenVINO conversion in a process that never imports
-torch.
+"""A literature model, or a checkpoint the user added, run by its cached OpenVINO
+conversion in a process that never imports torch.
 
 Importing torch takes most of a second of every start, so a second run of VDSR started
-inferring 1.1 s after the load call where a zoo model takes 0.1–0.2 s (`zoo_host`). Once
-``auto`` has measured a shipped literature model and found OpenVINO the faster backend, its
-conversion is cached together with what runs the model around the graph (`ArchModel.host_record`:
-colour, pre-upsampling, padding, context), found by the weights file's sha256. `load_without_torch`
-gives that model on numpy tiles (`upscale_patch`, `arch_conventions.run_around`, as the torch
-model runs) when everything it needs is known, and None otherwise — then the model loads as
-always, through torch, which measures, converts or reports what is wrong.
+inferring 1.1 s after the load call, and of an added RRDBNet 2 s, where a zoo model takes
+0.1–0.2 s (`zoo_host`). Once ``auto`` has measured such a model and found OpenVINO the faster
+backend (or ``--backend openvino`` converted it), its conversion is cached together with
+what runs the model around the graph (`ArchModel.host_record`: colour, pre-upsampling,
+padding, context), found by the weights file's sha256. `load_without_torch` gives that model
+on numpy tiles (`upscale_patch`, `arch_conventions.run_around`, as the torch model runs)
+when everything it needs is known, and None otherwise — then the model loads as always,
+through torch, which measures, converts or reports what is wrong.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
 from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.models.arch_conventions import ArchConvention, run_around
@@ -26,11 +29,12 @@ from sr_desktop.engine.models.backends.openvino_runner import cached_host_model,
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.literature import shipped_weights
 from sr_desktop.engine.models.registry import get_model_spec
-from sr_desktop.engine.models.spec import LITERATURE
+from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 
 log = logging.getLogger(__name__)
 
-#: the variant every literature model is loaded as (`literature.load_literature_model`)
+#: the variant literature and added models are loaded as (`literature.load_literature_model`,
+#: `custom.load_custom_model`)
 VARIANT = "default"
 
 
@@ -66,22 +70,25 @@ class HostArchModel(SRModel):
 
 def load_without_torch(model_id: str, scale: int | None, variant: str | None, device, precision,
                        backend) -> HostArchModel | None:
-    """The shipped literature model `model_id` on its cached OpenVINO conversion, or None when
-    that cannot be known without torch: not a literature model with shipped weights, not on
+    """The shipped literature model or added checkpoint `model_id` on its cached OpenVINO
+    conversion, or None when that cannot be known without torch: neither of those, not on
     the CPU in fp32, a backend other than OpenVINO (asked, or measured by ``auto``), ``auto``
     not measured yet, no cached conversion, or weights that fail their checksum (the torch
     path says so)."""
     spec = get_model_spec(model_id)
-    if spec.group != LITERATURE or spec.custom or not spec.trained:
+    if not (spec.custom or (spec.group == LITERATURE and spec.trained)):
         return None
     if not devices.host_fp32_requested(device, precision,
                                        auto_device_on_host=devices.auto_device_is_cpu_without_torch()):
         return None
     try:
-        scale, _path, digest = shipped_weights(spec, scale, variant)
+        found = _weights(spec, scale, variant)
     except (ModelError, OSError) as exc:  # the torch path reports it
         log.debug("%s: loading through torch (%s)", model_id, exc)
         return None
+    if found is None:
+        return None
+    scale, digest = found
     threads = devices.torch_default_threads()
     wanted = choose.backend_without_torch(spec.id, scale, VARIANT, backend, threads, ncnn_runs_it=False)
     if wanted != Backend.OPENVINO or openvino_version() is None:
@@ -101,3 +108,17 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
         return None
     return HostArchModel(spec.id, convention, runner, threads, context=context, recommended_tile=tile,
                          tileable=tileable)
+
+
+def _weights(spec: ModelSpec, scale: int | None, variant: str | None) -> tuple[int, str] | None:
+    """The scale and the weights file's sha256 of a literature entry's shipped weights (checked
+    against the manifest) or of an added checkpoint (hashed now: the file is what runs), None
+    where the scale or variant is not one it serves (the torch path says so)."""
+    if not spec.custom:
+        scale, _path, digest = shipped_weights(spec, scale, variant)
+        return scale, digest
+    own = max(spec.scales) if scale is None else int(scale)
+    path = Path(spec.source.get("file", ""))
+    if own not in spec.scales or variant not in (None, "", "default") or not path.is_file():
+        return None
+    return own, file_sha256(path)

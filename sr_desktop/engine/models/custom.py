@@ -18,8 +18,6 @@ darkened by the networks' zero padding. Inside an image the engine's context dec
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
 import os
@@ -32,21 +30,10 @@ from typing import Any
 
 import torch
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
-try:
-    import msvcrt
-except ImportError:
-    msvcrt = None
-
-from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.weight_file import SAFETENSORS_SUFFIX, WeightFileError, first_non_finite, read_weight_file
-from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
 from sr_desktop.engine.models.archs import detect
 from sr_desktop.engine.models.archs.detect import (
@@ -55,17 +42,28 @@ from sr_desktop.engine.models.archs.detect import (
     StateDict,
     UnknownArchitecture,
     UnsupportedStateDict,
-    arch_support,
     detect_architecture,
     unwrap_state_dict,
     with_scale,
 )
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 from sr_desktop.engine.models.community.importer import is_community_family
+from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_models_dir, list_custom_specs: re-exported
+    NCNN_RECOMMENDED_TILE,
+    custom_models_dir,
+    entry_id,
+    index_lock,
+    index_path,
+    list_custom_specs,
+    read_index,
+    recommended_tile,
+    remove_leftovers,
+    spec_from_entry,
+    write_index,
+)
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
 NCNN_MAGIC = "7767517"
 
 #: per architecture: tile context in input pixels and recommended tile. The torch
@@ -74,7 +72,7 @@ NCNN_MAGIC = "7767517"
 #: `ArchSupport.context_for`); ncnn graphs: see `ncnn_context`.
 ARCH_SETTINGS: dict[str, dict[str, int]] = {
     **{s.name: {"context": s.context, "recommended_tile": s.recommended_tile} for s in ARCH_REGISTRY},
-    "ncnn": {"context": 48, "recommended_tile": 256},
+    "ncnn": {"context": 48, "recommended_tile": NCNN_RECOMMENDED_TILE},
 }
 
 
@@ -356,83 +354,6 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
 # -- the user's collection -------------------------------------------------------------
 
 
-def custom_models_dir() -> Path:
-    """``data_dir()/custom_models`` (created on demand)."""
-    path = paths.data_dir() / "custom_models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _index_path() -> Path:
-    return custom_models_dir() / "index.json"
-
-
-def _read_index(for_change: bool = False) -> list[dict[str, Any]]:
-    """The index's entries. An unreadable index lists no models (with a warning), but is not
-    changed (`for_change`: `ModelError`): rewriting it would drop every model it records."""
-    path = _index_path()
-    if not path.is_file():
-        return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        entries = data["models"]
-        if not isinstance(entries, list):
-            raise TypeError("models is not a list")
-        # every dict is kept, even one this version cannot use (`list_custom_specs` skips
-        # it): rewriting the index for a change must not drop what it does not understand
-        return [e for e in entries if isinstance(e, dict)]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        if for_change:
-            raise ModelError(f"the custom model index {path} cannot be read ({one_line(exc)}); nothing was "
-                             "changed: repair the file or move it away") from None
-        log.warning("ignoring unreadable custom model index %s: %s", path, exc)
-        return []
-
-
-@contextlib.contextmanager
-def _index_lock():
-    """Hold the custom models' lock file while the index is read, changed and written: two
-    `models add` at once each wrote the index they had read, and one model was lost."""
-    root = custom_models_dir()
-    with open(root / ".index.lock", "a+b") as fh:
-        _lock_file(fh, True)
-        try:
-            yield
-        finally:
-            _lock_file(fh, False)
-
-
-def _lock_file(fh, locked: bool) -> None:
-    """Take (wait for) or release an exclusive lock on the open file `fh`."""
-    if fcntl is not None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX if locked else fcntl.LOCK_UN)
-    elif msvcrt is not None:  # pragma: no cover - Windows: a lock on the file's first byte
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK if locked else msvcrt.LK_UNLCK, 1)
-
-
-def _entry_id(entry: dict[str, Any]) -> str | None:
-    """The entry's id when it is one this version can use as a folder name, else None."""
-    value = entry.get("id")
-    return value if isinstance(value, str) and re.fullmatch(r"[a-z0-9-]+", value) else None
-
-
-def _remove_leftovers(root: Path) -> None:
-    """The staging folders an add killed part-way left (with the lock held, no add is
-    running). A copied model the index does not list is left alone: it may be a model whose
-    index entry was lost, which the user can add again from it."""
-    for item in root.glob(".adding-*"):
-        if item.is_dir() and not item.is_symlink():
-            log.info("removing %s, left by an interrupted `models add`", item)
-            shutil.rmtree(item, ignore_errors=True)
-
-
-def _write_index(entries: list[dict[str, Any]]) -> None:
-    path = _index_path()
-    text = json.dumps({"version": INDEX_VERSION, "models": entries}, indent=2)
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
-
-
 def _slug(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:60].strip("-") or "model"
@@ -443,43 +364,6 @@ def _unique_id(base: str, taken: set[str]) -> str:
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1
     return candidate
-
-
-def _recommended_tile(arch: str) -> int:
-    try:
-        return arch_support(arch).recommended_tile
-    except KeyError:  # an ncnn graph
-        return ARCH_SETTINGS["ncnn"]["recommended_tile"]
-
-
-def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
-    folder = custom_models_dir() / entry["id"]
-    files = [folder / f for f in entry.get("files", [])]
-    main = files[0] if files else folder
-    arch = entry.get("arch", "?")
-    scale = int(entry.get("scale", 1))
-    scales = [int(s) for s in entry.get("scales", [scale])]
-    served = ", ".join(f"×{s}" for s in scales)
-    installed = bool(files) and all(f.is_file() for f in files)
-    licence = entry.get("license", "")
-    return ModelSpec(
-        id=entry["id"],
-        name=entry.get("name", entry["id"]),
-        arch=arch,
-        scales=scales,
-        tags=["custom"],
-        description=f"user model ({arch}, {served}) added from {entry.get('original', main.name)}"
-        + (f"; licence: {licence}" if licence else ""),
-        license=licence,
-        source={"file": str(main), "files": [str(f) for f in files],
-                "format": entry.get("format", ""), "params": entry.get("params", {}),
-                "sha256": entry.get("sha256", ""),
-                **({"family": entry["family"]} if entry.get("family") else {})},
-        recommended_tile=int(entry.get("recommended_tile") or _recommended_tile(arch)),
-        installed=installed,
-        install_command=None if installed else "sr-desktop models add FILE",
-        custom=True,
-    )
 
 
 def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelSpec:
@@ -493,14 +377,14 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
     info = detect_model_file(path)
     sources = [Path(f) for f in info["files"]]
     display = (name or "").strip() or sources[0].stem
-    with _index_lock():
+    with index_lock():
         return _add_locked(path, info, sources, display)
 
 
 def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: str) -> ModelSpec:
-    entries = _read_index(for_change=True)
+    entries = read_index(for_change=True)
     root = custom_models_dir()
-    _remove_leftovers(root)
+    remove_leftovers(root)
     taken = {e.get("id") for e in entries if isinstance(e.get("id"), str)} | {p.name for p in root.iterdir()}
     model_id = _unique_id("custom-" + _slug(display), taken)
 
@@ -530,38 +414,25 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
         "original": str(path),
         "sha256": digest,
         "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        **{k: info[k] for k in ("family", "license", "recommended_tile") if info.get(k)},
+        **{k: info[k] for k in ("family", "license") if info.get(k)},
+        # recorded, so that listing the models needs no torch (`custom_index.recommended_tile`)
+        "recommended_tile": int(info.get("recommended_tile") or recommended_tile(info["arch"])),
     }
     try:
-        _write_index(entries + [entry])
+        write_index(entries + [entry])
     except OSError as exc:
         shutil.rmtree(root / model_id, ignore_errors=True)
-        raise ModelError(f"cannot record the custom model in {_index_path()}: {exc}") from None
-    return _spec_from_entry(entry)
-
-
-def list_custom_specs() -> list[ModelSpec]:
-    """Every added model, in the order added (``custom=True``, tag ``custom``); an entry
-    this version cannot read (edited, damaged) is skipped with a warning naming it."""
-    specs = []
-    for entry in _read_index():
-        try:
-            if _entry_id(entry) is None:
-                raise ValueError(f"bad id {entry.get('id')!r}")
-            specs.append(_spec_from_entry(entry))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            log.warning("skipping the custom model entry %s of %s: %s", str(entry.get("id"))[:80], _index_path(),
-                        one_line(exc))
-    return specs
+        raise ModelError(f"cannot record the custom model in {index_path()}: {exc}") from None
+    return spec_from_entry(entry)
 
 
 def remove_custom_model(model_id: str) -> None:
     """Forget a custom model and delete its stored copy. ModelError if unknown."""
-    with _index_lock():
-        entries = _read_index(for_change=True)
+    with index_lock():
+        entries = read_index(for_change=True)
         if not any(e.get("id") == model_id for e in entries):
             raise ModelError(f"no custom model with id {model_id!r}")
-        _write_index([e for e in entries if e.get("id") != model_id])
+        write_index([e for e in entries if e.get("id") != model_id])
         folder = custom_models_dir() / model_id
         if folder.is_dir() and folder.parent == custom_models_dir():
             shutil.rmtree(folder, ignore_errors=True)
@@ -590,4 +461,7 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     if model.scale != own:
         raise ModelError(f"custom model {spec.id}: the stored file is ×{model.scale}, not ×{own}")
     model.variant = "default"
+    # the digest of the stored file, taken when it was added: what its cached conversion is
+    # recorded by, for a later start without torch (`arch_host`, which hashes the file itself)
+    model.weights_digest = str(spec.source.get("sha256", ""))
     return model

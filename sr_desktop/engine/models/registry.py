@@ -147,13 +147,13 @@ def list_literature_models(manifest: str | Path | None = None) -> list[ModelSpec
 
 def _custom_specs() -> list[ModelSpec]:
     try:
-        from sr_desktop.engine.models import custom
+        from sr_desktop.engine.models import custom_index
     except ModuleNotFoundError as exc:
-        if exc.name == "sr_desktop.engine.models.custom":
+        if exc.name == "sr_desktop.engine.models.custom_index":
             return []
         raise
     try:
-        return list(custom.list_custom_specs())
+        return list(custom_index.list_custom_specs())
     except ModelError as exc:
         log.warning("custom models unavailable: %s", exc)
         return []

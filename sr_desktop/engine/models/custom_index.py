@@ -1,0 +1,168 @@
+"""The index of the models the user added (``paths.data_dir()/custom_models/index.json``)
+and their registry specs, without torch: listing models, or loading an added model whose
+backend is known (`arch_host`), must not import it. Adding, checking and loading the files
+is `custom`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+try:
+    import msvcrt
+except ImportError:
+    msvcrt = None
+
+from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+#: the recommended tile of an added ncnn graph
+NCNN_RECOMMENDED_TILE = 256
+
+
+def custom_models_dir() -> Path:
+    """``data_dir()/custom_models`` (created on demand)."""
+    path = paths.data_dir() / "custom_models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def index_path() -> Path:
+    return custom_models_dir() / "index.json"
+
+
+def read_index(for_change: bool = False) -> list[dict[str, Any]]:
+    """The index's entries. An unreadable index lists no models (with a warning), but is not
+    changed (`for_change`: `ModelError`): rewriting it would drop every model it records."""
+    path = index_path()
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["models"]
+        if not isinstance(entries, list):
+            raise TypeError("models is not a list")
+        # every dict is kept, even one this version cannot use (`list_custom_specs` skips
+        # it): rewriting the index for a change must not drop what it does not understand
+        return [e for e in entries if isinstance(e, dict)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if for_change:
+            raise ModelError(f"the custom model index {path} cannot be read ({one_line(exc)}); nothing was "
+                             "changed: repair the file or move it away") from None
+        log.warning("ignoring unreadable custom model index %s: %s", path, exc)
+        return []
+
+
+@contextlib.contextmanager
+def index_lock():
+    """Hold the custom models' lock file while the index is read, changed and written: two
+    `models add` at once each wrote the index they had read, and one model was lost."""
+    root = custom_models_dir()
+    with open(root / ".index.lock", "a+b") as fh:
+        _lock_file(fh, True)
+        try:
+            yield
+        finally:
+            _lock_file(fh, False)
+
+
+def _lock_file(fh, locked: bool) -> None:
+    """Take (wait for) or release an exclusive lock on the open file `fh`."""
+    if fcntl is not None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX if locked else fcntl.LOCK_UN)
+    elif msvcrt is not None:  # pragma: no cover - Windows: a lock on the file's first byte
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK if locked else msvcrt.LK_UNLCK, 1)
+
+
+def entry_id(entry: dict[str, Any]) -> str | None:
+    """The entry's id when it is one this version can use as a folder name, else None."""
+    value = entry.get("id")
+    return value if isinstance(value, str) and re.fullmatch(r"[a-z0-9-]+", value) else None
+
+
+def remove_leftovers(root: Path) -> None:
+    """The staging folders an add killed part-way left (with the lock held, no add is
+    running). A copied model the index does not list is left alone: it may be a model whose
+    index entry was lost, which the user can add again from it."""
+    for item in root.glob(".adding-*"):
+        if item.is_dir() and not item.is_symlink():
+            log.info("removing %s, left by an interrupted `models add`", item)
+            shutil.rmtree(item, ignore_errors=True)
+
+
+def write_index(entries: list[dict[str, Any]]) -> None:
+    path = index_path()
+    text = json.dumps({"version": INDEX_VERSION, "models": entries}, indent=2)
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def recommended_tile(arch: str) -> int:
+    """The recommended tile of an architecture (`archs.detect`; imports torch: entries record
+    theirs when added, and only an entry of an older version asks), or of an ncnn graph."""
+    from sr_desktop.engine.models.archs.detect import arch_support
+
+    try:
+        return arch_support(arch).recommended_tile
+    except KeyError:  # an ncnn graph
+        return NCNN_RECOMMENDED_TILE
+
+
+def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
+    folder = custom_models_dir() / entry["id"]
+    files = [folder / f for f in entry.get("files", [])]
+    main = files[0] if files else folder
+    arch = entry.get("arch", "?")
+    scale = int(entry.get("scale", 1))
+    scales = [int(s) for s in entry.get("scales", [scale])]
+    served = ", ".join(f"×{s}" for s in scales)
+    installed = bool(files) and all(f.is_file() for f in files)
+    licence = entry.get("license", "")
+    return ModelSpec(
+        id=entry["id"],
+        name=entry.get("name", entry["id"]),
+        arch=arch,
+        scales=scales,
+        tags=["custom"],
+        description=f"user model ({arch}, {served}) added from {entry.get('original', main.name)}"
+        + (f"; licence: {licence}" if licence else ""),
+        license=licence,
+        source={"file": str(main), "files": [str(f) for f in files],
+                "format": entry.get("format", ""), "params": entry.get("params", {}),
+                "sha256": entry.get("sha256", ""),
+                **({"family": entry["family"]} if entry.get("family") else {})},
+        recommended_tile=int(entry.get("recommended_tile") or recommended_tile(arch)),
+        installed=installed,
+        install_command=None if installed else "sr-desktop models add FILE",
+        custom=True,
+    )
+
+
+def list_custom_specs() -> list[ModelSpec]:
+    """Every added model, in the order added (``custom=True``, tag ``custom``); an entry
+    this version cannot read (edited, damaged) is skipped with a warning naming it."""
+    specs = []
+    for entry in read_index():
+        try:
+            if entry_id(entry) is None:
+                raise ValueError(f"bad id {entry.get('id')!r}")
+            specs.append(spec_from_entry(entry))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("skipping the custom model entry %s of %s: %s", str(entry.get("id"))[:80], index_path(),
+                        one_line(exc))
+    return specs
