@@ -67,6 +67,9 @@ def _fake_custom(monkeypatch, loaded: list):
     spec = ModelSpec(id="my-model", name="My model", arch="RRDBNet", scales=[4], custom=True)
     mod = types.ModuleType("sr_desktop.engine.models.custom")
     mod.list_custom_specs = lambda: [spec]
+    from sr_desktop.engine.models import custom_index
+
+    monkeypatch.setattr(custom_index, "list_custom_specs", lambda: [spec])  # what the registry lists
 
     def load_custom_model(s, scale=None, variant=None):
         loaded.append((s.id, scale, variant))
