@@ -8,7 +8,8 @@ Security: nothing is unpickled beyond plain tensors — ``torch.load(weights_onl
 (which refuses any other Python object) or safetensors.
 
 Added models live in ``paths.data_dir()/custom_models/<id>/`` (a copy of the user's
-file(s)) and are listed in ``custom_models/index.json``.
+file(s)) and are listed in ``custom_models/index.json`` (read and written by the torch-free
+`custom_index`).
 
 Border convention of every custom model: ``run`` reflect-pads the input by `PRE_PAD`
 pixels per side (replicate when the input is too small to reflect), runs the network and

@@ -43,6 +43,7 @@ def custom_models_dir() -> Path:
 
 
 def index_path() -> Path:
+    """The index file, ``custom_models/index.json``."""
     return custom_models_dir() / "index.json"
 
 
