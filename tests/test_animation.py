@@ -91,6 +91,50 @@ def test_an_apngs_default_image_is_not_a_frame(tmp_path):
     assert [int(f.pixels[0, 0, 0]) for f in again.frames] == [60, 120, 180]
 
 
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _rgba_rows(pixels: np.ndarray) -> bytes:
+    import zlib
+
+    return zlib.compress(b"".join(b"\x00" + row.tobytes() for row in pixels))
+
+
+def test_an_apngs_first_frame_is_drawn_on_a_clear_canvas_not_on_the_default_image(tmp_path):
+    """A first frame smaller than the canvas: outside it the canvas is transparent (the APNG
+    specification), not the default image's red (Pillow draws frame 1 over frame 0)."""
+    import struct
+
+    red = np.zeros((16, 16, 4), np.uint8)
+    red[..., 0] = red[..., 3] = 255
+    blue = np.zeros((4, 4, 4), np.uint8)
+    blue[..., 2] = blue[..., 3] = 255
+    green = np.zeros((16, 16, 4), np.uint8)
+    green[..., 1] = green[..., 3] = 255
+
+    def fctl(seq: int, w: int, h: int, x: int, y: int) -> bytes:  # delay 1/10 s, dispose none, blend source
+        return _chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, 0, 0))
+
+    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 6, 0, 0, 0))
+            + _chunk(b"acTL", struct.pack(">II", 2, 0)) + _chunk(b"IDAT", _rgba_rows(red))
+            + fctl(0, 4, 4, 4, 4) + _chunk(b"fdAT", struct.pack(">I", 1) + _rgba_rows(blue))
+            + fctl(2, 16, 16, 0, 0) + _chunk(b"fdAT", struct.pack(">I", 3) + _rgba_rows(green))
+            + _chunk(b"IEND", b""))
+    path = tmp_path / "partial.png"
+    path.write_bytes(data)
+    anim = read_image_or_animation(path)
+    assert isinstance(anim, Animation) and len(anim.frames) == 2 and anim.durations == [100, 100]
+    first = anim.frames[0].pixels
+    assert first.shape == (16, 16, 4)
+    assert first[0, 0].tolist() == [0, 0, 0, 0] and first[5, 5].tolist() == [0, 0, 255, 255]
+    assert int(first[..., 0].max()) == 0  # nothing of the default image's red
+    assert anim.frames[1].pixels[0, 0].tolist() == [0, 255, 0, 255]
+
+
 def test_multipage_tiff_keeps_every_page_mode_and_size(tmp_path):
     pages = [PILImage.fromarray(_frames(1)[0]), PILImage.new("L", (10, 7), 99),
              PILImage.fromarray(np.arange(30 * 5, dtype=np.uint16).reshape(5, 30) * 400)]

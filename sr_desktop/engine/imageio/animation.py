@@ -143,6 +143,8 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         # an APNG may hold a default image (its IDAT) that is not a frame of the animation:
         # what viewers without APNG support show; Pillow gives it as frame 0
         first = 1 if fmt == "PNG" and im.info.get("default_image") and count > 1 else 0
+        if first:
+            _start_on_a_clear_canvas(im)
         for index in range(first, count):
             im.seek(index)
             if fmt == "TIFF":
@@ -156,6 +158,18 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
     if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
         frames = [f.with_pixels(np.ascontiguousarray(f.pixels[:, :, :3])) for f in frames]
     return Animation(frames, durations, plays, disposals, fmt, where)
+
+
+def _start_on_a_clear_canvas(im) -> None:
+    """Pillow draws an APNG's first frame over its default image, which then shows wherever
+    that frame does not cover the canvas; the APNG specification starts every play on a fully
+    transparent black canvas. Disposing of the default image as background gives that."""
+    from PIL import PngImagePlugin
+
+    im.seek(0)
+    im.load()
+    im.dispose_op = PngImagePlugin.Disposal.OP_BACKGROUND
+    im.dispose_extent = (0, 0, *im.size)
 
 
 class _TiffPages:
