@@ -108,7 +108,10 @@ def test_a_damaged_record_or_weights_file_goes_through_torch(home, monkeypatch):
     records = openvino_runner.cache_root() / "host_models.json"
     good = json.loads(records.read_text())
     (identity, record), = good.items()
+    conv = record["convention"]
     for damage in ({**record, "context": "many"}, {**record, "convention": {"scale": 2}},
+                   {**record, "convention": {**conv, "input_range": float("inf")}},
+                   {**record, "convention": {**conv, "scale": True}},
                    {**record, "conversion": "../../elsewhere"}, "not a record"):
         records.write_text(json.dumps({identity: damage}))
         assert load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino") is None
@@ -153,12 +156,17 @@ def test_an_added_checkpoint_runs_without_torch_once_converted(home, tmp_path):
     from sr_desktop.engine.models.registry import get_model_spec
 
     stored = get_model_spec(model_id).source["file"]
-    with open(stored, "r+b") as fh:  # one flipped byte: no longer the converted weights
-        fh.seek(-1, 2)
-        last = fh.read(1)
-        fh.seek(-1, 2)
-        fh.write(bytes([last[0] ^ 1]))
+    original = open(stored, "rb").read()
+    changed = original[:-1] + bytes([original[-1] ^ 1])  # one flipped byte: other weights
+    open(stored, "wb").write(changed)
     assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino") is None
+    # the torch path converts the changed file and records it under that file's digest ...
+    other = _converted(model_id, 2)
+    assert other.runner.key != torch_side.runner.key
+    assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino").runner.key == other.runner.key
+    # ... so the original file, put back, runs its own conversion again, not the changed one's
+    open(stored, "wb").write(original)
+    assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino").runner.key == torch_side.runner.key
 
 
 LIST_WITHOUT_TORCH = """
@@ -177,15 +185,30 @@ print(get_model_spec({model_id!r}).recommended_tile)
 
 def test_listing_added_models_needs_no_torch(home, tmp_path):
     """An added model's entry records its recommended tile, so that the registry lists it (as
-    every start of `upscale` does) without importing torch."""
-    model_id = _added_model(tmp_path)
-    env = {**os.environ, "SR_DESKTOP_HOME": str(home)}
-    proc = subprocess.run([sys.executable, "-c", LIST_WITHOUT_TORCH.format(model_id=model_id)],
-                          capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stderr
+    every start of `upscale` does) without importing torch; an entry of an earlier version,
+    without it, gets it written the first time torch loads the model."""
+    from sr_desktop.engine.models import custom_index
     from sr_desktop.engine.models.archs.detect import arch_support
 
+    model_id = _added_model(tmp_path)
+    env = {**os.environ, "SR_DESKTOP_HOME": str(home)}
+
+    def listed_without_torch():
+        return subprocess.run([sys.executable, "-c", LIST_WITHOUT_TORCH.format(model_id=model_id)],
+                              capture_output=True, text=True, env=env)
+
+    proc = listed_without_torch()
+    assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.strip()) == arch_support("SRVGGNetCompact").recommended_tile
+    index = custom_index.index_path()
+    data = json.loads(index.read_text())
+    del data["models"][0]["recommended_tile"]  # as an earlier version wrote it
+    index.write_text(json.dumps(data))
+    assert "torch was imported" in listed_without_torch().stderr
+    load_model(model_id)  # through torch
+    tile = json.loads(index.read_text())["models"][0]["recommended_tile"]
+    assert tile == arch_support("SRVGGNetCompact").recommended_tile
+    assert listed_without_torch().returncode == 0
 
 
 BLOCKED_UPSCALE = """

@@ -19,6 +19,7 @@ Real-ESRGAN tools do, so the networks' zero padding does not darken the border.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -55,9 +56,13 @@ class ArchConvention:
             raise ValueError("not an object")
         conv = cls(scale=data.get("scale"), color=data.get("color"), input_range=data.get("input_range"),
                    pre_upsample=data.get("pre_upsample"), align=data.get("align"))
-        valid = (isinstance(conv.scale, int) and conv.scale >= 1 and conv.color in ("rgb", "y")
-                 and isinstance(conv.input_range, (int, float)) and conv.input_range > 0
-                 and isinstance(conv.pre_upsample, bool) and isinstance(conv.align, int) and conv.align >= 1)
+        def whole(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+        valid = (whole(conv.scale) and conv.color in ("rgb", "y") and whole(conv.align)
+                 and isinstance(conv.input_range, (int, float)) and not isinstance(conv.input_range, bool)
+                 and math.isfinite(conv.input_range) and conv.input_range > 0
+                 and isinstance(conv.pre_upsample, bool))
         if not valid:
             raise ValueError(f"not a convention: {data!r}")
         return conv

@@ -27,7 +27,7 @@ from sr_desktop.engine.models.arch_conventions import ArchConvention, run_around
 from sr_desktop.engine.models.backends import choose
 from sr_desktop.engine.models.backends.openvino_runner import cached_host_model, openvino_version
 from sr_desktop.engine.models.base import SRModel
-from sr_desktop.engine.models.literature import shipped_weights
+from sr_desktop.engine.models.literature import shipped_weights, trained_scales
 from sr_desktop.engine.models.registry import get_model_spec
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 
@@ -81,17 +81,18 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
     if not devices.host_fp32_requested(device, precision,
                                        auto_device_on_host=devices.auto_device_is_cpu_without_torch()):
         return None
-    try:
-        found = _weights(spec, scale, variant)
-    except (ModelError, OSError) as exc:  # the torch path reports it
-        log.debug("%s: loading through torch (%s)", model_id, exc)
-        return None
-    if found is None:
-        return None
-    scale, digest = found
+    served = trained_scales(spec.trained) if not spec.custom else spec.scales
+    scale = max(served) if scale is None else int(scale)
+    if scale not in served or variant not in (None, "", VARIANT):
+        return None  # the torch path says what is wrong
     threads = devices.torch_default_threads()
     wanted = choose.backend_without_torch(spec.id, scale, VARIANT, backend, threads, ncnn_runs_it=False)
     if wanted != Backend.OPENVINO or openvino_version() is None:
+        return None
+    try:
+        digest = _weights_digest(spec, scale)
+    except (ModelError, OSError) as exc:  # the torch path reports it
+        log.debug("%s: loading through torch (%s)", model_id, exc)
         return None
     found = cached_host_model(digest, spec.id, scale, VARIANT, threads)
     if found is None:
@@ -110,15 +111,10 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
                          tileable=tileable)
 
 
-def _weights(spec: ModelSpec, scale: int | None, variant: str | None) -> tuple[int, str] | None:
-    """The scale and the weights file's sha256 of a literature entry's shipped weights (checked
-    against the manifest) or of an added checkpoint (hashed now: the file is what runs), None
-    where the scale or variant is not one it serves (the torch path says so)."""
+def _weights_digest(spec: ModelSpec, scale: int) -> str:
+    """The sha256 of the weights file that runs `spec` at `scale`: a literature entry's
+    shipped file (checked against the manifest, `ModelError` when it fails) or an added
+    checkpoint's stored file (hashed now: the file is what would run)."""
     if not spec.custom:
-        scale, _path, digest = shipped_weights(spec, scale, variant)
-        return scale, digest
-    own = max(spec.scales) if scale is None else int(scale)
-    path = Path(spec.source.get("file", ""))
-    if own not in spec.scales or variant not in (None, "", "default") or not path.is_file():
-        return None
-    return own, file_sha256(path)
+        return shipped_weights(spec, scale)[2]
+    return file_sha256(Path(spec.source.get("file", "")))

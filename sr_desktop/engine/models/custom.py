@@ -58,6 +58,7 @@ from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_model
     list_custom_specs,
     read_index,
     recommended_tile,
+    record_recommended_tile,
     remove_leftovers,
     spec_from_entry,
     write_index,
@@ -462,7 +463,10 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     if model.scale != own:
         raise ModelError(f"custom model {spec.id}: the stored file is ×{model.scale}, not ×{own}")
     model.variant = "default"
-    # the digest of the stored file, taken when it was added: what its cached conversion is
-    # recorded by, for a later start without torch (`arch_host`, which hashes the file itself)
-    model.weights_digest = str(spec.source.get("sha256", ""))
+    # the digest of the file just loaded (not the index's, taken when it was added: a file
+    # changed since would record its conversion under the old file's digest): what its
+    # cached conversion is found by in a later start without torch (`arch_host`)
+    model.weights_digest = file_sha256(main)
+    if not spec.source.get("tile_recorded", True):
+        record_recommended_tile(spec.id, int(model.recommended_tile))
     return model

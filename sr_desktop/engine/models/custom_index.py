@@ -146,12 +146,30 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         source={"file": str(main), "files": [str(f) for f in files],
                 "format": entry.get("format", ""), "params": entry.get("params", {}),
                 "sha256": entry.get("sha256", ""),
+                # False for an entry of an earlier version (its tile asked of torch's table below)
+                "tile_recorded": bool(entry.get("recommended_tile")),
                 **({"family": entry["family"]} if entry.get("family") else {})},
         recommended_tile=int(entry.get("recommended_tile") or recommended_tile(arch)),
         installed=installed,
         install_command=None if installed else "sr-desktop models add FILE",
         custom=True,
     )
+
+
+def record_recommended_tile(model_id: str, tile: int) -> None:
+    """Write `tile` into the index entry of `model_id` when it has none (an entry added by an
+    earlier version), so that listing it no longer imports torch; an index that cannot be
+    changed only leaves it as it was."""
+    try:
+        with index_lock():
+            entries = read_index(for_change=True)
+            missing = [e for e in entries if e.get("id") == model_id and not e.get("recommended_tile")]
+            for entry in missing:
+                entry["recommended_tile"] = int(tile)
+            if missing:
+                write_index(entries)
+    except (ModelError, OSError) as exc:
+        log.info("cannot record the recommended tile of %s in %s: %s", model_id, index_path(), one_line(exc))
 
 
 def list_custom_specs() -> list[ModelSpec]:

@@ -314,8 +314,11 @@ def _remember_files_identity(model, key: str) -> None:
 
 def weights_identity(digest: str, model_id: str, scale: int, variant: str | None) -> str:
     """What the conversion of a model loaded from one weights file (`digest`: its sha256) is
-    found by without torch: that digest, the model's id, scale and variant and OpenVINO's version."""
-    text = f"weights-file|{digest}|{model_id}|{scale}|{variant}|openvino={openvino_version()}"
+    found by without torch: that digest, the model's id, scale and variant, OpenVINO's version
+    and the app's (a release may change what runs around the graph, which the record holds)."""
+    from sr_desktop import __version__
+
+    text = f"weights-file|{digest}|{model_id}|{scale}|{variant}|openvino={openvino_version()}|app={__version__}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
