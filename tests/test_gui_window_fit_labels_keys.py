@@ -334,6 +334,39 @@ def test_every_focusable_widget_has_an_accessible_name(window, tmp_path, qtbot):
         assert unnamed == [], title
 
 
+def test_a_model_name_too_long_for_the_picker_ends_with_an_ellipsis(window, qtbot):
+    """The closed model combo paints a long entry ("VDSR (2016) — training incomplete (×3,
+    ×4)") cut with "…", exactly as a plain combo paints the elided text (it was clipped
+    mid-letter); the list keeps the whole text."""
+    from PySide6.QtWidgets import QComboBox
+
+    from sr_desktop.gui.widgets import ElidingComboBox
+
+    long_text = "VDSR (2016)  — training incomplete (×3, ×4)"
+    eliding, plain = ElidingComboBox(), QComboBox()
+    for combo in (eliding, plain):
+        qtbot.addWidget(combo)
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(10)
+        combo.resize(180, combo.sizeHint().height())
+        combo.show()
+    eliding.addItem(long_text)
+    qtbot.waitExposed(eliding)
+    from PySide6.QtWidgets import QStyle, QStyleOptionComboBox
+
+    option = QStyleOptionComboBox()
+    eliding.initStyleOption(option)
+    field = eliding.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                           QStyle.SubControl.SC_ComboBoxEditField, eliding)
+    shown = eliding.fontMetrics().elidedText(long_text, Qt.TextElideMode.ElideRight, field.width())
+    assert shown.endswith("…") and len(shown) < len(long_text)
+    plain.addItem(shown)
+    qtbot.waitExposed(plain)
+    assert eliding.grab().toImage() == plain.grab().toImage()
+    assert eliding.itemText(0) == long_text
+    assert isinstance(window.picker.model_combo, ElidingComboBox)
+
+
 def test_every_picker_combo_is_labelled_for_screen_readers(window):
     from PySide6.QtGui import QAccessible
     from PySide6.QtWidgets import QComboBox

@@ -1,6 +1,7 @@
 """Small widgets and layout helpers shared by the side panels and dialogs: a label that
-wraps without overlapping, read-only value labels, compact forms and tight columns, and the
-yes/cancel question asked before something is replaced or risked."""
+wraps without overlapping, a combo box that elides what does not fit, read-only value
+labels, compact forms and tight columns, and the yes/cancel question asked before something
+is replaced or risked."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -18,6 +20,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
@@ -91,6 +96,24 @@ class WrapLabel(QLabel):
         needed = text.height() + m.top() + m.bottom() + 2 * self.margin()
         if needed != self.minimumHeight():
             self.setMinimumHeight(needed)
+
+
+class ElidingComboBox(QComboBox):
+    """A combo box whose closed face ends a text too long for it with "…": Qt clips it, so
+    "VDSR (2016) — training incomplete (×3, ×4)" read "… training incomple" in a side panel.
+    The list shows the whole texts."""
+
+    def paintEvent(self, event) -> None:
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        width = field.width() - (option.iconSize.width() + 4 if not option.currentIcon.isNull() else 0)
+        option.currentText = self.fontMetrics().elidedText(option.currentText, Qt.TextElideMode.ElideRight,
+                                                           max(0, width))
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
 
 def value_label(parent: QWidget) -> WrapLabel:

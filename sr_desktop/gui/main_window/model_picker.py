@@ -43,7 +43,7 @@ from sr_desktop.engine.models.literature import (
 )
 from sr_desktop.engine.models.loader import is_zoo_spec
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
-from sr_desktop.gui.widgets import WrapLabel
+from sr_desktop.gui.widgets import ElidingComboBox, WrapLabel
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
 REACHABLE_SCALES = (2, 3, 4, 8)
@@ -159,7 +159,7 @@ class ModelPicker(QWidget):
         self._models = list(models) if models is not None else default_models()
         self._updating = False
 
-        self.model_combo = QComboBox()
+        self.model_combo = ElidingComboBox()
         self.model_combo.setObjectName("modelCombo")
         self.model_combo.setAccessibleName("Model")
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
