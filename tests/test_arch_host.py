@@ -21,6 +21,7 @@ from sr_desktop.engine.models.arch_host import HostArchModel, load_without_torch
 from sr_desktop.engine.models.backends import choose, openvino_runner
 from sr_desktop.engine.models.loader import load_model
 from sr_desktop.engine.pipeline.upscale import upscale_image
+from tests.without_torch import run_without_torch
 
 pytest.importorskip("openvino")
 
@@ -170,14 +171,6 @@ def test_an_added_checkpoint_runs_without_torch_once_converted(home, tmp_path):
 
 
 LIST_WITHOUT_TORCH = """
-import sys
-
-class NoTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch was imported")
-
-sys.meta_path.insert(0, NoTorch())
 from sr_desktop.engine.models.registry import get_model_spec
 print(get_model_spec({model_id!r}).recommended_tile)
 """
@@ -194,8 +187,7 @@ def test_listing_added_models_needs_no_torch(home, tmp_path):
     env = {**os.environ, "SR_DESKTOP_HOME": str(home)}
 
     def listed_without_torch():
-        return subprocess.run([sys.executable, "-c", LIST_WITHOUT_TORCH.format(model_id=model_id)],
-                              capture_output=True, text=True, env=env)
+        return run_without_torch(LIST_WITHOUT_TORCH.format(model_id=model_id), env)
 
     proc = listed_without_torch()
     assert proc.returncode == 0, proc.stderr
@@ -212,14 +204,6 @@ def test_listing_added_models_needs_no_torch(home, tmp_path):
 
 
 BLOCKED_UPSCALE = """
-import sys
-
-class NoTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch was imported")
-
-sys.meta_path.insert(0, NoTorch())
 from sr_desktop.cli.main import main
 print(main(["upscale", {src!r}, "-o", {dst!r}, "--model", "espcn", "--scale", "3", "-q"]))
 """
@@ -237,8 +221,7 @@ def test_a_second_cli_run_never_imports_torch(home, tmp_path):
     first = subprocess.run([sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", str(tmp_path / "a.png"),
                             "--model", "espcn", "--scale", "3", "-q"], capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr
-    second = subprocess.run([sys.executable, "-c", BLOCKED_UPSCALE.format(src=str(src), dst=str(tmp_path / "b.png"))],
-                            capture_output=True, text=True, env=env)
+    second = run_without_torch(BLOCKED_UPSCALE.format(src=str(src), dst=str(tmp_path / "b.png")), env)
     assert second.returncode == 0 and second.stdout.strip().splitlines()[-1] == "0", second.stderr
     a = np.asarray(PILImage.open(tmp_path / "a.png")).astype(int)
     b = np.asarray(PILImage.open(tmp_path / "b.png")).astype(int)

@@ -18,6 +18,7 @@ from sr_desktop.engine.models.backends import choose
 from sr_desktop.engine.models.loader import load_model
 from sr_desktop.engine.models.zoo_host import HostZooModel, load_without_torch
 from sr_desktop.engine.pipeline.upscale import upscale_image
+from tests.without_torch import run_without_torch
 
 pytest.importorskip("ncnn")
 
@@ -110,14 +111,6 @@ def test_torch_free_estimates_match_torch():
 
 
 BLOCKED_BATCH = """
-import sys
-
-class NoTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch was imported")
-
-sys.meta_path.insert(0, NoTorch())
 from sr_desktop.cli.main import main
 print(main(["batch", {src!r}, {dst!r}, "--model", "realcugan-se", "--scale", "4", "--no-progress"]))
 """
@@ -133,8 +126,7 @@ def test_a_batch_with_a_known_backend_never_imports_torch(home, tmp_path):
     for i, channels in enumerate((3, 4)):
         PILImage.fromarray(_photo(20 + i, 26, channels)).save(src / f"p{i}.png")
     env = {**os.environ, "SR_DESKTOP_HOME": str(home), choose.ENV_DEFAULT: "ncnn"}
-    proc = subprocess.run([sys.executable, "-c", BLOCKED_BATCH.format(src=str(src), dst=str(tmp_path / "out"))],
-                          capture_output=True, text=True, env=env)
+    proc = run_without_torch(BLOCKED_BATCH.format(src=str(src), dst=str(tmp_path / "out")), env)
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "0", proc.stderr
     torch_side = load_model("realcugan-se", scale=4)
     choose.apply_backend(torch_side, "ncnn")
