@@ -334,6 +334,35 @@ def test_auto_trades_memory_only_for_a_large_speed_up():
 
 
 @pytest.mark.skipif(not peak_memory_supported(), reason="the peak of one call is measured on Linux only")
+def test_a_heavy_pass_is_timed_twice_not_three_times(monkeypatch):
+    """A warm-up pass of HEAVY_PASS_S or more counts as a timed run: one more run per backend
+    follows (2 passes, not 3); lighter models keep a warm-up and MEASURE_RUNS timed runs."""
+    import time as time_module
+
+    class Timed:
+        def __init__(self, seconds: dict):
+            self.seconds, self.calls, self.runner = seconds, [], None
+
+        def run(self, x):
+            name = self.runner or "torch"
+            self.calls.append(name)
+            time_module.sleep(self.seconds[name])
+            return x
+
+    monkeypatch.setattr(choose, "HEAVY_PASS_S", 0.05)
+    heavy = Timed({"torch": 0.08, "openvino": 0.06})
+    seconds, _ = choose._measure(heavy, torch.zeros(1, 3, 4, 4), {"torch": None, "openvino": "openvino"})
+    assert heavy.calls == ["torch", "openvino", "torch", "openvino"]
+    assert seconds["openvino"] < seconds["torch"] and min(seconds.values()) >= 0.06
+    light = Timed({"torch": 0.01, "openvino": 0.005})
+    seconds, _ = choose._measure(light, torch.zeros(1, 3, 4, 4), {"torch": None, "openvino": "openvino"})
+    assert light.calls == ["torch", "openvino"] * (1 + choose.MEASURE_RUNS)
+    # one backend heavy, the other light: each gets what its own warm-up says
+    mixed = Timed({"torch": 0.08, "openvino": 0.005})
+    choose._measure(mixed, torch.zeros(1, 3, 4, 4), {"torch": None, "openvino": "openvino"})
+    assert mixed.calls.count("torch") == 2 and mixed.calls.count("openvino") == 1 + choose.MEASURE_RUNS
+
+
 def test_peak_memory_sees_memory_freed_before_the_call_returns():
     def hold_and_free(mib):
         block = np.ones(mib << 18, np.float32)  # touched: resident

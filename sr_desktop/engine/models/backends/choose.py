@@ -50,6 +50,10 @@ ENV_DEFAULT = "SR_DESKTOP_BACKEND"
 MEASURE_MAX_SIZE = 256
 MEASURE_MIN_SIZE = 96
 MEASURE_RUNS = 2
+#: a warm-up pass this long also counts as a timed run: then one timed run follows, not
+#: MEASURE_RUNS. Its one-time set-up (plans, primitives) is a small part of such a pass, and
+#: timing noise too; an added RRDBNet ×4 (11–23 s per 256² pass) spent 123 s on its first use
+HEAVY_PASS_S = 3.0
 #: above this scale the measured input shrinks, so that the output stays 1024² at most
 MEASURE_MAX_OUTPUT_SCALE = 4
 #: part of the cache key: a change of how `auto` measures invalidates earlier choices
@@ -205,10 +209,11 @@ def _save_choice(key: str, entry: dict) -> None:
 def _measure(model, x: torch.Tensor, runners: dict) -> tuple[dict[str, float], dict[str, float]]:
     """Seconds and peak MiB of `model.run(x)` with each runner (None: torch).
 
-    Seconds: the fewest over `MEASURE_RUNS` runs, the rounds interleaved so that a load
-    change on a shared machine hits every backend alike; the minimum, because load only ever
-    adds time. MiB: the first run's peak (first-call allocations and lazy plans are the
-    memory a pass takes, not its speed); empty where the peak cannot be measured.
+    Seconds: the fewest over `MEASURE_RUNS` runs after a warm-up run, the rounds interleaved
+    so that a load change on a shared machine hits every backend alike; the minimum, because
+    load only ever adds time. A warm-up of `HEAVY_PASS_S` or more counts as one of the runs.
+    MiB: the warm-up run's peak (first-call allocations and lazy plans are the memory a pass
+    takes, not its speed); empty where the peak cannot be measured.
     """
     import torch
 
@@ -217,14 +222,18 @@ def _measure(model, x: torch.Tensor, runners: dict) -> tuple[dict[str, float], d
     with torch.inference_mode():
         for round_ in range(MEASURE_RUNS + 1):
             for name, runner in runners.items():
+                if len(times[name]) >= MEASURE_RUNS:
+                    continue
                 model.runner = runner
+                start = time.perf_counter()
                 if not round_:
                     with PeakMemory() as peak:
                         model.run(x)
                     if peak.mib is not None:
                         peaks[name] = peak.mib
+                    if (seconds := time.perf_counter() - start) >= HEAVY_PASS_S:
+                        times[name].append(seconds)
                     continue
-                start = time.perf_counter()
                 model.run(x)
                 times[name].append(time.perf_counter() - start)
     model.runner = None
