@@ -349,16 +349,16 @@ def test_a_heavy_pass_is_timed_twice_not_three_times(monkeypatch):
             time_module.sleep(self.seconds[name])
             return x
 
-    monkeypatch.setattr(choose, "HEAVY_PASS_S", 0.05)
-    heavy = Timed({"torch": 0.08, "openvino": 0.06})
+    monkeypatch.setattr(choose, "HEAVY_PASS_S", 0.2)
+    heavy = Timed({"torch": 0.3, "openvino": 0.25})
     seconds, _ = choose._measure(heavy, torch.zeros(1, 3, 4, 4), {"torch": None, "openvino": "openvino"})
     assert heavy.calls == ["torch", "openvino", "torch", "openvino"]
-    assert seconds["openvino"] < seconds["torch"] and min(seconds.values()) >= 0.06
+    assert seconds["openvino"] < seconds["torch"] and min(seconds.values()) >= 0.25
     light = Timed({"torch": 0.01, "openvino": 0.005})
     seconds, _ = choose._measure(light, torch.zeros(1, 3, 4, 4), {"torch": None, "openvino": "openvino"})
     assert light.calls == ["torch", "openvino"] * (1 + choose.MEASURE_RUNS)
     # one backend heavy, the other light: each gets what its own warm-up says
-    mixed = Timed({"torch": 0.08, "openvino": 0.005})
+    mixed = Timed({"torch": 0.3, "openvino": 0.005})
     choose._measure(mixed, torch.zeros(1, 3, 4, 4), {"torch": None, "openvino": "openvino"})
     assert mixed.calls.count("torch") == 2 and mixed.calls.count("openvino") == 1 + choose.MEASURE_RUNS
 
