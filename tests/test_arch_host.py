@@ -125,14 +125,14 @@ def test_a_damaged_record_or_weights_file_goes_through_torch(home, monkeypatch):
     assert load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino") is None
 
 
-def _added_model(tmp_path) -> str:
+def _added_model(tmp_path, seed: int = 0) -> str:
     """A small SRVGGNetCompact ×2 with random weights, added with `models add`."""
     from safetensors.torch import save_file
 
     from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
     from sr_desktop.engine.models.custom import add_custom_model
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     net = SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2)
     for p in net.parameters():
         torch.nn.init.normal_(p, 0.0, 0.1)
@@ -168,6 +168,28 @@ def test_an_added_checkpoint_runs_without_torch_once_converted(home, tmp_path):
     # ... so the original file, put back, runs its own conversion again, not the changed one's
     open(stored, "wb").write(original)
     assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino").runner.key == torch_side.runner.key
+
+
+def test_a_model_removed_and_added_again_from_another_file_is_loaded_again(home, tmp_path, monkeypatch):
+    """The app's loaded-model cache knows an added model by its stored file too: another
+    process's `models remove` + `models add` of another file under the same name (same id)
+    gives the new weights, not the model loaded before."""
+    from sr_desktop.engine.models.custom import remove_custom_model
+    from sr_desktop.engine.pipeline import model_cache
+
+    monkeypatch.setenv(choose.ENV_DEFAULT, "torch")
+    model_cache.clear_model_cache()
+    model_id = _added_model(tmp_path)
+    first = model_cache.get_model(model_id, 2, device="cpu")
+    assert model_cache.get_model(model_id, 2, device="cpu") is first  # reused while unchanged
+    remove_custom_model(model_id)
+    assert _added_model(tmp_path, seed=1) == model_id
+    again = model_cache.get_model(model_id, 2, device="cpu")
+    assert again is not first
+    x = torch.from_numpy(_photo(12, 14).astype(np.float32).transpose(2, 0, 1).copy() / 255)[None]
+    with torch.inference_mode():
+        assert float((again.run(x) - first.run(x)).abs().max()) > 1e-3
+    model_cache.clear_model_cache()
 
 
 LIST_WITHOUT_TORCH = """

@@ -67,13 +67,14 @@ def get_model(
     dev = choice if isinstance(choice, torch.device) else devices.resolve_device(choice)
     precision = parse_precision(precision)
     backend = parse_backend(backend)
-    if get_model_spec(model_id).kind == ModelKind.PER_IMAGE:
+    spec = get_model_spec(model_id)
+    if spec.kind == ModelKind.PER_IMAGE:
         # the user's choice, not the resolved device: a per-image model (ZSSR, map-sr) picks
         # its CPU settings and its kernel estimation's device from it ("auto" differs from
         # an explicit "cuda" there); such models load in no time, so they are not cached
         options["device"] = str(choice) if isinstance(choice, torch.device) else choice
     cacheable = not options
-    key = (model_id, scale, variant, str(dev), precision, backend)
+    key = (model_id, _stored_file(spec), scale, variant, str(dev), precision, backend)
     if cacheable:
         with _CACHE_LOCK:
             if key in _CACHE:
@@ -106,14 +107,15 @@ def _model_without_torch(model_id: str, scale: int, variant: str | None, device,
     """A cached or newly loaded model that needs no torch for these choices, else None."""
     if not (device is None or isinstance(device, str)):
         return None
-    key = ("without torch", model_id, scale, variant, str(device), str(precision), str(backend))
+    spec = get_model_spec(model_id)
+    key = ("without torch", model_id, _stored_file(spec), scale, variant, str(device), str(precision), str(backend))
     with _CACHE_LOCK:
         if key in _THROUGH_TORCH:
             return None
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    if get_model_spec(model_id).kind == ModelKind.RESAMPLE:
+    if spec.kind == ModelKind.RESAMPLE:
         # Pillow runs a resampler on the host whatever ``auto`` would pick for a network
         plain = (devices.host_fp32_requested(device, precision, auto_device_on_host=True)
                  and parse_backend(backend) in (Backend.AUTO, Backend.TORCH))
@@ -129,3 +131,10 @@ def _model_without_torch(model_id: str, scale: int, variant: str | None, device,
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
     return model
+
+
+def _stored_file(spec) -> str:
+    """For an added model, the sha256 its index records for the stored file: a model removed
+    and added again under the same id from another file (another process's `models add`
+    while the app runs) is another model, not the one loaded before."""
+    return str(spec.source.get("sha256", "")) if spec.custom else ""
