@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,6 +191,32 @@ def test_a_model_removed_and_added_again_from_another_file_is_loaded_again(home,
     with torch.inference_mode():
         assert float((again.run(x) - first.run(x)).abs().max()) > 1e-3
     model_cache.clear_model_cache()
+
+
+def test_a_file_replaced_while_it_loads_gets_no_digest(home, tmp_path, monkeypatch):
+    """The digest a conversion is recorded by is taken before and after loading: a file
+    replaced in between (another process's remove + add under the same id) gets none, so the
+    loaded weights are never recorded under the new file's digest."""
+    from sr_desktop.engine.models import custom
+
+    model_id = _added_model(tmp_path)
+    assert load_model(model_id).weights_digest  # unchanged: recorded by it
+    stored = Path(registry_spec(model_id).source["file"])
+    original_load = custom._load_any
+
+    def load_then_replace(*args, **kwargs):
+        model = original_load(*args, **kwargs)
+        stored.write_bytes(stored.read_bytes()[:-1] + b"\x01")
+        return model
+
+    monkeypatch.setattr(custom, "_load_any", load_then_replace)
+    assert load_model(model_id).weights_digest == ""
+
+
+def registry_spec(model_id: str):
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    return get_model_spec(model_id)
 
 
 LIST_WITHOUT_TORCH = """

@@ -453,6 +453,10 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     main = Path(spec.source.get("file", ""))
     if not main.is_file():
         raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
+    try:
+        digest = file_sha256(main)
+    except OSError as exc:
+        raise ModelError(f"custom model {spec.id}: cannot read {main} ({exc.strerror or exc})") from None
     if is_community_family(spec.source.get("family")):  # added through spandrel: stays so
         model = _community_call("load_community_model", main, _read_state_dict(main), spec.id, added_as=spec.id)
     else:
@@ -465,8 +469,13 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     model.variant = "default"
     # the digest of the file just loaded (not the index's, taken when it was added: a file
     # changed since would record its conversion under the old file's digest): what its
-    # cached conversion is found by in a later start without torch (`arch_host`)
-    model.weights_digest = file_sha256(main)
+    # cached conversion is found by in a later start without torch (`arch_host`). Taken
+    # before and after loading: a file replaced meanwhile (another process's remove and add
+    # under the same id) gets no digest, so its conversion is recorded under none.
+    try:
+        model.weights_digest = digest if file_sha256(main) == digest else ""
+    except OSError:
+        model.weights_digest = ""
     if not spec.source.get("tile_recorded", True):
         record_recommended_tile(spec.id, int(model.recommended_tile))
     return model
