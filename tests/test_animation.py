@@ -104,6 +104,20 @@ def _rgba_rows(pixels: np.ndarray) -> bytes:
     return zlib.compress(b"".join(b"\x00" + row.tobytes() for row in pixels))
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".png", ".webp"])
+def test_an_apng_of_one_frame_after_its_default_image_is_written(tmp_path, suffix):
+    """A default image and one frame read as a one-frame animation, which every animated format
+    writes (GIF's encoder failed on per-frame lists of one: "GIF encoder failed")."""
+    images = [PILImage.fromarray(np.full((6, 9, 3), v, np.uint8)) for v in (7, 140)]
+    path = tmp_path / "one.png"
+    images[0].save(path, save_all=True, append_images=images[1:], default_image=True, duration=[50, 80])
+    anim = read_image_or_animation(path)
+    assert isinstance(anim, Animation) and len(anim.frames) == 1 and int(anim.frames[0].pixels[0, 0, 0]) == 140
+    written = write_animation(anim, tmp_path / f"out{suffix}", SaveOptions(quality=100))
+    with PILImage.open(written) as back:
+        assert abs(int(np.asarray(back.convert("RGB"))[0, 0, 0]) - 140) <= 2
+
+
 def test_an_apngs_first_frame_is_drawn_on_a_clear_canvas_not_on_the_default_image(tmp_path):
     """A first frame smaller than the canvas: outside it the canvas is transparent (the APNG
     specification), not the default image's red (Pillow draws frame 1 over frame 0)."""

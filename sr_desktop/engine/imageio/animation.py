@@ -282,6 +282,12 @@ def _pil_frames(animation: Animation, fmt: str) -> list:
     return frames
 
 
+def _per_frame(values: list):
+    """Per-frame values for Pillow: one value for a one-frame animation (an APNG's one frame
+    after its default image), whose GIF encoder fails on a list."""
+    return values[0] if len(values) == 1 else values
+
+
 def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOptions) -> None:
     if fmt == "tiff":  # every page at its own depth (16-bit colour too: our encoder, not Pillow's)
         encode_tiff_pages(fh, [tiff_page(page, options) for page in animation.frames], ZLIB_LEVEL)
@@ -289,15 +295,15 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
     first, *rest = _pil_frames(animation, fmt)
     common: dict = {"save_all": True, "append_images": rest}
     icc = animation.frames[0].icc_profile if options.keep_metadata else None
-    common["duration"] = list(animation.durations)
+    common["duration"] = _per_frame(list(animation.durations))
     plays = animation.plays
     if fmt == "gif":
         if plays != 1:
             common["loop"] = 0 if plays == 0 else plays - 1
-        disposal = [_GIF_OF_DISPOSAL[d] for d in animation.disposals]
+        disposal = _per_frame([_GIF_OF_DISPOSAL[d] for d in animation.disposals])
         first.save(fh, "GIF", disposal=disposal, optimize=False, **common)
     elif fmt == "png":
-        disposal = [_APNG_OF_DISPOSAL[d] for d in animation.disposals]
+        disposal = _per_frame([_APNG_OF_DISPOSAL[d] for d in animation.disposals])
         first.save(fh, "PNG", loop=plays, disposal=disposal, blend=0, default_image=False,
                    compress_level=3, **({"icc_profile": icc} if icc else {}), **common)
     else:
