@@ -98,55 +98,87 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _rgba_rows(pixels: np.ndarray) -> bytes:
+def _apng(mode: str, size: int, default: np.ndarray | None, frames: list[tuple[int, int, np.ndarray, int]]) -> bytes:
+    """An APNG of `mode` (RGBA, RGB, L, or P with a 4-colour palette: yellow, red, blue,
+    green): `default` the IDAT as a default image outside the animation (None: the first
+    frame is the IDAT), `frames` (x, y, pixels, dispose op) with blend source, 0.1 s each."""
+    import struct
     import zlib
 
-    return zlib.compress(b"".join(b"\x00" + row.tobytes() for row in pixels))
+    colour_type = {"RGBA": 6, "RGB": 2, "L": 0, "P": 3}[mode]
+
+    def data(pixels: np.ndarray) -> bytes:
+        return zlib.compress(b"".join(b"\x00" + row.tobytes() for row in pixels))
+
+    def fctl(seq: int, x: int, y: int, pixels: np.ndarray, dispose: int) -> bytes:
+        h, w = pixels.shape[:2]
+        return _chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, dispose, 0))
+
+    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, colour_type, 0, 0, 0))
+    if mode == "P":
+        out += _chunk(b"PLTE", bytes([255, 255, 0, 255, 0, 0, 0, 0, 255, 0, 255, 0]))
+    out += _chunk(b"acTL", struct.pack(">II", len(frames), 0))
+    seq = 0
+    if default is not None:
+        out += _chunk(b"IDAT", data(default))
+    for index, (x, y, pixels, dispose) in enumerate(frames):
+        out += fctl(seq, x, y, pixels, dispose)
+        seq += 1
+        if index == 0 and default is None:
+            out += _chunk(b"IDAT", data(pixels))
+        else:
+            out += _chunk(b"fdAT", struct.pack(">I", seq) + data(pixels))
+            seq += 1
+    return out + _chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("suffix", [".gif", ".png", ".webp"])
-def test_an_apng_of_one_frame_after_its_default_image_is_written(tmp_path, suffix):
-    """A default image and one frame read as a one-frame animation, which every animated format
-    writes (GIF's encoder failed on per-frame lists of one: "GIF encoder failed")."""
-    images = [PILImage.fromarray(np.full((6, 9, 3), v, np.uint8)) for v in (7, 140)]
-    path = tmp_path / "one.png"
-    images[0].save(path, save_all=True, append_images=images[1:], default_image=True, duration=[50, 80])
-    anim = read_image_or_animation(path)
-    assert isinstance(anim, Animation) and len(anim.frames) == 1 and int(anim.frames[0].pixels[0, 0, 0]) == 140
-    written = write_animation(anim, tmp_path / f"out{suffix}", SaveOptions(quality=100))
-    with PILImage.open(written) as back:
-        assert abs(int(np.asarray(back.convert("RGB"))[0, 0, 0]) - 140) <= 2
+#: the colours of `_apng`'s files in each mode
+_COLOURS = {
+    "RGBA": {"red": (255, 0, 0, 255), "blue": (0, 0, 255, 255), "green": (0, 255, 0, 255)},
+    "RGB": {"red": (255, 0, 0), "blue": (0, 0, 255), "green": (0, 255, 0)},
+    "L": {"red": (76,), "blue": (29,), "green": (150,)},
+    "P": {"red": (1,), "blue": (2,), "green": (3,)},
+}
 
 
-def test_an_apngs_first_frame_is_drawn_on_a_clear_canvas_not_on_the_default_image(tmp_path):
-    """A first frame smaller than the canvas: outside it the canvas is transparent (the APNG
-    specification), not the default image's red (Pillow draws frame 1 over frame 0)."""
-    import struct
+def _filled(mode: str, colour: str, side: int) -> np.ndarray:
+    value = np.array(_COLOURS[mode][colour], np.uint8)
+    pixels = np.tile(value, (side, side, 1))
+    return pixels[..., 0] if value.size == 1 else pixels
 
-    red = np.zeros((16, 16, 4), np.uint8)
-    red[..., 0] = red[..., 3] = 255
-    blue = np.zeros((4, 4, 4), np.uint8)
-    blue[..., 2] = blue[..., 3] = 255
-    green = np.zeros((16, 16, 4), np.uint8)
-    green[..., 1] = green[..., 3] = 255
 
-    def fctl(seq: int, w: int, h: int, x: int, y: int) -> bytes:  # delay 1/10 s, dispose none, blend source
-        return _chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, 0, 0))
-
-    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 6, 0, 0, 0))
-            + _chunk(b"acTL", struct.pack(">II", 2, 0)) + _chunk(b"IDAT", _rgba_rows(red))
-            + fctl(0, 4, 4, 4, 4) + _chunk(b"fdAT", struct.pack(">I", 1) + _rgba_rows(blue))
-            + fctl(2, 16, 16, 0, 0) + _chunk(b"fdAT", struct.pack(">I", 3) + _rgba_rows(green))
-            + _chunk(b"IEND", b""))
+@pytest.mark.parametrize("mode", ["RGBA", "RGB", "L", "P"])
+def test_an_apngs_first_frame_is_drawn_on_a_clear_canvas_not_on_the_default_image(tmp_path, mode):
+    """A first frame smaller than the canvas: outside it the canvas is transparent black (the
+    APNG specification), not the default image's red (Pillow drew frame 1 over frame 0), nor
+    colour 0 of the file's mode (opaque black in RGB and grey, yellow in this palette)."""
     path = tmp_path / "partial.png"
-    path.write_bytes(data)
+    path.write_bytes(_apng(mode, 16, _filled(mode, "red", 16),
+                           [(4, 4, _filled(mode, "blue", 4), 0), (0, 0, _filled(mode, "green", 16), 0)]))
     anim = read_image_or_animation(path)
     assert isinstance(anim, Animation) and len(anim.frames) == 2 and anim.durations == [100, 100]
     first = anim.frames[0].pixels
-    assert first.shape == (16, 16, 4)
-    assert first[0, 0].tolist() == [0, 0, 0, 0] and first[5, 5].tolist() == [0, 0, 255, 255]
-    assert int(first[..., 0].max()) == 0  # nothing of the default image's red
-    assert anim.frames[1].pixels[0, 0].tolist() == [0, 255, 0, 255]
+    assert first.shape[:2] == (16, 16) and first.shape[2] == 4
+    assert first[0, 0].tolist() == [0, 0, 0, 0] and int(first[5, 5, 3]) == 255
+    assert int(first[..., 3].sum()) == 255 * 16  # only the 4×4 frame is painted
+    assert int(anim.frames[1].pixels[0, 0, 3]) == 255  # the full frame covers everything
+
+
+def test_a_region_disposed_to_background_is_transparent_in_an_rgb_apng(tmp_path):
+    """A frame disposed to background leaves its region transparent black for the next frame
+    (Pillow filled it with opaque black in an RGB file)."""
+    path = tmp_path / "dispose.png"
+    path.write_bytes(_apng("RGB", 16, None, [(0, 0, _filled("RGB", "red", 16), 0),
+                                             (4, 4, _filled("RGB", "blue", 4), 1),
+                                             (10, 10, _filled("RGB", "green", 4), 0)]))
+    anim = read_animation(path)
+    frames = [f.pixels for f in anim.frames]
+    assert all(f.shape[2] == 4 for f in frames)
+    assert frames[1][5, 5].tolist() == [0, 0, 255, 255] and frames[1][0, 0].tolist() == [255, 0, 0, 255]
+    assert frames[2][5, 5].tolist() == [0, 0, 0, 0]  # the blue frame's region, disposed
+    assert frames[2][0, 0].tolist() == [255, 0, 0, 255] and frames[2][11, 11].tolist() == [0, 255, 0, 255]
+    again = read_animation(write_animation(anim, tmp_path / "again.png"))
+    assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(anim.frames, again.frames, strict=True))
 
 
 def test_multipage_tiff_keeps_every_page_mode_and_size(tmp_path):

@@ -145,13 +145,17 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         first = 1 if fmt == "PNG" and im.info.get("default_image") and count > 1 else 0
         if first:
             _start_on_a_clear_canvas(im)
+        canvas = _ApngCanvas(width, height) if fmt == "PNG" else None
         for index in range(first, count):
             im.seek(index)
             if fmt == "TIFF":
                 frames.append(pages.page(im, index))
                 continue
             im.load()
-            frames.append(Image(np.array(im.convert("RGBA")), icc_profile=icc, source_format=fmt, path=where))
+            rgba = np.array(im.convert("RGBA"))
+            if canvas is not None:
+                rgba = canvas.painted(im, rgba)
+            frames.append(Image(rgba, icc_profile=icc, source_format=fmt, path=where))
             durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
         plays = _plays_of(im.info, fmt)
@@ -170,6 +174,40 @@ def _start_on_a_clear_canvas(im) -> None:
     im.load()
     im.dispose_op = PngImagePlugin.Disposal.OP_BACKGROUND
     im.dispose_extent = (0, 0, *im.size)
+
+
+class _ApngCanvas:
+    """Which pixels of an APNG's canvas the frames so far have painted. The specification
+    starts each play on a fully transparent black canvas, and a region disposed to background
+    goes back to it; Pillow gives such pixels colour 0 of the file's mode, opaque in RGB,
+    grey and palette files (black, or whatever palette entry 0 is). `painted` makes them
+    transparent black in each frame, as a viewer shows them."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.mask = np.zeros((height, width), dtype=bool)
+        self._disposal = None  # the previous frame's (disposal, region, mask before it)
+
+    def painted(self, im, rgba: np.ndarray) -> np.ndarray:
+        """`rgba` (the frame Pillow composed) with the unpainted pixels transparent black."""
+        from PIL import PngImagePlugin
+
+        if self._disposal is not None:
+            op, (x0, y0, x1, y1), before = self._disposal
+            if op == PngImagePlugin.Disposal.OP_BACKGROUND:
+                self.mask[y0:y1, x0:x1] = False
+            elif op == PngImagePlugin.Disposal.OP_PREVIOUS:
+                self.mask = before
+        region = tuple(im.info.get("bbox") or (0, 0, self.width, self.height))
+        x0, y0, x1, y1 = region
+        before = self.mask.copy()
+        self.mask[y0:y1, x0:x1] = True
+        self._disposal = (im.info.get("disposal"), region, before)
+        if self.mask.all():
+            return rgba
+        rgba = rgba.copy()
+        rgba[~self.mask] = 0
+        return rgba
 
 
 class _TiffPages:
