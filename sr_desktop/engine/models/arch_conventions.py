@@ -12,8 +12,10 @@ so the two cannot drift apart.
 * ``pre_upsample``: the input is first upscaled to s·H × s·W with MATLAB's bicubic
   ``imresize`` (SRCNN, VDSR).
 
-Borders: reflect-pad by `PRE_PAD` (input) pixels, run, crop to exactly s·H × s·W, as the
-Real-ESRGAN tools do, so the networks' zero padding does not darken the border.
+Borders: reflect-pad by `PRE_PAD` (input) pixels (more for a graph that shrinks its
+output), run, crop to exactly s·H × s·W, as the Real-ESRGAN tools do, so the networks' zero
+padding does not darken the border. A user's ncnn graph (`custom.NcnnPairModel`) runs
+through the same code.
 """
 
 from __future__ import annotations
@@ -37,13 +39,17 @@ BICUBIC_REACH = 3
 @dataclass(frozen=True)
 class ArchConvention:
     """The conventions of one architecture model at one scale (see the module's docstring);
-    `align`: the padded input size of a model without pre-upsampling is a multiple of it."""
+    `align`: the padded input size of a model without pre-upsampling is a multiple of it;
+    `pad`: the border pad in input pixels; `shrink`: output pixels per axis that the graph's
+    unpadded convolutions lose (a user's ncnn graph; the crop centres on what is left)."""
 
     scale: int
     color: str = "rgb"
     input_range: float = 1.0
     pre_upsample: bool = False
     align: int = 1
+    pad: int = PRE_PAD
+    shrink: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain JSON values."""
@@ -55,17 +61,26 @@ class ArchConvention:
         if not isinstance(data, dict):
             raise ValueError("not an object")
         conv = cls(scale=data.get("scale"), color=data.get("color"), input_range=data.get("input_range"),
-                   pre_upsample=data.get("pre_upsample"), align=data.get("align"))
-        def whole(value) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+                   pre_upsample=data.get("pre_upsample"), align=data.get("align"), pad=data.get("pad"),
+                   shrink=data.get("shrink"))
+        def whole(value, least: int = 1) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
         valid = (whole(conv.scale) and conv.color in ("rgb", "y") and whole(conv.align)
+                 and whole(conv.pad, 0) and whole(conv.shrink, 0) and conv.shrink % 2 == 0
                  and isinstance(conv.input_range, (int, float)) and not isinstance(conv.input_range, bool)
                  and math.isfinite(conv.input_range) and conv.input_range > 0
                  and isinstance(conv.pre_upsample, bool))
         if not valid:
             raise ValueError(f"not a convention: {data!r}")
         return conv
+
+
+def host_record_of(model) -> dict[str, Any]:
+    """What runs `model` (with a `convention`) around its converted graph without torch: the
+    convention, context, recommended tile and whether it is tileable (`arch_host`)."""
+    return {"convention": model.convention.to_dict(), "context": int(model.context),
+            "recommended_tile": int(model.recommended_tile), "tileable": bool(model.tileable)}
 
 
 def _pad_once(x, left: int, right: int, top: int, bottom: int, mode: str):
@@ -128,12 +143,12 @@ def _network(conv: ArchConvention, graph: Callable, x):
     h, w = x.shape[-2:]
     s = conv.scale
     if conv.pre_upsample:
-        x, pad, extra_h, extra_w, s = matlab_bicubic(x, s), PRE_PAD * s, 0, 0, 1
+        x, pad, extra_h, extra_w, s = matlab_bicubic(x, s), conv.pad * s, 0, 0, 1
         h, w = h * conv.scale, w * conv.scale
     else:
-        pad = PRE_PAD
+        pad = conv.pad
         extra_h = -(h + 2 * pad) % conv.align
         extra_w = -(w + 2 * pad) % conv.align
     y = graph(pad_border(x, pad, pad + extra_w, pad, pad + extra_h))
-    p = pad * s
+    p = pad * s - conv.shrink // 2
     return y[..., p : p + s * h, p : p + s * w]

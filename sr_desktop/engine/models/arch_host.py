@@ -1,5 +1,5 @@
-"""A literature model, or a checkpoint the user added, run by its cached OpenVINO
-conversion in a process that never imports torch.
+"""A literature model, or a checkpoint or ncnn pair the user added, run by its cached
+OpenVINO conversion in a process that never imports torch.
 
 Importing torch takes most of a second of every start, so a second run of VDSR started
 inferring 1.1 s after the load call, and of an added RRDBNet 2 s, where a zoo model takes
@@ -15,18 +15,17 @@ through torch, which measures, converts or reports what is wrong.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 
 from sr_desktop.engine.compute import devices
-from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.models.arch_conventions import ArchConvention, run_around
 from sr_desktop.engine.models.backends import choose
 from sr_desktop.engine.models.backends.openvino_runner import cached_host_model, openvino_version
 from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.custom_index import stored_files_digest
 from sr_desktop.engine.models.literature import shipped_weights, trained_scales
 from sr_desktop.engine.models.registry import get_model_spec
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
@@ -70,7 +69,7 @@ class HostArchModel(SRModel):
 
 def load_without_torch(model_id: str, scale: int | None, variant: str | None, device, precision,
                        backend) -> HostArchModel | None:
-    """The shipped literature model or added checkpoint `model_id` on its cached OpenVINO
+    """The shipped literature model or added checkpoint / ncnn pair `model_id` on its cached OpenVINO
     conversion, or None when that cannot be known without torch: neither of those, not on
     the CPU in fp32, a backend other than OpenVINO (asked, or measured by ``auto``), ``auto``
     not measured yet, no cached conversion, or weights that fail their checksum (the torch
@@ -114,7 +113,7 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
 def _weights_digest(spec: ModelSpec, scale: int) -> str:
     """The sha256 of the weights file that runs `spec` at `scale`: a literature entry's
     shipped file (checked against the manifest, `ModelError` when it fails) or an added
-    checkpoint's stored file (hashed now: the file is what would run)."""
+    checkpoint's stored file or ncnn pair (hashed now: the files are what would run)."""
     if not spec.custom:
         return shipped_weights(spec, scale)[2]
-    return file_sha256(Path(spec.source.get("file", "")))
+    return stored_files_digest(spec)

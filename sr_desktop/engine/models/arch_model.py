@@ -17,6 +17,7 @@ from sr_desktop.engine.models.arch_conventions import (  # noqa: F401 - re-expor
     BICUBIC_REACH,
     PRE_PAD,
     ArchConvention,
+    host_record_of,
     matlab_bicubic,
     pad_border,
     run_around,
@@ -60,8 +61,7 @@ class ArchModel(SRModel):
 
     def host_record(self) -> dict:
         """What runs this model around a converted graph without torch (`arch_host`)."""
-        return {"convention": self.convention.to_dict(), "context": int(self.context),
-                "recommended_tile": int(self.recommended_tile), "tileable": bool(self.tileable)}
+        return host_record_of(self)
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         return run_around(self.convention, self._graph, x)

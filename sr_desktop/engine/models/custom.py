@@ -35,7 +35,8 @@ from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.weight_file import SAFETENSORS_SUFFIX, WeightFileError, first_non_finite, read_weight_file
-from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel, pad_border
+from sr_desktop.engine.models.arch_conventions import ArchConvention, host_record_of, run_around
+from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel
 from sr_desktop.engine.models.archs import detect
 from sr_desktop.engine.models.archs.detect import (
     ARCH_REGISTRY,
@@ -61,6 +62,7 @@ from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_model
     record_recommended_tile,
     remove_leftovers,
     spec_from_entry,
+    stored_files_digest,
     write_index,
 )
 
@@ -151,17 +153,20 @@ class NcnnPairModel(SRModel):
         self.scale = scale
         self.shrink = shrink
         self.pad = PRE_PAD + math.ceil(shrink / scale / 2)
+        self.convention = ArchConvention(scale=scale, pad=self.pad, shrink=shrink)
+        self.weights_digest = ""
         self.context = ncnn_context(module) + math.ceil(shrink / scale / 2)
         self.recommended_tile = ARCH_SETTINGS["ncnn"]["recommended_tile"]
         # global pooling (e.g. squeeze-excitation) makes tiles depend on the whole image
         self.tileable = not any(d.type == "Pooling" for d in getattr(module, "layer_defs", []))
         self.supports_fp16 = True
 
+    def host_record(self) -> dict:
+        """What runs this model around a converted graph without torch (`arch_host`)."""
+        return host_record_of(self)
+
     def run(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        y = (self.runner or self.module)(pad_border(x, self.pad, self.pad, self.pad, self.pad))
-        off = self.pad * self.scale - self.shrink // 2
-        return y[..., off : off + self.scale * h, off : off + self.scale * w]
+        return run_around(self.convention, lambda padded: (self.runner or self.module)(padded), x)
 
 
 def ncnn_context(module: Any) -> int:
@@ -454,7 +459,7 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     if not main.is_file():
         raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
     try:
-        digest = file_sha256(main)
+        digest = stored_files_digest(spec)
     except OSError as exc:
         raise ModelError(f"custom model {spec.id}: cannot read {main} ({exc.strerror or exc})") from None
     if is_community_family(spec.source.get("family")):  # added through spandrel: stays so
@@ -473,7 +478,7 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     # before and after loading: a file replaced meanwhile (another process's remove and add
     # under the same id) gets no digest, so its conversion is recorded under none.
     try:
-        model.weights_digest = digest if file_sha256(main) == digest else ""
+        model.weights_digest = digest if stored_files_digest(spec) == digest else ""
     except OSError:
         model.weights_digest = ""
     if not spec.source.get("tile_recorded", True):

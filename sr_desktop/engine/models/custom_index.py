@@ -7,6 +7,7 @@ is `custom`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -24,6 +25,7 @@ except ImportError:
     msvcrt = None
 
 from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.spec import ModelSpec
@@ -154,6 +156,16 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         install_command=None if installed else "sr-desktop models add FILE",
         custom=True,
     )
+
+
+def stored_files_digest(spec: ModelSpec) -> str:
+    """The sha256 of an added model's stored file, or, for an ncnn pair, a sha256 over both
+    files' digests: what its cached conversion is found by. Raises `OSError`."""
+    files = [Path(f) for f in spec.source.get("files") or [spec.source.get("file", "")]]
+    digests = [file_sha256(f) for f in files]
+    if len(digests) == 1:
+        return digests[0]
+    return hashlib.sha256("|".join(digests).encode()).hexdigest()
 
 
 def record_recommended_tile(model_id: str, tile: int) -> None:
