@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models import arch_host
@@ -223,6 +224,11 @@ def test_an_added_ncnn_pair_runs_without_torch_once_converted(home, tmp_path):
     data = stored_bin.read_bytes()
     stored_bin.write_bytes(data[:-4] + bytes(4))
     assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino") is None
+    # a pair whose .bin is gone: one line naming the .bin
+    stored_bin.unlink()
+    assert load_without_torch(model_id, None, None, "cpu", "auto", "openvino") is None
+    with pytest.raises(ModelError, match=rf"cannot read .*{stored_bin.name} \(No such file"):
+        load_model(model_id)
 
 
 def test_a_file_replaced_while_it_loads_gets_no_digest(home, tmp_path, monkeypatch):

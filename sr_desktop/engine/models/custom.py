@@ -460,8 +460,9 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
         raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
     try:
         digest = stored_files_digest(spec)
-    except OSError as exc:
-        raise ModelError(f"custom model {spec.id}: cannot read {main} ({exc.strerror or exc})") from None
+    except OSError as exc:  # name the file that failed: an ncnn pair's .bin, say
+        raise ModelError(f"custom model {spec.id}: cannot read {exc.filename or main} ({exc.strerror or exc}); "
+                         "add it again") from None
     if is_community_family(spec.source.get("family")):  # added through spandrel: stays so
         model = _community_call("load_community_model", main, _read_state_dict(main), spec.id, added_as=spec.id)
     else:
