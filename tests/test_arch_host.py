@@ -239,7 +239,9 @@ def test_a_file_replaced_while_it_loads_gets_no_digest(home, tmp_path, monkeypat
 
     model_id = _added_model(tmp_path)
     assert load_model(model_id).weights_digest  # unchanged: recorded by it
-    stored = Path(registry_spec(model_id).source["file"])
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    stored = Path(get_model_spec(model_id).source["file"])
     original_load = custom._load_any
 
     def load_then_replace(*args, **kwargs):
@@ -249,12 +251,6 @@ def test_a_file_replaced_while_it_loads_gets_no_digest(home, tmp_path, monkeypat
 
     monkeypatch.setattr(custom, "_load_any", load_then_replace)
     assert load_model(model_id).weights_digest == ""
-
-
-def registry_spec(model_id: str):
-    from sr_desktop.engine.models.registry import get_model_spec
-
-    return get_model_spec(model_id)
 
 
 LIST_WITHOUT_TORCH = """

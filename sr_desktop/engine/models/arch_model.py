@@ -49,15 +49,27 @@ class ArchModel(SRModel):
         self.convention = ArchConvention(scale=scale, color=support.color_for(self.params),
                                          input_range=float(support.input_range),
                                          pre_upsample=bool(support.pre_upsample), align=int(align))
-        self.color = self.convention.color
-        self.input_range = self.convention.input_range
-        self.pre_upsample = self.convention.pre_upsample
         self.forward_kwargs = support.forward_kwargs(scale, self.params)
         context = support.context_for(self.params)
         self.context = math.ceil(context / scale) + BICUBIC_REACH if self.pre_upsample else context
         self.recommended_tile = support.recommended_tile
         self.tileable = support.tileable
         self.supports_fp16 = support.supports_fp16
+
+    @property
+    def color(self) -> str:
+        """``y`` for a one-channel network of Y, else ``rgb`` (its `convention`'s)."""
+        return self.convention.color
+
+    @property
+    def input_range(self) -> float:
+        """1.0 or 255.0: the pixel range the network sees (its `convention`'s)."""
+        return self.convention.input_range
+
+    @property
+    def pre_upsample(self) -> bool:
+        """True when the network gets the bicubic upscale (its `convention`'s)."""
+        return self.convention.pre_upsample
 
     def host_record(self) -> dict:
         """What runs this model around a converted graph without torch (`arch_host`)."""

@@ -12,7 +12,7 @@ from sr_desktop.engine.core.options import Backend, parse_backend, parse_device,
 from sr_desktop.engine.core.progress import ProgressCallback
 from sr_desktop.engine.models.arch_host import load_without_torch as arch_without_torch
 from sr_desktop.engine.models.backends.choose import apply_backend
-from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.base import ModelSpec, SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.loader import load_model
 from sr_desktop.engine.models.registry import get_model_spec
@@ -52,13 +52,15 @@ def get_model(
     `progress` hears the backend's first-use notice (`backends.choose.apply_backend`).
     Models that run without torch load without importing it: a resampler (Pillow) with the
     default device, precision and backend, a zoo model whose backend is known to be
-    OpenVINO or ncnn (`zoo_host.load_without_torch`) and a shipped literature model whose
-    backend is known to be OpenVINO (`arch_host.load_without_torch`); other choices go
-    through torch, which checks them as for any model.
+    OpenVINO or ncnn (`zoo_host.load_without_torch`) and a shipped literature model or an
+    added checkpoint or ncnn pair whose backend is known to be OpenVINO
+    (`arch_host.load_without_torch`); other choices go through torch, which checks them as
+    for any model.
     """
     options = {k: v for k, v in options.items() if v is not None}
+    spec = get_model_spec(model_id)  # once: for an added model it reads the index file
     if not options:
-        model = _model_without_torch(model_id, scale, variant, device, precision, backend)
+        model = _model_without_torch(spec, scale, variant, device, precision, backend)
         if model is not None:
             return model
     import torch
@@ -67,7 +69,6 @@ def get_model(
     dev = choice if isinstance(choice, torch.device) else devices.resolve_device(choice)
     precision = parse_precision(precision)
     backend = parse_backend(backend)
-    spec = get_model_spec(model_id)
     if spec.kind == ModelKind.PER_IMAGE:
         # the user's choice, not the resolved device: a per-image model (ZSSR, map-sr) picks
         # its CPU settings and its kernel estimation's device from it ("auto" differs from
@@ -103,11 +104,12 @@ def place_model(model: SRModel, device: torch.device, precision: str) -> SRModel
     return model
 
 
-def _model_without_torch(model_id: str, scale: int, variant: str | None, device, precision, backend) -> SRModel | None:
+def _model_without_torch(spec: ModelSpec, scale: int, variant: str | None, device, precision,
+                         backend) -> SRModel | None:
     """A cached or newly loaded model that needs no torch for these choices, else None."""
     if not (device is None or isinstance(device, str)):
         return None
-    spec = get_model_spec(model_id)
+    model_id = spec.id
     key = ("without torch", model_id, _stored_file(spec), scale, variant, str(device), str(precision), str(backend))
     with _CACHE_LOCK:
         if key in _THROUGH_TORCH:
@@ -133,7 +135,7 @@ def _model_without_torch(model_id: str, scale: int, variant: str | None, device,
     return model
 
 
-def _stored_file(spec) -> str:
+def _stored_file(spec: ModelSpec) -> str:
     """For an added model, the sha256 its index records for the stored file: a model removed
     and added again under the same id from another file (another process's `models add`
     while the app runs) is another model, not the one loaded before."""
