@@ -192,3 +192,21 @@ def test_every_term_trains_in_a_real_run(tmp_path, arch, scale, loss):
     assert record["kind"] == "train" and all(math.isfinite(record[n]) for n in names)
     if any(n in ("gan", "lsgan", "ragan") for n in names):
         assert math.isfinite(record["discriminator"])
+
+
+def test_a_weight_file_is_read_as_safetensors_by_its_header_not_by_one_byte(tmp_path):
+    """Random bytes with a "{" at offset 8 (1 file in 256) were read as safetensors and the
+    message said so; a safetensors file under another suffix is still recognised."""
+    from safetensors.torch import save_file
+
+    from sr_desktop.engine.core.weight_file import WeightFileError, read_weight_file
+
+    data = bytearray(np.random.default_rng(3).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    data[8] = ord("{")
+    (tmp_path / "random.pth").write_bytes(bytes(data))
+    with pytest.raises(WeightFileError) as err:
+        read_weight_file(tmp_path / "random.pth")
+    assert err.value.reason == "not a readable PyTorch file"
+    save_file({"w": torch.ones(2, 3)}, tmp_path / "real.safetensors")
+    (tmp_path / "real.safetensors").rename(tmp_path / "real.pth")
+    assert torch.equal(read_weight_file(tmp_path / "real.pth")["w"], torch.ones(2, 3))

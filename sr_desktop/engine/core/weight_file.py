@@ -46,7 +46,11 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
         raise WeightFileError(f"refused to load {what} {path}: {reason}", reason, refused=True)
     with open(path, "rb") as fh:
         head = fh.read(16)
-    if path.suffix.lower() == SAFETENSORS_SUFFIX or head[8:9] == b"{":
+    # safetensors: an 8-byte little-endian header length, then the JSON header; checking the
+    # length too keeps random bytes with a "{" at offset 8 (1 file in 256) for torch's reader
+    declared = int.from_bytes(head[:8], "little") if len(head) >= 8 else 0
+    sniffed = head[8:9] == b"{" and 2 <= declared <= size - 8
+    if path.suffix.lower() == SAFETENSORS_SUFFIX or sniffed:
         from safetensors.torch import load_file
 
         try:
