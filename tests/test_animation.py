@@ -101,7 +101,8 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def _apng(mode: str, size: int, default: np.ndarray | None, frames: list[tuple[int, int, np.ndarray, int]]) -> bytes:
     """An APNG of `mode` (RGBA, RGB, L, or P with a 4-colour palette: yellow, red, blue,
     green): `default` the IDAT as a default image outside the animation (None: the first
-    frame is the IDAT), `frames` (x, y, pixels, dispose op) with blend source, 0.1 s each."""
+    frame is the IDAT), `frames` (x, y, pixels, dispose op[, blend op: source when left out]),
+    0.1 s each."""
     import struct
     import zlib
 
@@ -110,9 +111,9 @@ def _apng(mode: str, size: int, default: np.ndarray | None, frames: list[tuple[i
     def data(pixels: np.ndarray) -> bytes:
         return zlib.compress(b"".join(b"\x00" + row.tobytes() for row in pixels))
 
-    def fctl(seq: int, x: int, y: int, pixels: np.ndarray, dispose: int) -> bytes:
+    def fctl(seq: int, x: int, y: int, pixels: np.ndarray, dispose: int, blend: int) -> bytes:
         h, w = pixels.shape[:2]
-        return _chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, dispose, 0))
+        return _chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, dispose, blend))
 
     out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, colour_type, 0, 0, 0))
     if mode == "P":
@@ -121,8 +122,8 @@ def _apng(mode: str, size: int, default: np.ndarray | None, frames: list[tuple[i
     seq = 0
     if default is not None:
         out += _chunk(b"IDAT", data(default))
-    for index, (x, y, pixels, dispose) in enumerate(frames):
-        out += fctl(seq, x, y, pixels, dispose)
+    for index, (x, y, pixels, dispose, *blend) in enumerate(frames):
+        out += fctl(seq, x, y, pixels, dispose, blend[0] if blend else 0)
         seq += 1
         if index == 0 and default is None:
             out += _chunk(b"IDAT", data(pixels))
@@ -179,6 +180,52 @@ def test_a_region_disposed_to_background_is_transparent_in_an_rgb_apng(tmp_path)
     assert frames[2][0, 0].tolist() == [255, 0, 0, 255] and frames[2][11, 11].tolist() == [0, 255, 0, 255]
     again = read_animation(write_animation(anim, tmp_path / "again.png"))
     assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(anim.frames, again.frames, strict=True))
+
+
+def _rgba(r: int, g: int, b: int, a: int, side: int) -> np.ndarray:
+    return np.tile(np.array([r, g, b, a], np.uint8), (side, side, 1))
+
+
+def test_a_half_transparent_frame_blended_over_is_composed_as_the_png_specification_says(tmp_path):
+    """Blend OVER (PNG "alpha channel processing"): half-transparent blue over opaque red is
+    opaque purple, and over a clear canvas it keeps its own colour and alpha. Pillow pasted
+    it with its alpha as the mask: alpha 191 over red, colour and alpha halved over nothing."""
+    path = tmp_path / "over.png"
+    path.write_bytes(_apng("RGBA", 8, None, [(0, 0, _rgba(255, 0, 0, 255, 4), 0),
+                                             (0, 0, _rgba(0, 0, 255, 128, 8), 0, 1)]))
+    frames = [f.pixels for f in read_animation(path).frames]
+    assert frames[0][0, 0].tolist() == [255, 0, 0, 255] and frames[0][6, 6].tolist() == [0, 0, 0, 0]
+    assert frames[1][0, 0].tolist() == [127, 0, 128, 255]  # 255·(1 − 128/255), 255·128/255
+    assert frames[1][6, 6].tolist() == [0, 0, 255, 128]
+
+
+def test_a_frame_blended_over_and_disposed_to_previous_is_undone_for_the_next(tmp_path):
+    """Dispose PREVIOUS after an OVER frame restores its rectangle as it was before it, and a
+    frame drawn OVER a region disposed to background sees a clear canvas there."""
+    path = tmp_path / "previous.png"
+    path.write_bytes(_apng("RGBA", 8, None, [(0, 0, _rgba(255, 0, 0, 255, 8), 0),
+                                             (2, 2, _rgba(0, 255, 0, 64, 4), 2, 1),
+                                             (0, 0, _rgba(0, 0, 255, 255, 2), 1, 1),
+                                             (0, 0, _rgba(255, 255, 255, 51, 4), 0, 1)]))
+    frames = [f.pixels for f in read_animation(path).frames]
+    assert frames[1][3, 3].tolist() == [191, 64, 0, 255]
+    assert frames[2][3, 3].tolist() == [255, 0, 0, 255]  # the green frame undone
+    assert frames[2][0, 0].tolist() == [0, 0, 255, 255]
+    assert frames[3][0, 0].tolist() == [255, 255, 255, 51]  # over the cleared blue square
+    assert frames[3][3, 3].tolist() == [255, 51, 51, 255]
+
+
+def test_a_palette_frame_with_transparent_entries_blended_over_shows_the_frame_below(tmp_path):
+    """A palette APNG whose second frame is drawn OVER with a fully transparent entry: the
+    first frame shows through where it is used."""
+    data = _apng("P", 4, None, [(0, 0, np.full((4, 4), 1, np.uint8), 0),
+                                (0, 0, np.array([[0, 2, 0, 2]] * 4, np.uint8), 0, 1)])
+    trns = _chunk(b"tRNS", bytes([0]))
+    at = data.index(b"acTL") - 4
+    path = tmp_path / "palette.png"
+    path.write_bytes(data[:at] + trns + data[at:])
+    frames = [f.pixels for f in read_animation(path).frames]
+    assert frames[1][0, 0].tolist()[:3] == [255, 0, 0] and frames[1][0, 1].tolist()[:3] == [0, 0, 255]
 
 
 def test_multipage_tiff_keeps_every_page_mode_and_size(tmp_path):

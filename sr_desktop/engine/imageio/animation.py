@@ -143,18 +143,17 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         # an APNG may hold a default image (its IDAT) that is not a frame of the animation:
         # what viewers without APNG support show; Pillow gives it as frame 0
         first = 1 if fmt == "PNG" and im.info.get("default_image") and count > 1 else 0
-        if first:
-            _start_on_a_clear_canvas(im)
         canvas = _ApngCanvas(width, height) if fmt == "PNG" else None
         for index in range(first, count):
             im.seek(index)
             if fmt == "TIFF":
                 frames.append(pages.page(im, index))
                 continue
-            im.load()
-            rgba = np.array(im.convert("RGBA"))
             if canvas is not None:
-                rgba = canvas.painted(im, rgba)
+                rgba = canvas.paint(im)
+            else:
+                im.load()
+                rgba = np.array(im.convert("RGBA"))
             frames.append(Image(rgba, icc_profile=icc, source_format=fmt, path=where))
             durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
@@ -164,50 +163,63 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
     return Animation(frames, durations, plays, disposals, fmt, where)
 
 
-def _start_on_a_clear_canvas(im) -> None:
-    """Pillow draws an APNG's first frame over its default image, which then shows wherever
-    that frame does not cover the canvas; the APNG specification starts every play on a fully
-    transparent black canvas. Disposing of the default image as background gives that."""
-    from PIL import PngImagePlugin
-
-    im.seek(0)
-    im.load()
-    im.dispose_op = PngImagePlugin.Disposal.OP_BACKGROUND
-    im.dispose_extent = (0, 0, *im.size)
-
-
 class _ApngCanvas:
-    """Which pixels of an APNG's canvas the frames so far have painted. The specification
-    starts each play on a fully transparent black canvas, and a region disposed to background
-    goes back to it; Pillow gives such pixels colour 0 of the file's mode, opaque in RGB,
-    grey and palette files (black, or whatever palette entry 0 is). `painted` makes them
-    transparent black in each frame, as a viewer shows them."""
+    """An APNG's output buffer, composed as the APNG specification says: each play starts on
+    a fully transparent black canvas; a frame replaces its rectangle (blend source) or is
+    drawn over it with the PNG specification's OVER (blend over); after it shows, its
+    rectangle is left as is, cleared to transparent black, or restored to what it was before
+    the frame (disposal none, background, previous).
+
+    Pillow composes the frames itself, but its OVER pastes the frame with its own alpha as
+    the mask, which scales alpha as well as colour (a half-transparent frame on a clear
+    canvas came out with colour and alpha halved, on an opaque one no longer opaque), and its
+    cleared pixels are colour 0 of the file's mode (opaque black in RGB and grey files). So
+    Pillow is told to replace, and only each frame's own rectangle is taken from it."""
 
     def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.mask = np.zeros((height, width), dtype=bool)
-        self._disposal = None  # the previous frame's (disposal, region, mask before it)
+        self.pixels = np.zeros((height, width, 4), dtype=np.uint8)
+        self._pending = None  # the shown frame's (disposal, rectangle, its pixels before it)
 
-    def painted(self, im, rgba: np.ndarray) -> np.ndarray:
-        """`rgba` (the frame Pillow composed) with the unpainted pixels transparent black."""
+    def paint(self, im) -> np.ndarray:
+        """The canvas once the frame `im` has been seeked to is drawn on it (a copy)."""
         from PIL import PngImagePlugin
 
-        if self._disposal is not None:
-            op, (x0, y0, x1, y1), before = self._disposal
-            if op == PngImagePlugin.Disposal.OP_BACKGROUND:
-                self.mask[y0:y1, x0:x1] = False
-            elif op == PngImagePlugin.Disposal.OP_PREVIOUS:
-                self.mask = before
-        region = tuple(im.info.get("bbox") or (0, 0, self.width, self.height))
-        x0, y0, x1, y1 = region
-        before = self.mask.copy()
-        self.mask[y0:y1, x0:x1] = True
-        self._disposal = (im.info.get("disposal"), region, before)
-        if self.mask.all():
-            return rgba
-        rgba = rgba.copy()
-        rgba[~self.mask] = 0
-        return rgba
+        self._dispose()
+        x0, y0, x1, y1 = tuple(im.info.get("bbox") or (0, 0, *im.size))
+        blend = im.info.get("blend")
+        im.blend_op = PngImagePlugin.Blend.OP_SOURCE
+        im.load()
+        frame = np.array(im.crop((x0, y0, x1, y1)).convert("RGBA"))
+        region = self.pixels[y0:y1, x0:x1]
+        self._pending = (im.info.get("disposal"), (x0, y0, x1, y1), region.copy())
+        if blend == PngImagePlugin.Blend.OP_OVER:
+            region[...] = _over(frame, region)
+        else:
+            region[...] = frame
+        return self.pixels.copy()
+
+    def _dispose(self) -> None:
+        from PIL import PngImagePlugin
+
+        if self._pending is None:
+            return
+        op, (x0, y0, x1, y1), before = self._pending
+        if op == PngImagePlugin.Disposal.OP_BACKGROUND:
+            self.pixels[y0:y1, x0:x1] = 0
+        elif op == PngImagePlugin.Disposal.OP_PREVIOUS:
+            self.pixels[y0:y1, x0:x1] = before
+
+
+def _over(top: np.ndarray, below: np.ndarray) -> np.ndarray:
+    """Straight-alpha 8-bit RGBA `top` OVER `below` (PNG specification, "Alpha channel
+    processing"), rounded to 8 bits."""
+    ta = top[..., 3:].astype(np.float32) / 255.0
+    ba = below[..., 3:].astype(np.float32) / 255.0 * (1.0 - ta)
+    alpha = ta + ba
+    colour = top[..., :3] * ta + below[..., :3] * ba
+    colour = np.divide(colour, alpha, out=np.zeros_like(colour), where=alpha > 0)
+    out = np.concatenate([colour, alpha * 255.0], axis=-1)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 class _TiffPages:
