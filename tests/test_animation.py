@@ -228,6 +228,23 @@ def test_a_palette_frame_with_transparent_entries_blended_over_shows_the_frame_b
     assert frames[1][0, 0].tolist()[:3] == [255, 0, 0] and frames[1][0, 1].tolist()[:3] == [0, 0, 255]
 
 
+def test_an_animated_webp_whose_first_frame_has_transparent_margins_keeps_them(tmp_path):
+    """libwebp stores such a first frame as an opaque sub-rectangle and leaves the header's
+    alpha flag out; its decoder still composes on a transparent canvas, which Pillow read as
+    RGB (the margins opaque black)."""
+    first = np.zeros((8, 8, 4), np.uint8)
+    first[:4, :4] = (255, 0, 0, 255)
+    second = np.zeros((8, 8, 4), np.uint8)
+    second[...] = (0, 255, 0, 255)
+    anim = Animation([Image(first), Image(second)], [100, 100], 0, ["none", "none"], "PNG", None)
+    out = write_animation(anim, tmp_path / "margins.webp", SaveOptions(quality=100))  # lossless
+    with PILImage.open(out) as im:
+        assert im.mode == "RGB"  # the header says opaque: what this test is about
+    again = read_animation(out)
+    assert [f.pixels.shape for f in again.frames] == [(8, 8, 4), (8, 8, 4)]
+    assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(anim.frames, again.frames, strict=True))
+
+
 def test_multipage_tiff_keeps_every_page_mode_and_size(tmp_path):
     pages = [PILImage.fromarray(_frames(1)[0]), PILImage.new("L", (10, 7), 99),
              PILImage.fromarray(np.arange(30 * 5, dtype=np.uint16).reshape(5, 30) * 400)]

@@ -144,6 +144,8 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         # what viewers without APNG support show; Pillow gives it as frame 0
         first = 1 if fmt == "PNG" and im.info.get("default_image") and count > 1 else 0
         canvas = _ApngCanvas(width, height) if fmt == "PNG" else None
+        if fmt == "WEBP":
+            _keep_webp_canvas_alpha(im)
         for index in range(first, count):
             im.seek(index)
             if fmt == "TIFF":
@@ -161,6 +163,18 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
     if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
         frames = [f.with_pixels(np.ascontiguousarray(f.pixels[:, :, :3])) for f in frames]
     return Animation(frames, durations, plays, disposals, fmt, where)
+
+
+def _keep_webp_canvas_alpha(im) -> None:
+    """libwebp's animation decoder composes every frame on an RGBA canvas that starts
+    transparent, but Pillow drops that alpha when the file's header has no alpha flag — which
+    libwebp's own encoder leaves out when the frames it stores are opaque sub-rectangles of a
+    partly transparent canvas (a first frame with transparent margins came back opaque black
+    there). Frames are taken with the canvas's alpha; an animation opaque throughout is made
+    RGB again by the caller."""
+    if getattr(im, "rawmode", None) == "RGBX" and getattr(im, "_mode", None) == "RGB":
+        im.rawmode = "RGBA"
+        im._mode = "RGBA"
 
 
 class _ApngCanvas:
