@@ -261,8 +261,15 @@ def test_a_cached_choice_is_picked_again_with_the_memory_available_now(home, mon
     choose.choices_file().write_text(json.dumps({key: {k: v for k, v in entry.items() if k != "pass_scale"}}))
     assert choose.measured_choice(key) == "ncnn"
     # an entry with nothing measured beside torch (every other backend refused) keeps its word
-    choose.choices_file().write_text(json.dumps({key: {"backend": "torch", "reason": "no OpenVINO"}}))
+    # in the release that wrote it; another release may run the model, so it measures again
+    from sr_desktop import __version__
+
+    refused = {"backend": "torch", "reason": "no OpenVINO", "app": __version__}
+    choose.choices_file().write_text(json.dumps({key: refused}))
     assert choose.measured_choice(key) == "torch"
+    for other in ({**refused, "app": "0.0.9"}, {k: v for k, v in refused.items() if k != "app"}):
+        choose.choices_file().write_text(json.dumps({key: other}))
+        assert choose.measured_choice(key) is None
 
 
 def test_cpu_signature_tells_instruction_sets_apart(tmp_path):
@@ -430,7 +437,9 @@ def test_auto_falls_back_when_a_conversion_fails(home, monkeypatch):
     assert choose.apply_backend(model, "auto") == "torch"
     (entry,) = json.loads(choose.choices_file().read_text()).values()
     reason = "OpenVINO cannot convert span: unsupported operation aten::frobnicate"
-    assert entry == {"backend": "torch", "reason": reason}
+    from sr_desktop import __version__
+
+    assert entry == {"backend": "torch", "reason": reason, "app": __version__}
     with pytest.raises(BackendError, match="cannot convert span: unsupported operation aten::frobnicate$"):
         choose.apply_backend(load_model("span", scale=2), "openvino")
 

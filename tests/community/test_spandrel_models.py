@@ -95,3 +95,38 @@ def test_tiles_match_the_whole_image(home, tmp_path, name):
 #: SUPPORTED, and chaiNNer tiles them): with nine 48-px tiles of a 112×104 image they gave
 #: 37.7 and 40.1 dB.
 TILED_PSNR = {"hat": 140.0, "omnisr": 50.0, "realplksr": 95.0, "dncnn-grey": 200.0}
+
+
+def test_openvino_runs_the_network_of_a_plainly_called_architecture(home, tmp_path):
+    """spandrel calls RealPLKSR's network as ``model(image)``: its call (pad, network, clamp,
+    crop) is made by the engine with the network in OpenVINO — spandrel's pixels within float
+    rounding. (Before, the engine called spandrel's descriptor, which never reached the
+    backend, and OpenVINO refused every spandrel model.)"""
+    pytest.importorskip("openvino")
+    path = save("realplksr", tmp_path)
+    spec = custom.add_custom_model(path)
+    rgb = _image(21, 26, grey=False, seed=5)
+    out = upscale_float(rgb, UpscaleOptions(model=spec.id, scale=2, tile=0, backend="openvino"))
+    ref = _reference(spandrel_descriptor(path), rgb)
+    assert out.shape == ref.shape
+    assert np.abs(out - ref).max() <= 1e-5
+
+
+def test_backends_refuse_what_they_cannot_run_with_one_line_and_auto_runs_torch(home, tmp_path):
+    """DnCNN is called with a noise level of spandrel's own (torch only); HAT's and OmniSR's
+    converted graphs keep the size they were traced at (window partitions sized in Python).
+    `--backend openvino` says so in one line; `auto` runs torch."""
+    pytest.importorskip("openvino")
+    from sr_desktop.engine.models.backends import choose
+    from sr_desktop.engine.models.backends.openvino_runner import BackendError
+    from sr_desktop.engine.models.loader import load_model
+
+    expected = {"dncnn-grey": r"^--backend openvino cannot run custom-dncnn-grey: spandrel calls DnCNN's network "
+                              r"with arguments of its own; --backend torch or auto runs it$",
+                **{name: rf"^OpenVINO cannot run custom-{name} at another tile size \(its converted graph keeps "
+                          r"the size it was traced at: .*reshape.*\)$" for name in ("hat", "omnisr")}}
+    for name, message in expected.items():
+        spec = custom.add_custom_model(save(name, tmp_path))
+        with pytest.raises(BackendError, match=message):
+            choose.apply_backend(load_model(spec.id, scale=NETS[name][1]), "openvino")
+        assert choose.apply_backend(load_model(spec.id, scale=NETS[name][1]), "auto") == "torch"

@@ -59,6 +59,9 @@ class SRModel:
     runner = None
     #: the backend running the graph: ``torch`` or ``openvino``
     backend: str = "torch"
+    #: why no backend but torch can run the network ("": any can), e.g. a spandrel
+    #: architecture called with arguments of its own
+    torch_only_reason: str = ""
 
     def __init__(self) -> None:
         import torch

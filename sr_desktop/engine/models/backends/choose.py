@@ -85,6 +85,7 @@ def _can_use_openvino(model) -> bool:
 
     return (
         model.kind == ModelKind.FEEDFORWARD
+        and not model.torch_only_reason
         and isinstance(getattr(model, "module", None), torch.nn.Module)
         and model.device.type == "cpu"
         and model.dtype == torch.float32
@@ -105,6 +106,9 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
     if requested == Backend.TORCH:
         return model.backend
     if requested == Backend.OPENVINO:
+        if model.torch_only_reason:
+            raise BackendError(f"--backend openvino cannot run {model.id}: {model.torch_only_reason}; "
+                               "--backend torch or auto runs it")
         if not _can_use_openvino(model):
             raise BackendError(
                 f"--backend openvino runs network models on the CPU in fp32; {model.id} "
@@ -178,6 +182,8 @@ def measured_choice(key: str) -> str | None:
     known = read_json_dict(choices_file()).get(key)
     if not isinstance(known, dict):
         return None
+    if known.get("reason") and known.get("app") != _app_version():
+        return None  # a backend refused the model: another release may run it, so measure again
     seconds = _stored(known, "_s")
     pass_scale = known.get("pass_scale")
     if not seconds or not _is_measure(pass_scale) or pass_scale < 1:  # nothing beside torch measured; an old entry
@@ -200,6 +206,12 @@ def _is_measure(value) -> bool:
 def _available_mib() -> float:
     # the backends `auto` measures run on the host CPU
     return devices.available_host_bytes() / 2**20
+
+
+def _app_version() -> str:
+    from sr_desktop import __version__
+
+    return __version__
 
 
 def _save_choice(key: str, entry: dict) -> None:
@@ -295,6 +307,7 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
     entry: dict = {}
     if reasons:
         entry["reason"] = "; ".join(reasons.values())
+        entry["app"] = _app_version()
     if runners:
         side = measure_side(model)
         x = smooth_test_image(side, side).to(model.device, model.dtype)

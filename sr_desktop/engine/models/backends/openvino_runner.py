@@ -456,7 +456,10 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
             keep_signal_stack_valid()
             got = compiled(inp.numpy())[0]
         except Exception as exc:  # noqa: BLE001
-            raise BackendError(f"OpenVINO cannot run {model.id} at another tile size: {_first_line(exc)}") from None
+            # a graph traced with sizes computed in Python (window partitions) holds the
+            # example's size: say so, with the runtime's own reason (its last line)
+            raise BackendError(f"OpenVINO cannot run {model.id} at another tile size (its converted graph "
+                               f"keeps the size it was traced at: {_last_line(exc)})") from None
         if got.shape != expected.shape:
             raise BackendError(f"OpenVINO gives {got.shape} for {model.id}, torch {expected.shape}")
         worst = max(worst, float(np.abs(got - expected).max()))
@@ -500,6 +503,11 @@ def _remove_stale_staging(folder: Path) -> None:
                 shutil.rmtree(stale, ignore_errors=True)
         except OSError:
             pass
+
+
+def _last_line(exc: BaseException) -> str:
+    text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return text[-1] if text else type(exc).__name__
 
 
 def _first_line(exc: BaseException) -> str:

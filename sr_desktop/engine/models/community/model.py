@@ -18,6 +18,13 @@ What spandrel's descriptor tells is followed:
 Borders: as chaiNNer and ComfyUI run these models — no extra border padding — so a
 whole-image run gives exactly spandrel's own output (the output is clamped to 0..1 by
 spandrel's call).
+
+Backends: where spandrel calls the network as ``model(image)`` (most architectures), its
+call — pad to the size requirements, network, clamp, crop — is made here with the network
+call going through the model's backend `runner`, so OpenVINO can run the network as it runs
+the project's own. An architecture that spandrel calls its own way (``call_fn``: DnCNN's
+and DRUNet's noise level, FBCNN's quality, ...) runs in torch only
+(`graph_call_is_plain`).
 """
 
 from __future__ import annotations
@@ -72,6 +79,9 @@ class SpandrelModel(SRModel):
         self.context = CONTEXT
         self.recommended_tile = recommended_tile(descriptor)
         self.supports_fp16 = bool(descriptor.supports_half)
+        self.graph_call_is_plain = plain_graph_call(descriptor)
+        if not self.graph_call_is_plain:
+            self.torch_only_reason = f"spandrel calls {self.arch}'s network with arguments of its own"
 
     def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> SpandrelModel:
         if dtype == torch.float16 and not self.supports_fp16:
@@ -82,11 +92,42 @@ class SpandrelModel(SRModel):
     def run(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_channels == 1:
             grey = luma(x)
-            y = self.descriptor(grey)
+            y = self._call(grey)
             if self.output_channels == 1:
                 return y + matlab_bicubic(x - grey, self.scale)
             return y[:, :3]
         if self.input_channels == 4:
             x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
-        y = self.descriptor(x)
+        y = self._call(x)
         return y.expand(-1, 3, -1, -1) if y.shape[1] == 1 else y[:, :3]
+
+    def _call(self, image: torch.Tensor) -> torch.Tensor:
+        """spandrel's descriptor call, with the network run by the backend's `runner` when
+        there is one (spandrel's own call otherwise: the same pixels)."""
+        if self.runner is None or not self.graph_call_is_plain:
+            return self.descriptor(image)
+        h, w = image.shape[-2:]
+        padded = pad_to_requirements(image, self.descriptor.size_requirements)
+        out = self.runner(padded).clamp_(0, 1)
+        return out[..., : h * self.scale, : w * self.scale]
+
+
+def plain_graph_call(descriptor: Any) -> bool:
+    """Whether spandrel calls this descriptor's network as ``model(image)``: the call it
+    makes when an architecture gives none of its own (a lambda of its ``__init__``)."""
+    call = getattr(descriptor, "_call_fn", None)
+    return getattr(call, "__qualname__", "").startswith("ImageModelDescriptor.__init__.<locals>.")
+
+
+def pad_to_requirements(image: torch.Tensor, requirements: Any) -> torch.Tensor:
+    """Pad on the right and bottom to meet spandrel's size requirements, as its call does:
+    reflect as far as the image allows, replicate the rest."""
+    import torch.nn.functional as F
+
+    h, w = image.shape[-2:]
+    pad_w, pad_h = requirements.get_padding(w, h)
+    if not (pad_w or pad_h):
+        return image
+    reflect_w, reflect_h = min(pad_w, w - 1), min(pad_h, h - 1)
+    image = F.pad(image, (0, reflect_w, 0, reflect_h), mode="reflect")
+    return F.pad(image, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
