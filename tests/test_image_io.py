@@ -296,6 +296,18 @@ def test_keep_metadata_false_writes_none(tmp_path):
         assert back.icc_profile is None and back.exif is None
 
 
+@pytest.mark.parametrize("name,dtype", [("g.jpg", np.uint8), ("g.png", np.uint8), ("g.png", np.uint16),
+                                        ("g.tif", np.uint8)])
+def test_grey_images_with_a_profile_are_read(tmp_path, name, dtype):
+    """Grey files carrying an ICC profile (Photoshop's grey JPEGs do) were refused as
+    "truncated or corrupt": the reader asked a 2-D array for its third axis."""
+    value = 77 if dtype == np.uint8 else 30000
+    PILImage.fromarray(np.full((12, 16), value, dtype)).save(tmp_path / name, icc_profile=srgb_icc())
+    image = read_image(tmp_path / name)
+    assert image.pixels.shape == (12, 16, 1) and image.pixels.dtype == dtype
+    assert int(image.pixels.min()) == int(image.pixels.max()) == value
+
+
 def test_rgb_profile_is_not_written_with_gray_pixels(tmp_path):
     image = Image(random_pixels((8, 9, 1), np.uint8), icc_profile=srgb_icc())
     back = read_image(write_image(image, tmp_path / "g.png"))

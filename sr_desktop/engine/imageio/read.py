@@ -242,7 +242,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
 
     if orientation >= 5 and "dpi" in info:
         info["dpi"] = info["dpi"][::-1]
-    if icc and pixels.shape[2] >= 3 and icc_space(icc) == ICC_SPACE_CMYK:
+    if icc and pixels.ndim == 3 and pixels.shape[2] >= 3 and icc_space(icc) == ICC_SPACE_CMYK:
         icc = None
     return Image(
         pixels=np.ascontiguousarray(pixels),
