@@ -260,6 +260,22 @@ def test_multipage_tiff_keeps_every_page_mode_and_size(tmp_path):
         write_animation(anim, tmp_path / "q.png")
 
 
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+def test_a_multipage_tiff_stored_on_its_side_is_read_upright(tmp_path, orientation):
+    """Pages with EXIF orientation 5–8: Pillow reports them upright while their strips stay
+    as stored; the coverage check took the upright size and refused the file as truncated."""
+    pixels = np.zeros((12, 16, 3), np.uint8)
+    pixels[0, 0] = 255
+    exif = PILImage.Exif()
+    exif[0x112] = orientation
+    page = PILImage.fromarray(pixels)
+    page.save(tmp_path / "m.tif", save_all=True, append_images=[page], exif=exif.tobytes())
+    page.save(tmp_path / "s.tif", exif=exif.tobytes())
+    anim = read_animation(tmp_path / "m.tif")
+    assert [f.pixels.shape for f in anim.frames] == [(16, 12, 3)] * 2
+    assert np.array_equal(anim.frames[0].pixels, read_image(tmp_path / "s.tif").pixels)
+
+
 @pytest.mark.parametrize("target", ["x.jpg", "x.bmp", "x.tif"])
 def test_formats_without_animation_are_refused_not_truncated(tmp_path, target):
     anim = read_animation(_save(tmp_path / "a.gif", "GIF"))

@@ -34,6 +34,7 @@ from sr_desktop.engine.imageio.read import (
     _megapixels,
     _open_header,
     _pixels_from_pillow,
+    _stored_size,
     check_coverage,
     decode_with,
     deep_layout,
@@ -257,7 +258,7 @@ class _TiffPages:
         orientation = orientation_of(im.getexif())
         tiles = list(getattr(im, "tile", None) or ())
         im.load()
-        check_coverage(tiles, width, height, self.where)
+        check_coverage(tiles, *_stored_size(tiles, width, height, "TIFF", orientation), self.where)
         pixels, icc = _pixels_from_pillow(im, im.info.get("icc_profile") or None, self.where)
         layout = deep_layout(im, self.data)
         if layout is not None:
