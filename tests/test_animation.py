@@ -99,23 +99,25 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _apng(mode: str, size: int, default: np.ndarray | None, frames: list[tuple[int, int, np.ndarray, int]]) -> bytes:
-    """An APNG of `mode` (RGBA, RGB, L, or P with a 4-colour palette: yellow, red, blue,
-    green): `default` the IDAT as a default image outside the animation (None: the first
+    """An APNG of `mode` (RGBA, RGB, L, 16-bit grey L16, or P with a 4-colour palette: yellow,
+    red, blue, green): `default` the IDAT as a default image outside the animation (None: the first
     frame is the IDAT), `frames` (x, y, pixels, dispose op[, blend op: source when left out]),
     0.1 s each."""
     import struct
     import zlib
 
-    colour_type = {"RGBA": 6, "RGB": 2, "L": 0, "P": 3}[mode]
+    colour_type = {"RGBA": 6, "RGB": 2, "L": 0, "P": 3, "L16": 0}[mode]
+    depth = 16 if mode == "L16" else 8
 
     def data(pixels: np.ndarray) -> bytes:
-        return zlib.compress(b"".join(b"\x00" + row.tobytes() for row in pixels))
+        rows = pixels.astype(">u2") if depth == 16 else pixels
+        return zlib.compress(b"".join(b"\x00" + row.tobytes() for row in rows))
 
     def fctl(seq: int, x: int, y: int, pixels: np.ndarray, dispose: int, blend: int) -> bytes:
         h, w = pixels.shape[:2]
         return _chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, dispose, blend))
 
-    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, colour_type, 0, 0, 0))
+    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, depth, colour_type, 0, 0, 0))
     if mode == "P":
         out += _chunk(b"PLTE", bytes([255, 255, 0, 255, 0, 0, 0, 0, 255, 0, 255, 0]))
     out += _chunk(b"acTL", struct.pack(">II", len(frames), 0))
@@ -226,6 +228,22 @@ def test_a_palette_frame_with_transparent_entries_blended_over_shows_the_frame_b
     path.write_bytes(data[:at] + trns + data[at:])
     frames = [f.pixels for f in read_animation(path).frames]
     assert frames[1][0, 0].tolist()[:3] == [255, 0, 0] and frames[1][0, 1].tolist()[:3] == [0, 0, 255]
+
+
+def test_a_16_bit_grey_apng_keeps_its_frames(tmp_path):
+    """Pillow's RGBA conversion clipped 16-bit grey frames to 255: both frames white, and
+    written back as one. They are rounded to 8 bits (x / 257), a tRNS grey transparent."""
+    first = np.full((8, 8), 40000, np.uint16)
+    first[:2] = 1234
+    data = _apng("L16", 8, None, [(0, 0, first, 0), (0, 0, np.full((8, 8), 20000, np.uint16), 0)])
+    at = data.index(b"acTL") - 4
+    path = tmp_path / "grey16.png"
+    path.write_bytes(data[:at] + _chunk(b"tRNS", (1234).to_bytes(2, "big")) + data[at:])
+    anim = read_animation(path)
+    assert [f.pixels[4, 4].tolist() for f in anim.frames] == [[156, 156, 156, 255], [78, 78, 78, 255]]
+    assert int(anim.frames[0].pixels[0, 0, 3]) == 0 and int(anim.frames[0].pixels[4, 4, 3]) == 255
+    again = read_animation(write_animation(anim, tmp_path / "again.png"))
+    assert len(again.frames) == 2
 
 
 def test_an_animated_webp_whose_first_frame_has_transparent_margins_keeps_them(tmp_path):

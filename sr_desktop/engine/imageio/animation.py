@@ -204,7 +204,7 @@ class _ApngCanvas:
         blend = im.info.get("blend")
         im.blend_op = PngImagePlugin.Blend.OP_SOURCE
         im.load()
-        frame = np.array(im.crop((x0, y0, x1, y1)).convert("RGBA"))
+        frame = _rgba8(im.crop((x0, y0, x1, y1)))
         region = self.pixels[y0:y1, x0:x1]
         self._pending = (im.info.get("disposal"), (x0, y0, x1, y1), region.copy())
         if blend == PngImagePlugin.Blend.OP_OVER:
@@ -223,6 +223,20 @@ class _ApngCanvas:
             self.pixels[y0:y1, x0:x1] = 0
         elif op == PngImagePlugin.Disposal.OP_PREVIOUS:
             self.pixels[y0:y1, x0:x1] = before
+
+
+def _rgba8(frame) -> np.ndarray:
+    """An APNG frame's pixels as 8-bit RGBA. Pillow's RGBA conversion clips a 16-bit grey
+    frame ("I;16") to 0..255 (a frame of 40000 came out white); it is rounded to 8 bits
+    instead, its tRNS grey made transparent."""
+    if not frame.mode.startswith("I"):
+        return np.array(frame.convert("RGBA"))
+    grey = np.clip(np.array(frame), 0, 65535).astype(np.uint16)
+    alpha = np.full(grey.shape, 255, np.uint8)
+    if isinstance(frame.info.get("transparency"), int):
+        alpha[grey == frame.info["transparency"]] = 0
+    grey8 = to_uint8(grey)
+    return np.stack([grey8, grey8, grey8, alpha], axis=-1)
 
 
 def _over(top: np.ndarray, below: np.ndarray) -> np.ndarray:
