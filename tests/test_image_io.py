@@ -308,6 +308,40 @@ def test_grey_images_with_a_profile_are_read(tmp_path, name, dtype):
     assert int(image.pixels.min()) == int(image.pixels.max()) == value
 
 
+def _with_trns(png: bytes, value: bytes) -> bytes:
+    import struct
+    import zlib
+
+    at = png.index(b"IDAT") - 4
+    return png[:at] + struct.pack(">I", len(value)) + b"tRNS" + value + \
+        struct.pack(">I", zlib.crc32(b"tRNS" + value)) + png[at:]
+
+
+def test_16bit_pngs_with_a_transparent_colour_keep_it_as_alpha(tmp_path):
+    """A 16-bit grey or RGB PNG whose tRNS names one transparent colour: read with a 16-bit
+    alpha plane (it was dropped: the transparent pixels came out opaque black)."""
+    import cv2
+
+    grey = np.full((6, 8), 40000, np.uint16)
+    grey[:, :3] = 0
+    PILImage.fromarray(grey).save(tmp_path / "g.png", transparency=0)
+    back = read_image(tmp_path / "g.png")
+    assert back.pixels.shape == (6, 8, 2) and back.pixels.dtype == np.uint16
+    assert back.pixels[0, 0].tolist() == [0, 0] and back.pixels[0, 5].tolist() == [40000, 65535]
+
+    rgb = np.full((6, 8, 3), (1000, 30001, 60003), np.uint16)
+    rgb[:, :3] = 0
+    ok, png = cv2.imencode(".png", rgb[:, :, ::-1])
+    assert ok
+    (tmp_path / "c.png").write_bytes(_with_trns(png.tobytes(), bytes(6)))
+    back = read_image(tmp_path / "c.png")
+    assert back.pixels.shape == (6, 8, 4) and back.pixels.dtype == np.uint16
+    assert back.pixels[0, 0].tolist() == [0, 0, 0, 0]
+    assert back.pixels[0, 5].tolist() == [1000, 30001, 60003, 65535]
+    again = read_image(write_image(back, tmp_path / "again.png"))
+    np.testing.assert_array_equal(again.pixels, back.pixels)
+
+
 def test_rgb_profile_is_not_written_with_gray_pixels(tmp_path):
     image = Image(random_pixels((8, 9, 1), np.uint8), icc_profile=srgb_icc())
     back = read_image(write_image(image, tmp_path / "g.png"))

@@ -349,10 +349,13 @@ def deep_pixels(arr: np.ndarray | None, layout: str, reduced: np.ndarray, orient
     else:
         if channels == 1:
             arr = np.repeat(arr, 3, axis=2)
-        order = [2, 1, 0, 3] if layout == "RGBA" and channels == 4 else [2, 1, 0]
+        # an RGB PNG with a tRNS colour: OpenCV gives its alpha, Pillow's 8-bit RGB has none
+        order = [2, 1, 0, 3] if channels == 4 else [2, 1, 0]
         arr = arr[:, :, order]
+    checked = reduced.shape[2] if layout == "RGB" and reduced.ndim == 3 else arr.shape[2]
     for candidate in (arr, apply_orientation(arr, orientation)):
-        if candidate.shape == reduced.shape and np.array_equal(candidate >> 8, reduced):
+        colour = candidate[:, :, :checked]
+        if colour.shape == reduced.shape and np.array_equal(colour >> 8, reduced):
             return candidate
     raise ImageReadError(where, "16-bit decoders disagree on this file (corrupt?)")
 
@@ -365,10 +368,12 @@ def _pixels_from_pillow(im, icc: bytes | None, where) -> tuple[np.ndarray, bytes
         return (rgba[:, :, [0, 3]] if mode == "L" else rgba), icc
     if mode in ("L", "LA", "RGB", "RGBA"):
         return np.array(im), icc
-    if mode.startswith("I;16"):
-        return np.array(im).astype(np.uint16), icc
-    if mode == "I":
-        return np.clip(np.array(im), 0, 65535).astype(np.uint16), icc
+    if mode.startswith("I"):  # 16-bit grey ("I;16", or "I" from some files)
+        grey = np.clip(np.array(im), 0, 65535).astype(np.uint16)
+        if isinstance(im.info.get("transparency"), int):  # PNG tRNS: one transparent grey
+            alpha = np.where(grey == im.info["transparency"], 0, 65535).astype(np.uint16)
+            return np.stack([grey, alpha], axis=-1), icc
+        return grey, icc
     if mode == "1":
         return np.array(im.convert("L")), icc
     if mode == "P":
