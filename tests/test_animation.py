@@ -294,6 +294,27 @@ def test_a_multipage_tiff_stored_on_its_side_is_read_upright(tmp_path, orientati
     assert np.array_equal(anim.frames[0].pixels, read_image(tmp_path / "s.tif").pixels)
 
 
+@pytest.mark.parametrize("name,dpi", [("a.png", True), ("a.webp", False), ("a.tif", True)])
+def test_animations_and_pages_keep_exif_and_resolution(tmp_path, name, dpi):
+    """APNG and multi-page TIFF keep EXIF and resolution, animated WebP its EXIF (WebP has
+    no resolution), through `upscale`: they were dropped on reading."""
+    exif = PILImage.Exif()
+    exif[0x10F] = "Maker"
+    frames = [PILImage.fromarray(f) for f in _frames(2)]
+    extra = {"duration": 100} if not name.endswith(".tif") else {}
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], exif=exif.tobytes(),
+                   dpi=(300, 300), **({"lossless": True} if name.endswith(".webp") else {}), **extra)
+    assert main(["upscale", str(tmp_path / name), "-o", str(tmp_path / f"out_{name}"), "--model", "bicubic",
+                 "--scale", "2", "-q"]) == 0
+    with PILImage.open(tmp_path / f"out_{name}") as out:
+        assert out.n_frames == 2 and out.size == (64, 48)
+        for index in range(2):
+            out.seek(index)
+            if index == 0 or name.endswith(".tif"):
+                assert out.getexif().get(0x10F) == "Maker"
+                assert (round(out.info["dpi"][0]) == 300) if dpi else "dpi" not in out.info
+
+
 @pytest.mark.parametrize("target", ["x.jpg", "x.bmp", "x.tif"])
 def test_formats_without_animation_are_refused_not_truncated(tmp_path, target):
     anim = read_animation(_save(tmp_path / "a.gif", "GIF"))

@@ -39,6 +39,7 @@ from sr_desktop.engine.imageio.read import (
     decode_with,
     deep_layout,
     deep_pixels,
+    file_metadata,
     read_file_bytes,
     read_image,
 )
@@ -48,6 +49,7 @@ from sr_desktop.engine.imageio.write import (
     SaveOptions,
     _checked_format,
     _encoder_errors,
+    _metadata,
     _prepare_target,
     gif_alpha,
     tiff_page,
@@ -161,6 +163,9 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
             durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
         plays = _plays_of(im.info, fmt)
+        if fmt != "TIFF":  # the file's EXIF and resolution, read once its chunks are all seen
+            exif, info = file_metadata(im, 1)
+            frames = [replace(f, exif=exif, info=dict(info)) for f in frames]
     if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
         frames = [f.with_pixels(np.ascontiguousarray(f.pixels[:, :, :3])) for f in frames]
     return Animation(frames, durations, plays, disposals, fmt, where)
@@ -274,10 +279,12 @@ class _TiffPages:
         im.load()
         check_coverage(tiles, *_stored_size(tiles, width, height, "TIFF", orientation), self.where)
         pixels, icc = _pixels_from_pillow(im, im.info.get("icc_profile") or None, self.where)
+        exif, info = file_metadata(im, orientation)
         layout = deep_layout(im, self.data)
         if layout is not None:
             pixels = deep_pixels(self._opencv_page(index), layout, pixels, orientation, self.where)
-        return Image(np.ascontiguousarray(pixels), icc_profile=icc, source_format="TIFF", path=self.where)
+        return Image(np.ascontiguousarray(pixels), icc_profile=icc, exif=exif, source_format="TIFF",
+                     path=self.where, info=info)
 
     def _opencv_page(self, index: int) -> np.ndarray | None:
         if self._deep is None:
@@ -373,7 +380,12 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
         return
     first, *rest = _pil_frames(animation, fmt)
     common: dict = {"save_all": True, "append_images": rest}
-    icc = animation.frames[0].icc_profile if options.keep_metadata else None
+    metadata = _metadata(animation.frames[0], np.asarray(first), options)
+    icc = metadata.icc_profile
+    if metadata.exif and fmt != "gif":
+        common["exif"] = metadata.exif
+    if metadata.dpi and fmt == "png":
+        common["dpi"] = tuple(float(v) for v in metadata.dpi)
     common["duration"] = _per_frame(list(animation.durations))
     plays = animation.plays
     if fmt == "gif":

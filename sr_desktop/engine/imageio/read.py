@@ -213,20 +213,9 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
             )
         # Pillow turns TIFFs upright while loading and then drops their orientation tag,
         # so what is left in the EXIF is what remains to be applied to its pixels.
-        exif_obj = im.getexif()
-        pending = orientation_of(exif_obj)
-        if fmt == "TIFF":
-            exif = exif_from_tiff_tags(exif_obj)
-        else:
-            exif = normalize_exif(im.info.get("exif"))
-        exif = patch_exif(exif) if exif else None
+        pending = orientation_of(im.getexif())
+        exif, info = file_metadata(im, orientation)
         icc = im.info.get("icc_profile") or None
-        info: dict = {}
-        dpi = im.info.get("dpi")
-        if fmt == "TIFF" and 282 not in getattr(im, "tag_v2", {}):
-            dpi = None  # Pillow says (1, 1) for a TIFF without resolution: written out, 1 dpi
-        if dpi and len(dpi) == 2 and all(float(v) > 0 for v in dpi):
-            info["dpi"] = tuple(round(float(v), 1) for v in dpi)
         frames = getattr(im, "n_frames", 1)
         if frames > 1:
             info["frames"] = frames
@@ -240,8 +229,6 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
     if deep is not None:
         pixels = _decode_deep(data, deep, reduced, orientation, where)
 
-    if orientation >= 5 and "dpi" in info:
-        info["dpi"] = info["dpi"][::-1]
     if icc and pixels.ndim == 3 and pixels.shape[2] >= 3 and icc_space(icc) == ICC_SPACE_CMYK:
         icc = None
     return Image(
@@ -252,6 +239,25 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         path=None,
         info=info,
     )
+
+
+def file_metadata(im, orientation: int) -> tuple[bytes | None, dict]:
+    """The EXIF block and the info (``dpi``) of a loaded Pillow image — the current page of a
+    TIFF —, the resolution swapped for an image turned a quarter upright (`orientation`
+    5–8, the one the file stated before Pillow turned it)."""
+    if im.format == "TIFF":
+        exif = exif_from_tiff_tags(im.getexif())
+    else:
+        exif = normalize_exif(im.info.get("exif"))
+    info: dict = {}
+    dpi = im.info.get("dpi")
+    if im.format == "TIFF" and 282 not in getattr(im, "tag_v2", {}):
+        dpi = None  # Pillow says (1, 1) for a TIFF without resolution: written out, 1 dpi
+    if dpi and len(dpi) == 2 and all(float(v) > 0 for v in dpi):
+        info["dpi"] = tuple(round(float(v), 1) for v in dpi)
+        if orientation >= 5:
+            info["dpi"] = info["dpi"][::-1]
+    return (patch_exif(exif) if exif else None), info
 
 
 def _stored_size(tiles: list, width: int, height: int, fmt: str | None, orientation: int) -> tuple[int, int]:
