@@ -49,6 +49,35 @@ def test_alpha_is_upscaled_and_kept(alpha_mode):
     assert (out[:, :8, 3] == 0).all() and (out[:, 20:, 3] == 255).all()
 
 
+@pytest.mark.parametrize("alpha_mode", ["model", "resample"])
+@pytest.mark.parametrize("channels", [2, 4])
+def test_hidden_colour_does_not_fringe_the_visible_edge(alpha_mode, channels):
+    """An opaque white shape on transparent black: composed over white, the upscaled edge
+    stays white. Colour and alpha are upscaled apart, and the hidden black under alpha 0 came
+    out in the edge pixels (colour 52 at alpha 52: 213 over white, a dark fringe)."""
+    px = np.zeros((12, 16, channels), np.uint8)
+    px[:, 6:] = 255
+    out = upscale_image(Image(px), UpscaleOptions(model="bicubic", scale=2, alpha=alpha_mode)).image.pixels
+    colour, alpha = out[:, :, :-1].astype(np.float64), out[:, :, -1:].astype(np.float64) / 255
+    over_white = colour * alpha + 255 * (1 - alpha)
+    assert ((alpha > 0) & (alpha < 1)).any()  # a soft edge to look at
+    assert over_white.min() >= 254.5
+
+
+def test_hidden_colour_is_the_nearest_visible_one():
+    from sr_desktop.engine.compute.transparent_fill import fill_hidden_colour
+
+    rgb = np.zeros((5, 7, 3), np.uint8)
+    alpha = np.zeros((5, 7), np.uint8)
+    rgb[1, 1], alpha[1, 1] = (255, 0, 0), 255
+    rgb[3, 5], alpha[3, 5] = (0, 0, 255), 1  # barely visible still counts
+    filled = fill_hidden_colour(rgb, alpha)
+    assert filled[0, 0].tolist() == [255, 0, 0] and filled[4, 6].tolist() == [0, 0, 255]
+    assert filled[1, 1].tolist() == [255, 0, 0] and filled[3, 5].tolist() == [0, 0, 255]
+    assert filled[4, 0].tolist() == [255, 0, 0] and filled[0, 6].tolist() == [0, 0, 255]
+    assert fill_hidden_colour(rgb, np.zeros_like(alpha)) is rgb  # nothing visible to take from
+
+
 def test_la_image_keeps_two_channels():
     res = upscale_image(Image(_pixels(10, 10, 2)), UpscaleOptions(model="lanczos", scale=3))
     assert res.image.pixels.shape == (30, 30, 2)

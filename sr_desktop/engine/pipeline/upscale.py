@@ -5,7 +5,9 @@ exact scale when they overshoot). Options: `sr_desktop.engine.core.options.Upsca
 Loaded models: `model_cache.get_model`.
 
 RGB goes through the model. Alpha is upscaled through the model too (as a grey image) or
-by Lanczos resampling (``alpha="resample"``). Grey images go through the model as RGB and
+by Lanczos resampling (``alpha="resample"``); fully transparent pixels first take the colour
+of the nearest visible one (`transparent_fill`), so their hidden colour does not fringe the
+edges. Grey images go through the model as RGB and
 come back grey (mean of the three output channels). 16-bit input gives 16-bit output;
 intermediate passes are kept at 16 bits.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sr_desktop.engine.compute import devices, resample
+from sr_desktop.engine.compute.transparent_fill import fill_hidden_colour
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEFAULT_MODEL, MAX_SCALE, AlphaMode, TilePolicy, UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
@@ -197,6 +200,8 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
     pixels = image.pixels
     src_max = float(image.max_value)
     rgb = pixels[:, :, :3] if not image.is_gray else np.repeat(pixels[:, :, :1], 3, axis=2)
+    if image.has_alpha:  # hidden colour (often black) would bleed into the visible edges
+        rgb = fill_hidden_colour(rgb, pixels[:, :, -1])
     h, w = image.height, image.width
     out = np.empty((h * target, w * target, image.channels), dtype=pixels.dtype)
     color_channels = 1 if image.is_gray else 3

@@ -1,0 +1,37 @@
+"""The colour under fully transparent pixels, filled from the nearest visible pixel before
+the colour channels are upscaled.
+
+A fully transparent pixel's colour is invisible, and files often store it as black. Upscaling
+colour and alpha separately (as every model here does) mixes that hidden black into the
+visible pixels next to it: an opaque white shape on transparent black came out with grey
+edges (colour 52, alpha 52 one pixel out), a dark fringe over any background. Giving each
+hidden pixel the colour of the nearest visible one — chaiNNer's "edge extend" — leaves the
+visible pixels' neighbourhood in their own colours; alpha still makes the soft edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fill_hidden_colour(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """`rgb` (H×W×C) with every pixel whose `alpha` (H×W or H×W×1) is 0 given the colour of
+    the nearest pixel whose alpha is not (OpenCV's 5×5 approximation of the Euclidean
+    distance, the one its labels come with); `rgb` itself when no pixel or
+    every pixel is hidden."""
+    import cv2
+
+    hidden = np.asarray(alpha).reshape(rgb.shape[:2]) == 0
+    if not hidden.any() or hidden.all():
+        return rgb
+    # distance to the nearest zero of the mask, with that zero's label: visible pixels are 0
+    _, labels = cv2.distanceTransformWithLabels(hidden.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    index = np.int32 if hidden.size < 2**31 else np.int64  # (a smaller table gathers faster)
+    visible = np.flatnonzero(~hidden).astype(index)
+    flat_labels = labels.reshape(-1)
+    source = np.zeros(int(labels.max()) + 1, dtype=index)
+    source[flat_labels[visible]] = visible
+    nearest = np.take(source, flat_labels)
+    planes = [np.take(rgb[:, :, c].reshape(-1), nearest) for c in range(rgb.shape[2])]
+    return np.stack(planes, axis=-1).reshape(rgb.shape)
