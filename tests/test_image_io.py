@@ -288,6 +288,20 @@ def test_16bit_png_keeps_icc_exif_and_dpi(tmp_path):
         assert back.info["dpi"] == (300.0, 300.0)
 
 
+def test_a_jpeg_without_a_stated_resolution_gets_none(tmp_path):
+    """Pillow says 72 dpi for a JPEG whose EXIF has no resolution (and JFIF no unit); that
+    72 was written into the output as if the file had said it."""
+    exif = PILImage.Exif()
+    exif[MAKE] = "TestCam"
+    PILImage.fromarray(random_pixels((8, 8, 3), np.uint8)).save(tmp_path / "n.jpg", exif=exif.tobytes())
+    assert "dpi" not in read_image(tmp_path / "n.jpg").info
+    PILImage.fromarray(random_pixels((8, 8, 3), np.uint8)).save(tmp_path / "d.jpg", dpi=(300, 300))
+    assert read_image(tmp_path / "d.jpg").info["dpi"] == (300.0, 300.0)
+    exif[0x0128], exif[0x011A], exif[0x011B] = 2, 200.0, 200.0
+    PILImage.fromarray(random_pixels((8, 8, 3), np.uint8)).save(tmp_path / "e.jpg", exif=exif.tobytes())
+    assert read_image(tmp_path / "e.jpg").info["dpi"] == (200.0, 200.0)
+
+
 def test_keep_metadata_false_writes_none(tmp_path):
     image = Image(random_pixels((8, 9, 3), np.uint8), icc_profile=srgb_icc(),
                   exif=exif_block(), info={"dpi": (300.0, 300.0)})

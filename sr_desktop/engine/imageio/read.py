@@ -253,11 +253,22 @@ def file_metadata(im, orientation: int) -> tuple[bytes | None, dict]:
     dpi = im.info.get("dpi")
     if im.format == "TIFF" and 282 not in getattr(im, "tag_v2", {}):
         dpi = None  # Pillow says (1, 1) for a TIFF without resolution: written out, 1 dpi
+    if im.format == "JPEG" and im.info.get("jfif_unit") not in (1, 2) and not _exif_resolution(im):
+        dpi = None  # Pillow says 72 dpi for a JPEG whose EXIF states no resolution
     if dpi and len(dpi) == 2 and all(float(v) > 0 for v in dpi):
         info["dpi"] = tuple(round(float(v), 1) for v in dpi)
         if orientation >= 5:
             info["dpi"] = info["dpi"][::-1]
     return (patch_exif(exif) if exif else None), info
+
+
+def _exif_resolution(im) -> bool:
+    """Whether the EXIF of a JPEG states its resolution (unit and X resolution)."""
+    try:
+        exif = im.getexif()
+        return 0x0128 in exif and 0x011A in exif
+    except Exception:  # noqa: BLE001 - unreadable EXIF states nothing
+        return False
 
 
 def _stored_size(tiles: list, width: int, height: int, fmt: str | None, orientation: int) -> tuple[int, int]:
