@@ -338,6 +338,56 @@ def test_clearing_a_region_result_without_a_whole_result_empties_the_after_side(
     assert window.result_label.text() == NO_RESULT
 
 
+def test_the_metrics_panel_shows_a_region_results_run_not_no_upscale_yet(make_window, tmp_path, qtbot):
+    """With only a region's result on screen the panel said "No upscale yet" beside a
+    region result: it shows the region's run, and why its numbers and maps wait."""
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
+    pick_bicubic(window, 2)
+    panel = window.metrics_panel
+    window.session.select_region((10, 8, 20, 16))
+    window.enhance_current_region()
+    wait_idle(qtbot, window)
+    assert panel.result_section.model.text() == "Region: bicubic ×2"
+    assert panel.result_section.size.text() == "20×16 → 40×32"
+    assert panel.noref_section.status.text().startswith("A region result is shown")
+    assert panel.view_note.text().startswith("A region result is shown")
+    window.clear_region()  # no whole result behind it: the panel is empty again
+    assert panel.result_section.model.text() == "No upscale yet"
+    assert panel.noref_section.status.text() == "Upscale the image to measure the result."
+
+
+def test_opening_another_image_during_a_job_says_cancelling_at_once(make_window, tmp_path, qtbot):
+    """The progress box kept naming the previous image's job, Cancel enabled, until its
+    tile ended."""
+    def slower(job, progress, cancel):  # a tile long enough to see the box while it ends
+        options = dataclasses.replace(job.options, tile=16)
+        return upscale.upscale_image(job.image, options, progress, cancel, model=SlowNearestModel(1.0))
+
+    window = make_window(job_runner=slower)
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 96, 64)])
+    infos = []
+    window.queue.jobProgress.connect(lambda job, info: infos.append(info))
+    window.start_upscale()
+    qtbot.waitUntil(lambda: len(infos) >= 2, timeout=10000)
+    assert window.open_paths([write_png(tmp_path / "b.png", 40, 30, 3)])
+    qtbot.waitUntil(lambda: window.windowTitle().startswith("b.png"), timeout=5000)
+    assert window.queue.is_busy() and window.job_label.text() == "Cancelling…"
+    wait_idle(qtbot, window, 5000)
+    assert window.result is None
+
+
+def test_the_batch_dialog_starts_from_the_windows_choice(make_window, tmp_path, qtbot):
+    """It opened on the list's default (SPAN ×4) whatever the window had picked."""
+    window = make_window()
+    pick_bicubic(window, 3)
+    assert window.picker.set_backend("torch")
+    dialog = window.open_batch_dialog(tmp_path)
+    qtbot.addWidget(dialog)
+    assert (dialog.picker.model_id(), dialog.picker.scale(), dialog.picker.backend()) == ("bicubic", 3, "torch")
+    dialog.close()
+
+
 def test_region_drag_upscales_exactly_that_region(make_window, tmp_path, qtbot):
     window = make_window()
     src = write_png(tmp_path / "photo.png", 64, 48, 7)

@@ -459,3 +459,29 @@ def test_the_advanced_backend_choice_reaches_the_engine_and_is_remembered(window
     picker.load_settings(settings)
     assert picker.backend() == "openvino"
     assert not picker.set_backend("tensorrt")
+
+
+def test_windows_and_dialogs_open_within_the_screen(qtbot, tmp_path, monkeypatch):
+    """Their first sizes (window 1280×700, batch 820×700, training 1100×660, shortcuts
+    520×680) are cut to the screen's available area less a frame: on a 1280×720 screen the
+    batch dialog's buttons were under the bottom edge."""
+    from PySide6.QtCore import QRect, QSize
+    from PySide6.QtGui import QScreen
+
+    from sr_desktop.gui.batch.dialog import BatchDialog
+    from sr_desktop.gui.main_window.shortcuts_sheet import ShortcutsSheet
+    from sr_desktop.gui.train.dialog import TrainDialog
+    from sr_desktop.gui.widgets import FRAME_ALLOWANCE
+
+    create_application()
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(0, 0, 1280, 690))
+    room = QSize(1280, 690) - FRAME_ALLOWANCE
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"))
+    qtbot.addWidget(window)
+    made = [window, BatchDialog(window), TrainDialog(window), ShortcutsSheet([], window)]
+    for widget in made[1:]:
+        qtbot.addWidget(widget)
+    for widget in made:
+        size = widget.size()
+        assert size.width() <= room.width() and size.height() <= room.height(), (type(widget).__name__, size)
+    assert made[1].size() == QSize(820, room.height())  # the width it asks for still fits

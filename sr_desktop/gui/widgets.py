@@ -191,3 +191,22 @@ class ContentsHighScrollArea(QScrollArea):
         if inner is not None:
             hint.setHeight(inner.sizeHint().height() + 2 * self.frameWidth())
         return hint
+
+
+#: room a window frame and a title bar take beyond a window's own size (the offscreen and
+#: some X11 platforms report screens without a taskbar: the frame is what is left to keep)
+FRAME_ALLOWANCE = QSize(16, 48)
+
+
+def resize_within_screen(window: QWidget, width: int, height: int) -> None:
+    """Resize `window` to `width`×`height`, or to what fits the available area of its screen
+    (the parent's, else the primary) with its frame — a 700-px-high dialog on a 1280×720
+    screen put its buttons under the bottom edge."""
+    from PySide6.QtGui import QGuiApplication
+
+    parent = window.parentWidget()
+    screen = (parent.screen() if parent is not None else None) or window.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        room = screen.availableGeometry().size() - FRAME_ALLOWANCE
+        width, height = min(width, room.width()), min(height, room.height())
+    window.resize(max(1, width), max(1, height))

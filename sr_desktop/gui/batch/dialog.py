@@ -47,7 +47,7 @@ from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_picker import ModelPicker
-from sr_desktop.gui.widgets import ContentsHighScrollArea, with_browse_button
+from sr_desktop.gui.widgets import ContentsHighScrollArea, resize_within_screen, with_browse_button
 from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class BatchDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.buttons)
-        self.resize(820, 700)  # fits a 1366×768 laptop screen (the options scroll on a smaller one)
+        resize_within_screen(self, 820, 700)  # fits a 1366×768 laptop screen (the options scroll on a smaller one)
 
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)

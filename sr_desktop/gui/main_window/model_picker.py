@@ -370,6 +370,21 @@ class ModelPicker(QWidget):
             size = None
         self.tile_spin.setValue(size or 0)
 
+    def take_choice_of(self, other: ModelPicker) -> bool:
+        """Select what `other` has selected (model, scale, variant, device, precision,
+        backend, tile) as far as this picker lists it; False when it does not list the model."""
+        model = other.model_id()
+        if model is None or not self.set_model_id(model):
+            return False
+        self.set_scale(other.scale())
+        if other.variant():
+            self.set_variant(other.variant())
+        self.set_device(other.device())
+        self.set_precision(other.precision())
+        self.set_backend(other.backend())
+        self.set_tile(other.tile())
+        return True
+
     # -- persistence --------------------------------------------------------------------
     def load_settings(self, settings) -> None:
         """Restore the choices stored in a `GuiSettings`."""

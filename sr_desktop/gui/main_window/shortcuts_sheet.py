@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sr_desktop.gui.widgets import resize_within_screen
+
 #: keys that are not actions: the compare view's own handling
 VIEW_KEYS = (
     ("Show the original while held (image focused)", "Space"),
@@ -63,7 +65,7 @@ class ShortcutsSheet(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(520, 680)
+        resize_within_screen(self, 520, 680)
 
     def rows(self) -> list[tuple[str, str]]:
         """The (action, keys) rows shown."""

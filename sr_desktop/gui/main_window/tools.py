@@ -86,11 +86,13 @@ class ModelAdder:
 class BatchExport:
     """File ▸ Batch export… and the offer after a folder was dropped."""
 
-    def __init__(self, parent: QWidget, session: Session, settings: GuiSettings, message_bar: MessageBar) -> None:
+    def __init__(self, parent: QWidget, session: Session, settings: GuiSettings, message_bar: MessageBar,
+                 picker=None) -> None:
         self.parent = parent
         self.session = session
         self.settings = settings
         self.message_bar = message_bar
+        self.picker = picker  # the window's model picker: a new dialog starts from its choice
         self.dialog = None  # the last BatchDialog opened (non-modal)
 
     def open_dialog(self, folder: str | Path | None = None):
@@ -110,6 +112,8 @@ class BatchExport:
             elif self.settings.get("last_dir"):
                 folder = Path(self.settings.get("last_dir"))
         self.dialog = BatchDialog(self.parent, str(folder) if folder else None)
+        if self.picker is not None:  # the model the user just tried, not the list's default
+            self.dialog.picker.take_choice_of(self.picker)
         self.dialog.show()
         return self.dialog
 

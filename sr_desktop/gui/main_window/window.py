@@ -76,6 +76,7 @@ from sr_desktop.gui.main_window.tools import (
 from sr_desktop.gui.main_window.training import TrainingLauncher
 from sr_desktop.gui.main_window.upscaling import Upscaler
 from sr_desktop.gui.settings import GuiSettings
+from sr_desktop.gui.widgets import resize_within_screen
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class MainWindow(QMainWindow):
         self.time_label, self.device_label = labels.time_label, labels.device_label
         self.result_info = ResultInfo(self.session, self.picker, self.controls, self.compare, labels)
         self.saver = ResultSaver(self.session, self.settings, self, self, confirm_discard, ask_save_target)
-        self.batch_export = BatchExport(self, self.session, self.settings, self.message_bar)
+        self.batch_export = BatchExport(self, self.session, self.settings, self.message_bar, self.picker)
         self.opener = ImageOpener(
             self, self.session, self.settings, self, self.message_bar, self.filmstrip,
             self.filmstrip_dock, self.recent_menu, self.saver.may_discard_result, self.set_image,
@@ -252,8 +253,9 @@ class MainWindow(QMainWindow):
         self.add_side_panel(panel, METRICS_PANEL_TITLE)
         self.imageOpened.connect(panel.set_image)
         self.resultReady.connect(lambda _image, result: panel.set_result(result))
-        # the panel's numbers and maps are of the whole image's result, hidden meanwhile
-        self.regionResultReady.connect(lambda *_: panel.set_result(None))
+        # the panel's numbers and maps are of the whole image's result, hidden meanwhile; the
+        # region's run is shown
+        self.regionResultReady.connect(lambda _image, result, _box: panel.set_region_result(result))
         self.compare.regionSelected.connect(panel.set_region)
         self.compare.regionCleared.connect(lambda: panel.set_region(None))
         panel.showPixels.connect(self._show_display_override)
@@ -278,7 +280,7 @@ class MainWindow(QMainWindow):
         alone (the side panels are one click away in the toolbar)."""
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(FIRST_SIZE)
+            resize_within_screen(self, FIRST_SIZE.width(), FIRST_SIZE.height())
         state = self.settings.window_state()
         if state is not None and self.restoreState(state):
             self.filmstrip_dock.setVisible(self.filmstrip.count() > 1)
@@ -312,7 +314,7 @@ class MainWindow(QMainWindow):
 
         ``display`` is the image already converted for the compare view (optional).
         """
-        self.queue.cancel()  # jobs of the previous image are of no use any more
+        self.cancel_jobs()  # jobs of the previous image are of no use any more (and say so)
         self.compare.set_original(display if display is not None else image.pixels)
         self.compare.clear_region()
         self.session.open_image(image, name)
@@ -439,6 +441,8 @@ class MainWindow(QMainWindow):
                     self.metrics_panel.set_result(whole)
             else:
                 self.compare.drop_region_results()
+                if self.metrics_panel is not None:
+                    self.metrics_panel.set_region_result(None)
             self.session.drop_region_result()
         self.session.select_region(None)
 

@@ -56,14 +56,16 @@ class NoReferenceSection(QGroupBox):
         self.status.setContentsMargins(6, 0, 6, 6)
         column.addWidget(self.status)
 
-    def show_numbers(self, result, value) -> None:
+    def show_numbers(self, result, value, region_shown: bool = False) -> None:
         """Show the cached `value` (NoReferenceNumbers, MeasureFailure, or None while being
-        measured) of `result` (None: nothing to measure yet)."""
+        measured) of `result` (None: nothing to measure yet; `region_shown`: a region's
+        result is on screen, and these numbers are of whole-image results)."""
         labels = (self.sharpness, self.laplacian, self.niqe, self.consistency)
         if result is None:
             for label in labels:
                 label.setText("—")
-            self.status.setText("Upscale the image to measure the result.")
+            self.status.setText("A region result is shown: upscale the whole image to measure it." if region_shown
+                                else "Upscale the image to measure the result.")
             return
         if value is None:
             for label in labels:

@@ -180,6 +180,7 @@ class MetricsPanel(QWidget):
         st = self._state
         st.image = image
         st.result = None
+        st.region_result = None
         st.result_gen += 1
         st.box = None
         st.eval = None
@@ -197,6 +198,7 @@ class MetricsPanel(QWidget):
         measurements in the worker. An evaluated model shown before is deselected."""
         st = self._state
         st.result = result
+        st.region_result = None
         st.result_gen += 1
         st.selected_model = None
         self.leaderboard.set_selected(None)
@@ -205,6 +207,13 @@ class MetricsPanel(QWidget):
         self._request_measurements()
         if st.mode in MAP_MODES:
             self._show_current()
+
+    def set_region_result(self, result) -> None:
+        """A region's result (`UpscaleResult`) shown instead of a whole-image one, or None: its
+        run is shown; the numbers and maps, of whole-image results, wait for one."""
+        self.set_result(None)
+        self._state.region_result = result
+        self._refresh_all()
 
     def set_region(self, box: tuple | None) -> None:
         """(x, y, w, h) in original pixels, or None: the numbers are for that region only."""
@@ -501,8 +510,12 @@ class MetricsPanel(QWidget):
         else:
             self.region_label.setText(f"Region {describe_box(st.box)}: the numbers are for this region")
             self.region_label.show()
-        self.result_section.show_result(st.result, st.image)
-        self.noref_section.show_numbers(st.result, st.cache.get(st.noref_key()))
+        region_only = st.result is None and st.region_result is not None
+        if region_only:
+            self.result_section.show_result(st.region_result, None, region=True)
+        else:
+            self.result_section.show_result(st.result, st.image)
+        self.noref_section.show_numbers(st.result, st.cache.get(st.noref_key()), region_shown=region_only)
         self._refresh_view_section()
         self._refresh_leaderboard()
         self.evaluate_section.show_running(self.is_evaluating(), st.image is not None)

@@ -44,9 +44,10 @@ class ResultSection(QGroupBox):
                              ("Device", self.device), ("Backend", self.backend), ("Tiles", self.tiles),
                              ("Memory", self.memory)])
 
-    def show_result(self, result, image) -> None:
+    def show_result(self, result, image, region: bool = False) -> None:
         """Fill in `result` (an `UpscaleResult`, or None for "No upscale yet") of `image`
-        (the original, or None: its size is then derived from the result's)."""
+        (the original, or None: its size is then derived from the result's); `region`: it is
+        the result of a region of the image."""
         if result is None:
             for label in (self.model, self.time, self.size, self.device, self.backend, self.tiles, self.memory):
                 label.setText("—")
@@ -60,7 +61,7 @@ class ResultSection(QGroupBox):
             in_w, in_h = out_w // max(1, r.scale), out_h // max(1, r.scale)
         mp_s = in_w * in_h / 1e6 / r.seconds if r.seconds > 0 else 0.0
         variant = f" ({r.variant})" if getattr(r, "variant", None) not in (None, "default") else ""
-        self.model.setText(f"{r.model}{variant} ×{r.scale}")
+        self.model.setText(f"{'Region: ' if region else ''}{r.model}{variant} ×{r.scale}")
         self.time.setText(f"{r.seconds:.2f} s · {mp_s:.2f} MP/s input")
         self.size.setText(f"{in_w}×{in_h} → {out_w}×{out_h}")
         self.device.setText(str(r.device) or "—")

@@ -61,6 +61,9 @@ class MetricsState:
     def __init__(self) -> None:
         self.image = None
         self.result = None
+        #: the result of a region shown instead of a whole-image one (its run is shown; the
+        #: numbers and maps are of whole-image results)
+        self.region_result = None
         self.result_gen = 0
         self.box: tuple[int, int, int, int] | None = None
         self.mode = "result"
@@ -191,6 +194,8 @@ class MetricsState:
         """What the after side shows, against which reference, and the map's state."""
         source = self.map_source()
         if source is None:
+            if self.region_result is not None:
+                return "A region result is shown: upscale the whole image or evaluate models to see maps."
             return "Upscale the image or evaluate models to see maps."
         evaluated = source.key[0] == "eval"
         note = f"Showing {source.what}."

@@ -47,7 +47,7 @@ from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
-from sr_desktop.gui.widgets import ContentsHighScrollArea, with_browse_button
+from sr_desktop.gui.widgets import ContentsHighScrollArea, resize_within_screen, with_browse_button
 from sr_desktop.gui.worker import JobQueue
 
 FROM_SCRATCH = "(from scratch)"
@@ -245,7 +245,7 @@ class TrainDialog(QDialog):
         top.addWidget(self.options_scroll, 0)
         top.addLayout(right, 1)
         layout = QVBoxLayout(self)
-        self.resize(1100, 660)  # the whole form and full-size previews on a 1366×768 laptop screen
+        resize_within_screen(self, 1100, 660)  # the whole form and full-size previews on a 1366×768 laptop screen
         layout.addLayout(top, 1)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
