@@ -3,6 +3,9 @@ architectures knows them, run with spandrel's conventions, equal to spandrel's o
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +133,50 @@ def test_backends_refuse_what_they_cannot_run_with_one_line_and_auto_runs_torch(
         with pytest.raises(BackendError, match=message):
             choose.apply_backend(load_model(spec.id, scale=NETS[name][1]), "openvino")
         assert choose.apply_backend(load_model(spec.id, scale=NETS[name][1]), "auto") == "torch"
+
+
+BLOCKED_UPSCALE = """
+from sr_desktop.cli.main import main
+print(main(["upscale", {src!r}, "-o", {dst!r}, "--model", {model!r}, "--backend", "openvino", "--device", "cpu",
+            "-q"]))
+"""
+
+
+def test_a_converted_spandrel_model_runs_without_torch_or_spandrel(home, tmp_path):
+    """Once OpenVINO has converted a plainly called spandrel network, a later process runs it
+    from the cached conversion without importing torch (nor spandrel, which imports it):
+    spandrel's call and the engine's channel handling on numpy (`spandrel_conventions`), the
+    torch side's output within float rounding, and the same file through the CLI (with
+    ``--device cpu``: this environment's torch is a CUDA build, so ``auto`` could mean a GPU,
+    which only torch can tell)."""
+    import os
+
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine.models.arch_host import HostArchModel, load_without_torch
+    from sr_desktop.engine.models.backends import choose
+    from sr_desktop.engine.models.loader import load_model
+    from tests.without_torch import run_without_torch
+
+    spec = custom.add_custom_model(save("realplksr", tmp_path))
+    assert load_without_torch(spec.id, None, None, "cpu", "auto", "openvino") is None  # not converted yet
+    torch_side = load_model(spec.id, scale=2)
+    assert choose.apply_backend(torch_side, "openvino") == "openvino"
+    host = load_without_torch(spec.id, None, None, "cpu", "auto", "openvino")
+    assert isinstance(host, HostArchModel) and host.runner.key == torch_side.runner.key
+    patch = _image(23, 30, grey=False, seed=9)
+    with torch.inference_mode():
+        expected = torch_side.run(torch.from_numpy(patch.transpose(2, 0, 1).copy())[None])[0].numpy()
+    assert float(np.abs(host.upscale_patch(patch) - expected.transpose(1, 2, 0)).max()) < 1e-5
+
+    src = tmp_path / "in.png"
+    PILImage.fromarray((patch * 255).round().astype(np.uint8)).save(src)
+    env = {**os.environ, "SR_DESKTOP_HOME": str(home)}
+    for name, blocked in (("a.png", False), ("b.png", True)):
+        code = BLOCKED_UPSCALE.format(src=str(src), dst=str(tmp_path / name), model=spec.id)
+        proc = run_without_torch(code, env) if blocked else subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "0", proc.stderr
+    a = np.asarray(PILImage.open(tmp_path / "a.png")).astype(int)
+    b = np.asarray(PILImage.open(tmp_path / "b.png")).astype(int)
+    assert a.shape == b.shape == (46, 60, 3) and int(np.abs(a - b).max()) <= 1

@@ -83,7 +83,8 @@ def host_record_of(model) -> dict[str, Any]:
             "recommended_tile": int(model.recommended_tile), "tileable": bool(model.tileable)}
 
 
-def _pad_once(x, left: int, right: int, top: int, bottom: int, mode: str):
+def pad_once(x, left: int, right: int, top: int, bottom: int, mode: str):
+    """Pad the last two axes of an array or a tensor in one `mode` (reflect or replicate)."""
     if isinstance(x, np.ndarray):
         widths = [(0, 0)] * (x.ndim - 2) + [(top, bottom), (left, right)]
         return np.pad(x, widths, mode="edge" if mode == "replicate" else "reflect")
@@ -99,7 +100,7 @@ def pad_border(x, left: int, right: int, top: int, bottom: int):
         return x
     h, w = x.shape[-2:]
     mode = "reflect" if max(left, right) < w and max(top, bottom) < h else "replicate"
-    return _pad_once(x, left, right, top, bottom, mode)
+    return pad_once(x, left, right, top, bottom, mode)
 
 
 @functools.lru_cache(maxsize=64)
@@ -121,7 +122,8 @@ def matlab_bicubic(x, scale: int):
     return rows @ x @ cols.T
 
 
-def _concat_channels(parts: list):
+def concat_channels(parts: list):
+    """Arrays or tensors N×C×H×W joined along C."""
     if isinstance(parts[0], np.ndarray):
         return np.concatenate(parts, axis=1)
     import torch
@@ -136,7 +138,7 @@ def run_around(conv: ArchConvention, graph: Callable, x):
         return _network(conv, graph, x * conv.input_range) / conv.input_range
     ycc = rgb_to_ycbcr(x)
     y = _network(conv, graph, ycc[:, :1] * conv.input_range) / conv.input_range
-    return ycbcr_to_rgb(_concat_channels([y, matlab_bicubic(ycc[:, 1:], conv.scale)]))
+    return ycbcr_to_rgb(concat_channels([y, matlab_bicubic(ycc[:, 1:], conv.scale)]))
 
 
 def _network(conv: ArchConvention, graph: Callable, x):

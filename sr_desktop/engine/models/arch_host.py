@@ -1,5 +1,6 @@
-"""A literature model, or a checkpoint or ncnn pair the user added, run by its cached
-OpenVINO conversion in a process that never imports torch.
+"""A literature model, or a checkpoint (the project's architectures or spandrel's) or ncnn
+pair the user added, run by its cached OpenVINO conversion in a process that never imports
+torch (nor spandrel).
 
 Importing torch takes most of a second of every start, so a second run of VDSR started
 inferring 1.1 s after the load call, and of an added RRDBNet 2 s, where a zoo model takes
@@ -28,6 +29,7 @@ from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.custom_index import stored_files_digest
 from sr_desktop.engine.models.literature import shipped_weights, trained_scales
 from sr_desktop.engine.models.registry import get_model_spec
+from sr_desktop.engine.models.spandrel_conventions import SpandrelConvention, descriptor_call, run_spandrel
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -38,14 +40,16 @@ VARIANT = "default"
 
 
 class HostArchModel(SRModel):
-    """An architecture model whose graph runs in OpenVINO on numpy arrays (CPU, fp32)."""
+    """An architecture model whose graph runs in OpenVINO on numpy arrays (CPU, fp32): one of
+    the project's architectures or an ncnn pair (`ArchConvention`: `run_around`), or a
+    spandrel architecture (`SpandrelConvention`: `run_spandrel`)."""
 
-    def __init__(self, model_id: str, convention: ArchConvention, runner, threads: int, *, context: int,
-                 recommended_tile: int, tileable: bool) -> None:
+    def __init__(self, model_id: str, convention: ArchConvention | SpandrelConvention, runner, threads: int, *,
+                 context: int, recommended_tile: int, tileable: bool) -> None:
         self.id = model_id
         self.variant = VARIANT
         self.scale = convention.scale
-        self.align = convention.align
+        self.align = convention.align if isinstance(convention, ArchConvention) else convention.multiple_of
         self.convention = convention
         self.context = context
         self.recommended_tile = recommended_tile
@@ -63,7 +67,11 @@ class HostArchModel(SRModel):
     def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
         """H×W×3 float32 (0..1) -> (s·H)×(s·W)×3 float32, unclamped: `ArchModel.run` on numpy."""
         x = np.ascontiguousarray(patch.transpose(2, 0, 1), dtype=np.float32)[None]
-        y = run_around(self.convention, self.runner.run_array, x)
+        if isinstance(self.convention, SpandrelConvention):
+            y = run_spandrel(self.convention,
+                             lambda image: descriptor_call(self.convention, self.runner.run_array, image), x)
+        else:
+            y = run_around(self.convention, self.runner.run_array, x)
         return np.ascontiguousarray(y[0].transpose(1, 2, 0), dtype=np.float32)
 
 
@@ -98,7 +106,8 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
         return None
     runner, record = found
     try:
-        convention = ArchConvention.from_dict(record.get("convention"))
+        convention = (SpandrelConvention.from_dict(record["spandrel"]) if "spandrel" in record
+                      else ArchConvention.from_dict(record.get("convention")))
         context, tile, tileable = record["context"], record["recommended_tile"], record["tileable"]
         if convention.scale != scale or not (isinstance(context, int) and isinstance(tile, int)
                                              and isinstance(tileable, bool) and context >= 0 and tile > 0):
