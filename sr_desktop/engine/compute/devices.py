@@ -31,7 +31,7 @@ __all__ = [
     "DEVICE_CHOICES", "HOST_CPU", "PRECISION_CHOICES", "HostCPU", "VulkanGPU", "auto_device_is_cpu_without_torch",
     "cpu_name", "cpu_signature", "describe_device", "empty_cache", "free_memory_bytes", "host_fp32_requested",
     "installed_torch_version", "is_out_of_memory", "process_rss_bytes", "resolve_device", "resolve_precision",
-    "torch_default_threads", "torch_threads",
+    "torch_default_threads", "torch_threads", "why_auto_device_is_cpu",
 ]
 
 
@@ -102,12 +102,31 @@ def installed_torch_version() -> str | None:
         return None
 
 
+#: where NVIDIA's kernel driver shows itself (WSL's GPU: /dev/dxg); without any of them a
+#: CUDA build of torch finds no GPU
+NVIDIA_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/dxg")
+
+
 def auto_device_is_cpu_without_torch() -> bool:
-    """Whether ``--device auto`` is the CPU, told without importing torch: true for a
-    CPU-only torch build (version tag ``+cpu``), which has neither CUDA nor MPS. Any other
-    build has to be asked (`resolve_device`)."""
+    """Whether ``--device auto`` is the CPU, told without importing torch
+    (`why_auto_device_is_cpu`)."""
+    return why_auto_device_is_cpu() is not None
+
+
+def why_auto_device_is_cpu() -> str | None:
+    """Why ``--device auto`` is the CPU, told without importing torch, or None when torch has
+    to be asked (`resolve_device`): a CPU-only torch build (version tag ``+cpu``: neither
+    CUDA nor MPS), or on Linux a CUDA build (tag ``+cuNNN``, or none: the package index's
+    default build) on a machine without NVIDIA's driver — the common case of a laptop or a
+    server without an NVIDIA GPU, which imported torch on every start only to learn that."""
     version = installed_torch_version() or ""
-    return version.endswith("+cpu")
+    if version.endswith("+cpu"):
+        return f"torch {version} is a CPU-only build"
+    tag = version.partition("+")[2]
+    if (version and sys.platform.startswith("linux") and (tag == "" or tag.startswith("cu"))
+            and not any(os.path.exists(path) for path in NVIDIA_DRIVER_PATHS)):
+        return f"no NVIDIA driver on this machine (torch {version} finds GPUs through it)"
+    return None
 
 
 CPUINFO = "/proc/cpuinfo"

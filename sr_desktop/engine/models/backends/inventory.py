@@ -51,9 +51,10 @@ def _torch_gpus() -> list[DeviceInfo]:
     version = devices.installed_torch_version()
     if version is None:
         return [DeviceInfo("cuda", "torch is not installed", False), DeviceInfo("mps", "torch is not installed", False)]
-    if devices.auto_device_is_cpu_without_torch():
-        why = f"torch {version} is a CPU-only build"
-        return [DeviceInfo("cuda", why, False), DeviceInfo("mps", why, False)]
+    why = devices.why_auto_device_is_cpu()
+    if why is not None:  # a CPU-only build has no MPS either; a CUDA build on Linux never has it
+        return [DeviceInfo("cuda", why, False),
+                DeviceInfo("mps", why if version.endswith("+cpu") else "no Apple GPU (MPS)", False)]
     import torch
 
     found = [DeviceInfo(f"cuda:{i}", devices.describe_device(torch.device("cuda", i)), True, RUNS_EVERYTHING)
