@@ -15,6 +15,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 
 from sr_desktop.app.jobs import run_engine_job
+from sr_desktop.engine.core.errors import ImageWriteError
 from sr_desktop.engine.imageio import SaveOptions, read_image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.pipeline import upscale
@@ -622,6 +623,39 @@ def test_offscreen_pipeline_saves_result_and_screenshot(qtbot, tmp_path, capsys)
         assert str(result.resolve()) in printed
         assert read_image(result).width == read_image(src).width * int(result.stem.rsplit("_x", 1)[1])
         assert (tmp_path / "out" / f"{src.stem}_window.png").is_file()
+
+
+def test_the_app_form_never_writes_over_its_images(qtbot, tmp_path, capsys):
+    """`--screenshot` onto one of the images replaced it with a screenshot; onto a folder it
+    left its temporary file; any name was written as PNG. The offscreen run wrote a result
+    over an input that had its output name, and two inputs sharing a stem (a.png, a.jpg)
+    wrote the same output, the second over the first."""
+    from sr_desktop.cli.app_launcher import run_offscreen
+    from sr_desktop.cli.main import main
+
+    create_application()
+    src = write_png(tmp_path / "a.png", 24, 16)
+    original = src.read_bytes()
+    (tmp_path / "folder.png").mkdir()
+    for target, why in ((src, "is one of the images opened"), (tmp_path / "s.txt", "written as .png or .jpg"),
+                        (tmp_path / "folder.png", "is a folder")):
+        assert main(["--screenshot", str(target), str(src)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"sr-desktop: error: cannot write {target}: ") and why in err and "\n" not in err
+    assert src.read_bytes() == original and not (tmp_path / "s.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "folder.png"]  # no .part left
+
+    PILImage.fromarray(np.full((16, 24, 3), 90, np.uint8)).save(tmp_path / "a.jpg")
+    out = tmp_path / "out"
+    assert run_offscreen([src, tmp_path / "a.jpg"], out) == 0
+    names = sorted(p.name for p in out.iterdir())
+    model = upscale.DEFAULT_MODEL
+    assert names == sorted([f"a_jpg_{model}_x4.png", "a_jpg_window.png", f"a_png_{model}_x4.png", "a_png_window.png"])
+    victim = out / f"a_{model}_x4.png"  # an input where the next run's output would go
+    victim.write_bytes(original)
+    with pytest.raises(ImageWriteError, match="is one of the images opened"):
+        run_offscreen([victim, src], out)
+    assert victim.read_bytes() == original
 
 
 def test_a_zoo_model_upscales_on_a_vulkan_gpu_from_the_window(make_window, tmp_path, qtbot):

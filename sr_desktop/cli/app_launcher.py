@@ -7,10 +7,13 @@
   and a PNG screenshot of the window under ``./out/`` and print both paths.
 * ``--screenshot OUT.png``: open the window offscreen with the IMAGEs, wait until it is idle,
   save a screenshot of the whole window (``--window-size``, default 1600×900) to OUT.png
-  and exit. ``QT_SCALE_FACTOR=1.5`` renders it as at 150 % display scaling (the PNG then
-  has 1.5 × the window size in pixels).
+  (or .jpg; an existing OUT is replaced, never one of the IMAGEs) and exit.
+  ``QT_SCALE_FACTOR=1.5`` renders it as at 150 % display scaling (the PNG then has 1.5 × the
+  window size in pixels).
 
 The offscreen runs use a throw-away settings file, so they never change the user's choices.
+Their outputs never replace an input; a run's outputs replace those of an earlier run of the
+same images, and two inputs of one run never share an output name.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import time
 from pathlib import Path
 
 from sr_desktop.engine.core import paths
-from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.imageio.protected import ProtectedPaths
 
 WINDOW_SIZE = (1600, 900)  # room for the compare view next to the metrics dock
 MIN_WINDOW_SIDE, MAX_WINDOW_SIDE = 200, 10000
 JOB_TIMEOUT_S = 1800.0
+SCREENSHOT_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def window_size(text: str) -> tuple[int, int]:
@@ -80,11 +85,13 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
     images = [images] if isinstance(images, Path) else list(images)
     for image in images:
         read_image(image)  # a bad file is a one-line error before any window exists
+    protect = ProtectedPaths(images)
+    check_screenshot_target(out, protect)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
         app, window = offscreen_window(Path(tmp), size)
         _open(app, window, images)
         settle(app)
-        path = save_window_png(window, out)
+        path = save_window_png(window, out, protect=protect)
         window.close()
     print(path)
     return 0
@@ -98,17 +105,36 @@ def run_offscreen(images: list[Path] | Path, out_dir: Path) -> int:
     images = [images] if isinstance(images, Path) else list(images)
     for image in images:
         read_image(image)  # a bad file is a one-line error before any work
+    protect = ProtectedPaths(images)
+    names = _output_stems(images)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
         app, window = offscreen_window(Path(tmp))
-        for image in images:
-            _upscale_in_window(app, window, image, out_dir)
+        for image, stem in zip(images, names, strict=True):
+            _upscale_in_window(app, window, image, stem, out_dir, protect)
         window.close()
     return 0
 
 
-def _upscale_in_window(app, window, image: Path, out_dir: Path) -> None:
+def _output_stems(images: list[Path]) -> list[str]:
+    """The name each image's outputs start with: its stem, and where two images of the run
+    share one (a.png, a.jpg), the stem with the suffix (a_jpg), then a number."""
+    stems = [image.stem for image in images]
+    taken: set[str] = set()
+    names = []
+    for image, stem in zip(images, stems, strict=True):
+        name = stem if stems.count(stem) == 1 else f"{stem}_{image.suffix.lstrip('.').lower()}"
+        base, n = name, 2
+        while name.lower() in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _upscale_in_window(app, window, image: Path, name: str, out_dir: Path, protect: ProtectedPaths) -> None:
     """Open ``image`` in ``window``, upscale it with the default model at its largest
-    scale, save the result and a screenshot under ``out_dir`` and print both paths."""
+    scale, save the result and a screenshot under ``out_dir`` (named from `name`; never over
+    a path in `protect`) and print both paths."""
     from sr_desktop.engine.imageio import SaveOptions
     from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
 
@@ -124,13 +150,16 @@ def _upscale_in_window(app, window, image: Path, out_dir: Path) -> None:
     if window.result is None:
         raise SRDesktopError(window.last_error or "the upscale did not finish")
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{image.stem}_{window.result.model}_x{window.result.scale}"
-    result_path = window.save_result(out_dir / f"{stem}.png", SaveOptions(format="png"), overwrite=True)
+    target = out_dir / f"{name}_{window.result.model}_x{window.result.scale}.png"
+    shot_target = out_dir / f"{name}_window.png"
+    for path in (target, shot_target):
+        check_screenshot_target(path, protect)
+    result_path = window.save_result(target, SaveOptions(format="png"), overwrite=True)
     if result_path is None:
         raise SRDesktopError(window.last_error or "the result could not be saved")
     wait_until(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
     settle(app)
-    shot = save_window_png(window, out_dir / f"{image.stem}_window.png")
+    shot = save_window_png(window, shot_target, protect=protect)
     print(f"result:     {result_path.resolve()}  ({window.result.seconds:.1f} s)")
     print(f"screenshot: {shot.resolve()}")
 
@@ -141,19 +170,44 @@ def _panels_settled(window) -> bool:
     return panel is None or not panel.is_measuring()
 
 
-def save_window_png(window, out: Path, quality: int = -1) -> Path:
-    """Grab the whole window (or any widget) and write it (temporary file + rename): PNG,
-    or JPEG at ``quality`` when ``out`` ends in .jpg (the docs' screenshots)."""
-    from sr_desktop.engine.core.errors import ImageWriteError
-
+def check_screenshot_target(out: Path, protect: ProtectedPaths | None = None) -> None:
+    """`ImageWriteError` (one line naming `out`) when a screenshot or result cannot be written
+    there: not a .png/.jpg name, a folder, a protected input, or a parent that is a file."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() not in SCREENSHOT_SUFFIXES:
+        raise ImageWriteError(out, f"a screenshot is written as {' or '.join(SCREENSHOT_SUFFIXES[:2])}; "
+                              f"name it so")
+    if out.is_dir():
+        raise ImageWriteError(out, "is a folder")
+    if protect is not None and out in protect:
+        raise ImageWriteError(out, "is one of the images opened; it is never replaced")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ImageWriteError(out, f"{parent} is a file, not a folder")
+            break
+
+
+def save_window_png(window, out: Path, quality: int = -1, protect: ProtectedPaths | None = None) -> Path:
+    """Grab the whole window (or any widget) and write it (temporary file + rename): PNG,
+    or JPEG at ``quality`` when ``out`` ends in .jpg (the docs' screenshots). Never over a
+    path in `protect`; nothing is left behind when it fails."""
+    out = Path(out)
+    check_screenshot_target(out, protect)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(out, f"cannot create its folder ({exc.strerror or exc})") from None
     tmp = out.with_name(f".{out.name}.part")
     fmt = "JPG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    if not window.grab().save(str(tmp), fmt, quality):
+    try:
+        if not window.grab().save(str(tmp), fmt, quality):
+            raise ImageWriteError(out, "the screenshot could not be written")
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise ImageWriteError(out, exc.strerror or str(exc)) from None
+    finally:
         tmp.unlink(missing_ok=True)
-        raise ImageWriteError(out, "the screenshot could not be written")
-    os.replace(tmp, out)
     return out
 
 
