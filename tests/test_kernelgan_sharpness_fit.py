@@ -172,6 +172,21 @@ def test_cli_method_and_json(tmp_path, elongated, capsys):
     assert exited.value.code == 2 and "invalid choice: 'gan'" in capsys.readouterr().err
 
 
+def test_cli_json_is_strict_json_on_a_flat_image(tmp_path, capsys):
+    """A flat image's sharpness fit has an infinite misfit, printed as ``Infinity`` — not
+    JSON (strict parsers refused the line); it is null."""
+    src = tmp_path / "flat.png"
+    PILImage.new("RGB", (128, 128), (50, 50, 50)).save(src)
+    rc = main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--method", "sharpness", "--json"])
+    text = capsys.readouterr().out
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    record = json.loads(text, parse_constant=refuse)
+    assert rc == 0 and record["fit_misfit"] is None and record["method"] == "sharpness"
+
+
 @pytest.fixture
 def threads_seen(monkeypatch):
     """Torch's thread count at the start of every KernelGAN run, with torch set to 2 threads

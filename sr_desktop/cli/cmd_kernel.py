@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise SRDesktopError(f"cannot save the kernel to {exc.filename or out}: {exc.strerror or exc}") from None
     if args.json:
-        print(json.dumps(result_record(est, src, out, png, args.prior)), file=sys.stdout)
+        print(json.dumps(result_record(est, src, out, png, args.prior), allow_nan=False), file=sys.stdout)
     elif not args.quiet:
         extra = f" and {png}" if png is not None else ""
         again = "--method kernelgan" if est.method == "sharpness" else "another --seed or more --restarts"
@@ -132,7 +133,7 @@ def result_record(est, src: Path, out: Path, png: Path | None, prior: str = "non
     """The ``--json`` object: paths, kernel summary, run facts, ``method`` (what produced the
     kernel: "sharpness", "kernelgan" or "combined", their mean) and ``fit_misfit`` (null when the fit was not tried),
     ``prior``, ``confidence`` (0..1, from the image alone) and ``reliable`` (confidence ≥ the
-    engine's threshold)."""
+    engine's threshold); a value that is not finite is null."""
     from sr_desktop.engine.kernelgan.kernel_ops import kernel_summary
 
     summary = kernel_summary(est.kernel)
@@ -142,18 +143,24 @@ def result_record(est, src: Path, out: Path, png: Path | None, prior: str = "non
         "png": str(png) if png is not None else None,
         "scale": est.scale,
         "size": summary["size"],
-        "sigma_major": round(summary["sigma_major"], 4),
-        "sigma_minor": round(summary["sigma_minor"], 4),
-        "angle_deg": round(summary["angle_deg"], 2),
+        "sigma_major": _number(summary["sigma_major"], 4),
+        "sigma_minor": _number(summary["sigma_minor"], 4),
+        "angle_deg": _number(summary["angle_deg"], 2),
         "iterations_run": est.iterations_run,
         "seconds": round(est.seconds, 3),
         "seed": est.seed,
         "restarts": len(est.restart_kernels),
         "method": est.method,
-        "fit_misfit": None if est.fit_misfit is None else round(est.fit_misfit, 6),
+        "fit_misfit": _number(est.fit_misfit, 6),
         "prior": prior,
-        "confidence": round(est.confidence, 4),
+        "confidence": _number(est.confidence, 4),
         "reliable": est.reliable,
-        "restart_confidences": [round(c, 4) for c in est.restart_confidences],
-        "restart_agreement_db": None if est.restart_agreement_db is None else round(est.restart_agreement_db, 2),
+        "restart_confidences": [_number(c, 4) for c in est.restart_confidences],
+        "restart_agreement_db": _number(est.restart_agreement_db, 2),
     }
+
+
+def _number(value: float | None, digits: int) -> float | None:
+    """`value` rounded, or None (JSON null) when there is none or it is not finite (a flat
+    image's sharpness fit has an infinite misfit: ``Infinity`` is not JSON)."""
+    return None if value is None or not math.isfinite(value) else round(float(value), digits)
