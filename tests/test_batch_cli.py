@@ -106,17 +106,23 @@ def test_cli_fatal_errors_exit_2_with_one_line(tmp_path: Path, capsys):
 @pytest.mark.parametrize("report, message", [
     ("in/a.png", "is an image file name; a report is .json (or .csv)"),
     ("in/notes.json", None),  # a report name beside the inputs is fine: nothing of the batch's is there
+    # refused before any work (they were refused after the whole batch, exit 2 for work done)
+    ("out", "is a folder the batch writes its images into"),
+    ("out/sub", "is a folder the batch writes its images into"),  # a mirrored sub-folder
+    ("in/a.png/r.json", "in/a.png is a file, not a folder"),
+    ("out/r.json", None),  # in the output folder the run makes: fine
 ])
 def test_the_report_is_never_written_over_an_input(tmp_path: Path, capsys, report, message):
     src = tmp_path / "in"
     image = save_image(src / "a.png")
+    save_image(src / "sub" / "b.png")
     before = image.read_bytes()
     code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
-                 "--report", str(tmp_path / report), "--no-progress"])
+                 "--report", str(tmp_path / report), "--no-progress", "-r"])
     err = capsys.readouterr().err.strip()
     assert image.read_bytes() == before
     if message is None:
-        assert code == 0 and [f["status"] for f in json.loads((tmp_path / report).read_text())["files"]] == ["ok"]
+        assert code == 0 and [f["status"] for f in json.loads((tmp_path / report).read_text())["files"]] == ["ok"] * 2
     else:
         assert code == 2 and message in err and "\n" not in err and not (tmp_path / "out").exists()
 

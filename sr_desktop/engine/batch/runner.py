@@ -53,6 +53,7 @@ from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio import ProtectedPaths, is_image_path
 from sr_desktop.engine.imageio.atomic import is_stale_temp, probe_writable
+from sr_desktop.engine.imageio.protected import resolved
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model
@@ -127,6 +128,25 @@ def cleanup_temp_files(folders: Iterable[Path]) -> int:
                 except OSError as exc:  # not fatal: temp names are never reused
                     log.warning("cannot remove temp file %s: %s", path, exc)
     return removed
+
+
+def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
+    """`BatchError` before any work when the report cannot be written at `report` once the
+    batch has run: the output folder or a folder the batch writes into, under a file, or a
+    folder that does not take files (the report was refused after the whole batch, exit 2)."""
+    folders = {job.output.parent for job in jobs if job.output is not None} | {output_dir}
+    made = {resolved(f) for f in folders | {a for folder in folders for a in folder.parents}}
+    if resolved(report) in made:
+        raise BatchError(f"report path {report} is a folder the batch writes its images into")
+    for folder in report.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise BatchError(f"cannot write the report {report}: {folder} is a file, not a folder")
+            try:
+                probe_writable(folder)
+            except OSError as exc:
+                raise BatchError(f"cannot write the report {report}: {exc.strerror or exc}") from None
+            return
 
 
 def default_report_path(output_dir: Path, when: datetime | None = None) -> Path:
@@ -206,11 +226,8 @@ def run_batch(
     if report is not None and report in ProtectedPaths(
             [job.input for job in jobs] + [job.output for job in jobs if job.output is not None]):
         raise BatchError(f"report path {report}: refusing to write the report over an input or output file")
-    if report is not None and report.parent.is_dir():
-        try:
-            probe_writable(report.parent)
-        except OSError as exc:
-            raise BatchError(f"cannot write the report {report}: {exc.strerror or exc}") from None
+    if report is not None:
+        check_report_target(report, output_dir, jobs)
     upscale_options = replace(options.upscale, scale=scale)
     if model is None:
         # Load the model once before the first file (the engine's model cache then serves
