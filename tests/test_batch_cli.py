@@ -232,3 +232,23 @@ def test_quality_for_lossless_output_is_said_to_be_ignored(tmp_path: Path, capsy
     assert "--quality" not in capsys.readouterr().err
     assert main(["batch", str(src), str(tmp_path / "bad"), "--quality", "0", *common]) == 2
     assert "--quality must be between 1 and 100" in capsys.readouterr().err
+
+
+def test_resume_counts_only_files_with_something_in_them_as_done(tmp_path: Path, capsys):
+    """`--existing skip` took a folder, or an empty file, at an output's name for a finished
+    output: nothing written, exit 0. They are failures, with why; a real output is skipped."""
+    src = tmp_path / "in"
+    for name in ("a", "b", "c"):
+        save_image(src / f"{name}.png")
+    out = tmp_path / "out"
+    (out / "a_x2_bicubic.png").mkdir(parents=True)
+    (out / "b_x2_bicubic.png").write_bytes(b"")
+    save_image(out / "c_x2_bicubic.png")
+    code = main(["batch", str(src), str(out), "--model", "bicubic", "--scale", "2", "--no-progress",
+                 "--report", str(tmp_path / "r.json")])
+    files = {Path(f["input"]).name: f for f in json.loads((tmp_path / "r.json").read_text())["files"]}
+    assert code == 1
+    assert files["a.png"]["status"] == "failed" and "a folder has the output's name" in files["a.png"]["error"]
+    assert files["b.png"]["status"] == "failed" and "an empty file has the output's name" in files["b.png"]["error"]
+    assert files["c.png"]["status"] == "skipped" and files["c.png"]["note"] == "output exists"
+    assert (out / "b_x2_bicubic.png").read_bytes() == b""  # left as it was

@@ -54,6 +54,18 @@ def _file_size(path: Path) -> int | None:
         return None
 
 
+def _not_an_output(path: Path) -> str | None:
+    """Why what is at an output's name is not a finished output (None: it is one)."""
+    if os.path.isdir(path):
+        return "a folder has the output's name; rename or remove it"
+    try:
+        if os.stat(path).st_size == 0:
+            return "an empty file has the output's name (not an output); remove it, or overwrite existing outputs"
+    except OSError as exc:  # a dangling link, say
+        return f"cannot read what has the output's name ({exc.strerror or exc})"
+    return None
+
+
 def encode_in_device_thread(options: BatchOptions, upscale_options: UpscaleOptions,
                              model: SRModel | None) -> bool:
     """Whether the device thread encodes outputs itself (writers then only write bytes).
@@ -202,10 +214,14 @@ class BatchStages:
                         str(job.input), str(job.output), "failed",
                         error=f"same output name as {job.collision_with.name}; add {{ext}} to the name template",
                         input_bytes=_file_size(job.input)))
-                elif self.options.existing == "skip" and job.output is not None and os.path.exists(job.output):
-                    item = ("record", job, FileRecord(str(job.input), str(job.output), "skipped", note=OUTPUT_EXISTS,
-                                                      input_bytes=_file_size(job.input),
-                                                      output_bytes=_file_size(job.output)))
+                elif self.options.existing == "skip" and job.output is not None and os.path.lexists(job.output):
+                    # only a file with something in it counts as a finished output (the app's
+                    # writes are atomic: never empty); a folder or an empty file is no output
+                    why = _not_an_output(job.output)
+                    item = ("record", job, FileRecord(
+                        str(job.input), str(job.output), "skipped" if why is None else "failed",
+                        note=OUTPUT_EXISTS if why is None else "", error=why or "",
+                        input_bytes=_file_size(job.input), output_bytes=_file_size(job.output)))
                 else:
                     t0 = time.perf_counter()
                     try:
