@@ -442,3 +442,25 @@ def test_a_mistyped_command_is_named_as_one(capsys, tmp_path, monkeypatch):
     assert main(["--offscreen", "a" * 300 + ".png"]) == 2  # a name too long is the image's error, one line
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown command" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["batch", "{tmp}/in", ""], ["batch", " ", "{tmp}/out"], ["batch", "{tmp}/in", "{tmp}/out", "--report", ""],
+    ["bench", "--dataset", "", "--scale", "2"], ["kernel", "", "-o", "{tmp}/k.npy"],
+    ["kernel", "{tmp}/in/a.png", "-o", ""], ["train", "--arch", "SRCNN", "--scale", "2", "--data", "{tmp}/in",
+                                            "--out", ""],
+    ["models", "add", ""], ["upscale", "", "-o", "{tmp}/x.png"], [""], ["--screenshot", "", "{tmp}/in/a.png"],
+])
+def test_an_empty_path_is_a_usage_error_not_the_current_folder(tmp_path, monkeypatch, capsys, argv):
+    """`batch IN ""` wrote its outputs and report into the current folder, `train --out ""`
+    its run, `bench --dataset ""` measured whatever images were there."""
+    (tmp_path / "in").mkdir()
+    PILImage.new("RGB", (8, 8)).save(tmp_path / "in" / "a.png")
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(SystemExit) as exited:
+        main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and "is empty (an empty path would mean the current folder)" in err
+    assert "\n" not in err and list(work.iterdir()) == []

@@ -11,6 +11,7 @@ from sr_desktop.cli.common import (
     add_model_options,
     add_quality_option,
     name_the_file,
+    path_arg,
     quality_from,
     send_warnings_to_log,
     upscale_options_from,
@@ -64,11 +65,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("in_dir", metavar="IN_DIR", help="input folder")
-    parser.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created if missing)")
+    parser.add_argument("in_dir", type=path_arg, metavar="IN_DIR", help="input folder")
+    parser.add_argument("out_dir", type=path_arg, metavar="OUT_DIR", help="output folder (created if missing)")
     parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders (mirrored in OUT_DIR)")
     parser.add_argument(
         "--files-from",
+        type=path_arg,
         metavar="LIST.txt",
         help="process the files listed in LIST.txt (one per line, relative to IN_DIR or absolute) "
         "instead of listing IN_DIR",
@@ -84,7 +86,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--existing", default="skip", choices=EXISTING_POLICIES,
         help="when an output exists: skip it (default, resumes a batch), overwrite it, or write name_1.ext",
     )
-    parser.add_argument("--report", metavar="FILE", help="report file (.json or .csv)")
+    parser.add_argument("--report", type=path_arg, metavar="FILE", help="report file (.json or .csv)")
     parser.add_argument(
         "--allow-inside-input", action="store_true",
         help="allow OUT_DIR inside (or equal to) IN_DIR; inputs are still never overwritten",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_backend_option, device_arg, send_warnings_to_log, tile_arg
+from sr_desktop.cli.common import add_backend_option, device_arg, path_arg, send_warnings_to_log, tile_arg
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
@@ -46,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, metavar="DIR", help="folder of HR images")
+    parser.add_argument("--dataset", type=path_arg, required=True, metavar="DIR", help="folder of HR images")
     parser.add_argument("--model", nargs="+", default=None, metavar="ID",
                         help=f"model id(s) (default: {MATLAB_BICUBIC_ID})")
     parser.add_argument("--scale", required=True, type=_positive_int, metavar="N")
@@ -54,9 +54,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         metavar="bicubic|bicubic-float|kernel:FILE.npy",
                         help="how the LR images are made (default: bicubic = 8-bit MATLAB "
                         "imresize; bicubic-float keeps the LR unrounded, as SRMD's scripts)")
-    parser.add_argument("--json", metavar="OUT", help="write per-image results as JSON")
-    parser.add_argument("--csv", metavar="OUT", help="write per-image results as CSV")
-    parser.add_argument("--plot", metavar="OUT.png", help="plot mean PSNR vs seconds per model")
+    parser.add_argument("--json", type=path_arg, metavar="OUT", help="write per-image results as JSON")
+    parser.add_argument("--csv", type=path_arg, metavar="OUT", help="write per-image results as CSV")
+    parser.add_argument("--plot", type=path_arg, metavar="OUT.png", help="plot mean PSNR vs seconds per model")
     parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
                         help="auto|cpu|cuda|cuda:N|mps|vulkan|vulkan:N (default: auto; vulkan runs the model zoo's "
                         "models, see `sr-desktop devices`)")

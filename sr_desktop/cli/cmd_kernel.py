@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import seed_arg, send_warnings_to_log, torch_device_arg
+from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torch_device_arg
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -40,8 +40,9 @@ Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kerne
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register `sr-desktop kernel` and its options on `subparsers`; returns its parser."""
     p = subparsers.add_parser("kernel", help=HELP, description=HELP + ".", epilog=EPILOG)
-    p.add_argument("input", metavar="INPUT", help="image to analyse (the low-resolution photo)")
-    p.add_argument("-o", "--output", required=True, metavar="KERNEL.npy", help="where to write the kernel")
+    p.add_argument("input", type=path_arg, metavar="INPUT", help="image to analyse (the low-resolution photo)")
+    p.add_argument("-o", "--output", type=path_arg, required=True, metavar="KERNEL.npy",
+                   help="where to write the kernel")
     p.add_argument("--scale", type=int, default=2, choices=(2, 4), help="SR scale the kernel is for (default 2)")
     p.add_argument("--iterations", type=int, default=1000, metavar="N",
                    help="training iterations per restart (default 1000; the paper: 3000)")
@@ -61,7 +62,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
                    help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto: the CPU, "
                         "which ran KernelGAN's small networks faster than a GPU)")
-    p.add_argument("--png", metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
+    p.add_argument("--png", type=path_arg, metavar="KERNEL.png", help="also write a magnified heat map of the kernel")
     p.add_argument("--seed", type=seed_arg, metavar="N", help="random seed (default: random)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--json", action="store_true",

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from sr_desktop.cli.common import seed_arg, send_warnings_to_log, torch_device_arg
+from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torch_device_arg
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -31,11 +31,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scale", required=True, type=int, nargs="+", metavar="N",
                    help="upscaling factor; several (--scale 2 3 4) train one network for all of them, as "
                         "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
-    p.add_argument("--data", required=True, nargs="+", metavar="DIR", help="folders of HR images (recursive)")
+    p.add_argument("--data", type=path_arg, required=True, nargs="+", metavar="DIR",
+                   help="folders of HR images (recursive)")
     p.add_argument("--downscale", type=float, nargs="+", default=[], metavar="F",
                    help="also train on each image resized to these fractions of its size (FSRCNN's "
                         "augmentation: --downscale 0.9 0.8 0.7 0.6)")
-    p.add_argument("--val", metavar="DIR", help="validation images (default: the first two training images)")
+    p.add_argument("--val", type=path_arg, metavar="DIR",
+                   help="validation images (default: the first two training images)")
     p.add_argument("--degradation", default="bicubic", metavar="SPEC",
                    help="bicubic (default), kernel:FILE.npy[,noise=SIGMA][,jpeg=Q] or realesrgan")
     p.add_argument("--loss", default="l1:1", metavar="SPEC", help="weighted losses (default l1:1)")
@@ -54,7 +56,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="what runs the network at validation: auto (default) times torch and OpenVINO at the "
                         "first validation and keeps the faster; openvino converts each validation's weights "
                         "in memory (CPU, fp32)")
-    p.add_argument("--out", required=True, metavar="DIR", help="run folder")
+    p.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="run folder")
     p.add_argument("--name", metavar="NAME", help="register the trained model under this name")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--seed", type=seed_arg, default=0, metavar="S", help="random seed (default 0)")

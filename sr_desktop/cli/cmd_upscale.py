@@ -12,6 +12,7 @@ from sr_desktop.cli.common import (
     add_model_options,
     add_quality_option,
     name_the_file,
+    path_arg,
     quality_from,
     send_warnings_to_log,
     upscale_options_from,
@@ -44,7 +45,7 @@ def add_parser(subparsers) -> None:
         description="Upscale one or more images.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("inputs", type=path_arg, nargs="+", metavar="INPUT", help="image files")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file or folder")
     add_model_options(p)
     p.add_argument("--format", choices=FORMATS, help="output format (default: from OUTPUT's suffix / the input's)")

@@ -43,6 +43,15 @@ def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
+def path_arg(value: str) -> str:
+    """An argparse ``type=`` for a file or folder argument: an empty (or blank) one is a
+    usage error — ``Path("")`` is the current folder, where a batch wrote its outputs and a
+    bench read whatever images were there."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty (an empty path would mean the current folder)")
+    return value
+
+
 #: ``--tile N|auto``: a `TilePolicy`
 tile_arg: Callable[[str], TilePolicy] = argparse_type(parse_tile)
 #: ``--device`` of an upscale: auto, cpu, cuda, cuda:N, mps, vulkan, vulkan:N

@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_app_parser() -> argparse.ArgumentParser:
     """The parser of ``sr-desktop [--screenshot OUT.png [--window-size WxH]] [--offscreen] [IMAGE ...]``."""
     from sr_desktop.cli.app_launcher import window_size  # no Qt at import time
+    from sr_desktop.cli.common import path_arg
 
     parser = OneLineParser(
         prog="sr-desktop",
@@ -90,6 +91,7 @@ def build_app_parser() -> argparse.ArgumentParser:
     _add_global_flags(parser)
     parser.add_argument(
         "--screenshot",
+        type=path_arg,
         metavar="OUT.png",
         help="open the window offscreen with the IMAGEs, wait until idle, save a screenshot, exit",
     )
@@ -102,7 +104,7 @@ def build_app_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--offscreen", action="store_true", help="run the no-display pipeline even with a display"
     )
-    parser.add_argument("image", nargs="*",
+    parser.add_argument("image", nargs="*", type=path_arg,
                         help="images to open (default: the bundled sample); several fill the Images strip")
     return parser
 
