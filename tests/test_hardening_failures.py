@@ -464,3 +464,16 @@ def test_an_empty_path_is_a_usage_error_not_the_current_folder(tmp_path, monkeyp
     err = capsys.readouterr().err.strip()
     assert exited.value.code == 2 and "is empty (an empty path would mean the current folder)" in err
     assert "\n" not in err and list(work.iterdir()) == []
+
+
+def test_ctrl_c_while_the_parser_imports_the_commands_is_one_line(monkeypatch, capsys):
+    """Ctrl+C in the first tenth of a second (while `build_parser` imports every command)
+    printed a 40-80 line traceback; at any moment it is `interrupted`, status 130."""
+    from sr_desktop.cli import main as cli_main
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_main, "build_parser", interrupted)
+    assert cli_main.main(["upscale", "a.png", "-o", "b.png"]) == 130
+    assert capsys.readouterr().err.strip() == "sr-desktop: interrupted"

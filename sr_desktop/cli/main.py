@@ -156,8 +156,18 @@ def _os_error(exc: OSError) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run `sr-desktop` with `argv` (default `sys.argv[1:]`): its subcommand, or the app when there is none.
 
-    Returns the exit status (see `EXIT_STATUS_HELP`; 141 when the output pipe closes).
+    Returns the exit status (see `EXIT_STATUS_HELP`; 141 when the output pipe closes; 130
+    for Ctrl+C, at any moment: one arriving while the parser imported the commands printed a
+    traceback).
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("sr-desktop: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()  # the subcommands' parsers (torch is imported by the commands)
