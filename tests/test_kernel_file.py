@@ -136,6 +136,25 @@ def test_every_front_end_refuses_to_write_a_kernel_over_the_input_image(tmp_path
     assert not (tmp_path / "k.npy").exists() and not (tmp_path / "photo.npy").exists()
 
 
+def test_a_folder_at_a_kernel_name_is_refused_before_the_estimation(tmp_path, capsys, monkeypatch):
+    """`kernel -o dir.npy` ran the whole estimation, then failed naming the temporary file."""
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine import kernelgan
+
+    src = tmp_path / "photo.png"
+    PILImage.fromarray(np.full((64, 64, 3), 90, dtype=np.uint8)).save(src)
+    (tmp_path / "dir.npy").mkdir()
+    (tmp_path / "dir.png").mkdir()
+    monkeypatch.setattr(kernelgan, "estimate_kernel", lambda *a, **k: pytest.fail("estimated before refusing"))
+    folders = (["-o", str(tmp_path / "dir.npy")], ["-o", str(tmp_path / "k.npy"), "--png", str(tmp_path / "dir.png")])
+    for extra in folders:
+        assert main(["kernel", str(src), *extra, "--overwrite", "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.endswith(" is a folder") and ".part" not in err and "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npy", "dir.png", "photo.png"]
+
+
 def test_check_kernel_rules():
     # KernelGAN's older ringing is accepted unchanged (then normalised)
     ringing = gaussian()

@@ -81,6 +81,13 @@ def _check_target(path: Path, overwrite: bool, suffix: str, inputs: Path) -> Non
         raise SRDesktopError(f"{path} exists (use --overwrite to replace it)")
 
 
+def _users_name(failed, out: Path, png: Path | None) -> Path:
+    """Which of the user's files a write error is about (its name may be the temporary file)."""
+    if png is not None and failed is not None and Path(str(failed)).name.startswith(f".{png.name}."):
+        return png
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop kernel` for parsed `args`: estimate the kernel, write it (and `--png`), report; returns 0."""
     from sr_desktop.cli.progress_bar import TerminalProgress
@@ -112,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         save_kernel_files(est.kernel, out, png)
     except OSError as exc:
-        raise SRDesktopError(f"cannot save the kernel to {exc.filename or out}: {exc.strerror or exc}") from None
+        # (name the user's file: the error's own name is the temporary file beside it)
+        raise SRDesktopError(f"cannot save the kernel to {_users_name(exc.filename, out, png)}: "
+                             f"{exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(result_record(est, src, out, png, args.prior), allow_nan=False), file=sys.stdout)
     elif not args.quiet:

@@ -170,11 +170,14 @@ def render_kernel(kernel: np.ndarray, magnify: int = 16, grid: bool = True) -> n
 def check_kernel_target(path: str | os.PathLike, suffix: str, source: str | os.PathLike | None = None) -> Path:
     """`path` if a kernel file (``.npy`` or its ``.png`` picture: `suffix`) may be written
     there, else `KernelError` with one line: a name not ending in `suffix`, a folder that
-    does not exist, or the input image `source` itself, which is never replaced. Whether an
-    existing file may be replaced is the caller's question (``--overwrite``, a dialog)."""
+    does not exist, a folder of that name, or the input image `source` itself, which is never
+    replaced. Whether an existing file may be replaced is the caller's question
+    (``--overwrite``, a dialog)."""
     path = Path(path)
     if path.suffix.lower() != suffix:
         raise KernelError(f"{path}: the file name must end in {suffix}")
+    if path.is_dir():
+        raise KernelError(f"{path} is a folder")
     if not path.parent.is_dir():
         raise KernelError(f"{path}: folder {path.parent} does not exist")
     if source is not None and path.exists() and Path(source).exists() and os.path.samefile(path, source):
