@@ -477,3 +477,28 @@ def test_ctrl_c_while_the_parser_imports_the_commands_is_one_line(monkeypatch, c
     monkeypatch.setattr(cli_main, "build_parser", interrupted)
     assert cli_main.main(["upscale", "a.png", "-o", "b.png"]) == 130
     assert capsys.readouterr().err.strip() == "sr-desktop: interrupted"
+
+
+class _FullStream:
+    """A stream behind which the disk is full (stdout redirected to /dev/full)."""
+
+    def write(self, _text):
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self):
+        pass
+
+
+def test_a_full_stdout_does_not_stop_the_files(tmp_path, monkeypatch, capsys):
+    """`upscale a b c > /dev/full` stopped after the first file's line could not be printed;
+    every file is done, then status 2 says the messages were lost."""
+    sources = []
+    for name in ("a", "b", "c"):
+        PILImage.new("RGB", (8, 6), (10, 20, 30)).save(tmp_path / f"{name}.png")
+        sources.append(str(tmp_path / f"{name}.png"))
+    monkeypatch.setattr(sys, "stdout", _FullStream())
+    code = main(["upscale", *sources, "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2"])
+    assert code == 2 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
+    assert "the messages could not be written (No space left on device); the files are done" in capsys.readouterr().err

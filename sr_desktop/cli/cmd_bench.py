@@ -136,11 +136,13 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         backend=args.backend,
     )
-    print(format_table(report))
+    # the files first: a terminal that cannot take the table (a full disk behind stdout) must
+    # not cost the results of a long evaluation
     if args.json:
         write_json(report, args.json)
     if args.csv:
         write_csv(report, args.csv)
     if args.plot:
         write_plot(report, args.plot)
+    print(format_table(report))
     return 0

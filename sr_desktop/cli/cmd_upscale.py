@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sr_desktop.cli.common import (
+    Console,
     add_alpha_option,
     add_model_options,
     add_quality_option,
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     save = SaveOptions(format=args.format, quality=quality)
     send_warnings_to_log(getattr(args, "verbose", False))
     failed = 0
+    console = Console()
     protect = ProtectedPaths(inputs)
     for src, dst in zip(inputs, targets, strict=True):
         image = result = None  # the previous file's pixels are freed before this one is read
@@ -152,27 +154,26 @@ def run(args: argparse.Namespace) -> int:
             remove_stale_temps_of(Path(written))  # what an upscale killed while writing here left
         except Cancelled:
             bar.close()
-            print(f"sr-desktop: cancelled at {printable(src)}", file=sys.stderr)
+            console.say(f"sr-desktop: cancelled at {printable(src)}", sys.stderr)
             return 130
         except Exception as exc:
             bar.close()
             failed += 1
             if not isinstance(exc, SRDesktopError):
                 logging.getLogger(__name__).debug("upscaling %s failed", src, exc_info=True)
-            print(f"sr-desktop: error: {name_the_file(error_line(exc), src)}", file=sys.stderr)
+            console.say(f"sr-desktop: error: {name_the_file(error_line(exc), src)}", sys.stderr)
             continue
         estimate = getattr(result, "extra", {}).get("kernel_estimate")
         if estimate is not None and (not args.quiet or not estimate.reliable):
             verdict = ("reliable" if estimate.reliable
                        else "DOUBTFUL: the result may show halos; estimate again with `sr-desktop kernel --seed`")
-            print(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}, {verdict}",
-                  file=sys.stderr)
+            console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}, {verdict}",
+                        sys.stderr)
         if not args.quiet:
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
-            print(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
-                  f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
-                  f"{result.seconds:.2f} s on {result.device})")
+            console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
+                        f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
+                        f"{result.seconds:.2f} s on {result.device})")
     if failed:
-        print(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", file=sys.stderr)
-        return 1
-    return 0
+        console.say(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", sys.stderr)
+    return console.finish(1 if failed else 0)

@@ -8,6 +8,7 @@ and refuse the same values.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -168,3 +169,33 @@ def name_the_file(message: str, path) -> str:
 
     shown = printable(path)
     return message if shown in message else f"{shown}: {message}"
+
+
+class Console:
+    """Messages of a command that works through several files: a stream the operating system
+    refuses (stdout on a full disk) must not stop the work — the first refusal is kept in
+    `lost` (the command ends with status 2 and says so once it has done the files). A closed
+    pipe (`| head`) still stops the command, as Unix tools do."""
+
+    def __init__(self) -> None:
+        self.lost: OSError | None = None
+
+    def say(self, text: str, stream=None) -> None:
+        """Print `text` (a line) to `stream` (default stdout)."""
+        try:
+            print(text, file=stream if stream is not None else sys.stdout, flush=True)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.lost = self.lost or exc
+
+    def finish(self, status: int) -> int:
+        """`status`, or 2 with one line on stderr (if it takes it) when messages were lost."""
+        if self.lost is None:
+            return status
+        try:
+            print(f"sr-desktop: error: the messages could not be written ({self.lost.strerror or self.lost}); "
+                  "the files are done", file=sys.stderr, flush=True)
+        except OSError:
+            pass
+        return 2
