@@ -243,6 +243,28 @@ def test_add_list_load_remove_round_trip(home, tmp_path):
     assert load_custom_model(list_custom_specs()[0]).scale == 2
 
 
+@pytest.mark.parametrize("name, why", [
+    ("evil\x1b[31mRED\x07", "has control characters"), ("a\nb", "has control characters"),
+    ("  ", "is empty"), ("x" * 65, "is 65 characters long; at most 64"),
+])
+def test_a_model_name_that_would_break_the_listing_is_refused(home, tmp_path, name, why):
+    """An escape sequence in a name rewrote the terminal that listed the models, a newline
+    split the table, an empty name silently became the file's, a 400-character one widened
+    the table to 400 columns. Nothing is added."""
+    src = tmp_path / "m.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    with pytest.raises(ModelError, match=why) as refused:
+        add_custom_model(src, name=name)
+    assert "\n" not in str(refused.value) and "\x1b" not in str(refused.value)
+    assert list_custom_specs() == []
+
+
+def test_control_characters_of_a_file_name_stay_out_of_the_model_name(home, tmp_path):
+    src = tmp_path / "odd\x1bname.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    assert add_custom_model(src).name == "oddname"
+
+
 def test_corrupt_index_does_not_break_listing_and_is_never_rewritten(home, tmp_path):
     src = tmp_path / "mine.pth"
     torch.save(_make("srvgg-x2").state_dict(), src)

@@ -34,3 +34,13 @@ def error_line(exc: BaseException) -> str:
     if isinstance(exc, SRDesktopError):
         return printable(str(exc).strip()) or type(exc).__name__
     return printable(one_line(exc))
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control character (see :func:`printable`)."""
+    return any(ord(ch) in _CONTROL for ch in text)
+
+
+def without_control_characters(text: str) -> str:
+    """`text` with its control characters left out."""
+    return text.translate(_CONTROL)
