@@ -252,3 +252,16 @@ def test_resume_counts_only_files_with_something_in_them_as_done(tmp_path: Path,
     assert files["b.png"]["status"] == "failed" and "an empty file has the output's name" in files["b.png"]["error"]
     assert files["c.png"]["status"] == "skipped" and files["c.png"]["note"] == "output exists"
     assert (out / "b_x2_bicubic.png").read_bytes() == b""  # left as it was
+
+
+def test_a_file_listed_twice_is_upscaled_once(tmp_path: Path, capsys):
+    """Listed twice (once relative, once absolute) it failed as 'same output name as a.png;
+    add {ext} to the name template' — advice that does not help."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    files = tmp_path / "list.txt"
+    files.write_text(f"a.png\n{src / 'a.png'}\n")
+    code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "--no-progress",
+                 "--files-from", str(files), "--report", str(tmp_path / "r.json")])
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert code == 0 and [f["status"] for f in report["files"]] == ["ok"]

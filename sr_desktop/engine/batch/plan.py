@@ -182,7 +182,8 @@ def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: di
 
 def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
     """Paths listed one per line in `list_file` (blank lines and ``#`` comments ignored);
-    relative paths are taken relative to `input_dir`."""
+    relative paths are taken relative to `input_dir`. A file listed twice (under any name) is
+    taken once: it failed as two inputs sharing an output name."""
     try:
         text = list_file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -190,12 +191,17 @@ def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
     except UnicodeDecodeError:
         raise BatchError(f"the file list {list_file} is not UTF-8 text (one path per line)") from None
     paths = []
+    seen: set[str] = set()
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         path = Path(line).expanduser()
-        paths.append(path if path.is_absolute() else input_dir / path)
+        path = path if path.is_absolute() else input_dir / path
+        key = os.path.normcase(os.path.realpath(path))
+        if key not in seen:
+            seen.add(key)
+            paths.append(path)
     return paths
 
 
