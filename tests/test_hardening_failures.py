@@ -502,3 +502,15 @@ def test_a_full_stdout_does_not_stop_the_files(tmp_path, monkeypatch, capsys):
     code = main(["upscale", *sources, "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2"])
     assert code == 2 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
     assert "the messages could not be written (No space left on device); the files are done" in capsys.readouterr().err
+
+
+def test_a_file_where_a_folder_must_be_made_is_named(tmp_path, capsys):
+    """`-o a.png/x.png` said "cannot create the folder (File exists)"."""
+    src = tmp_path / "a.png"
+    PILImage.new("RGB", (8, 6)).save(src)
+    assert main(["upscale", str(src), "-o", str(src / "x.png"), "--model", "bicubic", "--scale", "2"]) == 1
+    assert f"{src} is a file, not a folder" in capsys.readouterr().err
+    (tmp_path / "in").mkdir()
+    PILImage.new("RGB", (8, 6)).save(tmp_path / "in" / "b.png")
+    assert main(["batch", str(tmp_path / "in"), str(src / "out"), "--model", "bicubic", "--no-progress"]) == 2
+    assert f"{src} is a file, not a folder" in capsys.readouterr().err

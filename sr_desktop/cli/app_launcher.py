@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.path_kind import file_in_the_way
 from sr_desktop.engine.imageio.protected import ProtectedPaths
 
 WINDOW_SIZE = (1600, 900)  # room for the compare view next to the metrics dock
@@ -181,11 +182,8 @@ def check_screenshot_target(out: Path, protect: ProtectedPaths | None = None) ->
         raise ImageWriteError(out, "is a folder")
     if protect is not None and out in protect:
         raise ImageWriteError(out, "is one of the images opened; it is never replaced")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ImageWriteError(out, f"{parent} is a file, not a folder")
-            break
+    if (blocker := file_in_the_way(out)) is not None:
+        raise ImageWriteError(out, f"{blocker} is a file, not a folder")
 
 
 def save_window_png(window, out: Path, quality: int = -1, protect: ProtectedPaths | None = None) -> Path:

@@ -50,6 +50,7 @@ from sr_desktop.engine.batch.report import (
 from sr_desktop.engine.batch.stages import BatchStages
 from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_folder_or_file
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio import ProtectedPaths, is_image_path
 from sr_desktop.engine.imageio.atomic import is_stale_temp, probe_writable
@@ -138,15 +139,14 @@ def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
     made = {resolved(f) for f in folders | {a for folder in folders for a in folder.parents}}
     if resolved(report) in made:
         raise BatchError(f"report path {report} is a folder the batch writes its images into")
-    for folder in report.parents:
-        if folder.exists():
-            if not folder.is_dir():
-                raise BatchError(f"cannot write the report {report}: {folder} is a file, not a folder")
-            try:
-                probe_writable(folder)
-            except OSError as exc:
-                raise BatchError(f"cannot write the report {report}: {exc.strerror or exc}") from None
-            return
+    folder = nearest_existing_folder_or_file(report)
+    if folder is not None and not folder.is_dir():
+        raise BatchError(f"cannot write the report {report}: {folder} is a file, not a folder")
+    if folder is not None:
+        try:
+            probe_writable(folder)
+        except OSError as exc:
+            raise BatchError(f"cannot write the report {report}: {exc.strerror or exc}") from None
 
 
 def default_report_path(output_dir: Path, when: datetime | None = None) -> Path:
@@ -242,7 +242,10 @@ def run_batch(
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BatchError(f"cannot create the output folder {output_dir}: {exc.strerror or exc}") from None
+        blocker = file_in_the_way(output_dir / "_")
+        raise BatchError(f"cannot create the output folder {output_dir}: "
+                         + (f"{blocker} is a file, not a folder" if blocker is not None else
+                            f"{exc.strerror or exc}")) from None
     folders = {job.output.parent for job in jobs if job.output is not None} | {output_dir}
     removed = cleanup_temp_files(folders)
     if removed:

@@ -20,3 +20,19 @@ def not_a(path: str | os.PathLike, kind: str) -> str | None:
     if kind == "folder":
         return "a file, not a folder"
     return "a folder, not a file" if path.is_dir() else "not a regular file"
+
+
+def nearest_existing_folder_or_file(path: str | os.PathLike) -> Path | None:
+    """The nearest ancestor of `path` that exists (None: none does): where creating the
+    folders `path` needs would start, or what stands in the way."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            return parent
+    return None
+
+
+def file_in_the_way(path: str | os.PathLike) -> Path | None:
+    """The file that stands where a folder of `path` would have to be made (``a.png`` for
+    ``a.png/x.png``), else None."""
+    nearest = nearest_existing_folder_or_file(path)
+    return nearest if nearest is not None and not nearest.is_dir() else None

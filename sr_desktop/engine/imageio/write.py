@@ -20,6 +20,7 @@ from typing import BinaryIO
 import numpy as np
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.path_kind import file_in_the_way
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import patch_exif
@@ -173,7 +174,9 @@ def _prepare_target(target: Path, source: Path | None, protect, overwrite: bool)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ImageWriteError(target, f"cannot create the folder ({exc.strerror})") from None
+        blocker = file_in_the_way(target)
+        raise ImageWriteError(target, f"{blocker} is a file, not a folder" if blocker is not None
+                              else f"cannot create the folder ({exc.strerror})") from None
 
 
 def _same_file(a: Path, b: Path) -> bool:
