@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 from train_fixtures import make_images
@@ -121,3 +122,30 @@ def test_resume_below_the_checkpoint_is_refused_and_at_it_exports(tmp_path, caps
     last_val = [r for r in logged if r["kind"] == "val" and r["it"] == 20][-1]
     assert (out / "model.safetensors").is_file() and "nan" not in printed
     assert f"validation PSNR-Y {last_val['psnr_y']:.2f} dB" in printed
+
+
+def test_a_checkpoint_the_disk_refuses_says_what_is_kept(tmp_path, monkeypatch):
+    """On a full disk at the first checkpoint it said "the previous checkpoint is kept" when
+    there was none; later it names the iteration kept."""
+    import errno
+
+    from sr_desktop.engine.training import checkpoint as ck
+    from sr_desktop.engine.training.errors import TrainingError
+
+    def ckpt(n):
+        return ck.Checkpoint(n, {"net": {"w": torch.zeros(2)}}, {"step": n}, {"arch": "x"})
+
+    real_write = ck._write
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ck, "_write", full)
+    with pytest.raises(TrainingError, match="No space left on device; there is no earlier checkpoint$"):
+        ck.save_checkpoint(tmp_path, ckpt(10))
+    monkeypatch.setattr(ck, "_write", real_write)
+    ck.save_checkpoint(tmp_path, ckpt(20))
+    monkeypatch.setattr(ck, "_write", full)
+    with pytest.raises(TrainingError, match="the checkpoint of iteration 20 is kept$"):
+        ck.save_checkpoint(tmp_path, ckpt(30))
+    assert ck.latest_iteration(tmp_path) == 20

@@ -65,8 +65,10 @@ def save_checkpoint(folder: Path, ckpt: Checkpoint) -> None:
             if latest_iteration(folder) != n:  # the new pair is not the current one
                 (folder / weights_name).unlink(missing_ok=True)
                 (folder / state_name).unlink(missing_ok=True)
-        raise TrainingError(f"cannot write the checkpoint in {folder}: {exc.strerror or exc}; "
-                            "the previous checkpoint is kept") from None
+        previous = latest_iteration(folder)
+        kept = (f"the checkpoint of iteration {previous} is kept" if previous is not None and previous != n
+                else "there is no earlier checkpoint")
+        raise TrainingError(f"cannot write the checkpoint in {folder}: {exc.strerror or exc}; {kept}") from None
     for old in folder.iterdir():
         if old.name.startswith(("weights-", "state-")) and old.name not in (weights_name, state_name):
             with contextlib.suppress(OSError):
