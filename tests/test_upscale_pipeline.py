@@ -64,6 +64,35 @@ def test_hidden_colour_does_not_fringe_the_visible_edge(alpha_mode, channels):
     assert over_white.min() >= 254.5
 
 
+@pytest.mark.parametrize("alpha_mode", ["model", "resample"])
+def test_alpha_does_not_ring_at_an_edge(alpha_mode):
+    """Lanczos put ringing into alpha: opaque areas went to 247 two pixels inside an edge and
+    clear ones to 8 (a faint halo). Each alpha is kept within its 3×3 source range."""
+    px = np.zeros((12, 16, 4), np.uint8)
+    px[:, 6:] = 255
+    out = upscale_image(Image(px), UpscaleOptions(model="bicubic", scale=4, alpha=alpha_mode)).image.pixels
+    alpha = out[:, :, 3]
+    assert int(alpha[:, : 5 * 4].max()) == 0 and int(alpha[:, 7 * 4 :].min()) == 255
+    assert ((alpha > 0) & (alpha < 255)).any()
+
+
+def test_the_alpha_clamp_is_the_source_neighbourhood_range_band_by_band(monkeypatch):
+    import cv2
+
+    from sr_desktop.engine.compute import antiring
+
+    monkeypatch.setattr(antiring, "BAND_ROWS", 7)  # several bands with their one-row context
+    rng = np.random.default_rng(3)
+    source = rng.integers(0, 256, (40, 9, 1), dtype=np.uint8)
+    upscaled = rng.integers(0, 256, (120, 27, 1), dtype=np.uint8)
+    expected = upscaled[:, :, 0].copy()
+    kernel = np.ones((3, 3), np.uint8)
+    low, high = (cv2.resize(f(source[:, :, 0], kernel, borderType=cv2.BORDER_REPLICATE), (27, 120),
+                            interpolation=cv2.INTER_NEAREST) for f in (cv2.erode, cv2.dilate))
+    antiring.clamp_to_source_range(upscaled, source)
+    assert np.array_equal(upscaled[:, :, 0], np.clip(expected, low, high))
+
+
 def test_hidden_colour_is_the_nearest_visible_one():
     from sr_desktop.engine.compute.transparent_fill import fill_hidden_colour
 

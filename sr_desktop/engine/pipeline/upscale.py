@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sr_desktop.engine.compute import devices, resample
+from sr_desktop.engine.compute.antiring import clamp_to_source_range
 from sr_desktop.engine.compute.transparent_fill import fill_hidden_colour
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEFAULT_MODEL, MAX_SCALE, AlphaMode, TilePolicy, UpscaleOptions
@@ -220,6 +221,7 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
         else:
             check_cancel(cancel)
             resample.resize_into(alpha, out[:, :, -1:], src_max, "lanczos")
+        clamp_to_source_range(out[:, :, -1:], alpha)  # no ringing: opaque stays opaque, clear clear
     check_cancel(cancel)
     seconds = time.perf_counter() - start
     tracker.update(tracker.total, message="done")
