@@ -407,3 +407,24 @@ def test_layers_built_in_a_worker_thread_can_be_shown(view):
     view.set_original(solid(30, 40, RED))
     view.set_result(built["layer"], 2)
     assert at(grab(view), QPointF(300, 220)) == BLUE
+
+
+def test_a_label_too_long_for_its_room_keeps_its_closing_warning(qtbot):
+    """At 1280×720 with the metrics panel open, "After · Real-ESRGAN anime video v3 ×4 (not
+    the picked settings)" was cut to "After · Real-ESRGAN anime video v3 ×4…": the warning
+    went first. The text before it is shortened instead."""
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from sr_desktop.gui.compare.overlays import elided_label
+
+    QApplication.instance() or QApplication([])
+    metrics = QFontMetricsF(QFont())
+    text = "After · Real-ESRGAN anime video v3 ×4 (not the picked settings)"
+    note = " (not the picked settings)"
+    width = metrics.horizontalAdvance(text) * 0.75
+    shown = elided_label(text, metrics, width)
+    assert shown.endswith("…" + note) and metrics.horizontalAdvance(shown) <= width
+    assert elided_label(text, metrics, metrics.horizontalAdvance(text) + 1) == text
+    tiny = elided_label(text, metrics, metrics.horizontalAdvance(note) * 0.5)  # no room for the note
+    assert metrics.horizontalAdvance(tiny) <= metrics.horizontalAdvance(note) * 0.5
+    assert elided_label("After (region) · Bicubic ×4", metrics, 60).endswith("…")

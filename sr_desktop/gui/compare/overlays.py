@@ -42,6 +42,22 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     painter.restore()
 
 
+def elided_label(text: str, metrics: QFontMetricsF, width: float) -> str:
+    """`text` elided to `width`; a closing note in parentheses ("… ×4 (not the picked
+    settings)") is kept whole while the text before it is shortened, since it is what the
+    label warns about (plain right elision cut it first)."""
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    head, sep, note = text.rpartition(" (")
+    if sep and text.endswith(")") and head:
+        note = sep + note
+        room = width - metrics.horizontalAdvance(note)
+        shortened = metrics.elidedText(head, Qt.TextElideMode.ElideRight, room) if room > 0 else ""
+        if shortened:
+            return shortened + note
+    return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+
+
 def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: QFont,
                 room: float | None = None) -> None:
     """A bold rounded tag in the top-left (or top-right) corner of `shown`, the image as
@@ -53,7 +69,7 @@ def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: Q
     painter.setFont(font)
     metrics = QFontMetricsF(font)
     if room is not None:
-        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0.0, room - 2 * LABEL_MARGIN - 16))
+        text = elided_label(text, metrics, max(0.0, room - 2 * LABEL_MARGIN - 16))
         if not text:
             painter.restore()
             return
