@@ -349,7 +349,7 @@ def test_the_metrics_panel_shows_a_region_results_run_not_no_upscale_yet(make_wi
     window.session.select_region((10, 8, 20, 16))
     window.enhance_current_region()
     wait_idle(qtbot, window)
-    assert panel.result_section.model.text() == "Region: bicubic ×2"
+    assert panel.result_section.model.text() == "Region: Bicubic ×2"  # the name the window uses
     assert panel.result_section.size.text() == "20×16 → 40×32"
     assert panel.noref_section.status.text().startswith("A region result is shown")
     assert panel.view_note.text().startswith("A region result is shown")

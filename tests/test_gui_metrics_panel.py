@@ -320,7 +320,7 @@ def test_set_result_shows_timing_and_no_reference_numbers(qtbot, panel, image):
     assert panel.result_backend.text() == "OpenVINO"
     panel.result_section.show_result(result, image)
     assert panel.result_tiles.text().startswith(str(result.tiles))
-    assert panel.result_model.text() == "lanczos ×2"
+    assert panel.result_model.text() == "Lanczos ×2"  # the display name, as the window says it
     assert "MiB" in panel.result_memory.text() or "GiB" in panel.result_memory.text()
 
     wait_idle(qtbot, panel)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QGroupBox
 
+from sr_desktop.app.session import RunInfo
 from sr_desktop.gui.widgets import add_form_rows, compact_form, value_label
 
 
@@ -60,8 +61,8 @@ class ResultSection(QGroupBox):
         else:
             in_w, in_h = out_w // max(1, r.scale), out_h // max(1, r.scale)
         mp_s = in_w * in_h / 1e6 / r.seconds if r.seconds > 0 else 0.0
-        variant = f" ({r.variant})" if getattr(r, "variant", None) not in (None, "default") else ""
-        self.model.setText(f"{'Region: ' if region else ''}{r.model}{variant} ×{r.scale}")
+        # the model's display name, as the window's result line and caption say it
+        self.model.setText(f"{'Region: ' if region else ''}{RunInfo.of(r).title}")
         self.time.setText(f"{r.seconds:.2f} s · {mp_s:.2f} MP/s input")
         self.size.setText(f"{in_w}×{in_h} → {out_w}×{out_h}")
         self.device.setText(str(r.device) or "—")
