@@ -226,6 +226,10 @@ class ModelPicker(QWidget):
         advanced_body.setLayout(advanced_form)
         self.advanced = QCollapsible("Advanced")
         self.advanced.setDuration(0)
+        # pointing the way the app's other fold toggles do (superqt's default folded arrow
+        # points up, as if the section opened upwards)
+        self.advanced.setCollapsedIcon("▸")
+        self.advanced.setExpandedIcon("▾")
         self.advanced.addWidget(advanced_body)
 
         layout = QVBoxLayout(self)
