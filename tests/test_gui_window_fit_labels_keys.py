@@ -485,3 +485,30 @@ def test_windows_and_dialogs_open_within_the_screen(qtbot, tmp_path, monkeypatch
         size = widget.size()
         assert size.width() <= room.width() and size.height() <= room.height(), (type(widget).__name__, size)
     assert made[1].size() == QSize(820, room.height())  # the width it asks for still fits
+
+
+def test_a_wrapped_label_in_a_wide_form_is_as_high_as_its_text(qtbot):
+    """QLabel hints wrapped text at a narrow guessed width, and the label's vertical policy
+    takes the hint as its least height: the batch dialog gave a two-line model description a
+    70-px box (28 px of text)."""
+    from PySide6.QtWidgets import QFormLayout
+
+    from sr_desktop.gui.widgets import WrapLabel
+
+    create_application()
+    host = QWidget()
+    form = QFormLayout(host)
+    label = WrapLabel()
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setText("Bicubic resampling (any integer scale 1..16): the baseline every model should beat."
+                  "<br><i>fast</i>")
+    form.addRow("", label)
+    qtbot.addWidget(host)
+    host.resize(800, 300)
+    host.show()
+    qtbot.waitExposed(host)
+    qtbot.waitUntil(lambda: label.height() == label.heightForWidth(label.width()), timeout=2000)
+    assert label.height() < 2.5 * label.fontMetrics().height()  # two lines, not five
+    host.resize(260, 300)  # narrow: it grows again, nothing clipped
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()), timeout=2000)
+    assert label.height() > 2.5 * label.fontMetrics().height()

@@ -74,9 +74,20 @@ class WrapLabel(QLabel):
         """The text as it was set (without the line-break chances)."""
         return super().text().replace(LINE_BREAK_CHANCE, "")
 
+    def sizeHint(self) -> QSize:
+        # QLabel hints a wrapped text at a narrow guessed width (tall), and the vertical
+        # policy takes the hint as the least height: in a wide dialog a two-line model
+        # description got a 70-px box. Once laid out, the height its width needs.
+        hint = super().sizeHint()
+        if self.wordWrap() and self.text() and self.width() > 1:
+            return QSize(hint.width(), max(self.minimumHeight(), self.heightForWidth(self.width())))
+        return hint
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_height()
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()  # the hint follows the width (`sizeHint`)
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
