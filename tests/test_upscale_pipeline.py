@@ -64,13 +64,14 @@ def test_hidden_colour_does_not_fringe_the_visible_edge(alpha_mode, channels):
     assert over_white.min() >= 254.5
 
 
-@pytest.mark.parametrize("alpha_mode", ["model", "resample"])
-def test_alpha_does_not_ring_at_an_edge(alpha_mode):
-    """Lanczos put ringing into alpha: opaque areas went to 247 two pixels inside an edge and
-    clear ones to 8 (a faint halo). Each alpha is kept within its 3×3 source range."""
+@pytest.mark.parametrize("alpha_mode,model", [("model", "lanczos"), ("resample", "bicubic")])
+def test_alpha_does_not_ring_at_an_edge(alpha_mode, model):
+    """Lanczos put ringing into alpha (through the model or by `--alpha resample`): opaque
+    areas went to 247 two pixels inside an edge and clear ones to 8 (a faint halo). Each
+    alpha is kept within its 3×3 source range."""
     px = np.zeros((12, 16, 4), np.uint8)
     px[:, 6:] = 255
-    out = upscale_image(Image(px), UpscaleOptions(model="bicubic", scale=4, alpha=alpha_mode)).image.pixels
+    out = upscale_image(Image(px), UpscaleOptions(model=model, scale=4, alpha=alpha_mode)).image.pixels
     alpha = out[:, :, 3]
     assert int(alpha[:, : 5 * 4].max()) == 0 and int(alpha[:, 7 * 4 :].min()) == 255
     assert ((alpha > 0) & (alpha < 255)).any()
@@ -127,6 +128,22 @@ def test_region_equals_the_same_pixels_of_the_full_result():
         region = upscale_region(img, box, UpscaleOptions(tile=0), model=model).image.pixels
         assert region.shape == (2 * h, 2 * w, 3)
         np.testing.assert_array_equal(region, full[2 * y : 2 * (y + h), 2 * x : 2 * (x + w)])
+
+
+@pytest.mark.parametrize("box", [(40, 5, 4, 4), (37, 2, 3, 3), (0, 0, 6, 6)])
+def test_a_region_with_hidden_pixels_equals_the_full_result(box):
+    """Hidden pixels take the colour of the nearest visible pixel of the whole image, which
+    may lie outside a region's crop: filled from the crop alone, a region differed from the
+    whole-image result by up to 8/255 next to it (and an all-hidden region got black)."""
+    model = TinyModel(scale=2, context=3)
+    px = np.zeros((20, 60, 4), np.uint8)
+    px[:, 30:35] = (255, 0, 0, 255)
+    px[:, 41:] = (0, 255, 0, 255)
+    options = UpscaleOptions(tile=0, alpha="resample")
+    full = upscale_image(Image(px), options, model=model).image.pixels
+    x, y, w, h = box
+    region = upscale_region(Image(px), box, options, model=model).image.pixels
+    np.testing.assert_array_equal(region, full[2 * y : 2 * (y + h), 2 * x : 2 * (x + w)])
 
 
 def test_region_outside_the_image_is_a_clear_error():

@@ -17,21 +17,26 @@ import numpy as np
 def fill_hidden_colour(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """`rgb` (H×W×C) with every pixel whose `alpha` (H×W or H×W×1) is 0 given the colour of
     the nearest pixel whose alpha is not (OpenCV's 5×5 approximation of the Euclidean
-    distance, the one its labels come with); `rgb` itself when no pixel or
-    every pixel is hidden."""
+    distance, the one its labels come with); `rgb` itself when no pixel or every pixel is
+    hidden. About 10 bytes per pixel at the peak besides the result (a 16 MP image: 160 MB)."""
     import cv2
 
     hidden = np.asarray(alpha).reshape(rgb.shape[:2]) == 0
     if not hidden.any() or hidden.all():
         return rgb
     # distance to the nearest zero of the mask, with that zero's label: visible pixels are 0
-    _, labels = cv2.distanceTransformWithLabels(hidden.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
-                                                labelType=cv2.DIST_LABEL_PIXEL)
+    distance, labels = cv2.distanceTransformWithLabels(hidden.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
+                                                       labelType=cv2.DIST_LABEL_PIXEL)
+    del distance
     index = np.int32 if hidden.size < 2**31 else np.int64  # (a smaller table gathers faster)
-    visible = np.flatnonzero(~hidden).astype(index)
     flat_labels = labels.reshape(-1)
-    source = np.zeros(int(labels.max()) + 1, dtype=index)
+    visible = np.flatnonzero(~hidden.reshape(-1)).astype(index)
+    source = np.zeros(int(flat_labels.max()) + 1, dtype=index)
     source[flat_labels[visible]] = visible
+    del visible, hidden
     nearest = np.take(source, flat_labels)
-    planes = [np.take(rgb[:, :, c].reshape(-1), nearest) for c in range(rgb.shape[2])]
-    return np.stack(planes, axis=-1).reshape(rgb.shape)
+    del source, labels, flat_labels
+    out = np.empty_like(rgb)
+    for c in range(rgb.shape[2]):
+        out[:, :, c] = np.take(rgb[:, :, c].reshape(-1), nearest).reshape(rgb.shape[:2])
+    return out

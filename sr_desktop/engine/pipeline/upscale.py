@@ -184,10 +184,20 @@ def upscale_image(
     `UpscaleMemoryError` (naming the file and the memory it needs) when it does not fit.
     """
     options = options or UpscaleOptions()
-    start = time.perf_counter()
     model, plan = resolve_model(options, model, progress)
+    return _upscale_checked(image, options, progress, cancel, model, plan, fill_hidden=True)
+
+
+def _upscale_checked(image: Image, options: UpscaleOptions, progress, cancel, model: SRModel, plan: ScalePlan,
+                     fill_hidden: bool) -> UpscaleResult:
+    """`_upscale_image`, its allocation failure reported as `UpscaleMemoryError`;
+    `fill_hidden`: give hidden pixels their colour first (`with_hidden_colour_filled`; a
+    region's crop has had it from the whole image)."""
+    start = time.perf_counter()
     target = int(options.scale or plan.reached)
     try:
+        if fill_hidden:
+            image = with_hidden_colour_filled(image)
         return _upscale_image(image, options, progress, cancel, model, plan, target, start)
     except Exception as exc:
         if not is_allocation_failure(exc):
@@ -196,13 +206,25 @@ def upscale_image(
     raise memory_error(image, estimated_bytes(image, target, plan, model.scale))
 
 
+def with_hidden_colour_filled(image: Image) -> Image:
+    """`image` with the colour of its fully transparent pixels filled from the nearest
+    visible ones (`transparent_fill`): their hidden colour, often black, would bleed into
+    the upscaled edges. The image itself when it has no alpha or nothing hidden."""
+    if not image.has_alpha:
+        return image
+    pixels = image.pixels
+    alpha = pixels[:, :, -1]
+    colour = fill_hidden_colour(pixels[:, :, :-1], alpha)
+    if np.shares_memory(colour, pixels):  # nothing was hidden (or everything)
+        return image
+    return image.with_pixels(np.concatenate([colour, pixels[:, :, -1:]], axis=2))
+
+
 def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, model: SRModel,
                    plan: ScalePlan, target: int, start: float) -> UpscaleResult:
     pixels = image.pixels
     src_max = float(image.max_value)
     rgb = pixels[:, :, :3] if not image.is_gray else np.repeat(pixels[:, :, :1], 3, axis=2)
-    if image.has_alpha:  # hidden colour (often black) would bleed into the visible edges
-        rgb = fill_hidden_colour(rgb, pixels[:, :, -1])
     h, w = image.height, image.width
     out = np.empty((h * target, w * target, image.channels), dtype=pixels.dtype)
     color_channels = 1 if image.is_gray else 3
@@ -288,8 +310,12 @@ def upscale_region(
         margin = max(margin, 32)
     x0, y0 = max(0, x - margin), max(0, y - margin)
     x1, y1 = min(image.width, x + bw + margin), min(image.height, y + bh + margin)
+    if image.has_alpha and not image.pixels[y0:y1, x0:x1, -1].all():
+        # a hidden pixel of the crop takes its colour from the nearest visible pixel of
+        # the whole image (which may lie outside the crop), as the whole-image result does
+        image = with_hidden_colour_filled(image)
     crop = image.with_pixels(np.ascontiguousarray(image.pixels[y0:y1, x0:x1]))
-    result = upscale_image(crop, options, progress, cancel, model=model)
+    result = _upscale_checked(crop, options, progress, cancel, model, plan, fill_hidden=False)
     n = result.scale
     top, left = (y - y0) * n, (x - x0) * n
     region = result.image.pixels[top : top + bh * n, left : left + bw * n]
