@@ -149,3 +149,14 @@ def test_a_checkpoint_the_disk_refuses_says_what_is_kept(tmp_path, monkeypatch):
     with pytest.raises(TrainingError, match="the checkpoint of iteration 20 is kept$"):
         ck.save_checkpoint(tmp_path, ckpt(30))
     assert ck.latest_iteration(tmp_path) == 20
+
+
+@pytest.mark.parametrize("name, why", [("x" * 65, "is 65 characters long; at most 64"),
+                                       ("a\nb", "has control characters")])
+def test_a_name_models_add_would_refuse_is_refused_before_training(tmp_path, capsys, name, why):
+    """It trained every iteration, then failed to register the model under that name."""
+    data = make_images(tmp_path / "data", 2, 48, seed=3)
+    code = main(["train", "--arch", "SRCNN", "--scale", "2", "--data", str(data), "--out", str(tmp_path / "run"),
+                 "--iterations", "3", "--name", name, "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--name: the model name" in err and why in err and not (tmp_path / "run").exists()

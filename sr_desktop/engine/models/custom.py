@@ -34,7 +34,7 @@ import torch
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.core.path_kind import not_a
-from sr_desktop.engine.core.text import has_control_characters, printable, without_control_characters
+from sr_desktop.engine.core.text import without_control_characters
 from sr_desktop.engine.core.weight_file import SAFETENSORS_SUFFIX, WeightFileError, first_non_finite, read_weight_file
 from sr_desktop.engine.models.arch_conventions import ArchConvention, host_record_of, run_around
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel
@@ -53,6 +53,7 @@ from sr_desktop.engine.models.base import ModelSpec, SRModel
 from sr_desktop.engine.models.community.importer import is_community_family
 from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_models_dir, list_custom_specs: re-exported
     NCNN_RECOMMENDED_TILE,
+    checked_model_name,
     custom_models_dir,
     entry_id,
     index_lock,
@@ -372,24 +373,6 @@ def _unique_id(base: str, taken: set[str]) -> str:
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1
     return candidate
-
-
-#: the longest display name a model may be given (the picker and `sr-desktop models` show it)
-MAX_NAME_LENGTH = 64
-
-
-def checked_model_name(name: str) -> str:
-    """`name` stripped, or `ModelError` with one line: empty, with control characters (an
-    escape sequence in it rewrote the terminal that listed the models, a newline split the
-    table), or longer than `MAX_NAME_LENGTH`."""
-    text = name.strip()
-    if not text:
-        raise ModelError("the model name is empty")
-    if has_control_characters(text):
-        raise ModelError(f"the model name \"{printable(text)}\" has control characters")
-    if len(text) > MAX_NAME_LENGTH:
-        raise ModelError(f"the model name is {len(text)} characters long; at most {MAX_NAME_LENGTH}")
-    return text
 
 
 def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelSpec:

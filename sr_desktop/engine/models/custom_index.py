@@ -27,6 +27,7 @@ except ImportError:
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.text import has_control_characters, printable
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.spec import ModelSpec
 
@@ -197,3 +198,21 @@ def list_custom_specs() -> list[ModelSpec]:
             log.warning("skipping the custom model entry %s of %s: %s", str(entry.get("id"))[:80], index_path(),
                         one_line(exc))
     return specs
+
+
+#: the longest display name a model may be given (the picker and `sr-desktop models` show it)
+MAX_NAME_LENGTH = 64
+
+
+def checked_model_name(name: str) -> str:
+    """`name` stripped, or `ModelError` with one line: empty, with control characters (an
+    escape sequence in it rewrote the terminal that listed the models, a newline split the
+    table), or longer than `MAX_NAME_LENGTH`."""
+    text = name.strip()
+    if not text:
+        raise ModelError("the model name is empty")
+    if has_control_characters(text):
+        raise ModelError(f"the model name \"{printable(text)}\" has control characters")
+    if len(text) > MAX_NAME_LENGTH:
+        raise ModelError(f"the model name is {len(text)} characters long; at most {MAX_NAME_LENGTH}")
+    return text

@@ -11,10 +11,11 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sr_desktop.engine.core.errors import OptionError
+from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.options import DEVICE_CHOICES, MAX_SCALE, parse_seed
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.models.archs.detect import arch_support
+from sr_desktop.engine.models.custom_index import checked_model_name
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.losses import parse_loss_spec
@@ -123,8 +124,13 @@ class TrainOptions:
             raise TrainingError(f"--device must be one of {', '.join(DEVICE_CHOICES)}")
         if self.optimizer not in OPTIMIZERS or self.schedule not in SCHEDULES:
             raise TrainingError(f"optimizer: {' or '.join(OPTIMIZERS)}; schedule: {', '.join(SCHEDULES)}")
-        if self.name is not None and not self.name.strip():
-            raise TrainingError("--name must not be empty")
+        if self.name is not None:  # the rules `models add` applies, checked before any training
+            if not self.name.strip():
+                raise TrainingError("--name must not be empty")
+            try:
+                checked_model_name(self.name)
+            except ModelError as exc:
+                raise TrainingError(f"--name: {exc}") from None
 
     def _check_mixed_scales(self) -> None:
         if not self.mixed_scales:
