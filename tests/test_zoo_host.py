@@ -112,18 +112,21 @@ def test_torch_free_estimates_match_torch():
 
 def test_auto_is_the_cpu_without_asking_torch_where_no_gpu_can_be_found(monkeypatch, tmp_path):
     """A CPU-only build; on Linux a CUDA build (the package index's default) on a machine
-    without NVIDIA's driver. Any other case asks torch — and where the rule says CPU, torch
+    without a GPU driver (NVIDIA's, ROCm's). Any other case asks torch — and where the rule says CPU, torch
     agrees."""
     from sr_desktop.engine.compute import devices
 
-    monkeypatch.setattr(devices, "NVIDIA_DRIVER_PATHS", (str(tmp_path / "nvidia"),))
+    monkeypatch.setattr(devices, "GPU_DRIVER_PATHS", (str(tmp_path / "nvidia"), str(tmp_path / "kfd")))
     cases = {"2.13.0+cpu": True, "2.14.1": sys.platform.startswith("linux"),
              "2.14.1+cu130": sys.platform.startswith("linux"), "2.14.1+rocm6.4": False, "2.14.1+xpu": False}
     for version, known in cases.items():
         monkeypatch.setattr(devices, "installed_torch_version", lambda v=version: v)
         assert devices.auto_device_is_cpu_without_torch() is known, version
-    monkeypatch.setattr(devices, "installed_torch_version", lambda: "2.14.1+cu130")
-    (tmp_path / "nvidia").mkdir()  # the driver is there: torch has to say
+    monkeypatch.setattr(devices, "installed_torch_version", lambda: "2.14.1")
+    (tmp_path / "kfd").touch()  # ROCm's driver (an untagged distribution build may use it)
+    assert devices.why_auto_device_is_cpu() is None
+    (tmp_path / "kfd").unlink()
+    (tmp_path / "nvidia").mkdir()  # NVIDIA's driver is there: torch has to say
     assert devices.why_auto_device_is_cpu() is None
     monkeypatch.undo()
     if devices.auto_device_is_cpu_without_torch():

@@ -102,9 +102,11 @@ def installed_torch_version() -> str | None:
         return None
 
 
-#: where NVIDIA's kernel driver shows itself (WSL's GPU: /dev/dxg); without any of them a
-#: CUDA build of torch finds no GPU
-NVIDIA_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/dxg")
+#: where a GPU driver torch can use shows itself: NVIDIA's (WSL's: /dev/dxg; Jetson's
+#: nvgpu), and AMD's ROCm (/dev/kfd: distributions build ROCm torch without a version tag);
+#: without any of them an untagged or CUDA build of torch finds no GPU
+GPU_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/dxg", "/dev/nvhost-ctrl-gpu", "/dev/nvgpu",
+                    "/dev/nvmap", "/dev/kfd")
 
 
 def auto_device_is_cpu_without_torch() -> bool:
@@ -117,15 +119,16 @@ def why_auto_device_is_cpu() -> str | None:
     """Why ``--device auto`` is the CPU, told without importing torch, or None when torch has
     to be asked (`resolve_device`): a CPU-only torch build (version tag ``+cpu``: neither
     CUDA nor MPS), or on Linux a CUDA build (tag ``+cuNNN``, or none: the package index's
-    default build) on a machine without NVIDIA's driver — the common case of a laptop or a
-    server without an NVIDIA GPU, which imported torch on every start only to learn that."""
+    default build) on a machine without a GPU driver — the common case of a laptop or a
+    server without an NVIDIA GPU, which imported torch on every start only to learn that.
+    Any GPU driver present (`GPU_DRIVER_PATHS`: NVIDIA's, AMD's ROCm) means asking torch."""
     version = installed_torch_version() or ""
     if version.endswith("+cpu"):
         return f"torch {version} is a CPU-only build"
     tag = version.partition("+")[2]
     if (version and sys.platform.startswith("linux") and (tag == "" or tag.startswith("cu"))
-            and not any(os.path.exists(path) for path in NVIDIA_DRIVER_PATHS)):
-        return f"no NVIDIA driver on this machine (torch {version} finds GPUs through it)"
+            and not any(os.path.exists(path) for path in GPU_DRIVER_PATHS)):
+        return f"no GPU driver on this machine (torch {version} finds GPUs through NVIDIA's or ROCm's)"
     return None
 
 
