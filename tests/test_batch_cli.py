@@ -265,3 +265,15 @@ def test_a_file_listed_twice_is_upscaled_once(tmp_path: Path, capsys):
                  "--files-from", str(files), "--report", str(tmp_path / "r.json")])
     report = json.loads((tmp_path / "r.json").read_text())
     assert code == 0 and [f["status"] for f in report["files"]] == ["ok"]
+
+
+def test_a_link_listed_beside_its_target_is_an_input_of_its_own(tmp_path: Path):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    (src / "b.png").symlink_to(src / "a.png")
+    files = tmp_path / "list.txt"
+    files.write_text("a.png\nb.png\n")
+    code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "--no-progress",
+                 "--files-from", str(files)])
+    assert code == 0 and sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a_x2_bicubic.png",
+                                                                                       "b_x2_bicubic.png"]

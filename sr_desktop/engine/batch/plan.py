@@ -182,8 +182,9 @@ def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: di
 
 def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
     """Paths listed one per line in `list_file` (blank lines and ``#`` comments ignored);
-    relative paths are taken relative to `input_dir`. A file listed twice (under any name) is
-    taken once: it failed as two inputs sharing an output name."""
+    relative paths are taken relative to `input_dir`. A file listed twice (relative and
+    absolute, or through a linked folder) is taken once: it failed as two inputs sharing an
+    output name."""
     try:
         text = list_file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -198,7 +199,9 @@ def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
             continue
         path = Path(line).expanduser()
         path = path if path.is_absolute() else input_dir / path
-        key = os.path.normcase(os.path.realpath(path))
+        # the same entry of the same folder (``a.png`` and ``IN/a.png``), not what it points
+        # to: a link listed beside its target is an input of its own with its own output
+        key = os.path.normcase(os.path.join(os.path.realpath(path.parent), path.name))
         if key not in seen:
             seen.add(key)
             paths.append(path)
