@@ -300,6 +300,11 @@ def test_a_jpeg_without_a_stated_resolution_gets_none(tmp_path):
     exif[0x0128], exif[0x011A], exif[0x011B] = 2, 200.0, 200.0
     PILImage.fromarray(random_pixels((8, 8, 3), np.uint8)).save(tmp_path / "e.jpg", exif=exif.tobytes())
     assert read_image(tmp_path / "e.jpg").info["dpi"] == (200.0, 200.0)
+    from PIL import TiffImagePlugin
+
+    exif[0x011A] = exif[0x011B] = TiffImagePlugin.IFDRational(0, 0)  # a resolution of 0/0: none stated
+    PILImage.fromarray(random_pixels((8, 8, 3), np.uint8)).save(tmp_path / "z.jpg", exif=exif.tobytes())
+    assert "dpi" not in read_image(tmp_path / "z.jpg").info
 
 
 def test_keep_metadata_false_writes_none(tmp_path):

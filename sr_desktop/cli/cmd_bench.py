@@ -137,12 +137,15 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
     )
     # the files first: a terminal that cannot take the table (a full disk behind stdout) must
-    # not cost the results of a long evaluation
-    if args.json:
-        write_json(report, args.json)
-    if args.csv:
-        write_csv(report, args.csv)
-    if args.plot:
-        write_plot(report, args.plot)
-    print(format_table(report))
+    # not cost the results of a long evaluation; and a file that cannot be written must not
+    # cost the table
+    try:
+        if args.json:
+            write_json(report, args.json)
+        if args.csv:
+            write_csv(report, args.csv)
+        if args.plot:
+            write_plot(report, args.plot)
+    finally:
+        print(format_table(report))
     return 0

@@ -81,11 +81,14 @@ def _check_target(path: Path, overwrite: bool, suffix: str, inputs: Path) -> Non
         raise SRDesktopError(f"{path} exists (use --overwrite to replace it)")
 
 
-def _users_name(failed, out: Path, png: Path | None) -> Path:
-    """Which of the user's files a write error is about (its name may be the temporary file)."""
-    if png is not None and failed is not None and Path(str(failed)).name.startswith(f".{png.name}."):
-        return png
-    return out
+def _users_name(failed, out: Path, png: Path | None) -> str:
+    """Which of the user's files a write error is about (its name may be the temporary file;
+    both when the error names none)."""
+    if png is not None and failed is None:
+        return f"{out} and {png}"
+    if png is not None and Path(str(failed)).name.startswith(f".{png.name}."):
+        return str(png)
+    return str(out)
 
 
 def run(args: argparse.Namespace) -> int:

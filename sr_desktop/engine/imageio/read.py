@@ -263,11 +263,14 @@ def file_metadata(im, orientation: int) -> tuple[bytes | None, dict]:
 
 
 def _exif_resolution(im) -> bool:
-    """Whether the EXIF of a JPEG states its resolution (unit and X resolution)."""
+    """Whether the EXIF of a JPEG states its resolution: a unit and a positive, finite X
+    resolution (Pillow says 72 dpi for any other)."""
+    import math
+
     try:
         exif = im.getexif()
-        return 0x0128 in exif and 0x011A in exif
-    except Exception:  # noqa: BLE001 - unreadable EXIF states nothing
+        return 0x0128 in exif and math.isfinite(value := float(exif[0x011A])) and value > 0
+    except Exception:  # noqa: BLE001 - unreadable EXIF (or a resolution of 0/0) states nothing
         return False
 
 
