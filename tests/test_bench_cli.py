@@ -229,3 +229,26 @@ def test_a_bad_dataset_image_is_named_before_any_model_runs(dataset, capsys, nam
     # before: the bench measured the images before it, then stopped with no name and no report
     assert rc == 2 and captured.err.count("\n") == 1 and expected in captured.err, captured.err
     assert "[evaluate" not in captured.err + captured.out
+
+
+def test_reports_are_written_through_links_and_into_pipes_never_over_them(dataset, tmp_path):
+    """A report at a link replaced the link with a file (the linked file kept its old
+    contents), and at a device or a pipe replaced that too: `--json /dev/null` run as root
+    made /dev/null a regular file. A link's file gets the report; a pipe is written into."""
+    import os
+    import threading
+
+    real = tmp_path / "real.csv"
+    real.write_text("old")
+    (tmp_path / "link.csv").symlink_to(real)
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    code = main(["bench", "--dataset", str(dataset), "--scale", "2", "--csv", str(tmp_path / "link.csv"),
+                 "--json", str(fifo)])
+    reader.join(timeout=30)
+    assert code == 0 and (tmp_path / "link.csv").is_symlink() and os.path.samefile(tmp_path / "link.csv", real)
+    assert real.read_text().startswith("dataset,scale,degradation,model,image,psnr_y")
+    assert fifo.is_fifo() and received and json.loads(received[0])["scale"] == 2

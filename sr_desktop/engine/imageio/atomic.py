@@ -12,6 +12,7 @@ import glob
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,7 +92,21 @@ def is_temp_path(path: str | os.PathLike) -> bool:
 def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bool = True) -> None:
     """Run ``encode(binary_file)`` into a temporary sibling of ``target``, then rename it.
     ``replace`` False: an existing ``target`` is never replaced, also one another process
-    made meanwhile (`FileExistsError`)."""
+    made meanwhile (`FileExistsError`).
+
+    A link is followed: the file it names gets the new contents and the link stays. What is
+    not a file — a device, a pipe, a terminal (``--json /dev/stdout``, ``/dev/null``) — is
+    written into, never replaced (run as root, the rename made /dev/null a regular file)."""
+    target = Path(target)
+    kind = special_target(target)
+    if kind is not None:
+        if kind == "folder":
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
+        with open(target, "wb") as fh:
+            encode(fh)
+        return
+    if os.path.islink(target):
+        target = Path(os.path.realpath(target))
     temp = temp_path_for(target)
     # os.open with 0o666 (not mkstemp's 0o600) so the result gets the user's usual umask.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -109,6 +124,19 @@ def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bo
             os.unlink(temp)
         raise
     _fsync_folder(target.parent)
+
+
+def special_target(target: str | os.PathLike) -> str | None:
+    """What an existing ``target`` is when it is not a regular file (followed through links):
+    ``"folder"`` or ``"device"`` (a character or block device, a pipe, a socket); None for a
+    regular file or nothing there."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return None if stat.S_ISREG(mode) else "device"
 
 
 def _link_new(temp: Path, target: Path) -> None:

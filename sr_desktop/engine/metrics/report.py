@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
-from sr_desktop.engine.imageio.atomic import atomic_write, probe_writable
+from sr_desktop.engine.imageio.atomic import atomic_write, probe_writable, special_target
 from sr_desktop.engine.metrics.evaluate import BenchReport
 
 
@@ -64,6 +64,8 @@ def check_report_path(path: str | Path, plot: bool = False) -> Path:
         raise ImageWriteError(path, "plot format must be .png, .svg, .pdf or .jpg")
     if path.is_dir():
         raise SRDesktopError(f"cannot write {path}: it is a folder")
+    if special_target(path) == "device":  # /dev/stdout, a pipe: written into (`atomic_write`)
+        return path
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise SRDesktopError(f"cannot write {path}: folder {parent} does not exist")
