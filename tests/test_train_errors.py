@@ -182,3 +182,20 @@ def test_resuming_a_finished_run_keeps_its_registration(tmp_path, capsys, data, 
     code, err = _train(capsys, out, "--name", "k9", "--val-every", "20", "--resume", data_dir=data)
     assert code == 0, err
     assert [s.id for s in list_custom_specs()] == first  # it registered custom-k9-2 as well
+
+
+def test_a_trained_fsrcnn_keeps_its_scale_whatever_its_name(tmp_path, capsys, data, monkeypatch):
+    """FSRCNN's weights do not hold the scale: `--name "photo x4"` registered a ×2 network
+    as ×4 (the scale was read from the first `xN` of the name), and `models add` of the run's
+    own model.safetensors was refused; the scale the file records in its metadata counts."""
+    from sr_desktop.engine.models.custom import add_custom_model
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    out = tmp_path / "ref1"
+    code, err = _train(capsys, out, "--name", "photo x4", "--val-every", "20", arch="FSRCNN:d=8,s=4,m=1",
+                       data_dir=data)
+    assert code == 0, err
+    (named,) = list_custom_specs()
+    assert (named.id, named.scales) == ("custom-photo-x4", [2])
+    added = add_custom_model(out / "model.safetensors")
+    assert (added.id, added.name, added.scales) == ("custom-ref1", "ref1", [2])  # named after its run

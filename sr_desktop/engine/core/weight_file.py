@@ -77,6 +77,30 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
     raise WeightFileError(f"cannot read {what} {path}: {reason}", reason)
 
 
+#: the largest safetensors header `safetensors_metadata` reads (the tensors' table and
+#: the metadata; a real one is a few KB)
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+
+
+def safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The ``__metadata__`` strings of a safetensors file (what SR Desktop's training wrote
+    in: architecture, scale, data …); empty for any other file or a header that does not
+    parse."""
+    import json
+
+    try:
+        with open(path, "rb") as fh:
+            declared = int.from_bytes(fh.read(8), "little")
+            if not 2 <= declared <= min(MAX_HEADER_BYTES, os.fstat(fh.fileno()).st_size - 8):
+                return {}
+            header = json.loads(fh.read(declared))
+    except (OSError, ValueError):
+        return {}
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return {k: v for k, v in meta.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(meta, dict) \
+        else {}
+
+
 def first_non_finite(state: dict) -> str | None:
     """The name of the first floating tensor of ``state`` holding NaN or ±inf (None: all
     finite). Such weights give a black or one-colour image with no error."""

@@ -35,7 +35,13 @@ from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.text import without_control_characters
-from sr_desktop.engine.core.weight_file import SAFETENSORS_SUFFIX, WeightFileError, first_non_finite, read_weight_file
+from sr_desktop.engine.core.weight_file import (
+    SAFETENSORS_SUFFIX,
+    WeightFileError,
+    first_non_finite,
+    read_weight_file,
+    safetensors_metadata,
+)
 from sr_desktop.engine.models.arch_conventions import ArchConvention, host_record_of, run_around
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel
 from sr_desktop.engine.models.archs import detect
@@ -231,6 +237,16 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
     return NcnnPairModel(module, scale, shrink, model_id)
 
 
+def _scale_in_metadata(path: Path) -> int | None:
+    """The scale a model trained here records in its safetensors metadata (`train`'s
+    ``model.safetensors``: its FSRCNN weights do not hold it), else None."""
+    meta = safetensors_metadata(path)
+    if meta.get("sr_desktop_trained") != "1":
+        return None
+    text = meta.get("scale", "")
+    return int(text) if text.isdigit() and 1 <= int(text) <= 8 else None
+
+
 def _scale_in_name(path: Path) -> int | None:
     """The scale written in a file name: ``fsrcnn_x3.pth``, ``model-4x``, ``X2``."""
     m = re.search(r"(?:^|[^a-z0-9])x([1-8])(?![0-9])|(?<![0-9])([1-8])x(?:$|[^a-z0-9])", path.stem.lower())
@@ -280,7 +296,7 @@ def _detect_file(path: Path, scale: int | None = None,
     except UnsupportedStateDict as exc:
         raise _rejected(path, exc) from None
     if not detected.scale:
-        given = scale or _scale_in_name(path)
+        given = scale or _scale_in_metadata(path) or _scale_in_name(path)
         if not given:
             raise ModelError(
                 f"{path}: {detected.arch} weights do not record their scale; put it in the file name, "
@@ -375,6 +391,15 @@ def _unique_id(base: str, taken: set[str]) -> str:
     return candidate
 
 
+def _default_name(path: Path) -> str:
+    """A model's name when none is given: its file's stem, or for a training run's
+    ``model.safetensors`` its run folder's name (every run's file has that stem)."""
+    stem = path.stem
+    if stem == "model" and _scale_in_metadata(path) is not None:
+        stem = path.resolve().parent.name or stem
+    return without_control_characters(stem).strip() or "model"
+
+
 def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelSpec:
     """Check, copy and register a user's model file; returns its `ModelSpec`.
 
@@ -386,7 +411,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
     path = Path(path)
     info = detect_model_file(path)
     sources = [Path(f) for f in info["files"]]
-    display = display or without_control_characters(sources[0].stem).strip() or "model"
+    display = display or _default_name(sources[0])
     with index_lock():
         return _add_locked(path, info, sources, display)
 
