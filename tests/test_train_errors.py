@@ -199,3 +199,14 @@ def test_a_trained_fsrcnn_keeps_its_scale_whatever_its_name(tmp_path, capsys, da
     assert (named.id, named.scales) == ("custom-photo-x4", [2])
     added = add_custom_model(out / "model.safetensors")
     assert (added.id, added.name, added.scales) == ("custom-ref1", "ref1", [2])  # named after its run
+
+
+def test_train_takes_the_devices_its_help_offers(tmp_path, capsys, data):
+    """`--device cuda:0` was refused as not one of auto, cpu, cuda, mps; it now reaches the
+    device check (this machine may have no GPU: then that says so)."""
+    code, err = _train(capsys, tmp_path / "out", "--device", "cuda:0", data_dir=data)
+    assert "--device must be one of" not in err
+    if code != 0:
+        assert code == 2 and "CUDA" in err and "\n" not in err and not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):  # vulkan runs the zoo's models only: a usage error
+        _train(capsys, tmp_path / "out2", "--device", "vulkan", data_dir=data)

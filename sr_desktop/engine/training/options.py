@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import ModelError, OptionError
-from sr_desktop.engine.core.options import DEVICE_CHOICES, MAX_SCALE, parse_seed
+from sr_desktop.engine.core.options import MAX_SCALE, parse_seed, parse_torch_device
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.models.archs.detect import arch_support
 from sr_desktop.engine.models.custom_index import checked_model_name
@@ -120,8 +120,10 @@ class TrainOptions:
             raise TrainingError(f"--val folder {self.val}: {why}")
         check_validation_backend(self.backend)
         check_amp(self.amp)
-        if self.device not in DEVICE_CHOICES:
-            raise TrainingError(f"--device must be one of {', '.join(DEVICE_CHOICES)}")
+        try:  # auto, cpu, cuda, cuda:N, mps (what --help offers)
+            object.__setattr__(self, "device", parse_torch_device(self.device))
+        except OptionError as exc:
+            raise TrainingError(f"--device: {exc}") from None
         if self.optimizer not in OPTIMIZERS or self.schedule not in SCHEDULES:
             raise TrainingError(f"optimizer: {' or '.join(OPTIMIZERS)}; schedule: {', '.join(SCHEDULES)}")
         if self.name is not None:  # the rules `models add` applies, checked before any training
