@@ -210,3 +210,23 @@ def test_train_takes_the_devices_its_help_offers(tmp_path, capsys, data):
         assert code == 2 and "CUDA" in err and "\n" not in err and not (tmp_path / "out").exists()
     with pytest.raises(SystemExit):  # vulkan runs the zoo's models only: a usage error
         _train(capsys, tmp_path / "out2", "--device", "vulkan", data_dir=data)
+
+
+def test_resume_refuses_other_images_and_takes_the_same_settings_however_written(tmp_path, capsys, data):
+    """A resume with other --data, --val or --ema changed the run without a word; one with
+    `--loss l1` (the checkpoint's `l1:1`) or the architecture's options in another order was
+    refused. A run folder inside its images folder is refused (its pictures became images)."""
+    out = tmp_path / "out"
+    arch = "SRVGGNetCompact:num_feat=8,num_conv=2"
+    code, err = _train(capsys, out, "--iterations", "4", "--val-every", "20", arch=arch, data_dir=data)
+    assert code == 0, err
+    other = make_images(tmp_path / "other", 2, 48, seed=9)
+    for extra, what in (([], "data="), (["--ema", "0"], "ema=")):
+        code, err = _train(capsys, out, "--resume", *extra, arch=arch,
+                           data_dir=other if what == "data=" else data)
+        assert code == 2 and f"cannot resume: the checkpoint was made with {what}" in err
+    code, err = _train(capsys, out, "--resume", "--loss", "l1", arch="srvggnetcompact:num_conv=2,num_feat=8",
+                       data_dir=data)
+    assert code == 0, err
+    code, err = _train(capsys, data / "run", arch=arch, data_dir=data)
+    assert code == 2 and "is inside the --data folder" in err and not (data / "run").exists()

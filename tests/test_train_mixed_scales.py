@@ -67,9 +67,11 @@ def test_checkpoints_from_before_mixed_scales_still_resume(tmp_path):
     from sr_desktop.engine.training.checkpoint import Checkpoint
     from sr_desktop.engine.training.loop import _check_resume
 
-    one = TrainOptions(arch="vdsr", scale=2, data=(str(tmp_path),), out=str(tmp_path / "o"))
+    (tmp_path / "data").mkdir()
+    one = TrainOptions(arch="vdsr", scale=2, data=(str(tmp_path / "data"),), out=str(tmp_path / "o"))
     older = {k: v for k, v in one.fingerprint().items() if k != "mixed_scales"}  # written before the option
     _check_resume(one, Checkpoint(iteration=10, tensors={}, state={}, meta={"options": older}))
-    mixed = TrainOptions(arch="vdsr", scale=2, mixed_scales=(3, 4), data=(str(tmp_path),), out=str(tmp_path / "o"))
+    mixed = TrainOptions(arch="vdsr", scale=2, mixed_scales=(3, 4), data=(str(tmp_path / "data"),),
+                         out=str(tmp_path / "o"))
     with pytest.raises(TrainingError, match=r"mixed_scales=None, not \[3, 4\]"):
         _check_resume(mixed, Checkpoint(iteration=10, tensors={}, state={}, meta={"options": older}))

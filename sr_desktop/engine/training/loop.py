@@ -120,14 +120,34 @@ class _Ema:
 SINCE_LATER_VERSIONS = {"mixed_scales": [], "downscales": []}
 
 
+#: settings a checkpoint of an earlier version does not record: not compared then
+CHECKED_SINCE_LATER_VERSIONS = ("data", "val", "ema")
+
+
 def _check_resume(options: TrainOptions, ckpt: Checkpoint) -> None:
     recorded = ckpt.meta.get("options", {})
     for key, value in options.fingerprint().items():
         if key not in recorded and key in SINCE_LATER_VERSIONS and value == SINCE_LATER_VERSIONS[key]:
             continue  # a checkpoint older than the setting, and the setting left at its default
-        if recorded.get(key) != value:
+        if key not in recorded and key in CHECKED_SINCE_LATER_VERSIONS:
+            continue
+        if not _same_setting(key, recorded.get(key), value):
             raise TrainingError(f"cannot resume: the checkpoint was made with {key}={recorded.get(key)!r}, "
                                 f"not {value!r}")
+
+
+def _same_setting(key: str, recorded, value) -> bool:
+    """Whether a setting is the one the checkpoint recorded: an architecture or a loss by
+    what it means (``l1`` is ``l1:1``, ``fsrcnn`` is ``FSRCNN``, options in any order)."""
+    if recorded == value:
+        return True
+    parse = {"arch": parse_arch_spec, "loss": parse_loss_spec}.get(key)
+    if parse is None or not isinstance(recorded, str):
+        return False
+    try:
+        return parse(recorded) == parse(value)
+    except TrainingError:
+        return False
 
 
 class Trainer:

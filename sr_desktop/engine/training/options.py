@@ -8,6 +8,7 @@ before any file is touched). The arguments of the issue's command line map one t
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,9 +30,11 @@ DEFAULT_LR = 2e-4
 #: fine-tuning starts from trained weights: a tenth of the learning rate (BasicSR's
 #: fine-tuning recipes use 1e-4 .. 1e-5 after 2e-4 from scratch)
 FINE_TUNE_LR = 2e-5
-#: the settings a resumed run must share with the run that wrote its checkpoint
+#: the settings a resumed run must share with the run that wrote its checkpoint (the data
+#: and the EMA too: a resume with other images or without the averaged weights changed the
+#: run without a word; the schedule, learning rate and length may change)
 RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed", "init", "optimizer",
-               "mixed_scales", "downscales")
+               "mixed_scales", "downscales", "data", "val", "ema")
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,12 @@ class TrainOptions:
                 checked_model_name(self.name)
             except ModelError as exc:
                 raise TrainingError(f"--name: {exc}") from None
+        out = Path(os.path.realpath(self.out))
+        for flag, folder in [("--data", d) for d in self.data] + ([("--val", self.val)] if self.val else []):
+            images = Path(os.path.realpath(folder))
+            if out == images or images in out.parents:
+                raise TrainingError(f"--out {self.out} is inside the {flag} folder {folder}: the run's own "
+                                    "pictures (curves, validation images) would become its images")
 
     def _check_mixed_scales(self) -> None:
         if not self.mixed_scales:
@@ -176,4 +185,7 @@ class TrainOptions:
         """What a resumed run must share with the checkpoint's run (JSON values: a
         checkpoint stores them so)."""
         values = asdict(self)
+        # the folders as absolute paths: `data` and `./data` are the same images
+        values["data"] = [os.path.abspath(d) for d in self.data]
+        values["val"] = os.path.abspath(self.val) if self.val else None
         return {k: list(values[k]) if isinstance(values[k], tuple) else values[k] for k in RESUME_KEYS}
