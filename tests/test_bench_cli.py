@@ -252,3 +252,45 @@ def test_reports_are_written_through_links_and_into_pipes_never_over_them(datase
     assert code == 0 and (tmp_path / "link.csv").is_symlink() and os.path.samefile(tmp_path / "link.csv", real)
     assert real.read_text().startswith("dataset,scale,degradation,model,image,psnr_y")
     assert fifo.is_fifo() and received and json.loads(received[0])["scale"] == 2
+
+
+def test_ms_ssim_is_in_the_table_and_the_csv_and_mean_seconds_are_a_mean(dataset, tmp_path, capsys):
+    """--ms-ssim values were in the JSON only; the CSV's MEAN row gave the total seconds under
+    a column of per-image seconds."""
+    out = tmp_path / "r.csv"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--ms-ssim", "--csv", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "MS-SSIM" in table.splitlines()[1]
+    rows = list(csv.DictReader(out.open()))
+    images = [r for r in rows if r["image"] != "MEAN"]
+    (mean,) = [r for r in rows if r["image"] == "MEAN"]
+    assert all(0 < float(r["ms_ssim_y"]) <= 1 for r in images)
+    assert float(mean["seconds"]) == pytest.approx(sum(float(r["seconds"]) for r in images) / len(images),
+                                                   abs=2e-4)
+
+
+def test_images_sharing_a_stem_are_told_apart(tmp_path):
+    from sr_desktop.engine.metrics.evaluate import image_names
+
+    paths = [tmp_path / "anim.gif", tmp_path / "anim.webp", tmp_path / "baby.png"]
+    assert list(image_names(paths).values()) == ["anim.gif", "anim.webp", "baby"]
+
+
+def test_a_scale_the_model_does_not_have_is_marked_and_said(dataset, tmp_path, capsys):
+    """`bench --model span --scale 3` printed an ordinary row: SPAN has ×2 and ×4 weights, so
+    the row is ×4 then Lanczos — not the protocol of the published tables. Marked, and said
+    in the table and the JSON (`scale_route`)."""
+    from sr_desktop.engine.metrics.upscalers import scale_route
+    from sr_desktop.engine.pipeline.scale_plan import ScalePlan
+
+    assert scale_route(ScalePlan(4, 1, False), 4) is None
+    assert scale_route(ScalePlan(4, 1, True), 3) == "×4, then Lanczos to ×3"
+    assert scale_route(ScalePlan(2, 2, False), 4) == "×2 twice"
+    out = tmp_path / "r.json"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "3", "--model", "bicubic", "span",
+                 "--json", str(out)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("span*") for line in table)
+    assert table[-1] == "* span has no ×3: ×4, then Lanczos to ×3 (not the protocol of the published tables)"
+    models = {m["model"]: m for m in json.loads(out.read_text())["models"]}
+    assert models["span"]["scale_route"] == "×4, then Lanczos to ×3" and "scale_route" not in models["bicubic"]

@@ -117,6 +117,9 @@ class ModelEvaluation:
     degradation: str
     images: list[ImageEvaluation] = field(default_factory=list)
     timing: Timing = field(default_factory=Timing)
+    #: how a model without that scale reached it ("×4, then Lanczos to ×3"); None at a
+    #: native scale — the protocol's published numbers are of native scales only
+    scale_route: str | None = None
 
     @property
     def psnr_y(self) -> float:
@@ -157,6 +160,7 @@ class ModelEvaluation:
                             self.perceptual)
         return {
             "model": self.model,
+            **({"scale_route": self.scale_route} if self.scale_route else {}),
             **means.to_json(),
             **self.timing.to_json(),
             "images": [i.to_json() for i in self.images],
@@ -343,6 +347,16 @@ def evaluate_image(
     return ImageEvaluation(name, scores, out.timing, hr=hr, lr=lr, sr=sr, hr_size=size)
 
 
+def image_names(paths: list[Path]) -> dict[Path, str]:
+    """What each image is called in a report: its stem (``baby``), or its file name where
+    two images share a stem (``anim.gif``, ``anim.webp``: two rows named ``anim`` could not
+    be told apart)."""
+    from collections import Counter
+
+    stems = Counter(p.stem for p in paths)
+    return {p: (p.stem if stems[p.stem] == 1 else p.name) for p in paths}
+
+
 def evaluate_dataset(
     images: str | Path | Iterable[str | Path],
     upscaler: Upscaler | str,
@@ -356,11 +370,13 @@ def evaluate_dataset(
     paths = list_dataset(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
     upscaler = as_upscaler(upscaler, scale)
     degradation = degradation or Degradation()
-    result = ModelEvaluation(upscaler.name, int(scale), degradation.describe())
+    result = ModelEvaluation(upscaler.name, int(scale), degradation.describe(),
+                             scale_route=getattr(upscaler, "scale_route", None))
     tracker = ProgressTracker(len(paths), progress, stage=f"evaluate {upscaler.name}")
+    names = image_names(paths)
     for path in paths:
         check_cancel(cancel)
-        ev = evaluate_image(read_hr(path), upscaler, scale, degradation, name=path.stem,
+        ev = evaluate_image(read_hr(path), upscaler, scale, degradation, name=names[path],
                             protocol=protocol, keep_images=False, cancel=cancel)
         result.images.append(ev)
         result.timing.add(ev.timing)

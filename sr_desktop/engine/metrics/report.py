@@ -29,9 +29,10 @@ def _perceptual_names(report: BenchReport) -> list[str]:
 
 def format_table(report: BenchReport) -> str:
     """Plain-text table: one row per model with mean PSNR/SSIM (Y), RGB PSNR, NIQE, seconds
-    (and LPIPS / DISTS when the protocol scored them)."""
+    (and MS-SSIM, LPIPS / DISTS when the protocol scored them)."""
     names = _perceptual_names(report)
-    extra = "".join(f" {name.upper():>6}" for name in names)
+    ms = report.protocol.ms_ssim
+    extra = (f" {'MS-SSIM':>7}" if ms else "") + "".join(f" {name.upper():>6}" for name in names)
     header = (f"{'model':<24} {'PSNR-Y':>8} {'SSIM-Y':>7} {'PSNR-RGB':>9} {'NIQE':>6}{extra} "
               f"{'seconds':>9} {'MP/s':>7}")
     lines = [
@@ -40,15 +41,22 @@ def format_table(report: BenchReport) -> str:
         header,
         "-" * len(header),
     ]
+    routes = []
     for m in report.models:
         means = m.perceptual
-        values = "".join(f" {_fmt(means.get(name), 4):>6}" for name in names)
+        values = (f" {_fmt(m.ms_ssim_y, 4):>7}" if ms else "") + "".join(
+            f" {_fmt(means.get(name), 4):>6}" for name in names)
+        label = m.model
+        if m.scale_route:  # not a native scale: marked, and said how below the table
+            label += "*" * (len(routes) + 1)
+            routes.append(f"{'*' * len(routes + [0])} {m.model} has no ×{report.scale}: {m.scale_route} "
+                          "(not the protocol of the published tables)")
         lines.append(
-            f"{m.model:<24} {_fmt(m.psnr_y, 2):>8} {_fmt(m.ssim_y, 4):>7} "
+            f"{label:<24} {_fmt(m.psnr_y, 2):>8} {_fmt(m.ssim_y, 4):>7} "
             f"{_fmt(m.psnr_rgb, 2):>9} {_fmt(m.niqe, 2):>6}{values} {m.timing.seconds:>9.2f} "
             f"{m.timing.input_mp_per_s:>7.3f}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + routes)
 
 
 #: the picture formats of `write_plot`
@@ -91,24 +99,27 @@ def write_json(report: BenchReport, path: str | Path) -> None:
 
 
 def write_csv(report: BenchReport, path: str | Path) -> None:
-    """One row per model and image, plus a ``MEAN`` row per model; ``lpips`` / ``dists``
-    columns follow ``niqe`` when the protocol scored them."""
+    """One row per model and image, plus a ``MEAN`` row per model (its ``seconds`` the mean
+    per image, as every other column); ``ms_ssim_y``, ``lpips`` / ``dists`` columns follow
+    ``niqe`` when the protocol scored them."""
     names = _perceptual_names(report)
+    ms = ["ms_ssim_y"] if report.protocol.ms_ssim else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["dataset", "scale", "degradation", "model", "image", "psnr_y", "ssim_y",
-                     "psnr_rgb", "seconds", "niqe", *names])
+                     "psnr_rgb", "seconds", "niqe", *ms, *names])
     for m in report.models:
         for ev in m.images:
             writer.writerow([report.dataset, report.scale, report.degradation, m.model, ev.name,
                              _fmt(ev.scores.psnr_y, 4), _fmt(ev.scores.ssim_y, 6),
                              _fmt(ev.scores.psnr_rgb, 4), f"{ev.timing.seconds:.4f}",
-                             _fmt(ev.scores.niqe, 4),
+                             _fmt(ev.scores.niqe, 4), *([_fmt(ev.scores.ms_ssim_y, 6)] if ms else []),
                              *(_fmt(ev.scores.perceptual.get(name), 6) for name in names)])
         means = m.perceptual
         writer.writerow([report.dataset, report.scale, report.degradation, m.model, "MEAN",
                          _fmt(m.psnr_y, 4), _fmt(m.ssim_y, 6), _fmt(m.psnr_rgb, 4),
-                         f"{m.timing.seconds:.4f}", _fmt(m.niqe, 4),
+                         f"{m.timing.seconds / max(1, len(m.images)):.4f}", _fmt(m.niqe, 4),
+                         *([_fmt(m.ms_ssim_y, 6)] if ms else []),
                          *(_fmt(means.get(name), 6) for name in names)])
     _write_atomic(Path(path), buf.getvalue().encode("utf-8"))
 

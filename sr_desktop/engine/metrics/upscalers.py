@@ -138,9 +138,11 @@ class EngineUpscaler:
         model_id = "bicubic" if model_id == ENGINE_BICUBIC_ID else model_id
         self.options = UpscaleOptions(model=model_id, scale=int(scale), variant=variant,
                                       device=device, tile=tile, precision=precision, backend=backend)
-        self.model, _plan = resolve_model(self.options)
+        self.model, plan = resolve_model(self.options)
         self.name = name or (ENGINE_BICUBIC_ID if model_id == "bicubic" else model_id)
         self.scale = int(scale)
+        #: how a scale the model does not have is reached (None: a native scale)
+        self.scale_route = scale_route(plan, self.scale)
 
     def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
                 keep_float: bool = False) -> UpscaleOutput:
@@ -176,6 +178,15 @@ class EngineUpscaler:
         h, w = lr.shape[:2]
         timing = Timing(sw.seconds, h * w, devices.describe_device(self.model.device), mem.peak, 0)
         return UpscaleOutput(quantize(out, np.uint8), timing, out)
+
+
+def scale_route(plan, scale: int) -> str | None:
+    """How `plan` reaches `scale` when it is not one native pass: "×4, then Lanczos to ×3",
+    "×2 twice", "×2 twice, then Lanczos to ×3"; None for one native pass."""
+    if plan.passes == 1 and not plan.final_resize:
+        return None
+    route = f"×{plan.native}" + (" twice" if plan.passes == 2 else f" {plan.passes} times" if plan.passes > 2 else "")
+    return route + (f", then Lanczos to ×{scale}" if plan.final_resize else "")
 
 
 def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
