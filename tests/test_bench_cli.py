@@ -294,3 +294,14 @@ def test_a_scale_the_model_does_not_have_is_marked_and_said(dataset, tmp_path, c
     assert table[-1] == "* span has no ×3: ×4, then Lanczos to ×3 (not the protocol of the published tables)"
     models = {m["model"]: m for m in json.loads(out.read_text())["models"]}
     assert models["span"]["scale_route"] == "×4, then Lanczos to ×3" and "scale_route" not in models["bicubic"]
+
+
+def test_macos_companion_files_in_a_dataset_are_not_images(dataset, tmp_path, capsys):
+    """A folder copied from a Mac holds `._name.png` beside each image (the Finder's
+    metadata): bench and train stopped at it as 'not an image file'."""
+    (dataset / "._a_rgb.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2"]) == 0
+    assert "(2 images)" in capsys.readouterr().out
+    from sr_desktop.engine.imageio import is_image_path
+
+    assert not is_image_path(dataset / "._a_rgb.png") and is_image_path(dataset / "a_rgb.png")

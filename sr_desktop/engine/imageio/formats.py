@@ -59,8 +59,12 @@ def size_refusal(fmt: str, width: int, height: int) -> str | None:
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
-    """True when the file name has a suffix of a readable image format (no I/O)."""
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+    """True when the file name has a suffix of a readable image format (no I/O) and is not
+    a macOS AppleDouble companion (``._photo.png``: the Finder's metadata of ``photo.png``
+    on a copied disk, no pixels), which stopped a training run or a bench on a dataset
+    folder copied from a Mac."""
+    name = Path(path).name
+    return Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("._")
 
 
 def normalize_format(fmt: str, path: str | os.PathLike | None = None) -> str:
