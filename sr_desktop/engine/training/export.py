@@ -11,8 +11,6 @@ nothing, so a failed run never leaves a half-registered model.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,22 +45,21 @@ def write_model(net: TrainNet, path: Path, metadata: dict[str, str]) -> Path:
 
 
 def register_model(path: Path, name: str, scale: int) -> ModelSpec:
-    """Add the exported model as the custom model `name` (all or nothing).
+    """Add the exported model as the custom model `name` (all or nothing). Its scale is the
+    one the file records (its metadata: FSRCNN's weights do not hold it); `scale` is that
+    scale, checked."""
+    from sr_desktop.engine.models.custom import add_custom_model
 
-    The copy handed over is named ``NAME_xS.safetensors``: architectures whose weights do
-    not record their scale (FSRCNN) take it from the file name.
-    """
-    staging = Path(tempfile.mkdtemp(prefix=".register-", dir=path.parent))
     try:
-        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:50] or "model"
-        copy = staging / f"{slug}_x{scale}.safetensors"
-        shutil.copyfile(path, copy)
-        from sr_desktop.engine.models.custom import add_custom_model
-
-        return add_custom_model(copy, name=name)
+        spec = add_custom_model(path, name=name)
     except SRDesktopError as exc:
         raise TrainingError(f"cannot register the model as {name!r}: {one_line(exc)}") from None
     except OSError as exc:
         raise TrainingError(f"cannot register the model as {name!r}: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    if int(scale) not in spec.scales:  # the file and the run disagree: a bug, said plainly
+        from sr_desktop.engine.models.custom import remove_custom_model
+
+        remove_custom_model(spec.id)
+        raise TrainingError(f"cannot register the model as {name!r}: its file says ×{spec.scales}, "
+                            f"the run trained ×{scale}")
+    return spec
