@@ -231,3 +231,15 @@ def test_resume_refuses_other_images_and_takes_the_same_settings_however_written
     assert code == 0, err
     code, err = _train(capsys, data / "run", arch=arch, data_dir=data)
     assert code == 2 and "is inside the --data folder" in err and not (data / "run").exists()
+
+
+def test_resuming_a_finished_run_says_there_was_nothing_left(tmp_path, capsys, data):
+    """It printed '20 iterations in 0.0 s (0.00 it/s)'."""
+    out = tmp_path / "out"
+    assert _train(capsys, out, "--val-every", "20", data_dir=data)[0] == 0
+    argv = ["train", "--arch", TINY, "--scale", "2", "--out", str(out), "--iterations", "20", "--batch", "2",
+            "--patch", "16", "--workers", "1", "--threads", "1", "-q", "--data", str(data), "--resume"]
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    assert "20 iterations (the checkpoint was at the last one: nothing left to train)" in said
+    assert "it/s" not in said

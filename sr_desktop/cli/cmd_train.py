@@ -154,8 +154,9 @@ def _train(args) -> int:
     val = result.validation or {}
     scored = (f"validation PSNR-Y {val['psnr_y']:.2f} dB" if "psnr_y" in val
               else "not validated (exported as the checkpoint stood)")
-    print(f"trained {trainer.net.arch} ×{trainer.net.scale}: {result.iterations} iterations in "
-          f"{result.seconds:.1f} s ({result.iterations_per_second:.2f} it/s); {scored} "
+    how = (f"in {result.seconds:.1f} s ({result.iterations_per_second:.2f} it/s)" if result.iterations_per_second > 0
+           else "(the checkpoint was at the last one: nothing left to train)")
+    print(f"trained {trainer.net.arch} ×{trainer.net.scale}: {result.iterations} iterations {how}; {scored} "
           f"(bicubic {result.baseline['psnr_y']:.2f} dB)")
     print(f"model: {result.model_path}")
     if result.model_id:
