@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
         if options.variant not in spec.variants:  # one usage error, not one per file
             raise ModelError(f"{spec.id} has no variant {options.variant!r}; available: {', '.join(spec.variants)}")
     if per_image and options.backend == Backend.OPENVINO:
-        raise ModelError(f"{options.model} trains a network on each image with torch: --backend openvino "
-                         "cannot run it (use auto or torch)")  # was one failure per file, exit 1
+        raise ModelError(f"{options.model} works on each image with torch (ZSSR trains a network, map-sr "
+                         "solves for it): --backend openvino cannot run it (use auto or torch)")
     if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":
         from sr_desktop.engine.core.kernel_file import load_kernel_file
 
