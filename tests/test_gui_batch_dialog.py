@@ -258,3 +258,34 @@ def test_run_on_is_hidden_without_ray(qtbot, monkeypatch):
     qtbot.addWidget(dialog)
     assert dialog.run_on_combo.parent() is None  # never added to the form
     assert dialog.cluster_target() is None
+
+
+def test_esc_cancels_the_running_batch_and_the_menu_brings_back_its_dialog(qtbot, tmp_path: Path,
+                                                                          hold_from_third_file):
+    """Esc only hid the dialog: the batch went on out of sight, File ▸ Batch export… opened a
+    second dialog, and a second batch on the same folders failed its files as 'file exists'."""
+    from PySide6.QtTest import QTest
+
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(6):
+        save_image(src / f"img{i:02d}.png", size=(64, 64), seed=i)
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    dialog = window.open_batch_dialog(src)
+    dialog.output_edit.setText(str(out))
+    dialog.picker.set_model_id("bicubic")
+    dialog.picker.set_scale(2)
+    assert dialog.start()
+    qtbot.waitUntil(lambda: list(statuses(dialog).values())[:2] == ["ok", "ok"], timeout=60_000)
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000) as finished:
+        QTest.keyClick(dialog, Qt.Key.Key_Escape)
+        assert not dialog.isVisible()
+        assert window.open_batch_dialog(src) is dialog and dialog.isVisible()  # the same, while it stops
+    assert finished.args[0].cancelled and statuses(dialog)["img02.png"] == "cancelled"
+    dialog.close()
+    window.queue.shutdown(2.0)

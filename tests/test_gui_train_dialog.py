@@ -177,3 +177,41 @@ def test_previews_follow_the_dialog_size(qtbot):
     assert PREVIEW_MIN_SIDE <= small < dialog.after_label.pixmap().width() <= PREVIEW_SIDE
     dialog.after_label.clear_preview("output")
     assert dialog.after_label.pixmap().isNull() and dialog.after_label.text() == "output"
+
+
+def test_esc_stops_the_run_and_the_menu_brings_back_its_dialog(qtbot, tmp_path):
+    """Esc (QDialog's reject) only hid the dialog: the run went on out of sight, the menu
+    opened a blank second dialog, and closing the window left it training for a minute. Esc
+    now stops the run after its iteration, with a checkpoint, as Close does; a trained model
+    also joins the metrics panel's Evaluate list (only the picker got it)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.training.action.trigger()
+    dialog = window.training.dialog
+    _fill(dialog, tmp_path, 2000)
+    seen = []
+    dialog.queue.jobProgress.connect(lambda _job, info: seen.append(info.done))
+    assert dialog.start()
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=60_000)
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
+    window.training.action.trigger()  # while it finishes its iteration: the same dialog again
+    assert window.training.dialog is dialog and dialog.isVisible()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)
+    assert dialog.result is None and dialog.resume_button.isEnabled() and max(seen) < 2000
+
+    _fill(dialog, tmp_path / "second", 4, name="evaluate me")
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    assert dialog.result is not None, dialog.status_label.text()
+    assert dialog.result.model_id in window.metrics_panel.evaluate_section.models.names()
+    dialog.close()
+    window.queue.shutdown(2.0)

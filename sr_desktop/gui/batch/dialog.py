@@ -403,6 +403,13 @@ class BatchDialog(QDialog):
             return False
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.report_path)))
 
+    def reject(self) -> None:
+        """Esc closes the dialog as its Close does: the batch is cancelled after the current tile. (QDialog's
+        Esc only hid it, and the job ran on out of sight.)"""
+        if self.is_running():
+            self.cancel()
+        super().reject()
+
     def closeEvent(self, event) -> None:
         # Closing the dialog cancels the batch (after the current tile); files already
         # written stay. A dialog deleted meanwhile does not stop the job's worker thread.

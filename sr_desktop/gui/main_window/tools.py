@@ -101,7 +101,8 @@ class BatchExport:
         instead (two batches into one folder reported each other's outputs as failures)."""
         from sr_desktop.gui.batch.dialog import BatchDialog
 
-        if self.dialog is not None and self.dialog.isVisible() and self.dialog.is_running():
+        if self.dialog is not None and self.dialog.is_running():  # (hidden by Esc: still its batch)
+            self.dialog.show()
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog

@@ -13,10 +13,11 @@ from sr_desktop.gui.settings import GuiSettings
 class TrainingLauncher:
     """Owns the action and the last dialog (kept referenced while it trains)."""
 
-    def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings) -> None:
+    def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings, metrics_panel=None) -> None:
         self.parent = parent
         self.picker = picker
         self.settings = settings
+        self.metrics_panel = metrics_panel  # its Evaluate list lists trained models too
         self.dialog = None
         self.action = QAction("&Train a model…", parent)
         self.action.setStatusTip("Train or fine-tune a model on your own images; the result joins the picker")
@@ -27,12 +28,20 @@ class TrainingLauncher:
         from sr_desktop.engine.models.registry import list_models
         from sr_desktop.gui.train.dialog import TrainDialog
 
-        if self.dialog is not None and self.dialog.isVisible():
+        if self.dialog is not None and (self.dialog.isVisible() or self.dialog.is_running()):
+            self.dialog.show()  # (a run still finishing its last iteration after Esc: its own dialog)
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog
         self.dialog = TrainDialog(self.parent, models=list_models(), data_dir=self.settings.get("last_dir") or None)
-        self.dialog.modelTrained.connect(lambda _id: self.picker.set_models(list_models()))
+        self.dialog.modelTrained.connect(lambda _id: self._models_changed())
         self.dialog.useModelRequested.connect(self.picker.set_model_id)
         self.dialog.show()
         return self.dialog
+
+    def _models_changed(self) -> None:
+        from sr_desktop.engine.models.registry import list_models
+
+        self.picker.set_models(list_models())
+        if self.metrics_panel is not None:
+            self.metrics_panel.reload_models()

@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         self.kernel_panel = self.kernel_tools.panel
         self.estimate_kernel_action = self.kernel_tools.action
         self.add_tool_action(self.estimate_kernel_action)
-        self.training = TrainingLauncher(self, self.picker, self.settings)
+        self.training = TrainingLauncher(self, self.picker, self.settings, self.metrics_panel)
         self.add_tool_action(self.training.action)
         self.model_adder = ModelAdder(
             self, self.picker, self.settings, self, self.message_bar, self.metrics_panel, ask_model_file)

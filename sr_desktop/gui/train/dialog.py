@@ -352,6 +352,13 @@ class TrainDialog(QDialog):
             self.status_label.setText("Stopping after this iteration (saving a checkpoint)…")
             self.cancel_button.setEnabled(False)
 
+    def reject(self) -> None:
+        """Esc closes the dialog as its Close does: the run stops after its iteration, with a checkpoint. (QDialog's
+        Esc only hid it, and the job ran on out of sight.)"""
+        if self.is_running():
+            self.cancel()
+        super().reject()
+
     def closeEvent(self, event) -> None:
         # closing stops the run after its iteration, with a checkpoint: Resume (or
         # `sr-desktop train --resume`) continues it later
