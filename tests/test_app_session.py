@@ -122,7 +122,7 @@ def test_a_run_with_an_estimated_kernel_says_so():
         tiles: int = 1
 
     run = RunInfo.of(Made(), UpscaleOptions(model="zssr", scale=2, kernel=np.full((13, 13), 1 / 169)))
-    assert run.kernel and run.title.startswith("ZSSR") and "(estimated kernel) ×2" in run.title
+    assert run.kernel and run.title.startswith("ZSSR") and "(with a blur kernel) ×2" in run.title
     assert run.describe().endswith("· CPU (2 threads) · 1:16")
     assert run.differences(UpscaleOptions(model="realesr-animevideov3", scale=2)) == ["model"]
 

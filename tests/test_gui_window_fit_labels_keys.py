@@ -252,7 +252,7 @@ def test_after_zssr_with_a_kernel_the_labels_say_zssr(qtbot, tmp_path):
     wait_idle(qtbot, window)
     assert window.result.model == "zssr"
     assert window.compare.after_label().startswith("After · ZSSR")
-    assert "(estimated kernel) ×2" in window.result_label.text()
+    assert "(with a blur kernel) ×2" in window.result_label.text()
     assert "model changed" in window.result_label.text()  # the picker says Bicubic
     assert "ZSSR" in window.time_label.text()
     window.queue.shutdown(2.0)

@@ -33,7 +33,7 @@ class Change(enum.Enum):
 @dataclass(frozen=True)
 class RunInfo:
     """What made a result: model (id and display name), variant, scale, device, seconds,
-    tiles, whether a blur kernel steered it (ZSSR with an estimated kernel), and the backend
+    tiles, whether a blur kernel steered it (ZSSR or map-sr with an estimated or loaded kernel), and the backend
     that ran the network (torch or openvino)."""
 
     model: str
@@ -56,10 +56,11 @@ class RunInfo:
 
     @property
     def title(self) -> str:
-        """"Real-ESRGAN x4plus ×4", "ZSSR (estimated kernel) ×2", "SPAN · ch48 ×4"."""
+        """"Real-ESRGAN x4plus ×4", "ZSSR (with a blur kernel) ×2", "SPAN · ch48 ×4" (the
+        kernel may have been estimated or loaded from a file: "estimated" named both)."""
         name = self.model_name or self.model
         if self.kernel:
-            name += " (estimated kernel)"
+            name += " (with a blur kernel)"
         if self.variant and self.variant != "default":
             name += f" · {self.variant}"
         return f"{name} ×{self.scale}"
