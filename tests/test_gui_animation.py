@@ -105,6 +105,9 @@ def test_animation_plays_in_sync_and_saves_every_frame(qtbot, window, tmp_path):
     # a format without frames is refused in the message bar, nothing written
     assert window.save_result(tmp_path / "out.jpg", SaveOptions(format="jpg")) is None
     assert "cannot hold the 3 frames" in window.last_error and not (tmp_path / "out.jpg").exists()
+    # a save that works next clears that message (it stayed beside "Saved …")
+    assert window.save_result(tmp_path / "out.png", SaveOptions(format="png")) == tmp_path / "out.png"
+    assert "cannot hold" not in window.message_bar.text()
 
 
 def test_opening_a_still_image_stops_and_hides_the_player(qtbot, window, tmp_path):

@@ -94,6 +94,8 @@ def test_dialog_runs_a_batch_and_offers_the_results(qtbot, tmp_path: Path, monke
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
         "a_x2_bicubic.png", "b_x2_bicubic.png", "sub/c_x2_bicubic.png"]
     assert "3 upscaled" in dialog.summary_label.text() and "1 failed" in dialog.summary_label.text()
+    outputs = {dialog.table.item(r, 0).text(): dialog.table.item(r, 2).text() for r in range(dialog.table.rowCount())}
+    assert outputs["a.png"] == "a_x2_bicubic.png" and outputs["broken.png"] == ""  # never written: no name
     assert dialog.progress_bar.value() == 5
     assert dialog.start_button.isEnabled() and not dialog.cancel_button.isEnabled()
 

@@ -183,3 +183,16 @@ def test_qt_image_decoder_messages_go_to_the_log_not_the_terminal(capsys, caplog
     assert capsys.readouterr().err == "" and "Rejecting image" in caplog.text
     _qt_message_handler(QtMsgType.QtWarningMsg, SimpleNamespace(category="default"), "something else")
     assert capsys.readouterr().err == "Qt: something else\n"
+
+
+def test_save_as_offers_gif_and_is_wide_enough_to_show_a_path(qtbot, tmp_path):
+    """An animated GIF's result could not be saved as GIF: the dialog's formats lacked it (its
+    suggested "gif" fell back to PNG and "out.gif" was refused as a GIF name for PNG), and the
+    dialog opened at 282 px, showing the end of the file name only."""
+    answers = _Answers(replace=True)
+    dialog = _dialog(qtbot, tmp_path / "anim_bicubic_x2.gif", "gif", answers)
+    assert dialog.format_combo.currentData() == "gif"
+    assert dialog.path_edit.text().endswith("anim_bicubic_x2.gif")
+    dialog.accept()
+    assert answers.problems == [] and dialog.result() == SaveAsDialog.DialogCode.Accepted
+    assert dialog.width() >= 500 or dialog.width() >= dialog.screen().availableGeometry().width() - 16

@@ -476,8 +476,10 @@ class BatchDialog(QDialog):
             row = self._row_for(index, record.input)
             self.table.item(row, 1).setText(record.status)
             output = self.table.item(row, 2)
-            output.setText(self._output_name(record.output) if record.output else "")
-            output.setToolTip(str(record.output) if record.output else "")
+            # a failed file's planned name was never written: shown as such, not as an output
+            written = record.output if record.output and record.status != "failed" else None
+            output.setText(self._output_name(written) if written else "")
+            output.setToolTip(str(written) if written else "")
             self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
             details = in_dialog_words(record.error or record.note, BATCH_FIELDS)
             self.table.item(row, 4).setText(details)

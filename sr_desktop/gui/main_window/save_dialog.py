@@ -18,9 +18,13 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from sr_desktop.gui.widgets import confirm
+from sr_desktop.gui.widgets import confirm, resize_within_screen
 
-SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
+#: the formats offered (GIF too: an animated GIF's result is saved as one, and it suggested
+#: "gif" for one, which the list lacked, so it fell back to PNG and refused "out.gif")
+SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF", "gif": "GIF"}
+#: wide enough to show a path, not only the end of its file name
+WIDTH = 560
 
 
 class SaveAsDialog(QDialog):
@@ -66,6 +70,7 @@ class SaveAsDialog(QDialog):
         form.addRow(buttons)
         self.format_combo.currentIndexChanged.connect(self._on_format)
         self._on_format()
+        resize_within_screen(self, WIDTH, self.sizeHint().height())
 
     def _on_format(self) -> None:
         fmt = self.format_combo.currentData()

@@ -120,6 +120,7 @@ class ResultSaver:
             self.settings.set("save_quality", int(options.quality))
             self.settings.set("keep_metadata", bool(options.keep_metadata))
         session.mark_saved(Path(written), options)
+        self.feedback.clear_error()  # an earlier failed save's message is not about this one
         self.feedback.show_status(f"Saved {written}", 8000)
         return session.result_path
 
