@@ -215,3 +215,18 @@ def test_esc_stops_the_run_and_the_menu_brings_back_its_dialog(qtbot, tmp_path):
     assert dialog.result.model_id in window.metrics_panel.evaluate_section.models.names()
     dialog.close()
     window.queue.shutdown(2.0)
+
+
+def test_a_start_the_run_folder_refuses_keeps_the_last_runs_view(qtbot, tmp_path):
+    """Start on a finished run's folder was refused by the run itself, after the dialog had
+    cleared its curves and previews and disabled "Use this model"."""
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 6, name="kept view")
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    assert dialog.result is not None and dialog.use_button.isEnabled()
+    points = list(dialog.loss_plot.points)
+    assert not dialog.start()
+    assert "already holds a training run" in dialog.status_label.text()
+    assert dialog.loss_plot.points == points and dialog.use_button.isEnabled() and not dialog.is_running()

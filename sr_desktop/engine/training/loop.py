@@ -150,6 +150,14 @@ def _same_setting(key: str, recorded, value) -> bool:
         return False
 
 
+def check_new_run_folder(out: Path) -> None:
+    """`TrainingError` when `out` already holds a run (a checkpoint): a new run there would
+    overwrite it; ``--resume`` continues it."""
+    if has_checkpoint(Path(out) / "checkpoint"):
+        raise TrainingError(f"{out} already holds a training run; use --resume to continue it "
+                            "or choose another --out")
+
+
 class Trainer:
     """One run: built from the options (everything checked before a file is written),
     then `run` iterates. Split from `train` so the GUI can hold it."""
@@ -160,9 +168,8 @@ class Trainer:
         self.ckpt_dir = self.out / "checkpoint"
         if o.resume and not has_checkpoint(self.ckpt_dir):
             raise TrainingError(f"nothing to resume: {self.ckpt_dir} holds no checkpoint")
-        if not o.resume and has_checkpoint(self.ckpt_dir):
-            raise TrainingError(f"{self.out} already holds a training run; use --resume to continue it "
-                                "or choose another --out")
+        if not o.resume:
+            check_new_run_folder(self.out)
         self.degradation = parse_degradation(o.degradation)
         terms = parse_loss_spec(o.loss)
         self.device = resolve_device(o.device)

@@ -300,8 +300,12 @@ class TrainDialog(QDialog):
         if not self.out_edit.text().strip():
             self._show_error("choose a run folder")
             return False
+        from sr_desktop.engine.training.loop import check_new_run_folder
+
         try:
             request = TrainRequest(self.train_options())
+            # refused here, not by the run: the last run's curves and previews stay on screen
+            check_new_run_folder(request.options.out_dir)
         except SRDesktopError as exc:
             self._show_error(str(exc))
             return False
