@@ -216,8 +216,8 @@ def test_add_list_load_remove_round_trip(home, tmp_path):
     assert (spec.arch, spec.scales, spec.installed) == ("SRVGGNetCompact", [2], True)
     stored = Path(spec.source["file"])
     assert stored.is_file() and stored.parent.parent == home / "data" / "custom_models"
-    again = add_custom_model(src)  # same name again: a new unique id
-    assert again.id == "custom-my-model-v2-2"
+    again = add_custom_model(src)  # same name again: a new unique id, and a name told apart
+    assert again.id == "custom-my-model-v2-2" and (spec.name, again.name) == ("My Model v2!", "My Model v2! (2)")
     named = add_custom_model(span_src, name="Fast SPAN")
     assert (named.id, named.name, named.arch, named.scales) == ("custom-fast-span", "Fast SPAN", "SPAN", [4])
     assert [s.id for s in list_custom_specs()] == [spec.id, again.id, named.id]

@@ -422,6 +422,12 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
     remove_leftovers(root)
     taken = {e.get("id") for e in entries if isinstance(e.get("id"), str)} | {p.name for p in root.iterdir()}
     model_id = _unique_id("custom-" + _slug(display), taken)
+    # a name already listed gets a number, as its id does: two "my_model" in the picker could
+    # not be told apart
+    names = {e.get("name") for e in entries if isinstance(e.get("name"), str)}
+    base, n = display, 2
+    while display in names:
+        display, n = f"{base} ({n})", n + 1
 
     staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=root))
     try:
