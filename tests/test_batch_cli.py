@@ -277,3 +277,33 @@ def test_a_link_listed_beside_its_target_is_an_input_of_its_own(tmp_path: Path):
                  "--files-from", str(files)])
     assert code == 0 and sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a_x2_bicubic.png",
                                                                                        "b_x2_bicubic.png"]
+
+
+def test_sigterm_stops_a_batch_as_ctrl_c_does(tmp_path: Path):
+    """`kill` (SIGTERM: `timeout`, `docker stop`, a scheduler's end of time) killed the batch
+    outright: no report, a `.part` beside an output. It now cancels after the current tile,
+    writes the report and exits 130, as a first Ctrl+C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in"
+    for i in range(8):
+        save_image(src / f"{i}.png", size=(160, 160))
+    out = tmp_path / "out"
+    env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-m", "sr_desktop", "batch", str(src), str(out), "--model",
+                             "realesr-animevideov3", "--scale", "4", "--tile", "32", "--backend", "torch",
+                             "--no-progress", "--report", str(tmp_path / "r.json")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.png")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert proc.returncode == 130, err
+    assert report["totals"]["ok"] >= 1 and report["totals"]["ok"] < 8
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]

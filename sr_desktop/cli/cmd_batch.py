@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from sr_desktop.cli.common import (
     path_arg,
     quality_from,
     send_warnings_to_log,
+    stop_signals_call,
     upscale_options_from,
 )
 from sr_desktop.engine.batch.plan import (
@@ -175,20 +175,15 @@ def run(args: argparse.Namespace) -> int:
         cancel.cancel()
         print("\nsr-desktop: cancelling after the current tile (Ctrl+C again to abort)", file=sys.stderr)
 
-    import threading
-
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if in_main_thread else None
     bar = _TerminalProgress(enabled=not args.no_progress and sys.stderr.isatty())
     try:
-        result = run_batch(
-            in_dir, args.out_dir, options, files=files, report_path=args.report,
-            progress=bar, cancel=cancel, cluster=cluster,
-        )
+        with stop_signals_call(on_sigint):  # SIGTERM and SIGHUP too: as a first Ctrl+C
+            result = run_batch(
+                in_dir, args.out_dir, options, files=files, report_path=args.report,
+                progress=bar, cancel=cancel, cluster=cluster,
+            )
     finally:
         bar.close()
-        if in_main_thread:
-            signal.signal(signal.SIGINT, previous)
     print(result.summary())
     if result.report_path is not None:
         print(f"report: {result.report_path}")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
-from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torch_device_arg
+from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, stop_signals_call, torch_device_arg
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 
@@ -135,10 +134,10 @@ def _train(args) -> int:
 
     trainer = Trainer(_options(args))
     cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     reporter = _Reporter(args.quiet)
     try:
-        result = trainer.run(reporter, cancel)
+        with stop_signals_call(lambda *_: cancel.cancel()):  # Ctrl+C, SIGTERM, SIGHUP: checkpoint, stop
+            result = trainer.run(reporter, cancel)
     except Cancelled:
         reporter.bar.close()
         if has_checkpoint(trainer.ckpt_dir):
@@ -149,7 +148,6 @@ def _train(args) -> int:
                   "start the run again", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, previous)
         reporter.bar.close()
     val = result.validation or {}
     scored = (f"validation PSNR-Y {val['psnr_y']:.2f} dB" if "psnr_y" in val

@@ -8,6 +8,8 @@ and refuse the same values.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -199,3 +201,26 @@ class Console:
         except OSError:
             pass
         return 2
+
+
+#: the signals that ask a command to stop as Ctrl+C does: `kill`, `timeout`, `docker stop`,
+#: a batch scheduler's end of time (SIGTERM) and a closed terminal (SIGHUP) were a hard kill —
+#: a temporary file left beside an output, no report, a training run's last checkpoint lost
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def stop_signals_call(handler):
+    """Within the block, every `STOP_SIGNALS` signal calls ``handler(signum, frame)`` (in
+    the main thread; elsewhere nothing changes); the previous handlers come back after."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -153,6 +153,19 @@ def _os_error(exc: OSError) -> int:
     return 2
 
 
+def _stop_signals_interrupt() -> None:
+    """SIGTERM and SIGHUP interrupt a command as Ctrl+C does (status 130, nothing half-written
+    left: an interrupted write removes its temporary file); they killed it outright, leaving a
+    `.part` beside the output. (batch and train take them as a first Ctrl+C.)"""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `sr-desktop` with `argv` (default `sys.argv[1:]`): its subcommand, or the app when there is none.
 
@@ -190,6 +203,8 @@ def _main(argv: list[str] | None) -> int:
             print(f"sr-desktop: error: unknown command {first!r} (did you mean {close[0]}?)", file=sys.stderr)
             return 2
     args = (build_app_parser() if is_app else parser).parse_args(argv)
+    if not is_app:
+        _stop_signals_interrupt()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
