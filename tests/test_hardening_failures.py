@@ -514,3 +514,23 @@ def test_a_file_where_a_folder_must_be_made_is_named(tmp_path, capsys):
     PILImage.new("RGB", (8, 6)).save(tmp_path / "in" / "b.png")
     assert main(["batch", str(tmp_path / "in"), str(src / "out"), "--model", "bicubic", "--no-progress"]) == 2
     assert f"{src} is a file, not a folder" in capsys.readouterr().err
+
+
+def test_upscale_writes_into_stdout_and_never_beside_it(tmp_path):
+    """`-o /dev/stdout --format png` appended the format's suffix and wrote a regular file
+    /dev/stdout.png (root may write in /dev); redirected to a file it was refused as
+    existing. The image goes to the stream; without --format one line asks for it."""
+    src = tmp_path / "a.png"
+    PILImage.new("RGB", (8, 6), (10, 20, 30)).save(src)
+    env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    argv = [sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", "/dev/stdout", "--model", "bicubic",
+            "--scale", "2", "-q"]
+    piped = subprocess.run([*argv, "--format", "png"], capture_output=True, env=env)
+    assert piped.returncode == 0 and piped.stdout.startswith(b"\x89PNG"), piped.stderr
+    with open(tmp_path / "redirected.png", "wb") as fh:
+        redirected = subprocess.run([*argv, "--format", "png"], stdout=fh, stderr=subprocess.PIPE, env=env)
+    assert redirected.returncode == 0, redirected.stderr
+    assert PILImage.open(tmp_path / "redirected.png").size == (16, 12)
+    unnamed = subprocess.run(argv, capture_output=True, env=env, text=True)
+    assert unnamed.returncode == 2 and "say what to write into it with --format" in unnamed.stderr
+    assert not os.path.exists("/dev/stdout.png")

@@ -60,6 +60,7 @@ def add_parser(subparsers) -> None:
 
 def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
     from sr_desktop.engine.imageio import format_named_by, resolved, suffix_for_format
+    from sr_desktop.engine.imageio.atomic import special_target
 
     output = Path(given)  # (which drops a trailing slash: `given` keeps it)
     as_folder = len(inputs) > 1 or output.is_dir() or given.endswith(("/", "\\"))
@@ -67,6 +68,14 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
         raise SRDesktopError(f"-o {output} is a file; {len(inputs)} inputs need an output folder")
     if not as_folder:
         named = format_named_by(output)
+        if named is None and (special_target(output) == "device" or output.is_symlink()):
+            # a device, a pipe or a link (`-o /dev/stdout --format png > x.png`) is written
+            # into as it is (`atomic_write`): a suffix appended made /dev/stdout.png, a regular
+            # file in /dev
+            if not fmt:
+                raise SRDesktopError(f"-o {output} is a device, a pipe or a link: say what to write into it "
+                                     "with --format (png, jpg, webp, tiff or gif)")
+            return [output]
         if fmt and named is None:  # no suffix, or not an image suffix: --format's is appended
             return [output.with_name(output.name + suffix_for_format(fmt))]
         if named is None:

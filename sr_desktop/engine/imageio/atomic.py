@@ -95,13 +95,14 @@ def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bo
     made meanwhile (`FileExistsError`).
 
     A link is followed: the file it names gets the new contents and the link stays. What is
-    not a file — a device, a pipe, a terminal (``--json /dev/stdout``, ``/dev/null``) — is
-    written into, never replaced (run as root, the rename made /dev/null a regular file)."""
+    not a file — a device, a pipe, a terminal, a name of one of the process's own streams
+    (``--json /dev/stdout``, ``/dev/null``: `is_stream`) — is written into, never replaced
+    (run as root, the rename made /dev/null a regular file)."""
     target = Path(target)
     kind = special_target(target)
-    if kind is not None:
-        if kind == "folder":
-            raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
+    if kind == "folder":
+        raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
+    if kind is not None or is_stream(target):  # (/dev/stdout pointed at a file by the shell too)
         with open(target, "wb") as fh:
             encode(fh)
         return
@@ -137,6 +138,24 @@ def special_target(target: str | os.PathLike) -> str | None:
     if stat.S_ISDIR(mode):
         return "folder"
     return None if stat.S_ISREG(mode) else "device"
+
+
+def is_stream(target: str | os.PathLike) -> bool:
+    """Whether writing to `target` writes into a stream rather than replacing a file: a
+    device, a pipe, a terminal, or a name for one of the process's own streams
+    (``/dev/stdout`` → ``/proc/self/fd/1``, even when the shell pointed it at a file). Such a
+    target "exists" but is no file of the user's to protect."""
+    if special_target(target) == "device":
+        return True
+    path = os.fspath(target)
+    for _ in range(8):  # the links' chain, not their final target
+        try:
+            path = os.path.join(os.path.dirname(path), os.readlink(path))
+        except OSError:
+            return False
+        if path.startswith(("/proc/self/fd/", "/dev/fd/")):
+            return True
+    return False
 
 
 def _link_new(temp: Path, target: Path) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
 from sr_desktop.engine.core.path_kind import file_in_the_way
-from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.imageio.atomic import atomic_write, is_stream
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import patch_exif
 from sr_desktop.engine.imageio.formats import format_for_path, normalize_format, size_refusal
@@ -205,7 +205,7 @@ def _check_target_name(target: Path, source: Path | None, protect, overwrite: bo
         protect = ProtectedPaths(protect)
     if target in protect:
         raise ImageWriteError(target, "refusing to overwrite an input file")
-    if not overwrite and (target.exists() or target.is_symlink()):
+    if not overwrite and (target.exists() or target.is_symlink()) and not is_stream(target):
         raise ImageWriteError(target, "file exists (use --overwrite)")
 
 
