@@ -534,3 +534,28 @@ def test_upscale_writes_into_stdout_and_never_beside_it(tmp_path):
     unnamed = subprocess.run(argv, capture_output=True, env=env, text=True)
     assert unnamed.returncode == 2 and "say what to write into it with --format" in unnamed.stderr
     assert not os.path.exists("/dev/stdout.png")
+
+
+def test_an_output_folder_that_takes_no_files_is_found_before_any_upscale(tmp_path, monkeypatch, capsys):
+    """A read-only output folder was found after the whole upscale (12 s for one photo here)
+    or, in a batch, once per file after each upscale."""
+    import errno
+
+    from sr_desktop.engine.batch import runner
+    from sr_desktop.engine.imageio import write
+    from sr_desktop.engine.pipeline import animation
+
+    def refused(folder):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(write, "probe_writable", refused)
+    monkeypatch.setattr(runner, "probe_writable", refused)
+    monkeypatch.setattr(animation, "upscale_any", lambda *a, **k: pytest.fail("upscaled before refusing"))
+    src = tmp_path / "in" / "a.png"
+    src.parent.mkdir()
+    PILImage.new("RGB", (8, 6)).save(src)
+    (tmp_path / "ro").mkdir()
+    assert main(["upscale", str(src), "-o", str(tmp_path / "ro" / "a.png"), "--model", "bicubic"]) == 1
+    assert "Permission denied" in capsys.readouterr().err
+    assert main(["batch", str(src.parent), str(tmp_path / "ro"), "--model", "bicubic", "--no-progress"]) == 2
+    assert f"cannot write into the output folder {tmp_path / 'ro'}: Permission denied" in capsys.readouterr().err

@@ -246,6 +246,10 @@ def run_batch(
         raise BatchError(f"cannot create the output folder {output_dir}: "
                          + (f"{blocker} is a file, not a folder" if blocker is not None else
                             f"{exc.strerror or exc}")) from None
+    try:  # a folder that takes no files: said now, not once per file after its upscale
+        probe_writable(output_dir)
+    except OSError as exc:
+        raise BatchError(f"cannot write into the output folder {output_dir}: {exc.strerror or exc}") from None
     folders = {job.output.parent for job in jobs if job.output is not None} | {output_dir}
     removed = cleanup_temp_files(folders)
     if removed:

@@ -20,8 +20,8 @@ from typing import BinaryIO
 import numpy as np
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
-from sr_desktop.engine.core.path_kind import file_in_the_way
-from sr_desktop.engine.imageio.atomic import atomic_write, is_stream
+from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_folder_or_file
+from sr_desktop.engine.imageio.atomic import atomic_write, is_stream, probe_writable
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import patch_exif
 from sr_desktop.engine.imageio.formats import format_for_path, normalize_format, size_refusal
@@ -165,6 +165,12 @@ def check_output_path(path: str | os.PathLike, source: str | os.PathLike | None 
     target = Path(path)
     _checked_format(options or SaveOptions(), target)
     _check_target(target, Path(source) if source is not None else None, protect, overwrite)
+    folder = nearest_existing_folder_or_file(target)
+    if folder is not None and folder.is_dir() and not is_stream(target):
+        try:  # a folder that takes no files is found now, not after minutes of upscaling
+            probe_writable(folder)
+        except OSError as exc:
+            raise ImageWriteError(target, exc.strerror or str(exc)) from None
     return target
 
 
