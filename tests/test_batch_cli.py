@@ -307,3 +307,30 @@ def test_sigterm_stops_a_batch_as_ctrl_c_does(tmp_path: Path):
     assert proc.returncode == 130, err
     assert report["totals"]["ok"] >= 1 and report["totals"]["ok"] < 8
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize("existing", ["skip", "rename"])
+def test_an_output_another_run_writes_meanwhile_is_no_failure(tmp_path: Path, monkeypatch, existing):
+    """Two batches on the same folders: a name free when checked was written by the other run
+    before this one's write, and the file failed with 'file exists (use --overwrite)'. With
+    skip it is a finished output; with rename the next name is taken."""
+    from sr_desktop.engine import imageio
+
+    real = imageio.write_image
+
+    def other_run_first(image, path, *args, **kwargs):
+        if not Path(path).exists() and not Path(path).stem.endswith("_1"):
+            real(image, path, *args, **kwargs)  # the other process's output, just before ours
+        return real(image, path, *args, **kwargs)
+
+    monkeypatch.setattr(imageio, "write_image", other_run_first)
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "--no-progress",
+                 "--existing", existing, "--report", str(tmp_path / "r.json")])
+    (record,) = json.loads((tmp_path / "r.json").read_text())["files"]
+    assert code == 0
+    if existing == "skip":
+        assert record["status"] == "skipped" and "written meanwhile by another run" in record["note"]
+    else:
+        assert record["status"] == "ok" and record["output"].endswith("a_x2_bicubic_1.png")

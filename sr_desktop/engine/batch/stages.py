@@ -54,6 +54,10 @@ def _file_size(path: Path) -> int | None:
         return None
 
 
+#: names tried by ``--existing rename`` when other runs keep taking the next one
+RENAME_ATTEMPTS = 20
+
+
 def _not_an_output(path: Path) -> str | None:
     """Why what is at an output's name is not a finished output (None: it is one)."""
     if os.path.isdir(path):
@@ -355,21 +359,38 @@ class BatchStages:
                             input_size=in_size, read_seconds=read_seconds, upscale_seconds=upscale_seconds)
         t0 = time.perf_counter()
         encode_seconds = 0.0
-        try:
-            if isinstance(encoded, BaseException):
-                raise encoded
-            if encoded is not None:
-                encoded, encode_seconds = encoded
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(image, Animation):
-                written = write_animation(image, target, self._save_options(job), overwrite=overwrite,
-                                          protect=self.protect)
-            else:
-                written = imageio.write_image(image, target, self._save_options(job), overwrite=overwrite,
-                                              protect=self.protect, encoded=encoded)
-        except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
-            record.error = error_line(exc)
-            record.write_seconds = time.perf_counter() - t0 + encode_seconds
+        if isinstance(encoded, tuple):
+            encoded, encode_seconds = encoded
+        for _attempt in range(RENAME_ATTEMPTS):
+            try:
+                if isinstance(encoded, BaseException):
+                    raise encoded
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(image, Animation):
+                    written = write_animation(image, target, self._save_options(job), overwrite=overwrite,
+                                              protect=self.protect)
+                else:
+                    written = imageio.write_image(image, target, self._save_options(job), overwrite=overwrite,
+                                                  protect=self.protect, encoded=encoded)
+                break
+            except Exception as exc:  # noqa: BLE001 - recorded as this file's failure
+                # another process (a second batch on the same folders) wrote this name since
+                # it was checked: with skip that is a finished output, with rename the next name
+                taken = (not overwrite and getattr(exc, "reason", "").startswith("file exists")
+                         and _not_an_output(target) is None)
+                if taken and self.options.existing == "rename":
+                    target = renamed_path(target)
+                    record.output = str(target)
+                    continue
+                record.write_seconds = time.perf_counter() - t0 + encode_seconds
+                if taken:
+                    record.status, record.note = "skipped", f"{OUTPUT_EXISTS} (written meanwhile by another run)"
+                    record.output_bytes = _file_size(target)
+                else:
+                    record.error = error_line(exc)
+                return record
+        else:
+            record.error = f"no free name beside {job.output.name} after {RENAME_ATTEMPTS} tries (other runs took them)"
             return record
         record.write_seconds = time.perf_counter() - t0 + encode_seconds
         record.status = "ok"
