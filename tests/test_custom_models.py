@@ -362,3 +362,21 @@ def test_a_bad_entry_is_skipped_kept_and_a_killed_adds_staging_removed(home, tmp
     assert ids == [good.id, "custom-odd", "custom-third"]  # the bad entry is kept as it was
     names = {p.name for p in custom.custom_models_dir().iterdir()}
     assert ".adding-x1y2" not in names and "custom-orphan" in names and "custom-odd" in names
+
+
+@pytest.mark.parametrize("name", [None, 5, "", "a\x1b[31mb"])
+def test_an_edited_index_entrys_name_never_breaks_the_listing(home, tmp_path, capsys, name):
+    """An entry whose name was null or a number made `sr-desktop models` fail (TypeError,
+    exit 3); a control character in it reached the terminal."""
+    from sr_desktop.cli.main import main
+
+    src = tmp_path / "mine.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    spec = add_custom_model(src)
+    index = custom.custom_models_dir() / "index.json"
+    data = json.loads(index.read_text())
+    data["models"][0]["name"] = name
+    index.write_text(json.dumps(data))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert spec.id in out and "\x1b" not in out

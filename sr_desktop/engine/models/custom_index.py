@@ -139,7 +139,8 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     licence = entry.get("license", "")
     return ModelSpec(
         id=entry["id"],
-        name=entry.get("name", entry["id"]),
+        # an edited or damaged index's name may be anything: null, a number, a control character
+        name=printable(entry["name"]) if isinstance(entry.get("name"), str) and entry["name"].strip() else entry["id"],
         arch=arch,
         scales=scales,
         tags=["custom"],
