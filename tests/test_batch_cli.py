@@ -334,3 +334,24 @@ def test_an_output_another_run_writes_meanwhile_is_no_failure(tmp_path: Path, mo
         assert record["status"] == "skipped" and "written meanwhile by another run" in record["note"]
     else:
         assert record["status"] == "ok" and record["output"].endswith("a_x2_bicubic_1.png")
+
+
+def test_a_report_the_disk_refuses_after_the_work_keeps_the_summary(tmp_path: Path, monkeypatch, capsys):
+    """Every output written, then the report refused (a full disk): only the report's error
+    was printed — no summary — with exit 2."""
+    import errno
+
+    from sr_desktop.engine.batch import report as report_module
+
+    def full(path, encode, replace=True):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report_module, "atomic_write", full)
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "--no-progress",
+                 "--report", str(tmp_path / "r.json")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out.startswith("1 upscaled, 0 skipped")
+    assert "cannot write the report" in captured.err and "No space left on device" in captured.err
+    assert (tmp_path / "out" / "a_x2_bicubic.png").is_file()

@@ -187,4 +187,6 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary())
     if result.report_path is not None:
         print(f"report: {result.report_path}")
+    if result.report_error:
+        print(f"sr-desktop: error: {result.report_error}", file=sys.stderr)
     return result.exit_code

@@ -91,10 +91,15 @@ class BatchResult:
     totals: BatchTotals
     report_path: Path | None = None
     header: dict = field(default_factory=dict)
+    #: why the report could not be written after the work was done (a full disk); "" if it was
+    report_error: str = ""
 
     @property
     def exit_code(self) -> int:
-        return self.totals.exit_code
+        """The files' status (0, 1, 130), or 2 when the report could not be written (what the
+        system refused outside the files)."""
+        code = self.totals.exit_code
+        return 2 if self.report_error and code in (0, 1) else code
 
     @property
     def cancelled(self) -> bool:
@@ -300,5 +305,8 @@ def run_batch(
         unstarted = [FileRecord(str(job.input), str(job.output) if job.output is not None else None, NOT_STARTED)
                      for job, record in zip(jobs, all_records, strict=True) if record is None]
         path = report if report is not None else default_report_path(output_dir)
-        result.report_path = write_report(path, header, records + unstarted, totals)
+        try:
+            result.report_path = write_report(path, header, records + unstarted, totals)
+        except BatchError as exc:  # the files are done: their summary is still the caller's to show
+            result.report_error = str(exc)
     return result

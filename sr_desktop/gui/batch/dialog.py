@@ -517,6 +517,8 @@ class BatchDialog(QDialog):
         text += f"<br>Output: {_link(output, str(output))}"
         if result.report_path is not None:
             text += f" · Report: {_link(Path(result.report_path), Path(result.report_path).name)}"
+        elif result.report_error:
+            text += f"<br><b>{html.escape(in_dialog_words(result.report_error, BATCH_FIELDS))}</b>"
         self.summary_label.setText(text)
         self.summary_label.show()
         self.status_label.setText("Cancelled." if result.cancelled else "Done.")
