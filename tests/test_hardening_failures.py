@@ -559,3 +559,31 @@ def test_an_output_folder_that_takes_no_files_is_found_before_any_upscale(tmp_pa
     assert "Permission denied" in capsys.readouterr().err
     assert main(["batch", str(src.parent), str(tmp_path / "ro"), "--model", "bicubic", "--no-progress"]) == 2
     assert f"cannot write into the output folder {tmp_path / 'ro'}: Permission denied" in capsys.readouterr().err
+
+
+def test_a_home_that_cannot_be_made_costs_the_cache_not_the_models(tmp_path, monkeypatch, capsys):
+    """SR_DESKTOP_HOME inside a folder that takes no files (or under a file): every model but
+    bicubic failed with the file system's error, and `models` too. Now a warning and no
+    cache; adding a model says why it cannot."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the home's parent would be")
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(blocker / "home"))
+    src = tmp_path / "a.png"
+    PILImage.new("RGB", (12, 10), (30, 60, 90)).save(src)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "realesr-animevideov3",
+                 "--scale", "2", "--backend", "openvino", "-q"]) == 0
+    assert PILImage.open(tmp_path / "b.png").size == (24, 20)
+    assert main(["models"]) == 0 and "realesr-animevideov3" in capsys.readouterr().out
+
+
+def test_cache_and_model_folders_take_the_users_usual_permissions(tmp_path):
+    """mkdtemp's 0700 made a shared home's conversions and added models unreadable to its
+    other users (a conversion they could not read stopped every upscale with its model)."""
+    from sr_desktop.engine.imageio.atomic import new_staging_folder
+
+    umask = os.umask(0o022)
+    try:
+        folder = new_staging_folder(tmp_path, ".x.")
+    finally:
+        os.umask(umask)
+    assert folder.name.startswith(".x.") and (folder.stat().st_mode & 0o777) == 0o755

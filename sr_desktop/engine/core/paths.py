@@ -11,6 +11,7 @@ with the environment variable ``SR_DESKTOP_HOME`` (tests and portable installs u
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -44,11 +45,25 @@ def _home_override() -> Path | None:
 
 
 def _user_dir(home_subdir: str, platform_dir) -> Path:
-    """``$SR_DESKTOP_HOME/home_subdir`` when set, else the platform's folder; created."""
+    """``$SR_DESKTOP_HOME/home_subdir`` when set, else the platform's folder; created when it
+    can be. One that cannot (a home in a folder that takes no files, a file in its way) is
+    logged once and returned as it is: reading it finds nothing, writing it says why — a
+    cache that cannot be kept only costs work, and every model but bicubic failed with
+    "Permission denied" before."""
     home = _home_override()
     path = home / home_subdir if home else Path(platform_dir(_APP))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if str(path) not in _UNUSABLE:
+            _UNUSABLE.add(str(path))
+            logging.getLogger(__name__).warning("cannot create %s (%s): working without it", path,
+                                                exc.strerror or exc)
     return path
+
+
+#: user folders that could not be created (each is said once)
+_UNUSABLE: set[str] = set()
 
 
 def cache_dir() -> Path:

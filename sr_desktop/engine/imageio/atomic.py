@@ -174,6 +174,19 @@ def _link_new(temp: Path, target: Path) -> None:
         os.unlink(temp)
 
 
+def new_staging_folder(parent: Path, prefix: str) -> Path:
+    """A new, uniquely named folder ``<prefix><pid>-<8 hex>`` in `parent` with the user's
+    usual permissions (mkdtemp's 0700 made a shared cache's conversions and the added models
+    unreadable to the other users of the same home)."""
+    while True:
+        path = Path(parent) / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir(mode=0o777)  # less the umask, as every file the app writes
+            return path
+        except FileExistsError:
+            continue
+
+
 def probe_writable(folder: Path) -> None:
     """Create and remove a temporary file in `folder`: the `OSError` a later write there
     would meet (read-only, no permission, a pseudo file system), raised before long work

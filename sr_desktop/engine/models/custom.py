@@ -24,7 +24,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from sr_desktop.engine.core.weight_file import (
     read_weight_file,
     safetensors_metadata,
 )
+from sr_desktop.engine.imageio.atomic import new_staging_folder
 from sr_desktop.engine.models.arch_conventions import ArchConvention, host_record_of, run_around
 from sr_desktop.engine.models.arch_model import PRE_PAD, ArchModel
 from sr_desktop.engine.models.archs import detect
@@ -429,7 +429,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
     while display in names:
         display, n = f"{base} ({n})", n + 1
 
-    staging = Path(tempfile.mkdtemp(prefix=".adding-", dir=root))
+    staging = new_staging_folder(root, ".adding-")
     try:
         stored = []
         for src in sources:

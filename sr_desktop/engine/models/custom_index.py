@@ -39,9 +39,13 @@ NCNN_RECOMMENDED_TILE = 256
 
 
 def custom_models_dir() -> Path:
-    """``data_dir()/custom_models`` (created on demand)."""
+    """``data_dir()/custom_models`` (created on demand; one that cannot be — the data folder
+    unusable — lists no models, and adding one says why)."""
     path = paths.data_dir() / "custom_models"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.debug("cannot create %s: %s", path, exc)
     return path
 
 

@@ -15,6 +15,7 @@ torch is imported by the functions that convert.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -23,7 +24,6 @@ import logging
 import re
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -35,6 +35,7 @@ import numpy as np
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.imageio.atomic import new_staging_folder
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
 from sr_desktop.engine.models.ncnn.param import source_hash
@@ -478,7 +479,7 @@ def _save_conversion(converted, worst: float, model_id: str, folder: Path) -> bo
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(folder)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        staging = new_staging_folder(folder.parent, f".{folder.name}.")
         ov.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
         (staging / _MARKER).write_text(json.dumps({"max_abs_diff": worst, "openvino": openvino_version(),
                                                    "model": model_id, "sha256": _file_digests(staging)}))
@@ -487,8 +488,9 @@ def _save_conversion(converted, worst: float, model_id: str, folder: Path) -> bo
     except Exception as exc:  # noqa: BLE001 - a full disk is a RuntimeError from save_model, OSError elsewhere
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        if (folder / _MARKER).is_file():  # another process saved the same conversion first
-            return True
+        with contextlib.suppress(OSError):  # (a marker this user may not read: not ours to use)
+            if (folder / _MARKER).is_file():  # another process saved the same conversion first
+                return True
         log.warning("openvino: cannot cache the conversion of %s in %s (%s); running it from memory",
                     model_id, folder.parent, _first_line(exc))
         return False
