@@ -355,3 +355,20 @@ def test_a_report_the_disk_refuses_after_the_work_keeps_the_summary(tmp_path: Pa
     assert code == 2 and captured.out.startswith("1 upscaled, 0 skipped")
     assert "cannot write the report" in captured.err and "No space left on device" in captured.err
     assert (tmp_path / "out" / "a_x2_bicubic.png").is_file()
+
+
+def test_a_report_to_stdout_keeps_stdout_json(tmp_path: Path):
+    """`--report /dev/stdout | jq`: the summary lines followed the JSON on stdout."""
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-m", "sr_desktop", "batch", str(src), str(tmp_path / "out"), "--model",
+                           "bicubic", "--scale", "2", "--no-progress", "--report", "/dev/stdout"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["totals"]["ok"] == 1
+    assert proc.stderr.startswith("1 upscaled, 0 skipped")

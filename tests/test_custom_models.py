@@ -380,3 +380,21 @@ def test_an_edited_index_entrys_name_never_breaks_the_listing(home, tmp_path, ca
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert spec.id in out and "\x1b" not in out
+
+
+def test_an_unusable_index_is_said_once_per_process(home, caplog):
+    """Every upscale start looks the model up twice and said the same warning twice; an index
+    that is a folder said nothing."""
+    import logging
+
+    index = custom.custom_models_dir() / "index.json"
+    index.write_text("{not json")
+    with caplog.at_level(logging.WARNING):
+        assert list_custom_specs() == [] and list_custom_specs() == []
+    assert sum("ignoring unreadable custom model index" in r.message for r in caplog.records) == 1
+    index.unlink()
+    index.mkdir()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert list_custom_specs() == []
+    assert [r.message for r in caplog.records] == [f"ignoring the custom model index {index}: it is not a file"]

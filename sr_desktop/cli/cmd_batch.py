@@ -25,6 +25,7 @@ from sr_desktop.engine.batch.plan import (
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
 from sr_desktop.engine.core.progress import BACKEND_STAGE
 from sr_desktop.engine.core.text import printable
+from sr_desktop.engine.imageio.atomic import is_stream
 
 DESCRIPTION = """\
 Upscale every image of IN_DIR into OUT_DIR, mirroring the folder tree. Files that are not
@@ -184,9 +185,11 @@ def run(args: argparse.Namespace) -> int:
             )
     finally:
         bar.close()
-    print(result.summary())
+    # a report written to stdout (`--report /dev/stdout | jq`) keeps stdout its own
+    said = sys.stderr if result.report_path is not None and is_stream(result.report_path) else sys.stdout
+    print(result.summary(), file=said)
     if result.report_path is not None:
-        print(f"report: {result.report_path}")
+        print(f"report: {result.report_path}", file=said)
     if result.report_error:
         print(f"sr-desktop: error: {result.report_error}", file=sys.stderr)
     return result.exit_code

@@ -54,11 +54,28 @@ def index_path() -> Path:
     return custom_models_dir() / "index.json"
 
 
+#: (path, modification time) of index problems already said in this process: every start
+#: of an upscale looks the model up more than once, and said the same warning twice
+_WARNED: set[tuple[str, int]] = set()
+
+
+def _warn_once(path: Path, message: str, *args) -> None:
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        key = (str(path), 0)
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.warning(message, *args)
+
+
 def read_index(for_change: bool = False) -> list[dict[str, Any]]:
     """The index's entries. An unreadable index lists no models (with a warning), but is not
     changed (`for_change`: `ModelError`): rewriting it would drop every model it records."""
     path = index_path()
     if not path.is_file():
+        if path.exists() and not for_change:  # a folder where the index belongs
+            _warn_once(path, "ignoring the custom model index %s: it is not a file", path)
         return []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -72,7 +89,7 @@ def read_index(for_change: bool = False) -> list[dict[str, Any]]:
         if for_change:
             raise ModelError(f"the custom model index {path} cannot be read ({one_line(exc)}); nothing was "
                              "changed: repair the file or move it away") from None
-        log.warning("ignoring unreadable custom model index %s: %s", path, exc)
+        _warn_once(path, "ignoring unreadable custom model index %s: %s", path, exc)
         return []
 
 
