@@ -18,7 +18,7 @@ def printable(text: str | os.PathLike) -> str:
     the terminal.
     """
     text = os.fspath(text)
-    if not any(ord(ch) in _CONTROL for ch in text):
+    if not has_control_characters(text):
         return text
     return "".join(
         (ch.encode("unicode_escape").decode("ascii") if ord(ch) in _CONTROL else ch) for ch in text

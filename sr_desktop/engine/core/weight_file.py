@@ -32,6 +32,17 @@ class WeightFileError(SRDesktopError):
         self.refused = refused
 
 
+def _safetensors_header_length(head: bytes, size: int) -> int | None:
+    """The JSON header length a safetensors file of `size` bytes beginning with `head` (its
+    first 9 bytes or more) declares, or None when it is not one: an 8-byte little-endian
+    length that fits the file, then "{" (the length check keeps random bytes with a "{" at
+    offset 8, 1 file in 256, for torch's reader)."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return None
+    declared = int.from_bytes(head[:8], "little")
+    return declared if 2 <= declared <= size - 8 else None
+
+
 def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
     """The object stored in ``path`` (usually a state dict, possibly nested in a
     checkpoint), holding tensors and plain containers only. ``what`` names the file in
@@ -46,10 +57,7 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
         raise WeightFileError(f"refused to load {what} {path}: {reason}", reason, refused=True)
     with open(path, "rb") as fh:
         head = fh.read(16)
-    # safetensors: an 8-byte little-endian header length, then the JSON header; checking the
-    # length too keeps random bytes with a "{" at offset 8 (1 file in 256) for torch's reader
-    declared = int.from_bytes(head[:8], "little") if len(head) >= 8 else 0
-    sniffed = head[8:9] == b"{" and 2 <= declared <= size - 8
+    sniffed = _safetensors_header_length(head, size) is not None
     if path.suffix.lower() == SAFETENSORS_SUFFIX or sniffed:
         from safetensors.torch import load_file
 
@@ -90,9 +98,10 @@ def safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
 
     try:
         with open(path, "rb") as fh:
-            declared = int.from_bytes(fh.read(8), "little")
-            if not 2 <= declared <= min(MAX_HEADER_BYTES, os.fstat(fh.fileno()).st_size - 8):
+            declared = _safetensors_header_length(fh.read(9), os.fstat(fh.fileno()).st_size)
+            if declared is None or declared > MAX_HEADER_BYTES:
                 return {}
+            fh.seek(8)
             header = json.loads(fh.read(declared))
     except (OSError, ValueError):
         return {}
