@@ -36,6 +36,11 @@ PRE_PAD = 8
 BICUBIC_REACH = 3
 
 
+def whole(value, least: int = 1) -> bool:
+    """Whether a value read from a record is an int (not a bool) of at least `least`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 @dataclass(frozen=True)
 class ArchConvention:
     """The conventions of one architecture model at one scale (see the module's docstring);
@@ -63,9 +68,6 @@ class ArchConvention:
         conv = cls(scale=data.get("scale"), color=data.get("color"), input_range=data.get("input_range"),
                    pre_upsample=data.get("pre_upsample"), align=data.get("align"), pad=data.get("pad"),
                    shrink=data.get("shrink"))
-        def whole(value, least: int = 1) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool) and value >= least
-
         valid = (whole(conv.scale) and conv.color in ("rgb", "y") and whole(conv.align)
                  and whole(conv.pad, 0) and whole(conv.shrink, 0) and conv.shrink % 2 == 0
                  and isinstance(conv.input_range, (int, float)) and not isinstance(conv.input_range, bool)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sr_desktop.engine.compute.ycbcr import BT601_MATRIX
-from sr_desktop.engine.models.arch_conventions import concat_channels, matlab_bicubic, pad_once
+from sr_desktop.engine.models.arch_conventions import concat_channels, matlab_bicubic, pad_once, whole
 
 #: full-range BT.601 luma weights (Y row of the studio-range matrix over its 219 span)
 LUMA_WEIGHTS = tuple(float(w) for w in BT601_MATRIX[0] / 219.0)
@@ -47,9 +47,6 @@ class SpandrelConvention:
             raise ValueError("not an object")
         conv = cls(**{name: data.get(name) for name in ("scale", "input_channels", "output_channels",
                                                         "minimum", "multiple_of", "square")})
-
-        def whole(value, least: int) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
         valid = (whole(conv.scale, 1) and conv.input_channels in (1, 3, 4) and conv.output_channels in (1, 3, 4)
                  and whole(conv.minimum, 0) and whole(conv.multiple_of, 1) and isinstance(conv.square, bool))
