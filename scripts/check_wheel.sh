@@ -50,6 +50,8 @@ VPY="$WORK/venv/bin/python"
 "$PYTHON" -c "import sysconfig; print('\n'.join(dict.fromkeys(
     sysconfig.get_path(k) for k in ('purelib', 'platlib'))))" \
   > "$("$VPY" -c "import sysconfig; print(sysconfig.get_path('purelib'))")/_sr_desktop_deps.pth"
+"$PYTHON" -m pip --help | grep -q -- "--python <python>" \
+  || fail "pip 22.3 or later is needed (for pip --python): $PYTHON -m pip install -U pip"
 "$PYTHON" -m pip --python "$VPY" install -q --no-deps --no-index "$WHEEL" \
   || fail "installing $WHEEL failed"
 

@@ -59,7 +59,7 @@ community_tests() {
   local py=.venv-community/bin/python
   [ -x "$py" ] || "$PYTHON" -m venv .venv-community || return
   if ! "$py" -c "import spandrel, torchvision, pytest, lpips, DISTS_pytorch" 2>/dev/null; then
-    "$py" -m pip install -q "torch==2.14.1" "torchvision==0.29.1" || return
+    "$py" -m pip install -q ${TORCH_INDEX[@]+"${TORCH_INDEX[@]}"} "torch==2.14.1" "torchvision==0.29.1" || return
     "$py" -m pip install -q -e ".[test,community,reference]" || return
   fi
   "$py" -m pytest -q -p no:cacheprovider tests/community
