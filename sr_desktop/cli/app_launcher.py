@@ -68,6 +68,10 @@ def launch(args) -> int:
 
 def run_window(images: list[Path]) -> int:
     """Open the window with ``images`` and run the event loop until it is closed."""
+    from sr_desktop.gui.platform_check import xcb_problem
+
+    if (problem := xcb_problem()) is not None:
+        raise SRDesktopError(problem)  # Qt itself would abort the process with a paragraph
     from sr_desktop.gui.app import create_application
     from sr_desktop.gui.main_window.window import MainWindow
 
