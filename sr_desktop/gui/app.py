@@ -11,10 +11,11 @@ from sr_desktop.gui import clear_cv2_qt_plugin_path
 clear_cv2_qt_plugin_path()  # must happen before QtWidgets is imported
 
 from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler  # noqa: E402
-from PySide6.QtGui import QGuiApplication  # noqa: E402
+from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sr_desktop import __version__  # noqa: E402
+from sr_desktop.engine.core import paths  # noqa: E402
 
 APP_NAME = "SR Desktop"
 ORG_NAME = "sr-desktop"
@@ -65,6 +66,7 @@ def create_application(argv: list[str] | None = None, offscreen: bool = False) -
     app.setOrganizationName(ORG_NAME)
     app.setApplicationVersion(__version__)
     app.setApplicationDisplayName(APP_NAME)
+    app.setWindowIcon(QIcon(str(paths.APP_ICON)))  # every window's, and the taskbar's
     app.aboutToQuit.connect(_wait_for_jobs)
     return app
 

@@ -35,6 +35,7 @@ def bundled_root(package_dir: Path = PACKAGE_DIR) -> Path:
 RESOURCES_DIR = bundled_root() / "resources"
 MODELS_DIR = bundled_root() / "models"
 SAMPLE_IMAGE = RESOURCES_DIR / "sample.jpg"
+APP_ICON = RESOURCES_DIR / "icon.png"  # drawn by scripts/make_icon.py
 
 _APP = "sr-desktop"
 
