@@ -15,7 +15,9 @@ import pytest
 import torch
 
 from sr_desktop.engine.compute.peak_memory import PeakMemory, peak_memory_supported
+from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.options import Backend, OptionError, UpscaleOptions, parse_backend
+from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.models.backends import choose, openvino_runner
 from sr_desktop.engine.models.backends.openvino_runner import BackendError, build_openvino_runner
 from sr_desktop.engine.models.loader import load_model
@@ -212,6 +214,38 @@ def test_auto_measures_once_and_remembers(home, caplog, monkeypatch):
     assert not any(" ms, openvino " in r.message for r in caplog.records)  # not measured again
     assert heard == []
 
+
+
+def test_cancel_stops_the_first_use_measurement_and_records_nothing(home, monkeypatch):
+    """The GUI's Cancel (and closing the window) waited for the whole conversion and timing of
+    a first use: 14 s for realcugan-se ×2, about 130 s for realesrgan-x4plus here."""
+    model = load_model("span", scale=4, variant="ch52")
+    cancel = CancelToken()
+    # cancelled as the notice arrives: no conversion starts
+    convert = choose.build_openvino_runner
+    monkeypatch.setattr(choose, "build_openvino_runner", lambda m: pytest.fail("converted"))
+    with pytest.raises(Cancelled):
+        choose.apply_backend(model, "auto", lambda info: cancel.cancel(), cancel)
+    assert model.runner is None and model.backend == "torch"
+    assert not choose.choices_file().exists()
+    monkeypatch.setattr(choose, "build_openvino_runner", convert)
+    # cancelled during the timed passes: it stops before the next pass
+    passes = []
+    run = model.run
+
+    def counted(x):
+        if x.shape[-1] == choose.measure_side(model):  # a timed pass (the conversion traces a small tile)
+            passes.append(model.runner)
+            if len(passes) == 2:
+                cancel.cancel()
+        return run(x)
+
+    monkeypatch.setattr(model, "run", counted)
+    cancel = CancelToken()
+    with pytest.raises(Cancelled):
+        choose.apply_backend(model, "auto", None, cancel)
+    assert len(passes) == 2 and model.runner is None and model.backend == "torch"
+    assert not choose.choices_file().exists()  # the next use measures again
 
 def test_a_choice_measured_on_another_cpu_is_measured_again(home, monkeypatch):
     """The key names the processor: a cache carried to another CPU (a shared home, a moved

@@ -224,7 +224,7 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
     from sr_desktop.engine.metrics.upscalers import EngineUpscaler
 
     try:
-        upscaler = EngineUpscaler(model_id, scale, name=model_id)
+        upscaler = EngineUpscaler(model_id, scale, name=model_id, cancel=cancel)
         ev = evaluate_image(hr, upscaler, scale, degradation, name=model_id, cancel=cancel)
     except Cancelled:
         raise

@@ -200,7 +200,8 @@ def run_batch(
 
     Raises `BatchError`/`ModelError`/`DeviceError` for problems that stop the batch before
     it starts; per-file problems are recorded and never raised. A cancelled batch returns
-    normally with ``result.cancelled`` (exit code 130). `cluster`: run the files on Ray
+    normally with ``result.cancelled`` (exit code 130); cancelled while its model is measured
+    on first use, before any file, it raises `Cancelled`. `cluster`: run the files on Ray
     (`cluster.run_jobs_on_ray`) instead of in this process; same files, same report.
     """
     options = options or BatchOptions()
@@ -238,7 +239,7 @@ def run_batch(
         # Load the model once before the first file (the engine's model cache then serves
         # every file): a missing model or a bad device is one fatal error up front rather
         # than the same failure on every file.
-        loaded = resolve_model(upscale_options, progress=progress)[0]  # (with the first-use notice)
+        loaded = resolve_model(upscale_options, progress=progress, cancel=cancel)[0]  # (with the first-use notice)
     else:
         loaded = model
     if cluster is not None:  # no Ray, or nothing at the address: refused before the folder is made

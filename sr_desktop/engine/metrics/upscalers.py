@@ -126,19 +126,19 @@ class FunctionUpscaler:
 class EngineUpscaler:
     """A zoo/custom model run through :func:`sr_desktop.engine.pipeline.upscale.upscale_image`.
 
-    The model is loaded once, on construction (raises `ModelError`/`DeviceError` there),
-    so the timings exclude loading.
+    The model is loaded once, on construction (raises `ModelError`/`DeviceError` there,
+    `Cancelled` when `cancel` stops its first-use measurement), so the timings exclude loading.
     """
 
     def __init__(self, model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
                  variant: str | None = None, precision: str = "auto", name: str | None = None,
-                 backend: str = "auto"):
+                 backend: str = "auto", cancel: CancelToken | None = None):
         from sr_desktop.engine.pipeline.upscale import UpscaleOptions, resolve_model
 
         model_id = "bicubic" if model_id == ENGINE_BICUBIC_ID else model_id
         self.options = UpscaleOptions(model=model_id, scale=int(scale), variant=variant,
                                       device=device, tile=tile, precision=precision, backend=backend)
-        self.model, plan = resolve_model(self.options)
+        self.model, plan = resolve_model(self.options, cancel=cancel)
         self.name = name or (ENGINE_BICUBIC_ID if model_id == "bicubic" else model_id)
         self.scale = int(scale)
         #: how a scale the model does not have is reached (None: a native scale)

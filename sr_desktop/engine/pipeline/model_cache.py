@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
-from sr_desktop.engine.core.progress import ProgressCallback
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.models.arch_host import load_without_torch as arch_without_torch
 from sr_desktop.engine.models.backends.choose import apply_backend
 from sr_desktop.engine.models.base import ModelSpec, SRModel
@@ -44,12 +44,14 @@ def get_model(
     precision: str = "auto",
     backend: Backend | str = Backend.AUTO,
     progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
     **options,
 ) -> SRModel:
     """Load (or reuse) a model on a device in the right precision, run by `backend`.
 
     Models loaded with extra `options` (a kernel, training settings) are not cached.
-    `progress` hears the backend's first-use notice (`backends.choose.apply_backend`).
+    `progress` hears the backend's first-use notice and `cancel` stops its measurement
+    (`backends.choose.apply_backend`).
     Models that run without torch load without importing it: a resampler (Pillow) with the
     default device, precision and backend, a zoo model whose backend is known to be
     OpenVINO or ncnn (`zoo_host.load_without_torch`) and a shipped literature model or an
@@ -82,7 +84,7 @@ def get_model(
                 _CACHE.move_to_end(key)
                 return _CACHE[key]
     model = place_model(load_model(model_id, scale=scale, variant=variant, **options), dev, precision)
-    apply_backend(model, backend, progress)
+    apply_backend(model, backend, progress, cancel)
     if cacheable:
         with _CACHE_LOCK:
             _CACHE[key] = model

@@ -68,14 +68,16 @@ class UpscaleResult:
 
 
 def resolve_model(options: UpscaleOptions, model: SRModel | None = None,
-                  progress: ProgressCallback | None = None) -> tuple[SRModel, ScalePlan]:
+                  progress: ProgressCallback | None = None,
+                  cancel: CancelToken | None = None) -> tuple[SRModel, ScalePlan]:
     """The model (loaded by id unless given) and the scale plan for `options`; `progress`
-    hears the backend's first-use notice when loading takes a measurement."""
+    hears the backend's first-use notice when loading takes a measurement, which `cancel`
+    stops."""
     if model is not None:
         return model, plan_scale([model.scale], options.scale)
     plan = plan_for(options.model, options.scale)
     model = get_model(options.model, plan.native, options.variant, options.device,
-                      options.precision, options.backend, progress, kernel=options.kernel)
+                      options.precision, options.backend, progress, cancel, kernel=options.kernel)
     return model, plan
 
 
@@ -184,7 +186,7 @@ def upscale_image(
     `UpscaleMemoryError` (naming the file and the memory it needs) when it does not fit.
     """
     options = options or UpscaleOptions()
-    model, plan = resolve_model(options, model, progress)
+    model, plan = resolve_model(options, model, progress, cancel)
     return _upscale_checked(image, options, progress, cancel, model, plan, fill_hidden=True)
 
 
@@ -276,7 +278,7 @@ def upscale_float(
 ) -> np.ndarray:
     """H×W×3 float32 0..1 -> (N·H)×(N·W)×3 float32 clipped to 0..1 (metrics, benchmarks)."""
     options = options or UpscaleOptions()
-    model, plan = resolve_model(options, model, progress)
+    model, plan = resolve_model(options, model, progress, cancel)
     target = int(options.scale or plan.reached)
     src = np.ascontiguousarray(rgb, dtype=np.float32)
     out = np.empty((src.shape[0] * target, src.shape[1] * target, 3), dtype=np.float32)
@@ -304,7 +306,7 @@ def upscale_region(
         raise SRDesktopError(
             f"region {bw}×{bh} at ({x}, {y}) is not inside the {image.width}×{image.height} image"
         )
-    model, plan = resolve_model(options, model, progress)
+    model, plan = resolve_model(options, model, progress, cancel)
     margin = model.context + (resample.SUPPORT["lanczos"] + 2 if plan.final_resize else 0) + 2
     if model.kind == ModelKind.PER_IMAGE or not model.tileable:
         margin = max(margin, 32)

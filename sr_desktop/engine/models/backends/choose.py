@@ -28,7 +28,13 @@ from sr_desktop.engine.compute.peak_memory import PeakMemory
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import Backend, parse_backend
-from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressCallback, ProgressTracker
+from sr_desktop.engine.core.progress import (
+    BACKEND_STAGE,
+    CancelToken,
+    ProgressCallback,
+    ProgressTracker,
+    check_cancel,
+)
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 from sr_desktop.engine.models.backends.ncnn_runner import build_ncnn_runner, can_use_ncnn, ncnn_version
 from sr_desktop.engine.models.backends.openvino_runner import (
@@ -92,11 +98,14 @@ def _can_use_openvino(model) -> bool:
     )
 
 
-def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: ProgressCallback | None = None) -> str:
+def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: ProgressCallback | None = None,
+                  cancel: CancelToken | None = None) -> str:
     """Set ``model.runner`` / ``model.backend`` for `requested`; returns the backend in use.
 
     `progress` hears one ``ProgressInfo`` (stage ``"backend"``, a message) before ``auto``
     converts and times a model it has not measured yet: seconds of work the user should see.
+    `cancel` is checked between those conversions and timed passes (`Cancelled`; nothing
+    is recorded, so the next use measures again).
     """
     requested = parse_backend(requested)
     if requested == Backend.AUTO:
@@ -121,7 +130,7 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
         model.runner = build_ncnn_runner(model)
         model.backend = Backend.NCNN.value
         return model.backend
-    return _apply_auto(model, progress)
+    return _apply_auto(model, progress, cancel)
 
 
 def measure_side(model) -> int:
@@ -218,38 +227,48 @@ def _save_choice(key: str, entry: dict) -> None:
     update_json_dict(choices_file(), key, entry)  # a read-only cache only costs a measurement next time
 
 
-def _measure(model, x: torch.Tensor, runners: dict) -> tuple[dict[str, float], dict[str, float]]:
+def _measure(model, x: torch.Tensor, runners: dict,
+             cancel: CancelToken | None = None) -> tuple[dict[str, float], dict[str, float]]:
     """Seconds and peak MiB of `model.run(x)` with each runner (None: torch).
 
     Seconds: the fewest over `MEASURE_RUNS` runs after a warm-up run, the rounds interleaved
     so that a load change on a shared machine hits every backend alike; the minimum, because
     load only ever adds time. A warm-up of `HEAVY_PASS_S` or more counts as one of the runs.
     MiB: the warm-up run's peak (first-call allocations and lazy plans are the memory a pass
-    takes, not its speed); empty where the peak cannot be measured.
+    takes, not its speed); empty where the peak cannot be measured. `cancel` is checked
+    before each pass.
     """
     import torch
 
     times: dict[str, list[float]] = {name: [] for name in runners}
     peaks: dict[str, float] = {}
-    with torch.inference_mode():
-        for round_ in range(MEASURE_RUNS + 1):
-            for name, runner in runners.items():
-                if len(times[name]) >= MEASURE_RUNS:
-                    continue
-                model.runner = runner
-                start = time.perf_counter()
-                if not round_:
-                    with PeakMemory() as peak:
-                        model.run(x)
-                    if peak.mib is not None:
-                        peaks[name] = peak.mib
-                    if (seconds := time.perf_counter() - start) >= HEAVY_PASS_S:
-                        times[name].append(seconds)
-                    continue
-                model.run(x)
-                times[name].append(time.perf_counter() - start)
-    model.runner = None
+    try:
+        with torch.inference_mode():
+            _timed_rounds(model, x, runners, times, peaks, cancel)
+    finally:
+        model.runner = None
     return {name: min(values) for name, values in times.items()}, peaks
+
+
+def _timed_rounds(model, x, runners: dict, times: dict[str, list[float]], peaks: dict[str, float],
+                  cancel: CancelToken | None) -> None:
+    for round_ in range(MEASURE_RUNS + 1):
+        for name, runner in runners.items():
+            if len(times[name]) >= MEASURE_RUNS:
+                continue
+            check_cancel(cancel)
+            model.runner = runner
+            start = time.perf_counter()
+            if not round_:
+                with PeakMemory() as peak:
+                    model.run(x)
+                if peak.mib is not None:
+                    peaks[name] = peak.mib
+                if (seconds := time.perf_counter() - start) >= HEAVY_PASS_S:
+                    times[name].append(seconds)
+                continue
+            model.run(x)
+            times[name].append(time.perf_counter() - start)
 
 
 def pick_backend(seconds: dict[str, float], peaks: dict[str, float], available_mib: float | None = None,
@@ -270,7 +289,7 @@ def pick_backend(seconds: dict[str, float], peaks: dict[str, float], available_m
     return min(worth_it, key=worth_it.get) if worth_it else best_lean
 
 
-def _apply_auto(model, progress: ProgressCallback | None) -> str:
+def _apply_auto(model, progress: ProgressCallback | None, cancel: CancelToken | None) -> str:
     builders = {}
     openvino_fits = _can_use_openvino(model)
     openvino_missing = openvino_fits and openvino_version() is None
@@ -299,6 +318,7 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
         f"first use of {model.id} ×{model.scale}: timing the backends")
     runners, reasons = {}, {}
     for name, build in builders.items():
+        check_cancel(cancel)
         try:
             runners[name] = build(model)
         except BackendError as exc:
@@ -311,7 +331,7 @@ def _apply_auto(model, progress: ProgressCallback | None) -> str:
     if runners:
         side = measure_side(model)
         x = smooth_test_image(side, side).to(model.device, model.dtype)
-        seconds, peaks = _measure(model, x, {Backend.TORCH.value: None, **runners})
+        seconds, peaks = _measure(model, x, {Backend.TORCH.value: None, **runners}, cancel)
         entry["measured_at"] = side
         # a photo's passes are the recommended tile with its context: larger than the one measured
         pass_scale = max(1.0, model.cpu_pass_side() / side) ** 2
