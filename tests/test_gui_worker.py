@@ -184,3 +184,77 @@ def test_a_job_that_ignores_cancel_for_long_outlives_its_queue_safely(qtbot, qap
     assert worker.wait_for_running_jobs(5)
     assert ended.is_set()
 
+
+
+def test_at_exit_writers_are_waited_for_and_computations_abandoned(qapp, qtbot):
+    """Closing the window during one long tile kept the process alive and hidden for 20 s to
+    2 minutes (the exit waited 60 s for every job); a batch or a training run still gets
+    that time to finish its file or checkpoint."""
+    from sr_desktop.gui import worker
+
+    releases = {"compute": threading.Event(), "writer": threading.Event()}
+    started = {"compute": threading.Event(), "writer": threading.Event()}
+
+    def runner(job, progress, cancel):
+        started[job.options].set()
+        assert releases[job.options].wait(30)  # one long step: cancel is only seen afterwards
+
+    compute, writer = JobQueue(runner=runner), JobQueue(runner=runner)
+    compute.submit(Job(_image(), "compute"))
+    writer.submit(Job(None, "writer", writes_files=True))
+    assert all(event.wait(5) for event in started.values())
+    releases["compute"].set()  # the computation's step ends now, the writer's in 0.5 s
+    threading.Timer(0.5, releases["writer"].set).start()
+    begun = time.monotonic()
+    assert worker.wait_before_exit(writer_timeout=10, compute_timeout=5)
+    assert 0.4 < time.monotonic() - begun < 5
+    assert worker.live_jobs() == []
+    qtbot.waitUntil(lambda: not compute.is_busy() and not writer.is_busy(), timeout=5000)
+
+    releases["compute"].clear()
+    started["compute"].clear()
+    compute.submit(Job(_image(), "compute"))
+    assert started["compute"].wait(5)
+    begun = time.monotonic()
+    assert not worker.wait_before_exit(writer_timeout=10, compute_timeout=0.3)
+    assert time.monotonic() - begun < 2  # a computation is not waited for beyond its 0.3 s
+    assert [job.options for job in worker.live_jobs()] == ["compute"]
+    releases["compute"].set()
+    assert worker.wait_for_running_jobs(5)
+    qtbot.waitUntil(lambda: not compute.is_busy(), timeout=5000)
+
+
+_EXIT_SCRIPT = """
+import sys, threading, time
+from PySide6.QtCore import QTimer
+from sr_desktop.app.jobs import Job
+from sr_desktop.gui.app import create_application, exit_abandoning_jobs
+from sr_desktop.gui.worker import JobQueue
+
+app = create_application(offscreen=True)
+writes = sys.argv[1] == "writer"
+def runner(job, progress, cancel):
+    time.sleep(2 if writes else 120)  # one long tile that cannot see the cancel
+    open(sys.argv[2], "w").write("done")
+queue = JobQueue(runner=runner)
+queue.submit(Job(None, "x", writes_files=writes))
+QTimer.singleShot(300, lambda: (queue.shutdown(0.1), app.quit()))
+sys.exit(exit_abandoning_jobs(app.exec()))
+"""
+
+
+@pytest.mark.parametrize("kind", ["compute", "writer"])
+def test_the_process_exits_at_once_leaving_a_computation_but_not_a_writer(tmp_path, kind):
+    import subprocess
+    import sys
+
+    marker = tmp_path / "done"
+    begun = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, kind, str(marker)], capture_output=True,
+                          text=True, timeout=120, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONFAULTHANDLER": "1"})
+    took = time.monotonic() - begun
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    if kind == "compute":
+        assert took < 30 and not marker.exists()  # abandoned after its 3 s, not the 120 s of its tile
+    else:
+        assert marker.read_text() == "done"  # the writer finished its file

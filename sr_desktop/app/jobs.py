@@ -44,6 +44,9 @@ class Job:
     cancel: CancelToken = field(default_factory=CancelToken)
     #: set by a runner in the worker thread: the result already converted for display
     display: Any = None
+    #: the job writes files (a batch, a training run's checkpoints): the process waits for it
+    #: before exiting; a job that only computes for a window is abandoned at exit
+    writes_files: bool = False
 
     @property
     def kind(self) -> str:

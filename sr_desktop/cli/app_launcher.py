@@ -72,14 +72,14 @@ def run_window(images: list[Path]) -> int:
 
     if (problem := xcb_problem()) is not None:
         raise SRDesktopError(problem)  # Qt itself would abort the process with a paragraph
-    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.app import create_application, exit_abandoning_jobs
     from sr_desktop.gui.main_window.window import MainWindow
 
     app = create_application(sys.argv[:1])
     window = MainWindow()
     window.show()
     window.open_paths(images)  # bad files show a message in the window
-    return int(app.exec())
+    return exit_abandoning_jobs(int(app.exec()))
 
 
 def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] = WINDOW_SIZE) -> int:

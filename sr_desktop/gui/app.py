@@ -72,7 +72,29 @@ def create_application(argv: list[str] | None = None, offscreen: bool = False) -
 
 
 def _wait_for_jobs() -> None:
-    # a job still inside one long tile when its window closed must end before exit
-    from sr_desktop.gui.worker import wait_for_running_jobs
+    # a job that writes files ends before exit; one of a closed window's computations
+    # still inside a long tile gets a few seconds (then `exit_abandoning_jobs`)
+    from sr_desktop.gui.worker import wait_before_exit
 
-    wait_for_running_jobs()
+    wait_before_exit()
+
+
+def exit_abandoning_jobs(status: int) -> int:
+    """After the event loop: `status`, or, when jobs that write no files still run (a closed
+    window's upscale inside one long tile), the end of the process now with `status`.
+    Python's and Qt's teardown would wait for their threads, the process alive and hidden
+    for up to minutes, and their last signals went to deleted objects (tracebacks). A job
+    that writes files is never cut short: with one still running, this returns."""
+    from sr_desktop.gui.worker import live_jobs
+
+    jobs = live_jobs()
+    if not jobs or any(job.writes_files for job in jobs):
+        return status
+    logging.getLogger(__name__).info("exiting; abandoned: %s", "; ".join(job.describe() for job in jobs))
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed or absent (pythonw)
+            pass
+    os._exit(status)

@@ -41,7 +41,15 @@ from sr_desktop.app.jobs import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobQueue", "JobWorker", "start_worker", "wait_for_running_jobs"]
+__all__ = ["JobQueue", "JobWorker", "live_jobs", "start_worker", "wait_before_exit", "wait_for_running_jobs"]
+
+#: at exit, a job that writes files is waited for this long (a batch stops after its file, a
+#: training run after its iteration, with a checkpoint) ...
+WRITER_EXIT_WAIT_S = 60.0
+#: ... and a job that only computed for a window that is gone this long: then it is
+#: abandoned (closing the window during a long tile kept the process alive, hidden, for
+#: 20 s to 2 minutes)
+COMPUTE_EXIT_WAIT_S = 3.0
 
 
 class ProgressReports(QObject):
@@ -104,13 +112,30 @@ def _log_warning(args: tuple) -> None:
 
 
 def wait_for_running_jobs(timeout: float = 60.0) -> bool:
-    """Wait for every started job, e.g. one that outlived its window (call before the
-    process exits); True if all have ended."""
+    """Wait up to `timeout` s for every started job, e.g. one that outlived its window;
+    True if all have ended."""
     deadline = time.monotonic() + timeout
     for worker in list(_LIVE):
         if not worker.wait_stopped(max(0.0, deadline - time.monotonic())):
             return False
     return True
+
+
+def wait_before_exit(writer_timeout: float = WRITER_EXIT_WAIT_S, compute_timeout: float = COMPUTE_EXIT_WAIT_S) -> bool:
+    """Before the process exits: wait for the jobs that write files (`Job.writes_files`) up
+    to `writer_timeout` s, and for the others up to `compute_timeout` s from now; True if
+    all have ended (else `live_jobs` are left to be abandoned)."""
+    start = time.monotonic()
+    ended = True
+    for worker in sorted(_LIVE, key=lambda w: not w.job.writes_files):  # the writers first
+        limit = writer_timeout if worker.job.writes_files else compute_timeout
+        ended = worker.wait_stopped(max(0.0, start + limit - time.monotonic())) and ended
+    return ended
+
+
+def live_jobs() -> list[Job]:
+    """The jobs started and not ended yet."""
+    return [worker.job for worker in list(_LIVE)]
 
 
 class JobQueue(QObject):

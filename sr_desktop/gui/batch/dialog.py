@@ -369,7 +369,7 @@ class BatchDialog(QDialog):
             return False
         self.set_options_shown(False)  # the running batch gets the room
         self._set_running(True)
-        self.queue.submit(Job(None, BatchRequest(input_dir, output_dir, options, report, cluster)))
+        self.queue.submit(Job(None, BatchRequest(input_dir, output_dir, options, report, cluster), writes_files=True))
         return True
 
     def cluster_target(self) -> str | None:

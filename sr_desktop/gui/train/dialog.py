@@ -336,7 +336,7 @@ class TrainDialog(QDialog):
         self.resume_button.setEnabled(False)
         self.status_label.setText("Reading the images…")
         self._set_running(True)
-        self.queue.submit(Job(None, request))
+        self.queue.submit(Job(None, request, writes_files=True))
         return True
 
     def set_paused(self, paused: bool) -> None:
