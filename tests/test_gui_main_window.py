@@ -339,6 +339,47 @@ def test_clearing_a_region_result_without_a_whole_result_empties_the_after_side(
     assert window.result_label.text() == NO_RESULT
 
 
+
+@pytest.mark.parametrize("whole_queued", [False, True])
+def test_clear_during_a_region_job_drops_its_late_result(make_window, tmp_path, qtbot, whole_queued):
+    """Clear while a region job ran: its late result was pasted in anyway, with Clear
+    disabled and Save refused ("Clear the region"): the whole result could not be saved."""
+    release = threading.Event()
+    regions = []
+
+    def gated(job, progress, cancel):
+        if job.box is not None:
+            regions.append(job)
+            assert release.wait(20)  # one long tile: a cancel is only seen after it
+        return run_engine_job(job, progress, cancel)
+
+    window = make_window(job_runner=gated)
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    whole = window.result
+    window.compare.set_region((10, 8, 20, 16))
+    window.session.select_region((10, 8, 20, 16))
+    region_job = window.enhance_current_region()
+    qtbot.waitUntil(lambda: regions == [region_job], timeout=5000)
+    if whole_queued:
+        window.start_upscale()  # waits behind the region's job, which then runs on
+    window.clear_region()
+    pasted = []
+    paste = window.compare.set_region_result
+    window.compare.set_region_result = lambda *args: pasted.append(args) or paste(*args)
+    assert region_job.cancel.cancelled is not whole_queued
+    release.set()
+    wait_idle(qtbot, window)
+    if whole_queued:
+        whole = window.result  # the queued job's
+    assert pasted == []
+    assert window.result is whole and window.session.result_shown
+    assert window.compare.after_label() == "After · Bicubic ×2"
+    assert window.save_action.isEnabled()
+    assert window.save_result(tmp_path / "out.png") == tmp_path / "out.png"
+
 def test_the_metrics_panel_shows_a_region_results_run_not_no_upscale_yet(make_window, tmp_path, qtbot):
     """With only a region's result on screen the panel said "No upscale yet" beside a
     region result: it shows the region's run, and why its numbers and maps wait."""

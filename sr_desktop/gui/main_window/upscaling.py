@@ -47,7 +47,10 @@ class Upscaler(QObject):
         self.queue = JobQueue(parent, runner=with_display_layer(with_frame_layers(runner or run_upscale_job)))
         #: plays an animated image in the compare view, before and after in sync
         self.player = FramePlayer(compare, session)
+        #: ids of region jobs whose region was cleared while they ran or waited
+        self._cleared: set[int] = set()
         self.queue.jobFinished.connect(self._on_finished)
+        self.queue.jobEnded.connect(lambda outcome: self._cleared.discard(outcome.job.id))
         self.queue.jobFailed.connect(lambda _job, message: self.feedback.show_error(message))
         self.queue.jobCancelled.connect(
             lambda job: self.feedback.show_status(f"Cancelled: {job.describe()}", 5000))
@@ -83,9 +86,20 @@ class Upscaler(QObject):
             return self.queue.submit(AnimationJob(image, options, box, animation=self.session.animation))
         return self.queue.submit(Job(image, options, box))
 
+    def drop_region_jobs(self) -> None:
+        """The region was cleared: its running or queued jobs have nothing left to show. A
+        running one is cancelled unless a whole-image job waits behind it (cancelling drops
+        that too); a late result of either is not shown."""
+        running, pending = self.queue.running, self.queue.pending
+        self._cleared.update(job.id for job in (running, pending) if job is not None and job.box is not None)
+        if running is not None and running.box is not None and (pending is None or pending.box is not None):
+            self.queue.cancel()
+
     def _on_finished(self, job: Job, result) -> None:
         if job.image is not self.session.image:
             return  # the user moved on to another image
+        if job.id in self._cleared:
+            return  # its region was cleared meanwhile: pasting it would bring back what Clear took
         try:
             if job.box is None:
                 shown = job.display if job.display is not None else result.image.pixels

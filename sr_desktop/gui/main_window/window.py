@@ -430,6 +430,7 @@ class MainWindow(QMainWindow):
     def clear_region(self) -> None:
         """Forget the selected region (the Clear button) and its result: the whole image's
         result, if there is one, is shown again."""
+        self.upscaler.drop_region_jobs()
         self.compare.clear_region()
         if self.metrics_panel is not None:
             self.metrics_panel.set_region(None)
