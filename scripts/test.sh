@@ -43,7 +43,7 @@ if ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
     || echo "== no Vulkan driver installed: the --device vulkan tests will be skipped"
 fi
 
-step ruff ruff check --output-format concise sr_desktop tests benchmarks setup.py || true
+step ruff ruff check --output-format concise sr_desktop tests benchmarks scripts setup.py || true
 step lint-imports lint-imports --no-cache || true
 step wheel bash scripts/check_wheel.sh "$PWD/.venv/bin/python" || true
 pytest_status=0

@@ -250,8 +250,9 @@ def test_the_process_exits_at_once_leaving_a_computation_but_not_a_writer(tmp_pa
 
     marker = tmp_path / "done"
     begun = time.monotonic()
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONFAULTHANDLER": "1"}
     done = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, kind, str(marker)], capture_output=True,
-                          text=True, timeout=120, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONFAULTHANDLER": "1"})
+                          text=True, timeout=120, env=env)
     took = time.monotonic() - begun
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     if kind == "compute":
