@@ -398,3 +398,105 @@ def test_an_unusable_index_is_said_once_per_process(home, caplog):
     with caplog.at_level(logging.WARNING):
         assert list_custom_specs() == []
     assert [r.message for r in caplog.records] == [f"ignoring the custom model index {index}: it is not a file"]
+
+
+def _srvgg_state() -> dict:
+    return {k: v.clone() for k, v in _make("srvgg-x2").state_dict().items()}
+
+
+def test_a_zero_size_tensor_is_refused_in_one_line(home, tmp_path):
+    """An SRVGG whose first convolution takes 0 channels divided by zero in its detection
+    ("unexpected error", exit 3); one with 0 features was added and failed every image."""
+    for key, shape in (("body.0.weight", (16, 0, 3, 3)), ("body.0.weight", (0, 3, 3, 3))):
+        state = _srvgg_state()
+        state[key] = torch.zeros(shape)
+        save_file(state, tmp_path / "empty.safetensors")
+        with pytest.raises(ModelError) as err:
+            add_custom_model(tmp_path / "empty.safetensors")
+        assert f"{key} has a zero-size dimension ({'×'.join(map(str, shape))})" in str(err.value)
+    assert list_custom_specs() == []
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_a_grayscale_or_rgba_network_of_an_rgb_architecture_is_refused(home, tmp_path, channels):
+    # it was added, then every image failed ("expected input … to have 1 channels")
+    net = RRDBNet(num_in_ch=channels, num_out_ch=channels, num_feat=8, num_block=1, num_grow_ch=4)
+    torch.save(net.state_dict(), tmp_path / "grey.pth")
+    with pytest.raises(ModelError, match=f"a RRDBNet with {channels}→{channels} image channels: the app runs "
+                                         "RRDBNet on RGB images"):
+        add_custom_model(tmp_path / "grey.pth")
+    assert list_custom_specs() == []
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int64, torch.complex64])
+def test_weights_that_are_not_floating_point_are_refused(home, tmp_path, dtype):
+    # cast without a word: bool weights made a constant white image
+    state = _srvgg_state()
+    state["body.0.weight"] = torch.ones_like(state["body.0.weight"], dtype=dtype)
+    torch.save(state, tmp_path / "typed.pth")
+    with pytest.raises(ModelError, match=f"body.0.weight holds {str(dtype).removeprefix('torch.')} values, "
+                                         "not floating-point weights"):
+        add_custom_model(tmp_path / "typed.pth")
+
+
+def test_an_output_of_nan_is_an_error_not_a_black_image(home, tmp_path):
+    """Finite weights that overflow (×1e30) gave NaN, written as an all-black image with exit 0
+    (bench scored it 6.97 dB, batch counted it upscaled)."""
+    from sr_desktop.engine.imageio.image import Image
+    from sr_desktop.engine.pipeline import upscale
+
+    state = _srvgg_state()
+    for key in state:
+        state[key] = state[key] * 1e30 if state[key].ndim == 4 else state[key]
+    torch.save(state, tmp_path / "huge_x2.pth")
+    spec = add_custom_model(tmp_path / "huge_x2.pth")
+    image = Image(torch.rand(20, 24, 3).mul(255).byte().numpy())
+    with pytest.raises(ModelError, match=f"model {spec.id} gave NaN or infinite values"):
+        upscale.upscale_image(image, upscale.UpscaleOptions(model=spec.id, scale=2, device="cpu", backend="torch"))
+
+
+def _ncnn_copy(tmp_path: Path, edit) -> Path:
+    """The zoo's animevideov3 ×2 pair copied, its .param text passed through `edit`."""
+    import shutil
+
+    shutil.copyfile(_zoo_file("REALESRGAN_ANIMAVIDEOV3_UP2X.bin"), tmp_path / "edited.bin")
+    text = _zoo_file("REALESRGAN_ANIMAVIDEOV3_UP2X.param").read_text()
+    (tmp_path / "edited.param").write_text(edit(text))
+    return tmp_path / "edited.param"
+
+
+@pytest.mark.skipif(not _ncnn_available(), reason="ncnn interpreter not available")
+def test_ncnn_layers_of_impossible_sizes_are_one_line(home, tmp_path):
+    import re
+
+    def no_outputs(text):  # the first Convolution with 0 output channels: ZeroDivisionError before
+        return re.sub(r"(Convolution\s+\S+\s+1\s+1\s+\S+\s+\S+\s+)0=\d+", r"\g<1>0=0", text, count=1)
+
+    param = _ncnn_copy(tmp_path, no_outputs)
+    assert param.read_text() != _zoo_file("REALESRGAN_ANIMAVIDEOV3_UP2X.param").read_text()
+    with pytest.raises(ModelError, match=r"has impossible sizes"):
+        add_custom_model(param)
+    assert list_custom_specs() == []
+
+
+@pytest.mark.skipif(not _ncnn_available(), reason="ncnn interpreter not available")
+def test_ncnn_weights_holding_nan_are_refused(home, tmp_path):
+    import numpy as np
+
+    param = _ncnn_copy(tmp_path, lambda text: text)
+    data = bytearray((tmp_path / "edited.bin").read_bytes())
+    data[-64:] = np.full(16, np.nan, np.float32).tobytes()  # the last layer's values
+    (tmp_path / "edited.bin").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="holds NaN or infinity"):
+        add_custom_model(param)
+
+
+def test_an_ncnn_graph_beyond_x16_is_refused_cheaply(home, tmp_path):
+    # a 90-byte ×300 graph took 21 s and 3.7 GB to add; ×17 was added, then batch refused it
+    pytest.importorskip("sr_desktop.engine.models.ncnn")
+    for factor in (17, 300):
+        (tmp_path / f"up{factor}.param").write_text(
+            f"7767517\n2 2\nInput data 0 1 data\nInterp up 1 1 data out 0=2 1={factor}.0 2={factor}.0\n")
+        (tmp_path / f"up{factor}.bin").write_bytes(b"")
+        with pytest.raises(ModelError, match="beyond ×16"):
+            add_custom_model(tmp_path / f"up{factor}.param")

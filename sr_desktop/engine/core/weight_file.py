@@ -110,6 +110,17 @@ def safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
         else {}
 
 
+def refuse_non_finite(state: dict, path: Path | str) -> None:
+    """`ModelError` (one line) when a floating tensor of `state`, the weights built from
+    `path`, holds NaN or ±inf: check the built network's, never a crafted file's views."""
+    from sr_desktop.engine.core.errors import ModelError
+
+    broken = first_non_finite(state)
+    if broken is not None:
+        raise ModelError(f"refused to load {path}: its weight {broken} holds NaN or infinity "
+                         "(a damaged or diverged file), which would make a black image")
+
+
 def first_non_finite(state: dict) -> str | None:
     """The name of the first floating tensor of ``state`` holding NaN or ±inf (None: all
     finite). Such weights give a black or one-colour image with no error."""

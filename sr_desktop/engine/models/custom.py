@@ -32,13 +32,14 @@ import torch
 
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.options import MAX_SCALE
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.text import without_control_characters
 from sr_desktop.engine.core.weight_file import (
     SAFETENSORS_SUFFIX,
     WeightFileError,
-    first_non_finite,
     read_weight_file,
+    refuse_non_finite,
     safetensors_metadata,
 )
 from sr_desktop.engine.imageio.atomic import new_staging_folder
@@ -193,8 +194,18 @@ def ncnn_context(module: Any) -> int:
 
 
 def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int]:
-    """Run 32² and 48² inputs: out = s·n − k gives scale s and shrink k."""
+    """Run 32² and 48² inputs: out = s·n − k gives scale s and shrink k. An 8² input first
+    refuses a graph beyond ×`MAX_SCALE` at little cost (a 90-byte ×300 graph took 21 s and
+    3.7 GB to measure at 48²); a graph too deep for 8² goes on to the two sizes."""
     gen = torch.Generator().manual_seed(0)
+    try:
+        with torch.inference_mode():
+            probe = module(torch.rand(1, 3, 8, 8, generator=gen))
+    except Exception:  # noqa: BLE001 - shrinking graphs need more than 8²: the runs below say more
+        probe = None
+    if isinstance(probe, torch.Tensor) and probe.ndim == 4 and probe.shape[-1] > 8 * MAX_SCALE:
+        raise _unsupported(path, f"the graph upscales 8×8 to {probe.shape[-1]}×{probe.shape[-2]}: "
+                                 f"beyond ×{MAX_SCALE}")
     sizes = []
     for n in (32, 48):
         x = torch.rand(1, 3, n, n, generator=gen)
@@ -214,6 +225,8 @@ def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int]:
     shrink = scale * 32 - sizes[0]
     if rem or scale < 1 or shrink < 0 or shrink % 2:
         raise _unsupported(path, f"cannot tell the graph's scale from outputs {sizes}")
+    if scale > MAX_SCALE:
+        raise _unsupported(path, f"the graph upscales ×{scale}; the app runs scales 1..{MAX_SCALE}")
     return scale, shrink
 
 
@@ -233,6 +246,7 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
         module = load_ncnn_graph(param, binf)
     except NcnnGraphError as exc:
         raise _unsupported(param, one_line(exc)) from None
+    refuse_non_finite(module.state_dict(), binf)
     scale, shrink = geometry or _measure_ncnn_geometry(module, param)
     return NcnnPairModel(module, scale, shrink, model_id)
 
@@ -308,11 +322,7 @@ def _detect_file(path: Path, scale: int | None = None,
         module = detected.build()
     except UnsupportedStateDict as exc:
         raise _rejected(path, exc) from None
-    # checked once the shapes are known to be sane (a crafted file's views are not read)
-    broken = first_non_finite(module.state_dict())
-    if broken is not None:
-        raise ModelError(f"refused to load {path}: its weight {broken} holds NaN or infinity "
-                         "(a damaged or diverged file), which would make a black image")
+    refuse_non_finite(module.state_dict(), path)  # once the shapes are known to be sane
     return detected, module
 
 

@@ -316,6 +316,8 @@ def _run_group_on_host(
         if src_max != 1.0:
             patch /= src_max
         y = model.upscale_patch(patch)
+        if not np.isfinite(y).all():
+            raise ModelError(non_finite_output(model))
         top, left = (y0 - py0) * s, (x0 - px0) * s
         core = y[top : top + (y1 - y0) * s, left : left + (x1 - x0) * s]
         if to_gray:  # clip first: the grey result equals the grey of the saved RGB result
@@ -324,9 +326,22 @@ def _run_group_on_host(
     return results
 
 
+def non_finite_output(model: SRModel) -> str:
+    """The line for a network whose output holds NaN or infinity (clamping and rounding
+    made that a black image, written and reported as a success)."""
+    dtype = str(getattr(model, "dtype", "")).removeprefix("torch.")
+    hint = "; --precision fp32 may avoid it" if dtype in ("float16", "bfloat16") else ""
+    return (f"model {model.id} gave NaN or infinite values ({dtype or 'its'} arithmetic overflowed, or its "
+            f"weights are damaged){hint}")
+
+
 def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> list[np.ndarray]:
+    import torch
+
     s = model.scale
     y = model.run(x)
+    if not bool(torch.isfinite(y).all()):
+        raise ModelError(non_finite_output(model))
     ph, pw = x.shape[2], x.shape[3]
     if y.shape[2] != ph * s or y.shape[3] != pw * s:
         raise ModelError(

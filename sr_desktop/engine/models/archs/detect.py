@@ -161,6 +161,7 @@ class DetectedModel:
             module = factory(**self.params)
         if expected is None:
             check_state_fits(self.arch, module.state_dict(), self.state_dict)
+        check_weight_types(self.arch, module.state_dict(), self.state_dict)
         state = {k: v.float() for k, v in self.state_dict.items()}
         try:
             module.load_state_dict(state, strict=True)
@@ -206,10 +207,12 @@ def detect_architecture(state: StateDict) -> DetectedModel:
     check_stored_sizes(state)
     for support in ARCH_REGISTRY:
         if support.matches(state):
+            check_no_empty_dimension(state)  # the detectors divide by channel counts
             try:
                 scale, params, converted = support.infer(state)
             except UnsupportedStateDict as exc:
                 raise UnsupportedStateDict(f"{support.name} layer names, but {exc}") from None
+            check_rgb_channels(support, params)
             return DetectedModel(support.name, scale, params, converted)
     raise UnknownArchitecture("no known layer names")
 
@@ -284,6 +287,42 @@ def check_stored_sizes(state: StateDict) -> None:
         f"the file's tensors claim {claimed / 1e6:.0f} MB but it stores {stored / 1e6:.1f} MB "
         f"(e.g. {worst} claims {_dims(state[worst].shape)}): a crafted or damaged file"
     )
+
+
+def check_no_empty_dimension(state: StateDict) -> None:
+    """Refuse a tensor with a zero-size dimension: no layer has zero channels or a zero
+    kernel, and such a network crashed on its first pass (or its detection divided by 0)."""
+    for key, tensor in state.items():
+        if tensor.ndim and 0 in tensor.shape:
+            raise UnsupportedStateDict(f"{key} has a zero-size dimension ({_dims(tensor.shape)}): "
+                                       "a damaged or crafted file")
+
+
+#: The hyper-parameters that count an RGB network's image channels
+IMAGE_CHANNELS = ("num_in_ch", "num_out_ch")
+
+
+def check_rgb_channels(support: ArchSupport, params: Mapping[str, Any]) -> None:
+    """Refuse a grayscale or RGBA network of an architecture the app runs on RGB only (the
+    Y-channel architectures take 1 channel or 3): it was added, then every image failed."""
+    if support.color == "y":
+        return
+    counts = [params[name] for name in IMAGE_CHANNELS if name in params]
+    if any(count != 3 for count in counts):
+        arrow = "→".join(str(count) for count in counts)
+        raise UnsupportedStateDict(
+            f"a {support.name} with {arrow} image channels: the app runs {support.name} on RGB images "
+            "(3 channels in and out); grayscale and RGBA networks are not supported")
+
+
+def check_weight_types(arch: str, expected: StateDict, state: StateDict) -> None:
+    """Refuse integer, boolean or complex values where the network has floating-point
+    weights: they were cast without a word (bool weights made a white image)."""
+    for key, tensor in state.items():
+        reference = expected.get(key)
+        if reference is not None and reference.is_floating_point() and not tensor.is_floating_point():
+            raise UnsupportedStateDict(f"{arch} weight {key} holds {str(tensor.dtype).removeprefix('torch.')} "
+                                       "values, not floating-point weights")
 
 
 def check_hyperparameters(arch: str, params: Mapping[str, Any]) -> None:

@@ -30,6 +30,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.core.weight_file import refuse_non_finite
 from sr_desktop.engine.models.archs.detect import (
     MAX_PARAMETERS,
     UnsupportedStateDict,
@@ -180,6 +182,10 @@ def read_community_checkpoint(path: Path, state: StateDict) -> CommunityCheckpoi
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ModelError(f"{path.name} is a {descriptor.architecture.id} model that needs more than an "
                          f"image; {WHAT_WE_RUN}")
+    if not 1 <= int(descriptor.scale) <= MAX_SCALE:
+        raise ModelError(f"{path.name} is a ×{descriptor.scale} {descriptor.architecture.id} model; "
+                         f"the app runs scales 1..{MAX_SCALE}")
+    refuse_non_finite(descriptor.model.state_dict(), path)
     return CommunityCheckpoint(descriptor.eval())
 
 

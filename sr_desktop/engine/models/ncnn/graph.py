@@ -63,7 +63,14 @@ class NcnnGraph(nn.Module):
 
 
 def _build(layer_defs: list[LayerDef], fetch_for, source: str) -> NcnnGraph:
-    modules = [build_layer(d, fetch_for(i)) for i, d in enumerate(layer_defs)]
+    modules = []
+    for i, d in enumerate(layer_defs):
+        try:
+            modules.append(build_layer(d, fetch_for(i)))
+        except (ArithmeticError, ValueError, RuntimeError) as exc:
+            # sizes no layer has (0 output channels, a kernel of 0, a count of -5): the
+            # divisions and reshapes of the layer's set-up fail on them
+            raise NcnnGraphError(f"{source}: layer {d.name} ({d.type}) has impossible sizes: {exc}") from None
     return NcnnGraph(layer_defs, modules, source)
 
 
