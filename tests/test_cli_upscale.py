@@ -213,9 +213,10 @@ def test_the_first_use_notice_reaches_the_terminal(tmp_path, monkeypatch, capsys
                           message="first use of espcn ×3: timing the backends")
     real = pipeline.resolve_model
 
-    def measuring(options, model=None, progress=None):  # as a first use does
-        progress(notice)
-        return real(options, model)
+    def measuring(options, model=None, progress=None, cancel=None):  # as a first use does
+        if model is None:
+            progress(notice)
+        return real(options, model, cancel=cancel)
 
     monkeypatch.setattr(pipeline, "resolve_model", measuring)
     monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)

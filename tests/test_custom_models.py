@@ -500,3 +500,32 @@ def test_an_ncnn_graph_beyond_x16_is_refused_cheaply(home, tmp_path):
         (tmp_path / f"up{factor}.bin").write_bytes(b"")
         with pytest.raises(ModelError, match="beyond ×16"):
             add_custom_model(tmp_path / f"up{factor}.param")
+
+
+def test_a_model_removed_during_a_batch_still_serves_the_batch(home, tmp_path):
+    """The batch loaded the model up front but looked it up again for every file: removed
+    mid-batch, the rest failed ("unknown model"); replaced under its name, the batch switched
+    networks without a word."""
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine.batch.options import BatchOptions
+    from sr_desktop.engine.batch.runner import run_batch
+    from sr_desktop.engine.pipeline.upscale import UpscaleOptions
+
+    torch.save(_make("srvgg-x2").state_dict(), tmp_path / "mine_x2.pth")
+    spec = add_custom_model(tmp_path / "mine_x2.pth")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        PILImage.new("RGB", (12, 10), (40 * i, 90, 200)).save(folder / f"{i}.png")
+    removed = []
+
+    def progress(info):
+        if info.extra.get("event") == "file" and not removed:
+            remove_custom_model(spec.id)  # after the first file
+            removed.append(True)
+
+    options = BatchOptions(upscale=UpscaleOptions(model=spec.id, device="cpu", backend="torch"))
+    result = run_batch(folder, tmp_path / "out", options, progress=progress)
+    assert removed and list_custom_specs() == []
+    assert (result.totals.ok, result.totals.failed) == (4, 0)

@@ -138,11 +138,15 @@ def run(args: argparse.Namespace) -> int:
         from sr_desktop.engine.core.kernel_file import load_kernel_file
 
         load_kernel_file(options.kernel)  # a bad --kernel is one error, not one per file
+    model = None
     if not per_image:
         # Unknown model / scale / device: one error before any file. (A per-image model
         # is trained on each image: loading it here would train nothing but cost time.)
         # The first use of a model measures the backends (seconds): the notice says so.
-        resolve_model(options, progress=TerminalProgress("sr-desktop", enabled=None if not args.quiet else False))
+        # Every file then runs this network: one removed (or replaced under its name) while
+        # the files ran failed the rest or switched networks without a word.
+        notice = TerminalProgress("sr-desktop", enabled=None if not args.quiet else False)
+        model = resolve_model(options, progress=notice)[0]
     save = SaveOptions(format=args.format, quality=quality)
     send_warnings_to_log(getattr(args, "verbose", False))
     failed = 0
@@ -157,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
             image = read_image_or_animation(src)
             if isinstance(image, Animation):  # refused before any frame is upscaled
                 check_animation_format(image, dst, save)
-            result = upscale_any(image, options, progress=bar)
+            result = upscale_any(image, options, progress=bar, model=model)
             bar.close()
             written = write_any(result.image, dst, save, overwrite=args.overwrite, protect=protect)
             remove_stale_temps_of(Path(written))  # what an upscale killed while writing here left

@@ -56,6 +56,7 @@ from sr_desktop.engine.imageio import ProtectedPaths, is_image_path
 from sr_desktop.engine.imageio.atomic import is_stale_temp, probe_writable
 from sr_desktop.engine.imageio.protected import resolved
 from sr_desktop.engine.models.base import SRModel
+from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model
 
@@ -264,6 +265,11 @@ def run_batch(
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     if cluster is None:
+        # every file with the network loaded above: looked up again per file, a model removed
+        # (or replaced under its name) mid-batch failed the rest or switched networks silently.
+        # A per-image model (ZSSR, map-sr) is made anew for each image.
+        if model is None and loaded.kind != ModelKind.PER_IMAGE:
+            model = loaded
         pipeline = BatchStages(jobs, options, upscale_options, progress, cancel, model)
         completed = pipeline.run()
         all_records = pipeline.records
