@@ -381,6 +381,22 @@ def test_every_picker_combo_is_labelled_for_screen_readers(window):
         assert relations, combo.accessibleName()
 
 
+
+def test_folded_advanced_controls_take_no_keyboard_focus(window, qtbot):
+    """Folded, Tab went on through the invisible Device, Precision, Backend and Tile, and two
+    Up presses changed the Tile from auto to 128 px (saved to the settings)."""
+    from PySide6.QtCore import Qt
+
+    picker = window.picker
+    hidden = (picker.device_combo, picker.precision_combo, picker.backend_combo, picker.tile_spin)
+    picker.advanced.collapse(animate=False)
+    assert all(w.focusPolicy() == Qt.FocusPolicy.NoFocus for w in hidden)
+    picker.advanced.expand(animate=False)
+    assert all(w.focusPolicy() != Qt.FocusPolicy.NoFocus for w in hidden)
+    picker.tile_spin.setFocus()
+    picker.advanced.collapse(animate=False)
+    assert not picker.tile_spin.hasFocus()
+
 def test_fp16_is_offered_only_for_a_device_that_runs_it(window):
     picker = window.picker
     fp16 = picker.precision_combo.model().item(picker.precision_combo.findData("fp16"))

@@ -231,6 +231,12 @@ class ModelPicker(QWidget):
         self.advanced.setCollapsedIcon("▸")
         self.advanced.setExpandedIcon("▾")
         self.advanced.addWidget(advanced_body)
+        # folded, superqt only sets the section's height to 0: its controls stayed in the Tab
+        # order, and the arrow keys changed a Tile or Device nobody could see
+        self._advanced_controls = (self.device_combo, self.precision_combo, self.backend_combo, self.tile_spin)
+        self._advanced_focus = {w: w.focusPolicy() for w in self._advanced_controls}
+        self.advanced.toggled.connect(self._advanced_folded)
+        self._advanced_folded(self.advanced.isExpanded())
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -246,7 +252,15 @@ class ModelPicker(QWidget):
         self.model_combo.setCurrentIndex(self._default_index())
         self._on_model_changed()
 
+    def _advanced_folded(self, expanded: bool) -> None:
+        """Folded, the Advanced controls take no keyboard focus (unfolded, their own)."""
+        for widget in self._advanced_controls:
+            widget.setFocusPolicy(self._advanced_focus[widget] if expanded else Qt.FocusPolicy.NoFocus)
+            if not expanded and widget.hasFocus():
+                widget.clearFocus()
+
     # -- queries ------------------------------------------------------------------------
+
     def models(self) -> list[ModelSpec]:
         return list(self._models)
 
