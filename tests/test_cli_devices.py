@@ -63,3 +63,18 @@ def test_numbered_gpus_are_accepted_on_the_command_line(tmp_path, capsys, monkey
                  "--device", "vulkan:3"])
     assert code == 2
     assert "vulkan:3: there are only 1 Vulkan GPU(s) (0: Radeon A)" in capsys.readouterr().err
+
+
+def test_one_cpu_thread_is_said_in_the_singular():
+    # the status line, the result label and the metrics panel said "CPU (1 threads)"
+    import torch
+
+    from sr_desktop.engine.compute import devices
+
+    assert devices.threads_text(1) == "1 thread" and devices.threads_text(2) == "2 threads"
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert devices.describe_device(torch.device("cpu")) == "CPU (1 thread)"
+    finally:
+        torch.set_num_threads(before)

@@ -248,11 +248,16 @@ def resolve_precision(precision: str, device: torch.device, supports_fp16: bool 
     return torch.float32
 
 
+def threads_text(count: int) -> str:
+    """'1 thread', '2 threads'."""
+    return f"{count} thread{'' if count == 1 else 's'}"
+
+
 def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
     """A short human description: 'NVIDIA H100 80GB HBM3 (79 GB)', 'CPU (2 threads)' (torch's
     threads), 'CPU' for `HOST_CPU` (Pillow's resamplers), 'AMD Radeon RX 7600 (Vulkan 0)'."""
     if isinstance(device, HostCPU):
-        return f"CPU ({device.threads} threads)" if device.threads else "CPU"
+        return f"CPU ({threads_text(device.threads)})" if device.threads else "CPU"
     if isinstance(device, VulkanGPU):
         software = ", software" if device.kind == "software" else ""
         return f"{device.name} (Vulkan {device.index}{software})"
@@ -269,7 +274,7 @@ def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
         return f"{props.name} ({props.total_memory / 2**30:.0f} GB)"
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    return f"CPU ({threads_text(torch.get_num_threads())})"
 
 
 def free_memory_bytes(device: torch.device) -> int:

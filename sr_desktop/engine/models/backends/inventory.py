@@ -35,8 +35,8 @@ def compute_devices() -> list[DeviceInfo]:
     entry with ``available`` False and the reason as its name. Imports torch only for a torch
     build that can have GPUs."""
     cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-    found = [DeviceInfo("cpu", f"{devices.cpu_name()} ({cores} cores; torch uses "
-                               f"{devices.torch_default_threads()} threads)", True, RUNS_EVERYTHING)]
+    found = [DeviceInfo("cpu", f"{devices.cpu_name()} ({cores} core{'' if cores == 1 else 's'}; torch uses "
+                               f"{devices.threads_text(devices.torch_default_threads())})", True, RUNS_EVERYTHING)]
     found += _torch_gpus()
     gpus = vulkan_gpus()
     for gpu in gpus:
