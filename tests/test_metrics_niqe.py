@@ -111,3 +111,32 @@ def test_bench_reports_niqe(tmp_path, capsys, chelsea):
                  "--no-niqe"]) == 0
     model = json.loads(out.read_text())["models"][0]
     assert model["niqe"] is None and all(i["niqe"] is None for i in model["images"])
+
+
+def test_niqe_stops_between_columns_of_blocks_when_cancelled(monkeypatch):
+    """The metrics panel's NIQE of a large result was not cancellable: the next image's
+    numbers waited "Measuring…" for 48 s behind it."""
+    import numpy as np
+
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.core.progress import CancelToken
+    from sr_desktop.engine.metrics import niqe as niqe_module
+
+    image = np.random.default_rng(0).integers(0, 256, (200, 480), dtype=np.uint8).astype(np.float64)
+    cancel = CancelToken()
+    seen = []
+    real = niqe_module.block_features
+
+    def counted(block):
+        seen.append(1)
+        if len(seen) == 2:
+            cancel.cancel()
+        return real(block)
+
+    monkeypatch.setattr(niqe_module, "block_features", counted)
+    with pytest.raises(Cancelled):
+        niqe_module.niqe_of_gray(image, cancel=cancel)
+    monkeypatch.undo()
+    rows = 200 // niqe_module.BLOCK_SIZE
+    assert len(seen) == rows  # one column of blocks, not the 5 × 2 of both scales
+    assert niqe_module.niqe_or_none(image) == niqe_module.niqe_of_gray(image)  # no token: unchanged

@@ -124,9 +124,8 @@ def no_reference_numbers(source: np.ndarray, result: np.ndarray, scale: int,
     check_cancel(cancel)
     sharp = sharpness(src), sharpness(res)
     check_cancel(cancel)
-    niqe_source = niqe_or_none(src)
-    check_cancel(cancel)
-    return NoReferenceNumbers(*sharp, cons, box, note, niqe_source, niqe_or_none(res))
+    niqe_source = niqe_or_none(src, cancel)
+    return NoReferenceNumbers(*sharp, cons, box, note, niqe_source, niqe_or_none(res, cancel))
 
 
 # -- maps ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from scipy import ndimage, special
 
 from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.core.paths import RESOURCES_DIR
+from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.errors import EvaluationError
 
@@ -110,8 +111,9 @@ def mscn_coefficients(image: np.ndarray, window: np.ndarray) -> np.ndarray:
     return (image - mu) / (sigma + 1.0)
 
 
-def niqe_features(gray: np.ndarray, block_size: int = BLOCK_SIZE) -> np.ndarray:
-    """Per-block features (blocks × 36) of a 2-D image on the 0..255 scale."""
+def niqe_features(gray: np.ndarray, block_size: int = BLOCK_SIZE, cancel: CancelToken | None = None) -> np.ndarray:
+    """Per-block features (blocks × 36) of a 2-D image on the 0..255 scale; `cancel` is
+    checked for each column of blocks (a 4000×3000 ×4 result takes tens of seconds)."""
     gray = np.asarray(gray, dtype=np.float64)
     rows, cols = gray.shape[0] // block_size, gray.shape[1] // block_size
     if rows < 1 or cols < 1:
@@ -124,22 +126,22 @@ def niqe_features(gray: np.ndarray, block_size: int = BLOCK_SIZE) -> np.ndarray:
     for scale in (1, 2):
         mscn = mscn_coefficients(image, window)
         size = block_size // scale
-        per_scale.append(
-            [
-                block_features(mscn[r * size : (r + 1) * size, c * size : (c + 1) * size])
-                for c in range(cols)
-                for r in range(rows)
-            ]
-        )
+        features = []
+        for c in range(cols):
+            check_cancel(cancel)
+            features += [block_features(mscn[r * size : (r + 1) * size, c * size : (c + 1) * size])
+                         for r in range(rows)]
+        per_scale.append(features)
         if scale == 1:
             image = imresize(image, scale=0.5)
     return np.concatenate([np.asarray(f, dtype=np.float64) for f in per_scale], axis=1)
 
 
-def niqe_of_gray(gray: np.ndarray, model_path: Path = PRISTINE_MODEL_FILE) -> float:
+def niqe_of_gray(gray: np.ndarray, model_path: Path = PRISTINE_MODEL_FILE,
+                 cancel: CancelToken | None = None) -> float:
     """NIQE of a 2-D image on the 0..255 scale (lower is more natural)."""
     pristine_mean, pristine_cov = load_pristine_model(model_path)
-    features = niqe_features(gray)
+    features = niqe_features(gray, cancel=cancel)
     complete = features[~np.isnan(features).any(axis=1)]
     if complete.shape[0] < 2:
         raise EvaluationError("NIQE needs at least two blocks with finite statistics (is the image flat?)")
@@ -149,7 +151,7 @@ def niqe_of_gray(gray: np.ndarray, model_path: Path = PRISTINE_MODEL_FILE) -> fl
     return float(math.sqrt(max(0.0, diff @ np.linalg.pinv((pristine_cov + cov) / 2.0) @ diff)))
 
 
-def niqe(image: np.ndarray, model_path: Path = PRISTINE_MODEL_FILE) -> float:
+def niqe(image: np.ndarray, model_path: Path = PRISTINE_MODEL_FILE, cancel: CancelToken | None = None) -> float:
     """NIQE of an RGB or grey image (uint8, or floats on the 0..255 scale).
 
     RGB images are scored on the Y channel of MATLAB's ``rgb2ycbcr`` rounded to integers as
@@ -157,12 +159,13 @@ def niqe(image: np.ndarray, model_path: Path = PRISTINE_MODEL_FILE) -> float:
     instead of MATLAB's 5.7296); no border is cropped.
     """
     y = np.clip(np.floor(luma_y(image) + 0.5), 0.0, 255.0)
-    return niqe_of_gray(y, model_path)
+    return niqe_of_gray(y, model_path, cancel)
 
 
-def niqe_or_none(image: np.ndarray) -> float | None:
-    """NIQE, or None for an image NIQE cannot score (smaller than a block, or flat)."""
+def niqe_or_none(image: np.ndarray, cancel: CancelToken | None = None) -> float | None:
+    """NIQE, or None for an image NIQE cannot score (smaller than a block, or flat);
+    `Cancelled` when `cancel` is set meanwhile."""
     try:
-        return niqe(image)
+        return niqe(image, cancel=cancel)
     except EvaluationError:
         return None
