@@ -295,6 +295,21 @@ def test_new_request_while_running_is_queued_visibly(make_window, tmp_path, qtbo
     assert ran == [third] and second not in ran
 
 
+
+def test_a_double_click_on_upscale_runs_the_job_once(make_window, tmp_path, qtbot):
+    # the second click queued the same job behind the first ("Queued next: …, Bicubic ×2")
+    window = make_window(job_runner=slow_runner)
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 64, 48)])
+    pick_bicubic(window, 2)
+    first = window.start_upscale()
+    assert window.start_upscale() is first and window.queue.pending is None
+    window.picker.set_scale(3)  # other settings: queued, and a click again is that one
+    queued = window.start_upscale()
+    assert queued is not first and window.queue.pending is queued
+    assert window.start_upscale() is queued
+    window.cancel_jobs()
+    wait_idle(qtbot, window, 20000)
+
 def test_a_region_result_over_a_whole_result_is_what_save_refers_to(make_window, tmp_path, qtbot):
     window = make_window()
     open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])

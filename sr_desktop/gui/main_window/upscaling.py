@@ -82,6 +82,10 @@ class Upscaler(QObject):
             self.feedback.show_error(str(exc))
             return None
         self.feedback.clear_error()  # an earlier job's error is not about this one
+        latest = self.queue.pending or self.queue.running
+        if (latest is not None and latest.image is image and latest.box == box and latest.options == options
+                and not latest.cancel.cancelled):
+            return latest  # a second click (a double click) queued the same job again
         if box is None and self.session.animation is not None:  # every frame
             return self.queue.submit(AnimationJob(image, options, box, animation=self.session.animation))
         return self.queue.submit(Job(image, options, box))
