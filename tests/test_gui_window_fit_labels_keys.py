@@ -123,6 +123,7 @@ def test_on_a_short_screen_a_queued_job_keeps_cancel_in_sight(qtbot, tmp_path):
     window.start_upscale()
     qtbot.waitUntil(lambda: window.queue.is_busy(), timeout=5000)
     qtbot.wait(50)
+    window.picker.set_scale(2)  # (the same job again is not queued twice)
     window.start_upscale()  # queued: its line grows the progress box (Cancel was scrolled out)
 
     def cancel_in_sight() -> bool:
