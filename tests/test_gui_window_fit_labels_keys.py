@@ -221,7 +221,7 @@ def test_labels_name_the_result_follow_the_image_and_mark_a_stale_result(window,
     assert "(Bicubic ×2, 1 tile)" in window.time_label.text()
 
     window.picker.set_scale(4)  # the result no longer matches the picker
-    assert "Not what the picker is set to now (scale changed)" in window.result_label.text()
+    assert "Not what the picker is set to now (scale changed): press Upscale" in window.result_label.text()
     assert window.result_label.font().bold()
     assert window.compare.after_label() == "After · Bicubic ×2 (not the picked settings)"
     assert window.size_label.text() == "48×32 → 96×64"

@@ -12,7 +12,7 @@ from sr_desktop.gui.main_window.controls import NO_RESULT, ControlsPanel
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.main_window.status_labels import StatusLabels
 
-STALE_NOTE = "Not what the picker is set to now ({} changed): press Upscale to apply the new settings."
+STALE_NOTE = "Not what the picker is set to now ({} changed): press {} to apply the new settings."
 STALE_CAPTION = " (not the picked settings)"
 
 
@@ -46,7 +46,9 @@ class ResultInfo:
         what = "Region result" if region is not None else "Result"
         text, caption = f"{what}: {run.describe()}", run.title
         if differs:
-            text += "\n" + STALE_NOTE.format(" and ".join(differs))
+            # a region's result is redone by Enhance region (Upscale redid the whole image)
+            button = "Enhance region" if region is not None else "Upscale"
+            text += "\n" + STALE_NOTE.format(" and ".join(differs), button)
             caption += STALE_CAPTION
         self.controls.show_result_info(text, stale=bool(differs))
         self.compare.set_after_caption(caption)
