@@ -312,10 +312,11 @@ def _apply_auto(model, progress: ProgressCallback | None, cancel: CancelToken | 
             return model.backend
         except BackendError as exc:  # it worked when measured: measure again without it
             log.info("backends: %s; measuring again", exc)
+    # the network's own scale: a ×2 job of a ×4 model measures its ×4 network
+    what = f"first use of {model.id}'s ×{model.scale} network"
     ProgressTracker(0, progress, stage=BACKEND_STAGE).update(
-        message=f"first use of {model.id} ×{model.scale}: converting it to OpenVINO and timing it against torch"
-        if Backend.OPENVINO.value in builders else
-        f"first use of {model.id} ×{model.scale}: timing the backends")
+        message=f"{what}: converting it to OpenVINO and timing it against torch"
+        if Backend.OPENVINO.value in builders else f"{what}: timing the backends")
     runners, reasons = {}, {}
     for name, build in builders.items():
         check_cancel(cancel)
