@@ -91,6 +91,7 @@ def test_animation_plays_in_sync_and_saves_every_frame(qtbot, window, tmp_path):
     qtbot.wait(300)
     assert player.index == paused_at
     assert window.play_action.shortcut().toString() == "K"  # View ▸ Play / pause animation
+    assert window.play_action.isEnabled()
     window.play_action.trigger()
     assert player.is_playing()
     window.play_action.trigger()
@@ -119,6 +120,7 @@ def test_opening_a_still_image_stops_and_hides_the_player(qtbot, window, tmp_pat
     qtbot.waitUntil(lambda: window.session.image is not None and window.session.image.width == 30, timeout=20000)
     player = window.upscaler.player
     assert player.frame_count == 0 and not player.is_playing() and not player.bar.isVisible()
+    assert not window.play_action.isEnabled()  # the menu does not offer it for a still
     window.play_action.trigger()  # K on a still image does nothing
     assert not player.is_playing()
 

@@ -548,6 +548,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_image)
         self.upscale_button.setText("Upscale (queue)" if busy else "Upscale")
         self.estimate_kernel_action.setEnabled(has_image)
+        self.play_action.setEnabled(has_image and self.session.animation is not None)  # K does nothing on a still
 
     def _update_status(self) -> None:
         """The status line's device and sizes, and what made the result shown."""
