@@ -247,7 +247,7 @@ def test_reports_are_written_through_links_and_into_pipes_never_over_them(datase
     reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
     reader.start()
     code = main(["bench", "--dataset", str(dataset), "--scale", "2", "--csv", str(tmp_path / "link.csv"),
-                 "--json", str(fifo)])
+                 "--json", str(fifo), "--overwrite"])
     reader.join(timeout=30)
     assert code == 0 and (tmp_path / "link.csv").is_symlink() and os.path.samefile(tmp_path / "link.csv", real)
     assert real.read_text().startswith("dataset,scale,degradation,model,image,psnr_y")
@@ -305,3 +305,27 @@ def test_macos_companion_files_in_a_dataset_are_not_images(dataset, tmp_path, ca
     from sr_desktop.engine.imageio import is_image_path
 
     assert not is_image_path(dataset / "._a_rgb.png") and is_image_path(dataset / "a_rgb.png")
+
+
+
+def test_existing_files_and_the_bench_inputs_are_never_replaced_unasked(dataset, tmp_path, capsys):
+    """--csv over the kernel file of --degradation replaced it, --plot over a photo replaced the
+    photo, and a --plot inside the dataset was measured as one of its images the next time."""
+    import numpy as np
+
+    kernel = tmp_path / "k.npy"
+    np.save(kernel, np.full((5, 5), 1 / 25))
+    kept = kernel.read_bytes()
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--degradation", f"kernel:{kernel}",
+                 "--csv", str(kernel), "--overwrite"]) == 2
+    assert "refusing to write over an input of this bench" in capsys.readouterr().err
+    assert kernel.read_bytes() == kept
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"not really")
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--plot", str(photo)]) == 2
+    assert f"--plot {photo} exists (use --overwrite to replace it)" in capsys.readouterr().err
+    assert photo.read_bytes() == b"not really"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--plot", str(dataset / "plot.png")]) == 2
+    assert "inside the dataset folder" in capsys.readouterr().err
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--plot", str(photo), "--overwrite"]) == 0
+    assert photo.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -17,7 +17,8 @@ Y channel of BT.601 (grey images: grey values) with N pixels shaved per border.
 '{MATLAB_BICUBIC_ID}' is MATLAB's bicubic (the baseline of the published tables); '{ENGINE_BICUBIC_ID}' is the app's
 Pillow bicubic model.
 NIQE (no reference, lower is more natural; MATLAB's niqe on Y) scores each result as well,
-unless --no-niqe; an image under 96×96 has none (null).
+unless --no-niqe; a result with fewer than two whole 96×96 blocks (under 192×96 or
+96×192) has none (null).
 LPIPS (--lpips) and DISTS (--dists), lower is closer, compare each whole RGB result with its
 HR through VGG16, from weight files you provide (--vgg16; docs/benchmarks.md says where they
 are published): nothing is downloaded, and a missing or wrong file stops the bench before
@@ -26,6 +27,11 @@ CSV, and columns to the table. PI is not available (--pi says why).
 JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y", "niqe",
 "seconds", "images": [{{"name", "psnr_y", "ssim_y", "niqe", ...}}], ...}}]}}; PSNR of an image
 identical to its ground truth is infinite and written as null."""
+
+
+def _kernel_file(degradation: str) -> str | None:
+    """The kernel file a ``kernel:FILE.npy[,noise=…]`` degradation names (None for others)."""
+    return degradation[len("kernel:"):].split(",")[0] or None if degradation.startswith("kernel:") else None
 
 
 def _positive_int(text: str) -> int:
@@ -86,6 +92,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the Perceptual Index: refused, as the app lacks Ma et al.'s score it needs "
                         "(NIQE, its other half, is scored)")
     parser.add_argument("--quiet", action="store_true", help="no per-image progress lines")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing --json/--csv/--plot files")
     parser.set_defaults(func=run)
     return parser
 
@@ -93,6 +100,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table; write the requested files. Returns 0."""
     from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, resolved
+    from sr_desktop.engine.imageio.atomic import is_stream
     from sr_desktop.engine.metrics.degradation import parse_degradation
     from sr_desktop.engine.metrics.errors import EvaluationError
     from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models, list_dataset
@@ -103,14 +111,24 @@ def run(args: argparse.Namespace) -> int:
         raise EvaluationError(PI_REFUSAL)
     send_warnings_to_log(getattr(args, "verbose", False))
     images = ProtectedPaths(list_dataset(args.dataset))  # fail early on a bad folder,
-    # and on a file that cannot be written, or must not be: a dataset image, an image name for text
+    # and on a file that cannot be written, or must not be: a dataset image, an input file
+    # (the kernel, weight files), an existing file without --overwrite, an image name for text,
+    # a plot inside the dataset (the next bench would measure it as one of its images)
+    given = (_kernel_file(args.degradation), args.lpips, args.dists, args.vgg16)
+    inputs = ProtectedPaths([Path(p) for p in given if p])
     outputs = [(flag, Path(p)) for flag, p in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)) if p]
     for flag, path in outputs:
         check_report_path(path, plot=flag == "--plot")
         if path in images:
             raise EvaluationError(f"{flag} {path}: refusing to write over an image of the dataset")
+        if path in inputs:
+            raise EvaluationError(f"{flag} {path}: refusing to write over an input of this bench")
+        if path.exists() and not is_stream(path) and not args.overwrite:
+            raise EvaluationError(f"{flag} {path} exists (use --overwrite to replace it)")
         if flag != "--plot" and is_image_path(path):
             raise EvaluationError(f"{flag} {path}: that is an image file name, not a {flag[2:].upper()} one")
+        if flag == "--plot" and resolved(path).is_relative_to(resolved(Path(args.dataset))):
+            raise EvaluationError(f"--plot {path}: inside the dataset folder, the next bench would measure it")
     for i, (flag, path) in enumerate(outputs):
         for other_flag, other in outputs[i + 1:]:
             if resolved(path) == resolved(other):
