@@ -196,7 +196,7 @@ class EvalRow:
     sr: np.ndarray | None = field(default=None, repr=False)
     error: str = ""
     #: NIQE of the SR image (no reference, lower is more natural); None: not scored (a
-    #: region, or an image under 96×96)
+    #: region, or an image under two 96×96 blocks)
     niqe: float | None = None
 
     def to_dict(self) -> dict:

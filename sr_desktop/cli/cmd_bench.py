@@ -78,7 +78,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--ms-ssim", action="store_true", help="also compute MS-SSIM (Y)")
     parser.add_argument("--no-niqe", action="store_true",
                         help="skip NIQE (no-reference naturalness of each result, lower is better; "
-                        "MATLAB's niqe on Y; images under 96×96 get none)")
+                        "MATLAB's niqe on Y; results under two 96×96 blocks get none)")
     parser.add_argument("--lpips", metavar="VGG.PTH",
                         help="also score LPIPS (Zhang et al. 2018, VGG, v0.1) with this file: the lpips "
                         "package's weights/v0.1/vgg.pth; needs the VGG16 file (--vgg16)")

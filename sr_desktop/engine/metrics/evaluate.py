@@ -77,7 +77,7 @@ class ImageScores:
     ssim_y: float
     psnr_rgb: float
     ms_ssim_y: float | None = None
-    #: NIQE of the SR image alone (None: not computed, or the image is under 96×96)
+    #: NIQE of the SR image alone (None: not computed, or the image has under two 96×96 blocks)
     niqe: float | None = None
     #: the protocol's perceptual distances by name (``lpips``, ``dists``); None: image too small
     perceptual: dict[str, float | None] = field(default_factory=dict)
