@@ -187,3 +187,31 @@ def test_a_kernel_and_its_picture_are_written_both_or_neither(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert code == 2 and "No space left on device" in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_a_kernel_of_huge_finite_taps_is_normalised_not_zeroed():
+    # the sum of 25 taps of 1e308 overflowed to inf and k / inf made an all-zero kernel
+    k = check_kernel(np.full((5, 5), 1e308))
+    assert np.allclose(k, 1 / 25) and np.isclose(k.sum(), 1.0)
+
+
+def test_a_1x1_kernel_gives_the_identity_at_x4():
+    # analytic_kernel_x4 cropped [0:-0] and returned an empty array: map-sr degraded with
+    # nothing and ZSSR failed after training its ×2 stage
+    from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4
+
+    assert analytic_kernel_x4(np.ones((1, 1))).tolist() == [[1.0]]
+    assert analytic_kernel_x4(np.ones((3, 3)) / 9).shape == (5, 5)  # 7×7, one row/column cropped per side
+
+
+@pytest.mark.parametrize("flag, value", [("--iterations", "100000000000000000000"), ("--iterations", "1000000000"),
+                                         ("--batch", "100000000000000000000"), ("--restarts", "100000000000000000000")])
+def test_kernel_counts_beyond_their_limits_are_one_line(tmp_path, capsys, flag, value):
+    # an OverflowError or a 30 GiB allocation: "unexpected error", exit 3
+    from PIL import Image as PILImage
+
+    src = tmp_path / "in.png"
+    PILImage.new("RGB", (96, 96), (120, 80, 40)).save(src)
+    assert main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), flag, value]) == 2
+    top = {"--iterations": 100000, "--batch": 64, "--restarts": 16}[flag]
+    assert capsys.readouterr().err.strip() == f"sr-desktop: error: {flag} must lie in 1..{top}, got {value}"

@@ -37,6 +37,10 @@ anisotropic Gaussian blurs, shipped with SR Desktop) instead of KernelGAN's free
 Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy`."""
 
 
+#: far above what estimation needs (the paper: 3000 iterations of one crop, one run)
+MAX_ITERATIONS, MAX_BATCH, MAX_RESTARTS = 100_000, 64, 16
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register `sr-desktop kernel` and its options on `subparsers`; returns its parser."""
     p = subparsers.add_parser("kernel", help=HELP, description=HELP + ".", epilog=EPILOG)
@@ -101,12 +105,10 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.input)
     out = Path(args.output)
     png = Path(args.png) if args.png else None
-    if args.iterations < 1:
-        raise SRDesktopError("--iterations must be at least 1")
-    if args.batch < 1:
-        raise SRDesktopError("--batch must be at least 1")
-    if args.restarts < 1:
-        raise SRDesktopError("--restarts must be at least 1")
+    for flag, value, top in (("--iterations", args.iterations, MAX_ITERATIONS), ("--batch", args.batch, MAX_BATCH),
+                             ("--restarts", args.restarts, MAX_RESTARTS)):
+        if not 1 <= value <= top:  # the crops of every iteration are drawn up front: 10⁹ asked for 30 GiB
+            raise SRDesktopError(f"{flag} must lie in 1..{top}, got {value}")
     send_warnings_to_log(getattr(args, "verbose", False))
     _check_target(out, args.overwrite, ".npy", src)
     if png is not None:

@@ -46,6 +46,9 @@ def check_kernel(array: Any, name: str = "kernel") -> np.ndarray:
     k = k.astype(np.float64)
     if not np.all(np.isfinite(k)):
         raise KernelError(f"{name}: the kernel contains NaN or infinite values")
+    peak = float(np.abs(k).max())
+    if peak > 0:
+        k = k / peak  # the sum of finite taps near the float maximum overflowed to inf (and k/inf = 0)
     total = float(k.sum())
     if total <= 0:
         raise KernelError(f"{name}: the kernel sums to {total:.3g}; a blur kernel has a positive sum")

@@ -96,8 +96,8 @@ def analytic_kernel_x4(k2: np.ndarray, crop: bool = True) -> np.ndarray:
     for r in range(n):
         for c in range(n):
             big[2 * r : 2 * r + n, 2 * c : 2 * c + n] += k[r, c] * k
-    if crop:
-        m = n // 2
+    m = n // 2
+    if crop and m:  # (a 1×1 kernel has nothing to crop: [0:-0] emptied it)
         big = big[m:-m, m:-m]
     return big / big.sum()
 
