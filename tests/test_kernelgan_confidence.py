@@ -284,3 +284,18 @@ def test_every_seed_diverging_is_one_clear_error(monkeypatch):
         estimate_kernel(small_image(), method="kernelgan", iterations=5, batch=2, seed=20, device="cpu",
                         retry_doubtful=0)
     assert ran == [20]
+
+
+@pytest.mark.parametrize("method", ["auto", "kernelgan", "sharpness"])
+def test_a_flat_image_is_never_a_reliable_estimate(method):
+    """A flat colour carries no blur: KernelGAN's D has nothing to tell apart, and a flat
+    image scored 0.98, "reliable" (auto fell back to KernelGAN's score)."""
+    from sr_desktop.engine.kernelgan import estimate_kernel
+    from sr_desktop.engine.kernelgan.train import TEXTURELESS, is_textureless
+
+    flat = np.full((96, 96, 3), 0.4)
+    est = estimate_kernel(flat, iterations=20, seed=1, device="cpu", method=method)
+    assert (est.reliable, est.confidence, est.doubt) == (False, 0.0, TEXTURELESS)
+    smooth = np.repeat(np.linspace(0.2, 0.5, 96)[None, :, None], 96, axis=0).repeat(3, axis=2)
+    assert is_textureless(smooth)  # a sky: steps of 0.3/95 per pixel, under 2/255
+    assert not is_textureless(small_image(2))

@@ -221,6 +221,7 @@ def test_cli_estimate_says_how_far_to_trust_the_kernel(tmp_path, capsys, monkeyp
     class Estimate:
         kernel_x2 = KERNELS["gaussian 11"]
         confidence = 0.81 if reliable else 0.12
+        doubt = ""  # (the score alone says it)
 
     Estimate.reliable = reliable
     monkeypatch.setattr(kernelgan, "estimate_kernel", lambda rgb, **kwargs: Estimate())

@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         extra = f" and {png}" if png is not None else ""
         again = "--method kernelgan" if est.method == "sharpness" else "another --seed or more --restarts"
-        verdict = "reliable" if est.reliable else f"DOUBTFUL (estimate again: {again})"
+        verdict = ("reliable" if est.reliable else f"DOUBTFUL ({est.doubt})" if est.doubt
+                   else f"DOUBTFUL (estimate again: {again})")
         how = f"KernelGAN, {est.iterations_run} iterations"
         if est.method == "sharpness":
             how = f"sharpness fit, misfit {est.fit_misfit:.4f}"
@@ -170,6 +171,7 @@ def result_record(est, src: Path, out: Path, png: Path | None, prior: str = "non
         "prior": prior,
         "confidence": _number(est.confidence, 4),
         "reliable": est.reliable,
+        "doubt": est.doubt or None,
         "restart_confidences": [_number(c, 4) for c in est.restart_confidences],
         "restart_agreement_db": _number(est.restart_agreement_db, 2),
     }

@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         estimate = getattr(result, "extra", {}).get("kernel_estimate")
         if estimate is not None and (not args.quiet or not estimate.reliable):
-            verdict = ("reliable" if estimate.reliable
+            verdict = ("reliable" if estimate.reliable else f"DOUBTFUL: {estimate.doubt}" if estimate.doubt
                        else "DOUBTFUL: the result may show halos; estimate again with `sr-desktop kernel --seed`")
             console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}, {verdict}",
                         sys.stderr)

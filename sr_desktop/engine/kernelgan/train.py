@@ -180,6 +180,8 @@ class KernelEstimate:
     method: str = "kernelgan"
     #: the sharpness fit's misfit when it was tried (methods "auto" / "sharpness"), else None
     fit_misfit: float | None = None
+    #: why the estimate is doubtful beyond its score ("": only the score says), e.g. `TEXTURELESS`
+    doubt: str = ""
 
 
 def _check_image(image: np.ndarray, shave: int) -> np.ndarray:
@@ -537,7 +539,30 @@ def estimate_kernel(
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     # the fit too: it ran on the callers' one thread before the limit moved here
     with torch_threads(opts.threads):
-        return _estimate(image, scale, iterations, device, seed, restarts, progress, cancel, opts)
+        estimate = _estimate(image, scale, iterations, device, seed, restarts, progress, cancel, opts)
+    if is_textureless(image):
+        # nothing in the image shows its blur: every kernel explains it (KernelGAN's D has
+        # nothing to tell apart and scored a flat image 0.98, "reliable")
+        return dataclasses.replace(estimate, confidence=0.0, reliable=False, doubt=TEXTURELESS)
+    return estimate
+
+
+#: why an estimate of a flat or smooth image is doubtful whatever its score
+TEXTURELESS = "the image has no texture to show its blur"
+#: a pixel step of at least this (0..1 scale) counts as texture ...
+TEXTURE_STEP = 2.0 / 255.0
+#: ... and an image needs this fraction of such steps
+TEXTURE_FRACTION = 0.01
+
+
+def is_textureless(image: np.ndarray) -> bool:
+    """True for an image with (almost) no pixel steps of `TEXTURE_STEP` or more: a flat
+    colour, a smooth gradient. `image`: H×W(×C), uint8/uint16 or float 0..1."""
+    a = np.asarray(image)
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(a.dtype, 1.0)
+    grey = (a.astype(np.float32) / scale).mean(axis=2) if a.ndim == 3 else a.astype(np.float32) / scale
+    steps = np.concatenate([np.abs(np.diff(grey, axis=0)).ravel(), np.abs(np.diff(grey, axis=1)).ravel()])
+    return steps.size == 0 or float(np.mean(steps >= TEXTURE_STEP)) < TEXTURE_FRACTION
 
 
 def _estimate(image: np.ndarray, scale: int, iterations: int, device: str | torch.device, seed: int, restarts: int,

@@ -481,7 +481,7 @@ class KernelPanel(QWidget):
         how = {"sharpness": "sharpness fit", "combined": f"mean of the sharpness fit and {kernelgan}"}.get(
             estimate.method, kernelgan)
         source = f"Estimated from {task.source_name}: ×{estimate.scale}, {how}, {human_seconds(estimate.seconds)}"
-        verdict = "reliable" if estimate.reliable else "doubtful"
+        verdict = "reliable" if estimate.reliable else f"doubtful, {estimate.doubt}" if estimate.doubt else "doubtful"
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}: {verdict} "
                                   f"(confidence {estimate.confidence:.2f}).")
         self._outcome = "done"
