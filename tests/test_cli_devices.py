@@ -70,8 +70,9 @@ def test_one_cpu_thread_is_said_in_the_singular():
     import torch
 
     from sr_desktop.engine.compute import devices
+    from sr_desktop.engine.core.text import counted
 
-    assert devices.threads_text(1) == "1 thread" and devices.threads_text(2) == "2 threads"
+    assert counted(1, "thread") == "1 thread" and counted(2, "thread") == "2 threads"
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)

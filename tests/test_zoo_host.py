@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from sr_desktop.engine.compute.devices import threads_text
 from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.text import counted
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.backends import choose
 from sr_desktop.engine.models.loader import load_model
@@ -70,7 +70,7 @@ def test_a_zoo_model_without_torch_gives_the_pixels_of_the_torch_side_model(home
         theirs = upscale_image(image, options, model=torch_side)
         assert ours.image.pixels.shape == theirs.image.pixels.shape
         assert np.array_equal(ours.image.pixels, theirs.image.pixels), (model_id, tile)
-        assert ours.backend == "ncnn" and ours.device == f"CPU ({threads_text(host.device.threads)})"
+        assert ours.backend == "ncnn" and ours.device == f"CPU ({counted(host.device.threads, 'thread')})"
 
 
 def test_only_what_is_known_without_torch_loads_without_it(home):

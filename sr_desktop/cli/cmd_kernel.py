@@ -11,6 +11,7 @@ from pathlib import Path
 from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torch_device_arg
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
+from sr_desktop.engine.core.text import counted
 
 #: `KernelGANOptions.prior` values (engine.kernelgan.train.PRIORS; not imported here: that
 #: would load torch for every `sr-desktop --help`)
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         again = "--method kernelgan" if est.method == "sharpness" else "another --seed or more --restarts"
         verdict = ("reliable" if est.reliable else f"DOUBTFUL ({est.doubt})" if est.doubt
                    else f"DOUBTFUL (estimate again: {again})")
-        how = f"KernelGAN, {est.iterations_run} iterations"
+        how = f"KernelGAN, {counted(est.iterations_run, 'iteration')}"
         if est.method == "sharpness":
             how = f"sharpness fit, misfit {est.fit_misfit:.4f}"
         elif est.method == "combined":

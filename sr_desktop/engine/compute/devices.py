@@ -23,6 +23,7 @@ import psutil
 
 from sr_desktop.engine.core.errors import DeviceError
 from sr_desktop.engine.core.options import DEVICE_CHOICES, PRECISION_CHOICES, parse_device, parse_precision
+from sr_desktop.engine.core.text import counted
 
 if TYPE_CHECKING:
     import torch
@@ -248,16 +249,11 @@ def resolve_precision(precision: str, device: torch.device, supports_fp16: bool 
     return torch.float32
 
 
-def threads_text(count: int) -> str:
-    """'1 thread', '2 threads'."""
-    return f"{count} thread{'' if count == 1 else 's'}"
-
-
 def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
     """A short human description: 'NVIDIA H100 80GB HBM3 (79 GB)', 'CPU (2 threads)' (torch's
     threads), 'CPU' for `HOST_CPU` (Pillow's resamplers), 'AMD Radeon RX 7600 (Vulkan 0)'."""
     if isinstance(device, HostCPU):
-        return f"CPU ({threads_text(device.threads)})" if device.threads else "CPU"
+        return f"CPU ({counted(device.threads, 'thread')})" if device.threads else "CPU"
     if isinstance(device, VulkanGPU):
         software = ", software" if device.kind == "software" else ""
         return f"{device.name} (Vulkan {device.index}{software})"
@@ -274,7 +270,7 @@ def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
         return f"{props.name} ({props.total_memory / 2**30:.0f} GB)"
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({threads_text(torch.get_num_threads())})"
+    return f"CPU ({counted(torch.get_num_threads(), 'thread')})"
 
 
 def free_memory_bytes(device: torch.device) -> int:

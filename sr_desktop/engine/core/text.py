@@ -44,3 +44,8 @@ def has_control_characters(text: str) -> bool:
 def without_control_characters(text: str) -> str:
     """`text` with its control characters left out."""
     return text.translate(_CONTROL)
+
+
+def counted(count: int, noun: str) -> str:
+    """``"1 image"``, ``"3 images"``: `count` and `noun`, plural (+s) unless it is one."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

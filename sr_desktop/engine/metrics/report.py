@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.text import counted
 from sr_desktop.engine.imageio.atomic import atomic_write, probe_writable, special_target
 from sr_desktop.engine.metrics.evaluate import BenchReport
 
@@ -37,7 +38,7 @@ def format_table(report: BenchReport) -> str:
               f"{'seconds':>9} {'MP/s':>7}")
     lines = [
         f"dataset {report.dataset}  ×{report.scale}  degradation {report.degradation}  "
-        f"({len(report.models[0].images) if report.models else 0} images)",
+        f"({counted(len(report.models[0].images) if report.models else 0, 'image')})",
         header,
         "-" * len(header),
     ]

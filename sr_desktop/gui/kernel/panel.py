@@ -49,6 +49,7 @@ from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.core.text import counted
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.train import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage
@@ -477,7 +478,7 @@ class KernelPanel(QWidget):
         self.estimate = estimate
         task: KernelTask = job.options
         runs = f", {task.restarts} runs" if task.restarts > 1 else ""
-        kernelgan = f"KernelGAN, {estimate.iterations_run} iterations{runs}"
+        kernelgan = f"KernelGAN, {counted(estimate.iterations_run, 'iteration')}{runs}"
         how = {"sharpness": "sharpness fit", "combined": f"mean of the sharpness fit and {kernelgan}"}.get(
             estimate.method, kernelgan)
         source = f"Estimated from {task.source_name}: ×{estimate.scale}, {how}, {human_seconds(estimate.seconds)}"

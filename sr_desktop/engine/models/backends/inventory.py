@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import psutil
 
 from sr_desktop.engine.compute import devices
+from sr_desktop.engine.core.text import counted
 from sr_desktop.engine.models.backends.ncnn_runner import ncnn_version, vulkan_gpus
 from sr_desktop.engine.models.backends.openvino_runner import openvino_version
 
@@ -35,8 +36,8 @@ def compute_devices() -> list[DeviceInfo]:
     entry with ``available`` False and the reason as its name. Imports torch only for a torch
     build that can have GPUs."""
     cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-    found = [DeviceInfo("cpu", f"{devices.cpu_name()} ({cores} core{'' if cores == 1 else 's'}; torch uses "
-                               f"{devices.threads_text(devices.torch_default_threads())})", True, RUNS_EVERYTHING)]
+    found = [DeviceInfo("cpu", f"{devices.cpu_name()} ({counted(cores, 'core')}; torch uses "
+                               f"{counted(devices.torch_default_threads(), 'thread')})", True, RUNS_EVERYTHING)]
     found += _torch_gpus()
     gpus = vulkan_gpus()
     for gpu in gpus:
