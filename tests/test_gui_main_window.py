@@ -341,26 +341,26 @@ def test_a_region_result_over_a_whole_result_is_what_save_refers_to(make_window,
     assert window.save_result(tmp_path / "out.png") == tmp_path / "out.png"
 
 
-
-def test_a_stale_region_result_points_to_enhance_region(make_window, tmp_path, qtbot):
-    # it said "press Upscale", which redoes the whole image, not the region shown
-    window = make_window()
+def show_a_region_result(window, tmp_path, qtbot):
+    """`window` with a 64×48 photo and a Bicubic ×2 result of its region (10, 8, 20, 16) alone."""
     open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
     pick_bicubic(window, 2)
     window.session.select_region((10, 8, 20, 16))
     window.enhance_current_region()
     wait_idle(qtbot, window)
+    return window
+
+
+def test_a_stale_region_result_points_to_enhance_region(make_window, tmp_path, qtbot):
+    # it said "press Upscale", which redoes the whole image, not the region shown
+    window = show_a_region_result(make_window(), tmp_path, qtbot)
     window.picker.set_scale(3)
     assert window.result_label.text().endswith(
         "Not what the picker is set to now (scale changed): press Enhance region to apply the new settings.")
 
+
 def test_clearing_a_region_result_without_a_whole_result_empties_the_after_side(make_window, tmp_path, qtbot):
-    window = make_window()
-    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
-    pick_bicubic(window, 2)
-    window.session.select_region((10, 8, 20, 16))
-    window.enhance_current_region()
-    wait_idle(qtbot, window)
+    window = show_a_region_result(make_window(), tmp_path, qtbot)
     assert window.compare.has_result()
     window.clear_region()
     assert not window.compare.has_result() and window.session.shown_run is None
