@@ -243,3 +243,30 @@ def test_resuming_a_finished_run_says_there_was_nothing_left(tmp_path, capsys, d
     said = capsys.readouterr().out
     assert "20 iterations (the checkpoint was at the last one: nothing left to train)" in said
     assert "it/s" not in said
+
+
+def test_a_val_or_data_folder_where_the_run_writes_is_refused(tmp_path, capsys, data):
+    """--out proj with --val proj/val: the run wrote its previews (sr-*, lr-*, hr-*) among the
+    user's validation images, and the next run validated on them (bicubic 33.92 -> 22.85 dB)."""
+    import shutil
+
+    proj = tmp_path / "proj"
+    shutil.copytree(data, proj / "val")
+    before = sorted(p.name for p in (proj / "val").iterdir())
+    code, err = _train(capsys, proj, "--val", str(proj / "val"), data_dir=data)
+    _one_line_error(code, err, f"--val {proj / 'val'} is the run's folder val/ of --out {proj}")
+    assert sorted(p.name for p in (proj / "val").iterdir()) == before
+    code, err = _train(capsys, proj, data_dir=proj / "val")
+    _one_line_error(code, err, "--data")
+
+
+def test_running_out_of_memory_is_one_line(tmp_path, capsys, data, monkeypatch):
+    # an "unexpected error: MemoryError …" with exit 3 before
+    from sr_desktop.engine.training import loop
+
+    def no_memory(self, *args, **kwargs):
+        raise MemoryError("Unable to allocate 768. MiB")
+
+    monkeypatch.setattr(loop.Trainer, "run", no_memory)
+    code, err = _train(capsys, tmp_path / "out", data_dir=data)
+    _one_line_error(code, err, "not enough memory for batches of 2 patches of 16 px")

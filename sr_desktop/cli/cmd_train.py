@@ -131,13 +131,22 @@ def _train(args) -> int:
     from sr_desktop.engine.core.progress import CancelToken
     from sr_desktop.engine.training import Trainer
     from sr_desktop.engine.training.checkpoint import has_checkpoint
+    from sr_desktop.engine.training.errors import TrainingError
 
-    trainer = Trainer(_options(args))
+    short_of_memory = (f"not enough memory for batches of {args.batch} patches of {args.patch} px (and the "
+                       "decoded images): lower --batch, --patch or --cache-mb")
+    try:
+        trainer = Trainer(_options(args))
+    except MemoryError:
+        raise TrainingError(short_of_memory) from None
     cancel = CancelToken()
     reporter = _Reporter(args.quiet)
     try:
         with stop_signals_call(lambda *_: cancel.cancel()):  # Ctrl+C, SIGTERM, SIGHUP: checkpoint, stop
             result = trainer.run(reporter, cancel)
+    except MemoryError:  # an "unexpected error" (exit 3) before
+        kept = f"; its last checkpoint resumes (--resume --out {args.out})" if has_checkpoint(trainer.ckpt_dir) else ""
+        raise TrainingError(short_of_memory + kept) from None
     except Cancelled:
         reporter.bar.close()
         if has_checkpoint(trainer.ckpt_dir):

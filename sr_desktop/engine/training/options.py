@@ -142,6 +142,10 @@ class TrainOptions:
             if out == images or images in out.parents:
                 raise TrainingError(f"--out {self.out} is inside the {flag} folder {folder}: the run's own "
                                     "pictures (curves, validation images) would become its images")
+            for written in (out / "val", out / "checkpoint"):  # the run's folders inside --out
+                if images == written or written in images.parents:
+                    raise TrainingError(f"{flag} {folder} is the run's folder {written.name}/ of --out {self.out}: "
+                                        "the run writes its previews and checkpoints there")
 
     def _check_mixed_scales(self) -> None:
         if not self.mixed_scales:
