@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -270,3 +273,22 @@ def test_running_out_of_memory_is_one_line(tmp_path, capsys, data, monkeypatch):
     monkeypatch.setattr(loop.Trainer, "run", no_memory)
     code, err = _train(capsys, tmp_path / "out", data_dir=data)
     _one_line_error(code, err, "not enough memory for batches of 2 patches of 16 px")
+
+
+def test_a_second_run_in_a_run_folder_is_refused_and_a_killed_runs_lock_taken_over(tmp_path, capsys, data):
+    """Two runs in one --out deleted each other's checkpoint files: latest.json could name a
+    file that was gone, and the run was lost ("no checkpoint to resume")."""
+    from sr_desktop.engine.training.run_lock import LOCK_NAME, run_folder_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with run_folder_lock(out):  # a run of this process, as a second window's would be
+        code, err = _train(capsys, out, data_dir=data)
+        _one_line_error(code, err, f"{out} is being trained by process {os.getpid()}")
+        assert not (out / "checkpoint").exists()
+    assert not (out / LOCK_NAME).exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (out / LOCK_NAME).write_text(dead.stdout.strip())  # a run that was killed (SIGKILL) left it
+    code, err = _train(capsys, out, "--iterations", "2", data_dir=data)
+    assert code == 0, err
+    assert not (out / LOCK_NAME).exists() and (out / "model.safetensors").is_file()

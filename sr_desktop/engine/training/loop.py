@@ -57,6 +57,7 @@ from sr_desktop.engine.training.networks import (
 )
 from sr_desktop.engine.training.options import TrainOptions
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
+from sr_desktop.engine.training.run_lock import run_folder_lock
 from sr_desktop.engine.training.runlog import RunLog
 from sr_desktop.engine.training.val_backend import ValidationBackend
 from sr_desktop.engine.training.validation import ValidationScores, ValidationSet
@@ -327,9 +328,15 @@ class Trainer:
     def run(self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
             pause: threading.Event | None = None) -> TrainResult:
         """Iterate to `options.iterations`, export (and register); `Cancelled` after saving a
-        checkpoint when `cancel` is set; waits while `pause` is set."""
-        o = self.options
+        checkpoint when `cancel` is set; waits while `pause` is set. Refused (`TrainingError`)
+        while another run writes in the same folder (`run_lock`)."""
         (self.out / "val").mkdir(parents=True, exist_ok=True)
+        with run_folder_lock(self.out):
+            return self._run(progress, cancel, pause)
+
+    def _run(self, progress: ProgressCallback | None, cancel: CancelToken | None,
+             pause: threading.Event | None) -> TrainResult:
+        o = self.options
         remove_stale_temporaries(self.ckpt_dir)
         remove_stale_temporaries(self.out)
         self.runlog = RunLog(self.out / "log.jsonl", keep_until=self.iteration if self.ckpt else None)
