@@ -108,7 +108,7 @@ def test_bench_reports_niqe(tmp_path, capsys, chelsea):
     assert model["niqe"] == pytest.approx(images["cat"]["niqe"])  # the mean skips images without one
 
     assert main(["bench", "--dataset", str(folder), "--scale", "2", "--json", str(out), "--quiet",
-                 "--no-niqe"]) == 0
+                 "--no-niqe", "--overwrite"]) == 0
     model = json.loads(out.read_text())["models"][0]
     assert model["niqe"] is None and all(i["niqe"] is None for i in model["images"])
 
