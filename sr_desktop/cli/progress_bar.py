@@ -25,7 +25,9 @@ class TerminalProgress:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=info.total, desc=self.description, unit=self.unit,
+            # started at the first count heard (a resumed run's checkpoint): tqdm's rate
+            # counted those as done in no time (125 million it/s)
+            self._bar = tqdm(total=info.total, initial=info.done, desc=self.description, unit=self.unit,
                              leave=False, file=sys.stderr, dynamic_ncols=True)
         if self._bar.total != info.total:
             self._bar.total = info.total

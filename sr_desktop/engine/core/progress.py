@@ -64,22 +64,26 @@ def check_cancel(cancel: CancelToken | None) -> None:
 
 
 class ProgressTracker:
-    """Turns 'n of total done' into `ProgressInfo` with elapsed time and a linear ETA."""
+    """Turns 'n of total done' into `ProgressInfo` with elapsed time and a linear ETA.
+    `first`: the count already done when it starts (a resumed run): the ETA is from the rate
+    since then (it took the checkpoint's iterations as done in the seconds since the resume:
+    "ETA 25 s" for 8 minutes of training)."""
 
-    def __init__(self, total: int, callback: ProgressCallback | None, stage: str = ""):
+    def __init__(self, total: int, callback: ProgressCallback | None, stage: str = "", first: int = 0):
         self.total = total
         self.callback = callback
         self.stage = stage
         self.start = time.perf_counter()
-        self.done = 0
+        self.first = first
+        self.done = first
 
     def update(self, done: int | None = None, message: str = "", **extra) -> ProgressInfo:
         if done is not None:
             self.done = done
         elapsed = time.perf_counter() - self.start
         eta = None
-        if 0 < self.done < self.total:
-            eta = elapsed / self.done * (self.total - self.done)
+        if self.first < self.done < self.total:
+            eta = elapsed / (self.done - self.first) * (self.total - self.done)
         elif self.done >= self.total:
             eta = 0.0
         info = ProgressInfo(self.done, self.total, elapsed, eta, self.stage, message, dict(extra))

@@ -348,8 +348,7 @@ class Trainer:
             self.validate()  # the starting model's scores: the "before" of a fine-tuning
         self.saved_iteration = self.iteration
         self.val.write_inputs(self.out / "val", o.previews)
-        tracker = ProgressTracker(o.iterations, progress, stage="training")
-        tracker.done = self.iteration
+        tracker = ProgressTracker(o.iterations, progress, stage="training", first=self.iteration)
         started, first = time.perf_counter(), self.iteration
         window_start, window_iter = started, self.iteration
         rate = 0.0
