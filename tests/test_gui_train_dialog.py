@@ -78,6 +78,41 @@ def test_pause_cancel_resume(qtbot, tmp_path):
     assert min(seen[seen.index(stopped) + 1:]) > stopped  # continued, not restarted
 
 
+
+def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
+    """Closed and opened again (or after a restart), the dialog refused Start ("use Resume")
+    with Resume disabled: a stopped run could only be continued from the command line."""
+    first = TrainDialog()
+    qtbot.addWidget(first)
+    _fill(first, tmp_path, 200)
+    seen = []
+    first.queue.jobProgress.connect(lambda _job, info: seen.append(info.done))
+    assert first.start()
+    qtbot.waitUntil(lambda: len(seen) >= 3, timeout=60_000)
+    with qtbot.waitSignal(first.queue.jobEnded, timeout=60_000):
+        first.cancel()
+    assert first.status_label.text() == "Stopped; a checkpoint was saved. Resume continues it."
+    first.close()
+    stopped = seen[-1]
+
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    assert not dialog.resume_button.isEnabled()  # no run folder yet
+    _fill(dialog, tmp_path, 200)
+    assert dialog.resume_button.isEnabled() and not dialog.start()  # Start refuses, Resume is offered
+    dialog.batch_spin.setValue(2)  # what a checkpoint fixes is refused in one line
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=60_000):
+        assert dialog.resume()
+    assert "cannot resume" in dialog.status_label.text() and "batch" in dialog.status_label.text()
+    dialog.batch_spin.setValue(4)
+    dialog.iterations_spin.setValue(250)  # what it can change is honoured (the run asked for 200)
+    progress = []
+    dialog.queue.jobProgress.connect(lambda _job, info: progress.append(info.done))
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.resume()
+    assert dialog.result is not None and dialog.result.iterations == 250, dialog.status_label.text()
+    assert min(progress) > stopped  # continued, not restarted
+
 def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_path):
     from sr_desktop.gui.app import create_application
     from sr_desktop.gui.main_window.window import MainWindow

@@ -3,14 +3,13 @@
 * `TrainRequest`: the run's `TrainOptions`, a pause flag the dialog toggles, the torch
   threads to train with.
 * `run_train_job`: the worker runner (``job.options`` is a `TrainRequest`) ->
-  `TrainResult`; `Cancelled` after a checkpoint was saved, so `resume_request` can
-  continue the same run folder later.
+  `TrainResult`; `Cancelled` after a checkpoint was saved, so a request with
+  ``resume=True`` continues the same run folder later.
 * `training_models`: the models a run can start from (torch architectures only).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.losses import PRESETS
 from sr_desktop.engine.training.networks import SCRATCH_ARGUMENTS, TRAINABLE
 
-__all__ = ["LOSS_PRESETS", "TRAINABLE", "TrainRequest", "resume_request", "run_train_job", "training_models"]
+__all__ = ["LOSS_PRESETS", "TRAINABLE", "TrainRequest", "run_train_job", "training_models"]
 
 #: the dialog's loss presets: name -> loss spec
 LOSS_PRESETS = dict(PRESETS)
@@ -42,11 +41,6 @@ class TrainRequest:
     @property
     def scale(self) -> int:
         return self.options.scale
-
-
-def resume_request(request: TrainRequest) -> TrainRequest:
-    """The request that continues `request`'s run folder from its checkpoint."""
-    return TrainRequest(dataclasses.replace(request.options, resume=True), threads=request.threads)
 
 
 def run_train_job(job, progress: Callable[[ProgressInfo], None], cancel: CancelToken):

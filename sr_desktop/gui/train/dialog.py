@@ -11,6 +11,7 @@ main window selects that model in its picker.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.app.jobs import Job, JobOutcome
-from sr_desktop.app.train_jobs import LOSS_PRESETS, TRAINABLE, TrainRequest, resume_request, run_train_job
+from sr_desktop.app.train_jobs import LOSS_PRESETS, TRAINABLE, TrainRequest, run_train_job
 from sr_desktop.app.train_jobs import training_models as trainable_models
 from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.errors import SRDesktopError
@@ -251,8 +252,9 @@ class TrainDialog(QDialog):
         layout.addWidget(self.status_label)
         layout.addLayout(buttons)
         self._set_running(False)
-        self.resume_button.setEnabled(False)
         self.use_button.setEnabled(False)
+        self.out_edit.textChanged.connect(self._update_resume)
+        self._update_resume()
 
     @staticmethod
     def _spin(low: int, high: int, value: int) -> QSpinBox:
@@ -322,11 +324,27 @@ class TrainDialog(QDialog):
         for label, text in ((self.before_label, "input"), (self.after_label, "output")):
             label.clear_preview(text)
 
+    def _run_folder_checkpoint(self) -> bool:
+        out = self.out_edit.text().strip()
+        return bool(out) and (Path(out).expanduser() / "checkpoint" / "latest.json").is_file()
+
+    def _update_resume(self) -> None:
+        # any run folder with a checkpoint, this dialog's run or not (a dialog opened later, a
+        # run of the command line): it was enabled only after a run stopped in this dialog
+        self.resume_button.setEnabled(not self.is_running() and self._run_folder_checkpoint())
+
     def resume(self) -> bool:
-        """Continue the last run (cancelled or failed) from its checkpoint."""
-        if self.is_running() or self.request is None:
+        """Continue the run in the Run folder from its checkpoint, with the form's options
+        (what a checkpoint cannot change is refused in one line, as ``train --resume``)."""
+        if self.is_running() or not self._run_folder_checkpoint():
             return False
-        return self._submit(resume_request(self.request))
+        try:
+            options = dataclasses.replace(self.train_options(), resume=True)
+        except SRDesktopError as exc:
+            self._show_error(str(exc))
+            return False
+        threads = self.request.threads if self.request is not None else TrainRequest.threads
+        return self._submit(TrainRequest(options, threads=threads))
 
     def _submit(self, request: TrainRequest) -> bool:
         self.request = request
@@ -421,12 +439,11 @@ class TrainDialog(QDialog):
                 self.modelTrained.emit(outcome.result.model_id)
             self.status_label.setText(text)
             return
-        checkpoint = Path(self.request.options.out) / "checkpoint" / "latest.json" if self.request else None
-        can_resume = checkpoint is not None and checkpoint.is_file()
-        self.resume_button.setEnabled(can_resume)
-        if outcome.cancelled:
-            self.status_label.setText("Stopped; a checkpoint was saved." + (" Resume continues it." if can_resume
-                                                                             else ""))
+        can_resume = self._run_folder_checkpoint()
+        self._update_resume()
+        if outcome.cancelled:  # stopped while reading the images: nothing was saved yet
+            self.status_label.setText("Stopped; a checkpoint was saved. Resume continues it." if can_resume
+                                      else "Stopped before the first checkpoint: Start begins the run again.")
         else:
             self._show_error(outcome.error or "training stopped")
 
