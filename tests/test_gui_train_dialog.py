@@ -265,3 +265,21 @@ def test_a_start_the_run_folder_refuses_keeps_the_last_runs_view(qtbot, tmp_path
     assert not dialog.start()
     assert "already holds a training run" in dialog.status_label.text()
     assert dialog.loss_plot.points == points and dialog.use_button.isEnabled() and not dialog.is_running()
+
+
+def test_a_long_runs_curve_keeps_a_bounded_evenly_spaced_series(qtbot):
+    """A point an iteration: the list was copied at every point and every point drawn; at
+    100,000 iterations the dialog lagged 4 s behind the run (and slowed it)."""
+    from sr_desktop.gui.train.plots import MAX_POINTS, CurvePlot
+
+    plot = CurvePlot("training loss", "#c00", log_y=True)
+    qtbot.addWidget(plot)
+    for i in range(1, 100_001):
+        plot.add_point(i, 1.0 / i)
+    xs = [x for x, _ in plot.points]
+    assert MAX_POINTS // 2 <= len(xs) <= MAX_POINTS
+    assert xs[0] < 100 and xs[-1] > 99_900
+    gaps = {b - a for a, b in zip(xs, xs[1:], strict=False)}
+    assert max(gaps) <= 2 * min(gaps)  # even along the whole run, not dense at its end only
+    plot.add_point(50_000, 0.5)  # a resumed run replaces what came after its checkpoint
+    assert plot.points[-1] == (50_000, 0.5) and all(x < 50_000 for x, _ in plot.points[:-1])
