@@ -305,3 +305,28 @@ def test_a_resumed_runs_eta_counts_only_the_iterations_since_the_resume(monkeypa
     tracker = progress_module.ProgressTracker(20000, heard.append, stage="training", first=2000)
     tracker.update(2100)  # 100 iterations in 10 s since the resume
     assert heard[0].eta == pytest.approx(10.0 / 100 * (20000 - 2100))
+
+
+def test_cancel_stops_the_reading_of_the_training_images(tmp_path, data, monkeypatch):
+    """Cancel while the dialog said "Reading the images…" waited for the whole folder (14 s
+    for forty 1000² photos), then said a checkpoint was saved when none was."""
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.core.progress import CancelToken
+    from sr_desktop.engine.training import data as data_module
+    from sr_desktop.engine.training.loop import train
+    from sr_desktop.engine.training.options import TrainOptions
+
+    cancel, read = CancelToken(), []
+    real = data_module.read_rgb8
+
+    def reading(path):
+        read.append(path)
+        cancel.cancel()  # the user presses Cancel during the first image
+        return real(path)
+
+    monkeypatch.setattr(data_module, "read_rgb8", reading)
+    options = TrainOptions(arch=TINY, scale=2, data=(str(data),), out=str(tmp_path / "out"), iterations=5,
+                           batch=2, patch=16, workers=1)
+    with pytest.raises(Cancelled):
+        train(options, cancel=cancel)
+    assert len(read) == 1 and not (tmp_path / "out" / "checkpoint").exists()

@@ -31,6 +31,7 @@ import torch
 from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.path_kind import not_a
+from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.imageio import is_image_path, is_temp_path, read_image
 from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import to_uint8_rgb_or_gray
@@ -91,7 +92,7 @@ class PatchSource:
 
     def __init__(self, folders: Sequence[str | os.PathLike], scale: int, patch: int,
                  degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                 downscales: Sequence[float] = ()):
+                 downscales: Sequence[float] = (), cancel: CancelToken | None = None):
         self.scale = scale
         self.patch = patch
         self.degradation = degradation
@@ -100,6 +101,7 @@ class PatchSource:
         hr_side = patch * scale
         cached = skipped = 0
         for path in self.paths:
+            check_cancel(cancel)  # reading a large folder takes long: Cancel must not wait for it
             try:
                 original = read_rgb8(path)
             except (ImageReadError, TrainingError) as exc:
@@ -172,10 +174,10 @@ class MixedScaleSource:
 
     def __init__(self, folders: Sequence[str | os.PathLike], scales: Sequence[int], patch: int,
                  degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                 downscales: Sequence[float] = ()):
+                 downscales: Sequence[float] = (), cancel: CancelToken | None = None):
         hr_side = patch * scales[0]
         self.sources = [PatchSource(folders, s, max(8, round(hr_side / s)), degradation, cache_bytes // len(scales),
-                                    downscales)
+                                    downscales, cancel)
                         for s in scales]
         first = self.sources[0]
         self.scale, self.patch, self.paths = first.scale, first.patch, first.paths

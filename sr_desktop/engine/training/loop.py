@@ -163,7 +163,7 @@ class Trainer:
     """One run: built from the options (everything checked before a file is written),
     then `run` iterates. Split from `train` so the GUI can hold it."""
 
-    def __init__(self, options: TrainOptions):
+    def __init__(self, options: TrainOptions, cancel: CancelToken | None = None):
         self.options = o = options
         self.out = o.out_dir
         self.ckpt_dir = self.out / "checkpoint"
@@ -194,9 +194,10 @@ class Trainer:
         self.net.module.train()
         if o.mixed_scales:
             self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20,
-                                         o.downscales)
+                                         o.downscales, cancel)
         else:
-            self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20, o.downscales)
+            self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20, o.downscales,
+                                    cancel)
         self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
         self.val_backend = ValidationBackend(o.backend, self.device)
         self.val_backend.check(self.net)
@@ -427,4 +428,4 @@ class Trainer:
 def train(options: TrainOptions, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
           pause: threading.Event | None = None) -> TrainResult:
     """Run a training (see the module doc); TrainingError for bad input, `Cancelled`."""
-    return Trainer(options).run(progress, cancel, pause)
+    return Trainer(options, cancel).run(progress, cancel, pause)
