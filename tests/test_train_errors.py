@@ -330,3 +330,16 @@ def test_cancel_stops_the_reading_of_the_training_images(tmp_path, data, monkeyp
     with pytest.raises(Cancelled):
         train(options, cancel=cancel)
     assert len(read) == 1 and not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_resume_takes_the_starting_model_however_its_path_is_written(tmp_path, capsys, data, monkeypatch):
+    # "cannot resume: the checkpoint was made with init='runs/n1/model.safetensors', not
+    # './runs/n1/model.safetensors'"
+    monkeypatch.chdir(tmp_path)
+    code, err = _train(capsys, "first", "--iterations", "2", data_dir=data)
+    assert code == 0, err
+    code, err = _train(capsys, "tuned", "--iterations", "2", "--init", "first/model.safetensors", data_dir=data)
+    assert code == 0, err
+    code, err = _train(capsys, "tuned", "--iterations", "4", "--resume", "--init", "./first//model.safetensors",
+                       data_dir=data)
+    assert code == 0, err

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -139,9 +140,12 @@ def _check_resume(options: TrainOptions, ckpt: Checkpoint) -> None:
 
 def _same_setting(key: str, recorded, value) -> bool:
     """Whether a setting is the one the checkpoint recorded: an architecture or a loss by
-    what it means (``l1`` is ``l1:1``, ``fsrcnn`` is ``FSRCNN``, options in any order)."""
+    what it means (``l1`` is ``l1:1``, ``fsrcnn`` is ``FSRCNN``, options in any order), a
+    starting model's file however its path is written (``./runs/a`` is ``runs/a``)."""
     if recorded == value:
         return True
+    if key == "init" and isinstance(recorded, str) and isinstance(value, str):
+        return os.path.abspath(recorded) == os.path.abspath(value)
     parse = {"arch": parse_arch_spec, "loss": parse_loss_spec}.get(key)
     if parse is None or not isinstance(recorded, str):
         return False
