@@ -283,3 +283,14 @@ def test_a_long_runs_curve_keeps_a_bounded_evenly_spaced_series(qtbot):
     assert max(gaps) <= 2 * min(gaps)  # even along the whole run, not dense at its end only
     plot.add_point(50_000, 0.5)  # a resumed run replaces what came after its checkpoint
     assert plot.points[-1] == (50_000, 0.5) and all(x < 50_000 for x, _ in plot.points[:-1])
+
+
+def test_start_from_offers_only_models_a_run_can_start_from():
+    # realesrgan-x4plus, realsr-df2k and span were offered, then refused after Start ("an ncnn
+    # graph this app runs but cannot train")
+    from sr_desktop.app.train_jobs import training_models
+    from sr_desktop.engine.models.registry import list_models
+
+    offered = {m.id for m in training_models(list_models())}
+    assert "realesr-animevideov3" in offered and "fsrcnn" in offered
+    assert not offered & {"realesrgan-x4plus", "realsr-df2k", "span", "srmd", "waifu2x-photo"}

@@ -20,6 +20,7 @@ from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.losses import PRESETS
 from sr_desktop.engine.training.networks import SCRATCH_ARGUMENTS, TRAINABLE
+from sr_desktop.engine.training.zoo_weights import FAMILY_ARCH
 
 __all__ = ["LOSS_PRESETS", "TRAINABLE", "TrainRequest", "run_train_job", "training_models"]
 
@@ -54,6 +55,14 @@ def run_train_job(job, progress: Callable[[ProgressInfo], None], cancel: CancelT
 
 def training_models(models: list[ModelSpec]) -> list[ModelSpec]:
     """The models of `models` a run can be initialised from: installed, torch architectures
-    the trainer knows (custom models and literature models with their weights)."""
+    the trainer knows (custom models and literature models with their weights), and of the
+    zoo's ncnn models those whose graph converts to one (`FAMILY_ARCH`: the others were
+    offered, then refused after Start)."""
     known = set(SCRATCH_ARGUMENTS)
-    return [m for m in models if m.installed and (m.arch in known or m.arch.split(" ")[0] in known)]
+
+    def trainable(m: ModelSpec) -> bool:
+        if m.source.get("package") and m.source.get("family") not in FAMILY_ARCH:  # a zoo ncnn graph
+            return False
+        return m.arch in known or m.arch.split(" ")[0] in known
+
+    return [m for m in models if m.installed and trainable(m)]
