@@ -343,3 +343,13 @@ def test_resume_takes_the_starting_model_however_its_path_is_written(tmp_path, c
     code, err = _train(capsys, "tuned", "--iterations", "4", "--resume", "--init", "./first//model.safetensors",
                        data_dir=data)
     assert code == 0, err
+
+
+def test_a_taken_name_is_said_as_registered(tmp_path, capsys, data, monkeypatch):
+    # the model was registered as "twin (2)" but the line said only "registered as custom-twin-2"
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    for run in ("a", "b"):
+        assert main(["train", "--arch", TINY, "--scale", "2", "--out", str(tmp_path / run), "--iterations", "2",
+                     "--batch", "2", "--patch", "16", "--workers", "1", "--threads", "1", "-q", "--data", str(data),
+                     "--name", "twin"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "registered as custom-twin-2: twin (2)"

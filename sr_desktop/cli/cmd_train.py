@@ -167,5 +167,8 @@ def _train(args) -> int:
           f"(bicubic {result.baseline['psnr_y']:.2f} dB)")
     print(f"model: {result.model_path}")
     if result.model_id:
-        print(f"registered as {result.model_id}")
+        from sr_desktop.engine.models.registry import get_model_spec
+
+        # the name too: a --name already taken is numbered ("My FSRCNN (2)"), as `models add` says
+        print(f"registered as {result.model_id}: {get_model_spec(result.model_id).name}")
     return 0
