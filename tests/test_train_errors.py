@@ -353,3 +353,21 @@ def test_a_taken_name_is_said_as_registered(tmp_path, capsys, data, monkeypatch)
                      "--batch", "2", "--patch", "16", "--workers", "1", "--threads", "1", "-q", "--data", str(data),
                      "--name", "twin"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "registered as custom-twin-2: twin (2)"
+
+
+def test_curves_that_cannot_be_written_do_not_stop_the_run(tmp_path, capsys, data, monkeypatch, caplog):
+    """A full disk while writing curves.png stopped the run with "No space left on device",
+    naming no file, and without a checkpoint."""
+    import logging
+
+    from sr_desktop.engine.training import loop
+
+    def disk_full(path, *args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loop, "write_curves", disk_full)
+    with caplog.at_level(logging.WARNING, logger=loop.__name__):
+        code, err = _train(capsys, tmp_path / "out", "--iterations", "4", "--val-every", "2", data_dir=data)
+    assert code == 0, err
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+    assert any("curves.png: No space left on device; training goes on" in r.message for r in caplog.records)

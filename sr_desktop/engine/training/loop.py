@@ -324,9 +324,14 @@ class Trainer:
         return scores
 
     def write_curves(self) -> None:
-        """``curves.png`` from the log so far."""
-        write_curves(self.out / "curves.png", self.runlog.points("train", "loss"),
-                     self.runlog.points("val", "psnr_y"), self.baseline.psnr_y)
+        """``curves.png`` from the log so far; a picture that cannot be written is a warning
+        (the run goes on: it is drawn again from the log at the next validation)."""
+        path = self.out / "curves.png"
+        try:
+            write_curves(path, self.runlog.points("train", "loss"), self.runlog.points("val", "psnr_y"),
+                         self.baseline.psnr_y)
+        except OSError as exc:  # a full disk stopped the run here, without a checkpoint and naming no file
+            log.warning("cannot write %s: %s; training goes on", path, exc.strerror or exc)
 
     # -- the run ----------------------------------------------------------------------------------
 
