@@ -227,3 +227,16 @@ def test_the_first_use_notice_reaches_the_terminal(tmp_path, monkeypatch, capsys
     bar = cmd_batch._TerminalProgress(enabled=True)
     bar(notice)  # the batch's bar: the notice, and no bar of 0 files
     assert bar.bar is None and "first use of espcn ×3" in capsys.readouterr().err
+
+
+
+def test_a_per_image_models_device_refusal_is_one_line_before_any_file(tmp_path, capsys):
+    # said once per file ("2 of 2 file(s) failed", exit 1) for zssr and map-sr
+    from sr_desktop.cli.main import main
+
+    inputs = [str(_png(tmp_path / f"{i}.png")) for i in range(2)]
+    for option in (["--device", "vulkan"], ["--device", "cpu", "--precision", "fp16"]):
+        assert main(["upscale", *inputs, "-o", str(tmp_path / "out"), "--model", "map-sr", "--scale", "2",
+                     *option]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("sr-desktop: error: ") and not (tmp_path / "out").exists()

@@ -134,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     if per_image and options.backend == Backend.OPENVINO:
         raise ModelError(f"{options.model} works on each image with torch (ZSSR trains a network, map-sr "
                          "solves for it): --backend openvino cannot run it (use auto or torch)")
+    if per_image:  # a device or precision this machine lacks: one error, not one per file
+        from sr_desktop.engine.compute import devices
+        from sr_desktop.engine.core.options import parse_device
+
+        devices.resolve_precision(options.precision.value, devices.resolve_device(parse_device(options.device)))
     if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":
         from sr_desktop.engine.core.kernel_file import load_kernel_file
 
