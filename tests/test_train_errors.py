@@ -371,3 +371,13 @@ def test_curves_that_cannot_be_written_do_not_stop_the_run(tmp_path, capsys, dat
     assert code == 0, err
     assert (tmp_path / "out" / "model.safetensors").is_file()
     assert any("curves.png: No space left on device; training goes on" in r.message for r in caplog.records)
+
+
+def test_an_earlier_runs_model_is_never_replaced_by_a_new_run(tmp_path, capsys, data):
+    # a folder whose checkpoint/ was removed: the new run wrote over its model.safetensors
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.safetensors").write_bytes(b"the earlier model")
+    code, err = _train(capsys, out, data_dir=data)
+    _one_line_error(code, err, "holds an earlier run's model.safetensors")
+    assert (out / "model.safetensors").read_bytes() == b"the earlier model"

@@ -157,10 +157,15 @@ def _same_setting(key: str, recorded, value) -> bool:
 
 def check_new_run_folder(out: Path) -> None:
     """`TrainingError` when `out` already holds a run (a checkpoint): a new run there would
-    overwrite it; ``--resume`` continues it."""
+    overwrite it; ``--resume`` continues it. Also when it holds an earlier run's model without
+    a checkpoint: it was replaced without a word. (A log alone is a run stopped before its
+    first checkpoint: a new start replaces it.)"""
     if has_checkpoint(Path(out) / "checkpoint"):
         raise TrainingError(f"{out} already holds a training run; use --resume to continue it "
                             "or choose another --out")
+    if (Path(out) / "model.safetensors").exists():
+        raise TrainingError(f"{out} holds an earlier run's model.safetensors; choose another --out "
+                            "(or move it away)")
 
 
 class Trainer:
