@@ -329,3 +329,9 @@ def test_existing_files_and_the_bench_inputs_are_never_replaced_unasked(dataset,
     assert "inside the dataset folder" in capsys.readouterr().err
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--plot", str(photo), "--overwrite"]) == 0
     assert photo.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_model_named_twice_is_measured_once(dataset, capsys):
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "bicubic", "--quiet"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("bicubic ")]
+    assert len(rows) == 1

@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = evaluate_models(
         args.dataset,
-        args.model or [MATLAB_BICUBIC_ID],
+        list(dict.fromkeys(args.model or [MATLAB_BICUBIC_ID])),  # a model named twice is measured once
         args.scale,
         degradation,
         device=args.device,
