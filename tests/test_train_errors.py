@@ -275,7 +275,7 @@ def test_running_out_of_memory_is_one_line(tmp_path, capsys, data, monkeypatch):
     _one_line_error(code, err, "not enough memory for batches of 2 patches of 16 px")
 
 
-def test_a_second_run_in_a_run_folder_is_refused_and_a_killed_runs_lock_taken_over(tmp_path, capsys, data):
+def test_a_second_run_in_a_run_folder_is_refused_and_a_killed_runs_lock_is_gone(tmp_path, capsys, data):
     """Two runs in one --out deleted each other's checkpoint files: latest.json could name a
     file that was gone, and the run was lost ("no checkpoint to resume")."""
     from sr_desktop.engine.training.run_lock import LOCK_NAME, run_folder_lock
@@ -286,12 +286,25 @@ def test_a_second_run_in_a_run_folder_is_refused_and_a_killed_runs_lock_taken_ov
         code, err = _train(capsys, out, data_dir=data)
         _one_line_error(code, err, f"{out} is being trained by process {os.getpid()}")
         assert not (out / "checkpoint").exists()
-    assert not (out / LOCK_NAME).exists()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (out / LOCK_NAME).write_text(dead.stdout.strip())  # a run that was killed (SIGKILL) left it
+    # another process that holds it, then is killed: the system drops its lock with it
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from sr_desktop.engine.training.run_lock import run_folder_lock\n"
+        "with run_folder_lock(Path(sys.argv[1])):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n"), str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, err = _train(capsys, out, data_dir=data)
+        _one_line_error(code, err, f"{out} is being trained by process {holder.pid}")
+    finally:
+        holder.kill()
+        holder.wait()
+    (out / LOCK_NAME).write_text("1")  # a pid in use now: not a lock (a reused pid locked the folder for good)
     code, err = _train(capsys, out, "--iterations", "2", data_dir=data)
     assert code == 0, err
-    assert not (out / LOCK_NAME).exists() and (out / "model.safetensors").is_file()
+    assert (out / "model.safetensors").is_file()
 
 
 def test_a_resumed_runs_eta_counts_only_the_iterations_since_the_resume(monkeypatch):

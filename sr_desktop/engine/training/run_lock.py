@@ -2,60 +2,87 @@
 
 Two runs in one ``--out`` (the window and a terminal ``--resume``, two windows) deleted each
 other's checkpoint files and temporaries: the folder could end with ``latest.json`` naming a
-file that was gone, and the run was lost. A run holds ``OUT/.sr-desktop-train.lock`` (its
-process id) while it writes there; a second run is refused in one line. A lock left by a
-process that no longer exists (killed) is taken over.
+file that was gone, and the run was lost. A run holds an OS lock on
+``OUT/.sr-desktop-train.lock`` (``flock``; ``msvcrt.locking`` on Windows) on a descriptor
+open for the whole run, and writes its process id there for the message of a second run,
+which is refused in one line. The system drops the lock when the process ends, killed or
+not, so no lock is ever stale; the file stays (deleting it would let a run that opened the
+old file and one that makes a new file both hold "the" lock).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-
-import psutil
 
 from sr_desktop.engine.training.errors import TrainingError
 
 LOCK_NAME = ".sr-desktop-train.lock"
 
 
-def _holder(path: Path) -> int | None:
-    """The process id written in the lock file, or None (gone, unreadable, not a number)."""
+def _try_lock(fd: int) -> bool:
+    """Take the lock of `fd` without waiting; False when another holds it."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        if sys.platform == "win32":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _holder(path: Path) -> str:
+    """' by process N' from the lock file, or '' (not written yet, unreadable)."""
     try:
         text = path.read_text().strip()
     except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+        return ""
+    return f" by process {text}" if text.isdigit() else ""
 
 
 @contextlib.contextmanager
 def run_folder_lock(out: Path) -> Iterator[None]:
-    """Hold the run folder `out` (which exists) for the duration; `TrainingError` when a run
-    of a live process holds it, this process's own other runs included."""
+    """Hold the run folder `out` (which exists) for the duration; `TrainingError` when
+    another run holds it, one of this process's own included."""
     path = Path(out) / LOCK_NAME
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _holder(path)
-            if holder is not None and psutil.pid_exists(holder):
-                raise TrainingError(f"{out} is being trained by process {holder}: wait for that run, stop it, "
-                                    "or choose another run folder") from None
-            with contextlib.suppress(OSError):
-                path.unlink()  # left by a run that was killed
-            continue
-        except OSError as exc:
-            raise TrainingError(f"cannot write in the run folder {out}: {exc.strerror or exc}") from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        break
-    else:
-        raise TrainingError(f"cannot lock the run folder {out}: another run keeps taking {LOCK_NAME}")
     try:
-        yield
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise TrainingError(f"cannot write in the run folder {out}: {exc.strerror or exc}") from None
+    try:
+        if not _try_lock(fd):
+            raise TrainingError(f"{out} is being trained{_holder(path)}: wait for that run, stop it, "
+                                "or choose another run folder")
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError:
+            pass  # the process id is for the message only
+        try:
+            yield
+        finally:
+            _unlock(fd)
     finally:
-        if _holder(path) == os.getpid():
-            with contextlib.suppress(OSError):
-                path.unlink()
+        os.close(fd)
