@@ -555,13 +555,25 @@ TEXTURE_STEP = 2.0 / 255.0
 TEXTURE_FRACTION = 0.01
 
 
+#: rows and columns sampled (evenly spaced, whole) for the steps between neighbours: on a
+#: 48 MP photo the whole image took 8 s and 1.1 GiB
+TEXTURE_LINES = 256
+
+
 def is_textureless(image: np.ndarray) -> bool:
-    """True for an image with (almost) no pixel steps of `TEXTURE_STEP` or more: a flat
-    colour, a smooth gradient. `image`: H×W(×C), uint8/uint16 or float 0..1."""
+    """True for an image with (almost) no steps of `TEXTURE_STEP` or more between
+    neighbouring pixels (on `TEXTURE_LINES` rows and columns): a flat colour, a smooth
+    gradient. `image`: H×W(×C), uint8/uint16 or float 0..1."""
     a = np.asarray(image)
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(a.dtype, 1.0)
-    grey = (a.astype(np.float32) / scale).mean(axis=2) if a.ndim == 3 else a.astype(np.float32) / scale
-    steps = np.concatenate([np.abs(np.diff(grey, axis=0)).ravel(), np.abs(np.diff(grey, axis=1)).ravel()])
+    rows = a[np.linspace(0, a.shape[0] - 1, min(a.shape[0], TEXTURE_LINES)).astype(int)]
+    cols = a[:, np.linspace(0, a.shape[1] - 1, min(a.shape[1], TEXTURE_LINES)).astype(int)]
+
+    def grey(part: np.ndarray) -> np.ndarray:
+        part = part.astype(np.float32) / scale
+        return part[..., :3].mean(axis=-1) if part.ndim == 3 else part
+
+    steps = np.concatenate([np.abs(np.diff(grey(rows), axis=1)).ravel(), np.abs(np.diff(grey(cols), axis=0)).ravel()])
     return steps.size == 0 or float(np.mean(steps >= TEXTURE_STEP)) < TEXTURE_FRACTION
 
 
