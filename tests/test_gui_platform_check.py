@@ -18,6 +18,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Qt
     ("libxcb-cursor.so.0", "libxcb-cursor0"),
     ("libxcb-icccm.so.4.0.0", "libxcb-icccm4"),
     ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
+    ("libX11-xcb.so.1", "libx11-xcb1"),  # package names are lower case
+    ("libEGL.so.1", "libegl1"),
+    ("libglib-2.0.so.0", "libglib2.0-0"),
     ("weird", "weird"),
 ])
 def test_debian_package_names(library, package):

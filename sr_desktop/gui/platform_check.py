@@ -35,14 +35,21 @@ def _xcb_plugin() -> Path | None:
     return plugin if plugin.is_file() else None
 
 
+#: libraries whose package does not follow the naming rule of `debian_package`
+DEBIAN_EXCEPTIONS = {"libglib-2.0.so.0": "libglib2.0-0"}
+
+
 def debian_package(library: str) -> str:
-    """The Debian/Ubuntu package that usually holds `library` (``libxcb-icccm.so.4`` →
-    ``libxcb-icccm4``; a name that ends in a digit takes a dash: ``libxkbcommon-x11-0``)."""
+    """The Debian/Ubuntu package that usually holds `library`: its name in lower case with
+    the soname's number (``libxcb-icccm.so.4`` → ``libxcb-icccm4``, ``libX11-xcb.so.1`` →
+    ``libx11-xcb1``; a name that ends in a digit takes a dash: ``libxkbcommon-x11-0``)."""
+    if library in DEBIAN_EXCEPTIONS:
+        return DEBIAN_EXCEPTIONS[library]
     match = re.fullmatch(r"(lib[\w+.-]*?)\.so\.(\d+).*", library)
     if match is None:
         return library
     name, version = match.groups()
-    return f"{name}{'-' if name[-1].isdigit() else ''}{version}"
+    return f"{name.lower()}{'-' if name[-1].isdigit() else ''}{version}"
 
 
 def _load_error(path: str) -> str | None:
