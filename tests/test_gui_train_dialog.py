@@ -52,14 +52,20 @@ def test_a_run_to_the_end_plots_and_offers_the_model(qtbot, tmp_path):
         dialog.grab().save(shot)
 
 
-def test_pause_cancel_resume(qtbot, tmp_path):
+def _running(qtbot, tmp_path, iterations: int) -> tuple[TrainDialog, list[int]]:
+    """A dialog whose run has reported three times, and the iterations it reports."""
     dialog = TrainDialog()
     qtbot.addWidget(dialog)
-    _fill(dialog, tmp_path, 30)
+    _fill(dialog, tmp_path, iterations)
     seen = []
     dialog.queue.jobProgress.connect(lambda _job, info: seen.append(info.done))
     assert dialog.start()
     qtbot.waitUntil(lambda: len(seen) >= 3, timeout=60_000)
+    return dialog, seen
+
+
+def test_pause_cancel_resume(qtbot, tmp_path):
+    dialog, seen = _running(qtbot, tmp_path, 30)
     dialog.pause_button.setChecked(True)
     assert dialog.request.pause.is_set()
     # reports the worker sent before it saw the pause may still be queued for this thread
@@ -82,13 +88,7 @@ def test_pause_cancel_resume(qtbot, tmp_path):
 def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
     """Closed and opened again (or after a restart), the dialog refused Start ("use Resume")
     with Resume disabled: a stopped run could only be continued from the command line."""
-    first = TrainDialog()
-    qtbot.addWidget(first)
-    _fill(first, tmp_path, 200)
-    seen = []
-    first.queue.jobProgress.connect(lambda _job, info: seen.append(info.done))
-    assert first.start()
-    qtbot.waitUntil(lambda: len(seen) >= 3, timeout=60_000)
+    first, seen = _running(qtbot, tmp_path, 200)
     with qtbot.waitSignal(first.queue.jobEnded, timeout=60_000):
         first.cancel()
     assert first.status_label.text() == "Stopped; a checkpoint was saved. Resume continues it."
