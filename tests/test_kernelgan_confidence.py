@@ -291,7 +291,7 @@ def test_a_flat_image_is_never_a_reliable_estimate(method):
     """A flat colour carries no blur: KernelGAN's D has nothing to tell apart, and a flat
     image scored 0.98, "reliable" (auto fell back to KernelGAN's score)."""
     from sr_desktop.engine.kernelgan import estimate_kernel
-    from sr_desktop.engine.kernelgan.train import TEXTURELESS, is_textureless
+    from sr_desktop.engine.kernelgan.confidence import TEXTURELESS, is_textureless
 
     flat = np.full((96, 96, 3), 0.4)
     est = estimate_kernel(flat, iterations=20, seed=1, device="cpu", method=method)

@@ -74,8 +74,8 @@ def xcb_problem(env=None) -> str | None:
         if error is None:
             continue
         # dlopen's reason names the library that failed: "libxcb-icccm.so.4: cannot open ..."
-        missing = error.split(":", 1)[0].strip() if ".so" in error.split(":", 1)[0] else path
-        missing = Path(missing).name
+        named = error.split(":", 1)[0].strip()
+        missing = Path(named if ".so" in named else path).name
         return (f"the window cannot open: Qt's X11 platform needs {missing} "
                 f"(Debian/Ubuntu: sudo apt install {debian_package(missing)}); "
                 f"--offscreen runs without a window")

@@ -55,7 +55,14 @@ from sr_desktop.engine.compute.psnr import psnr_from_mse
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan import losses
 from sr_desktop.engine.kernelgan.adam import Adam
-from sr_desktop.engine.kernelgan.confidence import ALIVE_MIN_SUM, is_reliable, restart_agreement_db, run_confidence
+from sr_desktop.engine.kernelgan.confidence import (
+    ALIVE_MIN_SUM,
+    TEXTURELESS,
+    is_reliable,
+    is_textureless,
+    restart_agreement_db,
+    run_confidence,
+)
 from sr_desktop.engine.kernelgan.crops import CropSampler, gather_crops
 from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
 from sr_desktop.engine.kernelgan.errors import KernelError
@@ -545,36 +552,6 @@ def estimate_kernel(
         # nothing to tell apart and scored a flat image 0.98, "reliable")
         return dataclasses.replace(estimate, confidence=0.0, reliable=False, doubt=TEXTURELESS)
     return estimate
-
-
-#: why an estimate of a flat or smooth image is doubtful whatever its score
-TEXTURELESS = "the image has no texture to show its blur"
-#: a pixel step of at least this (0..1 scale) counts as texture ...
-TEXTURE_STEP = 2.0 / 255.0
-#: ... and an image needs this fraction of such steps
-TEXTURE_FRACTION = 0.01
-
-
-#: rows and columns sampled (evenly spaced, whole) for the steps between neighbours: on a
-#: 48 MP photo the whole image took 8 s and 1.1 GiB
-TEXTURE_LINES = 256
-
-
-def is_textureless(image: np.ndarray) -> bool:
-    """True for an image with (almost) no steps of `TEXTURE_STEP` or more between
-    neighbouring pixels (on `TEXTURE_LINES` rows and columns): a flat colour, a smooth
-    gradient. `image`: H×W(×C), uint8/uint16 or float 0..1."""
-    a = np.asarray(image)
-    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(a.dtype, 1.0)
-    rows = a[np.linspace(0, a.shape[0] - 1, min(a.shape[0], TEXTURE_LINES)).astype(int)]
-    cols = a[:, np.linspace(0, a.shape[1] - 1, min(a.shape[1], TEXTURE_LINES)).astype(int)]
-
-    def grey(part: np.ndarray) -> np.ndarray:
-        part = part.astype(np.float32) / scale
-        return part[..., :3].mean(axis=-1) if part.ndim == 3 else part
-
-    steps = np.concatenate([np.abs(np.diff(grey(rows), axis=1)).ravel(), np.abs(np.diff(grey(cols), axis=0)).ravel()])
-    return steps.size == 0 or float(np.mean(steps >= TEXTURE_STEP)) < TEXTURE_FRACTION
 
 
 def _estimate(image: np.ndarray, scale: int, iterations: int, device: str | torch.device, seed: int, restarts: int,

@@ -42,6 +42,7 @@ from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
+from sr_desktop.engine.training.checkpoint import has_checkpoint
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.precision import AMP_CHOICES
 from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
@@ -326,7 +327,7 @@ class TrainDialog(QDialog):
 
     def _run_folder_checkpoint(self) -> bool:
         out = self.out_edit.text().strip()
-        return bool(out) and (Path(out).expanduser() / "checkpoint" / "latest.json").is_file()
+        return bool(out) and has_checkpoint(Path(out).expanduser() / "checkpoint")
 
     def _update_resume(self) -> None:
         # any run folder with a checkpoint, this dialog's run or not (a dialog opened later, a
@@ -343,8 +344,7 @@ class TrainDialog(QDialog):
         except SRDesktopError as exc:
             self._show_error(str(exc))
             return False
-        threads = self.request.threads if self.request is not None else TrainRequest.threads
-        return self._submit(TrainRequest(options, threads=threads))
+        return self._submit(TrainRequest(options))
 
     def _submit(self, request: TrainRequest) -> bool:
         self.request = request
