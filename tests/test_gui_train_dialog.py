@@ -50,6 +50,16 @@ def test_a_run_to_the_end_plots_and_offers_the_model(qtbot, tmp_path):
     if shot:  # to look at it: SR_TRAIN_DIALOG_PNG=/tmp/train.png pytest ...
         dialog.resize(1100, 640)
         dialog.grab().save(shot)
+    # a finished run keeps its checkpoint: Resume with more iterations extends it (Resume
+    # stayed disabled after a success, until the Run folder was typed again)
+    assert dialog.resume_button.isEnabled()
+    dialog.iterations_spin.setValue(24)
+    progress = []
+    dialog.queue.jobProgress.connect(lambda _job, info: progress.append(info.done))
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.resume()
+    assert dialog.result is not None and dialog.result.iterations == 24, dialog.status_label.text()
+    assert progress and min(progress) > 20
 
 
 def _running(qtbot, tmp_path, iterations: int) -> tuple[TrainDialog, list[int]]:

@@ -427,6 +427,7 @@ class TrainDialog(QDialog):
 
     def _on_ended(self, outcome: JobOutcome) -> None:
         self._set_running(False)
+        self._update_resume()  # a finished run keeps its checkpoint: more iterations extend it
         if outcome.succeeded:
             self.result = outcome.result
             val = outcome.result.validation or {}
@@ -440,7 +441,6 @@ class TrainDialog(QDialog):
             self.status_label.setText(text)
             return
         can_resume = self._run_folder_checkpoint()
-        self._update_resume()
         if outcome.cancelled:  # stopped while reading the images: nothing was saved yet
             self.status_label.setText("Stopped; a checkpoint was saved. Resume continues it." if can_resume
                                       else "Stopped before the first checkpoint: Start begins the run again.")
