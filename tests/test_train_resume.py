@@ -124,6 +124,31 @@ def test_resume_below_the_checkpoint_is_refused_and_at_it_exports(tmp_path, caps
     assert f"validation PSNR-Y {last_val['psnr_y']:.2f} dB" in printed
 
 
+def test_a_resume_that_changes_the_schedule_says_so(tmp_path, capsys):
+    """A longer run or another --lr moves the rate at the iteration a resume continues from
+    (a cosine ended at 0 restarts half-way up): allowed, as before, but no longer silent."""
+    data = make_images(tmp_path / "data", 2, 48, seed=5)
+    out = tmp_path / "run"
+    command = _command(data, out)[3:]
+    command[command.index("--iterations") + 1] = "20"
+    assert main(command) == 0
+    capsys.readouterr()
+    longer = [*command, "--resume"]
+    longer[longer.index("--iterations") + 1] = "40"
+    assert main(longer) == 0
+    err = capsys.readouterr().err
+    assert ("resumed with another learning-rate schedule: --iterations 20 → 40; iteration 21 trains at "
+            "lr 0.0005 (under the checkpoint's schedule: 0)") in err
+    logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [(r["it"], r["iterations"]) for r in logged if r["kind"] == "schedule"] == [(20, 40)]
+    same = [*longer]
+    same[same.index("--iterations") + 1] = "50"
+    same[same.index("--lr") + 1] = "1e-3"
+    assert main(same) == 0 and "--iterations 40 → 50" in capsys.readouterr().err
+    assert main([*same[:-1], "--resume"]) == 0  # the same schedule again: nothing to say
+    assert "schedule" not in capsys.readouterr().err
+
+
 def test_a_checkpoint_the_disk_refuses_says_what_is_kept(tmp_path, monkeypatch):
     """On a full disk at the first checkpoint it said "the previous checkpoint is kept" when
     there was none; later it names the iteration kept."""

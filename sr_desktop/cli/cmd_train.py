@@ -139,6 +139,8 @@ def _train(args) -> int:
         trainer = Trainer(_options(args))
     except MemoryError:
         raise TrainingError(short_of_memory) from None
+    if trainer.schedule_note:
+        print(f"sr-desktop: {trainer.schedule_note}", file=sys.stderr)
     cancel = CancelToken()
     reporter = _Reporter(args.quiet)
     try:

@@ -25,7 +25,7 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,32 @@ def _check_resume(options: TrainOptions, ckpt: Checkpoint) -> None:
                                 f"not {value!r}")
 
 
+def _schedule(options: TrainOptions) -> dict[str, Any]:
+    """What sets a run's learning rate at each iteration; a resumed run may change it."""
+    return {"lr": options.learning_rate, "schedule": options.schedule, "warmup": options.warmup,
+            "iterations": options.iterations}
+
+
+def schedule_change(options: TrainOptions, ckpt: Checkpoint) -> str | None:
+    """One line on how a resumed run's learning-rate schedule differs from the checkpoint's
+    run (None when it does not, or the checkpoint predates the record): a longer run or
+    another --lr moves the rate at the iteration the run continues from."""
+    recorded = ckpt.meta.get("schedule")
+    now = _schedule(options)
+    if not isinstance(recorded, dict) or recorded == now or ckpt.iteration >= options.iterations:
+        return None  # (a finished run exported as it stands trains no iteration)
+    changed = ", ".join(f"--{key} {recorded.get(key)} → {value}" for key, value in now.items()
+                        if recorded.get(key) != value)
+    try:
+        before = learning_rate(replace(options, lr=float(recorded["lr"]), schedule=str(recorded["schedule"]),
+                                       warmup=int(recorded["warmup"]), iterations=int(recorded["iterations"])),
+                               ckpt.iteration)
+    except (KeyError, TypeError, ValueError, TrainingError):
+        return f"resumed with another learning-rate schedule: {changed}"
+    return (f"resumed with another learning-rate schedule: {changed}; iteration {ckpt.iteration + 1} "
+            f"trains at lr {learning_rate(options, ckpt.iteration):.3g} (under the checkpoint's schedule: {before:.3g})")
+
+
 def _same_setting(key: str, recorded, value) -> bool:
     """Whether a setting is the one the checkpoint recorded: an architecture or a loss by
     what it means (``l1`` is ``l1:1``, ``fsrcnn`` is ``FSRCNN``, options in any order), a
@@ -188,8 +214,11 @@ class Trainer:
             raise TrainingError(f"cannot resume: the checkpoint is at iteration {self.ckpt.iteration}, past "
                                 f"--iterations {o.iterations} (--iterations {self.ckpt.iteration} exports it as it is)")
         torch.manual_seed(o.seed)  # the initial weights (network, discriminator) of a new run
+        #: how a resumed run's learning-rate schedule differs from its checkpoint's (one line)
+        self.schedule_note: str | None = None
         if self.ckpt is not None:
             _check_resume(o, self.ckpt)
+            self.schedule_note = schedule_change(o, self.ckpt)
             meta = self.ckpt.meta
             self.net = rebuild_network(meta["arch"], int(meta["scale"]), meta["params"])
             self.net.module.load_state_dict(self.ckpt.tensors["net"])
@@ -248,7 +277,8 @@ class Trainer:
 
     def _meta(self) -> dict[str, Any]:
         n = self.net
-        return {"arch": n.arch, "scale": n.scale, "params": n.params, "options": self.options.fingerprint()}
+        return {"arch": n.arch, "scale": n.scale, "params": n.params, "options": self.options.fingerprint(),
+                "schedule": _schedule(self.options)}
 
     def save_checkpoint(self) -> None:
         """Write the checkpoint of the current iteration."""
@@ -359,6 +389,8 @@ class Trainer:
             self.runlog.add("baseline", 0, method="bicubic", **self.baseline.as_dict())
         self.prepare()
         self.runlog.add("precision", self.iteration, precision=precision_name(self.amp_dtype))
+        if self.schedule_note:
+            self.runlog.add("schedule", self.iteration, note=self.schedule_note, **_schedule(o))
         if self.ckpt is None and o.init:
             self.validate()  # the starting model's scores: the "before" of a fine-tuning
         self.saved_iteration = self.iteration
@@ -392,6 +424,8 @@ class Trainer:
                     self.save_checkpoint()
                 extra = {"loss": loss, "parts": parts, "lr": learning_rate(o, it - 1), "its": rate,
                          "baseline": self.baseline.as_dict()}
+                if self.schedule_note:
+                    extra["note"] = self.schedule_note
                 if scores is not None:
                     extra["val"] = scores.as_dict()
                     extra["val_backend"] = self.val_backend.chosen

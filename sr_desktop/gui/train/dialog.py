@@ -421,9 +421,10 @@ class TrainDialog(QDialog):
         ran_on = f" ({self.val_backend})" if self.val_backend else ""
         val_text = f" · validation {last:.2f} dB{ran_on}" if last is not None else ""
         paused = self.request is not None and self.request.pause.is_set()
+        note = f"\n{extra['note']}" if extra.get("note") else ""  # a Resume that changed the schedule
         self.status_label.setText(
             f"{'Paused · ' if paused else ''}iteration {info.done} / {info.total} · loss {extra.get('loss', 0):.4g}"
-            f" · {extra.get('its', 0):.2f} it/s · ETA {human_seconds(info.eta)}{val_text}")
+            f" · {extra.get('its', 0):.2f} it/s · ETA {human_seconds(info.eta)}{val_text}{note}")
 
     def _on_ended(self, outcome: JobOutcome) -> None:
         self._set_running(False)
