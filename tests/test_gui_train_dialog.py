@@ -122,6 +122,7 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
         assert dialog.resume()
     assert dialog.result is not None and dialog.result.iterations == 250, dialog.status_label.text()
     assert min(progress) > stopped  # continued, not restarted
+    assert "another learning-rate schedule: --iterations 200 → 250" in dialog.status_label.text()
 
 def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_path):
     from sr_desktop.gui.app import create_application

@@ -122,6 +122,7 @@ class TrainDialog(QDialog):
         self.request: TrainRequest | None = None
         self.result = None
         self.val_backend = ""  # what ran the last validation (torch / openvino)
+        self.run_note = ""  # how a Resume changed the learning-rate schedule (one line)
 
         self.data_edit = QLineEdit(data_dir or "")
         self.data_edit.setToolTip("Folders of high-resolution images (sub-folders included); several: separate with ;")
@@ -350,6 +351,7 @@ class TrainDialog(QDialog):
         self.request = request
         self.result = None
         self.val_backend = ""
+        self.run_note = ""
         self.use_button.setEnabled(False)
         self.resume_button.setEnabled(False)
         self.status_label.setText("Reading the images…")
@@ -421,7 +423,8 @@ class TrainDialog(QDialog):
         ran_on = f" ({self.val_backend})" if self.val_backend else ""
         val_text = f" · validation {last:.2f} dB{ran_on}" if last is not None else ""
         paused = self.request is not None and self.request.pause.is_set()
-        note = f"\n{extra['note']}" if extra.get("note") else ""  # a Resume that changed the schedule
+        self.run_note = extra.get("note", "")  # a Resume that changed the schedule
+        note = f"\n{self.run_note}" if self.run_note else ""
         self.status_label.setText(
             f"{'Paused · ' if paused else ''}iteration {info.done} / {info.total} · loss {extra.get('loss', 0):.4g}"
             f" · {extra.get('its', 0):.2f} it/s · ETA {human_seconds(info.eta)}{val_text}{note}")
@@ -439,7 +442,7 @@ class TrainDialog(QDialog):
                 text += f" — registered as {outcome.result.model_id}"
                 self.use_button.setEnabled(True)
                 self.modelTrained.emit(outcome.result.model_id)
-            self.status_label.setText(text)
+            self.status_label.setText(text + (f"\n{self.run_note}" if self.run_note else ""))
             return
         can_resume = self._run_folder_checkpoint()
         if outcome.cancelled:  # stopped while reading the images: nothing was saved yet
