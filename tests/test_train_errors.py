@@ -320,6 +320,34 @@ def test_a_resumed_runs_eta_counts_only_the_iterations_since_the_resume(monkeypa
     assert heard[0].eta == pytest.approx(10.0 / 100 * (20000 - 2100))
 
 
+def test_a_pause_is_left_out_of_the_eta_and_the_reported_speed(tmp_path, data):
+    """Paused for a coffee, the run came back with an ETA and an it/s that counted the pause
+    as training time."""
+    import threading
+    import time
+
+    from sr_desktop.engine.training.loop import train
+    from sr_desktop.engine.training.options import TrainOptions
+
+    pause, heard = threading.Event(), []
+
+    def progress(info):
+        heard.append(info)
+        if info.done == 3:  # the dialog's Pause, then Continue 1.5 s later
+            pause.set()
+            threading.Timer(1.5, pause.clear).start()
+
+    options = TrainOptions(arch=TINY, scale=2, data=(str(data),), out=str(tmp_path / "out"), iterations=8,
+                           batch=2, patch=16, workers=1, val_every=100)
+    began = time.perf_counter()
+    result = train(options, progress, pause=pause)
+    wall = time.perf_counter() - began
+    assert result.seconds < wall - 1.4, (result.seconds, wall)
+    after = heard[3]  # iteration 4, the first after the pause
+    assert after.done == 4 and after.elapsed < heard[2].elapsed + 1.0, (heard[2].elapsed, after.elapsed)
+    assert after.eta < heard[2].elapsed + 1.0  # 4 iterations to go at the speed of the first 4
+
+
 def test_cancel_stops_the_reading_of_the_training_images(tmp_path, data, monkeypatch):
     """Cancel while the dialog said "Reading the images…" waited for the whole folder (14 s
     for forty 1000² photos), then said a checkpoint was saved when none was."""

@@ -91,5 +91,9 @@ class ProgressTracker:
             self.callback(info)
         return info
 
+    def leave_out(self, seconds: float) -> None:
+        """Time that was not spent on the work (a pause): out of the elapsed time and the ETA."""
+        self.start += seconds
+
     def step(self, n: int = 1, message: str = "", **extra) -> ProgressInfo:
         return self.update(self.done + n, message, **extra)

@@ -397,13 +397,16 @@ class Trainer:
         self.val.write_inputs(self.out / "val", o.previews)
         tracker = ProgressTracker(o.iterations, progress, stage="training", first=self.iteration)
         started, first = time.perf_counter(), self.iteration
+        paused = 0.0  # seconds held by `pause`: not training time (the ETA, the it/s reported)
         window_start, window_iter = started, self.iteration
         rate = 0.0
         loader = BatchLoader(self.data, o.batch, o.seed, self.iteration, o.workers, pin=self.cuda)
         try:
             while self.iteration < o.iterations:
-                while pause is not None and pause.is_set() and not (cancel and cancel.cancelled):
-                    time.sleep(PAUSE_POLL_S)
+                if pause is not None and pause.is_set():
+                    held = _hold(pause, cancel)
+                    paused += held
+                    tracker.leave_out(held)
                     window_start, window_iter = time.perf_counter(), self.iteration
                 if cancel is not None and cancel.cancelled:
                     if self.saved_iteration != self.iteration:
@@ -434,7 +437,7 @@ class Trainer:
                 tracker.update(it, f"loss {loss:.4g}", **extra)
         finally:
             loader.close()
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started - paused
         return self._finish(seconds, (self.iteration - first) / max(seconds, 1e-9))
 
     def _finish(self, seconds: float, rate: float) -> TrainResult:
@@ -471,6 +474,14 @@ class Trainer:
         model_id = register_model(path, name, scale).id
         self.runlog.add("registered", self.iteration, model=model_id, name=name)
         return model_id
+
+
+def _hold(pause: threading.Event, cancel: CancelToken | None) -> float:
+    """Wait while `pause` is set (until a cancel); the seconds waited."""
+    held_from = time.perf_counter()
+    while pause.is_set() and not (cancel and cancel.cancelled):
+        time.sleep(PAUSE_POLL_S)
+    return time.perf_counter() - held_from
 
 
 def train(options: TrainOptions, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
