@@ -13,7 +13,8 @@ the output a flat grey: D wins easily) scores 0.
   of the centred kernels), reported beside the score when there are restarts.
 * ``confidence ≥ RELIABLE_AT`` is what the CLI, the JSON and the GUI call *reliable*.
 * `is_textureless(image)`: an image with nothing that shows its blur (a flat colour, a smooth
-  gradient), whose estimate is doubtful whatever its score (`TEXTURELESS`).
+  gradient), whose estimate is doubtful whatever its score (`TEXTURELESS`); `too_short`:
+  runs too short for the score to mean anything (`MIN_JUDGED_ITERATIONS`).
 
 The threshold and the correlation with the true kernel PSNR are measured on the synthetic
 set (docs/kernelgan.md, `benchmarks/bench_kernelgan.py --runs N`).
@@ -62,6 +63,20 @@ def restart_agreement_db(kernels: list[np.ndarray]) -> float | None:
     if len(kernels) < 2:
         return None
     return float(np.median([kernel_psnr(a, b) for a, b in combinations(kernels, 2)]))
+
+
+#: KernelGAN iterations per run below which its score says nothing: D has not yet trained
+#: against a living generator (99 % of default runs came alive by iteration 226, and none of
+#: 100 settled before 400; docs/kernelgan.md), so a 150-iteration run scored 0.98, "reliable"
+MIN_JUDGED_ITERATIONS = 400
+
+
+def too_short(iterations: int) -> str:
+    """Why a KernelGAN estimate of `iterations` per run is doubtful whatever its score
+    ("" when the runs were long enough to judge)."""
+    if iterations >= MIN_JUDGED_ITERATIONS:
+        return ""
+    return f"{iterations} iterations are too few to judge the run (at least {MIN_JUDGED_ITERATIONS})"
 
 
 #: why an estimate of a flat or smooth image is doubtful whatever its score

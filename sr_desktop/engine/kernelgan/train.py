@@ -62,6 +62,7 @@ from sr_desktop.engine.kernelgan.confidence import (
     is_textureless,
     restart_agreement_db,
     run_confidence,
+    too_short,
 )
 from sr_desktop.engine.kernelgan.crops import CropSampler, gather_crops
 from sr_desktop.engine.kernelgan.discriminator import KernelDiscriminator
@@ -551,6 +552,10 @@ def estimate_kernel(
         # nothing in the image shows its blur: every kernel explains it (KernelGAN's D has
         # nothing to tell apart and scored a flat image 0.98, "reliable")
         return dataclasses.replace(estimate, confidence=0.0, reliable=False, doubt=TEXTURELESS)
+    if estimate.method == "kernelgan" and too_short(iterations):
+        # its score is D's, and D has not learned anything yet (the fit's, when combined,
+        # does not depend on the run's length)
+        return dataclasses.replace(estimate, reliable=False, doubt=too_short(iterations))
     return estimate
 
 

@@ -160,8 +160,9 @@ def schedule_change(options: TrainOptions, ckpt: Checkpoint) -> str | None:
                                ckpt.iteration)
     except (KeyError, TypeError, ValueError, TrainingError):
         return f"resumed with another learning-rate schedule: {changed}"
+    now_rate = learning_rate(options, ckpt.iteration)
     return (f"resumed with another learning-rate schedule: {changed}; iteration {ckpt.iteration + 1} "
-            f"trains at lr {learning_rate(options, ckpt.iteration):.3g} (under the checkpoint's schedule: {before:.3g})")
+            f"trains at lr {now_rate:.3g} (under the checkpoint's schedule: {before:.3g})")
 
 
 def _same_setting(key: str, recorded, value) -> bool:
