@@ -398,6 +398,21 @@ def test_folded_advanced_controls_take_no_keyboard_focus(window, qtbot):
     picker.advanced.collapse(animate=False)
     assert not picker.tile_spin.hasFocus()
 
+
+def test_a_tile_below_the_smallest_becomes_the_smallest(window, qtbot):
+    """The box took 1..15 px, and Upscale then failed with "tile must be 0 (whole image) or
+    at least 16 px": a 0 the box shows as auto."""
+    from PySide6.QtCore import Qt
+
+    picker = window.picker
+    picker.advanced.expand(animate=False)
+    picker.tile_spin.setFocus()
+    picker.tile_spin.lineEdit().selectAll()
+    qtbot.keyClicks(picker.tile_spin, "5")
+    assert picker.tile() == 16 and picker.options().tile.size == 16
+    qtbot.keyClick(picker.tile_spin, Qt.Key.Key_Return)
+    assert picker.tile_spin.value() == 16
+
 def test_fp16_is_offered_only_for_a_device_that_runs_it(window):
     picker = window.picker
     fp16 = picker.precision_combo.model().item(picker.precision_combo.findData("fp16"))

@@ -58,6 +58,8 @@ def test_parse_tile_refuses_anything_else_with_one_error_type(value, message):
         UpscaleOptions(tile=value)
     with pytest.raises(OptionError):
         TilePolicy(-3)
+    with pytest.raises(OptionError, match="at least 16 px"):  # built directly, it passed the floor
+        TilePolicy(8)
 
 
 def test_option_errors_are_model_errors_for_existing_handlers():

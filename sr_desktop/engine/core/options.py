@@ -132,6 +132,10 @@ def parse_alpha(value: object) -> AlphaMode:
     return AlphaMode.MODEL if value is None or value == "" else _choice(AlphaMode, value, "alpha mode")
 
 
+#: the smallest tile the tiler runs (input pixels)
+MIN_TILE = 16
+
+
 @dataclass(frozen=True)
 class TilePolicy:
     """How an image is cut into tiles: ``size`` None = auto (fit the device's free memory),
@@ -142,6 +146,8 @@ class TilePolicy:
     def __post_init__(self) -> None:
         if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0):
             raise OptionError(f"tile must be 'auto', 0 (whole image) or a number of pixels, got {self.size!r}")
+        if self.size is not None and 0 < self.size < MIN_TILE:  # smaller tiles are all context, no content
+            raise OptionError(f"tile must be 0 (whole image) or at least {MIN_TILE} px, got {self.size}")
 
     @classmethod
     def parse(cls, value: object) -> TilePolicy:
@@ -164,10 +170,6 @@ class TilePolicy:
 TILE_AUTO = TilePolicy()
 
 
-#: the smallest tile the tiler runs (input pixels)
-MIN_TILE = 16
-
-
 def parse_tile(value: object) -> TilePolicy:
     """The tile request from ``"auto"``, None, 0 (whole image), N or their text."""
     if isinstance(value, TilePolicy):
@@ -184,8 +186,6 @@ def parse_tile(value: object) -> TilePolicy:
         raise OptionError(f"tile must be a whole number of pixels, got {value!r}")
     if size < 0:
         raise OptionError("tile must be >= 0 (0 = no tiling)")
-    if 0 < size < MIN_TILE:  # smaller tiles are all context and no content
-        raise OptionError(f"tile must be 0 (whole image) or at least {MIN_TILE} px, got {size}")
     return TilePolicy(size)
 
 

@@ -29,6 +29,7 @@ from sr_desktop.engine.core.options import (
     DEFAULT_MODEL,
     PRECISION_CHOICES,
     UPSCALE_DEVICE_CHOICES,
+    MIN_TILE,
     Backend,
     UpscaleOptions,
     parse_tile,
@@ -207,8 +208,9 @@ class ModelPicker(QWidget):
         self.tile_spin.setSingleStep(64)
         self.tile_spin.setSpecialValueText("auto")
         self.tile_spin.setSuffix(" px")
-        self.tile_spin.setToolTip("Tile size in input pixels; auto fits it to free memory")
+        self.tile_spin.setToolTip(f"Tile size in input pixels (at least {MIN_TILE}); auto fits it to free memory")
         self.tile_spin.setAccessibleName("Tile size")
+        self.tile_spin.editingFinished.connect(self._snap_tile)
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -305,7 +307,7 @@ class ModelPicker(QWidget):
 
     def tile(self) -> int | str:
         value = self.tile_spin.value()
-        return "auto" if value == 0 else int(value)
+        return "auto" if value == 0 else max(MIN_TILE, int(value))
 
     def options(self, fallback_model: str | None = None) -> UpscaleOptions:
         """``UpscaleOptions`` for the current choice (the engine's one constructor, which
@@ -379,6 +381,12 @@ class ModelPicker(QWidget):
         if index >= 0:
             self.backend_combo.setCurrentIndex(index)
         return index >= 0
+
+    def _snap_tile(self) -> None:
+        # 1..15 px are no tile the tiler runs (the engine refused them after Upscale, naming a
+        # "0 (whole image)" the box does not offer): typed, they become the smallest one
+        if 0 < self.tile_spin.value() < MIN_TILE:
+            self.tile_spin.setValue(MIN_TILE)
 
     def set_tile(self, tile: int | str) -> None:
         """Show a tile request ("auto", N; a stored value that is not one shows auto)."""
