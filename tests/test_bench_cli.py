@@ -105,6 +105,17 @@ def test_bench_errors_are_one_line(dataset, tmp_path, capsys):
     assert rc == 2 and "unknown degradation" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("scale", ["1", "17"])
+def test_a_scale_no_model_can_be_measured_at_is_refused_before_any_model_runs(dataset, scale, capsys):
+    """×20 measured bicubic over the whole dataset, then failed at the second model; ×1
+    measured nothing (every PSNR inf)."""
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error
+        main(["bench", "--dataset", str(dataset), "--model", "bicubic", "span", "--scale", scale])
+    captured = capsys.readouterr()
+    assert exited.value.code == 2 and captured.out == ""
+    assert f"scale must be between 2 and 16, got {scale}" in captured.err and captured.err.count("\n") == 1
+
+
 @pytest.mark.parametrize("outputs, message", [
     (["--json", "{tmp}/absent/r.json"], "does not exist"),
     (["--csv", "{tmp}"], "it is a folder"),

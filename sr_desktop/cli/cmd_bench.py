@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import add_backend_option, device_arg, path_arg, send_warnings_to_log, tile_arg
+from sr_desktop.cli.common import (
+    add_backend_option,
+    argparse_type,
+    device_arg,
+    path_arg,
+    send_warnings_to_log,
+    tile_arg,
+)
+from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
@@ -34,16 +42,6 @@ def _kernel_file(degradation: str) -> str | None:
     return degradation[len("kernel:"):].split(",")[0] or None if degradation.startswith("kernel:") else None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``bench`` on the ``sr-desktop`` subcommand parser."""
     parser = subparsers.add_parser(
@@ -55,7 +53,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", type=path_arg, required=True, metavar="DIR", help="folder of HR images")
     parser.add_argument("--model", nargs="+", default=None, metavar="ID",
                         help=f"model id(s) (default: {MATLAB_BICUBIC_ID})")
-    parser.add_argument("--scale", required=True, type=_positive_int, metavar="N")
+    parser.add_argument("--scale", required=True, type=argparse_type(parse_sr_scale), metavar="N")
     parser.add_argument("--degradation", default="bicubic",
                         metavar="bicubic|bicubic-float|kernel:FILE.npy",
                         help="how the LR images are made (default: bicubic = 8-bit MATLAB "

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.imageio.convert import to_uint8
@@ -411,8 +412,7 @@ def evaluate_models(
     backend: str = "auto",
 ) -> BenchReport:
     """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs)."""
-    if scale < 1:
-        raise EvaluationError(f"scale must be a positive integer, got {scale}")
+    scale = parse_sr_scale(scale)
     paths = list_dataset(dataset)
     degradation = degradation or Degradation()
     report = BenchReport(str(dataset), int(scale), degradation.describe(),

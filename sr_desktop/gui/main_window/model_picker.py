@@ -27,9 +27,9 @@ from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.options import (
     DEFAULT_MODEL,
+    MIN_TILE,
     PRECISION_CHOICES,
     UPSCALE_DEVICE_CHOICES,
-    MIN_TILE,
     Backend,
     UpscaleOptions,
     parse_tile,

@@ -48,6 +48,7 @@ from sr_desktop.app.metrics_jobs import (
     run_task,
 )
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.evaluate import check_measurable
 from sr_desktop.gui.metrics.evaluate_section import EvaluateSection, installed_models
@@ -280,9 +281,7 @@ class MetricsPanel(QWidget):
         model_ids = [str(m) for m in model_ids]
         if not model_ids:
             raise EvaluationError("check at least one model to evaluate")
-        scale = int(scale)
-        if not 1 <= scale <= 16:
-            raise EvaluationError(f"scale must be between 1 and 16, got {scale}")
+        scale = parse_sr_scale(scale)
         deg = self.evaluate_section.degradation_for(degradation)
         check_measurable(st.image.width, st.image.height, scale)  # one line, not a failure per model
         self._eval_queue.cancel()
