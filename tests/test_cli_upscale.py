@@ -117,6 +117,22 @@ def test_an_output_name_and_format_that_disagree_are_refused(tmp_path):
     assert (tmp_path / "y.jpg").is_file() and (tmp_path / "z.jpeg").is_file()
 
 
+def test_every_format_the_engine_writes_is_a_format_choice(tmp_path, capsys):
+    """`-o x.bmp` wrote a BMP while `--format bmp` was refused as an invalid choice."""
+    from PIL import Image
+
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.imageio.formats import WRITE_FORMATS
+
+    src = _png(tmp_path / "a.png")
+    for fmt in WRITE_FORMATS:
+        assert main(["upscale", str(src), "-o", str(tmp_path / f"out_{fmt}"), "--format", fmt, "--model", "bicubic",
+                     "--scale", "2", "--quiet"]) == 0, capsys.readouterr().err
+        [path] = tmp_path.glob(f"out_{fmt}.*")
+        with Image.open(path) as written:
+            assert written.format == {"jpg": "JPEG"}.get(fmt, fmt.upper())
+
+
 def test_an_output_without_a_suffix_is_refused_and_a_trailing_slash_is_a_folder(tmp_path, capsys):
     from sr_desktop.cli.main import main
 

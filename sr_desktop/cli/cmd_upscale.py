@@ -22,8 +22,9 @@ from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import error_line, printable
+from sr_desktop.engine.imageio.formats import WRITE_FORMATS
 
-FORMATS = ("png", "jpg", "webp", "tiff", "gif")
+FORMATS = WRITE_FORMATS
 
 EPILOG = """\
 OUTPUT is a file for one input, a folder for several (created if missing; files keep

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.file_names import NAME_MAX_BYTES, name_bytes
+from sr_desktop.engine.imageio.formats import WRITE_FORMATS
 
 #: Placeholders of the output-name template.
 NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
 DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}_{model}"
-OUTPUT_FORMATS = ("same", "png", "jpg", "webp", "tiff", "gif", "bmp")
+OUTPUT_FORMATS = ("same", *WRITE_FORMATS)
 EXISTING_POLICIES = ("skip", "overwrite", "rename")
 
 class BatchError(SRDesktopError):
