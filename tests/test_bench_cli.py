@@ -346,3 +346,10 @@ def test_a_model_named_twice_is_measured_once(dataset, capsys):
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "bicubic", "--quiet"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("bicubic ")]
     assert len(rows) == 1
+
+
+def test_a_name_with_terminal_escapes_in_an_error_is_printed_escaped(tmp_path, capsys):
+    """`bench --dataset $'d\\e[2J'` cleared the terminal: the error line printed the name raw."""
+    assert main(["bench", "--dataset", str(tmp_path / "d\x1b[2J\nx"), "--scale", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and err.count("\n") == 1 and "d\\x1b[2J\\nx" in err

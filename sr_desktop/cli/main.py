@@ -220,7 +220,9 @@ def _main(argv: list[str] | None) -> int:
             return int(launch(args) or 0)
         return int(args.func(args) or 0)
     except SRDesktopError as exc:
-        print(f"sr-desktop: error: {exc}", file=sys.stderr)
+        from sr_desktop.engine.core.text import error_line
+
+        print(f"sr-desktop: error: {error_line(exc)}", file=sys.stderr)  # names it quotes, escaped
         return 2
     except KeyboardInterrupt:
         print("sr-desktop: interrupted", file=sys.stderr)
