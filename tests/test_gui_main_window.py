@@ -791,3 +791,20 @@ def test_the_status_line_names_the_gpu_that_auto_runs_a_zoo_model_on(make_window
     qtbot.waitUntil(lambda: window.device_label.text() == "Device: Radeon Test (Vulkan 0)", timeout=3000)
     assert window.picker.set_model_id("bicubic")
     qtbot.waitUntil(lambda: window.device_label.text().startswith("Device: CPU"), timeout=3000)
+
+
+def test_engine_errors_name_the_windows_fields_not_command_line_flags(make_window, tmp_path, qtbot):
+    """Out of memory, the message bar said "try a smaller --tile": a flag the window has no
+    place for; it names the picker's Tile now."""
+    from sr_desktop.engine.pipeline.memory import memory_error
+
+    def short_of_memory(job, progress, cancel):
+        raise memory_error(job.image, 30 * 10**9)
+
+    window = make_window(job_runner=short_of_memory)
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 24, 16)])
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.last_error == ("out of memory upscaling in.png (needs about 30.0 GB); try a smaller “Tile”, "
+                                 "a smaller scale, or close other programs")
+    assert window.message_bar.isVisible() and "“Tile”" in window.message_bar.text()

@@ -48,6 +48,7 @@ from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.gui.accessible_names import name_unnamed
 from sr_desktop.gui.compare.view import CompareView
+from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.main_window.actions import (
     COPY_TIP,
     REGION_HIDES_RESULT,
@@ -78,6 +79,13 @@ from sr_desktop.gui.main_window.upscaling import Upscaler
 from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.widgets import resize_within_screen
 
+#: the window's fields (the picker's, the Save dialog's) for the flags the engine's errors name
+#: ("try a smaller --tile", "use --precision fp32")
+WINDOW_FIELDS = {
+    "--model": "Model", "--variant": "Variant", "--scale": "Scale", "--device": "Device",
+    "--precision": "Precision", "--backend": "Backend", "--tile": "Tile", "--format": "Format",
+    "--quality": "Quality",
+}
 log = logging.getLogger(__name__)
 
 __all__ = ["REGION_HINT", "SAVE_FORMATS", "ZOOM_PRESETS", "MainWindow", "MessageBar", "SaveAsDialog"]
@@ -492,8 +500,9 @@ class MainWindow(QMainWindow):
         return sheet
 
     def show_error(self, message: str, level: str = "error") -> None:
-        """Non-modal message above the image; also logged and kept in ``last_error``."""
-        message = message.splitlines()[0] if message else message
+        """Non-modal message above the image, in the window's words (its fields for the
+        engine's command-line flags); also logged and kept in ``last_error``."""
+        message = in_dialog_words(message.splitlines()[0], WINDOW_FIELDS) if message else message
         if level == "error":
             self.last_error = message
             log.warning("%s", message)
