@@ -107,6 +107,19 @@ def test_same_outputs_and_report_as_the_local_batch(local_ray, tmp_path):
     assert all("worker" in f for f in report["files"])
 
 
+def test_relative_folders_mean_the_drivers_folders_on_every_worker(local_ray, tmp_path, monkeypatch):
+    """Workers resolved relative IN/OUT against their own working folder (a cluster's head
+    started elsewhere): every file "not found", or read and written there while the report
+    said ok. Here the driver moves after Ray started, as a terminal's `cd` does."""
+    make_inputs(tmp_path / "in", 4)
+    monkeypatch.chdir(tmp_path)
+    result = run_batch(Path("in"), Path("out"), BatchOptions(upscale=MODEL, recursive=True), cluster=ClusterTarget())
+    assert len(digests(tmp_path / "out")) == 4, [(r.input, r.status, r.error) for r in result.records]
+    ok = sorted((r.input, r.output) for r in result.records if r.status == "ok")
+    assert ok == sorted((str(Path("in") / rel), str(Path("out") / rel.replace(".png", "_x2_realesr-animevideov3.png")))
+                        for rel in ("im00.png", "im02.png", "sub/im01.png", "sub/im03.png"))
+
+
 def test_a_killed_worker_loses_nothing(local_ray, tmp_path):
     make_inputs(tmp_path / "in", 16, size=64)
     killed: list[int] = []

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from sr_desktop.engine.batch.options import BatchOptions
@@ -316,11 +317,11 @@ def run_jobs_on_ray(
     threads = int(cpus) if gpus == 0 else 0
     # jobs travel pickled (a binary column): Arrow has no type for them
     per_task = files_per_task(len(to_upscale), actors)
-    dataset = ray.data.from_items([{"job": pickle.dumps(job)} for job in to_upscale],
+    dataset = ray.data.from_items([{"job": pickle.dumps(_anchored(job))} for job in to_upscale],
                                   override_num_blocks=max(1, len(to_upscale) // per_task))
     flag = ray.remote(num_cpus=0)(CancelFlag).remote()
     mapped = dataset.map_batches(
-        actor_class(options, upscale_options, threads, [str(job.input) for job in jobs], flag),
+        actor_class(options, upscale_options, threads, [os.path.abspath(job.input) for job in jobs], flag),
         batch_size=per_task,
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=cpus,
@@ -336,7 +337,8 @@ def run_jobs_on_ray(
             if row is None:
                 break
             if row["record"]:
-                record = pickle.loads(row["record"])
+                job = jobs[position[int(row["index"])]]
+                record = _as_planned(pickle.loads(row["record"]), job)
                 records[position[int(row["index"])]] = record
                 done += 1
                 _report(progress, done, len(jobs), started, record.input, record=record)
@@ -345,6 +347,22 @@ def run_jobs_on_ray(
         finished.set()
         forwarder.join(timeout=1.0)
     return records, not cancel.cancelled
+
+
+def _anchored(job: BatchJob) -> BatchJob:
+    """`job` with absolute paths: a worker resolves a relative one against its own working
+    folder (a cluster's head started elsewhere: every file "not found", or read and written
+    in that folder while the report said ok)."""
+    output = Path(os.path.abspath(job.output)) if job.output is not None else None
+    return replace(job, input=Path(os.path.abspath(job.input)), output=output)
+
+
+def _as_planned(record: FileRecord, job: BatchJob) -> FileRecord:
+    """A worker's record of an `_anchored` job with the paths as the batch named them."""
+    output = record.output
+    if output is not None and job.output is not None and not job.output.is_absolute():
+        output = os.path.relpath(output)  # (renamed outputs too: `--existing rename`)
+    return replace(record, input=str(job.input), output=output)
 
 
 def _forward_cancel(cancel: CancelToken, flag, finished: threading.Event) -> None:
