@@ -229,10 +229,14 @@ def test_an_unwritable_output_folder_is_found_before_any_model_runs(dataset, tmp
 @pytest.mark.parametrize("name, content, expected", [
     ("zz_small.png", "small", "zz_small.png in the dataset: the image (10×10) is too small to measure at ×4"),
     ("zz_broken.png", b"\x89PNG\r\n\x1a\n truncated", "zz_broken.png in the dataset: "),
+    # a dangling link was left out without a word: the means covered part of the dataset
+    ("zz_link.png", "dangling", "zz_link.png in the dataset: "),
 ])
 def test_a_bad_dataset_image_is_named_before_any_model_runs(dataset, capsys, name, content, expected):
     if content == "small":
         PILImage.fromarray(np.zeros((10, 10, 3), np.uint8)).save(dataset / name)
+    elif content == "dangling":
+        (dataset / name).symlink_to(dataset / "gone.png")
     else:
         (dataset / name).write_bytes(content)
     rc = main(["bench", "--dataset", str(dataset), "--scale", "4", "--model", "bicubic"])

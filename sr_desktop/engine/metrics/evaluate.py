@@ -225,7 +225,10 @@ def list_dataset(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if (why := not_a(folder, "folder")) is not None:
         raise EvaluationError(f"dataset folder {folder}: {why}")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p) and not is_temp_path(p))
+    # a link to nothing is listed, so that reading it names it (skipped, the means covered
+    # part of the dataset without a word)
+    paths = sorted(p for p in folder.iterdir()
+                   if (p.is_file() or (p.is_symlink() and not p.exists())) and is_image_path(p) and not is_temp_path(p))
     if not paths:
         raise EvaluationError(f"no images (PNG/JPEG/WebP/TIFF/BMP/GIF) in {folder}")
     return paths
