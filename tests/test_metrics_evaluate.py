@@ -196,3 +196,25 @@ def test_float_lr_degradation_feeds_unrounded_lr(hr):
     assert ev.to_json()["hr_size"] == [50, 66]
     bic = evaluate_image(hr, MatlabBicubic(2), 2, degradation=d)
     assert bic.scores.psnr_y > ev.scores.psnr_y
+
+
+def test_an_image_reproduced_exactly_leaves_the_psnr_means_and_is_counted():
+    """A flat grey image beside Set5's bird: every model's mean PSNR was inf (JSON null),
+    the comparison lost and the plot empty."""
+    from sr_desktop.engine.metrics.evaluate import BenchReport, ImageEvaluation, ImageScores, ModelEvaluation
+    from sr_desktop.engine.metrics.report import format_table
+    from sr_desktop.engine.metrics.timing import Timing
+
+    def model(name: str, psnrs: list[float]) -> ModelEvaluation:
+        return ModelEvaluation(name, 3, "bicubic", [
+            ImageEvaluation(f"im{i}", ImageScores(p, 1.0 if math.isinf(p) else 0.9, p), Timing())
+            for i, p in enumerate(psnrs)])
+
+    mixed, exact = model("a", [32.0, math.inf, 34.0]), model("b", [math.inf, math.inf])
+    assert (mixed.psnr_y, mixed.psnr_rgb, mixed.exact_images) == (33.0, 33.0, 1)
+    assert mixed.ssim_y == pytest.approx((0.9 + 1.0 + 0.9) / 3)  # SSIM 1.0 is a number: kept
+    assert (exact.psnr_y, exact.exact_images) == (math.inf, 2)
+    assert mixed.to_json()["psnr_y"] == 33.0 and mixed.to_json()["psnr_inf_images"] == 1
+    assert exact.to_json()["psnr_y"] is None and "psnr_inf_images" not in model("c", [30.0]).to_json()
+    table = format_table(BenchReport("set", 3, "bicubic", [mixed, exact]))
+    assert table.splitlines()[-1] == "PSNR means leave out the images reproduced exactly (PSNR inf): a: 1 image"

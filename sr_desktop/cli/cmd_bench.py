@@ -34,7 +34,8 @@ any model runs. They add "lpips" / "dists" per image and per model (mean) to the
 CSV, and columns to the table. PI is not available (--pi says why).
 JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y", "niqe",
 "seconds", "images": [{{"name", "psnr_y", "ssim_y", "niqe", ...}}], ...}}]}}; PSNR of an image
-identical to its ground truth is infinite and written as null."""
+identical to its ground truth is infinite and written as null; the models' mean PSNR leaves
+such images out and counts them ("psnr_inf_images"; null only when every image is one)."""
 
 
 def _kernel_file(degradation: str) -> str | None:

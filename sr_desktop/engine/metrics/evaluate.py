@@ -124,8 +124,14 @@ class ModelEvaluation:
 
     @property
     def psnr_y(self) -> float:
-        """Mean Y PSNR over images (inf if any image is identical to its HR)."""
-        return _mean([i.scores.psnr_y for i in self.images])
+        """Mean Y PSNR over the images not reproduced exactly (`exact_images`; inf when all
+        are): one exact image made every model's mean inf, and the comparison was lost."""
+        return _finite_mean([i.scores.psnr_y for i in self.images])
+
+    @property
+    def exact_images(self) -> int:
+        """Images whose SR is identical to the HR on the Y channel (PSNR inf)."""
+        return sum(1 for i in self.images if math.isinf(i.scores.psnr_y))
 
     @property
     def ssim_y(self) -> float:
@@ -133,7 +139,8 @@ class ModelEvaluation:
 
     @property
     def psnr_rgb(self) -> float:
-        return _mean([i.scores.psnr_rgb for i in self.images])
+        """Mean RGB PSNR over the images not identical in RGB (inf when all are)."""
+        return _finite_mean([i.scores.psnr_rgb for i in self.images])
 
     @property
     def ms_ssim_y(self) -> float | None:
@@ -163,6 +170,7 @@ class ModelEvaluation:
             "model": self.model,
             **({"scale_route": self.scale_route} if self.scale_route else {}),
             **means.to_json(),
+            **({"psnr_inf_images": self.exact_images} if self.exact_images else {}),
             **self.timing.to_json(),
             "images": [i.to_json() for i in self.images],
         }
@@ -196,6 +204,12 @@ class BenchReport:
 
 def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else math.nan
+
+
+def _finite_mean(values: Sequence[float]) -> float:
+    """The mean of the finite values; inf when every value is inf (nan for none)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return _mean(finite) if finite or not values else math.inf
 
 
 # -- images ------------------------------------------------------------------------------
