@@ -152,6 +152,33 @@ def test_a_cached_conversion_whose_weights_changed_is_not_used(tmp_path, monkeyp
         assert float((again(inp) - model.module(inp)).abs().max()) < 1e-4
 
 
+def test_a_damaged_conversion_a_read_only_cache_keeps_is_never_run(tmp_path, monkeypatch):
+    """A damaged entry that could not be deleted (a read-only cache), and a new conversion
+    that could not be saved: the save took the damaged folder for another process's save
+    and compiled it; wrong pixels (up to 49 levels off), exit 0, no word."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    model = load_model("realesr-animevideov3", scale=2, channels_last=False)
+    folder = openvino_runner.cache_root() / build_openvino_runner(model).key
+    weights = folder / "model.bin"
+    data = bytearray(weights.read_bytes())
+    start = len(data) // 16 * 4
+    values = np.frombuffer(data, dtype=np.float32, count=len(data) // 8, offset=start)
+    data[start: start + values.nbytes] = (values * np.float32(1.5)).tobytes()
+    weights.write_bytes(bytes(data))
+
+    def read_only(*_args, **_kwargs):
+        raise RuntimeError("Read-only file system")
+
+    monkeypatch.setattr(openvino_runner, "_remove", lambda path: None)  # nothing can be deleted
+    monkeypatch.setattr(ov, "save_model", read_only)
+    runner = build_openvino_runner(model)
+    assert runner.key == "" and weights.read_bytes() == bytes(data)  # from memory; the damage stays unused
+    x = torch.from_numpy(np.random.default_rng(7).random((1, 3, 20, 20), dtype=np.float32))
+    inp, _ = model.prepare_input(x)
+    with torch.inference_mode():
+        assert float((runner(inp) - model.module(inp)).abs().max()) < 1e-4
+
+
 def test_a_cache_that_cannot_be_written_runs_the_conversion_from_memory(tmp_path, monkeypatch, caplog):
     """A full disk made `openvino.save_model` raise a RuntimeError past the OSError handler:
     every upscale with --backend auto failed (exit 3) and left a staging folder behind."""

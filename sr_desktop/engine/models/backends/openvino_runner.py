@@ -281,15 +281,16 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True)
     folder = cache_root() / key
     _remove(folder)
     converted, worst = _convert_checked(model, module, kwargs, example)
-    if not _save_conversion(converted, worst, model.id, folder):
-        # the conversion is good, only the cache cannot hold it (disk full, a file in the
-        # way, ...): run it from memory; the next run tries to cache it again
-        return OpenVinoRunner(_compile(converted, threads), "")
-    try:
-        runner = OpenVinoRunner(_compile(folder / "model.xml", threads), key)
-    except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
-        _remove(folder)
-        raise BackendError(f"OpenVINO cannot compile {model.id}: {_first_line(exc)}") from None
+    # what is on disk is checked against its digests again: the folder may be another
+    # process's save, or a damaged entry that a read-only cache kept (it was run: wrong pixels)
+    runner = _cached_runner(key, threads) if _save_conversion(converted, worst, model.id, folder) else None
+    if runner is None:
+        # the conversion is good, only the cache cannot hold it (disk full, read-only, a file
+        # in the way, ...): run it from memory; the next run tries to cache it again
+        try:
+            return OpenVinoRunner(_compile(converted, threads), "")
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
+            raise BackendError(f"OpenVINO cannot compile {model.id}: {_first_line(exc)}") from None
     update_json_dict(_index_file(), identity, key)
     _remember_files_identity(model, key)
     return runner
