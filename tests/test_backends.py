@@ -505,6 +505,26 @@ def test_auto_falls_back_when_a_conversion_fails(home, monkeypatch):
         choose.apply_backend(load_model("span", scale=2), "openvino")
 
 
+def test_auto_leaves_out_a_backend_that_runs_out_of_memory_while_timed(home, monkeypatch):
+    """Under a 2 GB limit the ncnn runtime ran out of memory on the 270² timing tile of a
+    64² image, and the whole upscale stopped (exit 2) although torch and OpenVINO ran it;
+    nothing was recorded, so every later run stopped the same way."""
+    from sr_desktop.engine.models.backends.ncnn_runner import NcnnOutOfMemory
+
+    def short_of_memory(inp):
+        raise NcnnOutOfMemory(f"the ncnn runtime ran out of memory on a {inp.shape[3]}×{inp.shape[2]} tile")
+
+    monkeypatch.setattr(choose, "openvino_version", lambda: None)  # torch against the failing ncnn alone
+    monkeypatch.setattr(choose, "build_ncnn_runner", lambda model: short_of_memory)
+    model = load_model("span", scale=2)
+    assert choose.apply_backend(model, "auto") == "torch" and model.runner is None
+    (entry,) = json.loads(choose.choices_file().read_text()).values()
+    assert entry["backend"] == "torch" and "torch_s" in entry and "ncnn_s" not in entry
+    assert entry["reason"].startswith("ncnn: the ncnn runtime ran out of memory on a ")
+    x = torch.rand(1, 3, 16, 16)
+    assert tuple(model.run(x).shape) == (1, 3, 32, 32)
+
+
 def test_openvino_refuses_models_without_a_network(home):
     model = load_model("bicubic", scale=2)
     with pytest.raises(BackendError, match="bicubic"):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.compute.peak_memory import PeakMemory
 from sr_desktop.engine.core import paths
-from sr_desktop.engine.core.errors import OptionError
+from sr_desktop.engine.core.errors import Cancelled, OptionError, SRDesktopError, one_line
 from sr_desktop.engine.core.options import Backend, parse_backend
 from sr_desktop.engine.core.progress import (
     BACKEND_STAGE,
@@ -227,9 +227,10 @@ def _save_choice(key: str, entry: dict) -> None:
     update_json_dict(choices_file(), key, entry)  # a read-only cache only costs a measurement next time
 
 
-def _measure(model, x: torch.Tensor, runners: dict,
-             cancel: CancelToken | None = None) -> tuple[dict[str, float], dict[str, float]]:
-    """Seconds and peak MiB of `model.run(x)` with each runner (None: torch).
+def _measure(model, x: torch.Tensor, runners: dict, cancel: CancelToken | None = None,
+             failed: dict[str, str] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds and peak MiB of `model.run(x)` with each runner (None: torch); a runner
+    that fails (out of memory, ...) is left out and its reason put in `failed`.
 
     Seconds: the fewest over `MEASURE_RUNS` runs after a warm-up run, the rounds interleaved
     so that a load change on a shared machine hits every backend alike; the minimum, because
@@ -240,34 +241,44 @@ def _measure(model, x: torch.Tensor, runners: dict,
     """
     import torch
 
+    failed = {} if failed is None else failed
     times: dict[str, list[float]] = {name: [] for name in runners}
     peaks: dict[str, float] = {}
     try:
         with torch.inference_mode():
-            _timed_rounds(model, x, runners, times, peaks, cancel)
+            _timed_rounds(model, x, runners, times, peaks, cancel, failed)
     finally:
         model.runner = None
-    return {name: min(values) for name, values in times.items()}, peaks
+    return {name: min(values) for name, values in times.items() if name not in failed}, peaks
 
 
 def _timed_rounds(model, x, runners: dict, times: dict[str, list[float]], peaks: dict[str, float],
-                  cancel: CancelToken | None) -> None:
+                  cancel: CancelToken | None, failed: dict[str, str]) -> None:
     for round_ in range(MEASURE_RUNS + 1):
         for name, runner in runners.items():
-            if len(times[name]) >= MEASURE_RUNS:
+            if len(times[name]) >= MEASURE_RUNS or name in failed:
                 continue
             check_cancel(cancel)
             model.runner = runner
             start = time.perf_counter()
-            if not round_:
-                with PeakMemory() as peak:
-                    model.run(x)
-                if peak.mib is not None:
-                    peaks[name] = peak.mib
-                if (seconds := time.perf_counter() - start) >= HEAVY_PASS_S:
-                    times[name].append(seconds)
+            try:
+                if not round_:
+                    with PeakMemory() as peak:
+                        model.run(x)
+                    if peak.mib is not None:
+                        peaks[name] = peak.mib
+                    if (seconds := time.perf_counter() - start) >= HEAVY_PASS_S:
+                        times[name].append(seconds)
+                    continue
+                model.run(x)
+            except Cancelled:
+                raise
+            except (SRDesktopError, MemoryError, RuntimeError) as exc:
+                # out of memory on the timing tile (under a memory limit: the ncnn runtime
+                # at 2 GB) stopped the whole run, although the others ran the image
+                failed[name] = one_line(exc)
+                log.info("backends: %s failed while timed (%s); not used", name, failed[name])
                 continue
-            model.run(x)
             times[name].append(time.perf_counter() - start)
 
 
@@ -332,7 +343,14 @@ def _apply_auto(model, progress: ProgressCallback | None, cancel: CancelToken | 
     if runners:
         side = measure_side(model)
         x = smooth_test_image(side, side).to(model.device, model.dtype)
-        seconds, peaks = _measure(model, x, {Backend.TORCH.value: None, **runners}, cancel)
+        failed: dict[str, str] = {}
+        seconds, peaks = _measure(model, x, {Backend.TORCH.value: None, **runners}, cancel, failed)
+        if not seconds:  # every backend failed on the timing tile: the image itself may fit
+            log.info("backends: %s: no backend ran the timing tile; torch, measured again next time", model.id)
+            return model.backend
+        if failed:
+            entry["reason"] = "; ".join([*reasons.values(), *(f"{n}: {why}" for n, why in failed.items())])
+            entry["app"] = _app_version()
         entry["measured_at"] = side
         # a photo's passes are the recommended tile with its context: larger than the one measured
         pass_scale = max(1.0, model.cpu_pass_side() / side) ** 2
