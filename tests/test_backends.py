@@ -448,6 +448,14 @@ def test_env_sets_what_auto_means(home, monkeypatch):
     monkeypatch.setenv(choose.ENV_DEFAULT, "torch")
     assert choose.apply_backend(model, "auto") == "torch" and model.runner is None
     assert not choose.choices_file().exists()
+    # where the variable's backend cannot run a model, torch does (it was refused, naming
+    # --backend): ZSSR under openvino, a literature model under ncnn
+    for backend, model_id in (("openvino", "zssr"), ("ncnn", "espcn"), ("ncnn", "bicubic")):
+        monkeypatch.setenv(choose.ENV_DEFAULT, backend)
+        other = load_model(model_id, scale=2)
+        assert choose.apply_backend(other, "auto") == "torch" and other.runner is None
+        with pytest.raises(BackendError):  # asked for by name: refused in one line, as before
+            choose.apply_backend(other, backend)
     monkeypatch.setenv(choose.ENV_DEFAULT, "fastest")  # a wrong value names the variable
     with pytest.raises(OptionError, match="^SR_DESKTOP_BACKEND=fastest: unknown backend 'fastest'"):
         choose.auto_means()

@@ -108,11 +108,17 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
     is recorded, so the next use measures again).
     """
     requested = parse_backend(requested)
+    by_env = requested == Backend.AUTO and auto_means() != Backend.AUTO
     if requested == Backend.AUTO:
         requested = auto_means()
     model.runner = None
     model.backend = Backend.TORCH.value
     if requested == Backend.TORCH:
+        return model.backend
+    if by_env and not (_can_use_openvino(model) if requested == Backend.OPENVINO else can_use_ncnn(model)):
+        # the variable sets what auto means where it can: ZSSR, map-sr and the literature's
+        # models failed under SR_DESKTOP_BACKEND=openvino|ncnn, naming a flag never given
+        log.info("backends: %s=%s cannot run %s; torch runs it", ENV_DEFAULT, requested.value, model.id)
         return model.backend
     if requested == Backend.OPENVINO:
         if model.torch_only_reason:
