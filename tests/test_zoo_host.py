@@ -107,8 +107,13 @@ def test_torch_free_estimates_match_torch():
     probe = ("import torch; from sr_desktop.engine.compute import devices as d; "
              "print(torch.get_num_threads() == d.torch_default_threads(), "
              "torch.__version__ == d.installed_torch_version())")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "True"]
+    for threads in (None, "1", str(4 * (os.cpu_count() or 1))):  # more than the cores: torch caps it
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        if threads:
+            env["OMP_NUM_THREADS"] = threads
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                             env=env).stdout
+        assert out.split() == ["True", "True"], threads
 
 
 def test_auto_is_the_cpu_without_asking_torch_where_no_gpu_can_be_found(monkeypatch, tmp_path):

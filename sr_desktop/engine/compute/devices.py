@@ -185,13 +185,16 @@ def host_fp32_requested(device, precision, *, auto_device_on_host: bool) -> bool
 
 def torch_default_threads() -> int:
     """The intra-op thread count torch starts with, without importing torch: like torch,
-    ``MKL_NUM_THREADS`` over ``OMP_NUM_THREADS`` when set, else the physical cores.
-    (`tests/test_zoo_host.py` checks it against torch's own count.)"""
+    ``MKL_NUM_THREADS`` over ``OMP_NUM_THREADS`` when set, else the physical cores — never
+    more than those, as MKL caps it (``OMP_NUM_THREADS=4`` on 2 cores is 2 threads: keyed
+    by 4, a warm run never found its measured choice and loaded torch, 1.25 s instead of
+    0.37). (`tests/test_zoo_host.py` checks it against torch's own count.)"""
+    cores = psutil.cpu_count(logical=False) or os.cpu_count() or 1
     for name in ("MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(name, "").strip()
         if value.isdigit() and int(value) > 0:
-            return int(value)
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+            return min(int(value), cores)
+    return cores
 
 
 def _mps_available() -> bool:
