@@ -6,7 +6,6 @@ is `custom`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -15,18 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
-try:
-    import msvcrt
-except ImportError:
-    msvcrt = None
-
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.file_lock import held_lock
 from sr_desktop.engine.core.text import has_control_characters, printable
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.spec import ModelSpec
@@ -93,26 +84,10 @@ def read_index(for_change: bool = False) -> list[dict[str, Any]]:
         return []
 
 
-@contextlib.contextmanager
 def index_lock():
     """Hold the custom models' lock file while the index is read, changed and written: two
     `models add` at once each wrote the index they had read, and one model was lost."""
-    root = custom_models_dir()
-    with open(root / ".index.lock", "a+b") as fh:
-        _lock_file(fh, True)
-        try:
-            yield
-        finally:
-            _lock_file(fh, False)
-
-
-def _lock_file(fh, locked: bool) -> None:
-    """Take (wait for) or release an exclusive lock on the open file `fh`."""
-    if fcntl is not None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX if locked else fcntl.LOCK_UN)
-    elif msvcrt is not None:  # pragma: no cover - Windows: a lock on the file's first byte
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK if locked else msvcrt.LK_UNLCK, 1)
+    return held_lock(custom_models_dir() / ".index.lock")
 
 
 def entry_id(entry: dict[str, Any]) -> str | None:

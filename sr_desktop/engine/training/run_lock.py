@@ -3,7 +3,7 @@
 Two runs in one ``--out`` (the window and a terminal ``--resume``, two windows) deleted each
 other's checkpoint files and temporaries: the folder could end with ``latest.json`` naming a
 file that was gone, and the run was lost. A run holds an OS lock on
-``OUT/.sr-desktop-train.lock`` (``flock``; ``msvcrt.locking`` on Windows) on a descriptor
+``OUT/.sr-desktop-train.lock`` (`core.file_lock`) on a descriptor
 open for the whole run, and writes its process id there for the message of a second run,
 which is refused in one line. The system drops the lock when the process ends, killed or
 not, so no lock is ever stale; the file stays (deleting it would let a run that opened the
@@ -14,42 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from sr_desktop.engine.core.file_lock import lock_fd, unlock_fd
 from sr_desktop.engine.training.errors import TrainingError
 
 LOCK_NAME = ".sr-desktop-train.lock"
-
-
-def _try_lock(fd: int) -> bool:
-    """Take the lock of `fd` without waiting; False when another holds it."""
-    try:
-        if sys.platform == "win32":
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        if sys.platform == "win32":
-            import msvcrt
-
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _holder(path: Path) -> str:
@@ -71,7 +42,7 @@ def run_folder_lock(out: Path) -> Iterator[None]:
     except OSError as exc:
         raise TrainingError(f"cannot write in the run folder {out}: {exc.strerror or exc}") from None
     try:
-        if not _try_lock(fd):
+        if not lock_fd(fd, wait=False):
             raise TrainingError(f"{out} is being trained{_holder(path)}: wait for that run, stop it, "
                                 "or choose another run folder")
         try:
@@ -83,6 +54,6 @@ def run_folder_lock(out: Path) -> Iterator[None]:
         try:
             yield
         finally:
-            _unlock(fd)
+            unlock_fd(fd)
     finally:
         os.close(fd)

@@ -1,0 +1,64 @@
+"""OS locks on files, for what several processes change in one place: a training run
+folder, the custom models' index, the backends' JSON files. The system drops a lock when
+its process ends, killed or not, so none is ever stale.
+
+``flock`` on POSIX; ``msvcrt.locking`` of the first byte on Windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def lock_fd(fd: int, wait: bool) -> bool:
+    """Take the exclusive lock of the open file `fd`: wait for it, or (``wait=False``) give
+    up at once, returning False when another holds it."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        if wait:
+            raise
+        return False
+    return True
+
+
+def unlock_fd(fd: int) -> None:
+    """Release the lock `lock_fd` took."""
+    with contextlib.suppress(OSError):
+        if sys.platform == "win32":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def held_lock(path: Path) -> Iterator[None]:
+    """Hold the lock of the file `path` (created if missing), waiting for it; `OSError`
+    when the file cannot be opened. The file stays: deleting it would let one process that
+    opened the old file and one that made a new file both hold "the" lock."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock_fd(fd, wait=True)
+        try:
+            yield
+        finally:
+            unlock_fd(fd)
+    finally:
+        os.close(fd)
