@@ -26,8 +26,10 @@ import logging
 import threading
 import time
 import warnings
+from collections.abc import Callable
+from typing import TypeVar
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QEventLoop, QObject, QThreadPool, QTimer, Signal
 from superqt.utils import WorkerBase
 
 from sr_desktop.app.jobs import (
@@ -41,7 +43,10 @@ from sr_desktop.app.jobs import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobQueue", "JobWorker", "live_jobs", "start_worker", "wait_before_exit", "wait_for_running_jobs"]
+__all__ = ["JobQueue", "JobWorker", "live_jobs", "run_beside_ui", "start_worker", "wait_before_exit",
+           "wait_for_running_jobs"]
+
+T = TypeVar("T")
 
 #: at exit, a job that writes files is waited for this long (a batch stops after its file, a
 #: training run after its iteration, with a checkpoint) ...
@@ -245,3 +250,34 @@ class JobQueue(QObject):
             self._start(following)
         else:
             self.busyChanged.emit(False)
+
+
+def run_beside_ui(work: Callable[[], T], poll_ms: int = 15) -> T:
+    """`work()` on a thread of its own while this (the UI) thread goes on painting and
+    delivering signals, user input held back until it ends; its result, or its exception
+    raised here. For a short action the user waits for (saving a result: 0.9 s for a 12 MP
+    PNG, 14 s for a 192 MP one, on the 2-core machine) that callers need done before they go
+    on. The thread is not a daemon: should the application quit meanwhile, the interpreter
+    waits for it, and a file being written is finished."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="sr-desktop-beside-ui")
+    thread.start()
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(poll_ms)
+    timer.timeout.connect(lambda: thread.is_alive() or loop.quit())
+    timer.start()
+    if thread.is_alive():
+        loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+    timer.stop()
+    thread.join()  # (an application quit ends the loop early: the work still finishes)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
@@ -15,6 +16,7 @@ from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.settings import GuiSettings
+from sr_desktop.gui.worker import run_beside_ui
 
 #: confirm_discard(question) -> "save" | "discard" | "cancel"
 ConfirmDiscard = Callable[[str], str]
@@ -44,6 +46,8 @@ class ResultSaver:
         self.parent = parent
         self.confirm_discard: ConfirmDiscard = confirm_discard or self._ask_discard_dialog
         self.ask_save_target: AskSaveTarget = ask_save_target or self._ask_save_dialog
+        #: a save is being written (the window keeps painting meanwhile)
+        self.saving = False
 
     def suggested_result_path(self) -> Path:
         """``<input folder>/<stem>_<model>_x<scale>.<format>`` for the current result."""
@@ -102,27 +106,39 @@ class ResultSaver:
         from sr_desktop.engine.pipeline.animation import write_any
 
         session = self.session
-        if not self._result_is_shown():
+        if not self._result_is_shown() or self.saving:
             return None
         image = session.image
         protect = (image.path,) if image is not None and image.path else ()
+        result = session.result
+        item = getattr(result, "animation", None) or result.image
+        self.feedback.show_status(f"Saving {Path(path).name}…")
+        self.saving = True
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         try:
-            item = getattr(session.result, "animation", None) or session.result.image
-            written = write_any(item, path, options, overwrite=overwrite, protect=protect)
+            # encoded and written beside the UI thread: the window painted nothing for the
+            # 1-14 s a large PNG or WebP took
+            written = run_beside_ui(lambda: write_any(item, path, options, overwrite=overwrite, protect=protect))
         except SRDesktopError as exc:
+            self.feedback.show_status("")
             self.feedback.show_error(str(exc))
             return None
         except OSError as exc:  # the engine names its own; this is what the file system said beyond them
+            self.feedback.show_status("")
             self.feedback.show_error(f"Cannot save {Path(path).name}: {exc.strerror or exc}")
             return None
+        finally:
+            self.saving = False
+            QGuiApplication.restoreOverrideCursor()
         if options is not None and getattr(options, "format", None):
             self.settings.set("save_format", options.format)
             self.settings.set("save_quality", int(options.quality))
             self.settings.set("keep_metadata", bool(options.keep_metadata))
-        session.mark_saved(Path(written), options)
+        if session.result is result:  # (a result that arrived meanwhile is not the one saved)
+            session.mark_saved(Path(written), options)
         self.feedback.clear_error()  # an earlier failed save's message is not about this one
         self.feedback.show_status(f"Saved {written}", 8000)
-        return session.result_path
+        return Path(written)
 
     def copy_result(self) -> bool:
         """Ctrl+C: put the whole-image result on the clipboard (False without one shown)."""
@@ -134,6 +150,9 @@ class ResultSaver:
 
     def may_discard_result(self) -> bool:
         """True if there is no unsaved result, or the user saved or discarded it."""
+        if self.saving:  # (a window closed while its result is being written)
+            self.feedback.show_status("Saving the result: a moment…", 4000)
+            return False
         if not self.session.has_unsaved_result:
             return True
         answer = self.confirm_discard(
