@@ -133,3 +133,29 @@ def test_cancelling_the_dialog_does_nothing(window, chooser):
     before = model_ids(window.picker)
     assert window.add_model_dialog() is None
     assert model_ids(window.picker) == before and window.message_bar.text() == ""
+
+
+def test_the_window_keeps_painting_while_a_model_is_added(window, chooser, tmp_path, monkeypatch):
+    """Detecting, copying and hashing the file ran in the slot: a large model froze the window."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from sr_desktop.engine.models import custom
+
+    real = custom.add_custom_model
+
+    def slow(path, *args, **kwargs):
+        time.sleep(0.6)  # a large file's copy and digest
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(custom, "add_custom_model", slow)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(40)
+    chooser.answer = srvgg_pth(tmp_path / "slow.pth")
+    spec = window.add_model_dialog()
+    timer.stop()
+    assert spec is not None and window.picker.model_id() == spec.id
+    assert len(ticks) >= 6, len(ticks)

@@ -19,7 +19,7 @@ from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.worker import JobQueue
+from sr_desktop.gui.worker import JobQueue, run_beside_ui
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +53,19 @@ class ModelAdder:
         """Register a user's model file, list it in the picker and select it.
 
         Returns its `ModelSpec`, or None after showing the engine's one-line error
-        (unsupported architecture, missing .bin, unreadable file…). Detection reads the
-        file's tensors (no unpickling of code), which takes well under a second even for
-        a 65 MB RRDBNet, so it runs here rather than in the worker.
+        (unsupported architecture, missing .bin, unreadable file…). Detecting, copying and
+        hashing the file (and waiting for another process's `models add`) run beside the UI
+        thread: the window keeps painting for a large model file.
         """
         from sr_desktop.engine.models.custom import add_custom_model
         from sr_desktop.engine.models.registry import list_models
 
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        self.feedback.show_status(f"Adding {path.name}…")
         try:
-            spec = add_custom_model(path)
+            spec = run_beside_ui(lambda: add_custom_model(path))
         except (SRDesktopError, OSError) as exc:  # OSError: what the file system refused
+            self.feedback.show_status("")
             self.feedback.show_error(one_line(exc))
             return None
         finally:
