@@ -36,9 +36,9 @@ from PIL import Image
 
 from sr_desktop.engine.kernelgan import KernelError, estimate_kernel
 from sr_desktop.engine.kernelgan.kernel_ops import bicubic_kernel_x2, kernel_summary
+from sr_desktop.engine.kernelgan.options import METHODS, PRIORS
 from sr_desktop.engine.kernelgan.score import kernel_psnr, lr_psnr
 from sr_desktop.engine.kernelgan.synthetic import make_set
-from sr_desktop.engine.kernelgan.train import METHODS, PRIORS
 
 
 def load_images(paths: list[str]) -> dict[str, np.ndarray]:

@@ -27,9 +27,9 @@ from _report import emit_table
 from PIL import Image
 
 from sr_desktop.engine.kernelgan import estimate_kernel
+from sr_desktop.engine.kernelgan.options import METHODS
 from sr_desktop.engine.kernelgan.score import kernel_psnr
 from sr_desktop.engine.kernelgan.synthetic import make_set
-from sr_desktop.engine.kernelgan.train import METHODS
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.fullref import psnr
 from sr_desktop.engine.models.zssr import make_zssr_model

@@ -14,7 +14,7 @@ from sr_desktop.cli.main import main
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.progress import CancelToken
-from sr_desktop.engine.kernelgan import KernelError, estimate_kernel, train
+from sr_desktop.engine.kernelgan import KernelError, estimate_kernel, options, train
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT
 from sr_desktop.engine.kernelgan.kernel_ops import center_of_mass
 from sr_desktop.engine.kernelgan.score import kernel_psnr
@@ -139,7 +139,7 @@ def test_cancel_stops_the_fit(elongated):
 
 
 def test_every_front_end_offers_the_engines_methods_and_zssr_defaults_to_auto():
-    assert cmd_kernel.METHODS == train.METHODS  # the CLI's copy avoids importing torch for --help
+    assert cmd_kernel.METHODS is options.METHODS  # one list, from the torch-free options module
     assert make_zssr_model(2, kernel="estimate", device="cpu").kernel_method == "auto"
     assert make_zssr_model(2, kernel="estimate", device="cpu", kernel_method="sharpness").kernel_method == "sharpness"
     with pytest.raises(KernelError, match="unknown kernel estimation method"):

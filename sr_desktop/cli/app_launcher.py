@@ -72,12 +72,13 @@ def run_window(images: list[Path]) -> int:
 
     if (problem := xcb_problem()) is not None:
         raise SRDesktopError(problem)  # Qt itself would abort the process with a paragraph
-    from sr_desktop.gui.app import create_application, exit_abandoning_jobs
+    from sr_desktop.gui.app import create_application, exit_abandoning_jobs, load_torch_soon
     from sr_desktop.gui.main_window.window import MainWindow
 
     app = create_application(sys.argv[:1])
     window = MainWindow()
     window.show()
+    load_torch_soon()
     window.open_paths(images)  # bad files show a message in the window
     return exit_abandoning_jobs(int(app.exec()))
 

@@ -12,12 +12,7 @@ from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torc
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.text import counted
-
-#: `KernelGANOptions.prior` values (engine.kernelgan.train.PRIORS; not imported here: that
-#: would load torch for every `sr-desktop --help`)
-PRIORS = ("none", "fkp")
-#: `KernelGANOptions.method` values (engine.kernelgan.train.METHODS)
-METHODS = ("auto", "kernelgan", "sharpness")
+from sr_desktop.engine.kernelgan.options import METHODS, PRIORS
 
 HELP = "estimate the image's own blur (downscaling) kernel (sharpness fit or KernelGAN)"
 EPILOG = """Method auto (the default) first fits an anisotropic Gaussian blur from the image's

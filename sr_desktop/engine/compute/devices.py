@@ -263,6 +263,10 @@ def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
     if isinstance(device, str) and device.startswith("vulkan"):
         # the choice, not yet a GPU: which one it is the ncnn runtime says (`ncnn_runner.vulkan_gpu`)
         return "Vulkan GPU" + (f" {device.partition(':')[2]}" if ":" in device else "")
+    if device in ("cpu", "auto") and "torch" not in sys.modules and (
+            device == "cpu" or auto_device_is_cpu_without_torch()):
+        # told without loading torch (1.7 s of the window's start): the threads it will start with
+        return f"CPU ({counted(torch_default_threads(), 'thread')})"
     import torch
 
     device = torch.device(device) if isinstance(device, str) and device != "auto" else (

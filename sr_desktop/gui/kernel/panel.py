@@ -51,7 +51,7 @@ from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.core.text import counted
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
-from sr_desktop.engine.kernelgan.train import FAST_PRESET, KernelGANOptions
+from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
 from sr_desktop.gui.widgets import confirm

@@ -136,7 +136,7 @@ def make_map_sr_model(scale: int, kernel=None, device: str = "auto", variant: st
     estimate = {} if seed is None else {"seed": int(seed)}
     for name, value in opts.items():
         if name == "kernel_method":
-            from sr_desktop.engine.kernelgan.train import check_method
+            from sr_desktop.engine.kernelgan.options import check_method
 
             estimate["method"] = check_method(value)
         elif name.startswith("kernel_") and name[len("kernel_"):] in ESTIMATE_DEFAULTS:

@@ -136,7 +136,7 @@ def make_zssr_model(scale: int, kernel=None, device: str = "auto", iterations: i
         if name in ("kernel_iterations", "kernel_restarts", "kernel_batch"):
             extra[name] = int(value)
         elif name == "kernel_method":
-            from sr_desktop.engine.kernelgan.train import check_method
+            from sr_desktop.engine.kernelgan.options import check_method
 
             extra[name] = check_method(value)
         elif hasattr(options, name):
