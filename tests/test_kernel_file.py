@@ -214,4 +214,9 @@ def test_kernel_counts_beyond_their_limits_are_one_line(tmp_path, capsys, flag, 
     PILImage.new("RGB", (96, 96), (120, 80, 40)).save(src)
     assert main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), flag, value]) == 2
     top = {"--iterations": 100000, "--batch": 64, "--restarts": 16}[flag]
-    assert capsys.readouterr().err.strip() == f"sr-desktop: error: {flag} must lie in 1..{top}, got {value}"
+    assert capsys.readouterr().err.strip() == f"sr-desktop: error: {flag[2:]} must lie in 1..{top}, got {value}"
+    # the engine's own limits: the window, ZSSR's estimate and the API get the same line
+    from sr_desktop.engine.kernelgan import KernelError, estimate_kernel
+
+    with pytest.raises(KernelError, match=rf"^{flag[2:]} must lie in 1..{top}, got {value}$"):
+        estimate_kernel(np.full((48, 48, 3), 0.5), **{flag[2:]: int(value)})

@@ -12,7 +12,7 @@ from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torc
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.text import counted
-from sr_desktop.engine.kernelgan.options import METHODS, PRIORS
+from sr_desktop.engine.kernelgan.options import METHODS, PRIORS, check_counts
 
 HELP = "estimate the image's own blur (downscaling) kernel (sharpness fit or KernelGAN)"
 EPILOG = """Method auto (the default) first fits an anisotropic Gaussian blur from the image's
@@ -31,10 +31,6 @@ itself), shown as "reliable" or "doubtful" (then estimate again: another --seed 
 estimates the kernel through a learned kernel prior (a normalizing flow trained on
 anisotropic Gaussian blurs, shipped with SR Desktop) instead of KernelGAN's free generator.
 Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy`."""
-
-
-#: far above what estimation needs (the paper: 3000 iterations of one crop, one run)
-MAX_ITERATIONS, MAX_BATCH, MAX_RESTARTS = 100_000, 64, 16
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -101,10 +97,7 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.input)
     out = Path(args.output)
     png = Path(args.png) if args.png else None
-    for flag, value, top in (("--iterations", args.iterations, MAX_ITERATIONS), ("--batch", args.batch, MAX_BATCH),
-                             ("--restarts", args.restarts, MAX_RESTARTS)):
-        if not 1 <= value <= top:  # the crops of every iteration are drawn up front: 10⁹ asked for 30 GiB
-            raise SRDesktopError(f"{flag} must lie in 1..{top}, got {value}")
+    check_counts(args.iterations, args.batch, args.restarts)  # before the image is read
     send_warnings_to_log(getattr(args, "verbose", False))
     _check_target(out, args.overwrite, ".npy", src)
     if png is not None:

@@ -95,3 +95,17 @@ class KernelGANOptions:
     #: sr_desktop sets, 2 threads ran at half the speed of 1 on the 2-core test machine
     #: (docs/kernelgan.md)
     threads: int | None = 1
+
+
+#: far above what estimation needs (the paper: 3000 iterations of one crop, one run), and
+#: below what cannot be held: the crops of every iteration are drawn up front, 10⁹
+#: iterations asked for 30 GiB
+MAX_ITERATIONS, MAX_BATCH, MAX_RESTARTS = 100_000, 64, 16
+
+
+def check_counts(iterations, batch, restarts) -> None:
+    """`KernelError` unless each count is a whole number within its limit."""
+    for name, value, top in (("iterations", iterations, MAX_ITERATIONS), ("batch", batch, MAX_BATCH),
+                             ("restarts", restarts, MAX_RESTARTS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise KernelError(f"{name} must lie in 1..{top}, got {value}")

@@ -77,6 +77,7 @@ from sr_desktop.engine.kernelgan.options import (
     OFFICIAL_ITERATIONS,
     PRIORS,
     KernelGANOptions,
+    check_counts,
     check_method,
 )
 from sr_desktop.engine.kernelgan.sharpness_fit import SharpnessFit, central_crop, fit_kernel
@@ -439,15 +440,12 @@ def estimate_kernel(
     """
     if scale not in (2, 4):
         raise KernelError(f"kernel estimation supports scale 2 or 4, not {scale}")
-    if iterations < 1:
-        raise KernelError("iterations must be at least 1")
-    if restarts < 1:
-        raise KernelError("restarts must be at least 1")
     opts = dataclasses.replace(options) if options is not None else KernelGANOptions()
     for name, value in overrides.items():
         if not hasattr(opts, name):
             raise KernelError(f"unknown kernel estimation option {name!r}")
         setattr(opts, name, value)
+    check_counts(iterations, opts.batch, restarts)
     if opts.restart_combine not in ("median", "mean"):
         raise KernelError("restart_combine must be 'median' or 'mean'")
     for name in ("dead_by", "settle_by"):
