@@ -231,7 +231,7 @@ def test_quality_for_lossless_output_is_said_to_be_ignored(tmp_path: Path, capsy
     assert main(["batch", str(src), str(tmp_path / "jpg"), "--format", "jpg", "--quality", "50", *common]) == 0
     assert "--quality" not in capsys.readouterr().err
     assert main(["batch", str(src), str(tmp_path / "bad"), "--quality", "0", *common]) == 2
-    assert "--quality must be between 1 and 100" in capsys.readouterr().err
+    assert "quality must be 1..100, got 0" in capsys.readouterr().err
 
 
 def test_resume_counts_only_files_with_something_in_them_as_done(tmp_path: Path, capsys):

@@ -839,3 +839,23 @@ def test_the_window_keeps_painting_while_a_result_is_saved(make_window, tmp_path
     assert closed == [False] and window.isVisible()
     assert window.saver.saving is False and not window.session.has_unsaved_result
     assert read_image(target).pixels.shape == (32, 48, 3)
+
+
+def test_a_settings_file_with_an_unusable_quality_does_not_break_save_as(make_window, tmp_path, qtbot, prompts):
+    """save_quality=0 in gui.ini: Save As built its options from it and failed."""
+    settings = GuiSettings(tmp_path / "hand-edited.ini")
+    settings.set("save_quality", 0)
+    offered = []
+
+    def save_target(suggested, defaults):
+        offered.append(defaults)
+        return tmp_path / "out.jpg", defaults
+
+    prompts.save = save_target
+    window = make_window(settings=settings)
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 20, 14)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.save_as() == tmp_path / "out.jpg"
+    assert offered[0].quality == 95 and window.last_error == ""

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageFile
 
-from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
+from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError, OptionError
 from sr_desktop.engine.imageio import SaveOptions, read_image, read_image_bytes, write_image
 from sr_desktop.engine.imageio import write as image_io
 from sr_desktop.engine.imageio.image import Image
@@ -148,7 +148,7 @@ def test_unknown_suffix_and_format(tmp_path):
         write_image(image, tmp_path / "x.ico")
     with pytest.raises(ImageWriteError, match="unknown format 'heic'"):
         write_image(image, tmp_path / "x.png", SaveOptions(format="heic"))
-    with pytest.raises(ImageWriteError, match="quality must be 1..100"):
+    with pytest.raises(OptionError, match="quality must be 1..100, got 0"):  # the options themselves
         write_image(image, tmp_path / "x.jpg", SaveOptions(quality=0))
     assert list(tmp_path.iterdir()) == []
 

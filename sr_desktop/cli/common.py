@@ -28,6 +28,7 @@ from sr_desktop.engine.core.options import (
     parse_tile,
     parse_torch_device,
 )
+from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, LOSSY_FORMATS, check_quality
 
 T = TypeVar("T")
 
@@ -99,10 +100,6 @@ def add_alpha_option(parser: argparse.ArgumentParser) -> None:
                         help="upscale alpha through the model (default) or by Lanczos resampling")
 
 
-DEFAULT_QUALITY = 95
-LOSSY_FORMATS = ("jpg", "webp")
-
-
 def add_quality_option(parser: argparse.ArgumentParser) -> None:
     """--quality Q (JPEG/WebP); left None when not given, so that `quality_from` can tell."""
     parser.add_argument("--quality", type=int, default=None, metavar="Q",
@@ -116,8 +113,7 @@ def quality_from(args: argparse.Namespace, formats: set[str]) -> int:
 
     if args.quality is None:
         return DEFAULT_QUALITY
-    if not 1 <= args.quality <= 100:
-        raise OptionError("--quality must be between 1 and 100")
+    check_quality(args.quality)
     if formats and not formats & set(LOSSY_FORMATS):
         shown = ", ".join(sorted(formats))
         print(f"sr-desktop: note: --quality is for jpg and webp output; {shown} is lossless, so it is ignored",

@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.options import TILE_AUTO, Backend, Device, Precision
+from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 
 MAX_RECENT_FILES = 10
 
@@ -27,10 +28,15 @@ DEFAULTS = {
     "tile": str(TILE_AUTO),
     "compare_mode": "split",
     "save_format": "png",
-    "save_quality": 95,
+    "save_quality": DEFAULT_QUALITY,
     "keep_metadata": True,
     "last_dir": "",
 }
+
+
+#: values a settings file may hold for a key and still be used (others: the default): a
+#: hand-edited save_quality=0 made every Save As fail
+_USABLE = {"save_quality": lambda value: 1 <= value <= 100}
 
 
 class GuiSettings:
@@ -49,9 +55,10 @@ class GuiSettings:
             return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
         if isinstance(default, int):
             try:
-                return int(value)
+                number = int(value)
             except (TypeError, ValueError):
                 return default
+            return number if _USABLE.get(key, lambda _v: True)(number) else default
         return "" if value is None else str(value)
 
     def set(self, key: str, value) -> None:

@@ -11,7 +11,9 @@ from sr_desktop.engine.batch.plan import (
     BatchError,
     check_template,
 )
+from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, check_quality
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class BatchOptions:
 
     upscale: UpscaleOptions = field(default_factory=UpscaleOptions)
     format: str = "same"  # same | png | jpg | webp | tiff | gif | bmp
-    quality: int = 95
+    quality: int = DEFAULT_QUALITY
     name_template: str = DEFAULT_NAME_TEMPLATE
     existing: str = "skip"  # skip | overwrite | rename
     recursive: bool = False
@@ -51,6 +53,8 @@ class BatchOptions:
             raise BatchError(
                 f"unknown policy for existing outputs {self.existing!r} (use {', '.join(EXISTING_POLICIES)})"
             )
-        if not 1 <= int(self.quality) <= 100:
-            raise BatchError(f"quality must be 1..100, got {self.quality}")
+        try:
+            check_quality(self.quality)
+        except OptionError as exc:
+            raise BatchError(str(exc)) from None
         check_template(self.name_template)

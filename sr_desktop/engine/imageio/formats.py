@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sr_desktop.engine.core.errors import ImageWriteError
+from sr_desktop.engine.core.errors import ImageWriteError, OptionError
 
 READ_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
 """Pillow plugins :func:`~sr_desktop.engine.imageio.read.read_image` decodes with."""
@@ -16,6 +16,17 @@ IMAGE_SUFFIXES = frozenset(
 """File suffixes (lower case, with the dot) of the formats :func:`read_image` reads."""
 
 WRITE_FORMATS = ("png", "jpg", "webp", "tiff", "bmp", "gif")
+#: the formats whose encoders take a quality (WebP 100: lossless)
+LOSSY_FORMATS = ("jpg", "webp")
+DEFAULT_QUALITY = 95
+
+
+def check_quality(value: object) -> int:
+    """A JPEG/WebP quality 1..100; `OptionError` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise OptionError(f"quality must be 1..100, got {value}")
+    return value
+
 _FORMAT_ALIASES = {
     "png": "png",
     "jpg": "jpg",

@@ -24,7 +24,13 @@ from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_f
 from sr_desktop.engine.imageio.atomic import atomic_write, is_stream, probe_writable
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import patch_exif
-from sr_desktop.engine.imageio.formats import format_for_path, normalize_format, size_refusal
+from sr_desktop.engine.imageio.formats import (
+    DEFAULT_QUALITY,
+    check_quality,
+    format_for_path,
+    normalize_format,
+    size_refusal,
+)
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.metadata import (
     ICC_SPACE_GRAY,
@@ -53,8 +59,11 @@ class SaveOptions:
     """
 
     format: str | None = None
-    quality: int = 95
+    quality: int = DEFAULT_QUALITY
     keep_metadata: bool = True
+
+    def __post_init__(self) -> None:
+        check_quality(self.quality)  # once, here: it was checked at each write
 
 
 def write_image(
@@ -131,11 +140,8 @@ def encode_image(image: Image, path: str | os.PathLike, options: SaveOptions | N
 
 
 def _checked_format(options: SaveOptions, target: Path) -> str:
-    """The output format (from the options, else the suffix), after checking the quality."""
-    fmt = normalize_format(options.format, target) if options.format else format_for_path(target)
-    if not 1 <= int(options.quality) <= 100:
-        raise ImageWriteError(target, f"quality must be 1..100, got {options.quality}")
-    return fmt
+    """The output format: the options', else the suffix's."""
+    return normalize_format(options.format, target) if options.format else format_for_path(target)
 
 
 @contextlib.contextmanager

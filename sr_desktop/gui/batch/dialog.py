@@ -43,6 +43,7 @@ from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
+from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.fold_toggle import FoldToggle
@@ -157,7 +158,7 @@ class BatchDialog(QDialog):
             self.format_combo.addItem("same as input" if fmt == "same" else fmt.upper(), fmt)
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
-        self.quality_spin.setValue(95)
+        self.quality_spin.setValue(DEFAULT_QUALITY)
         self.name_edit = QLineEdit(DEFAULT_NAME_TEMPLATE)
         self.name_edit.setToolTip("Placeholders: " + " ".join(f"{{{p}}}" for p in NAME_PLACEHOLDERS))
         self.existing_combo = QComboBox()
