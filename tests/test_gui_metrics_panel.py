@@ -730,3 +730,12 @@ def test_no_reference_measurements_stop_when_cancelled():
     task = metrics_jobs.MeasureTask(noref=metrics_jobs.NoReferenceRequest(("noref",), source, result, 2, None))
     with pytest.raises(Cancelled):  # not swallowed into a MeasureFailure for the key
         task.run(None, token)
+
+
+def test_a_long_evaluation_says_how_long_in_hours_and_minutes(panel):
+    """Three hours left read "about 10800 s left"."""
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    section = panel.evaluate_section
+    section.show_progress(ProgressInfo(1, 40, 300.0, 10800.0, "evaluate", "espcn: baby.png"))
+    assert section.status.text() == "espcn: baby.png, about 3:00:00 left"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.file_names import fitting_name
+from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.image import Image
 
 Box = tuple[int, int, int, int]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sr_desktop.app.jobs import Job, run_engine_job
 from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
+from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.models.registry import is_per_image
 
 #: what one unit of ProgressInfo.done counts, by engine stage
@@ -54,17 +55,6 @@ def run_batch_job(job: Job, progress, cancel):
     cluster = ClusterTarget.parse(request.cluster) if request.cluster else None
     return run_batch(request.input_dir, request.output_dir, request.options,
                      report_path=request.report_path, progress=progress, cancel=cancel, cluster=cluster)
-
-
-def human_seconds(seconds: float | None) -> str:
-    """1.5 → "1.5 s", 75 → "1:15", 3700 → "1:01:40"; None → "…"."""
-    if seconds is None:
-        return "…"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
 
 
 def progress_text(info: ProgressInfo | None, elapsed: float) -> str:

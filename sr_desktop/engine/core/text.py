@@ -49,3 +49,14 @@ def without_control_characters(text: str) -> str:
 def counted(count: int, noun: str) -> str:
     """``"1 image"``, ``"3 images"``: `count` and `noun`, plural (+s) unless it is one."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def human_seconds(seconds: float | None) -> str:
+    """1.5 → "1.5 s", 75 → "1:15", 3700 → "1:01:40"; None → "…"."""
+    if seconds is None:
+        return "…"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"

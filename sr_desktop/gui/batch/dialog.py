@@ -43,6 +43,7 @@ from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
+from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
@@ -109,17 +110,6 @@ def _link(path: Path, text: str) -> str:
     """An HTML link that opens ``path`` with the desktop's default application."""
     url = QUrl.fromLocalFile(str(path)).toString()
     return f'<a href="{html.escape(url, quote=True)}">{html.escape(text)}</a>'
-
-
-def _format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
 
 
 class BatchDialog(QDialog):
@@ -487,9 +477,10 @@ class BatchDialog(QDialog):
             self.table.item(row, 4).setToolTip(details)
         rate = info.extra.get("files_per_second", 0.0)
         mp_rate = info.extra.get("megapixels_per_second", 0.0)
+        eta = human_seconds(info.eta) if info.eta is not None else "—"
         self.status_label.setText(
             f"{info.done} / {info.total} files · {Path(info.message).name} · "
-            f"{rate:.2f} files/s ({mp_rate:.2f} MP/s) · ETA {_format_eta(info.eta)} · "
+            f"{rate:.2f} files/s ({mp_rate:.2f} MP/s) · ETA {eta} · "
             f"failed {info.extra.get('failed', 0)}"
         )
 

@@ -46,10 +46,9 @@ from sr_desktop.app.kernel_jobs import (
     save_kernel_files,
 )
 from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
-from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressInfo
-from sr_desktop.engine.core.text import counted
+from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage

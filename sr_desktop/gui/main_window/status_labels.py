@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from sr_desktop.app.session import RunInfo
-from sr_desktop.app.upscale_jobs import human_seconds
+from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.image import Image
 
 NO_RUN = "No run yet"

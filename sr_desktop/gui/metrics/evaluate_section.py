@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.metrics.degradation import Degradation, parse_degradation, validate_kernel
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.gui.fold_toggle import FoldToggle
@@ -304,7 +305,7 @@ class EvaluateSection(QGroupBox):
         """A worker progress report (`ProgressInfo`) of the running evaluation."""
         self.progress.setRange(0, max(1, info.total))
         self.progress.setValue(info.done)
-        eta = f", about {info.eta:.0f} s left" if info.eta else ""
+        eta = f", about {human_seconds(info.eta)} left" if info.eta else ""
         self.status.setText(f"{info.message}{eta}" if info.message else "")
 
     def show_finished(self, rows: list[EvalRow]) -> None:

@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
 from sr_desktop.app.jobs import Job, JobOutcome
 from sr_desktop.app.train_jobs import LOSS_PRESETS, TRAINABLE, TrainRequest, run_train_job
 from sr_desktop.app.train_jobs import training_models as trainable_models
-from sr_desktop.app.upscale_jobs import human_seconds
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.checkpoint import has_checkpoint
