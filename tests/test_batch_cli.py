@@ -267,6 +267,24 @@ def test_a_file_listed_twice_is_upscaled_once(tmp_path: Path, capsys):
     assert code == 0 and [f["status"] for f in report["files"]] == ["ok"]
 
 
+def test_listed_files_of_one_name_from_other_folders_are_told_what_helps(tmp_path: Path):
+    """Three good1.png from three folders, listed: two failed with 'add {ext} to the name
+    template', which changes nothing for files of one suffix."""
+    src = tmp_path / "in"
+    save_image(src / "good1.png")
+    for other in ("in2", "in7"):
+        save_image(tmp_path / other / "good1.png")
+    files = tmp_path / "list.txt"
+    files.write_text(f"good1.png\n{tmp_path / 'in2' / 'good1.png'}\n{tmp_path / 'in7' / 'good1.png'}\n")
+    code = main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "--no-progress",
+                 "--files-from", str(files), "--report", str(tmp_path / "r.json")])
+    report = json.loads((tmp_path / "r.json").read_text())
+    failed = [f["error"] for f in report["files"] if f["status"] == "failed"]
+    assert code == 1 and len(failed) == 2
+    assert all("{ext}" not in error and "from outside the input folder all go to the output root" in error
+               for error in failed)
+
+
 def test_a_link_listed_beside_its_target_is_an_input_of_its_own(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png")

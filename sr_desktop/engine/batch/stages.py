@@ -47,6 +47,17 @@ log = logging.getLogger(__name__)
 _END = object()  # end-of-stream marker in the queues
 
 
+def _collision(job: BatchJob) -> str:
+    """Why `job` fails for its output name, and what helps: {ext} only where the suffixes
+    differ (a.png and a.jpg); listed files of one name from outside the input folder all
+    land in the output root, whatever the template."""
+    other = job.collision_with
+    if other is not None and other.suffix.lower() != job.input.suffix.lower():
+        return f"same output name as {other.name}; add {{ext}} to the name template"
+    return (f"same output name as {other} (listed files from outside the input folder all go to the "
+            "output root); rename one, or batch them from a folder that holds both")
+
+
 def _file_size(path: Path) -> int | None:
     try:
         return path.stat().st_size
@@ -215,8 +226,7 @@ class BatchStages:
                         input_bytes=_file_size(job.input)))
                 elif job.collision_with is not None:
                     item = ("record", job, FileRecord(
-                        str(job.input), str(job.output), "failed",
-                        error=f"same output name as {job.collision_with.name}; add {{ext}} to the name template",
+                        str(job.input), str(job.output), "failed", error=_collision(job),
                         input_bytes=_file_size(job.input)))
                 elif self.options.existing == "skip" and job.output is not None and os.path.lexists(job.output):
                     # only a file with something in it counts as a finished output (the app's
