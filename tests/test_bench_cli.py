@@ -357,3 +357,24 @@ def test_a_name_with_terminal_escapes_in_an_error_is_printed_escaped(tmp_path, c
     assert main(["bench", "--dataset", str(tmp_path / "d\x1b[2J\nx"), "--scale", "2"]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and err.count("\n") == 1 and "d\\x1b[2J\\nx" in err
+
+
+def test_the_plots_time_axis_reads_as_plain_seconds():
+    """Within a decade matplotlib labelled the minor ticks "2×10⁻² 3×10⁻² 4×10⁻²", on top of
+    each other."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from sr_desktop.engine.metrics.report import _label_seconds
+
+    for limits, expected in (((0.015, 0.08), {"0.02", "0.05"}), ((0.002, 200.0), {"0.01", "0.1", "1", "10", "100"})):
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        ax.set_xscale("log")
+        ax.set_xlim(*limits)
+        _label_seconds(ax)
+        fig.canvas.draw()
+        shown = {t.get_text() for t in ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True)
+                 if t.get_text() and limits[0] <= t.get_position()[0] <= limits[1]}
+        assert shown == expected, shown

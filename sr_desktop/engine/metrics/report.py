@@ -177,6 +177,22 @@ def _annotate(ax, x: float, y: float, name: str, colour, dx: float, dy: float, h
                        arrowprops={"arrowstyle": "-", "lw": 0.5, "color": colour} if far else None)
 
 
+def _label_seconds(ax) -> None:
+    """Plain numbers on the log time axis ("0.02", not "2×10⁻²"): within a decade and a
+    half the 2× and 5× ticks are labelled too (matplotlib's own minor labels ran into each
+    other), beyond it the decades alone."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+    ax.xaxis.set_major_formatter(plain)
+    low, high = ax.get_xlim()
+    if high / low < 30:
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(plain)
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def write_plot(report: BenchReport, path: str | Path) -> None:
     """PSNR (Y) vs total seconds, one labelled point per model (matplotlib, Agg backend)."""
     # Figure + the Agg canvas directly: no pyplot, no global backend switch (the GUI may
@@ -197,6 +213,7 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
         dot = ax.scatter([seconds], [m.psnr_y], s=36)
         points.append((seconds, m.psnr_y, m.model, tuple(dot.get_facecolor()[0])))
     ax.set_xscale("log")
+    _label_seconds(ax)
     ax.ticklabel_format(axis="y", useOffset=False)
     finite = [m.psnr_y for m in report.models if math.isfinite(m.psnr_y)]
     if finite and max(finite) - min(finite) < 0.5:  # keep tiny differences in proportion
