@@ -49,7 +49,7 @@ def test_a_result_and_what_made_it_until_saved():
     session.set_result(result)
     assert session.has_unsaved_result
     assert session.result_run == RunInfo("bicubic", result.variant, 2, result.device, result.seconds,
-                                         result.tiles, "Bicubic", False)
+                                         result.tiles, "Bicubic", False, "pillow")
     assert session.last_run == session.result_run
     assert session.suggested_result_path("png", Path("/tmp")) == Path("/photos/cat_bicubic_x2.png")
     session.mark_saved(Path("/out/cat.jpg"), options="jpg-options")

@@ -378,3 +378,17 @@ def test_the_plots_time_axis_reads_as_plain_seconds():
         shown = {t.get_text() for t in ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True)
                  if t.get_text() and limits[0] <= t.get_position()[0] <= limits[1]}
         assert shown == expected, shown
+
+
+def test_a_backend_matlabs_bicubic_cannot_use_is_refused_and_reports_name_what_ran(dataset, tmp_path, capsys):
+    """`bench --model bicubic --backend openvino` ran with exit 0 and "backend": "" where
+    `upscale` refuses the request; the resamplers were reported as run by torch."""
+    rc = main(["bench", "--dataset", str(dataset), "--model", "bicubic-pil", "bicubic", "--scale", "2",
+               "--backend", "openvino", "--no-niqe"])
+    captured = capsys.readouterr()
+    assert rc == 2 and "[evaluate" not in captured.err and captured.err.count("\n") == 1
+    assert "bicubic (MATLAB's imresize in numpy) has no network: --backend openvino cannot run it" in captured.err
+    out = tmp_path / "r.json"
+    assert main(["bench", "--dataset", str(dataset), "--model", "bicubic", "bicubic-pil", "--scale", "2",
+                 "--no-niqe", "--quiet", "--json", str(out)]) == 0
+    assert [m["backend"] for m in json.loads(out.read_text())["models"]] == ["numpy", "pillow"]

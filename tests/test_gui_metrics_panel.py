@@ -315,7 +315,7 @@ def test_set_result_shows_timing_and_no_reference_numbers(qtbot, panel, image):
     assert f"{mp_s:.2f} MP/s" in panel.result_time.text()
     assert panel.result_size.text() == "64×56 → 128×112"
     assert panel.result_device.text() == result.device
-    assert result.backend == "torch" and panel.result_backend.text() == "torch"
+    assert result.backend == "pillow" and panel.result_backend.text() == "Pillow (no network)"  # lanczos
     panel.result_section.show_result(replace(result, backend="openvino"), image)
     assert panel.result_backend.text() == "OpenVINO"
     panel.result_section.show_result(result, image)

@@ -30,6 +30,15 @@ class Change(enum.Enum):
     ANIMATION = "animation"  # the image's frames (`Session.animation`) were attached
 
 
+#: what the app calls each value of a result's ``backend``
+BACKEND_NAMES = {"torch": "torch", "openvino": "OpenVINO", "ncnn": "ncnn runtime", "pillow": "Pillow (no network)"}
+
+
+def backend_name(backend: str) -> str:
+    """The name shown for a result's ``backend`` ("—" when none is known)."""
+    return BACKEND_NAMES.get(backend, backend or "—")
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What made a result: model (id and display name), variant, scale, device, seconds,
@@ -68,7 +77,7 @@ class RunInfo:
     def describe(self) -> str:
         """"SPAN · ch48 ×4 · CPU (2 threads) · 3.2 s": everything that made the result, on
         one line (the device as the engine described it; "· OpenVINO" when it ran the network)."""
-        backend = " · OpenVINO" if self.backend == "openvino" else ""
+        backend = f" · {backend_name(self.backend)}" if self.backend in ("openvino", "ncnn") else ""
         return f"{self.title} · {self.device}{backend} · {human_seconds(self.seconds)}"
 
     def differences(self, options) -> list[str]:

@@ -132,9 +132,9 @@ def run(args: argparse.Namespace) -> int:
         spec = get_model_spec(options.model)
         if options.variant not in spec.variants:  # one usage error, not one per file
             raise ModelError(f"{spec.id} has no variant {options.variant!r}; available: {', '.join(spec.variants)}")
-    if per_image and options.backend == Backend.OPENVINO:
+    if per_image and options.backend in (Backend.OPENVINO, Backend.NCNN):  # one usage error, not one per file
         raise ModelError(f"{options.model} works on each image with torch (ZSSR trains a network, map-sr "
-                         "solves for it): --backend openvino cannot run it (use auto or torch)")
+                         f"solves for it): --backend {options.backend.value} cannot run it (use auto or torch)")
     if per_image:  # a device or precision this machine lacks: one error, not one per file
         from sr_desktop.engine.compute import devices
         from sr_desktop.engine.core.options import parse_device
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
                         f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
-                        f"{result.seconds:.2f} s on {result.device})")
+                        f"{result.seconds:.2f} s on {result.device} with {result.backend})")
     if failed:
         console.say(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", sys.stderr)
     return console.finish(1 if failed else 0)

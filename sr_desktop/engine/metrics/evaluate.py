@@ -42,6 +42,7 @@ from sr_desktop.engine.metrics.upscalers import (
     UpscaleOutput,
     Upscaler,
     as_upscaler,
+    check_backend_for,
     make_upscaler,
 )
 
@@ -439,6 +440,7 @@ def evaluate_models(
     for model_id in model_ids:  # an unknown id fails before the first model runs, not after it
         if model_id not in (MATLAB_BICUBIC_ID, ENGINE_BICUBIC_ID):
             get_model_spec(model_id)
+        check_backend_for(model_id, backend)
     check_dataset(paths, int(scale), report.protocol, cancel)
     for model_id in model_ids:
         upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend)

@@ -23,7 +23,9 @@ import numpy as np
 
 from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.compute.resample import quantize
+from sr_desktop.engine.core.options import Backend, parse_backend
 from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.timing import PeakMemory, Stopwatch, Timing
 
 #: the bench id of the MATLAB bicubic baseline
@@ -74,14 +76,14 @@ class MatlabBicubic:
         h, w = lr.shape[:2]
         # MATLAB's imresize of uint8 is uint8: its "unrounded" output is the 8-bit one
         floats = pixels.astype(np.float32) / 255.0 if keep_float else None
-        return UpscaleOutput(pixels, Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1), floats)
+        return UpscaleOutput(pixels, Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1, "numpy"), floats)
 
     def upscale_float(self, lr: np.ndarray, cancel: CancelToken | None = None) -> UpscaleOutput:
         with PeakMemory() as mem, Stopwatch() as sw:
             out = imresize(np.asarray(lr, dtype=np.float64), self.scale)
         out = out if out.ndim == 3 else out[:, :, None]
         h, w = lr.shape[:2]
-        timing = Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1)
+        timing = Timing(sw.seconds, h * w, "CPU (numpy)", mem.peak, 1, "numpy")
         return UpscaleOutput(quantize(out, np.uint8), timing, np.clip(out, 0.0, 1.0))
 
 
@@ -189,11 +191,21 @@ def scale_route(plan, scale: int) -> str | None:
     return route + (f", then Lanczos to ×{scale}" if plan.final_resize else "")
 
 
+def check_backend_for(model_id: str, backend: str) -> None:
+    """`EvaluationError` for a backend asked for by name that cannot run `model_id` where
+    that is known without loading it: MATLAB's bicubic has no network (it ran, and the
+    report's backend was empty, where `upscale` refuses the same request)."""
+    if model_id == MATLAB_BICUBIC_ID and parse_backend(backend) in (Backend.OPENVINO, Backend.NCNN):
+        raise EvaluationError(f"{MATLAB_BICUBIC_ID} (MATLAB's imresize in numpy) has no network: --backend "
+                              f"{backend} cannot run it (use auto or torch)")
+
+
 def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
                   variant: str | None = None, precision: str = "auto", backend: str = "auto") -> Upscaler:
     """The upscaler of a bench model id: ``bicubic`` = MATLAB bicubic, ``bicubic-pil`` =
     the engine's bicubic model, anything else = that model through the engine."""
     if model_id == MATLAB_BICUBIC_ID:
+        check_backend_for(model_id, backend)
         return MatlabBicubic(scale)
     return EngineUpscaler(model_id, scale, device=device, tile=tile, variant=variant,
                           precision=precision, backend=backend)

@@ -24,6 +24,8 @@ class ResampleModel(SRModel):
     ``loader.load_model`` (which checks the scale against the pipeline's limit)."""
 
     kind = ModelKind.RESAMPLE
+    #: no network for a backend to run: reports say what does the work
+    backend = "pillow"
     supports_fp16 = False
     recommended_tile = 1024
     #: Pillow resamples 32-bit float planes

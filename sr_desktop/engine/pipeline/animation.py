@@ -38,6 +38,7 @@ class AnimationResult:
     variant: str | None = None
     frames: int = 0
     tiles: int = 0  # over all frames
+    backend: str = "torch"  # what ran the network (`UpscaleResult.backend`)
 
 
 def upscale_animation(
@@ -78,7 +79,7 @@ def upscale_animation(
     assert last is not None  # an Animation has at least two frames
     return AnimationResult(
         image=animation.with_frames(out), seconds=time.perf_counter() - start, device=last.device,
-        scale=last.scale, model=last.model, variant=last.variant, frames=count, tiles=tiles,
+        scale=last.scale, model=last.model, variant=last.variant, frames=count, tiles=tiles, backend=last.backend,
     )
 
 

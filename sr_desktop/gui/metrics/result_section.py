@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QGroupBox
 
-from sr_desktop.app.session import RunInfo
+from sr_desktop.app.session import RunInfo, backend_name
 from sr_desktop.gui.widgets import add_form_rows, compact_form, value_label
 
 
@@ -22,7 +22,6 @@ def human_bytes(n: int | None) -> str:
 
 
 #: how `UpscaleResult.backend` is shown
-BACKEND_NAMES = {"torch": "torch", "openvino": "OpenVINO", "ncnn": "ncnn runtime"}
 
 
 class ResultSection(QGroupBox):
@@ -66,7 +65,7 @@ class ResultSection(QGroupBox):
         self.time.setText(f"{r.seconds:.2f} s · {mp_s:.2f} MP/s input")
         self.size.setText(f"{in_w}×{in_h} → {out_w}×{out_h}")
         self.device.setText(str(r.device) or "—")
-        self.backend.setText(BACKEND_NAMES.get(getattr(r, "backend", ""), getattr(r, "backend", "") or "—"))
+        self.backend.setText(backend_name(getattr(r, "backend", "")))
         tiles = f"{r.tiles}"
         if getattr(r, "tile_size", 0):
             tiles += f" (tile {r.tile_size} px)"
