@@ -529,3 +529,21 @@ def test_a_model_removed_during_a_batch_still_serves_the_batch(home, tmp_path):
     result = run_batch(folder, tmp_path / "out", options, progress=progress)
     assert removed and list_custom_specs() == []
     assert (result.totals.ok, result.totals.failed) == (4, 0)
+
+
+def test_removing_a_model_forgets_its_measured_backend(home, tmp_path):
+    """Removed, then another network added under the same id, it was never measured: the
+    removed model's stored choice was taken for it."""
+    import json
+
+    from sr_desktop.engine.models.backends import choose
+
+    src = tmp_path / "net.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    spec = add_custom_model(src)
+    ours = choose.measure_key(spec.id, 2, "default", 2, "2.13.0", False)
+    other = choose.measure_key("span", 2, "default", 2, "2.13.0", False)
+    choose.choices_file().parent.mkdir(parents=True, exist_ok=True)
+    choose.choices_file().write_text(json.dumps({ours: {"backend": "openvino"}, other: {"backend": "torch"}}))
+    remove_custom_model(spec.id)
+    assert list(json.loads(choose.choices_file().read_text())) == [other]

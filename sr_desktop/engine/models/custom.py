@@ -487,6 +487,9 @@ def remove_custom_model(model_id: str) -> None:
         folder = custom_models_dir() / model_id
         if folder.is_dir() and folder.parent == custom_models_dir():
             shutil.rmtree(folder, ignore_errors=True)
+    from sr_desktop.engine.models.backends.choose import forget_measurements
+
+    forget_measurements(model_id)  # the id may name another network later
 
 
 def load_custom_model(spec: ModelSpec, scale: int | None = None,

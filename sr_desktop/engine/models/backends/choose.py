@@ -35,7 +35,7 @@ from sr_desktop.engine.core.progress import (
     ProgressTracker,
     check_cancel,
 )
-from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
+from sr_desktop.engine.models.backends.json_store import read_json_dict, remove_json_keys, update_json_dict
 from sr_desktop.engine.models.backends.ncnn_runner import build_ncnn_runner, can_use_ncnn, ncnn_version
 from sr_desktop.engine.models.backends.openvino_runner import (
     BackendError,
@@ -161,6 +161,12 @@ def measure_key(model_id: str, scale: int, variant: str | None, threads: int, to
         MEASURE_METHOD, model_id, scale, variant, threads, torch_version, openvino_version(),
         ncnn_version() if ncnn_runs_it else "-", platform.machine(), devices.cpu_signature(),
     ))
+
+
+def forget_measurements(model_id: str) -> None:
+    """Drop every measured choice of `model_id` (`measure_key`'s second part): a custom
+    model removed and another added under its id inherited the removed one's choice."""
+    remove_json_keys(choices_file(), lambda key: key.split("|")[1:2] == [model_id])
 
 
 def _measure_key(model) -> str:

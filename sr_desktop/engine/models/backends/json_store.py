@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sr_desktop.engine.core.file_lock import held_lock
@@ -39,6 +40,24 @@ def update_json_dict(path: Path, key: str, value) -> None:
                     return
                 data[key] = value
                 encoded = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
+                atomic_write(path, lambda fh: fh.write(encoded))
+        except OSError as exc:
+            log.info("backends: cannot update %s (%s)", path, exc)
+
+
+def remove_json_keys(path: Path, doomed: Callable[[str], bool]) -> None:
+    """Delete the keys of `path` for which `doomed(key)` is true, under the same lock as
+    `update_json_dict`; a cache that cannot be written is logged, not raised."""
+    with _LOCK:
+        try:
+            if not path.is_file():
+                return
+            with held_lock(path.with_name(path.name + ".lock")):
+                data = read_json_dict(path)
+                kept = {key: value for key, value in data.items() if not doomed(key)}
+                if len(kept) == len(data):
+                    return
+                encoded = json.dumps(kept, indent=1, sort_keys=True).encode("utf-8")
                 atomic_write(path, lambda fh: fh.write(encoded))
         except OSError as exc:
             log.info("backends: cannot update %s (%s)", path, exc)
