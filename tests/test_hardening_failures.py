@@ -561,19 +561,35 @@ def test_an_output_folder_that_takes_no_files_is_found_before_any_upscale(tmp_pa
     assert f"cannot write into the output folder {tmp_path / 'ro'}: Permission denied" in capsys.readouterr().err
 
 
-def test_a_home_that_cannot_be_made_costs_the_cache_not_the_models(tmp_path, monkeypatch, capsys):
+def test_a_home_that_cannot_be_made_costs_the_cache_not_the_models(tmp_path, monkeypatch, capsys, caplog):
     """SR_DESKTOP_HOME inside a folder that takes no files (or under a file): every model but
-    bicubic failed with the file system's error, and `models` too. Now a warning and no
-    cache; adding a model says why it cannot."""
+    bicubic failed with the file system's error, and `models` too. Now one warning (it was
+    four on every run: the cache, the logs, the weight cache, the conversion) and no cache;
+    adding a model says why it cannot (it named its lock file)."""
+    import logging
+
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the home's parent would be")
     monkeypatch.setenv("SR_DESKTOP_HOME", str(blocker / "home"))
     src = tmp_path / "a.png"
     PILImage.new("RGB", (12, 10), (30, 60, 90)).save(src)
-    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "realesr-animevideov3",
-                 "--scale", "2", "--backend", "openvino", "-q"]) == 0
+    with caplog.at_level(logging.WARNING, logger="sr_desktop"):
+        assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "realesr-animevideov3",
+                     "--scale", "2", "--backend", "openvino", "-q"]) == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        f"cannot write in SR_DESKTOP_HOME={blocker / 'home'} (Not a directory): working without its cache, logs "
+        "and added models"]
     assert PILImage.open(tmp_path / "b.png").size == (24, 20)
     assert main(["models"]) == 0 and "realesr-animevideov3" in capsys.readouterr().out
+    import torch
+
+    from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
+
+    net_file = tmp_path / "net.pth"
+    torch.save(SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2).state_dict(), net_file)
+    assert main(["models", "add", str(net_file)]) == 2
+    assert ("error: cannot keep added models in " f"{blocker / 'home' / 'data' / 'custom_models'} (Not a directory)"
+            in capsys.readouterr().err)
 
 
 def test_cache_and_model_folders_take_the_users_usual_permissions(tmp_path):

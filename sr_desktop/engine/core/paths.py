@@ -58,13 +58,25 @@ def _user_dir(home_subdir: str, platform_dir) -> Path:
     except OSError as exc:
         if str(path) not in _UNUSABLE:
             _UNUSABLE.add(str(path))
-            logging.getLogger(__name__).warning("cannot create %s (%s): working without it", path,
-                                                exc.strerror or exc)
+            if home is None:
+                logging.getLogger(__name__).warning("cannot create %s (%s): working without it", path,
+                                                    exc.strerror or exc)
+            elif str(home) not in _UNUSABLE:  # one line for the home, not one per folder in it
+                _UNUSABLE.add(str(home))
+                logging.getLogger(__name__).warning(
+                    "cannot write in SR_DESKTOP_HOME=%s (%s): working without its cache, logs and added models",
+                    home, exc.strerror or exc)
     return path
 
 
 #: user folders that could not be created (each is said once)
 _UNUSABLE: set[str] = set()
+
+
+def unwritable(path: Path) -> bool:
+    """Whether `path` lies in a user folder that could not be created (already said once:
+    what fails to be kept there is a detail for the log)."""
+    return any(str(folder) in _UNUSABLE for folder in (path, *path.parents))
 
 
 def cache_dir() -> Path:

@@ -6,11 +6,13 @@ is `custom`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +86,20 @@ def read_index(for_change: bool = False) -> list[dict[str, Any]]:
         return []
 
 
-def index_lock():
+@contextlib.contextmanager
+def index_lock() -> Iterator[None]:
     """Hold the custom models' lock file while the index is read, changed and written: two
-    `models add` at once each wrote the index they had read, and one model was lost."""
-    return held_lock(custom_models_dir() / ".index.lock")
+    `models add` at once each wrote the index they had read, and one model was lost.
+    `ModelError` when the folder cannot hold it (it named the lock file: "….index.lock: Not
+    a directory")."""
+    root = custom_models_dir()
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(held_lock(root / ".index.lock"))
+        except OSError as exc:
+            raise ModelError(f"cannot keep added models in {root} ({exc.strerror or exc}); set SR_DESKTOP_HOME "
+                             "to a folder you can write") from None
+        yield
 
 
 def entry_id(entry: dict[str, Any]) -> str | None:

@@ -492,8 +492,9 @@ def _save_conversion(converted, worst: float, model_id: str, folder: Path) -> bo
         with contextlib.suppress(OSError):  # (a marker this user may not read: not ours to use)
             if (folder / _MARKER).is_file():  # another process saved the same conversion first
                 return True
-        log.warning("openvino: cannot cache the conversion of %s in %s (%s); running it from memory",
-                    model_id, folder.parent, _first_line(exc))
+        (log.info if paths.unwritable(folder) else log.warning)(
+            "openvino: cannot cache the conversion of %s in %s (%s); running it from memory",
+            model_id, folder.parent, _first_line(exc))
         return False
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sr_desktop.engine.core import paths
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.ncnn.layers import Layer, build_layer
 from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError, graph_io, parse_param_text, source_hash
@@ -144,7 +145,7 @@ def _write_cache(graph: NcnnGraph, path: Path, key: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda fh: fh.write(data))
     except OSError as exc:
-        log.warning("could not write the weight cache %s: %s", path, exc)
+        (log.info if paths.unwritable(path) else log.warning)("could not write the weight cache %s: %s", path, exc)
 
 
 def load_ncnn_graph(
@@ -170,8 +171,6 @@ def load_ncnn_graph(
     layer_defs = parse_param_text(text, source=param_path.name)
     source = param_path.name
     if cache_dir == "default":
-        from sr_desktop.engine.core import paths
-
         try:
             cache_dir = paths.cache_dir() / "models"
         except OSError as exc:  # a file where the cache folder belongs: convert without it
