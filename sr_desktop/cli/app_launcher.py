@@ -18,7 +18,6 @@ same images, and two inputs of one run never share an output name.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -201,16 +200,20 @@ def save_window_png(window, out: Path, quality: int = -1, protect: ProtectedPath
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ImageWriteError(out, f"cannot create its folder ({exc.strerror or exc})") from None
-    tmp = out.with_name(f".{out.name}.part")
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    from sr_desktop.engine.imageio.atomic import atomic_write
+
     fmt = "JPG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    try:
-        if not window.grab().save(str(tmp), fmt, quality):
-            raise ImageWriteError(out, "the screenshot could not be written")
-        os.replace(tmp, out)
+    encoded = QByteArray()
+    buffer = QBuffer(encoded)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not window.grab().save(buffer, fmt, quality):
+        raise ImageWriteError(out, "the screenshot could not be encoded")
+    try:  # the engine's one way to write a file: a synced temporary, then a rename
+        atomic_write(out, lambda fh: fh.write(encoded.data()))
     except OSError as exc:
         raise ImageWriteError(out, exc.strerror or str(exc)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 
