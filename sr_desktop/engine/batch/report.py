@@ -17,8 +17,6 @@ EXIT_SOME_FAILED = 1  # the batch ran to the end but at least one file failed
 EXIT_FATAL = 2  # bad usage or a fatal error before/while starting (nothing processed)
 EXIT_CANCELLED = 130  # cancelled by the user (Ctrl+C / Cancel); finished files are kept
 
-STATUSES = ("ok", "skipped", "failed")
-
 
 @dataclass
 class FileRecord:

@@ -18,9 +18,6 @@ from pathlib import Path
 import platformdirs
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
-# The repository root in a source checkout; in an installed wheel, site-packages (nothing of
-# ours there: find bundled files through the *_DIR names below).
-PROJECT_ROOT = PACKAGE_DIR.parent
 
 
 def bundled_root(package_dir: Path = PACKAGE_DIR) -> Path:

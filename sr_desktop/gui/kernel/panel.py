@@ -141,7 +141,6 @@ class KernelPanel(QWidget):
         self.ask_use_doubtful: Callable[[str], bool] = self._ask_use_doubtful_box
         self.estimate = None  # the last KernelEstimate
         self.preview_kernel: np.ndarray | None = None  # the last in-progress kernel shown
-        self.last_progress: ProgressInfo | None = None
         self._job: Job | None = None
         self._outcome = ""  # of the last estimation: "done" | "failed" | "cancelled"
         self._closed = False
@@ -335,7 +334,6 @@ class KernelPanel(QWidget):
         )
         job = Job(self.image, task)
         self._job = job
-        self.last_progress = None
         self.preview_kernel = None
         self.progress_bar.setRange(0, task.iterations * task.restarts)
         self.progress_bar.setValue(0)
@@ -452,7 +450,6 @@ class KernelPanel(QWidget):
     def _on_progress(self, job: Job, info: ProgressInfo) -> None:
         if job is not self._job:
             return
-        self.last_progress = info
         if info.total > 0:
             self.progress_bar.setRange(0, info.total)
             self.progress_bar.setValue(min(info.done, info.total))

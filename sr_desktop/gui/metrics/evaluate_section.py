@@ -209,9 +209,6 @@ class EvaluateSection(QGroupBox):
         """Show or fold the models and settings (the toggle says what they are)."""
         self.inputs_toggle.set_shown(shown)
 
-    def inputs_shown(self) -> bool:
-        return self.inputs_toggle.is_shown()
-
     def _update_inputs_toggle(self, *_args) -> None:
         self.inputs_toggle.refresh()
 

@@ -134,14 +134,13 @@ class MetricsPanel(QWidget):
         self.result_model, self.result_time, self.result_size = r.model, r.time, r.size
         self.result_device, self.result_tiles, self.result_memory = r.device, r.tiles, r.memory
         self.result_backend = r.backend
-        self.sharpness_label, self.laplacian_label = n.sharpness, n.laplacian
-        self.consistency_label, self.noref_status = n.consistency, n.status
+        self.sharpness_label, self.consistency_label = n.sharpness, n.consistency
         self.niqe_label = n.niqe
         self.view_group, self.view_buttons, self.view_note = v.group, v.buttons, v.note
         self.back_to_result = v.back_to_result
         self.model_list, self.scale_spin, self.degradation_combo = e.model_list, e.scale_spin, e.degradation_combo
         self.run_button, self.cancel_button = e.run_button, e.cancel_button
-        self.eval_progress, self.eval_status, self.leaderboard = e.progress, e.status, e.leaderboard
+        self.eval_status, self.leaderboard = e.status, e.leaderboard
 
     @property
     def choose_kernel_file(self) -> Callable[[], str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import torch
@@ -66,7 +65,6 @@ class MapSRModel(SRModel):
         elif kernel is not None:
             self.kernel = odd_canvas(as_kernel(kernel))
         self.last_kernel_estimate = None
-        self.last_seconds = 0.0
 
     def degradation(self, kernel: np.ndarray | None):
         """The operator D of this model's problem (kernel None: MATLAB bicubic)."""
@@ -93,7 +91,6 @@ class MapSRModel(SRModel):
         if min(rgb.shape[:2]) < MIN_SIDE:
             raise KernelError(f"image too small for map-sr ({rgb.shape[1]}×{rgb.shape[0]}, "
                               f"need {MIN_SIDE}×{MIN_SIDE})")
-        start = time.perf_counter()
         kernel = self._kernel_for(rgb, progress, cancel)
         y = torch.as_tensor(np.ascontiguousarray(rgb.transpose(2, 0, 1)), dtype=torch.float32,
                             device=self.device)[None]
@@ -104,7 +101,6 @@ class MapSRModel(SRModel):
         except torch.OutOfMemoryError:
             raise KernelError(f"map-sr ran out of device memory on a {w}×{h} image "
                               f"(try a smaller image or region, or --device cpu)") from None
-        self.last_seconds = time.perf_counter() - start
         out = x[0].clamp(0.0, 1.0).permute(1, 2, 0).float().cpu().numpy()
         return np.ascontiguousarray(out, dtype=np.float32)
 

@@ -45,8 +45,6 @@ def _activation(kind: int, params: list) -> Callable[[torch.Tensor], torch.Tenso
 class Layer(nn.Module):
     """Base: ``forward(inputs: list[Tensor]) -> list[Tensor]``."""
 
-    type_name = ""
-
     def __init__(self, d: LayerDef):
         super().__init__()
         self.layer_name = d.name
