@@ -200,18 +200,14 @@ def save_window_png(window, out: Path, quality: int = -1, protect: ProtectedPath
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ImageWriteError(out, f"cannot create its folder ({exc.strerror or exc})") from None
-    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
-
     from sr_desktop.engine.imageio.atomic import atomic_write
+    from sr_desktop.gui.qimage import encoded_grab
 
-    fmt = "JPG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    encoded = QByteArray()
-    buffer = QBuffer(encoded)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not window.grab().save(buffer, fmt, quality):
+    encoded = encoded_grab(window, "JPG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG", quality)
+    if encoded is None:
         raise ImageWriteError(out, "the screenshot could not be encoded")
     try:  # the engine's one way to write a file: a synced temporary, then a rename
-        atomic_write(out, lambda fh: fh.write(encoded.data()))
+        atomic_write(out, lambda fh: fh.write(encoded))
     except OSError as exc:
         raise ImageWriteError(out, exc.strerror or str(exc)) from None
     return out

@@ -70,3 +70,16 @@ def qimage_to_array(image: QImage) -> np.ndarray:
     if channels == 4 and dtype == np.uint16 and fmt == QImage.Format.Format_RGBX64:
         out = out[:, :, :3].copy()
     return out
+
+
+def encoded_grab(widget, fmt: str, quality: int = -1) -> bytes | None:
+    """What `widget` shows, encoded as `fmt` ("PNG", "JPG"; `quality` for JPEG, -1: Qt's
+    default) in memory; None when Qt cannot encode it."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    encoded = QByteArray()
+    buffer = QBuffer(encoded)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not widget.grab().save(buffer, fmt, quality):
+        return None
+    return encoded.data()
