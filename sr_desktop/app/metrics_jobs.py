@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sr_desktop.engine.core.box import Box, clip_box
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo, check_cancel
 from sr_desktop.engine.metrics.degradation import Degradation, modcrop
@@ -38,7 +39,6 @@ MAP_MODES = ("difference", "ssim", "gradient")
 #: maps that compare the result with a reference image
 REFERENCE_MODES = ("difference", "ssim")
 
-Box = tuple[int, int, int, int]
 
 
 # -- pixels and boxes --------------------------------------------------------------------
@@ -49,14 +49,14 @@ def eval_pixels(pixels: np.ndarray) -> np.ndarray:
     return to_uint8_rgb_or_gray(pixels)
 
 
-def clip_box(box: Box, width: int, height: int) -> Box:
-    """`box` = (x, y, w, h) intersected with a width×height image; raises if empty."""
-    x, y, w, h = (int(v) for v in box)
-    x0, y0 = max(0, x), max(0, y)
-    x1, y1 = min(width, x + w), min(height, y + h)
-    if x1 <= x0 or y1 <= y0:
+def region_in(box: Box, width: int, height: int) -> Box:
+    """`box` = (x, y, w, h) intersected with a width×height image; `EvaluationError` when
+    nothing of it is on the image."""
+    clipped = clip_box(box, width, height)
+    if clipped is None:
+        x, y, w, h = (int(v) for v in box)
         raise EvaluationError(f"region {w}×{h} at ({x}, {y}) is outside the {width}×{height} image")
-    return (x0, y0, x1 - x0, y1 - y0)
+    return clipped
 
 
 def crop(pixels: np.ndarray, box: Box | None) -> np.ndarray:
@@ -107,7 +107,7 @@ def no_reference_numbers(source: np.ndarray, result: np.ndarray, scale: int,
     result = eval_pixels(result)
     scale = int(scale)
     if box is not None:
-        box = clip_box(box, source.shape[1], source.shape[0])
+        box = region_in(box, source.shape[1], source.shape[0])
         src = crop(source, box)
         res = crop(result, scale_box(box, scale))
     else:
@@ -277,7 +277,7 @@ def region_scores(rows: list[EvalRow], hr: np.ndarray, box: Box, scale: int) -> 
     Returns ``{model: (psnr_y, ssim_y)}``, or ``{model: "message"}`` where the region
     cannot be measured (e.g. smaller than the border shave plus the SSIM window).
     """
-    box = clip_box(box, hr.shape[1], hr.shape[0])
+    box = region_in(box, hr.shape[1], hr.shape[0])
     out: dict = {}
     for row in rows:
         if row.sr is None:

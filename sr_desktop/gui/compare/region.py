@@ -5,23 +5,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF
 
+from sr_desktop.engine.core.box import Box
+from sr_desktop.engine.core.box import clip_box as clip_to_image
 from sr_desktop.gui.compare.image import DisplayImageError
-
-Box = tuple[int, int, int, int]
 
 
 def clip_box(box, width: int, height: int) -> Box:
     """`box` clipped to a width×height image; DisplayImageError if malformed or empty."""
     try:
-        x, y, w, h = (int(v) for v in box)
-    except (TypeError, ValueError):
-        raise DisplayImageError(f"a region is (x, y, w, h), got {box!r}") from None
-    x0, y0 = max(0, x), max(0, y)
-    x1, y1 = min(width, x + w), min(height, y + h)
-    if x1 <= x0 or y1 <= y0:
-        raise DisplayImageError(
-            f"region {box!r} is empty or outside the {width}×{height} image")
-    return (x0, y0, x1 - x0, y1 - y0)
+        clipped = clip_to_image(box, width, height)
+    except ValueError as exc:
+        raise DisplayImageError(str(exc)) from None
+    if clipped is None:
+        raise DisplayImageError(f"region {box!r} is empty or outside the {width}×{height} image")
+    return clipped
 
 
 def snap_box(a: QPointF, b: QPointF, width: int, height: int) -> Box | None:
