@@ -252,6 +252,52 @@ def test_exif_orientation_jpeg(tmp_path, orientation):
     assert load_exif(image.exif)[ORIENTATION] == 1
 
 
+
+def _camera_exif(orientation: int, thumbnail: bytes) -> bytes:
+    """A camera's EXIF: orientation, X/Y resolution 300/150 (RATIONALs) in IFD0, and a JPEG
+    thumbnail in IFD1, stored in the orientation of the pixels (as cameras do)."""
+    import struct
+
+    def ifd(entries, following):
+        return (struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHI", *e[:3]) + e[3] for e in entries)
+                + struct.pack("<I", following))
+
+    ifd0_size = 2 + 3 * 12 + 4
+    rationals = 8 + ifd0_size
+    ifd1 = rationals + 16
+    thumb = ifd1 + 2 + 2 * 12 + 4
+    ifd0 = ifd([(0x0112, 3, 1, struct.pack("<HH", orientation, 0)), (0x011A, 5, 1, struct.pack("<I", rationals)),
+                (0x011B, 5, 1, struct.pack("<I", rationals + 8))], ifd1)
+    tiff = (b"II*\0" + struct.pack("<I", 8) + ifd0 + struct.pack("<IIII", 300, 1, 150, 1)
+            + ifd([(0x0201, 4, 1, struct.pack("<I", thumb)), (0x0202, 4, 1, struct.pack("<I", len(thumbnail)))], 0)
+            + thumbnail)
+    return b"Exif\0\0" + tiff
+
+
+@pytest.mark.parametrize("orientation, turned", [(1, False), (3, False), (6, True), (8, True)])
+def test_turning_a_photo_upright_drops_its_sideways_thumbnail_and_turns_its_resolution(tmp_path, orientation,
+                                                                                       turned):
+    """The thumbnail (IFD1) stayed in the stored orientation while the tag said upright: a
+    portrait photo's thumbnail showed sideways; a quarter turn kept EXIF's X/Y resolution."""
+    from PIL import ExifTags
+
+    small = io.BytesIO()
+    PILImage.new("RGB", (12, 20), (90, 30, 10)).save(small, "JPEG")
+    path = tmp_path / "camera.jpg"
+    PILImage.new("RGB", (24, 40), (200, 120, 40)).save(path, quality=95,
+                                                       exif=_camera_exif(orientation, small.getvalue()))
+    image = read_image(path)
+    exif = PILImage.Exif()
+    exif.load(image.exif)
+    assert exif[ORIENTATION] == 1
+    assert bool(exif.get_ifd(ExifTags.IFD.IFD1)) is (orientation == 1)  # kept only where it is still right
+    assert (float(exif[282]), float(exif[283])) == ((150.0, 300.0) if turned else (300.0, 150.0))
+    write_image(image, tmp_path / "out.jpg")
+    with PILImage.open(tmp_path / "out.jpg") as written:
+        again = written.getexif()
+        assert (float(again[282]), float(again[283])) == (float(exif[282]), float(exif[283]))
+
+
 # ----------------------------------------------------------------- ICC, EXIF, dpi
 
 

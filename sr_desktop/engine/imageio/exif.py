@@ -22,6 +22,8 @@ TAG_EXIF_IFD = 0x8769
 TAG_GPS_IFD = 0x8825
 TAG_PIXEL_X = 0xA002
 TAG_PIXEL_Y = 0xA003
+TAG_X_RESOLUTION = 0x011A
+TAG_Y_RESOLUTION = 0x011B
 
 # IFD0 tags that describe the picture rather than the file layout: the only IFD0 tags
 # moved between a TIFF's own directory and an EXIF block.
@@ -60,6 +62,13 @@ def _ifd_entries(tiff: bytes | bytearray, endian: str, ifd_offset: int):
         yield pos, tag, typ, n
 
 
+def _inline_value(tiff: bytes | bytearray, endian: str, pos: int, typ: int, n: int) -> int | None:
+    """The single SHORT/LONG value stored inside an IFD entry (None for any other)."""
+    if n != 1 or typ not in (_SHORT, _LONG):
+        return None
+    return struct.unpack_from(endian + ("H" if typ == _SHORT else "I"), tiff, pos + 8)[0]
+
+
 def _set_inline(tiff: bytearray, endian: str, pos: int, typ: int, n: int, value: int) -> bool:
     """Overwrite a single SHORT/LONG value stored inside an IFD entry; False if impossible."""
     if n != 1:
@@ -75,7 +84,10 @@ def _set_inline(tiff: bytearray, endian: str, pos: int, typ: int, n: int, value:
 
 def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes | None:
     """The EXIF block with orientation set to 1 (normal) and, when ``size=(w, h)`` is given,
-    the EXIF pixel dimensions updated. Edits bytes in place, so nothing else changes.
+    the EXIF pixel dimensions updated. Edits bytes in place, so nothing else changes — but
+    for a block whose orientation was not normal (its pixels have been turned upright): its
+    thumbnail (IFD1) is unlinked, being in the old orientation (a portrait photo's stayed
+    sideways in galleries), and after a quarter turn its X and Y resolution are swapped.
 
     Returns None (drop the block) when it is too malformed to patch: writing back an
     orientation we could not reset would show the upright pixels rotated.
@@ -88,12 +100,25 @@ def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes 
     try:
         (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
         exif_ifd = None
-        for pos, tag, typ, n in list(_ifd_entries(tiff, endian, ifd0)):
-            if tag == TAG_ORIENTATION and not _set_inline(tiff, endian, pos, typ, n, 1):
-                log.info("EXIF orientation has an odd encoding; dropping the EXIF block")
-                return None
+        quarter_turn = False
+        resolution_at: dict[int, int] = {}  # tag -> where its value (an offset) is stored
+        entries = list(_ifd_entries(tiff, endian, ifd0))
+        for pos, tag, typ, n in entries:
+            if tag == TAG_ORIENTATION:
+                turned = _inline_value(tiff, endian, pos, typ, n)
+                if not _set_inline(tiff, endian, pos, typ, n, 1):
+                    log.info("EXIF orientation has an odd encoding; dropping the EXIF block")
+                    return None
+                if turned not in (None, 1):
+                    struct.pack_into(endian + "I", tiff, ifd0 + 2 + 12 * len(entries), 0)  # no IFD1
+                    quarter_turn = turned >= 5
+            if tag in (TAG_X_RESOLUTION, TAG_Y_RESOLUTION):
+                resolution_at[tag] = pos + 8
             if tag == TAG_EXIF_IFD and typ == _LONG and n == 1:
                 (exif_ifd,) = struct.unpack_from(endian + "I", tiff, pos + 8)
+        if quarter_turn and len(resolution_at) == 2:
+            x_at, y_at = resolution_at[TAG_X_RESOLUTION], resolution_at[TAG_Y_RESOLUTION]
+            tiff[x_at:x_at + 4], tiff[y_at:y_at + 4] = tiff[y_at:y_at + 4], tiff[x_at:x_at + 4]
         if size is not None and exif_ifd:
             values = {TAG_PIXEL_X: size[0], TAG_PIXEL_Y: size[1]}
             for pos, tag, typ, n in list(_ifd_entries(tiff, endian, exif_ifd)):
