@@ -381,3 +381,25 @@ def test_cli_upscale_and_batch_keep_every_frame(tmp_path, capsys):
     files = json.loads((tmp_path / "j.json").read_text())["files"]
     assert code == 1 and [f["status"] for f in files] == ["failed"] * 3
     assert all("cannot hold the 4 frames" in f["error"] for f in files)
+
+
+@pytest.mark.parametrize("suffix, params", [(".webp", {"lossless": True}), (".png", {})])
+def test_an_animation_with_an_exif_orientation_is_turned_upright_as_a_still_image_is(tmp_path, suffix, params):
+    """The frames came as stored and the tag was reset to 1: a portrait shot's animated WebP
+    or APNG came out lying on its side."""
+    stored = np.zeros((40, 24, 3), np.uint8)
+    stored[:5, :, 0] = 255  # a red band along the stored top: orientation 6 turns it to the right edge
+    second = stored.copy()
+    second[0, 0] = 9
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / f"portrait{suffix}"
+    PILImage.fromarray(stored).save(path, save_all=True, append_images=[PILImage.fromarray(second)], duration=100,
+                                    exif=exif.tobytes(), **params)
+    animation = read_animation(path)
+    upright = np.rot90(stored, k=-1)  # 90° clockwise
+    assert [f.pixels.shape for f in animation.frames] == [(24, 40, 3)] * 2
+    assert np.array_equal(animation.frames[0].pixels, upright)
+    loaded = PILImage.Exif()
+    loaded.load(animation.frames[0].exif)
+    assert loaded[0x0112] == 1

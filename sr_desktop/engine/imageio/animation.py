@@ -24,7 +24,7 @@ import numpy as np
 
 from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
 from sr_desktop.engine.imageio.convert import to_uint8
-from sr_desktop.engine.imageio.exif import orientation_of
+from sr_desktop.engine.imageio.exif import apply_orientation, orientation_of
 from sr_desktop.engine.imageio.formats import size_refusal
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.png_rows import short_apng_frame
@@ -164,8 +164,12 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
             disposals.append(_disposal_of(im, fmt))
         plays = _plays_of(im.info, fmt)
         if fmt != "TIFF":  # the file's EXIF and resolution, read once its chunks are all seen
-            exif, info = file_metadata(im, 1)
-            frames = [replace(f, exif=exif, info=dict(info)) for f in frames]
+            # (turned upright as a still image is: the frames came as stored, the tag reset
+            # to 1 made an APNG or WebP of a portrait shot lie on its side)
+            orientation = orientation_of(im.getexif())
+            exif, info = file_metadata(im, orientation)
+            frames = [replace(f.with_pixels(np.ascontiguousarray(apply_orientation(f.pixels, orientation))),
+                              exif=exif, info=dict(info)) for f in frames]
     if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
         frames = [f.with_pixels(np.ascontiguousarray(f.pixels[:, :, :3])) for f in frames]
     return Animation(frames, durations, plays, disposals, fmt, where)
