@@ -407,6 +407,37 @@ def test_16bit_pngs_with_a_transparent_colour_keep_it_as_alpha(tmp_path):
     np.testing.assert_array_equal(again.pixels, back.pixels)
 
 
+def swapped_primaries_icc() -> bytes:
+    """An RGB profile whose red and green primaries are swapped: its pure red is sRGB's pure
+    green, a colour shift no rounding can hide."""
+    import struct
+
+    data = bytearray(srgb_icc())
+    entries = {}
+    for i in range(struct.unpack_from(">I", data, 128)[0]):
+        signature, offset, size = struct.unpack_from(">4sII", data, 132 + 12 * i)
+        entries[signature] = (132 + 12 * i, offset, size)
+    (red_at, *red), (green_at, *green) = entries[b"rXYZ"], entries[b"gXYZ"]
+    struct.pack_into(">II", data, red_at + 4, *green)
+    struct.pack_into(">II", data, green_at + 4, *red)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("fmt", ["bmp", "gif"])
+def test_a_profile_the_format_cannot_hold_is_applied_to_the_colours(tmp_path, fmt):
+    """GIF and BMP have no place for a profile: it was dropped and the stored values written
+    as they were (an Adobe RGB green 139 levels off). The colours are converted to sRGB."""
+    image = Image(np.full((6, 8, 3), (255, 0, 0), np.uint8), icc_profile=swapped_primaries_icc())
+    out = write_image(image, tmp_path / f"x.{fmt}")
+    with PILImage.open(out) as written:
+        assert written.convert("RGB").getpixel((3, 2)) == (0, 255, 0)
+    kept = write_image(image, tmp_path / "x.png")  # a PNG carries the profile: values as they are
+    assert read_image(kept).icc_profile == image.icc_profile and read_image(kept).pixels[0, 0].tolist() == [255, 0, 0]
+    plain = write_image(image, tmp_path / f"plain.{fmt}", SaveOptions(keep_metadata=False))  # asked to drop it
+    with PILImage.open(plain) as written:
+        assert written.convert("RGB").getpixel((3, 2)) == (255, 0, 0)
+
+
 def test_rgb_profile_is_not_written_with_gray_pixels(tmp_path):
     image = Image(random_pixels((8, 9, 1), np.uint8), icc_profile=srgb_icc())
     back = read_image(write_image(image, tmp_path / "g.png"))

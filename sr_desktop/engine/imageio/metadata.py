@@ -24,3 +24,28 @@ class FileMetadata:
 
 
 NO_METADATA = FileMetadata()
+
+
+def in_srgb(im, icc: bytes):
+    """The Pillow image `im`, whose colours the profile `icc` describes, converted to sRGB
+    (RGB; an alpha band is not part of the conversion: the caller keeps it); None when the
+    profile cannot be used (damaged, or of another colour space than the pixels)."""
+    import io
+    import logging
+
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        return ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        logging.getLogger(__name__).info("colour profile unusable; colours kept as stored", exc_info=True)
+        return None
+
+
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile (littleCMS's), for pixels `in_srgb` converted."""
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

@@ -33,7 +33,7 @@ from sr_desktop.engine.imageio.formats import READ_FORMATS
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.jpeg_scan import missing_units
 from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
-from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space
+from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space, in_srgb, srgb_profile
 from sr_desktop.engine.imageio.png_rows import missing_rows
 
 log = logging.getLogger(__name__)
@@ -413,15 +413,7 @@ def _pixels_from_pillow(im, icc: bytes | None, where) -> tuple[np.ndarray, bytes
 def _cmyk_to_rgb(im, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
     """CMYK -> sRGB through the embedded CMYK profile when there is one, else Pillow's
     plain conversion (and no profile: a CMYK profile does not describe RGB pixels)."""
-    if icc_space(icc) == ICC_SPACE_CMYK:
-        from PIL import ImageCms
-
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-            rgb = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
-            return np.array(rgb), srgb.tobytes()
-        except (ImageCms.PyCMSError, OSError, ValueError):
-            log.info("CMYK profile unusable; using the plain CMYK conversion", exc_info=True)
-    return np.array(im.convert("RGB")), None
+    if icc_space(icc) == ICC_SPACE_CMYK and (rgb := in_srgb(im, icc)) is not None:
+        return np.array(rgb), srgb_profile()
+    return np.array(im.convert("RGB")), None  # (an unusable profile: the plain conversion)
 

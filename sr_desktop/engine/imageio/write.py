@@ -13,7 +13,7 @@ import io
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +38,7 @@ from sr_desktop.engine.imageio.metadata import (
     NO_METADATA,
     FileMetadata,
     icc_space,
+    in_srgb,
 )
 from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
@@ -272,6 +273,25 @@ def gif_alpha(rgba8: np.ndarray) -> np.ndarray:
     return out
 
 
+def _holds_profile(fmt: str, icc: bytes) -> bool:
+    """Whether a `fmt` file carries the ICC profile `icc` with the pixels written."""
+    return fmt not in ("gif", "bmp") and not (fmt == "webp" and icc_space(icc) == ICC_SPACE_GRAY)
+
+
+def _srgb_pixels(pixels8: np.ndarray, icc: bytes) -> np.ndarray:
+    """8-bit grey or RGB pixels (alpha kept as it is) in the colours `icc` describes ->
+    sRGB RGB; unchanged when the profile cannot be used."""
+    from PIL import Image as PILImage
+
+    channels = pixels8.shape[2]
+    colour = pixels8[:, :, 0] if channels <= 2 else pixels8[:, :, :3]
+    converted = in_srgb(PILImage.fromarray(np.ascontiguousarray(colour)), icc)
+    if converted is None:
+        return pixels8
+    rgb = np.asarray(converted)
+    return np.concatenate([rgb, pixels8[:, :, -1:]], axis=2) if channels in (2, 4) else rgb
+
+
 def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
     from PIL import Image as PILImage
 
@@ -284,6 +304,12 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         return
 
     pixels = to_uint8(pixels)
+    if options.keep_metadata and image.icc_profile and not _holds_profile(fmt, image.icc_profile):
+        # GIF and BMP take no profile, WebP no grey one: the colours it describes are
+        # converted to sRGB, what a viewer assumes of an untagged file (an Adobe RGB green
+        # was shown 139 levels off)
+        pixels = _srgb_pixels(pixels, image.icc_profile)
+        image = replace(image, icc_profile=None)
     if fmt == "gif":
         _encode_gif(fh, pixels)
         return
