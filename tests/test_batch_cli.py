@@ -227,7 +227,7 @@ def test_quality_for_lossless_output_is_said_to_be_ignored(tmp_path: Path, capsy
     save_image(src / "a.png")
     common = ["--model", "bicubic", "--scale", "2", "--no-progress"]
     assert main(["batch", str(src), str(tmp_path / "png"), "--format", "png", "--quality", "50", *common]) == 0
-    assert "--quality is for jpg and webp output; png is lossless" in capsys.readouterr().err
+    assert "--quality is for jpg and webp output; it does not apply to png" in capsys.readouterr().err
     assert main(["batch", str(src), str(tmp_path / "jpg"), "--format", "jpg", "--quality", "50", *common]) == 0
     assert "--quality" not in capsys.readouterr().err
     assert main(["batch", str(src), str(tmp_path / "bad"), "--quality", "0", *common]) == 2

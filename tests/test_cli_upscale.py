@@ -150,7 +150,7 @@ def test_an_output_without_a_suffix_is_refused_and_a_trailing_slash_is_a_folder(
 def test_quality_given_for_png_output_gets_a_note(tmp_path):
     src = _png(tmp_path / "a.png")
     r = sr("upscale", src, "-o", tmp_path / "b.png", "--model", "bicubic", "--scale", "2", "--quality", "40")
-    assert r.returncode == 0 and "png is lossless, so it is ignored" in r.stderr
+    assert r.returncode == 0 and "it does not apply to png, so it is ignored" in r.stderr
     r = sr("upscale", src, "-o", tmp_path / "b.webp", "--model", "bicubic", "--scale", "2", "--quality", "40")
     assert r.returncode == 0 and "--quality" not in r.stderr
 
@@ -256,3 +256,22 @@ def test_a_per_image_models_device_refusal_is_one_line_before_any_file(tmp_path,
                      *option]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("sr-desktop: error: ") and not (tmp_path / "out").exists()
+
+
+def test_no_metadata_strips_exif_and_the_profile_from_one_file_too(tmp_path, capsys):
+    """Only `batch` had --no-metadata: a single photo could not be shared without its GPS."""
+    from PIL import Image
+
+    from sr_desktop.cli.main import main
+
+    src = tmp_path / "gps.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    Image.new("RGB", (16, 12), (120, 80, 40)).save(src, exif=exif.tobytes(), dpi=(300, 300))
+    assert main(["upscale", str(src), "-o", str(tmp_path / "kept.jpg"), "--model", "bicubic", "--scale", "2",
+                 "-q"]) == 0
+    assert main(["upscale", str(src), "-o", str(tmp_path / "bare.jpg"), "--model", "bicubic", "--scale", "2",
+                 "--no-metadata", "-q"]) == 0, capsys.readouterr().err
+    with Image.open(tmp_path / "kept.jpg") as kept, Image.open(tmp_path / "bare.jpg") as bare:
+        assert kept.getexif().get(0x010F) == "Camera maker" and kept.info.get("dpi") == (300, 300)
+        assert not bare.getexif() and "icc_profile" not in bare.info and bare.info.get("dpi") in (None, (72, 72))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from sr_desktop.cli.common import (
+    add_metadata_option,
     add_model_options,
     add_quality_option,
     name_the_file,
@@ -92,7 +93,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--allow-inside-input", action="store_true",
         help="allow OUT_DIR inside (or equal to) IN_DIR; inputs are still never overwritten",
     )
-    parser.add_argument("--no-metadata", action="store_true", help="do not copy ICC profile / EXIF to outputs")
+    add_metadata_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--cluster", metavar="ray|auto|ray://HOST:PORT",

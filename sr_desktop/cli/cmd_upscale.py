@@ -10,6 +10,7 @@ from pathlib import Path
 from sr_desktop.cli.common import (
     Console,
     add_alpha_option,
+    add_metadata_option,
     add_model_options,
     add_quality_option,
     name_the_file,
@@ -52,6 +53,7 @@ def add_parser(subparsers) -> None:
     add_model_options(p)
     p.add_argument("--format", choices=FORMATS, help="output format (default: from OUTPUT's suffix / the input's)")
     add_quality_option(p)
+    add_metadata_option(p)
     add_alpha_option(p)
     p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr or map-sr")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -153,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         # the files ran failed the rest or switched networks without a word.
         notice = TerminalProgress("sr-desktop", enabled=None if not args.quiet else False)
         model = resolve_model(options, progress=notice)[0]
-    save = SaveOptions(format=args.format, quality=quality)
+    save = SaveOptions(format=args.format, quality=quality, keep_metadata=not args.no_metadata)
     send_warnings_to_log(getattr(args, "verbose", False))
     failed = 0
     console = Console()

@@ -106,6 +106,14 @@ def add_quality_option(parser: argparse.ArgumentParser) -> None:
                         help=f"JPEG/WebP quality 1..100 (default {DEFAULT_QUALITY}; 100 = lossless WebP)")
 
 
+def add_metadata_option(parser: argparse.ArgumentParser) -> None:
+    """--no-metadata: outputs without the input's ICC profile, EXIF (camera, GPS, dates) and
+    resolution."""
+    parser.add_argument("--no-metadata", action="store_true",
+                        help="do not copy the ICC profile, EXIF (camera, GPS position, dates) or resolution to "
+                             "outputs")
+
+
 def quality_from(args: argparse.Namespace, formats: set[str]) -> int:
     """The --quality to save with, after saying (one line on stderr) when it was given for
     output `formats` that are all lossless: a silently ignored option looks like a bug."""
@@ -116,8 +124,9 @@ def quality_from(args: argparse.Namespace, formats: set[str]) -> int:
     check_quality(args.quality)
     if formats and not formats & set(LOSSY_FORMATS):
         shown = ", ".join(sorted(formats))
-        print(f"sr-desktop: note: --quality is for jpg and webp output; {shown} is lossless, so it is ignored",
-              file=sys.stderr)
+        # (not "lossless": a GIF keeps 256 colours)
+        print(f"sr-desktop: note: --quality is for jpg and webp output; it does not apply to {shown}, so it is "
+              "ignored", file=sys.stderr)
     return args.quality
 
 
