@@ -72,3 +72,30 @@ def test_the_app_layer_imports_no_qt():
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_job_runs_with_the_processs_torch_threads_whatever_its_thread_was_left_with():
+    """torch keeps a count per thread, taken when the thread first runs torch: a pool thread
+    that first ran while a kernel estimation held 1 thread kept 1 for every later upscale
+    (every other one ran at half speed on 2 cores)."""
+    import threading
+
+    import torch
+
+    from sr_desktop.app.jobs import Job, execute_job
+    from sr_desktop.engine.compute.devices import torch_default_threads
+
+    if torch_default_threads() < 2:
+        pytest.skip("one core: every count is 1")
+    seen = []
+
+    def in_a_stale_pool_thread():
+        torch.set_num_threads(1)  # what the thread was left with
+        outcome = execute_job(Job(None, None), lambda job, progress, cancel: torch.get_num_threads(), lambda i: None)
+        seen.append((outcome.result, torch.get_num_threads()))
+        torch.set_num_threads(torch_default_threads())  # (the count threads started later take)
+
+    worker = threading.Thread(target=in_a_stale_pool_thread)
+    worker.start()
+    worker.join()
+    assert seen == [(torch_default_threads(), 1)]  # the job's count, then the thread's own again

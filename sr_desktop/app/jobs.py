@@ -15,8 +15,10 @@ reports through Qt signals.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +105,19 @@ class JobOutcome:
 OUT_OF_MEMORY = "out of memory: try a smaller tile size or a smaller image"
 
 
+def process_threads():
+    """The process's torch threads for a job in this (pool) thread. torch keeps a thread
+    count per thread, taken from the last one set anywhere when the thread first runs torch:
+    an upscale that first ran while a kernel estimation held 1 thread kept 1 thread for good
+    (every other upscale after it ran at half speed here). Jobs that want another count
+    (kernel estimation, training) set theirs inside."""
+    if "torch" not in sys.modules:  # nothing has set a count yet: torch starts with the default
+        return contextlib.nullcontext()
+    from sr_desktop.engine.compute.devices import torch_default_threads, torch_threads
+
+    return torch_threads(torch_default_threads())
+
+
 def execute_job(job: Job, runner: JobRunner, progress: ProgressCallback) -> JobOutcome:
     """Run ``job`` with ``runner`` in the calling thread; every ending is a `JobOutcome`.
 
@@ -112,7 +127,8 @@ def execute_job(job: Job, runner: JobRunner, progress: ProgressCallback) -> JobO
     result = None
     try:
         job.cancel.raise_if_cancelled()
-        result = runner(job, progress, job.cancel)
+        with process_threads():
+            result = runner(job, progress, job.cancel)
         job.cancel.raise_if_cancelled()
     except Cancelled:
         return JobOutcome(job, result=result, cancelled=True)
