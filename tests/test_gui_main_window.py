@@ -341,6 +341,31 @@ def test_a_region_result_over_a_whole_result_is_what_save_refers_to(make_window,
     assert window.save_result(tmp_path / "out.png") == tmp_path / "out.png"
 
 
+def test_a_click_outside_the_region_brings_the_whole_result_back_as_clear_does(make_window, tmp_path, qtbot):
+    """The click only forgot the box: the whole result stayed hidden behind the region's,
+    with Save, Copy and Clear disabled — only a new upscale got it back."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    whole = window.result
+    window.compare.set_region((10, 8, 20, 16))
+    window.session.select_region((10, 8, 20, 16))
+    window.enhance_region((10, 8, 20, 16))
+    wait_idle(qtbot, window)
+    assert not window.save_action.isEnabled()
+    window.set_region_tool(True)
+    QTest.mouseClick(window.compare, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(window.compare.width() - 5, window.compare.height() - 5))  # far from the region
+    assert window.session.region is None and window.session.region_result is None
+    assert window.result is whole and window.compare.after_label() == "After · Bicubic ×2"
+    assert window.save_action.isEnabled() and window.metrics_panel._state.result is whole
+
+
 def show_a_region_result(window, tmp_path, qtbot):
     """`window` with a 64×48 photo and a Bicubic ×2 result of its region (10, 8, 20, 16) alone."""
     open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])

@@ -196,7 +196,9 @@ class MainWindow(QMainWindow):
         self.compare = CompareView()
         self.compare.setObjectName("compareView")
         self.compare.regionSelected.connect(self._on_region_selected)
-        self.compare.regionCleared.connect(lambda: self.session.select_region(None))
+        # a click outside the region is the Clear button: the whole result comes back (it only
+        # forgot the box, and left the whole result hidden with Save and Clear disabled)
+        self.compare.regionCleared.connect(self.clear_region)
         self.compare.magnificationChanged.connect(lambda factor: self.status_labels.show_zoom(factor))
         self.compare.installEventFilter(SpaceHoldFilter(self.compare))
 
@@ -265,7 +267,6 @@ class MainWindow(QMainWindow):
         # region's run is shown
         self.regionResultReady.connect(lambda _image, result, _box: panel.set_region_result(result))
         self.compare.regionSelected.connect(panel.set_region)
-        self.compare.regionCleared.connect(lambda: panel.set_region(None))
         panel.showPixels.connect(self._show_display_override)
         # the Evaluate scale follows the picker until the user sets it in the panel
         self.picker.optionsChanged.connect(lambda: panel.set_picker_scale(self.picker.scale()))
