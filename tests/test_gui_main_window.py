@@ -884,3 +884,22 @@ def test_a_settings_file_with_an_unusable_quality_does_not_break_save_as(make_wi
     wait_idle(qtbot, window)
     assert window.save_as() == tmp_path / "out.jpg"
     assert offered[0].quality == 95 and window.last_error == ""
+
+
+def test_save_and_copy_wait_while_the_metrics_panel_shows_something_else(make_window, tmp_path, qtbot):
+    """With an evaluated model or a map on the after side, Save wrote the hidden result: an
+    800×534 SPAN image while a 400×266 bicubic one was on screen."""
+    import numpy as np
+
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 40, 30, 3)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    window.metrics_panel.showPixels.emit(np.zeros((60, 80, 3), np.uint8), "Difference map")
+    assert not window.save_action.isEnabled() and not window.copy_action.isEnabled()
+    assert window.save_action.toolTip().startswith("The after side shows Difference map: show the upscale result")
+    assert window.save_result(tmp_path / "out.png") is None and not (tmp_path / "out.png").exists()
+    window.metrics_panel.showPixels.emit(None, "")  # back to the result
+    assert window.save_action.isEnabled()
+    assert window.save_result(tmp_path / "out.png") == tmp_path / "out.png"

@@ -157,6 +157,11 @@ class CompareView(PointerGestures, QWidget):
             self._content.override_label = label
         self.update()
 
+    def shown_instead_of_result(self) -> str | None:
+        """The label of what the after side shows in place of the result (a map, an evaluated
+        model), or None."""
+        return self._content.override_label if self._content.override is not None else None
+
     def has_result(self) -> bool:
         """True when the after side has something (a result, region results or a map)."""
         return self._content.has_result()

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError
-from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT
+from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT, shown_instead_text
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
 from sr_desktop.gui.qimage import array_to_qimage
@@ -39,6 +39,7 @@ class ResultSaver:
         parent: QWidget,
         confirm_discard: ConfirmDiscard | None = None,
         ask_save_target: AskSaveTarget | None = None,
+        shown_instead: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.session = session
         self.settings = settings
@@ -48,6 +49,8 @@ class ResultSaver:
         self.ask_save_target: AskSaveTarget = ask_save_target or self._ask_save_dialog
         #: a save is being written (the window keeps painting meanwhile)
         self.saving = False
+        #: the label of what the after side shows in place of the result (a map), or None
+        self.shown_instead = shown_instead
 
     def suggested_result_path(self) -> Path:
         """``<input folder>/<stem>_<model>_x<scale>.<format>`` for the current result."""
@@ -79,6 +82,9 @@ class ResultSaver:
             return False
         if not self.session.result_shown:  # saving it would write what is not on screen
             self.feedback.show_error(REGION_HIDES_RESULT + ".", level="info")
+            return False
+        if (instead := self.shown_instead()) is not None:
+            self.feedback.show_error(shown_instead_text(instead) + ".", level="info")
             return False
         return True
 

@@ -56,6 +56,7 @@ from sr_desktop.gui.main_window.actions import (
     ZOOM_PRESETS,
     build_actions,
     build_menus_and_toolbar,
+    shown_instead_text,
 )
 from sr_desktop.gui.main_window.controls import REGION_HINT, ControlsPanel
 from sr_desktop.gui.main_window.filmstrip import Filmstrip
@@ -138,7 +139,8 @@ class MainWindow(QMainWindow):
         self.size_label, self.zoom_label = labels.size_label, labels.zoom_label
         self.time_label, self.device_label = labels.time_label, labels.device_label
         self.result_info = ResultInfo(self.session, self.picker, self.controls, self.compare, labels)
-        self.saver = ResultSaver(self.session, self.settings, self, self, confirm_discard, ask_save_target)
+        self.saver = ResultSaver(self.session, self.settings, self, self, confirm_discard, ask_save_target,
+                                 shown_instead=lambda: self.compare.shown_instead_of_result())
         self.batch_export = BatchExport(self, self.session, self.settings, self.message_bar, self.picker)
         self.opener = ImageOpener(
             self, self.session, self.settings, self, self.message_bar, self.filmstrip,
@@ -278,6 +280,7 @@ class MainWindow(QMainWindow):
             self.compare.set_display_override(pixels, label)
         except SRDesktopError as exc:
             self.show_error(f"cannot show the map: {exc}")
+        self._update_actions()  # what is saved is what is shown: not the result under a map
 
     def add_tool_action(self, action: QAction) -> None:
         """Add an entry to the Tools menu (e.g. kernel estimation)."""
@@ -536,7 +539,8 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         has_image = self.image is not None
-        has_result = self.session.result_shown  # what is saved is what is shown
+        instead = self.compare.shown_instead_of_result()
+        has_result = self.session.result_shown and instead is None  # what is saved is what is shown
         busy = self.queue.is_busy()
         has_region = has_image and self.session.region is not None
         self.upscale_action.setEnabled(has_image)
@@ -551,9 +555,10 @@ class MainWindow(QMainWindow):
         self.save_as_action.setEnabled(has_result)
         self.copy_action.setEnabled(has_result)
         hidden = self.result is not None and not has_result
+        why = shown_instead_text(instead) if instead else REGION_HIDES_RESULT
         for action, tip in ((self.save_action, SAVE_TIP), (self.copy_action, COPY_TIP)):
-            action.setToolTip(REGION_HIDES_RESULT if hidden else tip)
-            action.setStatusTip(REGION_HIDES_RESULT if hidden else tip)
+            action.setToolTip(why if hidden else tip)
+            action.setStatusTip(why if hidden else tip)
         for action in [self.fit_action, self.zoom_in_action, self.zoom_out_action, *self.zoom_actions]:
             action.setEnabled(has_image)
         self.upscale_button.setText("Upscale (queue)" if busy else "Upscale")
