@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image as PILImage
+from PySide6.QtCore import Qt
 from scipy import ndimage
 
 from sr_desktop.app.jobs import Job
@@ -178,6 +179,23 @@ def test_cancel_stops_the_estimation(make_window, tmp_path, qtbot):
     assert "No kernel yet" in panel.heat_map.text()  # the half-formed preview is gone
     assert not panel.progress_bar.isVisible()
     assert panel.estimate_button.isEnabled()
+
+
+def test_esc_stops_the_estimation_when_no_upscale_runs(make_window, tmp_path, qtbot):
+    """Esc (the window's Cancel) reached the upscale queue only: the estimation ran on."""
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    use_kernelgan(panel)
+    panel.iterations_spin.setValue(5000)
+    assert not window.cancel_action.isEnabled()
+    with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
+        window.estimate_kernel()
+    assert window.cancel_action.isEnabled()
+    with qtbot.waitSignal(panel.queue.jobCancelled, timeout=5000):
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
+    assert panel.status_label.text() == "Cancelled." and not window.cancel_action.isEnabled()
 
 
 def test_closing_the_window_stops_an_estimation_within_two_seconds(make_window, tmp_path, qtbot):

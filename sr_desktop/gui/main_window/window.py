@@ -160,6 +160,11 @@ class MainWindow(QMainWindow):
             self.metrics_panel, self.side_panels.get(METRICS_PANEL_TITLE),
         )
         self.kernel_panel = self.kernel_tools.panel
+        # Esc and Cancel stop a kernel estimation or an evaluation too (they had their own
+        # Cancel only: Esc did nothing while one ran)
+        self.kernel_panel.queue.busyChanged.connect(lambda _busy: self._update_actions())
+        if self.metrics_panel is not None:
+            self.metrics_panel.evaluationBusyChanged.connect(lambda _busy: self._update_actions())
         self.estimate_kernel_action = self.kernel_tools.action
         self.add_tool_action(self.estimate_kernel_action)
         self.training = TrainingLauncher(self, self.picker, self.settings, self.metrics_panel)
@@ -460,10 +465,22 @@ class MainWindow(QMainWindow):
         self.session.select_region(None)
 
     def cancel_jobs(self) -> None:
-        """Esc / Cancel: stop the running job and drop the queued one."""
+        """Esc / Cancel: stop the running upscale and drop the queued one; with none, the
+        panels' jobs (a kernel estimation, an evaluation)."""
         if self.queue.is_busy():
             self.queue.cancel()
             self.progress_view.show_cancelling()
+            return
+        if self.kernel_panel.is_running():
+            self.kernel_panel.cancel()
+        if self.metrics_panel is not None and self.metrics_panel.is_evaluating():
+            self.metrics_panel.cancel_evaluation()
+
+    def _panel_job_running(self) -> bool:
+        """A kernel estimation or an evaluation runs (what Esc stops when no upscale does)."""
+        # (the actions are updated while the panels are being made)
+        kernel, metrics = getattr(self, "kernel_panel", None), getattr(self, "metrics_panel", None)
+        return bool((kernel is not None and kernel.is_running()) or (metrics is not None and metrics.is_evaluating()))
 
     def _bring_progress_into_sight(self) -> None:
         # on a short screen the column may be scrolled away from the progress; its Cancel
@@ -549,7 +566,7 @@ class MainWindow(QMainWindow):
         self.region_rerun_button.setEnabled(has_region)
         self.region_clear_button.setEnabled(has_region)
         self.apply_whole_button.setEnabled(has_image)
-        self.cancel_action.setEnabled(busy)
+        self.cancel_action.setEnabled(busy or self._panel_job_running())
         self.cancel_button.setEnabled(busy)
         self.save_action.setEnabled(has_result)
         self.save_as_action.setEnabled(has_result)

@@ -85,6 +85,8 @@ class MetricsPanel(QWidget):
         self._measure_queue.jobFinished.connect(self._on_measure_finished)
         self._measure_queue.jobFailed.connect(self._on_measure_failed)
         self._eval_queue = JobQueue(self, runner=run_task)
+        #: an evaluation started (True) or ended (False)
+        self.evaluationBusyChanged = self._eval_queue.busyChanged
         self._eval_queue.jobProgress.connect(self._on_eval_progress)
         self._eval_queue.jobFinished.connect(self._on_eval_finished)
         self._eval_queue.jobFailed.connect(self._on_eval_failed)
