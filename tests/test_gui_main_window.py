@@ -903,3 +903,20 @@ def test_save_and_copy_wait_while_the_metrics_panel_shows_something_else(make_wi
     window.metrics_panel.showPixels.emit(None, "")  # back to the result
     assert window.save_action.isEnabled()
     assert window.save_result(tmp_path / "out.png") == tmp_path / "out.png"
+
+
+def test_a_new_upscale_clears_the_last_ones_cancelled_line(make_window, tmp_path, qtbot):
+    """"Cancelled: 300×200 image, SPAN ×4" stood beside the finished re-run's "Last run"."""
+    window = make_window(job_runner=slow_runner)
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 96, 64)])
+    infos = []
+    window.queue.jobProgress.connect(lambda job, info: infos.append(info))
+    window.start_upscale()
+    qtbot.waitUntil(lambda: len(infos) >= 1, timeout=10000)
+    window.cancel_action.trigger()
+    wait_idle(qtbot, window, 5000)
+    assert window.status_text().startswith("Cancelled: ")
+    window.start_upscale()
+    assert window.status_text() == ""
+    window.cancel_action.trigger()
+    wait_idle(qtbot, window, 5000)

@@ -14,5 +14,8 @@ class Feedback(Protocol):
     def show_status(self, text: str, timeout_ms: int = 0) -> None:
         """Text in the status line (cleared after ``timeout_ms``; 0: stays)."""
 
+    def status_text(self) -> str:
+        """What the status line says now ("" for nothing)."""
+
     def clear_error(self) -> None:
         """Hide an error message left by an earlier action (a new job makes it stale)."""

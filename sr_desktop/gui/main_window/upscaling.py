@@ -52,8 +52,20 @@ class Upscaler(QObject):
         self.queue.jobFinished.connect(self._on_finished)
         self.queue.jobEnded.connect(lambda outcome: self._cleared.discard(outcome.job.id))
         self.queue.jobFailed.connect(lambda _job, message: self.feedback.show_error(message))
-        self.queue.jobCancelled.connect(
-            lambda job: self.feedback.show_status(f"Cancelled: {job.describe()}", 5000))
+        self.queue.jobCancelled.connect(self._say_cancelled)
+        #: what the status line said of a cancelled job (the next job clears it: it stood
+        #: beside the finished re-run's "Last run")
+        self._cancel_said = ""
+        self.queue.jobStarted.connect(self._forget_cancelled)
+
+    def _say_cancelled(self, job) -> None:
+        self._cancel_said = f"Cancelled: {job.describe()}"
+        self.feedback.show_status(self._cancel_said, 5000)
+
+    def _forget_cancelled(self, _job) -> None:
+        if self._cancel_said and self.feedback.status_text() == self._cancel_said:
+            self.feedback.show_status("")
+        self._cancel_said = ""
 
     def start_upscale(self) -> Job | None:
         """Upscale the whole image with the picked options (queued if a job runs)."""

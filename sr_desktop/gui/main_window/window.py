@@ -534,6 +534,10 @@ class MainWindow(QMainWindow):
         if self.message_bar.isVisible() and self.message_bar.level == "error":
             self.message_bar.clear()
 
+    def status_text(self) -> str:
+        """What the status line says now ("" for nothing)."""
+        return self.statusBar().currentMessage()
+
     def show_status(self, text: str, timeout_ms: int = 0) -> None:
         """``text`` in the status line for ``timeout_ms`` (0: until replaced; "" clears)."""
         if text:
