@@ -99,3 +99,15 @@ def test_a_job_runs_with_the_processs_torch_threads_whatever_its_thread_was_left
     worker.start()
     worker.join()
     assert seen == [(torch_default_threads(), 1)]  # the job's count, then the thread's own again
+
+
+def test_the_eta_counts_down_from_the_last_report_not_by_the_model_loading_time():
+    """The ETA was the engine's, less the job's elapsed time minus the engine's: two clocks,
+    the model's loading (before the engine's clock starts) came off it (0.9 s short here)."""
+    from sr_desktop.app.upscale_jobs import progress_text
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    report = ProgressInfo(done=10, total=40, elapsed=1.0, eta=3.0, stage="upscale")
+    # the job has run 5 s (4 of them loading the model); the report came 0.5 s ago
+    assert progress_text(report, 5.0, 0.5) == "10/40 tiles · 5.0 s elapsed · ETA 2.5 s"
+    assert progress_text(report, 5.0, 9.0).endswith("ETA 0.0 s")  # a slow tile: never negative

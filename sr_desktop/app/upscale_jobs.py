@@ -57,9 +57,11 @@ def run_batch_job(job: Job, progress, cancel):
                      report_path=request.report_path, progress=progress, cancel=cancel, cluster=cluster)
 
 
-def progress_text(info: ProgressInfo | None, elapsed: float) -> str:
-    """"12/40 tiles · 3.1 s elapsed · ETA 7.2 s" (the ETA counted down from the engine's
-    last report, which may be a while ago for slow tiles)."""
+def progress_text(info: ProgressInfo | None, elapsed: float, since_report: float = 0.0) -> str:
+    """"12/40 tiles · 3.1 s elapsed · ETA 7.2 s": `elapsed` since the job started, the ETA
+    counted down from the engine's last report (`info`), `since_report` seconds ago (a while
+    for slow tiles). (It was counted down by the job's elapsed time less the engine's, two
+    clocks: the model's loading, before the engine's starts, came off the ETA.)"""
     parts = []
     if info is not None and info.stage == BACKEND_STAGE and info.message:
         parts.append(info.message)  # seconds before the first tile: say why
@@ -70,7 +72,7 @@ def progress_text(info: ProgressInfo | None, elapsed: float) -> str:
         parts.append(f"{info.done}/{info.total} {unit}")
     parts.append(f"{human_seconds(elapsed)} elapsed")
     if info is not None and info.eta is not None and info.done > 0:
-        remaining = max(0.0, info.eta - (elapsed - info.elapsed))
+        remaining = max(0.0, info.eta - since_report)
         parts.append(f"ETA {human_seconds(remaining)}")
     else:
         parts.append("ETA …")

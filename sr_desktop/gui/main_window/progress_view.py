@@ -23,6 +23,7 @@ class ProgressView(QObject):
         self.controls = controls
         self._started_at: float | None = None
         self._last_progress: ProgressInfo | None = None
+        self._progress_at = 0.0  # when it arrived
         self._timer = QTimer(self)
         self._timer.setInterval(250)
         self._timer.timeout.connect(self._refresh_text)
@@ -47,6 +48,7 @@ class ProgressView(QObject):
         if job is not self.queue.running:
             return
         self._last_progress = info
+        self._progress_at = time.perf_counter()
         if info.total > 0:
             self.controls.progress_bar.setRange(0, info.total)
             self.controls.progress_bar.setValue(min(info.done, info.total))
@@ -54,8 +56,9 @@ class ProgressView(QObject):
 
     def _refresh_text(self) -> None:
         if self._started_at is not None:
-            elapsed = time.perf_counter() - self._started_at
-            self.controls.progress_text.setText(progress_text(self._last_progress, elapsed))
+            now = time.perf_counter()
+            self.controls.progress_text.setText(
+                progress_text(self._last_progress, now - self._started_at, now - self._progress_at))
 
     def _on_pending_changed(self, pending: Job | None, replaced: Job | None) -> None:
         label = self.controls.queue_label
