@@ -920,3 +920,21 @@ def test_a_new_upscale_clears_the_last_ones_cancelled_line(make_window, tmp_path
     assert window.status_text() == ""
     window.cancel_action.trigger()
     wait_idle(qtbot, window, 5000)
+
+
+
+def test_regions_of_another_model_are_not_left_under_its_label(make_window, tmp_path, qtbot):
+    """A bicubic region stayed pasted beside a lanczos one, the after side labelled lanczos."""
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
+    pick_bicubic(window, 2)
+    window.enhance_region((4, 4, 16, 12))
+    wait_idle(qtbot, window)
+    window.enhance_region((30, 20, 16, 12))  # the same model: both regions stay
+    wait_idle(qtbot, window)
+    assert len(window.compare._content.patches) == 2
+    assert window.picker.set_model_id("lanczos")
+    window.enhance_region((40, 30, 16, 12))
+    wait_idle(qtbot, window)
+    assert [p[0] for p in window.compare._content.patches] == [(40, 30, 16, 12)]
+    assert window.compare.after_label() == "After (region) · Lanczos ×2"

@@ -122,6 +122,11 @@ class Upscaler(QObject):
                 self.compare.set_result(shown, int(result.scale))
                 job.display = None
             else:
+                earlier = self.session.region_result
+                if earlier is not None and (earlier[1].model, earlier[1].variant) != (result.model, result.variant):
+                    # the after side is labelled with one model: the regions of another go
+                    # (a bicubic region stood beside a SPAN one, labelled SPAN)
+                    self.compare.drop_region_results()
                 self.compare.set_region_result(job.box, result.image.pixels, int(result.scale))
         except SRDesktopError as exc:
             self.feedback.show_error(f"cannot show the result: {exc}")
