@@ -225,6 +225,22 @@ def test_opening_another_image_cancels_the_estimation(make_window, tmp_path, qtb
         open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
     assert panel.image is window.image
+    # b.png had no estimation: a's late "Cancelled." was written over its empty status
+    assert panel.status_label.text() == ""
+
+
+def test_a_kernel_kept_for_the_next_image_says_it_is_not_that_images(make_window, tmp_path, qtbot):
+    """Switched to another image, the panel showed the full bar and "Reliable · confidence"
+    of the last image's estimate, which read as a verdict on the new one."""
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "a.png"))
+    panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated from a.png")
+    panel.progress_bar.setVisible(True)  # as a finished estimation leaves it
+    open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
+    assert panel.kernel is not None  # kept, as documented
+    assert panel.status_label.text() == "The kernel shown is not b.png's: Estimate to get its own."
+    assert not panel.progress_bar.isVisible()
 
 
 # ------------------------------------------------------------------------- save / load

@@ -305,10 +305,15 @@ class KernelPanel(QWidget):
         the previous image is cancelled; the kernel is kept (it may be a loaded one)."""
         if self._job is not None:
             self.queue.cancel()
-        if image is not self.image:  # "Done"/"Failed." spoke of the previous image's estimation
-            self.status_label.setText("")
+        changed = image is not self.image
         self.image = image
         self.image_name = name or (image.path.name if image is not None and image.path else "image")
+        if changed:  # "Done"/"Failed." and the full bar spoke of the previous image's estimation
+            self.progress_bar.setVisible(False)
+            kept = self.kernel is not None and self.kernel_source and image is not None
+            # the kernel stays (it may be a loaded one): say it is not this image's
+            self.status_label.setText(f"The kernel shown is not {self.image_name}'s: Estimate to get its own."
+                                      if kept else "")
         self._refresh()
 
     def start_estimation(self) -> Job | None:
@@ -498,7 +503,7 @@ class KernelPanel(QWidget):
         self._show_kernel(self.kernel)
 
     def _on_cancelled(self, job: Job) -> None:
-        if job is not self._job:
+        if job is not self._job or job.image is not self.image:  # (cancelled for another image)
             return
         self.status_label.setText("Cancelled.")
         self._outcome = "cancelled"
