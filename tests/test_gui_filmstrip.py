@@ -146,3 +146,19 @@ def test_a_file_removed_before_its_thumbnail_came_is_not_decoded_for_nothing(qtb
     assert decoded == [first, later[1]]  # the pending job was replaced without later0
     assert strip.paths() == [first, later[1]]
     assert strip.unreadable() == {}
+
+
+def test_the_arrow_keys_open_the_image_they_move_to(qtbot, strip, tmp_path):
+    """Right highlighted the next thumbnail while the window went on showing the other
+    image (only Enter opened it)."""
+    files = [photo(tmp_path / f"p{i}.png", seed=i) for i in range(3)]
+    strip.add_paths(files)
+    strip.setCurrentRow(0)
+    strip.setFocus()
+    chosen = []
+    strip.imageChosen.connect(chosen.append)
+    qtbot.keyClick(strip, Qt.Key.Key_Right)
+    qtbot.keyClick(strip, Qt.Key.Key_End)
+    qtbot.keyClick(strip, Qt.Key.Key_End)  # already there: nothing to open
+    qtbot.keyClick(strip, Qt.Key.Key_Up)  # not a move along the strip
+    assert chosen == [files[1], files[2]]

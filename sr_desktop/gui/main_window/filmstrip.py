@@ -149,6 +149,15 @@ class Filmstrip(QListWidget):
         return self._thumbnails.shutdown(timeout)
 
     # -- internals --------------------------------------------------------------------
+    def keyPressEvent(self, event) -> None:
+        # the arrows (and Home/End) open the image they move to, as a click does: they
+        # highlighted an image that was not the one shown, every label the other's
+        before = self.currentItem()
+        super().keyPressEvent(event)
+        moved = event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End)
+        if moved and self.currentItem() is not None and self.currentItem() is not before:
+            self._emit_chosen(self.currentItem())
+
     def _emit_chosen(self, item: QListWidgetItem) -> None:
         self.imageChosen.emit(Path(item.data(_PATH_ROLE)))
 
