@@ -163,7 +163,7 @@ def test_clicking_a_row_shows_that_models_result(qtbot, panel, image):
         pixels, label = blocker.args
         assert pixels.shape == image.pixels.shape  # ground-truth size, RGB
         assert np.array_equal(pixels, panel.evaluated_pixels(model))
-        assert model in label
+        assert label == f"{model.capitalize()} ×2 (evaluate)"  # the registry's name, not the id
         assert panel.view_mode() == "result"
         assert panel.leaderboard.selected() == model
     # the two models' results are different images

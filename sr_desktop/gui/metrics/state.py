@@ -27,6 +27,7 @@ from sr_desktop.app.metrics_jobs import (
     display_map,
     scale_key,
 )
+from sr_desktop.app.session import RunInfo, model_display_name
 from sr_desktop.engine.metrics.errors import EvaluationError
 
 
@@ -97,11 +98,12 @@ class MetricsState:
         if self.selected_model is not None and ev is not None:
             row = ev.rows.get(self.selected_model)
             if row is not None and row.sr is not None and ev.hr is not None:
+                # the names the window uses ("SPAN · ch48 ×4"), not the ids ("span ×4")
                 return MapSource(("eval", ev.gen, row.model), row.sr, ev.hr,
-                                 f"{row.model} ×{ev.scale} (evaluate)")
+                                 f"{model_display_name(row.model)} ×{ev.scale} (evaluate)")
         if self.result is not None:
             return MapSource(("result", self.result_gen), self.result.image.pixels, None,
-                             f"{self.result.model} ×{self.result.scale}")
+                             RunInfo.of(self.result).title)
         return None
 
     # ---------------------------------------------------------------- cache
