@@ -938,3 +938,13 @@ def test_regions_of_another_model_are_not_left_under_its_label(make_window, tmp_
     wait_idle(qtbot, window)
     assert [p[0] for p in window.compare._content.patches] == [(40, 30, 16, 12)]
     assert window.compare.after_label() == "After (region) · Lanczos ×2"
+
+
+def test_the_folder_remembered_for_the_next_dialog_is_absolute(make_window, tmp_path, qtbot, monkeypatch):
+    """`sr-desktop img/a.png` stored last_dir=img: relative to a folder the next start need not share."""
+    (tmp_path / "img").mkdir()
+    write_png(tmp_path / "img" / "a.png", 20, 14)
+    monkeypatch.chdir(tmp_path)
+    window = make_window()
+    open_and_wait(qtbot, window, [Path("img") / "a.png"])
+    assert window.settings.get("last_dir") == str(tmp_path / "img")

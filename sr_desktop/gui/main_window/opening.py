@@ -280,7 +280,7 @@ class ImageOpener:
         path = Path(job.options)
         self.feedback.show_status("")
         self.settings.add_recent_file(path)
-        self.settings.set("last_dir", str(path.parent))
+        self.settings.set("last_dir", str(path.absolute().parent))  # (a relative one means nothing at the next start)
         self.rebuild_recent_menu()
         display, job.display = job.display, None
         image = item.image if isinstance(item, OpenedAnimation) else item
