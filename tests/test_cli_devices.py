@@ -79,3 +79,18 @@ def test_one_cpu_thread_is_said_in_the_singular():
         assert devices.describe_device(torch.device("cpu")) == "CPU (1 thread)"
     finally:
         torch.set_num_threads(before)
+
+
+def test_forget_backends_drops_every_measured_choice(tmp_path, capsys, monkeypatch):
+    """A choice measured on a busy machine was kept until the versions changed: deleting
+    backends.json by hand was the only way to measure again."""
+    from sr_desktop.engine.models.backends import choose
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    choose.choices_file().parent.mkdir(parents=True, exist_ok=True)
+    keys = [choose.measure_key(model, 2, "default", 2, "2.13.0", True) for model in ("span", "realcugan-se")]
+    choose.choices_file().write_text(json.dumps({key: {"backend": "torch"} for key in keys}))
+    assert main(["devices", "--forget-backends"]) == 0
+    assert capsys.readouterr().out == f"forgot 2 measured backend choices ({choose.choices_file()})\n"
+    assert json.loads(choose.choices_file().read_text()) == {}
+    assert main(["devices", "--forget-backends"]) == 0 and "forgot 0 measured" in capsys.readouterr().out

@@ -15,6 +15,9 @@ def add_parser(subparsers) -> None:
         "the model zoo's models), each with the --device value that picks it.",
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.add_argument("--forget-backends", action="store_true",
+                   help="forget which backend --backend auto measured fastest for each model: each is measured "
+                        "again at its next use (after a measurement on a busy machine)")
     p.set_defaults(func=run)
 
 
@@ -22,6 +25,12 @@ def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop devices`: print the devices and library versions (JSON with `--json`); returns 0."""
     from sr_desktop.engine.models.backends.inventory import compute_devices, library_versions
 
+    if args.forget_backends:
+        from sr_desktop.engine.core.text import counted
+        from sr_desktop.engine.models.backends.choose import choices_file, forget_measurements
+
+        print(f"forgot {counted(forget_measurements(), 'measured backend choice')} ({choices_file()})")
+        return 0
     found, versions = compute_devices(), library_versions()
     if args.json:
         print(json.dumps({"devices": [d.to_json() for d in found], "libraries": versions}, indent=2))

@@ -163,10 +163,16 @@ def measure_key(model_id: str, scale: int, variant: str | None, threads: int, to
     ))
 
 
-def forget_measurements(model_id: str) -> None:
-    """Drop every measured choice of `model_id` (`measure_key`'s second part): a custom
-    model removed and another added under its id inherited the removed one's choice."""
-    remove_json_keys(choices_file(), lambda key: key.split("|")[1:2] == [model_id])
+def forget_measurements(model_id: str | None = None) -> int:
+    """Drop the measured choices of `model_id` (`measure_key`'s second part; a custom model
+    removed and another added under its id inherited them), or of every model (None: a
+    measurement a busy machine skewed is kept until versions change); how many went. A
+    cache that cannot be written is logged: it only costs a measurement."""
+    try:
+        return remove_json_keys(choices_file(), lambda key: model_id is None or key.split("|")[1:2] == [model_id])
+    except OSError as exc:
+        log.info("backends: cannot update %s (%s)", choices_file(), exc)
+        return 0
 
 
 def _measure_key(model) -> str:

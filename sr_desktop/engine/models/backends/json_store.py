@@ -45,19 +45,16 @@ def update_json_dict(path: Path, key: str, value) -> None:
             log.info("backends: cannot update %s (%s)", path, exc)
 
 
-def remove_json_keys(path: Path, doomed: Callable[[str], bool]) -> None:
+def remove_json_keys(path: Path, doomed: Callable[[str], bool]) -> int:
     """Delete the keys of `path` for which `doomed(key)` is true, under the same lock as
-    `update_json_dict`; a cache that cannot be written is logged, not raised."""
+    `update_json_dict`; how many went. `OSError` when the file cannot be rewritten."""
     with _LOCK:
-        try:
-            if not path.is_file():
-                return
-            with held_lock(path.with_name(path.name + ".lock")):
-                data = read_json_dict(path)
-                kept = {key: value for key, value in data.items() if not doomed(key)}
-                if len(kept) == len(data):
-                    return
+        if not path.is_file():
+            return 0
+        with held_lock(path.with_name(path.name + ".lock")):
+            data = read_json_dict(path)
+            kept = {key: value for key, value in data.items() if not doomed(key)}
+            if len(kept) < len(data):
                 encoded = json.dumps(kept, indent=1, sort_keys=True).encode("utf-8")
                 atomic_write(path, lambda fh: fh.write(encoded))
-        except OSError as exc:
-            log.info("backends: cannot update %s (%s)", path, exc)
+            return len(data) - len(kept)
