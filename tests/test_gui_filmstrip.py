@@ -162,3 +162,15 @@ def test_the_arrow_keys_open_the_image_they_move_to(qtbot, strip, tmp_path):
     qtbot.keyClick(strip, Qt.Key.Key_End)  # already there: nothing to open
     qtbot.keyClick(strip, Qt.Key.Key_Up)  # not a move along the strip
     assert chosen == [files[1], files[2]]
+
+
+def test_every_thumbnail_keeps_the_square_of_its_placeholder(qtbot, strip, tmp_path):
+    """A wide photo's icon, smaller than the placeholder square, left the old caption drawn
+    above the new one until the strip was repainted."""
+    from PySide6.QtCore import QSize
+
+    from sr_desktop.gui.main_window.filmstrip import THUMB
+
+    strip.add_paths([photo(tmp_path / "wide.png", size=(240, 60)), photo(tmp_path / "tall.png", size=(60, 240))])
+    wait_thumbnails(qtbot, strip)
+    assert [strip.item(i).icon().availableSizes() for i in range(2)] == [[QSize(THUMB, THUMB)]] * 2

@@ -185,7 +185,7 @@ class Filmstrip(QListWidget):
         if item is None:
             return
         if thumbnail.image is not None:
-            item.setIcon(QIcon(QPixmap.fromImage(thumbnail.image)))
+            item.setIcon(QIcon(_centred(QPixmap.fromImage(thumbnail.image))))
         else:
             item.setIcon(QIcon(self._error_badge()))
             item.setData(_ERROR_ROLE, thumbnail.error)
@@ -226,6 +226,16 @@ def disambiguated_labels(paths: list[Path]) -> list[str]:
         for i, tail in zip(rows, tails, strict=True):
             labels[i] = tail
     return labels
+
+
+def _centred(pixmap: QPixmap) -> QPixmap:
+    """`pixmap` in the middle of a THUMB² square: every icon keeps the placeholder's size (a
+    wide one drew its caption a second time, the old one left where the square's had been)."""
+    square = _blank()
+    painter = QPainter(square)
+    painter.drawPixmap((THUMB - pixmap.width()) // 2, (THUMB - pixmap.height()) // 2, pixmap)
+    painter.end()
+    return square
 
 
 def _blank() -> QPixmap:
