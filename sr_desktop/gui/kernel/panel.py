@@ -53,7 +53,7 @@ from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
-from sr_desktop.gui.widgets import confirm
+from sr_desktop.gui.widgets import ElidingComboBox, confirm
 from sr_desktop.gui.worker import JobQueue
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
@@ -70,8 +70,11 @@ KERNEL_METHODS = (("Auto (sharpness fit + KernelGAN)", "auto"), ("Sharpness fit"
 
 
 def _choice_combo(name: str, choices, current, tooltip: str) -> QComboBox:
-    """A combo box of (label, value) `choices` with `current` selected."""
-    combo = QComboBox()
+    """A combo box of (label, value) `choices` with `current` selected; narrow when the panel
+    is (its face ends a long label with "…", the list shows it whole)."""
+    combo = ElidingComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(10)
     combo.setObjectName(name)
     for label, value in choices:
         combo.addItem(label, value)
