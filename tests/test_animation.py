@@ -403,3 +403,33 @@ def test_an_animation_with_an_exif_orientation_is_turned_upright_as_a_still_imag
     loaded = PILImage.Exif()
     loaded.load(animation.frames[0].exif)
     assert loaded[0x0112] == 1
+
+
+def test_an_animated_gif_applies_the_profile_it_cannot_hold_as_a_still_gif_does(tmp_path):
+    """Animated GIFs kept the stored values and dropped the profile (a still GIF converts)."""
+    from icc_profiles import swapped_primaries_icc
+
+    red = np.zeros((6, 8, 3), np.uint8)
+    red[:, :, 0] = 255
+    icc = swapped_primaries_icc()
+    second = red.copy()
+    second[0, 0] = 0
+    animation = Animation([Image(red, icc_profile=icc), Image(second, icc_profile=icc)], [100, 100], 0,
+                          ["none", "none"], "PNG", None)
+    out = write_animation(animation, tmp_path / "a.gif")
+    with PILImage.open(out) as written:
+        assert written.convert("RGB").getpixel((2, 2)) == (0, 255, 0)
+        written.seek(1)
+        assert written.convert("RGB").getpixel((2, 2)) == (0, 255, 0)
+
+
+
+def test_an_animation_of_identical_frames_is_written_as_a_gif(tmp_path):
+    """Pillow merged the frames into one and failed on the list of their durations: "GIF
+    encoder failed (int() argument must be … not 'list')"."""
+    frame = np.full((6, 8, 3), 90, np.uint8)
+    animation = Animation([Image(frame), Image(frame.copy())], [100, 150], 0, ["none", "none"], "PNG", None)
+    out = write_animation(animation, tmp_path / "same.gif")
+    with PILImage.open(out) as written:
+        assert (written.n_frames, written.info["duration"]) == (1, 250)  # one frame, as long as both
+        assert written.convert("RGB").getpixel((3, 3)) == (90, 90, 90)

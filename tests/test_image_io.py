@@ -7,8 +7,9 @@ import io
 
 import numpy as np
 import pytest
+from icc_profiles import srgb_icc, swapped_primaries_icc
 from PIL import Image as PILImage
-from PIL import ImageCms, ImageOps
+from PIL import ImageOps
 
 from sr_desktop.engine.core.errors import ImageWriteError
 from sr_desktop.engine.imageio import (
@@ -39,10 +40,6 @@ PIXEL_X, PIXEL_Y = 0xA002, 0xA003
 def random_pixels(shape, dtype, seed=0):
     rng = np.random.default_rng(seed)
     return rng.integers(0, np.iinfo(dtype).max + 1, size=shape, dtype=np.int64).astype(dtype)
-
-
-def srgb_icc() -> bytes:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def exif_block(orientation=1, width=None, height=None) -> bytes:
@@ -405,22 +402,6 @@ def test_16bit_pngs_with_a_transparent_colour_keep_it_as_alpha(tmp_path):
     assert back.pixels[0, 5].tolist() == [1000, 30001, 60003, 65535]
     again = read_image(write_image(back, tmp_path / "again.png"))
     np.testing.assert_array_equal(again.pixels, back.pixels)
-
-
-def swapped_primaries_icc() -> bytes:
-    """An RGB profile whose red and green primaries are swapped: its pure red is sRGB's pure
-    green, a colour shift no rounding can hide."""
-    import struct
-
-    data = bytearray(srgb_icc())
-    entries = {}
-    for i in range(struct.unpack_from(">I", data, 128)[0]):
-        signature, offset, size = struct.unpack_from(">4sII", data, 132 + 12 * i)
-        entries[signature] = (132 + 12 * i, offset, size)
-    (red_at, *red), (green_at, *green) = entries[b"rXYZ"], entries[b"gXYZ"]
-    struct.pack_into(">II", data, red_at + 4, *green)
-    struct.pack_into(">II", data, green_at + 4, *red)
-    return bytes(data)
 
 
 @pytest.mark.parametrize("fmt", ["bmp", "gif"])

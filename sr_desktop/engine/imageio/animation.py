@@ -27,6 +27,7 @@ from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import apply_orientation, orientation_of
 from sr_desktop.engine.imageio.formats import size_refusal
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.metadata import ICC_SPACE_GRAY, icc_space
 from sr_desktop.engine.imageio.png_rows import short_apng_frame
 from sr_desktop.engine.imageio.protected import ProtectedPaths
 from sr_desktop.engine.imageio.read import (
@@ -52,6 +53,7 @@ from sr_desktop.engine.imageio.write import (
     _metadata,
     _prepare_target,
     gif_alpha,
+    srgb_pixels,
     tiff_page,
 )
 
@@ -357,13 +359,19 @@ def write_animation(
     return target
 
 
-def _pil_frames(animation: Animation, fmt: str) -> list:
-    """8-bit colour Pillow frames (animations have no gray or 16-bit frames)."""
+def _pil_frames(animation: Animation, fmt: str, options: SaveOptions) -> list:
+    """8-bit colour Pillow frames (animations have no gray or 16-bit frames), their colours
+    converted to sRGB where the file cannot hold their profile (a GIF; a grey profile, the
+    frames being written in colour), as still images are."""
     from PIL import Image as PILImage
 
+    icc = animation.frames[0].icc_profile
+    convert = bool(options.keep_metadata and icc and (fmt == "gif" or icc_space(icc) == ICC_SPACE_GRAY))
     frames = []
     for frame in animation.frames:
         pixels = to_uint8(frame.pixels)
+        if convert:
+            pixels = srgb_pixels(pixels, icc)
         if pixels.shape[2] in (1, 2):
             pixels = pixels[:, :, [0, 0, 0, 1] if pixels.shape[2] == 2 else [0, 0, 0]]
         if fmt == "gif":
@@ -382,7 +390,7 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
     if fmt == "tiff":  # every page at its own depth (16-bit colour too: our encoder, not Pillow's)
         encode_tiff_pages(fh, [tiff_page(page, options) for page in animation.frames], ZLIB_LEVEL)
         return
-    first, *rest = _pil_frames(animation, fmt)
+    first, *rest = _pil_frames(animation, fmt, options)
     common: dict = {"save_all": True, "append_images": rest}
     metadata = _metadata(animation.frames[0], np.asarray(first), options)
     icc = metadata.icc_profile
@@ -396,6 +404,12 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
         if plays != 1:
             common["loop"] = 0 if plays == 0 else plays - 1
         disposal = _per_frame([_GIF_OF_DISPOSAL[d] for d in animation.disposals])
+        if rest and all(np.array_equal(np.asarray(frame), np.asarray(first)) for frame in rest):
+            # Pillow merges identical frames into one and then fails on the list of their
+            # durations ("GIF encoder failed (int() argument … not 'list')", Pillow 13): one
+            # frame, shown for as long as all of them
+            common.update(append_images=[], duration=sum(animation.durations))
+            disposal = _GIF_OF_DISPOSAL[animation.disposals[0]]
         first.save(fh, "GIF", disposal=disposal, optimize=False, **common)
     elif fmt == "png":
         disposal = _per_frame([_APNG_OF_DISPOSAL[d] for d in animation.disposals])

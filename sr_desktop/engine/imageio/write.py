@@ -273,12 +273,12 @@ def gif_alpha(rgba8: np.ndarray) -> np.ndarray:
     return out
 
 
-def _holds_profile(fmt: str, icc: bytes) -> bool:
+def holds_profile(fmt: str, icc: bytes) -> bool:
     """Whether a `fmt` file carries the ICC profile `icc` with the pixels written."""
     return fmt not in ("gif", "bmp") and not (fmt == "webp" and icc_space(icc) == ICC_SPACE_GRAY)
 
 
-def _srgb_pixels(pixels8: np.ndarray, icc: bytes) -> np.ndarray:
+def srgb_pixels(pixels8: np.ndarray, icc: bytes) -> np.ndarray:
     """8-bit grey or RGB pixels (alpha kept as it is) in the colours `icc` describes ->
     sRGB RGB; unchanged when the profile cannot be used."""
     from PIL import Image as PILImage
@@ -304,11 +304,11 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         return
 
     pixels = to_uint8(pixels)
-    if options.keep_metadata and image.icc_profile and not _holds_profile(fmt, image.icc_profile):
+    if options.keep_metadata and image.icc_profile and not holds_profile(fmt, image.icc_profile):
         # GIF and BMP take no profile, WebP no grey one: the colours it describes are
         # converted to sRGB, what a viewer assumes of an untagged file (an Adobe RGB green
         # was shown 139 levels off)
-        pixels = _srgb_pixels(pixels, image.icc_profile)
+        pixels = srgb_pixels(pixels, image.icc_profile)
         image = replace(image, icc_profile=None)
     if fmt == "gif":
         _encode_gif(fh, pixels)
