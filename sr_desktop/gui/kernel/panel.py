@@ -342,6 +342,7 @@ class KernelPanel(QWidget):
         )
         job = Job(self.image, task)
         self._job = job
+        self._outcome = ""  # (the last estimation's "done" showed a full bar after this one's cancel)
         self.preview_kernel = None
         self.progress_bar.setRange(0, task.iterations * task.restarts)
         self.progress_bar.setValue(0)
@@ -506,11 +507,12 @@ class KernelPanel(QWidget):
         self._show_kernel(self.kernel)
 
     def _on_cancelled(self, job: Job) -> None:
-        if job is not self._job or job.image is not self.image:  # (cancelled for another image)
+        if job is not self._job:
             return
-        self.status_label.setText("Cancelled.")
         self._outcome = "cancelled"
-        self._show_kernel(self.kernel)
+        self._show_kernel(self.kernel)  # (not the half-formed preview)
+        if job.image is self.image:  # (cancelled by a switch to another image: not that one's news)
+            self.status_label.setText("Cancelled.")
 
     def _on_busy_changed(self, busy: bool) -> None:
         if not busy:
