@@ -271,7 +271,7 @@ def _camera_exif(orientation: int, thumbnail: bytes) -> bytes:
     return b"Exif\0\0" + tiff
 
 
-@pytest.mark.parametrize("orientation, turned", [(1, False), (3, False), (6, True), (8, True)])
+@pytest.mark.parametrize("orientation, turned", [(1, False), (3, False), (6, True), (8, True), (9, False)])
 def test_turning_a_photo_upright_drops_its_sideways_thumbnail_and_turns_its_resolution(tmp_path, orientation,
                                                                                        turned):
     """The thumbnail (IFD1) stayed in the stored orientation while the tag said upright: a
@@ -287,12 +287,30 @@ def test_turning_a_photo_upright_drops_its_sideways_thumbnail_and_turns_its_reso
     exif = PILImage.Exif()
     exif.load(image.exif)
     assert exif[ORIENTATION] == 1
-    assert bool(exif.get_ifd(ExifTags.IFD.IFD1)) is (orientation == 1)  # kept only where it is still right
+    # kept only where it is still right (9 is no orientation: the reader leaves the pixels)
+    assert bool(exif.get_ifd(ExifTags.IFD.IFD1)) is (orientation in (1, 9))
     assert (float(exif[282]), float(exif[283])) == ((150.0, 300.0) if turned else (300.0, 150.0))
     write_image(image, tmp_path / "out.jpg")
     with PILImage.open(tmp_path / "out.jpg") as written:
         again = written.getexif()
         assert (float(again[282]), float(again[283])) == (float(exif[282]), float(exif[283]))
+
+
+
+def test_a_turned_photos_exif_without_a_next_directory_pointer_is_kept():
+    """A block ending right after IFD0's entries: unlinking IFD1 wrote past its end, and the
+    whole block (camera, GPS, dates) was dropped for every turned photo."""
+    import struct
+
+    from sr_desktop.engine.imageio.exif import patch_exif
+
+    tiff = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", 1) + struct.pack("<HHIHH", 0x0112, 3, 1, 6, 0)
+    patched = patch_exif(b"Exif\0\0" + tiff)
+    assert patched is not None
+    exif = PILImage.Exif()
+    with pytest.warns(UserWarning, match="Corrupt EXIF"):  # Pillow wants the pointer too; the tags read
+        exif.load(patched)
+    assert exif[ORIENTATION] == 1
 
 
 # ----------------------------------------------------------------- ICC, EXIF, dpi

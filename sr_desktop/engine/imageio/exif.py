@@ -109,8 +109,10 @@ def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes 
                 if not _set_inline(tiff, endian, pos, typ, n, 1):
                     log.info("EXIF orientation has an odd encoding; dropping the EXIF block")
                     return None
-                if turned not in (None, 1):
-                    struct.pack_into(endian + "I", tiff, ifd0 + 2 + 12 * len(entries), 0)  # no IFD1
+                if turned is not None and 2 <= turned <= 8:  # (the reader takes 0 and 9+ for 1: not turned)
+                    next_ifd = ifd0 + 2 + 12 * len(entries)
+                    if next_ifd + 4 <= len(tiff):  # (a block may end at IFD0's last entry: no IFD1)
+                        struct.pack_into(endian + "I", tiff, next_ifd, 0)  # no IFD1
                     quarter_turn = turned >= 5
             if tag in (TAG_X_RESOLUTION, TAG_Y_RESOLUTION):
                 resolution_at[tag] = pos + 8
