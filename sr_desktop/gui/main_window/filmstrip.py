@@ -150,12 +150,12 @@ class Filmstrip(QListWidget):
 
     # -- internals --------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:
-        # the arrows (and Home/End) open the image they move to, as a click does: they
-        # highlighted an image that was not the one shown, every label the other's
+        # a key that moves along the strip (the arrows, Home/End, a letter's type-ahead)
+        # opens the image it moves to, as a click does: it highlighted an image that was not
+        # the one shown, every label the other's
         before = self.currentItem()
         super().keyPressEvent(event)
-        moved = event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End)
-        if moved and self.currentItem() is not None and self.currentItem() is not before:
+        if self.currentItem() is not None and self.currentItem() is not before:
             self._emit_chosen(self.currentItem())
 
     def _emit_chosen(self, item: QListWidgetItem) -> None:
