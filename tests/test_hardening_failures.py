@@ -592,6 +592,25 @@ def test_a_home_that_cannot_be_made_costs_the_cache_not_the_models(tmp_path, mon
             in capsys.readouterr().err)
 
 
+def test_one_folder_of_the_home_that_cannot_be_made_is_named_alone(tmp_path, monkeypatch, caplog):
+    """A file where the cache folder belongs: the warning said the whole home could not be
+    written, and the data folder's own failures went to the log only."""
+    import logging
+
+    from sr_desktop.engine.core import paths
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "cache").write_text("a file in the way")
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    with caplog.at_level(logging.WARNING, logger="sr_desktop"):
+        paths.cache_dir()
+        paths.data_dir()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cannot create {home / 'cache'} (File exists): working without it"]
+    assert paths.unwritable(home / "cache" / "models") and not paths.unwritable(home / "data" / "x")
+
+
 def test_cache_and_model_folders_take_the_users_usual_permissions(tmp_path):
     """mkdtemp's 0700 made a shared home's conversions and added models unreadable to its
     other users (a conversion they could not read stopped every upscale with its model)."""

@@ -55,7 +55,7 @@ def _user_dir(home_subdir: str, platform_dir) -> Path:
     except OSError as exc:
         if str(path) not in _UNUSABLE:
             _UNUSABLE.add(str(path))
-            if home is None:
+            if home is None or (home.is_dir() and os.access(home, os.W_OK)):  # the folder alone (a file in its way)
                 logging.getLogger(__name__).warning("cannot create %s (%s): working without it", path,
                                                     exc.strerror or exc)
             elif str(home) not in _UNUSABLE:  # one line for the home, not one per folder in it
