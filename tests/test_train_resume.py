@@ -145,8 +145,29 @@ def test_a_resume_that_changes_the_schedule_says_so(tmp_path, capsys):
     same[same.index("--iterations") + 1] = "50"
     same[same.index("--lr") + 1] = "1e-3"
     assert main(same) == 0 and "--iterations 40 → 50" in capsys.readouterr().err
-    assert main([*same[:-1], "--resume"]) == 0  # the same schedule again: nothing to say
+
+
+def test_a_resume_with_the_schedule_of_its_checkpoint_says_nothing_of_it(tmp_path, capsys, monkeypatch):
+    from sr_desktop.engine.training.loop import Trainer
+
+    data = make_images(tmp_path / "data", 2, 48, seed=5)
+    out = tmp_path / "run"
+    step = Trainer.step
+
+    def step_then_ctrl_c(self, *batch):
+        result = step(self, *batch)
+        if self.iteration == 4:  # stopped mid-way: the resume trains the rest
+            signal.raise_signal(signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(Trainer, "step", step_then_ctrl_c)
+    assert main(_command(data, out)[3:]) == 130
+    monkeypatch.setattr(Trainer, "step", step)
+    capsys.readouterr()
+    assert main([*_command(data, out)[3:], "--resume"]) == 0
     assert "schedule" not in capsys.readouterr().err
+    logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert not [r for r in logged if r["kind"] == "schedule"]
 
 
 def test_a_checkpoint_the_disk_refuses_says_what_is_kept(tmp_path, monkeypatch):

@@ -12,8 +12,9 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from sr_desktop.engine.core import paths
+from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import TILE_AUTO, Backend, Device, Precision
-from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
+from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, check_quality
 
 MAX_RECENT_FILES = 10
 
@@ -34,9 +35,17 @@ DEFAULTS = {
 }
 
 
+def _is_quality(value: int) -> bool:
+    try:
+        check_quality(value)
+    except OptionError:
+        return False
+    return True
+
+
 #: values a settings file may hold for a key and still be used (others: the default): a
 #: hand-edited save_quality=0 made every Save As fail
-_USABLE = {"save_quality": lambda value: 1 <= value <= 100}
+_USABLE = {"save_quality": _is_quality}
 
 
 class GuiSettings:

@@ -4,6 +4,7 @@ estimator."""
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from sr_desktop.engine.kernelgan.errors import KernelError
@@ -107,5 +108,5 @@ def check_counts(iterations, batch, restarts) -> None:
     """`KernelError` unless each count is a whole number within its limit."""
     for name, value, top in (("iterations", iterations, MAX_ITERATIONS), ("batch", batch, MAX_BATCH),
                              ("restarts", restarts, MAX_RESTARTS)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= top:
             raise KernelError(f"{name} must lie in 1..{top}, got {value}")

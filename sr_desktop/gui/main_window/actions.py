@@ -23,8 +23,8 @@ REGION_HIDES_RESULT = ("The after side shows a region's result: Clear the region
 def shown_instead_text(label: str) -> str:
     """Save's and Copy's tip while the Metrics panel shows a map or an evaluated model on
     the after side (they saved the hidden result under it)."""
-    return (f"The after side shows {label}: show the upscale result again to save or copy it (Metrics "
-            "panel: Show the upscale result, or View ▸ Result)")
+    return (f"The after side shows {label}: show the upscale result again to save or copy it (the "
+            "Metrics panel's Show the upscale result, or Result in its View)")
 
 
 class ActionTarget(Protocol):

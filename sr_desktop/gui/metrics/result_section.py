@@ -21,9 +21,6 @@ def human_bytes(n: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
-#: how `UpscaleResult.backend` is shown
-
-
 class ResultSection(QGroupBox):
     """Read-only numbers of the last whole-image upscale."""
 
