@@ -235,3 +235,28 @@ def test_cli_estimate_says_how_far_to_trust_the_kernel(tmp_path, capsys, monkeyp
         assert "confidence" not in err
     else:  # a doubtful one is said even with --quiet
         assert "in.png: estimated kernel confidence 0.12, DOUBTFUL" in err
+
+
+def test_an_animation_says_how_far_to_trust_its_least_confident_frames_kernel(tmp_path, capsys, monkeypatch):
+    """Each frame's kernel was estimated and nothing was said of any (a still image's is)."""
+    import sr_desktop.engine.kernelgan as kernelgan
+
+    confidences = iter([0.81, 0.12])
+
+    def estimate(rgb, **kwargs):
+        class Estimate:
+            kernel_x2 = KERNELS["gaussian 11"]
+            confidence = next(confidences)
+            reliable = confidence >= 0.45
+            doubt = ""
+        return Estimate()
+
+    monkeypatch.setattr(kernelgan, "estimate_kernel", estimate)
+    frames = [PILImage.fromarray(np.round(_photo(16) * 255).astype(np.uint8)), PILImage.new("RGB", (16, 16), 90)]
+    src = tmp_path / "in.png"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100)
+    code = main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "map-sr", "--scale", "2",
+                 "--variant", "tikhonov", "--kernel", "estimate", "--device", "cpu", "--quiet"])
+    assert code == 0
+    assert "in.png: estimated kernel confidence 0.12 (the least confident of 2 frames), DOUBTFUL" in \
+        capsys.readouterr().err

@@ -188,8 +188,10 @@ def run(args: argparse.Namespace) -> int:
         if estimate is not None and (not args.quiet or not estimate.reliable):
             verdict = ("reliable" if estimate.reliable else f"DOUBTFUL: {estimate.doubt}" if estimate.doubt
                        else "DOUBTFUL: the result may show halos; estimate again with `sr-desktop kernel --seed`")
-            console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}, {verdict}",
-                        sys.stderr)
+            frames = result.extra.get("kernel_frames")
+            which = f" (the least confident of {frames} frames)" if frames else ""
+            console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}{which}, "
+                        f"{verdict}", sys.stderr)
         if not args.quiet:
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo, check_cancel
@@ -39,6 +39,9 @@ class AnimationResult:
     frames: int = 0
     tiles: int = 0  # over all frames
     backend: str = "torch"  # what ran the network (`UpscaleResult.backend`)
+    #: ``kernel_estimate``: of a per-image model estimating each frame's kernel, the least
+    #: confident frame's (``kernel_frames``: how many were estimated)
+    extra: dict = field(default_factory=dict)
 
 
 def upscale_animation(
@@ -59,6 +62,7 @@ def upscale_animation(
     out: list[Image] = []
     last = None
     tiles = 0
+    estimates = []
     for index, frame in enumerate(animation.frames):
         check_cancel(cancel)
 
@@ -75,11 +79,17 @@ def upscale_animation(
         last = upscale.upscale_image(frame, options, progress=frame_progress, cancel=cancel, model=model)
         out.append(last.image)
         tiles += last.tiles
+        if (estimate := last.extra.get("kernel_estimate")) is not None:
+            estimates.append(estimate)
     check_cancel(cancel)
     assert last is not None  # an Animation has at least two frames
+    extra = {}
+    if estimates:  # (each frame's was dropped: `upscale` said nothing of how far to trust them)
+        extra = {"kernel_estimate": min(estimates, key=lambda e: e.confidence), "kernel_frames": len(estimates)}
     return AnimationResult(
         image=animation.with_frames(out), seconds=time.perf_counter() - start, device=last.device,
         scale=last.scale, model=last.model, variant=last.variant, frames=count, tiles=tiles, backend=last.backend,
+        extra=extra,
     )
 
 
