@@ -54,7 +54,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", type=path_arg, required=True, metavar="DIR", help="folder of HR images")
     parser.add_argument("--model", nargs="+", default=None, metavar="ID",
                         help=f"model id(s) (default: {MATLAB_BICUBIC_ID})")
-    parser.add_argument("--scale", required=True, type=argparse_type(parse_sr_scale), metavar="N")
+    parser.add_argument("--scale", required=True, type=argparse_type(parse_sr_scale), metavar="N",
+                        help="the SR scale, 2..16 (the HR images are degraded by it)")
     parser.add_argument("--degradation", default="bicubic",
                         metavar="bicubic|bicubic-float|kernel:FILE.npy",
                         help="how the LR images are made (default: bicubic = 8-bit MATLAB "

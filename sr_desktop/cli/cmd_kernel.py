@@ -12,7 +12,8 @@ from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torc
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.text import counted
-from sr_desktop.engine.kernelgan.options import METHODS, PRIORS, check_counts
+from sr_desktop.engine.kernelgan.confidence import MIN_JUDGED_ITERATIONS
+from sr_desktop.engine.kernelgan.options import MAX_BATCH, MAX_ITERATIONS, MAX_RESTARTS, METHODS, PRIORS, check_counts
 
 HELP = "estimate the image's own blur (downscaling) kernel (sharpness fit or KernelGAN)"
 EPILOG = """Method auto (the default) first fits an anisotropic Gaussian blur from the image's
@@ -41,14 +42,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="where to write the kernel")
     p.add_argument("--scale", type=int, default=2, choices=(2, 4), help="SR scale the kernel is for (default 2)")
     p.add_argument("--iterations", type=int, default=1000, metavar="N",
-                   help="training iterations per restart (default 1000; the paper: 3000)")
+                   help=f"training iterations per restart, 1..{MAX_ITERATIONS} (default 1000; the paper: 3000; "
+                        f"under {MIN_JUDGED_ITERATIONS} a run is too short to judge: doubtful)")
     p.add_argument("--batch", type=int, default=4, metavar="N",
-                   help="crops per iteration (default 4; the paper: 1)")
+                   help=f"crops per iteration, 1..{MAX_BATCH} (default 4; the paper: 1)")
     p.add_argument("--no-early-stop", dest="early_stop", action="store_false",
                    help="run all iterations (default: stop once the kernel has stopped changing)")
     p.add_argument("--restarts", type=int, default=1, metavar="N",
-                   help="independent runs combined (element-wise median) into one kernel (steadier; default 1; "
-                        "3 is what `upscale --model zssr --kernel estimate` uses)")
+                   help=f"independent runs combined (element-wise median) into one kernel, 1..{MAX_RESTARTS} "
+                        "(steadier; default 1; 3 is what `upscale --model zssr --kernel estimate` uses)")
     p.add_argument("--method", default="auto", choices=METHODS,
                    help="auto (default): the mean of the sharpness fit and KernelGAN when the fit "
                         "explains the image, else KernelGAN; kernelgan: KernelGAN alone; sharpness: the fit alone")

@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
     actions = p.add_subparsers(dest="models_action", metavar="ACTION")
     add = actions.add_parser("add", help="add a custom model file")
-    add.add_argument("file", type=path_arg, help="model file: .pth / .safetensors / ncnn .param (+ .bin)")
+    add.add_argument("file", type=path_arg, help="model file: .pth / .pt / .safetensors / ncnn .param (+ .bin)")
     add.add_argument("--name", help="id/display name for the model (default: from the file name)")
     add.add_argument("--json", action="store_true", help="print the added model as JSON")
     add.set_defaults(func=run)

@@ -14,6 +14,7 @@ EPILOG = """Examples:
   sr-desktop train --arch EDSR-baseline --scale 2 --data photos/ --val val/ --out runs/edsr --name "My EDSR"
   sr-desktop train --arch Compact --scale 4 --data scans/ --init custom-my-compact --iterations 2000 --out runs/ft
   sr-desktop train ... --out runs/edsr --resume          (continue a stopped or killed run)
+  sr-desktop train ... --out runs/edsr --resume --iterations 20000   (extend a finished one)
 
 --arch: an architecture (or alias: EDSR-baseline, Compact, ESRGAN) with optional hyper-parameters,
 e.g. EDSR:num_feat=32,num_block=8. --loss: NAME[@OPTION][:WEIGHT],... with NAME in l1, mse,

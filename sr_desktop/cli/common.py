@@ -79,7 +79,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         "auto; see `sr-desktop devices`); vulkan: a GPU through the ncnn runtime, as Upscayl "
                         "(the model zoo's models only)")
     parser.add_argument("--tile", default="auto", type=tile_arg, metavar="N|auto",
-                        help="tile size in input pixels, 0 = whole image (default auto)")
+                        help="tile size in input pixels, at least 16; 0 = whole image (default auto: fits free "
+                             "memory)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
                         help="auto = fp16 on CUDA where the model allows and on Vulkan GPUs that have it, "
                         "fp32 elsewhere")
