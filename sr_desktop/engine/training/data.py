@@ -59,8 +59,14 @@ def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
 
 def read_rgb8(path: Path) -> np.ndarray:
     """An image file as uint8 H×W×3 (grey repeated, alpha dropped, 16 bit rounded)."""
+    return read_rgb8_noting_grey(path)[0]
+
+
+def read_rgb8_noting_grey(path: Path) -> tuple[np.ndarray, bool]:
+    """`read_rgb8`, and whether the file is grey (scored on its grey values, as the bench does)."""
     pixels = to_uint8_rgb_or_gray(read_image(path).pixels)
-    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+    grey = pixels.shape[2] == 1
+    return (np.repeat(pixels, 3, axis=2) if grey else pixels), grey
 
 
 @dataclass
@@ -152,7 +158,8 @@ class PatchSource:
             lr_patch = self.degradation.patch(hr_patch, s, rng)
         else:
             lr_patch = self.degradation.finish(lr[y:y + p, x:x + p], rng)
-        lr_patch, hr_patch = augment((lr_patch, hr_patch), rng)
+        if self.degradation.flips_commute:
+            lr_patch, hr_patch = augment((lr_patch, hr_patch), rng)
         return lr_patch, hr_patch
 
     def batch(self, seed: int, index: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:

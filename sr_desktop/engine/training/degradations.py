@@ -61,6 +61,8 @@ class Bicubic:
 
     label: str = "bicubic"
     random: bool = False
+    #: a flip or transpose of a pair is a pair of the same degradation (a symmetric kernel)
+    flips_commute: bool = True
 
     def whole(self, hr: np.ndarray, scale: int) -> np.ndarray:
         """The LR image (float32 0..1) of a uint8 HR image whose sides are multiples of `scale`."""
@@ -84,6 +86,10 @@ class KernelBlur:
     jpeg: int = 0  # quality, 0 = none
     label: str = "kernel"
     random: bool = False
+    #: a flipped or transposed pair is one of the flipped or transposed kernel, and the
+    #: sampling phase moves by scale - 1 pixels: no augmentation (a σ 2.2/0.5 kernel trained
+    #: with it measured 32.58 dB, without 34.09)
+    flips_commute: bool = False
 
     def whole(self, hr: np.ndarray, scale: int) -> np.ndarray:
         """The blurred and subsampled image (float32 0..1) of a uint8 HR image."""
@@ -148,6 +154,8 @@ class RealESRGAN:
 
     label: str = "realesrgan"
     random: bool = True
+    #: its kernels are drawn at every angle: a flipped pair is another draw of the same law
+    flips_commute: bool = True
     stages: tuple[RealESRGANStage, ...] = field(default=REALESRGAN_STAGES)
 
     def patch(self, hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:

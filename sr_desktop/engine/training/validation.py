@@ -24,7 +24,7 @@ from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import score_pair
 from sr_desktop.engine.models.arch_model import matlab_bicubic
 from sr_desktop.engine.models.backends.openvino_runner import build_openvino_runner
-from sr_desktop.engine.training.data import list_images, read_rgb8
+from sr_desktop.engine.training.data import list_images, read_rgb8_noting_grey
 from sr_desktop.engine.training.degradations import Degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.networks import TrainNet
@@ -63,9 +63,12 @@ class ValidationSet:
         self.scale = scale
         self.names: list[str] = []
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        #: per pair, whether its file is grey: scored on the grey values (the Y of the grey
+        #: repeated in RGB, 16 + 0.859·g, scored 1.3 dB above `sr-desktop bench`)
+        self.grey: list[bool] = []
         for i, path in enumerate(paths):
             try:  # as for the training images: a file that cannot be read stops the run
-                pixels = read_rgb8(path)
+                pixels, grey = read_rgb8_noting_grey(path)
             except (ImageReadError, TrainingError) as exc:
                 raise TrainingError(f"cannot read validation image: {exc}") from None
             if min(pixels.shape[:2]) < 8 * scale:  # too small to score: skipped
@@ -78,14 +81,15 @@ class ValidationSet:
                 lr = degradation.finish(degradation.whole(hr, scale), rng)
             self.names.append(path.stem)
             self.pairs.append((np.asarray(lr, np.float32), hr))
+            self.grey.append(grey)
         if not self.pairs:
             raise TrainingError(f"no validation image of at least {8 * scale}×{8 * scale} pixels"
                                 + (f" in {folder}" if folder else ""))
 
     def _score(self, outputs: list[np.ndarray], previews: int) -> ValidationScores:
         psnrs, ssims, l1s = [], [], []
-        for sr, (_, hr) in zip(outputs, self.pairs, strict=True):
-            scores = score_pair(sr, hr, self.scale)
+        for sr, (_, hr), grey in zip(outputs, self.pairs, self.grey, strict=True):
+            scores = score_pair(sr, hr[:, :, :1] if grey else hr, self.scale)
             psnrs.append(scores.psnr_y)
             ssims.append(scores.ssim_y)
             l1s.append(float(np.mean(np.abs(np.clip(sr, 0, 1) - hr / 255.0))))
