@@ -8,10 +8,12 @@
   photos) and keep every s-th pixel (`compute.degrade.degrade_with_kernel`, the
   KernelGAN/DIV2KRK operator); then, per patch, Gaussian noise of σ = SIGMA/255 and a JPEG
   round trip at QUALITY, when given.
-* ``realesrgan``: the second-order pipeline of Real-ESRGAN (Wang et al., ICCVW 2021, §3.1
-  and its released settings): twice blur (isotropic or anisotropic Gaussian), random
-  resize, Gaussian noise, JPEG; then a resize to the LR size and a final JPEG. Random per
-  patch, made from the HR patch.
+* ``realesrgan``: a subset of the second-order pipeline of Real-ESRGAN (Wang et al., ICCVW
+  2021, §3.1): twice blur (isotropic or anisotropic Gaussian), random resize (drawn
+  uniformly over the range), Gaussian noise, JPEG; then a resize to the LR size and a
+  final JPEG. Not here: the released settings' Poisson noise, generalized and plateau
+  kernels, sinc filters, resize-probability table and the final JPEG/sinc order swap.
+  Random per patch, made from the HR patch.
 
 Every degradation also has `downscale_torch`, a differentiable approximation used by the
 cycle-consistency loss.
