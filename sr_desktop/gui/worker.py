@@ -55,6 +55,8 @@ WRITER_EXIT_WAIT_S = 60.0
 #: abandoned (closing the window during a long tile kept the process alive, hidden, for
 #: 20 s to 2 minutes)
 COMPUTE_EXIT_WAIT_S = 3.0
+#: ... and once every job has ended, its thread this long to return from superqt's run()
+POOL_DRAIN_MS = 2000
 
 
 class ProgressReports(QObject):
@@ -135,6 +137,10 @@ def wait_before_exit(writer_timeout: float = WRITER_EXIT_WAIT_S, compute_timeout
     for worker in sorted(_LIVE, key=lambda w: not w.job.writes_files):  # the writers first
         limit = writer_timeout if worker.job.writes_files else compute_timeout
         ended = worker.wait_stopped(max(0.0, start + limit - time.monotonic())) and ended
+    if ended:
+        # a job's work has ended, but its thread still emits its last signals (superqt's
+        # run() after work()): the process torn down meanwhile crashed (SIGSEGV) at exit
+        QThreadPool.globalInstance().waitForDone(POOL_DRAIN_MS)
     return ended
 
 
