@@ -312,16 +312,7 @@ def test_a_double_click_on_upscale_runs_the_job_once(make_window, tmp_path, qtbo
 
 def test_a_region_result_over_a_whole_result_is_what_save_refers_to(make_window, tmp_path, qtbot):
     window = make_window()
-    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
-    pick_bicubic(window, 2)
-    window.start_upscale()
-    wait_idle(qtbot, window)
-    whole = window.result
-    assert window.save_action.isEnabled() and window.copy_action.isEnabled()
-    window.compare.set_region((10, 8, 20, 16))
-    window.session.select_region((10, 8, 20, 16))
-    window.enhance_region((10, 8, 20, 16))
-    wait_idle(qtbot, window)
+    whole = upscale_then_show_a_region_result(window, tmp_path, qtbot)
     # the after side shows the region's result alone: the whole result is hidden, so it
     # is not what Save or Copy take (it wrote the hidden image before)
     assert window.compare.after_label().startswith("After (region)")
@@ -348,15 +339,7 @@ def test_a_click_outside_the_region_brings_the_whole_result_back_as_clear_does(m
     from PySide6.QtTest import QTest
 
     window = make_window()
-    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
-    pick_bicubic(window, 2)
-    window.start_upscale()
-    wait_idle(qtbot, window)
-    whole = window.result
-    window.compare.set_region((10, 8, 20, 16))
-    window.session.select_region((10, 8, 20, 16))
-    window.enhance_region((10, 8, 20, 16))
-    wait_idle(qtbot, window)
+    whole = upscale_then_show_a_region_result(window, tmp_path, qtbot)
     assert not window.save_action.isEnabled()
     window.set_region_tool(True)
     QTest.mouseClick(window.compare, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
@@ -364,6 +347,22 @@ def test_a_click_outside_the_region_brings_the_whole_result_back_as_clear_does(m
     assert window.session.region is None and window.session.region_result is None
     assert window.result is whole and window.compare.after_label() == "After · Bicubic ×2"
     assert window.save_action.isEnabled() and window.metrics_panel._state.result is whole
+
+
+def upscale_then_show_a_region_result(window, tmp_path, qtbot):
+    """`window` with a 64×48 photo, its whole Bicubic ×2 result (returned), then the result of
+    its region (10, 8, 20, 16) shown over it."""
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 7)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    whole = window.result
+    assert window.save_action.isEnabled() and window.copy_action.isEnabled()
+    window.compare.set_region((10, 8, 20, 16))
+    window.session.select_region((10, 8, 20, 16))
+    window.enhance_region((10, 8, 20, 16))
+    wait_idle(qtbot, window)
+    return whole
 
 
 def show_a_region_result(window, tmp_path, qtbot):
