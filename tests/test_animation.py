@@ -433,3 +433,11 @@ def test_an_animation_of_identical_frames_is_written_as_a_gif(tmp_path):
     with PILImage.open(out) as written:
         assert (written.n_frames, written.info["duration"]) == (1, 250)  # one frame, as long as both
         assert written.convert("RGB").getpixel((3, 3)) == (90, 90, 90)
+    # frames that differ by one level in one pixel are the same once quantised to 256 colours
+    y, x = np.mgrid[0:64, 0:64]
+    gradient = np.stack([x * 4, y * 4, (x + y) * 2], -1).astype(np.uint8)
+    nudged = gradient.copy()
+    nudged[5, 5, 0] += 1
+    animation = Animation([Image(gradient), Image(nudged), Image(gradient)], [100, 120, 80], 0, ["none"] * 3, "PNG")
+    with PILImage.open(write_animation(animation, tmp_path / "near.gif")) as written:
+        assert (written.n_frames, written.info["duration"]) == (1, 300)

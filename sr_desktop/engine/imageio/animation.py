@@ -404,13 +404,19 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
         if plays != 1:
             common["loop"] = 0 if plays == 0 else plays - 1
         disposal = _per_frame([_GIF_OF_DISPOSAL[d] for d in animation.disposals])
-        if rest and all(np.array_equal(np.asarray(frame), np.asarray(first)) for frame in rest):
-            # Pillow merges identical frames into one and then fails on the list of their
-            # durations ("GIF encoder failed (int() argument … not 'list')", Pillow 13): one
-            # frame, shown for as long as all of them
+        encoded = io.BytesIO()
+        try:
+            first.save(encoded, "GIF", disposal=disposal, optimize=False, **common)
+        except TypeError as exc:
+            # Pillow merges frames that are identical once quantised, and when every frame
+            # merged into one it fails on the list of durations ("int() argument … not
+            # 'list'", Pillow 13): that one frame, shown for as long as all of them
+            if not rest or "list" not in str(exc):
+                raise
+            encoded = io.BytesIO()
             common.update(append_images=[], duration=sum(animation.durations))
-            disposal = _GIF_OF_DISPOSAL[animation.disposals[0]]
-        first.save(fh, "GIF", disposal=disposal, optimize=False, **common)
+            first.save(encoded, "GIF", disposal=_GIF_OF_DISPOSAL[animation.disposals[0]], optimize=False, **common)
+        fh.write(encoded.getvalue())
     elif fmt == "png":
         disposal = _per_frame([_APNG_OF_DISPOSAL[d] for d in animation.disposals])
         first.save(fh, "PNG", loop=plays, disposal=disposal, blend=0, default_image=False,
