@@ -7,7 +7,9 @@ memory up to `cache_bytes`; images past that limit are decoded again when drawn.
 size (MATLAB bicubic), as images of their own. A
 deterministic degradation (bicubic, a kernel) makes the LR of a whole image once, so a
 patch pair is two aligned crops; a random one (Real-ESRGAN) degrades each HR patch.
-Then a random flip / 90° rotation is applied to both.
+Then a random flip / transpose is applied to both where the degradation commutes with it
+(`flips_commute`: bicubic, Real-ESRGAN; not a given kernel, whose flipped pair is one of the
+flipped kernel).
 
 Batch ``i`` is drawn with the generator ``numpy.random.default_rng([seed, i])``, so a
 resumed run draws exactly the batches the killed one would have; `BatchLoader` prepares
