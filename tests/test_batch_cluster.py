@@ -120,6 +120,19 @@ def test_relative_folders_mean_the_drivers_folders_on_every_worker(local_ray, tm
                         for rel in ("im00.png", "im02.png", "sub/im01.png", "sub/im03.png"))
 
 
+def test_a_cluster_batch_reports_each_file_as_the_local_batch_does(local_ray, tmp_path):
+    """Its file events had no index and no counts: the Batch dialog's table stayed empty and
+    its status line said "failed 0" whatever failed."""
+    make_inputs(tmp_path / "in", 4)
+    heard = []
+    result = run_batch(tmp_path / "in", tmp_path / "out", BatchOptions(upscale=MODEL, recursive=True),
+                       progress=heard.append, cluster=ClusterTarget())
+    files = [info.extra for info in heard if info.extra.get("event") == "file"]
+    assert sorted(extra["index"] for extra in files) == list(range(len(result.records)))
+    assert files[-1]["failed"] == 1 and files[-1]["ok"] == 4  # the broken file, the four images
+    assert all(extra["record"].input == extra["current"] for extra in files)
+
+
 def test_a_killed_worker_loses_nothing(local_ray, tmp_path):
     make_inputs(tmp_path / "in", 16, size=64)
     killed: list[int] = []

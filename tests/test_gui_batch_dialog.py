@@ -254,6 +254,29 @@ def test_run_on_is_offered_with_ray_and_a_bad_address_is_one_line(qtbot, tmp_pat
     assert dialog.cluster_target() == "ray://head:10001"
 
 
+def test_a_bad_address_keeps_the_last_runs_view(qtbot, tmp_path: Path, monkeypatch):
+    """Start with a bad address cleared the table, the summary and the report link, set the
+    bar spinning with no job and folded away the field the error named."""
+    src = tmp_path / "in"
+    for i in range(2):
+        save_image(src / f"{i}.png", seed=i)
+    monkeypatch.setattr(batch_dialog, "ray_installed", lambda: True)
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    assert dialog.picker.set_model_id("bicubic") and dialog.picker.set_scale(2)
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        assert dialog.start()
+    rows, summary = dialog.table.rowCount(), dialog.summary_label.text()
+    dialog.set_options_shown(True)
+    dialog.run_on_combo.setCurrentIndex(2)
+    dialog.cluster_edit.setText("")  # an empty address
+    assert not dialog.start()
+    assert (dialog.table.rowCount(), dialog.summary_label.text()) == (rows, summary) and rows == 2
+    assert dialog.progress_bar.maximum() > 0 and dialog.options_box.isVisible()
+
+
 def test_run_on_is_hidden_without_ray(qtbot, monkeypatch):
     monkeypatch.setattr(batch_dialog, "ray_installed", lambda: False)
     dialog = BatchDialog()

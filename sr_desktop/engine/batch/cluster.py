@@ -22,6 +22,7 @@ import pickle
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -298,6 +299,7 @@ def run_jobs_on_ray(
     local = [job for job in jobs if not _needs_worker(job, options)]
     started = time.perf_counter()
     done = 0
+    counts: Counter[str] = Counter()  # by status, as the local batch reports them
     if local:
         # skipped, refused and missing files: recorded by the local stages' own rules (no
         # file among them reaches the device loop, so no model is loaded here)
@@ -308,7 +310,8 @@ def run_jobs_on_ray(
             records[position[job.index]] = record
             if record is not None:
                 done += 1
-                _report(progress, done, len(jobs), started, record.input, record=record)
+                counts[record.status] += 1
+                _report(progress, done, len(jobs), started, record, job.index, counts)
     if not to_upscale:
         return records, True
     ray = connect(target)
@@ -341,7 +344,8 @@ def run_jobs_on_ray(
                 record = _as_planned(pickle.loads(row["record"]), job)
                 records[position[int(row["index"])]] = record
                 done += 1
-                _report(progress, done, len(jobs), started, record.input, record=record)
+                counts[record.status] += 1
+                _report(progress, done, len(jobs), started, record, job.index, counts)
     finally:
         rows.close()  # stops Ray Data's execution (and its actor pool) now, not when collected
         finished.set()
@@ -408,15 +412,18 @@ def _rows(mapped, cancel: CancelToken) -> Iterator[dict | None]:
             close()
 
 
-def _report(progress: ProgressCallback | None, done: int, total: int, started: float, message: str,
-            record: FileRecord | None = None) -> None:
+def _report(progress: ProgressCallback | None, done: int, total: int, started: float, record: FileRecord,
+            index: int, counts: Counter[str]) -> None:
+    """A finished file, reported as the local batch reports it: its record, its index in
+    the plan and the counts by status (the window's table had no row for a file of a Ray
+    batch, its status line "failed 0" whatever failed)."""
     if progress is None:
         return
     elapsed = time.perf_counter() - started
     rate = done / elapsed if elapsed > 0 and done else 0.0
     eta = (total - done) / rate if rate > 0 else None
-    extra: dict[str, Any] = {"event": "file", "files_per_second": rate}
-    if record is not None:
-        extra["record"] = record
-    progress(ProgressInfo(done=done, total=total, elapsed=elapsed, eta=eta, stage="batch", message=message,
+    extra: dict[str, Any] = {"event": "file", "files_per_second": rate, "record": record, "index": index,
+                             "current": record.input,
+                             **{status: counts[status] for status in ("ok", "skipped", "failed")}}
+    progress(ProgressInfo(done=done, total=total, elapsed=elapsed, eta=eta, stage="batch", message=record.input,
                           extra=extra))

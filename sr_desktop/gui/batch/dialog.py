@@ -338,6 +338,9 @@ class BatchDialog(QDialog):
         try:
             options = self.batch_options()
             options.validate()
+            # checked before the last run's view is cleared (a bad address wiped it, folded
+            # away the field it was about and left the bar spinning with no job)
+            cluster = self.cluster_target()
         except SRDesktopError as exc:
             self._show_error(str(exc))
             return False
@@ -353,11 +356,6 @@ class BatchDialog(QDialog):
         self.open_report_button.setEnabled(False)
         self.status_label.setText("Starting…")
         report = self.report_edit.text().strip() or None
-        try:
-            cluster = self.cluster_target()
-        except SRDesktopError as exc:
-            self._show_error(str(exc))
-            return False
         self.set_options_shown(False)  # the running batch gets the room
         self._set_running(True)
         self.queue.submit(Job(None, BatchRequest(input_dir, output_dir, options, report, cluster), writes_files=True))
