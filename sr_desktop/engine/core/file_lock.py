@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def lock_fd(fd: int, wait: bool) -> bool:
+def _lock_fd(fd: int, wait: bool) -> bool:
     """Take the exclusive lock of the open file `fd`: wait for it, or (``wait=False``) give
     up at once, returning False when another holds it."""
     try:
@@ -34,8 +34,8 @@ def lock_fd(fd: int, wait: bool) -> bool:
     return True
 
 
-def unlock_fd(fd: int) -> None:
-    """Release the lock `lock_fd` took."""
+def _unlock_fd(fd: int) -> None:
+    """Release the lock `_lock_fd` took."""
     with contextlib.suppress(OSError):
         if sys.platform == "win32":
             import msvcrt
@@ -49,16 +49,20 @@ def unlock_fd(fd: int) -> None:
 
 
 @contextlib.contextmanager
-def held_lock(path: Path) -> Iterator[None]:
-    """Hold the lock of the file `path` (created if missing), waiting for it; `OSError`
-    when the file cannot be opened. The file stays: deleting it would let one process that
-    opened the old file and one that made a new file both hold "the" lock."""
+def held_lock(path: Path, wait: bool = True) -> Iterator[int | None]:
+    """Hold the lock of the file `path` (created if missing) for the block, waiting for it;
+    yields the descriptor holding it (to write in), or with ``wait=False`` None at once when
+    another holds it. `OSError` when the file cannot be opened. The file stays: deleting it
+    would let one process that opened the old file and one that made a new file both hold
+    "the" lock."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        lock_fd(fd, wait=True)
+        if not _lock_fd(fd, wait):
+            yield None
+            return
         try:
-            yield
+            yield fd
         finally:
-            unlock_fd(fd)
+            _unlock_fd(fd)
     finally:
         os.close(fd)

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from sr_desktop.engine.core.file_lock import lock_fd, unlock_fd
+from sr_desktop.engine.core.file_lock import held_lock
 from sr_desktop.engine.training.errors import TrainingError
 
 LOCK_NAME = ".sr-desktop-train.lock"
@@ -37,12 +37,12 @@ def run_folder_lock(out: Path) -> Iterator[None]:
     """Hold the run folder `out` (which exists) for the duration; `TrainingError` when
     another run holds it, one of this process's own included."""
     path = Path(out) / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise TrainingError(f"cannot write in the run folder {out}: {exc.strerror or exc}") from None
-    try:
-        if not lock_fd(fd, wait=False):
+    with contextlib.ExitStack() as stack:
+        try:
+            fd = stack.enter_context(held_lock(path, wait=False))
+        except OSError as exc:
+            raise TrainingError(f"cannot write in the run folder {out}: {exc.strerror or exc}") from None
+        if fd is None:
             raise TrainingError(f"{out} is being trained{_holder(path)}: wait for that run, stop it, "
                                 "or choose another run folder")
         try:
@@ -51,9 +51,4 @@ def run_folder_lock(out: Path) -> Iterator[None]:
             os.write(fd, str(os.getpid()).encode())
         except OSError:
             pass  # the process id is for the message only
-        try:
-            yield
-        finally:
-            unlock_fd(fd)
-    finally:
-        os.close(fd)
+        yield

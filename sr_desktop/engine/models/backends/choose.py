@@ -112,9 +112,8 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
     model.backend = type(model).backend  # its own: torch, or Pillow for the resamplers
     if model.kind == ModelKind.RESAMPLE and requested in (Backend.AUTO, Backend.TORCH):
         return model.backend  # no network for a backend to run
-    by_env = requested == Backend.AUTO and auto_means() != Backend.AUTO
-    if requested == Backend.AUTO:
-        requested = auto_means()
+    asked, requested = requested, auto_means() if requested == Backend.AUTO else requested
+    by_env = asked == Backend.AUTO and requested != Backend.AUTO  # SR_DESKTOP_BACKEND said it
     if requested == Backend.TORCH:
         return model.backend
     if by_env and not (_can_use_openvino(model) if requested == Backend.OPENVINO else can_use_ncnn(model)):

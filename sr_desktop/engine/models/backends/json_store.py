@@ -26,35 +26,35 @@ def read_json_dict(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def update_json_dict(path: Path, key: str, value) -> None:
-    """Set ``path[key] = value`` (a no-op when it already is), read and written under a lock
-    file beside it (``PATH.lock``): four processes measuring at once kept 59 of their 160
-    entries, each writing back the file it had read. A read-only cache is logged, not
-    raised: it only costs work next time."""
+def _rewrite(path: Path, change: Callable[[dict], dict]) -> tuple[dict, dict]:
+    """Read `path`, let `change` make the new dict, write it when it differs: under this
+    process's lock and a lock file beside it (``PATH.lock``), so that processes updating it
+    at once keep each other's entries (four measuring at once kept 59 of their 160, each
+    writing back the file it had read). (old, new); `OSError` when it cannot be written."""
     with _LOCK:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with held_lock(path.with_name(path.name + ".lock")):
-                data = read_json_dict(path)
-                if data.get(key) == value:
-                    return
-                data[key] = value
-                encoded = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with held_lock(path.with_name(path.name + ".lock")):
+            old = read_json_dict(path)
+            new = change(dict(old))
+            if new != old:
+                encoded = json.dumps(new, indent=1, sort_keys=True).encode("utf-8")
                 atomic_write(path, lambda fh: fh.write(encoded))
-        except OSError as exc:
-            log.info("backends: cannot update %s (%s)", path, exc)
+            return old, new
+
+
+def update_json_dict(path: Path, key: str, value) -> None:
+    """Set ``path[key] = value`` (a no-op when it already is). A read-only cache is logged,
+    not raised: it only costs work next time."""
+    try:
+        _rewrite(path, lambda data: {**data, key: value})
+    except OSError as exc:
+        log.info("backends: cannot update %s (%s)", path, exc)
 
 
 def remove_json_keys(path: Path, doomed: Callable[[str], bool]) -> int:
-    """Delete the keys of `path` for which `doomed(key)` is true, under the same lock as
-    `update_json_dict`; how many went. `OSError` when the file cannot be rewritten."""
-    with _LOCK:
-        if not path.is_file():
-            return 0
-        with held_lock(path.with_name(path.name + ".lock")):
-            data = read_json_dict(path)
-            kept = {key: value for key, value in data.items() if not doomed(key)}
-            if len(kept) < len(data):
-                encoded = json.dumps(kept, indent=1, sort_keys=True).encode("utf-8")
-                atomic_write(path, lambda fh: fh.write(encoded))
-            return len(data) - len(kept)
+    """Delete the keys of `path` for which `doomed(key)` is true; how many went. `OSError`
+    when the file cannot be rewritten."""
+    if not path.is_file():
+        return 0
+    old, new = _rewrite(path, lambda data: {k: v for k, v in data.items() if not doomed(k)})
+    return len(old) - len(new)
