@@ -133,6 +133,15 @@ def open_and_wait(qtbot, window, paths):
     assert window.image is not None, window.last_error
 
 
+def upscale_until_reported(window, qtbot, reports: int) -> list:
+    """Start an upscale and wait until it has reported progress `reports` times; the reports."""
+    infos = []
+    window.queue.jobProgress.connect(lambda job, info: infos.append(info))
+    window.start_upscale()
+    qtbot.waitUntil(lambda: len(infos) >= reports, timeout=10000)
+    return infos
+
+
 def pick_bicubic(window, scale=2):
     assert window.picker.set_model_id("bicubic")
     assert window.picker.set_scale(scale)
@@ -460,10 +469,7 @@ def test_opening_another_image_during_a_job_says_cancelling_at_once(make_window,
 
     window = make_window(job_runner=slower)
     open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 96, 64)])
-    infos = []
-    window.queue.jobProgress.connect(lambda job, info: infos.append(info))
-    window.start_upscale()
-    qtbot.waitUntil(lambda: len(infos) >= 2, timeout=10000)
+    upscale_until_reported(window, qtbot, 2)
     assert window.open_paths([write_png(tmp_path / "b.png", 40, 30, 3)])
     qtbot.waitUntil(lambda: window.windowTitle().startswith("b.png"), timeout=5000)
     assert window.queue.is_busy() and window.job_label.text() == "Cancelling…"
@@ -908,10 +914,7 @@ def test_a_new_upscale_clears_the_last_ones_cancelled_line(make_window, tmp_path
     """"Cancelled: 300×200 image, SPAN ×4" stood beside the finished re-run's "Last run"."""
     window = make_window(job_runner=slow_runner)
     open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 96, 64)])
-    infos = []
-    window.queue.jobProgress.connect(lambda job, info: infos.append(info))
-    window.start_upscale()
-    qtbot.waitUntil(lambda: len(infos) >= 1, timeout=10000)
+    upscale_until_reported(window, qtbot, 1)
     window.cancel_action.trigger()
     wait_idle(qtbot, window, 5000)
     assert window.status_text().startswith("Cancelled: ")
