@@ -5,11 +5,12 @@ turned into 8-bit RGB, alpha is dropped), cropped to a multiple of the scale, an
 memory up to `cache_bytes`; images past that limit are decoded again when drawn. With
 `downscales` (FSRCNN's data augmentation) each image also enters at those fractions of its
 size (MATLAB bicubic), as images of their own. A
-deterministic degradation (bicubic, a kernel) makes the LR of a whole image once, so a
-patch pair is two aligned crops; a random one (Real-ESRGAN) degrades each HR patch.
-Then a random flip / transpose is applied to both where the degradation commutes with it
-(`flips_commute`: bicubic, Real-ESRGAN; not a given kernel, whose flipped pair is one of the
-flipped kernel).
+bicubic degradation makes the LR of a whole image once, so a patch pair is two aligned
+crops; a random one (Real-ESRGAN) degrades each HR patch. Then a random flip / transpose
+is applied to both. That is a pair of the same degradation only where the degradation
+commutes with it (`flips_commute`: bicubic, Real-ESRGAN); with a given kernel the flipped
+pair would be one of the flipped kernel, at another sampling phase, so there the HR window
+around the patch is flipped first and then degraded.
 
 Batch ``i`` is drawn with the generator ``numpy.random.default_rng([seed, i])``, so a
 resumed run draws exactly the batches the killed one would have; `BatchLoader` prepares
@@ -82,7 +83,7 @@ class _Entry:
 
 def augment(arrays: tuple[np.ndarray, ...], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """The same random horizontal flip, vertical flip and transpose of H×W×C arrays."""
-    flip_h, flip_v, transpose = rng.random(3) < 0.5
+    flip_h, flip_v, transpose = draw_flips(rng)
     out = []
     for a in arrays:
         if flip_h:
@@ -95,6 +96,12 @@ def augment(arrays: tuple[np.ndarray, ...], rng: np.random.Generator) -> tuple[n
     return tuple(out)
 
 
+def draw_flips(rng: np.random.Generator) -> tuple[bool, bool, bool]:
+    """Whether to flip horizontally, flip vertically and transpose (each with chance ½)."""
+    flip_h, flip_v, transpose = (bool(b) for b in rng.random(3) < 0.5)
+    return flip_h, flip_v, transpose
+
+
 class PatchSource:
     """The decoded training images and their LR images, drawn as patch pairs."""
 
@@ -104,6 +111,9 @@ class PatchSource:
         self.scale = scale
         self.patch = patch
         self.degradation = degradation
+        #: the LR of a whole image, made once and cropped per pair (not for a random
+        #: degradation, nor for one degraded after the flip)
+        self._whole_lr = not degradation.random and degradation.flips_commute
         self.paths = list_images(folders)
         self.entries: list[_Entry] = []
         hr_side = patch * scale
@@ -120,7 +130,7 @@ class PatchSource:
                     skipped += 1
                     continue
                 entry = _Entry(path, hr.shape[:2], factor)
-                lr = None if degradation.random else degradation.whole(hr, scale)
+                lr = degradation.whole(hr, scale) if self._whole_lr else None
                 cost = hr.nbytes + (lr.nbytes if lr is not None else 0)
                 if cached + cost <= cache_bytes:
                     entry.hr, entry.lr, cached = hr, lr, cached + cost
@@ -146,7 +156,7 @@ class PatchSource:
         if entry.hr is not None:
             return entry.hr, entry.lr
         hr = self._hr(read_rgb8(entry.path), entry.factor)
-        return hr, None if self.degradation.random else self.degradation.whole(hr, self.scale)
+        return hr, self.degradation.whole(hr, self.scale) if self._whole_lr else None
 
     def pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One random aligned (LR, HR) pair, float32 H×W×3 in 0..1."""
@@ -155,14 +165,37 @@ class PatchSource:
         s, p = self.scale, self.patch
         y = int(rng.integers(hr.shape[0] // s - p + 1))
         x = int(rng.integers(hr.shape[1] // s - p + 1))
+        if not self.degradation.flips_commute:
+            lr_patch, hr_patch = self._flipped_then_degraded(hr, y, x, rng)
+            return self.degradation.finish(lr_patch, rng), hr_patch
         hr_patch = hr[y * s:(y + p) * s, x * s:(x + p) * s].astype(np.float32) / 255.0
         if self.degradation.random:
             lr_patch = self.degradation.patch(hr_patch, s, rng)
         else:
             lr_patch = self.degradation.finish(lr[y:y + p, x:x + p], rng)
-        if self.degradation.flips_commute:
-            lr_patch, hr_patch = augment((lr_patch, hr_patch), rng)
-        return lr_patch, hr_patch
+        return augment((lr_patch, hr_patch), rng)
+
+    def _flipped_then_degraded(self, hr: np.ndarray, y: int, x: int,
+                               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The pair at LR (y, x), flipped at random as a pair of the same kernel: the HR
+        window around the patch, wide enough for the blur's reach and clipped to the image
+        (whose border the blur reflects as it does for the whole image), is flipped and
+        transposed first, then degraded. Unflipped, it is the whole image's pair."""
+        s, p = self.scale, self.patch
+        margin = -(-self.degradation.reach // s)  # LR pixels
+        y0, x0 = max(0, y - margin), max(0, x - margin)
+        y1, x1 = min(hr.shape[0] // s, y + p + margin), min(hr.shape[1] // s, x + p + margin)
+        window, oy, ox = hr[y0 * s:y1 * s, x0 * s:x1 * s], y - y0, x - x0
+        flip_h, flip_v, transpose = draw_flips(rng)
+        if flip_h:
+            window, ox = window[:, ::-1], (x1 - x0) - ox - p
+        if flip_v:
+            window, oy = window[::-1], (y1 - y0) - oy - p
+        if transpose:
+            window, oy, ox = window.transpose(1, 0, 2), ox, oy
+        lr = self.degradation.whole(np.ascontiguousarray(window), s)
+        hr_patch = window[oy * s:(oy + p) * s, ox * s:(ox + p) * s].astype(np.float32) / 255.0
+        return np.ascontiguousarray(lr[oy:oy + p, ox:ox + p]), np.ascontiguousarray(hr_patch)
 
     def batch(self, seed: int, index: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Batch `index` of a run seeded `seed`: (N×3×p×p LR, N×3×sp×sp HR) float32."""
