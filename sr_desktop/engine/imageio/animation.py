@@ -169,9 +169,9 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
             # (turned upright as a still image is: the frames came as stored, the tag reset
             # to 1 made an APNG or WebP of a portrait shot lie on its side)
             orientation = orientation_of(im.getexif())
-            exif, info = file_metadata(im, orientation)
+            exif, xmp, info = file_metadata(im, orientation)
             frames = [replace(f.with_pixels(np.ascontiguousarray(apply_orientation(f.pixels, orientation))),
-                              exif=exif, info=dict(info)) for f in frames]
+                              exif=exif, xmp=xmp, info=dict(info)) for f in frames]
     if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
         frames = [f.with_pixels(np.ascontiguousarray(f.pixels[:, :, :3])) for f in frames]
     return Animation(frames, durations, plays, disposals, fmt, where)
@@ -285,11 +285,11 @@ class _TiffPages:
         im.load()
         check_coverage(tiles, *_stored_size(tiles, width, height, "TIFF", orientation), self.where)
         pixels, icc = _pixels_from_pillow(im, im.info.get("icc_profile") or None, self.where)
-        exif, info = file_metadata(im, orientation)
+        exif, xmp, info = file_metadata(im, orientation)
         layout = deep_layout(im, self.data)
         if layout is not None:
             pixels = deep_pixels(self._opencv_page(index), layout, pixels, orientation, self.where)
-        return Image(np.ascontiguousarray(pixels), icc_profile=icc, exif=exif, source_format="TIFF",
+        return Image(np.ascontiguousarray(pixels), icc_profile=icc, exif=exif, xmp=xmp, source_format="TIFF",
                      path=self.where, info=info)
 
     def _opencv_page(self, index: int) -> np.ndarray | None:
@@ -396,6 +396,14 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
     icc = metadata.icc_profile
     if metadata.exif and fmt != "gif":
         common["exif"] = metadata.exif
+    if metadata.xmp and fmt == "webp":
+        common["xmp"] = metadata.xmp
+    elif metadata.xmp and fmt == "png":
+        from PIL import PngImagePlugin
+
+        chunks = PngImagePlugin.PngInfo()
+        chunks.add_itxt("XML:com.adobe.xmp", metadata.xmp.decode("utf-8"))
+        common["pnginfo"] = chunks
     if metadata.dpi and fmt == "png":
         common["dpi"] = tuple(float(v) for v in metadata.dpi)
     common["duration"] = _per_frame(list(animation.durations))

@@ -15,12 +15,14 @@ class Image:
     ``pixels`` is H×W×C, C ∈ {1 (L), 2 (LA), 3 (RGB), 4 (RGBA)}, dtype uint8 (8-bit
     sources) or uint16 (16-bit sources). Palette, CMYK, 1-bit etc. are converted to one of
     these on reading. EXIF orientation is already applied to the pixels; ``exif`` holds
-    the raw EXIF block with orientation reset to 1 (normal).
+    the raw EXIF block with orientation reset to 1 (normal), ``xmp`` the XMP packet with
+    its orientation reset too (`imageio.xmp`).
     """
 
     pixels: np.ndarray
     icc_profile: bytes | None = None
     exif: bytes | None = None
+    xmp: bytes | None = None
     source_format: str | None = None  # "PNG", "JPEG", "WEBP", "TIFF", "BMP", ...
     path: Path | None = None
     info: dict = field(default_factory=dict)  # e.g. {"dpi": (300, 300)}

@@ -16,11 +16,13 @@ def icc_space(icc: bytes | None) -> bytes | None:
 
 @dataclass(frozen=True)
 class FileMetadata:
-    """What is written next to the pixels: ICC profile, EXIF block, resolution (dpi)."""
+    """What is written next to the pixels: ICC profile, EXIF block, resolution (dpi), XMP
+    packet."""
 
     icc_profile: bytes | None = None
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None
+    xmp: bytes | None = None
 
 
 NO_METADATA = FileMetadata()

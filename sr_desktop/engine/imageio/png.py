@@ -120,6 +120,8 @@ def encode_png(
     if exif:
         body = exif[len(EXIF_PREFIX):] if exif.startswith(EXIF_PREFIX) else exif
         _write_chunk(fh, b"eXIf", body)
+    if metadata.xmp:  # iTXt: keyword, uncompressed, no language, no translated keyword, UTF-8 text
+        _write_chunk(fh, b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + metadata.xmp)
 
     idat = _cv2_idat(pixels, level, ihdr)
     if idat is not None:

@@ -35,6 +35,7 @@ from sr_desktop.engine.imageio.jpeg_scan import missing_units
 from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space, in_srgb, srgb_profile
 from sr_desktop.engine.imageio.png_rows import missing_rows
+from sr_desktop.engine.imageio.xmp import upright_xmp
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         # Pillow turns TIFFs upright while loading and then drops their orientation tag,
         # so what is left in the EXIF is what remains to be applied to its pixels.
         pending = orientation_of(im.getexif())
-        exif, info = file_metadata(im, orientation)
+        exif, xmp, info = file_metadata(im, orientation)
         icc = im.info.get("icc_profile") or None
         frames = getattr(im, "n_frames", 1)
         if frames > 1:
@@ -235,16 +236,17 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         pixels=np.ascontiguousarray(pixels),
         icc_profile=icc,
         exif=exif,
+        xmp=xmp,
         source_format=fmt,
         path=None,
         info=info,
     )
 
 
-def file_metadata(im, orientation: int) -> tuple[bytes | None, dict]:
-    """The EXIF block and the info (``dpi``) of a loaded Pillow image — the current page of a
-    TIFF —, the resolution swapped for an image turned a quarter upright (`orientation`
-    5–8, the one the file stated before Pillow turned it)."""
+def file_metadata(im, orientation: int) -> tuple[bytes | None, bytes | None, dict]:
+    """The EXIF block, the XMP packet and the info (``dpi``) of a loaded Pillow image — the
+    current page of a TIFF —, the resolution swapped for an image turned a quarter upright
+    (`orientation` 5–8, the one the file stated before Pillow turned it)."""
     if im.format == "TIFF":
         exif = exif_from_tiff_tags(im.getexif())
     else:
@@ -259,7 +261,8 @@ def file_metadata(im, orientation: int) -> tuple[bytes | None, dict]:
         info["dpi"] = tuple(round(float(v), 1) for v in dpi)
         if orientation >= 5:
             info["dpi"] = info["dpi"][::-1]
-    return (patch_exif(exif) if exif else None), info
+    xmp = upright_xmp(im.info.get("xmp"), orientation) if isinstance(im.info.get("xmp"), bytes) else None
+    return (patch_exif(exif) if exif else None), xmp, info
 
 
 def _exif_resolution(im) -> bool:

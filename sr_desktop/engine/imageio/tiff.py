@@ -113,6 +113,8 @@ def _page(pixels: np.ndarray, metadata: FileMetadata, level: int):
         TiffTags.RATIONAL,
         TiffTags.UNDEFINED,
     )
+    if metadata.xmp:
+        put(700, metadata.xmp, TiffTags.BYTE)  # XMLPacket
     put(256, width, long_)  # ImageWidth
     put(257, height, long_)  # ImageLength
     put(258, (bits,) * channels, short)  # BitsPerSample

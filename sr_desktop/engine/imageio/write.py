@@ -43,6 +43,7 @@ from sr_desktop.engine.imageio.metadata import (
 from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
 from sr_desktop.engine.imageio.tiff import TiffTooLarge, encode_tiff
+from sr_desktop.engine.imageio.xmp import JPEG_MAX_XMP, sized_xmp
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +240,9 @@ def _metadata(image: Image, pixels: np.ndarray, options: SaveOptions) -> FileMet
         log.info("not writing an ICC profile of colour space %r with %s pixels",
                  icc_space(icc), "gray" if wanted == ICC_SPACE_GRAY else "RGB")
         icc = None
-    exif = patch_exif(image.exif, size=(pixels.shape[1], pixels.shape[0])) if image.exif else None
-    return FileMetadata(icc, exif, image.info.get("dpi"))
+    size = (pixels.shape[1], pixels.shape[0])
+    exif = patch_exif(image.exif, size=size) if image.exif else None
+    return FileMetadata(icc, exif, image.info.get("dpi"), sized_xmp(image.xmp, size))
 
 
 def tiff_page(image: Image, options: SaveOptions) -> tuple[np.ndarray, FileMetadata]:
@@ -329,12 +331,17 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         params["icc_profile"] = icc
     if exif and fmt != "bmp":
         params["exif"] = exif
+    if metadata.xmp and fmt != "bmp":
+        params["xmp"] = metadata.xmp
     if dpi and fmt != "webp":
         params["dpi"] = tuple(float(v) for v in dpi)
     if fmt == "jpg":
         if exif and len(exif) > 65533:
             log.info("EXIF block too large for JPEG (%d bytes); not written", len(exif))
             params.pop("exif")
+        if metadata.xmp and len(metadata.xmp) > JPEG_MAX_XMP:
+            log.info("XMP packet too large for one JPEG segment (%d bytes); not written", len(metadata.xmp))
+            params.pop("xmp")
         subsampling = "4:4:4" if options.quality >= 90 else "4:2:0"
         pil.save(fh, "JPEG", quality=int(options.quality), subsampling=subsampling, **params)
     elif fmt == "webp":
