@@ -159,6 +159,15 @@ def tight_column(owner: QWidget) -> QVBoxLayout:
     return layout
 
 
+def add_browse_row(form: QFormLayout, label: str, edit: QLineEdit, slot) -> None:
+    """A form row: `label`, then `edit` with a "Browse…" button on its right that calls
+    `slot`. The label names the line edit, not the row around it (a screen reader read the
+    field as an unnamed text box)."""
+    form.addRow(label, with_browse_button(edit, slot))
+    if not edit.accessibleName():
+        edit.setAccessibleName(label.replace("&", ""))
+
+
 def with_browse_button(edit: QLineEdit, slot) -> QWidget:
     """`edit` with a "Browse…" button on its right that calls `slot` (a form row's field)."""
     row = QWidget()
@@ -166,6 +175,7 @@ def with_browse_button(edit: QLineEdit, slot) -> QWidget:
     box.setContentsMargins(0, 0, 0, 0)
     box.addWidget(edit, 1)
     button = QPushButton("Browse…")
+    button.setAutoDefault(False)  # Enter in a dialog's field is for its default button, not a picker
     button.clicked.connect(slot)
     box.addWidget(button)
     return row
@@ -195,6 +205,9 @@ class ContentsHighScrollArea(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumHeight(min_height)
+        # Tab goes to the fields (the area scrolls to the focused one): a dialog opened with
+        # the focus on the area itself, where keys did nothing visible
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()

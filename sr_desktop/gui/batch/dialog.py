@@ -49,7 +49,7 @@ from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_picker import ModelPicker
-from sr_desktop.gui.widgets import ContentsHighScrollArea, resize_within_screen, with_browse_button
+from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, resize_within_screen
 from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,8 @@ class BatchDialog(QDialog):
             lambda _i: self.cluster_edit.setEnabled(self.run_on_combo.currentData() == ADDRESS))
 
         form = QFormLayout()
-        form.addRow("Input folder", with_browse_button(self.input_edit, self._browse_input))
-        form.addRow("Output folder", with_browse_button(self.output_edit, self._browse_output))
+        add_browse_row(form, "Input folder", self.input_edit, self._browse_input)
+        add_browse_row(form, "Output folder", self.output_edit, self._browse_output)
         folder_checks = QWidget()  # side by side: the dialog must fit a 1366×768 screen
         checks_row = QHBoxLayout(folder_checks)
         checks_row.setContentsMargins(0, 0, 0, 0)
@@ -199,6 +199,7 @@ class BatchDialog(QDialog):
         # in a scroll area: on a 1024×600 screen the options scroll instead of pushing the
         # dialog past the screen's bottom; with room they show whole (sized to the contents)
         self.options_scroll = ContentsHighScrollArea(self.options_box, OPTIONS_MIN_HEIGHT)
+        self.options_scroll.setAccessibleName("Batch options")
         # at most its contents' height (no blank below them), shrinking to scroll when short of room
         self.options_scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.options_toggle = FoldToggle(self.options_scroll, self._describe_options, "the batch options")
@@ -243,7 +244,6 @@ class BatchDialog(QDialog):
         self.open_output_button.setEnabled(False)
         self.open_report_button.setEnabled(False)
         self.start_button = QPushButton("Start")
-        self.start_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel batch")
         self.cancel_button.setEnabled(False)
         self.buttons = QDialogButtonBox()
@@ -261,6 +261,9 @@ class BatchDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.buttons)
+        # Enter starts; set once the button is in the dialog (before, Qt drops it and makes
+        # the first Browse… the default: Enter in a field opened a folder picker)
+        self.start_button.setDefault(True)
         resize_within_screen(self, 820, 700)  # fits a 1366×768 laptop screen (the options scroll on a smaller one)
 
         self.start_button.clicked.connect(self.start)

@@ -49,7 +49,7 @@ from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
-from sr_desktop.gui.widgets import ContentsHighScrollArea, resize_within_screen, with_browse_button
+from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, resize_within_screen
 from sr_desktop.gui.worker import JobQueue
 
 FROM_SCRATCH = "(from scratch)"
@@ -178,21 +178,24 @@ class TrainDialog(QDialog):
 
         self.options_box = QGroupBox("Run")
         form = QFormLayout(self.options_box)
-        form.addRow("Data", with_browse_button(self.data_edit, lambda: self._browse_folder(self.data_edit)))
-        form.addRow("Validation", with_browse_button(self.val_edit, lambda: self._browse_folder(self.val_edit)))
-        form.addRow("Run folder", with_browse_button(self.out_edit, lambda: self._browse_folder(self.out_edit)))
+        add_browse_row(form, "Data", self.data_edit, lambda: self._browse_folder(self.data_edit))
+        add_browse_row(form, "Validation", self.val_edit, lambda: self._browse_folder(self.val_edit))
+        add_browse_row(form, "Run folder", self.out_edit, lambda: self._browse_folder(self.out_edit))
         form.addRow("Architecture", self.arch_combo)
         form.addRow("Scale", self.scale_spin)
         form.addRow("Degradation", self.degradation_combo)
         form.addRow("Downscale", self.downscale_edit)
         form.addRow("Loss", self.preset_combo)
         form.addRow("", self.loss_edit)
+        self.loss_edit.setAccessibleName("Loss terms")
         sizes = QWidget()
         sizes_row = QHBoxLayout(sizes)
         sizes_row.setContentsMargins(0, 0, 0, 0)
         for label, spin in (("iterations", self.iterations_spin), ("batch", self.batch_spin),
                             ("patch", self.patch_spin)):
-            sizes_row.addWidget(QLabel(label))
+            caption = QLabel(label)
+            caption.setBuddy(spin)  # (a screen reader read the spin box as its number only)
+            sizes_row.addWidget(caption)
             sizes_row.addWidget(spin)
         form.addRow("", sizes)
         form.addRow("Start from", self.init_combo)
@@ -242,6 +245,7 @@ class TrainDialog(QDialog):
         right.addLayout(previews, 1)  # a third of the height: 200-px previews on a laptop screen
         # the form scrolls on a short screen (1024×600) instead of making the dialog taller
         self.options_scroll = ContentsHighScrollArea(self.options_box, OPTIONS_MIN_HEIGHT)
+        self.options_scroll.setAccessibleName("Run options")
         self.options_scroll.setMinimumWidth(
             self.options_box.sizeHint().width() + self.options_scroll.verticalScrollBar().sizeHint().width())
         top = QHBoxLayout()
@@ -253,6 +257,7 @@ class TrainDialog(QDialog):
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
         layout.addLayout(buttons)
+        self.start_button.setDefault(True)  # Enter in a field starts (it opened the first folder picker)
         self._set_running(False)
         self.use_button.setEnabled(False)
         self.out_edit.textChanged.connect(self._update_resume)
