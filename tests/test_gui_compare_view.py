@@ -226,6 +226,24 @@ def test_smooth_below_100_percent(view):
     assert np.abs(inner - 127.5).max() < 2.5  # averaged to grey, not black/white (measured 1.5)
 
 
+def test_the_original_under_a_larger_result_is_drawn_sharp_where_it_is_magnified(view):
+    """At 50 % of a ×4 result each original pixel covers 2×2 view pixels: it is drawn as a
+    block, as without a result (it was smoothed, a blurred before beside a sharp after)."""
+    checker = ((np.indices((60, 80)).sum(axis=0) % 2) * 255).astype(np.uint8)
+    view.set_original(checker)
+    view.set_result(np.zeros((240, 320), np.uint8), 4)
+    view.zoom_to(0.5)
+    view.set_split(1.0)  # the before side fills the view
+    pixels = grab(view)
+    origin = view.map_image_to_widget(QPointF(0, 0))
+    x0, y0 = round(origin.x()), round(origin.y())
+    block = pixels[y0 + 50:y0 + 90, x0 + 60:x0 + 100, 0]  # (clear of the corner labels)
+    assert set(np.unique(block)) == {0, 255}
+    for y in range(0, 40, 2):
+        for x in range(0, 40, 2):
+            assert (block[y:y + 2, x:x + 2] == block[y, x]).all(), (y, x)
+
+
 def _region_setup(view):
     view.set_original(unique_colours(80, 100))
     view.set_result(np.repeat(np.repeat(unique_colours(80, 100), 2, axis=0), 2, axis=1), 2)

@@ -559,3 +559,53 @@ def test_a_wrapped_label_in_a_wide_form_is_as_high_as_its_text(qtbot):
     host.resize(260, 300)  # narrow: it grows again, nothing clipped
     qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()), timeout=2000)
     assert label.height() > 2.5 * label.fontMetrics().height()
+
+
+def test_arrow_keys_pan_the_zoomed_image_and_brackets_move_the_divider(window, tmp_path, qtbot):
+    """A keyboard user could zoom but only ever see the middle, nor move the divider."""
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 200, 150)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    view = window.compare
+    view.set_magnification(8.0)  # (the 1600×1200 original is larger than the view)
+    view.setFocus()
+    before = view.view_center()
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    after = view.view_center()
+    assert after.x() > before.x() and after.y() > before.y()  # more of the right and the bottom
+    split = view.split()
+    qtbot.keyClick(view, Qt.Key.Key_BracketLeft)
+    assert view.split() == pytest.approx(split - 0.05)
+    qtbot.keyClick(view, Qt.Key.Key_BracketRight)
+    assert view.split() == pytest.approx(split)
+    rows = dict(window.show_shortcuts().rows())
+    assert rows["Pan the zoomed image (image focused)"] == "Arrow keys"
+    assert rows["Move the split divider (image focused)"] == "[ / ]"
+
+
+def test_a_letter_on_the_model_list_searches_it_and_ctrl_c_copies_selected_text(window, tmp_path, qtbot):
+    """R toggled the region tool instead of jumping to "Real-ESRGAN…", and Ctrl+C on a
+    selected error line copied the upscaled image."""
+    from PySide6.QtGui import QGuiApplication
+
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    combo = window.picker.model_combo
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_R)
+    assert not window.region_tool_action.isChecked()
+    assert combo.currentText().lower().startswith("r")
+    window.show_error("the model file is damaged")
+    label = window.message_bar._label
+    label.setSelection(4, 5)
+    label.setFocus()
+    QGuiApplication.clipboard().setText("")
+    qtbot.keyClick(label, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "model"
+    window.compare.setFocus()  # elsewhere R is still the region tool and Ctrl+C copies the result
+    qtbot.keyClick(window.compare, Qt.Key.Key_R)
+    assert window.region_tool_action.isChecked()

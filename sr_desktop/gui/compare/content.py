@@ -112,17 +112,17 @@ class CompareContent:
         return QRectF(x * self.sx, y * self.sy, w * self.sx, h * self.sy)
 
     def paint_before(self, painter: QPainter, view: ViewTransform, pane: QRectF, clip: QRectF,
-                     smooth: bool, checker: QBrush) -> None:
-        self.original.paint(painter, view, self.scene_rect(view), pane, clip, smooth, checker)
+                     checker: QBrush) -> None:
+        self.original.paint(painter, view, self.scene_rect(view), pane, clip, checker)
 
     def paint_after(self, painter: QPainter, view: ViewTransform, pane: QRectF, clip: QRectF,
-                    smooth: bool, checker: QBrush) -> None:
+                    checker: QBrush) -> None:
         scene = self.scene_rect(view)
         if self.override is not None:
-            self.override.paint(painter, view, scene, pane, clip, smooth, checker)
+            self.override.paint(painter, view, scene, pane, clip, checker)
             return
         base = self.result if self.result is not None else self.original
-        base.paint(painter, view, scene, pane, clip, smooth, checker)
+        base.paint(painter, view, scene, pane, clip, checker)
         for (x, y, _w, _h), layer, scale in self.patches:
             rect = QRectF(x * scale, y * scale, layer.width, layer.height)
-            layer.paint(painter, view, rect, pane, clip, smooth, checker)
+            layer.paint(painter, view, rect, pane, clip, checker)

@@ -13,6 +13,12 @@ from PySide6.QtGui import QMouseEvent
 
 from sr_desktop.gui.compare.region import box_contains, moved_box, snap_box
 
+#: an arrow key pans by this fraction of the view, showing more on the arrow's side
+PAN_STEP = 1 / 8
+_PAN_KEYS = {Qt.Key.Key_Left: (1, 0), Qt.Key.Key_Right: (-1, 0), Qt.Key.Key_Up: (0, 1), Qt.Key.Key_Down: (0, -1)}
+#: [ and ] move the split divider by a twentieth of the view
+_DIVIDER_KEYS = {Qt.Key.Key_BracketLeft: -0.05, Qt.Key.Key_BracketRight: 0.05}
+
 
 class PointerGestures:
     """Mouse and Shift-key handling of the compare view (see the module docstring)."""
@@ -110,6 +116,21 @@ class PointerGestures:
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Shift:
             self._update_cursor(None, event.modifiers())
+        if self._content.original is not None and not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
+            # the keyboard's way to what the mouse does: pan the zoomed image, move the divider
+            step = _PAN_KEYS.get(event.key())
+            if step is not None:
+                pane = self._pane_rects()[0]
+                self._view.pan_by(step[0] * pane.width() * PAN_STEP, step[1] * pane.height() * PAN_STEP, pane)
+                self._fit = False
+                self.update()
+                event.accept()
+                return
+            move = _DIVIDER_KEYS.get(event.key())
+            if move is not None and self._mode == "split" and self._after_visible():
+                self.set_split(self._split + move)
+                event.accept()
+                return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:

@@ -104,10 +104,12 @@ class ImageLayer:
         return self._levels[level]
 
     def paint(self, painter: QPainter, view: ViewTransform, scene_rect: QRectF, pane: QRectF,
-              clip: QRectF, smooth: bool, checker: QBrush) -> None:
+              clip: QRectF, checker: QBrush) -> None:
         """Draw the visible part of the layer, which covers ``scene_rect`` of the scene,
-        inside ``clip`` of ``pane``: smooth (from a reduced copy when zoomed far out) or
-        nearest-neighbour; transparent pixels over ``checker``."""
+        inside ``clip`` of ``pane``: smooth where one layer pixel covers at most one view
+        pixel (from a reduced copy when zoomed far out), else as sharp blocks; transparent
+        pixels over ``checker``. Decided per layer: the original under a ×4 result is
+        magnified 4× more than the result (it was drawn smoothed, beside a sharp result)."""
         visible = view.widget_rect_to_scene(clip, pane).intersected(scene_rect)
         if visible.isEmpty():
             return
@@ -124,8 +126,10 @@ class ImageLayer:
         target = view.scene_rect_to_widget(
             QRectF(scene_rect.left() + lx0 * fx, scene_rect.top() + ly0 * fy,
                    (lx1 - lx0) * fx, (ly1 - ly0) * fy), pane)
+        magnification = view.zoom * min(fx, fy)  # view pixels per layer pixel
+        smooth = magnification <= 1.0 + 1e-9
         if smooth:
-            image, rx, ry = self.level_for(view.zoom * min(fx, fy))
+            image, rx, ry = self.level_for(magnification)
         else:
             image, rx, ry = self.image, 1.0, 1.0
         source = QRectF(lx0 * rx, ly0 * ry, (lx1 - lx0) * rx, (ly1 - ly0) * ry)

@@ -14,9 +14,10 @@ LABEL_MARGIN = 8.0
 
 
 def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int, int],
-                 font: QFont) -> None:
+                 font: QFont, avoid: tuple[QRectF, ...] = ()) -> None:
     """Outline the region at widget `rect` (dashed, on a dark line) inside `pane`, with a
-    "w × h" tag above it (inside it when there is no room above)."""
+    "w × h" tag above it, else inside it at the top, below it or inside at the bottom:
+    the first place in the pane that covers none of `avoid` (the corner labels)."""
     painter.save()
     painter.setClipRect(pane)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
@@ -34,8 +35,11 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     painter.setFont(font)
     metrics = QFontMetricsF(font)
     tw, th = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
-    ty = rect.top() - th - 3 if rect.top() - th - 3 >= pane.top() else rect.top() + 3
-    tag = QRectF(max(pane.left(), rect.left()), ty, tw, th)
+    left = max(pane.left(), rect.left())
+    places = [QRectF(left, y, tw, th) for y in (rect.top() - th - 3, rect.top() + 3, rect.bottom() + 3,
+                                                rect.bottom() - th - 3)]
+    inside = [p for p in places if pane.contains(p)] or places[1:2]
+    tag = next((p for p in inside if not any(p.intersects(a) for a in avoid)), inside[0])
     painter.fillRect(tag, QColor(0, 0, 0, 170))  # on-image colour
     painter.setPen(QColor(255, 255, 255))  # on-image colour
     painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
@@ -59,10 +63,11 @@ def elided_label(text: str, metrics: QFontMetricsF, width: float) -> str:
 
 
 def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: QFont,
-                room: float | None = None) -> None:
+                room: float | None = None) -> QRectF | None:
     """A bold rounded tag in the top-left (or top-right) corner of `shown`, the image as
     shown in its pane (not the widget: the image may be small). ``room``: the width it
-    may take from that corner (e.g. up to the split divider); longer text is elided."""
+    may take from that corner (e.g. up to the split divider); longer text is elided.
+    Returns where it was drawn (None when there was no room)."""
     painter.save()
     font = QFont(font)
     font.setBold(True)
@@ -72,7 +77,7 @@ def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: Q
         text = elided_label(text, metrics, max(0.0, room - 2 * LABEL_MARGIN - 16))
         if not text:
             painter.restore()
-            return
+            return None
     w = metrics.horizontalAdvance(text) + 16
     h = metrics.height() + 6
     x = shown.left() + LABEL_MARGIN if left else shown.right() - LABEL_MARGIN - w
@@ -84,10 +89,15 @@ def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: Q
     painter.setPen(QColor(255, 255, 255))  # on-image colour
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
     painter.restore()
+    return rect
 
 
 def paint_divider(painter: QPainter, pane: QRectF, x: float) -> None:
     """The split divider at `x` over the height of `pane`, with a round two-arrow handle."""
+    # the 1-px line (`ratio` device pixels) on whole device pixels: centred on a pixel edge,
+    # it was smeared over two pixels at half brightness
+    ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+    x = (round(x * ratio - ratio / 2) + ratio / 2) / ratio
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setPen(QPen(QColor(0, 0, 0, 140), 3.0))  # on-image colour

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
 from sr_desktop.gui.compare.content import CompareContent, as_layer
@@ -431,52 +431,63 @@ class CompareView(PointerGestures, QWidget):
                 paint_empty_hint(painter, QRectF(self.rect()), self.font())
                 return
             self._sync_dpr()
-            smooth = self._view.zoom <= 1.0 + 1e-9
             panes = self._pane_rects()
             if self._mode == "split":
-                self._paint_split(painter, panes[0], smooth)
+                self._paint_split(painter, panes[0])
             else:
-                self._paint_side_by_side(painter, panes, smooth)
+                self._paint_side_by_side(painter, panes)
         finally:
+            if self.hasFocus():  # where Space, the arrows and [ ] go: a keyboard user must see it
+                painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2.0))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
             painter.end()
 
-    def _paint_split(self, painter: QPainter, pane: QRectF, smooth: bool) -> None:
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.update()
+
+    def _paint_split(self, painter: QPainter, pane: QRectF) -> None:
         content, view, checker = self._content, self._view, self._checker
         if not self._after_visible():
-            content.paint_before(painter, view, pane, pane, smooth, checker)
-            self._paint_region(painter, pane)
+            content.paint_before(painter, view, pane, pane, checker)
+            label = None
             if self.has_result():  # the original is shown while a key is held
-                paint_label(painter, self._shown_rect(pane), "Before (original)", True, self.font())
+                label = paint_label(painter, self._shown_rect(pane), "Before (original)", True, self.font())
+            self._paint_region(painter, pane, (label,))
             return
         x = self.divider_x()
         left = QRectF(pane.left(), pane.top(), x - pane.left(), pane.height())
         right = QRectF(x, pane.top(), pane.right() - x, pane.height())
         if left.width() > 0:
-            content.paint_before(painter, view, pane, left, smooth, checker)
+            content.paint_before(painter, view, pane, left, checker)
         if right.width() > 0:
-            content.paint_after(painter, view, pane, right, smooth, checker)
-        self._paint_region(painter, pane)
+            content.paint_after(painter, view, pane, right, checker)
         shown = self._shown_rect(pane)
-        paint_label(painter, shown, "Before", True, self.font(), x - shown.left())
-        paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x)
+        labels = (paint_label(painter, shown, "Before", True, self.font(), x - shown.left()),
+                  paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x))
+        self._paint_region(painter, pane, labels)
         # The line spans the image as shown (not the empty margin around a small image).
         paint_divider(painter, QRectF(pane.left(), shown.top(), pane.width(), shown.height()), x)
 
-    def _paint_side_by_side(self, painter: QPainter, panes: list[QRectF], smooth: bool) -> None:
+    def _paint_side_by_side(self, painter: QPainter, panes: list[QRectF]) -> None:
         content, view, checker = self._content, self._view, self._checker
         left, right = panes
-        content.paint_before(painter, view, left, left, smooth, checker)
-        self._paint_region(painter, left)
-        paint_label(painter, self._shown_rect(left), "Before", True, self.font())
+        content.paint_before(painter, view, left, left, checker)
+        self._paint_region(painter, left, (paint_label(painter, self._shown_rect(left), "Before", True, self.font()),))
         if self._after_visible():
-            content.paint_after(painter, view, right, right, smooth, checker)
-            self._paint_region(painter, right)
+            content.paint_after(painter, view, right, right, checker)
             shown = self._shown_rect(right)
-            paint_label(painter, shown, content.after_label(), True, self.font(), shown.width())
+            label = paint_label(painter, shown, content.after_label(), True, self.font(), shown.width())
+            self._paint_region(painter, right, (label,))
         elif self.has_result():
-            content.paint_before(painter, view, right, right, smooth, checker)
-            self._paint_region(painter, right)
-            paint_label(painter, self._shown_rect(right), "Before (original)", True, self.font())
+            content.paint_before(painter, view, right, right, checker)
+            label = paint_label(painter, self._shown_rect(right), "Before (original)", True, self.font())
+            self._paint_region(painter, right, (label,))
         else:
             painter.setPen(QColor(150, 150, 155))  # on-image colour (text on the dark canvas)
             painter.drawText(right, Qt.AlignmentFlag.AlignCenter, "No result yet")
@@ -487,8 +498,9 @@ class CompareView(PointerGestures, QWidget):
             self._content.scene_rect(self._view), pane).intersected(pane)
         return pane if shown.isEmpty() else shown
 
-    def _paint_region(self, painter: QPainter, pane: QRectF) -> None:
-        """The rubber band being drawn, else the selected region."""
+    def _paint_region(self, painter: QPainter, pane: QRectF, labels: tuple[QRectF | None, ...] = ()) -> None:
+        """The rubber band being drawn, else the selected region (its size tag clear of the
+        corner `labels`: it was drawn under "Before")."""
         if self._band is not None:
             original = self._content.original
             box = snap_box(*self._band, original.width, original.height)
@@ -497,4 +509,4 @@ class CompareView(PointerGestures, QWidget):
         if box is None:
             return
         rect = self._view.scene_rect_to_widget(self._content.region_scene_rect(box), pane)
-        paint_region(painter, rect, pane, (box[2], box[3]), self.font())
+        paint_region(painter, rect, pane, (box[2], box[3]), self.font(), tuple(r for r in labels if r is not None))

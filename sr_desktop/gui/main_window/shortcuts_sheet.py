@@ -20,10 +20,13 @@ from sr_desktop.gui.widgets import resize_within_screen
 #: keys that are not actions: the compare view's own handling
 VIEW_KEYS = (
     ("Show the original while held (image focused)", "Space"),
+    ("Pan the zoomed image (image focused)", "Arrow keys"),
+    ("Move the split divider (image focused)", "[ / ]"),
     ("Move to the next / previous control", "Tab / Shift+Tab"),
     ("Zoom about the pointer", "Mouse wheel"),
     ("Select a region to enhance", "Shift+drag"),
     ("Fit / 100 %", "Double-click the image"),
+    ("Remove the image from the list (Images strip focused)", "Delete / Backspace"),
 )
 
 

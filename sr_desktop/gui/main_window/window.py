@@ -35,6 +35,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QHBoxLayout,
     QMainWindow,
@@ -60,6 +61,7 @@ from sr_desktop.gui.main_window.actions import (
 )
 from sr_desktop.gui.main_window.controls import REGION_HINT, ControlsPanel
 from sr_desktop.gui.main_window.filmstrip import Filmstrip
+from sr_desktop.gui.main_window.focused_keys import FocusedWidgetKeys
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.opening import ImageOpener
 from sr_desktop.gui.main_window.progress_view import ProgressView
@@ -208,6 +210,7 @@ class MainWindow(QMainWindow):
         self.compare.regionCleared.connect(self.clear_region)
         self.compare.magnificationChanged.connect(lambda factor: self.status_labels.show_zoom(factor))
         self.compare.installEventFilter(SpaceHoldFilter(self.compare))
+        QApplication.instance().installEventFilter(FocusedWidgetKeys(self))
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
