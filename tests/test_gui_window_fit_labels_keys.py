@@ -609,3 +609,59 @@ def test_a_letter_on_the_model_list_searches_it_and_ctrl_c_copies_selected_text(
     window.compare.setFocus()  # elsewhere R is still the region tool and Ctrl+C copies the result
     qtbot.keyClick(window.compare, Qt.Key.Key_R)
     assert window.region_tool_action.isChecked()
+
+
+def test_no_menu_has_two_entries_on_one_alt_letter(window):
+    """View had "&Play / pause animation" and "&Panels" both on P."""
+    import re
+
+    def letters(menu):
+        found = [re.search(r"&([^&])", a.text().replace("&&", "")) for a in menu.actions()
+                 if not a.isSeparator() and a.isVisible()]
+        return [m.group(1).lower() for m in found if m]
+
+    menus = [window.menuBar()] + [a.menu() for a in window.menuBar().actions() if a.menu()]
+    menus += [a.menu() for m in menus[1:] for a in m.actions() if a.menu()]
+    for menu in menus:
+        keys = letters(menu)
+        assert len(keys) == len(set(keys)), (menu.title(), keys)
+
+
+def test_tab_passes_over_the_panel_behind_the_other_s_tab_and_off_screen_tab_bars(window, tmp_path, qtbot):
+    """Qt keeps a tabbed panel that is not the current tab "visible", off the window: Tab went
+    through the Blur kernel panel's ten controls, and at the first start (panels hidden) to
+    an empty tab bar off screen."""
+    from PySide6.QtWidgets import QApplication, QDockWidget, QTabBar
+
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])
+
+    def walk():
+        window.picker.model_combo.setFocus()
+        reached = []
+        for _ in range(60):
+            window.focusNextChild()
+            widget = QApplication.focusWidget()
+            if widget is window.picker.model_combo:
+                break
+            reached.append(widget)
+        return reached
+
+    def dock_of(widget):
+        while widget is not None and not isinstance(widget, QDockWidget):
+            widget = widget.parentWidget()
+        return widget
+
+    first_start = walk()
+    assert not any(isinstance(w, QTabBar) and w.visibleRegion().isEmpty() for w in first_start)
+    for dock in window.side_panels.values():
+        dock.show()
+    metrics, kernel = window.side_panels.values()
+    metrics.raise_()
+    qtbot.wait(50)
+    reached = walk()
+    assert any(dock_of(w) is metrics for w in reached)
+    assert not any(dock_of(w) is kernel for w in reached)
+    kernel.raise_()
+    qtbot.wait(50)
+    reached = walk()
+    assert any(dock_of(w) is kernel for w in reached) and not any(dock_of(w) is metrics for w in reached)

@@ -120,7 +120,7 @@ def build_actions(w: ActionTarget) -> None:
                        "One image with a divider to drag (Ctrl+Alt+S)")
     w.side_action = a("Side &by side", lambda: w.set_compare_mode("side_by_side"), "Ctrl+Alt+B",
                       "Before and after next to each other (Ctrl+Alt+B)")
-    w.play_action = a("&Play / pause animation", w.toggle_animation, "K",
+    w.play_action = a("P&lay / pause animation", w.toggle_animation, "K",
                       "Play or pause an animated image, before and after in sync (K)")
     w.shortcuts_action = a("&Keyboard shortcuts", w.show_shortcuts, "F1",
                            "Every keyboard shortcut of the window (F1)")

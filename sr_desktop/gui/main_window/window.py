@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QMainWindow,
+    QTabBar,
     QVBoxLayout,
     QWidget,
 )
@@ -605,6 +606,28 @@ class MainWindow(QMainWindow):
             self.compare.set_show_original(False)
             return
         super().keyReleaseEvent(event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab and Shift+Tab pass over what is not on screen: a panel behind another's tab
+        and an empty panel tab bar, which Qt keeps "visible" off the window (Tab went
+        through the hidden kernel panel's ten controls)."""
+        start = QApplication.focusWidget()
+        for _ in range(500):  # (more than the window's focusable widgets: never endless)
+            if not super().focusNextPrevChild(next):
+                return False
+            widget = QApplication.focusWidget()
+            if widget is None or widget is start or self._on_screen(widget):
+                return True
+        return True
+
+    @staticmethod
+    def _on_screen(widget: QWidget) -> bool:
+        """False for a widget in a dock or dock tab bar that the window does not show."""
+        while widget is not None and not widget.isWindow():
+            if isinstance(widget, (QDockWidget, QTabBar)) and widget.visibleRegion().isEmpty():
+                return False
+            widget = widget.parentWidget()
+        return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.saver.may_discard_result():
