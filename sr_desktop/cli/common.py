@@ -155,18 +155,14 @@ def send_warnings_to_log(verbose: bool = False) -> None:
     """
     import logging
 
-    from sr_desktop.engine.core.paths import log_dir
+    from sr_desktop.cli.log_file import log_file_handler
 
     logging.captureWarnings(True)
     logger = logging.getLogger("py.warnings")
     logger.propagate = verbose
     if any(getattr(h, "_sr_desktop_warnings", False) for h in logger.handlers):
         return
-    try:
-        handler: logging.Handler = logging.FileHandler(log_dir() / "sr-desktop.log", encoding="utf-8", delay=True)
-    except OSError:
-        handler = logging.NullHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler = log_file_handler()
     handler._sr_desktop_warnings = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
 

@@ -111,14 +111,10 @@ def build_app_parser() -> argparse.ArgumentParser:
 
 def _log_to_file() -> None:
     """The app logs INFO and above to <log dir>/sr-desktop.log (see README)."""
-    from sr_desktop.engine.core.paths import log_dir
+    from sr_desktop.cli.log_file import log_file_handler
 
-    try:
-        handler = logging.FileHandler(log_dir() / "sr-desktop.log", encoding="utf-8")
-    except OSError:
-        return
+    handler = log_file_handler()
     handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for existing in root.handlers:  # the terminal keeps its level
         if existing.level == logging.NOTSET:

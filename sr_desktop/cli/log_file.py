@@ -1,0 +1,64 @@
+"""The log file (``<log dir>/sr-desktop.log``), which must never disturb the work.
+
+Python's `logging.FileHandler` opens its file on the first record outside its own error
+handling, and reports a failed write with a traceback on stderr: a home whose log folder
+could not be made turned every image that raised a Python warning (an odd EXIF tag) into a
+"corrupt" file, and a full disk printed a traceback per record. Here the first failure is
+said once and the file is left alone for the rest of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sr_desktop.engine.core.paths import log_dir, unwritable
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+log = logging.getLogger(__name__)
+
+#: log files that could not be written in this run (said once for all their handlers)
+_FAILED: set[str] = set()
+
+
+class LogFileHandler(logging.FileHandler):
+    """A `logging.FileHandler` (opened on its first record) that turns itself off at the
+    first error opening or writing the file, with one warning."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+        self.setFormatter(logging.Formatter(FORMAT))
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failed or self.baseFilename in _FAILED:  # (another handler of the same file failed)
+            self.failed = True
+            return
+        try:
+            super().emit(record)
+        except Exception:  # noqa: BLE001 - the open (outside FileHandler's own handling)
+            self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        _FAILED.add(self.baseFilename)
+        import sys
+
+        reason = sys.exc_info()[1]
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - a stream that cannot flush cannot be closed cleanly either
+            pass
+        detail = getattr(reason, "strerror", None) or reason or "unknown error"
+        log.warning("cannot write the log file %s (%s): not logging to it in this run", self.baseFilename, detail)
+
+
+def log_file_handler() -> logging.Handler:
+    """A handler for the log file, or a `logging.NullHandler` when its folder could not be
+    made (that was said once already)."""
+    folder = log_dir()
+    if unwritable(folder):
+        return logging.NullHandler()
+    return LogFileHandler(folder / "sr-desktop.log")

@@ -1,0 +1,48 @@
+"""The log file never disturbs the work: a log folder that cannot be made or written turned
+images whose decoding raised a Python warning into "corrupt" files, and a full disk printed
+a traceback per record."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+from PIL import Image
+
+from sr_desktop.cli.log_file import LogFileHandler
+from sr_desktop.cli.main import main
+
+
+def _jpeg_that_makes_pillow_warn(path):
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 200
+    encoded = io.BytesIO()
+    pixels = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(encoded, "JPEG", exif=exif.tobytes()[:60])  # a cut EXIF block
+    path.write_bytes(encoded.getvalue())
+    return path
+
+
+def test_an_image_that_raises_a_warning_is_upscaled_when_the_log_folder_cannot_be_made(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "logs").write_text("a file where the log folder belongs")
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    src = _jpeg_that_makes_pillow_warn(tmp_path / "odd-exif.jpg")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "--scale", "2",
+                 "-q"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "out.png").is_file()
+
+
+def test_a_log_file_that_cannot_be_written_is_said_once_and_then_left_alone(tmp_path, caplog, capsys):
+    first = LogFileHandler(tmp_path / "gone" / "sr-desktop.log")  # its folder does not exist
+    second = LogFileHandler(tmp_path / "gone" / "sr-desktop.log")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "a detail", None, None)
+    with caplog.at_level(logging.WARNING, logger="sr_desktop.cli.log_file"):
+        for _ in range(3):
+            first.handle(record)
+            second.handle(record)
+    notes = [r.getMessage() for r in caplog.records if "cannot write the log file" in r.getMessage()]
+    assert len(notes) == 1 and "No such file or directory" in notes[0]
+    assert "Traceback" not in capsys.readouterr().err
