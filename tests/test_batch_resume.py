@@ -152,3 +152,45 @@ def test_killed_during_a_write_leaves_no_partial_output(tmp_path: Path):
     assert [r.status for r in result.records] == ["skipped", "skipped"] + ["ok"] * (N_FILES - 2)
     assert {p.name for p in out.iterdir()} == expected_outputs(out, suffix=".jpg")
     check_outputs_are_complete(out)
+
+
+def test_a_full_or_read_only_output_folder_stops_the_batch_and_a_rerun_finishes_it(tmp_path: Path, monkeypatch):
+    """Each remaining file was upscaled in full and then failed to be written, one by one:
+    hours of a real model's work thrown away on a full disk. The batch stops at the first
+    such refusal, keeps what is written, and the next run (space freed) does the rest."""
+    import errno
+
+    from sr_desktop.engine.batch import stages
+    from sr_desktop.engine.core.errors import ImageWriteError
+    from sr_desktop.engine.pipeline import upscale
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_inputs(src, 8)
+    real_write, real_upscale = stages.imageio.write_image, upscale.upscale_image
+    writes, upscales = [], []
+
+    def full_after_two(image, target, *args, **kwargs):
+        writes.append(target)
+        if len(writes) > 2:
+            raise ImageWriteError(target, "No space left on device", errno.ENOSPC)
+        return real_write(image, target, *args, **kwargs)
+
+    def counted(*args, **kwargs):
+        upscales.append(1)
+        return real_upscale(*args, **kwargs)
+
+    monkeypatch.setattr(stages.imageio, "write_image", full_after_two)
+    monkeypatch.setattr(upscale, "upscale_image", counted)
+    options = BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2), read_queue_size=1, write_queue_size=1)
+    result = run_batch(src, out, options)
+    assert result.halted and "No space left on device" in result.halted
+    assert result.summary().startswith("stopped, the output folder takes no more files")
+    assert result.exit_code == 1 and not result.cancelled
+    assert result.totals.ok == 2 and result.totals.failed >= 1
+    assert len(upscales) <= 5, "the batch went on upscaling files it could not write"  # (the queues' own)
+    assert result.totals.extra["not_started"] == 8 - len(result.records) >= 3
+    assert result.totals.extra["stopped"] == result.halted
+
+    monkeypatch.setattr(stages.imageio, "write_image", real_write)  # space freed
+    again = run_batch(src, out, options)
+    assert again.exit_code == EXIT_OK and again.totals.ok == 8 - 2 and again.totals.skipped == 2

@@ -51,8 +51,10 @@ report: JSON by default (OUT_DIR/sr-desktop-batch-<time>.json); CSV when --repor
 
 exit status:
   {EXIT_OK}    every image was upscaled or skipped (output already there)
-  {EXIT_SOME_FAILED}    the batch finished but at least one file failed (see the report)
-  {EXIT_FATAL}    usage error or fatal error (bad folders, no image to upscale, unknown model, ...): nothing done
+  {EXIT_SOME_FAILED}    the batch finished but at least one file failed (see the report), or it
+       stopped because the output folder took no more files (full or read-only)
+  {EXIT_FATAL}    usage error or fatal error (bad folders, no image to upscale, unknown model, ...): nothing
+       done; or the files are done but the report could not be written
   3    unexpected internal error (a bug: please report it with the output of -v)
   {EXIT_CANCELLED}  cancelled (Ctrl+C): the current file is dropped, finished ones are kept
 """

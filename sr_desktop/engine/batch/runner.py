@@ -94,6 +94,8 @@ class BatchResult:
     header: dict = field(default_factory=dict)
     #: why the report could not be written after the work was done (a full disk); "" if it was
     report_error: str = ""
+    #: why the batch stopped before its last file (the output folder full or read-only); "" if not
+    halted: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -113,6 +115,10 @@ class BatchResult:
             f"{t.ok} upscaled, {t.skipped} skipped ({t.not_images} not images), {t.failed} failed "
             f"in {t.wall_seconds:.1f} s"
         )
+        if self.halted:
+            left = t.extra.get("not_started", 0)
+            return (f"stopped, the output folder takes no more files ({self.halted}): {text}, {left} not started; "
+                    "free space (or make it writable) and run again: finished files are skipped")
         return ("cancelled: " + text) if t.cancelled else text
 
 
@@ -272,14 +278,17 @@ def run_batch(
             model = loaded
         pipeline = BatchStages(jobs, options, upscale_options, progress, cancel, model)
         completed = pipeline.run()
-        all_records = pipeline.records
+        all_records, halted = pipeline.records, pipeline.halted
     else:
         all_records, completed = run_jobs_on_ray(jobs, options, upscale_options, cluster, progress, cancel)
+        halted = ""
     wall = time.perf_counter() - t0
 
     records = [r for r in all_records if r is not None]
-    totals = BatchTotals.from_records(records, wall, cancelled=not completed, removed_temp_files=removed)
+    totals = BatchTotals.from_records(records, wall, cancelled=not completed and not halted, removed_temp_files=removed)
     totals.extra["not_started"] = len(jobs) - len(records)
+    if halted:
+        totals.extra["stopped"] = halted
     header = {
         "tool": "sr-desktop batch",
         "input_dir": str(input_dir),
@@ -305,7 +314,7 @@ def run_batch(
             "cluster": cluster.describe() if cluster is not None else "this process",
         },
     }
-    result = BatchResult(input_dir, output_dir, records, totals, header=header)
+    result = BatchResult(input_dir, output_dir, records, totals, header=header, halted=halted)
     if write_report_file:
         # a cancelled batch's report lists the files it never reached too ("every entry of the
         # input tree with its status"); the totals count what was done

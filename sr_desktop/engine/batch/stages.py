@@ -10,6 +10,7 @@ is recorded as ``failed`` with a one-line reason and the run goes on.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -108,6 +109,10 @@ def encode_in_device_thread(options: BatchOptions, upscale_options: UpscaleOptio
         return False
 
 
+#: what the system says when the output folder takes no more files: the batch stops there
+OUTPUT_LOST = frozenset({errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
 class BatchStages:
     """Reader thread, device loop and writer threads of one batch run."""
 
@@ -129,7 +134,9 @@ class BatchStages:
         self.protect = ProtectedPaths(job.input for job in jobs)
         self.read_queue: queue.Queue = queue.Queue(maxsize=max(1, options.read_queue_size))
         self.write_queue: queue.Queue = queue.Queue(maxsize=max(1, options.write_queue_size))
-        self.stop = threading.Event()  # set when the device loop stops early (cancel)
+        self.stop = threading.Event()  # set when the device loop stops early (cancel, halt)
+        #: why the batch stopped before the end (the output folder full or read-only), "" if not
+        self.halted = ""
         self.records: list[FileRecord | None] = [None] * len(jobs)
         self.thread_errors: list[BaseException] = []
         self.reader_stopped_early = False  # the reader saw the cancel before the last file
@@ -269,7 +276,7 @@ class BatchStages:
                 continue
             _, job, image, read_seconds = item
             del item
-            if self.cancel.cancelled:
+            if self.cancel.cancelled or self.halted:
                 cancelled = True
                 break
             in_size = [image.width, image.height]
@@ -389,7 +396,7 @@ class BatchStages:
                 taken = (not overwrite and getattr(exc, "reason", "").startswith("file exists")
                          and _not_an_output(target) is None)
                 if taken and self.options.existing == "rename":
-                    target = renamed_path(target)
+                    target = renamed_path(job.output)  # (the next free name: not "_1_1")
                     record.output = str(target)
                     continue
                 record.write_seconds = time.perf_counter() - t0 + encode_seconds
@@ -398,6 +405,8 @@ class BatchStages:
                     record.output_bytes = _file_size(target)
                 else:
                     record.error = error_line(exc)
+                    if getattr(exc, "errno", None) in OUTPUT_LOST:
+                        self._halt(f"{target.parent}: {getattr(exc, 'reason', exc)}")
                 return record
         else:
             record.error = f"no free name beside {job.output.name} after {RENAME_ATTEMPTS} tries (other runs took them)"
@@ -408,6 +417,15 @@ class BatchStages:
         record.output_bytes = _file_size(Path(written))
         record.output_size = [image.width, image.height]
         return record
+
+    def _halt(self, why: str) -> None:
+        """Stop the batch: the output folder takes no more files (every later upscale would
+        be thrown away: a read-only or full disk cost each remaining file its whole upscale)."""
+        with self.lock:
+            if not self.halted:
+                self.halted = why
+                log.warning("batch stopped: %s", why)
+        self.stop.set()
 
     # -- run -----------------------------------------------------------------------------
     def run(self) -> bool:

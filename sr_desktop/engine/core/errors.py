@@ -24,9 +24,11 @@ class ImageReadError(SRDesktopError):
 class ImageWriteError(SRDesktopError):
     """An image could not be written (bad format, refusing to overwrite, disk error...)."""
 
-    def __init__(self, path: str | Path | None, reason: str):
+    def __init__(self, path: str | Path | None, reason: str, errno: int | None = None):
         self.path = Path(path) if path is not None else None
         self.reason = reason
+        #: the system's error number when the system refused (ENOSPC: the disk is full)
+        self.errno = errno
         where = str(self.path) if self.path is not None else "<image>"
         super().__init__(f"cannot write {where}: {reason}")
 

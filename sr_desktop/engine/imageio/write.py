@@ -158,7 +158,7 @@ def _encoder_errors(target: Path, fmt: str):
     except MemoryError:
         raise ImageWriteError(target, "not enough memory to encode the image") from None
     except OSError as exc:
-        raise ImageWriteError(target, exc.strerror or str(exc)) from None
+        raise ImageWriteError(target, exc.strerror or str(exc), exc.errno) from None
     except Exception as exc:  # encoders raise ValueError, TypeError...
         log.debug("encoding %s failed", target, exc_info=True)
         raise ImageWriteError(target, f"{fmt.upper()} encoder failed ({exc})") from exc
@@ -178,7 +178,7 @@ def check_output_path(path: str | os.PathLike, source: str | os.PathLike | None 
         try:  # a folder that takes no files is found now, not after minutes of upscaling
             probe_writable(folder)
         except OSError as exc:
-            raise ImageWriteError(target, exc.strerror or str(exc)) from None
+            raise ImageWriteError(target, exc.strerror or str(exc), exc.errno) from None
     return target
 
 
@@ -207,7 +207,7 @@ def _check_target(target: Path, source: Path | None, protect, overwrite: bool) -
     try:
         _check_target_name(target, source, protect, overwrite)
     except OSError as exc:  # Path.is_dir()/exists() raise for a name too long
-        raise ImageWriteError(target, exc.strerror or str(exc)) from None
+        raise ImageWriteError(target, exc.strerror or str(exc), exc.errno) from None
 
 
 def _check_target_name(target: Path, source: Path | None, protect, overwrite: bool) -> None:

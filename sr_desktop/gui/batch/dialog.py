@@ -514,7 +514,7 @@ class BatchDialog(QDialog):
             text += f"<br><b>{html.escape(in_dialog_words(result.report_error, BATCH_FIELDS))}</b>"
         self.summary_label.setText(text)
         self.summary_label.show()
-        self.status_label.setText("Cancelled." if result.cancelled else "Done.")
+        self.status_label.setText("Cancelled." if result.cancelled else "Stopped." if result.halted else "Done.")
         self.open_output_button.setEnabled(True)
         self.open_report_button.setEnabled(result.report_path is not None)
         self.batchFinished.emit(result)
