@@ -85,11 +85,15 @@ class GuiSettings:
         return [Path(v) for v in (value or []) if v and Path(v).is_file()]
 
     def add_recent_file(self, path: str | Path) -> list[Path]:
-        """Put ``path`` first in the recent list (deduplicated, at most MAX_RECENT_FILES)."""
+        """Put ``path`` first in the recent list (deduplicated, at most MAX_RECENT_FILES).
+        The list is read from the file and written back at once: another window on the same
+        settings (a second instance) adds to it too, and kept in memory one lost the other's."""
         path = Path(path).resolve()
+        self._qs.sync()
         items = [path] + [p for p in self.recent_files() if p.resolve() != path]
         items = items[:MAX_RECENT_FILES]
         self._qs.setValue("recent_files", [str(p) for p in items])
+        self._qs.sync()
         return items
 
     def clear_recent_files(self) -> None:
