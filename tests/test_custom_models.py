@@ -364,6 +364,36 @@ def test_a_bad_entry_is_skipped_kept_and_a_killed_adds_staging_removed(home, tmp
     assert ".adding-x1y2" not in names and "custom-orphan" in names and "custom-odd" in names
 
 
+def test_an_add_killed_before_it_wrote_the_index_is_registered_by_the_next_look(home, tmp_path, monkeypatch):
+    """Killed between placing its copy and writing the index, an add left a copy nothing
+    listed or removed, and its id taken for good (the next add became "…-2")."""
+    import subprocess
+    import sys
+
+    from sr_desktop.engine.models import custom_index
+
+    src = tmp_path / "mine.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(ended.stdout)
+
+    def killed(_entries):  # the index write's temp file, half written by a process now gone
+        custom_index.index_path().with_name(f".index.json.{dead_pid}-0123abcd.part").write_text("{")
+        raise KeyboardInterrupt  # (what SIGKILL would leave, without a process to kill)
+
+    monkeypatch.setattr(custom, "write_index", killed)
+    with pytest.raises(KeyboardInterrupt):
+        add_custom_model(src, name="mine")
+    monkeypatch.undo()
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    specs = list_custom_specs()
+    assert [s.id for s in specs] == ["custom-mine"]  # listed, and loads
+    assert load_custom_model(specs[0]).scale == 2
+    assert not [p for p in custom.custom_models_dir().iterdir() if p.name.endswith(".part")]
+    remove_custom_model("custom-mine")
+    assert list_custom_specs() == [] and not (custom.custom_models_dir() / "custom-mine").exists()
+
+
 @pytest.mark.parametrize("name", [None, 5, "", "a\x1b[31mb"])
 def test_an_edited_index_entrys_name_never_breaks_the_listing(home, tmp_path, capsys, name):
     """An entry whose name was null or a number made `sr-desktop models` fail (TypeError,

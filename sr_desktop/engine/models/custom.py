@@ -19,6 +19,7 @@ darkened by the networks' zero padding. Inside an image the engine's context dec
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -59,6 +60,7 @@ from sr_desktop.engine.models.archs.detect import (
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 from sr_desktop.engine.models.community.importer import is_community_family
 from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_models_dir, list_custom_specs: re-exported
+    ENTRY_FILE,
     NCNN_RECOMMENDED_TILE,
     checked_model_name,
     custom_models_dir,
@@ -446,29 +448,31 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
             dest_name = model_id + src.suffix.lower()
             shutil.copyfile(src, staging / dest_name)
             stored.append(dest_name)
-        digest = file_sha256(staging / stored[0])  # before the rename: then only the index is left to write
+        entry = {
+            "id": model_id,
+            "name": display,
+            "arch": info["arch"],
+            "scale": info["scale"],
+            "scales": info["scales"],
+            "params": info["params"],
+            "format": info["format"],
+            "files": stored,
+            "original": str(path),
+            "sha256": file_sha256(staging / stored[0]),
+            "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **{k: info[k] for k in ("family", "license") if info.get(k)},
+            # recorded, so that listing the models needs no torch (`custom_index.recommended_tile`)
+            "recommended_tile": int(info.get("recommended_tile") or recommended_tile(info["arch"])),
+        }
+        # in the copy before it takes its place: killed before the index is written, the
+        # copy is still registered by the next look (`custom_index.interrupted_adds`)
+        (staging / ENTRY_FILE).write_text(json.dumps(entry, indent=2), encoding="utf-8")
         os.replace(staging, root / model_id)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OSError):
             raise ModelError(f"cannot copy {path} into {root}: {exc.strerror or exc}") from None
         raise
-    entry = {
-        "id": model_id,
-        "name": display,
-        "arch": info["arch"],
-        "scale": info["scale"],
-        "scales": info["scales"],
-        "params": info["params"],
-        "format": info["format"],
-        "files": stored,
-        "original": str(path),
-        "sha256": digest,
-        "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        **{k: info[k] for k in ("family", "license") if info.get(k)},
-        # recorded, so that listing the models needs no torch (`custom_index.recommended_tile`)
-        "recommended_tile": int(info.get("recommended_tile") or recommended_tile(info["arch"])),
-    }
     try:
         write_index(entries + [entry])
     except OSError as exc:

@@ -27,6 +27,9 @@ from sr_desktop.engine.models.spec import ModelSpec
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
+#: what an add writes into its copy before the copy takes its place: a copy whose add was
+#: killed before the index was written is recognised by it and registered by the next look
+ENTRY_FILE = ".entry.json"
 #: the recommended tile of an added ncnn graph
 NCNN_RECOMMENDED_TILE = 256
 
@@ -99,7 +102,57 @@ def index_lock() -> Iterator[None]:
         except OSError as exc:
             raise ModelError(f"cannot keep added models in {root} ({exc.strerror or exc}); set SR_DESKTOP_HOME "
                              "to a folder you can write") from None
+        _finish_interrupted_adds(root)
         yield
+
+
+def interrupted_adds(root: Path, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries of copies under `root` that an add placed but was killed before it wrote
+    them into the index (the copy's `ENTRY_FILE` names them and its files are all there)."""
+    listed = {entry_id(e) for e in entries}
+    found = []
+    try:
+        folders = sorted(root.iterdir())
+    except OSError:
+        return []
+    for folder in folders:
+        if folder.name.startswith(".") or folder.name in listed or folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            entry = json.loads((folder / ENTRY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not an add of this version: left alone (see `remove_leftovers`)
+        files = entry.get("files") if isinstance(entry, dict) else None
+        if (entry_id(entry) == folder.name and isinstance(files, list) and files
+                and all(isinstance(f, str) and (folder / f).is_file() for f in files)):
+            found.append(entry)
+    return found
+
+
+def _finish_interrupted_adds(root: Path) -> None:
+    """With the lock held: register what an add killed between placing its copy and writing
+    the index left (it was never listed, nor removed, and its id was taken for good), and
+    delete that write's temp file."""
+    from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
+
+    remove_stale_temps_of(index_path())
+    try:
+        entries = read_index(for_change=True)
+    except ModelError:
+        return  # an unreadable index is not rewritten (`read_index`)
+    recovered = interrupted_adds(root, entries)
+    if recovered:
+        write_index(entries + recovered)
+        log.info("registered %s, added by a `models add` that was interrupted", ", ".join(e["id"] for e in recovered))
+
+
+def finish_interrupted_adds_if_any() -> None:
+    """`_finish_interrupted_adds` when a look finds such a copy (listing the models costs one
+    folder listing otherwise); nothing when the models' folder cannot be written."""
+    root = custom_models_dir()
+    if interrupted_adds(root, read_index()):
+        with contextlib.suppress(ModelError, OSError), index_lock():
+            pass
 
 
 def entry_id(entry: dict[str, Any]) -> str | None:
@@ -110,8 +163,9 @@ def entry_id(entry: dict[str, Any]) -> str | None:
 
 def remove_leftovers(root: Path) -> None:
     """The staging folders an add killed part-way left (with the lock held, no add is
-    running). A copied model the index does not list is left alone: it may be a model whose
-    index entry was lost, which the user can add again from it."""
+    running). A copied model the index does not list is registered when it holds its
+    `ENTRY_FILE` (`interrupted_adds`), else left alone: it may be a model whose index entry
+    was lost, which the user can add again from it."""
     for item in root.glob(".adding-*"):
         if item.is_dir() and not item.is_symlink():
             log.info("removing %s, left by an interrupted `models add`", item)
@@ -198,6 +252,7 @@ def list_custom_specs() -> list[ModelSpec]:
     """Every added model, in the order added (``custom=True``, tag ``custom``); an entry
     this version cannot read (edited, damaged) is skipped with a warning naming it."""
     specs = []
+    finish_interrupted_adds_if_any()
     for entry in read_index():
         try:
             if entry_id(entry) is None:
