@@ -132,3 +132,29 @@ def test_init_at_a_scale_the_architecture_cannot_build_is_one_clear_error(tmp_pa
         network_from_model(str(path), 3)
     message = str(failure.value)
     assert "\n" not in message and "cannot start a ×3" in message and "not a power of two" in message, message
+
+
+def test_a_residual_scaling_not_in_the_weights_survives_export_and_load(tmp_path):
+    """Detection guesses res_scale (0.1 for a 256-feature EDSR, 1 for RCAN): a network
+    trained with another one was validated, resumed and loaded as a different network
+    (0.029 apart on 0..1)."""
+    import pytest
+
+    from sr_desktop.engine.models.custom import load_model_file
+    from sr_desktop.engine.training.export import model_metadata, write_model
+
+    for spec, value in (("EDSR:num_feat=256,num_block=1,res_scale=1.0", 1.0),
+                        ("EDSR:num_feat=16,num_block=1,res_scale=0.1", 0.1),
+                        ("RCAN:num_feat=16,num_group=1,num_block=1,squeeze_factor=4,res_scale=0.5", 0.5)):
+        torch.manual_seed(0)
+        net = build_network(spec, 2)
+        assert net.params["res_scale"] == pytest.approx(value), spec
+        with torch.no_grad():  # weights far from zero, so that the scaling shows
+            for p in net.module.parameters():
+                p.normal_(0, 0.05)
+        path = write_model(net, tmp_path / "model.safetensors", model_metadata(net))
+        loaded = load_model_file(path)
+        assert loaded.params["res_scale"] == pytest.approx(value), spec
+        x = torch.rand(1, 3, 12, 12)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded.module(x), net.module.eval()(x), rtol=0, atol=1e-5)

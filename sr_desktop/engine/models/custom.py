@@ -263,6 +263,22 @@ def _scale_in_metadata(path: Path) -> int | None:
     return int(text) if text.isdigit() and 1 <= int(text) <= 8 else None
 
 
+def _trained_params(path: Path) -> dict[str, float]:
+    """The hyper-parameters a model trained here records that its weights do not hold
+    (`detect.GUESSED_PARAMS`: an EDSR trained with res_scale 1 at 256 features loaded with
+    the guessed 0.1, another network), else {}."""
+    import json
+
+    meta = safetensors_metadata(path)
+    if meta.get("sr_desktop_trained") != "1":
+        return {}
+    try:
+        params = json.loads(meta.get("params", "{}"))
+    except ValueError:
+        return {}
+    return detect.check_guessed(params) if isinstance(params, dict) else {}
+
+
 def _scale_in_name(path: Path) -> int | None:
     """The scale written in a file name: ``fsrcnn_x3.pth``, ``model-4x``, ``X2``."""
     m = re.search(r"(?:^|[^a-z0-9])x([1-8])(?![0-9])|(?<![0-9])([1-8])x(?:$|[^a-z0-9])", path.stem.lower())
@@ -311,6 +327,9 @@ def _detect_file(path: Path, scale: int | None = None,
         detected = detect_architecture(state)
     except UnsupportedStateDict as exc:
         raise _rejected(path, exc) from None
+    for name, value in _trained_params(path).items():
+        if name in detected.params:
+            detected.params[name] = value
     if not detected.scale:
         given = scale or _scale_in_metadata(path) or _scale_in_name(path)
         if not given:

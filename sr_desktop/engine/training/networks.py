@@ -32,6 +32,7 @@ from sr_desktop.engine.models.arch_model import ArchModel, matlab_bicubic
 from sr_desktop.engine.models.archs.detect import (
     UnsupportedStateDict,
     arch_support,
+    check_guessed,
     check_hyperparameters,
     detect_architecture,
 )
@@ -51,7 +52,8 @@ def _upscale(scale: int) -> dict[str, Any]:
 
 
 #: the architectures that can be trained from scratch: their module's arguments at a scale
-#: (paper sizes; override any of them in the architecture spec)
+#: (paper sizes, but EDSR's module defaults are the baseline's; override any of them in the
+#: architecture spec)
 SCRATCH_ARGUMENTS = {
     "SRCNN": lambda s: {},
     "FSRCNN": _upscale,
@@ -188,8 +190,10 @@ def exported_state_dict(module: nn.Module, arch: str) -> dict[str, torch.Tensor]
     return renamed
 
 
-def _checked(module: nn.Module, arch: str, scale: int) -> dict[str, Any]:
-    """The module's hyper-parameters as detection reads them back, or TrainingError."""
+def _checked(module: nn.Module, arch: str, scale: int, built: dict[str, Any]) -> dict[str, Any]:
+    """The module's hyper-parameters as detection reads them back, those not in the weights
+    (`GUESSED_PARAMS`) as `built` (a 256-feature EDSR built with res_scale 1 read back as
+    0.1: validated, resumed and exported as another network), or TrainingError."""
     try:
         detected = detect_architecture(exported_state_dict(module, arch))
     except UnsupportedStateDict as exc:
@@ -200,7 +204,7 @@ def _checked(module: nn.Module, arch: str, scale: int) -> dict[str, Any]:
         detected.set_scale(scale)
     if scale not in detected.scales:
         raise TrainingError(f"{arch} cannot do ×{scale} with these hyper-parameters")
-    return detected.params
+    return {**detected.params, **{k: v for k, v in check_guessed(built).items() if k in detected.params}}
 
 
 def he_init(module: nn.Module, slope: float = 0.0) -> None:
@@ -293,7 +297,7 @@ def build_network(arch_spec: str, scale: int) -> TrainNet:
                             "widths and counts must be at least 1")
     if arch in SCRATCH_INIT:
         SCRATCH_INIT[arch](module)
-    params = _checked(module, arch, scale)
+    params = _checked(module, arch, scale, params)
     return TrainNet(module, arch, scale, params)
 
 
@@ -324,7 +328,7 @@ def _grown_pyramid(model: ArchModel, scale: int) -> TrainNet:
     last = trained.levels[-1].state_dict()
     for level in module.levels[levels:]:
         level.load_state_dict(last)
-    params = _checked(module, "LapSRN", scale)
+    params = _checked(module, "LapSRN", scale, params)
     return TrainNet(module.train(), "LapSRN", scale, params)
 
 
@@ -347,7 +351,7 @@ def _rescaled(model: ArchModel, scale: int) -> TrainNet:
     fresh = [k for k in own if k not in kept]
     log.info("--init: %d of %d tensors from the ×%d %s; new: %s", len(kept), len(own), model.scale, arch,
              ", ".join(fresh) or "none")
-    params = _checked(module, arch, scale)
+    params = _checked(module, arch, scale, params)
     return TrainNet(module.train(), arch, scale, params)
 
 

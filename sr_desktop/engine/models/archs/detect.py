@@ -325,6 +325,24 @@ def check_weight_types(arch: str, expected: StateDict, state: StateDict) -> None
                                        "values, not floating-point weights")
 
 
+#: hyper-parameters that are not in the weights, so detection guesses them from the published
+#: networks (EDSR's residual scaling: 0.1 at 256 features); a model trained here records its
+#: own in its metadata, which the loader prefers (`custom._trained_params`)
+GUESSED_PARAMS = frozenset({"res_scale"})
+
+
+def check_guessed(params: Mapping[str, Any]) -> dict[str, float]:
+    """The `GUESSED_PARAMS` in `params` that are finite numbers in (0, 10] (others dropped)."""
+    import math
+
+    kept = {}
+    for name in GUESSED_PARAMS & params.keys():
+        value = params[name]
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 < value <= 10:
+            kept[name] = float(value)
+    return kept
+
+
 def check_hyperparameters(arch: str, params: Mapping[str, Any]) -> None:
     """Refuse hyper-parameters beyond `ARCH_LIMITS` (integers, also inside lists)."""
     limits = ARCH_LIMITS.get(arch, {})
