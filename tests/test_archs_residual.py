@@ -286,6 +286,25 @@ def test_edsr_mean_shift_with_other_std_is_refused():
         detect_architecture(dict(sd))
 
 
+def test_a_file_that_does_not_fit_is_told_in_its_own_layer_names():
+    """The refusal named this app's renamed keys (body.0.conv2.weight), which the user's
+    EDSR-PyTorch file does not hold; and a file without its mean shifts was told
+    "missing conv_first.weight", a layer of the other (BasicSR) layout."""
+    sd = edsr_weights(8, 1, 2)
+    sd["body.0.body.2.weight"] = torch.zeros(8, 8, 5, 5)
+    with pytest.raises(UnsupportedStateDict, match=r"body\.0\.body\.2\.weight is 8×8×5×5 in the file"):
+        detect_architecture(dict(sd)).build()
+    sd = edsr_weights(8, 1, 2)
+    del sd["body.0.body.2.weight"]
+    with pytest.raises(UnsupportedStateDict, match="missing from the file .first, in this app's layer names"):
+        detect_architecture(dict(sd)).build()
+    sd = edsr_weights(8, 1, 2)
+    for key in ("sub_mean.weight", "sub_mean.bias"):
+        del sd[key]
+    with pytest.raises(UnsupportedStateDict, match="sub_mean / add_mean incomplete"):
+        detect_architecture(dict(sd))
+
+
 # -- MDSR: EDSR-PyTorch ---------------------------------------------------------------------
 
 

@@ -171,7 +171,7 @@ def test_san_release_configuration_from_shapes():
 def test_san_bad_files_are_one_line():
     sd = san_weights(nf=8, groups=2, blocks=2, reduction=2, scale=2)
     sd["RG.1.soca.conv_du.0.weight"] = torch.zeros(4, 7, 1, 1)
-    with pytest.raises(UnsupportedStateDict, match=r"SAN weights do not fit: groups.1.attention.conv_down.weight "
+    with pytest.raises(UnsupportedStateDict, match=r"SAN weights do not fit: RG.1.soca.conv_du.0.weight "
                                                    r"is 4×7×1×1 in the file, 4×8×1×1 in the network"):
         detect_architecture(dict(sd)).build()
     sd = san_weights(nf=8, groups=2, blocks=2, reduction=2, scale=2)

@@ -197,7 +197,7 @@ def test_spsr_with_another_gradient_operator_or_a_changed_copy_is_refused():
         detect_architecture(dict(sd))
     sd = spsr_weights(nf=4, gc=4, nb=2, n_grad=1, n_up=1)
     sd["f_HR_conv1.0.weight"] = torch.zeros(3, 5, 3, 3)
-    with pytest.raises(UnsupportedStateDict, match="conv_last.weight is 3×5×3×3 in the file, 3×4×3×3"):
+    with pytest.raises(UnsupportedStateDict, match="f_HR_conv1.0.weight is 3×5×3×3 in the file, 3×4×3×3"):
         detect_architecture(dict(sd)).build()
 
 

@@ -77,7 +77,8 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
         # one that is merely not a pickle; torch's own text advises an unsafe load
         if "global" in str(exc).lower() or "unsupported class" in str(exc).lower():
             reason = ("it contains Python objects other than tensors, which could run code; "
-                      "only plain weight files are accepted")
+                      "only plain weight files are accepted (a file holding a whole saved network: "
+                      "save its state_dict() alone once, see docs/models.md)")
             raise WeightFileError(f"refused to load {what} {path}: {reason}", reason, refused=True) from None
         reason = "not a readable PyTorch file"
     except Exception:  # noqa: BLE001 - truncated zips, random bytes...: all bad files

@@ -394,19 +394,23 @@ def weights_budget(arch: str, max_tensors: int) -> Iterator[None]:
 def check_state_fits(arch: str, expected: Mapping[str, torch.Tensor], state: StateDict) -> None:
     """Compare the file's tensors with the module's (`expected`, e.g. on ``meta``): one line
     naming the first missing / unexpected tensor and how many, or the first shape mismatch."""
+    in_file = getattr(state, "original", {})  # (a file read under other layer names)
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} tensor(s) missing from the file (first: {missing[0]})")
+            named = "in this app's layer names: " if in_file else ""
+            parts.append(f"{len(missing)} tensor(s) missing from the file (first, {named}{missing[0]})"
+                         if named else f"{len(missing)} tensor(s) missing from the file (first: {missing[0]})")
         if unexpected:
-            parts.append(f"{len(unexpected)} unexpected tensor(s) in the file (first: {unexpected[0]})")
+            parts.append(f"{len(unexpected)} unexpected tensor(s) in the file (first: "
+                         f"{in_file.get(unexpected[0], unexpected[0])})")
         raise UnsupportedStateDict(f"{arch} weights do not fit: " + "; ".join(parts))
     for key, want in expected.items():
         if tuple(state[key].shape) != tuple(want.shape):
             raise UnsupportedStateDict(
-                f"{arch} weights do not fit: {key} is {_dims(state[key].shape)} in the file, "
+                f"{arch} weights do not fit: {in_file.get(key, key)} is {_dims(state[key].shape)} in the file, "
                 f"{_dims(want.shape)} in the network"
             )
 
@@ -652,20 +656,29 @@ def _numbered(state: StateDict, pattern: str, what: str) -> int:
 KEEP_KEY: tuple[str, Any] = (r".*", lambda m: m[0])
 
 
+class RenamedState(dict):
+    """A state dict under this app's layer names that remembers each key's name in the file
+    (`original`), so that a refusal names the tensor the user can find in it."""
+
+    def __init__(self, items: dict, original: dict[str, str]):
+        super().__init__(items)
+        self.original = original
+
+
 def _rename(state: StateDict, rules: tuple[tuple[str, Any], ...]) -> StateDict:
     """Each key rewritten by the first rule whose pattern matches it whole (`re.sub` replacement)."""
-    out = {}
+    out, original = {}, {}
     for key, value in state.items():
         for pattern, repl in rules:
             if re.fullmatch(pattern, key):
                 new = re.sub(pattern, repl, key)
                 if new in out:
                     raise UnsupportedStateDict(f"more than one tensor for {new} (at {key})")
-                out[new] = value
+                out[new], original[new] = value, key
                 break
         else:
             raise UnsupportedStateDict(f"unexpected tensor {key}")
-    return out
+    return RenamedState(out, original)
 
 
 def _mean_shift(state: StateDict) -> tuple[float, tuple[float, ...]]:
@@ -782,7 +795,9 @@ def _edsr_family_layout(state: StateDict, rules: tuple[tuple[str, Any], ...]
     and mean read from the mean shifts; BasicSR files use its img_range 255 and DIV2K mean.
     """
     rgb_range, rgb_mean = 255.0, edsr.RGB_MEAN_DIV2K
-    if "sub_mean.weight" in state:
+    if "sub_mean.weight" in state or any(k in state for k in ("head.0.weight", "add_mean.weight")):
+        # (EDSR-PyTorch's names: its mean shifts must be there, else "missing conv_first"
+        # named a layer of the other layout)
         state = dict(state)
         rgb_range, rgb_mean = _mean_shift(state)
         state = _rename(state, rules)
@@ -1345,10 +1360,12 @@ ARCH_REGISTRY: tuple[ArchSupport, ...] = (
         name="RCAN", matches=_matches_rcan, infer=_infer_rcan, module=rcan.RCAN,
         context=DEEP_NET_CONTEXT, recommended_tile=512, small_context=_context_rcan, tileable=False,
     ),
-    # the RRDB trunk sees as far as RRDBNet's
+    # the RRDB trunk sees as far as RRDBNet's; its fusion blocks run 128 channels at the
+    # output's resolution (5× RRDBNet's memory per pixel): at RRDBNet's 256² tile, `auto`'s
+    # first-use timing took over 8 minutes and 10 GB, whatever the image
     ArchSupport(
         name="SPSR", matches=_matches_spsr, infer=_infer_spsr, module=spsr.SPSRNet,
-        context=DEEP_NET_CONTEXT, recommended_tile=256,
+        context=DEEP_NET_CONTEXT, recommended_tile=128,
     ),
     ArchSupport(
         name="D-DBPN", infer=_infer_ddbpn, module=ddbpn.DDBPN, context=DEEP_NET_CONTEXT, recommended_tile=256,
