@@ -84,6 +84,29 @@ def test_adversarial_losses_known_values():
     assert float(discriminator_adversarial("ragan", big, -big)) < 1e-9
 
 
+def test_adversarial_losses_with_logits_that_tell_the_targets_apart():
+    """At zero logits BCE is log 2 whatever the target: swapped targets passed the test
+    above. Here fake = +2, real = −1 (sigmoid 0.88 / 0.27)."""
+    fake, real = torch.full((4, 1), 2.0), torch.full((4, 1), -1.0)
+    softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731 - BCE with logits: log(1 + e^(∓x))
+    assert float(generator_adversarial("gan", real, fake)) == pytest.approx(softplus(-2.0))
+    # RaGAN (ESRGAN eq. 2): the real relative to the mean fake towards 0, the fake towards 1
+    assert float(generator_adversarial("ragan", real, fake)) == pytest.approx(softplus(-3.0))
+    assert float(discriminator_adversarial("gan", real, fake)) == pytest.approx(softplus(1.0) + softplus(2.0))
+    assert float(discriminator_adversarial("ragan", real, fake)) == pytest.approx(softplus(3.0))
+    assert float(generator_adversarial("lsgan", real, fake)) == pytest.approx(1.0)
+
+
+def test_the_total_is_the_weighted_sum_of_the_terms():
+    """A spec's weights (the GAN preset l1:0.01,perceptual:1,ragan:0.005) must weigh: a total
+    that ignored them trained every term at 1."""
+    net = build_network("SRVGGNetCompact:num_feat=4,num_conv=1", 2)
+    losses = LossSet(parse_loss_spec("l1:0.5,mse:2,tv:0.25"), net, Bicubic())
+    sr, hr = _images()
+    total, parts = losses.generator_loss(NetOutput(sr), hr[:, :, ::2, ::2], hr)
+    assert float(total) == pytest.approx(0.5 * parts["l1"] + 2 * parts["mse"] + 0.25 * parts["tv"], rel=1e-6)
+
+
 def test_discriminators_shapes():
     x = torch.rand(2, 3, 32, 32)
     assert VGGDiscriminator(3, num_feat=8)(x).shape == (2, 1)
