@@ -125,3 +125,32 @@ def test_kernel_loading_and_errors(tmp_path):
         make_zssr_model(2, bogus=1)
     with pytest.raises(SRDesktopError, match="too small"):
         make_zssr_model(2, device="cpu").upscale_array(np.zeros((4, 4, 3), np.float32))
+
+
+def test_each_rotation_or_flip_is_undone_on_a_non_square_image():
+    from sr_desktop.engine.models.zssr.zssr import dihedral, undo_dihedral
+
+    x = np.random.default_rng(0).random((5, 7, 3))
+    outs = [dihedral(x, k) for k in range(8)]
+    assert len({o.tobytes() for o in outs}) == 8  # eight different orientations
+    for k in range(8):
+        assert np.array_equal(undo_dihedral(outs[k], k), x), k
+
+
+def test_the_ensemble_is_the_median_of_the_outputs_turned_back(monkeypatch):
+    """ZSSR's default output: the 8 orientations, each turned back, then their median. A
+    network that marks the top-left corner of what it sees marks each corner of the image in
+    two of the eight outputs: the median drops the marks (a mean, or outputs turned back the
+    wrong way, keep them). Every other test ran with the ensemble off."""
+    trainer = ZSSRTrainer(ZSSROptions(back_projection_iters=0), torch.device("cpu"), seed=0)
+
+    def marking_nearest(lr, scale):
+        out = np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1).copy()
+        out[0, 0] = 1.0
+        return out
+
+    monkeypatch.setattr(trainer, "forward", marking_nearest)
+    lr = np.random.default_rng(1).random((5, 7, 3)) * 0.5
+    out = trainer.final_output(lr, bicubic_kernel(2), 2)
+    assert out.shape == (10, 14, 3)
+    assert np.array_equal(out, np.repeat(np.repeat(lr, 2, axis=0), 2, axis=1))
