@@ -534,6 +534,42 @@ def test_auto_leaves_out_a_backend_that_runs_out_of_memory_while_timed(home, mon
     assert tuple(model.run(x).shape) == (1, 3, 32, 32)
 
 
+def test_a_stored_choice_whose_backend_no_longer_builds_is_measured_again(home, monkeypatch):
+    """It worked when measured (a library since updated, a cache since removed): `auto`
+    measures again without it instead of failing the run."""
+    monkeypatch.setattr(choose, "openvino_version", lambda: None)  # ncnn against torch alone
+    monkeypatch.setattr(choose, "ncnn_version", lambda: "test")
+    monkeypatch.setattr(choose, "can_use_ncnn", lambda model: True)
+    model = load_model("span", scale=2)
+    choose._save_choice(choose._measure_key(model), {"backend": "ncnn"})
+
+    def broken(_model):
+        raise BackendError("the ncnn runtime cannot load span any more")
+
+    monkeypatch.setattr(choose, "build_ncnn_runner", broken)
+    assert choose.apply_backend(model, "auto") == "torch" and model.runner is None
+    (entry,) = json.loads(choose.choices_file().read_text()).values()
+    assert entry["backend"] == "torch" and "cannot load span any more" in entry["reason"]
+
+
+def test_when_no_backend_runs_the_timing_tile_torch_runs_and_nothing_is_kept(home, monkeypatch):
+    """The timing tile is larger than a small image: failing on it (memory) says nothing
+    about the image, which torch then runs; measured again next time."""
+    monkeypatch.setattr(choose, "openvino_version", lambda: None)
+    monkeypatch.setattr(choose, "ncnn_version", lambda: "test")
+    monkeypatch.setattr(choose, "can_use_ncnn", lambda model: True)
+    monkeypatch.setattr(choose, "build_ncnn_runner", lambda model: lambda x: x)
+
+    def nothing_ran(model, x, runners, cancel=None, failed=None):
+        failed.update({name: "out of memory" for name in runners})
+        return {}, {}
+
+    monkeypatch.setattr(choose, "_measure", nothing_ran)
+    model = load_model("span", scale=2)
+    assert choose.apply_backend(model, "auto") == "torch" and model.runner is None
+    assert not choose.choices_file().exists() or json.loads(choose.choices_file().read_text()) == {}
+
+
 def test_openvino_refuses_models_without_a_network(home):
     model = load_model("bicubic", scale=2)
     with pytest.raises(BackendError, match="bicubic"):
