@@ -314,3 +314,27 @@ def test_a_run_too_short_to_judge_is_never_reliable(monkeypatch):
     monkeypatch.setattr(confidence, "MIN_JUDGED_ITERATIONS", 30)  # as long as the rule asks: judged by its score
     est = estimate_kernel(img, method="kernelgan", iterations=30, batch=2, seed=1, device="cpu")
     assert (est.reliable, est.doubt) == (True, "")
+
+
+def test_learning_rates_step_down_at_the_milestones_and_the_late_constraints_come_in():
+    """The official learner: lr ÷10 at 25/50/75 % of the run; once the bicubic weight has
+    decayed below 5e-3, the centralisation and sparsity terms switch on (weights 1 and 5).
+    Neither was tested: a schedule that never stepped down passed."""
+
+    class Optimiser:
+        lr = 2e-4
+
+    optimisers = (Optimiser(), Optimiser())
+    schedule = _Schedule(KernelGANOptions(), 1000)
+    rates, inserted_at = {}, None
+    for it in range(1, 1000):
+        schedule.update(it, torch.tensor(0.1), torch.tensor(1.0), optimisers)
+        rates[it] = optimisers[0].lr
+        if inserted_at is None and schedule.constraints_inserted:
+            inserted_at = it
+    assert rates[249] == pytest.approx(2e-4) and rates[250] == pytest.approx(2e-5)
+    assert rates[500] == pytest.approx(2e-6) and rates[750] == pytest.approx(2e-7) and rates[999] == rates[750]
+    assert optimisers[1].lr == optimisers[0].lr
+    # the bicubic weight 5 → 0.05 → 5e-4 at its second decay: the constraints start there
+    assert inserted_at == schedule.decay_iterations[1]
+    assert (schedule.lambda_centralized, schedule.lambda_sparse) == (1.0, 5.0)
