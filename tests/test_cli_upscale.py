@@ -275,3 +275,43 @@ def test_no_metadata_strips_exif_and_the_profile_from_one_file_too(tmp_path, cap
     with Image.open(tmp_path / "kept.jpg") as kept, Image.open(tmp_path / "bare.jpg") as bare:
         assert kept.getexif().get(0x010F) == "Camera maker" and kept.info.get("dpi") == (300, 300)
         assert not bare.getexif() and "icc_profile" not in bare.info and bare.info.get("dpi") in (None, (72, 72))
+
+
+def test_a_cancelled_upscale_exits_130_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """Ctrl+C (130, as `batch` and the shell say it) must not read as a failed file (1)."""
+    from PIL import Image
+
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.pipeline import animation
+
+    src = tmp_path / "a.png"
+    Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
+
+    def interrupted(*_args, **_kwargs):
+        raise Cancelled()
+
+    monkeypatch.setattr(animation, "upscale_any", interrupted)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "--scale", "2"]) == 130
+    err = capsys.readouterr().err
+    assert "cancelled at" in err and not (tmp_path / "out.png").exists()
+
+
+def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsys):
+    """A bug (exit 3, as --help says) is one line that asks for -v, not a traceback."""
+    from PIL import Image
+
+    from sr_desktop.cli import cmd_upscale
+    from sr_desktop.cli.main import main
+
+    src = tmp_path / "a.png"
+    Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
+
+    def bug(_args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cmd_upscale, "run", bug)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["sr-desktop: unexpected error: ZeroDivisionError: division by zero "
+                   "(run `sr-desktop -v ...` for details)"]
