@@ -552,3 +552,42 @@ def test_png_pixel_data_from_opencv_and_from_numpy_filter_decode_the_same(monkey
             assert im.info.get("icc_profile") == meta.icc_profile
             assert round(im.info["dpi"][0]) == 300
             assert load_exif(im.info["exif"]).get(ARTIST) == "Ada Artist"
+
+
+# ---------------------------------------------- flattening, GIF alpha, JPEG chroma, dpi
+def test_alpha_is_flattened_on_white_with_rounding(tmp_path):
+    """colour·a + 255·(1 − a), rounded: colour 0 at alpha 128 is 127 (0.498·255 = 127.0),
+    colour 100 at alpha 200 is 133 (78.4 + 55.0 = 133.4); truncation made 132."""
+    pixels = np.array([[[0, 0, 0, 128], [100, 100, 100, 200]]], np.uint8)
+    write_image(Image(pixels), tmp_path / "flat.bmp")
+    back = read_image(tmp_path / "flat.bmp").pixels
+    assert back[0, :, 0].tolist() == [127, 133]
+
+
+def test_a_gif_keeps_a_half_transparent_area_transparent(tmp_path):
+    """GIF has one transparent colour: alpha below 128 is transparent, the rest opaque."""
+    alpha = np.array([[0, 64, 127, 128, 200, 255]], np.uint8)
+    pixels = np.dstack([np.full((1, 6, 3), 90, np.uint8), alpha])
+    write_image(Image(pixels), tmp_path / "a.gif")
+    back = read_image(tmp_path / "a.gif").pixels
+    assert back[0, :, 3].tolist() == [0, 0, 0, 255, 255, 255]
+
+
+@pytest.mark.parametrize("quality,expected", [(95, (1, 1)), (89, (2, 2))])
+def test_jpeg_chroma_is_full_from_quality_90(tmp_path, quality, expected):
+    """4:4:4 at quality 90 and above (no colour smearing at the edges the user asked to
+    keep), 4:2:0 below."""
+    write_image(Image(random_pixels((16, 16, 3), np.uint8)), tmp_path / "q.jpg", SaveOptions(quality=quality))
+    with PILImage.open(tmp_path / "q.jpg") as im:
+        sampling = im.layer[0][1:3]  # the luma component's horizontal, vertical sampling factors
+    assert tuple(sampling) == expected
+
+
+def test_a_quarter_turned_photo_s_resolution_follows_its_axes(tmp_path):
+    """A portrait photo stored on its side with 300 × 200 dpi is 200 × 300 dpi upright."""
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    PILImage.fromarray(random_pixels((8, 12, 3), np.uint8)).save(
+        tmp_path / "turned.jpg", exif=exif.tobytes(), dpi=(300, 200))
+    image = read_image(tmp_path / "turned.jpg")
+    assert (image.width, image.height) == (8, 12) and image.info["dpi"] == (200.0, 300.0)
