@@ -218,3 +218,20 @@ def test_an_image_reproduced_exactly_leaves_the_psnr_means_and_is_counted():
     assert exact.to_json()["psnr_y"] is None and "psnr_inf_images" not in model("c", [30.0]).to_json()
     table = format_table(BenchReport("set", 3, "bicubic", [mixed, exact]))
     assert table.splitlines()[-1] == "PSNR means leave out the images reproduced exactly (PSNR inf): a: 1 image"
+
+
+def test_round_y_rounds_both_images_luma_and_only_with_it(hr):
+    """`--round-y` (MATLAB's rgb2ycbcr on uint8: Y rounded) applies to the HR's Y as to the
+    SR's; without it both are measured unrounded. No test named it: ignoring it for the HR
+    passed."""
+    from sr_desktop.engine.metrics.color import luma_y
+    from sr_desktop.engine.metrics.fullref import psnr, ssim
+
+    sr = np.clip(hr.astype(np.int16) + np.random.default_rng(2).integers(-6, 7, hr.shape), 0, 255).astype(np.uint8)
+    rounded = score_pair(sr, hr, 2, EvalProtocol(round_y=True))
+    y_sr, y_hr = np.round(luma_y(sr)), np.round(luma_y(hr))
+    assert rounded.psnr_y == pytest.approx(psnr(y_sr, y_hr, shave=2), abs=1e-9)
+    assert rounded.ssim_y == pytest.approx(ssim(y_sr, y_hr, shave=2), abs=1e-12)
+    plain = score_pair(sr, hr, 2, EvalProtocol())
+    assert plain.psnr_y == pytest.approx(psnr(luma_y(sr), luma_y(hr), shave=2), abs=1e-9)
+    assert plain.psnr_y != pytest.approx(rounded.psnr_y, abs=1e-4)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from sr_desktop.engine.metrics.color import luma_y, rgb2ycbcr
 from sr_desktop.engine.metrics.fullref import (
@@ -108,3 +109,41 @@ def test_gray_images_use_grey_values():
     g = np.arange(12, dtype=np.uint8).reshape(3, 4)
     np.testing.assert_array_equal(luma_y(g), g.astype(float))
     np.testing.assert_array_equal(luma_y(g[:, :, None]), g.astype(float))
+
+
+def _naive_ms_ssim(x: np.ndarray, y: np.ndarray, data_range: float = 255.0) -> float:
+    """MS-SSIM written straight from Wang, Simoncelli & Bovik (2003): at each of five scales
+    (2×2 means between them) the mean contrast-structure term over every 11×11 Gaussian
+    window inside the image, the last scale's full SSIM, weighted (finest first)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    t = np.arange(11) - 5.0
+    g1 = np.exp(-t * t / (2 * 1.5 ** 2))
+    g = np.outer(g1, g1) / np.outer(g1, g1).sum()
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    weights = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+    result = 1.0
+    for level, weight in enumerate(weights):
+        wx, wy = sliding_window_view(x, (11, 11)), sliding_window_view(y, (11, 11))
+        mx, my = (wx * g).sum((-2, -1)), (wy * g).sum((-2, -1))
+        vx = (wx * wx * g).sum((-2, -1)) - mx * mx
+        vy = (wy * wy * g).sum((-2, -1)) - my * my
+        cov = (wx * wy * g).sum((-2, -1)) - mx * my
+        cs = (2 * cov + c2) / (vx + vy + c2)
+        term = cs if level < 4 else cs * (2 * mx * my + c1) / (mx * mx + my * my + c1)
+        result *= max(0.0, float(term.mean())) ** weight
+        h, w = x.shape[0] // 2 * 2, x.shape[1] // 2 * 2
+        x = x[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        y = y[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    return result
+
+
+def test_ms_ssim_equals_the_formula_written_out():
+    """Reversed scale weights, SSIM instead of contrast-structure at the finer scales, or
+    subsampling instead of 2×2 means all kept MS-SSIM in (0, 1] and passed."""
+    rng = np.random.default_rng(5)
+    hr = ndimage.gaussian_filter(rng.random((180, 200)) * 255, 2.0)
+    sr = np.clip(hr + rng.normal(0, 6, hr.shape), 0, 255)
+    value = ms_ssim(sr, hr)
+    assert value == pytest.approx(_naive_ms_ssim(sr, hr), abs=1e-9)
+    assert 0.2 < value < 0.999

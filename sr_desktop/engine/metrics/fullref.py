@@ -150,7 +150,8 @@ def ms_ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, shave: int 
     if levels == 0:
         raise ValueError(f"image {x.shape[1]}×{x.shape[0]} smaller than the SSIM window")
     weights = np.array(MS_SSIM_WEIGHTS[:levels])
-    weights = weights / weights.sum()
+    if levels < len(MS_SSIM_WEIGHTS):  # (the published five sum to 1.0001: used as published)
+        weights = weights / weights.sum()
     terms = []
     for level in range(levels):
         s_map, cs_map = _ssim_components(x, y, data_range, True)
