@@ -390,3 +390,19 @@ def test_a_report_to_stdout_keeps_stdout_json(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["totals"]["ok"] == 1
     assert proc.stderr.startswith("1 upscaled, 0 skipped")
+
+
+def test_a_file_list_of_missing_images_reports_each_as_failed(tmp_path: Path, capsys):
+    """Listed images that are gone (moved since the list was made) are failures the report
+    names one by one (exit 1), not "the file list names no image" (exit 2, no report)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    listing = tmp_path / "list.txt"
+    listing.write_text("gone1.png\ngone2.jpg\n")
+    out = tmp_path / "out"
+    report = tmp_path / "report.json"
+    assert main(["batch", str(src), str(out), "--files-from", str(listing), "--model", "bicubic", "--scale", "2",
+                 "--report", str(report), "--no-progress"]) == 1
+    files = json.loads(report.read_text())["files"]
+    assert [(Path(f["input"]).name, f["status"]) for f in files] == [("gone1.png", "failed"), ("gone2.jpg", "failed")]
+    capsys.readouterr()
