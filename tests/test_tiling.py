@@ -240,3 +240,16 @@ def test_host_tiles_of_a_resampler_equal_its_tensor_path(dtype, to_gray):
         run_tiled(model, src, host, tile=tile, src_max=top, to_gray=to_gray)
         run_tiled(_TensorsOnly(model), src, tensors, tile=tile, src_max=top, to_gray=to_gray)
         assert np.array_equal(host, tensors)
+
+
+def test_a_model_that_cannot_be_tiled_runs_whole_only_while_the_image_is_small_on_the_cpu():
+    """Global pooling (RCAN, Real-CUGAN) makes tiles depend on each other, so such a model
+    runs whole, but past 1.5 MP on the CPU its memory would have no bound (Real-CUGAN: ≈3–4
+    GB of activations per MP): the largest tiles then. Running every size whole passed."""
+    from sr_desktop.engine.pipeline import tiling
+
+    model = TinyModel()
+    model.tileable = False
+    assert tiling.choose_tile(model, 1000, 1500, "auto") == (0, 1)  # 1.5 MP: whole
+    assert tiling.choose_tile(model, 1000, 1501, "auto") == (tiling.NON_TILEABLE_FALLBACK_TILE, 1)
+    assert tiling.choose_tile(model, 1000, 1501, 64) == (tiling.NON_TILEABLE_FALLBACK_TILE, 1)  # not a small tile either
