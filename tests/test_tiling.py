@@ -252,4 +252,4 @@ def test_a_model_that_cannot_be_tiled_runs_whole_only_while_the_image_is_small_o
     model.tileable = False
     assert tiling.choose_tile(model, 1000, 1500, "auto") == (0, 1)  # 1.5 MP: whole
     assert tiling.choose_tile(model, 1000, 1501, "auto") == (tiling.NON_TILEABLE_FALLBACK_TILE, 1)
-    assert tiling.choose_tile(model, 1000, 1501, 64) == (tiling.NON_TILEABLE_FALLBACK_TILE, 1)  # not a small tile either
+    assert tiling.choose_tile(model, 1000, 1501, 64) == (tiling.NON_TILEABLE_FALLBACK_TILE, 1)  # nor a small tile

@@ -61,10 +61,26 @@ def _set(text: str, namespace: str, name: str, value) -> str:
 
 
 def _drop(text: str, namespace: str, name: str) -> str:
-    """`text` without the property `name` of `namespace` (element or attribute form)."""
+    """`text` without the property `name` of `namespace` (element or attribute form). Each
+    element is cut up to its own closing tag, found by one forward search: a lazy regex over
+    a hostile packet of unclosed tags took 12 s for 230 KB."""
     for prefix in _prefixes(text, namespace):
         qname = re.escape(f"{prefix}:{name}")
-        text = re.sub(r"<" + qname + r"\b[^>]*/>|<" + qname + r"\b.*?</" + qname + r"\s*>", "", text, flags=re.S)
+        opening, closing = re.compile(r"<" + qname + r"\b"), re.compile(r"</" + qname + r"\s*>")
+        kept, pos = [], 0
+        while (start := opening.search(text, pos)) is not None:
+            kept.append(text[pos:start.start()])
+            tag_end = text.find(">", start.end())
+            if tag_end < 0:
+                raise _Unsupported(f"{prefix}:{name}")
+            if text[tag_end - 1] == "/":  # <xmp:Thumbnails/>
+                pos = tag_end + 1
+                continue
+            close = closing.search(text, tag_end)
+            if close is None:
+                raise _Unsupported(f"{prefix}:{name}")
+            pos = close.end()
+        text = "".join(kept) + text[pos:]
         text = re.sub(r"""\s""" + qname + r"""\s*=\s*(["'])[^"']*\1""", "", text)
         if re.search(r"[\s<]" + qname + r"\b", text):
             raise _Unsupported(f"{prefix}:{name}")
