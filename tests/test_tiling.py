@@ -142,9 +142,12 @@ class PhaseModel(TinyModel):
         return y + phase
 
 
-def test_tiles_start_on_the_model_alignment_grid():
+@pytest.mark.parametrize("context", [3, 5])
+def test_tiles_start_on_the_model_alignment_grid(context):
+    """Context 3 is TinyNet's receptive radius exactly: rounded to the alignment of 4 it
+    must go up (4), never down (0: seams)."""
     rgb = _rgb(70, 90)
-    model = PhaseModel(scale=2, context=5)
+    model = PhaseModel(scale=2, context=context)
     whole = upscale_float(rgb, UpscaleOptions(tile=0), model=model)
     tiled = upscale_float(rgb, UpscaleOptions(tile=23), model=model)
     assert np.abs(whole - tiled).max() < 5e-7  # measured 1.2e-7
