@@ -256,3 +256,22 @@ def test_a_model_that_cannot_be_tiled_runs_whole_only_while_the_image_is_small_o
     assert tiling.choose_tile(model, 1000, 1500, "auto") == (0, 1)  # 1.5 MP: whole
     assert tiling.choose_tile(model, 1000, 1501, "auto") == (tiling.NON_TILEABLE_FALLBACK_TILE, 1)
     assert tiling.choose_tile(model, 1000, 1501, 64) == (tiling.NON_TILEABLE_FALLBACK_TILE, 1)  # nor a small tile
+
+
+def test_a_pass_between_passes_keeps_16_bits(monkeypatch):
+    """A ×8 of a ×2 model is three passes: the two in between are kept at 16 bits (8 bits
+    would round every pass) and only the last is written at the output's depth."""
+    from sr_desktop.engine.pipeline import upscale as pipeline
+
+    depths = []
+    real = pipeline._Chain._one_pass
+
+    def spied(self, src, src_max, dst, to_gray):
+        depths.append(dst.dtype)
+        return real(self, src, src_max, dst, to_gray)
+
+    monkeypatch.setattr(pipeline._Chain, "_one_pass", spied)
+    img = Image((_rgb(10, 12) * 255).astype(np.uint8))
+    res = upscale_image(img, UpscaleOptions(scale=8, tile=0), model=TinyModel(scale=2))
+    assert res.image.pixels.shape == (80, 96, 3) and res.image.pixels.dtype == np.uint8
+    assert depths == [np.uint16, np.uint16, np.uint8]
