@@ -275,3 +275,24 @@ def test_a_pass_between_passes_keeps_16_bits(monkeypatch):
     res = upscale_image(img, UpscaleOptions(scale=8, tile=0), model=TinyModel(scale=2))
     assert res.image.pixels.shape == (80, 96, 3) and res.image.pixels.dtype == np.uint8
     assert depths == [np.uint16, np.uint16, np.uint8]
+
+
+def test_a_host_model_s_grey_result_is_the_grey_of_its_clipped_colour_result():
+    """A model run on numpy patches (no torch) whose colour output overshoots 1: the grey
+    written for a grey image is the mean of the clipped channels, as the grey of the saved
+    colour result would be ((1 + 0.1 + 0.1) / 3 → 102), not the clipped mean (0.6 → 153)."""
+    from sr_desktop.engine.models.base import SRModel
+
+    class Overshooting(SRModel):
+        id, scale, context = "overshoot-x2", 2, 0
+        device = torch.device("cpu")
+
+        def upscale_patch(self, patch):
+            out = np.full((patch.shape[0] * 2, patch.shape[1] * 2, 3), 0.1, np.float32)
+            out[:, :, 0] = 1.6
+            return out
+
+    grey = Image(np.full((6, 8, 1), 50, np.uint8))
+    res = upscale_image(grey, UpscaleOptions(scale=2, tile=0), model=Overshooting())
+    assert res.image.pixels.shape == (12, 16, 1)
+    assert set(np.unique(res.image.pixels)) == {102}
