@@ -154,3 +154,28 @@ def test_the_ensemble_is_the_median_of_the_outputs_turned_back(monkeypatch):
     out = trainer.final_output(lr, bicubic_kernel(2), 2)
     assert out.shape == (10, 14, 3)
     assert np.array_equal(out, np.repeat(np.repeat(lr, 2, axis=0), 2, axis=1))
+
+
+@pytest.mark.parametrize("falling", [False, True])
+def test_the_learning_rate_drops_when_the_reconstruction_error_stops_falling(monkeypatch, falling):
+    """ZSSR's policy: a line fitted to the recent reconstruction errors; when its slope is
+    within 1.5× its own standard error (a plateau), the rate drops tenfold, at least
+    `min_iters` apart, and training stops under `min_lr`. A disabled drop passed."""
+    lr = _tiny(24)
+    opts = ZSSROptions(max_iters=600, min_iters=30, lr_check_every=10, run_test_every=5, lr_slope_range=40,
+                       crop=16, leave_as_is_probability=1.0)
+    trainer = ZSSRTrainer(opts, torch.device("cpu"), seed=0)
+    rng, calls = np.random.default_rng(0), [0]
+
+    def reconstruction(son, scale):  # the input back, off by noise that is flat or falls fast
+        calls[0] += 1
+        level = 0.2 / calls[0] if falling else 0.01
+        return lr + rng.normal(0.0, level, lr.shape)
+
+    monkeypatch.setattr(trainer, "forward", reconstruction)
+    log = trainer.train([lr], bicubic_kernel(2), 2)
+    if falling:
+        assert log.lr_changes == [0] and log.iterations == 600
+    else:
+        assert len(log.lr_changes) == 4 and log.iterations < 600  # 1e-3 → 1e-6 < min_lr: stopped
+        assert all(b - a > opts.min_iters for a, b in zip(log.lr_changes, log.lr_changes[1:]))
