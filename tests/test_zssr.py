@@ -178,4 +178,4 @@ def test_the_learning_rate_drops_when_the_reconstruction_error_stops_falling(mon
         assert log.lr_changes == [0] and log.iterations == 600
     else:
         assert len(log.lr_changes) == 4 and log.iterations < 600  # 1e-3 → 1e-6 < min_lr: stopped
-        assert all(b - a > opts.min_iters for a, b in zip(log.lr_changes, log.lr_changes[1:]))
+        assert all(b - a > opts.min_iters for a, b in zip(log.lr_changes, log.lr_changes[1:], strict=False))

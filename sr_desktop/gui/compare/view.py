@@ -278,6 +278,23 @@ class CompareView(PointerGestures, QWidget):
         self._region = self._checked_box(box)
         self.update()
 
+    def visible_box(self) -> tuple[int, int, int, int] | None:
+        """The part of the original in view (x, y, w, h; the left pane's in side by side),
+        or None when the whole image is in view or there is no image."""
+        original = self._content.original
+        if original is None:
+            return None
+        self._sync_dpr()
+        pane = self._pane_rects()[0]
+        scene = self._view.widget_rect_to_scene(pane, pane)
+        sx, sy = self._content.sx, self._content.sy
+        x0, y0 = max(0, math.floor(scene.left() / sx)), max(0, math.floor(scene.top() / sy))
+        x1 = min(original.width, math.ceil(scene.right() / sx))
+        y1 = min(original.height, math.ceil(scene.bottom() / sy))
+        if x1 <= x0 or y1 <= y0 or (x0, y0, x1, y1) == (0, 0, original.width, original.height):
+            return None
+        return x0, y0, x1 - x0, y1 - y0
+
     def clear_region(self) -> None:
         self._region = None
         self._band = None

@@ -94,7 +94,8 @@ def build_actions(w: ActionTarget) -> None:
     # Ctrl+Q as well: the standard key is empty on some desktops (and offscreen)
     w.quit_action = a("&Quit", w.close, ["Ctrl+Q", std.Quit], "Close the window (Ctrl+Q)")
     w.upscale_action = a("&Upscale", w.start_upscale, ["Ctrl+Return", "Ctrl+Enter"], "Upscale the whole image")
-    w.region_action = a("Enhance &region", w.enhance_current_region, "Ctrl+R", "Upscale only the selected region")
+    w.region_action = a("Enhance &region", w.enhance_current_region, "Ctrl+R",
+                        "Upscale only the selected region (none selected, zoomed in: the part in view)")
     w.cancel_action = a("&Cancel", w.cancel_jobs, "Esc", "Cancel the running job (Esc)")
     w.add_model_action = a("&Add model…", w.add_model_dialog, "Ctrl+Shift+M",
                            "Add your own model file (.pth, .safetensors, or an ncnn .param with its .bin)")

@@ -76,11 +76,19 @@ class Upscaler(QObject):
         return self._submit(tuple(int(v) for v in box))
 
     def enhance_current_region(self) -> Job | None:
-        """Upscale the selected region (a hint when there is none)."""
+        """Upscale the selected region; without one, the part of the image in view when the
+        view is zoomed in (the keyboard's way to a region: zoom, pan with the arrows, Ctrl+R),
+        else a hint."""
         box = self.session.region
         if box is None:
-            self.feedback.show_error("Draw a region on the image first.", level="info")
-            return None
+            box = self.compare.visible_box()
+            if box is None:
+                self.feedback.show_error("Draw a region on the image first, or zoom in: Enhance region then "
+                                         "takes the part in view.", level="info")
+                return None
+            self.compare.set_region(box)
+            self.session.select_region(box)
+            box = self.session.region
         return self.enhance_region(box)
 
     def _submit(self, box) -> Job | None:
