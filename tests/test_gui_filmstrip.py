@@ -175,3 +175,22 @@ def test_every_thumbnail_keeps_the_square_of_its_placeholder(qtbot, strip, tmp_p
     strip.add_paths([photo(tmp_path / "wide.png", size=(240, 60)), photo(tmp_path / "tall.png", size=(60, 240))])
     wait_thumbnails(qtbot, strip)
     assert [strip.item(i).icon().availableSizes() for i in range(2)] == [[QSize(THUMB, THUMB)]] * 2
+
+
+def test_a_thumbnail_on_a_200_percent_screen_has_device_pixels_of_its_own(qapp):
+    """At 200 % the 56-px thumbnails were stretched to 112 device pixels (blurred): they are
+    decoded at the screen's density and centred at it."""
+    from PySide6.QtGui import QColor, QImage, QPixmap
+
+    from sr_desktop.gui.main_window.filmstrip import _centred
+    from sr_desktop.gui.main_window.thumbnails import THUMB
+
+    image = QImage(112, 56, QImage.Format.Format_RGB32)  # a 2:1 photo decoded at 2 × THUMB
+    image.fill(QColor(200, 30, 30))
+    pixmap = QPixmap.fromImage(image)
+    pixmap.setDevicePixelRatio(2.0)
+    square = _centred(pixmap, 2.0)
+    assert (square.width(), square.height(), square.devicePixelRatio()) == (2 * THUMB, 2 * THUMB, 2.0)
+    out = square.toImage()
+    assert out.pixelColor(56, 56).red() == 200 and out.pixelColor(56, 27).alpha() == 0  # centred, 28 px bands
+    assert out.pixelColor(56, 28).red() == 200 and out.pixelColor(56, 83).red() == 200

@@ -9,10 +9,11 @@ in its tooltip; files with the same name show their folder; entries can be remov
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QStyle
 
 from sr_desktop.app.jobs import Job
@@ -61,10 +62,13 @@ class Filmstrip(QListWidget):
         self.addAction(self.remove_unreadable_action)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
-        self._thumbnails = JobQueue(self, runner=run_thumbnail_job)
+        #: device pixels per thumbnail pixel: decoded at the screens' finest density (at 200 %
+        #: 56-px thumbnails were stretched to 112 device pixels, blurred)
+        self._ratio = max([1.0, *(screen.devicePixelRatio() for screen in QGuiApplication.screens())])
+        self._thumbnails = JobQueue(self, runner=functools.partial(run_thumbnail_job, size=round(THUMB * self._ratio)))
         self._thumbnails.jobProgress.connect(self._on_thumbnail)
         self._waiting: list[Path] = []  # listed, thumbnail not decoded yet
-        self._placeholder = _blank()
+        self._placeholder = _blank(self._ratio)
 
     # -- the list ---------------------------------------------------------------------
     def paths(self) -> list[Path]:
@@ -185,7 +189,9 @@ class Filmstrip(QListWidget):
         if item is None:
             return
         if thumbnail.image is not None:
-            item.setIcon(QIcon(_centred(QPixmap.fromImage(thumbnail.image))))
+            pixmap = QPixmap.fromImage(thumbnail.image)
+            pixmap.setDevicePixelRatio(self._ratio)
+            item.setIcon(QIcon(_centred(pixmap, self._ratio)))
         else:
             item.setIcon(QIcon(self._error_badge()))
             item.setData(_ERROR_ROLE, thumbnail.error)
@@ -193,7 +199,7 @@ class Filmstrip(QListWidget):
         self.thumbnailShown.emit(thumbnail.path)
 
     def _error_badge(self) -> QPixmap:
-        badge = _blank()
+        badge = _blank(self._ratio)
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         side = THUMB // 2
         painter = QPainter(badge)
@@ -228,17 +234,20 @@ def disambiguated_labels(paths: list[Path]) -> list[str]:
     return labels
 
 
-def _centred(pixmap: QPixmap) -> QPixmap:
+def _centred(pixmap: QPixmap, ratio: float) -> QPixmap:
     """`pixmap` in the middle of a THUMB² square: every icon keeps the placeholder's size (a
     wide one drew its caption a second time, the old one left where the square's had been)."""
-    square = _blank()
+    square = _blank(ratio)
+    size = pixmap.deviceIndependentSize()
     painter = QPainter(square)
-    painter.drawPixmap((THUMB - pixmap.width()) // 2, (THUMB - pixmap.height()) // 2, pixmap)
+    painter.drawPixmap(QPointF((THUMB - size.width()) / 2, (THUMB - size.height()) / 2), pixmap)
     painter.end()
     return square
 
 
-def _blank() -> QPixmap:
-    pixmap = QPixmap(THUMB, THUMB)
+def _blank(ratio: float) -> QPixmap:
+    """A transparent THUMB² square of `ratio` device pixels per pixel."""
+    pixmap = QPixmap(round(THUMB * ratio), round(THUMB * ratio))
+    pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
     return pixmap

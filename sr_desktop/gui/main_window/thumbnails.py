@@ -60,12 +60,13 @@ def _engine_thumbnail(path: Path, size: int) -> Thumbnail:
     return Thumbnail(path, picture)
 
 
-def run_thumbnail_job(job, progress, cancel) -> int:
+def run_thumbnail_job(job, progress, cancel, size: int = THUMB) -> int:
     """Runner for a `JobQueue` whose job's ``options`` are the paths: one progress report
-    per file with its `Thumbnail` in ``extra["thumbnail"]``; returns how many were done."""
+    per file with its `Thumbnail` (at most `size` pixels a side) in ``extra["thumbnail"]``;
+    returns how many were done."""
     paths = list(job.options)
     tracker = ProgressTracker(len(paths), progress, stage="thumbnails")
     for path in paths:
         cancel.raise_if_cancelled()
-        tracker.step(message=str(path), thumbnail=decode_thumbnail(Path(path)))
+        tracker.step(message=str(path), thumbnail=decode_thumbnail(Path(path), size))
     return len(paths)
