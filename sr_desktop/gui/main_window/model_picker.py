@@ -232,6 +232,11 @@ class ModelPicker(QWidget):
         # points up, as if the section opened upwards)
         self.advanced.setCollapsedIcon("▸")
         self.advanced.setExpandedIcon("▾")
+        # superqt draws its toggle without a border or focus outline: with the focus on it,
+        # nothing showed where Space would act; a frame in the highlight colour does
+        self.advanced.toggleButton().setStyleSheet(
+            "QPushButton { text-align: left; border: 1px solid transparent; border-radius: 3px; outline: none; }"
+            "QPushButton:focus { border-color: palette(highlight); }")
         self.advanced.addWidget(advanced_body)
         # folded, superqt only sets the section's height to 0: its controls stayed in the Tab
         # order, and the arrow keys changed a Tile or Device nobody could see
