@@ -144,6 +144,7 @@ def test_a_residual_scaling_not_in_the_weights_survives_export_and_load(tmp_path
     from sr_desktop.engine.training.export import model_metadata, write_model
 
     for spec, value in (("EDSR:num_feat=256,num_block=1,res_scale=1.0", 1.0),
+                        ("EDSR:num_feat=256,num_block=1", 1.0),  # the module's default, left out of the spec
                         ("EDSR:num_feat=16,num_block=1,res_scale=0.1", 0.1),
                         ("RCAN:num_feat=16,num_group=1,num_block=1,squeeze_factor=4,res_scale=0.5", 0.5)):
         torch.manual_seed(0)

@@ -204,7 +204,19 @@ def _checked(module: nn.Module, arch: str, scale: int, built: dict[str, Any]) ->
         detected.set_scale(scale)
     if scale not in detected.scales:
         raise TrainingError(f"{arch} cannot do ×{scale} with these hyper-parameters")
+    # what the module was built with, its constructor's defaults included (res_scale left
+    # out of the spec is the module's 1.0, which detection guesses as 0.1 at 256 features)
+    built = {**_constructor_defaults(type(module)), **built}
     return {**detected.params, **{k: v for k, v in check_guessed(built).items() if k in detected.params}}
+
+
+def _constructor_defaults(cls: type) -> dict[str, Any]:
+    """The default arguments of `cls`'s constructor."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def he_init(module: nn.Module, slope: float = 0.0) -> None:
