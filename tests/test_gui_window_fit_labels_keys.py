@@ -606,6 +606,10 @@ def test_a_letter_on_the_model_list_searches_it_and_ctrl_c_copies_selected_text(
     QGuiApplication.clipboard().setText("")
     qtbot.keyClick(label, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == "model"
+    window.filmstrip.setFocus()  # the strip's current item is a file, not text: Copy result
+    QGuiApplication.clipboard().setText("")
+    qtbot.keyClick(window.filmstrip, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert not QGuiApplication.clipboard().image().isNull() and QGuiApplication.clipboard().text() == ""
     window.compare.setFocus()  # elsewhere R is still the region tool and Ctrl+C copies the result
     qtbot.keyClick(window.compare, Qt.Key.Key_R)
     assert window.region_tool_action.isChecked()

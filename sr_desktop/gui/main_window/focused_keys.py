@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QLabel, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QLabel, QTableView, QWidget
 
 #: widgets whose letter keys search their items (type-ahead)
 _TYPE_AHEAD = (QComboBox, QAbstractItemView)
@@ -19,12 +19,14 @@ _TYPE_AHEAD = (QComboBox, QAbstractItemView)
 
 def widget_wants_key(widget: QWidget, event: QKeyEvent) -> bool:
     """True when `widget` (the focus widget) should get `event` before a window shortcut:
-    a letter for a combo box or an item view, Ctrl+C for a label with selected text or an
-    item view with a current item (it copies that cell's text)."""
+    a letter for a combo box or an item view, Ctrl+C for a label with selected text or a
+    table with a current cell (the Leaderboard: it copies that cell's text). The Images strip
+    and the model list leave Ctrl+C to Copy result: their current item is a file or a
+    model, not text the user chose to copy."""
     if event.matches(QKeySequence.StandardKey.Copy):
         if isinstance(widget, QLabel):
             return widget.hasSelectedText()
-        return isinstance(widget, QAbstractItemView) and widget.currentIndex().isValid()
+        return isinstance(widget, QTableView) and widget.currentIndex().isValid()
     modifiers = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
     text = event.text()
     return (isinstance(widget, _TYPE_AHEAD) and modifiers == Qt.KeyboardModifier.NoModifier
