@@ -194,3 +194,12 @@ def test_a_full_or_read_only_output_folder_stops_the_batch_and_a_rerun_finishes_
     monkeypatch.setattr(stages.imageio, "write_image", real_write)  # space freed
     again = run_batch(src, out, options)
     assert again.exit_code == EXIT_OK and again.totals.ok == 8 - 2 and again.totals.skipped == 2
+
+    # under "rename" a rerun would write the finished files again beside themselves: the
+    # advice says how to skip them
+    writes.clear()
+    monkeypatch.setattr(stages.imageio, "write_image", full_after_two)
+    renaming = BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2), existing="rename",
+                            read_queue_size=1, write_queue_size=1)
+    halted = run_batch(src, tmp_path / "out2", renaming)
+    assert halted.summary().endswith("run again with --existing skip: finished files are then skipped")

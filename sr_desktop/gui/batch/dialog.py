@@ -154,7 +154,7 @@ class BatchDialog(QDialog):
         self.existing_combo = QComboBox()
         for policy, text in zip(EXISTING_POLICIES, ("Skip (resume)", "Overwrite", "Rename (name_1)"), strict=True):
             self.existing_combo.addItem(text, policy)
-        self.metadata_check = QCheckBox("Keep colour profile and EXIF")
+        self.metadata_check = QCheckBox("Keep colour profile, EXIF and XMP")
         self.metadata_check.setChecked(True)
         self.report_edit = QLineEdit()
         self.report_edit.setPlaceholderText("default: a JSON report in the output folder (.csv for CSV)")
@@ -505,7 +505,7 @@ class BatchDialog(QDialog):
         totals = result.totals
         self.progress_bar.setMaximum(max(1, len(result.records) + totals.extra.get("not_started", 0)))
         self.progress_bar.setValue(len(result.records))
-        text = html.escape(result.summary())
+        text = html.escape(in_dialog_words(result.summary(), BATCH_FIELDS))
         output = Path(result.output_dir)
         text += f"<br>Output: {_link(output, str(output))}"
         if result.report_path is not None:
