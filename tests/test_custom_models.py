@@ -394,6 +394,33 @@ def test_an_add_killed_before_it_wrote_the_index_is_registered_by_the_next_look(
     assert list_custom_specs() == [] and not (custom.custom_models_dir() / "custom-mine").exists()
 
 
+def test_a_removal_killed_before_its_folder_went_stays_removed_and_a_cut_copy_is_not_registered(home, tmp_path,
+                                                                                                monkeypatch):
+    """The recovery of killed adds must not bring back a model whose removal was killed
+    after the index was written, nor register a copy cut short (power lost mid-copy)."""
+    src = tmp_path / "mine.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    add_custom_model(src, name="mine")
+    monkeypatch.setattr(custom.shutil, "rmtree", lambda *a, **k: None)  # killed before the folder went
+    remove_custom_model("custom-mine")
+    monkeypatch.undo()
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    assert (custom.custom_models_dir() / "custom-mine").is_dir()
+    assert list_custom_specs() == []
+
+    def killed(_entries):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(custom, "write_index", killed)
+    with pytest.raises(KeyboardInterrupt):
+        add_custom_model(src, name="other")
+    monkeypatch.undo()
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    copy = custom.custom_models_dir() / "custom-other" / "custom-other.pth"
+    copy.write_bytes(copy.read_bytes()[:100])
+    assert list_custom_specs() == []
+
+
 @pytest.mark.parametrize("name", [None, 5, "", "a\x1b[31mb"])
 def test_an_edited_index_entrys_name_never_breaks_the_listing(home, tmp_path, capsys, name):
     """An entry whose name was null or a number made `sr-desktop models` fail (TypeError,

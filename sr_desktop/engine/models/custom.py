@@ -19,6 +19,7 @@ darkened by the networks' zero padding. Inside an image the engine's context dec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -486,6 +487,9 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
         # in the copy before it takes its place: killed before the index is written, the
         # copy is still registered by the next look (`custom_index.interrupted_adds`)
         (staging / ENTRY_FILE).write_text(json.dumps(entry, indent=2), encoding="utf-8")
+        for name in [*stored, ENTRY_FILE]:  # on the disk before the copy takes its place
+            with open(staging / name, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(staging, root / model_id)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -506,8 +510,12 @@ def remove_custom_model(model_id: str) -> None:
         entries = read_index(for_change=True)
         if not any(e.get("id") == model_id for e in entries):
             raise ModelError(f"no custom model with id {model_id!r}")
-        write_index([e for e in entries if e.get("id") != model_id])
         folder = custom_models_dir() / model_id
+        # first, or a removal killed between the index and the folder left a copy that the
+        # next look registered again (`custom_index.interrupted_adds`)
+        with contextlib.suppress(OSError):
+            (folder / ENTRY_FILE).unlink(missing_ok=True)
+        write_index([e for e in entries if e.get("id") != model_id])
         if folder.is_dir() and folder.parent == custom_models_dir():
             shutil.rmtree(folder, ignore_errors=True)
     from sr_desktop.engine.models.backends.choose import forget_measurements

@@ -124,9 +124,17 @@ def interrupted_adds(root: Path, entries: list[dict[str, Any]]) -> list[dict[str
             continue  # not an add of this version: left alone (see `remove_leftovers`)
         files = entry.get("files") if isinstance(entry, dict) else None
         if (entry_id(entry) == folder.name and isinstance(files, list) and files
-                and all(isinstance(f, str) and (folder / f).is_file() for f in files)):
+                and all(isinstance(f, str) and (folder / f).is_file() for f in files)
+                and _digest_or_none(folder / files[0]) == entry.get("sha256")):  # (not a copy cut short)
             found.append(entry)
     return found
+
+
+def _digest_or_none(path: Path) -> str | None:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
 
 
 def _finish_interrupted_adds(root: Path) -> None:
