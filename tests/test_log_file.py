@@ -46,3 +46,15 @@ def test_a_log_file_that_cannot_be_written_is_said_once_and_then_left_alone(tmp_
     notes = [r.getMessage() for r in caplog.records if "cannot write the log file" in r.getMessage()]
     assert len(notes) == 1 and "No such file or directory" in notes[0]
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_malformed_log_call_does_not_turn_the_log_file_off(tmp_path, monkeypatch):
+    """A record whose format fails is logging's own error to report; the file stays on."""
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # (its report would go to stderr)
+    handler = LogFileHandler(tmp_path / "sr-desktop.log")
+    bad = logging.LogRecord("x", logging.INFO, __file__, 1, "bad %d", ("x",), None)
+    good = logging.LogRecord("x", logging.INFO, __file__, 1, "a detail", None, None)
+    handler.handle(bad)
+    handler.handle(good)
+    handler.close()
+    assert not handler.failed and "a detail" in (tmp_path / "sr-desktop.log").read_text()

@@ -40,13 +40,16 @@ class LogFileHandler(logging.FileHandler):
             self.handleError(record)
 
     def handleError(self, record: logging.LogRecord) -> None:
+        import sys
+
+        reason = sys.exc_info()[1]
+        if not isinstance(reason, OSError):  # a bad log call (its format), not the file: logging's own report
+            super().handleError(record)
+            return
         if self.failed:
             return
         self.failed = True
         _FAILED.add(self.baseFilename)
-        import sys
-
-        reason = sys.exc_info()[1]
         try:
             self.close()
         except Exception:  # noqa: BLE001 - a stream that cannot flush cannot be closed cleanly either
