@@ -54,6 +54,15 @@ def test_a_packet_whose_orientation_cannot_be_edited_is_dropped(form):
     assert upright_xmp((HEAD + '>\n' + form + KEYWORDS + TAIL).encode(), turned=6) is None
 
 
+def test_a_packet_with_the_tiff_namespace_as_its_default_is_dropped():
+    """Unprefixed <Orientation>6</Orientation> cannot be found by a prefix: written back
+    unchanged, it said 6 of upright pixels."""
+    packet = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description rdf:about="">'
+              '<Orientation xmlns="http://ns.adobe.com/tiff/1.0/">6</Orientation>'
+              '</rdf:Description></rdf:RDF></x:xmpmeta>')
+    assert upright_xmp(packet.encode(), turned=6) is None
+
+
 def test_a_packet_that_is_not_utf8_is_dropped():
     assert upright_xmp(PACKET.encode("utf-16"), turned=1) is None
 

@@ -108,11 +108,11 @@ def add_quality_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_metadata_option(parser: argparse.ArgumentParser) -> None:
-    """--no-metadata: outputs without the input's ICC profile, EXIF (camera, GPS, dates) and
-    resolution."""
+    """--no-metadata: outputs without the input's ICC profile, EXIF (camera, GPS, dates), XMP
+    (keywords, creator, rights) and resolution."""
     parser.add_argument("--no-metadata", action="store_true",
-                        help="do not copy the ICC profile, EXIF (camera, GPS position, dates) or resolution to "
-                             "outputs")
+                        help="do not copy the ICC profile, EXIF (camera, GPS position, dates), XMP (keywords, "
+                             "creator, rights) or resolution to outputs")
 
 
 def quality_from(args: argparse.Namespace, formats: set[str]) -> int:

@@ -118,6 +118,10 @@ def _edit(packet: bytes | None, turned: int = 1, size: tuple[int, int] | None = 
     except UnicodeDecodeError:  # (UTF-16/32 packets are allowed and all but unseen)
         log.info("XMP packet is not UTF-8; not written")
         return None
+    if re.search(r"""xmlns\s*=\s*["'](?:""" + re.escape(TIFF_NS) + "|" + re.escape(EXIF_NS) + """)["']""", text):
+        # properties of a default namespace carry no prefix to find them by
+        log.info("XMP packet declares the tiff/exif namespace as its default; not written")
+        return None
     try:
         text = _set(text, TIFF_NS, "Orientation", 1)
         if 2 <= turned <= 8:

@@ -55,7 +55,7 @@ class SaveAsDialog(QDialog):
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(int(options.quality))
-        self.metadata_check = QCheckBox("Keep ICC profile and EXIF")
+        self.metadata_check = QCheckBox("Keep ICC profile, EXIF and XMP")
         self.metadata_check.setChecked(bool(options.keep_metadata))
         form = QFormLayout(self)
         form.addRow("File", row)
