@@ -73,6 +73,18 @@ def focus_window(env: dict, title: str) -> str:
     return window
 
 
+def _window_shown(env: dict, title: str, timeout: float) -> bool:
+    """Whether a window whose title contains ``title`` shows within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title], env=env,
+                               capture_output=True, text=True, timeout=STEP_TIMEOUT_S)
+        if found.stdout.strip():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def wait_for(predicate, what: str, timeout: float = STEP_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -92,8 +104,15 @@ def test_upscale_and_save_with_the_keyboard_in_a_real_window(xvfb, tmp_path):
     try:
         focus_window(xvfb, "photo.png — SR Desktop")  # the title once the image is shown
         xdotool(xvfb, "key", "ctrl+Return")
-        time.sleep(1.0)  # bicubic ×2 of 40×30 pixels takes milliseconds
-        xdotool(xvfb, "key", "ctrl+s")
+        # Ctrl+S does nothing until the result is there: bicubic ×2 of 40×30 pixels takes
+        # milliseconds, but on a loaded machine the window's start (torch loads beside it)
+        # took longer than the one second this waited
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while True:
+            xdotool(xvfb, "key", "ctrl+s")
+            if _window_shown(xvfb, "Save result as", timeout=2.0):
+                break
+            assert time.monotonic() < deadline, "the Save dialog did not open"
         focus_window(xvfb, "Save result as")
         xdotool(xvfb, "key", "Return")
         wait_for(expected.is_file, f"{expected.name} to be written")
