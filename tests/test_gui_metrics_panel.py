@@ -739,3 +739,17 @@ def test_a_long_evaluation_says_how_long_in_hours_and_minutes(panel):
     section = panel.evaluate_section
     section.show_progress(ProgressInfo(1, 40, 300.0, 10800.0, "evaluate", "espcn: baby.png"))
     assert section.status.text() == "espcn: baby.png, about 3:00:00 left"
+
+
+def test_a_new_evaluation_takes_the_last_evaluated_model_s_image_off_the_view(qtbot, panel, image):
+    """The model shown before left the leaderboard but its image stayed on the after side,
+    Save and Copy waiting, "Show the upscale result" hidden; a map mode kept the last map."""
+    shown = []
+    panel.showPixels.connect(lambda pixels, what: shown.append((pixels is None, what)))
+    panel.set_image(image)
+    run_evaluation(qtbot, panel)
+    panel.show_evaluated_model(MODELS[0][0])
+    assert shown[-1][0] is False  # the model's image
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS):
+        panel.run_evaluation([MODELS[1][0]], 3)
+    assert (True, "Result") in shown[-3:] and panel.view_mode() == "result"

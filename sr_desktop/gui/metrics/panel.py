@@ -296,6 +296,7 @@ class MetricsPanel(QWidget):
         self.evaluate_section.show_started(len(model_ids), scale, deg.describe())
         self._eval_queue.submit(job)
         self._refresh_all()
+        self._show_current()  # (the model shown before is gone from the leaderboard: its image too)
         self._follow_evaluation = True
         QTimer.singleShot(0, self.scroll_to_evaluation)  # once the folded inputs are laid out
         return job
@@ -447,6 +448,8 @@ class MetricsPanel(QWidget):
                 self.showPixels.emit(value, st.map_caption(key))
             elif value is None:
                 self._request_measurements()
+        else:  # no subject left for a map: the last one's map must not stay on screen
+            self.showPixels.emit(None, "Result")
         self._refresh_view_section()
 
     # ================================================================ evaluation
