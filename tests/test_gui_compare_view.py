@@ -446,3 +446,17 @@ def test_a_label_too_long_for_its_room_keeps_its_closing_warning(qtbot):
     tiny = elided_label(text, metrics, metrics.horizontalAdvance(note) * 0.5)  # no room for the note
     assert metrics.horizontalAdvance(tiny) <= metrics.horizontalAdvance(note) * 0.5
     assert elided_label("After (region) · Bicubic ×4", metrics, 60).endswith("…")
+
+
+def test_an_override_cut_to_a_multiple_of_the_scale_lies_on_the_original_s_pixels(view):
+    """An evaluation's image of a 131×97 original at ×4 is 128×96 (cut to a multiple of the
+    scale): stretched over the whole image it sat up to 3 pixels off the original beside it."""
+    original = unique_colours(97, 131)
+    view.set_original(original)
+    view.set_display_override(original[:96, :128].copy(), "evaluated")
+    view.zoom_to(2.0)
+    view.set_split(0.0)  # the after side fills the view
+    pixels = grab(view)
+    for x, y in ((120, 40), (60, 90), (127, 95)):
+        centre = view.map_image_to_widget(QPointF(x + 0.5, y + 0.5))
+        assert at(pixels, centre) == tuple(int(v) for v in original[y, x]), (x, y)

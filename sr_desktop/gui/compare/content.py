@@ -106,6 +106,17 @@ class CompareContent:
     def scene_rect(self, view: ViewTransform) -> QRectF:
         return QRectF(0.0, 0.0, view.scene_width, view.scene_height)
 
+    def override_rect(self, view: ViewTransform) -> QRectF:
+        """Where the override lies on the scene: over the whole image when it is the image's
+        size times a whole factor (a map of the result), else from the top-left corner at
+        that factor (an evaluation's image, cut to a multiple of its scale: stretched over
+        the image it sat up to 3 pixels off the original beside it)."""
+        layer, original = self.override, self.original
+        per_pixel = max(1, round(layer.width / original.width))
+        if layer.width == original.width * per_pixel and layer.height == original.height * per_pixel:
+            return self.scene_rect(view)
+        return QRectF(0.0, 0.0, layer.width / per_pixel * self.sx, layer.height / per_pixel * self.sy)
+
     def region_scene_rect(self, box: Box) -> QRectF:
         """A box of original pixels on the scene grid."""
         x, y, w, h = box
@@ -119,7 +130,7 @@ class CompareContent:
                     checker: QBrush) -> None:
         scene = self.scene_rect(view)
         if self.override is not None:
-            self.override.paint(painter, view, scene, pane, clip, checker)
+            self.override.paint(painter, view, self.override_rect(view), pane, clip, checker)
             return
         base = self.result if self.result is not None else self.original
         base.paint(painter, view, scene, pane, clip, checker)

@@ -148,7 +148,8 @@ class CompareView(PointerGestures, QWidget):
     def set_display_override(self, pixels: np.ndarray | None, label: str = "Map") -> None:
         """Show another image (a difference/SSIM/gradient map at result size; uint8, uint16
         or float 0..1) on the after side instead of the result; None shows the result again.
-        The override is drawn stretched over the whole scene."""
+        The override covers the whole image, or from its top-left corner what it holds of it
+        (`CompareContent.override_rect`)."""
         if pixels is None:
             self._content.override = None
         else:
