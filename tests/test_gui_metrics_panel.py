@@ -232,6 +232,10 @@ def test_kernel_file_choice_in_the_degradation_combo(qtbot, panel, image, tmp_pa
     assert panel.scale_spin.value() == 4  # the Run button uses the spin box: ×4 here
     expected = evaluate_image(image.pixels, EngineUpscaler("bicubic", 4, name="bicubic"), 4, deg).scores
     assert blocker.args[0][0]["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
+    # the summary names the file, not its whole path (740 px wide: the panel's Run and
+    # numbers went behind a scroll bar)
+    summary = panel.evaluate_section.inputs_toggle.text()
+    assert "kernel:k.npy" in summary and str(tmp_path) not in summary
 
 
 def test_cancel_keeps_finished_rows(qtbot, panel, image, monkeypatch):

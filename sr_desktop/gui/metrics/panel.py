@@ -30,6 +30,7 @@ Call ``shutdown()`` when the window closes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, QTimer, Signal
@@ -289,11 +290,16 @@ class MetricsPanel(QWidget):
         task = EvaluationTask(st.image.pixels, model_ids, scale, deg)
         job = Job(st.image, task)
         st.eval_gen += 1
-        st.eval = Evaluation(st.eval_gen, job, scale, deg.describe(), model_ids)
+        # a kernel file by its name: its whole path made the folded summary 740 px wide and
+        # pushed the panel's Run button and numbers behind a scroll bar
+        described = deg.describe()
+        if described.startswith("kernel:"):
+            described = "kernel:" + Path(described[len("kernel:"):]).name
+        st.eval = Evaluation(st.eval_gen, job, scale, described, model_ids)
         st.selected_model = None
         self.leaderboard.set_selected(None)
         st.prune()
-        self.evaluate_section.show_started(len(model_ids), scale, deg.describe())
+        self.evaluate_section.show_started(len(model_ids), scale, described)
         self._eval_queue.submit(job)
         self._refresh_all()
         self._show_current()  # (the model shown before is gone from the leaderboard: its image too)
