@@ -757,3 +757,19 @@ def test_a_new_evaluation_takes_the_last_evaluated_model_s_image_off_the_view(qt
     with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS):
         panel.run_evaluation([MODELS[1][0]], 3)
     assert (True, "Result") in shown[-3:] and panel.view_mode() == "result"
+
+
+def test_ctrl_c_on_the_leaderboard_copies_the_table_as_text(qtbot, panel, image):
+    """One cell ("SRCNN") was all Ctrl+C gave: the table, as shown, tab-separated with its
+    header, pastes into a spreadsheet."""
+    from PySide6.QtGui import QGuiApplication
+
+    panel.set_image(image)
+    run_evaluation(qtbot, panel)
+    table = panel.leaderboard.table
+    table.setFocus()
+    table.setCurrentCell(0, 0)
+    qtbot.keyClick(table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    lines = QGuiApplication.clipboard().text().splitlines()
+    assert lines[0].split("\t")[0] == "Model" and len(lines) == 1 + len(MODELS)
+    assert [line.split("\t")[1] for line in lines[1:]] == table_column(panel, 1)

@@ -20,7 +20,7 @@ _TYPE_AHEAD = (QComboBox, QAbstractItemView)
 def widget_wants_key(widget: QWidget, event: QKeyEvent) -> bool:
     """True when `widget` (the focus widget) should get `event` before a window shortcut:
     a letter for a combo box or an item view, Ctrl+C for a label with selected text or a
-    table with a current cell (the Leaderboard: it copies that cell's text). The Images strip
+    table with a current cell (the Leaderboard: it copies itself as text). The Images strip
     and the model list leave Ctrl+C to Copy result: their current item is a file or a
     model, not text the user chose to copy."""
     if event.matches(QKeySequence.StandardKey.Copy):

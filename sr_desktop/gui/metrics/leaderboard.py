@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QGuiApplication, QKeySequence, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -145,6 +145,21 @@ class LeaderboardTable(QTableWidget):
         self.select_model(selected)
         # a scroll area lays its content out at the minimum sizes: ask for the rows
         self.setMinimumHeight(self.sizeHint().height())
+
+    def as_text(self) -> str:
+        """The table as shown (sorted), tab-separated with its header: what Ctrl+C copies,
+        to paste into a spreadsheet or a note."""
+        lines = ["\t".join(COLUMNS)]
+        for r in range(self.rowCount()):
+            lines.append("\t".join(self.item(r, c).text() if self.item(r, c) else "" for c in range(len(COLUMNS))))
+        return "\n".join(lines)
+
+    def keyPressEvent(self, event) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):  # the whole table: one cell was of little use
+            QGuiApplication.clipboard().setText(self.as_text())
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def models_in_order(self) -> list[str]:
         """Model ids from top to bottom as displayed (after sorting)."""
