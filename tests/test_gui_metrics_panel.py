@@ -25,7 +25,7 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.metrics import maps, niqe, noref
 from sr_desktop.engine.metrics.degradation import Degradation
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair
-from sr_desktop.engine.metrics.upscalers import EngineUpscaler
+from sr_desktop.engine.metrics.upscalers import make_upscaler
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
 from sr_desktop.gui.metrics.leaderboard import MODEL_ROLE
 from sr_desktop.gui.metrics.panel import MetricsPanel
@@ -99,7 +99,7 @@ def test_evaluate_two_models_fills_leaderboard_with_engine_numbers(qtbot, panel,
     assert [r["model"] for r in rows] == ["bicubic", "lanczos"]
     hr = image.pixels  # 56×64 is a multiple of 2: modcrop keeps it whole
     for row in rows:
-        expected = evaluate_image(hr, EngineUpscaler(row["model"], 2, name=row["model"]), 2).scores
+        expected = evaluate_image(hr, make_upscaler(row["model"], 2), 2).scores
         assert row["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
         assert row["ssim_y"] == pytest.approx(expected.ssim_y, abs=1e-12)
         assert row["niqe"] == expected.niqe  # NIQE of the result (None under 96×96)
@@ -198,7 +198,7 @@ def test_estimated_kernel_degradation(qtbot, panel, image):
     assert panel.degradation_combo.currentData() == "estimated"
     rows = run_evaluation(qtbot, panel, scale=2, degradation="estimated")
     deg = Degradation(kind="kernel", kernel=kernel / kernel.sum())
-    expected = evaluate_image(image.pixels, EngineUpscaler("bicubic", 2, name="bicubic"), 2, deg).scores
+    expected = evaluate_image(image.pixels, make_upscaler("bicubic", 2), 2, deg).scores
     assert rows[0]["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
     assert "estimated kernel" in panel.leaderboard.note.text()
     # the kernel withdrawn: back to bicubic, not to "Kernel file (.npy)…" (a command, on
@@ -230,7 +230,7 @@ def test_kernel_file_choice_in_the_degradation_combo(qtbot, panel, image, tmp_pa
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     deg = Degradation(kind="kernel", kernel=np.ones((3, 3)) / 9.0)
     assert panel.scale_spin.value() == 4  # the Run button uses the spin box: ×4 here
-    expected = evaluate_image(image.pixels, EngineUpscaler("bicubic", 4, name="bicubic"), 4, deg).scores
+    expected = evaluate_image(image.pixels, make_upscaler("bicubic", 4), 4, deg).scores
     assert blocker.args[0][0]["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
     # the summary names the file, not its whole path (740 px wide: the panel's Run and
     # numbers went behind a scroll bar)

@@ -215,15 +215,16 @@ def ground_truth(pixels: np.ndarray, scale: int) -> np.ndarray:
 
 def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degradation,
                    cancel: CancelToken | None = None) -> EvalRow:
-    """Degrade `hr`, upscale with `model_id` through the engine pipeline, score it.
+    """Degrade `hr`, upscale with `model_id` as `sr-desktop bench` does (``bicubic`` is
+    MATLAB's, the published tables' baseline; the rest through the engine pipeline), score it.
 
     A model that cannot be loaded or run gives a row with `error` set (the others go on);
     cancelling raises `Cancelled`.
     """
-    from sr_desktop.engine.metrics.upscalers import EngineUpscaler
+    from sr_desktop.engine.metrics.upscalers import make_upscaler
 
     try:
-        upscaler = EngineUpscaler(model_id, scale, name=model_id, cancel=cancel)
+        upscaler = make_upscaler(model_id, scale, cancel=cancel)
         ev = evaluate_image(hr, upscaler, scale, degradation, name=model_id, cancel=cancel)
     except Cancelled:
         raise

@@ -201,14 +201,15 @@ def check_backend_for(model_id: str, backend: str) -> None:
 
 
 def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
-                  variant: str | None = None, precision: str = "auto", backend: str = "auto") -> Upscaler:
+                  variant: str | None = None, precision: str = "auto", backend: str = "auto",
+                  cancel: CancelToken | None = None) -> Upscaler:
     """The upscaler of a bench model id: ``bicubic`` = MATLAB bicubic, ``bicubic-pil`` =
     the engine's bicubic model, anything else = that model through the engine."""
     if model_id == MATLAB_BICUBIC_ID:
         check_backend_for(model_id, backend)
         return MatlabBicubic(scale)
     return EngineUpscaler(model_id, scale, device=device, tile=tile, variant=variant,
-                          precision=precision, backend=backend)
+                          precision=precision, backend=backend, cancel=cancel)
 
 
 def as_upscaler(obj, scale: int) -> Upscaler:
