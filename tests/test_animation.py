@@ -441,3 +441,25 @@ def test_an_animation_of_identical_frames_is_written_as_a_gif(tmp_path):
     animation = Animation([Image(gradient), Image(nudged), Image(gradient)], [100, 120, 80], 0, ["none"] * 3, "PNG")
     with PILImage.open(write_animation(animation, tmp_path / "near.gif")) as written:
         assert (written.n_frames, written.info["duration"]) == (1, 300)
+
+
+@pytest.mark.parametrize("suffix,params", [(".png", {}), (".webp", {"lossless": True})])
+def test_a_transparent_animation_written_as_gif_leaves_no_trail(tmp_path, suffix, params):
+    """Every frame is a full canvas, but GIF draws a frame over what the last one left: over
+    transparency, a moving square left a trail of its earlier places (disposal "none", the
+    APNG's and WebP's own). Each frame now clears the canvas first."""
+    frames = []
+    for i in range(4):
+        a = np.zeros((24, 32, 4), np.uint8)
+        a[4:14, 2 + 6 * i:12 + 6 * i] = (255, 0, 0, 255)
+        frames.append(PILImage.fromarray(a, "RGBA"))
+    src = tmp_path / f"square{suffix}"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0, **params)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.gif"), "--model", "bicubic", "--scale", "2",
+                 "-q"]) == 0
+    written = read_image_or_animation(tmp_path / "out.gif")
+    for i, frame in enumerate(written.frames):
+        opaque = frame.pixels[:, :, 3] > 0
+        own = np.zeros_like(opaque)
+        own[6:30, 2 + 12 * i:26 + 12 * i] = True  # the square ×2 and a 2-px margin for the resampling
+        assert not (opaque & ~own).any(), i

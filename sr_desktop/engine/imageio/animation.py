@@ -411,7 +411,11 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
     if fmt == "gif":
         if plays != 1:
             common["loop"] = 0 if plays == 0 else plays - 1
-        disposal = _per_frame([_GIF_OF_DISPOSAL[d] for d in animation.disposals])
+        # every frame is a full canvas; GIF draws one over what the last left, so over
+        # transparency a frame kept the earlier frames' pixels (a moving square left a trail):
+        # frames with alpha clear the canvas first
+        disposals = ["background"] * len(animation.frames) if first.mode == "RGBA" else animation.disposals
+        disposal = _per_frame([_GIF_OF_DISPOSAL[d] for d in disposals])
         encoded = io.BytesIO()
         try:
             first.save(encoded, "GIF", disposal=disposal, optimize=False, **common)
@@ -423,7 +427,7 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
                 raise
             encoded = io.BytesIO()
             common.update(append_images=[], duration=sum(animation.durations))
-            first.save(encoded, "GIF", disposal=_GIF_OF_DISPOSAL[animation.disposals[0]], optimize=False, **common)
+            first.save(encoded, "GIF", disposal=_GIF_OF_DISPOSAL[disposals[0]], optimize=False, **common)
         fh.write(encoded.getvalue())
     elif fmt == "png":
         disposal = _per_frame([_APNG_OF_DISPOSAL[d] for d in animation.disposals])
