@@ -463,3 +463,26 @@ def test_a_transparent_animation_written_as_gif_leaves_no_trail(tmp_path, suffix
         own = np.zeros_like(opaque)
         own[6:30, 2 + 12 * i:26 + 12 * i] = True  # the square ×2 and a 2-px margin for the resampling
         assert not (opaque & ~own).any(), i
+
+
+def test_a_gif_frame_reaching_past_the_screen_is_cut_to_it(tmp_path):
+    """Pillow grows the canvas for a GIF frame placed past the declared screen: frames of two
+    sizes made a PNG whose header and data disagreed (the app refused its own file) and a
+    WebP the encoder refused after the whole upscale. Cut to the screen, as browsers show it."""
+    import struct
+
+    frames = [PILImage.new("RGB", (32, 24), c) for c in ((200, 0, 0), (0, 0, 200))]
+    src = tmp_path / "over.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0, optimize=False)
+    data = bytearray(src.read_bytes())
+    descriptor = b"\x2c" + struct.pack("<HHHH", 0, 0, 32, 24)
+    second = data.index(descriptor, data.index(descriptor) + 1)
+    data[second + 1:second + 5] = struct.pack("<HH", 20, 16)  # the second frame at (20, 16): past the screen
+    src.write_bytes(bytes(data))
+    animation = read_image_or_animation(src)
+    assert {f.pixels.shape[:2] for f in animation.frames} == {(24, 32)}
+    for suffix in ("png", "webp"):
+        out = tmp_path / f"out.{suffix}"
+        assert main(["upscale", str(src), "-o", str(out), "--model", "bicubic", "--scale", "2", "-q"]) == 0
+        back = read_image_or_animation(out)
+        assert len(back.frames) == 2 and {f.pixels.shape[:2] for f in back.frames} == {(48, 64)}

@@ -161,6 +161,14 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
             else:
                 im.load()
                 rgba = np.array(im.convert("RGBA"))
+            if rgba.shape[:2] != (height, width):
+                # a GIF frame reaching past the declared screen: Pillow grows the canvas for
+                # it, and frames of two sizes broke every output (a PNG the app then refused
+                # as truncated); cut to the screen, as browsers show it
+                fitted = np.zeros((height, width, 4), np.uint8)
+                h, w = min(height, rgba.shape[0]), min(width, rgba.shape[1])
+                fitted[:h, :w] = rgba[:h, :w]
+                rgba = fitted
             frames.append(Image(rgba, icc_profile=icc, source_format=fmt, path=where))
             durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
