@@ -166,3 +166,19 @@ def test_zssr_with_a_kernel_on_an_animation_is_refused_not_first_frame_only(qtbo
     assert window.kernel_tools.upscale_with_kernel(kernel, 2) is None
     assert "not the 3 frames of an animation" in window.last_error
     assert window.session.result is None
+
+
+def test_save_as_suggests_the_animation_s_own_format_until_another_is_chosen(qtbot, window, tmp_path):
+    """PNG, the stills' default, was suggested for an animated GIF: an APNG, which many
+    programs show as a still. The source's format until an animation is saved in another."""
+    window.settings.set("save_format", "png")  # a still was saved as PNG before
+    src = _gif(tmp_path / "anim.gif")
+    assert window.open_paths([src])
+    qtbot.waitUntil(window.is_idle, timeout=20000)
+    assert window.picker.set_model_id("bicubic") and window.picker.set_scale(2)
+    assert window.start_upscale() is not None
+    qtbot.waitUntil(lambda: isinstance(window.session.result, AnimatedResult), timeout=30000)
+    assert window.saver.suggested_result_path().suffix == ".gif"
+    assert window.saver.save_result(tmp_path / "out.webp", SaveOptions(format="webp", quality=100)) is not None
+    assert window.saver.suggested_result_path().suffix == ".webp"  # an animation saved as WebP
+    assert window.settings.get("save_format") == "png"  # the stills' choice untouched

@@ -29,6 +29,8 @@ DEFAULTS = {
     "tile": str(TILE_AUTO),
     "compare_mode": "split",
     "save_format": "png",
+    #: the format an animation was last saved in ("": the source's own, as the docs promise)
+    "save_animation_format": "",
     "save_quality": DEFAULT_QUALITY,
     "keep_metadata": True,
     "last_dir": "",

@@ -58,12 +58,15 @@ class ResultSaver:
             self._default_format(), Path(self.settings.get("last_dir") or Path.home()))
 
     def _default_format(self) -> str:
-        """The last format saved in, or for an animation the source's own format when the
-        last one cannot hold its frames."""
+        """The last format a still was saved in; for an animation the last format an
+        animation was saved in, else the source's own (PNG, the stills' default, suggested an
+        APNG for a GIF, which many programs show as a still)."""
         from sr_desktop.engine.imageio.animation import ANIMATION_FORMATS
 
-        fmt = self.settings.get("save_format") or "png"
-        if getattr(self.session.result, "animation", None) is not None and fmt not in ANIMATION_FORMATS:
+        if getattr(self.session.result, "animation", None) is None:
+            return self.settings.get("save_format") or "png"
+        fmt = self.settings.get("save_animation_format")
+        if fmt not in ANIMATION_FORMATS:
             source = (self.session.image.source_format or "").lower() if self.session.image else ""
             fmt = source if source in ANIMATION_FORMATS else "gif"
         return fmt
@@ -137,7 +140,8 @@ class ResultSaver:
             self.saving = False
             QGuiApplication.restoreOverrideCursor()
         if options is not None and getattr(options, "format", None):
-            self.settings.set("save_format", options.format)
+            animated = getattr(result, "animation", None) is not None
+            self.settings.set("save_animation_format" if animated else "save_format", options.format)
             self.settings.set("save_quality", int(options.quality))
             self.settings.set("keep_metadata", bool(options.keep_metadata))
         if session.result is result:  # (a result that arrived meanwhile is not the one saved)
