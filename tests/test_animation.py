@@ -486,3 +486,14 @@ def test_a_gif_frame_reaching_past_the_screen_is_cut_to_it(tmp_path):
         assert main(["upscale", str(src), "-o", str(out), "--model", "bicubic", "--scale", "2", "-q"]) == 0
         back = read_image_or_animation(out)
         assert len(back.frames) == 2 and {f.pixels.shape[:2] for f in back.frames} == {(48, 64)}
+
+
+def test_a_frame_longer_than_a_gif_holds_is_shortened_to_its_limit(tmp_path):
+    """GIF counts a frame's time in hundredths of a second on 16 bits (655.35 s): a 700-s
+    frame failed the write ("int too big to convert") after the whole upscale."""
+    frames = [PILImage.new("RGB", (8, 6), c) for c in ((200, 0, 0), (0, 0, 200))]
+    src = tmp_path / "slow.webp"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=[100, 700_000], loop=0, lossless=True)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.gif"), "--model", "bicubic", "--scale", "2",
+                 "-q"]) == 0
+    assert read_image_or_animation(tmp_path / "out.gif").durations == [100, 655_350]

@@ -14,6 +14,7 @@ and a multi-page TIFF written as GIF/PNG/WebP (its pages are not frames of one c
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -63,7 +64,11 @@ PAGE_FORMATS = ("tiff",)
 
 # Disposal, in the words of the formats: GIF codes 0..3, APNG codes 0..2.
 _DISPOSAL_OF_GIF = {0: "none", 1: "none", 2: "background", 3: "previous"}
+log = logging.getLogger(__name__)
+
 _GIF_OF_DISPOSAL = {"none": 1, "background": 2, "previous": 3}
+#: the longest frame a GIF holds: 65535 hundredths of a second
+GIF_MAX_DURATION_MS = 655_350
 _DISPOSAL_OF_APNG = {0: "none", 1: "background", 2: "previous"}
 _APNG_OF_DISPOSAL = {"none": 0, "background": 1, "previous": 2}
 
@@ -414,7 +419,13 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
         common["pnginfo"] = chunks
     if metadata.dpi and fmt == "png":
         common["dpi"] = tuple(float(v) for v in metadata.dpi)
-    common["duration"] = _per_frame(list(animation.durations))
+    durations = list(animation.durations)
+    if fmt == "gif" and max(durations, default=0) > GIF_MAX_DURATION_MS:
+        # GIF counts a frame's time in hundredths of a second on 16 bits: a longer frame
+        # failed the write ("int too big to convert") after the whole upscale
+        log.info("GIF holds frames of at most %.2f s; longer ones are shortened to it", GIF_MAX_DURATION_MS / 1000)
+        durations = [min(d, GIF_MAX_DURATION_MS) for d in durations]
+    common["duration"] = _per_frame(durations)
     plays = animation.plays
     if fmt == "gif":
         if plays != 1:
@@ -434,7 +445,7 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
             if not rest or "list" not in str(exc):
                 raise
             encoded = io.BytesIO()
-            common.update(append_images=[], duration=sum(animation.durations))
+            common.update(append_images=[], duration=min(sum(durations), GIF_MAX_DURATION_MS))
             first.save(encoded, "GIF", disposal=_GIF_OF_DISPOSAL[disposals[0]], optimize=False, **common)
         fh.write(encoded.getvalue())
     elif fmt == "png":
