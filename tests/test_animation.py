@@ -497,3 +497,16 @@ def test_a_frame_longer_than_a_gif_holds_is_shortened_to_its_limit(tmp_path):
     assert main(["upscale", str(src), "-o", str(tmp_path / "out.gif"), "--model", "bicubic", "--scale", "2",
                  "-q"]) == 0
     assert read_image_or_animation(tmp_path / "out.gif").durations == [100, 655_350]
+
+
+def test_the_terminal_bar_counts_an_animation_in_frames(capsys):
+    """It counted the engine's 1000 steps per frame as tiles: "3000/12000 tile"."""
+    from sr_desktop.cli.progress_bar import TerminalProgress
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    bar = TerminalProgress("a.gif", enabled=True)
+    bar(ProgressInfo(done=3500, total=12000, elapsed=1.0, eta=2.0, stage="upscale", message="frame 4/12",
+                     extra={"frame": 4, "frames": 12}))
+    assert (bar._bar.total, bar._bar.n, bar._bar.unit) == (12, 3.5, "frame")
+    bar.close()
+    capsys.readouterr()

@@ -22,16 +22,20 @@ class TerminalProgress:
         if info.stage == BACKEND_STAGE:  # seconds of silence before the first tile: say why
             print(f"{self.description}: {info.message}…", file=sys.stderr, flush=True)
             return
+        total, done, unit = info.total, info.done, self.unit
+        frames = (info.extra or {}).get("frames")
+        if frames and info.total:  # an animation: counted in frames (its steps are 1000 per frame)
+            total, done, unit = frames, round(info.done * frames / info.total, 2), "frame"
         if self._bar is None:
             from tqdm import tqdm
 
             # started at the first count heard (a resumed run's checkpoint): tqdm's rate
             # counted those as done in no time (125 million it/s)
-            self._bar = tqdm(total=info.total, initial=info.done, desc=self.description, unit=self.unit,
+            self._bar = tqdm(total=total, initial=done, desc=self.description, unit=unit,
                              leave=False, file=sys.stderr, dynamic_ncols=True)
-        if self._bar.total != info.total:
-            self._bar.total = info.total
-        self._bar.n = info.done
+        if self._bar.total != total:
+            self._bar.total = total
+        self._bar.n = done
         self._bar.refresh()
 
     def close(self) -> None:
