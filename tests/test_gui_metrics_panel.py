@@ -542,7 +542,7 @@ def test_the_leaderboard_shows_names_elided_in_the_middle(qtbot, panel, image):
     panel.evaluate_section.set_models(LONG_MODELS)
     panel.set_image(image)
     with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS):
-        panel.run_evaluation(["bicubic", "realesrgan-x4plus-anime"], 2)
+        panel.run_evaluation(["bicubic", "realesrgan-x4plus-anime"], 4)  # (its own scale: no route mark)
     table = panel.leaderboard.table
     assert table.textElideMode() == Qt.TextElideMode.ElideMiddle and not table.wordWrap()
     cell = table.item(table.row_of("realesrgan-x4plus-anime"), 0)
@@ -773,3 +773,17 @@ def test_ctrl_c_on_the_leaderboard_copies_the_table_as_text(qtbot, panel, image)
     lines = QGuiApplication.clipboard().text().splitlines()
     assert lines[0].split("\t")[0] == "Model" and len(lines) == 1 + len(MODELS)
     assert [line.split("\t")[1] for line in lines[1:]] == table_column(panel, 1)
+
+
+def test_a_model_run_at_a_scale_it_does_not_have_is_marked_as_bench_marks_it(qtbot, panel, image):
+    """SPAN has ×2 and ×4: at ×3 it runs ×4 then Lanczos, which `bench` marks with a star and
+    a note; the leaderboard showed its number unmarked."""
+    panel.set_image(image)
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS) as blocker:
+        panel.run_evaluation(["span", "bicubic"], 3)
+    rows = {row["model"]: row for row in blocker.args[0]}
+    assert rows["span"]["scale_route"] == "×4, then Lanczos to ×3" and "scale_route" not in rows["bicubic"]
+    table = panel.leaderboard.table
+    span = table.item(table.row_of("span"), 0)
+    assert span.text().endswith(" *") and "×4, then Lanczos to ×3" in span.toolTip()
+    assert not table.item(table.row_of("bicubic"), 0).text().endswith("*")

@@ -198,13 +198,19 @@ class EvalRow:
     #: NIQE of the SR image (no reference, lower is more natural); None: not scored (a
     #: region, or an image under two 96×96 blocks)
     niqe: float | None = None
+    #: how the model reached a scale it does not have ("×4, then Lanczos to ×3"), as
+    #: `sr-desktop bench` marks it; None for a native scale
+    scale_route: str | None = None
 
     def to_dict(self) -> dict:
-        """The public row: model, psnr_y, ssim_y, niqe, seconds (and error when it failed)."""
+        """The public row: model, psnr_y, ssim_y, niqe, seconds (and error when it failed,
+        scale_route when the scale is not the model's own)."""
         out = {"model": self.model, "psnr_y": self.psnr_y, "ssim_y": self.ssim_y, "niqe": self.niqe,
                "seconds": self.seconds}
         if self.error:
             out["error"] = self.error
+        if self.scale_route:
+            out["scale_route"] = self.scale_route
         return out
 
 
@@ -231,7 +237,8 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
     except SRDesktopError as exc:
         return EvalRow(model_id, error=one_line(exc))
     s = ev.scores
-    return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, ev.timing.seconds, ev.sr, niqe=s.niqe)
+    return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, ev.timing.seconds, ev.sr, niqe=s.niqe,
+                   scale_route=getattr(upscaler, "scale_route", None))
 
 
 @dataclass

@@ -117,21 +117,25 @@ class LeaderboardTable(QTableWidget):
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
             shown = self.names.get(row.model, row.model)
+            tip = model_tooltip(row.model, shown)
+            if row.scale_route:  # as `bench` marks it: not the protocol of the published tables
+                tip += f"\n* not a scale of its own: {row.scale_route} (not the published tables' protocol)"
+                shown += " *"
             name = _SortItem(shown, shown)
             name.setData(MODEL_ROLE, row.model)
-            name.setToolTip(model_tooltip(row.model, shown))
+            name.setToolTip(tip)
             cells = [name]
             if row.error:
                 for _ in range(3):
                     item = _SortItem("error", _sort_key(None))
                     item.setToolTip(row.error)
                     cells.append(item)
-                name.setToolTip(f"{model_tooltip(row.model, shown)}\n{row.error}")
+                name.setToolTip(f"{tip}\n{row.error}")
             else:
                 if row.niqe is not None:
                     # in the tooltip, not a column: a fifth column leaves the names 36 of 268 px
                     # in a laptop-sized dock
-                    name.setToolTip(f"{model_tooltip(row.model, shown)}\n{format_niqe(row.niqe)}")
+                    name.setToolTip(f"{tip}\n{format_niqe(row.niqe)}")
                 cells.append(_SortItem(format_psnr(row.psnr_y), _sort_key(row.psnr_y)))
                 cells.append(_SortItem("…" if row.ssim_y is None else f"{row.ssim_y:.4f}",
                                        _sort_key(row.ssim_y)))

@@ -238,17 +238,19 @@ class MetricsState:
             elif row.error:
                 rows.append(EvalRow(model, error=row.error))
             elif self.box is None:
-                rows.append(EvalRow(model, row.psnr_y, row.ssim_y, seconds=row.seconds, niqe=row.niqe))
+                rows.append(EvalRow(model, row.psnr_y, row.ssim_y, seconds=row.seconds, niqe=row.niqe,
+                                    scale_route=row.scale_route))
             else:
                 scores = region.get(model) if region is not None else None
+                route = row.scale_route
                 if isinstance(scores, str):
-                    rows.append(EvalRow(model, seconds=row.seconds, error=scores))
+                    rows.append(EvalRow(model, seconds=row.seconds, error=scores, scale_route=route))
                 elif scores is None and region_failure:
-                    rows.append(EvalRow(model, seconds=row.seconds, error=region_failure))
+                    rows.append(EvalRow(model, seconds=row.seconds, error=region_failure, scale_route=route))
                 elif scores is None:
-                    rows.append(EvalRow(model, seconds=row.seconds))
+                    rows.append(EvalRow(model, seconds=row.seconds, scale_route=route))
                 else:
-                    rows.append(EvalRow(model, scores[0], scores[1], seconds=row.seconds))
+                    rows.append(EvalRow(model, scores[0], scores[1], seconds=row.seconds, scale_route=route))
         return rows
 
     def leaderboard_note(self) -> str:
