@@ -787,3 +787,4 @@ def test_a_model_run_at_a_scale_it_does_not_have_is_marked_as_bench_marks_it(qtb
     span = table.item(table.row_of("span"), 0)
     assert span.text().endswith(" *") and "×4, then Lanczos to ×3" in span.toolTip()
     assert not table.item(table.row_of("bicubic"), 0).text().endswith("*")
+    assert "* has no ×3 of its own" in panel.leaderboard.note.text()

@@ -260,5 +260,7 @@ class MetricsState:
             return ""
         where = (f"region {describe_box(self.box)}" if self.box is not None else "whole image")
         size = f"{ev.hr.shape[1]}×{ev.hr.shape[0]}" if ev.hr is not None else "…"
+        routed = any(row.scale_route for row in ev.rows.values())
         return (f"Ground truth {size}, ×{ev.scale}, degraded by {ev.degradation}. "
-                f"Y channel, {ev.scale} px border shaved; scores of the {where}.")
+                f"Y channel, {ev.scale} px border shaved; scores of the {where}."
+                + (f" * has no ×{ev.scale} of its own (its tooltip says how it got there)." if routed else ""))
