@@ -510,3 +510,19 @@ def test_the_terminal_bar_counts_an_animation_in_frames(capsys):
     assert (bar._bar.total, bar._bar.n, bar._bar.unit) == (12, 3.5, "frame")
     bar.close()
     capsys.readouterr()
+
+
+def test_an_apng_of_a_default_image_and_one_frame_reads_as_that_frame(tmp_path):
+    """Not an animation of one frame (the window offered Play on "animation of 1 frames"):
+    the frame itself, a still, not the default image a viewer without APNG support shows."""
+    default = PILImage.new("RGB", (8, 6), (200, 0, 0))
+    frame = PILImage.new("RGB", (8, 6), (0, 0, 200))
+    src = tmp_path / "one.png"
+    default.save(src, save_all=True, append_images=[frame], default_image=True)
+    with PILImage.open(src) as im:
+        assert getattr(im, "n_frames", 1) == 2  # (the default image counts in Pillow's frames)
+    read = read_image_or_animation(src)
+    assert isinstance(read, Image) and tuple(read.pixels[0, 0]) == (0, 0, 200)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "--scale", "2",
+                 "-q"]) == 0
+    assert read_image(tmp_path / "out.png").pixels.shape == (12, 16, 3)

@@ -111,11 +111,14 @@ class Animation:
 def read_image_or_animation(
     path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> Image | Animation:
-    """:func:`read_image` for a file of one frame, :func:`read_animation` for several."""
+    """:func:`read_image` for a file of one frame, :func:`read_animation` for several (an
+    APNG of a default image and one frame is that frame, a still: as a one-frame animation
+    the window offered Play on "animation of 1 frames")."""
     image = read_image(path, max_pixels)
     if image.info.get("frames", 1) <= 1:
         return image
-    return read_animation(path, max_pixels)
+    animation = read_animation(path, max_pixels)
+    return animation.frames[0] if len(animation.frames) == 1 else animation
 
 
 def read_animation(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Animation:
