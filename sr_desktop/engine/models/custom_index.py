@@ -108,7 +108,8 @@ def index_lock() -> Iterator[None]:
 
 def interrupted_adds(root: Path, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The entries of copies under `root` that an add placed but was killed before it wrote
-    them into the index (the copy's `ENTRY_FILE` names them and its files are all there)."""
+    them into the index (the copy's `ENTRY_FILE` names them and its files are all there;
+    whether they are whole, `_finish_interrupted_adds` checks: a listing hashes nothing)."""
     listed = {entry_id(e) for e in entries}
     found = []
     try:
@@ -124,8 +125,7 @@ def interrupted_adds(root: Path, entries: list[dict[str, Any]]) -> list[dict[str
             continue  # not an add of this version: left alone (see `remove_leftovers`)
         files = entry.get("files") if isinstance(entry, dict) else None
         if (entry_id(entry) == folder.name and isinstance(files, list) and files
-                and all(isinstance(f, str) and (folder / f).is_file() for f in files)
-                and _digest_or_none(folder / files[0]) == entry.get("sha256")):  # (not a copy cut short)
+                and all(isinstance(f, str) and (folder / f).is_file() for f in files)):
             found.append(entry)
     return found
 
@@ -148,19 +148,23 @@ def _finish_interrupted_adds(root: Path) -> None:
         entries = read_index(for_change=True)
     except ModelError:
         return  # an unreadable index is not rewritten (`read_index`)
-    recovered = interrupted_adds(root, entries)
+    recovered = [e for e in interrupted_adds(root, entries)  # (not a copy cut short)
+                 if _digest_or_none(root / e["id"] / e["files"][0]) == e.get("sha256")]
     if recovered:
         write_index(entries + recovered)
         log.info("registered %s, added by a `models add` that was interrupted", ", ".join(e["id"] for e in recovered))
 
 
-def finish_interrupted_adds_if_any() -> None:
-    """`_finish_interrupted_adds` when a look finds such a copy (listing the models costs one
-    folder listing otherwise); nothing when the models' folder cannot be written."""
-    root = custom_models_dir()
-    if interrupted_adds(root, read_index()):
+def entries_after_interrupted_adds() -> list[dict[str, Any]]:
+    """The index's entries, with `_finish_interrupted_adds` run first when a look finds such a
+    copy (otherwise a listing costs one folder listing beside the index's read); nothing is
+    registered when the models' folder cannot be written."""
+    entries = read_index()
+    if interrupted_adds(custom_models_dir(), entries):
         with contextlib.suppress(ModelError, OSError), index_lock():
             pass
+        entries = read_index()
+    return entries
 
 
 def entry_id(entry: dict[str, Any]) -> str | None:
@@ -260,8 +264,7 @@ def list_custom_specs() -> list[ModelSpec]:
     """Every added model, in the order added (``custom=True``, tag ``custom``); an entry
     this version cannot read (edited, damaged) is skipped with a warning naming it."""
     specs = []
-    finish_interrupted_adds_if_any()
-    for entry in read_index():
+    for entry in entries_after_interrupted_adds():
         try:
             if entry_id(entry) is None:
                 raise ValueError(f"bad id {entry.get('id')!r}")
