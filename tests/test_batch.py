@@ -201,11 +201,15 @@ def test_cancel_stops_mid_file_and_writes_nothing_partial(tmp_path: Path):
     with PILImage.open(out / "img0_x2_bicubic.png") as im:
         assert im.size == (128, 128)
     data = read_report(tmp_path / "r.json")
-    assert data["totals"]["cancelled"] is True and data["totals"]["extra"]["not_started"] == 3
-    # every file of the input tree is in the report with its status (the three were only counted)
+    assert data["totals"]["cancelled"] is True and data["totals"]["extra"]["not_started"] == 2
+    assert data["totals"]["extra"]["interrupted"] == 1
+    # every file of the input tree is in the report with its status (the three were only
+    # counted): the file stopped at a tile is not reported as one never started
     statuses = {Path(f["input"]).name: f["status"] for f in data["files"]}
-    assert statuses == {"img0.png": "ok", "img1.png": "not started", "img2.png": "not started",
+    assert statuses == {"img0.png": "ok", "img1.png": "cancelled", "img2.png": "not started",
                         "img3.png": "not started"}
+    stopped = next(f for f in data["files"] if f["status"] == "cancelled")
+    assert stopped["output_bytes"] is None and stopped["input_size"] == [64, 64]
     assert data["totals"]["ok"] == 1 and data["totals"]["files"] == 1  # the totals count what was done
 
 

@@ -181,6 +181,12 @@ def test_cancel_drops_the_files_in_progress_and_reports_every_file_written(local
     assert written == reported  # each file written is in the report, none after it
     assert 1 <= len(written) < 24
     assert not [p for p in (tmp_path / "out").rglob("*") if p.name.startswith(".")]  # no temp file
+    # every file is in the report once: done, stopped at a tile (cancelled) or never started
+    files = json.loads(result.report_path.read_text())["files"]
+    assert sorted(Path(f["input"]).name for f in files) == sorted(p.name for p in (tmp_path / "in").rglob("*.png"))
+    assert {f["status"] for f in files} <= {"ok", "failed", "cancelled", "not started"}  # (failed: broken.png)
+    extra = result.totals.extra
+    assert result.totals.files + extra["not_started"] + extra.get("interrupted", 0) == len(files)
     assert time.monotonic() - started < 120
 
 

@@ -125,6 +125,9 @@ def test_dialog_cancel_stops_the_batch(qtbot, tmp_path: Path, hold_from_third_fi
     assert result.cancelled
     assert sorted(p.name for p in out.glob("img*")) == ["img00_x2_bicubic.png", "img01_x2_bicubic.png"]
     assert result.totals.ok == 2 and statuses(dialog)["img02.png"] == "cancelled"
+    # the report's own count: one file stopped in its upscale, three never reached
+    assert result.totals.extra["interrupted"] == 1 and result.totals.extra["not_started"] == 3
+    assert (dialog.progress_bar.value(), dialog.progress_bar.maximum()) == (2, 6)
     assert "cancelled" in dialog.summary_label.text()
 
 

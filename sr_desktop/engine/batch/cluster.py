@@ -30,7 +30,7 @@ from typing import Any
 
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchError, BatchJob
-from sr_desktop.engine.batch.report import OUTPUT_EXISTS, FileRecord
+from sr_desktop.engine.batch.report import INTERRUPTED, OUTPUT_EXISTS, FileRecord
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
@@ -231,7 +231,7 @@ class UpscaleActor:
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         jobs = [pickle.loads(blob) for blob in batch["job"]]
         records = [self._run_one(job) for job in jobs]
-        # b"": a file dropped by a cancel (not started, or stopped at a tile)
+        # b"": a file dropped by a cancel before it started
         blobs = [pickle.dumps(replace(r, worker=self.worker)) if r is not None else b"" for r in records]
         return {"index": [job.index for job in jobs], "record": blobs}
 
@@ -308,7 +308,7 @@ def run_jobs_on_ray(
         stages.run()
         for job, record in zip(local, stages.records, strict=True):
             records[position[job.index]] = record
-            if record is not None:
+            if record is not None and record.status != INTERRUPTED:
                 done += 1
                 counts[record.status] += 1
                 _report(progress, done, len(jobs), started, record, job.index, counts)
@@ -343,6 +343,8 @@ def run_jobs_on_ray(
                 job = jobs[position[int(row["index"])]]
                 record = _as_planned(pickle.loads(row["record"]), job)
                 records[position[int(row["index"])]] = record
+                if record.status == INTERRUPTED:  # stopped at a tile by the cancel: not a finished file
+                    continue
                 done += 1
                 counts[record.status] += 1
                 _report(progress, done, len(jobs), started, record, job.index, counts)

@@ -24,7 +24,7 @@ class FileRecord:
 
     input: str
     output: str | None
-    status: str  # ok | skipped | failed (| not started, in a cancelled batch's report)
+    status: str  # ok | skipped | failed (| cancelled, not started: in a cancelled batch's report)
     error: str = ""  # one line, for failed files
     note: str = ""  # why a file was skipped ("output exists", "not an image")
     input_bytes: int | None = None
@@ -101,6 +101,9 @@ OUTPUT_EXISTS = "output exists"
 OUTPUT_OF_BATCH = "an output of this batch"
 #: the status, in a cancelled batch's report, of a file the batch never reached
 NOT_STARTED = "not started"
+#: the status, in a cancelled batch's report, of the file being upscaled when it was cancelled
+#: (nothing of it written)
+INTERRUPTED = "cancelled"
 
 _CSV_COLUMNS = [
     "input",

@@ -42,6 +42,7 @@ from sr_desktop.engine.batch.report import (
     EXIT_FATAL,
     EXIT_OK,
     EXIT_SOME_FAILED,
+    INTERRUPTED,
     NOT_STARTED,
     BatchTotals,
     FileRecord,
@@ -288,9 +289,12 @@ def run_batch(
         halted = ""
     wall = time.perf_counter() - t0
 
-    records = [r for r in all_records if r is not None]
+    records = [r for r in all_records if r is not None and r.status != INTERRUPTED]
+    interrupted = [r for r in all_records if r is not None and r.status == INTERRUPTED]
     totals = BatchTotals.from_records(records, wall, cancelled=not completed and not halted, removed_temp_files=removed)
-    totals.extra["not_started"] = len(jobs) - len(records)
+    totals.extra["not_started"] = len(jobs) - len(records) - len(interrupted)
+    if interrupted:
+        totals.extra["interrupted"] = len(interrupted)
     if halted:
         totals.extra["stopped"] = halted
     header = {
@@ -320,13 +324,13 @@ def run_batch(
     }
     result = BatchResult(input_dir, output_dir, records, totals, header=header, halted=halted)
     if write_report_file:
-        # a cancelled batch's report lists the files it never reached too ("every entry of the
-        # input tree with its status"); the totals count what was done
+        # a cancelled batch's report lists the file it stopped in and those it never reached
+        # too ("every entry of the input tree with its status"); the totals count what was done
         unstarted = [FileRecord(str(job.input), str(job.output) if job.output is not None else None, NOT_STARTED)
                      for job, record in zip(jobs, all_records, strict=True) if record is None]
         path = report if report is not None else default_report_path(output_dir)
         try:
-            result.report_path = write_report(path, header, records + unstarted, totals)
+            result.report_path = write_report(path, header, records + interrupted + unstarted, totals)
         except BatchError as exc:  # the files are done: their summary is still the caller's to show
             result.report_error = str(exc)
     return result

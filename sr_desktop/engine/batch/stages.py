@@ -22,7 +22,7 @@ from typing import Any
 from sr_desktop.engine import imageio
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchJob, renamed_path
-from sr_desktop.engine.batch.report import NOT_AN_IMAGE, OUTPUT_EXISTS, OUTPUT_OF_BATCH, FileRecord
+from sr_desktop.engine.batch.report import INTERRUPTED, NOT_AN_IMAGE, OUTPUT_EXISTS, OUTPUT_OF_BATCH, FileRecord
 from sr_desktop.engine.compute.devices import auto_device_is_cpu_without_torch, resolve_device
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import UpscaleOptions, parse_device
@@ -299,6 +299,12 @@ class BatchStages:
                     )
             except Cancelled:
                 cancelled = True
+                with self.lock:  # (not a finished file: neither counted nor reported as one)
+                    self.records[job.index] = FileRecord(
+                        str(job.input), str(job.output), INTERRUPTED,
+                        note="cancelled during its upscale; nothing written", input_bytes=_file_size(job.input),
+                        input_size=in_size, read_seconds=read_seconds,
+                        upscale_seconds=time.perf_counter() - t0)
                 break
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory on one huge file
                 record = FileRecord(str(job.input), str(job.output), "failed", error=error_line(exc),

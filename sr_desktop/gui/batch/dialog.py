@@ -503,7 +503,8 @@ class BatchDialog(QDialog):
                 self.table.item(row, 1).setText("cancelled")
                 self.table.item(row, 4).setText("not written")
         totals = result.totals
-        self.progress_bar.setMaximum(max(1, len(result.records) + totals.extra.get("not_started", 0)))
+        self.progress_bar.setMaximum(max(1, len(result.records) + totals.extra.get("not_started", 0)
+                                         + totals.extra.get("interrupted", 0)))
         self.progress_bar.setValue(len(result.records))
         text = html.escape(in_dialog_words(result.summary(), BATCH_FIELDS))
         output = Path(result.output_dir)
