@@ -339,6 +339,7 @@ def test_set_result_shows_timing_and_no_reference_numbers(qtbot, panel, image):
     # NIQE needs two 96-px blocks: neither the 64×56 input nor its 128×112 result has them
     assert numbers.input_niqe is None and numbers.result_niqe is None
     assert panel.niqe_label.text() == "— → —"
+    assert "NIQE needs two 96×96-pixel blocks" in panel.noref_section.status.text()  # the dashes explained
 
     panel.set_result(None)
     assert panel.result_model.text() == "No upscale yet"
@@ -721,6 +722,7 @@ def test_no_reference_niqe_of_input_and_result(qtbot, panel):
     assert numbers.input_niqe == niqe.niqe(src) and numbers.result_niqe == niqe.niqe(res)
     panel.noref_section.show_numbers(SimpleNamespace(scale=2), numbers)
     assert panel.niqe_label.text() == f"{numbers.input_niqe:.2f} → {numbers.result_niqe:.2f}"
+    assert "NIQE" not in panel.noref_section.status.text()
 
 
 def test_no_reference_measurements_stop_when_cancelled():

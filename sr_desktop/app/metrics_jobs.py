@@ -31,7 +31,7 @@ from sr_desktop.engine.metrics.degradation import Degradation, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair, to_uint8_rgb_or_gray
 from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
-from sr_desktop.engine.metrics.niqe import niqe_or_none
+from sr_desktop.engine.metrics.niqe import BLOCK_SIZE, niqe_or_none
 from sr_desktop.engine.metrics.noref import Consistency, Sharpness, consistency, sharpness
 
 VIEW_MODES = ("result", "difference", "ssim", "gradient")
@@ -96,6 +96,13 @@ class NoReferenceNumbers:
     note: str = ""
     input_niqe: float | None = None
     result_niqe: float | None = None
+
+    @property
+    def niqe_note(self) -> str:
+        """Why NIQE has no number for the input or the result; "" when it has both."""
+        if self.input_niqe is not None and self.result_niqe is not None:
+            return ""
+        return f"NIQE needs two {BLOCK_SIZE}×{BLOCK_SIZE}-pixel blocks of some texture (— where there are not)"
 
 
 def no_reference_numbers(source: np.ndarray, result: np.ndarray, scale: int,

@@ -84,8 +84,8 @@ class NoReferenceSection(QGroupBox):
         if value.consistency is not None:
             c = value.consistency
             self.consistency.setText(f"{_fmt_db(c.psnr_rgb)} (Y {_fmt_db(c.psnr_y)})")
-            self.status.setText(f"input → result; consistency: result ↓×{result.scale} "
-                                "(MATLAB bicubic) vs input")
+            status = f"input → result; consistency: result ↓×{result.scale} (MATLAB bicubic) vs input"
         else:
             self.consistency.setText("—")
-            self.status.setText(f"Consistency not measured: {value.note}")
+            status = f"Consistency not measured: {value.note}"
+        self.status.setText(f"{status}. {value.niqe_note}." if value.niqe_note else status)
