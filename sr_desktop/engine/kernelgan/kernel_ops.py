@@ -68,6 +68,17 @@ def shift_to_center(kernel: np.ndarray, scale: int = 2, pad: bool = True) -> np.
     return ndimage.shift(k, shift, order=3, mode="constant")
 
 
+def aligned_kernel(kernel: np.ndarray, scale: int) -> np.ndarray:
+    """A user's kernel shifted (`shift_to_center`: cubic spline, zero-padded so no mass is
+    lost) so that its centre of mass lies where the engine's degradation (correlate, keep
+    every s-th pixel) needs it for ×`scale`: LR pixel i ↔ HR s·i + (s−1)/2, the alignment of
+    MATLAB's bicubic and of the networks' bicubic input. ZSSR's own code shifts every given
+    kernel so (``kernel_shift``); a kernel centred on its canvas, e.g. a symmetric Gaussian,
+    otherwise put the result (s−1)/2 HR pixels off the input."""
+    k = shift_to_center(kernel, scale=scale)
+    return k / k.sum()  # (the spline shift does not keep the sum exactly)
+
+
 def post_process_kernel(kernel: np.ndarray, n: int = 40, scale: int = 2,
                         clip_ringing: bool = True) -> np.ndarray:
     """KernelGAN's final kernel: drop negligible taps, then centre (see above).

@@ -20,12 +20,17 @@ from sr_desktop.engine.models.map_sr.solver import PRIORS, MapSROptions, map_sr
 MIN_SIDE = 8
 
 
-def kernel_for_scale(kernel: np.ndarray, scale: int) -> np.ndarray:
+def kernel_for_scale(kernel: np.ndarray, scale: int, given: bool = False) -> np.ndarray:
     """A ×2 kernel at ×4 becomes the analytic ×4 kernel (the ×2 degradation twice), as
-    ZSSR's ×4 stage; a ×4-size kernel (≥ 25 taps) is used as it is."""
-    if scale == 4 and kernel_scale(kernel) == 2:
-        from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4
+    ZSSR's ×4 stage; a ×4-size kernel (≥ 25 taps) is used as it is. A `given` kernel (the
+    user's; an estimate comes centred) is first aligned for the scale it is used at
+    (`aligned_kernel`), as ZSSR's are: the result then lies on the grid of the other models'."""
+    from sr_desktop.engine.kernelgan.kernel_ops import aligned_kernel, analytic_kernel_x4
 
+    x2_at_x4 = scale == 4 and kernel_scale(kernel) == 2  # (judged by the size the user gave)
+    if given:
+        kernel = aligned_kernel(kernel, 4 if scale == 4 and not x2_at_x4 else 2)
+    if x2_at_x4:
         return odd_canvas(analytic_kernel_x4(kernel))
     return kernel
 
@@ -66,11 +71,12 @@ class MapSRModel(SRModel):
             self.kernel = odd_canvas(as_kernel(kernel))
         self.last_kernel_estimate = None
 
-    def degradation(self, kernel: np.ndarray | None):
-        """The operator D of this model's problem (kernel None: MATLAB bicubic)."""
+    def degradation(self, kernel: np.ndarray | None, given: bool = False):
+        """The operator D of this model's problem (kernel None: MATLAB bicubic; `given`: the
+        user's kernel, aligned first)."""
         if kernel is None:
             return BicubicDegradation(self.scale, self.device)
-        return KernelDegradation(kernel_for_scale(kernel, self.scale), self.scale, self.device)
+        return KernelDegradation(kernel_for_scale(kernel, self.scale, given), self.scale, self.device)
 
     def _kernel_for(self, rgb: np.ndarray, progress, cancel) -> np.ndarray | None:
         if self.estimate_settings is None:
@@ -97,7 +103,8 @@ class MapSRModel(SRModel):
         h, w = rgb.shape[:2]
         x0 = F.interpolate(y, size=(h * self.scale, w * self.scale), mode="bicubic", align_corners=False)
         try:
-            x = map_sr(y, x0, self.degradation(kernel), self.scale, self.options, progress, cancel)
+            x = map_sr(y, x0, self.degradation(kernel, given=self.estimate_settings is None), self.scale,
+                       self.options, progress, cancel)
         except torch.OutOfMemoryError:
             raise KernelError(f"map-sr ran out of device memory on a {w}×{h} image "
                               f"(try a smaller image or region, or --device cpu)") from None

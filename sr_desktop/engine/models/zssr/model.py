@@ -9,7 +9,7 @@ import numpy as np
 from sr_desktop.engine.core.kernel_file import as_kernel, kernel_scale, odd_canvas
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.kernelgan.errors import KernelError
-from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4
+from sr_desktop.engine.kernelgan.kernel_ops import aligned_kernel, analytic_kernel_x4
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.zssr.zssr import ZSSROptions, bicubic_kernel, zssr_upscale
@@ -30,14 +30,19 @@ def load_kernel(kernel) -> np.ndarray:
     return odd_canvas(as_kernel(kernel))
 
 
-def stage_kernels(kernel: np.ndarray | None, scale: int) -> dict[int, np.ndarray]:
+def stage_kernels(kernel: np.ndarray | None, scale: int, given: bool = False) -> dict[int, np.ndarray]:
     """Kernels of the ZSSR stages: ×2 → {2: k}; ×4 → {2: k, 4: analytic ×4} for a ×2-size
-    kernel, {4: k} (one direct stage) for a ×4-size kernel; None → bicubic."""
+    kernel, {4: k} (one direct stage) for a ×4-size kernel; None → bicubic. A `given` kernel
+    (the user's, not this engine's estimate, which comes centred) is first aligned for the
+    scale it is used at (`aligned_kernel`)."""
     if kernel is None:
         return {2: bicubic_kernel(2)} if scale == 2 else {2: bicubic_kernel(2), 4: bicubic_kernel(4)}
+    direct_x4 = scale == 4 and kernel_scale(kernel) == 4  # (judged by the size the user gave)
+    if given:
+        kernel = aligned_kernel(kernel, 4 if direct_x4 else 2)
     if scale == 2:
         return {2: kernel}
-    if kernel_scale(kernel) == 4:
+    if direct_x4:
         return {4: kernel}
     return {2: kernel, 4: analytic_kernel_x4(kernel)}
 
@@ -81,7 +86,7 @@ class ZSSRModel(SRModel):
             raise KernelError(f"ZSSR expects an H×W×3 image, got shape {rgb.shape}")
         if min(rgb.shape[:2]) < 8:
             raise KernelError(f"image too small for ZSSR ({rgb.shape[1]}×{rgb.shape[0]}, need 8×8)")
-        kernel = self.kernel
+        kernel, given = self.kernel, self.kernel is not None
         if self.estimate:
             from sr_desktop.engine.kernelgan import estimate_kernel
 
@@ -90,7 +95,7 @@ class ZSSRModel(SRModel):
                                   batch=self.kernel_batch, early_stop=True, method=self.kernel_method)
             self.last_kernel_estimate = est
             kernel = est.kernel_x2
-        out, self.last_logs = zssr_upscale(rgb.astype(np.float64), self.scale, stage_kernels(kernel, self.scale),
+        out, self.last_logs = zssr_upscale(rgb.astype(np.float64), self.scale, stage_kernels(kernel, self.scale, given),
                                            self.options, self.device, self.seed, progress, cancel)
         return out.astype(np.float32)
 
