@@ -526,3 +526,78 @@ def test_an_apng_of_a_default_image_and_one_frame_reads_as_that_frame(tmp_path):
     assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "--scale", "2",
                  "-q"]) == 0
     assert read_image(tmp_path / "out.png").pixels.shape == (12, 16, 3)
+
+
+def _gif_with_first_disposal(path: Path, frames: list, disposal_of_first: int, **params) -> Path:
+    """A GIF of palette `frames` saved by Pillow (later frames cut to what changed), its first
+    frame's disposal then set to `disposal_of_first` in the file."""
+    frames[0].save(path, "GIF", save_all=True, append_images=frames[1:], duration=100, disposal=1,
+                   optimize=False, **params)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x21\xf9\x04")
+    data[at + 3] = (data[at + 3] & ~0x1C) | (disposal_of_first << 2)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_rectangle_disposed_to_background_is_cleared_as_viewers_do(tmp_path):
+    """An opaque first frame disposed to background, then a frame covering only its top-left
+    quarter: viewers show that frame on a clear canvas (transparent around it); Pillow filled
+    the rest with the palette's background colour (opaque green here)."""
+    palette = [0, 255, 0, 255, 0, 0, 0, 0, 255] + [0] * 759
+    red = PILImage.new("P", (8, 8), 1)
+    red.putpalette(palette)
+    quarter = np.full((8, 8), 1, np.uint8)
+    quarter[:4, :4] = 2  # blue; the rest unchanged, so Pillow stores only this rectangle
+    second = PILImage.fromarray(quarter, "P")
+    second.putpalette(palette)
+    src = _gif_with_first_disposal(tmp_path / "sprite.gif", [red, second], 2, background=0)
+    with PILImage.open(src) as im:  # the file is as described: a 4×4 second frame
+        im.seek(1)
+        assert im.tile[0].extents == (0, 0, 4, 4) and im.disposal_method == 1
+    anim = read_animation(src)
+    first, shown = (f.pixels for f in anim.frames)
+    assert first.shape == (8, 8, 4) and (first == (255, 0, 0, 255)).all()
+    assert (shown[:4, :4] == (0, 0, 255, 255)).all()
+    clear = np.ones((8, 8), bool)
+    clear[:4, :4] = False
+    assert (shown[clear][:, 3] == 0).all()  # not green: the canvas was cleared
+    assert anim.disposals == ["background", "none"]
+
+
+@pytest.mark.parametrize("disposal_of_first", [1, 2, 3])
+def test_the_gif_canvas_agrees_with_pillow_where_pillow_follows_the_viewers(tmp_path, disposal_of_first):
+    """With a transparent index Pillow composes as viewers do: the block walk and per-frame
+    decode give the same frames (the RGB of transparent pixels aside)."""
+    from sr_desktop.engine.imageio.gif_canvas import gif_frames_as_shown
+
+    rng = np.random.default_rng(disposal_of_first)
+    palette = list(rng.integers(0, 256, 48)) + [0] * (768 - 48)
+    frames = []
+    base = rng.integers(1, 16, (24, 32)).astype(np.uint8)
+    base[10:20, 5:15] = 0  # index 0: transparent
+    for i in range(4):
+        index = base.copy()
+        index[2 + i:8 + i, 3 * i:3 * i + 9] = rng.integers(0, 16, (6, 9))
+        frame = PILImage.fromarray(index, "P")
+        frame.putpalette(palette)
+        frames.append(frame)
+    src = _gif_with_first_disposal(tmp_path / "t.gif", frames, disposal_of_first, transparency=0)
+    ours = gif_frames_as_shown(src.read_bytes())
+    with PILImage.open(src) as im:
+        pillows = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            pillows.append(np.array(im.convert("RGBA")))
+    assert ours is not None and len(ours) == len(pillows) == 4
+    for k, (a, b) in enumerate(zip(ours, pillows, strict=True)):
+        np.testing.assert_array_equal(a[:, :, 3], b[:, :, 3], err_msg=f"alpha of frame {k}")
+        seen = a[:, :, 3] > 0
+        np.testing.assert_array_equal(a[seen], b[seen], err_msg=f"colours of frame {k}")
+
+
+def test_a_gif_whose_blocks_cannot_be_walked_is_left_to_pillow():
+    from sr_desktop.engine.imageio.gif_canvas import gif_frames_as_shown
+
+    assert gif_frames_as_shown(b"GIF89a\x08\x00\x08\x00\x00\x00\x00\x2c\x00") is None  # truncated
+    assert gif_frames_as_shown(b"\x89PNG\r\n\x1a\n") is None

@@ -27,6 +27,7 @@ from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import apply_orientation, orientation_of
 from sr_desktop.engine.imageio.formats import size_refusal
+from sr_desktop.engine.imageio.gif_canvas import gif_frames_as_shown
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_GRAY, icc_space
 from sr_desktop.engine.imageio.png_rows import short_apng_frame
@@ -180,6 +181,12 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
             frames.append(Image(rgba, icc_profile=icc, source_format=fmt, path=where))
             durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
+        if fmt == "GIF" and "background" in disposals:
+            # Pillow fills a rectangle disposed to background with the palette's background
+            # colour when nothing is transparent; viewers clear it (see gif_canvas)
+            shown = gif_frames_as_shown(data)
+            if shown is not None and len(shown) == len(frames):
+                frames = [f.with_pixels(rgba) for f, rgba in zip(frames, shown, strict=True)]
         plays = _plays_of(im.info, fmt)
         if fmt != "TIFF":  # the file's EXIF and resolution, read once its chunks are all seen
             # (turned upright as a still image is: the frames came as stored, the tag reset
