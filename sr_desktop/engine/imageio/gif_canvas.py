@@ -96,6 +96,8 @@ def gif_frames_as_shown(data: bytes) -> list[np.ndarray] | None:
     """The frames of the GIF `data` as browsers compose them (H×W×4 uint8 each, the
     screen's size), or None when its blocks cannot be walked cleanly (truncated, unknown
     blocks): the caller then keeps its own reading and its errors."""
+    from PIL import Image as PILImage
+
     if data[:6] not in GIF_SIGNATURES:
         return None
     try:
@@ -117,5 +119,6 @@ def gif_frames_as_shown(data: bytes) -> list[np.ndarray] | None:
             elif before is not None:
                 canvas = before
         return shown
-    except (IndexError, ValueError, OSError, struct.error, SyntaxError):
+    except (IndexError, ValueError, OSError, struct.error, SyntaxError, MemoryError,
+            PILImage.DecompressionBombError):
         return None
