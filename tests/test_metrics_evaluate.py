@@ -94,6 +94,25 @@ def test_evaluate_image_bicubic_beats_nearest(hr):
     assert again.psnr_y == bic.scores.psnr_y
 
 
+def test_the_colour_hidden_under_full_transparency_is_not_scored(hr):
+    """An RGBA image scores the same whatever its editor left under alpha 0: those pixels
+    take the nearest visible colour, as the upscale pipeline gives them (before, the hidden
+    colour was degraded, upscaled and scored: PSNR-Y 23.81 dB with noise there, 31.40 with
+    black; now 45.92 with either)."""
+    alpha = np.full(hr.shape[:2] + (1,), 255, np.uint8)
+    alpha[20:40, 10:30] = 0
+    alpha[50:, 40:] = 0
+    rng = np.random.default_rng(0)
+    noisy = np.where(alpha > 0, hr, rng.integers(0, 256, hr.shape)).astype(np.uint8)
+    black = np.where(alpha > 0, hr, 0).astype(np.uint8)
+    scores = [evaluate_image(np.concatenate([rgb, alpha], axis=2), MatlabBicubic(2), 2).scores
+              for rgb in (noisy, black)]
+    assert scores[0] == scores[1]
+    assert scores[0].psnr_y > 40  # the visible content and its smooth extension upscale well
+    grey = evaluate_image(np.concatenate([noisy[:, :, :1], alpha], axis=2), MatlabBicubic(2), 2)  # LA too
+    assert grey.hr.shape == (66, 50, 1) and grey.scores.psnr_y > 35  # measured 39.22
+
+
 def test_function_upscaler_output_is_rounded_like_a_png(hr):
     calls = []
 

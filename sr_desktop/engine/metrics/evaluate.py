@@ -219,14 +219,21 @@ def _finite_mean(values: Sequence[float]) -> float:
 def to_uint8_rgb_or_gray(pixels: np.ndarray) -> np.ndarray:
     """Pixels of any supported image (H×W×1..4, uint8/uint16) -> uint8 H×W×1 or H×W×3.
 
-    Alpha is dropped; 16-bit is rounded to 8 bits (the protocol measures 8-bit images).
+    Alpha is dropped, after fully transparent pixels take the colour of the nearest visible
+    one as the upscale pipeline gives them (`fill_hidden_colour`): their stored colour is
+    whatever the editor left (often black, sometimes noise) and was scored as if it were
+    seen. 16-bit is rounded to 8 bits (the protocol measures 8-bit images).
     """
+    from sr_desktop.engine.compute.transparent_fill import fill_hidden_colour
+
     p = np.asarray(pixels)
     if p.ndim == 2:
         p = p[:, :, None]
     if p.ndim != 3 or p.shape[2] not in (1, 2, 3, 4):
         raise EvaluationError(f"unsupported image shape {p.shape}")
-    p = p[:, :, :1] if p.shape[2] in (1, 2) else p[:, :, :3]
+    if p.shape[2] in (2, 4):
+        p = fill_hidden_colour(p[:, :, :-1], p[:, :, -1])
+    p = p[:, :, :1] if p.shape[2] == 1 else p[:, :, :3]
     if p.dtype not in (np.uint8, np.uint16):
         raise EvaluationError(f"unsupported pixel type {p.dtype} (expected 8 or 16 bit)")
     return np.ascontiguousarray(to_uint8(p))

@@ -1,7 +1,8 @@
 """Training data: folders of HR images -> random aligned (LR, HR) patch batches.
 
 Every image is decoded once (any format `engine.imageio` reads; grey and 16-bit images are
-turned into 8-bit RGB, alpha is dropped), cropped to a multiple of the scale, and kept in
+turned into 8-bit RGB, alpha is dropped once fully transparent pixels take the nearest visible
+colour, as in the upscale pipeline), cropped to a multiple of the scale, and kept in
 memory up to `cache_bytes`; images past that limit are decoded again when drawn. With
 `downscales` (FSRCNN's data augmentation) each image also enters at those fractions of its
 size (MATLAB bicubic), as images of their own. A
@@ -61,7 +62,8 @@ def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
 
 
 def read_rgb8(path: Path) -> np.ndarray:
-    """An image file as uint8 H×W×3 (grey repeated, alpha dropped, 16 bit rounded)."""
+    """An image file as uint8 H×W×3 (grey repeated, alpha dropped after the hidden colours are
+    filled, 16 bit rounded: `to_uint8_rgb_or_gray`)."""
     return read_rgb8_noting_grey(path)[0]
 
 
