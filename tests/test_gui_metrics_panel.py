@@ -588,6 +588,12 @@ def test_the_evaluate_scale_follows_the_picker_until_the_user_changes_it(qtbot, 
     assert spin.value() == 3 and panel.evaluate_section.scale_follows_picker()
     panel.set_picker_scale(16)  # beyond the evaluation's range: its largest
     assert spin.value() == spin.maximum()
+    # and the note says what is picked (it said "as picked" beside ×8)
+    assert panel.evaluate_section.scale_note.text() == "picked: ×16"
+    panel.set_picker_scale(1)  # a ×1 model: the smallest evaluated
+    assert spin.value() == 2 and panel.evaluate_section.scale_note.text() == "picked: ×1"
+    panel.set_picker_scale(3)
+    assert spin.value() == 3 and panel.evaluate_section.scale_note.text() == "as picked"
 
 
 def test_the_leaderboard_is_in_view_without_scrolling_in_a_laptop_sized_dock(qtbot, panel, image):

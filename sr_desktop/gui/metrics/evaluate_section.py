@@ -146,7 +146,8 @@ class EvaluateSection(QGroupBox):
         self.leaderboard = Leaderboard(self)
         layout.addWidget(self.leaderboard)
         #: the main window's picked scale; the spin box follows it until the user changes it
-        self._picker_scale: int | None = None
+        self._picker_scale: int | None = None  # (within the evaluation's range)
+        self._picked_as_is: int | None = None  # the picker's own scale, e.g. ×1 or ×16
         self._scale_follows = True
         self._setting_scale = False
         self._update_scale_note()
@@ -173,6 +174,7 @@ class EvaluateSection(QGroupBox):
     def set_picker_scale(self, scale: int) -> None:
         """The scale picked in the main window: the spin box takes it (within its range)
         unless the user has set a different one here."""
+        self._picked_as_is = int(scale)
         self._picker_scale = min(SCALE_MAX, max(SCALE_MIN, int(scale)))
         if self._scale_follows:
             self._setting_scale = True
@@ -197,11 +199,16 @@ class EvaluateSection(QGroupBox):
         if self._picker_scale is None:
             self.scale_note.setText("")
             self.scale_spin.setToolTip("The scale of the evaluation")
+        elif self._scale_follows and self._picked_as_is != self._picker_scale:
+            # (a ×1 model or ×16 picked: the nearest scale evaluated, not "as picked")
+            self.scale_note.setText(f"picked: ×{self._picked_as_is}")
+            self.scale_spin.setToolTip(f"×{self._picked_as_is} is picked for upscaling; the evaluation takes "
+                                       f"×{SCALE_MIN}–×{SCALE_MAX}, so the nearest, ×{self._picker_scale}")
         elif self._scale_follows:
             self.scale_note.setText("as picked")
             self.scale_spin.setToolTip("Follows the scale picked for upscaling until you change it here")
         else:
-            self.scale_note.setText(f"picked: ×{self._picker_scale}")
+            self.scale_note.setText(f"picked: ×{self._picked_as_is}")
             self.scale_spin.setToolTip(f"Set here; set ×{self._picker_scale} to follow the picked scale again")
 
     # ---------------------------------------------------------------- folding
