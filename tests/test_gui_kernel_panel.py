@@ -249,6 +249,21 @@ def test_a_kernel_kept_for_the_next_image_says_it_is_not_that_images(make_window
 
 
 # ------------------------------------------------------------------------- save / load
+def test_a_loaded_kernel_replaces_a_failed_estimations_status(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "tiny.png", side=12))
+    use_kernelgan(panel)
+    window.estimate_kernel()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    assert panel.status_label.text().startswith("Failed")
+    path = tmp_path / "k.npy"
+    np.save(path, gaussian_kernel(13, 1.7))
+    assert panel.load_kernel(path)
+    assert panel.status_label.text() == ""  # "Failed: …" stayed beside the loaded kernel
+    assert "Loaded from k.npy" in panel.source_label.text()
+
+
 def test_save_and_load_round_trip(make_window, tmp_path, qtbot):
     window = make_window()
     panel = window.kernel_panel

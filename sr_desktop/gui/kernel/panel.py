@@ -424,6 +424,9 @@ class KernelPanel(QWidget):
             return False
         self.estimate = None
         self.set_kernel(kernel, f"Loaded from {Path(path).name}")
+        # an earlier estimation's "Failed: …" or "Cancelled." is not about this kernel
+        self.status_label.setText("")
+        self.progress_bar.setVisible(False)
         return True
 
     def request_upscale(self, model: str = "zssr") -> bool:
