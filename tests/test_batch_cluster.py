@@ -243,3 +243,32 @@ def test_without_ray_one_clear_line(tmp_path, monkeypatch, capsys):
     assert rc == 2 and len(err) == 1
     assert "pip install 'sr-desktop[cluster]'" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 320 KiB tmpfs: an output folder that fills up after a few files."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("needs a tmpfs mount (root): " + made.stderr.decode(errors="replace").strip())
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_output_folder_stops_the_cluster_batch(local_ray, small_disk, tmp_path):
+    """As locally: the first write refused for a full disk stops every worker (before, each
+    remaining file was upscaled only to fail its write), the summary says why and how to go on."""
+    make_inputs(tmp_path / "in", 16, size=96)
+    result = run_batch(tmp_path / "in", small_disk / "out", BatchOptions(upscale=MODEL, recursive=True),
+                       cluster=ClusterTarget(), report_path=tmp_path / "report.json")
+    assert "No space left on device" in result.halted
+    assert not result.cancelled and result.exit_code == 1
+    assert result.summary().startswith("stopped, the output folder takes no more files")
+    full = [r for r in result.records if "No space left" in r.error]
+    assert 1 <= len(full) <= 2  # the file that found the disk full (and one in flight beside it)
+    extra = result.totals.extra
+    assert extra["not_started"] + extra.get("interrupted", 0) >= 5  # the rest was left for the next run
+    assert 1 <= result.totals.ok <= 8
+    assert not [p for p in (small_disk / "out").rglob("*") if p.name.startswith(".")]  # no temp file

@@ -17,6 +17,7 @@ Ray is the optional extra ``cluster`` (``pip install 'sr-desktop[cluster]'``).
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import socket
@@ -46,6 +47,8 @@ CANCEL_CHECK_S = 0.5
 CANCEL_DRAIN_S = 10.0
 #: seconds to wait for a cluster's head node to accept a connection
 CONNECT_TIMEOUT_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,6 @@ def connect(target: ClusterTarget, num_cpus: int | None = None):
 def _quiet_ray(ray) -> None:
     """Ray Data's own progress bars and INFO lines would mix with the batch's progress and
     its one line per failed file: keep them out of the terminal."""
-    import logging
-
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
     context = ray.data.DataContext.get_current()
@@ -146,17 +147,27 @@ def _quiet_ray(ray) -> None:
 
 
 class CancelFlag:
-    """Set by the driver on Ctrl+C, read by every worker (run as a Ray actor the driver
-    owns, so it ends with the driver)."""
+    """Set by the driver on Ctrl+C, or by a worker whose output folder takes no more files;
+    read by every worker (run as a Ray actor the driver owns, so it ends with the driver)."""
 
     def __init__(self) -> None:
         self._set = False
+        self._halted = ""
 
     def set(self) -> None:
         self._set = True
 
+    def halt(self, why: str) -> None:
+        """The output folder is full or read-only (`why`, as the local batch says it): every
+        worker stops as for a cancel, and the driver reports the batch as stopped for it."""
+        self._halted = self._halted or why
+        self._set = True
+
     def is_set(self) -> bool:
         return self._set
+
+    def halted(self) -> str:
+        return self._halted
 
 
 class FlagCancelToken(CancelToken):
@@ -246,6 +257,12 @@ class UpscaleActor:
                              self.model)
         stages.protect = self.protect
         stages.run()
+        if stages.halted:
+            # every later file would be upscaled only to fail its write: all workers stop
+            # (a full disk made each of them upscale every remaining file first)
+            self.cancel.cancel()
+            if self.config.cancel_flag is not None:
+                self.config.cancel_flag.halt.remote(stages.halted)
         if stages.records[0] is None and self.cancel.cancelled:
             return None
         record = stages.records[0] or FileRecord(str(job.input), None, "failed", error="not processed")
@@ -283,8 +300,9 @@ def run_jobs_on_ray(
     target: ClusterTarget,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[list[FileRecord | None], bool]:
-    """Run `jobs` on Ray; returns (one record per job, in job order; completed).
+) -> tuple[list[FileRecord | None], bool, str]:
+    """Run `jobs` on Ray; returns (one record per job, in job order; completed; why the
+    batch stopped early because the output folder takes no more files, "" if not).
 
     Jobs that need no upscaling (skipped, refused, missing) are recorded here by the local
     stages, without a worker. The rest go through the actor pool; records arrive as files
@@ -313,7 +331,7 @@ def run_jobs_on_ray(
                 counts[record.status] += 1
                 _report(progress, done, len(jobs), started, record, job.index, counts)
     if not to_upscale:
-        return records, True
+        return records, True, ""
     ray = connect(target)
     actors, cpus, gpus = _actor_pool_size(ray, THREADS_PER_CPU_ACTOR)
     actors = min(actors, len(to_upscale))
@@ -352,7 +370,13 @@ def run_jobs_on_ray(
         rows.close()  # stops Ray Data's execution (and its actor pool) now, not when collected
         finished.set()
         forwarder.join(timeout=1.0)
-    return records, not cancel.cancelled
+    halted = ""
+    if not cancel.cancelled:
+        try:
+            halted = ray.get(flag.halted.remote(), timeout=10)
+        except Exception:  # noqa: BLE001 - the flag's actor is gone: nothing was said
+            log.warning("could not ask the workers whether the output folder filled up")
+    return records, not cancel.cancelled, halted
 
 
 def _anchored(job: BatchJob) -> BatchJob:

@@ -285,8 +285,7 @@ def run_batch(
         completed = pipeline.run()
         all_records, halted = pipeline.records, pipeline.halted
     else:
-        all_records, completed = run_jobs_on_ray(jobs, options, upscale_options, cluster, progress, cancel)
-        halted = ""
+        all_records, completed, halted = run_jobs_on_ray(jobs, options, upscale_options, cluster, progress, cancel)
     wall = time.perf_counter() - t0
 
     records = [r for r in all_records if r is not None and r.status != INTERRUPTED]

@@ -302,7 +302,7 @@ class BatchStages:
                 with self.lock:  # (not a finished file: neither counted nor reported as one)
                     self.records[job.index] = FileRecord(
                         str(job.input), str(job.output), INTERRUPTED,
-                        note="cancelled during its upscale; nothing written", input_bytes=_file_size(job.input),
+                        note="stopped during its upscale; nothing written", input_bytes=_file_size(job.input),
                         input_size=in_size, read_seconds=read_seconds,
                         upscale_seconds=time.perf_counter() - t0)
                 break
