@@ -478,6 +478,11 @@ def test_region_restricts_leaderboard_scores(qtbot, panel, image):
     qtbot.waitUntil(lambda: panel.region_scores() is not None, timeout=WAIT_MS)
     assert all(isinstance(v, str) for v in panel.region_scores().values())
     assert table_column(panel, 1) == ["error", "error"]
+    # the chart says why it is empty (it said "No PSNR values yet", as if numbers were to come)
+    assert panel.leaderboard.chart.empty_text.startswith("No PSNR: ")
+    assert panel.leaderboard.chart.empty_text[len("No PSNR: "):] in set(panel.region_scores().values())
+    # the whole image's time stays true (it read "error" too)
+    assert sorted(table_column(panel, 3)) == sorted(f"{rows[m]['seconds']:.2f}" for m in ("bicubic", "lanczos"))
 
 
 # -- screenshots -------------------------------------------------------------------------------

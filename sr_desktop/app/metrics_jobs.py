@@ -300,8 +300,8 @@ def region_scores(rows: list[EvalRow], hr: np.ndarray, box: Box, scale: int) -> 
             continue
         try:
             s = score_pair(crop(row.sr, box), crop(hr, box), scale)
-        except SRDesktopError as exc:
-            out[row.model] = one_line(exc)
+        except SRDesktopError as exc:  # (the message speaks of what is left after the shave)
+            out[row.model] = f"region {box[2]}×{box[3]}, {scale}-px border shaved: {one_line(exc)}"
         else:
             out[row.model] = (s.psnr_y, s.ssim_y)
     return out

@@ -28,6 +28,8 @@ from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.gui.metrics.model_list import model_tooltip
 from sr_desktop.gui.widgets import WrapLabel
 
+#: the empty chart's words while numbers are to come
+NO_VALUES_YET = "No PSNR values yet"
 COLUMNS = ("Model", "PSNR", "SSIM", "Time")
 #: the widest text each number column shows (its width is fixed to it: the model names
 #: get the rest of a narrow dock)
@@ -126,10 +128,15 @@ class LeaderboardTable(QTableWidget):
             name.setToolTip(tip)
             cells = [name]
             if row.error:
-                for _ in range(3):
+                for _ in range(2):
                     item = _SortItem("error", _sort_key(None))
                     item.setToolTip(row.error)
                     cells.append(item)
+                # a region that cannot be scored leaves the model's time (of the whole image) true
+                timed = row.seconds is not None
+                item = _SortItem(f"{row.seconds:.2f}" if timed else "error", _sort_key(row.seconds))
+                item.setToolTip("" if timed else row.error)
+                cells.append(item)
                 name.setToolTip(f"{tip}\n{row.error}")
             else:
                 if row.niqe is not None:
@@ -211,6 +218,8 @@ class PsnrBarChart(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._values: list[tuple[str, float]] = []
+        #: what the empty chart says (why there is nothing, when every row failed)
+        self.empty_text = NO_VALUES_YET
         self._selected: str | None = None
         #: model id -> readable name
         self.names: dict[str, str] = {}
@@ -295,7 +304,8 @@ class PsnrBarChart(QWidget):
         text_color = pal.color(QPalette.ColorRole.WindowText)
         if not self._values:
             painter.setPen(pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No PSNR values yet")
+            painter.drawText(self.rect().adjusted(6, 0, -6, 0),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.empty_text)
             return
         label_w, bar_x, bar_w = self._layout()
         lo, hi = self.baseline(), self.top()
@@ -358,6 +368,12 @@ class Leaderboard(QWidget):
     def set_rows(self, rows: list[EvalRow]) -> None:
         self._rows = list(rows)
         self.table.set_rows(self._rows, self._selected)
+        errors = {r.error for r in self._rows}
+        if self._rows and "" not in errors:  # every row failed: "yet" promised numbers to come
+            self.chart.empty_text = ("No PSNR: " + errors.pop() if len(errors) == 1
+                                     else "No PSNR: every model failed (each row's tooltip says why)")
+        else:
+            self.chart.empty_text = NO_VALUES_YET
         self.chart.set_values([(r.model, None if r.error else r.psnr_y) for r in self._rows])
 
     def rows(self) -> list[EvalRow]:
