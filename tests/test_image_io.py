@@ -349,6 +349,40 @@ def test_16bit_png_keeps_icc_exif_and_dpi(tmp_path):
         assert back.info["dpi"] == (300.0, 300.0)
 
 
+def _png_with_chunks(path, pixels, chunks: list[tuple[bytes, bytes]]):
+    """A PNG of `pixels` with the extra chunks put before its image data."""
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels).save(buffer, "PNG")
+    data = buffer.getvalue()
+    at = data.index(b"IDAT") - 4
+    extra = b"".join(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+                     for kind, body in chunks)
+    path.write_bytes(data[:at] + extra + data[at:])
+    return path
+
+
+def test_a_png_keeps_its_gamma_and_chromaticity(tmp_path):
+    """gAMA and cHRM say how a PNG without a profile is seen: a linear (gamma 1.0) image
+    written without them was shown far darker by viewers that honour them."""
+    import struct
+
+    chroma = (0.3127, 0.329, 0.64, 0.33, 0.3, 0.6, 0.15, 0.06)
+    src = _png_with_chunks(tmp_path / "linear.png", random_pixels((8, 9, 3), np.uint8), [
+        (b"gAMA", struct.pack(">I", 100000)), (b"cHRM", struct.pack(">8I", *(round(v * 1e5) for v in chroma)))])
+    image = read_image(src)
+    assert image.info["gamma"] == 1.0 and image.info["chromaticity"] == pytest.approx(chroma)
+    with PILImage.open(write_image(image, tmp_path / "out.png")) as back:
+        assert back.info["gamma"] == 1.0 and back.info["chromaticity"] == pytest.approx(chroma)
+    # with the sRGB chunk (or a profile) the gamma says nothing more: not carried
+    srgb = _png_with_chunks(tmp_path / "srgb.png", random_pixels((8, 9, 3), np.uint8), [
+        (b"sRGB", b"\x00"), (b"gAMA", struct.pack(">I", 45455))])
+    assert "gamma" not in read_image(srgb).info
+    write_image(image, tmp_path / "out.jpg")  # a format without the chunks: written without them
+
+
 def test_a_jpeg_without_a_stated_resolution_gets_none(tmp_path):
     """Pillow says 72 dpi for a JPEG whose EXIF has no resolution (and JFIF no unit); that
     72 was written into the output as if the file had said it."""

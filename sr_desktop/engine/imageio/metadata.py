@@ -17,12 +17,15 @@ def icc_space(icc: bytes | None) -> bytes | None:
 @dataclass(frozen=True)
 class FileMetadata:
     """What is written next to the pixels: ICC profile, EXIF block, resolution (dpi), XMP
-    packet."""
+    packet, and a PNG's colour chunks without a profile (gAMA's gamma, cHRM's white point
+    and primaries: x, y pairs)."""
 
     icc_profile: bytes | None = None
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None
     xmp: bytes | None = None
+    gamma: float | None = None
+    chromaticity: tuple[float, ...] | None = None
 
 
 NO_METADATA = FileMetadata()

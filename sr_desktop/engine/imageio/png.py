@@ -114,6 +114,11 @@ def encode_png(
     icc_profile, exif, dpi = metadata.icc_profile, metadata.exif, metadata.dpi
     if icc_profile:
         _write_chunk(fh, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile))
+    else:  # (before PLTE and IDAT, as the PNG specification places them)
+        if metadata.gamma:
+            _write_chunk(fh, b"gAMA", struct.pack(">I", round(metadata.gamma * 100000)))
+        if metadata.chromaticity:
+            _write_chunk(fh, b"cHRM", struct.pack(">8I", *(round(v * 100000) for v in metadata.chromaticity)))
     if dpi:
         ppm = [max(1, round(float(d) / 0.0254)) for d in dpi]
         _write_chunk(fh, b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))

@@ -262,7 +262,27 @@ def file_metadata(im, orientation: int) -> tuple[bytes | None, bytes | None, dic
         if orientation >= 5:
             info["dpi"] = info["dpi"][::-1]
     xmp = upright_xmp(im.info.get("xmp"), orientation) if isinstance(im.info.get("xmp"), bytes) else None
+    info.update(png_colour_chunks(im))
     return (patch_exif(exif) if exif else None), xmp, info
+
+
+def png_colour_chunks(im) -> dict:
+    """A PNG's gamma (gAMA) and chromaticity (cHRM) when they, and not a profile or the sRGB
+    chunk, say how its values are seen: ``{"gamma": 1.0, "chromaticity": (8 floats)}``. A
+    PNG of gamma 1.0 (linear values) written without it was shown far darker."""
+    import math
+
+    if im.format != "PNG" or im.info.get("icc_profile") or "srgb" in im.info:
+        return {}
+    out: dict = {}
+    gamma = im.info.get("gamma")
+    if isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma > 0:
+        out["gamma"] = float(gamma)
+    chroma = im.info.get("chromaticity")
+    if (isinstance(chroma, tuple) and len(chroma) == 8
+            and all(isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v < 42949 for v in chroma)):
+        out["chromaticity"] = tuple(float(v) for v in chroma)
+    return out
 
 
 def _exif_resolution(im) -> bool:

@@ -242,7 +242,9 @@ def _metadata(image: Image, pixels: np.ndarray, options: SaveOptions) -> FileMet
         icc = None
     size = (pixels.shape[1], pixels.shape[0])
     exif = patch_exif(image.exif, size=size) if image.exif else None
-    return FileMetadata(icc, exif, image.info.get("dpi"), sized_xmp(image.xmp, size))
+    # a PNG's gamma and chromaticity describe its values as a profile would (none beside one)
+    colour = {} if image.icc_profile else {k: image.info[k] for k in ("gamma", "chromaticity") if k in image.info}
+    return FileMetadata(icc, exif, image.info.get("dpi"), sized_xmp(image.xmp, size), **colour)
 
 
 def tiff_page(image: Image, options: SaveOptions) -> tuple[np.ndarray, FileMetadata]:
