@@ -383,6 +383,46 @@ def test_a_png_keeps_its_gamma_and_chromaticity(tmp_path):
     write_image(image, tmp_path / "out.jpg")  # a format without the chunks: written without them
 
 
+def _iptc_records() -> bytes:
+    import struct
+
+    def record(dataset: int, text: str) -> bytes:
+        data = text.encode("utf-8")
+        return bytes([0x1C, 2, dataset]) + struct.pack(">H", len(data)) + data
+
+    return record(80, "Ada Lovelace") + record(116, "© 2026 Ada") + record(120, "A caption, two words")
+
+
+def test_iptc_records_survive_jpeg_and_tiff(tmp_path):
+    """Caption, creator and copyright in IPTC-IIM (a Photoshop APP13 resource in a JPEG, tag
+    33723 in a TIFF) were dropped from every output."""
+    import struct
+
+    records = _iptc_records()
+    resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(records)) + records + b"\x00" * (len(records) % 2)
+    thumbnail = b"8BIM\x04\x0c\x00\x00" + struct.pack(">I", 4) + b"old!"  # not carried
+    payload = b"Photoshop 3.0\x00" + thumbnail + resource
+    app13 = b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload
+    PILImage.fromarray(random_pixels((8, 9, 3), np.uint8)).save(tmp_path / "in.jpg", extra=app13)
+    image = read_image(tmp_path / "in.jpg")
+    assert image.info["iptc"] == records
+    for name in ("out.jpg", "out.tif"):
+        back = read_image(write_image(image, tmp_path / name))
+        assert back.info["iptc"] == records, name
+    with PILImage.open(tmp_path / "out.jpg") as written:
+        assert set(written.info["photoshop"]) == {0x0404}  # the records only, no old thumbnail
+    assert "iptc" not in read_image(write_image(image, tmp_path / "out.png")).info  # no place in a PNG
+
+
+def test_iptc_records_are_cut_at_their_last_whole_record():
+    from sr_desktop.engine.imageio.iptc import _whole_records
+
+    records = _iptc_records()
+    assert _whole_records(records + b"\x00\x00\x00") == records  # LONG padding of a TIFF tag
+    assert _whole_records(records + records[:7]) == records  # a cut record after whole ones
+    assert _whole_records(b"\x00" + records) is None and _whole_records(b"") is None
+
+
 def test_a_jpeg_without_a_stated_resolution_gets_none(tmp_path):
     """Pillow says 72 dpi for a JPEG whose EXIF has no resolution (and JFIF no unit); that
     72 was written into the output as if the file had said it."""

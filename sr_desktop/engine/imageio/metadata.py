@@ -17,8 +17,8 @@ def icc_space(icc: bytes | None) -> bytes | None:
 @dataclass(frozen=True)
 class FileMetadata:
     """What is written next to the pixels: ICC profile, EXIF block, resolution (dpi), XMP
-    packet, and a PNG's colour chunks without a profile (gAMA's gamma, cHRM's white point
-    and primaries: x, y pairs)."""
+    packet, IPTC-IIM records, and a PNG's colour chunks without a profile (gAMA's gamma,
+    cHRM's white point and primaries: x, y pairs)."""
 
     icc_profile: bytes | None = None
     exif: bytes | None = None
@@ -26,6 +26,7 @@ class FileMetadata:
     xmp: bytes | None = None
     gamma: float | None = None
     chromaticity: tuple[float, ...] | None = None
+    iptc: bytes | None = None
 
 
 NO_METADATA = FileMetadata()

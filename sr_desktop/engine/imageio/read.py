@@ -31,6 +31,7 @@ from sr_desktop.engine.imageio.exif import (
 )
 from sr_desktop.engine.imageio.formats import READ_FORMATS
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.iptc import iptc_of
 from sr_desktop.engine.imageio.jpeg_scan import missing_units
 from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space, in_srgb, srgb_profile
@@ -263,6 +264,8 @@ def file_metadata(im, orientation: int) -> tuple[bytes | None, bytes | None, dic
             info["dpi"] = info["dpi"][::-1]
     xmp = upright_xmp(im.info.get("xmp"), orientation) if isinstance(im.info.get("xmp"), bytes) else None
     info.update(png_colour_chunks(im))
+    if (iptc := iptc_of(im)) is not None:
+        info["iptc"] = iptc
     return (patch_exif(exif) if exif else None), xmp, info
 
 

@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from sr_desktop.engine.imageio.exif import descriptive_tags
+from sr_desktop.engine.imageio.iptc import IPTC_TIFF_TAG
 from sr_desktop.engine.imageio.metadata import NO_METADATA, FileMetadata
 
 _STRIP_BYTES = 1 << 18  # uncompressed bytes per strip
@@ -133,6 +134,8 @@ def _page(pixels: np.ndarray, metadata: FileMetadata, level: int):
         put(296, 2, short)  # ResolutionUnit: inch
     if icc_profile:
         put(34675, icc_profile, undefined)
+    if metadata.iptc:
+        put(IPTC_TIFF_TAG, metadata.iptc, undefined)
     # Strip offsets are relative to the end of the directory; tobytes() rebases them.
     offsets, position = [], 0
     for strip in strips:

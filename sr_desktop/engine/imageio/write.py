@@ -32,6 +32,7 @@ from sr_desktop.engine.imageio.formats import (
     size_refusal,
 )
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.iptc import jpeg_app13
 from sr_desktop.engine.imageio.metadata import (
     ICC_SPACE_GRAY,
     ICC_SPACE_RGB,
@@ -244,7 +245,8 @@ def _metadata(image: Image, pixels: np.ndarray, options: SaveOptions) -> FileMet
     exif = patch_exif(image.exif, size=size) if image.exif else None
     # a PNG's gamma and chromaticity describe its values as a profile would (none beside one)
     colour = {} if image.icc_profile else {k: image.info[k] for k in ("gamma", "chromaticity") if k in image.info}
-    return FileMetadata(icc, exif, image.info.get("dpi"), sized_xmp(image.xmp, size), **colour)
+    return FileMetadata(icc, exif, image.info.get("dpi"), sized_xmp(image.xmp, size), iptc=image.info.get("iptc"),
+                        **colour)
 
 
 def tiff_page(image: Image, options: SaveOptions) -> tuple[np.ndarray, FileMetadata]:
@@ -344,6 +346,11 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         if metadata.xmp and len(metadata.xmp) > JPEG_MAX_XMP:
             log.info("XMP packet too large for one JPEG segment (%d bytes); not written", len(metadata.xmp))
             params.pop("xmp")
+        if metadata.iptc:
+            if (segment := jpeg_app13(metadata.iptc)) is not None:
+                params["extra"] = segment
+            else:
+                log.info("IPTC records too large for one JPEG segment (%d bytes); not written", len(metadata.iptc))
         subsampling = "4:4:4" if options.quality >= 90 else "4:2:0"
         pil.save(fh, "JPEG", quality=int(options.quality), subsampling=subsampling, **params)
     elif fmt == "webp":
