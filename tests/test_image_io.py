@@ -412,6 +412,8 @@ def test_iptc_records_survive_jpeg_and_tiff(tmp_path):
     with PILImage.open(tmp_path / "out.jpg") as written:
         assert set(written.info["photoshop"]) == {0x0404}  # the records only, no old thumbnail
     assert "iptc" not in read_image(write_image(image, tmp_path / "out.png")).info  # no place in a PNG
+    stripped = write_image(image, tmp_path / "bare.jpg", SaveOptions(keep_metadata=False), overwrite=True)
+    assert "iptc" not in read_image(stripped).info  # --no-metadata
 
 
 def test_iptc_records_are_cut_at_their_last_whole_record():
