@@ -689,3 +689,22 @@ def test_enhance_region_without_a_region_takes_the_part_in_view(window, tmp_path
     assert job is not None and job.box == box and view.region() == box
     wait_idle(qtbot, window)
     assert window.session.region_result is not None and window.session.region_result[0] == box
+
+
+def test_the_chosen_variant_is_remembered(window, tmp_path):
+    """docs/gui.md: every choice is remembered; the variant was not (a restart went back to
+    the model's default, e.g. waifu2x's denoise level)."""
+    picker = window.picker
+    assert picker.set_model_id("waifu2x-photo") and picker.set_scale(2)
+    assert picker.set_variant("denoise2")
+    settings = GuiSettings(tmp_path / "saved.ini")
+    picker.save_settings(settings)
+    assert picker.set_model_id("span") and picker.set_model_id("waifu2x-photo")
+    assert picker.variant() != "denoise2"  # (choosing the model again gives its default)
+    picker.load_settings(settings)
+    assert (picker.model_id(), picker.scale(), picker.variant()) == ("waifu2x-photo", 2, "denoise2")
+    # a stored variant the model does not have leaves its default
+    settings.set("variant", "no-such-variant")
+    assert picker.set_model_id("span") and picker.set_model_id("waifu2x-photo")
+    picker.load_settings(settings)
+    assert picker.variant() == window.picker.spec().default_variant

@@ -23,6 +23,8 @@ MAX_RECENT_FILES = 10
 DEFAULTS = {
     "model": "",
     "scale": 4,
+    #: the model's variant ("": its default; a stored one the model lacks is not used)
+    "variant": "",
     "device": Device.AUTO.value,
     "precision": Precision.AUTO.value,
     "backend": Backend.AUTO.value,

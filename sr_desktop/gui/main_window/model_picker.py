@@ -424,6 +424,8 @@ class ModelPicker(QWidget):
             if settings.get("model"):
                 self.set_model_id(settings.get("model"))
             self.set_scale(settings.get("scale"))
+            if settings.get("variant"):
+                self.set_variant(settings.get("variant"))
             self.set_device(settings.get("device"))
             self.set_precision(settings.get("precision"))
             self.set_backend(settings.get("backend"))
@@ -437,6 +439,7 @@ class ModelPicker(QWidget):
         if self.model_id():
             settings.set("model", self.model_id())
         settings.set("scale", self.scale())
+        settings.set("variant", self.variant() or "")
         settings.set("device", self.device())
         settings.set("precision", self.precision())
         settings.set("backend", self.backend())
