@@ -159,3 +159,27 @@ def test_the_window_keeps_painting_while_a_model_is_added(window, chooser, tmp_p
     timer.stop()
     assert spec is not None and window.picker.model_id() == spec.id
     assert len(ticks) >= 6, len(ticks)
+
+
+def test_models_added_and_removed_outside_the_window_show_up_in_its_picker(window, tmp_path, qtbot):
+    """`sr-desktop models add/remove` in a shell while the window is open: the picker went on
+    offering a removed model (Upscale then failed naming every model id) and did not list
+    an added one until a restart."""
+    from sr_desktop.engine.models.custom import add_custom_model, remove_custom_model
+
+    spec = add_custom_model(srvgg_pth(tmp_path / "outside.pth"))  # as the CLI does, in this process
+    qtbot.waitUntil(lambda: spec.id in model_ids(window.picker), timeout=10_000)
+    assert window.picker.set_model_id(spec.id)
+    remove_custom_model(spec.id)
+    qtbot.waitUntil(lambda: spec.id not in model_ids(window.picker), timeout=10_000)
+    assert window.picker.model_id() != spec.id and window.picker.spec() is not None
+    assert f"{spec.name} is no longer in the model list" in window.statusBar().currentMessage()
+    if window.metrics_panel is not None:
+        assert spec.id not in [m for m, _name in window.metrics_panel.models_provider()]
+
+
+def test_a_refresh_keeps_the_chosen_model_and_variant(window, qtbot):
+    picker = window.picker
+    assert picker.set_model_id("waifu2x-photo") and picker.set_variant("denoise3")
+    picker.set_models(picker.models()[::-1])  # the same models, listed again
+    assert (picker.model_id(), picker.variant()) == ("waifu2x-photo", "denoise3")

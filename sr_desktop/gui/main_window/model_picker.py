@@ -335,17 +335,20 @@ class ModelPicker(QWidget):
     def set_models(self, models: list[ModelSpec]) -> None:
         """Replace the model list (e.g. after Models ▸ Add…), keeping the selected model
         when it is still listed (else the default one)."""
-        previous = self.model_id()
+        previous, variant = self.model_id(), self.variant()
         self._updating = True
         try:
             self._models = list(models)
             self._model_items.clear()
             self._fill_model_items()
-            if previous is None or not self.set_model_id(previous):
+            kept = previous is not None and self.set_model_id(previous)
+            if not kept:
                 self.model_combo.setCurrentIndex(self._default_index())
         finally:
             self._updating = False
         self._on_model_changed()
+        if kept and variant:  # (the model's default variant was chosen again)
+            self.set_variant(variant)
 
     def set_model_id(self, model_id: str) -> bool:
         """Select ``model_id``; False if it is unknown or not installed."""

@@ -17,6 +17,7 @@ from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.message_bar import MessageBar
+from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.worker import JobQueue, run_beside_ui
@@ -41,6 +42,25 @@ class ModelAdder:
         self.message_bar = message_bar
         self.metrics_panel = metrics_panel
         self.ask_model_file: AskModelFile = ask_model_file or self._ask_model_file_dialog
+        # models added or removed outside this window (a shell, another window) show up here
+        watch_for(parent).connect(self.refresh_models)
+
+    def refresh_models(self) -> None:
+        """List the models again; a selected model that is gone is named in the status line
+        beside the one chosen instead."""
+        from sr_desktop.engine.models.registry import list_models
+
+        models = list_models()
+        if models == self.picker.models():
+            return
+        before = self.picker.spec()
+        self.picker.set_models(models)
+        if self.metrics_panel is not None:
+            self.metrics_panel.reload_models()
+        now = self.picker.spec()
+        if before is not None and (now is None or now.id != before.id):
+            instead = f"; {now.name} is selected" if now is not None else ""
+            self.feedback.show_status(f"{before.name} is no longer in the model list{instead}", 10000)
 
     def add_model_dialog(self):
         """Models ▸ Add…: pick a .pth / .safetensors / ncnn .param file and add it."""
