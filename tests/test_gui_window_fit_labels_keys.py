@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QScrollArea, QWidget
 
@@ -708,3 +708,27 @@ def test_the_chosen_variant_is_remembered(window, tmp_path):
     assert picker.set_model_id("span") and picker.set_model_id("waifu2x-photo")
     picker.load_settings(settings)
     assert picker.variant() == window.picker.spec().default_variant
+
+
+def test_a_cut_short_window_geometry_gives_the_first_start_size(qtbot, tmp_path):
+    """Qt restores a truncated saveGeometry blob as a 1-px window and says it did: the
+    window opened at its minimum, 472×198. A whole one is restored."""
+    create_application()
+    settings = GuiSettings(tmp_path / "gui.ini")
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    first.resize(600, 450)
+    first.show()
+    qtbot.waitExposed(first)
+    first.remember_layout()
+    whole = bytes(settings.geometry().data())
+    restored = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"))
+    qtbot.addWidget(restored)
+    assert restored.size() == first.size()
+    for cut in (8, 46, 65):
+        settings.save_window(QByteArray(whole[:cut]), first.saveState())
+        settings.sync()
+        again = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"))
+        qtbot.addWidget(again)
+        # the first-start size (1280×700) fitted to the 800×800 offscreen screen
+        assert again.width() >= 750 and again.height() >= 600, (cut, again.size())

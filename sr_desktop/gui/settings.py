@@ -17,6 +17,9 @@ from sr_desktop.engine.core.options import TILE_AUTO, Backend, Device, Precision
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, check_quality
 
 MAX_RECENT_FILES = 10
+#: QWidget.saveGeometry's format (version 3): its magic number and whole length
+GEOMETRY_MAGIC = b"\x01\xd9\xd0\xcb"
+GEOMETRY_BYTES = 66
 
 #: "model" empty: the picker chooses the engine's DEFAULT_MODEL (or the first installed one).
 #: Device, precision and tile defaults are the engine's (`sr_desktop.engine.core.options`).
@@ -105,8 +108,13 @@ class GuiSettings:
 
     # -- window state -------------------------------------------------------------------
     def geometry(self) -> QByteArray | None:
+        """The window geometry Qt saved, or None when there is none or it is cut short: Qt
+        restores a truncated one as a 1-px window (shown at its minimum, 472×198) and says
+        it succeeded."""
         value = self._qs.value("window/geometry")
-        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+        if not isinstance(value, QByteArray) or value.size() < GEOMETRY_BYTES:
+            return None
+        return value if bytes(value.data()[:4]) == GEOMETRY_MAGIC else None
 
     def window_state(self) -> QByteArray | None:
         value = self._qs.value("window/state")
