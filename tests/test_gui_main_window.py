@@ -950,3 +950,23 @@ def test_the_folder_remembered_for_the_next_dialog_is_absolute(make_window, tmp_
     window = make_window()
     open_and_wait(qtbot, window, [Path("img") / "a.png"])
     assert window.settings.get("last_dir") == str(tmp_path / "img")
+
+
+def test_open_recent_lists_only_files_that_are_there_each_once(make_window, tmp_path, qtbot):
+    """A recent file deleted while the window was open stayed in File ▸ Open recent (a click:
+    "file not found"); a hand-edited list with one path 23 times gave 25 menu items."""
+    window = make_window()
+    gone = write_png(tmp_path / "gone.png", 16, 12, 1)
+    kept = write_png(tmp_path / "kept.png", 16, 12, 2)
+    open_and_wait(qtbot, window, [gone])
+    open_and_wait(qtbot, window, [kept])
+    gone.unlink()
+    window.recent_menu.aboutToShow.emit()  # as opening the menu does
+    names = [a.text() for a in window.recent_menu.actions() if a.text()]
+    assert names == ["kept.png", "Clear list"]
+    from PySide6.QtCore import QSettings
+
+    edited = QSettings(str(window.settings.path), QSettings.Format.IniFormat)  # by hand, in effect
+    edited.setValue("recent_files", [str(kept)] * 23)
+    edited.sync()
+    assert GuiSettings(window.settings.path).recent_files() == [kept]

@@ -85,11 +85,17 @@ class GuiSettings:
 
     # -- recent files -------------------------------------------------------------------
     def recent_files(self) -> list[Path]:
-        """Most recent first, only files that still exist."""
+        """Most recent first, only files that still exist, each once, at most
+        MAX_RECENT_FILES (a hand-edited list of 23 copies of one path gave 25 menu items)."""
         value = self._qs.value("recent_files", [])
         if isinstance(value, str):
             value = [value] if value else []
-        return [Path(v) for v in (value or []) if v and Path(v).is_file()]
+        files: list[Path] = []
+        for item in value if isinstance(value, list) else []:
+            path = Path(item) if isinstance(item, str) and item else None
+            if path is not None and path.is_file() and path.resolve() not in {f.resolve() for f in files}:
+                files.append(path)
+        return files[:MAX_RECENT_FILES]
 
     def add_recent_file(self, path: str | Path) -> list[Path]:
         """Put ``path`` first in the recent list (deduplicated, at most MAX_RECENT_FILES).

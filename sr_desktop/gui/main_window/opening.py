@@ -109,6 +109,8 @@ class ImageOpener:
         self.image_folders: list[Path] = []  # the folders of the last open_paths that held images
         filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
         filmstrip.thumbnailShown.connect(self._on_thumbnail_shown)
+        # listed afresh each time it opens: a file deleted since stayed in it ("file not found")
+        recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
         self.rebuild_recent_menu()
 
     def open_dialog(self) -> None:
