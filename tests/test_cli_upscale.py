@@ -297,6 +297,30 @@ def test_a_cancelled_upscale_exits_130_and_writes_nothing(tmp_path, monkeypatch,
     assert "cancelled at" in err and not (tmp_path / "out.png").exists()
 
 
+def test_ctrl_c_during_a_tile_bar_says_interrupted_on_its_own_line(tmp_path, monkeypatch, capsys):
+    """KeyboardInterrupt left the tile bar standing and 'sr-desktop: interrupted' was printed
+    at its end ('… 4/32 [00:06<00:47,  1.68s/tile]sr-desktop: interrupted')."""
+    from PIL import Image
+
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.core.progress import ProgressInfo
+    from sr_desktop.engine.pipeline import animation
+
+    src = tmp_path / "a.png"
+    Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
+
+    def ctrl_c_at_tile_4(*_args, progress=None, **_kwargs):
+        progress(ProgressInfo(4, 32, 6.0, 47.0, stage="tiles"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(animation, "upscale_any", ctrl_c_at_tile_4)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # the bar is drawn
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "--scale", "2"]) == 130
+    err = capsys.readouterr().err
+    assert "4/32" in err  # the bar was on the terminal
+    assert err.replace("\r", "\n").splitlines()[-1] == "sr-desktop: interrupted"
+
+
 def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsys):
     """A bug (exit 3, as --help says) is one line that asks for -v, not a traceback."""
     from PIL import Image

@@ -17,6 +17,7 @@ from sr_desktop.cli.common import (
     stop_signals_call,
     upscale_options_from,
 )
+from sr_desktop.cli.progress_bar import open_bar
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
@@ -121,9 +122,7 @@ class _TerminalProgress:
                 print(f"sr-desktop: {info.message}…", file=sys.stderr, flush=True)
             return
         if self.enabled and self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=info.total, unit="file", dynamic_ncols=True, file=sys.stderr)
+            self.bar = open_bar(total=info.total, unit="file", dynamic_ncols=True)
         if event == "file":
             record = info.extra["record"]
             if self.bar is not None:

@@ -162,6 +162,14 @@ def _stop_signals_interrupt() -> None:
                 signal.signal(getattr(signal, name), signal.default_int_handler)
 
 
+def _interrupted() -> None:
+    """Ctrl+C's one line, on a line of its own (not glued to a progress bar left standing)."""
+    from sr_desktop.cli.progress_bar import close_open_bars
+
+    close_open_bars()
+    print("sr-desktop: interrupted", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `sr-desktop` with `argv` (default `sys.argv[1:]`): its subcommand, or the app when there is none.
 
@@ -172,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:
-        print("sr-desktop: interrupted", file=sys.stderr)
+        _interrupted()
         return 130
 
 
@@ -221,7 +229,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"sr-desktop: error: {error_line(exc)}", file=sys.stderr)  # names it quotes, escaped
         return 2
     except KeyboardInterrupt:
-        print("sr-desktop: interrupted", file=sys.stderr)
+        _interrupted()
         return 130
     except ImportError as exc:  # the commands import torch & co. when they start working
         return _cannot_start(exc)

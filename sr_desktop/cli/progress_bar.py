@@ -3,8 +3,31 @@
 from __future__ import annotations
 
 import sys
+import weakref
 
 from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
+
+#: the bars on the terminal now, closed when Ctrl+C ends the command (its message was
+#: printed at the end of a bar left standing)
+_OPEN_BARS: weakref.WeakSet = weakref.WeakSet()
+
+
+def open_bar(**kwargs):
+    """A tqdm bar on stderr (`kwargs` as tqdm takes them), closed by `close_open_bars`."""
+    from tqdm import tqdm
+
+    bar = tqdm(file=sys.stderr, **kwargs)
+    _OPEN_BARS.add(bar)
+    return bar
+
+
+def close_open_bars() -> None:
+    """Close every bar still on the terminal, so that the next line starts on its own."""
+    for bar in list(_OPEN_BARS):
+        try:
+            bar.close()
+        except Exception:  # noqa: BLE001 - a bar half torn down by the interrupt: nothing to draw
+            pass
 
 
 class TerminalProgress:
@@ -27,12 +50,10 @@ class TerminalProgress:
         if frames and info.total:  # an animation: counted in frames (its steps are 1000 per frame)
             total, done, unit = frames, round(info.done * frames / info.total, 2), "frame"
         if self._bar is None:
-            from tqdm import tqdm
-
             # started at the first count heard (a resumed run's checkpoint): tqdm's rate
             # counted those as done in no time (125 million it/s)
-            self._bar = tqdm(total=total, initial=done, desc=self.description, unit=unit,
-                             leave=False, file=sys.stderr, dynamic_ncols=True)
+            self._bar = open_bar(total=total, initial=done, desc=self.description, unit=unit, leave=False,
+                                 dynamic_ncols=True)
         if self._bar.total != total:
             self._bar.total = total
         self._bar.n = done
