@@ -460,3 +460,16 @@ def test_an_override_cut_to_a_multiple_of_the_scale_lies_on_the_original_s_pixel
     for x, y in ((120, 40), (60, 90), (127, 95)):
         centre = view.map_image_to_widget(QPointF(x + 0.5, y + 0.5))
         assert at(pixels, centre) == tuple(int(v) for v in original[y, x]), (x, y)
+
+
+def test_a_tiny_image_fits_at_the_same_size_before_and_after_its_upscale(view):
+    """The fit is capped at 32 screen pixels per original pixel; capped on the result's
+    pixels, a 6×6 image in a 400×300 view grew from 192 to 300 px (the pane) when its ×4
+    result arrived."""
+    view.set_original(unique_colours(6, 6))
+    assert view.is_fit() and view.magnification() == pytest.approx(32.0)
+    view.set_result(unique_colours(24, 24), 4)
+    assert view.is_fit() and view.magnification() == pytest.approx(32.0)
+    assert view.zoom() == pytest.approx(8.0)  # result pixels
+    view.zoom_to(32.0)  # zoomed in by hand, the result's pixels still go to 32×
+    assert view.zoom() == pytest.approx(32.0)

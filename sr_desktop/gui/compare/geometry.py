@@ -26,6 +26,8 @@ class ViewTransform:
         self.dpr = 1.0
         self.scene_width = 1.0
         self.scene_height = 1.0
+        #: scene pixels per original pixel (the result's scale once it is shown)
+        self.scene_per_original = 1.0
 
     @property
     def logical_scale(self) -> float:
@@ -57,12 +59,15 @@ class ViewTransform:
         return QRectF(top_left.x(), top_left.y(), rect.width() / k, rect.height() / k)
 
     def fit_zoom(self, pane: QRectF) -> float:
-        """The zoom at which the whole scene fits in the pane."""
+        """The zoom at which the whole scene fits in the pane, at most `MAX_ZOOM` screen
+        pixels per *original* pixel: a tiny image then fits at the same on-screen size
+        before and after its upscale (capped on the result's pixels, a 10×10 image grew from
+        320 to 688 px when its ×4 result arrived)."""
         if pane.width() <= 0 or pane.height() <= 0:
             return 1.0
         zx = pane.width() * self.dpr / self.scene_width
         zy = pane.height() * self.dpr / self.scene_height
-        return max(MIN_ZOOM, min(MAX_ZOOM, zx, zy))
+        return max(MIN_ZOOM, min(MAX_ZOOM / self.scene_per_original, zx, zy))
 
     def clamp(self, pane: QRectF) -> None:
         """Keep the view on the image: a scene axis smaller than the pane is centred; a

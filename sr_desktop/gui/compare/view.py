@@ -107,6 +107,7 @@ class CompareView(PointerGestures, QWidget):
         self._drag = None
         self._view.scene_width = float(layer.width)
         self._view.scene_height = float(layer.height)
+        self._view.scene_per_original = 1.0
         self.zoom_fit()
 
     def set_result(self, pixels: np.ndarray, scale: int) -> None:
@@ -351,6 +352,7 @@ class CompareView(PointerGestures, QWidget):
         self._content.sx, self._content.sy = sx, sy
         self._view.scene_width = original.width * sx
         self._view.scene_height = original.height * sy
+        self._view.scene_per_original = sx
         self._view.center = QPointF(center.x() * sx, center.y() * sy)
         if not self._fit:
             self._view.zoom = clamp_zoom(magnification / sx)
