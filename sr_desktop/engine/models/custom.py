@@ -125,12 +125,27 @@ def _ncnn_pair(path: Path) -> tuple[Path, Path] | None:
     """The (.param, .bin) pair `path` belongs to, or None if it is not an ncnn file."""
     suffix = path.suffix.lower()
     if suffix == ".param":
-        return path, path.with_suffix(".bin")
+        return path, _sibling(path, ".bin")
     if suffix == ".bin":
-        param = path.with_suffix(".param")
+        param = _sibling(path, ".param")
         if param.is_file():
             return param, path
     return None
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    """The file beside `path` with its stem and `suffix` in any case (W.PARAM's weights are
+    W.BIN: they were called missing); `suffix` in lower case when there is none."""
+    for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+        if candidate.is_file():
+            return candidate
+    try:
+        for entry in path.parent.iterdir():
+            if entry.stem == path.stem and entry.suffix.lower() == suffix and entry.is_file():
+                return entry
+    except OSError:
+        pass
+    return path.with_suffix(suffix)
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -200,11 +215,12 @@ def ncnn_context(module: Any) -> int:
 
 
 def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int, int]:
-    """Run 32² and 48² inputs: out = s·n − k gives scale s and shrink k; then sizes that are
-    multiples of 1, 2, 4, 8 (33, 34, 36, 40) tell the alignment a the graph needs: the
-    smallest whose size runs (48 did). An 8² input first refuses a graph beyond
-    ×`MAX_SCALE` at little cost (a 90-byte ×300 graph took 21 s and 3.7 GB to measure at
-    48²); a graph too deep for 8² goes on to the two sizes. Returns (s, k, a)."""
+    """Run 32² and 48² inputs (64² and 96², 128² and 160² for a graph that needs more):
+    out = s·n − k gives scale s and shrink k; then sizes that are multiples of 1, 2, 4, 8
+    (33, 34, 36, 40) tell the alignment a the graph needs: the smallest whose size runs.
+    An 8² input first refuses a graph beyond ×`MAX_SCALE` at little cost (a 90-byte ×300
+    graph took 21 s and 3.7 GB to measure at 48²); a graph too deep for 8² goes on to the
+    sizes above. Returns (s, k, a)."""
     gen = torch.Generator().manual_seed(0)
     try:
         with torch.inference_mode():
@@ -214,35 +230,54 @@ def _measure_ncnn_geometry(module: Any, path: Path) -> tuple[int, int, int]:
     if isinstance(probe, torch.Tensor) and probe.ndim == 4 and probe.shape[-1] > 8 * MAX_SCALE:
         raise _unsupported(path, f"the graph upscales 8×8 to {probe.shape[-1]}×{probe.shape[-2]}: "
                                  f"beyond ×{MAX_SCALE}")
-    sizes = []
-    for n in (32, 48):
-        x = torch.rand(1, 3, n, n, generator=gen)
+    failure = ""
+    for small, large in PROBE_SIZES:
         try:
-            with torch.inference_mode():
-                y = module(x)
-        except ModelError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a graph that cannot run is a bad file
-            raise _unsupported(path, f"the graph does not run: {one_line(exc)}") from None
-        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[1] != 3:
-            raise _unsupported(path, "the graph does not output an RGB image")
-        if y.shape[2] != y.shape[3]:
-            raise _unsupported(path, "the graph output is not square for a square input")
-        sizes.append(int(y.shape[2]))
-    scale, rem = divmod(sizes[1] - sizes[0], 16)
-    shrink = scale * 32 - sizes[0]
+            sizes = [_output_side(module, n, gen, path) for n in (small, large)]
+            break
+        except _GraphFailed as exc:  # a U-Net with unpadded convolutions needs a larger input
+            failure = str(exc)
+    else:
+        raise _unsupported(path, f"the graph does not run: {failure}")
+    scale, rem = divmod(sizes[1] - sizes[0], large - small)
+    shrink = scale * small - sizes[0]
     if rem or scale < 1 or shrink < 0 or shrink % 2:
         raise _unsupported(path, f"cannot tell the graph's scale from outputs {sizes}")
     if scale > MAX_SCALE:
         raise _unsupported(path, f"the graph upscales ×{scale}; the app runs scales 1..{MAX_SCALE}")
-    return scale, shrink, _measure_alignment(module, scale, shrink, gen)
+    return scale, shrink, _measure_alignment(module, scale, shrink, gen, small)
 
 
-def _measure_alignment(module: Any, scale: int, shrink: int, gen: torch.Generator) -> int:
+#: input sides the geometry is measured at, tried in turn: waifu2x's CUNet and Real-CUGAN
+#: Pro need more than 32 px (their first pooling left 2×2 for a 3×3 convolution)
+PROBE_SIZES = ((32, 48), (64, 96), (128, 160))
+
+
+class _GraphFailed(Exception):
+    """The graph raised on an input of this size."""
+
+
+def _output_side(module: Any, n: int, gen: torch.Generator, path: Path) -> int:
+    """The output side of the graph for an n×n input; `_GraphFailed` if it raises."""
+    try:
+        with torch.inference_mode():
+            y = module(torch.rand(1, 3, n, n, generator=gen))
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a graph that cannot run (at this size)
+        raise _GraphFailed(one_line(exc)) from None
+    if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[1] != 3:
+        raise _unsupported(path, "the graph does not output an RGB image")
+    if y.shape[2] != y.shape[3]:
+        raise _unsupported(path, "the graph output is not square for a square input")
+    return int(y.shape[2])
+
+
+def _measure_alignment(module: Any, scale: int, shrink: int, gen: torch.Generator, base: int) -> int:
     """The smallest of 1, 2, 4, 8 that the graph's input sizes may be a multiple of (16 if
-    none: 48 ran). A Real-CUGAN pair was added, then failed on every odd-sized image."""
+    none: `base` + 16 ran). A Real-CUGAN pair was added, then failed on every odd-sized image."""
     for align in (1, 2, 4, 8):
-        n = 32 + align  # a multiple of `align`, not of twice it
+        n = base + align  # a multiple of `align`, not of twice it (`base` is one of 16)
         try:
             with torch.inference_mode():
                 y = module(torch.rand(1, 3, n, n, generator=gen))
