@@ -97,6 +97,17 @@ def test_files_are_detected_and_load_the_same_network(tmp_path, kind, arch, scal
     assert y.shape == (1, 3, 13 * scale, 11 * scale)  # odd sizes too (unshuffle alignment)
 
 
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_pytorch_file_named_safetensors_is_read_as_what_it_is(tmp_path, zipped):
+    """A .pth renamed .safetensors was refused with safetensors' 'header too large'."""
+    net, x, ref = _made("srvgg-x2")
+    path = tmp_path / "renamed.safetensors"
+    torch.save({"params": net.state_dict()}, path, _use_new_zipfile_serialization=zipped)
+    model = load_model_file(path)
+    with torch.inference_mode():
+        assert torch.equal(model.module(x), ref)
+
+
 def test_old_esrgan_pth_equals_new_layout(tmp_path):
     from test_archs_detect import to_esrgan_layout
 

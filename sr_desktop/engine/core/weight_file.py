@@ -58,7 +58,10 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
     with open(path, "rb") as fh:
         head = fh.read(16)
     sniffed = _safetensors_header_length(head, size) is not None
-    if path.suffix.lower() == SAFETENSORS_SUFFIX or sniffed:
+    # a PyTorch zip or pickle named .safetensors (renamed by hand) is read as what it is:
+    # "header too large" said nothing of the kind
+    torch_file = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+    if sniffed or (path.suffix.lower() == SAFETENSORS_SUFFIX and not torch_file):
         from safetensors.torch import load_file
 
         try:
@@ -71,7 +74,9 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols would be lines of their own
             warnings.simplefilter("ignore")
-            return torch.load(str(path), map_location="cpu", weights_only=True)
+            # (from an open file: given the path of one named .safetensors, torch reads it as that)
+            with open(path, "rb") as fh:
+                return torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # a pickle naming a Python global (a class, a function such as os.system) versus
         # one that is merely not a pickle; torch's own text advises an unsafe load
