@@ -183,3 +183,21 @@ def test_a_refresh_keeps_the_chosen_model_and_variant(window, qtbot):
     assert picker.set_model_id("waifu2x-photo") and picker.set_variant("denoise3")
     picker.set_models(picker.models()[::-1])  # the same models, listed again
     assert (picker.model_id(), picker.variant()) == ("waifu2x-photo", "denoise3")
+
+
+def test_the_added_message_names_every_scale_and_the_dialog_offers_every_kind(window, tmp_path, qtbot, chooser):
+    """An SRCNN (×2, ×3, ×4) was announced as '×2'; the Add dialog's filter hid .pt, .ckpt
+    and .bin files that `models add` reads."""
+    from sr_desktop.engine.models.archs.srcnn import SRCNN
+    from sr_desktop.gui.main_window.tools import MODEL_FILE_FILTER
+
+    torch.manual_seed(0)
+    path = tmp_path / "mine.pth"
+    torch.save(SRCNN(n1=8, n2=4).state_dict(), path)
+    chooser.answer = path
+    window.add_model_action.trigger()
+    spec = window.picker.spec()
+    assert spec.scales == [2, 3, 4]
+    assert "×2, ×3, ×4" in window.statusBar().currentMessage()
+    for pattern in ("*.pth", "*.pt", "*.ckpt", "*.safetensors", "*.param", "*.bin"):
+        assert pattern in MODEL_FILE_FILTER.split(";;")[0].strip("Models ()").split()

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 #: ask_model_file() -> a model file path or None (File dialog; injectable for tests)
 AskModelFile = Callable[[], "str | Path | None"]
-MODEL_FILE_FILTER = "Models (*.pth *.safetensors *.param);;All files (*)"
+#: what `models add` reads (its help names .pth / .pt / .safetensors / ncnn .param + .bin;
+#: .ckpt holds the same PyTorch checkpoints): the dialog hid .pt, .ckpt and .bin
+MODEL_FILE_FILTER = "Models (*.pth *.pt *.ckpt *.safetensors *.param *.bin);;All files (*)"
 KERNEL_PANEL_TITLE = "Blur kernel"
 
 
@@ -96,7 +98,7 @@ class ModelAdder:
             self.metrics_panel.reload_models()
         self.message_bar.clear()
         self.feedback.show_status(
-            f"Added model {spec.name} ({spec.arch}, ×{spec.scales[0]}) as {spec.id}", 8000)
+            f"Added model {spec.name} ({spec.arch}, {', '.join(f'×{s}' for s in spec.scales)}) as {spec.id}", 8000)
         return spec
 
     def _ask_model_file_dialog(self):
