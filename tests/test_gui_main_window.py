@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image as PILImage
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
 
 from sr_desktop.app.jobs import run_engine_job
 from sr_desktop.engine.core.errors import ImageWriteError
@@ -970,3 +970,88 @@ def test_open_recent_lists_only_files_that_are_there_each_once(make_window, tmp_
     edited.setValue("recent_files", [str(kept)] * 23)
     edited.sync()
     assert GuiSettings(window.settings.path).recent_files() == [kept]
+
+
+@pytest.fixture
+def gated_reads(monkeypatch):
+    """File reads of the window wait for `gate` (set it to let them finish): a read still
+    running when something else happens, without a timing race."""
+    import threading
+
+    from sr_desktop.gui.main_window import opening
+
+    gate = threading.Event()
+    real = opening.read_image_or_animation_job
+
+    def gated(job, progress, cancel):
+        if Path(job.options).name.startswith("slow"):
+            gate.wait(30)
+        return real(job, progress, cancel)
+
+    monkeypatch.setattr(opening, "read_image_or_animation_job", gated)
+    return gate
+
+
+def test_clicking_the_shown_images_thumbnail_does_nothing(make_window, tmp_path, qtbot, prompts):
+    """It read the image again: the unsaved result was asked about and lost, a running
+    upscale cancelled."""
+    window = make_window()
+    a, b = write_png(tmp_path / "a.png", 20, 14, 1), write_png(tmp_path / "b.png", 10, 10, 2)
+    open_and_wait(qtbot, window, [a, b])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    result = window.result
+    window.filmstrip.imageChosen.emit(a)
+    wait_idle(qtbot, window)
+    assert prompts.questions == [] and window.result is result and window.image.path == a
+
+
+def test_a_result_that_arrives_while_the_next_image_is_read_is_asked_about(
+        gated_reads, make_window, tmp_path, qtbot, prompts):
+    """Chosen with no result (no question), the next file was shown over a result that
+    arrived while it was read: lost without a word."""
+    window = make_window()
+    a = write_png(tmp_path / "a.png", 20, 14, 1)
+    slow = write_png(tmp_path / "slow.png", 10, 10, 2)
+    open_and_wait(qtbot, window, [a])
+    window.filmstrip.add_paths([slow])
+    pick_bicubic(window, 2)
+    window.filmstrip.imageChosen.emit(slow)  # no result yet: no question
+    assert window.start_upscale() is not None
+    qtbot.waitUntil(lambda: window.result is not None, timeout=20000)
+    prompts.discard_answer = "cancel"
+    gated_reads.set()
+    wait_idle(qtbot, window)
+    assert len(prompts.questions) == 1 and "a.png" in prompts.questions[0]
+    assert window.image.path == a and window.result is not None  # kept, as answered
+
+
+def test_a_paste_while_a_file_is_read_is_not_replaced_by_that_file(gated_reads, make_window, tmp_path, qtbot):
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 20, 14, 1)])
+    assert window.open_image(write_png(tmp_path / "slow.png", 30, 30, 2))
+    QGuiApplication.clipboard().setImage(QImage(40, 20, QImage.Format.Format_RGB888))
+    window.paste()
+    gated_reads.set()
+    wait_idle(qtbot, window)
+    assert window.image.path is None and (window.image.width, window.image.height) == (40, 20)
+
+
+def test_answering_save_saves_the_whole_result_when_a_region_covers_it(make_window, tmp_path, qtbot, prompts):
+    """The answer Save did nothing (Save As refuses while a region's result is on the after
+    side) and the switch was refused; the question is about the whole result."""
+    window = make_window()
+    a, b = write_png(tmp_path / "a.png", 20, 14, 1), write_png(tmp_path / "b.png", 10, 10, 2)
+    open_and_wait(qtbot, window, [a, b])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    window.enhance_region((0, 0, 20, 14))
+    wait_idle(qtbot, window)
+    target = tmp_path / "a_up.png"
+    prompts.discard_answer = "save"
+    prompts.save_target = (target, SaveOptions(format="png"))
+    assert window.open_image(b)
+    wait_idle(qtbot, window)
+    assert read_image(target).width == 40 and window.image.path == b

@@ -103,6 +103,9 @@ class ImageOpener:
         self.show_image = show_image
         self.folder_dropped = folder_dropped
         self.loader = JobQueue(parent, runner=with_display_layer(with_frame_layers(read_image_or_animation_job)))
+        #: the result the user agreed to lose for the image being read (a result that arrives
+        #: during the read is asked about when the image is shown)
+        self._result_let_go = None
         self.loader.jobFinished.connect(self._on_loaded)
         self.loader.jobFailed.connect(self._on_failed)
         self.batch: OpenBatch | None = None  # the files of the last drop or Open
@@ -176,6 +179,7 @@ class ImageOpener:
         if not self.may_discard_result():
             self._select_current()
             return False
+        self._result_let_go = self.session.result
         self._read(path)
         return True
 
@@ -226,6 +230,7 @@ class ImageOpener:
         if not self.may_discard_result():
             return
         self.message_bar.clear()
+        self.loader.cancel()  # a file still being read would replace the pasted image
         self.show_image(Image(qimage_to_array(qimage), source_format=None), "pasted image", None)
 
     def open_dropped(self, mime: QMimeData) -> bool:
@@ -242,6 +247,7 @@ class ImageOpener:
                 self.feedback.show_error("The dropped image could not be read.")
                 return False
             if self.may_discard_result():
+                self.loader.cancel()  # (as for a paste)
                 self.show_image(Image(qimage_to_array(qimage)), "dropped image", None)
         else:
             self.feedback.show_error("Only local files and folders can be dropped here.")
@@ -273,12 +279,22 @@ class ImageOpener:
             self.filmstrip.select_path(image.path)
 
     def _on_filmstrip_chosen(self, path: Path) -> None:
+        shown = self.session.image
+        if (shown is not None and shown.path is not None and not self.loader.is_busy()
+                and _same_file(Path(path), shown.path)):
+            return  # the image on screen: it was read again, its result let go and its upscale cancelled
         self.message_bar.clear()
         self.open_image(path)
 
     def _on_loaded(self, job: Job, item: Image | OpenedAnimation) -> None:
         if self.loader.pending is not None:
             return  # the user already asked for another file
+        result = self.session.result
+        if result is not None and result is not self._result_let_go and not self.may_discard_result():
+            # a result that arrived while the file was read: it was lost without a word
+            self.feedback.show_status("")
+            self._select_current()
+            return
         path = Path(job.options)
         self.feedback.show_status("")
         self.settings.add_recent_file(path)
@@ -339,3 +355,11 @@ def _reason(message: str, path: Path) -> str:
         if message.startswith(prefix):
             return message[len(prefix):]
     return message
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (False when either cannot be looked at)."""
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False

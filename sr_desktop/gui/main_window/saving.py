@@ -78,11 +78,14 @@ class ResultSaver:
             return self.save_result(session.result_path, session.saved_options, overwrite=True)
         return self.save_as()
 
-    def _result_is_shown(self) -> bool:
-        """A whole-image result is on the after side; else says why nothing is saved."""
+    def _result_is_shown(self, asked: bool = False) -> bool:
+        """A whole-image result is on the after side; else says why nothing is saved.
+        `asked`: the unsaved-result question named the whole result, shown or not."""
         if self.session.result is None:
             self.feedback.show_error("There is no result to save yet: upscale the image first.", level="info")
             return False
+        if asked:
+            return True
         if not self.session.result_shown:  # saving it would write what is not on screen
             self.feedback.show_error(REGION_HIDES_RESULT + ".", level="info")
             return False
@@ -91,9 +94,11 @@ class ResultSaver:
             return False
         return True
 
-    def save_as(self) -> Path | None:
-        """Ctrl+Shift+S: ask for file, format and quality, then save."""
-        if not self._result_is_shown():
+    def save_as(self, asked: bool = False) -> Path | None:
+        """Ctrl+Shift+S: ask for file, format and quality, then save (`asked`: the answer
+        Save to the unsaved-result question, which saves the whole result even when a region
+        or a map is on the after side: it did nothing and the switch was refused)."""
+        if not self._result_is_shown(asked):
             return None
         from sr_desktop.engine.imageio import SaveOptions
 
@@ -107,15 +112,15 @@ class ResultSaver:
             return None
         path, options = choice
         # the Save As dialog asked before replacing an existing file
-        return self.save_result(Path(path), options, overwrite=True)
+        return self.save_result(Path(path), options, overwrite=True, asked=asked)
 
-    def save_result(self, path: Path, options=None, overwrite: bool = False) -> Path | None:
+    def save_result(self, path: Path, options=None, overwrite: bool = False, asked: bool = False) -> Path | None:
         """Write the result (every frame of an animated one) with the engine's ``write_any``;
         errors go to the message bar."""
         from sr_desktop.engine.pipeline.animation import write_any
 
         session = self.session
-        if not self._result_is_shown() or self.saving:
+        if not self._result_is_shown(asked) or self.saving:
             return None
         image = session.image
         protect = (image.path,) if image is not None and image.path else ()
@@ -169,7 +174,7 @@ class ResultSaver:
             f"The upscaled result of {self.session.image_name} has not been saved. Save it first?"
         )
         if answer == "save":
-            return self.save_as() is not None
+            return self.save_as(asked=True) is not None
         return answer == "discard"
 
     def _ask_discard_dialog(self, question: str) -> str:
