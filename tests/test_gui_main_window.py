@@ -1055,3 +1055,19 @@ def test_answering_save_saves_the_whole_result_when_a_region_covers_it(make_wind
     assert window.open_image(b)
     wait_idle(qtbot, window)
     assert read_image(target).width == 40 and window.image.path == b
+
+
+def test_removing_the_shown_images_entry_leaves_no_highlight_on_another(make_window, tmp_path, qtbot):
+    """Delete on the shown image's entry moved the highlight to a neighbour that was not
+    shown; a second Delete removed that one and the strip hid with a third image left."""
+    window = make_window()
+    a, b, c = (write_png(tmp_path / f"{n}.png", 12, 10, i) for i, n in enumerate("abc"))
+    open_and_wait(qtbot, window, [a, b, c])
+    assert window.filmstrip.currentItem().text() == "a.png"
+    window.filmstrip.remove_action.trigger()
+    assert window.filmstrip.paths() == [b, c] and window.image.path == a
+    assert window.filmstrip.currentItem() is None
+    window.filmstrip.remove_action.trigger()  # nothing highlighted: nothing removed
+    assert window.filmstrip.paths() == [b, c] and window.filmstrip_dock.isVisible()
+    window.filmstrip.remove_paths([b])
+    assert window.filmstrip.paths() == [c] and window.filmstrip_dock.isVisible()  # c is not the one shown

@@ -136,14 +136,17 @@ class Filmstrip(QListWidget):
         """True while thumbnails are still being decoded."""
         return bool(self._waiting) or self._thumbnails.is_busy()
 
-    def select_path(self, path: Path) -> None:
-        """Highlight ``path`` without emitting ``imageChosen``."""
+    def select_path(self, path: Path | None) -> bool:
+        """Highlight ``path`` without emitting ``imageChosen``; with None, or a path not
+        listed, nothing is highlighted (False)."""
         self.blockSignals(True)
         try:
             for i in range(self.count()):
-                if Path(self.item(i).data(_PATH_ROLE)).resolve() == Path(path).resolve():
+                if path is not None and Path(self.item(i).data(_PATH_ROLE)).resolve() == Path(path).resolve():
                     self.setCurrentRow(i)
-                    break
+                    return True
+            self.setCurrentRow(-1)
+            return False
         finally:
             self.blockSignals(False)
 

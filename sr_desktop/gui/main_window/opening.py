@@ -273,10 +273,17 @@ class ImageOpener:
         self.settings.clear_recent_files()
         self.rebuild_recent_menu()
 
-    def _select_current(self) -> None:
+    def _select_current(self) -> bool:
+        """Highlight the shown image's entry; False (nothing highlighted) when it has none."""
         image = self.session.image
-        if image is not None and image.path is not None:
-            self.filmstrip.select_path(image.path)
+        return self.filmstrip.select_path(image.path if image is not None else None)
+
+    def on_entries_removed(self) -> None:
+        """After entries left the strip: the highlight on the shown image again (Qt moved it
+        to a neighbour not shown, which the next Delete removed), and the strip hidden only
+        when what is left is the shown image alone (it hid with another image left)."""
+        shown_listed = self._select_current()
+        self.filmstrip_dock.setVisible(self.filmstrip.count() > (1 if shown_listed else 0))
 
     def _on_filmstrip_chosen(self, path: Path) -> None:
         shown = self.session.image

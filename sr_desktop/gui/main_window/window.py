@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
             self.batch_export.offer,
         )
         self.loader = self.opener.loader
+        self.filmstrip.entriesRemoved.connect(lambda _paths: self.opener.on_entries_removed())
         self.loader.busyChanged.connect(lambda busy: None if busy else self._emit_idle())
 
         self.picker.load_settings(self.settings)
@@ -239,7 +240,6 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.filmstrip_dock)
         self.filmstrip_dock.hide()
-        self.filmstrip.entriesRemoved.connect(lambda _paths: self.filmstrip_dock.setVisible(self.filmstrip.count() > 1))
         self.side_panels: dict[str, QDockWidget] = {}
 
     def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:
