@@ -105,6 +105,8 @@ def test_labels_go_up_as_many_folders_as_needed():
     paths = [Path("/p/2023/trip/beach.png"), Path("/p/2024/trip/beach.png"), Path("/p/x/Beach.png"),
              Path("/q/a.png")]
     assert disambiguated_labels(paths) == ["2023/trip/beach.png", "2024/trip/beach.png", "p/x/Beach.png", "a.png"]
+    # names told apart by their case: left as they are (they climbed to "//tmp/d/Case.png")
+    assert disambiguated_labels([Path("/tmp/d/Case.png"), Path("/tmp/d/case.png")]) == ["Case.png", "case.png"]
 
 
 def test_entries_can_be_removed_with_the_delete_key_and_the_context_menu(qtbot, strip, tmp_path):

@@ -223,11 +223,11 @@ def disambiguated_labels(paths: list[Path]) -> list[str]:
     for i, path in enumerate(paths):
         by_name.setdefault(path.name.casefold(), []).append(i)
     for rows in by_name.values():
-        if len(rows) < 2:
-            continue
+        if len({paths[i].name for i in rows}) == len(rows):
+            continue  # told apart by their case already (it climbed to the root: "//tmp/d/Case.png")
         depth = 1
         while True:
-            tails = ["/".join(paths[i].parts[-depth - 1:]) for i in rows]
+            tails = [Path(*paths[i].parts[-depth - 1:]).as_posix() for i in rows]
             longest = max(len(paths[i].parts) for i in rows)
             if len({t.casefold() for t in tails}) == len(rows) or depth + 1 >= longest:
                 break
