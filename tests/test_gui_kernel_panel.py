@@ -659,3 +659,21 @@ def test_the_method_choice_reaches_the_estimation_and_the_fit_is_named(make_wind
     task, est = estimate("kernelgan")
     assert task.method == "kernelgan" and est.method == "kernelgan"
     assert "KernelGAN, " in panel.source_label.text() and " iterations" in panel.source_label.text()
+
+
+def test_estimating_right_after_switching_images_estimates_the_new_one(make_window, tmp_path, qtbot):
+    """The switch cancels the running estimation, which takes a moment to stop: Ctrl+K in
+    that moment returned the old job and nothing started, without a word."""
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "a.png"))
+    use_kernelgan(panel)
+    panel.iterations_spin.setValue(5000)
+    with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
+        first = window.estimate_kernel()
+    open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
+    panel.iterations_spin.setValue(20)
+    second = window.estimate_kernel()
+    assert second is not None and second is not first and second.image is window.image
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=60000)
+    assert panel.estimate is not None and panel.status_label.text().startswith("Done")

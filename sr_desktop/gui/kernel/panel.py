@@ -308,6 +308,9 @@ class KernelPanel(QWidget):
         the previous image is cancelled; the kernel is kept (it may be a loaded one)."""
         if self._job is not None:
             self.queue.cancel()
+            # its reports are about the image left; an estimation of this one may be asked for
+            # at once (queued while the old one stops: Ctrl+K then did nothing, silently)
+            self._job = None
         changed = image is not self.image
         self.image = image
         self.image_name = name or (image.path.name if image is not None and image.path else "image")
