@@ -196,3 +196,25 @@ def test_a_thumbnail_on_a_200_percent_screen_has_device_pixels_of_its_own(qapp):
     out = square.toImage()
     assert out.pixelColor(56, 56).red() == 200 and out.pixelColor(56, 27).alpha() == 0  # centred, 28 px bands
     assert out.pixelColor(56, 28).red() == 200 and out.pixelColor(56, 83).red() == 200
+
+
+def test_an_entry_removed_and_added_again_while_thumbnails_decode_gets_its_own(qtbot, strip, tmp_path, monkeypatch):
+    """The running thumbnail job still listed it (already decoded): the entry added again was
+    left waiting for good, a blank placeholder."""
+    gate = threading.Event()
+    real = thumbnails.decode_thumbnail
+
+    def held_after_the_first(path, size=thumbnails.THUMB):
+        if path.name != "p0.png":
+            gate.wait(5)
+        return real(path, size)
+
+    monkeypatch.setattr(thumbnails, "decode_thumbnail", held_after_the_first)
+    files = [photo(tmp_path / f"p{i}.png", seed=i) for i in range(4)]
+    with qtbot.waitSignal(strip.thumbnailShown, timeout=WAIT_MS):
+        strip.add_paths(files)
+    strip.remove_paths([files[0]])
+    strip.add_paths([files[0]])  # while the job that decoded it still runs
+    gate.set()
+    wait_thumbnails(qtbot, strip)
+    assert not strip.thumbnails_pending()

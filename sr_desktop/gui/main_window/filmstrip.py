@@ -68,6 +68,8 @@ class Filmstrip(QListWidget):
         self._thumbnails = JobQueue(self, runner=functools.partial(run_thumbnail_job, size=round(THUMB * self._ratio)))
         self._thumbnails.jobProgress.connect(self._on_thumbnail)
         self._waiting: list[Path] = []  # listed, thumbnail not decoded yet
+        self._reporting: Job | None = None  # the thumbnail job whose reports came last
+        self._reported: set[Path] = set()  # the paths it has reported
         self._placeholder = _blank(self._ratio)
 
     # -- the list ---------------------------------------------------------------------
@@ -178,13 +180,20 @@ class Filmstrip(QListWidget):
         # the running job keeps its paths; the pending one (which a newer request
         # replaces) always carries every other path still waiting
         running = self._thumbnails.running
-        busy = set(running.options) if running is not None else set()
+        # (less those it has already reported: one removed and added again meanwhile was
+        # left waiting for good, a blank entry that never got its thumbnail)
+        done = self._reported if running is not None and running is self._reporting else set()
+        busy = set(running.options) - done if running is not None else set()
         todo = tuple(p for p in self._waiting if p not in busy)
         if todo:
             self._thumbnails.submit(Job(None, todo))
 
-    def _on_thumbnail(self, _job: Job, info) -> None:
+    def _on_thumbnail(self, job: Job, info) -> None:
         thumbnail: Thumbnail | None = info.extra.get("thumbnail")
+        if thumbnail is not None:
+            if job is not self._reporting:
+                self._reporting, self._reported = job, set()
+            self._reported.add(thumbnail.path)
         if thumbnail is None or thumbnail.path not in self._waiting:
             return  # removed meanwhile
         self._waiting.remove(thumbnail.path)
