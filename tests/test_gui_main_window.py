@@ -1071,3 +1071,26 @@ def test_removing_the_shown_images_entry_leaves_no_highlight_on_another(make_win
     assert window.filmstrip.paths() == [b, c] and window.filmstrip_dock.isVisible()
     window.filmstrip.remove_paths([b])
     assert window.filmstrip.paths() == [c] and window.filmstrip_dock.isVisible()  # c is not the one shown
+
+
+def test_a_file_dropped_twice_counts_once_and_a_deleted_entry_says_so_before_asking(
+        make_window, tmp_path, qtbot, prompts):
+    window = make_window()
+    folder = tmp_path / "album"
+    folder.mkdir()
+    a, b = write_png(folder / "a.png", 12, 10, 1), write_png(folder / "b.png", 12, 10, 2)
+    broken = folder / "broken.png"
+    broken.write_bytes(b"not a png")
+    drop(window, [folder, a, broken])  # a folder, a file in it, a broken one again
+    wait_idle(qtbot, window)
+    assert window.filmstrip.paths() == [a, b, broken]
+    qtbot.waitUntil(lambda: "1 of 3" in window.message_bar.text(), timeout=20000)  # it said "2 of 5"
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    b.unlink()
+    window.filmstrip.imageChosen.emit(b)  # deleted since it was listed
+    assert prompts.questions == []  # said at once, not after "Save it first?"
+    assert window.last_error == "Cannot open b.png: file not found"
+    assert window.image.path == a and window.result is not None
+    assert window.filmstrip.unreadable().get(b) == "file not found"

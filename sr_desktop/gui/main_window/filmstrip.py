@@ -170,6 +170,13 @@ class Filmstrip(QListWidget):
     def _emit_chosen(self, item: QListWidgetItem) -> None:
         self.imageChosen.emit(Path(item.data(_PATH_ROLE)))
 
+    def mark_unreadable(self, path: Path, reason: str) -> None:
+        """Badge `path`'s entry as a file that cannot be read, for `reason`."""
+        item = self._item_for(path)
+        if item is not None:
+            item.setIcon(QIcon(self._error_badge()))
+            item.setData(_ERROR_ROLE, reason)
+
     def _item_for(self, path: Path) -> QListWidgetItem | None:
         for i in range(self.count()):
             if self.item(i).data(_PATH_ROLE) == path:

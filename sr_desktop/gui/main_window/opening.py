@@ -156,6 +156,11 @@ class ImageOpener:
                     rejected.append((path.name, "not a supported image type"))
             except OSError as exc:  # a name too long, a folder that cannot be listed, ...
                 rejected.append((path.name or str(path), exc.strerror or str(exc)))
+        # each file once: a file dropped twice, or a folder and a file in it, was counted
+        # (and a broken one read) twice in the summary
+        seen: set[Path] = set()
+        files = [p for p in files if not (_identity(p) in seen or seen.add(_identity(p)))]
+        rejected = list(dict.fromkeys(rejected))
         self.batch = OpenBatch(len(files) + len(rejected), files[1:], rejected, files=files)
         self.message_bar.clear()
         if rejected:
@@ -291,6 +296,11 @@ class ImageOpener:
                 and _same_file(Path(path), shown.path)):
             return  # the image on screen: it was read again, its result let go and its upscale cancelled
         self.message_bar.clear()
+        if not Path(path).exists():  # deleted since it was listed: said before any question
+            self.feedback.show_error(f"Cannot open {Path(path).name}: file not found")
+            self.filmstrip.mark_unreadable(Path(path), "file not found")
+            self._select_current()
+            return
         self.open_image(path)
 
     def _on_loaded(self, job: Job, item: Image | OpenedAnimation) -> None:
@@ -370,3 +380,11 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.samefile(b)
     except OSError:
         return False
+
+
+def _identity(path: Path) -> Path:
+    """What tells two names of one file apart from two files (the resolved path)."""
+    try:
+        return path.resolve()
+    except OSError:
+        return path
