@@ -1094,3 +1094,16 @@ def test_a_file_dropped_twice_counts_once_and_a_deleted_entry_says_so_before_ask
     assert window.last_error == "Cannot open b.png: file not found"
     assert window.image.path == a and window.result is not None
     assert window.filmstrip.unreadable().get(b) == "file not found"
+
+
+def test_same_named_images_of_two_folders_are_named_apart_in_the_title(make_window, tmp_path, qtbot):
+    window = make_window()
+    (tmp_path / "trip").mkdir()
+    (tmp_path / "home").mkdir()
+    first = write_png(tmp_path / "trip" / "img00.png", 12, 10, 1)
+    second = write_png(tmp_path / "home" / "img00.png", 12, 10, 2)
+    open_and_wait(qtbot, window, [first, second])
+    assert window.windowTitle() == "trip/img00.png — SR Desktop"
+    window.filmstrip.imageChosen.emit(second)
+    wait_idle(qtbot, window)
+    assert window.windowTitle() == "home/img00.png — SR Desktop"

@@ -134,6 +134,12 @@ class Filmstrip(QListWidget):
         """The text under each thumbnail, in order."""
         return [self.item(i).text() for i in range(self.count())]
 
+    def label_of(self, path: Path) -> str | None:
+        """The text under `path`'s thumbnail (its name, with folders when another entry has
+        the same name), or None when it is not listed."""
+        item = self._item_for(path)
+        return item.text() if item is not None else None
+
     def thumbnails_pending(self) -> bool:
         """True while thumbnails are still being decoded."""
         return bool(self._waiting) or self._thumbnails.is_busy()

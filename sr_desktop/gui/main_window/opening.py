@@ -319,7 +319,9 @@ class ImageOpener:
         self.rebuild_recent_menu()
         display, job.display = job.display, None
         image = item.image if isinstance(item, OpenedAnimation) else item
-        self.show_image(image, path.name, display)
+        # named as the strip names it: two img00.png of two folders were one name in the
+        # title and in the unsaved-result question
+        self.show_image(image, self.filmstrip.label_of(path) or path.name, display)
         if isinstance(item, OpenedAnimation) and self.session.image is image:
             self.session.set_animation(item.animation, item.display_frames)
             self.feedback.show_status(
