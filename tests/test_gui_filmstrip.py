@@ -218,3 +218,19 @@ def test_an_entry_removed_and_added_again_while_thumbnails_decode_gets_its_own(q
     gate.set()
     wait_thumbnails(qtbot, strip)
     assert not strip.thumbnails_pending()
+
+
+def test_a_file_replaced_on_disk_gets_its_thumbnail_made_again(qtbot, strip, tmp_path):
+    path = photo(tmp_path / "p.png", size=(90, 60), seed=1)
+    strip.add_paths([path])
+    wait_thumbnails(qtbot, strip)
+    assert not strip.refresh_thumbnail(path)  # unchanged: nothing to do
+    before = strip.item(0).icon().pixmap(56, 56).toImage()
+    photo(path, size=(20, 64), seed=2)  # replaced: another size and content
+    import os
+
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert strip.refresh_thumbnail(path)
+    wait_thumbnails(qtbot, strip)
+    assert strip.item(0).icon().pixmap(56, 56).toImage() != before
+    assert not strip.refresh_thumbnail(path)

@@ -22,6 +22,8 @@ from sr_desktop.gui.worker import JobQueue
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 _ERROR_ROLE = Qt.ItemDataRole.UserRole + 1
+#: the file's (modification time, size) when its thumbnail was made
+_STAMP_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 class Filmstrip(QListWidget):
@@ -134,6 +136,21 @@ class Filmstrip(QListWidget):
         """The text under each thumbnail, in order."""
         return [self.item(i).text() for i in range(self.count())]
 
+    def refresh_thumbnail(self, path: Path) -> bool:
+        """Make `path`'s thumbnail again when the file changed since it was made (a file
+        replaced on disk kept its old picture beside its new content); True if it is remade."""
+        item = self._item_for(path)
+        stamp = _stamp(path)
+        if item is None or item.data(_STAMP_ROLE) is None or item.data(_STAMP_ROLE) == stamp:
+            return False
+        item.setData(_STAMP_ROLE, None)
+        item.setData(_ERROR_ROLE, None)
+        item.setIcon(QIcon(self._placeholder))
+        if path not in self._waiting:
+            self._waiting.append(path)
+        self._request_thumbnails()
+        return True
+
     def label_of(self, path: Path) -> str | None:
         """The text under `path`'s thumbnail (its name, with folders when another entry has
         the same name), or None when it is not listed."""
@@ -213,6 +230,7 @@ class Filmstrip(QListWidget):
         item = self._item_for(thumbnail.path)
         if item is None:
             return
+        item.setData(_STAMP_ROLE, _stamp(thumbnail.path))
         if thumbnail.image is not None:
             pixmap = QPixmap.fromImage(thumbnail.image)
             pixmap.setDevicePixelRatio(self._ratio)
@@ -235,6 +253,14 @@ class Filmstrip(QListWidget):
     def _label_entries(self) -> None:
         for i, label in enumerate(disambiguated_labels(self.paths())):
             self.item(i).setText(label)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
 
 
 def disambiguated_labels(paths: list[Path]) -> list[str]:
