@@ -677,3 +677,70 @@ def test_estimating_right_after_switching_images_estimates_the_new_one(make_wind
     assert second is not None and second is not first and second.image is window.image
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=60000)
     assert panel.estimate is not None and panel.status_label.text().startswith("Done")
+
+
+def test_a_run_too_short_to_judge_is_doubtful_in_the_label_and_asked_about(make_window, tmp_path, qtbot):
+    """300 iterations: the engine calls the run doubtful whatever its score; the label said
+    'Reliable · confidence 0.63' and the upscale went ahead without the question."""
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "a.png"))
+    use_kernelgan(panel)
+    panel.iterations_spin.setValue(300)
+    window.estimate_kernel()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=60000)
+    assert panel.estimate is not None and not panel.estimate.reliable
+    assert panel.confidence_label.text().startswith("Doubtful")
+    asked = []
+    panel.ask_use_doubtful = lambda message: asked.append(message) or False
+    assert not panel.request_upscale("map-sr") and len(asked) == 1
+    assert panel.estimate.doubt in asked[0]
+    # Save names it after the image it came from, not the one shown since
+    open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
+    assert panel._suggested_path().name == "a_kernel_x2.npy"
+
+
+def test_this_kernel_cannot_be_saved_or_used_while_another_is_forming(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "a.png"))
+    panel.set_kernel(gaussian_kernel(13, 1.7), "Loaded from k.npy")
+    assert panel.save_button.isEnabled() and panel.upscale_button.isEnabled()
+    use_kernelgan(panel)
+    panel.iterations_spin.setValue(5000)
+    with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
+        window.estimate_kernel()
+    assert not panel.save_button.isEnabled() and not panel.upscale_button.isEnabled()
+    panel.cancel()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=10000)
+    assert panel.save_button.isEnabled()  # the loaded kernel again
+
+
+def test_a_loaded_kernel_clears_an_earlier_failures_bar_and_one_tap_is_one_tap(make_window, tmp_path, qtbot):
+    window = make_window()
+    panel = window.kernel_panel
+    bad = tmp_path / "text.npy"
+    bad.write_text("not an array")
+    assert not panel.load_kernel(bad)
+    assert "text.npy" in window.message_bar.text()
+    good = tmp_path / "delta.npy"
+    np.save(good, np.ones((1, 1)))
+    assert panel.load_kernel(good)
+    assert not window.message_bar.isVisible() or "text.npy" not in window.message_bar.text()
+    assert "1 tap above 1 % of the peak" in panel.summary_label.text()
+
+
+def test_evaluate_takes_the_estimated_kernel_at_its_own_scale_only(make_window, tmp_path, qtbot):
+    """A ×2 kernel degraded a ×4 evaluation without a word."""
+    from sr_desktop.engine.metrics.errors import EvaluationError
+
+    window = make_window()
+    if window.metrics_panel is None:
+        pytest.skip("no metrics panel")
+    open_image(qtbot, window, textured_png(tmp_path / "a.png"))
+    window.kernel_panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated", scale=2, confidence=0.9, reliable=True)
+    section = window.metrics_panel.evaluate_section
+    assert section.degradation_combo.currentText() == "Estimated kernel 13×13, ×2"
+    with pytest.raises(EvaluationError, match="×2 kernel: evaluate at ×2"):
+        window.metrics_panel.run_evaluation(["bicubic"], 4, "estimated")
+    window.metrics_panel.run_evaluation(["bicubic"], 2, "estimated")  # its own scale: runs

@@ -83,12 +83,14 @@ def _choice_combo(name: str, choices, current, tooltip: str) -> QComboBox:
     return combo
 
 
-def confidence_text(confidence: float | None) -> str:
-    """"Reliable" / "Doubtful" with the score, for the kernel box (empty when unknown)."""
+def confidence_text(confidence: float | None, reliable: bool | None = None) -> str:
+    """"Reliable" / "Doubtful" with the score, for the kernel box (empty when unknown).
+    `reliable`: the estimate's own verdict, which weighs more than the score (a run too
+    short to judge is doubtful at any score); None: judged by the score."""
     if confidence is None:
         return ""
-    word = "Reliable" if is_reliable(confidence) else "Doubtful"
-    return f"{word} · confidence {confidence:.2f}"
+    trusted = is_reliable(confidence) if reliable is None else reliable
+    return f"{'Reliable' if trusted else 'Doubtful'} · confidence {confidence:.2f}"
 
 
 def heat_map_pixels(kernel: np.ndarray, side: int = HEAT_MAP_SIDE) -> np.ndarray:
@@ -108,7 +110,7 @@ def summary_lines(kernel: np.ndarray, scale: int | None = None) -> str:
     return (
         f"{s['size']}×{s['size']} taps{what}\n"
         f"σ {s['sigma_major']:.2f} × {s['sigma_minor']:.2f} px at {s['angle_deg']:.0f}°\n"
-        f"{s['support_taps']} taps above 1 % of the peak"
+        f"{counted(s['support_taps'], 'tap')} above 1 % of the peak"
     )
 
 
@@ -140,6 +142,11 @@ class KernelPanel(QWidget):
         self.kernel_source = ""
         #: the estimate's confidence (None for a loaded kernel: nothing to judge it by)
         self.kernel_confidence: float | None = None
+        #: the estimate's verdict and why it doubts (None / "": a loaded kernel, or none)
+        self.kernel_reliable: bool | None = None
+        self.kernel_doubt = ""
+        #: the file of the image the kernel was estimated from (what Save names it after)
+        self.kernel_origin: Path | None = None
         #: ask_use_doubtful(message) -> True to go on (a question box; injectable)
         self.ask_use_doubtful: Callable[[str], bool] = self._ask_use_doubtful_box
         self.estimate = None  # the last KernelEstimate
@@ -365,19 +372,25 @@ class KernelPanel(QWidget):
         return self.queue.is_busy()
 
     def set_kernel(self, kernel: np.ndarray | None, source: str = "", scale: int | None = None,
-                   confidence: float | None = None) -> None:
+                   confidence: float | None = None, reliable: bool | None = None, doubt: str = "",
+                   origin: Path | None = None) -> None:
         """Show ``kernel`` as the current one and announce it (``kernelChanged``); it is
         checked and normalised (`KernelError` for an unusable array).
 
         ``scale``: the SR scale it is for (2 or 4); None guesses from its size (×4
         kernels are at least 25 taps wide), which is how loaded files are judged.
-        ``confidence``: the estimate's score (None: not estimated here, nothing to show).
+        ``confidence``: the estimate's score (None: not estimated here, nothing to show);
+        ``reliable`` and ``doubt``: its verdict and why it doubts; ``origin``: the file of
+        the image it was estimated from.
         """
         if kernel is not None:
             kernel = check_kernel(kernel)
             self.kernel_scale = int(scale) if scale in (2, 4) else guess_kernel_scale(kernel)
         self.kernel = kernel
         self.kernel_confidence = confidence if kernel is not None else None
+        self.kernel_reliable = reliable if kernel is not None and confidence is not None else None
+        self.kernel_doubt = doubt if kernel is not None else ""
+        self.kernel_origin = origin if kernel is not None else None
         self.kernel_source = source if kernel is not None else ""
         self._show_kernel(kernel)
         self._refresh()
@@ -444,11 +457,12 @@ class KernelPanel(QWidget):
         if self.image is None:
             self._error("Open an image first.")
             return False
-        if self.kernel_confidence is not None and not is_reliable(self.kernel_confidence):
-            message = (f"This kernel estimate is doubtful (confidence {self.kernel_confidence:.2f}, reliable "
-                       f"from {RELIABLE_AT:.2f}): {UPSCALE_MODELS[model]} with a wrong kernel gives halos "
-                       "and ringing. Estimate again (Method KernelGAN, another run or more restarts) for a "
-                       "better one.\n\n"
+        if self.kernel_confidence is not None and not self._kernel_trusted():
+            why = (f"{self.kernel_doubt}; confidence {self.kernel_confidence:.2f}" if self.kernel_doubt else
+                   f"confidence {self.kernel_confidence:.2f}, reliable from {RELIABLE_AT:.2f}")
+            message = (f"This kernel estimate is doubtful ({why}): {UPSCALE_MODELS[model]} with a wrong kernel "
+                       "gives halos and ringing. Estimate again (Method KernelGAN, another run or more "
+                       "restarts) for a better one.\n\n"
                        f"Upscale with it anyway?")
             if not self.ask_use_doubtful(message):
                 return False
@@ -498,7 +512,9 @@ class KernelPanel(QWidget):
                                   f"(confidence {estimate.confidence:.2f}).")
         self._outcome = "done"
         try:
-            self.set_kernel(estimate.kernel, source, scale=estimate.scale, confidence=estimate.confidence)
+            self.set_kernel(estimate.kernel, source, scale=estimate.scale, confidence=estimate.confidence,
+                            reliable=bool(estimate.reliable), doubt=estimate.doubt or "",
+                            origin=getattr(job.image, "path", None))
         except SRDesktopError as exc:
             self._error(f"the estimated kernel is not usable: {one_line(exc)}")
             return
@@ -554,8 +570,15 @@ class KernelPanel(QWidget):
         else:
             self._show_confidence(None)  # a forming kernel: not judged yet
 
+    def _kernel_trusted(self) -> bool:
+        """The estimate's verdict (the score alone for a kernel without one)."""
+        if self.kernel_reliable is not None:
+            return self.kernel_reliable
+        return self.kernel_confidence is None or is_reliable(self.kernel_confidence)
+
     def _show_confidence(self, confidence: float | None) -> None:
-        self.confidence_label.setText(confidence_text(confidence))
+        self.confidence_label.setText(confidence_text(confidence, self.kernel_reliable if confidence is not None
+                                                      else None))
         # the words say reliable / doubtful; bold, in the theme's text colour (dark mode too)
         self.confidence_label.setStyleSheet("font-weight: bold;")
 
@@ -568,7 +591,9 @@ class KernelPanel(QWidget):
         uses_kernelgan = self.method_combo.currentData() != "sharpness"
         for widget in (self.iterations_spin, self.restarts_spin, self.prior_combo):
             widget.setEnabled(not running and uses_kernelgan)
-        has_kernel = self.kernel is not None
+        # (not while an estimation runs: the heat map then shows the forming kernel, and
+        # "this kernel" saved or used the one before it)
+        has_kernel = self.kernel is not None and not running
         self.save_button.setEnabled(has_kernel)
         self.upscale_button.setEnabled(has_kernel and self.image is not None)
         self.fast_upscale_button.setEnabled(has_kernel and self.image is not None)
@@ -582,9 +607,11 @@ class KernelPanel(QWidget):
     def _suggested_path(self) -> Path:
         folder = Path.home()
         stem = "kernel"
-        if self.image is not None and getattr(self.image, "path", None):
-            folder = self.image.path.parent
-            stem = f"{self.image.path.stem}_kernel_x{self.kernel_scale}"
+        # named after the image it was estimated from (the one shown may be another since)
+        origin = self.kernel_origin or (getattr(self.image, "path", None) if self.image is not None else None)
+        if origin:
+            folder = origin.parent
+            stem = f"{origin.stem}_kernel_x{self.kernel_scale}"
         return folder / f"{stem}.npy"
 
     def _ask_use_doubtful_box(self, message: str) -> bool:

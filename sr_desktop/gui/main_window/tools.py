@@ -224,9 +224,11 @@ class KernelTools:
         return self.queue.submit(Job(self.session.image, options))
 
     def _on_kernel_changed(self, kernel) -> None:
+        if kernel is not None:  # a kernel estimated or loaded: an earlier failure's bar is not about it
+            self.feedback.clear_error()
         if self.metrics_panel is None:
             return
         try:
-            self.metrics_panel.set_kernel(kernel)
+            self.metrics_panel.set_kernel(kernel, self.panel.kernel_scale if kernel is not None else None)
         except SRDesktopError as exc:
             self.feedback.show_error(f"the metrics panel cannot use this kernel: {exc}")

@@ -72,6 +72,7 @@ class EvaluateSection(QGroupBox):
         self.choose_kernel_file: Callable[[], str] = self._ask_kernel_file
         #: the estimated kernel offered as a degradation (normalised), or None
         self.kernel: np.ndarray | None = None
+        self.kernel_scale: int | None = None  # the scale the estimated kernel is for
         self._last_degradation_index = 0
         #: what the running or shown evaluation is about, None without one
         self._run_summary: str | None = None
@@ -226,12 +227,13 @@ class EvaluateSection(QGroupBox):
                         self.degradation_combo.currentText() or "bicubic")
 
     # ---------------------------------------------------------------- degradation
-    def set_kernel(self, kernel: np.ndarray | None) -> None:
-        """Offer an estimated blur kernel as a degradation (and choose it); None removes
-        the choice. Raises `EvaluationError` for an unusable kernel."""
+    def set_kernel(self, kernel: np.ndarray | None, scale: int | None = None) -> None:
+        """Offer an estimated blur kernel for ×`scale` (None: not known) as a degradation
+        (and choose it); None removes the choice. Raises `EvaluationError` for an unusable
+        kernel."""
         index = self.degradation_combo.findData("estimated")
         if kernel is None:
-            self.kernel = None
+            self.kernel = self.kernel_scale = None
             if index >= 0:
                 was_current = self.degradation_combo.currentIndex() == index
                 self.degradation_combo.removeItem(index)
@@ -245,7 +247,8 @@ class EvaluateSection(QGroupBox):
             return
         k = validate_kernel(kernel)
         self.kernel = k / k.sum()
-        label = f"Estimated kernel {k.shape[1]}×{k.shape[0]}"
+        self.kernel_scale = scale
+        label = f"Estimated kernel {k.shape[1]}×{k.shape[0]}" + (f", ×{scale}" if scale else "")
         if index >= 0:
             self.degradation_combo.setItemText(index, label)
         else:
@@ -254,12 +257,17 @@ class EvaluateSection(QGroupBox):
         self.degradation_combo.setCurrentIndex(index)
         self._last_degradation_index = index
 
-    def degradation_for(self, text: str) -> Degradation:
-        """The degradation a combo value (or a CLI-style text) stands for."""
+    def degradation_for(self, text: str, scale: int | None = None) -> Degradation:
+        """The degradation a combo value (or a CLI-style text) stands for, at ×`scale`: the
+        estimated kernel only at the scale it was estimated for (a ×2 kernel degraded a ×4
+        evaluation without a word)."""
         text = (text or "bicubic").strip()
         if text in ("estimated", "kernel"):
             if self.kernel is None:
                 raise EvaluationError("no estimated kernel: estimate one first (Kernel ▸ Estimate)")
+            if scale is not None and self.kernel_scale is not None and int(scale) != self.kernel_scale:
+                raise EvaluationError(f"the estimated kernel is a ×{self.kernel_scale} kernel: evaluate at "
+                                      f"×{self.kernel_scale}, or estimate a ×{int(scale)} kernel")
             return Degradation(kind="kernel", kernel=self.kernel, label="estimated kernel")
         return parse_degradation(text)
 

@@ -261,10 +261,11 @@ class MetricsPanel(QWidget):
         another one in the Evaluate section."""
         self.evaluate_section.set_picker_scale(scale)
 
-    def set_kernel(self, kernel: np.ndarray | None) -> None:
-        """An estimated blur kernel (e.g. from KernelGAN), offered as a degradation; None
-        removes the choice. Raises `EvaluationError` for an unusable kernel."""
-        self.evaluate_section.set_kernel(kernel)
+    def set_kernel(self, kernel: np.ndarray | None, scale: int | None = None) -> None:
+        """An estimated blur kernel (e.g. from KernelGAN) for ×`scale` (None: not known),
+        offered as a degradation; None removes the choice. Raises `EvaluationError` for an
+        unusable kernel."""
+        self.evaluate_section.set_kernel(kernel, scale)
 
     def run_evaluation(self, model_ids: list[str], scale: int, degradation: str = "bicubic") -> Job:
         """Evaluate mode: degrade the loaded image (the ground truth) ×`scale` by
@@ -284,7 +285,7 @@ class MetricsPanel(QWidget):
         if not model_ids:
             raise EvaluationError("check at least one model to evaluate")
         scale = parse_sr_scale(scale)
-        deg = self.evaluate_section.degradation_for(degradation)
+        deg = self.evaluate_section.degradation_for(degradation, scale)
         check_measurable(st.image.width, st.image.height, scale)  # one line, not a failure per model
         self._eval_queue.cancel()
         task = EvaluationTask(st.image.pixels, model_ids, scale, deg)
