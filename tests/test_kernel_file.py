@@ -220,3 +220,26 @@ def test_kernel_counts_beyond_their_limits_are_one_line(tmp_path, capsys, flag, 
 
     with pytest.raises(KernelError, match=rf"^{flag[2:]} must lie in 1..{top}, got {value}$"):
         estimate_kernel(np.full((48, 48, 3), 0.5), **{flag[2:]: int(value)})
+
+
+def test_the_cli_notes_what_it_does_not_use(tmp_path, capsys):
+    """Said in one line each: a ×4-size kernel used at ×2, KernelGAN's options given to the
+    sharpness fit, the frames of an animation after the first (all went without a word)."""
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "photo.png"
+    PILImage.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)).save(src)
+    big = tmp_path / "k4.npy"
+    np.save(big, gaussian(33, 3.0))
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "map-sr", "--scale", "2",
+                 "--kernel", str(big), "--variant", "tikhonov"]) == 0
+    assert "k4.npy is 33×33, the size of a ×4 kernel; at ×2 it is used as a ×2 kernel" in capsys.readouterr().err
+    assert main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--method", "sharpness", "--iterations", "300",
+                 "--prior", "fkp"]) == 0
+    assert "--iterations, --prior set KernelGAN's run; --method sharpness does not use them" in capsys.readouterr().err
+    gif = tmp_path / "anim.gif"
+    frames = [PILImage.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)) for _ in range(3)]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    assert main(["kernel", str(gif), "-o", str(tmp_path / "g.npy"), "--method", "sharpness"]) == 0
+    assert "anim.gif has 3 frames or pages; the kernel is estimated from the first" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from pathlib import Path
 from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torch_device_arg
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
-from sr_desktop.engine.core.text import counted
+from sr_desktop.engine.core.text import counted, printable
 from sr_desktop.engine.kernelgan.confidence import MIN_JUDGED_ITERATIONS
 from sr_desktop.engine.kernelgan.options import MAX_BATCH, MAX_ITERATIONS, MAX_RESTARTS, METHODS, PRIORS, check_counts
 
@@ -104,7 +104,17 @@ def run(args: argparse.Namespace) -> int:
     _check_target(out, args.overwrite, ".npy", src)
     if png is not None:
         _check_target(png, args.overwrite, ".png", src)
-    image = read_image(src).pixels  # uint8/uint16: estimate_kernel scales it to 0..1
+    unused = [flag for flag, value, default in (("--iterations", args.iterations, 1000), ("--batch", args.batch, 4),
+                                                ("--restarts", args.restarts, 1), ("--prior", args.prior, "none"),
+                                                ("--no-early-stop", args.early_stop, True)) if value != default]
+    if args.method == "sharpness" and unused and not args.quiet:  # (the window greys them out)
+        print(f"sr-desktop: note: {', '.join(unused)} set KernelGAN's run; --method sharpness does not use "
+              f"{'it' if len(unused) == 1 else 'them'}", file=sys.stderr)
+    read = read_image(src)
+    image = read.pixels  # uint8/uint16: estimate_kernel scales it to 0..1
+    if int(read.info.get("frames", 1) or 1) > 1 and not args.quiet:
+        print(f"sr-desktop: note: {printable(src.name)} has {read.info['frames']} frames or pages; the kernel is "
+              "estimated from the first", file=sys.stderr)
     bar = TerminalProgress(src.name, enabled=False if args.quiet else None, unit="it")
     try:
         est = estimate_kernel(image, scale=args.scale, iterations=args.iterations, device=args.device,

@@ -143,9 +143,13 @@ def run(args: argparse.Namespace) -> int:
 
         devices.resolve_precision(options.precision.value, devices.resolve_device(parse_device(options.device)))
     if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":
-        from sr_desktop.engine.core.kernel_file import load_kernel_file
+        from sr_desktop.engine.core.kernel_file import kernel_scale, load_kernel_file
 
-        load_kernel_file(options.kernel)  # a bad --kernel is one error, not one per file
+        given = load_kernel_file(options.kernel)  # a bad --kernel is one error, not one per file
+        if kernel_scale(given) == 4 and (options.scale or 2) == 2 and not args.quiet:
+            # (by its size alone: a wide ×2 blur is as big; a ×4 estimate used at ×2 went without a word)
+            print(f"sr-desktop: note: {printable(Path(options.kernel).name)} is {given.shape[1]}×{given.shape[0]}, "
+                  "the size of a ×4 kernel; at ×2 it is used as a ×2 kernel", file=sys.stderr)
     model = None
     if not per_image:
         # Unknown model / scale / device: one error before any file. (A per-image model
