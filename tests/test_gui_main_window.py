@@ -992,15 +992,21 @@ def gated_reads(monkeypatch):
     return gate
 
 
-def test_clicking_the_shown_images_thumbnail_does_nothing(make_window, tmp_path, qtbot, prompts):
-    """It read the image again: the unsaved result was asked about and lost, a running
-    upscale cancelled."""
-    window = make_window()
+def two_listed_first_upscaled(qtbot, window, tmp_path) -> tuple[Path, Path]:
+    """a.png (shown, upscaled ×2 by bicubic, unsaved) and b.png, both in the strip."""
     a, b = write_png(tmp_path / "a.png", 20, 14, 1), write_png(tmp_path / "b.png", 10, 10, 2)
     open_and_wait(qtbot, window, [a, b])
     pick_bicubic(window, 2)
     window.start_upscale()
     wait_idle(qtbot, window)
+    return a, b
+
+
+def test_clicking_the_shown_images_thumbnail_does_nothing(make_window, tmp_path, qtbot, prompts):
+    """It read the image again: the unsaved result was asked about and lost, a running
+    upscale cancelled."""
+    window = make_window()
+    a, b = two_listed_first_upscaled(qtbot, window, tmp_path)
     result = window.result
     window.filmstrip.imageChosen.emit(a)
     wait_idle(qtbot, window)
@@ -1042,11 +1048,7 @@ def test_answering_save_saves_the_whole_result_when_a_region_covers_it(make_wind
     """The answer Save did nothing (Save As refuses while a region's result is on the after
     side) and the switch was refused; the question is about the whole result."""
     window = make_window()
-    a, b = write_png(tmp_path / "a.png", 20, 14, 1), write_png(tmp_path / "b.png", 10, 10, 2)
-    open_and_wait(qtbot, window, [a, b])
-    pick_bicubic(window, 2)
-    window.start_upscale()
-    wait_idle(qtbot, window)
+    a, b = two_listed_first_upscaled(qtbot, window, tmp_path)
     window.enhance_region((0, 0, 20, 14))
     wait_idle(qtbot, window)
     target = tmp_path / "a_up.png"
