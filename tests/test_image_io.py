@@ -416,6 +416,28 @@ def test_iptc_records_survive_jpeg_and_tiff(tmp_path):
     assert "iptc" not in read_image(stripped).info  # --no-metadata
 
 
+def test_iptc_records_of_a_tiff_tag_typed_long_are_read(tmp_path):
+    """Photoshop types tag 33723 LONG: Pillow's value of it kept one number (its tag table
+    says one), and the records were dropped."""
+    import struct
+
+    records = _iptc_records()
+    data = records + b"\0" * (-len(records) % 4)
+    pixels = bytes(4)
+    entries = [(256, 3, 1, struct.pack("<HH", 2, 0)), (257, 3, 1, struct.pack("<HH", 2, 0)),
+               (258, 3, 1, struct.pack("<HH", 8, 0)), (259, 3, 1, struct.pack("<HH", 1, 0)),
+               (262, 3, 1, struct.pack("<HH", 1, 0)), (273, 4, 1, None), (277, 3, 1, struct.pack("<HH", 1, 0)),
+               (279, 4, 1, struct.pack("<I", len(pixels))), (33723, 4, len(data) // 4, None)]
+    start = 8 + 2 + 12 * len(entries) + 4  # the IPTC bytes, then the pixels, after the directory
+    values = {273: struct.pack("<I", start + len(data)), 33723: struct.pack("<I", start)}
+    directory = b"".join(struct.pack("<HHI", tag, kind, count) + (value or values[tag])
+                         for tag, kind, count, value in entries)
+    path = tmp_path / "long.tif"
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(entries)) + directory
+                     + b"\0\0\0\0" + data + pixels)
+    assert read_image(path).info["iptc"] == records
+
+
 def test_iptc_records_are_cut_at_their_last_whole_record():
     from sr_desktop.engine.imageio.iptc import _whole_records
 

@@ -26,14 +26,12 @@ def iptc_of(im) -> bytes | None:
     if im.format == "JPEG":
         data = (im.info.get("photoshop") or {}).get(IPTC_RESOURCE)
     elif im.format == "TIFF":
-        data = getattr(im, "tag_v2", {}).get(IPTC_TIFF_TAG)
-        if isinstance(data, tuple):
-            # often typed LONG: Pillow gives numbers; the records are their bytes as stored
-            endian = getattr(im.tag_v2, "_endian", "<")
-            try:
-                data = struct.pack(f"{endian}{len(data)}L", *data)
-            except (struct.error, TypeError):
-                data = None
+        # the tag's bytes as stored: it is often typed LONG, and Pillow's value of it keeps
+        # one number (its tag table says one) — the records were dropped from such files
+        tags = getattr(im, "tag_v2", None)
+        data = getattr(tags, "_tagdata", {}).get(IPTC_TIFF_TAG)
+        if data is None and tags is not None:
+            data = tags.get(IPTC_TIFF_TAG)
     if isinstance(data, (bytes, bytearray)):
         return _whole_records(bytes(data))
     return None
