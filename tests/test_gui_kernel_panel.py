@@ -669,9 +669,10 @@ def test_estimating_right_after_switching_images_estimates_the_new_one(make_wind
     open_image(qtbot, window, textured_png(tmp_path / "a.png"))
     use_kernelgan(panel)
     panel.iterations_spin.setValue(5000)
-    with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
-        first = window.estimate_kernel()
+    first = window.estimate_kernel()
+    qtbot.waitUntil(lambda: "forming" in panel.heat_caption.text(), timeout=30000)
     open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
+    assert "forming" not in panel.heat_caption.text()  # a.png's half-formed kernel is not left shown
     panel.iterations_spin.setValue(20)
     second = window.estimate_kernel()
     assert second is not None and second is not first and second.image is window.image

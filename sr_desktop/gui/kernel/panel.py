@@ -318,6 +318,7 @@ class KernelPanel(QWidget):
             # its reports are about the image left; an estimation of this one may be asked for
             # at once (queued while the old one stops: Ctrl+K then did nothing, silently)
             self._job = None
+            self._show_kernel(self.kernel)  # (not its half-formed preview)
         changed = image is not self.image
         self.image = image
         self.image_name = name or (image.path.name if image is not None and image.path else "image")
