@@ -235,6 +235,11 @@ def test_the_cli_notes_what_it_does_not_use(tmp_path, capsys):
     assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "map-sr", "--scale", "2",
                  "--kernel", str(big), "--variant", "tikhonov"]) == 0
     assert "k4.npy is 33×33, the size of a ×4 kernel; at ×2 it is used as a ×2 kernel" in capsys.readouterr().err
+    small = tmp_path / "small.png"  # without --scale the model runs ×4: nothing to note
+    PILImage.fromarray((rng.random((24, 24, 3)) * 255).astype(np.uint8)).save(small)
+    assert main(["upscale", str(small), "-o", str(tmp_path / "out4.png"), "--model", "map-sr",
+                 "--kernel", str(big), "--variant", "tikhonov"]) == 0
+    assert "note" not in capsys.readouterr().err
     assert main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--method", "sharpness", "--iterations", "300",
                  "--prior", "fkp"]) == 0
     assert "--iterations, --prior set KernelGAN's run; --method sharpness does not use them" in capsys.readouterr().err

@@ -96,6 +96,11 @@ def test_a_given_kernel_is_aligned_as_zssrs_kernel_shift_does():
     x4 = stage_kernels(g13, 4, given=True)[4]  # the analytic ×4 of the aligned ×2 kernel
     np.testing.assert_allclose(center_of_mass(x4), [x4.shape[0] // 2 + 1.5] * 2, atol=1e-3)
     assert stage_kernels(g13, 2)[2] is g13  # an estimate (given=False) comes centred: used as it is
+    # the spline rings beside a sharp tap: a non-negative kernel stays non-negative; lobes the
+    # user gave (bicubic's) are kept
+    sharp = gaussian_kernels(np.array([[0.4, 0.4, 0.0]]), 13)[0]
+    assert stage_kernels(sharp, 2, given=True)[2].min() >= 0  # it had a tap of -0.052
+    assert stage_kernels(bicubic_kernel(2), 2, given=True)[2].min() < 0
 
 
 def test_zssr_with_a_canvas_centred_kernel_is_not_shifted():

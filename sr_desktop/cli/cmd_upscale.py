@@ -146,7 +146,11 @@ def run(args: argparse.Namespace) -> int:
         from sr_desktop.engine.core.kernel_file import kernel_scale, load_kernel_file
 
         given = load_kernel_file(options.kernel)  # a bad --kernel is one error, not one per file
-        if kernel_scale(given) == 4 and (options.scale or 2) == 2 and not args.quiet:
+        from sr_desktop.engine.models.registry import get_model_spec
+
+        # (without --scale the model runs at its largest scale, ×4)
+        runs_at = options.scale or max(get_model_spec(options.model).scales)
+        if kernel_scale(given) == 4 and runs_at == 2 and not args.quiet:
             # (by its size alone: a wide ×2 blur is as big; a ×4 estimate used at ×2 went without a word)
             print(f"sr-desktop: note: {printable(Path(options.kernel).name)} is {given.shape[1]}×{given.shape[0]}, "
                   "the size of a ×4 kernel; at ×2 it is used as a ×2 kernel", file=sys.stderr)

@@ -76,6 +76,8 @@ def aligned_kernel(kernel: np.ndarray, scale: int) -> np.ndarray:
     kernel so (``kernel_shift``); a kernel centred on its canvas, e.g. a symmetric Gaussian,
     otherwise put the result (s−1)/2 HR pixels off the input."""
     k = shift_to_center(kernel, scale=scale)
+    if np.min(kernel) >= 0:  # the spline rings beside a sharp tap: a blur kernel stays one
+        k = np.clip(k, 0.0, None)  # (negative lobes the user gave, as bicubic's, are kept)
     return k / k.sum()  # (the spline shift does not keep the sum exactly)
 
 

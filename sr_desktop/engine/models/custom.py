@@ -274,10 +274,12 @@ def _output_side(module: Any, n: int, gen: torch.Generator, path: Path) -> int:
 
 
 def _measure_alignment(module: Any, scale: int, shrink: int, gen: torch.Generator, base: int) -> int:
-    """The smallest of 1, 2, 4, 8 that the graph's input sizes may be a multiple of (16 if
-    none: `base` + 16 ran). A Real-CUGAN pair was added, then failed on every odd-sized image."""
-    for align in (1, 2, 4, 8):
-        n = base + align  # a multiple of `align`, not of twice it (`base` is one of 16)
+    """The smallest power of two below `base` (32, 64 or 128) that the graph's input sizes
+    may be a multiple of; `base` itself when none runs (`base` did). A Real-CUGAN pair was
+    added, then failed on every odd-sized image."""
+    largest = base & -base
+    for align in (2**i for i in range(largest.bit_length() - 1)):
+        n = base + align  # a multiple of `align`, not of twice it
         try:
             with torch.inference_mode():
                 y = module(torch.rand(1, 3, n, n, generator=gen))
@@ -285,7 +287,7 @@ def _measure_alignment(module: Any, scale: int, shrink: int, gen: torch.Generato
             continue
         if isinstance(y, torch.Tensor) and y.ndim == 4 and tuple(y.shape[2:]) == (scale * n - shrink,) * 2:
             return align
-    return 16
+    return largest
 
 
 def _load_ncnn(param: Path, binf: Path, model_id: str,
