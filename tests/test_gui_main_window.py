@@ -970,6 +970,22 @@ def test_open_recent_lists_only_files_that_are_there_each_once(make_window, tmp_
     edited.setValue("recent_files", [str(kept)] * 23)
     edited.sync()
     assert GuiSettings(window.settings.path).recent_files() == [kept]
+    # an empty list leaves the menu openable (a disabled one is never listed again)
+    window.settings.clear_recent_files()
+    window.opener.rebuild_recent_menu()
+    assert window.recent_menu.isEnabled()
+    assert [(a.text(), a.isEnabled()) for a in window.recent_menu.actions()] == [("No recent files", False)]
+
+
+def test_two_files_of_one_name_that_cannot_be_opened_count_as_two(make_window, tmp_path, qtbot):
+    window = make_window()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "x.txt", tmp_path / "b" / "x.txt"
+    first.write_text("text")
+    second.write_text("text")
+    assert not window.open_paths([first, second, first])  # the first named twice: counted once
+    assert window.opener.batch.total == 2 and len(window.opener.batch.failures) == 2
 
 
 @pytest.fixture

@@ -104,8 +104,9 @@ class ImageOpener:
         self.folder_dropped = folder_dropped
         self.loader = JobQueue(parent, runner=with_display_layer(with_frame_layers(read_image_or_animation_job)))
         #: the result the user agreed to lose for the image being read (a result that arrives
-        #: during the read is asked about when the image is shown)
-        self._result_let_go = None
+        #: during the read is asked about when the image is shown); a weak reference: the
+        #: result itself (hundreds of MB) is not kept for it
+        self._result_let_go: Callable[[], object] = lambda: None
         self.loader.jobFinished.connect(self._on_loaded)
         self.loader.jobFailed.connect(self._on_failed)
         self.batch: OpenBatch | None = None  # the files of the last drop or Open
@@ -139,7 +140,10 @@ class ImageOpener:
         files: list[Path] = []
         rejected: list[tuple[str, str]] = []
         self.image_folders = []
+        given: dict[Path, Path] = {}  # each path once (one named twice was counted twice)
         for path in (Path(p) for p in paths):
+            given.setdefault(_identity(path), path)
+        for path in given.values():
             try:
                 if path.is_dir():
                     inside = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
@@ -160,7 +164,6 @@ class ImageOpener:
         # (and a broken one read) twice in the summary
         seen: set[Path] = set()
         files = [p for p in files if not (_identity(p) in seen or seen.add(_identity(p)))]
-        rejected = list(dict.fromkeys(rejected))
         self.batch = OpenBatch(len(files) + len(rejected), files[1:], rejected, files=files)
         self.message_bar.clear()
         if rejected:
@@ -184,7 +187,7 @@ class ImageOpener:
         if not self.may_discard_result():
             self._select_current()
             return False
-        self._result_let_go = self.session.result
+        self._result_let_go = _weak(self.session.result)
         self._read(path)
         return True
 
@@ -272,7 +275,9 @@ class ImageOpener:
         if recent:
             menu.addSeparator()
             menu.addAction("Clear list", self._clear_recent)
-        menu.setEnabled(bool(recent))
+        else:  # (a disabled menu is never shown, so never listed again: files another window
+            # opened did not appear)
+            menu.addAction("No recent files").setEnabled(False)
 
     def _clear_recent(self) -> None:
         self.settings.clear_recent_files()
@@ -307,7 +312,7 @@ class ImageOpener:
         if self.loader.pending is not None:
             return  # the user already asked for another file
         result = self.session.result
-        if result is not None and result is not self._result_let_go and not self.may_discard_result():
+        if result is not None and result is not self._result_let_go() and not self.may_discard_result():
             # a result that arrived while the file was read: it was lost without a word
             self.feedback.show_status("")
             self._select_current()
@@ -391,3 +396,10 @@ def _identity(path: Path) -> Path:
         return path.resolve()
     except OSError:
         return path
+
+
+def _weak(value) -> Callable[[], object]:
+    """A weak reference to `value` (None: a reference to nothing)."""
+    import weakref
+
+    return (lambda: None) if value is None else weakref.ref(value)
