@@ -270,5 +270,6 @@ def test_a_full_output_folder_stops_the_cluster_batch(local_ray, small_disk, tmp
     assert 1 <= len(full) <= 2  # the file that found the disk full (and one in flight beside it)
     extra = result.totals.extra
     assert extra["not_started"] + extra.get("interrupted", 0) >= 5  # the rest was left for the next run
+    assert f"{extra['not_started'] + extra.get('interrupted', 0)} not done" in result.summary()  # the line adds up
     assert 1 <= result.totals.ok <= 8
     assert not [p for p in (small_disk / "out").rglob("*") if p.name.startswith(".")]  # no temp file

@@ -107,6 +107,8 @@ def test_labels_go_up_as_many_folders_as_needed():
     assert disambiguated_labels(paths) == ["2023/trip/beach.png", "2024/trip/beach.png", "p/x/Beach.png", "a.png"]
     # names told apart by their case: left as they are (they climbed to "//tmp/d/Case.png")
     assert disambiguated_labels([Path("/tmp/d/Case.png"), Path("/tmp/d/case.png")]) == ["Case.png", "case.png"]
+    assert disambiguated_labels([Path("/a/x.png"), Path("/b/x.png"), Path("/a/X.png")]) == [
+        "a/x.png", "b/x.png", "a/X.png"]
 
 
 def test_entries_can_be_removed_with_the_delete_key_and_the_context_menu(qtbot, strip, tmp_path):

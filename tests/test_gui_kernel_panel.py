@@ -729,6 +729,9 @@ def test_a_loaded_kernel_clears_an_earlier_failures_bar_and_one_tap_is_one_tap(m
     assert panel.load_kernel(good)
     assert not window.message_bar.isVisible() or "text.npy" not in window.message_bar.text()
     assert "1 tap above 1 % of the peak" in panel.summary_label.text()
+    window.show_error("cannot open notes.txt: not an image")  # another tool's message stays
+    assert panel.load_kernel(good)
+    assert window.message_bar.isVisible() and "notes.txt" in window.message_bar.text()
 
 
 def test_evaluate_takes_the_estimated_kernel_at_its_own_scale_only(make_window, tmp_path, qtbot):
@@ -745,3 +748,9 @@ def test_evaluate_takes_the_estimated_kernel_at_its_own_scale_only(make_window, 
     with pytest.raises(EvaluationError, match="×2 kernel: evaluate at ×2"):
         window.metrics_panel.run_evaluation(["bicubic"], 4, "estimated")
     window.metrics_panel.run_evaluation(["bicubic"], 2, "estimated")  # its own scale: runs
+    window.metrics_panel.run_evaluation(["bicubic"], 3, "estimated")  # no ×3 estimate exists: runs, as before
+    big = tmp_path / "wide.npy"  # a loaded file: its scale is only guessed (27 taps: "×4"), not checked
+    np.save(big, gaussian_kernel(27, 3.0))
+    assert window.kernel_panel.load_kernel(big)
+    assert section.degradation_combo.currentText() == "Estimated kernel 27×27"
+    window.metrics_panel.run_evaluation(["bicubic"], 2, "estimated")

@@ -17,5 +17,6 @@ class Feedback(Protocol):
     def status_text(self) -> str:
         """What the status line says now ("" for nothing)."""
 
-    def clear_error(self) -> None:
-        """Hide an error message left by an earlier action (a new job makes it stale)."""
+    def clear_error(self, about: str | None = None) -> None:
+        """Hide an error message left by an earlier action (a new job makes it stale);
+        with `about`, only when the error shown is that message (what one tool said)."""

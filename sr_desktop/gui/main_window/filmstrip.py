@@ -277,7 +277,8 @@ def disambiguated_labels(paths: list[Path]) -> list[str]:
         while True:
             tails = [Path(*paths[i].parts[-depth - 1:]).as_posix() for i in rows]
             longest = max(len(paths[i].parts) for i in rows)
-            if len({t.casefold() for t in tails}) == len(rows) or depth + 1 >= longest:
+            # (told apart as written: names that differ in case alone climbed to the root)
+            if len(set(tails)) == len(rows) or depth + 1 >= longest:
                 break
             depth += 1
         for i, tail in zip(rows, tails, strict=True):

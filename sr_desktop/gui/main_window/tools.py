@@ -183,7 +183,8 @@ class KernelTools:
         image_opened.connect(lambda image: panel.set_image(image, session.image_name))
         panel.kernelChanged.connect(self._on_kernel_changed)
         panel.upscaleRequested.connect(self.upscale_with_kernel)
-        panel.errorOccurred.connect(feedback.show_error)
+        self._panel_error = ""  # what the panel said last (a new kernel makes it stale)
+        panel.errorOccurred.connect(self._show_panel_error)
         self.action = QAction("Estimate blur &kernel", window)
         self.action.setShortcut(QKeySequence("Ctrl+K"))
         self.action.setStatusTip("Estimate the image's own blur kernel with KernelGAN (Ctrl+K)")
@@ -223,12 +224,21 @@ class KernelTools:
         self.feedback.clear_error()  # an earlier job's error is not about this one
         return self.queue.submit(Job(self.session.image, options))
 
+    def _show_panel_error(self, message: str) -> None:
+        self._panel_error = message
+        self.feedback.show_error(message)
+
     def _on_kernel_changed(self, kernel) -> None:
-        if kernel is not None:  # a kernel estimated or loaded: an earlier failure's bar is not about it
-            self.feedback.clear_error()
+        if kernel is not None and self._panel_error:
+            # a kernel estimated or loaded: the panel's earlier failure is not about it (other
+            # tools' messages stay: any error was cleared)
+            self.feedback.clear_error(about=self._panel_error)
+            self._panel_error = ""
         if self.metrics_panel is None:
             return
         try:
-            self.metrics_panel.set_kernel(kernel, self.panel.kernel_scale if kernel is not None else None)
+            # the scale of an estimate (a loaded file's is only guessed from its size)
+            estimated = kernel is not None and self.panel.kernel_confidence is not None
+            self.metrics_panel.set_kernel(kernel, self.panel.kernel_scale if estimated else None)
         except SRDesktopError as exc:
             self.feedback.show_error(f"the metrics panel cannot use this kernel: {exc}")

@@ -527,16 +527,23 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str, level: str = "error") -> None:
         """Non-modal message above the image, in the window's words (its fields for the
         engine's command-line flags); also logged and kept in ``last_error``."""
-        message = in_dialog_words(message.splitlines()[0], WINDOW_FIELDS) if message else message
+        message = self._in_window_words(message)
         if level == "error":
             self.last_error = message
             log.warning("%s", message)
         self.message_bar.show_message(message, level)
 
-    def clear_error(self) -> None:
-        """Hide the message bar when it shows an error; an info message (a batch offer) stays."""
+    def clear_error(self, about: str | None = None) -> None:
+        """Hide the message bar when it shows an error (with `about`: that error only); an
+        info message (a batch offer) stays."""
+        if about is not None and self.last_error != self._in_window_words(about):
+            return
         if self.message_bar.isVisible() and self.message_bar.level == "error":
             self.message_bar.clear()
+
+    @staticmethod
+    def _in_window_words(message: str) -> str:
+        return in_dialog_words(message.splitlines()[0], WINDOW_FIELDS) if message else message
 
     def status_text(self) -> str:
         """What the status line says now ("" for nothing)."""

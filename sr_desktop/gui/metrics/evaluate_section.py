@@ -265,7 +265,7 @@ class EvaluateSection(QGroupBox):
         if text in ("estimated", "kernel"):
             if self.kernel is None:
                 raise EvaluationError("no estimated kernel: estimate one first (Kernel ▸ Estimate)")
-            if scale is not None and self.kernel_scale is not None and int(scale) != self.kernel_scale:
+            if scale in (2, 4) and self.kernel_scale in (2, 4) and int(scale) != self.kernel_scale:
                 raise EvaluationError(f"the estimated kernel is a ×{self.kernel_scale} kernel: evaluate at "
                                       f"×{self.kernel_scale}, or estimate a ×{int(scale)} kernel")
             return Degradation(kind="kernel", kernel=self.kernel, label="estimated kernel")
