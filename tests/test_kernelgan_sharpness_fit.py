@@ -138,6 +138,21 @@ def test_cancel_stops_the_fit(elongated):
         estimate_kernel(lr, device="cpu", cancel=token)
 
 
+def test_cancel_is_looked_at_every_16_kernels(elongated):
+    """64 kernels between looks made Cancel wait 4–6 s on the largest crop."""
+    from sr_desktop.engine.kernelgan.sharpness_fit import fit_kernel
+
+    class Counting(CancelToken):
+        looks = 0
+
+        def raise_if_cancelled(self) -> None:
+            Counting.looks += 1
+
+    _, lr = elongated
+    fit = fit_kernel(lr, cancel=Counting())
+    assert Counting.looks >= fit.candidates // 16
+
+
 def test_every_front_end_offers_the_engines_methods_and_zssr_defaults_to_auto():
     assert cmd_kernel.METHODS is options.METHODS  # one list, from the torch-free options module
     assert make_zssr_model(2, kernel="estimate", device="cpu").kernel_method == "auto"

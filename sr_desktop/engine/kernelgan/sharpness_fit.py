@@ -129,7 +129,9 @@ def sharpness_profile(grey: torch.Tensor) -> torch.Tensor:
 
 
 def _misfits(grey: torch.Tensor, target: torch.Tensor, params: np.ndarray, cancel: CancelToken | None,
-             chunk: int = 64) -> np.ndarray:
+             chunk: int = 16) -> np.ndarray:
+    # 16 kernels between looks at `cancel`: 64 made Cancel wait 4–6 s on the largest crop
+    # (measured on a 400×600 crop, 2 threads: 64 a chunk 6.1 s, 16 a chunk 5.2 s, same fit)
     bank = torch.from_numpy(_x2_kernels(params).astype(np.float32))[:, None]
     out = []
     for i in range(0, len(bank), chunk):
