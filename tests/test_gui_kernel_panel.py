@@ -752,5 +752,5 @@ def test_evaluate_takes_the_estimated_kernel_at_its_own_scale_only(make_window, 
     big = tmp_path / "wide.npy"  # a loaded file: its scale is only guessed (27 taps: "×4"), not checked
     np.save(big, gaussian_kernel(27, 3.0))
     assert window.kernel_panel.load_kernel(big)
-    assert section.degradation_combo.currentText() == "Estimated kernel 27×27"
+    assert section.degradation_combo.currentText() == "Loaded kernel 27×27"  # (it read "Estimated kernel")
     window.metrics_panel.run_evaluation(["bicubic"], 2, "estimated")

@@ -73,6 +73,7 @@ class EvaluateSection(QGroupBox):
         #: the estimated kernel offered as a degradation (normalised), or None
         self.kernel: np.ndarray | None = None
         self.kernel_scale: int | None = None  # the scale the estimated kernel is for
+        self.kernel_label = "estimated kernel"  # or "loaded kernel": how it came to the kernel panel
         self._last_degradation_index = 0
         #: what the running or shown evaluation is about, None without one
         self._run_summary: str | None = None
@@ -227,10 +228,11 @@ class EvaluateSection(QGroupBox):
                         self.degradation_combo.currentText() or "bicubic")
 
     # ---------------------------------------------------------------- degradation
-    def set_kernel(self, kernel: np.ndarray | None, scale: int | None = None) -> None:
-        """Offer an estimated blur kernel for ×`scale` (None: not known) as a degradation
-        (and choose it); None removes the choice. Raises `EvaluationError` for an unusable
-        kernel."""
+    def set_kernel(self, kernel: np.ndarray | None, scale: int | None = None, estimated: bool = True) -> None:
+        """Offer the kernel panel's blur kernel for ×`scale` (None: not known) as a
+        degradation (and choose it); `estimated` False: a file loaded there (it read
+        "Estimated kernel"). None removes the choice. Raises `EvaluationError` for an
+        unusable kernel."""
         index = self.degradation_combo.findData("estimated")
         if kernel is None:
             self.kernel = self.kernel_scale = None
@@ -248,7 +250,8 @@ class EvaluateSection(QGroupBox):
         k = validate_kernel(kernel)
         self.kernel = k / k.sum()
         self.kernel_scale = scale
-        label = f"Estimated kernel {k.shape[1]}×{k.shape[0]}" + (f", ×{scale}" if scale else "")
+        self.kernel_label = "estimated kernel" if estimated else "loaded kernel"
+        label = f"{self.kernel_label.capitalize()} {k.shape[1]}×{k.shape[0]}" + (f", ×{scale}" if scale else "")
         if index >= 0:
             self.degradation_combo.setItemText(index, label)
         else:
@@ -268,7 +271,7 @@ class EvaluateSection(QGroupBox):
             if scale in (2, 4) and self.kernel_scale in (2, 4) and int(scale) != self.kernel_scale:
                 raise EvaluationError(f"the estimated kernel is a ×{self.kernel_scale} kernel: evaluate at "
                                       f"×{self.kernel_scale}, or estimate a ×{int(scale)} kernel")
-            return Degradation(kind="kernel", kernel=self.kernel, label="estimated kernel")
+            return Degradation(kind="kernel", kernel=self.kernel, label=self.kernel_label)
         return parse_degradation(text)
 
     def _on_degradation_activated(self, index: int) -> None:
