@@ -34,6 +34,12 @@ anisotropic Gaussian blurs, shipped with SR Desktop) instead of KernelGAN's free
 Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy`."""
 
 
+#: the options only KernelGAN's run uses, with their defaults (what --method sharpness
+#: notes as unused when set otherwise) and their flags
+KERNELGAN_DEFAULTS = {"iterations": 1000, "batch": 4, "restarts": 1, "prior": "none", "early_stop": True}
+KERNELGAN_FLAGS = {"iterations": "--iterations", "batch": "--batch", "restarts": "--restarts", "prior": "--prior",
+                   "early_stop": "--no-early-stop"}
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register `sr-desktop kernel` and its options on `subparsers`; returns its parser."""
     p = subparsers.add_parser("kernel", help=HELP, description=HELP + ".", epilog=EPILOG)
@@ -41,20 +47,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=path_arg, required=True, metavar="KERNEL.npy",
                    help="where to write the kernel")
     p.add_argument("--scale", type=int, default=2, choices=(2, 4), help="SR scale the kernel is for (default 2)")
-    p.add_argument("--iterations", type=int, default=1000, metavar="N",
+    p.add_argument("--iterations", type=int, default=KERNELGAN_DEFAULTS["iterations"], metavar="N",
                    help=f"training iterations per restart, 1..{MAX_ITERATIONS} (default 1000; the paper: 3000; "
                         f"under {MIN_JUDGED_ITERATIONS} a run is too short to judge: doubtful)")
-    p.add_argument("--batch", type=int, default=4, metavar="N",
+    p.add_argument("--batch", type=int, default=KERNELGAN_DEFAULTS["batch"], metavar="N",
                    help=f"crops per iteration, 1..{MAX_BATCH} (default 4; the paper: 1)")
     p.add_argument("--no-early-stop", dest="early_stop", action="store_false",
                    help="run all iterations (default: stop once the kernel has stopped changing)")
-    p.add_argument("--restarts", type=int, default=1, metavar="N",
+    p.add_argument("--restarts", type=int, default=KERNELGAN_DEFAULTS["restarts"], metavar="N",
                    help=f"independent runs combined (element-wise median) into one kernel, 1..{MAX_RESTARTS} "
                         "(steadier; default 1; 3 is what `upscale --model zssr --kernel estimate` uses)")
     p.add_argument("--method", default="auto", choices=METHODS,
                    help="auto (default): the mean of the sharpness fit and KernelGAN when the fit "
                         "explains the image, else KernelGAN; kernelgan: KernelGAN alone; sharpness: the fit alone")
-    p.add_argument("--prior", default="none", choices=PRIORS,
+    p.add_argument("--prior", default=KERNELGAN_DEFAULTS["prior"], choices=PRIORS,
                    help="kernel prior: none (KernelGAN's generator, the default) or fkp (the learned "
                         "flow-based kernel prior, KernelGAN-FKP)")
     p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
@@ -104,9 +110,7 @@ def run(args: argparse.Namespace) -> int:
     _check_target(out, args.overwrite, ".npy", src)
     if png is not None:
         _check_target(png, args.overwrite, ".png", src)
-    unused = [flag for flag, value, default in (("--iterations", args.iterations, 1000), ("--batch", args.batch, 4),
-                                                ("--restarts", args.restarts, 1), ("--prior", args.prior, "none"),
-                                                ("--no-early-stop", args.early_stop, True)) if value != default]
+    unused = [KERNELGAN_FLAGS[name] for name, default in KERNELGAN_DEFAULTS.items() if getattr(args, name) != default]
     if args.method == "sharpness" and unused and not args.quiet:  # (the window greys them out)
         print(f"sr-desktop: note: {', '.join(unused)} set KernelGAN's run; --method sharpness does not use "
               f"{'it' if len(unused) == 1 else 'them'}", file=sys.stderr)

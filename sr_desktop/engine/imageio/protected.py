@@ -24,6 +24,15 @@ def resolved(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(os.fspath(path)))
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether `a` and `b` name one file (by the file system; by their resolved names when
+    one of them does not exist); never raises."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(resolved(a)) == os.path.normcase(resolved(b))
+
+
 def _name_key(path: Path) -> str:
     return os.path.normcase(str(resolved(path)))
 

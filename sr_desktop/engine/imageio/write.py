@@ -42,7 +42,7 @@ from sr_desktop.engine.imageio.metadata import (
     in_srgb,
 )
 from sr_desktop.engine.imageio.png import encode_png
-from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
+from sr_desktop.engine.imageio.protected import ProtectedPaths, same_file
 from sr_desktop.engine.imageio.tiff import TiffTooLarge, encode_tiff
 from sr_desktop.engine.imageio.xmp import JPEG_MAX_XMP, sized_xmp
 
@@ -194,13 +194,6 @@ def _prepare_target(target: Path, source: Path | None, protect, overwrite: bool)
                               else f"cannot create the folder ({exc.strerror})") from None
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist: compare the names
-        return os.path.normcase(resolved(a)) == os.path.normcase(resolved(b))
-
-
 def _check_target(target: Path, source: Path | None, protect, overwrite: bool) -> None:
     """Refuse a target that is a folder, the input, a protected path, or (unless
     ``overwrite``) an existing file; a name the file system refuses (too long, ...) is
@@ -214,7 +207,7 @@ def _check_target(target: Path, source: Path | None, protect, overwrite: bool) -
 def _check_target_name(target: Path, source: Path | None, protect, overwrite: bool) -> None:
     if target.is_dir():
         raise ImageWriteError(target, "is a folder")
-    if source is not None and _same_file(target, Path(source)):
+    if source is not None and same_file(target, Path(source)):
         raise ImageWriteError(target, "refusing to overwrite the input file")
     if not isinstance(protect, ProtectedPaths):
         protect = ProtectedPaths(protect)

@@ -83,13 +83,12 @@ def _choice_combo(name: str, choices, current, tooltip: str) -> QComboBox:
     return combo
 
 
-def confidence_text(confidence: float | None, reliable: bool | None = None) -> str:
-    """"Reliable" / "Doubtful" with the score, for the kernel box (empty when unknown).
-    `reliable`: the estimate's own verdict, which weighs more than the score (a run too
-    short to judge is doubtful at any score); None: judged by the score."""
+def confidence_text(confidence: float | None, trusted: bool) -> str:
+    """"Reliable" / "Doubtful" (`trusted`: the estimate's verdict, which weighs more than the
+    score: a run too short to judge is doubtful at any score) with the score, for the kernel
+    box (empty when unknown)."""
     if confidence is None:
         return ""
-    trusted = is_reliable(confidence) if reliable is None else reliable
     return f"{'Reliable' if trusted else 'Doubtful'} · confidence {confidence:.2f}"
 
 
@@ -578,8 +577,7 @@ class KernelPanel(QWidget):
         return self.kernel_confidence is None or is_reliable(self.kernel_confidence)
 
     def _show_confidence(self, confidence: float | None) -> None:
-        self.confidence_label.setText(confidence_text(confidence, self.kernel_reliable if confidence is not None
-                                                      else None))
+        self.confidence_label.setText(confidence_text(confidence, self._kernel_trusted()))
         # the words say reliable / doubtful; bold, in the theme's text colour (dark mode too)
         self.confidence_label.setStyleSheet("font-weight: bold;")
 

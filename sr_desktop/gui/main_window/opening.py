@@ -21,6 +21,7 @@ from sr_desktop.app.animation_jobs import OpenedAnimation, read_image_or_animati
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.protected import resolved, same_file
 from sr_desktop.gui.compare.animation import with_frame_layers
 from sr_desktop.gui.main_window.display_runner import with_display_layer
 from sr_desktop.gui.main_window.feedback import Feedback
@@ -140,10 +141,7 @@ class ImageOpener:
         files: list[Path] = []
         rejected: list[tuple[str, str]] = []
         self.image_folders = []
-        given: dict[Path, Path] = {}  # each path once (one named twice was counted twice)
-        for path in (Path(p) for p in paths):
-            given.setdefault(_identity(path), path)
-        for path in given.values():
+        for path in _each_once(Path(p) for p in paths):  # (one named twice was counted twice)
             try:
                 if path.is_dir():
                     inside = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
@@ -162,8 +160,7 @@ class ImageOpener:
                 rejected.append((path.name or str(path), exc.strerror or str(exc)))
         # each file once: a file dropped twice, or a folder and a file in it, was counted
         # (and a broken one read) twice in the summary
-        seen: set[Path] = set()
-        files = [p for p in files if not (_identity(p) in seen or seen.add(_identity(p)))]
+        files = _each_once(files)
         self.batch = OpenBatch(len(files) + len(rejected), files[1:], rejected, files=files)
         self.message_bar.clear()
         if rejected:
@@ -298,7 +295,7 @@ class ImageOpener:
     def _on_filmstrip_chosen(self, path: Path) -> None:
         shown = self.session.image
         if (shown is not None and shown.path is not None and not self.loader.is_busy()
-                and _same_file(Path(path), shown.path)):
+                and same_file(path, shown.path)):
             return  # the image on screen: it was read again, its result let go and its upscale cancelled
         self.message_bar.clear()
         if not Path(path).exists():  # deleted since it was listed: said before any question
@@ -382,20 +379,12 @@ def _reason(message: str, path: Path) -> str:
     return message
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file (False when either cannot be looked at)."""
-    try:
-        return a.samefile(b)
-    except OSError:
-        return False
-
-
-def _identity(path: Path) -> Path:
-    """What tells two names of one file apart from two files (the resolved path)."""
-    try:
-        return path.resolve()
-    except OSError:
-        return path
+def _each_once(paths) -> list[Path]:
+    """`paths` in order, each file once (by its resolved name: the first name kept)."""
+    first: dict[Path, Path] = {}
+    for path in paths:
+        first.setdefault(resolved(path), path)
+    return list(first.values())
 
 
 def _weak(value) -> Callable[[], object]:
