@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -99,15 +100,15 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _apng(mode: str, size: int, default: np.ndarray | None, frames: list[tuple[int, int, np.ndarray, int]]) -> bytes:
-    """An APNG of `mode` (RGBA, RGB, L, 16-bit grey L16, or P with a 4-colour palette: yellow,
+    """An APNG of `mode` (RGBA, RGB, L, 16-bit grey L16 or RGB16, or P with a 4-colour palette: yellow,
     red, blue, green): `default` the IDAT as a default image outside the animation (None: the first
     frame is the IDAT), `frames` (x, y, pixels, dispose op[, blend op: source when left out]),
     0.1 s each."""
     import struct
     import zlib
 
-    colour_type = {"RGBA": 6, "RGB": 2, "L": 0, "P": 3, "L16": 0}[mode]
-    depth = 16 if mode == "L16" else 8
+    colour_type = {"RGBA": 6, "RGB": 2, "L": 0, "P": 3, "L16": 0, "RGB16": 2}[mode]
+    depth = 16 if mode.endswith("16") else 8
 
     def data(pixels: np.ndarray) -> bytes:
         rows = pixels.astype(">u2") if depth == 16 else pixels
@@ -244,6 +245,24 @@ def test_a_16_bit_grey_apng_keeps_its_frames(tmp_path):
     assert int(anim.frames[0].pixels[0, 0, 3]) == 0 and int(anim.frames[0].pixels[4, 4, 3]) == 255
     again = read_animation(write_animation(anim, tmp_path / "again.png"))
     assert len(again.frames) == 2
+
+
+def test_a_16_bit_rgb_apng_with_a_transparent_colour_keeps_it_transparent(tmp_path):
+    """Pillow reduces 16-bit RGB frames to 8 bits but keeps the tRNS colour at 16 bits, so it
+    matched nothing and the key colour showed opaque in every frame."""
+    first = np.zeros((8, 8, 3), np.uint16)
+    first[...] = (50000, 20000, 300)
+    first[:2] = (1234, 40000, 7)
+    second = np.full((8, 8, 3), (1234, 40000, 7), np.uint16)
+    second[4:] = (65535, 0, 0)
+    data = _apng("RGB16", 8, None, [(0, 0, first, 0), (0, 0, second, 0)])
+    at = data.index(b"acTL") - 4
+    path = tmp_path / "rgb16.png"
+    path.write_bytes(data[:at] + _chunk(b"tRNS", struct.pack(">HHH", 1234, 40000, 7)) + data[at:])
+    frames = [f.pixels for f in read_animation(path).frames]
+    assert [f.shape for f in frames] == [(8, 8, 4), (8, 8, 4)]
+    assert int(frames[0][0, 0, 3]) == 0 and frames[0][4, 4].tolist() == [195, 78, 1, 255]
+    assert int(frames[1][0, 0, 3]) == 0 and frames[1][6, 6].tolist() == [255, 0, 0, 255]
 
 
 def test_an_animated_webp_whose_first_frame_has_transparent_margins_keeps_them(tmp_path):

@@ -157,7 +157,7 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         # an APNG may hold a default image (its IDAT) that is not a frame of the animation:
         # what viewers without APNG support show; Pillow gives it as frame 0
         first = 1 if fmt == "PNG" and im.info.get("default_image") and count > 1 else 0
-        canvas = _ApngCanvas(width, height) if fmt == "PNG" else None
+        canvas = _ApngCanvas(width, height, _png_bit_depth(data)) if fmt == "PNG" else None
         if fmt == "WEBP":
             _keep_webp_canvas_alpha(im)
         for index in range(first, count):
@@ -225,8 +225,9 @@ class _ApngCanvas:
     cleared pixels are colour 0 of the file's mode (opaque black in RGB and grey files). So
     Pillow is told to replace, and only each frame's own rectangle is taken from it."""
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int, depth: int) -> None:
         self.pixels = np.zeros((height, width, 4), dtype=np.uint8)
+        self.depth = depth  # the file's bits per sample
         self._pending = None  # the shown frame's (disposal, rectangle, its pixels before it)
 
     def paint(self, im) -> np.ndarray:
@@ -238,7 +239,7 @@ class _ApngCanvas:
         blend = im.info.get("blend")
         im.blend_op = PngImagePlugin.Blend.OP_SOURCE
         im.load()
-        frame = _rgba8(im.crop((x0, y0, x1, y1)))
+        frame = _rgba8(im.crop((x0, y0, x1, y1)), self.depth)
         region = self.pixels[y0:y1, x0:x1]
         self._pending = (im.info.get("disposal"), (x0, y0, x1, y1), region.copy())
         if blend == PngImagePlugin.Blend.OP_OVER:
@@ -259,10 +260,23 @@ class _ApngCanvas:
             self.pixels[y0:y1, x0:x1] = before
 
 
-def _rgba8(frame) -> np.ndarray:
+def _png_bit_depth(data: bytes) -> int:
+    """The bits per sample a PNG's header declares (IHDR is the first chunk: byte 24)."""
+    return data[24] if len(data) > 24 else 8
+
+
+def _rgba8(frame, depth: int) -> np.ndarray:
     """An APNG frame's pixels as 8-bit RGBA. Pillow's RGBA conversion clips a 16-bit grey
     frame ("I;16") to 0..255 (a frame of 40000 came out white); it is rounded to 8 bits
-    instead, its tRNS grey made transparent."""
+    instead, its tRNS grey made transparent. A 16-bit RGB frame comes from Pillow already
+    reduced to the high byte of each sample while its tRNS colour stays 16-bit, so nothing
+    matched it and the key colour showed opaque: it is matched on the high bytes, the only
+    ones there are (a colour differing from the key below them turns transparent too)."""
+    if frame.mode == "RGB" and depth == 16 and isinstance(frame.info.get("transparency"), tuple):
+        rgb = np.array(frame)
+        key = np.array(frame.info["transparency"][:3], np.uint16) >> 8
+        alpha = np.where(np.all(rgb == key.astype(np.uint8), axis=-1), 0, 255).astype(np.uint8)
+        return np.dstack([rgb, alpha])
     if not frame.mode.startswith("I"):
         return np.array(frame.convert("RGBA"))
     grey = np.clip(np.array(frame), 0, 65535).astype(np.uint16)
