@@ -352,8 +352,9 @@ def _ends_in_grey_fill(im) -> bool:
 
 
 def deep_layout(im, data: bytes) -> str | None:
-    """"LA", "RGB" or "RGBA" when the file stores 16-bit samples in a layout that Pillow
-    would reduce to 8 bits (it has no 16-bit colour modes); None otherwise."""
+    """"LA", "RGB", "RGBA" or "RGBa" (a TIFF's associated, i.e. premultiplied, alpha) when
+    the file stores 16-bit samples in a layout that Pillow would reduce to 8 bits (it has no
+    16-bit colour modes); None otherwise."""
     if im.format == "PNG" and data[12:16] == b"IHDR" and data[24] == 16:
         return {4: "LA", 2: "RGB", 6: "RGBA"}.get(data[25])
     if im.format == "TIFF":
@@ -362,7 +363,10 @@ def deep_layout(im, data: bytes) -> str | None:
         bits = bits if isinstance(bits, tuple) else (bits,)
         samples = int(tags.get(277, 1))
         if samples >= 3 and bits and all(b == 16 for b in bits) and tags.get(262) == 2:
-            return "RGBA" if samples >= 4 else "RGB"
+            if samples < 4:
+                return "RGB"
+            extra = tags.get(338) or ()
+            return "RGBa" if (extra if isinstance(extra, tuple) else (extra,))[:1] == (1,) else "RGBA"
     return None
 
 
@@ -400,10 +404,35 @@ def deep_pixels(arr: np.ndarray | None, layout: str, reduced: np.ndarray, orient
         arr = arr[:, :, order]
     checked = reduced.shape[2] if layout == "RGB" and reduced.ndim == 3 else arr.shape[2]
     for candidate in (arr, apply_orientation(arr, orientation)):
+        if layout == "RGBa":
+            if _agrees_premultiplied(candidate, reduced):
+                return _unpremultiplied(candidate)
+            continue
         colour = candidate[:, :, :checked]
         if colour.shape == reduced.shape and np.array_equal(colour >> 8, reduced):
             return candidate
     raise ImageReadError(where, "16-bit decoders disagree on this file (corrupt?)")
+
+
+def _agrees_premultiplied(deep: np.ndarray, reduced: np.ndarray) -> bool:
+    """Whether premultiplied 16-bit RGBA ``deep`` is the picture of Pillow's ``reduced``:
+    Pillow takes the high bytes and divides by alpha at 8 bits, so its colours are compared
+    multiplied back by alpha, within the rounding that leaves (the alpha exactly)."""
+    if deep.shape != reduced.shape or deep.shape[2] != 4:
+        return False
+    alpha = reduced[:, :, 3:].astype(np.float32)
+    if not np.array_equal(deep[:, :, 3:] >> 8, reduced[:, :, 3:]):
+        return False
+    again = np.rint(reduced[:, :, :3] * alpha / 255.0)
+    return bool(np.abs((deep[:, :, :3] >> 8).astype(np.float32) - again).max(initial=0) <= 2)
+
+
+def _unpremultiplied(rgba: np.ndarray) -> np.ndarray:
+    """16-bit RGBA with associated alpha (colour already multiplied by it) as straight alpha,
+    which is what every image in the app holds; fully transparent pixels are black."""
+    alpha = rgba[:, :, 3:].astype(np.float64)
+    colour = np.divide(rgba[:, :, :3] * 65535.0, alpha, out=np.zeros(rgba.shape[:2] + (3,)), where=alpha > 0)
+    return np.concatenate([np.clip(np.rint(colour), 0, 65535).astype(np.uint16), rgba[:, :, 3:]], axis=2)
 
 
 def _pixels_from_pillow(im, icc: bytes | None, where) -> tuple[np.ndarray, bytes | None]:
