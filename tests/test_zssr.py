@@ -136,6 +136,41 @@ def test_x4_uses_gradual_stages_and_cancel_works():
         model.upscale_array(_tiny(16).astype(np.float32), cancel=token)
 
 
+def test_the_x4_stage_draws_fathers_from_the_input_and_the_x2_result(monkeypatch):
+    """Gradual ×4 (as the paper): the second stage's HR fathers come from the input and the
+    first stage's ×2 output, each cut to a multiple of 4 so that its son is whole."""
+    pyramids, outputs, fathers = [], [], []
+    make_pyramid, final_output, father_of = ZSSRTrainer._pyramid, ZSSRTrainer.final_output, ZSSRTrainer._father
+
+    def spy_pyramid(self, sources, scale):
+        pyramids.append((scale, [src.copy() for src in sources]))
+        return make_pyramid(self, sources, scale)
+
+    def spy_output(self, *args, **kwargs):
+        outputs.append(final_output(self, *args, **kwargs))
+        return outputs[-1]
+
+    def spy_father(self, pyramid, scale):
+        father, weights = father_of(self, pyramid, scale)
+        fathers.append((scale, father.shape))
+        return father, weights
+
+    monkeypatch.setattr(ZSSRTrainer, "_pyramid", spy_pyramid)
+    monkeypatch.setattr(ZSSRTrainer, "final_output", spy_output)
+    monkeypatch.setattr(ZSSRTrainer, "_father", spy_father)
+    lr = _tiny(20).astype(np.float32)
+    model = make_zssr_model(4, kernel=None, device="cpu", iterations=30, crop=18, ensemble=False,
+                            back_projection_iters=1)
+    assert model.upscale_array(lr).shape == (80, 80, 3)
+    assert [scale for scale, _ in pyramids] == [2, 4]
+    second = pyramids[1][1]
+    assert len(second) == 2 and second[1].shape == (40, 40, 3)
+    np.testing.assert_allclose(second[0], lr, atol=1e-6)
+    np.testing.assert_array_equal(second[1], outputs[0])
+    x4 = [shape for scale, shape in fathers if scale == 4]
+    assert len(x4) == 30 and all(h % 4 == 0 and w % 4 == 0 and h > 0 for h, w, _ in x4)
+
+
 def test_kernel_loading_and_errors(tmp_path):
     good = tmp_path / "k.npy"
     np.save(good, 2.0 * bicubic_kernel(2))
