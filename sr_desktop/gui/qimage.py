@@ -66,7 +66,9 @@ def qimage_to_array(image: QImage) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     row = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
     rows = row.reshape(height, image.bytesPerLine())[:, : width * channels * itemsize]
-    out = np.ascontiguousarray(rows).view(dtype).reshape(height, width, channels)
+    # a copy always: without row padding `rows` is a view of `image`, which is a converted
+    # temporary freed on return (pasted images came out as noise)
+    out = np.array(rows, copy=True).view(dtype).reshape(height, width, channels)
     if channels == 4 and dtype == np.uint16 and fmt == QImage.Format.Format_RGBX64:
         out = out[:, :, :3].copy()
     return out
