@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QImage, QMouseEvent, QWheelEvent
+from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from sr_desktop.gui.compare.image import DisplayImageError
@@ -159,6 +159,45 @@ def test_zoom_presets_and_fit(view):
     assert view.zoom() == pytest.approx(0.375)
     view.resize(200, 150)  # fit follows the view size
     assert view.zoom() == pytest.approx(0.1875)
+
+
+def test_zoom_presets_double_click_and_limits_count_the_original_s_pixels(view):
+    """After a ×3 result the presets stepped on the result's pixels (100 → 150 → 300 %, and
+    100 % out of reach), and a double-click's "100 %" read 400 % after a ×4 one."""
+    original = unique_colours(60, 80)
+    view.set_original(original)
+    view.set_result(np.repeat(np.repeat(original, 3, axis=0), 3, axis=1), 3)
+    view.set_magnification(1.0)
+    seen = []
+    for step in (view.zoom_in, view.zoom_in, view.zoom_out, view.zoom_out, view.zoom_out):
+        step()
+        seen.append(round(view.magnification(), 6))
+    assert seen == [2.0, 4.0, 2.0, 1.0, 0.5]
+    for _ in range(20):
+        view.zoom_in()
+    assert view.zoom() == pytest.approx(32.0)  # 32 screen pixels a result pixel at most
+    view.set_result(np.repeat(np.repeat(original, 4, axis=0), 4, axis=1), 4)
+    view.zoom_fit()
+    left = QPointF(100, 150)  # (away from the divider)
+    mouse(view, QEvent.Type.MouseButtonDblClick, left)
+    assert view.magnification() == pytest.approx(1.0) and not view.is_fit()
+    mouse(view, QEvent.Type.MouseButtonDblClick, left)
+    assert view.is_fit()
+
+
+def test_a_click_with_jitter_or_an_arrow_key_at_fit_keeps_fitting(view):
+    """A pan that moves nothing (the whole image in view) left fit mode, and the next resize
+    or side panel then cropped the image instead of fitting it again."""
+    view.set_original(unique_colours(100, 160))
+    assert view.is_fit()
+    drag(view, QPointF(200, 150), QPointF(201, 151))
+    QApplication.sendEvent(view, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Left, NO_MOD))
+    assert view.is_fit()
+    view.resize(200, 150)
+    assert view.zoom() == pytest.approx(1.25) and view.visible_box() is None
+    view.zoom_to(4.0)
+    drag(view, QPointF(100, 75), QPointF(101, 76))  # zoomed in, a pan moves the image
+    assert not view.is_fit()
 
 
 def test_set_result_keeps_place_and_magnification(view):

@@ -109,10 +109,12 @@ def clamp_zoom(zoom: float) -> float:
     return max(MIN_ZOOM, min(MAX_ZOOM, zoom))
 
 
-def next_zoom_step(current: float, fit: float, up: bool) -> float:
-    """The next zoom preset above (``up``) or below the current zoom; the fit zoom is one
-    of the presets."""
-    steps = sorted(set(ZOOM_STEPS) | {fit})
+def next_zoom_step(current: float, fit: float, up: bool, smallest: float = MIN_ZOOM,
+                   largest: float = MAX_ZOOM) -> float:
+    """The next zoom preset above (``up``) or below ``current``: the powers of two from
+    `ZOOM_STEPS` up to ``largest``, the fit zoom, and the limits themselves."""
+    powers = {2.0 ** k for k in range(-5, math.floor(math.log2(largest)) + 1)} | set(ZOOM_STEPS)
+    steps = sorted({s for s in powers if smallest <= s <= largest} | {fit, smallest, largest})
     if up:
         larger = [s for s in steps if s > current * 1.001]
         return larger[0] if larger else steps[-1]

@@ -58,9 +58,8 @@ class PointerGestures:
         kind = drag["kind"]
         if kind == "pan":
             last = drag["last"]
-            self._view.pan_by(pos.x() - last.x(), pos.y() - last.y(), self._pane_rects()[0])
+            self._pan(pos.x() - last.x(), pos.y() - last.y())
             drag["last"] = pos
-            self._fit = False
         elif kind == "divider":
             self.set_split(pos.x() / max(1, self.width()))
         elif kind == "band":
@@ -106,9 +105,11 @@ class PointerGestures:
         if self._content.original is None or event.button() != Qt.MouseButton.LeftButton \
                 or self._near_divider(event.position()):
             return
-        if self._fit or abs(self._view.zoom - 1.0) > 1e-9:
+        if self._fit or abs(self.magnification() - 1.0) > 1e-9:
+            # 100 % of the original's pixels, as the label and Ctrl+1 count it (in the
+            # result's pixels it read 400 % after a ×4 result)
             pos = QPointF(event.position())
-            self._zoom_about(1.0, pos, self._pane_at(pos))
+            self._zoom_about(1.0 / self._content.sx, pos, self._pane_at(pos))
         else:
             self.zoom_fit()
         event.accept()
@@ -121,8 +122,7 @@ class PointerGestures:
             step = _PAN_KEYS.get(event.key())
             if step is not None:
                 pane = self._pane_rects()[0]
-                self._view.pan_by(step[0] * pane.width() * PAN_STEP, step[1] * pane.height() * PAN_STEP, pane)
-                self._fit = False
+                self._pan(step[0] * pane.width() * PAN_STEP, step[1] * pane.height() * PAN_STEP)
                 self.update()
                 event.accept()
                 return
@@ -141,6 +141,15 @@ class PointerGestures:
     def leaveEvent(self, event) -> None:
         self.unsetCursor()
         super().leaveEvent(event)
+
+    def _pan(self, dx: float, dy: float) -> None:
+        """Move the image by (dx, dy) logical pixels; fit is left only if it moved (a click
+        with a pixel of jitter, or an arrow key at fit, left it and a resize then cropped)."""
+        before = QPointF(self._view.center)
+        self._view.pan_by(dx, dy, self._pane_rects()[0])
+        moved = self._view.center - before
+        if abs(moved.x()) + abs(moved.y()) > 1e-6:
+            self._fit = False
 
     def _region_gesture(self, modifiers) -> bool:
         """Whether a left-drag draws or moves the region (region tool, or Shift held)."""

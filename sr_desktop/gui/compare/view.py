@@ -38,6 +38,8 @@ from PySide6.QtWidgets import QWidget
 
 from sr_desktop.gui.compare.content import CompareContent, as_layer
 from sr_desktop.gui.compare.geometry import (
+    MAX_ZOOM,
+    MIN_ZOOM,
     WHEEL_NOTCH_FACTOR,
     ViewTransform,
     clamp_zoom,
@@ -254,12 +256,20 @@ class CompareView(PointerGestures, QWidget):
         self._zoom_about(clamp_zoom(float(factor)), pane.center(), pane)
 
     def zoom_in(self) -> None:
-        """Next zoom preset (…, fit, 100 %, 200 %, 400 %, 800 %, …)."""
-        self.zoom_to(next_zoom_step(self._view.zoom, self._fit_zoom(), up=True))
+        """Next zoom preset (…, fit, 100 %, 200 %, 400 %, 800 %, …) of the magnification."""
+        self._step_zoom(up=True)
 
     def zoom_out(self) -> None:
         """Previous zoom preset."""
-        self.zoom_to(next_zoom_step(self._view.zoom, self._fit_zoom(), up=False))
+        self._step_zoom(up=False)
+
+    def _step_zoom(self, up: bool) -> None:
+        # presets of the magnification the label shows: stepped on the result's pixels,
+        # a ×3 result went 100 → 150 → 300 % and 100 % could not be reached again
+        sx = self._content.sx
+        step = next_zoom_step(self.magnification(), self._fit_zoom() * sx, up,
+                              smallest=MIN_ZOOM * sx, largest=MAX_ZOOM * sx)
+        self.set_magnification(step)
 
     def view_center(self) -> QPointF:
         """The original-image point at the centre of the view (each pane's centre)."""
