@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image as PILImage
+from PySide6.QtCore import QPointF
 
 from sr_desktop.app.animation_jobs import AnimatedResult
 from sr_desktop.app.upscale_jobs import progress_text
@@ -123,6 +124,32 @@ def test_opening_a_still_image_stops_and_hides_the_player(qtbot, window, tmp_pat
     assert not window.play_action.isEnabled()  # the menu does not offer it for a still
     window.play_action.trigger()  # K on a still image does nothing
     assert not player.is_playing()
+
+
+def test_a_region_of_an_animation_keeps_the_after_side_on_its_first_frame(qtbot, window, tmp_path):
+    """The region is enhanced on frame 1; playing on, the after side showed the playing frame
+    around the region and frame 1 in it (two moments at once). It stays frame 1 there while
+    the before side plays, and follows the frames again once the region is gone."""
+    assert window.open_paths([_gif(tmp_path / "anim.gif")])
+    player = window.upscaler.player
+    qtbot.waitUntil(lambda: player.frame_count == 3 and window.is_idle(), timeout=20000)
+    assert window.picker.set_model_id("bicubic") and window.picker.set_scale(2)
+    window.enhance_region((10, 5, 12, 10))
+    qtbot.waitUntil(lambda: window.session.region_result is not None and window.is_idle(), timeout=30000)
+    content = window.compare._content
+    window.play_action.trigger()
+    qtbot.waitUntil(lambda: player.index == 2, timeout=3000)
+    assert _colour(content.original) == COLOURS[2]
+    assert content.patch_base is player.before[0] and _colour(content.patch_base) == COLOURS[0]
+    window.compare.set_split(0.0)  # the after side over the whole view
+    image = window.compare.grab().toImage()
+    for x, y in ((3.5, 3.5), (15.5, 9.5)):  # outside the region, inside it
+        point = window.compare.map_image_to_widget(QPointF(x, y))
+        colour = image.pixelColor(int(point.x() * image.devicePixelRatio()),
+                                  int(point.y() * image.devicePixelRatio()))
+        assert (colour.red(), colour.green(), colour.blue()) == COLOURS[0]
+    window.compare.drop_region_results()
+    assert content.patch_base is None
 
 
 def test_frame_timing_and_progress_text():

@@ -162,7 +162,10 @@ class FramePlayer(QObject):
             return
         self.index = index % self.frame_count
         after = self.after[self.index] if self.is_synced() else None
-        self.view.show_frame(self.before[self.index], after)
+        # a region result is of the first frame: the after side stays that frame under it
+        # (the regions over the playing frames showed two moments at once)
+        regions_on = self.before[0] if self.session.region_result is not None else None
+        self.view.show_frame(self.before[self.index], after, regions_on)
         self.bar.set_frame(self.index, self.frame_count, self.is_synced())
         self.frameShown.emit(self.index)
 

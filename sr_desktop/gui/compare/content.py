@@ -32,6 +32,9 @@ class CompareContent:
         self.result: ImageLayer | None = None
         self.result_scale = 1
         self.patches: list[tuple[Box, ImageLayer, int]] = []
+        #: what the patches lie on when it is not the original shown on the before side (an
+        #: animation playing there: the regions were enhanced on its first frame)
+        self.patch_base: ImageLayer | None = None
         self.override: ImageLayer | None = None
         self.override_label = "After"
         self.after_caption = ""  # what made the result ("SPAN ×4"), set by the window
@@ -45,6 +48,7 @@ class CompareContent:
         self.after_caption = ""
         self.result_scale = 1
         self.patches = []
+        self.patch_base = None
         self.override = None
         self.sx = self.sy = 1.0
 
@@ -91,6 +95,7 @@ class CompareContent:
     def drop_regions(self) -> None:
         """Forget the pasted regions (the after side is empty unless a result is set)."""
         self.patches = []
+        self.patch_base = None
 
     def has_result(self) -> bool:
         """True when the after side has something (a result, region results or a map)."""
@@ -132,7 +137,7 @@ class CompareContent:
         if self.override is not None:
             self.override.paint(painter, view, self.override_rect(view), pane, clip, checker)
             return
-        base = self.result if self.result is not None else self.original
+        base = self.result if self.result is not None else (self.patch_base or self.original)
         base.paint(painter, view, scene, pane, clip, checker)
         for (x, y, _w, _h), layer, scale in self.patches:
             rect = QRectF(x * scale, y * scale, layer.width, layer.height)

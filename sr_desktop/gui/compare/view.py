@@ -119,11 +119,14 @@ class CompareView(PointerGestures, QWidget):
         sx, sy = self._content.set_result(as_layer(pixels), scale)
         self._set_scene_scale(sx, sy)
 
-    def show_frame(self, before, after=None) -> None:
+    def show_frame(self, before, after=None, regions_on=None) -> None:
         """Another frame of an animation on both sides (layers or arrays of the sizes shown
-        now; ``after`` None keeps the after side): view, mode, split and region stay."""
+        now; ``after`` None keeps the after side): view, mode, split and region stay.
+        ``regions_on``: the frame that enhanced regions lie on, kept on the after side under
+        them (None: the before side's frame)."""
         content = self._content
         content.original = as_layer(before)
+        content.patch_base = None if regions_on is None else as_layer(regions_on)
         if after is not None and content.result is not None:
             content.result = as_layer(after)
         self.update()
