@@ -310,8 +310,8 @@ def upscale_region(
     margin = model.context + (resample.SUPPORT["lanczos"] + 2 if plan.final_resize else 0) + 2
     if model.kind == ModelKind.PER_IMAGE or not model.tileable:
         margin = max(margin, 32)
-    x0, y0 = max(0, x - margin), max(0, y - margin)
-    x1, y1 = min(image.width, x + bw + margin), min(image.height, y + bh + margin)
+    x0, x1 = _crop_span(x, bw, margin, image.width)
+    y0, y1 = _crop_span(y, bh, margin, image.height)
     if image.has_alpha and not image.pixels[y0:y1, x0:x1, -1].all():
         # a hidden pixel of the crop takes its colour from the nearest visible pixel of
         # the whole image (which may lie outside the crop), as the whole-image result does
@@ -324,6 +324,22 @@ def upscale_region(
     result.image = image.with_pixels(np.ascontiguousarray(region))
     result.extra["box"] = (x, y, bw, bh)
     return result
+
+
+#: the least side of a region's crop: a network's border padding (reflected by `PRE_PAD`
+#: pixels and more for alignment) falls back to replicating on a narrower input, so a
+#: 1-2 px region at the image's edge cut 7 px wide came out up to 6/255 off the whole image
+_MIN_REGION_CROP = 32
+
+
+def _crop_span(start: int, length: int, margin: int, size: int) -> tuple[int, int]:
+    """The part of an axis of `size` read for a region (start, length): `margin` around it,
+    widened towards the inside to `_MIN_REGION_CROP` where the image has room."""
+    lo, hi = max(0, start - margin), min(size, start + length + margin)
+    if hi - lo < _MIN_REGION_CROP:
+        hi = min(size, lo + _MIN_REGION_CROP)
+        lo = max(0, hi - _MIN_REGION_CROP)
+    return lo, hi
 
 
 def upscale_file(
