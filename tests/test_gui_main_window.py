@@ -952,6 +952,28 @@ def test_the_folder_remembered_for_the_next_dialog_is_absolute(make_window, tmp_
     assert window.settings.get("last_dir") == str(tmp_path / "img")
 
 
+def test_the_bundled_sample_s_folder_is_not_taken_for_the_user_s(make_window, tmp_path, qtbot, monkeypatch):
+    """The window opens the sample on a first start: its folder (inside the installed package,
+    or the checkout's resources/) became last_dir and a recent file, Save suggested writing
+    there and Batch export read from it and wrote beside it."""
+    from sr_desktop.engine.core import paths
+
+    monkeypatch.setattr(Path, "home", lambda: tmp_path / "home")
+    window = make_window()
+    open_and_wait(qtbot, window, [paths.SAMPLE_IMAGE])
+    assert window.session.image.path == paths.SAMPLE_IMAGE
+    assert window.settings.get("last_dir") == "" and window.settings.recent_files() == []
+    assert window.saver.suggested_result_path().parent == tmp_path / "home"
+    dialog = window.open_batch_dialog()
+    assert dialog.input_edit.text() == "" and dialog.output_edit.text() == ""
+    dialog.close()
+    (tmp_path / "mine").mkdir()
+    mine = write_png(tmp_path / "mine" / "a.png", 16, 12)
+    open_and_wait(qtbot, window, [mine])
+    assert window.settings.get("last_dir") == str(tmp_path / "mine")
+    assert window.saver.suggested_result_path().parent == tmp_path / "mine"
+
+
 def test_open_recent_lists_only_files_that_are_there_each_once(make_window, tmp_path, qtbot):
     """A recent file deleted while the window was open stayed in File ▸ Open recent (a click:
     "file not found"); a hand-edited list with one path 23 times gave 25 menu items."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sr_desktop.engine.core.file_names import fitting_name
+from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.image import Image
 
@@ -140,9 +141,10 @@ class Session:
 
     def suggested_result_path(self, fmt: str, default_dir: Path) -> Path:
         """``<input folder>/<stem>_<model>_x<scale>.<fmt>`` for the current result
-        (``default_dir`` / "upscaled…" for an image that has no file)."""
+        (``default_dir`` / "upscaled…" for an image that has no file; ``default_dir`` for the
+        bundled sample, whose folder is the app's own)."""
         base = self.image.path if self.image is not None and self.image.path else None
-        folder = base.parent if base else Path(default_dir)
+        folder = base.parent if base and not is_bundled(base) else Path(default_dir)
         stem = base.stem if base else "upscaled"
         tail = f"_{self.result.model}_x{self.result.scale}" if self.result is not None else ""
         # a stem near the name limit plus the tail would be a name no file system takes

@@ -37,6 +37,17 @@ APP_ICON = RESOURCES_DIR / "icon.png"  # drawn by scripts/make_icon.py
 _APP = "sr-desktop"
 
 
+def is_bundled(path: str | Path) -> bool:
+    """Whether `path` is one of the app's own files (the sample, the shipped models): not a
+    user's folder to remember, to save next to, or to write into (inside the installed
+    package, or the checkout's tracked folders)."""
+    try:
+        where = Path(path).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return any(where.is_relative_to(folder.resolve()) for folder in (RESOURCES_DIR, MODELS_DIR))
+
+
 def _home_override() -> Path | None:
     value = os.environ.get("SR_DESKTOP_HOME")
     return Path(value) if value else None

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox, QWid
 from sr_desktop.app.animation_jobs import OpenedAnimation, read_image_or_animation_job
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
+from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.protected import resolved, same_file
 from sr_desktop.gui.compare.animation import with_frame_layers
@@ -316,9 +317,11 @@ class ImageOpener:
             return
         path = Path(job.options)
         self.feedback.show_status("")
-        self.settings.add_recent_file(path)
-        self.settings.set("last_dir", str(path.absolute().parent))  # (a relative one means nothing at the next start)
-        self.rebuild_recent_menu()
+        if not is_bundled(path):  # (the sample's folder is the app's own: saves went into the package)
+            self.settings.add_recent_file(path)
+            # (absolute: a relative one means nothing at the next start)
+            self.settings.set("last_dir", str(path.absolute().parent))
+            self.rebuild_recent_menu()
         display, job.display = job.display, None
         image = item.image if isinstance(item, OpenedAnimation) else item
         # named as the strip names it: two img00.png of two folders were one name in the

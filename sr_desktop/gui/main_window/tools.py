@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.model_list_watch import watch_for
@@ -132,7 +133,7 @@ class BatchExport:
             return self.dialog
         image = self.session.image
         if folder is None:
-            if image is not None and image.path is not None:
+            if image is not None and image.path is not None and not is_bundled(image.path):
                 folder = image.path.parent
             elif self.settings.get("last_dir"):
                 folder = Path(self.settings.get("last_dir"))
