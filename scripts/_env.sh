@@ -6,6 +6,7 @@
 # gives the local CPU wheel). pip does not look for a GPU: on Linux PyPI's torch is the CUDA
 # build; TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu takes the CPU-only one.
 set -euo pipefail
+SR_CALLER_DIR=$PWD  # (run.sh goes back there: `run.sh IMAGE` names the image from where it was run)
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
@@ -19,5 +20,27 @@ python -c "import sys, pip; sys.exit(tuple(map(int, pip.__version__.split('.')[:
   || pip install -q "pip>=22.3"
 TORCH_INDEX=(${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple})
 python -c "import torch" 2>/dev/null || pip install -q ${TORCH_INDEX[@]+"${TORCH_INDEX[@]}"} "torch==2.13.0"
-# SR_EXTRAS: the extras to install (scripts/test.sh adds `cluster`, which its Ray tests need)
-pip install -q -e ".[${SR_EXTRAS:-test}]"
+# SR_EXTRAS: the extras to install (scripts/test.sh adds `cluster`, which its Ray tests need).
+# Skipped when the install is current (same project files and Python, the extras among those
+# installed): the editable install reads the code from here, and a reinstall took 18 s on
+# every run and failed offline. .venv/.sr-desktop-install records what was installed.
+EXTRAS=${SR_EXTRAS:-test}
+STAMP=.venv/.sr-desktop-install
+if ! NEXT=$(python - "$STAMP" "$EXTRAS" <<'EOF'
+import hashlib, sys
+from pathlib import Path
+stamp, wanted = Path(sys.argv[1]), set(sys.argv[2].split(","))
+key = hashlib.sha256(Path("pyproject.toml").read_bytes() + Path("setup.py").read_bytes()).hexdigest() + " " + sys.version
+lines = stamp.read_text().splitlines() if stamp.is_file() else []
+installed = set(lines[1].split(",")) if len(lines) == 2 and lines[0] == key else set()
+print(key + "\n" + ",".join(sorted(installed | wanted)))
+try:
+    import sr_desktop  # noqa: F401
+except ImportError:
+    sys.exit(1)
+sys.exit(0 if wanted <= installed else 1)
+EOF
+); then
+  pip install -q -e ".[$EXTRAS]"
+  echo "$NEXT" > "$STAMP"
+fi

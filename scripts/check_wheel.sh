@@ -29,7 +29,11 @@ else
   (cd "$ROOT" && tar --exclude=./.venv --exclude=./build --exclude=./dist --exclude='*.egg-info' \
     --exclude=./out -cf - .) | tar -xf - -C "$WORK/src"
 fi
-"$PYTHON" -m pip wheel -q --no-deps -w "$WORK/dist" "$WORK/src" || fail "building the wheel failed"
+# (build isolation fetches setuptools from the index; offline, the environment's own serves)
+"$PYTHON" -m pip wheel -q --no-deps -w "$WORK/dist" "$WORK/src" 2>"$WORK/build.log" \
+  || { "$PYTHON" -c "import setuptools" 2>/dev/null \
+       && "$PYTHON" -m pip wheel -q --no-deps --no-build-isolation -w "$WORK/dist" "$WORK/src"; } \
+  || { cat "$WORK/build.log" >&2; fail "building the wheel failed"; }
 WHEEL=$(ls "$WORK"/dist/sr_desktop-*.whl)
 "$PYTHON" - "$WHEEL" "$WORK/src" <<'EOF' || fail "wrong wheel contents"
 import sys
@@ -39,6 +43,7 @@ from pathlib import Path
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
 src = Path(sys.argv[2])
 bundled = [p.relative_to(src).as_posix() for d in ("models", "resources") for p in (src / d).rglob("*") if p.is_file()]
+bundled += [p.relative_to(src).as_posix() for p in (src / "docs").glob("*.md")]
 problems = [f"missing sr_desktop/_data/{name}" for name in bundled if f"sr_desktop/_data/{name}" not in names]
 problems += [f"outside the package: {n}" for n in sorted(names) if not n.startswith("sr_desktop")]
 sys.exit("\n".join(problems) or None)

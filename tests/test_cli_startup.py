@@ -54,3 +54,17 @@ def test_upscale_and_batch_with_a_resampler_never_import_torch(tmp_path):
     assert out.strip().splitlines()[-1] == "[0, 0] False"
     assert Image.open(tmp_path / "x3.png").size == (72, 60)
     assert len(list((tmp_path / "out").glob("*_x2_bicubic.png"))) == 3
+
+
+def test_models_add_help_names_the_architectures_a_file_may_hold(capsys):
+    """docs/gui.md sends users to `models add --help` for the architectures: it named none
+    (only the error for an unsupported file did)."""
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.models.custom import supported_families
+
+    try:
+        main(["models", "add", "--help"])
+    except SystemExit as done:
+        assert done.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert supported_families() in shown and "EDSR" in shown and "RCAN" in shown and ".ckpt" in shown

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -663,3 +664,14 @@ def test_removing_a_model_forgets_its_measured_backend(home, tmp_path):
     choose.choices_file().write_text(json.dumps({ours: {"backend": "openvino"}, other: {"backend": "torch"}}))
     remove_custom_model(spec.id)
     assert list(json.loads(choose.choices_file().read_text())) == [other]
+
+
+def test_the_refusal_of_a_pickled_network_names_a_guide_that_is_there(home, tmp_path):
+    """It said "see docs/models.md", a folder an installed copy does not have: the guides ship
+    with the package (sr_desktop/_data/docs) and messages name the one found."""
+    path = tmp_path / "evil.pth"
+    torch.save({"conv_first.weight": torch.zeros(1), "x": _Evil(tmp_path / "pwned")}, path)
+    with pytest.raises(ModelError, match="refused to load") as refused:
+        load_model_file(path)
+    named = re.search(r"see (\S+\.md)", str(refused.value))
+    assert named is not None and Path(named.group(1)).is_absolute() and Path(named.group(1)).is_file()

@@ -15,6 +15,7 @@ from sr_desktop.cli.common import (
     tile_arg,
 )
 from sr_desktop.engine.core.options import parse_sr_scale
+from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
@@ -28,7 +29,7 @@ NIQE (no reference, lower is more natural; MATLAB's niqe on Y) scores each resul
 unless --no-niqe; a result with fewer than two whole 96×96 blocks (under 192×96 or
 96×192) has none (null).
 LPIPS (--lpips) and DISTS (--dists), lower is closer, compare each whole RGB result with its
-HR through VGG16, from weight files you provide (--vgg16; docs/benchmarks.md says where they
+HR through VGG16, from weight files you provide (--vgg16; {DOCS_DIR}/benchmarks.md says where they
 are published): nothing is downloaded, and a missing or wrong file stops the bench before
 any model runs. They add "lpips" / "dists" per image and per model (mean) to the JSON and
 CSV, and columns to the table. PI is not available (--pi says why).

@@ -25,14 +25,31 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=run)
     actions = p.add_subparsers(dest="models_action", metavar="ACTION")
-    add = actions.add_parser("add", help="add a custom model file")
-    add.add_argument("file", type=path_arg, help="model file: .pth / .pt / .safetensors / ncnn .param (+ .bin)")
+    add = actions.add_parser("add", help="add a custom model file", add_help=False)
+    add.add_argument("-h", "--help", action=_HelpNamingArchitectures, help="show this help message and exit")
+    add.add_argument("file", type=path_arg, help="model file: .pth / .pt / .ckpt / .safetensors / ncnn .param (+ .bin)")
     add.add_argument("--name", help="id/display name for the model (default: from the file name)")
     add.add_argument("--json", action="store_true", help="print the added model as JSON")
     add.set_defaults(func=run)
     remove = actions.add_parser("remove", help="remove a custom model added earlier")
     remove.add_argument("model_id", metavar="ID", help="id of the custom model (see `sr-desktop models`)")
     remove.set_defaults(func=run)
+
+
+class _HelpNamingArchitectures(argparse.Action):
+    """``models add --help``, ending with the architectures a file may hold: read from the
+    registry only when asked (it imports torch, which would slow every command's start)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from sr_desktop.engine.models.custom import supported_families
+
+        parser.epilog = (f"Architectures of .pth/.pt/.ckpt/.safetensors files: {supported_families()}; "
+                         "more (HAT, DAT, SwinIR, …) with the community extra: pip install 'sr-desktop[community]'.")
+        parser.print_help()
+        parser.exit()
 
 
 def _entry(spec) -> dict:

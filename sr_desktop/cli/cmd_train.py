@@ -8,9 +8,10 @@ import sys
 from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, stop_signals_call, torch_device_arg
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
+from sr_desktop.engine.core.paths import DOCS_DIR
 
 HELP = "train or fine-tune a super-resolution model on folders of high-resolution images"
-EPILOG = """Examples:
+EPILOG = f"""Examples:
   sr-desktop train --arch EDSR-baseline --scale 2 --data photos/ --val val/ --out runs/edsr --name "My EDSR"
   sr-desktop train --arch Compact --scale 4 --data scans/ --init custom-my-compact --iterations 2000 --out runs/ft
   sr-desktop train ... --out runs/edsr --resume          (continue a stopped or killed run)
@@ -20,7 +21,7 @@ EPILOG = """Examples:
 e.g. EDSR:num_feat=32,num_block=8. --loss: NAME[@OPTION][:WEIGHT],... with NAME in l1, mse,
 charbonnier, perceptual[@LAYER], texture[@LAYER], tv, gan|lsgan|ragan[@vgg|@unet], gradient,
 gradbranch (SPSR), cycle, levels (LapSRN). --out holds model.safetensors, checkpoint/, log.jsonl,
-val/ and curves.png. Ctrl-C saves a checkpoint first. See docs/training.md."""
+val/ and curves.png. Ctrl-C saves a checkpoint first. See {DOCS_DIR}/training.md."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

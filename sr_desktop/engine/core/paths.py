@@ -33,6 +33,8 @@ RESOURCES_DIR = bundled_root() / "resources"
 MODELS_DIR = bundled_root() / "models"
 SAMPLE_IMAGE = RESOURCES_DIR / "sample.jpg"
 APP_ICON = RESOURCES_DIR / "icon.png"  # drawn by scripts/make_icon.py
+#: the guides (docs/*.md), installed with the package too: messages name them by this path
+DOCS_DIR = bundled_root() / "docs"
 
 _APP = "sr-desktop"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.paths import DOCS_DIR
 
 #: files larger than this are refused before they are read: a BasicSR file holding
 #: ``params`` and ``params_ema`` of a network at `archs.detect.MAX_PARAMETERS` (200 M
@@ -83,7 +84,7 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
         if "global" in str(exc).lower() or "unsupported class" in str(exc).lower():
             reason = ("it contains Python objects other than tensors, which could run code; "
                       "only plain weight files are accepted (a file holding a whole saved network: "
-                      "save its state_dict() alone once, see docs/models.md)")
+                      f"save its state_dict() alone once, see {DOCS_DIR / 'models.md'})")
             raise WeightFileError(f"refused to load {what} {path}: {reason}", reason, refused=True) from None
         reason = "not a readable PyTorch file"
     except Exception:  # noqa: BLE001 - truncated zips, random bytes...: all bad files

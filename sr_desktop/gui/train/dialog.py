@@ -38,6 +38,7 @@ from sr_desktop.app.train_jobs import LOSS_PRESETS, TRAINABLE, TrainRequest, run
 from sr_desktop.app.train_jobs import training_models as trainable_models
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
+from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.models.spec import ModelSpec
@@ -144,7 +145,7 @@ class TrainDialog(QDialog):
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(list(LOSS_PRESETS))
         self.loss_edit = QLineEdit(LOSS_PRESETS["PSNR"])
-        self.loss_edit.setToolTip("Advanced: NAME[@OPTION][:WEIGHT],… (see docs/training.md)")
+        self.loss_edit.setToolTip(f"Advanced: NAME[@OPTION][:WEIGHT],… (see {DOCS_DIR / 'training.md'})")
         self.preset_combo.currentTextChanged.connect(lambda name: self.loss_edit.setText(LOSS_PRESETS[name]))
         self.iterations_spin = self._spin(10, 10_000_000, 10_000)
         self.batch_spin = self._spin(1, 1024, 16)
