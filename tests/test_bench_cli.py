@@ -146,6 +146,17 @@ def test_bench_unknown_model_is_one_line_before_any_model_runs(dataset, capsys):
     assert "no-such-model" in captured.err and "[evaluate" not in captured.err + captured.out  # bicubic never ran
 
 
+@pytest.mark.parametrize("request_", [["--model", "bicubic-pil", "rcan"],
+                                      ["--model", "espcn", "srcnn", "--backend", "ncnn"]])
+def test_a_model_that_cannot_run_here_stops_the_bench_before_any_model_runs(dataset, capsys, request_):
+    """A model without weights, or one the asked backend cannot run, was found out when its
+    turn came: the models measured before it (minutes on Set14) were lost with no output."""
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", *request_])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.err.startswith("sr-desktop: error:") and captured.err.count("\n") == 1
+    assert "[evaluate" not in captured.err + captured.out  # the first model never ran
+
+
 def test_plot_labels_of_close_points_do_not_overlap():
     """espcn and fsrcnn sit 0.02 dB and 0.08 s apart at Set5 ×4: their names printed over
     each other in the leaderboard picture; each label now takes a free place."""

@@ -449,8 +449,12 @@ def evaluate_models(
             get_model_spec(model_id)
         check_backend_for(model_id, backend)
     check_dataset(paths, int(scale), report.protocol, cancel)
-    for model_id in model_ids:
-        upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend)
+    # every model loaded before the first is measured: one that cannot run here (no weights,
+    # a backend or device it does not take) stopped the bench after the others had run for
+    # minutes, and their numbers were lost with it
+    upscalers = [make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
+                 for model_id in model_ids]
+    for upscaler in upscalers:
         report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
                                               report.protocol, progress, cancel))
     return report
