@@ -514,6 +514,28 @@ def test_auto_falls_back_when_a_conversion_fails(home, monkeypatch):
         choose.apply_backend(load_model("span", scale=2), "openvino")
 
 
+def test_a_stop_signal_during_the_conversion_stops_and_records_nothing(home, monkeypatch):
+    """OpenVINO's converter calls back into torch's tracer; a Ctrl+C or SIGTERM landing there
+    came back as the converter's own error: `auto` went on with torch, the run ended with
+    status 0, and the model was recorded as one OpenVINO cannot convert."""
+    from sr_desktop.engine.core import interrupt
+
+    def interrupted(*_args, **_kwargs):
+        try:
+            interrupt.interrupt_handler()  # the signal arriving in the callback
+        except KeyboardInterrupt:
+            raise RuntimeError("Check 'false' failed at src/frontends/common/src/frontend.cpp:53:") from None
+
+    monkeypatch.setattr(ov, "convert_model", interrupted)
+    monkeypatch.setattr(choose, "ncnn_version", lambda: None)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            choose.apply_backend(load_model("span", scale=2), "auto")
+    finally:
+        interrupt.forget_stop_request()
+    assert not choose.choices_file().exists() or json.loads(choose.choices_file().read_text()) == {}
+
+
 def test_a_model_that_fails_at_the_check_size_is_a_backend_refusal_not_a_crash(home, monkeypatch):
     """A network raising at OpenVINO's 45×37 check image (a user's ncnn U-Net that took even
     sizes only) escaped `auto` as an unexpected error: exit 3, and nothing was recorded."""

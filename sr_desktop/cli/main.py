@@ -149,17 +149,21 @@ def _os_error(exc: OSError) -> int:
     return 2
 
 
-def _stop_signals_interrupt() -> None:
-    """SIGTERM and SIGHUP interrupt a command as Ctrl+C does (status 130, nothing half-written
-    left: an interrupted write removes its temporary file); they killed it outright, leaving a
-    `.part` beside the output. (batch and train take them as a first Ctrl+C.)"""
+def _stop_signals_interrupt(names: tuple[str, ...]) -> None:
+    """The signals `names` interrupt as Ctrl+C does, remembered (engine/core/interrupt.py).
+    SIGTERM and SIGHUP for a command (status 130, nothing half-written left: an interrupted
+    write removes its temporary file); they killed it outright, leaving a `.part` beside the
+    output. (batch and train take them as a first Ctrl+C.)"""
     import signal
     import threading
 
+    from sr_desktop.engine.core.interrupt import forget_stop_request, interrupt_handler
+
+    forget_stop_request()
     if threading.current_thread() is threading.main_thread():
-        for name in ("SIGTERM", "SIGHUP"):
+        for name in names:
             if hasattr(signal, name):
-                signal.signal(getattr(signal, name), signal.default_int_handler)
+                signal.signal(getattr(signal, name), interrupt_handler)
 
 
 def _interrupted() -> None:
@@ -207,8 +211,7 @@ def _main(argv: list[str] | None) -> int:
             print(f"sr-desktop: error: unknown command {first!r} (did you mean {close[0]}?)", file=sys.stderr)
             return 2
     args = (build_app_parser() if is_app else parser).parse_args(argv)
-    if not is_app:
-        _stop_signals_interrupt()
+    _stop_signals_interrupt(("SIGINT",) if is_app else ("SIGINT", "SIGTERM", "SIGHUP"))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

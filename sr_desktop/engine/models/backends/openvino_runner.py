@@ -35,6 +35,7 @@ import numpy as np
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.interrupt import raise_if_stop_requested
 from sr_desktop.engine.imageio.atomic import new_staging_folder
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
@@ -465,6 +466,7 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
                                          input=[ov.PartialShape([-1, channels, -1, -1])])
         compiled = _compile_on_cpu(ov.Core(), converted, {"INFERENCE_PRECISION_HINT": "f32"})
     except Exception as exc:  # noqa: BLE001 - the converter raises many types; all mean "cannot convert"
+        raise_if_stop_requested()  # (a Ctrl+C in its callbacks into torch comes back as one of them)
         raise BackendError(f"OpenVINO cannot convert {model.id}: {_first_line(exc)}") from None
     worst = 0.0
     for size in (EXAMPLE_SIZE, CHECK_SIZE):

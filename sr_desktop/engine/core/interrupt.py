@@ -1,0 +1,32 @@
+"""A stop asked for by a signal (Ctrl+C, and in the command line SIGTERM and SIGHUP),
+remembered as well as raised.
+
+Python raises `KeyboardInterrupt` where the main thread is when the signal comes; when that
+is inside a Python callback of a C++ library (OpenVINO's converter calls back into torch's
+tracer), the library turns it into an ordinary error, and code that takes any error of the
+library for "cannot do it" carried on: the run finished with status 0 and the model was
+recorded as one OpenVINO cannot convert. Such code asks `raise_if_stop_requested` first.
+"""
+
+from __future__ import annotations
+
+_requested = False
+
+
+def interrupt_handler(signum=None, frame=None) -> None:
+    """A signal handler: remember the stop, then raise `KeyboardInterrupt` as Python's own does."""
+    global _requested
+    _requested = True
+    raise KeyboardInterrupt
+
+
+def raise_if_stop_requested() -> None:
+    """`KeyboardInterrupt` when a stop was asked for since `forget_stop_request`."""
+    if _requested:
+        raise KeyboardInterrupt
+
+
+def forget_stop_request() -> None:
+    """Start afresh (each command run in one process: the tests call the CLI many times)."""
+    global _requested
+    _requested = False
