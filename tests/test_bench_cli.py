@@ -403,3 +403,25 @@ def test_a_backend_matlabs_bicubic_cannot_use_is_refused_and_reports_name_what_r
     assert main(["bench", "--dataset", str(dataset), "--model", "bicubic", "bicubic-pil", "--scale", "2",
                  "--no-niqe", "--quiet", "--json", str(out)]) == 0
     assert [m["backend"] for m in json.loads(out.read_text())["models"]] == ["numpy", "pillow"]
+
+
+def test_results_into_stdout_are_alone_there(dataset, tmp_path):
+    """`--json /dev/stdout | jq` read the table after the JSON, and `--json -` made a file
+    named "-": `-` is standard output, and the table then goes to stderr."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    for flag in ("--json", "--csv"):
+        for target in ("-", "/dev/stdout"):
+            done = subprocess.run([sys.executable, "-m", "sr_desktop", "bench", "--dataset", str(dataset), "--scale",
+                                   "2", flag, target, "--quiet"], capture_output=True, text=True, env=env,
+                                  cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+            if flag == "--json":
+                assert json.loads(done.stdout)["models"][0]["model"] == "bicubic"
+            else:
+                assert {row["model"] for row in csv.DictReader(done.stdout.splitlines())} == {"bicubic"}
+            assert "PSNR-Y" in done.stderr
+    assert not (tmp_path / "-").exists()

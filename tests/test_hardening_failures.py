@@ -536,6 +536,33 @@ def test_upscale_writes_into_stdout_and_never_beside_it(tmp_path):
     assert not os.path.exists("/dev/stdout.png")
 
 
+def test_an_image_written_into_stdout_keeps_the_summary_out_of_it(tmp_path):
+    """Without -q the summary line went to stdout too: redirected to a file it wrote over the
+    PNG signature (the file opened anew at byte 0), through a pipe it followed IEND; and a
+    `>>` file was cut. The summary goes to stderr, the image to the process's own stdout."""
+    src = tmp_path / "a.png"
+    PILImage.new("RGB", (8, 6), (10, 20, 30)).save(src)
+    env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    argv = [sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", "/dev/stdout", "--model", "bicubic",
+            "--scale", "2", "--format", "png"]
+    with open(tmp_path / "redirected.png", "wb") as fh:
+        redirected = subprocess.run(argv, stdout=fh, stderr=subprocess.PIPE, env=env, text=True)
+    assert redirected.returncode == 0 and "-> /dev/stdout" in redirected.stderr
+    with PILImage.open(tmp_path / "redirected.png") as im:
+        assert im.size == (16, 12)
+    piped = subprocess.run(argv, capture_output=True, env=env)
+    assert piped.stdout.endswith(b"IEND\xaeB`\x82") and b"-> /dev/stdout" in piped.stderr
+    (tmp_path / "appended.bin").write_bytes(b"head\n")
+    with open(tmp_path / "appended.bin", "ab") as fh:
+        assert subprocess.run(argv, stdout=fh, stderr=subprocess.PIPE, env=env).returncode == 0
+    data = (tmp_path / "appended.bin").read_bytes()
+    assert data.startswith(b"head\n\x89PNG") and data.endswith(b"IEND\xaeB`\x82")
+    dash = [*argv[:6], "-", *argv[7:]]  # `-o -` is stdout too (it wrote a file named "-.png")
+    assert dash[5:7] == ["-o", "-"]
+    piped = subprocess.run(dash, capture_output=True, env=env, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stdout.startswith(b"\x89PNG") and not list(tmp_path.glob("-*"))
+
+
 def test_an_output_folder_that_takes_no_files_is_found_before_any_upscale(tmp_path, monkeypatch, capsys):
     """A read-only output folder was found after the whole upscale (12 s for one photo here)
     or, in a batch, once per file after each upscale."""

@@ -11,6 +11,7 @@ from sr_desktop.cli.common import (
     add_model_options,
     add_quality_option,
     name_the_file,
+    output_arg,
     path_arg,
     quality_from,
     send_warnings_to_log,
@@ -91,7 +92,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--existing", default="skip", choices=EXISTING_POLICIES,
         help="when an output exists: skip it (default, resumes a batch), overwrite it, or write name_1.ext",
     )
-    parser.add_argument("--report", type=path_arg, metavar="FILE", help="report file (.json or .csv)")
+    parser.add_argument("--report", type=output_arg, metavar="FILE",
+                        help="report file (.json or .csv; - : JSON on standard output)")
     parser.add_argument(
         "--allow-inside-input", action="store_true",
         help="allow OUT_DIR inside (or equal to) IN_DIR; inputs are still never overwritten",

@@ -10,6 +10,7 @@ from sr_desktop.cli.common import (
     add_backend_option,
     argparse_type,
     device_arg,
+    output_arg,
     path_arg,
     send_warnings_to_log,
     tile_arg,
@@ -61,9 +62,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         metavar="bicubic|bicubic-float|kernel:FILE.npy",
                         help="how the LR images are made (default: bicubic = 8-bit MATLAB "
                         "imresize; bicubic-float keeps the LR unrounded, as SRMD's scripts)")
-    parser.add_argument("--json", type=path_arg, metavar="OUT", help="write per-image results as JSON")
-    parser.add_argument("--csv", type=path_arg, metavar="OUT", help="write per-image results as CSV")
-    parser.add_argument("--plot", type=path_arg, metavar="OUT.png", help="plot mean PSNR vs seconds per model")
+    parser.add_argument("--json", type=output_arg, metavar="OUT",
+                        help="write per-image results as JSON (- : standard output, the table then on stderr)")
+    parser.add_argument("--csv", type=output_arg, metavar="OUT", help="write per-image results as CSV (- as --json)")
+    parser.add_argument("--plot", type=output_arg, metavar="OUT.png", help="plot mean PSNR vs seconds per model")
     parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
                         help="auto|cpu|cuda|cuda:N|mps|vulkan|vulkan:N (default: auto; vulkan runs the model zoo's "
                         "models, see `sr-desktop devices`)")
@@ -101,7 +103,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table; write the requested files. Returns 0."""
     from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, resolved
-    from sr_desktop.engine.imageio.atomic import is_stream
+    from sr_desktop.engine.imageio.atomic import is_stream, own_stream_fd
     from sr_desktop.engine.metrics.degradation import parse_degradation
     from sr_desktop.engine.metrics.errors import EvaluationError
     from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models, list_dataset
@@ -166,5 +168,7 @@ def run(args: argparse.Namespace) -> int:
         if args.plot:
             write_plot(report, args.plot)
     finally:
-        print(format_table(report))
+        # (on stderr when a file went into stdout: `--json - | jq` read the table after it)
+        into_stdout = any(own_stream_fd(path) == 1 for _flag, path in outputs)
+        print(format_table(report), file=sys.stderr if into_stdout else sys.stdout)
     return 0

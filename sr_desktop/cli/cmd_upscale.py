@@ -14,6 +14,7 @@ from sr_desktop.cli.common import (
     add_model_options,
     add_quality_option,
     name_the_file,
+    output_arg,
     path_arg,
     quality_from,
     send_warnings_to_log,
@@ -23,6 +24,7 @@ from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import error_line, printable
+from sr_desktop.engine.imageio.atomic import is_stream
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS
 
 FORMATS = WRITE_FORMATS
@@ -49,7 +51,8 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", type=path_arg, nargs="+", metavar="INPUT", help="image files")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file or folder")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="output file or folder (- : standard output, with --format)")
     add_model_options(p)
     p.add_argument("--format", choices=FORMATS, help="output format (default: from OUTPUT's suffix / the input's)")
     add_quality_option(p)
@@ -122,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.inputs]
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
+    if args.output == "-":
+        try:
+            args.output = output_arg(args.output)
+        except argparse.ArgumentTypeError as exc:
+            raise SRDesktopError(f"-o/--output {exc}") from None
     targets = _outputs(inputs, args.output, args.format)
     quality = quality_from(args, _formats_of(targets, args.format))
     options = upscale_options_from(args)
@@ -202,9 +210,11 @@ def run(args: argparse.Namespace) -> int:
                         f"{verdict}", sys.stderr)
         if not args.quiet:
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
+            # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
                         f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
-                        f"{result.seconds:.2f} s on {result.device} with {result.backend})")
+                        f"{result.seconds:.2f} s on {result.device} with {result.backend})",
+                        sys.stderr if is_stream(written) else None)
     if failed:
         console.say(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", sys.stderr)
     return console.finish(1 if failed else 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -54,6 +55,17 @@ def path_arg(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError("is empty (an empty path would mean the current folder)")
     return value
+
+
+def output_arg(value: str) -> str:
+    """`path_arg` for a file written: ``-`` is standard output (``/dev/stdout``), as in most
+    tools; it made a file named ``-`` (``-.png`` for an image) in the current folder."""
+    value = path_arg(value)
+    if value != "-":
+        return value
+    if not os.path.exists("/dev/stdout"):
+        raise argparse.ArgumentTypeError("'-' (standard output) cannot be written into on this system: name a file")
+    return "/dev/stdout"
 
 
 #: ``--tile N|auto``: a `TilePolicy`

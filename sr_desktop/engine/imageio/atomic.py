@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,6 +104,17 @@ def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bo
     if kind == "folder":
         raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
     if kind is not None or is_stream(target):  # (/dev/stdout pointed at a file by the shell too)
+        own = own_stream_fd(target)
+        if own is not None:
+            # the process's own descriptor, not the name opened anew: that started a file the
+            # shell had pointed it at over from byte 0 (and cut a `>>` one), and what the
+            # process printed to it afterwards wrote over the image
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None and _fileno(stream) == own:
+                    stream.flush()
+            with os.fdopen(os.dup(own), "wb") as fh:
+                encode(fh)
+            return
         with open(target, "wb") as fh:
             encode(fh)
         return
@@ -138,6 +150,28 @@ def special_target(target: str | os.PathLike) -> str | None:
     if stat.S_ISDIR(mode):
         return "folder"
     return None if stat.S_ISREG(mode) else "device"
+
+
+def own_stream_fd(target: str | os.PathLike) -> int | None:
+    """The descriptor of this process that `target` names (``/dev/stdout``, ``/dev/fd/3``,
+    ``/proc/self/fd/1``, through links), or None."""
+    path = os.fspath(target)
+    for _ in range(8):
+        for prefix in ("/proc/self/fd/", "/dev/fd/"):
+            if path.startswith(prefix) and path[len(prefix):].isdigit():
+                return int(path[len(prefix):])
+        try:
+            path = os.path.join(os.path.dirname(path), os.readlink(path))
+        except OSError:
+            return None
+    return None
+
+
+def _fileno(stream) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def is_stream(target: str | os.PathLike) -> bool:
