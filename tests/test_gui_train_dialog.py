@@ -140,6 +140,9 @@ def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_
     assert window.training.dialog is dialog
     dialog.useModelRequested.emit("bicubic")
     assert window.picker.model_id() == "bicubic"
+    window.picker.set_scale(4)
+    dialog.useModelRequested.emit("waifu2x-photo")  # a model of one scale, as a trained one is
+    assert window.picker.model_id() == "waifu2x-photo" and window.picker.scale() == 2  # (it stayed ×4)
     dialog.close()
     window.queue.shutdown(2.0)
 
@@ -305,3 +308,33 @@ def test_start_from_offers_only_models_a_run_can_start_from():
     offered = {m.id for m in training_models(list_models())}
     assert "realesr-animevideov3" in offered and "fsrcnn" in offered
     assert not offered & {"realesrgan-x4plus", "realsr-df2k", "span", "srmd", "waifu2x-photo"}
+
+
+def test_start_from_takes_what_the_field_says_and_lists_a_model_just_registered(qtbot, tmp_path):
+    """A path typed (or the field emptied) after a list item was picked still started from
+    that item: the item's data stayed current while the text changed. And a model a run
+    registered was not offered until the dialog was opened again."""
+    import dataclasses
+
+    from PySide6.QtCore import Qt
+
+    from sr_desktop.engine.models.registry import list_models
+
+    dialog = TrainDialog(models=list_models())
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    dialog.init_combo.setCurrentIndex(dialog.init_combo.findText("fsrcnn"))
+    assert dialog.train_options().init == "fsrcnn"
+    typed = str(tmp_path / "mine.safetensors")
+    dialog.init_combo.lineEdit().selectAll()
+    qtbot.keyClicks(dialog.init_combo.lineEdit(), typed)
+    assert dialog.init_combo.currentText() == typed and dialog.train_options().init == typed
+    dialog.init_combo.lineEdit().selectAll()
+    qtbot.keyClick(dialog.init_combo.lineEdit(), Qt.Key.Key_Delete)
+    assert dialog.train_options().init is None
+    dialog.init_combo.setCurrentText(typed)
+    assert dialog.init_combo.findText("custom-just-trained") == -1
+    registered = dataclasses.replace(next(m for m in list_models() if m.id == "fsrcnn"), id="custom-just-trained")
+    dialog.set_models([*list_models(), registered])  # (what the window does on modelTrained)
+    assert dialog.init_combo.findText("custom-just-trained") >= 0
+    assert dialog.init_combo.currentText() == typed  # (what the field held stays)

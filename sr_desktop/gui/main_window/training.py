@@ -35,13 +35,24 @@ class TrainingLauncher:
             return self.dialog
         self.dialog = TrainDialog(self.parent, models=list_models(), data_dir=self.settings.get("last_dir") or None)
         self.dialog.modelTrained.connect(lambda _id: self._models_changed())
-        self.dialog.useModelRequested.connect(self.picker.set_model_id)
+        self.dialog.useModelRequested.connect(self._use_model)
         self.dialog.show()
         return self.dialog
+
+    def _use_model(self, model_id: str) -> None:
+        """Select the trained model at the scale it was trained for (the picker kept the scale
+        shown before: a ×2 model came up at ×4, through extra passes)."""
+        if self.picker.set_model_id(model_id):
+            spec = self.picker.spec()
+            if spec is not None and len(spec.scales) == 1:
+                self.picker.set_scale(spec.scales[0])
 
     def _models_changed(self) -> None:
         from sr_desktop.engine.models.registry import list_models
 
-        self.picker.set_models(list_models())
+        models = list_models()
+        self.picker.set_models(models)
+        if self.dialog is not None:  # (its Start from list: the new model fine-tunes further)
+            self.dialog.set_models(models)
         if self.metrics_panel is not None:
             self.metrics_panel.reload_models()

@@ -152,9 +152,7 @@ class TrainDialog(QDialog):
         self.patch_spin = self._spin(8, 512, 48)
         self.init_combo = QComboBox()
         self.init_combo.setEditable(True)
-        self.init_combo.addItem(FROM_SCRATCH)
-        for spec in trainable_models(models or []):
-            self.init_combo.addItem(f"{spec.id}", spec.id)
+        self.set_models(models or [])
         self.init_combo.setToolTip("Fine-tune: a model of the list or a .pth/.safetensors file")
         self.device_combo = QComboBox()
         self.device_combo.addItems(list(DEVICE_CHOICES))
@@ -277,9 +275,18 @@ class TrainDialog(QDialog):
             edit.setText(folder)
 
     # -- the run ------------------------------------------------------------------------------
+    def set_models(self, models: list[ModelSpec]) -> None:
+        """Offer `models`' trainable ones under Start from (a model a run just registered can be
+        fine-tuned further at once); what the field holds stays."""
+        kept = self.init_combo.currentText()
+        self.init_combo.clear()
+        self.init_combo.addItems([FROM_SCRATCH, *(spec.id for spec in trainable_models(models))])
+        self.init_combo.setCurrentText(kept or FROM_SCRATCH)
+
     def train_options(self) -> TrainOptions:
         """The form as `TrainOptions` (SRDesktopError when a field is wrong)."""
-        init = self.init_combo.currentData() or self.init_combo.currentText().strip()
+        # the text, always: an item's data stayed current while a path was typed over it
+        init = self.init_combo.currentText().strip()
         return TrainOptions(
             arch=self.arch_combo.currentText().strip(), scale=self.scale_spin.value(),
             data=tuple(p.strip() for p in self.data_edit.text().split(";") if p.strip()),
