@@ -386,6 +386,21 @@ def test_resume_takes_the_starting_model_however_its_path_is_written(tmp_path, c
     assert code == 0, err
 
 
+def test_init_with_other_sizes_than_arch_asks_for_is_one_line(tmp_path, capsys, data, monkeypatch):
+    """`--arch EDSR:num_feat=32 --init` of a 16-feature model trained and exported the
+    16-feature network while its checkpoint recorded 32."""
+    monkeypatch.chdir(tmp_path)
+    code, err = _train(capsys, "first", "--iterations", "2", data_dir=data)
+    assert code == 0, err
+    code, err = _train(capsys, "wide", "--iterations", "2", "--init", "first/model.safetensors", data_dir=data,
+                       arch="SRVGGNetCompact:num_feat=16,num_conv=2")
+    _one_line_error(code, err, "has num_feat=8, not what --arch")
+    assert not (tmp_path / "wide" / "checkpoint").exists()
+    code, err = _train(capsys, "same", "--iterations", "2", "--init", "first/model.safetensors", data_dir=data,
+                       arch="SRVGGNetCompact")  # no sizes asked: the model's own
+    assert code == 0, err
+
+
 def test_a_taken_name_is_said_as_registered(tmp_path, capsys, data, monkeypatch):
     # the model was registered as "twin (2)" but the line said only "registered as custom-twin-2"
     monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))

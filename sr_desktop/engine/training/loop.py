@@ -225,9 +225,16 @@ class Trainer:
             self.net.module.load_state_dict(self.ckpt.tensors["net"])
         elif o.init:
             self.net = network_from_model(o.init, o.scale)
-            wanted = parse_arch_spec(o.arch)[0]
+            wanted, sizes = parse_arch_spec(o.arch)
             if self.net.arch != wanted:
                 raise TrainingError(f"--init {o.init} is a {self.net.arch} model, not {wanted} (--arch)")
+            # the model's own sizes are what is fine-tuned: others asked for were ignored (an
+            # EDSR:num_feat=32 run exported a 16-feature network and recorded 32)
+            differing = [f"{key}={self.net.params[key]}" for key, value in sizes.items()
+                         if key in self.net.params and self.net.params[key] != value]
+            if differing:
+                raise TrainingError(f"--init {o.init} has {', '.join(differing)}, not what --arch {o.arch} "
+                                    f"asks for: a fine-tuning keeps the model's sizes (--arch {wanted})")
         else:
             self.net = build_network(o.arch, o.scale)
         self.net.module.train()
