@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -371,6 +372,38 @@ def test_cancel_stops_the_reading_of_the_training_images(tmp_path, data, monkeyp
     with pytest.raises(Cancelled):
         train(options, cancel=cancel)
     assert len(read) == 1 and not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_an_image_that_becomes_unreadable_mid_run_saves_the_run_first(tmp_path, data, monkeypatch):
+    """With images read again for each batch (more than the cache holds), one overwritten
+    with garbage stopped the run with "cannot read …" and the iterations since the last
+    checkpoint (all of them: none was written yet) were lost, with no word of --resume."""
+    from sr_desktop.engine.core.errors import ImageReadError
+    from sr_desktop.engine.training import data as data_module
+    from sr_desktop.engine.training.checkpoint import load_checkpoint
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.loop import train
+    from sr_desktop.engine.training.options import TrainOptions
+
+    real, reads = data_module.read_rgb8, []
+
+    def becomes_garbage(path):
+        reads.append(path)
+        if len(reads) > 12:
+            raise ImageReadError(path, "not an image file")
+        return real(path)
+
+    monkeypatch.setattr(data_module, "read_rgb8", becomes_garbage)
+    options = TrainOptions(arch=TINY, scale=2, data=(str(data),), out=str(tmp_path / "out"), iterations=40,
+                           batch=2, patch=16, workers=1, cache_mb=0, val_every=100)
+    with pytest.raises(TrainingError) as stopped:
+        train(options)
+    message = str(stopped.value)
+    assert "not an image file" in message and "--resume" in message and "\n" not in message
+    checkpoint = load_checkpoint(tmp_path / "out" / "checkpoint")
+    assert 0 < checkpoint.iteration < 40 and f"iteration {checkpoint.iteration}, its checkpoint saved" in message
+    monkeypatch.setattr(data_module, "read_rgb8", real)  # the image mended
+    assert train(replace(options, resume=True)).iterations == 40
 
 
 def test_resume_takes_the_starting_model_however_its_path_is_written(tmp_path, capsys, data, monkeypatch):

@@ -34,8 +34,9 @@ import torch
 
 from sr_desktop.engine.compute.devices import resolve_device
 from sr_desktop.engine.compute.resample import quantize
-from sr_desktop.engine.core.errors import Cancelled
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker
+from sr_desktop.engine.core.text import error_line
 from sr_desktop.engine.training.checkpoint import (
     Checkpoint,
     has_checkpoint,
@@ -433,6 +434,9 @@ class Trainer:
                     scores = self.validate()
                 if it % o.checkpoint_interval == 0 or it == o.iterations:
                     self.save_checkpoint()
+                if scores is not None or self.saved_iteration == it:
+                    # (the next it/s counts training only: after a validation it read 2 it/s of 100)
+                    window_start, window_iter = time.perf_counter(), it
                 extra = {"loss": loss, "parts": parts, "lr": learning_rate(o, it - 1), "its": rate,
                          "baseline": self.baseline.as_dict()}
                 if self.schedule_note:
@@ -443,10 +447,27 @@ class Trainer:
                     extra["preview"] = scores.previews[0] if scores.previews else None
                     extra["preview_input"] = quantize(self.val.pairs[0][0], np.uint8)
                 tracker.update(it, f"loss {loss:.4g}", **extra)
+        except (SRDesktopError, OSError) as exc:
+            if isinstance(exc, Cancelled):
+                raise
+            raise self._stopped_by(exc) from None
         finally:
             loader.close()
         seconds = time.perf_counter() - started - paused
         return self._finish(seconds, (self.iteration - first) / max(seconds, 1e-9))
+
+    def _stopped_by(self, exc: BaseException) -> TrainingError:
+        """The error that stops a run part-way (an image that became unreadable, a preview that
+        cannot be written), with the iterations since the last checkpoint saved first: they
+        were lost, and nothing said that the run could go on."""
+        if self.saved_iteration != self.iteration:
+            try:
+                self.save_checkpoint()
+            except (SRDesktopError, OSError):
+                pass  # (the checkpoint itself failing: that is what the error already says)
+        kept = (f"stopped at iteration {self.iteration}, its checkpoint saved" if self.saved_iteration == self.iteration
+                else f"stopped; the checkpoint of iteration {self.saved_iteration} is kept")
+        return TrainingError(f"{error_line(exc)} ({kept}: continue with --resume)")
 
     def _finish(self, seconds: float, rate: float) -> TrainResult:
         o = self.options
