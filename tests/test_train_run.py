@@ -60,6 +60,18 @@ def _orientations(image):
                 yield np.ascontiguousarray(c[:, ::-1] if fh else c)
 
 
+def test_an_image_too_small_to_train_on_is_not_a_default_validation_image(tmp_path):
+    """Without --val the first two training images validate; one skipped as smaller than a
+    patch was still among them (a 20×20 icon: the bicubic baseline 28.8 dB instead of 32.3)."""
+    from sr_desktop.engine.training.validation import ValidationSet
+
+    folder = make_images(tmp_path / "data", 2, 48, seed=5)
+    Image.fromarray(np.full((20, 20, 3), 90, np.uint8)).save(folder / "0_icon.png")  # listed first
+    source = PatchSource([folder], 2, 16, Bicubic())
+    assert source.skipped == 1 and [p.name for p in source.paths] == ["img0.png", "img1.png"]
+    assert ValidationSet(None, source.paths, 2, Bicubic()).names == ["img0", "img1"]
+
+
 def test_pairs_of_an_asymmetric_kernel_are_flipped_before_the_blur(folders, tmp_path):
     """A flipped or transposed pair must still be one of the given kernel: flipping a pair
     made with it gives one of the flipped kernel at another sampling phase (trained on such
