@@ -99,6 +99,7 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
     """Closed and opened again (or after a restart), the dialog refused Start ("use Resume")
     with Resume disabled: a stopped run could only be continued from the command line."""
     first, seen = _running(qtbot, tmp_path, 200)
+    qtbot.waitUntil(lambda: len(seen) >= 25, timeout=60_000)  # (past a log line and a validation)
     with qtbot.waitSignal(first.queue.jobEnded, timeout=60_000):
         first.cancel()
     assert first.status_label.text() == "Stopped; a checkpoint was saved. Resume continues it."
@@ -120,6 +121,10 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
     dialog.queue.jobProgress.connect(lambda _job, info: progress.append(info.done))
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
         assert dialog.resume()
+        # the run's curves up to its checkpoint, from its log (a new dialog showed none)
+        logged = list(dialog.loss_plot.points)
+        assert logged and logged[0][0] < logged[-1][0] <= stopped
+        assert dialog.psnr_plot.reference is not None
     assert dialog.result is not None and dialog.result.iterations == 250, dialog.status_label.text()
     assert min(progress) > stopped  # continued, not restarted
     assert "another learning-rate schedule: --iterations 200 → 250" in dialog.status_label.text()

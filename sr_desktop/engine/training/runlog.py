@@ -24,13 +24,7 @@ class RunLog:
         self.path = path
         self.records: list[dict[str, Any]] = []
         if keep_until is not None and path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line cut by the kill
-                if isinstance(record, dict) and int(record.get("it", 0)) <= keep_until:
-                    self.records.append(record)
+            self.records = read_records(path, keep_until)
             text = "".join(json.dumps(r) + "\n" for r in self.records)
             try:
                 atomic_write(path, lambda fh: fh.write(text.encode()))
@@ -58,6 +52,25 @@ class RunLog:
     def last(self, kind: str) -> dict[str, Any] | None:
         """The latest record of `kind`."""
         return next((r for r in reversed(self.records) if r.get("kind") == kind), None)
+
+
+def read_records(path: Path, until: int | None = None) -> list[dict[str, Any]]:
+    """The records of a run's log up to iteration `until` (all: None), as a resume keeps
+    them; [] when there is no readable log."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            it = int(record.get("it", 0))
+        except (ValueError, TypeError, AttributeError):
+            continue  # a line cut by the kill
+        if until is None or it <= until:
+            records.append(record)
+    return records
 
 
 def _plain(value: Any) -> Any:

@@ -43,9 +43,10 @@ from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
-from sr_desktop.engine.training.checkpoint import has_checkpoint
+from sr_desktop.engine.training.checkpoint import has_checkpoint, latest_iteration
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.precision import AMP_CHOICES
+from sr_desktop.engine.training.runlog import read_records
 from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
@@ -331,7 +332,7 @@ class TrainDialog(QDialog):
 
     def _clear_run_view(self) -> None:
         """Curves, bicubic line, progress and previews of the last run: a new run starts
-        blank (Resume keeps them: it continues the same run)."""
+        blank (Resume then shows its run's own, from the log)."""
         self.loss_plot.set_points([])
         self.psnr_plot.set_points([])
         self.psnr_plot.set_reference(None)
@@ -358,7 +359,22 @@ class TrainDialog(QDialog):
         except SRDesktopError as exc:
             self._show_error(str(exc))
             return False
+        self._show_logged_run(Path(options.out).expanduser())
         return self._submit(TrainRequest(options))
+
+    def _show_logged_run(self, out: Path) -> None:
+        """The curves of the run in `out` up to its checkpoint, from its log: a Resume showed
+        the last run of this dialog's instead (another folder's, joined to the new points) or
+        none (a dialog opened since)."""
+        self._clear_run_view()
+        records = read_records(out / "log.jsonl", latest_iteration(out / "checkpoint"))
+        self.loss_plot.set_points([(float(r["it"]), float(r["loss"])) for r in records
+                                   if r.get("kind") == "train" and isinstance(r.get("loss"), (int, float))])
+        self.psnr_plot.set_points([(float(r["it"]), float(r["psnr_y"])) for r in records
+                                   if r.get("kind") == "val" and isinstance(r.get("psnr_y"), (int, float))])
+        baseline = next((r.get("psnr_y") for r in records if r.get("kind") == "baseline"), None)
+        if isinstance(baseline, (int, float)):
+            self.psnr_plot.set_reference(baseline, f"bicubic {baseline:.2f} dB")
 
     def _submit(self, request: TrainRequest) -> bool:
         self.request = request
