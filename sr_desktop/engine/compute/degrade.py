@@ -24,11 +24,28 @@ def correlate_channels(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         raise ValueError("kernel must be a 2-D array")
     img = np.asarray(image, dtype=np.float64)
     if img.ndim == 2:
-        return ndimage.correlate(img, kernel, mode="reflect")
+        return _correlate(img, kernel)
     out = np.empty_like(img)
     for c in range(img.shape[2]):
-        out[:, :, c] = ndimage.correlate(img[:, :, c], kernel, mode="reflect")
+        out[:, :, c] = _correlate(img[:, :, c], kernel)
     return out
+
+
+#: taps above which a kernel is applied through the FFT: directly, a 101×101 kernel took
+#: 5.2 s a channel on a 132² training window (20 iterations in 5 min), 0.02 s so
+_FFT_TAPS = 33 * 33
+
+
+def _correlate(channel: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """`ndimage.correlate(channel, kernel, mode="reflect")`, through the FFT for a large
+    kernel (the same sums, to float rounding: the border padded as "reflect" pads it)."""
+    kh, kw = kernel.shape
+    if kernel.size <= _FFT_TAPS or min(channel.shape) < max(kh, kw):
+        return ndimage.correlate(channel, kernel, mode="reflect")
+    from scipy.signal import fftconvolve
+
+    padded = np.pad(channel, ((kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2)), mode="symmetric")
+    return fftconvolve(padded, kernel[::-1, ::-1], mode="valid")
 
 
 def degrade_with_kernel(
