@@ -974,6 +974,31 @@ def test_the_bundled_sample_s_folder_is_not_taken_for_the_user_s(make_window, tm
     assert window.saver.suggested_result_path().parent == tmp_path / "mine"
 
 
+def test_the_metrics_evaluation_runs_models_as_the_advanced_section_says(make_window, tmp_path, qtbot, monkeypatch):
+    """Metrics ▸ Evaluate ran every model on auto (espcn on OpenVINO, a zoo model on ncnn)
+    with Backend set to torch in Advanced, and the leaderboard did not say what ran it."""
+    from sr_desktop.engine.metrics import upscalers
+
+    made = []
+    real = upscalers.make_upscaler
+
+    def spy(model_id, scale, **kwargs):
+        made.append((model_id, kwargs.get("backend"), kwargs.get("tile")))
+        return real(model_id, scale, **kwargs)
+
+    monkeypatch.setattr(upscalers, "make_upscaler", spy)
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 40, 32)])
+    assert window.picker.set_backend("torch")
+    window.picker.set_tile(64)
+    panel = window.metrics_panel
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=60_000) as finished:
+        panel.run_evaluation(["bicubic", "espcn"], 2)
+    assert made == [("bicubic", "auto", 64), ("espcn", "torch", 64)]  # (MATLAB's bicubic is no network)
+    espcn = next(row for row in finished.args[0] if row["model"] == "espcn")
+    assert espcn["ran_on"].startswith("CPU") and espcn["ran_on"].endswith(" with torch") and "error" not in espcn
+
+
 def test_open_recent_lists_only_files_that_are_there_each_once(make_window, tmp_path, qtbot):
     """A recent file deleted while the window was open stayed in File ▸ Open recent (a click:
     "file not found"); a hand-edited list with one path 23 times gave 25 menu items."""

@@ -209,16 +209,20 @@ class EvalRow:
     #: how the model reached a scale it does not have ("×4, then Lanczos to ×3"), as
     #: `sr-desktop bench` marks it; None for a native scale
     scale_route: str | None = None
+    #: what ran it, as the upscale's report says ("CPU with openvino"); "" when unknown
+    ran_on: str = ""
 
     def to_dict(self) -> dict:
         """The public row: model, psnr_y, ssim_y, niqe, seconds (and error when it failed,
-        scale_route when the scale is not the model's own)."""
+        scale_route when the scale is not the model's own, ran_on when known)."""
         out = {"model": self.model, "psnr_y": self.psnr_y, "ssim_y": self.ssim_y, "niqe": self.niqe,
                "seconds": self.seconds}
         if self.error:
             out["error"] = self.error
         if self.scale_route:
             out["scale_route"] = self.scale_route
+        if self.ran_on:
+            out["ran_on"] = self.ran_on
         return out
 
 
@@ -227,26 +231,42 @@ def ground_truth(pixels: np.ndarray, scale: int) -> np.ndarray:
     return modcrop(eval_pixels(pixels), int(scale))
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """How the models of an evaluation run: the window's Advanced choices, as an upscale
+    takes them (the evaluation ran each on `auto` whatever was chosen there)."""
+
+    device: str = "auto"
+    tile: int | str = "auto"
+    precision: str = "auto"
+    backend: str = "auto"
+
+
 def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degradation,
-                   cancel: CancelToken | None = None) -> EvalRow:
+                   cancel: CancelToken | None = None, settings: RunSettings = RunSettings()) -> EvalRow:
     """Degrade `hr`, upscale with `model_id` as `sr-desktop bench` does (``bicubic`` is
     MATLAB's, the published tables' baseline; the rest through the engine pipeline), score it.
 
     A model that cannot be loaded or run gives a row with `error` set (the others go on);
     cancelling raises `Cancelled`.
     """
-    from sr_desktop.engine.metrics.upscalers import make_upscaler
+    from sr_desktop.engine.metrics.upscalers import MATLAB_BICUBIC_ID, make_upscaler
 
+    # (MATLAB's bicubic is numpy: a backend chosen for the networks is not its business)
+    backend = "auto" if model_id == MATLAB_BICUBIC_ID else settings.backend
     try:
-        upscaler = make_upscaler(model_id, scale, cancel=cancel)
+        upscaler = make_upscaler(model_id, scale, device=settings.device, tile=settings.tile,
+                                 precision=settings.precision, backend=backend, cancel=cancel)
         ev = evaluate_image(hr, upscaler, scale, degradation, name=model_id, cancel=cancel)
     except Cancelled:
         raise
     except SRDesktopError as exc:
         return EvalRow(model_id, error=one_line(exc))
     s = ev.scores
-    return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, ev.timing.seconds, ev.sr, niqe=s.niqe,
-                   scale_route=getattr(upscaler, "scale_route", None))
+    timing = ev.timing
+    ran_on = f"{timing.device} with {timing.backend}" if timing.device and timing.backend else timing.device or ""
+    return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, timing.seconds, ev.sr, niqe=s.niqe,
+                   scale_route=getattr(upscaler, "scale_route", None), ran_on=ran_on)
 
 
 @dataclass
@@ -261,6 +281,7 @@ class EvaluationTask:
     model_ids: list[str]
     scale: int
     degradation: Degradation
+    settings: RunSettings = RunSettings()
 
     @property
     def model(self) -> str:  # Job.describe() reads options.model / options.scale
@@ -278,7 +299,7 @@ class EvaluationTask:
             check_cancel(cancel)
             report(ProgressInfo(i, total, time.perf_counter() - start, None, "evaluate",
                                 f"{model_id} ({i + 1} of {total})"))
-            row = evaluate_model(hr, model_id, self.scale, self.degradation, cancel)
+            row = evaluate_model(hr, model_id, self.scale, self.degradation, cancel, self.settings)
             rows.append(row)
             elapsed = time.perf_counter() - start
             eta = elapsed / (i + 1) * (total - i - 1)

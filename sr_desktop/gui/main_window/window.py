@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.app.jobs import Job, JobRunner
+from sr_desktop.app.metrics_jobs import RunSettings
 from sr_desktop.app.session import Change, Session
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.image import Image
@@ -282,7 +283,15 @@ class MainWindow(QMainWindow):
         # the Evaluate scale follows the picker until the user sets it in the panel
         self.picker.optionsChanged.connect(lambda: panel.set_picker_scale(self.picker.scale()))
         panel.set_picker_scale(self.picker.scale())
+        # and its models run as the Advanced section says (they ran on `auto` whatever it said)
+        self.picker.optionsChanged.connect(lambda: panel.set_run_settings(self._run_settings()))
+        panel.set_run_settings(self._run_settings())
         return panel
+
+    def _run_settings(self) -> RunSettings:
+        picker = self.picker
+        return RunSettings(device=picker.device(), tile=picker.tile(), precision=picker.precision(),
+                           backend=picker.backend())
 
     def _show_display_override(self, pixels, label: str) -> None:
         try:

@@ -146,8 +146,10 @@ class LeaderboardTable(QTableWidget):
                 cells.append(_SortItem(format_psnr(row.psnr_y), _sort_key(row.psnr_y)))
                 cells.append(_SortItem("…" if row.ssim_y is None else f"{row.ssim_y:.4f}",
                                        _sort_key(row.ssim_y)))
-                cells.append(_SortItem("…" if row.seconds is None else f"{row.seconds:.2f}",
-                                       _sort_key(row.seconds)))
+                time_item = _SortItem("…" if row.seconds is None else f"{row.seconds:.2f}", _sort_key(row.seconds))
+                if row.ran_on:
+                    time_item.setToolTip(f"on {row.ran_on}")
+                cells.append(time_item)
             for c, item in enumerate(cells):
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

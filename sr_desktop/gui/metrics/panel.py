@@ -45,6 +45,7 @@ from sr_desktop.app.metrics_jobs import (
     EvaluationTask,
     MeasureFailure,
     NoReferenceNumbers,
+    RunSettings,
     describe_box,
     run_task,
 )
@@ -81,6 +82,7 @@ class MetricsPanel(QWidget):
         self.models_provider = models_provider or installed_models
         self._state = MetricsState()
         self._closed = False
+        self._run_settings = RunSettings()
 
         self._measure_queue = JobQueue(self, runner=run_task)
         self._measure_queue.jobFinished.connect(self._on_measure_finished)
@@ -256,6 +258,11 @@ class MetricsPanel(QWidget):
             raise ValueError(f"view mode must be one of {', '.join(VIEW_MODES)}, got {mode!r}")
         return self._state.map_now(mode)
 
+    def set_run_settings(self, settings: RunSettings) -> None:
+        """Device, tile, precision and backend the evaluated models run with (the window's
+        Advanced choices, as its upscales take them)."""
+        self._run_settings = settings
+
     def set_picker_scale(self, scale: int) -> None:
         """The scale picked for upscaling: the evaluation uses it unless the user set
         another one in the Evaluate section."""
@@ -288,7 +295,7 @@ class MetricsPanel(QWidget):
         deg = self.evaluate_section.degradation_for(degradation, scale)
         check_measurable(st.image.width, st.image.height, scale)  # one line, not a failure per model
         self._eval_queue.cancel()
-        task = EvaluationTask(st.image.pixels, model_ids, scale, deg)
+        task = EvaluationTask(st.image.pixels, model_ids, scale, deg, self._run_settings)
         job = Job(st.image, task)
         st.eval_gen += 1
         # a kernel file by its name: its whole path made the folded summary 740 px wide and

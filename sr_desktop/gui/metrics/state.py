@@ -239,7 +239,7 @@ class MetricsState:
                 rows.append(EvalRow(model, error=row.error))
             elif self.box is None:
                 rows.append(EvalRow(model, row.psnr_y, row.ssim_y, seconds=row.seconds, niqe=row.niqe,
-                                    scale_route=row.scale_route))
+                                    scale_route=row.scale_route, ran_on=row.ran_on))
             else:
                 scores = region.get(model) if region is not None else None
                 route = row.scale_route
@@ -250,7 +250,8 @@ class MetricsState:
                 elif scores is None:
                     rows.append(EvalRow(model, seconds=row.seconds, scale_route=route))
                 else:
-                    rows.append(EvalRow(model, scores[0], scores[1], seconds=row.seconds, scale_route=route))
+                    rows.append(EvalRow(model, scores[0], scores[1], seconds=row.seconds, scale_route=route,
+                                        ran_on=row.ran_on))
         return rows
 
     def leaderboard_note(self) -> str:
