@@ -94,3 +94,6 @@ def test_forget_backends_drops_every_measured_choice(tmp_path, capsys, monkeypat
     assert capsys.readouterr().out == f"forgot 2 measured backend choices ({choose.choices_file()})\n"
     assert json.loads(choose.choices_file().read_text()) == {}
     assert main(["devices", "--forget-backends"]) == 0 and "forgot 0 measured" in capsys.readouterr().out
+    choose.choices_file().write_text(json.dumps({keys[0]: {"backend": "torch"}}))
+    assert main(["devices", "--forget-backends", "--json"]) == 0  # (it printed the sentence)
+    assert json.loads(capsys.readouterr().out) == {"forgotten": 1, "file": str(choose.choices_file())}

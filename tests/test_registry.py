@@ -179,6 +179,9 @@ def test_cli_models_table_and_json(capsys):
     assert by_id["realcugan-se"]["variants_by_scale"]["4"] == ["default", "conservative", "denoise3"]
     assert by_id["span"]["default_variant"] == "ch48"
     assert [v["name"] for v in by_id["span"]["variants_detail"] if v["default"]] == ["ch48"]
+    # every entry has the same fields (variants_by_scale was the zoo's only: 26 had none)
+    assert all(set(d) == set(data[0]) for d in data)
+    assert by_id["espcn"]["variants_by_scale"] == {"2": ["default"], "3": ["default"], "4": ["default"]}
 
 
 def test_cli_models_add_uses_custom(monkeypatch, capsys):

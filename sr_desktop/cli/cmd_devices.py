@@ -14,7 +14,8 @@ def add_parser(subparsers) -> None:
         description="The CPU, CUDA and MPS GPUs (torch: every model) and Vulkan GPUs (the ncnn runtime: "
         "the model zoo's models), each with the --device value that picks it.",
     )
-    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.add_argument("--json", action="store_true",
+                   help='print the list as JSON (with --forget-backends: {"forgotten": N, "file": PATH})')
     p.add_argument("--forget-backends", action="store_true",
                    help="forget which backend --backend auto measured fastest for each model: each is measured "
                         "again at its next use (after a measurement on a busy machine)")
@@ -29,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
         from sr_desktop.engine.core.text import counted
         from sr_desktop.engine.models.backends.choose import choices_file, forget_measurements
 
-        print(f"forgot {counted(forget_measurements(), 'measured backend choice')} ({choices_file()})")
+        forgotten = forget_measurements()
+        if args.json:  # (it printed the sentence, which a script reading JSON could not parse)
+            print(json.dumps({"forgotten": forgotten, "file": str(choices_file())}, indent=2))
+        else:
+            print(f"forgot {counted(forgotten, 'measured backend choice')} ({choices_file()})")
         return 0
     found, versions = compute_devices(), library_versions()
     if args.json:

@@ -59,8 +59,8 @@ def _entry(spec) -> dict:
     data["default_variant"] = spec.default_variant
     if spec.kind == ModelKind.RESAMPLE:  # the table's "any (1-16)": every scale it takes
         data["scales"] = list(range(1, MAX_SCALE + 1))
-    if spec.kind == ModelKind.FEEDFORWARD and not spec.custom and spec.source.get("files"):
-        data["variants_by_scale"] = {str(k): variants_at(spec, k) for k in spec.scales}
+    # every entry has the same fields (only the zoo's had this one: a reader of the JSON failed)
+    data["variants_by_scale"] = {str(k): variants_at(spec, k) for k in data["scales"]}
     data["variants_detail"] = [
         {"name": v, "default": v == spec.default_variant} for v in spec.variants
     ]

@@ -197,6 +197,6 @@ def is_per_image(model_id: str) -> bool:
 def variants_at(spec: ModelSpec, scale: int) -> list[str]:
     """The variants of `spec` available at `scale` (all listed variants when not per-scale)."""
     files = spec.source.get("files")
-    if not files:
+    if not isinstance(files, dict) or not files:  # (a custom model's files are a plain list)
         return list(spec.variants)
     return [v for v in spec.variants if v in files.get(str(scale), {})]
