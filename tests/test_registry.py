@@ -237,3 +237,16 @@ def test_dispatch_follows_the_kind_not_the_id(monkeypatch):
     assert isinstance(model, ResampleModel) and model.kind is ModelKind.RESAMPLE and model.scale == 5
     assert (model.id, model.method) == ("smooth", "lanczos")
     assert loader.load_model("smooth").scale == 4  # default: ×4 when listed
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("ESPCN", "espcn"), ("bicubc", "bicubic"), (" espcn", "espcn")])
+def test_a_mistyped_model_id_gets_a_suggestion(typed, meant):
+    """The error listed 38 ids on one line, nothing more, for `--model ESPCN`."""
+    from sr_desktop.engine.core.errors import ModelError
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    with pytest.raises(ModelError, match=rf"\(did you mean {meant}\?\); known models: "):
+        get_model_spec(typed)
+    with pytest.raises(ModelError) as unknown:
+        get_model_spec("zzz")
+    assert "did you mean" not in str(unknown.value)

@@ -180,8 +180,20 @@ def get_model_spec(model_id: str) -> ModelSpec:
     for spec in specs:
         if spec.id == model_id:
             return spec
-    known = ", ".join(s.id for s in specs)
-    raise ModelError(f"unknown model {model_id!r}; known models: {known}")
+    ids = [s.id for s in specs]
+    raise ModelError(f"unknown model {model_id!r}{_did_you_mean(model_id, ids)}; known models: {', '.join(ids)}")
+
+
+def _did_you_mean(model_id: str, ids: list[str]) -> str:
+    """" (did you mean espcn?)" for an id that is a known one but for case, blanks or a slip
+    of the keyboard; "" otherwise (the whole list followed alone, 38 ids on one line)."""
+    import difflib
+
+    wanted = model_id.strip().lower()
+    by_lower = {i.lower(): i for i in ids}
+    close = [by_lower[wanted]] if wanted in by_lower else difflib.get_close_matches(wanted, list(by_lower), n=1,
+                                                                                     cutoff=0.75)
+    return f" (did you mean {by_lower.get(close[0], close[0])}?)" if close else ""
 
 
 def is_per_image(model_id: str) -> bool:
