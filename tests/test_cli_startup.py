@@ -68,3 +68,19 @@ def test_models_add_help_names_the_architectures_a_file_may_hold(capsys):
         assert done.code == 0
     shown = " ".join(capsys.readouterr().out.split())
     assert supported_families() in shown and "EDSR" in shown and "RCAN" in shown and ".ckpt" in shown
+
+
+def test_help_into_a_closed_pipe_and_output_into_a_closed_stdout():
+    """`sr-desktop --help | :` said "error: Broken pipe" with status 2 (other commands stop
+    quietly with 141); `sr-desktop models >&-` printed nothing and ended with status 0."""
+    import os
+
+    reader, writer = os.pipe()
+    os.close(reader)
+    helped = subprocess.run([sys.executable, "-m", "sr_desktop", "--help"], stdout=writer, stderr=subprocess.PIPE,
+                            text=True)
+    os.close(writer)
+    assert helped.returncode == 141 and helped.stderr == ""
+    closed = subprocess.run(f"{sys.executable} -m sr_desktop models >&-", shell=True, stderr=subprocess.PIPE,
+                            text=True)
+    assert closed.returncode == 2 and closed.stderr.strip() == "sr-desktop: error: standard output is closed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import importlib
 import logging
 import os
@@ -149,6 +150,26 @@ def _os_error(exc: OSError) -> int:
     return 2
 
 
+def _reader_gone() -> int:
+    """The reader of our output went away (`sr-desktop models | head`): stop quietly, as Unix
+    tools do, and keep the interpreter's final flush from failing again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, the shell's status for a tool stopped by a closed pipe
+
+
+class _ClosedOutput:
+    """What `sys.stdout` is when the shell closed it (`>&-`): Python made it None and every
+    print vanished, the command ending with status 0; writing is now an error, as in Unix
+    tools."""
+
+    def write(self, _text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+
 def _stop_signals_interrupt(names: tuple[str, ...]) -> None:
     """The signals `names` interrupt as Ctrl+C does, remembered (engine/core/interrupt.py).
     SIGTERM and SIGHUP for a command (status 130, nothing half-written left: an interrupted
@@ -181,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     for Ctrl+C, at any moment: one arriving while the parser imported the commands printed a
     traceback).
     """
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
     try:
         return _main(argv)
     except KeyboardInterrupt:
@@ -202,7 +225,9 @@ def _main(argv: list[str] | None) -> int:
             parser.print_help()
             print("\nWithout COMMAND, the app:\n")
             build_app_parser().print_help()
-        except OSError as exc:  # stdout is a full disk or a closed pipe
+        except BrokenPipeError:  # (`sr-desktop --help | :` said "error: Broken pipe", status 2)
+            return _reader_gone()
+        except OSError as exc:  # stdout is a full disk
             return _os_error(exc)
         return 0
     if is_app and first is not None and "." not in first and not _names_a_file(first):
@@ -237,11 +262,7 @@ def _main(argv: list[str] | None) -> int:
     except ImportError as exc:  # the commands import torch & co. when they start working
         return _cannot_start(exc)
     except BrokenPipeError:
-        # The reader of our output went away (`sr-desktop models | head`): stop quietly, as
-        # Unix tools do, and keep the interpreter's final flush from failing again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE, the shell's status for a tool stopped by a closed pipe
+        return _reader_gone()
     except OSError as exc:  # the file system said no (a name too long, a file where a folder is…)
         logging.getLogger("sr_desktop").debug("file system error", exc_info=True)
         if args.verbose:
