@@ -84,3 +84,17 @@ def test_help_into_a_closed_pipe_and_output_into_a_closed_stdout():
     closed = subprocess.run(f"{sys.executable} -m sr_desktop models >&-", shell=True, stderr=subprocess.PIPE,
                             text=True)
     assert closed.returncode == 2 and closed.stderr.strip() == "sr-desktop: error: standard output is closed"
+
+
+def test_a_mistyped_option_names_the_command_s_help_and_a_guess(capsys):
+    """`upscale … --qualty 5` said "(see `sr-desktop --help`)", the top-level help, which
+    does not list upscale's options, and guessed nothing."""
+    import pytest
+
+    from sr_desktop.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["upscale", "a.png", "-o", "b.png", "--qualty", "5"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1
+    assert "--qualty 5 (did you mean --quality?) (see `sr-desktop upscale --help`)" in err

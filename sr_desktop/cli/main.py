@@ -50,8 +50,20 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with its usage errors on one line: the message and where the usage is (the
     subcommands' parsers are of this class too)."""
 
+    #: the subcommand parsed (its parser leaves options it does not know to this one, whose
+    #: message then sent users to the top-level help, and guessed nothing)
+    command: argparse.ArgumentParser | None = None
+
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        where = self.command.prog if self.command is not None else self.prog
+        if self.command is not None and message.startswith("unrecognized arguments:"):
+            known = [o for o in self.command._option_string_actions if o.startswith("--")]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=")[0], known, n=1, cutoff=0.75)
+                if word.startswith("--") and close:
+                    message += f" (did you mean {close[0]}?)"
+                    break
+        self.exit(2, f"{self.prog}: error: {message} (see `{where} --help`)\n")
 
 
 def _add_global_flags(parser: argparse.ArgumentParser) -> None:
@@ -235,6 +247,8 @@ def _main(argv: list[str] | None) -> int:
         if close:  # `sr-desktop upscal …`: a mistyped command, not a missing image
             print(f"sr-desktop: error: unknown command {first!r} (did you mean {close[0]}?)", file=sys.stderr)
             return 2
+    if not is_app:
+        parser.command = parser._subparsers._group_actions[0].choices[first]  # type: ignore[union-attr]
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     _stop_signals_interrupt(("SIGINT",) if is_app else ("SIGINT", "SIGTERM", "SIGHUP"))
     logging.basicConfig(
