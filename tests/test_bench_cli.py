@@ -425,3 +425,19 @@ def test_results_into_stdout_are_alone_there(dataset, tmp_path):
                 assert {row["model"] for row in csv.DictReader(done.stdout.splitlines())} == {"bicubic"}
             assert "PSNR-Y" in done.stderr
     assert not (tmp_path / "-").exists()
+
+
+def test_a_model_the_plot_cannot_draw_is_named_on_it(tmp_path, capsys, monkeypatch):
+    """A flat image: every model's PSNR is infinite and the chart came out empty, unsaid."""
+    from matplotlib.axes import Axes
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    PILImage.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(flat / "f.png")
+    written = []
+    real_text = Axes.text
+    monkeypatch.setattr(Axes, "text", lambda ax, x, y, s, *a, **k: written.append(s) or real_text(ax, x, y, s, *a, **k))
+    assert main(["bench", "--dataset", str(flat), "--model", "bicubic", "--scale", "2", "--plot",
+                 str(tmp_path / "p.png"), "--quiet", "--no-niqe"]) == 0
+    assert "not drawn: bicubic (∞, identical to the HR)" in written
+    assert (tmp_path / "p.png").stat().st_size > 0

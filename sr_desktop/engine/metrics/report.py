@@ -205,9 +205,10 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
     fig = Figure(figsize=(6.4, 4.4), dpi=120)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    points = []
+    points, unplotted = [], []
     for m in report.models:
         if not math.isfinite(m.psnr_y):
+            unplotted.append(f"{m.model} ({'∞, identical to the HR' if m.psnr_y == math.inf else 'no PSNR'})")
             continue
         seconds = max(m.timing.seconds, 1e-4)
         dot = ax.scatter([seconds], [m.psnr_y], s=36)
@@ -223,6 +224,9 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
     ax.set_ylabel("mean PSNR, Y channel (dB)")
     ax.set_title(f"{Path(report.dataset).name} ×{report.scale} ({report.degradation})")
     ax.grid(True, which="both", alpha=0.3)
+    if unplotted:  # (left out without a word, a chart of identical results was empty)
+        ax.text(0.5, 0.02, f"not drawn: {', '.join(unplotted)}",
+                transform=ax.transAxes, ha="center", va="bottom", fontsize=8, color="0.35", wrap=True)
     fig.tight_layout()
     _place_labels(ax, points, canvas.get_renderer())
     buf = io.BytesIO()
