@@ -245,7 +245,8 @@ def resolve_precision(precision: str, device: torch.device, supports_fp16: bool 
         return torch.float32
     if precision == "fp16":
         if device.type == "cpu":
-            raise DeviceError("fp16 needs a GPU (CUDA or MPS); use --precision fp32 or auto on the CPU")
+            raise DeviceError("fp16 needs a GPU (CUDA or MPS; --device vulkan for the model zoo's models); "
+                              "use --precision fp32 or auto on the CPU")
         return torch.float16
     if device.type == "cuda" and supports_fp16:
         return torch.float16
