@@ -406,6 +406,29 @@ def test_an_image_that_becomes_unreadable_mid_run_saves_the_run_first(tmp_path, 
     assert train(replace(options, resume=True)).iterations == 40
 
 
+def test_a_loss_become_nan_keeps_the_last_good_checkpoint(tmp_path, data, monkeypatch):
+    """The state itself gone wrong is not saved over the last good checkpoint (the first
+    version of the save-on-error wrote iteration 21's ruined weights over 20's)."""
+    from sr_desktop.engine.training import loop
+    from sr_desktop.engine.training.checkpoint import load_checkpoint
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.options import TrainOptions
+
+    real_step = loop.Trainer.step
+
+    def diverging(self, lr, hr):
+        if self.iteration == 14:
+            raise TrainingError("the loss became nan at iteration 15; lower --lr")
+        return real_step(self, lr, hr)
+
+    monkeypatch.setattr(loop.Trainer, "step", diverging)
+    options = TrainOptions(arch=TINY, scale=2, data=(str(data),), out=str(tmp_path / "out"), iterations=40,
+                           batch=2, patch=16, workers=1, val_every=100, checkpoint_every=10)
+    with pytest.raises(TrainingError, match="became nan"):
+        loop.train(options)
+    assert load_checkpoint(tmp_path / "out" / "checkpoint").iteration == 10
+
+
 def test_resume_takes_the_starting_model_however_its_path_is_written(tmp_path, capsys, data, monkeypatch):
     # "cannot resume: the checkpoint was made with init='runs/n1/model.safetensors', not
     # './runs/n1/model.safetensors'"

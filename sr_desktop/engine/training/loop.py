@@ -421,7 +421,7 @@ class Trainer:
                     if self.saved_iteration != self.iteration:
                         self.save_checkpoint()
                     raise Cancelled("training cancelled; resume it with --resume")
-                loss, parts = self.step(*loader.next())
+                loss, parts = self.step(*self._outside(loader.next))
                 self.iteration += 1
                 it = self.iteration
                 now = time.perf_counter()
@@ -431,7 +431,7 @@ class Trainer:
                     window_start, window_iter = now, it
                 scores = None
                 if it % o.validation_interval == 0 or it == o.iterations:
-                    scores = self.validate()
+                    scores = self._outside(self.validate)
                 if it % o.checkpoint_interval == 0 or it == o.iterations:
                     self.save_checkpoint()
                 if scores is not None or self.saved_iteration == it:
@@ -447,27 +447,31 @@ class Trainer:
                     extra["preview"] = scores.previews[0] if scores.previews else None
                     extra["preview_input"] = quantize(self.val.pairs[0][0], np.uint8)
                 tracker.update(it, f"loss {loss:.4g}", **extra)
-        except (SRDesktopError, OSError) as exc:
-            if isinstance(exc, Cancelled):
-                raise
-            raise self._stopped_by(exc) from None
         finally:
             loader.close()
         seconds = time.perf_counter() - started - paused
         return self._finish(seconds, (self.iteration - first) / max(seconds, 1e-9))
 
-    def _stopped_by(self, exc: BaseException) -> TrainingError:
-        """The error that stops a run part-way (an image that became unreadable, a preview that
-        cannot be written), with the iterations since the last checkpoint saved first: they
-        were lost, and nothing said that the run could go on."""
-        if self.saved_iteration != self.iteration:
-            try:
-                self.save_checkpoint()
-            except (SRDesktopError, OSError):
-                pass  # (the checkpoint itself failing: that is what the error already says)
-        kept = (f"stopped at iteration {self.iteration}, its checkpoint saved" if self.saved_iteration == self.iteration
-                else f"stopped; the checkpoint of iteration {self.saved_iteration} is kept")
-        return TrainingError(f"{error_line(exc)} ({kept}: continue with --resume)")
+    def _outside(self, call):
+        """`call()` (reading a batch, validating), whose error stops the run part-way from
+        outside its training state (an image that became unreadable, a preview that cannot be
+        written): the iterations since the last checkpoint are saved first, as Cancel saves
+        them (they were lost, and nothing said the run could go on). An error of the state
+        itself (a loss become NaN) saves nothing: the last good checkpoint is what resumes."""
+        try:
+            return call()
+        except (SRDesktopError, OSError) as exc:
+            if isinstance(exc, Cancelled):
+                raise
+            if self.saved_iteration != self.iteration:
+                try:
+                    self.save_checkpoint()
+                except (SRDesktopError, OSError):
+                    pass  # (the disk refusing it too: the older checkpoint stays, as said below)
+            kept = (f"stopped at iteration {self.iteration}, its checkpoint saved"
+                    if self.saved_iteration == self.iteration
+                    else f"stopped; the checkpoint of iteration {self.saved_iteration} is kept")
+            raise TrainingError(f"{error_line(exc)} ({kept}: continue with --resume)") from None
 
     def _finish(self, seconds: float, rate: float) -> TrainResult:
         o = self.options
