@@ -557,10 +557,15 @@ def test_an_image_written_into_stdout_keeps_the_summary_out_of_it(tmp_path):
         assert subprocess.run(argv, stdout=fh, stderr=subprocess.PIPE, env=env).returncode == 0
     data = (tmp_path / "appended.bin").read_bytes()
     assert data.startswith(b"head\n\x89PNG") and data.endswith(b"IEND\xaeB`\x82")
+    into_stderr = [*argv[:6], "/dev/stderr", *argv[7:]]  # (the summary stays on stdout then)
+    done = subprocess.run(into_stderr, capture_output=True, env=env)
+    assert done.stderr.endswith(b"IEND\xaeB`\x82") and b"-> /dev/stderr" in done.stdout
     dash = [*argv[:6], "-", *argv[7:]]  # `-o -` is stdout too (it wrote a file named "-.png")
     assert dash[5:7] == ["-o", "-"]
     piped = subprocess.run(dash, capture_output=True, env=env, cwd=tmp_path)
     assert piped.returncode == 0 and piped.stdout.startswith(b"\x89PNG") and not list(tmp_path.glob("-*"))
+    unnamed = subprocess.run(dash[:-2], capture_output=True, env=env, cwd=tmp_path, text=True)  # no --format
+    assert unnamed.returncode == 2 and "-o - (standard output) takes the image in the format --format" in unnamed.stderr
 
 
 def test_an_output_folder_that_takes_no_files_is_found_before_any_upscale(tmp_path, monkeypatch, capsys):

@@ -65,7 +65,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--json", type=output_arg, metavar="OUT",
                         help="write per-image results as JSON (- : standard output, the table then on stderr)")
     parser.add_argument("--csv", type=output_arg, metavar="OUT", help="write per-image results as CSV (- as --json)")
-    parser.add_argument("--plot", type=output_arg, metavar="OUT.png", help="plot mean PSNR vs seconds per model")
+    parser.add_argument("--plot", type=path_arg, metavar="OUT.png", help="plot mean PSNR vs seconds per model")
     parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
                         help="auto|cpu|cuda|cuda:N|mps|vulkan|vulkan:N (default: auto; vulkan runs the model zoo's "
                         "models, see `sr-desktop devices`)")

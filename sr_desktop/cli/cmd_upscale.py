@@ -24,7 +24,7 @@ from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import error_line, printable
-from sr_desktop.engine.imageio.atomic import is_stream
+from sr_desktop.engine.imageio.atomic import own_stream_fd
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS
 
 FORMATS = WRITE_FORMATS
@@ -126,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
     if args.output == "-":
+        if not args.format:
+            raise SRDesktopError("-o - (standard output) takes the image in the format --format names "
+                                 "(e.g. --format png)")
         try:
             args.output = output_arg(args.output)
         except argparse.ArgumentTypeError as exc:
@@ -214,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
                         f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
                         f"{result.seconds:.2f} s on {result.device} with {result.backend})",
-                        sys.stderr if is_stream(written) else None)
+                        sys.stderr if own_stream_fd(written) == 1 else None)
     if failed:
         console.say(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", sys.stderr)
     return console.finish(1 if failed else 0)
