@@ -254,3 +254,16 @@ def test_round_y_rounds_both_images_luma_and_only_with_it(hr):
     plain = score_pair(sr, hr, 2, EvalProtocol())
     assert plain.psnr_y == pytest.approx(psnr(luma_y(sr), luma_y(hr), shave=2), abs=1e-9)
     assert plain.psnr_y != pytest.approx(rounded.psnr_y, abs=1e-4)
+
+
+def test_a_backend_or_device_a_model_cannot_take_runs_it_as_auto_picks():
+    """The window's Advanced choice is its picked model's: ncnn or Vulkan are the zoo's. Passed
+    to every evaluated model, it made error rows of lanczos, srcnn, map-sr…"""
+    from sr_desktop.app.metrics_jobs import RunSettings, evaluate_model
+    from sr_desktop.engine.metrics.degradation import Degradation
+
+    rng = np.random.default_rng(3)
+    hr = rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    for model_id in ("lanczos", "srcnn"):
+        row = evaluate_model(hr, model_id, 2, Degradation(), settings=RunSettings(backend="ncnn"))
+        assert not row.error and row.psnr_y is not None and "ncnn" not in row.ran_on, (model_id, row)

@@ -250,13 +250,22 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
     A model that cannot be loaded or run gives a row with `error` set (the others go on);
     cancelling raises `Cancelled`.
     """
+    from sr_desktop.engine.core.errors import DeviceError, OptionError
     from sr_desktop.engine.metrics.upscalers import MATLAB_BICUBIC_ID, make_upscaler
+    from sr_desktop.engine.models.backends.openvino_runner import BackendError
 
     # (MATLAB's bicubic is numpy: a backend chosen for the networks is not its business)
     backend = "auto" if model_id == MATLAB_BICUBIC_ID else settings.backend
     try:
-        upscaler = make_upscaler(model_id, scale, device=settings.device, tile=settings.tile,
-                                 precision=settings.precision, backend=backend, cancel=cancel)
+        try:
+            upscaler = make_upscaler(model_id, scale, device=settings.device, tile=settings.tile,
+                                     precision=settings.precision, backend=backend, cancel=cancel)
+        except (BackendError, DeviceError, OptionError):
+            if (settings.device, settings.precision, backend) == ("auto", "auto", "auto"):
+                raise
+            # the window's choice is its picked model's (ncnn, Vulkan, fp16 are the zoo's or a
+            # GPU's): a model that cannot take it runs as auto picks, `ran_on` saying what ran
+            upscaler = make_upscaler(model_id, scale, tile=settings.tile, cancel=cancel)
         ev = evaluate_image(hr, upscaler, scale, degradation, name=model_id, cancel=cancel)
     except Cancelled:
         raise

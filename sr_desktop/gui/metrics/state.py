@@ -244,11 +244,13 @@ class MetricsState:
                 scores = region.get(model) if region is not None else None
                 route = row.scale_route
                 if isinstance(scores, str):
-                    rows.append(EvalRow(model, seconds=row.seconds, error=scores, scale_route=route))
+                    rows.append(EvalRow(model, seconds=row.seconds, error=scores, scale_route=route,
+                                        ran_on=row.ran_on))
                 elif scores is None and region_failure:
-                    rows.append(EvalRow(model, seconds=row.seconds, error=region_failure, scale_route=route))
+                    rows.append(EvalRow(model, seconds=row.seconds, error=region_failure, scale_route=route,
+                                        ran_on=row.ran_on))
                 elif scores is None:
-                    rows.append(EvalRow(model, seconds=row.seconds, scale_route=route))
+                    rows.append(EvalRow(model, seconds=row.seconds, scale_route=route, ran_on=row.ran_on))
                 else:
                     rows.append(EvalRow(model, scores[0], scores[1], seconds=row.seconds, scale_route=route,
                                         ran_on=row.ran_on))
