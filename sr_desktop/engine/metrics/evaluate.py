@@ -17,6 +17,7 @@ Public API (the CLI, the benchmark script and the GUI's evaluate mode use these)
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -449,12 +450,19 @@ def evaluate_models(
             get_model_spec(model_id)
         check_backend_for(model_id, backend)
     check_dataset(paths, int(scale), report.protocol, cancel)
-    # every model loaded before the first is measured: one that cannot run here (no weights,
-    # a backend or device it does not take) stopped the bench after the others had run for
-    # minutes, and their numbers were lost with it
-    upscalers = [make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
-                 for model_id in model_ids]
-    for upscaler in upscalers:
+    # every model loaded once before the first is measured: one that cannot run here (no
+    # weights, a backend or device it does not take) stopped the bench after the others had
+    # run for minutes, and their numbers were lost with it. Each is let go again: held all
+    # together they counted in every model's peak memory (srcnn's 286 MB read 454)
+    from sr_desktop.engine.pipeline.model_cache import clear_model_cache
+
+    for model_id in model_ids:
+        make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
+        clear_model_cache()  # (it keeps the last two models: their weights in the next one's peak)
+        gc.collect()
+    for model_id in model_ids:
+        upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
         report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
                                               report.protocol, progress, cancel))
+        del upscaler
     return report
