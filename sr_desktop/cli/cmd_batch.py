@@ -26,6 +26,7 @@ from sr_desktop.engine.batch.plan import (
     read_file_list,
 )
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
+from sr_desktop.engine.core.interrupt import interrupt_handler
 from sr_desktop.engine.core.progress import BACKEND_STAGE
 from sr_desktop.engine.core.text import printable
 from sr_desktop.engine.imageio.atomic import is_stream
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_sigint(signum, frame):  # first Ctrl+C: stop after the current tile
         if cancel.cancelled:
-            raise KeyboardInterrupt
+            interrupt_handler()  # (remembered: inside a library's callback it comes back as its error)
         cancel.cancel()
         print("\nsr-desktop: cancelling after the current tile (Ctrl+C again to abort)", file=sys.stderr)
 
