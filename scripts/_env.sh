@@ -34,9 +34,10 @@ key = hashlib.sha256(Path("pyproject.toml").read_bytes() + Path("setup.py").read
 lines = stamp.read_text().splitlines() if stamp.is_file() else []
 installed = set(lines[1].split(",")) if len(lines) == 2 and lines[0] == key else set()
 print(key + "\n" + ",".join(sorted(installed | wanted)))
-try:
-    import sr_desktop  # noqa: F401
-except ImportError:
+try:  # installed in this environment (`import sr_desktop` would find the checkout's folder here)
+    from importlib.metadata import PackageNotFoundError, version
+    version("sr-desktop")
+except PackageNotFoundError:
     sys.exit(1)
 sys.exit(0 if wanted <= installed else 1)
 EOF
