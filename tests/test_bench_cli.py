@@ -147,7 +147,7 @@ def test_bench_unknown_model_is_one_line_before_any_model_runs(dataset, capsys):
 
 
 @pytest.mark.parametrize("request_", [["--model", "bicubic-pil", "rcan"],
-                                      ["--model", "espcn", "srcnn", "--backend", "ncnn"]])
+                                      ["--model", "realesr-animevideov3", "srcnn", "--backend", "ncnn"]])
 def test_a_model_that_cannot_run_here_stops_the_bench_before_any_model_runs(dataset, capsys, request_):
     """A model without weights, or one the asked backend cannot run, was found out when its
     turn came: the models measured before it (minutes on Set14) were lost with no output."""
