@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import zlib
 
@@ -181,6 +182,16 @@ def test_existing_target_needs_overwrite(tmp_path):
     assert target.read_bytes() == b"old"
     write_image(Image(small_rgb()), target, overwrite=True)
     assert read_image(target).pixels.shape == (40, 50, 3)
+
+
+def test_a_file_replaced_keeps_its_permissions(tmp_path):
+    """--overwrite made a private (0600) output world-readable (0644): the new file took the
+    umask's mode."""
+    target = tmp_path / "private.png"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    write_image(Image(small_rgb()), target, overwrite=True)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and read_image(target).pixels.shape == (40, 50, 3)
 
 
 def test_target_is_a_folder(tmp_path):

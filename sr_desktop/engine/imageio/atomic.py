@@ -129,6 +129,8 @@ def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bo
             fh.flush()
             os.fsync(fh.fileno())
         if replace:
+            with contextlib.suppress(OSError):  # (a file replaced keeps its permissions: a
+                os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))  # private 0600 came out 0644)
             os.replace(temp, target)
         else:
             _link_new(temp, target)
