@@ -142,6 +142,18 @@ def test_save_as_refuses_a_name_of_another_format_and_completes_a_bare_one(qtbot
     assert "File name too long" in answers.problems[-1]
 
 
+def test_another_format_changes_only_an_image_suffix(qtbot, tmp_path):
+    """Picking another format replaced the name's last dotted part: "holiday v1.5" became
+    "holiday v1.webp", "scan.2024.05.01" "scan.2024.05.jpg"."""
+    dialog = _dialog(qtbot, tmp_path / "x.png", "png", _Answers(replace=False))
+    for typed, fmt, expected in (("holiday v1.5", "webp", "holiday v1.5.webp"),
+                                 ("scan.2024.05.01", "jpg", "scan.2024.05.01.jpg"),
+                                 ("photo.png", "webp", "photo.webp")):
+        dialog.path_edit.setText(str(tmp_path / typed))
+        dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(fmt))
+        assert dialog.path_edit.text() == str(tmp_path / expected)
+
+
 def test_saving_to_a_name_too_long_is_one_line(make_window, prompts, tmp_path, qtbot):
     window = make_window()
     open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])

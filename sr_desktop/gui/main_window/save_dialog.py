@@ -75,9 +75,14 @@ class SaveAsDialog(QDialog):
     def _on_format(self) -> None:
         fmt = self.format_combo.currentData()
         self.quality_spin.setEnabled(fmt in ("jpg", "webp"))
+        from sr_desktop.engine.imageio import format_named_by, suffix_for_format
+
         path = Path(self.path_edit.text())
         if path.name:
-            self.path_edit.setText(str(path.with_suffix("." + fmt)))
+            # only an image suffix is the format's to change: "holiday v1.5" became "holiday v1.webp"
+            named = format_named_by(path) is not None
+            self.path_edit.setText(str(path.with_suffix(suffix_for_format(fmt)) if named
+                                       else path.with_name(path.name + suffix_for_format(fmt))))
 
     def _browse(self) -> None:
         fmt = self.format_combo.currentData()
