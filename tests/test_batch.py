@@ -172,6 +172,26 @@ def test_csv_report(tmp_path: Path):
     assert ",ok," in lines[1] and ",skipped," in lines[2] and lines[3].startswith("TOTAL,,total,")
 
 
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_a_file_name_that_is_not_utf8_is_reported(tmp_path: Path, suffix):
+    """A Latin-1 name (lone surrogates in Python) stopped the report, after the work, with an
+    internal error: no report, exit 3. Its name is written escaped, and reads back as itself."""
+    import os
+
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    odd = Path(os.fsdecode(os.fsencode(str(src)) + b"/caf\xe9.png"))
+    (src / "a.png").rename(odd)
+    report = tmp_path / f"r{suffix}"
+    result = run_batch(src, tmp_path / "out", bicubic(), report_path=report)
+    assert result.exit_code == EXIT_OK and report.is_file()
+    if suffix == ".json":
+        (entry,) = read_report(report)["files"]
+        assert Path(entry["input"]) == odd and Path(entry["output"]).is_file()
+    else:
+        assert "caf\\udce9" in report.read_text(encoding="utf-8")
+
+
 def test_default_report_goes_to_the_output_folder(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png")

@@ -167,7 +167,10 @@ def write_report(path: Path, header: dict, records: list[FileRecord], totals: Ba
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+        # a file name that is not UTF-8 (Latin-1 from an old archive) holds lone surrogates:
+        # written as JSON's \udcXX escape, which reads back as the same name (it stopped the
+        # whole report, after the work, with an internal error)
+        atomic_write(path, lambda fh: fh.write(text.encode("utf-8", "backslashreplace")))
     except OSError as exc:
         raise BatchError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     return path
