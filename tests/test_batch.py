@@ -95,7 +95,8 @@ def test_name_template_and_format(tree: Path, tmp_path: Path):
 @pytest.mark.parametrize(
     "template, message",
     [("{stem}_{size}", "unknown placeholder {size}"), ("sub/{stem}", "file name, not a path"),
-     ("x{scale}", "must contain {stem}"), ("{stem", "bad name template")],
+     ("x{scale}", "must contain {stem}"), ("{stem", "bad name template"),
+     ("{stem}\n", "holds a control character")],
 )
 def test_bad_name_templates_are_refused(template: str, message: str):
     with pytest.raises(BatchError, match=message.replace("{", r"\{").replace("}", r"\}")):

@@ -153,6 +153,11 @@ def test_cli_files_from(tmp_path: Path):
                  "--no-progress"]) == 0
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
         "b_x2_bicubic.png", "sub/c_x2_bicubic.png"]
+    # as Notepad saves it: a byte-order mark and CRLF (the mark went into the first name)
+    listing.write_bytes(b"\xef\xbb\xbfa.png\r\nb.png\r\n")
+    assert main(["batch", str(src), str(tmp_path / "out2"), "--files-from", str(listing), "--model", "bicubic",
+                 "--scale", "2", "--no-progress"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out2").glob("*.png")) == ["a_x2_bicubic.png", "b_x2_bicubic.png"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -53,6 +53,8 @@ def check_template(template: str) -> None:
         raise BatchError("the name template is empty")
     if "/" in template or "\\" in template or template in (".", ".."):
         raise BatchError(f"the name template {template!r} must be a file name, not a path")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in template):  # (a newline made names such as "img0\n.png")
+        raise BatchError(f"the name template {template!r} holds a control character (a line break, a tab…)")
     try:
         parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
@@ -187,7 +189,7 @@ def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
     absolute, or through a linked folder) is taken once: it failed as two inputs sharing an
     output name."""
     try:
-        text = list_file.read_text(encoding="utf-8")
+        text = list_file.read_text(encoding="utf-8-sig")  # (Notepad's BOM went into the first name)
     except OSError as exc:
         raise BatchError(f"cannot read the file list {list_file}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
