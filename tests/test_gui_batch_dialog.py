@@ -131,6 +131,32 @@ def test_dialog_cancel_stops_the_batch(qtbot, tmp_path: Path, hold_from_third_fi
     assert "cancelled" in dialog.summary_label.text()
 
 
+def test_a_cancel_before_any_file_says_cancelled(qtbot, tmp_path: Path, monkeypatch, capfd):
+    """Cancelled while the model was measured on first use (before any file): the dialog said
+    in bold "the batch stopped without a result", and the command line "error: cancelled"
+    with status 2 (a usage error) and no report."""
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.batch import runner
+    from sr_desktop.engine.core.errors import Cancelled
+
+    def cancelled_at_the_measurement(*args, **kwargs):
+        raise Cancelled("cancelled")
+
+    monkeypatch.setattr(runner, "run_batch", cancelled_at_the_measurement)
+    src = tmp_path / "in"
+    save_image(src / "a.png", size=(16, 16))
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--no-progress"]) == 130
+    assert capfd.readouterr().err.strip() == "sr-desktop: cancelled before any file was upscaled"
+    monkeypatch.setattr(batch_dialog, "run_batch_job", lambda *a, **k: cancelled_at_the_measurement())
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    dialog.picker.set_model_id("bicubic")
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=30_000):
+        assert dialog.start()
+    assert dialog.status_label.text() == "Cancelled before any file was upscaled." and not dialog.is_running()
+
+
 def test_dialog_refuses_to_start_without_folders(qtbot):
     dialog = BatchDialog()
     qtbot.addWidget(dialog)

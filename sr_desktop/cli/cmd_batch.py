@@ -26,6 +26,7 @@ from sr_desktop.engine.batch.plan import (
     read_file_list,
 )
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
+from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.interrupt import interrupt_handler
 from sr_desktop.engine.core.progress import BACKEND_STAGE
 from sr_desktop.engine.core.text import printable
@@ -188,6 +189,10 @@ def run(args: argparse.Namespace) -> int:
                 in_dir, args.out_dir, options, files=files, report_path=args.report,
                 progress=bar, cancel=cancel, cluster=cluster,
             )
+    except Cancelled:  # before any file (a model measured on first use): it said "error: cancelled", 2
+        bar.close()
+        print("sr-desktop: cancelled before any file was upscaled", file=sys.stderr)
+        return EXIT_CANCELLED
     finally:
         bar.close()
     # a report written to stdout (`--report /dev/stdout | jq`) keeps stdout its own

@@ -492,6 +492,10 @@ class BatchDialog(QDialog):
         # a cancelled batch still returns its result: the files done before the cancel
         if outcome.result is not None:
             self._on_finished(outcome.result)
+        elif outcome.cancelled:  # before any file (while a model was measured on first use)
+            self._set_running(False)
+            self._show_idle_progress()
+            self.status_label.setText("Cancelled before any file was upscaled.")
         else:
             self._on_failed(outcome.error or "the batch stopped without a result")
 
