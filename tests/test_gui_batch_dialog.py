@@ -343,3 +343,22 @@ def test_esc_cancels_the_running_batch_and_the_menu_brings_back_its_dialog(qtbot
     assert finished.args[0].cancelled and statuses(dialog)["img02.png"] == "cancelled"
     dialog.close()
     window.queue.shutdown(2.0)
+
+
+def test_browsing_to_another_input_replaces_the_output_it_suggested(qtbot, tmp_path: Path, monkeypatch):
+    """in1's suggested "in1_upscaled" stayed after browsing to in3: in3's results would have
+    gone into in1's folder. An output the user chose stays."""
+    from PySide6.QtWidgets import QFileDialog
+
+    for name in ("in1", "in3"):
+        (tmp_path / name).mkdir()
+    dialog = BatchDialog(input_dir=str(tmp_path / "in1"))
+    qtbot.addWidget(dialog)
+    assert dialog.output_edit.text() == str(tmp_path / "in1_upscaled")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "in3"))
+    dialog._browse_input()
+    assert dialog.output_edit.text() == str(tmp_path / "in3_upscaled")
+    dialog.output_edit.setText(str(tmp_path / "mine"))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "in1"))
+    dialog._browse_input()
+    assert dialog.output_edit.text() == str(tmp_path / "mine")

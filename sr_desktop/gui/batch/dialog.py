@@ -284,8 +284,12 @@ class BatchDialog(QDialog):
     def _browse_input(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Input folder", self.input_edit.text())
         if folder:
+            previous = self.input_edit.text().strip()
             self.input_edit.setText(folder)
-            if not self.output_edit.text():
+            # the last input's suggestion, unedited, is replaced too: another input's results
+            # went into the first input's "_upscaled" folder
+            output = self.output_edit.text()
+            if not output or (previous and output == self._suggest_output(previous)):
                 self.output_edit.setText(self._suggest_output(folder))
 
     def _browse_output(self) -> None:
