@@ -137,6 +137,21 @@ def test_existing_outputs_skip_overwrite_rename(tmp_path: Path):
         assert im.size == (48, 32)
 
 
+def test_overwrite_in_place_replaces_the_batch_s_own_earlier_outputs(tmp_path: Path):
+    """Output folder = input folder, run again with overwrite: every file failed ("refusing to
+    overwrite an input file") after its upscale, the earlier output being in the input folder,
+    while the same report listed that file as skipped, an output of this batch."""
+    src = tmp_path / "in"
+    save_image(src / "a.png", seed=1)
+    first = run_batch(src, src, bicubic(allow_inside_input=True), write_report_file=False)
+    assert first.totals.ok == 1
+    save_image(src / "a_x2_bicubic.png", size=(5, 5), seed=9)  # recognisably not the result
+    again = run_batch(src, src, bicubic(allow_inside_input=True, existing="overwrite"), write_report_file=False)
+    assert again.exit_code == EXIT_OK and again.totals.ok == 1 and again.totals.failed == 0
+    with PILImage.open(src / "a_x2_bicubic.png") as im:
+        assert im.size == (48, 32)
+
+
 def test_corrupt_file_and_non_image_do_not_stop_the_batch(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png", seed=1)

@@ -131,7 +131,9 @@ class BatchStages:
         self.upscale_options = upscale_options
         self.progress = progress
         self.cancel = cancel
-        self.protect = ProtectedPaths(job.input for job in jobs)
+        # the inputs, not the files in the input folder that are this batch's own outputs (an
+        # earlier run's, found in place): `--existing overwrite` failed every file on them
+        self.protect = ProtectedPaths(job.input for job in jobs if job.output_of is None)
         self.read_queue: queue.Queue = queue.Queue(maxsize=max(1, options.read_queue_size))
         self.write_queue: queue.Queue = queue.Queue(maxsize=max(1, options.write_queue_size))
         self.stop = threading.Event()  # set when the device loop stops early (cancel, halt)
