@@ -362,3 +362,29 @@ def test_browsing_to_another_input_replaces_the_output_it_suggested(qtbot, tmp_p
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "in1"))
     dialog._browse_input()
     assert dialog.output_edit.text() == str(tmp_path / "mine")
+
+
+def test_quitting_during_a_batch_asks_first(qtbot, tmp_path: Path, hold_from_third_file):
+    """Closing the window stopped a running batch without a word, its dialog and summary gone."""
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda q: "discard")
+    qtbot.addWidget(window)
+    asked = []
+    window.ask_stop_batch = lambda parent, title, text, *rest, **kw: asked.append(text) or len(asked) > 1
+    src = tmp_path / "in"
+    for i in range(5):
+        save_image(src / f"img{i}.png", size=(32, 32), seed=i)
+    dialog = window.open_batch_dialog(src)
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    dialog.picker.set_model_id("bicubic")
+    assert dialog.start()
+    qtbot.waitUntil(lambda: dialog.progress_bar.value() >= 2, timeout=60_000)
+    assert not window.close() and dialog.is_running()  # "Cancel": the batch goes on
+    assert "A batch export is running (2 of 5 files done)" in asked[0]
+    assert window.close()  # "Stop and quit"
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=30_000)
+    window.queue.shutdown(2.0)

@@ -82,7 +82,7 @@ from sr_desktop.gui.main_window.tools import (
 from sr_desktop.gui.main_window.training import TrainingLauncher
 from sr_desktop.gui.main_window.upscaling import Upscaler
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.widgets import resize_within_screen
+from sr_desktop.gui.widgets import confirm, resize_within_screen
 
 #: the window's fields (the picker's, the Save dialog's) for the flags the engine's errors name
 #: ("try a smaller --tile", "use --precision fp32")
@@ -127,6 +127,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or GuiSettings()
         self.session = Session()
         self.last_error = ""
+        #: asks before quitting stops a running batch (`widgets.confirm`'s arguments; tests set it)
+        self.ask_stop_batch = confirm
 
         self._build_central(models)
         self.upscaler = Upscaler(self, self.session, self.picker, self.compare, self,
@@ -287,6 +289,18 @@ class MainWindow(QMainWindow):
         self.picker.optionsChanged.connect(lambda: panel.set_run_settings(self._run_settings()))
         panel.set_run_settings(self._run_settings())
         return panel
+
+    def _may_stop_batch(self) -> bool:
+        """Whether quitting may stop a running batch export: asked (the window closed and the
+        batch was cancelled without a word, its dialog and summary gone)."""
+        dialog = self.batch_export.dialog
+        if dialog is None or not dialog.is_running():
+            return True
+        bar = dialog.progress_bar
+        done = f" ({bar.value()} of {bar.maximum()} files done)" if bar.maximum() > 0 else ""
+        return self.ask_stop_batch(
+            self, "Quit SR Desktop", f"A batch export is running{done}. Stop it and quit? The files done are "
+            "kept, and its report says which were not.", "Stop and quit", "stopBatchBox", warning=True)
 
     def _run_settings(self) -> RunSettings:
         picker = self.picker
@@ -646,7 +660,7 @@ class MainWindow(QMainWindow):
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.saver.may_discard_result():
+        if not self._may_stop_batch() or not self.saver.may_discard_result():
             event.ignore()
             return
         # cancel everything first, then wait for each job: the 2 s are shared
@@ -654,6 +668,10 @@ class MainWindow(QMainWindow):
         queues = [self.queue, self.loader, self.metrics_panel, self.kernel_panel, self.filmstrip]
         for q in (self.queue, self.loader):
             q.cancel()
+        batch = self.batch_export.dialog
+        if batch is not None and batch.is_running():  # (agreed to above: its report is written)
+            batch.cancel()
+            queues.append(batch.queue)
         self.kernel_panel.cancel()
         stopped = all([  # a list: every queue is shut down, even after one failed to stop
             q.shutdown(timeout=max(0.1, CLOSE_TIMEOUT_S - (time.perf_counter() - started)))
