@@ -710,3 +710,38 @@ def test_a_quarter_turned_photo_s_resolution_follows_its_axes(tmp_path):
         tmp_path / "turned.jpg", exif=exif.tobytes(), dpi=(300, 200))
     image = read_image(tmp_path / "turned.jpg")
     assert (image.width, image.height) == (8, 12) and image.info["dpi"] == (200.0, 300.0)
+
+
+def test_the_size_in_ifd0_is_the_written_one_and_no_interop_offset_goes_into_a_tiff(tmp_path):
+    """Phones record the size in IFD0 (ImageWidth/ImageLength) too: it kept the source's.
+    A TIFF output copied the Exif directory's Interoperability offset as a number: it pointed
+    into the new file's pixel data."""
+    import struct
+
+    def ifd(entries, at):
+        head, extra = struct.pack("<H", len(entries)), b""
+        base = at + 2 + 12 * len(entries) + 4
+        for tag, typ, count, value in entries:
+            if len(value) <= 4:
+                head += struct.pack("<HHI", tag, typ, count) + value.ljust(4, b"\0")
+            else:
+                head += struct.pack("<HHI", tag, typ, count) + struct.pack("<I", base + len(extra))
+                extra += value
+        return head + struct.pack("<I", 0) + extra
+
+    exif_at = 8 + 2 + 3 * 12 + 4
+    ifd0 = ifd([(0x0100, 3, 1, struct.pack("<H", 24)), (0x0101, 3, 1, struct.pack("<H", 16)),
+                (0x8769, 4, 1, struct.pack("<I", exif_at))], 8)
+    interop_at = exif_at + 2 + 12 + 4
+    exif = ifd([(0xA005, 4, 1, struct.pack("<I", interop_at))], exif_at)
+    block = b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd0 + exif + ifd([(1, 2, 4, b"R98\0")], interop_at)
+    src = tmp_path / "phone.jpg"
+    PILImage.fromarray(random_pixels((16, 24, 3), np.uint8)).save(src, exif=block, quality=95)
+    for name in ("big.jpg", "big.png", "big.tif"):
+        out = write_image(read_image(src).with_pixels(random_pixels((32, 48, 3), np.uint8)), tmp_path / name)
+        with PILImage.open(out) as im:
+            exif = im.getexif()
+            if name != "big.tif":
+                assert (exif[0x0100], exif[0x0101]) == (48, 32), name
+            else:
+                assert 0xA005 not in exif.get_ifd(0x8769)

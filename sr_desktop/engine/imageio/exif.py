@@ -22,6 +22,9 @@ TAG_EXIF_IFD = 0x8769
 TAG_GPS_IFD = 0x8825
 TAG_PIXEL_X = 0xA002
 TAG_PIXEL_Y = 0xA003
+TAG_IMAGE_WIDTH = 0x0100
+TAG_IMAGE_LENGTH = 0x0101
+TAG_INTEROP_IFD = 0xA005
 TAG_X_RESOLUTION = 0x011A
 TAG_Y_RESOLUTION = 0x011B
 
@@ -116,6 +119,9 @@ def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes 
                     quarter_turn = turned >= 5
             if tag in (TAG_X_RESOLUTION, TAG_Y_RESOLUTION):
                 resolution_at[tag] = pos + 8
+            if size is not None and tag in (TAG_IMAGE_WIDTH, TAG_IMAGE_LENGTH):
+                # (phones record the size in IFD0 too: it kept the old one)
+                _set_inline(tiff, endian, pos, typ, n, size[0] if tag == TAG_IMAGE_WIDTH else size[1])
             if tag == TAG_EXIF_IFD and typ == _LONG and n == 1:
                 (exif_ifd,) = struct.unpack_from(endian + "I", tiff, pos + 8)
         if quarter_turn and len(resolution_at) == 2:
@@ -137,6 +143,9 @@ def descriptive_tags(exif) -> tuple[dict[int, object], dict[int, dict]]:
     its descriptive IFD0 tags, and its non-empty Exif/GPS sub-directories (tag -> dict)."""
     ifd0 = {tag: exif[tag] for tag in DESCRIPTIVE_IFD0_TAGS if tag in exif}
     sub_ifds = {tag: dict(sub) for tag in SUB_IFD_TAGS if (sub := exif.get_ifd(tag))}
+    # the Interoperability directory is reached by an offset into the source file: copied as a
+    # number it pointed into another file's pixel data (strict readers flagged a broken block)
+    sub_ifds.get(TAG_EXIF_IFD, {}).pop(TAG_INTEROP_IFD, None)
     return ifd0, sub_ifds
 
 
