@@ -388,3 +388,21 @@ def test_quitting_during_a_batch_asks_first(qtbot, tmp_path: Path, hold_from_thi
     assert window.close()  # "Stop and quit"
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=30_000)
     window.queue.shutdown(2.0)
+
+
+def test_folders_with_a_tilde_and_a_bare_report_name(qtbot, tmp_path: Path, monkeypatch):
+    """"~/in" made the table show bare names and whole output paths; a bare report name was
+    written into the app's working folder, its summary link relative."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    save_image(tmp_path / "in" / "sub" / "s1.png", size=(16, 16))
+    dialog = BatchDialog(input_dir="~/in")
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText("~/out")
+    dialog.report_edit.setText("myreport.csv")
+    dialog.picker.set_model_id("bicubic")
+    dialog.recursive_check.setChecked(True)
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        assert dialog.start()
+    assert dialog.input_edit.text() == str(tmp_path / "in") and dialog.output_edit.text() == str(tmp_path / "out")
+    assert (tmp_path / "out" / "myreport.csv").is_file()
+    assert dialog.table.item(0, 0).text() == "sub/s1.png"

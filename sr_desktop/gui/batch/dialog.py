@@ -342,6 +342,11 @@ class BatchDialog(QDialog):
         if not input_dir or not output_dir:
             self._show_error("choose an input folder and an output folder")
             return False
+        # "~/photos" as the engine reads it, shown so: the table's names are taken relative to
+        # the fields (with the "~" left in, they came out as bare names and whole paths)
+        input_dir, output_dir = str(Path(input_dir).expanduser()), str(Path(output_dir).expanduser())
+        self.input_edit.setText(input_dir)
+        self.output_edit.setText(output_dir)
         try:
             options = self.batch_options()
             options.validate()
@@ -363,6 +368,12 @@ class BatchDialog(QDialog):
         self.open_report_button.setEnabled(False)
         self.status_label.setText("Starting…")
         report = self.report_edit.text().strip() or None
+        if report is not None:
+            # a bare name goes beside the default report, in the output folder (it went into
+            # the app's working folder, and its link in the summary was relative)
+            report_path = Path(report).expanduser()
+            report = str(report_path if report_path.is_absolute() else Path(output_dir) / report_path)
+            self.report_edit.setText(report)
         self.set_options_shown(False)  # the running batch gets the room
         self._set_running(True)
         self.queue.submit(Job(None, BatchRequest(input_dir, output_dir, options, report, cluster), writes_files=True))
