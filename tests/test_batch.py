@@ -152,6 +152,19 @@ def test_overwrite_in_place_replaces_the_batch_s_own_earlier_outputs(tmp_path: P
         assert im.size == (48, 32)
 
 
+def test_a_linked_folder_is_said_to_be_one(tmp_path: Path):
+    """With -r, a symbolic link to a folder is listed, not followed: it was skipped as "not an
+    image" (and counted among them)."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    save_image(tmp_path / "other" / "b.png")
+    (src / "linked").symlink_to(tmp_path / "other")
+    result = run_batch(src, tmp_path / "out", bicubic(recursive=True), write_report_file=False)
+    linked = next(r for r in result.records if r.input.endswith("linked"))
+    assert linked.status == "skipped" and linked.note == "a linked folder (not followed)"
+    assert result.totals.ok == 1 and result.totals.not_images == 0
+
+
 def test_corrupt_file_and_non_image_do_not_stop_the_batch(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png", seed=1)

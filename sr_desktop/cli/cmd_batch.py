@@ -75,7 +75,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("in_dir", type=path_arg, metavar="IN_DIR", help="input folder")
     parser.add_argument("out_dir", type=path_arg, metavar="OUT_DIR", help="output folder (created if missing)")
-    parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders (mirrored in OUT_DIR)")
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="include sub-folders (mirrored in OUT_DIR; linked folders are listed, not followed)")
     parser.add_argument(
         "--files-from",
         type=path_arg,

@@ -97,6 +97,9 @@ class BatchTotals:
 
 
 NOT_AN_IMAGE = "not an image"
+#: a symbolic link to a folder met by a recursive walk: listed, not followed (a link cycle
+#: cannot make the walk endless); it was said to be "not an image"
+LINKED_FOLDER = "a linked folder (not followed)"
 OUTPUT_EXISTS = "output exists"
 OUTPUT_OF_BATCH = "an output of this batch"
 #: the status, in a cancelled batch's report, of a file the batch never reached

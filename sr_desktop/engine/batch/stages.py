@@ -22,7 +22,14 @@ from typing import Any
 from sr_desktop.engine import imageio
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchJob, renamed_path
-from sr_desktop.engine.batch.report import INTERRUPTED, NOT_AN_IMAGE, OUTPUT_EXISTS, OUTPUT_OF_BATCH, FileRecord
+from sr_desktop.engine.batch.report import (
+    INTERRUPTED,
+    LINKED_FOLDER,
+    NOT_AN_IMAGE,
+    OUTPUT_EXISTS,
+    OUTPUT_OF_BATCH,
+    FileRecord,
+)
 from sr_desktop.engine.compute.devices import auto_device_is_cpu_without_torch, resolve_device
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import UpscaleOptions, parse_device
@@ -223,6 +230,8 @@ class BatchStages:
                 item: Any
                 if job.missing:
                     item = ("record", job, FileRecord(str(job.input), None, "failed", error="no such file"))
+                elif not job.is_image and job.input.is_symlink() and job.input.is_dir():
+                    item = ("record", job, FileRecord(str(job.input), None, "skipped", note=LINKED_FOLDER))
                 elif not job.is_image:
                     item = ("record", job, FileRecord(str(job.input), None, "skipped", note=NOT_AN_IMAGE,
                                                       input_bytes=_file_size(job.input)))
