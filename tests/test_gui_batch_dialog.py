@@ -406,3 +406,21 @@ def test_folders_with_a_tilde_and_a_bare_report_name(qtbot, tmp_path: Path, monk
     assert dialog.input_edit.text() == str(tmp_path / "in") and dialog.output_edit.text() == str(tmp_path / "out")
     assert (tmp_path / "out" / "myreport.csv").is_file()
     assert dialog.table.item(0, 0).text() == "sub/s1.png"
+
+
+def test_a_failure_s_details_name_the_file_not_its_whole_path(qtbot, tmp_path: Path):
+    """The Details column repeated the input's whole path, elided in the middle: the reason
+    itself was cut ("cannot read /tmp…g: symlink loop")."""
+    src = tmp_path / "in"
+    save_image(src / "a.png", size=(16, 16))
+    (src / "broken.png").write_bytes(b"not a png")
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    dialog.picker.set_model_id("bicubic")
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        assert dialog.start()
+    row = next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 0).text() == "broken.png")
+    details = dialog.table.item(row, 4)
+    assert str(src) not in details.text() and "broken.png" in details.text()
+    assert str(src / "broken.png") in details.toolTip()

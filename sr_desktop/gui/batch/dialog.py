@@ -489,7 +489,9 @@ class BatchDialog(QDialog):
             output.setToolTip(str(written) if written else "")
             self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
             details = in_dialog_words(record.error or record.note, BATCH_FIELDS)
-            self.table.item(row, 4).setText(details)
+            # the row names the file: its whole path again in the narrow column left the reason
+            # elided ("cannot read /tmp…g: symlink loop"); the tooltip keeps the whole line
+            self.table.item(row, 4).setText(details.replace(str(record.input), Path(record.input).name))
             self.table.item(row, 4).setToolTip(details)
         rate = info.extra.get("files_per_second", 0.0)
         mp_rate = info.extra.get("megapixels_per_second", 0.0)
