@@ -339,3 +339,16 @@ def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["sr-desktop: unexpected error: ZeroDivisionError: division by zero "
                    "(run `sr-desktop -v ...` for details)"]
+
+
+def test_what_the_output_format_cannot_keep_is_a_note(tmp_path, capsys):
+    """A half-transparent PNG upscaled into a JPEG was flattened onto white without a word."""
+    from sr_desktop.cli.main import main
+
+    rgba = np.zeros((12, 16, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 128
+    PILImage.fromarray(rgba).save(tmp_path / "t.png")
+    assert main(["upscale", str(tmp_path / "t.png"), "-o", str(tmp_path / "t.jpg"), "--model", "bicubic"]) == 0
+    assert "sr-desktop: note: t.jpg: transparency flattened onto white" in capsys.readouterr().err
+    assert main(["upscale", str(tmp_path / "t.png"), "-o", str(tmp_path / "t2.png"), "--model", "bicubic"]) == 0
+    assert "note" not in capsys.readouterr().err

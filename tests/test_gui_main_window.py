@@ -999,6 +999,22 @@ def test_the_metrics_evaluation_runs_models_as_the_advanced_section_says(make_wi
     assert espcn["ran_on"].startswith("CPU") and espcn["ran_on"].endswith(" with torch") and "error" not in espcn
 
 
+def test_a_save_says_what_the_format_could_not_keep(make_window, tmp_path, qtbot):
+    """Transparency flattened onto white for a JPEG, without a word."""
+    rgba = np.zeros((12, 16, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 128
+    PILImage.fromarray(rgba).save(tmp_path / "t.png")
+    window = make_window()
+    open_and_wait(qtbot, window, [tmp_path / "t.png"])
+    assert window.picker.set_model_id("bicubic") and window.picker.set_scale(2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    from sr_desktop.engine.imageio import SaveOptions
+
+    assert window.save_result(tmp_path / "t.jpg", SaveOptions(format="jpg")) == tmp_path / "t.jpg"
+    assert window.statusBar().currentMessage().endswith("t.jpg (transparency flattened onto white)")
+
+
 def test_open_recent_lists_only_files_that_are_there_each_once(make_window, tmp_path, qtbot):
     """A recent file deleted while the window was open stayed in File ▸ Open recent (a click:
     "file not found"); a hand-edited list with one path 23 times gave 25 menu items."""

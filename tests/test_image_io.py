@@ -745,3 +745,16 @@ def test_the_size_in_ifd0_is_the_written_one_and_no_interop_offset_goes_into_a_t
                 assert (exif[0x0100], exif[0x0101]) == (48, 32), name
             else:
                 assert 0xA005 not in exif.get_ifd(0x8769)
+
+
+def test_what_a_format_cannot_keep_is_said():
+    """16-bit into JPEG, transparency into JPEG/BMP/GIF, grey into WebP happened without a word."""
+    from sr_desktop.engine.imageio import lossy_changes
+
+    half = np.zeros((4, 4, 4), np.uint16)
+    half[..., 3] = 30000
+    assert lossy_changes(half, "jpg") == ["16 bits → 8", "transparency flattened onto white"]
+    assert lossy_changes(half, "gif") == ["16 bits → 8", "partial transparency made all or nothing"]
+    assert lossy_changes(half, "png") == lossy_changes(half, "tiff") == []
+    opaque = np.full((4, 4, 4), 255, np.uint8)
+    assert lossy_changes(opaque, "jpg") == [] and lossy_changes(opaque[..., :1], "webp") == ["grey stored as RGB"]

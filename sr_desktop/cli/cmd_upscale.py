@@ -25,7 +25,8 @@ from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import error_line, printable
 from sr_desktop.engine.imageio.atomic import own_stream_fd
-from sr_desktop.engine.imageio.formats import WRITE_FORMATS
+from sr_desktop.engine.imageio.formats import WRITE_FORMATS, format_for_path
+from sr_desktop.engine.imageio.write import lossy_changes
 
 FORMATS = WRITE_FORMATS
 
@@ -212,6 +213,10 @@ def run(args: argparse.Namespace) -> int:
             console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}{which}, "
                         f"{verdict}", sys.stderr)
         if not args.quiet:
+            written_pixels = result.image.frames[0].pixels if hasattr(result.image, "frames") else result.image.pixels
+            changes = lossy_changes(written_pixels, args.format or format_for_path(written))
+            if changes:  # (the format's limits applied without a word)
+                console.say(f"sr-desktop: note: {printable(Path(written).name)}: {', '.join(changes)}", sys.stderr)
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
             # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "

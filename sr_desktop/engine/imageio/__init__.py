@@ -25,6 +25,7 @@ from sr_desktop.engine.imageio.write import (
     SaveOptions,
     check_output_path,
     encode_image,
+    lossy_changes,
     write_image,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "format_named_by",
     "is_image_path",
     "is_temp_path",
+    "lossy_changes",
     "read_image",
     "read_image_bytes",
     "resolved",

@@ -217,6 +217,27 @@ def _check_target_name(target: Path, source: Path | None, protect, overwrite: bo
         raise ImageWriteError(target, "file exists (use --overwrite)")
 
 
+def lossy_changes(pixels: np.ndarray, fmt: str) -> list[str]:
+    """What writing H×W×C ``pixels`` as ``fmt`` ("jpg", "gif", …) changes beyond its
+    compression, as short phrases ("16 bits → 8", "transparency flattened onto white"): the
+    rules of `write_image`, said where they apply (they happened without a word)."""
+    fmt = normalize_format(fmt)
+    changes = []
+    if pixels.dtype == np.uint16 and fmt in ("jpg", "webp", "bmp", "gif"):
+        changes.append("16 bits → 8")
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    if channels in (2, 4):
+        alpha = pixels[:, :, -1]
+        top = np.iinfo(pixels.dtype).max
+        if fmt in ("jpg", "bmp") and int(alpha.min()) < top:
+            changes.append("transparency flattened onto white")
+        elif fmt == "gif" and bool(((alpha > 0) & (alpha < top)).any()):
+            changes.append("partial transparency made all or nothing")
+    if channels <= 2 and fmt == "webp":
+        changes.append("grey stored as RGB")
+    return changes
+
+
 def _flatten_on_white(pixels8: np.ndarray) -> np.ndarray:
     """Composite 8-bit LA/RGBA onto white: colour·a + 255·(1 − a), rounded."""
     color = pixels8[:, :, :-1].astype(np.uint16)

@@ -152,7 +152,7 @@ class ResultSaver:
         if session.result is result:  # (a result that arrived meanwhile is not the one saved)
             session.mark_saved(Path(written), options)
         self.feedback.clear_error()  # an earlier failed save's message is not about this one
-        self.feedback.show_status(f"Saved {written}", 8000)
+        self.feedback.show_status(f"Saved {written}{_changed_by(item, written, options)}", 8000)
         return Path(written)
 
     def copy_result(self) -> bool:
@@ -189,3 +189,17 @@ class ResultSaver:
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.choice()
+
+
+def _changed_by(item, written, options) -> str:
+    """" (16 bits → 8, transparency flattened onto white)" when the format could not keep all
+    of `item` (a result or an animation), "" otherwise: it happened without a word."""
+    from sr_desktop.engine.imageio import format_for_path, lossy_changes
+
+    pixels = item.frames[0].pixels if hasattr(item, "frames") else item.pixels
+    try:
+        fmt = getattr(options, "format", None) or format_for_path(written)
+    except SRDesktopError:
+        return ""
+    changes = lossy_changes(pixels, fmt)
+    return f" ({', '.join(changes)})" if changes else ""
