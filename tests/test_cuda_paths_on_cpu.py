@@ -209,7 +209,7 @@ def test_the_precision_choices_for_cuda(monkeypatch):
     assert devices.resolve_precision("auto", cuda, False) == torch.float32  # a family that overflows fp16
     assert devices.resolve_precision("fp32", cuda, True) == torch.float32
     assert devices.resolve_precision("fp16", cuda, False) == torch.float16  # asked for: the user's call
-    with pytest.raises(DeviceError, match=r"fp16 needs a GPU \(CUDA or MPS; --device vulkan for the model zoo.s models\)"):
+    with pytest.raises(DeviceError, match=r"fp16 needs a GPU \(CUDA or MPS; --device vulkan for the model zoo"):
         devices.resolve_precision("fp16", torch.device("cpu"))
     # training: bf16 autocast where the GPU has it, fp16 (with a gradient scaler) otherwise
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)

@@ -242,9 +242,9 @@ def test_cancel_keeps_finished_rows(qtbot, panel, image, monkeypatch):
     real = metrics_jobs.evaluate_model
     started = threading.Event()
 
-    def slow_second(hr, model_id, scale, degradation, cancel=None, settings=metrics_jobs.RunSettings()):
+    def slow_second(hr, model_id, scale, degradation, cancel=None, settings=None):
         if model_id == "bicubic":
-            return real(hr, model_id, scale, degradation, cancel, settings)
+            return real(hr, model_id, scale, degradation, cancel, settings or metrics_jobs.RunSettings())
         started.set()
         while not cancel.cancelled:  # a model that runs until it is cancelled
             cancel_wait.wait(0.01)
