@@ -124,7 +124,8 @@ def add_metadata_option(parser: argparse.ArgumentParser) -> None:
     (keywords, creator, rights) and resolution."""
     parser.add_argument("--no-metadata", action="store_true",
                         help="do not copy the ICC profile, EXIF (camera, GPS position, dates), XMP (keywords, "
-                             "creator, rights) or resolution to outputs")
+                             "creator, rights) or resolution to outputs (values as stored: a wide-gamut photo's "
+                             "colours then show shifted, see docs/formats.md)")
 
 
 def quality_from(args: argparse.Namespace, formats: set[str]) -> int:
