@@ -29,6 +29,7 @@ from sr_desktop.engine.core.options import (
     parse_tile,
     parse_torch_device,
 )
+from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, LOSSY_FORMATS, check_quality
 
 T = TypeVar("T")
@@ -125,7 +126,7 @@ def add_metadata_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-metadata", action="store_true",
                         help="do not copy the ICC profile, EXIF (camera, GPS position, dates), XMP (keywords, "
                              "creator, rights) or resolution to outputs (values as stored: a wide-gamut photo's "
-                             "colours then show shifted, see docs/formats.md)")
+                             f"colours then show shifted, see {DOCS_DIR / 'formats.md'})")
 
 
 def quality_from(args: argparse.Namespace, formats: set[str]) -> int:
