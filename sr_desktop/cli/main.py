@@ -214,8 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     for Ctrl+C, at any moment: one arriving while the parser imported the commands printed a
     traceback).
     """
-    if sys.stdout is None:
-        sys.stdout = _ClosedOutput()
     try:
         return _main(argv)
     except KeyboardInterrupt:
@@ -249,6 +247,8 @@ def _main(argv: list[str] | None) -> int:
             return 2
     if not is_app:
         parser.command = parser._subparsers._group_actions[0].choices[first]  # type: ignore[union-attr]
+        if sys.stdout is None:  # (a command's; the window, started by pythonw on Windows, has none)
+            sys.stdout = _ClosedOutput()
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     _stop_signals_interrupt(("SIGINT",) if is_app else ("SIGINT", "SIGTERM", "SIGHUP"))
     logging.basicConfig(
