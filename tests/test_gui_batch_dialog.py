@@ -424,3 +424,30 @@ def test_a_failure_s_details_name_the_file_not_its_whole_path(qtbot, tmp_path: P
     details = dialog.table.item(row, 4)
     assert str(src) not in details.text() and "broken.png" in details.text()
     assert str(src / "broken.png") in details.toolTip()
+
+
+def test_rows_keep_the_input_order_and_the_status_names_the_running_file(qtbot, tmp_path: Path):
+    """Files finish through the writer threads after the next one started: rows came f00,
+    f01, f03, f02, and while f03 ran the status line named f02 (the last one done)."""
+    from sr_desktop.engine.batch.report import FileRecord
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    src = tmp_path / "in"
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+
+    def event(kind, index, name, done, record=None):
+        extra = {"event": kind, "index": index}
+        if record is not None:
+            extra["record"] = record
+        dialog._on_progress(ProgressInfo(done, 4, 1.0, 1.0, "batch", str(src / name), extra))
+
+    for i in (0, 1):
+        event("start", i, f"f0{i}.png", i)
+        event("file", i, f"f0{i}.png", i + 1, FileRecord(str(src / f"f0{i}.png"), None, "ok"))
+    event("start", 3, "f03.png", 2)
+    event("file", 2, "f02.png", 3, FileRecord(str(src / "f02.png"), None, "skipped", note="not an image"))
+    assert [dialog.table.item(r, 0).text() for r in range(4)] == ["f00.png", "f01.png", "f02.png", "f03.png"]
+    assert " · f03.png · " in dialog.status_label.text()
+    event("file", 3, "f03.png", 4, FileRecord(str(src / "f03.png"), None, "ok"))
+    assert dialog.table.item(3, 1).text() == "ok" and dialog.table.item(2, 1).text() == "skipped"

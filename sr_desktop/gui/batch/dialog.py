@@ -131,6 +131,7 @@ class BatchDialog(QDialog):
         self.queue.jobEnded.connect(self._on_job_ended)
         self.result = None
         self._rows: dict[int, int] = {}  # job index -> table row
+        self._running_name = ""  # the file being upscaled (the status line named the last one done)
 
         # -- folders ---------------------------------------------------------------
         self.input_edit = QLineEdit(input_dir or "")
@@ -358,6 +359,7 @@ class BatchDialog(QDialog):
             return False
         self.table.setRowCount(0)
         self._rows.clear()
+        self._running_name = ""
         self.result = None
         self.summary_label.clear()
         self.summary_label.hide()
@@ -436,8 +438,13 @@ class BatchDialog(QDialog):
     def _row_for(self, index: int, path: str) -> int:
         row = self._rows.get(index)
         if row is None:
-            row = self.table.rowCount()
+            # in the input's order: files finish through the writer threads after the next
+            # one started, and rows came f00, f01, f03, f02
+            row = sum(1 for other in self._rows if other < index)
             self.table.insertRow(row)
+            for other, at in self._rows.items():
+                if at >= row:
+                    self._rows[other] = at + 1
             self._rows[index] = row
             self.table.setItem(row, 0, QTableWidgetItem(self._display_name(path)))
             self.table.item(row, 0).setToolTip(path)
@@ -475,6 +482,7 @@ class BatchDialog(QDialog):
                 self.table.item(row, 1).setText(f"{RUNNING} {percent} %")
             return
         if event == "start" and index is not None:
+            self._running_name = Path(info.message).name
             row = self._row_for(index, info.message)
             self.table.item(row, 1).setText(RUNNING)
             self.table.scrollToItem(self.table.item(row, 0))
@@ -497,7 +505,7 @@ class BatchDialog(QDialog):
         mp_rate = info.extra.get("megapixels_per_second", 0.0)
         eta = human_seconds(info.eta) if info.eta is not None else "—"
         self.status_label.setText(
-            f"{info.done} / {info.total} files · {Path(info.message).name} · "
+            f"{info.done} / {info.total} files · {self._running_name or Path(info.message).name} · "
             f"{rate:.2f} files/s ({mp_rate:.2f} MP/s) · ETA {eta} · "
             f"failed {info.extra.get('failed', 0)}"
         )
