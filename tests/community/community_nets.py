@@ -48,6 +48,20 @@ def _realplksr(scale: int):
     return RealPLKSR(dim=8, n_blocks=2, upscaling_factor=scale, kernel_size=7)
 
 
+def _swin2sr(scale: int):
+    from spandrel.architectures.Swin2SR.__arch.Swin2SR import Swin2SR
+
+    return Swin2SR(img_size=16, embed_dim=12, depths=[1], num_heads=[2], window_size=4, upscale=scale,
+                   upsampler="pixelshuffledirect")
+
+
+def _realcugan(scale: int):
+    from spandrel.architectures.RealCUGAN.__arch.upcunet_v3 import UpCunet2x
+
+    assert scale == 2
+    return UpCunet2x(in_channels=3, out_channels=3)
+
+
 def _dncnn(scale: int):
     from spandrel.architectures.DnCNN.__arch.network_dncnn import DnCNN
 
@@ -55,12 +69,14 @@ def _dncnn(scale: int):
     return DnCNN(in_nc=1, out_nc=1, nc=8, nb=4)
 
 
-#: name -> (builder, scale, spandrel's architecture id, purpose, tiling supported, grey)
+#: name -> (builder, scale, spandrel's architecture id, purpose, tiled by the app, grey)
 NETS = {
     "hat": (_hat, 2, "HAT", "SR", True, False),
     "swinir-grey": (_swinir_grey, 2, "SwinIR", "SR", False, True),
     "omnisr": (_omnisr, 3, "OmniSR", "SR", True, False),
     "realplksr": (_realplksr, 2, "PLKSR", "SR", True, False),
+    "swin2sr": (_swin2sr, 2, "Swin2SR", "SR", True, False),
+    "realcugan": (_realcugan, 2, "RealCUGAN", "SR", False, False),  # (spandrel: SUPPORTED; run whole)
     "dncnn-grey": (_dncnn, 1, "DnCNN", "Restoration", True, True),
 }
 

@@ -30,6 +30,7 @@ FBCNN's quality, ...) is called through spandrel, in torch only (`graph_call_is_
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -46,6 +47,8 @@ __all__ = ["CONTEXT", "DEFAULT_TILE", "SpandrelModel", "luma", "plain_graph_call
 CONTEXT = DEEP_NET_CONTEXT
 #: tile side on the CPU (a multiple of every spandrel ``multiple_of``: 1, 2, 4, 8, 16, 64)
 DEFAULT_TILE = 256
+#: architectures run on whole images whatever spandrel says of their tiling
+WHOLE_IMAGE_ARCHS = frozenset({"RealCUGAN"})
 
 
 def recommended_tile(descriptor: Any) -> int:
@@ -73,7 +76,14 @@ class SpandrelModel(SRModel):
             scale=self.scale, input_channels=self.input_channels, output_channels=self.output_channels,
             minimum=int(req.minimum), multiple_of=max(1, int(req.multiple_of)), square=bool(req.square))
         self.align = self.convention.multiple_of
-        self.tileable = descriptor.tiling.name == "SUPPORTED"
+        window = getattr(self.module, "window_size", None)
+        if isinstance(window, int) and window > 1:
+            # a window transformer pads to whole windows itself (spandrel says multiple_of 1):
+            # tiles off the whole image's window grid differed (Swin2SR 29-45 dB against whole)
+            self.align = math.lcm(self.align, window)
+        # Real-CUGAN's SE blocks pool over their whole input: tiles disagree (21 dB), and the
+        # zoo's own Real-CUGAN runs whole images for that reason; spandrel says SUPPORTED
+        self.tileable = descriptor.tiling.name == "SUPPORTED" and self.arch not in WHOLE_IMAGE_ARCHS
         self.context = CONTEXT
         self.recommended_tile = recommended_tile(descriptor)
         self.supports_fp16 = bool(descriptor.supports_half)
