@@ -104,6 +104,16 @@ def test_a_window_transformer_is_tiled_on_the_whole_image_s_window_grid(home, tm
     assert np.abs(whole - tiled).max() <= 1e-5
 
 
+def test_openvino_refuses_real_cugan_with_a_way_on(home, tmp_path):
+    """Real-CUGAN pads its input itself, so its converted graph gives another size: the
+    refusal was the bare shapes, "OpenVINO gives (1, 3, 92, 76) for …, torch (1, 3, 90, 74)"."""
+    from sr_desktop.engine.core.errors import SRDesktopError
+
+    spec = custom.add_custom_model(save("realcugan", tmp_path))
+    with pytest.raises(SRDesktopError, match=r"OpenVINO cannot run .* faithfully: .*--backend torch or auto runs it"):
+        upscale_float(_image(29, 37, grey=False), UpscaleOptions(model=spec.id, scale=2, tile=0, backend="openvino"))
+
+
 #: tiled vs whole, dB, measured with these random weights on this 64×128 image: HAT 148.2,
 #: OmniSR 51.7, RealPLKSR 99.6, DnCNN bit-identical. HAT's and OmniSR's channel attention
 #: pools over the whole tile, so no context makes their tiles exact (spandrel still says

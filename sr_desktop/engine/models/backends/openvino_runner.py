@@ -485,7 +485,11 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
             raise BackendError(f"OpenVINO cannot run {model.id} at another tile size (its converted graph "
                                f"keeps the size it was traced at: {_last_line(exc)})") from None
         if got.shape != expected.shape:
-            raise BackendError(f"OpenVINO gives {got.shape} for {model.id}, torch {expected.shape}")
+            # (a graph that pads its input itself, traced at the example's size, as Real-CUGAN:
+            # the bare shapes left the user without a way on)
+            raise BackendError(f"OpenVINO cannot run {model.id} faithfully: its converted graph gives "
+                               f"{tuple(got.shape)} where torch gives {tuple(expected.shape)} at a "
+                               f"{size[0]}×{size[1]} check image (--backend torch or auto runs it)")
         worst = max(worst, float(np.abs(got - expected).max()))
     if worst > CHECK_TOLERANCE:
         raise BackendError(f"OpenVINO's output of {model.id} differs from torch by {worst:.3g}; not used")
