@@ -103,7 +103,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table; write the requested files. Returns 0."""
     from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, resolved
-    from sr_desktop.engine.imageio.atomic import is_stream, own_stream_fd
+    from sr_desktop.engine.imageio.atomic import into_stdout, is_stream
     from sr_desktop.engine.metrics.degradation import parse_degradation
     from sr_desktop.engine.metrics.errors import EvaluationError
     from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models, list_dataset
@@ -169,6 +169,6 @@ def run(args: argparse.Namespace) -> int:
             write_plot(report, args.plot)
     finally:
         # (on stderr when a file went into stdout: `--json - | jq` read the table after it)
-        into_stdout = any(own_stream_fd(path) == 1 for _flag, path in outputs)
-        print(format_table(report), file=sys.stderr if into_stdout else sys.stdout)
+        to_stderr = any(into_stdout(path) for _flag, path in outputs)
+        print(format_table(report), file=sys.stderr if to_stderr else sys.stdout)
     return 0

@@ -24,7 +24,7 @@ from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import error_line, printable
-from sr_desktop.engine.imageio.atomic import own_stream_fd
+from sr_desktop.engine.imageio.atomic import into_stdout
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS, format_for_path
 from sr_desktop.engine.imageio.write import lossy_changes
 
@@ -213,8 +213,7 @@ def run(args: argparse.Namespace) -> int:
             console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}{which}, "
                         f"{verdict}", sys.stderr)
         if not args.quiet:
-            written_pixels = result.image.frames[0].pixels if hasattr(result.image, "frames") else result.image.pixels
-            changes = lossy_changes(written_pixels, args.format or format_for_path(written))
+            changes = lossy_changes(result.image, args.format or format_for_path(written))
             if changes:  # (the format's limits applied without a word)
                 console.say(f"sr-desktop: note: {printable(Path(written).name)}: {', '.join(changes)}", sys.stderr)
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
@@ -222,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
                         f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
                         f"{result.seconds:.2f} s on {result.device} with {result.backend})",
-                        sys.stderr if own_stream_fd(written) == 1 else None)
+                        sys.stderr if into_stdout(written) else None)
     if failed:
         console.say(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", sys.stderr)
     return console.finish(1 if failed else 0)

@@ -158,7 +158,7 @@ def own_stream_fd(target: str | os.PathLike) -> int | None:
     """The descriptor of this process that `target` names (``/dev/stdout``, ``/dev/fd/3``,
     ``/proc/self/fd/1``, through links), or None."""
     path = os.fspath(target)
-    for _ in range(8):
+    for _ in range(8):  # the links' chain, not their final target
         for prefix in ("/proc/self/fd/", "/dev/fd/"):
             if path.startswith(prefix) and path[len(prefix):].isdigit():
                 return int(path[len(prefix):])
@@ -181,17 +181,13 @@ def is_stream(target: str | os.PathLike) -> bool:
     device, a pipe, a terminal, or a name for one of the process's own streams
     (``/dev/stdout`` → ``/proc/self/fd/1``, even when the shell pointed it at a file). Such a
     target "exists" but is no file of the user's to protect."""
-    if special_target(target) == "device":
-        return True
-    path = os.fspath(target)
-    for _ in range(8):  # the links' chain, not their final target
-        try:
-            path = os.path.join(os.path.dirname(path), os.readlink(path))
-        except OSError:
-            return False
-        if path.startswith(("/proc/self/fd/", "/dev/fd/")):
-            return True
-    return False
+    return special_target(target) == "device" or own_stream_fd(target) is not None
+
+
+def into_stdout(target: str | os.PathLike) -> bool:
+    """Whether writing to `target` writes into this process's standard output (its messages
+    then go to stderr: they went into the image or the JSON)."""
+    return own_stream_fd(target) == 1
 
 
 def _link_new(temp: Path, target: Path) -> None:

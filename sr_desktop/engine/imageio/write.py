@@ -217,10 +217,13 @@ def _check_target_name(target: Path, source: Path | None, protect, overwrite: bo
         raise ImageWriteError(target, "file exists (use --overwrite)")
 
 
-def lossy_changes(pixels: np.ndarray, fmt: str) -> list[str]:
-    """What writing H×W×C ``pixels`` as ``fmt`` ("jpg", "gif", …) changes beyond its
-    compression, as short phrases ("16 bits → 8", "transparency flattened onto white"): the
-    rules of `write_image`, said where they apply (they happened without a word)."""
+def lossy_changes(pixels, fmt: str) -> list[str]:
+    """What writing H×W×C ``pixels`` (or an Image, or an Animation: its frames share a mode)
+    as ``fmt`` ("jpg", "gif", …) changes beyond its compression, as short phrases ("16 bits →
+    8", "transparency flattened onto white"): the rules of `write_image`, said where they
+    apply (they happened without a word)."""
+    if not isinstance(pixels, np.ndarray):
+        pixels = getattr(pixels, "frames", [pixels])[0].pixels
     fmt = normalize_format(fmt)
     changes = []
     if pixels.dtype == np.uint16 and fmt in ("jpg", "webp", "bmp", "gif"):

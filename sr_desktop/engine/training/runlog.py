@@ -46,12 +46,17 @@ class RunLog:
 
     def points(self, kind: str, key: str) -> list[tuple[float, float]]:
         """(iteration, value) of every `kind` record that has `key`."""
-        return [(float(r["it"]), float(r[key])) for r in self.records
-                if r.get("kind") == kind and isinstance(r.get(key), (int, float))]
+        return points(self.records, kind, key)
 
     def last(self, kind: str) -> dict[str, Any] | None:
         """The latest record of `kind`."""
         return next((r for r in reversed(self.records) if r.get("kind") == kind), None)
+
+
+def points(records: list[dict[str, Any]], kind: str, key: str) -> list[tuple[float, float]]:
+    """(iteration, value) of every `kind` record of `records` that has `key` (a curve)."""
+    return [(float(r["it"]), float(r[key])) for r in records
+            if r.get("kind") == kind and isinstance(r.get(key), (int, float))]
 
 
 def read_records(path: Path, until: int | None = None) -> list[dict[str, Any]]:

@@ -196,10 +196,9 @@ def _changed_by(item, written, options) -> str:
     of `item` (a result or an animation), "" otherwise: it happened without a word."""
     from sr_desktop.engine.imageio import format_for_path, lossy_changes
 
-    pixels = item.frames[0].pixels if hasattr(item, "frames") else item.pixels
     try:
         fmt = getattr(options, "format", None) or format_for_path(written)
     except SRDesktopError:
         return ""
-    changes = lossy_changes(pixels, fmt)
+    changes = lossy_changes(item, fmt)
     return f" ({', '.join(changes)})" if changes else ""

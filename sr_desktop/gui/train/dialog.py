@@ -46,7 +46,7 @@ from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.checkpoint import has_checkpoint, latest_iteration
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.precision import AMP_CHOICES
-from sr_desktop.engine.training.runlog import read_records
+from sr_desktop.engine.training.runlog import points, read_records
 from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
@@ -368,10 +368,8 @@ class TrainDialog(QDialog):
         none (a dialog opened since)."""
         self._clear_run_view()
         records = read_records(out / "log.jsonl", latest_iteration(out / "checkpoint"))
-        self.loss_plot.set_points([(float(r["it"]), float(r["loss"])) for r in records
-                                   if r.get("kind") == "train" and isinstance(r.get("loss"), (int, float))])
-        self.psnr_plot.set_points([(float(r["it"]), float(r["psnr_y"])) for r in records
-                                   if r.get("kind") == "val" and isinstance(r.get("psnr_y"), (int, float))])
+        self.loss_plot.set_points(points(records, "train", "loss"))
+        self.psnr_plot.set_points(points(records, "val", "psnr_y"))
         baseline = next((r.get("psnr_y") for r in records if r.get("kind") == "baseline"), None)
         if isinstance(baseline, (int, float)):
             self.psnr_plot.set_reference(baseline, f"bicubic {baseline:.2f} dB")
