@@ -395,6 +395,12 @@ def test_a_report_to_stdout_keeps_stdout_json(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["totals"]["ok"] == 1
     assert proc.stderr.startswith("1 upscaled, 0 skipped")
+    # into stderr: the summary stays on stdout (it went into the JSON on stderr)
+    proc = subprocess.run([sys.executable, "-m", "sr_desktop", "batch", str(src), str(tmp_path / "out2"), "--model",
+                           "bicubic", "--scale", "2", "--no-progress", "--report", "/dev/stderr"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and json.loads(proc.stderr)["totals"]["ok"] == 1
+    assert proc.stdout.startswith("1 upscaled, 0 skipped")
 
 
 def test_a_file_list_of_missing_images_reports_each_as_failed(tmp_path: Path, capsys):

@@ -30,7 +30,7 @@ from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.interrupt import interrupt_handler
 from sr_desktop.engine.core.progress import BACKEND_STAGE
 from sr_desktop.engine.core.text import printable
-from sr_desktop.engine.imageio.atomic import is_stream
+from sr_desktop.engine.imageio.atomic import into_stdout
 
 DESCRIPTION = """\
 Upscale every image of IN_DIR into OUT_DIR, mirroring the folder tree. Files that are not
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     # a report written to stdout (`--report /dev/stdout | jq`) keeps stdout its own
-    said = sys.stderr if result.report_path is not None and is_stream(result.report_path) else sys.stdout
+    said = sys.stderr if result.report_path is not None and into_stdout(result.report_path) else sys.stdout
     print(result.summary(), file=said)
     if result.report_path is not None:
         print(f"report: {result.report_path}", file=said)
