@@ -125,6 +125,9 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
         logged = list(dialog.loss_plot.points)
         assert logged and logged[0][0] < logged[-1][0] <= stopped
         assert dialog.psnr_plot.reference is not None
+        # and its last validation's previews (they stayed blank until the next validation)
+        for label in (dialog.before_label, dialog.after_label):
+            assert label.pixmap() is not None and not label.pixmap().isNull()
     assert dialog.result is not None and dialog.result.iterations == 250, dialog.status_label.text()
     assert min(progress) > stopped  # continued, not restarted
     assert "another learning-rate schedule: --iterations 200 → 250" in dialog.status_label.text()

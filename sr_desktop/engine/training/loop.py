@@ -361,7 +361,8 @@ class Trainer:
         scores = self.val_backend.evaluate(self.val, net, o.previews)
         self.net.module.train()
         self.last_val = scores
-        self.runlog.add("val", self.iteration, **scores.as_dict(), backend=self.val_backend.chosen)
+        preview = {"preview": self.val.names[0]} if o.previews else {}  # a Resume shows it again
+        self.runlog.add("val", self.iteration, **scores.as_dict(), backend=self.val_backend.chosen, **preview)
         if o.previews:
             self.val.write_previews(self.out / "val", self.iteration, scores)
         self.write_curves()

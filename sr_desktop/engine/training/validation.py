@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from sr_desktop.engine.compute.resample import quantize
-from sr_desktop.engine.imageio import Image, ImageReadError, SaveOptions, write_image
+from sr_desktop.engine.imageio import Image, ImageReadError, SaveOptions, read_image, write_image
 from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import score_pair
 from sr_desktop.engine.models.arch_model import matlab_bicubic
@@ -124,7 +124,7 @@ class ValidationSet:
         """``lr-NAME.png`` and ``hr-NAME.png`` of the first `count` images (once per run)."""
         for name, (lr, hr) in list(zip(self.names, self.pairs, strict=True))[:count]:
             for prefix, pixels in (("lr", quantize(lr, np.uint8)), ("hr", hr)):
-                target = folder / f"{prefix}-{name}.png"
+                target = input_preview_path(folder, prefix, name)
                 if not target.exists():
                     write_image(Image(pixels), target, SaveOptions(format="png"), overwrite=True)
 
@@ -132,7 +132,36 @@ class ValidationSet:
         """``sr-NAME-ITER.png`` of the previews in `scores`."""
         written = []
         for name, pixels in zip(self.names, scores.previews, strict=False):
-            target = folder / f"sr-{name}-{iteration:08d}.png"
+            target = output_preview_path(folder, name, iteration)
             write_image(Image(pixels), target, SaveOptions(format="png"), overwrite=True)
             written.append(target)
         return written
+
+
+def input_preview_path(folder: Path, prefix: str, name: str) -> Path:
+    """Where a run keeps the ``lr`` (network input) or ``hr`` image of validation image `name`."""
+    return folder / f"{prefix}-{name}.png"
+
+
+def output_preview_path(folder: Path, name: str, iteration: int) -> Path:
+    """Where a run keeps the network's output for validation image `name` at `iteration`."""
+    return folder / f"sr-{name}-{iteration:08d}.png"
+
+
+def read_logged_preview(out: Path, records: list[dict]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The (input, output) preview pixels of the last validation in `records` (a run's log, as
+    a resume keeps it) from the run folder `out`; None for a file that is missing or
+    unreadable (``--previews 0``, a log written before the name was logged, a cleaned folder)."""
+    record = next((r for r in reversed(records) if r.get("kind") == "val"), None)
+    name = record.get("preview") if record else None
+    if not isinstance(name, str):
+        return None, None
+
+    def pixels(path: Path) -> np.ndarray | None:
+        try:
+            return read_image(path).pixels
+        except ImageReadError:
+            return None
+
+    return (pixels(input_preview_path(out / "val", "lr", name)),
+            pixels(output_preview_path(out / "val", name, int(record["it"]))))

@@ -48,6 +48,7 @@ from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.precision import AMP_CHOICES
 from sr_desktop.engine.training.runlog import points, read_records
 from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
+from sr_desktop.engine.training.validation import read_logged_preview
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
@@ -332,7 +333,7 @@ class TrainDialog(QDialog):
 
     def _clear_run_view(self) -> None:
         """Curves, bicubic line, progress and previews of the last run: a new run starts
-        blank (Resume then shows its run's own, from the log)."""
+        blank (Resume then shows its run's own, from the log and its previews)."""
         self.loss_plot.set_points([])
         self.psnr_plot.set_points([])
         self.psnr_plot.set_reference(None)
@@ -373,6 +374,10 @@ class TrainDialog(QDialog):
         baseline = next((r.get("psnr_y") for r in records if r.get("kind") == "baseline"), None)
         if isinstance(baseline, (int, float)):
             self.psnr_plot.set_reference(baseline, f"bicubic {baseline:.2f} dB")
+        for label, pixels in zip((self.before_label, self.after_label), read_logged_preview(out, records),
+                                 strict=True):
+            if pixels is not None:  # the last validation's, until the resumed run validates
+                label.show_pixels(pixels)
 
     def _submit(self, request: TrainRequest) -> bool:
         self.request = request
