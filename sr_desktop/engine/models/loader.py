@@ -45,7 +45,7 @@ def resolve_scale_variant(spec: ModelSpec, scale: int | None, variant: str | Non
             raise ModelError(f"{spec.id} supports scales 1..{MAX_SCALE}, not ×{scale}")
     elif scale not in spec.scales:
         raise ModelError(f"{spec.id} supports scales {', '.join(f'×{s}' for s in spec.scales)}, not ×{scale}")
-    available = variants_at(spec, scale) if spec.kind == ModelKind.FEEDFORWARD else list(spec.variants)
+    available = variants_at(spec, scale)
     if variant in (None, "", "default"):
         chosen = (
             spec.default_variant if spec.default_variant in available else (available[0] if available else "default")

@@ -207,8 +207,9 @@ def is_per_image(model_id: str) -> bool:
 
 
 def variants_at(spec: ModelSpec, scale: int) -> list[str]:
-    """The variants of `spec` available at `scale` (all listed variants when not per-scale)."""
+    """The variants of `spec` available at native `scale` (all listed variants when they are
+    not per-scale: a model of another kind than feedforward, a custom model)."""
     files = spec.source.get("files")
-    if not isinstance(files, dict) or not files:  # (a custom model's files are a plain list)
+    if spec.kind != ModelKind.FEEDFORWARD or not isinstance(files, dict) or not files:
         return list(spec.variants)
     return [v for v in spec.variants if v in files.get(str(scale), {})]

@@ -42,8 +42,11 @@ from sr_desktop.engine.models.literature import (
     trained_scales,
     training_data_text,
 )
+from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.loader import is_zoo_spec
+from sr_desktop.engine.models.registry import variants_at
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
+from sr_desktop.engine.pipeline.scale_plan import plan_scale
 from sr_desktop.gui.widgets import ElidingComboBox, WrapLabel
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
@@ -251,8 +254,8 @@ class ModelPicker(QWidget):
         layout.addWidget(self.advanced)
 
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        for combo in (self.variant_combo, self.scale_combo, self.device_combo, self.precision_combo,
-                      self.backend_combo):
+        self.scale_combo.currentIndexChanged.connect(self._on_scale_changed)
+        for combo in (self.variant_combo, self.device_combo, self.precision_combo, self.backend_combo):
             combo.currentIndexChanged.connect(self._emit_changed)
         self.tile_spin.valueChanged.connect(self._emit_changed)
 
@@ -540,7 +543,7 @@ class ModelPicker(QWidget):
     def _on_model_changed(self) -> None:
         spec = self.spec()
         previous_scale = self.scale_combo.currentData()
-        self._updating = True
+        updating, self._updating = self._updating, True
         try:
             self.scale_combo.clear()
             for s in scale_choices(spec):
@@ -549,18 +552,10 @@ class ModelPicker(QWidget):
             target = previous_scale if previous_scale else (max(spec.scales) if spec else 4)
             if not self.set_scale(target) and spec is not None:
                 self.set_scale(max(spec.scales))
-            self.variant_combo.clear()
-            variants = list(spec.variants) if spec is not None else []
-            for v in variants:
-                self.variant_combo.addItem(v, v)
-            if spec is not None and spec.default_variant in variants:
-                self.set_variant(spec.default_variant)
-            several = len(variants) > 1
-            self.variant_combo.setVisible(several)
-            self.variant_label.setVisible(several)
+            self._fill_variants(spec)
             self._fit_vulkan_to(spec)
         finally:
-            self._updating = False
+            self._updating = updating
         if spec is None:
             self.description.setText("No model installed — see the list for install commands.")
         else:
@@ -568,6 +563,36 @@ class ModelPicker(QWidget):
             self.description.setText(
                 f"{spec.description}" + (f"<br><i>{tags}</i>" if tags else "")
             )
+        self._emit_changed()
+
+    def _fill_variants(self, spec: ModelSpec | None, keep: str | None = None) -> None:
+        """The variants `spec` has at the picked scale (the native scale its passes run at):
+        Real-CUGAN SE's denoise1/2 exist at ×2 only, waifu2x CUNet's ×1 has no "default".
+        `keep` stays picked when the scale has it, else the one the engine runs."""
+        variants = []
+        if spec is not None:
+            try:
+                variants = variants_at(spec, plan_scale(list(spec.scales), self.scale(),
+                                                        spec.kind == ModelKind.RESAMPLE).native)
+            except ModelError:
+                variants = list(spec.variants)
+        self.variant_combo.clear()
+        for v in variants:
+            self.variant_combo.addItem(v, v)
+        fallback = spec.default_variant if spec is not None and spec.default_variant in variants else None
+        for wanted in (keep, fallback):
+            if wanted and self.set_variant(wanted):
+                break
+        several = len(variants) > 1
+        self.variant_combo.setVisible(several)
+        self.variant_label.setVisible(several)
+
+    def _on_scale_changed(self) -> None:
+        updating, self._updating = self._updating, True
+        try:
+            self._fill_variants(self.spec(), keep=self.variant())
+        finally:
+            self._updating = updating
         self._emit_changed()
 
     def _emit_changed(self, *_args) -> None:

@@ -1,0 +1,66 @@
+"""The model picker offers what the engine runs: variants at the picked scale."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from sr_desktop.engine.models.loader import resolve_scale_variant
+from sr_desktop.engine.models.registry import get_model_spec, list_models
+
+pytestmark = pytest.mark.gui
+
+
+def _picker(qtbot, ids):
+    from sr_desktop.gui.main_window.model_picker import ModelPicker
+
+    picker = ModelPicker([s for s in list_models() if s.id in ids])
+    qtbot.addWidget(picker)
+    return picker
+
+
+def _offered(picker) -> list[str]:
+    return [picker.variant_combo.itemData(i) for i in range(picker.variant_combo.count())]
+
+
+def test_variants_follow_the_scale(qtbot):
+    """Real-CUGAN SE's denoise1/2 exist at ×2 only: at ×4 they were still offered and the
+    upscale failed ("has no variant 'denoise1' at ×4")."""
+    picker = _picker(qtbot, ("realcugan-se",))
+    spec = get_model_spec("realcugan-se")
+    assert picker.set_model_id("realcugan-se") and picker.set_scale(2)
+    assert "denoise1" in _offered(picker) and picker.set_variant("denoise1")
+    assert picker.set_scale(4)
+    assert "denoise1" not in _offered(picker) and "denoise3" in _offered(picker)
+    for variant in _offered(picker):  # everything offered runs
+        assert resolve_scale_variant(spec, 4, variant) == (4, variant)
+    assert picker.variant() == "default"  # the picked one was gone: the engine's default
+    assert picker.set_variant("denoise3") and picker.set_scale(3)
+    assert picker.variant() == "denoise3"  # kept where the scale has it
+
+
+def test_a_scale_without_the_plain_variant_shows_the_one_that_runs(qtbot):
+    """waifu2x CUNet ×1 is denoise-only: the picker said "default", the engine ran denoise0,
+    and the new result was at once marked as not what the picker is set to."""
+    picker = _picker(qtbot, ("waifu2x-cunet",))
+    spec = get_model_spec("waifu2x-cunet")
+    assert picker.set_model_id("waifu2x-cunet") and picker.set_scale(1)
+    assert "default" not in _offered(picker)
+    assert picker.variant() == resolve_scale_variant(spec, 1, None)[1] == "denoise0"
+    assert picker.set_scale(2) and picker.variant() == "denoise0"  # the user's pick stays
+
+
+def test_restored_settings_get_the_variants_of_the_restored_scale(qtbot, tmp_path):
+    from sr_desktop.gui.settings import GuiSettings
+
+    settings = GuiSettings(tmp_path / "gui.ini")
+    settings.set("model", "realcugan-se")
+    settings.set("scale", 2)
+    settings.set("variant", "denoise2")
+    picker = _picker(qtbot, ("realcugan-se",))
+    picker.load_settings(settings)
+    assert (picker.scale(), picker.variant()) == (2, "denoise2")
+    settings.set("scale", 4)
+    picker.load_settings(settings)  # a stored variant the scale lacks: the default instead
+    assert picker.scale() == 4 and picker.variant() == "default" and "denoise2" not in _offered(picker)
