@@ -178,6 +178,24 @@ def test_models_added_and_removed_outside_the_window_show_up_in_its_picker(windo
         assert spec.id not in [m for m, _name in window.metrics_panel.models_provider()]
 
 
+def test_the_batch_dialog_follows_models_added_and_removed_while_it_is_open(qtbot, tmp_path):
+    """Its picker was filled once: an added model never showed up, a removed one stayed
+    selectable and Start failed the batch naming every model id."""
+    from sr_desktop.engine.models.custom import add_custom_model, remove_custom_model
+    from sr_desktop.gui.batch.dialog import BatchDialog
+
+    create_application()
+    dialog = BatchDialog()
+    qtbot.addWidget(dialog)
+    spec = add_custom_model(srvgg_pth(tmp_path / "for_batch.pth"))
+    qtbot.waitUntil(lambda: spec.id in model_ids(dialog.picker), timeout=10_000)
+    assert dialog.picker.set_model_id(spec.id)
+    remove_custom_model(spec.id)
+    qtbot.waitUntil(lambda: spec.id not in model_ids(dialog.picker), timeout=10_000)
+    assert dialog.picker.spec() is not None and dialog.picker.model_id() != spec.id
+    assert f"{spec.name} is no longer in the model list" in dialog.status_label.text()
+
+
 def test_a_refresh_keeps_the_chosen_model_and_variant(window, qtbot):
     picker = window.picker
     assert picker.set_model_id("waifu2x-photo") and picker.set_variant("denoise3")

@@ -250,3 +250,15 @@ def test_a_mistyped_model_id_gets_a_suggestion(typed, meant):
     with pytest.raises(ModelError) as unknown:
         get_model_spec("zzz")
     assert "did you mean" not in str(unknown.value)
+
+
+def test_an_added_model_that_is_gone_is_named_as_one_of_the_users():
+    """An Upscale queued with a model removed since (or a script's old id) failed with the
+    whole list of ~40 ids, none of them the user's."""
+    from sr_desktop.engine.core.errors import ModelError
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    with pytest.raises(ModelError) as gone:
+        get_model_spec("custom-my-upscaler")
+    message = str(gone.value)
+    assert "none of the models you added has this id" in message and "known models" not in message

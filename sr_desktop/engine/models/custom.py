@@ -77,6 +77,7 @@ from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_model
     stored_files_digest,
     write_index,
 )
+from sr_desktop.engine.models.spec import CUSTOM_ID_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +435,7 @@ def load_model_file(path: str | os.PathLike, scale: int | None = None, model_id:
     """Load a model file without registering it (``.pth``/``.safetensors``/ncnn pair), at
     `scale` (None: the scale detected in it) under `model_id` (default: from the file name)."""
     path = Path(path)
-    return _load_any(path, model_id or "custom-" + _slug(path.stem), scale=scale)
+    return _load_any(path, model_id or CUSTOM_ID_PREFIX + _slug(path.stem), scale=scale)
 
 
 def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -510,7 +511,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
     root = custom_models_dir()
     remove_leftovers(root)
     taken = {e.get("id") for e in entries if isinstance(e.get("id"), str)} | {p.name for p in root.iterdir()}
-    model_id = _unique_id("custom-" + _slug(display), taken)
+    model_id = _unique_id(CUSTOM_ID_PREFIX + _slug(display), taken)
     # a name already listed gets a number, as its id does: two "my_model" in the picker could
     # not be told apart
     names = {e.get("name") for e in entries if isinstance(e.get("name"), str)}

@@ -26,7 +26,7 @@ from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import literature
 from sr_desktop.engine.models.kinds import ModelKind
-from sr_desktop.engine.models.spec import ADD_WEIGHTS_COMMAND, LITERATURE, ModelSpec
+from sr_desktop.engine.models.spec import ADD_WEIGHTS_COMMAND, CUSTOM_ID_PREFIX, LITERATURE, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,11 @@ def get_model_spec(model_id: str) -> ModelSpec:
         if spec.id == model_id:
             return spec
     ids = [s.id for s in specs]
-    raise ModelError(f"unknown model {model_id!r}{_did_you_mean(model_id, ids)}; known models: {', '.join(ids)}")
+    hint = _did_you_mean(model_id, ids)
+    if model_id.startswith(CUSTOM_ID_PREFIX) and not hint:  # one of the user's, removed since
+        raise ModelError(f"unknown model {model_id!r}: none of the models you added has this id "
+                         "(removed since?); 'sr-desktop models' lists them")
+    raise ModelError(f"unknown model {model_id!r}{hint}; known models: {', '.join(ids)}")
 
 
 def _did_you_mean(model_id: str, ids: list[str]) -> str:

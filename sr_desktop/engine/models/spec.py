@@ -16,6 +16,8 @@ from sr_desktop.engine.models.kinds import ModelKind
 LITERATURE = "literature"
 #: how a user gets weights for a literature entry (or any architecture of `archs`)
 ADD_WEIGHTS_COMMAND = "sr-desktop models add FILE"
+#: what the id of every model a user adds starts with (``custom-my-model``)
+CUSTOM_ID_PREFIX = "custom-"
 
 
 @dataclass

@@ -48,6 +48,7 @@ from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.fold_toggle import FoldToggle
+from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, resize_within_screen
 from sr_desktop.gui.worker import JobQueue
@@ -144,6 +145,8 @@ class BatchDialog(QDialog):
 
         # -- options ---------------------------------------------------------------
         self.picker = ModelPicker(models if models is not None else batch_models())
+        if models is None:  # the registry's: follow models added or removed while it is open
+            watch_for(self).connect(self._refresh_models)
         self.format_combo = QComboBox()
         for fmt in OUTPUT_FORMATS:
             self.format_combo.addItem("same as input" if fmt == "same" else fmt.upper(), fmt)
@@ -315,6 +318,11 @@ class BatchDialog(QDialog):
             allow_inside_input=self.inside_check.isChecked(),
             keep_metadata=self.metadata_check.isChecked(),
         )
+
+    def _refresh_models(self) -> None:
+        gone = self.picker.reload(batch_models())
+        if gone and not self.is_running():  # (a running batch has loaded its model)
+            self.status_label.setText(gone + ".")
 
     def is_running(self) -> bool:
         return self.queue.is_busy()

@@ -34,6 +34,7 @@ from sr_desktop.engine.core.options import (
     UpscaleOptions,
     parse_tile,
 )
+from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.literature import (
     INCOMPLETE_TAG,
     incomplete_text,
@@ -42,7 +43,6 @@ from sr_desktop.engine.models.literature import (
     trained_scales,
     training_data_text,
 )
-from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.loader import is_zoo_spec
 from sr_desktop.engine.models.registry import variants_at
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
@@ -352,6 +352,19 @@ class ModelPicker(QWidget):
         self._on_model_changed()
         if kept and variant:  # (the model's default variant was chosen again)
             self.set_variant(variant)
+
+    def reload(self, models: list[ModelSpec]) -> str | None:
+        """`set_models` when the list changed (a model added or removed elsewhere); the line
+        to show when the selected model is gone ("X is no longer in the model list; Y is
+        selected"), else None."""
+        if models == self._models:
+            return None
+        before = self.spec()
+        self.set_models(models)
+        now = self.spec()
+        if before is None or (now is not None and now.id == before.id):
+            return None
+        return f"{before.name} is no longer in the model list" + (f"; {now.name} is selected" if now else "")
 
     def set_model_id(self, model_id: str) -> bool:
         """Select ``model_id``; False if it is unknown or not installed."""

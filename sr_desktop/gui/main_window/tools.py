@@ -56,14 +56,11 @@ class ModelAdder:
         models = list_models()
         if models == self.picker.models():
             return
-        before = self.picker.spec()
-        self.picker.set_models(models)
+        gone = self.picker.reload(models)
         if self.metrics_panel is not None:
             self.metrics_panel.reload_models()
-        now = self.picker.spec()
-        if before is not None and (now is None or now.id != before.id):
-            instead = f"; {now.name} is selected" if now is not None else ""
-            self.feedback.show_status(f"{before.name} is no longer in the model list{instead}", 10000)
+        if gone:
+            self.feedback.show_status(gone, 10000)
 
     def add_model_dialog(self):
         """Models ▸ Add…: pick a .pth / .safetensors / ncnn .param file and add it."""
