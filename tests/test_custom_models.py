@@ -217,6 +217,29 @@ def test_unsupported_files_get_one_clear_error(home, tmp_path):
     assert [p.name for p in custom.custom_models_dir().iterdir()] == []
 
 
+def test_adding_again_repairs_an_entry_whose_file_is_gone(home, tmp_path):
+    """The picker greys out a model whose stored file vanished and says "add it again";
+    doing so listed a second "my_fsrcnn (2)" beside the broken entry, which stayed for good."""
+    src = tmp_path / "my_fsrcnn.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    spec = add_custom_model(src)
+    Path(spec.source["file"]).unlink()
+    assert not list_custom_specs()[0].installed
+    again = add_custom_model(src)
+    assert (again.id, again.name, again.installed) == (spec.id, spec.name, True)
+    assert [(s.id, s.installed) for s in list_custom_specs()] == [(spec.id, True)]
+    assert load_custom_model(again).scale == 2
+
+
+def test_a_name_of_a_built_in_model_gets_a_number(home, tmp_path):
+    """`models add FILE --name SPAN` (or a file named FSRCNN.pth) listed two identical "SPAN"
+    rows in the picker, the Evaluate list and the leaderboard."""
+    src = tmp_path / "FSRCNN.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    assert add_custom_model(src).name == "FSRCNN (2)"
+    assert add_custom_model(src, name="span").name == "span (2)"
+
+
 def test_add_list_load_remove_round_trip(home, tmp_path):
     src = tmp_path / "My Model v2!.pth"
     net = _make("srvgg-x2")

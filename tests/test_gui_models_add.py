@@ -219,3 +219,51 @@ def test_the_added_message_names_every_scale_and_the_dialog_offers_every_kind(wi
     assert "×2, ×3, ×4" in window.statusBar().currentMessage()
     for pattern in ("*.pth", "*.pt", "*.ckpt", "*.safetensors", "*.param", "*.bin"):
         assert pattern in MODEL_FILE_FILTER.split(";;")[0].strip("Models ()").split()
+
+
+def test_models_remove_takes_an_added_model_out_and_a_lost_file_can_be_mended(window, tmp_path, qtbot):
+    """A model whose stored file vanished was greyed out "not installed: sr-desktop models add
+    FILE"; adding the file again listed a second entry and the broken one could not be
+    removed from the window (Models had Add… only)."""
+    from sr_desktop.gui.main_window.model_picker import MISSING_FILE_TEXT
+
+    src = srvgg_pth(tmp_path / "mine.pth")
+    spec = window.add_model(src)
+    Path(spec.source["file"]).unlink()
+    window.model_adder.refresh_models()  # listed again (the watcher follows the index, not the copies)
+    item = window.picker.item_for(spec.id)
+    assert not item.isEnabled() and MISSING_FILE_TEXT.lower() in item.text()
+    assert "Models ▸ Remove…" in item.toolTip()
+    before = model_ids(window.picker)
+    mended = window.add_model(src)  # what the entry says: add it again
+    assert mended.id == spec.id and model_ids(window.picker) == before  # in its place, no second entry
+    assert window.picker.item_for(spec.id).isEnabled()
+
+    assert window.remove_model_action in window.models_menu.actions()
+    offered = []
+    window.model_adder.ask_model_to_remove = lambda mine: (offered.extend(mine)
+                                                           or next(s for s in mine if s.id == spec.id))
+    assert window.picker.model_id() == spec.id
+    assert window.remove_model_dialog().id == spec.id
+    assert offered and all(s.custom for s in offered) and spec.id in [s.id for s in offered]
+    assert spec.id not in model_ids(window.picker) and window.picker.spec() is not None
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"Removed model {spec.name} ({spec.id})") and "is selected" in message
+    window.model_adder.ask_model_to_remove = lambda mine: None  # the dialog cancelled
+    assert window.remove_model_dialog() is None
+    while window.model_adder.users_models():  # (the other tests' models share this home)
+        window.model_adder.remove_model(window.model_adder.users_models()[0])
+    window.model_adder.ask_model_to_remove = lambda mine: pytest.fail("nothing to choose from")
+    assert window.remove_model_dialog() is None
+    assert "You have added no models" in window.statusBar().currentMessage()
+
+
+def test_the_tooltips_say_the_licence_and_what_scales_interpolation_takes(window):
+    from sr_desktop.engine.core.options import MAX_SCALE
+
+    bicubic = window.picker.item_for("bicubic").toolTip()
+    assert f"any from ×1 to ×{MAX_SCALE}" in bicubic and "Native scales" not in bicubic
+    assert window.picker.set_model_id("bicubic")
+    assert not any("native" in window.picker.scale_combo.itemText(i) for i in range(window.picker.scale_combo.count()))
+    licensed = next(spec for spec in window.picker.models() if spec.license and spec.installed)
+    assert f"Licence: {licensed.license}" in window.picker.item_for(licensed.id).toolTip()

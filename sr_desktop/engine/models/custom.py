@@ -506,17 +506,41 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
         return _add_locked(path, info, sources, display)
 
 
+def _builtin_names() -> set[str]:
+    """The lower-cased names of the models that come with the app (and its packages)."""
+    from sr_desktop.engine.models.registry import list_models
+
+    return {spec.name.lower() for spec in list_models() if not spec.custom}
+
+
+def _file_gone(entry: dict[str, Any]) -> bool:
+    """Whether an index entry's stored file is missing (False for an entry too damaged to say)."""
+    try:
+        return isinstance(entry.get("id"), str) and not spec_from_entry(entry).installed
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: str) -> ModelSpec:
     entries = read_index(for_change=True)
     root = custom_models_dir()
     remove_leftovers(root)
+    # an entry of this file or name whose stored file is gone (the picker greys it out and
+    # says "add it again"): this add takes its place rather than listing a second one beside it
+    broken = next((e for e in entries if _file_gone(e) and (
+        e.get("name") == display or str(Path(str(e.get("original", ""))).absolute()) == str(path.absolute()))), None)
+    if broken is not None:
+        entries = [e for e in entries if e is not broken]
+        folder = root / broken["id"]
+        if folder.is_dir() and folder.parent == root:
+            shutil.rmtree(folder, ignore_errors=True)
     taken = {e.get("id") for e in entries if isinstance(e.get("id"), str)} | {p.name for p in root.iterdir()}
-    model_id = _unique_id(CUSTOM_ID_PREFIX + _slug(display), taken)
-    # a name already listed gets a number, as its id does: two "my_model" in the picker could
-    # not be told apart
-    names = {e.get("name") for e in entries if isinstance(e.get("name"), str)}
+    model_id = broken["id"] if broken is not None else _unique_id(CUSTOM_ID_PREFIX + _slug(display), taken)
+    # a name already listed (the user's or a built-in model's, in any case) gets a number, as
+    # its id does: two "SPAN" in the picker and the leaderboard could not be told apart
+    names = {e["name"].lower() for e in entries if isinstance(e.get("name"), str)} | _builtin_names()
     base, n = display, 2
-    while display in names:
+    while display.lower() in names:
         display, n = f"{base} ({n})", n + 1
 
     staging = new_staging_folder(root, ".adding-")
@@ -535,7 +559,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
             "params": info["params"],
             "format": info["format"],
             "files": stored,
-            "original": str(path),
+            "original": str(path.absolute()),
             "sha256": file_sha256(staging / stored[0]),
             "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **{k: info[k] for k in ("family", "license") if info.get(k)},
@@ -559,6 +583,10 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
     except OSError as exc:
         shutil.rmtree(root / model_id, ignore_errors=True)
         raise ModelError(f"cannot record the custom model in {index_path()}: {exc}") from None
+    if broken is not None:
+        from sr_desktop.engine.models.backends.choose import forget_measurements
+
+        forget_measurements(model_id)  # measured on the file that was lost, maybe another network
     return spec_from_entry(entry)
 
 

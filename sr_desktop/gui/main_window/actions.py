@@ -44,6 +44,7 @@ class ActionTarget(Protocol):
     def enhance_current_region(self): ...
     def cancel_jobs(self) -> None: ...
     def add_model_dialog(self): ...
+    def remove_model_dialog(self): ...
     def set_region_tool(self, on: bool) -> None: ...
     def set_compare_mode(self, mode: str) -> None: ...
     def show_shortcuts(self): ...
@@ -99,6 +100,8 @@ def build_actions(w: ActionTarget) -> None:
     w.cancel_action = a("&Cancel", w.cancel_jobs, "Esc", "Cancel the running job (Esc)")
     w.add_model_action = a("&Add model…", w.add_model_dialog, "Ctrl+Shift+M",
                            "Add your own model file (.pth, .safetensors, or an ncnn .param with its .bin)")
+    w.remove_model_action = a("&Remove model…", w.remove_model_dialog, None,
+                              "Take one of the models you added out of the list")
     w.fit_action = a("Zoom to &fit", lambda: w.compare.zoom_fit(), "Ctrl+0")
     w.zoom_actions = [
         a(f"Zoom {int(factor * 100)} %", lambda f=factor: w.compare.set_magnification(f), key,
@@ -151,6 +154,7 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
 
     w.models_menu = bar.addMenu("&Models")
     w.models_menu.addAction(w.add_model_action)
+    w.models_menu.addAction(w.remove_model_action)
 
     view = bar.addMenu("&View")
     view.addAction(w.split_action)

@@ -27,6 +27,7 @@ from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.options import (
     DEFAULT_MODEL,
+    MAX_SCALE,
     MIN_TILE,
     PRECISION_CHOICES,
     UPSCALE_DEVICE_CHOICES,
@@ -68,6 +69,8 @@ def scale_choices(spec: ModelSpec | None) -> list[int]:
 
 
 LITERATURE_HEADING = "Literature"
+#: what the list says of a model the user added whose stored file is gone
+MISSING_FILE_TEXT = "Its stored file is missing"
 
 
 def _entry_text(spec: ModelSpec) -> str:
@@ -79,6 +82,8 @@ def _entry_text(spec: ModelSpec) -> str:
         return text + (f"  — {incomplete}" if incomplete else "")
     tags = f"  [{', '.join(spec.tags)}]" if spec.tags else ""
     text = f"{spec.name}{tags}"
+    if not spec.installed and spec.custom:
+        return f"{text}  — {MISSING_FILE_TEXT.lower()}"
     if not spec.installed:
         text += f"  — not installed: {spec.install_command or 'no install command known'}"
     return text
@@ -128,7 +133,13 @@ def _entry_tooltip(spec: ModelSpec) -> str:
         lines.append(spec.description)
     if spec.tags and spec.group != LITERATURE:
         lines.append("Tags: " + ", ".join(spec.tags))
-    lines.append("Native scales: " + ", ".join(f"×{s}" for s in spec.scales))
+    if spec.kind == ModelKind.RESAMPLE:  # interpolation: no scale is more its own than another
+        lines.append(f"Scales: any from ×1 to ×{MAX_SCALE} (<code>--scale</code> of the command line; "
+                     "the Scale list offers the usual ones)")
+    else:
+        lines.append("Native scales: " + ", ".join(f"×{s}" for s in spec.scales))
+    if spec.license:
+        lines.append(f"Licence: {spec.license}")
     published = _psnr_lines(_published_psnr(spec)) if spec.group == LITERATURE else []
     if published:
         lines.append("Published PSNR (Y channel): " + "<br>".join(published))
@@ -141,6 +152,9 @@ def _entry_tooltip(spec: ModelSpec) -> str:
                      "(or Models ▸ Add…); it becomes a custom model.")
         if spec.source.get("weights"):
             lines.append(f"Weights: {spec.source['weights']}")
+    elif not spec.installed and spec.custom:
+        lines.append(MISSING_FILE_TEXT + ": Models ▸ Add… the file again (it takes this entry's place) "
+                     "or Models ▸ Remove… it.")
     elif not spec.installed:
         lines.append(f"Not installed. Install with: <code>{spec.install_command or '?'}</code>")
     return "<br>".join(lines)
@@ -560,7 +574,7 @@ class ModelPicker(QWidget):
         try:
             self.scale_combo.clear()
             for s in scale_choices(spec):
-                native = spec is not None and s in spec.scales
+                native = spec is not None and s in spec.scales and spec.kind != ModelKind.RESAMPLE
                 self.scale_combo.addItem(f"×{s}" + (" (native)" if native else ""), s)
             target = previous_scale if previous_scale else (max(spec.scales) if spec else 4)
             if not self.set_scale(target) and spec is not None:

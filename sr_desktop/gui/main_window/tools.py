@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: ask_model_file() -> a model file path or None (File dialog; injectable for tests)
 AskModelFile = Callable[[], "str | Path | None"]
+#: ask_model_to_remove(the user's models) -> the one to remove or None (injectable for tests)
+AskModelToRemove = Callable[[list], "object | None"]
 #: what `models add` reads (its help names .pth / .pt / .safetensors / ncnn .param + .bin;
 #: .ckpt holds the same PyTorch checkpoints): the dialog hid .pt, .ckpt and .bin
 MODEL_FILE_FILTER = "Models (*.pth *.pt *.ckpt *.safetensors *.param *.bin);;All files (*)"
@@ -34,7 +36,8 @@ KERNEL_PANEL_TITLE = "Blur kernel"
 
 
 class ModelAdder:
-    """Models ▸ Add…: a user's model file, registered, listed in the picker and selected."""
+    """Models ▸ Add… and Remove…: a user's model file, registered, listed in the picker and
+    selected; one of the user's models taken out of the list (its stored copy deleted)."""
 
     def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings, feedback: Feedback,
                  message_bar: MessageBar, metrics_panel=None, ask_model_file: AskModelFile | None = None) -> None:
@@ -45,6 +48,7 @@ class ModelAdder:
         self.message_bar = message_bar
         self.metrics_panel = metrics_panel
         self.ask_model_file: AskModelFile = ask_model_file or self._ask_model_file_dialog
+        self.ask_model_to_remove: AskModelToRemove = self._ask_model_to_remove_dialog
         # models added or removed outside this window (a shell, another window) show up here
         watch_for(parent).connect(self.refresh_models)
 
@@ -95,9 +99,58 @@ class ModelAdder:
         if self.metrics_panel is not None:
             self.metrics_panel.reload_models()
         self.message_bar.clear()
+        licence = f"; licence: {spec.license}" if spec.license else ""  # (as `models add` says it)
         self.feedback.show_status(
-            f"Added model {spec.name} ({spec.arch}, {', '.join(f'×{s}' for s in spec.scales)}) as {spec.id}", 8000)
+            f"Added model {spec.name} ({spec.arch}, {', '.join(f'×{s}' for s in spec.scales)}) as {spec.id}"
+            + licence, 8000)
         return spec
+
+    def users_models(self) -> list:
+        """The models the user added (listed or greyed out for a missing file), in list order."""
+        return [spec for spec in self.picker.models() if spec.custom]
+
+    def remove_model_dialog(self):
+        """Models ▸ Remove…: choose one of the user's models and remove it (its spec, or None)."""
+        mine = self.users_models()
+        if not mine:
+            self.feedback.show_status("You have added no models (Models ▸ Add… adds one)", 8000)
+            return None
+        spec = self.ask_model_to_remove(mine)
+        return self.remove_model(spec) if spec is not None else None
+
+    def remove_model(self, spec):
+        """Take an added model out of the list and delete the app's copy of it (the user's
+        own file stays); the spec, or None after the engine's one-line error."""
+        from sr_desktop.engine.models.custom import remove_custom_model
+
+        was_selected = self.picker.model_id() == spec.id
+        try:
+            run_beside_ui(lambda: remove_custom_model(spec.id))
+        except (SRDesktopError, OSError) as exc:
+            self.feedback.show_error(one_line(exc))
+            return None
+        self.refresh_models()
+        now = self.picker.spec()
+        instead = f"; {now.name} is selected" if was_selected and now is not None else ""
+        self.feedback.show_status(f"Removed model {spec.name} ({spec.id}){instead}", 8000)
+        return spec
+
+    def _ask_model_to_remove_dialog(self, mine: list):
+        from PySide6.QtWidgets import QInputDialog
+
+        def entry(spec) -> str:
+            return f"{spec.name} ({spec.id})" + ("" if spec.installed else " — its file is missing")
+
+        entries = [entry(spec) for spec in mine]
+        dialog = QInputDialog(self.parent)
+        dialog.setWindowTitle("Remove model")
+        dialog.setLabelText("Remove from the list (the app's copy is deleted; your own file stays where it is):")
+        dialog.setComboBoxItems(entries)
+        dialog.setComboBoxEditable(False)
+        dialog.setOkButtonText("Remove")
+        if not dialog.exec() or dialog.textValue() not in entries:
+            return None
+        return mine[entries.index(dialog.textValue())]
 
     def _ask_model_file_dialog(self):
         start = self.settings.get("last_dir") or ""

@@ -433,6 +433,10 @@ class MainWindow(QMainWindow):
         """Models ▸ Add…"""
         return self.model_adder.add_model_dialog()
 
+    def remove_model_dialog(self):
+        """Models ▸ Remove…"""
+        return self.model_adder.remove_model_dialog()
+
     def add_model(self, path):
         """Register a user's model file and select it (its ModelSpec, or None)."""
         return self.model_adder.add_model(Path(path))
