@@ -64,3 +64,22 @@ def test_restored_settings_get_the_variants_of_the_restored_scale(qtbot, tmp_pat
     settings.set("scale", 4)
     picker.load_settings(settings)  # a stored variant the scale lacks: the default instead
     assert picker.scale() == 4 and picker.variant() == "default" and "denoise2" not in _offered(picker)
+
+
+def test_a_remembered_model_that_is_gone_is_named_at_start(qtbot, tmp_path):
+    """The picker quietly showed the default model (and the settings file was overwritten
+    with it) when the model used last had been removed or lost its file."""
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    create_application()
+    settings = GuiSettings(tmp_path / "gui.ini")
+    settings.set("model", "custom-removed-since")
+    window = MainWindow(settings=settings, confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.message_bar.text() != "", timeout=5000)
+    message = window.message_bar.text()
+    assert message.startswith("The model used last, custom-removed-since, is no longer in the model list")
+    assert message.endswith(f"; {window.picker.spec().name} is selected.")

@@ -450,12 +450,15 @@ class ModelPicker(QWidget):
         return True
 
     # -- persistence --------------------------------------------------------------------
-    def load_settings(self, settings) -> None:
-        """Restore the choices stored in a `GuiSettings`."""
+    def load_settings(self, settings) -> str | None:
+        """Restore the choices stored in a `GuiSettings`; the line to show when the stored
+        model cannot be selected (removed, its package or file gone), else None."""
         self._updating = True
+        unavailable = None
         try:
-            if settings.get("model"):
-                self.set_model_id(settings.get("model"))
+            stored = settings.get("model")
+            if stored and not self.set_model_id(stored):
+                unavailable = stored
             self.set_scale(settings.get("scale"))
             if settings.get("variant"):
                 self.set_variant(settings.get("variant"))
@@ -466,6 +469,13 @@ class ModelPicker(QWidget):
         finally:
             self._updating = False
         self.optionsChanged.emit()
+        if unavailable is None:
+            return None
+        listed = next((spec for spec in self._models if spec.id == unavailable), None)
+        now = self.spec()
+        return (f"The model used last, {listed.name if listed else unavailable}, is "
+                + ("no longer in the model list" if listed is None else "not available now (see its entry)")
+                + (f"; {now.name} is selected" if now is not None else ""))
 
     def save_settings(self, settings) -> None:
         """Store the current choices in a `GuiSettings`."""

@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         self.filmstrip.entriesRemoved.connect(lambda _paths: self.opener.on_entries_removed())
         self.loader.busyChanged.connect(lambda busy: None if busy else self._emit_idle())
 
-        self.picker.load_settings(self.settings)
+        model_gone = self.picker.load_settings(self.settings)
         mode = self.settings.get("compare_mode")
         self.set_compare_mode(mode if mode in ("split", "side_by_side") else "split")
         self.picker.optionsChanged.connect(self._on_options_changed)
@@ -182,6 +182,9 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._update_actions()
         self._update_status()
+        if model_gone:  # (it was replaced without a word); after the images of the command line
+            # are opened, which clears the message strip
+            QTimer.singleShot(0, lambda: self.message_bar.show_message(model_gone + ".", level="info"))
 
     # ================================================================ construction
     def _build_central(self, models) -> None:
