@@ -61,6 +61,7 @@ def model_ids(picker) -> list[str]:
 def test_add_a_pth_lists_and_selects_it_and_it_upscales(window, tmp_path, qtbot, chooser):
     chooser.answer = srvgg_pth(tmp_path / "my tiny net.pth")
     before = model_ids(window.picker)
+    assert window.picker.set_scale(4)
     window.add_model_action.trigger()
     assert chooser.calls == 1
     spec = window.picker.spec()
@@ -68,6 +69,7 @@ def test_add_a_pth_lists_and_selects_it_and_it_upscales(window, tmp_path, qtbot,
     assert spec.id not in before and model_ids(window.picker) == before + [spec.id]
     assert spec.arch.lower().startswith("srvgg") and spec.scales == [2]
     assert window.picker.model_id() == spec.id
+    assert window.picker.scale() == 2  # its own scale (×4 carried over ran it twice)
     assert "custom" in window.picker.model_combo.currentText()
     assert window.message_bar.text() == ""
     assert spec.id in window.statusBar().currentMessage()
@@ -79,7 +81,6 @@ def test_add_a_pth_lists_and_selects_it_and_it_upscales(window, tmp_path, qtbot,
     PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(image)
     assert window.open_paths([image])
     qtbot.waitUntil(window.is_idle, timeout=20000)
-    window.picker.set_scale(2)
     window.start_upscale()
     qtbot.waitUntil(lambda: window.result is not None or window.last_error != "", timeout=30000)
     assert window.result is not None, window.last_error

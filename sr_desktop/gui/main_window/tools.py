@@ -96,6 +96,7 @@ class ModelAdder:
             QGuiApplication.restoreOverrideCursor()
         self.picker.set_models(list_models())
         self.picker.set_model_id(spec.id)
+        self.picker.set_scale(max(spec.scales))  # its own (a ×4 carried over ran a ×2 model twice)
         if self.metrics_panel is not None:
             self.metrics_panel.reload_models()
         self.message_bar.clear()
