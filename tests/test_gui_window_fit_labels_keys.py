@@ -710,6 +710,33 @@ def test_the_chosen_variant_is_remembered(window, tmp_path):
     assert picker.variant() == window.picker.spec().default_variant
 
 
+def test_panels_restored_without_their_window_size_leave_the_image_room(qtbot, tmp_path):
+    """Qt refuses a geometry saved on another screen, and the window opens at the first-start
+    size, but the panels kept their widths: a 700-px Metrics panel saved on a 1920-px screen
+    left the image 262 px on a laptop (160 px for a 1200-px one)."""
+    from sr_desktop.gui.main_window.window import METRICS_PANEL_TITLE
+
+    create_application()
+    settings = GuiSettings(tmp_path / "gui.ini")
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    first.resize(1600, 700)
+    first.show()
+    qtbot.waitExposed(first)
+    dock = first.side_panels[METRICS_PANEL_TITLE]
+    dock.show()
+    first.resizeDocks([dock], [1000], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: dock.width() >= 900)
+    settings.save_window(QByteArray(), first.saveState())  # the state without a geometry it can restore
+    settings.sync()
+    again = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"))
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    panel = again.side_panels[METRICS_PANEL_TITLE]
+    qtbot.waitUntil(lambda: panel.isVisible() and again.compare.width() >= panel.width() - 16, timeout=5000)
+
+
 def test_a_cut_short_window_geometry_gives_the_first_start_size(qtbot, tmp_path):
     """Qt restores a truncated saveGeometry blob as a 1-px window and says it did: the
     window opened at its minimum, 472×198. A whole one is restored."""

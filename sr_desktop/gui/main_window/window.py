@@ -326,14 +326,26 @@ class MainWindow(QMainWindow):
         """The last size, and which panels were open; at the first start the image area
         alone (the side panels are one click away in the toolbar)."""
         geometry = self.settings.geometry()
-        if geometry is None or not self.restoreGeometry(geometry):
+        kept = geometry is not None and self.restoreGeometry(geometry)
+        if not kept:
             resize_within_screen(self, FIRST_SIZE.width(), FIRST_SIZE.height())
         state = self.settings.window_state()
         if state is not None and self.restoreState(state):
             self.filmstrip_dock.setVisible(self.filmstrip.count() > 1)
+            if not kept:  # (another screen: the panels kept their widths, the window did not)
+                QTimer.singleShot(0, self._narrow_side_panels)
             return
         for dock in self.side_panels.values():
             dock.hide()
+
+    def _narrow_side_panels(self) -> None:
+        """Side panels wider than the image area made as wide as it: restored from a larger
+        screen, a 700-px Metrics panel left the image 262 px of a laptop's 1280-px window."""
+        shown = [dock for dock in self.side_panels.values() if dock.isVisible()]
+        wide = [dock for dock in shown if dock.width() > self.compare.width()]
+        if wide:  # the room they and the image share, shared out evenly
+            share = (self.compare.width() + sum(dock.width() for dock in wide)) // (len(wide) + 1)
+            self.resizeDocks(wide, [share] * len(wide), Qt.Orientation.Horizontal)
 
     def remember_layout(self) -> None:
         """Store the window's size and which panels are open (on close and when a panel is
