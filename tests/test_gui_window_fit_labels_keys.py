@@ -152,6 +152,53 @@ def test_on_a_short_screen_a_queued_job_keeps_cancel_in_sight(qtbot, tmp_path):
     window.queue.shutdown(2.0)
 
 
+def test_on_a_short_screen_a_progress_line_that_wraps_keeps_cancel_in_sight(qtbot, tmp_path):
+    """A first use's progress line ("converting it to OpenVINO and timing it…") wrapped to
+    three lines and pushed Cancel out of the column's view for its seconds."""
+    import time
+
+    from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
+
+    go_on = []
+
+    def first_use(job, progress, cancel):  # a short line for a while, then the long one
+        for line in ["first use", "first use of span's ×4 network: converting it to OpenVINO and timing "
+                     "it against torch on a small tile (once per model, version and precision)"]:
+            progress(ProgressInfo(0, 0, 0.1, None, stage=BACKEND_STAGE, message=line))
+            while not go_on and not cancel.cancelled:
+                time.sleep(0.01)
+            go_on.clear()
+        while True:
+            cancel.raise_if_cancelled()
+            time.sleep(0.01)
+
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=first_use,
+                        confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.resize(*LAPTOP_150)
+    window.show()
+    for dock in window.side_panels.values():
+        dock.show()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 96, 64)])
+    scroll = window.controls_scroll
+
+    def cancel_in_sight() -> bool:
+        button = window.cancel_button
+        y = button.mapTo(scroll.viewport(), button.rect().topLeft()).y()
+        return 0 <= y and y + button.height() <= scroll.viewport().height()
+
+    window.start_upscale()
+    qtbot.waitUntil(lambda: window.queue.running is not None and cancel_in_sight(), timeout=5000)
+    lines = window.progress_text.height()
+    go_on.append(True)  # the long line
+    qtbot.waitUntil(lambda: window.progress_text.height() > lines, timeout=3000)
+    qtbot.waitUntil(cancel_in_sight, timeout=3000)
+    window.cancel_jobs()
+    wait_idle(qtbot, window)
+    window.queue.shutdown(2.0)
+
+
 # ------------------------------------------------------------------ 2. mixed drop
 def test_a_mixed_drop_opens_the_good_file_and_sums_up_the_rest(window, tmp_path, qtbot):
     fake = tmp_path / "fake.jpg"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QEvent, QRect, QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
@@ -125,6 +125,21 @@ class ElidingComboBox(QComboBox):
         option.currentText = self.fontMetrics().elidedText(option.currentText, Qt.TextElideMode.ElideRight,
                                                            max(0, width))
         painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+
+class GrowthWatch(QObject):
+    """Calls `grown()` whenever `widget` gets taller (e.g. a label in it wrapped to more
+    lines), after the layout has placed it; the watch lives as long as the widget."""
+
+    def __init__(self, widget: QWidget, grown) -> None:
+        super().__init__(widget)
+        self._grown = grown
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Resize and event.size().height() > event.oldSize().height() >= 0:
+            self._grown()
+        return False
 
 
 def value_label(parent: QWidget) -> WrapLabel:

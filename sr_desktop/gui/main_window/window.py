@@ -82,7 +82,7 @@ from sr_desktop.gui.main_window.tools import (
 from sr_desktop.gui.main_window.training import TrainingLauncher
 from sr_desktop.gui.main_window.upscaling import Upscaler
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.widgets import confirm, resize_within_screen
+from sr_desktop.gui.widgets import GrowthWatch, confirm, resize_within_screen
 
 #: the window's fields (the picker's, the Save dialog's) for the flags the engine's errors name
 #: ("try a smaller --tile", "use --precision fp32")
@@ -138,6 +138,10 @@ class MainWindow(QMainWindow):
         self.queue.busyChanged.connect(self._on_busy_changed)  # after the progress box's
         # (a queued job's line grows the box after the layout settled: a moment later)
         self.queue.pendingChanged.connect(lambda *_: QTimer.singleShot(0, self._bring_progress_into_sight))
+        # and a progress line that wraps to more lines pushed Cancel out of sight (a first
+        # use's "converting it to OpenVINO…" at 150 % on a laptop)
+        GrowthWatch(self.progress_box, lambda: self.queue.is_busy() and QTimer.singleShot(
+            0, self._bring_progress_into_sight))
         self._build_docks()
         build_actions(self)
         build_menus_and_toolbar(self)
