@@ -236,3 +236,32 @@ def test_a_file_replaced_on_disk_gets_its_thumbnail_made_again(qtbot, strip, tmp
     wait_thumbnails(qtbot, strip)
     assert strip.item(0).icon().pixmap(56, 56).toImage() != before
     assert not strip.refresh_thumbnail(path)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".jpg"])
+def test_thumbnails_are_turned_as_the_window_shows_the_image(tmp_path, suffix):
+    """Qt's reader turns a JPEG by its EXIF but not a PNG or a WebP: their thumbnails lay on
+    their side beside the upright image in the window."""
+    from sr_desktop.engine.imageio import read_image
+
+    path = tmp_path / f"turned{suffix}"
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    PILImage.fromarray(np.zeros((20, 40, 3), np.uint8)).save(path, exif=exif.tobytes())
+    shown = read_image(path).pixels.shape
+    assert shown[0] > shown[1]  # (the window's: upright, taller than wide)
+    thumb = thumbnails.decode_thumbnail(path).image
+    assert thumb is not None and thumb.height() > thumb.width()
+
+
+def test_a_cut_jpeg_gets_the_reason_the_window_gives_not_a_grey_filled_picture(tmp_path):
+    from sr_desktop.engine.core.errors import ImageReadError
+    from sr_desktop.engine.imageio import read_image
+
+    whole = photo(tmp_path / "whole.jpg", size=(256, 256)).read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ImageReadError) as refused:
+        read_image(cut)
+    thumb = thumbnails.decode_thumbnail(cut)
+    assert thumb.image is None and refused.value.reason in thumb.error

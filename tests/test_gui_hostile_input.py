@@ -53,6 +53,28 @@ def test_opening_a_name_too_long_is_listed_with_the_reason(make_window, tmp_path
     assert "File name too long" in window.opener.batch.details()
 
 
+def test_a_fifo_or_a_broken_link_named_like_an_image_is_refused_without_opening_it(make_window, tmp_path, qtbot):
+    """A FIFO named x.png froze the whole window for good: the strip's thumbnail reader
+    opened it, waiting for a writer while holding the interpreter's lock. A broken link
+    was "file not found" where the command line says what it is."""
+    import os
+
+    from sr_desktop.gui.main_window.thumbnails import decode_thumbnail
+
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    (tmp_path / "dangling.png").symlink_to(tmp_path / "gone.png")
+    assert "not a regular file" in decode_thumbnail(fifo).error  # (returns: nothing opened)
+    window = make_window()
+    good = write_png(tmp_path / "good.png", 24, 16)
+    assert window.open_paths([fifo, tmp_path / "dangling.png", good])
+    wait_idle(qtbot, window)
+    assert window.image is not None and window.image.path == good
+    details = window.opener.batch.details()
+    assert "fifo.png" in details and "not a regular file" in details
+    assert "symlink to a missing file" in details
+
+
 def test_a_new_job_clears_an_earlier_jobs_error(make_window, tmp_path, qtbot):
     window = make_window()
     open_and_wait(qtbot, window, [write_png(tmp_path / "tiny.png", 5, 5)])

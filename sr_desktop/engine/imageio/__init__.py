@@ -19,7 +19,7 @@ from sr_desktop.engine.imageio.formats import (
 )
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
-from sr_desktop.engine.imageio.read import DEFAULT_MAX_PIXELS, read_image, read_image_bytes
+from sr_desktop.engine.imageio.read import DEFAULT_MAX_PIXELS, check_input_file, read_image, read_image_bytes
 from sr_desktop.engine.imageio.write import (
     EncodedImage,
     SaveOptions,
@@ -39,6 +39,7 @@ __all__ = [
     "ImageWriteError",
     "ProtectedPaths",
     "SaveOptions",
+    "check_input_file",
     "check_output_path",
     "encode_image",
     "format_for_path",

@@ -76,8 +76,9 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     return image
 
 
-def read_file_bytes(where: Path) -> bytes:
-    """The bytes of an input file, or an `ImageReadError` saying why there are none."""
+def check_input_file(where: Path) -> None:
+    """`ImageReadError` with the reason when `where` is not a non-empty regular file (a
+    folder, a FIFO, whose opening waits for a writer for ever, a broken link…); opens nothing."""
     info = _stat(where)
     if stat.S_ISDIR(info.st_mode):
         raise ImageReadError(where, "is a folder, not an image file")
@@ -85,6 +86,11 @@ def read_file_bytes(where: Path) -> bytes:
         raise ImageReadError(where, "not a regular file")
     if info.st_size == 0:
         raise ImageReadError(where, "file is empty")
+
+
+def read_file_bytes(where: Path) -> bytes:
+    """The bytes of an input file, or an `ImageReadError` saying why there are none."""
+    check_input_file(where)
     try:
         return where.read_bytes()
     except MemoryError:

@@ -9,6 +9,7 @@ opened: …") with a "Details…" button that lists each file and why."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox, QWid
 from sr_desktop.app.animation_jobs import OpenedAnimation, read_image_or_animation_job
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
+from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.protected import resolved, same_file
@@ -137,7 +139,7 @@ class ImageOpener:
         What cannot be opened is summed up in one message (details on demand). Returns
         True if an image is being opened.
         """
-        from sr_desktop.engine.imageio import is_image_path
+        from sr_desktop.engine.imageio import check_input_file, is_image_path
 
         files: list[Path] = []
         rejected: list[tuple[str, str]] = []
@@ -151,12 +153,15 @@ class ImageOpener:
                     else:
                         self.image_folders.append(path)
                     files.extend(inside)
-                elif not path.exists():
-                    rejected.append((path.name, "file not found"))
-                elif is_image_path(path):
+                elif is_image_path(path) or not os.path.lexists(path):
+                    # the engine's words: "symlink to a missing file", "not a regular file"
+                    # (a FIFO, which no reader may open: it waits for a writer)…
+                    check_input_file(path)
                     files.append(path)
                 else:
                     rejected.append((path.name, "not a supported image type"))
+            except ImageReadError as exc:
+                rejected.append((path.name, exc.reason))
             except OSError as exc:  # a name too long, a folder that cannot be listed, ...
                 rejected.append((path.name or str(path), exc.strerror or str(exc)))
         # each file once: a file dropped twice, or a folder and a file in it, was counted

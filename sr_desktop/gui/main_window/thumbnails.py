@@ -1,8 +1,11 @@
 """Thumbnails of image files, decoded in a worker thread (a `JobQueue` job).
 
-`decode_thumbnail` asks Qt's reader first (it scales while decoding, so a big photo is
-cheap) and the engine's reader for what Qt cannot read; a file neither can read gives
-its one-line reason instead of a picture. `run_thumbnail_job` decodes a job's paths one
+`decode_thumbnail` asks Qt's reader for a whole JPEG (it scales while decoding, so a big
+photo is cheap, and it turns it as its EXIF says) and the engine's reader for the rest:
+Qt's turned no PNG or WebP by its EXIF and showed a cut JPEG filled with grey, which the
+window then refused. A file the engine cannot read gives its one-line reason instead of
+a picture; a FIFO or a folder is never opened (Qt's reader waited on a FIFO for ever,
+holding the interpreter's lock: the whole window froze). `run_thumbnail_job` decodes a job's paths one
 by one and reports each through the job's progress (``extra["thumbnail"]``), so they
 appear as they come; QImage may be made in any thread, the GUI turns it into a pixmap.
 """
@@ -33,6 +36,15 @@ class Thumbnail:
 
 def decode_thumbnail(path: Path, size: int = THUMB) -> Thumbnail:
     """The picture of ``path`` scaled to fit ``size``×``size``, or the reason it has none."""
+    from sr_desktop.engine.imageio import check_input_file
+
+    try:
+        check_input_file(path)
+        whole_jpeg = _is_whole_jpeg(path)
+    except (SRDesktopError, OSError) as exc:
+        return Thumbnail(path, error=one_line(exc))
+    if not whole_jpeg:
+        return _engine_thumbnail(path, size)
     reader = QImageReader(str(path))
     reader.setAutoTransform(True)
     scaled = reader.size()
@@ -43,6 +55,15 @@ def decode_thumbnail(path: Path, size: int = THUMB) -> Thumbnail:
     if not image.isNull():
         return Thumbnail(path, image)
     return _engine_thumbnail(path, size)
+
+
+def _is_whole_jpeg(path: Path) -> bool:
+    """A JPEG file (by its first bytes) that ends with its end-of-image marker."""
+    with open(path, "rb") as fh:
+        if fh.read(3) != b"\xff\xd8\xff":
+            return False
+        fh.seek(-2, 2)
+        return fh.read(2) == b"\xff\xd9"
 
 
 def _engine_thumbnail(path: Path, size: int) -> Thumbnail:
