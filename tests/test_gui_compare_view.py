@@ -512,3 +512,33 @@ def test_a_tiny_image_fits_at_the_same_size_before_and_after_its_upscale(view):
     assert view.zoom() == pytest.approx(8.0)  # result pixels
     view.zoom_to(32.0)  # zoomed in by hand, the result's pixels still go to 32×
     assert view.zoom() == pytest.approx(32.0)
+
+
+def test_an_image_with_a_colour_profile_is_shown_in_srgb_with_its_results(view):
+    """An Adobe RGB photo was shown with its stored values as if they were sRGB (up to 34
+    levels off on red), before and after: the view converts by the image's profile, as the
+    engine converts for a format that cannot hold it."""
+    from icc_profiles import srgb_icc, swapped_primaries_icc
+
+    from sr_desktop.engine.imageio.write import srgb_pixels
+
+    swapped = swapped_primaries_icc()
+    stored = np.zeros((30, 40, 3), np.uint8)
+    stored[:, :20] = (200, 60, 30)
+    stored[:, 20:] = (40, 90, 180)
+    engine = srgb_pixels(stored, swapped)  # what Save as BMP writes
+    assert np.abs(engine.astype(int) - stored).max() > 60  # (a shift no rounding hides)
+    view.set_original(stored, swapped)
+    view.set_result(np.repeat(np.repeat(stored, 2, 0), 2, 1), 2)
+    # the image fills the 400-px view: its left half (x < 200) one colour, its right half the other
+    for split, before_x, after_x in ((0.9, (60, 300), ()), (0.1, (), (100, 300))):
+        view.set_split(split)
+        pixels = grab(view)
+        for x in before_x + after_x:
+            expected = engine[0, 0 if x < 200 else 39]
+            assert np.abs(np.array(at(pixels, QPointF(x, 150))) - expected).max() <= 3, (split, x)
+    view.set_region_result((20, 0, 20, 30), np.repeat(np.repeat(stored[:, 20:], 2, 0), 2, 1), 2)
+    view.set_split(0.1)
+    assert np.abs(np.array(at(grab(view), QPointF(300, 150))) - engine[0, 39]).max() <= 3  # a region too
+    view.set_original(stored, srgb_icc())  # sRGB: the stored values
+    assert at(grab(view), QPointF(60, 150)) == (200, 60, 30)

@@ -45,7 +45,7 @@ def with_frame_layers(runner: JobRunner) -> JobRunner:
             layers = []
             for frame in animation.frames:
                 cancel.raise_if_cancelled()
-                layers.append(ImageLayer(frame.pixels))
+                layers.append(ImageLayer(frame.pixels, frame.icc_profile))
             result.display_frames = layers
         return result
 

@@ -16,12 +16,13 @@ from sr_desktop.gui.compare.image import DisplayImageError, ImageLayer
 from sr_desktop.gui.compare.region import Box
 
 
-def as_layer(pixels) -> ImageLayer:
-    """Accept a bare array, an engine Image, or an ImageLayer already converted (e.g. in a
-    worker thread: building one only uses QImage, which is safe outside the GUI thread)."""
+def as_layer(pixels, icc: bytes | None = None) -> ImageLayer:
+    """Accept a bare array (its colours described by the ICC profile `icc`, if any), an
+    engine Image (its own profile), or an ImageLayer already converted (e.g. in a worker
+    thread: building one only uses QImage, which is safe outside the GUI thread)."""
     if isinstance(pixels, ImageLayer):
         return pixels
-    return ImageLayer(getattr(pixels, "pixels", pixels))
+    return ImageLayer(getattr(pixels, "pixels", pixels), getattr(pixels, "icc_profile", icc))
 
 
 class CompareContent:
@@ -37,6 +38,9 @@ class CompareContent:
         self.patch_base: ImageLayer | None = None
         self.override: ImageLayer | None = None
         self.override_label = "After"
+        #: the ICC profile of the original's colours (and so of its results and regions);
+        #: None: sRGB
+        self.icc: bytes | None = None
         self.after_caption = ""  # what made the result ("SPAN ×4"), set by the window
         self.sx = 1.0  # scene pixels per original pixel
         self.sy = 1.0
@@ -80,7 +84,7 @@ class CompareContent:
         scale = int(scale)
         if scale < 1:
             raise DisplayImageError(f"scale must be a positive integer, got {scale}")
-        layer = as_layer(pixels)
+        layer = as_layer(pixels, self.icc)
         if (layer.width, layer.height) != (w * scale, h * scale):
             raise DisplayImageError(
                 f"region result is {layer.width}×{layer.height}, expected "

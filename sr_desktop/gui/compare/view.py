@@ -99,11 +99,13 @@ class CompareView(PointerGestures, QWidget):
 
     # ------------------------------------------------------------------ images
 
-    def set_original(self, pixels: np.ndarray) -> None:
-        """Show a new original (H×W×C uint8/uint16, C 1..4); clears the result, region
-        results, display override and region, and fits the view."""
-        layer = as_layer(pixels)
+    def set_original(self, pixels: np.ndarray, icc: bytes | None = None) -> None:
+        """Show a new original (H×W×C uint8/uint16, C 1..4, its colours described by the ICC
+        profile `icc`: shown converted to sRGB, as are its results); clears the result,
+        region results, display override and region, and fits the view."""
+        layer = as_layer(pixels, icc)
         self._content.set_original(layer)
+        self._content.icc = getattr(pixels, "icc_profile", icc)
         self._region = None
         self._band = None
         self._drag = None
@@ -116,7 +118,7 @@ class CompareView(PointerGestures, QWidget):
         """Show the upscaled image (about H·scale × W·scale). Replaces region results and
         the display override; the view stays on the same place at the same magnification."""
         self._content.require_original()
-        sx, sy = self._content.set_result(as_layer(pixels), scale)
+        sx, sy = self._content.set_result(as_layer(pixels, self._content.icc), scale)
         self._set_scene_scale(sx, sy)
 
     def show_frame(self, before, after=None, regions_on=None) -> None:
@@ -125,10 +127,10 @@ class CompareView(PointerGestures, QWidget):
         ``regions_on``: the frame that enhanced regions lie on, kept on the after side under
         them (None: the before side's frame)."""
         content = self._content
-        content.original = as_layer(before)
-        content.patch_base = None if regions_on is None else as_layer(regions_on)
+        content.original = as_layer(before, content.icc)
+        content.patch_base = None if regions_on is None else as_layer(regions_on, content.icc)
         if after is not None and content.result is not None:
-            content.result = as_layer(after)
+            content.result = as_layer(after, content.icc)
         self.update()
 
     def set_region_result(self, box: tuple, pixels: np.ndarray, scale: int) -> None:

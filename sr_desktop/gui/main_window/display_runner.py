@@ -16,7 +16,7 @@ def with_display_layer(runner: JobRunner) -> JobRunner:
         result = runner(job, progress, cancel)
         if job.box is None:
             image = result if isinstance(result, Image) else result.image
-            job.display = ImageLayer(image.pixels)
+            job.display = ImageLayer(image.pixels, image.icc_profile)
         return result
 
     return run

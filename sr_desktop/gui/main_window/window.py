@@ -378,7 +378,7 @@ class MainWindow(QMainWindow):
         ``display`` is the image already converted for the compare view (optional).
         """
         self.cancel_jobs()  # jobs of the previous image are of no use any more (and say so)
-        self.compare.set_original(display if display is not None else image.pixels)
+        self.compare.set_original(display if display is not None else image.pixels, image.icc_profile)
         self.compare.clear_region()
         self.session.open_image(image, name)
         self.imageOpened.emit(image)
