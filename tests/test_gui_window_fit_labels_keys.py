@@ -734,6 +734,8 @@ def test_enhance_region_without_a_region_takes_the_part_in_view(window, tmp_path
     assert 0 < w < 200 and 0 < h < 150 and x > 0
     job = window.enhance_current_region()
     assert job is not None and job.box == box and view.region() == box
+    if window.metrics_panel is not None:  # its numbers are the region's, as for a drawn one
+        assert window.metrics_panel.region() == box
     wait_idle(qtbot, window)
     assert window.session.region_result is not None and window.session.region_result[0] == box
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from sr_desktop.app.animation_jobs import AnimationJob
 from sr_desktop.app.jobs import Job, JobRunner
@@ -24,7 +24,11 @@ from sr_desktop.gui.worker import JobQueue
 class Upscaler(QObject):
     """Owns the upscale ``queue`` (``runner``: the engine by default; whole-image results
     are converted for display in the worker). ``on_result(image, result)`` and
-    ``on_region_result(image, result, box)`` are told after the session was updated."""
+    ``on_region_result(image, result, box)`` are told after the session was updated.
+    ``regionChosen(box)``: Enhance region took the part in view as the region (a drawn one
+    is the compare view's ``regionSelected``)."""
+
+    regionChosen = Signal(tuple)
 
     def __init__(
         self,
@@ -89,6 +93,7 @@ class Upscaler(QObject):
             self.compare.set_region(box)
             self.session.select_region(box)
             box = self.session.region
+            self.regionChosen.emit(box)  # (the Metrics panel measured the whole image)
         return self.enhance_region(box)
 
     def _submit(self, box) -> Job | None:

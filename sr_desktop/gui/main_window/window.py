@@ -288,6 +288,7 @@ class MainWindow(QMainWindow):
         # region's run is shown
         self.regionResultReady.connect(lambda _image, result, _box: panel.set_region_result(result))
         self.compare.regionSelected.connect(panel.set_region)
+        self.upscaler.regionChosen.connect(panel.set_region)
         panel.showPixels.connect(self._show_display_override)
         # the Evaluate scale follows the picker until the user sets it in the panel
         self.picker.optionsChanged.connect(lambda: panel.set_picker_scale(self.picker.scale()))
