@@ -542,3 +542,18 @@ def test_an_image_with_a_colour_profile_is_shown_in_srgb_with_its_results(view):
     assert np.abs(np.array(at(grab(view), QPointF(300, 150))) - engine[0, 39]).max() <= 3  # a region too
     view.set_original(stored, srgb_icc())  # sRGB: the stored values
     assert at(grab(view), QPointF(60, 150)) == (200, 60, 30)
+
+
+def test_a_region_enhanced_left_of_the_divider_is_brought_into_the_after_side(view):
+    """In split view a region drawn left of the divider ran, was labelled, and nothing of it
+    showed (only its outline): the after side starts right of the divider."""
+    view.set_original(solid(30, 40, RED))
+    view.set_split(0.9)
+    view.set_region_result((4, 5, 10, 10), solid(20, 20, BLUE), 2)
+    left = view.map_image_to_widget(QPointF(4, 5)).x()
+    assert view.divider_x() <= left + 1
+    centre = view.map_image_to_widget(QPointF(9, 10))
+    assert at(grab(view), centre) == BLUE
+    view.set_split(0.05)  # a region already on the after side leaves the divider where it is
+    view.set_region_result((20, 5, 10, 10), solid(20, 20, GREEN), 2)
+    assert view.split() == 0.05

@@ -141,12 +141,24 @@ class CompareView(PointerGestures, QWidget):
         pasted earlier at the same scale stay; at another scale they are dropped.
         """
         content = self._content
-        content.paste_region(self._checked_box(box), pixels, scale)
+        box = self._checked_box(box)
+        content.paste_region(box, pixels, scale)
         scale = float(content.result_scale)
         if (content.sx, content.sy) != (scale, scale):
             self._set_scene_scale(scale, scale)
         else:
             self.update()
+        if self._mode == "split":
+            self._bring_after_divider(box)
+
+    def _bring_after_divider(self, box: tuple) -> None:
+        """Move the divider to the left edge of `box` when most of it lies on the before side:
+        a region drawn left of the divider was enhanced and nothing of it showed."""
+        x, y, w, _h = box
+        left = self.map_image_to_widget(QPointF(x, y)).x()
+        right = self.map_image_to_widget(QPointF(x + w, y)).x()
+        if self.width() > 0 and right - max(left, self.divider_x()) < (right - left) / 2:
+            self.set_split(max(0.0, left) / self.width())
 
     def drop_region_results(self) -> None:
         """Forget the pasted regions: the after side is empty until the next result."""
