@@ -274,3 +274,19 @@ def test_an_animation_says_how_far_to_trust_its_least_confident_frames_kernel(tm
     assert code == 0
     assert "in.png: estimated kernel confidence 0.12 (the least confident of 2 frames), DOUBTFUL" in \
         capsys.readouterr().err
+
+
+def test_a_result_made_with_a_kernel_says_so_to_whoever_describes_it():
+    """The Metrics panel titled a kernel run "MAP-SR (…) ×2" where the window said "(with a
+    blur kernel)": it described the result without the job's options."""
+    from sr_desktop.app.session import RunInfo
+    from sr_desktop.engine.core.options import UpscaleOptions
+    from sr_desktop.engine.imageio import Image
+    from sr_desktop.engine.pipeline.upscale import upscale_image
+
+    image = Image(np.round(_photo(16) * 255).astype(np.uint8))
+    with_kernel = upscale_image(image, UpscaleOptions(model="map-sr", scale=2, variant="tikhonov", device="cpu",
+                                                      kernel=KERNELS["gaussian 11"]))
+    assert with_kernel.with_kernel and "(with a blur kernel)" in RunInfo.of(with_kernel).title
+    plain = upscale_image(image, UpscaleOptions(model="map-sr", scale=2, variant="tikhonov", device="cpu"))
+    assert not plain.with_kernel and "blur kernel" not in RunInfo.of(plain).title

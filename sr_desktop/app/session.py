@@ -59,10 +59,11 @@ class RunInfo:
     @classmethod
     def of(cls, result, options=None) -> RunInfo:
         """The run of an engine `UpscaleResult` (``options``: the `UpscaleOptions` of the
-        job, which tell whether a kernel was given)."""
+        job, which tell whether a kernel was given, as the result itself does)."""
+        kernel = bool(getattr(result, "with_kernel", False)) or getattr(options, "kernel", None) is not None
         return cls(result.model, result.variant, int(result.scale), result.device,
                    float(result.seconds), int(result.tiles), model_display_name(result.model),
-                   getattr(options, "kernel", None) is not None, getattr(result, "backend", "torch"))
+                   kernel, getattr(result, "backend", "torch"))
 
     @property
     def title(self) -> str:

@@ -65,6 +65,8 @@ class UpscaleResult:
     extra: dict = field(default_factory=dict)
     #: what ran the network: ``torch`` or ``openvino`` (see `models.backends`)
     backend: str = "torch"
+    #: whether the model was given a blur kernel (``UpscaleOptions.kernel``: ZSSR, map-sr)
+    with_kernel: bool = False
 
 
 def resolve_model(options: UpscaleOptions, model: SRModel | None = None,
@@ -262,6 +264,7 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
         passes=plan.passes,
         peak_memory_bytes=chain.peak or devices.process_rss_bytes(),
         backend=model.backend,
+        with_kernel=options.kernel is not None,
         # a per-image model that estimated its own kernel (--kernel estimate) says how far
         # to trust it (`KernelEstimate.confidence` / `.reliable`)
         extra=({"kernel_estimate": model.last_kernel_estimate}
