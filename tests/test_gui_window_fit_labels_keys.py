@@ -270,7 +270,11 @@ def test_a_closed_metrics_panel_measures_nothing_until_it_is_opened(window, tmp_
 
 # ------------------------------------------------------------------ 3. labels
 def test_labels_name_the_result_follow_the_image_and_mark_a_stale_result(window, tmp_path, qtbot):
+    from sr_desktop.gui.main_window.result_info import NO_IMAGE
+
     first, second, _ = three_images(tmp_path)
+    # no image: "pick a model and press Upscale" (disabled) was what it said
+    assert window.image is None and window.result_label.text() == NO_IMAGE
     open_and_wait(qtbot, window, [first])
     pick_bicubic(window, 2)
     assert window.size_label.text() == "48×32 · ×2 gives 96×64"  # planned, and said so
@@ -316,7 +320,11 @@ def test_after_zssr_with_a_kernel_the_labels_say_zssr(qtbot, tmp_path):
     assert window.result.model == "zssr"
     assert window.compare.after_label().startswith("After · ZSSR")
     assert "(with a blur kernel) ×2" in window.result_label.text()
-    assert "model changed" in window.result_label.text()  # the picker says Bicubic
+    # the picker says Bicubic, but the result is the kernel panel's, not a stale pick (the
+    # note offered Upscale "to apply the new settings", which throws the ZSSR run away)
+    assert "Made from the Blur kernel panel" in window.result_label.text()
+    assert "changed" not in window.result_label.text()
+    assert "not the picked settings" not in window.compare.after_label()
     assert "ZSSR" in window.time_label.text()
     window.queue.shutdown(2.0)
 

@@ -14,6 +14,10 @@ from sr_desktop.gui.main_window.status_labels import StatusLabels
 
 STALE_NOTE = "Not what the picker is set to now ({} changed): press {} to apply the new settings."
 STALE_CAPTION = " (not the picked settings)"
+#: a result of the Blur kernel panel (ZSSR, map-sr with its kernel) was never the picker's:
+#: "not what the picker is set to… press Upscale" offered to throw minutes of ZSSR away
+KERNEL_NOTE = "Made from the Blur kernel panel with its kernel; Upscale runs the picker's model instead."
+NO_IMAGE = "No image yet: open one (Ctrl+O) or drop it on the window."
 
 
 class ResultInfo:
@@ -35,7 +39,7 @@ class ResultInfo:
                                int(region[1].scale) if region is not None else None)
         run = session.shown_run
         if run is None:
-            self.controls.show_result_info(NO_RESULT)
+            self.controls.show_result_info(NO_RESULT if session.image is not None else NO_IMAGE)
             self.compare.set_after_caption("")
             return
         try:
@@ -45,7 +49,10 @@ class ResultInfo:
         differs = session.mismatch(picked)
         what = "Region result" if region is not None else "Result"
         text, caption = f"{what}: {run.describe()}", run.title
-        if differs:
+        if run.kernel:
+            text += "\n" + KERNEL_NOTE
+            differs = []
+        elif differs:
             # a region's result is redone by Enhance region (Upscale redid the whole image)
             button = "Enhance region" if region is not None else "Upscale"
             text += "\n" + STALE_NOTE.format(" and ".join(differs), button)
