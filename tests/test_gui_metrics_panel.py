@@ -454,8 +454,13 @@ def test_region_restricts_no_reference_numbers(qtbot, panel, image):
     assert part.consistency == noref.consistency(res, src, 2)
     assert part.input_sharpness != whole.input_sharpness
     assert part.consistency.psnr_rgb != pytest.approx(whole.consistency.psnr_rgb, abs=1e-6)
+    assert "the numbers are for this region" in panel.region_label.text()
+    panel.set_region_result(upscaled(image))  # only the region's own run: no numbers shown
+    assert "its numbers come with a whole-image result" in panel.region_label.text()
+    panel.set_result(result)
+    assert "the numbers are for this region" in panel.region_label.text()
     panel.set_region(None)
-    assert panel.no_reference_numbers() == whole  # cached whole-image numbers come back
+    qtbot.waitUntil(lambda: panel.no_reference_numbers() == whole, timeout=WAIT_MS)  # cached numbers back
     assert not panel.region_label.isVisible()
 
 

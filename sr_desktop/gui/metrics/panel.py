@@ -522,12 +522,17 @@ class MetricsPanel(QWidget):
     # ================================================================ display
     def _refresh_all(self) -> None:
         st = self._state
+        region_only = st.result is None and st.region_result is not None
         if st.box is None:
             self.region_label.hide()
         else:
-            self.region_label.setText(f"Region {describe_box(st.box)}: the numbers are for this region")
+            # (with only the region's own run shown there are no numbers yet: the region's are
+            # measured on a whole-image result, and the line said they were there)
+            self.region_label.setText(
+                f"Region {describe_box(st.box)}: "
+                + ("its numbers come with a whole-image result (Apply to whole image)" if region_only
+                   else "the numbers are for this region"))
             self.region_label.show()
-        region_only = st.result is None and st.region_result is not None
         if region_only:
             self.result_section.show_result(st.region_result, None, region=True)
         else:
