@@ -260,7 +260,7 @@ def test_upscale_runs_to_completion_and_view_shows_result(make_window, tmp_path,
     assert window.compare.has_result()
     assert progress and progress[-1].done == progress[-1].total
     assert window.size_label.text() == "24×16 → 48×32"
-    assert window.time_label.text().startswith("Last run:")
+    assert window.time_label.full_text().startswith("Last run:")
     assert window.save_action.isEnabled()
 
 
@@ -778,7 +778,7 @@ def test_a_zoo_model_upscales_on_a_vulkan_gpu_from_the_window(make_window, tmp_p
     assert window.result.image.pixels.shape == (44, 60, 3)
     assert "Vulkan" in window.result.device and window.result.backend == "ncnn"
     assert window.metrics_panel.result_device.text() == window.result.device
-    assert window.device_label.text() == f"Device: {window.result.device}"  # the GPU, not the CPU
+    assert window.device_label.full_text() == f"Device: {window.result.device}"  # the GPU, not the CPU
     on_cpu = upscale.upscale_image(read_image(src), dataclasses.replace(window.picker.options(), device="cpu",
                                                                        backend="ncnn"))
     diff = np.abs(on_cpu.image.pixels.astype(int) - window.result.image.pixels.astype(int))
@@ -818,9 +818,9 @@ def test_the_status_line_names_the_gpu_that_auto_runs_a_zoo_model_on(make_window
         pytest.skip("torch has a GPU here: auto is torch's")
     assert window.picker.device() == "auto"
     assert window.picker.set_model_id("realesr-animevideov3")
-    qtbot.waitUntil(lambda: window.device_label.text() == "Device: Radeon Test (Vulkan 0)", timeout=3000)
+    qtbot.waitUntil(lambda: window.device_label.full_text() == "Device: Radeon Test (Vulkan 0)", timeout=3000)
     assert window.picker.set_model_id("bicubic")
-    qtbot.waitUntil(lambda: window.device_label.text().startswith("Device: CPU"), timeout=3000)
+    qtbot.waitUntil(lambda: window.device_label.full_text().startswith("Device: CPU"), timeout=3000)
 
 
 def test_engine_errors_name_the_windows_fields_not_command_line_flags(make_window, tmp_path, qtbot):

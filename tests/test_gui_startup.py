@@ -27,7 +27,7 @@ from sr_desktop.gui.settings import GuiSettings
 window = MainWindow(settings=GuiSettings(sys.argv[1]))
 window.show()
 app.processEvents()
-print("torch" in sys.modules, window.device_label.text())
+print("torch" in sys.modules, window.device_label.full_text())
 import torch
 from sr_desktop.engine.compute.devices import describe_device
 print(describe_device("cpu"))

@@ -284,7 +284,7 @@ def test_labels_name_the_result_follow_the_image_and_mark_a_stale_result(window,
     assert window.size_label.text() == "48×32 → 96×64"  # the displayed result's size
     assert window.result_label.text().startswith("Result: Bicubic ×2 · ")
     assert window.compare.after_label() == "After · Bicubic ×2"
-    assert "(Bicubic ×2, 1 tile)" in window.time_label.text()
+    assert "(Bicubic ×2, 1 tile)" in window.time_label.full_text()
 
     window.picker.set_scale(4)  # the result no longer matches the picker
     assert "Not what the picker is set to now (scale changed): press Upscale" in window.result_label.text()
@@ -294,7 +294,7 @@ def test_labels_name_the_result_follow_the_image_and_mark_a_stale_result(window,
 
     window.open_paths([second])  # switching image clears everything of the first
     qtbot.waitUntil(lambda: window.image is not None and window.image.path == second, timeout=20000)
-    assert window.time_label.text() == "No run yet"
+    assert window.time_label.full_text() == "No run yet"
     assert window.result_label.text() == NO_RESULT
     assert window.compare.after_label() == "After"
     assert window.size_label.text() == "48×32 · ×4 gives 192×128"
@@ -325,7 +325,7 @@ def test_after_zssr_with_a_kernel_the_labels_say_zssr(qtbot, tmp_path):
     assert "Made from the Blur kernel panel" in window.result_label.text()
     assert "changed" not in window.result_label.text()
     assert "not the picked settings" not in window.compare.after_label()
-    assert "ZSSR" in window.time_label.text()
+    assert "ZSSR" in window.time_label.full_text()
     window.queue.shutdown(2.0)
 
 
@@ -816,3 +816,20 @@ def test_a_cut_short_window_geometry_gives_the_first_start_size(qtbot, tmp_path)
         qtbot.addWidget(again)
         # the first-start size (1280×700) fitted to the 800×800 offscreen screen
         assert again.width() >= 750 and again.height() >= 600, (cut, again.size())
+
+
+def test_a_status_line_label_too_long_for_its_room_ends_in_an_ellipsis(qtbot):
+    """Qt clipped "Last run: 0.1 s (Real-ESRGAN anime video v3 ×4, 6 tiles)" mid-word on a
+    narrow window, the closing bracket and the tiles lost without a sign."""
+    from sr_desktop.gui.widgets import ElidingLabel
+
+    create_application()
+    whole = "Last run: 0.1 s (Real-ESRGAN anime video v3 ×4, 6 tiles)"
+    label = ElidingLabel(whole)
+    qtbot.addWidget(label)
+    label.show()
+    label.resize(120, 20)
+    assert label.text().endswith("…") and label.text() != whole and label.toolTip() == whole
+    assert label.full_text() == whole
+    label.resize(label.sizeHint().width() + 10, 20)
+    assert label.text() == whole and label.toolTip() == ""

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 from sr_desktop.app.session import RunInfo
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.gui.widgets import ElidingLabel
 
 NO_RUN = "No run yet"
 ZOOM_TIP = ("Zoom: how big one pixel of the original is on screen (100 % = one screen pixel); "
@@ -17,11 +18,13 @@ class StatusLabels:
     """``size_label``, ``zoom_label``, ``time_label`` and ``device_label`` in ``status``."""
 
     def __init__(self, status: QStatusBar) -> None:
-        self.device_label = QLabel()
+        # the run and the device can be long ("Last run: 1.2 s (Real-ESRGAN anime video v3 ×4,
+        # 6 tiles)"): on a narrow window they end in "…", whole in their tooltips
+        self.device_label = ElidingLabel()
         self.size_label = QLabel()
         self.zoom_label = QLabel()
         self.zoom_label.setToolTip(ZOOM_TIP)
-        self.time_label = QLabel(NO_RUN)
+        self.time_label = ElidingLabel(NO_RUN)
         for label in (self.size_label, self.zoom_label, self.time_label, self.device_label):
             label.setContentsMargins(6, 0, 6, 0)
             status.addPermanentWidget(label)
