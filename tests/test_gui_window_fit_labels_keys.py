@@ -833,3 +833,17 @@ def test_a_status_line_label_too_long_for_its_room_ends_in_an_ellipsis(qtbot):
     assert label.full_text() == whole
     label.resize(label.sizeHint().width() + 10, 20)
     assert label.text() == whole and label.toolTip() == ""
+
+
+def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot):
+    """There was no About: the version was only in `--version`, the licences of what the app
+    ships nowhere in the window."""
+    from sr_desktop import __version__
+    from sr_desktop.engine.core import paths
+
+    assert window.about_action in window.menuBar().actions()[-1].menu().actions()
+    box = window.show_about()
+    qtbot.addWidget(box)
+    text = box.text()
+    assert f"SR Desktop {__version__}" in text and "LICENSES.md" in text
+    assert str(paths.config_dir()) in text and str(paths.log_dir()) in text

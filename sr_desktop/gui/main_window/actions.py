@@ -48,6 +48,7 @@ class ActionTarget(Protocol):
     def set_region_tool(self, on: bool) -> None: ...
     def set_compare_mode(self, mode: str) -> None: ...
     def show_shortcuts(self): ...
+    def show_about(self): ...
     def toggle_animation(self) -> None: ...
 
 
@@ -128,6 +129,8 @@ def build_actions(w: ActionTarget) -> None:
                       "Play or pause an animated image, before and after in sync (K)")
     w.shortcuts_action = a("&Keyboard shortcuts", w.show_shortcuts, "F1",
                            "Every keyboard shortcut of the window (F1)")
+    w.about_action = a("&About SR Desktop", w.show_about, None,
+                       "The version, where the app keeps its files, the licences")
     for action in (w.split_action, w.side_action):
         action.setCheckable(True)
         w.mode_group.addAction(action)
@@ -174,6 +177,7 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(w.shortcuts_action)
+    help_menu.addAction(w.about_action)
 
     w.toolbar = toolbar = w.addToolBar("Main")
     toolbar.setObjectName("mainToolbar")

@@ -52,6 +52,7 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.gui.accessible_names import name_unnamed
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.dialog_words import in_dialog_words
+from sr_desktop.gui.main_window.about import show_about
 from sr_desktop.gui.main_window.actions import (
     COPY_TIP,
     REGION_HIDES_RESULT,
@@ -570,6 +571,10 @@ class MainWindow(QMainWindow):
         sheet.show()
         self.shortcuts_sheet = sheet
         return sheet
+
+    def show_about(self):
+        """Help ▸ About SR Desktop: the non-modal box (returned)."""
+        return show_about(self)
 
     def show_error(self, message: str, level: str = "error") -> None:
         """Non-modal message above the image, in the window's words (its fields for the
