@@ -359,3 +359,22 @@ def test_a_tiff_without_resolution_does_not_come_out_at_1_dpi(tmp_path):
     PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "300.tif", dpi=(300, 300))
     assert "dpi" not in read_image(tmp_path / "plain.tif").info  # Pillow reports (1, 1)
     assert read_image(tmp_path / "300.tif").info["dpi"] == (300.0, 300.0)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")  # (Pillow's, of the damaged header)
+def test_a_float_rgb_tiff_is_named_as_such_not_as_damaged(tmp_path):
+    """A valid 32-bit float RGB TIFF (OpenCV writes them) was "truncated or corrupt"; a
+    float grey one already said "unsupported pixel format F"."""
+    import cv2
+
+    path = tmp_path / "float.tif"
+    ok, data = cv2.imencode(".tif", np.random.default_rng(0).random((8, 8, 3)).astype(np.float32))
+    assert ok
+    path.write_bytes(data.tobytes())
+    with pytest.raises(ImageReadError) as refused:
+        read_image(path)
+    assert refused.value.reason.startswith("unsupported pixel format: 32-bit floating-point samples")
+    damaged = tmp_path / "damaged.tif"
+    damaged.write_bytes(data.tobytes()[:8] + b"\x00" * 40)  # a header whose tags cannot be read
+    with pytest.raises(ImageReadError, match="truncated or corrupt"):
+        read_image(damaged)

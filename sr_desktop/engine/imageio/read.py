@@ -173,10 +173,39 @@ def _open_header(fp: io.BytesIO, where: str | Path):
             return factory(fp, "")
         except (SyntaxError, IndexError, TypeError, ValueError, struct.error, OSError):
             log.debug("%s header of %s rejected", fmt, where, exc_info=True)
+            kind = _tiff_sample_kind(fp) if fmt == "TIFF" else None
+            if kind is not None:  # a whole file of a kind not read (a float RGB TIFF was "corrupt")
+                raise ImageReadError(where, f"unsupported pixel format: {kind} samples "
+                                            "(8- and 16-bit integer images are read)") from None
             raise ImageReadError(
                 where, f"image data is truncated or corrupt (or an unsupported {fmt} variant)"
             ) from None
     return None
+
+
+def _tiff_sample_kind(fp: io.BytesIO) -> str | None:
+    """"32-bit floating-point" (or signed integer, …) when the first page of a TIFF stores
+    samples other than unsigned integers, read from its tags alone; None otherwise or when
+    the tags cannot be read."""
+    import warnings
+
+    from PIL import TiffImagePlugin
+
+    try:
+        with warnings.catch_warnings():  # (Pillow warns of tags it cannot read: said below)
+            warnings.simplefilter("ignore")
+            fp.seek(0)
+            tags = TiffImagePlugin.ImageFileDirectory_v2(fp.read(8))
+            fp.seek(tags.next)
+            tags.load(fp)
+            formats = tags.get(339) or (1,)
+            bits = tags.get(258) or (0,)
+    except Exception:  # noqa: BLE001 - tags that cannot be read say nothing more
+        return None
+    formats = formats if isinstance(formats, tuple) else (formats,)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    kind = {2: "signed integer", 3: "floating-point", 6: "complex floating-point"}.get(int(formats[0]))
+    return f"{bits[0]}-bit {kind}" if kind is not None else None
 
 
 def _not_an_image_reason(data: bytes) -> str:
