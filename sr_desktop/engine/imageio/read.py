@@ -175,8 +175,8 @@ def _open_header(fp: io.BytesIO, where: str | Path):
             log.debug("%s header of %s rejected", fmt, where, exc_info=True)
             kind = _tiff_sample_kind(fp) if fmt == "TIFF" else None
             if kind is not None:  # a whole file of a kind not read (a float RGB TIFF was "corrupt")
-                raise ImageReadError(where, f"unsupported pixel format: {kind} samples "
-                                            "; 8- and 16-bit integer images are read") from None
+                raise ImageReadError(where, f"unsupported pixel format: {kind} samples; "
+                                            "8- and 16-bit integer images are read") from None
             raise ImageReadError(
                 where, f"image data is truncated or corrupt, or an unsupported {fmt} variant"
             ) from None
