@@ -118,6 +118,8 @@ def test_relative_folders_mean_the_drivers_folders_on_every_worker(local_ray, tm
     ok = sorted((r.input, r.output) for r in result.records if r.status == "ok")
     assert ok == sorted((str(Path("in") / rel), str(Path("out") / rel.replace(".png", "_x2_realesr-animevideov3.png")))
                         for rel in ("im00.png", "im02.png", "sub/im01.png", "sub/im03.png"))
+    broken = next(r for r in result.records if r.status == "failed")  # its error in the batch's words too
+    assert "cannot read in/broken.png" in broken.error and str(tmp_path) not in broken.error
 
 
 def test_a_cluster_batch_reports_each_file_as_the_local_batch_does(local_ray, tmp_path):
@@ -131,6 +133,7 @@ def test_a_cluster_batch_reports_each_file_as_the_local_batch_does(local_ray, tm
     assert sorted(extra["index"] for extra in files) == list(range(len(result.records)))
     assert files[-1]["failed"] == 1 and files[-1]["ok"] == 4  # the broken file, the four images
     assert all(extra["record"].input == extra["current"] for extra in files)
+    assert files[-1]["megapixels_per_second"] > 0  # (it read 0.00 MP/s the whole batch)
 
 
 def test_a_killed_worker_loses_nothing(local_ray, tmp_path):
@@ -212,8 +215,95 @@ def test_resume_after_the_driver_is_killed(tmp_path):
             img.load()
 
 
+def test_a_ray_client_driver_runs_the_pool_through_a_relay_on_the_cluster(local_ray, tmp_path, monkeypatch):
+    """Ray Data's executor cannot run in a Ray Client driver: every `--cluster ray://…` batch
+    ended in "AttributeError: 'Worker' object has no attribute 'core_worker'". The pool now
+    runs in a relay actor on the cluster; here the local instance stands for the cluster."""
+    from sr_desktop.engine.batch import cluster
+
+    make_inputs(tmp_path / "in", 6)
+    options = BatchOptions(upscale=MODEL, recursive=True)
+    local = run_batch(tmp_path / "in", tmp_path / "local", options)
+    relayed = []
+    real_relay = cluster._relayed_rows
+    monkeypatch.setattr(cluster, "_through_client", lambda _ray: True)
+    monkeypatch.setattr(cluster, "_relayed_rows", lambda *a: relayed.append(1) or real_relay(*a))
+    heard = []
+    result = run_batch(tmp_path / "in", tmp_path / "ray", options, progress=heard.append, cluster=ClusterTarget())
+    assert relayed and digests(tmp_path / "ray") == digests(tmp_path / "local") and len(digests(tmp_path / "ray")) == 6
+    assert result.exit_code == local.exit_code == 1
+    assert sum(1 for info in heard if info.extra.get("event") == "file") == len(result.records)
+
+
+def test_a_model_the_workers_cannot_load_is_one_line_and_exit_2(local_ray, tmp_path, monkeypatch, capsys):
+    """Every node needs the same models: one that lacks the driver's gave ~125 lines of Ray
+    tracebacks (some on stdout) and "unexpected error", exit 3, without a report."""
+    import torch
+
+    from sr_desktop.engine.batch import cluster
+    from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
+    from sr_desktop.engine.models.custom import add_custom_model
+
+    torch.save({"params": SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2).state_dict()}, tmp_path / "m.pth")
+    spec = add_custom_model(tmp_path / "m.pth", name="only on the driver")
+    make_inputs(tmp_path / "in", 2)
+    real = cluster.connect
+
+    def connect_then_lose_the_file(*args, **kwargs):  # loaded here, gone for the workers
+        ray_module = real(*args, **kwargs)
+        Path(spec.source["file"]).unlink()
+        return ray_module
+
+    monkeypatch.setattr(cluster, "connect", connect_then_lose_the_file)
+    rc = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", spec.id, "--cluster", "ray",
+               "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    ours = [line for line in err.splitlines() if line.startswith("sr-desktop")]
+    assert len(ours) == 1 and "the Ray workers cannot upscale" in ours[0] and "missing its file" in ours[0]
+    assert "Traceback" not in err
+
+
+def test_a_second_batch_on_another_target_leaves_the_first(monkeypatch):
+    """The window lives on between batches: connect() returned the first batch's Ray session
+    whatever the second asked for, which then ran there, its report naming the second."""
+    from sr_desktop.engine.batch import cluster
+
+    calls = []
+
+    class FakeRay:
+        data = ray.data
+        started = False
+
+        def is_initialized(self):
+            return self.started
+
+        def init(self, **kwargs):
+            calls.append(("init", kwargs.get("address")))
+            self.started = True
+
+        def shutdown(self):
+            calls.append(("shutdown", None))
+            self.started = False
+
+    fake = FakeRay()
+    monkeypatch.setattr(cluster, "import_ray", lambda: fake)
+    monkeypatch.setattr(ClusterTarget, "reachable", lambda _self: None)
+    monkeypatch.setattr(cluster, "_connected", None)
+    cluster.connect(ClusterTarget(None), num_cpus=1)
+    cluster.connect(ClusterTarget(None))  # the same: reused
+    cluster.connect(ClusterTarget("ray://head:10001"))
+    # "local": a new instance whatever $RAY_ADDRESS says (Ray joined that cluster and refused num_cpus)
+    assert calls == [("init", "local"), ("shutdown", None), ("init", "ray://head:10001")]
+    monkeypatch.setattr(cluster, "_connected", None)  # a session the caller started: used as it is
+    cluster.connect(ClusterTarget(None))
+    assert calls[-1] == ("init", "ray://head:10001")
+
+
 def test_ray_is_started_without_its_usage_reports_unless_the_user_asked(monkeypatch):
     from sr_desktop.engine.batch import cluster
+
+    monkeypatch.setattr(cluster, "_connected", None)
 
     seen = []
 

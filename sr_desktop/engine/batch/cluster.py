@@ -112,12 +112,23 @@ def import_ray():
     return ray
 
 
+#: the target this process connected Ray to (None: not connected by `connect`)
+_connected: ClusterTarget | None = None
+
+
 def connect(target: ClusterTarget, num_cpus: int | None = None):
-    """Start (local) or join (address) Ray; returns the module. Already connected: reused."""
+    """Start (local) or join (address) Ray; returns the module. Connected to `target`
+    already, or to a Ray session the caller started itself: reused. Connected by an earlier
+    batch to another target (the window lives on between batches): that one is left first;
+    a second batch ran on the first one's cluster, its report naming the second."""
+    global _connected
     ray = import_ray()
     _quiet_ray(ray)
     if ray.is_initialized():
-        return ray
+        if _connected is None or _connected == target:
+            return ray
+        ray.shutdown()
+        _connected = None
     # Ray reports usage statistics to its makers by default (the head node's dashboard, Ray
     # Data's collector in the driver); SR Desktop sends nothing anywhere unless the user has
     # asked for it by setting the variable (to 1) themselves. Set before `init`, so that the
@@ -128,22 +139,37 @@ def connect(target: ClusterTarget, num_cpus: int | None = None):
     target.reachable()
     try:
         if target.address is None:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+            # "local": a new instance here, whatever $RAY_ADDRESS says (Ray read it, and
+            # refused num_cpus for a cluster it then joined)
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
         else:
             ray.init(address=target.address, **kwargs)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
-        raise BatchError(f"cannot start {target.describe()}: {str(exc).strip().splitlines()[0]}") from None
+        words = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+        raise BatchError(f"cannot start {target.describe()}: {words[:300] or type(exc).__name__}") from None
+    _connected = target
     return ray
 
 
 def _quiet_ray(ray) -> None:
     """Ray Data's own progress bars and INFO lines would mix with the batch's progress and
     its one line per failed file: keep them out of the terminal."""
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in ("ray", "ray.data"):  # (a failure of the workers is said in one line of ours)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    # the errors Ray publishes to the driver (a task it retries, with its whole traceback)
+    # were printed to stdout, even with log_to_driver off: into a `--report -` JSON
+    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    if worker is not None and hasattr(worker, "print_to_stdstream"):
+        worker.print_to_stdstream = _ray_lines_to_log
+
+
+def _ray_lines_to_log(data: dict, ignore_prefix: bool = False) -> None:
+    """Where Ray's driver prints the lines its processes send: the log file (``-v``)."""
+    for line in data.get("lines", []):
+        log.info("ray %s: %s", data.get("pid", ""), str(line).rstrip())
 
 
 class CancelFlag:
@@ -313,10 +339,10 @@ def run_jobs_on_ray(
     cancel = cancel or CancelToken()
     records: list[FileRecord | None] = [None] * len(jobs)
     position = {job.index: i for i, job in enumerate(jobs)}
-    to_upscale = [job for job in jobs if _needs_worker(job, options)]
-    local = [job for job in jobs if not _needs_worker(job, options)]
+    to_upscale = [job for job in jobs if needs_worker(job, options)]
+    local = [job for job in jobs if not needs_worker(job, options)]
     started = time.perf_counter()
-    done = 0
+    done, megapixels = 0, 0.0
     counts: Counter[str] = Counter()  # by status, as the local batch reports them
     if local:
         # skipped, refused and missing files: recorded by the local stages' own rules (no
@@ -329,32 +355,26 @@ def run_jobs_on_ray(
             if record is not None and record.status != INTERRUPTED:
                 done += 1
                 counts[record.status] += 1
-                _report(progress, done, len(jobs), started, record, job.index, counts)
+                _report(progress, done, len(jobs), started, record, job.index, counts, 0.0)
     if not to_upscale:
         return records, True, ""
     ray = connect(target)
     actors, cpus, gpus = _actor_pool_size(ray, THREADS_PER_CPU_ACTOR)
     actors = min(actors, len(to_upscale))
     threads = int(cpus) if gpus == 0 else 0
-    # jobs travel pickled (a binary column): Arrow has no type for them
-    per_task = files_per_task(len(to_upscale), actors)
-    dataset = ray.data.from_items([{"job": pickle.dumps(_anchored(job))} for job in to_upscale],
-                                  override_num_blocks=max(1, len(to_upscale) // per_task))
     flag = ray.remote(num_cpus=0)(CancelFlag).remote()
-    mapped = dataset.map_batches(
-        actor_class(options, upscale_options, threads, [os.path.abspath(job.input) for job in jobs], flag),
-        batch_size=per_task,
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        num_cpus=cpus,
-        num_gpus=gpus,
-    )
+    plan = _PoolPlan(to_upscale, options, upscale_options, threads, [os.path.abspath(job.input) for job in jobs],
+                     flag, actors, cpus, gpus)
     finished = threading.Event()
     forwarder = threading.Thread(target=_forward_cancel, args=(cancel, flag, finished), daemon=True,
                                  name="sr-cluster-cancel")
     forwarder.start()
-    rows = _rows(mapped, cancel)
+    if _through_client(ray):
+        rows = _relayed_rows(ray, plan, cancel)
+    else:
+        rows = _rows(plan.mapped(ray), cancel)
     try:
-        for row in rows:
+        for row in _worker_failures_said(rows):
             if row is None:
                 break
             if row["record"]:
@@ -365,7 +385,9 @@ def run_jobs_on_ray(
                     continue
                 done += 1
                 counts[record.status] += 1
-                _report(progress, done, len(jobs), started, record, job.index, counts)
+                if record.status == "ok" and record.input_size:
+                    megapixels += record.input_size[0] * record.input_size[1] / 1e6
+                _report(progress, done, len(jobs), started, record, job.index, counts, megapixels)
     finally:
         rows.close()  # stops Ray Data's execution (and its actor pool) now, not when collected
         finished.set()
@@ -377,6 +399,146 @@ def run_jobs_on_ray(
         except Exception:  # noqa: BLE001 - the flag's actor is gone: nothing was said
             log.warning("could not ask the workers whether the output folder filled up")
     return records, not cancel.cancelled, halted
+
+
+@dataclass
+class _PoolPlan:
+    """The files to upscale and how the actor pool that upscales them is made."""
+
+    to_upscale: list[BatchJob]
+    options: BatchOptions
+    upscale_options: UpscaleOptions
+    threads: int
+    inputs: list[str]
+    flag: Any
+    actors: int
+    cpus: float
+    gpus: float
+
+    def mapped(self, ray):
+        """The Ray Data dataset of the files, mapped by the actor pool (not run yet)."""
+        per_task = files_per_task(len(self.to_upscale), self.actors)
+        # jobs travel pickled (a binary column): Arrow has no type for them
+        dataset = ray.data.from_items([{"job": pickle.dumps(_anchored(job))} for job in self.to_upscale],
+                                      override_num_blocks=max(1, len(self.to_upscale) // per_task))
+        return dataset.map_batches(
+            actor_class(self.options, self.upscale_options, self.threads, self.inputs, self.flag),
+            batch_size=per_task,
+            compute=ray.data.ActorPoolStrategy(size=self.actors),
+            num_cpus=self.cpus,
+            num_gpus=self.gpus,
+        )
+
+
+def _through_client(ray) -> bool:
+    """Whether this process is a Ray Client driver (``ray://``): Ray Data's executor cannot
+    run in one ("'Worker' object has no attribute 'core_worker'" on every such batch)."""
+    client = getattr(getattr(ray, "util", None), "client", None)
+    try:
+        return bool(client is not None and client.ray.is_connected())
+    except Exception:  # noqa: BLE001 - an older or newer Ray without the client API: not a client
+        return False
+
+
+class RowRelay:
+    """Runs a batch's mapped dataset on the cluster for a Ray Client driver, keeping the
+    rows as they come until the driver takes them (`take`); an actor of no CPU."""
+
+    def __init__(self, plan: _PoolPlan) -> None:
+        self._rows: list[dict] = []
+        self._done = False
+        self._error = ""
+        self._lock = threading.Lock()
+        threading.Thread(target=self._run, args=(plan,), daemon=True, name="sr-cluster-relay").start()
+
+    def _run(self, plan: _PoolPlan) -> None:
+        import ray
+
+        try:
+            for row in plan.mapped(ray).iter_rows():
+                with self._lock:
+                    self._rows.append({"index": row["index"], "record": row["record"]})
+        except Exception as exc:  # noqa: BLE001 - said to the driver in one line
+            self._error = _worker_reason(exc)
+        finally:
+            self._done = True
+
+    def take(self) -> tuple[list[dict], bool, str]:
+        """(rows since the last take, whether the dataset is done, its error or "")."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+            return rows, self._done and not self._rows, self._error
+
+
+#: seconds between a Ray Client driver's looks at the relay's rows
+RELAY_POLL_S = 0.2
+
+
+def _relayed_rows(ray, plan: _PoolPlan, cancel: CancelToken) -> Iterator[dict | None]:
+    """The rows of `plan` run by a `RowRelay` on the cluster, as `_rows` gives them (with
+    the same drain after a cancel)."""
+    relay = ray.remote(num_cpus=0)(RowRelay).remote(plan)
+    deadline = None
+    try:
+        while True:
+            rows, done, error = ray.get(relay.take.remote())
+            for row in rows:
+                if cancel.cancelled:
+                    deadline = deadline or time.monotonic() + CANCEL_DRAIN_S
+                    if time.monotonic() > deadline:
+                        yield None
+                        return
+                yield row
+            if error:
+                raise RuntimeError(error)  # (said as the workers' failure)
+            if done:
+                return
+            if cancel.cancelled and time.monotonic() > (deadline := deadline or time.monotonic() + CANCEL_DRAIN_S):
+                yield None
+                return
+            time.sleep(RELAY_POLL_S)
+    finally:
+        ray.kill(relay)
+
+
+def _worker_failures_said(rows: Iterator[dict | None]) -> Iterator[dict | None]:
+    """`rows`, with a failure of the workers themselves (a model a node cannot load: every
+    node needs the same models) as one `BatchError`; it was Ray's 125 lines of traceback
+    and "unexpected error", exit 3, without a report."""
+    try:
+        yield from rows
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Ray wraps a worker's error in its own types
+        raise BatchError(f"the Ray workers cannot upscale: {_worker_reason(exc)} "
+                         "(every node needs the same models and files: docs/cluster.md)") from None
+
+
+def _worker_reason(exc: BaseException) -> str:
+    """The app's own error inside a Ray exception (its chain, or the text of a remote
+    traceback), else the exception's first line."""
+    from sr_desktop.engine.core.errors import SRDesktopError
+
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, SRDesktopError):
+            return str(seen)
+        seen = getattr(seen, "cause", None) or seen.__cause__
+    ours = {cls.__name__ for cls in _subclasses(SRDesktopError)}
+    for line in reversed(str(exc).splitlines()):
+        name, sep, message = line.strip().partition(": ")
+        if sep and name.rpartition(".")[2] in ours and message:
+            return message.strip()
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found += _subclasses(sub)
+    return found
 
 
 def _anchored(job: BatchJob) -> BatchJob:
@@ -392,7 +554,15 @@ def _as_planned(record: FileRecord, job: BatchJob) -> FileRecord:
     output = record.output
     if output is not None and job.output is not None and not job.output.is_absolute():
         output = os.path.relpath(output)  # (renamed outputs too: `--existing rename`)
-    return replace(record, input=str(job.input), output=output)
+    # the error in the batch's words too ("cannot read /abs/in/x.png: …" for in/x.png)
+    renamed = [(os.path.abspath(job.input), str(job.input))]
+    if job.output is not None:
+        renamed += [(record.output, output), (os.path.abspath(job.output), str(job.output))]
+    error = record.error
+    for worker_path, planned in renamed:
+        if worker_path and planned and worker_path != planned:
+            error = error.replace(worker_path, planned)
+    return replace(record, input=str(job.input), output=output, error=error)
 
 
 def _forward_cancel(cancel: CancelToken, flag, finished: threading.Event) -> None:
@@ -410,7 +580,8 @@ def files_per_task(files: int, actors: int) -> int:
     return max(1, min(8, files // (8 * max(1, actors))))
 
 
-def _needs_worker(job: BatchJob, options: BatchOptions) -> bool:
+def needs_worker(job: BatchJob, options: BatchOptions) -> bool:
+    """Whether `job` goes to a Ray worker (a file to upscale), not only to the local stages."""
     if job.missing or not job.is_image or job.refusal is not None or job.output_of is not None:
         return False
     if job.collision_with is not None:
@@ -439,10 +610,11 @@ def _rows(mapped, cancel: CancelToken) -> Iterator[dict | None]:
 
 
 def _report(progress: ProgressCallback | None, done: int, total: int, started: float, record: FileRecord,
-            index: int, counts: Counter[str]) -> None:
+            index: int, counts: Counter[str], megapixels: float) -> None:
     """A finished file, reported as the local batch reports it: its record, its index in
-    the plan and the counts by status (the window's table had no row for a file of a Ray
-    batch, its status line "failed 0" whatever failed)."""
+    the plan, the counts by status (the window's table had no row for a file of a Ray
+    batch, its status line "failed 0" whatever failed) and the input megapixels upscaled
+    so far per second (it read 0.00 MP/s)."""
     if progress is None:
         return
     elapsed = time.perf_counter() - started
@@ -450,6 +622,7 @@ def _report(progress: ProgressCallback | None, done: int, total: int, started: f
     eta = (total - done) / rate if rate > 0 else None
     extra: dict[str, Any] = {"event": "file", "files_per_second": rate, "record": record, "index": index,
                              "current": record.input,
+                             "megapixels_per_second": megapixels / elapsed if elapsed > 0 else 0.0,
                              **{status: counts[status] for status in ("ok", "skipped", "failed")}}
     progress(ProgressInfo(done=done, total=total, elapsed=elapsed, eta=eta, stage="batch", message=record.input,
                           extra=extra))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sr_desktop.engine.batch.cluster import ClusterTarget, import_ray, run_jobs_on_ray
+from sr_desktop.engine.batch.cluster import ClusterTarget, connect, import_ray, needs_worker, run_jobs_on_ray
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
@@ -255,9 +255,13 @@ def run_batch(
         loaded = resolve_model(upscale_options, progress=progress, cancel=cancel)[0]  # (with the first-use notice)
     else:
         loaded = model
-    if cluster is not None:  # no Ray, or nothing at the address: refused before the folder is made
+    if cluster is not None:  # no Ray, nothing at the address, a cluster that refuses us: said
+        # before the output folder is made (it was left empty)
         import_ray()
-        cluster.reachable()
+        if any(needs_worker(job, options) for job in jobs):
+            connect(cluster)
+        else:
+            cluster.reachable()
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
