@@ -164,6 +164,40 @@ def test_save_as_refuses_a_name_of_another_format_and_completes_a_bare_one(qtbot
     assert "File name too long" in answers.problems[-1]
 
 
+def test_save_as_puts_a_bare_name_beside_the_suggestion_and_a_folder_gets_the_suggested_name(
+        qtbot, tmp_path, monkeypatch):
+    """A bare name went to the app's working folder, which nothing named; a folder typed or
+    pasted into File was saved as "<folder>.png" beside it."""
+    monkeypatch.chdir(tmp_path)  # (the working folder: nothing is to land here)
+    home = tmp_path / "photos"
+    exports = home / "exports"
+    exports.mkdir(parents=True)
+    suggested = home / "photo_span_x4.png"
+    for typed, expected in (("final_print", home / "final_print.tif"),
+                            (str(exports), exports / "photo_span_x4.tif"),
+                            (str(exports) + "/", exports / "photo_span_x4.tif"),
+                            ("exports", exports / "photo_span_x4.tif")):
+        answers = _Answers(replace=False)
+        dialog = _dialog(qtbot, suggested, "tiff", answers)
+        dialog.path_edit.setText(typed)
+        dialog.accept()
+        assert answers.problems == [] and dialog.result() == SaveAsDialog.DialogCode.Accepted, typed
+        assert dialog.choice()[0] == expected, typed
+    assert list(tmp_path.glob("*.tif*")) == []
+
+
+def test_browse_lists_every_suffix_of_the_format(qtbot, tmp_path, monkeypatch):
+    """The TIFF filter was "*.tiff": the app's own .tif saves were hidden in the file picker."""
+    seen = []
+    monkeypatch.setattr("sr_desktop.gui.main_window.save_dialog.QFileDialog.getSaveFileName",
+                        lambda *args: seen.append(args[3]) or ("", ""))
+    dialog = _dialog(qtbot, tmp_path / "x.tiff", "tiff", _Answers(replace=False))
+    dialog._browse()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("jpg"))
+    dialog._browse()
+    assert "*.tif" in seen[0] and "*.tiff" in seen[0] and "*.jpeg" in seen[1] and "*.jpg" in seen[1]
+
+
 def test_another_format_changes_only_an_image_suffix(qtbot, tmp_path):
     """Picking another format replaced the name's last dotted part: "holiday v1.5" became
     "holiday v1.webp", "scan.2024.05.01" "scan.2024.05.jpg"."""

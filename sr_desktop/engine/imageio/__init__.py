@@ -16,6 +16,7 @@ from sr_desktop.engine.imageio.formats import (
     format_named_by,
     is_image_path,
     suffix_for_format,
+    suffixes_of_format,
 )
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
@@ -51,5 +52,6 @@ __all__ = [
     "read_image_bytes",
     "resolved",
     "suffix_for_format",
+    "suffixes_of_format",
     "write_image",
 ]

@@ -102,6 +102,12 @@ def format_named_by(path: str | os.PathLike) -> str | None:
     return _FORMAT_OF_SUFFIX.get(Path(path).suffix.lower())
 
 
+def suffixes_of_format(fmt: str) -> list[str]:
+    """Every suffix that names the output format `fmt` (".tif" and ".tiff"), its own first."""
+    own = suffix_for_format(fmt)
+    return [own] + [suffix for suffix, named in _FORMAT_OF_SUFFIX.items() if named == fmt and suffix != own]
+
+
 def format_for_path(path: str | os.PathLike) -> str:
     """The output format ("png", "jpg", "webp", "tiff", "bmp", "gif") named by a path's suffix."""
     suffix = Path(path).suffix.lower()

@@ -41,6 +41,9 @@ class SaveAsDialog(QDialog):
         self.setWindowTitle("Save result as")
         self.path_edit = QLineEdit(str(suggested))
         self.path_edit.setObjectName("savePathEdit")
+        # a bare or relative name is the suggested file's folder's (it went to the app's
+        # working folder, which the status line did not name); a folder gets the suggested name
+        self._suggested = Path(suggested).expanduser().absolute()
         self._replace_confirmed: str | None = None  # the name the file picker asked about
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -57,6 +60,10 @@ class SaveAsDialog(QDialog):
         self.quality_spin.setValue(int(options.quality))
         self.metadata_check = QCheckBox("Keep ICC profile, EXIF and XMP")
         self.metadata_check.setChecked(bool(options.keep_metadata))
+        self.metadata_check.setToolTip(
+            "Unticked, the file holds none of the original's metadata: no EXIF (GPS, camera, dates), XMP, "
+            "IPTC or resolution, and no colour profile — the colours are written as stored, so those of a "
+            "wide-gamut (e.g. Adobe RGB) photo look shifted in other apps")
         form = QFormLayout(self)
         form.addRow("File", row)
         form.addRow("Format", self.format_combo)
@@ -85,9 +92,12 @@ class SaveAsDialog(QDialog):
                                        else path.with_name(path.name + suffix_for_format(fmt))))
 
     def _browse(self) -> None:
+        from sr_desktop.engine.imageio import suffixes_of_format
+
         fmt = self.format_combo.currentData()
+        patterns = " ".join(f"*{suffix}" for suffix in suffixes_of_format(fmt))  # (.tif files were hidden)
         name, _filter = QFileDialog.getSaveFileName(
-            self, "Save result as", self.path_edit.text(), f"{SAVE_FORMATS[fmt]} (*.{fmt})"
+            self, "Save result as", self.path_edit.text(), f"{SAVE_FORMATS[fmt]} ({patterns})"
         )
         if name:
             self.path_edit.setText(name)
@@ -113,7 +123,12 @@ class SaveAsDialog(QDialog):
         text = self.path_edit.text().strip()
         if not text:
             return "Give the file a name.", Path()
-        path = Path(text).expanduser()
+        path = self._suggested.parent / Path(text).expanduser()  # (an absolute one stays as it is)
+        try:
+            if path.is_dir():  # a folder typed or pasted: the result goes in it (it became "folder.png")
+                path = path / self._suggested.with_suffix(suffix_for_format(fmt)).name
+        except OSError as exc:  # a name too long, ...
+            return f"Cannot save as {path.name}: {exc.strerror or exc}.", path
         named = format_named_by(path)
         if named is None:  # no image suffix: the format's is added
             return None, path.with_name(path.name + suffix_for_format(fmt))
@@ -146,4 +161,4 @@ class SaveAsDialog(QDialog):
             quality=self.quality_spin.value(),
             keep_metadata=self.metadata_check.isChecked(),
         )
-        return Path(self.path_edit.text()).expanduser(), options
+        return self._suggested.parent / Path(self.path_edit.text()).expanduser(), options
