@@ -600,6 +600,30 @@ def test_copy_and_paste_through_the_clipboard(make_window, tmp_path, qtbot):
     assert window.result is None
 
 
+def test_copy_result_gives_other_apps_srgb_colours(make_window, tmp_path, qtbot):
+    """An Adobe RGB result was copied with its stored values and no profile: pasted elsewhere
+    it was up to 37 levels off what the window showed and a saved file renders."""
+    from icc_profiles import swapped_primaries_icc
+
+    from sr_desktop.engine.imageio.write import srgb_pixels
+
+    icc = swapped_primaries_icc()
+    stored = np.zeros((9, 12, 3), np.uint8)
+    stored[...] = (200, 60, 30)
+    path = tmp_path / "wide.png"
+    PILImage.fromarray(stored).save(path, icc_profile=icc)
+    window = make_window()
+    open_and_wait(qtbot, window, [path])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.result.image.icc_profile == icc and window.copy_result()
+    copied = qimage_to_array(QGuiApplication.clipboard().image())
+    expected = srgb_pixels(window.result.image.pixels, icc)
+    assert np.abs(copied.astype(int) - expected).max() <= 3
+    assert np.abs(copied.astype(int) - window.result.image.pixels).max() > 60
+
+
 def test_standard_shortcuts(make_window):
     window = make_window()
     expect = {

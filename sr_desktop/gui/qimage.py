@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QByteArray
+from PySide6.QtGui import QColorSpace, QImage
 
 
 def array_to_qimage(pixels: np.ndarray) -> QImage:
@@ -26,11 +27,12 @@ def array_to_qimage(pixels: np.ndarray) -> QImage:
     if channels == 1:
         fmt = QImage.Format.Format_Grayscale16 if wide else QImage.Format.Format_Grayscale8
     elif channels == 3:
-        if wide:  # no 16-bit RGB format without alpha: add an opaque alpha channel
+        if wide:  # 16-bit RGB is RGBX64: a fourth, unused channel (an RGBA64 one went to other
+            # apps as a PNG with an alpha channel)
             opaque = np.full((height, width, 1), 65535, np.uint16)
             pixels = np.concatenate([pixels, opaque], axis=2)
             channels = 4
-            fmt = QImage.Format.Format_RGBA64
+            fmt = QImage.Format.Format_RGBX64
         else:
             fmt = QImage.Format.Format_RGB888
     else:
@@ -39,6 +41,26 @@ def array_to_qimage(pixels: np.ndarray) -> QImage:
     bytes_per_line = data.strides[0]
     image = QImage(data.data, width, height, bytes_per_line, fmt)
     return image.copy()  # detach from the numpy buffer
+
+
+def qimage_in_srgb(image: QImage, icc: bytes | None) -> QImage:
+    """`image`, whose colours the ICC profile `icc` describes, converted to sRGB (what the
+    screen is taken to show, and other apps take a clipboard image to be); unchanged without
+    a profile, with an sRGB one, or with one Qt cannot use (damaged, or grey). An Adobe RGB
+    photo was shown, and copied, with its stored values as if they were sRGB, up to 34
+    levels off on red."""
+    if not icc:
+        return image
+    space = QColorSpace.fromIccProfile(QByteArray(icc))
+    if not space.isValid() or space.colorModel() != QColorSpace.ColorModel.Rgb:
+        return image
+    srgb = QColorSpace(QColorSpace.NamedColorSpace.SRgb)
+    if space == srgb:
+        return image
+    tagged = QImage(image)
+    tagged.setColorSpace(space)
+    converted = tagged.convertedToColorSpace(srgb)
+    return image if converted.isNull() else converted
 
 
 def qimage_to_array(image: QImage) -> np.ndarray:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QBrush, QColorSpace, QImage, QPainter
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QImage, QPainter
 
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.gui.compare.geometry import ViewTransform
+from sr_desktop.gui.qimage import qimage_in_srgb
 
 
 class DisplayImageError(SRDesktopError):
@@ -66,25 +67,6 @@ def to_display_qimage(pixels: np.ndarray) -> QImage:
     return image
 
 
-def in_srgb_for_display(image: QImage, icc: bytes | None) -> QImage:
-    """`image`, whose colours the ICC profile `icc` describes, converted to sRGB (what the
-    screen is taken to show); unchanged without a profile, with an sRGB one, or with one Qt
-    cannot use (damaged, or grey: the pixels shown are RGB). An Adobe RGB photo was shown
-    with its stored values as if they were sRGB, up to 34 levels off on red."""
-    if not icc:
-        return image
-    space = QColorSpace.fromIccProfile(QByteArray(icc))
-    if not space.isValid() or space.colorModel() != QColorSpace.ColorModel.Rgb:
-        return image
-    srgb = QColorSpace(QColorSpace.NamedColorSpace.SRgb)
-    if space == srgb:
-        return image
-    tagged = QImage(image)
-    tagged.setColorSpace(space)
-    converted = tagged.convertedToColorSpace(srgb)
-    return image if converted.isNull() else converted
-
-
 class ImageLayer:
     """One image of the compare view, ready to paint.
 
@@ -95,7 +77,7 @@ class ImageLayer:
     """
 
     def __init__(self, pixels: np.ndarray, icc: bytes | None = None):
-        self.image = in_srgb_for_display(to_display_qimage(pixels), icc)
+        self.image = qimage_in_srgb(to_display_qimage(pixels), icc)
         self.width = self.image.width()
         self.height = self.image.height()
         self.has_alpha = self.image.hasAlphaChannel()

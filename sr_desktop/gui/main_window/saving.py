@@ -14,7 +14,7 @@ from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT, shown_instead_text
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
-from sr_desktop.gui.qimage import array_to_qimage
+from sr_desktop.gui.qimage import array_to_qimage, qimage_in_srgb
 from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.worker import run_beside_ui
 
@@ -159,7 +159,10 @@ class ResultSaver:
         """Ctrl+C: put the whole-image result on the clipboard (False without one shown)."""
         if not self._result_is_shown():
             return False
-        QGuiApplication.clipboard().setImage(array_to_qimage(self.session.result.image.pixels))
+        image = self.session.result.image
+        # in sRGB, what other apps take a clipboard image to be: an Adobe RGB result pasted
+        # with its stored values, up to 37 levels off what the window showed
+        QGuiApplication.clipboard().setImage(qimage_in_srgb(array_to_qimage(image.pixels), image.icc_profile))
         self.feedback.show_status("Copied the result to the clipboard", 4000)
         return True
 
