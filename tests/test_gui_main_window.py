@@ -1039,6 +1039,18 @@ def test_a_save_says_what_the_format_could_not_keep(make_window, tmp_path, qtbot
     assert window.statusBar().currentMessage().endswith("t.jpg (transparency flattened onto white)")
 
 
+def test_open_recent_tells_files_of_the_same_name_apart(make_window, tmp_path, qtbot):
+    """Two cards' IMG_0001.JPG were two identical "IMG_0001.JPG" entries (the title and the
+    strip already said "card2/IMG_0001.JPG")."""
+    window = make_window()
+    for card in ("card1", "card2"):
+        (tmp_path / card).mkdir()
+        open_and_wait(qtbot, window, [write_png(tmp_path / card / "IMG_0001.png", 16, 12)])
+    window.recent_menu.aboutToShow.emit()
+    names = [a.text() for a in window.recent_menu.actions() if a.text()]
+    assert names == ["card2/IMG_0001.png", "card1/IMG_0001.png", "Clear list"]
+
+
 def test_open_recent_lists_only_files_that_are_there_each_once(make_window, tmp_path, qtbot):
     """A recent file deleted while the window was open stayed in File ▸ Open recent (a click:
     "file not found"); a hand-edited list with one path 23 times gave 25 menu items."""

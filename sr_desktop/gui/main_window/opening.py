@@ -28,7 +28,7 @@ from sr_desktop.engine.imageio.protected import resolved, same_file
 from sr_desktop.gui.compare.animation import with_frame_layers
 from sr_desktop.gui.main_window.display_runner import with_display_layer
 from sr_desktop.gui.main_window.feedback import Feedback
-from sr_desktop.gui.main_window.filmstrip import Filmstrip
+from sr_desktop.gui.main_window.filmstrip import Filmstrip, disambiguated_labels
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.qimage import qimage_to_array
 from sr_desktop.gui.settings import GuiSettings
@@ -270,8 +270,9 @@ class ImageOpener:
         menu = self.recent_menu
         menu.clear()
         recent = self.settings.recent_files()
-        for path in recent:
-            action = menu.addAction(path.name)
+        # two IMG_0001.JPG of two cards were two identical entries: named as the strip names them
+        for path, label in zip(recent, disambiguated_labels(recent), strict=True):
+            action = menu.addAction(label)
             action.setToolTip(str(path))
             action.setStatusTip(str(path))
             action.triggered.connect(lambda _c=False, p=path: self.open_paths([p]))
