@@ -1224,3 +1224,19 @@ def test_same_named_images_of_two_folders_are_named_apart_in_the_title(make_wind
     window.filmstrip.imageChosen.emit(second)
     wait_idle(qtbot, window)
     assert window.windowTitle() == "home/img00.png — SR Desktop"
+
+
+def test_the_suggested_format_keeps_what_the_result_holds(make_window, tmp_path, qtbot):
+    """After a JPEG save, a transparent PNG's result was offered as .jpg: Enter flattened its
+    transparency onto white (said only after writing)."""
+    window = make_window()
+    window.settings.set("save_format", "jpg")
+    rgba = np.zeros((8, 10, 4), np.uint8)
+    rgba[..., 3] = 100
+    PILImage.fromarray(rgba).save(tmp_path / "clear.png")
+    for source, expected in ((tmp_path / "clear.png", ".png"), (write_png(tmp_path / "opaque.png", 10, 8), ".jpg")):
+        open_and_wait(qtbot, window, [source])
+        pick_bicubic(window, 2)
+        window.start_upscale()
+        wait_idle(qtbot, window)
+        assert window.saver.suggested_result_path().suffix == expected, source.name

@@ -64,12 +64,29 @@ class ResultSaver:
         from sr_desktop.engine.imageio.animation import ANIMATION_FORMATS
 
         if getattr(self.session.result, "animation", None) is None:
-            return self.settings.get("save_format") or "png"
+            return self._keeping(self.settings.get("save_format") or "png")
         fmt = self.settings.get("save_animation_format")
         if fmt not in ANIMATION_FORMATS:
             source = (self.session.image.source_format or "").lower() if self.session.image else ""
             fmt = source if source in ANIMATION_FORMATS else "gif"
         return fmt
+
+    def _keeping(self, fmt: str) -> str:
+        """`fmt`, unless writing the result in it would lose something (transparency, 16 bits:
+        the last JPEG save made Enter flatten a PNG's transparency onto white): then the
+        source's format if it keeps all, else PNG, which does."""
+        from sr_desktop.engine.core.errors import SRDesktopError
+        from sr_desktop.engine.imageio import lossy_changes
+        from sr_desktop.engine.imageio.formats import normalize_format
+
+        result = self.session.result
+        if result is None or not lossy_changes(result.image, fmt):
+            return fmt
+        try:
+            source = normalize_format((self.session.image.source_format or "") if self.session.image else "")
+        except (SRDesktopError, ValueError):
+            source = ""
+        return source if source in ("png", "tiff", "webp") and not lossy_changes(result.image, source) else "png"
 
     def save(self) -> Path | None:
         """Ctrl+S: save to the last Save As target, or ask where."""
