@@ -231,6 +231,28 @@ def test_adding_again_repairs_an_entry_whose_file_is_gone(home, tmp_path):
     assert load_custom_model(again).scale == 2
 
 
+def test_a_replacement_that_cannot_be_recorded_leaves_the_model_it_replaced(home, tmp_path, monkeypatch):
+    from sr_desktop.engine.models import custom
+
+    first, second = tmp_path / "first.pth", tmp_path / "second.pth"
+    torch.save(_make("srvgg-x2").state_dict(), first)
+    torch.save(_make("srvgg-x2").state_dict(), second)
+    spec = add_custom_model(first, name="kept")
+    before = Path(spec.source["file"]).read_bytes()
+
+    def full_disk(_entries):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched, pytest.raises(ModelError, match="cannot record"):
+        patched.setattr(custom, "write_index", full_disk)
+        add_custom_model(second, replacing=spec.id)
+    assert [(s.id, s.name, s.installed) for s in list_custom_specs()] == [(spec.id, "kept", True)]
+    assert Path(spec.source["file"]).read_bytes() == before
+    replaced = add_custom_model(second, replacing=spec.id)
+    assert (replaced.id, replaced.name) == (spec.id, "kept") and len(list_custom_specs()) == 1
+    assert Path(replaced.source["file"]).read_bytes() == second.read_bytes()
+
+
 def test_a_name_of_a_built_in_model_gets_a_number(home, tmp_path):
     """`models add FILE --name SPAN` (or a file named FSRCNN.pth) listed two identical "SPAN"
     rows in the picker, the Evaluate list and the leaderboard."""

@@ -206,3 +206,23 @@ def test_a_name_models_add_would_refuse_is_refused_before_training(tmp_path, cap
                  "--iterations", "3", "--name", name, "-q"])
     err = capsys.readouterr().err
     assert code == 2 and "--name: the model name" in err and why in err and not (tmp_path / "run").exists()
+
+
+def test_extending_a_finished_run_updates_the_model_it_registered(tmp_path, capsys):
+    """`train … --name mynet`, then the same with `--resume --iterations N`: it registered a
+    copy, "mynet (2)", and `--model custom-mynet` went on running the first weights."""
+    from sr_desktop.engine.core.digest import file_sha256
+    from sr_desktop.engine.models.custom import list_custom_specs
+
+    data = make_images(tmp_path / "data", 2, 48, seed=7)
+    out = tmp_path / "run"
+    command = _command(data, out, "--name", "mynet")[3:]
+    assert main(command) == 0
+    first = [s for s in list_custom_specs() if s.name == "mynet"]
+    assert len(first) == 1
+    assert main([*command, "--resume", "--iterations", str(ITERATIONS + 20)]) == 0
+    now = [s for s in list_custom_specs() if s.name.startswith("mynet")]
+    assert [s.id for s in now] == [first[0].id]  # in its place, not beside it
+    assert file_sha256(Path(now[0].source["file"])) == file_sha256(out / "model.safetensors")
+    assert file_sha256(Path(now[0].source["file"])) != first[0].source["sha256"]
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"registered as {first[0].id}: mynet"

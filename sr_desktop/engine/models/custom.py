@@ -490,12 +490,14 @@ def _default_name(path: Path) -> str:
     return without_control_characters(stem).strip() or "model"
 
 
-def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelSpec:
+def add_custom_model(path: str | os.PathLike, name: str | None = None, replacing: str | None = None) -> ModelSpec:
     """Check, copy and register a user's model file; returns its `ModelSpec`.
 
     For an ncnn pair pass the ``.param`` or the ``.bin``; the sibling with the same stem
     is copied too. The id is ``custom-<slug of name or file stem>``, made unique.
-    Nothing is copied or recorded if the file is not a supported model.
+    `replacing`: the id of an added model whose place the file takes (its id and name kept:
+    a training run extended past the model it registered). Nothing is copied or recorded,
+    and a replaced model stays, if the file is not a supported model or cannot be copied.
     """
     display = None if name is None else checked_model_name(name)
     path = Path(path)
@@ -503,7 +505,7 @@ def add_custom_model(path: str | os.PathLike, name: str | None = None) -> ModelS
     sources = [Path(f) for f in info["files"]]
     display = display or _default_name(sources[0])
     with index_lock():
-        return _add_locked(path, info, sources, display)
+        return _add_locked(path, info, sources, display, replacing)
 
 
 def _builtin_names() -> set[str]:
@@ -521,21 +523,27 @@ def _file_gone(entry: dict[str, Any]) -> bool:
         return False
 
 
-def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: str) -> ModelSpec:
+def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: str,
+                replacing: str | None = None) -> ModelSpec:
     entries = read_index(for_change=True)
     root = custom_models_dir()
     remove_leftovers(root)
-    # an entry of this file or name whose stored file is gone (the picker greys it out and
-    # says "add it again"): this add takes its place rather than listing a second one beside it
-    broken = next((e for e in entries if _file_gone(e) and (
-        e.get("name") == display or str(Path(str(e.get("original", ""))).absolute()) == str(path.absolute()))), None)
-    if broken is not None:
-        entries = [e for e in entries if e is not broken]
-        folder = root / broken["id"]
-        if folder.is_dir() and folder.parent == root:
-            shutil.rmtree(folder, ignore_errors=True)
+    previous = next((e for e in entries if replacing is not None and e.get("id") == replacing
+                     and isinstance(e.get("name"), str)), None)
+    if previous is not None:
+        display = previous["name"]
+    else:
+        # an entry of this file or name whose stored file is gone (the picker greys it out and
+        # says "add it again"): this add takes its place rather than listing a second one beside it
+        previous = next((e for e in entries if _file_gone(e) and (
+            e.get("name") == display or str(Path(str(e.get("original", ""))).absolute()) == str(path.absolute()))),
+            None)
+    aside = None
+    if previous is not None:
+        entries = [e for e in entries if e is not previous]
+        aside = _set_aside(root, previous["id"])
     taken = {e.get("id") for e in entries if isinstance(e.get("id"), str)} | {p.name for p in root.iterdir()}
-    model_id = broken["id"] if broken is not None else _unique_id(CUSTOM_ID_PREFIX + _slug(display), taken)
+    model_id = previous["id"] if previous is not None else _unique_id(CUSTOM_ID_PREFIX + _slug(display), taken)
     # a name already listed (the user's or a built-in model's, in any case) gets a number, as
     # its id does: two "SPAN" in the picker and the leaderboard could not be told apart
     names = {e["name"].lower() for e in entries if isinstance(e.get("name"), str)} | _builtin_names()
@@ -575,6 +583,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
         os.replace(staging, root / model_id)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        _put_back(aside, root / model_id)
         if isinstance(exc, OSError):
             raise ModelError(f"cannot copy {path} into {root}: {exc.strerror or exc}") from None
         raise
@@ -582,12 +591,38 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
         write_index(entries + [entry])
     except OSError as exc:
         shutil.rmtree(root / model_id, ignore_errors=True)
+        _put_back(aside, root / model_id)
         raise ModelError(f"cannot record the custom model in {index_path()}: {exc}") from None
-    if broken is not None:
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    if previous is not None:
         from sr_desktop.engine.models.backends.choose import forget_measurements
 
-        forget_measurements(model_id)  # measured on the file that was lost, maybe another network
+        forget_measurements(model_id)  # measured on the file replaced, maybe another network
     return spec_from_entry(entry)
+
+
+def _set_aside(root: Path, model_id: str) -> Path | None:
+    """Move the stored copy of `model_id` out of the way of the copy taking its place (a
+    staging name: a process killed meanwhile leaves it for `remove_leftovers`); None when
+    there is none."""
+    folder = root / model_id
+    if not folder.is_dir() or folder.is_symlink():
+        return None
+    aside = root / f".adding-replaced-{model_id}-{os.getpid()}"
+    shutil.rmtree(aside, ignore_errors=True)
+    try:
+        folder.rename(aside)
+    except OSError as exc:
+        raise ModelError(f"cannot replace {model_id} in {root}: {exc.strerror or exc}") from None
+    return aside
+
+
+def _put_back(aside: Path | None, folder: Path) -> None:
+    """Undo `_set_aside` after a failed add (the model replaced stays as it was)."""
+    if aside is not None and not folder.exists():
+        with contextlib.suppress(OSError):
+            aside.rename(folder)
 
 
 def remove_custom_model(model_id: str) -> None:

@@ -44,14 +44,14 @@ def write_model(net: TrainNet, path: Path, metadata: dict[str, str]) -> Path:
     return path
 
 
-def register_model(path: Path, name: str, scale: int) -> ModelSpec:
-    """Add the exported model as the custom model `name` (all or nothing). Its scale is the
-    one the file records (its metadata: FSRCNN's weights do not hold it); `scale` is that
-    scale, checked."""
+def register_model(path: Path, name: str, scale: int, replacing: str | None = None) -> ModelSpec:
+    """Add the exported model as the custom model `name` (all or nothing), or in place of
+    the added model `replacing` (its id and name kept). Its scale is the one the file
+    records (its metadata: FSRCNN's weights do not hold it); `scale` is that scale, checked."""
     from sr_desktop.engine.models.custom import add_custom_model
 
     try:
-        spec = add_custom_model(path, name=name)
+        spec = add_custom_model(path, name=name, replacing=replacing)
     except SRDesktopError as exc:
         raise TrainingError(f"cannot register the model as {name!r}: {one_line(exc)}") from None
     except OSError as exc:

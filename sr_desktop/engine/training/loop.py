@@ -495,17 +495,20 @@ class Trainer:
         return {k: v for k, v in record.items() if k not in ("kind", "it", "backend")}
 
     def _register(self, path: Path, scale: int) -> str:
-        """Register the exported model as `options.name`, once: a finished run resumed (no
-        new iteration) keeps the model it registered, if the user still has it."""
+        """Register the exported model as `options.name`, once: a finished run resumed keeps
+        the model it registered under that name, if the user still has it — as it was (no
+        new iteration), or with the new weights in its place (it registered a copy, "mynet
+        (2)", and `--model custom-mynet` went on running the old weights)."""
         from sr_desktop.engine.models.custom import list_custom_specs
 
         name = self.options.name
         earlier = self.runlog.last("registered")
-        if (earlier is not None and earlier.get("it") == self.iteration and earlier.get("name") == name
-                and any(spec.id == earlier.get("model") for spec in list_custom_specs())):
+        kept = (earlier is not None and earlier.get("name") == name
+                and any(spec.id == earlier.get("model") for spec in list_custom_specs()))
+        if kept and earlier.get("it") == self.iteration:
             log.info("already registered as %s", earlier["model"])
             return earlier["model"]
-        model_id = register_model(path, name, scale).id
+        model_id = register_model(path, name, scale, replacing=earlier["model"] if kept else None).id
         self.runlog.add("registered", self.iteration, model=model_id, name=name)
         return model_id
 
