@@ -151,6 +151,18 @@ def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_
     window.picker.set_scale(4)
     dialog.useModelRequested.emit("waifu2x-photo")  # a model of one scale, as a trained one is
     assert window.picker.model_id() == "waifu2x-photo" and window.picker.scale() == 2  # (it stayed ×4)
+    # a model added, then removed, from a shell: Start from follows (it offered a removed one)
+    import torch
+
+    from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
+    from sr_desktop.engine.models.custom import add_custom_model, remove_custom_model
+
+    torch.save({"params": SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2).state_dict()}, tmp_path / "m.pth")
+    spec = add_custom_model(tmp_path / "m.pth", name="to fine-tune")
+    offered = lambda: [dialog.init_combo.itemText(i) for i in range(dialog.init_combo.count())]  # noqa: E731
+    qtbot.waitUntil(lambda: spec.id in offered(), timeout=10_000)
+    remove_custom_model(spec.id)
+    qtbot.waitUntil(lambda: spec.id not in offered(), timeout=10_000)
     dialog.close()
     window.queue.shutdown(2.0)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
+from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.settings import GuiSettings
 
@@ -33,8 +34,12 @@ class TrainingLauncher:
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog
-        self.dialog = TrainDialog(self.parent, models=list_models(), data_dir=self.settings.get("last_dir") or None)
-        self.dialog.modelTrained.connect(lambda _id: self._models_changed())
+        self.dialog = dialog = TrainDialog(self.parent, models=list_models(),
+                                           data_dir=self.settings.get("last_dir") or None)
+        dialog.modelTrained.connect(lambda _id: self._models_changed())
+        # models added or removed elsewhere (a shell, Models ▸ Remove…): its Start from list
+        # offered a removed one, and Start failed naming every model id
+        watch_for(dialog).connect(lambda: dialog.set_models(list_models()))
         self.dialog.useModelRequested.connect(self._use_model)
         self.dialog.show()
         return self.dialog
