@@ -358,3 +358,27 @@ def test_start_from_takes_what_the_field_says_and_lists_a_model_just_registered(
     dialog.set_models([*list_models(), registered])  # (what the window does on modelTrained)
     assert dialog.init_combo.findText("custom-just-trained") >= 0
     assert dialog.init_combo.currentText() == typed  # (what the field held stays)
+
+
+def test_a_command_line_run_folder_fills_the_form_and_resumes_with_its_own_settings(qtbot, tmp_path):
+    """A run of `sr-desktop train … --seed 3 --ema 0` could not be resumed in the dialog: it
+    has no Seed or EMA field, and Resume refused the form's defaults one at a time (arch,
+    batch, patch, then seed)."""
+    from sr_desktop.cli.main import main
+
+    data = make_images(tmp_path / "data", 2, 48, seed=4)
+    out = tmp_path / "cli-run"
+    assert main(["train", "--arch", TINY, "--scale", "2", "--data", str(data), "--out", str(out),
+                 "--iterations", "12", "--batch", "4", "--patch", "16", "--seed", "3", "--ema", "0",
+                 "--lr", "5e-4", "--device", "cpu", "-q"]) == 0
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.out_edit.setText(str(out))
+    assert (dialog.arch_combo.currentText(), dialog.batch_spin.value(), dialog.patch_spin.value()) == (TINY, 4, 16)
+    assert dialog.data_edit.text() == str(data) and dialog.iterations_spin.value() == 12
+    assert dialog.loss_plot.points  # its curves so far, before any Resume
+    dialog.iterations_spin.setValue(16)
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.resume()
+    assert dialog.result is not None and dialog.result.iterations == 16, dialog.status_label.text()
+    assert (dialog.request.options.seed, dialog.request.options.ema, dialog.request.options.lr) == (3, 0.0, 5e-4)

@@ -83,6 +83,20 @@ def latest_iteration(folder: Path) -> int | None:
         return None
 
 
+def recorded_settings(folder: Path) -> dict[str, Any]:
+    """The settings the run whose checkpoint is in `folder` was made with (its resume
+    options: arch, scale, data, seed, …, and its schedule: lr, schedule, warmup,
+    iterations), read from ``latest.json`` alone; {} when there is none or it is unreadable."""
+    try:
+        latest = json.loads((folder / LATEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(latest, dict):
+        return {}
+    options, schedule = latest.get("options"), latest.get("schedule")
+    return {**(schedule if isinstance(schedule, dict) else {}), **(options if isinstance(options, dict) else {})}
+
+
 def has_checkpoint(folder: Path) -> bool:
     """True when `folder` has a ``latest.json``."""
     return (folder / LATEST).is_file()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import ModelError, OptionError
@@ -35,6 +35,11 @@ FINE_TUNE_LR = 2e-5
 #: run without a word; the schedule, learning rate and length may change)
 RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed", "init", "optimizer",
                "mixed_scales", "downscales", "data", "val", "ema")
+
+
+#: the settings a front end without fields for them (the Train dialog) takes from the run
+#: it resumes: a run of the command line with --seed 3 or --ema 0 could not be resumed there
+RECORDED_ONLY = ("seed", "optimizer", "ema", "mixed_scales", "lr", "schedule", "warmup")
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,14 @@ class TrainOptions:
     def out_dir(self) -> Path:
         """The run folder."""
         return Path(self.out)
+
+    def with_recorded(self, recorded: dict) -> TrainOptions:
+        """These options with `RECORDED_ONLY` as `recorded` (`checkpoint.recorded_settings`)
+        holds them; what it lacks stays."""
+        values = {key: recorded[key] for key in RECORDED_ONLY if recorded.get(key) is not None}
+        if "mixed_scales" in values:
+            values["mixed_scales"] = tuple(int(s) for s in values["mixed_scales"])
+        return replace(self, **values)
 
     def fingerprint(self) -> dict:
         """What a resumed run must share with the checkpoint's run (JSON values: a

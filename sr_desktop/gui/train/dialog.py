@@ -43,7 +43,7 @@ from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
-from sr_desktop.engine.training.checkpoint import has_checkpoint, latest_iteration
+from sr_desktop.engine.training.checkpoint import has_checkpoint, latest_iteration, recorded_settings
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.precision import AMP_CHOICES
 from sr_desktop.engine.training.runlog import points, read_records
@@ -126,6 +126,7 @@ class TrainDialog(QDialog):
         self.result = None
         self.val_backend = ""  # what ran the last validation (torch / openvino)
         self.run_note = ""  # how a Resume changed the learning-rate schedule (one line)
+        self._filled_from: Path | None = None  # the run folder whose settings the form shows
 
         self.data_edit = QLineEdit(data_dir or "")
         self.data_edit.setToolTip("Folders of high-resolution images (sub-folders included); several: separate with ;")
@@ -348,15 +349,49 @@ class TrainDialog(QDialog):
     def _update_resume(self) -> None:
         # any run folder with a checkpoint, this dialog's run or not (a dialog opened later, a
         # run of the command line): it was enabled only after a run stopped in this dialog
-        self.resume_button.setEnabled(not self.is_running() and self._run_folder_checkpoint())
+        can_resume = not self.is_running() and self._run_folder_checkpoint()
+        self.resume_button.setEnabled(can_resume)
+        out = Path(self.out_edit.text().strip()).expanduser()
+        if can_resume and out != self._filled_from:
+            self._fill_from_run(out)
+
+    def _fill_from_run(self, out: Path) -> None:
+        """The form as the run in `out` was made (Resume refused the defaults one setting at a
+        time: "arch='fsrcnn', not 'EDSR-baseline'", then the batch, the patch…), and its
+        curves and previews so far."""
+        self._filled_from = out
+        run = recorded_settings(out / "checkpoint")
+        if not run:
+            return
+        if isinstance(run.get("arch"), str):
+            self.arch_combo.setCurrentText(run["arch"])
+        for spin, key in ((self.scale_spin, "scale"), (self.batch_spin, "batch"), (self.patch_spin, "patch"),
+                          (self.iterations_spin, "iterations")):
+            if isinstance(run.get(key), int):
+                spin.setValue(run[key])
+        if isinstance(run.get("loss"), str):
+            self.loss_edit.setText(run["loss"])
+        if isinstance(run.get("degradation"), str):
+            self.degradation_combo.setCurrentText(run["degradation"])
+        self.init_combo.setCurrentText(run["init"] if isinstance(run.get("init"), str) else FROM_SCRATCH)
+        if isinstance(run.get("data"), list):
+            self.data_edit.setText(";".join(str(folder) for folder in run["data"]))
+        self.val_edit.setText(run["val"] if isinstance(run.get("val"), str) else "")
+        if isinstance(run.get("downscales"), list):
+            self.downscale_edit.setText(" ".join(f"{f:g}" for f in run["downscales"]))
+        self._show_logged_run(out)
+        self.status_label.setText(f"The run in {out.name} is filled in: Resume continues it "
+                                  "(more Iterations extend it).")
 
     def resume(self) -> bool:
-        """Continue the run in the Run folder from its checkpoint, with the form's options
-        (what a checkpoint cannot change is refused in one line, as ``train --resume``)."""
+        """Continue the run in the Run folder from its checkpoint, with the form's options and
+        the run's own for what the form has no field for (seed, optimizer, EMA, learning
+        rate…); what a checkpoint cannot change is refused in one line, as ``train --resume``."""
         if self.is_running() or not self._run_folder_checkpoint():
             return False
         try:
-            options = dataclasses.replace(self.train_options(), resume=True)
+            recorded = recorded_settings(Path(self.out_edit.text().strip()).expanduser() / "checkpoint")
+            options = dataclasses.replace(self.train_options().with_recorded(recorded), resume=True)
         except SRDesktopError as exc:
             self._show_error(str(exc))
             return False
@@ -381,6 +416,7 @@ class TrainDialog(QDialog):
 
     def _submit(self, request: TrainRequest) -> bool:
         self.request = request
+        self._filled_from = Path(request.options.out).expanduser()  # (its form is the run's)
         self.result = None
         self.val_backend = ""
         self.run_note = ""
