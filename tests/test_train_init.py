@@ -115,6 +115,32 @@ def test_a_x2_model_starts_x3_and_x4_networks_of_its_architecture(tmp_path):
     assert all(torch.equal(three[k], v) for k, v in trained.items() if not k.startswith("upsample"))
 
 
+def test_what_init_took_from_another_scale_is_said_and_logged(tmp_path, capsys):
+    """docs/training.md: "The log names what was copied and what is new" — it was only in
+    `-v`'s log lines, not on the terminal nor in log.jsonl."""
+    import json
+
+    from safetensors.torch import save_file
+    from train_fixtures import make_images
+
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.training.networks import exported_state_dict
+
+    torch.manual_seed(0)
+    x2 = build_network("EDSR:num_feat=8,num_block=2", 2)
+    path = tmp_path / "edsr_x2.safetensors"
+    save_file(exported_state_dict(x2.module, x2.arch), str(path))
+    data = make_images(tmp_path / "data", 2, 48, seed=1)
+    out = tmp_path / "run"
+    assert main(["train", "--arch", "EDSR", "--init", str(path), "--scale", "4", "--data", str(data),
+                 "--out", str(out), "--iterations", "2", "--batch", "2", "--patch", "8", "--device", "cpu",
+                 "-q"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "--init:" in line]
+    assert len(said) == 1 and "tensors from the ×2 EDSR; new: upsample.2" in said[0]
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["note"] for r in records if r["kind"] == "init"] == [said[0].removeprefix("sr-desktop: ")]
+
+
 def test_init_at_a_scale_the_architecture_cannot_build_is_one_clear_error(tmp_path):
     """RRDBNet upsamples in ×2 steps: a ×4 model cannot start a ×3 network. `--init` says so
     in one line instead of failing while building it."""

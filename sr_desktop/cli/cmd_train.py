@@ -141,8 +141,9 @@ def _train(args) -> int:
         trainer = Trainer(_options(args))
     except MemoryError:
         raise TrainingError(short_of_memory) from None
-    if trainer.schedule_note:
-        print(f"sr-desktop: {trainer.schedule_note}", file=sys.stderr)
+    for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else ""):
+        if note:
+            print(f"sr-desktop: {note}", file=sys.stderr)
     cancel = CancelToken()
     reporter = _Reporter(args.quiet)
     try:

@@ -401,6 +401,8 @@ class Trainer:
         self.runlog.add("precision", self.iteration, precision=precision_name(self.amp_dtype))
         if self.schedule_note:
             self.runlog.add("schedule", self.iteration, note=self.schedule_note, **_schedule(o))
+        if self.ckpt is None and self.net.init_note:
+            self.runlog.add("init", 0, note=self.net.init_note)
         if self.ckpt is None and o.init:
             self.validate()  # the starting model's scores: the "before" of a fine-tuning
         self.saved_iteration = self.iteration

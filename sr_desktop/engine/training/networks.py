@@ -135,6 +135,8 @@ class TrainNet(nn.Module):
         self.color = support.color_for(self.params)
         self.channels = 1 if self.color == "y" else 3
         self.input_range = float(support.input_range)
+        #: what `--init` took from another scale's model ("23 of 23 tensors…"), "" otherwise
+        self.init_note = ""
         self.pre_upsample = support.pre_upsample
         self.forward_kwargs = support.forward_kwargs(self.scale, self.params)
 
@@ -361,10 +363,13 @@ def _rescaled(model: ArchModel, scale: int) -> TrainNet:
     kept = {k: v for k, v in model.module.float().state_dict().items() if k in own and own[k].shape == v.shape}
     module.load_state_dict(kept, strict=False)
     fresh = [k for k in own if k not in kept]
-    log.info("--init: %d of %d tensors from the ×%d %s; new: %s", len(kept), len(own), model.scale, arch,
-             ", ".join(fresh) or "none")
+    note = (f"--init: {len(kept)} of {len(own)} tensors from the ×{model.scale} {arch}; "
+            f"new: {', '.join(fresh) or 'none'}")
+    log.info("%s", note)
     params = _checked(module, arch, scale, params)
-    return TrainNet(module.train(), arch, scale, params)
+    net = TrainNet(module.train(), arch, scale, params)
+    net.init_note = note  # (said by the command line and in the run's log: it was only in `-v`)
+    return net
 
 
 def _load_init(init: str, scale: int | None) -> Any:
