@@ -531,6 +531,20 @@ def test_the_terminal_bar_counts_an_animation_in_frames(capsys):
     capsys.readouterr()
 
 
+def test_the_terminal_bar_counts_a_per_image_models_training_in_iterations(capsys):
+    """`upscale --model map-sr` showed "10/300 [… 21.49tile/s]" where the window says
+    iterations."""
+    from sr_desktop.cli.progress_bar import TerminalProgress
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    for stage, unit in (("map-sr", "it"), ("zssr", "it"), ("upscale", "tile")):
+        bar = TerminalProgress("a.png", enabled=True)
+        bar(ProgressInfo(done=10, total=300, elapsed=1.0, eta=2.0, stage=stage))
+        assert bar._bar.unit == unit, stage
+        bar.close()
+    capsys.readouterr()
+
+
 def test_an_apng_of_a_default_image_and_one_frame_reads_as_that_frame(tmp_path):
     """Not an animation of one frame (the window offered Play on "animation of 1 frames"):
     the frame itself, a still, not the default image a viewer without APNG support shows."""

@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sr_desktop.app.jobs import Job, run_engine_job
-from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
+from sr_desktop.engine.core.progress import BACKEND_STAGE, ITERATION_STAGES, ProgressInfo
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.models.registry import is_per_image
 
 #: what one unit of ProgressInfo.done counts, by engine stage
-PROGRESS_UNITS = {"zssr": "iterations", "map-sr": "iterations", "kernel": "iterations"}
 
 
 def run_upscale_job(job: Job, progress, cancel):
@@ -68,7 +67,7 @@ def progress_text(info: ProgressInfo | None, elapsed: float, since_report: float
     elif info is not None and "frames" in info.extra:  # an animation: which frame, not sub-steps
         parts.append(f"frame {info.extra['frame']}/{info.extra['frames']}")
     elif info is not None and info.total > 0:
-        unit = PROGRESS_UNITS.get(info.stage, "tiles")
+        unit = "iterations" if info.stage in ITERATION_STAGES else "tiles"
         parts.append(f"{info.done}/{info.total} {unit}")
     parts.append(f"{human_seconds(elapsed)} elapsed")
     if info is not None and info.eta is not None and info.done > 0:

@@ -37,6 +37,9 @@ ProgressCallback = Callable[[ProgressInfo], None]
 #: the stage of the one notice sent before ``--backend auto`` converts and times a model it
 #: has not measured yet (seconds before the first tile; `models.backends.choose`)
 BACKEND_STAGE = "backend"
+#: the stages whose steps are training iterations (models trained on each image, a kernel
+#: estimation), not tiles: both front ends name them so (the command line said "tile/s")
+ITERATION_STAGES = frozenset({"zssr", "map-sr", "kernel"})
 
 
 class CancelToken:
