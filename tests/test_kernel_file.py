@@ -248,3 +248,18 @@ def test_the_cli_notes_what_it_does_not_use(tmp_path, capsys):
     frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
     assert main(["kernel", str(gif), "-o", str(tmp_path / "g.npy"), "--method", "sharpness"]) == 0
     assert "anim.gif has 3 frames or pages; the kernel is estimated from the first" in capsys.readouterr().err
+
+
+def test_a_failed_save_from_the_window_names_the_users_file_not_the_temporary_one(tmp_path, monkeypatch):
+    """The window's save (the app layer's) said "cannot save the kernel to
+    /…/.k.npy.24808-1ac6aa56.part: Operation not permitted"; the command line named k.npy."""
+    from sr_desktop.app.kernel_jobs import save_kernel_files
+    from sr_desktop.engine.kernelgan import kernel_ops
+
+    def refused(_kernel, path):
+        raise PermissionError(1, "Operation not permitted", str(path.with_name(f".{path.name}.24808-1a.part")))
+
+    monkeypatch.setattr(kernel_ops, "save_kernel_npy", refused)
+    with pytest.raises(KernelError) as failed:
+        save_kernel_files(np.full((5, 5), 1 / 25), tmp_path / "k.npy", png=False)
+    assert str(failed.value) == f"cannot save the kernel to {tmp_path / 'k.npy'}: Operation not permitted"

@@ -148,4 +148,5 @@ def save_kernel_files(kernel: np.ndarray, npy_path: str | Path, png: bool = True
     try:
         return kernel_ops.save_kernel_files(kernel, npy_path, png_path)
     except OSError as exc:
-        raise KernelError(f"cannot save the kernel to {exc.filename or npy_path}: {exc.strerror or exc}") from None
+        raise KernelError(f"cannot save the kernel to {kernel_ops.failed_kernel_file(exc.filename, npy_path, png_path)}"
+                          f": {exc.strerror or exc}") from None

@@ -85,22 +85,12 @@ def _check_target(path: Path, overwrite: bool, suffix: str, inputs: Path) -> Non
         raise SRDesktopError(f"{path} exists (use --overwrite to replace it)")
 
 
-def _users_name(failed, out: Path, png: Path | None) -> str:
-    """Which of the user's files a write error is about (its name may be the temporary file;
-    both when the error names none)."""
-    if png is not None and failed is None:
-        return f"{out} and {png}"
-    if png is not None and Path(str(failed)).name.startswith(f".{png.name}."):
-        return str(png)
-    return str(out)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop kernel` for parsed `args`: estimate the kernel, write it (and `--png`), report; returns 0."""
     from sr_desktop.cli.progress_bar import TerminalProgress
     from sr_desktop.engine.imageio import read_image
     from sr_desktop.engine.kernelgan import estimate_kernel
-    from sr_desktop.engine.kernelgan.kernel_ops import describe_kernel, save_kernel_files
+    from sr_desktop.engine.kernelgan.kernel_ops import describe_kernel, failed_kernel_file, save_kernel_files
 
     src = Path(args.input)
     out = Path(args.output)
@@ -130,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         save_kernel_files(est.kernel, out, png)
     except OSError as exc:
         # (name the user's file: the error's own name is the temporary file beside it)
-        raise SRDesktopError(f"cannot save the kernel to {_users_name(exc.filename, out, png)}: "
+        raise SRDesktopError(f"cannot save the kernel to {failed_kernel_file(exc.filename, out, png)}: "
                              f"{exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(result_record(est, src, out, png, args.prior), allow_nan=False), file=sys.stdout)

@@ -226,6 +226,17 @@ def save_kernel_files(kernel: np.ndarray, npy: str | os.PathLike, png: str | os.
     return written
 
 
+def failed_kernel_file(failed: object, npy: Path, png: Path | None) -> str:
+    """Which of the user's files an `OSError` of `save_kernel_files` is about: its own name
+    is the temporary file written beside it (".k.npy.24808-1ac6aa56.part"); both files
+    when it names none."""
+    if png is not None and failed is None:
+        return f"{npy} and {png}"
+    if png is not None and Path(str(failed)).name.startswith(f".{png.name}."):
+        return str(png)
+    return str(npy)
+
+
 def save_kernel_npy(kernel: np.ndarray, path: str | os.PathLike) -> Path:
     """Write the kernel as a float64 .npy atomically."""
     path = Path(path)
