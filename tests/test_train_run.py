@@ -146,8 +146,10 @@ def test_200_iterations_beat_bicubic_then_the_model_upscales(folders, tmp_path, 
     assert {r["kind"] for r in records} == {"baseline", "precision", "train", "val", "registered"}
     assert [r["model"] for r in records if r["kind"] == "registered"] == [result.model_id]
     assert Image.open(out / "curves.png").size == (840, 300)
-    # registered: in the custom models, and usable by `upscale`
-    assert result.model_id in [s.id for s in list_custom_specs()]
+    # registered: in the custom models, saying how it was trained, and usable by `upscale`
+    (spec,) = [s for s in list_custom_specs() if s.id == result.model_id]
+    assert (f"trained here: 200 iterations on {folders[0].name}, validation PSNR-Y "
+            f"{result.validation['psnr_y']:.2f} dB") in spec.description
     up = tmp_path / "up.png"
     assert main(["upscale", str(folders[1] / "img0.png"), "-o", str(up), "--model", result.model_id,
                  "--scale", "2"]) == 0

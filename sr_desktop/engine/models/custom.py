@@ -461,9 +461,35 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
     if not _is_ours(state):
         return {**_community_call("describe_community_file", path, state), "format": fmt, "files": [str(path)]}
     detected, _ = _detect_file(path, state=state)  # building it: the weights must really fit
+    training = _training_record(path)
     return {"arch": detected.arch, "scale": detected.scale, "scales": list(detected.scales),
             "params": detected.params,
-            "format": fmt, "files": [str(path)]}
+            "format": fmt, "files": [str(path)], **({"training": training} if training else {})}
+
+
+def _training_record(path: Path) -> dict[str, Any]:
+    """How a model trained here was trained, from its safetensors metadata (iterations,
+    validation PSNR-Y, data, losses, degradation, starting model); {} for any other file.
+    Four "mynet" entries could not be told apart without opening their files."""
+    meta = safetensors_metadata(path)
+    if meta.get("sr_desktop_trained") != "1":
+        return {}
+    record: dict[str, Any] = {}
+    for key, kind in (("iterations", int), ("val_psnr_y", float)):
+        try:
+            record[key] = kind(meta[key])
+        except (KeyError, ValueError):
+            pass
+    try:
+        data = json.loads(meta.get("data", "[]"))
+    except ValueError:
+        data = []
+    if isinstance(data, list) and data:
+        record["data"] = [without_control_characters(str(folder)) for folder in data]
+    for key in ("losses", "degradation", "init"):
+        if meta.get(key):
+            record[key] = without_control_characters(meta[key])[:200]
+    return record
 
 
 # -- the user's collection -------------------------------------------------------------
@@ -570,7 +596,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
             "original": str(path.absolute()),
             "sha256": file_sha256(staging / stored[0]),
             "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            **{k: info[k] for k in ("family", "license") if info.get(k)},
+            **{k: info[k] for k in ("family", "license", "training") if info.get(k)},
             # recorded, so that listing the models needs no torch (`custom_index.recommended_tile`)
             "recommended_tile": int(info.get("recommended_tile") or recommended_tile(info["arch"])),
         }
