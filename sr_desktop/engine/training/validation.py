@@ -89,7 +89,9 @@ class ValidationSet:
     def _score(self, outputs: list[np.ndarray], previews: int) -> ValidationScores:
         psnrs, ssims, l1s = [], [], []
         for sr, (_, hr), grey in zip(outputs, self.pairs, self.grey, strict=True):
-            scores = score_pair(sr, hr[:, :, :1] if grey else hr, self.scale)
+            # the 8-bit image the app would write, as `sr-desktop bench` scores it (the float
+            # output scored ~0.01 dB above the bench: 36.8147 against 36.8028 dB)
+            scores = score_pair(quantize(sr, np.uint8), hr[:, :, :1] if grey else hr, self.scale)
             psnrs.append(scores.psnr_y)
             ssims.append(scores.ssim_y)
             l1s.append(float(np.mean(np.abs(np.clip(sr, 0, 1) - hr / 255.0))))
