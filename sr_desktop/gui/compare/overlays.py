@@ -5,7 +5,18 @@ and the checkerboard behind transparent pixels."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QPolygonF,
+    QRegion,
+)
 
 EMPTY_HINT = "Drop images here or press Ctrl+O"
 
@@ -19,7 +30,11 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     "w × h" tag above it, else inside it at the top, below it or inside at the bottom:
     the first place in the pane that covers none of `avoid` (the corner labels)."""
     painter.save()
-    painter.setClipRect(pane)
+    # the outline passes under the corner labels (drawn across them, they read struck through)
+    clip = QRegion(pane.toAlignedRect())
+    for label in avoid:
+        clip -= QRegion(label.toAlignedRect())
+    painter.setClipRegion(clip)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
     painter.setBrush(Qt.BrushStyle.NoBrush)
     outline = rect.adjusted(-0.5, -0.5, 0.5, 0.5)
@@ -29,6 +44,7 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     dashed.setCosmetic(True)
     painter.setPen(dashed)
     painter.drawRect(outline)
+    painter.setClipRect(pane)
     text = f"{size[0]} × {size[1]}"
     font = QFont(font)
     font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
