@@ -1226,6 +1226,32 @@ def test_same_named_images_of_two_folders_are_named_apart_in_the_title(make_wind
     assert window.windowTitle() == "home/img00.png — SR Desktop"
 
 
+def test_an_evaluated_model_is_shown_in_the_colours_the_result_is_shown_in(make_window, tmp_path, qtbot):
+    """An Adobe RGB photo: its result was converted for the screen, an evaluated model's image
+    in its place was not (switching between them shifted the colours); a map is no photo."""
+    from icc_profiles import swapped_primaries_icc
+
+    from sr_desktop.gui.compare.content import as_layer
+
+    icc = swapped_primaries_icc()
+    stored = np.zeros((9, 12, 3), np.uint8)
+    stored[...] = (200, 60, 30)
+    PILImage.fromarray(stored).save(tmp_path / "wide.png", icc_profile=icc)
+    window = make_window()
+    open_and_wait(qtbot, window, [tmp_path / "wide.png"])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    evaluated = np.repeat(np.repeat(stored, 2, 0), 2, 1)
+    converted = qimage_to_array(as_layer(evaluated, icc).image)[0, 0, :3]
+    window.metrics_panel.showPixels.emit(evaluated, "Evaluated: bicubic")  # (the Result view)
+    shown = qimage_to_array(window.compare._content.override.image)[0, 0, :3]
+    assert tuple(shown) == tuple(converted) and tuple(converted) != (200, 60, 30)
+    window.metrics_panel.set_view_mode("difference")
+    window.metrics_panel.showPixels.emit(evaluated, "Difference map")
+    assert tuple(qimage_to_array(window.compare._content.override.image)[0, 0, :3]) == (200, 60, 30)
+
+
 def test_the_suggested_format_keeps_what_the_result_holds(make_window, tmp_path, qtbot):
     """After a JPEG save, a transparent PNG's result was offered as .jpg: Enter flattened its
     transparency onto white (said only after writing)."""

@@ -165,16 +165,19 @@ class CompareView(PointerGestures, QWidget):
         self._content.drop_regions()
         self.update()
 
-    def set_display_override(self, pixels: np.ndarray | None, label: str = "Map") -> None:
+    def set_display_override(self, pixels: np.ndarray | None, label: str = "Map",
+                             image_colours: bool = False) -> None:
         """Show another image (a difference/SSIM/gradient map at result size; uint8, uint16
         or float 0..1) on the after side instead of the result; None shows the result again.
-        The override covers the whole image, or from its top-left corner what it holds of it
+        `image_colours`: it is an image in the original's colours (another model's result),
+        converted by its colour profile as the result is; a map is not. The override covers
+        the whole image, or from its top-left corner what it holds of it
         (`CompareContent.override_rect`)."""
         if pixels is None:
             self._content.override = None
         else:
             self._content.require_original()
-            self._content.override = as_layer(pixels)
+            self._content.override = as_layer(pixels, self._content.icc if image_colours else None)
             self._content.override_label = label
         self.update()
 

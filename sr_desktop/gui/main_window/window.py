@@ -317,8 +317,11 @@ class MainWindow(QMainWindow):
                            backend=picker.backend())
 
     def _show_display_override(self, pixels, label: str) -> None:
+        # in the panel's Result view it is an evaluated model's image: the original's colours
+        # (shown unconverted beside the converted result); in the others a map
+        image = self.metrics_panel is not None and self.metrics_panel.view_mode() == "result"
         try:
-            self.compare.set_display_override(pixels, label)
+            self.compare.set_display_override(pixels, label, image_colours=image)
         except SRDesktopError as exc:
             self.show_error(f"cannot show the map: {exc}")
         self._update_actions()  # what is saved is what is shown: not the result under a map
