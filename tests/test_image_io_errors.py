@@ -374,6 +374,13 @@ def test_a_float_rgb_tiff_is_named_as_such_not_as_damaged(tmp_path):
     with pytest.raises(ImageReadError) as refused:
         read_image(path)
     assert refused.value.reason.startswith("unsupported pixel format: 32-bit floating-point samples")
+    # one Pillow opens itself: a signed grey's negative samples were clipped to 0 without a word
+    PILImage.fromarray(np.array([[-5, 300], [7, -70000]], np.int32), mode="I").save(tmp_path / "signed.tif")
+    with pytest.raises(ImageReadError, match="32-bit signed integer samples"):
+        read_image(tmp_path / "signed.tif")
+    PILImage.fromarray(np.ones((4, 4), np.float32), mode="F").save(tmp_path / "grey_float.tif")
+    with pytest.raises(ImageReadError, match="32-bit floating-point samples"):
+        read_image(tmp_path / "grey_float.tif")
     damaged = tmp_path / "damaged.tif"
     damaged.write_bytes(data.tobytes()[:8] + b"\x00" * 40)  # a header whose tags cannot be read
     with pytest.raises(ImageReadError, match="truncated or corrupt"):

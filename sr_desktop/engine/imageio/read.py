@@ -175,8 +175,7 @@ def _open_header(fp: io.BytesIO, where: str | Path):
             log.debug("%s header of %s rejected", fmt, where, exc_info=True)
             kind = _tiff_sample_kind(fp) if fmt == "TIFF" else None
             if kind is not None:  # a whole file of a kind not read (a float RGB TIFF was "corrupt")
-                raise ImageReadError(where, f"unsupported pixel format: {kind} samples; "
-                                            "8- and 16-bit integer images are read") from None
+                raise ImageReadError(where, _unsupported_samples(kind)) from None
             raise ImageReadError(
                 where, f"image data is truncated or corrupt, or an unsupported {fmt} variant"
             ) from None
@@ -202,10 +201,23 @@ def _tiff_sample_kind(fp: io.BytesIO) -> str | None:
             bits = tags.get(258) or (0,)
     except Exception:  # noqa: BLE001 - tags that cannot be read say nothing more
         return None
+    return _sample_kind(formats, bits)
+
+
+def _sample_kind(formats, bits) -> str | None:
+    """"32-bit floating-point" for TIFF tags SampleFormat (339) and BitsPerSample (258)
+    of samples other than unsigned integers; None for those."""
     formats = formats if isinstance(formats, tuple) else (formats,)
     bits = bits if isinstance(bits, tuple) else (bits,)
-    kind = {2: "signed integer", 3: "floating-point", 6: "complex floating-point"}.get(int(formats[0]))
+    try:
+        kind = {2: "signed integer", 3: "floating-point", 6: "complex floating-point"}.get(int(formats[0]))
+    except (TypeError, ValueError, IndexError):
+        return None
     return f"{bits[0]}-bit {kind}" if kind is not None else None
+
+
+def _unsupported_samples(kind: str) -> str:
+    return f"unsupported pixel format: {kind} samples; 8- and 16-bit unsigned integer images are read"
 
 
 def _not_an_image_reason(data: bytes) -> str:
@@ -235,6 +247,9 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
                 f"above the {_megapixels(max_pixels)} limit",
             )
         fmt = im.format
+        if fmt == "TIFF" and (kind := _sample_kind(im.tag_v2.get(339, (1,)), im.tag_v2.get(258, (0,)))):
+            # (one Pillow opens: a signed grey's negative samples were clipped to 0 without a word)
+            raise ImageReadError(where, _unsupported_samples(kind))
         orientation = orientation_of(im.getexif())
         tiles = list(getattr(im, "tile", None) or ())
         im.load()  # full decode now: truncated or corrupt data raises here
