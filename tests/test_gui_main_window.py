@@ -1260,7 +1260,11 @@ def test_the_suggested_format_keeps_what_the_result_holds(make_window, tmp_path,
     rgba = np.zeros((8, 10, 4), np.uint8)
     rgba[..., 3] = 100
     PILImage.fromarray(rgba).save(tmp_path / "clear.png")
-    for source, expected in ((tmp_path / "clear.png", ".png"), (write_png(tmp_path / "opaque.png", 10, 8), ".jpg")):
+    PILImage.fromarray(rgba[..., 0]).save(tmp_path / "grey.png")
+    for last, source, expected in (("jpg", tmp_path / "clear.png", ".png"),
+                                   ("jpg", write_png(tmp_path / "opaque.png", 10, 8), ".jpg"),
+                                   ("webp", tmp_path / "grey.png", ".webp")):  # (WebP's RGB keeps every grey)
+        window.settings.set("save_format", last)
         open_and_wait(qtbot, window, [source])
         pick_bicubic(window, 2)
         window.start_upscale()

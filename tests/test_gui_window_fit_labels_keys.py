@@ -835,6 +835,16 @@ def test_a_status_line_label_too_long_for_its_room_ends_in_an_ellipsis(qtbot):
     assert label.text() == whole and label.toolTip() == ""
 
 
+def test_help_about_with_a_relative_home(monkeypatch, tmp_path):
+    """A portable install's relative SR_DESKTOP_HOME: the box did not open (as_uri refused
+    the relative path)."""
+    from sr_desktop.gui.main_window.about import about_text
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SR_DESKTOP_HOME", "home")
+    assert str(tmp_path / "home") in about_text()
+
+
 def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot):
     """There was no About: the version was only in `--version`, the licences of what the app
     ships nowhere in the window."""

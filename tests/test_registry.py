@@ -262,3 +262,23 @@ def test_an_added_model_that_is_gone_is_named_as_one_of_the_users():
         get_model_spec("custom-my-upscaler")
     message = str(gone.value)
     assert "none of the models you added has this id" in message and "known models" not in message
+
+
+def test_a_gone_custom_id_near_another_names_both(tmp_path, monkeypatch):
+    """All custom ids share "custom-": one of the user's was nearly always "meant", and the
+    message fell back to the whole list of ids."""
+    import torch
+
+    from sr_desktop.engine.core.errors import ModelError
+    from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
+    from sr_desktop.engine.models.custom import add_custom_model
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    torch.save({"params": SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2).state_dict()}, tmp_path / "m.pth")
+    add_custom_model(tmp_path / "m.pth", name="r2")
+    with pytest.raises(ModelError) as gone:
+        get_model_spec("custom-r1")
+    message = str(gone.value)
+    assert "(did you mean custom-r2?)" in message and "none of the models you added has this id" in message
+    assert "known models" not in message

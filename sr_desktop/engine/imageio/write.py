@@ -217,6 +217,10 @@ def _check_target_name(target: Path, source: Path | None, protect, overwrite: bo
         raise ImageWriteError(target, "file exists (use --overwrite)")
 
 
+#: what `lossy_changes` says of a grey image written as WebP (no pixel value is lost)
+GREY_AS_RGB = "grey stored as RGB"
+
+
 def lossy_changes(pixels, fmt: str) -> list[str]:
     """What writing H×W×C ``pixels`` (or an Image, or an Animation: its frames share a mode)
     as ``fmt`` ("jpg", "gif", …) changes beyond its compression, as short phrases ("16 bits →
@@ -237,7 +241,7 @@ def lossy_changes(pixels, fmt: str) -> list[str]:
         elif fmt == "gif" and bool(((alpha > 0) & (alpha < top)).any()):
             changes.append("partial transparency made all or nothing")
     if channels <= 2 and fmt == "webp":
-        changes.append("grey stored as RGB")
+        changes.append(GREY_AS_RGB)
     return changes
 
 

@@ -182,8 +182,8 @@ def get_model_spec(model_id: str) -> ModelSpec:
             return spec
     ids = [s.id for s in specs]
     hint = _did_you_mean(model_id, ids)
-    if model_id.startswith(CUSTOM_ID_PREFIX) and not hint:  # one of the user's, removed since
-        raise ModelError(f"unknown model {model_id!r}: none of the models you added has this id "
+    if model_id.startswith(CUSTOM_ID_PREFIX):  # one of the user's, removed since
+        raise ModelError(f"unknown model {model_id!r}{hint}: none of the models you added has this id "
                          "(removed since?); 'sr-desktop models' lists them")
     raise ModelError(f"unknown model {model_id!r}{hint}; known models: {', '.join(ids)}")
 

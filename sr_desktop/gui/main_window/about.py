@@ -15,6 +15,7 @@ from sr_desktop.engine.core import paths
 
 
 def _link(path: Path) -> str:
+    path = path.absolute()  # (a relative SR_DESKTOP_HOME: as_uri refused it, and no box opened)
     return f'<a href="{path.as_uri()}">{html.escape(str(path))}</a>'
 
 

@@ -78,15 +78,20 @@ class ResultSaver:
         from sr_desktop.engine.core.errors import SRDesktopError
         from sr_desktop.engine.imageio import lossy_changes
         from sr_desktop.engine.imageio.formats import normalize_format
+        from sr_desktop.engine.imageio.write import GREY_AS_RGB
 
         result = self.session.result
-        if result is None or not lossy_changes(result.image, fmt):
+
+        def loses(fmt: str) -> bool:  # (a grey image as WebP's RGB keeps every value)
+            return result is not None and any(c != GREY_AS_RGB for c in lossy_changes(result.image, fmt))
+
+        if not loses(fmt):
             return fmt
         try:
             source = normalize_format((self.session.image.source_format or "") if self.session.image else "")
         except (SRDesktopError, ValueError):
             source = ""
-        return source if source in ("png", "tiff", "webp") and not lossy_changes(result.image, source) else "png"
+        return source if source in ("png", "tiff", "webp") and not loses(source) else "png"
 
     def save(self) -> Path | None:
         """Ctrl+S: save to the last Save As target, or ask where."""
