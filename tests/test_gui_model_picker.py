@@ -38,6 +38,11 @@ def test_variants_follow_the_scale(qtbot):
     assert picker.variant() == "default"  # the picked one was gone: the engine's default
     assert picker.set_variant("denoise3") and picker.set_scale(3)
     assert picker.variant() == "denoise3"  # kept where the scale has it
+    assert picker.set_scale(2) and picker.set_variant("denoise2") and picker.set_scale(4)
+    assert picker.variant() == "default" and picker.set_scale(2)
+    assert picker.variant() == "denoise2"  # the user's choice again, not the default ×4 left
+    picker.variant_combo.setCurrentIndex(picker.variant_combo.findData("denoise1"))  # as a click does
+    assert picker.set_scale(3) and picker.set_scale(2) and picker.variant() == "denoise1"
 
 
 def test_a_scale_without_the_plain_variant_shows_the_one_that_runs(qtbot):

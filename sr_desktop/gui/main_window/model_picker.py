@@ -176,6 +176,8 @@ class ModelPicker(QWidget):
         super().__init__(parent)
         self._models = list(models) if models is not None else default_models()
         self._updating = False
+        #: the variant the user (or the settings) chose for the model shown; None: its default
+        self._chosen_variant: str | None = None
 
         self.model_combo = ElidingComboBox()
         self.model_combo.setObjectName("modelCombo")
@@ -269,6 +271,7 @@ class ModelPicker(QWidget):
 
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.scale_combo.currentIndexChanged.connect(self._on_scale_changed)
+        self.variant_combo.currentIndexChanged.connect(self._on_variant_picked)
         for combo in (self.variant_combo, self.device_combo, self.precision_combo, self.backend_combo):
             combo.currentIndexChanged.connect(self._emit_changed)
         self.tile_spin.valueChanged.connect(self._emit_changed)
@@ -395,6 +398,11 @@ class ModelPicker(QWidget):
         return index >= 0
 
     def set_variant(self, variant: str) -> bool:
+        """Pick `variant`, remembered through scales that lack it; False when not offered."""
+        self._chosen_variant = variant
+        return self._select_variant(variant)
+
+    def _select_variant(self, variant: str) -> bool:
         index = self.variant_combo.findData(variant)
         if index >= 0:
             self.variant_combo.setCurrentIndex(index)
@@ -579,6 +587,7 @@ class ModelPicker(QWidget):
 
     def _on_model_changed(self) -> None:
         spec = self.spec()
+        self._chosen_variant = None  # (another model: its default)
         previous_scale = self.scale_combo.currentData()
         updating, self._updating = self._updating, True
         try:
@@ -602,6 +611,10 @@ class ModelPicker(QWidget):
             )
         self._emit_changed()
 
+    def _on_variant_picked(self) -> None:
+        if not self._updating:  # (the user's choice, not a list refilled)
+            self._chosen_variant = self.variant()
+
     def _fill_variants(self, spec: ModelSpec | None, keep: str | None = None) -> None:
         """The variants `spec` has at the picked scale (the native scale its passes run at):
         Real-CUGAN SE's denoise1/2 exist at ×2 only, waifu2x CUNet's ×1 has no "default".
@@ -618,7 +631,7 @@ class ModelPicker(QWidget):
             self.variant_combo.addItem(v, v)
         fallback = spec.default_variant if spec is not None and spec.default_variant in variants else None
         for wanted in (keep, fallback):
-            if wanted and self.set_variant(wanted):
+            if wanted and self._select_variant(wanted):
                 break
         several = len(variants) > 1
         self.variant_combo.setVisible(several)
@@ -627,7 +640,9 @@ class ModelPicker(QWidget):
     def _on_scale_changed(self) -> None:
         updating, self._updating = self._updating, True
         try:
-            self._fill_variants(self.spec(), keep=self.variant())
+            # the variant the user chose, also after a scale without it (×4 has no denoise2:
+            # back at ×2 it came back as the default)
+            self._fill_variants(self.spec(), keep=self._chosen_variant or self.variant())
         finally:
             self._updating = updating
         self._emit_changed()
