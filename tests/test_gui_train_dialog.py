@@ -161,8 +161,11 @@ def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_
     spec = add_custom_model(tmp_path / "m.pth", name="to fine-tune")
     offered = lambda: [dialog.init_combo.itemText(i) for i in range(dialog.init_combo.count())]  # noqa: E731
     qtbot.waitUntil(lambda: spec.id in offered(), timeout=10_000)
+    dialog.init_combo.setCurrentText(spec.id)
     remove_custom_model(spec.id)
     qtbot.waitUntil(lambda: spec.id not in offered(), timeout=10_000)
+    assert dialog.init_combo.currentText() == "(from scratch)"  # not the removed one, kept as text
+    assert f"“Start from” {spec.id} is no longer in the model list" in dialog.status_label.text()
     dialog.close()
     window.queue.shutdown(2.0)
 
@@ -370,15 +373,20 @@ def test_a_command_line_run_folder_fills_the_form_and_resumes_with_its_own_setti
     out = tmp_path / "cli-run"
     assert main(["train", "--arch", TINY, "--scale", "2", "--data", str(data), "--out", str(out),
                  "--iterations", "12", "--batch", "4", "--patch", "16", "--seed", "3", "--ema", "0",
-                 "--lr", "5e-4", "--device", "cpu", "-q"]) == 0
+                 "--lr", "5e-4", "--device", "cpu", "--name", "cli net", "-q"]) == 0
     dialog = TrainDialog()
     qtbot.addWidget(dialog)
     dialog.out_edit.setText(str(out))
     assert (dialog.arch_combo.currentText(), dialog.batch_spin.value(), dialog.patch_spin.value()) == (TINY, 4, 16)
     assert dialog.data_edit.text() == str(data) and dialog.iterations_spin.value() == 12
+    assert dialog.name_edit.text() == "cli net"  # so that Resume updates the model it registered
     assert dialog.loss_plot.points  # its curves so far, before any Resume
     dialog.iterations_spin.setValue(16)
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
         assert dialog.resume()
     assert dialog.result is not None and dialog.result.iterations == 16, dialog.status_label.text()
     assert (dialog.request.options.seed, dialog.request.options.ema, dialog.request.options.lr) == (3, 0.0, 5e-4)
+    from sr_desktop.engine.models.custom import list_custom_specs
+
+    mine = [s for s in list_custom_specs() if s.name.startswith("cli net")]
+    assert [s.name for s in mine] == ["cli net"] and "trained here: 16 iterations" in mine[0].description

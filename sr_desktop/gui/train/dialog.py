@@ -280,10 +280,16 @@ class TrainDialog(QDialog):
     # -- the run ------------------------------------------------------------------------------
     def set_models(self, models: list[ModelSpec]) -> None:
         """Offer `models`' trainable ones under Start from (a model a run just registered can be
-        fine-tuned further at once); what the field holds stays."""
+        fine-tuned further at once); what the field holds stays, unless it is a model the new
+        list no longer has (removed meanwhile: Start failed naming every id)."""
         kept = self.init_combo.currentText()
+        offered = [self.init_combo.itemText(i) for i in range(self.init_combo.count())]
+        ids = [spec.id for spec in trainable_models(models)]
         self.init_combo.clear()
-        self.init_combo.addItems([FROM_SCRATCH, *(spec.id for spec in trainable_models(models))])
+        self.init_combo.addItems([FROM_SCRATCH, *ids])
+        if kept in offered and kept != FROM_SCRATCH and kept not in ids:
+            self.status_label.setText(f"“Start from” {kept} is no longer in the model list.")
+            kept = FROM_SCRATCH
         self.init_combo.setCurrentText(kept or FROM_SCRATCH)
 
     def train_options(self) -> TrainOptions:
@@ -379,6 +385,11 @@ class TrainDialog(QDialog):
         self.val_edit.setText(run["val"] if isinstance(run.get("val"), str) else "")
         if isinstance(run.get("downscales"), list):
             self.downscale_edit.setText(" ".join(f"{f:g}" for f in run["downscales"]))
+        # the name it registered its model under: Resume then updates that model (left empty,
+        # the run trained on and the model kept the old weights)
+        registered = next((r for r in reversed(read_records(out / "log.jsonl")) if r.get("kind") == "registered"),
+                          None)
+        self.name_edit.setText(registered.get("name") or "" if registered else "")
         self._show_logged_run(out)
         self.status_label.setText(f"The run in {out.name} is filled in: Resume continues it "
                                   "(more Iterations extend it).")
