@@ -262,6 +262,7 @@ def test_a_model_the_workers_cannot_load_is_one_line_and_exit_2(local_ray, tmp_p
     ours = [line for line in err.splitlines() if line.startswith("sr-desktop")]
     assert len(ours) == 1 and "the Ray workers cannot upscale" in ours[0] and "missing its file" in ours[0]
     assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # the folder it made for nothing is gone again
 
 
 def test_a_second_batch_on_another_target_leaves_the_first(monkeypatch):

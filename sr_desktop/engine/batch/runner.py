@@ -20,6 +20,7 @@ the batch was cancelled.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -262,6 +263,10 @@ def run_batch(
             connect(cluster)
         else:
             cluster.reachable()
+    made = output_dir.absolute()
+    while not made.parent.exists() and made.parent != made:  # the first folder this batch makes
+        made = made.parent
+    made = None if made.exists() else made
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -290,7 +295,15 @@ def run_batch(
         completed = pipeline.run()
         all_records, halted = pipeline.records, pipeline.halted
     else:
-        all_records, completed, halted = run_jobs_on_ray(jobs, options, upscale_options, cluster, progress, cancel)
+        try:
+            all_records, completed, halted = run_jobs_on_ray(jobs, options, upscale_options, cluster, progress,
+                                                             cancel)
+        except BatchError:
+            # the workers could not start (a model a node lacks): the folders this batch made,
+            # still empty, go (they were left behind)
+            if made is not None and not any(p.is_file() for p in made.rglob("*")):
+                shutil.rmtree(made, ignore_errors=True)
+            raise
     wall = time.perf_counter() - t0
 
     records = [r for r in all_records if r is not None and r.status != INTERRUPTED]
