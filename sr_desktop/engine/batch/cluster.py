@@ -475,26 +475,22 @@ RELAY_POLL_S = 0.2
 
 
 def _relayed_rows(ray, plan: _PoolPlan, cancel: CancelToken) -> Iterator[dict | None]:
-    """The rows of `plan` run by a `RowRelay` on the cluster, as `_rows` gives them (with
-    the same drain after a cancel)."""
+    """The rows of `plan` run by a `RowRelay` on the cluster, as `_rows` gives them (the same
+    drain after a cancel)."""
+    return _drained(_relay_source(ray, plan), cancel)
+
+
+def _relay_source(ray, plan: _PoolPlan) -> Iterator[dict]:
+    """The rows a `RowRelay` running `plan` collects, taken every `RELAY_POLL_S`; the relay
+    ends with the iteration."""
     relay = ray.remote(num_cpus=0)(RowRelay).remote(plan)
-    deadline = None
     try:
         while True:
             rows, done, error = ray.get(relay.take.remote())
-            for row in rows:
-                if cancel.cancelled:
-                    deadline = deadline or time.monotonic() + CANCEL_DRAIN_S
-                    if time.monotonic() > deadline:
-                        yield None
-                        return
-                yield row
+            yield from rows
             if error:
                 raise RuntimeError(error)  # (said as the workers' failure)
             if done:
-                return
-            if cancel.cancelled and time.monotonic() > (deadline := deadline or time.monotonic() + CANCEL_DRAIN_S):
-                yield None
                 return
             time.sleep(RELAY_POLL_S)
     finally:
@@ -590,10 +586,14 @@ def needs_worker(job: BatchJob, options: BatchOptions) -> bool:
 
 
 def _rows(mapped, cancel: CancelToken) -> Iterator[dict | None]:
-    """The mapped rows as they arrive. After `cancel`, the workers drop their files, so the
-    rest arrive fast (as empty records) and the finished ones still count; None once
-    `CANCEL_DRAIN_S` have passed since the cancel (the rest is dropped)."""
-    source = iter(mapped.iter_rows())
+    """The mapped rows as they arrive (`_drained`)."""
+    return _drained(iter(mapped.iter_rows()), cancel)
+
+
+def _drained(source: Iterator[dict], cancel: CancelToken) -> Iterator[dict | None]:
+    """The rows of `source`. After `cancel`, the workers drop their files, so the rest arrive
+    fast (as empty records) and the finished ones still count; None once `CANCEL_DRAIN_S`
+    have passed since the cancel (the rest is dropped)."""
     deadline = None
     try:
         for row in source:
