@@ -564,10 +564,8 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
         previous = next((e for e in entries if _file_gone(e) and (
             e.get("name") == display or str(Path(str(e.get("original", ""))).absolute()) == str(path.absolute()))),
             None)
-    aside = None
     if previous is not None:
         entries = [e for e in entries if e is not previous]
-        aside = _set_aside(root, previous["id"])
     taken = {e.get("id") for e in entries if isinstance(e.get("id"), str)} | {p.name for p in root.iterdir()}
     model_id = previous["id"] if previous is not None else _unique_id(CUSTOM_ID_PREFIX + _slug(display), taken)
     # a name already listed (the user's or a built-in model's, in any case) gets a number, as
@@ -577,8 +575,11 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
     while display.lower() in names:
         display, n = f"{base} ({n})", n + 1
 
-    staging = new_staging_folder(root, ".adding-")
+    aside = staging = None
     try:
+        # (inside: a failure from here on puts the model replaced back)
+        aside = _set_aside(root, previous["id"]) if previous is not None else None
+        staging = new_staging_folder(root, ".adding-")
         stored = []
         for src in sources:
             dest_name = model_id + src.suffix.lower()
@@ -608,7 +609,8 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
                 os.fsync(fh.fileno())
         os.replace(staging, root / model_id)
     except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         _put_back(aside, root / model_id)
         if isinstance(exc, OSError):
             raise ModelError(f"cannot copy {path} into {root}: {exc.strerror or exc}") from None
