@@ -201,7 +201,8 @@ def test_a_trained_fsrcnn_keeps_its_scale_whatever_its_name(tmp_path, capsys, da
     assert code == 0, err
     (named,) = list_custom_specs()
     assert (named.id, named.scales) == ("custom-photo-x4", [2])
-    assert named.description.endswith(f"added from {out / 'model.safetensors'}")  # not a deleted temporary copy
+    # (not a deleted temporary copy)
+    assert named.description.split("; ")[0].endswith(f"added from {out / 'model.safetensors'}")
     added = add_custom_model(out / "model.safetensors")
     assert (added.id, added.name, added.scales) == ("custom-ref1", "ref1", [2])  # named after its run
 

@@ -194,9 +194,12 @@ class TrainOptions:
         """These options with `RECORDED_ONLY` as `recorded` (`checkpoint.recorded_settings`)
         holds them; what it lacks stays."""
         values = {key: recorded[key] for key in RECORDED_ONLY if recorded.get(key) is not None}
-        if "mixed_scales" in values:
-            values["mixed_scales"] = tuple(int(s) for s in values["mixed_scales"])
-        return replace(self, **values)
+        try:
+            if "mixed_scales" in values:
+                values["mixed_scales"] = tuple(int(s) for s in values["mixed_scales"])
+            return replace(self, **values)
+        except (TypeError, ValueError) as exc:  # (an edited or damaged checkpoint record)
+            raise TrainingError(f"the checkpoint's settings cannot be read: {exc}") from None
 
     def fingerprint(self) -> dict:
         """What a resumed run must share with the checkpoint's run (JSON values: a
