@@ -51,6 +51,18 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def human_bytes(n: int | None) -> str:
+    """A byte count as "512 B", "1.5 MiB", …; "—" for none."""
+    if not n:
+        return "—"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
 def human_seconds(seconds: float | None) -> str:
     """1.5 → "1.5 s", 75 → "1:15", 3700 → "1:01:40"; None → "…"."""
     if seconds is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from sr_desktop.app.session import RunInfo
-from sr_desktop.engine.core.text import human_seconds
+from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.gui.widgets import ElidingLabel
 
@@ -70,6 +70,5 @@ class StatusLabels:
             self.time_label.setText(NO_RUN)
             return
         self.time_label.setText(
-            f"Last run: {human_seconds(run.seconds)} ({run.title}, "
-            f"{run.tiles} tile{'s' if run.tiles != 1 else ''})"
+            f"Last run: {human_seconds(run.seconds)} ({run.title}, {counted(run.tiles, 'tile')})"
         )

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
-from sr_desktop.engine.core.text import human_seconds
+from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.metrics.degradation import Degradation, parse_degradation, validate_kernel
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.gui.fold_toggle import FoldToggle
@@ -57,7 +57,7 @@ def installed_models() -> list[tuple[str, str]]:
 
 
 def _summary(models: int, scale: int, degradation: str) -> str:
-    return f"{models} model{'s' if models != 1 else ''}, ×{scale}, {degradation}"
+    return f"{counted(models, 'model')}, ×{scale}, {degradation}"
 
 
 class EvaluateSection(QGroupBox):

@@ -6,19 +6,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QGroupBox
 
 from sr_desktop.app.session import RunInfo, backend_name
+from sr_desktop.engine.core.text import human_bytes
 from sr_desktop.gui.widgets import add_form_rows, compact_form, value_label
-
-
-def human_bytes(n: int | None) -> str:
-    """A byte count as "512 B", "1.5 MiB", …; "—" for none."""
-    if not n:
-        return "—"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 class ResultSection(QGroupBox):
