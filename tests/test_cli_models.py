@@ -44,6 +44,14 @@ def test_add_use_and_remove_a_custom_model(tmp_path, capsys):
     added = capsys.readouterr().out
     assert "SRVGGNetCompact" in added and "x2" in added
     model_id = added.split()[1].rstrip(":")
+    # the same weights again: added (as before), and said (three entries of one file went
+    # without a word)
+    assert main(["models", "add", str(path), "--name", "tiny again"]) == 0
+    out, err = capsys.readouterr()
+    twin = out.split()[1].rstrip(":")
+    assert err.strip() == f"sr-desktop: note: the same weights are already added as {model_id} (tiny compact)"
+    assert main(["models", "remove", twin]) == 0
+    capsys.readouterr()
 
     assert main(["models", "--json"]) == 0
     ids = [e["id"] for e in json.loads(capsys.readouterr().out)]

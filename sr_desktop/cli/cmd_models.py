@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from sr_desktop.cli.common import path_arg
 from sr_desktop.engine.core.errors import ModelError
@@ -174,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"added {spec.id}: {spec.name} ({spec.arch}, {scales})")
             if spec.license:
                 print(f"licence: {spec.license}")
+        twins = custom.same_weights_as(spec)
+        if twins:
+            print(f"sr-desktop: note: the same weights are already added as "
+                  f"{', '.join(f'{t.id} ({t.name})' for t in twins)}", file=sys.stderr)
         return 0
     specs = registry.list_models()
     if args.json:

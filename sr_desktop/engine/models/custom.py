@@ -60,7 +60,7 @@ from sr_desktop.engine.models.archs.detect import (
 )
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 from sr_desktop.engine.models.community.importer import is_community_family
-from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_models_dir, list_custom_specs: re-exported
+from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_models_dir, list_custom_specs, same_weights_as: re-exported
     ENTRY_FILE,
     NCNN_RECOMMENDED_TILE,
     checked_model_name,
@@ -73,6 +73,7 @@ from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_model
     recommended_tile,
     record_recommended_tile,
     remove_leftovers,
+    same_weights_as,
     spec_from_entry,
     stored_files_digest,
     write_index,

@@ -254,6 +254,14 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     )
 
 
+def same_weights_as(spec: ModelSpec) -> list[ModelSpec]:
+    """The other added models whose stored file has `spec`'s digest (the same weights added
+    again: four "mynet" entries, three of one file, were listed without a word)."""
+    digest = spec.source.get("sha256")
+    return [other for other in list_custom_specs()
+            if digest and other.id != spec.id and other.source.get("sha256") == digest]
+
+
 def stored_files_digest(spec: ModelSpec) -> str:
     """The sha256 of an added model's stored file, or, for an ncnn pair, a sha256 over both
     files' digests: what its cached conversion is found by. Raises `OSError`."""

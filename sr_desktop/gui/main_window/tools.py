@@ -100,7 +100,11 @@ class ModelAdder:
         if self.metrics_panel is not None:
             self.metrics_panel.reload_models()
         self.message_bar.clear()
+        from sr_desktop.engine.models.custom_index import same_weights_as
+
         licence = f"; licence: {spec.license}" if spec.license else ""  # (as `models add` says it)
+        twins = same_weights_as(spec)
+        licence += f"; the same weights as {', '.join(t.name for t in twins)}" if twins else ""
         self.feedback.show_status(
             f"Added model {spec.name} ({spec.arch}, {', '.join(f'×{s}' for s in spec.scales)}) as {spec.id}"
             + licence, 8000)
