@@ -22,6 +22,7 @@ from sr_desktop.engine.compute.devices import torch_threads
 from sr_desktop.engine.core.kernel_file import check_kernel, kernel_scale, load_kernel_file
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
 from sr_desktop.engine.kernelgan.errors import KernelError
+from sr_desktop.engine.kernelgan.options import FAST_PRESET
 
 __all__ = [
     "KernelTask", "TRAINING_THREADS", "check_kernel", "kernel_scale", "load_kernel_file",
@@ -42,10 +43,10 @@ class KernelTask:
 
     pixels: np.ndarray
     scale: int = 2
-    iterations: int = 1000
-    batch: int = 4
+    iterations: int = FAST_PRESET["iterations"]
+    batch: int = FAST_PRESET["batch"]
     #: KernelGANOptions.early_stop (the fast preset's; it also lets dead runs be cut early)
-    early_stop: bool = True
+    early_stop: bool = FAST_PRESET["early_stop"]
     restarts: int = 1
     #: KernelGANOptions.prior: "none" (KernelGAN's generator) or "fkp" (the learned kernel prior)
     prior: str = "none"

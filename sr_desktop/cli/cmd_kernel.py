@@ -13,7 +13,15 @@ from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.text import counted, printable
 from sr_desktop.engine.kernelgan.confidence import MIN_JUDGED_ITERATIONS
-from sr_desktop.engine.kernelgan.options import MAX_BATCH, MAX_ITERATIONS, MAX_RESTARTS, METHODS, PRIORS, check_counts
+from sr_desktop.engine.kernelgan.options import (
+    FAST_PRESET,
+    MAX_BATCH,
+    MAX_ITERATIONS,
+    MAX_RESTARTS,
+    METHODS,
+    PRIORS,
+    check_counts,
+)
 
 HELP = "estimate the image's own blur (downscaling) kernel (sharpness fit or KernelGAN)"
 EPILOG = """Method auto (the default) first fits an anisotropic Gaussian blur from the image's
@@ -36,7 +44,7 @@ Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kerne
 
 #: the options only KernelGAN's run uses, with their defaults (what --method sharpness
 #: notes as unused when set otherwise) and their flags
-KERNELGAN_DEFAULTS = {"iterations": 1000, "batch": 4, "restarts": 1, "prior": "none", "early_stop": True}
+KERNELGAN_DEFAULTS = {**FAST_PRESET, "restarts": 1, "prior": "none"}
 KERNELGAN_FLAGS = {"iterations": "--iterations", "batch": "--batch", "restarts": "--restarts", "prior": "--prior",
                    "early_stop": "--no-early-stop"}
 

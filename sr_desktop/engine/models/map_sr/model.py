@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from sr_desktop.engine.core.errors import KernelError
 from sr_desktop.engine.core.kernel_file import as_kernel, kernel_scale, odd_canvas
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
+from sr_desktop.engine.kernelgan.options import FAST_PRESET
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.map_sr.operators import BicubicDegradation, KernelDegradation
@@ -38,7 +39,8 @@ def kernel_for_scale(kernel: np.ndarray, scale: int, given: bool = False) -> np.
 #: settings of ``kernel="estimate"``: method auto (KernelGAN's fast preset with 3 restarts
 #: combined by median and early stopping, averaged with the sharpness fit where the fit
 #: explains the image), as ZSSR's "estimate" (docs/kernelgan.md)
-ESTIMATE_DEFAULTS = {"iterations": 1000, "restarts": 3, "batch": 4, "seed": 0, "method": "auto"}
+ESTIMATE_DEFAULTS = {"iterations": FAST_PRESET["iterations"], "restarts": 3, "batch": FAST_PRESET["batch"],
+                     "seed": 0, "method": "auto"}
 
 
 class MapSRModel(SRModel):

@@ -10,6 +10,7 @@ from sr_desktop.engine.core.kernel_file import as_kernel, kernel_scale, odd_canv
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.kernelgan.errors import KernelError
 from sr_desktop.engine.kernelgan.kernel_ops import aligned_kernel, analytic_kernel_x4
+from sr_desktop.engine.kernelgan.options import FAST_PRESET
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.zssr.zssr import ZSSROptions, bicubic_kernel, zssr_upscale
@@ -56,8 +57,8 @@ class ZSSRModel(SRModel):
     supports_fp16 = False
 
     def __init__(self, scale: int, kernel=None, device: str = "auto", seed: int | None = None,
-                 options: ZSSROptions | None = None, kernel_iterations: int = 1000, kernel_restarts: int = 3,
-                 kernel_batch: int = 4, kernel_method: str = "auto"):
+                 options: ZSSROptions | None = None, kernel_iterations: int = FAST_PRESET["iterations"],
+                 kernel_restarts: int = 3, kernel_batch: int = FAST_PRESET["batch"], kernel_method: str = "auto"):
         super().__init__()
         from sr_desktop.engine.compute.devices import resolve_device
 
