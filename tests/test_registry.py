@@ -93,6 +93,7 @@ def _fake_custom(monkeypatch, loaded: list):
     mod.add_custom_model = lambda path, name=None: ModelSpec(
         id=name or "added", name=name or "added", arch="SPAN", scales=[2], custom=True
     )
+    mod.same_weights_as = lambda _spec: []  # (the module's API: `models add` asks it)
     monkeypatch.setitem(sys.modules, "sr_desktop.engine.models.custom", mod)
     import sr_desktop.engine.models as pkg
 
