@@ -99,10 +99,10 @@ def test_a_long_file_name_in_a_message_does_not_widen_the_window(window, tmp_pat
     qtbot.waitUntil(lambda: window.size().toTuple() == LAPTOP_150, timeout=2000)
 
 
-def _slow_window_at_150(qtbot, tmp_path) -> MainWindow:
+def _slow_window_at_150(qtbot, tmp_path, job_runner=slow_runner) -> MainWindow:
     """A window on a 1366×768 laptop at 150 % scaling whose upscales take a while."""
     create_application()
-    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=slow_runner,
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=job_runner,
                         confirm_discard=lambda _q: "discard")
     qtbot.addWidget(window)
     window.resize(*LAPTOP_150)
@@ -172,12 +172,7 @@ def test_on_a_short_screen_a_progress_line_that_wraps_keeps_cancel_in_sight(qtbo
             cancel.raise_if_cancelled()
             time.sleep(0.01)
 
-    create_application()
-    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), job_runner=first_use,
-                        confirm_discard=lambda _q: "discard")
-    qtbot.addWidget(window)
-    window.resize(*LAPTOP_150)
-    window.show()
+    window = _slow_window_at_150(qtbot, tmp_path, first_use)
     for dock in window.side_panels.values():
         dock.show()
     open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 96, 64)])
@@ -767,19 +762,25 @@ def test_the_chosen_variant_is_remembered(window, tmp_path):
     assert picker.variant() == window.picker.spec().default_variant
 
 
+def _shown_window(qtbot, settings: GuiSettings, width: int, height: int) -> MainWindow:
+    """A window of `settings` at width×height, shown."""
+    create_application()
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.resize(width, height)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 def test_panels_restored_without_their_window_size_leave_the_image_room(qtbot, tmp_path):
     """Qt refuses a geometry saved on another screen, and the window opens at the first-start
     size, but the panels kept their widths: a 700-px Metrics panel saved on a 1920-px screen
     left the image 262 px on a laptop (160 px for a 1200-px one)."""
     from sr_desktop.gui.main_window.window import METRICS_PANEL_TITLE
 
-    create_application()
     settings = GuiSettings(tmp_path / "gui.ini")
-    first = MainWindow(settings=settings)
-    qtbot.addWidget(first)
-    first.resize(1600, 700)
-    first.show()
-    qtbot.waitExposed(first)
+    first = _shown_window(qtbot, settings, 1600, 700)
     dock = first.side_panels[METRICS_PANEL_TITLE]
     dock.show()
     first.resizeDocks([dock], [1000], Qt.Orientation.Horizontal)
@@ -797,13 +798,8 @@ def test_panels_restored_without_their_window_size_leave_the_image_room(qtbot, t
 def test_a_cut_short_window_geometry_gives_the_first_start_size(qtbot, tmp_path):
     """Qt restores a truncated saveGeometry blob as a 1-px window and says it did: the
     window opened at its minimum, 472×198. A whole one is restored."""
-    create_application()
     settings = GuiSettings(tmp_path / "gui.ini")
-    first = MainWindow(settings=settings)
-    qtbot.addWidget(first)
-    first.resize(600, 450)
-    first.show()
-    qtbot.waitExposed(first)
+    first = _shown_window(qtbot, settings, 600, 450)
     first.remember_layout()
     whole = bytes(settings.geometry().data())
     restored = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"))

@@ -467,7 +467,7 @@ class RowRelay:
         """(rows since the last take, whether the dataset is done, its error or "")."""
         with self._lock:
             rows, self._rows = self._rows, []
-            return rows, self._done and not self._rows, self._error
+            return rows, self._done, self._error  # (a last row is added before `_done` is set)
 
 
 #: seconds between a Ray Client driver's looks at the relay's rows

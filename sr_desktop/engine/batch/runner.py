@@ -263,10 +263,10 @@ def run_batch(
             connect(cluster)
         else:
             cluster.reachable()
-    made = output_dir.absolute()
-    while not made.parent.exists() and made.parent != made:  # the first folder this batch makes
-        made = made.parent
-    made = None if made.exists() else made
+    target = output_dir.absolute()
+    base = nearest_existing_folder_or_file(target)
+    # the first folder this batch makes (removed again if its workers cannot start)
+    made = None if target.exists() or base is None else base / target.relative_to(base).parts[0]
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

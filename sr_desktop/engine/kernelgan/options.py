@@ -14,8 +14,8 @@ SHAVE_BORDER = 10
 OFFICIAL_ITERATIONS = 3000
 #: the measured fast setting (docs/kernelgan.md): 1000 iterations of 4 crops with early
 #: stopping (typically done after 400) — ~28× less CPU than the official code at equal
-#: accuracy on the synthetic set; used by the CLI, ZSSR "estimate" and the GUI
-FAST_PRESET = {"iterations": 1000, "batch": 4, "early_stop": True}  # (the one place these numbers are)
+#: accuracy on the synthetic set; used by the CLI, the GUI and the "estimate" of ZSSR and map-sr
+FAST_PRESET = {"iterations": 1000, "batch": 4, "early_stop": True}
 #: values of `KernelGANOptions.prior`
 PRIORS = ("none", "fkp")
 #: values of `KernelGANOptions.method` (see ``estimate_kernel``)

@@ -206,14 +206,13 @@ def training_summary(training: dict[str, Any]) -> str:
     `_training_record`; "" for none."""
     if not training:
         return ""
-    parts = []
-    if isinstance(training.get("iterations"), int):
-        parts.append(f"{training['iterations']} iterations")
-    if training.get("data"):
-        parts[-1:] = [(parts[-1] + " " if parts else "") + "on " + ", ".join(Path(d).name for d in training["data"])]
+    how = [f"{training['iterations']} iterations"] if isinstance(training.get("iterations"), int) else []
+    if isinstance(training.get("data"), list) and training["data"]:
+        how.append("on " + ", ".join(Path(str(folder)).name for folder in training["data"]))
+    parts = [" ".join(how)] if how else []
     if isinstance(training.get("val_psnr_y"), float):
         parts.append(f"validation PSNR-Y {training['val_psnr_y']:.2f} dB")
-    return "trained here: " + ", ".join(parts) if parts else "trained here"
+    return "trained here" + (": " + ", ".join(parts) if parts else "")
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import parse_scale
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import get_model_spec
+from sr_desktop.engine.models.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,12 @@ def native_scales_of(model_id: str) -> tuple[list[int], bool]:
     return list(spec.scales), spec.kind == ModelKind.RESAMPLE
 
 
+def plan_for_spec(spec: ModelSpec, requested: int | None) -> ScalePlan:
+    """The `ScalePlan` of the model `spec` describes at `requested` (None: its largest native
+    scale)."""
+    return plan_scale(list(spec.scales), requested, spec.kind == ModelKind.RESAMPLE)
+
+
 def plan_for(model_id: str, requested: int | None) -> ScalePlan:
     """The `ScalePlan` of `model_id` at `requested` (None: its largest native scale)."""
-    scales, any_scale = native_scales_of(model_id)
-    return plan_scale(scales, requested, any_scale)
+    return plan_for_spec(get_model_spec(model_id), requested)

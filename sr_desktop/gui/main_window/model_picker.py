@@ -47,7 +47,7 @@ from sr_desktop.engine.models.literature import (
 from sr_desktop.engine.models.loader import is_zoo_spec
 from sr_desktop.engine.models.registry import variants_at
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
-from sr_desktop.engine.pipeline.scale_plan import plan_scale
+from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
 from sr_desktop.gui.widgets import ElidingComboBox, WrapLabel
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
@@ -622,8 +622,7 @@ class ModelPicker(QWidget):
         variants = []
         if spec is not None:
             try:
-                variants = variants_at(spec, plan_scale(list(spec.scales), self.scale(),
-                                                        spec.kind == ModelKind.RESAMPLE).native)
+                variants = variants_at(spec, plan_for_spec(spec, self.scale()).native)
             except ModelError:
                 variants = list(spec.variants)
         self.variant_combo.clear()

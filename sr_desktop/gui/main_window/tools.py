@@ -102,12 +102,12 @@ class ModelAdder:
         self.message_bar.clear()
         from sr_desktop.engine.models.custom_index import same_weights_as
 
-        licence = f"; licence: {spec.license}" if spec.license else ""  # (as `models add` says it)
         twins = same_weights_as(spec)
-        licence += f"; the same weights as {', '.join(t.name for t in twins)}" if twins else ""
+        notes = ((f"; licence: {spec.license}" if spec.license else "")  # (as `models add` says them)
+                 + (f"; the same weights as {', '.join(t.name for t in twins)}" if twins else ""))
         self.feedback.show_status(
             f"Added model {spec.name} ({spec.arch}, {', '.join(f'×{s}' for s in spec.scales)}) as {spec.id}"
-            + licence, 8000)
+            + notes, 8000)
         return spec
 
     def users_models(self) -> list:
