@@ -226,3 +226,16 @@ def test_extending_a_finished_run_updates_the_model_it_registered(tmp_path, caps
     assert file_sha256(Path(now[0].source["file"])) == file_sha256(out / "model.safetensors")
     assert file_sha256(Path(now[0].source["file"])) != first[0].source["sha256"]
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"registered as {first[0].id}: mynet"
+
+
+def test_a_damaged_recorded_setting_is_one_training_error(tmp_path):
+    """The Train dialog takes the settings it has no field for from the run's checkpoint
+    record; an edited or damaged record is one line, not a ValueError out of a button."""
+    from sr_desktop.engine.training import TrainOptions
+    from sr_desktop.engine.training.errors import TrainingError
+
+    (tmp_path / "data").mkdir()
+    options = TrainOptions(arch="SRCNN", scale=2, data=(str(tmp_path / "data"),), out=str(tmp_path / "run"))
+    assert options.with_recorded({"seed": 3, "ema": 0.0, "lr": 5e-4}).seed == 3
+    with pytest.raises(TrainingError, match="the checkpoint's settings cannot be read"):
+        options.with_recorded({"mixed_scales": ["two"]})
