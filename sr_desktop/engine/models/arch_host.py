@@ -24,7 +24,7 @@ from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.models.arch_conventions import ArchConvention, run_around
 from sr_desktop.engine.models.backends import choose
-from sr_desktop.engine.models.backends.openvino_runner import cached_host_model, openvino_version
+from sr_desktop.engine.models.backends.openvino_runner import OpenVinoRunner, cached_host_model, openvino_version
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.custom_index import stored_files_digest
 from sr_desktop.engine.models.literature import shipped_weights, trained_scales
@@ -106,17 +106,44 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
         return None
     runner, record = found
     try:
-        convention = (SpandrelConvention.from_dict(record["spandrel"]) if "spandrel" in record
-                      else ArchConvention.from_dict(record.get("convention")))
-        context, tile, tileable = record["context"], record["recommended_tile"], record["tileable"]
-        if convention.scale != scale or not (isinstance(context, int) and isinstance(tile, int)
-                                             and isinstance(tileable, bool) and context >= 0 and tile > 0):
-            raise ValueError(f"not a record of ×{scale}: {record!r}")
+        return host_model_of_record(spec.id, scale, record, runner, threads)
     except (KeyError, ValueError) as exc:  # a damaged cache file: loaded through torch, which records it again
         log.info("%s: cached record unusable (%s); loading through torch", model_id, exc)
         return None
-    return HostArchModel(spec.id, convention, runner, threads, context=context, recommended_tile=tile,
+
+
+def host_model_of_record(model_id: str, scale: int, record: dict, runner, threads: int) -> HostArchModel:
+    """The torch-free model that a `host_record` (what runs a model around its graph) and the
+    OpenVINO `runner` of that graph make; `KeyError` or `ValueError` for a record that is
+    not one of a ×`scale` model."""
+    convention = (SpandrelConvention.from_dict(record["spandrel"]) if "spandrel" in record
+                  else ArchConvention.from_dict(record.get("convention")))
+    context, tile, tileable = record["context"], record["recommended_tile"], record["tileable"]
+    if convention.scale != scale or not (isinstance(context, int) and isinstance(tile, int)
+                                         and isinstance(tileable, bool) and context >= 0 and tile > 0):
+        raise ValueError(f"not a record of ×{scale}: {record!r}")
+    return HostArchModel(model_id, convention, runner, threads, context=context, recommended_tile=tile,
                          tileable=tileable)
+
+
+def torch_free_twin(model: SRModel, device, precision) -> HostArchModel | None:
+    """The model a later run loads without torch (`load_without_torch`), made from the torch
+    `model` just loaded and converted, on its OpenVINO runner; None when a later run would
+    load through torch too (another runner, device or precision, no recorded weights file).
+
+    The first run of a conversion then computes what runs around the graph (colour
+    conversion, bicubic pre-upsampling) in numpy as every later run does: torch and numpy
+    round those in the last float bit differently, and a Y-channel model's first run in a
+    fresh cache differed from every later run by 1 in a few 8-bit values.
+    """
+    record_of = getattr(model, "host_record", None)
+    if not (isinstance(getattr(model, "runner", None), OpenVinoRunner) and callable(record_of)
+            and getattr(model, "weights_digest", "")
+            and devices.host_fp32_requested(device, precision,
+                                            auto_device_on_host=devices.auto_device_is_cpu_without_torch())):
+        return None
+    return host_model_of_record(model.id, model.scale, record_of(), model.runner,
+                                devices.torch_default_threads())
 
 
 def _weights_digest(spec: ModelSpec, scale: int) -> str:

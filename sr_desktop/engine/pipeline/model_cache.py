@@ -11,6 +11,7 @@ from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.models.arch_host import load_without_torch as arch_without_torch
+from sr_desktop.engine.models.arch_host import torch_free_twin
 from sr_desktop.engine.models.backends.choose import apply_backend
 from sr_desktop.engine.models.base import ModelSpec, SRModel
 from sr_desktop.engine.models.kinds import ModelKind
@@ -85,6 +86,8 @@ def get_model(
                 return _CACHE[key]
     model = place_model(load_model(model_id, scale=scale, variant=variant, **options), dev, precision)
     apply_backend(model, backend, progress, cancel)
+    if cacheable:
+        model = torch_free_twin(model, device, precision) or model
     if cacheable:
         with _CACHE_LOCK:
             _CACHE[key] = model
