@@ -305,6 +305,27 @@ def test_output_inside_input_is_refused_unless_allowed(tree: Path):
     assert again.totals.files == 4 and again.totals.skipped == 4
 
 
+def test_outputs_of_an_earlier_batch_are_not_upscaled_again(tmp_path: Path, monkeypatch):
+    """A re-run with another model or scale into the input folder (or into a second folder
+    inside it) skips what earlier batches wrote, found by their reports."""
+    src = tmp_path / "in"
+    save_image(src / "photo.png", seed=1)
+    monkeypatch.chdir(tmp_path)  # folders as typed, relative: the report records them so
+    first = run_batch(Path("in"), Path("in"), bicubic(allow_inside_input=True))
+    assert first.totals.ok == 1
+    again = run_batch(Path("in"), Path("in"), bicubic(allow_inside_input=True, scale=3))
+    assert again.totals.ok == 1 and again.totals.skipped == 2  # the first output and report
+    notes = {Path(r.input).name: r.note for r in again.records}
+    assert notes["photo_x2_bicubic.png"] == "an output of an earlier batch (photo.png)"
+    nested = run_batch(src, src / "second", bicubic(allow_inside_input=True, recursive=True, scale=4))
+    assert nested.totals.ok == 1
+    assert files_under(src / "second") == {"photo_x4_bicubic.png", nested.report_path.name}
+    # a damaged report names nothing: its outputs are inputs again (the other report still counts)
+    (tmp_path / first.report_path).write_text("{not json")
+    last = run_batch(src, tmp_path / "out", bicubic())
+    assert {Path(r.input).name for r in last.records if r.status == "ok"} == {"photo.png", "photo_x2_bicubic.png"}
+
+
 def test_input_files_are_never_overwritten(tmp_path: Path):
     src = tmp_path / "in"
     original = save_image(src / "a.png", seed=5).read_bytes()

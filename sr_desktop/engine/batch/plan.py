@@ -22,6 +22,8 @@ NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
 DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}_{model}"
 OUTPUT_FORMATS = ("same", *WRITE_FORMATS)
 EXISTING_POLICIES = ("skip", "overwrite", "rename")
+#: the name of a batch's default report (`runner.default_report_path`)
+DEFAULT_REPORT_NAME = re.compile(r"sr-desktop-batch-[0-9]{8}-[0-9]{6}(-[0-9]+)?\.json")
 
 class BatchError(SRDesktopError):
     """A batch cannot start: bad folders, bad options, bad name template."""
@@ -40,6 +42,8 @@ class BatchJob:
     missing: bool = False  # a listed file that does not exist
     collision_with: Path | None = None  # another input that maps to the same output
     output_of: Path | None = None  # this file is the planned output of that input
+    #: `output_of` was planned by an earlier batch (its report lists this file), not this one
+    earlier_batch: bool = False
     refusal: str | None = None  # why this file cannot be processed (e.g. would overwrite itself)
 
 
@@ -265,6 +269,8 @@ def plan_jobs(
             job.refusal = (f"the output name would be {length} bytes long (file systems take {NAME_MAX_BYTES}): "
                            "shorten the name template")
     _mark_own_outputs(jobs)
+    if files is None:
+        _mark_earlier_outputs(jobs)
     claimed: dict[str, Path] = {}
     for job in jobs:
         if job.output is None or job.output_of is not None or job.refusal is not None:
@@ -323,6 +329,48 @@ def _mark_own_outputs(jobs: list[BatchJob]) -> None:
             producer = outputs.get(key(job.input.with_name(renamed.group(1) + job.input.suffix)))
         if producer is not None and job.refusal is None:
             job.output_of = producer
+
+
+def _mark_earlier_outputs(jobs: list[BatchJob]) -> None:
+    """An image that an earlier batch wrote — listed as its output by a batch report
+    (`DEFAULT_REPORT_NAME`) among the files walked — is that batch's output, not an input:
+    a run with another model or scale into the input folder took ``a_x4_bicubic.png`` for a
+    photo and wrote ``a_x4_bicubic_x4_lanczos.png``, 16 times the original. A report
+    renamed, moved or in CSV is not looked for."""
+    from sr_desktop.engine.imageio import resolved
+
+    def key(path: Path) -> str:
+        return os.path.normcase(str(resolved(path)))
+
+    earlier: dict[str, Path] = {}
+    for job in jobs:
+        if job.is_image or not DEFAULT_REPORT_NAME.fullmatch(job.input.name):
+            continue
+        for output, producer in _outputs_in_report(job.input):
+            earlier.setdefault(key(output), producer)
+    for job in jobs:
+        producer = earlier.get(key(job.input)) if job.is_image else None
+        if producer is not None and job.output_of is None and job.refusal is None:
+            job.output_of, job.earlier_batch = producer, True
+
+
+def _outputs_in_report(report: Path) -> list[tuple[Path, Path]]:
+    """(output, input) of each file a batch report says was written, the output found in the
+    report's folder (its output folder, named in the report as the user typed it then); none
+    for a file that is not such a report."""
+    import json
+
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+        output_dir = Path(data["output_dir"])
+        pairs = []
+        for record in data["files"]:
+            if record.get("status") == "ok" and isinstance(record.get("output"), str):
+                relative = Path(record["output"]).relative_to(output_dir)
+                pairs.append((report.parent / relative, Path(str(record["input"]))))
+        return pairs
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
 
 
 #: the stem of a `renamed_path`: the original stem, ``_``, a number

@@ -102,6 +102,7 @@ NOT_AN_IMAGE = "not an image"
 LINKED_FOLDER = "a linked folder (not followed)"
 OUTPUT_EXISTS = "output exists"
 OUTPUT_OF_BATCH = "an output of this batch"
+OUTPUT_OF_EARLIER_BATCH = "an output of an earlier batch"
 #: the status, in a cancelled batch's report, of a file the batch never reached
 NOT_STARTED = "not started"
 #: the status, in a cancelled batch's report, of the file being upscaled when it was cancelled

@@ -28,6 +28,7 @@ from sr_desktop.engine.batch.report import (
     NOT_AN_IMAGE,
     OUTPUT_EXISTS,
     OUTPUT_OF_BATCH,
+    OUTPUT_OF_EARLIER_BATCH,
     FileRecord,
 )
 from sr_desktop.engine.compute.devices import auto_device_is_cpu_without_torch, resolve_device
@@ -240,7 +241,8 @@ class BatchStages:
                                                       error=job.refusal, input_bytes=_file_size(job.input)))
                 elif job.output_of is not None:
                     item = ("record", job, FileRecord(
-                        str(job.input), None, "skipped", note=f"{OUTPUT_OF_BATCH} ({job.output_of.name})",
+                        str(job.input), None, "skipped",
+                        note=f"{OUTPUT_OF_EARLIER_BATCH if job.earlier_batch else OUTPUT_OF_BATCH} ({job.output_of.name})",
                         input_bytes=_file_size(job.input)))
                 elif job.collision_with is not None:
                     item = ("record", job, FileRecord(
