@@ -240,9 +240,9 @@ class BatchStages:
                     item = ("record", job, FileRecord(str(job.input), job.output and str(job.output), "failed",
                                                       error=job.refusal, input_bytes=_file_size(job.input)))
                 elif job.output_of is not None:
+                    whose = OUTPUT_OF_EARLIER_BATCH if job.earlier_batch else OUTPUT_OF_BATCH
                     item = ("record", job, FileRecord(
-                        str(job.input), None, "skipped",
-                        note=f"{OUTPUT_OF_EARLIER_BATCH if job.earlier_batch else OUTPUT_OF_BATCH} ({job.output_of.name})",
+                        str(job.input), None, "skipped", note=f"{whose} ({job.output_of.name})",
                         input_bytes=_file_size(job.input)))
                 elif job.collision_with is not None:
                     item = ("record", job, FileRecord(
