@@ -202,6 +202,22 @@ def test_csv_report(tmp_path: Path):
 
 
 @pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_a_report_replaces_an_earlier_report_never_another_file(tmp_path: Path, suffix):
+    """`--report` over the `--files-from` list, or over any file of the user's, replaced it
+    with the report; before any work, that is one line now. An earlier report is replaced."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    report = tmp_path / f"r{suffix}"
+    for _ in range(2):
+        assert run_batch(src, tmp_path / "out", bicubic(existing="overwrite"), report_path=report).exit_code == EXIT_OK
+    listing = tmp_path / f"list{suffix}"
+    listing.write_text("a.png\n")
+    with pytest.raises(BatchError, match="not a batch report"):
+        run_batch(src, tmp_path / "out2", bicubic(), report_path=listing, files=[src / "a.png"])
+    assert listing.read_text() == "a.png\n" and not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
 def test_a_file_name_that_is_not_utf8_is_reported(tmp_path: Path, suffix):
     """A Latin-1 name (lone surrogates in Python) stopped the report, after the work, with an
     internal error: no report, exit 3. Its name is written escaped, and reads back as itself."""

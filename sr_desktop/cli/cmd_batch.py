@@ -96,7 +96,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="when an output exists: skip it (default, resumes a batch), overwrite it, or write name_1.ext",
     )
     parser.add_argument("--report", type=output_arg, metavar="FILE",
-                        help="report file (.json or .csv; - : JSON on standard output)")
+                        help="report file (.json or .csv; - : JSON on standard output); "
+                             "it replaces an earlier batch's report, never another file")
     parser.add_argument(
         "--allow-inside-input", action="store_true",
         help="allow OUT_DIR inside (or equal to) IN_DIR; inputs are still never overwritten",

@@ -180,6 +180,23 @@ def write_report(path: Path, header: dict, records: list[FileRecord], totals: Ba
     return path
 
 
+def is_batch_report(path: Path) -> bool:
+    """Whether the file at `path` is a report `write_report` wrote (JSON or CSV): such a file
+    is replaced by the next run's report, any other file is not."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+    if first_line == ",".join(_CSV_COLUMNS):
+        return True
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("tool") == "sr-desktop batch"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def read_report(path: Path) -> dict:
     """Load a JSON report written by `write_report`."""
     return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -47,6 +47,7 @@ from sr_desktop.engine.batch.report import (
     NOT_STARTED,
     BatchTotals,
     FileRecord,
+    is_batch_report,
     write_report,
 )
 from sr_desktop.engine.batch.stages import BatchStages
@@ -153,11 +154,16 @@ def cleanup_temp_files(folders: Iterable[Path]) -> int:
 def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
     """`BatchError` before any work when the report cannot be written at `report` once the
     batch has run: the output folder or a folder the batch writes into, under a file, or a
-    folder that does not take files (the report was refused after the whole batch, exit 2)."""
+    folder that does not take files (the report was refused after the whole batch, exit 2);
+    or when it would replace a file that is not an earlier batch's report."""
     folders = {job.output.parent for job in jobs if job.output is not None} | {output_dir}
     made = {resolved(f) for f in folders | {a for folder in folders for a in folder.parents}}
     if resolved(report) in made:
         raise BatchError(f"report path {report} is a folder the batch writes its images into")
+    if report.is_file() and not is_batch_report(report):
+        # (the --files-from list given as the report too was silently replaced by JSON)
+        raise BatchError(f"the report {report} would replace a file that is not a batch report: "
+                         "choose another name (an earlier batch's report is replaced)")
     folder = nearest_existing_folder_or_file(report)
     if folder is not None and not folder.is_dir():
         raise BatchError(f"cannot write the report {report}: {folder} is a file, not a folder")
