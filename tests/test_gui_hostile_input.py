@@ -117,8 +117,8 @@ class _Answers:
         self.replace, self.asked, self.problems = replace, [], []
 
 
-def _dialog(qtbot, suggested: Path, fmt: str, answers: _Answers) -> SaveAsDialog:
-    dialog = SaveAsDialog(suggested, SaveOptions(format=fmt))
+def _dialog(qtbot, suggested: Path, fmt: str, answers: _Answers, protect=()) -> SaveAsDialog:
+    dialog = SaveAsDialog(suggested, SaveOptions(format=fmt), protect=protect)
     qtbot.addWidget(dialog)
     dialog._ask_replace = lambda path: answers.asked.append(path) or answers.replace
     dialog._show_problem = answers.problems.append
@@ -162,6 +162,25 @@ def test_save_as_refuses_a_name_of_another_format_and_completes_a_bare_one(qtbot
     long_name.accept()
     assert long_name.result() != SaveAsDialog.DialogCode.Accepted
     assert "File name too long" in answers.problems[-1]
+
+
+def test_save_as_refuses_a_bare_name_too_long_with_its_suffix_and_the_opened_image(qtbot, tmp_path):
+    """A 253-byte name without suffix became 257 bytes with ".png": an uncaught OSError, the
+    dialog silent. The opened image's name was asked "Replace?" and then refused by the save."""
+    answers = _Answers(replace=True)
+    dialog = _dialog(qtbot, tmp_path / "x.png", "png", answers)
+    dialog.path_edit.setText(str(tmp_path / ("a" * 253)))
+    dialog.accept()
+    assert dialog.result() != SaveAsDialog.DialogCode.Accepted
+    assert answers.problems and "File name too long" in answers.problems[-1]
+    opened = write_png(tmp_path / "photo.png", 8, 8)
+    dialog = _dialog(qtbot, tmp_path / "photo_x2.png", "png", answers, protect=(opened,))
+    for typed in (str(opened), "photo", "./photo.png"):
+        dialog.path_edit.setText(typed)
+        dialog.accept()
+        assert dialog.result() != SaveAsDialog.DialogCode.Accepted, typed
+        assert answers.problems[-1] == "photo.png is the image you opened: save the result under another name."
+    assert answers.asked == []
 
 
 def test_save_as_puts_a_bare_name_beside_the_suggestion_and_a_folder_gets_the_suggested_name(

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
+from sr_desktop.engine.imageio.protected import same_file
 from sr_desktop.gui.widgets import confirm, resize_within_screen
 
 #: the formats offered (GIF too: an animated GIF's result is saved as one, and it suggested
@@ -36,9 +37,11 @@ class SaveAsDialog(QDialog):
     long as the name was not edited after it).
     """
 
-    def __init__(self, suggested: Path, options, parent=None) -> None:
+    def __init__(self, suggested: Path, options, parent=None, protect: tuple[Path, ...] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Save result as")
+        # the opened image: its name is refused here, before "Replace?" (the save refused it after)
+        self._protect = tuple(protect)
         self.path_edit = QLineEdit(str(suggested))
         self.path_edit.setObjectName("savePathEdit")
         # a bare or relative name is the suggested file's folder's (it went to the app's
@@ -111,6 +114,9 @@ class SaveAsDialog(QDialog):
             return
         if path != Path(self.path_edit.text()):
             self.path_edit.setText(str(path))
+        if any(same_file(path, kept) for kept in self._protect):
+            self._show_problem(f"{path.name} is the image you opened: save the result under another name.")
+            return
         if path.exists() and str(path) != self._replace_confirmed and not self._ask_replace(path):
             return
         super().accept()
@@ -131,11 +137,11 @@ class SaveAsDialog(QDialog):
             return f"Cannot save as {path.name}: {exc.strerror or exc}.", path
         named = format_named_by(path)
         if named is None:  # no image suffix: the format's is added
-            return None, path.with_name(path.name + suffix_for_format(fmt))
-        if named != fmt:
+            path = path.with_name(path.name + suffix_for_format(fmt))
+        elif named != fmt:
             return (f"{path.name} is a {SAVE_FORMATS.get(named, named.upper())} name but the format is "
                     f"{SAVE_FORMATS[fmt]}: change the name or the format."), path
-        try:
+        try:  # (with the suffix added, a name of 252 bytes became too long: a traceback, no message)
             if path.is_dir():
                 return f"{path} is a folder: give a file name.", path
         except OSError as exc:  # a name too long, ...

@@ -144,8 +144,7 @@ class ResultSaver:
         session = self.session
         if not self._result_is_shown(asked) or self.saving:
             return None
-        image = session.image
-        protect = (image.path,) if image is not None and image.path else ()
+        protect = self._opened_file()
         result = session.result
         item = getattr(result, "animation", None) or result.image
         self.feedback.show_status(f"Saving {Path(path).name}…")
@@ -176,6 +175,11 @@ class ResultSaver:
         self.feedback.clear_error()  # an earlier failed save's message is not about this one
         self.feedback.show_status(f"Saved {written}{_changed_by(item, written, options)}", 8000)
         return Path(written)
+
+    def _opened_file(self) -> tuple[Path, ...]:
+        """The opened image's file (never written over), if it has one."""
+        image = self.session.image
+        return (Path(image.path),) if image is not None and image.path else ()
 
     def copy_result(self) -> bool:
         """Ctrl+C: put the whole-image result on the clipboard (False without one shown)."""
@@ -210,7 +214,7 @@ class ResultSaver:
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def _ask_save_dialog(self, suggested: Path, options):
-        dialog = SaveAsDialog(suggested, options, self.parent)
+        dialog = SaveAsDialog(suggested, options, self.parent, protect=self._opened_file())
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.choice()
