@@ -408,6 +408,23 @@ def test_folders_with_a_tilde_and_a_bare_report_name(qtbot, tmp_path: Path, monk
     assert dialog.table.item(0, 0).text() == "sub/s1.png"
 
 
+def test_relative_folders_are_the_home_s_and_beside_the_input(qtbot, tmp_path: Path, monkeypatch):
+    """A relative output folder was the app's working folder's ("/" or the home, whatever
+    started the app), which the summary did not name."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)  # (nothing is to land here)
+    save_image(home / "pictures" / "a.png", size=(16, 16))
+    dialog = BatchDialog(input_dir="pictures")
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText("upscaled")
+    dialog.picker.set_model_id("bicubic")
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        assert dialog.start()
+    assert dialog.input_edit.text() == str(home / "pictures") and dialog.output_edit.text() == str(home / "upscaled")
+    assert len(list((home / "upscaled").glob("a_x*_bicubic.png"))) == 1 and not (tmp_path / "upscaled").exists()
+
+
 def test_a_failure_s_details_name_the_file_not_its_whole_path(qtbot, tmp_path: Path):
     """The Details column repeated the input's whole path, elided in the middle: the reason
     itself was cut ("cannot read /tmp…g: symlink loop")."""

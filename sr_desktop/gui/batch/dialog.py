@@ -352,8 +352,11 @@ class BatchDialog(QDialog):
             self._show_error("choose an input folder and an output folder")
             return False
         # "~/photos" as the engine reads it, shown so: the table's names are taken relative to
-        # the fields (with the "~" left in, they came out as bare names and whole paths)
-        input_dir, output_dir = str(Path(input_dir).expanduser()), str(Path(output_dir).expanduser())
+        # the fields (with the "~" left in, they came out as bare names and whole paths). A
+        # relative input is the home folder's and a relative output sits beside the input
+        # (they were the app's working folder's: "/" or the home, whichever started it)
+        source = Path.home() / Path(input_dir).expanduser()  # (an absolute one stays as it is)
+        input_dir, output_dir = str(source), str(source.parent / Path(output_dir).expanduser())
         self.input_edit.setText(input_dir)
         self.output_edit.setText(output_dir)
         try:
