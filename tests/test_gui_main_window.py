@@ -66,7 +66,7 @@ def write_png(path: Path, width: int, height: int, seed: int = 0) -> Path:
 def drop(window: MainWindow, paths) -> None:
     """A drag entering the window, then the drop (Qt only delivers drops to a drag target)."""
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    mime.setUrls([p if isinstance(p, QUrl) else QUrl.fromLocalFile(str(p)) for p in paths])
     enter = QDragEnterEvent(
         QPoint(200, 200), Qt.DropAction.CopyAction, mime,
         Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
@@ -172,6 +172,24 @@ def test_drop_files_and_folder(make_window, tmp_path, qtbot):
     wait_idle(qtbot, window)
     assert window.image.path == c
     assert window.settings.recent_files()[:3] == [c.resolve(), b.resolve(), a.resolve()]
+
+
+def test_a_dropped_file_whose_name_is_not_utf8_opens(make_window, tmp_path, qtbot):
+    """A Latin-1 name arrives percent-encoded as its bytes (``caf%E9.png``): read as UTF-8,
+    it was "file not found". The batch summary's link to such a folder names it too."""
+    import os
+
+    from sr_desktop.gui.batch.dialog import _link
+    from sr_desktop.gui.file_urls import local_path
+
+    window = make_window()
+    odd = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.png"))
+    write_png(odd, 24, 16, 1)
+    drop(window, [QUrl.fromEncoded(b"file://" + os.fsencode(str(tmp_path)) + b"/caf%E9.png")])
+    wait_idle(qtbot, window)
+    assert window.last_error == "" and window.image is not None and window.image.path == odd
+    href = _link(odd, "x").split('"')[1]
+    assert local_path(QUrl.fromEncoded(href.encode())) == odd
 
 
 def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):

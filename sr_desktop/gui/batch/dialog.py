@@ -47,6 +47,7 @@ from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
+from sr_desktop.gui.file_urls import file_url
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import ModelPicker
@@ -109,7 +110,7 @@ RUNNING = "running…"
 
 def _link(path: Path, text: str) -> str:
     """An HTML link that opens ``path`` with the desktop's default application."""
-    url = QUrl.fromLocalFile(str(path)).toString()
+    url = file_url(path).toString(QUrl.ComponentFormattingOption.FullyEncoded)
     return f'<a href="{html.escape(url, quote=True)}">{html.escape(text)}</a>'
 
 
@@ -413,15 +414,15 @@ class BatchDialog(QDialog):
 
     def open_output_folder(self) -> bool:
         folder = self.result.output_dir if self.result is not None else self.output_edit.text()
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        return QDesktopServices.openUrl(file_url(folder))
 
     def _open_link(self, link: str) -> bool:
-        return QDesktopServices.openUrl(QUrl(link))
+        return QDesktopServices.openUrl(QUrl.fromEncoded(link.encode()))
 
     def open_report(self) -> bool:
         if self.result is None or self.result.report_path is None:
             return False
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.report_path)))
+        return QDesktopServices.openUrl(file_url(self.result.report_path))
 
     def reject(self) -> None:
         """Esc closes the dialog as its Close does: the batch is cancelled after the current tile. (QDialog's

@@ -26,6 +26,7 @@ from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.protected import resolved, same_file
 from sr_desktop.gui.compare.animation import with_frame_layers
+from sr_desktop.gui.file_urls import local_path
 from sr_desktop.gui.main_window.display_runner import with_display_layer
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.filmstrip import Filmstrip, disambiguated_labels
@@ -230,7 +231,7 @@ class ImageOpener:
         """Ctrl+V: open the clipboard's image, or the files it holds."""
         mime = QGuiApplication.clipboard().mimeData()
         if mime is not None and mime.hasUrls():
-            local = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+            local = [local_path(u) for u in mime.urls() if u.isLocalFile()]
             if local:
                 self.open_paths(local)
                 return
@@ -247,7 +248,7 @@ class ImageOpener:
     def open_dropped(self, mime: QMimeData) -> bool:
         """A drop on the window: files and folders are opened (``folder_dropped`` is told
         of the first folder), an image is opened as pixels. False if nothing was usable."""
-        local = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        local = [local_path(u) for u in mime.urls() if u.isLocalFile()]
         if local:
             self.open_paths(local)
             if self.image_folders:  # a folder without images has nothing to batch-export

@@ -1,0 +1,31 @@
+"""``file:`` URLs and the paths they name, byte for byte.
+
+A file name that is not UTF-8 (Latin-1 from an old archive or camera card: ``caf\\xe9.png``)
+travels in a URL percent-encoded (``caf%E9.png``). `QUrl.toLocalFile` decodes that as UTF-8
+into a name that does not exist ("file not found" on a drop), and `QUrl.fromLocalFile`
+drops the lone surrogate Python holds for the byte (a summary link to another folder).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+from PySide6.QtCore import QUrl
+
+
+def local_path(url: QUrl) -> Path:
+    """The file a local ``file:`` URL names (its bytes as the file system has them)."""
+    if os.name != "posix" or url.host() not in ("", "localhost"):
+        return Path(url.toLocalFile())  # (drive letters, UNC hosts: Qt's own reading)
+    encoded = url.path(QUrl.ComponentFormattingOption.FullyEncoded)
+    return Path(os.fsdecode(unquote_to_bytes(encoded)))
+
+
+def file_url(path: str | os.PathLike) -> QUrl:
+    """The ``file:`` URL of `path`, whatever bytes its name holds."""
+    if os.name != "posix":
+        return QUrl.fromLocalFile(os.fspath(path))
+    absolute = os.path.abspath(os.fspath(path))
+    return QUrl.fromEncoded(b"file://" + quote_from_bytes(os.fsencode(absolute), safe="/").encode("ascii"))
