@@ -105,6 +105,25 @@ def test_an_empty_output_or_a_file_for_several_inputs_is_one_error(tmp_path, cap
     assert existing.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]
 
 
+def test_inputs_that_clash_are_named_and_an_input_named_twice_runs_once(tmp_path, capsys, monkeypatch):
+    """"several inputs would be written to the same output name" named neither; the same
+    file given twice (a.png ./x/../a.png) was such a clash."""
+    from sr_desktop.cli.main import main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _png(tmp_path / "a" / "x.png")
+    _png(tmp_path / "b" / "x.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["upscale", "a/x.png", "b/x.png", "-o", "out/", "--model", "bicubic", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a/x.png and b/x.png would both be written to out/x.png" in err
+    assert main(["upscale", "a/x.png", "./b/../a/x.png", "b/x.png", "-o", "one/", "--model", "bicubic"]) == 2
+    assert "a/x.png and b/x.png" in capsys.readouterr().err  # the repeat is not what clashes
+    assert main(["upscale", "a/x.png", "./b/../a/x.png", "-o", "out/", "--model", "bicubic"]) == 0
+    assert capsys.readouterr().out.count(" -> out/") == 1 and sorted(os.listdir("out")) == ["x.png"]
+
+
 def test_an_output_name_and_format_that_disagree_are_refused(tmp_path):
     src = _png(tmp_path / "a.png")
     r = sr("upscale", src, "-o", tmp_path / "x.png", "--format", "jpg", "--model", "bicubic", "--scale", "2")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -98,9 +99,12 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
         # an input named without an image suffix is written as PNG (its own name has no format)
         suffix = suffix_for_format(fmt) if fmt else (src.suffix if format_named_by(src) else ".png")
         targets.append(output / (src.stem + suffix))
-    names = [resolved(t) for t in targets]
-    if len(set(names)) != len(names):
-        raise SRDesktopError("several inputs would be written to the same output name; use separate runs")
+    first_of: dict[Path, Path] = {}
+    for src, target in zip(inputs, targets, strict=True):
+        other = first_of.setdefault(resolved(target), src)
+        if other is not src:
+            raise SRDesktopError(f"{other} and {src} would both be written to {target}; "
+                                 "use separate runs (or batch, which keeps their sub-folders)")
     return targets
 
 
@@ -119,11 +123,17 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path
     from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
+    from sr_desktop.engine.imageio.protected import resolved
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
     from sr_desktop.engine.pipeline.upscale import resolve_model
 
-    inputs = [Path(p) for p in args.inputs]
+    # an input named twice (a.png ./a.png) is upscaled once: it was "several inputs would be
+    # written to the same output name" (a hard link, another name, stays an input of its own)
+    first_named: dict[str, Path] = {}
+    for given in args.inputs:
+        first_named.setdefault(os.path.normcase(resolved(given)), Path(given))
+    inputs = list(first_named.values())
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
     if args.output == "-":
