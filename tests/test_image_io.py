@@ -177,6 +177,19 @@ def test_rgb_png_with_transparent_colour_gets_alpha(tmp_path):
     np.testing.assert_array_equal(back.pixels, [[[10, 20, 30, 255], [1, 2, 3, 0]]])
 
 
+def test_a_1_bit_png_with_a_transparent_colour_keeps_it(tmp_path):
+    """A 1-bit PNG's tRNS (line art on a transparent background) was dropped: opaque, black
+    where it was clear. (2- and 4-bit grey come as L from Pillow, which kept it.)"""
+    bits = np.array([[True, False, False], [True, True, False]])
+    PILImage.fromarray(bits).convert("1").save(tmp_path / "ink.png", transparency=0)
+    back = read_image(tmp_path / "ink.png")
+    assert back.mode == "LA"
+    np.testing.assert_array_equal(back.pixels[:, :, 1], np.where(bits, 255, 0))
+    np.testing.assert_array_equal(back.pixels[:, :, 0], np.where(bits, 255, 0))
+    PILImage.fromarray(bits).convert("1").save(tmp_path / "plain.png")
+    assert read_image(tmp_path / "plain.png").mode == "L"
+
+
 def test_cmyk_jpeg_becomes_rgb_without_the_cmyk_profile(tmp_path):
     cmyk = np.zeros((16, 32, 4), dtype=np.uint8)
     cmyk[:, :16, 0] = 255  # pure cyan

@@ -488,9 +488,9 @@ def _unpremultiplied(rgba: np.ndarray) -> np.ndarray:
 def _pixels_from_pillow(im, icc: bytes | None, where) -> tuple[np.ndarray, bytes | None]:
     """H×W×C uint8/uint16 pixels of a loaded Pillow image, and the ICC profile to keep."""
     mode = im.mode
-    if mode in ("L", "RGB") and "transparency" in im.info:  # PNG tRNS: one transparent colour
+    if mode in ("1", "L", "RGB") and "transparency" in im.info:  # PNG tRNS: one transparent colour
         rgba = np.array(im.convert("RGBA"))
-        return (rgba[:, :, [0, 3]] if mode == "L" else rgba), icc
+        return (rgba if mode == "RGB" else rgba[:, :, [0, 3]]), icc
     if mode in ("L", "LA", "RGB", "RGBA"):
         return np.array(im), icc
     if mode.startswith("I"):  # 16-bit grey ("I;16", or "I" from some files)
