@@ -192,6 +192,8 @@ class BatchExport:
                 folder = image.path.parent
             elif self.settings.get("last_dir"):
                 folder = Path(self.settings.get("last_dir"))
+        if self.dialog is not None:  # its batch is over: a closed dialog was kept, hidden, for the session
+            self.dialog.deleteLater()
         self.dialog = BatchDialog(self.parent, str(folder) if folder else None)
         if self.picker is not None:  # the model the user just tried, not the list's default
             self.dialog.picker.take_choice_of(self.picker)

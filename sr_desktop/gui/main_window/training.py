@@ -34,6 +34,8 @@ class TrainingLauncher:
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog
+        if self.dialog is not None:  # closed and idle: it was kept, hidden, for the session
+            self.dialog.deleteLater()
         self.dialog = dialog = TrainDialog(self.parent, models=list_models(),
                                            data_dir=self.settings.get("last_dir") or None)
         dialog.modelTrained.connect(lambda _id: self._models_changed())

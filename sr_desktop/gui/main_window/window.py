@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QMainWindow,
+    QMessageBox,
     QTabBar,
     QVBoxLayout,
     QWidget,
@@ -128,6 +129,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or GuiSettings()
         self.session = Session()
         self.last_error = ""
+        self.shortcuts_sheet: ShortcutsSheet | None = None  # (made at the first F1, then raised again)
+        self.about_box: QMessageBox | None = None
         #: asks before quitting stops a running batch (`widgets.confirm`'s arguments; tests set it)
         self.ask_stop_batch = confirm
 
@@ -569,15 +572,23 @@ class MainWindow(QMainWindow):
         self.region_tool_check.setChecked(on)
 
     def show_shortcuts(self) -> ShortcutsSheet:
-        """Help ▸ Keyboard shortcuts (F1): the non-modal sheet (returned)."""
-        sheet = ShortcutsSheet(self.actions(), self)
+        """Help ▸ Keyboard shortcuts (F1): the non-modal sheet (returned; one, raised again:
+        each F1 made another, kept hidden after closing for the whole session)."""
+        sheet = self.shortcuts_sheet
+        if sheet is None:
+            sheet = self.shortcuts_sheet = ShortcutsSheet(self.actions(), self)
         sheet.show()
-        self.shortcuts_sheet = sheet
+        sheet.raise_()
         return sheet
 
     def show_about(self):
-        """Help ▸ About SR Desktop: the non-modal box (returned)."""
-        return show_about(self)
+        """Help ▸ About SR Desktop: the non-modal box (returned; one, raised again)."""
+        box = self.about_box
+        if box is None:
+            box = self.about_box = show_about(self)
+        box.show()
+        box.raise_()
+        return box
 
     def show_error(self, message: str, level: str = "error") -> None:
         """Non-modal message above the image, in the window's words (its fields for the
