@@ -557,3 +557,25 @@ def test_a_region_enhanced_left_of_the_divider_is_brought_into_the_after_side(vi
     view.set_split(0.05)  # a region already on the after side leaves the divider where it is
     view.set_region_result((20, 5, 10, 10), solid(20, 20, GREEN), 2)
     assert view.split() == 0.05
+
+
+def test_regions_hidden_by_a_newer_one_or_beyond_the_budget_are_dropped(view, monkeypatch):
+    """A region moved and run again added a layer each time, all kept for the image's
+    session (+5 MB a move, repaints slower and slower). What a newer region covers is
+    dropped; beyond `KEPT_REGION_PIXELS` the oldest go; what shows stays the same."""
+    from sr_desktop.gui.compare import content
+
+    view.set_original(solid(30, 40, RED))
+    view.set_split(0.0)
+    for x in (4, 5, 6, 6):  # the same place twice, and regions that grow over the earlier ones
+        view.set_region_result((4, 5, x + 6 - 4, 10), solid(20, 2 * (x + 2), BLUE), 2)
+    view.set_region_result((20, 5, 10, 10), solid(20, 20, GREEN), 2)
+    patches = view._content.patches
+    assert [p[0] for p in patches] == [(4, 5, 8, 10), (20, 5, 10, 10)]
+    assert at(grab(view), view.map_image_to_widget(QPointF(5, 6))) == BLUE
+    monkeypatch.setattr(content, "KEPT_REGION_PIXELS", 20 * 20 + 10 * 10)
+    view.set_region_result((0, 20, 5, 5), solid(10, 10, BLUE), 2)
+    assert [p[0] for p in view._content.patches] == [(20, 5, 10, 10), (0, 20, 5, 5)]
+    monkeypatch.setattr(content, "KEPT_REGION_PIXELS", 1)
+    view.set_region_result((0, 0, 30, 20), solid(40, 60, GREEN), 2)  # its own result always stays
+    assert [p[0] for p in view._content.patches] == [(0, 0, 30, 20)]
