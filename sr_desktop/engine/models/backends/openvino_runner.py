@@ -211,6 +211,10 @@ class OpenVinoRunner:
             return np.array(result[self._compiled.output(0)], copy=True)
 
 
+#: input shapes whose compiled kernels the CPU plugin keeps (`_compile`)
+RUNTIME_CACHE_SHAPES = 32
+
+
 def _compile(source, threads: int):
     """Compile an IR file (a path) or a converted ``openvino.Model`` for the CPU."""
     import openvino as ov
@@ -220,6 +224,10 @@ def _compile(source, threads: int):
         "INFERENCE_PRECISION_HINT": "f32",  # never bf16/fp16 behind the user's back
         "INFERENCE_NUM_THREADS": max(1, threads),
         "PERFORMANCE_HINT": "LATENCY",
+        # kernels kept per input shape: the default, 5000, grew a batch of 1000 images of
+        # distinct sizes from 141 to 903 MB; 32 stayed at 157 MB and ran faster (300 images:
+        # 6.6-7.2 s against 9.0-10.7)
+        "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_SHAPES,
     }
     graph = core.read_model(str(source)) if isinstance(source, Path) else source
     return _compile_on_cpu(core, graph, config)
