@@ -138,3 +138,17 @@ def test_the_backend_that_ran_the_network_is_part_of_the_run():
     assert run.backend == "openvino"
     assert run.describe().endswith("· CPU (2 threads) · OpenVINO · 3.2 s")
     assert "OpenVINO" not in RunInfo.of(SimpleNamespace(**{**vars(result), "backend": "torch"})).describe()
+
+
+def test_a_result_of_an_image_with_alpha_is_stale_when_the_alpha_choice_changes():
+    """The picker's Alpha choice changed after a sprite's upscale left the result labelled as
+    made with the settings shown; an image without alpha is the same either way."""
+    from sr_desktop.app.session import RunInfo
+
+    rgba = Image(np.arange(4 * 6 * 4, dtype=np.uint8).reshape(4, 6, 4))
+    run = RunInfo.of(_result(rgba), UpscaleOptions(model="bicubic", scale=2, alpha="resample"))
+    assert run.alpha == "resample"
+    assert run.differences(UpscaleOptions(model="bicubic", scale=2, alpha="resample")) == []
+    assert run.differences(UpscaleOptions(model="bicubic", scale=2)) == ["alpha"]
+    opaque = RunInfo.of(_result(_image()), UpscaleOptions(model="bicubic", scale=2, alpha="resample"))
+    assert opaque.alpha is None and opaque.differences(UpscaleOptions(model="bicubic", scale=2)) == []

@@ -417,3 +417,24 @@ def test_a_file_list_of_missing_images_reports_each_as_failed(tmp_path: Path, ca
     files = json.loads(report.read_text())["files"]
     assert [(Path(f["input"]).name, f["status"]) for f in files] == [("gone1.png", "failed"), ("gone2.jpg", "failed")]
     capsys.readouterr()
+
+
+def test_batch_takes_the_transparency_choice_of_upscale(tmp_path: Path, capsys):
+    """`--alpha resample` was `upscale`'s only: a folder of sprites went through the model's
+    alpha. Both give the same file; the report records the choice."""
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (16, 24, 4), dtype=np.uint8)
+    rgba[:, :, 3] = np.where(rng.random((16, 24)) > 0.5, 255, 0)
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.fromarray(rgba, "RGBA").save(src / "sprite.png")
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+                 "--alpha", "resample", "--no-progress", "--report", str(tmp_path / "r.json")]) == 0
+    assert main(["upscale", str(src / "sprite.png"), "-o", str(tmp_path / "one.png"), "--model", "bicubic",
+                 "--scale", "2", "--alpha", "resample", "-q"]) == 0
+    assert main(["upscale", str(src / "sprite.png"), "-o", str(tmp_path / "model.png"), "--model", "bicubic",
+                 "--scale", "2", "-q"]) == 0
+    batch = np.asarray(PILImage.open(tmp_path / "out" / "sprite_x2_bicubic.png"))
+    assert np.array_equal(batch, np.asarray(PILImage.open(tmp_path / "one.png")))
+    assert not np.array_equal(batch[:, :, 3], np.asarray(PILImage.open(tmp_path / "model.png"))[:, :, 3])
+    assert json.loads((tmp_path / "r.json").read_text())["options"]["alpha"] == "resample"

@@ -53,7 +53,28 @@ def test_a_scale_without_the_plain_variant_shows_the_one_that_runs(qtbot):
     assert picker.set_model_id("waifu2x-cunet") and picker.set_scale(1)
     assert "default" not in _offered(picker)
     assert picker.variant() == resolve_scale_variant(spec, 1, None)[1] == "denoise0"
-    assert picker.set_scale(2) and picker.variant() == "denoise0"  # the user's pick stays
+    # not picked by the user: ×2 runs its own default again (denoise0 stuck, never chosen)
+    assert picker.set_scale(2) and picker.variant() == "default"
+    assert picker.set_scale(1) and picker.set_variant("denoise2") and picker.set_scale(2)
+    assert picker.variant() == "denoise2"  # picked: it stays
+
+
+def test_transparency_is_a_choice_kept_in_the_settings_and_handed_on(qtbot, tmp_path):
+    """Only `upscale --alpha resample` could keep a sprite's alpha edge clean (SPAN ×4 left
+    holes in it): the window and the batch dialog had no such choice."""
+    from sr_desktop.engine.core.options import AlphaMode
+    from sr_desktop.gui.settings import GuiSettings
+
+    picker = _picker(qtbot, ("bicubic", "lanczos"))
+    assert picker.options().alpha == AlphaMode.MODEL
+    assert picker.set_alpha("resample") and picker.options().alpha == AlphaMode.RESAMPLE
+    settings = GuiSettings(tmp_path / "gui.ini")
+    picker.save_settings(settings)
+    restored = _picker(qtbot, ("bicubic", "lanczos"))
+    restored.load_settings(settings)
+    assert restored.alpha() == "resample"
+    other = _picker(qtbot, ("bicubic", "lanczos"))
+    assert other.take_choice_of(picker) and other.alpha() == "resample"
 
 
 def test_restored_settings_get_the_variants_of_the_restored_scale(qtbot, tmp_path):

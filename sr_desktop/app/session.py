@@ -55,15 +55,19 @@ class RunInfo:
     model_name: str = ""
     kernel: bool = False
     backend: str = "torch"
+    #: how the image's alpha was enlarged (``model`` or ``resample``); None without alpha
+    alpha: str | None = None
 
     @classmethod
     def of(cls, result, options=None) -> RunInfo:
         """The run of an engine `UpscaleResult` (``options``: the `UpscaleOptions` of the
         job, which tell whether a kernel was given, as the result itself does)."""
         kernel = bool(getattr(result, "with_kernel", False)) or getattr(options, "kernel", None) is not None
+        image = getattr(result, "image", None)
+        alpha = str(options.alpha) if options is not None and image is not None and image.has_alpha else None
         return cls(result.model, result.variant, int(result.scale), result.device,
                    float(result.seconds), int(result.tiles), model_display_name(result.model),
-                   kernel, getattr(result, "backend", "torch"))
+                   kernel, getattr(result, "backend", "torch"), alpha)
 
     @property
     def title(self) -> str:
@@ -84,7 +88,8 @@ class RunInfo:
 
     def differences(self, options) -> list[str]:
         """What of `UpscaleOptions` ``options`` (the picker's choice) differs from this run:
-        "model", "variant", "scale"; empty when the result matches them."""
+        "model", "variant", "scale", "alpha" (for an image with alpha); empty when the result
+        matches them."""
         found = []
         if options.model != self.model:
             found.append("model")
@@ -92,6 +97,8 @@ class RunInfo:
             found.append("variant")
         if int(options.scale) != self.scale:
             found.append("scale")
+        if self.alpha is not None and str(options.alpha) != self.alpha:
+            found.append("alpha")
         return found
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from sr_desktop.cli.common import (
+    add_alpha_option,
     add_metadata_option,
     add_model_options,
     add_quality_option,
@@ -102,6 +103,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--allow-inside-input", action="store_true",
         help="allow OUT_DIR inside (or equal to) IN_DIR; inputs are still never overwritten",
     )
+    add_alpha_option(parser)
     add_metadata_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(

@@ -13,7 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import OptionError
-from sr_desktop.engine.core.options import TILE_AUTO, Backend, Device, Precision
+from sr_desktop.engine.core.options import TILE_AUTO, AlphaMode, Backend, Device, Precision
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, check_quality
 
 MAX_RECENT_FILES = 10
@@ -32,6 +32,7 @@ DEFAULTS = {
     "precision": Precision.AUTO.value,
     "backend": Backend.AUTO.value,
     "tile": str(TILE_AUTO),
+    "alpha": AlphaMode.MODEL.value,
     "compare_mode": "split",
     "save_format": "png",
     #: the format an animation was last saved in ("": the source's own, as the docs promise)

@@ -334,6 +334,7 @@ def run_batch(
             "tile": upscale_options.tile.request,
             "precision": upscale_options.precision.value,
             "backend": upscale_options.backend.value,
+            "alpha": upscale_options.alpha.value,
             # what `auto` chose here (a cluster's workers each choose for their machine)
             "backend_used": loaded.backend if cluster is None else None,
             "device_used": describe_device(loaded.device) if cluster is None else None,

@@ -31,6 +31,7 @@ from sr_desktop.engine.core.options import (
     MIN_TILE,
     PRECISION_CHOICES,
     UPSCALE_DEVICE_CHOICES,
+    AlphaMode,
     Backend,
     UpscaleOptions,
     parse_tile,
@@ -222,6 +223,14 @@ class ModelPicker(QWidget):
             "twice the memory of the leanest; OpenVINO and ncnn run on the CPU")
         for name in Backend.choices():
             self.backend_combo.addItem(name, name)
+        self.alpha_combo = QComboBox()
+        self.alpha_combo.setAccessibleName("Alpha (transparency)")
+        self.alpha_combo.addItem("through the model", AlphaMode.MODEL.value)
+        self.alpha_combo.addItem("resampled (clean edges)", AlphaMode.RESAMPLE.value)
+        self.alpha_combo.setToolTip(
+            "How an image's transparency (alpha) is enlarged: through the model, as a grey image, "
+            "or by Lanczos resampling — cleaner edges for sprites and cut-outs where a model "
+            "leaves holes or speckle in the alpha")
         self.tile_spin = QSpinBox()
         self.tile_spin.setRange(0, 4096)
         self.tile_spin.setSingleStep(64)
@@ -243,6 +252,7 @@ class ModelPicker(QWidget):
         advanced_form.addRow("Precision", self.precision_combo)
         advanced_form.addRow("Backend", self.backend_combo)
         advanced_form.addRow("Tile", self.tile_spin)
+        advanced_form.addRow("Alpha", self.alpha_combo)
         advanced_body = QWidget()
         advanced_body.setLayout(advanced_form)
         self.advanced = QCollapsible("Advanced")
@@ -259,7 +269,8 @@ class ModelPicker(QWidget):
         self.advanced.addWidget(advanced_body)
         # folded, superqt only sets the section's height to 0: its controls stayed in the Tab
         # order, and the arrow keys changed a Tile or Device nobody could see
-        self._advanced_controls = (self.device_combo, self.precision_combo, self.backend_combo, self.tile_spin)
+        self._advanced_controls = (self.device_combo, self.precision_combo, self.backend_combo, self.tile_spin,
+                                   self.alpha_combo)
         self._advanced_focus = {w: w.focusPolicy() for w in self._advanced_controls}
         self.advanced.toggled.connect(self._advanced_folded)
         self._advanced_folded(self.advanced.isExpanded())
@@ -272,7 +283,8 @@ class ModelPicker(QWidget):
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.scale_combo.currentIndexChanged.connect(self._on_scale_changed)
         self.variant_combo.currentIndexChanged.connect(self._on_variant_picked)
-        for combo in (self.variant_combo, self.device_combo, self.precision_combo, self.backend_combo):
+        for combo in (self.variant_combo, self.device_combo, self.precision_combo, self.backend_combo,
+                      self.alpha_combo):
             combo.currentIndexChanged.connect(self._emit_changed)
         self.tile_spin.valueChanged.connect(self._emit_changed)
 
@@ -330,6 +342,10 @@ class ModelPicker(QWidget):
     def backend(self) -> str:
         return str(self.backend_combo.currentData())
 
+    def alpha(self) -> str:
+        """``model`` or ``resample``: how transparency is enlarged (`AlphaMode`)."""
+        return str(self.alpha_combo.currentData())
+
     def tile(self) -> int | str:
         value = self.tile_spin.value()
         return "auto" if value == 0 else max(MIN_TILE, int(value))
@@ -349,6 +365,7 @@ class ModelPicker(QWidget):
             tile=self.tile(),
             precision=self.precision(),
             backend=self.backend(),
+            alpha=self.alpha(),
         )
 
     # -- setters ------------------------------------------------------------------------
@@ -428,6 +445,12 @@ class ModelPicker(QWidget):
             self.backend_combo.setCurrentIndex(index)
         return index >= 0
 
+    def set_alpha(self, alpha: str) -> bool:
+        index = self.alpha_combo.findData(alpha)
+        if index >= 0:
+            self.alpha_combo.setCurrentIndex(index)
+        return index >= 0
+
     def _snap_tile(self) -> None:
         # 1..15 px are no tile the tiler runs (the engine refused them after Upscale, naming a
         # "0 (whole image)" the box does not offer): typed, they become the smallest one
@@ -444,7 +467,8 @@ class ModelPicker(QWidget):
 
     def take_choice_of(self, other: ModelPicker) -> bool:
         """Select what `other` has selected (model, scale, variant, device, precision,
-        backend, tile) as far as this picker lists it; False when it does not list the model."""
+        backend, tile, transparency) as far as this picker lists it; False when it does not
+        list the model."""
         model = other.model_id()
         if model is None or not self.set_model_id(model):
             return False
@@ -455,6 +479,7 @@ class ModelPicker(QWidget):
         self.set_precision(other.precision())
         self.set_backend(other.backend())
         self.set_tile(other.tile())
+        self.set_alpha(other.alpha())
         return True
 
     # -- persistence --------------------------------------------------------------------
@@ -474,6 +499,7 @@ class ModelPicker(QWidget):
             self.set_precision(settings.get("precision"))
             self.set_backend(settings.get("backend"))
             self.set_tile(settings.get("tile"))
+            self.set_alpha(settings.get("alpha"))
         finally:
             self._updating = False
         self.optionsChanged.emit()
@@ -495,6 +521,7 @@ class ModelPicker(QWidget):
         settings.set("precision", self.precision())
         settings.set("backend", self.backend())
         settings.set("tile", str(self.tile()))
+        settings.set("alpha", self.alpha())
 
     # -- internals ----------------------------------------------------------------------
     def _fill_model_items(self) -> None:
@@ -640,8 +667,9 @@ class ModelPicker(QWidget):
         updating, self._updating = self._updating, True
         try:
             # the variant the user chose, also after a scale without it (×4 has no denoise2:
-            # back at ×2 it came back as the default)
-            self._fill_variants(self.spec(), keep=self._chosen_variant or self.variant())
+            # back at ×2 it came back as the default); none chosen, the scale's default (the
+            # one a scale without "default" ran, waifu2x CUNet ×1's denoise0, stuck after it)
+            self._fill_variants(self.spec(), keep=self._chosen_variant)
         finally:
             self._updating = updating
         self._emit_changed()
