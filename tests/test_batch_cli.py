@@ -438,3 +438,21 @@ def test_batch_takes_the_transparency_choice_of_upscale(tmp_path: Path, capsys):
     assert np.array_equal(batch, np.asarray(PILImage.open(tmp_path / "one.png")))
     assert not np.array_equal(batch[:, :, 3], np.asarray(PILImage.open(tmp_path / "model.png"))[:, :, 3])
     assert json.loads((tmp_path / "r.json").read_text())["options"]["alpha"] == "resample"
+
+
+def test_runs_with_other_variants_write_files_of_their_own(tmp_path: Path, capsys):
+    """The default names left out the variant: a run with another denoise level into the
+    same folder found the first run's files and skipped every one, exit 0, nothing written."""
+    src = tmp_path / "in"
+    save_image(src / "a.png", size=(16, 16))
+    out = tmp_path / "out"
+    for variant in ("denoise2", "denoise0", "default"):
+        assert main(["batch", str(src), str(out), "--model", "waifu2x-anime", "--variant", variant,
+                     "--device", "cpu", "--no-progress"]) == 0
+        assert "1 upscaled" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "a_x2_waifu2x-anime.png", "a_x2_waifu2x-anime_denoise0.png", "a_x2_waifu2x-anime_denoise2.png"]
+    # a template of the user's is used as it is
+    assert main(["batch", str(src), str(tmp_path / "mine"), "--model", "waifu2x-anime", "--variant", "denoise1",
+                 "--name", "{stem}_{model}", "--no-progress"]) == 0
+    assert [p.name for p in (tmp_path / "mine").glob("*.png")] == ["a_waifu2x-anime.png"]

@@ -90,7 +90,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_quality_option(parser)
     parser.add_argument(
         "--name", default=DEFAULT_NAME_TEMPLATE, metavar="TEMPLATE",
-        help=f"output name template (default: {DEFAULT_NAME_TEMPLATE})",
+        help=f"output name template (default: {DEFAULT_NAME_TEMPLATE}, and _{{variant}} for a variant "
+             "other than the model's default)",
     )
     parser.add_argument(
         "--existing", default="skip", choices=EXISTING_POLICIES,

@@ -174,6 +174,25 @@ def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
             raise BatchError(f"cannot write the report {report}: {exc.strerror or exc}") from None
 
 
+def name_template_for(options: BatchOptions, scale: int) -> str:
+    """The output-name template of a batch: the default one names the variant too when one
+    other than the model's default at this scale is chosen (``a_x2_waifu2x-anime_denoise2``;
+    a run with another denoise level found the first run's files under the same names and
+    skipped every one). A template of the user's is used as it is."""
+    from sr_desktop.engine.models.loader import resolve_scale_variant
+    from sr_desktop.engine.models.registry import get_model_spec
+    from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
+
+    variant = options.upscale.variant
+    if options.name_template != DEFAULT_NAME_TEMPLATE or variant in (None, "", "default"):
+        return options.name_template
+    spec = get_model_spec(options.upscale.model)
+    native = plan_for_spec(spec, scale).native
+    if resolve_scale_variant(spec, native, variant)[1] == resolve_scale_variant(spec, native, None)[1]:
+        return options.name_template
+    return options.name_template + "_{variant}"
+
+
 def default_report_path(output_dir: Path, when: datetime | None = None) -> Path:
     """``OUTPUT_DIR/sr-desktop-batch-YYYYmmdd-HHMMSS.json`` (``-2``, ``-3``, … after the
     time when a report of the same second is there: each run keeps its own)."""
@@ -241,7 +260,7 @@ def run_batch(
         input_dir,
         output_dir,
         recursive=options.recursive,
-        template=options.name_template,
+        template=name_template_for(options, scale),
         fmt=options.format,
         scale=scale,
         model=options.upscale.model,
