@@ -371,3 +371,28 @@ def test_what_the_output_format_cannot_keep_is_a_note(tmp_path, capsys):
     assert "sr-desktop: note: t.jpg: transparency flattened onto white" in capsys.readouterr().err
     assert main(["upscale", str(tmp_path / "t.png"), "-o", str(tmp_path / "t2.png"), "--model", "bicubic"]) == 0
     assert "note" not in capsys.readouterr().err
+
+
+def test_a_lossless_webp_stays_lossless_unless_a_quality_is_asked_for(tmp_path):
+    """Flat-colour art in a lossless WebP came back lossy at quality 95 (colour fringes)."""
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.imageio.read import webp_is_lossless
+
+    art = np.zeros((16, 20, 4), np.uint8)
+    art[4:12, 5:15] = (200, 30, 60, 255)
+    PILImage.fromarray(art, "RGBA").save(tmp_path / "art.webp", lossless=True)
+    PILImage.fromarray(art[:, :, :3]).save(tmp_path / "photo.webp", quality=80)
+    for source, target, extra in (("art", "a", []), ("photo", "p", []), ("art", "q", ["--quality", "90"])):
+        args = ["upscale", str(tmp_path / f"{source}.webp"), "-o", str(tmp_path / f"{target}.webp"), *extra]
+        assert main([*args, "--model", "bicubic", "--scale", "2", "-q"]) == 0
+    assert webp_is_lossless((tmp_path / "a.webp").read_bytes())
+    assert not webp_is_lossless((tmp_path / "p.webp").read_bytes())
+    assert not webp_is_lossless((tmp_path / "q.webp").read_bytes())
+    assert main(["upscale", str(tmp_path / "art.webp"), "-o", str(tmp_path / "a.png"), "--model", "bicubic",
+                 "--scale", "2", "-q"]) == 0
+    assert np.array_equal(np.asarray(PILImage.open(tmp_path / "a.webp")), np.asarray(PILImage.open(tmp_path / "a.png")))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "art.webp").rename(tmp_path / "in" / "art.webp")
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+                 "--no-progress"]) == 0
+    assert webp_is_lossless((tmp_path / "out" / "art_x2_bicubic.webp").read_bytes())

@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         recursive=args.recursive,
         allow_inside_input=args.allow_inside_input,
         keep_metadata=not args.no_metadata,
+        keep_lossless=args.quality is None,  # (no quality asked for: a lossless WebP stays lossless)
     )
     send_warnings_to_log(getattr(args, "verbose", False))
     cluster = None

@@ -185,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
         # the files ran failed the rest or switched networks without a word.
         notice = TerminalProgress("sr-desktop", enabled=None if not args.quiet else False)
         model = resolve_model(options, progress=notice)[0]
-    save = SaveOptions(format=args.format, quality=quality, keep_metadata=not args.no_metadata)
+    save = SaveOptions(format=args.format, quality=quality, keep_metadata=not args.no_metadata,
+                       keep_lossless=args.quality is None)
     send_warnings_to_log(getattr(args, "verbose", False))
     failed = 0
     console = Console()

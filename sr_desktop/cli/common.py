@@ -117,7 +117,8 @@ def add_alpha_option(parser: argparse.ArgumentParser) -> None:
 def add_quality_option(parser: argparse.ArgumentParser) -> None:
     """--quality Q (JPEG/WebP); left None when not given, so that `quality_from` can tell."""
     parser.add_argument("--quality", type=int, default=None, metavar="Q",
-                        help=f"JPEG/WebP quality 1..100 (default {DEFAULT_QUALITY}; 100 = lossless WebP)")
+                        help=f"JPEG/WebP quality 1..100 (default {DEFAULT_QUALITY}, and lossless WebP from a lossless "
+                             "WebP; 100 = lossless WebP)")
 
 
 def add_metadata_option(parser: argparse.ArgumentParser) -> None:

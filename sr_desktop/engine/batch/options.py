@@ -31,6 +31,8 @@ class BatchOptions:
     recursive: bool = False
     allow_inside_input: bool = False
     keep_metadata: bool = True
+    #: a lossless WebP input gives a lossless WebP output (`SaveOptions.keep_lossless`)
+    keep_lossless: bool = False
     read_queue_size: int = 2
     write_queue_size: int = 1
     # Two writers: encoding and the fsync of each output (write_image makes outputs

@@ -271,6 +271,8 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         frames = getattr(im, "n_frames", 1)
         if frames > 1:
             info["frames"] = frames
+        if fmt == "WEBP" and webp_is_lossless(data):
+            info["webp_lossless"] = True
 
         deep = deep_layout(im, data)
         if deep is None:
@@ -292,6 +294,18 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         path=None,
         info=info,
     )
+
+
+def webp_is_lossless(data: bytes) -> bool:
+    """Whether a WebP file's image is coded losslessly (a ``VP8L`` chunk, not ``VP8``): a
+    lossless WebP written back lossy at quality 95 got colour fringes on flat-colour art."""
+    at = 12  # after "RIFF", the size and "WEBP"
+    while at + 8 <= len(data):
+        fourcc, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        if fourcc in (b"VP8L", b"VP8 "):
+            return fourcc == b"VP8L"
+        at += 8 + size + (size & 1)
+    return False
 
 
 def file_metadata(im, orientation: int) -> tuple[bytes | None, bytes | None, dict]:

@@ -59,11 +59,14 @@ class SaveOptions:
     ``format``: "png", "jpg"/"jpeg", "webp", "tiff"/"tif", "bmp", or None to take it from
     the output suffix. ``quality`` (1..100) is used by JPEG and WebP (WebP 100 = lossless).
     ``keep_metadata``: write the ICC profile, EXIF and resolution back where possible.
+    ``keep_lossless``: an image read from a lossless WebP is written as one (WebP output),
+    whatever `quality` says — for a front end whose user gave no quality.
     """
 
     format: str | None = None
     quality: int = DEFAULT_QUALITY
     keep_metadata: bool = True
+    keep_lossless: bool = False
 
     def __post_init__(self) -> None:
         check_quality(self.quality)  # once, here: it was checked at each write
@@ -375,7 +378,7 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         subsampling = "4:4:4" if options.quality >= 90 else "4:2:0"
         pil.save(fh, "JPEG", quality=int(options.quality), subsampling=subsampling, **params)
     elif fmt == "webp":
-        lossless = options.quality >= 100
+        lossless = options.quality >= 100 or (options.keep_lossless and bool(image.info.get("webp_lossless")))
         pil.save(fh, "WEBP", quality=int(options.quality), lossless=lossless, exact=lossless,
                  method=4, **params)
     else:
