@@ -396,3 +396,27 @@ def test_a_lossless_webp_stays_lossless_unless_a_quality_is_asked_for(tmp_path):
     assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
                  "--no-progress"]) == 0
     assert webp_is_lossless((tmp_path / "out" / "art_x2_bicubic.webp").read_bytes())
+
+
+def test_nearest_enlarges_pixel_art_into_exact_blocks(tmp_path):
+    """No model or resampler kept a 16-px icon's pixels: bicubic and the networks blur or
+    invent colours. `nearest` repeats each pixel as an s×s block, alpha too, tiled or not."""
+    from sr_desktop.cli.main import main
+
+    rng = np.random.default_rng(1)
+    icon = rng.integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    icon[:, :, 3] = np.where(rng.random((16, 16)) > 0.3, 255, 0)
+    PILImage.fromarray(icon, "RGBA").save(tmp_path / "icon.png")
+    big = rng.integers(0, 256, (150, 170, 3), dtype=np.uint8)
+    PILImage.fromarray(big).save(tmp_path / "big.png")
+    for name, pixels, scale, tile in (("icon", icon, 4, "auto"), ("icon", icon, 3, "auto"), ("big", big, 5, "32")):
+        out = tmp_path / f"{name}_{scale}.png"
+        assert main(["upscale", str(tmp_path / f"{name}.png"), "-o", str(out), "--model", "nearest",
+                     "--scale", str(scale), "--tile", tile, "-q"]) == 0
+        got = np.asarray(PILImage.open(out))
+        blocks = np.repeat(np.repeat(pixels, scale, 0), scale, 1)
+        if pixels.shape[2] == 4:  # (the colour under alpha 0 is the nearest visible one's)
+            visible = blocks[:, :, 3] > 0
+            assert np.array_equal(got[:, :, 3], blocks[:, :, 3]) and np.array_equal(got[visible], blocks[visible])
+        else:
+            assert np.array_equal(got, blocks)

@@ -1,5 +1,5 @@
-"""High-quality resampling of float images (the `bicubic`/`lanczos` baselines and the
-final step of the any-scale rule).
+"""High-quality resampling of float images (the `bicubic`/`lanczos` baselines, `nearest`
+for pixel art, and the final step of the any-scale rule).
 
 Pillow's resampling filters are used on 32-bit float planes: Keys' cubic with a = -0.5
 (the MATLAB/Pillow 'bicubic') and Lanczos-3, both widened by the scale factor when
@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image as PILImage
 
-METHODS = {"bicubic": PILImage.Resampling.BICUBIC, "lanczos": PILImage.Resampling.LANCZOS}
+METHODS = {"bicubic": PILImage.Resampling.BICUBIC, "lanczos": PILImage.Resampling.LANCZOS,
+           "nearest": PILImage.Resampling.NEAREST}
 #: input pixels each filter reads on either side when enlarging (for tile context)
-SUPPORT = {"bicubic": 2, "lanczos": 3}
+SUPPORT = {"bicubic": 2, "lanczos": 3, "nearest": 0}
 
 
 def resize_plane(plane: np.ndarray, size: tuple[int, int], method: str = "lanczos") -> np.ndarray:
