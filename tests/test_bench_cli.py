@@ -118,6 +118,7 @@ def test_a_scale_no_model_can_be_measured_at_is_refused_before_any_model_runs(da
 
 @pytest.mark.parametrize("outputs, message", [
     (["--json", "{tmp}/absent/r.json"], "does not exist"),
+    (["--json", "{ds}/SHA256SUMS/r.json"], "SHA256SUMS is a file, not a folder"),  # (it said "does not exist")
     (["--csv", "{tmp}"], "it is a folder"),
     (["--plot", "{tmp}/leaderboard.txt"], "plot format must be"),
     (["--json", "{tmp}/r.out", "--csv", "{tmp}/r.out"], "--json and --csv name the same file"),

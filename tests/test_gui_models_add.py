@@ -103,6 +103,7 @@ def test_a_second_window_lists_the_added_model(window, tmp_path, qtbot, chooser)
         ("weights.pth", b"this is not a torch file", "not a readable PyTorch file"),
         ("random.safetensors", b"\x00\x01garbage", "not a readable safetensors file"),
         ("lonely.param", b"7767517\n1 1\nInput data 0 1 data\n", "lonely.bin is missing"),
+        ("empty.pth", b"", "empty.pth: the file is empty"),  # (it listed every architecture)
     ],
 )
 def test_an_unsupported_file_shows_the_error_and_changes_nothing(

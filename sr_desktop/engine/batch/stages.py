@@ -443,7 +443,7 @@ class BatchStages:
         with self.lock:
             if not self.halted:
                 self.halted = why
-                log.warning("batch stopped: %s", why)
+                log.info("batch stopped: %s", why)  # (the summary says it on stderr: once)
         self.stop.set()
 
     # -- run -----------------------------------------------------------------------------

@@ -31,6 +31,16 @@ def nearest_existing_folder_or_file(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def missing_folder_reason(folder: str | os.PathLike) -> str:
+    """Why `folder`, which is not a folder, takes no file: a file stands on its way
+    ("afile is a file, not a folder") or it does not exist ("folder F does not exist")."""
+    folder = Path(folder)
+    blocker = folder if folder.exists() else file_in_the_way(folder)
+    if blocker is not None and not blocker.is_dir():
+        return f"{blocker} is a file, not a folder"
+    return f"folder {folder} does not exist"
+
+
 def file_in_the_way(path: str | os.PathLike) -> Path | None:
     """The file that stands where a folder of `path` would have to be made (``a.png`` for
     ``a.png/x.png``), else None."""

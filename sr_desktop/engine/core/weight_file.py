@@ -52,6 +52,8 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
     if not path.is_file():
         raise WeightFileError(f"{what} not found: {path}", "not found")
     size = path.stat().st_size
+    if size == 0:  # (it was "not an RRDBNet, …, nor an ncnn pair": the whole list of architectures)
+        raise WeightFileError(f"cannot read {what} {path}: the file is empty", "the file is empty", refused=True)
     if size > MAX_WEIGHT_FILE_BYTES:
         reason = (f"{size / 1e9:.1f} GB is more than any SR network needs "
                   f"(limit {MAX_WEIGHT_FILE_BYTES / 1e9:.0f} GB)")

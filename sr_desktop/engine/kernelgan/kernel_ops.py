@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from sr_desktop.engine.core.path_kind import missing_folder_reason
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.kernelgan.errors import KernelError
 
@@ -192,7 +193,7 @@ def check_kernel_target(path: str | os.PathLike, suffix: str, source: str | os.P
     if path.is_dir():
         raise KernelError(f"{path} is a folder")
     if not path.parent.is_dir():
-        raise KernelError(f"{path}: folder {path.parent} does not exist")
+        raise KernelError(f"{path}: {missing_folder_reason(path.parent)}")
     if source is not None and path.exists() and Path(source).exists() and os.path.samefile(path, source):
         raise KernelError(f"{path}: refusing to overwrite the input image")
     return path

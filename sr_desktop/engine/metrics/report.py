@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.path_kind import missing_folder_reason
 from sr_desktop.engine.core.text import counted
 from sr_desktop.engine.imageio.atomic import atomic_write, probe_writable, special_target
 from sr_desktop.engine.metrics.evaluate import BenchReport
@@ -81,7 +82,7 @@ def check_report_path(path: str | Path, plot: bool = False) -> Path:
         return path
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise SRDesktopError(f"cannot write {path}: folder {parent} does not exist")
+        raise SRDesktopError(f"cannot write {path}: {missing_folder_reason(parent)}")
     try:
         probe_writable(parent)
     except OSError as exc:
