@@ -711,3 +711,38 @@ def test_the_files_source_key_is_hashed_once_per_version_of_the_files(home, tmp_
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     second = openvino_runner.source_key_of_files(param, weights)
     assert len(reads) == 1 and second == source_hash(param.read_bytes(), weights.read_bytes()) != first
+
+
+def test_an_openvino_inference_stops_when_its_job_is_cancelled():
+    """Inside a job (`cancel_scope`) an inference stops within a poll of Cancel (the tiler
+    waited for the tile); a cancelled job starts none; the runner is usable afterwards."""
+    import threading
+    import time
+
+    import numpy as np
+    import openvino.opset13 as ops
+
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.core.progress import CancelToken, cancel_scope
+
+    x = param = ops.parameter([1, 3, -1, -1], np.float32)
+    weights = ops.constant(np.full((3, 3, 3, 3), 1 / 27, np.float32))
+    for _ in range(60):  # a third of a second or more for 1500² on two cores
+        x = ops.convolution(x, weights, [1, 1], [1, 1], [1, 1], [1, 1])
+    runner = openvino_runner.OpenVinoRunner(openvino_runner._compile(ov.Model([x], [param]), 2), "test")
+    image = np.ones((1, 3, 1500, 1500), np.float32)
+    token = CancelToken()
+    token.cancel()
+    with cancel_scope(token), pytest.raises(Cancelled):
+        runner.run_array(image)
+    token = CancelToken()
+    threading.Timer(0.05, token.cancel).start()
+    start = time.perf_counter()
+    with cancel_scope(token), pytest.raises(Cancelled):
+        runner.run_array(image)
+    stopped = time.perf_counter() - start
+    out = runner.run_array(image[:, :, :64, :64])  # outside a job: as before
+    assert out.shape == (1, 3, 64, 64) and np.allclose(out[0, :, 32, 32], 1.0, atol=1e-4)
+    whole = time.perf_counter()
+    runner.run_array(image)
+    assert stopped < time.perf_counter() - whole  # (stopped before the end)

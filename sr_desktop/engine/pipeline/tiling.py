@@ -30,8 +30,9 @@ import numpy as np
 from sr_desktop.engine.compute import devices, resample
 from sr_desktop.engine.core.errors import DeviceError, ModelError
 from sr_desktop.engine.core.options import MIN_TILE, TilePolicy, parse_tile
-from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, check_cancel
+from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, cancel_scope, check_cancel
 from sr_desktop.engine.models.base import SRModel, aligned_context
+from sr_desktop.engine.models.cancel_points import add_cancel_points
 
 if TYPE_CHECKING:
     import torch
@@ -224,7 +225,8 @@ def run_tiled(
         while len(group) < batch_size and queue and _padded_shape(queue[0], context, height, width) == shape:
             group.append(queue.popleft())
         try:
-            results = run_group(model, src, group, context, src_max, out.dtype, to_gray, channels_last)
+            with cancel_scope(cancel):  # (the network's blocks and OpenVINO stop inside a tile too)
+                results = run_group(model, src, group, context, src_max, out.dtype, to_gray, channels_last)
         except Exception as exc:  # only OOM is handled, the rest re-raised
             if not devices.is_out_of_memory(exc):
                 raise
@@ -285,6 +287,7 @@ def _run_group(
 ) -> list[np.ndarray]:
     import torch
 
+    add_cancel_points(getattr(model, "module", None))
     height, width = src.shape[:2]
     padded = [_padded(b, context, height, width) for b in group]
     x = torch.stack([_to_tensor(src, p, src_max) for p in padded])

@@ -34,8 +34,9 @@ import numpy as np
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
-from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.errors import Cancelled, ModelError, one_line
 from sr_desktop.engine.core.interrupt import raise_if_stop_requested
+from sr_desktop.engine.core.progress import scope_cancel
 from sr_desktop.engine.imageio.atomic import new_staging_folder
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
@@ -187,6 +188,10 @@ def files_identity(source_key: str, model_id: str, scale: int, variant: str | No
     return digest.hexdigest()[:32]
 
 
+#: how often an inference inside a `progress.cancel_scope` looks at its token
+CANCEL_POLL_MS = 100
+
+
 class OpenVinoRunner:
     """Callable in place of a model's torch graph: N×C×H×W tensor in, tensor out
     (`run_array`: the same on numpy arrays)."""
@@ -204,11 +209,24 @@ class OpenVinoRunner:
         return torch.from_numpy(out).to(device=x.device, dtype=x.dtype)
 
     def run_array(self, batch: np.ndarray) -> np.ndarray:
-        """N×C×H×W float32 graph input -> the graph's output."""
+        """N×C×H×W float32 graph input -> the graph's output. Inside a
+        `progress.cancel_scope`, stops (`Cancelled`) within `CANCEL_POLL_MS` of its token."""
+        inputs = {0: np.ascontiguousarray(batch, dtype=np.float32)}
+        cancel = scope_cancel()
         with self._lock:
             keep_signal_stack_valid()
-            result = self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
-            return np.array(result[self._compiled.output(0)], copy=True)
+            if cancel is None:
+                result = self._request.infer(inputs)
+                return np.array(result[self._compiled.output(0)], copy=True)
+            cancel.raise_if_cancelled()
+            self._request.start_async(inputs)
+            while not self._request.wait_for(CANCEL_POLL_MS):
+                if cancel.cancelled:
+                    self._request.cancel()
+                    with contextlib.suppress(RuntimeError):  # (the wait of a cancelled request raises)
+                        self._request.wait()
+                    raise Cancelled()
+            return np.array(self._request.get_output_tensor(0).data, copy=True)
 
 
 #: input shapes whose compiled kernels the CPU plugin keeps (`_compile`)
