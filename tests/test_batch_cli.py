@@ -456,3 +456,19 @@ def test_runs_with_other_variants_write_files_of_their_own(tmp_path: Path, capsy
     assert main(["batch", str(src), str(tmp_path / "mine"), "--model", "waifu2x-anime", "--variant", "denoise1",
                  "--name", "{stem}_{model}", "--no-progress"]) == 0
     assert [p.name for p in (tmp_path / "mine").glob("*.png")] == ["a_waifu2x-anime.png"]
+
+
+def test_a_report_into_standard_output_redirected_to_a_file(tmp_path: Path):
+    """`--report - >> log`: the check that protects files of the user's took the redirected
+    standard output for one and refused the batch."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    log = tmp_path / "log.txt"
+    log.write_text("earlier lines of a cron log\n")
+    with open(log, "a") as out:
+        done = subprocess.run([sys.executable, "-m", "sr_desktop", "batch", str(src), str(tmp_path / "out"),
+                               "--model", "bicubic", "--scale", "2", "--report", "-"],
+                              stdout=out, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=240)
+    assert done.returncode == 0, done.stderr
+    text = log.read_text()
+    assert text.startswith("earlier lines of a cron log\n{") and '"tool": "sr-desktop batch"' in text

@@ -56,7 +56,7 @@ from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_folder_or_file
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio import ProtectedPaths, is_image_path
-from sr_desktop.engine.imageio.atomic import is_stale_temp, probe_writable
+from sr_desktop.engine.imageio.atomic import is_stale_temp, is_stream, probe_writable
 from sr_desktop.engine.imageio.protected import resolved
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
@@ -160,7 +160,7 @@ def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
     made = {resolved(f) for f in folders | {a for folder in folders for a in folder.parents}}
     if resolved(report) in made:
         raise BatchError(f"report path {report} is a folder the batch writes its images into")
-    if report.is_file() and not is_batch_report(report):
+    if report.is_file() and not is_stream(report) and not is_batch_report(report):
         # (the --files-from list given as the report too was silently replaced by JSON)
         raise BatchError(f"the report {report} would replace a file that is not a batch report: "
                          "choose another name (an earlier batch's report is replaced)")
