@@ -420,3 +420,17 @@ def test_nearest_enlarges_pixel_art_into_exact_blocks(tmp_path):
             assert np.array_equal(got[:, :, 3], blocks[:, :, 3]) and np.array_equal(got[visible], blocks[visible])
         else:
             assert np.array_equal(got, blocks)
+
+
+def test_an_ascii_standard_output_gets_escapes_not_an_internal_error(tmp_path):
+    """With an ASCII (or Latin-1) stdout the summary's "×" ended the run with exit 3 after
+    the first file; a name that is not UTF-8 did so in a UTF-8 locale."""
+    _png(tmp_path / "plain.png")
+    _png(tmp_path / "café.png")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="ascii")
+    done = subprocess.run([sys.executable, "-m", "sr_desktop", "upscale", str(tmp_path / "plain.png"),
+                           str(tmp_path / "café.png"), "-o", str(tmp_path / "out"), "--model", "bicubic",
+                           "--scale", "2"], capture_output=True, env=env, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert b"20\\xd716 -> 40\\xd732" in done.stdout and b"caf\\xe9.png" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["café.png", "plain.png"]

@@ -207,6 +207,19 @@ def _interrupted() -> None:
     print("sr-desktop: interrupted", file=sys.stderr)
 
 
+def _text_never_fails_on_stdout() -> None:
+    """Characters the standard output's encoding lacks are written escaped (``\\xd7``), as
+    Python does on stderr: with an ASCII or Latin-1 stdout (cron, Docker, ``LANG=C`` on old
+    systems) the first "64×64" killed the run with exit 3, files left undone; so did a file
+    name that is not UTF-8 in a UTF-8 locale."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if callable(reconfigure):
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # (a closed or detached stream: nothing to print to anyway)
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `sr-desktop` with `argv` (default `sys.argv[1:]`): its subcommand, or the app when there is none.
 
@@ -223,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _text_never_fails_on_stdout()
     try:
         parser = build_parser()  # the subcommands' parsers (torch is imported by the commands)
     except (MemoryError, ImportError, OSError) as exc:
