@@ -62,8 +62,12 @@ def is_stale_temp(path: Path, unnamed_older_than_s: float = STALE_TEMP_S) -> boo
 
 def _temp_head(target: Path) -> str:
     """``.<name>``, the part of `target`'s temp names before their random part."""
-    # cut by bytes, not characters: 150 accented letters are 300 bytes, past the 255 a name may have
-    head = os.fsencode(target.name)[:150].decode(errors="ignore") if os.name == "posix" else target.name[:150]
+    # cut by bytes, not characters: 150 accented letters are 300 bytes, past the 255 a name may
+    # have; decoded as the file system's names are (as UTF-8 in a Latin-1 locale, "中文.png"
+    # gave a temp name that locale could not write: "PNG encoder failed")
+    if os.name != "posix":
+        return f".{target.name[:150]}"
+    head = os.fsencode(target.name)[:150].decode(sys.getfilesystemencoding(), errors="ignore")
     return f".{head}"
 
 
