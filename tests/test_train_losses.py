@@ -233,3 +233,18 @@ def test_a_weight_file_is_read_as_safetensors_by_its_header_not_by_one_byte(tmp_
     save_file({"w": torch.ones(2, 3)}, tmp_path / "real.safetensors")
     (tmp_path / "real.safetensors").rename(tmp_path / "real.pth")
     assert torch.equal(read_weight_file(tmp_path / "real.pth")["w"], torch.ones(2, 3))
+
+
+def test_a_safetensors_file_whose_name_is_not_utf8_is_read(tmp_path):
+    """safetensors opens UTF-8 paths only: a Latin-1 name (``m\\xe9x.safetensors``) was "not a
+    readable safetensors file" while the same weights as .pth were taken."""
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    from sr_desktop.engine.core.weight_file import read_weight_file
+
+    odd = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/m\xe9x.safetensors"))
+    save_file({"w": torch.full((2, 3), 0.5)}, tmp_path / "plain.safetensors")
+    (tmp_path / "plain.safetensors").rename(odd)
+    assert torch.equal(read_weight_file(odd)["w"], torch.full((2, 3), 0.5))

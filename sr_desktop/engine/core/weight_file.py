@@ -44,6 +44,14 @@ def _safetensors_header_length(head: bytes, size: int) -> int | None:
     return declared if 2 <= declared <= size - 8 else None
 
 
+def _utf8_path(path: Path) -> bool:
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
     """The object stored in ``path`` (usually a state dict, possibly nested in a
     checkpoint), holding tensors and plain containers only. ``what`` names the file in
@@ -65,10 +73,13 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
     # "header too large" said nothing of the kind
     torch_file = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
     if sniffed or (path.suffix.lower() == SAFETENSORS_SUFFIX and not torch_file):
-        from safetensors.torch import load_file
+        from safetensors.torch import load, load_file
 
         try:
-            return load_file(str(path), device="cpu")
+            if _utf8_path(path):
+                return load_file(str(path), device="cpu")
+            # (safetensors takes UTF-8 paths only: a Latin-1 name was "not a readable safetensors file")
+            return load(path.read_bytes())
         except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
             reason = f"not a readable safetensors file: {one_line(exc)}"
             raise WeightFileError(f"cannot read {what} {path}: {reason}", reason) from None
