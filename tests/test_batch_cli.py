@@ -158,6 +158,14 @@ def test_cli_files_from(tmp_path: Path):
     assert main(["batch", str(src), str(tmp_path / "out2"), "--files-from", str(listing), "--model", "bicubic",
                  "--scale", "2", "--no-progress"]) == 0
     assert sorted(p.name for p in (tmp_path / "out2").glob("*.png")) == ["a_x2_bicubic.png", "b_x2_bicubic.png"]
+    # `ls > list` of a folder holding a Latin-1 name: the whole list was refused as not UTF-8
+    odd = Path(os.fsdecode(os.fsencode(str(src)) + b"/caf\xe9.png"))
+    (src / "a.png").rename(odd)
+    listing.write_bytes(b"caf\xe9.png\nb.png\n")
+    assert main(["batch", str(src), str(tmp_path / "out3"), "--files-from", str(listing), "--model", "bicubic",
+                 "--scale", "2", "--no-progress"]) == 0
+    assert sorted(os.fsencode(p.name) for p in (tmp_path / "out3").glob("*.png")) == [
+        b"b_x2_bicubic.png", b"caf\xe9_x2_bicubic.png"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -410,7 +410,7 @@ def test_what_the_file_system_refuses_is_one_line_not_an_internal_error(tmp_path
     files.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     assert main(["batch", str(tmp_path), str(tmp_path / "out"), "--model", "bicubic", "--files-from", str(files),
                  "--no-progress"]) == 2
-    assert "is not UTF-8 text" in capsys.readouterr().err
+    assert "is not a text file (one path per line)" in capsys.readouterr().err
 
     class FullDisk(io.StringIO):
         def write(self, _text):

@@ -193,15 +193,17 @@ def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
     absolute, or through a linked folder) is taken once: it failed as two inputs sharing an
     output name."""
     try:
-        text = list_file.read_text(encoding="utf-8-sig")  # (Notepad's BOM went into the first name)
+        data = list_file.read_bytes()
     except OSError as exc:
         raise BatchError(f"cannot read the file list {list_file}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise BatchError(f"the file list {list_file} is not UTF-8 text (one path per line)") from None
+    if any(byte < 0x20 and byte not in b"\t\n\r" for byte in data):  # (UTF-16, an image given by mistake)
+        raise BatchError(f"the file list {list_file} is not a text file (one path per line)")
     paths = []
     seen: set[str] = set()
-    for line in text.splitlines():
-        line = line.strip()
+    # each name as the file system has it (`ls > list` of a Latin-1 name refused the whole
+    # list as not UTF-8); Notepad's BOM went into the first name
+    for line in data.removeprefix(b"\xef\xbb\xbf").splitlines():
+        line = os.fsdecode(line).strip()
         if not line or line.startswith("#"):
             continue
         path = Path(line).expanduser()
