@@ -104,6 +104,17 @@ def test_the_first_run_of_a_conversion_equals_every_later_run(home):
     clear_model_cache()
 
 
+def test_a_conversion_made_by_other_code_of_the_models_is_not_used(home, monkeypatch):
+    """The cache was keyed by the weights and OpenVINO's version: after an architecture's
+    forward changed (a release, a contributor's edit) the old graph kept running."""
+    first = _converted("vdsr", 2)
+    assert isinstance(load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino"), HostArchModel)
+    monkeypatch.setattr(openvino_runner, "models_code_digest", lambda: "other code")
+    assert load_without_torch("vdsr", 2, None, "cpu", "auto", "openvino") is None
+    again = _converted("vdsr", 2)  # converted anew, not found by its tensors
+    assert again.runner.key != first.runner.key
+
+
 def test_only_what_is_known_without_torch_loads_without_it(home, monkeypatch):
     args = ("vdsr", 2, None)
     # nothing converted yet: torch converts (and measures, for auto)

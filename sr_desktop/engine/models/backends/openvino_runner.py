@@ -158,33 +158,53 @@ def tensors_digest(module: torch.nn.Module):
     return digest
 
 
+@functools.cache
+def models_code_digest() -> str:
+    """sha256 of the code of `sr_desktop.engine.models` (its ``.py`` files: the networks'
+    forward passes, what runs around them, the conversion itself), in every key of a cached
+    conversion: a release, or a contributor's edit, that changed an architecture's forward
+    kept running the old graph from the cache (ESPCN's tanh made ReLU: the same output, where
+    torch differed by 181/255). About 2 ms, once per process."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for source in sorted(root.rglob("*.py")):
+        digest.update(source.relative_to(root).as_posix().encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _converter() -> str:
+    """What converted a cached graph: OpenVINO's version and the models' code."""
+    return f"openvino={openvino_version()}|code={models_code_digest()}"
+
+
 def identity_key(model, tensors) -> str:
     """The graph's tensors (`tensors_digest`), the model's id, scale and variant and
-    OpenVINO's version: what the conversion of a model already converted is found by without
+    `_converter`: what the conversion of a model already converted is found by without
     running it (a forward pass for `weights_key` costs about half a second of every warm start)."""
     digest = tensors.copy()
-    digest.update(f"{model.id}|{model.scale}|{model.variant}|openvino={openvino_version()}".encode())
+    digest.update(f"{model.id}|{model.scale}|{model.variant}|{_converter()}".encode())
     return digest.hexdigest()[:32]
 
 
 def weights_key(tensors, kwargs: dict[str, Any], channels: int, out_shape: tuple = ()) -> str:
     """A digest of the graph's tensors (`tensors_digest`), its bound arguments, its input
-    channels, the shape of its output for the conversion example and OpenVINO's version.
+    channels, the shape of its output for the conversion example and `_converter`.
 
     The output shape is in it because tensors do not describe a graph: the zoo's ×2 and ×4
     realesr-animevideov3 graphs hold the same weights and differ in a resize, and with
     tensors alone the ×2 model ran the cached ×4 conversion (10.6 dB on Set5)."""
     digest = tensors.copy()
     digest.update(repr(sorted(kwargs.items())).encode())
-    digest.update(f"channels={channels} out={tuple(out_shape)} openvino={openvino_version()}".encode())
+    digest.update(f"channels={channels} out={tuple(out_shape)} {_converter()}".encode())
     return digest.hexdigest()[:32]
 
 
 def files_identity(source_key: str, model_id: str, scale: int, variant: str | None) -> str:
     """What the conversion of a zoo model is found by from its ncnn files alone (their
-    `source_hash`), without torch: its model id, scale and variant and OpenVINO's version."""
+    `source_hash`), without torch: its model id, scale and variant and `_converter`."""
     digest = hashlib.sha256(f"ncnn-files|{source_key}|{model_id}|{scale}|{variant}".encode())
-    digest.update(f"|openvino={openvino_version()}".encode())
+    digest.update(f"|{_converter()}".encode())
     return digest.hexdigest()[:32]
 
 
@@ -343,11 +363,11 @@ def _remember_files_identity(model, key: str) -> None:
 
 def weights_identity(digest: str, model_id: str, scale: int, variant: str | None) -> str:
     """What the conversion of a model loaded from one weights file (`digest`: its sha256) is
-    found by without torch: that digest, the model's id, scale and variant, OpenVINO's version
-    and the app's (a release may change what runs around the graph, which the record holds)."""
+    found by without torch: that digest, the model's id, scale and variant, `_converter`
+    and the app's version (a release may change what runs around the graph, which the record holds)."""
     from sr_desktop import __version__
 
-    text = f"weights-file|{digest}|{model_id}|{scale}|{variant}|openvino={openvino_version()}|app={__version__}"
+    text = f"weights-file|{digest}|{model_id}|{scale}|{variant}|{_converter()}|app={__version__}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
