@@ -97,3 +97,23 @@ def test_forget_backends_drops_every_measured_choice(tmp_path, capsys, monkeypat
     choose.choices_file().write_text(json.dumps({keys[0]: {"backend": "torch"}}))
     assert main(["devices", "--forget-backends", "--json"]) == 0  # (it printed the sentence)
     assert json.loads(capsys.readouterr().out) == {"forgotten": 1, "file": str(choose.choices_file())}
+
+
+def test_the_cpu_is_described_without_waiting_for_a_torch_import_under_way(monkeypatch):
+    """The window imports torch on a thread of its own; a label describing the CPU meanwhile
+    did ``import torch`` too and waited for the rest of it: 1.2-2.9 s of a frozen window."""
+    import sys
+    import types
+    from importlib.machinery import ModuleSpec
+
+    from sr_desktop.engine.compute import devices
+    from sr_desktop.engine.core.text import counted
+
+    half_imported = types.ModuleType("torch")
+    half_imported.__spec__ = ModuleSpec("torch", None)
+    half_imported.__spec__._initializing = True  # what the import system sets while it runs
+    monkeypatch.setitem(sys.modules, "torch", half_imported)
+    assert not devices.torch_imported()
+    assert devices.describe_device("cpu") == f"CPU ({counted(devices.torch_default_threads(), 'thread')})"
+    monkeypatch.undo()
+    assert devices.torch_imported()

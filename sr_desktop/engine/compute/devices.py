@@ -253,6 +253,14 @@ def resolve_precision(precision: str, device: torch.device, supports_fp16: bool 
     return torch.float32
 
 
+def torch_imported() -> bool:
+    """Whether torch is imported and done importing: while another thread imports it (the
+    window's `load_torch_soon`) it is in ``sys.modules`` already, and an ``import torch``
+    waits for the rest (the window froze 1.2-2.9 s when a label asked then)."""
+    module = sys.modules.get("torch")
+    return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
 def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
     """A short human description: 'NVIDIA H100 80GB HBM3 (79 GB)', 'CPU (2 threads)' (torch's
     threads), 'CPU' for `HOST_CPU` (Pillow's resamplers), 'AMD Radeon RX 7600 (Vulkan 0)'."""
@@ -264,7 +272,7 @@ def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
     if isinstance(device, str) and device.startswith("vulkan"):
         # the choice, not yet a GPU: which one it is the ncnn runtime says (`ncnn_runner.vulkan_gpu`)
         return "Vulkan GPU" + (f" {device.partition(':')[2]}" if ":" in device else "")
-    if device in ("cpu", "auto") and "torch" not in sys.modules and (
+    if device in ("cpu", "auto") and not torch_imported() and (
             device == "cpu" or auto_device_is_cpu_without_torch()):
         # told without loading torch (1.7 s of the window's start): the threads it will start with
         return f"CPU ({counted(torch_default_threads(), 'thread')})"

@@ -81,13 +81,18 @@ class ModelAdder:
         hashing the file (and waiting for another process's `models add`) run beside the UI
         thread: the window keeps painting for a large model file.
         """
-        from sr_desktop.engine.models.custom import add_custom_model
         from sr_desktop.engine.models.registry import list_models
+
+        def add():
+            # (imported here, beside the UI: it loads torch, a second of a frozen window)
+            from sr_desktop.engine.models.custom import add_custom_model
+
+            return add_custom_model(path)
 
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         self.feedback.show_status(f"Adding {path.name}…")
         try:
-            spec = run_beside_ui(lambda: add_custom_model(path))
+            spec = run_beside_ui(add)
         except (SRDesktopError, OSError) as exc:  # OSError: what the file system refused
             self.feedback.show_status("")
             self.feedback.show_error(one_line(exc))
