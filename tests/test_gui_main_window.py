@@ -213,6 +213,36 @@ def test_closed_dialogs_are_not_kept_for_the_session(make_window, qtbot):
     assert len(window.findChildren(BatchDialog)) == 1 and len(window.findChildren(TrainDialog)) == 1
 
 
+def test_esc_stops_an_image_being_opened(make_window, tmp_path, qtbot, monkeypatch):
+    """A large file took seconds to read with Cancel greyed out and Esc doing nothing: it
+    opened whatever the user pressed. Esc now drops it and the image shown stays."""
+    import threading
+
+    from sr_desktop.gui.main_window import opening
+
+    release = threading.Event()
+    real = opening.read_image_or_animation_job
+
+    def slow_read(job, progress, cancel):
+        release.wait(10)  # (a decoder that takes its time)
+        return real(job, progress, cancel)
+
+    monkeypatch.setattr(opening, "read_image_or_animation_job", slow_read)
+    window = make_window()
+    first = write_png(tmp_path / "first.png", 24, 16, 1)
+    release.set()
+    open_and_wait(qtbot, window, [first])
+    release.clear()
+    assert window.open_paths([write_png(tmp_path / "large.png", 40, 30, 2)])
+    qtbot.waitUntil(lambda: window.loader.is_busy(), timeout=5000)
+    assert window.cancel_action.isEnabled()
+    window.cancel_jobs()
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.image.path == first and window.status_text() == "Opening cancelled"
+    assert not window.cancel_action.isEnabled()
+
+
 def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):
     window = make_window()
     folder = tmp_path / "album"

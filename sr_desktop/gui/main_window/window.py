@@ -164,6 +164,7 @@ class MainWindow(QMainWindow):
         self.loader = self.opener.loader
         self.filmstrip.entriesRemoved.connect(lambda _paths: self.opener.on_entries_removed())
         self.loader.busyChanged.connect(lambda busy: None if busy else self._emit_idle())
+        self.loader.busyChanged.connect(lambda _busy: self._update_actions())  # (Esc stops an opening)
 
         model_gone = self.picker.load_settings(self.settings)
         mode = self.settings.get("compare_mode")
@@ -385,7 +386,7 @@ class MainWindow(QMainWindow):
 
         ``display`` is the image already converted for the compare view (optional).
         """
-        self.cancel_jobs()  # jobs of the previous image are of no use any more (and say so)
+        self._cancel_image_jobs()  # jobs of the previous image are of no use any more (and say so)
         self.compare.set_original(display if display is not None else image.pixels, image.icc_profile)
         self.compare.clear_region()
         self.session.open_image(image, name)
@@ -524,7 +525,13 @@ class MainWindow(QMainWindow):
 
     def cancel_jobs(self) -> None:
         """Esc / Cancel: stop the running upscale and drop the queued one; with none, the
-        panels' jobs (a kernel estimation, an evaluation)."""
+        file being opened; with none, the panels' jobs (a kernel estimation, an evaluation)."""
+        if not self.queue.is_busy() and self.opener.cancel_opening():
+            return
+        self._cancel_image_jobs()
+
+    def _cancel_image_jobs(self) -> None:
+        """Stop the running upscale and drop the queued one; with none, the panels' jobs."""
         if self.queue.is_busy():
             self.queue.cancel()
             self.progress_view.show_cancelling()
@@ -647,7 +654,7 @@ class MainWindow(QMainWindow):
         self.region_rerun_button.setEnabled(has_region)
         self.region_clear_button.setEnabled(has_region)
         self.apply_whole_button.setEnabled(has_image)
-        self.cancel_action.setEnabled(busy or self._panel_job_running())
+        self.cancel_action.setEnabled(busy or self.loader.is_busy() or self._panel_job_running())
         self.cancel_button.setEnabled(busy)
         self.save_action.setEnabled(has_result)
         self.save_as_action.setEnabled(has_result)
