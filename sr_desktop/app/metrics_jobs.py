@@ -128,7 +128,7 @@ def no_reference_numbers(source: np.ndarray, result: np.ndarray, scale: int,
     elif res.shape[2] != src.shape[2]:
         note = "result and input have different channel counts"
     else:
-        cons = consistency(res, src, scale)
+        cons = consistency(res, src, scale, cancel=cancel)
     check_cancel(cancel)
     sharp = sharpness(src), sharpness(res)
     check_cancel(cancel)

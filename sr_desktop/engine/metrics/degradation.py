@@ -20,6 +20,7 @@ from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.errors import KernelError
 from sr_desktop.engine.core.kernel_file import check_kernel, load_kernel_file
+from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.metrics.errors import EvaluationError
 
 
@@ -104,14 +105,16 @@ def degrade_float(hr: np.ndarray, scale: int, degradation: Degradation) -> np.nd
                                noise_sigma=degradation.noise_sigma, seed=degradation.seed)
 
 
-def degrade_uint8(hr: np.ndarray, scale: int, degradation: Degradation) -> np.ndarray:
-    """Make the uint8 LR image of a uint8 HR image whose sides are multiples of `scale`."""
+def degrade_uint8(hr: np.ndarray, scale: int, degradation: Degradation,
+                  cancel: CancelToken | None = None) -> np.ndarray:
+    """Make the uint8 LR image of a uint8 HR image whose sides are multiples of `scale`
+    (`cancel`: looked at during a bicubic one, `imresize`)."""
     if hr.dtype != np.uint8:
         raise ValueError("degrade_uint8 expects uint8 pixels")
     if hr.shape[0] % scale or hr.shape[1] % scale:
         raise ValueError("crop the HR image to a multiple of the scale first (modcrop)")
     if degradation.kind == "bicubic":
-        return imresize(hr, 1.0 / scale)
+        return imresize(hr, 1.0 / scale, cancel=cancel)
     lr = degrade_with_kernel(
         hr.astype(np.float64) / 255.0,
         validate_kernel(degradation.kernel),

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_uint8
 from sr_desktop.engine.metrics.fullref import psnr
@@ -58,7 +59,8 @@ class Consistency(_JsonFields):
 
 
 def consistency(
-    result: np.ndarray, source: np.ndarray, scale: int, degradation: Degradation | None = None
+    result: np.ndarray, source: np.ndarray, scale: int, degradation: Degradation | None = None,
+    cancel: CancelToken | None = None,
 ) -> Consistency:
     """Downscale the uint8 `result` by `scale` with `degradation` (default MATLAB bicubic)
     and compare with the uint8 `source` it was made from (PSNR, all channels and Y).
@@ -75,7 +77,7 @@ def consistency(
             f"result is {result.shape[1]}×{result.shape[0]}, expected "
             f"{expected[1]}×{expected[0]} (×{scale} of the input)"
         )
-    back = degrade_uint8(result, scale, degradation or Degradation())
+    back = degrade_uint8(result, scale, degradation or Degradation(), cancel)
     if back.ndim == 2:
         back = back[:, :, None]
     src = source if source.ndim == 3 else source[:, :, None]
