@@ -18,6 +18,13 @@ pytestmark = pytest.mark.gui
 TINY = "VDSR:num_layers=3,num_feat=8"
 
 
+def _iteration(info) -> bool:
+    """Whether a progress report is an iteration's (not a step before the first one)."""
+    from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE
+
+    return info.stage != TRAINING_SETUP_STAGE
+
+
 def _fill(dialog: TrainDialog, tmp_path, iterations: int, name: str = "") -> None:
     data = make_images(tmp_path / "data", 2, 48, seed=4)
     dialog.data_edit.setText(str(data))
@@ -55,7 +62,7 @@ def test_a_run_to_the_end_plots_and_offers_the_model(qtbot, tmp_path):
     assert dialog.resume_button.isEnabled()
     dialog.iterations_spin.setValue(24)
     progress = []
-    dialog.queue.jobProgress.connect(lambda _job, info: progress.append(info.done))
+    dialog.queue.jobProgress.connect(lambda _job, info: _iteration(info) and progress.append(info.done))
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
         assert dialog.resume()
     assert dialog.result is not None and dialog.result.iterations == 24, dialog.status_label.text()
@@ -68,7 +75,7 @@ def _running(qtbot, tmp_path, iterations: int) -> tuple[TrainDialog, list[int]]:
     qtbot.addWidget(dialog)
     _fill(dialog, tmp_path, iterations)
     seen = []
-    dialog.queue.jobProgress.connect(lambda _job, info: seen.append(info.done))
+    dialog.queue.jobProgress.connect(lambda _job, info: _iteration(info) and seen.append(info.done))
     assert dialog.start()
     qtbot.waitUntil(lambda: len(seen) >= 3, timeout=60_000)
     return dialog, seen
@@ -118,7 +125,7 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
     dialog.batch_spin.setValue(4)
     dialog.iterations_spin.setValue(250)  # what it can change is honoured (the run asked for 200)
     progress = []
-    dialog.queue.jobProgress.connect(lambda _job, info: progress.append(info.done))
+    dialog.queue.jobProgress.connect(lambda _job, info: _iteration(info) and progress.append(info.done))
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
         assert dialog.resume()
         # the run's curves up to its checkpoint, from its log (a new dialog showed none)
@@ -270,7 +277,7 @@ def test_esc_stops_the_run_and_the_menu_brings_back_its_dialog(qtbot, tmp_path):
     dialog = window.training.dialog
     _fill(dialog, tmp_path, 2000)
     seen = []
-    dialog.queue.jobProgress.connect(lambda _job, info: seen.append(info.done))
+    dialog.queue.jobProgress.connect(lambda _job, info: _iteration(info) and seen.append(info.done))
     assert dialog.start()
     qtbot.waitUntil(lambda: len(seen) >= 2, timeout=60_000)
     QTest.keyClick(dialog, Qt.Key.Key_Escape)

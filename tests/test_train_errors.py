@@ -328,12 +328,15 @@ def test_a_pause_is_left_out_of_the_eta_and_the_reported_speed(tmp_path, data):
     import threading
     import time
 
+    from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE
     from sr_desktop.engine.training.loop import train
     from sr_desktop.engine.training.options import TrainOptions
 
     pause, heard = threading.Event(), []
 
     def progress(info):
+        if info.stage == TRAINING_SETUP_STAGE:  # (the steps before the first iteration)
+            return
         heard.append(info)
         if info.done == 3:  # the dialog's Pause, then Continue 1.5 s later
             pause.set()

@@ -169,3 +169,25 @@ def test_zoo_compact_converts_for_fine_tuning():
         network_from_model("realesr-animevideov3", 2)
     with pytest.raises(TrainingError, match="cannot train"):
         network_from_model("waifu2x-photo", 2)
+
+
+def test_the_steps_before_the_first_iteration_are_named_and_stop_at_cancel(folders, tmp_path):
+    """The window said "Reading the images…" through the bicubic baseline and the making of
+    the optimiser, and Cancel waited for all of it (21 s under load)."""
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE, CancelToken
+
+    options = TrainOptions(arch="VDSR:num_layers=4,num_feat=16", scale=2, data=(str(folders[0]),),
+                           val=str(folders[1]), out=str(tmp_path / "run"), iterations=50, batch=4, patch=24,
+                           device="cpu")
+    cancel, said = CancelToken(), []
+
+    def heard(info):
+        said.append((info.stage, info.message, info.done))
+        if info.message.startswith("Preparing"):
+            cancel.cancel()  # pressed while the optimiser is made
+
+    with pytest.raises(Cancelled):
+        train(options, heard, cancel)
+    assert said == [(TRAINING_SETUP_STAGE, "Measuring the bicubic baseline…", 0),
+                    (TRAINING_SETUP_STAGE, "Preparing the network and its optimiser…", 0)]

@@ -9,6 +9,7 @@ from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, stop
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.paths import DOCS_DIR
+from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE
 
 HELP = "train or fine-tune a super-resolution model on folders of high-resolution images"
 EPILOG = f"""Examples:
@@ -108,6 +109,8 @@ class _Reporter:
         self.bar = TerminalProgress("training", enabled=None if not quiet else False, unit="it")
 
     def __call__(self, info) -> None:
+        if info.stage == TRAINING_SETUP_STAGE:  # (the steps before the first iteration: no bar yet)
+            return
         self.bar(info)
         val = info.extra.get("val")
         if val and not self.quiet:

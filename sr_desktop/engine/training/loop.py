@@ -35,7 +35,14 @@ import torch
 from sr_desktop.engine.compute.devices import resolve_device
 from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker
+from sr_desktop.engine.core.progress import (
+    TRAINING_SETUP_STAGE,
+    CancelToken,
+    ProgressCallback,
+    ProgressInfo,
+    ProgressTracker,
+    check_cancel,
+)
 from sr_desktop.engine.core.text import error_line
 from sr_desktop.engine.training.checkpoint import (
     Checkpoint,
@@ -200,8 +207,10 @@ class Trainer:
     """One run: built from the options (everything checked before a file is written),
     then `run` iterates. Split from `train` so the GUI can hold it."""
 
-    def __init__(self, options: TrainOptions, cancel: CancelToken | None = None):
+    def __init__(self, options: TrainOptions, cancel: CancelToken | None = None,
+                 progress: ProgressCallback | None = None):
         self.options = o = options
+        self._setup_progress = progress
         self.out = o.out_dir
         self.ckpt_dir = self.out / "checkpoint"
         if o.resume and not has_checkpoint(self.ckpt_dir):
@@ -212,6 +221,7 @@ class Trainer:
         terms = parse_loss_spec(o.loss)
         self.device = resolve_device(o.device)
         self.ckpt = load_checkpoint(self.ckpt_dir) if o.resume else None
+        self.iteration = self.ckpt.iteration if self.ckpt else 0
         if self.ckpt is not None and self.ckpt.iteration > o.iterations:
             raise TrainingError(f"cannot resume: the checkpoint is at iteration {self.ckpt.iteration}, past "
                                 f"--iterations {o.iterations} (--iterations {self.ckpt.iteration} exports it as it is)")
@@ -245,15 +255,24 @@ class Trainer:
         else:
             self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20, o.downscales,
                                     cancel)
+        check_cancel(cancel)
+        self._setup_step("Measuring the bicubic baseline…")
         self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
         self.val_backend = ValidationBackend(o.backend, self.device)
         self.val_backend.check(self.net)
         self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
         self.cuda = self.device.type == "cuda"
         self.amp_dtype = autocast_dtype(self.device, o.amp)
-        self.iteration = self.ckpt.iteration if self.ckpt else 0
         self.baseline = self.val.bicubic()
         self.last_val: ValidationScores | None = None
+        check_cancel(cancel)
+
+    def _setup_step(self, message: str, progress: ProgressCallback | None = None) -> None:
+        """Say which step before the first iteration runs (the window said "Reading the
+        images…" through the baseline and the optimiser's making, 20 s under load)."""
+        progress = progress or self._setup_progress
+        if progress is not None:
+            progress(ProgressInfo(self.iteration, self.options.iterations, 0.0, None, TRAINING_SETUP_STAGE, message))
 
     # -- setup on the device ---------------------------------------------------------------
 
@@ -397,14 +416,18 @@ class Trainer:
         self.runlog = RunLog(self.out / "log.jsonl", keep_until=self.iteration if self.ckpt else None)
         if self.ckpt is None:
             self.runlog.add("baseline", 0, method="bicubic", **self.baseline.as_dict())
+        self._setup_step("Preparing the network and its optimiser…", progress)
         self.prepare()
+        check_cancel(cancel)
         self.runlog.add("precision", self.iteration, precision=precision_name(self.amp_dtype))
         if self.schedule_note:
             self.runlog.add("schedule", self.iteration, note=self.schedule_note, **_schedule(o))
         if self.ckpt is None and self.net.init_note:
             self.runlog.add("init", 0, note=self.net.init_note)
         if self.ckpt is None and o.init:
+            self._setup_step("Validating the starting model…", progress)
             self.validate()  # the starting model's scores: the "before" of a fine-tuning
+            check_cancel(cancel)
         self.saved_iteration = self.iteration
         self.val.write_inputs(self.out / "val", o.previews)
         tracker = ProgressTracker(o.iterations, progress, stage="training", first=self.iteration)
@@ -526,4 +549,4 @@ def _hold(pause: threading.Event, cancel: CancelToken | None) -> float:
 def train(options: TrainOptions, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
           pause: threading.Event | None = None) -> TrainResult:
     """Run a training (see the module doc); TrainingError for bad input, `Cancelled`."""
-    return Trainer(options, cancel).run(progress, cancel, pause)
+    return Trainer(options, cancel, progress).run(progress, cancel, pause)

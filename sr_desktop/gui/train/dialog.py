@@ -39,7 +39,7 @@ from sr_desktop.app.train_jobs import training_models as trainable_models
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.paths import DOCS_DIR
-from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE, ProgressInfo
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
@@ -481,6 +481,9 @@ class TrainDialog(QDialog):
         self.status_label.setText(f"<b>{html.escape(in_dialog_words(message, TRAIN_FIELDS))}</b>")
 
     def _on_progress(self, info: ProgressInfo) -> None:
+        if info.stage == TRAINING_SETUP_STAGE:  # a step before the first iteration: which one
+            self.status_label.setText(info.message)
+            return
         extra = info.extra
         self.progress_bar.setMaximum(max(1, info.total))
         self.progress_bar.setValue(info.done)
