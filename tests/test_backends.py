@@ -746,3 +746,17 @@ def test_an_openvino_inference_stops_when_its_job_is_cancelled():
     whole = time.perf_counter()
     runner.run_array(image)
     assert stopped < time.perf_counter() - whole  # (stopped before the end)
+
+
+def test_a_first_openvino_conversion_asked_for_is_announced(tmp_path, monkeypatch):
+    """`--backend openvino` converted a model for seconds with the window saying only
+    "elapsed"; `auto` said so. A conversion read from the cache is not announced."""
+    from sr_desktop.engine.core.progress import BACKEND_STAGE
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    heard = []
+    for _ in range(2):
+        model = load_model("fsrcnn", scale=2)
+        assert choose.apply_backend(model, "openvino", heard.append) == "openvino"
+    assert [(info.stage, info.message) for info in heard] == [
+        (BACKEND_STAGE, "first use of fsrcnn's ×2 network: converting it to OpenVINO")]

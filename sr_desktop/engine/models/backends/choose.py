@@ -103,7 +103,8 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
     """Set ``model.runner`` / ``model.backend`` for `requested`; returns the backend in use.
 
     `progress` hears one ``ProgressInfo`` (stage ``"backend"``, a message) before ``auto``
-    converts and times a model it has not measured yet: seconds of work the user should see.
+    converts and times a model it has not measured yet, or ``openvino`` converts a model
+    for the first time: seconds of work the user should see.
     `cancel` is checked between those conversions and timed passes (`Cancelled`; nothing
     is recorded, so the next use measures again).
     """
@@ -130,7 +131,13 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
                 f"--backend openvino runs network models on the CPU in fp32; {model.id} "
                 f"({model.kind.value}, {model.device}, {str(model.dtype).removeprefix('torch.')}) cannot use it"
             )
-        model.runner = build_openvino_runner(model)
+        def converting() -> None:  # (it said nothing for the seconds of a first conversion)
+            check_cancel(cancel)
+            ProgressTracker(0, progress, stage=BACKEND_STAGE).update(
+                message=f"first use of {model.id}'s ×{model.scale} network: converting it to OpenVINO")
+
+        model.runner = build_openvino_runner(model, converting=converting)
+        check_cancel(cancel)  # (the conversion itself runs to its end: it is cached for the next time)
         model.backend = Backend.OPENVINO.value
         return model.backend
     if requested == Backend.NCNN:

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -287,12 +288,14 @@ def cache_root() -> Path:
     return paths.cache_dir() / "openvino"
 
 
-def build_openvino_runner(model, threads: int | None = None, cache: bool = True) -> OpenVinoRunner:
+def build_openvino_runner(model, threads: int | None = None, cache: bool = True,
+                          converting: Callable[[], None] | None = None) -> OpenVinoRunner:
     """An `OpenVinoRunner` for `model` (a feed-forward SRModel with a torch ``module``, on the CPU, fp32).
 
     Reads the cached conversion when there is a good one; otherwise converts, checks and
-    caches. With ``cache=False`` it converts and checks in memory and writes nothing (weights
-    that change, as a network in training, would fill the cache with one entry per state).
+    caches, calling `converting` first (seconds of work to announce; it may raise to stop).
+    With ``cache=False`` it converts and checks in memory and writes nothing (weights that
+    change, as a network in training, would fill the cache with one entry per state).
     Raises `BackendError` with one line when OpenVINO cannot run the model.
     """
     import torch
@@ -325,6 +328,8 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True)
         update_json_dict(_index_file(), identity, key)
         _remember_files_identity(model, key)
         return runner
+    if converting is not None:
+        converting()
     folder = cache_root() / key
     _remove(folder)
     converted, worst = _convert_checked(model, module, kwargs, example)
