@@ -720,3 +720,18 @@ def test_the_refusal_of_a_pickled_network_names_a_guide_that_is_there(home, tmp_
         load_model_file(path)
     named = re.search(r"see (\S+\.md)", str(refused.value))
     assert named is not None and Path(named.group(1)).is_absolute() and Path(named.group(1)).is_file()
+
+
+def test_a_literature_row_without_weights_points_at_the_checkpoint_of_it_added(home, tmp_path):
+    """After `models add` of an RDN, `--model rdn` still said "needs weights: add a
+    checkpoint" and `models` listed it so: the checkpoint runs under its own id."""
+    from sr_desktop.engine.models.archs.rdn import RDN
+    from sr_desktop.engine.models.registry import get_model_spec, not_installed_message
+
+    rdn = get_model_spec("rdn")
+    assert not_installed_message(rdn) == "rdn needs weights: add a checkpoint with `sr-desktop models add FILE`"
+    torch.save(RDN(g0=8, num_blocks=2, num_layers=2, growth=4, upscale=2).state_dict(), tmp_path / "rdn_x2.pth")
+    spec = add_custom_model(tmp_path / "rdn_x2.pth")
+    assert not_installed_message(rdn) == (
+        f"rdn ships no weights; the RDN checkpoint you added runs as {spec.id} (--model {spec.id})")
+    assert "needs weights" in not_installed_message(get_model_spec("srresnet"))

@@ -105,7 +105,10 @@ def _x8_measured(spec) -> str:
 
 def _literature_status(spec) -> str:
     if not spec.installed:
-        return f"{spec.status}: {spec.install_command}"
+        from sr_desktop.engine.models.registry import checkpoints_of
+
+        yours = checkpoints_of(spec)
+        return f"{spec.status}: {spec.install_command}" + (f" (yours: {', '.join(yours)})" if yours else "")
     scales = ",".join(f"x{k}" for k in spec.scales)
     incomplete = incomplete_text(spec.trained)
     sharing = network_sharing_text(spec.trained)

