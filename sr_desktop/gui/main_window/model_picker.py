@@ -153,6 +153,10 @@ def _entry_tooltip(spec: ModelSpec) -> str:
                      "(or Models ▸ Add…); it becomes a custom model.")
         if spec.source.get("weights"):
             lines.append(f"Weights: {spec.source['weights']}")
+        from sr_desktop.engine.models.registry import checkpoints_of
+
+        if yours := checkpoints_of(spec):
+            lines.append(f"Your checkpoint of it runs as {', '.join(yours)}.")
     elif not spec.installed and spec.custom:
         lines.append(MISSING_FILE_TEXT + ": Models ▸ Add… the file again (it takes this entry's place) "
                      "or Models ▸ Remove… it.")
