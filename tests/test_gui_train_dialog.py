@@ -397,3 +397,14 @@ def test_a_command_line_run_folder_fills_the_form_and_resumes_with_its_own_setti
 
     mine = [s for s in list_custom_specs() if s.name.startswith("cli net")]
     assert [s.name for s in mine] == ["cli net"] and "trained here: 16 iterations" in mine[0].description
+
+
+@pytest.mark.parametrize("text, expected", [("0,9 0,8", (0.9, 0.8)), ("0.9, 0.8", (0.9, 0.8)),
+                                            ("0.9;0.7", (0.9, 0.7)), (",5", (0.5,))])
+def test_downscale_takes_a_decimal_comma(qtbot, text, expected):
+    """"0,9 0,8" typed the German way was read as 0, 9, 0, 8 and refused with numbers the
+    user never typed."""
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.downscale_edit.setText(text)
+    assert dialog._downscales() == expected

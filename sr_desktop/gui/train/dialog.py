@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -309,7 +310,12 @@ class TrainDialog(QDialog):
 
     def _downscales(self) -> tuple[float, ...]:
         """The Downscale field's fractions (`TrainOptions` checks their range)."""
-        words = self.downscale_edit.text().replace(",", " ").split()
+        words = []
+        for token in re.split(r"[\s;]+", self.downscale_edit.text().strip()):
+            if re.fullmatch(r"[0-9]*,[0-9]+", token):  # a decimal comma ("0,9 0,8"): taken for two numbers
+                words.append(token.replace(",", "."))
+            else:
+                words.extend(word for word in token.split(",") if word)
         try:
             return tuple(float(word) for word in words)
         except ValueError:
