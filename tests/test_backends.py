@@ -760,3 +760,16 @@ def test_a_first_openvino_conversion_asked_for_is_announced(tmp_path, monkeypatc
         assert choose.apply_backend(model, "openvino", heard.append) == "openvino"
     assert [(info.stage, info.message) for info in heard] == [
         (BACKEND_STAGE, "first use of fsrcnn's ×2 network: converting it to OpenVINO")]
+
+
+def test_a_line_said_during_a_bar_stands_on_its_own(capsys):
+    """`train`'s validation lines were printed onto the bar's line, which then stood in the
+    scrollback once per validation."""
+    from sr_desktop.cli.progress_bar import TerminalProgress
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    bar = TerminalProgress("training", enabled=True, unit="it")
+    bar(ProgressInfo(3, 10, 1.0, 2.0, "training"))
+    bar.say("it 3/10: validation PSNR-Y 30.00 dB")
+    bar.close()
+    assert "it 3/10: validation PSNR-Y 30.00 dB" in capsys.readouterr().err.splitlines()

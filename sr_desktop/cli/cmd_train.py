@@ -115,10 +115,9 @@ class _Reporter:
         val = info.extra.get("val")
         if val and not self.quiet:
             base = info.extra.get("baseline", {})
-            print(f"it {info.done}/{info.total}: loss {info.extra.get('loss', 0):.4g}, "
-                  f"validation PSNR-Y {val['psnr_y']:.2f} dB, SSIM-Y {val['ssim_y']:.4f} "
-                  f"(bicubic {base.get('psnr_y', float('nan')):.2f} dB), {info.extra.get('its', 0):.2f} it/s",
-                  file=sys.stderr)
+            self.bar.say(f"it {info.done}/{info.total}: loss {info.extra.get('loss', 0):.4g}, "
+                         f"validation PSNR-Y {val['psnr_y']:.2f} dB, SSIM-Y {val['ssim_y']:.4f} "
+                         f"(bicubic {base.get('psnr_y', float('nan')):.2f} dB), {info.extra.get('its', 0):.2f} it/s")
 
 
 def run(args) -> int:

@@ -60,6 +60,14 @@ class TerminalProgress:
         self._bar.n = done
         self._bar.refresh()
 
+    def say(self, line: str) -> None:
+        """Print `line` on stderr above the bar (it stuck to the bar's line, which then stood
+        in the scrollback once per line)."""
+        if self._bar is not None:
+            self._bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
