@@ -22,8 +22,11 @@ NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
 DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}_{model}"
 OUTPUT_FORMATS = ("same", *WRITE_FORMATS)
 EXISTING_POLICIES = ("skip", "overwrite", "rename")
-#: the name of a batch's default report (`runner.default_report_path`)
-DEFAULT_REPORT_NAME = re.compile(r"sr-desktop-batch-[0-9]{8}-[0-9]{6}(-[0-9]+)?\.json")
+#: how the name of a batch's default report begins (`runner.default_report_path`), and the
+#: whole name
+REPORT_PREFIX = "sr-desktop-batch-"
+DEFAULT_REPORT_NAME = re.compile(re.escape(REPORT_PREFIX) + r"[0-9]{8}-[0-9]{6}(-[0-9]+)?\.json")
+
 
 class BatchError(SRDesktopError):
     """A batch cannot start: bad folders, bad options, bad name template."""

@@ -33,6 +33,7 @@ from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
     OUTPUT_FORMATS,
+    REPORT_PREFIX,
     BatchError,
     check_folders,
     check_some_images,
@@ -196,7 +197,7 @@ def name_template_for(options: BatchOptions, scale: int) -> str:
 def default_report_path(output_dir: Path, when: datetime | None = None) -> Path:
     """``OUTPUT_DIR/sr-desktop-batch-YYYYmmdd-HHMMSS.json`` (``-2``, ``-3``, … after the
     time when a report of the same second is there: each run keeps its own)."""
-    stem = f"sr-desktop-batch-{(when or datetime.now()):%Y%m%d-%H%M%S}"
+    stem = f"{REPORT_PREFIX}{(when or datetime.now()):%Y%m%d-%H%M%S}"
     path, n = output_dir / f"{stem}.json", 1
     while path.exists():
         n += 1
