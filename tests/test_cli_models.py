@@ -74,3 +74,15 @@ def test_unsupported_file_is_a_clear_error(tmp_path, capsys):
     assert main(["models", "add", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "RRDBNet" in err and "SPAN" in err and "Traceback" not in err
+
+
+def test_the_table_keeps_its_columns_with_wide_characters_in_a_name():
+    """Columns were padded by characters: a model named 中文模型 (two terminal cells each)
+    pushed its row's SCALES and TAGS 4 cells right of the others'."""
+    from sr_desktop.cli.cmd_models import _columns
+    from sr_desktop.engine.core.text import terminal_width
+
+    lines = _columns([("ID", "NAME", "SCALES"), ("custom-a", "中文模型", "x2"), ("custom-b", "Modèle", "x4")])
+    columns = ("SCALES", "x2", "x4")
+    cells_before = [terminal_width(line[:line.index(column)]) for line, column in zip(lines, columns, strict=True)]
+    assert cells_before == [20, 20, 20]

@@ -70,8 +70,11 @@ def _entry(spec) -> dict:
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:
     """Left-aligned columns; the last one is not padded."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
+    from sr_desktop.engine.core.text import terminal_width
+
+    widths = [max(terminal_width(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(c + " " * (w - terminal_width(c)) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+            for r in rows]
 
 
 def _psnr(values) -> str:

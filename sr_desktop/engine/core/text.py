@@ -46,6 +46,15 @@ def without_control_characters(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def terminal_width(text: str) -> int:
+    """The columns `text` takes in a terminal: East Asian wide and full-width characters take
+    two, combining marks none (a model named 中文模型 pushed its row's columns 4 cells right)."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
 def counted(count: int, noun: str) -> str:
     """``"1 image"``, ``"3 images"``: `count` and `noun`, plural (+s) unless it is one."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
