@@ -25,6 +25,8 @@ def test_every_ending_of_a_job_is_an_outcome_value():
             return "partial"
         if job.options == "oom":
             raise MemoryError()
+        if job.options == "torch-oom":  # torch's CPU allocator (a training's batch): it was "unexpected error"
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
         return job.options.upper()
 
     done = execute_job(_job("ok"), runner, lambda info: None)
@@ -33,6 +35,7 @@ def test_every_ending_of_a_job_is_an_outcome_value():
     assert late.cancelled and late.result == "partial" and not late.succeeded
     oom = execute_job(_job("oom"), runner, lambda info: None)
     assert oom.error.startswith("out of memory")
+    assert execute_job(_job("torch-oom"), runner, lambda info: None).error == oom.error
     early = _job("never")
     early.cancel.cancel()
     assert execute_job(early, lambda *a: pytest.fail("runner called"), lambda info: None).cancelled

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image as PILImage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -358,6 +359,30 @@ def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["sr-desktop: unexpected error: ZeroDivisionError: division by zero "
                    "(run `sr-desktop -v ...` for details)"]
+
+
+@pytest.mark.parametrize("command", ["kernel", "train"])
+def test_running_out_of_memory_is_one_line_not_an_internal_error(tmp_path, monkeypatch, capsys, command):
+    """`kernel` on a large photo (numpy's MemoryError) and `train` with a large batch
+    (torch's allocator: a RuntimeError) ended as "unexpected error", exit 3."""
+    from sr_desktop.cli import cmd_kernel, cmd_train
+    from sr_desktop.cli.main import main
+
+    src = _png(tmp_path / "a.png")
+    failures = {"kernel": MemoryError("Unable to allocate 1.07 GiB for an array with shape (6000, 8000, 3)"),
+                "train": RuntimeError("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: "
+                                      "can't allocate memory: you tried to allocate 905969664 bytes")}
+
+    def runs_out(_args):
+        raise failures[command]
+
+    monkeypatch.setattr(cmd_kernel if command == "kernel" else cmd_train, "run", runs_out)
+    args = {"kernel": ["kernel", str(src), "-o", str(tmp_path / "k.npy")],
+            "train": ["train", "--arch", "srcnn", "--scale", "2", "--data", str(tmp_path),
+                      "--out", str(tmp_path / "r")]}
+    assert main(args[command]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sr-desktop: error: not enough memory (")
 
 
 def test_what_the_output_format_cannot_keep_is_a_note(tmp_path, capsys):

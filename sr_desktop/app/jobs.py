@@ -102,7 +102,8 @@ class JobOutcome:
         return not self.cancelled and self.error is None
 
 
-OUT_OF_MEMORY = "out of memory: try a smaller tile size or a smaller image"
+OUT_OF_MEMORY = ("out of memory: try a smaller tile size or a smaller image (for training, a smaller batch or "
+                 "patch), or close other programs")
 
 
 def process_threads():
@@ -137,6 +138,10 @@ def execute_job(job: Job, runner: JobRunner, progress: ProgressCallback) -> JobO
     except MemoryError:
         return JobOutcome(job, error=OUT_OF_MEMORY)
     except Exception as exc:  # a bug must not kill the app; log it
+        from sr_desktop.engine.pipeline.memory import is_allocation_failure
+
+        if is_allocation_failure(exc):  # torch's CPU allocator raises a RuntimeError (a training's batch)
+            return JobOutcome(job, error=OUT_OF_MEMORY)
         log.exception("job %s failed", job.id)
         return JobOutcome(job, error=f"unexpected error: {one_line(exc)}")
     return JobOutcome(job, result=result)

@@ -207,6 +207,13 @@ def _interrupted() -> None:
     print("sr-desktop: interrupted", file=sys.stderr)
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` is the system's, numpy's or torch's allocator running out of memory."""
+    from sr_desktop.engine.pipeline.memory import is_allocation_failure
+
+    return isinstance(exc, MemoryError) or is_allocation_failure(exc)
+
+
 def _text_never_fails_on_stdout() -> None:
     """Characters the standard output's encoding lacks are written escaped (``\\xd7``), as
     Python does on stderr: with an ASCII or Latin-1 stdout (cron, Docker, ``LANG=C`` on old
@@ -300,6 +307,12 @@ def _main(argv: list[str] | None) -> int:
         logging.getLogger("sr_desktop").debug("unexpected error", exc_info=True)
         if args.verbose:
             raise
+        if _out_of_memory(exc):  # (train, kernel, bench on a large image: "unexpected error", exit 3)
+            from sr_desktop.engine.core.text import error_line
+
+            print(f"sr-desktop: error: not enough memory ({error_line(exc)}); use smaller images, a smaller "
+                  "--tile, --batch or --patch, or close other programs", file=sys.stderr)
+            return 2
         print(f"sr-desktop: unexpected error: {type(exc).__name__}: {exc} (run `sr-desktop -v ...` for details)",
               file=sys.stderr)
         return 3
