@@ -243,6 +243,30 @@ def test_esc_stops_an_image_being_opened(make_window, tmp_path, qtbot, monkeypat
     assert not window.cancel_action.isEnabled()
 
 
+def test_a_result_too_large_to_show_in_full_is_shown_smaller_and_kept(make_window, tmp_path, qtbot, monkeypatch):
+    """A ×4 result of an 8000×6000 photo (32000×24000) is larger than a display image may
+    be: the job failed at the last step and the finished result was lost."""
+    from sr_desktop.gui.compare.image import DisplayImageError, ImageLayer
+    from sr_desktop.gui.main_window import display_runner
+
+    def bounded(pixels, icc=None):  # a display that takes at most 100 px across
+        if pixels.shape[1] > 100:
+            raise DisplayImageError(f"image of {pixels.shape[1]}×{pixels.shape[0]} is too large to display")
+        return ImageLayer(pixels, icc)
+
+    monkeypatch.setattr(display_runner, "ImageLayer", bounded)
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "photo.png", 64, 48, 1)])
+    pick_bicubic(window, 4)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.result is not None and window.result.image.pixels.shape[:2] == (192, 256)
+    assert window.save_action.isEnabled()
+    assert (window.compare._content.result.width, window.compare._content.result.height) == (64, 48)
+    assert window.status_text().startswith("The result is shown at 1/4 of its size")
+    np.testing.assert_array_equal(display_runner.shrunk(np.arange(24).reshape(4, 6), 2), [[4, 6, 8], [16, 18, 20]])
+
+
 def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):
     window = make_window()
     folder = tmp_path / "album"

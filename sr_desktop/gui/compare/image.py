@@ -81,6 +81,8 @@ class ImageLayer:
         self.width = self.image.width()
         self.height = self.image.height()
         self.has_alpha = self.image.hasAlphaChannel()
+        #: shown at 1/`reduced_by` of the image's size (`display_runner.display_layer`)
+        self.reduced_by = 1
         self._levels: dict[int, QImage] = {0: self.image}
 
     def level_for(self, device_scale: float) -> tuple[QImage, float, float]:

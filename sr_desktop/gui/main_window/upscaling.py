@@ -134,6 +134,10 @@ class Upscaler(QObject):
                 shown = job.display if job.display is not None else result.image.pixels
                 self.compare.set_result(shown, int(result.scale))
                 job.display = None
+                if getattr(shown, "reduced_by", 1) > 1:
+                    self.feedback.show_status(
+                        f"The result is shown at 1/{shown.reduced_by} of its size, too large to show in full; "
+                        "Save writes it in full", 15000)
             else:
                 earlier = self.session.region_result
                 if earlier is not None and (earlier[1].model, earlier[1].variant) != (result.model, result.variant):
