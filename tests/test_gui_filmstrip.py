@@ -87,6 +87,31 @@ def test_a_broken_file_gets_an_error_badge_with_the_reason(qtbot, strip, tmp_pat
     assert strip.paths() == [good]
 
 
+def test_an_image_too_large_for_a_thumbnail_is_no_unreadable_file(qtbot, strip, tmp_path, monkeypatch):
+    """A 196 MP PNG was decoded in full a second time for its thumbnail, beside its opening;
+    out of memory, the window said "Cannot open" of the image it showed."""
+    from sr_desktop.engine.core.errors import ImageReadError
+    from sr_desktop.engine.imageio import read
+
+    huge = photo(tmp_path / "huge.png", size=(300, 200))
+    tight = photo(tmp_path / "tight.png")
+    monkeypatch.setattr(thumbnails, "THUMBNAIL_MAX_MEGAPIXELS", 0.05)  # (huge.png: 0.06 MP)
+    real_read = read.read_image
+
+    def short_of_memory(path, *args, **kwargs):
+        if Path(path).name == "tight.png":
+            raise ImageReadError(path, read.NO_MEMORY_TO_DECODE)
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(read, "read_image", short_of_memory)
+    monkeypatch.setattr("sr_desktop.engine.imageio.read_image", short_of_memory)
+    strip.add_paths([huge, tight])
+    wait_thumbnails(qtbot, strip)
+    assert strip.unreadable() == {}
+    assert "no thumbnail for an image of 0 MP" in strip.item(0).toolTip()
+    assert "not enough memory" in strip.item(1).toolTip() and "Cannot be read" not in strip.item(1).toolTip()
+
+
 def test_same_name_entries_show_their_folder(qtbot, strip, tmp_path):
     a = photo(tmp_path / "trip" / "beach.png", seed=1)
     b = photo(tmp_path / "home" / "beach.png", seed=2)

@@ -46,6 +46,10 @@ DEFAULT_MAX_PIXELS = 200_000_000
 """Largest image (width × height) read by default: a decompression-bomb guard."""
 
 
+#: the reason of an `ImageReadError` when decoding ran out of memory (not the file's fault)
+NO_MEMORY_TO_DECODE = "not enough memory to decode the image"
+
+
 def _megapixels(pixels: int) -> str:
     if pixels >= 10_000_000:
         return f"{pixels / 1e6:.0f} MP"
@@ -141,7 +145,7 @@ def decode_with(decoder: Callable[[bytes, Any, int | None], T], data: bytes, whe
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
         raise ImageReadError(where, "image is too large (decompression bomb guard)") from None
     except MemoryError:
-        raise ImageReadError(where, "not enough memory to decode the image") from None
+        raise ImageReadError(where, NO_MEMORY_TO_DECODE) from None
     except Exception as exc:
         # Decoders report damaged data with many exception types (OSError, SyntaxError,
         # ValueError, EOFError, zlib.error, struct.error, IndexError...); all mean the same.

@@ -235,6 +235,8 @@ class Filmstrip(QListWidget):
             pixmap = QPixmap.fromImage(thumbnail.image)
             pixmap.setDevicePixelRatio(self._ratio)
             item.setIcon(QIcon(_centred(pixmap, self._ratio)))
+        elif thumbnail.note:  # readable, only no picture of it: the entry stays blank
+            item.setToolTip(f"{thumbnail.path}\n{thumbnail.note}")
         else:
             item.setIcon(QIcon(self._error_badge()))
             item.setData(_ERROR_ROLE, thumbnail.error)

@@ -21,17 +21,23 @@ from PySide6.QtGui import QImage, QImageReader
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressTracker
 
+#: the largest image (its header's size) the engine decodes for a thumbnail: a larger one gets
+#: none rather than a second full decode beside the one that opens it
+THUMBNAIL_MAX_MEGAPIXELS = 60
+
 #: the longest side of a thumbnail, in pixels
 THUMB = 56  # the strip stays under 100 px tall: room for the image on a laptop at 150 %
 
 
 @dataclass(frozen=True)
 class Thumbnail:
-    """One file's thumbnail (``image``), or why there is none (``error``)."""
+    """One file's thumbnail (``image``), or why there is none: the file cannot be read
+    (``error``), or it can and is too large to make a picture of beside its opening (``note``)."""
 
     path: Path
     image: QImage | None = None
     error: str = ""
+    note: str = ""
 
 
 def decode_thumbnail(path: Path, size: int = THUMB) -> Thumbnail:
@@ -69,11 +75,25 @@ def _is_whole_jpeg(path: Path) -> bool:
 def _engine_thumbnail(path: Path, size: int) -> Thumbnail:
     # formats or files Qt's plugins do not read (16-bit TIFF, CMYK, …); the engine's
     # reader also gives the reason a broken file is broken, in the words the window uses
-    from sr_desktop.engine.imageio import read_image
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine.core.errors import ImageReadError
+    from sr_desktop.engine.imageio import read, read_image
     from sr_desktop.gui.qimage import array_to_qimage
 
+    try:  # (the header's size: a 196 MP PNG was decoded a second time, beside its opening)
+        with PILImage.open(path) as header:
+            megapixels = header.width * header.height / 1e6
+    except Exception:  # noqa: BLE001 - the engine's reader below says what is wrong
+        megapixels = 0.0
+    if megapixels > THUMBNAIL_MAX_MEGAPIXELS:
+        return Thumbnail(path, note=f"no thumbnail for an image of {megapixels:.0f} MP")
     try:
         image = read_image(path)
+    except ImageReadError as exc:
+        if exc.reason == read.NO_MEMORY_TO_DECODE:  # not the file's fault: it said "Cannot open" of the image shown
+            return Thumbnail(path, note="no thumbnail: not enough memory for one")
+        return Thumbnail(path, error=one_line(exc))
     except (SRDesktopError, OSError) as exc:
         return Thumbnail(path, error=one_line(exc))
     picture = array_to_qimage(image.pixels).scaled(
