@@ -773,3 +773,40 @@ def test_a_line_said_during_a_bar_stands_on_its_own(capsys):
     bar.say("it 3/10: validation PSNR-Y 30.00 dB")
     bar.close()
     assert "it 3/10: validation PSNR-Y 30.00 dB" in capsys.readouterr().err.splitlines()
+
+
+def test_a_stop_the_converter_swallowed_still_stops(tmp_path, monkeypatch):
+    """SIGTERM inside one of OpenVINO's callbacks into torch came back as nothing at all: the
+    conversion succeeded and `upscale` ran to its end with status 0."""
+    from sr_desktop.engine.core import interrupt
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    real_convert = ov.convert_model
+
+    def convert_swallowing_a_signal(*args, **kwargs):
+        try:
+            interrupt.interrupt_handler()  # the signal arrives in a callback…
+        except KeyboardInterrupt:
+            pass  # …and the library's C++ side takes it for an error of its own and goes on
+        return real_convert(*args, **kwargs)
+
+    monkeypatch.setattr(ov, "convert_model", convert_swallowing_a_signal)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            build_openvino_runner(load_model("fsrcnn", scale=2))
+    finally:
+        interrupt.forget_stop_request()
+
+
+def test_an_interrupted_save_of_a_conversion_leaves_no_staging_folder(tmp_path, monkeypatch):
+    """Ctrl+C while the conversion was written left its staging folder (tens of MB) for good:
+    only an error of the file system removed it."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ov, "save_model", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_openvino_runner(load_model("fsrcnn", scale=2))
+    assert [p.name for p in openvino_runner.cache_root().iterdir()] == []

@@ -29,6 +29,7 @@ import numpy as np
 
 from sr_desktop.engine.compute import devices, resample
 from sr_desktop.engine.core.errors import DeviceError, ModelError
+from sr_desktop.engine.core.interrupt import raise_if_stop_requested
 from sr_desktop.engine.core.options import MIN_TILE, TilePolicy, parse_tile
 from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, cancel_scope, check_cancel
 from sr_desktop.engine.models.base import SRModel, aligned_context
@@ -212,6 +213,7 @@ def run_tiled(
 
     while queue:
         check_cancel(cancel)
+        raise_if_stop_requested()  # (a signal a library swallowed in an earlier tile)
         box = queue.popleft()
         if max(box[1] - box[0], box[3] - box[2]) > max_tile:
             parts = split_box(box, max_tile, align)

@@ -519,6 +519,9 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
     except Exception as exc:  # noqa: BLE001 - the converter raises many types; all mean "cannot convert"
         raise_if_stop_requested()  # (a Ctrl+C in its callbacks into torch comes back as one of them)
         raise BackendError(f"OpenVINO cannot convert {model.id}: {_first_line(exc)}") from None
+    # a stop asked for inside a callback the converter swallowed whole (the conversion went on
+    # and succeeded: `upscale` under SIGTERM ran to its end and exited 0)
+    raise_if_stop_requested()
     worst = 0.0
     for size in (EXAMPLE_SIZE, CHECK_SIZE):
         inp, _, _ = _graph_call(model, size, seed=1)
@@ -573,6 +576,10 @@ def _save_conversion(converted, worst: float, model_id: str, folder: Path) -> bo
             "openvino: cannot cache the conversion of %s in %s (%s); running it from memory",
             model_id, folder.parent, _first_line(exc))
         return False
+    except BaseException:  # Ctrl+C, SIGTERM: the staging folder goes too (it stayed for good)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _remove_stale_staging(folder: Path) -> None:
