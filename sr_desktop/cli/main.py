@@ -190,13 +190,17 @@ def _stop_signals_interrupt(names: tuple[str, ...]) -> None:
     import signal
     import threading
 
+    from sr_desktop.cli.common import on_hangup_first_leave_the_terminal
     from sr_desktop.engine.core.interrupt import forget_stop_request, interrupt_handler
 
     forget_stop_request()
     if threading.current_thread() is threading.main_thread():
         for name in names:
             if hasattr(signal, name):
-                signal.signal(getattr(signal, name), interrupt_handler)
+                handler = interrupt_handler
+                if name == "SIGHUP":
+                    handler = on_hangup_first_leave_the_terminal(interrupt_handler)
+                signal.signal(getattr(signal, name), handler)
 
 
 def _interrupted() -> None:
