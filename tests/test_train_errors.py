@@ -497,3 +497,32 @@ def test_an_earlier_runs_model_is_never_replaced_by_a_new_run(tmp_path, capsys, 
     code, err = _train(capsys, out, data_dir=data)
     _one_line_error(code, err, "holds an earlier run's model.safetensors")
     assert (out / "model.safetensors").read_bytes() == b"the earlier model"
+
+
+def test_a_run_stopped_before_any_checkpoint_does_not_say_one_is_kept(tmp_path, data, monkeypatch):
+    """A full disk at the first checkpoint: "the checkpoint of iteration 0 is kept: continue
+    with --resume", and --resume then found none."""
+    from sr_desktop.engine.core.errors import ImageReadError
+    from sr_desktop.engine.training import data as data_module
+    from sr_desktop.engine.training import loop
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.options import TrainOptions
+
+    real, reads = data_module.read_rgb8, []
+
+    def becomes_garbage(path):
+        reads.append(path)
+        if len(reads) > 12:
+            raise ImageReadError(path, "not an image file")
+        return real(path)
+
+    def disk_full(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(data_module, "read_rgb8", becomes_garbage)
+    monkeypatch.setattr(loop.Trainer, "save_checkpoint", disk_full)
+    options = TrainOptions(arch=TINY, scale=2, data=(str(data),), out=str(tmp_path / "out"), iterations=40,
+                           batch=2, patch=16, workers=1, cache_mb=0, val_every=100)
+    with pytest.raises(TrainingError) as stopped:
+        loop.train(options)
+    assert str(stopped.value).endswith("(stopped before any checkpoint was saved: start the run again)")

@@ -494,6 +494,9 @@ class Trainer:
                     self.save_checkpoint()
                 except (SRDesktopError, OSError):
                     pass  # (the disk refusing it too: the older checkpoint stays, as said below)
+            if not has_checkpoint(self.ckpt_dir):  # (a full disk at the first one: "kept … --resume" of none)
+                raise TrainingError(f"{error_line(exc)} (stopped before any checkpoint was saved: "
+                                    "start the run again)") from None
             kept = (f"stopped at iteration {self.iteration}, its checkpoint saved"
                     if self.saved_iteration == self.iteration
                     else f"stopped; the checkpoint of iteration {self.saved_iteration} is kept")
