@@ -41,6 +41,7 @@ from sr_desktop.engine.core.progress import (
     ProgressCallback,
     ProgressInfo,
     ProgressTracker,
+    cancel_scope,
     check_cancel,
 )
 from sr_desktop.engine.core.text import error_line
@@ -457,7 +458,12 @@ class Trainer:
                     window_start, window_iter = now, it
                 scores = None
                 if it % o.validation_interval == 0 or it == o.iterations:
-                    scores = self._outside(self.validate)
+                    try:
+                        with cancel_scope(cancel):  # (its images, and OpenVINO's inference, stop at Cancel)
+                            scores = self._outside(self.validate)
+                    except Cancelled:
+                        self.save_checkpoint()  # the iterations so far (the validation comes again)
+                        raise Cancelled("training cancelled; resume it with --resume") from None
                 if it % o.checkpoint_interval == 0 or it == o.iterations:
                     self.save_checkpoint()
                 if scores is not None or self.saved_iteration == it:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from sr_desktop.engine.compute.resample import quantize
+from sr_desktop.engine.core.progress import check_cancel, scope_cancel
 from sr_desktop.engine.imageio import Image, ImageReadError, SaveOptions, read_image, write_image
 from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import score_pair
@@ -118,6 +119,7 @@ class ValidationSet:
                 model.runner = build_openvino_runner(model, cache=False)
         outs = []
         for lr, _ in self.pairs:
+            check_cancel(scope_cancel())  # (a Ctrl+C waited for the whole validation: 25 s of Set14)
             x = torch.from_numpy(lr).permute(2, 0, 1)[None].to(device)
             outs.append(model.run(x).float()[0].permute(1, 2, 0).cpu().numpy())
         return self._score(outs, previews)
