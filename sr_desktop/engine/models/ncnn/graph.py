@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from sr_desktop.engine.core import paths
-from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.imageio.atomic import atomic_write, remove_stale_temps_of
 from sr_desktop.engine.models.ncnn.layers import Layer, build_layer
 from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError, graph_io, parse_param_text, source_hash
 from sr_desktop.engine.models.ncnn.weights import BinReader
@@ -143,6 +143,7 @@ def _write_cache(graph: NcnnGraph, path: Path, key: str) -> None:
                                    "tensors_sha256": _tensors_sha256(tensors)})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps_of(path)  # (a killed write's .part, up to 67 MB, stayed for good)
         atomic_write(path, lambda fh: fh.write(data))
     except OSError as exc:
         (log.info if paths.unwritable(path) else log.warning)("could not write the weight cache %s: %s", path, exc)
