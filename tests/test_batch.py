@@ -276,6 +276,9 @@ def test_cancel_stops_mid_file_and_writes_nothing_partial(tmp_path: Path):
     stopped = next(f for f in data["files"] if f["status"] == "cancelled")
     assert stopped["output_bytes"] is None and stopped["input_size"] == [64, 64]
     assert data["totals"]["ok"] == 1 and data["totals"]["files"] == 1  # the totals count what was done
+    # and the summary says what is left and how to go on (it said only what was done)
+    assert result.summary().startswith("cancelled: 1 upscaled, ")
+    assert result.summary().endswith(", 3 not done; run again: finished files are skipped")
 
 
 def test_metadata_is_kept(tmp_path: Path):

@@ -119,16 +119,18 @@ class BatchResult:
             f"{t.ok} upscaled, {t.skipped} skipped ({t.not_images} not images), {t.failed} failed "
             f"in {t.wall_seconds:.1f} s"
         )
+        # (on a cluster the files other workers were upscaling stop too: not written either)
+        left = t.extra.get("not_started", 0) + t.extra.get("interrupted", 0)
+        # only "skip" passes over the finished files: "rename" wrote them again beside
+        # themselves, "overwrite" redid them
+        again = ("run again: finished files are skipped" if self.header.get("options", {}).get("existing") == "skip"
+                 else "run again with --existing skip: finished files are then skipped")
         if self.halted:
-            # (on a cluster the files other workers were upscaling stop too: not written either)
-            left = t.extra.get("not_started", 0) + t.extra.get("interrupted", 0)
-            # only "skip" passes over the finished files: "rename" wrote them again beside
-            # themselves, "overwrite" redid them
-            again = ("run again: finished files are skipped" if self.header.get("options", {}).get("existing") == "skip"
-                     else "run again with --existing skip: finished files are then skipped")
             return (f"stopped, the output folder takes no more files ({self.halted}): {text}, {left} not done; "
                     f"free space (or make it writable) and {again}")
-        return ("cancelled: " + text) if t.cancelled else text
+        if t.cancelled:  # (it said what was done, not what was left nor how to go on)
+            return f"cancelled: {text}, {left} not done" + (f"; {again}" if left else "")
+        return text
 
 
 # -- temp files left by a killed run ----------------------------------------------------------
