@@ -210,6 +210,9 @@ def test_a_report_replaces_an_earlier_report_never_another_file(tmp_path: Path, 
     report = tmp_path / f"r{suffix}"
     for _ in range(2):
         assert run_batch(src, tmp_path / "out", bicubic(existing="overwrite"), report_path=report).exit_code == EXIT_OK
+    empty = tmp_path / f"made-by-mktemp{suffix}"  # (a script's `mktemp`: nothing of the user's in it)
+    empty.write_bytes(b"")
+    assert run_batch(src, tmp_path / "out", bicubic(existing="overwrite"), report_path=empty).exit_code == EXIT_OK
     listing = tmp_path / f"list{suffix}"
     listing.write_text("a.png\n")
     with pytest.raises(BatchError, match="not a batch report"):
@@ -339,6 +342,9 @@ def test_outputs_of_an_earlier_batch_are_not_upscaled_again(tmp_path: Path, monk
     nested = run_batch(src, src / "second", bicubic(allow_inside_input=True, recursive=True, scale=4))
     assert nested.totals.ok == 1
     assert files_under(src / "second") == {"photo_x4_bicubic.png", nested.report_path.name}
+    # the output folder of a batch from elsewhere is an input like any other (in → out1 → out2)
+    chained = run_batch(src / "second", tmp_path / "third", bicubic())
+    assert chained.totals.ok == 1 and chained.totals.skipped == 1  # (the report: not an image)
     # a damaged report names nothing: its outputs are inputs again (the other report still counts)
     (tmp_path / first.report_path).write_text("{not json")
     last = run_batch(src, tmp_path / "out", bicubic())

@@ -461,6 +461,8 @@ def test_runs_with_other_variants_write_files_of_their_own(tmp_path: Path, capsy
     assert sorted(p.name for p in out.glob("*.png")) == [
         "a_x2_waifu2x-anime.png", "a_x2_waifu2x-anime_denoise0.png", "a_x2_waifu2x-anime_denoise2.png"]
     # a template of the user's is used as it is
+    assert any(json.loads(p.read_text())["options"]["name_template"] == "{stem}_x{scale}_{model}_{variant}"
+               for p in out.glob("sr-desktop-batch-*.json"))  # the names it wrote, not the option's default
     assert main(["batch", str(src), str(tmp_path / "mine"), "--model", "waifu2x-anime", "--variant", "denoise1",
                  "--name", "{stem}_{model}", "--no-progress"]) == 0
     assert [p.name for p in (tmp_path / "mine").glob("*.png")] == ["a_waifu2x-anime.png"]

@@ -123,6 +123,9 @@ def test_inputs_that_clash_are_named_and_an_input_named_twice_runs_once(tmp_path
     assert "a/x.png and b/x.png" in capsys.readouterr().err  # the repeat is not what clashes
     assert main(["upscale", "a/x.png", "./b/../a/x.png", "-o", "out/", "--model", "bicubic"]) == 0
     assert capsys.readouterr().out.count(" -> out/") == 1 and sorted(os.listdir("out")) == ["x.png"]
+    os.symlink("x.png", "a/link.png")  # a link is a name of its own: both are written
+    assert main(["upscale", "a/x.png", "a/link.png", "-o", "linked/", "--model", "bicubic", "-q"]) == 0
+    assert sorted(os.listdir("linked")) == ["link.png", "x.png"]
 
 
 def test_an_output_name_and_format_that_disagree_are_refused(tmp_path):

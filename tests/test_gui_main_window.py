@@ -265,6 +265,8 @@ def test_a_result_too_large_to_show_in_full_is_shown_smaller_and_kept(make_windo
     assert (window.compare._content.result.width, window.compare._content.result.height) == (64, 48)
     assert window.status_text().startswith("The result is shown at 1/4 of its size")
     np.testing.assert_array_equal(display_runner.shrunk(np.arange(24).reshape(4, 6), 2), [[4, 6, 8], [16, 18, 20]])
+    odd = display_runner.shrunk(np.zeros((1001, 1000, 3), np.uint16), 2, band=256)  # (rows not a multiple: it raised)
+    assert odd.shape == (500, 500, 3) and odd.dtype == np.uint16
 
 
 def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):

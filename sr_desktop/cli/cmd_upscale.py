@@ -123,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path
     from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
-    from sr_desktop.engine.imageio.protected import resolved
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
     from sr_desktop.engine.pipeline.upscale import resolve_model
@@ -131,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
     # an input named twice (a.png ./a.png) is upscaled once: it was "several inputs would be
     # written to the same output name" (a hard link, another name, stays an input of its own)
     first_named: dict[str, Path] = {}
-    for given in args.inputs:
-        first_named.setdefault(os.path.normcase(resolved(given)), Path(given))
+    for given in args.inputs:  # (by its name, links not followed: a link is a name of its own)
+        first_named.setdefault(os.path.normcase(os.path.normpath(os.path.abspath(given))), Path(given))
     inputs = list(first_named.values())
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")

@@ -275,7 +275,7 @@ def plan_jobs(
                            "shorten the name template")
     _mark_own_outputs(jobs)
     if files is None:
-        _mark_earlier_outputs(jobs)
+        _mark_earlier_outputs(jobs, input_dir)
     claimed: dict[str, Path] = {}
     for job in jobs:
         if job.output is None or job.output_of is not None or job.refusal is not None:
@@ -336,11 +336,13 @@ def _mark_own_outputs(jobs: list[BatchJob]) -> None:
             job.output_of = producer
 
 
-def _mark_earlier_outputs(jobs: list[BatchJob]) -> None:
-    """An image that an earlier batch wrote — listed as its output by a batch report
-    (`DEFAULT_REPORT_NAME`) among the files walked — is that batch's output, not an input:
-    a run with another model or scale into the input folder took ``a_x4_bicubic.png`` for a
-    photo and wrote ``a_x4_bicubic_x4_lanczos.png``, 16 times the original. A report
+def _mark_earlier_outputs(jobs: list[BatchJob], input_dir: Path) -> None:
+    """An image that an earlier batch wrote into this batch's input tree from inputs of that
+    same tree — listed as its output by a batch report (`DEFAULT_REPORT_NAME`) among the
+    files walked — is that batch's output, not an input: a run with another model or scale
+    into the input folder took ``a_x4_bicubic.png`` for a photo and wrote
+    ``a_x4_bicubic_x4_lanczos.png``, 16 times the original. The output folder of a batch
+    from elsewhere is an input like any other (``in → out1``, then ``out1 → out2``). A report
     renamed, moved or in CSV is not looked for."""
     from sr_desktop.engine.imageio import resolved
 
@@ -351,7 +353,7 @@ def _mark_earlier_outputs(jobs: list[BatchJob]) -> None:
     for job in jobs:
         if job.is_image or not DEFAULT_REPORT_NAME.fullmatch(job.input.name):
             continue
-        for output, producer in _outputs_in_report(job.input):
+        for output, producer in _outputs_in_report(job.input, input_dir):
             earlier.setdefault(key(output), producer)
     for job in jobs:
         producer = earlier.get(key(job.input)) if job.is_image else None
@@ -359,15 +361,23 @@ def _mark_earlier_outputs(jobs: list[BatchJob]) -> None:
             job.output_of, job.earlier_batch = producer, True
 
 
-def _outputs_in_report(report: Path) -> list[tuple[Path, Path]]:
+def _outputs_in_report(report: Path, input_dir: Path) -> list[tuple[Path, Path]]:
     """(output, input) of each file a batch report says was written, the output found in the
     report's folder (its output folder, named in the report as the user typed it then); none
-    for a file that is not such a report."""
+    for a file that is not such a report, or one of a batch whose input folder is not in
+    `input_dir`'s tree."""
     import json
 
     try:
         data = json.loads(report.read_text(encoding="utf-8"))
-        output_dir = Path(data["output_dir"])
+        output_dir, its_input = Path(data["output_dir"]), Path(data["input_dir"])
+        if not its_input.is_absolute():
+            if output_dir.is_absolute():
+                return []  # (typed relative to a working folder the report does not name)
+            # both typed relative to one working folder: the input's place from the output's
+            its_input = report.parent / os.path.relpath(its_input, output_dir)
+        if not is_inside(its_input, input_dir):
+            return []
         pairs = []
         for record in data["files"]:
             if record.get("status") == "ok" and isinstance(record.get("output"), str):

@@ -53,7 +53,7 @@ def shrunk(pixels: np.ndarray, factor: int, band: int = 256) -> np.ndarray:
     height, width = pixels.shape[0] // factor, pixels.shape[1] // factor
     out = np.empty((height, width, *pixels.shape[2:]), dtype=pixels.dtype)
     for y in range(0, height, band):
-        rows = pixels[y * factor:(y + band) * factor, :width * factor]
+        rows = pixels[y * factor:min(y + band, height) * factor, :width * factor]
         blocks = rows.reshape(rows.shape[0] // factor, factor, width, factor, *pixels.shape[2:])
         out[y:y + blocks.shape[0]] = np.rint(blocks.mean(axis=(1, 3))).astype(pixels.dtype)
     return out
