@@ -59,6 +59,25 @@ def test_a_scale_without_the_plain_variant_shows_the_one_that_runs(qtbot):
     assert picker.variant() == "denoise2"  # picked: it stays
 
 
+def test_a_variant_never_chosen_is_not_handed_on_nor_remembered(qtbot, tmp_path):
+    """The Batch dialog's copy of the picker, and the next start, took CUNet ×1's fallback
+    denoise0 for the user's choice: at ×2 it stayed denoise0."""
+    from sr_desktop.gui.settings import GuiSettings
+
+    picker = _picker(qtbot, ("waifu2x-cunet",))
+    assert picker.set_model_id("waifu2x-cunet") and picker.set_scale(1) and picker.variant() == "denoise0"
+    other = _picker(qtbot, ("waifu2x-cunet",))
+    assert other.take_choice_of(picker) and other.variant() == "denoise0"
+    assert other.set_scale(2) and other.variant() == "default"
+    settings = GuiSettings(tmp_path / "gui.ini")
+    picker.save_settings(settings)
+    restored = _picker(qtbot, ("waifu2x-cunet",))
+    restored.load_settings(settings)
+    assert restored.scale() == 1 and restored.set_scale(2) and restored.variant() == "default"
+    picker.set_variant("denoise3")  # chosen: handed on and remembered
+    assert other.take_choice_of(picker) and other.set_scale(2) and other.variant() == "denoise3"
+
+
 def test_transparency_is_a_choice_kept_in_the_settings_and_handed_on(qtbot, tmp_path):
     """Only `upscale --alpha resample` could keep a sprite's alpha edge clean (SPAN ×4 left
     holes in it): the window and the batch dialog had no such choice."""

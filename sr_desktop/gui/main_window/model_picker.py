@@ -477,8 +477,8 @@ class ModelPicker(QWidget):
         if model is None or not self.set_model_id(model):
             return False
         self.set_scale(other.scale())
-        if other.variant():
-            self.set_variant(other.variant())
+        if other._chosen_variant:  # (what the user chose; the scale's own default follows by itself)
+            self.set_variant(other._chosen_variant)
         self.set_device(other.device())
         self.set_precision(other.precision())
         self.set_backend(other.backend())
@@ -520,7 +520,8 @@ class ModelPicker(QWidget):
         if self.model_id():
             settings.set("model", self.model_id())
         settings.set("scale", self.scale())
-        settings.set("variant", self.variant() or "")
+        # what the user chose, not a scale's fallback (denoise0 of CUNet ×1 came back at ×2)
+        settings.set("variant", self._chosen_variant or "")
         settings.set("device", self.device())
         settings.set("precision", self.precision())
         settings.set("backend", self.backend())
