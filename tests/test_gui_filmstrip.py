@@ -110,6 +110,18 @@ def test_an_image_too_large_for_a_thumbnail_is_no_unreadable_file(qtbot, strip, 
     assert strip.unreadable() == {}
     assert "no thumbnail for an image of 0 MP" in strip.item(0).toolTip()
     assert "not enough memory" in strip.item(1).toolTip() and "Cannot be read" not in strip.item(1).toolTip()
+    # past Pillow's own limit (~179 MP) its header could not be read: it was decoded in full
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header_only = tmp_path / "196mp.png"
+    header_only.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 14000, 14000, 8, 2, 0, 0, 0))
+                            + chunk(b"IEND", b""))
+    monkeypatch.setattr(thumbnails, "THUMBNAIL_MAX_MEGAPIXELS", 60)
+    assert thumbnails.decode_thumbnail(header_only).note == "no thumbnail for an image this large"
 
 
 def test_same_name_entries_show_their_folder(qtbot, strip, tmp_path):

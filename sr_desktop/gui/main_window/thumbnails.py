@@ -12,6 +12,7 @@ appear as they come; QImage may be made in any thread, the GUI turns it into a p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +85,13 @@ def _engine_thumbnail(path: Path, size: int) -> Thumbnail:
     try:  # (the header's size: a 196 MP PNG was decoded a second time, beside its opening)
         with PILImage.open(path) as header:
             megapixels = header.width * header.height / 1e6
+    except PILImage.DecompressionBombError:  # Pillow's own limit, ~179 MP: past any thumbnail's
+        megapixels = math.inf
     except Exception:  # noqa: BLE001 - the engine's reader below says what is wrong
         megapixels = 0.0
     if megapixels > THUMBNAIL_MAX_MEGAPIXELS:
-        return Thumbnail(path, note=f"no thumbnail for an image of {megapixels:.0f} MP")
+        size = f"of {megapixels:.0f} MP" if math.isfinite(megapixels) else "this large"
+        return Thumbnail(path, note=f"no thumbnail for an image {size}")
     try:
         image = read_image(path)
     except ImageReadError as exc:
