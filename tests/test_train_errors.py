@@ -378,26 +378,33 @@ def test_cancel_stops_the_reading_of_the_training_images(tmp_path, data, monkeyp
     assert len(read) == 1 and not (tmp_path / "out" / "checkpoint").exists()
 
 
+def _garbage_after(reads: int, real):
+    """`read_rgb8` whose images become unreadable after `reads` reads (overwritten mid-run)."""
+    from sr_desktop.engine.core.errors import ImageReadError
+
+    done = []
+
+    def read(path):
+        done.append(path)
+        if len(done) > reads:
+            raise ImageReadError(path, "not an image file")
+        return real(path)
+
+    return read
+
+
 def test_an_image_that_becomes_unreadable_mid_run_saves_the_run_first(tmp_path, data, monkeypatch):
     """With images read again for each batch (more than the cache holds), one overwritten
     with garbage stopped the run with "cannot read …" and the iterations since the last
     checkpoint (all of them: none was written yet) were lost, with no word of --resume."""
-    from sr_desktop.engine.core.errors import ImageReadError
     from sr_desktop.engine.training import data as data_module
     from sr_desktop.engine.training.checkpoint import load_checkpoint
     from sr_desktop.engine.training.errors import TrainingError
     from sr_desktop.engine.training.loop import train
     from sr_desktop.engine.training.options import TrainOptions
 
-    real, reads = data_module.read_rgb8, []
-
-    def becomes_garbage(path):
-        reads.append(path)
-        if len(reads) > 12:
-            raise ImageReadError(path, "not an image file")
-        return real(path)
-
-    monkeypatch.setattr(data_module, "read_rgb8", becomes_garbage)
+    real = data_module.read_rgb8
+    monkeypatch.setattr(data_module, "read_rgb8", _garbage_after(12, real))
     options = TrainOptions(arch=TINY, scale=2, data=(str(data),), out=str(tmp_path / "out"), iterations=40,
                            batch=2, patch=16, workers=1, cache_mb=0, val_every=100)
     with pytest.raises(TrainingError) as stopped:
@@ -502,24 +509,15 @@ def test_an_earlier_runs_model_is_never_replaced_by_a_new_run(tmp_path, capsys, 
 def test_a_run_stopped_before_any_checkpoint_does_not_say_one_is_kept(tmp_path, data, monkeypatch):
     """A full disk at the first checkpoint: "the checkpoint of iteration 0 is kept: continue
     with --resume", and --resume then found none."""
-    from sr_desktop.engine.core.errors import ImageReadError
     from sr_desktop.engine.training import data as data_module
     from sr_desktop.engine.training import loop
     from sr_desktop.engine.training.errors import TrainingError
     from sr_desktop.engine.training.options import TrainOptions
 
-    real, reads = data_module.read_rgb8, []
-
-    def becomes_garbage(path):
-        reads.append(path)
-        if len(reads) > 12:
-            raise ImageReadError(path, "not an image file")
-        return real(path)
-
     def disk_full(self):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(data_module, "read_rgb8", becomes_garbage)
+    monkeypatch.setattr(data_module, "read_rgb8", _garbage_after(12, data_module.read_rgb8))
     monkeypatch.setattr(loop.Trainer, "save_checkpoint", disk_full)
     options = TrainOptions(arch=TINY, scale=2, data=(str(data),), out=str(tmp_path / "out"), iterations=40,
                            batch=2, patch=16, workers=1, cache_mb=0, val_every=100)
