@@ -442,3 +442,25 @@ def test_a_model_the_plot_cannot_draw_is_named_on_it(tmp_path, capsys, monkeypat
                  str(tmp_path / "p.png"), "--quiet", "--no-niqe"]) == 0
     assert "not drawn: bicubic (∞, identical to the HR)" in written
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_an_interrupted_bench_keeps_the_models_it_measured(dataset, tmp_path, monkeypatch, capsys):
+    """Ctrl+C (or SIGTERM) at the third model lost the first two's results: no table, no JSON."""
+    from sr_desktop.engine.metrics import evaluate
+
+    real, measured = evaluate.evaluate_dataset, []
+
+    def stops_at_the_second(*args, **kwargs):
+        if measured:
+            raise KeyboardInterrupt
+        measured.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "evaluate_dataset", stops_at_the_second)
+    out = tmp_path / "r.json"
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "lanczos", "--quiet",
+               "--json", str(out), "--no-niqe"])
+    captured = capsys.readouterr()
+    assert rc == 130 and "interrupted: 1 of 2 models measured" in captured.err
+    assert [m["model"] for m in json.loads(out.read_text())["models"]] == ["bicubic"]
+    assert "bicubic" in captured.out

@@ -146,17 +146,25 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  [{info.stage}] {info.done}/{info.total} {info.message}", file=sys.stderr)
 
-    report = evaluate_models(
-        args.dataset,
-        list(dict.fromkeys(args.model or [MATLAB_BICUBIC_ID])),  # a model named twice is measured once
-        args.scale,
-        degradation,
-        device=args.device,
-        tile=args.tile,
-        protocol=protocol,
-        progress=progress,
-        backend=args.backend,
-    )
+    models = list(dict.fromkeys(args.model or [MATLAB_BICUBIC_ID]))  # a model named twice is measured once
+    stopped = None
+    try:
+        report = evaluate_models(
+            args.dataset,
+            models,
+            args.scale,
+            degradation,
+            device=args.device,
+            tile=args.tile,
+            protocol=protocol,
+            progress=progress,
+            backend=args.backend,
+        )
+    except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM: the models already measured are kept
+        report = getattr(stop, "partial_report", None)
+        if report is None or not report.models:
+            raise
+        stopped = stop
     # the files first: a terminal that cannot take the table (a full disk behind stdout) must
     # not cost the results of a long evaluation; and a file that cannot be written must not
     # cost the table
@@ -171,4 +179,8 @@ def run(args: argparse.Namespace) -> int:
         # (on stderr when a file went into stdout: `--json - | jq` read the table after it)
         to_stderr = any(into_stdout(path) for _flag, path in outputs)
         print(format_table(report), file=sys.stderr if to_stderr else sys.stdout)
+    if stopped is not None:
+        print(f"sr-desktop: interrupted: {len(report.models)} of {len(models)} models measured, "
+              "written as above", file=sys.stderr)
+        return 130
     return 0

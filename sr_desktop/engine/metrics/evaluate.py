@@ -437,7 +437,9 @@ def evaluate_models(
     cancel: CancelToken | None = None,
     backend: str = "auto",
 ) -> BenchReport:
-    """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs)."""
+    """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs). A
+    `KeyboardInterrupt` (Ctrl+C, SIGTERM) part-way carries the models measured so far as its
+    ``partial_report`` (they were lost with it)."""
     scale = parse_sr_scale(scale)
     paths = list_dataset(dataset)
     degradation = degradation or Degradation()
@@ -460,9 +462,13 @@ def evaluate_models(
         make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
         clear_model_cache()  # (it keeps the last two models: their weights in the next one's peak)
         gc.collect()
-    for model_id in model_ids:
-        upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
-        report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
-                                              report.protocol, progress, cancel))
-        del upscaler
+    try:
+        for model_id in model_ids:
+            upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
+            report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
+                                                  report.protocol, progress, cancel))
+            del upscaler
+    except KeyboardInterrupt as stop:
+        stop.partial_report = report
+        raise
     return report
