@@ -43,3 +43,28 @@ def test_the_window_is_built_without_importing_torch(tmp_path):
     first, with_torch = out.stdout.strip().splitlines()
     # the device label, told without torch, is what torch itself says
     assert first == f"False Device: {with_torch}", out.stdout
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_closes_the_window_without_its_questions(tmp_path, signame):
+    """Ctrl+C in the terminal that started the app did nothing (Qt's loop ran no Python
+    handler) and SIGTERM killed it outright; it closes now as its close button does, without
+    its questions, status 130."""
+    script = tmp_path / "run.py"
+    script.write_text(f"""
+import os, signal, sys, threading, time
+from pathlib import Path
+from sr_desktop.cli import app_launcher
+
+def press_when_shown():
+    time.sleep(2.0)
+    os.kill(os.getpid(), signal.{signame})
+
+threading.Thread(target=press_when_shown, daemon=True).start()
+sys.exit(app_launcher.run_window([Path({str(ROOT / 'resources' / 'chelsea.png')!r})]))
+""")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SR_DESKTOP_HOME=str(tmp_path / "home"),
+               PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr

@@ -71,15 +71,17 @@ def run_window(images: list[Path]) -> int:
 
     if (problem := xcb_problem()) is not None:
         raise SRDesktopError(problem)  # Qt itself would abort the process with a paragraph
-    from sr_desktop.gui.app import create_application, exit_abandoning_jobs, load_torch_soon
+    from sr_desktop.gui.app import close_on_stop_signals, create_application, exit_abandoning_jobs, load_torch_soon
     from sr_desktop.gui.main_window.window import MainWindow
 
     app = create_application(sys.argv[:1])
     window = MainWindow()
     window.show()
+    stopped = close_on_stop_signals(window)
     load_torch_soon()
     window.open_paths(images)  # bad files show a message in the window
-    return exit_abandoning_jobs(int(app.exec()))
+    status = int(app.exec())
+    return exit_abandoning_jobs(130 if stopped else status)
 
 
 def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] = WINDOW_SIZE) -> int:

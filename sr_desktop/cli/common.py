@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sr_desktop.engine.core.errors import OptionError
+from sr_desktop.engine.core.interrupt import on_hangup_first_leave_the_terminal
 from sr_desktop.engine.core.options import (
     ALPHA_CHOICES,
     DEFAULT_MODEL,
@@ -227,33 +228,6 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 
 
 _SIGHUP = getattr(signal, "SIGHUP", None)
-
-
-def on_hangup_first_leave_the_terminal(handler):
-    """`handler` for SIGHUP, run after standard output and error that were the terminal now
-    closed are pointed at the null device: every later write to them raised EIO (a batch then
-    recorded the file it was upscaling as failed, "Input/output error", and the command ended
-    with status 1 instead of 130)."""
-    terminals = [fd for fd in (1, 2) if _is_terminal(fd)]  # (asked now: a hung-up one says no)
-
-    def on_hangup(signum, frame):
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            for fd in terminals:
-                os.dup2(devnull, fd)
-            os.close(devnull)
-        except OSError:
-            pass
-        return handler(signum, frame)
-
-    return on_hangup
-
-
-def _is_terminal(fd: int) -> bool:
-    try:
-        return os.isatty(fd)
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager

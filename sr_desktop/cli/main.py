@@ -190,8 +190,11 @@ def _stop_signals_interrupt(names: tuple[str, ...]) -> None:
     import signal
     import threading
 
-    from sr_desktop.cli.common import on_hangup_first_leave_the_terminal
-    from sr_desktop.engine.core.interrupt import forget_stop_request, interrupt_handler
+    from sr_desktop.engine.core.interrupt import (
+        forget_stop_request,
+        interrupt_handler,
+        on_hangup_first_leave_the_terminal,
+    )
 
     forget_stop_request()
     if threading.current_thread() is threading.main_thread():

@@ -72,6 +72,30 @@ def create_application(argv: list[str] | None = None, offscreen: bool = False) -
     return app
 
 
+def close_on_stop_signals(window) -> list[int]:
+    """Ctrl+C, SIGTERM and SIGHUP close `window` (`MainWindow.close_for_signal`); the list
+    the signals that came are put in. Qt's event loop hands Python no control of its own, so
+    a timer wakes it for its signal handlers to run."""
+    import signal
+
+    from sr_desktop.engine.core.interrupt import on_hangup_first_leave_the_terminal
+
+    came: list[int] = []
+
+    def stop(signum, _frame) -> None:
+        came.append(signum)
+        QTimer.singleShot(0, window.close_for_signal)
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            handler = on_hangup_first_leave_the_terminal(stop) if name == "SIGHUP" else stop
+            signal.signal(getattr(signal, name), handler)
+    wake = QTimer(window)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+    return came
+
+
 def _wait_for_jobs() -> None:
     # a job that writes files ends before exit; one of a closed window's computations
     # still inside a long tile gets a few seconds (then `exit_abandoning_jobs`)

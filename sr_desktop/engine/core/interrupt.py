@@ -10,6 +10,8 @@ recorded as one OpenVINO cannot convert. Such code asks `raise_if_stop_requested
 
 from __future__ import annotations
 
+import os
+
 _requested = False
 
 
@@ -30,3 +32,30 @@ def forget_stop_request() -> None:
     """Start afresh (each command run in one process: the tests call the CLI many times)."""
     global _requested
     _requested = False
+
+
+def on_hangup_first_leave_the_terminal(handler):
+    """`handler` for SIGHUP, run after standard output and error that were the terminal now
+    closed are pointed at the null device: every later write to them raised EIO (a batch then
+    recorded the file it was upscaling as failed, "Input/output error", and the command ended
+    with status 1 instead of 130)."""
+    terminals = [fd for fd in (1, 2) if _is_terminal(fd)]  # (asked now: a hung-up one says no)
+
+    def on_hangup(signum, frame):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for fd in terminals:
+                os.dup2(devnull, fd)
+            os.close(devnull)
+        except OSError:
+            pass
+        return handler(signum, frame)
+
+    return on_hangup
+
+
+def _is_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False

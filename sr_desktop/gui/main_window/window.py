@@ -709,8 +709,21 @@ class MainWindow(QMainWindow):
             widget = widget.parentWidget()
         return True
 
+    def close_for_signal(self) -> None:
+        """Ctrl+C in the terminal that started the app, SIGTERM (a logout, ``kill``), SIGHUP
+        (the terminal closed): close as the close button does, without its questions — a
+        running batch is cancelled (its report written), an unsaved result given up; a result
+        being saved is finished first. (Qt's loop ran no Python handler: Ctrl+C did nothing,
+        SIGTERM killed the window outright, a save's temporary file left behind.)"""
+        if self.saver.saving:
+            QTimer.singleShot(200, self.close_for_signal)
+            return
+        self._closing_for_signal = True
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._may_stop_batch() or not self.saver.may_discard_result():
+        asked = not getattr(self, "_closing_for_signal", False)
+        if asked and (not self._may_stop_batch() or not self.saver.may_discard_result()):
             event.ignore()
             return
         # cancel everything first, then wait for each job: the 2 s are shared
