@@ -106,11 +106,11 @@ def _x8_measured(spec) -> str:
     return _psnr(measured_psnr(spec, dataset, 8) for dataset in ("Set5", "Set14"))
 
 
-def _literature_status(spec) -> str:
+def _literature_status(spec, added) -> str:
     if not spec.installed:
         from sr_desktop.engine.models.registry import checkpoints_of
 
-        yours = checkpoints_of(spec)
+        yours = checkpoints_of(spec, added)
         return f"{spec.status}: {spec.install_command}" + (f" (yours: {', '.join(yours)})" if yours else "")
     scales = ",".join(f"x{k}" for k in spec.scales)
     incomplete = incomplete_text(spec.trained)
@@ -118,13 +118,13 @@ def _literature_status(spec) -> str:
     return f"installed {scales}" + (f", {incomplete}" if incomplete else "") + (f" ({sharing})" if sharing else "")
 
 
-def _literature_table(specs) -> str:
+def _literature_table(specs, added) -> str:
     rows = [("ID", "NAME", "YEAR", "SET5 x2/x3/x4", "HERE", "SET14 x2/x3/x4", "HERE", "x8 SET5/SET14", "HERE",
              "STATUS")]
     for s in specs:
         rows.append((s.id, s.name, str(s.year or ""), _published(s, "Set5"), _measured(s, "Set5"),
                      _published(s, "Set14"), _measured(s, "Set14"), _x8_published(s), _x8_measured(s),
-                     _literature_status(s)))
+                     _literature_status(s, added)))
     return "\n".join(["Literature (PSNR, dB, Y channel: published, and HERE = measured with `sr-desktop bench` "
                       "for the weights that ship; papers and training in `models --json`)",
                       *_columns(rows)])
@@ -152,7 +152,7 @@ def _table(specs) -> str:
     lines = _columns(rows)
     lines.append("(* = default variant)")
     if literature:
-        lines += ["", _literature_table(literature)]
+        lines += ["", _literature_table(literature, [s for s in specs if s.custom])]
     return "\n".join(lines)
 
 

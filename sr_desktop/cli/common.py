@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sr_desktop.engine.core.errors import OptionError
-from sr_desktop.engine.core.interrupt import on_hangup_first_leave_the_terminal
+from sr_desktop.engine.core.interrupt import handle_stop_signals
 from sr_desktop.engine.core.options import (
     ALPHA_CHOICES,
     DEFAULT_MODEL,
@@ -221,26 +221,17 @@ class Console:
         return 2
 
 
-#: the signals that ask a command to stop as Ctrl+C does: `kill`, `timeout`, `docker stop`,
-#: a batch scheduler's end of time (SIGTERM) and a closed terminal (SIGHUP) were a hard kill —
-#: a temporary file left beside an output, no report, a training run's last checkpoint lost
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-_SIGHUP = getattr(signal, "SIGHUP", None)
-
-
 @contextlib.contextmanager
 def stop_signals_call(handler):
-    """Within the block, every `STOP_SIGNALS` signal calls ``handler(signum, frame)`` (in
-    the main thread; elsewhere nothing changes); the previous handlers come back after."""
+    """Within the block, every stop signal (`interrupt.STOP_SIGNAL_NAMES`) calls
+    ``handler(signum, frame)`` (in the main thread; elsewhere nothing changes); the previous
+    handlers come back after."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, on_hangup_first_leave_the_terminal(handler) if sig == _SIGHUP else handler)
-                for sig in STOP_SIGNALS}
+    previous = handle_stop_signals(handler)
     try:
         yield
     finally:

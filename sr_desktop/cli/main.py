@@ -187,23 +187,13 @@ def _stop_signals_interrupt(names: tuple[str, ...]) -> None:
     SIGTERM and SIGHUP for a command (status 130, nothing half-written left: an interrupted
     write removes its temporary file); they killed it outright, leaving a `.part` beside the
     output. (batch and train take them as a first Ctrl+C.)"""
-    import signal
     import threading
 
-    from sr_desktop.engine.core.interrupt import (
-        forget_stop_request,
-        interrupt_handler,
-        on_hangup_first_leave_the_terminal,
-    )
+    from sr_desktop.engine.core.interrupt import forget_stop_request, handle_stop_signals, interrupt_handler
 
     forget_stop_request()
     if threading.current_thread() is threading.main_thread():
-        for name in names:
-            if hasattr(signal, name):
-                handler = interrupt_handler
-                if name == "SIGHUP":
-                    handler = on_hangup_first_leave_the_terminal(interrupt_handler)
-                signal.signal(getattr(signal, name), handler)
+        handle_stop_signals(interrupt_handler, names)
 
 
 def _interrupted() -> None:

@@ -76,9 +76,7 @@ def close_on_stop_signals(window) -> list[int]:
     """Ctrl+C, SIGTERM and SIGHUP close `window` (`MainWindow.close_for_signal`); the list
     the signals that came are put in. Qt's event loop hands Python no control of its own, so
     a timer wakes it for its signal handlers to run."""
-    import signal
-
-    from sr_desktop.engine.core.interrupt import on_hangup_first_leave_the_terminal
+    from sr_desktop.engine.core.interrupt import handle_stop_signals
 
     came: list[int] = []
 
@@ -86,10 +84,7 @@ def close_on_stop_signals(window) -> list[int]:
         came.append(signum)
         QTimer.singleShot(0, window.close_for_signal)
 
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            handler = on_hangup_first_leave_the_terminal(stop) if name == "SIGHUP" else stop
-            signal.signal(getattr(signal, name), handler)
+    handle_stop_signals(stop)
     wake = QTimer(window)
     wake.timeout.connect(lambda: None)
     wake.start(200)

@@ -59,3 +59,24 @@ def _is_terminal(fd: int) -> bool:
         return os.isatty(fd)
     except OSError:
         return False
+
+
+#: the signals that ask a run to stop as Ctrl+C does: `kill`, `timeout`, `docker stop`, a
+#: batch scheduler's end of time (SIGTERM) and a closed terminal (SIGHUP) were a hard kill —
+#: a temporary file left beside an output, no report, a training run's last checkpoint lost
+STOP_SIGNAL_NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def handle_stop_signals(handler, names: tuple[str, ...] = STOP_SIGNAL_NAMES) -> dict:
+    """``handler(signum, frame)`` for each signal of `names` this platform has, SIGHUP's after
+    the terminal is left (`on_hangup_first_leave_the_terminal`); call it in the main thread.
+    Returns {signal: the handler it replaced}."""
+    import signal
+
+    previous = {}
+    for name in names:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            wrapped = on_hangup_first_leave_the_terminal(handler) if name == "SIGHUP" else handler
+            previous[sig] = signal.signal(sig, wrapped)
+    return previous

@@ -94,10 +94,12 @@ def not_installed_message(spec: ModelSpec) -> str:
     return f"{spec.id} is not installed: run `{install_command(spec)}`" + (f" (wheels for {wheels})" if wheels else "")
 
 
-def checkpoints_of(spec: ModelSpec) -> list[str]:
-    """The ids of the models the user added that are of `spec`'s architecture (a literature
-    row: "RDN (D=16, C=8, G=64)" is an added "RDN")."""
-    return [c.id for c in _custom_specs() if _arch_name(c.arch) == _arch_name(spec.arch)]
+def checkpoints_of(spec: ModelSpec, added: list[ModelSpec] | None = None) -> list[str]:
+    """The ids of the models the user added (`added`, when the caller holds them already:
+    else read from their index) that are of `spec`'s architecture (a literature row:
+    "RDN (D=16, C=8, G=64)" is an added "RDN")."""
+    added = _custom_specs() if added is None else added
+    return [c.id for c in added if c.custom and _arch_name(c.arch) == _arch_name(spec.arch)]
 
 
 def _arch_name(arch: str) -> str:

@@ -126,7 +126,7 @@ def _trained_lines(spec: ModelSpec) -> list[str]:
     return lines
 
 
-def _entry_tooltip(spec: ModelSpec) -> str:
+def _entry_tooltip(spec: ModelSpec, added: list[ModelSpec]) -> str:
     lines = [f"<b>{spec.name}</b> ({spec.id})"]
     if spec.paper:
         lines.append(f"<i>{spec.paper}</i>")
@@ -155,7 +155,7 @@ def _entry_tooltip(spec: ModelSpec) -> str:
             lines.append(f"Weights: {spec.source['weights']}")
         from sr_desktop.engine.models.registry import checkpoints_of
 
-        if yours := checkpoints_of(spec):
+        if yours := checkpoints_of(spec, added):
             lines.append(f"Your checkpoint of it runs as {', '.join(yours)}.")
     elif not spec.installed and spec.custom:
         lines.append(MISSING_FILE_TEXT + ": Models ▸ Add… the file again (it takes this entry's place) "
@@ -550,11 +550,11 @@ class ModelPicker(QWidget):
             for spec in literature:
                 self._model_items.appendRow(self._spec_item(spec))
 
-    @staticmethod
-    def _spec_item(spec: ModelSpec) -> QStandardItem:
+    def _spec_item(self, spec: ModelSpec) -> QStandardItem:
         item = QStandardItem(_entry_text(spec))
         item.setData(spec, _SPEC_ROLE)
-        item.setToolTip(_entry_tooltip(spec))
+        # (the models it lists: the index of added models was read once per literature row)
+        item.setToolTip(_entry_tooltip(spec, [s for s in self._models if s.custom]))
         item.setEnabled(bool(spec.installed))
         return item
 
