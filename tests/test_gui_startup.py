@@ -68,3 +68,28 @@ sys.exit(app_launcher.run_window([Path({str(ROOT / 'resources' / 'chelsea.png')!
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 130, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_stop_signal_ends_the_no_display_run_with_one_line(tmp_path, signame):
+    """`sr-desktop --offscreen IMAGE` (the no-display run) stopped during its upscale: the
+    process exited with the job still in its worker thread ("Signal source has been deleted"
+    tracebacks), a Ctrl+C that came while Qt ran a Python callback was swallowed (the run went
+    on, status 0) and SIGTERM killed it. Now: the job is cancelled, one line, status 130."""
+    import signal
+
+    from PIL import Image
+
+    image = tmp_path / "big.png"
+    Image.open(ROOT / "resources" / "chelsea.png").convert("RGB").resize((900, 600)).save(image)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SR_DESKTOP_HOME=str(tmp_path / "home"),
+               PYTHONPATH=str(ROOT))
+    run = subprocess.Popen([sys.executable, "-m", "sr_desktop.cli.main", "--offscreen", str(image)], cwd=tmp_path,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = run.stdout.readline()
+    assert first.startswith("upscaling"), first
+    run.send_signal(getattr(signal, signame))
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, (out, err[-2000:])
+    assert err.strip() == "sr-desktop: interrupted", err[-2000:]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -18,13 +18,16 @@ same images, and two inputs of one run never share an output name.
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.interrupt import raise_if_stop_requested
 from sr_desktop.engine.core.path_kind import file_in_the_way
 from sr_desktop.engine.imageio.protected import ProtectedPaths
 
@@ -96,10 +99,11 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
     check_screenshot_target(out, protect)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
         app, window = offscreen_window(Path(tmp), size)
-        _open(app, window, images)
-        settle(app)
-        path = save_window_png(window, out, protect=protect)
-        window.close()
+        with _closed_on_interrupt(window):
+            _open(app, window, images)
+            settle(app)
+            path = save_window_png(window, out, protect=protect)
+            window.close()
     print(path)
     return 0
 
@@ -116,10 +120,38 @@ def run_offscreen(images: list[Path] | Path, out_dir: Path) -> int:
     names = _output_stems(images)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
         app, window = offscreen_window(Path(tmp))
-        for image, stem in zip(images, names, strict=True):
-            _upscale_in_window(app, window, image, stem, out_dir, protect)
+        with _closed_on_interrupt(window):
+            for image, stem in zip(images, names, strict=True):
+                _upscale_in_window(app, window, image, stem, out_dir, protect)
         window.close()
     return 0
+
+
+@contextmanager
+def _closed_on_interrupt(window):
+    """Ctrl+C, SIGTERM or SIGHUP during an offscreen run: the window is closed as for a
+    signal — its jobs cancelled and waited for — before the interrupt goes on to the CLI's one
+    line, status 130. (The process exited with a job still running in a worker thread, its
+    last signals going to deleted objects: tracebacks on the terminal; a Ctrl+C that came
+    while Qt ran a Python callback was swallowed and the run went on; SIGTERM killed it.) The
+    signals are only remembered here; `wait_until` and `settle` raise between events."""
+    from sr_desktop.engine.core.interrupt import handle_stop_signals, remember_stop_request
+
+    previous = handle_stop_signals(remember_stop_request)
+    try:
+        yield
+    except KeyboardInterrupt:
+        from sr_desktop.gui.app import exit_abandoning_jobs
+        from sr_desktop.gui.worker import live_jobs, wait_before_exit
+
+        window.close_for_signal()
+        if not wait_before_exit() and live_jobs():
+            print("sr-desktop: interrupted", file=sys.stderr)  # the CLI's line: no return to it
+            exit_abandoning_jobs(130)  # ends the process unless a job writing files runs
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _output_stems(images: list[Path]) -> list[str]:
@@ -248,6 +280,7 @@ def settle(app, seconds: float = 0.3) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         app.processEvents()
+        raise_if_stop_requested()
         time.sleep(0.01)
 
 
@@ -259,6 +292,7 @@ def wait_until(app, predicate, timeout: float) -> bool:
         if time.monotonic() > deadline:
             return False
         app.processEvents()
+        raise_if_stop_requested()
         time.sleep(0.01)
     app.processEvents()
     return True

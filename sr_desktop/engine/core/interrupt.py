@@ -17,9 +17,16 @@ _requested = False
 
 def interrupt_handler(signum=None, frame=None) -> None:
     """A signal handler: remember the stop, then raise `KeyboardInterrupt` as Python's own does."""
+    remember_stop_request()
+    raise KeyboardInterrupt
+
+
+def remember_stop_request(signum=None, frame=None) -> None:
+    """A signal handler that only remembers the stop, for a loop that asks
+    `raise_if_stop_requested` where raising is safe: one raised inside a Python callback of
+    Qt is printed and swallowed by Qt, and the run went on."""
     global _requested
     _requested = True
-    raise KeyboardInterrupt
 
 
 def raise_if_stop_requested() -> None:
