@@ -19,7 +19,7 @@ from sr_desktop.cli.common import (
     stop_signals_call,
     upscale_options_from,
 )
-from sr_desktop.cli.progress_bar import open_bar
+from sr_desktop.cli.progress_bar import open_bar, say_above
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
@@ -141,11 +141,7 @@ class _TerminalProgress:
                     refresh=False,
                 )
             if record.status == "failed":
-                line = f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}"
-                if self.bar is not None:
-                    self.bar.write(line, file=sys.stderr)
-                else:
-                    print(line, file=sys.stderr)
+                say_above(self.bar, f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}")
         elif event == "start" and self.bar is not None:
             self.bar.set_description_str(printable(Path(info.message).name)[-40:], refresh=True)
 

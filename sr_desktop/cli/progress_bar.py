@@ -30,6 +30,15 @@ def close_open_bars() -> None:
             pass
 
 
+def say_above(bar, line: str) -> None:
+    """Print `line` on stderr above `bar` (or plainly when there is none): printed directly it
+    stuck to the bar's line, which then stood in the scrollback once per line."""
+    if bar is not None:
+        bar.write(line, file=sys.stderr)
+    else:
+        print(line, file=sys.stderr)
+
+
 class TerminalProgress:
     """Callable progress sink: draws a tqdm bar on stderr when it is a terminal."""
 
@@ -61,12 +70,8 @@ class TerminalProgress:
         self._bar.refresh()
 
     def say(self, line: str) -> None:
-        """Print `line` on stderr above the bar (it stuck to the bar's line, which then stood
-        in the scrollback once per line)."""
-        if self._bar is not None:
-            self._bar.write(line, file=sys.stderr)
-        else:
-            print(line, file=sys.stderr)
+        """Print `line` on stderr above the bar (`say_above`)."""
+        say_above(self._bar, line)
 
     def close(self) -> None:
         if self._bar is not None:

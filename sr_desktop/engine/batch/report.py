@@ -191,6 +191,8 @@ def is_batch_report(path: Path) -> bool:
     first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace")
     if first_line == ",".join(_CSV_COLUMNS):
         return True
+    if not head.lstrip().startswith(b"{"):  # not JSON: a large file of another kind is not read on
+        return False
     try:
         return json.loads(Path(path).read_text(encoding="utf-8")).get("tool") == "sr-desktop batch"
     except (OSError, ValueError, AttributeError):
