@@ -23,6 +23,7 @@ from sr_desktop.engine.models.arch_host import HostArchModel, load_without_torch
 from sr_desktop.engine.models.backends import choose, openvino_runner
 from sr_desktop.engine.models.loader import load_model
 from sr_desktop.engine.pipeline.upscale import upscale_image
+from tests.sample_photo import chelsea_crop
 from tests.without_torch import run_without_torch
 
 pytest.importorskip("openvino")
@@ -37,15 +38,6 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
     monkeypatch.delenv(choose.ENV_DEFAULT, raising=False)
     return tmp_path
-
-
-def _photo(height: int, width: int) -> np.ndarray:
-    from PIL import Image as PILImage
-
-    from sr_desktop.engine.core.paths import RESOURCES_DIR
-
-    rgb = np.asarray(PILImage.open(RESOURCES_DIR / "chelsea.png").convert("RGB"))
-    return np.ascontiguousarray(rgb[80 : 80 + height, 150 : 150 + width])
 
 
 def _converted(model_id: str, scale: int):
@@ -64,13 +56,13 @@ def test_a_literature_model_without_torch_gives_the_output_of_the_torch_side_mod
     assert isinstance(host, HostArchModel) and host.backend == "openvino"
     assert host.runner.key == torch_side.runner.key
     assert (host.context, host.recommended_tile, host.scale) == (torch_side.context, torch_side.recommended_tile, scale)
-    patch = _photo(27, 34).astype(np.float32) / 255
+    patch = chelsea_crop(27, 34).astype(np.float32) / 255
     with torch.inference_mode():
         expected = torch_side.run(torch.from_numpy(patch.transpose(2, 0, 1).copy())[None])[0].numpy()
     got = host.upscale_patch(patch)
     assert got.shape == (27 * scale, 34 * scale, 3)
     assert float(np.abs(got - expected.transpose(1, 2, 0)).max()) < 1e-5  # measured ≤ 2.2e-6
-    image = Image(_photo(28, 36))
+    image = Image(chelsea_crop(28, 36))
     for tile in (0, 16):
         options = UpscaleOptions(model=model_id, scale=scale, tile=tile)
         ours = upscale_image(image, options, model=host).image.pixels.astype(int)
@@ -186,7 +178,7 @@ def test_an_added_checkpoint_runs_without_torch_once_converted(home, tmp_path):
     torch_side = _converted(model_id, 2)
     host = load_without_torch(model_id, None, None, "cpu", "auto", "openvino")
     assert isinstance(host, HostArchModel) and host.runner.key == torch_side.runner.key and host.scale == 2
-    patch = _photo(23, 31).astype(np.float32) / 255
+    patch = chelsea_crop(23, 31).astype(np.float32) / 255
     with torch.inference_mode():
         expected = torch_side.run(torch.from_numpy(patch.transpose(2, 0, 1).copy())[None])[0].numpy()
     assert float(np.abs(host.upscale_patch(patch) - expected.transpose(1, 2, 0)).max()) < 1e-5
@@ -223,7 +215,7 @@ def test_a_model_removed_and_added_again_from_another_file_is_loaded_again(home,
     assert _added_model(tmp_path, seed=1) == model_id
     again = model_cache.get_model(model_id, 2, device="cpu")
     assert again is not first
-    x = torch.from_numpy(_photo(12, 14).astype(np.float32).transpose(2, 0, 1).copy() / 255)[None]
+    x = torch.from_numpy(chelsea_crop(12, 14).astype(np.float32).transpose(2, 0, 1).copy() / 255)[None]
     with torch.inference_mode():
         assert float((again.run(x) - first.run(x)).abs().max()) > 1e-3
     model_cache.clear_model_cache()
@@ -248,7 +240,7 @@ def test_an_added_ncnn_pair_runs_without_torch_once_converted(home, tmp_path):
     host = load_without_torch(model_id, None, None, "cpu", "auto", "openvino")
     assert isinstance(host, HostArchModel) and host.runner.key == torch_side.runner.key
     assert host.convention.pad == torch_side.pad and host.context == torch_side.context
-    patch = _photo(19, 26).astype(np.float32) / 255
+    patch = chelsea_crop(19, 26).astype(np.float32) / 255
     with torch.inference_mode():
         expected = torch_side.run(torch.from_numpy(patch.transpose(2, 0, 1).copy())[None])[0].numpy()
     assert float(np.abs(host.upscale_patch(patch) - expected.transpose(1, 2, 0)).max()) < 1e-5
@@ -334,7 +326,7 @@ def test_a_second_cli_run_never_imports_torch(home, tmp_path):
     from PIL import Image as PILImage
 
     src = tmp_path / "in.png"
-    PILImage.fromarray(_photo(21, 30)).save(src)
+    PILImage.fromarray(chelsea_crop(21, 30)).save(src)
     env = {**os.environ, "SR_DESKTOP_HOME": str(home), choose.ENV_DEFAULT: "openvino"}
     first = subprocess.run([sys.executable, "-m", "sr_desktop", "upscale", str(src), "-o", str(tmp_path / "a.png"),
                             "--model", "espcn", "--scale", "3", "-q"], capture_output=True, text=True, env=env)

@@ -29,17 +29,9 @@ from sr_desktop.engine.metrics.fullref import psnr
 from sr_desktop.engine.models.backends import ncnn_runner
 from sr_desktop.engine.models.zoo_host import HostZooModel, load_without_torch
 from sr_desktop.engine.pipeline.upscale import upscale_float, upscale_image
+from tests.sample_photo import chelsea_crop
 
 needs_vulkan = pytest.mark.skipif(not ncnn_runner.vulkan_gpus(), reason="no Vulkan driver (ncnn sees no GPU)")
-
-
-def _photo(height: int, width: int) -> np.ndarray:
-    from PIL import Image as PILImage
-
-    from sr_desktop.engine.core.paths import RESOURCES_DIR
-
-    rgb = np.asarray(PILImage.open(RESOURCES_DIR / "chelsea.png").convert("RGB"))
-    return np.ascontiguousarray(rgb[90 : 90 + height, 160 : 160 + width])
 
 
 def test_vulkan_is_an_upscale_device_and_not_a_torch_one():
@@ -89,7 +81,7 @@ def test_fp32_on_vulkan_equals_the_cpu_runtime(model_id, scale, tmp_path, monkey
     cpu_model = load_without_torch(model_id, scale, None, "cpu", "fp32", "ncnn")
     assert isinstance(gpu_model, HostZooModel) and gpu_model.device.type == "vulkan"
     assert gpu_model.backend == "ncnn" and gpu_model.dtype == "float32"
-    rgb = _photo(26, 34)
+    rgb = chelsea_crop(26, 34, top=90, left=160)
     for tile in (0, 16):
         options = UpscaleOptions(model=model_id, scale=scale, tile=tile)
         on_gpu = upscale_float(rgb / 255.0, options, model=gpu_model)
@@ -110,7 +102,7 @@ def test_auto_precision_on_vulkan_is_fp16_close_to_fp32(tmp_path, monkeypatch):
     half = load_without_torch("realesr-animevideov3", 2, None, "vulkan", "auto", "auto")
     full = load_without_torch("realesr-animevideov3", 2, None, "vulkan", "fp32", "auto")
     assert half.dtype == "float16" and full.dtype == "float32"
-    image = Image(_photo(24, 24))
+    image = Image(chelsea_crop(24, 24, top=90, left=160))
     options = UpscaleOptions(model="realesr-animevideov3", scale=2, tile=0)
     a = upscale_image(image, options, model=half).image.pixels
     b = upscale_image(image, options, model=full).image.pixels
@@ -125,8 +117,8 @@ def test_the_cli_upscales_and_reports_on_vulkan(tmp_path):
 
     src = tmp_path / "in"
     src.mkdir()
-    PILImage.fromarray(_photo(20, 28)).save(src / "a.png")
-    PILImage.fromarray(_photo(18, 18)).save(src / "b.png")
+    PILImage.fromarray(chelsea_crop(20, 28, top=90, left=160)).save(src / "a.png")
+    PILImage.fromarray(chelsea_crop(18, 18, top=90, left=160)).save(src / "b.png")
     env_cmd = [sys.executable, "-m", "sr_desktop"]
     env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
     # in a process where importing torch fails: the GPU path never needs it
@@ -244,7 +236,7 @@ def test_a_tile_the_runtime_has_no_memory_for_is_split_and_retried(device, tmp_p
     dropped, the same pixels as one whole pass."""
     monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
     model = load_without_torch("realesr-animevideov3", 2, None, device, "fp32", "ncnn")
-    rgb = _photo(40, 48) / 255.0
+    rgb = chelsea_crop(40, 48, top=90, left=160) / 255.0
     options = UpscaleOptions(model="realesr-animevideov3", scale=2, tile=0)
     unlimited = _TileLimitedNet(model.runner._net, limit=1 << 30)
     model.runner._net = unlimited

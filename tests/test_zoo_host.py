@@ -19,6 +19,7 @@ from sr_desktop.engine.models.backends import choose
 from sr_desktop.engine.models.loader import load_model
 from sr_desktop.engine.models.zoo_host import HostZooModel, load_without_torch
 from sr_desktop.engine.pipeline.upscale import upscale_image
+from tests.sample_photo import chelsea_crop
 from tests.without_torch import run_without_torch
 
 pytest.importorskip("ncnn")
@@ -42,18 +43,6 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _photo(height: int, width: int, channels: int = 3) -> np.ndarray:
-    from PIL import Image as PILImage
-
-    from sr_desktop.engine.core.paths import RESOURCES_DIR
-
-    rgb = np.asarray(PILImage.open(RESOURCES_DIR / "chelsea.png").convert("RGB"))[80 : 80 + height, 150 : 150 + width]
-    if channels == 4:
-        alpha = np.linspace(0, 255, height * width).reshape(height, width, 1).astype(np.uint8)
-        return np.ascontiguousarray(np.concatenate([rgb, alpha], axis=2))
-    return np.ascontiguousarray(rgb)
-
-
 @pytest.mark.parametrize(("model_id", "scale", "variant"), FAMILY_CASES, ids=[c[0] for c in FAMILY_CASES])
 def test_a_zoo_model_without_torch_gives_the_pixels_of_the_torch_side_model(home, model_id, scale, variant):
     """The family's conventions on numpy tiles (padding, alignment, SRMD planes, Real-CUGAN's
@@ -63,7 +52,7 @@ def test_a_zoo_model_without_torch_gives_the_pixels_of_the_torch_side_model(home
     torch_side = load_model(model_id, scale=scale, variant=variant)
     choose.apply_backend(torch_side, "ncnn")
     channels = 4 if model_id == "realesr-animevideov3" else 3  # alpha through the model once
-    image = Image(_photo(28, 36, channels))
+    image = Image(chelsea_crop(28, 36, alpha=channels == 4))
     for tile in (0, 16):
         options = UpscaleOptions(model=model_id, scale=scale, variant=variant, tile=tile)
         ours = upscale_image(image, options, model=host)
@@ -155,7 +144,7 @@ def test_a_batch_with_a_known_backend_never_imports_torch(home, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     for i, channels in enumerate((3, 4)):
-        PILImage.fromarray(_photo(20 + i, 26, channels)).save(src / f"p{i}.png")
+        PILImage.fromarray(chelsea_crop(20 + i, 26, alpha=channels == 4)).save(src / f"p{i}.png")
     env = {**os.environ, "SR_DESKTOP_HOME": str(home), choose.ENV_DEFAULT: "ncnn"}
     proc = run_without_torch(BLOCKED_BATCH.format(src=str(src), dst=str(tmp_path / "out")), env)
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "0", proc.stderr
