@@ -948,13 +948,13 @@ def test_engine_errors_name_the_windows_fields_not_command_line_flags(make_windo
     from sr_desktop.engine.pipeline.memory import memory_error
 
     def short_of_memory(job, progress, cancel):
-        raise memory_error(job.image, 30 * 10**9)
+        raise memory_error(job.image, 3 * 10**9, available=4 * 10**9)
 
     window = make_window(job_runner=short_of_memory)
     open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 24, 16)])
     window.start_upscale()
     wait_idle(qtbot, window)
-    assert window.last_error == ("out of memory upscaling in.png (needs about 30.0 GB); try a smaller “Tile”, "
+    assert window.last_error == ("out of memory upscaling in.png (needs about 3.0 GB); try a smaller “Tile”, "
                                  "a smaller scale, or close other programs")
     assert window.message_bar.isVisible() and "“Tile”" in window.message_bar.text()
 

@@ -169,6 +169,27 @@ def test_out_of_memory_on_one_file_names_it_and_the_run_goes_on(tmp_path):
     assert [p.name for p in (tmp_path / "mo").iterdir()] == ["b_small.png"]
 
 
+def test_out_of_memory_beyond_the_free_memory_names_the_scale_not_the_tile(tmp_path, monkeypatch):
+    """The result alone (tile-independent) needs more than the machine has free: the message
+    said "try a smaller --tile", which changes nothing; it names the scale and the free memory."""
+    from sr_desktop.engine.compute import devices
+    from sr_desktop.engine.core.options import UpscaleOptions
+    from sr_desktop.engine.imageio.image import Image
+    from sr_desktop.engine.pipeline import upscale
+    from sr_desktop.engine.pipeline.memory import UpscaleMemoryError
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 3.07 GiB for an array")
+
+    monkeypatch.setattr(upscale, "_upscale_image", no_memory)
+    monkeypatch.setattr(devices, "available_host_bytes", lambda: 2 * 10**9)
+    image = Image(np.zeros((2000, 2000, 3), np.uint8), path=tmp_path / "a_big.png")
+    with pytest.raises(UpscaleMemoryError) as caught:
+        upscale.upscale_image(image, UpscaleOptions(model="bicubic", scale=16))
+    assert str(caught.value) == ("out of memory upscaling a_big.png (the result needs about 3.1 GB, 2.0 GB free); "
+                                 "try a smaller scale, or close other programs")
+
+
 def test_out_of_memory_in_a_batch_is_one_failed_file(tmp_path):
     src = tmp_path / "in"
     _png(src / "a_big.png", np.zeros((2000, 2000, 3), np.uint8))

@@ -36,12 +36,24 @@ def estimated_bytes(image: Image, target_scale: int, plan: ScalePlan, native: in
     return total + (h * side) * (w * side) * 3 * 4
 
 
-def memory_error(image: Image, needed: int) -> UpscaleMemoryError:
-    """``out of memory upscaling NAME (needs about N GB); try a smaller --tile``."""
+def memory_error(image: Image, needed: int, available: int | None = None) -> UpscaleMemoryError:
+    """``out of memory upscaling NAME (needs about N GB); try a smaller --tile, …``; where
+    `needed` (tile-independent: the result and its intermediates) is more than the host's
+    `available` memory (default: what the OS says now), only a smaller scale helps and the
+    message says so (it named the tile, which changed nothing)."""
     name = image.path.name if image.path is not None else "the image"
-    gb = needed / 1e9
-    amount = f"{gb:.1f} GB" if gb >= 0.1 else f"{needed / 1e6:.0f} MB"
+    available = devices.available_host_bytes() if available is None else available
+    if needed > available:
+        return UpscaleMemoryError(
+            f"out of memory upscaling {name} (the result needs about {_amount(needed)}, {_amount(available)} free); "
+            "try a smaller scale, or close other programs"
+        )
     return UpscaleMemoryError(
-        f"out of memory upscaling {name} (needs about {amount}); try a smaller --tile, "
+        f"out of memory upscaling {name} (needs about {_amount(needed)}); try a smaller --tile, "
         "a smaller scale, or close other programs"
     )
+
+
+def _amount(size: int) -> str:
+    gb = size / 1e9
+    return f"{gb:.1f} GB" if gb >= 0.1 else f"{size / 1e6:.0f} MB"
