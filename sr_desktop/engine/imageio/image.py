@@ -28,12 +28,17 @@ class Image:
     info: dict = field(default_factory=dict)  # e.g. {"dpi": (300, 300)}
 
     def __post_init__(self) -> None:
+        if not isinstance(self.pixels, np.ndarray):  # (a PIL image failed later on a missing attribute)
+            kind = type(self.pixels).__name__
+            raise TypeError(f"pixels must be a numpy array (np.asarray of a PIL image), got {kind}")
         if self.pixels.ndim == 2:
             self.pixels = self.pixels[:, :, None]
         if self.pixels.ndim != 3 or self.pixels.shape[2] not in (1, 2, 3, 4):
             raise ValueError(f"pixels must be H×W×C with C in 1..4, got {self.pixels.shape}")
         if self.pixels.dtype not in (np.uint8, np.uint16):
             raise ValueError(f"pixels must be uint8 or uint16, got {self.pixels.dtype}")
+        if not self.pixels.shape[0] or not self.pixels.shape[1]:  # (numpy.pad failed on it deep in an upscale)
+            raise ValueError(f"pixels must hold at least one pixel, got {self.pixels.shape}")
 
     @property
     def height(self) -> int:

@@ -147,6 +147,9 @@ def encode_image(image: Image, path: str | os.PathLike, options: SaveOptions | N
 
 def _checked_format(options: SaveOptions, target: Path) -> str:
     """The output format: the options', else the suffix's."""
+    if not isinstance(options, SaveOptions):  # ("webp" given for the options failed on an attribute)
+        raise SRDesktopError(f"save options must be a SaveOptions (SaveOptions(format='webp')), "
+                             f"got {type(options).__name__}")
     return normalize_format(options.format, target) if options.format else format_for_path(target)
 
 

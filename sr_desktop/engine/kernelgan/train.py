@@ -122,6 +122,11 @@ def _check_image(image: np.ndarray, shave: int) -> np.ndarray:
         raise KernelError(f"expected an H×W or H×W×C image, got shape {tuple(img.shape)}")
     if img.dtype.kind == "f" and not np.all(np.isfinite(img)):
         raise KernelError("image contains NaN or infinite values")
+    if img.dtype.kind == "f" and img.size:
+        low, high = float(img.min()), float(img.max())
+        if not (-1e-3 <= low and high <= 1 + 1e-3):  # (0..255 floats gave another kernel, confidence 0.0 for 0.95)
+            raise KernelError(f"a float image is on the 0..1 scale; this one spans {low:g}..{high:g} "
+                              "(divide 0..255 values by 255, or pass the uint8 array)")
     h, w = img.shape[:2]
     if min(h - 2 * max(shave, 0), w - 2 * max(shave, 0)) // 2 * 2 < G_CROP:
         need = G_CROP + 2 * shave

@@ -267,6 +267,11 @@ def read_hr(path: str | Path) -> np.ndarray:
 # -- the protocol ------------------------------------------------------------------------
 
 
+#: the most a float SR image on the 0..1 scale may reach: an unrounded bicubic or network
+#: output overshoots 1 near edges (clipped, as its rounding would); beyond this it is 0..255
+_FLOAT_SR_MAX = 1.5
+
+
 def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
                protocol: EvalProtocol | None = None) -> ImageScores:
     """Metrics of `sr` against uint8 `hr` (same size; grey or RGB).
@@ -276,10 +281,16 @@ def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
     ``shave`` = `scale` pixels by default. An RGB `sr` of a grey `hr` is compared through
     its channel mean.
     """
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 1:
+        raise EvaluationError(f"scale must be a whole number 1 or more (the border shaved), got {scale!r}")
     protocol = protocol or EvalProtocol()
     hr = to_uint8_rgb_or_gray(hr)
     sr = np.asarray(sr)
     is_float = sr.dtype.kind == "f"
+    if is_float and sr.size and float(np.nanmax(sr)) > _FLOAT_SR_MAX:
+        # (a 0..255 float image was clipped to 1: 6.9 dB for 37.1)
+        raise EvaluationError(f"a float SR image is on the 0..1 scale; this one reaches {float(np.nanmax(sr)):g} "
+                              "(divide 0..255 values by 255)")
     if is_float:
         sr = np.clip(sr if sr.ndim == 3 else sr[:, :, None], 0.0, 1.0) * 255.0
         if sr.shape[2] not in (1, 3):
@@ -340,6 +351,7 @@ def evaluate_image(
     float function. The result keeps the modcropped HR, the LR and the SR images unless
     `keep_images` is False.
     """
+    scale = parse_sr_scale(scale)  # (0 divided by zero, 2.5 failed slicing)
     upscaler = as_upscaler(upscaler, scale)
     if int(upscaler.scale) != int(scale):
         raise EvaluationError(f"the upscaler is ×{upscaler.scale} but the evaluation is ×{scale}")
@@ -394,6 +406,7 @@ def evaluate_dataset(
     cancel: CancelToken | None = None,
 ) -> ModelEvaluation:
     """Run the protocol with one upscaler over a folder (or a list of image paths)."""
+    scale = parse_sr_scale(scale)
     paths = list_dataset(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
     upscaler = as_upscaler(upscaler, scale)
     degradation = degradation or Degradation()

@@ -24,13 +24,14 @@ import numpy as np
 from sr_desktop.engine.compute import devices, resample
 from sr_desktop.engine.compute.antiring import clamp_to_source_range
 from sr_desktop.engine.compute.transparent_fill import fill_hidden_colour
-from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.errors import ModelError, SRDesktopError
 from sr_desktop.engine.core.options import DEFAULT_MODEL, MAX_SCALE, AlphaMode, TilePolicy, UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
-from sr_desktop.engine.imageio import read_image, write_image
+from sr_desktop.engine.imageio import check_output_path, read_image, write_image
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.models.registry import is_per_image
 from sr_desktop.engine.pipeline.memory import estimated_bytes, is_allocation_failure, memory_error
 from sr_desktop.engine.pipeline.model_cache import get_model
 from sr_desktop.engine.pipeline.scale_plan import ScalePlan, native_scales_of, plan_for, plan_scale
@@ -77,6 +78,10 @@ def resolve_model(options: UpscaleOptions, model: SRModel | None = None,
     stops."""
     if model is not None:
         return model, plan_scale([model.scale], options.scale)
+    if options.kernel is not None and not is_per_image(options.model):
+        # (a network's loader failed on the keyword; bicubic ignored the kernel, its result
+        # still said "with kernel")
+        raise ModelError(f"a kernel only applies to the models zssr and map-sr, not {options.model}")
     plan = plan_for(options.model, options.scale)
     model = get_model(options.model, plan.native, options.variant, options.device,
                       options.precision, options.backend, progress, cancel, kernel=options.kernel)
@@ -187,6 +192,9 @@ def upscale_image(
     Raises `Cancelled` if `cancel` is set between tiles; `SRDesktopError` on bad options;
     `UpscaleMemoryError` (naming the file and the memory it needs) when it does not fit.
     """
+    if not isinstance(image, Image):  # (an array failed later on a missing attribute)
+        raise SRDesktopError(f"upscale_image takes an engine Image (sr_desktop.engine.imageio.Image(pixels)), "
+                             f"got {type(image).__name__}")
     options = options or UpscaleOptions()
     model, plan = resolve_model(options, model, progress, cancel)
     return _upscale_checked(image, options, progress, cancel, model, plan, fill_hidden=True)
@@ -279,17 +287,38 @@ def upscale_float(
     cancel: CancelToken | None = None,
     model: SRModel | None = None,
 ) -> np.ndarray:
-    """H×W×3 float32 0..1 -> (N·H)×(N·W)×3 float32 clipped to 0..1 (metrics, benchmarks)."""
+    """H×W×3 float32 0..1 -> (N·H)×(N·W)×3 float32 clipped to 0..1 (metrics, benchmarks).
+    Raises `SRDesktopError` for any other shape, dtype or range (a uint8 or 0..255 array came
+    back all white, RGBA or CHW failed deep in a backend, differently on each)."""
+    src = _float_rgb(rgb)
     options = options or UpscaleOptions()
     model, plan = resolve_model(options, model, progress, cancel)
     target = int(options.scale or plan.reached)
-    src = np.ascontiguousarray(rgb, dtype=np.float32)
     out = np.empty((src.shape[0] * target, src.shape[1] * target, 3), dtype=np.float32)
     tracker = ProgressTracker(0, progress, stage="upscale")
     chain = _Chain(model, plan, target, options.tile, cancel, tracker)
     tracker.total = chain.count(*src.shape[:2])
     chain.run(src, 1.0, out, to_gray=False)
     return out
+
+
+#: how far outside 0..1 `upscale_float` takes values as float rounding rather than another scale
+_FLOAT_RANGE_SLACK = 1e-3
+
+
+def _float_rgb(rgb) -> np.ndarray:
+    """`rgb` as a contiguous float32 H×W×3 array in 0..1, or `SRDesktopError` saying what it is."""
+    if not isinstance(rgb, np.ndarray):
+        raise SRDesktopError(f"upscale_float takes a numpy array (H×W×3 floats in 0..1), got {type(rgb).__name__}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or not rgb.size:
+        raise SRDesktopError(f"upscale_float takes an H×W×3 array (RGB, channels last), got shape {rgb.shape}")
+    if not np.issubdtype(rgb.dtype, np.floating):
+        raise SRDesktopError(f"upscale_float takes floats in 0..1, got {rgb.dtype} (divide by 255 or 65535 first)")
+    low, high = float(np.min(rgb)), float(np.max(rgb))
+    if not (-_FLOAT_RANGE_SLACK <= low and high <= 1 + _FLOAT_RANGE_SLACK):  # (NaN fails too)
+        raise SRDesktopError(f"upscale_float takes values in 0..1, got {low:g}..{high:g}"
+                             + (" (divide 0..255 values by 255 first)" if high > 1 + _FLOAT_RANGE_SLACK else ""))
+    return np.ascontiguousarray(np.clip(rgb, 0, 1) if low < 0 or high > 1 else rgb, dtype=np.float32)
 
 
 def upscale_region(
@@ -354,7 +383,10 @@ def upscale_file(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> UpscaleResult:
-    """Read `src`, upscale, write `dst` atomically (never over `src`)."""
+    """Read `src`, upscale, write `dst` atomically (never over `src`). `dst` is checked
+    before the upscale (`check_output_path`: an existing file without `overwrite`, an unknown
+    suffix, `src` itself), not after minutes of work."""
+    check_output_path(dst, src, save_options, protect=(Path(src),), overwrite=overwrite)
     image = read_image(src)
     result = upscale_image(image, options, progress, cancel)
     check_cancel(cancel)

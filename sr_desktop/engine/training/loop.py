@@ -557,5 +557,10 @@ def _hold(pause: threading.Event, cancel: CancelToken | None) -> float:
 
 def train(options: TrainOptions, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
           pause: threading.Event | None = None) -> TrainResult:
-    """Run a training (see the module doc); TrainingError for bad input, `Cancelled`."""
-    return Trainer(options, cancel, progress).run(progress, cancel, pause)
+    """Run a training (see the module doc); TrainingError for bad input, `Cancelled`.
+    The caller's torch random state is as it was afterwards (the run seeds its own: a
+    script's later draws were the run's)."""
+    device = resolve_device(options.device)
+    gpus = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
+        return Trainer(options, cancel, progress).run(progress, cancel, pause)

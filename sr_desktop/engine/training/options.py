@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.options import MAX_SCALE, parse_seed, parse_torch_device
 from sr_desktop.engine.core.path_kind import not_a
@@ -24,6 +26,8 @@ from sr_desktop.engine.training.networks import parse_arch_spec
 from sr_desktop.engine.training.precision import check_amp
 from sr_desktop.engine.training.val_backend import check_validation_backend
 
+_INTEGERS = (int, np.integer)
+_NUMBERS = (int, float, np.integer, np.floating)
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("cosine", "step", "constant")
 DEFAULT_LR = 2e-4
@@ -87,6 +91,7 @@ class TrainOptions:
     amp: str = "auto"
 
     def __post_init__(self) -> None:
+        self._coerce_python_values()
         parse_arch_spec(self.arch)
         parse_loss_spec(self.loss)
         if not self.degradation.startswith("kernel:"):
@@ -151,6 +156,31 @@ class TrainOptions:
                 if images == written or written in images.parents:
                     raise TrainingError(f"{flag} {folder} is the run's folder {written.name}/ of --out {self.out}: "
                                         "the run writes its previews and checkpoints there")
+
+    def _coerce_python_values(self) -> None:
+        """What a script passes, as the fields' types: one folder (a str or a Path: it was read
+        character by character, "--out is inside the --data folder /"), paths, numpy numbers;
+        a value of another kind is one `TrainingError` (a str for --lr was a bare TypeError)."""
+        def number(key: str, value, kinds: tuple[type, ...]):
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                wanted = "an integer" if kinds == _INTEGERS else "a number"
+                raise TrainingError(f"--{key.replace('_', '-')} must be {wanted}, got {value!r}")
+            return int(value) if kinds == _INTEGERS else float(value)
+
+        data = (self.data,) if isinstance(self.data, str | os.PathLike) else tuple(self.data)
+        fields: dict[str, object] = {"data": tuple(os.fspath(d) for d in data), "out": os.fspath(self.out)}
+        for key in ("val", "init", "vgg_weights"):
+            if isinstance(getattr(self, key), os.PathLike):
+                fields[key] = os.fspath(getattr(self, key))
+        for key in ("scale", "iterations", "batch", "patch", "seed", "warmup", "val_every", "log_every",
+                    "checkpoint_every", "workers", "cache_mb", "val_max_side", "previews"):
+            fields[key] = number(key, getattr(self, key), _INTEGERS)
+        for key in ("ema", "grad_clip") + (("lr",) if self.lr is not None else ()):
+            fields[key] = number(key, getattr(self, key), _NUMBERS)
+        fields["mixed_scales"] = tuple(number("scale", s, _INTEGERS) for s in self.mixed_scales)
+        fields["downscales"] = tuple(number("downscale", f, _NUMBERS) for f in self.downscales)
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
 
     def _check_mixed_scales(self) -> None:
         if not self.mixed_scales:
