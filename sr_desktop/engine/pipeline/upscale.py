@@ -331,7 +331,10 @@ def upscale_region(
 ) -> UpscaleResult:
     """Upscale only `box` = (x, y, w, h) of `image`, reading context around it so the
     result equals those pixels of the whole-image result. The result image is the
-    region alone, (w·N)×(h·N)."""
+    region alone, (w·N)×(h·N). A model whose layers average over their whole input (SE
+    blocks: Real-CUGAN, waifu2x CUNet; `tileable` False) runs over the whole image for it,
+    as long as a whole upscale: on a crop its averages are others (up to 109/255 off, a
+    visibly softer region); a per-image model (ZSSR, map-sr) is trained on the crop."""
     options = options or UpscaleOptions()
     x, y, bw, bh = (int(v) for v in box)
     if bw <= 0 or bh <= 0 or x < 0 or y < 0 or x + bw > image.width or y + bh > image.height:
@@ -340,8 +343,10 @@ def upscale_region(
         )
     model, plan = resolve_model(options, model, progress, cancel)
     margin = model.context + (resample.SUPPORT["lanczos"] + 2 if plan.final_resize else 0) + 2
-    if model.kind == ModelKind.PER_IMAGE or not model.tileable:
+    if model.kind == ModelKind.PER_IMAGE:
         margin = max(margin, 32)
+    elif not model.tileable:
+        margin = max(image.width, image.height)  # the whole image: the same averages as its result
     x0, x1 = _crop_span(x, bw, margin, image.width)
     y0, y1 = _crop_span(y, bh, margin, image.height)
     if image.has_alpha and not image.pixels[y0:y1, x0:x1, -1].all():
