@@ -468,3 +468,24 @@ def test_rows_keep_the_input_order_and_the_status_names_the_running_file(qtbot, 
     assert " · f03.png · " in dialog.status_label.text()
     event("file", 3, "f03.png", 4, FileRecord(str(src / "f03.png"), None, "ok"))
     assert dialog.table.item(3, 1).text() == "ok" and dialog.table.item(2, 1).text() == "skipped"
+
+
+def test_same_as_input_keeps_a_lossless_webp_lossless(qtbot, tmp_path: Path):
+    """It was written as a lossy WebP at the Quality shown (the command line keeps it lossless)."""
+    from PIL import Image as PILImage
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (12, 14, 3), np.uint8)).save(
+        src / "a.webp", lossless=True)
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText(str(out))
+    assert dialog.picker.set_model_id("bicubic")
+    assert dialog.format_combo.currentData() == "same"
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    written = next(out.glob("*.webp"))
+    assert written.read_bytes()[12:16] == b"VP8L"
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("webp"))
+    assert dialog.batch_options().keep_lossless is False  # an explicit WebP: the Quality shown

@@ -1365,3 +1365,54 @@ def test_the_suggested_format_keeps_what_the_result_holds(make_window, tmp_path,
         window.start_upscale()
         wait_idle(qtbot, window)
         assert window.saver.suggested_result_path().suffix == expected, source.name
+
+
+def _webp_kind(path: Path) -> bytes:
+    return path.read_bytes()[12:16]  # the first chunk: VP8 (lossy), VP8L (lossless), VP8X
+
+
+def test_save_as_keeps_a_lossless_webp_lossless(make_window, tmp_path, qtbot):
+    """The dialog wrote a lossless WebP's result as a lossy WebP at the Quality it showed (the
+    command line keeps it lossless): it offers a Lossless box, ticked for such an image."""
+    from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+
+    src = tmp_path / "art.webp"
+    PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (16, 20, 3), np.uint8)).save(src, lossless=True)
+    window = make_window()
+    open_and_wait(qtbot, window, [src])
+    assert window.picker.set_model_id("bicubic")
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    asked = []
+
+    def through_the_dialog(suggested, options):
+        dialog = SaveAsDialog(suggested, options)
+        qtbot.addWidget(dialog)
+        dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("webp"))
+        asked.append((dialog.lossless_check.isChecked(), dialog.quality_spin.isEnabled()))
+        return tmp_path / "out.webp", dialog.choice()[1]
+
+    window.saver.ask_save_target = through_the_dialog
+    assert window.result is not None and window.session.result_shown, window.last_error
+    assert window.saver.save_as() == tmp_path / "out.webp", (asked, window.statusBar().currentMessage())
+    assert asked == [(True, False)]  # ticked; the Quality is not what is written
+    assert _webp_kind(tmp_path / "out.webp") == b"VP8L"
+    assert np.array_equal(read_image(tmp_path / "out.webp").pixels, window.result.image.pixels)
+
+
+def test_the_save_as_lossless_box_is_for_webp_alone(qtbot, tmp_path):
+    from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+
+    dialog = SaveAsDialog(tmp_path / "a.png", SaveOptions(format="png", quality=80))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.lossless_check.isVisible() and not dialog.lossless_check.isChecked()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("webp"))
+    assert dialog.lossless_check.isVisible() and dialog.quality_spin.isEnabled()
+    assert dialog.choice()[1].lossless is False
+    dialog.lossless_check.setChecked(True)
+    assert not dialog.quality_spin.isEnabled() and dialog.choice()[1].lossless is True
+    assert dialog.path_edit.text().endswith("a.webp")
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("jpg"))
+    assert not dialog.lossless_check.isVisible() and dialog.quality_spin.isEnabled()
+    assert dialog.choice()[1].lossless is False  # (a JPEG has no lossless box)

@@ -20,7 +20,8 @@ from tests.train_fixtures import make_images
 
 @pytest.mark.parametrize(("pixels", "words"), [
     (chelsea_crop(20, 24), "floats in 0..1, got uint8"),
-    (chelsea_crop(20, 24).astype(np.float32), "values in 0..1, got 1..184 (divide 0..255 values by 255 first)"),  # (all white)
+    # (it came back all white)
+    (chelsea_crop(20, 24).astype(np.float32), "values in 0..1, got 1..184 (divide 0..255 values by 255 first)"),
     (np.zeros((20, 24, 4), np.float32), "H×W×3"),
     (np.zeros((3, 20, 24), np.float32), "H×W×3"),  # CHW ("its weights are damaged")
     (np.zeros((20, 24), np.float32), "H×W×3"),

@@ -477,6 +477,6 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
         first.save(fh, "PNG", loop=plays, disposal=disposal, blend=0, default_image=False,
                    compress_level=3, **({"icc_profile": icc} if icc else {}), **common)
     else:
-        lossless = options.quality >= 100
+        lossless = options.writes_lossless_webp(animation.frames[0].info)
         first.save(fh, "WEBP", loop=plays, quality=int(options.quality), lossless=lossless, method=4,
                    **({"icc_profile": icc} if icc else {}), **common)

@@ -61,12 +61,18 @@ class SaveOptions:
     ``keep_metadata``: write the ICC profile, EXIF and resolution back where possible.
     ``keep_lossless``: an image read from a lossless WebP is written as one (WebP output),
     whatever `quality` says — for a front end whose user gave no quality.
+    ``lossless``: WebP output is lossless whatever `quality` says (the Save As dialog's box).
     """
 
     format: str | None = None
     quality: int = DEFAULT_QUALITY
     keep_metadata: bool = True
     keep_lossless: bool = False
+    lossless: bool = False
+
+    def writes_lossless_webp(self, info: dict) -> bool:
+        """Whether a WebP of an image with `info` (``Image.info``) is written lossless."""
+        return self.lossless or self.quality >= 100 or (self.keep_lossless and bool(info.get("webp_lossless")))
 
     def __post_init__(self) -> None:
         check_quality(self.quality)  # once, here: it was checked at each write
@@ -381,7 +387,7 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
         subsampling = "4:4:4" if options.quality >= 90 else "4:2:0"
         pil.save(fh, "JPEG", quality=int(options.quality), subsampling=subsampling, **params)
     elif fmt == "webp":
-        lossless = options.quality >= 100 or (options.keep_lossless and bool(image.info.get("webp_lossless")))
+        lossless = options.writes_lossless_webp(image.info)
         pil.save(fh, "WEBP", quality=int(options.quality), lossless=lossless, exact=lossless,
                  method=4, **params)
     else:

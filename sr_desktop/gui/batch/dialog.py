@@ -154,6 +154,8 @@ class BatchDialog(QDialog):
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(DEFAULT_QUALITY)
+        self.quality_spin.setToolTip("JPEG and WebP quality (100 = lossless WebP); with “same as input” a "
+                                     "lossless WebP stays lossless")
         self.name_edit = QLineEdit(DEFAULT_NAME_TEMPLATE)
         self.name_edit.setToolTip("Placeholders: " + " ".join(f"{{{p}}}" for p in NAME_PLACEHOLDERS))
         self.existing_combo = QComboBox()
@@ -318,6 +320,9 @@ class BatchDialog(QDialog):
             recursive=self.recursive_check.isChecked(),
             allow_inside_input=self.inside_check.isChecked(),
             keep_metadata=self.metadata_check.isChecked(),
+            # "same as input" keeps a lossless WebP lossless, as the command line does without
+            # --quality (it was written lossy at the Quality shown)
+            keep_lossless=self.format_combo.currentData() == "same",
         )
 
     def _refresh_models(self) -> None:

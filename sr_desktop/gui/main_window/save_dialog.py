@@ -61,6 +61,13 @@ class SaveAsDialog(QDialog):
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(int(options.quality))
+        # ticked for a lossless WebP opened (the dialog wrote it lossy at the Quality shown)
+        self.lossless_check = QCheckBox("Lossless")
+        self.lossless_check.setObjectName("saveLosslessCheck")
+        self.lossless_check.setChecked(bool(options.lossless))
+        self.lossless_check.setToolTip("WebP without loss: every pixel as upscaled, a larger file "
+                                       "(ticked when the opened image is a lossless WebP)")
+        self.lossless_check.toggled.connect(self._on_format)
         self.metadata_check = QCheckBox("Keep ICC profile, EXIF and XMP")
         self.metadata_check.setChecked(bool(options.keep_metadata))
         self.metadata_check.setToolTip(
@@ -70,7 +77,11 @@ class SaveAsDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("File", row)
         form.addRow("Format", self.format_combo)
-        form.addRow("Quality", self.quality_spin)
+        quality_row = QHBoxLayout()
+        quality_row.addWidget(self.quality_spin)
+        quality_row.addWidget(self.lossless_check)
+        quality_row.addStretch(1)
+        form.addRow("Quality", quality_row)
         form.addRow("", self.metadata_check)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -84,7 +95,10 @@ class SaveAsDialog(QDialog):
 
     def _on_format(self) -> None:
         fmt = self.format_combo.currentData()
-        self.quality_spin.setEnabled(fmt in ("jpg", "webp"))
+        self.lossless_check.setVisible(fmt == "webp")
+        self.quality_spin.setEnabled(fmt == "jpg" or (fmt == "webp" and not self.lossless_check.isChecked()))
+        if self.sender() is self.lossless_check:
+            return
         from sr_desktop.engine.imageio import format_named_by, suffix_for_format
 
         path = Path(self.path_edit.text())
@@ -166,5 +180,6 @@ class SaveAsDialog(QDialog):
             format=self.format_combo.currentData(),
             quality=self.quality_spin.value(),
             keep_metadata=self.metadata_check.isChecked(),
+            lossless=self.format_combo.currentData() == "webp" and self.lossless_check.isChecked(),
         )
         return self._suggested.parent / Path(self.path_edit.text()).expanduser(), options

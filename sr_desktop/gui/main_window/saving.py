@@ -124,10 +124,12 @@ class ResultSaver:
             return None
         from sr_desktop.engine.imageio import SaveOptions
 
+        image = getattr(self.session.result, "image", None)
         defaults = SaveOptions(
             format=self._default_format(),
             quality=self.settings.get("save_quality"),
             keep_metadata=self.settings.get("keep_metadata"),
+            lossless=bool(image is not None and image.info.get("webp_lossless")),
         )
         choice = self.ask_save_target(self.suggested_result_path(), defaults)
         if not choice:
