@@ -149,3 +149,57 @@ def test_a_training_leaves_the_callers_torch_random_state_as_it_was(tmp_path):
     train(TrainOptions(arch="SRCNN:n1=8,n2=4", scale=2, data=(str(data),), out=str(tmp_path / "run"),
                        iterations=2, batch=2, patch=12, device="cpu", val_every=2))
     assert torch.equal(torch.rand(4), expected)
+
+
+def _kernel_run(tmp_path, out, degradation, iterations, resume=False, init=None):
+    from sr_desktop.engine.training.loop import train
+    from sr_desktop.engine.training.options import TrainOptions
+
+    return train(TrainOptions(arch="SRCNN:n1=8,n2=4", scale=2, data=(str(tmp_path / "data"),), out=out,
+                              degradation=degradation, iterations=iterations, batch=2, patch=12, device="cpu",
+                              val_every=iterations, resume=resume, init=init))
+
+
+def test_a_run_with_relative_files_resumes_from_another_folder(tmp_path, monkeypatch):
+    """--degradation kernel:k.npy was recorded as typed: resumed from a sub-folder the right
+    file ("kernel:../k.npy") was refused and the recorded name was read there."""
+    make_images(tmp_path / "data", 2, 32, 0)
+    kernel = np.zeros((7, 7))
+    kernel[2:5, 2:5] = 1 / 9
+    np.save(tmp_path / "k.npy", kernel)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    _kernel_run(tmp_path, "run", "kernel:k.npy,noise=1", 2)
+    monkeypatch.chdir(tmp_path / "sub")
+    result = _kernel_run(tmp_path, "../run", "kernel:../k.npy,noise=1", 4, resume=True)
+    assert result.iterations == 4
+
+
+def test_a_run_does_not_resume_with_another_kernel_in_its_file(tmp_path, monkeypatch):
+    """Another kernel copied over the file: the run went on training on another blur."""
+    from sr_desktop.engine.training.errors import TrainingError
+
+    make_images(tmp_path / "data", 2, 32, 0)
+    kernel = np.zeros((7, 7))
+    kernel[3, 2:5] = 1 / 3
+    np.save(tmp_path / "k.npy", kernel)
+    _kernel_run(tmp_path, str(tmp_path / "run"), f"kernel:{tmp_path / 'k.npy'}", 2)
+    np.save(tmp_path / "k.npy", kernel.T)
+    with pytest.raises(TrainingError, match="holds another kernel than the one the run trained with"):
+        _kernel_run(tmp_path, str(tmp_path / "run"), f"kernel:{tmp_path / 'k.npy'}", 4, resume=True)
+
+
+def test_a_training_checkpoint_reads_as_the_model_its_run_exports(tmp_path):
+    """A run stopped part-way leaves only checkpoints; `models add` or --init of one said
+    "unsupported model file"."""
+    import torch
+
+    from sr_desktop.engine.models.custom import detect_model_file, load_model_file
+
+    make_images(tmp_path / "data", 2, 32, 0)
+    _kernel_run(tmp_path, str(tmp_path / "run"), "bicubic", 2)
+    weights = next((tmp_path / "run" / "checkpoint").glob("weights-*.safetensors"))
+    exported = load_model_file(tmp_path / "run" / "model.safetensors").module.state_dict()
+    state = load_model_file(weights).module.state_dict()
+    assert state.keys() == exported.keys() and all(torch.equal(state[k], exported[k]) for k in state)
+    assert detect_model_file(weights)["arch"] == "SRCNN"

@@ -96,9 +96,12 @@ def test_ctrl_c_says_whether_there_is_anything_to_resume(tmp_path, capsys, monke
     monkeypatch.setattr(Trainer, "step", step_then_ctrl_c)
     later = tmp_path / "later"
     assert main(_command(data, later)[3:]) == 130
-    assert f"interrupted at iteration 3; checkpoint saved, continue with --resume --out {later}" in \
-        capsys.readouterr().err
+    assert ("interrupted at iteration 3; checkpoint saved: the same command with --resume continues it "
+            "(with --iterations 3 too it exports the model as it stands)") in capsys.readouterr().err
     assert _checkpoint_iteration(later) == 3
+    # the checkpoint of a run stopped part-way is a model too (it was "unsupported model file")
+    weights = next((later / "checkpoint").glob("weights-*.safetensors"))
+    assert main(["models", "add", str(weights), "--name", "stopped run"]) == 0, capsys.readouterr().err
 
 
 def test_resume_below_the_checkpoint_is_refused_and_at_it_exports(tmp_path, capsys):

@@ -157,8 +157,10 @@ def _train(args) -> int:
     except Cancelled:
         reporter.bar.close()
         if has_checkpoint(trainer.ckpt_dir):
-            print(f"sr-desktop: interrupted at iteration {trainer.iteration}; checkpoint saved, "
-                  f"continue with --resume --out {args.out}", file=sys.stderr)
+            # (a run's other flags are needed too: "--resume --out RUN" alone was a usage error)
+            print(f"sr-desktop: interrupted at iteration {trainer.iteration}; checkpoint saved: the same command "
+                  f"with --resume continues it (with --iterations {trainer.saved_iteration} too it exports the "
+                  f"model as it stands)", file=sys.stderr)
         else:  # stopped before the first step: there is nothing to resume
             print(f"sr-desktop: interrupted at iteration {trainer.iteration}, before anything was saved; "
                   "start the run again", file=sys.stderr)

@@ -159,9 +159,26 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             raise ModelError(str(exc)) from None
         raise _unsupported(path, exc.reason) from None
     try:
-        return unwrap_state_dict(obj)
+        return _model_of_training_checkpoint(path, unwrap_state_dict(obj))
     except UnsupportedStateDict as exc:
         raise _unsupported(path, str(exc)) from None
+
+
+#: the groups of tensors a checkpoint of ``sr-desktop train`` holds (`training.checkpoint`)
+_CHECKPOINT_GROUPS = {"net", "ema", "disc"}
+
+
+def _model_of_training_checkpoint(path: Path, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint of ``sr-desktop train`` (``checkpoint/weights-N.safetensors``) as the model
+    its run exports: the averaged (EMA) weights where the run keeps them, else the network's.
+    Any other state dict as it is. (A run stopped part-way leaves only checkpoints, and
+    `models add` or ``--init`` of one said "unsupported model file".)"""
+    groups = {key.split(".", 1)[0] for key in state}
+    if "net" not in groups or not groups <= _CHECKPOINT_GROUPS or path.suffix.lower() != SAFETENSORS_SUFFIX \
+            or "iteration" not in safetensors_metadata(path):
+        return state
+    group = "ema" if "ema" in groups else "net"
+    return {key[len(group) + 1:]: value for key, value in state.items() if key.startswith(group + ".")}
 
 
 # -- SRModel wrappers (the torch architectures' `ArchModel` is in `arch_model`) ----------

@@ -65,7 +65,7 @@ from sr_desktop.engine.training.networks import (
     parse_arch_spec,
     rebuild_network,
 )
-from sr_desktop.engine.training.options import TrainOptions
+from sr_desktop.engine.training.options import KERNEL_DIGEST_KEY, TrainOptions
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
 from sr_desktop.engine.training.run_lock import run_folder_lock
 from sr_desktop.engine.training.runlog import RunLog
@@ -132,16 +132,19 @@ SINCE_LATER_VERSIONS = {"mixed_scales": [], "downscales": []}
 
 
 #: settings a checkpoint of an earlier version does not record: not compared then
-CHECKED_SINCE_LATER_VERSIONS = ("data", "val", "ema")
+CHECKED_SINCE_LATER_VERSIONS = ("data", "val", "ema", KERNEL_DIGEST_KEY)
 
 
-def _check_resume(options: TrainOptions, ckpt: Checkpoint) -> None:
+def _check_resume(options: TrainOptions, ckpt: Checkpoint, kernel: np.ndarray | None) -> None:
     recorded = ckpt.meta.get("options", {})
-    for key, value in options.fingerprint().items():
+    for key, value in options.fingerprint(kernel).items():
         if key not in recorded and key in SINCE_LATER_VERSIONS and value == SINCE_LATER_VERSIONS[key]:
             continue  # a checkpoint older than the setting, and the setting left at its default
         if key not in recorded and key in CHECKED_SINCE_LATER_VERSIONS:
             continue
+        if key == KERNEL_DIGEST_KEY and recorded.get(key) != value:
+            raise TrainingError(f"cannot resume: {options.degradation.split(',')[0][len('kernel:'):]} holds another "
+                                "kernel than the one the run trained with (its file was replaced)")
         if not _same_setting(key, recorded.get(key), value):
             raise TrainingError(f"cannot resume: the checkpoint was made with {key}={recorded.get(key)!r}, "
                                 f"not {value!r}")
@@ -182,6 +185,14 @@ def _same_setting(key: str, recorded, value) -> bool:
         return True
     if key == "init" and isinstance(recorded, str) and isinstance(value, str):
         return os.path.abspath(recorded) == os.path.abspath(value)
+    if key == "degradation" and isinstance(recorded, str) and recorded.startswith("kernel:") and \
+            isinstance(value, str) and value.startswith("kernel:"):
+        # (a checkpoint of an earlier version recorded the kernel file as it was typed)
+        def absolute(spec: str) -> str:
+            path, comma, rest = spec[len("kernel:"):].partition(",")
+            return os.path.abspath(path) + comma + rest
+
+        return absolute(recorded) == absolute(value)
     parse = {"arch": parse_arch_spec, "loss": parse_loss_spec}.get(key)
     if parse is None or not isinstance(recorded, str):
         return False
@@ -230,7 +241,7 @@ class Trainer:
         #: how a resumed run's learning-rate schedule differs from its checkpoint's (one line)
         self.schedule_note: str | None = None
         if self.ckpt is not None:
-            _check_resume(o, self.ckpt)
+            _check_resume(o, self.ckpt, getattr(self.degradation, "kernel", None))
             self.schedule_note = schedule_change(o, self.ckpt)
             meta = self.ckpt.meta
             self.net = rebuild_network(meta["arch"], int(meta["scale"]), meta["params"])
@@ -306,7 +317,8 @@ class Trainer:
 
     def _meta(self) -> dict[str, Any]:
         n = self.net
-        return {"arch": n.arch, "scale": n.scale, "params": n.params, "options": self.options.fingerprint(),
+        options = self.options.fingerprint(getattr(self.degradation, "kernel", None))
+        return {"arch": n.arch, "scale": n.scale, "params": n.params, "options": options,
                 "schedule": _schedule(self.options)}
 
     def save_checkpoint(self) -> None:
