@@ -75,7 +75,8 @@ class RunInfo:
         kernel may have been estimated or loaded from a file: "estimated" named both)."""
         name = self.model_name or self.model
         if self.kernel:
-            name += " (with a blur kernel)"
+            # one parenthesis: "MAP-SR (reconstruction with a kernel, per image) (with a blur kernel)"
+            name = name.split(" (")[0] + " (with a blur kernel)"
         if self.variant and self.variant != "default":
             name += f" · {self.variant}"
         return f"{name} ×{self.scale}"
