@@ -88,6 +88,22 @@ def test_bench_kernel_degradation(dataset, tmp_path):
     assert len(data["models"][0]["images"]) == 2
 
 
+def test_a_kernel_whose_size_says_another_scale_is_noted(dataset, tmp_path, capsys):
+    """A ×2 estimate (the kernel command's default) degraded a ×4 bench without a word; the
+    upscale command already noted the other way round."""
+    np.save(tmp_path / "k.npy", np.outer([1, 2, 1], [1, 2, 1]).astype(float))
+    big = np.zeros((27, 27))
+    big[13, 13] = 1
+    np.save(tmp_path / "k4.npy", big)
+    for kernel, scale, noted in (("k.npy", "4", True), ("k.npy", "2", False), ("k4.npy", "4", False)):
+        assert main(["bench", "--dataset", str(dataset), "--scale", scale, "--degradation",
+                     f"kernel:{tmp_path / kernel}", "--quiet", "--no-niqe"]) == 0
+        err = capsys.readouterr().err
+        expected = ("sr-desktop: note: k.npy is 3×3, the size of a ×2 kernel; at ×4 the images are blurred "
+                    "with it as given")
+        assert (expected in err) is noted, err
+
+
 def test_bench_errors_are_one_line(dataset, tmp_path, capsys):
     rc = main(["bench", "--dataset", str(tmp_path / "nope"), "--scale", "2"])
     err = capsys.readouterr().err

@@ -236,6 +236,9 @@ def test_kernel_file_choice_in_the_degradation_combo(qtbot, panel, image, tmp_pa
     # numbers went behind a scroll bar)
     summary = panel.evaluate_section.inputs_toggle.text()
     assert "kernel:k.npy" in summary and str(tmp_path) not in summary
+    # a 3×3 kernel at ×4: the size of a ×2 kernel, used as given (it went without a word)
+    assert "k.npy is 3×3, the size of a ×2 kernel; at ×4 it blurred the images as given" in \
+        panel.evaluate_section.status.text()
 
 
 def test_cancel_keeps_finished_rows(qtbot, panel, image, monkeypatch):

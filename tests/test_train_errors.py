@@ -551,3 +551,15 @@ def test_cancel_during_a_validation_stops_it_and_keeps_the_iterations(tmp_path, 
     assert load_checkpoint(tmp_path / "out" / "checkpoint").iteration == 6
     log = (tmp_path / "out" / "log.jsonl").read_text()
     assert '"kind": "val", "it": 3,' in log and '"kind": "val", "it": 6,' not in log
+
+
+def test_a_kernel_whose_size_says_another_scale_is_noted(tmp_path, capsys, monkeypatch):
+    """A ×2 estimate (the kernel command's default) made a ×4 run's pairs without a word."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    data = make_images(tmp_path / "data", 2, 48, seed=1)
+    np.save(tmp_path / "k2.npy", np.outer([1, 2, 1], [1, 2, 1]) / 16.0)
+    assert main(["train", "--arch", "SRCNN:n1=8,n2=4", "--scale", "4", "--data", str(data), "--degradation",
+                 f"kernel:{tmp_path / 'k2.npy'}", "--iterations", "1", "--batch", "2", "--patch", "12",
+                 "--device", "cpu", "--out", str(tmp_path / "run"), "-q"]) == 0
+    assert ("sr-desktop: note: k2.npy is 3×3, the size of a ×2 kernel; at ×4 the training images are blurred "
+            "with it as given") in capsys.readouterr().err

@@ -17,6 +17,7 @@ from sr_desktop.cli.common import (
 )
 from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.core.paths import DOCS_DIR
+from sr_desktop.engine.core.text import printable
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
@@ -100,6 +101,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _say_kernel_size(args: argparse.Namespace, degradation) -> None:
+    """A note when the kernel's size says another scale than --scale (a ×2 estimate, the
+    kernel command's default, degraded a ×4 bench without a word)."""
+    from sr_desktop.engine.core.kernel_file import kernel_size_note
+
+    if degradation.kernel is not None:
+        name = printable(Path(_kernel_file(args.degradation)).name)
+        as_given = "the images are blurred with it as given"
+        if note := kernel_size_note(name, degradation.kernel, int(args.scale), as_given):
+            print(f"sr-desktop: {note}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table; write the requested files. Returns 0."""
     from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, resolved
@@ -137,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             if resolved(path) == resolved(other):
                 raise EvaluationError(f"{flag} and {other_flag} name the same file {path}")
     degradation = parse_degradation(args.degradation)
+    _say_kernel_size(args, degradation)
     # every weight file is read and checked here, before any model runs
     perceptual = load_perceptual(args.lpips, args.dists, args.vgg16, device=args.device)
     protocol = EvalProtocol(round_y=args.round_y, ms_ssim=args.ms_ssim, niqe=not args.no_niqe,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, stop_signals_call, torch_device_arg
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE
+from sr_desktop.engine.core.text import printable
 
 HELP = "train or fine-tune a super-resolution model on folders of high-resolution images"
 EPILOG = f"""Examples:
@@ -131,6 +133,18 @@ def run(args) -> int:
         return _train(args)
 
 
+def _kernel_note(trainer) -> str | None:
+    """A note when the kernel's size says another scale than the run's (a ×2 estimate, the
+    kernel command's default, made a ×4 run's pairs without a word)."""
+    from sr_desktop.engine.core.kernel_file import kernel_size_note
+
+    kernel = getattr(trainer.degradation, "kernel", None)
+    if kernel is None:
+        return None
+    name = printable(Path(trainer.options.degradation[len("kernel:"):].split(",")[0]).name)
+    return kernel_size_note(name, kernel, trainer.options.scale, "the training images are blurred with it as given")
+
+
 def _train(args) -> int:
     from sr_desktop.engine.core.progress import CancelToken
     from sr_desktop.engine.training import Trainer
@@ -143,7 +157,7 @@ def _train(args) -> int:
         trainer = Trainer(_options(args))
     except MemoryError:
         raise TrainingError(short_of_memory) from None
-    for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else ""):
+    for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else "", _kernel_note(trainer)):
         if note:
             print(f"sr-desktop: {note}", file=sys.stderr)
     cancel = CancelToken()

@@ -164,17 +164,17 @@ def run(args: argparse.Namespace) -> int:
 
         devices.resolve_precision(options.precision.value, devices.resolve_device(parse_device(options.device)))
     if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":
-        from sr_desktop.engine.core.kernel_file import kernel_scale, load_kernel_file
+        from sr_desktop.engine.core.kernel_file import kernel_size_note, load_kernel_file
 
         given = load_kernel_file(options.kernel)  # a bad --kernel is one error, not one per file
         from sr_desktop.engine.models.registry import get_model_spec
 
         # (without --scale the model runs at its largest scale, ×4)
         runs_at = options.scale or max(get_model_spec(options.model).scales)
-        if kernel_scale(given) == 4 and runs_at == 2 and not args.quiet:
-            # (by its size alone: a wide ×2 blur is as big; a ×4 estimate used at ×2 went without a word)
-            print(f"sr-desktop: note: {printable(Path(options.kernel).name)} is {given.shape[1]}×{given.shape[0]}, "
-                  "the size of a ×4 kernel; at ×2 it is used as a ×2 kernel", file=sys.stderr)
+        # (a ×4 estimate used at ×2 went without a word; a ×2 one at ×4 is made the ×4 kernel, as documented)
+        note = kernel_size_note(printable(Path(options.kernel).name), given, runs_at, "it is used as a ×2 kernel")
+        if note and runs_at == 2 and not args.quiet:
+            print(f"sr-desktop: {note}", file=sys.stderr)
     model = None
     if not per_image:
         # Unknown model / scale / device: one error before any file. (A per-image model

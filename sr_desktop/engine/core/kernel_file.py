@@ -99,3 +99,14 @@ def odd_canvas(kernel: np.ndarray) -> np.ndarray:
 def kernel_scale(kernel: np.ndarray) -> int:
     """The SR scale a kernel is for, judged by its size (×4 kernels are at least 25 wide)."""
     return 4 if kernel.shape[0] >= X4_KERNEL_MIN_SIZE else 2
+
+
+def kernel_size_note(name: str, kernel: np.ndarray, scale: int, as_given: str) -> str | None:
+    """One line when `kernel`'s size says another scale than the ×`scale` it is used at (by
+    size alone, so a note rather than a refusal: a wide ×2 blur is as large), saying what is
+    done with it (`as_given`); None when the sizes agree or the scale is not 2 or 4."""
+    judged = kernel_scale(kernel)
+    if scale not in (2, 4) or judged == scale:
+        return None
+    return (f"note: {name} is {kernel.shape[1]}×{kernel.shape[0]}, the size of a ×{judged} kernel; "
+            f"at ×{scale} {as_given}")

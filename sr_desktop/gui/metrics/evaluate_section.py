@@ -77,6 +77,7 @@ class EvaluateSection(QGroupBox):
         self._last_degradation_index = 0
         #: what the running or shown evaluation is about, None without one
         self._run_summary: str | None = None
+        self._kernel_note: str | None = None
 
         layout = tight_column(self)
         # The inputs fold away while an evaluation runs or is shown, so the leaderboard
@@ -307,10 +308,11 @@ class EvaluateSection(QGroupBox):
         self.runRequested.emit(self.checked_models(), self.scale_spin.value(), degradation)
 
     # ---------------------------------------------------------------- progress
-    def show_started(self, models: int, scale: int, degradation: str) -> None:
+    def show_started(self, models: int, scale: int, degradation: str, note: str | None = None) -> None:
         """An evaluation of ``models`` models started: the inputs fold away behind a
-        summary of it."""
+        summary of it; `note` (about the degradation) is added to the line of its end."""
         self._run_summary = _summary(models, scale, degradation)
+        self._kernel_note = note
         self.set_inputs_shown(False)
         self.progress.setRange(0, models)
         self.progress.setValue(0)
@@ -333,6 +335,8 @@ class EvaluateSection(QGroupBox):
             # a long message must not push the leaderboard out of view
             text += "; failed: " + ", ".join(r.model for r in failed)
             details = "\n".join(f"{r.model}: {r.error}" for r in failed)
+        if self._kernel_note:  # (a ×2 estimate degraded a ×4 evaluation without a word)
+            text += f"; {self._kernel_note}"
         self.status.setText(text)
         self.status.setToolTip(details)
         self.progress.setValue(self.progress.maximum())

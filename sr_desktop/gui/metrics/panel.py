@@ -50,6 +50,7 @@ from sr_desktop.app.metrics_jobs import (
     run_task,
 )
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.kernel_file import kernel_size_note
 from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.evaluate import check_measurable
@@ -307,7 +308,11 @@ class MetricsPanel(QWidget):
         st.selected_model = None
         self.leaderboard.set_selected(None)
         st.prune()
-        self.evaluate_section.show_started(len(model_ids), scale, described)
+        note = None
+        if deg.kernel is not None and described.startswith("kernel:"):
+            # (a ×2 estimate saved to a file degraded a ×4 evaluation without a word)
+            note = kernel_size_note(described[len("kernel:"):], deg.kernel, scale, "it blurred the images as given")
+        self.evaluate_section.show_started(len(model_ids), scale, described, note)
         self._eval_queue.submit(job)
         self._refresh_all()
         self._show_current()  # (the model shown before is gone from the leaderboard: its image too)
