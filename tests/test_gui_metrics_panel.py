@@ -809,3 +809,16 @@ def test_a_model_run_at_a_scale_it_does_not_have_is_marked_as_bench_marks_it(qtb
     assert span.text().endswith(" *") and "×4, then Lanczos to ×3" in span.toolTip()
     assert not table.item(table.row_of("bicubic"), 0).text().endswith("*")
     assert "* has no ×3 of its own" in panel.leaderboard.note.text()
+
+
+def test_the_evaluate_list_tells_the_two_bicubics_apart(qtbot):
+    """Its "Bicubic" ran MATLAB's imresize (the tables' baseline) under the Result section's
+    "Bicubic · Backend: Pillow" (the picker's, 4/255 apart), which could not be evaluated."""
+    from sr_desktop.app.metrics_jobs import EvaluationTask
+    from sr_desktop.gui.metrics.evaluate_section import installed_models
+
+    models = dict(installed_models())
+    assert models["bicubic"] == "Bicubic (MATLAB)" and models["bicubic-pil"] == "Bicubic (Pillow)"
+    rows = EvaluationTask(textured_pixels(), ["bicubic", "bicubic-pil"], 2, Degradation()).run(None, None)
+    matlab, pillow = rows
+    assert not matlab.error and not pillow.error and matlab.psnr_y != pillow.psnr_y  # two algorithms

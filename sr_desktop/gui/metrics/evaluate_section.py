@@ -31,6 +31,7 @@ from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.metrics.degradation import Degradation, parse_degradation, validate_kernel
 from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.metrics.leaderboard import Leaderboard
 from sr_desktop.gui.metrics.model_list import ModelChecklist
@@ -38,7 +39,9 @@ from sr_desktop.gui.widgets import WrapLabel, tight_column
 
 log = logging.getLogger(__name__)
 
-FALLBACK_MODELS = [("bicubic", "Bicubic"), ("lanczos", "Lanczos")]
+#: what the evaluate list calls the two bicubics (`engine.metrics.upscalers`)
+BICUBIC_NAMES = {MATLAB_BICUBIC_ID: "Bicubic (MATLAB)", ENGINE_BICUBIC_ID: "Bicubic (Pillow)"}
+FALLBACK_MODELS = [(MATLAB_BICUBIC_ID, BICUBIC_NAMES[MATLAB_BICUBIC_ID]), ("lanczos", "Lanczos")]
 SCALE_MIN, SCALE_MAX = 2, 8
 
 
@@ -52,7 +55,17 @@ def installed_models() -> list[tuple[str, str]]:
     except (ImportError, SRDesktopError) as exc:
         log.warning("model registry unavailable for the evaluate mode: %s", exc)
         specs = []
-    models = [(s.id, s.name) for s in specs if s.installed and s.kind != "per_image"]
+    models: list[tuple[str, str]] = []
+    for spec in specs:
+        if not spec.installed or spec.kind == "per_image":
+            continue
+        if spec.id == MATLAB_BICUBIC_ID:
+            # the id runs MATLAB's imresize here (the tables' baseline, as in bench) and Pillow's
+            # bicubic in the picker (Pillow's, offered too): both "Bicubic" on one panel, 4/255 apart
+            models += [(MATLAB_BICUBIC_ID, BICUBIC_NAMES[MATLAB_BICUBIC_ID]),
+                       (ENGINE_BICUBIC_ID, BICUBIC_NAMES[ENGINE_BICUBIC_ID])]
+        else:
+            models.append((spec.id, spec.name))
     return models or list(FALLBACK_MODELS)
 
 
