@@ -482,3 +482,27 @@ def test_a_report_into_standard_output_redirected_to_a_file(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     text = log.read_text()
     assert text.startswith("earlier lines of a cron log\n{") and '"tool": "sr-desktop batch"' in text
+
+
+def test_batch_takes_a_kernel_for_the_per_image_models(tmp_path: Path, capsys):
+    """batch had no --kernel: ZSSR and map-sr ran with the bicubic kernel whatever the user had."""
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), np.uint8)).save(src / "a.png")
+    kernel = np.zeros((9, 9))
+    kernel[2:7, 3:6] = 1 / 15
+    np.save(tmp_path / "k.npy", kernel)
+    common = ["--model", "map-sr", "--scale", "2", "--no-progress", "--device", "cpu"]
+    assert main(["batch", str(src), str(tmp_path / "with"), *common, "--kernel", str(tmp_path / "k.npy"),
+                 "--report", str(tmp_path / "r.json")]) == 0
+    assert main(["batch", str(src), str(tmp_path / "without"), *common]) == 0
+    assert main(["upscale", str(src / "a.png"), "-o", str(tmp_path / "one.png"), "--model", "map-sr", "--scale", "2",
+                 "--device", "cpu", "--kernel", str(tmp_path / "k.npy"), "-q"]) == 0
+    with_kernel = np.asarray(PILImage.open(tmp_path / "with" / "a_x2_map-sr.png"))
+    assert np.array_equal(with_kernel, np.asarray(PILImage.open(tmp_path / "one.png")))
+    assert not np.array_equal(with_kernel, np.asarray(PILImage.open(tmp_path / "without" / "a_x2_map-sr.png")))
+    assert json.loads((tmp_path / "r.json").read_text())["options"]["kernel"] == str(tmp_path / "k.npy")
+    capsys.readouterr()
+    refused = ["batch", str(src), str(tmp_path / "no"), "--model", "bicubic", "--kernel", str(tmp_path / "k.npy")]
+    assert main(refused) == 2
+    assert "--kernel only applies to --model zssr or map-sr" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from sr_desktop.cli.common import (
     add_metadata_option,
     add_model_options,
     add_quality_option,
+    check_kernel_option,
     name_the_file,
     output_arg,
     path_arg,
@@ -105,6 +106,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="allow OUT_DIR inside (or equal to) IN_DIR; inputs are still never overwritten",
     )
     add_alpha_option(parser)
+    parser.add_argument("--kernel", metavar="FILE.npy|estimate",
+                        help="blur kernel for --model zssr or map-sr: one file for every image, or estimate "
+                             "each image's own")
     add_metadata_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -155,8 +159,10 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.batch.runner import BatchOptions, run_batch
     from sr_desktop.engine.core.progress import CancelToken
 
+    upscale = upscale_options_from(args)
+    check_kernel_option(upscale)  # (batch had no --kernel: a kernel could not be used)
     options = BatchOptions(
-        upscale=upscale_options_from(args),
+        upscale=upscale,
         format=args.format,
         quality=quality_from(args, set() if args.format == "same" else {args.format}),
         name_template=args.name,

@@ -14,6 +14,7 @@ from sr_desktop.cli.common import (
     add_metadata_option,
     add_model_options,
     add_quality_option,
+    check_kernel_option,
     name_the_file,
     output_arg,
     path_arg,
@@ -147,8 +148,7 @@ def run(args: argparse.Namespace) -> int:
     quality = quality_from(args, _formats_of(targets, args.format))
     options = upscale_options_from(args)
     per_image = is_per_image(options.model)
-    if not per_image and options.kernel is not None:
-        raise SRDesktopError("--kernel only applies to --model zssr or map-sr")
+    check_kernel_option(options, quiet=args.quiet)
     if per_image and options.variant:
         from sr_desktop.engine.models.registry import get_model_spec
 
@@ -163,18 +163,6 @@ def run(args: argparse.Namespace) -> int:
         from sr_desktop.engine.core.options import parse_device
 
         devices.resolve_precision(options.precision.value, devices.resolve_device(parse_device(options.device)))
-    if per_image and isinstance(options.kernel, str) and options.kernel != "estimate":
-        from sr_desktop.engine.core.kernel_file import kernel_size_note, load_kernel_file
-
-        given = load_kernel_file(options.kernel)  # a bad --kernel is one error, not one per file
-        from sr_desktop.engine.models.registry import get_model_spec
-
-        # (without --scale the model runs at its largest scale, ×4)
-        runs_at = options.scale or max(get_model_spec(options.model).scales)
-        # (a ×4 estimate used at ×2 went without a word; a ×2 one at ×4 is made the ×4 kernel, as documented)
-        note = kernel_size_note(printable(Path(options.kernel).name), given, runs_at, "it is used as a ×2 kernel")
-        if note and runs_at == 2 and not args.quiet:
-            print(f"sr-desktop: {note}", file=sys.stderr)
     model = None
     if not per_image:
         # Unknown model / scale / device: one error before any file. (A per-image model

@@ -13,9 +13,10 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
-from sr_desktop.engine.core.errors import OptionError
+from sr_desktop.engine.core.errors import OptionError, SRDesktopError
 from sr_desktop.engine.core.interrupt import handle_stop_signals
 from sr_desktop.engine.core.options import (
     ALPHA_CHOICES,
@@ -237,3 +238,25 @@ def stop_signals_call(handler):
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def check_kernel_option(options, quiet: bool = False) -> None:
+    """--kernel before any file (upscale, batch): only for the per-image models (ZSSR,
+    map-sr); a kernel file read once (a bad one is one error, not one per file), with a note
+    when its size says ×4 and the run is ×2 (a ×2 kernel at ×4 is made the ×4 kernel, as
+    documented)."""
+    from sr_desktop.engine.core.kernel_file import kernel_size_note, load_kernel_file
+    from sr_desktop.engine.core.text import printable
+    from sr_desktop.engine.models.registry import get_model_spec, is_per_image
+
+    if options.kernel is None:
+        return
+    if not is_per_image(options.model):
+        raise SRDesktopError("--kernel only applies to --model zssr or map-sr")
+    if not isinstance(options.kernel, str) or options.kernel == "estimate":
+        return
+    given = load_kernel_file(options.kernel)
+    runs_at = options.scale or max(get_model_spec(options.model).scales)  # (without --scale: its largest, ×4)
+    note = kernel_size_note(printable(Path(options.kernel).name), given, runs_at, "it is used as a ×2 kernel")
+    if note and runs_at == 2 and not quiet:  # (a ×4 estimate used at ×2 went without a word)
+        print(f"sr-desktop: {note}", file=sys.stderr)

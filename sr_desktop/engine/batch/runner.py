@@ -20,6 +20,7 @@ the batch was cancelled.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -357,6 +358,7 @@ def run_batch(
             "precision": upscale_options.precision.value,
             "backend": upscale_options.backend.value,
             "alpha": upscale_options.alpha.value,
+            "kernel": _kernel_record(upscale_options.kernel),
             # what `auto` chose here (a cluster's workers each choose for their machine)
             "backend_used": loaded.backend if cluster is None else None,
             "device_used": describe_device(loaded.device) if cluster is None else None,
@@ -380,3 +382,11 @@ def run_batch(
         except BatchError as exc:  # the files are done: their summary is still the caller's to show
             result.report_error = str(exc)
     return result
+
+
+def _kernel_record(kernel) -> str | None:
+    """How the report names the kernel of a per-image model: its file, ``estimate``, or
+    ``given`` for an array (None without one)."""
+    if kernel is None:
+        return None
+    return str(kernel) if isinstance(kernel, str | os.PathLike) else "given"
