@@ -135,7 +135,7 @@ SINCE_LATER_VERSIONS = {"mixed_scales": [], "downscales": []}
 CHECKED_SINCE_LATER_VERSIONS = ("data", "val", "ema", KERNEL_DIGEST_KEY)
 
 
-def _check_resume(options: TrainOptions, ckpt: Checkpoint, kernel: np.ndarray | None) -> None:
+def _check_resume(options: TrainOptions, ckpt: Checkpoint, kernel: np.ndarray | None = None) -> None:
     recorded = ckpt.meta.get("options", {})
     for key, value in options.fingerprint(kernel).items():
         if key not in recorded and key in SINCE_LATER_VERSIONS and value == SINCE_LATER_VERSIONS[key]:
