@@ -148,3 +148,59 @@ def test_the_metrics_region_label_follows_the_palette(qtbot, dark_app):
     colour = label.palette().color(label.backgroundRole())
     assert colour == dark_palette().color(QPalette.ColorRole.Highlight)
     assert panel.shutdown(5.0)
+
+
+def test_styled_controls_follow_a_palette_switched_while_the_window_runs(qtbot, qapp):
+    """A desktop switching light ↔ dark while the app runs: the Advanced toggle (a style
+    sheet), the Upscale button and the kernel's verdict (bold by a style sheet) kept the old
+    palette's colours — "Advanced" white on light grey, as if the row were empty."""
+    from sr_desktop.engine.models import registry
+    from sr_desktop.gui.kernel.panel import KernelPanel
+    from sr_desktop.gui.main_window.controls import ControlsPanel
+
+    original = QApplication.palette()
+    QApplication.setPalette(dark_palette())
+    try:
+        controls = ControlsPanel(registry.list_models())
+        kernel = KernelPanel()
+        for widget in (controls, kernel):
+            qtbot.addWidget(widget)
+            widget.show()
+        kernel._show_confidence(0.9)
+        QApplication.setPalette(original)
+        qapp.processEvents()
+        toggle = controls.picker.advanced.toggleButton()
+        for widget in (toggle, controls.upscale_button, kernel.confidence_label):
+            shown = widget.palette().color(widget.foregroundRole())
+            assert shown == original.color(widget.foregroundRole()), widget
+        assert controls.upscale_button.font().bold() and not controls.upscale_button.styleSheet()
+        assert kernel.confidence_label.font().bold()
+        # the ▸ arrow is drawn again in the new text colour: dark pixels on the light toggle
+        arrow = controls.picker.advanced._COLLAPSED_ICON if hasattr(controls.picker.advanced, "_COLLAPSED_ICON") \
+            else toggle.icon()
+        image = arrow.pixmap(12, 12).toImage()
+        ink = [image.pixelColor(x, y) for x in range(image.width()) for y in range(image.height())
+               if image.pixelColor(x, y).alpha() > 128]
+        assert ink and max(luminance(c) for c in ink) < 100
+        assert kernel.shutdown(5.0)
+    finally:
+        QApplication.setPalette(original)
+
+
+def test_plot_frames_and_reference_lines_read_on_a_dark_palette(qtbot, dark_app):
+    """They were drawn in Mid, a bevel colour: 1.1:1 against a dark background, the "is my
+    model beating bicubic?" line gone."""
+    from sr_desktop.gui.train.plots import CurvePlot
+
+    plot = CurvePlot("validation PSNR-Y (dB)", "#1f77b4")
+    qtbot.addWidget(plot)
+    plot.resize(360, 180)
+    for i in range(10):
+        plot.add_point(i * 100, 30 + i * 0.2)
+    plot.set_reference(29.0, "bicubic 29.00 dB")
+    image = plot.grab().toImage()
+    background = luminance(dark_palette().color(QPalette.ColorRole.Base))
+    # the frame's right edge, 10 px from the side
+    frame = max(luminance(image.pixelColor(x, image.height() // 2)) for x in range(image.width() - 12,
+                                                                                   image.width() - 8))
+    assert frame - background > 60  # measured: Mid was 11 over the background, this 109

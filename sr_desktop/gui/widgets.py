@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QFormLayout,
     QFrame,
@@ -181,6 +182,44 @@ class GrowthWatch(QObject):
         return False
 
 
+class _PaletteFollower(QObject):
+    """Runs `apply` again when the application's palette changes: a style sheet, or an icon
+    drawn in the palette's colours, keeps the colours of the moment it was set (a desktop
+    switching between light and dark while the app ran left "Advanced" white on light grey)."""
+
+    def __init__(self, widget: QWidget, apply) -> None:
+        super().__init__(widget)  # (gone with the widget, and the connection with it)
+        self._apply = apply
+        # the application hears of it; a widget with a style sheet is not passed the new palette
+        QApplication.instance().paletteChanged.connect(self._on_palette_changed)
+
+    def _on_palette_changed(self, _palette) -> None:
+        self._apply()
+
+
+def follow_palette(widget: QWidget, apply) -> None:
+    """`apply()` now and whenever the application's palette changes (`_PaletteFollower`)."""
+    apply()
+    _PaletteFollower(widget, apply)
+
+
+def muted_colour(palette: QPalette, role: QPalette.ColorRole = QPalette.ColorRole.Text) -> QColor:
+    """`role`'s colour at 55 % opacity: frames, axes and reference lines drawn over the
+    background, readable on a light palette and a dark one (Mid, a bevel colour, vanished on
+    dark ones; PlaceholderText is stale in a palette an app builds by setting its colours)."""
+    colour = QColor(palette.color(role))
+    colour.setAlphaF(0.55)
+    return colour
+
+
+def set_bold(widget: QWidget, bold: bool = True) -> None:
+    """Bold text by the widget's font: a ``font-weight`` style sheet froze its palette, and
+    after a light/dark switch of the desktop its text kept the old colour."""
+    font = widget.font()
+    font.setBold(bold)
+    widget.setFont(font)
+
+
 def value_label(parent: QWidget) -> WrapLabel:
     """A wrapped, mouse-selectable label showing "—" until it has a value."""
     label = WrapLabel("—", parent)
@@ -248,16 +287,18 @@ def confirm(parent: QWidget, title: str, text: str, yes_text: str, object_name: 
 
 
 class ContentsHighScrollArea(QScrollArea):
-    """A frameless, vertical-only scroll area around `inner` that asks for its contents'
-    whole height (QScrollArea caps its size hint at 24 lines of text): a form shows whole
-    where there is room and scrolls, down to `min_height`, on a short screen."""
+    """A frameless scroll area around `inner` that asks for its contents' whole height
+    (QScrollArea caps its size hint at 24 lines of text) and width: a form shows whole where
+    there is room and scrolls, down to `min_height`, on a short screen (sideways only where
+    the screen is narrower than the form: with a large font it was cut, Browse… beyond the
+    dialog's edge)."""
 
     def __init__(self, inner: QWidget, min_height: int, parent=None) -> None:
         super().__init__(parent)
         self.setWidget(inner)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setMinimumHeight(min_height)
         # Tab goes to the fields (the area scrolls to the focused one): a dialog opened with
         # the focus on the area itself, where keys did nothing visible
@@ -268,6 +309,8 @@ class ContentsHighScrollArea(QScrollArea):
         inner = self.widget()
         if inner is not None:
             hint.setHeight(inner.sizeHint().height() + 2 * self.frameWidth())
+            scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+            hint.setWidth(max(hint.width(), inner.sizeHint().width() + 2 * self.frameWidth() + scroll_bar))
         return hint
 
 

@@ -271,7 +271,9 @@ class BatchDialog(QDialog):
         # Enter starts; set once the button is in the dialog (before, Qt drops it and makes
         # the first Browse… the default: Enter in a field opened a folder picker)
         self.start_button.setDefault(True)
-        resize_within_screen(self, 820, 700)  # fits a 1366×768 laptop screen (the options scroll on a smaller one)
+        # fits a 1366×768 laptop screen (the options scroll on a smaller one); wider for a
+        # larger font (11 pt, GNOME's: the Browse… buttons were beyond the edge at 820)
+        resize_within_screen(self, max(820, self.sizeHint().width()), 700)
 
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)

@@ -58,6 +58,8 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     tag = next((p for p in inside if not any(p.intersects(a) for a in avoid)), inside[0])
     painter.fillRect(tag, QColor(0, 0, 0, 170))  # on-image colour
     painter.setPen(QColor(255, 255, 255))  # on-image colour
+    # width × height in a right-to-left layout too (its digits were reordered: "40 × 120" for 120 × 40)
+    painter.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
     painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
     painter.restore()
 

@@ -53,7 +53,7 @@ from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
-from sr_desktop.gui.widgets import ElidingComboBox, confirm
+from sr_desktop.gui.widgets import ElidingComboBox, confirm, set_bold
 from sr_desktop.gui.worker import JobQueue
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
@@ -579,7 +579,7 @@ class KernelPanel(QWidget):
     def _show_confidence(self, confidence: float | None) -> None:
         self.confidence_label.setText(confidence_text(confidence, self._kernel_trusted()))
         # the words say reliable / doubtful; bold, in the theme's text colour (dark mode too)
-        self.confidence_label.setStyleSheet("font-weight: bold;")
+        set_bold(self.confidence_label)
 
     def _refresh(self) -> None:
         running = self._job is not None

@@ -26,10 +26,19 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.gui.main_window.model_picker import ModelPicker
-from sr_desktop.gui.widgets import WrapLabel
+from sr_desktop.gui.widgets import WrapLabel, set_bold
 
 REGION_HINT = "Shift+drag on the image (or drag with the Region tool, R) to enhance just a region."
-CONTROLS_WIDTH = 290
+CONTROLS_WIDTH = 290  # at the default 9-pt font, whose lines are
+_DEFAULT_LINE_HEIGHT = 14  # px high
+
+
+def controls_width(font) -> int:
+    """The column's width for `font`: `CONTROLS_WIDTH`, grown with the font's line height
+    (fixed at 290 px, an 11-pt font — GNOME's default — cut "Model" to "Mode")."""
+    from PySide6.QtGui import QFontMetrics
+
+    return max(CONTROLS_WIDTH, round(CONTROLS_WIDTH * QFontMetrics(font).height() / _DEFAULT_LINE_HEIGHT))
 NO_RESULT = "No result yet: pick a model and press Upscale."
 
 
@@ -39,13 +48,13 @@ class ControlsPanel(QWidget):
     def __init__(self, models=None, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("controls")
-        self.setFixedWidth(CONTROLS_WIDTH)
+        self.setFixedWidth(controls_width(self.font()))
         self.picker = ModelPicker(models)
         self.upscale_button = QPushButton("Upscale")
         self.upscale_button.setObjectName("upscaleButton")
         self.upscale_button.setToolTip("Upscale the whole image (Ctrl+Return)")
         self.upscale_button.setMinimumHeight(32)
-        self.upscale_button.setStyleSheet("QPushButton { font-weight: bold; }")
+        set_bold(self.upscale_button)
         self.result_label = WrapLabel(NO_RESULT)
         self.result_label.setObjectName("resultInfo")
         self.result_label.setAccessibleName("What made the result")
@@ -78,7 +87,7 @@ class ControlsPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its buttons take the focus, not it
         bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
-        scroll.setFixedWidth(CONTROLS_WIDTH + bar)
+        scroll.setFixedWidth(self.width() + bar)
         return scroll
 
     def show_result_info(self, text: str, stale: bool = False) -> None:

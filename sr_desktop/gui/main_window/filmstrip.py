@@ -45,11 +45,14 @@ class Filmstrip(QListWidget):
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setGridSize(QSize(THUMB + 40, THUMB + 30))
+        # cells grow with the font (fixed, a 16-pt font cut "baby.png" to "ba…ng"): about 13
+        # characters wide, the thumbnail and a line of text high
+        metrics = self.fontMetrics()
+        self.setGridSize(QSize(max(THUMB + 40, metrics.averageCharWidth() * 13), THUMB + metrics.height() + 16))
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(THUMB + 40)
+        self.setFixedHeight(self.gridSize().height() + 10)
         self.itemActivated.connect(self._emit_chosen)
         self.itemClicked.connect(self._emit_chosen)
 

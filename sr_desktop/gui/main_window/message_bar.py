@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStyle, QToolButton
 
-from sr_desktop.gui.widgets import WrapLabel
+from sr_desktop.gui.widgets import WrapLabel, muted_colour
 
 #: the style's standard icon for each level
 _ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
@@ -67,10 +67,12 @@ class MessageBar(QFrame):
 
     def paintEvent(self, event) -> None:
         palette = self.palette()
-        border = QPalette.ColorRole.Highlight if self.level == "error" else QPalette.ColorRole.Mid
+        # (Mid, a bevel colour, left an info bar without a visible edge on a dark palette)
+        border = palette.color(QPalette.ColorRole.Highlight) if self.level == "error" else \
+            muted_colour(palette, QPalette.ColorRole.WindowText)
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(palette.color(border), 1.0))
+        painter.setPen(QPen(border, 1.0))
         painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), _RADIUS, _RADIUS)
 

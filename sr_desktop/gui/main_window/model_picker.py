@@ -49,7 +49,7 @@ from sr_desktop.engine.models.loader import is_zoo_spec
 from sr_desktop.engine.models.registry import variants_at
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
-from sr_desktop.gui.widgets import ElidingComboBox, WrapLabel
+from sr_desktop.gui.widgets import ElidingComboBox, WrapLabel, follow_palette
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
 REACHABLE_SCALES = (2, 3, 4, 8)
@@ -261,15 +261,7 @@ class ModelPicker(QWidget):
         advanced_body.setLayout(advanced_form)
         self.advanced = QCollapsible("Advanced")
         self.advanced.setDuration(0)
-        # pointing the way the app's other fold toggles do (superqt's default folded arrow
-        # points up, as if the section opened upwards)
-        self.advanced.setCollapsedIcon("▸")
-        self.advanced.setExpandedIcon("▾")
-        # superqt draws its toggle without a border or focus outline: with the focus on it,
-        # nothing showed where Space would act; a frame in the highlight colour does
-        self.advanced.toggleButton().setStyleSheet(
-            "QPushButton { text-align: left; border: 1px solid transparent; border-radius: 3px; outline: none; }"
-            "QPushButton:focus { border-color: palette(highlight); }")
+        follow_palette(self.advanced.toggleButton(), self._style_advanced_toggle)
         self.advanced.addWidget(advanced_body)
         # folded, superqt only sets the section's height to 0: its controls stayed in the Tab
         # order, and the arrow keys changed a Tile or Device nobody could see
@@ -294,6 +286,20 @@ class ModelPicker(QWidget):
 
         self.model_combo.setCurrentIndex(self._default_index())
         self._on_model_changed()
+
+    def _style_advanced_toggle(self) -> None:
+        # superqt draws its toggle without a border or focus outline: with the focus on it,
+        # nothing showed where Space would act; a frame in the highlight colour does
+        toggle = self.advanced.toggleButton()
+        toggle.setStyleSheet("")  # (set again: a style sheet keeps the palette of when it was set)
+        toggle.setStyleSheet(
+            "QPushButton { text-align: left; border: 1px solid transparent; border-radius: 3px; outline: none; }"
+            "QPushButton:focus { border-color: palette(highlight); }")
+        # pointing the way the app's other fold toggles do (superqt's default folded arrow
+        # points up, as if the section opened upwards); drawn in the toggle's text colour,
+        # so after its palette
+        self.advanced.setCollapsedIcon("▸")
+        self.advanced.setExpandedIcon("▾")
 
     def _advanced_folded(self, expanded: bool) -> None:
         """Folded, the Advanced controls take no keyboard focus (unfolded, their own)."""

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.gui.metrics.model_list import model_tooltip
-from sr_desktop.gui.widgets import WrapLabel
+from sr_desktop.gui.widgets import WrapLabel, muted_colour
 
 #: the empty chart's words while numbers are to come
 NO_VALUES_YET = "No PSNR values yet"
@@ -301,6 +301,9 @@ class PsnrBarChart(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        # the bars grow left to right in a right-to-left layout too, their numbers beside
+        # them (the alignments flipped and the numbers sat at the far side)
+        painter.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         pal = self.palette()
         fm = QFontMetrics(self.font())
         text_color = pal.color(QPalette.ColorRole.WindowText)
@@ -330,7 +333,7 @@ class PsnrBarChart(QWidget):
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              format_psnr(value))
         axis_y = self.GAP + len(self._values) * (self.ROW + self.GAP)
-        painter.setPen(QPen(pal.color(QPalette.ColorRole.Mid), 1))
+        painter.setPen(QPen(muted_colour(pal, QPalette.ColorRole.WindowText), 1))  # (Mid vanished on dark)
         painter.drawLine(bar_x, 2, bar_x, axis_y)
         painter.setPen(pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText))
         painter.drawText(QRectF(0, axis_y, self.width(), fm.height() + 6),

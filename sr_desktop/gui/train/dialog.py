@@ -255,11 +255,12 @@ class TrainDialog(QDialog):
         top.addWidget(self.options_scroll, 0)
         top.addLayout(right, 1)
         layout = QVBoxLayout(self)
-        resize_within_screen(self, 1100, 660)  # the whole form and full-size previews on a 1366×768 laptop screen
         layout.addLayout(top, 1)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
         layout.addLayout(buttons)
+        # the whole form and full-size previews on a 1366×768 laptop screen; wider for a larger font
+        resize_within_screen(self, max(1100, self.sizeHint().width()), 660)
         self.start_button.setDefault(True)  # Enter in a field starts (it opened the first folder picker)
         self._set_running(False)
         self.use_button.setEnabled(False)
