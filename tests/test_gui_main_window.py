@@ -1010,6 +1010,27 @@ def test_a_settings_file_with_an_unusable_quality_does_not_break_save_as(make_wi
     assert offered[0].quality == 95 and window.last_error == ""
 
 
+def test_a_format_this_version_cannot_write_does_not_break_saving(make_window, tmp_path, qtbot, prompts):
+    """save_format=avif (a newer version's, or a hand edit): Save As, Ctrl+S and the close
+    question's Save raised "unknown format 'avif'" and nothing was saved."""
+    settings = GuiSettings(tmp_path / "newer.ini")
+    settings.set("save_format", "avif")
+    offered = []
+
+    def save_target(suggested, defaults):
+        offered.append(defaults)
+        return tmp_path / "out.png", defaults
+
+    prompts.save = save_target
+    window = make_window(settings=settings)
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 20, 14)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.save_as() == tmp_path / "out.png"
+    assert offered[0].format == "png" and window.last_error == ""
+
+
 def test_save_and_copy_wait_while_the_metrics_panel_shows_something_else(make_window, tmp_path, qtbot):
     """With an evaluated model or a map on the after side, Save wrote the hidden result: an
     800×534 SPAN image while a 400×266 bicubic one was on screen."""

@@ -14,7 +14,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import TILE_AUTO, AlphaMode, Backend, Device, Precision
-from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, check_quality
+from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, WRITE_FORMATS, check_quality
 
 MAX_RECENT_FILES = 10
 #: QWidget.saveGeometry's format (version 3): its magic number and whole length
@@ -52,8 +52,10 @@ def _is_quality(value: int) -> bool:
 
 
 #: values a settings file may hold for a key and still be used (others: the default): a
-#: hand-edited save_quality=0 made every Save As fail
-_USABLE = {"save_quality": _is_quality}
+#: hand-edited save_quality=0 made every Save As fail, and so did a format this version
+#: cannot write (save_format=avif, a newer version's: Save, Save As and the close question's
+#: Save raised)
+_USABLE = {"save_quality": _is_quality, "save_format": lambda value: value in WRITE_FORMATS}
 
 
 class GuiSettings:
@@ -76,7 +78,8 @@ class GuiSettings:
             except (TypeError, ValueError):
                 return default
             return number if _USABLE.get(key, lambda _v: True)(number) else default
-        return "" if value is None else str(value)
+        text = "" if value is None else str(value)
+        return text if _USABLE.get(key, lambda _v: True)(text) else default
 
     def set(self, key: str, value) -> None:
         """Store ``key`` (one of ``DEFAULTS``)."""
