@@ -3,6 +3,7 @@ with exactly the weights of a run that was never interrupted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -242,3 +243,23 @@ def test_a_damaged_recorded_setting_is_one_training_error(tmp_path):
     assert options.with_recorded({"seed": 3, "ema": 0.0, "lr": 5e-4}).seed == 3
     with pytest.raises(TrainingError, match="the checkpoint's settings cannot be read"):
         options.with_recorded({"mixed_scales": ["two"]})
+
+
+def test_a_checkpoint_of_a_newer_version_is_refused_not_rewritten(tmp_path):
+    """It was resumed and its latest.json written back as format 1, a newer version's records
+    dropped without a word."""
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.loop import train
+    from sr_desktop.engine.training.options import TrainOptions
+
+    data = make_images(tmp_path / "data", 2, 32, seed=5)
+    options = TrainOptions(arch="SRCNN:n1=8,n2=4", scale=2, data=(str(data),), out=str(tmp_path / "run"),
+                           iterations=2, batch=2, patch=12, device="cpu", val_every=2)
+    train(options)
+    latest = tmp_path / "run" / "checkpoint" / "latest.json"
+    record = json.loads(latest.read_text())
+    record.update(version=2, future_field={"kept": True})
+    latest.write_text(json.dumps(record))
+    with pytest.raises(TrainingError, match="written by a newer version of SR Desktop"):
+        train(dataclasses.replace(options, iterations=4, resume=True))
+    assert json.loads(latest.read_text())["future_field"] == {"kept": True}

@@ -106,11 +106,18 @@ def load_checkpoint(folder: Path) -> Checkpoint:
     """The checkpoint ``latest.json`` names; TrainingError if missing or unreadable."""
     try:
         latest = json.loads((folder / LATEST).read_text(encoding="utf-8"))
+        version = latest.get("version", FORMAT_VERSION)
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            # (it was resumed and written back as this version's, its newer records dropped)
+            raise TrainingError(f"the checkpoint in {folder} was written by a newer version of SR Desktop (checkpoint "
+                                f"format {version}; this version reads {FORMAT_VERSION}): resume it with that version")
         weights = load_safetensors((folder / latest["weights"]).read_bytes())
         state = torch.load(folder / latest["state"], map_location="cpu", weights_only=True)
         iteration = int(latest["iteration"])
     except FileNotFoundError:
         raise TrainingError(f"no checkpoint to resume in {folder}") from None
+    except TrainingError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any damage: one line
         raise TrainingError(f"the checkpoint in {folder} is unreadable: {type(exc).__name__}: {exc}") from None
     tensors: dict[str, dict[str, torch.Tensor]] = {}
