@@ -735,3 +735,19 @@ def test_a_literature_row_without_weights_points_at_the_checkpoint_of_it_added(h
     assert not_installed_message(rdn) == (
         f"rdn ships no weights; the RDN checkpoint you added runs as {spec.id} (--model {spec.id})")
     assert "needs weights" in not_installed_message(get_model_spec("srresnet"))
+
+
+def test_an_index_of_a_newer_version_lists_its_models_but_is_not_rewritten(home, tmp_path, caplog):
+    """`models add` rewrote a newer version's index as format 1, its top-level records gone."""
+    src = tmp_path / "good.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    good = add_custom_model(src)
+    index = custom.custom_models_dir() / "index.json"
+    doc = json.loads(index.read_text())
+    doc.update(version=2, groups={"favourites": [good.id]})
+    index.write_text(json.dumps(doc))
+    before = index.read_bytes()
+    assert [s.id for s in list_custom_specs()] == [good.id]
+    with pytest.raises(ModelError, match="written by a newer version of SR Desktop"):
+        add_custom_model(src, name="second")
+    assert index.read_bytes() == before

@@ -52,14 +52,13 @@ def index_path() -> Path:
 
 #: (path, modification time) of index problems already said in this process: every start
 #: of an upscale looks the model up more than once, and said the same warning twice
-_WARNED: set[tuple[str, int]] = set()
+_WARNED: set[tuple[str, str]] = set()
 
 
 def _warn_once(path: Path, message: str, *args) -> None:
-    try:
-        key = (str(path), path.stat().st_mtime_ns)
-    except OSError:
-        key = (str(path), 0)
+    # once per message in a process (keyed by the file's time, `models add` warned again
+    # after its own write: the same line two or three times)
+    key = (str(path), message % args)
     if key not in _WARNED:
         _WARNED.add(key)
         log.warning(message, *args)
@@ -78,9 +77,17 @@ def read_index(for_change: bool = False) -> list[dict[str, Any]]:
         entries = data["models"]
         if not isinstance(entries, list):
             raise TypeError("models is not a list")
+        version = data.get("version", INDEX_VERSION)
+        if for_change and isinstance(version, int) and version > INDEX_VERSION:
+            # (it was rewritten as this version's, its newer top-level records dropped)
+            raise ModelError(f"the added-models index {path} was written by a newer version of SR Desktop (index "
+                             f"format {version}; this version writes {INDEX_VERSION}): nothing was changed; add or "
+                             "remove models with that version")
         # every dict is kept, even one this version cannot use (`list_custom_specs` skips
         # it): rewriting the index for a change must not drop what it does not understand
         return [e for e in entries if isinstance(e, dict)]
+    except ModelError:
+        raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if for_change:
             raise ModelError(f"the custom model index {path} cannot be read ({one_line(exc)}); nothing was "
