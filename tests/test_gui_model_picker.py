@@ -128,3 +128,32 @@ def test_a_remembered_model_that_is_gone_is_named_at_start(qtbot, tmp_path):
     message = window.message_bar.text()
     assert message.startswith("The model used last, custom-removed-since, is no longer in the model list")
     assert message.endswith(f"; {window.picker.spec().name} is selected.")
+
+
+def test_a_remembered_choice_the_window_cannot_show_is_kept_in_the_settings(qtbot, tmp_path):
+    """A model of another install (or a compare mode of another version) was replaced in the
+    settings by the window's fallback at its first close: that install lost its choice."""
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    create_application()
+    settings = GuiSettings(tmp_path / "gui.ini")
+    settings.set("model", "hat-l")
+    settings.set("scale", 2)
+    settings.set("compare_mode", "slider")
+    window = MainWindow(settings=settings, confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.show()
+    assert window.picker.model_id() != "hat-l"
+    window.close()
+    again = GuiSettings(tmp_path / "gui.ini")
+    assert (again.get("model"), again.get("scale"), again.get("compare_mode")) == ("hat-l", 2, "slider")
+    # a choice made in the window is stored as before
+    window = MainWindow(settings=again, confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    assert window.picker.set_model_id("bicubic") and window.picker.set_scale(3)
+    window.set_compare_mode("side_by_side")
+    window.close()
+    stored = GuiSettings(tmp_path / "gui.ini")
+    assert (stored.get("model"), stored.get("scale"), stored.get("compare_mode")) == ("bicubic", 3, "side_by_side")

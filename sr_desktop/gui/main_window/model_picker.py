@@ -183,6 +183,8 @@ class ModelPicker(QWidget):
         self._updating = False
         #: the variant the user (or the settings) chose for the model shown; None: its default
         self._chosen_variant: str | None = None
+        #: (model, scale) shown right after `load_settings`: unchanged, they are not stored
+        self._loaded_choice: tuple[str, int] | None = None
 
         self.model_combo = ElidingComboBox()
         self.model_combo.setObjectName("modelCombo")
@@ -503,6 +505,10 @@ class ModelPicker(QWidget):
             if stored and not self.set_model_id(stored):
                 unavailable = stored
             self.set_scale(settings.get("scale"))
+            # what was shown for the stored choice: unchanged, it is not written over the
+            # stored one (a model of another install, or a scale this one lacks, was lost at
+            # the first close of a window that could not select it)
+            self._loaded_choice = (self.model_id(), self.scale())
             if settings.get("variant"):
                 self.set_variant(settings.get("variant"))
             self.set_device(settings.get("device"))
@@ -522,10 +528,12 @@ class ModelPicker(QWidget):
                 + (f"; {now.name} is selected" if now is not None else ""))
 
     def save_settings(self, settings) -> None:
-        """Store the current choices in a `GuiSettings`."""
-        if self.model_id():
-            settings.set("model", self.model_id())
-        settings.set("scale", self.scale())
+        """Store the current choices in a `GuiSettings` (the model and scale only when
+        changed since `load_settings`: one it could not select stays for the install that can)."""
+        if (self.model_id(), self.scale()) != self._loaded_choice:
+            if self.model_id():
+                settings.set("model", self.model_id())
+            settings.set("scale", self.scale())
         # what the user chose, not a scale's fallback (denoise0 of CUNet ×1 came back at ×2)
         settings.set("variant", self._chosen_variant or "")
         settings.set("device", self.device())

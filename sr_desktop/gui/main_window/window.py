@@ -168,7 +168,9 @@ class MainWindow(QMainWindow):
 
         model_gone = self.picker.load_settings(self.settings)
         mode = self.settings.get("compare_mode")
-        self.set_compare_mode(mode if mode in ("split", "side_by_side") else "split")
+        # a mode this version lacks (another version's) is shown as split, not written over
+        self.set_compare_mode(mode if mode in ("split", "side_by_side") else "split", remember=mode in ("split",
+                                                                                                     "side_by_side"))
         self.picker.optionsChanged.connect(self._on_options_changed)
         self.metrics_panel = self._install_metrics_panel()
         self.kernel_tools = KernelTools(
@@ -565,10 +567,11 @@ class MainWindow(QMainWindow):
         self.enhance_region(self.session.region)
 
     # ================================================================ other actions
-    def set_compare_mode(self, mode: str) -> None:
-        """"split" or "side_by_side"."""
+    def set_compare_mode(self, mode: str, remember: bool = True) -> None:
+        """"split" or "side_by_side" (stored in the settings with `remember`)."""
         self.compare.set_mode(mode)
-        self.settings.set("compare_mode", mode)
+        if remember:
+            self.settings.set("compare_mode", mode)
         (self.split_action if mode == "split" else self.side_action).setChecked(True)
         self.controls.set_mode(mode)
 
