@@ -220,6 +220,23 @@ def test_a_report_replaces_an_earlier_report_never_another_file(tmp_path: Path, 
     assert listing.read_text() == "a.png\n" and not (tmp_path / "out2").exists()
 
 
+def test_a_csv_report_of_an_earlier_version_is_replaced(tmp_path: Path):
+    """A report written before the "worker" column was taken for a file of the user's and
+    refused; a CSV that merely starts with the same words is still not a report."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    older = tmp_path / "old.csv"
+    older.write_text("input,output,status,error,note,input_bytes,output_bytes,input_width,input_height,output_width,"
+                     "output_height,read_seconds,upscale_seconds,write_seconds,seconds\n"
+                     "in/a.png,out/a.png,ok,,,10,40,4,4,8,8,0.1,0.1,0.1,0.3\nTOTAL,,total,,,,,,,,,,,,0.3\n")
+    assert run_batch(src, tmp_path / "out", bicubic(), report_path=older).exit_code == EXIT_OK
+    assert older.read_text().splitlines()[0].endswith(",worker")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("input,output,status,my own notes\n")
+    with pytest.raises(BatchError, match="not a batch report"):
+        run_batch(src, tmp_path / "out2", bicubic(), report_path=mine)
+
+
 @pytest.mark.parametrize("suffix", [".json", ".csv"])
 def test_a_file_name_that_is_not_utf8_is_reported(tmp_path: Path, suffix):
     """A Latin-1 name (lone surrogates in Python) stopped the report, after the work, with an

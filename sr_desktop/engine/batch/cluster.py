@@ -34,6 +34,7 @@ from sr_desktop.engine.batch.plan import BatchError, BatchJob
 from sr_desktop.engine.batch.report import INTERRUPTED, OUTPUT_EXISTS, FileRecord
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
 
 #: the note of a file whose output a retried task found written by the attempt before it
@@ -507,7 +508,7 @@ def _worker_failures_said(rows: Iterator[dict | None]) -> Iterator[dict | None]:
         raise
     except Exception as exc:  # noqa: BLE001 - Ray wraps a worker's error in its own types
         raise BatchError(f"the Ray workers cannot upscale: {_worker_reason(exc)} "
-                         "(every node needs the same models and files: docs/cluster.md)") from None
+                         f"(every node needs the same models and files: {DOCS_DIR / 'cluster.md'})") from None
 
 
 def _worker_reason(exc: BaseException) -> str:

@@ -188,8 +188,11 @@ def is_batch_report(path: Path) -> bool:
             head = fh.read(1 << 16)
     except OSError:
         return False
-    first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace")
-    if first_line == ",".join(_CSV_COLUMNS):
+    first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    columns = first_line.split(",")
+    # this version's columns, or an earlier version's (fewer of them: before "worker" a report
+    # of an earlier batch was taken for another file and refused)
+    if columns[:3] == _CSV_COLUMNS[:3] and set(columns) <= set(_CSV_COLUMNS):
         return True
     if not head.lstrip().startswith(b"{"):  # not JSON: a large file of another kind is not read on
         return False
