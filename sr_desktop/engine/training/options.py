@@ -126,10 +126,6 @@ class TrainOptions:
             raise TrainingError(f"--ema must be in [0, 1), got {self.ema!r}")
         if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
             raise TrainingError(f"--grad-clip must be 0 (off) or more, got {self.grad_clip!r}")
-        try:
-            parse_seed(self.seed)
-        except OptionError as exc:
-            raise TrainingError(f"--seed: {exc}") from None
         if Path(self.out).exists() and not Path(self.out).is_dir():
             raise TrainingError(f"--out {self.out} is a file; the run's folder must be a folder")
         if self.val is not None and (why := not_a(self.val, "folder")) is not None:
@@ -184,9 +180,13 @@ class TrainOptions:
             path, comma, rest = self.degradation[len("kernel:"):].partition(",")
             if path and "," not in os.path.abspath(path):
                 fields["degradation"] = f"kernel:{os.path.abspath(path)}{comma}{rest}"
-        for key in ("scale", "iterations", "batch", "patch", "seed", "warmup", "val_every", "log_every",
+        for key in ("scale", "iterations", "batch", "patch", "warmup", "val_every", "log_every",
                     "checkpoint_every", "workers", "cache_mb", "val_max_side", "previews"):
             fields[key] = number(key, getattr(self, key), _INTEGERS)
+        try:
+            fields["seed"] = parse_seed(self.seed)  # (its text too, as the command line's)
+        except OptionError as exc:
+            raise TrainingError(f"--seed: {exc}") from None
         for key in ("ema", "grad_clip") + (("lr",) if self.lr is not None else ()):
             fields[key] = number(key, getattr(self, key), _NUMBERS)
         fields["mixed_scales"] = tuple(number("scale", s, _INTEGERS) for s in self.mixed_scales)
