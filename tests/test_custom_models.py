@@ -751,3 +751,23 @@ def test_an_index_of_a_newer_version_lists_its_models_but_is_not_rewritten(home,
     with pytest.raises(ModelError, match="written by a newer version of SR Desktop"):
         add_custom_model(src, name="second")
     assert index.read_bytes() == before
+
+
+def test_an_index_entry_whose_id_is_not_a_folder_name_never_names_a_folder(home, tmp_path):
+    """`models remove ..` with an entry ".." in a downloaded or damaged index deleted the whole
+    data folder (custom_models/.. passed the guard); an add named like it moved it aside."""
+    src = tmp_path / "good.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    root = custom.custom_models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    precious = root.parent / "precious.txt"
+    precious.write_text("mine")
+    index = root / "index.json"
+    index.write_text(json.dumps({"version": 1, "models": [
+        {"id": "..", "name": "downloaded", "arch": "SRCNN", "scale": 2, "scales": [2], "files": ["x.pth"],
+         "original": str(src)}]}))
+    add_custom_model(src, name="downloaded")  # the same name and file: it must not take the ".." entry's place
+    assert precious.read_text() == "mine" and root.is_dir()
+    remove_custom_model("..")
+    assert precious.read_text() == "mine" and root.is_dir()
+    assert [e["id"] for e in json.loads(index.read_text())["models"]] == ["custom-downloaded"]

@@ -572,14 +572,17 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
     entries = read_index(for_change=True)
     root = custom_models_dir()
     remove_leftovers(root)
-    previous = next((e for e in entries if replacing is not None and e.get("id") == replacing
+    # (only an entry whose id is a folder name of its own: its folder is moved aside and
+    # replaced, and an id ".." named the data folder)
+    usable = [e for e in entries if entry_id(e) is not None]
+    previous = next((e for e in usable if replacing is not None and e.get("id") == replacing
                      and isinstance(e.get("name"), str)), None)
     if previous is not None:
         display = previous["name"]
     else:
         # an entry of this file or name whose stored file is gone (the picker greys it out and
         # says "add it again"): this add takes its place rather than listing a second one beside it
-        previous = next((e for e in entries if _file_gone(e) and (
+        previous = next((e for e in usable if _file_gone(e) and (
             e.get("name") == display or str(Path(str(e.get("original", ""))).absolute()) == str(path.absolute()))),
             None)
     if previous is not None:
@@ -675,15 +678,19 @@ def remove_custom_model(model_id: str) -> None:
     """Forget a custom model and delete its stored copy. ModelError if unknown."""
     with index_lock():
         entries = read_index(for_change=True)
-        if not any(e.get("id") == model_id for e in entries):
+        matching = [e for e in entries if e.get("id") == model_id]
+        if not matching:
             raise ModelError(f"no custom model with id {model_id!r}")
-        folder = custom_models_dir() / model_id
-        # first, or a removal killed between the index and the folder left a copy that the
-        # next look registered again (`custom_index.interrupted_adds`)
-        with contextlib.suppress(OSError):
-            (folder / ENTRY_FILE).unlink(missing_ok=True)
+        # only an id that is a folder name of its own names a folder to delete: an entry with
+        # the id ".." (a downloaded or damaged index) deleted the whole data folder
+        folder = custom_models_dir() / model_id if entry_id(matching[0]) is not None else None
+        if folder is not None:
+            # first, or a removal killed between the index and the folder left a copy that the
+            # next look registered again (`custom_index.interrupted_adds`)
+            with contextlib.suppress(OSError):
+                (folder / ENTRY_FILE).unlink(missing_ok=True)
         write_index([e for e in entries if e.get("id") != model_id])
-        if folder.is_dir() and folder.parent == custom_models_dir():
+        if folder is not None and folder.is_dir() and not folder.is_symlink():
             shutil.rmtree(folder, ignore_errors=True)
     from sr_desktop.engine.models.backends.choose import forget_measurements
 
