@@ -550,3 +550,23 @@ def test_an_output_name_too_long_fails_that_file_only(tmp_path: Path):
     assert statuses["b"][0] == "failed" and "shorten the name template" in statuses["b"][1]
     assert result.exit_code == EXIT_SOME_FAILED and long_input.is_file()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x2_bicubic.png", "c_x2_bicubic.png"]
+
+
+def test_a_batch_never_writes_through_a_link_in_its_output_folder(tmp_path: Path):
+    """A link planted where an output goes, or a sub-folder that is a link out of the output
+    folder: with --existing overwrite the batch replaced the file outside (a text file became a
+    PNG), and wrote outputs outside the output folder."""
+    src, out, outside = tmp_path / "in", tmp_path / "out", tmp_path / "outside"
+    save_image(src / "a.png")
+    save_image(src / "photos" / "b.png", seed=1)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("secret notes")
+    outside.mkdir()
+    out.mkdir()
+    (out / "a_x2_bicubic.png").symlink_to(notes)
+    (out / "photos").symlink_to(outside)
+    result = run_batch(src, out, bicubic(existing="overwrite", recursive=True))
+    assert notes.read_text() == "secret notes" and not any(outside.iterdir())
+    failed = {Path(r.input).name: r.error for r in result.records if r.status == "failed"}
+    assert "is a link" in failed["a.png"] and "leads out of the output folder" in failed["b.png"]
+    assert result.exit_code == 1

@@ -242,6 +242,7 @@ def plan_jobs(
     from sr_desktop.engine.imageio import is_image_path, resolved
 
     unreadable: dict[Path, str] = {}
+    output_root = resolved(output_dir)
     if files is None:
         exclude = output_dir if is_inside(output_dir, input_dir) else None
         candidates = _walk(input_dir, recursive, exclude, unreadable)
@@ -273,6 +274,8 @@ def plan_jobs(
         if length > NAME_MAX_BYTES:  # refused now, not after the upscale
             job.refusal = (f"the output name would be {length} bytes long (file systems take {NAME_MAX_BYTES}): "
                            "shorten the name template")
+        elif (leaves := _leaves_output_folder(job.output, output_root)) is not None:
+            job.refusal = leaves
     _mark_own_outputs(jobs)
     if files is None:
         _mark_earlier_outputs(jobs, input_dir)
@@ -286,6 +289,21 @@ def plan_jobs(
         else:
             claimed[key] = job.input
     return jobs
+
+
+def _leaves_output_folder(output: Path, output_root: Path) -> str | None:
+    """Why a batch must not write `output`: a link planted where it goes (a batch replaced the
+    file a link named, outside the output folder: a text file became a PNG), or a sub-folder
+    that is a link leading out of the output folder (`output_root`, resolved); else None. (A
+    single `upscale -o LINK` writes through a link the user named; a batch, often over shared
+    folders, does not.)"""
+    from sr_desktop.engine.imageio import resolved
+
+    if output.is_symlink():
+        return f"the output {output.name} is a link (to {os.readlink(output)}): a batch never writes through one"
+    if not resolved(output.parent).is_relative_to(output_root):
+        return f"the output's folder {output.parent} leads out of the output folder (a link): not written"
+    return None
 
 
 def check_some_images(jobs: list[BatchJob], input_dir: Path, recursive: bool, listed: bool) -> None:
