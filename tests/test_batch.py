@@ -570,3 +570,17 @@ def test_a_batch_never_writes_through_a_link_in_its_output_folder(tmp_path: Path
     failed = {Path(r.input).name: r.error for r in result.records if r.status == "failed"}
     assert "is a link" in failed["a.png"] and "leads out of the output folder" in failed["b.png"]
     assert result.exit_code == 1
+
+
+def test_a_report_naming_inputs_that_are_not_there_skips_nothing(tmp_path: Path):
+    """A stale or forged batch report in a downloaded folder, naming the photos there as the
+    outputs of inputs that do not exist: the batch skipped them all and did nothing, status 0."""
+    src = tmp_path / "in"
+    for name in ("holiday1.png", "holiday2.png"):
+        save_image(src / name)
+    (src / "sr-desktop-batch-20200101-000000.json").write_text(json.dumps({
+        "tool": "sr-desktop batch", "input_dir": "x", "output_dir": "x",
+        "files": [{"status": "ok", "input": "x/a.png", "output": "x/holiday1.png"},
+                  {"status": "ok", "input": "x/b.png", "output": "x/holiday2.png"}]}))
+    result = run_batch(src, tmp_path / "out", bicubic())
+    assert result.totals.ok == 2 and result.exit_code == EXIT_OK

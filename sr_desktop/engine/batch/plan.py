@@ -400,7 +400,14 @@ def _outputs_in_report(report: Path, input_dir: Path) -> list[tuple[Path, Path]]
         for record in data["files"]:
             if record.get("status") == "ok" and isinstance(record.get("output"), str):
                 relative = Path(record["output"]).relative_to(output_dir)
-                pairs.append((report.parent / relative, Path(str(record["input"]))))
+                # its input still there: a stale or forged report (one in a downloaded folder)
+                # made a batch skip the photos it named and do nothing, status 0
+                try:
+                    producer = its_input / Path(str(record["input"])).relative_to(data["input_dir"])
+                except ValueError:  # (an input from outside that batch's folder: a --files-from list)
+                    continue
+                if os.path.lexists(producer):
+                    pairs.append((report.parent / relative, producer))
         return pairs
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
