@@ -283,3 +283,37 @@ def test_save_as_offers_gif_and_is_wide_enough_to_show_a_path(qtbot, tmp_path):
     dialog.accept()
     assert answers.problems == [] and dialog.result() == SaveAsDialog.DialogCode.Accepted
     assert dialog.width() >= 500 or dialog.width() >= dialog.screen().availableGeometry().width() - 16
+
+
+HTML_NAME = "<font color=red size=7>HACKED</font>"
+
+
+def test_names_that_look_like_html_are_shown_as_they_are(make_window, tmp_path, qtbot):
+    """A downloaded model or image named like HTML was drawn as HTML: "<font …>HACKED.pth"
+    big and red in the model's description and tooltip, a model named so in the result line,
+    the status bar and the Metrics panel; "<i>broken.png" lost its "<i>" in the message bar."""
+    import dataclasses
+
+    from PySide6.QtWidgets import QLabel
+
+    from sr_desktop.engine.models.registry import list_models
+    from sr_desktop.gui.main_window.model_picker import ModelPicker
+
+    bicubic = next(s for s in list_models() if s.id == "bicubic")
+    odd = dataclasses.replace(bicubic, id="custom-odd", name=HTML_NAME,
+                              description=f"user model added from /tmp/{HTML_NAME}.pth")
+    picker = ModelPicker([bicubic, odd])
+    qtbot.addWidget(picker)
+    assert picker.set_model_id("custom-odd")
+    description = picker.description.text()
+    assert "<font" not in description and "&lt;font color=red size=7&gt;" in description
+    tooltip = picker.item_for("custom-odd").toolTip()
+    assert "<font" not in tooltip and "&lt;font" in tooltip
+
+    window = make_window()
+    broken = tmp_path / "<i>broken.png"
+    broken.write_bytes(b"not a png")
+    window.open_paths([broken])
+    qtbot.waitUntil(lambda: "broken.png" in window.message_bar.text(), timeout=5000)
+    shown = [w for w in window.findChildren(QLabel) if "<i>broken.png" in w.text()]
+    assert shown and all(w.textFormat() == Qt.TextFormat.PlainText for w in shown)

@@ -54,6 +54,23 @@ def breakable(text: str) -> str:
     return _RUN.sub(cut, text)
 
 
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A QLabel that shows `text` as it is: Qt's default takes text that looks like HTML for
+    HTML, and a file or model name such as ``<font color=red size=7>x.pth`` was drawn big and
+    red (or a name lost its ``<i>``)."""
+    label = QLabel(text, parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def plain_tooltip(text: str) -> str:
+    """`text` as a tooltip that shows it as it is (line breaks kept): Qt takes a tooltip that
+    looks like HTML for HTML (`plain_label`)."""
+    from PySide6 import QtGui
+
+    return QtGui.Qt.convertFromPlainText(text, Qt.WhiteSpaceMode.WhiteSpaceNormal) if text else ""
+
+
 class WrapLabel(QLabel):
     """A word-wrapped label whose minimum height follows its width, and whose minimum
     width does not grow with a long file name in its text (`breakable`).
@@ -64,6 +81,8 @@ class WrapLabel(QLabel):
 
     def __init__(self, text: str = "", parent=None) -> None:
         super().__init__(breakable(text), parent)
+        # plain: a file or model name with "<font…>" in it was drawn as HTML (`plain_label`)
+        self.setTextFormat(Qt.TextFormat.PlainText)
         self.setWordWrap(True)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
 
@@ -136,6 +155,7 @@ class ElidingLabel(QLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)  # (names in it are not HTML: `plain_label`)
         self.setMinimumWidth(1)
         self.setText(text)
 
@@ -164,7 +184,7 @@ class ElidingLabel(QLabel):
         room = self.contentsRect().width()
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(0, room))
         super().setText(shown)
-        self.setToolTip(self._full if shown != self._full else "")
+        self.setToolTip(plain_tooltip(self._full) if shown != self._full else "")
 
 
 class GrowthWatch(QObject):

@@ -53,7 +53,7 @@ from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
-from sr_desktop.gui.widgets import ElidingComboBox, confirm, set_bold
+from sr_desktop.gui.widgets import ElidingComboBox, confirm, plain_label, set_bold
 from sr_desktop.gui.worker import JobQueue
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
@@ -213,7 +213,7 @@ class KernelPanel(QWidget):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.hide()  # shown from the first estimation on
-        self.status_label = QLabel("")
+        self.status_label = plain_label("")
         self.status_label.setObjectName("kernelStatus")
         self.status_label.setWordWrap(True)
         form = QFormLayout(box)
@@ -233,14 +233,14 @@ class KernelPanel(QWidget):
         self.heat_map.setObjectName("kernelHeatMap")
         self.heat_map.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.heat_map.setMinimumSize(HEAT_MAP_SIDE + 8, HEAT_MAP_SIDE + 8)
-        self.heat_caption = QLabel("")
+        self.heat_caption = plain_label("")
         self.heat_caption.setObjectName("kernelCaption")
         self.heat_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.heat_caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.summary_label = QLabel("")
+        self.summary_label = plain_label("")
         self.summary_label.setObjectName("kernelSummary")
         self.summary_label.setWordWrap(True)
-        self.confidence_label = QLabel("")
+        self.confidence_label = plain_label("")
         self.confidence_label.setObjectName("kernelConfidence")
         self.confidence_label.setWordWrap(True)
         self.confidence_label.setToolTip(
@@ -249,7 +249,7 @@ class KernelPanel(QWidget):
             "KernelGAN: how far its discriminator can no longer tell them apart; their mean: the fit's). A doubtful "
             "estimate: estimate again with KernelGAN, another seed or more restarts. Reliable from "
             f"{RELIABLE_AT:.2f} on a 0–1 scale.")
-        self.source_label = QLabel("")
+        self.source_label = plain_label("")
         self.source_label.setWordWrap(True)
         self.source_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.save_button = QPushButton("Save kernel…")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.gui.main_window.model_picker import ModelPicker
-from sr_desktop.gui.widgets import WrapLabel, set_bold
+from sr_desktop.gui.widgets import WrapLabel, plain_label, set_bold
 
 REGION_HINT = "Shift+drag on the image (or drag with the Region tool, R) to enhance just a region."
 CONTROLS_WIDTH = 290  # at the default 9-pt font, whose lines are
@@ -116,15 +116,15 @@ class ControlsPanel(QWidget):
 
     def _build_progress_box(self) -> QGroupBox:
         self.progress_box = QGroupBox("Progress")
-        self.job_label = QLabel("Idle")
+        self.job_label = plain_label("Idle")
         self.job_label.setWordWrap(True)
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("progressBar")
         self.progress_bar.setAccessibleName("Progress of the running job")
-        self.progress_text = QLabel("")
+        self.progress_text = plain_label("")
         self.progress_text.setObjectName("progressText")
         self.progress_text.setWordWrap(True)
-        self.queue_label = QLabel("")
+        self.queue_label = plain_label("")
         self.queue_label.setObjectName("queueLabel")
         self.queue_label.setWordWrap(True)
         self.queue_label.setForegroundRole(QPalette.ColorRole.Highlight)  # a palette role: dark mode too

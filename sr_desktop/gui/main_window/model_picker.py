@@ -9,6 +9,7 @@ paper, year and published PSNR in the tooltip.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -127,36 +128,39 @@ def _trained_lines(spec: ModelSpec) -> list[str]:
 
 
 def _entry_tooltip(spec: ModelSpec, added: list[ModelSpec]) -> str:
-    lines = [f"<b>{spec.name}</b> ({spec.id})"]
+    # the model's own words escaped: an added model named "<font size=7>…" (or added from such
+    # a file) was drawn as HTML
+    esc = html.escape
+    lines = [f"<b>{esc(spec.name)}</b> ({esc(spec.id)})"]
     if spec.paper:
-        lines.append(f"<i>{spec.paper}</i>")
+        lines.append(f"<i>{esc(spec.paper)}</i>")
     if spec.description:
-        lines.append(spec.description)
+        lines.append(esc(spec.description))
     if spec.tags and spec.group != LITERATURE:
-        lines.append("Tags: " + ", ".join(spec.tags))
+        lines.append("Tags: " + esc(", ".join(spec.tags)))
     if spec.kind == ModelKind.RESAMPLE:  # interpolation: no scale is more its own than another
         lines.append(f"Scales: any from ×1 to ×{MAX_SCALE} (<code>--scale</code> of the command line; "
                      "the Scale list offers the usual ones)")
     else:
         lines.append("Native scales: " + ", ".join(f"×{s}" for s in spec.scales))
     if spec.license:
-        lines.append(f"Licence: {spec.license}")
+        lines.append(f"Licence: {esc(spec.license)}")
     published = _psnr_lines(_published_psnr(spec)) if spec.group == LITERATURE else []
     if published:
         lines.append("Published PSNR (Y channel): " + "<br>".join(published))
     if spec.trained and spec.installed:
         lines += _trained_lines(spec)
     if spec.source.get("own_weights"):
-        lines.append(spec.source["own_weights"])
+        lines.append(esc(spec.source["own_weights"]))
     if spec.needs_weights:
         lines.append(f"Needs weights: add a checkpoint with <code>{spec.install_command}</code> "
                      "(or Models ▸ Add…); it becomes a custom model.")
         if spec.source.get("weights"):
-            lines.append(f"Weights: {spec.source['weights']}")
+            lines.append(f"Weights: {esc(spec.source['weights'])}")
         from sr_desktop.engine.models.registry import checkpoints_of
 
         if yours := checkpoints_of(spec, added):
-            lines.append(f"Your checkpoint of it runs as {', '.join(yours)}.")
+            lines.append(f"Your checkpoint of it runs as {esc(', '.join(yours))}.")
     elif not spec.installed and spec.custom:
         lines.append(MISSING_FILE_TEXT + ": Models ▸ Add… the file again (it takes this entry's place) "
                      "or Models ▸ Remove… it.")
@@ -652,8 +656,8 @@ class ModelPicker(QWidget):
             self.description.setText("No model installed — see the list for install commands.")
         else:
             tags = " · ".join(spec.tags)
-            self.description.setText(
-                f"{spec.description}" + (f"<br><i>{tags}</i>" if tags else "")
+            self.description.setText(  # (rich text for the tags' italics: the words escaped)
+                html.escape(spec.description) + (f"<br><i>{html.escape(tags)}</i>" if tags else "")
             )
         self._emit_changed()
 

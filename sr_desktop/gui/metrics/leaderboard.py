@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.gui.metrics.model_list import model_tooltip
-from sr_desktop.gui.widgets import WrapLabel, muted_colour
+from sr_desktop.gui.widgets import WrapLabel, muted_colour, plain_tooltip
 
 #: the empty chart's words while numbers are to come
 NO_VALUES_YET = "No PSNR values yet"
@@ -125,30 +125,30 @@ class LeaderboardTable(QTableWidget):
                 shown += " *"
             name = _SortItem(shown, shown)
             name.setData(MODEL_ROLE, row.model)
-            name.setToolTip(tip)
+            name.setToolTip(plain_tooltip(tip))
             cells = [name]
             if row.error:
                 for _ in range(2):
                     item = _SortItem("error", _sort_key(None))
-                    item.setToolTip(row.error)
+                    item.setToolTip(plain_tooltip(row.error))
                     cells.append(item)
                 # a region that cannot be scored leaves the model's time (of the whole image) true
                 timed = row.seconds is not None
                 item = _SortItem(f"{row.seconds:.2f}" if timed else "error", _sort_key(row.seconds))
-                item.setToolTip("" if timed else row.error)
+                item.setToolTip("" if timed else plain_tooltip(row.error))
                 cells.append(item)
-                name.setToolTip(f"{tip}\n{row.error}")
+                name.setToolTip(plain_tooltip(f"{tip}\n{row.error}"))
             else:
                 if row.niqe is not None:
                     # in the tooltip, not a column: a fifth column leaves the names 36 of 268 px
                     # in a laptop-sized dock
-                    name.setToolTip(f"{tip}\n{format_niqe(row.niqe)}")
+                    name.setToolTip(plain_tooltip(f"{tip}\n{format_niqe(row.niqe)}"))
                 cells.append(_SortItem(format_psnr(row.psnr_y), _sort_key(row.psnr_y)))
                 cells.append(_SortItem("…" if row.ssim_y is None else f"{row.ssim_y:.4f}",
                                        _sort_key(row.ssim_y)))
                 time_item = _SortItem("…" if row.seconds is None else f"{row.seconds:.2f}", _sort_key(row.seconds))
                 if row.ran_on:
-                    time_item.setToolTip(f"on {row.ran_on}")
+                    time_item.setToolTip(plain_tooltip(f"on {row.ran_on}"))
                 cells.append(time_item)
             for c, item in enumerate(cells):
                 if c:
@@ -285,8 +285,8 @@ class PsnrBarChart(QWidget):
             i = self._row_at(event.pos().y())
             if i >= 0:
                 model, value = self._values[i]
-                QToolTip.showText(event.globalPos(),
-                                  f"{model_tooltip(model, self._label(model))}\nPSNR-Y {format_psnr(value)} dB", self)
+                QToolTip.showText(event.globalPos(), plain_tooltip(
+                    f"{model_tooltip(model, self._label(model))}\nPSNR-Y {format_psnr(value)} dB"), self)
             else:
                 QToolTip.hideText()
             return True

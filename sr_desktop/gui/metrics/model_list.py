@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sr_desktop.gui.widgets import plain_tooltip
+
 MODEL_ROLE = Qt.ItemDataRole.UserRole
 VISIBLE_ROWS = 5
 
@@ -88,7 +90,7 @@ class ModelChecklist(QWidget):
             self._names[model_id] = name
             item = QListWidgetItem(name)
             item.setData(MODEL_ROLE, model_id)
-            item.setToolTip(model_tooltip(model_id, name))
+            item.setToolTip(plain_tooltip(model_tooltip(model_id, name)))
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if model_id in checked else Qt.CheckState.Unchecked)
             self.list.addItem(item)
