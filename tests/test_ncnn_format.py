@@ -95,3 +95,14 @@ def test_a_killed_write_of_the_weight_cache_is_cleaned_up(tmp_path):
     killed.write_bytes(b"half of the tensors")
     load_ncnn_graph(tmp_path / "m.param", tmp_path / "m.bin", cache_dir=cache)
     assert sorted(p.name for p in cache.iterdir()) == [written.name]
+
+
+@pytest.mark.parametrize(("params", "words"), [("0=2 3=12000 4=12000", "sides up to 4096"),
+                                               ("0=2 1=100.0 2=100.0", "beyond ×16")])
+def test_an_interp_beyond_an_upscalers_sizes_is_refused_before_it_runs(tmp_path, params, words):
+    """A 100-byte .param asking an Interp for 12000×12000 took 1.9 GB while `models add`
+    measured its graph, before its scale was refused."""
+    (tmp_path / "i.param").write_text(f"7767517\n2 2\nInput in 0 1 data\nInterp up 1 1 data out {params}\n")
+    (tmp_path / "i.bin").write_bytes(b"")
+    with pytest.raises(NcnnGraphError, match=words):
+        load_ncnn_graph(tmp_path / "i.param", tmp_path / "i.bin", cache_dir=None)

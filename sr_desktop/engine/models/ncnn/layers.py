@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sr_desktop.engine.core.options import MAX_SCALE
 from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError
 
 Fetch = Callable[[str, int, bool], np.ndarray]
@@ -230,6 +231,11 @@ class PixelShuffle(Layer):
         return [F.pixel_shuffle(xs[0], self.factor)]
 
 
+#: the largest side an ``Interp`` layer may resize to by a fixed size (the zoo's graphs resize
+#: by factors; a fixed size belongs to a small branch, never to a whole image)
+INTERP_MAX_SIDE = 4096
+
+
 class Interp(Layer):
     """ncnn ``Interp`` (`F.interpolate`): type 0 (1 nearest, 2 bilinear, 3 bicubic), scales 1/2 or size 3/4."""
 
@@ -245,6 +251,12 @@ class Interp(Layer):
         self.wscale = np.float32(d.get(2, 1.0))
         self.outh = int(d.get(3, 0))
         self.outw = int(d.get(4, 0))
+        # checked before any run: a 100-byte .param asking for 12000×12000 took 1.9 GB while
+        # its graph was measured (and a size near the machine's memory would have taken all)
+        if not (0 < self.hscale <= MAX_SCALE and 0 < self.wscale <= MAX_SCALE):
+            raise NcnnGraphError(f"{d.name}: Interp by {self.hscale:g}×{self.wscale:g}: beyond ×{MAX_SCALE}")
+        if not (0 <= self.outh <= INTERP_MAX_SIDE and 0 <= self.outw <= INTERP_MAX_SIDE):
+            raise NcnnGraphError(f"{d.name}: Interp to {self.outw}×{self.outh}: sides up to {INTERP_MAX_SIDE}")
 
     def forward(self, xs):
         x = xs[0]
