@@ -263,3 +263,17 @@ def test_a_failed_save_from_the_window_names_the_users_file_not_the_temporary_on
     with pytest.raises(KernelError) as failed:
         save_kernel_files(np.full((5, 5), 1 / 25), tmp_path / "k.npy", png=False)
     assert str(failed.value) == f"cannot save the kernel to {tmp_path / 'k.npy'}: Operation not permitted"
+
+
+def test_a_kernel_file_whose_header_declares_a_huge_array_is_refused_before_it_is_read(tmp_path):
+    """A 200-byte .npy declaring 2^20 × 2^20 values: numpy allocated 8 TB (the CLI said "not
+    enough memory… close other programs", the window's Load kernel printed a traceback)."""
+    from sr_desktop.engine.core.errors import KernelError
+    from sr_desktop.engine.core.kernel_file import load_kernel_file
+
+    path = tmp_path / "lie.npy"
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False, "shape": (2**20, 2**20)})
+        fh.write(b"\0" * 64)
+    with pytest.raises(KernelError, match="kernel too large"):
+        load_kernel_file(path)

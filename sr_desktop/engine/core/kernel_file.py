@@ -11,6 +11,7 @@ sum, non-negative up to the interpolation ringing of KernelGAN's older output
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,9 @@ def check_kernel(array: Any, name: str = "kernel") -> np.ndarray:
     return k / total
 
 
+#: the most values a kernel file is read with (its header says how many): far above any kernel
+_MOST_VALUES_READ = 16 * MAX_KERNEL_SIZE * MAX_KERNEL_SIZE
+
 #: the first bytes of every .npy file
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -73,8 +77,17 @@ def load_kernel_file(path: str | Path) -> np.ndarray:
     try:
         with open(path, "rb") as fh:
             magic = fh.read(len(NPY_MAGIC))
-        if magic != NPY_MAGIC:  # numpy would take it for a pickle and say so
-            raise KernelError(f"cannot read kernel {path.name}: not a readable .npy array (no .npy header)")
+            if magic != NPY_MAGIC:  # numpy would take it for a pickle and say so
+                raise KernelError(f"cannot read kernel {path.name}: not a readable .npy array (no .npy header)")
+            fh.seek(0)
+            # the header's shape first: a 200-byte file declaring 2^20 × 2^20 values made numpy
+            # allocate 8 TB ("not enough memory… close other programs"; a traceback in the window)
+            version = np.lib.format.read_magic(fh)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _fortran, _dtype = header(fh)
+        if math.prod(shape) > _MOST_VALUES_READ:  # (smaller ones get `check_kernel`'s own words)
+            raise KernelError(f"{path.name}: kernel too large (an array of {'×'.join(map(str, shape))} values, a "
+                              f"kernel has at most {MAX_KERNEL_SIZE}×{MAX_KERNEL_SIZE})")
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise KernelError(f"cannot read kernel {path.name}: not a readable .npy array ({one_line(exc)})") from None
