@@ -263,3 +263,22 @@ def test_a_checkpoint_of_a_newer_version_is_refused_not_rewritten(tmp_path):
     with pytest.raises(TrainingError, match="written by a newer version of SR Desktop"):
         train(dataclasses.replace(options, iterations=4, resume=True))
     assert json.loads(latest.read_text())["future_field"] == {"kept": True}
+
+
+def test_a_checkpoint_state_holding_python_objects_is_refused_in_the_apps_words(tmp_path):
+    """A state file with a pickled Python global (code could run): refused, but the line was
+    torch's, advising "Re-running torch.load with weights_only set to False"."""
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.loop import train
+    from sr_desktop.engine.training.options import TrainOptions
+
+    data = make_images(tmp_path / "data", 2, 32, seed=5)
+    options = TrainOptions(arch="SRCNN:n1=8,n2=4", scale=2, data=(str(data),), out=str(tmp_path / "run"),
+                           iterations=2, batch=2, patch=12, device="cpu", val_every=2)
+    train(options)
+    folder = tmp_path / "run" / "checkpoint"
+    state = folder / json.loads((folder / "latest.json").read_text())["state"]
+    torch.save({"opt": Path("somewhere")}, state)  # a Path: a Python global in the pickle
+    with pytest.raises(TrainingError, match="holds Python objects other than tensors, which could run code") as caught:
+        train(dataclasses.replace(options, iterations=4, resume=True))
+    assert "weights_only" not in str(caught.value)

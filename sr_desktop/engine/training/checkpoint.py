@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,12 @@ def load_checkpoint(folder: Path) -> Checkpoint:
         raise TrainingError(f"no checkpoint to resume in {folder}") from None
     except TrainingError:
         raise
+    except pickle.UnpicklingError as exc:
+        if "global" in str(exc).lower() or "unsupported class" in str(exc).lower():
+            # (torch's own words advised loading it unsafely, "weights_only=False")
+            raise TrainingError(f"refused to resume from {folder}: its state file holds Python objects other than "
+                                "tensors, which could run code (not a checkpoint this app wrote)") from None
+        raise TrainingError(f"the checkpoint in {folder} is unreadable: not a readable state file") from None
     except Exception as exc:  # noqa: BLE001 - any damage: one line
         raise TrainingError(f"the checkpoint in {folder} is unreadable: {type(exc).__name__}: {exc}") from None
     tensors: dict[str, dict[str, torch.Tensor]] = {}
