@@ -385,3 +385,18 @@ def test_a_float_rgb_tiff_is_named_as_such_not_as_damaged(tmp_path):
     damaged.write_bytes(data.tobytes()[:8] + b"\x00" * 40)  # a header whose tags cannot be read
     with pytest.raises(ImageReadError, match="truncated or corrupt"):
         read_image(damaged)
+
+
+def test_a_png_with_a_large_text_chunk_is_read_and_a_text_bomb_named(tmp_path):
+    """A valid PNG with a 1.5-MB compressed comment (an image generator's workflow, say) was
+    refused as "truncated or corrupt" (Pillow's 1 MB text limit); one decompressing past 16 MB
+    is still refused, with the reason."""
+    from PIL import PngImagePlugin
+
+    for name, size in (("large.png", 3 << 19), ("bomb.png", 20 << 20)):
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", "x" * size, zip=True)
+        PILImage.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(tmp_path / name, pnginfo=info)
+    assert read_image(tmp_path / "large.png").pixels.shape == (8, 8, 3)
+    with pytest.raises(ImageReadError, match="decompresses to more than 16 MB"):
+        read_image(tmp_path / "bomb.png")

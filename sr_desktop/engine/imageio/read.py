@@ -153,6 +153,17 @@ def decode_with(decoder: Callable[[bytes, Any, int | None], T], data: bytes, whe
         raise ImageReadError(where, "image data is truncated or corrupt") from exc
 
 
+#: the most a PNG text or profile chunk may decompress to (Pillow's 1 MB refused a valid PNG
+#: with a large embedded text, such as an image generator's workflow, as "corrupt")
+MAX_METADATA_CHUNK = 16 << 20
+
+
+def _allow_large_metadata_chunks() -> None:
+    from PIL import PngImagePlugin
+
+    PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, MAX_METADATA_CHUNK)
+
+
 def _open_header(fp: io.BytesIO, where: str | Path):
     """Open (header only) with the Pillow plugin of one of READ_FORMATS, or None.
 
@@ -161,6 +172,7 @@ def _open_header(fp: io.BytesIO, where: str | Path):
     """
     from PIL import Image as PILImage
 
+    _allow_large_metadata_chunks()
     prefix = fp.read(16)
     for fmt in READ_FORMATS:
         if fmt not in PILImage.OPEN:
@@ -175,8 +187,12 @@ def _open_header(fp: io.BytesIO, where: str | Path):
         fp.seek(0)
         try:
             return factory(fp, "")
-        except (SyntaxError, IndexError, TypeError, ValueError, struct.error, OSError):
+        except (SyntaxError, IndexError, TypeError, ValueError, struct.error, OSError) as exc:
             log.debug("%s header of %s rejected", fmt, where, exc_info=True)
+            if "MAX_TEXT_CHUNK" in str(exc):  # (it was "truncated or corrupt": the pixels may be fine)
+                raise ImageReadError(where, f"a metadata chunk (text or colour profile) decompresses to more than "
+                                            f"{MAX_METADATA_CHUNK >> 20} MB: not read (a decompression bomb guard)"
+                                     ) from None
             kind = _tiff_sample_kind(fp) if fmt == "TIFF" else None
             if kind is not None:  # a whole file of a kind not read (a float RGB TIFF was "corrupt")
                 raise ImageReadError(where, _unsupported_samples(kind)) from None
