@@ -478,5 +478,8 @@ def test_an_interrupted_bench_keeps_the_models_it_measured(dataset, tmp_path, mo
                "--json", str(out), "--no-niqe"])
     captured = capsys.readouterr()
     assert rc == 130 and "interrupted: 1 of 2 models measured" in captured.err
-    assert [m["model"] for m in json.loads(out.read_text())["models"]] == ["bicubic"]
+    written = json.loads(out.read_text())
+    assert [m["model"] for m in written["models"]] == ["bicubic"]
+    # it says it is partial (it could not be told from a bench of bicubic alone)
+    assert written["not_measured"] == ["lanczos"]
     assert "bicubic" in captured.out

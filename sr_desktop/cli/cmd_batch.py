@@ -184,11 +184,12 @@ def run(args: argparse.Namespace) -> int:
 
     cancel = CancelToken()
 
-    def on_sigint(signum, frame):  # first Ctrl+C: stop after the current tile
+    def on_sigint(signum, frame):  # first Ctrl+C: stop within the current tile, its file not written
         if cancel.cancelled:
             interrupt_handler()  # (remembered: inside a library's callback it comes back as its error)
         cancel.cancel()
-        print("\nsr-desktop: cancelling after the current tile (Ctrl+C again to abort)", file=sys.stderr)
+        print("\nsr-desktop: cancelling (the file being upscaled is not written; Ctrl+C again to abort)",
+              file=sys.stderr)
 
     bar = _TerminalProgress(enabled=not args.no_progress and sys.stderr.isatty())
     try:

@@ -38,7 +38,9 @@ CSV, and columns to the table. PI is not available (--pi says why).
 JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y", "niqe",
 "seconds", "images": [{{"name", "psnr_y", "ssim_y", "niqe", ...}}], ...}}]}}; PSNR of an image
 identical to its ground truth is infinite and written as null; the models' mean PSNR leaves
-such images out and counts them ("psnr_inf_images"; null only when every image is one)."""
+such images out and counts them ("psnr_inf_images"; null only when every image is one).
+Interrupted (Ctrl+C, SIGTERM: exit status 130), the models already measured are written and
+shown, and the JSON lists the others as "not_measured"."""
 
 
 def _kernel_file(degradation: str) -> str | None:

@@ -187,6 +187,9 @@ class BenchReport:
     degradation: str
     models: list[ModelEvaluation] = field(default_factory=list)
     protocol: EvalProtocol = field(default_factory=EvalProtocol)
+    #: the models asked for that an interrupt left unmeasured (the JSON says so: a partial
+    #: report could not be told from a bench of fewer models)
+    not_measured: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         protocol = {"shave": self.protocol.shave if self.protocol.shave is not None else self.scale,
@@ -201,6 +204,7 @@ class BenchReport:
             "degradation": self.degradation,
             "protocol": protocol,
             "models": [m.to_json() for m in self.models],
+            **({"not_measured": list(self.not_measured)} if self.not_measured else {}),
         }
 
 
@@ -482,6 +486,7 @@ def evaluate_models(
                                                   report.protocol, progress, cancel))
             del upscaler
     except KeyboardInterrupt as stop:
+        report.not_measured = list(model_ids[len(report.models):])
         stop.partial_report = report
         raise
     return report
