@@ -484,6 +484,8 @@ def test_a_label_too_long_for_its_room_keeps_its_closing_warning(qtbot):
     assert elided_label(text, metrics, metrics.horizontalAdvance(text) + 1) == text
     tiny = elided_label(text, metrics, metrics.horizontalAdvance(note) * 0.5)  # no room for the note
     assert metrics.horizontalAdvance(tiny) <= metrics.horizontalAdvance(note) * 0.5
+    # the note alone, shortened (at 16 pt the label read "After · Bicubic ×2…", the warning gone)
+    assert tiny.startswith("(not the") and tiny.endswith("…")
     assert elided_label("After (region) · Bicubic ×4", metrics, 60).endswith("…")
 
 

@@ -77,6 +77,8 @@ def elided_label(text: str, metrics: QFontMetricsF, width: float) -> str:
         shortened = metrics.elidedText(head, Qt.TextElideMode.ElideRight, room) if room > 0 else ""
         if shortened:
             return shortened + note
+        # no room for both (a large font): the note alone, it is the warning (it was cut first)
+        return metrics.elidedText(note.strip(), Qt.TextElideMode.ElideRight, width)
     return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 
