@@ -51,4 +51,9 @@ def quantize(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if dtype.kind == "f":
         return clipped.astype(dtype, copy=False)
     top = float(np.iinfo(dtype).max)
-    return np.floor(clipped * top + 0.5).astype(dtype)
+    # in place on the one clipped copy, the same arithmetic: three more copies of the tile
+    # were ~40 % of a bicubic ×4's peak memory (957 → 580 MB for a 2-MP photo)
+    clipped *= top
+    clipped += 0.5
+    np.floor(clipped, out=clipped)
+    return clipped.astype(dtype)
