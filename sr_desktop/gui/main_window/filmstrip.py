@@ -72,7 +72,13 @@ class Filmstrip(QListWidget):
         self._ratio = max([1.0, *(screen.devicePixelRatio() for screen in QGuiApplication.screens())])
         self._thumbnails = JobQueue(self, runner=functools.partial(run_thumbnail_job, size=round(THUMB * self._ratio)))
         self._thumbnails.jobProgress.connect(self._on_thumbnail)
-        self._waiting: list[Path] = []  # listed, thumbnail not decoded yet
+        #: listed, thumbnail not decoded yet, in order (a dict: membership and removal in
+        #: constant time; a list made each arriving thumbnail scan it)
+        self._waiting: dict[Path, None] = {}
+        #: the entries by their path as listed and by its resolved form (looked up for each
+        #: thumbnail and each switch: a scan of the list made 3000 files 20 s of GUI time)
+        self._by_path: dict[Path, QListWidgetItem] = {}
+        self._by_resolved: dict[Path, QListWidgetItem] = {}
         self._reporting: Job | None = None  # the thumbnail job whose reports came last
         self._reported: set[Path] = set()  # the paths it has reported
         self._placeholder = _blank(self._ratio)
@@ -85,21 +91,21 @@ class Filmstrip(QListWidget):
     def add_paths(self, paths) -> list[Path]:
         """Append files that are not listed yet; returns the ones added. Their thumbnails
         come from a worker thread."""
-        known = {p.resolve() for p in self.paths()}
         added = []
         for path in paths:
             path = Path(path)
-            if path.resolve() in known:
+            resolved = path.resolve()
+            if resolved in self._by_resolved:
                 continue
-            known.add(path.resolve())
             item = QListWidgetItem(QIcon(self._placeholder), path.name)
             item.setData(_PATH_ROLE, path)
             item.setToolTip(str(path))
             self.addItem(item)
+            self._by_path[path] = self._by_resolved[resolved] = item
             added.append(path)
         if added:
             self._label_entries()
-            self._waiting.extend(added)
+            self._waiting.update(dict.fromkeys(added))
             self._request_thumbnails()
         return added
 
@@ -110,11 +116,14 @@ class Filmstrip(QListWidget):
         removed = []
         for row in reversed(range(self.count())):
             path = Path(self.item(row).data(_PATH_ROLE))
-            if path.resolve() in gone:
+            resolved = path.resolve()
+            if resolved in gone:
                 self.takeItem(row)
+                self._by_path.pop(path, None)
+                self._by_resolved.pop(resolved, None)
                 removed.insert(0, path)
         if removed:
-            self._waiting = [p for p in self._waiting if p.resolve() not in gone]
+            self._waiting = {p: None for p in self._waiting if p.resolve() not in gone}
             if self._thumbnails.pending is not None:
                 self._request_thumbnails()  # a pending job without the removed files
             self._label_entries()
@@ -135,6 +144,11 @@ class Filmstrip(QListWidget):
         return {self.item(i).data(_PATH_ROLE): self.item(i).data(_ERROR_ROLE)
                 for i in range(self.count()) if self.item(i).data(_ERROR_ROLE)}
 
+    def unreadable_reason(self, path: Path) -> str | None:
+        """Why `path`'s entry cannot be read (None: it can, or it is not listed)."""
+        item = self._item_for(path)
+        return item.data(_ERROR_ROLE) or None if item is not None else None
+
     def labels(self) -> list[str]:
         """The text under each thumbnail, in order."""
         return [self.item(i).text() for i in range(self.count())]
@@ -149,8 +163,7 @@ class Filmstrip(QListWidget):
         item.setData(_STAMP_ROLE, None)
         item.setData(_ERROR_ROLE, None)
         item.setIcon(QIcon(self._placeholder))
-        if path not in self._waiting:
-            self._waiting.append(path)
+        self._waiting.setdefault(path)
         self._request_thumbnails()
         return True
 
@@ -169,10 +182,10 @@ class Filmstrip(QListWidget):
         listed, nothing is highlighted (False)."""
         self.blockSignals(True)
         try:
-            for i in range(self.count()):
-                if path is not None and Path(self.item(i).data(_PATH_ROLE)).resolve() == Path(path).resolve():
-                    self.setCurrentRow(i)
-                    return True
+            item = self._by_resolved.get(Path(path).resolve()) if path is not None else None
+            if item is not None:
+                self.setCurrentItem(item)
+                return True
             self.setCurrentRow(-1)
             return False
         finally:
@@ -204,10 +217,7 @@ class Filmstrip(QListWidget):
             item.setData(_ERROR_ROLE, reason)
 
     def _item_for(self, path: Path) -> QListWidgetItem | None:
-        for i in range(self.count()):
-            if self.item(i).data(_PATH_ROLE) == path:
-                return self.item(i)
-        return None
+        return self._by_path.get(path)
 
     def _request_thumbnails(self) -> None:
         # the running job keeps its paths; the pending one (which a newer request
@@ -229,7 +239,7 @@ class Filmstrip(QListWidget):
             self._reported.add(thumbnail.path)
         if thumbnail is None or thumbnail.path not in self._waiting:
             return  # removed meanwhile
-        self._waiting.remove(thumbnail.path)
+        del self._waiting[thumbnail.path]
         item = self._item_for(thumbnail.path)
         if item is None:
             return

@@ -54,6 +54,11 @@ class OpenBatch:
     files: list[Path] = field(default_factory=list)
     failed: set[Path] = field(default_factory=set)
     shown: str = ""  # the summary last put in the message bar
+    #: `files` for membership (asked for each thumbnail: the list made a large drop quadratic)
+    file_set: frozenset[Path] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.file_set = frozenset(self.files)
 
     def add_failure(self, path: Path, reason: str) -> bool:
         """Count ``path`` as not opened (False if it already was)."""
@@ -380,8 +385,8 @@ class ImageOpener:
         the summary counts it (unless the user dismissed the summary or another message
         replaced it)."""
         batch = self.batch
-        reason = self.filmstrip.unreadable().get(path)
-        if batch is None or reason is None or path not in batch.files:
+        reason = self.filmstrip.unreadable_reason(path)
+        if batch is None or reason is None or path not in batch.file_set:
             return
         showing = self.message_bar.text()
         if not batch.add_failure(path, _reason(reason, path)):
