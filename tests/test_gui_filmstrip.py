@@ -302,3 +302,30 @@ def test_a_cut_jpeg_gets_the_reason_the_window_gives_not_a_grey_filled_picture(t
         read_image(cut)
     thumb = thumbnails.decode_thumbnail(cut)
     assert thumb.image is None and refused.value.reason in thumb.error
+
+
+def test_the_opened_files_thumbnail_waits_until_the_file_is_read(qtbot, tmp_path, monkeypatch):
+    """It was decoded for its thumbnail beside its own reading, on two cores: a 12-MP PNG was
+    shown after 0.84 s instead of 0.43 s. Its thumbnail comes once the image is shown."""
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    create_application()
+    events: list[str] = []
+    lock = threading.Lock()
+    real = thumbnails.decode_thumbnail
+
+    def decode(path, size=thumbnails.THUMB):
+        with lock:
+            events.append(f"thumbnail {Path(path).name}")
+        return real(path, size)
+
+    monkeypatch.setattr(thumbnails, "decode_thumbnail", decode)
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.loader.jobFinished.connect(lambda job, _item: events.append(f"shown {Path(job.options).name}"))
+    window.open_paths([photo(tmp_path / "a.png"), photo(tmp_path / "b.png", seed=1)])
+    qtbot.waitUntil(lambda: window.image is not None and not window.filmstrip.thumbnails_pending(), timeout=20000)
+    assert events.index("shown a.png") < events.index("thumbnail a.png")
+    assert "thumbnail b.png" in events and window.filmstrip.unreadable() == {}

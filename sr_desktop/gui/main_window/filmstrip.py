@@ -79,6 +79,7 @@ class Filmstrip(QListWidget):
         #: thumbnail and each switch: a scan of the list made 3000 files 20 s of GUI time)
         self._by_path: dict[Path, QListWidgetItem] = {}
         self._by_resolved: dict[Path, QListWidgetItem] = {}
+        self._deferred: set[Path] = set()  # listed, thumbnail held until `release_thumbnail`
         self._reporting: Job | None = None  # the thumbnail job whose reports came last
         self._reported: set[Path] = set()  # the paths it has reported
         self._placeholder = _blank(self._ratio)
@@ -88,9 +89,11 @@ class Filmstrip(QListWidget):
         """The listed files, in order."""
         return [self.item(i).data(_PATH_ROLE) for i in range(self.count())]
 
-    def add_paths(self, paths) -> list[Path]:
+    def add_paths(self, paths, later: Path | None = None) -> list[Path]:
         """Append files that are not listed yet; returns the ones added. Their thumbnails
-        come from a worker thread."""
+        come from a worker thread; `later`'s once `release_thumbnail` says so (the image being
+        opened: decoded for its thumbnail beside its own reading, a 12-MP PNG was shown after
+        0.84 s instead of 0.43 s on two cores)."""
         added = []
         for path in paths:
             path = Path(path)
@@ -105,9 +108,18 @@ class Filmstrip(QListWidget):
             added.append(path)
         if added:
             self._label_entries()
-            self._waiting.update(dict.fromkeys(added))
+            self._deferred.update(p for p in added if p == later)
+            self._waiting.update(dict.fromkeys(p for p in added if p != later))
             self._request_thumbnails()
         return added
+
+    def release_thumbnail(self, path: Path) -> None:
+        """Decode `path`'s thumbnail now, if it was held (`add_paths`' `later`)."""
+        if path in self._deferred:
+            self._deferred.discard(path)
+            if path in self._by_path:
+                self._waiting.setdefault(path)
+                self._request_thumbnails()
 
     def remove_paths(self, paths) -> list[Path]:
         """Take ``paths`` off the list (the image shown stays open); returns those removed
@@ -124,6 +136,7 @@ class Filmstrip(QListWidget):
                 removed.insert(0, path)
         if removed:
             self._waiting = {p: None for p in self._waiting if p.resolve() not in gone}
+            self._deferred = {p for p in self._deferred if p.resolve() not in gone}
             if self._thumbnails.pending is not None:
                 self._request_thumbnails()  # a pending job without the removed files
             self._label_entries()
@@ -175,7 +188,7 @@ class Filmstrip(QListWidget):
 
     def thumbnails_pending(self) -> bool:
         """True while thumbnails are still being decoded."""
-        return bool(self._waiting) or self._thumbnails.is_busy()
+        return bool(self._waiting) or bool(self._deferred) or self._thumbnails.is_busy()
 
     def select_path(self, path: Path | None) -> bool:
         """Highlight ``path`` without emitting ``imageChosen``; with None, or a path not
@@ -194,6 +207,7 @@ class Filmstrip(QListWidget):
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Stop decoding thumbnails (call when the window closes)."""
         self._waiting.clear()
+        self._deferred.clear()
         return self._thumbnails.shutdown(timeout)
 
     # -- internals --------------------------------------------------------------------

@@ -119,6 +119,10 @@ class ImageOpener:
         self._result_let_go: Callable[[], object] = lambda: None
         self.loader.jobFinished.connect(self._on_loaded)
         self.loader.jobFailed.connect(self._on_failed)
+        # the opened file's thumbnail, held while the file itself is read (`add_paths`)
+        self.loader.jobEnded.connect(lambda outcome: filmstrip.release_thumbnail(Path(outcome.job.options)))
+        self.loader.pendingChanged.connect(
+            lambda _new, replaced: replaced is not None and filmstrip.release_thumbnail(Path(replaced.options)))
         self.batch: OpenBatch | None = None  # the files of the last drop or Open
         self.image_folders: list[Path] = []  # the folders of the last open_paths that held images
         filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
@@ -179,9 +183,12 @@ class ImageOpener:
             self._report_batch()
         if not files:
             return False
-        self.filmstrip.add_paths(files)
+        self.filmstrip.add_paths(files, later=files[0])
         self.filmstrip_dock.setVisible(self.filmstrip.count() > 1)
-        return self.open_image(files[0], keep_batch=True)
+        if not self.open_image(files[0], keep_batch=True):
+            self.filmstrip.release_thumbnail(files[0])
+            return False
+        return True
 
     def open_image(self, path: Path, keep_batch: bool = False) -> bool:
         """Start reading ``path`` in the background; it is shown when decoded.
