@@ -552,24 +552,31 @@ def test_an_output_name_too_long_fails_that_file_only(tmp_path: Path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x2_bicubic.png", "c_x2_bicubic.png"]
 
 
-def test_a_batch_never_writes_through_a_link_in_its_output_folder(tmp_path: Path):
-    """A link planted where an output goes, or a sub-folder that is a link out of the output
-    folder: with --existing overwrite the batch replaced the file outside (a text file became a
-    PNG), and wrote outputs outside the output folder."""
+def test_a_batch_never_replaces_a_file_through_a_link_in_its_output_folder(tmp_path: Path):
+    """A link planted where an output goes, or an existing output in a sub-folder that is a link
+    out of the output folder: with --existing overwrite the batch replaced the file outside (a
+    text file became a PNG). Skip and rename leave such a link alone, and new files go into a
+    linked sub-folder (a folder on another disk) as before."""
     src, out, outside = tmp_path / "in", tmp_path / "out", tmp_path / "outside"
     save_image(src / "a.png")
     save_image(src / "photos" / "b.png", seed=1)
+    save_image(src / "photos" / "c.png", seed=2)
     notes = tmp_path / "notes.txt"
     notes.write_text("secret notes")
     outside.mkdir()
+    (outside / "b_x2_bicubic.png").write_text("mine")
     out.mkdir()
     (out / "a_x2_bicubic.png").symlink_to(notes)
     (out / "photos").symlink_to(outside)
     result = run_batch(src, out, bicubic(existing="overwrite", recursive=True))
-    assert notes.read_text() == "secret notes" and not any(outside.iterdir())
+    assert notes.read_text() == "secret notes" and (outside / "b_x2_bicubic.png").read_text() == "mine"
     failed = {Path(r.input).name: r.error for r in result.records if r.status == "failed"}
     assert "is a link" in failed["a.png"] and "leads out of the output folder" in failed["b.png"]
-    assert result.exit_code == 1
+    assert (outside / "c_x2_bicubic.png").is_file() and result.exit_code == 1  # a new file: written
+    for existing in ("skip", "rename"):
+        again = run_batch(src, out, bicubic(existing=existing, recursive=True))
+        assert again.exit_code == EXIT_OK, [(r.input, r.error) for r in again.records if r.status == "failed"]
+    assert notes.read_text() == "secret notes" and (outside / "b_x2_bicubic.png").read_text() == "mine"
 
 
 def test_a_report_naming_inputs_that_are_not_there_skips_nothing(tmp_path: Path):

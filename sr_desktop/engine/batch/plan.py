@@ -231,6 +231,7 @@ def plan_jobs(
     model: str,
     variant: str | None,
     files: list[Path] | None = None,
+    existing: str = "skip",
 ) -> list[BatchJob]:
     """One `BatchJob` per input file, in a stable (sorted) order.
 
@@ -274,7 +275,7 @@ def plan_jobs(
         if length > NAME_MAX_BYTES:  # refused now, not after the upscale
             job.refusal = (f"the output name would be {length} bytes long (file systems take {NAME_MAX_BYTES}): "
                            "shorten the name template")
-        elif (leaves := _leaves_output_folder(job.output, output_root)) is not None:
+        elif existing == "overwrite" and (leaves := _replaced_through_a_link(job.output, output_root)) is not None:
             job.refusal = leaves
     _mark_own_outputs(jobs)
     if files is None:
@@ -291,18 +292,21 @@ def plan_jobs(
     return jobs
 
 
-def _leaves_output_folder(output: Path, output_root: Path) -> str | None:
-    """Why a batch must not write `output`: a link planted where it goes (a batch replaced the
-    file a link named, outside the output folder: a text file became a PNG), or a sub-folder
-    that is a link leading out of the output folder (`output_root`, resolved); else None. (A
-    single `upscale -o LINK` writes through a link the user named; a batch, often over shared
-    folders, does not.)"""
+def _replaced_through_a_link(output: Path, output_root: Path) -> str | None:
+    """Why ``--existing overwrite`` must not replace `output`: it is a link (planted where an
+    output goes: the batch replaced the file it named, outside the output folder — a text file
+    became a PNG), or an existing file in a sub-folder that is a link leading out of the output
+    folder (`output_root`, resolved); else None. Skip and rename never write through a link,
+    and new files in a linked sub-folder (a folder on another disk) are written as before. (A
+    single `upscale -o LINK --overwrite` writes through a link the user named.)"""
     from sr_desktop.engine.imageio import resolved
 
     if output.is_symlink():
-        return f"the output {output.name} is a link (to {os.readlink(output)}): a batch never writes through one"
-    if not resolved(output.parent).is_relative_to(output_root):
-        return f"the output's folder {output.parent} leads out of the output folder (a link): not written"
+        return (f"the output {output.name} is a link (to {os.readlink(output)}): a batch never replaces a file "
+                "through one")
+    if os.path.lexists(output) and not resolved(output.parent).is_relative_to(output_root):
+        return (f"the output's folder {output.parent} leads out of the output folder (a link): its file there is "
+                "not replaced")
     return None
 
 

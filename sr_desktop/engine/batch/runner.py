@@ -270,6 +270,7 @@ def run_batch(
         model=options.upscale.model,
         variant=options.upscale.variant,
         files=file_list,
+        existing=options.existing,
     )
     check_some_images(jobs, input_dir, options.recursive, listed=file_list is not None)
     if report is not None and report in ProtectedPaths(
