@@ -317,3 +317,23 @@ def test_names_that_look_like_html_are_shown_as_they_are(make_window, tmp_path, 
     qtbot.waitUntil(lambda: "broken.png" in window.message_bar.text(), timeout=5000)
     shown = [w for w in window.findChildren(QLabel) if "<i>broken.png" in w.text()]
     assert shown and all(w.textFormat() == Qt.TextFormat.PlainText for w in shown)
+
+
+def test_the_files_not_opened_box_and_the_strip_show_names_as_they_are(make_window, tmp_path, qtbot):
+    """The "Files not opened" box drew "<font color=red size=7>HACKED.png" big and red; the
+    Images strip's tooltips took such a path for HTML too."""
+    from PySide6.QtGui import QTextDocumentFragment
+
+    window = make_window()
+    good = write_png(tmp_path / "ok.png", 12, 10)
+    name = "<font color=red size=7>HACKED.png"  # (a file name has no "/")
+    broken = tmp_path / name
+    broken.write_bytes(b"not a png")
+    window.open_paths([good, broken])
+    qtbot.waitUntil(lambda: window.image is not None and not window.filmstrip.thumbnails_pending(), timeout=10000)
+    qtbot.waitUntil(lambda: window.opener.batch is not None and bool(window.opener.batch.failures), timeout=10000)
+    box = window.opener.show_failure_details()
+    qtbot.addWidget(box)
+    assert box.textFormat() == Qt.TextFormat.PlainText and name in box.text()
+    tips = [window.filmstrip.item(i).toolTip() for i in range(window.filmstrip.count())]
+    assert any(name in QTextDocumentFragment.fromHtml(tip).toPlainText() for tip in tips)

@@ -300,6 +300,7 @@ def confirm(parent: QWidget, title: str, text: str, yes_text: str, object_name: 
     Cancel is the default, so Enter never replaces or risks anything. True for yes."""
     icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Question
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)  # (file names in it as they are, never HTML)
     box.setObjectName(object_name)
     box.button(QMessageBox.StandardButton.Yes).setText(yes_text)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)

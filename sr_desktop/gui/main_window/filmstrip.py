@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QStyle
 
 from sr_desktop.app.jobs import Job
 from sr_desktop.gui.main_window.thumbnails import THUMB, Thumbnail, run_thumbnail_job
+from sr_desktop.gui.widgets import plain_tooltip
 from sr_desktop.gui.worker import JobQueue
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -102,7 +103,7 @@ class Filmstrip(QListWidget):
                 continue
             item = QListWidgetItem(QIcon(self._placeholder), path.name)
             item.setData(_PATH_ROLE, path)
-            item.setToolTip(str(path))
+            item.setToolTip(plain_tooltip(str(path)))
             self.addItem(item)
             self._by_path[path] = self._by_resolved[resolved] = item
             added.append(path)
@@ -263,11 +264,11 @@ class Filmstrip(QListWidget):
             pixmap.setDevicePixelRatio(self._ratio)
             item.setIcon(QIcon(_centred(pixmap, self._ratio)))
         elif thumbnail.note:  # readable, only no picture of it: the entry stays blank
-            item.setToolTip(f"{thumbnail.path}\n{thumbnail.note}")
+            item.setToolTip(plain_tooltip(f"{thumbnail.path}\n{thumbnail.note}"))
         else:
             item.setIcon(QIcon(self._error_badge()))
             item.setData(_ERROR_ROLE, thumbnail.error)
-            item.setToolTip(f"{thumbnail.path}\nCannot be read: {thumbnail.error}")
+            item.setToolTip(plain_tooltip(f"{thumbnail.path}\nCannot be read: {thumbnail.error}"))
         self.thumbnailShown.emit(thumbnail.path)
 
     def _error_badge(self) -> QPixmap:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData
+from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox, QWidget
 
@@ -33,6 +33,7 @@ from sr_desktop.gui.main_window.filmstrip import Filmstrip, disambiguated_labels
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.qimage import qimage_to_array
 from sr_desktop.gui.settings import GuiSettings
+from sr_desktop.gui.widgets import plain_tooltip
 from sr_desktop.gui.worker import JobQueue
 
 #: show_image(image, name, display): the window shows a new original
@@ -214,6 +215,7 @@ class ImageOpener:
             return None
         box = QMessageBox(QMessageBox.Icon.Warning, "Files not opened", self.batch.summary(),
                           QMessageBox.StandardButton.Close, self.parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # file names as they are, never HTML
         box.setDetailedText(self.batch.details())
         box.setInformativeText("Press Show Details… for the reason of each file.")
         box.setModal(False)
@@ -299,7 +301,7 @@ class ImageOpener:
         # two IMG_0001.JPG of two cards were two identical entries: named as the strip names them
         for path, label in zip(recent, disambiguated_labels(recent), strict=True):
             action = menu.addAction(label)
-            action.setToolTip(str(path))
+            action.setToolTip(plain_tooltip(str(path)))
             action.setStatusTip(str(path))
             action.triggered.connect(lambda _c=False, p=path: self.open_paths([p]))
         if recent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -164,6 +165,7 @@ class SaveAsDialog(QDialog):
 
     def _show_problem(self, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, "Save result as", text, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # (a file name as it is, never HTML)
         box.setObjectName("saveNameProblemBox")
         box.exec()
 
