@@ -35,15 +35,17 @@ def luma_y(img: np.ndarray, round_to_uint8: bool = False) -> np.ndarray:
     it is computed in double precision (``im2double`` first, as EDSR/RCAN scripts do).
     A 16-bit image (uint16, the engine's `Image` of a 16-bit file) is brought to the 0..255
     scale first (its values counted 257 times over: NIQE 32.3 for 3.3); other integer types
-    are refused.
+    are taken on the 0..255 scale, and refused beyond it.
     """
     img = np.asarray(img)
     if img.dtype == np.uint16:
         if round_to_uint8:
             raise ValueError("round_to_uint8 needs 8-bit pixels (uint8)")
         img = img.astype(np.float64) / 257.0
-    elif img.dtype.kind in "iub" and img.dtype != np.uint8:
-        raise ValueError(f"expected uint8, uint16 or floats on the 0..255 scale, got {img.dtype}")
+    elif img.dtype.kind in "iu" and img.dtype != np.uint8 and img.size and not 0 <= img.min() <= img.max() <= 255:
+        # (other integer types on the 0..255 scale, an int64 copy of an image, are taken as before)
+        raise ValueError(f"expected uint8, uint16 or values on the 0..255 scale, got {img.dtype} "
+                         f"{img.min()}..{img.max()}")
     if img.ndim == 2:
         return img.astype(np.float64)
     if img.ndim == 3 and img.shape[2] == 1:
