@@ -771,3 +771,18 @@ def test_an_index_entry_whose_id_is_not_a_folder_name_never_names_a_folder(home,
     remove_custom_model("..")
     assert precious.read_text() == "mine" and root.is_dir()
     assert [e["id"] for e in json.loads(index.read_text())["models"]] == ["custom-downloaded"]
+
+
+def test_a_training_to_register_in_a_newer_index_is_refused_before_it_runs(home, tmp_path):
+    """`train --name` with an index of a newer version trained to the end, then could not
+    register the model (exit 2)."""
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.options import TrainOptions
+    from tests.train_fixtures import make_images
+
+    root = custom.custom_models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "index.json").write_text(json.dumps({"version": 2, "models": []}))
+    data = make_images(tmp_path / "data", 2, 32, 0)
+    with pytest.raises(TrainingError, match="--name: the added-models index .* newer version"):
+        TrainOptions(arch="srcnn", scale=2, data=(str(data),), out=str(tmp_path / "run"), name="mine")

@@ -19,7 +19,7 @@ from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.options import MAX_SCALE, parse_seed, parse_torch_device
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.models.archs.detect import arch_support
-from sr_desktop.engine.models.custom_index import checked_model_name
+from sr_desktop.engine.models.custom_index import checked_model_name, read_index
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.losses import parse_loss_spec
@@ -143,6 +143,9 @@ class TrainOptions:
                 raise TrainingError("--name must not be empty")
             try:
                 checked_model_name(self.name)
+                # the index the model is added to, checked now: one of a newer version (or
+                # unreadable) refused the name after the whole run
+                read_index(for_change=True)
             except ModelError as exc:
                 raise TrainingError(f"--name: {exc}") from None
         out = Path(os.path.realpath(self.out))
