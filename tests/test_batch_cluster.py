@@ -364,3 +364,16 @@ def test_a_full_output_folder_stops_the_cluster_batch(local_ray, small_disk, tmp
     assert f"{extra['not_started'] + extra.get('interrupted', 0)} not done" in result.summary()  # the line adds up
     assert 1 <= result.totals.ok <= 8
     assert not [p for p in (small_disk / "out").rglob("*") if p.name.startswith(".")]  # no temp file
+
+
+def test_the_workers_get_the_kernel_file_by_its_absolute_path(tmp_path, monkeypatch):
+    """`batch --cluster … --kernel k.npy` handed the workers the path as typed: a head started
+    in another folder resolved it there (the jobs' files are made absolute for that reason)."""
+    from sr_desktop.engine.batch.cluster import actor_class
+
+    monkeypatch.chdir(tmp_path)
+    upscale = UpscaleOptions(model="map-sr", scale=2, kernel="k.npy")
+    actor = actor_class(BatchOptions(upscale=upscale), upscale, 1, [])
+    assert actor.config.upscale_options.kernel == str(tmp_path / "k.npy")
+    estimate = UpscaleOptions(model="map-sr", scale=2, kernel="estimate")
+    assert actor_class(BatchOptions(upscale=estimate), estimate, 1, []).config.upscale_options.kernel == "estimate"

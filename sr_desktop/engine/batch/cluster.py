@@ -305,6 +305,11 @@ def actor_class(options: BatchOptions, upscale_options: UpscaleOptions, threads:
                 inputs: list[str], cancel_flag=None) -> type[UpscaleActor]:
     """An `UpscaleActor` subclass carrying one batch's settings (and the driver's
     `CancelFlag` actor, None: never cancelled)."""
+    kernel = upscale_options.kernel
+    if isinstance(kernel, str | os.PathLike) and str(kernel) != "estimate":
+        # absolute, as the jobs' files (`_anchored`): a worker resolves a relative one against
+        # its own working folder
+        upscale_options = replace(upscale_options, kernel=os.path.abspath(kernel))
     config = _ActorConfig(options, upscale_options, threads, tuple(inputs), cancel_flag)
     return type("UpscaleActor", (UpscaleActor,), {"config": config})
 
