@@ -445,12 +445,17 @@ def test_adds_at_the_same_time_both_stay_listed(home, tmp_path):
     assert sorted(s.id for s in list_custom_specs()) == ["custom-m0", "custom-m1", "custom-m2"]
 
 
-def test_a_bad_entry_is_skipped_kept_and_a_killed_adds_staging_removed(home, tmp_path, caplog):
+def _one_added_model(tmp_path: Path):
+    """(its file, its spec, the index's path, the index as read) after adding one small model."""
     src = tmp_path / "good.pth"
     torch.save(_make("srvgg-x2").state_dict(), src)
     good = add_custom_model(src)
     index = custom.custom_models_dir() / "index.json"
-    doc = json.loads(index.read_text())
+    return src, good, index, json.loads(index.read_text())
+
+
+def test_a_bad_entry_is_skipped_kept_and_a_killed_adds_staging_removed(home, tmp_path, caplog):
+    src, good, index, doc = _one_added_model(tmp_path)
     bad = {**doc["models"][0], "id": "custom-odd", "scale": "abc"}
     doc["models"].append(bad)
     index.write_text(json.dumps(doc))
@@ -739,11 +744,7 @@ def test_a_literature_row_without_weights_points_at_the_checkpoint_of_it_added(h
 
 def test_an_index_of_a_newer_version_lists_its_models_but_is_not_rewritten(home, tmp_path, caplog):
     """`models add` rewrote a newer version's index as format 1, its top-level records gone."""
-    src = tmp_path / "good.pth"
-    torch.save(_make("srvgg-x2").state_dict(), src)
-    good = add_custom_model(src)
-    index = custom.custom_models_dir() / "index.json"
-    doc = json.loads(index.read_text())
+    src, good, index, doc = _one_added_model(tmp_path)
     doc.update(version=2, groups={"favourites": [good.id]})
     index.write_text(json.dumps(doc))
     before = index.read_bytes()

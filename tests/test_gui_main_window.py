@@ -990,15 +990,21 @@ def test_the_window_keeps_painting_while_a_result_is_saved(make_window, tmp_path
     assert read_image(target).pixels.shape == (32, 48, 3)
 
 
-def test_a_settings_file_with_an_unusable_quality_does_not_break_save_as(make_window, tmp_path, qtbot, prompts):
-    """save_quality=0 in gui.ini: Save As built its options from it and failed."""
+@pytest.mark.parametrize(("key", "value", "target", "offered_as"), [
+    ("save_quality", 0, "out.jpg", ("quality", 95)),  # a hand edit: Save As built its options from it and failed
+    # a format this version cannot write (a newer version's): Save As, Ctrl+S and the close
+    # question's Save raised "unknown format 'avif'" and nothing was saved
+    ("save_format", "avif", "out.png", ("format", "png")),
+])
+def test_a_settings_value_save_as_cannot_use_does_not_break_saving(make_window, tmp_path, qtbot, prompts, key,
+                                                                   value, target, offered_as):
     settings = GuiSettings(tmp_path / "hand-edited.ini")
-    settings.set("save_quality", 0)
+    settings.set(key, value)
     offered = []
 
     def save_target(suggested, defaults):
         offered.append(defaults)
-        return tmp_path / "out.jpg", defaults
+        return tmp_path / target, defaults
 
     prompts.save = save_target
     window = make_window(settings=settings)
@@ -1006,29 +1012,8 @@ def test_a_settings_file_with_an_unusable_quality_does_not_break_save_as(make_wi
     pick_bicubic(window, 2)
     window.start_upscale()
     wait_idle(qtbot, window)
-    assert window.save_as() == tmp_path / "out.jpg"
-    assert offered[0].quality == 95 and window.last_error == ""
-
-
-def test_a_format_this_version_cannot_write_does_not_break_saving(make_window, tmp_path, qtbot, prompts):
-    """save_format=avif (a newer version's, or a hand edit): Save As, Ctrl+S and the close
-    question's Save raised "unknown format 'avif'" and nothing was saved."""
-    settings = GuiSettings(tmp_path / "newer.ini")
-    settings.set("save_format", "avif")
-    offered = []
-
-    def save_target(suggested, defaults):
-        offered.append(defaults)
-        return tmp_path / "out.png", defaults
-
-    prompts.save = save_target
-    window = make_window(settings=settings)
-    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 20, 14)])
-    pick_bicubic(window, 2)
-    window.start_upscale()
-    wait_idle(qtbot, window)
-    assert window.save_as() == tmp_path / "out.png"
-    assert offered[0].format == "png" and window.last_error == ""
+    assert window.save_as() == tmp_path / target
+    assert getattr(offered[0], offered_as[0]) == offered_as[1] and window.last_error == ""
 
 
 def test_save_and_copy_wait_while_the_metrics_panel_shows_something_else(make_window, tmp_path, qtbot):
