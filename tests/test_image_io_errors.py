@@ -404,8 +404,8 @@ def test_a_png_with_a_large_text_chunk_is_read_and_a_text_bomb_named(tmp_path):
 
 def test_a_complete_png_is_not_inflated_a_second_time(tmp_path, monkeypatch):
     """The check of a header declaring more rows than the data hold inflated every PNG's data
-    a second time (23-28 % of reading it); it runs only where rows may be missing (a last row
-    all 0, which Pillow leaves there, or an interlaced file), and still finds them."""
+    a second time (23-28 % of reading it); it runs only where data may be missing (a last
+    pixel 0, which Pillow leaves there, or an interlaced file), and still finds them."""
     from sr_desktop.engine.imageio import read as reader
 
     counted = []
@@ -414,7 +414,7 @@ def test_a_complete_png_is_not_inflated_a_second_time(tmp_path, monkeypatch):
     save_with_pillow(tmp_path / "a.png", "PNG")
     read_image(tmp_path / "a.png")
     assert counted == []
-    black_last_row = small_rgb()
-    black_last_row[-1] = 0
-    PILImage.fromarray(black_last_row).save(tmp_path / "b.png")
-    assert np.array_equal(read_image(tmp_path / "b.png").pixels, black_last_row) and counted == [1]
+    black_last_pixel = small_rgb()
+    black_last_pixel[-1, -1] = 0
+    PILImage.fromarray(black_last_pixel).save(tmp_path / "b.png")
+    assert np.array_equal(read_image(tmp_path / "b.png").pixels, black_last_pixel) and counted == [1]

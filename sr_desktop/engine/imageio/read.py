@@ -427,12 +427,13 @@ def check_coverage(tiles: list, width: int, height: int, where) -> None:
 
 
 def _may_miss_rows(im, data: bytes) -> bool:
-    """Whether a decoded PNG may lack rows (Pillow leaves them 0): an interlaced one (its
-    passes spread over every row), or one whose last row is all 0. Only then is its image
-    data inflated a second time to count it (every PNG was: 23-28 % of its reading)."""
+    """Whether a decoded PNG may lack data (Pillow leaves what is missing 0): an interlaced
+    one (its passes spread over every row), or one whose last pixel is 0 (a cut anywhere, even
+    inside the last row, leaves it 0). Only then is its image data inflated a second time to
+    count it (every PNG was: 23-28 % of its reading)."""
     if len(data) < 29 or data[28]:  # (no plain header, or Adam7 interlacing)
         return True
-    last = np.asarray(im.crop((0, im.height - 1, im.width, im.height)))
+    last = np.asarray(im.crop((im.width - 1, im.height - 1, im.width, im.height)))
     return not last.any()
 
 
