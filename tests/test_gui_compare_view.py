@@ -486,6 +486,8 @@ def test_a_label_too_long_for_its_room_keeps_its_closing_warning(qtbot):
     assert metrics.horizontalAdvance(tiny) <= metrics.horizontalAdvance(note) * 0.5
     # the note alone, shortened (at 16 pt the label read "After · Bicubic ×2…", the warning gone)
     assert tiny.startswith("(not the") and tiny.endswith("…")
+    # another closing parenthesis (a map's explanation) is no warning: its name stays first
+    assert elided_label("SSIM (bright = 1, dark = structure lost)", metrics, 60).startswith("SSIM")
     assert elided_label("After (region) · Bicubic ×4", metrics, 60).endswith("…")
 
 

@@ -64,6 +64,10 @@ def paint_region(painter: QPainter, rect: QRectF, pane: QRectF, size: tuple[int,
     painter.restore()
 
 
+#: the after side's caption note when the result is not what the picker shows now
+STALE_CAPTION = " (not the picked settings)"
+
+
 def elided_label(text: str, metrics: QFontMetricsF, width: float) -> str:
     """`text` elided to `width`; a closing note in parentheses ("… ×4 (not the picked
     settings)") is kept whole while the text before it is shortened, since it is what the
@@ -77,8 +81,8 @@ def elided_label(text: str, metrics: QFontMetricsF, width: float) -> str:
         shortened = metrics.elidedText(head, Qt.TextElideMode.ElideRight, room) if room > 0 else ""
         if shortened:
             return shortened + note
-        # no room for both (a large font): the note alone, it is the warning (it was cut first)
-        return metrics.elidedText(note.strip(), Qt.TextElideMode.ElideRight, width)
+        if note == STALE_CAPTION:  # no room for both (a large font): the warning alone (it went first)
+            return metrics.elidedText(note.strip(), Qt.TextElideMode.ElideRight, width)
     return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.models.loader import is_zoo_spec
+from sr_desktop.gui.compare.overlays import STALE_CAPTION
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.main_window.controls import NO_RESULT, ControlsPanel
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.main_window.status_labels import StatusLabels
 
 STALE_NOTE = "Not what the picker is set to now ({} changed): press {} to apply the new settings."
-STALE_CAPTION = " (not the picked settings)"
 #: a result of the Blur kernel panel (ZSSR, map-sr with its kernel) was never the picker's:
 #: "not what the picker is set to… press Upscale" offered to throw minutes of ZSSR away
 KERNEL_NOTE = "Made from the Blur kernel panel with its kernel; Upscale runs the picker's model instead."
