@@ -332,3 +332,17 @@ def test_the_opened_files_thumbnail_waits_until_the_file_is_read(qtbot, tmp_path
     qtbot.waitUntil(lambda: window.image is not None and not window.filmstrip.thumbnails_pending(), timeout=20000)
     assert events.index("shown a.png") < events.index("thumbnail a.png")
     assert "thumbnail b.png" in events and window.filmstrip.unreadable() == {}
+
+
+def test_an_entry_whose_link_changed_is_removed_from_every_lookup(qtbot, strip, tmp_path):
+    """A link listed, deleted on disk, then removed: its file (found by the link's old target)
+    could not be listed again in that session (found by a review of the constant-time lookups)."""
+    target = photo(tmp_path / "target.png")
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    other = photo(tmp_path / "other.png", seed=1)
+    strip.add_paths([link, other])
+    link.unlink()
+    assert strip.remove_paths([link]) == [link]
+    assert strip.add_paths([target]) == [target]
+    assert strip.select_path(target) and strip.currentItem().data(Qt.ItemDataRole.UserRole) == target

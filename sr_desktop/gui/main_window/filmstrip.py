@@ -25,6 +25,7 @@ _PATH_ROLE = Qt.ItemDataRole.UserRole
 _ERROR_ROLE = Qt.ItemDataRole.UserRole + 1
 #: the file's (modification time, size) when its thumbnail was made
 _STAMP_ROLE = Qt.ItemDataRole.UserRole + 2
+_RESOLVED_ROLE = Qt.ItemDataRole.UserRole + 3  # the path resolved when it was listed (its lookup key)
 
 
 class Filmstrip(QListWidget):
@@ -103,6 +104,9 @@ class Filmstrip(QListWidget):
                 continue
             item = QListWidgetItem(QIcon(self._placeholder), path.name)
             item.setData(_PATH_ROLE, path)
+            # (the key it was found by: a link changed or deleted since resolves elsewhere, and
+            # its entry removed stayed in the lookup, the file never listed again)
+            item.setData(_RESOLVED_ROLE, resolved)
             item.setToolTip(plain_tooltip(str(path)))
             self.addItem(item)
             self._by_path[path] = self._by_resolved[resolved] = item
@@ -128,12 +132,12 @@ class Filmstrip(QListWidget):
         gone = {Path(p).resolve() for p in paths}
         removed = []
         for row in reversed(range(self.count())):
-            path = Path(self.item(row).data(_PATH_ROLE))
-            resolved = path.resolve()
-            if resolved in gone:
+            item = self.item(row)
+            path = Path(item.data(_PATH_ROLE))
+            if path.resolve() in gone or item.data(_RESOLVED_ROLE) in gone:
                 self.takeItem(row)
                 self._by_path.pop(path, None)
-                self._by_resolved.pop(resolved, None)
+                self._by_resolved.pop(item.data(_RESOLVED_ROLE), None)
                 removed.insert(0, path)
         if removed:
             self._waiting = {p: None for p in self._waiting if p.resolve() not in gone}
