@@ -337,3 +337,23 @@ def test_the_files_not_opened_box_and_the_strip_show_names_as_they_are(make_wind
     assert box.textFormat() == Qt.TextFormat.PlainText and name in box.text()
     tips = [window.filmstrip.item(i).toolTip() for i in range(window.filmstrip.count())]
     assert any(name in QTextDocumentFragment.fromHtml(tip).toPlainText() for tip in tips)
+
+
+def test_the_unsaved_result_question_shows_the_name_as_it_is(qtbot, monkeypatch):
+    """It drew "<font color=red size=7>HACKED.png has not been saved" big and red."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from sr_desktop.gui.main_window.saving import ResultSaver
+
+    seen = []
+
+    def answer(box):
+        seen.append((box.textFormat(), box.text()))
+        box.button(QMessageBox.StandardButton.Discard).click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    saver = type("Saver", (), {"parent": None})()
+    question = "The upscaled result of <font color=red size=7>HACKED.png has not been saved. Save it first?"
+    assert ResultSaver._ask_discard_dialog(saver, question) == "discard"
+    assert seen == [(Qt.TextFormat.PlainText, question)]

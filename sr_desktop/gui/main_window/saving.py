@@ -210,9 +210,12 @@ class ResultSaver:
 
     def _ask_discard_dialog(self, question: str) -> str:
         buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self.parent, "Unsaved result", question, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save
-        )
+        box = QMessageBox(QMessageBox.Icon.Question, "Unsaved result", question,
+                          buttons.Save | buttons.Discard | buttons.Cancel, self.parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # (the image's name as it is, never HTML)
+        box.setDefaultButton(buttons.Save)
+        box.exec()
+        answer = box.standardButton(box.clickedButton()) if box.clickedButton() is not None else buttons.Cancel
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def _ask_save_dialog(self, suggested: Path, options):
