@@ -577,6 +577,12 @@ def test_a_batch_never_replaces_a_file_through_a_link_in_its_output_folder(tmp_p
         again = run_batch(src, out, bicubic(existing=existing, recursive=True))
         assert again.exit_code == EXIT_OK, [(r.input, r.error) for r in again.records if r.status == "failed"]
     assert notes.read_text() == "secret notes" and (outside / "b_x2_bicubic.png").read_text() == "mine"
+    # a link to a missing file (git-annex's, content not present): skipped, or renamed beside
+    notes.unlink()
+    for existing in ("skip", "rename"):
+        again = run_batch(src, out, bicubic(existing=existing, recursive=True))
+        assert again.exit_code == EXIT_OK, [(r.input, r.error) for r in again.records if r.status == "failed"]
+    assert (out / "a_x2_bicubic_2.png").is_file() and not notes.exists()  # (_1: the run before)
 
 
 def test_a_report_naming_inputs_that_are_not_there_skips_nothing(tmp_path: Path):

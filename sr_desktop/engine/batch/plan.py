@@ -426,6 +426,6 @@ def renamed_path(path: Path) -> Path:
     n = 1
     while True:
         candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
-        if not candidate.exists():
+        if not os.path.lexists(candidate):  # (a dangling link's name is taken)
             return candidate
         n += 1

@@ -79,7 +79,11 @@ RENAME_ATTEMPTS = 20
 
 
 def _not_an_output(path: Path) -> str | None:
-    """Why what is at an output's name is not a finished output (None: it is one)."""
+    """Why what is at an output's name is not a finished output (None: it is one). A link is
+    one, even to a missing file (git-annex's link to content not present here): a batch leaves
+    it alone (it failed "cannot read what has the output's name" on every re-run)."""
+    if os.path.islink(path):
+        return None
     if os.path.isdir(path):
         return "a folder has the output's name; rename or remove it"
     try:
@@ -389,7 +393,7 @@ class BatchStages:
         assert job.output is not None
         target = job.output
         overwrite = self.options.existing == "overwrite"
-        if self.options.existing == "rename" and target.exists():
+        if self.options.existing == "rename" and os.path.lexists(target):  # (a dangling link is taken too)
             target = renamed_path(target)
         record = FileRecord(str(job.input), str(target), "failed", input_bytes=_file_size(job.input),
                             input_size=in_size, read_seconds=read_seconds, upscale_seconds=upscale_seconds)
