@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -786,4 +787,25 @@ def test_a_training_to_register_in_a_newer_index_is_refused_before_it_runs(home,
     (root / "index.json").write_text(json.dumps({"version": 2, "models": []}))
     data = make_images(tmp_path / "data", 2, 32, 0)
     with pytest.raises(TrainingError, match="--name: the added-models index .* newer version"):
+        TrainOptions(arch="srcnn", scale=2, data=(str(data),), out=str(tmp_path / "run"), name="mine")
+
+
+@pytest.mark.parametrize("blocker", ["index folder", "models file"])
+def test_a_training_to_register_where_the_index_cannot_be_written_is_refused_first(home, tmp_path, blocker):
+    """A folder where the index belongs, or a file where its folder belongs: `train --name`
+    trained to the end before failing to register ("is a folder", "Not a directory")."""
+    from sr_desktop.engine.core import paths
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.options import TrainOptions
+    from tests.train_fixtures import make_images
+
+    models = paths.data_dir() / "custom_models"
+    if blocker == "index folder":
+        (models / "index.json").mkdir(parents=True)
+    else:
+        shutil.rmtree(models, ignore_errors=True)
+        models.parent.mkdir(parents=True, exist_ok=True)
+        models.write_text("in the way")
+    data = make_images(tmp_path / "data", 2, 32, 0)
+    with pytest.raises(TrainingError, match="--name: the added.* is not a (file|folder)"):
         TrainOptions(arch="srcnn", scale=2, data=(str(data),), out=str(tmp_path / "run"), name="mine")

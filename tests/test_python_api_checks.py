@@ -104,8 +104,10 @@ def test_16_bit_pixels_are_measured_on_the_8_bit_scale():
     u16 = u8.astype(np.uint16) * 257
     assert niqe(u16) == pytest.approx(niqe(u8), abs=1e-9)
     assert sharpness(u16).mean_gradient == pytest.approx(sharpness(u8).mean_gradient)
-    # another integer type on the 0..255 scale (an int64 copy) is measured as before
+    # another integer type on the 0..255 scale (an int64 copy) is measured as before; a mask is no image
     assert sharpness(u8.astype(np.int64)) == sharpness(u8)
+    with pytest.raises(ValueError, match="bool"):
+        sharpness(u8 > 128)
 
 
 @pytest.mark.parametrize("scale", [0, 2.5, -2])

@@ -42,7 +42,8 @@ def luma_y(img: np.ndarray, round_to_uint8: bool = False) -> np.ndarray:
         if round_to_uint8:
             raise ValueError("round_to_uint8 needs 8-bit pixels (uint8)")
         img = img.astype(np.float64) / 257.0
-    elif img.dtype.kind in "iu" and img.dtype != np.uint8 and img.size and not 0 <= img.min() <= img.max() <= 255:
+    elif img.dtype == bool or (img.dtype.kind in "iu" and img.dtype != np.uint8 and img.size
+                               and not 0 <= img.min() <= img.max() <= 255):
         # (other integer types on the 0..255 scale, an int64 copy of an image, are taken as before)
         raise ValueError(f"expected uint8, uint16 or values on the 0..255 scale, got {img.dtype} "
                          f"{img.min()}..{img.max()}")

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -66,8 +67,14 @@ def _warn_once(path: Path, message: str, *args) -> None:
 
 def read_index(for_change: bool = False) -> list[dict[str, Any]]:
     """The index's entries. An unreadable index lists no models (with a warning), but is not
-    changed (`for_change`: `ModelError`): rewriting it would drop every model it records."""
+    changed (`for_change`: `ModelError`, also for an index that could not be written: a
+    folder where it belongs, a file where its folder belongs): rewriting it would drop every
+    model it records."""
     path = index_path()
+    if for_change and os.path.lexists(path.parent) and not path.parent.is_dir():
+        raise ModelError(f"the added models' folder {path.parent} is not a folder: remove what is there")
+    if for_change and os.path.lexists(path) and not path.is_file():
+        raise ModelError(f"the added-models index {path} is not a file: remove what is there")
     if not path.is_file():
         if path.exists() and not for_change:  # a folder where the index belongs
             _warn_once(path, "ignoring the custom model index %s: it is not a file", path)
