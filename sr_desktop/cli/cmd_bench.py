@@ -45,7 +45,9 @@ shown, and the JSON lists the others as "not_measured"."""
 
 def _kernel_file(degradation: str) -> str | None:
     """The kernel file a ``kernel:FILE.npy[,noise=…]`` degradation names (None for others)."""
-    return degradation[len("kernel:"):].split(",")[0] or None if degradation.startswith("kernel:") else None
+    from sr_desktop.engine.core.kernel_file import kernel_spec_parts
+
+    return (kernel_spec_parts(degradation) or ("",))[0] or None
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

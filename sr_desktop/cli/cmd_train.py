@@ -136,12 +136,13 @@ def run(args) -> int:
 def _kernel_note(trainer) -> str | None:
     """A note when the kernel's size says another scale than the run's (a ×2 estimate, the
     kernel command's default, made a ×4 run's pairs without a word)."""
-    from sr_desktop.engine.core.kernel_file import kernel_size_note
+    from sr_desktop.engine.core.kernel_file import kernel_size_note, kernel_spec_parts
 
     kernel = getattr(trainer.degradation, "kernel", None)
-    if kernel is None:
+    parts = kernel_spec_parts(trainer.options.degradation)
+    if kernel is None or parts is None:
         return None
-    name = printable(Path(trainer.options.degradation[len("kernel:"):].split(",")[0]).name)
+    name = printable(Path(parts[0]).name)
     return kernel_size_note(name, kernel, trainer.options.scale, "the training images are blurred with it as given")
 
 

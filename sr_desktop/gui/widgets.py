@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from PySide6 import QtGui
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
@@ -66,8 +67,6 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
 def plain_tooltip(text: str) -> str:
     """`text` as a tooltip that shows it as it is (line breaks kept): Qt takes a tooltip that
     looks like HTML for HTML (`plain_label`)."""
-    from PySide6 import QtGui
-
     return QtGui.Qt.convertFromPlainText(text, Qt.WhiteSpaceMode.WhiteSpaceNormal) if text else ""
 
 

@@ -109,6 +109,15 @@ def odd_canvas(kernel: np.ndarray) -> np.ndarray:
     return np.pad(kernel, ((0, 1), (0, 1)))
 
 
+def kernel_spec_parts(spec: object) -> tuple[str, str] | None:
+    """(the file, the rest from its first comma: ",noise=5" or "") of a ``kernel:FILE[,…]``
+    degradation spec; None for any other spec."""
+    if not isinstance(spec, str) or not spec.startswith("kernel:"):
+        return None
+    path, comma, rest = spec[len("kernel:"):].partition(",")
+    return path, comma + rest
+
+
 def kernel_scale(kernel: np.ndarray) -> int:
     """The SR scale a kernel is for, judged by its size (×4 kernels are at least 25 wide)."""
     return 4 if kernel.shape[0] >= X4_KERNEL_MIN_SIZE else 2

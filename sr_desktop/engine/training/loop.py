@@ -35,6 +35,7 @@ import torch
 from sr_desktop.engine.compute.devices import resolve_device
 from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.kernel_file import kernel_spec_parts
 from sr_desktop.engine.core.progress import (
     TRAINING_SETUP_STAGE,
     CancelToken,
@@ -143,8 +144,9 @@ def _check_resume(options: TrainOptions, ckpt: Checkpoint, kernel: np.ndarray | 
         if key not in recorded and key in CHECKED_SINCE_LATER_VERSIONS:
             continue
         if key == KERNEL_DIGEST_KEY and recorded.get(key) != value:
-            raise TrainingError(f"cannot resume: {options.degradation.split(',')[0][len('kernel:'):]} holds another "
-                                "kernel than the one the run trained with (its file was replaced)")
+            kernel_file = (kernel_spec_parts(options.degradation) or ("the kernel file",))[0]
+            raise TrainingError(f"cannot resume: {kernel_file} holds another kernel than the one the run trained "
+                                "with (its file was replaced)")
         if not _same_setting(key, recorded.get(key), value):
             raise TrainingError(f"cannot resume: the checkpoint was made with {key}={recorded.get(key)!r}, "
                                 f"not {value!r}")
@@ -185,14 +187,9 @@ def _same_setting(key: str, recorded, value) -> bool:
         return True
     if key == "init" and isinstance(recorded, str) and isinstance(value, str):
         return os.path.abspath(recorded) == os.path.abspath(value)
-    if key == "degradation" and isinstance(recorded, str) and recorded.startswith("kernel:") and \
-            isinstance(value, str) and value.startswith("kernel:"):
+    if key == "degradation" and (was := kernel_spec_parts(recorded)) and (now := kernel_spec_parts(value)):
         # (a checkpoint of an earlier version recorded the kernel file as it was typed)
-        def absolute(spec: str) -> str:
-            path, comma, rest = spec[len("kernel:"):].partition(",")
-            return os.path.abspath(path) + comma + rest
-
-        return absolute(recorded) == absolute(value)
+        return (os.path.abspath(was[0]), was[1]) == (os.path.abspath(now[0]), now[1])
     parse = {"arch": parse_arch_spec, "loss": parse_loss_spec}.get(key)
     if parse is None or not isinstance(recorded, str):
         return False

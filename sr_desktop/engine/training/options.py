@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sr_desktop.engine.core.errors import ModelError, OptionError
+from sr_desktop.engine.core.kernel_file import kernel_spec_parts
 from sr_desktop.engine.core.options import MAX_SCALE, parse_seed, parse_torch_device
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.models.archs.detect import arch_support
@@ -179,10 +180,8 @@ class TrainOptions:
         init = fields.get("init", self.init)
         if isinstance(init, str) and os.path.isfile(init):
             fields["init"] = os.path.abspath(init)
-        if isinstance(self.degradation, str) and self.degradation.startswith("kernel:"):
-            path, comma, rest = self.degradation[len("kernel:"):].partition(",")
-            if path and "," not in os.path.abspath(path):
-                fields["degradation"] = f"kernel:{os.path.abspath(path)}{comma}{rest}"
+        if (kernel := kernel_spec_parts(self.degradation)) and kernel[0] and "," not in os.path.abspath(kernel[0]):
+            fields["degradation"] = f"kernel:{os.path.abspath(kernel[0])}{kernel[1]}"
         for key in ("scale", "iterations", "batch", "patch", "warmup", "val_every", "log_every",
                     "checkpoint_every", "workers", "cache_mb", "val_max_side", "previews"):
             fields[key] = number(key, getattr(self, key), _INTEGERS)
