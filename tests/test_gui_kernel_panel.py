@@ -21,6 +21,7 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.kernelgan.kernel_ops import render_kernel
 from sr_desktop.engine.pipeline import upscale
 from sr_desktop.gui.app import create_application
+from sr_desktop.gui.batch import dialog as batch_dialog_module
 from sr_desktop.gui.kernel import panel as kernel_panel_module
 from sr_desktop.gui.kernel.panel import heat_map_pixels
 from sr_desktop.gui.main_window.window import MainWindow
@@ -754,3 +755,43 @@ def test_evaluate_takes_the_estimated_kernel_at_its_own_scale_only(make_window, 
     assert window.kernel_panel.load_kernel(big)
     assert section.degradation_combo.currentText() == "Loaded kernel 27×27"  # (it read "Estimated kernel")
     window.metrics_panel.run_evaluation(["bicubic"], 2, "estimated")
+
+
+def test_a_zssr_or_map_sr_batch_takes_the_panel_s_kernel(make_window, tmp_path, qtbot):
+    """Batch export offers the panel's kernel to a per-image model, as `batch --kernel` does
+    (the dialog ran map-sr and ZSSR with bicubic downscaling only)."""
+    import json
+
+    window = make_window()
+    folder = tmp_path / "album"
+    folder.mkdir()
+    textured_png(folder / "a.png", side=24)
+    window.kernel_panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated", scale=2, confidence=0.9, reliable=True)
+    dialog = window.open_batch_dialog(folder)
+    row_shown = lambda: dialog.kernel_combo.isVisibleTo(dialog)  # noqa: E731
+    assert dialog.picker.set_model_id("bicubic")
+    assert not row_shown() and dialog.batch_options().upscale.kernel is None  # (other models refuse one)
+    assert dialog.picker.set_model_id("map-sr") and dialog.picker.set_scale(2)
+    assert row_shown()
+    assert dialog.kernel_combo.currentText() == "the Blur kernel panel's (13×13: Estimated)"
+    np.testing.assert_array_equal(dialog.batch_options().upscale.kernel, window.kernel_panel.kernel)
+    assert "the Blur kernel panel's kernel" in dialog._describe_options(False)
+
+    def run(output: Path) -> dict:
+        dialog.output_edit.setText(str(output))
+        with qtbot.waitSignal(dialog.batchFinished, timeout=60_000) as finished:
+            assert dialog.start()
+        assert finished.args[0].exit_code == 0
+        return json.loads(finished.args[0].report_path.read_text(encoding="utf-8"))
+
+    with_kernel = run(tmp_path / "with_kernel")
+    assert with_kernel["options"]["kernel"] == "given"
+    # a kernel estimated on each image is the other choice; cleared in the panel, none is left
+    assert dialog.kernel_combo.findData("estimate") >= 0
+    window.kernel_panel.set_kernel(None)
+    assert dialog.kernel_combo.findData(batch_dialog_module.PANEL_KERNEL) < 0
+    dialog.kernel_combo.setCurrentIndex(dialog.kernel_combo.findData(None))
+    without = run(tmp_path / "without")
+    assert without["options"]["kernel"] is None
+    a, b = (np.asarray(PILImage.open(tmp_path / name / "a_x2_map-sr.png")) for name in ("with_kernel", "without"))
+    assert a.shape == b.shape == (48, 48, 3) and np.abs(a.astype(int) - b).max() > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -75,6 +76,13 @@ RUN_ON_CHOICES = (
     ("This process", None),
     ("Local Ray (all cores and GPUs)", "ray"),
     ("Ray cluster at", ADDRESS),
+)
+#: the "Blur kernel" choices of a per-image model (ZSSR, map-sr), as `UpscaleOptions.kernel`
+#: takes them; the Blur kernel panel's kernel is added while the panel holds one
+PANEL_KERNEL = "panel"
+KERNEL_CHOICES = (
+    ("none: bicubic downscaling", None),
+    ("estimated on each image (KernelGAN: minutes per image)", "estimate"),
 )
 
 
@@ -176,6 +184,14 @@ class BatchDialog(QDialog):
         self.cluster_edit.setEnabled(False)
         self.run_on_combo.currentIndexChanged.connect(
             lambda _i: self.cluster_edit.setEnabled(self.run_on_combo.currentData() == ADDRESS))
+        # the kernel of a per-image model, as `batch --kernel` takes it (the row shows for them only)
+        self.kernel_combo = QComboBox()
+        self.kernel_combo.setAccessibleName("Blur kernel")
+        self.kernel_combo.setToolTip("The blur that made each image small, for ZSSR and map-sr: estimate or "
+                                     "load one in the Blur kernel panel to use it for the whole folder")
+        for text, kernel in KERNEL_CHOICES:
+            self.kernel_combo.addItem(text, kernel)
+        self._kernel_panel = None  # the window's Blur kernel panel (`follow_kernel_panel`)
 
         form = QFormLayout()
         add_browse_row(form, "Input folder", self.input_edit, self._browse_input)
@@ -188,6 +204,7 @@ class BatchDialog(QDialog):
         checks_row.addStretch(1)
         form.addRow("", folder_checks)
         form.addRow(self.picker)
+        form.addRow("Blur kernel", self.kernel_combo)
         form.addRow("Format", self.format_combo)
         form.addRow("Quality", self.quality_spin)
         form.addRow("Name", self.name_edit)
@@ -201,6 +218,7 @@ class BatchDialog(QDialog):
             row.addWidget(self.run_on_combo)
             row.addWidget(self.cluster_edit, 1)
             form.addRow("Run on", run_on)
+        self._form = form
         self.options_box = QWidget()
         self.options_box.setLayout(form)
         # in a scroll area: on a 1024×600 screen the options scroll instead of pushing the
@@ -282,6 +300,8 @@ class BatchDialog(QDialog):
         self.open_report_button.clicked.connect(self.open_report)
         self.format_combo.currentIndexChanged.connect(self._update_quality_enabled)
         self._update_quality_enabled()
+        self.picker.optionsChanged.connect(self._update_kernel_row)
+        self._update_kernel_row()
         self.options_toggle.refresh()
 
     # -- helpers ---------------------------------------------------------------------
@@ -309,12 +329,55 @@ class BatchDialog(QDialog):
     def _update_quality_enabled(self) -> None:
         self.quality_spin.setEnabled(self.format_combo.currentData() in ("same", "jpg", "webp"))
 
+    def _per_image_model(self) -> bool:
+        spec = self.picker.spec()
+        return spec is not None and spec.is_per_image
+
+    def _update_kernel_row(self) -> None:
+        self._form.setRowVisible(self.kernel_combo, self._per_image_model())
+
+    def follow_kernel_panel(self, panel) -> None:
+        """Offer the kernel of the window's Blur kernel panel (its ``kernel``,
+        ``kernel_source`` and ``kernelChanged``) as the Blur kernel of a ZSSR or map-sr
+        batch, following it as it is estimated, loaded or cleared; a kernel there is chosen."""
+        self._kernel_panel = panel
+        panel.kernelChanged.connect(self._on_panel_kernel)
+        self._on_panel_kernel(panel.kernel)
+
+    def _on_panel_kernel(self, kernel) -> None:
+        index = self.kernel_combo.findData(PANEL_KERNEL)
+        if kernel is None:
+            if index >= 0:
+                self.kernel_combo.removeItem(index)  # (the choice falls back to the one before it)
+            return
+        source = self._kernel_panel.kernel_source.splitlines()[0] if self._kernel_panel.kernel_source else ""
+        size = f"{kernel.shape[0]}×{kernel.shape[1]}"
+        text = f"the Blur kernel panel's ({size}{': ' + source if source else ''})"
+        if index < 0:
+            self.kernel_combo.addItem(text, PANEL_KERNEL)
+            index = self.kernel_combo.count() - 1
+        else:
+            self.kernel_combo.setItemText(index, text)
+        if not self.is_running():  # the running batch keeps the kernel it started with
+            self.kernel_combo.setCurrentIndex(index)
+
+    def kernel_choice(self):
+        """The chosen Blur kernel as `UpscaleOptions.kernel` takes it: None (bicubic),
+        ``"estimate"`` or the panel's kernel (an ndarray)."""
+        choice = self.kernel_combo.currentData()
+        if choice == PANEL_KERNEL:
+            return self._kernel_panel.kernel if self._kernel_panel is not None else None
+        return choice
+
     def batch_options(self):
         """The engine's `BatchOptions` for the current choices."""
         from sr_desktop.engine.batch.runner import BatchOptions
 
+        upscale = self.picker.options(fallback_model="bicubic")
+        if self._per_image_model():  # (other models refuse a kernel)
+            upscale = replace(upscale, kernel=self.kernel_choice())
         return BatchOptions(
-            upscale=self.picker.options(fallback_model="bicubic"),
+            upscale=upscale,
             format=self.format_combo.currentData(),
             quality=self.quality_spin.value(),
             name_template=self.name_edit.text().strip(),
@@ -347,6 +410,10 @@ class BatchDialog(QDialog):
             return "Options"
         spec = self.picker.spec()
         model = spec.name if spec is not None else "bicubic"
+        choice = self.kernel_combo.currentData()
+        if self._per_image_model() and choice is not None:
+            model += " with " + ("a kernel estimated on each image" if choice == "estimate"
+                                 else "the Blur kernel panel's kernel")
         return f"Options: {model} ×{self.picker.scale()} → {self.output_edit.text().strip()}"
 
     # -- actions -----------------------------------------------------------------------

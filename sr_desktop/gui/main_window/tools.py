@@ -179,6 +179,9 @@ class BatchExport:
         self.message_bar = message_bar
         self.picker = picker  # the window's model picker: a new dialog starts from its choice
         self.dialog = None  # the last BatchDialog opened (non-modal)
+        #: the window's Blur kernel panel: its kernel is offered to a ZSSR or map-sr batch
+        #: (set once the panel exists: it is made after this)
+        self.kernel_panel = None
 
     def open_dialog(self, folder: str | Path | None = None):
         """The (non-modal) batch dialog on ``folder``, by default the current image's
@@ -202,6 +205,8 @@ class BatchExport:
         self.dialog = BatchDialog(self.parent, str(folder) if folder else None)
         if self.picker is not None:  # the model the user just tried, not the list's default
             self.dialog.picker.take_choice_of(self.picker)
+        if self.kernel_panel is not None:
+            self.dialog.follow_kernel_panel(self.kernel_panel)
         self.dialog.show()
         return self.dialog
 

@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
             self.metrics_panel, self.side_panels.get(METRICS_PANEL_TITLE),
         )
         self.kernel_panel = self.kernel_tools.panel
+        self.batch_export.kernel_panel = self.kernel_panel
         # Esc and Cancel stop a kernel estimation or an evaluation too (they had their own
         # Cancel only: Esc did nothing while one ran)
         self.kernel_panel.queue.busyChanged.connect(lambda _busy: self._update_actions())
