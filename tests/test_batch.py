@@ -165,6 +165,33 @@ def test_a_linked_folder_is_said_to_be_one(tmp_path: Path):
     assert result.totals.ok == 1 and result.totals.not_images == 0
 
 
+def test_hidden_files_and_folders_are_listed_and_left_out(tmp_path: Path):
+    """A phone's DCIM folder: its ``.thumbnails`` and a ``.hidden.png`` were upscaled with the
+    photos (and a USB drive's ``.Trash-1000`` of deleted ones)."""
+    src = tmp_path / "DCIM"
+    save_image(src / "a.png", seed=1)
+    save_image(src / ".hidden.png", seed=2)
+    save_image(src / ".thumbnails" / "t.jpg", seed=3)
+    save_image(src / "sub" / "b.png", seed=4)
+    out = tmp_path / "out"
+    result = run_batch(src, out, bicubic(recursive=True), write_report_file=False)
+    assert files_under(out) == {"a_x2_bicubic.png", "sub/b_x2_bicubic.png"}
+    notes = {Path(r.input).relative_to(src).as_posix(): (r.status, r.note) for r in result.records}
+    assert notes[".hidden.png"] == notes[".thumbnails"] == ("skipped", "hidden (left out)")
+    assert not any(name.startswith(".thumbnails/") for name in notes)  # not entered
+    assert result.exit_code == EXIT_OK and result.totals.not_images == 0
+
+    only_hidden = tmp_path / "only"
+    save_image(only_hidden / ".x" / "c.png")
+    save_image(only_hidden / ".c.png")
+    with pytest.raises(BatchError, match=r"^no images in .*only; 2 hidden entries are left out$"):
+        run_batch(only_hidden, tmp_path / "out2", bicubic(recursive=True), write_report_file=False)
+    # named, a hidden file is the user's choice
+    named = run_batch(only_hidden, tmp_path / "out3", bicubic(), files=[only_hidden / ".c.png"],
+                      write_report_file=False)
+    assert named.totals.ok == 1
+
+
 def test_corrupt_file_and_non_image_do_not_stop_the_batch(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png", seed=1)

@@ -1422,3 +1422,15 @@ def test_the_save_as_lossless_box_is_for_webp_alone(qtbot, tmp_path):
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("jpg"))
     assert not dialog.lossless_check.isVisible() and dialog.quality_spin.isEnabled()
     assert dialog.choice()[1].lossless is False  # (a JPEG has no lossless box)
+
+
+def test_a_dropped_folder_s_hidden_images_are_left_out(make_window, tmp_path, qtbot):
+    """``.thumbnails`` copies and dot files of a camera folder joined the Images strip."""
+    window = make_window()
+    folder = tmp_path / "album"
+    folder.mkdir()
+    first = write_png(folder / "p1.png", 20, 12, 4)
+    write_png(folder / ".p1_thumb.png", 8, 8, 5)
+    drop(window, [folder])
+    wait_idle(qtbot, window)
+    assert window.filmstrip.paths() == [first]

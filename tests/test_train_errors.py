@@ -563,3 +563,13 @@ def test_a_kernel_whose_size_says_another_scale_is_noted(tmp_path, capsys, monke
                  "--device", "cpu", "--out", str(tmp_path / "run"), "-q"]) == 0
     assert ("sr-desktop: note: k2.npy is 3×3, the size of a ×2 kernel; at ×4 the training images are blurred "
             "with it as given") in capsys.readouterr().err
+
+
+def test_a_data_folder_s_hidden_folders_are_not_training_data(tmp_path):
+    """A dataset copied with its ``.ipynb_checkpoints``/``.thumbnails`` trained on them too."""
+    from sr_desktop.engine.training.data import list_images
+
+    for name in ("a.png", ".thumbnails/t.png", "sub/b.png", ".c.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        PILImage.new("RGB", (8, 8)).save(tmp_path / name)
+    assert [p.relative_to(tmp_path).as_posix() for p in list_images([tmp_path])] == ["a.png", "sub/b.png"]

@@ -48,6 +48,9 @@ class BatchJob:
     #: `output_of` was planned by an earlier batch (its report lists this file), not this one
     earlier_batch: bool = False
     refusal: str | None = None  # why this file cannot be processed (e.g. would overwrite itself)
+    #: a hidden file or folder met by the walk: listed, left out (a camera's ``.thumbnails``,
+    #: a USB drive's ``.Trash-1000`` of deleted photos were upscaled with the rest)
+    hidden: bool = False
 
 
 def check_template(template: str) -> None:
@@ -147,7 +150,8 @@ def _entries(folder: Path) -> list[os.DirEntry]:
         return sorted(it, key=lambda e: e.name)
 
 
-def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: dict[Path, str]) -> list[Path]:
+def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: dict[Path, str],
+          hidden: set[Path]) -> list[Path]:
     """Every entry of the input tree that a report must account for, sorted per folder.
 
     Files, FIFOs, sockets, dangling symlinks and symlink loops are all listed (the reader
@@ -155,9 +159,11 @@ def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: di
     (``x.png/``). Sub-folders are walked when ``recursive`` (symlinked folders are listed,
     not followed: a link cycle cannot make the walk endless); ``exclude`` (the output
     folder inside the input) is never entered. A sub-folder that cannot be listed is an
-    entry too, with the reason in ``unreadable``.
+    entry too, with the reason in ``unreadable``. A hidden entry (`is_hidden`) is listed
+    and put in ``hidden``; a hidden folder is not entered.
     """
     from sr_desktop.engine.imageio import is_image_path, resolved
+    from sr_desktop.engine.imageio.hidden import is_hidden
 
     exclude_resolved = resolved(exclude) if exclude is not None else None
     found: list[Path] = []
@@ -179,7 +185,11 @@ def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: di
                 real_folder = entry.is_dir(follow_symlinks=False)
             except OSError:
                 real_folder = False
-            if not real_folder:
+            if is_hidden(entry):
+                if not real_folder or recursive:  # (without -r, folders are not listed)
+                    hidden.add(path)
+                    found.append(path)
+            elif not real_folder:
                 found.append(path)
             elif recursive:
                 if exclude_resolved is None or resolved(path) != exclude_resolved:
@@ -243,10 +253,11 @@ def plan_jobs(
     from sr_desktop.engine.imageio import is_image_path, resolved
 
     unreadable: dict[Path, str] = {}
+    hidden: set[Path] = set()
     output_root = resolved(output_dir)
     if files is None:
         exclude = output_dir if is_inside(output_dir, input_dir) else None
-        candidates = _walk(input_dir, recursive, exclude, unreadable)
+        candidates = _walk(input_dir, recursive, exclude, unreadable, hidden)
     else:
         candidates = list(files)
     jobs: list[BatchJob] = []
@@ -261,6 +272,9 @@ def plan_jobs(
         jobs.append(job)
         if path in unreadable:
             job.refusal = unreadable[path]
+            continue
+        if path in hidden:
+            job.is_image, job.hidden = False, True
             continue
         if not is_image_path(path) or not os.path.lexists(path):
             # (An image name that is not a regular file, a FIFO, a dangling link, a loop,
@@ -315,14 +329,15 @@ def check_some_images(jobs: list[BatchJob], input_dir: Path, recursive: bool, li
     files should say so, not report "0 upscaled" and exit as if all went well."""
     if any(job.is_image or job.missing for job in jobs):  # a refused or missing one is reported as failed
         return
-    others = f" (only {len(jobs)} file(s) that are not images)" if jobs else ""
+    hidden = sum(job.hidden for job in jobs)
+    others = f" (only {len(jobs) - hidden} file(s) that are not images)" if len(jobs) > hidden else ""
     if listed:
         raise BatchError(f"the file list names no image{others}")
-    hint = ""
+    hint = f"; {hidden} hidden entr{'y is' if hidden == 1 else 'ies are'} left out" if hidden else ""
     if not recursive:
         try:
             if any(entry.is_dir() for entry in _entries(input_dir)):
-                hint = "; its sub-folders are searched only with -r/--recursive"
+                hint += "; its sub-folders are searched only with -r/--recursive"
         except OSError:
             pass
     raise BatchError(f"no images in {input_dir}{others}{hint}")

@@ -100,6 +100,8 @@ NOT_AN_IMAGE = "not an image"
 #: a symbolic link to a folder met by a recursive walk: listed, not followed (a link cycle
 #: cannot make the walk endless); it was said to be "not an image"
 LINKED_FOLDER = "a linked folder (not followed)"
+#: a hidden file or folder (a dot name, or marked hidden) met by the walk: left out
+HIDDEN = "hidden (left out)"
 OUTPUT_EXISTS = "output exists"
 OUTPUT_OF_BATCH = "an output of this batch"
 OUTPUT_OF_EARLIER_BATCH = "an output of an earlier batch"

@@ -23,6 +23,7 @@ from sr_desktop.engine import imageio
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchJob, renamed_path
 from sr_desktop.engine.batch.report import (
+    HIDDEN,
     INTERRUPTED,
     LINKED_FOLDER,
     NOT_AN_IMAGE,
@@ -235,6 +236,8 @@ class BatchStages:
                 item: Any
                 if job.missing:
                     item = ("record", job, FileRecord(str(job.input), None, "failed", error="no such file"))
+                elif job.hidden:
+                    item = ("record", job, FileRecord(str(job.input), None, "skipped", note=HIDDEN))
                 elif not job.is_image and job.input.is_symlink() and job.input.is_dir():
                     item = ("record", job, FileRecord(str(job.input), None, "skipped", note=LINKED_FOLDER))
                 elif not job.is_image:

@@ -37,6 +37,7 @@ from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.imageio import is_image_path, is_temp_path, read_image
+from sr_desktop.engine.imageio.hidden import hidden_below
 from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import to_uint8_rgb_or_gray
 from sr_desktop.engine.training.degradations import Degradation
@@ -54,7 +55,8 @@ def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
     for folder in map(Path, folders):
         if (why := not_a(folder, "folder")) is not None:
             raise TrainingError(f"data folder {folder}: {why}")
-        images = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not is_temp_path(p))
+        images = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not is_temp_path(p)
+                        and not hidden_below(p, folder))
         if not images:
             raise TrainingError(f"no images in {folder} (or its subfolders)")
         found += images

@@ -151,6 +151,7 @@ class ImageOpener:
         True if an image is being opened.
         """
         from sr_desktop.engine.imageio import check_input_file, is_image_path
+        from sr_desktop.engine.imageio.hidden import is_hidden
 
         files: list[Path] = []
         rejected: list[tuple[str, str]] = []
@@ -158,7 +159,8 @@ class ImageOpener:
         for path in _each_once(Path(p) for p in paths):  # (one named twice was counted twice)
             try:
                 if path.is_dir():
-                    inside = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
+                    inside = sorted(p for p in path.iterdir()
+                                    if p.is_file() and is_image_path(p) and not is_hidden(p))
                     if not inside:
                         rejected.append((f"{path.name}/", "no images in the folder"))
                     else:
