@@ -3,6 +3,7 @@ parsing and every subcommand's --help stay torch-free; torch comes with the work
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -84,6 +85,26 @@ def test_help_into_a_closed_pipe_and_output_into_a_closed_stdout():
     closed = subprocess.run(f"{sys.executable} -m sr_desktop models >&-", shell=True, stderr=subprocess.PIPE,
                             text=True)
     assert closed.returncode == 2 and closed.stderr.strip() == "sr-desktop: error: standard output is closed"
+
+
+def test_a_command_with_standard_error_closed_does_its_work(tmp_path):
+    """`upscale … 2>&-` (and a command started by pythonw on Windows, which has no stderr)
+    ended with "unexpected error: AttributeError: 'NoneType' object has no attribute
+    'isatty'" and wrote nothing; so did batch, kernel and train."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "in.png")
+    env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    command = f"{sys.executable} -m sr_desktop upscale in.png -o out.png --model bicubic --scale 2 2>&-"
+    done = subprocess.run(command, shell=True, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    assert done.returncode == 0 and "in.png -> out.png" in done.stdout
+    assert PILImage.open(tmp_path / "out.png").size == (16, 16)
+    (tmp_path / "folder").mkdir()
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "folder" / "a.png")
+    command = f"{sys.executable} -m sr_desktop batch folder out --model bicubic --scale 2 2>&-"
+    done = subprocess.run(command, shell=True, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    assert done.returncode == 0 and (tmp_path / "out" / "a_x2_bicubic.png").is_file()
 
 
 def test_a_mistyped_option_names_the_command_s_help_and_a_guess(capsys):

@@ -182,6 +182,22 @@ class _ClosedOutput:
         pass
 
 
+class _NoErrorStream:
+    """What `sys.stderr` is for a command when there is none (closed by the shell, ``2>&-``;
+    a command started by pythonw on Windows): its lines go nowhere and the exit status still
+    tells. With None there, the first progress line ended the command with "unexpected
+    error: AttributeError" before any work, and its error line with none at all."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _stop_signals_interrupt(names: tuple[str, ...]) -> None:
     """The signals `names` interrupt as Ctrl+C does, remembered (engine/core/interrupt.py).
     SIGTERM and SIGHUP for a command (status 130, nothing half-written left: an interrupted
@@ -267,6 +283,8 @@ def _main(argv: list[str] | None) -> int:
         parser.command = parser._subparsers._group_actions[0].choices[first]  # type: ignore[union-attr]
         if sys.stdout is None:  # (a command's; the window, started by pythonw on Windows, has none)
             sys.stdout = _ClosedOutput()
+        if sys.stderr is None:
+            sys.stderr = _NoErrorStream()
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     _stop_signals_interrupt(("SIGINT",) if is_app else ("SIGINT", "SIGTERM", "SIGHUP"))
     logging.basicConfig(
