@@ -579,6 +579,20 @@ def test_an_output_name_too_long_fails_that_file_only(tmp_path: Path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x2_bicubic.png", "c_x2_bicubic.png"]
 
 
+def test_windows_counts_a_name_in_utf16_units(monkeypatch):
+    """NTFS takes 255 UTF-16 units: 81 CJK characters (96 units, 258 UTF-8 bytes) were refused
+    there as too long, and the window's Save suggestion cut such a stem."""
+    from sr_desktop.engine.core import file_names
+
+    name = "写" * 81 + "_x2_bicubic.png"
+    assert file_names.name_length(name) == 258
+    monkeypatch.setattr(file_names, "WINDOWS", True)
+    assert file_names.name_length(name) == 96 and file_names.name_length("😀.png") == 6  # (a pair of units)
+    assert file_names.fitting_name("写" * 250, ".png") == "写" * 250 + ".png"
+    monkeypatch.setattr(file_names, "WINDOWS", False)
+    assert file_names.fitting_name("写" * 250, ".png") == "写" * 83 + ".png"
+
+
 def test_a_batch_never_replaces_a_file_through_a_link_in_its_output_folder(tmp_path: Path):
     """A link planted where an output goes, or an existing output in a sub-folder that is a link
     out of the output folder: with --existing overwrite the batch replaced the file outside (a

@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 
 from sr_desktop.app.session import Session
-from sr_desktop.engine.core.file_names import NAME_MAX_BYTES, name_bytes
+from sr_desktop.engine.core.file_names import NAME_MAX, name_length
 from sr_desktop.engine.imageio import SaveOptions, read_image
 from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
 from tests.test_gui_main_window import make_window, open_and_wait, pick_bicubic, prompts, wait_idle, write_png
@@ -100,11 +100,11 @@ def test_the_kernel_panel_status_is_cleared_for_another_image(make_window, tmp_p
 def test_the_suggested_name_fits_the_file_system():
     session = Session()
     stem = "holiday photo " + "é" * 118  # a legal 254-byte name
-    assert name_bytes(stem + ".png") == 254
+    assert name_length(stem + ".png") == 254
     session.image = read_image_stub(Path(f"/photos/{stem}.png"))
     session.result = type("R", (), {"model": "realesrgan-x4plus", "scale": 4})()
     suggested = session.suggested_result_path("png", Path("/tmp"))
-    assert name_bytes(suggested.name) <= NAME_MAX_BYTES
+    assert name_length(suggested.name) <= NAME_MAX
     assert suggested.name.endswith("_realesrgan-x4plus_x4.png") and suggested.name.startswith("holiday photo é")
 
 

@@ -13,8 +13,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from sr_desktop.engine.core import file_names
 from sr_desktop.engine.core.errors import SRDesktopError
-from sr_desktop.engine.core.file_names import NAME_MAX_BYTES, name_bytes
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS
 
 #: Placeholders of the output-name template.
@@ -285,9 +285,10 @@ def plan_jobs(
         name = render_name(template, path.stem, path.suffix.lstrip("."), scale, model, variant)
         job.output_format = output_format_for(path, fmt)
         job.output = output_dir / relative.parent / (name + output_suffix_for(path, fmt))
-        length = name_bytes(job.output.name)
-        if length > NAME_MAX_BYTES:  # refused now, not after the upscale
-            job.refusal = (f"the output name would be {length} bytes long (file systems take {NAME_MAX_BYTES}): "
+        length = file_names.name_length(job.output.name)
+        if length > file_names.NAME_MAX:  # refused now, not after the upscale
+            job.refusal = (f"the output name would be {length} {file_names.NAME_UNIT} long (file systems take "
+                           f"{file_names.NAME_MAX}): "
                            "shorten the name template")
         elif existing == "overwrite" and (leaves := _replaced_through_a_link(job.output, output_root)) is not None:
             job.refusal = leaves

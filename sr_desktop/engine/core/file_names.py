@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import os
 
-#: the longest file name, in bytes of its file-system encoding
-NAME_MAX_BYTES = 255
+#: the longest file name, in `NAME_UNIT`s
+NAME_MAX = 255
+#: Windows (NTFS) counts a name in UTF-16 units; the others in bytes of its encoding (UTF-8):
+#: counted in bytes there, 81 CJK characters (96 units) were refused as 258 bytes long
+WINDOWS = os.name == "nt"
+#: what `name_length` counts, as messages name it
+NAME_UNIT = "characters" if WINDOWS else "bytes"
 
 
-def name_bytes(name: str) -> int:
-    """The length of file name `name` in bytes of the file-system encoding."""
+def name_length(name: str) -> int:
+    """The length of file name `name` as the file system counts it (`NAME_UNIT`)."""
+    if WINDOWS:
+        return len(name.encode("utf-16-le", "surrogatepass")) // 2
     return len(os.fsencode(name))
 
 
 def fitting_name(stem: str, tail: str) -> str:
     """``stem + tail`` with `stem` shortened (whole characters) until the name fits
-    `NAME_MAX_BYTES`; `tail` (an added ``_model_x4.png``) is kept whole."""
-    room = NAME_MAX_BYTES - name_bytes(tail)
-    while stem and name_bytes(stem) > room:
+    `NAME_MAX`; `tail` (an added ``_model_x4.png``) is kept whole."""
+    room = NAME_MAX - name_length(tail)
+    while stem and name_length(stem) > room:
         stem = stem[:-1]
     return stem + tail
