@@ -8,10 +8,15 @@ its process ends, killed or not, so none is ever stale.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+#: how often a waiting Windows lock tries again (msvcrt has no wait without an end)
+WINDOWS_RETRY_SECONDS = 0.1
 
 
 def _lock_fd(fd: int, wait: bool) -> bool:
@@ -19,10 +24,7 @@ def _lock_fd(fd: int, wait: bool) -> bool:
     up at once, returning False when another holds it."""
     try:
         if sys.platform == "win32":
-            import msvcrt
-
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
+            _lock_windows(fd, wait)
         else:
             import fcntl
 
@@ -32,6 +34,24 @@ def _lock_fd(fd: int, wait: bool) -> bool:
             raise
         return False
     return True
+
+
+def _lock_windows(fd: int, wait: bool) -> None:
+    """`msvcrt.locking` of the first byte. Its waiting mode gives up after 10 tries a second
+    apart (EDEADLOCK, "Resource deadlock avoided"): a second `models add` waiting for one
+    that copies a large file failed with advice to move the app's home. So it waits here,
+    trying the non-waiting mode again until the lock is free."""
+    import msvcrt
+
+    while True:
+        os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return
+        except OSError as exc:
+            if not wait or exc.errno not in (errno.EACCES, errno.EDEADLK):  # (EDEADLOCK is EDEADLK there)
+                raise
+        time.sleep(WINDOWS_RETRY_SECONDS)
 
 
 def _unlock_fd(fd: int) -> None:
