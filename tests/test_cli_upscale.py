@@ -128,6 +128,34 @@ def test_inputs_that_clash_are_named_and_an_input_named_twice_runs_once(tmp_path
     assert sorted(os.listdir("linked")) == ["link.png", "x.png"]
 
 
+def test_names_one_file_on_macos_clash_there(tmp_path, capsys, monkeypatch):
+    """On macOS (and Windows) Beach.jpg and beach.jpg of two folders are written to one file:
+    the second failed as "file exists" or, with --overwrite, replaced the first; a batch of
+    Photo.jpg and photo.png into PNG planned both (one skipped as "written meanwhile")."""
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.batch.plan import plan_jobs
+    from sr_desktop.engine.imageio import protected
+
+    monkeypatch.setattr(protected, "FOLDS_NAMES", True)  # as on macOS
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _png(tmp_path / "a" / "Beach.png")
+    _png(tmp_path / "b" / "beach.png")
+    _png(tmp_path / "b" / "Cafe\u0301.png")  # (é decomposed, as macOS' Finder names it)
+    _png(tmp_path / "a" / "Caf\u00e9.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["upscale", "a/Beach.png", "b/beach.png", "-o", "out/", "--model", "bicubic", "-q"]) == 2
+    assert "a/Beach.png and b/beach.png would both be written to out/beach.png" in capsys.readouterr().err
+    assert main(["upscale", "a/Caf\u00e9.png", "b/Cafe\u0301.png", "-o", "out/", "--model", "bicubic", "-q"]) == 2
+    assert "would both be written" in capsys.readouterr().err
+    assert not os.path.exists("out")
+    jobs = plan_jobs(tmp_path / "b", tmp_path / "o", recursive=False, template="{stem}", fmt="png", scale=2,
+                     model="bicubic", variant=None, files=[tmp_path / "a" / "Beach.png", tmp_path / "b" / "beach.png"])
+    assert jobs[1].collision_with == tmp_path / "a" / "Beach.png"
+    monkeypatch.setattr(protected, "FOLDS_NAMES", False)  # Linux: two files
+    assert main(["upscale", "a/Beach.png", "b/beach.png", "-o", "out/", "--model", "bicubic", "-q"]) == 0
+
+
 def test_an_output_name_and_format_that_disagree_are_refused(tmp_path):
     src = _png(tmp_path / "a.png")
     r = sr("upscale", src, "-o", tmp_path / "x.png", "--format", "jpg", "--model", "bicubic", "--scale", "2")

@@ -28,6 +28,7 @@ from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import error_line, printable
 from sr_desktop.engine.imageio.atomic import into_stdout
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS, format_for_path
+from sr_desktop.engine.imageio.protected import name_key
 from sr_desktop.engine.imageio.write import lossy_changes
 
 FORMATS = WRITE_FORMATS
@@ -68,7 +69,7 @@ def add_parser(subparsers) -> None:
 
 
 def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
-    from sr_desktop.engine.imageio import format_named_by, resolved, suffix_for_format
+    from sr_desktop.engine.imageio import format_named_by, suffix_for_format
     from sr_desktop.engine.imageio.atomic import special_target
 
     output = Path(given)  # (which drops a trailing slash: `given` keeps it)
@@ -100,9 +101,9 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
         # an input named without an image suffix is written as PNG (its own name has no format)
         suffix = suffix_for_format(fmt) if fmt else (src.suffix if format_named_by(src) else ".png")
         targets.append(output / (src.stem + suffix))
-    first_of: dict[Path, Path] = {}
+    first_of: dict[str, Path] = {}
     for src, target in zip(inputs, targets, strict=True):
-        other = first_of.setdefault(resolved(target), src)
+        other = first_of.setdefault(name_key(target), src)
         if other is not src:
             raise SRDesktopError(f"{other} and {src} would both be written to {target}; "
                                  "use separate runs (or batch, which keeps their sub-folders)")
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     # written to the same output name" (a hard link, another name, stays an input of its own)
     first_named: dict[str, Path] = {}
     for given in args.inputs:  # (by its name, links not followed: a link is a name of its own)
-        first_named.setdefault(os.path.normcase(os.path.normpath(os.path.abspath(given))), Path(given))
+        first_named.setdefault(name_key(os.path.normpath(os.path.abspath(given)), resolve=False), Path(given))
     inputs = list(first_named.values())
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")

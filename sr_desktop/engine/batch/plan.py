@@ -16,6 +16,7 @@ from pathlib import Path
 from sr_desktop.engine.core import file_names
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS
+from sr_desktop.engine.imageio.protected import name_key
 
 #: Placeholders of the output-name template.
 NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
@@ -223,7 +224,7 @@ def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
         path = path if path.is_absolute() else input_dir / path
         # the same entry of the same folder (``a.png`` and ``IN/a.png``), not what it points
         # to: a link listed beside its target is an input of its own with its own output
-        key = os.path.normcase(os.path.join(os.path.realpath(path.parent), path.name))
+        key = name_key(os.path.join(os.path.realpath(path.parent), path.name), resolve=False)
         if key not in seen:
             seen.add(key)
             paths.append(path)
@@ -299,7 +300,7 @@ def plan_jobs(
     for job in jobs:
         if job.output is None or job.output_of is not None or job.refusal is not None:
             continue
-        key = os.path.normcase(str(job.output))
+        key = name_key(job.output, resolve=False)
         if key in claimed:
             job.collision_with = claimed[key]
         else:
@@ -352,11 +353,7 @@ def _mark_own_outputs(jobs: list[BatchJob]) -> None:
     ``a_x2_bicubic.png`` next to ``a.png``), or that output renamed by ``--existing rename``
     (`renamed_path`: ``a_x2_bicubic_1.png``), is an output of this batch, not an input.
     """
-    from sr_desktop.engine.imageio import resolved
-
-    def key(path: Path) -> str:
-        return os.path.normcase(str(resolved(path)))
-
+    key = name_key
     outputs: dict[str, Path] = {}
     for job in jobs:
         if job.output is None:
@@ -382,11 +379,7 @@ def _mark_earlier_outputs(jobs: list[BatchJob], input_dir: Path) -> None:
     ``a_x4_bicubic_x4_lanczos.png``, 16 times the original. The output folder of a batch
     from elsewhere is an input like any other (``in → out1``, then ``out1 → out2``). A report
     renamed, moved or in CSV is not looked for."""
-    from sr_desktop.engine.imageio import resolved
-
-    def key(path: Path) -> str:
-        return os.path.normcase(str(resolved(path)))
-
+    key = name_key
     earlier: dict[str, Path] = {}
     for job in jobs:
         if job.is_image or not DEFAULT_REPORT_NAME.fullmatch(job.input.name):

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+
+#: macOS' file systems (APFS, HFS+) take a name as one file whatever its case and Unicode
+#: form (``Photo.png`` is ``photo.png``; ``é`` composed or not); Windows' case is `os.path.normcase`'s
+FOLDS_NAMES = sys.platform == "darwin"
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -30,11 +36,17 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
-        return os.path.normcase(resolved(a)) == os.path.normcase(resolved(b))
+        return name_key(a) == name_key(b)
 
 
-def _name_key(path: Path) -> str:
-    return os.path.normcase(str(resolved(path)))
+def name_key(path: str | os.PathLike, resolve: bool = True) -> str:
+    """The key of the file `path` names, as the file system compares names: equal for two
+    names of one file (case on Windows and macOS, Unicode form on macOS). Resolved first
+    (`resolved`) unless ``resolve`` is False (a name as given: a link is a file of its own)."""
+    text = os.path.normcase(str(resolved(path)) if resolve else os.fspath(path))
+    if FOLDS_NAMES:
+        text = unicodedata.normalize("NFD", text).casefold()
+    return text
 
 
 class ProtectedPaths:
@@ -55,7 +67,7 @@ class ProtectedPaths:
     def add(self, path: str | os.PathLike) -> None:
         """Protect one more path (it may not exist yet)."""
         path = Path(path)
-        self._names.add(_name_key(path))
+        self._names.add(name_key(path))
         file_id = _file_id(path)
         if file_id is not None:
             self._ids.add(file_id)
@@ -65,7 +77,7 @@ class ProtectedPaths:
         file_id = _file_id(target)
         if file_id is not None and file_id in self._ids:
             return True  # the same file under another name (hard link, case, symlink)
-        return _name_key(target) in self._names
+        return name_key(target) in self._names
 
     def __len__(self) -> int:
         return len(self._names)
