@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image as PILImage
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
 
 from sr_desktop.app.jobs import run_engine_job
 from sr_desktop.engine.core.errors import ImageWriteError
@@ -1434,3 +1434,20 @@ def test_a_dropped_folder_s_hidden_images_are_left_out(make_window, tmp_path, qt
     drop(window, [folder])
     wait_idle(qtbot, window)
     assert window.filmstrip.paths() == [first]
+
+
+def test_keys_in_the_window_s_texts_are_the_platform_s(make_window, monkeypatch):
+    """Tooltips and hints said "Ctrl+O" on macOS too, where Qt's Ctrl is the Command key (⌘O):
+    Mac users were sent to the Control key, which does nothing there. Every text naming a
+    key goes through `key_text`; with macOS' words, none says Ctrl any more."""
+    from PySide6.QtWidgets import QWidget
+
+    from sr_desktop.gui import key_text
+
+    monkeypatch.setattr(key_text, "native_key", lambda key: key.replace("Ctrl+", "⌘"))
+    window = make_window()
+    texts = [t for action in window.findChildren(QAction) for t in (action.toolTip(), action.statusTip())]
+    texts += [t for widget in window.findChildren(QWidget) for t in (widget.toolTip(), widget.accessibleDescription())]
+    texts.append(window.result_label.text())
+    assert any("⌘O" in t for t in texts) and any("⌘Return" in t for t in texts)
+    assert [t for t in texts if "Ctrl+" in t] == []

@@ -18,6 +18,8 @@ from PySide6.QtGui import (
     QRegion,
 )
 
+from sr_desktop.gui.key_text import with_native_keys
+
 EMPTY_HINT = "Drop images here or press Ctrl+O"
 
 HANDLE_RADIUS = 14.0
@@ -161,7 +163,7 @@ def paint_empty_hint(painter: QPainter, widget_rect: QRectF, font: QFont) -> Non
     font.setPointSizeF(font.pointSizeF() * 1.3)
     painter.setFont(font)
     painter.setPen(QColor(170, 170, 175))  # on-image colour
-    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, EMPTY_HINT)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, with_native_keys(EMPTY_HINT))
     painter.restore()
 
 

@@ -55,6 +55,7 @@ from sr_desktop.gui.compare.overlays import (
     paint_region,
 )
 from sr_desktop.gui.compare.region import clip_box, snap_box
+from sr_desktop.gui.key_text import with_native_keys
 
 MODES = ("split", "side_by_side")
 TOOLS = ("pan", "region")
@@ -81,8 +82,8 @@ class CompareView(PointerGestures, QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName("Before and after comparison")
         self.setAccessibleDescription(
-            "The original and the upscaled image. Hold Space to see the original; "
-            "Ctrl+plus and Ctrl+minus zoom.")
+            with_native_keys("The original and the upscaled image. Hold Space to see the original; "
+                             "Ctrl++ and Ctrl+- zoom."))
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._view = ViewTransform()
         self._content = CompareContent()

@@ -12,6 +12,8 @@ from typing import Protocol
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
+from sr_desktop.gui.key_text import with_native_keys
+
 ZOOM_PRESETS = ((1.0, "Ctrl+1"), (2.0, "Ctrl+2"), (4.0, "Ctrl+3"), (8.0, "Ctrl+4"))
 SAVE_TIP = "Save the result (Ctrl+S)"
 COPY_TIP = "Copy the result to the clipboard (Ctrl+C)"
@@ -64,6 +66,7 @@ def make_action(window, text: str, slot, shortcut=None, tip: str = "") -> QActio
         else:
             action.setShortcut(QKeySequence(shortcut))
     if tip:
+        tip = with_native_keys(tip)
         action.setStatusTip(tip)
         action.setToolTip(tip)
     action.triggered.connect(lambda _checked=False: slot())

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.widgets import WrapLabel, plain_label, set_bold
 
@@ -52,7 +53,7 @@ class ControlsPanel(QWidget):
         self.picker = ModelPicker(models)
         self.upscale_button = QPushButton("Upscale")
         self.upscale_button.setObjectName("upscaleButton")
-        self.upscale_button.setToolTip("Upscale the whole image (Ctrl+Return)")
+        self.upscale_button.setToolTip(with_native_keys("Upscale the whole image (Ctrl+Return)"))
         self.upscale_button.setMinimumHeight(32)
         set_bold(self.upscale_button)
         self.result_label = WrapLabel(NO_RESULT)

@@ -25,6 +25,7 @@ from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.protected import resolved, same_file
+from sr_desktop.gui import key_text
 from sr_desktop.gui.compare.animation import with_frame_layers
 from sr_desktop.gui.file_urls import local_path
 from sr_desktop.gui.main_window.display_runner import with_display_layer
@@ -374,7 +375,8 @@ class ImageOpener:
         if frames > 1:  # TIFF pages: said, never silently dropped; the command line keeps every page
             self.message_bar.show_message(
                 f"{path.name} has {frames} pages: the window shows and upscales the first one only. "
-                "Batch export (Ctrl+B) and `sr-desktop upscale` keep every page.", level="info")
+                f"Batch export ({key_text.native_key('Ctrl+B')}) and `sr-desktop upscale` keep every page.",
+                level="info")
 
     def _on_failed(self, job: Job, message: str) -> None:
         self.feedback.show_status("")

@@ -9,6 +9,7 @@ from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.models.loader import is_zoo_spec
 from sr_desktop.gui.compare.overlays import STALE_CAPTION
 from sr_desktop.gui.compare.view import CompareView
+from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.controls import NO_RESULT, ControlsPanel
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.main_window.status_labels import StatusLabels
@@ -39,7 +40,7 @@ class ResultInfo:
                                int(region[1].scale) if region is not None else None)
         run = session.shown_run
         if run is None:
-            self.controls.show_result_info(NO_RESULT if session.image is not None else NO_IMAGE)
+            self.controls.show_result_info(NO_RESULT if session.image is not None else with_native_keys(NO_IMAGE))
             self.compare.set_after_caption("")
             return
         try:

@@ -16,6 +16,7 @@ from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.paths import is_bundled
+from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.model_list_watch import watch_for
@@ -255,7 +256,7 @@ class KernelTools:
         panel.errorOccurred.connect(self._show_panel_error)
         self.action = QAction("Estimate blur &kernel", window)
         self.action.setShortcut(QKeySequence("Ctrl+K"))
-        self.action.setStatusTip("Estimate the image's own blur kernel with KernelGAN (Ctrl+K)")
+        self.action.setStatusTip(with_native_keys("Estimate the image's own blur kernel with KernelGAN (Ctrl+K)"))
         self.action.triggered.connect(lambda _c=False: self.estimate_kernel())
         window.addAction(self.action)
 

@@ -53,6 +53,7 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.gui.accessible_names import name_unnamed
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.dialog_words import in_dialog_words
+from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.about import show_about
 from sr_desktop.gui.main_window.actions import (
     COPY_TIP,
@@ -666,8 +667,8 @@ class MainWindow(QMainWindow):
         hidden = self.result is not None and not has_result
         why = shown_instead_text(instead) if instead else REGION_HIDES_RESULT
         for action, tip in ((self.save_action, SAVE_TIP), (self.copy_action, COPY_TIP)):
-            action.setToolTip(why if hidden else tip)
-            action.setStatusTip(why if hidden else tip)
+            action.setToolTip(why if hidden else with_native_keys(tip))
+            action.setStatusTip(why if hidden else with_native_keys(tip))
         for action in [self.fit_action, self.zoom_in_action, self.zoom_out_action, *self.zoom_actions]:
             action.setEnabled(has_image)
         self.upscale_button.setText("Upscale (queue)" if busy else "Upscale")
