@@ -96,18 +96,32 @@ def test_the_alpha_clamp_is_the_source_neighbourhood_range_band_by_band(monkeypa
     assert np.array_equal(upscaled[:, :, 0], np.clip(expected, low, high))
 
 
-def test_hidden_colour_is_the_nearest_visible_one():
+def test_hidden_colour_is_filled_smoothly_from_the_visible_pixels():
+    """Hidden pixels take their colour from the visible ones around them (a shape's own
+    colour, never the stored black), smoothly: each copying the nearest visible pixel left a
+    hard blue|green step in a thin transparent gap, which SPAN turned into speckle over the
+    shapes' visible edges."""
     from sr_desktop.engine.compute.transparent_fill import fill_hidden_colour
 
-    rgb = np.zeros((5, 7, 3), np.uint8)
-    alpha = np.zeros((5, 7), np.uint8)
-    rgb[1, 1], alpha[1, 1] = (255, 0, 0), 255
-    rgb[3, 5], alpha[3, 5] = (0, 0, 255), 1  # barely visible still counts
+    rgb = np.zeros((9, 13, 3), np.uint8)
+    alpha = np.zeros((9, 13), np.uint8)
+    rgb[:, :3], alpha[:, :3] = (0, 0, 255), 255  # a blue bar, a 7-px transparent gap, a green bar
+    rgb[:, 10:], alpha[:, 10:] = (0, 255, 0), 1  # barely visible still counts
     filled = fill_hidden_colour(rgb, alpha)
-    assert filled[0, 0].tolist() == [255, 0, 0] and filled[4, 6].tolist() == [0, 0, 255]
-    assert filled[1, 1].tolist() == [255, 0, 0] and filled[3, 5].tolist() == [0, 0, 255]
-    assert filled[4, 0].tolist() == [255, 0, 0] and filled[0, 6].tolist() == [0, 0, 255]
+    assert np.array_equal(filled[:, :3], rgb[:, :3]) and np.array_equal(filled[:, 10:], rgb[:, 10:])
+    gap = filled[:, 3:10].astype(int)
+    assert (gap[:, :, 0] == 0).all()  # no black, no other colour: blue turning into green
+    steps = np.diff(filled[:, 2:11, 1].astype(int), axis=1)
+    assert (steps >= 0).all() and steps.max() <= 255 // 3  # over 3 steps at least (nearest: one of 255)
+    assert (np.diff(filled[:, 2:11, 2].astype(int), axis=1) <= 0).all()
+
+    shape = np.zeros((6, 8, 3), np.uint16)  # one colour visible: every hidden pixel is that colour
+    shape[2:4, 3:5] = (65535, 1000, 7)
+    shape_alpha = np.zeros((6, 8), np.uint16)
+    shape_alpha[2:4, 3:5] = 65535
+    assert (fill_hidden_colour(shape, shape_alpha) == np.array([65535, 1000, 7], np.uint16)).all()
     assert fill_hidden_colour(rgb, np.zeros_like(alpha)) is rgb  # nothing visible to take from
+    assert fill_hidden_colour(rgb, np.full_like(alpha, 3)) is rgb  # nothing hidden
 
 
 def test_la_image_keeps_two_channels():

@@ -1,7 +1,7 @@
 """The engine work the metrics panel starts, run in its worker threads (no Qt here).
 
 Three kinds of work, all on 8-bit pixels (alpha dropped once the colour under full
-transparency is filled from the nearest visible pixel, 16-bit rounded, as the evaluation
+transparency is filled from the visible pixels (`transparent_fill`), 16-bit rounded, as the evaluation
 protocol measures them):
 
 * no-reference numbers of an upscale — sharpness and NIQE of the input and of the result, and the

@@ -224,8 +224,8 @@ def _finite_mean(values: Sequence[float]) -> float:
 def to_uint8_rgb_or_gray(pixels: np.ndarray) -> np.ndarray:
     """Pixels of any supported image (H×W×1..4, uint8/uint16) -> uint8 H×W×1 or H×W×3.
 
-    Alpha is dropped, after fully transparent pixels take the colour of the nearest visible
-    one as the upscale pipeline gives them (`fill_hidden_colour`): their stored colour is
+    Alpha is dropped, after fully transparent pixels take a colour filled from the visible
+    ones as the upscale pipeline gives them (`fill_hidden_colour`): their stored colour is
     whatever the editor left (often black, sometimes noise) and was scored as if it were
     seen. 16-bit is rounded to 8 bits (the protocol measures 8-bit images).
     """

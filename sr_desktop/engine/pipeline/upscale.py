@@ -5,8 +5,8 @@ exact scale when they overshoot). Options: `sr_desktop.engine.core.options.Upsca
 Loaded models: `model_cache.get_model`.
 
 RGB goes through the model. Alpha is upscaled through the model too (as a grey image) or
-by Lanczos resampling (``alpha="resample"``); fully transparent pixels first take the colour
-of the nearest visible one (`transparent_fill`), so their hidden colour does not fringe the
+by Lanczos resampling (``alpha="resample"``); fully transparent pixels first take a colour filled
+smoothly from the visible ones (`transparent_fill`), so their hidden colour does not fringe the
 edges. Grey images go through the model as RGB and
 come back grey (mean of the three output channels). 16-bit input gives 16-bit output;
 intermediate passes are kept at 16 bits.
@@ -219,8 +219,8 @@ def _upscale_checked(image: Image, options: UpscaleOptions, progress, cancel, mo
 
 
 def with_hidden_colour_filled(image: Image) -> Image:
-    """`image` with the colour of its fully transparent pixels filled from the nearest
-    visible ones (`transparent_fill`): their hidden colour, often black, would bleed into
+    """`image` with the colour of its fully transparent pixels filled from the visible
+    ones (`transparent_fill`): their hidden colour, often black, would bleed into
     the upscaled edges. The image itself when it has no alpha or nothing hidden."""
     if not image.has_alpha:
         return image
@@ -350,8 +350,8 @@ def upscale_region(
     x0, x1 = _crop_span(x, bw, margin, image.width)
     y0, y1 = _crop_span(y, bh, margin, image.height)
     if image.has_alpha and not image.pixels[y0:y1, x0:x1, -1].all():
-        # a hidden pixel of the crop takes its colour from the nearest visible pixel of
-        # the whole image (which may lie outside the crop), as the whole-image result does
+        # a hidden pixel of the crop takes its colour from the visible pixels of the whole
+        # image (which may lie outside the crop), as the whole-image result does
         image = with_hidden_colour_filled(image)
     crop = image.with_pixels(np.ascontiguousarray(image.pixels[y0:y1, x0:x1]))
     result = _upscale_checked(crop, options, progress, cancel, model, plan, fill_hidden=False)

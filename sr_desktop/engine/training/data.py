@@ -1,8 +1,8 @@
 """Training data: folders of HR images -> random aligned (LR, HR) patch batches.
 
 Every image is decoded once (any format `engine.imageio` reads; grey and 16-bit images are
-turned into 8-bit RGB, alpha is dropped once fully transparent pixels take the nearest visible
-colour, as in the upscale pipeline), cropped to a multiple of the scale, and kept in
+turned into 8-bit RGB, alpha is dropped once fully transparent pixels take a colour filled from the
+visible ones, as in the upscale pipeline), cropped to a multiple of the scale, and kept in
 memory up to `cache_bytes`; images past that limit are decoded again when drawn. With
 `downscales` (FSRCNN's data augmentation) each image also enters at those fractions of its
 size (MATLAB bicubic), as images of their own. A
