@@ -263,3 +263,19 @@ def test_per_image_models_report_their_own_progress():
     assert [(p.done, p.total, p.stage) for p in seen if p.stage == "training"] == [
         (1, 3, "training"), (2, 3, "training"), (3, 3, "training")
     ]
+
+
+def test_a_black_and_white_photo_stored_as_rgb_stays_neutral():
+    """R=G=B files (B&W camera JPEGs, scans) came back with colour noise on edges from a
+    colour model (realesr-animevideov3: 40 % of pixels 3+ levels apart); a grey file did not.
+    They now get what the grey file gets, in all three channels."""
+    model = TinyModel(scale=2)
+    grey = _pixels(16, 16, 1)
+    as_rgb = upscale_image(Image(np.repeat(grey, 3, axis=2)), UpscaleOptions(tile=0), model=model).image.pixels
+    as_grey = upscale_image(Image(grey), UpscaleOptions(tile=0), model=model).image.pixels
+    assert as_rgb.shape == (32, 32, 3)
+    assert np.array_equal(as_rgb, np.repeat(as_grey, 3, axis=2))
+    almost = np.repeat(grey, 3, axis=2)
+    almost[5, 5, 0] ^= 1  # one pixel not grey: a colour image, through the model's colour
+    coloured = upscale_image(Image(almost), UpscaleOptions(tile=0), model=model).image.pixels
+    assert not np.array_equal(coloured[:, :, 0], coloured[:, :, 1])
