@@ -348,7 +348,10 @@ class BatchDialog(QDialog):
         index = self.kernel_combo.findData(PANEL_KERNEL)
         if kernel is None:
             if index >= 0:
-                self.kernel_combo.removeItem(index)  # (the choice falls back to the one before it)
+                chosen = self.kernel_combo.currentIndex() == index
+                self.kernel_combo.removeItem(index)
+                if chosen:  # none, not the item before it (an estimate on each image: minutes each)
+                    self.kernel_combo.setCurrentIndex(self.kernel_combo.findData(None))
             return
         source = self._kernel_panel.kernel_source.splitlines()[0] if self._kernel_panel.kernel_source else ""
         size = f"{kernel.shape[0]}×{kernel.shape[1]}"
