@@ -192,6 +192,35 @@ def test_hidden_files_and_folders_are_listed_and_left_out(tmp_path: Path):
     assert named.totals.ok == 1
 
 
+def test_every_folder_reader_leaves_out_what_the_system_marks_hidden(tmp_path: Path, monkeypatch):
+    """Windows' hidden attribute (a USB drive's $RECYCLE.BIN) counted for the batch only:
+    train --data took such a folder's images and bench --dataset a hidden file's."""
+    import os
+    import types
+
+    from sr_desktop.engine.imageio import hidden
+    from sr_desktop.engine.metrics.evaluate import list_dataset
+    from sr_desktop.engine.training.data import list_images
+
+    save_image(tmp_path / "data" / "a.png")
+    save_image(tmp_path / "data" / "$RECYCLE.BIN" / "old.png")
+    save_image(tmp_path / "data" / ".dot.png")
+    save_image(tmp_path / "data" / "marked.png")
+    real_lstat = os.lstat
+
+    def lstat(path, *args, **kwargs):  # (Windows: FILE_ATTRIBUTE_HIDDEN set on two of them)
+        info = real_lstat(path, *args, **kwargs)
+        marked = Path(path).name in ("$RECYCLE.BIN", "marked.png")
+        return types.SimpleNamespace(st_file_attributes=2 if marked else 0, st_mode=info.st_mode)
+
+    monkeypatch.setattr(hidden, "MARKS_HIDDEN", True)
+    monkeypatch.setattr(hidden.os, "lstat", lstat)
+    assert [p.name for p in list_images([tmp_path / "data"])] == ["a.png"]
+    assert [p.name for p in list_dataset(tmp_path / "data")] == ["a.png"]
+    monkeypatch.setattr(hidden, "MARKS_HIDDEN", False)  # Linux: dot names only
+    assert [p.name for p in list_dataset(tmp_path / "data")] == ["a.png", "marked.png"]
+
+
 def test_corrupt_file_and_non_image_do_not_stop_the_batch(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png", seed=1)

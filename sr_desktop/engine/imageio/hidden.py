@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
-#: the file-system flags that hide an entry: Windows' attribute, macOS' ``chflags hidden``
-_HIDDEN_ATTRIBUTES = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0)
-_HIDDEN_FLAGS = getattr(stat, "UF_HIDDEN", 0)
+#: whether the file system can mark an entry hidden (Windows' attribute, macOS' ``chflags
+#: hidden``); elsewhere a dot name is the only way, and no entry is looked at
+MARKS_HIDDEN = sys.platform in ("win32", "darwin")
 
 
 def is_hidden(entry: os.DirEntry | str | os.PathLike) -> bool:
@@ -18,17 +19,22 @@ def is_hidden(entry: os.DirEntry | str | os.PathLike) -> bool:
     name = entry.name if isinstance(entry, os.DirEntry) else Path(entry).name
     if name.startswith("."):
         return True
-    if not (_HIDDEN_ATTRIBUTES or _HIDDEN_FLAGS):  # (Linux: a dot name is the only way)
+    if not MARKS_HIDDEN:
         return False
     try:
         info = entry.stat(follow_symlinks=False) if isinstance(entry, os.DirEntry) else os.lstat(entry)
     except OSError:
         return False
-    return bool(getattr(info, "st_file_attributes", 0) & _HIDDEN_ATTRIBUTES
-                or getattr(info, "st_flags", 0) & _HIDDEN_FLAGS)
+    return bool(getattr(info, "st_file_attributes", 0) & stat.FILE_ATTRIBUTE_HIDDEN
+                or getattr(info, "st_flags", 0) & stat.UF_HIDDEN)
 
 
 def hidden_below(path: Path, root: Path) -> bool:
-    """Whether `path`, or a folder between `root` and it, has a hidden name (a dot name):
-    what a recursive listing of `root` leaves out."""
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+    """Whether `path`, or a folder between `root` and it, is hidden (`is_hidden`): what a
+    recursive listing of `root` leaves out."""
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        if is_hidden(current):
+            return True
+    return False

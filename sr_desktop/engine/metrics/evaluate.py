@@ -246,8 +246,9 @@ def to_uint8_rgb_or_gray(pixels: np.ndarray) -> np.ndarray:
 
 def list_dataset(folder: str | Path) -> list[Path]:
     """Image files of a dataset folder (not its subfolders), sorted by name; other files
-    (e.g. SHA256SUMS) and a killed write's temp files are skipped."""
+    (e.g. SHA256SUMS), hidden ones and a killed write's temp files are skipped."""
     from sr_desktop.engine.imageio import is_image_path, is_temp_path
+    from sr_desktop.engine.imageio.hidden import is_hidden
 
     folder = Path(folder)
     if (why := not_a(folder, "folder")) is not None:
@@ -255,7 +256,8 @@ def list_dataset(folder: str | Path) -> list[Path]:
     # a link to nothing is listed, so that reading it names it (skipped, the means covered
     # part of the dataset without a word)
     paths = sorted(p for p in folder.iterdir()
-                   if (p.is_file() or (p.is_symlink() and not p.exists())) and is_image_path(p) and not is_temp_path(p))
+                   if (p.is_file() or (p.is_symlink() and not p.exists())) and is_image_path(p) and not is_temp_path(p)
+                   and not is_hidden(p))
     if not paths:
         raise EvaluationError(f"no images (PNG/JPEG/WebP/TIFF/BMP/GIF) in {folder}")
     return paths
