@@ -241,3 +241,18 @@ def test_a_tile_below_the_tilers_floor_is_refused_once_before_any_file(capsys, t
               "--model", "srcnn", "--tile", "8"])
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "at least 16 px" in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", [2.5, float("inf"), float("nan"), True, "2.5", "x"])
+def test_whole_numbers_are_whole_for_every_option(value):
+    """A seed of 2.5 was taken as 2 (tile and scale refused it), and inf gave a bare
+    OverflowError instead of the option's line."""
+    from sr_desktop.engine.core.options import parse_seed
+
+    with pytest.raises(OptionError, match="a seed is a whole number"):
+        parse_seed(value)
+    with pytest.raises(OptionError, match="scale must be an integer"):
+        UpscaleOptions(scale=value)
+    with pytest.raises(OptionError, match="tile must be 'auto' or a number of pixels"):
+        UpscaleOptions(tile=value)
+    assert parse_seed(7.0) == parse_seed(" 7 ") == 7 and UpscaleOptions(scale=2.0, tile="64").tile == TilePolicy(64)

@@ -170,20 +170,29 @@ class TilePolicy:
 TILE_AUTO = TilePolicy()
 
 
+def _whole_number(value: object, refusal: str) -> int:
+    """The integer of `value`, a whole number or its text; `OptionError` (`refusal`) for
+    anything else: a bool, 2.5 (a seed of 2.5 was taken as 2), inf or nan (a bare
+    OverflowError or ValueError), text that is no integer."""
+    if isinstance(value, bool):
+        raise OptionError(refusal)
+    try:
+        number = int(value.strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        raise OptionError(refusal) from None
+    if isinstance(value, float) and value != number:
+        raise OptionError(refusal)
+    return number
+
+
 def parse_tile(value: object) -> TilePolicy:
     """The tile request from ``"auto"``, None, 0 (whole image), N or their text."""
     if isinstance(value, TilePolicy):
         return value
     if value is None or (isinstance(value, str) and value.strip().lower() in ("auto", "")):
         return TILE_AUTO
-    if isinstance(value, bool):
-        raise OptionError(f"tile must be 'auto', 0 (whole image) or a number of pixels, got {value!r}")
-    try:
-        size = int(str(value).strip()) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise OptionError(f"tile must be 'auto' or a number of pixels, not {value!r}") from None
-    if isinstance(value, float) and value != size:
-        raise OptionError(f"tile must be a whole number of pixels, got {value!r}")
+    size = _whole_number(value, "tile must be 'auto' or a number of pixels (a whole number; 0: the whole image), "
+                                f"got {value!r}")
     if size < 0:
         raise OptionError("tile must be >= 0 (0 = no tiling)")
     return TilePolicy(size)
@@ -195,26 +204,16 @@ MAX_SEED = 2**63 - 1
 
 def parse_seed(value: object) -> int:
     """A random seed: a whole number 0..`MAX_SEED` (or its text)."""
-    try:
-        seed = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise OptionError(f"a seed is a whole number, not {value!r}") from None
-    if isinstance(value, bool) or not 0 <= seed <= MAX_SEED:
-        raise OptionError(f"a seed is a whole number from 0 to {MAX_SEED}, got {value!r}")
+    refusal = f"a seed is a whole number from 0 to {MAX_SEED}, got {value!r}"
+    seed = _whole_number(value, refusal)
+    if not 0 <= seed <= MAX_SEED:
+        raise OptionError(refusal)
     return seed
 
 
 def _whole_scale(value: object) -> int:
     """The integer of a scale given as a number or text; `OptionError` otherwise."""
-    if isinstance(value, bool):
-        raise OptionError(f"scale must be an integer, got {value!r}")
-    try:
-        scale = int(value) if not isinstance(value, str) else int(value.strip())
-    except (TypeError, ValueError):
-        raise OptionError(f"scale must be an integer, got {value!r}") from None
-    if isinstance(value, float) and value != scale:
-        raise OptionError(f"scale must be an integer, got {value!r}")
-    return scale
+    return _whole_number(value, f"scale must be an integer, got {value!r}")
 
 
 def parse_scale(value: object) -> int | None:
