@@ -169,10 +169,6 @@ class FlowKernelPrior(nn.Module):
         """N×d latents → N×n×n valid kernels (differentiable in z)."""
         return decode_kernel(self.inverse(z), self.kernel_size, self.eps)
 
-    def latent_from_kernel(self, kernels: torch.Tensor) -> torch.Tensor:
-        """N×n×n kernels → their N×d latents."""
-        return self.forward(encode_kernel(kernels, self.eps))[0]
-
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         """`n` kernels (n×size×size) drawn from the prior (z ~ N(0, temperature² I))."""

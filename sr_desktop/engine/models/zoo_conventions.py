@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.models.arch_conventions import pad_once
 
 # Kernel-PCA code of the bicubic degradation fed to SRMD (the 15 values the SRMD tools use).
 SRMD_BICUBIC_PCA = (
@@ -90,16 +91,6 @@ def adopt_convention(model, family: str, scale: int) -> None:
         conv.context, conv.tileable, conv.align, conv.supports_fp16)
 
 
-def _pad(x, left: int, right: int, top: int, bottom: int, mode: str):
-    """One padding step of the last two axes of a numpy array or a torch tensor."""
-    if isinstance(x, np.ndarray):
-        widths = [(0, 0)] * (x.ndim - 2) + [(top, bottom), (left, right)]
-        return np.pad(x, widths, mode="edge" if mode == "replicate" else "reflect")
-    import torch.nn.functional as F
-
-    return F.pad(x, (left, right, top, bottom), mode=mode)
-
-
 def pad_border(x, left: int, right: int, top: int, bottom: int, mode: str):
     """Pad H×W (the last two axes of an array or a tensor) with `mode` (reflect without
     repeating the edge, or replicate).
@@ -110,14 +101,14 @@ def pad_border(x, left: int, right: int, top: int, bottom: int, mode: str):
     if not (left or right or top or bottom):
         return x
     if mode == "replicate":
-        return _pad(x, left, right, top, bottom, "replicate")
+        return pad_once(x, left, right, top, bottom, "replicate")
     while left or right or top or bottom:
         h, w = x.shape[-2:]
         sl, sr = min(left, w - 1), min(right, w - 1)
         st, sb = min(top, h - 1), min(bottom, h - 1)
         if w == 1 or h == 1:
-            return _pad(x, left, right, top, bottom, "replicate")
-        x = _pad(x, sl, sr, st, sb, "reflect")
+            return pad_once(x, left, right, top, bottom, "replicate")
+        x = pad_once(x, sl, sr, st, sb, "reflect")
         left, right, top, bottom = left - sl, right - sr, top - st, bottom - sb
     return x
 

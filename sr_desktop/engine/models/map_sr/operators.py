@@ -35,9 +35,6 @@ class KernelDegradation:
         self.size = k.shape[0]
         self.weight = torch.as_tensor(k, dtype=dtype, device=device)[None, None]
 
-    def lr_shape(self, h: int, w: int) -> tuple[int, int]:
-        return -(-h // self.scale), -(-w // self.scale)
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         before = self.size // 2
@@ -58,9 +55,6 @@ class BicubicDegradation:
         self.device = device
         self.dtype = dtype
         self._matrices: dict[int, torch.Tensor] = {}
-
-    def lr_shape(self, h: int, w: int) -> tuple[int, int]:
-        return -(-h // self.scale), -(-w // self.scale)
 
     def _matrix(self, length: int) -> torch.Tensor:
         if length not in self._matrices:
