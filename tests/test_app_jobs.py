@@ -66,6 +66,27 @@ def test_errors_are_one_line_and_bugs_are_named():
         "unexpected error: ZeroDivisionError: division by zero")
 
 
+def test_a_job_ends_in_an_outcome_whatever_its_runner_raises():
+    """An exception whose str() itself fails, or a library's sys.exit in the worker, got past
+    the job's handling: the window's queue stayed busy for good, nothing shown or logged."""
+
+    class Unprintable(Exception):
+        def __str__(self):
+            raise ValueError("no text")
+
+    def runner(job, progress, cancel):
+        if job.options == "unprintable":
+            raise Unprintable()
+        if job.options == "exit":
+            raise SystemExit(1)
+        raise RuntimeError("x" * 10_000)
+
+    assert execute_job(_job("unprintable"), runner, print).error == "unexpected error: Unprintable"
+    assert execute_job(_job("exit"), runner, print).error == "unexpected error: SystemExit: 1"
+    long = execute_job(_job("long"), runner, print).error  # (a torch key-mismatch is pages long)
+    assert len(long) <= 20 + 500 and long.endswith("x…")
+
+
 def test_the_app_layer_imports_no_qt():
     import subprocess
 

@@ -392,6 +392,30 @@ def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsy
                    "(run `sr-desktop -v ...` for details)"]
 
 
+def test_an_unexpected_error_is_one_line_and_with_v_its_traceback_and_status_3(tmp_path, monkeypatch, capsys):
+    """A bug's multi-line message printed over 3 lines (the hint on the last); with -v the
+    traceback ended the command with Python's status 1, not the documented 3."""
+    from PIL import Image
+
+    from sr_desktop.cli import cmd_upscale
+    from sr_desktop.cli.main import main
+
+    src = tmp_path / "a.png"
+    Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
+
+    def bug(_args):
+        raise RuntimeError("first line\nsecond line\nthird")
+
+    monkeypatch.setattr(cmd_upscale, "run", bug)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic"]) == 3
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "sr-desktop: unexpected error: RuntimeError: first line (run `sr-desktop -v ...` for details)"]
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "-v"]) == 3
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" in err and last == "sr-desktop: unexpected error: RuntimeError: first line"
+
+
 @pytest.mark.parametrize("command", ["kernel", "train"])
 def test_running_out_of_memory_is_one_line_not_an_internal_error(tmp_path, monkeypatch, capsys, command):
     """`kernel` on a large photo (numpy's MemoryError) and `train` with a large batch

@@ -142,6 +142,23 @@ def test_errors_become_one_line_messages(qtbot, qapp):
     ]
 
 
+def test_an_exception_past_the_job_s_handling_still_ends_the_job(qtbot, qapp, monkeypatch):
+    """What got past `execute_job` (a BaseException it does not take) was dropped by superqt:
+    the queue stayed busy for good and every later job waited behind the dead one."""
+    from sr_desktop.gui import worker
+
+    def broken(job, runner, progress):
+        raise KeyboardInterrupt  # (a BaseException execute_job leaves alone)
+
+    monkeypatch.setattr(worker, "execute_job", broken)
+    queue = JobQueue(runner=lambda job, progress, cancel: None)
+    rec = Recorder(queue)
+    with qtbot.waitSignal(queue.busyChanged, timeout=5000, check_params_cb=lambda b: b is False):
+        queue.submit(_job("a"))
+    assert [m for _job_, m in rec.names("jobFailed")] == ["unexpected error (details in the log)"]
+    assert not queue.is_busy()
+
+
 def test_shutdown_waits_for_the_cancelled_job(qtbot, qapp):
     started = threading.Event()
 

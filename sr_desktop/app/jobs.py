@@ -137,7 +137,7 @@ def execute_job(job: Job, runner: JobRunner, progress: ProgressCallback) -> JobO
         return JobOutcome(job, error=one_line(exc))
     except MemoryError:
         return JobOutcome(job, error=OUT_OF_MEMORY)
-    except Exception as exc:  # a bug must not kill the app; log it
+    except (Exception, SystemExit) as exc:  # a bug (or a library's sys.exit) must not kill the app; log it
         from sr_desktop.engine.pipeline.memory import is_allocation_failure
 
         if is_allocation_failure(exc):  # torch's CPU allocator raises a RuntimeError (a training's batch)

@@ -318,18 +318,23 @@ def _main(argv: list[str] | None) -> int:
         if args.verbose:
             raise
         return _os_error(exc)
-    except Exception as exc:  # last resort: one line, details in the log
-        logging.getLogger("sr_desktop").debug("unexpected error", exc_info=True)
-        if args.verbose:
-            raise
+    except Exception as exc:  # last resort: one line, details in the log (the window's log file too)
+        logging.getLogger("sr_desktop").log(logging.ERROR if is_app else logging.DEBUG, "unexpected error",
+                                            exc_info=not args.verbose)
+        if args.verbose:  # the traceback, then the status of a bug (it was Python's 1)
+            import traceback
+
+            traceback.print_exc()
         if _out_of_memory(exc):  # (train, kernel, bench on a large image: "unexpected error", exit 3)
             from sr_desktop.engine.core.text import error_line
 
             print(f"sr-desktop: error: not enough memory ({error_line(exc)}); use smaller images, a smaller "
                   "--tile, --batch or --patch, or close other programs", file=sys.stderr)
             return 2
-        print(f"sr-desktop: unexpected error: {type(exc).__name__}: {exc} (run `sr-desktop -v ...` for details)",
-              file=sys.stderr)
+        from sr_desktop.engine.core.text import error_line
+
+        details = "" if args.verbose else " (run `sr-desktop -v ...` for details)"
+        print(f"sr-desktop: unexpected error: {error_line(exc)}{details}", file=sys.stderr)
         return 3
 
 

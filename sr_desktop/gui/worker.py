@@ -83,6 +83,9 @@ class JobWorker(WorkerBase):
         self._began.set()
         try:
             return execute_job(self.job, self.runner, lambda info: self.reports.progressed.emit(self.job, info))
+        except BaseException:  # (past execute_job's own handling: superqt would drop it, the queue stay busy)
+            log.exception("job %s ended without an outcome", self.job.id)
+            return JobOutcome(self.job, error="unexpected error (details in the log)")
         finally:
             _LIVE.discard(self)
             self._ended.set()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from sr_desktop.engine.core.errors import DeviceError
+from sr_desktop.engine.core.errors import DeviceError, message_of
 from sr_desktop.engine.core.options import DEVICE_CHOICES, PRECISION_CHOICES, parse_device, parse_precision
 from sr_desktop.engine.core.text import counted
 
@@ -315,7 +315,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if torch is not None and isinstance(exc, torch.OutOfMemoryError):
         return True
     if isinstance(exc, (RuntimeError, MemoryError)):
-        text = str(exc).lower()
+        text = message_of(exc).lower()
         # oneDNN's words when it cannot allocate a convolution's workspace (measured under a
         # 1 GB address-space limit: a whole-image 1500² pass failed with it, and so did the
         # next file) rather than torch's allocator error

@@ -58,8 +58,28 @@ class Cancelled(SRDesktopError):
         super().__init__(message)
 
 
+#: the longest error line shown or written: a library's message can run to pages (a torch
+#: state-dict mismatch lists every key), which made the window's message bar 900 px tall
+MAX_ERROR_CHARS = 500
+
+
+def shortened(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text` cut to `limit` characters, "…" marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def message_of(exc: BaseException) -> str:
+    """``str(exc)``, or "" when that itself fails (a library's broken ``__str__``: the
+    handler reporting the error raised a second one)."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - any failure of a foreign __str__
+        return ""
+
+
 def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message, fit for a status line or a report.
+    """The first line of an exception's message, fit for a status line or a report
+    (at most `MAX_ERROR_CHARS`).
 
     An `SRDesktopError` is already worded for the user, so its text stands alone; any other
     exception is prefixed with its type (``"MemoryError: …"``), because its message alone
@@ -71,9 +91,9 @@ def one_line(exc: BaseException) -> str:
         # what the system refused, with the file's name ("x.png: File name too long"), not
         # "OSError: [Errno 36] …" with the whole path
         name = os.path.basename(os.fsdecode(exc.filename)) if isinstance(exc.filename, (str, bytes)) else ""
-        return f"{name}: {exc.strerror}" if name else exc.strerror
-    lines = str(exc).strip().splitlines()
+        return shortened(f"{name}: {exc.strerror}" if name else exc.strerror)
+    lines = message_of(exc).strip().splitlines()
     text = lines[0] if lines else ""
     if isinstance(exc, SRDesktopError) or not text:
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
+        return shortened(text or type(exc).__name__)
+    return shortened(f"{type(exc).__name__}: {text}")

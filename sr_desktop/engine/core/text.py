@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.errors import SRDesktopError, message_of, one_line, shortened
 
 # Control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
 _CONTROL = {c: None for c in (*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029)}
@@ -32,8 +32,8 @@ def error_line(exc: BaseException) -> str:
     quotes: the whole message is kept, escaped. Any other exception is `one_line`'s.
     """
     if isinstance(exc, SRDesktopError):
-        return printable(str(exc).strip()) or type(exc).__name__
-    return printable(one_line(exc))
+        return shortened(printable(message_of(exc).strip())) or type(exc).__name__
+    return shortened(printable(one_line(exc)))
 
 
 def has_control_characters(text: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sr_desktop.engine.compute import devices
-from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.errors import SRDesktopError, message_of
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.scale_plan import ScalePlan
 
@@ -19,7 +19,7 @@ def is_allocation_failure(exc: BaseException) -> bool:
     """True for out-of-memory errors of the device, torch's CPU allocator and numpy."""
     if devices.is_out_of_memory(exc):
         return True
-    text = str(exc).lower()
+    text = message_of(exc).lower()
     return isinstance(exc, RuntimeError) and any(word in text for word in _ALLOCATION_FAILURES)
 
 
