@@ -990,6 +990,32 @@ def test_the_window_keeps_painting_while_a_result_is_saved(make_window, tmp_path
     assert read_image(target).pixels.shape == (32, 48, 3)
 
 
+def test_an_unexpected_error_while_saving_is_said_and_the_next_save_works(make_window, tmp_path, qtbot,
+                                                                          monkeypatch):
+    """A bug in the writer left "Saving out.png…" up for good, with no word of what happened."""
+    from sr_desktop.engine.pipeline import animation
+
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 24, 16)])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    real = animation.write_any
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected bug while saving")
+
+    monkeypatch.setattr(animation, "write_any", broken)
+    target = tmp_path / "out.png"
+    assert window.save_result(target, SaveOptions(format="png")) is None
+    assert window.message_bar.text() == (
+        "Cannot save out.png: unexpected error: RuntimeError: injected bug while saving (details in the log)")
+    assert "Saving" not in window.statusBar().currentMessage() and window.saver.saving is False
+    assert window.session.has_unsaved_result and not target.exists()
+    monkeypatch.setattr(animation, "write_any", real)
+    assert window.save_result(target, SaveOptions(format="png")) == target
+
+
 @pytest.mark.parametrize(("key", "value", "target", "offered_as"), [
     ("save_quality", 0, "out.jpg", ("quality", 95)),  # a hand edit: Save As built its options from it and failed
     # a format this version cannot write (a newer version's): Save As, Ctrl+S and the close

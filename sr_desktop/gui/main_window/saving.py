@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,13 +11,15 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from sr_desktop.app.session import Session
-from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT, shown_instead_text
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
 from sr_desktop.gui.qimage import array_to_qimage, qimage_in_srgb
 from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.worker import run_beside_ui
+
+log = logging.getLogger(__name__)
 
 #: confirm_discard(question) -> "save" | "discard" | "cancel"
 ConfirmDiscard = Callable[[str], str]
@@ -163,6 +166,12 @@ class ResultSaver:
         except OSError as exc:  # the engine names its own; this is what the file system said beyond them
             self.feedback.show_status("")
             self.feedback.show_error(f"Cannot save {Path(path).name}: {exc.strerror or exc}")
+            return None
+        except Exception as exc:  # a bug: said, logged (it left "Saving…" up with no word of it)
+            log.exception("saving %s failed", path)
+            self.feedback.show_status("")
+            self.feedback.show_error(f"Cannot save {Path(path).name}: unexpected error: {one_line(exc)} "
+                                     "(details in the log)")
             return None
         finally:
             self.saving = False
