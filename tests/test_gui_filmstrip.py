@@ -67,6 +67,29 @@ def test_thumbnails_are_decoded_in_a_worker_thread(qtbot, strip, tmp_path, monke
     assert strip.unreadable() == {}
 
 
+def test_a_bug_decoding_one_thumbnail_badges_that_file_only(qtbot, strip, tmp_path, monkeypatch):
+    """An unforeseen error decoding one file ended the thumbnail job: no later file got a
+    thumbnail or a badge, files added later stayed blank too, with no word of it."""
+    real = thumbnails.decode_thumbnail
+
+    def buggy(path, size=thumbnails.THUMB):
+        if path.name == "bird.png":
+            raise KeyError("injected")
+        return real(path, size)
+
+    monkeypatch.setattr(thumbnails, "decode_thumbnail", buggy)
+    files = [photo(tmp_path / name, seed=i) for i, name in enumerate(("a.png", "bird.png", "c.png"))]
+    strip.add_paths(files)
+    wait_thumbnails(qtbot, strip)
+    assert strip.unreadable() == {files[1]: "unexpected error: KeyError: 'injected'"}
+    icon = strip.item(2).icon().pixmap(thumbnails.THUMB, thumbnails.THUMB).toImage()
+    assert icon.pixelColor(icon.width() // 2, icon.height() // 2).alpha() == 255  # c.png: its picture
+    later = photo(tmp_path / "d.png", seed=7)
+    strip.add_paths([later])
+    wait_thumbnails(qtbot, strip)
+    assert list(strip.unreadable()) == [files[1]]
+
+
 def test_a_broken_file_gets_an_error_badge_with_the_reason(qtbot, strip, tmp_path):
     good = photo(tmp_path / "good.png")
     broken = tmp_path / "scan.png"

@@ -12,6 +12,7 @@ appear as they come; QImage may be made in any thread, the GUI turns it into a p
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from PySide6.QtGui import QImage, QImageReader
 
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressTracker
+
+log = logging.getLogger(__name__)
 
 #: the largest image (its header's size) the engine decodes for a thumbnail: a larger one gets
 #: none rather than a second full decode beside the one that opens it
@@ -113,5 +116,11 @@ def run_thumbnail_job(job, progress, cancel, size: int = THUMB) -> int:
     tracker = ProgressTracker(len(paths), progress, stage="thumbnails")
     for path in paths:
         cancel.raise_if_cancelled()
-        tracker.step(message=str(path), thumbnail=decode_thumbnail(Path(path), size))
+        try:
+            thumbnail = decode_thumbnail(Path(path), size)
+        except Exception as exc:  # a bug on one file: that file's badge, not the strip's end
+            # (it ended the job: no later file got a thumbnail, and each new job retried it first)
+            log.exception("thumbnail of %s failed", path)
+            thumbnail = Thumbnail(Path(path), error=f"unexpected error: {one_line(exc)}")
+        tracker.step(message=str(path), thumbnail=thumbnail)
     return len(paths)
