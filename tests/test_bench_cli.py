@@ -483,3 +483,30 @@ def test_an_interrupted_bench_keeps_the_models_it_measured(dataset, tmp_path, mo
     # it says it is partial (it could not be told from a bench of bicubic alone)
     assert written["not_measured"] == ["lanczos"]
     assert "bicubic" in captured.out
+
+
+def test_a_model_that_fails_does_not_cost_the_others(dataset, tmp_path, monkeypatch, capsys):
+    """A later model's failure (out of memory, a bug) threw away the models measured before
+    it (no table, no JSON) and never ran the ones after it."""
+    from sr_desktop.engine.metrics import evaluate
+
+    real = evaluate.evaluate_dataset
+
+    def lanczos_fails(paths, upscaler, *args, **kwargs):
+        if "lanczos" in repr(getattr(upscaler, "name", "")) + repr(upscaler):
+            raise MemoryError()
+        return real(paths, upscaler, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "evaluate_dataset", lanczos_fails)
+    out = tmp_path / "r.json"
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "lanczos", "nearest",
+               "--quiet", "--json", str(out), "--no-niqe"])
+    captured = capsys.readouterr()
+    assert rc == 1 and captured.err.strip().splitlines() == ["sr-desktop: error: lanczos: MemoryError"]
+    written = json.loads(out.read_text())
+    assert [m["model"] for m in written["models"]] == ["bicubic", "nearest"]
+    assert written["failed"] == [{"model": "lanczos", "error": "MemoryError"}]
+    assert "bicubic" in captured.out and "nearest" in captured.out
+
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "lanczos", "--quiet", "--no-niqe"])
+    assert rc == 2 and capsys.readouterr().err.count("\n") == 1  # none measured: the error, as before

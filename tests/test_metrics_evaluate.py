@@ -267,3 +267,20 @@ def test_a_backend_or_device_a_model_cannot_take_runs_it_as_auto_picks():
     for model_id in ("lanczos", "srcnn"):
         row = evaluate_model(hr, model_id, 2, Degradation(), settings=RunSettings(backend="ncnn"))
         assert not row.error and row.psnr_y is not None and "ncnn" not in row.ran_on, (model_id, row)
+
+
+def test_a_model_that_fails_unexpectedly_gets_an_error_row(monkeypatch):
+    """An unforeseen error in one model stopped Metrics ▸ Evaluate there ("Evaluation failed:
+    unexpected error", not naming the model); the models after it never ran."""
+    from sr_desktop.app import metrics_jobs
+    from sr_desktop.engine.metrics.degradation import Degradation
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected")
+
+    hr = np.random.default_rng(3).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    monkeypatch.setattr(metrics_jobs, "evaluate_image", broken)
+    row = metrics_jobs.evaluate_model(hr, "lanczos", 2, Degradation())
+    assert row.model == "lanczos" and row.error == "unexpected error: RuntimeError: injected"
+    monkeypatch.setattr(metrics_jobs, "evaluate_image", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    assert metrics_jobs.evaluate_model(hr, "lanczos", 2, Degradation()).error.startswith("out of memory")

@@ -19,6 +19,7 @@ the runner the GUI's job queue calls with a job whose
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from sr_desktop.engine.metrics.evaluate import evaluate_image, score_pair, to_ui
 from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
 from sr_desktop.engine.metrics.niqe import BLOCK_SIZE, niqe_or_none
 from sr_desktop.engine.metrics.noref import Consistency, Sharpness, consistency, sharpness
+
+log = logging.getLogger(__name__)
 
 VIEW_MODES = ("result", "difference", "ssim", "gradient")
 MAP_MODES = ("difference", "ssim", "gradient")
@@ -271,6 +274,14 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
         raise
     except SRDesktopError as exc:
         return EvalRow(model_id, error=one_line(exc))
+    except Exception as exc:  # that model's row (the evaluation stopped at it, the others never ran)
+        from sr_desktop.app.jobs import OUT_OF_MEMORY
+        from sr_desktop.engine.pipeline.memory import is_allocation_failure
+
+        if isinstance(exc, MemoryError) or is_allocation_failure(exc):
+            return EvalRow(model_id, error=OUT_OF_MEMORY)
+        log.exception("evaluating %s failed", model_id)
+        return EvalRow(model_id, error=f"unexpected error: {one_line(exc)}")
     s = ev.scores
     timing = ev.timing
     ran_on = f"{timing.device} with {timing.backend}" if timing.device and timing.backend else timing.device or ""

@@ -40,7 +40,9 @@ JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim
 identical to its ground truth is infinite and written as null; the models' mean PSNR leaves
 such images out and counts them ("psnr_inf_images"; null only when every image is one).
 Interrupted (Ctrl+C, SIGTERM: exit status 130), the models already measured are written and
-shown, and the JSON lists the others as "not_measured"."""
+shown, and the JSON lists the others as "not_measured". A model that fails (out of memory, a
+file it cannot take) does not stop the others: one line each on stderr, "failed" in the JSON
+({{"model", "error"}}), exit status 1; when none could be measured, the first error (status 2)."""
 
 
 def _kernel_file(degradation: str) -> str | None:
@@ -197,8 +199,10 @@ def run(args: argparse.Namespace) -> int:
         # (on stderr when a file went into stdout: `--json - | jq` read the table after it)
         to_stderr = any(into_stdout(path) for _flag, path in outputs)
         print(format_table(report), file=sys.stderr if to_stderr else sys.stdout)
+    for model, error in report.failed:
+        print(f"sr-desktop: error: {model}: {error}", file=sys.stderr)
     if stopped is not None:
         print(f"sr-desktop: interrupted: {len(report.models)} of {len(models)} models measured, "
               "written as above", file=sys.stderr)
         return 130
-    return 0
+    return 1 if report.failed else 0

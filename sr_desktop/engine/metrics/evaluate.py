@@ -18,6 +18,7 @@ Public API (the CLI, the benchmark script and the GUI's evaluate mode use these)
 from __future__ import annotations
 
 import gc
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +27,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+from sr_desktop.engine.core.text import error_line
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_float, degrade_uint8, modcrop
@@ -46,6 +48,8 @@ from sr_desktop.engine.metrics.upscalers import (
     check_backend_for,
     make_upscaler,
 )
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sr_desktop.engine.metrics.perceptual import PerceptualDistance
@@ -190,6 +194,9 @@ class BenchReport:
     #: the models asked for that an interrupt left unmeasured (the JSON says so: a partial
     #: report could not be told from a bench of fewer models)
     not_measured: list[str] = field(default_factory=list)
+    #: (model, error line) of each model that failed while others were measured (a later
+    #: model's failure cost the ones measured before it)
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         protocol = {"shave": self.protocol.shave if self.protocol.shave is not None else self.scale,
@@ -205,6 +212,7 @@ class BenchReport:
             "protocol": protocol,
             "models": [m.to_json() for m in self.models],
             **({"not_measured": list(self.not_measured)} if self.not_measured else {}),
+            **({"failed": [{"model": m, "error": e} for m, e in self.failed]} if self.failed else {}),
         }
 
 
@@ -458,7 +466,9 @@ def evaluate_models(
 ) -> BenchReport:
     """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs). A
     `KeyboardInterrupt` (Ctrl+C, SIGTERM) part-way carries the models measured so far as its
-    ``partial_report`` (they were lost with it)."""
+    ``partial_report`` (they were lost with it). A model that fails (an error, out of
+    memory, a bug) is listed in ``failed`` and the others are measured; when none could be,
+    the first failure is raised."""
     scale = parse_sr_scale(scale)
     paths = list_dataset(dataset)
     degradation = degradation or Degradation()
@@ -481,14 +491,27 @@ def evaluate_models(
         make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
         clear_model_cache()  # (it keeps the last two models: their weights in the next one's peak)
         gc.collect()
+    failures: list[tuple[str, Exception]] = []
     try:
         for model_id in model_ids:
-            upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
-            report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
-                                                  report.protocol, progress, cancel))
-            del upscaler
+            try:
+                upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
+                report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
+                                                      report.protocol, progress, cancel))
+                del upscaler
+            except Cancelled:
+                raise
+            except Exception as exc:  # that model's failure, not the others' (a bug: logged with -v)
+                log.debug("bench of %s failed", model_id, exc_info=not isinstance(exc, SRDesktopError))
+                failures.append((model_id, exc))
+                gc.collect()  # (an out-of-memory's arrays, before the next model)
     except KeyboardInterrupt as stop:
-        report.not_measured = list(model_ids[len(report.models):])
+        done = {m.model for m in report.models} | {m for m, _exc in failures}
+        report.not_measured = [m for m in model_ids if m not in done]
+        report.failed = [(m, error_line(exc)) for m, exc in failures]
         stop.partial_report = report
         raise
+    if failures and not report.models:
+        raise failures[0][1]
+    report.failed = [(m, error_line(exc)) for m, exc in failures]
     return report
