@@ -1477,3 +1477,28 @@ def test_keys_in_the_window_s_texts_are_the_platform_s(make_window, monkeypatch)
     texts.append(window.result_label.text())
     assert any("⌘O" in t for t in texts) and any("⌘Return" in t for t in texts)
     assert [t for t in texts if "Ctrl+" in t] == []
+
+
+def test_a_failed_job_with_another_queued_says_which_job_failed(make_window, tmp_path, qtbot, monkeypatch):
+    """×4 failed while a ×2 waited; the ×2 result then came under a bare error line that
+    seemed to be about it."""
+    gate = threading.Event()
+    real = upscale.upscale_image
+
+    def fails_at_x4(image, options=None, *args, **kwargs):
+        if options.scale == 4:
+            gate.wait(10)
+            raise RuntimeError("injected")
+        return real(image, options, *args, **kwargs)
+
+    monkeypatch.setattr(upscale, "upscale_image", fails_at_x4)
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 24, 16)])
+    pick_bicubic(window, 4)
+    window.start_upscale()
+    pick_bicubic(window, 2)
+    window.start_upscale()  # queued behind the ×4
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window.session.result.scale == 2
+    assert window.message_bar.text() == ("24×16 image, Bicubic ×4 failed: unexpected error: RuntimeError: injected")

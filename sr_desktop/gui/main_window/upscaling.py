@@ -55,12 +55,19 @@ class Upscaler(QObject):
         self._cleared: set[int] = set()
         self.queue.jobFinished.connect(self._on_finished)
         self.queue.jobEnded.connect(lambda outcome: self._cleared.discard(outcome.job.id))
-        self.queue.jobFailed.connect(lambda _job, message: self.feedback.show_error(message))
+        self.queue.jobFailed.connect(self._say_failed)
         self.queue.jobCancelled.connect(self._say_cancelled)
         #: what the status line said of a cancelled job (the next job clears it: it stood
         #: beside the finished re-run's "Last run")
         self._cancel_said = ""
         self.queue.jobStarted.connect(self._forget_cancelled)
+
+    def _say_failed(self, job, message: str) -> None:
+        if self.queue.pending is not None:
+            # the job queued after it runs next: its result would come under a bare error line
+            # that seemed to be about it
+            message = f"{job.describe()} failed: {message}"
+        self.feedback.show_error(message)
 
     def _say_cancelled(self, job) -> None:
         self._cancel_said = f"Cancelled: {job.describe()}"
