@@ -667,3 +667,22 @@ def test_a_report_naming_inputs_that_are_not_there_skips_nothing(tmp_path: Path)
                   {"status": "ok", "input": "x/b.png", "output": "x/holiday2.png"}]}))
     result = run_batch(src, tmp_path / "out", bicubic())
     assert result.totals.ok == 2 and result.exit_code == EXIT_OK
+
+
+def test_a_bug_on_one_file_leaves_its_traceback_in_the_log(tmp_path: Path, monkeypatch, caplog):
+    """A per-file bug was one line in the report and nothing anywhere else, -v included: the
+    help's "report it with the output of -v" had nothing to give."""
+    import logging
+
+    from sr_desktop.engine.pipeline import upscale
+
+    def broken(*args, **kwargs):
+        raise KeyError("injected")
+
+    save_image(tmp_path / "in" / "a.png")
+    monkeypatch.setattr(upscale, "upscale_image", broken)
+    with caplog.at_level(logging.INFO, logger="sr_desktop.engine.batch.stages"):
+        result = run_batch(tmp_path / "in", tmp_path / "out", bicubic(), write_report_file=False)
+    assert result.records[0].error == "KeyError: 'injected'"
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 1 and logged[0].levelno == logging.INFO and "a.png failed" in logged[0].getMessage()

@@ -126,6 +126,17 @@ def encode_in_device_thread(options: BatchOptions, upscale_options: UpscaleOptio
 OUTPUT_LOST = frozenset({errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
+def failure_line(job: BatchJob, exc: BaseException) -> str:
+    """The report's line for the failure of `job`'s file. A bug's (not the engine's own
+    error, the system's or out of memory) traceback goes to the log at INFO: the window's log
+    file, the terminal with -v; the batch left none anywhere, -v included."""
+    from sr_desktop.engine.pipeline.memory import is_allocation_failure
+
+    if not isinstance(exc, SRDesktopError | OSError | MemoryError) and not is_allocation_failure(exc):
+        log.info("%s failed", job.input, exc_info=exc)
+    return error_line(exc)
+
+
 class BatchStages:
     """Reader thread, device loop and writer threads of one batch run."""
 
@@ -272,7 +283,8 @@ class BatchStages:
                         item = ("image", job, image, time.perf_counter() - t0)
                     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                         item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
-                                                          error=error_line(exc), input_bytes=_file_size(job.input),
+                                                          error=failure_line(job, exc),
+                                                          input_bytes=_file_size(job.input),
                                                           read_seconds=time.perf_counter() - t0))
                 if not self._put(self.read_queue, item):
                     break
@@ -327,7 +339,7 @@ class BatchStages:
                         upscale_seconds=time.perf_counter() - t0)
                 break
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory on one huge file
-                record = FileRecord(str(job.input), str(job.output), "failed", error=error_line(exc),
+                record = FileRecord(str(job.input), str(job.output), "failed", error=failure_line(job, exc),
                                     input_bytes=_file_size(job.input), input_size=in_size,
                                     read_seconds=read_seconds, upscale_seconds=time.perf_counter() - t0)
                 self.processed += 1
@@ -430,7 +442,7 @@ class BatchStages:
                     record.status, record.note = "skipped", f"{OUTPUT_EXISTS} (written meanwhile by another run)"
                     record.output_bytes = _file_size(target)
                 else:
-                    record.error = error_line(exc)
+                    record.error = failure_line(job, exc)
                     if getattr(exc, "errno", None) in OUTPUT_LOST:
                         self._halt(f"{target.parent}: {getattr(exc, 'reason', exc)}")
                 return record
