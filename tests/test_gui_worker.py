@@ -276,3 +276,33 @@ def test_the_process_exits_at_once_leaving_a_computation_but_not_a_writer(tmp_pa
         assert took < 30 and not marker.exists()  # abandoned after its 3 s, not the 120 s of its tile
     else:
         assert marker.read_text() == "done"  # the writer finished its file
+
+
+def test_an_error_no_code_handled_is_logged_and_shown(qtbot, qapp, monkeypatch, caplog):
+    """An exception in a Qt slot (PySide6 prints it and goes on) or in a thread went to
+    stderr only: lost for a window started from a desktop menu, not in the log file, no word
+    in the window."""
+    import logging
+    import sys
+
+    from PySide6.QtCore import QTimer
+
+    from sr_desktop.gui.app import log_unexpected_errors
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # (put back after the test)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    shown = []
+    log_unexpected_errors(shown.append)
+
+    def broken_slot():
+        raise KeyError("slot")
+
+    with caplog.at_level(logging.ERROR, logger="sr_desktop.unexpected"):
+        QTimer.singleShot(0, broken_slot)
+        qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+        thread = threading.Thread(target=lambda: 1 / 0, name="helper")
+        thread.start()
+        thread.join()
+    assert shown == ["unexpected error: KeyError: 'slot' (details in the log)"]
+    assert [(r.getMessage(), r.exc_info[0]) for r in caplog.records] == [
+        ("unexpected error", KeyError), ("unexpected error in thread helper", ZeroDivisionError)]

@@ -74,11 +74,18 @@ def run_window(images: list[Path]) -> int:
 
     if (problem := xcb_problem()) is not None:
         raise SRDesktopError(problem)  # Qt itself would abort the process with a paragraph
-    from sr_desktop.gui.app import close_on_stop_signals, create_application, exit_abandoning_jobs, load_torch_soon
+    from sr_desktop.gui.app import (
+        close_on_stop_signals,
+        create_application,
+        exit_abandoning_jobs,
+        load_torch_soon,
+        log_unexpected_errors,
+    )
     from sr_desktop.gui.main_window.window import MainWindow
 
     app = create_application(sys.argv[:1])
     window = MainWindow()
+    log_unexpected_errors(window.show_error)
     window.show()
     stopped = close_on_stop_signals(window)
     load_torch_soon()

@@ -72,6 +72,36 @@ def create_application(argv: list[str] | None = None, offscreen: bool = False) -
     return app
 
 
+def log_unexpected_errors(show=None) -> None:
+    """Send the errors no code handled — in a Qt slot (PySide6 prints them and goes on) or in
+    a thread — to the log with their traceback, and one line of each in the GUI thread to
+    ``show`` (the window's message bar). They went to stderr only: a window started from a
+    desktop menu lost them, with no word in the window."""
+    from sr_desktop.engine.core.errors import one_line
+
+    log = logging.getLogger("sr_desktop.unexpected")
+
+    def hook(kind, value, traceback) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, traceback)
+            return
+        log.error("unexpected error", exc_info=(kind, value, traceback))
+        if show is not None:
+            try:
+                show(f"unexpected error: {one_line(value)} (details in the log)")
+            except Exception:  # the hook must not raise in its turn
+                log.exception("could not show the unexpected error")
+
+    def thread_hook(args) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        log.error("unexpected error in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
+
+
 def close_on_stop_signals(window) -> list[int]:
     """Ctrl+C, SIGTERM and SIGHUP close `window` (`MainWindow.close_for_signal`); the list
     the signals that came are put in. Qt's event loop hands Python no control of its own, so
