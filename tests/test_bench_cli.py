@@ -510,3 +510,11 @@ def test_a_model_that_fails_does_not_cost_the_others(dataset, tmp_path, monkeypa
 
     rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "lanczos", "--quiet", "--no-niqe"])
     assert rc == 2 and capsys.readouterr().err.count("\n") == 1  # none measured: the error, as before
+
+
+def test_model_given_twice_measures_both(dataset, tmp_path, capsys):
+    """`--model bicubic --model lanczos` measured lanczos alone, without a word."""
+    out = tmp_path / "r.json"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "--model", "lanczos",
+                 "--quiet", "--no-niqe", "--json", str(out)]) == 0
+    assert [m["model"] for m in json.loads(out.read_text())["models"]] == ["bicubic", "lanczos"]

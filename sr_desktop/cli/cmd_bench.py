@@ -61,8 +61,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dataset", type=path_arg, required=True, metavar="DIR", help="folder of HR images")
-    parser.add_argument("--model", nargs="+", default=None, metavar="ID",
-                        help=f"model id(s) (default: {MATLAB_BICUBIC_ID})")
+    # extend: `--model a --model b` measured b alone, without a word
+    parser.add_argument("--model", nargs="+", action="extend", default=None, metavar="ID",
+                        help=f"model id(s), after one --model or each its own (default: {MATLAB_BICUBIC_ID})")
     parser.add_argument("--scale", required=True, type=argparse_type(parse_sr_scale), metavar="N",
                         help="the SR scale, 2..16 (the HR images are degraded by it)")
     parser.add_argument("--degradation", default="bicubic",

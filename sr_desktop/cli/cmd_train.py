@@ -35,7 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scale", required=True, type=int, nargs="+", metavar="N",
                    help="upscaling factor; several (--scale 2 3 4) train one network for all of them, as "
                         "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
-    p.add_argument("--data", type=path_arg, required=True, nargs="+", metavar="DIR",
+    p.add_argument("--data", type=path_arg, required=True, nargs="+", action="extend", metavar="DIR",
                    help="folders of HR images (recursive)")
     p.add_argument("--downscale", type=float, nargs="+", default=[], metavar="F",
                    help="also train on each image resized to these fractions of its size (FSRCNN's "
