@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,3 +153,16 @@ def test_a_result_of_an_image_with_alpha_is_stale_when_the_alpha_choice_changes(
     assert run.differences(UpscaleOptions(model="bicubic", scale=2)) == ["alpha"]
     opaque = RunInfo.of(_result(_image()), UpscaleOptions(model="bicubic", scale=2, alpha="resample"))
     assert opaque.alpha is None and opaque.differences(UpscaleOptions(model="bicubic", scale=2)) == []
+
+
+def test_a_scale_the_model_does_not_have_says_how_it_was_reached():
+    """SPAN ×3 said "SPAN ×3": a ×4 pass and a Lanczos downscale, unsaid (bench and the
+    leaderboard said it)."""
+    image = _image()
+    three = upscale_image(image, UpscaleOptions(model="lanczos", scale=3))  # (any scale of its own)
+    assert three.scale_route is None
+    result = dataclasses.replace(three, native_scale=4, passes=1)  # what a ×4 model at ×3 gives
+    run = RunInfo.of(result)
+    assert run.route == "×4, then Lanczos to ×3"
+    assert run.describe().startswith("Lanczos ×3 (×4, then Lanczos to ×3) · ")
+    assert dataclasses.replace(three, native_scale=2, passes=2, scale=4).scale_route == "×2 twice"

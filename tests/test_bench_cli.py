@@ -323,8 +323,7 @@ def test_a_scale_the_model_does_not_have_is_marked_and_said(dataset, tmp_path, c
     """`bench --model span --scale 3` printed an ordinary row: SPAN has ×2 and ×4 weights, so
     the row is ×4 then Lanczos — not the protocol of the published tables. Marked, and said
     in the table and the JSON (`scale_route`)."""
-    from sr_desktop.engine.metrics.upscalers import scale_route
-    from sr_desktop.engine.pipeline.scale_plan import ScalePlan
+    from sr_desktop.engine.pipeline.scale_plan import ScalePlan, scale_route
 
     assert scale_route(ScalePlan(4, 1, False), 4) is None
     assert scale_route(ScalePlan(4, 1, True), 3) == "×4, then Lanczos to ×3"

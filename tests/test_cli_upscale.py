@@ -514,3 +514,17 @@ def test_an_ascii_standard_output_gets_escapes_not_an_internal_error(tmp_path):
     assert done.returncode == 0, done.stderr
     assert b"20\\xd716 -> 40\\xd732" in done.stdout and b"caf\\xe9.png" in done.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["café.png", "plain.png"]
+
+
+def test_the_result_line_says_how_a_scale_the_model_lacks_was_reached(tmp_path, capsys):
+    """"span ×3" hid a ×4 pass and a Lanczos downscale to ×3 (bench said so, upscale not)."""
+    from PIL import Image
+
+    from sr_desktop.cli.main import main
+
+    src = tmp_path / "a.png"
+    Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "x3.png"), "--model", "span", "--scale", "3"]) == 0
+    assert "span ×3 (×4, then Lanczos to ×3)," in capsys.readouterr().out
+    assert main(["upscale", str(src), "-o", str(tmp_path / "x4.png"), "--model", "span", "--scale", "4"]) == 0
+    assert "span ×4," in capsys.readouterr().out

@@ -57,6 +57,8 @@ class RunInfo:
     backend: str = "torch"
     #: how the image's alpha was enlarged (``model`` or ``resample``); None without alpha
     alpha: str | None = None
+    #: how a scale the model does not have was reached ("×4, then Lanczos to ×3"), None at its own
+    route: str | None = None
 
     @classmethod
     def of(cls, result, options=None) -> RunInfo:
@@ -67,7 +69,7 @@ class RunInfo:
         alpha = str(options.alpha) if options is not None and image is not None and image.has_alpha else None
         return cls(result.model, result.variant, int(result.scale), result.device,
                    float(result.seconds), int(result.tiles), model_display_name(result.model),
-                   kernel, getattr(result, "backend", "torch"), alpha)
+                   kernel, getattr(result, "backend", "torch"), alpha, getattr(result, "scale_route", None))
 
     @property
     def title(self) -> str:
@@ -83,9 +85,11 @@ class RunInfo:
 
     def describe(self) -> str:
         """"SPAN · ch48 ×4 · CPU (2 threads) · 3.2 s": everything that made the result, on
-        one line (the device as the engine described it; "· OpenVINO" when it ran the network)."""
+        one line (the device as the engine described it; "· OpenVINO" when it ran the network;
+        "SPAN ×3 (×4, then Lanczos to ×3)" at a scale the model does not have)."""
         backend = f" · {backend_name(self.backend)}" if self.backend in ("openvino", "ncnn") else ""
-        return f"{self.title} · {self.device}{backend} · {human_seconds(self.seconds)}"
+        route = f" ({self.route})" if self.route else ""
+        return f"{self.title}{route} · {self.device}{backend} · {human_seconds(self.seconds)}"
 
     def differences(self, options) -> list[str]:
         """What of `UpscaleOptions` ``options`` (the picker's choice) differs from this run:

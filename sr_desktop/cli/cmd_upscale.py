@@ -216,9 +216,13 @@ def run(args: argparse.Namespace) -> int:
             if changes:  # (the format's limits applied without a word)
                 console.say(f"sr-desktop: note: {printable(Path(written).name)}: {', '.join(changes)}", sys.stderr)
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
+            # a scale the model does not have says how it was reached ("span ×3" hid a ×4 pass
+            # and a Lanczos downscale)
+            route = getattr(result, "scale_route", None)
+            route = f" ({route})" if route else ""
             # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
-                        f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}, "
+                        f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}{route}, "
                         f"{result.seconds:.2f} s on {result.device} with {result.backend})",
                         sys.stderr if into_stdout(written) else None)
     if failed:

@@ -135,6 +135,7 @@ class EngineUpscaler:
     def __init__(self, model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
                  variant: str | None = None, precision: str = "auto", name: str | None = None,
                  backend: str = "auto", cancel: CancelToken | None = None):
+        from sr_desktop.engine.pipeline.scale_plan import scale_route
         from sr_desktop.engine.pipeline.upscale import UpscaleOptions, resolve_model
 
         model_id = "bicubic" if model_id == ENGINE_BICUBIC_ID else model_id
@@ -180,15 +181,6 @@ class EngineUpscaler:
         h, w = lr.shape[:2]
         timing = Timing(sw.seconds, h * w, devices.describe_device(self.model.device), mem.peak, 0)
         return UpscaleOutput(quantize(out, np.uint8), timing, out)
-
-
-def scale_route(plan, scale: int) -> str | None:
-    """How `plan` reaches `scale` when it is not one native pass: "×4, then Lanczos to ×3",
-    "×2 twice", "×2 twice, then Lanczos to ×3"; None for one native pass."""
-    if plan.passes == 1 and not plan.final_resize:
-        return None
-    route = f"×{plan.native}" + (" twice" if plan.passes == 2 else f" {plan.passes} times" if plan.passes > 2 else "")
-    return route + (f", then Lanczos to ×{scale}" if plan.final_resize else "")
 
 
 def check_backend_for(model_id: str, backend: str) -> None:

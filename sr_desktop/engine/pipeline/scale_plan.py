@@ -35,6 +35,15 @@ class ScalePlan:
         return self.native**self.passes
 
 
+def scale_route(plan: ScalePlan, scale: int) -> str | None:
+    """How `plan` reaches `scale` when it is not one native pass: "×4, then Lanczos to ×3",
+    "×2 twice", "×2 twice, then Lanczos to ×3"; None for one native pass."""
+    if plan.passes == 1 and not plan.final_resize:
+        return None
+    route = f"×{plan.native}" + (" twice" if plan.passes == 2 else f" {plan.passes} times" if plan.passes > 2 else "")
+    return route + (f", then Lanczos to ×{scale}" if plan.final_resize else "")
+
+
 def plan_scale(native_scales: list[int], requested: int | None, any_scale: bool = False) -> ScalePlan:
     """Choose native scale and number of passes for `requested` (see module docstring)."""
     requested = parse_scale(requested)

@@ -34,7 +34,7 @@ from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import is_per_image
 from sr_desktop.engine.pipeline.memory import estimated_bytes, is_allocation_failure, memory_error
 from sr_desktop.engine.pipeline.model_cache import get_model
-from sr_desktop.engine.pipeline.scale_plan import ScalePlan, native_scales_of, plan_for, plan_scale
+from sr_desktop.engine.pipeline.scale_plan import ScalePlan, native_scales_of, plan_for, plan_scale, scale_route
 from sr_desktop.engine.pipeline.tiling import choose_tile, plan_model_tiles, run_tiled
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,13 @@ class UpscaleResult:
     backend: str = "torch"
     #: whether the model was given a blur kernel (``UpscaleOptions.kernel``: ZSSR, map-sr)
     with_kernel: bool = False
+
+    @property
+    def scale_route(self) -> str | None:
+        """How a scale the model does not have was reached ("×4, then Lanczos to ×3", "×2
+        twice"); None for one pass at a scale of its own."""
+        reached = self.native_scale**self.passes
+        return scale_route(ScalePlan(self.native_scale, self.passes, reached != self.scale), self.scale)
 
 
 def resolve_model(options: UpscaleOptions, model: SRModel | None = None,
