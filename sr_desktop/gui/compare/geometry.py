@@ -34,17 +34,25 @@ class ViewTransform:
         """Logical widget pixels per scene pixel."""
         return self.zoom / self.dpr
 
-    def scene_to_widget(self, point: QPointF, pane: QRectF) -> QPointF:
+    def origin(self, pane: QRectF) -> QPointF:
+        """Where the scene's (0, 0) is in widget coordinates: ``center`` at the pane's
+        centre, rounded to a whole device pixel. A pane or image of odd size put it half a
+        device pixel off, and every image drawn scaled (the result beside its original at
+        100 %) was resampled across pixel boundaries: blurred, 100 % of its pixels off."""
         k = self.logical_scale
         c = pane.center()
-        return QPointF(c.x() + (point.x() - self.center.x()) * k,
-                       c.y() + (point.y() - self.center.y()) * k)
+        return QPointF(round((c.x() - self.center.x() * k) * self.dpr) / self.dpr,
+                       round((c.y() - self.center.y() * k) * self.dpr) / self.dpr)
+
+    def scene_to_widget(self, point: QPointF, pane: QRectF) -> QPointF:
+        k = self.logical_scale
+        o = self.origin(pane)
+        return QPointF(o.x() + point.x() * k, o.y() + point.y() * k)
 
     def widget_to_scene(self, point: QPointF, pane: QRectF) -> QPointF:
         k = self.logical_scale
-        c = pane.center()
-        return QPointF(self.center.x() + (point.x() - c.x()) / k,
-                       self.center.y() + (point.y() - c.y()) / k)
+        o = self.origin(pane)
+        return QPointF((point.x() - o.x()) / k, (point.y() - o.y()) / k)
 
     def scene_rect_to_widget(self, rect: QRectF, pane: QRectF) -> QRectF:
         top_left = self.scene_to_widget(rect.topLeft(), pane)
