@@ -37,3 +37,45 @@ def test_arrays_survive_the_round_trip(qapp, channels, dtype):
     back = qimage_to_array(image)
     assert back.dtype == dtype and back.shape == pixels.shape
     np.testing.assert_array_equal(back, pixels)
+
+
+def _profile(space) -> bytes:
+    """The ICC profile of a QColorSpace."""
+    return bytes(space.iccProfile())
+
+
+@pytest.mark.parametrize("suffix", ["png", "jpg", "tif"])
+def test_a_thumbnail_is_in_srgb_as_the_compare_view_shows_it(qapp, tmp_path, suffix):
+    """Thumbnails ignored the embedded profile: an Adobe RGB photo's was up to 64 levels off
+    the picture beside it (PNG/TIFF decoded by the engine, JPEG by Qt)."""
+    from PIL import Image
+    from PySide6.QtGui import QColorSpace
+
+    from sr_desktop.gui.main_window.thumbnails import decode_thumbnail
+    from sr_desktop.gui.qimage import qimage_in_srgb
+
+    icc = _profile(QColorSpace(QColorSpace.NamedColorSpace.AdobeRgb))
+    colour = (40, 160, 200)
+    path = tmp_path / f"adobe.{suffix}"
+    Image.new("RGB", (32, 24), colour).save(path, icc_profile=icc, **({"quality": 100} if suffix == "jpg" else {}))
+    expected = qimage_to_array(qimage_in_srgb(array_to_qimage(np.full((1, 1, 3), colour, np.uint8)), icc))[0, 0, :3]
+    assert np.abs(expected.astype(int) - colour).max() > 10  # (a colour the conversion moves)
+    shown = qimage_to_array(decode_thumbnail(path).image)
+    centre = shown[shown.shape[0] // 2, shown.shape[1] // 2, :3].astype(int)
+    assert np.abs(centre - expected).max() <= 2
+
+
+def test_a_grey_image_s_grey_profile_is_applied(qapp):
+    """A grey image with a gamma 1.8 (or linear) profile was shown with its stored values as
+    if they were sRGB: 99 shown as 99, not 118."""
+    from PySide6.QtGui import QColorSpace
+
+    from sr_desktop.gui.compare.image import to_display_qimage
+    from sr_desktop.gui.qimage import qimage_in_srgb
+
+    srgb = QColorSpace(QColorSpace.NamedColorSpace.SRgb)
+    gamma_18 = QColorSpace(srgb.whitePoint(), QColorSpace.TransferFunction.Gamma, 1.8)
+    shown = qimage_in_srgb(to_display_qimage(np.full((2, 3, 1), 99, np.uint8)), _profile(gamma_18))
+    assert qimage_to_array(shown)[0, 0, :3].tolist() == [118, 118, 118]
+    with_alpha = to_display_qimage(np.full((2, 3, 2), 99, np.uint8))  # grey+alpha: as stored
+    assert qimage_in_srgb(with_alpha, _profile(gamma_18)) is with_alpha

@@ -46,16 +46,30 @@ def array_to_qimage(pixels: np.ndarray) -> QImage:
 def qimage_in_srgb(image: QImage, icc: bytes | None) -> QImage:
     """`image`, whose colours the ICC profile `icc` describes, converted to sRGB (what the
     screen is taken to show, and other apps take a clipboard image to be); unchanged without
-    a profile, with an sRGB one, or with one Qt cannot use (damaged, or grey). An Adobe RGB
-    photo was shown, and copied, with its stored values as if they were sRGB, up to 34
-    levels off on red."""
+    a profile, with an sRGB one, or with one Qt cannot use. An Adobe RGB photo was shown, and
+    copied, with its stored values as if they were sRGB, up to 34 levels off on red."""
     if not icc:
         return image
-    space = QColorSpace.fromIccProfile(QByteArray(icc))
-    if not space.isValid() or space.colorModel() != QColorSpace.ColorModel.Rgb:
-        return image
+    return converted_to_srgb(image, QColorSpace.fromIccProfile(QByteArray(icc)))
+
+
+def converted_to_srgb(image: QImage, space: QColorSpace) -> QImage:
+    """`image`, whose colours are in `space`, converted to sRGB (`qimage_in_srgb`); a grey
+    space (a grey image's gamma 1.8 or linear profile: shown as stored, up to 73 levels off)
+    is applied to the grey values of an image without alpha. Unchanged when `space` is
+    invalid, sRGB, or grey for an image with alpha."""
     srgb = QColorSpace(QColorSpace.NamedColorSpace.SRgb)
-    if space == srgb:
+    if not space.isValid() or space == srgb:
+        return image
+    if space.colorModel() == QColorSpace.ColorModel.Gray:
+        if image.hasAlphaChannel():
+            return image
+        grey = QImage(image) if image.isGrayscale() and image.depth() == 8 else image.convertToFormat(
+            QImage.Format.Format_Grayscale8)  # (grey shown as RGB: its channels are equal)
+        grey.setColorSpace(space)
+        converted = grey.convertedToColorSpace(srgb, QImage.Format.Format_RGB32)
+        return image if converted.isNull() else converted
+    if space.colorModel() != QColorSpace.ColorModel.Rgb:
         return image
     tagged = QImage(image)
     tagged.setColorSpace(space)

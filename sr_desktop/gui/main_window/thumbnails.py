@@ -22,6 +22,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressTracker
+from sr_desktop.gui.qimage import converted_to_srgb
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ def decode_thumbnail(path: Path, size: int = THUMB) -> Thumbnail:
         reader.setScaledSize(scaled)
     image = reader.read()
     if not image.isNull():
-        return Thumbnail(path, image)
+        # in sRGB as the compare view shows it (an Adobe RGB or P3 photo's thumbnail was up to
+        # 64 levels off the picture beside it)
+        return Thumbnail(path, converted_to_srgb(image, image.colorSpace()))
     return _engine_thumbnail(path, size)
 
 
@@ -83,7 +86,7 @@ def _engine_thumbnail(path: Path, size: int) -> Thumbnail:
 
     from sr_desktop.engine.core.errors import ImageReadError
     from sr_desktop.engine.imageio import read, read_image
-    from sr_desktop.gui.qimage import array_to_qimage
+    from sr_desktop.gui.qimage import array_to_qimage, qimage_in_srgb
 
     try:  # (the header's size: a 196 MP PNG was decoded a second time, beside its opening)
         with PILImage.open(path) as header:
@@ -105,7 +108,7 @@ def _engine_thumbnail(path: Path, size: int) -> Thumbnail:
         return Thumbnail(path, error=one_line(exc))
     picture = array_to_qimage(image.pixels).scaled(
         size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    return Thumbnail(path, picture)
+    return Thumbnail(path, qimage_in_srgb(picture, image.icc_profile))
 
 
 def run_thumbnail_job(job, progress, cancel, size: int = THUMB) -> int:
