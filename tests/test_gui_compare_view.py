@@ -611,3 +611,27 @@ def test_a_result_equal_to_its_original_is_drawn_equal_at_100_percent(qtbot, siz
         view.set_split(split)
         sides.append(grab(view)[y + 40 : y + 151, x : x + 201])  # (below the side's label)
     assert np.array_equal(sides[0], original[40:]) and np.array_equal(sides[1], sides[0])
+
+
+def test_side_by_side_the_checkerboard_lies_alike_under_both_panes(qtbot):
+    """The squares behind transparent pixels were laid on the widget's grid: the same
+    half-transparent pixel lay on a light square in one pane and a dark one in the other."""
+    view = CompareView()
+    view.resize(1000, 400)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    rgba = np.zeros((150, 200, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 255, 128
+    view.set_original(rgba)
+    view.set_result(rgba.repeat(2, axis=0).repeat(2, axis=1), 2)
+    view.set_mode("side_by_side")
+    view.set_magnification(1.0)
+    shown = grab(view).astype(int)
+    panes = []
+    for index in (0, 1):
+        corner = view.map_image_to_widget(QPointF(0, 0), index)
+        x, y = round(corner.x()), round(corner.y())
+        panes.append(shown[y + 45 : y + 150, x + 5 : x + 195])  # (below the side's label)
+    assert np.array_equal(panes[0], panes[1])
+    assert len(np.unique(panes[0].reshape(-1, 3), axis=0)) == 2  # (a checkerboard under it)

@@ -169,6 +169,9 @@ class ImageLayer:
         painter.save()
         painter.setClipRect(clip)
         if self.has_alpha:
+            # the squares on the image's grid, not the widget's: side by side, the two panes'
+            # squares lay differently under the same pixels (up to 26 levels apart)
+            painter.setBrushOrigin(view.origin(pane))
             painter.fillRect(target.intersected(clip), checker)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawImage(target, image, source)
