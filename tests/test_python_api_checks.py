@@ -207,3 +207,26 @@ def test_a_training_checkpoint_reads_as_the_model_its_run_exports(tmp_path):
     state = load_model_file(weights).module.state_dict()
     assert state.keys() == exported.keys() and all(torch.equal(state[k], exported[k]) for k in state)
     assert detect_model_file(weights)["arch"] == "SRCNN"
+
+
+@pytest.mark.parametrize("arch", ["VDSR:num_layers=3,num_feat=8", "LapSRN:depth=2,num_feat=8", "FSRCNN:d=8,s=4,m=1"])
+def test_a_checkpoint_of_any_architecture_is_a_model_file(tmp_path, arch):
+    """The checkpoint held the module's own keys (VDSR's head/body/tail, LapSRN's levels) and
+    no scale: models add and --init of a VDSR or LapSRN checkpoint were refused ("SRVGG
+    layers are not…", "no known layer names"), an FSRCNN one had "no scale recorded"."""
+    import torch
+
+    from sr_desktop.engine.models.custom import detect_model_file, load_model_file
+    from sr_desktop.engine.training.loop import train
+    from sr_desktop.engine.training.options import TrainOptions
+
+    make_images(tmp_path / "data", 2, 48, 0)
+    scale = 4 if arch.startswith("LapSRN") else 2
+    train(TrainOptions(arch=arch, scale=scale, data=(str(tmp_path / "data"),), out=str(tmp_path / "run"),
+                       iterations=2, batch=2, patch=12, device="cpu", val_every=2))
+    weights = next((tmp_path / "run" / "checkpoint").glob("weights-*.safetensors"))
+    found, model = detect_model_file(weights), tmp_path / "run" / "model.safetensors"
+    assert (found["arch"], found["scale"]) == (detect_model_file(model)["arch"], detect_model_file(model)["scale"])
+    exported = load_model_file(model).module.state_dict()
+    state = load_model_file(weights).module.state_dict()
+    assert state.keys() == exported.keys() and all(torch.equal(state[k], exported[k]) for k in state)

@@ -174,11 +174,17 @@ def _model_of_training_checkpoint(path: Path, state: dict[str, torch.Tensor]) ->
     Any other state dict as it is. (A run stopped part-way leaves only checkpoints, and
     `models add` or ``--init`` of one said "unsupported model file".)"""
     groups = {key.split(".", 1)[0] for key in state}
-    if "net" not in groups or not groups <= _CHECKPOINT_GROUPS or path.suffix.lower() != SAFETENSORS_SUFFIX \
-            or "iteration" not in safetensors_metadata(path):
+    if "net" not in groups or not groups <= _CHECKPOINT_GROUPS or path.suffix.lower() != SAFETENSORS_SUFFIX:
         return state
+    meta = safetensors_metadata(path)
+    if "iteration" not in meta:
+        return state
+    from sr_desktop.engine.models.archs.published_keys import published_keys
+
     group = "ema" if "ema" in groups else "net"
-    return {key[len(group) + 1:]: value for key, value in state.items() if key.startswith(group + ".")}
+    # the network's own keys, renamed as its export renames them (VDSR's head/body/tail)
+    return published_keys({key[len(group) + 1:]: value for key, value in state.items()
+                           if key.startswith(group + ".")}, meta.get("arch", ""))
 
 
 # -- SRModel wrappers (the torch architectures' `ArchModel` is in `arch_model`) ----------

@@ -46,6 +46,18 @@ def _write(path: Path, data: bytes) -> None:
     atomic_write(path, lambda fh: fh.write(data))
 
 
+def _weights_metadata(ckpt: Checkpoint) -> dict[str, str]:
+    """The weights file's safetensors metadata: the iteration, and what an exported model
+    records of its network (architecture, scale, hyper-parameters), so that the file is a
+    model file too (`models add`, ``--init``): a VDSR, LapSRN or FSRCNN checkpoint was refused."""
+    meta = {"iteration": str(ckpt.iteration)}
+    if {"arch", "scale"} <= ckpt.meta.keys():
+        meta.update({"sr_desktop_trained": "1", "arch": str(ckpt.meta["arch"]), "scale": str(ckpt.meta["scale"]),
+                     "params": json.dumps(ckpt.meta.get("params", {}), default=list),
+                     "iterations": str(ckpt.iteration)})
+    return meta
+
+
 def save_checkpoint(folder: Path, ckpt: Checkpoint) -> None:
     """Write `ckpt` into `folder` atomically (see the module doc); TrainingError on failure."""
     n = ckpt.iteration
@@ -58,7 +70,7 @@ def save_checkpoint(folder: Path, ckpt: Checkpoint) -> None:
               **ckpt.meta}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write(folder / weights_name, save_safetensors(flat, metadata={"iteration": str(n)}))
+        _write(folder / weights_name, save_safetensors(flat, metadata=_weights_metadata(ckpt)))
         _write(folder / state_name, buffer.getvalue())
         _write(folder / LATEST, json.dumps(latest, indent=1).encode())
     except OSError as exc:

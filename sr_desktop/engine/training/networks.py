@@ -18,7 +18,6 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from sr_desktop.engine.models.archs.detect import (
     check_hyperparameters,
     detect_architecture,
 )
+from sr_desktop.engine.models.archs.published_keys import published_keys
 from sr_desktop.engine.training.errors import TrainingError
 
 log = logging.getLogger(__name__)
@@ -166,30 +166,9 @@ class TrainNet(nn.Module):
                          params=self.params)
 
 
-#: our module key -> the published layout `detect` recognises, for the architectures whose
-#: own layout is not one (detect renames these back when it loads the file)
-_PUBLISHED_KEYS = {
-    "VDSR": ((r"head\.(.*)", r"input.\1"), (r"body\.(\d+)\.(.*)", r"residual_layer.\1.conv.\2"),
-             (r"tail\.(.*)", r"output.\1")),
-    "LapSRN": ((r"levels\.(\d+)\.features\.(.*)", lambda m: f"convt_F{int(m[1]) + 1}.cov_block.{m[2]}"),
-               (r"levels\.(\d+)\.image_up\.(.*)", lambda m: f"convt_I{int(m[1]) + 1}.{m[2]}"),
-               (r"levels\.(\d+)\.residual\.(.*)", lambda m: f"convt_R{int(m[1]) + 1}.{m[2]}")),
-}
-
-
 def exported_state_dict(module: nn.Module, arch: str) -> dict[str, torch.Tensor]:
     """The module's weights (float32, CPU, contiguous) in a key layout the app recognises."""
-    state = {k: v.detach().float().cpu().contiguous() for k, v in module.state_dict().items()}
-    rules = _PUBLISHED_KEYS.get(arch, ())
-    renamed = {}
-    for key, value in state.items():
-        for pattern, repl in rules:
-            new, n = re.subn(f"^{pattern}$", repl, key)
-            if n:
-                key = new
-                break
-        renamed[key] = value
-    return renamed
+    return published_keys({k: v.detach().float().cpu().contiguous() for k, v in module.state_dict().items()}, arch)
 
 
 def _checked(module: nn.Module, arch: str, scale: int, built: dict[str, Any]) -> dict[str, Any]:
