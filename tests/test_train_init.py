@@ -185,3 +185,47 @@ def test_a_residual_scaling_not_in_the_weights_survives_export_and_load(tmp_path
         x = torch.rand(1, 3, 12, 12)
         with torch.no_grad():
             torch.testing.assert_close(loaded.module(x), net.module.eval()(x), rtol=0, atol=1e-5)
+
+
+def test_layers_an_init_of_another_scale_starts_train_at_the_rate_from_scratch(tmp_path, capsys):
+    """At the fine-tuning preset (2e-5) the fresh layers barely trained (an ESPCN ×2 → ×3:
+    15 dB after 400 iterations, 26 dB at 2e-4); an FSRCNN ×2 file loaded at ×3 whole, its
+    deconvolution at another stride, without a word. A resumed run keeps its own rate."""
+    import json
+
+    from safetensors.torch import save_file
+    from train_fixtures import make_images
+
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.training.networks import exported_state_dict
+
+    data = make_images(tmp_path / "data", 2, 48, seed=1)
+
+    def run(out, arch, init, scale, *more):
+        assert main(["train", "--arch", arch, "--init", str(init), "--scale", str(scale), "--data", str(data),
+                     "--out", str(out), "--iterations", "2", "--batch", "2", "--patch", "8", "--device", "cpu",
+                     "--schedule", "constant", *more]) == 0
+        said = [line for line in capsys.readouterr().err.splitlines() if "--init:" in line]
+        rates = [r["lr"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if "lr" in r]
+        return said, rates
+
+    torch.manual_seed(0)
+    espcn = build_network("ESPCN", 2)
+    save_file(exported_state_dict(espcn.module, "ESPCN"), str(tmp_path / "espcn_x2.safetensors"))
+    said, rates = run(tmp_path / "e3", "ESPCN", tmp_path / "espcn_x2.safetensors", 3)
+    assert len(said) == 1 and said[0].endswith("they train at lr 0.0002, as from scratch (--lr to choose)")
+    assert rates[0] == 2e-4
+    said, rates = run(tmp_path / "e3b", "ESPCN", tmp_path / "espcn_x2.safetensors", 3, "--lr", "1e-5")
+    assert rates[0] == 1e-5 and "they train at" not in said[0]  # (asked for: as asked)
+    said, rates = run(tmp_path / "e2", "ESPCN", tmp_path / "espcn_x2.safetensors", 2)
+    assert said == [] and rates[0] == 2e-5  # its own scale: the fine-tuning preset
+    fsrcnn = build_network("FSRCNN", 2)
+    save_file(exported_state_dict(fsrcnn.module, "FSRCNN"), str(tmp_path / "fsrcnn_x2.safetensors"))
+    said, rates = run(tmp_path / "f3", "FSRCNN", tmp_path / "fsrcnn_x2.safetensors", 3)
+    assert len(said) == 1 and "the ×2 FSRCNN's last layer starts the ×3 one" in said[0] and rates[0] == 2e-4
+    assert main(["train", "--arch", "ESPCN", "--init", str(tmp_path / "espcn_x2.safetensors"), "--scale", "3",
+                 "--data", str(data), "--out", str(tmp_path / "e3"), "--iterations", "4", "--batch", "2",
+                 "--patch", "8", "--device", "cpu", "--schedule", "constant", "--resume"]) == 0
+    assert "another learning-rate schedule: --iterations 2 → 4;" in capsys.readouterr().err  # (not --lr)
+    rates = [r["lr"] for r in map(json.loads, (tmp_path / "e3" / "log.jsonl").read_text().splitlines()) if "lr" in r]
+    assert rates[-1] == 2e-4

@@ -66,7 +66,7 @@ from sr_desktop.engine.training.networks import (
     parse_arch_spec,
     rebuild_network,
 )
-from sr_desktop.engine.training.options import KERNEL_DIGEST_KEY, TrainOptions
+from sr_desktop.engine.training.options import DEFAULT_LR, KERNEL_DIGEST_KEY, TrainOptions
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
 from sr_desktop.engine.training.run_lock import run_folder_lock
 from sr_desktop.engine.training.runlog import RunLog
@@ -239,6 +239,9 @@ class Trainer:
         self.schedule_note: str | None = None
         if self.ckpt is not None:
             _check_resume(o, self.ckpt, getattr(self.degradation, "kernel", None))
+            recorded_lr = (self.ckpt.meta.get("schedule") or {}).get("lr")
+            if o.lr is None and isinstance(recorded_lr, int | float):  # the run's own rate, not a preset's
+                self.options = o = replace(o, lr=float(recorded_lr))
             self.schedule_note = schedule_change(o, self.ckpt)
             meta = self.ckpt.meta
             self.net = rebuild_network(meta["arch"], int(meta["scale"]), meta["params"])
@@ -255,6 +258,11 @@ class Trainer:
             if differing:
                 raise TrainingError(f"--init {o.init} has {', '.join(differing)}, not what --arch {o.arch} "
                                     f"asks for: a fine-tuning keeps the model's sizes (--arch {wanted})")
+            if self.net.new_layers and o.lr is None:
+                # layers that start untrained (or at another scale) need the rate from scratch: at the
+                # fine-tuning rate an ESPCN ×2 → ×3 reached 15 dB in 400 iterations (26 dB at 2e-4)
+                self.options = o = replace(o, lr=DEFAULT_LR)
+                self.net.init_note += f"; they train at lr {DEFAULT_LR:g}, as from scratch (--lr to choose)"
         else:
             self.net = build_network(o.arch, o.scale)
         self.net.module.train()

@@ -137,6 +137,9 @@ class TrainNet(nn.Module):
         self.input_range = float(support.input_range)
         #: what `--init` took from another scale's model ("23 of 23 tensors…"), "" otherwise
         self.init_note = ""
+        #: whether layers start untrained or from another scale's (`--init` of another scale's
+        #: model): they need the learning rate from scratch, not a fine-tuning's
+        self.new_layers = False
         self.pre_upsample = support.pre_upsample
         self.forward_kwargs = support.forward_kwargs(self.scale, self.params)
 
@@ -322,7 +325,11 @@ def _grown_pyramid(model: ArchModel, scale: int) -> TrainNet:
     for level in module.levels[levels:]:
         level.load_state_dict(last)
     params = _checked(module, "LapSRN", scale, params)
-    return TrainNet(module.train(), "LapSRN", scale, params)
+    net = TrainNet(module.train(), "LapSRN", scale, params)
+    net.init_note = (f"--init: the ×{model.scale} LapSRN's {levels} levels start the ×{scale} one; its "
+                     f"{wanted - levels} new level(s) start as copies of the last")
+    net.new_layers = True
+    return net
 
 
 def _rescaled(model: ArchModel, scale: int) -> TrainNet:
@@ -348,6 +355,7 @@ def _rescaled(model: ArchModel, scale: int) -> TrainNet:
     params = _checked(module, arch, scale, params)
     net = TrainNet(module.train(), arch, scale, params)
     net.init_note = note  # (said by the command line and in the run's log: it was only in `-v`)
+    net.new_layers = bool(fresh)
     return net
 
 
@@ -401,4 +409,24 @@ def network_from_model(init: str, scale: int) -> TrainNet:
         served = ", ".join(f"×{s}" for s in support.scales(model.scale, model.params))
         raise TrainingError(f"--init {init} is a {served} {model.arch} model, not ×{scale}")
     module = model.module.float().train()
-    return TrainNet(module, model.arch, scale, model.params)
+    net = TrainNet(module, model.arch, scale, model.params)
+    recorded = _recorded_scale(init)
+    if recorded is not None and scale not in support.scales(recorded, model.params):
+        # FSRCNN: its layers before the deconvolution are shared across scales (its paper
+        # fine-tunes the deconvolution), so a ×2 model loads at ×3; the deconvolution's
+        # kernel then works at another stride and must learn it (a first validation of 13 dB)
+        net.init_note = (f"--init: the ×{recorded} {model.arch}'s last layer starts the ×{scale} one: the first "
+                         "validations are low until it has learnt the new scale")
+        net.new_layers = True
+    return net
+
+
+def _recorded_scale(init: str) -> int | None:
+    """The scale the `--init` model file records for itself (its metadata, its name), None
+    when it records none or `init` is a registry id (loaded at the scale asked: its own)."""
+    if not Path(init).is_file():
+        return None
+    try:
+        return int(_load_init(init, None).scale)
+    except SRDesktopError:
+        return None
