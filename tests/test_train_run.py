@@ -83,8 +83,10 @@ def test_pairs_of_an_asymmetric_kernel_are_flipped_before_the_blur(folders, tmp_
     np.save(tmp_path / "streak.npy", kernel / kernel.sum())
     degradation = parse_degradation(f"kernel:{tmp_path / 'streak.npy'}")
     source = PatchSource([folders[0]], 2, 8, degradation)
-    # each image's 8 orientations and their LR made with the kernel, as whole images
-    oriented = [[(hr, degradation.whole(hr, 2)) for hr in _orientations(entry.hr)] for entry in source.entries]
+    # each image's 8 orientations and their LR made with the kernel (in 8-bit steps), as whole images
+    unused = np.random.default_rng(0)  # (no noise: finish only rounds)
+    oriented = [[(hr, degradation.finish(degradation.whole(hr, 2), unused)) for hr in _orientations(entry.hr)]
+                for entry in source.entries]
     rng = np.random.default_rng(3)
     orientations_seen = set()
     for _ in range(16):
