@@ -67,3 +67,19 @@ def test_a_float32_checkpoint_resumes_in_bf16_and_the_log_names_each_start(tmp_p
     assert train[-1]["it"] == 8 and all(x["loss"] == x["loss"] for x in train)  # no NaN
     val = {x["it"]: x["psnr_y"] for x in lines if x["kind"] == "val"}
     assert val[8] > val[4]  # the bf16 steps go on improving what the float32 ones began
+
+
+def test_under_bf16_the_network_s_input_and_the_targets_stay_float32():
+    """The Y conversion and VDSR's bicubic upsampling ran inside autocast: in bf16 the HR's Y
+    target was up to 0.7/255 off and the network's bicubic input up to 1.5/255."""
+    from sr_desktop.engine.models.arch_conventions import matlab_bicubic
+    from sr_desktop.engine.training.networks import build_network
+
+    net = build_network("VDSR:num_layers=3,num_feat=8", 2)
+    seen = []
+    net.module.register_forward_pre_hook(lambda _module, args: seen.append(args[0]))
+    lr = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        net(lr)
+    expected = matlab_bicubic(net.to_space(lr), 2) * net.input_range
+    assert seen[0].dtype == torch.float32 and torch.equal(seen[0], expected)

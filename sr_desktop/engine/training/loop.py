@@ -366,9 +366,11 @@ class Trainer:
         disc = self.losses.discriminator
         if disc is not None:
             disc.requires_grad_(False)
+        # the targets in float32 (in bf16 the Y of the HR was up to 0.7/255 off)
+        lr_space, hr_space = self.net.to_space(lr_rgb), self.net.to_space(hr_rgb)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             out = self.net(lr_rgb, hr_rgb.shape[-1] // lr_rgb.shape[-1])  # mixed-scale runs vary it
-            total, parts = self.losses.generator_loss(out, self.net.to_space(lr_rgb), self.net.to_space(hr_rgb))
+            total, parts = self.losses.generator_loss(out, lr_space, hr_space)
         if not torch.isfinite(total):
             raise TrainingError(f"the loss became {float(total)} at iteration {self.iteration + 1}; "
                                 "lower --lr or change the loss weights")
@@ -381,7 +383,7 @@ class Trainer:
         if disc is not None:
             disc.requires_grad_(True)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-                d_loss = self.losses.discriminator_loss(out.sr, self.net.to_space(hr_rgb))
+                d_loss = self.losses.discriminator_loss(out.sr, hr_space)
             self.d_opt.zero_grad(set_to_none=True)
             self.scaler.scale(d_loss).backward()
             self.scaler.step(self.d_opt)
