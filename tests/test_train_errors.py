@@ -573,3 +573,14 @@ def test_a_data_folder_s_hidden_folders_are_not_training_data(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         PILImage.new("RGB", (8, 8)).save(tmp_path / name)
     assert [p.relative_to(tmp_path).as_posix() for p in list_images([tmp_path])] == ["a.png", "sub/b.png"]
+
+
+def test_the_run_log_keeps_small_numbers(tmp_path):
+    """log.jsonl rounded to 6 decimals: a learning rate of 1.5e-8 was written 0.0 and a good
+    model's MSE kept 1-3 significant digits."""
+    from sr_desktop.engine.training.runlog import RunLog
+
+    log = RunLog(tmp_path / "log.jsonl")
+    log.add("train", 5, lr=1.5e-8, loss=0.000123456789, psnr=36.123456789)
+    record = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])
+    assert (record["lr"], record["loss"], record["psnr"]) == (1.5e-8, 0.000123457, 36.123457)

@@ -79,6 +79,10 @@ def read_records(path: Path, until: int | None = None) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
+    """A value as the log writes it: a float to 6 decimals, and to 6 significant digits
+    below 1 (a learning rate of 1.5e-8 was written 0.0, a good model's MSE kept 1–3 digits)."""
     if isinstance(value, float):
-        return round(value, 6) if math.isfinite(value) else None
+        if not math.isfinite(value):
+            return None
+        return round(value, 6) if abs(value) >= 1 else float(f"{value:.6g}")
     return value
