@@ -67,27 +67,6 @@ def to_display_qimage(pixels: np.ndarray) -> QImage:
     return image
 
 
-def block_average(image: QImage, factor: int, band: int = 64) -> QImage:
-    """`image` (RGB32 or ARGB32 premultiplied) averaged over factor×factor blocks, the last
-    row and column of blocks over the pixels they have; `band` rows of blocks at a time (a
-    ×3 result of a 12 MP photo is 108 MP: a float copy of it, 1.7 GB)."""
-    width, height = image.width(), image.height()
-    rows = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).reshape(height, image.bytesPerLine())
-    pixels = rows[:, : width * 4].reshape(height, width, 4)
-    out_h, out_w = -(-height // factor), -(-width // factor)
-    out = np.empty((out_h, out_w, 4), np.uint8)
-    widths = np.minimum(factor, width - np.arange(out_w) * factor)  # pixels in each column of blocks
-    for top in range(0, out_h, band):
-        part = pixels[top * factor : (top + band) * factor].astype(np.uint32)
-        blocks_h = -(-part.shape[0] // factor)
-        part = np.pad(part, ((0, blocks_h * factor - part.shape[0]), (0, out_w * factor - width), (0, 0)))
-        sums = part.reshape(blocks_h, factor, out_w, factor, 4).sum(axis=(1, 3))
-        heights = np.minimum(factor, height - (top + np.arange(blocks_h)) * factor)
-        counts = heights[:, None, None] * widths[None, :, None]
-        out[top : top + blocks_h] = (sums + counts // 2) // counts  # rounded to nearest
-    return QImage(out.data, out_w, out_h, out_w * 4, image.format()).copy()
-
-
 class ImageLayer:
     """One image of the compare view, ready to paint.
 
@@ -109,13 +88,18 @@ class ImageLayer:
 
     def level_for(self, device_scale: float) -> tuple[QImage, float, float]:
         """(image, x ratio, y ratio): the image to draw and its size relative to the layer.
-        At 1/n for a whole n other than a power of two (a ×3 result at 100 %), an exact n×n
-        average: the half-size copy rescaled by 2/3 mixed neighbouring pixels (a ×3 result
-        equal to its original was shown 66 % of pixels off)."""
+        At 1/n for a whole n other than a power of two (a ×3 result at 100 %) and a layer
+        of whole n×n blocks, its n×n average (Qt's smooth scaling to exactly 1/n: the block
+        averages to within 1 level, 0.03 s for 48 MP; numpy's took 1.3 s in the paint): the
+        half-size copy rescaled by 2/3 mixed neighbouring pixels (a ×3 result equal to its
+        original was shown 66 % of pixels off)."""
         factor = round(1.0 / max(device_scale, 1e-6))
-        if factor >= 3 and factor & (factor - 1) and abs(device_scale * factor - 1.0) < 1e-6:
+        if (factor >= 3 and factor & (factor - 1) and abs(device_scale * factor - 1.0) < 1e-6
+                and self.width % factor == 0 and self.height % factor == 0):
             if factor not in self._averaged:
-                self._averaged[factor] = block_average(self.image, factor)
+                self._averaged[factor] = self.image.scaled(
+                    self.width // factor, self.height // factor, Qt.AspectRatioMode.IgnoreAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation)
             return self._averaged[factor], 1.0 / factor, 1.0 / factor
         level = 0
         if device_scale < 0.5:
