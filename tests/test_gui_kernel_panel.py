@@ -795,3 +795,25 @@ def test_a_zssr_or_map_sr_batch_takes_the_panel_s_kernel(make_window, tmp_path, 
     assert without["options"]["kernel"] is None
     a, b = (np.asarray(PILImage.open(tmp_path / name / "a_x2_map-sr.png")) for name in ("with_kernel", "without"))
     assert a.shape == b.shape == (48, 48, 3) and np.abs(a.astype(int) - b).max() > 0
+
+
+def test_a_batch_asks_before_using_a_doubtful_estimate(make_window, tmp_path, qtbot):
+    """The panel's own ZSSR button asks before a doubtful estimate; a batch took it for a
+    whole folder without a word or a mark."""
+    window = make_window()
+    folder = tmp_path / "album"
+    folder.mkdir()
+    textured_png(folder / "a.png", side=24)
+    window.kernel_panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated", scale=2, confidence=0.2, reliable=False)
+    dialog = window.open_batch_dialog(folder)
+    assert dialog.picker.set_model_id("map-sr") and dialog.picker.set_scale(2)
+    assert dialog.kernel_combo.currentText() == "the Blur kernel panel's (13×13: Estimated, a doubtful estimate)"
+    asked = []
+    window.kernel_panel.ask_use_doubtful = lambda message: asked.append(message) or False
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    assert not dialog.start() and not dialog.is_running()
+    assert len(asked) == 1 and asked[0].startswith("This kernel estimate is doubtful")
+    assert "): a batch of MAP-SR with a wrong kernel gives halos" in asked[0]
+    window.kernel_panel.ask_use_doubtful = lambda message: True
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        assert dialog.start()

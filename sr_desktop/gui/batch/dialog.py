@@ -353,9 +353,11 @@ class BatchDialog(QDialog):
                 if chosen:  # none, not the item before it (an estimate on each image: minutes each)
                     self.kernel_combo.setCurrentIndex(self.kernel_combo.findData(None))
             return
-        source = self._kernel_panel.kernel_source.splitlines()[0] if self._kernel_panel.kernel_source else ""
+        panel = self._kernel_panel
+        source = panel.kernel_source.splitlines()[0] if panel.kernel_source else ""
         size = f"{kernel.shape[0]}×{kernel.shape[1]}"
-        text = f"the Blur kernel panel's ({size}{': ' + source if source else ''})"
+        doubt = ", a doubtful estimate" if panel.is_doubtful() else ""
+        text = f"the Blur kernel panel's ({size}{': ' + source if source else ''}{doubt})"
         if index < 0:
             self.kernel_combo.addItem(text, PANEL_KERNEL)
             index = self.kernel_combo.count() - 1
@@ -437,6 +439,9 @@ class BatchDialog(QDialog):
         input_dir, output_dir = str(source), str(source.parent / Path(output_dir).expanduser())
         self.input_edit.setText(input_dir)
         self.output_edit.setText(output_dir)
+        if (self._per_image_model() and self.kernel_combo.currentData() == PANEL_KERNEL
+                and not self._kernel_panel.may_use_kernel(f"a batch of {self.picker.spec().name.split(' (')[0]}")):
+            return False  # (the panel's own button asks the same before one image)
         try:
             options = self.batch_options()
             options.validate()

@@ -457,15 +457,8 @@ class KernelPanel(QWidget):
         if self.image is None:
             self._error("Open an image first.")
             return False
-        if self.kernel_confidence is not None and not self._kernel_trusted():
-            why = (f"{self.kernel_doubt}; confidence {self.kernel_confidence:.2f}" if self.kernel_doubt else
-                   f"confidence {self.kernel_confidence:.2f}, reliable from {RELIABLE_AT:.2f}")
-            message = (f"This kernel estimate is doubtful ({why}): {UPSCALE_MODELS[model]} with a wrong kernel "
-                       "gives halos and ringing. Estimate again (Method KernelGAN, another run or more "
-                       "restarts) for a better one.\n\n"
-                       f"Upscale with it anyway?")
-            if not self.ask_use_doubtful(message):
-                return False
+        if not self.may_use_kernel(UPSCALE_MODELS[model]):
+            return False
         variant = "real" if model == "zssr" and self.real_photo_check.isChecked() else "default"
         self.upscaleRequested.emit(self.kernel, self.kernel_scale, variant, model)
         return True
@@ -569,6 +562,22 @@ class KernelPanel(QWidget):
             self._show_confidence(self.kernel_confidence)
         else:
             self._show_confidence(None)  # a forming kernel: not judged yet
+
+    def is_doubtful(self) -> bool:
+        """Whether the kernel is an estimate its verdict doubts (a loaded one is not)."""
+        return self.kernel is not None and self.kernel_confidence is not None and not self._kernel_trusted()
+
+    def may_use_kernel(self, user: str) -> bool:
+        """True when the kernel may be used by `user` ("ZSSR", "a batch of map-sr"): a trusted
+        one, or a doubtful estimate after the question box said yes."""
+        if not self.is_doubtful():
+            return True
+        why = (f"{self.kernel_doubt}; confidence {self.kernel_confidence:.2f}" if self.kernel_doubt else
+               f"confidence {self.kernel_confidence:.2f}, reliable from {RELIABLE_AT:.2f}")
+        return self.ask_use_doubtful(
+            f"This kernel estimate is doubtful ({why}): {user} with a wrong kernel gives halos and ringing. "
+            "Estimate again (Method KernelGAN, another run or more restarts) for a better one.\n\n"
+            "Upscale with it anyway?")
 
     def _kernel_trusted(self) -> bool:
         """The estimate's verdict (the score alone for a kernel without one)."""
