@@ -682,7 +682,9 @@ def test_a_bug_on_one_file_leaves_its_traceback_in_the_log(tmp_path: Path, monke
     save_image(tmp_path / "in" / "a.png")
     monkeypatch.setattr(upscale, "upscale_image", broken)
     with caplog.at_level(logging.INFO, logger="sr_desktop.engine.batch.stages"):
-        result = run_batch(tmp_path / "in", tmp_path / "out", bicubic(), write_report_file=False)
+        result = run_batch(tmp_path / "in", tmp_path / "out", bicubic(), report_path=tmp_path / "r.json")
     assert result.records[0].error == "KeyError: 'injected'"
-    logged = [r for r in caplog.records if r.exc_info]
-    assert len(logged) == 1 and logged[0].levelno == logging.INFO and "a.png failed" in logged[0].getMessage()
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO and "a.png" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].startswith(f"failed: {tmp_path / 'in' / 'a.png'}: KeyError: 'injected'\n")
+    assert "Traceback (most recent call last)" in logged[0] and "in broken" in logged[0]
+    assert "details" not in read_report(tmp_path / "r.json")["files"][0]  # (the log's, not the report's)

@@ -340,7 +340,7 @@ def run_jobs_on_ray(
     stages, without a worker. The rest go through the actor pool; records arrive as files
     finish and feed `progress` (files done, files per second, ETA).
     """
-    from sr_desktop.engine.batch.stages import BatchStages
+    from sr_desktop.engine.batch.stages import BatchStages, log_failure
 
     cancel = cancel or CancelToken()
     records: list[FileRecord | None] = [None] * len(jobs)
@@ -387,6 +387,8 @@ def run_jobs_on_ray(
                 job = jobs[position[int(row["index"])]]
                 record = _as_planned(pickle.loads(row["record"]), job)
                 records[position[int(row["index"])]] = record
+                if record.status == "failed":  # (the worker's own log goes nowhere)
+                    log_failure(record)
                 if record.status == INTERRUPTED:  # stopped at a tile by the cancel: not a finished file
                     continue
                 done += 1

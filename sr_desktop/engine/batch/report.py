@@ -36,6 +36,8 @@ class FileRecord:
     write_seconds: float = 0.0
     #: who upscaled the file on a cluster (``host:pid`` of the Ray worker); "" locally
     worker: str = ""
+    #: a bug's traceback (`stages.bug_traceback`), for the log: not in the report
+    details: str = ""
 
     @property
     def seconds(self) -> float:
@@ -43,6 +45,7 @@ class FileRecord:
 
     def to_json(self) -> dict:
         data = asdict(self)
+        del data["details"]
         data["seconds"] = round(self.seconds, 4)
         for key in ("read_seconds", "upscale_seconds", "write_seconds"):
             data[key] = round(data[key], 4)

@@ -126,15 +126,23 @@ def encode_in_device_thread(options: BatchOptions, upscale_options: UpscaleOptio
 OUTPUT_LOST = frozenset({errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
-def failure_line(job: BatchJob, exc: BaseException) -> str:
-    """The report's line for the failure of `job`'s file. A bug's (not the engine's own
-    error, the system's or out of memory) traceback goes to the log at INFO: the window's log
-    file, the terminal with -v; the batch left none anywhere, -v included."""
+def bug_traceback(exc: BaseException) -> str:
+    """The traceback of a bug that failed a file (not the engine's own error, the system's or
+    out of memory), for the log: the batch left it nowhere, -v included; "" otherwise. It
+    travels with the file's record, so a Ray worker's reaches the driver's log too."""
+    import traceback
+
     from sr_desktop.engine.pipeline.memory import is_allocation_failure
 
-    if not isinstance(exc, SRDesktopError | OSError | MemoryError) and not is_allocation_failure(exc):
-        log.info("%s failed", job.input, exc_info=exc)
-    return error_line(exc)
+    if isinstance(exc, SRDesktopError | OSError | MemoryError) or is_allocation_failure(exc):
+        return ""
+    return "".join(traceback.format_exception(exc)).rstrip()
+
+
+def log_failure(record: FileRecord) -> None:
+    """A failed file's line in the log (INFO: the window's log file, the terminal with -v),
+    with a bug's traceback."""
+    log.info("failed: %s: %s%s", record.input, record.error, "\n" + record.details if record.details else "")
 
 
 class BatchStages:
@@ -218,7 +226,7 @@ class BatchStages:
 
     def _record(self, job: BatchJob, record: FileRecord) -> None:
         if record.status == "failed":
-            log.info("failed: %s: %s", job.input, record.error)
+            log_failure(record)
         with self.lock:
             self.records[job.index] = record
             self.done += 1
@@ -283,7 +291,7 @@ class BatchStages:
                         item = ("image", job, image, time.perf_counter() - t0)
                     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                         item = ("record", job, FileRecord(str(job.input), str(job.output), "failed",
-                                                          error=failure_line(job, exc),
+                                                          error=error_line(exc), details=bug_traceback(exc),
                                                           input_bytes=_file_size(job.input),
                                                           read_seconds=time.perf_counter() - t0))
                 if not self._put(self.read_queue, item):
@@ -339,7 +347,8 @@ class BatchStages:
                         upscale_seconds=time.perf_counter() - t0)
                 break
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory on one huge file
-                record = FileRecord(str(job.input), str(job.output), "failed", error=failure_line(job, exc),
+                record = FileRecord(str(job.input), str(job.output), "failed", error=error_line(exc),
+                                    details=bug_traceback(exc),
                                     input_bytes=_file_size(job.input), input_size=in_size,
                                     read_seconds=read_seconds, upscale_seconds=time.perf_counter() - t0)
                 self.processed += 1
@@ -442,7 +451,7 @@ class BatchStages:
                     record.status, record.note = "skipped", f"{OUTPUT_EXISTS} (written meanwhile by another run)"
                     record.output_bytes = _file_size(target)
                 else:
-                    record.error = failure_line(job, exc)
+                    record.error, record.details = error_line(exc), bug_traceback(exc)
                     if getattr(exc, "errno", None) in OUTPUT_LOST:
                         self._halt(f"{target.parent}: {getattr(exc, 'reason', exc)}")
                 return record
