@@ -584,3 +584,13 @@ def test_the_run_log_keeps_small_numbers(tmp_path):
     log.add("train", 5, lr=1.5e-8, loss=0.000123456789, psnr=36.123456789)
     record = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])
     assert (record["lr"], record["loss"], record["psnr"]) == (1.5e-8, 0.000123457, 36.123457)
+
+
+def test_scale_and_downscale_given_twice_add_up():
+    """`--scale 2 --scale 3` trained ×3 alone and `--downscale 0.9 --downscale 0.8` used 0.8
+    alone, without a word (--data and bench's --model add up too)."""
+    from sr_desktop.cli.main import build_parser
+
+    args = build_parser().parse_args(["train", "--arch", "srcnn", "--scale", "2", "--scale", "3", "--data", "a",
+                                      "--data", "b", "--downscale", "0.9", "--downscale", "0.8", "--out", "x"])
+    assert (args.scale, args.data, args.downscale) == ([2, 3], ["a", "b"], [0.9, 0.8])

@@ -32,12 +32,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help=HELP, description=HELP + ".", epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", required=True, metavar="ARCH", help="architecture to train (see below)")
-    p.add_argument("--scale", required=True, type=int, nargs="+", metavar="N",
+    p.add_argument("--scale", required=True, type=int, nargs="+", action="extend", metavar="N",
                    help="upscaling factor; several (--scale 2 3 4) train one network for all of them, as "
                         "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
     p.add_argument("--data", type=path_arg, required=True, nargs="+", action="extend", metavar="DIR",
                    help="folders of HR images (recursive)")
-    p.add_argument("--downscale", type=float, nargs="+", default=[], metavar="F",
+    p.add_argument("--downscale", type=float, nargs="+", action="extend", default=[], metavar="F",
                    help="also train on each image resized to these fractions of its size (FSRCNN's "
                         "augmentation: --downscale 0.9 0.8 0.7 0.6)")
     p.add_argument("--val", type=path_arg, metavar="DIR",
@@ -45,11 +45,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--degradation", default="bicubic", metavar="SPEC",
                    help="bicubic (default), kernel:FILE.npy[,noise=SIGMA][,jpeg=Q] or realesrgan")
     p.add_argument("--loss", default="l1:1", metavar="SPEC", help="weighted losses (default l1:1)")
-    p.add_argument("--init", metavar="MODEL_ID|FILE", help="start from this model (fine-tuning; lr 2e-5 by default)")
+    p.add_argument("--init", metavar="MODEL_ID|FILE",
+                   help="start from this model (fine-tuning; lr 2e-5 by default, 2e-4 when it starts layers at "
+                        "another scale)")
     p.add_argument("--iterations", type=int, default=10000, metavar="N", help="training iterations (default 10000)")
     p.add_argument("--batch", type=int, default=16, metavar="N", help="patches per iteration (default 16)")
     p.add_argument("--patch", type=int, default=48, metavar="N", help="LR patch side in pixels (default 48)")
-    p.add_argument("--lr", type=float, metavar="LR", help="learning rate (default 2e-4; 2e-5 with --init)")
+    p.add_argument("--lr", type=float, metavar="LR",
+                   help="learning rate (default 2e-4; 2e-5 with --init of the same scale; --resume: the run's own)")
     p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
                    help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
     p.add_argument("--amp", default="auto", choices=("auto", "on", "off"),
