@@ -269,3 +269,26 @@ def test_the_tooltips_say_the_licence_and_what_scales_interpolation_takes(window
     assert not any("native" in window.picker.scale_combo.itemText(i) for i in range(window.picker.scale_combo.count()))
     licensed = next(spec for spec in window.picker.models() if spec.license and spec.installed)
     assert f"Licence: {licensed.license}" in window.picker.item_for(licensed.id).toolTip()
+
+
+def test_a_bug_while_adding_or_removing_a_model_is_said_and_the_status_cleared(window, tmp_path, chooser,
+                                                                               monkeypatch):
+    """An unforeseen error left "Adding x.pth…" in the status line for good (saving had the
+    same fault)."""
+    from sr_desktop.engine.models import custom
+
+    def broken(*args, **kwargs):
+        raise KeyError("injected")
+
+    chooser.answer = srvgg_pth(tmp_path / "x.pth")
+    real_add = custom.add_custom_model
+    monkeypatch.setattr(custom, "add_custom_model", broken)
+    assert window.add_model_dialog() is None
+    assert window.message_bar.text() == "Cannot add x.pth: unexpected error: KeyError: 'injected' (details in the log)"
+    assert "Adding" not in window.statusBar().currentMessage()
+    monkeypatch.setattr(custom, "add_custom_model", real_add)
+    spec = window.add_model_dialog()
+    monkeypatch.setattr(custom, "remove_custom_model", broken)
+    assert window.model_adder.remove_model(spec) is None
+    assert window.message_bar.text() == (f"Cannot remove {spec.name}: unexpected error: KeyError: 'injected' "
+                                         "(details in the log)")

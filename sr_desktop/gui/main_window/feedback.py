@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
+
+from sr_desktop.engine.core.errors import one_line
+
+log = logging.getLogger(__name__)
 
 
 class Feedback(Protocol):
@@ -20,3 +25,11 @@ class Feedback(Protocol):
     def clear_error(self, about: str | None = None) -> None:
         """Hide an error message left by an earlier action (a new job makes it stale);
         with `about`, only when the error shown is that message (what one tool said)."""
+
+
+def say_unexpected(feedback: Feedback, what: str, exc: BaseException) -> None:
+    """A bug in an action (`what`: "Cannot save out.png"): its traceback logged, one line in
+    the message bar, the status line ("Saving out.png…") cleared — it stayed up for good."""
+    log.error("%s", what, exc_info=exc)
+    feedback.show_status("")
+    feedback.show_error(f"{what}: unexpected error: {one_line(exc)} (details in the log)")

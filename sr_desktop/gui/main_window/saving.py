@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,15 +10,13 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from sr_desktop.app.session import Session
-from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT, shown_instead_text
-from sr_desktop.gui.main_window.feedback import Feedback
+from sr_desktop.gui.main_window.feedback import Feedback, say_unexpected
 from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
 from sr_desktop.gui.qimage import array_to_qimage, qimage_in_srgb
 from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.worker import run_beside_ui
-
-log = logging.getLogger(__name__)
 
 #: confirm_discard(question) -> "save" | "discard" | "cancel"
 ConfirmDiscard = Callable[[str], str]
@@ -167,11 +164,8 @@ class ResultSaver:
             self.feedback.show_status("")
             self.feedback.show_error(f"Cannot save {Path(path).name}: {exc.strerror or exc}")
             return None
-        except Exception as exc:  # a bug: said, logged (it left "Saving…" up with no word of it)
-            log.exception("saving %s failed", path)
-            self.feedback.show_status("")
-            self.feedback.show_error(f"Cannot save {Path(path).name}: unexpected error: {one_line(exc)} "
-                                     "(details in the log)")
+        except Exception as exc:  # noqa: BLE001 - a bug, said and logged (it left "Saving…" up, no word)
+            say_unexpected(self.feedback, f"Cannot save {Path(path).name}", exc)
             return None
         finally:
             self.saving = False

@@ -17,7 +17,7 @@ from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.gui.key_text import with_native_keys
-from sr_desktop.gui.main_window.feedback import Feedback
+from sr_desktop.gui.main_window.feedback import Feedback, say_unexpected
 from sr_desktop.gui.main_window.message_bar import MessageBar
 from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import ModelPicker
@@ -98,6 +98,9 @@ class ModelAdder:
             self.feedback.show_status("")
             self.feedback.show_error(one_line(exc))
             return None
+        except Exception as exc:  # noqa: BLE001 - a bug, said and logged ("Adding x…" stayed up for good)
+            say_unexpected(self.feedback, f"Cannot add {path.name}", exc)
+            return None
         finally:
             QGuiApplication.restoreOverrideCursor()
         self.picker.set_models(list_models())
@@ -139,6 +142,9 @@ class ModelAdder:
             run_beside_ui(lambda: remove_custom_model(spec.id))
         except (SRDesktopError, OSError) as exc:
             self.feedback.show_error(one_line(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - a bug, said and logged
+            say_unexpected(self.feedback, f"Cannot remove {spec.name}", exc)
             return None
         self.refresh_models()
         now = self.picker.spec()
