@@ -656,3 +656,11 @@ def test_a_gif_whose_blocks_cannot_be_walked_is_left_to_pillow():
 
     assert gif_frames_as_shown(b"GIF89a\x08\x00\x08\x00\x00\x00\x00\x2c\x00") is None  # truncated
     assert gif_frames_as_shown(b"\x89PNG\r\n\x1a\n") is None
+
+
+def test_an_animation_s_line_says_how_a_scale_the_model_lacks_was_reached(tmp_path, capsys):
+    """A still image said "fsrcnn ×6 (×2 3 times, then Lanczos to ×6)", an animated one only
+    "fsrcnn ×6"."""
+    gif = _save(tmp_path / "a.gif", "GIF")
+    assert main(["upscale", str(gif), "-o", str(tmp_path / "b.gif"), "--model", "fsrcnn", "--scale", "6"]) == 0
+    assert "fsrcnn ×6 (×2 3 times, then Lanczos to ×6)," in capsys.readouterr().out

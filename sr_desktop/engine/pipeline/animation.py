@@ -39,6 +39,8 @@ class AnimationResult:
     frames: int = 0
     tiles: int = 0  # over all frames
     backend: str = "torch"  # what ran the network (`UpscaleResult.backend`)
+    #: how a scale the model does not have was reached (`UpscaleResult.scale_route`)
+    scale_route: str | None = None
     #: ``kernel_estimate``: of a per-image model estimating each frame's kernel, the least
     #: confident frame's (``kernel_frames``: how many were estimated)
     extra: dict = field(default_factory=dict)
@@ -89,7 +91,7 @@ def upscale_animation(
     return AnimationResult(
         image=animation.with_frames(out), seconds=time.perf_counter() - start, device=last.device,
         scale=last.scale, model=last.model, variant=last.variant, frames=count, tiles=tiles, backend=last.backend,
-        extra=extra,
+        scale_route=last.scale_route, extra=extra,
     )
 
 
