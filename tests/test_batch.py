@@ -179,7 +179,11 @@ def test_hidden_files_and_folders_are_listed_and_left_out(tmp_path: Path):
     notes = {Path(r.input).relative_to(src).as_posix(): (r.status, r.note) for r in result.records}
     assert notes[".hidden.png"] == notes[".thumbnails"] == ("skipped", "hidden (left out)")
     assert not any(name.startswith(".thumbnails/") for name in notes)  # not entered
-    assert result.exit_code == EXIT_OK and result.totals.not_images == 0
+    assert result.exit_code == EXIT_OK and result.totals.not_images == 0 and result.totals.hidden == 2
+    assert result.summary().startswith("2 upscaled, 2 skipped (0 not images, 2 hidden), 0 failed")
+    inside = run_batch(src, src / ".out", bicubic(recursive=True, allow_inside_input=True), write_report_file=False)
+    # (the output folder inside the input, hidden, is no input: not listed as one)
+    assert not any(Path(r.input).name == ".out" for r in inside.records) and inside.totals.hidden == 2
 
     only_hidden = tmp_path / "only"
     save_image(only_hidden / ".x" / "c.png")

@@ -187,6 +187,8 @@ def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: di
             except OSError:
                 real_folder = False
             if is_hidden(entry):
+                if real_folder and exclude_resolved is not None and resolved(path) == exclude_resolved:
+                    continue  # the output folder inside the input: not an input, not listed
                 if not real_folder or recursive:  # (without -r, folders are not listed)
                     hidden.add(path)
                     found.append(path)

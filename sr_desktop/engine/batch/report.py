@@ -61,6 +61,7 @@ class BatchTotals:
     skipped: int = 0
     failed: int = 0
     not_images: int = 0
+    hidden: int = 0  # skipped as hidden (`HIDDEN`)
     input_bytes: int = 0
     output_bytes: int = 0
     input_megapixels: float = 0.0
@@ -82,6 +83,8 @@ class BatchTotals:
             setattr(totals, record.status, getattr(totals, record.status) + 1)
             if record.note == NOT_AN_IMAGE:
                 totals.not_images += 1
+            elif record.note == HIDDEN:
+                totals.hidden += 1
             if record.status == "ok":
                 totals.input_bytes += record.input_bytes or 0
                 totals.output_bytes += record.output_bytes or 0

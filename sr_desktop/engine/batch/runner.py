@@ -117,7 +117,8 @@ class BatchResult:
         """One line for a terminal or a status bar."""
         t = self.totals
         text = (
-            f"{t.ok} upscaled, {t.skipped} skipped ({t.not_images} not images), {t.failed} failed "
+            f"{t.ok} upscaled, {t.skipped} skipped ({t.not_images} not images"
+            f"{f', {t.hidden} hidden' if t.hidden else ''}), {t.failed} failed "
             f"in {t.wall_seconds:.1f} s"
         )
         # (on a cluster the files other workers were upscaling stop too: not written either)
