@@ -692,3 +692,24 @@ def test_a_bug_on_one_file_leaves_its_traceback_in_the_log(tmp_path: Path, monke
     assert len(logged) == 1 and logged[0].startswith(f"failed: {tmp_path / 'in' / 'a.png'}: KeyError: 'injected'\n")
     assert "Traceback (most recent call last)" in logged[0] and "in broken" in logged[0]
     assert "details" not in read_report(tmp_path / "r.json")["files"][0]  # (the log's, not the report's)
+
+
+def test_a_batch_cancelled_while_it_plans_writes_nothing(tmp_path: Path, monkeypatch):
+    """Ctrl+C while 50 000 files were walked waited for the walk (6 s), then made the output
+    folder and a 24 MB report of files "not started"."""
+    from sr_desktop.engine.batch import plan
+    from sr_desktop.engine.core.errors import Cancelled
+
+    for i in range(3):
+        save_image(tmp_path / "in" / f"d{i}" / "a.png", seed=i)
+    cancel = CancelToken()
+    real_entries = plan._entries
+
+    def entries_then_cancel(folder):
+        cancel.cancel()  # (Ctrl+C during the walk)
+        return real_entries(folder)
+
+    monkeypatch.setattr(plan, "_entries", entries_then_cancel)
+    with pytest.raises(Cancelled):
+        run_batch(tmp_path / "in", tmp_path / "out", bicubic(recursive=True), cancel=cancel)
+    assert not (tmp_path / "out").exists()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sr_desktop.engine.core import file_names
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS
 from sr_desktop.engine.imageio.protected import name_key
 
@@ -152,7 +153,7 @@ def _entries(folder: Path) -> list[os.DirEntry]:
 
 
 def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: dict[Path, str],
-          hidden: set[Path]) -> list[Path]:
+          hidden: set[Path], cancel: CancelToken | None = None) -> list[Path]:
     """Every entry of the input tree that a report must account for, sorted per folder.
 
     Files, FIFOs, sockets, dangling symlinks and symlink loops are all listed (the reader
@@ -170,6 +171,7 @@ def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: di
     found: list[Path] = []
     pending = [input_dir]
     while pending:
+        check_cancel(cancel)  # (50 000 files took 6 s to walk, Ctrl+C waiting for it)
         folder = pending.pop()
         below: list[Path] = []
         try:
@@ -245,6 +247,7 @@ def plan_jobs(
     variant: str | None,
     files: list[Path] | None = None,
     existing: str = "skip",
+    cancel: CancelToken | None = None,
 ) -> list[BatchJob]:
     """One `BatchJob` per input file, in a stable (sorted) order.
 
@@ -260,11 +263,13 @@ def plan_jobs(
     output_root = resolved(output_dir)
     if files is None:
         exclude = output_dir if is_inside(output_dir, input_dir) else None
-        candidates = _walk(input_dir, recursive, exclude, unreadable, hidden)
+        candidates = _walk(input_dir, recursive, exclude, unreadable, hidden, cancel)
     else:
         candidates = list(files)
     jobs: list[BatchJob] = []
     for index, path in enumerate(candidates):
+        if index % 1024 == 0:
+            check_cancel(cancel)  # (`Cancelled`: nothing is written)
         if files is not None and is_inside(path, input_dir):
             relative = resolved(path).relative_to(resolved(input_dir))
         elif files is not None:

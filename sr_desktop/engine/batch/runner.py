@@ -56,7 +56,7 @@ from sr_desktop.engine.batch.stages import BatchStages
 from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_folder_or_file
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, check_cancel
 from sr_desktop.engine.imageio import ProtectedPaths, is_image_path
 from sr_desktop.engine.imageio.atomic import is_stale_temp, is_stream, probe_writable
 from sr_desktop.engine.imageio.protected import resolved
@@ -272,6 +272,7 @@ def run_batch(
         variant=options.upscale.variant,
         files=file_list,
         existing=options.existing,
+        cancel=cancel,
     )
     check_some_images(jobs, input_dir, options.recursive, listed=file_list is not None)
     if report is not None and report in ProtectedPaths(
@@ -294,6 +295,7 @@ def run_batch(
             connect(cluster)
         else:
             cluster.reachable()
+    check_cancel(cancel)  # (cancelled while planning or loading: no folder made, no report)
     target = output_dir.absolute()
     base = nearest_existing_folder_or_file(target)
     # the first folder this batch makes (removed again if its workers cannot start)
