@@ -244,8 +244,9 @@ def run_batch(
 
     Raises `BatchError`/`ModelError`/`DeviceError` for problems that stop the batch before
     it starts; per-file problems are recorded and never raised. A cancelled batch returns
-    normally with ``result.cancelled`` (exit code 130); cancelled while its model is measured
-    on first use, before any file, it raises `Cancelled`. `cluster`: run the files on Ray
+    normally with ``result.cancelled`` (exit code 130); cancelled before its files start
+    (while it plans, or while its model is measured on first use) it raises `Cancelled`,
+    having written nothing. `cluster`: run the files on Ray
     (`cluster.run_jobs_on_ray`) instead of in this process; same files, same report.
     """
     options = options or BatchOptions()
