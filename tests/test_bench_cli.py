@@ -517,3 +517,13 @@ def test_model_given_twice_measures_both(dataset, tmp_path, capsys):
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "--model", "lanczos",
                  "--quiet", "--no-niqe", "--json", str(out)]) == 0
     assert [m["model"] for m in json.loads(out.read_text())["models"]] == ["bicubic", "lanczos"]
+
+
+def test_every_bad_image_of_a_dataset_is_named_not_the_first_alone(dataset, capsys):
+    """A folder with 52 broken files was refused naming the first: 52 attempts to find them."""
+    for i in range(5):
+        (dataset / f"zz_broken{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "5 images of the dataset cannot be measured: zz_broken0.png: " in err
+    assert "zz_broken2.png: " in err and err.rstrip().endswith("(and 2 more)")

@@ -594,3 +594,14 @@ def test_scale_and_downscale_given_twice_add_up():
     args = build_parser().parse_args(["train", "--arch", "srcnn", "--scale", "2", "--scale", "3", "--data", "a",
                                       "--data", "b", "--downscale", "0.9", "--downscale", "0.8", "--out", "x"])
     assert (args.scale, args.data, args.downscale) == ([2, 3], ["a", "b"], [0.9, 0.8])
+
+
+def test_every_unreadable_training_image_is_named_not_the_first_alone(tmp_path, capsys):
+    """One broken file refused the folder naming it alone, after decoding every image before it."""
+    data = make_images(tmp_path / "data", 3, 48, seed=0)
+    for i in range(4):
+        (data / f"broken{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    assert main(["train", "--arch", "srcnn", "--scale", "2", "--data", str(data), "--out", str(tmp_path / "run"),
+                 "--iterations", "2", "--batch", "2", "--patch", "8", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read 4 training images: " in err and "broken0.png" in err and err.rstrip().endswith("(and 1 more)")

@@ -81,3 +81,11 @@ def human_seconds(seconds: float | None) -> str:
     minutes, sec = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+
+
+def first_failures(lines: list[str], most: int = 3) -> str:
+    """The first `most` of several failures' lines joined ("a.png: …; b.png: …; c.png: …
+    (and 49 more)"): a folder refused for one bad file named only the first of 52, one
+    attempt each to find them."""
+    shown = "; ".join(lines[:most])
+    return shown + (f" (and {len(lines) - most} more)" if len(lines) > most else "")

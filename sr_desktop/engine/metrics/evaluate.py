@@ -31,7 +31,7 @@ from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
-from sr_desktop.engine.core.text import error_line
+from sr_desktop.engine.core.text import error_line, first_failures
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_float, degrade_uint8, modcrop
@@ -442,14 +442,21 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
                   cancel: CancelToken | None = None) -> None:
     """Read every image of a dataset once and check it can be measured at ×`scale`, so
     that a broken or too small file is one error naming it before any model runs, not an
-    abort after minutes of measuring (costs one decode per image)."""
+    abort after minutes of measuring (costs one decode per image); every such file is named
+    (the first few), not only the first."""
+    bad = []
     for path in paths:
         check_cancel(cancel)
         try:
             hr = read_hr(path)
             check_measurable(hr.shape[1], hr.shape[0], scale, protocol)
         except SRDesktopError as exc:
-            raise EvaluationError(f"{path.name} in the dataset: {exc}") from None
+            bad.append((path.name, exc))
+    if len(bad) == 1:
+        raise EvaluationError(f"{bad[0][0]} in the dataset: {bad[0][1]}")
+    if bad:  # (each by its name and the reason: the whole paths made the line too long to show three)
+        lines = [f"{name}: {getattr(exc, 'reason', None) or exc}" for name, exc in bad]
+        raise EvaluationError(f"{len(bad)} images of the dataset cannot be measured: {first_failures(lines)}")
 
 
 def evaluate_models(

@@ -36,6 +36,7 @@ from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
+from sr_desktop.engine.core.text import first_failures
 from sr_desktop.engine.imageio import is_image_path, is_temp_path, read_image
 from sr_desktop.engine.imageio.hidden import hidden_below
 from sr_desktop.engine.metrics.degradation import modcrop
@@ -121,12 +122,14 @@ class PatchSource:
         self.entries: list[_Entry] = []
         hr_side = patch * scale
         cached = skipped = 0
+        unreadable = []
         for path in list_images(folders):
             check_cancel(cancel)  # reading a large folder takes long: Cancel must not wait for it
             try:
                 original = read_rgb8(path)
             except (ImageReadError, TrainingError) as exc:
-                raise TrainingError(f"cannot read training image: {exc}") from None
+                unreadable.append((path, exc))  # (all named at the end, not the first alone)
+                continue
             for factor in (1.0, *downscales):
                 hr = self._hr(original, factor)
                 if min(hr.shape[:2]) < hr_side:
@@ -138,6 +141,11 @@ class PatchSource:
                 if cached + cost <= cache_bytes:
                     entry.hr, entry.lr, cached = hr, lr, cached + cost
                 self.entries.append(entry)
+        if len(unreadable) == 1:
+            raise TrainingError(f"cannot read training image: {unreadable[0][1]}")
+        if unreadable:
+            lines = [f"{path.name}: {getattr(exc, 'reason', None) or exc}" for path, exc in unreadable]
+            raise TrainingError(f"cannot read {len(unreadable)} training images: {first_failures(lines)}")
         if not self.entries:
             raise TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels "
                                 f"(the patch {patch} × scale {scale}); use a smaller --patch")
