@@ -93,3 +93,25 @@ def test_a_kernel_degradation_makes_the_bench_s_8_bit_lr(tmp_path):
     bench = degrade_uint8(hr, 2, Degradation(kind="kernel", kernel=kernel))
     np.testing.assert_array_equal(np.rint(lr * 255).astype(np.uint8), bench)
     assert np.abs(lr * 255 - np.rint(lr * 255)).max() < 1e-3  # (8-bit steps)
+
+
+def test_images_past_the_cache_are_not_degraded_at_the_start(tmp_path):
+    """Every image's LR was made at the start and those past --cache-mb thrown away (each
+    patch then made its own again): the start took as long with a 1 MB cache as with 2 GB."""
+    data = make_images(tmp_path / "data", 6, 48, seed=2)
+    bicubic = parse_degradation("bicubic")
+    calls = []
+    real = type(bicubic).whole
+
+    class Counting(type(bicubic)):
+        def whole(self, hr, scale):
+            calls.append(hr.shape)
+            return real(self, hr, scale)
+
+    counting = Counting()
+    one_image = 48 * 48 * 3 + 24 * 24 * 3 * 4  # (an HR in uint8 and its LR in float32)
+    source = PatchSource([data], 2, 8, counting, cache_bytes=2 * one_image)
+    assert len(source.entries) == 6 and len(calls) == 2  # the two the cache keeps
+    assert sum(entry.lr is not None for entry in source.entries) == 2
+    lr, hr = source.pair(np.random.default_rng(0))  # (an uncached image's pair: made when drawn)
+    assert lr.shape[:2] == (8, 8) and hr.shape[:2] == (16, 16)

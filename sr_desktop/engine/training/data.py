@@ -136,10 +136,12 @@ class PatchSource:
                     skipped += 1
                     continue
                 entry = _Entry(path, hr.shape[:2], factor)
-                lr = degradation.whole(hr, scale) if self._whole_lr else None
-                cost = hr.nbytes + (lr.nbytes if lr is not None else 0)
-                if cached + cost <= cache_bytes:
-                    entry.hr, entry.lr, cached = hr, lr, cached + cost
+                # the LR is made only for an image the cache keeps (one past it was degraded at
+                # the start and thrown away: made again for each of its patches anyway)
+                lr_bytes = (hr.shape[0] // scale) * (hr.shape[1] // scale) * hr.shape[2] * 4 if self._whole_lr else 0
+                if cached + hr.nbytes + lr_bytes <= cache_bytes:
+                    lr = degradation.whole(hr, scale) if self._whole_lr else None
+                    entry.hr, entry.lr, cached = hr, lr, cached + hr.nbytes + (lr.nbytes if lr is not None else 0)
                 self.entries.append(entry)
         if len(unreadable) == 1:
             raise TrainingError(f"cannot read training image: {unreadable[0][1]}")
