@@ -136,6 +136,26 @@ def test_a_cluster_batch_reports_each_file_as_the_local_batch_does(local_ray, tm
     assert files[-1]["megapixels_per_second"] > 0  # (it read 0.00 MP/s the whole batch)
 
 
+def test_a_resumed_cluster_batch_counts_its_rate_over_the_workers_files(local_ray, tmp_path):
+    """The rate counted every file, the skipped ones recorded at once included, from before
+    Ray started: a resumed batch read "3565 file/s, 0.0 s left" for files taking 0.5 s."""
+    make_inputs(tmp_path / "in", 6)
+    options = BatchOptions(upscale=MODEL, recursive=True)
+    run_batch(tmp_path / "in", tmp_path / "out", options, cluster=ClusterTarget(), write_report_file=False)
+    for gone in sorted((tmp_path / "out").rglob("*.png"))[:3]:
+        gone.unlink()
+    heard = []
+    run_batch(tmp_path / "in", tmp_path / "out", options, progress=heard.append, cluster=ClusterTarget(),
+              write_report_file=False)
+    files = [info for info in heard if info.extra.get("event") == "file"]
+    skipped = [info for info in files if info.extra["record"].status == "skipped"]
+    workers = [info for info in files if info.extra["record"].status != "skipped"]  # (broken.png: failed)
+    assert len(skipped) == 3 and len(workers) == 4
+    assert all(info.extra["files_per_second"] == 0.0 and info.eta is None for info in skipped)
+    assert workers[0].extra["files_per_second"] == 0.0 and workers[0].eta is None  # (one file: no rate yet)
+    assert all(info.extra["files_per_second"] > 0 for info in workers[1:]) and workers[-1].eta == 0.0
+
+
 def test_a_killed_worker_loses_nothing(local_ray, tmp_path):
     make_inputs(tmp_path / "in", 16, size=64)
     killed: list[int] = []
