@@ -695,7 +695,8 @@ def test_a_bug_on_one_file_leaves_its_traceback_in_the_log(tmp_path: Path, monke
     assert "details" not in read_report(tmp_path / "r.json")["files"][0]  # (the log's, not the report's)
 
 
-def test_a_batch_cancelled_while_it_plans_writes_nothing(tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("where", ["_entries", "name_key"])  # the walk; the outputs' marking after it
+def test_a_batch_cancelled_while_it_plans_writes_nothing(tmp_path: Path, monkeypatch, where):
     """Ctrl+C while 50 000 files were walked waited for the walk (6 s), then made the output
     folder and a 24 MB report of files "not started"."""
     from sr_desktop.engine.batch import plan
@@ -704,13 +705,15 @@ def test_a_batch_cancelled_while_it_plans_writes_nothing(tmp_path: Path, monkeyp
     for i in range(3):
         save_image(tmp_path / "in" / f"d{i}" / "a.png", seed=i)
     cancel = CancelToken()
-    real_entries = plan._entries
+    real = getattr(plan, where)
 
-    def entries_then_cancel(folder):
-        cancel.cancel()  # (Ctrl+C during the walk)
-        return real_entries(folder)
+    def then_cancel(*args, **kwargs):
+        cancel.cancel()  # (Ctrl+C while the plan is made)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(plan, "_entries", entries_then_cancel)
+    monkeypatch.setattr(plan, where, then_cancel)
+    later = []  # (the plan's last pass: not reached once cancelled)
+    monkeypatch.setattr(plan, "_mark_earlier_outputs", lambda *args, **kwargs: later.append(args))
     with pytest.raises(Cancelled):
         run_batch(tmp_path / "in", tmp_path / "out", bicubic(recursive=True), cancel=cancel)
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and later == []
