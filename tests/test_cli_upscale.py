@@ -372,8 +372,11 @@ def test_ctrl_c_during_a_tile_bar_says_interrupted_on_its_own_line(tmp_path, mon
     assert err.replace("\r", "\n").splitlines()[-1] == "sr-desktop: interrupted"
 
 
-def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsys):
-    """A bug (exit 3, as --help says) is one line that asks for -v, not a traceback."""
+@pytest.mark.parametrize("message", ["division by zero", "division by zero\nsecond line\nthird"])
+def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsys, message):
+    """A bug (exit 3, as --help says) is one line that asks for -v, not a traceback; a
+    multi-line message printed over 3 lines (the hint on the last), and with -v the traceback
+    ended the command with Python's status 1."""
     from PIL import Image
 
     from sr_desktop.cli import cmd_upscale
@@ -383,37 +386,17 @@ def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsy
     Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
 
     def bug(_args):
-        raise ZeroDivisionError("division by zero")
+        raise ZeroDivisionError(message)
 
     monkeypatch.setattr(cmd_upscale, "run", bug)
     assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["sr-desktop: unexpected error: ZeroDivisionError: division by zero "
                    "(run `sr-desktop -v ...` for details)"]
-
-
-def test_an_unexpected_error_is_one_line_and_with_v_its_traceback_and_status_3(tmp_path, monkeypatch, capsys):
-    """A bug's multi-line message printed over 3 lines (the hint on the last); with -v the
-    traceback ended the command with Python's status 1, not the documented 3."""
-    from PIL import Image
-
-    from sr_desktop.cli import cmd_upscale
-    from sr_desktop.cli.main import main
-
-    src = tmp_path / "a.png"
-    Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
-
-    def bug(_args):
-        raise RuntimeError("first line\nsecond line\nthird")
-
-    monkeypatch.setattr(cmd_upscale, "run", bug)
-    assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic"]) == 3
-    assert capsys.readouterr().err.strip().splitlines() == [
-        "sr-desktop: unexpected error: RuntimeError: first line (run `sr-desktop -v ...` for details)"]
     assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "-v"]) == 3
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]
-    assert "Traceback" in err and last == "sr-desktop: unexpected error: RuntimeError: first line"
+    assert "Traceback" in err and last == "sr-desktop: unexpected error: ZeroDivisionError: division by zero"
 
 
 @pytest.mark.parametrize("command", ["kernel", "train"])

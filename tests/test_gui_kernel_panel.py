@@ -757,17 +757,24 @@ def test_evaluate_takes_the_estimated_kernel_at_its_own_scale_only(make_window, 
     window.metrics_panel.run_evaluation(["bicubic"], 2, "estimated")
 
 
+def _batch_beside_a_kernel(make_window, tmp_path, confidence: float):
+    """A window whose Blur kernel panel holds an estimate of `confidence` (reliable from 0.5)
+    and its Batch export dialog on a folder of one small image."""
+    window = make_window()
+    folder = tmp_path / "album"
+    folder.mkdir()
+    textured_png(folder / "a.png", side=24)
+    window.kernel_panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated", scale=2, confidence=confidence,
+                                   reliable=confidence >= 0.5)
+    return window, window.open_batch_dialog(folder)
+
+
 def test_a_zssr_or_map_sr_batch_takes_the_panel_s_kernel(make_window, tmp_path, qtbot):
     """Batch export offers the panel's kernel to a per-image model, as `batch --kernel` does
     (the dialog ran map-sr and ZSSR with bicubic downscaling only)."""
     import json
 
-    window = make_window()
-    folder = tmp_path / "album"
-    folder.mkdir()
-    textured_png(folder / "a.png", side=24)
-    window.kernel_panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated", scale=2, confidence=0.9, reliable=True)
-    dialog = window.open_batch_dialog(folder)
+    window, dialog = _batch_beside_a_kernel(make_window, tmp_path, confidence=0.9)
     row_shown = lambda: dialog.kernel_combo.isVisibleTo(dialog)  # noqa: E731
     assert dialog.picker.set_model_id("bicubic")
     assert not row_shown() and dialog.batch_options().upscale.kernel is None  # (other models refuse one)
@@ -800,12 +807,7 @@ def test_a_zssr_or_map_sr_batch_takes_the_panel_s_kernel(make_window, tmp_path, 
 def test_a_batch_asks_before_using_a_doubtful_estimate(make_window, tmp_path, qtbot):
     """The panel's own ZSSR button asks before a doubtful estimate; a batch took it for a
     whole folder without a word or a mark."""
-    window = make_window()
-    folder = tmp_path / "album"
-    folder.mkdir()
-    textured_png(folder / "a.png", side=24)
-    window.kernel_panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated", scale=2, confidence=0.2, reliable=False)
-    dialog = window.open_batch_dialog(folder)
+    window, dialog = _batch_beside_a_kernel(make_window, tmp_path, confidence=0.2)
     assert dialog.picker.set_model_id("map-sr") and dialog.picker.set_scale(2)
     assert dialog.kernel_combo.currentText() == "the Blur kernel panel's (13×13: Estimated, a doubtful estimate)"
     asked = []

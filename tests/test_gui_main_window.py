@@ -275,6 +275,7 @@ def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):
     folder.mkdir()
     first = write_png(folder / "p1.png", 20, 12, 4)
     write_png(folder / "p2.png", 16, 16, 5)
+    write_png(folder / ".p1_thumb.png", 8, 8, 6)  # hidden (a camera's copy): left out of the strip
 
     drop(window, [first])  # a file alone: no offer
     wait_idle(qtbot, window)
@@ -959,16 +960,22 @@ def test_engine_errors_name_the_windows_fields_not_command_line_flags(make_windo
     assert window.message_bar.isVisible() and "“Tile”" in window.message_bar.text()
 
 
-def test_the_window_keeps_painting_while_a_result_is_saved(make_window, tmp_path, qtbot, monkeypatch):
-    """Saving encoded and wrote the result in the slot: the window painted nothing for the
-    0.9 s of a 12 MP PNG (14 s for a 192 MP one). A close asked for meanwhile waits."""
-    from sr_desktop.engine.pipeline import animation
-
+def window_with_a_result(make_window, qtbot, tmp_path):
+    """A window showing a bicubic ×2 result of a 24×16 image."""
     window = make_window()
     open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 24, 16)])
     pick_bicubic(window, 2)
     window.start_upscale()
     wait_idle(qtbot, window)
+    return window
+
+
+def test_the_window_keeps_painting_while_a_result_is_saved(make_window, tmp_path, qtbot, monkeypatch):
+    """Saving encoded and wrote the result in the slot: the window painted nothing for the
+    0.9 s of a 12 MP PNG (14 s for a 192 MP one). A close asked for meanwhile waits."""
+    from sr_desktop.engine.pipeline import animation
+
+    window = window_with_a_result(make_window, qtbot, tmp_path)
     real = animation.write_any
 
     def slow(*args, **kwargs):
@@ -995,11 +1002,7 @@ def test_an_unexpected_error_while_saving_is_said_and_the_next_save_works(make_w
     """A bug in the writer left "Saving out.png…" up for good, with no word of what happened."""
     from sr_desktop.engine.pipeline import animation
 
-    window = make_window()
-    open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 24, 16)])
-    pick_bicubic(window, 2)
-    window.start_upscale()
-    wait_idle(qtbot, window)
+    window = window_with_a_result(make_window, qtbot, tmp_path)
     real = animation.write_any
 
     def broken(*args, **kwargs):
@@ -1448,18 +1451,6 @@ def test_the_save_as_lossless_box_is_for_webp_alone(qtbot, tmp_path):
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("jpg"))
     assert not dialog.lossless_check.isVisible() and dialog.quality_spin.isEnabled()
     assert dialog.choice()[1].lossless is False  # (a JPEG has no lossless box)
-
-
-def test_a_dropped_folder_s_hidden_images_are_left_out(make_window, tmp_path, qtbot):
-    """``.thumbnails`` copies and dot files of a camera folder joined the Images strip."""
-    window = make_window()
-    folder = tmp_path / "album"
-    folder.mkdir()
-    first = write_png(folder / "p1.png", 20, 12, 4)
-    write_png(folder / ".p1_thumb.png", 8, 8, 5)
-    drop(window, [folder])
-    wait_idle(qtbot, window)
-    assert window.filmstrip.paths() == [first]
 
 
 def test_keys_in_the_window_s_texts_are_the_platform_s(make_window, monkeypatch):
