@@ -218,8 +218,7 @@ def run(args: argparse.Namespace) -> int:
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
             # a scale the model does not have says how it was reached ("span ×3" hid a ×4 pass
             # and a Lanczos downscale)
-            route = getattr(result, "scale_route", None)
-            route = f" ({route})" if route else ""
+            route = f" ({result.scale_route})" if result.scale_route else ""
             # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
                         f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}{route}, "

@@ -360,24 +360,23 @@ def _mark_own_outputs(jobs: list[BatchJob], cancel: CancelToken | None = None) -
     ``a_x2_bicubic.png`` next to ``a.png``), or that output renamed by ``--existing rename``
     (`renamed_path`: ``a_x2_bicubic_1.png``), is an output of this batch, not an input.
     """
-    key = name_key
     outputs: dict[str, Path] = {}
     for number, job in enumerate(jobs):
         if number % 1024 == 0:
             check_cancel(cancel)  # (2 s of a 40 000-file plan: Ctrl+C waited for it)
         if job.output is None:
             continue
-        if key(job.output) == key(job.input):
+        if name_key(job.output) == name_key(job.input):
             job.refusal = "would overwrite the input (choose a name template that changes the name)"
         else:
-            outputs.setdefault(key(job.output), job.input)
+            outputs.setdefault(name_key(job.output), job.input)
     for number, job in enumerate(jobs):
         if number % 1024 == 0:
             check_cancel(cancel)
-        producer = outputs.get(key(job.input))
+        producer = outputs.get(name_key(job.input))
         renamed = _RENAMED.fullmatch(job.input.stem)
         if producer is None and renamed is not None:
-            producer = outputs.get(key(job.input.with_name(renamed.group(1) + job.input.suffix)))
+            producer = outputs.get(name_key(job.input.with_name(renamed.group(1) + job.input.suffix)))
         if producer is not None and job.refusal is None:
             job.output_of = producer
 
@@ -390,7 +389,6 @@ def _mark_earlier_outputs(jobs: list[BatchJob], input_dir: Path, cancel: CancelT
     ``a_x4_bicubic_x4_lanczos.png``, 16 times the original. The output folder of a batch
     from elsewhere is an input like any other (``in → out1``, then ``out1 → out2``). A report
     renamed, moved or in CSV is not looked for."""
-    key = name_key
     earlier: dict[str, Path] = {}
     for number, job in enumerate(jobs):
         if number % 1024 == 0:
@@ -398,11 +396,11 @@ def _mark_earlier_outputs(jobs: list[BatchJob], input_dir: Path, cancel: CancelT
         if job.is_image or not DEFAULT_REPORT_NAME.fullmatch(job.input.name):
             continue
         for output, producer in _outputs_in_report(job.input, input_dir):
-            earlier.setdefault(key(output), producer)
+            earlier.setdefault(name_key(output), producer)
     for number, job in enumerate(jobs):
         if number % 1024 == 0:
             check_cancel(cancel)
-        producer = earlier.get(key(job.input)) if job.is_image else None
+        producer = earlier.get(name_key(job.input)) if job.is_image else None
         if producer is not None and job.output_of is None and job.refusal is None:
             job.output_of, job.earlier_batch = producer, True
 

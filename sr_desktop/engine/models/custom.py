@@ -362,6 +362,12 @@ def _trained_params(path: Path) -> dict[str, float]:
     return detect.check_guessed(params) if isinstance(params, dict) else {}
 
 
+def scale_recorded_by(path: Path) -> int | None:
+    """The scale a model file records beside weights that may not hold it: its metadata (a
+    model trained here), else its name (``fsrcnn_x3.pth``); None for neither. Reads no weights."""
+    return _scale_in_metadata(path) or _scale_in_name(path)
+
+
 def _scale_in_name(path: Path) -> int | None:
     """The scale written in a file name: ``fsrcnn_x3.pth``, ``model-4x``, ``X2``."""
     m = re.search(r"(?:^|[^a-z0-9])x([1-8])(?![0-9])|(?<![0-9])([1-8])x(?:$|[^a-z0-9])", path.stem.lower())
@@ -414,7 +420,7 @@ def _detect_file(path: Path, scale: int | None = None,
         if name in detected.params:
             detected.params[name] = value
     if not detected.scale:
-        given = scale or _scale_in_metadata(path) or _scale_in_name(path)
+        given = scale or scale_recorded_by(path)
         if not given:
             raise ModelError(
                 f"{path}: {detected.arch} weights do not record their scale; put it in the file name, "

@@ -426,10 +426,10 @@ def network_from_model(init: str, scale: int) -> TrainNet:
 
 def _recorded_scale(init: str) -> int | None:
     """The scale the `--init` model file records for itself (its metadata, its name), None
-    when it records none or `init` is a registry id (loaded at the scale asked: its own)."""
+    when it records none or `init` is a registry id (loaded at the scale asked: its own).
+    Read without loading the weights a second time."""
     if not Path(init).is_file():
         return None
-    try:
-        return int(_load_init(init, None).scale)
-    except SRDesktopError:
-        return None
+    from sr_desktop.engine.models.custom import scale_recorded_by
+
+    return scale_recorded_by(Path(init))

@@ -22,7 +22,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressTracker
-from sr_desktop.gui.qimage import converted_to_srgb
+from sr_desktop.gui.qimage import array_to_qimage, converted_to_srgb, qimage_in_srgb
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,6 @@ def _engine_thumbnail(path: Path, size: int) -> Thumbnail:
 
     from sr_desktop.engine.core.errors import ImageReadError
     from sr_desktop.engine.imageio import read, read_image
-    from sr_desktop.gui.qimage import array_to_qimage, qimage_in_srgb
 
     try:  # (the header's size: a 196 MP PNG was decoded a second time, beside its opening)
         with PILImage.open(path) as header:
