@@ -13,6 +13,7 @@ import torch
 from PIL import Image as PILImage
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import QApplication
 
 from sr_desktop.app.jobs import run_engine_job
 from sr_desktop.engine.core.errors import ImageWriteError
@@ -995,6 +996,46 @@ def test_the_window_keeps_painting_while_a_result_is_saved(make_window, tmp_path
     assert closed == [False] and window.isVisible()
     assert window.saver.saving is False and not window.session.has_unsaved_result
     assert read_image(target).pixels.shape == (32, 48, 3)
+
+
+def test_a_long_save_shows_its_progress_and_esc_cancels_it(make_window, tmp_path, qtbot, monkeypatch):
+    """A large result's save (half a minute as a 192-megapixel PNG, two minutes as WebP) said
+    "Saving…" with user input held back throughout and no way to stop it."""
+    from sr_desktop.engine.imageio import png as png_module
+    from sr_desktop.gui import cancellable_wait
+
+    window = window_with_a_result(make_window, qtbot, tmp_path)
+    monkeypatch.setattr(cancellable_wait, "DIALOG_DELAY_MS", 50)
+    monkeypatch.setattr(png_module, "CV2_MAX_BYTES", 0)  # the engine's own encoder, as for a large image
+    monkeypatch.setattr(png_module, "_BLOCK_BYTES", 48 * 3)  # one row a block
+    real_filter = png_module._filter_block
+
+    def slow_filter(*args):
+        time.sleep(0.05)
+        return real_filter(*args)
+
+    monkeypatch.setattr(png_module, "_filter_block", slow_filter)
+    seen = []
+
+    def look_then_press_esc():
+        dialog = next(w for w in QApplication.topLevelWidgets()
+                      if isinstance(w, cancellable_wait.CancellableWaitDialog) and w.isVisible())
+        seen.append((dialog.label.text(), dialog.bar.maximum(), dialog.isModal()))
+        qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+
+    QTimer.singleShot(600, look_then_press_esc)
+    target = tmp_path / "out.png"
+    assert window.save_result(target, SaveOptions(format="png")) is None
+    (text, bar_steps, modal), = seen
+    assert text.startswith("Saving out.png… ") and text.endswith(" %") and bar_steps == 1000 and modal
+    assert window.statusBar().currentMessage() == "Saving out.png cancelled: nothing was written"
+    assert window.session.has_unsaved_result and window.saver.saving is False
+    qtbot.waitUntil(lambda: not any(tmp_path.glob(".out.png.*")), timeout=5000)  # the encoder stopped
+    assert not target.exists()
+    assert window.save_result(target, SaveOptions(format="png")) == target  # not cancelled: saved
+    assert not window.session.has_unsaved_result and read_image(target).pixels.shape == (32, 48, 3)
+    assert not any(isinstance(w, cancellable_wait.CancellableWaitDialog) and w.isVisible()
+                   for w in QApplication.topLevelWidgets())
 
 
 def test_an_unexpected_error_while_saving_is_said_and_the_next_save_works(make_window, tmp_path, qtbot,

@@ -48,13 +48,34 @@ TRAINING_SETUP_STAGE = "training-setup"
 
 
 class CancelToken:
-    """A thread-safe flag a worker checks between units of work (tiles, files, iterations)."""
+    """A thread-safe flag a worker checks between units of work (tiles, files, iterations).
+
+    A job with a point of no return (a file's rename) calls `commit` there; a caller that
+    must know whether its Cancel still took effect uses `cancel_unless_committed`."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._committed = False
 
     def cancel(self) -> None:
         self._event.set()
+
+    def cancel_unless_committed(self) -> bool:
+        """Cancel, unless the job has passed `commit`: True when the job will stop without
+        its result, False when it finishes anyway."""
+        with self._lock:
+            if self._committed:
+                return False
+            self._event.set()
+            return True
+
+    def commit(self) -> None:
+        """The job's point of no return: `Cancelled` if cancelled by now, else a later
+        `cancel_unless_committed` says the job finishes."""
+        with self._lock:
+            self.raise_if_cancelled()
+            self._committed = True
 
     @property
     def cancelled(self) -> bool:

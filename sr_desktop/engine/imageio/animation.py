@@ -24,6 +24,7 @@ from typing import BinaryIO
 import numpy as np
 
 from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import apply_orientation, orientation_of
 from sr_desktop.engine.imageio.formats import size_refusal
@@ -388,9 +389,13 @@ def write_animation(
     options: SaveOptions | None = None,
     overwrite: bool = False,
     protect: Iterable[str | os.PathLike] | ProtectedPaths = (),
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
-    """Write every frame atomically (same guarantees and refusals as ``write_image``)."""
+    """Write every frame atomically (same guarantees and refusals as ``write_image``, and
+    its ``cancel`` and ``progress``: bytes written, no rows)."""
     from sr_desktop.engine.imageio.atomic import atomic_write
+    from sr_desktop.engine.imageio.write_watch import WriteWatch
 
     options = options or SaveOptions()
     target = Path(path)
@@ -400,7 +405,12 @@ def write_animation(
         raise ImageWriteError(target, too_large)
     _prepare_target(target, animation.path, protect, overwrite)
     with _encoder_errors(target, fmt):
-        atomic_write(target, lambda fh: _encode_frames(fh, animation, fmt, options), replace=overwrite)
+        if cancel is None and progress is None:
+            atomic_write(target, lambda fh: _encode_frames(fh, animation, fmt, options), replace=overwrite)
+        else:
+            watch = WriteWatch(0, cancel, progress)
+            atomic_write(target, lambda fh: _encode_frames(watch.stream(fh), animation, fmt, options),
+                         replace=overwrite, cancel=cancel)
     return target
 
 

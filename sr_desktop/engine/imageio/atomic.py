@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from sr_desktop.engine.core.progress import CancelToken
+
 #: ``.<name>.<pid>-<8 hex>.part`` (``.<name>.<8 hex>.part`` before the writer's pid was in it)
 _TEMP_NAME = re.compile(r"^\..+\.(?:(?P<pid>\d{1,10})-)?[0-9a-f]{8}\.part$")
 #: a temp file named without a writer that can be asked is stale once untouched this long
@@ -94,10 +96,12 @@ def is_temp_path(path: str | os.PathLike) -> bool:
     return bool(_TEMP_NAME.match(Path(path).name))
 
 
-def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bool = True) -> None:
+def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bool = True,
+                 cancel: CancelToken | None = None) -> None:
     """Run ``encode(binary_file)`` into a temporary sibling of ``target``, then rename it.
     ``replace`` False: an existing ``target`` is never replaced, also one another process
-    made meanwhile (`FileExistsError`).
+    made meanwhile (`FileExistsError`). ``cancel`` set before the rename (`CancelToken.commit`):
+    `Cancelled`, the temporary file removed.
 
     A link is followed: the file it names gets the new contents and the link stays. What is
     not a file — a device, a pipe, a terminal, a name of one of the process's own streams
@@ -132,6 +136,8 @@ def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bo
             encode(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        if cancel is not None:
+            cancel.commit()
         if replace:
             with contextlib.suppress(OSError):  # (a file replaced keeps its permissions: a
                 os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))  # private 0600 came out 0644)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -102,9 +103,12 @@ def _cv2_idat(pixels: np.ndarray, level: int, ihdr: bytes) -> bytes | None:
 
 
 def encode_png(
-    fh: BinaryIO, pixels: np.ndarray, metadata: FileMetadata = NO_METADATA, level: int = 6
+    fh: BinaryIO, pixels: np.ndarray, metadata: FileMetadata = NO_METADATA, level: int = 6,
+    rows_done: Callable[[int], None] | None = None,
 ) -> None:
-    """Write ``pixels`` (H×W×C, uint8 or uint16, C in 1..4) as a PNG to the binary file ``fh``."""
+    """Write ``pixels`` (H×W×C, uint8 or uint16, C in 1..4) as a PNG to the binary file ``fh``.
+    ``rows_done(n)`` is called after each block of rows the encoder's own filter has
+    compressed (not on OpenCV's path, which compresses the image in one call)."""
     height, width, channels = pixels.shape
     depth = 16 if pixels.dtype == np.uint16 else 8
     bpp = channels * depth // 8
@@ -146,6 +150,8 @@ def encode_png(
         raw = np.ascontiguousarray(block).view(np.uint8).reshape(block.shape[0], row_bytes)
         pending += compressor.compress(_filter_block(raw, above, bpp).tobytes())
         above = raw[-1].copy()
+        if rows_done is not None:
+            rows_done(top + block.shape[0])
         while len(pending) >= _IDAT_BYTES:
             _write_chunk(fh, b"IDAT", bytes(pending[:_IDAT_BYTES]))
             del pending[:_IDAT_BYTES]

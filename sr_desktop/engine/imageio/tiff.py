@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import BinaryIO
 
@@ -33,8 +33,10 @@ class TiffTooLarge(ValueError):
     """The compressed image does not fit a classic (32-bit offset) TIFF."""
 
 
-def _strips(pixels: np.ndarray, rows_per_strip: int, level: int) -> list[bytes]:
-    """Deflate-compressed strips with horizontal differencing (TIFF predictor 2)."""
+def _strips(pixels: np.ndarray, rows_per_strip: int, level: int,
+            rows_done: Callable[[int], None] | None = None) -> list[bytes]:
+    """Deflate-compressed strips with horizontal differencing (TIFF predictor 2);
+    ``rows_done(n)`` after each."""
     out = []
     little = "<u2" if pixels.dtype == np.uint16 else np.uint8
     for top in range(0, pixels.shape[0], rows_per_strip):
@@ -43,29 +45,35 @@ def _strips(pixels: np.ndarray, rows_per_strip: int, level: int) -> list[bytes]:
         diff[:, 0] = block[:, 0]
         np.subtract(block[:, 1:], block[:, :-1], out=diff[:, 1:])  # wraps modulo 2**bits
         out.append(zlib.compress(diff.astype(little).tobytes(), level))
+        if rows_done is not None:
+            rows_done(top + block.shape[0])
     return out
 
 
 def encode_tiff(
-    fh: BinaryIO, pixels: np.ndarray, metadata: FileMetadata = NO_METADATA, level: int = 6
+    fh: BinaryIO, pixels: np.ndarray, metadata: FileMetadata = NO_METADATA, level: int = 6,
+    rows_done: Callable[[int], None] | None = None,
 ) -> None:
     """Write ``pixels`` (H×W×C, uint8 or uint16, C in 1..4) as a TIFF to the binary file ``fh``.
 
     ``metadata.exif`` is an EXIF block (``Exif\\0\\0`` + TIFF structure); its descriptive
     IFD0 tags and its Exif/GPS sub-directories are merged into the TIFF's own directory.
+    ``rows_done(n)`` is called as the rows are compressed.
     """
-    encode_tiff_pages(fh, [(pixels, metadata)], level)
+    encode_tiff_pages(fh, [(pixels, metadata)], level, rows_done)
 
 
 def encode_tiff_pages(
-    fh: BinaryIO, pages: Sequence[tuple[np.ndarray, FileMetadata]], level: int = 6
+    fh: BinaryIO, pages: Sequence[tuple[np.ndarray, FileMetadata]], level: int = 6,
+    rows_done: Callable[[int], None] | None = None,
 ) -> None:
     """Write several pages (each as :func:`encode_tiff` takes it, own size, depth and
-    channels) as one multi-page TIFF: each directory points to the next."""
+    channels) as one multi-page TIFF: each directory points to the next. ``rows_done(n)``:
+    the rows of the page being compressed."""
     fh.write(b"II*\x00" + struct.pack("<I", 8))
     position = 8
     for index, (pixels, metadata) in enumerate(pages):
-        ifd, strips = _page(pixels, metadata, level)
+        ifd, strips = _page(pixels, metadata, level, rows_done)
         directory = bytearray(ifd.tobytes(position))  # (strip offsets: after the directory)
         end = position + len(directory) + sum(len(strip) for strip in strips)
         pad = end & 1  # the next directory starts on a word boundary
@@ -81,7 +89,7 @@ def encode_tiff_pages(
         position = end + pad
 
 
-def _page(pixels: np.ndarray, metadata: FileMetadata, level: int):
+def _page(pixels: np.ndarray, metadata: FileMetadata, level: int, rows_done: Callable[[int], None] | None = None):
     """The directory of one page (strip offsets relative to its end) and its strips."""
     from PIL import Image as PILImage
     from PIL import TiffImagePlugin, TiffTags
@@ -90,7 +98,7 @@ def _page(pixels: np.ndarray, metadata: FileMetadata, level: int):
     bits = 16 if pixels.dtype == np.uint16 else 8
     row_bytes = width * channels * bits // 8
     rows_per_strip = max(1, min(height, _STRIP_BYTES // max(1, row_bytes)))
-    strips = _strips(pixels, rows_per_strip, level)
+    strips = _strips(pixels, rows_per_strip, level, rows_done)
 
     icc_profile, dpi = metadata.icc_profile, metadata.dpi
     ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")

@@ -21,6 +21,7 @@ import numpy as np
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
 from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_folder_or_file
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio.atomic import atomic_write, is_stream, probe_writable
 from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import patch_exif
@@ -44,6 +45,7 @@ from sr_desktop.engine.imageio.metadata import (
 from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.protected import ProtectedPaths, same_file
 from sr_desktop.engine.imageio.tiff import TiffTooLarge, encode_tiff
+from sr_desktop.engine.imageio.write_watch import WriteWatch
 from sr_desktop.engine.imageio.xmp import JPEG_MAX_XMP, sized_xmp
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,8 @@ def write_image(
     overwrite: bool = False,
     protect: Iterable[str | os.PathLike] | ProtectedPaths = (),
     encoded: EncodedImage | None = None,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
     """Write ``image`` to ``path`` atomically and return the path.
 
@@ -109,6 +113,10 @@ def write_image(
 
     ``encoded`` (from :func:`encode_image` for the same image, path and options) skips
     the encoding: only the checks and the atomic write of those bytes are done here.
+
+    ``progress`` gets the encoding's progress (`WriteWatch`); ``cancel`` stops it at its
+    next row block or write, and up to the file's rename (`CancelToken.commit`): then
+    `Cancelled` is raised and nothing is written.
     """
     options = options or SaveOptions()
     target = Path(path)
@@ -118,9 +126,13 @@ def write_image(
     _prepare_target(target, image.path, protect, overwrite)
     if encoded is not None and encoded.format != fmt:
         raise ImageWriteError(target, f"encoded as {encoded.format.upper()}, not {fmt.upper()}")
+    watch = WriteWatch(image.height, cancel, progress) if cancel is not None or progress is not None else None
     with _encoder_errors(target, fmt):
         if encoded is not None:
-            atomic_write(target, lambda fh: fh.write(encoded.data), replace=overwrite)
+            atomic_write(target, lambda fh: fh.write(encoded.data), replace=overwrite, cancel=cancel)
+        elif watch is not None:
+            atomic_write(target, lambda fh: _encode(watch.stream(fh), image, fmt, options, watch.rows_done),
+                         replace=overwrite, cancel=cancel)
         else:
             atomic_write(target, lambda fh: _encode(fh, image, fmt, options), replace=overwrite)
     return target
@@ -331,15 +343,15 @@ def srgb_pixels(pixels8: np.ndarray, icc: bytes) -> np.ndarray:
     return np.concatenate([rgb, pixels8[:, :, -1:]], axis=2) if channels in (2, 4) else rgb
 
 
-def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions) -> None:
+def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions, rows_done=None) -> None:
     from PIL import Image as PILImage
 
     pixels = image.pixels
     if fmt == "tiff":
-        encode_tiff(fh, *tiff_page(image, options), ZLIB_LEVEL)
+        encode_tiff(fh, *tiff_page(image, options), ZLIB_LEVEL, rows_done)
         return
     if fmt == "png":
-        encode_png(fh, pixels, _metadata(image, pixels, options), ZLIB_LEVEL)
+        encode_png(fh, pixels, _metadata(image, pixels, options), ZLIB_LEVEL, rows_done)
         return
 
     pixels = to_uint8(pixels)

@@ -114,8 +114,11 @@ def write_any(
     options: SaveOptions | None = None,
     overwrite: bool = False,
     protect: Iterable[str | os.PathLike] | ProtectedPaths = (),
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
 ):
     """`write_image` for an Image, `write_animation` for an Animation."""
     if isinstance(item, Animation):
-        return write_animation(item, path, options, overwrite=overwrite, protect=protect)
-    return write_image(item, path, options, overwrite=overwrite, protect=protect)
+        return write_animation(item, path, options, overwrite=overwrite, protect=protect, cancel=cancel,
+                               progress=progress)
+    return write_image(item, path, options, overwrite=overwrite, protect=protect, cancel=cancel, progress=progress)

@@ -10,13 +10,14 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from sr_desktop.app.session import Session
-from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.gui.cancellable_wait import run_cancellable_beside_ui
 from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT, shown_instead_text
 from sr_desktop.gui.main_window.feedback import Feedback, say_unexpected
 from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
 from sr_desktop.gui.qimage import array_to_qimage, qimage_in_srgb
 from sr_desktop.gui.settings import GuiSettings
-from sr_desktop.gui.worker import run_beside_ui
 
 #: confirm_discard(question) -> "save" | "discard" | "cancel"
 ConfirmDiscard = Callable[[str], str]
@@ -154,8 +155,15 @@ class ResultSaver:
         QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         try:
             # encoded and written beside the UI thread: the window painted nothing for the
-            # 1-14 s a large PNG or WebP took
-            written = run_beside_ui(lambda: write_any(item, path, options, overwrite=overwrite, protect=protect))
+            # 1-14 s a large PNG or WebP took; past a moment, with progress and Cancel (a
+            # 192-megapixel WebP takes minutes)
+            written = run_cancellable_beside_ui(
+                lambda cancel, progress: write_any(item, path, options, overwrite=overwrite, protect=protect,
+                                                   cancel=cancel, progress=progress),
+                self.parent, "Saving", lambda info: saving_text(Path(path).name, info))
+        except Cancelled:
+            self.feedback.show_status(f"Saving {Path(path).name} cancelled: nothing was written", 8000)
+            return None
         except SRDesktopError as exc:
             self.feedback.show_status("")
             self.feedback.show_error(str(exc))
@@ -226,6 +234,17 @@ class ResultSaver:
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.choice()
+
+
+def saving_text(name: str, info: ProgressInfo | None) -> tuple[str, float | None]:
+    """What the save's progress dialog says, and its bar's fraction (None: busy): the
+    percentage where the encoder counts rows (PNG, TIFF), else the bytes written so far."""
+    if info is not None and info.extra.get("rows"):
+        return f"Saving {name}… {int(info.fraction * 100)} %", info.fraction
+    written = info.extra.get("bytes", 0) if info is not None else 0
+    if written >= 1 << 20:
+        return f"Saving {name}… {written / (1 << 20):.0f} MB written", None
+    return f"Saving {name}…", None
 
 
 def _changed_by(item, written, options) -> str:

@@ -1,0 +1,75 @@
+"""How far the encoding of one image has come, and Cancel while it runs.
+
+Saving a large result is a long job of its own (on the 2-core machine a 48-megapixel
+upscale took 8 s as PNG and 27 s as WebP; four times that at 192 megapixels). The encoders
+that work row by row (the engine's PNG and TIFF writers) say how many rows are done; every
+encoder's writes go through `WatchedFile`, which counts the bytes and stops the encoding at
+its next write once cancelled.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
+
+#: the stage of a save's progress reports
+SAVE_STAGE = "save"
+
+
+class WriteWatch:
+    """Progress reports (`ProgressInfo`: ``done`` rows encoded of ``total`` image rows,
+    ``extra["bytes"]`` written so far, ``extra["rows"]`` True once an encoder counts rows)
+    and the cancel check of one image being written. Cancelled, the next row block or write
+    raises `Cancelled`; `atomic_write` then removes its temporary file."""
+
+    def __init__(self, rows: int, cancel: CancelToken | None = None, progress: ProgressCallback | None = None):
+        self.cancel = cancel
+        self.bytes = 0
+        self.counts_rows = False
+        self._tracker = ProgressTracker(rows, progress, stage=SAVE_STAGE) if progress is not None else None
+
+    def rows_done(self, done: int) -> None:
+        """An encoder that works in row blocks has finished `done` rows."""
+        check_cancel(self.cancel)
+        self.counts_rows = True
+        if self._tracker is not None:
+            self._tracker.update(done, bytes=self.bytes, rows=True)
+
+    def wrote(self, count: int) -> None:
+        """`count` more bytes are about to be written."""
+        check_cancel(self.cancel)
+        self.bytes += count
+        if self._tracker is not None:
+            self._tracker.update(bytes=self.bytes, rows=self.counts_rows)
+
+    def stream(self, fh: BinaryIO) -> BinaryIO:
+        """`fh` with each write counted and checked (`WatchedFile`)."""
+        return WatchedFile(fh, self)  # type: ignore[return-value]
+
+
+class WatchedFile:
+    """A binary file whose writes go through `WriteWatch.wrote`. It has no ``fileno``, so
+    Pillow's encoders write through it in blocks (with a descriptor they write to it
+    directly, past any check)."""
+
+    def __init__(self, fh: BinaryIO, watch: WriteWatch):
+        self._fh = fh
+        self._watch = watch
+
+    def write(self, data) -> int:
+        self._watch.wrote(memoryview(data).nbytes)
+        return self._fh.write(data)
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("fileno")
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
