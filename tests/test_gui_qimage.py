@@ -79,3 +79,22 @@ def test_a_grey_image_s_grey_profile_is_applied(qapp):
     assert qimage_to_array(shown)[0, 0, :3].tolist() == [118, 118, 118]
     with_alpha = to_display_qimage(np.full((2, 3, 2), 99, np.uint8))  # grey+alpha: as stored
     assert qimage_in_srgb(with_alpha, _profile(gamma_18)) is with_alpha
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (64, 33)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_display_images_of_grey_and_rgb_are_qts_own_conversion_and_own_their_pixels(qapp, shape, channels):
+    """Grey and RGB are converted by OpenCV into the QImage's own buffer (Qt's conversion held
+    Python's lock: a 96-megapixel result stopped the window for 0.4 s): the same pixels as
+    Qt's conversion, and independent of the array they came from."""
+    from sr_desktop.gui.compare.image import to_display_qimage
+
+    pixels = np.random.default_rng(channels).integers(0, 256, (*shape, channels), dtype=np.uint8)
+    qt_format = QImage.Format.Format_Grayscale8 if channels == 1 else QImage.Format.Format_RGB888
+    data = np.ascontiguousarray(pixels)
+    expected = QImage(data.data, shape[1], shape[0], data.strides[0], qt_format).convertToFormat(
+        QImage.Format.Format_RGB32)
+    shown = to_display_qimage(pixels)
+    assert shown.format() == QImage.Format.Format_RGB32 and shown == expected
+    pixels[...] = 0
+    assert shown == expected
