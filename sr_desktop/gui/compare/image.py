@@ -77,17 +77,51 @@ def _opaque_rgb32(data: np.ndarray) -> QImage:
     import cv2
 
     height, width, channels = data.shape
-    image = QImage(width, height, QImage.Format.Format_RGB32)
+    # RGB32 is 0xffRRGGBB in a native-endian 32-bit word: B, G, R, 255 in memory (little-endian)
+    code = cv2.COLOR_GRAY2BGRA if channels == 1 else cv2.COLOR_RGB2BGRA
+    plane = data[:, :, 0] if channels == 1 else data
+    return _made_by_opencv(width, height, QImage.Format.Format_RGB32,
+                           lambda target: cv2.cvtColor(plane, code, dst=target))
+
+
+#: formats whose four bytes per pixel are averaged as they are (premultiplied alpha, or none)
+_AVERAGED_BY_OPENCV = (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32_Premultiplied)
+
+
+def halved(image: QImage) -> QImage:
+    """`image` at half its size (sides rounded down, at least 1) by area averaging. The
+    display formats by OpenCV: it lets go of Python's lock and uses every core (Qt's smooth
+    scaling of a 96-megapixel result took 0.20 s, OpenCV 0.12 s, both within 1 level)."""
+    import cv2
+
+    width, height = max(1, image.width() // 2), max(1, image.height() // 2)
+    if image.format() not in _AVERAGED_BY_OPENCV or image.isNull():
+        return image.scaled(width, height, Qt.AspectRatioMode.IgnoreAspectRatio,
+                            Qt.TransformationMode.SmoothTransformation)
+    source = _pixels_of(image)
+    return _made_by_opencv(width, height, image.format(), lambda target: cv2.resize(
+        source, (width, height), dst=target, interpolation=cv2.INTER_AREA))
+
+
+def _made_by_opencv(width: int, height: int, fmt: QImage.Format, make) -> QImage:
+    """A new 32-bit `fmt` QImage whose pixels ``make(target)`` writes (an OpenCV call with
+    ``dst=target``, the image's own H×W×4 bytes; what it returns is copied in if it wrote
+    elsewhere)."""
+    image = QImage(width, height, fmt)
     if image.isNull():
         raise DisplayImageError(f"image of {width}×{height} is too large to display")
-    # RGB32 is 0xffRRGGBB in a native-endian 32-bit word: B, G, R, 255 in memory (little-endian)
-    rows = np.frombuffer(image.bits(), np.uint8).reshape(height, image.bytesPerLine())
-    target = rows[:, : width * 4].reshape(height, width, 4)
-    code = cv2.COLOR_GRAY2BGRA if channels == 1 else cv2.COLOR_RGB2BGRA
-    written = cv2.cvtColor(data[:, :, 0] if channels == 1 else data, code, dst=target)
-    if not np.shares_memory(written, target):  # (OpenCV wrote elsewhere: copied in)
+    target = _pixels_of(image, writable=True)
+    written = make(target)
+    if not np.shares_memory(written, target):
         target[...] = written
     return image
+
+
+def _pixels_of(image: QImage, writable: bool = False) -> np.ndarray:
+    """The H×W×4 bytes of a 32-bit `image`, without a copy."""
+    rows = np.frombuffer(image.bits() if writable else image.constBits(), np.uint8).reshape(
+        image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 4].reshape(image.height(), image.width(), 4)
 
 
 class ImageLayer:
@@ -137,11 +171,17 @@ class ImageLayer:
             base = self._levels[below]
             if base.width() <= 1 and base.height() <= 1:
                 return base
-            half = base.scaled(max(1, base.width() // 2), max(1, base.height() // 2),
-                               Qt.AspectRatioMode.IgnoreAspectRatio,
-                               Qt.TransformationMode.SmoothTransformation)
-            self._levels[below + 1] = half
+            self._levels[below + 1] = halved(base)
         return self._levels[level]
+
+    def build_levels(self, smallest_side: int = 1024) -> None:
+        """Make the half-size copies down to one whose longer side is at most `smallest_side`
+        now (in the worker that made the layer) rather than in the first paint of a
+        zoomed-out view, on the GUI thread."""
+        level = 0
+        while max(self.width, self.height) >> level > smallest_side:
+            level += 1
+        self._level(level)
 
     def paint(self, painter: QPainter, view: ViewTransform, scene_rect: QRectF, pane: QRectF,
               clip: QRectF, checker: QBrush) -> None:

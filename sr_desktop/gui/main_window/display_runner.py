@@ -22,6 +22,7 @@ def with_display_layer(runner: JobRunner) -> JobRunner:
         if job.box is None:
             image = result if isinstance(result, Image) else result.image
             job.display = display_layer(image)
+            job.display.build_levels()
         return result
 
     return run
