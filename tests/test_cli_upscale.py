@@ -511,3 +511,25 @@ def test_the_result_line_says_how_a_scale_the_model_lacks_was_reached(tmp_path, 
     assert "span ×3 (×4, then Lanczos to ×3)," in capsys.readouterr().out
     assert main(["upscale", str(src), "-o", str(tmp_path / "x4.png"), "--model", "span", "--scale", "4"]) == 0
     assert "span ×4," in capsys.readouterr().out
+
+
+def test_a_terminal_shows_the_rows_of_a_large_png_being_saved(tmp_path, monkeypatch, capsys):
+    """A 192-megapixel PNG takes half a minute after the upscale's bar ends: nothing moved."""
+    from sr_desktop.cli.main import main
+    from sr_desktop.cli.progress_bar import TerminalProgress
+    from sr_desktop.engine.core.progress import SAVE_STAGE, ProgressInfo
+    from sr_desktop.engine.imageio import png
+
+    monkeypatch.setattr(png, "CV2_MAX_BYTES", 0)  # the engine's own encoder, as for a large image
+    monkeypatch.setattr(png, "_BLOCK_BYTES", 40 * 3 * 8)  # 8 rows a block
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    src = _png(tmp_path / "a.png")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--scale", "2"]) == 0
+    assert "b.png (saving)" in capsys.readouterr().err
+    bar = TerminalProgress("b.webp (saving)", enabled=True)
+    bar(ProgressInfo(done=0, total=32, elapsed=0.1, eta=None, stage=SAVE_STAGE, extra={"bytes": 100, "rows": False}))
+    assert bar._bar is None  # bytes of a size not known: no bar stuck at 0 %
+    bar(ProgressInfo(done=8, total=32, elapsed=0.1, eta=None, stage=SAVE_STAGE, extra={"bytes": 100, "rows": True}))
+    assert (bar._bar.n, bar._bar.total, bar._bar.unit) == (8, 32, "row")
+    bar.close()
+    capsys.readouterr()

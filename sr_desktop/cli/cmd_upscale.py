@@ -190,7 +190,10 @@ def run(args: argparse.Namespace) -> int:
                 check_animation_format(image, dst, save)
             result = upscale_any(image, options, progress=bar, model=model)
             bar.close()
-            written = write_any(result.image, dst, save, overwrite=args.overwrite, protect=protect)
+            # a bar of the rows encoded (PNG, TIFF): a 192-megapixel PNG takes half a minute
+            bar = TerminalProgress(f"{printable(dst.name)} (saving)", enabled=None if not args.quiet else False)
+            written = write_any(result.image, dst, save, overwrite=args.overwrite, protect=protect, progress=bar)
+            bar.close()
             remove_stale_temps_of(Path(written))  # what an upscale killed while writing here left
         except Cancelled:
             bar.close()

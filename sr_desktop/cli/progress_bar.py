@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import weakref
 
-from sr_desktop.engine.core.progress import BACKEND_STAGE, ITERATION_STAGES, ProgressInfo
+from sr_desktop.engine.core.progress import BACKEND_STAGE, ITERATION_STAGES, SAVE_STAGE, ProgressInfo
 
 #: the bars on the terminal now, closed when Ctrl+C ends the command (its message was
 #: printed at the end of a bar left standing)
@@ -54,8 +54,10 @@ class TerminalProgress:
         if info.stage == BACKEND_STAGE:  # seconds of silence before the first tile: say why
             print(f"{self.description}: {info.message}…", file=sys.stderr, flush=True)
             return
+        if info.stage == SAVE_STAGE and not (info.extra or {}).get("rows"):
+            return  # bytes written of a size not known before the end: no bar to draw
         total, done = info.total, info.done
-        unit = "it" if info.stage in ITERATION_STAGES else self.unit
+        unit = "it" if info.stage in ITERATION_STAGES else "row" if info.stage == SAVE_STAGE else self.unit
         frames = (info.extra or {}).get("frames")
         if frames and info.total:  # an animation: counted in frames (its steps are 1000 per frame)
             total, done, unit = frames, round(info.done * frames / info.total, 2), "frame"

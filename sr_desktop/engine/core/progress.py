@@ -42,6 +42,8 @@ BACKEND_STAGE = "backend"
 #: the stages whose steps are training iterations (models trained on each image, a kernel
 #: estimation), not tiles: both front ends name them so (the command line said "tile/s")
 ITERATION_STAGES = frozenset({"zssr", "map-sr", "kernel"})
+#: the stage of an image being encoded and written (`imageio.write_watch`): rows, bytes
+SAVE_STAGE = "save"
 #: the stage of a training's steps before its first iteration (reading the images, the
 #: bicubic baseline, the optimiser, the starting model's validation): its message says which
 TRAINING_SETUP_STAGE = "training-setup"

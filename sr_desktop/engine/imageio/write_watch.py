@@ -12,10 +12,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
-
-#: the stage of a save's progress reports
-SAVE_STAGE = "save"
+from sr_desktop.engine.core.progress import SAVE_STAGE, CancelToken, ProgressCallback, ProgressTracker, check_cancel
 
 
 class WriteWatch:
