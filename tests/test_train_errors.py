@@ -102,6 +102,9 @@ def test_bad_validation_data(tmp_path, capsys, data, setup, expected):
     (TINY, "2", ("--grad-clip", "-1"), "--grad-clip must be 0 (off) or more, got -1.0"),
     (TINY, "2", ("--cache-mb", "-1"), "--cache-mb must be 0 or more, got -1"),
     (TINY, "2", ("--val", "/no/such/folder"), "--val folder /no/such/folder: not found"),
+    # 99999 crashed in OpenBLAS's thread start (exit 139, "interrupted"); 20000: libgomp's one line
+    (TINY, "2", ("--threads", "99999"), "--threads must be between 1 and 1024, got 99999"),
+    (TINY, "2", ("--threads", "0"), "--threads must be between 1 and 1024, got 0"),
 ])
 def test_bad_options(tmp_path, capsys, data, arch, scale, extra, expected):
     code, err = _train(capsys, tmp_path / "out", *extra, arch=arch, scale=scale, data_dir=data)
@@ -227,15 +230,36 @@ def test_resume_refuses_other_images_and_takes_the_same_settings_however_written
     code, err = _train(capsys, out, "--iterations", "4", "--val-every", "20", arch=arch, data_dir=data)
     assert code == 0, err
     other = make_images(tmp_path / "other", 2, 48, seed=9)
-    for extra, what in (([], "data="), (["--ema", "0"], "ema=")):
+    for extra, what in (([], f"--data {data}, not {other}"), (["--ema", "0"], "--ema 0.999, not 0.0")):
         code, err = _train(capsys, out, "--resume", *extra, arch=arch,
-                           data_dir=other if what == "data=" else data)
-        assert code == 2 and f"cannot resume: the checkpoint was made with {what}" in err
+                           data_dir=other if "--data" in what else data)
+        assert code == 2 and f"cannot resume: the run was made with {what}" in err, err
     code, err = _train(capsys, out, "--resume", "--loss", "l1", arch="srvggnetcompact:num_conv=2,num_feat=8",
                        data_dir=data)
     assert code == 0, err
     code, err = _train(capsys, data / "run", arch=arch, data_dir=data)
     assert code == 2 and "is inside the --data folder" in err and not (data / "run").exists()
+
+
+def test_resume_takes_the_runs_own_settings_for_the_flags_left_out(tmp_path, capsys, data):
+    """`--resume` compared the run with the defaults of the flags left out, one at a time and
+    in Python's words: "made with batch=2, not 16", then "patch=16, not 48"."""
+    out = tmp_path / "out"
+    made = ["--loss", "l1:1,mse:0.5", "--seed", "3", "--ema", "0", "--schedule", "step", "--downscale", "0.9"]
+    code, err = _train(capsys, out, "--iterations", "4", "--val-every", "20", *made, data_dir=data)
+    assert code == 0, err
+    argv = ["train", "--arch", TINY, "--scale", "2", "--data", str(data), "--out", str(out), "--resume",
+            "--iterations", "6", "--workers", "1", "--threads", "1", "-q"]
+    assert main(argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    recorded = checkpoint_module.recorded_settings(out / "checkpoint")
+    assert (recorded["batch"], recorded["patch"], recorded["seed"], recorded["ema"]) == (2, 16, 3, 0.0)
+    assert (recorded["loss"], recorded["schedule"], recorded["downscales"]) == ("l1:1,mse:0.5", "step", [0.9])
+    for extra, said in ((["--batch", "4"], "--batch 2, not 4"), (["--downscale", "0.8"], "--downscale 0.9, not 0.8"),
+                        (["--seed", "0"], "--seed 3, not 0")):
+        assert main([*argv, "--iterations", "8", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"sr-desktop: error: cannot resume: the run was made with {said}", err
 
 
 def test_resuming_a_finished_run_says_there_was_nothing_left(tmp_path, capsys, data):

@@ -37,20 +37,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
     p.add_argument("--data", type=path_arg, required=True, nargs="+", action="extend", metavar="DIR",
                    help="folders of HR images (recursive)")
-    p.add_argument("--downscale", type=float, nargs="+", action="extend", default=[], metavar="F",
+    p.add_argument("--downscale", type=float, nargs="+", action="extend", metavar="F",
                    help="also train on each image resized to these fractions of its size (FSRCNN's "
                         "augmentation: --downscale 0.9 0.8 0.7 0.6)")
     p.add_argument("--val", type=path_arg, metavar="DIR",
                    help="validation images (default: the first two training images)")
-    p.add_argument("--degradation", default="bicubic", metavar="SPEC",
+    p.add_argument("--degradation", metavar="SPEC",
                    help="bicubic (default), kernel:FILE.npy[,noise=SIGMA][,jpeg=Q] or realesrgan")
-    p.add_argument("--loss", default="l1:1", metavar="SPEC", help="weighted losses (default l1:1)")
+    p.add_argument("--loss", metavar="SPEC", help="weighted losses (default l1:1)")
     p.add_argument("--init", metavar="MODEL_ID|FILE",
                    help="start from this model (fine-tuning; lr 2e-5 by default, 2e-4 when it starts layers at "
                         "another scale)")
     p.add_argument("--iterations", type=int, default=10000, metavar="N", help="training iterations (default 10000)")
-    p.add_argument("--batch", type=int, default=16, metavar="N", help="patches per iteration (default 16)")
-    p.add_argument("--patch", type=int, default=48, metavar="N", help="LR patch side in pixels (default 48)")
+    p.add_argument("--batch", type=int, metavar="N", help="patches per iteration (default 16)")
+    p.add_argument("--patch", type=int, metavar="N", help="LR patch side in pixels (default 48)")
     p.add_argument("--lr", type=float, metavar="LR",
                    help="learning rate (default 2e-4; 2e-5 with --init of the same scale; --resume: the run's own)")
     p.add_argument("--device", default="auto", type=torch_device_arg, metavar="DEVICE",
@@ -65,13 +65,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "in memory (CPU, fp32)")
     p.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="run folder")
     p.add_argument("--name", metavar="NAME", help="register the trained model under this name")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--seed", type=seed_arg, default=0, metavar="S", help="random seed (default 0)")
-    p.add_argument("--optimizer", default="adam", choices=("adam", "adamw"), help="default adam")
-    p.add_argument("--schedule", default="cosine", choices=("cosine", "step", "constant"), help="default cosine")
-    p.add_argument("--warmup", type=int, default=0, metavar="N", help="linear warm-up iterations")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint, with the run's settings: a flag among "
+                        "--loss, --degradation, --batch, --patch, --seed, --init, --optimizer, --schedule, "
+                        "--warmup, --ema, --downscale, --val and --lr left out is the run's own; one given must "
+                        "match it (--lr, --schedule and --warmup may change)")
+    p.add_argument("--seed", type=seed_arg, metavar="S", help="random seed (default 0)")
+    p.add_argument("--optimizer", choices=("adam", "adamw"), help="default adam")
+    p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="default cosine")
+    p.add_argument("--warmup", type=int, metavar="N", help="linear warm-up iterations (default 0)")
     p.add_argument("--grad-clip", type=float, default=0.0, metavar="NORM", help="clip the gradient norm (0 = off)")
-    p.add_argument("--ema", type=float, default=0.999, metavar="DECAY", help="EMA of the weights (0 = off)")
+    p.add_argument("--ema", type=float, metavar="DECAY", help="EMA of the weights (default 0.999; 0 = off)")
     p.add_argument("--val-every", type=int, default=0, metavar="N", help="validate every N iterations "
                    "(default: 10 times per run)")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
@@ -89,19 +93,29 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _options(args):
+    """The run's `TrainOptions`: the flags given, the defaults for the rest, and with --resume
+    the run's own settings for the flags of `RESUMED_AS_RECORDED` left out."""
     from sr_desktop.engine.training import TrainOptions
+    from sr_desktop.engine.training.checkpoint import recorded_settings
+    from sr_desktop.engine.training.options import RESUMED_AS_RECORDED
 
-    return TrainOptions(
-        arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),
-        downscales=tuple(args.downscale), backend=args.backend, amp=args.amp,
-        out=args.out, val=args.val,
-        degradation=args.degradation, loss=args.loss, init=args.init, iterations=args.iterations,
-        batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, name=args.name,
-        resume=args.resume, seed=args.seed, optimizer=args.optimizer, schedule=args.schedule,
-        warmup=args.warmup, grad_clip=args.grad_clip, ema=args.ema, val_every=args.val_every,
-        checkpoint_every=args.checkpoint_every, log_every=args.log_every, workers=args.workers,
-        cache_mb=args.cache_mb, vgg_weights=args.vgg_weights,
+    optional = dict(
+        downscales=tuple(args.downscale) if args.downscale is not None else None, val=args.val,
+        degradation=args.degradation, loss=args.loss, init=args.init, batch=args.batch, patch=args.patch,
+        seed=args.seed, optimizer=args.optimizer, schedule=args.schedule, warmup=args.warmup, ema=args.ema,
     )
+    options = TrainOptions(
+        arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),
+        backend=args.backend, amp=args.amp, out=args.out, iterations=args.iterations, lr=args.lr,
+        device=args.device, name=args.name, resume=args.resume, grad_clip=args.grad_clip,
+        val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+        workers=args.workers, cache_mb=args.cache_mb, vgg_weights=args.vgg_weights,
+        **{key: value for key, value in optional.items() if value is not None},
+    )
+    if not args.resume:
+        return options
+    left_out = [key for key in RESUMED_AS_RECORDED if optional[key] is None]
+    return options.with_recorded(recorded_settings(Path(args.out) / "checkpoint"), left_out)
 
 
 class _Reporter:
@@ -125,12 +139,17 @@ class _Reporter:
                          f"(bicubic {base.get('psnr_y', float('nan')):.2f} dB), {info.extra.get('its', 0):.2f} it/s")
 
 
+#: the most CPU threads `--threads` asks torch for
+MAX_THREADS = 1024
+
+
 def run(args) -> int:
     """Run `sr-desktop train` for parsed `args` (under `--threads`); returns 0, or 130 when interrupted."""
     from sr_desktop.app.kernel_jobs import torch_threads
 
-    if args.threads is not None and args.threads < 1:
-        raise SRDesktopError("--threads must be a positive integer")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        # (99999 made OpenBLAS and OpenMP fail to start their threads: a crash, or one library line)
+        raise SRDesktopError(f"--threads must be between 1 and {MAX_THREADS}, got {args.threads}")
     send_warnings_to_log(getattr(args, "verbose", False))
     with torch_threads(args.threads):
         return _train(args)
@@ -155,10 +174,11 @@ def _train(args) -> int:
     from sr_desktop.engine.training.checkpoint import has_checkpoint
     from sr_desktop.engine.training.errors import TrainingError
 
-    short_of_memory = (f"not enough memory for batches of {args.batch} patches of {args.patch} px (and the "
+    options = _options(args)
+    short_of_memory = (f"not enough memory for batches of {options.batch} patches of {options.patch} px (and the "
                        "decoded images): lower --batch, --patch or --cache-mb")
     try:
-        trainer = Trainer(_options(args))
+        trainer = Trainer(options)
     except MemoryError:
         raise TrainingError(short_of_memory) from None
     for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else "", _kernel_note(trainer)):

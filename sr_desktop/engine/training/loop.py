@@ -66,7 +66,7 @@ from sr_desktop.engine.training.networks import (
     parse_arch_spec,
     rebuild_network,
 )
-from sr_desktop.engine.training.options import DEFAULT_LR, KERNEL_DIGEST_KEY, TrainOptions
+from sr_desktop.engine.training.options import DEFAULT_LR, FLAG_OF, KERNEL_DIGEST_KEY, TrainOptions
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
 from sr_desktop.engine.training.run_lock import run_folder_lock
 from sr_desktop.engine.training.runlog import RunLog
@@ -148,8 +148,20 @@ def _check_resume(options: TrainOptions, ckpt: Checkpoint, kernel: np.ndarray | 
             raise TrainingError(f"cannot resume: {kernel_file} holds another kernel than the one the run trained "
                                 "with (its file was replaced)")
         if not _same_setting(key, recorded.get(key), value):
-            raise TrainingError(f"cannot resume: the checkpoint was made with {key}={recorded.get(key)!r}, "
-                                f"not {value!r}")
+            flag = FLAG_OF.get(key, f"--{key}")
+            if key == "mixed_scales":  # (the first --scale is the run's own scale, compared first)
+                recorded_value, value = [options.scale, *(recorded.get(key) or [])], [options.scale, *value]
+            else:
+                recorded_value = recorded.get(key)
+            raise TrainingError(f"cannot resume: the run was made with {flag} {_as_typed(recorded_value)}, "
+                                f"not {_as_typed(value)}")
+
+
+def _as_typed(value) -> str:
+    """A setting as its flag takes it: a list space-separated, none as "(none)"."""
+    if value is None or value == []:
+        return "(none)"
+    return " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
 def _schedule(options: TrainOptions) -> dict[str, Any]:

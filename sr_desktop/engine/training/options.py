@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -48,6 +49,14 @@ RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed",
 #: the settings a front end without fields for them (the Train dialog) takes from the run
 #: it resumes: a run of the command line with --seed 3 or --ema 0 could not be resumed there
 RECORDED_ONLY = ("seed", "optimizer", "ema", "mixed_scales", "lr", "schedule", "warmup")
+
+#: the settings `train --resume` takes from the run when their flags are not given (its
+#: defaults were compared with the run's: "made with batch=2, not 16", one flag at a time)
+RESUMED_AS_RECORDED = ("loss", "degradation", "batch", "patch", "seed", "init", "optimizer", "schedule",
+                       "warmup", "ema", "downscales", "val")
+
+#: the command-line flag of each setting a resume compares
+FLAG_OF = {"mixed_scales": "--scale", "downscales": "--downscale"}
 
 
 @dataclass(frozen=True)
@@ -234,13 +243,15 @@ class TrainOptions:
         """The run folder."""
         return Path(self.out)
 
-    def with_recorded(self, recorded: dict) -> TrainOptions:
-        """These options with `RECORDED_ONLY` as `recorded` (`checkpoint.recorded_settings`)
-        holds them; what it lacks stays."""
-        values = {key: recorded[key] for key in RECORDED_ONLY if recorded.get(key) is not None}
+    def with_recorded(self, recorded: dict, keys: Iterable[str] = RECORDED_ONLY) -> TrainOptions:
+        """These options with `keys` as `recorded` (`checkpoint.recorded_settings`) holds
+        them; what it lacks stays."""
+        values = {key: recorded[key] for key in keys if recorded.get(key) is not None}
         try:
             if "mixed_scales" in values:
                 values["mixed_scales"] = tuple(int(s) for s in values["mixed_scales"])
+            if "downscales" in values:
+                values["downscales"] = tuple(float(f) for f in values["downscales"])
             return replace(self, **values)
         except (TypeError, ValueError) as exc:  # (an edited or damaged checkpoint record)
             raise TrainingError(f"the checkpoint's settings cannot be read: {exc}") from None
