@@ -235,7 +235,7 @@ def test_models_remove_takes_an_added_model_out_and_a_lost_file_can_be_mended(wi
     window.model_adder.refresh_models()  # listed again (the watcher follows the index, not the copies)
     item = window.picker.item_for(spec.id)
     assert not item.isEnabled() and MISSING_FILE_TEXT.lower() in item.text()
-    assert "Models ▸ Remove…" in item.toolTip()
+    assert "Models ▸ Remove model…" in item.toolTip()
     before = model_ids(window.picker)
     mended = window.add_model(src)  # what the entry says: add it again
     assert mended.id == spec.id and model_ids(window.picker) == before  # in its place, no second entry

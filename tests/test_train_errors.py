@@ -262,6 +262,13 @@ def test_resume_takes_the_runs_own_settings_for_the_flags_left_out(tmp_path, cap
         assert err == f"sr-desktop: error: cannot resume: the run was made with {said}", err
 
 
+def test_a_run_of_one_iteration_says_one_iteration(tmp_path, capsys, data):
+    argv = ["train", "--arch", TINY, "--scale", "2", "--out", str(tmp_path / "out"), "--iterations", "1",
+            "--batch", "2", "--patch", "16", "--workers", "1", "--threads", "1", "-q", "--data", str(data)]
+    assert main(argv) == 0
+    assert "trained SRVGGNetCompact ×2: 1 iteration in " in capsys.readouterr().out  # "1 iterations"
+
+
 def test_resuming_a_finished_run_says_there_was_nothing_left(tmp_path, capsys, data):
     """It printed '20 iterations in 0.0 s (0.00 it/s)'."""
     out = tmp_path / "out"

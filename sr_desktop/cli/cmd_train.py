@@ -11,7 +11,7 @@ from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE
-from sr_desktop.engine.core.text import printable
+from sr_desktop.engine.core.text import counted, printable
 
 HELP = "train or fine-tune a super-resolution model on folders of high-resolution images"
 EPILOG = f"""Examples:
@@ -210,7 +210,7 @@ def _train(args) -> int:
               else "not validated (exported as the checkpoint stood)")
     how = (f"in {result.seconds:.1f} s ({result.iterations_per_second:.2f} it/s)" if result.iterations_per_second > 0
            else "(the checkpoint was at the last one: nothing left to train)")
-    print(f"trained {trainer.net.arch} ×{trainer.net.scale}: {result.iterations} iterations {how}; {scored} "
+    print(f"trained {trainer.net.arch} ×{trainer.net.scale}: {counted(result.iterations, 'iteration')} {how}; {scored} "
           f"(bicubic {result.baseline['psnr_y']:.2f} dB)")
     print(f"model: {result.model_path}")
     if result.model_id:

@@ -154,7 +154,7 @@ def _entry_tooltip(spec: ModelSpec, added: list[ModelSpec]) -> str:
         lines.append(esc(spec.source["own_weights"]))
     if spec.needs_weights:
         lines.append(f"Needs weights: add a checkpoint with <code>{spec.install_command}</code> "
-                     "(or Models ▸ Add…); it becomes a custom model.")
+                     "(or Models ▸ Add model…); it becomes a custom model.")
         if spec.source.get("weights"):
             lines.append(f"Weights: {esc(spec.source['weights'])}")
         from sr_desktop.engine.models.registry import checkpoints_of
@@ -162,8 +162,8 @@ def _entry_tooltip(spec: ModelSpec, added: list[ModelSpec]) -> str:
         if yours := checkpoints_of(spec, added):
             lines.append(f"Your checkpoint of it runs as {esc(', '.join(yours))}.")
     elif not spec.installed and spec.custom:
-        lines.append(MISSING_FILE_TEXT + ": Models ▸ Add… the file again (it takes this entry's place) "
-                     "or Models ▸ Remove… it.")
+        lines.append(MISSING_FILE_TEXT + ": Models ▸ Add model… the file again (it takes this entry's place) "
+                     "or Models ▸ Remove model… it.")
     elif not spec.installed:
         lines.append(f"Not installed. Install with: <code>{spec.install_command or '?'}</code>")
     return "<br>".join(lines)
@@ -563,7 +563,7 @@ class ModelPicker(QWidget):
                                + (f"{shipped}: weights trained for this app ship with it (published "
                                   "and measured PSNR in their tooltips). " if shipped else "")
                                + "Add a checkpoint with <code>sr-desktop models add FILE</code> "
-                               "(or Models ▸ Add…) to use any of them.")
+                               "(or Models ▸ Add model…) to use any of them.")
             self._model_items.appendRow(heading)
             for spec in literature:
                 self._model_items.appendRow(self._spec_item(spec))

@@ -127,7 +127,7 @@ class ModelAdder:
         """Models ▸ Remove…: choose one of the user's models and remove it (its spec, or None)."""
         mine = self.users_models()
         if not mine:
-            self.feedback.show_status("You have added no models (Models ▸ Add… adds one)", 8000)
+            self.feedback.show_status("You have added no models (Models ▸ Add model… adds one)", 8000)
             return None
         spec = self.ask_model_to_remove(mine)
         return self.remove_model(spec) if spec is not None else None

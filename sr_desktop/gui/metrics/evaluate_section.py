@@ -282,7 +282,7 @@ class EvaluateSection(QGroupBox):
         text = (text or "bicubic").strip()
         if text in ("estimated", "kernel"):
             if self.kernel is None:
-                raise EvaluationError("no estimated kernel: estimate one first (Kernel ▸ Estimate)")
+                raise EvaluationError("no estimated kernel: estimate one first (Tools ▸ Estimate blur kernel)")
             if scale in (2, 4) and self.kernel_scale in (2, 4) and int(scale) != self.kernel_scale:
                 raise EvaluationError(f"the estimated kernel is a ×{self.kernel_scale} kernel: evaluate at "
                                       f"×{self.kernel_scale}, or estimate a ×{int(scale)} kernel")
