@@ -41,18 +41,21 @@ ACCEPTED = {
 }
 
 REFUSED = {
-    "cube.npy": (np.ones((3, 3, 3)), "2-D"),
+    # in words, not numpy's ("a kernel must be a 2-D array, got shape (3, 3, 3)", "dtype <U1")
+    "cube.npy": (np.ones((3, 3, 3)), "a kernel is a square 2-D array of taps; this one has 3 dimensions \\(3×3×3\\)"),
+    "row.npy": (np.ones(9), "this one has 9 values in one row"),
+    "text.npy": (np.array(["a", "b"]), "the array holds text; a kernel's taps are real numbers"),
     "rect.npy": (np.ones((3, 5)), "square"),
     "nan.npy": (np.array([[0.5, np.nan], [0.25, 0.25]]), "NaN"),
     "negative.npy": (np.array([[0.7, -0.25], [0.3, 0.25]]), "negative"),
     "zero.npy": (np.zeros((3, 3)), "positive sum"),
     "minus.npy": (-gaussian(), "positive sum"),
     "huge.npy": (np.ones((MAX_KERNEL_SIZE + 2,) * 2), "too large"),
-    "complex.npy": (gaussian().astype(np.complex128), "numeric"),
-    "bool.npy": (np.ones((3, 3), dtype=bool), "numeric"),
+    "complex.npy": (gaussian().astype(np.complex128), "the array holds complex numbers"),
+    "bool.npy": (np.ones((3, 3), dtype=bool), "the array holds true/false values"),
     "garbage.npy": (b"not a numpy file at all", "not a readable .npy"),
     "pickled.npy": (np.array([{"a": 1}], dtype=object), "not a readable .npy"),
-    "kernel.txt": (b"0.25 0.25 0.25 0.25", "must be a .npy"),
+    "kernel.txt": (b"0.25 0.25 0.25 0.25", "a kernel file is a .npy array"),
 }
 
 
@@ -153,6 +156,21 @@ def test_a_folder_at_a_kernel_name_is_refused_before_the_estimation(tmp_path, ca
         err = capsys.readouterr().err.strip()
         assert err.endswith(" is a folder") and ".part" not in err and "\n" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npy", "dir.png", "photo.png"]
+
+
+@pytest.mark.parametrize("word", ["estimated", "Estimate", "estimat"])
+def test_a_mistyped_estimate_is_said_so_not_taken_for_a_kernel_file(tmp_path, capsys, word):
+    """`--kernel estimated` said "estimated: a kernel file must be a .npy array"."""
+    from PIL import Image as PILImage
+
+    src = tmp_path / "a.png"
+    PILImage.fromarray(np.zeros((16, 16, 3), dtype=np.uint8)).save(src)
+    code = main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "map-sr", "--kernel", word])
+    assert code == 2 and capsys.readouterr().err == (
+        f"sr-desktop: error: --kernel takes a .npy kernel file or the word estimate; '{word}' is neither "
+        "(did you mean --kernel estimate?)\n")
+    with pytest.raises(KernelError, match=f"^{word}: kernel file not found$"):  # (it was "must be a .npy array")
+        load_kernel_file(word)
 
 
 def test_check_kernel_rules():

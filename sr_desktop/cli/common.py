@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import signal
 import sys
@@ -255,6 +256,10 @@ def check_kernel_option(options, quiet: bool = False) -> None:
         raise SRDesktopError("--kernel only applies to --model zssr or map-sr")
     if not isinstance(options.kernel, str) or options.kernel == "estimate":
         return
+    if not Path(options.kernel).exists() and difflib.get_close_matches(options.kernel.lower(), ["estimate"], 1, 0.75):
+        # ("estimated" was said to be a kernel file that is no .npy array)
+        raise SRDesktopError(f"--kernel takes a .npy kernel file or the word estimate; {options.kernel!r} is "
+                             "neither (did you mean --kernel estimate?)")
     given = load_kernel_file(options.kernel)
     runs_at = options.scale or max(get_model_spec(options.model).scales)  # (without --scale: its largest, ×4)
     note = kernel_size_note(printable(Path(options.kernel).name), given, runs_at, "it is used as a ×2 kernel")

@@ -32,13 +32,21 @@ X4_KERNEL_MIN_SIZE = 25
 RINGING_TOLERANCE = 0.25
 
 
+#: what an array of each numpy kind holds, said to a user (not "dtype <U1")
+_NOT_TAPS = {"U": "text", "S": "text", "c": "complex numbers", "b": "true/false values",
+             "M": "dates", "m": "time spans", "O": "Python objects", "V": "records"}
+
+
 def check_kernel(array: Any, name: str = "kernel") -> np.ndarray:
     """`array` as a usable blur kernel (float64, sum 1) or `KernelError` naming `name`."""
     k = np.asarray(array)
     if k.dtype == object or not np.issubdtype(k.dtype, np.number) or np.iscomplexobj(k):
-        raise KernelError(f"{name}: not a numeric array (dtype {k.dtype})")
+        held = _NOT_TAPS.get(k.dtype.kind, "values that are not numbers")
+        raise KernelError(f"{name}: the array holds {held}; a kernel's taps are real numbers")
     if k.ndim != 2:
-        raise KernelError(f"{name}: a kernel must be a 2-D array, got shape {k.shape}")
+        has = (f"{k.size} values in one row" if k.ndim == 1 else "a single value" if k.ndim == 0
+               else f"{k.ndim} dimensions ({'×'.join(map(str, k.shape))})")
+        raise KernelError(f"{name}: a kernel is a square 2-D array of taps; this one has {has}")
     if k.shape[0] != k.shape[1] or k.shape[0] < 1:
         raise KernelError(f"{name}: a kernel must be square, got {k.shape[1]}×{k.shape[0]}")
     if k.shape[0] > MAX_KERNEL_SIZE:
@@ -70,10 +78,13 @@ NPY_MAGIC = b"\x93NUMPY"
 def load_kernel_file(path: str | Path) -> np.ndarray:
     """Read a kernel ``.npy`` (no pickles) and `check_kernel` it; `KernelError` otherwise."""
     path = Path(path)
-    if path.suffix.lower() != ".npy":
-        raise KernelError(f"{path.name}: a kernel file must be a .npy array (from `sr-desktop kernel`)")
-    if not path.is_file():
+    if not path.exists():  # (before the suffix: a mistyped name is said not found)
         raise KernelError(f"{path}: kernel file not found")
+    if path.suffix.lower() != ".npy":
+        raise KernelError(f"{path.name}: a kernel file is a .npy array (as the Blur kernel panel's Save kernel… "
+                          "and `sr-desktop kernel` write it)")
+    if not path.is_file():
+        raise KernelError(f"{path}: not a file")
     try:
         with open(path, "rb") as fh:
             magic = fh.read(len(NPY_MAGIC))
