@@ -60,6 +60,9 @@ def test_existing_output_needs_overwrite(tmp_path):
     r = sr("upscale", src, "-o", dst, "--model", "bicubic", "--scale", "2")
     assert r.returncode == 1 and "overwrite" in r.stderr
     assert sr("upscale", src, "-o", dst, "--model", "bicubic", "--scale", "2", "--overwrite").returncode == 0
+    # a missing input is said as such, not as the output that exists ("use --overwrite")
+    r = sr("upscale", tmp_path / "absent.png", "-o", dst, "--model", "bicubic", "--scale", "2")
+    assert r.returncode == 1 and "absent.png: file not found" in r.stderr and "overwrite" not in r.stderr
 
 
 def test_usage_errors_are_one_line_and_exit_2(tmp_path):

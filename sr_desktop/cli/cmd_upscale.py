@@ -183,9 +183,10 @@ def run(args: argparse.Namespace) -> int:
         image = result = None  # the previous file's pixels are freed before this one is read
         bar = TerminalProgress(printable(src.name), enabled=None if not args.quiet else False)
         try:
+            # the input first: a missing one was said as "cannot write OUT: file exists (use --overwrite)"
+            image = read_image_or_animation(src)
             # an existing output is refused before the upscale (minutes for some models), not after
             check_output_path(dst, src, save, protect, args.overwrite)
-            image = read_image_or_animation(src)
             if isinstance(image, Animation):  # refused before any frame is upscaled
                 check_animation_format(image, dst, save)
             result = upscale_any(image, options, progress=bar, model=model)
