@@ -66,6 +66,28 @@ def test_bad_data(tmp_path, capsys, setup, expected):
     assert not (tmp_path / "out" / "checkpoint").exists()
 
 
+def test_a_data_folder_that_cannot_be_listed_is_named(tmp_path, capsys, monkeypatch):
+    """An unreadable folder was taken for an empty one ("no images in DIR"), an unreadable
+    subfolder's images were left out without a word; a hidden one is not looked into."""
+    import os
+
+    data = make_images(tmp_path / "d", 2, 48, seed=1)
+    make_images(data / "sub", 1, 48, seed=2)
+    (data / ".hidden").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.path.basename(os.fspath(path)) in ("sub", ".hidden"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, err = _train(capsys, tmp_path / "out", data_dir=data)
+    _one_line_error(code, err, f"cannot list the folder {data / 'sub'}: Permission denied")
+    code, err = _train(capsys, tmp_path / "out", data_dir=data / "sub")
+    _one_line_error(code, err, f"cannot list the folder {data / 'sub'}: Permission denied")
+
+
 @pytest.mark.parametrize("setup, expected", [
     ("unreadable", "cannot read validation image"),
     ("small", "no validation image of at least 16×16"),

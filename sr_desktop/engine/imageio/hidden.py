@@ -27,14 +27,3 @@ def is_hidden(entry: os.DirEntry | str | os.PathLike) -> bool:
         return False
     return bool(getattr(info, "st_file_attributes", 0) & stat.FILE_ATTRIBUTE_HIDDEN
                 or getattr(info, "st_flags", 0) & stat.UF_HIDDEN)
-
-
-def hidden_below(path: Path, root: Path) -> bool:
-    """Whether `path`, or a folder between `root` and it, is hidden (`is_hidden`): what a
-    recursive listing of `root` leaves out."""
-    current = root
-    for part in path.relative_to(root).parts:
-        current = current / part
-        if is_hidden(current):
-            return True
-    return False

@@ -38,7 +38,7 @@ from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.core.text import first_failures
 from sr_desktop.engine.imageio import is_image_path, is_temp_path, read_image
-from sr_desktop.engine.imageio.hidden import hidden_below
+from sr_desktop.engine.imageio.hidden import is_hidden
 from sr_desktop.engine.metrics.degradation import modcrop
 from sr_desktop.engine.metrics.evaluate import to_uint8_rgb_or_gray
 from sr_desktop.engine.training.degradations import Degradation
@@ -56,11 +56,30 @@ def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
     for folder in map(Path, folders):
         if (why := not_a(folder, "folder")) is not None:
             raise TrainingError(f"data folder {folder}: {why}")
-        images = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not is_temp_path(p)
-                        and not hidden_below(p, folder))
+        images = sorted(_image_files(folder))
         if not images:
             raise TrainingError(f"no images in {folder} (or its subfolders)")
         found += images
+    return found
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """The image files under `folder`, hidden ones and those of hidden folders left out;
+    TrainingError naming a folder that cannot be listed (one unreadable was taken for an
+    empty one: "no images in DIR", or its images were left out without a word)."""
+    refused: list[OSError] = []
+    found = []
+    for root, folders, files in os.walk(folder, onerror=refused.append):
+        here = Path(root)
+        folders[:] = [name for name in folders if not is_hidden(here / name)]
+        found += [here / name for name in files
+                  if is_image_path(name) and not is_temp_path(name) and not is_hidden(here / name)
+                  and (here / name).is_file()]
+        if refused:
+            break
+    if refused:
+        exc = refused[0]
+        raise TrainingError(f"cannot list the folder {exc.filename}: {exc.strerror or exc}")
     return found
 
 
