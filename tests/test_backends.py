@@ -666,8 +666,26 @@ def test_ncnn_backend_runs_the_zoo_files_as_the_torch_graph_does(home, model_id,
 
 
 def test_ncnn_backend_refuses_what_is_not_a_zoo_graph(home):
-    with pytest.raises(BackendError, match="ncnn runs the zoo's own ncnn models on the CPU in fp32; bicubic"):
+    with pytest.raises(BackendError, match="^--backend ncnn cannot run bicubic: it is a resampling method, not a "
+                                           "network \\(use auto or torch\\)$"):
         choose.apply_backend(load_model("bicubic", scale=2), "ncnn")
+
+
+@pytest.mark.parametrize(("model_id", "backend", "reason"), [
+    # in words, with what runs it (it was "bicubic (resample, cpu, float32) cannot use it",
+    # "srcnn (cpu, float32) is not one")
+    ("bicubic", "openvino", "it is a resampling method, not a network (use auto or torch)"),
+    ("srcnn", "ncnn", "it runs the model zoo's own ncnn files"),
+    ("srcnn", "openvino", None),
+])
+def test_a_backend_that_cannot_run_a_model_says_why_in_words(home, model_id, backend, reason):
+    model = load_model(model_id, scale=2)
+    if reason is None:
+        model.dtype = torch.float16  # (what --precision fp16 gives on a GPU)
+        reason = "it runs in fp32, and the model was asked for fp16 (use --precision fp32)"
+    with pytest.raises(BackendError) as refused:
+        choose.apply_backend(model, backend)
+    assert str(refused.value).startswith(f"--backend {backend} cannot run {model_id}: {reason}")
 
 
 def test_a_cached_conversion_runs_without_torch(home):

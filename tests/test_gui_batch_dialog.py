@@ -184,6 +184,18 @@ def test_dialog_reports_a_batch_that_cannot_start(qtbot, tmp_path: Path):
     assert "--allow-inside-input" not in dialog.status_label.text()
 
 
+def test_the_batch_dialog_names_its_pickers_fields_in_engine_messages():
+    """It showed "--backend openvino runs network models …": its field map had no entry for
+    the picker's flags (--backend, --device, --precision, --tile, --variant)."""
+    from sr_desktop.gui.dialog_words import in_dialog_words
+
+    message = ("--backend openvino cannot run bicubic: it is a resampling method; try a smaller --tile "
+               "or --precision fp32 on another --device, --variant x, --kernel k.npy")
+    said = in_dialog_words(message, batch_dialog.BATCH_FIELDS)
+    assert said == ("“Backend” openvino cannot run bicubic: it is a resampling method; try a smaller “Tile” or "
+                    "“Precision” fp32 on another “Device”, “Variant” x, “Blur kernel” k.npy")
+
+
 def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path, hold_from_third_file,
                                                            monkeypatch):
     from sr_desktop.gui import worker

@@ -157,3 +157,34 @@ def test_a_remembered_choice_the_window_cannot_show_is_kept_in_the_settings(qtbo
     window.close()
     stored = GuiSettings(tmp_path / "gui.ini")
     assert (stored.get("model"), stored.get("scale"), stored.get("compare_mode")) == ("bicubic", 3, "side_by_side")
+
+
+def test_a_backend_that_cannot_run_the_model_is_greyed_out_with_why(qtbot, tmp_path):
+    """Every backend was offered for every model: OpenVINO for bicubic (and, kept from an
+    earlier session, it failed every bicubic upscale: "bicubic (resample, cpu, float32)
+    cannot use it"), ncnn for SRCNN."""
+    from sr_desktop.gui.settings import GuiSettings
+
+    picker = _picker(qtbot, ("bicubic", "srcnn", "realesr-animevideov3"))
+    model = picker.backend_combo.model()
+
+    def offered():
+        return {picker.backend_combo.itemData(i): model.item(i).isEnabled()
+                for i in range(picker.backend_combo.count())}
+
+    assert picker.set_model_id("realesr-animevideov3") and picker.set_backend("openvino")
+    from sr_desktop.engine.models.backends.ncnn_runner import ncnn_version
+
+    assert offered() == {"auto": True, "torch": True, "openvino": True, "ncnn": ncnn_version() is not None}
+    settings = GuiSettings(tmp_path / "gui.ini")
+    picker.save_settings(settings)
+    assert picker.set_model_id("srcnn") and picker.backend() == "openvino"
+    ncnn_tip = model.item(picker.backend_combo.findData("ncnn")).toolTip()
+    assert offered()["ncnn"] is False and ("not one of them" in ncnn_tip or "not installed" in ncnn_tip)
+    assert picker.set_model_id("bicubic") and picker.backend() == "auto"  # (greyed out: back to auto)
+    assert offered() == {"auto": True, "torch": True, "openvino": False, "ncnn": False}
+    assert not picker.set_backend("openvino") and picker.options().backend.value == "auto"
+    settings.set("model", "bicubic")
+    restored = _picker(qtbot, ("bicubic", "srcnn", "realesr-animevideov3"))
+    restored.load_settings(settings)  # the earlier session's openvino: not for bicubic
+    assert restored.model_id() == "bicubic" and restored.backend() == "auto"

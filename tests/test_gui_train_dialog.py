@@ -408,3 +408,21 @@ def test_downscale_takes_a_decimal_comma(qtbot, text, expected):
     qtbot.addWidget(dialog)
     dialog.downscale_edit.setText(text)
     assert dialog._downscales() == expected
+
+
+def test_the_vgg_weights_of_a_perceptual_preset_have_a_field(qtbot, tmp_path, monkeypatch):
+    """Three of the four loss presets need VGG19 weights, and the dialog said "pass
+    --vgg-weights FILE", a flag it has no field for."""
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no cached file
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    dialog.preset_combo.setCurrentText("perceptual")
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    said = dialog.status_label.text()
+    assert "give the file with “VGG19 weights”" in said and "--vgg-weights" not in said, said
+    dialog.vgg_edit.setText(str(tmp_path / "vgg19.pth"))
+    assert dialog.train_options().vgg_weights == str(tmp_path / "vgg19.pth")

@@ -65,8 +65,8 @@ def find_vgg_weights(given: str | os.PathLike | None = None) -> Path:
     candidates = sorted(folder.glob("vgg19*.pth")) if folder.is_dir() else []
     if not candidates:
         raise TrainingError(
-            "the perceptual and texture losses need VGG19 ImageNet weights: pass --vgg-weights FILE "
-            f"(torchvision's {TORCHVISION_FILE}) or put that file in {folder}; nothing is downloaded")
+            f"the perceptual and texture losses need VGG19 ImageNet weights (torchvision's {TORCHVISION_FILE}): "
+            f"give the file with --vgg-weights, or put it in {folder}; nothing is downloaded")
     preferred = [p for p in candidates if p.name == TORCHVISION_FILE]
     return (preferred or candidates)[0]
 

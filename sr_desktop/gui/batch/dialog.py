@@ -51,7 +51,7 @@ from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.file_urls import file_url
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_list_watch import watch_for
-from sr_desktop.gui.main_window.model_picker import ModelPicker
+from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS, ModelPicker
 from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, resize_within_screen
 from sr_desktop.gui.worker import JobQueue
 
@@ -67,8 +67,8 @@ BATCH_FIELDS = {
     "-r/--recursive": "Include sub-folders", "--recursive": "Include sub-folders",
     "--allow-inside-input": "Allow the output folder inside the input folder",
     "--overwrite": "Existing outputs: overwrite", "--existing": "Existing outputs", "--report": "Report",
-    "--name": "Name", "--format": "Format", "--quality": "Quality", "--model": "Model", "--scale": "Scale",
-    "--cluster": "Run on",
+    "--name": "Name", "--format": "Format", "--quality": "Quality", "--cluster": "Run on",
+    "--kernel": "Blur kernel", **PICKER_FIELDS,
 }
 #: the "Run on" choices: (label, target) — None is this process (see `cluster_target`)
 ADDRESS = "address"

@@ -169,6 +169,14 @@ def _entry_tooltip(spec: ModelSpec, added: list[ModelSpec]) -> str:
     return "<br>".join(lines)
 
 
+#: the picker's fields for the flags the engine's errors name ("try a smaller --tile", "use
+#: --precision fp32"), as the window and the Batch dialog, which both show a picker, say them
+PICKER_FIELDS = {
+    "--model": "Model", "--variant": "Variant", "--scale": "Scale", "--device": "Device",
+    "--precision": "Precision", "--backend": "Backend", "--tile": "Tile", "--alpha": "Alpha",
+}
+
+
 class ModelPicker(QWidget):
     """Combos for model / variant / scale and a collapsible "Advanced" section.
 
@@ -233,6 +241,7 @@ class ModelPicker(QWidget):
             "twice the memory of the leanest; OpenVINO and ncnn run on the CPU")
         for name in Backend.choices():
             self.backend_combo.addItem(name, name)
+        self.device_combo.currentIndexChanged.connect(self._fit_backends)
         self.alpha_combo = QComboBox()
         self.alpha_combo.setAccessibleName("Alpha (transparency)")
         self.alpha_combo.addItem("through the model", AlphaMode.MODEL.value)
@@ -457,9 +466,10 @@ class ModelPicker(QWidget):
 
     def set_backend(self, backend: str) -> bool:
         index = self.backend_combo.findData(backend)
-        if index >= 0:
+        ok = index >= 0 and self.backend_combo.model().item(index).isEnabled()
+        if ok:
             self.backend_combo.setCurrentIndex(index)
-        return index >= 0
+        return ok
 
     def set_alpha(self, alpha: str) -> bool:
         index = self.alpha_combo.findData(alpha)
@@ -635,6 +645,36 @@ class ModelPicker(QWidget):
         if not fits and self.device() == "vulkan":
             self.set_device("auto")
 
+    def _fit_backends(self) -> None:
+        """OpenVINO and ncnn run networks on the CPU in fp32, ncnn the zoo's own models only:
+        offered where they can run the model picked on the device picked, greyed out (with
+        why) elsewhere, and a backend greyed out moves to ``auto`` (an OpenVINO kept from an
+        earlier session failed every bicubic upscale in words of its internals)."""
+        from sr_desktop.engine.models.backends.ncnn_runner import ncnn_version
+
+        spec = self.spec()
+        name = spec.name if spec is not None else "this model"
+        gpu = self.device().startswith(("cuda", "mps", "vulkan"))
+        network = spec is not None and spec.kind == ModelKind.FEEDFORWARD
+        why_not = {
+            "openvino": (f"{name} is not a network OpenVINO can run (a resampling method, or one trained on each "
+                         "image)" if not network else "OpenVINO runs on the CPU; the device picked is a GPU"
+                         if gpu else None),
+            "ncnn": ("the ncnn runtime is not installed (pip install ncnn)" if ncnn_version() is None else
+                     f"ncnn runs the model zoo's own models; {name} is not one of them"
+                     if spec is None or not is_zoo_spec(spec) else
+                     "ncnn runs on the CPU here; the device picked is a GPU (vulkan: its GPU path)" if gpu else None),
+        }
+        items = self.backend_combo.model()
+        for backend, reason in why_not.items():
+            index = self.backend_combo.findData(backend)
+            if index < 0:
+                continue
+            items.item(index).setEnabled(reason is None)
+            items.item(index).setToolTip(reason or "")
+            if reason is not None and self.backend() == backend:
+                self.set_backend("auto")
+
     def _on_model_changed(self) -> None:
         spec = self.spec()
         self._chosen_variant = None  # (another model: its default)
@@ -650,6 +690,7 @@ class ModelPicker(QWidget):
                 self.set_scale(max(spec.scales))
             self._fill_variants(spec)
             self._fit_vulkan_to(spec)
+            self._fit_backends()
         finally:
             self._updating = updating
         if spec is None:

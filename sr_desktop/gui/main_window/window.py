@@ -68,6 +68,7 @@ from sr_desktop.gui.main_window.controls import REGION_HINT, ControlsPanel
 from sr_desktop.gui.main_window.filmstrip import Filmstrip
 from sr_desktop.gui.main_window.focused_keys import FocusedWidgetKeys
 from sr_desktop.gui.main_window.message_bar import MessageBar
+from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS
 from sr_desktop.gui.main_window.opening import ImageOpener
 from sr_desktop.gui.main_window.progress_view import ProgressView
 from sr_desktop.gui.main_window.result_info import ResultInfo
@@ -88,12 +89,7 @@ from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.widgets import GrowthWatch, confirm, resize_within_screen
 
 #: the window's fields (the picker's, the Save dialog's) for the flags the engine's errors name
-#: ("try a smaller --tile", "use --precision fp32")
-WINDOW_FIELDS = {
-    "--model": "Model", "--variant": "Variant", "--scale": "Scale", "--device": "Device",
-    "--precision": "Precision", "--backend": "Backend", "--tile": "Tile", "--format": "Format",
-    "--quality": "Quality",
-}
+WINDOW_FIELDS = {**PICKER_FIELDS, "--format": "Format", "--quality": "Quality"}
 log = logging.getLogger(__name__)
 
 __all__ = ["REGION_HINT", "SAVE_FORMATS", "ZOOM_PRESETS", "MainWindow", "MessageBar", "SaveAsDialog"]

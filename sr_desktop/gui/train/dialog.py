@@ -50,6 +50,7 @@ from sr_desktop.engine.training.precision import AMP_CHOICES
 from sr_desktop.engine.training.runlog import points, read_records
 from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.engine.training.validation import read_logged_preview
+from sr_desktop.engine.training.vgg import TORCHVISION_FILE
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
@@ -64,7 +65,7 @@ TRAIN_FIELDS = {
     "--scale": "Scale", "--degradation": "Degradation", "--downscale": "Downscale", "--loss": "Loss",
     "--iterations": "iterations", "--batch": "batch", "--patch": "patch", "--init": "Start from",
     "--device": "Device", "--amp": "Precision", "--backend": "Validate with", "--name": "Name",
-    "--resume": "Resume",
+    "--resume": "Resume", "--vgg-weights": "VGG19 weights",
 }
 PREVIEW_SIDE = 200
 #: the least side of a preview: on a 1024×600 screen the previews give way to the form
@@ -178,6 +179,11 @@ class TrainDialog(QDialog):
             "fractions, in [0.1, 1)")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("register the result under this name")
+        self.vgg_edit = QLineEdit()
+        self.vgg_edit.setPlaceholderText("for the perceptual, GAN, SPSR losses")
+        self.vgg_edit.setToolTip(
+            f"The VGG19 ImageNet weights those losses compare features with (torchvision's {TORCHVISION_FILE}); "
+            "empty: the file in torch's hub cache. Nothing is downloaded")
 
         self.options_box = QGroupBox("Run")
         form = QFormLayout(self.options_box)
@@ -191,6 +197,7 @@ class TrainDialog(QDialog):
         form.addRow("Loss", self.preset_combo)
         form.addRow("", self.loss_edit)
         self.loss_edit.setAccessibleName("Loss terms")
+        add_browse_row(form, "VGG19 weights", self.vgg_edit, self._browse_vgg_weights)
         sizes = QWidget()
         sizes_row = QHBoxLayout(sizes)
         sizes_row.setContentsMargins(0, 0, 0, 0)
@@ -274,6 +281,12 @@ class TrainDialog(QDialog):
         spin.setValue(value)
         return spin
 
+    def _browse_vgg_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "VGG19 weights", self.vgg_edit.text().strip(),
+                                              "PyTorch weights (*.pth *.pt);;All files (*)")
+        if path:
+            self.vgg_edit.setText(path)
+
     def _browse_folder(self, edit: QLineEdit) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder", edit.text().split(";")[0].strip())
         if folder:
@@ -307,6 +320,7 @@ class TrainDialog(QDialog):
             batch=self.batch_spin.value(), patch=self.patch_spin.value(), device=self.device_combo.currentText(),
             name=self.name_edit.text().strip() or None, downscales=self._downscales(),
             backend=self.backend_combo.currentText(), amp=self.amp_combo.currentText(),
+            vgg_weights=self.vgg_edit.text().strip() or None,
         )
 
     def _downscales(self) -> tuple[float, ...]:

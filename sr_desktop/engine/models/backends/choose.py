@@ -98,6 +98,26 @@ def _can_use_openvino(model) -> bool:
     )
 
 
+def why_not_cpu_fp32_network(model, zoo_only: bool = False) -> str:
+    """Why a backend that runs networks on the CPU in fp32 (OpenVINO; ncnn, `zoo_only`: the
+    model zoo's own files) cannot run `model`, in words, with what would (the refusal named
+    its kind, device and dtype: "bicubic (resample, cpu, float32)")."""
+    import torch
+
+    if model.kind == ModelKind.RESAMPLE:
+        return "it is a resampling method, not a network (use auto or torch)"
+    if model.kind == ModelKind.PER_IMAGE:
+        return "it trains a network on each image, with torch (use auto or torch)"
+    if zoo_only and getattr(model, "conv", None) is None:
+        return ("it runs the model zoo's own ncnn files (Real-ESRGAN, Real-CUGAN, waifu2x, SRMD, SPAN, …), "
+                "and this model is not one of them (use auto, torch or openvino)")
+    if model.device.type != "cpu":
+        return f"it runs on the CPU, and the model was asked to run on {model.device} (use --device cpu)"
+    if model.dtype != torch.float32:
+        return "it runs in fp32, and the model was asked for fp16 (use --precision fp32)"
+    return "this model's network is not one it can take (use auto or torch)"
+
+
 def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> str:
     """Set ``model.runner`` / ``model.backend`` for `requested`; returns the backend in use.
@@ -127,10 +147,7 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
             raise BackendError(f"--backend openvino cannot run {model.id}: {model.torch_only_reason}; "
                                "--backend torch or auto runs it")
         if not _can_use_openvino(model):
-            raise BackendError(
-                f"--backend openvino runs network models on the CPU in fp32; {model.id} "
-                f"({model.kind.value}, {model.device}, {str(model.dtype).removeprefix('torch.')}) cannot use it"
-            )
+            raise BackendError(f"--backend openvino cannot run {model.id}: {why_not_cpu_fp32_network(model)}")
         def converting() -> None:  # (it said nothing for the seconds of a first conversion)
             check_cancel(cancel)
             ProgressTracker(0, progress, stage=BACKEND_STAGE).update(

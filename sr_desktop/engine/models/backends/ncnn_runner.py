@@ -209,8 +209,9 @@ def build_ncnn_runner(model, threads: int | None = None) -> NcnnRunner:
     if ncnn_version() is None:
         raise BackendError("the ncnn runtime is not installed (pip install ncnn)")
     if not can_use_ncnn(model):
-        raise BackendError(f"--backend ncnn runs the zoo's own ncnn models on the CPU in fp32; {model.id} "
-                           f"({model.device}, {str(model.dtype).removeprefix('torch.')}) is not one")
+        from sr_desktop.engine.models.backends.choose import why_not_cpu_fp32_network
+
+        raise BackendError(f"--backend ncnn cannot run {model.id}: {why_not_cpu_fp32_network(model, zoo_only=True)}")
     import torch
 
     param, weights = registry.model_files(registry.get_model_spec(model.id), model.scale, model.variant)
