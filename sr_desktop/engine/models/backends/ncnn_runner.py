@@ -232,7 +232,8 @@ def ncnn_runner_from_files(param: Path, weights: Path, input_name: str, output_n
         net.set_vulkan_device(gpu.index)
     if gpu is None or not fp16:
         for name in _LOW_PRECISION_OPTIONS:
-            setattr(opt, name, False)
+            if hasattr(opt, name):  # (use_bf16_packed came with ncnn 1.0.20260114: older ones have no bf16 packing)
+                setattr(opt, name, False)
     opt.num_threads = max(1, threads)
     if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
         raise BackendError(f"the ncnn runtime cannot load {param.name} / {weights.name}")
