@@ -159,9 +159,9 @@ def test_frame_timing_and_progress_text():
     assert progress_text(info, 1.0).startswith("frame 2/3 · ")
 
 
-def test_the_animation_job_cancels_and_refuses_per_image_models(tmp_path):
+def test_the_animation_job_cancels_and_runs_per_image_models_on_every_frame(tmp_path):
     from sr_desktop.app.animation_jobs import AnimationJob, run_animation_job
-    from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
+    from sr_desktop.engine.core.errors import Cancelled
     from sr_desktop.engine.core.options import UpscaleOptions
     from sr_desktop.engine.core.progress import CancelToken
 
@@ -178,21 +178,24 @@ def test_the_animation_job_cancels_and_refuses_per_image_models(tmp_path):
     with pytest.raises(Cancelled):
         run_animation_job(job, cancel_in_frame_2, token)
     assert max(seen) == 2
-    zssr = AnimationJob(anim.frames[0], UpscaleOptions(model="zssr", scale=2), animation=anim)
-    with pytest.raises(SRDesktopError, match="not the 3 frames"):
-        run_animation_job(zssr, lambda info: None, CancelToken())
+    # a per-image model works on each frame in turn, as `sr-desktop upscale` does (the window
+    # refused it: "map-sr trains on one image … not the 3 frames of an animation")
+    map_sr = AnimationJob(anim.frames[0], UpscaleOptions(model="map-sr", scale=2), animation=anim)
+    result = run_animation_job(map_sr, lambda info: None, CancelToken())
+    assert [frame.pixels.shape for frame in result.animation.frames] == [(60, 80, 3)] * 3
 
 
-def test_zssr_with_a_kernel_on_an_animation_is_refused_not_first_frame_only(qtbot, window, tmp_path):
-    """The Blur kernel panel's ZSSR / MAP-SR actions train on one image: on an animation they
-    are refused with one line instead of upscaling the first frame and dropping the rest."""
+def test_a_kernel_upscale_of_an_animation_runs_every_frame_not_the_first_alone(qtbot, window, tmp_path):
+    """The Blur kernel panel's ZSSR / MAP-SR actions on an animation: every frame, with the
+    panel's kernel (they were refused; before that, the first frame alone was upscaled)."""
     assert window.open_paths([_gif(tmp_path / "anim.gif")])
     qtbot.waitUntil(lambda: window.upscaler.player.frame_count == 3, timeout=20000)
     kernel = np.zeros((13, 13), np.float32)
     kernel[6, 6] = 1.0
-    assert window.kernel_tools.upscale_with_kernel(kernel, 2) is None
-    assert "not the 3 frames of an animation" in window.last_error
-    assert window.session.result is None
+    assert window.kernel_tools.upscale_with_kernel(kernel, 2, model="map-sr") is not None
+    qtbot.waitUntil(lambda: isinstance(window.session.result, AnimatedResult), timeout=60000)
+    frames = window.session.result.animation.frames
+    assert len(frames) == 3 and frames[0].pixels.shape == (60, 80, 3)
 
 
 def test_save_as_suggests_the_animation_s_own_format_until_another_is_chosen(qtbot, window, tmp_path):

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sr_desktop.app.jobs import Job
-from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.animation import Animation
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.animation import AnimationResult
@@ -86,11 +85,8 @@ def read_image_or_animation_job(job: Job, progress, cancel) -> Image | OpenedAni
 def run_animation_job(job: AnimationJob, progress, cancel) -> AnimatedResult:
     """Upscale every frame of ``job.animation`` with ``job.options`` (progress per frame,
     cancel between tiles; a cancelled job returns nothing)."""
-    from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_animation
 
-    if is_per_image(getattr(job.options, "model", "")):
-        raise SRDesktopError(
-            f"{job.options.model} trains on one image: it upscales still images, not the "
-            f"{len(job.animation.frames)} frames of an animation (pick another model)")
+    # (a per-image model, ZSSR or map-sr, works on each frame in turn, as `upscale` does: the
+    # window refused it)
     return AnimatedResult(upscale_animation(job.animation, job.options, progress=progress, cancel=cancel))

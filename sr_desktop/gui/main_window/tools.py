@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 
+from sr_desktop.app.animation_jobs import AnimationJob
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
@@ -285,11 +286,6 @@ class KernelTools:
         if self.session.image is None:
             self.feedback.show_error("Open an image first.", level="info")
             return None
-        frames = len(getattr(self.session.animation, "frames", ()) or ())
-        if frames > 1:  # not the first frame alone, silently: the animation's other frames would be lost
-            self.feedback.show_error(f"{model} trains on one image: it upscales still images, not the "
-                                     f"{frames} frames of an animation")
-            return None
         options = UpscaleOptions(
             model=model, scale=int(scale), kernel=kernel, device=self.picker.torch_device(),
             variant=None if variant == "default" else variant,
@@ -297,6 +293,8 @@ class KernelTools:
             alpha="resample",
         )
         self.feedback.clear_error()  # an earlier job's error is not about this one
+        if self.session.animation is not None:  # every frame with the kernel (the frames of an animation share a blur)
+            return self.queue.submit(AnimationJob(self.session.image, options, None, animation=self.session.animation))
         return self.queue.submit(Job(self.session.image, options))
 
     def _show_panel_error(self, message: str) -> None:
