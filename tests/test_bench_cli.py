@@ -271,6 +271,7 @@ def test_a_bad_dataset_image_is_named_before_any_model_runs(dataset, capsys, nam
     captured = capsys.readouterr()
     # before: the bench measured the images before it, then stopped with no name and no report
     assert rc == 2 and captured.err.count("\n") == 1 and expected in captured.err, captured.err
+    assert captured.err.count(name) == 1  # ("zz_broken.png in the dataset: cannot read …/zz_broken.png: …")
     assert "[evaluate" not in captured.err + captured.out
 
 

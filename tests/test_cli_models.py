@@ -65,7 +65,16 @@ def test_add_use_and_remove_a_custom_model(tmp_path, capsys):
     assert main(["models", "remove", model_id]) == 0
     capsys.readouterr()
     assert main(["models", "remove", model_id]) == 2
-    assert "no custom model" in capsys.readouterr().err
+    assert f"no custom model with id '{model_id}' (you have added none)" in capsys.readouterr().err
+    # a built-in model, and a model's name for its id, are said so ("no custom model with id …")
+    assert main(["models", "remove", "srcnn"]) == 2
+    assert "srcnn is a built-in model: only models you added can be removed" in capsys.readouterr().err
+    assert main(["models", "add", str(path), "--name", "My tiny"]) == 0
+    added_id = capsys.readouterr().out.split()[1].rstrip(":")
+    assert main(["models", "remove", "my tiny"]) == 2
+    assert f"the model named so has the id {added_id}" in capsys.readouterr().err
+    assert main(["models", "remove", "nothing-of-that-name"]) == 2
+    assert f"(yours: {added_id})" in capsys.readouterr().err
 
 
 def test_unsupported_file_is_a_clear_error(tmp_path, capsys):

@@ -686,13 +686,28 @@ def _put_back(aside: Path | None, folder: Path) -> None:
             aside.rename(folder)
 
 
+def _not_a_custom_model(model_id: str, entries: list[dict]) -> str:
+    """Why `model_id` names no model `remove_custom_model` can remove: a built-in one, a
+    custom model's name rather than its id, or nothing (with the ids there are)."""
+    from sr_desktop.engine.models.registry import list_models
+
+    if any(spec.id == model_id and not spec.custom for spec in list_models()):
+        return f"{model_id} is a built-in model: only models you added can be removed"
+    named = [e.get("id") for e in entries if str(e.get("name", "")).casefold() == model_id.casefold()]
+    if named:
+        return f"no custom model with id {model_id!r}; the model named so has the id {named[0]}"
+    ids = [str(e.get("id")) for e in entries if e.get("id")]
+    shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    return f"no custom model with id {model_id!r}" + (f" (yours: {shown})" if ids else " (you have added none)")
+
+
 def remove_custom_model(model_id: str) -> None:
     """Forget a custom model and delete its stored copy. ModelError if unknown."""
     with index_lock():
         entries = read_index(for_change=True)
         matching = [e for e in entries if e.get("id") == model_id]
         if not matching:
-            raise ModelError(f"no custom model with id {model_id!r}")
+            raise ModelError(_not_a_custom_model(model_id, entries))
         # only an id that is a folder name of its own names a folder to delete: an entry with
         # the id ".." (a downloaded or damaged index) deleted the whole data folder
         folder = custom_models_dir() / model_id if entry_id(matching[0]) is not None else None
