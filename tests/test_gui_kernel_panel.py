@@ -105,6 +105,16 @@ def use_kernelgan(panel) -> None:
     panel.method_combo.setCurrentIndex(panel.method_combo.findData("kernelgan"))
 
 
+def test_the_empty_heat_map_says_to_open_an_image_first(make_window, tmp_path, qtbot):
+    """With no image the panel said "Estimate one from the image" beside a greyed-out Estimate."""
+    window = make_window()
+    panel = window.kernel_panel
+    assert panel.heat_map.text() == kernel_panel_module.PLACEHOLDER_NO_IMAGE
+    assert not panel.estimate_button.isEnabled()
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    assert panel.heat_map.text() == kernel_panel_module.PLACEHOLDER and panel.estimate_button.isEnabled()
+
+
 def test_estimate_runs_in_worker_with_live_heat_map(make_window, tmp_path, qtbot, monkeypatch):
     recorder = Recorder(kernel_panel_module.run_kernel_job)
     monkeypatch.setattr(kernel_panel_module, "run_kernel_job", recorder)
@@ -335,7 +345,7 @@ def test_saving_never_replaces_the_image_and_asks_before_replacing_a_picture(mak
         ("zero.npy", np.zeros((3, 3)), "positive sum"),
         ("garbage.npy", b"not a numpy file at all", "not a readable .npy"),
         ("pickled.npy", np.array([{"a": 1}], dtype=object), "not a readable .npy"),
-        ("kernel.txt", b"0.25 0.25 0.25 0.25", "must be a .npy"),
+        ("kernel.txt", b"0.25 0.25 0.25 0.25", "a kernel file is a .npy array"),
     ],
 )
 def test_a_bad_kernel_file_shows_an_error_and_the_app_continues(

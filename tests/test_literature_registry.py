@@ -85,7 +85,9 @@ def test_the_zoo_is_unchanged_and_the_literature_follows_it():
     assert registry.get_model_spec("edsr").needs_weights
 
 
-def test_models_json_and_table_show_the_group(capsys):
+def test_models_json_and_table_show_the_group(capsys, tmp_path, monkeypatch):
+    # a home of its own: a model another test registered ("test vdsr") is listed above the literature
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
     assert main(["models", "--json"]) == 0
     entries = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
     vdsr = entries["vdsr"]

@@ -218,8 +218,9 @@ def test_cli_upscale_with_a_kernel_file_and_bad_kernels(tmp_path, capsys):
                  "--variant", "tikhonov", "--device", "cpu", "--quiet"])  # no --kernel: the bicubic degradation
     assert code == 0 and (tmp_path / "bic.png").exists()
     capsys.readouterr()
+    (tmp_path / "k.txt").write_text("0.25 0.25 0.25 0.25")  # (a missing one is "not found", whatever its suffix)
     for kernel, message in ((tmp_path / "absent.npy", "kernel file not found"),
-                            (tmp_path / "k.txt", "must be a .npy array")):
+                            (tmp_path / "k.txt", "a kernel file is a .npy array")):
         code = main(["upscale", str(src), "-o", str(tmp_path / "x.png"), "--model", "map-sr", "--kernel",
                      str(kernel), "--quiet"])
         err = capsys.readouterr().err  # refused before any file: one line, exit 2
