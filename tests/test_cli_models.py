@@ -36,7 +36,8 @@ def test_models_table(capsys):
     assert "network of its own" not in srcnn  # one network per scale: nothing to say
 
 
-def test_add_use_and_remove_a_custom_model(tmp_path, capsys):
+def test_add_use_and_remove_a_custom_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))  # (its own models alone: the messages list them)
     net = SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2)
     path = tmp_path / "2x_tiny_compact.pth"
     torch.save({"params": net.state_dict()}, path)

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import sys
 from sr_desktop.cli.main import main
@@ -119,3 +121,15 @@ def test_a_mistyped_option_names_the_command_s_help_and_a_guess(capsys):
     err = capsys.readouterr().err
     assert done.value.code == 2 and err.count("\n") == 1
     assert "--qualty 5 (did you mean --quality?) (see `sr-desktop upscale --help`)" in err
+
+
+def test_help_as_a_command_is_the_help(capsys, tmp_path, monkeypatch):
+    """`sr-desktop help` said "cannot read help: file not found" (the word taken for an image)."""
+    from sr_desktop.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: sr-desktop ")
+    with pytest.raises(SystemExit) as exited:
+        main(["help", "upscale"])
+    assert exited.value.code == 0 and capsys.readouterr().out.startswith("usage: sr-desktop upscale ")

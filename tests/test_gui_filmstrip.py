@@ -385,3 +385,19 @@ def test_a_removal_looks_at_the_removed_entries_only(qtbot, strip, tmp_path, mon
     assert len(resolved) <= 1  # (the one path given, at most)
     assert strip.item(0).text() == "x.png"  # alone with its name now: no folder shown
     assert strip.count() == 201
+
+
+def test_an_empty_strip_says_what_it_lists(qtbot, strip, tmp_path, monkeypatch):
+    """An empty strip (View ▸ Panels ▸ Images before any image) was a blank band."""
+    from PySide6.QtGui import QImage
+
+    from sr_desktop.gui.main_window import filmstrip as filmstrip_module
+
+    def drawn() -> int:
+        picture = strip.viewport().grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+        pixels = np.frombuffer(picture.constBits(), np.uint8)
+        return int((pixels != np.bincount(pixels).argmax()).sum())  # not the background's grey
+
+    with_hint = drawn()
+    monkeypatch.setattr(filmstrip_module, "EMPTY_TEXT", "")
+    assert with_hint > drawn() + 300  # the hint's letters

@@ -845,6 +845,19 @@ def test_offscreen_pipeline_saves_result_and_screenshot(qtbot, tmp_path, capsys)
         assert (tmp_path / "out" / f"{src.stem}_window.png").is_file()
 
 
+def test_the_offscreen_pipeline_takes_the_window_size(qtbot, tmp_path, monkeypatch, capsys):
+    """`--offscreen --window-size 800x600` saved a 1600×900 window without a word."""
+    from sr_desktop.cli.main import main
+
+    create_application()
+    src = write_png(tmp_path / "tiny.png", 24, 16)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--offscreen", "--window-size", "800x600", str(src)]) == 0
+    capsys.readouterr()
+    shot = read_image(tmp_path / "out" / "tiny_window.png")
+    assert (shot.width, shot.height) == (800, 600)
+
+
 def test_the_app_form_never_writes_over_its_images(qtbot, tmp_path, capsys):
     """`--screenshot` onto one of the images replaced it with a screenshot; onto a folder it
     left its temporary file; any name was written as PNG. The offscreen run wrote a result

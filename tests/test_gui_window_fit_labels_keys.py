@@ -857,3 +857,25 @@ def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot
     text = box.text()
     assert f"SR Desktop {__version__}" in text and "LICENSES.md" in text
     assert str(paths.config_dir()) in text and str(paths.log_dir()) in text
+    # the libraries a problem report needs, and where a model's licence really is (the plain
+    # `sr-desktop models` table has no licence column)
+    import torch
+    from PySide6.QtCore import qVersion
+
+    assert f"Qt {qVersion()}" in text and f"torch {torch.__version__}" in text and "OpenVINO" in text
+    assert "<code>sr-desktop models --json</code>" in text
+
+
+def test_help_documentation_opens_the_guides_folder(window, monkeypatch):
+    """The Help menu had no way to the guides (only a folder link inside About)."""
+    from PySide6.QtGui import QDesktopServices
+
+    from sr_desktop.engine.core import paths
+
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    assert window.documentation_action in window.menuBar().actions()[-1].menu().actions()
+    window.documentation_action.trigger()
+    assert opened == [str(paths.DOCS_DIR)]
+    monkeypatch.setattr(paths, "DOCS_DIR", paths.DOCS_DIR / "absent")
+    assert window.open_documentation() is False and "no guides folder" in window.message_bar.text()

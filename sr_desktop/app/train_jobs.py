@@ -18,8 +18,8 @@ from sr_desktop.app.kernel_jobs import TRAINING_THREADS, torch_threads
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
+from sr_desktop.engine.training.arch_choices import SCRATCH_ARGUMENTS, TRAINABLE
 from sr_desktop.engine.training.losses import PRESETS
-from sr_desktop.engine.training.networks import SCRATCH_ARGUMENTS, TRAINABLE
 from sr_desktop.engine.training.zoo_weights import FAMILY_ARCH
 
 __all__ = ["LOSS_PRESETS", "TRAINABLE", "TrainRequest", "run_train_job", "training_models"]

@@ -58,18 +58,20 @@ def launch(args) -> int:
     images = [Path(p).expanduser() for p in ([given] if isinstance(given, str) else given)]
     images = images or [paths.SAMPLE_IMAGE]
     screenshot = getattr(args, "screenshot", None)
+    given_size = getattr(args, "window_size", None)
     if screenshot:
-        size = getattr(args, "window_size", None) or WINDOW_SIZE
-        return take_screenshot(Path(screenshot), images, size)
+        return take_screenshot(Path(screenshot), images, given_size or WINDOW_SIZE)
     from sr_desktop.gui.app import has_display
 
     if getattr(args, "offscreen", False) or not has_display():
-        return run_offscreen(images, Path("out"))
-    return run_window(images)
+        # (its window's screenshot was 1600×900 whatever --window-size said)
+        return run_offscreen(images, Path("out"), given_size or WINDOW_SIZE)
+    return run_window(images, given_size)
 
 
-def run_window(images: list[Path]) -> int:
-    """Open the window with ``images`` and run the event loop until it is closed."""
+def run_window(images: list[Path], size: tuple[int, int] | None = None) -> int:
+    """Open the window with ``images`` (at ``size``, else as it was left) and run the event
+    loop until it is closed."""
     from sr_desktop.gui.platform_check import xcb_problem
 
     if (problem := xcb_problem()) is not None:
@@ -86,6 +88,8 @@ def run_window(images: list[Path]) -> int:
     app = create_application(sys.argv[:1])
     window = MainWindow()
     log_unexpected_errors(window.show_error)
+    if size is not None:
+        window.resize(*size)
     window.show()
     stopped = close_on_stop_signals(window)
     load_torch_soon()
@@ -115,9 +119,9 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
     return 0
 
 
-def run_offscreen(images: list[Path] | Path, out_dir: Path) -> int:
-    """Upscale each of ``images`` with the default model through an offscreen window,
-    save each result and a screenshot of the window in ``out_dir``, print their paths."""
+def run_offscreen(images: list[Path] | Path, out_dir: Path, size: tuple[int, int] = WINDOW_SIZE) -> int:
+    """Upscale each of ``images`` with the default model through an offscreen window at
+    ``size``, save each result and a screenshot of the window in ``out_dir``, print their paths."""
     from sr_desktop.engine.imageio import read_image
 
     images = [images] if isinstance(images, Path) else list(images)
@@ -126,7 +130,7 @@ def run_offscreen(images: list[Path] | Path, out_dir: Path) -> int:
     protect = ProtectedPaths(images)
     names = _output_stems(images)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
-        app, window = offscreen_window(Path(tmp))
+        app, window = offscreen_window(Path(tmp), size)
         with _closed_on_interrupt(window):
             for image, stem in zip(images, names, strict=True):
                 _upscale_in_window(app, window, image, stem, out_dir, protect)

@@ -78,7 +78,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="auto|cpu|cuda|cuda:N|mps|vulkan|vulkan:N (default: auto; vulkan runs the model zoo's "
                         "models, see `sr-desktop devices`)")
     parser.add_argument("--tile", default="auto", type=tile_arg,
-                        help="tile size in input pixels, 0 = whole image, or auto")
+                        help="tile size in input pixels, 0 = whole image, or auto (default auto: fits free memory)")
     add_backend_option(parser)
     parser.add_argument("--round-y", action="store_true",
                         help="round Y to integers before measuring (MATLAB uint8 rgb2ycbcr, "

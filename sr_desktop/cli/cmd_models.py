@@ -18,10 +18,11 @@ def add_parser(subparsers) -> None:
     """Register ``models`` (with its ``add`` action) on the main parser."""
     p = subparsers.add_parser(
         "models",
-        help="list the models (installed or not) or add your own model file",
-        description="List the available models with their scales, variants and tags, or add "
+        help="list the models (installed or not), add your own model file or remove one",
+        description="List the available models with their scales, variants and tags, add "
         "a custom model: `sr-desktop models add FILE [--name NAME]` (.pth, .safetensors, "
-        "or an ncnn .param with its .bin next to it).",
+        "or an ncnn .param with its .bin next to it), or remove one you added: "
+        "`sr-desktop models remove ID`.",
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, stop_signals_call, torch_device_arg
@@ -12,26 +13,30 @@ from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE
 from sr_desktop.engine.core.text import counted, printable
+from sr_desktop.engine.training.arch_choices import TRAINABLE
 
 HELP = "train or fine-tune a super-resolution model on folders of high-resolution images"
-EPILOG = f"""Examples:
+_NOTES = (
+    f"--arch: {', '.join(TRAINABLE)}; with optional hyper-parameters, e.g. EDSR:num_feat=32,num_block=8. "
+    "--loss: NAME[@OPTION][:WEIGHT],... with NAME in l1, mse, charbonnier, perceptual[@LAYER], texture[@LAYER], "
+    "tv, gan|lsgan|ragan[@vgg|@unet], gradient, gradbranch (SPSR), cycle, levels (LapSRN). --out holds "
+    "model.safetensors, checkpoint/, log.jsonl, val/ and curves.png. Ctrl-C saves a checkpoint first. "
+    f"See {DOCS_DIR}/training.md."
+)
+EPILOG = """Examples:
   sr-desktop train --arch EDSR-baseline --scale 2 --data photos/ --val val/ --out runs/edsr --name "My EDSR"
   sr-desktop train --arch Compact --scale 4 --data scans/ --init custom-my-compact --iterations 2000 --out runs/ft
   sr-desktop train ... --out runs/edsr --resume          (continue a stopped or killed run)
   sr-desktop train ... --out runs/edsr --resume --iterations 20000   (extend a finished one)
 
---arch: an architecture (or alias: EDSR-baseline, Compact, ESRGAN) with optional hyper-parameters,
-e.g. EDSR:num_feat=32,num_block=8. --loss: NAME[@OPTION][:WEIGHT],... with NAME in l1, mse,
-charbonnier, perceptual[@LAYER], texture[@LAYER], tv, gan|lsgan|ragan[@vgg|@unet], gradient,
-gradbranch (SPSR), cycle, levels (LapSRN). --out holds model.safetensors, checkpoint/, log.jsonl,
-val/ and curves.png. Ctrl-C saves a checkpoint first. See {DOCS_DIR}/training.md."""
+""" + textwrap.fill(_NOTES, 100, break_on_hyphens=False, break_long_words=False)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register `sr-desktop train` and its options on `subparsers`; returns its parser."""
     p = subparsers.add_parser("train", help=HELP, description=HELP + ".", epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", required=True, metavar="ARCH", help="architecture to train (see below)")
+    p.add_argument("--arch", required=True, metavar="ARCH", help="architecture to train (listed below)")
     p.add_argument("--scale", required=True, type=int, nargs="+", action="extend", metavar="N",
                    help="upscaling factor; several (--scale 2 3 4) train one network for all of them, as "
                         "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
@@ -82,7 +87,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="checkpoint every N iterations (default: at each validation)")
     p.add_argument("--log-every", type=int, default=10, metavar="N", help="log every N iterations (default 10)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="data worker threads (default 2)")
-    p.add_argument("--cache-mb", type=int, default=2048, metavar="MB", help="decoded images kept in memory")
+    p.add_argument("--cache-mb", type=int, default=2048, metavar="MB",
+                   help="decoded images kept in memory (default 2048)")
     p.add_argument("--vgg-weights", metavar="FILE", help="VGG19 weights for perceptual/texture losses "
                    "(default: torchvision's file in the torch hub cache)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 is "

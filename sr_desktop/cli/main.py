@@ -112,7 +112,8 @@ def build_app_parser() -> argparse.ArgumentParser:
         "--window-size",
         metavar="WxH",
         type=window_size,
-        help="window size for --screenshot, e.g. 1366x768 (default 1600x900)",
+        help="window size, e.g. 1366x768 (--screenshot and --offscreen: default 1600x900; the window: as "
+             "it was left)",
     )
     parser.add_argument(
         "--offscreen", action="store_true", help="run the no-display pipeline even with a display"
@@ -262,6 +263,9 @@ def _main(argv: list[str] | None) -> int:
     except (MemoryError, ImportError, OSError) as exc:
         return _cannot_start(exc)
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    if argv[:1] == ["help"] and not _names_a_file("help"):  # `sr-desktop help [COMMAND]`, as git has it
+        # (it said "cannot read help: file not found": the word taken for an image)
+        argv = [argv[1], "--help"] if len(argv) > 1 and argv[1] in commands else ["--help"]
     first = next((a for a in argv if not a.startswith("-")), None)
     is_app = first is None or first not in commands
     if is_app and any(a in ("-h", "--help") for a in argv) and first is None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,47 +35,10 @@ from sr_desktop.engine.models.archs.detect import (
     detect_architecture,
 )
 from sr_desktop.engine.models.archs.published_keys import published_keys
+from sr_desktop.engine.training.arch_choices import ALIASES, SCRATCH_ARGUMENTS, TRAINABLE, log2_of
 from sr_desktop.engine.training.errors import TrainingError
 
 log = logging.getLogger(__name__)
-
-
-def _log2(scale: int) -> int:
-    if scale < 2 or scale & (scale - 1):
-        raise ValueError(f"×{scale} is not a power of two")
-    return int(math.log2(scale))
-
-
-def _upscale(scale: int) -> dict[str, Any]:
-    return {"upscale": scale}
-
-
-#: the architectures that can be trained from scratch: their module's arguments at a scale
-#: (paper sizes, but EDSR's module defaults are the baseline's; override any of them in the
-#: architecture spec)
-SCRATCH_ARGUMENTS = {
-    "SRCNN": lambda s: {},
-    "FSRCNN": _upscale,
-    "ESPCN": _upscale,
-    "VDSR": lambda s: {},
-    "LapSRN": lambda s: {"num_levels": _log2(s)},
-    "SRResNet": _upscale,
-    "MSRResNet": _upscale,
-    "EDSR": _upscale,
-    "RDN": _upscale,
-    "RCAN": _upscale,
-    "RRDBNet": lambda s: {"num_upsample": _log2(s)},
-    "SRVGGNetCompact": _upscale,
-    "SPAN": _upscale,
-    "SPSR": lambda s: {"num_upsample": _log2(s)},
-}
-#: names users know, as an architecture and its hyper-parameters
-ALIASES = {
-    "EDSR-baseline": ("EDSR", {"num_feat": 64, "num_block": 16}),
-    "Compact": ("SRVGGNetCompact", {"num_feat": 64, "num_conv": 16}),
-    "ESRGAN": ("RRDBNet", {}),
-}
-TRAINABLE = tuple(SCRATCH_ARGUMENTS) + tuple(ALIASES)
 
 
 def _value(text: str) -> Any:
@@ -314,7 +276,7 @@ def _grown_pyramid(model: ArchModel, scale: int) -> TrainNet:
     MS-LapSRN shares one level's weights across the pyramid). A ×8 network then starts
     from a trained ×4 one instead of from scratch."""
     levels = model.params.get("num_levels", len(model.module.levels))
-    wanted = _log2(scale) if scale > 1 and scale & (scale - 1) == 0 else 0
+    wanted = log2_of(scale) if scale > 1 and scale & (scale - 1) == 0 else 0
     if wanted <= levels:
         raise TrainingError(f"--init: a ×{model.scale} LapSRN grows only to a larger power of two, not ×{scale}")
     params = {**model.params, "num_levels": wanted}

@@ -59,6 +59,8 @@ from sr_desktop.gui.worker import JobQueue
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
 HEAT_MAP_SIDE = 208
 PLACEHOLDER = "No kernel yet.\nEstimate one from the image,\nor load a .npy kernel."
+#: the same without an image (Estimate is greyed out: it did not say why)
+PLACEHOLDER_NO_IMAGE = "No kernel yet.\nOpen an image to estimate one,\nor load a .npy kernel."
 #: the two ways to upscale with the kernel: model id -> what the question box calls it
 UPSCALE_MODELS = {"zssr": "ZSSR", "map-sr": "map-sr"}
 DOUBTFUL_TITLE = "Doubtful blur kernel"
@@ -320,6 +322,8 @@ class KernelPanel(QWidget):
             self._show_kernel(self.kernel)  # (not its half-formed preview)
         changed = image is not self.image
         self.image = image
+        if changed and self.kernel is None and self._job is None:
+            self._show_kernel(None)  # (its words depend on whether there is an image)
         self.image_name = name or (image.path.name if image is not None and image.path else "image")
         if changed:  # "Done"/"Failed." and the full bar spoke of the previous image's estimation
             self.progress_bar.setVisible(False)
@@ -543,7 +547,7 @@ class KernelPanel(QWidget):
     def _show_kernel(self, kernel: np.ndarray | None, caption: str | None = None) -> None:
         if kernel is None:
             self.heat_map.setPixmap(QPixmap())
-            self.heat_map.setText(PLACEHOLDER)
+            self.heat_map.setText(PLACEHOLDER if self.image is not None else PLACEHOLDER_NO_IMAGE)
             self.heat_map.setStyleSheet(  # on-image colour: the heat map's own black canvas
                 "QLabel { background: #202020; color: #bbbbbb; border-radius: 4px; }")  # on-image colour
             self.heat_caption.setText("")

@@ -1,4 +1,4 @@
-"""Help ▸ About SR Desktop: the version, where the app keeps its files, and where the
+"""Help ▸ About SR Desktop: the version and the libraries', where the app keeps its files, and where the
 licences of what it ships (photos, NIQE's parameters, each model's weights) are written."""
 
 from __future__ import annotations
@@ -19,6 +19,21 @@ def _link(path: Path) -> str:
     return f'<a href="{path.as_uri()}">{html.escape(str(path))}</a>'
 
 
+def libraries_line() -> str:
+    """"Qt 6.11.3 (PySide6 6.11.3), torch 2.13.0, OpenVINO …, ncnn …": what a problem report
+    needs (`sr-desktop devices` prints the same)."""
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    from sr_desktop.engine.models.backends.inventory import library_versions
+
+    names = {"torch": "torch", "openvino": "OpenVINO", "ncnn": "ncnn"}
+    # (OpenVINO's own string runs on with its build: "2026.4.1-22982-e213a147257-releases/2026/4")
+    others = ", ".join(f"{names.get(name, name)} {version.split('-')[0] if version else 'not installed'}"
+                       for name, version in library_versions().items())
+    return f"Qt {qVersion()} (PySide6 {PySide6.__version__}), {others}"
+
+
 def about_text() -> str:
     """The About box's rich text."""
     licences = paths.RESOURCES_DIR / "LICENSES.md"
@@ -32,11 +47,12 @@ def about_text() -> str:
     return (
         f"<h3>SR Desktop {html.escape(__version__)}</h3>"
         "<p>Super-resolution workbench: upscale, compare and measure, train.<br>"
-        f"Python {html.escape(platform.python_version())} on {html.escape(platform.system())}.</p>"
+        f"Python {html.escape(platform.python_version())} on {html.escape(platform.system())}.<br>"
+        f"{html.escape(libraries_line())}</p>"
         f"<table>{folders}</table>"
         "<p>The app's code is under the MIT licence. The bundled photos and NIQE's parameters: "
         f"{_link(licences) if licences.is_file() else 'LICENSES.md'}. Each model's licence is in its "
-        "tooltip in the Model list and in <code>sr-desktop models</code>.</p>"
+        "tooltip in the Model list and in <code>sr-desktop models --json</code>.</p>"
         + (f"<p>Guides: {_link(paths.DOCS_DIR)}</p>" if paths.DOCS_DIR.is_dir() else "")
     )
 

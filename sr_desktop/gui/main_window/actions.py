@@ -51,6 +51,7 @@ class ActionTarget(Protocol):
     def set_compare_mode(self, mode: str) -> None: ...
     def show_shortcuts(self): ...
     def show_about(self): ...
+    def open_documentation(self) -> bool: ...
     def toggle_animation(self) -> None: ...
 
 
@@ -98,7 +99,8 @@ def build_actions(w: ActionTarget) -> None:
     w.batch_action = a("&Batch export…", w.open_batch_dialog, "Ctrl+B", "Upscale a folder of images (Ctrl+B)")
     # Ctrl+Q as well: the standard key is empty on some desktops (and offscreen)
     w.quit_action = a("&Quit", w.close, ["Ctrl+Q", std.Quit], "Close the window (Ctrl+Q)")
-    w.upscale_action = a("&Upscale", w.start_upscale, ["Ctrl+Return", "Ctrl+Enter"], "Upscale the whole image")
+    w.upscale_action = a("&Upscale", w.start_upscale, ["Ctrl+Return", "Ctrl+Enter"],
+                         "Upscale the whole image (Ctrl+Return)")
     w.region_action = a("Enhance &region", w.enhance_current_region, "Ctrl+R",
                         "Upscale only the selected region (none selected, zoomed in: the part in view)")
     w.cancel_action = a("&Cancel", w.cancel_jobs, "Esc", "Cancel the running job (Esc)")
@@ -106,14 +108,16 @@ def build_actions(w: ActionTarget) -> None:
                            "Add your own model file (.pth, .safetensors, or an ncnn .param with its .bin)")
     w.remove_model_action = a("&Remove model…", w.remove_model_dialog, None,
                               "Take one of the models you added out of the list")
-    w.fit_action = a("Zoom to &fit", lambda: w.compare.zoom_fit(), "Ctrl+0")
+    w.fit_action = a("Zoom to &fit", lambda: w.compare.zoom_fit(), "Ctrl+0", "The whole image in the view (Ctrl+0)")
     w.zoom_actions = [
         a(f"Zoom {int(factor * 100)} %", lambda f=factor: w.compare.set_magnification(f), key,
           f"The original at {int(factor * 100)} % of its pixel size, also after an upscale ({key})")
         for factor, key in ZOOM_PRESETS
     ]
-    w.zoom_in_action = a("Zoom &in", lambda: w.compare.zoom_in(), ["Ctrl+=", "Ctrl++", std.ZoomIn])
-    w.zoom_out_action = a("Zoom &out", lambda: w.compare.zoom_out(), ["Ctrl+-", std.ZoomOut])
+    w.zoom_in_action = a("Zoom &in", lambda: w.compare.zoom_in(), ["Ctrl+=", "Ctrl++", std.ZoomIn],
+                         "Magnify the view (Ctrl+=, or the wheel)")
+    w.zoom_out_action = a("Zoom &out", lambda: w.compare.zoom_out(), ["Ctrl+-", std.ZoomOut],
+                          "Shrink the view (Ctrl+-, or the wheel)")
 
     w.region_tool_action = QAction("&Region tool", w)
     w.region_tool_action.setCheckable(True)
@@ -133,7 +137,9 @@ def build_actions(w: ActionTarget) -> None:
     w.shortcuts_action = a("&Keyboard shortcuts", w.show_shortcuts, "F1",
                            "Every keyboard shortcut of the window (F1)")
     w.about_action = a("&About SR Desktop", w.show_about, None,
-                       "The version, where the app keeps its files, the licences")
+                       "The version, the libraries, where the app keeps its files, the licences")
+    w.documentation_action = a("&Documentation", w.open_documentation, None,
+                               "The guides (the window, models, formats, training, benchmarks…) in their folder")
     for action in (w.split_action, w.side_action):
         action.setCheckable(True)
         w.mode_group.addAction(action)
@@ -179,6 +185,7 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
     w.tools_menu.menuAction().setVisible(False)  # shown once a tool is added
 
     help_menu = bar.addMenu("&Help")
+    help_menu.addAction(w.documentation_action)
     help_menu.addAction(w.shortcuts_action)
     help_menu.addAction(w.about_action)
 

@@ -17,8 +17,9 @@ from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPainte
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QStyle
 
 from sr_desktop.app.jobs import Job
+from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.thumbnails import THUMB, Thumbnail, run_thumbnail_job
-from sr_desktop.gui.widgets import plain_tooltip
+from sr_desktop.gui.widgets import muted_colour, plain_tooltip
 from sr_desktop.gui.worker import JobQueue
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -26,6 +27,10 @@ _ERROR_ROLE = Qt.ItemDataRole.UserRole + 1
 #: the file's (modification time, size) when its thumbnail was made
 _STAMP_ROLE = Qt.ItemDataRole.UserRole + 2
 _RESOLVED_ROLE = Qt.ItemDataRole.UserRole + 3  # the path resolved when it was listed (its lookup key)
+
+
+#: what the strip says while it lists nothing
+EMPTY_TEXT = "The images you open or drop are listed here (Ctrl+O)"
 
 
 class Filmstrip(QListWidget):
@@ -85,6 +90,14 @@ class Filmstrip(QListWidget):
         self._reporting: Job | None = None  # the thumbnail job whose reports came last
         self._reported: set[Path] = set()  # the paths it has reported
         self._placeholder = _blank(self._ratio)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.count() == 0:  # (an empty strip was a blank white band)
+            painter = QPainter(self.viewport())
+            painter.setPen(muted_colour(self.palette()))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             with_native_keys(EMPTY_TEXT))
 
     # -- the list ---------------------------------------------------------------------
     def paths(self) -> list[Path]:

@@ -589,6 +589,20 @@ class MainWindow(QMainWindow):
         sheet.raise_()
         return sheet
 
+    def open_documentation(self) -> bool:
+        """Help ▸ Documentation: the guides' folder in the system's file viewer (False, and
+        said, when this install has none)."""
+        from PySide6.QtGui import QDesktopServices
+
+        from sr_desktop.engine.core.paths import DOCS_DIR
+        from sr_desktop.gui.file_urls import file_url
+
+        if not DOCS_DIR.is_dir():
+            self.show_error(f"This install has no guides folder ({DOCS_DIR}); they are in the project's "
+                            "docs/ folder", level="info")
+            return False
+        return QDesktopServices.openUrl(file_url(DOCS_DIR))
+
     def show_about(self):
         """Help ▸ About SR Desktop: the non-modal box (returned; one, raised again)."""
         box = self.about_box
