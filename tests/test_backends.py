@@ -747,7 +747,8 @@ def test_an_openvino_inference_stops_when_its_job_is_cancelled():
     weights = ops.constant(np.full((3, 3, 3, 3), 1 / 27, np.float32))
     for _ in range(60):  # a third of a second or more for 1500² on two cores
         x = ops.convolution(x, weights, [1, 1], [1, 1], [1, 1], [1, 1])
-    runner = openvino_runner.OpenVinoRunner(openvino_runner._compile(ov.Model([x], [param]), 2), "test")
+    graph = ov.Model([x], [param])
+    runner = openvino_runner.OpenVinoRunner(graph, 2, "test")
     image = np.ones((1, 3, 1500, 1500), np.float32)
     token = CancelToken()
     token.cancel()
@@ -759,11 +760,43 @@ def test_an_openvino_inference_stops_when_its_job_is_cancelled():
     with cancel_scope(token), pytest.raises(Cancelled):
         runner.run_array(image)
     stopped = time.perf_counter() - start
-    out = runner.run_array(image[:, :, :64, :64])  # outside a job: as before
-    assert out.shape == (1, 3, 64, 64) and np.allclose(out[0, :, 32, 32], 1.0, atol=1e-4)
+    # outside a job, an input of another size: exactly what a fresh runner gives (the compiled
+    # model a cancel left gave other pixels, then failed "Eltwise shape infer … mismatch", for
+    # every job that shared it)
+    other = np.random.default_rng(0).random((1, 3, 64, 48), dtype=np.float32)
+    out = runner.run_array(other)
+    assert np.array_equal(out, openvino_runner.OpenVinoRunner(graph, 2, "fresh").run_array(other))
     whole = time.perf_counter()
     runner.run_array(image)
     assert stopped < time.perf_counter() - whole  # (stopped before the end)
+
+
+def test_a_cancelled_openvino_upscale_leaves_the_shared_model_sound(home):
+    """Esc on one upscale left the OpenVINO model that the window's other jobs share unsound:
+    the next image of another size came out with other pixels, then every job failed with
+    "Eltwise shape infer input shapes dim index: 2 mismatch" for the rest of the session."""
+    import threading
+
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.core.progress import CancelToken
+    from sr_desktop.engine.imageio.image import Image
+    from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
+
+    rng = np.random.default_rng(0)
+    large = Image(rng.integers(0, 256, (320, 320, 3), dtype=np.uint8))
+    small = Image(rng.integers(0, 256, (96, 72, 3), dtype=np.uint8))
+    options = UpscaleOptions(model="span", scale=2, backend="openvino", tile=0)
+    expected = upscale_image(small, options).image.pixels
+    cancelled = 0
+    for _ in range(3):
+        token = CancelToken()
+        threading.Timer(0.15, token.cancel).start()
+        try:
+            upscale_image(large, options, cancel=token)
+        except Cancelled:
+            cancelled += 1
+        assert np.array_equal(upscale_image(small, options).image.pixels, expected)
+    assert cancelled  # (a machine fast enough to finish 320² in 0.15 s would not test it)
 
 
 def test_a_first_openvino_conversion_asked_for_is_announced(tmp_path, monkeypatch):

@@ -217,9 +217,13 @@ class OpenVinoRunner:
     """Callable in place of a model's torch graph: N×C×H×W tensor in, tensor out
     (`run_array`: the same on numpy arrays)."""
 
-    def __init__(self, compiled, key: str) -> None:
-        self._compiled = compiled
-        self._request = compiled.create_infer_request()
+    def __init__(self, source, threads: int, key: str) -> None:
+        """`source` (an IR file or a converted ``openvino.Model``) compiled for the CPU with
+        `threads` threads; compiled again after a cancelled inference (`run_array`)."""
+        self._source = source
+        self._threads = threads
+        self._compiled = _compile(source, threads)
+        self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()
         self.key = key
 
@@ -236,6 +240,9 @@ class OpenVinoRunner:
         cancel = scope_cancel()
         with self._lock:
             keep_signal_stack_valid()
+            if self._request is None:  # (the last inference was cancelled)
+                self._compiled = _compile(self._source, self._threads)
+                self._request = self._compiled.create_infer_request()
             if cancel is None:
                 result = self._request.infer(inputs)
                 return np.array(result[self._compiled.output(0)], copy=True)
@@ -246,6 +253,10 @@ class OpenVinoRunner:
                     self._request.cancel()
                     with contextlib.suppress(RuntimeError):  # (the wait of a cancelled request raises)
                         self._request.wait()
+                    # a cancelled inference leaves the compiled model unsound: the next input of
+                    # another size came out wrong, then failed ("Eltwise shape infer … mismatch"),
+                    # for every job sharing it, for the rest of the session (OpenVINO 2026.4)
+                    self._compiled = self._request = None
                     raise Cancelled()
             return np.array(self._request.get_output_tensor(0).data, copy=True)
 
@@ -311,7 +322,7 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True,
     if not cache:
         example, kwargs, _ = _graph_call(model, EXAMPLE_SIZE)
         converted, _ = _convert_checked(model, module, kwargs, example)
-        return OpenVinoRunner(_compile(converted, threads), "")
+        return OpenVinoRunner(converted, threads, "")
     tensors = tensors_digest(module)
     identity = identity_key(model, tensors)
     known = read_json_dict(_index_file()).get(identity)
@@ -340,7 +351,7 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True,
         # the conversion is good, only the cache cannot hold it (disk full, read-only, a file
         # in the way, ...): run it from memory; the next run tries to cache it again
         try:
-            return OpenVinoRunner(_compile(converted, threads), "")
+            return OpenVinoRunner(converted, threads, "")
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
             raise BackendError(f"OpenVINO cannot compile {model.id}: {_first_line(exc)}") from None
     update_json_dict(_index_file(), identity, key)
@@ -426,7 +437,7 @@ def _cached_runner(key: str, threads: int) -> OpenVinoRunner | None:
         recorded = json.loads((folder / _MARKER).read_text(encoding="utf-8")).get("sha256")
         if recorded != _file_digests(folder):  # a flipped byte in model.bin would give wrong pixels
             raise ValueError("its files differ from those that were checked")
-        return OpenVinoRunner(_compile(xml, threads), key)
+        return OpenVinoRunner(xml, threads, key)
     except Exception as exc:  # noqa: BLE001 - any failure means the entry is broken: rebuild it
         log.info("openvino: cached conversion %s is unusable (%s); converting again", key, _first_line(exc))
         _remove(folder)
