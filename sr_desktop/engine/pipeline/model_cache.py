@@ -3,13 +3,15 @@ consecutive jobs (a batch, repeated upscales in the GUI) reuse the loaded weight
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
+from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, check_cancel
 from sr_desktop.engine.models.arch_host import load_without_torch as arch_without_torch
 from sr_desktop.engine.models.arch_host import torch_free_twin
 from sr_desktop.engine.models.backends.choose import apply_backend
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 _CACHE: OrderedDict[tuple, SRModel] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 2
+#: a lock per model being loaded (`_loading`); kept, a few bytes per choice ever loaded
+_LOADING: dict[tuple, threading.Lock] = {}
 #: choices for which `_model_without_torch` found no torch-free model: this process asks torch
 #: from then on (a model measured by torch meanwhile would otherwise be loaded a second time)
 _THROUGH_TORCH: set[tuple] = set()
@@ -79,21 +83,38 @@ def get_model(
         options["device"] = str(choice) if isinstance(choice, torch.device) else choice
     cacheable = not options
     key = (model_id, _stored_file(spec), scale, variant, str(dev), precision, backend)
-    if cacheable:
+    if not cacheable:
+        model = place_model(load_model(model_id, scale=scale, variant=variant, **options), dev, precision)
+        apply_backend(model, backend, progress, cancel)
+        return model
+    with _loading(key, cancel):
         with _CACHE_LOCK:
             if key in _CACHE:
                 _CACHE.move_to_end(key)
                 return _CACHE[key]
-    model = place_model(load_model(model_id, scale=scale, variant=variant, **options), dev, precision)
-    apply_backend(model, backend, progress, cancel)
-    if cacheable:
+        model = place_model(load_model(model_id, scale=scale, variant=variant), dev, precision)
+        apply_backend(model, backend, progress, cancel)
         model = torch_free_twin(model, device, precision) or model
-    if cacheable:
         with _CACHE_LOCK:
             _CACHE[key] = model
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
     return model
+
+
+@contextlib.contextmanager
+def _loading(key: tuple, cancel: CancelToken | None) -> Iterator[None]:
+    """One load of `key` at a time: a second job asking for a model being loaded waits for it
+    (two jobs loaded it twice, at twice the memory, and both ran its first-use measurement),
+    looking at its own `cancel` meanwhile."""
+    with _CACHE_LOCK:
+        lock = _LOADING.setdefault(key, threading.Lock())
+    while not lock.acquire(timeout=0.1):
+        check_cancel(cancel)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def place_model(model: SRModel, device: torch.device, precision: str) -> SRModel:

@@ -209,6 +209,9 @@ def files_identity(source_key: str, model_id: str, scale: int, variant: str | No
     return digest.hexdigest()[:32]
 
 
+#: held while a torch graph is traced into OpenVINO (`_convert_checked`)
+_CONVERSION_LOCK = threading.Lock()
+
 #: how often an inference inside a `progress.cancel_scope` looks at its token
 CANCEL_POLL_MS = 100
 
@@ -521,8 +524,10 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
     channels = int(example.shape[1])
     try:
         # the tracer warns about every Python-level size it records; the check below is what
-        # tells whether the converted graph is right, so the warnings only add noise
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        # tells whether the converted graph is right, so the warnings only add noise. One
+        # conversion at a time: torch's tracer is not thread-safe (two jobs' first uses at once
+        # failed "Tracing failed sanity checks", and `auto` then kept torch for good)
+        with _CONVERSION_LOCK, torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             converted = ov.convert_model(bound, example_input=example,
                                          input=[ov.PartialShape([-1, channels, -1, -1])])
