@@ -179,7 +179,8 @@ def test_kernel_loading_and_errors(tmp_path):
     assert load_kernel(np.ones((4, 4))).shape == (5, 5)  # even -> odd canvas, same centre tap
     with pytest.raises(SRDesktopError, match="not found"):
         load_kernel(tmp_path / "missing.npy")
-    with pytest.raises(SRDesktopError, match=".npy"):
+    (tmp_path / "k.txt").write_text("0.25 0.25 0.25 0.25")  # (a missing one is "not found", whatever its suffix)
+    with pytest.raises(SRDesktopError, match="a kernel file is a .npy array"):
         load_kernel(tmp_path / "k.txt")
     bad = tmp_path / "bad.npy"
     bad.write_bytes(b"not numpy")

@@ -52,6 +52,7 @@ import torch
 
 from sr_desktop.engine.compute.devices import torch_threads
 from sr_desktop.engine.compute.psnr import psnr_from_mse
+from sr_desktop.engine.compute.seeded import seeded_torch
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan import losses
 from sr_desktop.engine.kernelgan.adam import Adam
@@ -253,8 +254,7 @@ def _run_once(
     kernel appends its record with ``diverged`` (no confidence) and raises `_Diverged`."""
     first_record = len(history)
     rng = np.random.default_rng(seed)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with seeded_torch(seed, device):
         G = (KernelGenerator(scale=scale_g) if prior is None else FKPGenerator(prior, scale=scale_g)).to(device)
         D = KernelDiscriminator().to(device)
         D.reset_parameters()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sr_desktop.engine.compute import devices
+from sr_desktop.engine.compute.seeded import drawing_from_torch
 from sr_desktop.engine.core.options import Backend, parse_backend, parse_device, parse_precision
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, check_cancel
 from sr_desktop.engine.models.arch_host import load_without_torch as arch_without_torch
@@ -83,7 +84,7 @@ def get_model(
         options["device"] = str(choice) if isinstance(choice, torch.device) else choice
     cacheable = not options
     key = (model_id, _stored_file(spec), scale, variant, str(dev), precision, backend)
-    if not cacheable:
+    if not cacheable:  # (a per-image model: its networks are built seeded, when it runs)
         model = place_model(load_model(model_id, scale=scale, variant=variant, **options), dev, precision)
         apply_backend(model, backend, progress, cancel)
         return model
@@ -92,7 +93,9 @@ def get_model(
             if key in _CACHE:
                 _CACHE.move_to_end(key)
                 return _CACHE[key]
-        model = place_model(load_model(model_id, scale=scale, variant=variant), dev, precision)
+        with drawing_from_torch():  # (its layers' default initialisation, before the weights are read)
+            loaded = load_model(model_id, scale=scale, variant=variant)
+        model = place_model(loaded, dev, precision)
         apply_backend(model, backend, progress, cancel)
         model = torch_free_twin(model, device, precision) or model
         with _CACHE_LOCK:

@@ -34,6 +34,7 @@ import torch
 
 from sr_desktop.engine.compute.devices import resolve_device
 from sr_desktop.engine.compute.resample import quantize
+from sr_desktop.engine.compute.seeded import drawing_from_torch
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.kernel_file import kernel_spec_parts
 from sr_desktop.engine.core.progress import (
@@ -246,9 +247,36 @@ class Trainer:
         if self.ckpt is not None and self.ckpt.iteration > o.iterations:
             raise TrainingError(f"cannot resume: the checkpoint is at iteration {self.ckpt.iteration}, past "
                                 f"--iterations {o.iterations} (--iterations {self.ckpt.iteration} exports it as it is)")
-        torch.manual_seed(o.seed)  # the initial weights (network, discriminator) of a new run
         #: how a resumed run's learning-rate schedule differs from its checkpoint's (one line)
         self.schedule_note: str | None = None
+        # seeded and built with no other thread drawing from torch's generator in between
+        # (`compute.seeded`: a KernelGAN estimation beside it saw its own seeded draws moved)
+        with drawing_from_torch():
+            torch.manual_seed(o.seed)  # the initial weights (network, then discriminator) of a new run
+            self._make_network(o)
+        o = self.options
+        self.net.module.train()
+        if o.mixed_scales:
+            self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20,
+                                         o.downscales, cancel)
+        else:
+            self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20, o.downscales,
+                                    cancel)
+        check_cancel(cancel)
+        self._setup_step("Measuring the bicubic baseline…")
+        self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
+        self.val_backend = ValidationBackend(o.backend, self.device)
+        self.val_backend.check(self.net)
+        with drawing_from_torch():
+            self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
+        self.cuda = self.device.type == "cuda"
+        self.amp_dtype = autocast_dtype(self.device, o.amp)
+        self.baseline = self.val.bicubic()
+        self.last_val: ValidationScores | None = None
+        check_cancel(cancel)
+
+    def _make_network(self, o: TrainOptions) -> None:
+        """The network: a checkpoint's (resumed), a model's (--init) or a new one (--arch)."""
         if self.ckpt is not None:
             _check_resume(o, self.ckpt, getattr(self.degradation, "kernel", None))
             recorded_lr = (self.ckpt.meta.get("schedule") or {}).get("lr")
@@ -277,24 +305,6 @@ class Trainer:
                 self.net.init_note += f"; they train at lr {DEFAULT_LR:g}, as from scratch (--lr to choose)"
         else:
             self.net = build_network(o.arch, o.scale)
-        self.net.module.train()
-        if o.mixed_scales:
-            self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20,
-                                         o.downscales, cancel)
-        else:
-            self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20, o.downscales,
-                                    cancel)
-        check_cancel(cancel)
-        self._setup_step("Measuring the bicubic baseline…")
-        self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
-        self.val_backend = ValidationBackend(o.backend, self.device)
-        self.val_backend.check(self.net)
-        self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
-        self.cuda = self.device.type == "cuda"
-        self.amp_dtype = autocast_dtype(self.device, o.amp)
-        self.baseline = self.val.bicubic()
-        self.last_val: ValidationScores | None = None
-        check_cancel(cancel)
 
     def _setup_step(self, message: str, progress: ProgressCallback | None = None) -> None:
         """Say which step before the first iteration runs (the window said "Reading the

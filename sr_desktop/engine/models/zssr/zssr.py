@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sr_desktop.engine.compute.degrade import degrade_with_kernel
+from sr_desktop.engine.compute.seeded import seeded_torch
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.kernelgan.adam import Adam
 from sr_desktop.engine.kernelgan.kernel_ops import cubic
@@ -167,8 +168,7 @@ class ZSSRTrainer:
         self.opts = opts
         self.device = device
         self.rng = np.random.default_rng(seed)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded_torch(seed, device):
             self.net = ZSSRNet(opts.channels, opts.depth).to(device)
         self.logs: list[ZSSRStageLog] = []
         self._map_cache: dict[tuple[int, int], tuple[np.ndarray | None, np.ndarray | None]] = {}
