@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -10,6 +11,8 @@ os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 _HOME = tempfile.mkdtemp(prefix="sr-desktop-test-home-")
 os.environ["SR_DESKTOP_HOME"] = _HOME
+# matplotlib's font cache and settings in the test home, not the user's ~/.cache and ~/.config
+os.environ["MPLCONFIGDIR"] = os.path.join(_HOME, "matplotlib")
 # `--backend auto` measures torch against OpenVINO once per model (a conversion of several
 # seconds each): the suite runs torch unless a test asks for a backend
 # (tests/test_backends.py covers auto and openvino).
@@ -25,6 +28,11 @@ import torch  # noqa: E402
 import sr_desktop.engine.models.backends.openvino_runner  # noqa: E402, F401
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def pytest_unconfigure(config) -> None:
+    """The session's home goes with the session (each run left ~250 MB of converted models)."""
+    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -47,9 +47,12 @@ def digests(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def local_ray():
+    before = dict(os.environ)  # (ray.init sets RAY_AUTH_MODE, PYTHONBREAKPOINT, … for every later test)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+    os.environ.clear()
+    os.environ.update(before)
 
 
 def test_cluster_target_parsing(monkeypatch):

@@ -55,9 +55,22 @@ def test_a_stop_signal_closes_the_window_without_its_questions(tmp_path, signame
 import os, signal, sys, threading, time
 from pathlib import Path
 from sr_desktop.cli import app_launcher
+from sr_desktop.gui import app
+
+shown = threading.Event()
+real = app.close_on_stop_signals
+
+def closing_on_stop_signals(window):  # (called once the window is shown and handles signals)
+    stopped = real(window)
+    shown.set()
+    return stopped
+
+app.close_on_stop_signals = closing_on_stop_signals
 
 def press_when_shown():
-    time.sleep(2.0)
+    # (a fixed 2 s came before the window on a loaded machine: killed outright, or a traceback)
+    shown.wait(100)
+    time.sleep(0.5)
     os.kill(os.getpid(), signal.{signame})
 
 threading.Thread(target=press_when_shown, daemon=True).start()

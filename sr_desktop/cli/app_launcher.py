@@ -115,6 +115,7 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
             settle(app)
             path = save_window_png(window, out, protect=protect)
             window.close()
+            _delete(app, window)
     print(path)
     return 0
 
@@ -135,7 +136,18 @@ def run_offscreen(images: list[Path] | Path, out_dir: Path, size: tuple[int, int
             for image, stem in zip(images, names, strict=True):
                 _upscale_in_window(app, window, image, stem, out_dir, protect)
         window.close()
+        _delete(app, window)
     return 0
+
+
+def _delete(app, window) -> None:
+    """Delete a closed offscreen window now, while its settings folder exists: kept, it
+    followed the added models' list and wrote its settings back into that folder after it was
+    removed (called in-process, as the tests and a library user do)."""
+    from PySide6.QtCore import QEvent
+
+    window.deleteLater()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @contextmanager

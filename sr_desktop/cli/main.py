@@ -125,11 +125,13 @@ def build_app_parser() -> argparse.ArgumentParser:
 
 def _log_to_file() -> None:
     """The app logs INFO and above to <log dir>/sr-desktop.log (see README)."""
-    from sr_desktop.cli.log_file import log_file_handler
+    from sr_desktop.cli.log_file import LogFileHandler, log_file_handler
 
+    root = logging.getLogger()
+    if any(isinstance(existing, LogFileHandler) for existing in root.handlers):
+        return  # (the app started again in one process: each start added a handler, each line written again)
     handler = log_file_handler()
     handler.setLevel(logging.INFO)
-    root = logging.getLogger()
     for existing in root.handlers:  # the terminal keeps its level
         if existing.level == logging.NOTSET:
             existing.setLevel(root.level)
