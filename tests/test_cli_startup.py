@@ -133,3 +133,5 @@ def test_help_as_a_command_is_the_help(capsys, tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as exited:
         main(["help", "upscale"])
     assert exited.value.code == 0 and capsys.readouterr().out.startswith("usage: sr-desktop upscale ")
+    assert main(["help", "upscal"]) == 2  # (the general help, exit 0)
+    assert capsys.readouterr().err == "sr-desktop: error: unknown command 'upscal' (did you mean upscale?)\n"

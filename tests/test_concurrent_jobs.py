@@ -126,3 +126,33 @@ def test_a_seeded_kernel_estimation_beside_model_loads_is_the_same_as_alone(home
         stop.set()
         other.join(60)
     assert all(k.shape == alone.shape and np.array_equal(k, alone) for k in beside)
+
+
+def test_a_seeded_training_runs_discriminator_is_the_same_beside_a_model_load(home, tmp_path, monkeypatch):
+    """The discriminator (a GAN loss) is built after the data are read: another job's model
+    load in between moved torch's generator, and it started from other weights."""
+    import torch
+    from train_fixtures import make_images
+
+    from sr_desktop.engine.training import Trainer, TrainOptions, val_backend
+
+    data = make_images(tmp_path / "data", 2, 48, seed=5)
+
+    def starting_weights(run: str) -> tuple:
+        trainer = Trainer(TrainOptions(arch="SRCNN:n1=8,n2=4", scale=2, data=(str(data),), out=str(tmp_path / run),
+                                       iterations=1, batch=2, patch=16, loss="l1:1,gan:0.01", seed=7,
+                                       backend="torch"))
+        return tuple(torch.cat([p.flatten() for p in module.parameters()])
+                     for module in (trainer.net.module, trainer.losses.discriminator))
+
+    alone = starting_weights("alone")
+    real_check = val_backend.ValidationBackend.check
+
+    def check_beside_a_load(self, net):  # another job loads a model at this moment
+        model_cache.clear_model_cache()
+        model_cache.get_model("fsrcnn", 2, backend="torch")
+        return real_check(self, net)
+
+    monkeypatch.setattr(val_backend.ValidationBackend, "check", check_beside_a_load)
+    beside = starting_weights("beside")
+    assert all(torch.equal(a, b) for a, b in zip(alone, beside, strict=True))

@@ -188,3 +188,26 @@ def test_a_backend_that_cannot_run_the_model_is_greyed_out_with_why(qtbot, tmp_p
     restored = _picker(qtbot, ("bicubic", "srcnn", "realesr-animevideov3"))
     restored.load_settings(settings)  # the earlier session's openvino: not for bicubic
     assert restored.model_id() == "bicubic" and restored.backend() == "auto"
+
+
+def test_backends_follow_the_device_auto_resolves_to_and_vulkan_keeps_ncnn(qtbot):
+    """On a machine with a torch GPU, auto runs there: OpenVINO (CPU only) was still offered
+    and failed every upscale. On vulkan, ncnn (its GPU path) was greyed out as "a GPU"."""
+    from sr_desktop.engine.models.backends.ncnn_runner import ncnn_version
+
+    picker = _picker(qtbot, ("fsrcnn", "realesr-animevideov3"))
+    model = picker.backend_combo.model()
+
+    def enabled(backend: str) -> bool:
+        return model.item(picker.backend_combo.findData(backend)).isEnabled()
+
+    assert picker.set_model_id("fsrcnn") and picker.device() == "auto"
+    picker._torch_gpu = True  # (as on a CUDA machine)
+    picker._fit_backends()
+    assert not enabled("openvino") and not picker.set_backend("openvino")
+    picker._torch_gpu = False
+    picker._fit_backends()
+    assert enabled("openvino")
+    if picker._vulkan_text is not None and ncnn_version() is not None:
+        assert picker.set_model_id("realesr-animevideov3") and picker.set_device("vulkan")
+        assert enabled("ncnn") and picker.set_backend("ncnn") and picker.backend() == "ncnn"

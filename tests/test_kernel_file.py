@@ -171,6 +171,9 @@ def test_a_mistyped_estimate_is_said_so_not_taken_for_a_kernel_file(tmp_path, ca
         "(did you mean --kernel estimate?)\n")
     with pytest.raises(KernelError, match=f"^{word}: kernel file not found$"):  # (it was "must be a .npy array")
         load_kernel_file(word)
+    # a missing file named so is a missing file, not the word
+    code = main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "map-sr", "--kernel", f"{word}.npy"])
+    assert code == 2 and capsys.readouterr().err == f"sr-desktop: error: {word}.npy: kernel file not found\n"
 
 
 def test_check_kernel_rules():

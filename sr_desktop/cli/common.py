@@ -256,7 +256,8 @@ def check_kernel_option(options, quiet: bool = False) -> None:
         raise SRDesktopError("--kernel only applies to --model zssr or map-sr")
     if not isinstance(options.kernel, str) or options.kernel == "estimate":
         return
-    if not Path(options.kernel).exists() and difflib.get_close_matches(options.kernel.lower(), ["estimate"], 1, 0.75):
+    if (not Path(options.kernel).exists() and Path(options.kernel).suffix.lower() != ".npy"
+            and difflib.get_close_matches(options.kernel.lower(), ["estimate"], 1, 0.75)):
         # ("estimated" was said to be a kernel file that is no .npy array)
         raise SRDesktopError(f"--kernel takes a .npy kernel file or the word estimate; {options.kernel!r} is "
                              "neither (did you mean --kernel estimate?)")

@@ -267,7 +267,12 @@ def _main(argv: list[str] | None) -> int:
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     if argv[:1] == ["help"] and not _names_a_file("help"):  # `sr-desktop help [COMMAND]`, as git has it
         # (it said "cannot read help: file not found": the word taken for an image)
-        argv = [argv[1], "--help"] if len(argv) > 1 and argv[1] in commands else ["--help"]
+        if len(argv) > 1 and argv[1] not in commands:
+            close = difflib.get_close_matches(argv[1], sorted(commands), n=1, cutoff=0.6)
+            print(f"sr-desktop: error: unknown command {argv[1]!r}" + (f" (did you mean {close[0]}?)" if close else
+                  f"; the commands: {', '.join(sorted(commands))}"), file=sys.stderr)
+            return 2
+        argv = [argv[1], "--help"] if len(argv) > 1 else ["--help"]
     first = next((a for a in argv if not a.startswith("-")), None)
     is_app = first is None or first not in commands
     if is_app and any(a in ("-h", "--help") for a in argv) and first is None:

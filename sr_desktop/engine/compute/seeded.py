@@ -38,3 +38,35 @@ def drawing_from_torch() -> Iterator[None]:
     network whose weights are then loaded): it waits while a seeded block runs."""
     with _TORCH_RNG_LOCK:
         yield
+
+
+@contextmanager
+def restored_torch_rng(devices: list) -> Iterator[None]:
+    """torch's generators (the CPU's and `devices`' CUDA ones) as they were before the block,
+    put back at its end when no other thread's seeded block runs (`torch.random.fork_rng`
+    put them back at any moment: inside another job's seeded block, between its seed and its
+    network)."""
+    import torch
+
+    with _TORCH_RNG_LOCK:
+        cpu = torch.get_rng_state()
+        cuda = [torch.cuda.get_rng_state(device) for device in devices]
+    try:
+        yield
+    finally:
+        with _TORCH_RNG_LOCK:
+            torch.set_rng_state(cpu)
+            for device, state in zip(devices, cuda, strict=True):
+                torch.cuda.set_rng_state(state, device)
+
+
+@contextmanager
+def torch_rng_state(state) -> Iterator[None]:
+    """torch's CPU generator at `state` (from ``torch.get_rng_state()``) for the block, as it
+    was before afterwards, no other thread's `drawing_from_torch` meanwhile: a seeded run's
+    later draws, made as if nothing had drawn in between."""
+    import torch
+
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.set_rng_state(state)
+        yield

@@ -34,7 +34,7 @@ import torch
 
 from sr_desktop.engine.compute.devices import resolve_device
 from sr_desktop.engine.compute.resample import quantize
-from sr_desktop.engine.compute.seeded import drawing_from_torch
+from sr_desktop.engine.compute.seeded import drawing_from_torch, restored_torch_rng, torch_rng_state
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.kernel_file import kernel_spec_parts
 from sr_desktop.engine.core.progress import (
@@ -254,6 +254,7 @@ class Trainer:
         with drawing_from_torch():
             torch.manual_seed(o.seed)  # the initial weights (network, then discriminator) of a new run
             self._make_network(o)
+            after_network = torch.get_rng_state()  # (the discriminator's draws follow the network's)
         o = self.options
         self.net.module.train()
         if o.mixed_scales:
@@ -267,7 +268,7 @@ class Trainer:
         self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
         self.val_backend = ValidationBackend(o.backend, self.device)
         self.val_backend.check(self.net)
-        with drawing_from_torch():
+        with torch_rng_state(after_network):  # (another job's draws meanwhile do not move it)
             self.losses = LossSet(terms, self.net, self.degradation, o.vgg_weights)
         self.cuda = self.device.type == "cuda"
         self.amp_dtype = autocast_dtype(self.device, o.amp)
@@ -603,5 +604,5 @@ def train(options: TrainOptions, progress: ProgressCallback | None = None, cance
     script's later draws were the run's)."""
     device = resolve_device(options.device)
     gpus = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=gpus):
+    with restored_torch_rng(gpus):
         return Trainer(options, cancel, progress).run(progress, cancel, pause)

@@ -654,16 +654,20 @@ class ModelPicker(QWidget):
 
         spec = self.spec()
         name = spec.name if spec is not None else "this model"
-        gpu = self.device().startswith(("cuda", "mps", "vulkan"))
+        device = self.device()
+        # a torch GPU: picked, or what auto resolves to on a machine with one (OpenVINO and
+        # ncnn's CPU path were then refused at every upscale); vulkan is ncnn's own GPU path
+        torch_gpu = device.startswith(("cuda", "mps")) or (device == "auto" and self._torch_gpu)
         network = spec is not None and spec.kind == ModelKind.FEEDFORWARD
         why_not = {
             "openvino": (f"{name} is not a network OpenVINO can run (a resampling method, or one trained on each "
                          "image)" if not network else "OpenVINO runs on the CPU; the device picked is a GPU"
-                         if gpu else None),
+                         if torch_gpu or device.startswith("vulkan") else None),
             "ncnn": ("the ncnn runtime is not installed (pip install ncnn)" if ncnn_version() is None else
                      f"ncnn runs the model zoo's own models; {name} is not one of them"
                      if spec is None or not is_zoo_spec(spec) else
-                     "ncnn runs on the CPU here; the device picked is a GPU (vulkan: its GPU path)" if gpu else None),
+                     "ncnn runs on the CPU or a Vulkan GPU (device cpu or vulkan); the device picked is "
+                     "torch's GPU" if torch_gpu else None),
         }
         items = self.backend_combo.model()
         for backend, reason in why_not.items():

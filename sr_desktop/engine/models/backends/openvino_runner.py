@@ -222,10 +222,12 @@ class OpenVinoRunner:
 
     def __init__(self, source, threads: int, key: str) -> None:
         """`source` (an IR file or a converted ``openvino.Model``) compiled for the CPU with
-        `threads` threads; compiled again after a cancelled inference (`run_array`)."""
-        self._source = source
+        `threads` threads; compiled again after a cancelled inference (`run_array`), from the
+        graph read now (OpenVINO maps an IR's weights: no copy, and a cache entry removed
+        meanwhile is no missing file)."""
+        self._source = _graph(source)
         self._threads = threads
-        self._compiled = _compile(source, threads)
+        self._compiled = _compile(self._source, threads)
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()
         self.key = key
@@ -266,6 +268,13 @@ class OpenVinoRunner:
 
 #: input shapes whose compiled kernels the CPU plugin keeps (`_compile`)
 RUNTIME_CACHE_SHAPES = 32
+
+
+def _graph(source):
+    """An ``openvino.Model``: `source` itself, or the IR file it names read."""
+    import openvino as ov
+
+    return ov.Core().read_model(str(source)) if isinstance(source, Path) else source
 
 
 def _compile(source, threads: int):
