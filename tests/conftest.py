@@ -30,6 +30,15 @@ import sr_desktop.engine.models.backends.openvino_runner  # noqa: E402, F401
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(scope="module")
+def module_home(tmp_path_factory):
+    """A home of the module's own: the models its tests register are not listed in every
+    later module's (a test that listed the models saw "test vdsr" above the literature)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SR_DESKTOP_HOME", str(tmp_path_factory.mktemp("home")))
+        yield
+
+
 def pytest_unconfigure(config) -> None:
     """The session's home goes with the session (each run left ~250 MB of converted models)."""
     shutil.rmtree(_HOME, ignore_errors=True)

@@ -15,7 +15,7 @@ from sr_desktop.gui.app import create_application
 from sr_desktop.gui.main_window.window import MainWindow
 from sr_desktop.gui.settings import GuiSettings
 
-pytestmark = [pytest.mark.gui]
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("module_home")]
 
 
 class FileChooser:

@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 from sr_desktop.engine.models.custom import list_custom_specs
 from sr_desktop.gui.train.dialog import TrainDialog
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("module_home")]
 
 TINY = "VDSR:num_layers=3,num_feat=8"
 

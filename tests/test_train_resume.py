@@ -20,6 +20,8 @@ from train_fixtures import make_images
 from sr_desktop.cli.main import main
 from sr_desktop.engine.training.checkpoint import latest_iteration
 
+pytestmark = pytest.mark.usefixtures("module_home")  # (the models it registers stay here)
+
 ROOT = Path(__file__).resolve().parents[1]
 ITERATIONS = 80
 

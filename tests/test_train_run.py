@@ -17,6 +17,8 @@ from sr_desktop.engine.training import TrainOptions, train
 from sr_desktop.engine.training.data import PatchSource
 from sr_desktop.engine.training.degradations import Bicubic, parse_degradation
 
+pytestmark = pytest.mark.usefixtures("module_home")  # (the models it registers stay here)
+
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
