@@ -361,6 +361,21 @@ def test_a_tiff_without_resolution_does_not_come_out_at_1_dpi(tmp_path):
     assert read_image(tmp_path / "300.tif").info["dpi"] == (300.0, 300.0)
 
 
+def _with_photometric(tiff: bytes, value: int) -> bytes:
+    """A little-endian TIFF with its first page's PhotometricInterpretation (262) set to `value`."""
+    import struct
+
+    data = bytearray(tiff)
+    assert data[:2] == b"II"
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        if struct.unpack_from("<H", data, entry)[0] == 262:
+            struct.pack_into("<H", data, entry + 8, value)
+            return bytes(data)
+    raise AssertionError("no PhotometricInterpretation tag")
+
+
 @pytest.mark.filterwarnings("ignore:Corrupt EXIF data")  # (Pillow's, of the damaged header)
 def test_a_float_rgb_tiff_is_named_as_such_not_as_damaged(tmp_path):
     """A valid 32-bit float RGB TIFF (OpenCV writes them) was "truncated or corrupt"; a
@@ -373,7 +388,11 @@ def test_a_float_rgb_tiff_is_named_as_such_not_as_damaged(tmp_path):
     path.write_bytes(data.tobytes())
     with pytest.raises(ImageReadError) as refused:
         read_image(path)
-    assert refused.value.reason.startswith("unsupported pixel format: 32-bit floating-point samples")
+    # (OpenCV 5 writes plain 32-bit floats, OpenCV 4 SGILog: both float images, named so)
+    assert refused.value.reason in ("unsupported pixel format: 32-bit floating-point samples; 8- and 16-bit "
+                                    "unsigned integer images are read",
+                                    "unsupported pixel format: LogLuv high-dynamic-range (floating-point) "
+                                    "samples; 8- and 16-bit unsigned integer images are read")
     # one Pillow opens itself: a signed grey's negative samples were clipped to 0 without a word
     PILImage.fromarray(np.array([[-5, 300], [7, -70000]], np.int32), mode="I").save(tmp_path / "signed.tif")
     with pytest.raises(ImageReadError, match="32-bit signed integer samples"):
@@ -381,6 +400,12 @@ def test_a_float_rgb_tiff_is_named_as_such_not_as_damaged(tmp_path):
     PILImage.fromarray(np.ones((4, 4), np.float32), mode="F").save(tmp_path / "grey_float.tif")
     with pytest.raises(ImageReadError, match="32-bit floating-point samples"):
         read_image(tmp_path / "grey_float.tif")
+    # OpenCV before 5 writes float TIFFs as SGILog (LogLuv), its samples tagged 16-bit signed:
+    # it was named "16-bit signed integer samples"
+    logluv = tmp_path / "logluv.tif"
+    logluv.write_bytes(_with_photometric(data.tobytes(), 32845))
+    with pytest.raises(ImageReadError, match="LogLuv high-dynamic-range \\(floating-point\\) samples"):
+        read_image(logluv)
     damaged = tmp_path / "damaged.tif"
     damaged.write_bytes(data.tobytes()[:8] + b"\x00" * 40)  # a header whose tags cannot be read
     with pytest.raises(ImageReadError, match="truncated or corrupt"):

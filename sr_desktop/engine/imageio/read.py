@@ -219,9 +219,16 @@ def _tiff_sample_kind(fp: io.BytesIO) -> str | None:
             tags.load(fp)
             formats = tags.get(339) or (1,)
             bits = tags.get(258) or (0,)
+            photometric = tags.get(262)
     except Exception:  # noqa: BLE001 - tags that cannot be read say nothing more
         return None
+    if photometric in _LOG_LUMINANCE:  # (its samples are tagged 16-bit signed: it was named so)
+        return "LogLuv high-dynamic-range (floating-point)"
     return _sample_kind(formats, bits)
+
+
+#: TIFF's PhotometricInterpretation of SGILog encodings (HDR): LogL, LogLuv
+_LOG_LUMINANCE = (32844, 32845)
 
 
 def _sample_kind(formats, bits) -> str | None:
