@@ -16,6 +16,9 @@ from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import loader, registry
 from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
 
+# a home of its own: checkpoints other modules add (a SAN, "test vdsr") change what it lists and says
+pytestmark = pytest.mark.usefixtures("module_home")
+
 #: Set5 PSNR (dB, Y) at ×2/×3/×4 as published by each paper (None: not reported); SRCNN ×4
 #: is 30.49 in its TPAMI table (later papers reprint it as 30.48). SPSR and EnhanceNet are
 #: perceptual (no PSNR listed), as ESRGAN's GAN model; ProSR lists the release's Set14 numbers only (no Set5).
@@ -85,9 +88,7 @@ def test_the_zoo_is_unchanged_and_the_literature_follows_it():
     assert registry.get_model_spec("edsr").needs_weights
 
 
-def test_models_json_and_table_show_the_group(capsys, tmp_path, monkeypatch):
-    # a home of its own: a model another test registered ("test vdsr") is listed above the literature
-    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+def test_models_json_and_table_show_the_group(capsys):
     assert main(["models", "--json"]) == 0
     entries = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
     vdsr = entries["vdsr"]
