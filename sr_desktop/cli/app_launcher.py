@@ -144,10 +144,9 @@ def _delete(app, window) -> None:
     """Delete a closed offscreen window now, while its settings folder exists: kept, it
     followed the added models' list and wrote its settings back into that folder after it was
     removed (called in-process, as the tests and a library user do)."""
-    from PySide6.QtCore import QEvent
+    from sr_desktop.gui.app import delete_now
 
-    window.deleteLater()
-    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    delete_now(app, window)
 
 
 @contextmanager

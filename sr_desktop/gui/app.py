@@ -11,7 +11,7 @@ from sr_desktop.gui import clear_cv2_qt_plugin_path
 
 clear_cv2_qt_plugin_path()  # must happen before QtWidgets is imported
 
-from PySide6.QtCore import Qt, QTimer, QtMsgType, qInstallMessageHandler  # noqa: E402
+from PySide6.QtCore import QEvent, Qt, QTimer, QtMsgType, qInstallMessageHandler  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -36,6 +36,12 @@ def _qt_message_handler(mode, context, message: str) -> None:
         return
     if mode in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
         print(f"Qt: {message}", file=sys.stderr)
+
+
+def delete_now(app: QApplication, widget) -> None:
+    """Delete `widget` (closed) at once rather than at the event loop's next turn."""
+    widget.deleteLater()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def has_display() -> bool:
