@@ -9,7 +9,6 @@ offers Cancel.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, Q
 
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
+from sr_desktop.gui.worker import BesideUI
 
 T = TypeVar("T")
 
@@ -95,38 +95,16 @@ def run_cancellable_beside_ui(
     point the dialog says "Finishing…" and the job is waited for. The thread is not a daemon:
     should the application quit meanwhile, the interpreter waits for it."""
     cancel = CancelToken()
-    box: dict[str, object] = {}
     latest: list[ProgressInfo] = []
 
     def report(info: ProgressInfo) -> None:
         latest[:] = [info]
 
-    def target() -> None:
-        try:
-            box["value"] = work(cancel, report)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="sr-desktop-beside-ui")
-    thread.start()
-    delay_s = (DIALOG_DELAY_MS if delay_ms is None else delay_ms) / 1000
-    started = time.monotonic()
-    loop = QEventLoop()
-    timer = QTimer()
-    timer.setInterval(poll_ms)
-    timer.timeout.connect(lambda: (not thread.is_alive() or time.monotonic() - started >= delay_s) and loop.quit())
-    timer.start()
-    if thread.is_alive():
-        loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-    timer.stop()
-    if thread.is_alive():
-        gave_up = _wait_in_dialog(thread, cancel, latest, parent, title, describe, poll_ms)
-        if gave_up:
-            raise Cancelled("cancelled")
-    thread.join()  # (an application quit ends the loop early: the work still finishes)
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]  # type: ignore[return-value]
+    beside = BesideUI(lambda: work(cancel, report))
+    beside.hold_input(poll_ms, (DIALOG_DELAY_MS if delay_ms is None else delay_ms) / 1000)
+    if beside.thread.is_alive() and _wait_in_dialog(beside.thread, cancel, latest, parent, title, describe, poll_ms):
+        raise Cancelled("cancelled")
+    return beside.result()
 
 
 def _wait_in_dialog(thread: threading.Thread, cancel: CancelToken, latest: list[ProgressInfo],

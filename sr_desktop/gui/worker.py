@@ -43,7 +43,7 @@ from sr_desktop.app.jobs import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobQueue", "JobWorker", "live_jobs", "run_beside_ui", "start_worker", "wait_before_exit",
+__all__ = ["BesideUI", "JobQueue", "JobWorker", "live_jobs", "run_beside_ui", "start_worker", "wait_before_exit",
            "wait_for_running_jobs"]
 
 T = TypeVar("T")
@@ -264,29 +264,51 @@ class JobQueue(QObject):
 def run_beside_ui(work: Callable[[], T], poll_ms: int = 15) -> T:
     """`work()` on a thread of its own while this (the UI) thread goes on painting and
     delivering signals, user input held back until it ends; its result, or its exception
-    raised here. For a short action the user waits for (saving a result: 0.9 s for a 12 MP
-    PNG, 14 s for a 192 MP one, on the 2-core machine) that callers need done before they go
-    on. The thread is not a daemon: should the application quit meanwhile, the interpreter
-    waits for it, and a file being written is finished."""
-    box: dict[str, object] = {}
+    raised here. For a short action the user waits for (adding a model) that callers need
+    done before they go on (`cancellable_wait.run_cancellable_beside_ui` for one that can run
+    long: saving)."""
+    beside = BesideUI(work)
+    beside.hold_input(poll_ms)
+    return beside.result()
 
-    def target() -> None:
+
+class BesideUI:
+    """`work()` started on a thread of its own. The thread is not a daemon: should the
+    application quit meanwhile, the interpreter waits for it, and a file being written is
+    finished."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._box: dict[str, object] = {}
+        self.thread = threading.Thread(target=self._run, args=(work,), name="sr-desktop-beside-ui")
+        self.thread.start()
+
+    def _run(self, work) -> None:
         try:
-            box["value"] = work()
+            self._box["value"] = work()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            box["error"] = exc
+            self._box["error"] = exc
 
-    thread = threading.Thread(target=target, name="sr-desktop-beside-ui")
-    thread.start()
-    loop = QEventLoop()
-    timer = QTimer()
-    timer.setInterval(poll_ms)
-    timer.timeout.connect(lambda: thread.is_alive() or loop.quit())
-    timer.start()
-    if thread.is_alive():
-        loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-    timer.stop()
-    thread.join()  # (an application quit ends the loop early: the work still finishes)
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]  # type: ignore[return-value]
+    def hold_input(self, poll_ms: int, seconds: float | None = None) -> None:
+        """Go on painting and delivering signals, user input held back, until the work ends
+        (or `seconds` have passed)."""
+        started = time.monotonic()
+
+        def over() -> bool:
+            return not self.thread.is_alive() or (seconds is not None and time.monotonic() - started >= seconds)
+
+        loop = QEventLoop()
+        timer = QTimer()
+        timer.setInterval(poll_ms)
+        timer.timeout.connect(lambda: over() and loop.quit())
+        timer.start()
+        if not over():
+            loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        timer.stop()
+
+    def result(self):
+        """The work's result, or its exception raised here, once it has ended (waited for:
+        an application quit ends the loops early, the work still finishes)."""
+        self.thread.join()
+        if "error" in self._box:
+            raise self._box["error"]  # type: ignore[misc]
+        return self._box["value"]

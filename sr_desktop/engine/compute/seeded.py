@@ -22,12 +22,22 @@ _TORCH_RNG_LOCK = threading.RLock()
 
 
 @contextmanager
+def _forked(devices: list) -> Iterator[None]:
+    """torch's generators (the CPU's and `devices`' CUDA ones) put back as they were after the
+    block, no other thread's `drawing_from_torch` meanwhile."""
+    import torch
+
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
+        yield
+
+
+@contextmanager
 def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
     """torch's global generator seeded with `seed` for the block (and `device`'s, a CUDA one),
     the state before restored afterwards, no other thread's `drawing_from_torch` meanwhile."""
     import torch
 
-    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with _forked([device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         yield
 
@@ -67,6 +77,6 @@ def torch_rng_state(state) -> Iterator[None]:
     later draws, made as if nothing had drawn in between."""
     import torch
 
-    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=[]):
+    with _forked([]):
         torch.set_rng_state(state)
         yield

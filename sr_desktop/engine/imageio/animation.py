@@ -404,13 +404,10 @@ def write_animation(
     if (too_large := size_refusal(fmt, first.shape[1], first.shape[0])) is not None:
         raise ImageWriteError(target, too_large)
     _prepare_target(target, animation.path, protect, overwrite)
+    watch = WriteWatch(0, cancel, progress) if cancel is not None or progress is not None else None
     with _encoder_errors(target, fmt):
-        if cancel is None and progress is None:
-            atomic_write(target, lambda fh: _encode_frames(fh, animation, fmt, options), replace=overwrite)
-        else:
-            watch = WriteWatch(0, cancel, progress)
-            atomic_write(target, lambda fh: _encode_frames(watch.stream(fh), animation, fmt, options),
-                         replace=overwrite, cancel=cancel)
+        atomic_write(target, lambda fh: _encode_frames(watch.stream(fh) if watch else fh, animation, fmt, options),
+                     replace=overwrite, cancel=cancel)
     return target
 
 

@@ -127,14 +127,17 @@ def write_image(
     if encoded is not None and encoded.format != fmt:
         raise ImageWriteError(target, f"encoded as {encoded.format.upper()}, not {fmt.upper()}")
     watch = WriteWatch(image.height, cancel, progress) if cancel is not None or progress is not None else None
-    with _encoder_errors(target, fmt):
+
+    def encode(fh: BinaryIO) -> None:
         if encoded is not None:
-            atomic_write(target, lambda fh: fh.write(encoded.data), replace=overwrite, cancel=cancel)
-        elif watch is not None:
-            atomic_write(target, lambda fh: _encode(watch.stream(fh), image, fmt, options, watch.rows_done),
-                         replace=overwrite, cancel=cancel)
+            fh.write(encoded.data)
+        elif watch is None:  # (Pillow's encoders then write straight to the file's descriptor)
+            _encode(fh, image, fmt, options)
         else:
-            atomic_write(target, lambda fh: _encode(fh, image, fmt, options), replace=overwrite)
+            _encode(watch.stream(fh), image, fmt, options, watch.rows_done)
+
+    with _encoder_errors(target, fmt):
+        atomic_write(target, encode, replace=overwrite, cancel=cancel)
     return target
 
 

@@ -452,11 +452,13 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
             check_measurable(hr.shape[1], hr.shape[0], scale, protocol)
         except SRDesktopError as exc:
             bad.append((path.name, exc))
-    if len(bad) == 1:  # (its reason: the error's own words named the file a second time)
-        name, exc = bad[0]
-        raise EvaluationError(f"{name} in the dataset: {getattr(exc, 'reason', None) or exc}")
-    if bad:  # (each by its name and the reason: the whole paths made the line too long to show three)
-        lines = [f"{name}: {getattr(exc, 'reason', None) or exc}" for name, exc in bad]
+    # each by its name and the reason (the error's own words named the file a second time, and
+    # the whole paths made the line too long to show three)
+    reasons = [(name, getattr(exc, "reason", None) or exc) for name, exc in bad]
+    if len(bad) == 1:
+        raise EvaluationError(f"{reasons[0][0]} in the dataset: {reasons[0][1]}")
+    if bad:
+        lines = [f"{name}: {reason}" for name, reason in reasons]
         raise EvaluationError(f"{len(bad)} images of the dataset cannot be measured: {first_failures(lines)}")
 
 

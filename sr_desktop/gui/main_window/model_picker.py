@@ -620,11 +620,15 @@ class ModelPicker(QWidget):
                 items.item(i).setToolTip(f"{name} is not available on this machine")
         self._torch_gpu = available["cuda"] or available["mps"]
 
+    def _runs_on_torch_gpu(self) -> bool:
+        """The device picked is a torch GPU: CUDA or MPS, or auto on a machine with one."""
+        device = self.device()
+        return device.startswith(("cuda", "mps")) or (device == "auto" and self._torch_gpu)
+
     def _fit_precision_to_device(self) -> None:
         """fp16 is offered for a device that runs it (a GPU, or auto when it picks one);
         the engine refuses it on the CPU, so there it is greyed out, with why."""
-        device = self.device()
-        gpu = device.startswith(("cuda", "mps", "vulkan")) or (device == "auto" and self._torch_gpu)
+        gpu = self._runs_on_torch_gpu() or self.device().startswith("vulkan")
         fp16 = self.precision_combo.model().item(self.precision_combo.findData("fp16"))
         fp16.setEnabled(gpu)
         fp16.setToolTip("" if gpu else "fp16 needs a GPU (CUDA, MPS or Vulkan); the device picked runs on the CPU")
@@ -655,9 +659,9 @@ class ModelPicker(QWidget):
         spec = self.spec()
         name = spec.name if spec is not None else "this model"
         device = self.device()
-        # a torch GPU: picked, or what auto resolves to on a machine with one (OpenVINO and
-        # ncnn's CPU path were then refused at every upscale); vulkan is ncnn's own GPU path
-        torch_gpu = device.startswith(("cuda", "mps")) or (device == "auto" and self._torch_gpu)
+        # (OpenVINO and ncnn's CPU path were refused at every upscale on auto's GPU; vulkan is
+        # ncnn's own GPU path)
+        torch_gpu = self._runs_on_torch_gpu()
         network = spec is not None and spec.kind == ModelKind.FEEDFORWARD
         why_not = {
             "openvino": (f"{name} is not a network OpenVINO can run (a resampling method, or one trained on each "
