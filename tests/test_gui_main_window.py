@@ -858,6 +858,35 @@ def test_the_offscreen_pipeline_takes_the_window_size(qtbot, tmp_path, monkeypat
     assert (shot.width, shot.height) == (800, 600)
 
 
+def test_a_bug_in_an_offscreen_run_is_one_line_and_status_3(qtbot, tmp_path, monkeypatch, capsys):
+    """A bug in one of the window's slots during `sr-desktop --offscreen`: PySide6 printed its
+    traceback on the terminal, the run went on and ended "error: the upscale did not finish"
+    with status 2 (a bad input's); the CLI says a bug in one line, status 3, its traceback in
+    the log file."""
+    import logging
+    import sys
+
+    from sr_desktop.cli.log_file import LogFileHandler
+    from sr_desktop.cli.main import main
+    from sr_desktop.gui.main_window.upscaling import Upscaler
+
+    def bug(self, job, result):
+        raise RuntimeError("injected bug in a slot")
+
+    create_application()
+    src = write_png(tmp_path / "tiny.png", 24, 16)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(Upscaler, "_on_finished", bug)
+    hooks = sys.excepthook, threading.excepthook
+    assert main(["--offscreen", str(src)]) == 3
+    err = capsys.readouterr().err
+    assert err == ("sr-desktop: unexpected error: RuntimeError: injected bug in a slot "
+                   "(run `sr-desktop -v ...` for details)\n")
+    assert (sys.excepthook, threading.excepthook) == hooks
+    log_files = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, LogFileHandler)]
+    assert log_files and "injected bug in a slot" in Path(log_files[0]).read_text(encoding="utf-8")
+
+
 def test_the_app_form_never_writes_over_its_images(qtbot, tmp_path, capsys):
     """`--screenshot` onto one of the images replaced it with a screenshot; onto a folder it
     left its temporary file; any name was written as PNG. The offscreen run wrote a result

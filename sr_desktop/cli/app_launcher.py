@@ -102,6 +102,7 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
     """Window offscreen at ``size`` with ``images`` (the first shown, all in the strip),
     idle, saved as a PNG to ``out``."""
     from sr_desktop.engine.imageio import read_image
+    from sr_desktop.gui.app import unexpected_errors_raised
 
     images = [images] if isinstance(images, Path) else list(images)
     for image in images:
@@ -110,7 +111,7 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
     check_screenshot_target(out, protect)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
         app, window = offscreen_window(Path(tmp), size)
-        with _closed_on_interrupt(window):
+        with _closed_on_interrupt(window), unexpected_errors_raised():
             _open(app, window, images)
             settle(app)
             path = save_window_png(window, out, protect=protect)
@@ -124,6 +125,7 @@ def run_offscreen(images: list[Path] | Path, out_dir: Path, size: tuple[int, int
     """Upscale each of ``images`` with the default model through an offscreen window at
     ``size``, save each result and a screenshot of the window in ``out_dir``, print their paths."""
     from sr_desktop.engine.imageio import read_image
+    from sr_desktop.gui.app import unexpected_errors_raised
 
     images = [images] if isinstance(images, Path) else list(images)
     for image in images:
@@ -132,7 +134,7 @@ def run_offscreen(images: list[Path] | Path, out_dir: Path, size: tuple[int, int
     names = _output_stems(images)
     with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
         app, window = offscreen_window(Path(tmp), size)
-        with _closed_on_interrupt(window):
+        with _closed_on_interrupt(window), unexpected_errors_raised():
             for image, stem in zip(images, names, strict=True):
                 _upscale_in_window(app, window, image, stem, out_dir, protect)
         window.close()

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+from contextlib import contextmanager
 
 from sr_desktop.gui import clear_cv2_qt_plugin_path
 
@@ -78,11 +79,12 @@ def create_application(argv: list[str] | None = None, offscreen: bool = False) -
     return app
 
 
-def log_unexpected_errors(show=None) -> None:
+def log_unexpected_errors(show=None, keep=None) -> None:
     """Send the errors no code handled — in a Qt slot (PySide6 prints them and goes on) or in
     a thread — to the log with their traceback, and one line of each in the GUI thread to
-    ``show`` (the window's message bar). They went to stderr only: a window started from a
-    desktop menu lost them, with no word in the window."""
+    ``show`` (the window's message bar); or, not logged, each error itself to ``keep``. They
+    went to stderr only: a window started from a desktop menu lost them, with no word in the
+    window."""
     from sr_desktop.engine.core.errors import one_line
 
     log = logging.getLogger("sr_desktop.unexpected")
@@ -90,6 +92,9 @@ def log_unexpected_errors(show=None) -> None:
     def hook(kind, value, traceback) -> None:
         if issubclass(kind, KeyboardInterrupt):
             sys.__excepthook__(kind, value, traceback)
+            return
+        if keep is not None:  # (logged where it is raised again)
+            keep(value)
             return
         log.error("unexpected error", exc_info=(kind, value, traceback))
         if show is not None:
@@ -101,11 +106,37 @@ def log_unexpected_errors(show=None) -> None:
     def thread_hook(args) -> None:
         if args.exc_type is SystemExit:
             return
+        if keep is not None and args.exc_value is not None:
+            keep(args.exc_value)
+            return
         name = args.thread.name if args.thread is not None else "?"
         log.error("unexpected error in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
     sys.excepthook = hook
     threading.excepthook = thread_hook
+
+
+@contextmanager
+def unexpected_errors_raised():
+    """Within the block, the first error no code handled (in a Qt slot or a thread) is raised
+    when the block ends, in place of what the block raised meanwhile: an offscreen run
+    printed PySide6's traceback, went on, and ended with "the upscale did not finish" (status
+    2) where the CLI says "unexpected error" for a bug (status 3). The previous hooks are put
+    back."""
+    came: list[BaseException] = []
+    previous = sys.excepthook, threading.excepthook
+    log_unexpected_errors(keep=came.append)
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:
+        if not came:
+            raise
+    finally:
+        sys.excepthook, threading.excepthook = previous
+    if came:
+        raise came[0] from None
 
 
 def close_on_stop_signals(window) -> list[int]:
