@@ -695,7 +695,7 @@ def test_a_bug_on_one_file_leaves_its_traceback_in_the_log(tmp_path: Path, monke
     assert "details" not in read_report(tmp_path / "r.json")["files"][0]  # (the log's, not the report's)
 
 
-@pytest.mark.parametrize("where", ["_entries", "name_key"])  # the walk; the outputs' marking after it
+@pytest.mark.parametrize("where", ["_entries", "NameKeys"])  # the walk; the outputs' marking after it
 def test_a_batch_cancelled_while_it_plans_writes_nothing(tmp_path: Path, monkeypatch, where):
     """Ctrl+C while 50 000 files were walked waited for the walk (6 s), then made the output
     folder and a 24 MB report of files "not started"."""
@@ -717,3 +717,21 @@ def test_a_batch_cancelled_while_it_plans_writes_nothing(tmp_path: Path, monkeyp
     with pytest.raises(Cancelled):
         run_batch(tmp_path / "in", tmp_path / "out", bicubic(recursive=True), cancel=cancel)
     assert not (tmp_path / "out").exists() and later == []
+
+
+def test_a_plan_of_many_files_is_said_before_it_is_made(tree: Path, tmp_path: Path, monkeypatch):
+    """Planning 50 000 files took seconds without a word (the bar opened after it); from
+    `PLAN_NOTICE_FILES` files on, one notice comes first, whose words the front ends show."""
+    from sr_desktop.engine.batch import plan
+    from sr_desktop.engine.core.progress import NOTICE_STAGES, PLANNING_STAGE
+
+    seen = []
+    monkeypatch.setattr(plan, "PLAN_NOTICE_FILES", 4)
+    run_batch(tree, tmp_path / "out", bicubic(recursive=True), progress=seen.append)
+    notices = [info for info in seen if info.stage == PLANNING_STAGE]
+    assert [info.message for info in notices] == ["planning 4 files"] and PLANNING_STAGE in NOTICE_STAGES
+    assert seen.index(notices[0]) < min(i for i, info in enumerate(seen) if info.extra.get("event") == "start")
+    seen.clear()
+    monkeypatch.setattr(plan, "PLAN_NOTICE_FILES", 5)
+    run_batch(tree, tmp_path / "out2", bicubic(recursive=True), progress=seen.append)
+    assert not [info for info in seen if info.stage == PLANNING_STAGE]

@@ -536,3 +536,15 @@ def test_thousands_of_rows_stay_in_order_and_a_row_looked_at_stays_in_view(qtbot
     bar.setValue(0)  # the user scrolls up to a row
     event("start", 350)
     assert bar.value() == 0
+
+
+def test_the_notice_of_a_large_plan_is_shown(qtbot, tmp_path: Path):
+    """A plan of many files sends one notice before the first file: the dialog says it rather
+    than taking it for a file count (a 0-of-0 bar)."""
+    from sr_desktop.engine.core.progress import PLANNING_STAGE, ProgressInfo
+
+    dialog = BatchDialog(input_dir=str(tmp_path))
+    qtbot.addWidget(dialog)
+    dialog.progress_bar.setMaximum(7)
+    dialog._on_progress(ProgressInfo(0, 0, 0.5, None, PLANNING_STAGE, "planning 50000 files"))
+    assert dialog.status_label.text() == "Planning 50000 files…" and dialog.progress_bar.maximum() == 7

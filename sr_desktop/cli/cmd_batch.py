@@ -30,7 +30,7 @@ from sr_desktop.engine.batch.plan import (
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.interrupt import interrupt_handler
-from sr_desktop.engine.core.progress import BACKEND_STAGE
+from sr_desktop.engine.core.progress import NOTICE_STAGES
 from sr_desktop.engine.core.text import human_seconds, printable
 from sr_desktop.engine.imageio.atomic import into_stdout
 
@@ -136,7 +136,7 @@ class _TerminalProgress:
 
     def __call__(self, info) -> None:
         event = info.extra.get("event")
-        if info.stage == BACKEND_STAGE:  # the first use of a model: seconds before the first file
+        if info.stage in NOTICE_STAGES:  # a model's first use, a plan of many files: seconds before the first
             if self.enabled:
                 print(f"sr-desktop: {info.message}…", file=sys.stderr, flush=True)
             return

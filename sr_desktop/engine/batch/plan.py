@@ -15,9 +15,15 @@ from pathlib import Path
 
 from sr_desktop.engine.core import file_names
 from sr_desktop.engine.core.errors import SRDesktopError
-from sr_desktop.engine.core.progress import CancelToken, check_cancel
+from sr_desktop.engine.core.progress import (
+    PLANNING_STAGE,
+    CancelToken,
+    ProgressCallback,
+    ProgressTracker,
+    check_cancel,
+)
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS
-from sr_desktop.engine.imageio.protected import name_key
+from sr_desktop.engine.imageio.protected import NameKeys, name_key
 
 #: Placeholders of the output-name template.
 NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
@@ -28,6 +34,8 @@ EXISTING_POLICIES = ("skip", "overwrite", "rename")
 #: whole name
 REPORT_PREFIX = "sr-desktop-batch-"
 DEFAULT_REPORT_NAME = re.compile(re.escape(REPORT_PREFIX) + r"[0-9]{8}-[0-9]{6}(-[0-9]+)?\.json")
+#: from how many files a plan says so first (10 000 take about half a second)
+PLAN_NOTICE_FILES = 10_000
 
 
 class BatchError(SRDesktopError):
@@ -248,6 +256,7 @@ def plan_jobs(
     files: list[Path] | None = None,
     existing: str = "skip",
     cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
 ) -> list[BatchJob]:
     """One `BatchJob` per input file, in a stable (sorted) order.
 
@@ -255,6 +264,7 @@ def plan_jobs(
     sub-folder in the output; one outside it goes to the output root). Otherwise the
     files of `input_dir` (and its sub-folders when `recursive`), never those under
     `output_dir`. Two inputs mapping to the same output are flagged (`collision_with`).
+    From `PLAN_NOTICE_FILES` files on, `progress` gets one notice before they are planned.
     """
     from sr_desktop.engine.imageio import is_image_path, resolved
 
@@ -266,6 +276,8 @@ def plan_jobs(
         candidates = _walk(input_dir, recursive, exclude, unreadable, hidden, cancel)
     else:
         candidates = list(files)
+    if len(candidates) >= PLAN_NOTICE_FILES:
+        ProgressTracker(0, progress, stage=PLANNING_STAGE).update(message=f"planning {len(candidates)} files")
     jobs: list[BatchJob] = []
     for index, path in enumerate(candidates):
         if index % 1024 == 0:
@@ -300,9 +312,10 @@ def plan_jobs(
                            "shorten the name template")
         elif existing == "overwrite" and (leaves := _replaced_through_a_link(job.output, output_root)) is not None:
             job.refusal = leaves
-    _mark_own_outputs(jobs, cancel)
+    keys = NameKeys()
+    _mark_own_outputs(jobs, keys, cancel)
     if files is None:
-        _mark_earlier_outputs(jobs, input_dir, cancel)
+        _mark_earlier_outputs(jobs, input_dir, keys, cancel)
     claimed: dict[str, Path] = {}
     for job in jobs:
         if job.output is None or job.output_of is not None or job.refusal is not None:
@@ -352,7 +365,7 @@ def check_some_images(jobs: list[BatchJob], input_dir: Path, recursive: bool, li
     raise BatchError(f"no images in {input_dir}{others}{hint}")
 
 
-def _mark_own_outputs(jobs: list[BatchJob], cancel: CancelToken | None = None) -> None:
+def _mark_own_outputs(jobs: list[BatchJob], key_of: NameKeys, cancel: CancelToken | None = None) -> None:
     """With the output folder inside the input folder, a batch sees its own outputs.
 
     A job whose output would be its own input is refused (``--name '{stem}'`` into the
@@ -366,22 +379,23 @@ def _mark_own_outputs(jobs: list[BatchJob], cancel: CancelToken | None = None) -
             check_cancel(cancel)  # (2 s of a 40 000-file plan: Ctrl+C waited for it)
         if job.output is None:
             continue
-        if name_key(job.output) == name_key(job.input):
+        if key_of(job.output) == key_of(job.input):
             job.refusal = "would overwrite the input (choose a name template that changes the name)"
         else:
-            outputs.setdefault(name_key(job.output), job.input)
+            outputs.setdefault(key_of(job.output), job.input)
     for number, job in enumerate(jobs):
         if number % 1024 == 0:
             check_cancel(cancel)
-        producer = outputs.get(name_key(job.input))
+        producer = outputs.get(key_of(job.input))
         renamed = _RENAMED.fullmatch(job.input.stem)
         if producer is None and renamed is not None:
-            producer = outputs.get(name_key(job.input.with_name(renamed.group(1) + job.input.suffix)))
+            producer = outputs.get(key_of(job.input.with_name(renamed.group(1) + job.input.suffix)))
         if producer is not None and job.refusal is None:
             job.output_of = producer
 
 
-def _mark_earlier_outputs(jobs: list[BatchJob], input_dir: Path, cancel: CancelToken | None = None) -> None:
+def _mark_earlier_outputs(jobs: list[BatchJob], input_dir: Path, key_of: NameKeys,
+                          cancel: CancelToken | None = None) -> None:
     """An image that an earlier batch wrote into this batch's input tree from inputs of that
     same tree — listed as its output by a batch report (`DEFAULT_REPORT_NAME`) among the
     files walked — is that batch's output, not an input: a run with another model or scale
@@ -396,11 +410,11 @@ def _mark_earlier_outputs(jobs: list[BatchJob], input_dir: Path, cancel: CancelT
         if job.is_image or not DEFAULT_REPORT_NAME.fullmatch(job.input.name):
             continue
         for output, producer in _outputs_in_report(job.input, input_dir):
-            earlier.setdefault(name_key(output), producer)
+            earlier.setdefault(key_of(output), producer)
     for number, job in enumerate(jobs):
         if number % 1024 == 0:
             check_cancel(cancel)
-        producer = earlier.get(name_key(job.input)) if job.is_image else None
+        producer = earlier.get(key_of(job.input)) if job.is_image else None
         if producer is not None and job.output_of is None and job.refusal is None:
             job.output_of, job.earlier_batch = producer, True
 

@@ -274,6 +274,7 @@ def run_batch(
         files=file_list,
         existing=options.existing,
         cancel=cancel,
+        progress=progress,
     )
     check_some_images(jobs, input_dir, options.recursive, listed=file_list is not None)
     if report is not None and report in ProtectedPaths(

@@ -39,6 +39,11 @@ ProgressCallback = Callable[[ProgressInfo], None]
 #: the stage of the one notice sent before ``--backend auto`` converts and times a model it
 #: has not measured yet (seconds before the first tile; `models.backends.choose`)
 BACKEND_STAGE = "backend"
+#: the stage of the one notice a batch sends before it plans many files (names, outputs,
+#: earlier runs' outputs: seconds for tens of thousands, silent before)
+PLANNING_STAGE = "planning"
+#: the stages of a one-line notice, not a count of steps: the front ends say its message
+NOTICE_STAGES = frozenset({BACKEND_STAGE, PLANNING_STAGE})
 #: the stages whose steps are training iterations (models trained on each image, a kernel
 #: estimation), not tiles: both front ends name them so (the command line said "tile/s")
 ITERATION_STAGES = frozenset({"zssr", "map-sr", "kernel"})

@@ -43,10 +43,45 @@ def name_key(path: str | os.PathLike, resolve: bool = True) -> str:
     """The key of the file `path` names, as the file system compares names: equal for two
     names of one file (case on Windows and macOS, Unicode form on macOS). Resolved first
     (`resolved`) unless ``resolve`` is False (a name as given: a link is a file of its own)."""
-    text = os.path.normcase(str(resolved(path)) if resolve else os.fspath(path))
+    return _folded(str(resolved(path)) if resolve else os.fspath(path))
+
+
+def _folded(text: str) -> str:
+    text = os.path.normcase(text)
     if FOLDS_NAMES:
         text = unicodedata.normalize("NFD", text).casefold()
     return text
+
+
+class NameKeys:
+    """`name_key` (resolved) for the many files of a few folders, for one moment's work (a
+    batch's plan): each folder is resolved once and each path's key made once — a file's
+    resolved name is its folder's joined with its own name, unless that name is a link.
+    Planning 50 000 files took 6 s, most of it resolving every component of every name,
+    several times over. The folders are taken not to change meanwhile."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+
+    def __call__(self, path: str | os.PathLike) -> str:
+        text = os.fspath(path)
+        key = self._keys.get(text)
+        if key is None:
+            key = self._keys[text] = _folded(self._resolved(text))
+        return key
+
+    def _resolved(self, text: str) -> str:
+        if os.pardir in text.replace(os.altsep or os.sep, os.sep).split(os.sep):  # (``link/..`` is not what it says)
+            return os.path.realpath(text)
+        head, tail = os.path.split(os.path.abspath(text))
+        if not tail:
+            return os.path.realpath(text)
+        folder = self._folders.get(head)
+        if folder is None:
+            folder = self._folders[head] = os.path.realpath(head)
+        joined = os.path.join(folder, tail)
+        return os.path.realpath(joined) if os.path.islink(joined) else joined
 
 
 class ProtectedPaths:

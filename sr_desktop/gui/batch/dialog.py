@@ -43,7 +43,7 @@ from sr_desktop.app.jobs import Job, JobOutcome
 from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
-from sr_desktop.engine.core.progress import BACKEND_STAGE, ProgressInfo
+from sr_desktop.engine.core.progress import NOTICE_STAGES, ProgressInfo
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 from sr_desktop.engine.models.spec import ModelSpec
@@ -584,7 +584,7 @@ class BatchDialog(QDialog):
             return Path(path).name
 
     def _on_progress(self, info: ProgressInfo) -> None:
-        if info.stage == BACKEND_STAGE:  # the model's first use: seconds before the first file
+        if info.stage in NOTICE_STAGES:  # the model's first use, a plan of many files: seconds before the first
             self.status_label.setText(info.message[:1].upper() + info.message[1:] + "…")
             return
         event = info.extra.get("event")
