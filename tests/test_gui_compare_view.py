@@ -635,3 +635,27 @@ def test_side_by_side_the_checkerboard_lies_alike_under_both_panes(qtbot):
         panes.append(shown[y + 45 : y + 150, x + 5 : x + 195])  # (below the side's label)
     assert np.array_equal(panes[0], panes[1])
     assert len(np.unique(panes[0].reshape(-1, 3), axis=0)) == 2  # (a checkerboard under it)
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_an_odd_sized_image_at_50_percent_is_drawn_from_exact_block_averages(qtbot, scale):
+    """At 50 % a 201×151 original was drawn from a half-size copy of 100×75 pixels stretched
+    to 100.5×75.5, and its ×3 result (1/6) from that copy rescaled: up to a pixel off at the
+    far side, soft everywhere. Both sides now show each 2×2 block's average where it lies."""
+    view = CompareView()
+    view.resize(400, 300)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    original = np.random.default_rng(3).integers(0, 256, (151, 201, 3), dtype=np.uint8)
+    view.set_original(original)
+    view.set_result(original.repeat(scale, axis=0).repeat(scale, axis=1), scale)  # nearest ×scale
+    view.set_magnification(0.5)
+    corner = view.map_image_to_widget(QPointF(0, 0))
+    x, y = round(corner.x()), round(corner.y())
+    assert (corner.x(), corner.y()) == (x, y)  # on the pixel grid
+    blocks = original[:150, :200].reshape(75, 2, 100, 2, 3).mean(axis=(1, 3))
+    for split in (1.0, 0.0):  # all before, all after
+        view.set_split(split)
+        shown = grab(view)[y + 30 : y + 75, x : x + 100].astype(float)  # (below the side's label)
+        assert np.abs(shown - blocks[30:]).max() <= 1.0, split

@@ -101,20 +101,24 @@ def test_display_images_of_grey_and_rgb_are_qts_own_conversion_and_own_their_pix
 
 
 @pytest.mark.parametrize("alpha", [False, True])
-@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (61, 80)])
-def test_a_half_size_display_copy_is_the_area_average_within_a_level_of_qts(qapp, shape, alpha):
-    from PySide6.QtCore import Qt
-
-    from sr_desktop.gui.compare.image import _pixels_of, halved, to_display_qimage
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (61, 80), (101, 67)])
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_reduced_display_copy_is_the_average_of_each_block(qapp, shape, alpha, n):
+    """Pixel i of the 1/n copy is the average of the image's pixels n·i … n·i + n − 1, a last
+    partial block of what it holds: the half-size copy of a 101-pixel side was 50 pixels of
+    2.02 each (Qt's and OpenCV's scaling to the size rounded down), and the view drawn from it
+    up to a pixel off."""
+    from sr_desktop.gui.compare.image import _pixels_of, block_averaged, halved, to_display_qimage
 
     pixels = np.random.default_rng(5).integers(0, 256, (*shape, 4 if alpha else 3), dtype=np.uint8)
     shown = to_display_qimage(pixels)
-    half = halved(shown)
-    size = (max(1, shape[1] // 2), max(1, shape[0] // 2))
-    qts = shown.scaled(*size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    assert (half.width(), half.height()) == size and half.format() == shown.format()
-    difference = np.abs(_pixels_of(half).astype(int) - _pixels_of(qts).astype(int))  # (premultiplied)
-    assert difference.max() <= 1
+    reduced = block_averaged(shown, n) if n != 2 else halved(shown)
+    source = _pixels_of(shown).astype(float)
+    rows, cols = -(-shape[0] // n), -(-shape[1] // n)
+    expected = np.array([[source[n * r:n * r + n, n * c:n * c + n].mean(axis=(0, 1)) for c in range(cols)]
+                         for r in range(rows)])
+    assert (reduced.width(), reduced.height()) == (cols, rows) and reduced.format() == shown.format()
+    assert np.abs(_pixels_of(reduced) - expected).max() <= 0.5 + 1e-9  # (premultiplied; rounded)
 
 
 def test_a_results_zoomed_out_copies_are_made_in_the_worker(qapp):

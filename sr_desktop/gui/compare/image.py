@@ -89,18 +89,39 @@ _AVERAGED_BY_OPENCV = (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32_P
 
 
 def halved(image: QImage) -> QImage:
-    """`image` at half its size (sides rounded down, at least 1) by area averaging. The
-    display formats by OpenCV: it lets go of Python's lock and uses every core (Qt's smooth
-    scaling of a 96-megapixel result took 0.20 s, OpenCV 0.12 s, both within 1 level)."""
+    """`image` at half its size: `block_averaged` by 2."""
+    return block_averaged(image, 2)
+
+
+def block_averaged(image: QImage, n: int) -> QImage:
+    """`image` at 1/`n` of its size, each pixel the average of an n×n block; its sides are
+    rounded up, a last row or column of partial blocks the average of what they hold, so that
+    its pixel i lies over the image's pixels n·i to n·i + n − 1 whatever the size (rounded
+    down and stretched, a 101-pixel side became 50 pixels of 2.02 each: drawn at 1/2 or 1/6,
+    the view was up to a pixel off and soft). The display formats by OpenCV's area averaging
+    (whole-number ratios: exact block means; it lets go of Python's lock and uses every
+    core); others by Qt's smooth scaling to the rounded-down size."""
     import cv2
 
-    width, height = max(1, image.width() // 2), max(1, image.height() // 2)
+    width, height = -(-image.width() // n), -(-image.height() // n)
     if image.format() not in _AVERAGED_BY_OPENCV or image.isNull():
-        return image.scaled(width, height, Qt.AspectRatioMode.IgnoreAspectRatio,
-                            Qt.TransformationMode.SmoothTransformation)
+        return image.scaled(max(1, image.width() // n), max(1, image.height() // n),
+                            Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
     source = _pixels_of(image)
-    return _made_by_opencv(width, height, image.format(), lambda target: cv2.resize(
-        source, (width, height), dst=target, interpolation=cv2.INTER_AREA))
+    whole_x, whole_y = image.width() // n * n, image.height() // n * n
+
+    def average(target: np.ndarray) -> np.ndarray:
+        for rows, out_rows in ((slice(0, whole_y), slice(0, whole_y // n)), (slice(whole_y, None), slice(-1, None))):
+            for cols, out_cols in ((slice(0, whole_x), slice(0, whole_x // n)),
+                                   (slice(whole_x, None), slice(-1, None))):
+                block, out = source[rows, cols], target[out_rows, out_cols]
+                if block.size and out.size:  # (a part of whole blocks, the partial column, row, corner)
+                    written = cv2.resize(block, (out.shape[1], out.shape[0]), dst=out, interpolation=cv2.INTER_AREA)
+                    if not np.shares_memory(written, out):
+                        out[...] = written
+        return target
+
+    return _made_by_opencv(width, height, image.format(), average)
 
 
 def _made_by_opencv(width: int, height: int, fmt: QImage.Format, make) -> QImage:
@@ -145,24 +166,27 @@ class ImageLayer:
 
     def level_for(self, device_scale: float) -> tuple[QImage, float, float]:
         """(image, x ratio, y ratio): the image to draw and its size relative to the layer.
-        At 1/n for a whole n other than a power of two (a ×3 result at 100 %) and a layer
-        of whole n×n blocks, its n×n average (Qt's smooth scaling to exactly 1/n: the block
-        averages to within 1 level, 0.03 s for 48 MP; numpy's took 1.3 s in the paint): the
-        half-size copy rescaled by 2/3 mixed neighbouring pixels (a ×3 result equal to its
-        original was shown 66 % of pixels off)."""
+        At 1/n for a whole n other than a power of two (a ×3 result at 100 %), its n×n
+        average (`block_averaged`): the half-size copy rescaled by 2/3 mixed neighbouring
+        pixels (a ×3 result equal to its original was shown 66 % of pixels off)."""
         factor = round(1.0 / max(device_scale, 1e-6))
-        if (factor >= 3 and factor & (factor - 1) and abs(device_scale * factor - 1.0) < 1e-6
-                and self.width % factor == 0 and self.height % factor == 0):
+        if factor >= 3 and factor & (factor - 1) and abs(device_scale * factor - 1.0) < 1e-6:
             if factor not in self._averaged:
-                self._averaged[factor] = self.image.scaled(
-                    self.width // factor, self.height // factor, Qt.AspectRatioMode.IgnoreAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation)
-            return self._averaged[factor], 1.0 / factor, 1.0 / factor
+                self._averaged[factor] = block_averaged(self.image, factor)
+            return self._averaged[factor], *self._ratios(self._averaged[factor], factor)
         level = 0
-        if device_scale < 0.5:
-            level = int(math.floor(math.log2(1.0 / max(device_scale, 1e-6))))
+        if device_scale < 0.5 + 1e-9:  # (at 50 % too: Qt's smooth scaling by 2 is bilinear, off by up to 3 levels)
+            level = int(math.floor(math.log2(1.0 / max(device_scale, 1e-6)) + 1e-9))
         image = self._level(level)
-        return image, image.width() / self.width, image.height() / self.height
+        return image, *self._ratios(image, 1 << level)
+
+    def _ratios(self, image: QImage, n: int) -> tuple[float, float]:
+        """The size of `image`, the layer's reduced `n` times, relative to the layer: 1/n
+        for a copy of n×n blocks, with sides rounded up (`block_averaged`); its own for one
+        Qt scaled to the sides rounded down."""
+        if image.width() == -(-self.width // n) and image.height() == -(-self.height // n):
+            return 1.0 / n, 1.0 / n
+        return image.width() / self.width, image.height() / self.height
 
     def _level(self, level: int) -> QImage:
         while level > 0 and level not in self._levels:
