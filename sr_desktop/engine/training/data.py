@@ -22,6 +22,7 @@ release the GIL in their loops).
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import logging
 import os
 from collections import deque
@@ -66,21 +67,47 @@ def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
 def _image_files(folder: Path) -> list[Path]:
     """The image files under `folder`, hidden ones and those of hidden folders left out;
     TrainingError naming a folder that cannot be listed (one unreadable was taken for an
-    empty one: "no images in DIR", or its images were left out without a word)."""
+    empty one: "no images in DIR", or its images were left out without a word). Linked
+    folders are walked (once each: a link back up does not loop), and a link to nothing is
+    listed so that reading it names it: both were left out without a word."""
     refused: list[OSError] = []
     found = []
-    for root, folders, files in os.walk(folder, onerror=refused.append):
+    walked: set[tuple[int, int]] = set()
+    for root, folders, files in os.walk(folder, onerror=refused.append, followlinks=True):
         here = Path(root)
+        try:
+            st = os.stat(here)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in walked:  # (a link to a folder already walked)
+            folders[:] = []
+            continue
+        walked.add((st.st_dev, st.st_ino))
         folders[:] = [name for name in folders if not is_hidden(here / name)]
         found += [here / name for name in files
                   if is_image_path(name) and not is_temp_path(name) and not is_hidden(here / name)
-                  and (here / name).is_file()]
+                  and ((here / name).is_file() or not (here / name).exists())]
         if refused:
             break
     if refused:
         exc = refused[0]
         raise TrainingError(f"cannot list the folder {exc.filename}: {exc.strerror or exc}")
     return found
+
+
+def listing_record(paths: Sequence[str | os.PathLike]) -> dict:
+    """What a checkpoint records of a run's image files: how many, and a digest of their
+    names, sizes and modification times, which a resumed run compares (images added to the
+    folder, removed or replaced since)."""
+    digest = hashlib.sha256()
+    for path in sorted(os.path.abspath(p) for p in paths):
+        try:
+            st = os.stat(path)
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "-"
+        digest.update(f"{path}\0{stamp}\n".encode("utf-8", "surrogateescape"))
+    return {"images": len(paths), "digest": digest.hexdigest()}
 
 
 def read_rgb8(path: Path) -> np.ndarray:
