@@ -90,7 +90,7 @@ def test_a_data_folder_that_cannot_be_listed_is_named(tmp_path, capsys, monkeypa
 
 @pytest.mark.parametrize("setup, expected", [
     ("unreadable", "cannot read validation image"),
-    ("small", "no validation image of at least 16×16"),
+    ("small", "no validation image large enough to measure at ×2 in "),
 ])
 def test_bad_validation_data(tmp_path, capsys, data, setup, expected):
     val = tmp_path / "val"
@@ -98,12 +98,38 @@ def test_bad_validation_data(tmp_path, capsys, data, setup, expected):
     if setup == "unreadable":
         make_images(val, 1, 48, seed=1)
         (val / "broken.png").write_bytes(b"not a png at all")
-    else:  # 12² images: too small to score at ×2 (16² is the least)
+    else:  # 10² images: too small to score at ×2 (12² is the least: 2 shaved each side, an SSIM window)
         for name in ("a.png", "b.png"):
-            PILImage.fromarray(np.full((12, 12, 3), 128, np.uint8)).save(val / name)
+            PILImage.fromarray(np.full((10, 10, 3), 128, np.uint8)).save(val / name)
     code, err = _train(capsys, tmp_path / "out", "--val", str(val), data_dir=data)
     _one_line_error(code, err, expected)
+    if setup == "small":
+        assert err.rstrip().endswith(": a.png (10×10); b.png (10×10)")
     assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_validation_scores_what_the_bench_measures_and_names_what_it_leaves_out(tmp_path, capsys, data):
+    """Images under 8×scale were left out of validation without a word (a 20×20 icon at ×4):
+    its numbers differed from `sr-desktop bench` on the same folder (30.80 against 24.86 dB).
+    It now scores what the bench measures and names what it cannot."""
+    from sr_desktop.engine.metrics.evaluate import evaluate_dataset
+    from sr_desktop.engine.training.degradations import parse_degradation
+    from sr_desktop.engine.training.validation import ValidationSet
+
+    val = tmp_path / "val"
+    make_images(val, 1, 48, seed=1)
+    PILImage.fromarray(np.random.default_rng(2).integers(0, 256, (20, 20, 3), np.uint8)).save(val / "icon.png")
+    PILImage.fromarray(np.full((16, 16, 3), 99, np.uint8)).save(val / "tiny.png")
+    scored = ValidationSet(val, [], 4, parse_degradation("bicubic"))
+    assert scored.names == ["icon", "img0"] and scored.left_out_note() == (
+        "validation leaves out 1 image(s) too small to measure at ×4: tiny.png (16×16)")
+    code, err = _train(capsys, tmp_path / "out", "--val", str(val), "--iterations", "1", "--patch", "8",
+                       "--quiet", scale="4", data_dir=data)
+    assert code == 0 and err == ("sr-desktop: validation leaves out 1 image(s) too small to measure at ×4: "
+                                 "tiny.png (16×16)")
+    (val / "tiny.png").unlink()
+    bench = evaluate_dataset(val, "bicubic", 4)
+    assert scored.bicubic().psnr_y == pytest.approx(bench.psnr_y, abs=0.01)
 
 
 @pytest.mark.parametrize("arch, scale, extra, expected", [
@@ -626,6 +652,23 @@ def test_a_data_folder_s_hidden_folders_are_not_training_data(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         PILImage.new("RGB", (8, 8)).save(tmp_path / name)
     assert [p.relative_to(tmp_path).as_posix() for p in list_images([tmp_path])] == ["a.png", "sub/b.png"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_a_data_folder_s_linked_folders_are_walked_and_a_link_to_nothing_is_named(tmp_path):
+    """The images of a linked sub-folder, and a link to nothing, were left out without a word
+    (a run never says how many images it used); a link back up must not loop."""
+    from sr_desktop.engine.training.data import list_images
+
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    for name in (data / "a.png", elsewhere / "b.png"):
+        name.parent.mkdir(parents=True, exist_ok=True)
+        PILImage.new("RGB", (8, 8)).save(name)
+    (data / "linked").symlink_to(elsewhere)
+    (elsewhere / "up").symlink_to(data)  # (data/linked/up is data again)
+    assert [p.relative_to(data).as_posix() for p in list_images([data])] == ["a.png", "linked/b.png"]
+    (data / "broken.png").symlink_to(tmp_path / "nowhere.png")
+    assert data / "broken.png" in list_images([data])  # (the run then stops naming it, as for a bad file)
 
 
 def test_the_run_log_keeps_small_numbers(tmp_path):

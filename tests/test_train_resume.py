@@ -232,6 +232,13 @@ def test_extending_a_finished_run_updates_the_model_it_registered(tmp_path, caps
     assert file_sha256(Path(now[0].source["file"])) == file_sha256(out / "model.safetensors")
     assert file_sha256(Path(now[0].source["file"])) != first[0].source["sha256"]
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"registered as {first[0].id}: mynet"
+    # --name left out: the model it registered kept the weights of its first finish
+    without_name = [a for a in command if a not in ("--name", "mynet")]
+    assert main([*without_name, "--resume", "--iterations", str(ITERATIONS + 30)]) == 0
+    now = [s for s in list_custom_specs() if s.name.startswith("mynet")]
+    assert [s.id for s in now] == [first[0].id]
+    assert file_sha256(Path(now[0].source["file"])) == file_sha256(out / "model.safetensors")
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"registered as {first[0].id}: mynet"
 
 
 def test_a_damaged_recorded_setting_is_one_training_error(tmp_path):
@@ -284,3 +291,30 @@ def test_a_checkpoint_state_holding_python_objects_is_refused_in_the_apps_words(
     with pytest.raises(TrainingError, match="holds Python objects other than tensors, which could run code") as caught:
         train(dataclasses.replace(options, iterations=4, resume=True))
     assert "weights_only" not in str(caught.value)
+
+
+def test_a_resume_after_the_images_changed_says_so_and_logs_a_new_baseline(tmp_path, capsys):
+    """Images added to the data folder (and so other validation images: the first two) went
+    on without a word, the log's one baseline and the points before the resume over other
+    images than those after it."""
+    data = make_images(tmp_path / "data", 2, 48, seed=5)
+    out = tmp_path / "run"
+    command = _command(data, out)[3:]
+    command[command.index("--iterations") + 1] = "10"
+    assert main(command) == 0
+    capsys.readouterr()
+    longer = [*command, "--resume"]
+    longer[longer.index("--iterations") + 1] = "20"
+    make_images(tmp_path / "more", 1, 48, seed=9)
+    os.replace(tmp_path / "more" / "img0.png", data / "a_first.png")  # (sorted first: a validation image)
+    assert main(longer) == 0
+    err = capsys.readouterr().err
+    assert "the training images changed since the checkpoint (2 then, 3 now): the run goes on with them" in err
+    assert "the validation images changed since the checkpoint (2 then, 2 now): the validation curve goes on " \
+           "from a new bicubic baseline, " in err
+    logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    baselines = [(r["it"], r["psnr_y"]) for r in logged if r["kind"] == "baseline"]
+    assert [it for it, _ in baselines] == [0, 10] and baselines[0][1] != baselines[1][1]
+    assert [r["it"] for r in logged if r["kind"] == "data"] == [10, 10]
+    longer[longer.index("--iterations") + 1] = "30"
+    assert main(longer) == 0 and "changed" not in capsys.readouterr().err  # (the same images again)

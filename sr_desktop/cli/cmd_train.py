@@ -187,7 +187,8 @@ def _train(args) -> int:
         trainer = Trainer(options)
     except MemoryError:
         raise TrainingError(short_of_memory) from None
-    for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else "", _kernel_note(trainer)):
+    for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else "", _kernel_note(trainer),
+                 *trainer.data_notes):
         if note:
             print(f"sr-desktop: {note}", file=sys.stderr)
     cancel = CancelToken()

@@ -55,7 +55,7 @@ from sr_desktop.engine.training.checkpoint import (
     save_checkpoint,
 )
 from sr_desktop.engine.training.curves import write_curves
-from sr_desktop.engine.training.data import BatchLoader, MixedScaleSource, PatchSource
+from sr_desktop.engine.training.data import BatchLoader, MixedScaleSource, PatchSource, listing_record
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.export import MODEL_FILE, model_metadata, register_model, write_model
@@ -274,7 +274,32 @@ class Trainer:
         self.amp_dtype = autocast_dtype(self.device, o.amp)
         self.baseline = self.val.bicubic()
         self.last_val: ValidationScores | None = None
+        #: the images of the run (`listing_record`), which its checkpoints record
+        self.images = {"train": listing_record(self.data.paths), "val": listing_record(self.val.paths)}
+        self.val_changed = False
+        #: lines for the user: images changed since the checkpoint, validation images left out
+        self.data_notes = [note for note in (*self._changed_images(), self.val.left_out_note()) if note]
         check_cancel(cancel)
+
+    def _changed_images(self) -> list[str]:
+        """Lines on the images that changed since the checkpoint (a resumed run): the run went
+        on without a word, its validation curve from then on over other images than its
+        baseline's and its earlier points'."""
+        recorded = (self.ckpt.meta.get("images") or {}) if self.ckpt is not None else {}
+        notes = []
+        for kind in ("train", "val"):
+            then, now = recorded.get(kind), self.images[kind]
+            if not isinstance(then, dict) or then.get("digest") == now["digest"]:
+                continue  # (a checkpoint of an earlier version records none)
+            counts = f"{then.get('images', '?')} then, {now['images']} now"
+            if kind == "val":
+                self.val_changed = True
+                notes.append(f"the validation images changed since the checkpoint ({counts}): the validation curve "
+                             f"goes on from a new bicubic baseline, {self.baseline.psnr_y:.2f} dB")
+            else:
+                notes.append(f"the training images changed since the checkpoint ({counts}): the run goes on with "
+                             "them")
+        return notes
 
     def _make_network(self, o: TrainOptions) -> None:
         """The network: a checkpoint's (resumed), a model's (--init) or a new one (--arch)."""
@@ -347,7 +372,7 @@ class Trainer:
         n = self.net
         options = self.options.fingerprint(getattr(self.degradation, "kernel", None))
         return {"arch": n.arch, "scale": n.scale, "params": n.params, "options": options,
-                "schedule": _schedule(self.options)}
+                "schedule": _schedule(self.options), "images": self.images}
 
     def save_checkpoint(self) -> None:
         """Write the checkpoint of the current iteration."""
@@ -457,8 +482,10 @@ class Trainer:
         remove_stale_temporaries(self.ckpt_dir)
         remove_stale_temporaries(self.out)
         self.runlog = RunLog(self.out / "log.jsonl", keep_until=self.iteration if self.ckpt else None)
-        if self.ckpt is None:
-            self.runlog.add("baseline", 0, method="bicubic", **self.baseline.as_dict())
+        if self.ckpt is None or self.val_changed:
+            self.runlog.add("baseline", self.iteration, method="bicubic", **self.baseline.as_dict())
+        for note in self.data_notes:
+            self.runlog.add("data", self.iteration, note=note)
         self._setup_step("Preparing the network and its optimiser…", progress)
         self.prepare()
         check_cancel(cancel)
@@ -513,8 +540,8 @@ class Trainer:
                     window_start, window_iter = time.perf_counter(), it
                 extra = {"loss": loss, "parts": parts, "lr": learning_rate(o, it - 1), "its": rate,
                          "baseline": self.baseline.as_dict()}
-                if self.schedule_note:
-                    extra["note"] = self.schedule_note
+                if notes := [note for note in (self.schedule_note, *self.data_notes) if note]:
+                    extra["note"] = "\n".join(notes)
                 if scores is not None:
                     extra["val"] = scores.as_dict()
                     extra["val_backend"] = self.val_backend.chosen
@@ -559,7 +586,10 @@ class Trainer:
                               iterations=self.iteration,
                               val_psnr_y=val["psnr_y"] if val else None, init=o.init or "")
         path = write_model(net, self.out / MODEL_FILE, meta)
-        model_id = self._register(path, net.scale) if o.name else None
+        # a run resumed without --name updates the model it registered (its weights stayed those
+        # of the first finish, model.safetensors moved on, without a word)
+        name = o.name or (self._still_registered() or {}).get("name")
+        model_id = self._register(path, net.scale, name) if name else None
         return TrainResult(self.out, path, self.iteration, seconds, rate, val, self.baseline.as_dict(), model_id)
 
 
@@ -570,17 +600,22 @@ class Trainer:
             return None
         return {k: v for k, v in record.items() if k not in ("kind", "it", "backend")}
 
-    def _register(self, path: Path, scale: int) -> str:
-        """Register the exported model as `options.name`, once: a finished run resumed keeps
-        the model it registered under that name, if the user still has it — as it was (no
-        new iteration), or with the new weights in its place (it registered a copy, "mynet
-        (2)", and `--model custom-mynet` went on running the old weights)."""
+    def _still_registered(self) -> dict | None:
+        """The log's record of the model this run registered, if the user still has it."""
         from sr_desktop.engine.models.custom import list_custom_specs
 
-        name = self.options.name
         earlier = self.runlog.last("registered")
-        kept = (earlier is not None and earlier.get("name") == name
-                and any(spec.id == earlier.get("model") for spec in list_custom_specs()))
+        if earlier is None or not any(spec.id == earlier.get("model") for spec in list_custom_specs()):
+            return None
+        return earlier
+
+    def _register(self, path: Path, scale: int, name: str) -> str:
+        """Register the exported model as `name`, once: a finished run resumed keeps the
+        model it registered under that name, if the user still has it — as it was (no new
+        iteration), or with the new weights in its place (it registered a copy, "mynet (2)",
+        and `--model custom-mynet` went on running the old weights)."""
+        earlier = self._still_registered()
+        kept = earlier is not None and earlier.get("name") == name
         if kept and earlier.get("it") == self.iteration:
             log.info("already registered as %s", earlier["model"])
             return earlier["model"]

@@ -1,6 +1,7 @@
 """``OUT/log.jsonl``: one JSON object per line — ``{"kind": "train", "it", "loss", <each
 term>, "lr", "its"}`` every few iterations, ``{"kind": "val", "it", "psnr_y", "ssim_y",
-"l1"}`` per validation, ``{"kind": "baseline", …}`` once (bicubic on the validation set).
+"l1"}`` per validation, ``{"kind": "baseline", …}`` (bicubic on the validation set) at the start
+and again where a resumed run met other validation images, ``{"kind": "data", "note"}`` then.
 
 On resume, the lines written after the checkpoint's iteration (by the run that was killed)
 are dropped, so the log reads as one uninterrupted run.

@@ -20,9 +20,11 @@ import torch
 
 from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.progress import check_cancel, scope_cancel
+from sr_desktop.engine.core.text import first_failures
 from sr_desktop.engine.imageio import Image, ImageReadError, SaveOptions, read_image, write_image
 from sr_desktop.engine.metrics.degradation import modcrop
-from sr_desktop.engine.metrics.evaluate import score_pair
+from sr_desktop.engine.metrics.errors import EvaluationError
+from sr_desktop.engine.metrics.evaluate import check_measurable, score_pair
 from sr_desktop.engine.models.arch_model import matlab_bicubic
 from sr_desktop.engine.models.backends.openvino_runner import build_openvino_runner
 from sr_desktop.engine.training.data import list_images, read_rgb8_noting_grey
@@ -63,6 +65,9 @@ class ValidationSet:
         paths = list_images([folder]) if folder else train_paths[:FALLBACK_IMAGES]
         self.scale = scale
         self.names: list[str] = []
+        #: the files scored, and those left out as too small to measure ("icon.png (20×20)")
+        self.paths: list[Path] = []
+        self.left_out: list[str] = []
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
         #: per pair, whether its file is grey: scored on the grey values (the Y of the grey
         #: repeated in RGB, 16 + 0.859·g, scored 1.3 dB above `sr-desktop bench`)
@@ -72,20 +77,31 @@ class ValidationSet:
                 pixels, grey = read_rgb8_noting_grey(path)
             except (ImageReadError, TrainingError) as exc:
                 raise TrainingError(f"cannot read validation image: {exc}") from None
-            if min(pixels.shape[:2]) < 8 * scale:  # too small to score: skipped
-                continue
             hr = _centre(pixels, max_side, scale)
+            try:  # what `sr-desktop bench` measures, no less (images under 8×scale were left out)
+                check_measurable(hr.shape[1], hr.shape[0], scale)
+            except EvaluationError:
+                self.left_out.append(f"{path.name} ({pixels.shape[1]}×{pixels.shape[0]})")
+                continue
             rng = np.random.default_rng([seed, 7919, i])
             if degradation.random:
                 lr = degradation.patch(hr.astype(np.float32) / 255.0, scale, rng)
             else:
                 lr = degradation.finish(degradation.whole(hr, scale), rng)
             self.names.append(path.stem)
+            self.paths.append(path)
             self.pairs.append((np.asarray(lr, np.float32), hr))
             self.grey.append(grey)
         if not self.pairs:
-            raise TrainingError(f"no validation image of at least {8 * scale}×{8 * scale} pixels"
-                                + (f" in {folder}" if folder else ""))
+            raise TrainingError(f"no validation image large enough to measure at ×{scale}"
+                                + (f" in {folder}" if folder else "") + f": {first_failures(self.left_out)}")
+
+    def left_out_note(self) -> str | None:
+        """One line naming the images left out as too small to measure, or None."""
+        if not self.left_out:
+            return None
+        return (f"validation leaves out {len(self.left_out)} image(s) too small to measure at ×{self.scale}: "
+                f"{first_failures(self.left_out)}")
 
     def _score(self, outputs: list[np.ndarray], previews: int) -> ValidationScores:
         psnrs, ssims, l1s = [], [], []

@@ -438,7 +438,8 @@ class TrainDialog(QDialog):
         records = read_records(out / "log.jsonl", latest_iteration(out / "checkpoint"))
         self.loss_plot.set_points(points(records, "train", "loss"))
         self.psnr_plot.set_points(points(records, "val", "psnr_y"))
-        baseline = next((r.get("psnr_y") for r in records if r.get("kind") == "baseline"), None)
+        # the last: a run resumed on other validation images logs a new one
+        baseline = next((r.get("psnr_y") for r in reversed(records) if r.get("kind") == "baseline"), None)
         if isinstance(baseline, (int, float)):
             self.psnr_plot.set_reference(baseline, f"bicubic {baseline:.2f} dB")
         for label, pixels in zip((self.before_label, self.after_label), read_logged_preview(out, records),
@@ -511,7 +512,7 @@ class TrainDialog(QDialog):
         if "loss" in extra:
             self.loss_plot.add_point(info.done, extra["loss"])
         baseline = extra.get("baseline", {}).get("psnr_y")
-        if baseline is not None and self.psnr_plot.reference is None:
+        if baseline is not None and self.psnr_plot.reference != baseline:
             self.psnr_plot.set_reference(baseline, f"bicubic {baseline:.2f} dB")
         val = extra.get("val")
         if val:
@@ -526,7 +527,7 @@ class TrainDialog(QDialog):
         ran_on = f" ({self.val_backend})" if self.val_backend else ""
         val_text = f" · validation {last:.2f} dB{ran_on}" if last is not None else ""
         paused = self.request is not None and self.request.pause.is_set()
-        self.run_note = extra.get("note", "")  # a Resume that changed the schedule
+        self.run_note = extra.get("note", "")  # a Resume that changed the schedule or met other images
         note = f"\n{self.run_note}" if self.run_note else ""
         self.status_label.setText(
             f"{'Paused · ' if paused else ''}iteration {info.done} / {info.total} · loss {extra.get('loss', 0):.4g}"
