@@ -187,10 +187,11 @@ def test_a_residual_scaling_not_in_the_weights_survives_export_and_load(tmp_path
             torch.testing.assert_close(loaded.module(x), net.module.eval()(x), rtol=0, atol=1e-5)
 
 
-def test_layers_an_init_of_another_scale_starts_train_at_the_rate_from_scratch(tmp_path, capsys):
+def test_layers_an_init_of_another_scale_starts_train_at_the_rate_from_scratch(tmp_path, capsys, monkeypatch):
     """At the fine-tuning preset (2e-5) the fresh layers barely trained (an ESPCN ×2 → ×3:
     15 dB after 400 iterations, 26 dB at 2e-4); an FSRCNN ×2 file loaded at ×3 whole, its
-    deconvolution at another stride, without a word. A resumed run keeps its own rate."""
+    deconvolution at another stride, without a word — by its registry id, "new: none" and
+    the preset's rate. A resumed run keeps its own rate."""
     import json
 
     from safetensors.torch import save_file
@@ -222,6 +223,11 @@ def test_layers_an_init_of_another_scale_starts_train_at_the_rate_from_scratch(t
     fsrcnn = build_network("FSRCNN", 2)
     save_file(exported_state_dict(fsrcnn.module, "FSRCNN"), str(tmp_path / "fsrcnn_x2.safetensors"))
     said, rates = run(tmp_path / "f3", "FSRCNN", tmp_path / "fsrcnn_x2.safetensors", 3)
+    assert len(said) == 1 and "the ×2 FSRCNN's last layer starts the ×3 one" in said[0] and rates[0] == 2e-4
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))  # (the model it registers)
+    assert main(["models", "add", str(tmp_path / "fsrcnn_x2.safetensors"), "--name", "my fsrcnn", "--json"]) == 0
+    model_id = json.loads(capsys.readouterr().out)["id"]
+    said, rates = run(tmp_path / "f3id", "FSRCNN", model_id, 3)
     assert len(said) == 1 and "the ×2 FSRCNN's last layer starts the ×3 one" in said[0] and rates[0] == 2e-4
     assert main(["train", "--arch", "ESPCN", "--init", str(tmp_path / "espcn_x2.safetensors"), "--scale", "3",
                  "--data", str(data), "--out", str(tmp_path / "e3"), "--iterations", "4", "--batch", "2",

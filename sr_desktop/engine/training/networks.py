@@ -314,14 +314,30 @@ def _rescaled(model: ArchModel, scale: int) -> TrainNet:
     kept = {k: v for k, v in model.module.float().state_dict().items() if k in own and own[k].shape == v.shape}
     module.load_state_dict(kept, strict=False)
     fresh = [k for k in own if k not in kept]
+    params = _checked(module, arch, scale, params)
+    net = TrainNet(module.train(), arch, scale, params)
+    if not fresh and SCRATCH_ARGUMENTS[arch](scale) != SCRATCH_ARGUMENTS[arch](model.scale):
+        # every tensor fits, yet a layer works at the new scale (FSRCNN's deconvolution, by its
+        # stride): by a registry id it was "new: none" and fine-tuned at a tenth of the rate
+        _relearns_its_last_layer(net, model.scale)
+        return net
     note = (f"--init: {len(kept)} of {len(own)} tensors from the ×{model.scale} {arch}; "
             f"new: {', '.join(fresh) or 'none'}")
     log.info("%s", note)
-    params = _checked(module, arch, scale, params)
-    net = TrainNet(module.train(), arch, scale, params)
     net.init_note = note  # (said by the command line and in the run's log: it was only in `-v`)
     net.new_layers = bool(fresh)
     return net
+
+
+def _relearns_its_last_layer(net: TrainNet, from_scale: int) -> None:
+    """`net`, all of whose weights come from a ×`from_scale` model, has a last layer that
+    works at another scale with them (FSRCNN: the layers before the deconvolution are shared
+    across scales, as its paper fine-tunes them; the deconvolution's kernel then works at
+    another stride and must learn it, a first validation of 13 dB): said, and trained at the
+    rate of new layers."""
+    net.init_note = (f"--init: the ×{from_scale} {net.arch}'s last layer starts the ×{net.scale} one: the first "
+                     "validations are low until it has learnt the new scale")
+    net.new_layers = True
 
 
 def _load_init(init: str, scale: int | None) -> Any:
@@ -377,12 +393,7 @@ def network_from_model(init: str, scale: int) -> TrainNet:
     net = TrainNet(module, model.arch, scale, model.params)
     recorded = _recorded_scale(init)
     if recorded is not None and scale not in support.scales(recorded, model.params):
-        # FSRCNN: its layers before the deconvolution are shared across scales (its paper
-        # fine-tunes the deconvolution), so a ×2 model loads at ×3; the deconvolution's
-        # kernel then works at another stride and must learn it (a first validation of 13 dB)
-        net.init_note = (f"--init: the ×{recorded} {model.arch}'s last layer starts the ×{scale} one: the first "
-                         "validations are low until it has learnt the new scale")
-        net.new_layers = True
+        _relearns_its_last_layer(net, recorded)  # (a ×2 FSRCNN file loads at ×3)
     return net
 
 
