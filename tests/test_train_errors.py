@@ -49,7 +49,8 @@ def _one_line_error(code, err, expected):
     ("missing", ": not found"),
     ("a file", ": a file, not a folder"),
     ("unreadable", "cannot read training image"),
-    ("small", "no training image is at least 32×32"),
+    ("small", "no training image is at least 32×32 pixels (the patch 16 × scale 2; the largest has a side of "
+              "24): use larger images, or a smaller --patch (at least 8)"),
 ])
 def test_bad_data(tmp_path, capsys, setup, expected):
     folder = tmp_path / "d"
@@ -64,6 +65,26 @@ def test_bad_data(tmp_path, capsys, setup, expected):
     code, err = _train(capsys, tmp_path / "out", data_dir=folder)
     _one_line_error(code, err, expected)
     assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_small_images_get_advice_the_user_can_follow(tmp_path, caplog):
+    """"use a smaller --patch" at --patch 8 (the least), and "skipped 1 training images" for a
+    --downscale copy of an image that was used."""
+    import logging
+
+    from sr_desktop.engine.training.data import PatchSource
+    from sr_desktop.engine.training.degradations import parse_degradation
+    from sr_desktop.engine.training.errors import TrainingError
+
+    folder = make_images(tmp_path / "d", 1, 24, seed=0)
+    with pytest.raises(TrainingError) as refused:
+        PatchSource([folder], 4, 8, parse_degradation("bicubic"))
+    assert str(refused.value).endswith("(the patch 8 × scale 4; the largest has a side of 24): use larger images")
+    make_images(tmp_path / "d2", 1, 40, seed=0)
+    with caplog.at_level(logging.WARNING, logger="sr_desktop.engine.training.data"):
+        source = PatchSource([tmp_path / "d2"], 2, 16, parse_degradation("bicubic"), downscales=(0.5,))
+    assert len(source.entries) == 1 and [r.getMessage() for r in caplog.records] == [
+        "left out 1 downscaled copies (--downscale) smaller than 32×32; their images are used"]
 
 
 def test_a_data_folder_that_cannot_be_listed_is_named(tmp_path, capsys, monkeypatch):

@@ -48,6 +48,8 @@ from sr_desktop.engine.training.errors import TrainingError
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_BYTES = 2 << 30
+#: the smallest --patch (LR pixels)
+MIN_PATCH = 8
 
 
 def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
@@ -167,7 +169,7 @@ class PatchSource:
         self._whole_lr = not degradation.random and degradation.flips_commute
         self.entries: list[_Entry] = []
         hr_side = patch * scale
-        cached = skipped = 0
+        cached = skipped = copies_skipped = largest = 0
         unreadable = []
         for path in list_images(folders):
             check_cancel(cancel)  # reading a large folder takes long: Cancel must not wait for it
@@ -176,10 +178,14 @@ class PatchSource:
             except (ImageReadError, TrainingError) as exc:
                 unreadable.append((path, exc))  # (all named at the end, not the first alone)
                 continue
+            largest = max(largest, min(original.shape[:2]))
             for factor in (1.0, *downscales):
                 hr = self._hr(original, factor)
                 if min(hr.shape[:2]) < hr_side:
-                    skipped += 1
+                    if factor == 1.0:
+                        skipped += 1
+                        break  # (its copies, smaller still, with it)
+                    copies_skipped += 1
                     continue
                 entry = _Entry(path, hr.shape[:2], factor)
                 # the LR is made only for an image the cache keeps (one past it was degraded at
@@ -195,10 +201,15 @@ class PatchSource:
             lines = [f"{path.name}: {getattr(exc, 'reason', None) or exc}" for path, exc in unreadable]
             raise TrainingError(f"cannot read {len(unreadable)} training images: {first_failures(lines)}")
         if not self.entries:
-            raise TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels "
-                                f"(the patch {patch} × scale {scale}); use a smaller --patch")
+            # (a smaller --patch only where there is one: 8 is the least, and a resumed run keeps its own)
+            smaller = f", or a smaller --patch (at least {MIN_PATCH})" if patch > MIN_PATCH else ""
+            raise TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels (the patch {patch} × "
+                                f"scale {scale}; the largest has a side of {largest}): use larger images{smaller}")
         if skipped:
             log.warning("skipped %d training images smaller than %d×%d", skipped, hr_side, hr_side)
+        if copies_skipped:
+            log.warning("left out %d downscaled copies (--downscale) smaller than %d×%d; their images are used",
+                        copies_skipped, hr_side, hr_side)
         #: the images trained on (a skipped one became a default validation image: 3.5 dB
         #: lower bicubic baseline for a 20×20 icon)
         self.paths = list(dict.fromkeys(entry.path for entry in self.entries))

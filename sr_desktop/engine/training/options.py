@@ -22,6 +22,7 @@ from sr_desktop.engine.core.options import MAX_SCALE, parse_seed, parse_torch_de
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.models.archs.detect import arch_support
 from sr_desktop.engine.models.custom_index import checked_model_name, read_index
+from sr_desktop.engine.training.data import MIN_PATCH
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.losses import parse_loss_spec
@@ -125,8 +126,8 @@ class TrainOptions:
                 raise TrainingError(f"--{key.replace('_', '-')} must be a positive integer, got {value!r}")
         if not isinstance(self.cache_mb, int) or self.cache_mb < 0:
             raise TrainingError(f"--cache-mb must be 0 or more, got {self.cache_mb!r}")
-        if self.patch < 8:
-            raise TrainingError("--patch must be at least 8 LR pixels")
+        if self.patch < MIN_PATCH:
+            raise TrainingError(f"--patch must be at least {MIN_PATCH} LR pixels")
         for key in ("warmup", "val_every", "checkpoint_every", "previews"):
             if getattr(self, key) < 0:
                 raise TrainingError(f"--{key.replace('_', '-')} must be >= 0")
