@@ -213,7 +213,8 @@ class PatchSource:
         #: the images trained on (a skipped one became a default validation image: 3.5 dB
         #: lower bicubic baseline for a 20×20 icon)
         self.paths = list(dict.fromkeys(entry.path for entry in self.entries))
-        self.skipped = skipped
+        #: images left out as too small for a patch, and downscaled copies left out (their images used)
+        self.skipped, self.copies_skipped = skipped, copies_skipped
         self.cached_bytes = cached
 
     def _hr(self, original: np.ndarray, factor: float) -> np.ndarray:
