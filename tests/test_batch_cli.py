@@ -536,3 +536,39 @@ def test_the_bar_shows_the_engine_s_rate_and_time_left(monkeypatch):
                      extra={"event": "file", "record": record, "files_per_second": 2.96, "megapixels_per_second": 0.5}))
     assert "{rate" not in opened["bar_format"] and "{remaining" not in opened["bar_format"]
     assert opened["postfix"] == "2.96 file/s, 27.0 s left, 0.50 MP/s, failed 0"
+
+
+def test_the_bar_names_files_also_when_they_are_said_only_as_they_end(monkeypatch):
+    """A Ray batch sends no 'start' events: its bar had no file name for the whole run. It
+    names the last file done there; a local batch's bar names the file starting."""
+    from sr_desktop.cli import cmd_batch
+    from sr_desktop.engine.batch.report import FileRecord
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    class Bar:
+        n = 0
+        description = ""
+
+        def update(self, step):
+            self.n += step
+
+        def set_postfix_str(self, text, refresh=True):
+            pass
+
+        def set_description_str(self, text, refresh=True):
+            self.description = text
+
+    shown = Bar()
+    monkeypatch.setattr(cmd_batch, "open_bar", lambda **kwargs: shown)
+
+    def file_done(bar, name):
+        record = FileRecord(name, None, "ok")
+        bar(ProgressInfo(1, 3, 1.0, 2.0, "batch", name, extra={"event": "file", "record": record}))
+
+    ray = cmd_batch._TerminalProgress(enabled=True)
+    file_done(ray, "in/a.png")
+    assert shown.description == "a.png"
+    local = cmd_batch._TerminalProgress(enabled=True)
+    local(ProgressInfo(0, 3, 0.0, None, "batch", "in/b.png", extra={"event": "start", "index": 1}))
+    file_done(local, "in/a.png")
+    assert shown.description == "b.png"  # (the file upscaled now, not the last done)

@@ -548,3 +548,22 @@ def test_the_notice_of_a_large_plan_is_shown(qtbot, tmp_path: Path):
     dialog.progress_bar.setMaximum(7)
     dialog._on_progress(ProgressInfo(0, 0, 0.5, None, PLANNING_STAGE, "planning 50000 files"))
     assert dialog.status_label.text() == "Planning 50000 files…" and dialog.progress_bar.maximum() == 7
+
+
+def test_the_table_follows_the_files_of_a_batch_that_says_them_as_they_end(qtbot, tmp_path: Path):
+    """A Ray batch sends no 'start' events: its rows came in below the table's view, which
+    stayed at the top through the whole run."""
+    from sr_desktop.engine.batch.report import FileRecord
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    src = tmp_path / "in"
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    for i in range(60):
+        name = str(src / f"f{i:02d}.png")
+        dialog._on_progress(ProgressInfo(i + 1, 60, 1.0, 1.0, "batch", name,
+                                         {"event": "file", "index": i, "record": FileRecord(name, None, "ok")}))
+    assert dialog.table.rowCount() == 60 and dialog._last_row_shown()
+    assert dialog.table.verticalScrollBar().value() > 0

@@ -133,6 +133,7 @@ class _TerminalProgress:
     def __init__(self, enabled: bool):
         self.bar = None
         self.enabled = enabled
+        self.starts = False  # whether files are said as they start (a Ray batch says them as they end)
 
     def __call__(self, info) -> None:
         event = info.extra.get("event")
@@ -152,9 +153,12 @@ class _TerminalProgress:
                     f"{info.extra.get('megapixels_per_second', 0.0):.2f} MP/s, failed {info.extra.get('failed', 0)}",
                     refresh=False,
                 )
+                if not self.starts:  # (the bar had no file name through a whole Ray batch)
+                    self.bar.set_description_str(printable(Path(record.input).name)[-40:], refresh=False)
             if record.status == "failed":
                 say_above(self.bar, f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}")
         elif event == "start" and self.bar is not None:
+            self.starts = True
             self.bar.set_description_str(printable(Path(info.message).name)[-40:], refresh=True)
 
     def close(self) -> None:

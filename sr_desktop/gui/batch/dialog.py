@@ -607,7 +607,10 @@ class BatchDialog(QDialog):
                 self.table.scrollToItem(self.table.item(row, 0))
         elif event == "file" and index is not None:
             record = info.extra["record"]
+            following = not self._running_name and self._last_row_shown()  # (no start events: a Ray batch)
             row = self._row_for(index, record.input)
+            if following:
+                self.table.scrollToItem(self.table.item(row, 0))
             self.table.item(row, 1).setText(record.status)
             output = self.table.item(row, 2)
             # a failed file's planned name was never written: shown as such, not as an output
