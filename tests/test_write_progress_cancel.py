@@ -156,3 +156,31 @@ def test_the_png_blocks_compressed_on_several_threads_read_back_exactly(tmp_path
     pixels[20:40] = pixels[20]  # runs for the filters and the deflate to find
     written = write_image(Image(pixels), tmp_path / "out.png")
     assert np.array_equal(read_image(written).pixels, pixels)
+
+
+@pytest.mark.parametrize("suffix", ["gif", "png", "webp", "tiff"])
+def test_an_animation_save_counts_its_frames_and_stops_between_them(tmp_path, suffix):
+    """Saving an animation said only the bytes written: no percentage, and a WebP's Cancel
+    (Pillow writes it at the end) waited for every frame to be encoded."""
+    frames = [Image(np.roll(photo(48, 40).pixels, 3 * i, axis=1)) for i in range(5)]
+    timed = suffix != "tiff"  # (a TIFF's pages: no durations)
+    animation = (Animation(frames, durations=[100] * 5, disposals=["none"] * 5) if timed
+                 else Animation(frames, source_format="TIFF"))
+    reports = []
+    written = write_animation(animation, tmp_path / f"out.{suffix}", progress=reports.append)
+    counted = [(info.done, info.total) for info in reports if info.extra.get("rows")]
+    unit = "row" if suffix == "tiff" else "frame"
+    assert {info.extra["unit"] for info in reports if info.extra.get("rows")} == {unit}
+    steps = 5 * 48 if suffix == "tiff" else 5
+    assert counted and all(total == steps for _done, total in counted)
+    assert [done for done, _total in counted] == sorted(done for done, _total in counted) and counted[-1][0] >= 4
+    written.unlink()
+    cancel = CancelToken()
+
+    def cancel_at_the_third(info):
+        if info.extra.get("rows") and info.done >= 2:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        write_animation(animation, tmp_path / f"out.{suffix}", cancel=cancel, progress=cancel_at_the_third)
+    assert leftovers(tmp_path) == [] and max(info.done for info in reports if info.extra.get("rows"))

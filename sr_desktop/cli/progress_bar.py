@@ -57,7 +57,8 @@ class TerminalProgress:
         if info.stage == SAVE_STAGE and not (info.extra or {}).get("rows"):
             return  # bytes written of a size not known before the end: no bar to draw
         total, done = info.total, info.done
-        unit = "it" if info.stage in ITERATION_STAGES else "row" if info.stage == SAVE_STAGE else self.unit
+        unit = ("it" if info.stage in ITERATION_STAGES
+                else (info.extra or {}).get("unit", "row") if info.stage == SAVE_STAGE else self.unit)
         frames = (info.extra or {}).get("frames")
         if frames and info.total:  # an animation: counted in frames (its steps are 1000 per frame)
             total, done, unit = frames, round(info.done * frames / info.total, 2), "frame"

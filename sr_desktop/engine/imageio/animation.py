@@ -59,6 +59,7 @@ from sr_desktop.engine.imageio.write import (
     srgb_pixels,
     tiff_page,
 )
+from sr_desktop.engine.imageio.write_watch import WriteWatch
 
 #: Output formats that hold a timed animation, and the one that holds pages.
 ANIMATION_FORMATS = ("gif", "png", "webp")
@@ -393,9 +394,9 @@ def write_animation(
     progress: ProgressCallback | None = None,
 ) -> Path:
     """Write every frame atomically (same guarantees and refusals as ``write_image``, and
-    its ``cancel`` and ``progress``: bytes written, no rows)."""
+    its ``cancel`` and ``progress``: bytes written, and the frames encoded, or a TIFF's rows
+    of all its pages)."""
     from sr_desktop.engine.imageio.atomic import atomic_write
-    from sr_desktop.engine.imageio.write_watch import WriteWatch
 
     options = options or SaveOptions()
     target = Path(path)
@@ -404,10 +405,11 @@ def write_animation(
     if (too_large := size_refusal(fmt, first.shape[1], first.shape[0])) is not None:
         raise ImageWriteError(target, too_large)
     _prepare_target(target, animation.path, protect, overwrite)
-    watch = WriteWatch(0, cancel, progress) if cancel is not None or progress is not None else None
+    steps = sum(page.pixels.shape[0] for page in animation.frames) if fmt == "tiff" else len(animation.frames)
+    watch = WriteWatch(steps, cancel, progress) if cancel is not None or progress is not None else None
     with _encoder_errors(target, fmt):
-        atomic_write(target, lambda fh: _encode_frames(watch.stream(fh) if watch else fh, animation, fmt, options),
-                     replace=overwrite, cancel=cancel)
+        atomic_write(target, lambda fh: _encode_frames(watch.stream(fh) if watch else fh, animation, fmt, options,
+                                                       watch), replace=overwrite, cancel=cancel)
     return target
 
 
@@ -432,17 +434,36 @@ def _pil_frames(animation: Animation, fmt: str, options: SaveOptions) -> list:
     return frames
 
 
+def _said_when_seeked(frame, index: int, watch: WriteWatch) -> None:
+    """Pillow's GIF, APNG and WebP encoders seek each frame they take (``seek(0)`` of a
+    one-frame image): that call of `frame` tells `watch` the encoder has come to frame
+    `index`, and raises `Cancelled` there once cancelled."""
+    own_seek = frame.seek
+
+    def seek(position: int) -> None:
+        watch.frame_started(index)
+        own_seek(position)
+
+    frame.seek = seek
+
+
 def _per_frame(values: list):
     """Per-frame values for Pillow: one value for a one-frame animation (an APNG's one frame
     after its default image), whose GIF encoder fails on a list."""
     return values[0] if len(values) == 1 else values
 
 
-def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOptions) -> None:
+def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOptions,
+                   watch: WriteWatch | None = None) -> None:
     if fmt == "tiff":  # every page at its own depth (16-bit colour too: our encoder, not Pillow's)
-        encode_tiff_pages(fh, [tiff_page(page, options) for page in animation.frames], ZLIB_LEVEL)
+        encode_tiff_pages(fh, [tiff_page(page, options) for page in animation.frames], ZLIB_LEVEL,
+                          rows_done=watch.rows_done if watch is not None else None)
         return
-    first, *rest = _pil_frames(animation, fmt, options)
+    frames = _pil_frames(animation, fmt, options)
+    if watch is not None:
+        for index, frame in enumerate(frames):
+            _said_when_seeked(frame, index, watch)
+    first, *rest = frames
     common: dict = {"save_all": True, "append_images": rest}
     metadata = _metadata(animation.frames[0], np.asarray(first), options)
     icc = metadata.icc_profile

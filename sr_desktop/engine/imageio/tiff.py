@@ -69,11 +69,14 @@ def encode_tiff_pages(
 ) -> None:
     """Write several pages (each as :func:`encode_tiff` takes it, own size, depth and
     channels) as one multi-page TIFF: each directory points to the next. ``rows_done(n)``:
-    the rows of the page being compressed."""
+    the rows of all pages compressed so far."""
     fh.write(b"II*\x00" + struct.pack("<I", 8))
     position = 8
+    before = 0  # the rows of the pages written
     for index, (pixels, metadata) in enumerate(pages):
-        ifd, strips = _page(pixels, metadata, level, rows_done)
+        page_rows = None if rows_done is None else (lambda n, before=before: rows_done(before + n))
+        ifd, strips = _page(pixels, metadata, level, page_rows)
+        before += pixels.shape[0]
         directory = bytearray(ifd.tobytes(position))  # (strip offsets: after the directory)
         end = position + len(directory) + sum(len(strip) for strip in strips)
         pad = end & 1  # the next directory starts on a word boundary

@@ -16,8 +16,9 @@ from sr_desktop.engine.core.progress import SAVE_STAGE, CancelToken, ProgressCal
 
 
 class WriteWatch:
-    """Progress reports (`ProgressInfo`: ``done`` rows encoded of ``total`` image rows,
-    ``extra["bytes"]`` written so far, ``extra["rows"]`` True once an encoder counts rows)
+    """Progress reports (`ProgressInfo`: ``done`` rows encoded of ``total`` image rows, or
+    frames of an animation's frames, as ``extra["unit"]`` says; ``extra["bytes"]`` written so
+    far, ``extra["rows"]`` True once an encoder counts rows or frames)
     and the cancel check of one image being written. Cancelled, the next row block or write
     raises `Cancelled`; `atomic_write` then removes its temporary file."""
 
@@ -25,6 +26,7 @@ class WriteWatch:
         self.cancel = cancel
         self.bytes = 0
         self.counts_rows = False
+        self._frames = 0
         self._tracker = ProgressTracker(rows, progress, stage=SAVE_STAGE) if progress is not None else None
 
     def rows_done(self, done: int) -> None:
@@ -32,14 +34,27 @@ class WriteWatch:
         check_cancel(self.cancel)
         self.counts_rows = True
         if self._tracker is not None:
-            self._tracker.update(done, bytes=self.bytes, rows=True)
+            self._tracker.update(done, bytes=self.bytes, rows=True, unit="row")
+
+    def frame_started(self, index: int) -> None:
+        """An encoder that takes an animation's frames one by one (Pillow's GIF, APNG, WebP) has
+        come to frame `index`, the frames before it done (``total``: the frames; ``extra["unit"]``
+        "frame"). It said only the bytes written: an APNG or WebP of many large frames had
+        Cancel but no percentage, and its Cancel waited for the end."""
+        check_cancel(self.cancel)
+        if index <= self._frames:  # (Pillow seeks a frame again when it is done with it)
+            return
+        self._frames = index
+        self.counts_rows = True
+        if self._tracker is not None:
+            self._tracker.update(index, bytes=self.bytes, rows=True, unit="frame")
 
     def wrote(self, count: int) -> None:
         """`count` more bytes are about to be written."""
         check_cancel(self.cancel)
         self.bytes += count
         if self._tracker is not None:
-            self._tracker.update(bytes=self.bytes, rows=self.counts_rows)
+            self._tracker.update(bytes=self.bytes, rows=self.counts_rows, unit="frame" if self._frames else "row")
 
     def stream(self, fh: BinaryIO) -> BinaryIO:
         """`fh` with each write counted and checked (`WatchedFile`)."""
