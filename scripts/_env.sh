@@ -20,7 +20,8 @@ python -c "import sys, pip; sys.exit(tuple(map(int, pip.__version__.split('.')[:
   || pip install -q "pip>=22.3"
 TORCH_INDEX=(${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple})
 python -c "import torch" 2>/dev/null || pip install -q ${TORCH_INDEX[@]+"${TORCH_INDEX[@]}"} "torch==2.13.0"
-# SR_EXTRAS: the extras to install (scripts/test.sh adds `cluster`, which its Ray tests need).
+# SR_EXTRAS: the extras to install (scripts/test.sh adds `cluster`, which its Ray tests need, and both
+# scripts `heic`, the HEIC photos' reader).
 # Skipped when the install is current (same project files and Python, the extras among those
 # installed): the editable install reads the code from here, and a reinstall took 18 s on
 # every run and failed offline. .venv/.sr-desktop-install records what was installed.

@@ -8,7 +8,7 @@
 #   community     tests/community (spandrel checkpoints) in .venv-community, see below
 # Every step runs even when an earlier one fails. Exit status: pytest's own when the tests
 # fail, else the first failing step's; 0 only when all passed.
-SR_EXTRAS=test,cluster source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+SR_EXTRAS=test,cluster,heic source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 export QT_QPA_PLATFORM=offscreen
 
 failed=()

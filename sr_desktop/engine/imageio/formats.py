@@ -7,11 +7,17 @@ from pathlib import Path
 
 from sr_desktop.engine.core.errors import ImageWriteError, OptionError
 
-READ_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
-"""Pillow plugins :func:`~sr_desktop.engine.imageio.read.read_image` decodes with."""
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF", "AVIF", "HEIF")
+"""Pillow plugins :func:`~sr_desktop.engine.imageio.read.read_image` decodes with: AVIF where
+Pillow was built with it (its wheels from 11.3), HEIF (an iPhone's HEIC photos) where the
+optional package pillow-heif is installed (``sr-desktop[heic]``)."""
+
+#: the formats read, as a message names them
+READ_FORMAT_NAMES = "PNG, JPEG, WebP, TIFF, BMP, GIF, AVIF, HEIC"
 
 IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif"}
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif", ".avif",
+     ".heic", ".heif", ".hif"}
 )
 """File suffixes (lower case, with the dot) of the formats :func:`read_image` reads."""
 

@@ -29,7 +29,7 @@ from sr_desktop.engine.imageio.exif import (
     orientation_of,
     patch_exif,
 )
-from sr_desktop.engine.imageio.formats import READ_FORMATS
+from sr_desktop.engine.imageio.formats import READ_FORMAT_NAMES, READ_FORMATS
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.iptc import iptc_of
 from sr_desktop.engine.imageio.jpeg_scan import missing_units
@@ -59,7 +59,7 @@ def _megapixels(pixels: int) -> str:
 
 
 def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
-    """Read an image file (PNG, JPEG, WebP, TIFF, BMP, GIF) into an upright :class:`Image`.
+    """Read an image file (PNG, JPEG, WebP, TIFF, BMP, GIF, AVIF, HEIC) into an upright :class:`Image`.
 
     8-bit sources give uint8 pixels, 16-bit PNG/TIFF give uint16. Modes map to L, LA, RGB
     or RGBA: palette -> RGB (RGBA when it has transparency), 1-bit -> L (0/255), CMYK ->
@@ -175,6 +175,8 @@ def _open_header(fp: io.BytesIO, where: str | Path):
     _allow_large_metadata_chunks()
     prefix = fp.read(16)
     for fmt in READ_FORMATS:
+        if fmt == "HEIF" and not _heif_plugin():
+            continue
         if fmt not in PILImage.OPEN:
             PILImage.init()
         entry = PILImage.OPEN.get(fmt)
@@ -247,16 +249,52 @@ def _unsupported_samples(kind: str) -> str:
     return f"unsupported pixel format: {kind} samples; 8- and 16-bit unsigned integer images are read"
 
 
+#: the brands of an ISO media file (its ``ftyp`` box) that hold a HEIF image (HEVC-coded:
+#: an iPhone's HEIC photo) or an AVIF one
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+
+def _heif_plugin() -> bool:
+    """Whether Pillow has pillow-heif's HEIF plugin (registered on first use, without the
+    thumbnails, depth and auxiliary images it would decode beside the photo)."""
+    global _HEIF_READY
+    if _HEIF_READY is None:
+        try:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+            _HEIF_READY = True
+        except Exception:
+            log.debug("pillow-heif not usable", exc_info=True)
+            _HEIF_READY = False
+    return _HEIF_READY
+
+
+_HEIF_READY: bool | None = None
+
+
+def _iso_media_brand(data: bytes) -> bytes | None:
+    """The major brand of an ISO media file (HEIC, AVIF, MP4…), None for other data."""
+    return data[8:12] if len(data) >= 12 and data[4:8] == b"ftyp" else None
+
+
 def _not_an_image_reason(data: bytes) -> str:
     """Explain a file none of READ_FORMATS accepted: another image format, or not an image."""
     from PIL import Image as PILImage
 
+    brand = _iso_media_brand(data)
+    if brand in _HEIF_BRANDS and not _heif_plugin():
+        return ("a HEIC/HEIF photo: reading it needs the optional package pillow-heif "
+                "(pip install pillow-heif, or sr-desktop[heic])")
+    if brand in _AVIF_BRANDS and "AVIF" not in PILImage.OPEN:
+        return "an AVIF image: reading it needs Pillow 11.3 or later built with AVIF (pip install -U pillow)"
     try:
         with PILImage.open(io.BytesIO(data)) as other:
             kind = other.format
     except Exception:  # noqa: BLE001 - any failure here just means "not an image"
         return "not an image file"
-    return f"unsupported image format {kind} (supported: PNG, JPEG, WebP, TIFF, BMP, GIF)"
+    return f"unsupported image format {kind} (supported: {READ_FORMAT_NAMES})"
 
 
 def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> Image:
@@ -295,7 +333,8 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         pending = orientation_of(im.getexif())
         exif, xmp, info = file_metadata(im, orientation)
         icc = im.info.get("icc_profile") or None
-        frames = getattr(im, "n_frames", 1)
+        # (a HEIF's several images are a burst or an edit's stages, not frames: its primary one)
+        frames = getattr(im, "n_frames", 1) if fmt != "HEIF" else 1
         if frames > 1:
             info["frames"] = frames
         if fmt == "WEBP" and webp_is_lossless(data):

@@ -33,6 +33,7 @@ from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
 from sr_desktop.engine.core.text import error_line, first_failures
 from sr_desktop.engine.imageio.convert import to_uint8
+from sr_desktop.engine.imageio.formats import READ_FORMAT_NAMES
 from sr_desktop.engine.metrics.color import luma_y
 from sr_desktop.engine.metrics.degradation import Degradation, degrade_float, degrade_uint8, modcrop
 from sr_desktop.engine.metrics.errors import EvaluationError
@@ -267,7 +268,7 @@ def list_dataset(folder: str | Path) -> list[Path]:
                    if (p.is_file() or (p.is_symlink() and not p.exists())) and is_image_path(p) and not is_temp_path(p)
                    and not is_hidden(p))
     if not paths:
-        raise EvaluationError(f"no images (PNG/JPEG/WebP/TIFF/BMP/GIF) in {folder}")
+        raise EvaluationError(f"no images ({READ_FORMAT_NAMES.replace(', ', '/')}) in {folder}")
     return paths
 
 

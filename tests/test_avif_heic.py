@@ -1,0 +1,89 @@
+"""AVIF (Pillow's own plugin) and HEIC/HEIF photos (pillow-heif, the optional extra `heic`):
+read, turned upright, upscaled and written as PNG; without the plugin, one line naming it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from PIL import features
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.core.errors import ImageReadError
+from sr_desktop.engine.imageio import is_image_path, read_image
+from sr_desktop.engine.imageio import read as read_module
+from sr_desktop.engine.imageio.animation import Animation, read_image_or_animation
+
+needs_avif = pytest.mark.skipif(not features.check("avif"), reason="this Pillow has no AVIF")
+
+
+def _picture(height: int = 48, width: int = 64) -> np.ndarray:
+    """Smooth colours (lossy codecs keep them within a few levels) with a bright corner."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    picture = np.stack([xx * 255 // width, yy * 255 // height, (xx + yy) * 255 // (width + height)], axis=2)
+    picture[:8, :8] = 255
+    return picture.astype(np.uint8)
+
+
+def _pillow_heif():
+    return pytest.importorskip("pillow_heif", reason="pillow-heif (sr-desktop[heic]) is not installed")
+
+
+@needs_avif
+def test_an_avif_is_read_upright_with_its_profile_and_its_frames(tmp_path):
+    picture = _picture()
+    PILImage.fromarray(picture).save(tmp_path / "a.avif", quality=100)
+    image = read_image(tmp_path / "a.avif")
+    assert image.source_format == "AVIF" and image.pixels.shape == picture.shape
+    assert np.abs(image.pixels.astype(int) - picture).mean() < 3
+    sideways = PILImage.fromarray(picture)
+    exif = sideways.getexif()
+    exif[0x0112] = 6  # (Pillow writes it as the file's rotation, and reads it back as this tag)
+    sideways.save(tmp_path / "turned.avif", exif=exif.tobytes(), quality=100)
+    assert read_image(tmp_path / "turned.avif").pixels.shape == (64, 48, 3)
+    frames = [PILImage.fromarray(np.roll(picture, 8 * i, axis=1)) for i in range(3)]
+    frames[0].save(tmp_path / "moving.avif", save_all=True, append_images=frames[1:], duration=120, quality=100)
+    animation = read_image_or_animation(tmp_path / "moving.avif")
+    assert isinstance(animation, Animation) and len(animation.frames) == 3 and animation.durations == [120] * 3
+
+
+def test_heic_photos_are_read_upright_and_a_burst_gives_its_primary_image(tmp_path):
+    pillow_heif = _pillow_heif()
+    picture = _picture()
+    pillow_heif.from_bytes(mode="RGB", size=(64, 48), data=picture.tobytes()).save(tmp_path / "a.heic", quality=95)
+    image = read_image(tmp_path / "a.heic")
+    assert image.source_format == "HEIF" and image.pixels.shape == picture.shape and "frames" not in image.info
+    assert np.abs(image.pixels.astype(int) - picture).mean() < 4
+    sideways = PILImage.fromarray(picture)
+    exif = sideways.getexif()
+    exif[0x0112] = 6
+    pillow_heif.register_heif_opener()
+    sideways.save(tmp_path / "turned.heic", exif=exif.tobytes(), quality=95)
+    turned = read_image(tmp_path / "turned.heic")  # (libheif turns it; the tag left says 1: not twice)
+    expected = np.rot90(picture, k=-1)
+    assert turned.pixels.shape == expected.shape and np.abs(turned.pixels.astype(int) - expected).mean() < 4
+    burst = pillow_heif.from_pillow(PILImage.fromarray(picture))
+    burst.add_from_pillow(PILImage.fromarray(255 - picture))
+    burst.save(tmp_path / "burst.heic", quality=95)
+    still = read_image_or_animation(tmp_path / "burst.heic")
+    assert not isinstance(still, Animation) and np.abs(still.pixels.astype(int) - picture).mean() < 4
+
+
+def test_a_heic_upscales_through_the_command_line_into_a_png(tmp_path, capsys):
+    pillow_heif = _pillow_heif()
+    pillow_heif.from_bytes(mode="RGB", size=(64, 48), data=_picture().tobytes()).save(tmp_path / "a.heic")
+    assert main(["upscale", str(tmp_path / "a.heic"), "-o", f"{tmp_path / 'out'}/", "--model", "bicubic",
+                 "--scale", "2", "-q"]) == 0
+    assert read_image(tmp_path / "out" / "a.png").pixels.shape == (96, 128, 3)
+
+
+def test_without_its_plugin_a_heic_is_one_line_saying_what_to_install(tmp_path, monkeypatch):
+    """An iPhone photo was "not an image file"."""
+    monkeypatch.setattr(read_module, "_HEIF_READY", False)
+    # the start of a HEIC file: its ftyp box (brand heic), then what any box could hold
+    (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    with pytest.raises(ImageReadError) as refused:
+        read_image(tmp_path / "IMG_0001.HEIC")
+    assert refused.value.reason == ("a HEIC/HEIF photo: reading it needs the optional package pillow-heif "
+                                    "(pip install pillow-heif, or sr-desktop[heic])")
+    assert is_image_path("IMG_0001.HEIC") and is_image_path("b.avif")  # (a batch lists them, and names them)
