@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image as PILImage
+from PIL import features
 from PySide6.QtCore import QPointF
 
 from sr_desktop.app.animation_jobs import AnimatedResult
@@ -212,3 +213,16 @@ def test_save_as_suggests_the_animation_s_own_format_until_another_is_chosen(qtb
     assert window.saver.save_result(tmp_path / "out.webp", SaveOptions(format="webp", quality=100)) is not None
     assert window.saver.suggested_result_path().suffix == ".webp"  # an animation saved as WebP
     assert window.settings.get("save_format") == "png"  # the stills' choice untouched
+
+
+@pytest.mark.skipif(not features.check("avif"), reason="this Pillow has no AVIF")
+def test_save_as_suggests_webp_for_an_animated_avif(qtbot, window, tmp_path):
+    """AVIF is read, not written: an animated one's suggestion was a GIF, 256 dithered colours."""
+    frames = [PILImage.fromarray(np.full((24, 32, 3), 40 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.avif", save_all=True, append_images=frames[1:], duration=100)
+    assert window.open_paths([tmp_path / "anim.avif"])
+    qtbot.waitUntil(window.is_idle, timeout=20000)
+    assert window.picker.set_model_id("bicubic") and window.picker.set_scale(2)
+    assert window.start_upscale() is not None
+    qtbot.waitUntil(lambda: isinstance(window.session.result, AnimatedResult), timeout=30000)
+    assert window.saver.suggested_result_path().suffix == ".webp"

@@ -69,7 +69,8 @@ class ResultSaver:
         fmt = self.settings.get("save_animation_format")
         if fmt not in ANIMATION_FORMATS:
             source = (self.session.image.source_format or "").lower() if self.session.image else ""
-            fmt = source if source in ANIMATION_FORMATS else "gif"
+            # (an AVIF's colours: a GIF's 256 dithered them; WebP keeps them, and its alpha)
+            fmt = source if source in ANIMATION_FORMATS else "webp" if source == "avif" else "gif"
         return fmt
 
     def _keeping(self, fmt: str) -> str:
