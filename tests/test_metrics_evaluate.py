@@ -217,6 +217,29 @@ def test_float_lr_degradation_feeds_unrounded_lr(hr):
     assert bic.scores.psnr_y > ev.scores.psnr_y
 
 
+def test_a_network_takes_the_float_lr_with_its_overshoot(hr):
+    """`bench --degradation bicubic-float` failed for every network model ("upscale_float
+    takes values in 0..1, got -0.0077..1.0017"): the unrounded bicubic LR overshoots 0..1
+    near edges. The engine's models take it as it is, as the function upscalers do."""
+    from sr_desktop.engine.metrics.upscalers import EngineUpscaler
+
+    d = parse_degradation("bicubic-float")
+    edges = np.zeros_like(hr)
+    edges[:, hr.shape[1] // 2:] = 255  # (a black-to-white step: the bicubic kernel's lobes overshoot it)
+    edges[20:22] = 255 - edges[20:22]
+    lr = imresize(edges.astype(np.float64) / 255, 0.5)
+    assert lr.min() < -1e-3 or lr.max() > 1 + 1e-3
+    seen = []
+
+    def spy(rgb):
+        seen.append(rgb)
+        return nearest(rgb)
+
+    evaluate_image(edges, FunctionUpscaler(spy, 2), 2, degradation=d)
+    by_engine = evaluate_image(edges, EngineUpscaler("bicubic", 2), 2, degradation=d)
+    assert np.isfinite(by_engine.scores.psnr_y) and seen[0].min() == pytest.approx(float(lr.min()), abs=1e-6)
+
+
 def test_an_image_reproduced_exactly_leaves_the_psnr_means_and_is_counted():
     """A flat grey image beside Set5's bird: every model's mean PSNR was inf (JSON null),
     the comparison lost and the plot empty."""
