@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen PYTHONPATH=. python benchmarks/bench_compare_view.py [--size 2000x1500] [--scale 4]
 
 Prints the set_original / set_result times and the median paint time (widget.grab of a
-1280×800 view) at fit, 100 %, 400 %, in split and side-by-side modes, while panning.
+1280×800 view) at fit, the result at 1:1 (100/scale %), 100 % and 400 % (the window's zoom:
+screen pixels per original pixel), in split and side-by-side modes, while panning.
 """
 
 from __future__ import annotations
@@ -16,13 +17,23 @@ import time
 import numpy as np
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"WxH, e.g. 2000x1500, not {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"both sides at least 1, not {text!r}")
+    return width, height
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="2000x1500", help="original WxH")
+    parser.add_argument("--size", default="2000x1500", type=_size, help="original WxH")
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = args.size
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
@@ -65,11 +76,12 @@ def main() -> None:
     for mode in ("split", "side_by_side"):
         view.set_mode(mode)
         view.zoom_fit()
-        print(f"{mode:13s} fit ({view.zoom() * 100:.1f} %): {paint_ms():.1f} ms/paint")
-        for zoom in (1.0, 4.0):
-            view.zoom_to(zoom)
+        # (zoom as the window says it: screen pixels per original pixel, `magnification`)
+        print(f"{mode:13s} fit ({view.magnification() * 100:.1f} %): {paint_ms():.1f} ms/paint")
+        for magnification in (1.0 / args.scale, 1.0, 4.0):  # (the result at 1:1, the original at 1:1 and 4:1)
+            view.set_magnification(magnification)
             view._view.center = QPointF(view._view.scene_width / 3, view._view.scene_height / 3)
-            print(f"{mode:13s} {zoom * 100:.0f} %: {paint_ms():.1f} ms/paint")
+            print(f"{mode:13s} {magnification * 100:.0f} %: {paint_ms():.1f} ms/paint")
 
 
 if __name__ == "__main__":
