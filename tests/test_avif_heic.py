@@ -87,3 +87,47 @@ def test_without_its_plugin_a_heic_is_one_line_saying_what_to_install(tmp_path, 
     assert refused.value.reason == ("a HEIC/HEIF photo: reading it needs the optional package pillow-heif "
                                     "(pip install pillow-heif, or sr-desktop[heic])")
     assert is_image_path("IMG_0001.HEIC") and is_image_path("b.avif")  # (a batch lists them, and names them)
+
+
+def test_a_heic_branded_mif1_is_read_not_taken_for_a_broken_avif(tmp_path, monkeypatch):
+    """Pillow's AVIF plugin takes the brands mif1/msf1 of any HEIF file, then fails on a HEVC
+    one: such a HEIC photo (Nokia's reference files, some phones) was "truncated or corrupt,
+    or an unsupported AVIF variant", pillow-heif never tried."""
+    pillow_heif = _pillow_heif()
+    picture = _picture()
+    pillow_heif.from_bytes(mode="RGB", size=(64, 48), data=picture.tobytes()).save(tmp_path / "a.heic", quality=95)
+    data = bytearray((tmp_path / "a.heic").read_bytes())
+    assert data[4:12] == b"ftypheic"
+    data[8:12] = b"mif1"  # (its compatible brands still say heic)
+    (tmp_path / "mif1.heic").write_bytes(bytes(data))
+    assert np.abs(read_image(tmp_path / "mif1.heic").pixels.astype(int) - picture).mean() < 4
+    monkeypatch.setattr(read_module, "_HEIF_READY", False)
+    with pytest.raises(ImageReadError, match="needs the optional package pillow-heif"):
+        read_image(tmp_path / "mif1.heic")
+
+
+@needs_avif
+def test_a_cut_avif_is_still_said_to_be_truncated(tmp_path):
+    PILImage.fromarray(_picture()).save(tmp_path / "a.avif", quality=90)
+    data = (tmp_path / "a.avif").read_bytes()
+    (tmp_path / "cut.avif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match="truncated or corrupt"):
+        read_image(tmp_path / "cut.avif")
+
+
+def test_a_turned_heic_s_exif_follows_the_turn_libheif_made(tmp_path):
+    """pillow-heif resets the EXIF orientation of the HEIC photos libheif turns upright: the
+    block was kept as if unturned, its X/Y resolution not swapped and its sideways thumbnail
+    linked (an AVIF's, whose tag Pillow leaves for the reader to turn, were right)."""
+    _pillow_heif()
+    from sr_desktop.engine.imageio.exif import TAG_ORIENTATION
+
+    sideways = PILImage.fromarray(_picture())
+    exif = sideways.getexif()
+    exif[TAG_ORIENTATION], exif[0x011A], exif[0x011B] = 6, 72.0, 300.0
+    sideways.save(tmp_path / "turned.heic", exif=exif.tobytes(), quality=95)
+    image = read_image(tmp_path / "turned.heic")
+    kept = PILImage.Exif()
+    kept.load(image.exif)
+    assert image.pixels.shape[:2] == (64, 48)
+    assert (kept.get(TAG_ORIENTATION), float(kept[0x011A]), float(kept[0x011B])) == (1, 300.0, 72.0)

@@ -85,12 +85,14 @@ def _set_inline(tiff: bytearray, endian: str, pos: int, typ: int, n: int, value:
     return False
 
 
-def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes | None:
+def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None, turned: int = 1) -> bytes | None:
     """The EXIF block with orientation set to 1 (normal) and, when ``size=(w, h)`` is given,
     the EXIF pixel dimensions updated. Edits bytes in place, so nothing else changes — but
     for a block whose orientation was not normal (its pixels have been turned upright): its
     thumbnail (IFD1) is unlinked, being in the old orientation (a portrait photo's stayed
     sideways in galleries), and after a quarter turn its X and Y resolution are swapped.
+    ``turned``: the orientation the pixels were turned from when the block no longer says it
+    (pillow-heif resets the tag of the HEIC photos libheif turns).
 
     Returns None (drop the block) when it is too malformed to patch: writing back an
     orientation we could not reset would show the upright pixels rotated.
@@ -103,20 +105,16 @@ def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes 
     try:
         (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
         exif_ifd = None
-        quarter_turn = False
         resolution_at: dict[int, int] = {}  # tag -> where its value (an offset) is stored
         entries = list(_ifd_entries(tiff, endian, ifd0))
         for pos, tag, typ, n in entries:
             if tag == TAG_ORIENTATION:
-                turned = _inline_value(tiff, endian, pos, typ, n)
+                stated = _inline_value(tiff, endian, pos, typ, n)
                 if not _set_inline(tiff, endian, pos, typ, n, 1):
                     log.info("EXIF orientation has an odd encoding; dropping the EXIF block")
                     return None
-                if turned is not None and 2 <= turned <= 8:  # (the reader takes 0 and 9+ for 1: not turned)
-                    next_ifd = ifd0 + 2 + 12 * len(entries)
-                    if next_ifd + 4 <= len(tiff):  # (a block may end at IFD0's last entry: no IFD1)
-                        struct.pack_into(endian + "I", tiff, next_ifd, 0)  # no IFD1
-                    quarter_turn = turned >= 5
+                if stated is not None and 2 <= stated <= 8:  # (the reader takes 0 and 9+ for 1: not turned)
+                    turned = stated
             if tag in (TAG_X_RESOLUTION, TAG_Y_RESOLUTION):
                 resolution_at[tag] = pos + 8
             if size is not None and tag in (TAG_IMAGE_WIDTH, TAG_IMAGE_LENGTH):
@@ -124,7 +122,11 @@ def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None) -> bytes 
                 _set_inline(tiff, endian, pos, typ, n, size[0] if tag == TAG_IMAGE_WIDTH else size[1])
             if tag == TAG_EXIF_IFD and typ == _LONG and n == 1:
                 (exif_ifd,) = struct.unpack_from(endian + "I", tiff, pos + 8)
-        if quarter_turn and len(resolution_at) == 2:
+        if 2 <= turned <= 8:
+            next_ifd = ifd0 + 2 + 12 * len(entries)
+            if next_ifd + 4 <= len(tiff):  # (a block may end at IFD0's last entry: no IFD1)
+                struct.pack_into(endian + "I", tiff, next_ifd, 0)  # no IFD1
+        if turned >= 5 and len(resolution_at) == 2:
             x_at, y_at = resolution_at[TAG_X_RESOLUTION], resolution_at[TAG_Y_RESOLUTION]
             tiff[x_at:x_at + 4], tiff[y_at:y_at + 4] = tiff[y_at:y_at + 4], tiff[x_at:x_at + 4]
         if size is not None and exif_ifd:

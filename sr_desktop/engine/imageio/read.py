@@ -23,6 +23,7 @@ import numpy as np
 
 from sr_desktop.engine.core.errors import ImageReadError, SRDesktopError
 from sr_desktop.engine.imageio.exif import (
+    TAG_ORIENTATION,
     apply_orientation,
     exif_from_tiff_tags,
     normalize_exif,
@@ -174,6 +175,7 @@ def _open_header(fp: io.BytesIO, where: str | Path):
 
     _allow_large_metadata_chunks()
     prefix = fp.read(16)
+    refused = None  # a plugin that took the file and failed: the next one that takes it may read it
     for fmt in READ_FORMATS:
         if fmt == "HEIF" and not _heif_plugin():
             continue
@@ -198,9 +200,15 @@ def _open_header(fp: io.BytesIO, where: str | Path):
             kind = _tiff_sample_kind(fp) if fmt == "TIFF" else None
             if kind is not None:  # a whole file of a kind not read (a float RGB TIFF was "corrupt")
                 raise ImageReadError(where, _unsupported_samples(kind)) from None
-            raise ImageReadError(
-                where, f"image data is truncated or corrupt, or an unsupported {fmt} variant"
-            ) from None
+            # (AVIF's plugin takes the brands mif1/msf1 of any HEIF: a HEIC photo so branded was
+            # "an unsupported AVIF variant", pillow-heif never tried)
+            refused = refused or ImageReadError(
+                where, f"image data is truncated or corrupt, or an unsupported {fmt} variant")
+    if refused is not None:
+        fp.seek(0)
+        if (why := _plugin_missing(fp.read(64))) is not None:
+            raise ImageReadError(where, why)
+        raise refused
     return None
 
 
@@ -274,21 +282,37 @@ def _heif_plugin() -> bool:
 _HEIF_READY: bool | None = None
 
 
-def _iso_media_brand(data: bytes) -> bytes | None:
-    """The major brand of an ISO media file (HEIC, AVIF, MP4…), None for other data."""
-    return data[8:12] if len(data) >= 12 and data[4:8] == b"ftyp" else None
+def _iso_media_brands(data: bytes) -> set[bytes]:
+    """The brands of an ISO media file (HEIC, AVIF, MP4…): its major brand and those it is
+    compatible with, from its ``ftyp`` box; none for other data."""
+    if len(data) < 12 or data[4:8] != b"ftyp":
+        return set()
+    end = min(len(data), int.from_bytes(data[:4], "big"))
+    return {data[8:12]} | {data[at:at + 4] for at in range(16, end - 3, 4)}
+
+
+def _plugin_missing(data: bytes) -> str | None:
+    """Why a HEIC or AVIF file is not read when the plugin that reads it is missing, else None."""
+    from PIL import Image as PILImage
+
+    brands = _iso_media_brands(data)
+    if brands & _AVIF_BRANDS:
+        if "AVIF" not in PILImage.OPEN:
+            PILImage.init()
+        if "AVIF" not in PILImage.OPEN:
+            return "an AVIF image: reading it needs Pillow 11.3 or later built with AVIF (pip install -U pillow)"
+    elif brands & _HEIF_BRANDS and not _heif_plugin():
+        return ("a HEIC/HEIF photo: reading it needs the optional package pillow-heif "
+                "(pip install pillow-heif, or sr-desktop[heic])")
+    return None
 
 
 def _not_an_image_reason(data: bytes) -> str:
     """Explain a file none of READ_FORMATS accepted: another image format, or not an image."""
     from PIL import Image as PILImage
 
-    brand = _iso_media_brand(data)
-    if brand in _HEIF_BRANDS and not _heif_plugin():
-        return ("a HEIC/HEIF photo: reading it needs the optional package pillow-heif "
-                "(pip install pillow-heif, or sr-desktop[heic])")
-    if brand in _AVIF_BRANDS and "AVIF" not in PILImage.OPEN:
-        return "an AVIF image: reading it needs Pillow 11.3 or later built with AVIF (pip install -U pillow)"
+    if (why := _plugin_missing(data)) is not None:
+        return why
     try:
         with PILImage.open(io.BytesIO(data)) as other:
             kind = other.format
@@ -316,6 +340,9 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
             # (one Pillow opens: a signed grey's negative samples were clipped to 0 without a word)
             raise ImageReadError(where, _unsupported_samples(kind))
         orientation = orientation_of(im.getexif())
+        if fmt == "HEIF":  # libheif turned the pixels upright and pillow-heif reset the tag: the turn
+            # made is what the EXIF's thumbnail and resolution must follow (they stayed as stored)
+            orientation = orientation_of({TAG_ORIENTATION: im.info.get("original_orientation", 1)})
         tiles = list(getattr(im, "tile", None) or ())
         im.load()  # full decode now: truncated or corrupt data raises here
         if fmt != "GIF":  # a GIF frame may cover part of its canvas (the rest is background)
@@ -396,7 +423,9 @@ def file_metadata(im, orientation: int) -> tuple[bytes | None, bytes | None, dic
     info.update(png_colour_chunks(im))
     if (iptc := iptc_of(im)) is not None:
         info["iptc"] = iptc
-    return (patch_exif(exif) if exif else None), xmp, info
+    # (a HEIC's tag reset by pillow-heif: the turn libheif made, `_decode_checked`)
+    turned = orientation if im.format == "HEIF" else 1
+    return (patch_exif(exif, turned=turned) if exif else None), xmp, info
 
 
 def png_colour_chunks(im) -> dict:
