@@ -536,3 +536,20 @@ def test_a_terminal_shows_the_rows_of_a_large_png_being_saved(tmp_path, monkeypa
     assert (bar._bar.n, bar._bar.total, bar._bar.unit) == (8, 32, "row")
     bar.close()
     capsys.readouterr()
+
+
+def test_an_output_named_with_a_format_read_but_not_written_says_so(tmp_path, capsys):
+    """`-o x.heic` said "has no image file suffix: name the file (e.g. x.heic.heic)", and
+    following it, x.heic.heic.heic; with --format it wrote x.heic.png."""
+    from sr_desktop.cli.main import main
+
+    src = _png(tmp_path / "a.png")
+    for extra, advice in (([], "x.png (or .jpg, .webp, .tif) or add --format"), (["--format", "webp"], "x.webp")):
+        assert main(["upscale", str(src), "-o", str(tmp_path / "x.heic"), "--model", "bicubic", *extra]) == 2
+        assert capsys.readouterr().err == (f"sr-desktop: error: -o {tmp_path / 'x.heic'}: HEIC is read, not written; "
+                                           f"name the output {advice}\n")
+    heic_named = tmp_path / "photo.heic"
+    heic_named.write_bytes(src.read_bytes())  # (read by its content)
+    assert main(["upscale", str(heic_named), "-o", str(tmp_path / "noext"), "--model", "bicubic"]) == 2
+    assert "(e.g. noext.png)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "photo.heic"]

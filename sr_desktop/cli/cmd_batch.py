@@ -48,7 +48,8 @@ name template placeholders:
   {{stem}}     input file name without its suffix     {{ext}}   input suffix without the dot
   {{scale}}    the scale                              {{model}} the model id
   {{variant}}  the model variant ("default" if none)
-  The output suffix comes from --format (same: the input's own format and suffix).
+  The output suffix comes from --format (same: the input's own format and suffix; AVIF
+  and HEIC, read but not written: PNG).
   Animated GIF/PNG/WebP are upscaled frame by frame (timing, loop and disposal kept) and
   multi-page TIFFs page by page; a format that cannot hold them (jpg, bmp; tiff for an
   animation, anything but tiff for pages) fails that file, no frame is dropped.

@@ -18,10 +18,11 @@ from sr_desktop.cli.common import (
 from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.text import printable
+from sr_desktop.engine.imageio.formats import READ_FORMAT_NAMES
 from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
-For every HR image of DIR (PNG/JPEG/BMP/TIFF/WebP; other files are skipped): crop to a
+For every HR image of DIR ({READ_FORMAT_NAMES}; other files are skipped): crop to a
 multiple of the scale, degrade (MATLAB bicubic imresize, or blur with a kernel then keep
 every N-th pixel), upscale with each model, round to 8 bits, and measure PSNR/SSIM on the
 Y channel of BT.601 (grey images: grey values) with N pixels shaved per border.

@@ -69,7 +69,7 @@ def add_parser(subparsers) -> None:
 
 
 def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
-    from sr_desktop.engine.imageio import format_named_by, suffix_for_format
+    from sr_desktop.engine.imageio import IMAGE_SUFFIXES, format_named_by, suffix_for_format
     from sr_desktop.engine.imageio.atomic import special_target
 
     output = Path(given)  # (which drops a trailing slash: `given` keeps it)
@@ -86,12 +86,16 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
                 raise SRDesktopError(f"-o {output} is a device, a pipe or a link: say what to write into it "
                                      "with --format (png, jpg, webp, tiff or gif)")
             return [output]
+        if named is None and output.suffix.lower() in IMAGE_SUFFIXES:  # (x.heic.png, or "add .heic")
+            raise SRDesktopError(f"-o {output}: {output.suffix.lstrip('.').upper()} is read, not written; name the "
+                                 f"output {output.stem}{suffix_for_format(fmt) if fmt else '.png'}"
+                                 + ("" if fmt else " (or .jpg, .webp, .tif) or add --format"))
         if fmt and named is None:  # no suffix, or not an image suffix: --format's is appended
             return [output.with_name(output.name + suffix_for_format(fmt))]
         if named is None:
+            example = inputs[0].suffix if format_named_by(inputs[0]) else ".png"
             raise SRDesktopError(f"-o {output} has no image file suffix: name the file (e.g. "
-                                 f"{output.name}{inputs[0].suffix or '.png'}), add --format, or end "
-                                 "the name with / for a folder")
+                                 f"{output.name}{example}), add --format, or end the name with / for a folder")
         if fmt and named != fmt:  # FORMATS are the canonical names format_named_by gives
             raise SRDesktopError(f"-o {output} names a {named} file but --format is {fmt}: "
                                  f"name the output {output.stem}{suffix_for_format(fmt)} or leave out --format")
@@ -105,8 +109,8 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
     for src, target in zip(inputs, targets, strict=True):
         other = first_of.setdefault(name_key(target), src)
         if other is not src:
-            raise SRDesktopError(f"{other} and {src} would both be written to {target}; "
-                                 "use separate runs (or batch, which keeps their sub-folders)")
+            raise SRDesktopError(f"{other} and {src} would both be written to {target}; use separate runs, or "
+                                 "batch with {ext} in its name template (--name '{stem}_{ext}_x{scale}_{model}')")
     return targets
 
 
