@@ -567,3 +567,16 @@ def test_the_table_follows_the_files_of_a_batch_that_says_them_as_they_end(qtbot
                                          {"event": "file", "index": i, "record": FileRecord(name, None, "ok")}))
     assert dialog.table.rowCount() == 60 and dialog._last_row_shown()
     assert dialog.table.verticalScrollBar().value() > 0
+
+
+def test_the_size_row_gives_the_batch_its_output_size_and_the_folded_line_says_it(qtbot, tmp_path: Path):
+    from sr_desktop.engine.core.output_size import OutputSize
+
+    dialog = BatchDialog(input_dir=str(tmp_path))
+    qtbot.addWidget(dialog)
+    assert dialog.batch_options().size is None
+    dialog.size_field.width_spin.setValue(3000)
+    dialog.size_field.height_spin.setValue(2000)
+    assert dialog.batch_options().size == OutputSize(3000, 2000)
+    dialog.set_options_shown(False)
+    assert ", then within 3000×2000 px → " in dialog.options_toggle.text()

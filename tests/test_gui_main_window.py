@@ -1576,3 +1576,33 @@ def test_a_failed_job_with_another_queued_says_which_job_failed(make_window, tmp
     wait_idle(qtbot, window)
     assert window.session.result.scale == 2
     assert window.message_bar.text() == ("24×16 image, Bicubic ×4 failed: unexpected error: RuntimeError: injected")
+
+
+def test_save_as_resizes_the_result_to_the_size_asked_for(make_window, tmp_path, qtbot):
+    """A photographer asks for "6000 px wide", not ×4: the Save As dialog's Size (the command
+    line's --width/--height) resizes what is written, the result shown stays as upscaled,
+    and Save (Ctrl+S) writes that size again."""
+    from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+
+    src = write_png(tmp_path / "photo.png", 24, 16)
+    window = make_window()
+    open_and_wait(qtbot, window, [src])
+    assert window.picker.set_model_id("bicubic") and window.picker.set_scale(2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+
+    def through_the_dialog(suggested, options):
+        dialog = SaveAsDialog(suggested, options)
+        qtbot.addWidget(dialog)
+        assert dialog.size_field.output_size() is None  # (auto: as upscaled, unless asked)
+        dialog.size_field.width_spin.setValue(100)
+        return tmp_path / "big.png", dialog.choice()[1]
+
+    window.saver.ask_save_target = through_the_dialog
+    assert window.saver.save_as() == tmp_path / "big.png"
+    assert read_image(tmp_path / "big.png").pixels.shape == (67, 100, 3)
+    assert window.result.image.pixels.shape == (32, 48, 3)
+    assert window.statusBar().currentMessage() == f"Saved {tmp_path / 'big.png'} at 100×67"
+    (tmp_path / "big.png").unlink()
+    assert window.saver.save() == tmp_path / "big.png"
+    assert read_image(tmp_path / "big.png").pixels.shape == (67, 100, 3)

@@ -10,10 +10,12 @@ from sr_desktop.cli.common import (
     add_alpha_option,
     add_metadata_option,
     add_model_options,
+    add_output_size_options,
     add_quality_option,
     check_kernel_option,
     name_the_file,
     output_arg,
+    output_size_from,
     path_arg,
     quality_from,
     send_warnings_to_log,
@@ -111,6 +113,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="blur kernel for --model zssr or map-sr: one file for every image, or estimate "
                              "each image's own")
     add_metadata_option(parser)
+    add_output_size_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--cluster", metavar="ray|auto|ray://HOST:PORT",
@@ -184,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         allow_inside_input=args.allow_inside_input,
         keep_metadata=not args.no_metadata,
         keep_lossless=args.quality is None,  # (no quality asked for: a lossless WebP stays lossless)
+        size=output_size_from(args),
     )
     send_warnings_to_log(getattr(args, "verbose", False))
     cluster = None

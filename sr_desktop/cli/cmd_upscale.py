@@ -13,10 +13,12 @@ from sr_desktop.cli.common import (
     add_alpha_option,
     add_metadata_option,
     add_model_options,
+    add_output_size_options,
     add_quality_option,
     check_kernel_option,
     name_the_file,
     output_arg,
+    output_size_from,
     path_arg,
     quality_from,
     send_warnings_to_log,
@@ -62,6 +64,7 @@ def add_parser(subparsers) -> None:
     add_quality_option(p)
     add_metadata_option(p)
     add_alpha_option(p)
+    add_output_size_options(p)
     p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr or map-sr")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -131,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
+    from sr_desktop.engine.pipeline.output_size import resized
     from sr_desktop.engine.pipeline.upscale import resolve_model
 
     # an input named twice (a.png ./a.png) is upscaled once: it was "several inputs would be
@@ -152,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     targets = _outputs(inputs, args.output, args.format)
     quality = quality_from(args, _formats_of(targets, args.format))
     options = upscale_options_from(args)
+    size = output_size_from(args)
     per_image = is_per_image(options.model)
     check_kernel_option(options, quiet=args.quiet)
     if per_image and options.variant:
@@ -195,9 +200,10 @@ def run(args: argparse.Namespace) -> int:
                 check_animation_format(image, dst, save)
             result = upscale_any(image, options, progress=bar, model=model)
             bar.close()
+            exported = resized(result.image, size)
             # a bar of the rows encoded (PNG, TIFF): a 192-megapixel PNG takes half a minute
             bar = TerminalProgress(f"{printable(dst.name)} (saving)", enabled=None if not args.quiet else False)
-            written = write_any(result.image, dst, save, overwrite=args.overwrite, protect=protect, progress=bar)
+            written = write_any(exported, dst, save, overwrite=args.overwrite, protect=protect, progress=bar)
             bar.close()
             remove_stale_temps_of(Path(written))  # what an upscale killed while writing here left
         except Cancelled:
@@ -220,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
             console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}{which}, "
                         f"{verdict}", sys.stderr)
         if not args.quiet:
-            changes = lossy_changes(result.image, args.format or format_for_path(written))
+            changes = lossy_changes(exported, args.format or format_for_path(written))
             if changes:  # (the format's limits applied without a word)
                 console.say(f"sr-desktop: note: {printable(Path(written).name)}: {', '.join(changes)}", sys.stderr)
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""
@@ -228,9 +234,10 @@ def run(args: argparse.Namespace) -> int:
             # and a Lanczos downscale)
             route = f" ({result.scale_route})" if result.scale_route else ""
             # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
+            then = (f", resized to {exported.width}×{exported.height}" if exported is not result.image else "")
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
-                        f"{result.image.width}×{result.image.height}{frames}, {result.model} ×{result.scale}{route}, "
-                        f"{result.seconds:.2f} s on {result.device} with {result.backend})",
+                        f"{result.image.width}×{result.image.height}{then}{frames}, {result.model} ×{result.scale}"
+                        f"{route}, {result.seconds:.2f} s on {result.device} with {result.backend})",
                         sys.stderr if into_stdout(written) else None)
     if failed:
         console.say(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", sys.stderr)

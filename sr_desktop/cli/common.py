@@ -133,6 +133,22 @@ def add_metadata_option(parser: argparse.ArgumentParser) -> None:
                              f"colours then show shifted, see {DOCS_DIR / 'formats.md'})")
 
 
+def add_output_size_options(parser: argparse.ArgumentParser) -> None:
+    """--width W / --height H: the result resized to fit (`pipeline.output_size`)."""
+    parser.add_argument("--width", type=int, metavar="W",
+                        help="resize the result to W pixels wide (its aspect ratio kept; with --height: to fit "
+                             "within W×H), after the model's upscale, with Lanczos")
+    parser.add_argument("--height", type=int, metavar="H", help="resize the result to H pixels high (see --width)")
+
+
+def output_size_from(args: argparse.Namespace):
+    """The `OutputSize` of --width/--height, None without them; `OptionError` for a bad one."""
+    from sr_desktop.engine.core.output_size import OutputSize
+
+    width, height = getattr(args, "width", None), getattr(args, "height", None)
+    return None if width is None and height is None else OutputSize(width, height)
+
+
 def quality_from(args: argparse.Namespace, formats: set[str]) -> int:
     """The --quality to save with, after saying (one line on stderr) when it was given for
     output `formats` that are all lossless: a silently ignored option looks like a bug."""

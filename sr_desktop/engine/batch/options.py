@@ -13,6 +13,7 @@ from sr_desktop.engine.batch.plan import (
 )
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import UpscaleOptions
+from sr_desktop.engine.core.output_size import OutputSize
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, check_quality
 
 
@@ -33,6 +34,8 @@ class BatchOptions:
     keep_metadata: bool = True
     #: a lossless WebP input gives a lossless WebP output (`SaveOptions.keep_lossless`)
     keep_lossless: bool = False
+    #: every result resized to fit this (`pipeline.output_size`); None: as upscaled
+    size: OutputSize | None = None
     read_queue_size: int = 2
     write_queue_size: int = 1
     # Two writers: encoding and the fsync of each output (write_image makes outputs
@@ -60,3 +63,5 @@ class BatchOptions:
         except OptionError as exc:
             raise BatchError(str(exc)) from None
         check_template(self.name_template)
+        if self.size is not None and not isinstance(self.size, OutputSize):
+            raise BatchError(f"size must be an OutputSize, got {type(self.size).__name__}")

@@ -371,6 +371,9 @@ def run_batch(
             "format": options.format,
             "quality": options.quality,
             "name_template": name_template_for(options, scale),
+            # the box every result was resized to fit (--width/--height; null: as upscaled)
+            "width": options.size.width if options.size is not None else None,
+            "height": options.size.height if options.size is not None else None,
             "existing": options.existing,
             "recursive": options.recursive,
             "cluster": cluster.describe() if cluster is not None else "this process",

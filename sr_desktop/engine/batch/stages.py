@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from sr_desktop.engine.models.registry import get_model_spec
 
 # The module, not its functions: the upscale call is looked up at run time (tests wrap it).
 from sr_desktop.engine.pipeline import animation, upscale
+from sr_desktop.engine.pipeline.output_size import resized
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +339,8 @@ class BatchStages:
                     result = upscale.upscale_image(
                         image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
                     )
+                if self.options.size is not None:
+                    result = replace(result, image=resized(result.image, self.options.size))
             except Cancelled:
                 cancelled = True
                 with self.lock:  # (not a finished file: neither counted nor reported as one)

@@ -55,6 +55,7 @@ from sr_desktop.engine.imageio.write import (
     _encoder_errors,
     _metadata,
     _prepare_target,
+    check_sized,
     gif_alpha,
     srgb_pixels,
     tiff_page,
@@ -401,6 +402,7 @@ def write_animation(
     options = options or SaveOptions()
     target = Path(path)
     fmt = check_animation_format(animation, target, options)
+    check_sized(animation.width, animation.height, options)
     first = animation.frames[0].pixels
     if (too_large := size_refusal(fmt, first.shape[1], first.shape[0])) is not None:
         raise ImageWriteError(target, too_large)

@@ -19,7 +19,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.errors import ImageWriteError, OptionError, SRDesktopError
+from sr_desktop.engine.core.output_size import OutputSize
 from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_folder_or_file
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio.atomic import atomic_write, is_stream, probe_writable
@@ -64,6 +65,8 @@ class SaveOptions:
     ``keep_lossless``: an image read from a lossless WebP is written as one (WebP output),
     whatever `quality` says — for a front end whose user gave no quality.
     ``lossless``: WebP output is lossless whatever `quality` says (the Save As dialog's box).
+    ``size``: the box the image is resized to fit first, by `pipeline.animation.write_any`
+    (`write_image` refuses it: it writes pixels as they are).
     """
 
     format: str | None = None
@@ -71,6 +74,7 @@ class SaveOptions:
     keep_metadata: bool = True
     keep_lossless: bool = False
     lossless: bool = False
+    size: OutputSize | None = None
 
     def writes_lossless_webp(self, info: dict) -> bool:
         """Whether a WebP of an image with `info` (``Image.info``) is written lossless."""
@@ -78,6 +82,16 @@ class SaveOptions:
 
     def __post_init__(self) -> None:
         check_quality(self.quality)  # once, here: it was checked at each write
+        if self.size is not None and not isinstance(self.size, OutputSize):
+            raise OptionError(f"size must be an OutputSize, got {type(self.size).__name__}")
+
+
+def check_sized(width: int, height: int, options: SaveOptions) -> None:
+    """`OptionError` unless an image of `width`×`height` has the size `options.size` asks
+    for: the writers write pixels as they are (`pipeline.animation.write_any` resizes)."""
+    if options.size is not None and options.size.fitted(width, height) != (width, height):
+        raise OptionError(f"SaveOptions.size ({options.size.describe()}) is applied by "
+                          "sr_desktop.engine.pipeline.animation.write_any, which resizes before it writes")
 
 
 def write_image(
@@ -121,6 +135,7 @@ def write_image(
     options = options or SaveOptions()
     target = Path(path)
     fmt = _checked_format(options, target)
+    check_sized(image.width, image.height, options)
     if (too_large := size_refusal(fmt, image.width, image.height)) is not None:
         raise ImageWriteError(target, too_large)  # before the encoder, which prints its own line
     _prepare_target(target, image.path, protect, overwrite)

@@ -22,6 +22,7 @@ from sr_desktop.engine.models.base import SRModel
 
 # The module, not its function: callers and tests may wrap `upscale.upscale_image`.
 from sr_desktop.engine.pipeline import upscale
+from sr_desktop.engine.pipeline.output_size import resized
 
 _STEPS_PER_FRAME = 1000  # progress resolution inside one frame
 
@@ -117,7 +118,10 @@ def write_any(
     cancel: CancelToken | None = None,
     progress: ProgressCallback | None = None,
 ):
-    """`write_image` for an Image, `write_animation` for an Animation."""
+    """`write_image` for an Image, `write_animation` for an Animation, resized first to the
+    size `options.size` asks for (`output_size.resized`)."""
+    if options is not None and options.size is not None:
+        item = resized(item, options.size)
     if isinstance(item, Animation):
         return write_animation(item, path, options, overwrite=overwrite, protect=protect, cancel=cancel,
                                progress=progress)

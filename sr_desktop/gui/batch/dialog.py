@@ -52,6 +52,7 @@ from sr_desktop.gui.file_urls import file_url
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS, ModelPicker
+from sr_desktop.gui.output_size_field import OutputSizeField
 from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, resize_within_screen
 from sr_desktop.gui.worker import JobQueue
 
@@ -172,6 +173,7 @@ class BatchDialog(QDialog):
             self.existing_combo.addItem(text, policy)
         self.metadata_check = QCheckBox("Keep colour profile, EXIF and XMP")
         self.metadata_check.setChecked(True)
+        self.size_field = OutputSizeField()
         self.report_edit = QLineEdit()
         self.report_edit.setPlaceholderText("default: a JSON report in the output folder (.csv for CSV)")
         # where the files are upscaled: offered when Ray (the 'cluster' extra) is installed
@@ -207,7 +209,17 @@ class BatchDialog(QDialog):
         form.addRow(self.picker)
         form.addRow("Blur kernel", self.kernel_combo)
         form.addRow("Format", self.format_combo)
-        form.addRow("Quality", self.quality_spin)
+        quality_and_size = QWidget()  # one row: the table keeps its room under the options
+        quality_row = QHBoxLayout(quality_and_size)
+        quality_row.setContentsMargins(0, 0, 0, 0)
+        quality_row.addWidget(self.quality_spin)
+        size_label = QLabel("Size")
+        size_label.setBuddy(self.size_field.width_spin)
+        quality_row.addSpacing(16)
+        quality_row.addWidget(size_label)
+        quality_row.addWidget(self.size_field)
+        quality_row.addStretch(1)
+        form.addRow("Quality", quality_and_size)
         form.addRow("Name", self.name_edit)
         form.addRow("Existing outputs", self.existing_combo)
         form.addRow("", self.metadata_check)
@@ -311,6 +323,7 @@ class BatchDialog(QDialog):
         self._update_quality_enabled()
         self.picker.optionsChanged.connect(self._update_kernel_row)
         self._update_kernel_row()
+        self.size_field.changed.connect(self.options_toggle.refresh)
         self.options_toggle.refresh()
 
     # -- helpers ---------------------------------------------------------------------
@@ -402,6 +415,7 @@ class BatchDialog(QDialog):
             # "same as input" keeps a lossless WebP lossless, as the command line does without
             # --quality (it was written lossy at the Quality shown)
             keep_lossless=self.format_combo.currentData() == "same",
+            size=self.size_field.output_size(),
         )
 
     def _refresh_models(self) -> None:
@@ -428,7 +442,9 @@ class BatchDialog(QDialog):
         if self._per_image_model() and choice is not None:
             model += " with " + ("a kernel estimated on each image" if choice == "estimate"
                                  else "the Blur kernel panel's kernel")
-        return f"Options: {model} ×{self.picker.scale()} → {self.output_edit.text().strip()}"
+        size = self.size_field.output_size()
+        resized = f", then {size.describe()}" if size is not None else ""
+        return f"Options: {model} ×{self.picker.scale()}{resized} → {self.output_edit.text().strip()}"
 
     # -- actions -----------------------------------------------------------------------
     def start(self) -> bool:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.engine.imageio.protected import same_file
+from sr_desktop.gui.output_size_field import OutputSizeField
 from sr_desktop.gui.widgets import confirm, resize_within_screen
 
 #: the formats offered (GIF too: an animated GIF's result is saved as one, and it suggested
@@ -30,7 +31,7 @@ WIDTH = 560
 
 
 class SaveAsDialog(QDialog):
-    """File name, format, quality and metadata choice for saving the result.
+    """File name, format, quality, size and metadata choice for saving the result.
 
     Save is accepted only for a name that fits the format (a name without an image suffix
     gets the format's; one with another format's suffix is refused) and, when that file
@@ -75,6 +76,8 @@ class SaveAsDialog(QDialog):
             "Unticked, the file holds none of the original's metadata: no EXIF (GPS, camera, dates), XMP, "
             "IPTC or resolution, and no colour profile — the colours are written as stored, so those of a "
             "wide-gamut (e.g. Adobe RGB) photo look shifted in other apps")
+        self.size_field = OutputSizeField(options.size)
+        self.size_field.setObjectName("saveSizeField")
         form = QFormLayout(self)
         form.addRow("File", row)
         form.addRow("Format", self.format_combo)
@@ -83,6 +86,7 @@ class SaveAsDialog(QDialog):
         quality_row.addWidget(self.lossless_check)
         quality_row.addStretch(1)
         form.addRow("Quality", quality_row)
+        form.addRow("Size", self.size_field)
         form.addRow("", self.metadata_check)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -183,5 +187,6 @@ class SaveAsDialog(QDialog):
             quality=self.quality_spin.value(),
             keep_metadata=self.metadata_check.isChecked(),
             lossless=self.format_combo.currentData() == "webp" and self.lossless_check.isChecked(),
+            size=self.size_field.output_size(),
         )
         return self._suggested.parent / Path(self.path_edit.text()).expanduser(), options

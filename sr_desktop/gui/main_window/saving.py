@@ -187,7 +187,10 @@ class ResultSaver:
         if session.result is result:  # (a result that arrived meanwhile is not the one saved)
             session.mark_saved(Path(written), options)
         self.feedback.clear_error()  # an earlier failed save's message is not about this one
-        self.feedback.show_status(f"Saved {written}{_changed_by(item, written, options)}", 8000)
+        size = getattr(options, "size", None)
+        fitted = size.fitted(item.width, item.height) if size is not None else None
+        resized = f" at {fitted[0]}×{fitted[1]}" if fitted is not None and fitted != (item.width, item.height) else ""
+        self.feedback.show_status(f"Saved {written}{resized}{_changed_by(item, written, options)}", 8000)
         return Path(written)
 
     def _opened_file(self) -> tuple[Path, ...]:

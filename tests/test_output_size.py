@@ -1,0 +1,95 @@
+"""--width/--height: the result resized to fit a box after the model's upscale (upscale,
+batch), its aspect ratio kept, colours under transparency not bled, 16 bits kept."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.core.errors import OptionError
+from sr_desktop.engine.core.output_size import OutputSize
+from sr_desktop.engine.imageio import read_image
+from sr_desktop.engine.imageio.animation import Animation
+from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.pipeline.output_size import resized
+
+
+@pytest.mark.parametrize(("size", "own", "fitted"), [
+    (OutputSize(width=1000), (600, 400), (1000, 667)),
+    (OutputSize(height=300), (600, 400), (450, 300)),
+    (OutputSize(1000, 300), (600, 400), (450, 300)),  # (the height holds it)
+    (OutputSize(300, 1000), (600, 400), (300, 200)),  # (the width holds it)
+    (OutputSize(width=2), (1, 500), (2, 1000)),
+    (OutputSize(width=1), (1000, 10), (1, 1)),  # (never a side of 0)
+])
+def test_the_box_is_fitted_with_the_aspect_ratio_kept(size, own, fitted):
+    assert size.fitted(*own) == fitted
+
+
+@pytest.mark.parametrize("bad", [{}, {"width": 0}, {"height": -3}, {"width": 1.5}, {"width": True}])
+def test_a_bad_size_is_one_option_error(bad):
+    with pytest.raises(OptionError):
+        OutputSize(**bad)
+
+
+def test_resizing_keeps_the_depth_the_metadata_and_no_colour_bleeds_from_transparency():
+    rgba = np.zeros((40, 60, 4), np.uint16)
+    rgba[:, :30] = (65535, 0, 0, 65535)  # opaque red on the left
+    rgba[:, 30:] = (0, 65535, 0, 0)  # transparent green (hidden) on the right
+    image = Image(rgba, icc_profile=b"icc", info={"dpi": (300.0, 300.0)})
+    out = resized(image, OutputSize(width=90))
+    assert out.pixels.shape == (60, 90, 4) and out.pixels.dtype == np.uint16
+    assert (out.icc_profile, out.info) == (b"icc", {"dpi": (300.0, 300.0)})
+    visible = out.pixels[:, :, 3] > 0
+    assert out.pixels[visible][:, 1].max() == 0  # (straight-alpha resizing mixed the hidden green in)
+    assert resized(image, OutputSize(width=60)) is image and resized(image, None) is image
+
+
+def test_an_animation_s_frames_are_all_resized():
+    frames = [Image(np.full((20, 30, 3), 40 * i, np.uint8)) for i in range(3)]
+    out = resized(Animation(frames, [50, 60, 70], 0, ["none"] * 3, "GIF"), OutputSize(height=10))
+    assert [f.pixels.shape for f in out.frames] == [(10, 15, 3)] * 3 and out.durations == [50, 60, 70]
+    assert [int(f.pixels.mean()) for f in out.frames] == [0, 40, 80]
+
+
+def _photo(path, width=48, height=32):
+    rng = np.random.default_rng(1)
+    PILImage.fromarray(rng.integers(0, 256, (height, width, 3), np.uint8)).save(path)
+    return path
+
+
+def test_upscale_and_batch_write_the_size_asked_for(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    src = _photo(tmp_path / "in" / "a.png")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "bicubic", "--width", "100"]) == 0
+    assert read_image(tmp_path / "a.png").pixels.shape == (67, 100, 3)
+    assert "(48×32 -> 192×128, resized to 100×67, bicubic ×4" in capsys.readouterr().out
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+                 "--width", "200", "--height", "100", "--report", str(tmp_path / "r.json"), "--no-progress"]) == 0
+    assert read_image(tmp_path / "out" / "a_x2_bicubic.png").pixels.shape == (100, 150, 3)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["options"]["width"], report["options"]["height"]) == (200, 100)
+    assert report["files"][0]["output_size"] == [150, 100]
+    capsys.readouterr()
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--height", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == "sr-desktop: error: the output height must be a whole number of pixels from 1 to 1048576, got 0\n"
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_write_any_resizes_and_the_writers_refuse_a_size_they_would_not_apply(tmp_path):
+    from sr_desktop.engine.imageio import SaveOptions, write_image
+    from sr_desktop.engine.pipeline.animation import write_any
+
+    image = Image(np.full((20, 30, 3), 90, np.uint8))
+    options = SaveOptions(format="png", size=OutputSize(width=60))
+    with pytest.raises(OptionError, match="applied by sr_desktop.engine.pipeline.animation.write_any"):
+        write_image(image, tmp_path / "a.png", options)  # (it wrote 30×20 without a word)
+    assert not (tmp_path / "a.png").exists()
+    write_any(image, tmp_path / "a.png", options)
+    assert read_image(tmp_path / "a.png").pixels.shape == (40, 60, 3)
+    write_image(resized(image, options.size), tmp_path / "b.png", options)  # (already that size: written)
