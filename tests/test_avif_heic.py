@@ -131,3 +131,46 @@ def test_a_turned_heic_s_exif_follows_the_turn_libheif_made(tmp_path):
     kept.load(image.exif)
     assert image.pixels.shape[:2] == (64, 48)
     assert (kept.get(TAG_ORIENTATION), float(kept[0x011A]), float(kept[0x011B])) == (1, 300.0, 72.0)
+
+
+def test_a_heic_s_nclx_colour_space_becomes_its_profile(tmp_path):
+    """A HEIC in Display P3 stated only by its nclx box (Android phones, encoders) was read
+    as sRGB: its output had no profile and showed 60 levels off. An ICC profile made from the
+    code points now carries it (the same colour a browser shows: (60, 160, 90) in P3 is
+    (0, 163, 82) in sRGB)."""
+    import io
+
+    from PIL import ImageCms
+
+    _pillow_heif()
+    flat = PILImage.new("RGB", (32, 24), (60, 160, 90))
+    flat.save(tmp_path / "p3.heic", quality=100, color_primaries=12, transfer_characteristics=13,
+              matrix_coefficients=6, full_range_flag=1)
+    image = read_image(tmp_path / "p3.heic")
+    assert image.icc_profile is not None
+    shown = ImageCms.profileToProfile(PILImage.fromarray(image.pixels), ImageCms.ImageCmsProfile(
+        io.BytesIO(image.icc_profile)), ImageCms.createProfile("sRGB"))
+    assert np.abs(np.array(shown.getpixel((16, 12))) - (0, 163, 82)).max() <= 2
+    flat.save(tmp_path / "srgb.heic", quality=100, color_primaries=1, transfer_characteristics=13,
+              matrix_coefficients=6, full_range_flag=1)
+    assert read_image(tmp_path / "srgb.heic").icc_profile is None  # (sRGB: nothing to attach)
+
+
+def test_cicp_profiles_of_every_primaries_and_curve_load_and_keep_white():
+    import io
+
+    from PIL import ImageCms
+
+    from sr_desktop.engine.imageio.cicp_profile import PRIMARIES, icc_from_cicp
+
+    for primaries in PRIMARIES:
+        for transfer in (13, 1, 4, 8):
+            icc = icc_from_cicp(primaries, transfer)
+            if (primaries, transfer) == (1, 13):
+                assert icc is None
+                continue
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            white = ImageCms.profileToProfile(PILImage.new("RGB", (1, 1), (255, 255, 255)), profile,
+                                              ImageCms.createProfile("sRGB"))
+            assert np.abs(np.array(white.getpixel((0, 0))) - 255).max() <= 1, (primaries, transfer)
+    assert icc_from_cicp(9, 16) is None and icc_from_cicp(99, 13) is None  # (PQ; unknown primaries)

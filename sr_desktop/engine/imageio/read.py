@@ -282,6 +282,23 @@ def _heif_plugin() -> bool:
 _HEIF_READY: bool | None = None
 
 
+def _profile_of_nclx(nclx, where) -> bytes | None:
+    """The ICC profile of a HEIF's colour space stated by its nclx box alone (`cicp_profile`);
+    None for sRGB, and for what no profile describes (HDR: read as sRGB, said in the log)."""
+    from sr_desktop.engine.imageio.cicp_profile import describe_cicp, icc_from_cicp
+
+    if not isinstance(nclx, dict):
+        return None
+    primaries, transfer = nclx.get("color_primaries"), nclx.get("transfer_characteristics")
+    if not isinstance(primaries, int) or not isinstance(transfer, int) or primaries in (0, 2):  # (2: unspecified)
+        return None
+    icc = icc_from_cicp(primaries, transfer)
+    if icc is None and (primaries, transfer) not in ((1, 13), (1, 2)):
+        log.info("%s: its colour space (%s) has no ICC profile here: read as sRGB, its colours may shift",
+                 where, describe_cicp(primaries, transfer))
+    return icc
+
+
 def _iso_media_brands(data: bytes) -> set[bytes]:
     """The brands of an ISO media file (HEIC, AVIF, MP4…): its major brand and those it is
     compatible with, from its ``ftyp`` box; none for other data."""
@@ -359,7 +376,8 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         # so what is left in the EXIF is what remains to be applied to its pixels.
         pending = orientation_of(im.getexif())
         exif, xmp, info = file_metadata(im, orientation)
-        icc = im.info.get("icc_profile") or None
+        icc = im.info.get("icc_profile") or (_profile_of_nclx(im.info.get("nclx_profile"), where) if fmt == "HEIF"
+                                             else None)
         # (a HEIF's several images are a burst or an edit's stages, not frames: its primary one)
         frames = getattr(im, "n_frames", 1) if fmt != "HEIF" else 1
         if frames > 1:
