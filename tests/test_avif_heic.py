@@ -166,7 +166,7 @@ def test_cicp_profiles_of_every_primaries_and_curve_load_and_keep_white():
     for primaries in PRIMARIES:
         for transfer in (13, 1, 4, 8):
             icc = icc_from_cicp(primaries, transfer)
-            if (primaries, transfer) == (1, 13):
+            if primaries == 1 and transfer in (13, 1):  # (sRGB, and BT.709 taken for it)
                 assert icc is None
                 continue
             profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -174,3 +174,26 @@ def test_cicp_profiles_of_every_primaries_and_curve_load_and_keep_white():
                                               ImageCms.createProfile("sRGB"))
             assert np.abs(np.array(white.getpixel((0, 0))) - 255).max() <= 1, (primaries, transfer)
     assert icc_from_cicp(9, 16) is None and icc_from_cicp(99, 13) is None  # (PQ; unknown primaries)
+
+
+@needs_avif
+def test_an_avif_s_nclx_colour_space_becomes_its_profile(tmp_path):
+    """Pillow gives no AVIF's CICP: its colr box is read from the file."""
+    import io
+
+    from PIL import ImageCms
+
+    from sr_desktop.engine.imageio.cicp_profile import nclx_in_iso_media
+
+    PILImage.new("RGB", (32, 24), (60, 160, 90)).save(tmp_path / "srgb.avif", quality=100)
+    data = bytearray((tmp_path / "srgb.avif").read_bytes())
+    assert nclx_in_iso_media(bytes(data)) == (1, 13) and read_image(tmp_path / "srgb.avif").icc_profile is None
+    at = data.index(b"colrnclx") + 8
+    data[at:at + 2] = (12).to_bytes(2, "big")  # (Display P3 primaries, as a P3 encoder writes them)
+    (tmp_path / "p3.avif").write_bytes(bytes(data))
+    image = read_image(tmp_path / "p3.avif")
+    shown = ImageCms.profileToProfile(PILImage.fromarray(image.pixels), ImageCms.ImageCmsProfile(
+        io.BytesIO(image.icc_profile)), ImageCms.createProfile("sRGB"))
+    assert np.abs(np.array(shown.getpixel((16, 12))) - (0, 163, 82)).max() <= 3
+    for broken in (bytes(data[:40]), bytes(data[:at]), b"\x00\x00\x00\x01meta" + bytes(8), bytes(200)):
+        assert nclx_in_iso_media(broken) is None  # (never an error: the file is read as sRGB)

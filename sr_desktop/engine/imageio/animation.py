@@ -44,6 +44,7 @@ from sr_desktop.engine.imageio.read import (
     deep_layout,
     deep_pixels,
     file_metadata,
+    profile_of_cicp,
     read_file_bytes,
     read_image,
 )
@@ -148,7 +149,7 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
                 where, f"animation is {count} frames of {width}×{height} = "
                 f"{_megapixels(width * height * count)}, above the {_megapixels(max_pixels)} limit",
             )
-        icc = im.info.get("icc_profile") or None
+        icc = im.info.get("icc_profile") or profile_of_cicp(im, data, where)
         frames: list[Image] = []
         durations: list[int] = []
         disposals: list[str] = []

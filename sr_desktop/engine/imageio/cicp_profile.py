@@ -23,9 +23,12 @@ PRIMARIES = {
     12: ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), (0.3127, 0.3290)),  # Display P3 (SMPTE EG 432-1)
 }
 PRIMARY_NAMES = {1: "sRGB", 9: "BT.2020", 11: "DCI-P3", 12: "Display P3"}
-#: H.273 transfer characteristics: the sRGB curve, pure powers, linear; None: HDR, no profile
+#: H.273 transfer characteristics: the sRGB curve (and the BT.709 family, 1/6/14/15, taken
+#: for it as viewers take it: a camera's OETF is not a display curve), pure powers, linear;
+#: HDR ones have no profile
 SRGB_TRANSFER = 13
-_GAMMA = {1: 2.4, 6: 2.4, 14: 2.4, 15: 2.4, 4: 2.2, 5: 2.8, 8: 1.0}  # (BT.709 family shown as BT.1886's 2.4)
+_SRGB_LIKE = {SRGB_TRANSFER, 1, 6, 14, 15}
+_GAMMA = {4: 2.2, 5: 2.8, 8: 1.0}
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
 _D50 = np.array([0.9642, 1.0, 0.8249])
@@ -57,7 +60,7 @@ def _xyz_tag(xyz) -> bytes:
 
 
 def _curve_tag(transfer: int) -> bytes:
-    if transfer in _GAMMA:  # a pure power: one u8Fixed8 value
+    if transfer not in _SRGB_LIKE:  # a pure power: one u8Fixed8 value
         return b"curv" + bytes(4) + struct.pack(">IH", 1, round(_GAMMA[transfer] * 256)) + bytes(2)
     v = np.linspace(0.0, 1.0, 1024)
     linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
@@ -80,12 +83,12 @@ def icc_from_cicp(primaries: int, transfer: int) -> bytes | None:
     """An ICC profile for the CICP colour primaries and transfer characteristics, or None
     for sRGB itself (nothing to attach) and for what has no matrix/TRC profile (HDR
     transfers, unknown code points)."""
-    if primaries not in PRIMARIES or (transfer not in _GAMMA and transfer != SRGB_TRANSFER):
+    if primaries not in PRIMARIES or (transfer not in _GAMMA and transfer not in _SRGB_LIKE):
         return None
-    if primaries == 1 and transfer == SRGB_TRANSFER:
+    if primaries == 1 and transfer in _SRGB_LIKE:
         return None
     white, colorants = _colorants(primaries)
-    curve_name = "sRGB curve" if transfer == SRGB_TRANSFER else f"gamma {_GAMMA[transfer]:g}"
+    curve_name = "sRGB curve" if transfer in _SRGB_LIKE else f"gamma {_GAMMA[transfer]:g}"
     desc, cprt = _text_tags(f"{PRIMARY_NAMES[primaries]} ({curve_name}), from CICP {primaries}/{transfer}")
     curve = _curve_tag(transfer)
     tags = [(b"desc", desc), (b"cprt", cprt), (b"wtpt", _xyz_tag(white / white[1])),
@@ -114,3 +117,48 @@ def describe_cicp(primaries: int, transfer: int) -> str:
     name = PRIMARY_NAMES.get(primaries, f"colour primaries {primaries}")
     curve = HDR_TRANSFERS.get(transfer, f"transfer {transfer}")
     return f"{name} with the {curve} transfer" if transfer in HDR_TRANSFERS else f"{name}, {curve}"
+
+
+def nclx_in_iso_media(data: bytes) -> tuple[int, int] | None:
+    """(colour primaries, transfer characteristics) of the first ``colr`` box of type
+    ``nclx`` in an ISO media file's ``meta``/``iprp``/``ipco`` (an AVIF's, which Pillow does
+    not give); None when there is none or the boxes cannot be read."""
+    try:
+        meta = _child(data, 0, len(data), b"meta")
+        iprp = meta and _child(data, meta[0] + 4, meta[1], b"iprp")  # (meta is a full box)
+        ipco = iprp and _child(data, iprp[0], iprp[1], b"ipco")
+        at = ipco[0] if ipco else None
+        while ipco and at is not None and at < ipco[1]:
+            body, end, kind = _box(data, at, ipco[1])
+            if kind == b"colr" and data[body:body + 4] == b"nclx" and end - body >= 11:
+                primaries, transfer = struct.unpack_from(">HH", data, body + 4)
+                return primaries, transfer
+            at = end
+    except (struct.error, ValueError):
+        return None
+    return None
+
+
+def _box(data: bytes, at: int, limit: int) -> tuple[int, int, bytes]:
+    """(where its body starts, where it ends, its type) of the box at `at`."""
+    size, kind = struct.unpack_from(">I4s", data, at)
+    header = 8
+    if size == 1:
+        (size,) = struct.unpack_from(">Q", data, at + 8)
+        header = 16
+    elif size == 0:
+        size = limit - at
+    if size < header or at + size > limit:
+        raise ValueError("a box past its parent")
+    return at + header, at + size, kind
+
+
+def _child(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    """(body start, end) of the first box of `kind` between `start` and `end`."""
+    at = start
+    while at + 8 <= end:
+        body, box_end, found = _box(data, at, end)
+        if found == kind:
+            return body, box_end
+        at = box_end
+    return None

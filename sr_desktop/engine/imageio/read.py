@@ -282,18 +282,28 @@ def _heif_plugin() -> bool:
 _HEIF_READY: bool | None = None
 
 
-def _profile_of_nclx(nclx, where) -> bytes | None:
-    """The ICC profile of a HEIF's colour space stated by its nclx box alone (`cicp_profile`);
-    None for sRGB, and for what no profile describes (HDR: read as sRGB, said in the log)."""
-    from sr_desktop.engine.imageio.cicp_profile import describe_cicp, icc_from_cicp
+def profile_of_cicp(im, data: bytes, where) -> bytes | None:
+    """The ICC profile of a HEIF's or AVIF's colour space stated by CICP code points alone
+    (a HEIF's nclx as pillow-heif gives it, an AVIF's ``colr`` box read from `data`;
+    `cicp_profile`); None for other formats, sRGB, and what no profile describes (HDR: read
+    as sRGB, said in the log)."""
+    from sr_desktop.engine.imageio.cicp_profile import (
+        HDR_TRANSFERS,
+        describe_cicp,
+        icc_from_cicp,
+        nclx_in_iso_media,
+    )
 
-    if not isinstance(nclx, dict):
+    codes = None
+    if im.format == "HEIF" and isinstance(nclx := im.info.get("nclx_profile"), dict):
+        codes = nclx.get("color_primaries"), nclx.get("transfer_characteristics")
+    elif im.format == "AVIF":
+        codes = nclx_in_iso_media(data)
+    if codes is None or not all(isinstance(code, int) for code in codes) or codes[0] in (0, 2):  # (2: unspecified)
         return None
-    primaries, transfer = nclx.get("color_primaries"), nclx.get("transfer_characteristics")
-    if not isinstance(primaries, int) or not isinstance(transfer, int) or primaries in (0, 2):  # (2: unspecified)
-        return None
+    primaries, transfer = codes
     icc = icc_from_cicp(primaries, transfer)
-    if icc is None and (primaries, transfer) not in ((1, 13), (1, 2)):
+    if icc is None and (primaries != 1 or transfer in HDR_TRANSFERS):
         log.info("%s: its colour space (%s) has no ICC profile here: read as sRGB, its colours may shift",
                  where, describe_cicp(primaries, transfer))
     return icc
@@ -376,8 +386,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         # so what is left in the EXIF is what remains to be applied to its pixels.
         pending = orientation_of(im.getexif())
         exif, xmp, info = file_metadata(im, orientation)
-        icc = im.info.get("icc_profile") or (_profile_of_nclx(im.info.get("nclx_profile"), where) if fmt == "HEIF"
-                                             else None)
+        icc = im.info.get("icc_profile") or profile_of_cicp(im, data, where)
         # (a HEIF's several images are a burst or an edit's stages, not frames: its primary one)
         frames = getattr(im, "n_frames", 1) if fmt != "HEIF" else 1
         if frames > 1:
