@@ -722,3 +722,29 @@ def test_every_unreadable_training_image_is_named_not_the_first_alone(tmp_path, 
                  "--iterations", "2", "--batch", "2", "--patch", "8", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "cannot read 4 training images: " in err and "broken0.png" in err and err.rstrip().endswith("(and 1 more)")
+
+
+def test_12_bit_data_in_16_bit_files_is_said(tmp_path, caplog):
+    """Microscope data of 12 bits stored in 16-bit PNGs trained as nearly black 16-level
+    images without a word (the upscale keeps its 16 bits: the network saw another range)."""
+    import logging
+
+    import cv2
+
+    from sr_desktop.engine.training.data import PatchSource
+    from sr_desktop.engine.training.degradations import parse_degradation
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    values = np.random.default_rng(0).integers(0, 4096, (48, 48)).astype(np.uint16)
+    cv2.imwrite(str(folder / "m1.png"), values)
+    with caplog.at_level(logging.WARNING, logger="sr_desktop.engine.training.data"):
+        PatchSource([folder], 2, 8, parse_degradation("bicubic"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "1 16-bit training image(s) hold values below 4096 only (12-bit data?), e.g. m1.png: trained as 8-bit "
+        "images of 16 levels or fewer; scale their values to the whole 16 bits first"]
+    caplog.clear()
+    cv2.imwrite(str(folder / "m1.png"), values * 16)  # (the whole 16 bits: nothing to say)
+    with caplog.at_level(logging.WARNING, logger="sr_desktop.engine.training.data"):
+        PatchSource([folder], 2, 8, parse_degradation("bicubic"))
+    assert caplog.records == []

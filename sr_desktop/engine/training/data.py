@@ -118,9 +118,14 @@ def read_rgb8(path: Path) -> np.ndarray:
     return read_rgb8_noting_grey(path)[0]
 
 
-def read_rgb8_noting_grey(path: Path) -> tuple[np.ndarray, bool]:
-    """`read_rgb8`, and whether the file is grey (scored on its grey values, as the bench does)."""
-    pixels = to_uint8_rgb_or_gray(read_image(path).pixels)
+def read_rgb8_noting_grey(path: Path, narrow: list[Path] | None = None) -> tuple[np.ndarray, bool]:
+    """`read_rgb8`, and whether the file is grey (scored on its grey values, as the bench does).
+    A 16-bit file whose values stay below 4096 (12-bit or less data in 16 bits: a microscope's,
+    a camera's raw export) is appended to `narrow`: as 8 bits it keeps 16 levels or fewer."""
+    stored = read_image(path).pixels
+    if narrow is not None and stored.dtype == np.uint16 and 0 < int(stored.max()) < 4096:
+        narrow.append(path)
+    pixels = to_uint8_rgb_or_gray(stored)
     grey = pixels.shape[2] == 1
     return (np.repeat(pixels, 3, axis=2) if grey else pixels), grey
 
@@ -171,10 +176,11 @@ class PatchSource:
         hr_side = patch * scale
         cached = skipped = copies_skipped = largest = 0
         unreadable = []
+        narrow: list[Path] = []
         for path in list_images(folders):
             check_cancel(cancel)  # reading a large folder takes long: Cancel must not wait for it
             try:
-                original = read_rgb8(path)
+                original = read_rgb8_noting_grey(path, narrow)[0]
             except (ImageReadError, TrainingError) as exc:
                 unreadable.append((path, exc))  # (all named at the end, not the first alone)
                 continue
@@ -207,6 +213,10 @@ class PatchSource:
                                 f"scale {scale}; the largest has a side of {largest}): use larger images{smaller}")
         if skipped:
             log.warning("skipped %d training images smaller than %d×%d", skipped, hr_side, hr_side)
+        if narrow:
+            log.warning("%d 16-bit training image(s) hold values below 4096 only (12-bit data?), e.g. %s: trained "
+                        "as 8-bit images of 16 levels or fewer; scale their values to the whole 16 bits first",
+                        len(narrow), narrow[0].name)
         if copies_skipped:
             log.warning("left out %d downscaled copies (--downscale) smaller than %d×%d; their images are used",
                         copies_skipped, hr_side, hr_side)
