@@ -463,14 +463,14 @@ def test_cancel_stops_the_reading_of_the_training_images(tmp_path, data, monkeyp
     from sr_desktop.engine.training.options import TrainOptions
 
     cancel, read = CancelToken(), []
-    real = data_module.read_rgb8
+    real = data_module.read_rgb8_noting_grey
 
-    def reading(path):
+    def reading(path, *args):
         read.append(path)
         cancel.cancel()  # the user presses Cancel during the first image
-        return real(path)
+        return real(path, *args)
 
-    monkeypatch.setattr(data_module, "read_rgb8", reading)
+    monkeypatch.setattr(data_module, "read_rgb8_noting_grey", reading)
     options = TrainOptions(arch=TINY, scale=2, data=(str(data),), out=str(tmp_path / "out"), iterations=5,
                            batch=2, patch=16, workers=1)
     with pytest.raises(Cancelled):
