@@ -1582,8 +1582,6 @@ def test_save_as_resizes_the_result_to_the_size_asked_for(make_window, tmp_path,
     """A photographer asks for "6000 px wide", not ×4: the Save As dialog's Size (the command
     line's --width/--height) resizes what is written, the result shown stays as upscaled,
     and Save (Ctrl+S) writes that size again."""
-    from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
-
     src = write_png(tmp_path / "photo.png", 24, 16)
     window = make_window()
     open_and_wait(qtbot, window, [src])
@@ -1591,11 +1589,15 @@ def test_save_as_resizes_the_result_to_the_size_asked_for(make_window, tmp_path,
     window.start_upscale()
     wait_idle(qtbot, window)
 
+    shown = []
+
     def through_the_dialog(suggested, options):
-        dialog = SaveAsDialog(suggested, options)
+        dialog = window.saver._save_dialog(suggested, options)
         qtbot.addWidget(dialog)
         assert dialog.size_field.output_size() is None  # (auto: as upscaled, unless asked)
+        shown.append(dialog.size_field.result_label.text())
         dialog.size_field.width_spin.setValue(100)
+        shown.append(dialog.size_field.result_label.text())
         return tmp_path / "big.png", dialog.choice()[1]
 
     window.saver.ask_save_target = through_the_dialog
@@ -1603,6 +1605,7 @@ def test_save_as_resizes_the_result_to_the_size_asked_for(make_window, tmp_path,
     assert read_image(tmp_path / "big.png").pixels.shape == (67, 100, 3)
     assert window.result.image.pixels.shape == (32, 48, 3)
     assert window.statusBar().currentMessage() == f"Saved {tmp_path / 'big.png'} at 100×67"
+    assert shown == ["as upscaled: 48×32", "→ 100×67"]  # (what the boxes make of this result)
     (tmp_path / "big.png").unlink()
     assert window.saver.save() == tmp_path / "big.png"
     assert read_image(tmp_path / "big.png").pixels.shape == (67, 100, 3)

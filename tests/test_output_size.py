@@ -93,3 +93,41 @@ def test_write_any_resizes_and_the_writers_refuse_a_size_they_would_not_apply(tm
     write_any(image, tmp_path / "a.png", options)
     assert read_image(tmp_path / "a.png").pixels.shape == (40, 60, 3)
     write_image(resized(image, options.size), tmp_path / "b.png", options)  # (already that size: written)
+
+
+def test_each_page_of_a_tiff_is_fitted_by_its_own_aspect_ratio(tmp_path):
+    """Every page took the first page's size: a portrait page of a multi-page TIFF was squashed."""
+    from sr_desktop.engine.imageio import SaveOptions
+    from sr_desktop.engine.imageio.animation import read_animation
+    from sr_desktop.engine.pipeline.animation import write_any
+
+    pages = Animation([Image(np.zeros((48, 64, 3), np.uint8)), Image(np.zeros((60, 30, 3), np.uint8))],
+                      source_format="TIFF")
+    write_any(pages, tmp_path / "p.tif", SaveOptions(format="tiff", size=OutputSize(width=100)))
+    assert [p.pixels.shape[:2] for p in read_animation(tmp_path / "p.tif").frames] == [(75, 100), (200, 100)]
+
+
+def test_a_size_the_format_cannot_hold_or_memory_cannot_is_one_line_before_any_resizing(tmp_path, monkeypatch,
+                                                                                      capsys):
+    """A WebP 17 000 px wide was refused after 10 s and 5 GB of resizing; 200 000 px wide, the
+    command line said "unexpected error: MemoryError" (and the window: a bug)."""
+    from sr_desktop.engine.pipeline import output_size
+
+    def never(*_args):
+        raise AssertionError("resized before the refusal")
+
+    (tmp_path / "in").mkdir()
+    src = _photo(tmp_path / "in" / "a.png")
+    monkeypatch.setattr(output_size, "_resized_pixels", never)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.webp"), "--model", "bicubic", "--width", "17000"]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"sr-desktop: error: {src}: resizing to 17000 px wide: WEBP holds at most 16383 pixels a side, the result is "
+        "17000×11333; save it as PNG or TIFF (--format png)")
+
+    def no_memory(*_args):
+        raise MemoryError("Unable to allocate 297. GiB")
+
+    monkeypatch.setattr(output_size, "_resized_pixels", no_memory)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "bicubic", "--width", "200000"]) == 1
+    assert capsys.readouterr().err.splitlines()[0].startswith(
+        f"sr-desktop: error: {src}: not enough memory to resize to 200000×133333 (about ")

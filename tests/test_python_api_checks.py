@@ -230,3 +230,14 @@ def test_a_checkpoint_of_any_architecture_is_a_model_file(tmp_path, arch):
     exported = load_model_file(model).module.state_dict()
     state = load_model_file(weights).module.state_dict()
     assert state.keys() == exported.keys() and all(torch.equal(state[k], exported[k]) for k in state)
+
+
+def test_upscale_float_refuses_values_far_outside_0_to_1():
+    """Within 0.5 of 0..1 such values went into the networks unclipped and came back wrong
+    without a word (-0.3 as 0.67); the bicubic LR's overshoot (a few hundredths) passes."""
+    rgb = chelsea_crop(20, 24).astype(np.float32) / 255
+    rgb[0, 0, 0] = -0.3
+    with pytest.raises(SRDesktopError, match="values in 0..1"):
+        upscale_float(rgb, UpscaleOptions(model="bicubic", scale=2))
+    rgb[0, 0, 0] = -0.05
+    assert upscale_float(rgb, UpscaleOptions(model="bicubic", scale=2)).shape == (40, 48, 3)

@@ -80,6 +80,12 @@ def test_small_images_get_advice_the_user_can_follow(tmp_path, caplog):
     with pytest.raises(TrainingError) as refused:
         PatchSource([folder], 4, 8, parse_degradation("bicubic"))
     assert str(refused.value).endswith("(the patch 8 × scale 4; the largest has a side of 24): use larger images")
+    with pytest.raises(TrainingError) as refused:  # (16 at ×4 needs 64 px: --patch 8 would need 32, not 24 either)
+        PatchSource([folder], 4, 16, parse_degradation("bicubic"))
+    assert str(refused.value).endswith("the largest has a side of 24): use larger images")
+    with pytest.raises(TrainingError) as refused:
+        PatchSource([folder], 2, 16, parse_degradation("bicubic"))  # (--patch 8 at ×2 takes a 24 px image)
+    assert str(refused.value).endswith("use larger images, or a smaller --patch (at least 8)")
     make_images(tmp_path / "d2", 1, 40, seed=0)
     with caplog.at_level(logging.WARNING, logger="sr_desktop.engine.training.data"):
         source = PatchSource([tmp_path / "d2"], 2, 16, parse_degradation("bicubic"), downscales=(0.5,))

@@ -173,14 +173,18 @@ def test_an_animation_save_counts_its_frames_and_stops_between_them(tmp_path, su
     assert {info.extra["unit"] for info in reports if info.extra.get("rows")} == {unit}
     steps = 5 * 48 if suffix == "tiff" else 5
     assert counted and all(total == steps for _done, total in counted)
-    assert [done for done, _total in counted] == sorted(done for done, _total in counted) and counted[-1][0] >= 4
+    done = [done for done, _total in counted]
+    assert done == sorted(done) and done[-1] == steps  # (the last report is the whole: it stopped at 4 of 5)
+    # counted as they come; an APNG's frames are all seeked in a first pass, then encoded:
+    # only its end is said (a count during it stood at 95 % for most of the save)
+    assert len([d for d in done if d < steps]) >= (0 if suffix == "png" else 3)
     written.unlink()
     cancel = CancelToken()
 
     def cancel_at_the_third(info):
-        if info.extra.get("rows") and info.done >= 2:
+        if (info.extra.get("rows") and info.done >= 2) or (suffix == "png" and info.extra.get("bytes")):
             cancel.cancel()
 
     with pytest.raises(Cancelled):
         write_animation(animation, tmp_path / f"out.{suffix}", cancel=cancel, progress=cancel_at_the_third)
-    assert leftovers(tmp_path) == [] and max(info.done for info in reports if info.extra.get("rows"))
+    assert leftovers(tmp_path) == []

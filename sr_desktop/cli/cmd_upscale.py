@@ -92,7 +92,7 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
         if named is None and output.suffix.lower() in IMAGE_SUFFIXES:  # (x.heic.png, or "add .heic")
             raise SRDesktopError(f"-o {output}: {output.suffix.lstrip('.').upper()} is read, not written; name the "
                                  f"output {output.stem}{suffix_for_format(fmt) if fmt else '.png'}"
-                                 + ("" if fmt else " (or .jpg, .webp, .tif) or add --format"))
+                                 + ("" if fmt else " (or .jpg, .webp, .tif)"))
         if fmt and named is None:  # no suffix, or not an image suffix: --format's is appended
             return [output.with_name(output.name + suffix_for_format(fmt))]
         if named is None:
@@ -129,7 +129,7 @@ def _formats_of(targets: list[Path], fmt: str | None) -> set[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop upscale` for parsed `args`; returns the exit status (0; 1 some files failed; 130 cancelled)."""
-    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path
+    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path, format_named_by
     from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
     from sr_desktop.engine.models.registry import is_per_image
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
                 check_animation_format(image, dst, save)
             result = upscale_any(image, options, progress=bar, model=model)
             bar.close()
-            exported = resized(result.image, size)
+            exported = resized(result.image, size, args.format or format_named_by(dst))
             # a bar of the rows encoded (PNG, TIFF): a 192-megapixel PNG takes half a minute
             bar = TerminalProgress(f"{printable(dst.name)} (saving)", enabled=None if not args.quiet else False)
             written = write_any(exported, dst, save, overwrite=args.overwrite, protect=protect, progress=bar)

@@ -20,18 +20,39 @@ class OutputSizeField(QWidget):
 
     changed = Signal()
 
-    def __init__(self, size: OutputSize | None = None, parent=None) -> None:
+    def __init__(self, size: OutputSize | None = None, parent=None,
+                 source_size: tuple[int, int] | None = None) -> None:
         super().__init__(parent)
+        #: the size of the result the boxes apply to (the Save As dialog's; a batch has many)
+        self.source_size = source_size
         self.width_spin = self._side("Output width")
         self.height_spin = self._side("Output height")
+        self.result_label = QLabel()
+        self.result_label.setObjectName("outputSizeResult")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.width_spin)
         row.addWidget(QLabel("×"))
         row.addWidget(self.height_spin)
+        row.addWidget(self.result_label)
         row.addStretch(1)
         self.setToolTip(TOOLTIP)
+        self.changed.connect(self._show_result)
         self.set_output_size(size)
+        self._show_result()
+
+    def _show_result(self) -> None:
+        """What the boxes make of the result: "→ 6000×4000" (it showed "auto × 500 px" and the
+        size came out only in the status line after the save)."""
+        self.result_label.setVisible(self.source_size is not None)
+        if self.source_size is None:
+            return
+        size = self.output_size()
+        if size is None:
+            self.result_label.setText(f"as upscaled: {self.source_size[0]}×{self.source_size[1]}")
+            return
+        width, height = size.fitted(*self.source_size)
+        self.result_label.setText(f"→ {width}×{height}")
 
     def _side(self, name: str) -> QSpinBox:
         spin = QSpinBox()

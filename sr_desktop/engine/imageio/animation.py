@@ -52,11 +52,11 @@ from sr_desktop.engine.imageio.tiff import encode_tiff_pages
 from sr_desktop.engine.imageio.write import (
     ZLIB_LEVEL,
     SaveOptions,
-    _checked_format,
     _encoder_errors,
     _metadata,
     _prepare_target,
     check_sized,
+    checked_format,
     gif_alpha,
     srgb_pixels,
     tiff_page,
@@ -372,7 +372,7 @@ def check_animation_format(animation: Animation, path: str | os.PathLike, option
     """The output format for ``animation`` at ``path``, or :class:`ImageWriteError` when that
     format cannot hold all its frames (checked before any upscaling is spent on it)."""
     target = Path(path)
-    fmt = _checked_format(options or SaveOptions(), target)
+    fmt = checked_format(options or SaveOptions(), target)
     count = len(animation.frames)
     if animation.is_timed and fmt not in ANIMATION_FORMATS:
         raise ImageWriteError(
@@ -403,7 +403,8 @@ def write_animation(
     options = options or SaveOptions()
     target = Path(path)
     fmt = check_animation_format(animation, target, options)
-    check_sized(animation.width, animation.height, options)
+    for frame in animation.frames:  # (a TIFF's pages, each of its own size)
+        check_sized(frame.width, frame.height, options)
     first = animation.frames[0].pixels
     if (too_large := size_refusal(fmt, first.shape[1], first.shape[0])) is not None:
         raise ImageWriteError(target, too_large)
@@ -413,6 +414,8 @@ def write_animation(
     with _encoder_errors(target, fmt):
         atomic_write(target, lambda fh: _encode_frames(watch.stream(fh) if watch else fh, animation, fmt, options,
                                                        watch), replace=overwrite, cancel=cancel)
+    if watch is not None and fmt != "tiff":  # (the last frame's end: its seek said only its start)
+        watch.frames_done(len(animation.frames))
     return target
 
 
@@ -463,7 +466,7 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
                           rows_done=watch.rows_done if watch is not None else None)
         return
     frames = _pil_frames(animation, fmt, options)
-    if watch is not None:
+    if watch is not None and fmt != "png":  # (Pillow's APNG seeks every frame in a first pass, then encodes)
         for index, frame in enumerate(frames):
             _said_when_seeked(frame, index, watch)
     first, *rest = frames

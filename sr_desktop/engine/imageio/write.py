@@ -134,7 +134,7 @@ def write_image(
     """
     options = options or SaveOptions()
     target = Path(path)
-    fmt = _checked_format(options, target)
+    fmt = checked_format(options, target)
     check_sized(image.width, image.height, options)
     if (too_large := size_refusal(fmt, image.width, image.height)) is not None:
         raise ImageWriteError(target, too_large)  # before the encoder, which prints its own line
@@ -172,7 +172,7 @@ def encode_image(image: Image, path: str | os.PathLike, options: SaveOptions | N
     """
     options = options or SaveOptions()
     target = Path(path)
-    fmt = _checked_format(options, target)
+    fmt = checked_format(options, target)
     if (too_large := size_refusal(fmt, image.width, image.height)) is not None:
         raise ImageWriteError(target, too_large)
     buffer = io.BytesIO()
@@ -181,8 +181,8 @@ def encode_image(image: Image, path: str | os.PathLike, options: SaveOptions | N
     return EncodedImage(fmt, buffer.getvalue())
 
 
-def _checked_format(options: SaveOptions, target: Path) -> str:
-    """The output format: the options', else the suffix's."""
+def checked_format(options: SaveOptions, target: Path) -> str:
+    """The output format: the options', else the suffix's (`ImageWriteError` for neither)."""
     if not isinstance(options, SaveOptions):  # ("webp" given for the options failed on an attribute)
         raise SRDesktopError(f"save options must be a SaveOptions (SaveOptions(format='webp')), "
                              f"got {type(options).__name__}")
@@ -214,7 +214,7 @@ def check_output_path(path: str | os.PathLike, source: str | os.PathLike | None 
     else the `ImageWriteError` it would raise; nothing is created. For checking before a
     long upscale: the write itself checks again."""
     target = Path(path)
-    _checked_format(options or SaveOptions(), target)
+    checked_format(options or SaveOptions(), target)
     _check_target(target, Path(source) if source is not None else None, protect, overwrite)
     folder = nearest_existing_folder_or_file(target)
     if folder is not None and folder.is_dir() and not is_stream(target):

@@ -42,12 +42,19 @@ class WriteWatch:
         "frame"). It said only the bytes written: an APNG or WebP of many large frames had
         Cancel but no percentage, and its Cancel waited for the end."""
         check_cancel(self.cancel)
-        if index <= self._frames:  # (Pillow seeks a frame again when it is done with it)
+        self._count_frames(index)
+
+    def frames_done(self, count: int) -> None:
+        """All `count` frames are written (no cancel check: the file is in place by now)."""
+        self._count_frames(count)
+
+    def _count_frames(self, done: int) -> None:
+        if done <= self._frames:  # (Pillow seeks a frame again when it is done with it)
             return
-        self._frames = index
+        self._frames = done
         self.counts_rows = True
         if self._tracker is not None:
-            self._tracker.update(index, bytes=self.bytes, rows=True, unit="frame")
+            self._tracker.update(done, bytes=self.bytes, rows=True, unit="frame")
 
     def wrote(self, count: int) -> None:
         """`count` more bytes are about to be written."""

@@ -12,12 +12,14 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo, check_cancel
 from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, write_image
 from sr_desktop.engine.imageio.animation import Animation, write_animation
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.write import checked_format
 from sr_desktop.engine.models.base import SRModel
 
 # The module, not its function: callers and tests may wrap `upscale.upscale_image`.
@@ -121,7 +123,7 @@ def write_any(
     """`write_image` for an Image, `write_animation` for an Animation, resized first to the
     size `options.size` asks for (`output_size.resized`)."""
     if options is not None and options.size is not None:
-        item = resized(item, options.size)
+        item = resized(item, options.size, checked_format(options, Path(path)))
     if isinstance(item, Animation):
         return write_animation(item, path, options, overwrite=overwrite, protect=protect, cancel=cancel,
                                progress=progress)

@@ -13,22 +13,38 @@ from __future__ import annotations
 import numpy as np
 
 from sr_desktop.engine.compute.resample import quantize, resize_plane
+from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.output_size import OutputSize
 from sr_desktop.engine.imageio.animation import Animation
+from sr_desktop.engine.imageio.formats import size_refusal
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.pipeline.memory import UpscaleMemoryError
 
 
-def resized(item: Image | Animation, size: OutputSize | None) -> Image | Animation:
-    """`item` (a still, or every frame of an animation) resized to fit `size`; as it is when
-    `size` is None or it has that size already."""
+def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = None) -> Image | Animation:
+    """`item` (a still, or every frame of an animation, each page of a TIFF at its own size)
+    resized to fit `size`; as it is when `size` is None or it has that size already.
+    `fmt`: the format it is written in, whose largest side is checked before any work (a
+    WebP asked 17 000 px wide was refused after ten seconds and 5 GB of resizing).
+    `UpscaleMemoryError` when the resized image does not fit in memory."""
     if size is None:
         return item
     frames = item.frames if isinstance(item, Animation) else [item]
-    height, width = frames[0].pixels.shape[:2]
-    target = size.fitted(width, height)
-    if target == (width, height):
+    targets = [size.fitted(frame.width, frame.height) for frame in frames]
+    if all(target == (frame.width, frame.height) for target, frame in zip(targets, frames, strict=True)):
         return item
-    done = [frame.with_pixels(_resized_pixels(frame.pixels, target)) for frame in frames]
+    if fmt is not None:
+        for width, height in targets:
+            if (too_large := size_refusal(fmt, width, height)) is not None:
+                raise OptionError(f"resizing to {size.describe()}: {too_large}")
+    try:
+        done = [frame.with_pixels(_resized_pixels(frame.pixels, target))
+                for frame, target in zip(frames, targets, strict=True)]
+    except MemoryError:
+        width, height = targets[0]
+        needed = sum(w * h for w, h in targets) * frames[0].pixels.shape[2] * 8  # (float planes and the result)
+        raise UpscaleMemoryError(f"not enough memory to resize to {width}×{height} (about {needed / 1e9:.1f} GB): "
+                                 "ask for a smaller size") from None
     if isinstance(item, Animation):
         return Animation(done, list(item.durations), item.plays, list(item.disposals), item.source_format, item.path)
     return done[0]

@@ -207,8 +207,9 @@ class PatchSource:
             lines = [f"{path.name}: {getattr(exc, 'reason', None) or exc}" for path, exc in unreadable]
             raise TrainingError(f"cannot read {len(unreadable)} training images: {first_failures(lines)}")
         if not self.entries:
-            # (a smaller --patch only where there is one: 8 is the least, and a resumed run keeps its own)
-            smaller = f", or a smaller --patch (at least {MIN_PATCH})" if patch > MIN_PATCH else ""
+            # (a smaller --patch only where one would do: 8 is the least; a resumed run keeps its own)
+            smaller = (f", or a smaller --patch (at least {MIN_PATCH})"
+                       if patch > MIN_PATCH and largest >= MIN_PATCH * scale else "")
             raise TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels (the patch {patch} × "
                                 f"scale {scale}; the largest has a side of {largest}): use larger images{smaller}")
         if skipped:

@@ -39,7 +39,8 @@ class SaveAsDialog(QDialog):
     long as the name was not edited after it).
     """
 
-    def __init__(self, suggested: Path, options, parent=None, protect: tuple[Path, ...] = ()) -> None:
+    def __init__(self, suggested: Path, options, parent=None, protect: tuple[Path, ...] = (),
+                 image_size: tuple[int, int] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Save result as")
         # the opened image: its name is refused here, before "Replace?" (the save refused it after)
@@ -76,7 +77,7 @@ class SaveAsDialog(QDialog):
             "Unticked, the file holds none of the original's metadata: no EXIF (GPS, camera, dates), XMP, "
             "IPTC or resolution, and no colour profile — the colours are written as stored, so those of a "
             "wide-gamut (e.g. Adobe RGB) photo look shifted in other apps")
-        self.size_field = OutputSizeField(options.size)
+        self.size_field = OutputSizeField(options.size, source_size=image_size)
         self.size_field.setObjectName("saveSizeField")
         form = QFormLayout(self)
         form.addRow("File", row)

@@ -233,8 +233,15 @@ class ResultSaver:
         answer = box.standardButton(box.clickedButton()) if box.clickedButton() is not None else buttons.Cancel
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
+    def _save_dialog(self, suggested: Path, options) -> SaveAsDialog:
+        """The Save As dialog for the result (its size shown beside the Size boxes)."""
+        result = self.session.result
+        item = getattr(result, "animation", None) or getattr(result, "image", None)
+        return SaveAsDialog(suggested, options, self.parent, protect=self._opened_file(),
+                            image_size=(item.width, item.height) if item is not None else None)
+
     def _ask_save_dialog(self, suggested: Path, options):
-        dialog = SaveAsDialog(suggested, options, self.parent, protect=self._opened_file())
+        dialog = self._save_dialog(suggested, options)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.choice()
