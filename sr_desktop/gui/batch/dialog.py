@@ -164,6 +164,7 @@ class BatchDialog(QDialog):
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(DEFAULT_QUALITY)
+        self.quality_spin.setAccessibleName("Quality")  # (its row holds the Size boxes too: no label of its own)
         self.quality_spin.setToolTip("JPEG and WebP quality (100 = lossless WebP); with “same as input” a "
                                      "lossless WebP stays lossless")
         self.name_edit = QLineEdit(DEFAULT_NAME_TEMPLATE)
