@@ -15,7 +15,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -144,6 +144,7 @@ class BatchDialog(QDialog):
         self._rows: dict[int, int] = {}  # job index -> table row
         self._highest = -1  # the highest job index in the table
         self._running_name = ""  # the file being upscaled (the status line named the last one done)
+        self._pending_reports: list[ProgressInfo] = []  # progress reports not shown yet (`_on_job_progress`)
 
         # -- folders ---------------------------------------------------------------
         self.input_edit = QLineEdit(input_dir or "")
@@ -600,13 +601,16 @@ class BatchDialog(QDialog):
         except ValueError:
             return Path(path).name
 
-    def _on_progress(self, info: ProgressInfo) -> None:
+    def _on_progress(self, info: ProgressInfo, summary: bool = True) -> None:
+        """One progress report: its file's row, and with `summary` the bar, the status line
+        and the table's scroll (for the last of the reports that came at once alone)."""
         if info.stage in NOTICE_STAGES:  # the model's first use, a plan of many files: seconds before the first
             self.status_label.setText(info.message[:1].upper() + info.message[1:] + "…")
             return
         event = info.extra.get("event")
-        self.progress_bar.setMaximum(max(1, info.total))
-        self.progress_bar.setValue(info.done)
+        if summary:
+            self.progress_bar.setMaximum(max(1, info.total))
+            self.progress_bar.setValue(info.done)
         index = info.extra.get("index")
         if event == "tile":
             # the running file's share done, in its own row (not in a second bar)
@@ -617,14 +621,14 @@ class BatchDialog(QDialog):
             return
         if event == "start" and index is not None:
             self._running_name = Path(info.message).name
-            following = self._last_row_shown()  # (scrolled up to a failed row: left there)
+            following = summary and self._last_row_shown()  # (scrolled up to a failed row: left there)
             row = self._row_for(index, info.message)
             self.table.item(row, 1).setText(RUNNING)
             if following:
                 self.table.scrollToItem(self.table.item(row, 0))
         elif event == "file" and index is not None:
             record = info.extra["record"]
-            following = not self._running_name and self._last_row_shown()  # (no start events: a Ray batch)
+            following = summary and not self._running_name and self._last_row_shown()  # (a Ray batch: no starts)
             row = self._row_for(index, record.input)
             if following:
                 self.table.scrollToItem(self.table.item(row, 0))
@@ -640,6 +644,8 @@ class BatchDialog(QDialog):
             # elided ("cannot read /tmp…g: symlink loop"); the tooltip keeps the whole line
             self.table.item(row, 4).setText(details.replace(str(record.input), Path(record.input).name))
             self.table.item(row, 4).setToolTip(details)
+        if not summary:
+            return
         rate = info.extra.get("files_per_second", 0.0)
         mp_rate = info.extra.get("megapixels_per_second", 0.0)
         eta = human_seconds(info.eta) if info.eta is not None else "—"
@@ -650,9 +656,20 @@ class BatchDialog(QDialog):
         )
 
     def _on_job_progress(self, _job: Job, info: ProgressInfo) -> None:
-        self._on_progress(info)
+        # gathered and shown together once the reports that came meanwhile are in: one by one,
+        # 10 000 non-images of a folder took 9-22 s to show where the batch took 0.4 s (the bar
+        # and the status line redrawn for each)
+        self._pending_reports.append(info)
+        if len(self._pending_reports) == 1:
+            QTimer.singleShot(0, self, self._show_pending_reports)  # (not called once the dialog is gone)
+
+    def _show_pending_reports(self) -> None:
+        pending, self._pending_reports = self._pending_reports, []
+        for index, info in enumerate(pending):
+            self._on_progress(info, summary=index == len(pending) - 1)
 
     def _on_job_ended(self, outcome: JobOutcome) -> None:
+        self._show_pending_reports()  # (the end may come before the timer that shows them)
         # a cancelled batch still returns its result: the files done before the cancel
         if outcome.result is not None:
             self._on_finished(outcome.result)
