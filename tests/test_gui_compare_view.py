@@ -588,24 +588,31 @@ def test_regions_hidden_by_a_newer_one_or_beyond_the_budget_are_dropped(view, mo
     assert [p[0] for p in view._content.patches] == [(0, 0, 30, 20)]
 
 
+def _shown_beside_its_nearest_upscale(qtbot, size, scale, magnification, seed):
+    """(view, original, x, y): a 201×151 random original beside its nearest-neighbour ×`scale`
+    in a view of `size` at `magnification`, its top-left corner at (x, y), on the pixel grid."""
+    view = CompareView()
+    view.resize(*size)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    original = np.random.default_rng(seed).integers(0, 256, (151, 201, 3), dtype=np.uint8)
+    view.set_original(original)
+    view.set_result(original.repeat(scale, axis=0).repeat(scale, axis=1), scale)
+    view.set_magnification(magnification)
+    corner = view.map_image_to_widget(QPointF(0, 0))
+    x, y = round(corner.x()), round(corner.y())
+    assert (corner.x(), corner.y()) == (x, y)  # on the pixel grid
+    return view, original, x, y
+
+
 @pytest.mark.parametrize("size", [(400, 300), (401, 301)])
 @pytest.mark.parametrize("scale", [2, 3])
 def test_a_result_equal_to_its_original_is_drawn_equal_at_100_percent(qtbot, size, scale):
     """An odd-sized image (or view) put the image half a screen pixel off the pixel grid:
     the after side, drawn reduced, was resampled across pixels (all pixels off, up to 187
     levels); a ×3 result was blurred at 100 % even on the grid (a 2:1 copy rescaled)."""
-    view = CompareView()
-    view.resize(*size)
-    qtbot.addWidget(view)
-    view.show()
-    qtbot.waitExposed(view)
-    original = np.random.default_rng(9).integers(0, 256, (151, 201, 3), dtype=np.uint8)
-    view.set_original(original)
-    view.set_result(original.repeat(scale, axis=0).repeat(scale, axis=1), scale)  # nearest ×scale
-    view.set_magnification(1.0)
-    corner = view.map_image_to_widget(QPointF(0, 0))
-    x, y = round(corner.x()), round(corner.y())
-    assert (corner.x(), corner.y()) == (x, y)  # on the pixel grid
+    view, original, x, y = _shown_beside_its_nearest_upscale(qtbot, size, scale, 1.0, seed=9)
     sides = []
     for split in (1.0, 0.0):  # all before, all after
         view.set_split(split)
@@ -642,18 +649,7 @@ def test_an_odd_sized_image_at_50_percent_is_drawn_from_exact_block_averages(qtb
     """At 50 % a 201×151 original was drawn from a half-size copy of 100×75 pixels stretched
     to 100.5×75.5, and its ×3 result (1/6) from that copy rescaled: up to a pixel off at the
     far side, soft everywhere. Both sides now show each 2×2 block's average where it lies."""
-    view = CompareView()
-    view.resize(400, 300)
-    qtbot.addWidget(view)
-    view.show()
-    qtbot.waitExposed(view)
-    original = np.random.default_rng(3).integers(0, 256, (151, 201, 3), dtype=np.uint8)
-    view.set_original(original)
-    view.set_result(original.repeat(scale, axis=0).repeat(scale, axis=1), scale)  # nearest ×scale
-    view.set_magnification(0.5)
-    corner = view.map_image_to_widget(QPointF(0, 0))
-    x, y = round(corner.x()), round(corner.y())
-    assert (corner.x(), corner.y()) == (x, y)  # on the pixel grid
+    view, original, x, y = _shown_beside_its_nearest_upscale(qtbot, (400, 300), scale, 0.5, seed=3)
     blocks = original[:150, :200].reshape(75, 2, 100, 2, 3).mean(axis=(1, 3))
     for split in (1.0, 0.0):  # all before, all after
         view.set_split(split)

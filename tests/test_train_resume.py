@@ -130,17 +130,23 @@ def test_resume_below_the_checkpoint_is_refused_and_at_it_exports(tmp_path, caps
     assert f"validation PSNR-Y {last_val['psnr_y']:.2f} dB" in printed
 
 
+def _run_then_resume_command(capsys, data: Path, out: Path, first: int, then: int) -> list[str]:
+    """Train `first` iterations in `out`; the command line that resumes it to `then`."""
+    command = _command(data, out)[3:]
+    command[command.index("--iterations") + 1] = str(first)
+    assert main(command) == 0
+    capsys.readouterr()
+    longer = [*command, "--resume"]
+    longer[longer.index("--iterations") + 1] = str(then)
+    return longer
+
+
 def test_a_resume_that_changes_the_schedule_says_so(tmp_path, capsys):
     """A longer run or another --lr moves the rate at the iteration a resume continues from
     (a cosine ended at 0 restarts half-way up): allowed, as before, but no longer silent."""
     data = make_images(tmp_path / "data", 2, 48, seed=5)
     out = tmp_path / "run"
-    command = _command(data, out)[3:]
-    command[command.index("--iterations") + 1] = "20"
-    assert main(command) == 0
-    capsys.readouterr()
-    longer = [*command, "--resume"]
-    longer[longer.index("--iterations") + 1] = "40"
+    longer = _run_then_resume_command(capsys, data, out, 20, 40)
     assert main(longer) == 0
     err = capsys.readouterr().err
     assert ("resumed with another learning-rate schedule: --iterations 20 → 40; iteration 21 trains at "
@@ -299,12 +305,7 @@ def test_a_resume_after_the_images_changed_says_so_and_logs_a_new_baseline(tmp_p
     images than those after it."""
     data = make_images(tmp_path / "data", 2, 48, seed=5)
     out = tmp_path / "run"
-    command = _command(data, out)[3:]
-    command[command.index("--iterations") + 1] = "10"
-    assert main(command) == 0
-    capsys.readouterr()
-    longer = [*command, "--resume"]
-    longer[longer.index("--iterations") + 1] = "20"
+    longer = _run_then_resume_command(capsys, data, out, 10, 20)
     make_images(tmp_path / "more", 1, 48, seed=9)
     os.replace(tmp_path / "more" / "img0.png", data / "a_first.png")  # (sorted first: a validation image)
     assert main(longer) == 0
