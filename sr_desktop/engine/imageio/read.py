@@ -273,7 +273,7 @@ def _heif_plugin() -> bool:
 
             pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
             _HEIF_READY = True
-        except Exception:
+        except Exception:  # (not installed, or a build that cannot start: HEIC is then not read)
             log.debug("pillow-heif not usable", exc_info=True)
             _HEIF_READY = False
     return _HEIF_READY
