@@ -735,3 +735,30 @@ def test_a_plan_of_many_files_is_said_before_it_is_made(tree: Path, tmp_path: Pa
     monkeypatch.setattr(plan, "PLAN_NOTICE_FILES", 5)
     run_batch(tree, tmp_path / "out2", bicubic(recursive=True), progress=seen.append)
     assert not [info for info in seen if info.stage == PLANNING_STAGE]
+
+
+def test_the_eta_counts_the_files_to_upscale_not_those_skipped(tmp_path: Path):
+    """A folder of 3 000 non-images and 3 photos said "ETA 9:00" (every file at the photos'
+    rate) for a batch done in a second."""
+    import time
+
+    from sr_desktop.engine.batch.plan import plan_jobs
+    from sr_desktop.engine.batch.report import FileRecord
+    from sr_desktop.engine.batch.stages import BatchStages
+
+    save_image(tmp_path / "in" / "a.png", seed=1)
+    save_image(tmp_path / "in" / "b.png", seed=2)
+    for i in range(20):
+        (tmp_path / "in" / f"z{i:02d}.txt").write_text("notes")
+    jobs = plan_jobs(tmp_path / "in", tmp_path / "out", recursive=False, template="{stem}", fmt="png", scale=2,
+                     model="bicubic", variant=None)
+    seen = []
+    options = bicubic()
+    stages = BatchStages(jobs, options, options.upscale, seen.append, CancelToken())
+    stages.processed, stages.first_processed_at = 1, time.perf_counter() - 2.0  # (an image took 2 s)
+    stages._record(jobs[0], FileRecord(str(jobs[0].input), None, "ok"))  # a.png done, b.png to come
+    stages._record(jobs[2], FileRecord(str(jobs[2].input), None, "skipped", note="not an image"))
+    assert seen[-1].eta == pytest.approx(2.0, abs=0.5)  # (b.png's 2 s, not 20 more files' 40 s)
+    stages._record(jobs[1], FileRecord(str(jobs[1].input), None, "ok"))
+    stages._record(jobs[3], FileRecord(str(jobs[3].input), None, "skipped", note="not an image"))
+    assert seen[-1].eta == 0.0 and seen[-1].done < len(jobs)  # (only non-images left)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sr_desktop.engine.batch.options import BatchOptions
-from sr_desktop.engine.batch.plan import BatchError, BatchJob
+from sr_desktop.engine.batch.plan import BatchError, BatchJob, to_upscale
 from sr_desktop.engine.batch.report import INTERRUPTED, OUTPUT_EXISTS, FileRecord
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.options import UpscaleOptions
@@ -595,11 +595,7 @@ def files_per_task(files: int, actors: int) -> int:
 
 def needs_worker(job: BatchJob, options: BatchOptions) -> bool:
     """Whether `job` goes to a Ray worker (a file to upscale), not only to the local stages."""
-    if job.missing or not job.is_image or job.refusal is not None or job.output_of is not None:
-        return False
-    if job.collision_with is not None:
-        return False
-    return not (options.existing == "skip" and job.output is not None and job.output.exists())
+    return to_upscale(job, options.existing)
 
 
 def _rows(mapped, cancel: CancelToken) -> Iterator[dict | None]:

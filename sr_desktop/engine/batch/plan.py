@@ -243,6 +243,16 @@ def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
     return paths
 
 
+def to_upscale(job: BatchJob, existing: str) -> bool:
+    """Whether `job` is a file the batch upscales (not a non-image, a refusal, another's
+    output, a name clash, or an output there already with ``--existing skip``)."""
+    if job.missing or not job.is_image or job.refusal is not None or job.output_of is not None:
+        return False
+    if job.collision_with is not None:
+        return False
+    return not (existing == "skip" and job.output is not None and job.output.exists())
+
+
 def plan_jobs(
     input_dir: Path,
     output_dir: Path,

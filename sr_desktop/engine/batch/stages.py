@@ -22,7 +22,7 @@ from typing import Any
 
 from sr_desktop.engine import imageio
 from sr_desktop.engine.batch.options import BatchOptions
-from sr_desktop.engine.batch.plan import BatchJob, renamed_path
+from sr_desktop.engine.batch.plan import BatchJob, renamed_path, to_upscale
 from sr_desktop.engine.batch.report import (
     HIDDEN,
     INTERRUPTED,
@@ -180,6 +180,10 @@ class BatchStages:
         self.start = time.perf_counter()
         self.first_processed_at: float | None = None
         self.processed = 0  # files upscaled (ok or failed after reading), for the ETA
+        # the files to upscale: the ETA counts these at the upscales' rate (every job counted at
+        # it said "ETA 9:00" for a folder of 3 000 non-images and 3 photos done in a second)
+        self._upscaled = {job.index for job in jobs if to_upscale(job, options.existing)}
+        self.upscaled_left = len(self._upscaled)  # of those, the ones without their record yet
         self.done = 0
         self.counts = {"ok": 0, "skipped": 0, "failed": 0}
         self.megapixels = 0.0
@@ -199,11 +203,11 @@ class BatchStages:
         elapsed = time.perf_counter() - self.start
         remaining = len(self.jobs) - self.done
         eta = None
-        if remaining == 0:
+        if remaining == 0 or self.upscaled_left == 0:
             eta = 0.0
         elif self.processed and self.first_processed_at is not None:
             per_file = (time.perf_counter() - self.first_processed_at) / self.processed
-            eta = per_file * remaining
+            eta = per_file * self.upscaled_left
         busy = elapsed if self.first_processed_at is None else time.perf_counter() - self.first_processed_at
         info = ProgressInfo(
             done=self.done,
@@ -232,6 +236,8 @@ class BatchStages:
         with self.lock:
             self.records[job.index] = record
             self.done += 1
+            if job.index in self._upscaled:
+                self.upscaled_left -= 1
             self.counts[record.status] += 1
             if record.status == "ok" and record.input_size:
                 self.megapixels += record.input_size[0] * record.input_size[1] / 1e6
