@@ -607,3 +607,25 @@ def test_reports_that_come_at_once_are_shown_together(qtbot, tmp_path: Path):
         "event": "file", "index": 50, "record": FileRecord(name, None, "skipped", note="not an image")}))
     dialog._show_pending_reports()  # (what the end does first)
     assert dialog.table.rowCount() == 51 and dialog._pending_reports == []
+
+
+def test_the_table_keeps_following_past_files_that_have_no_start(qtbot, tmp_path: Path):
+    """A skipped file (a sidecar .xmp beside each photo) has no 'start': its row came in
+    without a scroll, the next start found the last row out of view, and the table stayed
+    at the top for the rest of the batch."""
+    from sr_desktop.engine.batch.report import FileRecord
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    src = tmp_path / "in"
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    for i in range(0, 60, 2):
+        photo, sidecar = str(src / f"p{i:02d}.png"), str(src / f"p{i:02d}.xmp")
+        dialog._on_progress(ProgressInfo(i, 60, 1.0, 1.0, "batch", photo, {"event": "start", "index": i}))
+        dialog._on_progress(ProgressInfo(i + 1, 60, 1.0, 1.0, "batch", sidecar, {
+            "event": "file", "index": i + 1, "record": FileRecord(sidecar, None, "skipped", note="not an image")}))
+        dialog._on_progress(ProgressInfo(i + 2, 60, 1.0, 1.0, "batch", photo, {
+            "event": "file", "index": i, "record": FileRecord(photo, None, "ok")}))
+    assert dialog.table.rowCount() == 60 and dialog._last_row_shown()

@@ -601,9 +601,13 @@ class BatchDialog(QDialog):
         except ValueError:
             return Path(path).name
 
-    def _on_progress(self, info: ProgressInfo, summary: bool = True) -> None:
+    def _on_progress(self, info: ProgressInfo, summary: bool = True, following: bool | None = None) -> None:
         """One progress report: its file's row, and with `summary` the bar, the status line
-        and the table's scroll (for the last of the reports that came at once alone)."""
+        and the table's scroll (for the last of the reports that came at once alone), to its
+        row when the table showed its last row before (`following`, else looked at now: the
+        table follows the files unless scrolled up to an earlier row)."""
+        if following is None:
+            following = self._last_row_shown()
         if info.stage in NOTICE_STAGES:  # the model's first use, a plan of many files: seconds before the first
             self.status_label.setText(info.message[:1].upper() + info.message[1:] + "…")
             return
@@ -621,16 +625,16 @@ class BatchDialog(QDialog):
             return
         if event == "start" and index is not None:
             self._running_name = Path(info.message).name
-            following = summary and self._last_row_shown()  # (scrolled up to a failed row: left there)
             row = self._row_for(index, info.message)
             self.table.item(row, 1).setText(RUNNING)
-            if following:
+            if summary and following:
                 self.table.scrollToItem(self.table.item(row, 0))
         elif event == "file" and index is not None:
             record = info.extra["record"]
-            following = summary and not self._running_name and self._last_row_shown()  # (a Ray batch: no starts)
             row = self._row_for(index, record.input)
-            if following:
+            # (a skipped file's row, and a Ray batch's, come without a start: the table stopped
+            # following at the first of them)
+            if summary and following:
                 self.table.scrollToItem(self.table.item(row, 0))
             self.table.item(row, 1).setText(record.status)
             output = self.table.item(row, 2)
@@ -665,8 +669,9 @@ class BatchDialog(QDialog):
 
     def _show_pending_reports(self) -> None:
         pending, self._pending_reports = self._pending_reports, []
+        following = self._last_row_shown()  # (before their rows are in)
         for index, info in enumerate(pending):
-            self._on_progress(info, summary=index == len(pending) - 1)
+            self._on_progress(info, summary=index == len(pending) - 1, following=following)
 
     def _on_job_ended(self, outcome: JobOutcome) -> None:
         self._show_pending_reports()  # (the end may come before the timer that shows them)
