@@ -629,3 +629,22 @@ def test_the_table_keeps_following_past_files_that_have_no_start(qtbot, tmp_path
         dialog._on_progress(ProgressInfo(i + 2, 60, 1.0, 1.0, "batch", photo, {
             "event": "file", "index": i, "record": FileRecord(photo, None, "ok")}))
     assert dialog.table.rowCount() == 60 and dialog._last_row_shown()
+
+
+def test_a_size_box_showing_auto_takes_the_digits_typed(qtbot):
+    """Clicked into, the caret after "auto", typing 240 did nothing (nor Backspace, then 240)."""
+    from PySide6.QtCore import Qt
+
+    from sr_desktop.gui.output_size_field import OutputSizeField
+
+    field = OutputSizeField(source_size=(640, 480))
+    qtbot.addWidget(field)
+    field.show()
+    spin = field.height_spin
+    spin.setFocus()
+    spin.lineEdit().deselect()
+    spin.lineEdit().end(False)
+    qtbot.keyClicks(spin, "240")
+    assert spin.value() == 240 and field.result_label.text() == "→ 320×240"
+    qtbot.keyClick(spin, Qt.Key.Key_Backspace)  # (past "auto": a number is edited as one)
+    assert spin.value() == 24

@@ -14,6 +14,16 @@ TOOLTIP = ("Resize the result to fit, after the model's upscale (Lanczos): a wid
            "(its aspect ratio is kept). Both auto: the size the model made.")
 
 
+class _SideSpinBox(QSpinBox):
+    """A side's box: a digit typed while it shows "auto" starts a number (the box took no
+    typing there unless its text was selected first: "auto240" is no number)."""
+
+    def keyPressEvent(self, event) -> None:
+        if self.value() == self.minimum() and event.text().isdigit():
+            self.lineEdit().selectAll()
+        super().keyPressEvent(event)
+
+
 class OutputSizeField(QWidget):
     """Width × height boxes; 0 ("auto") leaves a side to the other's ratio, both 0 the
     result as upscaled."""
@@ -55,7 +65,7 @@ class OutputSizeField(QWidget):
         self.result_label.setText(f"→ {width}×{height}")
 
     def _side(self, name: str) -> QSpinBox:
-        spin = QSpinBox()
+        spin = _SideSpinBox()
         spin.setRange(0, MAX_SIDE)
         spin.setSpecialValueText(AUTO)
         spin.setSuffix(" px")
