@@ -1609,3 +1609,7 @@ def test_save_as_resizes_the_result_to_the_size_asked_for(make_window, tmp_path,
     (tmp_path / "big.png").unlink()
     assert window.saver.save() == tmp_path / "big.png"
     assert read_image(tmp_path / "big.png").pixels.shape == (67, 100, 3)
+    offered = []  # (Save As again: the size this result was saved at, not "auto")
+    window.saver.ask_save_target = lambda suggested, options: offered.append(options.size)
+    window.saver.save_as()
+    assert offered == [window.session.saved_options.size] and offered[0].width == 100

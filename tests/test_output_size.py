@@ -109,8 +109,9 @@ def test_each_page_of_a_tiff_is_fitted_by_its_own_aspect_ratio(tmp_path):
 
 def test_a_size_the_format_cannot_hold_or_memory_cannot_is_one_line_before_any_resizing(tmp_path, monkeypatch,
                                                                                       capsys):
-    """A WebP 17 000 px wide was refused after 10 s and 5 GB of resizing; 200 000 px wide, the
-    command line said "unexpected error: MemoryError" (and the window: a bug)."""
+    """A WebP 17 000 px wide was refused after 10 s and 5 GB of resizing (24 000 here: the
+    other side of what was asked for); 200 000 px wide, the command line said "unexpected
+    error: MemoryError" (and the window: a bug)."""
     from sr_desktop.engine.pipeline import output_size
 
     def never(*_args):
@@ -119,10 +120,11 @@ def test_a_size_the_format_cannot_hold_or_memory_cannot_is_one_line_before_any_r
     (tmp_path / "in").mkdir()
     src = _photo(tmp_path / "in" / "a.png")
     monkeypatch.setattr(output_size, "_resized_pixels", never)
-    assert main(["upscale", str(src), "-o", str(tmp_path / "a.webp"), "--model", "bicubic", "--width", "17000"]) == 1
+    # (the side asked for fits WebP, the other one, of the image's ratio, does not)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.webp"), "--model", "bicubic", "--height", "16000"]) == 1
     assert capsys.readouterr().err.splitlines()[0] == (
-        f"sr-desktop: error: {src}: resizing to 17000 px wide: WEBP holds at most 16383 pixels a side, the result is "
-        "17000×11333; save it as PNG or TIFF (--format png)")
+        f"sr-desktop: error: {src}: resizing to 16000 px high: WEBP holds at most 16383 pixels a side, the result is "
+        "24000×16000; save it as PNG or TIFF (--format png)")
 
     def no_memory(*_args):
         raise MemoryError("Unable to allocate 297. GiB")
@@ -131,3 +133,49 @@ def test_a_size_the_format_cannot_hold_or_memory_cannot_is_one_line_before_any_r
     assert main(["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "bicubic", "--width", "200000"]) == 1
     assert capsys.readouterr().err.splitlines()[0].startswith(
         f"sr-desktop: error: {src}: not enough memory to resize to 200000×133333 (about ")
+
+
+def test_a_size_no_output_can_have_is_refused_before_any_upscale(tmp_path, capsys):
+    """A batch to WebP 20 000 px wide upscaled every file, then failed each; one upscale
+    the same."""
+    from sr_desktop.engine.batch.plan import BatchError
+    from sr_desktop.engine.batch.runner import BatchOptions
+    from sr_desktop.engine.core.options import UpscaleOptions
+
+    with pytest.raises(BatchError, match="WEBP holds at most 16383 pixels a side, not 20000 px wide"):
+        BatchOptions(upscale=UpscaleOptions(model="bicubic"), format="webp", size=OutputSize(width=20000))
+    BatchOptions(upscale=UpscaleOptions(model="bicubic"), format="png", size=OutputSize(width=20000))
+    (tmp_path / "in").mkdir()
+    src = _photo(tmp_path / "in" / "a.png")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.webp"), "--model", "bicubic", "--width", "20000"]) == 2
+    assert capsys.readouterr().err == ("sr-desktop: error: WEBP holds at most 16383 pixels a side, not 20000 px wide: "
+                                       "ask for less, or save as PNG or TIFF\n")
+
+
+def test_the_save_as_dialog_refuses_a_size_the_format_cannot_hold(qtbot, tmp_path, monkeypatch):
+    from sr_desktop.engine.imageio import SaveOptions
+    from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+
+    dialog = SaveAsDialog(tmp_path / "a.webp", SaveOptions(format="webp"), image_size=(400, 300))
+    qtbot.addWidget(dialog)
+    said = []
+    monkeypatch.setattr(dialog, "_show_problem", said.append)
+    dialog.size_field.width_spin.setValue(20000)
+    dialog.accept()
+    assert said == ["At 20000×15000 the result is too large for WebP (at most 16383 pixels a side): choose a "
+                    "smaller Size or PNG or TIFF."] and not dialog.result()
+    dialog.size_field.set_output_size(OutputSize(height=1048576))  # (its width past the largest side)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("png"))
+    dialog.accept()
+    assert said[-1].startswith("At 1398101×1048576 the result is too large for PNG (at most 1048576 pixels")
+
+
+def test_a_cancel_stops_the_resizing():
+    """Cancel in the window's save left seconds of resizing running, memory growing."""
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.core.progress import CancelToken
+
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        resized(Image(np.zeros((20, 30, 3), np.uint8)), OutputSize(width=300), cancel=cancel)

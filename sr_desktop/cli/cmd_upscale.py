@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
-    from sr_desktop.engine.pipeline.output_size import resized
+    from sr_desktop.engine.pipeline.output_size import box_refusal, resized
     from sr_desktop.engine.pipeline.upscale import resolve_model
 
     # an input named twice (a.png ./a.png) is upscaled once: it was "several inputs would be
@@ -157,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     quality = quality_from(args, _formats_of(targets, args.format))
     options = upscale_options_from(args)
     size = output_size_from(args)
+    for target in targets:  # (a size no output can have: one line before the upscales, not after each)
+        if (refusal := box_refusal(size, args.format or format_named_by(target))) is not None:
+            raise SRDesktopError(refusal)
     per_image = is_per_image(options.model)
     check_kernel_option(options, quiet=args.quiet)
     if per_image and options.variant:

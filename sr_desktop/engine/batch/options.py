@@ -15,6 +15,7 @@ from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.output_size import OutputSize
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, check_quality
+from sr_desktop.engine.pipeline.output_size import box_refusal
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,5 @@ class BatchOptions:
         check_template(self.name_template)
         if self.size is not None and not isinstance(self.size, OutputSize):
             raise BatchError(f"size must be an OutputSize, got {type(self.size).__name__}")
+        if (refusal := box_refusal(self.size, self.format)) is not None:  # (every file would fail, upscaled)
+            raise BatchError(refusal)

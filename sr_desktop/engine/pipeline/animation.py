@@ -123,7 +123,7 @@ def write_any(
     """`write_image` for an Image, `write_animation` for an Animation, resized first to the
     size `options.size` asks for (`output_size.resized`)."""
     if options is not None and options.size is not None:
-        item = resized(item, options.size, checked_format(options, Path(path)))
+        item = resized(item, options.size, checked_format(options, Path(path)), cancel)
     if isinstance(item, Animation):
         return write_animation(item, path, options, overwrite=overwrite, protect=protect, cancel=cancel,
                                progress=progress)

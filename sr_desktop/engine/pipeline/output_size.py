@@ -15,18 +15,31 @@ import numpy as np
 from sr_desktop.engine.compute.resample import quantize, resize_plane
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.output_size import OutputSize
+from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.imageio.animation import Animation
-from sr_desktop.engine.imageio.formats import size_refusal
+from sr_desktop.engine.imageio.formats import MAX_SIDE, size_refusal
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.memory import UpscaleMemoryError
 
 
-def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = None) -> Image | Animation:
+def box_refusal(size: OutputSize | None, fmt: str | None) -> str | None:
+    """Why no image can be written as `fmt` at `size` (a side asked for above the format's
+    largest), known before any file: None when some can."""
+    limit = MAX_SIDE.get(fmt or "")
+    if size is None or limit is None or max(size.width or 0, size.height or 0) <= limit:
+        return None
+    return (f"{fmt.upper()} holds at most {limit} pixels a side, not {size.describe()}: ask for less, "
+            "or save as PNG or TIFF")
+
+
+def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = None,
+            cancel: CancelToken | None = None) -> Image | Animation:
     """`item` (a still, or every frame of an animation, each page of a TIFF at its own size)
     resized to fit `size`; as it is when `size` is None or it has that size already.
     `fmt`: the format it is written in, whose largest side is checked before any work (a
     WebP asked 17 000 px wide was refused after ten seconds and 5 GB of resizing).
-    `UpscaleMemoryError` when the resized image does not fit in memory."""
+    `UpscaleMemoryError` when the resized image does not fit in memory; `Cancelled` between
+    its planes once `cancel` is set (a save's Cancel left seconds of resizing running)."""
     if size is None:
         return item
     frames = item.frames if isinstance(item, Animation) else [item]
@@ -38,7 +51,7 @@ def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = 
             if (too_large := size_refusal(fmt, width, height)) is not None:
                 raise OptionError(f"resizing to {size.describe()}: {too_large}")
     try:
-        done = [frame.with_pixels(_resized_pixels(frame.pixels, target))
+        done = [frame.with_pixels(_resized_pixels(frame.pixels, target, cancel))
                 for frame, target in zip(frames, targets, strict=True)]
     except MemoryError:
         width, height = targets[0]
@@ -50,9 +63,10 @@ def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = 
     return done[0]
 
 
-def _resized_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _resized_pixels(pixels: np.ndarray, size: tuple[int, int], cancel: CancelToken | None = None) -> np.ndarray:
     """H×W×C uint8/uint16 (or float) pixels at `size` = (width, height), in their own type;
     a last channel of alpha (C = 2 or 4) resized premultiplied."""
+    check_cancel(cancel)
     scale = 255.0 if pixels.dtype == np.uint8 else 65535.0 if pixels.dtype == np.uint16 else 1.0
     values = pixels.astype(np.float32) / scale
     channels = values.shape[2]
@@ -62,9 +76,11 @@ def _resized_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         out[:, :, -1] = resize_plane(alpha, size)
         kept = np.clip(out[:, :, -1], 0.0, 1.0)
         for c in range(channels - 1):
+            check_cancel(cancel)
             premultiplied = resize_plane(values[:, :, c] * alpha, size)
             out[:, :, c] = np.divide(premultiplied, kept, out=np.zeros_like(premultiplied), where=kept > 1e-6)
     else:
         for c in range(channels):
+            check_cancel(cancel)
             out[:, :, c] = resize_plane(values[:, :, c], size)
     return quantize(out, pixels.dtype)

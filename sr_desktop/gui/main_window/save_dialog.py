@@ -129,7 +129,7 @@ class SaveAsDialog(QDialog):
     def accept(self) -> None:
         """Save, once the name fits the format and replacing an existing file was agreed to."""
         problem, path = self._checked_path()
-        if problem:
+        if problem or (problem := self._size_problem()):
             self._show_problem(problem)
             return
         if path != Path(self.path_edit.text()):
@@ -140,6 +140,24 @@ class SaveAsDialog(QDialog):
         if path.exists() and str(path) != self._replace_confirmed and not self._ask_replace(path):
             return
         super().accept()
+
+    def _size_problem(self) -> str | None:
+        """Why the result cannot be saved at the Size asked for in the format picked (a WebP
+        20 000 px wide, a side past the largest one asked for): said here, not after the
+        dialog closed (once 35 000 GB of memory were found missing)."""
+        from sr_desktop.engine.core.output_size import MAX_SIDE
+        from sr_desktop.engine.imageio.formats import MAX_SIDE as FORMAT_MAX_SIDE
+
+        size, source = self.size_field.output_size(), self.size_field.source_size
+        if size is None or source is None:
+            return None
+        width, height = size.fitted(*source)
+        fmt = self.format_combo.currentData()
+        limit = min(MAX_SIDE, FORMAT_MAX_SIDE.get(fmt, MAX_SIDE))
+        if max(width, height) <= limit:
+            return None
+        return (f"At {width}×{height} the result is too large for {self.format_combo.currentText()} (at most "
+                f"{limit} pixels a side): choose a smaller Size" + (" or PNG or TIFF." if limit < MAX_SIDE else "."))
 
     def _checked_path(self) -> tuple[str | None, Path]:
         """(why the name cannot be saved to, or None; the name with the format's suffix)."""

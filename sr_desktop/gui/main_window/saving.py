@@ -132,6 +132,8 @@ class ResultSaver:
             quality=self.settings.get("save_quality"),
             keep_metadata=self.settings.get("keep_metadata"),
             lossless=bool(image is not None and image.info.get("webp_lossless")),
+            # the size this result was saved at, if it was (a new result starts as upscaled)
+            size=getattr(self.session.saved_options, "size", None),
         )
         choice = self.ask_save_target(self.suggested_result_path(), defaults)
         if not choice:
