@@ -655,3 +655,14 @@ def test_an_odd_sized_image_at_50_percent_is_drawn_from_exact_block_averages(qtb
         view.set_split(split)
         shown = grab(view)[y + 30 : y + 75, x : x + 100].astype(float)  # (below the side's label)
         assert np.abs(shown - blocks[30:]).max() <= 1.0, split
+
+
+def test_at_25_percent_a_last_partial_row_is_the_average_of_its_rows(qtbot):
+    """The quarter-size copy was made by halving the half-size one: a 151-row image's last
+    row came out 0.25·r148 + 0.25·r149 + 0.5·r150, up to 8 levels off the mean of rows
+    148-150."""
+    view, original, x, y = _shown_beside_its_nearest_upscale(qtbot, (400, 300), 1, 0.25, seed=4)
+    view.set_split(1.0)  # all before
+    shown = grab(view)[y + 37, x + 20 : x + 45].astype(float)  # (the last, partial, row of blocks)
+    expected = original[148:151, 80:180].reshape(3, 25, 4, 3).mean(axis=(0, 2))
+    assert np.abs(shown - expected).max() <= 1.0

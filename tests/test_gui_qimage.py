@@ -108,11 +108,11 @@ def test_a_reduced_display_copy_is_the_average_of_each_block(qapp, shape, alpha,
     partial block of what it holds: the half-size copy of a 101-pixel side was 50 pixels of
     2.02 each (Qt's and OpenCV's scaling to the size rounded down), and the view drawn from it
     up to a pixel off."""
-    from sr_desktop.gui.compare.image import _pixels_of, block_averaged, halved, to_display_qimage
+    from sr_desktop.gui.compare.image import _pixels_of, block_averaged, to_display_qimage
 
     pixels = np.random.default_rng(5).integers(0, 256, (*shape, 4 if alpha else 3), dtype=np.uint8)
     shown = to_display_qimage(pixels)
-    reduced = block_averaged(shown, n) if n != 2 else halved(shown)
+    reduced = block_averaged(shown, n)
     source = _pixels_of(shown).astype(float)
     rows, cols = -(-shape[0] // n), -(-shape[1] // n)
     expected = np.array([[source[n * r:n * r + n, n * c:n * c + n].mean(axis=(0, 1)) for c in range(cols)]

@@ -88,11 +88,6 @@ def _opaque_rgb32(data: np.ndarray) -> QImage:
 _AVERAGED_BY_OPENCV = (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32_Premultiplied)
 
 
-def halved(image: QImage) -> QImage:
-    """`image` at half its size: `block_averaged` by 2."""
-    return block_averaged(image, 2)
-
-
 def block_averaged(image: QImage, n: int) -> QImage:
     """`image` at 1/`n` of its size, each pixel the average of an n×n block; its sides are
     rounded up, a last row or column of partial blocks the average of what they hold, so that
@@ -189,13 +184,11 @@ class ImageLayer:
         return image.width() / self.width, image.height() / self.height
 
     def _level(self, level: int) -> QImage:
-        while level > 0 and level not in self._levels:
-            # Build from the largest cached smaller level (halving one step at a time).
-            below = max(k for k in self._levels if k < level)
-            base = self._levels[below]
-            if base.width() <= 1 and base.height() <= 1:
-                return base
-            self._levels[below + 1] = halved(base)
+        # made from the image itself: halving the half-size copy weighed a last partial row
+        # twice (at 25 % a 151-row image's last row was 0.25·r148 + 0.25·r149 + 0.5·r150)
+        level = min(level, max(self.width, self.height).bit_length())  # (past 1×1 nothing changes)
+        if level not in self._levels:
+            self._levels[level] = block_averaged(self.image, 1 << level)
         return self._levels[level]
 
     def build_levels(self, smallest_side: int = 1024) -> None:
@@ -205,7 +198,7 @@ class ImageLayer:
         level = 0
         while max(self.width, self.height) >> level > smallest_side:
             level += 1
-        self._level(level)
+            self._level(level)
 
     def paint(self, painter: QPainter, view: ViewTransform, scene_rect: QRectF, pane: QRectF,
               clip: QRectF, checker: QBrush) -> None:
