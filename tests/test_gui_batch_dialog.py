@@ -648,3 +648,30 @@ def test_a_size_box_showing_auto_takes_the_digits_typed(qtbot):
     assert spin.value() == 240 and field.result_label.text() == "→ 320×240"
     qtbot.keyClick(spin, Qt.Key.Key_Backspace)  # (past "auto": a number is edited as one)
     assert spin.value() == 24
+
+
+def test_the_table_follows_a_batch_whose_groups_of_reports_end_in_a_tile(qtbot, tmp_path: Path):
+    """A batch's reports come in groups (a file done, the next started, its first tile): shown
+    together, a group ending in a tile neither scrolled nor said anything, and the table
+    stopped following at about the 45th of 91 files."""
+    from sr_desktop.engine.batch.report import FileRecord
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    src = tmp_path / "in"
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    for i in range(60):
+        name = str(src / f"f{i:02d}.png")
+        if i:
+            previous = str(src / f"f{i - 1:02d}.png")
+            dialog._on_job_progress(None, ProgressInfo(i, 60, 1.0, 1.0, "batch", previous, {
+                "event": "file", "index": i - 1, "record": FileRecord(previous, None, "ok")}))
+        dialog._on_job_progress(None, ProgressInfo(i, 60, 1.0, 1.0, "batch", name, {"event": "start", "index": i}))
+        dialog._on_job_progress(None, ProgressInfo(i, 60, 1.0, 1.0, "batch", name, {
+            "event": "tile", "index": i, "tile_fraction": 0.5}))
+        qtbot.waitUntil(lambda: not dialog._pending_reports, timeout=2000)
+    assert dialog.table.rowCount() == 60 and dialog._last_row_shown()
+    assert dialog.status_label.text().startswith("59 / 60 files · f59.png")
+    assert dialog.table.item(59, 1).text().endswith("50 %")

@@ -179,3 +179,28 @@ def test_a_cancel_stops_the_resizing():
     cancel.cancel()
     with pytest.raises(Cancelled):
         resized(Image(np.zeros((20, 30, 3), np.uint8)), OutputSize(width=300), cancel=cancel)
+
+
+def test_only_a_size_no_output_can_have_is_refused_before_the_work(tmp_path, capsys):
+    """A box with one side past WebP's limit was refused though its result fits (20000×300
+    makes 300×300 of a square); of several outputs, one WebP refused the whole run (unnamed,
+    status 2) where the others could be written; a batch keeping each input's format
+    upscaled a WebP before failing it."""
+    from sr_desktop.engine.batch.runner import BatchOptions, run_batch
+    from sr_desktop.engine.core.options import UpscaleOptions
+    from sr_desktop.engine.pipeline.output_size import box_refusal
+
+    assert box_refusal(OutputSize(20000, 300), "webp") is None and box_refusal(OutputSize(20000), "webp")
+    (tmp_path / "in").mkdir()
+    src = _photo(tmp_path / "in" / "a.png")
+    PILImage.open(src).save(tmp_path / "in" / "b.webp", lossless=True)
+    assert main(["upscale", str(src), str(tmp_path / "in" / "b.webp"), "-o", f"{tmp_path / 'out'}/",
+                 "--model", "bicubic", "--width", "20000"]) == 1
+    err = capsys.readouterr().err
+    assert f"sr-desktop: error: {tmp_path / 'in' / 'b.webp'}: resizing to 20000 px wide: WEBP holds" in err
+    assert (tmp_path / "out" / "a.png").is_file()
+    result = run_batch(tmp_path / "in", tmp_path / "batch", BatchOptions(
+        upscale=UpscaleOptions(model="bicubic", scale=2), format="same", size=OutputSize(width=20000)))
+    webp = next(r for r in result.records if r.input.endswith("b.webp"))
+    assert webp.status == "failed" and webp.error.startswith("WEBP holds at most 16383 pixels a side")
+    assert webp.upscale_seconds == 0

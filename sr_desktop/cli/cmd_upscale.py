@@ -157,9 +157,9 @@ def run(args: argparse.Namespace) -> int:
     quality = quality_from(args, _formats_of(targets, args.format))
     options = upscale_options_from(args)
     size = output_size_from(args)
-    for target in targets:  # (a size no output can have: one line before the upscales, not after each)
-        if (refusal := box_refusal(size, args.format or format_named_by(target))) is not None:
-            raise SRDesktopError(refusal)
+    refusals = [box_refusal(size, args.format or format_named_by(target)) for target in targets]
+    if all(refusals):  # (a size no output can have: one line before the upscales, not after each; where
+        raise SRDesktopError(refusals[0])  # some can, the others fail as their files, named)
     per_image = is_per_image(options.model)
     check_kernel_option(options, quiet=args.quiet)
     if per_image and options.variant:

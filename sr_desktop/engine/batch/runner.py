@@ -62,6 +62,7 @@ from sr_desktop.engine.imageio.atomic import is_stale_temp, is_stream, probe_wri
 from sr_desktop.engine.imageio.protected import resolved
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.pipeline.output_size import box_refusal
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model
 
@@ -277,6 +278,9 @@ def run_batch(
         progress=progress,
     )
     check_some_images(jobs, input_dir, options.recursive, listed=file_list is not None)
+    for job in jobs:  # (--format same: an input whose own format cannot hold the size fails now, not upscaled)
+        if job.output_format and job.refusal is None and (why := box_refusal(options.size, job.output_format)):
+            job.refusal = why
     if report is not None and report in ProtectedPaths(
             [job.input for job in jobs] + [job.output for job in jobs if job.output is not None]):
         raise BatchError(f"report path {report}: refusing to write the report over an input or output file")

@@ -26,7 +26,8 @@ def box_refusal(size: OutputSize | None, fmt: str | None) -> str | None:
     """Why no image can be written as `fmt` at `size` (a side asked for above the format's
     largest), known before any file: None when some can."""
     limit = MAX_SIDE.get(fmt or "")
-    if size is None or limit is None or max(size.width or 0, size.height or 0) <= limit:
+    # (fitted inside the box: a side within the limit holds it, 20000×300 makes 300×300 of a square)
+    if size is None or limit is None or min(side for side in (size.width, size.height) if side) <= limit:
         return None
     return (f"{fmt.upper()} holds at most {limit} pixels a side, not {size.describe()}: ask for less, "
             "or save as PNG or TIFF")

@@ -601,55 +601,64 @@ class BatchDialog(QDialog):
         except ValueError:
             return Path(path).name
 
-    def _on_progress(self, info: ProgressInfo, summary: bool = True, following: bool | None = None) -> None:
-        """One progress report: its file's row, and with `summary` the bar, the status line
-        and the table's scroll (for the last of the reports that came at once alone), to its
-        row when the table showed its last row before (`following`, else looked at now: the
-        table follows the files unless scrolled up to an earlier row)."""
-        if following is None:
-            following = self._last_row_shown()
+    def _on_progress(self, info: ProgressInfo) -> None:
+        """One progress report: its file's row, the bar, the status line, and the table's
+        scroll to its row when the table showed its last row (it follows the files unless
+        scrolled up to an earlier one)."""
+        following = self._last_row_shown()
+        row = self._show_row(info)
+        self._show_summary(info, row, following)
+
+    def _show_row(self, info: ProgressInfo) -> int | None:
+        """What `info` says of its file, in its row (the row, None for a report of no file)."""
         if info.stage in NOTICE_STAGES:  # the model's first use, a plan of many files: seconds before the first
             self.status_label.setText(info.message[:1].upper() + info.message[1:] + "…")
-            return
-        event = info.extra.get("event")
-        if summary:
-            self.progress_bar.setMaximum(max(1, info.total))
-            self.progress_bar.setValue(info.done)
-        index = info.extra.get("index")
+            return None
+        event, index = info.extra.get("event"), info.extra.get("index")
+        if index is None:
+            return None
         if event == "tile":
             # the running file's share done, in its own row (not in a second bar)
-            row = self._rows.get(index) if index is not None else None
+            row = self._rows.get(index)
             if row is not None:
                 percent = int(100 * info.extra.get("tile_fraction", 0.0))
                 self.table.item(row, 1).setText(f"{RUNNING} {percent} %")
-            return
-        if event == "start" and index is not None:
+            return row
+        if event == "start":
             self._running_name = Path(info.message).name
             row = self._row_for(index, info.message)
             self.table.item(row, 1).setText(RUNNING)
-            if summary and following:
-                self.table.scrollToItem(self.table.item(row, 0))
-        elif event == "file" and index is not None:
-            record = info.extra["record"]
-            row = self._row_for(index, record.input)
-            # (a skipped file's row, and a Ray batch's, come without a start: the table stopped
-            # following at the first of them)
-            if summary and following:
-                self.table.scrollToItem(self.table.item(row, 0))
-            self.table.item(row, 1).setText(record.status)
-            output = self.table.item(row, 2)
-            # a failed file's planned name was never written: shown as such, not as an output
-            written = record.output if record.output and record.status != "failed" else None
-            output.setText(self._output_name(written) if written else "")
-            output.setToolTip(str(written) if written else "")
-            self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
-            details = in_dialog_words(record.error or record.note, BATCH_FIELDS)
-            # the row names the file: its whole path again in the narrow column left the reason
-            # elided ("cannot read /tmp…g: symlink loop"); the tooltip keeps the whole line
-            self.table.item(row, 4).setText(details.replace(str(record.input), Path(record.input).name))
-            self.table.item(row, 4).setToolTip(details)
-        if not summary:
+            return row
+        if event != "file":
+            return None
+        record = info.extra["record"]
+        row = self._row_for(index, record.input)
+        self.table.item(row, 1).setText(record.status)
+        output = self.table.item(row, 2)
+        # a failed file's planned name was never written: shown as such, not as an output
+        written = record.output if record.output and record.status != "failed" else None
+        output.setText(self._output_name(written) if written else "")
+        output.setToolTip(str(written) if written else "")
+        self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
+        details = in_dialog_words(record.error or record.note, BATCH_FIELDS)
+        # the row names the file: its whole path again in the narrow column left the reason
+        # elided ("cannot read /tmp…g: symlink loop"); the tooltip keeps the whole line
+        self.table.item(row, 4).setText(details.replace(str(record.input), Path(record.input).name))
+        self.table.item(row, 4).setToolTip(details)
+        return row
+
+    def _show_summary(self, info: ProgressInfo, row: int | None, following: bool) -> None:
+        """The bar and the status line of `info`, and the scroll to `row` when `following` (a
+        skipped file's row, and a Ray batch's, come without a start: the table stopped
+        following at the first of them)."""
+        if info.stage in NOTICE_STAGES:
             return
+        self.progress_bar.setMaximum(max(1, info.total))
+        self.progress_bar.setValue(info.done)
+        if info.extra.get("event") == "tile":
+            return
+        if following and row is not None:
+            self.table.scrollToItem(self.table.item(row, 0))
         rate = info.extra.get("files_per_second", 0.0)
         mp_rate = info.extra.get("megapixels_per_second", 0.0)
         eta = human_seconds(info.eta) if info.eta is not None else "—"
@@ -668,10 +677,19 @@ class BatchDialog(QDialog):
             QTimer.singleShot(0, self, self._show_pending_reports)  # (not called once the dialog is gone)
 
     def _show_pending_reports(self) -> None:
+        """Every row of the reports gathered, then the summary of the last that is of a file
+        (not a tile's: a group ending in one scrolled nor said anything, and the table stopped
+        following), scrolled to the last row they touched."""
         pending, self._pending_reports = self._pending_reports, []
         following = self._last_row_shown()  # (before their rows are in)
-        for index, info in enumerate(pending):
-            self._on_progress(info, summary=index == len(pending) - 1, following=following)
+        summary, last_row = None, None
+        for info in pending:
+            row = self._show_row(info)
+            last_row = row if row is not None else last_row
+            if info.stage not in NOTICE_STAGES:
+                summary = info if info.extra.get("event") != "tile" or summary is None else summary
+        if summary is not None:
+            self._show_summary(summary, last_row, following)
 
     def _on_job_ended(self, outcome: JobOutcome) -> None:
         self._show_pending_reports()  # (the end may come before the timer that shows them)
