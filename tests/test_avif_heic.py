@@ -10,8 +10,7 @@ from PIL import features
 
 from sr_desktop.cli.main import main
 from sr_desktop.engine.core.errors import ImageReadError
-from sr_desktop.engine.imageio import is_image_path, read_image
-from sr_desktop.engine.imageio import read as read_module
+from sr_desktop.engine.imageio import heif_avif, is_image_path, read_image
 from sr_desktop.engine.imageio.animation import Animation, read_image_or_animation
 
 needs_avif = pytest.mark.skipif(not features.check("avif"), reason="this Pillow has no AVIF")
@@ -79,7 +78,7 @@ def test_a_heic_upscales_through_the_command_line_into_a_png(tmp_path, capsys):
 
 def test_without_its_plugin_a_heic_is_one_line_saying_what_to_install(tmp_path, monkeypatch):
     """An iPhone photo was "not an image file"."""
-    monkeypatch.setattr(read_module, "_HEIF_READY", False)
+    monkeypatch.setattr(heif_avif, "_HEIF_READY", False)
     # the start of a HEIC file: its ftyp box (brand heic), then what any box could hold
     (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
     with pytest.raises(ImageReadError) as refused:
@@ -101,7 +100,7 @@ def test_a_heic_branded_mif1_is_read_not_taken_for_a_broken_avif(tmp_path, monke
     data[8:12] = b"mif1"  # (its compatible brands still say heic)
     (tmp_path / "mif1.heic").write_bytes(bytes(data))
     assert np.abs(read_image(tmp_path / "mif1.heic").pixels.astype(int) - picture).mean() < 4
-    monkeypatch.setattr(read_module, "_HEIF_READY", False)
+    monkeypatch.setattr(heif_avif, "_HEIF_READY", False)
     with pytest.raises(ImageReadError, match="needs the optional package pillow-heif"):
         read_image(tmp_path / "mif1.heic")
 

@@ -29,6 +29,7 @@ from sr_desktop.engine.imageio.convert import to_uint8
 from sr_desktop.engine.imageio.exif import apply_orientation, orientation_of
 from sr_desktop.engine.imageio.formats import size_refusal
 from sr_desktop.engine.imageio.gif_canvas import gif_frames_as_shown
+from sr_desktop.engine.imageio.heif_avif import profile_of_cicp
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_GRAY, icc_space
 from sr_desktop.engine.imageio.png_rows import short_apng_frame
@@ -44,7 +45,6 @@ from sr_desktop.engine.imageio.read import (
     deep_layout,
     deep_pixels,
     file_metadata,
-    profile_of_cicp,
     read_file_bytes,
     read_image,
 )

@@ -31,6 +31,7 @@ from sr_desktop.engine.imageio.exif import (
     patch_exif,
 )
 from sr_desktop.engine.imageio.formats import READ_FORMAT_NAMES, READ_FORMATS
+from sr_desktop.engine.imageio.heif_avif import heif_plugin, plugin_missing, profile_of_cicp
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.iptc import iptc_of
 from sr_desktop.engine.imageio.jpeg_scan import missing_units
@@ -177,7 +178,7 @@ def _open_header(fp: io.BytesIO, where: str | Path):
     prefix = fp.read(16)
     refused = None  # a plugin that took the file and failed: the next one that takes it may read it
     for fmt in READ_FORMATS:
-        if fmt == "HEIF" and not _heif_plugin():
+        if fmt == "HEIF" and not heif_plugin():
             continue
         if fmt not in PILImage.OPEN:
             PILImage.init()
@@ -206,7 +207,7 @@ def _open_header(fp: io.BytesIO, where: str | Path):
                 where, f"image data is truncated or corrupt, or an unsupported {fmt} variant")
     if refused is not None:
         fp.seek(0)
-        if (why := _plugin_missing(fp.read(64))) is not None:
+        if (why := plugin_missing(fp.read(64))) is not None:
             raise ImageReadError(where, why)
         raise refused
     return None
@@ -257,88 +258,11 @@ def _unsupported_samples(kind: str) -> str:
     return f"unsupported pixel format: {kind} samples; 8- and 16-bit unsigned integer images are read"
 
 
-#: the brands of an ISO media file (its ``ftyp`` box) that hold a HEIF image (HEVC-coded:
-#: an iPhone's HEIC photo) or an AVIF one
-_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
-_AVIF_BRANDS = frozenset({b"avif", b"avis"})
-
-
-def _heif_plugin() -> bool:
-    """Whether Pillow has pillow-heif's HEIF plugin (registered on first use, without the
-    thumbnails, depth and auxiliary images it would decode beside the photo)."""
-    global _HEIF_READY
-    if _HEIF_READY is None:
-        try:
-            import pillow_heif
-
-            pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
-            _HEIF_READY = True
-        except Exception:  # (not installed, or a build that cannot start: HEIC is then not read)
-            log.debug("pillow-heif not usable", exc_info=True)
-            _HEIF_READY = False
-    return _HEIF_READY
-
-
-_HEIF_READY: bool | None = None
-
-
-def profile_of_cicp(im, data: bytes, where) -> bytes | None:
-    """The ICC profile of a HEIF's or AVIF's colour space stated by CICP code points alone
-    (a HEIF's nclx as pillow-heif gives it, an AVIF's ``colr`` box read from `data`;
-    `cicp_profile`); None for other formats, sRGB, and what no profile describes (HDR: read
-    as sRGB, said in the log)."""
-    from sr_desktop.engine.imageio.cicp_profile import (
-        HDR_TRANSFERS,
-        describe_cicp,
-        icc_from_cicp,
-        nclx_in_iso_media,
-    )
-
-    codes = None
-    if im.format == "HEIF" and isinstance(nclx := im.info.get("nclx_profile"), dict):
-        codes = nclx.get("color_primaries"), nclx.get("transfer_characteristics")
-    elif im.format == "AVIF":
-        codes = nclx_in_iso_media(data)
-    if codes is None or not all(isinstance(code, int) for code in codes) or codes[0] in (0, 2):  # (2: unspecified)
-        return None
-    primaries, transfer = codes
-    icc = icc_from_cicp(primaries, transfer)
-    if icc is None and (primaries != 1 or transfer in HDR_TRANSFERS):
-        log.info("%s: its colour space (%s) has no ICC profile here: read as sRGB, its colours may shift",
-                 where, describe_cicp(primaries, transfer))
-    return icc
-
-
-def _iso_media_brands(data: bytes) -> set[bytes]:
-    """The brands of an ISO media file (HEIC, AVIF, MP4…): its major brand and those it is
-    compatible with, from its ``ftyp`` box; none for other data."""
-    if len(data) < 12 or data[4:8] != b"ftyp":
-        return set()
-    end = min(len(data), int.from_bytes(data[:4], "big"))
-    return {data[8:12]} | {data[at:at + 4] for at in range(16, end - 3, 4)}
-
-
-def _plugin_missing(data: bytes) -> str | None:
-    """Why a HEIC or AVIF file is not read when the plugin that reads it is missing, else None."""
-    from PIL import Image as PILImage
-
-    brands = _iso_media_brands(data)
-    if brands & _AVIF_BRANDS:
-        if "AVIF" not in PILImage.OPEN:
-            PILImage.init()
-        if "AVIF" not in PILImage.OPEN:
-            return "an AVIF image: reading it needs Pillow 11.3 or later built with AVIF (pip install -U pillow)"
-    elif brands & _HEIF_BRANDS and not _heif_plugin():
-        return ("a HEIC/HEIF photo: reading it needs the optional package pillow-heif "
-                "(pip install pillow-heif, or sr-desktop[heic])")
-    return None
-
-
 def _not_an_image_reason(data: bytes) -> str:
     """Explain a file none of READ_FORMATS accepted: another image format, or not an image."""
     from PIL import Image as PILImage
 
-    if (why := _plugin_missing(data)) is not None:
+    if (why := plugin_missing(data)) is not None:
         return why
     try:
         with PILImage.open(io.BytesIO(data)) as other:
