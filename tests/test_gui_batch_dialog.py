@@ -557,10 +557,7 @@ def test_the_table_follows_the_files_of_a_batch_that_says_them_as_they_end(qtbot
     from sr_desktop.engine.core.progress import ProgressInfo
 
     src = tmp_path / "in"
-    dialog = BatchDialog(input_dir=str(src))
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitExposed(dialog)
+    dialog = _shown_dialog(qtbot, src)
     for i in range(60):
         name = str(src / f"f{i:02d}.png")
         dialog._on_progress(ProgressInfo(i + 1, 60, 1.0, 1.0, "batch", name,
@@ -617,10 +614,7 @@ def test_the_table_keeps_following_past_files_that_have_no_start(qtbot, tmp_path
     from sr_desktop.engine.core.progress import ProgressInfo
 
     src = tmp_path / "in"
-    dialog = BatchDialog(input_dir=str(src))
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitExposed(dialog)
+    dialog = _shown_dialog(qtbot, src)
     for i in range(0, 60, 2):
         photo, sidecar = str(src / f"p{i:02d}.png"), str(src / f"p{i:02d}.xmp")
         dialog._on_progress(ProgressInfo(i, 60, 1.0, 1.0, "batch", photo, {"event": "start", "index": i}))
@@ -658,10 +652,7 @@ def test_the_table_follows_a_batch_whose_groups_of_reports_end_in_a_tile(qtbot, 
     from sr_desktop.engine.core.progress import ProgressInfo
 
     src = tmp_path / "in"
-    dialog = BatchDialog(input_dir=str(src))
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitExposed(dialog)
+    dialog = _shown_dialog(qtbot, src)
     for i in range(60):
         name = str(src / f"f{i:02d}.png")
         if i:
@@ -675,3 +666,12 @@ def test_the_table_follows_a_batch_whose_groups_of_reports_end_in_a_tile(qtbot, 
     assert dialog.table.rowCount() == 60 and dialog._last_row_shown()
     assert dialog.status_label.text().startswith("59 / 60 files · f59.png")
     assert dialog.table.item(59, 1).text().endswith("50 %")
+
+
+def _shown_dialog(qtbot, src: Path) -> BatchDialog:
+    """A batch dialog on `src`, shown (its table's view measured)."""
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
