@@ -86,6 +86,15 @@ def test_small_images_get_advice_the_user_can_follow(tmp_path, caplog):
     with pytest.raises(TrainingError) as refused:
         PatchSource([folder], 2, 16, parse_degradation("bicubic"))  # (--patch 8 at ×2 takes a 24 px image)
     assert str(refused.value).endswith("use larger images, or a smaller --patch (at least 8)")
+    with pytest.raises(TrainingError) as refused:  # (a resumed run's --patch is its checkpoint's)
+        PatchSource([folder], 2, 16, parse_degradation("bicubic"), patch_fixed=True)
+    assert str(refused.value).endswith("the largest has a side of 24): use larger images")
+    from sr_desktop.engine.training.data import MixedScaleSource
+
+    with pytest.raises(TrainingError) as refused:  # (it said "the patch 8 × scale 4", a patch never typed)
+        MixedScaleSource([folder], [2, 4], 12, parse_degradation("bicubic"))
+    assert str(refused.value).startswith("at ×4 of --scale 2 4, --patch 12 is 8 LR pixels: no training image is "
+                                         "at least 32×32 pixels (the patch 8 × scale 4")
     make_images(tmp_path / "d2", 1, 40, seed=0)
     with caplog.at_level(logging.WARNING, logger="sr_desktop.engine.training.data"):
         source = PatchSource([tmp_path / "d2"], 2, 16, parse_degradation("bicubic"), downscales=(0.5,))

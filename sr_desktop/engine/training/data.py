@@ -165,7 +165,10 @@ class PatchSource:
 
     def __init__(self, folders: Sequence[str | os.PathLike], scale: int, patch: int,
                  degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                 downscales: Sequence[float] = (), cancel: CancelToken | None = None):
+                 downscales: Sequence[float] = (), cancel: CancelToken | None = None,
+                 patch_fixed: bool = False):
+        """`patch_fixed`: the run's --patch cannot change (a resumed run's is its checkpoint's),
+        so images too small for it are not told to try a smaller one."""
         self.scale = scale
         self.patch = patch
         self.degradation = degradation
@@ -209,7 +212,7 @@ class PatchSource:
         if not self.entries:
             # (a smaller --patch only where one would do: 8 is the least; a resumed run keeps its own)
             smaller = (f", or a smaller --patch (at least {MIN_PATCH})"
-                       if patch > MIN_PATCH and largest >= MIN_PATCH * scale else "")
+                       if patch > MIN_PATCH and largest >= MIN_PATCH * scale and not patch_fixed else "")
             raise TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels (the patch {patch} × "
                                 f"scale {scale}; the largest has a side of {largest}): use larger images{smaller}")
         if skipped:
@@ -301,11 +304,17 @@ class MixedScaleSource:
 
     def __init__(self, folders: Sequence[str | os.PathLike], scales: Sequence[int], patch: int,
                  degradation: Degradation, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                 downscales: Sequence[float] = (), cancel: CancelToken | None = None):
+                 downscales: Sequence[float] = (), cancel: CancelToken | None = None,
+                 patch_fixed: bool = False):
         hr_side = patch * scales[0]
-        self.sources = [PatchSource(folders, s, max(8, round(hr_side / s)), degradation, cache_bytes // len(scales),
-                                    downscales, cancel)
-                        for s in scales]
+        self.sources = []
+        for s in scales:
+            try:
+                self.sources.append(PatchSource(folders, s, max(MIN_PATCH, round(hr_side / s)), degradation,
+                                                cache_bytes // len(scales), downscales, cancel, patch_fixed))
+            except TrainingError as exc:  # (it named a patch the user never typed: the scale's own)
+                raise TrainingError(f"at ×{s} of --scale {' '.join(map(str, scales))}, --patch {patch} is "
+                                    f"{max(MIN_PATCH, round(hr_side / s))} LR pixels: {exc}") from None
         first = self.sources[0]
         self.scale, self.patch, self.paths = first.scale, first.patch, first.paths
 

@@ -259,10 +259,10 @@ class Trainer:
         self.net.module.train()
         if o.mixed_scales:
             self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20,
-                                         o.downscales, cancel)
+                                         o.downscales, cancel, patch_fixed=self.ckpt is not None)
         else:
             self.data = PatchSource(o.data, o.scale, o.patch, self.degradation, o.cache_mb << 20, o.downscales,
-                                    cancel)
+                                    cancel, patch_fixed=self.ckpt is not None)
         check_cancel(cancel)
         self._setup_step("Measuring the bicubic baseline…")
         self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
