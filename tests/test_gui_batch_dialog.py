@@ -675,3 +675,21 @@ def _shown_dialog(qtbot, src: Path) -> BatchDialog:
     dialog.show()
     qtbot.waitExposed(dialog)
     return dialog
+
+
+def test_the_status_line_stops_naming_a_file_once_it_is_done(qtbot, tmp_path: Path):
+    """After the last photo, the status line named it through every non-image after it."""
+    from sr_desktop.engine.batch.report import FileRecord
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    src = tmp_path / "in"
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    photo, notes = str(src / "bird.png"), str(src / "notes.txt")
+    dialog._on_progress(ProgressInfo(0, 2, 1.0, 1.0, "batch", photo, {"event": "start", "index": 0}))
+    assert " · bird.png · " in dialog.status_label.text()
+    dialog._on_progress(ProgressInfo(1, 2, 1.0, 1.0, "batch", photo, {
+        "event": "file", "index": 0, "record": FileRecord(photo, None, "ok")}))
+    dialog._on_progress(ProgressInfo(2, 2, 1.0, 0.0, "batch", notes, {
+        "event": "file", "index": 1, "record": FileRecord(notes, None, "skipped", note="not an image")}))
+    assert " · notes.txt · " in dialog.status_label.text()

@@ -632,6 +632,9 @@ class BatchDialog(QDialog):
         if event != "file":
             return None
         record = info.extra["record"]
+        # the running file done: the status line named it through the non-images after it
+        if Path(record.input).name == self._running_name:
+            self._running_name = ""
         row = self._row_for(index, record.input)
         self.table.item(row, 1).setText(record.status)
         output = self.table.item(row, 2)
