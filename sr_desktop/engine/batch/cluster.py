@@ -345,8 +345,9 @@ def run_jobs_on_ray(
     cancel = cancel or CancelToken()
     records: list[FileRecord | None] = [None] * len(jobs)
     position = {job.index: i for i, job in enumerate(jobs)}
-    to_upscale = [job for job in jobs if needs_worker(job, options)]
-    local = [job for job in jobs if not needs_worker(job, options)]
+    remote = [job for job in jobs if to_upscale(job, options.existing)]  # (the files the workers upscale)
+    sent = {job.index for job in remote}
+    local = [job for job in jobs if job.index not in sent]
     started = time.perf_counter()
     done, megapixels = 0, 0.0
     counts: Counter[str] = Counter()  # by status, as the local batch reports them
@@ -362,14 +363,14 @@ def run_jobs_on_ray(
                 done += 1
                 counts[record.status] += 1
                 _report(progress, done, len(jobs), started, record, job.index, counts, 0.0, 0.0, None)
-    if not to_upscale:
+    if not remote:
         return records, True, ""
     ray = connect(target)
     actors, cpus, gpus = _actor_pool_size(ray, THREADS_PER_CPU_ACTOR)
-    actors = min(actors, len(to_upscale))
+    actors = min(actors, len(remote))
     threads = int(cpus) if gpus == 0 else 0
     flag = ray.remote(num_cpus=0)(CancelFlag).remote()
-    plan = _PoolPlan(to_upscale, options, upscale_options, threads, [os.path.abspath(job.input) for job in jobs],
+    plan = _PoolPlan(remote, options, upscale_options, threads, [os.path.abspath(job.input) for job in jobs],
                      flag, actors, cpus, gpus)
     finished = threading.Event()
     forwarder = threading.Thread(target=_forward_cancel, args=(cancel, flag, finished), daemon=True,
@@ -591,11 +592,6 @@ def files_per_task(files: int, actors: int) -> int:
     over the in-process batch on 24 small photos); up to 8 per task amortise it, while each actor
     still gets at least 8 tasks so that the work stays balanced and a lost task redoes few files."""
     return max(1, min(8, files // (8 * max(1, actors))))
-
-
-def needs_worker(job: BatchJob, options: BatchOptions) -> bool:
-    """Whether `job` goes to a Ray worker (a file to upscale), not only to the local stages."""
-    return to_upscale(job, options.existing)
 
 
 def _rows(mapped, cancel: CancelToken) -> Iterator[dict | None]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sr_desktop.engine.batch.cluster import ClusterTarget, connect, import_ray, needs_worker, run_jobs_on_ray
+from sr_desktop.engine.batch.cluster import ClusterTarget, connect, import_ray, run_jobs_on_ray
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
@@ -39,6 +39,7 @@ from sr_desktop.engine.batch.plan import (
     check_folders,
     check_some_images,
     plan_jobs,
+    to_upscale,
 )
 from sr_desktop.engine.batch.report import (
     EXIT_CANCELLED,
@@ -297,7 +298,7 @@ def run_batch(
     if cluster is not None:  # no Ray, nothing at the address, a cluster that refuses us: said
         # before the output folder is made (it was left empty)
         import_ray()
-        if any(needs_worker(job, options) for job in jobs):
+        if any(to_upscale(job, options.existing) for job in jobs):
             connect(cluster)
         else:
             cluster.reachable()

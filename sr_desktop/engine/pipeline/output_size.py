@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sr_desktop.engine.compute.resample import quantize, resize_plane
+from sr_desktop.engine.compute.resample import quantize, resize_into, resize_plane
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.output_size import OutputSize
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
@@ -65,23 +65,23 @@ def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = 
 
 
 def _resized_pixels(pixels: np.ndarray, size: tuple[int, int], cancel: CancelToken | None = None) -> np.ndarray:
-    """H×W×C uint8/uint16 (or float) pixels at `size` = (width, height), in their own type;
-    a last channel of alpha (C = 2 or 4) resized premultiplied."""
-    check_cancel(cancel)
-    scale = 255.0 if pixels.dtype == np.uint8 else 65535.0 if pixels.dtype == np.uint16 else 1.0
-    values = pixels.astype(np.float32) / scale
-    channels = values.shape[2]
-    out = np.empty((size[1], size[0], channels), np.float32)
-    if channels in (2, 4):
-        alpha = values[:, :, -1]
-        out[:, :, -1] = resize_plane(alpha, size)
-        kept = np.clip(out[:, :, -1], 0.0, 1.0)
-        for c in range(channels - 1):
-            check_cancel(cancel)
-            premultiplied = resize_plane(values[:, :, c] * alpha, size)
-            out[:, :, c] = np.divide(premultiplied, kept, out=np.zeros_like(premultiplied), where=kept > 1e-6)
-    else:
+    """H×W×C uint8/uint16 (or float) pixels at `size` = (width, height), in their own type,
+    one plane at a time; a last channel of alpha (C = 2 or 4) resized premultiplied."""
+    top = float(np.iinfo(pixels.dtype).max) if pixels.dtype.kind in "ui" else 1.0
+    channels = pixels.shape[2]
+    out = np.empty((size[1], size[0], channels), pixels.dtype)
+    if channels not in (2, 4):
         for c in range(channels):
             check_cancel(cancel)
-            out[:, :, c] = resize_plane(values[:, :, c], size)
-    return quantize(out, pixels.dtype)
+            resize_into(pixels[:, :, c:c + 1], out[:, :, c:c + 1], top)
+        return out
+    check_cancel(cancel)
+    alpha = pixels[:, :, -1].astype(np.float32) / top
+    kept = np.clip(resize_plane(alpha, size), 0.0, 1.0)
+    out[:, :, -1] = quantize(kept, out.dtype)
+    for c in range(channels - 1):
+        check_cancel(cancel)
+        premultiplied = resize_plane(pixels[:, :, c].astype(np.float32) / top * alpha, size)
+        out[:, :, c] = quantize(np.divide(premultiplied, kept, out=np.zeros_like(premultiplied), where=kept > 1e-6),
+                                out.dtype)
+    return out

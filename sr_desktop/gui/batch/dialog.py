@@ -685,14 +685,14 @@ class BatchDialog(QDialog):
         following), scrolled to the last row they touched."""
         pending, self._pending_reports = self._pending_reports, []
         following = self._last_row_shown()  # (before their rows are in)
-        summary, last_row = None, None
+        last_row = None
         for info in pending:
             row = self._show_row(info)
             last_row = row if row is not None else last_row
-            if info.stage not in NOTICE_STAGES:
-                summary = info if info.extra.get("event") != "tile" or summary is None else summary
-        if summary is not None:
-            self._show_summary(summary, last_row, following)
+        reports = [info for info in pending if info.stage not in NOTICE_STAGES]
+        files = [info for info in reports if info.extra.get("event") != "tile"]
+        if reports:
+            self._show_summary((files or reports)[-1], last_row, following)
 
     def _on_job_ended(self, outcome: JobOutcome) -> None:
         self._show_pending_reports()  # (the end may come before the timer that shows them)
