@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_desktop.app.session import Change, RunInfo, Session
+from sr_desktop.app.session import Change, RunInfo, Session, result_name_tail
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.upscale import UpscaleOptions, upscale_image
 
@@ -52,7 +52,7 @@ def test_a_result_and_what_made_it_until_saved():
     assert session.result_run == RunInfo("bicubic", result.variant, 2, result.device, result.seconds,
                                          result.tiles, "Bicubic", False, "pillow")
     assert session.last_run == session.result_run
-    assert session.suggested_result_path("png", Path("/tmp")) == Path("/photos/cat_bicubic_x2.png")
+    assert session.suggested_result_path("png", Path("/tmp")) == Path("/photos/cat_x2_bicubic.png")
     session.mark_saved(Path("/out/cat.jpg"), options="jpg-options")
     assert not session.has_unsaved_result
     assert (session.result_path, session.saved_options) == (Path("/out/cat.jpg"), "jpg-options")
@@ -166,3 +166,16 @@ def test_a_scale_the_model_does_not_have_says_how_it_was_reached():
     assert run.route == "×4, then Lanczos to ×3"
     assert run.describe().startswith("Lanczos ×3 (×4, then Lanczos to ×3) · ")
     assert dataclasses.replace(three, native_scale=2, passes=2, scale=4).scale_route == "×2 twice"
+
+
+def test_the_window_names_a_result_as_a_batch_does():
+    """Save As suggested cat_bicubic_x2.png where a batch of the same run writes
+    cat_x2_bicubic.png, and left out the variant a batch names."""
+    def run(model, scale, variant):
+        return type("R", (), {"model": model, "scale": scale, "variant": variant})()
+
+    assert result_name_tail(run("bicubic", 2, None)) == "_x2_bicubic"
+    assert result_name_tail(run("waifu2x-anime", 2, "denoise2")) == "_x2_waifu2x-anime_denoise2"
+    assert result_name_tail(run("waifu2x-anime", 2, "default")) == "_x2_waifu2x-anime"
+    # a model removed since the run keeps its variant in the name rather than failing the save
+    assert result_name_tail(run("custom-gone", 4, "v2")) == "_x4_custom-gone_v2"

@@ -102,10 +102,10 @@ def test_the_suggested_name_fits_the_file_system():
     stem = "holiday photo " + "é" * 118  # a legal 254-byte name
     assert name_length(stem + ".png") == 254
     session.image = read_image_stub(Path(f"/photos/{stem}.png"))
-    session.result = type("R", (), {"model": "realesrgan-x4plus", "scale": 4})()
+    session.result = type("R", (), {"model": "realesrgan-x4plus", "scale": 4, "variant": None})()
     suggested = session.suggested_result_path("png", Path("/tmp"))
     assert name_length(suggested.name) <= NAME_MAX
-    assert suggested.name.endswith("_realesrgan-x4plus_x4.png") and suggested.name.startswith("holiday photo é")
+    assert suggested.name.endswith("_x4_realesrgan-x4plus.png") and suggested.name.startswith("holiday photo é")
 
 
 def read_image_stub(path: Path):
@@ -126,7 +126,7 @@ def _dialog(qtbot, suggested: Path, fmt: str, answers: _Answers, protect=()) -> 
 
 
 def test_save_as_asks_before_replacing_a_file_the_name_field_names(qtbot, tmp_path):
-    existing = write_png(tmp_path / "photo_bicubic_x2.png", 8, 8)
+    existing = write_png(tmp_path / "photo_x2_bicubic.png", 8, 8)
     before = existing.read_bytes()
     no = _Answers(replace=False)
     dialog = _dialog(qtbot, existing, "png", no)
@@ -191,11 +191,11 @@ def test_save_as_puts_a_bare_name_beside_the_suggestion_and_a_folder_gets_the_su
     home = tmp_path / "photos"
     exports = home / "exports"
     exports.mkdir(parents=True)
-    suggested = home / "photo_span_x4.png"
+    suggested = home / "photo_x4_span.png"
     for typed, expected in (("final_print", home / "final_print.tif"),
-                            (str(exports), exports / "photo_span_x4.tif"),
-                            (str(exports) + "/", exports / "photo_span_x4.tif"),
-                            ("exports", exports / "photo_span_x4.tif")):
+                            (str(exports), exports / "photo_x4_span.tif"),
+                            (str(exports) + "/", exports / "photo_x4_span.tif"),
+                            ("exports", exports / "photo_x4_span.tif")):
         answers = _Answers(replace=False)
         dialog = _dialog(qtbot, suggested, "tiff", answers)
         dialog.path_edit.setText(typed)
@@ -277,9 +277,9 @@ def test_save_as_offers_gif_and_is_wide_enough_to_show_a_path(qtbot, tmp_path):
     suggested "gif" fell back to PNG and "out.gif" was refused as a GIF name for PNG), and the
     dialog opened at 282 px, showing the end of the file name only."""
     answers = _Answers(replace=True)
-    dialog = _dialog(qtbot, tmp_path / "anim_bicubic_x2.gif", "gif", answers)
+    dialog = _dialog(qtbot, tmp_path / "anim_x2_bicubic.gif", "gif", answers)
     assert dialog.format_combo.currentData() == "gif"
-    assert dialog.path_edit.text().endswith("anim_bicubic_x2.gif")
+    assert dialog.path_edit.text().endswith("anim_x2_bicubic.gif")
     dialog.accept()
     assert answers.problems == [] and dialog.result() == SaveAsDialog.DialogCode.Accepted
     assert dialog.width() >= 500 or dialog.width() >= dialog.screen().availableGeometry().width() - 16

@@ -839,9 +839,10 @@ def test_offscreen_pipeline_saves_result_and_screenshot(qtbot, tmp_path, capsys)
     assert run_offscreen(sources, tmp_path / "out") == 0
     printed = capsys.readouterr().out
     for src in sources:  # every image given, not only the first
-        result = next((tmp_path / "out").glob(f"{src.stem}_{upscale.DEFAULT_MODEL}_x*.png"))
+        result = next((tmp_path / "out").glob(f"{src.stem}_x*_{upscale.DEFAULT_MODEL}.png"))
         assert str(result.resolve()) in printed
-        assert read_image(result).width == read_image(src).width * int(result.stem.rsplit("_x", 1)[1])
+        scale = int(result.stem.removeprefix(f"{src.stem}_x").split("_", 1)[0])
+        assert read_image(result).width == read_image(src).width * scale
         assert (tmp_path / "out" / f"{src.stem}_window.png").is_file()
 
 
@@ -912,8 +913,8 @@ def test_the_app_form_never_writes_over_its_images(qtbot, tmp_path, capsys):
     assert run_offscreen([src, tmp_path / "a.jpg"], out) == 0
     names = sorted(p.name for p in out.iterdir())
     model = upscale.DEFAULT_MODEL
-    assert names == sorted([f"a_jpg_{model}_x4.png", "a_jpg_window.png", f"a_png_{model}_x4.png", "a_png_window.png"])
-    victim = out / f"a_{model}_x4.png"  # an input where the next run's output would go
+    assert names == sorted([f"a_jpg_x4_{model}.png", "a_jpg_window.png", f"a_png_x4_{model}.png", "a_png_window.png"])
+    victim = out / f"a_x4_{model}.png"  # an input where the next run's output would go
     victim.write_bytes(original)
     with pytest.raises(ImageWriteError, match="is one of the images opened"):
         run_offscreen([victim, src], out)

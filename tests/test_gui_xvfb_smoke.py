@@ -98,7 +98,7 @@ def test_upscale_and_save_with_the_keyboard_in_a_real_window(xvfb, tmp_path):
     config.mkdir(parents=True)
     (config / "gui.ini").write_text("[General]\nmodel=bicubic\nscale=2\n")
     src = write_png(tmp_path / "photo.png", 40, 30)
-    expected = tmp_path / "photo_bicubic_x2.png"  # the Save dialog's suggestion
+    expected = tmp_path / "photo_x2_bicubic.png"  # the Save dialog's suggestion
     app = subprocess.Popen([sys.executable, "-m", "sr_desktop", str(src)], env=xvfb,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -40,6 +40,18 @@ def backend_name(backend: str) -> str:
     return BACKEND_NAMES.get(backend, backend or "—")
 
 
+def result_name_tail(result) -> str:
+    """What the default output name adds to an input's stem for an engine `UpscaleResult`:
+    ``_x2_bicubic`` (``_x2_waifu2x-anime_denoise2`` with a variant not the default), as the
+    batch's default name template renders it, so that a photo saved from the window and
+    one exported by a batch are named alike."""
+    from sr_desktop.engine.batch.plan import default_template_for, render_name
+
+    scale, variant = int(result.scale), result.variant
+    template = default_template_for(result.model, scale, variant)
+    return render_name(template.removeprefix("{stem}"), "", "", scale, result.model, variant)
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What made a result: model (id and display name), variant, scale, device, seconds,
@@ -153,13 +165,14 @@ class Session:
         return self.result is not None and not self.result_saved
 
     def suggested_result_path(self, fmt: str, default_dir: Path) -> Path:
-        """``<input folder>/<stem>_<model>_x<scale>.<fmt>`` for the current result
+        """``<input folder>/<stem>_x<scale>_<model>.<fmt>`` for the current result, named as a
+        batch names it (`result_name_tail`)
         (``default_dir`` / "upscaled…" for an image that has no file; ``default_dir`` for the
         bundled sample, whose folder is the app's own)."""
         base = self.image.path if self.image is not None and self.image.path else None
         folder = base.parent if base and not is_bundled(base) else Path(default_dir)
         stem = base.stem if base else "upscaled"
-        tail = f"_{self.result.model}_x{self.result.scale}" if self.result is not None else ""
+        tail = result_name_tail(self.result) if self.result is not None else ""
         # a stem near the name limit plus the tail would be a name no file system takes
         return folder / fitting_name(stem, f"{tail}.{fmt}")
 

@@ -198,6 +198,7 @@ def _upscale_in_window(app, window, image: Path, name: str, out_dir: Path, prote
     """Open ``image`` in ``window``, upscale it with the default model at its largest
     scale, save the result and a screenshot under ``out_dir`` (named from `name`; never over
     a path in `protect`) and print both paths."""
+    from sr_desktop.app.session import result_name_tail
     from sr_desktop.engine.imageio import SaveOptions
     from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
 
@@ -213,7 +214,7 @@ def _upscale_in_window(app, window, image: Path, name: str, out_dir: Path, prote
     if window.result is None:
         raise SRDesktopError(window.last_error or "the upscale did not finish")
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{name}_{window.result.model}_x{window.result.scale}.png"
+    target = out_dir / f"{name}{result_name_tail(window.result)}.png"
     shot_target = out_dir / f"{name}_window.png"
     for path in (target, shot_target):
         check_screenshot_target(path, protect)

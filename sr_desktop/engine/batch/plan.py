@@ -103,6 +103,29 @@ def render_name(template: str, stem: str, ext: str, scale: int, model: str, vari
     )
 
 
+def default_template_for(model: str, scale: int, variant: str | None) -> str:
+    """The default output-name template of one run (the batch's, and the window's Save As
+    name): ``{stem}_x{scale}_{model}``, with ``_{variant}`` when a variant other than the
+    model's default at this scale is chosen (``a_x2_waifu2x-anime_denoise2``; a run with
+    another denoise level found the first run's files under the same names and skipped every
+    one). The variant is named too for a model no longer registered."""
+    from sr_desktop.engine.core.errors import ModelError
+    from sr_desktop.engine.models.loader import resolve_scale_variant
+    from sr_desktop.engine.models.registry import get_model_spec
+    from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
+
+    if variant in (None, "", "default"):
+        return DEFAULT_NAME_TEMPLATE
+    try:
+        spec = get_model_spec(model)
+    except ModelError:
+        return DEFAULT_NAME_TEMPLATE + "_{variant}"
+    native = plan_for_spec(spec, scale).native
+    if resolve_scale_variant(spec, native, variant)[1] == resolve_scale_variant(spec, native, None)[1]:
+        return DEFAULT_NAME_TEMPLATE
+    return DEFAULT_NAME_TEMPLATE + "_{variant}"
+
+
 def output_format_for(input_path: Path, fmt: str) -> str:
     """The output format of `input_path` for the batch format `fmt` (``same`` keeps the
     input's format when the engine can write it, else PNG)."""

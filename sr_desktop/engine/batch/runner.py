@@ -38,6 +38,7 @@ from sr_desktop.engine.batch.plan import (
     BatchError,
     check_folders,
     check_some_images,
+    default_template_for,
     plan_jobs,
     to_upscale,
 )
@@ -182,22 +183,11 @@ def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
 
 
 def name_template_for(options: BatchOptions, scale: int) -> str:
-    """The output-name template of a batch: the default one names the variant too when one
-    other than the model's default at this scale is chosen (``a_x2_waifu2x-anime_denoise2``;
-    a run with another denoise level found the first run's files under the same names and
-    skipped every one). A template of the user's is used as it is."""
-    from sr_desktop.engine.models.loader import resolve_scale_variant
-    from sr_desktop.engine.models.registry import get_model_spec
-    from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
-
-    variant = options.upscale.variant
-    if options.name_template != DEFAULT_NAME_TEMPLATE or variant in (None, "", "default"):
+    """The output-name template of a batch: a template of the user's as it is, the default
+    one as `default_template_for` the batch's model, scale and variant."""
+    if options.name_template != DEFAULT_NAME_TEMPLATE:
         return options.name_template
-    spec = get_model_spec(options.upscale.model)
-    native = plan_for_spec(spec, scale).native
-    if resolve_scale_variant(spec, native, variant)[1] == resolve_scale_variant(spec, native, None)[1]:
-        return options.name_template
-    return options.name_template + "_{variant}"
+    return default_template_for(options.upscale.model, scale, options.upscale.variant)
 
 
 def default_report_path(output_dir: Path, when: datetime | None = None) -> Path:
