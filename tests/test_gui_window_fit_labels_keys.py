@@ -85,6 +85,26 @@ def test_the_window_fits_a_1366x768_laptop_with_the_strip_and_the_panels(window,
     assert scroll.verticalScrollBar().maximum() > 0  # at 911×480 the column scrolls
 
 
+
+def test_a_panel_shown_alone_keeps_its_whole_column_in_sight(window, tmp_path, qtbot):
+    """The Blur kernel panel opened alone (Ctrl+K) at 1366×720 got a dock as wide as its
+    column, the vertical scroll bar then covering 14 px of its right edge (Cancel cut in
+    half); a kernel's "Fast upscale ×2 with this kernel (map-sr)" widened it 12 px more."""
+    import numpy as np
+
+    open_and_wait(qtbot, window, three_images(tmp_path)[:1])
+    kernel = np.outer(np.hanning(13), np.hanning(13))
+    for title, dock in window.side_panels.items():
+        for other in window.side_panels.values():
+            other.setVisible(other is dock)
+        if title == "Blur kernel":
+            window.kernel_panel.set_kernel(kernel / kernel.sum(), "test", scale=2)
+        qtbot.wait(50)
+        scroll = dock.widget().findChild(QScrollArea)
+        assert scroll.verticalScrollBar().isVisible(), title  # the short window's case
+        assert scroll.horizontalScrollBar().maximum() == 0, title
+        assert scroll.viewport().width() >= scroll.widget().minimumSizeHint().width(), title
+
 def test_a_long_file_name_in_a_message_does_not_widen_the_window(window, tmp_path, qtbot):
     broken = tmp_path / ("IMG_" + "very_long_holiday_photo_name_" * 7 + ".png")
     broken.write_bytes(b"not a png at all")

@@ -3,13 +3,26 @@ area that fills the panel, so a tall panel scrolls in a short window."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+
+
+class _ColumnScrollArea(QScrollArea):
+    """A scroll area whose width hint leaves room for its vertical scroll bar: Qt's hint
+    counts the bar only when it is always on, so a panel shown alone in a short window got
+    a dock as wide as its column and the bar then covered the column's right edge (the
+    kernel panel's Cancel cut in half at 1366×720)."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        if self.verticalScrollBarPolicy() != Qt.ScrollBarPolicy.ScrollBarAlwaysOn:
+            hint.setWidth(hint.width() + self.verticalScrollBar().sizeHint().width())
+        return hint
 
 
 def scrollable_column(owner: QWidget) -> tuple[QWidget, QVBoxLayout]:
     """Fill `owner` with a scroll area; return its content widget and column layout."""
-    scroll = QScrollArea(owner)
+    scroll = _ColumnScrollArea(owner)
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     # a dock narrower than the column (two panels side by side on a small screen) scrolls it

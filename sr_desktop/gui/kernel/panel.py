@@ -282,7 +282,9 @@ class KernelPanel(QWidget):
         return button
 
     def _build_use_box(self) -> QGroupBox:
-        box = QGroupBox("Use")
+        # the kernel is named by the box's title, not by each button: "Fast upscale ×2 with
+        # this kernel (map-sr)" widened the panel's column past its dock at 1366×720
+        box = QGroupBox("Upscale with this kernel")
         self.upscale_button = self._upscale_button(
             "zssr", "kernelUpscaleButton",
             "ZSSR: a small network trained on this image, degraded with this kernel. "
@@ -610,8 +612,8 @@ class KernelPanel(QWidget):
         self.upscale_button.setEnabled(has_kernel and self.image is not None)
         self.fast_upscale_button.setEnabled(has_kernel and self.image is not None)
         scale = f"×{self.kernel_scale} " if has_kernel else ""
-        self.upscale_button.setText(f"Upscale {scale}with this kernel (ZSSR)")
-        self.fast_upscale_button.setText(f"Fast upscale {scale}with this kernel (map-sr)")
+        self.upscale_button.setText(f"Upscale {scale}(ZSSR)")
+        self.fast_upscale_button.setText(f"Fast upscale {scale}(map-sr)")
 
     def _error(self, message: str) -> None:
         self.errorOccurred.emit(message.splitlines()[0] if message else message)
