@@ -216,6 +216,22 @@ def test_too_little_memory_to_start_is_one_line(tmp_path):
     assert len(lines) == 1 and "cannot start" in lines[0] and "not enough memory" in lines[0], r.stderr
 
 
+def test_a_network_model_under_the_issues_memory_limit_never_dies_without_a_word(tmp_path):
+    """Issue 18's own command (span under 1000 MiB): with torch imported first, OpenCV's
+    start-up (the PNG writer's) killed the process with a segmentation fault and no line;
+    OpenCV now comes first. How far it gets depends on the machine: a file fails, or the run
+    cannot start, each said in lines of its own."""
+    big = _png(tmp_path / "a_big.png", np.zeros((2000, 2000, 3), np.uint8))
+    small = _png(tmp_path / "b_small.png", PIXELS[:20, :20])
+    r = _sr("upscale", big, small, "-o", tmp_path / "mo", "--model", "span", "--tile", "128", "-q",
+            limit_mib=1000)
+    assert r.returncode in (1, 2), (r.returncode, r.stderr)
+    lines = _error_lines(r.stderr)
+    assert lines and all(line.startswith("sr-desktop: ") for line in lines), r.stderr
+    if r.returncode == 2:
+        assert len(lines) == 1 and "not enough memory under an address-space limit of 1000 MiB" in lines[0], lines
+
+
 # -- 4: output folder = input folder ----------------------------------------------------------
 
 

@@ -156,9 +156,32 @@ def _cannot_start(exc: BaseException) -> int:
     libraries (an ImportError), or the interpreter runs out while importing."""
     detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     memory = isinstance(exc, MemoryError) or "failed to map" in detail or "allocate" in detail
-    hint = "not enough memory: raise the memory limit or close other programs" if memory else detail
+    hint = f"not enough memory{_address_space_limit()}: raise the memory limit or close other programs" \
+        if memory else detail
     print(f"sr-desktop: error: cannot start ({type(exc).__name__}): {hint}", file=sys.stderr)
     return 2
+
+
+def _address_space_limit() -> str:
+    """" under an address-space limit of N MiB" when one is set (``ulimit -v``, ``prlimit
+    --as``: torch and OpenCV alone reserve about 1 GB of it), else ""."""
+    try:
+        import resource
+    except ImportError:  # (Windows)
+        return ""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    return "" if soft == resource.RLIM_INFINITY else f" under an address-space limit of {soft // 2**20} MiB"
+
+
+def _load_opencv_before_torch() -> None:
+    """Import OpenCV before a command can import torch. With torch loaded first, OpenCV's
+    start-up in a nearly full address space (``prlimit --as=1000MiB``) killed the process with
+    a segmentation fault and not a word; in this order the shortage is a MemoryError, which
+    the command reports. (Commands write PNGs through OpenCV anyway: 0.1 s, paid earlier.)"""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:  # (optional where a PNG is written by Pillow alone)
+        pass
 
 
 def _names_a_file(arg: str) -> bool:
@@ -236,9 +259,14 @@ def _interrupted() -> None:
 
 
 def _out_of_memory(exc: BaseException) -> bool:
-    """Whether `exc` is the system's, numpy's or torch's allocator running out of memory."""
+    """Whether `exc` is the system's, numpy's or torch's allocator running out of memory; or,
+    under an address-space limit, the interpreter's import machinery failing without an
+    exception of its own (the SystemError "… returned NULL without setting an exception" of
+    an allocation that failed in C)."""
     from sr_desktop.engine.pipeline.memory import is_allocation_failure
 
+    if isinstance(exc, SystemError) and _address_space_limit():
+        return "without setting an exception" in str(exc) or "error return without exception set" in str(exc)
     return isinstance(exc, MemoryError) or is_allocation_failure(exc)
 
 
@@ -319,6 +347,7 @@ def _main(argv: list[str] | None) -> int:
     from sr_desktop.engine.core.errors import SRDesktopError
 
     try:
+        _load_opencv_before_torch()
         if is_app:
             from sr_desktop.cli.app_launcher import launch
 
@@ -353,7 +382,8 @@ def _main(argv: list[str] | None) -> int:
         if _out_of_memory(exc):  # (train, kernel, bench on a large image: "unexpected error", exit 3)
             from sr_desktop.engine.core.text import error_line
 
-            print(f"sr-desktop: error: not enough memory ({error_line(exc)}); use smaller images, a smaller "
+            print(f"sr-desktop: error: not enough memory{_address_space_limit()} ({error_line(exc)}); "
+                  "use smaller images, a smaller "
                   "--tile, --batch or --patch, or close other programs", file=sys.stderr)
             return 2
         from sr_desktop.engine.core.text import error_line
