@@ -221,7 +221,10 @@ class JobQueue(QObject):
             return True
         ended = worker.wait_stopped(timeout)
         if not ended:
-            log.warning("job %s did not stop within %.1f s", worker.job.id, timeout)
+            # the log's, not the terminal's: nothing is for the user to do (the job ends in the
+            # pool at its next tile), and a Ctrl+C of the no-display run on a loaded machine
+            # printed it above its one line "sr-desktop: interrupted"
+            log.info("job %s did not stop within %.1f s", worker.job.id, timeout)
         return ended
 
     # -- internals ----------------------------------------------------------------------
