@@ -155,8 +155,10 @@ def test_a_resumed_cluster_batch_counts_its_rate_over_the_workers_files(local_ra
     workers = [info for info in files if info.extra["record"].status != "skipped"]  # (broken.png: failed)
     assert len(skipped) == 3 and len(workers) == 4
     assert all(info.extra["files_per_second"] == 0.0 and info.eta is None for info in skipped)
-    assert workers[0].extra["files_per_second"] == 0.0 and workers[0].eta is None  # (one file: no rate yet)
-    assert all(info.extra["files_per_second"] > 0 for info in workers[1:]) and workers[-1].eta == 0.0
+    # over the time since the files were handed out: the workers' rows arrive in blocks, and
+    # over the time since the first arrived, the first block read "1198.88 file/s, 0.0 s left"
+    assert all(0 < info.extra["files_per_second"] < 50 for info in workers) and workers[-1].eta == 0.0
+    assert all(info.eta > 0 for info in workers if info.done < info.total)
 
 
 def test_a_killed_worker_loses_nothing(local_ray, tmp_path):
