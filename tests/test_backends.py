@@ -67,7 +67,9 @@ FAMILY_CASES = [
 def test_openvino_matches_the_ncnn_runtime(model_id, scale, variant, size, home):
     from sr_desktop.engine.models import registry
 
-    exact = pytest.importorskip("test_ncnn_exact")  # the ncnn runtime and the crop of the torch test
+    pytest.importorskip("ncnn")  # the ncnn runtime, the reference
+    from tests import test_ncnn_exact as exact  # (the natural crop of the torch test)
+
     model = load_model(model_id, scale=scale, variant=variant, channels_last=False)
     model.runner = build_openvino_runner(model)
     param, binf = registry.model_files(registry.get_model_spec(model_id), scale, model.variant)
