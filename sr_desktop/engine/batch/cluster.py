@@ -13,6 +13,10 @@ worker leaves no half-written output and a retried file is written once. Re-runn
 whose driver died skips what is complete, as locally.
 
 Ray is the optional extra ``cluster`` (``pip install 'sr-desktop[cluster]'``).
+
+Over 500 lines because the Ray path is one protocol between the driver and its actors
+(the plan handed out, the rows relayed back, cancel, faults, progress); the file stages
+themselves are the local batch's (`stages`).
 """
 
 from __future__ import annotations

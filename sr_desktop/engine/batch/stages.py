@@ -6,6 +6,9 @@ decoded or encoded:
 The queues are short, so at most a few decoded inputs and upscaled outputs are held in
 memory whatever the length of the batch. A file that cannot be read, upscaled or written
 is recorded as ``failed`` with a one-line reason and the run goes on.
+
+Over 500 lines because the three threads and their bounded queues share each file's
+record and the cancel, full-disk and failure paths, which must agree on what was written.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ animation without timing (its pages keep their own size and mode).
 A format that cannot hold several frames (JPEG, BMP) is refused with one clear error rather
 than dropping frames; so is a timed animation written as TIFF (TIFF pages have no timing),
 and a multi-page TIFF written as GIF/PNG/WebP (its pages are not frames of one canvas).
+
+Over 500 lines because GIF, APNG, animated WebP and multi-page TIFF each need their own
+compositing and disposal on reading and writing, and a frame written must read back as
+the frame read.
 """
 
 from __future__ import annotations

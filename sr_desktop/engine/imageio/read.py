@@ -4,6 +4,10 @@ Reading gives pixels that are upright (EXIF orientation applied) and uint8 or ui
 every problem with the file becomes one :class:`ImageReadError` naming the file and the
 reason. Pillow decodes; OpenCV is used only for the 16-bit colour layouts Pillow reduces
 to 8 bits (16-bit RGB/RGBA/gray+alpha PNG, 16-bit RGB/RGBA TIFF).
+
+Over 500 lines because every decoder's checks (truncation, declared against stored
+sizes, sample layouts, metadata limits) must run before pixels are trusted, in one
+place; animations, HEIF/AVIF and PNG chunks are modules of their own.
 """
 
 from __future__ import annotations

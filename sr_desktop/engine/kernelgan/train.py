@@ -37,6 +37,10 @@ weights, schedules, optimiser, crop sizes and sampling); every change is an opti
   image the estimate is the mean of the two kernels (result method "combined": their errors
   differ in kind, and the mean beat either alone on held-out images), otherwise KernelGAN's
   alone; "kernelgan" always runs KernelGAN alone; "sharpness" always takes the fit.
+
+Over 500 lines because the official recipe is one loop (schedules, restarts, divergence,
+the sharpness fit and the combination of runs); networks, losses and options are modules
+of their own.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ Border convention of every custom model: ``run`` reflect-pads the input by `PRE_
 pixels per side (replicate when the input is too small to reflect), runs the network and
 crops back to exactly s·H × s·W — as the Real-ESRGAN tools do, so borders are not
 darkened by the networks' zero padding. Inside an image the engine's context decides.
+
+Over 500 lines because adding a model is one transaction (detect, check, copy, index,
+load back), each step with the refusals a user's file needs; the index file and the
+torch-free loading are modules of their own.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ Every `validation_interval` iterations the EMA network (or the network) is measu
 the bench protocol (`validation`), previews and ``curves.png`` are written; every
 `checkpoint_interval` iterations (and when cancelled) a checkpoint is written
 (`checkpoint`). At the end the model is exported and, with a name, registered (`export`).
+
+Over 500 lines because a training run is one loop whose parts share its state (the
+networks, optimisers, EMA, scaler and schedule); data, losses, validation, checkpoints
+and export are modules of their own.
 """
 
 from __future__ import annotations

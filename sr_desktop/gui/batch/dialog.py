@@ -6,6 +6,10 @@ throughput and the ETA, a table with the status of each file (the running one wi
 percentage), a Cancel button, and at the end a summary with links and buttons that open
 the output folder and the report. While a batch runs and once it is done, the options
 fold behind a one-line summary so the table gets the room.
+
+Over 500 lines because one dialog holds a batch's whole life (options, the folded summary,
+the progress table, the coalesced reports, the end summary with its links); its job
+is `app.upscale_jobs.run_batch_job`, the size row `gui.output_size_field`.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ rubber band and a drag that starts inside the current region moves it; on releas
 original pixel grid). A click (no drag) in region mode outside the region clears it and
 emits ``regionCleared``. Signals are emitted for user gestures only, not for the
 programmatic ``set_region`` / ``clear_region`` (``zoomChanged`` is emitted for every change).
+
+Over 500 lines because one widget owns zoom, pan, the divider and painting of both modes,
+which read each other's state on every event; the image pyramid and overlays are modules
+of their own.
 """
 
 from __future__ import annotations

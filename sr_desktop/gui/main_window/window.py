@@ -17,8 +17,9 @@ it uses in its constructor:
 * `ModelAdder`, `BatchExport`, `KernelTools`  Models ▸ Add…, batch export, blur kernel
 * ``actions``       actions, shortcuts, menus and toolbar; `MessageBar` for errors
 
-At about 540 lines this module is over the usual size: most of it is one-line public
-methods that tests and panels call, each handing over to a collaborator.
+Over 500 lines because the window is the one place that wires its collaborators to each
+other and to the session; most of it is short public methods that tests and panels call,
+each handing over to a collaborator.
 
 Queues: ``queue`` runs upscales (one at a time, a newer request waits as *pending*),
 ``loader`` decodes images, the metrics panel and the kernel panel have their own, so a

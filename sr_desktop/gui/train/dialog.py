@@ -7,6 +7,10 @@ input) and after (the network's output), the iteration, it/s and ETA; Pause hold
 loop between iterations, Cancel stops it after saving a checkpoint, Resume continues the
 same run folder. At the end "Use this model" emits ``useModelRequested(model_id)``; the
 main window selects that model in its picker.
+
+Over 500 lines because one dialog holds a run's whole life (options, live curves and
+previews, pause/cancel/resume, the end); the job lives in `app.train_jobs`, the plot in
+`plots`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ cannot be written (a full disk) costs the conversion again next time, not the up
 Converting needs torch; running a cached conversion does not (`OpenVinoRunner.run_array`,
 `cached_runner_of_files` for the zoo's ncnn files, `cached_host_model` for a weights file):
 torch is imported by the functions that convert.
+
+Over 500 lines because conversion, its checks against torch, the digest-checked cache and
+the torch-free run are one life cycle of a converted graph; choosing a backend is
+`choose`, the ncnn runtime `ncnn_runner`.
 """
 
 from __future__ import annotations
