@@ -112,6 +112,24 @@ def test_split_shows_before_left_and_after_right(view):
     assert view.split() == 0.25
 
 
+def test_the_divider_handle_never_hides_a_tiny_image(view):
+    """A 12×8 icon at 100 % sat under the divider's round handle, drawn at the image's middle:
+    nothing of it was in sight. The handle goes below an image too short to carry it, and
+    the divider still moves by a drag anywhere on its line."""
+    view.set_original(solid(8, 12, RED))
+    view.set_result(solid(16, 24, BLUE), 2)
+    view.set_magnification(1.0)
+    pixels = grab(view)
+    centre = QPointF(view.width() / 2, view.height() / 2)  # the image is centred
+    assert at(pixels, centre - QPointF(3, 0)) == RED and at(pixels, centre + QPointF(3, 0)) == BLUE
+    assert at(pixels, centre + QPointF(0, 4 + 14 + 4)) != at(pixels, QPointF(10, 10))  # the handle, below
+    # a photo keeps it at its middle
+    view.set_original(solid(30, 40, RED))
+    view.set_result(solid(60, 80, BLUE), 2)
+    pixels = grab(view)
+    assert at(pixels, QPointF(view.divider_x() - 8, view.height() / 2)) not in (RED, BLUE)
+
+
 def test_dragging_the_divider_moves_it(view):
     view.set_original(solid(30, 40, RED))
     view.set_result(solid(60, 80, BLUE), 2)

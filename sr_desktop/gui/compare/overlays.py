@@ -118,8 +118,21 @@ def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: Q
     return rect
 
 
-def paint_divider(painter: QPainter, pane: QRectF, x: float) -> None:
-    """The split divider at `x` over the height of `pane`, with a round two-arrow handle."""
+def divider_handle_y(shown: QRectF, widget: QRectF) -> float:
+    """Where the divider's handle is centred for the image `shown` in `widget`: the image's
+    middle, or beside an image too short to carry it (below, else above), which it hid
+    whole (a 12×8 icon at 100 %)."""
+    if shown.height() >= 4 * HANDLE_RADIUS:
+        return shown.center().y()
+    below = shown.bottom() + HANDLE_RADIUS + 4
+    if below + HANDLE_RADIUS <= widget.bottom():
+        return below
+    return max(widget.top() + HANDLE_RADIUS, shown.top() - HANDLE_RADIUS - 4)
+
+
+def paint_divider(painter: QPainter, pane: QRectF, x: float, handle_y: float | None = None) -> None:
+    """The split divider at `x` over the height of `pane`, with a round two-arrow handle
+    centred at `handle_y` (None: the middle of `pane`)."""
     # the 1-px line (`ratio` device pixels) on whole device pixels: centred on a pixel edge,
     # it was smeared over two pixels at half brightness
     ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
@@ -130,7 +143,7 @@ def paint_divider(painter: QPainter, pane: QRectF, x: float) -> None:
     painter.drawLine(QPointF(x, pane.top()), QPointF(x, pane.bottom()))
     painter.setPen(QPen(QColor(255, 255, 255), 1.0))  # on-image colour
     painter.drawLine(QPointF(x, pane.top()), QPointF(x, pane.bottom()))
-    centre = QPointF(x, pane.center().y())
+    centre = QPointF(x, pane.center().y() if handle_y is None else handle_y)
     painter.setBrush(QColor(255, 255, 255, 230))  # on-image colour
     painter.setPen(QPen(QColor(0, 0, 0, 160), 1.0))  # on-image colour
     painter.drawEllipse(centre, HANDLE_RADIUS, HANDLE_RADIUS)

@@ -53,6 +53,7 @@ from sr_desktop.gui.compare.gestures import PointerGestures
 from sr_desktop.gui.compare.image import ImageLayer
 from sr_desktop.gui.compare.overlays import (
     checker_brush,
+    divider_handle_y,
     paint_divider,
     paint_empty_hint,
     paint_label,
@@ -527,7 +528,8 @@ class CompareView(PointerGestures, QWidget):
                   paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x))
         self._paint_region(painter, pane, labels)
         # The line spans the image as shown (not the empty margin around a small image).
-        paint_divider(painter, QRectF(pane.left(), shown.top(), pane.width(), shown.height()), x)
+        paint_divider(painter, QRectF(pane.left(), shown.top(), pane.width(), shown.height()), x,
+                      divider_handle_y(shown, QRectF(self.rect())))
 
     def _paint_side_by_side(self, painter: QPainter, panes: list[QRectF]) -> None:
         content, view, checker = self._content, self._view, self._checker
