@@ -179,3 +179,9 @@ def test_the_window_names_a_result_as_a_batch_does():
     assert result_name_tail(run("waifu2x-anime", 2, "default")) == "_x2_waifu2x-anime"
     # a model removed since the run keeps its variant in the name rather than failing the save
     assert result_name_tail(run("custom-gone", 4, "v2")) == "_x4_custom-gone_v2"
+    # a per-image model's result names its variant too (map-sr's and ZSSR's results had none:
+    # "cat_x2_map-sr.png" where a batch wrote "cat_x2_map-sr_tikhonov.png")
+    image = Image(np.full((12, 12, 3), 90, np.uint8))
+    result = upscale_image(image, UpscaleOptions(model="map-sr", scale=2, variant="tikhonov"))
+    assert result_name_tail(result) == "_x2_map-sr_tikhonov"
+    assert RunInfo.of(result).title.endswith(" · tikhonov ×2")

@@ -288,6 +288,6 @@ def test_a_result_made_with_a_kernel_says_so_to_whoever_describes_it():
     image = Image(np.round(_photo(16) * 255).astype(np.uint8))
     with_kernel = upscale_image(image, UpscaleOptions(model="map-sr", scale=2, variant="tikhonov", device="cpu",
                                                       kernel=KERNELS["gaussian 11"]))
-    assert with_kernel.with_kernel and RunInfo.of(with_kernel).title == "MAP-SR (with a blur kernel) ×2"
+    assert with_kernel.with_kernel and RunInfo.of(with_kernel).title == "MAP-SR (with a blur kernel) · tikhonov ×2"
     plain = upscale_image(image, UpscaleOptions(model="map-sr", scale=2, variant="tikhonov", device="cpu"))
     assert not plain.with_kernel and "blur kernel" not in RunInfo.of(plain).title

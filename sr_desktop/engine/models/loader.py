@@ -98,9 +98,13 @@ def _load_per_image(spec: ModelSpec, scale, variant, kernel=None, **options: Any
     if family not in _PER_IMAGE_FAMILIES:
         raise ModelError(f"{spec.id}: unknown per-image family {family!r}")
     try:
-        return _PER_IMAGE_FAMILIES[family](scale, variant, kernel, options)
+        model = _PER_IMAGE_FAMILIES[family](scale, variant, kernel, options)
     except ModuleNotFoundError:
         raise ModelError(f"{spec.id} is not available") from None
+    # the result names it, as a zoo model's does: ZSSR's "real" was left out of the window's
+    # label and of its Save As name ("cat_x2_zssr.png" where a batch wrote "cat_x2_zssr_real.png")
+    model.variant = variant
+    return model
 
 
 def _make_zssr(scale: int, variant: str, kernel, options: dict[str, Any]) -> SRModel:
