@@ -59,32 +59,6 @@ def test_upscale_and_batch_with_a_resampler_never_import_torch(tmp_path):
     assert len(list((tmp_path / "out").glob("*_x2_bicubic.png"))) == 3
 
 
-ORDER_PROBE = """
-import sys
-from sr_desktop.cli.main import main
-order = []
-class Watch:
-    def find_spec(self, name, path=None, target=None):
-        if name in ("cv2", "torch") and name not in order:
-            order.append(name)
-sys.meta_path.insert(0, Watch())
-code = main(["upscale", {src!r}, "-o", {dst!r}, "--model", "span", "--backend", "torch", "-q"])
-print(code, order)
-"""
-
-
-def test_a_command_loads_opencv_before_torch(tmp_path):
-    """With torch loaded first, OpenCV's start-up (the PNG writer's) in a nearly full address
-    space killed the process with a segmentation fault and no line, or hung it (issue 18's
-    `prlimit --as=1000MiB` upscale with span)."""
-    from PIL import Image
-
-    Image.new("RGB", (12, 10), (30, 90, 200)).save(tmp_path / "a.png")
-    probe = ORDER_PROBE.format(src=str(tmp_path / "a.png"), dst=str(tmp_path / "b.png"))
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "0 ['cv2', 'torch']"
-
-
 def test_models_add_help_names_the_architectures_a_file_may_hold(capsys):
     """docs/gui.md sends users to `models add --help` for the architectures: it named none
     (only the error for an unsupported file did)."""

@@ -178,8 +178,15 @@ def test_a_whole_image_pass_that_does_not_fit_is_split_on_cuda(fake_cuda_memory)
     assert model.ooms >= 2 and stats.oom_splits >= 2 and stats.tile_size == 20
     assert all(h * w <= 30 * 30 for h, w in model.patches)
     assert float(np.abs(out - whole).max()) < 5e-7
-    with pytest.raises(DeviceError, match="out of memory on cuda:0"):
+    with pytest.raises(DeviceError, match="out of memory on cuda:0") as raised:
         tiling.run_tiled(HostModelOnCuda(max_pixels=8), rgb, np.zeros((160, 160, 3), np.float32), tile=32)
+    assert str(raised.value).endswith("use a smaller model or --device cpu")
+    # on the CPU it offered "--device cpu", the device it ran on
+    on_cpu = HostModelOnCuda(max_pixels=8)
+    on_cpu.device, on_cpu.dtype = torch.device("cpu"), torch.float32
+    with pytest.raises(DeviceError, match="out of memory on cpu even with") as raised:
+        tiling.run_tiled(on_cpu, rgb, np.zeros((160, 160, 3), np.float32), tile=32)
+    assert str(raised.value).endswith("close other programs or use a smaller model")
 
 
 def test_channels_last_tiles_give_the_same_pixels():

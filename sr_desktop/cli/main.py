@@ -163,25 +163,11 @@ def _cannot_start(exc: BaseException) -> int:
 
 
 def _address_space_limit() -> str:
-    """" under an address-space limit of N MiB" when one is set (``ulimit -v``, ``prlimit
-    --as``: torch and OpenCV alone reserve about 1 GB of it), else ""."""
-    try:
-        import resource
-    except ImportError:  # (Windows)
-        return ""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
-    return "" if soft == resource.RLIM_INFINITY else f" under an address-space limit of {soft // 2**20} MiB"
+    """" under an address-space limit of N MiB" when one is set, else ""."""
+    from sr_desktop.engine.core.address_space import address_space_limit
 
-
-def _load_opencv_before_torch() -> None:
-    """Import OpenCV before a command can import torch. With torch loaded first, OpenCV's
-    start-up in a nearly full address space (``prlimit --as=1000MiB``) killed the process with
-    a segmentation fault and not a word; in this order the shortage is a MemoryError, which
-    the command reports. (Commands write PNGs through OpenCV anyway: 0.1 s, paid earlier.)"""
-    try:
-        import cv2  # noqa: F401
-    except ImportError:  # (optional where a PNG is written by Pillow alone)
-        pass
+    limit = address_space_limit()
+    return "" if limit is None else f" under an address-space limit of {limit // 2**20} MiB"
 
 
 def _names_a_file(arg: str) -> bool:
@@ -259,14 +245,9 @@ def _interrupted() -> None:
 
 
 def _out_of_memory(exc: BaseException) -> bool:
-    """Whether `exc` is the system's, numpy's or torch's allocator running out of memory; or,
-    under an address-space limit, the interpreter's import machinery failing without an
-    exception of its own (the SystemError "… returned NULL without setting an exception" of
-    an allocation that failed in C)."""
+    """Whether `exc` is the system's, numpy's or torch's allocator running out of memory."""
     from sr_desktop.engine.pipeline.memory import is_allocation_failure
 
-    if isinstance(exc, SystemError) and _address_space_limit():
-        return "without setting an exception" in str(exc) or "error return without exception set" in str(exc)
     return isinstance(exc, MemoryError) or is_allocation_failure(exc)
 
 
@@ -347,7 +328,6 @@ def _main(argv: list[str] | None) -> int:
     from sr_desktop.engine.core.errors import SRDesktopError
 
     try:
-        _load_opencv_before_torch()
         if is_app:
             from sr_desktop.cli.app_launcher import launch
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from sr_desktop.engine.core.address_space import address_space_limit
 from sr_desktop.engine.imageio.exif import EXIF_PREFIX
 from sr_desktop.engine.imageio.metadata import NO_METADATA, FileMetadata
 
@@ -82,6 +84,11 @@ def _cv2_idat(pixels: np.ndarray, level: int, ihdr: bytes) -> bytes | None:
     not the one this encoder writes)."""
     channels = pixels.shape[2]
     if channels == 2 or pixels.nbytes > CV2_MAX_BYTES:
+        return None
+    if "cv2" not in sys.modules and address_space_limit() is not None:
+        # OpenCV maps ~380 MiB when it starts; after torch, in a nearly full address space,
+        # its start killed the process (a segmentation fault, not a word; issue 18's span
+        # run under prlimit --as=1000MiB). Under a limit the encoder below writes the PNG.
         return None
     try:
         import cv2

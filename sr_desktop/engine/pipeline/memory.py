@@ -8,7 +8,9 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.scale_plan import ScalePlan
 
 # What allocators say besides "out of memory" (torch's CPU allocator, libc, C++).
-_ALLOCATION_FAILURES = ("posix_memalign", "cannot allocate memory", "bad_alloc", "failed to allocate")
+#: (OpenVINO's CPU plugin says "[CPU] Reorder node with name '…' can't alloc": it was one
+#: file's "RuntimeError: Exception from src/inference/src/cpp/infer_request.cpp:224:")
+_ALLOCATION_FAILURES = ("posix_memalign", "cannot allocate memory", "bad_alloc", "failed to allocate", "can't alloc")
 
 
 class UpscaleMemoryError(SRDesktopError):

@@ -243,9 +243,11 @@ def run_tiled(
             size = max(box[1] - box[0], box[3] - box[2])
             new_tile = size // 2
             if new_tile < MIN_TILE:
+                # (on the CPU it said "or --device cpu", the device it ran on)
+                elsewhere = "" if getattr(device, "type", str(device)) == "cpu" else " or --device cpu"
                 raise DeviceError(
                     f"out of memory on {device} even with {size}×{size} tiles; "
-                    "close other programs or use a smaller model or --device cpu"
+                    f"close other programs or use a smaller model{elsewhere}"
                 ) from None
             parts = split_box(box, new_tile, align)
             if len(parts) == 1:
