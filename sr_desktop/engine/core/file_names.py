@@ -28,7 +28,7 @@ def name_length(name: str) -> int:
 
 def fitting_name(stem: str, tail: str) -> str:
     """``stem + tail`` with `stem` shortened (whole characters) until the name fits
-    `NAME_MAX`; `tail` (an added ``_model_x4.png``) is kept whole."""
+    `NAME_MAX`; `tail` (an added ``_x4_model.png``) is kept whole."""
     room = NAME_MAX - name_length(tail)
     while stem and name_length(stem) > room:
         stem = stem[:-1]

@@ -10,9 +10,10 @@ A format that cannot hold several frames (JPEG, BMP) is refused with one clear e
 than dropping frames; so is a timed animation written as TIFF (TIFF pages have no timing),
 and a multi-page TIFF written as GIF/PNG/WebP (its pages are not frames of one canvas).
 
-Over 500 lines because GIF, APNG, animated WebP and multi-page TIFF each need their own
-compositing and disposal on reading and writing, and a frame written must read back as
-the frame read.
+Over 500 lines because reading GIF, APNG, animated WebP and multi-page TIFF frames as full
+canvases and writing them back with their timing, loops and disposal is one round trip
+that must give back the frames read; GIF's canvas and TIFF's pages are written by
+`gif_canvas` and `tiff`.
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ Wiring (done by the main window): ``showPixels(pixels, label)`` ->
 ``set_region``; the picker's ``optionsChanged`` -> ``set_picker_scale(picker.scale())``.
 Call ``shutdown()`` when the window closes.
 
-Over 500 lines because it composes the sections and owns the jobs that feed them (the
-evaluation and the maps share one queue and one reference image); each section's widget
-is a module of its own.
+Over 500 lines because it composes the sections and owns the two queues that feed them,
+whose results (an evaluated model's maps, the region's scores) must agree on one
+reference image; each section's widget is a module of its own.
 """
 
 from __future__ import annotations
