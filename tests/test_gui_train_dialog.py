@@ -330,14 +330,14 @@ def test_a_long_runs_curve_keeps_a_bounded_evenly_spaced_series(qtbot):
 
 
 def test_start_from_offers_only_models_a_run_can_start_from():
-    # realesrgan-x4plus, realsr-df2k and span were offered, then refused after Start ("an ncnn
-    # graph this app runs but cannot train")
+    # span, srmd and waifu2x were offered, then refused after Start ("an ncnn graph this app
+    # runs but cannot train"); the RRDBNets convert
     from sr_desktop.app.train_jobs import training_models
     from sr_desktop.engine.models.registry import list_models
 
     offered = {m.id for m in training_models(list_models())}
-    assert "realesr-animevideov3" in offered and "fsrcnn" in offered
-    assert not offered & {"realesrgan-x4plus", "realsr-df2k", "span", "srmd", "waifu2x-photo"}
+    assert {"realesr-animevideov3", "realesrgan-x4plus", "realsr-df2k", "fsrcnn"} <= offered
+    assert not offered & {"span", "srmd", "waifu2x-photo"}
 
 
 def test_start_from_takes_what_the_field_says_and_lists_a_model_just_registered(qtbot, tmp_path):

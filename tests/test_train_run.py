@@ -174,7 +174,22 @@ def test_zoo_compact_converts_for_fine_tuning():
     with pytest.raises(TrainingError, match="cannot train") as refused:
         network_from_model("waifu2x-photo", 2)
     # the models a user can name, not the internal family ("trainable zoo families: srvgg")
-    assert str(refused.value).endswith("of the zoo, realesr-animevideov3 can be fine-tuned (SRVGGNetCompact)")
+    assert "of the zoo, realesrgan-x4plus, realesrgan-x4plus-anime, realesr-animevideov3" in str(refused.value)
+
+
+def test_zoo_rrdbnets_convert_for_fine_tuning():
+    """Issue 14: "zoo models included where their architecture is trainable in torch" —
+    RRDBNet is (train --arch ESRGAN), but realesrgan-x4plus and realsr-df2k were refused as
+    "an ncnn graph this app runs but cannot train". The converted module must give the
+    graph's output (checked inside `network_from_zoo`)."""
+    from sr_desktop.engine.models.registry import get_model_spec
+    from sr_desktop.engine.training.networks import network_from_model
+
+    for model_id, blocks in (("realesrgan-x4plus-anime", 6), ("realesrgan-x4plus", 23)):
+        if not get_model_spec(model_id).installed:
+            pytest.skip(f"{model_id} is not installed")
+        net = network_from_model(model_id, 4)
+        assert net.arch == "RRDBNet" and net.params["num_block"] == blocks and net.params["num_upsample"] == 2
 
 
 def test_the_steps_before_the_first_iteration_are_named_and_stop_at_cancel(folders, tmp_path):
