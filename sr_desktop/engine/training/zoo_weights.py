@@ -64,7 +64,7 @@ def rrdbnet_state_from_graph(graph: torch.nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-#: zoo family -> how its graph's weights become the architecture's state dict
+#: architecture -> how a zoo graph's weights become its state dict
 _STATE_FROM_GRAPH = {"SRVGGNetCompact": compact_state_from_graph, "RRDBNet": rrdbnet_state_from_graph}
 
 
