@@ -309,12 +309,13 @@ class MixedScaleSource:
         hr_side = patch * scales[0]
         self.sources = []
         for s in scales:
+            lr_patch = max(MIN_PATCH, round(hr_side / s))
             try:
-                self.sources.append(PatchSource(folders, s, max(MIN_PATCH, round(hr_side / s)), degradation,
-                                                cache_bytes // len(scales), downscales, cancel, patch_fixed))
+                self.sources.append(PatchSource(folders, s, lr_patch, degradation, cache_bytes // len(scales),
+                                                downscales, cancel, patch_fixed))
             except TrainingError as exc:  # (it named a patch the user never typed: the scale's own)
                 raise TrainingError(f"at ×{s} of --scale {' '.join(map(str, scales))}, --patch {patch} is "
-                                    f"{max(MIN_PATCH, round(hr_side / s))} LR pixels: {exc}") from None
+                                    f"{lr_patch} LR pixels: {exc}") from None
         first = self.sources[0]
         self.scale, self.patch, self.paths = first.scale, first.patch, first.paths
 

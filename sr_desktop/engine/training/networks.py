@@ -340,10 +340,16 @@ def _relearns_its_last_layer(net: TrainNet, from_scale: int) -> None:
     net.new_layers = True
 
 
+def _names_a_file(init: str) -> bool:
+    """Whether `--init` names a weights file rather than a registry id."""
+    path = Path(init)
+    return path.suffix.lower() in (".pth", ".pt", ".safetensors") or path.is_file()
+
+
 def _load_init(init: str, scale: int | None) -> Any:
     """The model `--init` names (a file or a registry id), at `scale` (None: its own)."""
     path = Path(init)
-    if path.suffix.lower() in (".pth", ".pt", ".safetensors") or path.is_file():
+    if _names_a_file(init):
         from sr_desktop.engine.models.custom import load_model_file
 
         # at the asked scale: weights that do not record theirs (FSRCNN: the layers before
@@ -360,7 +366,7 @@ def _init_failure(init: str, exc: Exception) -> str:
     (it said "(--model custom-…)", a flag `train` does not have)."""
     from sr_desktop.engine.models.registry import get_model_spec, not_installed_message
 
-    if not Path(init).suffix:
+    if not _names_a_file(init):
         try:
             spec = get_model_spec(init)
         except SRDesktopError:

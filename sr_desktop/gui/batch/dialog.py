@@ -606,12 +606,10 @@ class BatchDialog(QDialog):
             return Path(path).name
 
     def _on_progress(self, info: ProgressInfo) -> None:
-        """One progress report: its file's row, the bar, the status line, and the table's
-        scroll to its row when the table showed its last row (it follows the files unless
-        scrolled up to an earlier one)."""
-        following = self._last_row_shown()
-        row = self._show_row(info)
-        self._show_summary(info, row, following)
+        """One progress report shown now (its file's row, the bar, the status line, the
+        table's scroll to its row when it showed its last row), as a group of one."""
+        self._pending_reports.append(info)
+        self._show_pending_reports()
 
     def _show_row(self, info: ProgressInfo) -> int | None:
         """What `info` says of its file, in its row (the row, None for a report of no file)."""
