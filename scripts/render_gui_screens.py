@@ -1,5 +1,5 @@
-"""Render the metrics dock, the Images strip, the batch dialog and the message bar
-offscreen, in the system (light) palette or a dark one, to PNGs for docs/screenshots/.
+"""Render the metrics dock, the Images strip, the batch dialog, the message bar and the
+Blur kernel panel offscreen, in the system (light) palette or a dark one, to PNGs for docs/screenshots/.
 
     QT_QPA_PLATFORM=offscreen python scripts/render_gui_screens.py OUT_DIR [--dark]
 
@@ -130,12 +130,45 @@ def render_batch(app, tmp: Path, out: Path, prefix: str) -> list[Path]:
     return [shot]
 
 
+def render_kernel(app, tmp: Path, out: Path, prefix: str) -> list[Path]:
+    """The window at 1600×900 after the Blur kernel panel's default estimate (Auto) of the
+    bundled sample photo: the kernel, its confidence and the *Upscale with this kernel* box;
+    then the same with *Real photo* ticked."""
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    sample = Path(__file__).resolve().parents[1] / "resources" / "sample.jpg"
+    window = MainWindow(settings=GuiSettings(tmp / "kernel.ini"), confirm_discard=lambda q: "discard",
+                        ask_save_target=lambda s, o: None)
+    window.resize(1600, 900)
+    window.show()
+    window.open_paths([sample])
+    _settle(app, window.is_idle)
+    window.estimate_kernel_action.trigger()
+    panel = window.kernel_panel
+    _settle(app, lambda: not panel.is_running(), 300)
+    from PySide6.QtWidgets import QScrollArea
+
+    for area in window.side_panels["Blur kernel"].findChildren(QScrollArea):
+        area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())  # the Upscale box in view
+    _settle(app)
+    shots = [out / f"{prefix}kernel_finished.png", out / f"{prefix}kernel_real_photo.png"]
+    window.grab().save(str(shots[0]))
+    panel.real_photo_check.setChecked(True)
+    _settle(app)
+    window.grab().save(str(shots[1]))
+    window.queue.shutdown(2.0)
+    panel.shutdown(2.0)
+    window.close()
+    return shots
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--dark", action="store_true")
     parser.add_argument("--prefix", default="")
-    parser.add_argument("--only", choices=("window", "batch"))
+    parser.add_argument("--only", choices=("window", "batch", "kernel"))
     args = parser.parse_args(argv)
     app = create_application(offscreen=True)
     app.setStyle("Fusion")
@@ -150,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             shots += render_window(app, Path(tmp), args.out, prefix)
         if args.only in (None, "batch"):
             shots += render_batch(app, Path(tmp), args.out, prefix)
+        if args.only in (None, "kernel"):
+            shots += render_kernel(app, Path(tmp), args.out, prefix)
     for shot in shots:
         print(shot)
     return 0
