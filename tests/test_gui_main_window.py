@@ -303,6 +303,37 @@ def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):
     assert window.message_bar.action_text() == "Batch export this folder…"
 
 
+def test_dropping_a_library_whose_images_are_in_sub_folders_offers_batch_export(make_window, tmp_path, qtbot):
+    """A library laid out by year (``lib/2023/…``) has no image at its top: its drop said
+    "Cannot open: lib/ (no images in the folder)" and offered no batch export."""
+    window = make_window()
+    library = tmp_path / "lib"
+    (library / "2023").mkdir(parents=True)
+    (library / "2024" / "summer").mkdir(parents=True)
+    write_png(library / "2023" / "p1.png", 20, 12, 4)
+    write_png(library / "2024" / "summer" / "p2.png", 16, 16, 5)
+    drop(window, [library])
+    wait_idle(qtbot, window)
+    assert window.message_bar.level == "info", window.message_bar.text()
+    assert window.message_bar.text() == "Folder “lib”: its images are in its sub-folders (a batch export takes them)."
+    assert window.message_bar.action_text() == "Batch export this folder…"
+    qtbot.mouseClick(window.message_bar.action_button, Qt.MouseButton.LeftButton)
+    dialog = window.batch_dialog
+    assert Path(dialog.input_edit.text()) == library and dialog.recursive_check.isChecked()
+    dialog.close()
+
+    # a folder with only hidden images below, or none, still says so
+    empty = tmp_path / "empty"
+    (empty / ".thumbnails").mkdir(parents=True)
+    write_png(empty / ".thumbnails" / "t.png", 8, 8, 6)
+    (empty / "docs").mkdir()
+    (empty / "docs" / "notes.txt").write_text("x")
+    drop(window, [empty])
+    wait_idle(qtbot, window)
+    assert "empty/ (no images in the folder)" in window.message_bar.text()
+    assert window.message_bar.action_text() == ""
+
+
 def test_unsupported_and_broken_files_give_a_message_and_the_app_continues(make_window, tmp_path, qtbot):
     window = make_window()
     notes = tmp_path / "notes.txt"

@@ -101,7 +101,7 @@ class ImageOpener:
         recent_menu: QMenu,
         may_discard_result: Callable[[], bool],
         show_image: ShowImage,
-        folder_dropped: Callable[[Path], None],
+        folder_dropped: Callable[[Path, bool], None],
     ) -> None:
         self.parent = parent
         self.session = session
@@ -127,6 +127,9 @@ class ImageOpener:
             lambda _new, replaced: replaced is not None and filmstrip.release_thumbnail(Path(replaced.options)))
         self.batch: OpenBatch | None = None  # the files of the last drop or Open
         self.image_folders: list[Path] = []  # the folders of the last open_paths that held images
+        #: ... and those whose images are all in sub-folders (a library by year): nothing to
+        #: show, a batch export to offer
+        self.nested_folders: list[Path] = []
         filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
         filmstrip.thumbnailShown.connect(self._on_thumbnail_shown)
         # listed afresh each time it opens: a file deleted since stayed in it ("file not found")
@@ -152,20 +155,24 @@ class ImageOpener:
         True if an image is being opened.
         """
         from sr_desktop.engine.imageio import check_input_file, is_image_path
+        from sr_desktop.engine.imageio.folder_scan import images_in_subfolders
         from sr_desktop.engine.imageio.hidden import is_hidden
 
         files: list[Path] = []
         rejected: list[tuple[str, str]] = []
         self.image_folders = []
+        self.nested_folders = []
         for path in _each_once(Path(p) for p in paths):  # (one named twice was counted twice)
             try:
                 if path.is_dir():
                     inside = sorted(p for p in path.iterdir()
                                     if p.is_file() and is_image_path(p) and not is_hidden(p))
-                    if not inside:
-                        rejected.append((f"{path.name}/", "no images in the folder"))
-                    else:
+                    if inside:
                         self.image_folders.append(path)
+                    elif images_in_subfolders(path) is not False:  # (None: too many entries to tell)
+                        self.nested_folders.append(path)
+                    else:
+                        rejected.append((f"{path.name}/", "no images in the folder"))
                     files.extend(inside)
                 elif is_image_path(path) or not os.path.lexists(path):
                     # the engine's words: "symlink to a missing file", "not a regular file"
@@ -264,6 +271,7 @@ class ImageOpener:
             local = [local_path(u) for u in mime.urls() if u.isLocalFile()]
             if local:
                 self.open_paths(local)
+                self._offer_folder_batch()
                 return
         qimage = QGuiApplication.clipboard().image()
         if qimage.isNull():
@@ -281,8 +289,7 @@ class ImageOpener:
         local = [local_path(u) for u in mime.urls() if u.isLocalFile()]
         if local:
             self.open_paths(local)
-            if self.image_folders:  # a folder without images has nothing to batch-export
-                self.folder_dropped(self.image_folders[0])
+            self._offer_folder_batch()
         elif mime.hasImage():
             qimage = mime.imageData()
             if not isinstance(qimage, QImage) or qimage.isNull():  # bytes that do not decode
@@ -295,6 +302,15 @@ class ImageOpener:
             self.feedback.show_error("Only local files and folders can be dropped here.")
             return False
         return True
+
+    def _offer_folder_batch(self) -> None:
+        """After a drop or a paste of files: a batch export of the first folder that held
+        images, at its top or only in its sub-folders (a folder without images has
+        nothing to batch-export)."""
+        if self.image_folders:
+            self.folder_dropped(self.image_folders[0], False)
+        elif self.nested_folders:
+            self.folder_dropped(self.nested_folders[0], True)
 
     def rebuild_recent_menu(self) -> None:
         """File ▸ Open recent from the settings."""

@@ -218,12 +218,13 @@ class BatchExport:
         self.dialog.show()
         return self.dialog
 
-    def offer(self, folder: Path) -> None:
+    def offer(self, folder: Path, in_subfolders: bool = False) -> None:
         """After a folder was dropped: a "Batch export this folder…" button in the message
-        bar (beside an error about the drop if there is one, else with a short notice)."""
+        bar (beside an error about the drop if there is one, else with a short notice:
+        where its images are, in the strip or, `in_subfolders`, only in its sub-folders)."""
         if not self.message_bar.text():
-            self.message_bar.show_message(
-                f"Folder “{folder.name}”: its images are in the strip below.", level="info")
+            where = "in its sub-folders (a batch export takes them)" if in_subfolders else "in the strip below"
+            self.message_bar.show_message(f"Folder “{folder.name}”: its images are {where}.", level="info")
         self.message_bar.set_action(
             "Batch export this folder…", lambda f=Path(folder): self.open_dialog(f))
 
