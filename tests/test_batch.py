@@ -391,6 +391,19 @@ def test_alpha_and_grey_survive(tmp_path: Path):
         assert im.mode in ("L", "I;16") and im.size == (48, 32)
 
 
+def test_what_the_format_changes_is_each_files_note(tmp_path: Path):
+    """A batch to JPEG flattened transparency and cut 16 bits to 8 without a word in its
+    report, where `upscale` and the window's Save said so."""
+    src = tmp_path / "in"
+    save_image(src / "rgba.png", mode="RGBA")
+    PILImage.fromarray((np.arange(16 * 24).reshape(16, 24) * 97).astype(np.uint16)).save(src / "deep.png")
+    save_image(src / "plain.png")
+    result = run_batch(src, tmp_path / "out", bicubic(format="jpg"), write_report_file=False)
+    notes = {Path(r.input).name: (r.status, r.note) for r in result.records}
+    assert notes == {"rgba.png": ("ok", "transparency flattened onto white"), "deep.png": ("ok", "16 bits → 8"),
+                     "plain.png": ("ok", "")}
+
+
 def test_output_inside_input_is_refused_unless_allowed(tree: Path):
     with pytest.raises(BatchError, match="inside the input folder"):
         run_batch(tree, tree / "upscaled", bicubic(recursive=True))

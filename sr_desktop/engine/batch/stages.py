@@ -49,6 +49,7 @@ from sr_desktop.engine.imageio.animation import (
     write_animation,
 )
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.imageio.write import lossy_changes
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import get_model_spec
@@ -477,6 +478,9 @@ class BatchStages:
         record.output = str(written)
         record.output_bytes = _file_size(Path(written))
         record.output_size = [image.width, image.height]
+        # what the format's limits changed, as `upscale` and the window's Save say it
+        # ("transparency flattened onto white", "16 bits → 8"): the report said nothing
+        record.note = ", ".join(lossy_changes(image, job.output_format))
         return record
 
     def _halt(self, why: str) -> None:
