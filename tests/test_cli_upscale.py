@@ -109,6 +109,27 @@ def test_an_empty_output_or_a_file_for_several_inputs_is_one_error(tmp_path, cap
     assert existing.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]
 
 
+def test_an_output_folder_that_is_the_inputs_own_is_refused_before_any_upscale(tmp_path, capsys, monkeypatch):
+    """`upscale in/a.png in/b.png -o in/` upscaled each file, then refused each write with
+    "refusing to overwrite the input file", without saying what to do instead."""
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.pipeline import animation
+
+    (tmp_path / "in").mkdir()
+    a, b = _png(tmp_path / "in" / "a.png"), _png(tmp_path / "in" / "b.png")
+    before = a.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(animation, "upscale_any", lambda *args, **kwargs: pytest.fail("upscaled"))
+    assert main(["upscale", "in/a.png", "in/b.png", "-o", "in/", "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("sr-desktop: error: -o in/: it is a.png's own folder, where upscale would replace it "
+                   "(files keep their names in an output folder); choose another folder\n")
+    assert main(["upscale", "in/a.png", "-o", "in", "--model", "bicubic"]) == 2
+    assert "choose another folder (or name the output file)" in capsys.readouterr().err
+    assert a.read_bytes() == before and sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.png", "b.png"]
+    assert b.exists()
+
+
 def test_inputs_that_clash_are_named_and_an_input_named_twice_runs_once(tmp_path, capsys, monkeypatch):
     """"several inputs would be written to the same output name" named neither; the same
     file given twice (a.png ./x/../a.png) was such a clash."""

@@ -30,7 +30,7 @@ from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import error_line, printable
 from sr_desktop.engine.imageio.atomic import into_stdout
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS, format_for_path
-from sr_desktop.engine.imageio.protected import name_key
+from sr_desktop.engine.imageio.protected import name_key, same_file
 from sr_desktop.engine.imageio.write import lossy_changes
 
 FORMATS = WRITE_FORMATS
@@ -110,6 +110,10 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
         targets.append(output / (src.stem + suffix))
     first_of: dict[str, Path] = {}
     for src, target in zip(inputs, targets, strict=True):
+        if same_file(src, target):  # (refused at the write, after each file's upscale)
+            one = "" if len(inputs) > 1 else " (or name the output file)"
+            raise SRDesktopError(f"-o {given}: it is {src.name}'s own folder, where upscale would replace it "
+                                 f"(files keep their names in an output folder); choose another folder{one}")
         other = first_of.setdefault(name_key(target), src)
         if other is not src:
             raise SRDesktopError(f"{other} and {src} would both be written to {target}; use separate runs, or "
