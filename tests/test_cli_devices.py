@@ -117,3 +117,27 @@ def test_the_cpu_is_described_without_waiting_for_a_torch_import_under_way(monke
     assert devices.describe_device("cpu") == f"CPU ({counted(devices.torch_default_threads(), 'thread')})"
     monkeypatch.undo()
     assert devices.torch_imported()
+
+
+@pytest.mark.parametrize(("version", "said"), [
+    ("2.13.0+cpu", "CUDA was requested but torch 2.13.0+cpu is a CPU-only build "
+              "(install a CUDA build of torch, or use --device cpu or auto)"),
+    ("2.13.0+cu128", "CUDA was requested but no GPU driver on this machine"),
+])
+def test_cuda_asked_for_says_why_it_is_absent(version, said, monkeypatch):
+    """"no CUDA GPU is available" sent the owner of an NVIDIA card with a CPU-only torch to
+    the hardware; `sr-desktop devices` already knew the cause."""
+    import sys
+
+    import torch
+
+    from sr_desktop.engine.compute import devices
+    from sr_desktop.engine.core.errors import DeviceError
+
+    monkeypatch.setattr(devices, "installed_torch_version", lambda: version)
+    monkeypatch.setattr(devices, "GPU_DRIVER_PATHS", ("/nonexistent/nvidia0",))  # no driver
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError) as caught:
+        devices.resolve_device("cuda")
+    assert str(caught.value).startswith(said)

@@ -211,3 +211,22 @@ def test_backends_follow_the_device_auto_resolves_to_and_vulkan_keeps_ncnn(qtbot
     if picker._vulkan_text is not None and ncnn_version() is not None:
         assert picker.set_model_id("realesr-animevideov3") and picker.set_device("vulkan")
         assert enabled("ncnn") and picker.set_backend("ncnn") and picker.backend() == "ncnn"
+
+
+def test_a_greyed_out_device_says_why(qtbot, monkeypatch):
+    """Its tooltip said "cuda is not available on this machine" to the owner of an NVIDIA
+    card whose torch is a CPU-only build; the inventory knew why."""
+    from sr_desktop.engine.models.backends import inventory
+    from sr_desktop.engine.models.backends.inventory import DeviceInfo
+
+    monkeypatch.setattr(inventory, "compute_devices", lambda: [
+        DeviceInfo("cpu", "Test CPU", True),
+        DeviceInfo("cuda", "torch 2.13.0+cpu is a CPU-only build", False),
+        DeviceInfo("mps", "no Apple GPU (MPS)", False),
+        DeviceInfo("vulkan", "the ncnn runtime is not installed", False)])
+    picker = _picker(qtbot, ("bicubic",))
+    items = picker.device_combo.model()
+    cuda = items.item(picker.device_combo.findData("cuda"))
+    assert not cuda.isEnabled()
+    assert cuda.toolTip() == "cuda is not available: torch 2.13.0+cpu is a CPU-only build"
+    assert items.item(picker.device_combo.findData("mps")).toolTip() == "mps is not available: no Apple GPU (MPS)"

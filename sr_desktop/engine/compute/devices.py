@@ -219,7 +219,12 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise DeviceError("CUDA was requested but no CUDA GPU is available (use --device cpu or auto)")
+            # a CPU-only torch on a machine with an NVIDIA card: "no GPU" sent users to their
+            # hardware, where the cure is another torch build
+            why = why_auto_device_is_cpu()
+            cure = "install a CUDA build of torch, or use --device cpu or auto" if why and "CPU-only" in why else \
+                "use --device cpu or auto"
+            raise DeviceError(f"CUDA was requested but {why or 'no CUDA GPU is available'} ({cure})")
         device = torch.device(name)
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise DeviceError(f"{name}: only {torch.cuda.device_count()} CUDA device(s) present")

@@ -612,16 +612,20 @@ class ModelPicker(QWidget):
         from sr_desktop.engine.models.backends.ncnn_runner import vulkan_gpu, vulkan_gpus
 
         available = {"auto": True, "cpu": True, "cuda": False, "mps": False, "vulkan": False}
+        why_not: dict[str, str] = {}  # ("torch 2.13.0+cpu is a CPU-only build", not "not available")
         for info in compute_devices():
             family = info.device.split(":")[0]
             available[family] = available.get(family, False) or info.available
+            if not info.available:
+                why_not[family] = info.name
         gpus = vulkan_gpus()
         self._vulkan_text = describe_device(vulkan_gpu("vulkan")) if gpus else None
         items = self.device_combo.model()
         for i, name in enumerate(UPSCALE_DEVICE_CHOICES):
             if not available[name]:
                 items.item(i).setEnabled(False)
-                items.item(i).setToolTip(f"{name} is not available on this machine")
+                items.item(i).setToolTip(f"{name} is not available: {why_not[name]}" if name in why_not
+                                         else f"{name} is not available on this machine")
         self._torch_gpu = available["cuda"] or available["mps"]
 
     def _runs_on_torch_gpu(self) -> bool:
