@@ -816,3 +816,26 @@ def test_a_training_to_register_where_the_index_cannot_be_written_is_refused_fir
     data = make_images(tmp_path / "data", 2, 32, 0)
     with pytest.raises(TrainingError, match="--name: the added.* is not a (file|folder)"):
         TrainOptions(arch="srcnn", scale=2, data=(str(data),), out=str(tmp_path / "run"), name="mine")
+
+
+def test_a_model_named_by_its_file_or_list_name_is_told_its_id(home, tmp_path):
+    """`--model 4x_MyCompact.pth` or `--model 4x_MyCompact` (the name `sr-desktop models`
+    lists) answered "unknown model …; known models: <39 ids>", without `models add` or the id."""
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    src = tmp_path / "4x_MyCompact.pth"
+    torch.save(_make("srvgg-x4").state_dict(), src)
+    never_added = tmp_path / "other.safetensors"
+    with pytest.raises(ModelError) as caught:
+        get_model_spec(str(src))
+    assert str(caught.value) == (f"unknown model {str(src)!r}: a model file is added once with "
+                                 f"`sr-desktop models add {src}`, then used by the id that prints")
+    with pytest.raises(ModelError, match="sr-desktop models add other.safetensors"):
+        get_model_spec(never_added.name)
+    spec = add_custom_model(src)
+    for named in (str(src), "4x_MyCompact", "4x_mycompact", "4x_MyCompact.pth"):
+        with pytest.raises(ModelError) as caught:
+            get_model_spec(named)
+        assert str(caught.value) == f"unknown model {named!r}: it was added as {spec.id}; use --model {spec.id}"
+    with pytest.raises(ModelError, match="known models: "):
+        get_model_spec("not-a-model")

@@ -292,3 +292,24 @@ def test_a_bug_while_adding_or_removing_a_model_is_said_and_the_status_cleared(w
     assert window.model_adder.remove_model(spec) is None
     assert window.message_bar.text() == (f"Cannot remove {spec.name}: unexpected error: KeyError: 'injected' "
                                          "(details in the log)")
+
+
+def test_a_dropped_model_file_is_added_beside_the_dropped_images(window, tmp_path, qtbot):
+    """A .pth dropped on the window said "Cannot open: x.pth (not a supported image type)"
+    (chaiNNer takes a dropped model); an ncnn .bin dropped with its .param is the pair's."""
+    from tests.test_gui_main_window import drop
+
+    pth = srvgg_pth(tmp_path / "dropped net.pth", seed=3)
+    image = tmp_path / "photo.png"
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
+    drop(window, [pth, image])
+    qtbot.waitUntil(lambda: window.image is not None, timeout=20000)
+    spec = window.picker.spec()
+    assert spec is not None and spec.custom and spec.name == "dropped net"
+    assert window.message_bar.text() == "" and spec.id in window.statusBar().currentMessage()
+    # a pair's .bin is not reported as a file that cannot be opened; a bad .param is the adder's error
+    param, weights = tmp_path / "graph.param", tmp_path / "graph.bin"
+    param.write_text("not a graph")
+    weights.write_bytes(b"\0" * 8)
+    drop(window, [param, weights])
+    assert "graph.param" in window.message_bar.text() and "graph.bin" not in window.message_bar.text()

@@ -257,6 +257,8 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         source={"file": str(main), "files": [str(f) for f in files],
                 "format": entry.get("format", ""), "params": entry.get("params", {}),
                 "sha256": entry.get("sha256", ""),
+                # the file it was added from (`--model THAT_FILE` is then told its id)
+                "original": str(entry.get("original") or ""),
                 # False for an entry of an earlier version (its tile asked of torch's table below)
                 "tile_recorded": bool(entry.get("recommended_tile")),
                 **({"family": entry["family"]} if entry.get("family") else {})},

@@ -19,6 +19,7 @@ import functools
 import importlib.util
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.models import literature
 from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.models.model_files import is_model_file_name
 from sr_desktop.engine.models.spec import ADD_WEIGHTS_COMMAND, CUSTOM_ID_PREFIX, LITERATURE, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -198,11 +200,38 @@ def get_model_spec(model_id: str) -> ModelSpec:
         if spec.id == model_id:
             return spec
     ids = [s.id for s in specs]
+    if (added := _added_as(model_id, specs)) is not None:
+        raise ModelError(f"unknown model {model_id!r}: it was added as {added.id}; use --model {added.id}")
+    if is_model_file_name(model_id) or os.sep in model_id or "/" in model_id:
+        raise ModelError(f"unknown model {model_id!r}: a model file is added once with "
+                         f"`sr-desktop models add {model_id}`, then used by the id that prints")
     hint = _did_you_mean(model_id, ids)
     if model_id.startswith(CUSTOM_ID_PREFIX):  # one of the user's, removed since
         raise ModelError(f"unknown model {model_id!r}{hint}: none of the models you added has this id "
                          "(removed since?); 'sr-desktop models' lists them")
     raise ModelError(f"unknown model {model_id!r}{hint}; known models: {', '.join(ids)}")
+
+
+def _added_as(model_id: str, specs: list[ModelSpec]) -> ModelSpec | None:
+    """The user's model that `model_id` names by its list name (``4x_MyCompact``, as
+    `sr-desktop models` shows it) or by the file it was added from, if any."""
+    wanted = model_id.strip().casefold()
+    for spec in specs:
+        if not spec.custom:
+            continue
+        added_from = str(spec.source.get("original") or "")
+        names = {spec.name.casefold(), Path(added_from).name.casefold() if added_from else ""}
+        if wanted in names or (added_from and os.path.exists(model_id) and same_path(model_id, added_from)):
+            return spec
+    return None
+
+
+def same_path(a: str, b: str) -> bool:
+    """Whether `a` and `b` name one existing file."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _did_you_mean(model_id: str, ids: list[str]) -> str:

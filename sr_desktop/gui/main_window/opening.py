@@ -102,6 +102,7 @@ class ImageOpener:
         may_discard_result: Callable[[], bool],
         show_image: ShowImage,
         folder_dropped: Callable[[Path, bool], None],
+        model_dropped: Callable[[Path], object] = lambda _path: None,
     ) -> None:
         self.parent = parent
         self.session = session
@@ -114,6 +115,8 @@ class ImageOpener:
         self.may_discard_result = may_discard_result
         self.show_image = show_image
         self.folder_dropped = folder_dropped
+        #: a model file among dropped or pasted files is added, as Models ▸ Add model… does
+        self.model_dropped = model_dropped
         self.loader = JobQueue(parent, runner=with_display_layer(with_frame_layers(read_image_or_animation_job)))
         #: the result the user agreed to lose for the image being read (a result that arrives
         #: during the read is asked about when the image is shown); a weak reference: the
@@ -248,7 +251,7 @@ class ImageOpener:
     def _read(self, path: Path) -> None:
         self.filmstrip.add_paths([path])
         self.filmstrip.select_path(path)
-        self.feedback.show_status(f"Opening {path.name}…")
+        self.feedback.show_status(_opening(path))
         self.loader.submit(Job(None, path))
 
     def _report_batch(self, keep_action: bool = False) -> None:
@@ -270,8 +273,7 @@ class ImageOpener:
         if mime is not None and mime.hasUrls():
             local = [local_path(u) for u in mime.urls() if u.isLocalFile()]
             if local:
-                self.open_paths(local)
-                self._offer_folder_batch()
+                self._open_local(local)
                 return
         qimage = QGuiApplication.clipboard().image()
         if qimage.isNull():
@@ -288,8 +290,7 @@ class ImageOpener:
         of the first folder), an image is opened as pixels. False if nothing was usable."""
         local = [local_path(u) for u in mime.urls() if u.isLocalFile()]
         if local:
-            self.open_paths(local)
-            self._offer_folder_batch()
+            self._open_local(local)
         elif mime.hasImage():
             qimage = mime.imageData()
             if not isinstance(qimage, QImage) or qimage.isNull():  # bytes that do not decode
@@ -302,6 +303,21 @@ class ImageOpener:
             self.feedback.show_error("Only local files and folders can be dropped here.")
             return False
         return True
+
+    def _open_local(self, paths: list[Path]) -> None:
+        """Dropped or pasted files: model files (`is_model_file_name`) added as models,
+        the rest opened, with a batch export offered for a folder among them."""
+        from sr_desktop.engine.models.model_files import is_model_file_name
+
+        models = [p for p in paths if is_model_file_name(p) and p.is_file()]
+        pairs = {p.with_suffix(".bin") for p in models if p.suffix.lower() == ".param"}  # (an ncnn .bin: the pair's)
+        others = [p for p in paths if p not in models
+                  and not (p.suffix.lower() == ".bin" and p.with_suffix(".bin") in pairs)]
+        if others or not models:
+            self.open_paths(others)
+            self._offer_folder_batch()
+        for path in models:
+            self.model_dropped(path)
 
     def _offer_folder_batch(self) -> None:
         """After a drop or a paste of files: a batch export of the first folder that held
@@ -369,7 +385,8 @@ class ImageOpener:
             self._select_current()
             return
         path = Path(job.options)
-        self.feedback.show_status("")
+        if self.feedback.status_text() == _opening(path):  # ("Added model …" of a drop beside it stays)
+            self.feedback.show_status("")
         if not is_bundled(path):  # (the sample's folder is the app's own: saves went into the package)
             self.settings.add_recent_file(path)
             # (absolute: a relative one means nothing at the next start)
@@ -426,6 +443,11 @@ class ImageOpener:
             ours = not showing or (self.message_bar.level == "info" and bool(self.image_folders))
         if ours:
             self._report_batch(keep_action=True)
+
+
+def _opening(path: Path) -> str:
+    """The status line while `path` is read."""
+    return f"Opening {path.name}…"
 
 
 def _reason(message: str, path: Path) -> str:
