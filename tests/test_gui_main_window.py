@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from pathlib import Path
@@ -919,6 +920,31 @@ def test_a_bug_in_an_offscreen_run_is_one_line_and_status_3(qtbot, tmp_path, mon
     assert log_files and "injected bug in a slot" in Path(log_files[0]).read_text(encoding="utf-8")
 
 
+def test_a_bug_in_a_job_of_an_offscreen_run_is_one_line_on_the_terminal_and_status_3(tmp_path):
+    """A bug inside the upscale job (caught by the job, shown in the window): its 20-line
+    traceback went to the terminal, the window's line lacked "(details in the log)", and
+    `--offscreen` ended with a bad input's status 2."""
+    import subprocess
+    import sys
+
+    src = write_png(tmp_path / "tiny.png", 24, 16)
+    script = ("import sys\n"
+              "from sr_desktop.engine.pipeline import upscale\n"
+              "def bug(*args, **kwargs):\n"
+              "    raise KeyError('injected')\n"
+              "upscale.upscale_image = bug\n"
+              "from sr_desktop.cli.main import main\n"
+              f"sys.exit(main(['--offscreen', {str(src)!r}]))\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == "sr-desktop: unexpected error: KeyError: 'injected' (details in the log)"
+    logs = list((tmp_path / "home").rglob("sr-desktop.log"))
+    assert logs and "Traceback" in logs[0].read_text(encoding="utf-8")
+
+
 def test_the_app_form_never_writes_over_its_images(qtbot, tmp_path, capsys):
     """`--screenshot` onto one of the images replaced it with a screenshot; onto a folder it
     left its temporary file; any name was written as PNG. The offscreen run wrote a result
@@ -1607,7 +1633,8 @@ def test_a_failed_job_with_another_queued_says_which_job_failed(make_window, tmp
     gate.set()
     wait_idle(qtbot, window)
     assert window.session.result.scale == 2
-    assert window.message_bar.text() == ("24×16 image, Bicubic ×4 failed: unexpected error: RuntimeError: injected")
+    assert window.message_bar.text() == ("24×16 image, Bicubic ×4 failed: unexpected error: RuntimeError: injected "
+                                          "(details in the log)")
 
 
 def test_save_as_resizes_the_result_to_the_size_asked_for(make_window, tmp_path, qtbot):

@@ -138,7 +138,7 @@ def test_errors_become_one_line_messages(qtbot, qapp):
     messages = [m for _job_, m in rec.names("jobFailed")]
     assert messages == [
         "model 'nope' is not installed",
-        "unexpected error: ZeroDivisionError: division by zero",
+        "unexpected error: ZeroDivisionError: division by zero (details in the log)",
     ]
 
 

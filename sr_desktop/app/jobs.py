@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sr_desktop.engine.core.errors import Cancelled, SRDesktopError, one_line
+from sr_desktop.engine.core.errors import DETAILS_IN_LOG, UNEXPECTED_ERROR, Cancelled, SRDesktopError, one_line
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
 from sr_desktop.engine.imageio.image import Image
 
@@ -143,7 +143,7 @@ def execute_job(job: Job, runner: JobRunner, progress: ProgressCallback) -> JobO
         if is_allocation_failure(exc):  # torch's CPU allocator raises a RuntimeError (a training's batch)
             return JobOutcome(job, error=OUT_OF_MEMORY)
         log.exception("job %s failed", job.id)
-        return JobOutcome(job, error=f"unexpected error: {one_line(exc)}")
+        return JobOutcome(job, error=f"{UNEXPECTED_ERROR}{one_line(exc)}{DETAILS_IN_LOG}")
     return JobOutcome(job, result=result)
 
 

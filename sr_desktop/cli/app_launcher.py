@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sr_desktop.engine.core import paths
-from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
+from sr_desktop.engine.core.errors import UNEXPECTED_ERROR, ImageWriteError, ReportedBug, SRDesktopError
 from sr_desktop.engine.core.interrupt import raise_if_stop_requested
 from sr_desktop.engine.core.path_kind import file_in_the_way
 from sr_desktop.engine.imageio.protected import ProtectedPaths
@@ -212,6 +212,8 @@ def _upscale_in_window(app, window, image: Path, name: str, out_dir: Path, prote
     window.start_upscale()
     wait_until(app, window.is_idle, JOB_TIMEOUT_S)
     if window.result is None:
+        if (window.last_error or "").startswith(UNEXPECTED_ERROR):  # a bug in its job: logged, status 3
+            raise ReportedBug(window.last_error)
         raise SRDesktopError(window.last_error or "the upscale did not finish")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}{result_name_tail(window.result)}.png"

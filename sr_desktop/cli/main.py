@@ -139,6 +139,26 @@ def _log_to_file() -> None:
     root.setLevel(min(root.level, logging.INFO))
 
 
+class _WithoutTraceback(logging.Formatter):
+    """A record's line without its traceback (the log file keeps it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        kept = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = kept
+
+
+def _terminal_lines_without_tracebacks() -> None:
+    """The window's terminal (`basicConfig`'s handler) gets one line per record: a bug in a
+    job printed its whole traceback there beside the message in the window; -v keeps them."""
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:  # (not a file's, nor a test's capture)
+            handler.setFormatter(_WithoutTraceback(handler.formatter._fmt if handler.formatter else None))
+
+
 def _log_to_file_only(level: int, message: str, exc_info: bool = False) -> None:
     """Write one record to the log file alone, not to the terminal's handler."""
     from sr_desktop.cli.log_file import LogFileHandler
@@ -324,8 +344,10 @@ def _main(argv: list[str] | None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if is_app:
+        if not args.verbose:
+            _terminal_lines_without_tracebacks()
         _log_to_file()
-    from sr_desktop.engine.core.errors import SRDesktopError
+    from sr_desktop.engine.core.errors import ReportedBug, SRDesktopError
 
     try:
         if is_app:
@@ -350,6 +372,11 @@ def _main(argv: list[str] | None) -> int:
         if args.verbose:
             raise
         return _os_error(exc)
+    except ReportedBug as exc:  # (its traceback is in the log already)
+        from sr_desktop.engine.core.text import error_line
+
+        print(f"sr-desktop: {error_line(exc).removeprefix(f'{type(exc).__name__}: ')}", file=sys.stderr)
+        return 3
     except Exception as exc:  # last resort: one line, details in the log (the window's log file too)
         if is_app:  # the log file's traceback; the terminal gets the line below (and -v's traceback)
             _log_to_file_only(logging.ERROR, "unexpected error", exc_info=True)

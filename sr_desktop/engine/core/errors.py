@@ -11,6 +11,16 @@ class SRDesktopError(Exception):
     """Base class of all user-facing engine errors."""
 
 
+#: how the window and its jobs begin the one line of a bug, and how they end it
+UNEXPECTED_ERROR, DETAILS_IN_LOG = "unexpected error: ", " (details in the log)"
+
+
+class ReportedBug(Exception):
+    """A bug caught where it happened and logged there with its traceback (a job of the
+    window), raised again so that a command ends with a bug's status (3); its message is the
+    one line the user was shown."""
+
+
 class ImageReadError(SRDesktopError):
     """A file could not be read as an image (missing, not an image, truncated, too large...)."""
 
