@@ -83,6 +83,48 @@ sys.exit(app_launcher.run_window([Path({str(ROOT / 'resources' / 'chelsea.png')!
     assert "Traceback" not in done.stderr
 
 
+def test_ctrl_c_while_the_offscreen_window_is_built_is_one_line_and_130(tmp_path):
+    """Ctrl+C while `--offscreen` imported Qt and built its window raised KeyboardInterrupt
+    wherever Python was: tracebacks of Qt overrides, "unexpected error" (3), a failed import (2)
+    or a crash. The window is built to its end now, then the run stops: one line, status 130."""
+    script = tmp_path / "run.py"
+    script.write_text(f"""
+import os, signal, sys
+from sr_desktop.cli import app_launcher
+from sr_desktop.cli.main import main
+
+real = app_launcher.offscreen_window
+
+def pressed_while_built(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    built = real(*args, **kwargs)
+    print("built", flush=True)
+    return built
+
+app_launcher.offscreen_window = pressed_while_built
+sys.exit(main(["--offscreen", {str(ROOT / 'resources' / 'chelsea.png')!r}]))
+""")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SR_DESKTOP_HOME=str(tmp_path / "home"),
+               PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert done.stdout == "built\n" and done.stderr == "sr-desktop: interrupted\n"
+
+
+def test_a_stop_signal_inside_a_job_cancels_it():
+    """OpenVINO's conversion asks `raise_if_stop_requested`: in a window's job its
+    KeyboardInterrupt got past `execute_job` ("job 3 ended without an outcome", an ERROR on
+    the terminal of an interrupted `--offscreen` run)."""
+    from sr_desktop.app.jobs import Job, execute_job
+
+    def stopped(job, progress, cancel):
+        raise KeyboardInterrupt
+
+    outcome = execute_job(Job(None, None), stopped, lambda info: None)
+    assert outcome.cancelled and outcome.error is None
+
+
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
 def test_a_stop_signal_ends_the_no_display_run_with_one_line(tmp_path, signame):
     """`sr-desktop --offscreen IMAGE` (the no-display run) stopped during its upscale: the

@@ -133,6 +133,9 @@ def execute_job(job: Job, runner: JobRunner, progress: ProgressCallback) -> JobO
         job.cancel.raise_if_cancelled()
     except Cancelled:
         return JobOutcome(job, result=result, cancelled=True)
+    except KeyboardInterrupt:  # a stop signal the engine asked about (`raise_if_stop_requested`:
+        # OpenVINO's conversion) reached the job's thread: the whole run stops, the job with it
+        return JobOutcome(job, result=result, cancelled=True)
     except SRDesktopError as exc:
         return JobOutcome(job, error=one_line(exc))
     except MemoryError:

@@ -109,7 +109,7 @@ def take_screenshot(out: Path, images: list[Path] | Path, size: tuple[int, int] 
         read_image(image)  # a bad file is a one-line error before any window exists
     protect = ProtectedPaths(images)
     check_screenshot_target(out, protect)
-    with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sr-desktop-shot-") as tmp, _stop_signals_remembered():
         app, window = offscreen_window(Path(tmp), size)
         with _closed_on_interrupt(window), unexpected_errors_raised():
             _open(app, window, images)
@@ -132,7 +132,7 @@ def run_offscreen(images: list[Path] | Path, out_dir: Path, size: tuple[int, int
         read_image(image)  # a bad file is a one-line error before any work
     protect = ProtectedPaths(images)
     names = _output_stems(images)
-    with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sr-desktop-run-") as tmp, _stop_signals_remembered():
         app, window = offscreen_window(Path(tmp), size)
         with _closed_on_interrupt(window), unexpected_errors_raised():
             for image, stem in zip(images, names, strict=True):
@@ -152,17 +152,31 @@ def _delete(app, window) -> None:
 
 
 @contextmanager
-def _closed_on_interrupt(window):
-    """Ctrl+C, SIGTERM or SIGHUP during an offscreen run: the window is closed as for a
-    signal — its jobs cancelled and waited for — before the interrupt goes on to the CLI's one
-    line, status 130. (The process exited with a job still running in a worker thread, its
-    last signals going to deleted objects: tracebacks on the terminal; a Ctrl+C that came
-    while Qt ran a Python callback was swallowed and the run went on; SIGTERM killed it.) The
-    signals are only remembered here; `wait_until` and `settle` raise between events."""
+def _stop_signals_remembered():
+    """Within the block Ctrl+C, SIGTERM and SIGHUP are only remembered; `wait_until` and
+    `settle` raise between events. Raised wherever Python was — in Qt's imports, in a widget's
+    constructor — a Ctrl+C while the offscreen window was built gave tracebacks, "unexpected
+    error" (status 3), a failed import or a crash instead of "interrupted" (130)."""
     from sr_desktop.engine.core.interrupt import handle_stop_signals, remember_stop_request
 
     previous = handle_stop_signals(remember_stop_request)
     try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _closed_on_interrupt(window):
+    """Ctrl+C, SIGTERM or SIGHUP during an offscreen run (`_stop_signals_remembered`): the
+    window is closed as for a signal — its jobs cancelled and waited for — before the interrupt
+    goes on to the CLI's one line, status 130. (The process exited with a job still running in
+    a worker thread, its last signals going to deleted objects: tracebacks on the terminal; a
+    Ctrl+C that came while Qt ran a Python callback was swallowed and the run went on; SIGTERM
+    killed it.)"""
+    try:
+        raise_if_stop_requested()  # (one that came while the window was built)
         yield
     except KeyboardInterrupt:
         from sr_desktop.gui.app import exit_abandoning_jobs
@@ -173,9 +187,6 @@ def _closed_on_interrupt(window):
             print("sr-desktop: interrupted", file=sys.stderr)  # the CLI's line: no return to it
             exit_abandoning_jobs(130)  # ends the process unless a job writing files runs
         raise
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _output_stems(images: list[Path]) -> list[str]:
