@@ -410,6 +410,25 @@ def test_warnings_go_to_the_log_and_names_are_escaped(tmp_path):
     assert "Tag data larger than file" in logs
 
 
+def test_the_windows_warnings_go_to_the_log_once_each_not_to_its_terminal(tmp_path):
+    """`sr-desktop --screenshot s.png warned.tif` printed 18 lines on stderr: Pillow's raw
+    warning and eight "WARNING sr_desktop.gui.worker: …" copies (each in the log too)."""
+    warned = tmp_path / "warned.tif"
+    warned.write_bytes(_tiff_with_bad_tag())
+    home = tmp_path / "home"
+    r = subprocess.run([sys.executable, "-m", "sr_desktop", "--screenshot", str(tmp_path / "s.png"), str(warned)],
+                       capture_output=True, text=True, timeout=240, cwd=tmp_path,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT), SR_DESKTOP_HOME=str(home),
+                                QT_QPA_PLATFORM="offscreen"))
+    assert r.returncode == 0, r.stderr
+    assert "Tag data larger than file" not in r.stderr, r.stderr
+    logs = "".join(p.read_text() for p in home.rglob("sr-desktop.log"))
+    records = [line.split(" ", 2)[2] for line in logs.splitlines()  # (without the time)
+               if line[:1].isdigit() and "Tag data larger than file" in line]
+    assert records and len(records) == len(set(records)), records  # once per job
+    assert any(line.startswith("INFO sr_desktop.gui.worker: job ") and "(warned.tif)" in line for line in records)
+
+
 # -- 7: exit code 3 documented; an unexpected error is one file's failure -------------------------
 
 

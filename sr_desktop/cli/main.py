@@ -347,6 +347,9 @@ def _main(argv: list[str] | None) -> int:
         if not args.verbose:
             _terminal_lines_without_tracebacks()
         _log_to_file()
+        from sr_desktop.cli.common import send_warnings_to_log
+
+        send_warnings_to_log(args.verbose)  # (a TIFF's decoder warnings, in the window's own thread)
     from sr_desktop.engine.core.errors import ReportedBug, SRDesktopError
 
     try:

@@ -27,6 +27,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QEventLoop, QObject, QThreadPool, QTimer, Signal
@@ -110,15 +111,23 @@ def start_worker(worker: JobWorker) -> JobWorker:
     _LIVE.add(worker)
     if pool.maxThreadCount() < len(_LIVE):
         pool.setMaxThreadCount(len(_LIVE))
-    worker.warned.connect(_log_warning)
+    logged: set[str] = set()
+    worker.warned.connect(lambda args, job=worker.job: _log_warning(job, args, logged))
     worker.start()
     return worker
 
 
-def _log_warning(args: tuple) -> None:
-    # superqt catches the warnings raised in a worker; they belong in the log
+def _log_warning(job: Job, args: tuple, logged: set[str]) -> None:
+    """A warning superqt caught in `job`'s thread, to the log file (INFO: the terminal the
+    window was started from showed each of a TIFF's, eight times an image), once per job,
+    naming the job and the file it read."""
     message, category, filename, lineno, *_rest = args
-    log.warning("%s", warnings.formatwarning(message, category, filename, lineno).strip())
+    text = warnings.formatwarning(message, category, filename, lineno).strip()
+    if text in logged:
+        return
+    logged.add(text)
+    about = f" ({job.options.name})" if isinstance(job.options, Path) else ""
+    log.info("job %s%s: %s", job.id, about, text)
 
 
 def wait_for_running_jobs(timeout: float = 60.0) -> bool:
