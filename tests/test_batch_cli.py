@@ -81,6 +81,23 @@ def test_cli_all_ok_exits_0(tmp_path: Path, capsys):
     assert "report: " in capsys.readouterr().out
 
 
+def test_quiet_says_only_the_failed_files(tmp_path: Path, capsys):
+    """`batch -q` was refused ("unrecognized arguments: -q") where upscale, kernel and train
+    take it; bench took --quiet only, and `models add FILE -v` refused -v."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    (src / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "-q"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "failed: " in err and "cut.jpg" in err
+    assert (tmp_path / "out" / "a_x2_bicubic.png").is_file()
+    assert main(["models", "remove", "custom-nothing", "-v"]) == 2  # -v taken, the id refused
+    assert "unrecognized arguments" not in capsys.readouterr().err
+    from sr_desktop.cli.main import build_parser
+
+    assert build_parser().parse_args(["bench", "--dataset", "x", "--scale", "2", "-q"]).quiet
+
+
 def test_cli_fatal_errors_exit_2_with_one_line(tmp_path: Path, capsys):
     src = tmp_path / "in"
     save_image(src / "a.png")

@@ -115,6 +115,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_metadata_option(parser)
     add_output_size_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar or summary (failed files are still named)")
     parser.add_argument(
         "--cluster", metavar="ray|auto|ray://HOST:PORT",
         help="run on Ray: 'ray' starts a local Ray instance (all cores and GPUs), 'auto' joins $RAY_ADDRESS, "
@@ -208,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         print("\nsr-desktop: cancelling (the file being upscaled is not written; Ctrl+C again to abort)",
               file=sys.stderr)
 
-    bar = _TerminalProgress(enabled=not args.no_progress and sys.stderr.isatty())
+    bar = _TerminalProgress(enabled=not (args.no_progress or args.quiet) and sys.stderr.isatty())
     try:
         with stop_signals_call(on_sigint):  # SIGTERM and SIGHUP too: as a first Ctrl+C
             result = run_batch(
@@ -223,9 +225,10 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     # a report written to stdout (`--report /dev/stdout | jq`) keeps stdout its own
     said = sys.stderr if result.report_path is not None and into_stdout(result.report_path) else sys.stdout
-    print(result.summary(), file=said)
-    if result.report_path is not None:
-        print(f"report: {result.report_path}", file=said)
+    if not args.quiet:
+        print(result.summary(), file=said)
+        if result.report_path is not None:
+            print(f"report: {result.report_path}", file=said)
     if result.report_error:
         print(f"sr-desktop: error: {result.report_error}", file=sys.stderr)
     return result.exit_code

@@ -103,7 +103,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--pi", action="store_true",
                         help="the Perceptual Index: refused, as the app lacks Ma et al.'s score it needs "
                         "(NIQE, its other half, is scored)")
-    parser.add_argument("--quiet", action="store_true", help="no per-image progress lines")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no per-image progress lines")
     parser.add_argument("--overwrite", action="store_true", help="replace existing --json/--csv/--plot files")
     parser.set_defaults(func=run)
     return parser

@@ -85,10 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _available_modules():
         module.add_parser(sub)
-    for command in sub.choices.values():  # -v after the command too (SUPPRESS: keeps one given before)
-        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                             help="verbose log output")
+    for command in sub.choices.values():
+        _take_verbose_after(command)
     return parser
+
+
+def _take_verbose_after(command: argparse.ArgumentParser) -> None:
+    """-v after the command too, and after a command of its own (`models add FILE -v`);
+    SUPPRESS keeps one given before."""
+    command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="verbose log output")
+    for action in command._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                _take_verbose_after(nested)
 
 
 def build_app_parser() -> argparse.ArgumentParser:
