@@ -135,3 +135,19 @@ def test_help_as_a_command_is_the_help(capsys, tmp_path, monkeypatch):
     assert exited.value.code == 0 and capsys.readouterr().out.startswith("usage: sr-desktop upscale ")
     assert main(["help", "upscal"]) == 2  # (the general help, exit 0)
     assert capsys.readouterr().err == "sr-desktop: error: unknown command 'upscal' (did you mean upscale?)\n"
+
+
+def test_verbose_shows_the_apps_debug_lines_not_every_librarys(tmp_path):
+    """`-v`, whose output users are asked to send, was 232 lines of matplotlib's font search
+    and Pillow's PNG chunks in a bench of one image: the root logger was set to DEBUG."""
+    probe = ("import logging\n"
+             "from sr_desktop.cli.main import main\n"
+             "main(['-v', 'devices'])\n"
+             "print([logging.getLogger(name).isEnabledFor(logging.DEBUG)\n"
+             "       for name in ('sr_desktop.engine', 'matplotlib.font_manager', 'PIL.PngImagePlugin')],\n"
+             "      logging.getLogger('PIL').isEnabledFor(logging.INFO))\n")
+    env = {**os.environ, "SR_DESKTOP_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[True, False, False] True"

@@ -133,8 +133,9 @@ def build_app_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _log_to_file() -> None:
-    """The app logs INFO and above to <log dir>/sr-desktop.log (see README)."""
+def _log_to_file(terminal_level: int = logging.WARNING) -> None:
+    """The app logs INFO and above to <log dir>/sr-desktop.log (see README); the terminal's
+    handler keeps `terminal_level`."""
     from sr_desktop.cli.log_file import LogFileHandler, log_file_handler
 
     root = logging.getLogger()
@@ -144,7 +145,7 @@ def _log_to_file() -> None:
     handler.setLevel(logging.INFO)
     for existing in root.handlers:  # the terminal keeps its level
         if existing.level == logging.NOTSET:
-            existing.setLevel(root.level)
+            existing.setLevel(terminal_level)
     root.addHandler(handler)
     root.setLevel(min(root.level, logging.INFO))
 
@@ -349,14 +350,16 @@ def _main(argv: list[str] | None) -> int:
             sys.stderr = _NoErrorStream()
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     _stop_signals_interrupt(("SIGINT",) if is_app else ("SIGINT", "SIGTERM", "SIGHUP"))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    terminal_level = logging.DEBUG if args.verbose else logging.WARNING
+    # -v: the app's own debug lines; the libraries' from INFO up (matplotlib's font search and
+    # Pillow's PNG chunks were 232 of a bench's 237 lines)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sr_desktop").setLevel(logging.DEBUG if args.verbose else logging.NOTSET)
     if is_app:
         if not args.verbose:
             _terminal_lines_without_tracebacks()
-        _log_to_file()
+        _log_to_file(terminal_level)
         from sr_desktop.cli.common import send_warnings_to_log
 
         send_warnings_to_log(args.verbose)  # (a TIFF's decoder warnings, in the window's own thread)
