@@ -215,6 +215,8 @@ def test_ctrl_c_cancels_and_exits_130(tmp_path: Path):
         with PILImage.open(path) as im:
             im.load()
     assert b"cancelled" in stdout
+    # no progress bar to end: no empty line before "cancelling" (it printed one)
+    assert stderr.decode().startswith("sr-desktop: cancelling"), stderr.decode()[-2000:]
 
 
 def test_runs_in_the_same_second_keep_their_own_reports(tmp_path: Path):

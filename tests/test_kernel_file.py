@@ -298,3 +298,13 @@ def test_a_kernel_file_whose_header_declares_a_huge_array_is_refused_before_it_i
         fh.write(b"\0" * 64)
     with pytest.raises(KernelError, match="kernel too large"):
         load_kernel_file(path)
+
+
+def test_a_missing_input_is_named_before_an_existing_output(tmp_path, capsys):
+    """`kernel nothere.png -o k.npy` with k.npy there said "k.npy exists (use --overwrite
+    to replace it)": --overwrite then gave the real reason."""
+    (tmp_path / "k.npy").write_bytes(b"kept")
+    code = main(["kernel", str(tmp_path / "nothere.png"), "-o", str(tmp_path / "k.npy")])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"sr-desktop: error: cannot read {tmp_path / 'nothere.png'}: file not found\n"
+    assert (tmp_path / "k.npy").read_bytes() == b"kept"

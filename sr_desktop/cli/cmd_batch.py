@@ -207,8 +207,9 @@ def run(args: argparse.Namespace) -> int:
         if cancel.cancelled:
             interrupt_handler()  # (remembered: inside a library's callback it comes back as its error)
         cancel.cancel()
-        print("\nsr-desktop: cancelling (the file being upscaled is not written; Ctrl+C again to abort)",
-              file=sys.stderr)
+        # (a new line ends the progress bar's; without a bar it was an empty line)
+        print(f"{chr(10) if bar.enabled else ''}sr-desktop: cancelling (the file being upscaled is not written; "
+              "Ctrl+C again to abort)", file=sys.stderr)
 
     bar = _TerminalProgress(enabled=not (args.no_progress or args.quiet) and sys.stderr.isatty())
     try:

@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop kernel` for parsed `args`: estimate the kernel, write it (and `--png`), report; returns 0."""
     from sr_desktop.cli.progress_bar import TerminalProgress
     from sr_desktop.engine.imageio import read_image
+    from sr_desktop.engine.imageio.read import check_input_file
     from sr_desktop.engine.kernelgan import estimate_kernel
     from sr_desktop.engine.kernelgan.kernel_ops import describe_kernel, failed_kernel_file, save_kernel_files
 
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     png = Path(args.png) if args.png else None
     check_counts(args.iterations, args.batch, args.restarts)  # before the image is read
     send_warnings_to_log(getattr(args, "verbose", False))
+    check_input_file(src)  # a missing input is named before "k.npy exists (use --overwrite …)"
     _check_target(out, args.overwrite, ".npy", src)
     if png is not None:
         _check_target(png, args.overwrite, ".png", src)
