@@ -454,11 +454,23 @@ def test_an_unexpected_error_on_one_file_is_that_file_failing(tmp_path, capsys, 
 
     monkeypatch.setattr(pipeline, "upscale_image", flaky)
     a, b = _png(tmp_path / "a.png"), _png(tmp_path / "b.png")
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
     code = main(["upscale", str(a), str(b), "-o", str(tmp_path / "out"), "--model", "bicubic", "-q"])
     err = capsys.readouterr().err
     assert code == 1
-    assert f"sr-desktop: error: {a}: ZeroDivisionError: a bug" in err
+    # a bug, not a bad input: it says so, and where its traceback went (it went nowhere without -v)
+    log = tmp_path / "home" / "logs" / "sr-desktop.log"
+    assert (f"sr-desktop: error: {a}: ZeroDivisionError: a bug (an unexpected error: its traceback is in "
+            f"{log})") in err
     assert (tmp_path / "out" / "b.png").is_file() and not (tmp_path / "out" / "a.png").exists()
+    assert "Traceback" not in err and "ZeroDivisionError: a bug" in log.read_text(encoding="utf-8")
+    log.unlink()
+    code = main(["batch", str(tmp_path), str(tmp_path / "batch_out"), "--allow-inside-input", "--model", "bicubic",
+                 "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and err == (f"sr-desktop: failed: {a}: ZeroDivisionError: a bug (an unexpected error: its "
+                                 f"traceback is in {log})\n")
+    assert "Traceback" in log.read_text(encoding="utf-8")
 
 
 # -- 9: name templates -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from sr_desktop.cli.common import (
     add_model_options,
     add_output_size_options,
     add_quality_option,
+    bug_logged,
     check_kernel_option,
     name_the_file,
     output_arg,
@@ -162,7 +163,8 @@ class _TerminalProgress:
                 if not self.starts:  # (the bar had no file name through a whole Ray batch)
                     self.bar.set_description_str(printable(Path(record.input).name)[-40:], refresh=False)
             if record.status == "failed":
-                say_above(self.bar, f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}")
+                bug = bug_logged(printable(record.input), record.details)
+                say_above(self.bar, f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}{bug}")
         elif event == "start" and self.bar is not None:
             self.starts = True
             self.bar.set_description_str(printable(Path(info.message).name)[-40:], refresh=True)

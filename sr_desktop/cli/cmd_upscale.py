@@ -15,6 +15,7 @@ from sr_desktop.cli.common import (
     add_model_options,
     add_output_size_options,
     add_quality_option,
+    bug_logged,
     check_kernel_option,
     name_the_file,
     output_arg,
@@ -220,9 +221,13 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             bar.close()
             failed += 1
+            bug = ""
             if not isinstance(exc, SRDesktopError):
+                from sr_desktop.engine.batch.stages import bug_traceback
+
                 logging.getLogger(__name__).debug("upscaling %s failed", src, exc_info=True)
-            console.say(f"sr-desktop: error: {name_the_file(error_line(exc), src)}", sys.stderr)
+                bug = bug_logged(f"upscaling {printable(src)}", bug_traceback(exc))
+            console.say(f"sr-desktop: error: {name_the_file(error_line(exc), src)}{bug}", sys.stderr)
             continue
         estimate = getattr(result, "extra", {}).get("kernel_estimate")
         if estimate is not None and (not args.quiet or not estimate.reliable):

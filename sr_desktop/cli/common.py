@@ -282,3 +282,19 @@ def check_kernel_option(options, quiet: bool = False) -> None:
     note = kernel_size_note(printable(Path(options.kernel).name), given, runs_at, "it is used as a ×2 kernel")
     if note and runs_at == 2 and not quiet:  # (a ×4 estimate used at ×2 went without a word)
         print(f"sr-desktop: {note}", file=sys.stderr)
+
+
+def bug_logged(what: str, details: str) -> str:
+    """For a bug that failed one file (`details`: its traceback, from
+    `engine.batch.stages.bug_traceback`; "" for a file's own error, which returns ""): the
+    traceback written to the log file, and the words to add to the file's error line. A bug
+    on one file read like a bad input, its traceback nowhere without -v."""
+    import logging
+
+    from sr_desktop.cli.log_file import write_to_log_file
+
+    if not details:
+        return ""
+    path = write_to_log_file(logging.ERROR, f"{what} failed\n{details}")
+    where = f"its traceback is in {path}" if path else "run again with -v for its traceback"
+    return f" (an unexpected error: {where})"

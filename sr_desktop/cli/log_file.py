@@ -65,3 +65,31 @@ def log_file_handler() -> logging.Handler:
     if unwritable(folder):
         return logging.NullHandler()
     return LogFileHandler(folder / "sr-desktop.log")
+
+
+def write_to_log_file(level: int, message: str, exc_info=None) -> str | None:
+    """One record to the log file alone, never to the terminal (a bug's traceback, whose one
+    line the terminal already shows), through the root logger's log-file handler when there is
+    one (the window's), else a handler of its own. Returns the file's path (None: no log file
+    can be written)."""
+    import sys
+
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, LogFileHandler)]
+    own = None
+    if not handlers:
+        own = log_file_handler()
+        if not isinstance(own, LogFileHandler):
+            return None
+        handlers = [own]
+    logger = logging.getLogger("sr_desktop")
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, (),
+                               sys.exc_info() if exc_info is True else exc_info)
+    try:
+        for handler in handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+    finally:
+        if own is not None:
+            own.close()
+    written = [h for h in handlers if not h.failed]
+    return written[0].baseFilename if written else None

@@ -170,18 +170,6 @@ def _terminal_lines_without_tracebacks() -> None:
             handler.setFormatter(_WithoutTraceback(handler.formatter._fmt if handler.formatter else None))
 
 
-def _log_to_file_only(level: int, message: str, exc_info: bool = False) -> None:
-    """Write one record to the log file alone, not to the terminal's handler."""
-    from sr_desktop.cli.log_file import LogFileHandler
-
-    logger = logging.getLogger("sr_desktop")
-    record = logger.makeRecord(logger.name, level, __file__, 0, message, (),
-                               sys.exc_info() if exc_info else None)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, LogFileHandler) and record.levelno >= handler.level:
-            handler.handle(record)
-
-
 def _cannot_start(exc: BaseException) -> int:
     """One line for a start-up that fails: under a low memory limit torch cannot map its
     libraries (an ImportError), or the interpreter runs out while importing."""
@@ -395,7 +383,9 @@ def _main(argv: list[str] | None) -> int:
         return 3
     except Exception as exc:  # last resort: one line, details in the log (the window's log file too)
         if is_app:  # the log file's traceback; the terminal gets the line below (and -v's traceback)
-            _log_to_file_only(logging.ERROR, "unexpected error", exc_info=True)
+            from sr_desktop.cli.log_file import write_to_log_file
+
+            write_to_log_file(logging.ERROR, "unexpected error", exc_info=True)
         else:
             logging.getLogger("sr_desktop").debug("unexpected error", exc_info=not args.verbose)
         if args.verbose:  # the traceback, then the status of a bug (it was Python's 1)
