@@ -268,8 +268,11 @@ def test_qt_image_decoder_messages_go_to_the_log_not_the_terminal(capsys, caplog
         _qt_message_handler(QtMsgType.QtWarningMsg, SimpleNamespace(category="qt.gui.imageio"),
                             "QImageIOHandler: Rejecting image as it exceeds the current allocation limit")
     assert capsys.readouterr().err == "" and "Rejecting image" in caplog.text
-    _qt_message_handler(QtMsgType.QtWarningMsg, SimpleNamespace(category="default"), "something else")
+    caplog.clear()
+    with caplog.at_level("INFO", logger="sr_desktop.gui.qt"):
+        _qt_message_handler(QtMsgType.QtWarningMsg, SimpleNamespace(category="default"), "something else")
     assert capsys.readouterr().err == "Qt: something else\n"
+    assert "Qt: something else" in caplog.text  # the log too: a window from a desktop menu has no terminal
 
 
 def test_save_as_offers_gif_and_is_wide_enough_to_show_a_path(qtbot, tmp_path):

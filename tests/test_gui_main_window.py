@@ -943,6 +943,9 @@ def test_a_bug_in_a_job_of_an_offscreen_run_is_one_line_on_the_terminal_and_stat
     assert done.stderr.splitlines()[-1] == "sr-desktop: unexpected error: KeyError: 'injected' (details in the log)"
     logs = list((tmp_path / "home").rglob("sr-desktop.log"))
     assert logs and "Traceback" in logs[0].read_text(encoding="utf-8")
+    # its first line says what ran, for a bug report
+    first = logs[0].read_text(encoding="utf-8").splitlines()[0]
+    assert " INFO sr_desktop: sr-desktop " in first and " started: Python " in first and ", torch " in first
 
 
 def test_the_app_form_never_writes_over_its_images(qtbot, tmp_path, capsys):

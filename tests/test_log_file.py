@@ -58,3 +58,25 @@ def test_a_malformed_log_call_does_not_turn_the_log_file_off(tmp_path, monkeypat
     handler.handle(good)
     handler.close()
     assert not handler.failed and "a detail" in (tmp_path / "sr-desktop.log").read_text()
+
+
+def test_the_log_file_is_rotated_at_its_size_limit(tmp_path, monkeypatch):
+    """It grew without bound (each opening of a TIFF with a bad tag added 34 lines)."""
+    from sr_desktop.cli import log_file
+
+    monkeypatch.setattr(log_file, "MAX_LOG_BYTES", 2000)
+    handler = LogFileHandler(tmp_path / "sr-desktop.log")
+    logger = logging.getLogger("sr_desktop.test_rotation")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for i in range(200):
+            logger.warning("line %03d %s", i, "x" * 60)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.propagate = True
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["sr-desktop.log", "sr-desktop.log.1", "sr-desktop.log.2"]
+    assert all(p.stat().st_size <= 2000 for p in tmp_path.iterdir())
+    assert "line 199" in (tmp_path / "sr-desktop.log").read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ said once and the file is left alone for the rest of the run.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 
 from sr_desktop.engine.core.paths import log_dir, unwritable
 
@@ -21,12 +22,17 @@ log = logging.getLogger(__name__)
 _FAILED: set[str] = set()
 
 
-class LogFileHandler(logging.FileHandler):
-    """A `logging.FileHandler` (opened on its first record) that turns itself off at the
-    first error opening or writing the file, with one warning."""
+#: the log file is renamed sr-desktop.log.1 (the one before that .2) at this size: it grew
+#: without bound, 34 lines for one opening of a TIFF with a bad tag
+MAX_LOG_BYTES, KEPT_LOGS = 5_000_000, 2
+
+
+class LogFileHandler(logging.handlers.RotatingFileHandler):
+    """A `logging.FileHandler` (opened on its first record; rotated at `MAX_LOG_BYTES`) that
+    turns itself off at the first error opening or writing the file, with one warning."""
 
     def __init__(self, path) -> None:
-        super().__init__(path, encoding="utf-8", delay=True)
+        super().__init__(path, maxBytes=MAX_LOG_BYTES, backupCount=KEPT_LOGS, encoding="utf-8", delay=True)
         self.setFormatter(logging.Formatter(FORMAT))
         self.failed = False
 

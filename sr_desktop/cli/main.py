@@ -170,6 +170,17 @@ def _terminal_lines_without_tracebacks() -> None:
             handler.setFormatter(_WithoutTraceback(handler.formatter._fmt if handler.formatter else None))
 
 
+def _log_what_runs() -> None:
+    """The window's first line in its log: what a bug report needs (versions, system)."""
+    import platform
+
+    from sr_desktop.engine.compute.devices import installed_torch_version
+
+    logging.getLogger("sr_desktop").info(
+        "sr-desktop %s started: Python %s, torch %s, %s", __version__, platform.python_version(),
+        installed_torch_version() or "not installed", platform.platform())
+
+
 def _cannot_start(exc: BaseException) -> int:
     """One line for a start-up that fails: under a low memory limit torch cannot map its
     libraries (an ImportError), or the interpreter runs out while importing."""
@@ -348,6 +359,7 @@ def _main(argv: list[str] | None) -> int:
         if not args.verbose:
             _terminal_lines_without_tracebacks()
         _log_to_file(terminal_level)
+        _log_what_runs()
         from sr_desktop.cli.common import send_warnings_to_log
 
         send_warnings_to_log(args.verbose)  # (a TIFF's decoder warnings, in the window's own thread)

@@ -37,6 +37,8 @@ def _qt_message_handler(mode, context, message: str) -> None:
         return
     if mode in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
         print(f"Qt: {message}", file=sys.stderr)
+        # (and in the log: a window started from a desktop menu has no terminal)
+        logging.getLogger("sr_desktop.gui.qt").info("Qt: %s", message)
 
 
 def delete_now(app: QApplication, widget) -> None:
