@@ -258,8 +258,28 @@ def test_an_image_reproduced_exactly_leaves_the_psnr_means_and_is_counted():
     assert (exact.psnr_y, exact.exact_images) == (math.inf, 2)
     assert mixed.to_json()["psnr_y"] == 33.0 and mixed.to_json()["psnr_inf_images"] == 1
     assert exact.to_json()["psnr_y"] is None and "psnr_inf_images" not in model("c", [30.0]).to_json()
-    table = format_table(BenchReport("set", 3, "bicubic", [mixed, exact]))
-    assert table.splitlines()[-1] == "PSNR means leave out the images reproduced exactly (PSNR inf): a: 1 image"
+    report = BenchReport("set", 3, "bicubic", [mixed, exact])
+    report.leave_out_exact_images()
+    assert mixed.psnr_y == 34.0  # im0 and im1, exact for b, left out of a's mean too
+    assert format_table(report).splitlines()[-1] == (
+        "PSNR means leave out, for every model, the images a model reproduced exactly (PSNR inf): im1 (a, b), im0 (b)")
+
+
+def test_a_model_as_good_on_every_image_never_ranks_lower():
+    """Each model's means left out only its own exact images: A (exact on the flat image,
+    equal on the bird) averaged the bird alone, 40.61 dB, and B (49.45 on the flat one)
+    45.03 dB: the better model ranked 4.4 dB lower."""
+    from sr_desktop.engine.metrics.evaluate import BenchReport, ImageEvaluation, ImageScores, ModelEvaluation
+    from sr_desktop.engine.metrics.timing import Timing
+
+    def model(name: str, flat: float) -> ModelEvaluation:
+        return ModelEvaluation(name, 2, "bicubic", [ImageEvaluation("flat", ImageScores(flat, 1.0, flat), Timing()),
+                                                    ImageEvaluation("bird", ImageScores(40.61, 0.98, 39.0), Timing())])
+
+    a, b = model("a", math.inf), model("b", 49.45)
+    assert b.psnr_y > a.psnr_y  # each alone
+    BenchReport("set", 2, "bicubic", [a, b]).leave_out_exact_images()
+    assert a.psnr_y == b.psnr_y == 40.61 and a.psnr_rgb == b.psnr_rgb == 39.0
 
 
 def test_round_y_rounds_both_images_luma_and_only_with_it(hr):

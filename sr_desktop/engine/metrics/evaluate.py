@@ -132,12 +132,17 @@ class ModelEvaluation:
     #: how a model without that scale reached it ("×4, then Lanczos to ×3"); None at a
     #: native scale — the protocol's published numbers are of native scales only
     scale_route: str | None = None
+    #: images left out of the Y / RGB PSNR means because a model of the same report
+    #: reproduced them exactly (`BenchReport.leave_out_exact_images`): each model's own exact
+    #: images only, and models were averaged over different images
+    left_out_y: frozenset[str] = frozenset()
+    left_out_rgb: frozenset[str] = frozenset()
 
     @property
     def psnr_y(self) -> float:
         """Mean Y PSNR over the images not reproduced exactly (`exact_images`; inf when all
         are): one exact image made every model's mean inf, and the comparison was lost."""
-        return _finite_mean([i.scores.psnr_y for i in self.images])
+        return _finite_mean([i.scores.psnr_y for i in self.images if i.name not in self.left_out_y])
 
     @property
     def exact_images(self) -> int:
@@ -151,7 +156,7 @@ class ModelEvaluation:
     @property
     def psnr_rgb(self) -> float:
         """Mean RGB PSNR over the images not identical in RGB (inf when all are)."""
-        return _finite_mean([i.scores.psnr_rgb for i in self.images])
+        return _finite_mean([i.scores.psnr_rgb for i in self.images if i.name not in self.left_out_rgb])
 
     @property
     def ms_ssim_y(self) -> float | None:
@@ -202,6 +207,24 @@ class BenchReport:
     #: (model, error line) of each model that failed while others were measured (a later
     #: model's failure cost the ones measured before it)
     failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def leave_out_exact_images(self) -> None:
+        """Every model's PSNR means leave out the images any model reproduced exactly (PSNR
+        inf), so that all are averaged over the same images: with each leaving out only its
+        own, a model as good or better on every image could rank 4 dB lower."""
+        for attr, score in (("left_out_y", "psnr_y"), ("left_out_rgb", "psnr_rgb")):
+            exact = frozenset(i.name for m in self.models for i in m.images if math.isinf(getattr(i.scores, score)))
+            for m in self.models:
+                setattr(m, attr, exact)
+
+    def exact_by(self) -> dict[str, list[str]]:
+        """{image: the models that reproduced it exactly (PSNR-Y inf)}, in report order."""
+        found: dict[str, list[str]] = {}
+        for m in self.models:
+            for i in m.images:
+                if math.isinf(i.scores.psnr_y):
+                    found.setdefault(i.name, []).append(m.model)
+        return found
 
     def to_json(self) -> dict:
         protocol = {"shave": self.protocol.shave if self.protocol.shave is not None else self.scale,
@@ -524,9 +547,11 @@ def evaluate_models(
         done = {m.model for m in report.models} | {m for m, _exc in failures}
         report.not_measured = [m for m in model_ids if m not in done]
         report.failed = [(m, error_line(exc)) for m, exc in failures]
+        report.leave_out_exact_images()
         stop.partial_report = report
         raise
     if failures and not report.models:
         raise failures[0][1]
     report.failed = [(m, error_line(exc)) for m, exc in failures]
+    report.leave_out_exact_images()
     return report

@@ -58,10 +58,10 @@ def format_table(report: BenchReport) -> str:
             f"{_fmt(m.psnr_rgb, 2):>9} {_fmt(m.niqe, 2):>6}{values} {m.timing.seconds:>9.2f} "
             f"{m.timing.input_mp_per_s:>7.3f}"
         )
-    exact = [f"{m.model}: {counted(m.exact_images, 'image')}" for m in report.models
-             if 0 < m.exact_images < len(m.images)]
-    if exact:
-        routes.append("PSNR means leave out the images reproduced exactly (PSNR inf): " + ", ".join(exact))
+    exact = [f"{image} ({', '.join(models)})" for image, models in report.exact_by().items()]
+    if exact:  # (`run_bench` left them out of every model's means: `leave_out_exact_images`)
+        routes.append("PSNR means leave out, for every model, the images a model reproduced exactly (PSNR inf): "
+                      + ", ".join(exact))
     return "\n".join(lines + routes)
 
 
