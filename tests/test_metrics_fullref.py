@@ -63,6 +63,28 @@ def test_ssim_decreases_with_noise_and_is_symmetric(texture):
     assert 0 < m2 < m1 < 1
 
 
+def test_ms_ssim_halves_an_odd_side_as_msssim_m_does():
+    """Wang's msssim.m takes 2×2 means with `imfilter(ones(2)/4, 'symmetric')` then every
+    other pixel: an odd last row or column is averaged with itself. It was cropped (coastguard
+    ×3: 3e-4 above the reference)."""
+    from scipy import ndimage
+
+    from sr_desktop.engine.metrics.fullref import _halve
+
+    rng = np.random.default_rng(3)
+    odd = rng.uniform(0, 255, (23, 17))
+    # MATLAB's 'same' 2×2 correlation anchors at the kernel's first tap: each output is the
+    # mean of the pixel, its right, lower and lower-right neighbours, mirrored past the edge
+    padded = np.pad(odd, ((0, 1), (0, 1)), mode="symmetric")
+    means = ndimage.correlate(padded, np.full((2, 2), 0.25), mode="constant", origin=(-1, -1))[:-1, :-1]
+    np.testing.assert_allclose(_halve(odd), means[0::2, 0::2], atol=1e-12)
+    assert _halve(odd).shape == (12, 9)
+    # 176 px (→ 88 → 44 → 22 → 11) has all five scales; cropped halving stopped at four
+    a = rng.uniform(0, 255, (176, 175))
+    b = np.clip(a + rng.normal(0, 8, a.shape), 0, 255)
+    assert 0 < ms_ssim(a, b) < 1
+
+
 def test_ssim_window_is_matlab_fspecial():
     w = gaussian_window_1d()
     assert w.shape == (11,) and w.sum() == pytest.approx(1.0)
@@ -113,8 +135,9 @@ def test_gray_images_use_grey_values():
 
 def _naive_ms_ssim(x: np.ndarray, y: np.ndarray, data_range: float = 255.0) -> float:
     """MS-SSIM written straight from Wang, Simoncelli & Bovik (2003): at each of five scales
-    (2×2 means between them) the mean contrast-structure term over every 11×11 Gaussian
-    window inside the image, the last scale's full SSIM, weighted (finest first)."""
+    (2×2 means between them, an odd side's last row or column repeated as in their
+    msssim.m) the mean contrast-structure term over every 11×11 Gaussian window inside the
+    image, the last scale's full SSIM, weighted (finest first)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     t = np.arange(11) - 5.0
@@ -132,9 +155,11 @@ def _naive_ms_ssim(x: np.ndarray, y: np.ndarray, data_range: float = 255.0) -> f
         cs = (2 * cov + c2) / (vx + vy + c2)
         term = cs if level < 4 else cs * (2 * mx * my + c1) / (mx * mx + my * my + c1)
         result *= max(0.0, float(term.mean())) ** weight
-        h, w = x.shape[0] // 2 * 2, x.shape[1] // 2 * 2
-        x = x[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-        y = y[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        # an odd last row or column is repeated, as msssim.m's symmetric imfilter does
+        x, y = (np.pad(im, ((0, im.shape[0] % 2), (0, im.shape[1] % 2)), mode="edge") for im in (x, y))
+        h, w = x.shape
+        x = x.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        y = y.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
     return result
 
 
@@ -147,3 +172,20 @@ def test_ms_ssim_equals_the_formula_written_out():
     value = ms_ssim(sr, hr)
     assert value == pytest.approx(_naive_ms_ssim(sr, hr), abs=1e-9)
     assert 0.2 < value < 0.999
+
+
+def test_rgb2ycbcr_of_uint16_is_matlabs():
+    """uint16 was taken as floats in 0..1: white gave Y 56283.06 and Cb = Cr = 0.502.
+    MATLAB's rgb2ycbcr returns uint16, Y 235·257 for white, 16·257 for black, Cb = Cr 128·257."""
+    from sr_desktop.engine.metrics.color import rgb2ycbcr
+
+    pixels = np.array([[[65535, 65535, 65535], [0, 0, 0], [257 * 200, 257 * 30, 257 * 90]]], np.uint16)
+    ycc = rgb2ycbcr(pixels)
+    assert ycc.dtype == np.uint16
+    assert ycc[0, 0].tolist() == [235 * 257, 128 * 257, 128 * 257]
+    assert ycc[0, 1].tolist() == [16 * 257, 128 * 257, 128 * 257]
+    # a 16-bit colour that is an 8-bit one ×257 lands within rounding of the uint8 result ×257
+    as8 = rgb2ycbcr(np.array([[[200, 30, 90]]], np.uint8))[0, 0].astype(int) * 257
+    assert np.abs(ycc[0, 2].astype(int) - as8).max() <= 257 // 2 + 1
+    with pytest.raises(ValueError, match="uint8, uint16 or float"):
+        rgb2ycbcr(np.zeros((1, 1, 3), np.int32))

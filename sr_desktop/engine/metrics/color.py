@@ -13,7 +13,11 @@ def rgb2ycbcr(rgb: np.ndarray) -> np.ndarray:
     """H×W×3 RGB -> YCbCr exactly as MATLAB does for each input class.
 
     * uint8 (0..255): result uint8, rounded half away from zero.
+    * uint16 (0..65535): result uint16, the float result × 65535 rounded (MATLAB's
+      ``im2uint16`` of it: Y 16·257 … 235·257); it was taken as floats in 0..1.
     * float (0..1): result float64 in 0..1 (``(T·rgb + offset) / 255``), not rounded.
+
+    Other integer types are refused (ValueError).
     """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -21,6 +25,11 @@ def rgb2ycbcr(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype == np.uint8:
         ycc = rgb.astype(np.float64) @ (BT601_MATRIX.T / 255.0) + BT601_OFFSET
         return np.clip(np.floor(ycc + 0.5), 0, 255).astype(np.uint8)
+    if rgb.dtype == np.uint16:
+        ycc = rgb2ycbcr(rgb.astype(np.float64) / 65535.0) * 65535.0
+        return np.clip(np.floor(ycc + 0.5), 0, 65535).astype(np.uint16)
+    if rgb.dtype.kind in "iub":
+        raise ValueError(f"rgb2ycbcr takes uint8, uint16 or float RGB, got {rgb.dtype}")
     ycc = rgb.astype(np.float64) @ BT601_MATRIX.T + BT601_OFFSET
     return ycc / 255.0
 

@@ -125,8 +125,13 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, shave: int = 0
 
 
 def _halve(img: np.ndarray) -> np.ndarray:
-    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
-    img = img[:h, :w]
+    """2×2 means, as Wang's ``msssim.m`` takes them (``imfilter(ones(2)/4, 'symmetric')``,
+    then every other pixel): an odd last row or column is averaged with itself, not cropped
+    (cropped, coastguard ×3 differed by 3e-4)."""
+    if img.shape[0] % 2:
+        img = np.concatenate([img, img[-1:]], axis=0)
+    if img.shape[1] % 2:
+        img = np.concatenate([img, img[:, -1:]], axis=1)
     return 0.25 * (img[0::2, 0::2] + img[1::2, 0::2] + img[0::2, 1::2] + img[1::2, 1::2])
 
 
@@ -146,7 +151,7 @@ def ms_ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, shave: int 
     h, w = x.shape
     while levels < len(MS_SSIM_WEIGHTS) and min(h, w) >= SSIM_WINDOW:
         levels += 1
-        h, w = h // 2, w // 2
+        h, w = (h + 1) // 2, (w + 1) // 2
     if levels == 0:
         raise ValueError(f"image {x.shape[1]}×{x.shape[0]} smaller than the SSIM window")
     weights = np.array(MS_SSIM_WEIGHTS[:levels])
