@@ -3,14 +3,19 @@
     PYTHONPATH=. python3 benchmarks/gpu_check.py [--device cuda] [--quick] [--json OUT.json]
 
 For each family it takes the zoo model when its files are installed and otherwise the same
-architecture with random weights (RRDBNet x4plus, SRVGGNetCompact, SPAN): the compute is the
-same, so speed and fp16 exactness carry over. Prints one table:
+architecture with random weights (RRDBNet x4plus, SRVGGNetCompact, SPAN: the compute is the
+same, so speed and fp16 exactness carry over); the zoo's converted ncnn graphs (UpConv7,
+CUNet, Real-CUGAN, SRMD) run only where their packages are installed and are listed as
+skipped otherwise. Prints one table:
 
 * exactness: the device's fp32 and fp16 output against the CPU's fp32 output (PSNR, natural
   crop of the bundled chelsea.png, through `upscale_image`: tiles, padding, crops);
 * speed: input megapixels per second at fp16 (and fp32) on a SIZE² photo, tiles chosen by
   the engine (`--tile auto`: free-memory sizing), after one warm-up;
 * tiled/whole: seconds with 256-px tiles over seconds for the whole image in one piece;
+* device checks, PASS/FAIL with a count: each zoo family's fp32 (≥ 50 dB) and fp16 (≥ 35 dB)
+  output against the CPU's fp32, 32-px tiles reproducing the whole image (≤ 1 level), and a
+  Cancel that stops an upscale on the device;
 * peak memory (``torch.cuda.max_memory_allocated``) for a 4000×3000 ×4 upscale with RRDBNet;
 * KernelGAN: seconds per 256² image with the app's fast preset (on the device and on the
   CPU) and with the paper's recipe (3000 iterations, the engine function's defaults);
@@ -24,7 +29,7 @@ same, so speed and fp16 exactness carry over. Prints one table:
 Random weights keep the speed numbers but make the exactness ones weak (a random deep network
 drifts towards flat outputs): carry the zoo's model packages to the device where possible.
 
-``--quick`` shrinks every size so that the script runs on a CPU in about a minute (to check
+``--quick`` shrinks every size so that the script runs on a CPU in minutes (to check
 the script itself, not to measure). Targets (issue 16): Real-ESRGAN x4plus fp16 ≥ 8 input
 MP/s, KernelGAN ≤ 10 s per image.
 """
@@ -48,22 +53,35 @@ from sr_desktop.engine.core.paths import RESOURCES_DIR
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.upscale import upscale_image
 
-#: (zoo id, scale, architecture, its constructor arguments when built with random weights)
+#: (zoo id, scale, architecture, its constructor arguments when built with random weights;
+#: None: the zoo's converted ncnn graph only, skipped where its package is not installed)
 FAMILIES = [
     ("realesrgan-x4plus", 4, "RRDBNet", {"num_feat": 64, "num_block": 23, "num_grow_ch": 32, "num_upsample": 2}),
     ("realesr-animevideov3", 4, "SRVGGNetCompact", {"num_feat": 64, "num_conv": 16, "upscale": 4}),
     ("span", 4, "SPAN", {"feature_channels": 48, "upscale": 4}),
+    ("waifu2x-photo", 2, "UpConv7", None),
+    ("waifu2x-cunet", 2, "CUNet", None),
+    ("realcugan-se", 2, "Real-CUGAN", None),
+    ("srmdnf", 4, "SRMD", None),
 ]
 
 
-def build(model_id: str, scale: int, arch: str, params: dict, device: str, precision: str):
-    """The zoo model if installed, else the architecture with random weights; (model, source)."""
+class Skipped(Exception):
+    """A family that cannot run here (its zoo package is not installed and it has no
+    architecture to stand in)."""
+
+
+def build(model_id: str, scale: int, arch: str, params: dict | None, device: str, precision: str):
+    """The zoo model if installed, else the architecture with random weights; (model, source).
+    `Skipped` for a zoo-only family (`params` None) that is not installed."""
     from sr_desktop.engine.pipeline.model_cache import get_model
 
     try:
         return get_model(model_id, scale, device=device, precision=precision, backend="torch"), "zoo"
     except Exception as exc:  # noqa: BLE001 - not installed here: the architecture stands in
         reason = str(exc).splitlines()[0][:60]
+    if params is None:
+        raise Skipped(reason)
     from sr_desktop.engine.compute import devices
     from sr_desktop.engine.models.arch_model import ArchModel
     from sr_desktop.engine.models.archs.detect import arch_support
@@ -160,6 +178,55 @@ def vulkan_rows(size: int, crop: int) -> tuple[list[dict], str]:
     return rows, ""
 
 
+#: the device's fp32 output against the CPU's, at least (a zoo model; random weights drift)
+FP32_MIN_DB, FP16_MIN_DB = 50.0, 35.0
+
+
+def device_checks(rows: list[dict], device: str, crop: int) -> list[dict]:
+    """What the test suite checks on the CPU, on `device`: per family its fp32 and fp16
+    output against the CPU's (zoo weights), tiles that reproduce the whole image, and a
+    cancel that stops an upscale on the device. [{check, passed, detail}]."""
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.core.progress import CancelToken
+
+    checks = []
+    for r in rows:
+        if r.get("source") != "zoo":
+            continue
+        for precision, least in (("fp32", FP32_MIN_DB), ("fp16", FP16_MIN_DB)):
+            if f"psnr_vs_cpu_{precision}" in r:
+                value = r[f"psnr_vs_cpu_{precision}"]
+                checks.append({"check": f"{r['model']} {precision} = CPU fp32", "passed": value >= least,
+                               "detail": f"{value} dB (≥ {least})"})
+    measured = next((f for f in FAMILIES if any(r["model"] == f[0] and "skipped" not in r for r in rows)), None)
+    if measured is None:
+        return checks
+    model, _source = build(*measured, device, "fp32")
+    pixels = photo(max(crop, 80))
+    whole = upscale_image(Image(pixels), UpscaleOptions(model="bicubic", scale=model.scale, tile=0, device=device),
+                          model=model).image.pixels
+    tiled = upscale_image(Image(pixels), UpscaleOptions(model="bicubic", scale=model.scale, tile=32, device=device),
+                          model=model).image.pixels
+    worst = int(np.abs(whole.astype(np.int16) - tiled.astype(np.int16)).max())
+    checks.append({"check": f"{measured[0]} 32-px tiles = whole image", "passed": worst <= 1,
+                   "detail": f"largest difference {worst} level(s)"})
+    cancel, seen = CancelToken(), []
+
+    def cancel_at_first_tile(info) -> None:
+        seen.append(info)
+        cancel.cancel()
+
+    try:
+        upscale_image(Image(pixels), UpscaleOptions(model="bicubic", scale=model.scale, tile=32, device=device),
+                      model=model, progress=cancel_at_first_tile, cancel=cancel)
+        stopped = "ran to the end"
+    except Cancelled:
+        stopped = f"stopped after {len(seen)} progress report(s)"
+    checks.append({"check": "Cancel stops a device upscale", "passed": stopped.startswith("stopped"),
+                   "detail": stopped})
+    return checks
+
+
 def training_rows(device: str, quick: bool) -> list[dict]:
     """Training throughput of the literature's heavier networks (`bench_train.bench`)."""
     import tempfile
@@ -194,7 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for model_id, scale, arch, params in FAMILIES:
         row: dict = {"family": arch, "model": model_id, "scale": scale}
-        ref_model, row["source"] = build(model_id, scale, arch, params, "cpu", "fp32")
+        try:
+            ref_model, row["source"] = build(model_id, scale, arch, params, "cpu", "fp32")
+        except Skipped as why:
+            row["skipped"] = str(why)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            continue
         crop_px = photo(crop)
         reference = upscale_image(Image(crop_px), UpscaleOptions(model="bicubic", scale=scale, device="cpu"),
                                   model=ref_model).image.pixels
@@ -212,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row), flush=True)
 
     summary: dict = {"device": device, "rows": rows}
+    summary["checks"] = device_checks(rows, device, crop)
     model, source = build(*FAMILIES[0], device, "fp16" if cuda else "fp32")
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -230,9 +304,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{'tiled/whole':>11s}")
     nan = float("nan")
     for r in rows:
+        if "skipped" in r:
+            print(f"{r['family']:18s} skipped: {r['skipped']}")
+            continue
         print(f"{r['family']:18s} {r['source'][:8]:8s} {r['psnr_vs_cpu_fp32']:8.2f} "
               f"{r.get('psnr_vs_cpu_fp16', nan):8.2f} {r['mp_per_s_fp32']:10.3f} {r.get('mp_per_s_fp16', nan):10.3f} "
               f"{r.get('tiled_over_whole', nan):11.3f}")
+    passed = sum(c["passed"] for c in summary["checks"])
+    print(f"\n{device} checks: {passed} of {len(summary['checks'])} passed")
+    for c in summary["checks"]:
+        print(f"  {'PASS' if c['passed'] else 'FAIL'}  {c['check']}: {c['detail']}")
     print(f"4000×3000 ×4 ({summary['big']['model']}): {summary['big']['seconds']} s, peak GPU "
           f"{summary['big']['peak_gpu_bytes']} bytes")
     for r in summary["kernelgan"]:
