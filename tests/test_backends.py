@@ -464,6 +464,23 @@ def test_env_sets_what_auto_means(home, monkeypatch):
         choose.auto_means()
 
 
+def test_env_openvino_that_cannot_load_falls_back_as_auto_does(home, monkeypatch, caplog):
+    """SR_DESKTOP_BACKEND=openvino with OpenVINO failing to load made every network upscale
+    fail ("OpenVINO is installed but cannot be loaded"); the variable only sets what auto
+    means, and auto never fails for its own choice."""
+    def cannot_load(model, **kwargs):
+        raise BackendError("OpenVINO is installed but cannot be loaded: ImportError: simulated")
+
+    monkeypatch.setattr(choose, "build_openvino_runner", cannot_load)
+    monkeypatch.setenv(choose.ENV_DEFAULT, "openvino")
+    model = load_model("span", scale=2)
+    with caplog.at_level(logging.INFO, logger=choose.__name__):
+        assert choose.apply_backend(model, "auto") == "torch" and model.runner is None
+    assert "cannot be loaded" in caplog.text
+    with pytest.raises(BackendError, match="cannot be loaded"):  # asked for by name: the error
+        choose.apply_backend(model, "openvino")
+
+
 def test_openvino_installed_but_failing_to_load_is_not_called_missing(monkeypatch):
     import sys
 

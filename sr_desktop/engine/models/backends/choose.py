@@ -40,6 +40,7 @@ from sr_desktop.engine.models.backends.ncnn_runner import build_ncnn_runner, can
 from sr_desktop.engine.models.backends.openvino_runner import (
     BackendError,
     build_openvino_runner,
+    openvino_unavailable,
     openvino_version,
     smooth_test_image,
 )
@@ -142,6 +143,20 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
         # models failed under SR_DESKTOP_BACKEND=openvino|ncnn, naming a flag never given
         log.info("backends: %s=%s cannot run %s; torch runs it", ENV_DEFAULT, requested.value, model.id)
         return model.backend
+    if by_env:
+        # the variable sets what auto means: where that backend cannot run here (OpenVINO that
+        # fails to load, a conversion it refuses), auto's fallback, never an error
+        try:
+            return _apply_named(model, requested, progress, cancel)
+        except BackendError as exc:
+            log.info("backends: %s=%s: %s; torch runs %s", ENV_DEFAULT, requested.value, exc, model.id)
+            model.runner, model.backend = None, type(model).backend
+            return model.backend
+    return _apply_named(model, requested, progress, cancel)
+
+
+def _apply_named(model, requested: Backend, progress: ProgressCallback | None, cancel: CancelToken | None) -> str:
+    """`apply_backend` for a backend asked for by name (or auto)."""
     if requested == Backend.OPENVINO:
         if model.torch_only_reason:
             raise BackendError(f"--backend openvino cannot run {model.id}: {model.torch_only_reason}; "
@@ -351,8 +366,9 @@ def _apply_auto(model, progress: ProgressCallback | None, cancel: CancelToken | 
         builders[Backend.OPENVINO.value] = build_openvino_runner
     if can_use_ncnn(model) and ncnn_version() is not None:
         builders[Backend.NCNN.value] = build_ncnn_runner
-    if openvino_missing:
-        log.info("backends: OpenVINO is not installed; %s", "timing torch against ncnn" if builders else "using torch")
+    if openvino_missing:  # (not installed, or installed and failing to load: its own words)
+        log.info("backends: %s; %s", openvino_unavailable() or "OpenVINO is not installed",
+                 "timing torch against ncnn" if builders else "using torch")
     if not builders:
         return model.backend
     key = _measure_key(model)
