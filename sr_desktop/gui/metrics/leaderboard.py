@@ -42,6 +42,8 @@ COLUMN_TIPS = (
 )
 SORT_ROLE = Qt.ItemDataRole.UserRole
 MODEL_ROLE = Qt.ItemDataRole.UserRole + 1
+#: a row's NIQE (None without one): in the name's tooltip and in the copied table
+NIQE_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 def format_niqe(value: float) -> str:
@@ -125,6 +127,7 @@ class LeaderboardTable(QTableWidget):
                 shown += " *"
             name = _SortItem(shown, shown)
             name.setData(MODEL_ROLE, row.model)
+            name.setData(NIQE_ROLE, None if row.error else row.niqe)
             name.setToolTip(plain_tooltip(tip))
             cells = [name]
             if row.error:
@@ -160,11 +163,14 @@ class LeaderboardTable(QTableWidget):
         self.setMinimumHeight(self.sizeHint().height())
 
     def as_text(self) -> str:
-        """The table as shown (sorted), tab-separated with its header: what Ctrl+C copies,
-        to paste into a spreadsheet or a note."""
-        lines = ["\t".join(COLUMNS)]
+        """The table as shown (sorted), tab-separated with its header, and each row's NIQE
+        (the names' tooltip; no room for a column in a laptop-sized dock): what Ctrl+C
+        copies, to paste into a spreadsheet or a note."""
+        lines = ["\t".join((*COLUMNS, "NIQE"))]
         for r in range(self.rowCount()):
-            lines.append("\t".join(self.item(r, c).text() if self.item(r, c) else "" for c in range(len(COLUMNS))))
+            cells = [self.item(r, c).text() if self.item(r, c) else "" for c in range(len(COLUMNS))]
+            niqe = self.item(r, 0).data(NIQE_ROLE) if self.item(r, 0) else None
+            lines.append("\t".join((*cells, "" if niqe is None else f"{niqe:.2f}")))
         return "\n".join(lines)
 
     def keyPressEvent(self, event) -> None:
