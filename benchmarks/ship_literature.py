@@ -172,22 +172,29 @@ def _published(entry: dict, scale: int, dataset: str) -> str:
 
 
 def table() -> str:
-    """Markdown: every shipped literature model, published vs measured."""
-    rows = ["| model | scale | training data | iterations | train time | Set5 published | Set5 here "
+    """Markdown: every shipped literature model, published vs measured; the hardware each
+    was trained on as notes below it (the train time cell names its note)."""
+    rows = ["| model | scale | training data | iterations | train time (hardware) | Set5 published | Set5 here "
             "| Set14 published | Set14 here | target (Set5) | state |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    hardware: list[str] = []
     for entry in _read_manifest()["models"]:
         for key, rec in sorted(entry.get("trained", {}).items(), key=lambda kv: int(kv[0])):
             scale = int(key)
             m = rec.get("measured", {})
             hours = rec.get("train_seconds", 0) / 3600
             state = "training incomplete" if rec.get("incomplete") else "target met"
+            where = rec.get("hardware") or "not recorded"
+            if where not in hardware:
+                hardware.append(where)
             rows.append(
                 f"| `{entry['id']}` | ×{scale} | {training_data_text(rec)} | {rec['iterations']:,} | "
-                f"{hours:.2f} h | {_published(entry, scale, 'Set5')} | {_db(m.get('Set5', {}).get('psnr'))} | "
+                f"{hours:.2f} h (H{hardware.index(where) + 1}) | {_published(entry, scale, 'Set5')} | "
+                f"{_db(m.get('Set5', {}).get('psnr'))} | "
                 f"{_published(entry, scale, 'Set14')} | {_db(m.get('Set14', {}).get('psnr'))} | "
                 f"≥ {rec.get('target', {}).get('psnr', '—')} | {state} |")
-    return "\n".join(rows)
+    notes = [f"- H{i}: {text}" for i, text in enumerate(hardware, 1)]
+    return "\n".join(rows + ([""] + notes if notes else []))
 
 
 def commands() -> str:
