@@ -113,6 +113,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     only = set(filter(None, args.only.split(",")))
+    if unknown := sorted(only - {model_id for model_id, _scale in CASES}):  # (an empty table, exit 0)
+        ap.error(f"--only: {', '.join(unknown)} not among this benchmark's zoo models "
+                 f"({', '.join(sorted({m for m, _s in CASES}))})")
     rng = np.random.default_rng(0)
     image = torch.from_numpy(rng.random((1, 3, args.size, args.size), dtype=np.float32))
     from PIL import Image
