@@ -863,6 +863,11 @@ def test_help_about_with_a_relative_home(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SR_DESKTOP_HOME", "home")
     assert str(tmp_path / "home") in about_text()
+    import html
+    import platform
+
+    # which system a report came from, not "on Linux" alone
+    assert f"on {platform.system()} {html.escape(platform.release())}." in about_text()
 
 
 def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot):

@@ -47,7 +47,9 @@ def about_text() -> str:
     return (
         f"<h3>SR Desktop {html.escape(__version__)}</h3>"
         "<p>Super-resolution workbench: upscale, compare and measure, train.<br>"
-        f"Python {html.escape(platform.python_version())} on {html.escape(platform.system())}.<br>"
+        # (the system's release too: "Linux" alone said nothing of which one a report came from)
+        f"Python {html.escape(platform.python_version())} on {html.escape(platform.system())} "
+        f"{html.escape(platform.release())}.<br>"
         f"{html.escape(libraries_line())}</p>"
         f"<table>{folders}</table>"
         "<p>The app's code is under the MIT licence. The bundled photos and NIQE's parameters: "
