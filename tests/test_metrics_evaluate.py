@@ -260,9 +260,12 @@ def test_an_image_reproduced_exactly_leaves_the_psnr_means_and_is_counted():
     assert exact.to_json()["psnr_y"] is None and "psnr_inf_images" not in model("c", [30.0]).to_json()
     report = BenchReport("set", 3, "bicubic", [mixed, exact])
     report.leave_out_exact_images()
-    assert mixed.psnr_y == 34.0  # im0 and im1, exact for b, left out of a's mean too
+    # b is exact on all its images: leaving them out of every mean would leave it none, so
+    # each model keeps its own (a's im0, exact for b only, stays in a's mean)
+    assert (mixed.psnr_y, exact.psnr_y) == (33.0, math.inf)
     assert format_table(report).splitlines()[-1] == (
-        "PSNR means leave out, for every model, the images a model reproduced exactly (PSNR inf): im1 (a, b), im0 (b)")
+        "PSNR means leave out each model's own images reproduced exactly (PSNR inf; out of every mean they "
+        "would leave a model none): im1 (a, b), im0 (b)")
 
 
 def test_a_model_as_good_on_every_image_never_ranks_lower():
@@ -280,6 +283,25 @@ def test_a_model_as_good_on_every_image_never_ranks_lower():
     assert b.psnr_y > a.psnr_y  # each alone
     BenchReport("set", 2, "bicubic", [a, b]).leave_out_exact_images()
     assert a.psnr_y == b.psnr_y == 40.61 and a.psnr_rgb == b.psnr_rgb == 39.0
+    assert a.to_json()["psnr_left_out"] == ["flat"]
+
+
+def test_when_every_image_is_exact_for_some_model_each_keeps_its_own_mean():
+    """One image, reproduced exactly by two of three models: leaving it out of every mean
+    left no image, and every model's PSNR read "-" (null), the third's 49.45 dB too."""
+    from sr_desktop.engine.metrics.evaluate import BenchReport, ImageEvaluation, ImageScores, ModelEvaluation
+    from sr_desktop.engine.metrics.report import format_table
+    from sr_desktop.engine.metrics.timing import Timing
+
+    models = [ModelEvaluation(name, 2, "bicubic", [ImageEvaluation("ramp", ImageScores(p, 1.0, p), Timing())])
+              for name, p in (("bicubic", math.inf), ("espcn", math.inf), ("nearest", 49.45))]
+    report = BenchReport("ramp", 2, "bicubic", models)
+    report.leave_out_exact_images()
+    assert [m.psnr_y for m in models] == [math.inf, math.inf, 49.45]
+    assert "psnr_left_out" not in models[2].to_json()
+    assert format_table(report).splitlines()[-1] == (
+        "PSNR means leave out each model's own images reproduced exactly (PSNR inf; out of every mean they "
+        "would leave a model none): ramp (bicubic, espcn)")
 
 
 def test_round_y_rounds_both_images_luma_and_only_with_it(hr):

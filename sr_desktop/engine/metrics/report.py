@@ -59,9 +59,12 @@ def format_table(report: BenchReport) -> str:
             f"{m.timing.input_mp_per_s:>7.3f}"
         )
     exact = [f"{image} ({', '.join(models)})" for image, models in report.exact_by().items()]
-    if exact:  # (`run_bench` left them out of every model's means: `leave_out_exact_images`)
+    if exact and any(m.left_out_y for m in report.models):  # (`BenchReport.leave_out_exact_images`)
         routes.append("PSNR means leave out, for every model, the images a model reproduced exactly (PSNR inf): "
                       + ", ".join(exact))
+    elif exact:  # left out of every mean they would leave a model no image: each model's own
+        routes.append("PSNR means leave out each model's own images reproduced exactly (PSNR inf; out of every mean "
+                      "they would leave a model none): " + ", ".join(exact))
     return "\n".join(lines + routes)
 
 
