@@ -80,3 +80,23 @@ def test_the_log_file_is_rotated_at_its_size_limit(tmp_path, monkeypatch):
     assert names == ["sr-desktop.log", "sr-desktop.log.1", "sr-desktop.log.2"]
     assert all(p.stat().st_size <= 2000 for p in tmp_path.iterdir())
     assert "line 199" in (tmp_path / "sr-desktop.log").read_text(encoding="utf-8")
+
+
+def test_the_windows_warnings_share_its_log_files_handler(tmp_path, monkeypatch):
+    """A second handler of the same rotated file (for Python's warnings) renamed it in turn
+    with the window's: records went out with the old files (25 of 60 kept where 41 fit)."""
+    from sr_desktop.cli.common import send_warnings_to_log
+
+    warnings_logger = logging.getLogger("py.warnings")
+    monkeypatch.setattr(warnings_logger, "handlers", [])
+    monkeypatch.setattr(warnings_logger, "propagate", warnings_logger.propagate)
+    window = LogFileHandler(tmp_path / "sr-desktop.log")
+    root = logging.getLogger()
+    root.addHandler(window)
+    try:
+        send_warnings_to_log(False)
+        assert warnings_logger.handlers == [window]
+    finally:
+        root.removeHandler(window)
+        window.close()
+        logging.captureWarnings(False)

@@ -189,14 +189,17 @@ def send_warnings_to_log(verbose: bool = False) -> None:
     """
     import logging
 
-    from sr_desktop.cli.log_file import log_file_handler
+    from sr_desktop.cli.log_file import LogFileHandler, log_file_handler
 
     logging.captureWarnings(True)
     logger = logging.getLogger("py.warnings")
     logger.propagate = verbose
     if any(getattr(h, "_sr_desktop_warnings", False) for h in logger.handlers):
         return
-    handler = log_file_handler()
+    # the window's own handler of the file where there is one: two handlers of one rotated
+    # file each renamed it in turn, and the window's records went out with the old files
+    handler = next((h for h in logging.getLogger().handlers if isinstance(h, LogFileHandler)), None)
+    handler = handler or log_file_handler()
     handler._sr_desktop_warnings = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
 
