@@ -304,7 +304,8 @@ def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):
     assert window.message_bar.action_text() == "Batch export this folder…"
 
 
-def test_dropping_a_library_whose_images_are_in_sub_folders_offers_batch_export(make_window, tmp_path, qtbot):
+def test_dropping_a_library_whose_images_are_in_sub_folders_offers_batch_export(make_window, tmp_path, qtbot,
+                                                                                 monkeypatch):
     """A library laid out by year (``lib/2023/…``) has no image at its top: its drop said
     "Cannot open: lib/ (no images in the folder)" and offered no batch export."""
     window = make_window()
@@ -316,7 +317,8 @@ def test_dropping_a_library_whose_images_are_in_sub_folders_offers_batch_export(
     drop(window, [library])
     wait_idle(qtbot, window)
     assert window.message_bar.level == "info", window.message_bar.text()
-    assert window.message_bar.text() == "Folder “lib”: its images are in its sub-folders (a batch export takes them)."
+    said = "Folder “lib”: its images are all in its sub-folders; File ▸ Batch export… takes them."
+    assert window.message_bar.text() == said
     assert window.message_bar.action_text() == "Batch export this folder…"
     qtbot.mouseClick(window.message_bar.action_button, Qt.MouseButton.LeftButton)
     dialog = window.batch_dialog
@@ -333,6 +335,20 @@ def test_dropping_a_library_whose_images_are_in_sub_folders_offers_batch_export(
     wait_idle(qtbot, window)
     assert "empty/ (no images in the folder)" in window.message_bar.text()
     assert window.message_bar.action_text() == ""
+
+    # opened another way (the command line: `sr-desktop lib/`), it is said too, without the button
+    window.message_bar.clear()
+    assert not window.open_paths([library])
+    assert window.message_bar.text() == said and window.message_bar.level == "info"
+
+    # a tree too large to look through is not said to hold images
+    from sr_desktop.engine.imageio import folder_scan
+
+    (empty / "docs" / "more.txt").write_text("x")
+    monkeypatch.setattr(folder_scan, "SCAN_BUDGET", 1)
+    assert not window.open_paths([empty])
+    assert window.message_bar.text() == ("Folder “empty”: no images at its top, and too many files below to look "
+                                         "through here; File ▸ Batch export… searches its sub-folders.")
 
 
 def test_unsupported_and_broken_files_give_a_message_and_the_app_continues(make_window, tmp_path, qtbot):

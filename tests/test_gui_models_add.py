@@ -306,10 +306,50 @@ def test_a_dropped_model_file_is_added_beside_the_dropped_images(window, tmp_pat
     qtbot.waitUntil(lambda: window.image is not None, timeout=20000)
     spec = window.picker.spec()
     assert spec is not None and spec.custom and spec.name == "dropped net"
-    assert window.message_bar.text() == "" and spec.id in window.statusBar().currentMessage()
+    # said in the message bar: the image's "Opening photo.png…" took the status line
+    assert spec.id in window.message_bar.text() and window.message_bar.level == "info"
     # a pair's .bin is not reported as a file that cannot be opened; a bad .param is the adder's error
     param, weights = tmp_path / "graph.param", tmp_path / "graph.bin"
     param.write_text("not a graph")
     weights.write_bytes(b"\0" * 8)
     drop(window, [param, weights])
     assert "graph.param" in window.message_bar.text() and "graph.bin" not in window.message_bar.text()
+
+
+def test_a_model_dropped_with_other_files_keeps_their_summary_and_its_own_failure(window, tmp_path, qtbot):
+    """Adding a dropped model cleared the message bar: the drop's "Cannot open: notes.txt"
+    and a folder's batch offer were gone; a model that cannot be added is in that summary. An
+    ncnn .bin dropped alone (its .param beside it) is added as Models ▸ Add model… does."""
+    from tests.test_gui_main_window import drop
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"not a model")
+    drop(window, [srvgg_pth(tmp_path / "good net.pth", seed=4), notes, broken])
+    text = window.message_bar.text()
+    assert "notes.txt (not a supported image type)" in text and "broken.pth" in text, text
+    assert window.picker.spec().name == "good net"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "a.png")
+    drop(window, [folder, srvgg_pth(tmp_path / "second net.pth", seed=5)])
+    qtbot.waitUntil(lambda: window.image is not None, timeout=20000)
+    assert window.message_bar.action_text() == "Batch export this folder…"
+    assert window.picker.spec().name == "second net"
+
+
+def test_a_dropped_ncnn_bin_beside_its_param_is_added(window, tmp_path, qtbot, monkeypatch):
+    from tests.test_gui_main_window import drop
+
+    added = []
+    monkeypatch.setattr(window.model_adder, "add_model", lambda path, say=None: added.append(path.name))
+    (tmp_path / "net.param").write_text("7767517\n")
+    (tmp_path / "net.bin").write_bytes(b"\0" * 8)
+    (tmp_path / "other.bin").write_bytes(b"\0" * 8)  # no .param: not a model
+    drop(window, [tmp_path / "net.bin"])
+    assert added == ["net.bin"] and window.message_bar.text() == ""
+    drop(window, [tmp_path / "net.param", tmp_path / "net.bin"])  # the pair: once, by its .param
+    assert added == ["net.bin", "net.param"]
+    drop(window, [tmp_path / "other.bin"])
+    assert "other.bin (not a supported image type)" in window.message_bar.text()

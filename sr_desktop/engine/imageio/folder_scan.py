@@ -15,11 +15,12 @@ from sr_desktop.engine.imageio.hidden import is_hidden
 SCAN_BUDGET = 20_000
 
 
-def images_in_subfolders(folder: Path, budget: int = SCAN_BUDGET) -> bool | None:
+def images_in_subfolders(folder: Path, budget: int | None = None) -> bool | None:
     """True when a sub-folder of `folder` (at any depth) holds an image file, False when
-    none does, None when `budget` entries were looked at without finding one. Hidden
-    entries are skipped and linked folders not followed, as a recursive batch does;
-    folders that cannot be listed are passed over."""
+    none does, None when `budget` entries (default `SCAN_BUDGET`) were looked at without
+    finding one. Hidden entries are skipped and linked folders not followed, as a
+    recursive batch does; folders that cannot be listed are passed over."""
+    budget = SCAN_BUDGET if budget is None else budget
     pending = []
     try:
         with os.scandir(folder) as top:

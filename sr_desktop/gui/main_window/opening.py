@@ -101,8 +101,8 @@ class ImageOpener:
         recent_menu: QMenu,
         may_discard_result: Callable[[], bool],
         show_image: ShowImage,
-        folder_dropped: Callable[[Path, bool], None],
-        model_dropped: Callable[[Path], object] = lambda _path: None,
+        folder_dropped: Callable[[Path], None],
+        model_dropped: Callable[[Path, Callable[[str], None]], object] = lambda _path, _say: None,
     ) -> None:
         self.parent = parent
         self.session = session
@@ -132,7 +132,7 @@ class ImageOpener:
         self.image_folders: list[Path] = []  # the folders of the last open_paths that held images
         #: ... and those whose images are all in sub-folders (a library by year): nothing to
         #: show, a batch export to offer
-        self.nested_folders: list[Path] = []
+        self.nested_folders: dict[Path, bool] = {}  # (False: too many entries below to tell)
         filmstrip.imageChosen.connect(self._on_filmstrip_chosen)
         filmstrip.thumbnailShown.connect(self._on_thumbnail_shown)
         # listed afresh each time it opens: a file deleted since stayed in it ("file not found")
@@ -150,21 +150,22 @@ class ImageOpener:
         if names:
             self.open_paths([Path(n) for n in names])
 
-    def open_paths(self, paths) -> bool:
+    def open_paths(self, paths, not_opened: list[tuple[str, str]] = ()) -> bool:
         """Add files (and the images inside folders) to the filmstrip and open the first
         that decodes.
 
-        What cannot be opened is summed up in one message (details on demand). Returns
-        True if an image is being opened.
+        What cannot be opened is summed up in one message (details on demand), with the
+        (name, reason) of `not_opened` (model files of a drop that could not be added).
+        Returns True if an image is being opened.
         """
         from sr_desktop.engine.imageio import check_input_file, is_image_path
         from sr_desktop.engine.imageio.folder_scan import images_in_subfolders
         from sr_desktop.engine.imageio.hidden import is_hidden
 
         files: list[Path] = []
-        rejected: list[tuple[str, str]] = []
+        rejected: list[tuple[str, str]] = list(not_opened)
         self.image_folders = []
-        self.nested_folders = []
+        self.nested_folders = {}
         for path in _each_once(Path(p) for p in paths):  # (one named twice was counted twice)
             try:
                 if path.is_dir():
@@ -172,8 +173,8 @@ class ImageOpener:
                                     if p.is_file() and is_image_path(p) and not is_hidden(p))
                     if inside:
                         self.image_folders.append(path)
-                    elif images_in_subfolders(path) is not False:  # (None: too many entries to tell)
-                        self.nested_folders.append(path)
+                    elif (below := images_in_subfolders(path)) is not False:  # (None: too many entries to tell)
+                        self.nested_folders[path] = bool(below)
                     else:
                         rejected.append((f"{path.name}/", "no images in the folder"))
                     files.extend(inside)
@@ -195,6 +196,12 @@ class ImageOpener:
         self.message_bar.clear()
         if rejected:
             self._report_batch()
+        elif self.nested_folders:  # (however it was opened: a drop, a paste, the command line)
+            first, seen = next(iter(self.nested_folders.items()))
+            said = ("its images are all in its sub-folders; File ▸ Batch export… takes them" if seen else
+                    "no images at its top, and too many files below to look through here; File ▸ Batch "
+                    "export… searches its sub-folders")
+            self.message_bar.show_message(f"Folder “{first.name}”: {said}.", level="info")
         if not files:
             return False
         self.filmstrip.add_paths(files, later=files[0])
@@ -305,28 +312,38 @@ class ImageOpener:
         return True
 
     def _open_local(self, paths: list[Path]) -> None:
-        """Dropped or pasted files: model files (`is_model_file_name`) added as models,
-        the rest opened, with a batch export offered for a folder among them."""
-        from sr_desktop.engine.models.model_files import is_model_file_name
+        """Dropped or pasted files: model files (`is_model_file_name`, an ncnn .bin beside
+        its .param) added as models, the rest opened, with a batch export offered for a
+        folder among them."""
+        from sr_desktop.engine.models.model_files import is_model_file_name, is_ncnn_weights_of_a_graph
 
-        models = [p for p in paths if is_model_file_name(p) and p.is_file()]
-        pairs = {p.with_suffix(".bin") for p in models if p.suffix.lower() == ".param"}  # (an ncnn .bin: the pair's)
-        others = [p for p in paths if p not in models
-                  and not (p.suffix.lower() == ".bin" and p.with_suffix(".bin") in pairs)]
-        if others or not models:
-            self.open_paths(others)
-            self._offer_folder_batch()
+        candidates = [p for p in paths if p.is_file() and (is_model_file_name(p) or is_ncnn_weights_of_a_graph(p))]
+        graphs = {p.with_suffix("").as_posix().lower() for p in candidates if p.suffix.lower() == ".param"}
+        # an ncnn pair dropped whole is added once, by its .param
+        models = [p for p in candidates if not (p.suffix.lower() == ".bin" and p.with_suffix("").as_posix().lower()
+                                                in graphs)]
+        others = [p for p in paths if p not in candidates]
+        # the models first: adding one ends by clearing the message bar, which held the drop's
+        # summary and its batch offer; one that cannot be added is in that summary
+        failed: list[tuple[str, str]] = []
+        added = ""
         for path in models:
-            self.model_dropped(path)
+            if self.model_dropped(path, lambda message, name=path.name: failed.append((name, message))) is not None:
+                added = self.feedback.status_text()  # "Added model … as custom-…"
+        if others or failed or not models:
+            self.open_paths(others, failed)
+            self._offer_folder_batch()
+            if added and others and not self.message_bar.text():  # ("Opening x…" took the status line)
+                self.message_bar.show_message(added, level="info")
 
     def _offer_folder_batch(self) -> None:
         """After a drop or a paste of files: a batch export of the first folder that held
         images, at its top or only in its sub-folders (a folder without images has
         nothing to batch-export)."""
         if self.image_folders:
-            self.folder_dropped(self.image_folders[0], False)
+            self.folder_dropped(self.image_folders[0])
         elif self.nested_folders:
-            self.folder_dropped(self.nested_folders[0], True)
+            self.folder_dropped(next(iter(self.nested_folders)))
 
     def rebuild_recent_menu(self) -> None:
         """File ▸ Open recent from the settings."""

@@ -75,13 +75,14 @@ class ModelAdder:
             return None
         return self.add_model(Path(path))
 
-    def add_model(self, path: Path):
+    def add_model(self, path: Path, say_error: Callable[[str], None] | None = None):
         """Register a user's model file, list it in the picker and select it.
 
         Returns its `ModelSpec`, or None after showing the engine's one-line error
-        (unsupported architecture, missing .bin, unreadable file…). Detecting, copying and
-        hashing the file (and waiting for another process's `models add`) run beside the UI
-        thread: the window keeps painting for a large model file.
+        (unsupported architecture, missing .bin, unreadable file…) — or handing it to
+        `say_error` (a drop sums it up with the files it could not open). Detecting, copying
+        and hashing the file (and waiting for another process's `models add`) run beside the
+        UI thread: the window keeps painting for a large model file.
         """
         from sr_desktop.engine.models.registry import list_models
 
@@ -97,7 +98,7 @@ class ModelAdder:
             spec = run_beside_ui(add)
         except (SRDesktopError, OSError) as exc:  # OSError: what the file system refused
             self.feedback.show_status("")
-            self.feedback.show_error(one_line(exc))
+            (say_error or self.feedback.show_error)(one_line(exc))
             return None
         except Exception as exc:  # noqa: BLE001 - a bug, said and logged ("Adding x…" stayed up for good)
             say_unexpected(self.feedback, f"Cannot add {path.name}", exc)
@@ -218,13 +219,12 @@ class BatchExport:
         self.dialog.show()
         return self.dialog
 
-    def offer(self, folder: Path, in_subfolders: bool = False) -> None:
+    def offer(self, folder: Path) -> None:
         """After a folder was dropped: a "Batch export this folder…" button in the message
-        bar (beside an error about the drop if there is one, else with a short notice:
-        where its images are, in the strip or, `in_subfolders`, only in its sub-folders)."""
+        bar (beside the message about the drop if there is one, else with a short notice)."""
         if not self.message_bar.text():
-            where = "in its sub-folders (a batch export takes them)" if in_subfolders else "in the strip below"
-            self.message_bar.show_message(f"Folder “{folder.name}”: its images are {where}.", level="info")
+            self.message_bar.show_message(
+                f"Folder “{folder.name}”: its images are in the strip below.", level="info")
         self.message_bar.set_action(
             "Batch export this folder…", lambda f=Path(folder): self.open_dialog(f))
 

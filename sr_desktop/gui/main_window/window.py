@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         self.opener = ImageOpener(
             self, self.session, self.settings, self, self.message_bar, self.filmstrip,
             self.filmstrip_dock, self.recent_menu, self.saver.may_discard_result, self.set_image,
-            self.batch_export.offer, lambda path: self.add_model(path),
+            self.batch_export.offer, lambda path, say: self.model_adder.add_model(Path(path), say),
         )
         self.loader = self.opener.loader
         self.filmstrip.entriesRemoved.connect(lambda _paths: self.opener.on_entries_removed())
