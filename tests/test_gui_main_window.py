@@ -962,6 +962,19 @@ def test_a_bug_in_a_job_of_an_offscreen_run_is_one_line_on_the_terminal_and_stat
     # its first line says what ran, for a bug report
     first = logs[0].read_text(encoding="utf-8").splitlines()[0]
     assert " INFO sr_desktop: sr-desktop " in first and " started: Python " in first and ", torch " in first
+    # a bug in reading the image: a bug's status too (it was a bad input's 2)
+    script = ("import sys\n"
+              "import sr_desktop.gui.main_window.opening as opening\n"
+              "def bug(*args, **kwargs):\n"
+              "    raise KeyError('injected read bug')\n"
+              "opening.read_image_or_animation_job = bug\n"
+              "from sr_desktop.cli.main import main\n"
+              f"sys.exit(main(['--offscreen', {str(src)!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.splitlines()[-1] == ("sr-desktop: Cannot open: tiny.png (unexpected error: KeyError: "
+                                            "'injected read bug' (details in the log))")
 
 
 def test_the_app_form_never_writes_over_its_images(qtbot, tmp_path, capsys):

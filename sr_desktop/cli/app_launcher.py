@@ -223,9 +223,7 @@ def _upscale_in_window(app, window, image: Path, name: str, out_dir: Path, prote
     window.start_upscale()
     wait_until(app, window.is_idle, JOB_TIMEOUT_S)
     if window.result is None:
-        if (window.last_error or "").startswith(UNEXPECTED_ERROR):  # a bug in its job: logged, status 3
-            raise ReportedBug(window.last_error)
-        raise SRDesktopError(window.last_error or "the upscale did not finish")
+        raise _window_error(window, "the upscale did not finish")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}{result_name_tail(window.result)}.png"
     shot_target = out_dir / f"{name}_window.png"
@@ -233,7 +231,7 @@ def _upscale_in_window(app, window, image: Path, name: str, out_dir: Path, prote
         check_screenshot_target(path, protect)
     result_path = window.save_result(target, SaveOptions(format="png"), overwrite=True)
     if result_path is None:
-        raise SRDesktopError(window.last_error or "the result could not be saved")
+        raise _window_error(window, "the result could not be saved")
     wait_until(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
     settle(app)
     shot = save_window_png(window, shot_target, protect=protect)
@@ -285,6 +283,14 @@ def save_window_png(window, out: Path, quality: int = -1, protect: ProtectedPath
     return out
 
 
+def _window_error(window, otherwise: str) -> Exception:
+    """What an offscreen run raises for the window's last error: `ReportedBug` (status 3) for
+    a bug in one of its jobs, already logged ("… unexpected error: … (details in the log)" —
+    a bug in reading the image ended with a bad input's status 2), else `SRDesktopError`."""
+    said = window.last_error or otherwise
+    return ReportedBug(said) if UNEXPECTED_ERROR in said else SRDesktopError(said)
+
+
 def offscreen_window(settings_dir: Path, size: tuple[int, int] = WINDOW_SIZE):
     """(app, window): the main window shown offscreen at ``size`` with its settings in
     ``settings_dir`` (a first start there), answering "discard" to unsaved-result prompts."""
@@ -310,7 +316,7 @@ def _open(app, window, images: list[Path]) -> None:
     window.open_paths(images)
     wait_until(app, window.is_idle, JOB_TIMEOUT_S)
     if window.image is None:
-        raise SRDesktopError(window.last_error or f"cannot open {images[0]}")
+        raise _window_error(window, f"cannot open {images[0]}")
 
 
 def settle(app, seconds: float = 0.3) -> None:
