@@ -829,13 +829,13 @@ def test_a_model_named_by_its_file_or_list_name_is_told_its_id(home, tmp_path):
     with pytest.raises(ModelError) as caught:
         get_model_spec(str(src))
     assert str(caught.value) == (f"unknown model {str(src)!r}: a model file is added once with "
-                                 f"`sr-desktop models add {src}`, then used by the id that prints")
+                                 f"`sr-desktop models add {src}`, then named by the id that prints")
     with pytest.raises(ModelError, match="sr-desktop models add other.safetensors"):
         get_model_spec(never_added.name)
     spec = add_custom_model(src)
     for named in (str(src), "4x_MyCompact", "4x_mycompact", "4x_MyCompact.pth"):
         with pytest.raises(ModelError) as caught:
             get_model_spec(named)
-        assert str(caught.value) == f"unknown model {named!r}: it was added as {spec.id}; use --model {spec.id}"
+        assert str(caught.value) == f"unknown model {named!r}: it was added as {spec.id}; name it by that id"
     with pytest.raises(ModelError, match="known models: "):
         get_model_spec("not-a-model")

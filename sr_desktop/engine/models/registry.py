@@ -201,10 +201,11 @@ def get_model_spec(model_id: str) -> ModelSpec:
             return spec
     ids = [s.id for s in specs]
     if (added := _added_as(model_id, specs)) is not None:
-        raise ModelError(f"unknown model {model_id!r}: it was added as {added.id}; use --model {added.id}")
+        # (no flag named: `upscale --model`, `train --init` and the window all come here)
+        raise ModelError(f"unknown model {model_id!r}: it was added as {added.id}; name it by that id")
     if is_model_file_name(model_id) or os.sep in model_id or "/" in model_id:
         raise ModelError(f"unknown model {model_id!r}: a model file is added once with "
-                         f"`sr-desktop models add {model_id}`, then used by the id that prints")
+                         f"`sr-desktop models add {model_id}`, then named by the id that prints")
     hint = _did_you_mean(model_id, ids)
     if model_id.startswith(CUSTOM_ID_PREFIX):  # one of the user's, removed since
         raise ModelError(f"unknown model {model_id!r}{hint}: none of the models you added has this id "
