@@ -413,10 +413,15 @@ def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsy
         raise ZeroDivisionError(message)
 
     monkeypatch.setattr(cmd_upscale, "run", bug)
+    logged = []
+    monkeypatch.setattr("sr_desktop.cli.log_file.write_to_log_file",
+                        lambda level, message, exc_info=None: logged.append((message, sys.exc_info()[0])))
     assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["sr-desktop: unexpected error: ZeroDivisionError: division by zero "
                    "(run `sr-desktop -v ...` for details)"]
+    # its traceback is in the log file too (README: commands write an unexpected error's traceback)
+    assert logged == [("unexpected error", ZeroDivisionError)]
     assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "bicubic", "-v"]) == 3
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]

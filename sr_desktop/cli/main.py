@@ -393,13 +393,12 @@ def _main(argv: list[str] | None) -> int:
 
         print(f"sr-desktop: {error_line(exc).removeprefix(f'{type(exc).__name__}: ')}", file=sys.stderr)
         return 3
-    except Exception as exc:  # last resort: one line, details in the log (the window's log file too)
-        if is_app:  # the log file's traceback; the terminal gets the line below (and -v's traceback)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, the traceback in the log file
+        if not _out_of_memory(exc):  # a bug: its traceback in the log file, the window's and a command's
+            # (the terminal gets the line below, and -v's traceback)
             from sr_desktop.cli.log_file import write_to_log_file
 
             write_to_log_file(logging.ERROR, "unexpected error", exc_info=True)
-        else:
-            logging.getLogger("sr_desktop").debug("unexpected error", exc_info=not args.verbose)
         if args.verbose:  # the traceback, then the status of a bug (it was Python's 1)
             import traceback
 
