@@ -260,12 +260,9 @@ def test_an_image_reproduced_exactly_leaves_the_psnr_means_and_is_counted():
     assert exact.to_json()["psnr_y"] is None and "psnr_inf_images" not in model("c", [30.0]).to_json()
     report = BenchReport("set", 3, "bicubic", [mixed, exact])
     report.leave_out_exact_images()
-    # b is exact on all its images: leaving them out of every mean would leave it none, so
-    # each model keeps its own (a's im0, exact for b only, stays in a's mean)
-    assert (mixed.psnr_y, exact.psnr_y) == (33.0, math.inf)
+    assert (mixed.psnr_y, exact.psnr_y) == (33.0, math.inf)  # b, exact everywhere, leaves nothing out of a's
     assert format_table(report).splitlines()[-1] == (
-        "PSNR means leave out each model's own images reproduced exactly (PSNR inf; out of every mean they "
-        "would leave a model none): im1 (a, b), im0 (b)")
+        "PSNR means leave out the images a model reproduced exactly (PSNR inf): im1 (a, b)")
 
 
 def test_a_model_as_good_on_every_image_never_ranks_lower():
@@ -299,9 +296,32 @@ def test_when_every_image_is_exact_for_some_model_each_keeps_its_own_mean():
     report.leave_out_exact_images()
     assert [m.psnr_y for m in models] == [math.inf, math.inf, 49.45]
     assert "psnr_left_out" not in models[2].to_json()
+    assert "PSNR means leave out" not in format_table(report)  # nothing is: the ∞ of two models says it
+
+
+def test_a_model_exact_everywhere_does_not_bring_the_others_back_to_their_own_means():
+    """A exact on both images, B exact on im0 and 31 dB on im1, C 45 and 31 dB: the first
+    fallback applied to every model once one had no image left, and C (38.00) outranked B
+    (31.00), as good on every image."""
+    from sr_desktop.engine.metrics.evaluate import BenchReport, ImageEvaluation, ImageScores, ModelEvaluation
+    from sr_desktop.engine.metrics.report import format_table
+    from sr_desktop.engine.metrics.timing import Timing
+
+    def model(name: str, psnrs: list[float]) -> ModelEvaluation:
+        return ModelEvaluation(name, 2, "bicubic", [ImageEvaluation(f"im{i}", ImageScores(p, 1.0, p), Timing())
+                                                    for i, p in enumerate(psnrs)])
+
+    a, b, c = model("a", [math.inf, math.inf]), model("b", [math.inf, 31.0]), model("c", [45.0, 31.0])
+    BenchReport("set", 2, "bicubic", [a, b, c]).leave_out_exact_images()
+    assert (a.psnr_y, b.psnr_y, c.psnr_y) == (math.inf, 31.0, 31.0)
+    assert c.to_json()["psnr_left_out"] == ["im0"] and c.to_json()["psnr_rgb_left_out"] == ["im0"]
+    # two models exact on each other's only finite image: neither has one left, each keeps its own
+    d, e = model("d", [math.inf, 31.0]), model("e", [33.0, math.inf])
+    report = BenchReport("set", 2, "bicubic", [d, e])
+    report.leave_out_exact_images()
+    assert (d.psnr_y, e.psnr_y) == (31.0, 33.0)
     assert format_table(report).splitlines()[-1] == (
-        "PSNR means leave out each model's own images reproduced exactly (PSNR inf; out of every mean they "
-        "would leave a model none): ramp (bicubic, espcn)")
+        "d, e: PSNR mean without its own exact images only (no other image would be left)")
 
 
 def test_round_y_rounds_both_images_luma_and_only_with_it(hr):

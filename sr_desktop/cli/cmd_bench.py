@@ -38,9 +38,10 @@ any model runs. They add "lpips" / "dists" per image and per model (mean) to the
 CSV, and columns to the table. PI is not available (--pi says why).
 JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y", "niqe",
 "seconds", "images": [{{"name", "psnr_y", "ssim_y", "niqe", ...}}], ...}}]}}; PSNR of an image
-identical to its ground truth is infinite and written as null; every model's mean PSNR leaves
-out the images any model reproduced so ("psnr_left_out"; each model's own, counted as
-"psnr_inf_images", when that would leave none; null only when every image of it is one).
+identical to its ground truth is infinite and written as null; each model's mean PSNR leaves
+out the images any model not exact everywhere reproduced so ("psnr_left_out",
+"psnr_rgb_left_out"), or its own only ("psnr_inf_images") where that would leave it none;
+null only when every image is one.
 Interrupted (Ctrl+C, SIGTERM: exit status 130), the models already measured are written and
 shown, and the JSON lists the others as "not_measured". A model that fails (out of memory, a
 file it cannot take) does not stop the others: one line each on stderr, "failed" in the JSON

@@ -189,6 +189,7 @@ class ModelEvaluation:
             **({"psnr_inf_images": self.exact_images} if self.exact_images else {}),
             # the images its PSNR means leave out because some model reproduced them exactly
             **({"psnr_left_out": sorted(self.left_out_y)} if self.left_out_y else {}),
+            **({"psnr_rgb_left_out": sorted(self.left_out_rgb)} if self.left_out_rgb else {}),
             **self.timing.to_json(),
             "images": [i.to_json() for i in self.images],
         }
@@ -213,14 +214,14 @@ class BenchReport:
     def leave_out_exact_images(self) -> None:
         """Every model's PSNR means leave out the images any model reproduced exactly (PSNR
         inf), so that all are averaged over the same images: with each leaving out only its
-        own, a model as good or better on every image could rank 4 dB lower. Where that would
-        leave a model no image (every image exact for some model), each keeps its own mean
-        (inf when all its images are exact), as before: a table of "-" said nothing."""
+        own, a model as good or better on every image could rank 4 dB lower. A model exact on
+        every image (its mean inf) leaves no image out of the others' means, and a model that
+        would be left no image keeps its own mean, as before: a table of "-" said nothing."""
         for attr, score in (("left_out_y", "psnr_y"), ("left_out_rgb", "psnr_rgb")):
-            exact = frozenset(i.name for m in self.models for i in m.images if math.isinf(getattr(i.scores, score)))
-            shared = exact if all(any(i.name not in exact for i in m.images) for m in self.models) else frozenset()
+            own = {m.model: {i.name for i in m.images if math.isinf(getattr(i.scores, score))} for m in self.models}
+            exact = frozenset().union(*(own[m.model] for m in self.models if len(own[m.model]) < len(m.images)))
             for m in self.models:
-                setattr(m, attr, shared)
+                setattr(m, attr, exact if any(i.name not in exact for i in m.images) else frozenset())
 
     def exact_by(self) -> dict[str, list[str]]:
         """{image: the models that reproduced it exactly (PSNR-Y inf)}, in report order."""

@@ -58,13 +58,14 @@ def format_table(report: BenchReport) -> str:
             f"{_fmt(m.psnr_rgb, 2):>9} {_fmt(m.niqe, 2):>6}{values} {m.timing.seconds:>9.2f} "
             f"{m.timing.input_mp_per_s:>7.3f}"
         )
-    exact = [f"{image} ({', '.join(models)})" for image, models in report.exact_by().items()]
-    if exact and any(m.left_out_y for m in report.models):  # (`BenchReport.leave_out_exact_images`)
-        routes.append("PSNR means leave out, for every model, the images a model reproduced exactly (PSNR inf): "
-                      + ", ".join(exact))
-    elif exact:  # left out of every mean they would leave a model no image: each model's own
-        routes.append("PSNR means leave out each model's own images reproduced exactly (PSNR inf; out of every mean "
-                      "they would leave a model none): " + ", ".join(exact))
+    # (the rule: `BenchReport.leave_out_exact_images`)
+    left = set().union(*(m.left_out_y for m in report.models))
+    if left:
+        routes.append("PSNR means leave out the images a model reproduced exactly (PSNR inf): " + ", ".join(
+            f"{image} ({', '.join(models)})" for image, models in report.exact_by().items() if image in left))
+    own = [m.model for m in report.models if not m.left_out_y and 0 < m.exact_images < len(m.images)]
+    if own:
+        routes.append(f"{', '.join(own)}: PSNR mean without its own exact images only (no other image would be left)")
     return "\n".join(lines + routes)
 
 
