@@ -336,6 +336,17 @@ def test_dropping_a_library_whose_images_are_in_sub_folders_offers_batch_export(
     assert "empty/ (no images in the folder)" in window.message_bar.text()
     assert window.message_bar.action_text() == ""
 
+    # beside a folder of images, the message and the button are that folder's
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_png(photos / "a.png", 8, 8, 7)
+    drop(window, [photos, library])
+    wait_idle(qtbot, window)
+    assert window.message_bar.text() == "Folder “photos”: its images are in the strip below."
+    qtbot.mouseClick(window.message_bar.action_button, Qt.MouseButton.LeftButton)
+    assert Path(window.batch_dialog.input_edit.text()) == photos
+    window.batch_dialog.close()
+
     # opened another way (the command line: `sr-desktop lib/`), it is said too, without the button
     window.message_bar.clear()
     assert not window.open_paths([library])

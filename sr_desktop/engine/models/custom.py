@@ -82,6 +82,7 @@ from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_model
     stored_files_digest,
     write_index,
 )
+from sr_desktop.engine.models.model_files import sibling_file
 from sr_desktop.engine.models.spec import CUSTOM_ID_PREFIX
 
 log = logging.getLogger(__name__)
@@ -131,27 +132,12 @@ def _ncnn_pair(path: Path) -> tuple[Path, Path] | None:
     """The (.param, .bin) pair `path` belongs to, or None if it is not an ncnn file."""
     suffix = path.suffix.lower()
     if suffix == ".param":
-        return path, _sibling(path, ".bin")
+        return path, sibling_file(path, ".bin")
     if suffix == ".bin":
-        param = _sibling(path, ".param")
+        param = sibling_file(path, ".param")
         if param.is_file():
             return param, path
     return None
-
-
-def _sibling(path: Path, suffix: str) -> Path:
-    """The file beside `path` with its stem and `suffix` in any case (W.PARAM's weights are
-    W.BIN: they were called missing); `suffix` in lower case when there is none."""
-    for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
-        if candidate.is_file():
-            return candidate
-    try:
-        for entry in path.parent.iterdir():
-            if entry.stem == path.stem and entry.suffix.lower() == suffix and entry.is_file():
-                return entry
-    except OSError:
-        pass
-    return path.with_suffix(suffix)
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -196,7 +196,8 @@ class ImageOpener:
         self.message_bar.clear()
         if rejected:
             self._report_batch()
-        elif self.nested_folders:  # (however it was opened: a drop, a paste, the command line)
+        elif self.nested_folders and not self.image_folders:  # (a drop, a paste, the command line; with
+            # a folder of images beside it, that one is the batch offered, and named)
             first, seen = next(iter(self.nested_folders.items()))
             said = ("its images are all in its sub-folders; File ▸ Batch export… takes them" if seen else
                     "no images at its top, and too many files below to look through here; File ▸ Batch "
@@ -318,23 +319,27 @@ class ImageOpener:
         from sr_desktop.engine.models.model_files import is_model_file_name, is_ncnn_weights_of_a_graph
 
         candidates = [p for p in paths if p.is_file() and (is_model_file_name(p) or is_ncnn_weights_of_a_graph(p))]
-        graphs = {p.with_suffix("").as_posix().lower() for p in candidates if p.suffix.lower() == ".param"}
-        # an ncnn pair dropped whole is added once, by its .param
-        models = [p for p in candidates if not (p.suffix.lower() == ".bin" and p.with_suffix("").as_posix().lower()
-                                                in graphs)]
+        graphs = {p.with_suffix("") for p in candidates if p.suffix.lower() == ".param"}
+        # an ncnn pair dropped whole is added once, by its .param (W.PARAM's weights: W.bin)
+        models = [p for p in candidates if not (p.suffix.lower() == ".bin" and p.with_suffix("") in graphs)]
         others = [p for p in paths if p not in candidates]
         # the models first: adding one ends by clearing the message bar, which held the drop's
         # summary and its batch offer; one that cannot be added is in that summary
         failed: list[tuple[str, str]] = []
         added = ""
+
+        def not_added(message: str, path: Path) -> None:
+            why = _reason(message.removeprefix(f"unsupported model file {path}: "), path)  # (its name, once)
+            failed.append((path.name, f"not added as a model: {why}"))
+
         for path in models:
-            if self.model_dropped(path, lambda message, name=path.name: failed.append((name, message))) is not None:
+            if self.model_dropped(path, lambda message, p=path: not_added(message, p)) is not None:
                 added = self.feedback.status_text()  # "Added model … as custom-…"
         if others or failed or not models:
             self.open_paths(others, failed)
             self._offer_folder_batch()
-            if added and others and not self.message_bar.text():  # ("Opening x…" took the status line)
-                self.message_bar.show_message(added, level="info")
+        if added:  # said last: "Opening x…" or a failed model's cleared status took the line
+            self.feedback.show_status(added)
 
     def _offer_folder_batch(self) -> None:
         """After a drop or a paste of files: a batch export of the first folder that held

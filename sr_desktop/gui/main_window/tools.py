@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 from sr_desktop.app.animation_jobs import AnimationJob
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
-from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.errors import DETAILS_IN_LOG, UNEXPECTED_ERROR, SRDesktopError, one_line
 from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.feedback import Feedback, say_unexpected
@@ -100,8 +100,13 @@ class ModelAdder:
             self.feedback.show_status("")
             (say_error or self.feedback.show_error)(one_line(exc))
             return None
-        except Exception as exc:  # noqa: BLE001 - a bug, said and logged ("Adding x…" stayed up for good)
-            say_unexpected(self.feedback, f"Cannot add {path.name}", exc)
+        except Exception as exc:  # a bug, said and logged ("Adding x…" stayed up for good)
+            if say_error is None:
+                say_unexpected(self.feedback, f"Cannot add {path.name}", exc)
+            else:  # (a drop's summary: the message bar is the drop's)
+                log.error("Cannot add %s", path.name, exc_info=exc)
+                self.feedback.show_status("")
+                say_error(f"{UNEXPECTED_ERROR}{one_line(exc)}{DETAILS_IN_LOG}")
             return None
         finally:
             QGuiApplication.restoreOverrideCursor()
