@@ -96,6 +96,11 @@ def test_the_windows_warnings_share_its_log_files_handler(tmp_path, monkeypatch)
     try:
         send_warnings_to_log(False)
         assert warnings_logger.handlers == [window]
+        # with -v they propagate to the root, which holds that handler: added too, each warning
+        # was written twice
+        monkeypatch.setattr(warnings_logger, "handlers", [])
+        send_warnings_to_log(True)
+        assert warnings_logger.handlers == [] and warnings_logger.propagate
     finally:
         root.removeHandler(window)
         window.close()

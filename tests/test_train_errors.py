@@ -763,3 +763,14 @@ def test_12_bit_data_in_16_bit_files_is_said(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="sr_desktop.engine.training.data"):
         PatchSource([folder], 2, 8, parse_degradation("bicubic"))
     assert caplog.records == []
+
+
+def test_init_of_a_missing_ckpt_or_a_folder_says_what_it_is(tmp_path, capsys, data, monkeypatch):
+    """`--init missing.ckpt` was told to `sr-desktop models add missing.ckpt` (.ckpt was not
+    taken for a file name), `--init data/` to `models add data/`."""
+    monkeypatch.chdir(tmp_path)
+    code, err = _train(capsys, "a", "--init", "missing.ckpt", data_dir=data)
+    _one_line_error(code, err, "missing.ckpt: not found")
+    assert "models add" not in err
+    code, err = _train(capsys, "b", "--init", str(data), data_dir=data)
+    _one_line_error(code, err, "a folder, not a model id or file")

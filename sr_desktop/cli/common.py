@@ -199,6 +199,8 @@ def send_warnings_to_log(verbose: bool = False) -> None:
     # the window's own handler of the file where there is one: two handlers of one rotated
     # file each renamed it in turn, and the window's records went out with the old files
     handler = next((h for h in logging.getLogger().handlers if isinstance(h, LogFileHandler)), None)
+    if handler is not None and verbose:  # (propagated, they reach it: added too, each was written twice)
+        return
     handler = handler or log_file_handler()
     handler._sr_desktop_warnings = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

@@ -203,6 +203,8 @@ def get_model_spec(model_id: str) -> ModelSpec:
     if (added := _added_as(model_id, specs)) is not None:
         # (no flag named: `upscale --model`, `train --init` and the window all come here)
         raise ModelError(f"unknown model {model_id!r}: it was added as {added.id}; name it by that id")
+    if os.path.isdir(model_id):
+        raise ModelError(f"unknown model {model_id!r}: a folder, not a model id or file")
     if is_model_file_name(model_id) or os.sep in model_id or "/" in model_id:
         raise ModelError(f"unknown model {model_id!r}: a model file is added once with "
                          f"`sr-desktop models add {model_id}`, then named by the id that prints")

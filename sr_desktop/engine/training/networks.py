@@ -342,8 +342,9 @@ def _relearns_its_last_layer(net: TrainNet, from_scale: int) -> None:
 
 def _names_a_file(init: str) -> bool:
     """Whether `--init` names a weights file rather than a registry id."""
-    path = Path(init)
-    return path.suffix.lower() in (".pth", ".pt", ".safetensors") or path.is_file()
+    from sr_desktop.engine.models.model_files import is_model_file_name
+
+    return is_model_file_name(init) or Path(init).is_file()
 
 
 def _load_init(init: str, scale: int | None) -> Any:
