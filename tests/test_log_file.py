@@ -92,6 +92,8 @@ def test_the_windows_warnings_share_its_log_files_handler(tmp_path, monkeypatch)
     monkeypatch.setattr(warnings_logger, "propagate", warnings_logger.propagate)
     window = LogFileHandler(tmp_path / "sr-desktop.log")
     root = logging.getLogger()
+    # the window's handler alone on the root (an earlier test of the run may have left the app's)
+    monkeypatch.setattr(root, "handlers", [h for h in root.handlers if not isinstance(h, LogFileHandler)])
     root.addHandler(window)
     try:
         send_warnings_to_log(False)
