@@ -25,6 +25,7 @@ from typing import Any
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.imageio.protected import same_file
 from sr_desktop.engine.models import literature
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.model_files import is_model_file_name
@@ -224,17 +225,9 @@ def _added_as(model_id: str, specs: list[ModelSpec]) -> ModelSpec | None:
             continue
         added_from = str(spec.source.get("original") or "")
         names = {spec.name.casefold(), Path(added_from).name.casefold() if added_from else ""}
-        if wanted in names or (added_from and os.path.exists(model_id) and same_path(model_id, added_from)):
+        if wanted in names or (added_from and os.path.exists(model_id) and same_file(model_id, added_from)):
             return spec
     return None
-
-
-def same_path(a: str, b: str) -> bool:
-    """Whether `a` and `b` name one existing file."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _did_you_mean(model_id: str, ids: list[str]) -> str:
