@@ -269,6 +269,42 @@ def test_a_dismissed_summary_is_not_shown_again_by_late_thumbnails(window, tmp_p
     assert all(not reason.startswith("cannot read") for _name, reason in window.opener.batch.failures)
 
 
+def test_a_dismissed_summary_is_not_shown_again_by_the_first_file_failing_late(window, tmp_path, qtbot):
+    # The first file's read ends after the thumbnails found the other broken ones and the
+    # user dismissed their summary: its failure is counted, the summary is not put back
+    # (the full run's load made this order, and the dismissed summary reappeared).
+    import threading
+
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    first = folder / "a_fake.png"
+    first.write_bytes(b"not an image at all")
+    for i in range(3):
+        (folder / f"c_fake{i}.png").write_bytes(b"not an image at all")
+    release = threading.Event()
+    reader = window.loader.runner
+
+    def read_first_file_late(job, progress, cancel):
+        if job.options == first:
+            release.wait(20)
+        return reader(job, progress, cancel)
+
+    window.loader.runner = read_first_file_late
+    try:
+        drop(window, [folder])
+        qtbot.waitUntil(lambda: window.message_bar.text().startswith("3 of 4 files could not be opened"),
+                        timeout=20000)
+        window.message_bar.close_button.click()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: len(window.opener.batch.failures) == 4 and window.is_idle(), timeout=20000)
+    qtbot.wait(50)
+    assert window.message_bar.text() == ""
+    box = window.opener.show_failure_details()  # (the Details still list it)
+    assert "a_fake.png: " in box.detailedText()
+    box.close()
+
+
 def test_a_closed_metrics_panel_measures_nothing_until_it_is_opened(window, tmp_path, qtbot):
     panel, dock = window.metrics_panel, window.side_panels["Metrics"]
     assert not dock.isVisible()  # the first start shows the image area alone

@@ -440,8 +440,11 @@ class ImageOpener:
             self.feedback.show_error(message)
             self._select_current()
             return
-        if batch.add_failure(Path(job.options), _reason(message, Path(job.options))):
-            self._report_batch()  # (its thumbnail may have counted it already)
+        # (its thumbnail may have counted it already; a summary the user dismissed, or
+        # another message replaced, is not put back: the thumbnails may have told it first)
+        if (batch.add_failure(Path(job.options), _reason(message, Path(job.options)))
+                and (not batch.shown or self.message_bar.text() == batch.shown)):
+            self._report_batch()
         if batch.waiting:
             self._read(batch.waiting.pop(0))  # the next file of the same drop
         else:
