@@ -904,6 +904,11 @@ def test_help_about_with_a_relative_home(monkeypatch, tmp_path):
 
     # which system a report came from, not "on Linux" alone
     assert f"on {platform.system()} {html.escape(platform.release())}." in about_text()
+    # and what models run on here (a report did not say whether a GPU was used)
+    from sr_desktop.engine.models.backends.inventory import compute_devices
+
+    cpu = compute_devices()[0]
+    assert f"Devices: cpu ({html.escape(cpu.name)})" in about_text()
 
 
 def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot):

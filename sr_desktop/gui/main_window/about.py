@@ -1,5 +1,6 @@
-"""Help ▸ About SR Desktop: the version and the libraries', where the app keeps its files, and where the
-licences of what it ships (photos, NIQE's parameters, each model's weights) are written."""
+"""Help ▸ About SR Desktop: the version, the libraries' and the devices models run on, where the
+app keeps its files, and where the licences of what it ships (photos, NIQE's parameters, each
+model's weights) are written."""
 
 from __future__ import annotations
 
@@ -34,6 +35,21 @@ def libraries_line() -> str:
     return f"Qt {qVersion()} (PySide6 {PySide6.__version__}), {others}"
 
 
+def devices_line() -> str:
+    """"Devices: cpu (AMD EPYC, 2 cores; …), vulkan:0 (…). No GPU for torch: torch 2.13.0+cpu is
+    a CPU-only build": where models run here, and why not on a GPU when torch has none (the
+    devices of `sr-desktop devices`)."""
+    from sr_desktop.engine.models.backends.inventory import compute_devices
+
+    found = compute_devices()
+    line = "Devices: " + ", ".join(f"{d.device} ({d.name})" for d in found if d.available)
+    if not any(d.available and d.device.startswith(("cuda", "mps")) for d in found):
+        cuda = next((d for d in found if d.device == "cuda"), None)
+        if cuda is not None:
+            line += f". No GPU for torch: {cuda.name}"
+    return line
+
+
 def about_text() -> str:
     """The About box's rich text."""
     licences = paths.RESOURCES_DIR / "LICENSES.md"
@@ -50,7 +66,9 @@ def about_text() -> str:
         # (the system's release too: "Linux" alone said nothing of which one a report came from)
         f"Python {html.escape(platform.python_version())} on {html.escape(platform.system())} "
         f"{html.escape(platform.release())}.<br>"
-        f"{html.escape(libraries_line())}</p>"
+        f"{html.escape(libraries_line())}<br>"
+        # (a problem report's first question: did it run on the GPU the user thinks it did)
+        f"{html.escape(devices_line())}</p>"
         f"<table>{folders}</table>"
         "<p>The app's code is under the MIT licence. The bundled photos and NIQE's parameters: "
         f"{_link(licences) if licences.is_file() else 'LICENSES.md'}. Each model's licence is in its "
