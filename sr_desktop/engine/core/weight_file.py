@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import warnings
 from pathlib import Path
 from typing import Any
 
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.paths import DOCS_DIR
+from sr_desktop.engine.core.quiet_warnings import warnings_ignored
 
 #: files larger than this are refused before they are read: a BasicSR file holding
 #: ``params`` and ``params_ema`` of a network at `archs.detect.MAX_PARAMETERS` (200 M
@@ -86,8 +86,7 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
     import torch
 
     try:
-        with warnings.catch_warnings():  # torch's notes on pickle protocols would be lines of their own
-            warnings.simplefilter("ignore")
+        with warnings_ignored():  # torch's notes on pickle protocols would be lines of their own
             # (from an open file: given the path of one named .safetensors, torch reads it as that)
             with open(path, "rb") as fh:
                 return torch.load(fh, map_location="cpu", weights_only=True)

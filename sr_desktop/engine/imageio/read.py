@@ -221,13 +221,12 @@ def _tiff_sample_kind(fp: io.BytesIO) -> str | None:
     """"32-bit floating-point" (or signed integer, …) when the first page of a TIFF stores
     samples other than unsigned integers, read from its tags alone; None otherwise or when
     the tags cannot be read."""
-    import warnings
-
     from PIL import TiffImagePlugin
 
+    from sr_desktop.engine.core.quiet_warnings import warnings_ignored
+
     try:
-        with warnings.catch_warnings():  # (Pillow warns of tags it cannot read: said below)
-            warnings.simplefilter("ignore")
+        with warnings_ignored():  # (Pillow warns of tags it cannot read: said below)
             fp.seek(0)
             tags = TiffImagePlugin.ImageFileDirectory_v2(fp.read(8))
             fp.seek(tags.next)

@@ -30,7 +30,6 @@ import shutil
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,7 @@ from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import Cancelled, ModelError, one_line
 from sr_desktop.engine.core.interrupt import raise_if_stop_requested
 from sr_desktop.engine.core.progress import scope_cancel
+from sr_desktop.engine.core.quiet_warnings import warnings_ignored
 from sr_desktop.engine.imageio.atomic import new_staging_folder
 from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
 from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
@@ -540,8 +540,7 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
         # tells whether the converted graph is right, so the warnings only add noise. One
         # conversion at a time: torch's tracer is not thread-safe (two jobs' first uses at once
         # failed "Tracing failed sanity checks", and `auto` then kept torch for good)
-        with _CONVERSION_LOCK, torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _CONVERSION_LOCK, torch.inference_mode(False), torch.no_grad(), warnings_ignored():
             converted = ov.convert_model(bound, example_input=example,
                                          input=[ov.PartialShape([-1, channels, -1, -1])])
         compiled = _compile_on_cpu(ov.Core(), converted, {"INFERENCE_PRECISION_HINT": "f32"})

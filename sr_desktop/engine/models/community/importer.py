@@ -7,10 +7,10 @@ time a checkpoint is not one of the project's own architectures.
 from __future__ import annotations
 
 import functools
-import warnings
 from typing import Any
 
 from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.quiet_warnings import warnings_ignored
 
 #: ``source.family`` of a custom model run through spandrel: ``"spandrel:HAT"``
 FAMILY_PREFIX = "spandrel:"
@@ -38,9 +38,7 @@ def _import() -> tuple[Any, Any, bool] | str:
 
     The libraries' own import-time notices (``torch.jit.script`` deprecation, …) are kept
     off the user's terminal."""
-    with warnings.catch_warnings():
-        for category in (UserWarning, FutureWarning, DeprecationWarning):
-            warnings.simplefilter("ignore", category)
+    with warnings_ignored(UserWarning, FutureWarning, DeprecationWarning):
         return _import_quietly()
 
 

@@ -20,7 +20,6 @@ the file is.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from torch.overrides import TorchFunctionMode
 
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.core.quiet_warnings import warnings_ignored
 from sr_desktop.engine.core.weight_file import refuse_non_finite
 from sr_desktop.engine.models.archs.detect import (
     MAX_PARAMETERS,
@@ -109,8 +109,7 @@ def _budget(arch: str, state: StateDict) -> Iterator[None]:
     """The project's weights budget around a spandrel build (one line when exceeded); the
     architectures' own construction warnings (``torch.meshgrid`` indexing, …) are not the
     user's business and stay off the terminal."""
-    with weights_budget(arch, 2 * len(state) + 64), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+    with weights_budget(arch, 2 * len(state) + 64), warnings_ignored(UserWarning):
         yield
 
 
