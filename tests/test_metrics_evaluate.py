@@ -126,6 +126,20 @@ def test_function_upscaler_output_is_rounded_like_a_png(hr):
     np.testing.assert_array_equal(a.sr, b.sr)
 
 
+def test_a_function_giving_0_to_255_values_is_refused_not_scored_as_clipped(hr):
+    """fn must return floats on the 0..1 scale: a uint8 or 0..255 float result was clipped to
+    1 and scored (6.6 dB where /255 gives 27.6) without a word; a wrong shape was a bare
+    ValueError."""
+    with pytest.raises(EvaluationError, match=r"returned uint8 values; it must return floats on the 0\.\.1"):
+        evaluate_image(hr, FunctionUpscaler(lambda x: (nearest(x) * 255).astype(np.uint8), 2), 2)
+    with pytest.raises(EvaluationError, match=r"of 'function' must be on the 0\.\.1 scale; this one reaches \d+"):
+        evaluate_image(hr, FunctionUpscaler(lambda x: nearest(x) * 255, 2), 2)
+    with pytest.raises(EvaluationError, match="returned shape"):
+        evaluate_image(hr, FunctionUpscaler(lambda x: x, 2), 2)
+    # an unrounded output overshooting 1 a little near edges is scored as before
+    assert evaluate_image(hr, FunctionUpscaler(lambda x: nearest(x) * 1.01, 2), 2).scores.psnr_y > 20
+
+
 def test_gray_hr_goes_through_rgb_upscaler_and_back(hr):
     gray = hr[:, :, :1]
     ev = evaluate_image(gray, FunctionUpscaler(nearest, 2), 2)

@@ -51,6 +51,7 @@ from sr_desktop.engine.metrics.upscalers import (
     Upscaler,
     as_upscaler,
     check_backend_for,
+    check_unit_range,
     make_upscaler,
 )
 
@@ -315,11 +316,6 @@ def read_hr(path: str | Path) -> np.ndarray:
 # -- the protocol ------------------------------------------------------------------------
 
 
-#: the most a float SR image on the 0..1 scale may reach: an unrounded bicubic or network
-#: output overshoots 1 near edges (clipped, as its rounding would); beyond this it is 0..255
-_FLOAT_SR_MAX = 1.5
-
-
 def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
                protocol: EvalProtocol | None = None) -> ImageScores:
     """Metrics of `sr` against uint8 `hr` (same size; grey or RGB).
@@ -335,11 +331,8 @@ def score_pair(sr: np.ndarray, hr: np.ndarray, scale: int = 1,
     hr = to_uint8_rgb_or_gray(hr)
     sr = np.asarray(sr)
     is_float = sr.dtype.kind == "f"
-    if is_float and sr.size and float(np.nanmax(sr)) > _FLOAT_SR_MAX:
-        # (a 0..255 float image was clipped to 1: 6.9 dB for 37.1)
-        raise EvaluationError(f"a float SR image is on the 0..1 scale; this one reaches {float(np.nanmax(sr)):g} "
-                              "(divide 0..255 values by 255)")
     if is_float:
+        check_unit_range(sr)
         sr = np.clip(sr if sr.ndim == 3 else sr[:, :, None], 0.0, 1.0) * 255.0
         if sr.shape[2] not in (1, 3):
             raise EvaluationError(f"unsupported SR shape {sr.shape}")

@@ -90,8 +90,21 @@ class MatlabBicubic:
         return UpscaleOutput(quantize(out, np.uint8), timing, np.clip(out, 0.0, 1.0))
 
 
+#: the most a float SR image on the 0..1 scale may reach: an unrounded bicubic or network
+#: output overshoots 1 near edges (clipped, as its rounding would); beyond this it is 0..255
+FLOAT_SR_MAX = 1.5
+
+
+def check_unit_range(sr: np.ndarray, what: str = "a float SR image") -> None:
+    """`EvaluationError` when float `sr` is not on the 0..1 scale (reaches beyond
+    `FLOAT_SR_MAX`: 0..255 values clipped to 1 scored 6.9 dB for 37.1)."""
+    if sr.size and float(np.nanmax(sr)) > FLOAT_SR_MAX:
+        raise EvaluationError(f"{what} must be on the 0..1 scale; this one reaches {float(np.nanmax(sr)):g} "
+                              "(divide 0..255 values by 255)")
+
+
 class FunctionUpscaler:
-    """Wraps ``fn(rgb float32 H×W×3 in 0..1) -> float32 (s·H)×(s·W)×3``.
+    """Wraps ``fn(rgb float32 H×W×3 in 0..1) -> float (s·H)×(s·W)×3 in 0..1``.
 
     Grey input is given to `fn` as three equal channels; the output's channel mean is
     taken back as grey. The output is clipped and rounded to uint8.
@@ -118,10 +131,15 @@ class FunctionUpscaler:
         gray = lr.shape[2] == 1
         rgb = np.repeat(lr, 3, axis=2) if gray else lr
         with PeakMemory() as mem, Stopwatch() as sw:
-            out = np.asarray(self.fn(rgb), dtype=np.float32)
+            out = np.asarray(self.fn(rgb))
+        if out.dtype.kind != "f":  # (a uint8 0..255 result was clipped to 1: 6.6 dB for 27.6)
+            raise EvaluationError(f"{self.name} returned {out.dtype} values; it must return floats on the 0..1 "
+                                  "scale (divide 0..255 values by 255)")
+        out = out.astype(np.float32, copy=False)
         expected = (lr.shape[0] * self.scale, lr.shape[1] * self.scale, 3)
         if out.shape != expected:
-            raise ValueError(f"{self.name} returned shape {out.shape}, expected {expected}")
+            raise EvaluationError(f"{self.name} returned shape {out.shape}, expected {expected}")
+        check_unit_range(out, f"the output of {self.name!r}")
         if gray:
             out = out.mean(axis=2, keepdims=True)
         timing = Timing(sw.seconds, lr.shape[0] * lr.shape[1], self.device, mem.peak, 1)
