@@ -45,6 +45,21 @@ def test_tiled_equals_whole_image(scale):
     assert diff.max() < 5e-7 and psnr > 145
 
 
+def test_a_read_only_array_upscales_without_a_warning():
+    # np.asarray of a PIL image is read-only: torch warned of sharing it (the tile is copied anyway)
+    import warnings
+
+    pixels = (_rgb() * 255).astype(np.uint8)
+    pixels.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # (whole: a tile of a part of the image was a copy already)
+        out = upscale_image(Image(pixels), UpscaleOptions(tile=0), model=TinyModel(scale=2, context=4))
+    pixels.flags.writeable = True
+    expected = upscale_image(Image(pixels), UpscaleOptions(tile=0), model=TinyModel(scale=2, context=4))
+    np.testing.assert_array_equal(out.image.pixels, expected.image.pixels)
+
+
 def test_too_little_context_shows_seams():
     """The guard above is meaningful: without context the tiles do not match."""
     model = TinyModel(scale=2, context=0)

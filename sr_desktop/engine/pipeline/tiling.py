@@ -154,8 +154,10 @@ def _to_tensor(src: np.ndarray, box: Box, src_max: float) -> torch.Tensor:
     import torch
 
     y0, y1, x0, x1 = box
-    patch = src[y0:y1, x0:x1]
-    t = torch.from_numpy(np.ascontiguousarray(patch))
+    patch = np.ascontiguousarray(src[y0:y1, x0:x1])
+    if not patch.flags.writeable:  # (np.asarray of a PIL image: torch warns of sharing it; copied below anyway)
+        patch = patch.copy()
+    t = torch.from_numpy(patch)
     t = t.to(torch.float32) if t.dtype != torch.float32 else t.clone()
     if src_max != 1.0:
         t.div_(src_max)
