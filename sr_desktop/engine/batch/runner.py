@@ -241,6 +241,11 @@ def run_batch(
     having written nothing. `cluster`: run the files on Ray
     (`cluster.run_jobs_on_ray`) instead of in this process; same files, same report.
     """
+    if options is not None and not isinstance(options, BatchOptions):  # (an UpscaleOptions failed on an attribute)
+        raise BatchError(f"run_batch takes its options as BatchOptions(upscale=UpscaleOptions(…), …), "
+                         f"got {type(options).__name__}")
+    if isinstance(files, str | os.PathLike):  # (a str was taken letter by letter: 11 files 'b', 'i', 'n', …)
+        raise BatchError("files is a list of files, got one name; give [name]")
     options = options or BatchOptions()
     input_dir = Path(input_dir).expanduser()
     output_dir = Path(output_dir).expanduser()

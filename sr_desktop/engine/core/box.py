@@ -6,13 +6,33 @@ from __future__ import annotations
 Box = tuple[int, int, int, int]
 
 
+def whole_box(box) -> Box:
+    """`box` as four whole numbers (x, y, w, h), given as numbers or their text; `ValueError`
+    for anything else (x = 1.5 was taken as 1, three numbers failed unpacking)."""
+    try:
+        whole = tuple(_whole(v) for v in box)
+    except (TypeError, ValueError, OverflowError):
+        whole = ()
+    if len(whole) != 4:
+        raise ValueError(f"a region is four whole numbers (x, y, w, h), got {box!r}")
+    return whole  # type: ignore[return-value]
+
+
+def _whole(value) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    number = int(value)
+    if number != value:
+        raise ValueError(value)
+    return number
+
+
 def clip_box(box, width: int, height: int) -> Box | None:
     """`box` intersected with a `width`×`height` image; None when nothing of it is left.
     `ValueError` for a box that is not four whole numbers."""
-    try:
-        x, y, w, h = (int(v) for v in box)
-    except (TypeError, ValueError):
-        raise ValueError(f"a region is (x, y, w, h), got {box!r}") from None
+    x, y, w, h = whole_box(box)
     x0, y0 = max(0, x), max(0, y)
     x1, y1 = min(width, x + w), min(height, y + h)
     if x1 <= x0 or y1 <= y0:

@@ -211,8 +211,9 @@ def parse_seed(value: object) -> int:
     return seed
 
 
-def _whole_scale(value: object) -> int:
-    """The integer of a scale given as a number or text; `OptionError` otherwise."""
+def whole_scale(value: object) -> int:
+    """The integer of a scale given as a number or text; `OptionError` otherwise (3.9 is not
+    taken as ×3)."""
     return _whole_number(value, f"scale must be an integer, got {value!r}")
 
 
@@ -220,7 +221,7 @@ def parse_scale(value: object) -> int | None:
     """An output scale 1..`MAX_SCALE`, or None (the model's own scale)."""
     if value is None or value == "":
         return None
-    scale = _whole_scale(value)
+    scale = whole_scale(value)
     if not 1 <= scale <= MAX_SCALE:
         raise OptionError(f"scale must be between 1 and {MAX_SCALE}, got {value}")
     return scale
@@ -229,7 +230,7 @@ def parse_scale(value: object) -> int | None:
 def parse_sr_scale(value: object) -> int:
     """A super-resolution scale 2..`MAX_SCALE`, required (benchmarks: ×1 measures nothing,
     every PSNR is inf; a ×20 ran the first model over the whole dataset, then failed)."""
-    scale = _whole_scale(value)
+    scale = whole_scale(value)
     if not 2 <= scale <= MAX_SCALE:
         raise OptionError(f"scale must be between 2 and {MAX_SCALE}, got {value}")
     return scale

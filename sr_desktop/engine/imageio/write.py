@@ -134,6 +134,9 @@ def write_image(
     """
     options = options or SaveOptions()
     target = Path(path)
+    if not isinstance(image, Image):  # (an array failed on a missing attribute)
+        raise ImageWriteError(target, f"write_image takes an engine Image (sr_desktop.engine.imageio.Image(pixels)), "
+                                      f"got {type(image).__name__}")
     fmt = checked_format(options, target)
     check_sized(image.width, image.height, options)
     if (too_large := size_refusal(fmt, image.width, image.height)) is not None:

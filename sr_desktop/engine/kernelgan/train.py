@@ -121,8 +121,9 @@ def _check_image(image: np.ndarray, shave: int) -> np.ndarray:
     """Validate an input image without copying it (shape, finite values, size after the
     border shave); returns it as an array."""
     img = np.asarray(image)
-    if img.dtype.kind not in "biuf":
-        raise KernelError(f"expected an image of numbers, got values of type {img.dtype}")
+    if img.dtype.kind != "f" and img.dtype not in (np.uint8, np.uint16):
+        # (an int64 image was taken as 0..1 floats: another kernel, without a word)
+        raise KernelError(f"expected an 8- or 16-bit image (uint8, uint16) or floats in 0..1, got {img.dtype}")
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (1, 2, 3, 4))):
         raise KernelError(f"expected an H×W or H×W×C image, got shape {tuple(img.shape)}")
     if img.dtype.kind == "f" and not np.all(np.isfinite(img)):

@@ -158,14 +158,24 @@ def niqe(image: np.ndarray, model_path: Path = PRISTINE_MODEL_FILE, cancel: Canc
     for uint8 input (the protocol of the published tables; unrounded Y scores baboon 5.636
     instead of MATLAB's 5.7296); no border is cropped.
     """
-    y = np.clip(np.floor(luma_y(image) + 0.5), 0.0, 255.0)
-    return niqe_of_gray(y, model_path, cancel)
+    return niqe_of_gray(_rounded_y(image), model_path, cancel)
+
+
+def _rounded_y(image: np.ndarray) -> np.ndarray:
+    """The Y channel NIQE scores; `EvaluationError` for an image that is not RGB or grey on
+    the 0..255 scale (RGBA was a bare ValueError)."""
+    try:
+        return np.clip(np.floor(luma_y(image) + 0.5), 0.0, 255.0)
+    except ValueError as exc:
+        raise EvaluationError(f"NIQE scores an RGB or grey image: {exc}") from None
 
 
 def niqe_or_none(image: np.ndarray, cancel: CancelToken | None = None) -> float | None:
     """NIQE, or None for an image NIQE cannot score (smaller than a block, or flat);
-    `Cancelled` when `cancel` is set meanwhile."""
+    `Cancelled` when `cancel` is set meanwhile, `EvaluationError` for what is not an RGB or
+    grey image (RGBA: flatten or drop its alpha first)."""
+    y = _rounded_y(image)
     try:
-        return niqe(image, cancel=cancel)
+        return niqe_of_gray(y, cancel=cancel)
     except EvaluationError:
         return None

@@ -38,7 +38,7 @@ import torch
 
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
-from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.core.options import MAX_SCALE, whole_scale
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.text import without_control_characters
 from sr_desktop.engine.core.weight_file import (
@@ -717,7 +717,7 @@ def remove_custom_model(model_id: str) -> None:
 def load_custom_model(spec: ModelSpec, scale: int | None = None,
                       variant: str | None = None) -> SRModel:
     """Load an added model at one of its scales (None: its largest); only the default variant."""
-    own = max(spec.scales) if scale is None else int(scale)
+    own = max(spec.scales) if scale is None else whole_scale(scale)
     if own not in spec.scales:
         what = f"is a ×{spec.scales[0]} model" if len(spec.scales) == 1 else "serves " + ", ".join(
             f"×{s}" for s in spec.scales)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError
+from sr_desktop.engine.core.options import whole_scale
 from sr_desktop.engine.models.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def shipped_weights(spec: ModelSpec, scale: int | None = None, variant: str | No
     if variant not in (None, "", "default"):
         raise ModelError(f"{spec.id} has no variant {variant!r} (only 'default')")
     scales = trained_scales(spec.trained)
-    scale = max(scales) if scale is None else int(scale)
+    scale = max(scales) if scale is None else whole_scale(scale)
     if scale not in scales:
         served = ", ".join(f"×{s}" for s in scales)
         raise ModelError(f"{spec.id}: the app ships weights for {served}, not ×{scale}; "

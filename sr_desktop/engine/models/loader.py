@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sr_desktop.engine.core.errors import ModelError
-from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.core.options import MAX_SCALE, whole_scale
 from sr_desktop.engine.models.base import LITERATURE, ModelSpec, SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import get_model_spec, model_files, not_installed_message, variants_at
@@ -34,12 +34,8 @@ def resolve_scale_variant(spec: ModelSpec, scale: int | None, variant: str | Non
     When the plain variant does not exist at a scale (waifu2x-cunet ×1 is denoise-only), the
     first variant available at that scale is used.
     """
-    if scale is None:
-        scale = default_scale(spec)
-    try:
-        scale = int(scale)
-    except (TypeError, ValueError):
-        raise ModelError(f"scale must be an integer, got {scale!r}") from None
+    # (OptionError for 3.9: it ran ×3)
+    scale = default_scale(spec) if scale is None else whole_scale(scale)
     if spec.kind == ModelKind.RESAMPLE:
         if scale not in RESAMPLE_SCALES:
             raise ModelError(f"{spec.id} supports scales 1..{MAX_SCALE}, not ×{scale}")
@@ -61,8 +57,9 @@ def resolve_scale_variant(spec: ModelSpec, scale: int | None, variant: str | Non
 
 
 def load_model(model_id: str, scale: int | None = None, variant: str | None = None, **options: Any) -> SRModel:
-    """Load `model_id` at `scale` (default: `default_scale`) and `variant` (default: the
-    plain one) ready to run on CPU in float32.
+    """Load `model_id` at `scale` and `variant` (default: the plain one) ready to run on CPU
+    in float32. Without a scale: `default_scale` for the app's own models, the largest for a
+    literature or an added model (their files serve the scales they were trained for).
 
     Options: ``channels_last`` (zoo, default True), ``noise_level`` (srmd, overrides the
     variant), ``cache`` (zoo, default True), ``kernel`` and training options (per-image).

@@ -191,6 +191,10 @@ def list_models() -> list[ModelSpec]:
 
 def get_model_spec(model_id: str) -> ModelSpec:
     """The spec of `model_id` (ModelError naming the known ids if unknown)."""
+    if isinstance(model_id, os.PathLike):  # (a file's Path: said as its name is)
+        model_id = os.fspath(model_id)
+    if not isinstance(model_id, str):  # (None failed on a missing .strip)
+        raise ModelError(f"a model id is text (such as 'span'), got {type(model_id).__name__}")
     # Build only the matching zoo entry: checking every package's files on each call
     # cost ~20 ms, paid once per image in a batch.
     for entry in _read_manifest(str(MANIFEST)):

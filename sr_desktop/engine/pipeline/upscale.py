@@ -24,6 +24,7 @@ import numpy as np
 from sr_desktop.engine.compute import devices, resample
 from sr_desktop.engine.compute.antiring import clamp_to_source_range
 from sr_desktop.engine.compute.transparent_fill import fill_hidden_colour
+from sr_desktop.engine.core.box import whole_box
 from sr_desktop.engine.core.errors import ModelError, SRDesktopError
 from sr_desktop.engine.core.options import DEFAULT_MODEL, MAX_SCALE, AlphaMode, TilePolicy, UpscaleOptions
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressTracker, check_cancel
@@ -193,18 +194,30 @@ def upscale_image(
     cancel: CancelToken | None = None,
     model: SRModel | None = None,
 ) -> UpscaleResult:
-    """Upscale `image` by `options`. Returns a new Image with the same metadata.
+    """Upscale `image` by `options`. Returns an `UpscaleResult`: its ``image`` the new Image,
+    with `image`'s metadata, and what made it.
 
     `model` overrides loading by id (tests and benchmarks pass small models this way).
     Raises `Cancelled` if `cancel` is set between tiles; `SRDesktopError` on bad options;
     `UpscaleMemoryError` (naming the file and the memory it needs) when it does not fit.
     """
-    if not isinstance(image, Image):  # (an array failed later on a missing attribute)
-        raise SRDesktopError(f"upscale_image takes an engine Image (sr_desktop.engine.imageio.Image(pixels)), "
-                             f"got {type(image).__name__}")
-    options = options or UpscaleOptions()
+    options = _checked_arguments("upscale_image", image, options)
     model, plan = resolve_model(options, model, progress, cancel)
     return _upscale_checked(image, options, progress, cancel, model, plan, fill_hidden=True)
+
+
+def _checked_arguments(function: str, image: object, options: object) -> UpscaleOptions:
+    """`options` (None: the defaults) once `image` is an engine Image and `options` an
+    `UpscaleOptions`: an array, a dict or a model id failed later on a missing attribute."""
+    if not isinstance(image, Image):
+        raise SRDesktopError(f"{function} takes an engine Image (sr_desktop.engine.imageio.Image(pixels)), "
+                             f"got {type(image).__name__}")
+    if options is None:
+        return UpscaleOptions()
+    if not isinstance(options, UpscaleOptions):
+        raise SRDesktopError(f"{function} takes its options as UpscaleOptions(model=…, scale=…), "
+                             f"got {type(options).__name__}")
+    return options
 
 
 def _upscale_checked(image: Image, options: UpscaleOptions, progress, cancel, model: SRModel, plan: ScalePlan,
@@ -311,10 +324,14 @@ def upscale_float(
     cancel: CancelToken | None = None,
     model: SRModel | None = None,
 ) -> np.ndarray:
-    """H×W×3 float32 0..1 -> (N·H)×(N·W)×3 float32 clipped to 0..1 (metrics, benchmarks).
-    Raises `SRDesktopError` for any other shape, dtype or range (a uint8 or 0..255 array came
-    back all white, RGBA or CHW failed deep in a backend, differently on each)."""
+    """H×W×3 floats in 0..1 (any float type, run as float32) -> (N·H)×(N·W)×3 float32 clipped
+    to 0..1 (metrics, benchmarks). Raises `SRDesktopError` for any other shape, dtype or range
+    (a uint8 or 0..255 array came back all white, RGBA or CHW failed deep in a backend,
+    differently on each)."""
     src = _float_rgb(rgb)
+    if options is not None and not isinstance(options, UpscaleOptions):
+        raise SRDesktopError(f"upscale_float takes its options as UpscaleOptions(model=…, scale=…), "
+                             f"got {type(options).__name__}")
     options = options or UpscaleOptions()
     model, plan = resolve_model(options, model, progress, cancel)
     target = int(options.scale or plan.reached)
@@ -357,13 +374,17 @@ def upscale_region(
     model: SRModel | None = None,
 ) -> UpscaleResult:
     """Upscale only `box` = (x, y, w, h) of `image`, reading context around it so the
-    result equals those pixels of the whole-image result. The result image is the
-    region alone, (w·N)×(h·N). A model whose layers average over their whole input (SE
+    result equals those pixels of the whole-image result (within one level: a network's
+    sums run in another order on another size). The result image is the region alone,
+    (w·N)×(h·N). A model whose layers average over their whole input (SE
     blocks: Real-CUGAN, waifu2x CUNet; `tileable` False) runs over the whole image for it,
     as long as a whole upscale: on a crop its averages are others (up to 109/255 off, a
     visibly softer region); a per-image model (ZSSR, map-sr) is trained on the crop."""
-    options = options or UpscaleOptions()
-    x, y, bw, bh = (int(v) for v in box)
+    options = _checked_arguments("upscale_region", image, options)
+    try:
+        x, y, bw, bh = whole_box(box)
+    except ValueError as exc:
+        raise SRDesktopError(str(exc)) from None
     if bw <= 0 or bh <= 0 or x < 0 or y < 0 or x + bw > image.width or y + bh > image.height:
         raise SRDesktopError(
             f"region {bw}×{bh} at ({x}, {y}) is not inside the {image.width}×{image.height} image"
