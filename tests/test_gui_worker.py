@@ -306,3 +306,45 @@ def test_an_error_no_code_handled_is_logged_and_shown(qtbot, qapp, monkeypatch, 
     assert shown == ["unexpected error: KeyError: 'slot' (details in the log)"]
     assert [(r.getMessage(), r.exc_info[0]) for r in caplog.records] == [
         ("unexpected error", KeyError), ("unexpected error in thread helper", ZeroDivisionError)]
+
+
+def test_two_jobs_at_once_leave_the_process_s_warnings_as_they_were(qtbot, qapp, caplog):
+    """superqt's run wrapped each job in the process-wide warnings.catch_warnings(): job B,
+    started while job A ignored warnings, put A's "ignore everything" back when it ended
+    after A, for good (and warnings.showwarning pointing at A's finished worker). Each job's
+    warnings still reach the log, naming the job."""
+    import logging
+    import warnings
+
+    from sr_desktop.engine.core.quiet_warnings import warnings_ignored
+    from sr_desktop.gui.worker import JobWorker, start_worker
+
+    before = list(warnings.filters)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def job_a(job, progress, cancel):
+        with warnings_ignored():
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def job_b(job, progress, cancel):
+        b_in.set()
+        a_out.wait(10)
+        warnings.warn("job b's own warning", UserWarning, stacklevel=1)
+
+    ended = []
+    a = JobWorker(Job(None, "a"), job_a)
+    a.finished.connect(lambda: ended.append("a"))
+    b = JobWorker(Job(None, "b"), job_b)
+    b.finished.connect(lambda: ended.append("b"))
+    with caplog.at_level(logging.INFO, logger="sr_desktop.gui.worker"):
+        start_worker(a)
+        assert a_in.wait(10)
+        start_worker(b)
+        qtbot.waitUntil(lambda: len(ended) == 2, timeout=20000)
+    assert sorted(ended) == ["a", "b"] and warnings.filters == before
+    assert any(f"job {b.job.id}" in r.getMessage() and "job b's own warning" in r.getMessage()
+               for r in caplog.records)
+    with pytest.warns(UserWarning, match="the process's own warning"):  # (not swallowed, not sent to a job)
+        warnings.warn("the process's own warning", UserWarning, stacklevel=1)

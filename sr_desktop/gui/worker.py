@@ -18,6 +18,13 @@ superqt 0.9 does not provide, and is therefore done here:
 * thread count: superqt starts every worker on the global pool, sized to the CPU count;
   a queue's job must never wait behind another queue's long job (or one that outlived
   its window), so `start_worker` grows the pool to one thread per live job.
+* warnings: superqt's ``run`` wraps each job in the process-wide
+  ``warnings.catch_warnings()``; two jobs at once put back each other's saved state, which
+  left an "ignore everything" of a job's own (or "always") at the front of the process's
+  filters and ``warnings.showwarning`` pointing at a finished worker for good.
+  `JobWorker.run` is superqt's without it: one `warnings.showwarning`, installed once,
+  sends a warning raised in a job's thread to that job's ``warned`` signal (the log, once
+  per job) and any other to what showed warnings before.
 """
 
 from __future__ import annotations
@@ -80,6 +87,25 @@ class JobWorker(WorkerBase):
         self._began = threading.Event()
         self._ended = threading.Event()
 
+    def run(self) -> None:
+        """What superqt's ``WorkerBase.run`` does (signals, `work`, its result), without its
+        process-wide ``warnings.catch_warnings`` (see the module's docstring): the job's
+        warnings reach its ``warned`` signal through `_route_warning`."""
+        self.started.emit()
+        self._running = True
+        _JOB_OF_THREAD.worker = self
+        try:
+            result = self.work()
+            if not self.abort_requested:
+                self.returned.emit(result)
+        except Exception as exc:  # noqa: BLE001 - as superqt's run: the worker's errored signal
+            self.errored.emit(exc)
+        finally:
+            _JOB_OF_THREAD.worker = None
+        self._running = False
+        self.finished.emit()
+        self._finished.emit(self)
+
     def work(self) -> JobOutcome:  # superqt entry point, runs in the worker thread
         self._began.set()
         try:
@@ -103,6 +129,26 @@ class JobWorker(WorkerBase):
 
 #: workers started and not ended (including those that outlived their queue)
 _LIVE: set[JobWorker] = set()
+#: the worker whose job runs in this thread (``worker``; None or absent: no job's thread)
+_JOB_OF_THREAD = threading.local()
+
+
+def _install_warning_route() -> None:
+    """Put `_route_warning` in front of what shows warnings now (the log's, once the window
+    sends warnings there), once."""
+    if getattr(warnings.showwarning, "_sr_desktop_route", False):
+        return
+    shown_before = warnings.showwarning
+
+    def route(message, category, filename, lineno, file=None, line=None):
+        worker = getattr(_JOB_OF_THREAD, "worker", None)
+        if worker is None:
+            shown_before(message, category, filename, lineno, file, line)
+        else:
+            worker.warned.emit((message, category, filename, lineno, file, line))
+
+    route._sr_desktop_route = True  # type: ignore[attr-defined]
+    warnings.showwarning = route
 
 
 def start_worker(worker: JobWorker) -> JobWorker:
@@ -113,12 +159,13 @@ def start_worker(worker: JobWorker) -> JobWorker:
         pool.setMaxThreadCount(len(_LIVE))
     logged: set[str] = set()
     worker.warned.connect(lambda args, job=worker.job: _log_warning(job, args, logged))
+    _install_warning_route()
     worker.start()
     return worker
 
 
 def _log_warning(job: Job, args: tuple, logged: set[str]) -> None:
-    """A warning superqt caught in `job`'s thread, to the log file (INFO: the terminal the
+    """A warning raised in `job`'s thread, to the log file (INFO: the terminal the
     window was started from showed each of a TIFF's, eight times an image), once per job,
     naming the job and the file it read."""
     message, category, filename, lineno, *_rest = args
