@@ -41,7 +41,7 @@ def test_options_that_are_not_upscale_options_are_named(image, options):
 def test_a_region_of_an_array_or_of_other_than_four_whole_numbers_is_refused(image):
     with pytest.raises(SRDesktopError, match="upscale_region takes an engine Image"):
         upscale_region(image.pixels, (0, 0, 4, 4), BICUBIC)
-    for box in [(1.5, 0, 4, 4), (0, 0, 4), (0, 0, True, 4), "0,0,4,4", (0, 0, "4.5", 4)]:
+    for box in [(1.5, 0, 4, 4), (0, 0, 4), (0, 0, True, 4), "0,0,4,4", (0, 0, "4.5", 4), (np.float32(1.5), 0, 4, 4)]:
         with pytest.raises(SRDesktopError, match="a region is four whole numbers"):
             upscale_region(image, box, BICUBIC)  # (1.5 was taken as 1)
     # whole numbers of any kind are regions
@@ -49,7 +49,7 @@ def test_a_region_of_an_array_or_of_other_than_four_whole_numbers_is_refused(ima
     assert upscale_region(image, (np.int64(1), 2.0, 4, 4), BICUBIC).image.width == 8
 
 
-@pytest.mark.parametrize("scale", [3.9, 2.7, "x2"])
+@pytest.mark.parametrize("scale", [3.9, 2.7, "x2", np.float32(3.9), np.array(2.5)])
 def test_a_scale_that_is_not_a_whole_number_is_refused_not_truncated(scale):
     with pytest.raises(OptionError, match="scale must be an integer"):
         load_model("fsrcnn", scale)  # (×3.9 ran ×3)

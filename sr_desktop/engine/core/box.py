@@ -3,6 +3,8 @@ of a region use them."""
 
 from __future__ import annotations
 
+from sr_desktop.engine.core.options import as_whole_number
+
 Box = tuple[int, int, int, int]
 
 
@@ -10,23 +12,12 @@ def whole_box(box) -> Box:
     """`box` as four whole numbers (x, y, w, h), given as numbers or their text; `ValueError`
     for anything else (x = 1.5 was taken as 1, three numbers failed unpacking)."""
     try:
-        whole = tuple(_whole(v) for v in box)
-    except (TypeError, ValueError, OverflowError):
+        whole = tuple(as_whole_number(v) for v in box)
+    except (TypeError, ValueError):
         whole = ()
     if len(whole) != 4:
         raise ValueError(f"a region is four whole numbers (x, y, w, h), got {box!r}")
     return whole  # type: ignore[return-value]
-
-
-def _whole(value) -> int:
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, str):
-        return int(value.strip())
-    number = int(value)
-    if number != value:
-        raise ValueError(value)
-    return number
 
 
 def clip_box(box, width: int, height: int) -> Box | None:

@@ -170,19 +170,29 @@ class TilePolicy:
 TILE_AUTO = TilePolicy()
 
 
-def _whole_number(value: object, refusal: str) -> int:
-    """The integer of `value`, a whole number or its text; `OptionError` (`refusal`) for
-    anything else: a bool, 2.5 (a seed of 2.5 was taken as 2), inf or nan (a bare
-    OverflowError or ValueError), text that is no integer."""
+def as_whole_number(value: object) -> int:
+    """The integer of `value`, a whole number of any type (numpy's too) or its text;
+    `ValueError` for anything else: a bool, 2.5 or numpy's float32 3.9 (taken as 2 and 3),
+    inf or nan, text that is no integer."""
     if isinstance(value, bool):
-        raise OptionError(refusal)
+        raise ValueError(f"not a whole number: {value!r}")
     try:
         number = int(value.strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+        fraction = not isinstance(value, str) and bool(number != value)
     except (TypeError, ValueError, OverflowError):
-        raise OptionError(refusal) from None
-    if isinstance(value, float) and value != number:
-        raise OptionError(refusal)
+        raise ValueError(f"not a whole number: {value!r}") from None
+    if fraction:
+        raise ValueError(f"not a whole number: {value!r}")
     return number
+
+
+def _whole_number(value: object, refusal: str) -> int:
+    """`as_whole_number`, `OptionError` (`refusal`) for what is not one (a seed of 2.5 was
+    taken as 2; inf or nan were a bare OverflowError or ValueError)."""
+    try:
+        return as_whole_number(value)
+    except ValueError:
+        raise OptionError(refusal) from None
 
 
 def parse_tile(value: object) -> TilePolicy:
