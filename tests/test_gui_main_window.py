@@ -303,6 +303,15 @@ def test_dropping_a_folder_offers_batch_export(make_window, tmp_path, qtbot):
     assert window.message_bar.level == "error"
     assert window.message_bar.action_text() == "Batch export this folder…"
 
+    # a broken first image of the folder, found when it is read: the offer stays too (it was
+    # replaced by Details…, while a broken second image, found by its thumbnail, kept it)
+    (folder / "notes.txt").unlink()
+    (folder / "a_broken.png").write_bytes(b"not an image")
+    drop(window, [folder])
+    qtbot.waitUntil(lambda: "a_broken.png" in window.message_bar.text() and window.is_idle(), timeout=20000)
+    assert window.message_bar.text().startswith("1 of 3 files could not be opened")
+    assert window.message_bar.action_text() == "Batch export this folder…"
+
 
 def test_dropping_a_library_whose_images_are_in_sub_folders_offers_batch_export(make_window, tmp_path, qtbot,
                                                                                  monkeypatch):

@@ -441,10 +441,11 @@ class ImageOpener:
             self._select_current()
             return
         # (its thumbnail may have counted it already; a summary the user dismissed, or
-        # another message replaced, is not put back: the thumbnails may have told it first)
+        # another message replaced, is not put back: the thumbnails may have told it first;
+        # the dropped folder's batch export offered beside it stays, as beside theirs)
         if (batch.add_failure(Path(job.options), _reason(message, Path(job.options)))
                 and (not batch.shown or self.message_bar.text() == batch.shown)):
-            self._report_batch()
+            self._report_batch(keep_action=True)
         if batch.waiting:
             self._read(batch.waiting.pop(0))  # the next file of the same drop
         else:
