@@ -422,6 +422,11 @@ def test_a_second_run_in_a_run_folder_is_refused_and_a_killed_runs_lock_is_gone(
     code, err = _train(capsys, out, "--iterations", "2", data_dir=data)
     assert code == 0, err
     assert (out / "model.safetensors").is_file()
+    # a refused --resume that changes the schedule says the refusal alone: it said "resumed
+    # with another learning-rate schedule: --iterations 2 → 4" first, of a run never resumed
+    with run_folder_lock(out):
+        code, err = _train(capsys, out, "--resume", "--iterations", "4", data_dir=data)
+        _one_line_error(code, err, f"{out} is being trained by process {os.getpid()}")
 
 
 def test_a_resumed_runs_eta_counts_only_the_iterations_since_the_resume(monkeypatch):

@@ -187,15 +187,18 @@ def _train(args) -> int:
         trainer = Trainer(options)
     except MemoryError:
         raise TrainingError(short_of_memory) from None
-    for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else "", _kernel_note(trainer),
-                 *trainer.data_notes):
-        if note:
-            print(f"sr-desktop: {note}", file=sys.stderr)
+
+    def say_notes() -> None:  # (once the run holds its folder: a refused --resume said "resumed with …")
+        for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else "",
+                     _kernel_note(trainer), *trainer.data_notes):
+            if note:
+                print(f"sr-desktop: {note}", file=sys.stderr)
+
     cancel = CancelToken()
     reporter = _Reporter(args.quiet)
     try:
         with stop_signals_call(lambda *_: cancel.cancel()):  # Ctrl+C, SIGTERM, SIGHUP: checkpoint, stop
-            result = trainer.run(reporter, cancel)
+            result = trainer.run(reporter, cancel, started=say_notes)
     except MemoryError:  # an "unexpected error" (exit 3) before
         kept = f"; its last checkpoint resumes (--resume --out {args.out})" if has_checkpoint(trainer.ckpt_dir) else ""
         raise TrainingError(short_of_memory + kept) from None

@@ -29,6 +29,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -472,12 +473,15 @@ class Trainer:
     # -- the run ----------------------------------------------------------------------------------
 
     def run(self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-            pause: threading.Event | None = None) -> TrainResult:
+            pause: threading.Event | None = None, started: Callable[[], None] | None = None) -> TrainResult:
         """Iterate to `options.iterations`, export (and register); `Cancelled` after saving a
         checkpoint when `cancel` is set; waits while `pause` is set. Refused (`TrainingError`)
-        while another run writes in the same folder (`run_lock`)."""
+        while another run writes in the same folder (`run_lock`); `started` is called once
+        the run holds its folder (what it says of the run is not said of a refused one)."""
         (self.out / "val").mkdir(parents=True, exist_ok=True)
         with run_folder_lock(self.out):
+            if started is not None:
+                started()
             return self._run(progress, cancel, pause)
 
     def _run(self, progress: ProgressCallback | None, cancel: CancelToken | None,
