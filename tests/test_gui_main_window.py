@@ -1480,6 +1480,9 @@ def test_a_paste_while_a_file_is_read_is_not_replaced_by_that_file(gated_reads, 
     gated_reads.set()
     wait_idle(qtbot, window)
     assert window.image.path is None and (window.image.width, window.image.height) == (40, 20)
+    # nothing says the stopped read goes on ("Opening slow.png…" stayed in the status line for
+    # good), and the strip highlights no file (slow.png's entry was, beside the pasted image)
+    assert window.status_text() == "" and window.filmstrip.currentItem() is None
 
 
 def test_answering_save_saves_the_whole_result_when_a_region_covers_it(make_window, tmp_path, qtbot, prompts):

@@ -290,8 +290,11 @@ class ImageOpener:
         if not self.may_discard_result():
             return
         self.message_bar.clear()
-        self.loader.cancel()  # a file still being read would replace the pasted image
+        if self.loader.is_busy():  # a file still being read would replace the pasted image
+            self.loader.cancel()
+            self.feedback.show_status("")  # ("Opening b.png…" stayed for good)
         self.show_image(Image(qimage_to_array(qimage), source_format=None), "pasted image", None)
+        self._select_current()  # (the strip kept the highlight on the file whose reading stopped)
 
     def open_dropped(self, mime: QMimeData) -> bool:
         """A drop on the window: files and folders are opened (``folder_dropped`` is told
