@@ -1485,6 +1485,21 @@ def test_a_paste_while_a_file_is_read_is_not_replaced_by_that_file(gated_reads, 
     assert window.status_text() == "" and window.filmstrip.currentItem() is None
 
 
+def test_the_strip_highlights_the_image_opened_after_a_broken_one(gated_reads, make_window, tmp_path, qtbot):
+    # a broken file opened, then another image while it was read: its failure put the
+    # highlight back on the image shown before, and it stayed there beside the new one
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "b.png", 20, 14, 1)])
+    broken = tmp_path / "slow_broken.png"
+    broken.write_bytes(b"not an image")
+    window.open_paths([broken])
+    a = write_png(tmp_path / "a.png", 16, 12, 2)
+    window.open_paths([a])
+    gated_reads.set()
+    qtbot.waitUntil(lambda: window.is_idle() and window.image is not None and window.image.path == a, timeout=20000)
+    assert window.filmstrip.currentItem().text() == "a.png"
+
+
 def test_answering_save_saves_the_whole_result_when_a_region_covers_it(make_window, tmp_path, qtbot, prompts):
     """The answer Save did nothing (Save As refuses while a region's result is on the after
     side) and the switch was refused; the question is about the whole result."""

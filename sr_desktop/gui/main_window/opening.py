@@ -422,6 +422,9 @@ class ImageOpener:
         # named as the strip names it: two img00.png of two folders were one name in the
         # title and in the unsaved-result question
         self.show_image(image, self.filmstrip.label_of(path) or path.name, display)
+        # (a failed read before it, of a file opened just before, put the highlight back on
+        # the image shown then: the strip highlighted b.png beside a.png)
+        self._select_current()
         self.filmstrip.refresh_thumbnail(path)  # (a file replaced since it was listed)
         if isinstance(item, OpenedAnimation) and self.session.image is image:
             self.session.set_animation(item.animation, item.display_frames)
