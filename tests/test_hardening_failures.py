@@ -251,6 +251,20 @@ def test_under_an_address_space_limit_a_png_is_written_without_opencv(tmp_path):
     assert out.split() == ["False", "True"]
 
 
+def test_an_error_while_torch_is_still_being_imported_is_not_taken_for_a_bug(monkeypatch):
+    """The window imports torch in the background as it starts: an Esc then (Cancelled) was
+    asked whether it was out of memory, torch, in sys.modules with no OutOfMemoryError yet,
+    raised AttributeError, and the window said 'unexpected error' instead of 'Cancelled'."""
+    import types
+
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.pipeline.memory import is_allocation_failure
+
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))  # half imported
+    assert not is_allocation_failure(Cancelled("cancelled"))
+    assert is_allocation_failure(MemoryError())
+
+
 def test_openvinos_allocation_failure_is_out_of_memory():
     """OpenVINO's CPU plugin said "[CPU] Reorder node … can't alloc": the file's line was
     "RuntimeError: Exception from src/inference/src/cpp/infer_request.cpp:224:"."""

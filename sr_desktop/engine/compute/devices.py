@@ -317,7 +317,10 @@ def process_rss_bytes() -> int:
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for the out-of-memory errors of CUDA, MPS and the CPU allocator."""
     torch = sys.modules.get("torch")  # not imported: no torch error can have been raised
-    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
+    # (another thread still importing it: the module has no OutOfMemoryError yet, and an
+    # Esc then was an AttributeError, 'unexpected error', instead of Cancelled)
+    out_of_memory = getattr(torch, "OutOfMemoryError", None)
+    if out_of_memory is not None and isinstance(exc, out_of_memory):
         return True
     if isinstance(exc, (RuntimeError, MemoryError)):
         text = message_of(exc).lower()
