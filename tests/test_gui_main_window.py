@@ -1485,6 +1485,20 @@ def test_a_paste_while_a_file_is_read_is_not_replaced_by_that_file(gated_reads, 
     assert window.status_text() == "" and window.filmstrip.currentItem() is None
 
 
+def test_an_image_dropped_while_a_file_is_read_ends_that_read_s_status(gated_reads, make_window, tmp_path, qtbot):
+    # as a paste: a browser's image dropped as pixels left "Opening slow.png…" for good
+    window = make_window()
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 20, 14, 1)])
+    assert window.open_image(write_png(tmp_path / "slow.png", 30, 30, 2))
+    mime = QMimeData()
+    mime.setImageData(QImage(40, 20, QImage.Format.Format_RGB888))
+    assert window.opener.open_dropped(mime)
+    gated_reads.set()
+    wait_idle(qtbot, window)
+    assert window.image.path is None and (window.image.width, window.image.height) == (40, 20)
+    assert window.status_text() == "" and window.filmstrip.currentItem() is None
+
+
 def test_the_strip_highlights_the_image_opened_after_a_broken_one(gated_reads, make_window, tmp_path, qtbot):
     # a broken file opened, then another image while it was read: its failure put the
     # highlight back on the image shown before, and it stayed there beside the new one

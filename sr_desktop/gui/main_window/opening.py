@@ -289,11 +289,15 @@ class ImageOpener:
             return
         if not self.may_discard_result():
             return
+        self._show_pixels(qimage, "pasted image")
+
+    def _show_pixels(self, qimage: QImage, name: str) -> None:
+        """A pasted or dropped image (pixels, no file) shown as the original."""
         self.message_bar.clear()
-        if self.loader.is_busy():  # a file still being read would replace the pasted image
+        if self.loader.is_busy():  # a file still being read would replace it
             self.loader.cancel()
             self.feedback.show_status("")  # ("Opening b.png…" stayed for good)
-        self.show_image(Image(qimage_to_array(qimage), source_format=None), "pasted image", None)
+        self.show_image(Image(qimage_to_array(qimage), source_format=None), name, None)
         self._select_current()  # (the strip kept the highlight on the file whose reading stopped)
 
     def open_dropped(self, mime: QMimeData) -> bool:
@@ -308,8 +312,7 @@ class ImageOpener:
                 self.feedback.show_error("The dropped image could not be read.")
                 return False
             if self.may_discard_result():
-                self.loader.cancel()  # (as for a paste)
-                self.show_image(Image(qimage_to_array(qimage)), "dropped image", None)
+                self._show_pixels(qimage, "dropped image")
         else:
             self.feedback.show_error("Only local files and folders can be dropped here.")
             return False
