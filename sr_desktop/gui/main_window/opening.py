@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt
@@ -32,6 +31,7 @@ from sr_desktop.gui.main_window.display_runner import with_display_layer
 from sr_desktop.gui.main_window.feedback import Feedback
 from sr_desktop.gui.main_window.filmstrip import Filmstrip, disambiguated_labels
 from sr_desktop.gui.main_window.message_bar import MessageBar
+from sr_desktop.gui.main_window.open_batch import OpenBatch
 from sr_desktop.gui.qimage import qimage_to_array
 from sr_desktop.gui.settings import GuiSettings
 from sr_desktop.gui.widgets import plain_tooltip
@@ -39,53 +39,6 @@ from sr_desktop.gui.worker import JobQueue
 
 #: show_image(image, name, display): the window shows a new original
 ShowImage = Callable[[Image, str, object], None]
-#: how many failed files the summary line names before "and N more"
-SUMMARY_NAMES = 3
-
-
-@dataclass
-class OpenBatch:
-    """The files of one drop or Open: how many were given, those still to try if the one
-    being read fails, and (name, reason) of each that could not be opened."""
-
-    total: int
-    waiting: list[Path] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    #: the image files of the batch (the filmstrip's thumbnails find the broken ones the
-    #: reading never reached, after the first good file)
-    files: list[Path] = field(default_factory=list)
-    failed: set[Path] = field(default_factory=set)
-    shown: str = ""  # the summary last put in the message bar
-    #: `files` for membership (asked for each thumbnail: the list made a large drop quadratic)
-    file_set: frozenset[Path] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.file_set = frozenset(self.files)
-
-    def add_failure(self, path: Path, reason: str) -> bool:
-        """Count ``path`` as not opened (False if it already was)."""
-        if path in self.failed:
-            return False
-        self.failed.add(path)
-        self.failures.append((path.name, reason))
-        return True
-
-    def summary(self) -> str:
-        """"2 of 3 files could not be opened: a.txt (not a supported image type), …"."""
-        names = [f"{name} ({reason})" for name, reason in self.failures[:SUMMARY_NAMES]]
-        more = len(self.failures) - SUMMARY_NAMES
-        if more > 0:
-            names.append(f"and {more} more")
-        count = len(self.failures)
-        head = (f"{count} of {self.total} files could not be opened" if self.total > 1
-                else "Cannot open")
-        return f"{head}: {', '.join(names)}"
-
-    def details(self) -> str:
-        """One line per file that could not be opened, with the whole reason."""
-        return "\n".join(f"{name}: {reason}" for name, reason in self.failures)
-
-
 class ImageOpener:
     """Reads files into the session through ``loader``; lists them in the filmstrip."""
 
