@@ -163,7 +163,11 @@ def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
     """`BatchError` before any work when the report cannot be written at `report` once the
     batch has run: the output folder or a folder the batch writes into, under a file, or a
     folder that does not take files (the report was refused after the whole batch, exit 2);
-    or when it would replace a file that is not an earlier batch's report."""
+    or when it would replace a file that is not an earlier batch's report. A stream (``-``,
+    /dev/stdout, a pipe) is written into as it is: /dev is no folder of the user's (its
+    write probe refused every user but root)."""
+    if is_stream(report):
+        return
     folders = {job.output.parent for job in jobs if job.output is not None} | {output_dir}
     made = {resolved(f) for f in folders | {a for folder in folders for a in folder.parents}}
     if resolved(report) in made:
