@@ -1471,31 +1471,25 @@ def test_a_result_that_arrives_while_the_next_image_is_read_is_asked_about(
     assert window.image.path == a and window.result is not None  # kept, as answered
 
 
-def test_a_paste_while_a_file_is_read_is_not_replaced_by_that_file(gated_reads, make_window, tmp_path, qtbot):
+@pytest.mark.parametrize("arrives_by", ["paste", "drop"])
+def test_an_image_pasted_or_dropped_while_a_file_is_read_is_not_replaced_by_that_file(
+        arrives_by, gated_reads, make_window, tmp_path, qtbot):
     window = make_window()
     open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 20, 14, 1)])
     assert window.open_image(write_png(tmp_path / "slow.png", 30, 30, 2))
-    QGuiApplication.clipboard().setImage(QImage(40, 20, QImage.Format.Format_RGB888))
-    window.paste()
+    pixels = QImage(40, 20, QImage.Format.Format_RGB888)
+    if arrives_by == "paste":
+        QGuiApplication.clipboard().setImage(pixels)
+        window.paste()
+    else:  # a browser's image, dropped as pixels
+        mime = QMimeData()
+        mime.setImageData(pixels)
+        assert window.opener.open_dropped(mime)
     gated_reads.set()
     wait_idle(qtbot, window)
     assert window.image.path is None and (window.image.width, window.image.height) == (40, 20)
     # nothing says the stopped read goes on ("Opening slow.png…" stayed in the status line for
-    # good), and the strip highlights no file (slow.png's entry was, beside the pasted image)
-    assert window.status_text() == "" and window.filmstrip.currentItem() is None
-
-
-def test_an_image_dropped_while_a_file_is_read_ends_that_read_s_status(gated_reads, make_window, tmp_path, qtbot):
-    # as a paste: a browser's image dropped as pixels left "Opening slow.png…" for good
-    window = make_window()
-    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 20, 14, 1)])
-    assert window.open_image(write_png(tmp_path / "slow.png", 30, 30, 2))
-    mime = QMimeData()
-    mime.setImageData(QImage(40, 20, QImage.Format.Format_RGB888))
-    assert window.opener.open_dropped(mime)
-    gated_reads.set()
-    wait_idle(qtbot, window)
-    assert window.image.path is None and (window.image.width, window.image.height) == (40, 20)
+    # good), and the strip highlights no file (slow.png's entry was, beside the new image)
     assert window.status_text() == "" and window.filmstrip.currentItem() is None
 
 
