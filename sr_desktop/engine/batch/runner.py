@@ -172,7 +172,7 @@ def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
     made = {resolved(f) for f in folders | {a for folder in folders for a in folder.parents}}
     if resolved(report) in made:
         raise BatchError(f"report path {report} is a folder the batch writes its images into")
-    if report.is_file() and report.stat().st_size and not is_stream(report) and not is_batch_report(report):
+    if report.is_file() and report.stat().st_size and not is_batch_report(report):
         # (the --files-from list given as the report too was silently replaced by JSON)
         raise BatchError(f"the report {report} would replace a file that is not a batch report: "
                          "choose another name (an earlier batch's report is replaced)")

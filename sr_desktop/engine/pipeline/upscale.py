@@ -212,6 +212,11 @@ def _checked_arguments(function: str, image: object, options: object) -> Upscale
     if not isinstance(image, Image):
         raise SRDesktopError(f"{function} takes an engine Image (sr_desktop.engine.imageio.Image(pixels)), "
                              f"got {type(image).__name__}")
+    return _checked_options(function, options)
+
+
+def _checked_options(function: str, options: object) -> UpscaleOptions:
+    """`options`, or the defaults for None; `SRDesktopError` for what is not an `UpscaleOptions`."""
     if options is None:
         return UpscaleOptions()
     if not isinstance(options, UpscaleOptions):
@@ -329,10 +334,7 @@ def upscale_float(
     (a uint8 or 0..255 array came back all white, RGBA or CHW failed deep in a backend,
     differently on each)."""
     src = _float_rgb(rgb)
-    if options is not None and not isinstance(options, UpscaleOptions):
-        raise SRDesktopError(f"upscale_float takes its options as UpscaleOptions(model=…, scale=…), "
-                             f"got {type(options).__name__}")
-    options = options or UpscaleOptions()
+    options = _checked_options("upscale_float", options)
     model, plan = resolve_model(options, model, progress, cancel)
     target = int(options.scale or plan.reached)
     out = np.empty((src.shape[0] * target, src.shape[1] * target, 3), dtype=np.float32)
