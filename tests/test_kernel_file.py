@@ -3,6 +3,8 @@ the evaluation's ``kernel:FILE.npy`` degradation accept and refuse the same file
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -158,6 +160,31 @@ def test_a_folder_at_a_kernel_name_is_refused_before_the_estimation(tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npy", "dir.png", "photo.png"]
 
 
+def test_a_folder_the_kernel_cannot_be_written_in_is_refused_before_the_estimation(tmp_path, capsys, monkeypatch):
+    """`kernel -o /read-only/k.npy` estimated for minutes, then failed to write the result."""
+    from PIL import Image as PILImage
+
+    from sr_desktop.engine import kernelgan
+    from sr_desktop.engine.kernelgan import kernel_ops
+
+    src = tmp_path / "photo.png"
+    PILImage.fromarray(np.full((64, 64, 3), 90, dtype=np.uint8)).save(src)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+
+    def probe(folder):
+        if Path(folder) == locked:
+            raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(kernel_ops, "probe_writable", probe)
+    monkeypatch.setattr(kernelgan, "estimate_kernel", lambda *a, **k: pytest.fail("estimated before refusing"))
+    for extra in (["-o", str(locked / "k.npy")], ["-o", str(tmp_path / "k.npy"), "--png", str(locked / "k.png")]):
+        assert main(["kernel", str(src), *extra, "-q"]) == 2
+        assert capsys.readouterr().err == f"sr-desktop: error: cannot write {extra[-1]}: Permission denied\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["locked", "photo.png"]
+
+
+
 @pytest.mark.parametrize("word", ["estimated", "Estimate", "estimat"])
 def test_a_mistyped_estimate_is_said_so_not_taken_for_a_kernel_file(tmp_path, capsys, word):
     """`--kernel estimated` said "estimated: a kernel file must be a .npy array"."""
@@ -264,6 +291,11 @@ def test_the_cli_notes_what_it_does_not_use(tmp_path, capsys):
     assert main(["kernel", str(src), "-o", str(tmp_path / "k.npy"), "--method", "sharpness", "--iterations", "300",
                  "--prior", "fkp"]) == 0
     assert "--iterations, --prior set KernelGAN's run; --method sharpness does not use them" in capsys.readouterr().err
+    broken = tmp_path / "broken.png"  # the file's refusal alone: the note read as its cause
+    broken.write_bytes(b"not an image")
+    assert main(["kernel", str(broken), "-o", str(tmp_path / "b.npy"), "--method", "sharpness", "--batch", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "note:" not in err and "broken.png" in err
     gif = tmp_path / "anim.gif"
     frames = [PILImage.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)) for _ in range(3)]
     frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)

@@ -110,11 +110,11 @@ def run(args: argparse.Namespace) -> int:
     _check_target(out, args.overwrite, ".npy", src)
     if png is not None:
         _check_target(png, args.overwrite, ".png", src)
+    read = read_image(src)  # (before the notes: a broken file's line came after a note on the options)
     unused = [KERNELGAN_FLAGS[name] for name, default in KERNELGAN_DEFAULTS.items() if getattr(args, name) != default]
     if args.method == "sharpness" and unused and not args.quiet:  # (the window greys them out)
         print(f"sr-desktop: note: {', '.join(unused)} set KernelGAN's run; --method sharpness does not use "
               f"{'it' if len(unused) == 1 else 'them'}", file=sys.stderr)
-    read = read_image(src)
     image = read.pixels  # uint8/uint16: estimate_kernel scales it to 0..1
     if int(read.info.get("frames", 1) or 1) > 1 and not args.quiet:
         print(f"sr-desktop: note: {printable(src.name)} has {read.info['frames']} frames or pages; the kernel is "

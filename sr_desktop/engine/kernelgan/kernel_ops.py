@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from sr_desktop.engine.core.path_kind import missing_folder_reason
-from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.imageio.atomic import atomic_write, probe_writable, special_target
 from sr_desktop.engine.kernelgan.errors import KernelError
 
 
@@ -184,9 +184,9 @@ def render_kernel(kernel: np.ndarray, magnify: int = 16, grid: bool = True) -> n
 def check_kernel_target(path: str | os.PathLike, suffix: str, source: str | os.PathLike | None = None) -> Path:
     """`path` if a kernel file (``.npy`` or its ``.png`` picture: `suffix`) may be written
     there, else `KernelError` with one line: a name not ending in `suffix`, a folder that
-    does not exist, a folder of that name, or the input image `source` itself, which is never
-    replaced. Whether an existing file may be replaced is the caller's question
-    (``--overwrite``, a dialog)."""
+    does not exist or cannot be written in, a folder of that name, or the input image `source`
+    itself, which is never replaced. Whether an existing file may be replaced is the caller's
+    question (``--overwrite``, a dialog)."""
     path = Path(path)
     if path.suffix.lower() != suffix:
         raise KernelError(f"{path}: the file name must end in {suffix}")
@@ -196,6 +196,11 @@ def check_kernel_target(path: str | os.PathLike, suffix: str, source: str | os.P
         raise KernelError(f"{path}: {missing_folder_reason(path.parent)}")
     if source is not None and path.exists() and Path(source).exists() and os.path.samefile(path, source):
         raise KernelError(f"{path}: refusing to overwrite the input image")
+    if special_target(path) is None:  # (a device or a pipe is written into, not beside)
+        try:  # before the estimation, which can take minutes, not after it
+            probe_writable(path.parent)
+        except OSError as exc:
+            raise KernelError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 
