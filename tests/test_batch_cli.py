@@ -264,6 +264,14 @@ def test_quality_for_lossless_output_is_said_to_be_ignored(tmp_path: Path, capsy
     assert "--quality" not in capsys.readouterr().err
     assert main(["batch", str(src), str(tmp_path / "bad"), "--quality", "0", *common]) == 2
     assert "quality must be 1..100, got 0" in capsys.readouterr().err
+    # a refusal is the one line said: the note first read as its cause
+    assert main(["batch", str(src), str(tmp_path / "x"), "--format", "png", "--quality", "50", "--model",
+                 "span", "--variant", "nope", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no variant 'nope'" in err
+    # -q: no notes
+    assert main(["batch", str(src), str(tmp_path / "q"), "--format", "png", "--quality", "50", *common, "-q"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_resume_counts_only_files_with_something_in_them_as_done(tmp_path: Path, capsys):

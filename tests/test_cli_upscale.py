@@ -228,6 +228,9 @@ def test_quality_given_for_png_output_gets_a_note(tmp_path):
     assert r.returncode == 0 and "it does not apply to png, so it is ignored" in r.stderr
     r = sr("upscale", src, "-o", tmp_path / "b.webp", "--model", "bicubic", "--scale", "2", "--quality", "40")
     assert r.returncode == 0 and "--quality" not in r.stderr
+    # a refusal is the one line said: the note first read as its cause
+    r = sr("upscale", src, "-o", tmp_path / "c.png", "--model", "map-sr", "--variant", "nope", "--quality", "40")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no variant 'nope'" in r.stderr
 
 
 def test_a_temp_file_a_killed_upscale_left_is_removed_by_the_next(tmp_path):

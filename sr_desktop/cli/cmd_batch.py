@@ -19,6 +19,7 @@ from sr_desktop.cli.common import (
     output_size_from,
     path_arg,
     quality_from,
+    quality_note,
     send_warnings_to_log,
     stop_signals_call,
     upscale_options_from,
@@ -137,13 +138,23 @@ BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{p
 class _TerminalProgress:
     """A tqdm bar (files done/total, current file, rate, ETA) on a terminal."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, notes: list[str] | None = None):
         self.bar = None
         self.enabled = enabled
         self.starts = False  # whether files are said as they start (a Ray batch says them as they end)
+        self.notes = [note for note in notes or [] if note]
+
+    def say_notes(self) -> None:
+        """Say the command's notes (once): when the first file starts, every check of the
+        batch has passed (before a refusal a note read as its cause)."""
+        notes, self.notes = self.notes, []
+        for note in notes:
+            say_above(self.bar, note)
 
     def __call__(self, info) -> None:
         event = info.extra.get("event")
+        if event in ("file", "start"):
+            self.say_notes()
         if info.stage in NOTICE_STAGES:  # a model's first use, a plan of many files: seconds before the first
             if self.enabled:
                 print(f"sr-desktop: {info.message}…", file=sys.stderr, flush=True)
@@ -180,11 +191,12 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.core.progress import CancelToken
 
     upscale = upscale_options_from(args)
-    check_kernel_option(upscale)  # (batch had no --kernel: a kernel could not be used)
+    # (batch had no --kernel: a kernel could not be used)
+    notes = [check_kernel_option(upscale), quality_note(args, set() if args.format == "same" else {args.format})]
     options = BatchOptions(
         upscale=upscale,
         format=args.format,
-        quality=quality_from(args, set() if args.format == "same" else {args.format}),
+        quality=quality_from(args),
         name_template=args.name,
         existing=args.existing,
         recursive=args.recursive,
@@ -213,7 +225,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{chr(10) if bar.enabled else ''}sr-desktop: cancelling (the file being upscaled is not written; "
               "Ctrl+C again to abort)", file=sys.stderr)
 
-    bar = _TerminalProgress(enabled=not (args.no_progress or args.quiet) and sys.stderr.isatty())
+    bar = _TerminalProgress(enabled=not (args.no_progress or args.quiet) and sys.stderr.isatty(),
+                            notes=[] if args.quiet else notes)
     try:
         with stop_signals_call(on_sigint):  # SIGTERM and SIGHUP too: as a first Ctrl+C
             result = run_batch(
@@ -226,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     finally:
         bar.close()
+    bar.say_notes()  # (a batch whose files were all skipped as done started none)
     # a report written to stdout (`--report /dev/stdout | jq`) keeps stdout its own
     said = sys.stderr if result.report_path is not None and into_stdout(result.report_path) else sys.stdout
     if not args.quiet:

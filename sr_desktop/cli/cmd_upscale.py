@@ -22,6 +22,7 @@ from sr_desktop.cli.common import (
     output_size_from,
     path_arg,
     quality_from,
+    quality_note,
     send_warnings_to_log,
     upscale_options_from,
 )
@@ -159,14 +160,14 @@ def run(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as exc:
             raise SRDesktopError(f"-o/--output {exc}") from None
     targets = _outputs(inputs, args.output, args.format)
-    quality = quality_from(args, _formats_of(targets, args.format))
+    quality = quality_from(args)
     options = upscale_options_from(args)
     size = output_size_from(args)
     refusals = [box_refusal(size, args.format or format_named_by(target)) for target in targets]
     if all(refusals):  # (a size no output can have: one line before the upscales, not after each; where
         raise SRDesktopError(refusals[0])  # some can, the others fail as their files, named)
     per_image = is_per_image(options.model)
-    check_kernel_option(options, quiet=args.quiet)
+    notes = [check_kernel_option(options), quality_note(args, _formats_of(targets, args.format))]
     if per_image and options.variant:
         from sr_desktop.engine.models.registry import get_model_spec
 
@@ -190,6 +191,9 @@ def run(args: argparse.Namespace) -> int:
         # the files ran failed the rest or switched networks without a word.
         notice = TerminalProgress("sr-desktop", enabled=None if not args.quiet else False)
         model = resolve_model(options, progress=notice)[0]
+    for note in notes:  # once every check has passed: before a refusal it read as its cause
+        if note and not args.quiet:
+            print(note, file=sys.stderr)
     save = SaveOptions(format=args.format, quality=quality, keep_metadata=not args.no_metadata,
                        keep_lossless=args.quality is None)
     send_warnings_to_log(getattr(args, "verbose", False))

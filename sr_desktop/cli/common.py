@@ -149,20 +149,24 @@ def output_size_from(args: argparse.Namespace):
     return None if width is None and height is None else OutputSize(width, height)
 
 
-def quality_from(args: argparse.Namespace, formats: set[str]) -> int:
-    """The --quality to save with, after saying (one line on stderr) when it was given for
-    output `formats` that are all lossless: a silently ignored option looks like a bug."""
-    import sys
-
+def quality_from(args: argparse.Namespace) -> int:
+    """The --quality to save with (checked: `OptionError` outside 1..100); the default when
+    not given. `quality_note` says when it does not apply."""
     if args.quality is None:
         return DEFAULT_QUALITY
     check_quality(args.quality)
-    if formats and not formats & set(LOSSY_FORMATS):
-        shown = ", ".join(sorted(formats))
-        # (not "lossless": a GIF keeps 256 colours)
-        print(f"sr-desktop: note: --quality is for jpg and webp output; it does not apply to {shown}, so it is "
-              "ignored", file=sys.stderr)
     return args.quality
+
+
+def quality_note(args: argparse.Namespace, formats: set[str]) -> str | None:
+    """The note for a --quality given for output `formats` that are all lossless (a silently
+    ignored option looks like a bug), or None. Said once every check has passed: before a
+    refusal it read as if the refusal were about the quality."""
+    if args.quality is None or not formats or formats & set(LOSSY_FORMATS):
+        return None
+    # (not "lossless": a GIF keeps 256 colours)
+    shown = ", ".join(sorted(formats))
+    return f"sr-desktop: note: --quality is for jpg and webp output; it does not apply to {shown}, so it is ignored"
 
 
 def upscale_options_from(args: argparse.Namespace) -> UpscaleOptions:
@@ -262,21 +266,21 @@ def stop_signals_call(handler):
             signal.signal(sig, old)
 
 
-def check_kernel_option(options, quiet: bool = False) -> None:
+def check_kernel_option(options) -> str | None:
     """--kernel before any file (upscale, batch): only for the per-image models (ZSSR,
-    map-sr); a kernel file read once (a bad one is one error, not one per file), with a note
-    when its size says ×4 and the run is ×2 (a ×2 kernel at ×4 is made the ×4 kernel, as
-    documented)."""
+    map-sr); a kernel file read once (a bad one is one error, not one per file). Returns the
+    note to say once every check has passed when its size says ×4 and the run is ×2 (a ×2
+    kernel at ×4 is made the ×4 kernel, as documented), else None."""
     from sr_desktop.engine.core.kernel_file import kernel_size_note, load_kernel_file
     from sr_desktop.engine.core.text import printable
     from sr_desktop.engine.models.registry import get_model_spec, is_per_image
 
     if options.kernel is None:
-        return
+        return None
     if not is_per_image(options.model):
         raise SRDesktopError("--kernel only applies to --model zssr or map-sr")
     if not isinstance(options.kernel, str) or options.kernel == "estimate":
-        return
+        return None
     if (not Path(options.kernel).exists() and Path(options.kernel).suffix.lower() != ".npy"
             and difflib.get_close_matches(options.kernel.lower(), ["estimate"], 1, 0.75)):
         # ("estimated" was said to be a kernel file that is no .npy array)
@@ -285,8 +289,8 @@ def check_kernel_option(options, quiet: bool = False) -> None:
     given = load_kernel_file(options.kernel)
     runs_at = options.scale or max(get_model_spec(options.model).scales)  # (without --scale: its largest, ×4)
     note = kernel_size_note(printable(Path(options.kernel).name), given, runs_at, "it is used as a ×2 kernel")
-    if note and runs_at == 2 and not quiet:  # (a ×4 estimate used at ×2 went without a word)
-        print(f"sr-desktop: {note}", file=sys.stderr)
+    # (a ×4 estimate used at ×2 went without a word)
+    return f"sr-desktop: {note}" if note and runs_at == 2 else None
 
 
 def bug_logged(what: str, details: str) -> str:
