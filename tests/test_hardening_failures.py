@@ -578,6 +578,23 @@ def test_an_empty_path_is_a_usage_error_not_the_current_folder(tmp_path, monkeyp
     assert "\n" not in err and list(work.iterdir()) == []
 
 
+@pytest.mark.parametrize("argv", [
+    ["batch", "{tmp}/in", "{tmp}/out", "--report", "{tmp}/reports/"],
+    ["bench", "--dataset", "{tmp}/in", "--scale", "2", "--json", "{tmp}/results/"],
+    ["bench", "--dataset", "{tmp}/in", "--scale", "2", "--csv", "{tmp}/results/"],
+])
+def test_a_report_named_as_a_folder_is_a_usage_error_not_a_file_of_that_name(tmp_path, capsys, argv):
+    """`--report reports/` and `bench --json results/` wrote a file named ``reports`` or
+    ``results`` (the slash was lost on the way); a name ending in / names a folder."""
+    (tmp_path / "in").mkdir()
+    PILImage.new("RGB", (8, 8)).save(tmp_path / "in" / "a.png")
+    with pytest.raises(SystemExit) as exited:
+        main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and f"{argv[-1].format(tmp=tmp_path)} names a folder (it ends in /)" in err
+    assert "\n" not in err and sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
 def test_ctrl_c_while_the_parser_imports_the_commands_is_one_line(monkeypatch, capsys):
     """Ctrl+C in the first tenth of a second (while `build_parser` imports every command)
     printed a 40-80 line traceback; at any moment it is `interrupted`, status 130."""

@@ -63,8 +63,12 @@ def path_arg(value: str) -> str:
 
 def output_arg(value: str) -> str:
     """`path_arg` for a file written: ``-`` is standard output (``/dev/stdout``), as in most
-    tools; it made a file named ``-`` (``-.png`` for an image) in the current folder."""
+    tools; it made a file named ``-`` (``-.png`` for an image) in the current folder. A name
+    ending in a separator names a folder: a usage error (``--report reports/`` wrote a file
+    named ``reports``)."""
     value = path_arg(value)
+    if value.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        raise argparse.ArgumentTypeError(f"{value} names a folder (it ends in {value[-1]}): give a file name")
     if value != "-":
         return value
     if not os.path.exists("/dev/stdout"):
