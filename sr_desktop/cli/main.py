@@ -308,6 +308,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _chosen_parser(command: argparse.ArgumentParser, rest: list[str]) -> argparse.ArgumentParser:
+    """The parser of the action `rest` names under `command` (``models remove``), else
+    `command`: an option the action lacks was said to be mistyped as itself ("--json (did you
+    mean --json?)": the options looked at were ``models``')."""
+    actions = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+    word = next((w for w in rest if not w.startswith("-")), None)
+    if actions and word in actions[0].choices:
+        return actions[0].choices[word]
+    return command
+
+
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _text_never_fails_on_stdout()
@@ -342,7 +353,8 @@ def _main(argv: list[str] | None) -> int:
             print(f"sr-desktop: error: unknown command {first!r} (did you mean {close[0]}?)", file=sys.stderr)
             return 2
     if not is_app:
-        parser.command = parser._subparsers._group_actions[0].choices[first]  # type: ignore[union-attr]
+        parser.command = _chosen_parser(parser._subparsers._group_actions[0].choices[first],  # type: ignore[union-attr]
+                                        argv[argv.index(first) + 1:])
         if sys.stdout is None:  # (a command's; the window, started by pythonw on Windows, has none)
             sys.stdout = _ClosedOutput()
         if sys.stderr is None:
