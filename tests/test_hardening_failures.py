@@ -619,6 +619,9 @@ class _FullStream:
     def flush(self):
         pass
 
+    def isatty(self):
+        return False
+
 
 def test_a_full_stdout_does_not_stop_the_files(tmp_path, monkeypatch, capsys):
     """`upscale a b c > /dev/full` stopped after the first file's line could not be printed;
@@ -631,6 +634,26 @@ def test_a_full_stdout_does_not_stop_the_files(tmp_path, monkeypatch, capsys):
     code = main(["upscale", *sources, "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2"])
     assert code == 2 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
     assert "the messages could not be written (No space left on device); the files are done" in capsys.readouterr().err
+
+
+def test_a_full_stderr_does_not_stop_a_bench_or_a_training(tmp_path, monkeypatch):
+    """`bench … 2> /dev/full` and `train … 2> /dev/full` stopped at their first progress
+    line (status 1, nothing measured or trained); the work is done, then status 2 says the
+    messages were lost. A command that had nothing to say on stderr ends 0."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        PILImage.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(tmp_path / "in" / f"{name}.png")
+    monkeypatch.setattr(sys, "stderr", _FullStream())
+    assert main(["bench", "--dataset", str(tmp_path / "in"), "--scale", "2", "--model", "bicubic",
+                 "--json", str(tmp_path / "bench.json")]) == 2
+    assert [m["model"] for m in json.loads((tmp_path / "bench.json").read_text())["models"]] == ["bicubic"]
+    assert main(["train", "--arch", "SRCNN", "--scale", "2", "--data", str(tmp_path / "in"), "--out",
+                 str(tmp_path / "run"), "--iterations", "2", "--patch", "8", "--batch", "2"]) == 2
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    assert main(["upscale", str(tmp_path / "in" / "a.png"), "-o", str(tmp_path / "a2.png"), "--model", "bicubic",
+                 "--scale", "2"]) == 0
+    assert isinstance(sys.stderr, _FullStream)  # given back as it was
 
 
 def test_a_file_where_a_folder_must_be_made_is_named(tmp_path, capsys):

@@ -252,6 +252,37 @@ class _NoErrorStream:
         return False
 
 
+class _LossTolerantStream:
+    """A command's `sys.stderr` that a refusing operating system (``2> /dev/full``) cannot
+    stop: a line it refuses is lost, the first refusal kept in `lost` (the command then ends
+    with status 2, as `common.Console` does for stdout). bench and train stopped at their
+    first progress line, their work undone. A closed pipe still stops the command."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.lost: OSError | None = None
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.lost = self.lost or exc
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.lost = self.lost or exc
+
+    def __getattr__(self, name: str):  # isatty, fileno, encoding…: the stream's own
+        return getattr(self.stream, name)
+
+
 def _stop_signals_interrupt(names: tuple[str, ...]) -> None:
     """The signals `names` interrupt as Ctrl+C does, remembered (engine/core/interrupt.py).
     SIGTERM and SIGHUP for a command (status 130, nothing half-written left: an interrupted
@@ -302,10 +333,17 @@ def main(argv: list[str] | None = None) -> int:
     traceback).
     """
     try:
-        return _main(argv)
+        status = _main(argv)
     except KeyboardInterrupt:
         _interrupted()
-        return 130
+        status = 130
+    finally:
+        guard = sys.stderr
+        if isinstance(guard, _LossTolerantStream):  # (main is called again in the same process: tests, scripts)
+            sys.stderr = guard.stream
+    if isinstance(guard, _LossTolerantStream) and guard.lost is not None and status == 0:
+        status = 2
+    return status
 
 
 def _chosen_parser(command: argparse.ArgumentParser, rest: list[str]) -> argparse.ArgumentParser:
@@ -359,6 +397,7 @@ def _main(argv: list[str] | None) -> int:
             sys.stdout = _ClosedOutput()
         if sys.stderr is None:
             sys.stderr = _NoErrorStream()
+        sys.stderr = _LossTolerantStream(sys.stderr)
     args = (build_app_parser() if is_app else parser).parse_args(argv)
     _stop_signals_interrupt(("SIGINT",) if is_app else ("SIGINT", "SIGTERM", "SIGHUP"))
     terminal_level = logging.DEBUG if args.verbose else logging.WARNING
