@@ -579,6 +579,27 @@ def test_an_empty_path_is_a_usage_error_not_the_current_folder(tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("argv", [
+    ["upscale", "{tmp}/in/a.png", "-o", "{tmp}/b.png", "--device="], ["upscale", "{tmp}/in/a.png", "-o", "{tmp}/b.png",
+                                                                     "--tile="],
+    ["batch", "{tmp}/in", "{tmp}/out", "--variant="], ["kernel", "{tmp}/in/a.png", "-o", "{tmp}/k.npy", "--seed= "],
+    ["bench", "--dataset", "{tmp}/in", "--scale", "2", "--degradation="],
+    ["train", "--arch", "SRCNN", "--scale", "2", "--data", "{tmp}/in", "--out", "{tmp}/run", "--init="],
+    ["train", "--arch=", "--scale", "2", "--data", "{tmp}/in", "--out", "{tmp}/run"],
+])
+def test_an_empty_option_value_is_a_usage_error_not_its_default(tmp_path, capsys, argv):
+    """`--device ''` ran on auto, `--tile ''` auto, `--variant ''` the default variant,
+    `train --init ''` from scratch, `bench --degradation ''` bicubic: each without a word."""
+    (tmp_path / "in").mkdir()
+    PILImage.new("RGB", (8, 8)).save(tmp_path / "in" / "a.png")
+    empty = next(a for a in argv if a.endswith(("=", "= "))).split("=")[0]
+    with pytest.raises(SystemExit) as exited:
+        main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and f"argument {empty}: is empty: give a value" in err and "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+@pytest.mark.parametrize("argv", [
     ["batch", "{tmp}/in", "{tmp}/out", "--report", "{tmp}/reports/"],
     ["bench", "--dataset", "{tmp}/in", "--scale", "2", "--json", "{tmp}/results/"],
     ["bench", "--dataset", "{tmp}/in", "--scale", "2", "--csv", "{tmp}/results/"],

@@ -13,6 +13,7 @@ from sr_desktop.cli.common import (
     output_arg,
     path_arg,
     send_warnings_to_log,
+    text_arg,
     tile_arg,
 )
 from sr_desktop.engine.core.options import parse_sr_scale
@@ -69,7 +70,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help=f"model id(s), after one --model or each its own (default: {MATLAB_BICUBIC_ID})")
     parser.add_argument("--scale", required=True, type=argparse_type(parse_sr_scale), metavar="N",
                         help="the SR scale, 2..16 (the HR images are degraded by it)")
-    parser.add_argument("--degradation", default="bicubic",
+    parser.add_argument("--degradation", default="bicubic", type=text_arg,
                         metavar="bicubic|bicubic-float|kernel:FILE.npy",
                         help="how the LR images are made (default: bicubic = 8-bit MATLAB "
                         "imresize; bicubic-float keeps the LR unrounded, as SRMD's scripts)")

@@ -7,7 +7,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, stop_signals_call, torch_device_arg
+from sr_desktop.cli.common import (
+    path_arg,
+    seed_arg,
+    send_warnings_to_log,
+    stop_signals_call,
+    text_arg,
+    torch_device_arg,
+)
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.paths import DOCS_DIR
@@ -36,7 +43,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register `sr-desktop train` and its options on `subparsers`; returns its parser."""
     p = subparsers.add_parser("train", help=HELP, description=HELP + ".", epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", required=True, metavar="ARCH", help="architecture to train (listed below)")
+    p.add_argument("--arch", required=True, type=text_arg, metavar="ARCH", help="architecture to train (listed below)")
     p.add_argument("--scale", required=True, type=int, nargs="+", action="extend", metavar="N",
                    help="upscaling factor; several (--scale 2 3 4) train one network for all of them, as "
                         "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
@@ -47,10 +54,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "augmentation: --downscale 0.9 0.8 0.7 0.6)")
     p.add_argument("--val", type=path_arg, metavar="DIR",
                    help="validation images (default: the first two training images)")
-    p.add_argument("--degradation", metavar="SPEC",
+    p.add_argument("--degradation", type=text_arg, metavar="SPEC",
                    help="bicubic (default), kernel:FILE.npy[,noise=SIGMA][,jpeg=Q] or realesrgan")
-    p.add_argument("--loss", metavar="SPEC", help="weighted losses (default l1:1)")
-    p.add_argument("--init", metavar="MODEL_ID|FILE",
+    p.add_argument("--loss", type=text_arg, metavar="SPEC", help="weighted losses (default l1:1)")
+    p.add_argument("--init", type=text_arg, metavar="MODEL_ID|FILE",
                    help="start from this model (fine-tuning; lr 2e-5 by default, 2e-4 when it starts layers at "
                         "another scale)")
     p.add_argument("--iterations", type=int, default=10000, metavar="N", help="training iterations (default 10000)")
@@ -89,7 +96,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, metavar="N", help="data worker threads (default 2)")
     p.add_argument("--cache-mb", type=int, default=2048, metavar="MB",
                    help="decoded images kept in memory (default 2048)")
-    p.add_argument("--vgg-weights", metavar="FILE", help="VGG19 weights for perceptual/texture losses "
+    p.add_argument("--vgg-weights", type=path_arg, metavar="FILE", help="VGG19 weights for perceptual/texture losses "
                    "(default: torchvision's file in the torch hub cache)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 is "
                    "fastest for small networks on busy cores)")

@@ -43,6 +43,7 @@ def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     argparse's usage error (exit 2, the message on one line)."""
 
     def convert(value: str) -> T:
+        text_arg(value)
         try:
             return parse(value)
         except OptionError as exc:
@@ -50,6 +51,15 @@ def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
 
     convert.__name__ = parse.__name__
     return convert
+
+
+def text_arg(value: str) -> str:
+    """An argparse ``type=`` for an option's word (a variant, a degradation, a model id): an
+    empty (or blank) one is a usage error, not the default (``--device ''`` ran on auto,
+    ``--variant ''`` the default variant)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty: give a value")
+    return value
 
 
 def path_arg(value: str) -> str:
@@ -93,7 +103,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, metavar="N",
                         help="output scale (default: the model's native scale; other scales use extra "
                              "passes and/or Lanczos resampling)")
-    parser.add_argument("--variant", metavar="NAME", help="model variant (noise level, conservative, ...)")
+    parser.add_argument("--variant", type=text_arg, metavar="NAME",
+                        help="model variant (noise level, conservative, ...)")
     parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
                         help=f"compute device: {', '.join(UPSCALE_DEVICE_CHOICES)}, cuda:N or vulkan:N (default "
                         "auto; see `sr-desktop devices`); vulkan: a GPU through the ncnn runtime, as Upscayl "
