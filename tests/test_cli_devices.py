@@ -65,6 +65,25 @@ def test_numbered_gpus_are_accepted_on_the_command_line(tmp_path, capsys, monkey
     assert "vulkan:3: there are only 1 Vulkan GPU(s) (0: Radeon A)" in capsys.readouterr().err
 
 
+def test_a_device_the_machine_lacks_is_refused_where_nothing_would_run_on_it(tmp_path, capsys):
+    """`bench --device cuda` with MATLAB's bicubic alone (numpy) and `kernel --method
+    sharpness --device cuda` (the fit alone) ran on the CPU without a word on a machine
+    without CUDA, where every other command refuses. (cuda:99: no machine here has 100.)"""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "set").mkdir()
+    Image.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)).save(tmp_path / "set" / "a.png")
+    for argv in (["bench", "--dataset", str(tmp_path / "set"), "--scale", "2", "--device", "cuda:99"],
+                 ["kernel", str(tmp_path / "set" / "a.png"), "-o", str(tmp_path / "k.npy"), "--method", "sharpness",
+                  "--device", "cuda:99"]):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert "CUDA" in captured.err and captured.err.count("\n") == 1 and captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+
+
 def test_one_cpu_thread_is_said_in_the_singular():
     # the status line, the result label and the metrics panel said "CPU (1 threads)"
     import torch

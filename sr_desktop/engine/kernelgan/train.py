@@ -492,10 +492,11 @@ def _estimate(image: np.ndarray, scale: int, iterations: int, device: str | torc
     """`estimate_kernel` on checked arguments (the image validated, the seed drawn)."""
     start = time.perf_counter()
     # what KernelGAN would need is checked before the fit: a bad device or missing prior
-    # weights are one error now, not only on the images the fit does not explain
+    # weights are one error now, not only on the images the fit does not explain. The device
+    # also for the fit alone, which does not use it: --device cuda without CUDA ran silently
     uses_kernelgan = opts.method != "sharpness"
     prior = load_prior() if uses_kernelgan and opts.prior == "fkp" else None
-    dev = resolve_kernelgan_device(device) if uses_kernelgan else None
+    dev = resolve_kernelgan_device(device)
     fit = None
     if opts.method != "kernelgan":
         # unshaved: the statistic wants every pixel; cropped first: no second full-size copy
