@@ -3,6 +3,7 @@ atomic, never replace the input and never leave partial files."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -260,6 +261,18 @@ def test_atomic_files_get_the_users_usual_mode(tmp_path):
     os.umask(umask)
     assert target.read_bytes() == b"{}" and target.stat().st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_a_name_too_long_leaves_no_empty_folders_behind(tmp_path):
+    """`-o new/sub/<300 bytes>.png` made new/sub, then failed to write: the folders stayed,
+    empty. The name is refused before any folder is made, a folder's name too."""
+    image = Image(small_rgb())
+    for target, said in ((tmp_path / "new" / "sub" / ("x" * 300 + ".png"), "(304 bytes; "),
+                         (tmp_path / "new" / ("x" * 300) / "a.png", "(a folder's name in it: 300 bytes; ")):
+        with pytest.raises(ImageWriteError, match="File name too long") as refused:
+            write_image(image, target)
+        assert said in str(refused.value) and refused.value.errno == errno.ENAMETOOLONG
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_name_too_long_is_a_write_error_and_temp_names_fit(tmp_path):

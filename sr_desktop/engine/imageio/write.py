@@ -9,6 +9,7 @@ format can hold them. PNG and TIFF are encoded by the engine's own writers (:mod
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
 import os
@@ -20,6 +21,7 @@ from typing import BinaryIO
 import numpy as np
 
 from sr_desktop.engine.core.errors import ImageWriteError, OptionError, SRDesktopError
+from sr_desktop.engine.core.file_names import NAME_MAX, NAME_UNIT, name_length
 from sr_desktop.engine.core.output_size import OutputSize
 from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_folder_or_file
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
@@ -250,6 +252,11 @@ def _check_target(target: Path, source: Path | None, protect, overwrite: bool) -
 
 
 def _check_target_name(target: Path, source: Path | None, protect, overwrite: bool) -> None:
+    too_long = next((part for part in reversed(target.parts) if name_length(part) > NAME_MAX), None)
+    if too_long is not None:  # refused before its folders are made (they were left behind, empty)
+        which = "" if too_long == target.name else "a folder's name in it: "
+        raise ImageWriteError(target, f"File name too long ({which}{name_length(too_long)} {NAME_UNIT}; file systems "
+                                      f"take {NAME_MAX})", errno.ENAMETOOLONG)
     if target.is_dir():
         raise ImageWriteError(target, "is a folder")
     if source is not None and same_file(target, Path(source)):
