@@ -523,6 +523,32 @@ def test_temp_files_of_a_run_still_writing_are_kept(tmp_path: Path):
         writer.wait()
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="a zombie is told by Linux's /proc")
+def test_the_temp_file_of_a_killed_writer_not_yet_reaped_is_removed(tmp_path: Path):
+    """A Ray worker killed while it wrote stays a zombie until its raylet waits for it: it
+    still answered signal 0, so its temp file was kept as a live writer's (a flaky fault
+    test, tests/test_batch_cluster.py's killed worker)."""
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        killed.kill()
+        while b") Z " not in Path(f"/proc/{killed.pid}/stat").read_bytes():  # (dead, not reaped: no wait())
+            time.sleep(0.01)
+        left = out / f".b_x2_bicubic.png.{killed.pid}-0badc0de.part"
+        left.write_bytes(b"\x89PNG half")
+        result = run_batch(src, out, bicubic(), write_report_file=False)
+        assert result.totals.removed_temp_files == 1 and not left.exists()
+    finally:
+        killed.wait()
+
+
 def test_progress_reports_files_current_file_throughput_and_eta(tmp_path: Path):
     src = tmp_path / "in"
     for i in range(4):

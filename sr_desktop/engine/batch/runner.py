@@ -343,6 +343,9 @@ def run_batch(
             if made is not None and not any(p.is_file() for p in made.rglob("*")):
                 shutil.rmtree(made, ignore_errors=True)
             raise
+        # a worker killed while it wrote left its temp file (Ray did the file again on a live
+        # one): gone now, not at the next batch into this folder
+        removed += cleanup_temp_files(folders)
     wall = time.perf_counter() - t0
 
     records = [r for r in all_records if r is not None and r.status != INTERRUPTED]

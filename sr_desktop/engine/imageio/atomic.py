@@ -40,7 +40,13 @@ def _process_alive(pid: int) -> bool:
         return False
     except OSError:  # another user's process (PermissionError): alive
         return True
-    return True
+    # a killed process its parent has not reaped yet (a Ray worker, until its raylet waits
+    # for it) still answers, but will never rename its temp file
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (macOS): as the signal said
+        return True
 
 
 def is_stale_temp(path: Path, unnamed_older_than_s: float = STALE_TEMP_S) -> bool:
