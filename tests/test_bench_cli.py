@@ -88,6 +88,17 @@ def test_bench_kernel_degradation(dataset, tmp_path):
     assert len(data["models"][0]["images"]) == 2
 
 
+def test_trains_noise_and_jpeg_in_a_kernel_degradation_are_said_to_be_trains(dataset, tmp_path, capsys):
+    """`--degradation kernel:k.npy,noise=5` (train's syntax) said "k.npy,noise=5: kernel file
+    not found"."""
+    np.save(tmp_path / "k.npy", np.outer([1, 2, 1], [1, 2, 1]).astype(float))
+    rc = main(["bench", "--dataset", str(dataset), "--scale", "2", "--degradation",
+               f"kernel:{tmp_path / 'k.npy'},noise=5,jpeg=90"])
+    assert rc == 2 and capsys.readouterr().err == (
+        "sr-desktop: error: --degradation kernel:FILE.npy takes the kernel file alone here; 'noise=5,jpeg=90' "
+        "is for train's --degradation\n")
+
+
 def test_a_kernel_whose_size_says_another_scale_is_noted(dataset, tmp_path, capsys):
     """A ×2 estimate (the kernel command's default) degraded a ×4 bench without a word; the
     upscale command already noted the other way round."""

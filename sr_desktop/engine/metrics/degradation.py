@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from sr_desktop.engine.compute.degrade import degrade_with_kernel
 from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.errors import KernelError
-from sr_desktop.engine.core.kernel_file import check_kernel, load_kernel_file
+from sr_desktop.engine.core.kernel_file import check_kernel, kernel_spec_parts, load_kernel_file
 from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.metrics.errors import EvaluationError
 
@@ -81,6 +82,11 @@ def parse_degradation(text: str) -> Degradation:
         return Degradation(float_lr=True)
     if text.startswith("kernel:") and len(text) > len("kernel:"):
         path = text[len("kernel:"):]
+        file, rest = kernel_spec_parts(text)
+        if rest and not os.path.lexists(path) and os.path.lexists(file):
+            # train's kernel:FILE,noise=…,jpeg=… ("k.npy,noise=5: kernel file not found")
+            raise EvaluationError(f"--degradation kernel:FILE.npy takes the kernel file alone here; {rest[1:]!r} "
+                                  "is for train's --degradation")
         return Degradation(kind="kernel", kernel=load_kernel(path), label=f"kernel:{path}")
     raise EvaluationError(
         f"unknown degradation {text!r} (use bicubic, bicubic-float or kernel:FILE.npy)")
