@@ -263,6 +263,19 @@ def test_atomic_files_get_the_users_usual_mode(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
+def test_a_link_to_a_missing_file_is_not_said_to_be_an_existing_file(tmp_path):
+    """`-o link.png`, a link whose file is gone, said "file exists (use --overwrite)"."""
+    image = Image(small_rgb())
+    link = tmp_path / "link.png"
+    link.symlink_to(tmp_path / "gone.png")
+    with pytest.raises(ImageWriteError) as refused:
+        write_image(image, link)
+    assert str(refused.value) == (f"cannot write {link}: it is a link to {tmp_path / 'gone.png'}, which does not "
+                                  "exist (use --overwrite to write the image there)")
+    write_image(image, link, overwrite=True)  # written where it points, the link kept
+    assert link.is_symlink() and read_image(tmp_path / "gone.png").width == 50
+
+
 def test_a_name_too_long_leaves_no_empty_folders_behind(tmp_path):
     """`-o new/sub/<300 bytes>.png` made new/sub, then failed to write: the folders stayed,
     empty. The name is refused before any folder is made, a folder's name too."""

@@ -266,6 +266,9 @@ def _check_target_name(target: Path, source: Path | None, protect, overwrite: bo
     if target in protect:
         raise ImageWriteError(target, "refusing to overwrite an input file")
     if not overwrite and (target.exists() or target.is_symlink()) and not is_stream(target):
+        if not target.exists():  # (a link whose file is missing was said to be an existing file)
+            raise ImageWriteError(target, f"it is a link to {os.readlink(target)}, which does not exist "
+                                          "(use --overwrite to write the image there)")
         raise ImageWriteError(target, "file exists (use --overwrite)")
 
 
