@@ -685,6 +685,17 @@ def test_a_kernel_whose_size_says_another_scale_is_noted(tmp_path, capsys, monke
             "with it as given") in capsys.readouterr().err
 
 
+def test_vgg_weights_for_a_loss_without_a_vgg_term_are_noted(tmp_path, capsys, monkeypatch):
+    """`--vgg-weights missing.pth` with the L1 loss went unused without a word."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    data = make_images(tmp_path / "data", 2, 48, seed=1)
+    assert main(["train", "--arch", "SRCNN:n1=8,n2=4", "--scale", "2", "--data", str(data), "--vgg-weights",
+                 str(tmp_path / "missing.pth"), "--iterations", "1", "--batch", "2", "--patch", "12",
+                 "--device", "cpu", "--out", str(tmp_path / "run"), "-q"]) == 0
+    assert ("sr-desktop: note: --vgg-weights is for the perceptual and texture losses; --loss l1:1 has neither, "
+            "so it is not used\n") in capsys.readouterr().err
+
+
 def test_a_data_folder_s_hidden_folders_are_not_training_data(tmp_path):
     """A dataset copied with its ``.ipynb_checkpoints``/``.thumbnails`` trained on them too."""
     from sr_desktop.engine.training.data import list_images

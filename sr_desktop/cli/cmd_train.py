@@ -181,6 +181,17 @@ def _kernel_note(trainer) -> str | None:
     return kernel_size_note(name, kernel, trainer.options.scale, "the training images are blurred with it as given")
 
 
+def _vgg_weights_note(options) -> str | None:
+    """A note when --vgg-weights was given for a loss without a VGG19 term (it went unused
+    without a word, a missing file too)."""
+    from sr_desktop.engine.training.losses import VGG_LOSSES, parse_loss_spec
+
+    if options.vgg_weights is None or any(t.name in VGG_LOSSES for t in parse_loss_spec(options.loss)):
+        return None
+    return (f"note: --vgg-weights is for the {' and '.join(VGG_LOSSES)} losses; --loss {options.loss} has neither, "
+            "so it is not used")
+
+
 def _train(args) -> int:
     from sr_desktop.engine.core.progress import CancelToken
     from sr_desktop.engine.training import Trainer
@@ -197,7 +208,7 @@ def _train(args) -> int:
 
     def say_notes() -> None:  # (once the run holds its folder: a refused --resume said "resumed with …")
         for note in (trainer.schedule_note, trainer.net.init_note if trainer.ckpt is None else "",
-                     _kernel_note(trainer), *trainer.data_notes):
+                     _kernel_note(trainer), _vgg_weights_note(trainer.options), *trainer.data_notes):
             if note:
                 print(f"sr-desktop: {note}", file=sys.stderr)
 
