@@ -239,6 +239,19 @@ def test_a_new_run_starts_blank_and_errors_name_the_dialogs_fields(qtbot, tmp_pa
     assert "“Run folder”" in text and "--out" not in text
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be created")
+def test_a_run_folder_that_takes_no_files_is_one_line_before_the_run(qtbot, tmp_path):
+    """A run folder under /proc started the run, which then failed as "unexpected error:
+    sr_run: No such file or directory" after the images were read."""
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    dialog.out_edit.setText("/proc/sr_run")
+    assert not dialog.start() and not dialog.is_running()
+    text = dialog.status_label.text()
+    assert "“Run folder” /proc/sr_run: cannot write in /proc" in text and "unexpected" not in text
+
+
 def test_previews_follow_the_dialog_size(qtbot):
     import numpy as np
 

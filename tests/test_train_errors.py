@@ -685,6 +685,32 @@ def test_a_kernel_whose_size_says_another_scale_is_noted(tmp_path, capsys, monke
             "with it as given") in capsys.readouterr().err
 
 
+def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
+    """A run folder the system refuses was an "unexpected error" (the window) or a bare
+    "sr_run: No such file or directory" (the command line) after the images were read; it is
+    refused with the options, and a folder that fails later still names the run folder."""
+    from sr_desktop.engine.training import Trainer, TrainOptions
+    from sr_desktop.engine.training import options as train_options
+    from sr_desktop.engine.training.errors import TrainingError
+
+    data = make_images(tmp_path / "data", 2, 48, seed=1)
+
+    def refused(folder):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_options, "probe_writable", refused)
+        with pytest.raises(TrainingError, match=rf"^--out {tmp_path / 'run'}: cannot write in {tmp_path}: "
+                                                 "Permission denied$"):
+            TrainOptions(arch="SRCNN:n1=8,n2=4", scale=2, data=(str(data),), out=str(tmp_path / "run"))
+    trainer = Trainer(TrainOptions(arch="SRCNN:n1=8,n2=4", scale=2, data=(str(data),), out=str(tmp_path / "run"),
+                                   iterations=1, batch=2, patch=12, device="cpu"))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "val").write_text("a file where the run's folder goes")
+    with pytest.raises(TrainingError, match=rf"^cannot create the run folder {tmp_path / 'run'}: "):
+        trainer.run()
+
+
 def test_vgg_weights_for_a_loss_without_a_vgg_term_are_noted(tmp_path, capsys, monkeypatch):
     """`--vgg-weights missing.pth` with the L1 loss went unused without a word."""
     monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))

@@ -478,7 +478,10 @@ class Trainer:
         checkpoint when `cancel` is set; waits while `pause` is set. Refused (`TrainingError`)
         while another run writes in the same folder (`run_lock`); `started` is called once
         the run holds its folder (what it says of the run is not said of a refused one)."""
-        (self.out / "val").mkdir(parents=True, exist_ok=True)
+        try:
+            (self.out / "val").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # (an "unexpected error" in the window)
+            raise TrainingError(f"cannot create the run folder {self.out}: {exc.strerror or exc}") from None
         with run_folder_lock(self.out):
             if started is not None:
                 started()

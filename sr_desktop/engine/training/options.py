@@ -19,7 +19,8 @@ import numpy as np
 from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.kernel_file import kernel_spec_parts
 from sr_desktop.engine.core.options import MAX_SCALE, parse_seed, parse_torch_device
-from sr_desktop.engine.core.path_kind import not_a
+from sr_desktop.engine.core.path_kind import nearest_existing_folder_or_file, not_a
+from sr_desktop.engine.imageio.atomic import probe_writable
 from sr_desktop.engine.models.archs.detect import arch_support
 from sr_desktop.engine.models.custom_index import checked_model_name, read_index
 from sr_desktop.engine.training.data import MIN_PATCH
@@ -139,6 +140,14 @@ class TrainOptions:
             raise TrainingError(f"--grad-clip must be 0 (off) or more, got {self.grad_clip!r}")
         if Path(self.out).exists() and not Path(self.out).is_dir():
             raise TrainingError(f"--out {self.out} is a file; the run's folder must be a folder")
+        # a folder that takes no files (read-only, /proc) is said now, not as an unexpected
+        # error of the run after its images were read
+        where = Path(self.out) if Path(self.out).is_dir() else nearest_existing_folder_or_file(self.out)
+        if where is not None and where.is_dir():
+            try:
+                probe_writable(where)
+            except OSError as exc:
+                raise TrainingError(f"--out {self.out}: cannot write in {where}: {exc.strerror or exc}") from None
         if self.val is not None and (why := not_a(self.val, "folder")) is not None:
             raise TrainingError(f"--val folder {self.val}: {why}")
         check_validation_backend(self.backend)
