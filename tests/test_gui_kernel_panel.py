@@ -257,6 +257,12 @@ def test_a_kernel_kept_for_the_next_image_says_it_is_not_that_images(make_window
     assert panel.kernel is not None  # kept, as documented
     assert panel.status_label.text() == "The kernel shown is not b.png's: Estimate to get its own."
     assert not panel.progress_bar.isVisible()
+    # back to the image it was estimated from: its own kernel (it was said not to be)
+    panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated from a.png", origin=tmp_path / "a.png")
+    open_image(qtbot, window, tmp_path / "b.png")
+    assert panel.status_label.text() == "The kernel shown is not b.png's: Estimate to get its own."
+    open_image(qtbot, window, tmp_path / "a.png")
+    assert panel.status_label.text() == "" and panel.source_label.text() == "Estimated from a.png"
 
 
 # ------------------------------------------------------------------------- save / load
@@ -301,6 +307,18 @@ def test_save_and_load_round_trip(make_window, tmp_path, qtbot):
     written = panel.save_kernel(tmp_path / "second")
     assert written == [tmp_path / "second.npy"]
     assert not (tmp_path / "second.png").exists()
+
+
+def test_a_good_save_clears_the_bar_of_an_earlier_failed_one(make_window, tmp_path, qtbot):
+    """The files were written and the panel said "Saved as …", but the window's bar still
+    read "cannot write …" of the save before."""
+    window = make_window()
+    panel = window.kernel_panel
+    panel.set_kernel(gaussian_kernel(13, 1.7), "test kernel")
+    assert panel.save_kernel(tmp_path / "missing" / "k.npy") is None
+    assert "does not exist" in window.message_bar.text()
+    assert panel.save_kernel(tmp_path / "k.npy") is not None
+    assert window.message_bar.text() == "" and "Saved as k.npy" in panel.source_label.text()
 
 
 def test_saving_never_replaces_the_image_and_asks_before_replacing_a_picture(make_window, tmp_path, qtbot):

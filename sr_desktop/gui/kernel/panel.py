@@ -52,6 +52,7 @@ from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.core.text import counted, human_seconds
+from sr_desktop.engine.imageio.protected import same_file
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions
 from sr_desktop.gui.qimage import array_to_qimage
@@ -124,6 +125,7 @@ class KernelPanel(QWidget):
     kernelChanged = Signal(object)  # ndarray (sums to 1) or None
     upscaleRequested = Signal(object, int, str, str)  # kernel, scale, variant ("default" | "real"), model
     errorOccurred = Signal(str)  # one line
+    kernelSaved = Signal(list)  # the paths written (an earlier failed save's error is then stale)
     estimationFinished = Signal(object)  # KernelEstimate
     busyChanged = Signal(bool)
 
@@ -332,11 +334,17 @@ class KernelPanel(QWidget):
         self.image_name = name or (image.path.name if image is not None and image.path else "image")
         if changed:  # "Done"/"Failed." and the full bar spoke of the previous image's estimation
             self.progress_bar.setVisible(False)
-            kept = self.kernel is not None and self.kernel_source and image is not None
+            kept = self.kernel is not None and self.kernel_source and image is not None and not self._is_origin(image)
             # the kernel stays (it may be a loaded one): say it is not this image's
             self.status_label.setText(f"The kernel shown is not {self.image_name}'s: Estimate to get its own."
                                       if kept else "")
         self._refresh()
+
+    def _is_origin(self, image) -> bool:
+        """Whether `image` is the one the kernel shown was estimated from (opened again: its
+        file; it was said not to be its own kernel)."""
+        path = getattr(image, "path", None)
+        return self.kernel_origin is not None and path is not None and same_file(path, self.kernel_origin)
 
     def start_estimation(self) -> Job | None:
         """Estimate the current image's kernel in the worker (None if it cannot start)."""
@@ -434,6 +442,7 @@ class KernelPanel(QWidget):
             self._error(one_line(exc))
             return None
         self.source_label.setText(self.kernel_source + f"\nSaved as {written[0].name}")
+        self.kernelSaved.emit(written)
         return written
 
     def load_kernel(self, path: str | Path | None = None) -> bool:

@@ -267,6 +267,7 @@ class KernelTools:
         panel.upscaleRequested.connect(self.upscale_with_kernel)
         self._panel_error = ""  # what the panel said last (a new kernel makes it stale)
         panel.errorOccurred.connect(self._show_panel_error)
+        panel.kernelSaved.connect(lambda _paths: self._clear_panel_error())
         self.action = QAction("Estimate blur &kernel", window)
         self.action.setShortcut(QKeySequence("Ctrl+K"))
         self.action.setStatusTip(with_native_keys("Estimate the image's own blur kernel with KernelGAN (Ctrl+K)"))
@@ -307,12 +308,16 @@ class KernelTools:
         self._panel_error = message
         self.feedback.show_error(message)
 
-    def _on_kernel_changed(self, kernel) -> None:
-        if kernel is not None and self._panel_error:
-            # a kernel estimated or loaded: the panel's earlier failure is not about it (other
-            # tools' messages stay: any error was cleared)
+    def _clear_panel_error(self) -> None:
+        """The panel's last error, gone from the message bar (other tools' messages stay: any
+        error was cleared)."""
+        if self._panel_error:
             self.feedback.clear_error(about=self._panel_error)
             self._panel_error = ""
+
+    def _on_kernel_changed(self, kernel) -> None:
+        if kernel is not None:  # a kernel estimated or loaded: the panel's earlier failure is not about it
+            self._clear_panel_error()
         if self.metrics_panel is None:
             return
         try:
