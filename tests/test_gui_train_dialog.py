@@ -102,6 +102,30 @@ def test_pause_cancel_resume(qtbot, tmp_path):
 
 
 
+def test_a_pause_before_the_first_iteration_is_said(qtbot, tmp_path):
+    """Paused at once after Start, the status stayed "Preparing the network and its
+    optimiser…" for as long as it was held: only the button said it."""
+    from sr_desktop.engine.core.progress import TRAINING_SETUP_STAGE, ProgressInfo
+
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    steps: list[str] = []
+    dialog.queue.jobProgress.connect(lambda _job, info: info.stage == TRAINING_SETUP_STAGE and steps.append(
+        dialog.status_label.text()))
+    assert dialog.start()
+    dialog.pause_button.setChecked(True)
+    assert dialog.status_label.text() == "Paused before the first iteration · Reading the images…"
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=60_000)
+    assert all(text.startswith("Paused before the first iteration · ") for text in steps), steps
+    dialog._on_progress(ProgressInfo(0, 10, 0.0, None, stage=TRAINING_SETUP_STAGE,
+                                     message="Validating the starting model…"))
+    dialog.pause_button.setChecked(False)
+    assert dialog.status_label.text() == "Validating the starting model…"
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        dialog.cancel()
+
+
 def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
     """Closed and opened again (or after a restart), the dialog refused Start ("use Resume")
     with Resume disabled: a stopped run could only be continued from the command line."""

@@ -132,6 +132,7 @@ class TrainDialog(QDialog):
         self.result = None
         self.val_backend = ""  # what ran the last validation (torch / openvino)
         self.run_note = ""  # how a Resume changed the learning-rate schedule (one line)
+        self._setup_message = ""  # the step before the first iteration that runs ("": none)
         self._filled_from: Path | None = None  # the run folder whose settings the form shows
 
         self.data_edit = QLineEdit(data_dir or "")
@@ -459,7 +460,8 @@ class TrainDialog(QDialog):
         self.run_note = ""
         self.use_button.setEnabled(False)
         self.resume_button.setEnabled(False)
-        self.status_label.setText("Reading the images…")
+        self._setup_message = "Reading the images…"
+        self.status_label.setText(self._setup_text(self._setup_message))
         self._set_running(True)
         self.queue.submit(Job(None, request, writes_files=True))
         return True
@@ -469,8 +471,16 @@ class TrainDialog(QDialog):
         if self.request is not None:
             (self.request.pause.set if paused else self.request.pause.clear)()
         self.pause_button.setText("Continue" if paused else "Pause")
-        if paused and self.is_running():
+        if self.is_running() and self._setup_message:  # (steps before the first iteration go on)
+            self.status_label.setText(self._setup_text(self._setup_message))
+        elif paused and self.is_running():
             self.status_label.setText("Paused.")
+
+    def _setup_text(self, message: str) -> str:
+        """The status of a step before the first iteration, saying a pause asked for meanwhile
+        (the next setup step wrote over "Paused.", and a pause looked ignored)."""
+        paused = self.request is not None and self.request.pause.is_set()
+        return f"Paused before the first iteration · {message}" if paused else message
 
     def cancel(self) -> None:
         """Stop after the current iteration; a checkpoint is saved first."""
@@ -508,8 +518,10 @@ class TrainDialog(QDialog):
 
     def _on_progress(self, info: ProgressInfo) -> None:
         if info.stage == TRAINING_SETUP_STAGE:  # a step before the first iteration: which one
-            self.status_label.setText(info.message)
+            self._setup_message = info.message
+            self.status_label.setText(self._setup_text(info.message))
             return
+        self._setup_message = ""
         extra = info.extra
         self.progress_bar.setMaximum(max(1, info.total))
         self.progress_bar.setValue(info.done)
