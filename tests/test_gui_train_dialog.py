@@ -323,6 +323,9 @@ def test_esc_stops_the_run_and_the_menu_brings_back_its_dialog(qtbot, tmp_path):
     assert window.training.dialog is dialog and dialog.isVisible()
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)
     assert dialog.result is None and dialog.resume_button.isEnabled() and max(seen) < 2000
+    dialog.close()  # stopped, closed, asked for again: its run, Resume ready (it was a blank dialog)
+    window.training.action.trigger()
+    assert window.training.dialog is dialog and dialog.isVisible() and dialog.resume_button.isEnabled()
 
     _fill(dialog, tmp_path / "second", 4, name="evaluate me")
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):

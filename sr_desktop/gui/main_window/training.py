@@ -29,8 +29,11 @@ class TrainingLauncher:
         from sr_desktop.engine.models.registry import list_models
         from sr_desktop.gui.train.dialog import TrainDialog
 
-        if self.dialog is not None and (self.dialog.isVisible() or self.dialog.is_running()):
-            self.dialog.show()  # (a run still finishing its last iteration after Esc: its own dialog)
+        if self.dialog is not None and (self.dialog.isVisible() or self.dialog.is_running()
+                                        or self.dialog.has_stopped_run()):
+            # a run still finishing its last iteration after Esc, or one stopped (Resume goes
+            # on): its own dialog (a blank one made the user retype the run's folder)
+            self.dialog.show()
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog

@@ -342,6 +342,10 @@ class TrainDialog(QDialog):
             raise TrainingError("Downscale takes fractions such as 0.9 0.8 0.7 0.6; "
                                 f"got {self.downscale_edit.text()!r}") from None
 
+    def has_stopped_run(self) -> bool:
+        """Whether the dialog shows a run that stopped with a checkpoint (Resume continues it)."""
+        return not self.is_running() and self.resume_button.isEnabled()
+
     def is_running(self) -> bool:
         return self.queue.is_busy()
 
