@@ -163,6 +163,22 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
     assert min(progress) > stopped  # continued, not restarted
     assert "another learning-rate schedule: --iterations 200 → 250" in dialog.status_label.text()
 
+def test_use_this_model_is_withdrawn_when_the_trained_model_is_removed(qtbot):
+    """Removed from the model list (Models ▸ Remove…, a shell), the trained model was still
+    offered by an enabled "Use this model", whose click then did nothing."""
+    from types import SimpleNamespace
+
+    from sr_desktop.engine.models.registry import list_models
+
+    dialog = TrainDialog(models=list_models())
+    qtbot.addWidget(dialog)
+    dialog.result = SimpleNamespace(model_id="custom-gone")  # what a finished run with a name leaves
+    dialog.use_button.setEnabled(True)
+    dialog.set_models(list_models())  # (the list that follows the removal)
+    assert not dialog.use_button.isEnabled()
+    assert dialog.status_label.text().startswith("The trained model custom-gone was removed from the model list")
+
+
 def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_path):
     from sr_desktop.gui.app import create_application
     from sr_desktop.gui.main_window.window import MainWindow

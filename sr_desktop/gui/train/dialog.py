@@ -311,6 +311,11 @@ class TrainDialog(QDialog):
             self.status_label.setText(f"“Start from” {kept} is no longer in the model list.")
             kept = FROM_SCRATCH
         self.init_combo.setCurrentText(kept or FROM_SCRATCH)
+        trained = getattr(self.result, "model_id", None)
+        if trained and self.use_button.isEnabled() and trained not in {spec.id for spec in models}:
+            self.use_button.setEnabled(False)  # (it stayed enabled, and a click did nothing)
+            self.status_label.setText(f"The trained model {trained} was removed from the model list; its file "
+                                      "stays in the run folder.")
 
     def train_options(self) -> TrainOptions:
         """The form as `TrainOptions` (SRDesktopError when a field is wrong)."""
