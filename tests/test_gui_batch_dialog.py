@@ -94,6 +94,7 @@ def test_dialog_runs_a_batch_and_offers_the_results(qtbot, tmp_path: Path, monke
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
         "a_x2_bicubic.png", "b_x2_bicubic.png", "sub/c_x2_bicubic.png"]
     assert "3 upscaled" in dialog.summary_label.text() and "1 failed" in dialog.summary_label.text()
+    assert dialog.status_label.text() == "Finished: 1 failed; the table says why."  # ("Done.")
     outputs = {dialog.table.item(r, 0).text(): dialog.table.item(r, 2).text() for r in range(dialog.table.rowCount())}
     assert outputs["a.png"] == "a_x2_bicubic.png" and outputs["broken.png"] == ""  # never written: no name
     assert dialog.progress_bar.value() == 5
@@ -453,6 +454,11 @@ def test_a_failure_s_details_name_the_file_not_its_whole_path(qtbot, tmp_path: P
     details = dialog.table.item(row, 4)
     assert str(src) not in details.text() and "broken.png" in details.text()
     assert str(src / "broken.png") in details.toolTip()
+    (src / "a.png").write_bytes(b"not a png either")  # every file failing was "Done." too
+    dialog.output_edit.setText(str(tmp_path / "out2"))
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        assert dialog.start()
+    assert dialog.status_label.text() == "Finished: every file failed (2); the table says why."
 
 
 def test_rows_keep_the_input_order_and_the_status_names_the_running_file(qtbot, tmp_path: Path):

@@ -728,7 +728,8 @@ class BatchDialog(QDialog):
             text += f"<br><b>{html.escape(in_dialog_words(result.report_error, BATCH_FIELDS))}</b>"
         self.summary_label.setText(text)
         self.summary_label.show()
-        self.status_label.setText("Cancelled." if result.cancelled else "Stopped." if result.halted else "Done.")
+        self.status_label.setText("Cancelled." if result.cancelled else "Stopped." if result.halted
+                                  else _finished_words(totals))
         self.open_output_button.setEnabled(True)
         self.open_report_button.setEnabled(result.report_path is not None)
         self.batchFinished.emit(result)
@@ -745,3 +746,13 @@ class BatchDialog(QDialog):
             self.set_options_shown(True)
         self._show_error(message)
         self.batchFailed.emit(message)
+
+
+def _finished_words(totals) -> str:
+    """The status of a batch that ran to its end: "Done." read as a success beside a summary
+    of 3 of 3 files failed."""
+    if not totals.failed:
+        return "Done."
+    if not totals.ok and not totals.skipped:
+        return f"Finished: every file failed ({totals.failed}); the table says why."
+    return f"Finished: {totals.failed} failed; the table says why."
