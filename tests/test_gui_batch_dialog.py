@@ -250,7 +250,7 @@ def test_the_running_batch_gets_the_room(qtbot, tmp_path: Path, monkeypatch):
     with qtbot.waitSignal(dialog.batchFinished, timeout=60_000) as finished:
         assert dialog.start()
         assert not dialog.options_box.isVisible()  # folded as soon as it starts
-        assert "Bicubic ×2" in dialog.options_toggle.text() and str(out) in dialog.options_toggle.text()
+        assert "Bicubic ×2" in dialog.options_toggle.summary() and str(out) in dialog.options_toggle.summary()
     result = finished.args[0]
     assert dialog.findChildren(QProgressBar) == [dialog.progress_bar]  # no second, empty bar
 
@@ -461,6 +461,27 @@ def test_a_failure_s_details_name_the_file_not_its_whole_path(qtbot, tmp_path: P
     assert dialog.status_label.text() == "Finished: every file failed (2); the table says why."
 
 
+def test_a_long_output_folder_does_not_widen_the_dialog(qtbot, tmp_path: Path):
+    """The options line and the summary's output link showed a long folder whole: the dialog
+    grew past a laptop's screen (1068 px asked to be 800). Both are cut with "…", whole in
+    their tooltips."""
+    src = tmp_path / "in"
+    save_image(src / "a.png", size=(16, 16))
+    out = tmp_path / ("a_very_long_output_folder_name_for_the_holiday_photos_" * 3)
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.resize(800, 600)
+    dialog.show()
+    dialog.output_edit.setText(str(out))
+    dialog.picker.set_model_id("bicubic")
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        assert dialog.start()
+    qtbot.wait(50)
+    assert dialog.minimumSizeHint().width() <= 800 and dialog.width() <= 800
+    assert str(out) in dialog.options_toggle.summary() and dialog.options_toggle.text().endswith("…")
+    assert dialog.summary_label.toolTip() == str(out) and "…" in dialog.summary_label.text()
+
+
 def test_rows_keep_the_input_order_and_the_status_names_the_running_file(qtbot, tmp_path: Path):
     """Files finish through the writer threads after the next one started: rows came f00,
     f01, f03, f02, and while f03 ran the status line named f02 (the last one done)."""
@@ -582,7 +603,7 @@ def test_the_size_row_gives_the_batch_its_output_size_and_the_folded_line_says_i
     dialog.size_field.height_spin.setValue(2000)
     assert dialog.batch_options().size == OutputSize(3000, 2000)
     dialog.set_options_shown(False)
-    assert ", then within 3000×2000 px → " in dialog.options_toggle.text()
+    assert ", then within 3000×2000 px → " in dialog.options_toggle.summary()
 
 
 def test_reports_that_come_at_once_are_shown_together(qtbot, tmp_path: Path):

@@ -783,6 +783,14 @@ def test_evaluate_takes_the_estimated_kernel_at_its_own_scale_only(make_window, 
     assert window.kernel_panel.load_kernel(big)
     assert section.degradation_combo.currentText() == "Loaded kernel 27×27"  # (it read "Estimated kernel")
     window.metrics_panel.run_evaluation(["bicubic"], 2, "estimated")
+    # an estimate names its image: the choice stays when another is opened, and read as its own
+    window.kernel_panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated", scale=2, confidence=0.9, reliable=True,
+                                   origin=tmp_path / "a.png")
+    open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
+    assert section.degradation_combo.currentText() == "Estimated kernel of a.png 13×13, ×2"
+    window.metrics_panel.run_evaluation(["bicubic"], 2, "estimated")
+    qtbot.waitUntil(lambda: "estimated kernel of a.png" in window.metrics_panel.leaderboard.note.text(),
+                    timeout=60_000)
 
 
 def _batch_beside_a_kernel(make_window, tmp_path, confidence: float):

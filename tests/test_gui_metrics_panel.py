@@ -234,7 +234,7 @@ def test_kernel_file_choice_in_the_degradation_combo(qtbot, panel, image, tmp_pa
     assert blocker.args[0][0]["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
     # the summary names the file, not its whole path (740 px wide: the panel's Run and
     # numbers went behind a scroll bar)
-    summary = panel.evaluate_section.inputs_toggle.text()
+    summary = panel.evaluate_section.inputs_toggle.summary()
     assert "kernel:k.npy" in summary and str(tmp_path) not in summary
     # a 3×3 kernel at ×4: the size of a ×2 kernel, used as given (it went without a word)
     assert "k.npy is 3×3, the size of a ×2 kernel; at ×4 it blurred the images as given" in \
@@ -619,7 +619,7 @@ def test_the_leaderboard_is_in_view_without_scrolling_in_a_laptop_sized_dock(qtb
     with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS):
         panel.run_evaluation(models, 2)
     assert not panel.evaluate_section.inputs.isVisible()  # folded while the results show
-    assert "4 models, ×2" in panel.evaluate_section.inputs_toggle.text()
+    assert "4 models, ×2" in panel.evaluate_section.inputs_toggle.summary()
     # failures are named in the status line, their messages in its tooltip and the rows
     assert "failed: no-such-model-a, no-such-model-b" in panel.eval_status.text()
     assert "unknown model 'no-such-model-b'" in panel.eval_status.toolTip()

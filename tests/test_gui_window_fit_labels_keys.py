@@ -119,6 +119,24 @@ def test_a_long_file_name_in_a_message_does_not_widen_the_window(window, tmp_pat
     qtbot.waitUntil(lambda: window.size().toTuple() == LAPTOP_150, timeout=2000)
 
 
+def test_a_long_evaluate_summary_does_not_widen_the_metrics_panel(window, tmp_path, qtbot):
+    """The Evaluate fold's summary ("0 models, ×4, Estimated kernel of <image> 17×17, ×2")
+    was shown whole: the metrics panel grew wider than its dock and scrolled sideways,
+    cutting its View buttons. It is cut with "…" to the room it has, whole in its tooltip."""
+    import numpy as np
+
+    panel = window.metrics_panel
+    window.side_panels["Metrics"].show()
+    toggle = panel.evaluate_section.inputs_toggle
+    name = "IMG_" + "very_long_holiday_photo_name_" * 4 + ".png"
+    panel.set_kernel(np.full((5, 5), 1 / 25), 2, True, origin=name)
+    qtbot.waitUntil(lambda: toggle.text() != toggle.summary(), timeout=2000)
+    assert name in toggle.summary() and toggle.text().endswith("…") and name in toggle.toolTip()
+    scroll = next(w for w in panel.findChildren(QScrollArea))
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert toggle.minimumSizeHint().width() < toggle.width()
+
+
 def _slow_window_at_150(qtbot, tmp_path, job_runner=slow_runner) -> MainWindow:
     """A window on a 1366×768 laptop at 150 % scaling whose upscales take a while."""
     create_application()

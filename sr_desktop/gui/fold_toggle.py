@@ -1,11 +1,13 @@
 """A flat arrow button that shows or folds a part of a panel or dialog, with a text that
-says what is folded (e.g. "Options: Bicubic ×4 → album_upscaled")."""
+says what is folded (e.g. "Options: Bicubic ×4 → album_upscaled"), cut with "…" to the room
+it has: in full it widened its panel past the screen (a long output folder, a kernel named
+after its image), which then scrolled sideways."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QSizePolicy, QToolButton, QWidget
 
 
@@ -20,6 +22,7 @@ class FoldToggle(QToolButton):
         self._target = target
         self._describe = describe
         self._what = what
+        self._summary = ""
         self.setCheckable(True)
         self.setChecked(True)
         self.setAutoRaise(True)
@@ -42,8 +45,32 @@ class FoldToggle(QToolButton):
         """Ask ``describe`` for the text again."""
         self._apply(self.isChecked())
 
+    def summary(self) -> str:
+        """The whole text ``describe`` gave (`text()` is what fits)."""
+        return self._summary
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance("x") * 12), hint.height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_text()
+
     def _apply(self, shown: bool) -> None:
         self._target.setVisible(shown)
         self.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
-        self.setText(self._describe(shown))
-        self.setToolTip(("Hide " if shown else "Show ") + self._what)
+        self._summary = self._describe(shown)
+        self._fit_text()
+
+    def _fit_text(self) -> None:
+        # the room beside the arrow: the button's width less the arrow and the margins
+        room = self.width() - self.iconSize().width() - 3 * self.fontMetrics().horizontalAdvance("x")
+        fitted = self._summary
+        if self.isVisible() and room > 0:
+            fitted = self.fontMetrics().elidedText(self._summary, Qt.TextElideMode.ElideRight, room)
+        if fitted != self.text():
+            self.setText(fitted)
+        shown = self.isChecked()
+        tip = ("Hide " if shown else "Show ") + self._what
+        self.setToolTip(tip if fitted == self._summary else f"{self._summary}\n({tip})")

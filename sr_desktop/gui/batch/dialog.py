@@ -121,6 +121,10 @@ def batch_models() -> list[ModelSpec]:
 RUNNING = "running…"
 
 
+#: the widest the summary's output folder is shown (px), cut in its middle beyond
+OUTPUT_LINK_WIDTH = 460
+
+
 def _link(path: Path, text: str) -> str:
     """An HTML link that opens ``path`` with the desktop's default application."""
     url = file_url(path).toString(QUrl.ComponentFormattingOption.FullyEncoded)
@@ -721,7 +725,11 @@ class BatchDialog(QDialog):
         self.progress_bar.setValue(len(result.records))
         text = html.escape(in_dialog_words(result.summary(), BATCH_FIELDS))
         output = Path(result.output_dir)
-        text += f"<br>Output: {_link(output, str(output))}"
+        # a long folder cut in its middle: whole, one unbreakable line widened the dialog past the screen
+        shown = self.summary_label.fontMetrics().elidedText(str(output), Qt.TextElideMode.ElideMiddle,
+                                                            OUTPUT_LINK_WIDTH)
+        self.summary_label.setToolTip(str(output) if shown != str(output) else "")
+        text += f"<br>Output: {_link(output, shown)}"
         if result.report_path is not None:
             text += f" · Report: {_link(Path(result.report_path), Path(result.report_path).name)}"
         elif result.report_error:

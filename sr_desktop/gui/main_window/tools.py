@@ -323,6 +323,7 @@ class KernelTools:
         try:
             # the scale of an estimate (a loaded file's is only guessed from its size)
             estimated = kernel is not None and self.panel.kernel_confidence is not None
-            self.metrics_panel.set_kernel(kernel, self.panel.kernel_scale if estimated else None, estimated)
+            origin = self.panel.kernel_origin.name if estimated and self.panel.kernel_origin is not None else ""
+            self.metrics_panel.set_kernel(kernel, self.panel.kernel_scale if estimated else None, estimated, origin)
         except SRDesktopError as exc:
             self.feedback.show_error(f"the metrics panel cannot use this kernel: {exc}")

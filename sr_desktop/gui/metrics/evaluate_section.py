@@ -243,11 +243,13 @@ class EvaluateSection(QGroupBox):
                         self.degradation_combo.currentText() or "bicubic")
 
     # ---------------------------------------------------------------- degradation
-    def set_kernel(self, kernel: np.ndarray | None, scale: int | None = None, estimated: bool = True) -> None:
+    def set_kernel(self, kernel: np.ndarray | None, scale: int | None = None, estimated: bool = True,
+                   origin: str = "") -> None:
         """Offer the kernel panel's blur kernel for ×`scale` (None: not known) as a
         degradation (and choose it); `estimated` False: a file loaded there (it read
-        "Estimated kernel"). None removes the choice. Raises `EvaluationError` for an
-        unusable kernel."""
+        "Estimated kernel"); `origin`: the name of the image it was estimated from (the
+        choice stays when another image is opened, and read as that image's). None removes
+        the choice. Raises `EvaluationError` for an unusable kernel."""
         index = self.degradation_combo.findData("estimated")
         if kernel is None:
             self.kernel = self.kernel_scale = None
@@ -265,8 +267,10 @@ class EvaluateSection(QGroupBox):
         k = validate_kernel(kernel)
         self.kernel = k / k.sum()
         self.kernel_scale = scale
-        self.kernel_label = "estimated kernel" if estimated else "loaded kernel"
-        label = f"{self.kernel_label.capitalize()} {k.shape[1]}×{k.shape[0]}" + (f", ×{scale}" if scale else "")
+        self.kernel_label = (f"estimated kernel of {origin}" if estimated and origin else
+                             "estimated kernel" if estimated else "loaded kernel")
+        label = f"{self.kernel_label[0].upper()}{self.kernel_label[1:]} {k.shape[1]}×{k.shape[0]}" + (
+            f", ×{scale}" if scale else "")
         if index >= 0:
             self.degradation_combo.setItemText(index, label)
         else:

@@ -273,11 +273,13 @@ class MetricsPanel(QWidget):
         another one in the Evaluate section."""
         self.evaluate_section.set_picker_scale(scale)
 
-    def set_kernel(self, kernel: np.ndarray | None, scale: int | None = None, estimated: bool = True) -> None:
-        """The kernel panel's blur kernel (estimated, e.g. by KernelGAN, or a file loaded
-        there: `estimated` False) for ×`scale` (None: not known), offered as a degradation;
-        None removes the choice. Raises `EvaluationError` for an unusable kernel."""
-        self.evaluate_section.set_kernel(kernel, scale, estimated)
+    def set_kernel(self, kernel: np.ndarray | None, scale: int | None = None, estimated: bool = True,
+                   origin: str = "") -> None:
+        """The kernel panel's blur kernel (estimated, e.g. by KernelGAN, from the image named
+        `origin`, or a file loaded there: `estimated` False) for ×`scale` (None: not known),
+        offered as a degradation; None removes the choice. Raises `EvaluationError` for an
+        unusable kernel."""
+        self.evaluate_section.set_kernel(kernel, scale, estimated, origin)
 
     def run_evaluation(self, model_ids: list[str], scale: int, degradation: str = "bicubic") -> Job:
         """Evaluate mode: degrade the loaded image (the ground truth) ×`scale` by
