@@ -479,6 +479,7 @@ def test_a_long_output_folder_does_not_widen_the_dialog(qtbot, tmp_path: Path):
     qtbot.wait(50)
     assert dialog.minimumSizeHint().width() <= 800 and dialog.width() <= 800
     assert str(out) in dialog.options_toggle.summary() and dialog.options_toggle.text().endswith("…")
+    assert dialog.options_toggle.accessibleName() == dialog.options_toggle.summary()  # read whole
     assert dialog.summary_label.toolTip() == str(out) and "…" in dialog.summary_label.text()
 
 

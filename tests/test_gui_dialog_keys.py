@@ -55,3 +55,35 @@ def test_every_focusable_widget_has_a_name_and_the_focus_starts_on_a_field(dialo
     qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
     assert QApplication.focusWidget().window() is dialog
     assert QApplication.focusWidget() is not dialog.options_scroll
+
+
+def test_browse_buttons_say_what_they_browse_for_and_tab_leaves_the_tables(dialog):
+    """A screen reader read four "Browse…" buttons alike in the Train dialog; Tab could not
+    leave the batch's table of files (Qt's tables move Tab between cells): the buttons
+    beyond it were out of the keyboard's reach."""
+    from PySide6.QtWidgets import QPushButton, QTableWidget
+
+    browse = [accessible_name(b) for b in dialog.findChildren(QPushButton) if b.text() == "Browse…"]
+    assert len(browse) >= 2 and len(set(browse)) == len(browse) and all(n.startswith("Browse for ") for n in browse)
+    assert all(not t.tabKeyNavigation() for t in dialog.findChildren(QTableWidget))
+
+
+def test_the_leaderboard_the_shortcuts_sheet_and_save_as_let_tab_go_and_name_their_fields(qtbot, tmp_path):
+    """Tab stayed inside the leaderboard and the shortcuts sheet's table for good; Save As's
+    File and Quality (rows made of layouts) had no names ("text field", "spin box 90")."""
+    from pathlib import Path
+
+    from PySide6.QtGui import QAction
+
+    from sr_desktop.engine.imageio import SaveOptions
+    from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+    from sr_desktop.gui.main_window.shortcuts_sheet import ShortcutsSheet
+    from sr_desktop.gui.metrics.leaderboard import LeaderboardTable
+
+    board = LeaderboardTable()
+    sheet = ShortcutsSheet([QAction("Open")])
+    save = SaveAsDialog(Path(tmp_path / "a.png"), SaveOptions(format="jpg"))
+    for widget in (board, sheet, save):
+        qtbot.addWidget(widget)
+    assert not board.tabKeyNavigation() and not sheet.table.tabKeyNavigation()
+    assert accessible_name(save.path_edit) == "File" and accessible_name(save.quality_spin) == "Quality"

@@ -178,13 +178,19 @@ def test_cancel_stops_the_estimation(make_window, tmp_path, qtbot):
     open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
     use_kernelgan(panel)  # this test is about KernelGAN's long run in the worker
     panel.iterations_spin.setValue(5000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    panel.estimate_button.setFocus()
     with qtbot.waitSignal(panel.queue.jobProgress, timeout=30000):
-        window.estimate_kernel()
+        qtbot.keyClick(panel.estimate_button, Qt.Key.Key_Space)
+    # (Estimate greyed out sent the focus on to "Also save a .png picture")
+    assert panel.cancel_button.hasFocus()
     started = time.perf_counter()
     with qtbot.waitSignal(panel.queue.jobCancelled, timeout=5000):
-        panel.cancel_button.click()
+        qtbot.keyClick(panel.cancel_button, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
     assert time.perf_counter() - started < 2.0
+    assert panel.estimate_button.hasFocus()
     assert panel.kernel is None and panel.estimate is None
     assert panel.status_label.text() == "Cancelled."
     assert "No kernel yet" in panel.heat_map.text()  # the half-formed preview is gone

@@ -49,7 +49,7 @@ def test_a_run_to_the_end_plots_and_offers_the_model(qtbot, tmp_path):
     assert len(dialog.loss_plot.points) >= 3 and len(dialog.psnr_plot.points) >= 3
     assert dialog.psnr_plot.reference is not None
     assert dialog.after_label.pixmap() is not None and not dialog.after_label.pixmap().isNull()
-    assert dialog.use_button.isEnabled()
+    assert dialog.use_button.isEnabled() and dialog.focusWidget() is dialog.use_button  # (what comes next)
     dialog.use_button.click()
     assert used == [dialog.result.model_id]
     assert used[0] in [s.id for s in list_custom_specs()]
@@ -162,6 +162,26 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
     assert dialog.result is not None and dialog.result.iterations == 250, dialog.status_label.text()
     assert min(progress) > stopped  # continued, not restarted
     assert "another learning-rate schedule: --iterations 200 → 250" in dialog.status_label.text()
+
+def test_the_keyboard_focus_follows_the_run_and_enter_in_a_box_adds_nothing_to_it(qtbot, tmp_path):
+    """Start greyed out the options and the focus went with them: no widget had it through
+    the run and after it (keys did nothing, a screen reader said nothing). Enter in Start
+    from added the typed path to its list, which the next model-list refresh then dropped."""
+    from PySide6.QtCore import Qt
+
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    _fill(dialog, tmp_path, 4, name="focus")
+    count = dialog.init_combo.count()
+    dialog.init_combo.setFocus()
+    dialog.init_combo.lineEdit().setText(str(tmp_path / "some.pth"))
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        qtbot.keyClick(dialog.init_combo.lineEdit(), Qt.Key.Key_Return)  # Enter presses Start
+        assert dialog.is_running() and dialog.focusWidget() is dialog.pause_button
+    assert dialog.init_combo.count() == count  # (not inserted)
+    assert dialog.result is None and dialog.focusWidget() is dialog.start_button  # (some.pth: no such file)
+
 
 def test_use_this_model_is_withdrawn_when_the_trained_model_is_removed(qtbot):
     """Removed from the model list (Models ▸ Remove…, a shell), the trained model was still

@@ -28,7 +28,7 @@ class FoldToggle(QToolButton):
         self.setAutoRaise(True)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setAccessibleName(f"Show {what}")
+        self.setAccessibleName(what.capitalize())
         self.toggled.connect(self._apply)
 
     def set_shown(self, shown: bool) -> None:
@@ -74,3 +74,7 @@ class FoldToggle(QToolButton):
         shown = self.isChecked()
         tip = ("Hide " if shown else "Show ") + self._what
         self.setToolTip(tip if fitted == self._summary else f"{self._summary}\n({tip})")
+        # a screen reader reads the summary, whole, and what a press does (its fixed name "Show
+        # the batch options" hid the summary, and said "Show" while they were shown)
+        self.setAccessibleName(self._summary or self._what.capitalize())
+        self.setAccessibleDescription(tip)

@@ -11,6 +11,7 @@ from PySide6 import QtGui
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QComboBox,
     QFormLayout,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyleOptionComboBox,
     QStylePainter,
+    QTableWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -275,18 +277,22 @@ def add_browse_row(form: QFormLayout, label: str, edit: QLineEdit, slot) -> None
     """A form row: `label`, then `edit` with a "Browse…" button on its right that calls
     `slot`. The label names the line edit, not the row around it (a screen reader read the
     field as an unnamed text box)."""
-    form.addRow(label, with_browse_button(edit, slot))
+    name = label.replace("&", "")
+    form.addRow(label, with_browse_button(edit, slot, name))
     if not edit.accessibleName():
-        edit.setAccessibleName(label.replace("&", ""))
+        edit.setAccessibleName(name)
 
 
-def with_browse_button(edit: QLineEdit, slot) -> QWidget:
-    """`edit` with a "Browse…" button on its right that calls `slot` (a form row's field)."""
+def with_browse_button(edit: QLineEdit, slot, field: str = "") -> QWidget:
+    """`edit` with a "Browse…" button on its right that calls `slot` (a form row's field,
+    named `field`: a screen reader read four buttons alike, "Browse…")."""
     row = QWidget()
     box = QHBoxLayout(row)
     box.setContentsMargins(0, 0, 0, 0)
     box.addWidget(edit, 1)
     button = QPushButton("Browse…")
+    if field:
+        button.setAccessibleName(f"Browse for {field}")
     button.setAutoDefault(False)  # Enter in a dialog's field is for its default button, not a picker
     button.clicked.connect(slot)
     box.addWidget(button)
@@ -351,3 +357,12 @@ def resize_within_screen(window: QWidget, width: int, height: int) -> None:
         room = screen.availableGeometry().size() - FRAME_ALLOWANCE
         width, height = min(width, room.width()), min(height, room.height())
     window.resize(max(1, width), max(1, height))
+
+
+def read_only_rows(table: QTableWidget) -> None:
+    """A table of rows to read and pick, not to edit, that Tab leaves: Qt's tables move Tab
+    between their cells, so a keyboard user could not get past one (the Close button beyond
+    it, the rest of the window) without a mouse."""
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setTabKeyNavigation(False)

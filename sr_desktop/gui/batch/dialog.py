@@ -22,7 +22,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontMetrics
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -57,7 +56,7 @@ from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS, ModelPicker
 from sr_desktop.gui.output_size_field import OutputSizeField
-from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, resize_within_screen
+from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, read_only_rows, resize_within_screen
 from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
@@ -263,8 +262,7 @@ class BatchDialog(QDialog):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("batchTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        read_only_rows(self.table)
         self.table.setAccessibleName("Files of the batch")
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(QFontMetrics(self.table.font()).height() + 6)

@@ -375,8 +375,11 @@ class KernelPanel(QWidget):
         self.progress_bar.setValue(0)
         self.progress_bar.show()
         self.status_label.setText(f"Starting on {self.image_name}…")
+        had_focus = self.estimate_button.hasFocus()  # (before the queue's busy signal greys it out)
         self.queue.submit(job)
         self._refresh()
+        if had_focus:  # (Estimate greyed out sent the focus on to "Also save a .png picture")
+            self.cancel_button.setFocus()
         return job
 
     def cancel(self) -> None:
@@ -554,7 +557,10 @@ class KernelPanel(QWidget):
             self.progress_bar.setRange(0, 1)
             self.progress_bar.setValue(1 if done else 0)
             self.progress_bar.setVisible(done)
+        had_focus = self.cancel_button.hasFocus()
         self._refresh()
+        if had_focus and not busy:  # the estimation over: back to Estimate (it went on to the check box)
+            self.estimate_button.setFocus()
         self.busyChanged.emit(busy)
 
     # ================================================================ display

@@ -51,7 +51,11 @@ class SaveAsDialog(QDialog):
         # working folder, which the status line did not name); a folder gets the suggested name
         self._suggested = Path(suggested).expanduser().absolute()
         self._replace_confirmed: str | None = None  # the name the file picker asked about
+        # the rows below are layouts, which the form's labels do not name: named here (a screen
+        # reader read "text field", "spin box 90")
+        self.path_edit.setAccessibleName("File")
         browse = QPushButton("Browse…")
+        browse.setAccessibleName("Browse for the file")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.path_edit, 1)
@@ -64,6 +68,7 @@ class SaveAsDialog(QDialog):
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(int(options.quality))
+        self.quality_spin.setAccessibleName("Quality")
         # ticked for a lossless WebP opened (the dialog wrote it lossy at the Quality shown)
         self.lossless_check = QCheckBox("Lossless")
         self.lossless_check.setObjectName("saveLosslessCheck")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.gui.metrics.model_list import model_tooltip
-from sr_desktop.gui.widgets import WrapLabel, muted_colour, plain_tooltip
+from sr_desktop.gui.widgets import WrapLabel, muted_colour, plain_tooltip, read_only_rows
 
 #: the empty chart's words while numbers are to come
 NO_VALUES_YET = "No PSNR values yet"
@@ -90,8 +90,7 @@ class LeaderboardTable(QTableWidget):
         self.setHorizontalHeaderLabels(COLUMNS)
         for col, tip in enumerate(COLUMN_TIPS):
             self.horizontalHeaderItem(col).setToolTip(tip)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        read_only_rows(self)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.verticalHeader().hide()
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)

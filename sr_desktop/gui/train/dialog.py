@@ -142,6 +142,7 @@ class TrainDialog(QDialog):
         self.out_edit = QLineEdit()
         self.arch_combo = QComboBox()
         self.arch_combo.setEditable(True)
+        self.arch_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)  # (Enter starts the run)
         self.arch_combo.addItems(list(TRAINABLE))
         self.arch_combo.setCurrentText("EDSR-baseline")
         self.arch_combo.setToolTip("An architecture, optionally with hyper-parameters: EDSR:num_feat=32,num_block=8")
@@ -150,6 +151,7 @@ class TrainDialog(QDialog):
         self.scale_spin.setValue(2)
         self.degradation_combo = QComboBox()
         self.degradation_combo.setEditable(True)
+        self.degradation_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)  # (Enter starts the run)
         self.degradation_combo.addItems(list(DEGRADATIONS))
         self.degradation_combo.setToolTip("bicubic, realesrgan, or kernel:FILE.npy[,noise=SIGMA][,jpeg=Q]")
         self.preset_combo = QComboBox()
@@ -162,6 +164,7 @@ class TrainDialog(QDialog):
         self.patch_spin = self._spin(8, 512, 48)
         self.init_combo = QComboBox()
         self.init_combo.setEditable(True)
+        self.init_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)  # (Enter starts the run)
         self.set_models(models or [])
         self.init_combo.setToolTip("Fine-tune: a model of the list or a .pth/.safetensors file")
         self.device_combo = QComboBox()
@@ -515,12 +518,19 @@ class TrainDialog(QDialog):
 
     # -- reports ------------------------------------------------------------------------------
     def _set_running(self, running: bool) -> None:
+        on_run_buttons = self.focusWidget() in (self.pause_button, self.cancel_button)
         for widget in (self.options_box, self.start_button):
             widget.setEnabled(not running)
         for widget in (self.cancel_button, self.pause_button):
             widget.setEnabled(running)
         if not running:
             self.pause_button.setChecked(False)
+        # the options greyed out took the keyboard focus with them: no widget had it, so keys
+        # did nothing and a screen reader said nothing, through the run and after it
+        if running:
+            self.pause_button.setFocus()
+        elif on_run_buttons or self.focusWidget() is None or not self.focusWidget().isEnabled():
+            self.start_button.setFocus()
 
     def _show_error(self, message: str) -> None:
         self.status_label.setText(f"<b>{html.escape(in_dialog_words(message, TRAIN_FIELDS))}</b>")
@@ -570,10 +580,13 @@ class TrainDialog(QDialog):
             if outcome.result.model_id:
                 text += f" — registered as {outcome.result.model_id}"
                 self.use_button.setEnabled(True)
+                self.use_button.setFocus()  # (what comes next)
                 self.modelTrained.emit(outcome.result.model_id)
             self.status_label.setText(text + (f"\n{self.run_note}" if self.run_note else ""))
             return
         can_resume = self._run_folder_checkpoint()
+        if self.resume_button.isEnabled():
+            self.resume_button.setFocus()  # (what comes next)
         if outcome.cancelled:  # stopped while reading the images: nothing was saved yet
             self.status_label.setText("Stopped; a checkpoint was saved. Resume continues it." if can_resume
                                       else "Stopped before the first checkpoint: Start begins the run again.")
