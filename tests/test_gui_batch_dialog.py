@@ -283,6 +283,8 @@ def test_run_on_is_offered_with_ray_and_a_bad_address_is_one_line(qtbot, tmp_pat
     qtbot.addWidget(dialog)
     dialog.output_edit.setText(str(tmp_path / "out"))
     assert dialog.run_on_combo.parent() is not None  # in the options form
+    # the form's label names the box (a screen reader on Linux read "This process" alone)
+    assert dialog._form.labelForField(dialog.run_on_combo.parent()).buddy() is dialog.run_on_combo
     assert dialog.cluster_target() is None  # this process by default
     dialog.run_on_combo.setCurrentIndex(1)
     assert dialog.cluster_target() == "ray" and not dialog.cluster_edit.isEnabled()
@@ -291,6 +293,7 @@ def test_run_on_is_offered_with_ray_and_a_bad_address_is_one_line(qtbot, tmp_pat
     dialog.cluster_edit.setText("head:10001")  # no ray:// scheme
     assert not dialog.start()
     assert "ray://HOST:PORT" in dialog.status_label.text()
+    assert dialog.status_label.text().startswith("<b>Error: ")  # (the bold alone is not read out)
     assert dialog.queue.running is None
     dialog.cluster_edit.setText("ray://head:10001")
     assert dialog.cluster_target() == "ray://head:10001"

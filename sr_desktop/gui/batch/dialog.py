@@ -240,6 +240,9 @@ class BatchDialog(QDialog):
             row.addWidget(self.run_on_combo)
             row.addWidget(self.cluster_edit, 1)
             form.addRow("Run on", run_on)
+            # the label names the box, not the row around it: on Linux a screen reader reads a
+            # combo box by its label relation, and read "This process" alone
+            form.labelForField(run_on).setBuddy(self.run_on_combo)
         self._form = form
         self.options_box = QWidget()
         self.options_box.setLayout(form)
@@ -561,7 +564,8 @@ class BatchDialog(QDialog):
         self.cancel_button.setEnabled(running)
 
     def _show_error(self, message: str) -> None:
-        self.status_label.setText(f"<b>{html.escape(in_dialog_words(message, BATCH_FIELDS))}</b>")
+        # the word too, not the bold alone: a screen reader does not read bold
+        self.status_label.setText(f"<b>Error: {html.escape(in_dialog_words(message, BATCH_FIELDS))}</b>")
 
     def _row_for(self, index: int, path: str) -> int:
         row = self._rows.get(index)

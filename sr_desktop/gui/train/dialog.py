@@ -533,7 +533,8 @@ class TrainDialog(QDialog):
             self.start_button.setFocus()
 
     def _show_error(self, message: str) -> None:
-        self.status_label.setText(f"<b>{html.escape(in_dialog_words(message, TRAIN_FIELDS))}</b>")
+        # the word too, not the bold alone: a screen reader does not read bold
+        self.status_label.setText(f"<b>Error: {html.escape(in_dialog_words(message, TRAIN_FIELDS))}</b>")
 
     def _on_progress(self, info: ProgressInfo) -> None:
         if info.stage == TRAINING_SETUP_STAGE:  # a step before the first iteration: which one
