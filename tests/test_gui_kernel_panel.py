@@ -115,6 +115,18 @@ def test_the_empty_heat_map_says_to_open_an_image_first(make_window, tmp_path, q
     assert panel.heat_map.text() == kernel_panel_module.PLACEHOLDER and panel.estimate_button.isEnabled()
 
 
+def test_estimate_is_greyed_out_on_an_image_too_small_and_says_why(make_window, tmp_path, qtbot):
+    """Each press on a 64-px image failed, saying it needs 84×84: the button is greyed out
+    with that reason as its tip, and comes back on a large enough image."""
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "small.png", side=83))
+    assert not panel.estimate_button.isEnabled()
+    assert panel.estimate_button.toolTip() == "The image is 83×83 px: an estimate needs at least 84×84"
+    open_image(qtbot, window, textured_png(tmp_path / "large.png", side=84))
+    assert panel.estimate_button.isEnabled() and "84" not in panel.estimate_button.toolTip()
+
+
 def test_estimate_runs_in_worker_with_live_heat_map(make_window, tmp_path, qtbot, monkeypatch):
     recorder = Recorder(kernel_panel_module.run_kernel_job)
     monkeypatch.setattr(kernel_panel_module, "run_kernel_job", recorder)

@@ -110,3 +110,9 @@ def check_counts(iterations, batch, restarts) -> None:
                              ("restarts", restarts, MAX_RESTARTS)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= top:
             raise KernelError(f"{name} must lie in 1..{top}, got {value}")
+
+
+def smallest_image_side(shave: int = SHAVE_BORDER) -> int:
+    """The shortest side (px) an image may have for a kernel estimate: the generator's crop
+    inside the border shaved."""
+    return G_CROP + 2 * max(int(shave), 0)

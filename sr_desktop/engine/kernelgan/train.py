@@ -84,6 +84,7 @@ from sr_desktop.engine.kernelgan.options import (
     KernelGANOptions,
     check_counts,
     check_method,
+    smallest_image_side,
 )
 from sr_desktop.engine.kernelgan.sharpness_fit import SharpnessFit, central_crop, fit_kernel
 
@@ -135,7 +136,7 @@ def _check_image(image: np.ndarray, shave: int) -> np.ndarray:
                               "(divide 0..255 values by 255, or pass the uint8 array)")
     h, w = img.shape[:2]
     if min(h - 2 * max(shave, 0), w - 2 * max(shave, 0)) // 2 * 2 < G_CROP:
-        need = G_CROP + 2 * shave
+        need = smallest_image_side(shave)
         raise KernelError(f"image too small for kernel estimation: {w}×{h} px, need at least {need}×{need}")
     return img
 

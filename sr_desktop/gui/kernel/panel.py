@@ -54,7 +54,7 @@ from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.imageio.protected import same_file
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
-from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions
+from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions, smallest_image_side
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
 from sr_desktop.gui.widgets import ElidingComboBox, confirm, plain_label, set_bold
@@ -62,6 +62,8 @@ from sr_desktop.gui.worker import JobQueue
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
 HEAT_MAP_SIDE = 208
+#: the Estimate button's tip (on an image too small, why it is greyed out instead)
+ESTIMATE_TIP = "Estimate the image's own blur kernel (Ctrl+K)"
 PLACEHOLDER = "No kernel yet.\nEstimate one from the image,\nor load a .npy kernel."
 #: the same without an image (Estimate is greyed out: it did not say why)
 PLACEHOLDER_NO_IMAGE = "No kernel yet.\nOpen an image to estimate one,\nor load a .npy kernel."
@@ -616,7 +618,13 @@ class KernelPanel(QWidget):
 
     def _refresh(self) -> None:
         running = self._job is not None
-        self.estimate_button.setEnabled(self.image is not None and not running and not self._closed)
+        need = smallest_image_side()
+        too_small = self.image is not None and min(self.image.width, self.image.height) < need
+        self.estimate_button.setEnabled(self.image is not None and not running and not self._closed and not too_small)
+        # (each press failed, saying why, on an image too small for any estimate)
+        self.estimate_button.setToolTip(
+            f"The image is {self.image.width}×{self.image.height} px: an estimate needs at least {need}×{need}"
+            if too_small else ESTIMATE_TIP)
         self.cancel_button.setEnabled(running)
         for widget in (self.scale_combo, self.method_combo, self.load_button):
             widget.setEnabled(not running)
