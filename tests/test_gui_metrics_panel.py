@@ -840,3 +840,18 @@ def test_the_evaluate_list_tells_the_two_bicubics_apart(qtbot):
     rows = EvaluationTask(textured_pixels(), ["bicubic", "bicubic-pil"], 2, Degradation()).run(None, None)
     matlab, pillow = rows
     assert not matlab.error and not pillow.error and matlab.psnr_y != pillow.psnr_y  # two algorithms
+
+
+def test_hints_are_greyed_by_colour_not_disabled(panel):
+    """The panel's hints (the Evaluate intro, "0 checked", "as picked", the No-reference
+    status) were disabled labels, which a screen reader reads out as "unavailable"."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    grey = QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText)
+    hints = [label for label in panel.findChildren(QLabel) if label.text().startswith("The loaded image is")]
+    hints += [panel.evaluate_section.scale_note, panel.evaluate_section.models.count_label,
+              panel.noref_section.status]
+    assert len(hints) == 4
+    for label in hints:
+        assert label.isEnabled() and label.palette().color(QPalette.ColorRole.WindowText) == grey, label.text()

@@ -224,6 +224,19 @@ def follow_palette(widget: QWidget, apply) -> None:
     _PaletteFollower(widget, apply)
 
 
+def show_as_hint(label: QLabel) -> None:
+    """Secondary text (a hint, a count, a status) in the palette's disabled text colour, the
+    label itself left enabled: a disabled label is read out as "unavailable" by a screen
+    reader. Follows the palette (light/dark switches)."""
+    def apply() -> None:
+        palette = label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText,
+                         QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText))
+        label.setPalette(palette)
+
+    follow_palette(label, apply)
+
+
 def muted_colour(palette: QPalette, role: QPalette.ColorRole = QPalette.ColorRole.Text) -> QColor:
     """`role`'s colour at 55 % opacity: frames, axes and reference lines drawn over the
     background, readable on a light palette and a dark one (Mid, a bevel colour, vanished on

@@ -35,7 +35,7 @@ from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBI
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.metrics.leaderboard import Leaderboard
 from sr_desktop.gui.metrics.model_list import ModelChecklist
-from sr_desktop.gui.widgets import WrapLabel, tight_column
+from sr_desktop.gui.widgets import WrapLabel, show_as_hint, tight_column
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class EvaluateSection(QGroupBox):
         inputs.setSpacing(4)
         intro = WrapLabel("The loaded image is the ground truth: it is degraded, upscaled by "
                           "each checked model and compared with itself.", self.inputs)
-        intro.setEnabled(False)
+        show_as_hint(intro)
         inputs.addWidget(intro)
         self.models = ModelChecklist(self.inputs)
         self.model_list = self.models.list
@@ -122,7 +122,7 @@ class EvaluateSection(QGroupBox):
         self.scale_spin.setAccessibleName("Evaluation scale")
         self.scale_spin.valueChanged.connect(self._on_scale_changed)
         self.scale_note = QLabel(self.inputs)
-        self.scale_note.setEnabled(False)
+        show_as_hint(self.scale_note)
         scale_row = QHBoxLayout()
         scale_row.setContentsMargins(0, 0, 0, 0)
         scale_row.addWidget(self.scale_spin)

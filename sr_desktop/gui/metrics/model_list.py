@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sr_desktop.gui.widgets import plain_tooltip
+from sr_desktop.gui.widgets import plain_tooltip, show_as_hint
 
 MODEL_ROLE = Qt.ItemDataRole.UserRole
 VISIBLE_ROWS = 5
@@ -58,7 +58,7 @@ class ModelChecklist(QWidget):
         self.filter_edit.setAccessibleName("Filter the models to evaluate")
         self.filter_edit.textChanged.connect(self._apply_filter)
         self.count_label = QLabel(self)
-        self.count_label.setEnabled(False)  # secondary text, in the palette's disabled colour
+        show_as_hint(self.count_label)  # secondary text, in the palette's disabled colour
         self.list = QListWidget(self)
         self.list.setObjectName("evaluateModels")
         self.list.setAccessibleName("Models to evaluate")

@@ -9,7 +9,7 @@ import math
 from PySide6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
 
 from sr_desktop.app.metrics_jobs import MeasureFailure
-from sr_desktop.gui.widgets import WrapLabel, add_form_rows, compact_form, value_label
+from sr_desktop.gui.widgets import WrapLabel, add_form_rows, compact_form, show_as_hint, value_label
 
 
 def _fmt_db(value: float) -> str:
@@ -52,7 +52,7 @@ class NoReferenceSection(QGroupBox):
         # Under the form, not a form row: a wrapped label spanning a QFormLayout row is
         # given too little height and its lines overlap the group's frame.
         self.status = WrapLabel("", self)
-        self.status.setEnabled(False)  # greyed: a hint, not a value
+        show_as_hint(self.status)  # greyed: a hint, not a value
         self.status.setContentsMargins(6, 0, 6, 6)
         column.addWidget(self.status)
 
