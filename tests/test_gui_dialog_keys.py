@@ -87,3 +87,34 @@ def test_the_leaderboard_the_shortcuts_sheet_and_save_as_let_tab_go_and_name_the
         qtbot.addWidget(widget)
     assert not board.tabKeyNavigation() and not sheet.table.tabKeyNavigation()
     assert accessible_name(save.path_edit) == "File" and accessible_name(save.quality_spin) == "Quality"
+
+
+def test_a_long_jobs_end_is_announced_to_a_screen_reader(qtbot, tmp_path, monkeypatch):
+    """A batch's or a training's end was said only in a status label without the focus,
+    which a screen reader does not read out: it is sent as an announcement too."""
+    from types import SimpleNamespace
+
+    from PIL import Image as PILImage
+
+    from sr_desktop.gui import widgets
+
+    said: list[str] = []
+    monkeypatch.setattr(widgets, "QAccessible", SimpleNamespace(isActive=lambda: True))
+    monkeypatch.setattr(widgets, "send_announcement", lambda event: said.append(event.message()))
+    (tmp_path / "in").mkdir()
+    PILImage.new("RGB", (16, 16)).save(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
+    batch = BatchDialog(input_dir=str(tmp_path / "in"))
+    qtbot.addWidget(batch)
+    batch.output_edit.setText(str(tmp_path / "out"))
+    batch.picker.set_model_id("bicubic")
+    with qtbot.waitSignal(batch.batchFinished, timeout=60_000):
+        assert batch.start()
+    assert said[-1].startswith("Finished: 1 failed; the table says why. 1 upscaled, 0 skipped")
+    train = TrainDialog()
+    qtbot.addWidget(train)
+    train.data_edit.setText(str(tmp_path / "missing"))
+    train.out_edit.setText(str(tmp_path / "run"))
+    with qtbot.waitSignal(train.queue.jobEnded, timeout=60_000):
+        assert train.start()
+    assert said[-1].startswith("Error: ") and "missing" in said[-1] and "<b>" not in said[-1]

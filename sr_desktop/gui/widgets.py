@@ -5,11 +5,12 @@ is replaced or risked."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from PySide6 import QtGui
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPalette
+from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -222,6 +223,23 @@ def follow_palette(widget: QWidget, apply) -> None:
     """`apply()` now and whenever the application's palette changes (`_PaletteFollower`)."""
     apply()
     _PaletteFollower(widget, apply)
+
+
+def announce(widget: QWidget, text: str) -> None:
+    """Have a screen reader say `text` now (a long job's end: said in a status label without
+    the focus, it went unread). Nothing is sent while no assistive technology listens."""
+    if QAccessible.isActive() and text:
+        send_announcement(QAccessibleAnnouncementEvent(widget, strip_markup(text)))
+
+
+def send_announcement(event) -> None:
+    """Hand `event` to the accessibility layer (a seam: Qt's own call, replaced in tests)."""
+    QAccessible.updateAccessibility(event)
+
+
+def strip_markup(text: str) -> str:
+    """`text` without the rich-text tags a status label may hold ("<b>Error: …</b>")."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
 def show_as_hint(label: QLabel) -> None:

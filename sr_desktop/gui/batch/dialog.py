@@ -56,7 +56,13 @@ from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS, ModelPicker
 from sr_desktop.gui.output_size_field import OutputSizeField
-from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, read_only_rows, resize_within_screen
+from sr_desktop.gui.widgets import (
+    ContentsHighScrollArea,
+    add_browse_row,
+    announce,
+    read_only_rows,
+    resize_within_screen,
+)
 from sr_desktop.gui.worker import JobQueue
 
 log = logging.getLogger(__name__)
@@ -740,6 +746,7 @@ class BatchDialog(QDialog):
         self.summary_label.show()
         self.status_label.setText("Cancelled." if result.cancelled else "Stopped." if result.halted
                                   else _finished_words(totals))
+        announce(self, f"{self.status_label.text()} {result.summary()}")  # (unread without the focus)
         self.open_output_button.setEnabled(True)
         self.open_report_button.setEnabled(result.report_path is not None)
         self.batchFinished.emit(result)
@@ -755,6 +762,7 @@ class BatchDialog(QDialog):
             self._show_idle_progress()        # no busy stripes left running, and the options in view
             self.set_options_shown(True)
         self._show_error(message)
+        announce(self, self.status_label.text())
         self.batchFailed.emit(message)
 
 

@@ -57,7 +57,7 @@ from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions, smallest_image_side
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
-from sr_desktop.gui.widgets import ElidingComboBox, confirm, plain_label, set_bold
+from sr_desktop.gui.widgets import ElidingComboBox, announce, confirm, plain_label, set_bold
 from sr_desktop.gui.worker import JobQueue
 
 #: the heat map's side in screen pixels (each tap a square block, whole pixels)
@@ -526,6 +526,7 @@ class KernelPanel(QWidget):
         verdict = "reliable" if estimate.reliable else f"doubtful, {estimate.doubt}" if estimate.doubt else "doubtful"
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}: {verdict} "
                                   f"(confidence {estimate.confidence:.2f}).")
+        announce(self, f"Blur kernel estimated. {self.status_label.text()}")  # (unread without the focus)
         self._outcome = "done"
         try:
             self.set_kernel(estimate.kernel, source, scale=estimate.scale, confidence=estimate.confidence,
@@ -540,6 +541,7 @@ class KernelPanel(QWidget):
         if job is not self._job:
             return
         self.status_label.setText(f"Failed: {message}" if message else "Failed.")
+        announce(self, self.status_label.text())  # (unread without the focus)
         self._outcome = "failed"
         self._error(message)
         self._show_kernel(self.kernel)
@@ -551,6 +553,7 @@ class KernelPanel(QWidget):
         self._show_kernel(self.kernel)  # (not the half-formed preview)
         if job.image is self.image:  # (cancelled by a switch to another image: not that one's news)
             self.status_label.setText("Cancelled.")
+            announce(self, "Kernel estimation cancelled.")
 
     def _on_busy_changed(self, busy: bool) -> None:
         if not busy:

@@ -35,7 +35,7 @@ from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBI
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.metrics.leaderboard import Leaderboard
 from sr_desktop.gui.metrics.model_list import ModelChecklist
-from sr_desktop.gui.widgets import WrapLabel, show_as_hint, tight_column
+from sr_desktop.gui.widgets import WrapLabel, announce, show_as_hint, tight_column
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +358,7 @@ class EvaluateSection(QGroupBox):
         self.status.setText(text)
         self.status.setToolTip(details)
         self.progress.setValue(self.progress.maximum())
+        announce(self, text)  # (unread without the focus)
 
     def reset_progress(self) -> None:
         """No evaluation any more (a new image): the inputs show again."""

@@ -64,7 +64,7 @@ from sr_desktop.gui.metrics.result_section import ResultSection
 from sr_desktop.gui.metrics.state import Evaluation, MetricsState
 from sr_desktop.gui.metrics.view_section import ViewSection
 from sr_desktop.gui.side_panel_layout import scrollable_column
-from sr_desktop.gui.widgets import WrapLabel
+from sr_desktop.gui.widgets import WrapLabel, announce
 from sr_desktop.gui.worker import JobQueue
 
 PREFERRED_WIDTH = 340
@@ -522,6 +522,7 @@ class MetricsPanel(QWidget):
             return
         ev.running = False
         self.eval_status.setText(status)
+        announce(self, status)  # (unread without the focus)
         self._refresh_all()
 
     def _on_run_requested(self, model_ids: list, scale: int, degradation: str) -> None:

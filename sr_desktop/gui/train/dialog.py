@@ -58,7 +58,7 @@ from sr_desktop.engine.training.vgg import TORCHVISION_FILE
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
-from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, resize_within_screen
+from sr_desktop.gui.widgets import ContentsHighScrollArea, add_browse_row, announce, resize_within_screen
 from sr_desktop.gui.worker import JobQueue
 
 FROM_SCRATCH = "(from scratch)"
@@ -584,6 +584,7 @@ class TrainDialog(QDialog):
                 self.use_button.setFocus()  # (what comes next)
                 self.modelTrained.emit(outcome.result.model_id)
             self.status_label.setText(text + (f"\n{self.run_note}" if self.run_note else ""))
+            announce(self, self.status_label.text())
             return
         can_resume = self._run_folder_checkpoint()
         if self.resume_button.isEnabled():
@@ -593,6 +594,7 @@ class TrainDialog(QDialog):
                                       else "Stopped before the first checkpoint: Start begins the run again.")
         else:
             self._show_error(outcome.error or "training stopped")
+        announce(self, self.status_label.text())  # (said in a label without the focus: unread)
 
     def _use_model(self) -> None:
         if self.result is not None and self.result.model_id:
