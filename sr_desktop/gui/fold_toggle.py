@@ -57,6 +57,10 @@ class FoldToggle(QToolButton):
         super().resizeEvent(event)
         self._fit_text()
 
+    def showEvent(self, event) -> None:  # (its text set while hidden is whole)
+        super().showEvent(event)
+        self._fit_text()
+
     def _apply(self, shown: bool) -> None:
         self._target.setVisible(shown)
         self.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
