@@ -55,6 +55,7 @@ from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.imageio.protected import same_file
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
 from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions, smallest_image_side
+from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
 from sr_desktop.gui.widgets import ElidingComboBox, announce, confirm, plain_label, set_bold
@@ -627,7 +628,7 @@ class KernelPanel(QWidget):
         # (each press failed, saying why, on an image too small for any estimate)
         self.estimate_button.setToolTip(
             f"The image is {self.image.width}×{self.image.height} px: an estimate needs at least {need}×{need}"
-            if too_small else ESTIMATE_TIP)
+            if too_small else with_native_keys(ESTIMATE_TIP))
         self.cancel_button.setEnabled(running)
         for widget in (self.scale_combo, self.method_combo, self.load_button):
             widget.setEnabled(not running)
