@@ -472,6 +472,11 @@ def test_every_focusable_widget_has_an_accessible_name(window, tmp_path, qtbot):
         unnamed = [f"{type(w).__name__} {w.objectName()!r}" for w in walked if not accessible_name(w)]
         assert len(walked) > 25, title  # measured: 39 with the metrics panel shown
         assert unnamed == [], title
+    # the Cancel buttons of the three kinds of job each say which they stop (read alike before)
+    from PySide6.QtWidgets import QPushButton
+
+    cancels = sorted(accessible_name(b) for b in window.findChildren(QPushButton) if b.text() == "Cancel")
+    assert cancels == ["Cancel the evaluation", "Cancel the kernel estimation", "Cancel the running job"]
 
 
 def test_a_model_name_too_long_for_the_picker_ends_with_an_ellipsis(window, qtbot):

@@ -214,6 +214,7 @@ class KernelPanel(QWidget):
         self.estimate_button.setObjectName("estimateKernelButton")
         self.estimate_button.clicked.connect(self.start_estimation)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel the kernel estimation")  # (not the window's own Cancel)
         self.cancel_button.clicked.connect(self.cancel)
         buttons = QHBoxLayout()
         buttons.addWidget(self.estimate_button, 1)

@@ -135,6 +135,9 @@ class ControlsPanel(QWidget):
         self.queue_label.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        # three "Cancel" buttons while an upscale, an estimation and an evaluation run: a screen
+        # reader read them alike
+        self.cancel_button.setAccessibleName("Cancel the running job")
         layout = QVBoxLayout(self.progress_box)
         layout.addWidget(self.job_label)
         layout.addWidget(self.progress_bar)

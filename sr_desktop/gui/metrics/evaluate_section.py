@@ -147,6 +147,7 @@ class EvaluateSection(QGroupBox):
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self._on_run_clicked)
         self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setAccessibleName("Cancel the evaluation")  # (not the window's own Cancel)
         buttons.addWidget(self.run_button, 1)
         buttons.addWidget(self.cancel_button)
         layout.addLayout(buttons)
