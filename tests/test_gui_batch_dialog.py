@@ -128,6 +128,9 @@ def test_dialog_cancel_stops_the_batch(qtbot, tmp_path: Path, hold_from_third_fi
     assert result.totals.ok == 2 and statuses(dialog)["img02.png"] == "cancelled"
     # the report's own count: one file stopped in its upscale, three never reached
     assert result.totals.extra["interrupted"] == 1 and result.totals.extra["not_started"] == 3
+    # every file has its row: the three never reached said so (they had none)
+    assert statuses(dialog) == {"img00.png": "ok", "img01.png": "ok", "img02.png": "cancelled",
+                                "img03.png": "not started", "img04.png": "not started", "img05.png": "not started"}
     assert (dialog.progress_bar.value(), dialog.progress_bar.maximum()) == (2, 6)
     assert "cancelled" in dialog.summary_label.text()
 

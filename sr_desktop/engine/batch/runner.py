@@ -104,6 +104,8 @@ class BatchResult:
     report_error: str = ""
     #: why the batch stopped before its last file (the output folder full or read-only); "" if not
     halted: str = ""
+    #: the files a cancelled or stopped batch never reached (their report entries: `NOT_STARTED`)
+    not_started: list[FileRecord] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -386,12 +388,13 @@ def run_batch(
             "cluster": cluster.describe() if cluster is not None else "this process",
         },
     }
-    result = BatchResult(input_dir, output_dir, records, totals, header=header, halted=halted)
+    # a cancelled batch's report lists the file it stopped in and those it never reached too
+    # ("every entry of the input tree with its status"); the totals count what was done
+    unstarted = [FileRecord(str(job.input), str(job.output) if job.output is not None else None, NOT_STARTED)
+                 for job, record in zip(jobs, all_records, strict=True) if record is None]
+    result = BatchResult(input_dir, output_dir, records, totals, header=header, halted=halted,
+                         not_started=unstarted)
     if write_report_file:
-        # a cancelled batch's report lists the file it stopped in and those it never reached
-        # too ("every entry of the input tree with its status"); the totals count what was done
-        unstarted = [FileRecord(str(job.input), str(job.output) if job.output is not None else None, NOT_STARTED)
-                     for job, record in zip(jobs, all_records, strict=True) if record is None]
         path = report if report is not None else default_report_path(output_dir)
         try:
             result.report_path = write_report(path, header, records + interrupted + unstarted, totals)

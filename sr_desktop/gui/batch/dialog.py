@@ -727,6 +727,13 @@ class BatchDialog(QDialog):
             if self.table.item(row, 1).text().startswith(RUNNING):
                 self.table.item(row, 1).setText("cancelled")
                 self.table.item(row, 4).setText("not written")
+        for record in result.not_started:  # (a cancelled batch's table had no row for them)
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            self.table.setItem(row, 0, QTableWidgetItem(self._display_name(record.input)))
+            self.table.item(row, 0).setToolTip(record.input)
+            for col, text in enumerate((record.status, "", "", ""), start=1):
+                self.table.setItem(row, col, QTableWidgetItem(text))
         totals = result.totals
         self.progress_bar.setMaximum(max(1, len(result.records) + totals.extra.get("not_started", 0)
                                          + totals.extra.get("interrupted", 0)))
