@@ -517,12 +517,13 @@ def evaluate_models(
         if model_id not in (MATLAB_BICUBIC_ID, ENGINE_BICUBIC_ID):
             get_model_spec(model_id)
         check_backend_for(model_id, backend)
-    if not parse_device(device).startswith("vulkan"):  # (vulkan: each model's own question)
+    device_name = parse_device(device)
+    if not device_name.startswith("vulkan"):  # (vulkan: each model's own question)
         from sr_desktop.engine.compute.devices import resolve_device
 
         # a device this machine lacks is one error, also when only MATLAB's bicubic runs (in
         # numpy: it was measured on the CPU without a word)
-        resolve_device(parse_device(device))
+        resolve_device(device_name)
     check_dataset(paths, int(scale), report.protocol, cancel)
     # every model loaded once before the first is measured: one that cannot run here (no
     # weights, a backend or device it does not take) stopped the bench after the others had

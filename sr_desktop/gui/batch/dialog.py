@@ -586,13 +586,18 @@ class BatchDialog(QDialog):
                 for other, at in self._rows.items():
                     if at >= row:
                         self._rows[other] = at + 1
-            self.table.insertRow(row)
             self._rows[index] = row
-            self.table.setItem(row, 0, QTableWidgetItem(self._display_name(path)))
-            self.table.item(row, 0).setToolTip(path)
-            for col in range(1, len(COLUMNS)):
-                self.table.setItem(row, col, QTableWidgetItem(""))
+            self._insert_row(row, path)
         return row
+
+    def _insert_row(self, row: int, path: str, status: str = "") -> None:
+        """A new row at `row` for the input `path` (its name shown, its whole path in the
+        tip), with `status` and the other columns empty."""
+        self.table.insertRow(row)
+        self.table.setItem(row, 0, QTableWidgetItem(self._display_name(path)))
+        self.table.item(row, 0).setToolTip(path)
+        for col in range(1, len(COLUMNS)):
+            self.table.setItem(row, col, QTableWidgetItem(status if col == 1 else ""))
 
     def _last_row_shown(self) -> bool:
         """Whether the table's last row is in view (the table follows the files as they come
@@ -728,12 +733,7 @@ class BatchDialog(QDialog):
                 self.table.item(row, 1).setText("cancelled")
                 self.table.item(row, 4).setText("not written")
         for record in result.not_started:  # (a cancelled batch's table had no row for them)
-            row = self.table.rowCount()
-            self.table.insertRow(row)
-            self.table.setItem(row, 0, QTableWidgetItem(self._display_name(record.input)))
-            self.table.item(row, 0).setToolTip(record.input)
-            for col, text in enumerate((record.status, "", "", ""), start=1):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+            self._insert_row(self.table.rowCount(), record.input, record.status)
         totals = result.totals
         self.progress_bar.setMaximum(max(1, len(result.records) + totals.extra.get("not_started", 0)
                                          + totals.extra.get("interrupted", 0)))
