@@ -212,3 +212,28 @@ def test_the_steps_before_the_first_iteration_are_named_and_stop_at_cancel(folde
         train(options, heard, cancel)
     assert said == [(TRAINING_SETUP_STAGE, "Measuring the bicubic baseline…", 0),
                     (TRAINING_SETUP_STAGE, "Preparing the network and its optimiser…", 0)]
+    assert not (tmp_path / "run").exists()  # nothing resumes it: its log and folders are not left
+
+
+def test_a_run_cancelled_before_its_first_checkpoint_leaves_no_files(folders, tmp_path):
+    """A run stopped before anything was saved left its log, its validation inputs and the
+    folders it made (a found issue of the long-job review); in a folder that was there, what
+    was there stays (the lock file is kept, as `run_lock` says)."""
+    from sr_desktop.engine.core.errors import Cancelled
+    from sr_desktop.engine.core.progress import CancelToken
+
+    def cancelled_in_its_setup(out):
+        options = TrainOptions(arch="VDSR:num_layers=4,num_feat=16", scale=2, data=(str(folders[0]),),
+                               val=str(folders[1]), out=str(out), iterations=50, batch=4, patch=24, device="cpu")
+        cancel = CancelToken()
+        with pytest.raises(Cancelled):
+            train(options, lambda info: cancel.cancel() if info.message.startswith("Preparing") else None, cancel)
+
+    cancelled_in_its_setup(tmp_path / "new" / "deeper" / "run")
+    assert not (tmp_path / "new").exists()
+
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("the user's")
+    cancelled_in_its_setup(kept)
+    assert sorted(p.name for p in kept.iterdir()) == [".sr-desktop-train.lock", "notes.txt"]

@@ -23,10 +23,12 @@ and export are modules of their own.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -74,7 +76,7 @@ from sr_desktop.engine.training.networks import (
 )
 from sr_desktop.engine.training.options import DEFAULT_LR, FLAG_OF, KERNEL_DIGEST_KEY, TrainOptions
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
-from sr_desktop.engine.training.run_lock import run_folder_lock
+from sr_desktop.engine.training.run_lock import LOCK_NAME, run_folder_lock
 from sr_desktop.engine.training.runlog import RunLog
 from sr_desktop.engine.training.val_backend import ValidationBackend
 from sr_desktop.engine.training.validation import ValidationScores, ValidationSet
@@ -478,14 +480,41 @@ class Trainer:
         checkpoint when `cancel` is set; waits while `pause` is set. Refused (`TrainingError`)
         while another run writes in the same folder (`run_lock`); `started` is called once
         the run holds its folder (what it says of the run is not said of a refused one)."""
+        made = _first_missing_folder(self.out)
+        before = set(os.listdir(self.out)) if made is None else set()
         try:
             (self.out / "val").mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # (an "unexpected error" in the window)
             raise TrainingError(f"cannot create the run folder {self.out}: {exc.strerror or exc}") from None
-        with run_folder_lock(self.out):
-            if started is not None:
-                started()
-            return self._run(progress, cancel, pause)
+        try:
+            with run_folder_lock(self.out):
+                if started is not None:
+                    started()
+                return self._run(progress, cancel, pause)
+        except Cancelled:
+            if not has_checkpoint(self.ckpt_dir):
+                self._remove_unsaved_run(made, before)
+            raise
+
+    def _remove_unsaved_run(self, made: Path | None, before: set[str]) -> None:
+        """What a run cancelled before its first checkpoint wrote (nothing resumes it): the
+        run folder and the parents it made (those still empty), or in a folder that was there
+        the entries it added but its lock file (`run_lock`: the file stays). A log and the
+        validation inputs were left behind."""
+        if made is not None:
+            shutil.rmtree(self.out, ignore_errors=True)
+            for folder in self.out.parents:
+                if not folder.is_relative_to(made):
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break  # (something else was put there meanwhile)
+            return
+        for name in set(os.listdir(self.out)) - before - {LOCK_NAME}:
+            path = self.out / name
+            with contextlib.suppress(OSError):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
     def _run(self, progress: ProgressCallback | None, cancel: CancelToken | None,
              pause: threading.Event | None) -> TrainResult:
@@ -633,6 +662,17 @@ class Trainer:
         model_id = register_model(path, name, scale, replacing=earlier["model"] if kept else None).id
         self.runlog.add("registered", self.iteration, model=model_id, name=name)
         return model_id
+
+
+def _first_missing_folder(path: Path) -> Path | None:
+    """The outermost of `path` and its parents that does not exist (what making `path`
+    creates), or None when `path` exists."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        missing = folder
+    return missing
 
 
 def _hold(pause: threading.Event, cancel: CancelToken | None) -> float:
