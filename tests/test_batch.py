@@ -807,20 +807,20 @@ def test_a_report_into_a_stream_is_not_refused_by_the_folder_probe(tmp_path, mon
     """`batch --report -` (/dev/stdout) failed for every user but root: the check before the
     batch probed /dev as a folder to write the report in ('Permission denied'), and as root
     created and deleted a file there. A stream is written into as it is."""
-    from sr_desktop.engine.batch import runner
+    from sr_desktop.engine.imageio import atomic
 
     src = tmp_path / "in"
     src.mkdir()
     PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src / "a.png")
 
-    probe = runner.probe_writable
+    probe = atomic.probe_writable
 
     def denied(folder):  # as /dev is for a user who is not root
         if Path(folder) == Path("/dev"):
             raise PermissionError(13, "Permission denied", str(folder))
         return probe(folder)
 
-    monkeypatch.setattr(runner, "probe_writable", denied)
+    monkeypatch.setattr(atomic, "probe_writable", denied)
     result = run_batch(src, tmp_path / "out", BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2)),
                        report_path="/dev/null")
     assert result.exit_code == EXIT_OK and (tmp_path / "out" / "a_x2_bicubic.png").is_file()

@@ -746,15 +746,14 @@ def test_an_output_folder_that_takes_no_files_is_found_before_any_upscale(tmp_pa
     or, in a batch, once per file after each upscale."""
     import errno
 
-    from sr_desktop.engine.batch import runner
-    from sr_desktop.engine.imageio import write
+    from sr_desktop.engine.imageio import atomic, write
     from sr_desktop.engine.pipeline import animation
 
     def refused(folder):
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(write, "probe_writable", refused)
-    monkeypatch.setattr(runner, "probe_writable", refused)
+    monkeypatch.setattr(atomic, "probe_writable", refused)
     monkeypatch.setattr(animation, "upscale_any", lambda *a, **k: pytest.fail("upscaled before refusing"))
     src = tmp_path / "in" / "a.png"
     src.parent.mkdir()

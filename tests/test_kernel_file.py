@@ -165,7 +165,7 @@ def test_a_folder_the_kernel_cannot_be_written_in_is_refused_before_the_estimati
     from PIL import Image as PILImage
 
     from sr_desktop.engine import kernelgan
-    from sr_desktop.engine.kernelgan import kernel_ops
+    from sr_desktop.engine.imageio import atomic
 
     src = tmp_path / "photo.png"
     PILImage.fromarray(np.full((64, 64, 3), 90, dtype=np.uint8)).save(src)
@@ -176,7 +176,7 @@ def test_a_folder_the_kernel_cannot_be_written_in_is_refused_before_the_estimati
         if Path(folder) == locked:
             raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(kernel_ops, "probe_writable", probe)
+    monkeypatch.setattr(atomic, "probe_writable", probe)
     monkeypatch.setattr(kernelgan, "estimate_kernel", lambda *a, **k: pytest.fail("estimated before refusing"))
     for extra in (["-o", str(locked / "k.npy")], ["-o", str(tmp_path / "k.npy"), "--png", str(locked / "k.png")]):
         assert main(["kernel", str(src), *extra, "-q"]) == 2

@@ -689,8 +689,8 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
     """A run folder the system refuses was an "unexpected error" (the window) or a bare
     "sr_run: No such file or directory" (the command line) after the images were read; it is
     refused with the options, and a folder that fails later still names the run folder."""
+    from sr_desktop.engine.imageio import atomic
     from sr_desktop.engine.training import Trainer, TrainOptions
-    from sr_desktop.engine.training import options as train_options
     from sr_desktop.engine.training.errors import TrainingError
 
     data = make_images(tmp_path / "data", 2, 48, seed=1)
@@ -699,7 +699,7 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     with monkeypatch.context() as patch:
-        patch.setattr(train_options, "probe_writable", refused)
+        patch.setattr(atomic, "probe_writable", refused)
         with pytest.raises(TrainingError, match=rf"^--out {tmp_path / 'run'}: cannot write in {tmp_path}: "
                                                  "Permission denied$"):
             TrainOptions(arch="SRCNN:n1=8,n2=4", scale=2, data=(str(data),), out=str(tmp_path / "run"))

@@ -57,10 +57,10 @@ from sr_desktop.engine.batch.report import (
 from sr_desktop.engine.batch.stages import BatchStages
 from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.options import UpscaleOptions
-from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_folder_or_file
+from sr_desktop.engine.core.path_kind import file_in_the_way, first_folder_to_make, nearest_existing_folder_or_file
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, check_cancel
 from sr_desktop.engine.imageio import ProtectedPaths, is_image_path
-from sr_desktop.engine.imageio.atomic import is_stale_temp, is_stream, probe_writable
+from sr_desktop.engine.imageio.atomic import is_stale_temp, is_stream, unwritable_reason
 from sr_desktop.engine.imageio.protected import resolved
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
@@ -181,11 +181,8 @@ def check_report_target(report: Path, output_dir: Path, jobs: list) -> None:
     folder = nearest_existing_folder_or_file(report)
     if folder is not None and not folder.is_dir():
         raise BatchError(f"cannot write the report {report}: {folder} is a file, not a folder")
-    if folder is not None:
-        try:
-            probe_writable(folder)
-        except OSError as exc:
-            raise BatchError(f"cannot write the report {report}: {exc.strerror or exc}") from None
+    if folder is not None and (why := unwritable_reason(folder)) is not None:
+        raise BatchError(f"cannot write the report {report}: {why}")
 
 
 def name_template_for(options: BatchOptions, scale: int) -> str:
@@ -304,10 +301,7 @@ def run_batch(
         else:
             cluster.reachable()
     check_cancel(cancel)  # (cancelled while planning or loading: no folder made, no report)
-    target = output_dir.absolute()
-    base = nearest_existing_folder_or_file(target)
-    # the first folder this batch makes (removed again if its workers cannot start)
-    made = None if target.exists() or base is None else base / target.relative_to(base).parts[0]
+    made = first_folder_to_make(output_dir.absolute())  # (removed again if its workers cannot start)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -315,10 +309,8 @@ def run_batch(
         raise BatchError(f"cannot create the output folder {output_dir}: "
                          + (f"{blocker} is a file, not a folder" if blocker is not None else
                             f"{exc.strerror or exc}")) from None
-    try:  # a folder that takes no files: said now, not once per file after its upscale
-        probe_writable(output_dir)
-    except OSError as exc:
-        raise BatchError(f"cannot write into the output folder {output_dir}: {exc.strerror or exc}") from None
+    if (why := unwritable_reason(output_dir)) is not None:  # said now, not once per file after its upscale
+        raise BatchError(f"cannot write into the output folder {output_dir}: {why}")
     folders = {job.output.parent for job in jobs if job.output is not None} | {output_dir}
     removed = cleanup_temp_files(folders)
     if removed:

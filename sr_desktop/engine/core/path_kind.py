@@ -31,6 +31,16 @@ def nearest_existing_folder_or_file(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def first_folder_to_make(path: str | os.PathLike) -> Path | None:
+    """The outermost folder that making the folder `path` creates (what to remove to undo
+    it); None when `path` exists or no ancestor does."""
+    path = Path(path)
+    base = nearest_existing_folder_or_file(path)
+    if path.exists() or base is None:
+        return None
+    return base / path.relative_to(base).parts[0]
+
+
 def missing_folder_reason(folder: str | os.PathLike) -> str:
     """Why `folder`, which is not a folder, takes no file: a file stands on its way
     ("afile is a file, not a folder") or it does not exist ("folder F does not exist")."""

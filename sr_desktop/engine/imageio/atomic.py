@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from sr_desktop.engine.core.path_kind import missing_folder_reason
 from sr_desktop.engine.core.progress import CancelToken
 
 #: ``.<name>.<pid>-<8 hex>.part`` (``.<name>.<8 hex>.part`` before the writer's pid was in it)
@@ -242,6 +243,31 @@ def probe_writable(folder: Path) -> None:
     probe = temp_path_for(Path(folder) / "probe")
     os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     os.unlink(probe)
+
+
+def file_target_refusal(path: str | os.PathLike) -> str | None:
+    """Why one file cannot be written at `path`, found before long work, nothing created: a
+    folder of that name, a folder that does not exist (`missing_folder_reason`), a folder that
+    takes no files (`probe_writable`, the system's words); None when it can, and for a device
+    or a pipe, which is written into. Whether an existing file may be replaced is the
+    caller's question."""
+    path = Path(path)
+    kind = special_target(path)
+    if kind is not None:
+        return "it is a folder" if kind == "folder" else None
+    if not path.parent.is_dir():
+        return missing_folder_reason(path.parent)
+    return unwritable_reason(path.parent)
+
+
+def unwritable_reason(folder: str | os.PathLike) -> str | None:
+    """Why files cannot be written in the existing `folder`, in the system's words
+    (`probe_writable`: read-only, no permission, a pseudo file system); None when they can."""
+    try:
+        probe_writable(Path(folder))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _fsync_folder(folder: Path) -> None:

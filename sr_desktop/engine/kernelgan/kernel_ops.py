@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from sr_desktop.engine.core.path_kind import missing_folder_reason
-from sr_desktop.engine.imageio.atomic import atomic_write, probe_writable, special_target
+from sr_desktop.engine.imageio.atomic import atomic_write, file_target_refusal
 from sr_desktop.engine.kernelgan.errors import KernelError
 
 
@@ -190,17 +189,10 @@ def check_kernel_target(path: str | os.PathLike, suffix: str, source: str | os.P
     path = Path(path)
     if path.suffix.lower() != suffix:
         raise KernelError(f"{path}: the file name must end in {suffix}")
-    if path.is_dir():
-        raise KernelError(f"{path} is a folder")
-    if not path.parent.is_dir():
-        raise KernelError(f"{path}: {missing_folder_reason(path.parent)}")
+    if (why := file_target_refusal(path)) is not None:  # before the estimation, not after it
+        raise KernelError(f"cannot write {path}: {why}")
     if source is not None and path.exists() and Path(source).exists() and os.path.samefile(path, source):
         raise KernelError(f"{path}: refusing to overwrite the input image")
-    if special_target(path) is None:  # (a device or a pipe is written into, not beside)
-        try:  # before the estimation, which can take minutes, not after it
-            probe_writable(path.parent)
-        except OSError as exc:
-            raise KernelError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

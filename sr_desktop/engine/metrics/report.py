@@ -10,9 +10,8 @@ import math
 from pathlib import Path
 
 from sr_desktop.engine.core.errors import ImageWriteError, SRDesktopError
-from sr_desktop.engine.core.path_kind import missing_folder_reason
 from sr_desktop.engine.core.text import counted
-from sr_desktop.engine.imageio.atomic import atomic_write, probe_writable, special_target
+from sr_desktop.engine.imageio.atomic import atomic_write, file_target_refusal
 from sr_desktop.engine.metrics.evaluate import BenchReport
 
 
@@ -80,17 +79,8 @@ def check_report_path(path: str | Path, plot: bool = False) -> Path:
     path = Path(path)
     if plot and path.suffix.lower().lstrip(".") not in PLOT_SUFFIXES:
         raise ImageWriteError(path, "plot format must be .png, .svg, .pdf or .jpg")
-    if path.is_dir():
-        raise SRDesktopError(f"cannot write {path}: it is a folder")
-    if special_target(path) == "device":  # /dev/stdout, a pipe: written into (`atomic_write`)
-        return path
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise SRDesktopError(f"cannot write {path}: {missing_folder_reason(parent)}")
-    try:
-        probe_writable(parent)
-    except OSError as exc:
-        raise SRDesktopError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if (why := file_target_refusal(path)) is not None:  # (/dev/stdout, a pipe: written into)
+        raise SRDesktopError(f"cannot write {path}: {why}")
     return path
 
 

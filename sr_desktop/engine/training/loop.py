@@ -44,6 +44,7 @@ from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.compute.seeded import drawing_from_torch, restored_torch_rng, torch_rng_state
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.kernel_file import kernel_spec_parts
+from sr_desktop.engine.core.path_kind import first_folder_to_make
 from sr_desktop.engine.core.progress import (
     TRAINING_SETUP_STAGE,
     CancelToken,
@@ -480,7 +481,7 @@ class Trainer:
         checkpoint when `cancel` is set; waits while `pause` is set. Refused (`TrainingError`)
         while another run writes in the same folder (`run_lock`); `started` is called once
         the run holds its folder (what it says of the run is not said of a refused one)."""
-        made = _first_missing_folder(self.out)
+        made = first_folder_to_make(self.out)
         before = set(os.listdir(self.out)) if made is None else set()
         try:
             (self.out / "val").mkdir(parents=True, exist_ok=True)
@@ -662,17 +663,6 @@ class Trainer:
         model_id = register_model(path, name, scale, replacing=earlier["model"] if kept else None).id
         self.runlog.add("registered", self.iteration, model=model_id, name=name)
         return model_id
-
-
-def _first_missing_folder(path: Path) -> Path | None:
-    """The outermost of `path` and its parents that does not exist (what making `path`
-    creates), or None when `path` exists."""
-    missing = None
-    for folder in (path, *path.parents):
-        if folder.exists() or folder.is_symlink():
-            break
-        missing = folder
-    return missing
 
 
 def _hold(pause: threading.Event, cancel: CancelToken | None) -> float:

@@ -20,7 +20,7 @@ from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.kernel_file import kernel_spec_parts
 from sr_desktop.engine.core.options import MAX_SCALE, parse_seed, parse_torch_device
 from sr_desktop.engine.core.path_kind import nearest_existing_folder_or_file, not_a
-from sr_desktop.engine.imageio.atomic import probe_writable
+from sr_desktop.engine.imageio.atomic import unwritable_reason
 from sr_desktop.engine.models.archs.detect import arch_support
 from sr_desktop.engine.models.custom_index import checked_model_name, read_index
 from sr_desktop.engine.training.data import MIN_PATCH
@@ -143,11 +143,8 @@ class TrainOptions:
         # a folder that takes no files (read-only, /proc) is said now, not as an unexpected
         # error of the run after its images were read
         where = Path(self.out) if Path(self.out).is_dir() else nearest_existing_folder_or_file(self.out)
-        if where is not None and where.is_dir():
-            try:
-                probe_writable(where)
-            except OSError as exc:
-                raise TrainingError(f"--out {self.out}: cannot write in {where}: {exc.strerror or exc}") from None
+        if where is not None and where.is_dir() and (why := unwritable_reason(where)) is not None:
+            raise TrainingError(f"--out {self.out}: cannot write in {where}: {why}")
         if self.val is not None and (why := not_a(self.val, "folder")) is not None:
             raise TrainingError(f"--val folder {self.val}: {why}")
         check_validation_backend(self.backend)
