@@ -816,3 +816,13 @@ def test_init_of_a_missing_ckpt_or_a_folder_says_what_it_is(tmp_path, capsys, da
     assert "models add" not in err
     code, err = _train(capsys, "b", "--init", str(data), data_dir=data)
     _one_line_error(code, err, "a folder, not a model id or file")
+
+
+def test_init_of_a_file_that_is_no_model_names_it_once(tmp_path, capsys, data, monkeypatch):
+    """`--init weird.pth` said "--init /…/weird.pth: unsupported model file /…/weird.pth: not
+    an …": the file named twice in one line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weird.pth").write_bytes(b"junk")
+    code, err = _train(capsys, "a", "--init", "weird.pth", data_dir=data)
+    _one_line_error(code, err, "weird.pth: not an RRDBNet (ESRGAN)")
+    assert err.count("weird.pth") == 1 and err.rstrip().endswith("(not a readable PyTorch file)")

@@ -47,6 +47,16 @@ class ModelError(SRDesktopError):
     """Unknown model id, model not installed, unsupported model file, bad option."""
 
 
+class UnsupportedModelFile(ModelError):
+    """A file that is no model this app reads; `reason` says why without naming the file
+    (for a line that names it already: a drop's summary, ``--init FILE: …``)."""
+
+    def __init__(self, path: str | Path, reason: str, lead: str = "unsupported model file"):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{lead} {self.path}: {reason}")
+
+
 class OptionError(ModelError):
     """An upscale option outside its allowed values (tile, device, precision, alpha, scale).
 

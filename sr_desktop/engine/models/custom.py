@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from sr_desktop.engine.core.digest import file_sha256
-from sr_desktop.engine.core.errors import ModelError, one_line
+from sr_desktop.engine.core.errors import ModelError, UnsupportedModelFile, one_line
 from sr_desktop.engine.core.options import MAX_SCALE, whole_scale
 from sr_desktop.engine.core.path_kind import not_a
 from sr_desktop.engine.core.text import without_control_characters
@@ -110,19 +110,16 @@ def supported_families() -> str:
     return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
 
 
-def _unsupported(path: Path, reason: str = "") -> ModelError:
+def _unsupported(path: Path, reason: str = "") -> UnsupportedModelFile:
     why = f" ({reason})" if reason else ""
-    return ModelError(
-        f"unsupported model file {path}: not an {supported_families()} "
-        f"state dict, nor an ncnn .param/.bin pair{why}"
-    )
+    return UnsupportedModelFile(path, f"not an {supported_families()} state dict, nor an ncnn .param/.bin pair{why}")
 
 
-def _rejected(path: Path, exc: UnsupportedStateDict) -> ModelError:
+def _rejected(path: Path, exc: UnsupportedStateDict) -> UnsupportedModelFile:
     """A file that is unknown (the supported families listed) or a recognised one that does not fit."""
     if isinstance(exc, UnknownArchitecture):
         return _unsupported(path, str(exc))
-    return ModelError(f"cannot use model file {path}: {exc}")
+    return UnsupportedModelFile(path, str(exc), lead="cannot use model file")
 
 
 # -- reading files ---------------------------------------------------------------------
@@ -370,7 +367,7 @@ def _is_ours(state: StateDict) -> bool:
     return any(support.matches(state) for support in detect.ARCH_REGISTRY)  # read now: extensible
 
 
-def _community_unknown(path: Path) -> ModelError:
+def _community_unknown(path: Path) -> UnsupportedModelFile:
     """The unknown-architecture line, plus how to get the community architectures."""
     from sr_desktop.engine.models.community.importer import install_hint, unavailable_reason
 
@@ -378,7 +375,8 @@ def _community_unknown(path: Path) -> ModelError:
     if why is None:
         return _unsupported(path, "no known layer names, nor any of spandrel's")
     spandrel = "" if why == "not installed" else f" (spandrel is {why})"
-    return ModelError(f"{_unsupported(path, 'no known layer names')}; {install_hint()}{spandrel}")
+    unknown = _unsupported(path, "no known layer names").reason
+    return UnsupportedModelFile(path, f"{unknown}; {install_hint()}{spandrel}")
 
 
 def _community_call(function: str, path: Path, state: StateDict, *args: Any, added_as: str = "") -> Any:

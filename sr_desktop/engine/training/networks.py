@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from sr_desktop.engine.compute.ycbcr import rgb_to_ycbcr
-from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.errors import SRDesktopError, UnsupportedModelFile, one_line
 from sr_desktop.engine.models.arch_model import ArchModel, matlab_bicubic
 from sr_desktop.engine.models.archs.detect import (
     UnsupportedStateDict,
@@ -374,6 +374,8 @@ def _init_failure(init: str, exc: Exception) -> str:
             spec = None
         if spec is not None and spec.needs_weights:
             return not_installed_message(spec, flag="--init")
+    if isinstance(exc, UnsupportedModelFile):  # (the line named the file after --init named it)
+        return exc.reason
     return one_line(exc)
 
 

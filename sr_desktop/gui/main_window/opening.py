@@ -288,7 +288,7 @@ class ImageOpener:
         added = ""
 
         def not_added(message: str, path: Path) -> None:
-            why = _reason(message.removeprefix(f"unsupported model file {path}: "), path)  # (its name, once)
+            why = _reason(message, path)  # (its name, once)
             failed.append((path.name, f"not added as a model: {why}"))
 
         for path in models:

@@ -15,7 +15,13 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 from sr_desktop.app.animation_jobs import AnimationJob
 from sr_desktop.app.jobs import Job
 from sr_desktop.app.session import Session
-from sr_desktop.engine.core.errors import DETAILS_IN_LOG, UNEXPECTED_ERROR, SRDesktopError, one_line
+from sr_desktop.engine.core.errors import (
+    DETAILS_IN_LOG,
+    UNEXPECTED_ERROR,
+    SRDesktopError,
+    UnsupportedModelFile,
+    one_line,
+)
 from sr_desktop.engine.core.paths import is_bundled
 from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.feedback import Feedback, say_unexpected
@@ -80,7 +86,8 @@ class ModelAdder:
 
         Returns its `ModelSpec`, or None after showing the engine's one-line error
         (unsupported architecture, missing .bin, unreadable file…) — or handing it to
-        `say_error` (a drop sums it up with the files it could not open). Detecting, copying
+        `say_error` (a drop sums it up with the files it could not open: the line, without
+        the file's name where it can be left out). Detecting, copying
         and hashing the file (and waiting for another process's `models add`) run beside the
         UI thread: the window keeps painting for a large model file.
         """
@@ -98,7 +105,10 @@ class ModelAdder:
             spec = run_beside_ui(add)
         except (SRDesktopError, OSError) as exc:  # OSError: what the file system refused
             self.feedback.show_status("")
-            (say_error or self.feedback.show_error)(one_line(exc))
+            if say_error is None:
+                self.feedback.show_error(one_line(exc))
+            else:  # (a drop's summary names the file: the line says why, without its name)
+                say_error(exc.reason if isinstance(exc, UnsupportedModelFile) else one_line(exc))
             return None
         except Exception as exc:  # a bug, said and logged ("Adding x…" stayed up for good)
             if say_error is None:
