@@ -400,6 +400,22 @@ def test_view_switch_changes_the_displayed_pixmap(qtbot, panel, image):
         panel.set_view_mode("sepia")
 
 
+def test_the_view_buttons_say_how_the_keyboard_reaches_them(qtbot, panel, image):
+    """The four View buttons are one Tab stop, the arrow keys choosing (radio buttons' way);
+    a screen reader read them as toggle buttons and said neither (keyboard review)."""
+    panel.set_image(image)
+    panel.set_result(upscaled(image))
+    wait_idle(qtbot, panel)
+    buttons = panel.view_buttons
+    for number, button in enumerate(buttons.values(), 1):
+        assert button.accessibleDescription().endswith(f"View {number} of 4: the arrow keys choose the others")
+    panel.show()
+    buttons["result"].setFocus()
+    with qtbot.waitSignal(panel.viewModeChanged, timeout=WAIT_MS) as chosen:
+        qtbot.keyClick(buttons["result"], Qt.Key.Key_Right)  # (what the description promises)
+    assert chosen.args == ["difference"] and buttons["difference"].isChecked()
+
+
 def test_view_note_names_the_bicubic_reference(qtbot, panel, image):
     panel.set_image(image)
     assert panel.display_pixels_for_mode("difference") is None  # nothing to compare yet

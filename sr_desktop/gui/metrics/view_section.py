@@ -33,10 +33,14 @@ class ViewSection(QGroupBox):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.buttons: dict[str, QToolButton] = {}
-        for mode in VIEW_MODES:
+        for number, mode in enumerate(VIEW_MODES, 1):
             button = QToolButton(self)
             button.setText(MODE_TITLES[mode])
             button.setToolTip(MODE_TIPS[mode])
+            # one Tab stop for the group, the arrow keys choosing (as radio buttons): a screen
+            # reader reads them as toggle buttons and says neither
+            button.setAccessibleDescription(f"{MODE_TIPS[mode]}. View {number} of {len(VIEW_MODES)}: "
+                                            "the arrow keys choose the others")
             button.setCheckable(True)
             button.setAutoRaise(False)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
