@@ -37,6 +37,7 @@ from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import BatchError, BatchJob, to_upscale
 from sr_desktop.engine.batch.report import INTERRUPTED, OUTPUT_EXISTS, FileRecord
 from sr_desktop.engine.core.errors import Cancelled
+from sr_desktop.engine.core.native_stderr import native_stderr_silenced
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
@@ -139,16 +140,22 @@ def connect(target: ClusterTarget, num_cpus: int | None = None):
     # asked for it by setting the variable (to 1) themselves. Set before `init`, so that the
     # processes a local cluster starts inherit it.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's C++ core printed an error-level line of its own into every cluster batch's
+    # terminal output, about the arguments of Ray Data's actors (ray-project/ray#57733);
+    # its errors that matter reach us as exceptions. The level's own line ("Set ray log
+    # level …") comes at `init`, whose native output is silenced.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                               "configure_logging": False}
     target.reachable()
     try:
-        if target.address is None:
-            # "local": a new instance here, whatever $RAY_ADDRESS says (Ray read it, and
-            # refused num_cpus for a cluster it then joined)
-            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
-        else:
-            ray.init(address=target.address, **kwargs)
+        with native_stderr_silenced():
+            if target.address is None:
+                # "local": a new instance here, whatever $RAY_ADDRESS says (Ray read it, and
+                # refused num_cpus for a cluster it then joined)
+                ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
+            else:
+                ray.init(address=target.address, **kwargs)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
         words = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
         raise BatchError(f"cannot start {target.describe()}: {words[:300] or type(exc).__name__}") from None

@@ -20,7 +20,6 @@ whose backend is known runs through it in a process that never imports torch (`z
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import threading
@@ -32,6 +31,7 @@ import numpy as np
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.compute.devices import VulkanGPU
 from sr_desktop.engine.core.errors import DeviceError
+from sr_desktop.engine.core.native_stderr import native_stderr_silenced
 from sr_desktop.engine.models.backends.openvino_runner import BackendError
 
 if TYPE_CHECKING:
@@ -53,25 +53,6 @@ _LOW_PRECISION_OPTIONS = ("use_fp16_storage", "use_fp16_packed", "use_fp16_arith
                           "use_bf16_packed")
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Keep what C code writes to file descriptor 2 off the terminal: ncnn prints a line per
-    GPU (and a line per missing Vulkan library) when its Vulkan instance starts."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all (a windowed app): nothing to keep clean
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 @functools.lru_cache(maxsize=1)
 def vulkan_gpus() -> tuple[VulkanGPU, ...]:
     """The GPUs the ncnn runtime can drive through Vulkan, in its order; empty without the
@@ -80,7 +61,7 @@ def vulkan_gpus() -> tuple[VulkanGPU, ...]:
         return ()
     import ncnn
 
-    with _native_stderr_silenced():
+    with native_stderr_silenced():  # (ncnn prints a line per GPU, and per missing Vulkan library)
         count = int(ncnn.get_gpu_count())
         infos = [ncnn.get_gpu_info(i) for i in range(count)]
     return tuple(VulkanGPU(i, str(info.device_name()), _GPU_KINDS.get(int(info.type()), "unknown"))
