@@ -826,3 +826,22 @@ def test_init_of_a_file_that_is_no_model_names_it_once(tmp_path, capsys, data, m
     code, err = _train(capsys, "a", "--init", "weird.pth", data_dir=data)
     _one_line_error(code, err, "weird.pth: not an RRDBNet (ESRGAN)")
     assert err.count("weird.pth") == 1 and err.rstrip().endswith("(not a readable PyTorch file)")
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_before_the_images_are_read(tmp_path, capsys, data,
+                                                                                 monkeypatch):
+    """`--batch 1000000` (a mistyped 100) swapped for minutes until the system killed the
+    process, or failed with a memory error after the images were read; it is one line now,
+    the layers' outputs counted on one patch, nothing made."""
+    from sr_desktop.engine.training import loop, memory_check
+    from sr_desktop.engine.training.networks import build_network
+
+    monkeypatch.setattr(loop, "PatchSource", lambda *a, **k: pytest.fail("images read before refusing"))
+    code, err = _train(capsys, tmp_path / "run", "--batch", "1000000", data_dir=data)
+    _one_line_error(code, err, "--batch 1000000 of --patch 16 needs at least ")
+    assert err.rstrip().endswith("GiB free: lower --batch or --patch") and not (tmp_path / "run").exists()
+    # the count: SRCNN 9-5-5 of 8-4 filters on a 16-px ×2 patch (32² after its bicubic): its
+    # three layers output 8 + 4 + 1 values a pixel (its ReLUs are functions, not counted)
+    net = build_network("SRCNN:n1=8,n2=4", 2)
+    assert memory_check.activation_elements(net, 16, 2) == 13 * 32 * 32
+    assert memory_check.activation_elements(net, 48, 2) == 13 * 96 * 96  # (counted at 16 px, scaled)

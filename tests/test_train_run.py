@@ -215,12 +215,14 @@ def test_the_steps_before_the_first_iteration_are_named_and_stop_at_cancel(folde
     assert not (tmp_path / "run").exists()  # nothing resumes it: its log and folders are not left
 
 
-def test_a_run_cancelled_before_its_first_checkpoint_leaves_no_files(folders, tmp_path):
-    """A run stopped before anything was saved left its log, its validation inputs and the
-    folders it made (a found issue of the long-job review); in a folder that was there, what
-    was there stays (the lock file is kept, as `run_lock` says)."""
+def test_a_run_cancelled_before_its_first_checkpoint_leaves_no_files(folders, tmp_path, monkeypatch):
+    """A run stopped (or failed) before anything was saved left its log, its validation
+    inputs and the folders it made (a found issue of the long-job review); in a folder that
+    was there, what was there stays (the lock file is kept, as `run_lock` says)."""
     from sr_desktop.engine.core.errors import Cancelled
     from sr_desktop.engine.core.progress import CancelToken
+    from sr_desktop.engine.training import Trainer
+    from sr_desktop.engine.training.errors import TrainingError
 
     def cancelled_in_its_setup(out):
         options = TrainOptions(arch="VDSR:num_layers=4,num_feat=16", scale=2, data=(str(folders[0]),),
@@ -237,3 +239,15 @@ def test_a_run_cancelled_before_its_first_checkpoint_leaves_no_files(folders, tm
     (kept / "notes.txt").write_text("the user's")
     cancelled_in_its_setup(kept)
     assert sorted(p.name for p in kept.iterdir()) == [".sr-desktop-train.lock", "notes.txt"]
+
+    def failed(*_args):
+        raise TrainingError("a failure in the set-up")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "prepare", failed)
+        options = TrainOptions(arch="VDSR:num_layers=4,num_feat=16", scale=2, data=(str(folders[0]),),
+                               val=str(folders[1]), out=str(tmp_path / "failed"), iterations=50, batch=4, patch=24,
+                               device="cpu")
+        with pytest.raises(TrainingError, match="a failure in the set-up"):
+            train(options)
+    assert not (tmp_path / "failed").exists()

@@ -68,6 +68,7 @@ from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.export import MODEL_FILE, model_metadata, register_model, write_model
 from sr_desktop.engine.training.losses import LossSet, parse_loss_spec
+from sr_desktop.engine.training.memory_check import check_batch_fits
 from sr_desktop.engine.training.networks import (
     TrainNet,
     build_network,
@@ -265,6 +266,8 @@ class Trainer:
             after_network = torch.get_rng_state()  # (the discriminator's draws follow the network's)
         o = self.options
         self.net.module.train()
+        check_batch_fits(self.net, o.batch, o.patch, max(o.all_scales), self.device,
+                         autocast_dtype(self.device, o.amp) is not None)
         if o.mixed_scales:
             self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20,
                                          o.downscales, cancel, patch_fixed=self.ckpt is not None)
@@ -487,21 +490,23 @@ class Trainer:
             (self.out / "val").mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # (an "unexpected error" in the window)
             raise TrainingError(f"cannot create the run folder {self.out}: {exc.strerror or exc}") from None
+        held = False  # (a run refused the folder removes nothing: another run writes there)
         try:
             with run_folder_lock(self.out):
+                held = True
                 if started is not None:
                     started()
                 return self._run(progress, cancel, pause)
-        except Cancelled:
-            if not has_checkpoint(self.ckpt_dir):
+        except BaseException:
+            if held and not has_checkpoint(self.ckpt_dir):
                 self._remove_unsaved_run(made, before)
             raise
 
     def _remove_unsaved_run(self, made: Path | None, before: set[str]) -> None:
-        """What a run cancelled before its first checkpoint wrote (nothing resumes it): the
-        run folder and the parents it made (those still empty), or in a folder that was there
-        the entries it added but its lock file (`run_lock`: the file stays). A log and the
-        validation inputs were left behind."""
+        """What a run cancelled or failed before its first checkpoint wrote (nothing resumes
+        it): the run folder and the parents it made (those still empty), or in a folder that
+        was there the entries it added but its lock file (`run_lock`: the file stays). A log
+        and the validation inputs were left behind."""
         if made is not None:
             shutil.rmtree(self.out, ignore_errors=True)
             for folder in self.out.parents:
