@@ -56,7 +56,7 @@ def result_name_tail(result) -> str:
 class RunInfo:
     """What made a result: model (id and display name), variant, scale, device, seconds,
     tiles, whether a blur kernel steered it (ZSSR or map-sr with an estimated or loaded kernel), and the backend
-    that ran the network (torch or openvino)."""
+    that ran the network (`BACKEND_NAMES`)."""
 
     model: str
     variant: str | None

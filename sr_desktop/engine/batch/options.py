@@ -43,7 +43,7 @@ class BatchOptions:
     # durable) wait on the disk or run in zlib/libjpeg without the GIL, so two overlap.
     writer_threads: int = 2
     # None: encode in the device thread for a network on the CPU, in the writers otherwise
-    # (see `_encode_in_device_thread`).
+    # (see `stages.encode_in_device_thread`).
     encode_in_device_thread: bool | None = None
 
     def __post_init__(self) -> None:

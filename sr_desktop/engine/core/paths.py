@@ -1,7 +1,8 @@
 """Where SR Desktop finds its bundled files and keeps its per-user files.
 
-The bundled files are ``models/`` (the model registry) and ``resources/`` (sample photos), one
-source at the top of the repository. An installed wheel carries them inside the package, as
+The bundled files are ``models/`` (the model registry), ``resources/`` (sample photos)
+and ``docs/`` (the guides that messages and help name), one source at the top of the
+repository. An installed wheel carries them inside the package, as
 ``sr_desktop/_data/`` (see setup.py); a source checkout and an editable install read them from
 the repository.
 
@@ -21,7 +22,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[2]
 
 
 def bundled_root(package_dir: Path = PACKAGE_DIR) -> Path:
-    """The folder holding ``models/`` and ``resources/`` for the package at ``package_dir``.
+    """The folder holding ``models/``, ``resources/`` and ``docs/`` for the package at ``package_dir``.
 
     The installed copy (``<package>/_data``) if there is one, else the repository root.
     """

@@ -61,9 +61,10 @@ ZLIB_LEVEL = 3
 class SaveOptions:
     """How :func:`write_image` encodes.
 
-    ``format``: "png", "jpg"/"jpeg", "webp", "tiff"/"tif", "bmp", or None to take it from
-    the output suffix. ``quality`` (1..100) is used by JPEG and WebP (WebP 100 = lossless).
-    ``keep_metadata``: write the ICC profile, EXIF and resolution back where possible.
+    ``format``: "png", "jpg"/"jpeg", "webp", "tiff"/"tif", "bmp", "gif", or None to take it
+    from the output suffix. ``quality`` (1..100) is used by JPEG and WebP (WebP 100 = lossless).
+    ``keep_metadata``: write the ICC profile, EXIF, XMP, IPTC, resolution and a PNG's gamma
+    and chromaticity back where the format has a place for them (`FileMetadata`).
     ``keep_lossless``: an image read from a lossless WebP is written as one (WebP output),
     whatever `quality` says — for a front end whose user gave no quality.
     ``lossless``: WebP output is lossless whatever `quality` says (the Save As dialog's box).
@@ -121,8 +122,9 @@ def write_image(
     - GIF: 8-bit, at most 256 colours, alpha as one transparent colour, no ICC/EXIF.
 
     The ICC profile (when its colour space matches the written pixels), EXIF (orientation
-    set to 1, pixel dimensions updated) and resolution are written for PNG, JPEG, WebP
-    and TIFF unless ``options.keep_metadata`` is False.
+    set to 1, pixel dimensions updated), XMP (its sizes updated), IPTC and resolution are
+    written for PNG, JPEG, WebP and TIFF where each has a place for them (docs/formats.md)
+    unless ``options.keep_metadata`` is False.
 
     Refuses (:class:`ImageWriteError`) to write over ``image.path`` or any path in
     ``protect``, or over an existing file unless ``overwrite`` is True.
@@ -308,7 +310,8 @@ def _flatten_on_white(pixels8: np.ndarray) -> np.ndarray:
 
 
 def _metadata(image: Image, pixels: np.ndarray, options: SaveOptions) -> FileMetadata:
-    """The ICC profile, EXIF and resolution to write with ``pixels`` (none when not kept)."""
+    """The ICC profile, EXIF, XMP, IPTC, resolution and PNG colour chunks to write with
+    ``pixels`` (none when not kept)."""
     if not options.keep_metadata:
         return NO_METADATA
     icc = image.icc_profile

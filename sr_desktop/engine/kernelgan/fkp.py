@@ -18,8 +18,7 @@ kernels). KernelGAN's collapsed generator is 13×13; the KernelGAN-FKP generator
 (the strided correlation, the post-processing to 17×17) is unchanged.
 
 ``forward(u) -> (z, log|det ∂z/∂u|)``, ``inverse(z) -> u``, ``log_prob(u)`` (density of u,
-natural log), ``sample(n)``; ``kernel_from_latent(z)`` / ``latent_from_kernel(k)`` add the
-kernel transform.
+natural log), ``sample(n)``; ``kernel_from_latent(z)`` adds the kernel transform.
 """
 
 from __future__ import annotations

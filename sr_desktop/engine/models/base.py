@@ -57,7 +57,8 @@ class SRModel:
     #: what runs the network graph in place of the torch ``module`` (a backend's compiled
     #: graph, see `models.backends`); None = torch
     runner = None
-    #: the backend running the graph: ``torch`` or ``openvino``
+    #: the backend running the graph: ``torch``, ``openvino`` or ``ncnn`` (``pillow``: no
+    #: network, a resampling model)
     backend: str = "torch"
     #: why no backend but torch can run the network ("": any can), e.g. a spandrel
     #: architecture called with arguments of its own

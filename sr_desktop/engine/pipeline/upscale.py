@@ -65,7 +65,7 @@ class UpscaleResult:
     passes: int = 1
     peak_memory_bytes: int = 0
     extra: dict = field(default_factory=dict)
-    #: what ran the network: ``torch`` or ``openvino`` (see `models.backends`)
+    #: what ran the network: ``torch``, ``openvino``, ``ncnn`` or ``pillow`` (see `models.backends`)
     backend: str = "torch"
     #: whether the model was given a blur kernel (``UpscaleOptions.kernel``: ZSSR, map-sr)
     with_kernel: bool = False

@@ -59,6 +59,17 @@ RESUMED_AS_RECORDED = ("loss", "degradation", "batch", "patch", "seed", "init", 
 
 #: the command-line flag of each setting a resume compares
 FLAG_OF = {"mixed_scales": "--scale", "downscales": "--downscale"}
+#: settings a script may give that the command line has no flag for
+WITHOUT_A_FLAG = ("val_max_side", "previews")
+
+
+def setting_name(key: str) -> str:
+    """How a message names the setting `key`: its flag (``--val-every``), or for one without
+    a flag the field (``TrainOptions.previews``; "--previews" sent users to a flag that does
+    not exist)."""
+    if key in WITHOUT_A_FLAG:
+        return f"TrainOptions.{key}"
+    return FLAG_OF.get(key, f"--{key.replace('_', '-')}")
 
 
 @dataclass(frozen=True)
@@ -124,14 +135,14 @@ class TrainOptions:
                     "log_every": self.log_every, "workers": self.workers, "val_max_side": self.val_max_side}
         for key, value in positive.items():
             if not isinstance(value, int) or value < 1:
-                raise TrainingError(f"--{key.replace('_', '-')} must be a positive integer, got {value!r}")
+                raise TrainingError(f"{setting_name(key)} must be a positive integer, got {value!r}")
         if not isinstance(self.cache_mb, int) or self.cache_mb < 0:
             raise TrainingError(f"--cache-mb must be 0 or more, got {self.cache_mb!r}")
         if self.patch < MIN_PATCH:
             raise TrainingError(f"--patch must be at least {MIN_PATCH} LR pixels")
         for key in ("warmup", "val_every", "checkpoint_every", "previews"):
             if getattr(self, key) < 0:
-                raise TrainingError(f"--{key.replace('_', '-')} must be >= 0")
+                raise TrainingError(f"{setting_name(key)} must be >= 0")
         if self.lr is not None and not (math.isfinite(self.lr) and 0 < self.lr < 1):
             raise TrainingError(f"--lr must be a number in (0, 1), got {self.lr!r}")
         if not 0 <= self.ema < 1:
@@ -183,7 +194,7 @@ class TrainOptions:
         def number(key: str, value, kinds: tuple[type, ...]):
             if isinstance(value, bool) or not isinstance(value, kinds):
                 wanted = "an integer" if kinds == _INTEGERS else "a number"
-                raise TrainingError(f"--{key.replace('_', '-')} must be {wanted}, got {value!r}")
+                raise TrainingError(f"{setting_name(key)} must be {wanted}, got {value!r}")
             return int(value) if kinds == _INTEGERS else float(value)
 
         data = (self.data,) if isinstance(self.data, str | os.PathLike) else tuple(self.data)

@@ -171,7 +171,8 @@ def output_preview_path(folder: Path, name: str, iteration: int) -> Path:
 def read_logged_preview(out: Path, records: list[dict]) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The (input, output) preview pixels of the last validation in `records` (a run's log, as
     a resume keeps it) from the run folder `out`; None for a file that is missing or
-    unreadable (``--previews 0``, a log written before the name was logged, a cleaned folder)."""
+    unreadable (``TrainOptions.previews`` 0, a log written before the name was logged, a cleaned
+    folder)."""
     record = next((r for r in reversed(records) if r.get("kind") == "val"), None)
     name = record.get("preview") if record else None
     if not isinstance(name, str):

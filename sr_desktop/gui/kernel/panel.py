@@ -310,7 +310,7 @@ class KernelPanel(QWidget):
             "back-projection, so compression blocks and sensor noise are not sharpened as detail. "
             "Leave it off for clean images.")
         hint = QLabel("ZSSR trains on this image: minutes on a CPU; map-sr takes seconds. "
-                      "Metrics ▸ Evaluate can also degrade with the kernel.")
+                      "The Metrics panel's Evaluate can also degrade with the kernel.")
         hint.setToolTip("Both upscale at the kernel's scale: estimate at ×4 for a ×4 result.")
         hint.setWordWrap(True)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)

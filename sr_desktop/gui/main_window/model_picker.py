@@ -399,7 +399,7 @@ class ModelPicker(QWidget):
 
     # -- setters ------------------------------------------------------------------------
     def set_models(self, models: list[ModelSpec]) -> None:
-        """Replace the model list (e.g. after Models ▸ Add…), keeping the selected model
+        """Replace the model list (e.g. after Models ▸ Add model…), keeping the selected model
         when it is still listed (else the default one)."""
         previous, variant = self.model_id(), self.variant()
         self._updating = True

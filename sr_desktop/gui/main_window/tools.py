@@ -1,4 +1,4 @@
-"""The main window's tools beyond single-image upscaling: Models ▸ Add…, batch export
+"""The main window's tools beyond single-image upscaling: Models ▸ Add model…, batch export
 (File menu and dropped folders) and the blur-kernel panel (Tools ▸ Estimate blur kernel).
 Each is a collaborator that gets what it uses in its constructor."""
 
@@ -44,7 +44,7 @@ KERNEL_PANEL_TITLE = "Blur kernel"
 
 
 class ModelAdder:
-    """Models ▸ Add… and Remove…: a user's model file, registered, listed in the picker and
+    """Models ▸ Add model… and Remove model…: a user's model file, registered, listed in the picker and
     selected; one of the user's models taken out of the list (its stored copy deleted)."""
 
     def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings, feedback: Feedback,
@@ -75,7 +75,7 @@ class ModelAdder:
             self.feedback.show_status(gone, 10000)
 
     def add_model_dialog(self):
-        """Models ▸ Add…: pick a .pth / .safetensors / ncnn .param file and add it."""
+        """Models ▸ Add model…: pick a .pth / .safetensors / ncnn .param file and add it."""
         path = self.ask_model_file()
         if not path:
             return None
@@ -141,7 +141,7 @@ class ModelAdder:
         return [spec for spec in self.picker.models() if spec.custom]
 
     def remove_model_dialog(self):
-        """Models ▸ Remove…: choose one of the user's models and remove it (its spec, or None)."""
+        """Models ▸ Remove model…: choose one of the user's models and remove it (its spec, or None)."""
         mine = self.users_models()
         if not mine:
             self.feedback.show_status("You have added no models (Models ▸ Add model… adds one)", 8000)
@@ -260,7 +260,7 @@ class KernelTools:
         metrics_panel=None,
         metrics_dock: QDockWidget | None = None,
     ) -> None:
-        from sr_desktop.gui.kernel.panel import KernelPanel
+        from sr_desktop.gui.kernel.panel import ESTIMATE_TIP, KernelPanel
 
         self.session = session
         self.picker = picker
@@ -280,7 +280,7 @@ class KernelTools:
         panel.kernelSaved.connect(lambda _paths: self._clear_panel_error())
         self.action = QAction("Estimate blur &kernel", window)
         self.action.setShortcut(QKeySequence("Ctrl+K"))
-        self.action.setStatusTip(with_native_keys("Estimate the image's own blur kernel with KernelGAN (Ctrl+K)"))
+        self.action.setStatusTip(with_native_keys(ESTIMATE_TIP))
         self.action.triggered.connect(lambda _c=False: self.estimate_kernel())
         window.addAction(self.action)
 

@@ -42,7 +42,7 @@ class TrainingLauncher:
         self.dialog = dialog = TrainDialog(self.parent, models=list_models(),
                                            data_dir=self.settings.get("last_dir") or None)
         dialog.modelTrained.connect(lambda _id: self._models_changed())
-        # models added or removed elsewhere (a shell, Models ▸ Remove…): its Start from list
+        # models added or removed elsewhere (a shell, Models ▸ Remove model…): its Start from list
         # offered a removed one, and Start failed naming every model id
         watch_for(dialog).connect(lambda: dialog.set_models(list_models()))
         self.dialog.useModelRequested.connect(self._use_model)

@@ -14,7 +14,7 @@ it uses in its constructor:
 * `ImageOpener`     File ▸ Open, recent files, filmstrip, paste, drops; the ``loader`` queue
 * `ResultSaver`     save / save as / copy / unsaved-result prompt (dialogs injectable:
                     ``confirm_discard``, ``ask_save_target``)
-* `ModelAdder`, `BatchExport`, `KernelTools`  Models ▸ Add…, batch export, blur kernel
+* `ModelAdder`, `BatchExport`, `KernelTools`  Models ▸ Add model…, batch export, blur kernel
 * ``actions``       actions, shortcuts, menus and toolbar; `MessageBar` for errors
 
 Over 500 lines because the window is the one place that wires its collaborators to each
@@ -459,11 +459,11 @@ class MainWindow(QMainWindow):
 
     # ================================================================ tools
     def add_model_dialog(self):
-        """Models ▸ Add…"""
+        """Models ▸ Add model…"""
         return self.model_adder.add_model_dialog()
 
     def remove_model_dialog(self):
-        """Models ▸ Remove…"""
+        """Models ▸ Remove model…"""
         return self.model_adder.remove_model_dialog()
 
     def add_model(self, path):
