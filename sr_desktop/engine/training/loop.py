@@ -485,7 +485,10 @@ class Trainer:
         while another run writes in the same folder (`run_lock`); `started` is called once
         the run holds its folder (what it says of the run is not said of a refused one)."""
         made = first_folder_to_make(self.out)
-        before = set(os.listdir(self.out)) if made is None else set()
+        try:  # (what was there stays if a run stops before its first checkpoint)
+            before: set[str] | None = set(os.listdir(self.out)) if made is None else set()
+        except OSError:
+            before = None  # (not listed: nothing is removed)
         try:
             (self.out / "val").mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # (an "unexpected error" in the window)
@@ -498,7 +501,7 @@ class Trainer:
                     started()
                 return self._run(progress, cancel, pause)
         except BaseException:
-            if held and not has_checkpoint(self.ckpt_dir):
+            if held and before is not None and not has_checkpoint(self.ckpt_dir):
                 self._remove_unsaved_run(made, before)
             raise
 
