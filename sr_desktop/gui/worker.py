@@ -82,7 +82,10 @@ class JobWorker(WorkerBase):
     def __init__(self, job: Job, runner: JobRunner) -> None:
         super().__init__()
         self.reports = ProgressReports()
-        self.job = job
+        #: the job, until its worker has ended (None then: see `run`)
+        self.job: Job | None = job
+        self.job_id = job.id
+        self.writes_files = job.writes_files
         self.runner = runner
         self._began = threading.Event()
         self._ended = threading.Event()
@@ -103,6 +106,11 @@ class JobWorker(WorkerBase):
         finally:
             _JOB_OF_THREAD.worker = None
         self._running = False
+        # A finished worker holds no job: PySide 6.11 sometimes never frees a QRunnable that
+        # ran beside another (a reference kept in its binding), and with its job it kept the
+        # job's images (a metrics measurement: the original and the result, 5× the image).
+        # The outcome the queue receives carries the job.
+        self.job = None
         self.finished.emit()
         self._finished.emit(self)
 
@@ -158,23 +166,24 @@ def start_worker(worker: JobWorker) -> JobWorker:
     if pool.maxThreadCount() < len(_LIVE):
         pool.setMaxThreadCount(len(_LIVE))
     logged: set[str] = set()
-    worker.warned.connect(lambda args, job=worker.job: _log_warning(job, args, logged))
+    job = worker.job
+    about = f" ({job.options.name})" if isinstance(job.options, Path) else ""  # (the file it read)
+    worker.warned.connect(lambda args, job_id=job.id: _log_warning(job_id, about, args, logged))
     _install_warning_route()
     worker.start()
     return worker
 
 
-def _log_warning(job: Job, args: tuple, logged: set[str]) -> None:
-    """A warning raised in `job`'s thread, to the log file (INFO: the terminal the
-    window was started from showed each of a TIFF's, eight times an image), once per job,
-    naming the job and the file it read."""
+def _log_warning(job_id: int, about: str, args: tuple, logged: set[str]) -> None:
+    """A warning raised in a job's thread, to the log file (INFO: the terminal the window
+    was started from showed each of a TIFF's, eight times an image), once per job, naming
+    the job and (`about`) the file it read."""
     message, category, filename, lineno, *_rest = args
     text = warnings.formatwarning(message, category, filename, lineno).strip()
     if text in logged:
         return
     logged.add(text)
-    about = f" ({job.options.name})" if isinstance(job.options, Path) else ""
-    log.info("job %s%s: %s", job.id, about, text)
+    log.info("job %s%s: %s", job_id, about, text)
 
 
 def wait_for_running_jobs(timeout: float = 60.0) -> bool:
@@ -193,8 +202,8 @@ def wait_before_exit(writer_timeout: float = WRITER_EXIT_WAIT_S, compute_timeout
     all have ended (else `live_jobs` are left to be abandoned)."""
     start = time.monotonic()
     ended = True
-    for worker in sorted(_LIVE, key=lambda w: not w.job.writes_files):  # the writers first
-        limit = writer_timeout if worker.job.writes_files else compute_timeout
+    for worker in sorted(_LIVE, key=lambda w: not w.writes_files):  # the writers first
+        limit = writer_timeout if worker.writes_files else compute_timeout
         ended = worker.wait_stopped(max(0.0, start + limit - time.monotonic())) and ended
     if ended:
         # a job's work has ended, but its thread still emits its last signals (superqt's
@@ -205,7 +214,7 @@ def wait_before_exit(writer_timeout: float = WRITER_EXIT_WAIT_S, compute_timeout
 
 def live_jobs() -> list[Job]:
     """The jobs started and not ended yet."""
-    return [worker.job for worker in list(_LIVE)]
+    return [job for worker in list(_LIVE) if (job := worker.job) is not None]
 
 
 class JobQueue(QObject):
@@ -280,7 +289,7 @@ class JobQueue(QObject):
             # the log's, not the terminal's: nothing is for the user to do (the job ends in the
             # pool at its next tile), and a Ctrl+C of the no-display run on a loaded machine
             # printed it above its one line "sr-desktop: interrupted"
-            log.info("job %s did not stop within %.1f s", worker.job.id, timeout)
+            log.info("job %s did not stop within %.1f s", worker.job_id, timeout)
         return ended
 
     # -- internals ----------------------------------------------------------------------
