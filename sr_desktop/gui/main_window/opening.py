@@ -322,7 +322,9 @@ class ImageOpener:
             action.triggered.connect(lambda _c=False, p=path: self.open_paths([p]))
         if recent:
             menu.addSeparator()
-            menu.addAction("Clear list", self._clear_recent)
+            # (a bound method given to addAction left a weak reference behind at every rebuild,
+            # PySide 6.11: at every open and every showing of the menu)
+            menu.addAction("Clear list").triggered.connect(lambda _c=False: self._clear_recent())
         else:  # (a disabled menu is never shown, so never listed again: files another window
             # opened did not appear)
             menu.addAction("No recent files").setEnabled(False)
