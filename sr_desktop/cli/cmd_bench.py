@@ -20,7 +20,7 @@ from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.text import printable
 from sr_desktop.engine.imageio.formats import READ_FORMAT_NAMES
-from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
+from sr_desktop.engine.metrics.baseline_ids import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 
 DESCRIPTION = f"""\
 For every HR image of DIR ({READ_FORMAT_NAMES}; other files are skipped): crop to a

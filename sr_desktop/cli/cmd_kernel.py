@@ -12,13 +12,13 @@ from sr_desktop.cli.common import path_arg, seed_arg, send_warnings_to_log, torc
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.options import DEVICE_CHOICES
 from sr_desktop.engine.core.text import counted, printable
-from sr_desktop.engine.kernelgan.confidence import MIN_JUDGED_ITERATIONS
 from sr_desktop.engine.kernelgan.options import (
     FAST_PRESET,
     MAX_BATCH,
     MAX_ITERATIONS,
     MAX_RESTARTS,
     METHODS,
+    MIN_JUDGED_ITERATIONS,
     PRIORS,
     check_counts,
 )

@@ -33,7 +33,6 @@ from sr_desktop.engine.core.text import error_line, printable
 from sr_desktop.engine.imageio.atomic import into_stdout
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS, format_for_path
 from sr_desktop.engine.imageio.protected import name_key, same_file
-from sr_desktop.engine.imageio.write import lossy_changes
 
 FORMATS = WRITE_FORMATS
 
@@ -135,7 +134,7 @@ def _formats_of(targets: list[Path], fmt: str | None) -> set[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop upscale` for parsed `args`; returns the exit status (0; 1 some files failed; 130 cancelled)."""
-    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path, format_named_by
+    from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path, format_named_by, lossy_changes
     from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
     from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
     from sr_desktop.engine.models.registry import is_per_image

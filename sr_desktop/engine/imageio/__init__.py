@@ -7,28 +7,45 @@ grey, ICC and EXIF wherever the format can hold them. Formats and suffixes are i
 :mod:`.formats`; the PNG/TIFF encoders in :mod:`.png` and :mod:`.tiff`.
 """
 
-from sr_desktop.engine.core.errors import ImageReadError, ImageWriteError
-from sr_desktop.engine.imageio.atomic import is_temp_path
-from sr_desktop.engine.imageio.formats import (
-    IMAGE_SUFFIXES,
-    WRITE_FORMATS,
-    format_for_path,
-    format_named_by,
-    is_image_path,
-    suffix_for_format,
-    suffixes_of_format,
-)
-from sr_desktop.engine.imageio.image import Image
-from sr_desktop.engine.imageio.protected import ProtectedPaths, resolved
-from sr_desktop.engine.imageio.read import DEFAULT_MAX_PIXELS, check_input_file, read_image, read_image_bytes
-from sr_desktop.engine.imageio.write import (
-    EncodedImage,
-    SaveOptions,
-    check_output_path,
-    encode_image,
-    lossy_changes,
-    write_image,
-)
+import importlib
+
+#: where each name the package offers is defined; imported on first use (PEP 562), so that
+#: a submodule of its own (``imageio.formats``, which every command's flags use) does not
+#: import numpy and Pillow with the package: ``sr-desktop --help`` did
+_HOMES = {
+    "ImageReadError": "sr_desktop.engine.core.errors",
+    "ImageWriteError": "sr_desktop.engine.core.errors",
+    "is_temp_path": "sr_desktop.engine.imageio.atomic",
+    "IMAGE_SUFFIXES": "sr_desktop.engine.imageio.formats",
+    "WRITE_FORMATS": "sr_desktop.engine.imageio.formats",
+    "format_for_path": "sr_desktop.engine.imageio.formats",
+    "format_named_by": "sr_desktop.engine.imageio.formats",
+    "is_image_path": "sr_desktop.engine.imageio.formats",
+    "suffix_for_format": "sr_desktop.engine.imageio.formats",
+    "suffixes_of_format": "sr_desktop.engine.imageio.formats",
+    "Image": "sr_desktop.engine.imageio.image",
+    "ProtectedPaths": "sr_desktop.engine.imageio.protected",
+    "resolved": "sr_desktop.engine.imageio.protected",
+    "DEFAULT_MAX_PIXELS": "sr_desktop.engine.imageio.read",
+    "check_input_file": "sr_desktop.engine.imageio.read",
+    "read_image": "sr_desktop.engine.imageio.read",
+    "read_image_bytes": "sr_desktop.engine.imageio.read",
+    "EncodedImage": "sr_desktop.engine.imageio.write",
+    "SaveOptions": "sr_desktop.engine.imageio.write",
+    "check_output_path": "sr_desktop.engine.imageio.write",
+    "encode_image": "sr_desktop.engine.imageio.write",
+    "lossy_changes": "sr_desktop.engine.imageio.write",
+    "write_image": "sr_desktop.engine.imageio.write",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # (looked up once)
+    return value
+
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -55,3 +72,7 @@ __all__ = [
     "suffixes_of_format",
     "write_image",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

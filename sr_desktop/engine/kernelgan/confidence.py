@@ -26,6 +26,8 @@ from itertools import combinations
 
 import numpy as np
 
+from sr_desktop.engine.kernelgan.options import MIN_JUDGED_ITERATIONS
+
 #: D's L1 loss when it cannot tell real from fake (outputs 0.5 everywhere)
 D_LOSS_AT_EQUILIBRIUM = 0.5
 #: the part of the run (last fraction of its progress records) whose D loss is averaged
@@ -65,10 +67,6 @@ def restart_agreement_db(kernels: list[np.ndarray]) -> float | None:
     return float(np.median([kernel_psnr(a, b) for a, b in combinations(kernels, 2)]))
 
 
-#: KernelGAN iterations per run below which its score says nothing: D has not yet trained
-#: against a living generator (99 % of default runs came alive by iteration 226, and none of
-#: 100 settled before 400; docs/kernelgan.md), so a 150-iteration run scored 0.98, "reliable"
-MIN_JUDGED_ITERATIONS = 400
 
 
 def too_short(iterations: int) -> str:

@@ -25,13 +25,9 @@ from sr_desktop.engine.compute.matlab_resize import imresize
 from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.options import Backend, parse_backend
 from sr_desktop.engine.core.progress import CancelToken
+from sr_desktop.engine.metrics.baseline_ids import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.timing import PeakMemory, Stopwatch, Timing
-
-#: the bench id of the MATLAB bicubic baseline
-MATLAB_BICUBIC_ID = "bicubic"
-#: the bench id of the engine's (Pillow) bicubic model
-ENGINE_BICUBIC_ID = "bicubic-pil"
 
 
 @dataclass

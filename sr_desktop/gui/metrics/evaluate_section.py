@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.text import counted, human_seconds
+from sr_desktop.engine.metrics.baseline_ids import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 from sr_desktop.engine.metrics.degradation import Degradation, parse_degradation, validate_kernel
 from sr_desktop.engine.metrics.errors import EvaluationError
-from sr_desktop.engine.metrics.upscalers import ENGINE_BICUBIC_ID, MATLAB_BICUBIC_ID
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.metrics.leaderboard import Leaderboard
 from sr_desktop.gui.metrics.model_list import ModelChecklist
