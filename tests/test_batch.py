@@ -295,6 +295,13 @@ def test_a_csv_report_of_an_earlier_version_is_replaced(tmp_path: Path):
     mine.write_text("input,output,status,my own notes\n")
     with pytest.raises(BatchError, match="not a batch report"):
         run_batch(src, tmp_path / "out2", bicubic(), report_path=mine)
+    # a list of the user's under the report's own first columns: only a report ends in TOTAL
+    # (it was replaced, the user's rows gone: found by a review of the machine-readable outputs)
+    approved = tmp_path / "approved.csv"
+    approved.write_text("input,output,status\nmy-photo.jpg,print.jpg,approved\n")
+    with pytest.raises(BatchError, match="not a batch report"):
+        run_batch(src, tmp_path / "out3", bicubic(), report_path=approved)
+    assert approved.read_text() == "input,output,status\nmy-photo.jpg,print.jpg,approved\n"
 
 
 @pytest.mark.parametrize("suffix", [".json", ".csv"])

@@ -511,6 +511,22 @@ def test_a_report_into_standard_output_redirected_to_a_file(tmp_path: Path):
     assert text.startswith("earlier lines of a cron log\n{") and '"tool": "sr-desktop batch"' in text
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_report_into_a_full_standard_output_says_so_beside_the_summary(tmp_path: Path):
+    """`--report - > /dev/full`: the summary went to the refused stdout too, and the only line
+    left was "error: No space left on device", naming nothing (a review of the outputs)."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "sr_desktop", "batch", str(src), str(tmp_path / "out"),
+                               "--model", "bicubic", "--scale", "2", "--report", "-", "--no-progress"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=240)
+    assert done.returncode == 2
+    assert done.stderr.startswith("1 upscaled, 0 skipped (0 not images), 0 failed in ")
+    assert done.stderr.rstrip().endswith("error: cannot write the report /dev/stdout: No space left on device")
+    assert (tmp_path / "out" / "a_x2_bicubic.png").is_file()
+
+
 def test_batch_takes_a_kernel_for_the_per_image_models(tmp_path: Path, capsys):
     """batch had no --kernel: ZSSR and map-sr ran with the bicubic kernel whatever the user had."""
     src = tmp_path / "in"

@@ -240,8 +240,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     bar.say_notes()  # (a batch whose files were all skipped as done started none)
-    # a report written to stdout (`--report /dev/stdout | jq`) keeps stdout its own
-    said = sys.stderr if result.report_path is not None and into_stdout(result.report_path) else sys.stdout
+    # a report written to stdout (`--report /dev/stdout | jq`) keeps stdout its own; asked for,
+    # not only written: one stdout refused (full) lost the summary and the report's error line
+    said = sys.stderr if args.report is not None and into_stdout(args.report) else sys.stdout
     if not args.quiet:
         print(result.summary(), file=said)
         if result.report_path is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -199,15 +200,28 @@ def is_batch_report(path: Path) -> bool:
     first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
     columns = first_line.split(",")
     # this version's columns, or an earlier version's (fewer of them: before "worker" a report
-    # of an earlier batch was taken for another file and refused)
+    # of an earlier batch was taken for another file and refused), ending in the totals row
+    # only a report has (a list of the user's own headed "input,output,status" was replaced)
     if columns[:3] == _CSV_COLUMNS[:3] and set(columns) <= set(_CSV_COLUMNS):
-        return True
+        return _last_line(path).startswith("TOTAL,")
     if not head.lstrip().startswith(b"{"):  # not JSON: a large file of another kind is not read on
         return False
     try:
         return json.loads(Path(path).read_text(encoding="utf-8")).get("tool") == "sr-desktop batch"
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _last_line(path: Path) -> str:
+    """The last line of the text file at `path` that is not empty ("" when unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - (1 << 16)))
+            tail = fh.read()
+    except OSError:
+        return ""
+    lines = [line for line in tail.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def read_report(path: Path) -> dict:
