@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sr_desktop.engine.batch.plan import BatchError
+from sr_desktop.engine.core.text import printable
 from sr_desktop.engine.imageio.atomic import atomic_write
 
 #: Exit statuses of a batch (the CLI returns them; ``sr-desktop batch --help`` lists them).
@@ -148,7 +149,9 @@ def _csv_text(records: list[FileRecord], totals: BatchTotals) -> str:
         out_size = row.pop("output_size") or [None, None]
         row.update(input_width=in_size[0], input_height=in_size[1])
         row.update(output_width=out_size[0], output_height=out_size[1])
-        writer.writerow(row)
+        # names escaped as in the messages (`cat report.csv` ran a name's escape sequence, and
+        # a newline split a record for line tools); the JSON keeps each name as it is
+        writer.writerow({key: printable(value) if isinstance(value, str) else value for key, value in row.items()})
     # The last row carries the totals: status "total", counts in the note.
     writer.writerow(
         {
