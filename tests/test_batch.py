@@ -341,6 +341,20 @@ def test_names_with_control_characters_are_escaped_in_the_csv_report(tmp_path: P
     assert names == {"two\nlines.png", "red\x1b[31m.png"}
 
 
+def test_every_report_has_the_same_totals(tmp_path: Path):
+    """`totals.extra` held `interrupted` only when a batch stopped inside a file and `stopped`
+    only when the disk filled, and the CSV's TOTAL row left out what the JSON counts (a
+    review of the machine-readable outputs)."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    save_image(src / ".hidden.png", seed=1)
+    result = run_batch(src, tmp_path / "out", bicubic(), report_path=tmp_path / "r.json")
+    assert read_report(result.report_path)["totals"]["extra"] == {"not_started": 0, "interrupted": 0, "stopped": None}
+    run_batch(src, tmp_path / "out", bicubic(existing="overwrite"), report_path=tmp_path / "r.csv")
+    total = (tmp_path / "r.csv").read_text().splitlines()[-1]
+    assert total.startswith("TOTAL,,total,,") and "hidden=1 not_started=0 interrupted=0" in total
+
+
 def test_default_report_goes_to_the_output_folder(tmp_path: Path):
     src = tmp_path / "in"
     save_image(src / "a.png")

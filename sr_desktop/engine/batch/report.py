@@ -158,7 +158,9 @@ def _csv_text(records: list[FileRecord], totals: BatchTotals) -> str:
             "input": "TOTAL",
             "status": "total",
             "note": f"ok={totals.ok} skipped={totals.skipped} failed={totals.failed} "
-            f"not_images={totals.not_images} cancelled={totals.cancelled} exit_code={totals.exit_code}",
+            f"not_images={totals.not_images} cancelled={totals.cancelled} exit_code={totals.exit_code} "
+            f"hidden={totals.hidden} not_started={totals.extra.get('not_started', 0)} "
+            f"interrupted={totals.extra.get('interrupted', 0)}",
             "input_bytes": totals.input_bytes,
             "output_bytes": totals.output_bytes,
             "upscale_seconds": totals.upscale_seconds,

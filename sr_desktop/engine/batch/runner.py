@@ -345,11 +345,11 @@ def run_batch(
     records = [r for r in all_records if r is not None and r.status != INTERRUPTED]
     interrupted = [r for r in all_records if r is not None and r.status == INTERRUPTED]
     totals = BatchTotals.from_records(records, wall, cancelled=not completed and not halted, removed_temp_files=removed)
+    # the same keys in every report (a tool read "interrupted" of a batch stopped in a file,
+    # and found none when it stopped between two): 0 and null when nothing applies
     totals.extra["not_started"] = len(jobs) - len(records) - len(interrupted)
-    if interrupted:
-        totals.extra["interrupted"] = len(interrupted)
-    if halted:
-        totals.extra["stopped"] = halted
+    totals.extra["interrupted"] = len(interrupted)
+    totals.extra["stopped"] = halted or None
     header = {
         "tool": "sr-desktop batch",
         "input_dir": str(input_dir),
