@@ -324,6 +324,17 @@ def test_ms_ssim_is_in_the_table_and_the_csv_and_mean_seconds_are_a_mean(dataset
                                                    abs=2e-4)
 
 
+def test_a_score_that_is_not_there_is_an_empty_csv_cell(dataset, tmp_path, capsys):
+    """The CSV wrote "-" for the JSON's null (`--no-niqe`, a NIQE of a flat image): a table
+    reader took the whole column for text (a review of the machine-readable outputs). The
+    terminal's table keeps its "-"."""
+    out = tmp_path / "r.csv"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--no-niqe", "--csv", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[3].split()[4] == "-"  # (bicubic: PSNR-Y SSIM PSNR NIQE)
+    rows = list(csv.DictReader(out.open()))
+    assert rows and all(r["niqe"] == "" for r in rows) and all(float(r["psnr_y"]) > 0 for r in rows)
+
+
 def test_images_sharing_a_stem_are_told_apart(tmp_path):
     from sr_desktop.engine.metrics.evaluate import image_names
 

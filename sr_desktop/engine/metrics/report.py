@@ -15,9 +15,11 @@ from sr_desktop.engine.imageio.atomic import atomic_write, file_target_refusal
 from sr_desktop.engine.metrics.evaluate import BenchReport
 
 
-def _fmt(value: float | None, digits: int) -> str:
+def _fmt(value: float | None, digits: int, missing: str = "-") -> str:
+    """`value` with `digits` decimals; `missing` for none (the table's "-", the CSV's empty
+    cell: a "-" made pandas read the whole column as text)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
+        return missing
     if math.isinf(value):
         return "inf"
     return f"{value:.{digits}f}"
@@ -101,8 +103,13 @@ def write_json(report: BenchReport, path: str | Path) -> None:
 def write_csv(report: BenchReport, path: str | Path) -> None:
     """One row per model and image, plus a ``MEAN`` row per model (its ``seconds`` the mean
     per image, as every other column); ``ms_ssim_y``, ``lpips`` / ``dists`` columns follow
-    ``niqe`` when the protocol scored them."""
+    ``niqe`` when the protocol scored them. A score that is not there (the JSON's null) is
+    an empty cell."""
     names = _perceptual_names(report)
+
+    def cell(value: float | None, digits: int) -> str:
+        return _fmt(value, digits, missing="")
+
     ms = ["ms_ssim_y"] if report.protocol.ms_ssim else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -111,16 +118,16 @@ def write_csv(report: BenchReport, path: str | Path) -> None:
     for m in report.models:
         for ev in m.images:
             writer.writerow([report.dataset, report.scale, report.degradation, m.model, ev.name,
-                             _fmt(ev.scores.psnr_y, 4), _fmt(ev.scores.ssim_y, 6),
-                             _fmt(ev.scores.psnr_rgb, 4), f"{ev.timing.seconds:.4f}",
-                             _fmt(ev.scores.niqe, 4), *([_fmt(ev.scores.ms_ssim_y, 6)] if ms else []),
-                             *(_fmt(ev.scores.perceptual.get(name), 6) for name in names)])
+                             cell(ev.scores.psnr_y, 4), cell(ev.scores.ssim_y, 6),
+                             cell(ev.scores.psnr_rgb, 4), f"{ev.timing.seconds:.4f}",
+                             cell(ev.scores.niqe, 4), *([cell(ev.scores.ms_ssim_y, 6)] if ms else []),
+                             *(cell(ev.scores.perceptual.get(name), 6) for name in names)])
         means = m.perceptual
         writer.writerow([report.dataset, report.scale, report.degradation, m.model, "MEAN",
-                         _fmt(m.psnr_y, 4), _fmt(m.ssim_y, 6), _fmt(m.psnr_rgb, 4),
-                         f"{m.timing.seconds / max(1, len(m.images)):.4f}", _fmt(m.niqe, 4),
-                         *([_fmt(m.ms_ssim_y, 6)] if ms else []),
-                         *(_fmt(means.get(name), 6) for name in names)])
+                         cell(m.psnr_y, 4), cell(m.ssim_y, 6), cell(m.psnr_rgb, 4),
+                         f"{m.timing.seconds / max(1, len(m.images)):.4f}", cell(m.niqe, 4),
+                         *([cell(m.ms_ssim_y, 6)] if ms else []),
+                         *(cell(means.get(name), 6) for name in names)])
     _write_atomic(Path(path), buf.getvalue().encode("utf-8"))
 
 
