@@ -67,8 +67,6 @@ def restart_agreement_db(kernels: list[np.ndarray]) -> float | None:
     return float(np.median([kernel_psnr(a, b) for a, b in combinations(kernels, 2)]))
 
 
-
-
 def too_short(iterations: int) -> str:
     """Why a KernelGAN estimate of `iterations` per run is doubtful whatever its score
     ("" when the runs were long enough to judge)."""
