@@ -47,31 +47,7 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "IMAGE_SUFFIXES",
-    "WRITE_FORMATS",
-    "EncodedImage",
-    "Image",
-    "ImageReadError",
-    "ImageWriteError",
-    "ProtectedPaths",
-    "SaveOptions",
-    "check_input_file",
-    "check_output_path",
-    "encode_image",
-    "format_for_path",
-    "format_named_by",
-    "is_image_path",
-    "is_temp_path",
-    "lossy_changes",
-    "read_image",
-    "read_image_bytes",
-    "resolved",
-    "suffix_for_format",
-    "suffixes_of_format",
-    "write_image",
-]
+__all__ = sorted(_HOMES)
 
 
 def __dir__() -> list[str]:

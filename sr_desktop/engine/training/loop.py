@@ -523,7 +523,10 @@ class Trainer:
         for name in set(os.listdir(self.out)) - before - {LOCK_NAME}:
             path = self.out / name
             with contextlib.suppress(OSError):
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
 
     def _run(self, progress: ProgressCallback | None, cancel: CancelToken | None,
              pause: threading.Event | None) -> TrainResult:
