@@ -7,6 +7,8 @@ The file lives in ``sr_desktop.engine.core.paths.config_dir()``, so ``SR_DESKTOP
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -14,9 +16,16 @@ from PySide6.QtCore import QByteArray, QSettings
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import TILE_AUTO, AlphaMode, Backend, Device, Precision
+from sr_desktop.engine.core.path_kind import missing_folder_reason, nearest_existing_folder_or_file
+from sr_desktop.engine.imageio.atomic import file_target_refusal, unwritable_reason
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, WRITE_FORMATS, check_quality
 
+log = logging.getLogger(__name__)
+
 MAX_RECENT_FILES = 10
+#: how a recent file whose name is not UTF-8 is stored: its bytes in hex after this prefix (an
+#: INI file holds text, and such a name came back with U+FFFD in it, a file that does not exist)
+RAW_NAME_PREFIX = "raw-name:"
 #: QWidget.saveGeometry's format (version 3): its magic number and whole length
 GEOMETRY_MAGIC = b"\x01\xd9\xd0\xcb"
 GEOMETRY_BYTES = 66
@@ -54,8 +63,32 @@ def _is_quality(value: int) -> bool:
 #: values a settings file may hold for a key and still be used (others: the default): a
 #: hand-edited save_quality=0 made every Save As fail, and so did a format this version
 #: cannot write (save_format=avif, a newer version's: Save, Save As and the close question's
-#: Save raised)
-_USABLE = {"save_quality": _is_quality, "save_format": lambda value: value in WRITE_FORMATS}
+#: Save raised), and a scale beyond Qt's 32-bit int stopped the window from opening
+_USABLE = {
+    "save_quality": _is_quality,
+    "save_format": lambda value: value in WRITE_FORMATS,
+    "scale": lambda value: 1 <= value <= 64,
+}
+
+
+def _stored_name(path: Path) -> str:
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return RAW_NAME_PREFIX + os.fsencode(path).hex()
+    return text
+
+
+def _path_of(item: object) -> Path | None:
+    if not isinstance(item, str) or not item:
+        return None
+    if item.startswith(RAW_NAME_PREFIX):
+        try:
+            return Path(os.fsdecode(bytes.fromhex(item[len(RAW_NAME_PREFIX):])))
+        except ValueError:
+            return None
+    return Path(item)
 
 
 class GuiSettings:
@@ -95,11 +128,15 @@ class GuiSettings:
         if isinstance(value, str):
             value = [value] if value else []
         files: list[Path] = []
+        seen: set[Path] = set()
         for item in value if isinstance(value, list) else []:
-            path = Path(item) if isinstance(item, str) and item else None
-            if path is not None and path.is_file() and path.resolve() not in {f.resolve() for f in files}:
+            path = _path_of(item)
+            if path is not None and path.is_file() and path.resolve() not in seen:
                 files.append(path)
-        return files[:MAX_RECENT_FILES]
+                seen.add(path.resolve())
+                if len(files) == MAX_RECENT_FILES:  # (a list of 1,000 took 14 s to read)
+                    break
+        return files
 
     def add_recent_file(self, path: str | Path) -> list[Path]:
         """Put ``path`` first in the recent list (deduplicated, at most MAX_RECENT_FILES).
@@ -109,7 +146,7 @@ class GuiSettings:
         self._qs.sync()
         items = [path] + [p for p in self.recent_files() if p.resolve() != path]
         items = items[:MAX_RECENT_FILES]
-        self._qs.setValue("recent_files", [str(p) for p in items])
+        self._qs.setValue("recent_files", [_stored_name(p) for p in items])
         self._qs.sync()
         return items
 
@@ -135,5 +172,25 @@ class GuiSettings:
         self._qs.setValue("window/state", state)
 
     def sync(self) -> None:
-        """Write pending changes to disk."""
+        """Write pending changes to disk (a failure is logged: `unsaved_reason` says why)."""
         self._qs.sync()
+        if self._qs.status() != QSettings.Status.NoError:
+            log.warning("the settings could not be saved in %s: %s", self.path, self.unsaved_reason())
+
+    def unsaved_reason(self) -> str | None:
+        """Why choices cannot be saved in the settings file (read-only, a folder in its place,
+        a link into a folder that is gone…), else None."""
+        target = self.path.resolve()
+        if not target.parent.exists() and not self.path.is_symlink():  # (QSettings makes the folders)
+            base = nearest_existing_folder_or_file(target.parent)
+            reason = (unwritable_reason(base) if base is not None and base.is_dir()
+                      else missing_folder_reason(target.parent))
+        else:  # (a link's missing folder is not made)
+            reason = file_target_refusal(target)
+        if reason is not None:
+            return reason
+        if not self._qs.isWritable():
+            return "the file is read-only"
+        if self._qs.status() == QSettings.Status.AccessError:
+            return "the system refused to write it"
+        return None

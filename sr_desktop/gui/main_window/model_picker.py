@@ -199,8 +199,12 @@ class ModelPicker(QWidget):
         self._updating = False
         #: the variant the user (or the settings) chose for the model shown; None: its default
         self._chosen_variant: str | None = None
-        #: (model, scale) shown right after `load_settings`: unchanged, they are not stored
-        self._loaded_choice: tuple[str, int] | None = None
+        #: (model, scale) and the other choices as the settings hold them (after `load_settings`,
+        #: what it showed): only what changed since is stored, so a choice this window cannot
+        #: show (a model of another install, device cuda:1 on a machine without it) and one
+        #: another window made are not written over by what this one merely shows
+        self._stored_choice: tuple[str | None, int] | None = None
+        self._stored_options: dict[str, str] = {}
 
         self.model_combo = ElidingComboBox()
         self.model_combo.setObjectName("modelCombo")
@@ -438,6 +442,8 @@ class ModelPicker(QWidget):
         return False
 
     def set_scale(self, scale: int) -> bool:
+        if not 0 < int(scale) <= 64:  # (findData of a number beyond Qt's int raised)
+            return False
         index = self.scale_combo.findData(int(scale))
         if index >= 0:
             self.scale_combo.setCurrentIndex(index)
@@ -493,7 +499,7 @@ class ModelPicker(QWidget):
             size = parse_tile(tile).size
         except OptionError:
             size = None
-        self.tile_spin.setValue(size or 0)
+        self.tile_spin.setValue(size if size is not None and size <= self.tile_spin.maximum() else 0)
 
     def take_choice_of(self, other: ModelPicker) -> bool:
         """Select what `other` has selected (model, scale, variant, device, precision,
@@ -526,7 +532,7 @@ class ModelPicker(QWidget):
             # what was shown for the stored choice: unchanged, it is not written over the
             # stored one (a model of another install, or a scale this one lacks, was lost at
             # the first close of a window that could not select it)
-            self._loaded_choice = (self.model_id(), self.scale())
+            self._stored_choice = (self.model_id(), self.scale())
             if settings.get("variant"):
                 self.set_variant(settings.get("variant"))
             self.set_device(settings.get("device"))
@@ -534,6 +540,7 @@ class ModelPicker(QWidget):
             self.set_backend(settings.get("backend"))
             self.set_tile(settings.get("tile"))
             self.set_alpha(settings.get("alpha"))
+            self._stored_options = self._options()
         finally:
             self._updating = False
         self.optionsChanged.emit()
@@ -546,19 +553,25 @@ class ModelPicker(QWidget):
                 + (f"; {now.name} is selected" if now is not None else ""))
 
     def save_settings(self, settings) -> None:
-        """Store the current choices in a `GuiSettings` (the model and scale only when
-        changed since `load_settings`: one it could not select stays for the install that can)."""
-        if (self.model_id(), self.scale()) != self._loaded_choice:
+        """Store in a `GuiSettings` the choices changed since they were last loaded or stored
+        (model and scale together): one this window could not select stays for the install
+        that can, and one another window stored stays unless changed here."""
+        choice = (self.model_id(), self.scale())
+        if choice != self._stored_choice:
             if self.model_id():
                 settings.set("model", self.model_id())
             settings.set("scale", self.scale())
-        # what the user chose, not a scale's fallback (denoise0 of CUNet ×1 came back at ×2)
-        settings.set("variant", self._chosen_variant or "")
-        settings.set("device", self.device())
-        settings.set("precision", self.precision())
-        settings.set("backend", self.backend())
-        settings.set("tile", str(self.tile()))
-        settings.set("alpha", self.alpha())
+            self._stored_choice = choice
+        for key, value in self._options().items():
+            if self._stored_options.get(key) != value:
+                settings.set(key, value)
+                self._stored_options[key] = value
+
+    def _options(self) -> dict[str, str]:
+        """The choices besides model and scale, as the settings store them."""
+        # the variant the user chose, not a scale's fallback (denoise0 of CUNet ×1 came back at ×2)
+        return {"variant": self._chosen_variant or "", "device": self.device(), "precision": self.precision(),
+                "backend": self.backend(), "tile": str(self.tile()), "alpha": self.alpha()}
 
     # -- internals ----------------------------------------------------------------------
     def _fill_model_items(self) -> None:

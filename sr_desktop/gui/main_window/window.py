@@ -192,9 +192,15 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._update_actions()
         self._update_status()
-        if model_gone:  # (it was replaced without a word); after the images of the command line
-            # are opened, which clears the message strip
+        # after the images of the command line are opened, which clears the message strip
+        if model_gone:  # (it was replaced without a word)
             QTimer.singleShot(0, lambda: self.message_bar.show_message(model_gone + ".", level="info"))
+        unsaved = self.settings.unsaved_reason()
+        if unsaved is not None:  # (every choice was forgotten at each close, without a word)
+            QTimer.singleShot(0, lambda: self.message_bar.show_message(
+                f"Settings cannot be saved in {self.settings.path} ({unsaved}): the choices made now "
+                "will be forgotten when the window closes." + (f" {model_gone}." if model_gone else ""),
+                level="error"))
 
     # ================================================================ construction
     def _build_central(self, models) -> None:
