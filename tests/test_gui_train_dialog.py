@@ -475,6 +475,26 @@ def test_a_command_line_run_folder_fills_the_form_and_resumes_with_its_own_setti
     assert [s.name for s in mine] == ["cli net"] and "trained here: 16 iterations" in mine[0].description
 
 
+@pytest.mark.parametrize("iterations, batch, shown", [(20_000_000, 2000, (20_000_000, 2000)),
+                                                      (3_000_000_000, 16, (10_000, 16))])
+def test_a_run_longer_than_the_box_offers_fills_the_form(qtbot, tmp_path, iterations, batch, shown):
+    """A command-line run of --iterations 3000000000 stopped the dialog with an OverflowError
+    and a half-filled form; 20,000,000 was cut to the box's 10,000,000 (Resume then ran
+    another length)."""
+    import json
+
+    out = tmp_path / "run"
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / "latest.json").write_text(json.dumps({
+        "options": {"arch": TINY, "scale": 2, "batch": batch, "patch": 16, "data": [str(tmp_path / "data")]},
+        "schedule": {"iterations": iterations}}))
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.out_edit.setText(str(out))
+    assert (dialog.iterations_spin.value(), dialog.batch_spin.value()) == shown
+    assert dialog.data_edit.text() == str(tmp_path / "data")  # the rest of the form is filled
+
+
 @pytest.mark.parametrize("text, expected", [("0,9 0,8", (0.9, 0.8)), ("0.9, 0.8", (0.9, 0.8)),
                                             ("0.9;0.7", (0.9, 0.7)), (",5", (0.5,))])
 def test_downscale_takes_a_decimal_comma(qtbot, text, expected):

@@ -185,6 +185,8 @@ def test_validation_scores_what_the_bench_measures_and_names_what_it_leaves_out(
     (TINY, "2", ("--ema", "2"), "--ema must be in [0, 1), got 2.0"),
     (TINY, "2", ("--grad-clip", "-1"), "--grad-clip must be 0 (off) or more, got -1.0"),
     (TINY, "2", ("--cache-mb", "-1"), "--cache-mb must be 0 or more, got -1"),
+    # the window's progress bar and Iterations box count in 32 bits
+    (TINY, "2", ("--iterations", "3000000000"), "--iterations must be at most 1,000,000,000, got 3,000,000,000"),
     (TINY, "2", ("--val", "/no/such/folder"), "--val folder /no/such/folder: not found"),
     # 99999 crashed in OpenBLAS's thread start (exit 139, "interrupted"); 20000: libgomp's one line
     (TINY, "2", ("--threads", "99999"), "--threads must be between 1 and 1024, got 99999"),

@@ -38,6 +38,10 @@ KERNEL_DIGEST_KEY = "kernel_sha256"
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("cosine", "step", "constant")
 DEFAULT_LR = 2e-4
+#: the longest run: far beyond any published schedule (EDSR: 300,000 iterations), and within
+#: the 32-bit counters of the window's progress bar and Iterations box (3,000,000,000 stopped
+#: the Train dialog from filling its form from such a run)
+MAX_ITERATIONS = 1_000_000_000
 #: fine-tuning starts from trained weights: a tenth of the learning rate (BasicSR's
 #: fine-tuning recipes use 1e-4 .. 1e-5 after 2e-4 from scratch)
 FINE_TUNE_LR = 2e-5
@@ -136,6 +140,8 @@ class TrainOptions:
         for key, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise TrainingError(f"{setting_name(key)} must be a positive integer, got {value!r}")
+        if self.iterations > MAX_ITERATIONS:
+            raise TrainingError(f"--iterations must be at most {MAX_ITERATIONS:,}, got {self.iterations:,}")
         if not isinstance(self.cache_mb, int) or self.cache_mb < 0:
             raise TrainingError(f"--cache-mb must be 0 or more, got {self.cache_mb!r}")
         if self.patch < MIN_PATCH:

@@ -411,7 +411,10 @@ class TrainDialog(QDialog):
             self.arch_combo.setCurrentText(run["arch"])
         for spin, key in ((self.scale_spin, "scale"), (self.batch_spin, "batch"), (self.patch_spin, "patch"),
                           (self.iterations_spin, "iterations")):
-            if isinstance(run.get(key), int):
+            if isinstance(run.get(key), int) and spin.minimum() <= run[key] < 2**31:
+                # (a command-line run may go beyond the box's range: it was cut to the range,
+                # and Resume then ran another length or was refused)
+                spin.setMaximum(max(spin.maximum(), run[key]))
                 spin.setValue(run[key])
         if isinstance(run.get("loss"), str):
             self.loss_edit.setText(run["loss"])
