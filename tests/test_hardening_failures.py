@@ -796,6 +796,22 @@ def test_a_home_that_cannot_be_made_costs_the_cache_not_the_models(tmp_path, mon
             in capsys.readouterr().err)
 
 
+def test_a_home_that_is_a_link_to_nothing_says_so(tmp_path, monkeypatch, caplog):
+    """A home linked to a drive not mounted said "(File exists)"."""
+    import logging
+
+    home = tmp_path / "home"
+    home.symlink_to(tmp_path / "unmounted" / "home")
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    from sr_desktop.engine.core import paths
+
+    with caplog.at_level(logging.WARNING, logger="sr_desktop"):
+        paths.cache_dir()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        f"cannot write in SR_DESKTOP_HOME={home} (a link to {tmp_path / 'unmounted' / 'home'}, which is not there): "
+        "working without its cache, logs and added models"]
+
+
 def test_one_folder_of_the_home_that_cannot_be_made_is_named_alone(tmp_path, monkeypatch, caplog):
     """A file where the cache folder belongs: the warning said the whole home could not be
     written, and the data folder's own failures went to the log only."""

@@ -74,9 +74,12 @@ def _user_dir(home_subdir: str, platform_dir) -> Path:
                                                     exc.strerror or exc)
             elif str(home) not in _UNUSABLE:  # one line for the home, not one per folder in it
                 _UNUSABLE.add(str(home))
+                # (a link to a folder not mounted said "File exists")
+                why = (f"a link to {os.readlink(home)}, which is not there" if home.is_symlink() and not home.exists()
+                       else exc.strerror or exc)
                 logging.getLogger(__name__).warning(
                     "cannot write in SR_DESKTOP_HOME=%s (%s): working without its cache, logs and added models",
-                    home, exc.strerror or exc)
+                    home, why)
     return path
 
 
