@@ -330,7 +330,8 @@ def test_corrupt_index_does_not_break_listing_and_is_never_rewritten(home, tmp_p
     first = add_custom_model(src)
     index = custom.custom_models_dir() / "index.json"
     index.write_text("{not json")
-    assert list_custom_specs() == []
+    # listed from their folders (they all vanished from the picker without a word)
+    assert [s.id for s in list_custom_specs()] == [first.id]
     # adding or removing would rewrite the index without the models it records: refused
     with pytest.raises(ModelError, match="cannot be read .*nothing was changed"):
         add_custom_model(src, name="second")
@@ -516,7 +517,8 @@ def test_a_removal_killed_before_its_folder_went_stays_removed_and_a_cut_copy_is
     remove_custom_model("custom-mine")
     monkeypatch.undo()
     monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
-    assert (custom.custom_models_dir() / "custom-mine").is_dir()
+    left = [p.name for p in custom.custom_models_dir().iterdir() if p.name.startswith(".removing-custom-mine-")]
+    assert len(left) == 1
     assert list_custom_specs() == []
 
     def killed(_entries):
@@ -530,6 +532,85 @@ def test_a_removal_killed_before_its_folder_went_stays_removed_and_a_cut_copy_is
     copy = custom.custom_models_dir() / "custom-other" / "custom-other.pth"
     copy.write_bytes(copy.read_bytes()[:100])
     assert list_custom_specs() == []
+    assert not (custom.custom_models_dir() / left[0]).exists()  # the next change took the removal's leftover
+
+
+@pytest.mark.parametrize("failure", [OSError(13, "Permission denied"), KeyboardInterrupt()])
+def test_a_removal_whose_index_cannot_be_written_changes_nothing(home, tmp_path, monkeypatch, failure):
+    """The model's record in its folder was deleted first, and the error named the index's
+    temp file ("….index.json.21466-c62c8ca4.part: Permission denied"): a model whose index
+    was lost later could no longer be recovered."""
+    src = tmp_path / "mine.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    spec = add_custom_model(src, name="mine")
+
+    def refused(_entries):
+        raise failure
+
+    monkeypatch.setattr(custom, "write_index", refused)
+    if isinstance(failure, OSError):
+        with pytest.raises(ModelError, match=r"^cannot remove custom-mine: .*index\.json cannot be rewritten "
+                                             r"\(Permission denied\)$"):
+            remove_custom_model("custom-mine")
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            remove_custom_model("custom-mine")
+    monkeypatch.undo()
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(home))
+    folder = custom.custom_models_dir() / "custom-mine"
+    assert sorted(p.name for p in folder.iterdir()) == [custom.ENTRY_FILE, "custom-mine.pth"]
+    assert [s.id for s in list_custom_specs()] == [spec.id]
+    assert load_custom_model(list_custom_specs()[0]).scale == 2
+
+
+def test_a_stored_copy_changed_since_it_was_added_is_refused(home, tmp_path):
+    """Another network put in the stored copy's place ran under the model's name (the upscale
+    succeeded), and a damaged copy was refused naming every architecture."""
+    src = tmp_path / "mine.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    spec = add_custom_model(src, name="mine")
+    torch.save(_make("srvgg-x2").state_dict(), spec.source["file"])  # other weights
+    with pytest.raises(ModelError, match=f"^custom model custom-mine: its stored copy {spec.source['file']} has "
+                                         f"changed since it was added; remove it and add it again from {src}$"):
+        load_custom_model(list_custom_specs()[0])
+
+
+def test_a_removed_model_leaves_nothing_in_the_cache(home, tmp_path):
+    """Its OpenVINO conversions and their index entries stayed for good (67 MB each for an
+    RRDBNet), as did an added ncnn pair's converted weights."""
+    pytest.importorskip("openvino")
+    from sr_desktop.engine.core import paths
+    from sr_desktop.engine.models.backends import choose, openvino_runner
+
+    src = tmp_path / "mine.pth"
+    torch.save(_make("srvgg-x2").state_dict(), src)
+    keep = add_custom_model(src, name="keep")
+    doomed = add_custom_model(src, name="doomed")
+    for spec in (keep, doomed):
+        model = load_custom_model(spec)
+        assert choose.apply_backend(model, "openvino") == "openvino"
+    cache = openvino_runner.cache_root()
+
+    def conversions():
+        return sorted(json.loads((f / "checked.json").read_text())["model"] for f in cache.iterdir()
+                      if f.is_dir() and not f.name.startswith("."))
+
+    assert conversions() == sorted([keep.id, doomed.id]) or conversions() == [keep.id]  # (same weights: one)
+    remove_custom_model(doomed.id)
+    assert doomed.id not in conversions()
+    index = json.loads((cache / "index.json").read_text())
+    assert all((cache / key).is_dir() for key in index.values())  # no entry leads to a folder gone
+    if _ncnn_available():
+        import shutil
+
+        for suffix in (".param", ".bin"):
+            shutil.copyfile(_zoo_file("REALESRGAN_ANIMAVIDEOV3_UP2X" + suffix), tmp_path / f"anime{suffix}")
+        pair = add_custom_model(tmp_path / "anime.param")
+        load_custom_model(pair)
+        before = sorted(p.name for p in (paths.cache_dir() / "models").glob("ncnn-*"))
+        assert before
+        remove_custom_model(pair.id)
+        assert sorted(p.name for p in (paths.cache_dir() / "models").glob("ncnn-*")) == []
 
 
 @pytest.mark.parametrize("name", [None, 5, "", "a\x1b[31mb"])
@@ -559,13 +640,15 @@ def test_an_unusable_index_is_said_once_per_process(home, caplog):
     index.write_text("{not json")
     with caplog.at_level(logging.WARNING):
         assert list_custom_specs() == [] and list_custom_specs() == []
-    assert sum("ignoring unreadable custom model index" in r.message for r in caplog.records) == 1
+    assert sum(f"the custom model index {index} cannot be read" in r.message for r in caplog.records) == 1
     index.unlink()
     index.mkdir()
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert list_custom_specs() == []
-    assert [r.message for r in caplog.records] == [f"ignoring the custom model index {index}: it is not a file"]
+    assert [r.message for r in caplog.records] == [
+        f"the added-models index {index} is not a file: listing the 0 added models found in their folders; move "
+        "the index away to rebuild it"]
 
 
 def _srvgg_state() -> dict:

@@ -379,3 +379,23 @@ def test_a_dropped_ncnn_bin_beside_its_param_is_added(window, tmp_path, qtbot, m
     drop(window, [tmp_path / "Mixed.Param", tmp_path / "Mixed.bin"])
     drop(window, [tmp_path / "Mixed.bin"])
     assert added[-2:] == ["Mixed.Param", "Mixed.bin"]
+
+
+def test_an_index_that_cannot_be_read_is_named_and_its_models_stay_listed(qtbot, tmp_path, monkeypatch):
+    """A damaged custom-models index made every added model vanish from the picker, with no
+    line in the window."""
+    from sr_desktop.engine.models.custom import add_custom_model
+    from sr_desktop.engine.models.custom_index import index_path
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    spec = add_custom_model(srvgg_pth(tmp_path / "mine.pth"))
+    index = index_path()
+    index.write_bytes(index.read_bytes()[:40])
+    create_application()
+    win = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.message_bar.text() != "", timeout=5000)
+    assert win.message_bar.text().startswith(f"The custom model index {index} cannot be read (")
+    assert "The models found in its folder are listed" in win.message_bar.text()
+    assert spec.id in model_ids(win.picker)

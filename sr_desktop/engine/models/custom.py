@@ -76,12 +76,14 @@ from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_model
     read_index,
     recommended_tile,
     record_recommended_tile,
+    removal_folder,
     remove_leftovers,
     same_weights_as,
     spec_from_entry,
     stored_files_digest,
     write_index,
 )
+from sr_desktop.engine.models.model_caches import forget_model_caches
 from sr_desktop.engine.models.model_files import sibling_file
 from sr_desktop.engine.models.spec import CUSTOM_ID_PREFIX
 
@@ -571,7 +573,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
                 replacing: str | None = None) -> ModelSpec:
     entries = read_index(for_change=True)
     root = custom_models_dir()
-    remove_leftovers(root)
+    remove_leftovers(root, entries)
     # (only an entry whose id is a folder name of its own: its folder is moved aside and
     # replaced, and an id ".." named the data folder)
     usable = [e for e in entries if entry_id(e) is not None]
@@ -642,12 +644,10 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
         shutil.rmtree(root / model_id, ignore_errors=True)
         _put_back(aside, root / model_id)
         raise ModelError(f"cannot record the custom model in {index_path()}: {exc}") from None
+    if previous is not None:  # (measured on the file replaced, maybe another network)
+        forget_model_caches(model_id, aside)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
-    if previous is not None:
-        from sr_desktop.engine.models.backends.choose import forget_measurements
-
-        forget_measurements(model_id)  # measured on the file replaced, maybe another network
     return spec_from_entry(entry)
 
 
@@ -690,26 +690,39 @@ def _not_a_custom_model(model_id: str, entries: list[dict]) -> str:
 
 
 def remove_custom_model(model_id: str) -> None:
-    """Forget a custom model and delete its stored copy. ModelError if unknown."""
+    """Forget a custom model, delete its stored copy and what the cache holds for it.
+    ModelError if unknown, or with one line when the index or the folder cannot be changed
+    (then nothing is)."""
+    root = custom_models_dir()
     with index_lock():
         entries = read_index(for_change=True)
+        remove_leftovers(root, entries)
         matching = [e for e in entries if e.get("id") == model_id]
         if not matching:
             raise ModelError(_not_a_custom_model(model_id, entries))
         # only an id that is a folder name of its own names a folder to delete: an entry with
         # the id ".." (a downloaded or damaged index) deleted the whole data folder
-        folder = custom_models_dir() / model_id if entry_id(matching[0]) is not None else None
-        if folder is not None:
-            # first, or a removal killed between the index and the folder left a copy that the
-            # next look registered again (`custom_index.interrupted_adds`)
-            with contextlib.suppress(OSError):
-                (folder / ENTRY_FILE).unlink(missing_ok=True)
-        write_index([e for e in entries if e.get("id") != model_id])
+        folder = root / model_id if entry_id(matching[0]) is not None else None
+        aside = None
         if folder is not None and folder.is_dir() and not folder.is_symlink():
-            shutil.rmtree(folder, ignore_errors=True)
-    from sr_desktop.engine.models.backends.choose import forget_measurements
-
-    forget_measurements(model_id)  # the id may name another network later
+            # out of the way first, under a name no look registers (its entry file was
+            # deleted first, and an index that could not be written then lost that record)
+            aside = removal_folder(root, model_id)
+            try:
+                folder.rename(aside)
+            except OSError as exc:
+                raise ModelError(f"cannot remove {model_id} from {root}: {exc.strerror or exc}") from None
+        try:
+            write_index([e for e in entries if e.get("id") != model_id])
+        except BaseException as exc:
+            _put_back(aside, folder)
+            if isinstance(exc, OSError):  # (it named the index's temp file: ".index.json.21466-c6….part")
+                raise ModelError(f"cannot remove {model_id}: {index_path()} cannot be rewritten "
+                                 f"({exc.strerror or exc})") from None
+            raise
+    forget_model_caches(model_id, aside)  # (the id may name another network later)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def load_custom_model(spec: ModelSpec, scale: int | None = None,
@@ -727,9 +740,18 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
         raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
     try:
         digest = stored_files_digest(spec)
+        # the index records the first file's digest when it was added: a copy changed since
+        # ran another network under this name, or failed naming every architecture
+        recorded = spec.source.get("sha256")
+        single = len(spec.source.get("files") or [main]) == 1  # (then `digest` is the file's own)
+        changed = bool(recorded) and (digest if single else file_sha256(main)) != recorded
     except OSError as exc:  # name the file that failed: an ncnn pair's .bin, say
         raise ModelError(f"custom model {spec.id}: cannot read {exc.filename or main} ({exc.strerror or exc}); "
                          "add it again") from None
+    if changed:
+        original = spec.source.get("original") or "its file"
+        raise ModelError(f"custom model {spec.id}: its stored copy {main} has changed since it was added; remove "
+                         f"it and add it again from {original}")
     if is_community_family(spec.source.get("family")):  # added through spandrel: stays so
         model = _community_call("load_community_model", main, _read_state_dict(main), spec.id, added_as=spec.id)
     else:

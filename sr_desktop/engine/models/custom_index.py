@@ -65,42 +65,73 @@ def _warn_once(path: Path, message: str, *args) -> None:
         log.warning(message, *args)
 
 
+def _unreadable(path: Path, exc: BaseException) -> str:
+    return f"the custom model index {path} cannot be read ({one_line(exc)})"
+
+
+def _parsed_index(path: Path) -> tuple[list[dict[str, Any]], Any]:
+    """The index file's entries (every dict) and format version; `OSError`, `ValueError`,
+    `KeyError` or `TypeError` when it cannot be read."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    entries = data["models"]
+    if not isinstance(entries, list):
+        raise TypeError("models is not a list")
+    return [e for e in entries if isinstance(e, dict)], data.get("version", INDEX_VERSION)
+
+
+def index_problem() -> str | None:
+    """Why the added-models index cannot be read ("… is a link to …, which is not there"),
+    else None (also when there is none yet)."""
+    path = index_path()
+    if not os.path.lexists(path):
+        return None
+    if path.is_symlink() and not path.exists():
+        return f"the added-models index {path} is a link to {os.readlink(path)}, which is not there"
+    if not path.is_file():
+        return f"the added-models index {path} is not a file"
+    try:
+        _parsed_index(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return _unreadable(path, exc)
+    return None
+
+
+def _entries_in_folders(path: Path) -> list[dict[str, Any]]:
+    """The models listed from their folders' `ENTRY_FILE` when the index cannot be read (a
+    damaged index made every added model vanish): nothing is written (`read_index`)."""
+    found = interrupted_adds(path.parent, [])
+    _warn_once(path, "%s: listing the %d added models found in their folders; move the index away to rebuild it",
+               index_problem(), len(found))
+    return found
+
+
 def read_index(for_change: bool = False) -> list[dict[str, Any]]:
-    """The index's entries. An unreadable index lists no models (with a warning), but is not
-    changed (`for_change`: `ModelError`, also for an index that could not be written: a
-    folder where it belongs, a file where its folder belongs): rewriting it would drop every
-    model it records."""
+    """The index's entries. An unreadable index lists the models found in their folders
+    (`_entries_in_folders`, with a warning), but is not changed (`for_change`: `ModelError`,
+    also for an index that could not be written: a folder where it belongs, a file where
+    its folder belongs): rewriting it would drop every model it records."""
     path = index_path()
     if for_change and os.path.lexists(path.parent) and not path.parent.is_dir():
         raise ModelError(f"the added models' folder {path.parent} is not a folder: remove what is there")
     if for_change and os.path.lexists(path) and not path.is_file():
         raise ModelError(f"the added-models index {path} is not a file: remove what is there")
-    if not path.is_file():
-        if path.exists() and not for_change:  # a folder where the index belongs
-            _warn_once(path, "ignoring the custom model index %s: it is not a file", path)
+    if not os.path.lexists(path):
         return []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        entries = data["models"]
-        if not isinstance(entries, list):
-            raise TypeError("models is not a list")
-        version = data.get("version", INDEX_VERSION)
-        if for_change and isinstance(version, int) and version > INDEX_VERSION:
-            # (it was rewritten as this version's, its newer top-level records dropped)
-            raise ModelError(f"the added-models index {path} was written by a newer version of SR Desktop (index "
-                             f"format {version}; this version writes {INDEX_VERSION}): nothing was changed; add or "
-                             "remove models with that version")
         # every dict is kept, even one this version cannot use (`list_custom_specs` skips
         # it): rewriting the index for a change must not drop what it does not understand
-        return [e for e in entries if isinstance(e, dict)]
-    except ModelError:
-        raise
+        entries, version = _parsed_index(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if for_change:
-            raise ModelError(f"the custom model index {path} cannot be read ({one_line(exc)}); nothing was "
-                             "changed: repair the file or move it away") from None
-        _warn_once(path, "ignoring unreadable custom model index %s: %s", path, exc)
-        return []
+            raise ModelError(f"{_unreadable(path, exc)}; nothing was changed: repair the file or move it "
+                             "away") from None
+        return _entries_in_folders(path)
+    if for_change and isinstance(version, int) and version > INDEX_VERSION:
+        # (it was rewritten as this version's, its newer top-level records dropped)
+        raise ModelError(f"the added-models index {path} was written by a newer version of SR Desktop (index "
+                         f"format {version}; this version writes {INDEX_VERSION}): nothing was changed; add or "
+                         "remove models with that version")
+    return entries
 
 
 @contextlib.contextmanager
@@ -187,15 +218,34 @@ def entry_id(entry: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and re.fullmatch(r"[a-z0-9-]+", value) else None
 
 
-def remove_leftovers(root: Path) -> None:
-    """The staging folders an add killed part-way left (with the lock held, no add is
-    running). A copied model the index does not list is registered when it holds its
-    `ENTRY_FILE` (`interrupted_adds`), else left alone: it may be a model whose index entry
-    was lost, which the user can add again from it."""
-    for item in root.glob(".adding-*"):
-        if item.is_dir() and not item.is_symlink():
-            log.info("removing %s, left by an interrupted `models add`", item)
-            shutil.rmtree(item, ignore_errors=True)
+#: what a removal renames a model's folder to before the index forgets it (a dot name: no
+#: look registers it again), and deletes after
+REMOVING_PREFIX = ".removing-"
+
+
+def removal_folder(root: Path, model_id: str) -> Path:
+    """Where `remove_custom_model` puts the folder of `model_id` while the index is rewritten."""
+    return root / f"{REMOVING_PREFIX}{model_id}-{os.getpid()}"
+
+
+def remove_leftovers(root: Path, entries: list[dict[str, Any]]) -> None:
+    """What an add or a removal killed part-way left (with the lock held, none is running):
+    an add's staging folders go; a removal's folder goes when the index no longer lists its
+    model, else it is put back. A copied model the index does not list is registered when
+    it holds its `ENTRY_FILE` (`interrupted_adds`), else left alone: it may be a model whose
+    index entry was lost, which the user can add again from it."""
+    listed = {entry_id(e) for e in entries}
+    for item in [*root.glob(".adding-*"), *root.glob(REMOVING_PREFIX + "*")]:
+        if not item.is_dir() or item.is_symlink():
+            continue
+        model_id = item.name[len(REMOVING_PREFIX):].rpartition("-")[0]
+        if item.name.startswith(REMOVING_PREFIX) and model_id in listed and not (root / model_id).exists():
+            log.info("putting back %s, left by an interrupted `models remove`", model_id)
+            with contextlib.suppress(OSError):
+                item.rename(root / model_id)
+            continue
+        log.info("removing %s, left by an interrupted `models add` or `models remove`", item)
+        shutil.rmtree(item, ignore_errors=True)
 
 
 def write_index(entries: list[dict[str, Any]]) -> None:
@@ -313,8 +363,8 @@ def list_custom_specs() -> list[ModelSpec]:
                 raise ValueError(f"bad id {entry.get('id')!r}")
             specs.append(spec_from_entry(entry))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            log.warning("skipping the custom model entry %s of %s: %s", str(entry.get("id"))[:80], index_path(),
-                        one_line(exc))
+            _warn_once(index_path(), "skipping the custom model entry %s of %s: %s", str(entry.get("id"))[:80],
+                       index_path(), one_line(exc))
     return specs
 
 

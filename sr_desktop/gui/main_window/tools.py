@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtCore import Qt, QTimer, SignalInstance
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 
@@ -59,12 +59,27 @@ class ModelAdder:
         self.ask_model_to_remove: AskModelToRemove = self._ask_model_to_remove_dialog
         # models added or removed outside this window (a shell, another window) show up here
         watch_for(parent).connect(self.refresh_models)
+        self._index_problem_said: str | None = None
+        QTimer.singleShot(0, self._say_index_problem)  # (after the command line's images open)
+
+    def _say_index_problem(self) -> None:
+        """Name an added-models index that cannot be read, once: every added model vanished
+        from the picker without a word (they are listed from their folders now)."""
+        from sr_desktop.engine.models.custom_index import index_problem
+
+        problem = index_problem()
+        if problem is not None and problem != self._index_problem_said:
+            self.message_bar.show_message(
+                problem[0].upper() + problem[1:] + ". The models found in its folder are listed; adding and "
+                "removing models wait until the file is repaired or moved away (it is then rebuilt).", level="error")
+        self._index_problem_said = problem
 
     def refresh_models(self) -> None:
         """List the models again; a selected model that is gone is named in the status line
         beside the one chosen instead."""
         from sr_desktop.engine.models.registry import list_models
 
+        self._say_index_problem()
         models = list_models()
         if models == self.picker.models():
             return

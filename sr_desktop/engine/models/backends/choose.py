@@ -207,7 +207,8 @@ def forget_measurements(model_id: str | None = None) -> int:
     measurement a busy machine skewed is kept until versions change); how many went. A
     cache that cannot be written is logged: it only costs a measurement."""
     try:
-        return remove_json_keys(choices_file(), lambda key: model_id is None or key.split("|")[1:2] == [model_id])
+        return remove_json_keys(choices_file(),
+                                lambda key, _value: model_id is None or key.split("|")[1:2] == [model_id])
     except OSError as exc:
         log.info("backends: cannot update %s (%s)", choices_file(), exc)
         return 0

@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sr_desktop.engine.core.file_lock import held_lock
 from sr_desktop.engine.imageio.atomic import atomic_write
@@ -51,10 +52,10 @@ def update_json_dict(path: Path, key: str, value) -> None:
         log.info("backends: cannot update %s (%s)", path, exc)
 
 
-def remove_json_keys(path: Path, doomed: Callable[[str], bool]) -> int:
-    """Delete the keys of `path` for which `doomed(key)` is true; how many went. `OSError`
-    when the file cannot be rewritten."""
+def remove_json_keys(path: Path, doomed: Callable[[str, Any], bool]) -> int:
+    """Delete the entries of `path` for which `doomed(key, value)` is true; how many went.
+    `OSError` when the file cannot be rewritten."""
     if not path.is_file():
         return 0
-    old, new = _rewrite(path, lambda data: {k: v for k, v in data.items() if not doomed(k)})
+    old, new = _rewrite(path, lambda data: {k: v for k, v in data.items() if not doomed(k, v)})
     return len(old) - len(new)

@@ -43,7 +43,7 @@ from sr_desktop.engine.core.interrupt import raise_if_stop_requested
 from sr_desktop.engine.core.progress import scope_cancel
 from sr_desktop.engine.core.quiet_warnings import warnings_ignored
 from sr_desktop.engine.imageio.atomic import new_staging_folder
-from sr_desktop.engine.models.backends.json_store import read_json_dict, update_json_dict
+from sr_desktop.engine.models.backends.json_store import read_json_dict, remove_json_keys, update_json_dict
 from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
 from sr_desktop.engine.models.ncnn.param import source_hash
 
@@ -458,6 +458,33 @@ def _cached_runner(key: str, threads: int) -> OpenVinoRunner | None:
         log.info("openvino: cached conversion %s is unusable (%s); converting again", key, _first_line(exc))
         _remove(folder)
         return None
+
+
+def forget_conversions(model_id: str) -> int:
+    """Delete the cached conversions `model_id` made (its marker names it) and the entries
+    that find them: a removed or replaced added model's stayed for good (67 MB for an
+    RRDBNet). How many went; what cannot be deleted stays (logged)."""
+    try:
+        folders = [f for f in cache_root().iterdir() if _is_key(f.name) and f.is_dir() and not f.is_symlink()]
+    except OSError:
+        return 0
+    gone = set()
+    for folder in folders:
+        try:
+            marker = json.loads((folder / _MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(marker, dict) and marker.get("model") == model_id:
+            _remove(folder)
+            gone.add(folder.name)
+    if gone:
+        try:
+            remove_json_keys(_index_file(), lambda _key, value: value in gone)
+            remove_json_keys(_host_models_file(),
+                             lambda _key, value: isinstance(value, dict) and value.get("conversion") in gone)
+        except OSError as exc:
+            log.info("openvino: cannot update the cache's index (%s)", exc)
+    return len(gone)
 
 
 def _file_digests(folder: Path) -> dict[str, str]:

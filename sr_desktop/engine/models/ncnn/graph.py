@@ -19,7 +19,14 @@ from torch import nn
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.imageio.atomic import atomic_write, remove_stale_temps_of
 from sr_desktop.engine.models.ncnn.layers import Layer, build_layer
-from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError, graph_io, parse_param_text, source_hash
+from sr_desktop.engine.models.ncnn.param import (
+    LayerDef,
+    NcnnGraphError,
+    graph_io,
+    parse_param_text,
+    source_hash,
+    weight_cache_name,
+)
 from sr_desktop.engine.models.ncnn.weights import BinReader
 
 log = logging.getLogger(__name__)
@@ -180,7 +187,7 @@ def load_ncnn_graph(
     key = source_hash(param_bytes, bin_bytes)
     if cache_dir is None:
         return _keyed(_from_bin(layer_defs, bin_bytes, source).eval(), key)
-    cache_file = Path(cache_dir) / f"ncnn-{key[:40]}.safetensors"
+    cache_file = Path(cache_dir) / weight_cache_name(key)
     if os.path.exists(cache_file):
         try:
             return _keyed(_from_tensors(layer_defs, _read_cache(cache_file, key), source).eval(), key)

@@ -122,6 +122,12 @@ def graph_io(layer_defs: list[LayerDef], source: str = "<param>") -> tuple[str, 
     return inputs[0], outputs[-1]
 
 
+def weight_cache_name(key: str) -> str:
+    """The file name of the converted weights of the graph whose `source_hash` is `key`
+    (under ``paths.cache_dir()/models``)."""
+    return f"ncnn-{key[:40]}.safetensors"
+
+
 def source_hash(param_bytes: bytes, bin_bytes: bytes) -> str:
     """sha256 of a model's ``.param`` + ``.bin`` bytes: what identifies its graph and weights."""
     h = hashlib.sha256()
