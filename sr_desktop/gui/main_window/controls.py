@@ -104,6 +104,7 @@ class ControlsPanel(QWidget):
         self.region_label = QLabel(REGION_HINT)
         self.region_label.setWordWrap(True)
         self.region_rerun_button = QPushButton("Enhance region")
+        self.region_rerun_button.setToolTip("Upscale only the region drawn; with none, zoomed in: the part in view")
         self.apply_whole_button = QPushButton("Apply to whole image")
         self.region_clear_button = QPushButton("Clear")
         buttons = QHBoxLayout()

@@ -672,8 +672,9 @@ class MainWindow(QMainWindow):
         has_region = has_image and self.session.region is not None
         self.upscale_action.setEnabled(has_image)
         self.upscale_button.setEnabled(has_image)
-        self.region_action.setEnabled(has_region)
-        self.region_rerun_button.setEnabled(has_region)
+        # without a region, the part in view when zoomed in, else a hint (`enhance_current_region`)
+        self.region_action.setEnabled(has_image)
+        self.region_rerun_button.setEnabled(has_image)
         self.region_clear_button.setEnabled(has_region)
         self.apply_whole_button.setEnabled(has_image)
         self.cancel_action.setEnabled(busy or self.loader.is_busy() or self._panel_job_running())
