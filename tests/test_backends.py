@@ -134,6 +134,27 @@ def test_conversion_is_cached_and_a_broken_entry_rebuilt(home, monkeypatch):
         assert float((again(inp) - model.module(inp)).abs().max()) < 1e-4
 
 
+def test_a_conversion_unused_for_two_months_goes_when_another_is_saved(tmp_path, monkeypatch):
+    """An OpenVINO or app upgrade gives every model new keys, and the old conversions stayed
+    for good (tens of MB each); one in use is kept however old it is."""
+    import os
+    import time
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))
+    old_model = load_model("realesr-animevideov3", scale=2, channels_last=False)
+    old = openvino_runner.cache_root() / build_openvino_runner(old_model).key
+    used_model = load_model("realesr-animevideov3", scale=4, channels_last=False)
+    used = openvino_runner.cache_root() / build_openvino_runner(used_model).key
+    long_ago = time.time() - (openvino_runner.UNUSED_DAYS + 1) * 86400
+    for folder in (old, used):
+        os.utime(folder / "checked.json", (long_ago, long_ago))
+    assert build_openvino_runner(used_model).key == used.name  # a use: it is recent again
+    fresh = openvino_runner.cache_root() / build_openvino_runner(load_model("span", scale=2)).key  # a save
+    assert not old.exists() and used.is_dir() and fresh.is_dir()
+    index = json.loads((openvino_runner.cache_root() / "index.json").read_text())
+    assert old.name not in index.values() and used.name in index.values()
+
+
 def test_a_cached_conversion_whose_weights_changed_is_not_used(tmp_path, monkeypatch):
     """A flipped byte in model.bin (the same size, still loadable) ran before and gave wrong
     pixels with no word; the digests checked.json holds now send it to be converted again."""

@@ -25,6 +25,7 @@ import hashlib
 import importlib
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -67,6 +68,10 @@ CHECK_TOLERANCE = 1e-3
 EXAMPLE_SIZE = (40, 40)
 CHECK_SIZE = (45, 37)
 _MARKER = "checked.json"
+#: a conversion not used for this long is deleted when another is saved: an OpenVINO or app
+#: upgrade, or a model changed, gives new keys, and the old conversions stayed for good (tens
+#: of MB each, 67 MB for an RRDBNet); a use touches its marker
+UNUSED_DAYS = 60
 #: the files `openvino.save_model` writes, whose digests the marker holds
 _SAVED_FILES = ("model.xml", "model.bin")
 _KEY = re.compile(r"[0-9a-f]{32}")
@@ -372,6 +377,7 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True,
             raise BackendError(f"OpenVINO cannot compile {model.id}: {_first_line(exc)}") from None
     update_json_dict(_index_file(), identity, key)
     _remember_files_identity(model, key)
+    prune_unused_conversions(keep=key)
     return runner
 
 
@@ -453,7 +459,10 @@ def _cached_runner(key: str, threads: int) -> OpenVinoRunner | None:
         recorded = json.loads((folder / _MARKER).read_text(encoding="utf-8")).get("sha256")
         if recorded != _file_digests(folder):  # a flipped byte in model.bin would give wrong pixels
             raise ValueError("its files differ from those that were checked")
-        return OpenVinoRunner(xml, threads, key)
+        runner = OpenVinoRunner(xml, threads, key)
+        with contextlib.suppress(OSError):  # (when it was last used: `prune_unused_conversions`)
+            os.utime(folder / _MARKER)
+        return runner
     except Exception as exc:  # noqa: BLE001 - any failure means the entry is broken: rebuild it
         log.info("openvino: cached conversion %s is unusable (%s); converting again", key, _first_line(exc))
         _remove(folder)
@@ -464,19 +473,44 @@ def forget_conversions(model_id: str) -> int:
     """Delete the cached conversions `model_id` made (its marker names it) and the entries
     that find them: a removed or replaced added model's stayed for good (67 MB for an
     RRDBNet). How many went; what cannot be deleted stays (logged)."""
-    try:
-        folders = [f for f in cache_root().iterdir() if _is_key(f.name) and f.is_dir() and not f.is_symlink()]
-    except OSError:
-        return 0
-    gone = set()
-    for folder in folders:
+    doomed = []
+    for folder in _conversion_folders():
         try:
             marker = json.loads((folder / _MARKER).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(marker, dict) and marker.get("model") == model_id:
-            _remove(folder)
-            gone.add(folder.name)
+            doomed.append(folder)
+    return _delete_conversions(doomed)
+
+
+def prune_unused_conversions(keep: str = "") -> int:
+    """Delete the conversions not used for `UNUSED_DAYS` (by their marker's time), but `keep`;
+    how many went."""
+    oldest = time.time() - UNUSED_DAYS * 86400
+    doomed = []
+    for folder in _conversion_folders():
+        with contextlib.suppress(OSError):
+            if folder.name != keep and (folder / _MARKER).stat().st_mtime < oldest:
+                doomed.append(folder)
+    if doomed:
+        log.info("openvino: deleting %d cached conversions unused for %d days", len(doomed), UNUSED_DAYS)
+    return _delete_conversions(doomed)
+
+
+def _conversion_folders() -> list[Path]:
+    try:
+        return [f for f in cache_root().iterdir() if _is_key(f.name) and f.is_dir() and not f.is_symlink()]
+    except OSError:
+        return []
+
+
+def _delete_conversions(folders: list[Path]) -> int:
+    """Delete these conversion folders and the index entries that lead to them; how many."""
+    gone = set()
+    for folder in folders:
+        _remove(folder)
+        gone.add(folder.name)
     if gone:
         try:
             remove_json_keys(_index_file(), lambda _key, value: value in gone)
