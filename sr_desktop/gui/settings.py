@@ -15,7 +15,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import OptionError
-from sr_desktop.engine.core.options import TILE_AUTO, AlphaMode, Backend, Device, Precision
+from sr_desktop.engine.core.options import MAX_SCALE, TILE_AUTO, AlphaMode, Backend, Device, Precision
 from sr_desktop.engine.core.path_kind import missing_folder_reason, nearest_existing_folder_or_file
 from sr_desktop.engine.imageio.atomic import file_target_refusal, unwritable_reason
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, WRITE_FORMATS, check_quality
@@ -67,7 +67,7 @@ def _is_quality(value: int) -> bool:
 _USABLE = {
     "save_quality": _is_quality,
     "save_format": lambda value: value in WRITE_FORMATS,
-    "scale": lambda value: 1 <= value <= 64,
+    "scale": lambda value: 1 <= value <= MAX_SCALE,
 }
 
 

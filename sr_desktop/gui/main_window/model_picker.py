@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPalette, QStandardItem, QStandardItemModel
@@ -205,6 +206,7 @@ class ModelPicker(QWidget):
         #: another window made are not written over by what this one merely shows
         self._stored_choice: tuple[str | None, int] | None = None
         self._stored_options: dict[str, str] = {}
+        self._stored_in: Path | None = None  # the settings file they are of
 
         self.model_combo = ElidingComboBox()
         self.model_combo.setObjectName("modelCombo")
@@ -442,7 +444,7 @@ class ModelPicker(QWidget):
         return False
 
     def set_scale(self, scale: int) -> bool:
-        if not 0 < int(scale) <= 64:  # (findData of a number beyond Qt's int raised)
+        if not 0 < int(scale) <= MAX_SCALE:  # (findData of a number beyond Qt's int raised)
             return False
         index = self.scale_combo.findData(int(scale))
         if index >= 0:
@@ -541,6 +543,7 @@ class ModelPicker(QWidget):
             self.set_tile(settings.get("tile"))
             self.set_alpha(settings.get("alpha"))
             self._stored_options = self._options()
+            self._stored_in = settings.path
         finally:
             self._updating = False
         self.optionsChanged.emit()
@@ -556,6 +559,8 @@ class ModelPicker(QWidget):
         """Store in a `GuiSettings` the choices changed since they were last loaded or stored
         (model and scale together): one this window could not select stays for the install
         that can, and one another window stored stays unless changed here."""
+        if settings.path != self._stored_in:  # another file: everything
+            self._stored_choice, self._stored_options, self._stored_in = None, {}, settings.path
         choice = (self.model_id(), self.scale())
         if choice != self._stored_choice:
             if self.model_id():
