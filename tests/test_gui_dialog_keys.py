@@ -111,6 +111,13 @@ def test_a_long_jobs_end_is_announced_to_a_screen_reader(qtbot, tmp_path, monkey
     with qtbot.waitSignal(batch.batchFinished, timeout=60_000):
         assert batch.start()
     assert said[-1].startswith("Finished: 1 failed; the table says why. 1 upscaled, 0 skipped")
+    # said with the dialog's names, as the summary shows it ("run again with --existing skip")
+    from sr_desktop.engine.batch.runner import BatchResult
+
+    monkeypatch.setattr(BatchResult, "summary", lambda self: "cancelled: run again with --existing skip")
+    with qtbot.waitSignal(batch.batchFinished, timeout=60_000):
+        assert batch.start()
+    assert said[-1].endswith("cancelled: run again with “Existing outputs” skip")
     train = TrainDialog()
     qtbot.addWidget(train)
     train.data_edit.setText(str(tmp_path / "missing"))

@@ -305,6 +305,25 @@ def test_bad_evaluation_input_gives_one_line_errors(qtbot, panel, image, tmp_pat
     assert "failed: no-such-model" in panel.eval_status.text()
 
 
+def test_a_rows_error_names_the_windows_fields_not_flags(qtbot, panel, image, monkeypatch):
+    """An evaluation runs with the window's Tile, Device and Precision: its rows said "try a
+    smaller --tile", a flag a window user never typed."""
+    from sr_desktop.engine.core.errors import ModelError
+    from sr_desktop.engine.metrics import upscalers
+
+    def too_big(model_id, *args, **kwargs):
+        if model_id == "span":
+            raise ModelError("out of memory on cuda even with 16×16 tiles; try a smaller --tile or --device cpu")
+        return make_upscaler(model_id, *args, **kwargs)
+
+    monkeypatch.setattr(upscalers, "make_upscaler", too_big)
+    panel.set_image(image)
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT_MS) as blocker:
+        panel.run_evaluation(["span", "bicubic"], 2)
+    rows = {r["model"]: r for r in blocker.args[0]}
+    assert rows["span"]["error"] == "out of memory on cuda even with 16×16 tiles; try a smaller “Tile” or “Device” cpu"
+
+
 # -- result, no-reference numbers, view switch ----------------------------------------------
 
 

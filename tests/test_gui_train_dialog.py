@@ -67,6 +67,8 @@ def test_a_run_to_the_end_plots_and_offers_the_model(qtbot, tmp_path):
         assert dialog.resume()
     assert dialog.result is not None and dialog.result.iterations == 24, dialog.status_label.text()
     assert progress and min(progress) > 20
+    # the schedule's change is said with the dialog's names ("--iterations 20 → 24" named a flag)
+    assert "“iterations” 20 → 24" in dialog.status_label.text() and "--" not in dialog.status_label.text()
 
 
 def _running(qtbot, tmp_path, iterations: int) -> tuple[TrainDialog, list[int]]:
@@ -522,3 +524,19 @@ def test_the_vgg_weights_of_a_perceptual_preset_have_a_field(qtbot, tmp_path, mo
     assert "give the file with “VGG19 weights”" in said and "--vgg-weights" not in said, said
     dialog.vgg_edit.setText(str(tmp_path / "vgg19.pth"))
     assert dialog.train_options().vgg_weights == str(tmp_path / "vgg19.pth")
+
+
+@pytest.mark.parametrize("init, expected", [
+    ("edsr", "add a checkpoint with “Models ▸ Add model…”"),
+    ("custom-gone-since", "“Start from” lists them"),
+])
+def test_a_start_from_model_that_cannot_serve_is_said_in_the_windows_words(qtbot, tmp_path, init, expected):
+    """They gave `sr-desktop models add FILE` and "'sr-desktop models' lists them"."""
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    dialog.arch_combo.setCurrentText("EDSR:num_feat=8,num_block=1")
+    dialog.init_combo.setCurrentText(init)
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    assert expected in dialog.status_label.text() and "sr-desktop" not in dialog.status_label.text()

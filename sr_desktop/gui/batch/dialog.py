@@ -753,7 +753,8 @@ class BatchDialog(QDialog):
         self.summary_label.show()
         self.status_label.setText("Cancelled." if result.cancelled else "Stopped." if result.halted
                                   else _finished_words(totals))
-        announce(self, f"{self.status_label.text()} {result.summary()}")  # (unread without the focus)
+        # (unread without the focus)
+        announce(self, f"{self.status_label.text()} {in_dialog_words(result.summary(), BATCH_FIELDS)}")
         self.open_output_button.setEnabled(True)
         self.open_report_button.setEnabled(result.report_path is not None)
         self.batchFinished.emit(result)

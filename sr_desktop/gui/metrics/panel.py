@@ -33,6 +33,7 @@ reference image; each section's widget is a module of its own.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +59,8 @@ from sr_desktop.engine.core.kernel_file import kernel_size_note
 from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.metrics.errors import EvaluationError
 from sr_desktop.engine.metrics.evaluate import check_measurable
+from sr_desktop.gui.dialog_words import in_dialog_words
+from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS
 from sr_desktop.gui.metrics.evaluate_section import EvaluateSection, installed_models
 from sr_desktop.gui.metrics.noref_section import NoReferenceSection
 from sr_desktop.gui.metrics.result_section import ResultSection
@@ -491,6 +494,7 @@ class MetricsPanel(QWidget):
             ev.hr = info.extra["hr"]
         row: EvalRow | None = info.extra.get("row")
         if row is not None:
+            row = _in_window_words(row)
             ev.rows[row.model] = row
         self.evaluate_section.show_progress(info)
         self._refresh_leaderboard()
@@ -502,6 +506,7 @@ class MetricsPanel(QWidget):
         if ev is None:
             return
         ev.running = False
+        rows = [_in_window_words(row) for row in rows]
         for row in rows:
             ev.rows[row.model] = row
         self.evaluate_section.show_finished(rows)
@@ -509,7 +514,7 @@ class MetricsPanel(QWidget):
         self.evaluationFinished.emit([r.to_dict() for r in rows])
 
     def _on_eval_failed(self, job: Job, message: str) -> None:
-        self._eval_stopped(job, f"Evaluation failed: {message}")
+        self._eval_stopped(job, f"Evaluation failed: {in_dialog_words(message, PICKER_FIELDS)}")
 
     def _on_eval_cancelled(self, job: Job) -> None:
         ev = self._current_eval(job)
@@ -529,7 +534,7 @@ class MetricsPanel(QWidget):
         try:
             self.run_evaluation(model_ids, scale, degradation)
         except SRDesktopError as exc:
-            self.eval_status.setText(one_line(exc))
+            self.eval_status.setText(in_dialog_words(one_line(exc), PICKER_FIELDS))
 
     # ================================================================ display
     def _refresh_all(self) -> None:
@@ -569,3 +574,9 @@ class MetricsPanel(QWidget):
             return
         self.leaderboard.set_selected(self._state.selected_model)
         self.leaderboard.set_note(self._state.leaderboard_note())
+
+
+def _in_window_words(row: EvalRow) -> EvalRow:
+    """`row` with its error naming the window's Advanced fields, not the command line's flags
+    ("try a smaller “Tile”": the evaluation runs with the window's tile, device and precision)."""
+    return dataclasses.replace(row, error=in_dialog_words(row.error, PICKER_FIELDS)) if row.error else row

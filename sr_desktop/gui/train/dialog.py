@@ -70,6 +70,8 @@ TRAIN_FIELDS = {
     "--iterations": "iterations", "--batch": "batch", "--patch": "patch", "--init": "Start from",
     "--device": "Device", "--amp": "Precision", "--backend": "Validate with", "--name": "Name",
     "--resume": "Resume", "--vgg-weights": "VGG19 weights",
+    # a model to start from that needs a file, or is gone
+    "`sr-desktop models add FILE`": "Models ▸ Add model…", "'sr-desktop models'": "Start from",
 }
 PREVIEW_SIDE = 200
 #: the least side of a preview: on a 1024×600 screen the previews give way to the form
@@ -566,7 +568,8 @@ class TrainDialog(QDialog):
         ran_on = f" ({self.val_backend})" if self.val_backend else ""
         val_text = f" · validation {last:.2f} dB{ran_on}" if last is not None else ""
         paused = self.request is not None and self.request.pause.is_set()
-        self.run_note = extra.get("note", "")  # a Resume that changed the schedule or met other images
+        # a Resume that changed the schedule or met other images
+        self.run_note = in_dialog_words(extra.get("note", ""), TRAIN_FIELDS)
         note = f"\n{self.run_note}" if self.run_note else ""
         self.status_label.setText(
             f"{'Paused · ' if paused else ''}iteration {info.done} / {info.total} · loss {extra.get('loss', 0):.4g}"
