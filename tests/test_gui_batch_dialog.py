@@ -293,9 +293,11 @@ def test_run_on_is_offered_with_ray_and_a_bad_address_is_one_line(qtbot, tmp_pat
     assert dialog.cluster_target() == "ray" and not dialog.cluster_edit.isEnabled()
     dialog.run_on_combo.setCurrentIndex(2)
     assert dialog.cluster_edit.isEnabled()
-    dialog.cluster_edit.setText("head:10001")  # no ray:// scheme
-    assert not dialog.start()
-    assert "ray://HOST:PORT" in dialog.status_label.text()
+    for address in ("head:10001", "auto", ""):  # no ray:// scheme; the command line's words
+        dialog.cluster_edit.setText(address)
+        assert not dialog.start()
+        assert "“Ray cluster at” must be ray://HOST:PORT" in dialog.status_label.text()
+        assert "--cluster" not in dialog.status_label.text() and "RAY_ADDRESS" not in dialog.status_label.text()
     assert dialog.status_label.text().startswith("<b>Error: ")  # (the bold alone is not read out)
     assert dialog.queue.running is None
     dialog.cluster_edit.setText("ray://head:10001")

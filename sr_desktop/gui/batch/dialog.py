@@ -520,15 +520,19 @@ class BatchDialog(QDialog):
 
     def cluster_target(self) -> str | None:
         """Where to run: None (this process), ``ray`` or a checked ``ray://`` address."""
-        from sr_desktop.engine.batch.cluster import ClusterTarget
+        from sr_desktop.engine.batch.cluster import host_and_port
+        from sr_desktop.engine.batch.plan import BatchError
 
         target = self.run_on_combo.currentData()
-        if target is None:
-            return None
-        if target == ADDRESS:
-            target = self.cluster_edit.text().strip()
-        ClusterTarget.parse(target)  # a bad address is one line here, before anything runs
-        return target
+        if target != ADDRESS:
+            return target
+        # a bad address is one line here, before anything runs (the engine's named --cluster
+        # and its "ray" and "auto", which this field does not take)
+        address = self.cluster_edit.text().strip()
+        if not address.startswith("ray://") or host_and_port(address) is None:
+            raise BatchError("the address after “Ray cluster at” must be ray://HOST:PORT (the head node's client "
+                             "port, 10001 unless changed)" + (f", got {address!r}" if address else ""))
+        return address
 
     def cancel(self) -> None:
         """Cancel the running batch after the current tile."""
