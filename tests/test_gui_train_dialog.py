@@ -163,7 +163,7 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
             assert label.pixmap() is not None and not label.pixmap().isNull()
     assert dialog.result is not None and dialog.result.iterations == 250, dialog.status_label.text()
     assert min(progress) > stopped  # continued, not restarted
-    assert "another learning-rate schedule: --iterations 200 → 250" in dialog.status_label.text()
+    assert "another learning-rate schedule: “iterations” 200 → 250" in dialog.status_label.text()
 
 def test_the_keyboard_focus_follows_the_run_and_enter_in_a_box_adds_nothing_to_it(qtbot, tmp_path):
     """Start greyed out the options and the focus went with them: no widget had it through
@@ -540,3 +540,31 @@ def test_a_start_from_model_that_cannot_serve_is_said_in_the_windows_words(qtbot
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
         assert dialog.start()
     assert expected in dialog.status_label.text() and "sr-desktop" not in dialog.status_label.text()
+
+
+def test_the_learning_rate_has_a_field(qtbot, tmp_path):
+    """The dialog had none, and a diverged run said "lower --lr", a flag the dialog cannot set;
+    a resume with a rate typed runs at it, one left as filled keeps the run's."""
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+    assert dialog.train_options().lr is None  # empty: the preset
+    dialog.lr_edit.setText("abc")
+    assert not dialog.start()
+    assert "“Learning rate” takes a number such as 1e-4, got &#x27;abc&#x27;" in dialog.status_label.text()
+    dialog.lr_edit.setText("2")
+    assert not dialog.start()
+    assert "“Learning rate” must be a number in (0, 1), got 2.0" in dialog.status_label.text()
+    dialog.lr_edit.setText("3e-4")
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    assert dialog.result is not None and dialog.request.options.lr == 3e-4
+    again = TrainDialog()
+    qtbot.addWidget(again)
+    again.out_edit.setText(str(tmp_path / "run"))
+    assert again.lr_edit.text() == "3e-4"  # the run's own, filled in
+    again.iterations_spin.setValue(12)
+    again.lr_edit.setText("0,0001")  # a decimal comma
+    with qtbot.waitSignal(again.queue.jobEnded, timeout=120_000):
+        assert again.resume()
+    assert again.result is not None and again.request.options.lr == 1e-4, again.status_label.text()

@@ -50,6 +50,7 @@ from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.checkpoint import has_checkpoint, latest_iteration, recorded_settings
 from sr_desktop.engine.training.errors import TrainingError
+from sr_desktop.engine.training.options import DEFAULT_LR, FINE_TUNE_LR, RECORDED_ONLY
 from sr_desktop.engine.training.precision import AMP_CHOICES
 from sr_desktop.engine.training.runlog import points, read_records
 from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
@@ -69,7 +70,7 @@ TRAIN_FIELDS = {
     "--scale": "Scale", "--degradation": "Degradation", "--downscale": "Downscale", "--loss": "Loss",
     "--iterations": "iterations", "--batch": "batch", "--patch": "patch", "--init": "Start from",
     "--device": "Device", "--amp": "Precision", "--backend": "Validate with", "--name": "Name",
-    "--resume": "Resume", "--vgg-weights": "VGG19 weights",
+    "--resume": "Resume", "--vgg-weights": "VGG19 weights", "--lr": "Learning rate",
     # a model to start from that needs a file, or is gone
     "`sr-desktop models add FILE`": "Models ▸ Add model…", "'sr-desktop models'": "Start from",
 }
@@ -79,6 +80,12 @@ PREVIEW_MIN_SIDE = 110
 #: the least height of the options' scroll area (the rest scrolls on a short screen)
 OPTIONS_MIN_HEIGHT = 150
 #: a line edit with a Browse… button, as the batch dialog makes it
+
+
+def rate_text(value: float) -> str:
+    """A learning rate as people write them: ``2e-4``, ``1.5e-5`` (not 0.0002, 2e-05)."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 class PreviewLabel(QLabel):
@@ -164,6 +171,11 @@ class TrainDialog(QDialog):
         self.iterations_spin = self._spin(10, 10_000_000, 10_000)
         self.batch_spin = self._spin(1, 1024, 16)
         self.patch_spin = self._spin(8, 512, 48)
+        self.lr_edit = QLineEdit()
+        self.lr_edit.setPlaceholderText(f"auto: {rate_text(DEFAULT_LR)} from scratch, {rate_text(FINE_TUNE_LR)} from a "
+                                        "model")
+        self.lr_edit.setToolTip("The Adam learning rate at the top of the schedule (a number in (0, 1), e.g. 1e-4); "
+                                "empty: the preset. A resumed run keeps its own unless one is given here")
         self.init_combo = QComboBox()
         self.init_combo.setEditable(True)
         self.init_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)  # (Enter starts the run)
@@ -218,6 +230,7 @@ class TrainDialog(QDialog):
             sizes_row.addWidget(caption)
             sizes_row.addWidget(spin)
         form.addRow("", sizes)
+        form.addRow("Learning rate", self.lr_edit)
         form.addRow("Start from", self.init_combo)
         form.addRow("Device", self.device_combo)
         form.addRow("Precision", self.amp_combo)
@@ -335,8 +348,19 @@ class TrainDialog(QDialog):
             batch=self.batch_spin.value(), patch=self.patch_spin.value(), device=self.device_combo.currentText(),
             name=self.name_edit.text().strip() or None, downscales=self._downscales(),
             backend=self.backend_combo.currentText(), amp=self.amp_combo.currentText(),
-            vgg_weights=self.vgg_edit.text().strip() or None,
+            vgg_weights=self.vgg_edit.text().strip() or None, lr=self._lr(),
         )
+
+    def _lr(self) -> float | None:
+        """The Learning rate field's number (a decimal comma too); None when empty (`TrainOptions`
+        checks its range)."""
+        text = self.lr_edit.text().strip().replace(",", ".")
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise TrainingError(f"“Learning rate” takes a number such as 1e-4, got {text!r}") from None
 
     def _downscales(self) -> tuple[float, ...]:
         """The Downscale field's fractions (`TrainOptions` checks their range)."""
@@ -428,6 +452,7 @@ class TrainDialog(QDialog):
         self.val_edit.setText(run["val"] if isinstance(run.get("val"), str) else "")
         if isinstance(run.get("downscales"), list):
             self.downscale_edit.setText(" ".join(f"{f:g}" for f in run["downscales"]))
+        self.lr_edit.setText(rate_text(run["lr"]) if isinstance(run.get("lr"), float) else "")
         # the name it registered its model under: Resume then updates that model (left empty,
         # the run trained on and the model kept the old weights)
         registered = next((r for r in reversed(read_records(out / "log.jsonl")) if r.get("kind") == "registered"),
@@ -439,13 +464,17 @@ class TrainDialog(QDialog):
 
     def resume(self) -> bool:
         """Continue the run in the Run folder from its checkpoint, with the form's options and
-        the run's own for what the form has no field for (seed, optimizer, EMA, learning
-        rate…); what a checkpoint cannot change is refused in one line, as ``train --resume``."""
+        the run's own for what the form has no field for (seed, optimizer, EMA, schedule…) and
+        for an empty Learning rate; what a checkpoint cannot change is refused in one line, as
+        ``train --resume``."""
         if self.is_running() or not self._run_folder_checkpoint():
             return False
         try:
             recorded = recorded_settings(Path(self.out_edit.text().strip()).expanduser() / "checkpoint")
-            options = dataclasses.replace(self.train_options().with_recorded(recorded), resume=True)
+            typed = self.train_options()
+            # the run's own rate unless one is typed (as `train --resume` without --lr)
+            keys = [key for key in RECORDED_ONLY if key != "lr" or typed.lr is None]
+            options = dataclasses.replace(typed.with_recorded(recorded, keys), resume=True)
         except SRDesktopError as exc:
             self._show_error(str(exc))
             return False
