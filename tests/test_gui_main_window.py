@@ -181,7 +181,7 @@ def test_a_dropped_file_whose_name_is_not_utf8_opens(make_window, tmp_path, qtbo
     it was "file not found". The batch summary's link to such a folder names it too."""
     import os
 
-    from sr_desktop.gui.batch.dialog import _link
+    from sr_desktop.gui.file_urls import file_link
     from sr_desktop.gui.file_urls import local_path
 
     window = make_window()
@@ -190,7 +190,7 @@ def test_a_dropped_file_whose_name_is_not_utf8_opens(make_window, tmp_path, qtbo
     drop(window, [QUrl.fromEncoded(b"file://" + os.fsencode(str(tmp_path)) + b"/caf%E9.png")])
     wait_idle(qtbot, window)
     assert window.last_error == "" and window.image is not None and window.image.path == odd
-    href = _link(odd, "x").split('"')[1]
+    href = file_link(odd, "x").split('"')[1]
     assert local_path(QUrl.fromEncoded(href.encode())) == odd
 
 

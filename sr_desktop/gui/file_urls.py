@@ -8,6 +8,7 @@ drops the lone surrogate Python holds for the byte (a summary link to another fo
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 from urllib.parse import quote_from_bytes, unquote_to_bytes
@@ -29,3 +30,11 @@ def file_url(path: str | os.PathLike) -> QUrl:
         return QUrl.fromLocalFile(os.fspath(path))
     absolute = os.path.abspath(os.fspath(path))
     return QUrl.fromEncoded(b"file://" + quote_from_bytes(os.fsencode(absolute), safe="/").encode("ascii"))
+
+
+def file_link(path: str | os.PathLike, text: str | None = None) -> str:
+    """An HTML link to `path` (shown as `text`, else the path) that opens it with the desktop's
+    default application, whatever bytes its name holds (`file_url`)."""
+    url = file_url(path).toString(QUrl.ComponentFormattingOption.FullyEncoded)
+    shown = os.path.abspath(os.fspath(path)) if text is None else text
+    return f'<a href="{html.escape(url, quote=True)}">{html.escape(shown)}</a>'

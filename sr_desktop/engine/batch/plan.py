@@ -48,7 +48,6 @@ class BatchJob:
 
     index: int
     input: Path
-    relative: Path  # path relative to the input root (mirrored under the output root)
     output: Path | None = None  # None for inputs that are not images
     output_format: str | None = None
     is_image: bool = True
@@ -321,7 +320,7 @@ def plan_jobs(
             relative = Path(path.name)
         else:
             relative = path.relative_to(input_dir)
-        job = BatchJob(index=index, input=path, relative=relative)
+        job = BatchJob(index=index, input=path)
         jobs.append(job)
         if path in unreadable:
             job.refusal = unreadable[path]

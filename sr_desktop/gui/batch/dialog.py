@@ -51,7 +51,7 @@ from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.gui.dialog_words import in_dialog_words
-from sr_desktop.gui.file_urls import file_url
+from sr_desktop.gui.file_urls import file_link, file_url
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS, ModelPicker
@@ -128,12 +128,6 @@ RUNNING = "running…"
 
 #: the widest the summary's output folder is shown (px), cut in its middle beyond
 OUTPUT_LINK_WIDTH = 460
-
-
-def _link(path: Path, text: str) -> str:
-    """An HTML link that opens ``path`` with the desktop's default application."""
-    url = file_url(path).toString(QUrl.ComponentFormattingOption.FullyEncoded)
-    return f'<a href="{html.escape(url, quote=True)}">{html.escape(text)}</a>'
 
 
 class BatchDialog(QDialog):
@@ -748,9 +742,9 @@ class BatchDialog(QDialog):
         shown = self.summary_label.fontMetrics().elidedText(str(output), Qt.TextElideMode.ElideMiddle,
                                                             OUTPUT_LINK_WIDTH)
         self.summary_label.setToolTip(str(output) if shown != str(output) else "")
-        text += f"<br>Output: {_link(output, shown)}"
+        text += f"<br>Output: {file_link(output, shown)}"
         if result.report_path is not None:
-            text += f" · Report: {_link(Path(result.report_path), Path(result.report_path).name)}"
+            text += f" · Report: {file_link(result.report_path, Path(result.report_path).name)}"
         elif result.report_error:
             text += f"<br><b>{html.escape(in_dialog_words(result.report_error, BATCH_FIELDS))}</b>"
         self.summary_label.setText(text)

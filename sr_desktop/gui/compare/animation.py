@@ -104,9 +104,6 @@ class AnimationBar(QWidget):
 class FramePlayer(QObject):
     """Plays the session's animation in ``view`` (see the module docstring)."""
 
-    frameShown = Signal(int)
-    playingChanged = Signal(bool)
-
     def __init__(self, view, session: Session) -> None:
         super().__init__(view)
         self.view = view
@@ -140,13 +137,11 @@ class FramePlayer(QObject):
         if self.frame_count > 1 and not self.is_playing():
             self._timer.start(frame_ms(self.durations[self.index]))
             self.bar.set_playing(True)
-            self.playingChanged.emit(True)
 
     def pause(self) -> None:
         if self.is_playing():
             self._timer.stop()
             self.bar.set_playing(False)
-            self.playingChanged.emit(False)
 
     def toggle(self) -> None:
         """Play/Pause."""
@@ -167,7 +162,6 @@ class FramePlayer(QObject):
         regions_on = self.before[0] if self.session.region_result is not None else None
         self.view.show_frame(self.before[self.index], after, regions_on)
         self.bar.set_frame(self.index, self.frame_count, self.is_synced())
-        self.frameShown.emit(self.index)
 
     def clear(self) -> None:
         self.pause()

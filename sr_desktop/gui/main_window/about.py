@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import html
 import platform
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from sr_desktop import __version__
 from sr_desktop.engine.core import paths
-
-
-def _link(path: Path) -> str:
-    path = path.absolute()  # (a relative SR_DESKTOP_HOME: as_uri refused it, and no box opened)
-    return f'<a href="{path.as_uri()}">{html.escape(str(path))}</a>'
+from sr_desktop.gui.file_urls import file_link
 
 
 def libraries_line() -> str:
@@ -59,7 +54,7 @@ def about_text() -> str:
         ("Converted models", paths.cache_dir()),
         ("Log", paths.log_dir()),
     ]
-    folders = "".join(f"<tr><td>{name}&nbsp;</td><td>{_link(folder)}</td></tr>" for name, folder in rows)
+    folders = "".join(f"<tr><td>{name}&nbsp;</td><td>{file_link(folder)}</td></tr>" for name, folder in rows)
     return (
         f"<h3>SR Desktop {html.escape(__version__)}</h3>"
         "<p>Super-resolution workbench: upscale, compare and measure, train.<br>"
@@ -71,9 +66,9 @@ def about_text() -> str:
         f"{html.escape(devices_line())}</p>"
         f"<table>{folders}</table>"
         "<p>The app's code is under the MIT licence. The bundled photos and NIQE's parameters: "
-        f"{_link(licences) if licences.is_file() else 'LICENSES.md'}. Each model's licence is in its "
+        f"{file_link(licences) if licences.is_file() else 'LICENSES.md'}. Each model's licence is in its "
         "tooltip in the Model list and in <code>sr-desktop models --json</code>.</p>"
-        + (f"<p>Guides: {_link(paths.DOCS_DIR)}</p>" if paths.DOCS_DIR.is_dir() else "")
+        + (f"<p>Guides: {file_link(paths.DOCS_DIR)}</p>" if paths.DOCS_DIR.is_dir() else "")
     )
 
 

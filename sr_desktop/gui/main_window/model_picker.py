@@ -182,6 +182,16 @@ PICKER_FIELDS = {
 }
 
 
+def _select(combo: QComboBox, data, enabled_only: bool = False) -> bool:
+    """Select the item of `combo` holding `data` (not a greyed-out one with `enabled_only`);
+    False when there is none."""
+    index = combo.findData(data)
+    ok = index >= 0 and (not enabled_only or combo.model().item(index).isEnabled())
+    if ok:
+        combo.setCurrentIndex(index)
+    return ok
+
+
 class ModelPicker(QWidget):
     """Combos for model / variant / scale and a collapsible "Advanced" section.
 
@@ -457,37 +467,19 @@ class ModelPicker(QWidget):
         return self._select_variant(variant)
 
     def _select_variant(self, variant: str) -> bool:
-        index = self.variant_combo.findData(variant)
-        if index >= 0:
-            self.variant_combo.setCurrentIndex(index)
-        return index >= 0
+        return _select(self.variant_combo, variant)
 
     def set_device(self, device: str) -> bool:
-        index = self.device_combo.findData(device)
-        ok = index >= 0 and self.device_combo.model().item(index).isEnabled()
-        if ok:
-            self.device_combo.setCurrentIndex(index)
-        return ok
+        return _select(self.device_combo, device, enabled_only=True)
 
     def set_precision(self, precision: str) -> bool:
-        index = self.precision_combo.findData(precision)
-        ok = index >= 0 and self.precision_combo.model().item(index).isEnabled()
-        if ok:
-            self.precision_combo.setCurrentIndex(index)
-        return ok
+        return _select(self.precision_combo, precision, enabled_only=True)
 
     def set_backend(self, backend: str) -> bool:
-        index = self.backend_combo.findData(backend)
-        ok = index >= 0 and self.backend_combo.model().item(index).isEnabled()
-        if ok:
-            self.backend_combo.setCurrentIndex(index)
-        return ok
+        return _select(self.backend_combo, backend, enabled_only=True)
 
     def set_alpha(self, alpha: str) -> bool:
-        index = self.alpha_combo.findData(alpha)
-        if index >= 0:
-            self.alpha_combo.setCurrentIndex(index)
-        return index >= 0
+        return _select(self.alpha_combo, alpha)
 
     def _snap_tile(self) -> None:
         # 1..15 px are no tile the tiler runs (the engine refused them after Upscale, naming a

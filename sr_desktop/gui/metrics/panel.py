@@ -149,7 +149,7 @@ class MetricsPanel(QWidget):
         self.result_backend = r.backend
         self.sharpness_label, self.consistency_label = n.sharpness, n.consistency
         self.niqe_label = n.niqe
-        self.view_group, self.view_buttons, self.view_note = v.group, v.buttons, v.note
+        self.view_buttons, self.view_note = v.buttons, v.note
         self.back_to_result = v.back_to_result
         self.model_list, self.scale_spin, self.degradation_combo = e.model_list, e.scale_spin, e.degradation_combo
         self.run_button, self.cancel_button = e.run_button, e.cancel_button

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from sr_desktop.engine.models.ncnn.activation import Activation, ncnn_activation
 from sr_desktop.engine.models.ncnn.graph import NcnnGraph
 from sr_desktop.engine.models.ncnn.layers import (
     BinaryOp,
@@ -35,35 +36,6 @@ from sr_desktop.engine.models.ncnn.layers import (
     Split,
     Swish,
 )
-
-
-@dataclass(frozen=True)
-class Activation:
-    """An activation: oneDNN post-op name + scalars, and the same as an in-place function."""
-
-    attr: str | None  # None: oneDNN cannot fuse it, `apply` runs after the convolution
-    scalars: tuple[float, ...]
-    apply: Callable[[torch.Tensor], torch.Tensor]
-
-
-def ncnn_activation(kind: int, params: list) -> Activation | None:
-    """ncnn's fused activation (param 9 with its param 10 values) as an `Activation`."""
-    if kind == 0:
-        return None
-    if kind == 1:
-        return Activation("relu", (), F.relu_)
-    if kind == 2:
-        slope = float(params[0]) if params else 0.0
-        return Activation("leaky_relu", (slope,), lambda t: F.leaky_relu_(t, slope))
-    if kind == 3:
-        lo, hi = float(params[0]), float(params[1])
-        return Activation("hardtanh", (lo, hi), lambda t: t.clamp_(lo, hi))
-    if kind == 4:
-        return Activation("sigmoid", (), torch.sigmoid_)
-    if kind == 5:
-        return Activation(None, (), F.mish)
-    raise ValueError(f"activation type {kind} is not supported")
-
 
 SWISH = Activation("swish", (), lambda t: F.silu(t, inplace=True))
 SIGMOID = Activation("sigmoid", (), torch.sigmoid_)

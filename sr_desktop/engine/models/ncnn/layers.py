@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.models.ncnn.activation import ncnn_activation
 from sr_desktop.engine.models.ncnn.param import LayerDef, NcnnGraphError
 
 Fetch = Callable[[str, int, bool], np.ndarray]
@@ -26,21 +27,8 @@ def _tensor(array: np.ndarray, shape: tuple[int, ...]) -> torch.Tensor:
 
 def _activation(kind: int, params: list) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """ncnn's fused activation (param 9) as an in-place function."""
-    if kind == 0:
-        return None
-    if kind == 1:
-        return lambda t: F.relu_(t)
-    if kind == 2:
-        slope = float(params[0]) if params else 0.0
-        return lambda t: F.leaky_relu_(t, slope)
-    if kind == 3:
-        lo, hi = float(params[0]), float(params[1])
-        return lambda t: t.clamp_(lo, hi)
-    if kind == 4:
-        return lambda t: t.sigmoid_()
-    if kind == 5:
-        return lambda t: F.mish(t)
-    raise NcnnGraphError(f"activation type {kind} is not supported")
+    found = ncnn_activation(kind, params)
+    return None if found is None else found.apply
 
 
 class Layer(nn.Module):
