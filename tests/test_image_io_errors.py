@@ -135,7 +135,7 @@ def test_truncated_images_are_not_tolerated_globally():
 
 
 def test_read_image_bytes_errors_name_the_source():
-    with pytest.raises(ImageReadError, match="<clipboard>: not an image file"):
+    with pytest.raises(ImageReadError, match="<memory>: not an image file"):
         read_image_bytes(b"plain text")
     with pytest.raises(ImageReadError, match="pasted.png: file is empty"):
         read_image_bytes(b"", name="pasted.png")

@@ -23,7 +23,7 @@ import psutil
 
 from sr_desktop.engine.core.errors import DeviceError, message_of
 from sr_desktop.engine.core.options import DEVICE_CHOICES, PRECISION_CHOICES, parse_device, parse_precision
-from sr_desktop.engine.core.text import counted
+from sr_desktop.engine.core.text import counted, human_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -288,7 +288,7 @@ def describe_device(device: torch.device | HostCPU | VulkanGPU | str) -> str:
     )
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        return f"{props.name} ({props.total_memory / 2**30:.0f} GB)"
+        return f"{props.name} ({human_bytes(props.total_memory)})"  # (binary units: it said "GB")
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return f"CPU ({counted(torch.get_num_threads(), 'thread')})"

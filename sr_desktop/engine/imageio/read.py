@@ -123,9 +123,10 @@ def _stat(where: Path) -> os.stat_result:
 
 
 def read_image_bytes(
-    data: bytes, name: str = "<clipboard>", max_pixels: int | None = DEFAULT_MAX_PIXELS
+    data: bytes, name: str = "<memory>", max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> Image:
-    """Decode an image held in memory (e.g. pasted); ``name`` is used in error messages.
+    """Decode an image held in memory (a download, a database blob; the window's paste goes
+    through a QImage); ``name`` is used in error messages.
 
     Same conversions and errors as :func:`read_image`; the result has ``path=None``.
     """
