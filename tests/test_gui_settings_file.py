@@ -154,3 +154,19 @@ def test_a_recent_file_whose_name_is_not_utf8_comes_back(qtbot, tmp_path):
         pytest.skip("this file system refuses the name")
     GuiSettings(tmp_path / "gui.ini").add_recent_file(path)
     assert GuiSettings(tmp_path / "gui.ini").recent_files() == [path]
+
+
+def test_a_settings_file_that_cannot_be_saved_is_logged_once(qtbot, tmp_path, caplog):
+    import logging
+
+    from sr_desktop.gui.settings import GuiSettings
+
+    ini = tmp_path / "gui.ini"
+    ini.mkdir()
+    settings = GuiSettings(ini)
+    with caplog.at_level(logging.WARNING, logger="sr_desktop"):
+        for scale in (2, 3, 4):
+            settings.set("scale", scale)
+            settings.sync()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the settings could not be saved in {ini}: it is a folder"]

@@ -97,6 +97,7 @@ class GuiSettings:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else paths.config_dir() / "gui.ini"
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+        self._failure_logged = False
 
     # -- simple values ------------------------------------------------------------------
     def get(self, key: str):
@@ -172,9 +173,10 @@ class GuiSettings:
         self._qs.setValue("window/state", state)
 
     def sync(self) -> None:
-        """Write pending changes to disk (a failure is logged: `unsaved_reason` says why)."""
+        """Write pending changes to disk (a failure is logged once: `unsaved_reason` says why)."""
         self._qs.sync()
-        if self._qs.status() != QSettings.Status.NoError:
+        if self._qs.status() != QSettings.Status.NoError and not self._failure_logged:
+            self._failure_logged = True  # (each panel shown or option changed syncs again)
             log.warning("the settings could not be saved in %s: %s", self.path, self.unsaved_reason())
 
     def unsaved_reason(self) -> str | None:
