@@ -181,8 +181,7 @@ def test_a_dropped_file_whose_name_is_not_utf8_opens(make_window, tmp_path, qtbo
     it was "file not found". The batch summary's link to such a folder names it too."""
     import os
 
-    from sr_desktop.gui.file_urls import file_link
-    from sr_desktop.gui.file_urls import local_path
+    from sr_desktop.gui.file_urls import file_link, local_path
 
     window = make_window()
     odd = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.png"))
