@@ -16,8 +16,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.options import MAX_SCALE, TILE_AUTO, AlphaMode, Backend, Device, Precision
-from sr_desktop.engine.core.path_kind import missing_folder_reason, nearest_existing_folder_or_file
-from sr_desktop.engine.imageio.atomic import file_target_refusal, unwritable_reason
+from sr_desktop.engine.imageio.atomic import file_target_refusal
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY, WRITE_FORMATS, check_quality
 
 log = logging.getLogger(__name__)
@@ -182,13 +181,8 @@ class GuiSettings:
     def unsaved_reason(self) -> str | None:
         """Why choices cannot be saved in the settings file (read-only, a folder in its place,
         a link into a folder that is gone…), else None."""
-        target = self.path.resolve()
-        if not target.parent.exists() and not self.path.is_symlink():  # (QSettings makes the folders)
-            base = nearest_existing_folder_or_file(target.parent)
-            reason = (unwritable_reason(base) if base is not None and base.is_dir()
-                      else missing_folder_reason(target.parent))
-        else:  # (a link's missing folder is not made)
-            reason = file_target_refusal(target)
+        # QSettings makes the file's folders, but not those of a link's target
+        reason = file_target_refusal(self.path.resolve(), make_folders=not self.path.is_symlink())
         if reason is not None:
             return reason
         if not self._qs.isWritable():

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from sr_desktop.engine.core.path_kind import missing_folder_reason
+from sr_desktop.engine.core.path_kind import missing_folder_reason, nearest_existing_folder_or_file
 from sr_desktop.engine.core.progress import CancelToken
 
 #: ``.<name>.<pid>-<8 hex>.part`` (``.<name>.<8 hex>.part`` before the writer's pid was in it)
@@ -245,18 +245,20 @@ def probe_writable(folder: Path) -> None:
     os.unlink(probe)
 
 
-def file_target_refusal(path: str | os.PathLike) -> str | None:
+def file_target_refusal(path: str | os.PathLike, make_folders: bool = False) -> str | None:
     """Why one file cannot be written at `path`, found before long work, nothing created: a
-    folder of that name, a folder that does not exist (`missing_folder_reason`), a folder that
-    takes no files (`probe_writable`, the system's words); None when it can, and for a device
-    or a pipe, which is written into. Whether an existing file may be replaced is the
-    caller's question."""
+    folder of that name, a folder that does not exist (`missing_folder_reason`; with
+    `make_folders`, the writer makes it: then a file in its way, or an existing ancestor that
+    takes no files), a folder that takes no files (`probe_writable`, the system's words);
+    None when it can, and for a device or a pipe, which is written into. Whether an existing
+    file may be replaced is the caller's question."""
     path = Path(path)
     kind = special_target(path)
     if kind is not None:
         return "it is a folder" if kind == "folder" else None
     if not path.parent.is_dir():
-        return missing_folder_reason(path.parent)
+        base = nearest_existing_folder_or_file(path) if make_folders else None
+        return unwritable_reason(base) if base is not None and base.is_dir() else missing_folder_reason(path.parent)
     return unwritable_reason(path.parent)
 
 
