@@ -944,6 +944,7 @@ def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot
     assert window.about_action in window.menuBar().actions()[-1].menu().actions()
     box = window.show_about()
     qtbot.addWidget(box)
+    qtbot.waitUntil(lambda: "Qt " in box.text(), timeout=10000)
     text = box.text()
     assert f"SR Desktop {__version__}" in text and "LICENSES.md" in text
     assert str(paths.config_dir()) in text and str(paths.log_dir()) in text
@@ -954,6 +955,32 @@ def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot
 
     assert f"Qt {qVersion()}" in text and f"torch {torch.__version__}" in text and "OpenVINO" in text
     assert "<code>sr-desktop models --json</code>" in text
+
+
+def test_help_about_opens_at_once_and_fills_in_the_libraries_when_looked_up(window, qtbot, monkeypatch):
+    """The first open loaded OpenVINO and the ncnn runtime on the main thread to read their
+    versions and devices: the window froze 60-240 ms. The box now opens at once and a thread
+    of its own looks them up; one that fails says so in the box."""
+    import threading
+
+    from sr_desktop.gui.main_window import about
+
+    release = threading.Event()
+    monkeypatch.setattr(about, "runtime_lines", lambda: release.wait(10) and "Qt 9.9 (looked up)\nDevices: cpu (test)")
+    box = window.show_about()
+    qtbot.addWidget(box)
+    assert box.isVisible() and about.LOOKING_UP in box.text() and "Qt 9.9" not in box.text()
+    release.set()
+    qtbot.waitUntil(lambda: "Qt 9.9 (looked up)<br>Devices: cpu (test)" in box.text(), timeout=5000)
+    assert about.LOOKING_UP not in box.text()
+
+    def broken():
+        raise OSError("no such library")
+
+    monkeypatch.setattr(about, "runtime_lines", broken)
+    second = about.show_about(window)
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: "could not be read (no such library)" in second.text(), timeout=5000)
 
 
 def test_help_documentation_opens_the_guides_folder(window, monkeypatch):

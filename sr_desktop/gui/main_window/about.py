@@ -7,12 +7,17 @@ from __future__ import annotations
 import html
 import platform
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from sr_desktop import __version__
 from sr_desktop.engine.core import paths
 from sr_desktop.gui.file_urls import file_link
+from sr_desktop.gui.worker import BesideUI
+
+#: what the box says while the libraries and devices are looked up (loading OpenVINO and the
+#: ncnn runtime to ask them took 60-240 ms: the window froze that long on the first open)
+LOOKING_UP = "Libraries and devices: looking them up…"
 
 
 def libraries_line() -> str:
@@ -45,8 +50,16 @@ def devices_line() -> str:
     return line
 
 
-def about_text() -> str:
-    """The About box's rich text."""
+def runtime_lines() -> str:
+    """The libraries' and the devices' lines, one text (slow the first time: it loads the
+    inference libraries to ask them)."""
+    return f"{libraries_line()}\n{devices_line()}"
+
+
+def about_text(runtime: str | None = None) -> str:
+    """The About box's rich text; `runtime` is `runtime_lines()` (None: computed here)."""
+    if runtime is None:
+        runtime = runtime_lines()
     licences = paths.RESOURCES_DIR / "LICENSES.md"
     rows = [
         ("Settings", paths.config_dir()),
@@ -61,9 +74,8 @@ def about_text() -> str:
         # (the system's release too: "Linux" alone said nothing of which one a report came from)
         f"Python {html.escape(platform.python_version())} on {html.escape(platform.system())} "
         f"{html.escape(platform.release())}.<br>"
-        f"{html.escape(libraries_line())}<br>"
         # (a problem report's first question: did it run on the GPU the user thinks it did)
-        f"{html.escape(devices_line())}</p>"
+        f"{html.escape(runtime).replace(chr(10), '<br>')}</p>"
         f"<table>{folders}</table>"
         "<p>The app's code is under the MIT licence. The bundled photos and NIQE's parameters: "
         f"{file_link(licences) if licences.is_file() else 'LICENSES.md'}. Each model's licence is in its "
@@ -73,13 +85,30 @@ def about_text() -> str:
 
 
 def show_about(parent: QWidget) -> QMessageBox:
-    """The About box, non-modal (returned)."""
+    """The About box, non-modal (returned): shown at once, its libraries' and devices' lines
+    filled in when a thread of their own has looked them up."""
     box = QMessageBox(parent)
     box.setWindowTitle("About SR Desktop")
     box.setTextFormat(Qt.TextFormat.RichText)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-    box.setText(about_text())
+    box.setText(about_text(LOOKING_UP))
     box.setStandardButtons(QMessageBox.StandardButton.Close)
     box.setModal(False)
+    lookup = BesideUI(runtime_lines)
+    poll = QTimer(box)
+    poll.setInterval(20)
+
+    def fill_in() -> None:
+        if lookup.thread.is_alive():
+            return
+        poll.stop()
+        try:
+            runtime = lookup.result()
+        except Exception as exc:  # noqa: BLE001 - the box still opens, saying why the lines are missing
+            runtime = f"Libraries and devices: could not be read ({exc})"
+        box.setText(about_text(runtime))
+
+    poll.timeout.connect(fill_in)
+    poll.start()
     box.show()
     return box
