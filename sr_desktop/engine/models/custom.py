@@ -76,10 +76,12 @@ from sr_desktop.engine.models.custom_index import (  # noqa: F401 - custom_model
     read_index,
     recommended_tile,
     record_recommended_tile,
+    recorded_digests,
     removal_folder,
     remove_leftovers,
     same_weights_as,
     spec_from_entry,
+    stored_file_digests,
     stored_files_digest,
     write_index,
 )
@@ -608,6 +610,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
             dest_name = model_id + src.suffix.lower()
             shutil.copyfile(src, staging / dest_name)
             stored.append(dest_name)
+        digests = [file_sha256(staging / name) for name in stored]
         entry = {
             "id": model_id,
             "name": display,
@@ -618,7 +621,9 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
             "format": info["format"],
             "files": stored,
             "original": str(path.absolute()),
-            "sha256": file_sha256(staging / stored[0]),
+            # each file's: an ncnn pair's .bin changed since was not noticed (`load_custom_model`)
+            "sha256": digests[0],
+            "files_sha256": digests,
             "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **{k: info[k] for k in ("family", "license", "training") if info.get(k)},
             # recorded, so that listing the models needs no torch (`custom_index.recommended_tile`)
@@ -739,12 +744,13 @@ def load_custom_model(spec: ModelSpec, scale: int | None = None,
     if not main.is_file():
         raise ModelError(f"custom model {spec.id} is missing its file {main}; add it again")
     try:
-        digest = stored_files_digest(spec)
-        # the index records the first file's digest when it was added: a copy changed since
-        # ran another network under this name, or failed naming every architecture
-        recorded = spec.source.get("sha256")
-        single = len(spec.source.get("files") or [main]) == 1  # (then `digest` is the file's own)
-        changed = bool(recorded) and (digest if single else file_sha256(main)) != recorded
+        digests = stored_file_digests(spec)
+        digest = stored_files_digest(spec, digests)
+        # the index records each file's digest when it was added (an earlier version's, the
+        # first file's only): a copy changed since ran another network under this name, or
+        # failed naming every architecture
+        recorded = recorded_digests(spec.source)
+        changed = bool(recorded) and digests[:len(recorded)] != recorded
     except OSError as exc:  # name the file that failed: an ncnn pair's .bin, say
         raise ModelError(f"custom model {spec.id}: cannot read {exc.filename or main} ({exc.strerror or exc}); "
                          "add it again") from None

@@ -194,7 +194,8 @@ def _finish_interrupted_adds(root: Path) -> None:
     except ModelError:
         return  # an unreadable index is not rewritten (`read_index`)
     recovered = [e for e in interrupted_adds(root, entries)  # (not a copy cut short)
-                 if _digest_or_none(root / e["id"] / e["files"][0]) == e.get("sha256")]
+                 if (recorded := recorded_digests(e))
+                 and [_digest_or_none(root / e["id"] / f) for f in e["files"]][:len(recorded)] == recorded]
     if recovered:
         write_index(entries + recovered)
         log.info("registered %s, added by a `models add` that was interrupted", ", ".join(e["id"] for e in recovered))
@@ -307,6 +308,7 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         source={"file": str(main), "files": [str(f) for f in files],
                 "format": entry.get("format", ""), "params": entry.get("params", {}),
                 "sha256": entry.get("sha256", ""),
+                "files_sha256": recorded_digests(entry),
                 # the file it was added from (`--model THAT_FILE` is then told its id)
                 "original": str(entry.get("original") or ""),
                 # False for an entry of an earlier version (its tile asked of torch's table below)
@@ -320,18 +322,35 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
 
 
 def same_weights_as(spec: ModelSpec) -> list[ModelSpec]:
-    """The other added models whose stored file has `spec`'s digest (the same weights added
+    """The other added models whose stored files have `spec`'s digests (the same weights added
     again: four "mynet" entries, three of one file, were listed without a word)."""
-    digest = spec.source.get("sha256")
+    digests = recorded_digests(spec.source)
     return [other for other in list_custom_specs()
-            if digest and other.id != spec.id and other.source.get("sha256") == digest]
+            if digests and other.id != spec.id and recorded_digests(other.source) == digests]
 
 
-def stored_files_digest(spec: ModelSpec) -> str:
+def recorded_digests(entry: dict) -> list[str]:
+    """The sha256 of each stored file that an index entry (or an added model's
+    ``spec.source``) recorded when it was added. An entry of an earlier version recorded the
+    first file's only (an ncnn pair's `.param`): then that one alone."""
+    each = entry.get("files_sha256")
+    if isinstance(each, list) and each and all(isinstance(d, str) and d for d in each):
+        return list(each)
+    first = entry.get("sha256")
+    return [first] if isinstance(first, str) and first else []
+
+
+def stored_file_digests(spec: ModelSpec) -> list[str]:
+    """The sha256 of each of an added model's stored files, as they are now. Raises `OSError`."""
+    return [file_sha256(Path(f)) for f in spec.source.get("files") or [spec.source.get("file", "")]]
+
+
+def stored_files_digest(spec: ModelSpec, digests: list[str] | None = None) -> str:
     """The sha256 of an added model's stored file, or, for an ncnn pair, a sha256 over both
-    files' digests: what its cached conversion is found by. Raises `OSError`."""
-    files = [Path(f) for f in spec.source.get("files") or [spec.source.get("file", "")]]
-    digests = [file_sha256(f) for f in files]
+    files' digests: what its cached conversion is found by. `digests`: its
+    `stored_file_digests`, when already taken. Raises `OSError`."""
+    if digests is None:
+        digests = stored_file_digests(spec)
     if len(digests) == 1:
         return digests[0]
     return hashlib.sha256("|".join(digests).encode()).hexdigest()

@@ -17,6 +17,7 @@ from sr_desktop.engine.models.arch_host import load_without_torch as arch_withou
 from sr_desktop.engine.models.arch_host import torch_free_twin
 from sr_desktop.engine.models.backends.choose import apply_backend
 from sr_desktop.engine.models.base import ModelSpec, SRModel
+from sr_desktop.engine.models.custom_index import recorded_digests
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.loader import load_model
 from sr_desktop.engine.models.registry import get_model_spec
@@ -165,7 +166,7 @@ def _model_without_torch(spec: ModelSpec, scale: int, variant: str | None, devic
 
 
 def _stored_file(spec: ModelSpec) -> str:
-    """For an added model, the sha256 its index records for the stored file: a model removed
+    """For an added model, the sha256 its index records for the stored files: a model removed
     and added again under the same id from another file (another process's `models add`
     while the app runs) is another model, not the one loaded before."""
-    return str(spec.source.get("sha256", "")) if spec.custom else ""
+    return "|".join(recorded_digests(spec.source)) if spec.custom else ""
