@@ -80,13 +80,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint, with the run's settings: a flag among "
                         "--loss, --degradation, --batch, --patch, --seed, --init, --optimizer, --schedule, "
-                        "--warmup, --ema, --downscale, --val and --lr left out is the run's own; one given must "
-                        "match it (--lr, --schedule and --warmup may change)")
+                        "--warmup, --grad-clip, --ema, --downscale, --val and --lr left out is the run's own; one "
+                        "given must match it (--lr, --schedule, --warmup and --grad-clip may change)")
     p.add_argument("--seed", type=seed_arg, metavar="S", help="random seed (default 0)")
     p.add_argument("--optimizer", choices=("adam", "adamw"), help="default adam")
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="default cosine")
     p.add_argument("--warmup", type=int, metavar="N", help="linear warm-up iterations (default 0)")
-    p.add_argument("--grad-clip", type=float, default=0.0, metavar="NORM", help="clip the gradient norm (0 = off)")
+    p.add_argument("--grad-clip", type=float, metavar="NORM", help="clip the gradient norm (default 0 = off)")
     p.add_argument("--ema", type=float, metavar="DECAY", help="EMA of the weights (default 0.999; 0 = off)")
     p.add_argument("--val-every", type=int, default=0, metavar="N", help="validate every N iterations "
                    "(default: 10 times per run)")
@@ -116,11 +116,12 @@ def _options(args):
         downscales=tuple(args.downscale) if args.downscale is not None else None, val=args.val,
         degradation=args.degradation, loss=args.loss, init=args.init, batch=args.batch, patch=args.patch,
         seed=args.seed, optimizer=args.optimizer, schedule=args.schedule, warmup=args.warmup, ema=args.ema,
+        grad_clip=args.grad_clip,
     )
     options = TrainOptions(
         arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),
         backend=args.backend, amp=args.amp, out=args.out, iterations=args.iterations, lr=args.lr,
-        device=args.device, name=args.name, resume=args.resume, grad_clip=args.grad_clip,
+        device=args.device, name=args.name, resume=args.resume,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
         workers=args.workers, cache_mb=args.cache_mb, vgg_weights=args.vgg_weights,
         **{key: value for key, value in optional.items() if value is not None},

@@ -174,10 +174,16 @@ def _as_typed(value) -> str:
     return " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
+#: what sets a run's learning rate at each iteration
+RATE_KEYS = ("lr", "schedule", "warmup", "iterations")
+
+
 def _schedule(options: TrainOptions) -> dict[str, Any]:
-    """What sets a run's learning rate at each iteration; a resumed run may change it."""
+    """What sets each step of a run: the learning rate's schedule (`RATE_KEYS`) and the
+    gradient clip (unrecorded, a resume without --grad-clip trained on unclipped); a resumed
+    run may change them."""
     return {"lr": options.learning_rate, "schedule": options.schedule, "warmup": options.warmup,
-            "iterations": options.iterations}
+            "iterations": options.iterations, "grad_clip": options.grad_clip}
 
 
 def schedule_change(options: TrainOptions, ckpt: Checkpoint) -> str | None:
@@ -185,7 +191,9 @@ def schedule_change(options: TrainOptions, ckpt: Checkpoint) -> str | None:
     run (None when it does not, or the checkpoint predates the record): a longer run or
     another --lr moves the rate at the iteration the run continues from."""
     recorded = ckpt.meta.get("schedule")
-    now = _schedule(options)
+    now = {key: value for key, value in _schedule(options).items() if key in RATE_KEYS}
+    if isinstance(recorded, dict):
+        recorded = {key: value for key, value in recorded.items() if key in RATE_KEYS}
     if not isinstance(recorded, dict) or recorded == now or ckpt.iteration >= options.iterations:
         return None  # (a finished run exported as it stands trains no iteration)
     changed = ", ".join(f"--{key} {recorded.get(key)} → {value}" for key, value in now.items()

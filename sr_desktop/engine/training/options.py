@@ -54,12 +54,12 @@ RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed",
 
 #: the settings a front end without fields for them (the Train dialog) takes from the run
 #: it resumes: a run of the command line with --seed 3 or --ema 0 could not be resumed there
-RECORDED_ONLY = ("seed", "optimizer", "ema", "mixed_scales", "lr", "schedule", "warmup")
+RECORDED_ONLY = ("seed", "optimizer", "ema", "mixed_scales", "lr", "schedule", "warmup", "grad_clip")
 
 #: the settings `train --resume` takes from the run when their flags are not given (its
 #: defaults were compared with the run's: "made with batch=2, not 16", one flag at a time)
 RESUMED_AS_RECORDED = ("loss", "degradation", "batch", "patch", "seed", "init", "optimizer", "schedule",
-                       "warmup", "ema", "downscales", "val")
+                       "warmup", "grad_clip", "ema", "downscales", "val")
 
 #: the command-line flag of each setting a resume compares
 FLAG_OF = {"mixed_scales": "--scale", "downscales": "--downscale"}
