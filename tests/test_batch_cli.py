@@ -274,6 +274,32 @@ def test_quality_for_lossless_output_is_said_to_be_ignored(tmp_path: Path, capsy
     assert capsys.readouterr().err == ""
 
 
+def jpeg_tables_of_quality(quality: int) -> dict:
+    """The quantisation tables Pillow's JPEG encoder uses at `quality` (they depend on it alone)."""
+    import io
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (8, 8)).save(buffer, "JPEG", quality=quality)
+    return PILImage.open(buffer).quantization
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "webp"])
+def test_quality_sets_the_encoders_quality(tmp_path: Path, capsys, fmt):
+    """--quality could have been dropped on the way to the encoder: only its messages were tested."""
+    src = tmp_path / "in"
+    save_image(src / "a.png", size=(64, 48))
+    sizes = {}
+    for quality in (30, 95):
+        out = tmp_path / f"q{quality}"
+        assert main(["batch", str(src), str(out), "--format", fmt, "--quality", str(quality), "--model", "bicubic",
+                     "--scale", "2", "--no-progress", "-q"]) == 0
+        written = out / f"a_x2_bicubic.{fmt}"
+        sizes[quality] = written.stat().st_size
+        if fmt == "jpg":
+            assert PILImage.open(written).quantization == jpeg_tables_of_quality(quality)
+    assert sizes[30] < 0.75 * sizes[95]
+
+
 def test_resume_counts_only_files_with_something_in_them_as_done(tmp_path: Path, capsys):
     """`--existing skip` took a folder, or an empty file, at an output's name for a finished
     output: nothing written, exit 0. They are failures, with why; a real output is skipped."""

@@ -64,6 +64,39 @@ def test_bench_bicubic_json_csv_plot(dataset, tmp_path, capsys):
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _bt601_y(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.float64)
+    return 16 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255
+
+
+def test_round_y_and_float_output_change_the_protocol(dataset, tmp_path, capsys):
+    """Neither flag was tested: the command could have ignored both."""
+    def bench(*flags, model="bicubic"):
+        out = tmp_path / f"{model}{''.join(flags)}.json"
+        assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", model, "--no-niqe", "--json",
+                     str(out), "--device", "cpu", "--quiet", *flags]) == 0
+        return json.loads(out.read_text())
+
+    # the RGB image by hand: MATLAB's bicubic both ways, Y in double precision or rounded as uint8
+    hr = np.asarray(PILImage.open(dataset / "a_rgb.png"))
+    sr = imresize(imresize(hr, 0.5), 2)
+
+    def psnr(a, b):
+        return 10 * math.log10(255**2 / np.mean((a - b)[2:-2, 2:-2] ** 2))
+
+    plain, rounded = bench(), bench("--round-y")
+    assert plain["protocol"]["round_y"] is False and rounded["protocol"]["round_y"] is True
+    assert plain["models"][0]["images"][0]["psnr_y"] == pytest.approx(psnr(_bt601_y(sr), _bt601_y(hr)), abs=1e-9)
+    assert rounded["models"][0]["images"][0]["psnr_y"] == pytest.approx(
+        psnr(np.round(_bt601_y(sr)), np.round(_bt601_y(hr))), abs=1e-9)  # measured 56.22 against 59.67 dB
+
+    # a network's float output, unrounded: another score than its 8-bit result (a bicubic result is 8-bit)
+    eight_bit, unrounded = bench(model="fsrcnn"), bench("--float-output", model="fsrcnn")
+    assert (eight_bit["protocol"]["output"], unrounded["protocol"]["output"]) == ("8-bit", "float")
+    difference = abs(eight_bit["models"][0]["psnr_y"] - unrounded["models"][0]["psnr_y"])
+    assert 0 < difference < 0.5  # rounding to 8 bits: 0.13 dB on these smooth images
+
+
 def test_bench_two_models_through_the_engine(dataset, tmp_path):
     out_json = tmp_path / "r.json"
     rc = main(["bench", "--dataset", str(dataset), "--scale", "3", "--model", "bicubic",

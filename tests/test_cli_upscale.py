@@ -38,6 +38,25 @@ def test_one_file_to_a_file(tmp_path):
     assert "a_x3.webp" in r.stdout
 
 
+@pytest.mark.parametrize("fmt", ["jpg", "webp"])
+def test_quality_sets_the_encoders_quality(tmp_path, fmt):
+    """--quality could have been dropped on the way to the encoder: no test looked at the file."""
+    from test_batch_cli import jpeg_tables_of_quality
+
+    from sr_desktop.cli.main import main
+
+    src = _png(tmp_path / "a.png", h=48, w=64)
+    sizes = {}
+    for quality in (30, 95):
+        out = tmp_path / f"a_{quality}.{fmt}"
+        assert main(["upscale", str(src), "-o", str(out), "--model", "bicubic", "--scale", "2", "--quality",
+                     str(quality), "-q"]) == 0
+        sizes[quality] = out.stat().st_size
+        if fmt == "jpg":
+            assert PILImage.open(out).quantization == jpeg_tables_of_quality(quality)
+    assert sizes[30] < 0.75 * sizes[95]
+
+
 def test_several_files_to_a_folder_with_format_and_a_bad_file(tmp_path):
     a = _png(tmp_path / "a.png")
     b = _png(tmp_path / "b.png", mode="RGBA")

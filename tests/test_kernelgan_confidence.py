@@ -243,7 +243,27 @@ def test_cli_json_reports_confidence_and_reliable(tmp_path, capsys):
               "--seed", "4",
                "--device", "cpu"])
     line = capsys.readouterr().out
-    assert rc == 0 and "confidence" in line and ("reliable" in line or "DOUBTFUL" in line)
+    # the same seed and iterations as the --json run: its doubt, in words
+    assert rc == 0 and line.rstrip().endswith(f"; confidence {record['confidence']:.2f}, DOUBTFUL ({record['doubt']})")
+
+
+def test_cli_early_stop_is_on_unless_no_early_stop(tmp_path, capsys, monkeypatch):
+    """--no-early-stop reached no test: the command could have dropped it."""
+    from sr_desktop.engine import kernelgan
+
+    real, asked = kernelgan.estimate_kernel, []
+
+    def recording(image, **kwargs):
+        asked.append(kwargs["early_stop"])
+        return real(image, **kwargs)
+
+    monkeypatch.setattr(kernelgan, "estimate_kernel", recording)
+    src = tmp_path / "lr.png"
+    PILImage.fromarray(np.round(small_image(2) * 255).astype(np.uint8)).save(src)
+    for i, flags in enumerate(([], ["--no-early-stop"])):
+        assert main(["kernel", "--method", "kernelgan", str(src), "-o", str(tmp_path / f"k{i}.npy"), "--iterations",
+                     "10", "--seed", "4", "--device", "cpu", "-q", *flags]) == 0
+    assert asked == [True, False]
 
 
 def diverging_on(monkeypatch, seeds: set[int]) -> list[int]:

@@ -165,6 +165,24 @@ def test_maps_are_displayable(hr):
     assert ssim_display_map(hr, hr).mean() > ssim_display_map(hr, noisy).mean()
 
 
+def test_the_difference_map_colours_the_largest_channel_difference_up_to_its_995th_percentile():
+    """Only dtype, shape and a one-colour map were checked: a mean over the channels, or
+    another percentile, passed."""
+    from sr_desktop.engine.metrics.maps import _colormap
+
+    a = np.zeros((10, 20, 3), np.uint8)
+    b = a.copy()
+    b[..., 1] = 10  # 199 pixels 10 apart in one channel
+    b[0, 0] = (200, 0, 0)  # one outlier, 200 apart in another
+    inferno = _colormap("inferno")
+    shown = difference_map(a, b)
+    # the 99.5th percentile of 199 tens and one 200: 10 + 0.005 × 190 = 10.95
+    assert np.array_equal(shown[5, 5], inferno[round(10 / 10.95 * 255)])  # index 233
+    assert np.array_equal(shown[0, 0], inferno[255])  # the outlier, clipped
+    fixed = difference_map(a, b, vmax=64)
+    assert np.array_equal(fixed[5, 5], inferno[40]) and np.array_equal(fixed[0, 0], inferno[255])
+
+
 def test_sharpness_and_consistency(hr):
     flat = np.full((32, 32, 3), 90, dtype=np.uint8)
     s = sharpness(flat)
