@@ -83,16 +83,28 @@ def _running(qtbot, tmp_path, iterations: int) -> tuple[TrainDialog, list[int]]:
     return dialog, seen
 
 
-def test_pause_cancel_resume(qtbot, tmp_path):
+def test_pause_cancel_resume(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from sr_desktop.engine.training import loop
+
+    held, hold = threading.Event(), loop._hold
+
+    def holding(pause, cancel):
+        held.set()
+        return hold(pause, cancel)
+
+    monkeypatch.setattr(loop, "_hold", holding)
     dialog, seen = _running(qtbot, tmp_path, 30)
     dialog.pause_button.setChecked(True)
     assert dialog.request.pause.is_set()
-    # reports the worker sent before it saw the pause may still be queued for this thread
-    # (2 arrived late under load in one run): let them in, then count
-    qtbot.wait(150)
+    # once the worker holds, the reports it sent before are already queued for this thread
+    # (a count after a fixed wait missed 2 that arrived late under load): let them in, then count
+    qtbot.waitUntil(held.is_set, timeout=60_000)
+    qtbot.wait(50)
     count = len(seen)
     qtbot.wait(400)
-    assert len(seen) <= count + 1  # held between iterations
+    assert len(seen) == count  # held between iterations
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=60_000):
         dialog.cancel()
     assert dialog.result is None and dialog.resume_button.isEnabled()
