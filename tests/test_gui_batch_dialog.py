@@ -395,7 +395,7 @@ def test_quitting_during_a_batch_asks_first(qtbot, tmp_path: Path, hold_from_thi
     window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda q: "discard")
     qtbot.addWidget(window)
     asked = []
-    window.ask_stop_batch = lambda parent, title, text, *rest, **kw: asked.append(text) or len(asked) > 1
+    window.ask_stop_job = lambda parent, title, text, *rest, **kw: asked.append(text) or len(asked) > 1
     src = tmp_path / "in"
     for i in range(5):
         save_image(src / f"img{i}.png", size=(32, 32), seed=i)

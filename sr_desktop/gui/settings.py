@@ -48,6 +48,10 @@ DEFAULTS = {
     "save_quality": DEFAULT_QUALITY,
     "keep_metadata": True,
     "last_dir": "",
+    #: the Train dialog's last run: its folder (filled in again while the run is unfinished)
+    #: and its training images
+    "train_run_dir": "",
+    "train_data": "",
 }
 
 

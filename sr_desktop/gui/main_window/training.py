@@ -3,6 +3,8 @@ into the window's model picker."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
@@ -40,7 +42,13 @@ class TrainingLauncher:
         if self.dialog is not None:  # closed and idle: it was kept, hidden, for the session
             self.dialog.deleteLater()
         self.dialog = dialog = TrainDialog(self.parent, models=list_models(),
-                                           data_dir=self.settings.get("last_dir") or None)
+                                           data_dir=self.settings.get("train_data") or self.settings.get("last_dir")
+                                           or None)
+        dialog.queue.jobStarted.connect(lambda _job: self._remember_run(dialog))
+        # a run stopped unfinished (the window quit during it) is filled in again, Resume ready:
+        # after a restart the dialog was blank, and the run's folder had to be remembered
+        if unfinished := unfinished_run_folder(self.settings.get("train_run_dir")):
+            dialog.out_edit.setText(unfinished)
         dialog.modelTrained.connect(lambda _id: self._models_changed())
         # models added or removed elsewhere (a shell, Models ▸ Remove model…): its Start from list
         # offered a removed one, and Start failed naming every model id
@@ -49,12 +57,19 @@ class TrainingLauncher:
         self.dialog.show()
         return self.dialog
 
-    def _use_model(self, model_id: str) -> None:
+    def _remember_run(self, dialog) -> None:
+        self.settings.set("train_run_dir", dialog.out_edit.text().strip())
+        self.settings.set("train_data", dialog.data_edit.text().strip())
+
+    def _use_model(self, model_id: str, scale: int = 0) -> None:
         """Select the trained model at the scale it was trained for (the picker kept the scale
-        shown before: a ×2 model came up at ×4, through extra passes)."""
+        shown before: a ×2 model came up at ×4, through extra passes; an SRCNN, which serves
+        every scale, too)."""
         if self.picker.set_model_id(model_id):
             spec = self.picker.spec()
-            if spec is not None and len(spec.scales) == 1:
+            if spec is not None and scale in spec.scales:
+                self.picker.set_scale(scale)
+            elif spec is not None and len(spec.scales) == 1:
                 self.picker.set_scale(spec.scales[0])
 
     def _models_changed(self) -> None:
@@ -66,3 +81,15 @@ class TrainingLauncher:
             self.dialog.set_models(models)
         if self.metrics_panel is not None:
             self.metrics_panel.reload_models()
+
+
+def unfinished_run_folder(folder: str) -> str:
+    """`folder` when it holds a run stopped before its end (its checkpoint short of its
+    iterations), else ""."""
+    from sr_desktop.engine.training.checkpoint import latest_iteration, recorded_settings
+
+    if not folder:
+        return ""
+    checkpoint = Path(folder).expanduser() / "checkpoint"
+    done, total = latest_iteration(checkpoint), recorded_settings(checkpoint).get("iterations")
+    return folder if done is not None and isinstance(total, int) and done < total else ""

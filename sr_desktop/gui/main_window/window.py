@@ -129,8 +129,9 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.shortcuts_sheet: ShortcutsSheet | None = None  # (made at the first F1, then raised again)
         self.about_box: QMessageBox | None = None
-        #: asks before quitting stops a running batch (`widgets.confirm`'s arguments; tests set it)
-        self.ask_stop_batch = confirm
+        #: asks before quitting stops a running batch or training run (`widgets.confirm`'s
+        #: arguments; tests set it)
+        self.ask_stop_job = confirm
 
         self._build_central(models)
         self.upscaler = Upscaler(self, self.session, self.picker, self.compare, self,
@@ -318,9 +319,22 @@ class MainWindow(QMainWindow):
             return True
         bar = dialog.progress_bar
         done = f" ({bar.value()} of {bar.maximum()} files done)" if bar.maximum() > 0 else ""
-        return self.ask_stop_batch(
+        return self.ask_stop_job(
             self, "Quit SR Desktop", f"A batch export is running{done}. Stop it and quit? The files done are "
             "kept, and its report says which were not.", "Stop and quit", "stopBatchBox", warning=True)
+
+    def _may_stop_training(self) -> bool:
+        """Whether quitting may stop a running training run: asked (it stopped without a word,
+        and after a restart the Train dialog did not say where it was)."""
+        dialog = self.training.dialog
+        if dialog is None or not dialog.is_running():
+            return True
+        bar = dialog.progress_bar
+        done = f" (iteration {bar.value()} of {bar.maximum()})" if bar.value() > 0 else ""
+        return self.ask_stop_job(
+            self, "Quit SR Desktop", f"A training run is running{done}. Stop it and quit? It saves a checkpoint "
+            f"after its iteration: Tools ▸ Train a model… resumes it from its Run folder, "
+            f"{dialog.out_edit.text().strip()}.", "Stop and quit", "stopTrainingBox", warning=True)
 
     def _run_settings(self) -> RunSettings:
         picker = self.picker
@@ -746,7 +760,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         asked = not getattr(self, "_closing_for_signal", False)
-        if asked and (not self._may_stop_batch() or not self.saver.may_discard_result()):
+        if asked and (not self._may_stop_batch() or not self._may_stop_training()
+                      or not self.saver.may_discard_result()):
             event.ignore()
             return
         # cancel everything first, then wait for each job: the 2 s are shared
@@ -759,6 +774,8 @@ class MainWindow(QMainWindow):
             batch.cancel()
             queues.append(batch.queue)
         self.kernel_panel.cancel()
+        if self.training.dialog is not None:  # (agreed to above: it saves a checkpoint, waited for at exit)
+            self.training.dialog.cancel()
         stopped = all([  # a list: every queue is shut down, even after one failed to stop
             q.shutdown(timeout=max(0.1, CLOSE_TIMEOUT_S - (time.perf_counter() - started)))
             for q in queues
