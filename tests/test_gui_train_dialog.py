@@ -42,7 +42,7 @@ def test_a_run_to_the_end_plots_and_offers_the_model(qtbot, tmp_path):
     qtbot.addWidget(dialog)
     _fill(dialog, tmp_path, 20, name="gui tiny")
     used = []
-    dialog.useModelRequested.connect(used.append)
+    dialog.useModelRequested.connect(lambda *used_as: used.append(used_as))
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
         assert dialog.start()
     assert dialog.result is not None, dialog.status_label.text()
@@ -51,8 +51,8 @@ def test_a_run_to_the_end_plots_and_offers_the_model(qtbot, tmp_path):
     assert dialog.after_label.pixmap() is not None and not dialog.after_label.pixmap().isNull()
     assert dialog.use_button.isEnabled() and dialog.focusWidget() is dialog.use_button  # (what comes next)
     dialog.use_button.click()
-    assert used == [dialog.result.model_id]
-    assert used[0] in [s.id for s in list_custom_specs()]
+    assert used == [(dialog.result.model_id, 2)]  # at the scale it trained
+    assert used[0][0] in [s.id for s in list_custom_specs()]
     shot = os.environ.get("SR_TRAIN_DIALOG_PNG")
     if shot:  # to look at it: SR_TRAIN_DIALOG_PNG=/tmp/train.png pytest ...
         dialog.resize(1100, 640)
@@ -105,6 +105,11 @@ def test_pause_cancel_resume(qtbot, tmp_path, monkeypatch):
     count = len(seen)
     qtbot.wait(400)
     assert len(seen) == count  # held between iterations
+    # a report that arrives once held gives no ETA (it showed the last one for as long as it was held)
+    from sr_desktop.engine.core.progress import ProgressInfo
+
+    dialog._on_progress(ProgressInfo(seen[-1], 30, 1.0, 3.0, "training", extra={"loss": 0.1, "its": 2.0}))
+    assert dialog.status_label.text().startswith("Paused · iteration ") and "ETA" not in dialog.status_label.text()
     with qtbot.waitSignal(dialog.queue.jobEnded, timeout=60_000):
         dialog.cancel()
     assert dialog.result is None and dialog.resume_button.isEnabled()
@@ -114,6 +119,142 @@ def test_pause_cancel_resume(qtbot, tmp_path, monkeypatch):
     assert dialog.result is not None and dialog.result.iterations == 30
     assert min(seen[seen.index(stopped) + 1:]) > stopped  # continued, not restarted
 
+
+
+def test_cancel_greys_out_pause_too(qtbot, tmp_path):
+    """Pause stayed enabled while the run stopped: clicking it wrote "Paused." over "Stopping
+    after this iteration…" and offered Continue for a run that was ending."""
+    dialog, _seen = _running(qtbot, tmp_path, 30)
+    dialog.pause_button.setChecked(True)
+    dialog.cancel()
+    assert not dialog.pause_button.isEnabled() and not dialog.pause_button.isChecked()
+    assert dialog.pause_button.text() == "Pause" and not dialog.request.pause.is_set()
+    assert dialog.status_label.text() == "Stopping after this iteration (saving a checkpoint)…"
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=60_000):
+        pass
+    assert not dialog.pause_button.isEnabled() and dialog.resume_button.isEnabled()
+
+
+def test_the_status_line_gets_all_its_lines_on_a_small_screen(qtbot, tmp_path):
+    """At 784×660 (an 800-px-wide screen) a four-line end of a run was cut to its middle three:
+    the wrapped label's height was what the layout had left."""
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    create_application()
+    window = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(window)
+    window.show()
+    dialog = window.training.open_dialog()
+    qtbot.waitExposed(dialog)
+    _fill(dialog, tmp_path, 50)
+    import numpy as np
+
+    for preview in (dialog.before_label, dialog.after_label):  # a run's previews and curves shown
+        preview.show_pixels(np.full((96, 96, 3), 128, np.uint8))
+    for i in range(1, 6):
+        dialog.loss_plot.add_point(i * 10, 0.1 / i)
+        dialog.psnr_plot.add_point(i * 10, 20.0 + i)
+    dialog.psnr_plot.set_reference(35.77, "bicubic 35.77 dB")
+    dialog.progress_bar.setValue(50)
+    # two lines that wrap into four or more (a plain QLabel hinted them at a guessed width)
+    dialog.status_label.setText(
+        "Done: 50 iterations, validation PSNR-Y 23.38 dB (bicubic 35.77 dB). Model: /tmp/rv/trainflow/runs/r1/"
+        "model.safetensors — registered as “My texture SRCNN” (custom-my-texture-srcnn)\nresumed with another "
+        "learning-rate schedule: “iterations” 40 → 50; iteration 41 trains at lr 1.91e-05 (under the checkpoint's "
+        "schedule: 0)")
+    label = dialog.status_label
+    spacing = label.fontMetrics().lineSpacing()
+
+    def lines_needed() -> int:
+        from PySide6.QtCore import QRect, Qt
+
+        return label.fontMetrics().boundingRect(QRect(0, 0, label.width(), 10**5), int(Qt.TextFlag.TextWordWrap),
+                                                label.text()).height() // spacing
+
+    qtbot.wait(50)
+    assert lines_needed() >= 4
+    # its least height is what its lines need: a layout short of room squeezes it no further
+    qtbot.waitUntil(lambda: label.minimumHeight() >= lines_needed() * spacing)
+    assert label.height() >= lines_needed() * spacing
+    dialog._show_error("cannot resume " * 40)  # bold, wrapped over several lines
+    qtbot.waitUntil(lambda: label.minimumHeight() >= 3 * spacing and label.height() >= 3 * spacing)
+    assert label.text().startswith("<b>Error: cannot resume")
+
+
+def test_the_end_names_the_registered_model_and_cautions_below_bicubic(qtbot, tmp_path):
+    """The Done line gave the id only (a name already taken became "… (2)" without a word),
+    and a model scoring far below bicubic was offered as the next step."""
+    import torch
+
+    from sr_desktop.app.jobs import Job, JobOutcome
+    from sr_desktop.engine.models.archs.srvgg import SRVGGNetCompact
+    from sr_desktop.engine.models.custom import add_custom_model
+    from sr_desktop.engine.training.loop import TrainResult
+
+    torch.save({"params": SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2).state_dict()}, tmp_path / "m.pth")
+    spec = add_custom_model(tmp_path / "m.pth", name="texture net")
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 10)
+
+    def end(psnr_y: float) -> str:
+        result = TrainResult(tmp_path / "run", tmp_path / "run" / "model.safetensors", 10, 1.0, 10.0,
+                             {"psnr_y": psnr_y}, {"psnr_y": 30.0}, spec.id)
+        dialog._on_ended(JobOutcome(Job(None, None), result))
+        return dialog.status_label.text()
+
+    better = end(31.0)
+    assert f"registered as “texture net” ({spec.id})" in better and "below bicubic" not in better
+    assert dialog.focusWidget() is dialog.use_button
+    worse = end(23.29)
+    assert "validation PSNR-Y 23.29 dB (bicubic 30.00 dB)" in worse
+    assert "It scores below bicubic: train it longer (more Iterations, then Resume) before using it." in worse
+
+
+def test_quitting_during_a_run_asks_and_a_restart_fills_the_stopped_run_in(qtbot, tmp_path):
+    """The window quit during a run without a word (a batch is asked about), and the Train
+    dialog of the next start was blank: the run's folder had to be remembered to resume it."""
+    from sr_desktop.gui.app import create_application
+    from sr_desktop.gui.main_window.window import MainWindow
+    from sr_desktop.gui.settings import GuiSettings
+
+    create_application()
+
+    def window():
+        made = MainWindow(settings=GuiSettings(tmp_path / "gui.ini"), confirm_discard=lambda _q: "discard")
+        qtbot.addWidget(made)
+        return made
+
+    first = window()
+    dialog = first.training.open_dialog()
+    _fill(dialog, tmp_path, 400)
+    seen = []
+    dialog.queue.jobProgress.connect(lambda _job, info: _iteration(info) and seen.append(info.done))
+    assert dialog.start()
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=60_000)
+    asked = []
+    first.ask_stop_job = lambda parent, title, text, *rest, **kw: asked.append(text) or len(asked) > 1
+    assert not first.close() and dialog.is_running()  # "no": it goes on
+    assert asked[0].startswith("A training run is running (iteration ")
+    assert asked[0].endswith(f"resumes it from its Run folder, {tmp_path / 'run'}.")
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=60_000):
+        assert first.close()  # "yes": it stops with a checkpoint
+    assert dialog.has_stopped_run()
+
+    again = window().training.open_dialog()
+    assert again.out_edit.text() == str(tmp_path / "run") and again.resume_button.isEnabled()
+    assert again.arch_combo.currentText() == TINY and again.iterations_spin.value() == 400
+    assert again.status_label.text().startswith("The run in run is filled in: Resume continues it")
+    # a finished run is not filled in again (Start would be refused there); its images are
+    from sr_desktop.cli.main import main
+
+    assert main(["train", "--arch", TINY, "--scale", "2", "--data", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "done"), "--iterations", "2", "--batch", "2", "--patch", "16", "-q"]) == 0
+    GuiSettings(tmp_path / "gui.ini").set("train_run_dir", str(tmp_path / "done"))
+    fresh = window().training.open_dialog()
+    assert fresh.out_edit.text() == "" and fresh.data_edit.text() == str(tmp_path / "data")
 
 
 def test_a_pause_before_the_first_iteration_is_said(qtbot, tmp_path):
@@ -170,6 +311,8 @@ def test_a_new_dialog_resumes_a_run_folder_with_a_checkpoint(qtbot, tmp_path):
         logged = list(dialog.loss_plot.points)
         assert logged and logged[0][0] < logged[-1][0] <= stopped
         assert dialog.psnr_plot.reference is not None
+        # and what ran its last validation (named only from the next validation on)
+        assert dialog.val_backend in ("torch", "openvino")
         # and its last validation's previews (they stayed blank until the next validation)
         for label in (dialog.before_label, dialog.after_label):
             assert label.pixmap() is not None and not label.pixmap().isNull()
@@ -227,11 +370,15 @@ def test_tools_menu_opens_the_train_dialog_and_use_selects_the_model(qtbot, tmp_
     assert dialog is not None and dialog.isVisible()
     window.training.action.trigger()  # a second trigger raises the same dialog
     assert window.training.dialog is dialog
-    dialog.useModelRequested.emit("bicubic")
+    dialog.useModelRequested.emit("bicubic", 0)
     assert window.picker.model_id() == "bicubic"
     window.picker.set_scale(4)
-    dialog.useModelRequested.emit("waifu2x-photo")  # a model of one scale, as a trained one is
+    dialog.useModelRequested.emit("waifu2x-photo", 0)  # a model of one scale
     assert window.picker.model_id() == "waifu2x-photo" and window.picker.scale() == 2  # (it stayed ×4)
+    window.picker.set_scale(2)
+    # a network that serves several scales (an SRCNN trained at ×3) comes up at the run's (it stayed ×2)
+    dialog.useModelRequested.emit("realesr-animevideov3", 3)
+    assert window.picker.model_id() == "realesr-animevideov3" and window.picker.scale() == 3
     # a model added, then removed, from a shell: Start from follows (it offered a removed one)
     import torch
 
@@ -486,7 +633,7 @@ def test_a_command_line_run_folder_fills_the_form_and_resumes_with_its_own_setti
     from sr_desktop.engine.models.custom import list_custom_specs
 
     mine = [s for s in list_custom_specs() if s.name.startswith("cli net")]
-    assert [s.name for s in mine] == ["cli net"] and "trained here: 16 iterations" in mine[0].description
+    assert [s.name for s in mine] == ["cli net"] and "trained here at ×2: 16 iterations" in mine[0].description
 
 
 @pytest.mark.parametrize("iterations, batch, shown", [(20_000_000, 2000, (20_000_000, 2000)),

@@ -152,7 +152,9 @@ def test_200_iterations_beat_bicubic_then_the_model_upscales(folders, tmp_path, 
     assert Image.open(out / "curves.png").size == (840, 300)
     # registered: in the custom models, saying how it was trained, and usable by `upscale`
     (spec,) = [s for s in list_custom_specs() if s.id == result.model_id]
-    assert (f"trained here: 200 iterations on {folders[0].name}, validation PSNR-Y "
+    # (VDSR serves ×2-×4: the scale it learnt is said)
+    assert spec.scales == [2, 3, 4]
+    assert (f"trained here at ×2: 200 iterations on {folders[0].name} (loss l1:1), validation PSNR-Y "
             f"{result.validation['psnr_y']:.2f} dB") in spec.description
     up = tmp_path / "up.png"
     assert main(["upscale", str(folders[1] / "img0.png"), "-o", str(up), "--model", result.model_id,

@@ -10,7 +10,7 @@ import re
 
 from PySide6 import QtGui
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt
-from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QColor, QFontMetrics, QPalette
+from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QColor, QFontMetrics, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -124,11 +124,34 @@ class WrapLabel(QLabel):
             return
         m = self.contentsMargins()
         inner = max(1, self.width() - m.left() - m.right() - 2 * self.margin())
-        text = QFontMetrics(self.font()).boundingRect(
-            QRect(0, 0, inner, 100000), int(Qt.TextFlag.TextWordWrap), self.text())
-        needed = text.height() + m.top() + m.bottom() + 2 * self.margin()
+        if self.textFormat() == Qt.TextFormat.RichText:  # (its tags take no room)
+            document = QTextDocument()
+            document.setDefaultFont(self.font())
+            document.setDocumentMargin(0)
+            document.setHtml(self.text())
+            document.setTextWidth(inner)
+            height = int(document.size().height() + 0.999)
+        else:
+            height = QFontMetrics(self.font()).boundingRect(
+                QRect(0, 0, inner, 100000), int(Qt.TextFlag.TextWordWrap), self.text()).height()
+        needed = height + m.top() + m.bottom() + 2 * self.margin()
         if needed != self.minimumHeight():
             self.setMinimumHeight(needed)
+
+
+class StatusLine(WrapLabel):
+    """A dialog's status line: wrapped plain text that always gets the lines it needs (a
+    plain QLabel under a tall form was cut to two of four lines), or an error in bold that
+    says "Error:" too (a screen reader does not read bold)."""
+
+    def setText(self, text: str) -> None:
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        super().setText(text)
+
+    def show_error(self, message: str) -> None:
+        """Show "Error: `message`" in bold (`message` is plain text)."""
+        self.setTextFormat(Qt.TextFormat.RichText)
+        super().setText(f"<b>Error: {html.escape(message)}</b>")
 
 
 class ElidingComboBox(QComboBox):

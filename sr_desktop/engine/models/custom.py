@@ -491,13 +491,14 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
 
 def _training_record(path: Path) -> dict[str, Any]:
     """How a model trained here was trained, from its safetensors metadata (iterations,
-    validation PSNR-Y, data, losses, degradation, starting model); {} for any other file.
+    validation PSNR-Y, the scale it trained, data, losses, degradation, starting model); {}
+    for any other file.
     Four "mynet" entries could not be told apart without opening their files."""
     meta = safetensors_metadata(path)
     if meta.get("sr_desktop_trained") != "1":
         return {}
     record: dict[str, Any] = {}
-    for key, kind in (("iterations", int), ("val_psnr_y", float)):
+    for key, kind in (("iterations", int), ("val_psnr_y", float), ("scale", int)):
         try:
             record[key] = kind(meta[key])
         except (KeyError, ValueError):

@@ -266,18 +266,23 @@ def recommended_tile(arch: str) -> int:
         return NCNN_RECOMMENDED_TILE
 
 
-def training_summary(training: dict[str, Any]) -> str:
-    """"trained here: 600 iterations on T91, validation PSNR-Y 22.72 dB" of a
-    `_training_record`; "" for none."""
+def training_summary(training: dict[str, Any], several_scales: bool = False) -> str:
+    """"trained here at ×2: 600 iterations on T91 (loss l1:1), validation PSNR-Y 22.72 dB" of
+    a `_training_record`; "" for none. The scale it trained is said for a network that serves
+    `several_scales` (an SRCNN listed ×2, ×3, ×4 did not say which one it had learnt)."""
     if not training:
         return ""
     how = [f"{training['iterations']} iterations"] if isinstance(training.get("iterations"), int) else []
     if isinstance(training.get("data"), list) and training["data"]:
         how.append("on " + ", ".join(Path(str(folder)).name for folder in training["data"]))
+    if isinstance(training.get("losses"), str) and training["losses"]:
+        how.append(f"(loss {training['losses']})")
     parts = [" ".join(how)] if how else []
     if isinstance(training.get("val_psnr_y"), float):
         parts.append(f"validation PSNR-Y {training['val_psnr_y']:.2f} dB")
-    return "trained here" + (": " + ", ".join(parts) if parts else "")
+    scale = training.get("scale") if several_scales else None
+    trained = "trained here" + (f" at ×{scale}" if isinstance(scale, int) and scale > 0 else "")
+    return trained + (": " + ", ".join(parts) if parts else "")
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -302,7 +307,7 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         scales=scales,
         tags=["custom"],
         description=f"user model ({arch}, {served}) added from {entry.get('original', main.name)}"
-        + (f"; {summary}" if (summary := training_summary(_dict(entry.get("training")))) else "")
+        + (f"; {summary}" if (summary := training_summary(_dict(entry.get("training")), len(scales) > 1)) else "")
         + (f"; licence: {licence}" if licence else ""),
         license=licence,
         source={"file": str(main), "files": [str(f) for f in files],

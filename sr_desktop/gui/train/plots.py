@@ -134,8 +134,10 @@ class CurvePlot(QWidget):
             ry = at(x0, self._y(self.reference)).y()
             p.setPen(QPen(muted, 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(plot.left(), ry), QPointF(plot.right(), ry))
-            p.drawText(QRectF(plot.left() + 4, ry - line_height - 2, plot.width() - 8, line_height),
-                       Qt.AlignmentFlag.AlignRight | absolute, self.reference_label)
+            # above its line, or below it when the line is at the top (it crossed the frame)
+            above = ry - line_height - 2
+            p.drawText(QRectF(plot.left() + 4, above if above >= plot.top() else ry + 2, plot.width() - 8,
+                              line_height), Qt.AlignmentFlag.AlignRight | absolute, self.reference_label)
         p.setPen(QPen(self.color, 2))
         line = QPolygonF([at(x, y) for x, y in zip(xs, ys, strict=True)])
         if len(line) > 1:
