@@ -1774,3 +1774,21 @@ def test_save_as_resizes_the_result_to_the_size_asked_for(make_window, tmp_path,
     window.saver.ask_save_target = lambda suggested, options: offered.append(options.size)
     window.saver.save_as()
     assert offered == [window.session.saved_options.size] and offered[0].width == 100
+
+
+def test_a_click_on_the_empty_drop_zone_opens_images(make_window, qtbot, tmp_path, monkeypatch):
+    """The dashed "drop images here" zone did nothing when clicked (other upscalers open their
+    file dialog there); with an image shown a click is the image's (pan), not an open."""
+    window = make_window()
+    opened = []
+    monkeypatch.setattr(window.opener, "open_dialog", lambda: opened.append(True))
+    view = window.compare
+    qtbot.mouseMove(view, view.rect().center())
+    assert view.cursor().shape() == Qt.CursorShape.PointingHandCursor  # (a click does something here)
+    qtbot.mouseClick(view, Qt.MouseButton.RightButton, pos=view.rect().center())
+    assert opened == []
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.rect().center())
+    assert opened == [True]
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.rect().center())
+    assert opened == [True]

@@ -423,6 +423,20 @@ def test_downscale_and_validation_backend_reach_the_run(qtbot, tmp_path):
     assert [line["precision"] for line in lines if line["kind"] == "precision"] == ["fp32"]
 
 
+def test_start_names_every_missing_folder_at_once(qtbot, tmp_path):
+    """An empty form said "choose a run folder" (the third row), then, filled, that the Data
+    folder was missing: one Start each."""
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.data_edit.setText("")
+    assert not dialog.start()
+    assert dialog.status_label.text() == ("<b>Error: choose the training images (“Data”) and a “Run folder”</b>")
+    dialog.out_edit.setText(str(tmp_path / "run"))
+    assert not dialog.start()
+    assert dialog.status_label.text() == "<b>Error: choose the training images (“Data”)</b>"
+    assert not dialog.is_running() and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("text, message", [("0.9 x", "Downscale takes fractions"), ("1.5", "“Downscale” takes")])
 def test_a_bad_downscale_is_one_line_and_starts_nothing(qtbot, tmp_path, text, message):
     dialog = TrainDialog()

@@ -821,6 +821,8 @@ def test_enhance_region_without_a_region_takes_the_part_in_view(window, tmp_path
         assert window.metrics_panel.region() == box
     wait_idle(qtbot, window)
     assert window.session.region_result is not None and window.session.region_result[0] == box
+    # the hint went with the action that followed it (it stayed beside the region's result)
+    assert not window.message_bar.isVisible(), window.message_bar.text()
 
 
 def test_the_chosen_variant_is_remembered(window, tmp_path):

@@ -1,6 +1,7 @@
 """Pointer gestures of the compare view: pan (left or middle drag), the split divider,
 the region rubber band and region move (Shift or the region tool), double-click for fit /
-100 %, and the cursor that tells which gesture a press would start.
+100 %, a click on the empty drop zone to open images, and the cursor that tells which
+gesture a press would start.
 
 A mixin of :class:`~sr_desktop.gui.compare.view.CompareView` (its Qt event handlers); it
 works through the view's panes, mapping, region and zoom helpers.
@@ -25,6 +26,9 @@ class PointerGestures:
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._content.original is None:
+            if event.button() == Qt.MouseButton.LeftButton:  # the drop zone: a click opens, as in
+                self.openRequested.emit()  # other upscalers (it did nothing)
+                return
             event.ignore()
             return
         pos = QPointF(event.position())
@@ -164,7 +168,7 @@ class PointerGestures:
         if pos is None:
             pos = QPointF(self.mapFromGlobal(self.cursor().pos()))
         if self._content.original is None:
-            self.unsetCursor()
+            self.setCursor(Qt.CursorShape.PointingHandCursor)  # (a click opens images)
             return
         drag = self._drag["kind"] if self._drag else None
         if drag == "divider" or (drag is None and self._near_divider(pos)):

@@ -20,7 +20,7 @@ from PySide6.QtGui import (
 
 from sr_desktop.gui.key_text import with_native_keys
 
-EMPTY_HINT = "Drop images here or press Ctrl+O"
+EMPTY_HINT = "Drop images here, or click to choose them (Ctrl+O)"
 
 HANDLE_RADIUS = 14.0
 LABEL_MARGIN = 8.0

@@ -76,6 +76,8 @@ class CompareView(PointerGestures, QWidget):
 
     regionSelected = Signal(tuple)  # (x, y, w, h) in original pixels
     regionCleared = Signal()
+    #: a click on the empty view (its drop zone): the window opens its file dialog
+    openRequested = Signal()
     zoomChanged = Signal(float)
     #: screen pixels per original pixel (see `magnification`), after every change of it
     magnificationChanged = Signal(float)

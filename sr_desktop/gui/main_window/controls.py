@@ -106,7 +106,9 @@ class ControlsPanel(QWidget):
         self.region_rerun_button = QPushButton("Enhance region")
         self.region_rerun_button.setToolTip("Upscale only the region drawn; with none, zoomed in: the part in view")
         self.apply_whole_button = QPushButton("Apply to whole image")
+        self.apply_whole_button.setToolTip("Upscale the whole image with the model picked, as Upscale does")
         self.region_clear_button = QPushButton("Clear")
+        self.region_clear_button.setToolTip("Remove the region and its result from the view")
         buttons = QHBoxLayout()
         buttons.addWidget(self.region_rerun_button)
         buttons.addWidget(self.region_clear_button)
@@ -154,6 +156,8 @@ class ControlsPanel(QWidget):
         self.mode_combo.addItem("Split (drag the divider)", "split")
         self.mode_combo.addItem("Side by side", "side_by_side")
         self.mode_combo.setAccessibleName("Compare mode")
+        self.mode_combo.setToolTip("Compare the original and the result: one image split by a divider, or two "
+                                   "side by side that zoom and pan together")
         self.region_tool_check = QCheckBox("Region tool (R): drag selects a region")
         self.region_tool_check.setToolTip("Without it, Shift+drag selects a region and drag pans")
         hint = QLabel("Hold Space to see the original.\nWheel: zoom · drag: pan")

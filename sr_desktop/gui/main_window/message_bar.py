@@ -17,7 +17,8 @@ from sr_desktop.gui.widgets import WrapLabel, muted_colour
 
 #: the style's standard icon for each level
 _ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
-          "info": QStyle.StandardPixmap.SP_MessageBoxInformation}
+          "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
+          "hint": QStyle.StandardPixmap.SP_MessageBoxInformation}
 _ICON_SIZE = 16
 _RADIUS = 4
 
@@ -55,8 +56,9 @@ class MessageBar(QFrame):
         self.hide()
 
     def show_message(self, text: str, level: str = "error") -> None:
-        """Show ``text`` (level "error" or "info": the style's icon for it, and an error is
-        framed in the palette's highlight colour); removes any action button."""
+        """Show ``text`` (level "error", "info", or "hint": an info on what the action just
+        tried needs, gone with the next action as an error is; the style's icon for it, and an
+        error is framed in the palette's highlight colour); removes any action button."""
         icon = _ICONS.get(level, _ICONS["info"])
         self._icon.setPixmap(self.style().standardIcon(icon).pixmap(_ICON_SIZE, _ICON_SIZE))
         self.level = level

@@ -221,6 +221,8 @@ class ModelPicker(QWidget):
         self.model_combo = ElidingComboBox()
         self.model_combo.setObjectName("modelCombo")
         self.model_combo.setAccessibleName("Model")
+        self.model_combo.setToolTip("The network that upscales; in the open list, hover a model for its paper, "
+                                    "scales, licence and measured PSNR")
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(18)
         self._model_items = QStandardItemModel(self)
@@ -236,18 +238,24 @@ class ModelPicker(QWidget):
 
         self.variant_combo = QComboBox()
         self.variant_combo.setAccessibleName("Variant")
+        self.variant_combo.setToolTip("The model's weights to use: a denoise level, a width, a style")
         self.variant_label = QLabel("Variant")
         self.variant_label.setBuddy(self.variant_combo)  # screen readers announce the label with it
         self.scale_combo = QComboBox()
         self.scale_combo.setObjectName("scaleCombo")
         self.scale_combo.setAccessibleName("Scale")
+        self.scale_combo.setToolTip("How many times wider and taller the result is. (native): a scale the network "
+                                    "makes itself; another runs it once or more and resizes the rest")
 
         self.device_combo = QComboBox()
         for name in UPSCALE_DEVICE_CHOICES:
             self.device_combo.addItem(name, name)
         self.device_combo.setAccessibleName("Device")
+        self.device_combo.setToolTip("What runs the model: auto takes a GPU when there is one, else the CPU")
         self.precision_combo = QComboBox()
         self.precision_combo.setAccessibleName("Precision")
+        self.precision_combo.setToolTip("The numbers the model computes in: fp32 is exact; fp16 and bf16 are "
+                                        "faster on a GPU, a little less exact; auto chooses for the device")
         for name in PRECISION_CHOICES:
             self.precision_combo.addItem(name, name)
         self._disable_unavailable_devices()

@@ -238,7 +238,7 @@ class ImageOpener:
                 return
         qimage = QGuiApplication.clipboard().image()
         if qimage.isNull():
-            self.feedback.show_error("The clipboard holds no image.", level="info")
+            self.feedback.show_error("The clipboard holds no image.", level="hint")
             return
         if not self.may_discard_result():
             return

@@ -106,15 +106,15 @@ class ResultSaver:
         """A whole-image result is on the after side; else says why nothing is saved.
         `asked`: the unsaved-result question named the whole result, shown or not."""
         if self.session.result is None:
-            self.feedback.show_error("There is no result to save yet: upscale the image first.", level="info")
+            self.feedback.show_error("There is no result to save yet: upscale the image first.", level="hint")
             return False
         if asked:
             return True
         if not self.session.result_shown:  # saving it would write what is not on screen
-            self.feedback.show_error(REGION_HIDES_RESULT + ".", level="info")
+            self.feedback.show_error(REGION_HIDES_RESULT + ".", level="hint")
             return False
         if (instead := self.shown_instead()) is not None:
-            self.feedback.show_error(shown_instead_text(instead) + ".", level="info")
+            self.feedback.show_error(shown_instead_text(instead) + ".", level="hint")
             return False
         return True
 

@@ -316,7 +316,7 @@ class KernelTools:
         from sr_desktop.engine.pipeline.upscale import UpscaleOptions
 
         if self.session.image is None:
-            self.feedback.show_error("Open an image first.", level="info")
+            self.feedback.show_error("Open an image first.", level="hint")
             return None
         options = UpscaleOptions(
             model=model, scale=int(scale), kernel=kernel, device=self.picker.torch_device(),

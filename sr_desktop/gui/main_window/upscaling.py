@@ -95,7 +95,7 @@ class Upscaler(QObject):
             box = self.compare.visible_box()
             if box is None:
                 self.feedback.show_error("Draw a region on the image first, or zoom in: Enhance region then "
-                                         "takes the part in view.", level="info")
+                                         "takes the part in view.", level="hint")
                 return None
             self.compare.set_region(box)
             self.session.select_region(box)
@@ -106,7 +106,7 @@ class Upscaler(QObject):
     def _submit(self, box) -> Job | None:
         image = self.session.image
         if image is None:
-            self.feedback.show_error("Open an image first.", level="info")
+            self.feedback.show_error("Open an image first.", level="hint")
             return None
         try:
             options = self.picker.options()

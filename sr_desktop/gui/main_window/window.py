@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
         # a click outside the region is the Clear button: the whole result comes back (it only
         # forgot the box, and left the whole result hidden with Save and Clear disabled)
         self.compare.regionCleared.connect(self.clear_region)
+        self.compare.openRequested.connect(self.open_dialog)
         self.compare.magnificationChanged.connect(lambda factor: self.status_labels.show_zoom(factor))
         self.compare.installEventFilter(SpaceHoldFilter(self.compare))
         QApplication.instance().installEventFilter(FocusedWidgetKeys(self))
@@ -643,11 +644,12 @@ class MainWindow(QMainWindow):
         self.message_bar.show_message(message, level)
 
     def clear_error(self, about: str | None = None) -> None:
-        """Hide the message bar when it shows an error (with `about`: that error only); an
+        """Hide the message bar when it shows an error (with `about`: that error only) or a
+        hint ("Draw a region first…": it stayed beside the result of the next action); an
         info message (a batch offer) stays."""
         if about is not None and self.last_error != self._in_window_words(about):
             return
-        if self.message_bar.isVisible() and self.message_bar.level == "error":
+        if self.message_bar.isVisible() and self.message_bar.level in ("error", "hint"):
             self.message_bar.clear()
 
     @staticmethod

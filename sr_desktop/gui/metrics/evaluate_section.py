@@ -374,4 +374,8 @@ class EvaluateSection(QGroupBox):
         """Enable Run (as "Restart" while running) and Cancel."""
         self.cancel_button.setEnabled(running)
         self.run_button.setEnabled(can_run)
+        # (disabled, it gave no reason)
+        self.run_button.setToolTip("Degrade the image, upscale it with each model checked and score each result "
+                                   "against it" if can_run else "Open an image first: it is the ground truth "
+                                   "the models are scored against")
         self.run_button.setText("Restart" if running else "Run")

@@ -402,8 +402,12 @@ class TrainDialog(QDialog):
         """Start a new run with the form's options; False (and a message) if it cannot."""
         if self.is_running():
             return False
-        if not self.out_edit.text().strip():
-            self._show_error("choose a run folder")
+        # every missing folder at once, in the form's order (they came one Start at a time,
+        # the third row's first)
+        missing = [name for name, edit in (("the training images (“Data”)", self.data_edit),
+                                           ("a “Run folder”", self.out_edit)) if not edit.text().strip()]
+        if missing:
+            self._show_error("choose " + " and ".join(missing))
             return False
         from sr_desktop.engine.training.loop import check_new_run_folder
 
