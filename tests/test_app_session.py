@@ -50,7 +50,8 @@ def test_a_result_and_what_made_it_until_saved():
     session.set_result(result)
     assert session.has_unsaved_result
     assert session.result_run == RunInfo("bicubic", result.variant, 2, result.device, result.seconds,
-                                         result.tiles, "Bicubic", False, "pillow")
+                                         result.tiles, "Bicubic", False, "pillow",
+                                         setup_seconds=result.setup_seconds)
     assert session.last_run == session.result_run
     assert session.suggested_result_path("png", Path("/tmp")) == Path("/photos/cat_x2_bicubic.png")
     session.mark_saved(Path("/out/cat.jpg"), options="jpg-options")

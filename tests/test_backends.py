@@ -239,7 +239,8 @@ def test_auto_measures_once_and_remembers(home, caplog, monkeypatch):
     assert chosen in ("torch", "openvino", "ncnn") and model.backend == chosen
     # the seconds of converting and timing are announced once, before they start
     assert [(i.stage, i.message) for i in heard] == [
-        ("backend", "first use of span's ×4 network: converting it to OpenVINO and timing it against torch")]
+        ("backend", "first use of span's ×4 network: converting it to OpenVINO and timing it against torch and "
+                    "the ncnn runtime")]  # (each timed: the ncnn runtime was left unsaid)
     entries = json.loads(choose.choices_file().read_text())
     (entry,) = entries.values()
     assert entry["backend"] == chosen and entry["torch_s"] > 0 and entry["openvino_s"] > 0 and entry["ncnn_s"] > 0
@@ -389,7 +390,8 @@ def test_first_use_notice_reaches_the_cli_line_and_the_gui_text(tmp_path, monkey
     upscale.upscale_image(image, options, lambda info: (heard.append(info), bar(info)))
     bar.close()
     assert heard[0].stage == "backend" and all(i.stage != "backend" for i in heard[1:])
-    line = "in.png: first use of span's ×2 network: converting it to OpenVINO and timing it against torch…"
+    line = ("in.png: first use of span's ×2 network: converting it to OpenVINO and timing it against torch and the "
+            "ncnn runtime…")
     assert line in capsys.readouterr().err.splitlines()
     assert progress_text(heard[0], 2.0).startswith("first use of span's ×2 network: converting it to OpenVINO")
     model_cache.clear_model_cache()

@@ -279,3 +279,42 @@ def test_a_black_and_white_photo_stored_as_rgb_stays_neutral():
     almost[5, 5, 0] ^= 1  # one pixel not grey: a colour image, through the model's colour
     coloured = upscale_image(Image(almost), UpscaleOptions(tile=0), model=model).image.pixels
     assert not np.array_equal(coloured[:, :, 0], coloured[:, :, 1])
+
+
+def test_the_time_making_the_model_ready_is_reported_beside_the_runs(monkeypatch):
+    """A first upscale (loading, converting and timing the backends: 7 s) said "0.2 s": the
+    run's seconds leave the model's readying out, and the result now reports it apart."""
+    import time
+
+    from sr_desktop.app.session import RunInfo
+    from sr_desktop.engine.pipeline import upscale as pipeline
+    from sr_desktop.gui.main_window.status_labels import StatusLabels
+
+    real = pipeline.resolve_model
+
+    def slow(*args, **kwargs):
+        time.sleep(0.6)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "resolve_model", slow)
+    image = Image(pixels=np.zeros((12, 16, 3), np.uint8))
+    for result in (upscale_image(image, UpscaleOptions(model="bicubic", scale=2)),
+                   upscale_region(image, (2, 2, 6, 6), UpscaleOptions(model="bicubic", scale=2))):
+        assert result.setup_seconds >= 0.6 and result.seconds < 0.6
+    run = RunInfo.of(result)
+    assert run.setup_seconds == result.setup_seconds
+
+    from PySide6.QtWidgets import QStatusBar
+
+    from sr_desktop.engine.core.text import human_seconds
+    from sr_desktop.gui.app import create_application
+
+    create_application()
+    bar = QStatusBar()
+    labels = StatusLabels(bar)
+    labels.show_run(run)
+    assert labels.time_label.full_text().startswith(
+        f"Last run: {human_seconds(result.seconds)} + {human_seconds(result.setup_seconds)} readying the model (")
+    monkeypatch.undo()
+    labels.show_run(RunInfo.of(upscale_image(image, UpscaleOptions(model="bicubic", scale=2))))
+    assert "readying" not in labels.time_label.full_text()  # (under half a second: not said)

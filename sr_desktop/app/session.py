@@ -71,6 +71,8 @@ class RunInfo:
     alpha: str | None = None
     #: how a scale the model does not have was reached ("×4, then Lanczos to ×3"), None at its own
     route: str | None = None
+    #: seconds making the model ready first (`UpscaleResult.setup_seconds`)
+    setup_seconds: float = 0.0
 
     @classmethod
     def of(cls, result, options=None) -> RunInfo:
@@ -81,7 +83,8 @@ class RunInfo:
         alpha = str(options.alpha) if options is not None and image is not None and image.has_alpha else None
         return cls(result.model, result.variant, int(result.scale), result.device,
                    float(result.seconds), int(result.tiles), model_display_name(result.model),
-                   kernel, getattr(result, "backend", "torch"), alpha, getattr(result, "scale_route", None))
+                   kernel, getattr(result, "backend", "torch"), alpha, getattr(result, "scale_route", None),
+                   float(getattr(result, "setup_seconds", 0.0)))
 
     @property
     def title(self) -> str:

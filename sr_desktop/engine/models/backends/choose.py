@@ -385,8 +385,11 @@ def _apply_auto(model, progress: ProgressCallback | None, cancel: CancelToken | 
             log.info("backends: %s; measuring again", exc)
     # the network's own scale: a ×2 job of a ×4 model measures its ×4 network
     what = f"first use of {model.id}'s ×{model.scale} network"
+    # every backend timed is named (the ncnn runtime, timed too, was not: the result then
+    # said "ncnn runtime")
+    against = " and the ncnn runtime" if Backend.NCNN.value in builders else ""
     ProgressTracker(0, progress, stage=BACKEND_STAGE).update(
-        message=f"{what}: converting it to OpenVINO and timing it against torch"
+        message=f"{what}: converting it to OpenVINO and timing it against torch{against}"
         if Backend.OPENVINO.value in builders else f"{what}: timing the backends")
     runners, reasons = {}, {}
     for name, build in builders.items():
