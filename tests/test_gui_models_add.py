@@ -257,7 +257,8 @@ def test_models_remove_takes_an_added_model_out_and_a_lost_file_can_be_mended(wi
         window.model_adder.remove_model(window.model_adder.users_models()[0])
     window.model_adder.ask_model_to_remove = lambda mine: pytest.fail("nothing to choose from")
     assert window.remove_model_dialog() is None
-    assert "You have added no models" in window.statusBar().currentMessage()
+    assert window.message_bar.text() == "You have added no models yet: Models ▸ Add model… adds one."
+    assert window.message_bar.level == "hint"
 
 
 def test_the_tooltips_say_the_licence_and_what_scales_interpolation_takes(window):

@@ -159,7 +159,8 @@ class ModelAdder:
         """Models ▸ Remove model…: choose one of the user's models and remove it (its spec, or None)."""
         mine = self.users_models()
         if not mine:
-            self.feedback.show_status("You have added no models (Models ▸ Add model… adds one)", 8000)
+            # above the image, as the other hints (a status-bar line of 8 s was easily missed)
+            self.feedback.show_error("You have added no models yet: Models ▸ Add model… adds one.", level="hint")
             return None
         spec = self.ask_model_to_remove(mine)
         return self.remove_model(spec) if spec is not None else None
