@@ -349,7 +349,14 @@ def test_set_result_shows_timing_and_no_reference_numbers(qtbot, panel, image):
     panel.result_section.show_result(result, image)
     assert panel.result_tiles.text().startswith(str(result.tiles))
     assert panel.result_model.text() == "Lanczos ×2"  # the display name, as the window says it
-    assert "MiB" in panel.result_memory.text() or "GiB" in panel.result_memory.text()
+    from sr_desktop.engine.core.text import human_bytes
+
+    # on the CPU the process's memory, and said so (a 240×160 image's "1001.8 MiB" read as the upscale's)
+    assert result.memory_of == "process"
+    assert panel.result_memory.text() == f"{human_bytes(result.peak_memory_bytes)}, the whole app"
+    panel.result_section.show_result(replace(result, memory_of="device", peak_memory_bytes=3 << 30), image)
+    assert panel.result_memory.text() == f"{human_bytes(3 << 30)}, peak on the GPU"
+    panel.result_section.show_result(result, image)
 
     wait_idle(qtbot, panel)
     numbers = panel.no_reference_numbers()

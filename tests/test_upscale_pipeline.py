@@ -318,3 +318,9 @@ def test_the_time_making_the_model_ready_is_reported_beside_the_runs(monkeypatch
     monkeypatch.undo()
     labels.show_run(RunInfo.of(upscale_image(image, UpscaleOptions(model="bicubic", scale=2))))
     assert "readying" not in labels.time_label.full_text()  # (under half a second: not said)
+    # the Metrics panel's Result time says it too
+    from sr_desktop.gui.metrics.result_section import ResultSection
+
+    section = ResultSection()
+    section.show_result(result, image)
+    assert section.time.text().endswith(f" (+ {human_seconds(result.setup_seconds)} readying the model)")

@@ -52,6 +52,10 @@ def result_name_tail(result) -> str:
     return render_name(template.removeprefix("{stem}"), "", "", scale, result.model, variant)
 
 
+#: seconds of making a model ready worth saying (one already in memory takes milliseconds)
+SAID_SETUP_S = 0.5
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What made a result: model (id and display name), variant, scale, device, seconds,
@@ -97,6 +101,12 @@ class RunInfo:
         if self.variant and self.variant != "default":
             name += f" · {self.variant}"
         return f"{name} ×{self.scale}"
+
+    @property
+    def readying(self) -> str:
+        """"7.1 s readying the model" for a model's first use (loading it, converting it,
+        timing its backends), "" under `SAID_SETUP_S`."""
+        return f"{human_seconds(self.setup_seconds)} readying the model" if self.setup_seconds >= SAID_SETUP_S else ""
 
     def describe(self) -> str:
         """"SPAN · ch48 ×4 · CPU (2 threads) · 3.2 s": everything that made the result, on

@@ -64,6 +64,10 @@ class UpscaleResult:
     native_scale: int = 1
     passes: int = 1
     peak_memory_bytes: int = 0
+    #: what `peak_memory_bytes` is: ``"device"``, the GPU memory torch's run held at its peak,
+    #: or ``"process"``, the whole process's resident memory after it (on the CPU: the app's,
+    #: libraries and all)
+    memory_of: str = "process"
     extra: dict = field(default_factory=dict)
     #: what ran the network: ``torch``, ``openvino``, ``ncnn`` or ``pillow`` (see `models.backends`)
     backend: str = "torch"
@@ -321,6 +325,7 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
         native_scale=plan.native,
         passes=plan.passes,
         peak_memory_bytes=chain.peak or devices.process_rss_bytes(),
+        memory_of="device" if chain.peak else "process",
         backend=model.backend,
         with_kernel=options.kernel is not None,
         # a per-image model that estimated its own kernel (--kernel estimate) says how far

@@ -14,11 +14,6 @@ ZOOM_TIP = ("Zoom: how big one pixel of the original is on screen (100 % = one s
             "an upscale does not change it")
 
 
-#: seconds of making a model ready that the status line names (loading one already in memory
-#: takes milliseconds)
-SAID_SETUP_S = 0.5
-
-
 class StatusLabels:
     """``size_label``, ``zoom_label``, ``time_label`` and ``device_label`` in ``status``."""
 
@@ -74,9 +69,8 @@ class StatusLabels:
         if run is None:
             self.time_label.setText(NO_RUN)
             return
-        # a model's first use (loading, converting, timing its backends) said apart: the run
-        # read "0.2 s" after seven
-        setup = f" + {human_seconds(run.setup_seconds)} readying the model" if run.setup_seconds >= SAID_SETUP_S else ""
+        # a model's first use said apart: the run read "0.2 s" after seven
+        setup = f" + {run.readying}" if run.readying else ""
         self.time_label.setText(
             f"Last run: {human_seconds(run.seconds)}{setup} ({run.title}, {counted(run.tiles, 'tile')})"
         )

@@ -48,7 +48,8 @@ class ResultSection(QGroupBox):
         mp_s = in_w * in_h / 1e6 / r.seconds if r.seconds > 0 else 0.0
         # the model's display name, as the window's result line and caption say it
         self.model.setText(f"{'Region: ' if region else ''}{RunInfo.of(r).title}")
-        self.time.setText(f"{r.seconds:.2f} s · {mp_s:.2f} MP/s input")
+        readying = RunInfo.of(r).readying
+        self.time.setText(f"{r.seconds:.2f} s · {mp_s:.2f} MP/s input" + (f" (+ {readying})" if readying else ""))
         self.size.setText(f"{in_w}×{in_h} → {out_w}×{out_h}")
         self.device.setText(str(r.device) or "—")
         self.backend.setText(backend_name(getattr(r, "backend", "")))
@@ -56,4 +57,6 @@ class ResultSection(QGroupBox):
         if getattr(r, "tile_size", 0):
             tiles += f" (tile {r.tile_size} px)"
         self.tiles.setText(tiles)
-        self.memory.setText(human_bytes(getattr(r, "peak_memory_bytes", 0)))
+        # (a 240×160 image's "1001.8 MiB" read as the upscale's own)
+        whose = "peak on the GPU" if getattr(r, "memory_of", "process") == "device" else "the whole app"
+        self.memory.setText(f"{human_bytes(getattr(r, 'peak_memory_bytes', 0))}, {whose}")
