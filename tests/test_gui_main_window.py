@@ -1343,6 +1343,13 @@ def test_the_metrics_evaluation_runs_models_as_the_advanced_section_says(make_wi
     assert made == [("bicubic", "auto", 64), ("espcn", "torch", 64)]  # (MATLAB's bicubic is no network)
     espcn = next(row for row in finished.args[0] if row["model"] == "espcn")
     assert espcn["ran_on"].startswith("CPU") and espcn["ran_on"].endswith(" with torch") and "error" not in espcn
+    # the picked model's variant too, named in the leaderboard (SPAN ch52 ran as ch48, listed "SPAN")
+    assert window.picker.set_model_id("span") and window.picker.set_variant("ch52")
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=60_000) as finished:
+        panel.run_evaluation(["span", "espcn"], 2)
+    assert [(row["model"], row.get("variant")) for row in finished.args[0]] == [("span", "ch52"), ("espcn", None)]
+    table = panel.leaderboard.table
+    assert table.item(table.row_of("span"), 0).text() == "SPAN · ch52"
 
 
 def test_a_save_says_what_the_format_could_not_keep(make_window, tmp_path, qtbot):

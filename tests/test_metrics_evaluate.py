@@ -386,6 +386,24 @@ def test_a_backend_or_device_a_model_cannot_take_runs_it_as_auto_picks():
         assert not row.error and row.psnr_y is not None and "ncnn" not in row.ran_on, (model_id, row)
 
 
+def test_the_picked_models_variant_is_evaluated_and_named():
+    """Metrics ▸ Evaluate ran SPAN as ch48 with ch52 picked in the window, and listed "SPAN"."""
+    from sr_desktop.app.metrics_jobs import RunSettings, evaluate_model
+    from sr_desktop.engine.metrics.degradation import Degradation
+    from sr_desktop.engine.metrics.evaluate import evaluate_image
+    from sr_desktop.engine.metrics.upscalers import make_upscaler
+
+    rng = np.random.default_rng(5)
+    hr = np.clip(rng.normal(128, 40, (48, 40, 3)), 0, 255).astype(np.uint8)
+    picked = RunSettings(variants=(("span", "ch52"),))
+    row = evaluate_model(hr, "span", 2, Degradation(), settings=picked)
+    wide = evaluate_image(hr, make_upscaler("span", 2, variant="ch52"), 2, Degradation()).scores.psnr_y
+    official = evaluate_model(hr, "span", 2, Degradation())
+    assert row.variant == "ch52" and row.to_dict()["variant"] == "ch52" and row.psnr_y == wide
+    assert official.variant is None and official.psnr_y != pytest.approx(wide, abs=1e-3)
+    assert evaluate_model(hr, "lanczos", 2, Degradation(), settings=picked).variant is None  # another model's
+
+
 def test_a_model_that_fails_unexpectedly_gets_an_error_row(monkeypatch):
     """An unforeseen error in one model stopped Metrics ▸ Evaluate there ("Evaluation failed:
     unexpected error", not naming the model); the models after it never ran."""

@@ -214,6 +214,8 @@ class EvalRow:
     scale_route: str | None = None
     #: what ran it, as the upscale's report says ("CPU with openvino"); "" when unknown
     ran_on: str = ""
+    #: the variant it ran with (the window's picked one for its picked model); None: the default
+    variant: str | None = None
 
     def to_dict(self) -> dict:
         """The public row: model, psnr_y, ssim_y, niqe, seconds (and error when it failed,
@@ -226,6 +228,8 @@ class EvalRow:
             out["scale_route"] = self.scale_route
         if self.ran_on:
             out["ran_on"] = self.ran_on
+        if self.variant:
+            out["variant"] = self.variant
         return out
 
 
@@ -243,6 +247,9 @@ class RunSettings:
     tile: int | str = "auto"
     precision: str = "auto"
     backend: str = "auto"
+    #: (model id, variant) of the window's picked model: that model is evaluated with the
+    #: variant picked (SPAN ch52 was scored as ch48 and listed as "SPAN")
+    variants: tuple[tuple[str, str], ...] = ()
 
 
 def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degradation,
@@ -259,21 +266,22 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
 
     # (MATLAB's bicubic is numpy: a backend chosen for the networks is not its business)
     backend = "auto" if model_id == MATLAB_BICUBIC_ID else settings.backend
+    variant = dict(settings.variants).get(model_id)
     try:
         try:
-            upscaler = make_upscaler(model_id, scale, device=settings.device, tile=settings.tile,
+            upscaler = make_upscaler(model_id, scale, device=settings.device, tile=settings.tile, variant=variant,
                                      precision=settings.precision, backend=backend, cancel=cancel)
         except (BackendError, DeviceError, OptionError):
             if (settings.device, settings.precision, backend) == ("auto", "auto", "auto"):
                 raise
             # the window's choice is its picked model's (ncnn, Vulkan, fp16 are the zoo's or a
             # GPU's): a model that cannot take it runs as auto picks, `ran_on` saying what ran
-            upscaler = make_upscaler(model_id, scale, tile=settings.tile, cancel=cancel)
+            upscaler = make_upscaler(model_id, scale, tile=settings.tile, variant=variant, cancel=cancel)
         ev = evaluate_image(hr, upscaler, scale, degradation, name=model_id, cancel=cancel)
     except Cancelled:
         raise
     except SRDesktopError as exc:
-        return EvalRow(model_id, error=one_line(exc))
+        return EvalRow(model_id, error=one_line(exc), variant=variant)
     except Exception as exc:  # that model's row (the evaluation stopped at it, the others never ran)
         from sr_desktop.app.jobs import OUT_OF_MEMORY
         from sr_desktop.engine.pipeline.memory import is_allocation_failure
@@ -286,7 +294,7 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
     timing = ev.timing
     ran_on = f"{timing.device} with {timing.backend}" if timing.device and timing.backend else timing.device or ""
     return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, timing.seconds, ev.sr, niqe=s.niqe,
-                   scale_route=getattr(upscaler, "scale_route", None), ran_on=ran_on)
+                   scale_route=getattr(upscaler, "scale_route", None), ran_on=ran_on, variant=variant)
 
 
 @dataclass

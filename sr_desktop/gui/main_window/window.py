@@ -339,8 +339,10 @@ class MainWindow(QMainWindow):
 
     def _run_settings(self) -> RunSettings:
         picker = self.picker
+        variant = picker.variant()
         return RunSettings(device=picker.device(), tile=picker.tile(), precision=picker.precision(),
-                           backend=picker.backend())
+                           backend=picker.backend(),
+                           variants=((picker.model_id(), variant),) if variant and picker.model_id() else ())
 
     def _show_display_override(self, pixels, label: str) -> None:
         # in the panel's Result view it is an evaluated model's image: the original's colours

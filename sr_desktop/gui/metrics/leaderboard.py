@@ -124,6 +124,8 @@ class LeaderboardTable(QTableWidget):
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
             shown = self.names.get(row.model, row.model)
+            if row.variant and row.variant != "default":  # as the window's result line says it
+                shown += f" · {row.variant}"
             tip = model_tooltip(row.model, shown)
             if row.scale_route:  # as `bench` marks it: not the protocol of the published tables
                 tip += f"\n* not a scale of its own: {row.scale_route} (not the published tables' protocol)"

@@ -236,24 +236,21 @@ class MetricsState:
                 if ev.running:  # "…" until it is measured; one that a cancel left unrun has no row
                     rows.append(EvalRow(model))
             elif row.error:
-                rows.append(EvalRow(model, error=row.error))
-            elif self.box is None:
-                rows.append(EvalRow(model, row.psnr_y, row.ssim_y, seconds=row.seconds, niqe=row.niqe,
-                                    scale_route=row.scale_route, ran_on=row.ran_on))
+                rows.append(EvalRow(model, error=row.error, variant=row.variant))
             else:
-                scores = region.get(model) if region is not None else None
-                route = row.scale_route
-                if isinstance(scores, str):
-                    rows.append(EvalRow(model, seconds=row.seconds, error=scores, scale_route=route,
-                                        ran_on=row.ran_on))
+                made = {"seconds": row.seconds, "scale_route": row.scale_route, "ran_on": row.ran_on,
+                        "variant": row.variant}
+                scores = region.get(model) if self.box is not None and region is not None else None
+                if self.box is None:
+                    rows.append(EvalRow(model, row.psnr_y, row.ssim_y, niqe=row.niqe, **made))
+                elif isinstance(scores, str):
+                    rows.append(EvalRow(model, error=scores, **made))
                 elif scores is None and region_failure:
-                    rows.append(EvalRow(model, seconds=row.seconds, error=region_failure, scale_route=route,
-                                        ran_on=row.ran_on))
+                    rows.append(EvalRow(model, error=region_failure, **made))
                 elif scores is None:
-                    rows.append(EvalRow(model, seconds=row.seconds, scale_route=route, ran_on=row.ran_on))
+                    rows.append(EvalRow(model, **made))
                 else:
-                    rows.append(EvalRow(model, scores[0], scores[1], seconds=row.seconds, scale_route=route,
-                                        ran_on=row.ran_on))
+                    rows.append(EvalRow(model, scores[0], scores[1], **made))
         return rows
 
     def leaderboard_note(self) -> str:
