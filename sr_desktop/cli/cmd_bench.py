@@ -16,7 +16,7 @@ from sr_desktop.cli.common import (
     text_arg,
     tile_arg,
 )
-from sr_desktop.engine.core.options import parse_sr_scale
+from sr_desktop.engine.core.options import PRECISION_CHOICES, parse_sr_scale
 from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.text import printable
 from sr_desktop.engine.imageio.formats import READ_FORMAT_NAMES
@@ -37,8 +37,11 @@ HR through VGG16, from weight files you provide (--vgg16; {DOCS_DIR}/benchmarks.
 are published): nothing is downloaded, and a missing or wrong file stops the bench before
 any model runs. They add "lpips" / "dists" per image and per model (mean) to the JSON and
 CSV, and columns to the table. PI is not available (--pi says why).
-JSON: {{"dataset", "scale", "degradation", "models": [{{"model", "psnr_y", "ssim_y", "niqe",
-"seconds", "images": [{{"name", "psnr_y", "ssim_y", "niqe", ...}}], ...}}]}}; PSNR of an image
+JSON: {{"sr_desktop_version", "dataset", "scale", "degradation", "protocol" (shave, round_y,
+output, precision, ...), "models": [{{"model", "variant", "weights_sha256" or "weights_package"
+(which weights), "psnr_y", "ssim_y", "niqe", "seconds", "images": [{{"name", "psnr_y", "ssim_y",
+"niqe", ...}}], ...}}]}}; a kernel degradation adds "degradation_kernel_sha256". The models
+compute in fp32 (the published tables'), unless --precision says otherwise. PSNR of an image
 identical to its ground truth is infinite and written as null; each model's mean PSNR leaves
 out the images any model not exact everywhere reproduced so ("psnr_left_out",
 "psnr_rgb_left_out"), or its own only ("psnr_inf_images") where that would leave it none;
@@ -84,6 +87,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--tile", default="auto", type=tile_arg,
                         help="tile size in input pixels, 0 = whole image, or auto (default auto: fits free memory)")
     add_backend_option(parser)
+    parser.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES,
+                        help="what the models compute in: fp32 (default, the published tables'), fp16 on a GPU, "
+                        "or auto (fp16 on CUDA and Vulkan GPUs, as upscale's default); the report records it")
     parser.add_argument("--round-y", action="store_true",
                         help="round Y to integers before measuring (MATLAB uint8 rgb2ycbcr, "
                         "as SRMD's scripts); default: Y in double precision")
@@ -184,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
             protocol=protocol,
             progress=progress,
             backend=args.backend,
+            precision=args.precision,
         )
     except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM: the models already measured are kept
         report = getattr(stop, "partial_report", None)

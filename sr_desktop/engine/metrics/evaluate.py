@@ -138,6 +138,9 @@ class ModelEvaluation:
     #: images only, and models were averaged over different images
     left_out_y: frozenset[str] = frozenset()
     left_out_rgb: frozenset[str] = frozenset()
+    #: which weights were measured (`EngineUpscaler.provenance`: variant, weights' package or
+    #: sha256); empty for MATLAB's bicubic
+    provenance: dict = field(default_factory=dict)
 
     @property
     def psnr_y(self) -> float:
@@ -185,6 +188,7 @@ class ModelEvaluation:
                             self.perceptual)
         return {
             "model": self.model,
+            **self.provenance,
             **({"scale_route": self.scale_route} if self.scale_route else {}),
             **means.to_json(),
             **({"psnr_inf_images": self.exact_images} if self.exact_images else {}),
@@ -211,6 +215,11 @@ class BenchReport:
     #: (model, error line) of each model that failed while others were measured (a later
     #: model's failure cost the ones measured before it)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: the precision the models were asked to compute in (``fp32``: the published tables')
+    precision: str = "fp32"
+    #: a ``kernel:`` degradation's sha256 over its values (its file named by path alone could
+    #: be another kernel later); "" for bicubic
+    kernel_sha256: str = ""
 
     def leave_out_exact_images(self) -> None:
         """Every model's PSNR means leave out the images any model reproduced exactly (PSNR
@@ -240,10 +249,20 @@ class BenchReport:
                     "output": "8-bit" if self.protocol.quantize_output else "float"}
         if self.protocol.perceptual:
             protocol["perceptual"] = {m.name: m.describe for m in self.protocol.perceptual}
+        if self.protocol.ms_ssim:
+            protocol["ms_ssim"] = True
+        if self.protocol.round_y and not self.protocol.quantize_output:
+            # (a float output's Y is measured unrounded: "round_y": true read as both rounded)
+            protocol["round_y_applies_to"] = "the HR only"
+        protocol["precision"] = self.precision
+        from sr_desktop import __version__
+
         return {
+            "sr_desktop_version": __version__,
             "dataset": self.dataset,
             "scale": self.scale,
             "degradation": self.degradation,
+            **({"degradation_kernel_sha256": self.kernel_sha256} if self.kernel_sha256 else {}),
             "protocol": protocol,
             "models": [m.to_json() for m in self.models],
             **({"not_measured": list(self.not_measured)} if self.not_measured else {}),
@@ -453,6 +472,8 @@ def evaluate_dataset(
     degradation = degradation or Degradation()
     result = ModelEvaluation(upscaler.name, int(scale), degradation.describe(),
                              scale_route=getattr(upscaler, "scale_route", None))
+    if callable(provenance := getattr(upscaler, "provenance", None)):
+        result.provenance = provenance()
     tracker = ProgressTracker(len(paths), progress, stage=f"evaluate {upscaler.name}")
     names = image_names(paths)
     for path in paths:
@@ -500,17 +521,27 @@ def evaluate_models(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     backend: str = "auto",
+    precision: str = "fp32",
 ) -> BenchReport:
-    """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs). A
+    """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs), in
+    `precision` (fp32 by default, the published tables'; ``auto`` ran fp16 on a CUDA GPU). A
     `KeyboardInterrupt` (Ctrl+C, SIGTERM) part-way carries the models measured so far as its
     ``partial_report`` (they were lost with it). A model that fails (an error, out of
     memory, a bug) is listed in ``failed`` and the others are measured; when none could be,
     the first failure is raised."""
+    import hashlib
+
+    from sr_desktop.engine.core.options import parse_precision
+
     scale = parse_sr_scale(scale)
+    precision = parse_precision(precision).value
     paths = list_dataset(dataset)
     degradation = degradation or Degradation()
     report = BenchReport(str(dataset), int(scale), degradation.describe(),
-                         protocol=protocol or EvalProtocol())
+                         protocol=protocol or EvalProtocol(), precision=precision)
+    if degradation.kernel is not None:
+        values = np.ascontiguousarray(degradation.kernel, dtype=np.float64)
+        report.kernel_sha256 = hashlib.sha256(values.tobytes() + str(values.shape).encode()).hexdigest()
     from sr_desktop.engine.models.registry import get_model_spec
 
     for model_id in model_ids:  # an unknown id fails before the first model runs, not after it
@@ -532,14 +563,16 @@ def evaluate_models(
     from sr_desktop.engine.pipeline.model_cache import clear_model_cache
 
     for model_id in model_ids:
-        make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
+        make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, precision=precision,
+                      cancel=cancel)
         clear_model_cache()  # (it keeps the last two models: their weights in the next one's peak)
         gc.collect()
     failures: list[tuple[str, Exception]] = []
     try:
         for model_id in model_ids:
             try:
-                upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend, cancel=cancel)
+                upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend,
+                                         precision=precision, cancel=cancel)
                 report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
                                                       report.protocol, progress, cancel))
                 del upscaler

@@ -30,6 +30,17 @@ def _perceptual_names(report: BenchReport) -> list[str]:
     return [metric.name for metric in report.protocol.perceptual]
 
 
+def protocol_words(report: BenchReport) -> str:
+    """"Y BT.601, 2 px shaved, 8-bit output, fp32" (and "Y rounded", "float output"): the
+    table's and the plot's words for the protocol (two reports of different protocols
+    read the same there; the JSON alone recorded it)."""
+    protocol = report.protocol
+    shave = protocol.shave if protocol.shave is not None else report.scale
+    words = ["Y BT.601" + (" rounded" if protocol.round_y else ""), f"{shave} px shaved",
+             "8-bit output" if protocol.quantize_output else "float output", report.precision]
+    return ", ".join(words)
+
+
 def format_table(report: BenchReport) -> str:
     """Plain-text table: one row per model with mean PSNR/SSIM (Y), RGB PSNR, NIQE, seconds
     (and MS-SSIM, LPIPS / DISTS when the protocol scored them)."""
@@ -40,7 +51,7 @@ def format_table(report: BenchReport) -> str:
               f"{'seconds':>9} {'MP/s':>7}")
     lines = [
         f"dataset {report.dataset}  ×{report.scale}  degradation {report.degradation}  "
-        f"({counted(len(report.models[0].images) if report.models else 0, 'image')})",
+        f"({counted(len(report.models[0].images) if report.models else 0, 'image')}; {protocol_words(report)})",
         header,
         "-" * len(header),
     ]
@@ -103,8 +114,9 @@ def write_json(report: BenchReport, path: str | Path) -> None:
 def write_csv(report: BenchReport, path: str | Path) -> None:
     """One row per model and image, plus a ``MEAN`` row per model (its ``seconds`` the mean
     per image, as every other column); ``ms_ssim_y``, ``lpips`` / ``dists`` columns follow
-    ``niqe`` when the protocol scored them. A score that is not there (the JSON's null) is
-    an empty cell."""
+    ``niqe`` when the protocol scored them, then ``scale_route``: how a model without the
+    scale reached it (empty at a scale of its own; the rows said nothing). A score that is
+    not there (the JSON's null) is an empty cell."""
     names = _perceptual_names(report)
 
     def cell(value: float | None, digits: int) -> str:
@@ -114,20 +126,20 @@ def write_csv(report: BenchReport, path: str | Path) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["dataset", "scale", "degradation", "model", "image", "psnr_y", "ssim_y",
-                     "psnr_rgb", "seconds", "niqe", *ms, *names])
+                     "psnr_rgb", "seconds", "niqe", *ms, *names, "scale_route"])
     for m in report.models:
         for ev in m.images:
             writer.writerow([report.dataset, report.scale, report.degradation, m.model, ev.name,
                              cell(ev.scores.psnr_y, 4), cell(ev.scores.ssim_y, 6),
                              cell(ev.scores.psnr_rgb, 4), f"{ev.timing.seconds:.4f}",
                              cell(ev.scores.niqe, 4), *([cell(ev.scores.ms_ssim_y, 6)] if ms else []),
-                             *(cell(ev.scores.perceptual.get(name), 6) for name in names)])
+                             *(cell(ev.scores.perceptual.get(name), 6) for name in names), m.scale_route or ""])
         means = m.perceptual
         writer.writerow([report.dataset, report.scale, report.degradation, m.model, "MEAN",
                          cell(m.psnr_y, 4), cell(m.ssim_y, 6), cell(m.psnr_rgb, 4),
                          f"{m.timing.seconds / max(1, len(m.images)):.4f}", cell(m.niqe, 4),
                          *([cell(m.ms_ssim_y, 6)] if ms else []),
-                         *(cell(means.get(name), 6) for name in names)])
+                         *(cell(means.get(name), 6) for name in names), m.scale_route or ""])
     _write_atomic(Path(path), buf.getvalue().encode("utf-8"))
 
 
@@ -207,14 +219,18 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
     fig = Figure(figsize=(6.4, 4.4), dpi=120)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    points, unplotted = [], []
+    points, unplotted, routes = [], [], []
     for m in report.models:
         if not math.isfinite(m.psnr_y):
             unplotted.append(f"{m.model} ({'∞, identical to the HR' if m.psnr_y == math.inf else 'no PSNR'})")
             continue
         seconds = max(m.timing.seconds, 1e-4)
         dot = ax.scatter([seconds], [m.psnr_y], s=36)
-        points.append((seconds, m.psnr_y, m.model, tuple(dot.get_facecolor()[0])))
+        label = m.model
+        if m.scale_route:  # marked as the table marks it (the point read as the model's own scale)
+            label += "*"
+            routes.append(f"{m.model}: {m.scale_route}")
+        points.append((seconds, m.psnr_y, label, tuple(dot.get_facecolor()[0])))
     ax.set_xscale("log")
     _label_seconds(ax)
     ax.ticklabel_format(axis="y", useOffset=False)
@@ -224,8 +240,11 @@ def write_plot(report: BenchReport, path: str | Path) -> None:
         ax.set_ylim(mid - 0.5, mid + 0.5)
     ax.set_xlabel("total seconds (log scale)")
     ax.set_ylabel("mean PSNR, Y channel (dB)")
-    ax.set_title(f"{Path(report.dataset).name} ×{report.scale} ({report.degradation})")
+    ax.set_title(f"{Path(report.dataset).name} ×{report.scale} ({report.degradation})\n{protocol_words(report)}",
+                 fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
+    if routes:  # under the chart, where no point lies
+        ax.set_xlabel(f"total seconds (log scale)\n* not a scale of its own: {'; '.join(routes)}")
     if unplotted:  # (left out without a word, a chart of identical results was empty)
         ax.text(0.5, 0.02, f"not drawn: {', '.join(unplotted)}",
                 transform=ax.transAxes, ha="center", va="bottom", fontsize=8, color="0.35", wrap=True)

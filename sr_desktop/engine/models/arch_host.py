@@ -45,8 +45,10 @@ class HostArchModel(SRModel):
     spandrel architecture (`SpandrelConvention`: `run_spandrel`)."""
 
     def __init__(self, model_id: str, convention: ArchConvention | SpandrelConvention, runner, threads: int, *,
-                 context: int, recommended_tile: int, tileable: bool) -> None:
+                 context: int, recommended_tile: int, tileable: bool, weights_digest: str = "") -> None:
         self.id = model_id
+        #: the sha256 of the weights file it was converted from (a report names the weights by it)
+        self.weights_digest = weights_digest
         self.variant = VARIANT
         self.scale = convention.scale
         self.align = convention.align if isinstance(convention, ArchConvention) else convention.multiple_of
@@ -106,16 +108,17 @@ def load_without_torch(model_id: str, scale: int | None, variant: str | None, de
         return None
     runner, record = found
     try:
-        return host_model_of_record(spec.id, scale, record, runner, threads)
+        return host_model_of_record(spec.id, scale, record, runner, threads, digest)
     except (KeyError, ValueError) as exc:  # a damaged cache file: loaded through torch, which records it again
         log.info("%s: cached record unusable (%s); loading through torch", model_id, exc)
         return None
 
 
-def host_model_of_record(model_id: str, scale: int, record: dict, runner, threads: int) -> HostArchModel:
+def host_model_of_record(model_id: str, scale: int, record: dict, runner, threads: int,
+                         weights_digest: str = "") -> HostArchModel:
     """The torch-free model that a `host_record` (what runs a model around its graph) and the
-    OpenVINO `runner` of that graph make; `KeyError` or `ValueError` for a record that is
-    not one of a ×`scale` model."""
+    OpenVINO `runner` of that graph make (converted from the weights of `weights_digest`);
+    `KeyError` or `ValueError` for a record that is not one of a ×`scale` model."""
     convention = (SpandrelConvention.from_dict(record["spandrel"]) if "spandrel" in record
                   else ArchConvention.from_dict(record.get("convention")))
     context, tile, tileable = record["context"], record["recommended_tile"], record["tileable"]
@@ -123,7 +126,7 @@ def host_model_of_record(model_id: str, scale: int, record: dict, runner, thread
                                          and isinstance(tileable, bool) and context >= 0 and tile > 0):
         raise ValueError(f"not a record of ×{scale}: {record!r}")
     return HostArchModel(model_id, convention, runner, threads, context=context, recommended_tile=tile,
-                         tileable=tileable)
+                         tileable=tileable, weights_digest=weights_digest)
 
 
 def torch_free_twin(model: SRModel, device, precision) -> HostArchModel | None:
@@ -143,7 +146,7 @@ def torch_free_twin(model: SRModel, device, precision) -> HostArchModel | None:
                                             auto_device_on_host=devices.auto_device_is_cpu_without_torch())):
         return None
     return host_model_of_record(model.id, model.scale, record_of(), model.runner,
-                                devices.torch_default_threads())
+                                devices.torch_default_threads(), model.weights_digest)
 
 
 def _weights_digest(spec: ModelSpec, scale: int) -> str:
