@@ -858,6 +858,24 @@ def test_a_zssr_or_map_sr_batch_takes_the_panel_s_kernel(make_window, tmp_path, 
     assert a.shape == b.shape == (48, 48, 3) and np.abs(a.astype(int) - b).max() > 0
 
 
+def test_a_x4_kernel_is_refused_for_a_x2_batch(make_window, tmp_path, qtbot):
+    """A kernel estimated at ×4 ran a ×2 batch of map-sr: its blur twice too wide, every file
+    ringing (12.8 dB against 29.2 with the ×2 kernel), each row "ok" and the batch "Done."."""
+    window, dialog = _batch_beside_a_kernel(make_window, tmp_path, confidence=0.9)
+    window.kernel_panel.set_kernel(gaussian_kernel(33, 3.4), "Estimated", scale=4, confidence=0.9, reliable=True)
+    assert dialog.picker.set_model_id("map-sr") and dialog.picker.set_scale(2)
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    assert not dialog.start() and not dialog.is_running() and not (tmp_path / "out").exists()
+    from PySide6.QtGui import QTextDocumentFragment
+
+    assert QTextDocumentFragment.fromHtml(dialog.status_label.text()).toPlainText() == (
+        "Error: the Blur kernel panel's kernel is for ×4 and this batch is ×2: estimate one at ×2 (the panel's "
+        "Scale ×2), or run the batch at ×4")
+    assert dialog.picker.set_scale(4)  # the scale it is for
+    with qtbot.waitSignal(dialog.batchFinished, timeout=120_000):
+        assert dialog.start()
+
+
 def test_a_batch_asks_before_using_a_doubtful_estimate(make_window, tmp_path, qtbot):
     """The panel's own ZSSR button asks before a doubtful estimate; a batch took it for a
     whole folder without a word or a mark."""

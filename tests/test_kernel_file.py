@@ -282,7 +282,8 @@ def test_the_cli_notes_what_it_does_not_use(tmp_path, capsys):
     np.save(big, gaussian(33, 3.0))
     assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model", "map-sr", "--scale", "2",
                  "--kernel", str(big), "--variant", "tikhonov"]) == 0
-    assert "k4.npy is 33×33, the size of a ×4 kernel; at ×2 it is used as a ×2 kernel" in capsys.readouterr().err
+    assert ("k4.npy is 33×33, the size of a ×4 kernel; at ×2 it is used as a ×2 kernel, and a ×4 kernel's blur is "
+            "twice too wide there: estimate one at ×2 (sr-desktop kernel --scale 2)") in capsys.readouterr().err
     small = tmp_path / "small.png"  # without --scale the model runs ×4: nothing to note
     PILImage.fromarray((rng.random((24, 24, 3)) * 255).astype(np.uint8)).save(small)
     assert main(["upscale", str(small), "-o", str(tmp_path / "out4.png"), "--model", "map-sr",

@@ -475,8 +475,14 @@ class BatchDialog(QDialog):
         input_dir, output_dir = str(source), str(source.parent / Path(output_dir).expanduser())
         self.input_edit.setText(input_dir)
         self.output_edit.setText(output_dir)
-        if (self._per_image_model() and self.kernel_combo.currentData() == PANEL_KERNEL
-                and not self._kernel_panel.may_use_kernel(f"a batch of {self.picker.spec().name.split(' (')[0]}")):
+        panel_kernel = self._per_image_model() and self.kernel_combo.currentData() == PANEL_KERNEL
+        if panel_kernel and self._kernel_panel.kernel_scale == 4 and self.picker.scale() == 2:
+            # (a ×4 kernel's blur is twice too wide at ×2: every file came out ringing, "ok")
+            self._show_error("the Blur kernel panel's kernel is for ×4 and this batch is ×2: estimate one at ×2 "
+                             "(the panel's Scale ×2), or run the batch at ×4")
+            return False
+        if panel_kernel and not self._kernel_panel.may_use_kernel(
+                f"a batch of {self.picker.spec().name.split(' (')[0]}"):
             return False  # (the panel's own button asks the same before one image)
         try:
             options = self.batch_options()
