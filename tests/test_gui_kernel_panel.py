@@ -283,6 +283,31 @@ def test_a_kernel_kept_for_the_next_image_says_it_is_not_that_images(make_window
     assert panel.status_label.text() == "" and panel.source_label.text() == "Estimated from a.png"
 
 
+def test_another_images_kernel_is_said_so_and_asked_about_before_an_upscale(make_window, tmp_path, qtbot):
+    """Estimated on a.png and kept for b.png, the kernel still read "Reliable · confidence
+    0.65" and its upscale of b.png ran without a word (a doubtful one is asked about)."""
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "a.png"))
+    panel.set_kernel(gaussian_kernel(13, 1.7), "Estimated from a.png", scale=2, confidence=0.65, reliable=True,
+                     origin=tmp_path / "a.png")
+    assert panel.confidence_label.text() == "Reliable · confidence 0.65"
+    open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
+    assert panel.confidence_label.text() == "Reliable · confidence 0.65 · of a.png"
+    asked = []
+    panel.ask_use_doubtful = lambda message: asked.append(message) or False
+    requested = []
+    panel.upscaleRequested.connect(lambda *args: requested.append(args))
+    assert not panel.request_upscale("map-sr") and not requested
+    assert asked[0].startswith("This kernel was estimated from a.png, not b.png: each photo has a blur of its own")
+    panel.ask_use_doubtful = lambda message: True
+    assert panel.request_upscale("map-sr") and len(requested) == 1
+    open_image(qtbot, window, tmp_path / "a.png")  # its own image: nothing to ask
+    assert panel.confidence_label.text() == "Reliable · confidence 0.65"
+    panel.ask_use_doubtful = lambda message: pytest.fail(message)
+    assert panel.request_upscale("map-sr") and len(requested) == 2
+
+
 # ------------------------------------------------------------------------- save / load
 def test_a_loaded_kernel_replaces_a_failed_estimations_status(make_window, tmp_path, qtbot):
     window = make_window()

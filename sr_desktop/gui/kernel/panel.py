@@ -342,6 +342,8 @@ class KernelPanel(QWidget):
             # the kernel stays (it may be a loaded one): say it is not this image's
             self.status_label.setText(f"The kernel shown is not {self.image_name}'s: Estimate to get its own."
                                       if kept else "")
+            if self.kernel is not None and self._job is None:
+                self._show_confidence(self.kernel_confidence)  # (whose verdict it is)
         self._refresh()
 
     def _is_origin(self, image) -> bool:
@@ -482,6 +484,11 @@ class KernelPanel(QWidget):
         if self.image is None:
             self._error("Open an image first.")
             return False
+        if (other := self._other_images()) and not self.ask_use_doubtful(
+                f"This kernel was estimated from {other}, not {self.image_name}: each photo has a blur of its own, "
+                f"and {UPSCALE_MODELS[model]} with a wrong kernel gives halos and ringing. Estimate this image's "
+                "own for a better one.\n\nUpscale with it anyway?"):
+            return False  # (it ran without a word, the panel still saying "Reliable")
         if not self.may_use_kernel(UPSCALE_MODELS[model]):
             return False
         variant = "real" if model == "zssr" and self.real_photo_check.isChecked() else "default"
@@ -616,8 +623,17 @@ class KernelPanel(QWidget):
             return self.kernel_reliable
         return self.kernel_confidence is None or is_reliable(self.kernel_confidence)
 
+    def _other_images(self) -> str:
+        """The name of the image the kernel was estimated from when another one is shown, else ""."""
+        if self.kernel_origin is None or self.image is None or self._is_origin(self.image):
+            return ""
+        return self.kernel_origin.name
+
     def _show_confidence(self, confidence: float | None) -> None:
-        self.confidence_label.setText(confidence_text(confidence, self._kernel_trusted()))
+        text = confidence_text(confidence, self._kernel_trusted())
+        if text and (other := self._other_images()):  # ("Reliable" read as this image's verdict)
+            text += f" · of {other}"
+        self.confidence_label.setText(text)
         # the words say reliable / doubtful; bold, in the theme's text colour (dark mode too)
         set_bold(self.confidence_label)
 
