@@ -104,6 +104,7 @@ class CompareView(PointerGestures, QWidget):
         self._fit = True
         self._checker = checker_brush()
         self._magnification = 0.0  # last one told through magnificationChanged
+        self.setCursor(Qt.CursorShape.PointingHandCursor)  # the empty drop zone: a click opens images
 
     # ------------------------------------------------------------------ images
 
@@ -121,6 +122,7 @@ class CompareView(PointerGestures, QWidget):
         self._view.scene_height = float(layer.height)
         self._view.scene_per_original = 1.0
         self.zoom_fit()
+        self._update_cursor(None, Qt.KeyboardModifier.NoModifier)  # (no longer the drop zone's hand)
 
     def set_result(self, pixels: np.ndarray, scale: int) -> None:
         """Show the upscaled image (about H·scale × W·scale). Replaces region results and
