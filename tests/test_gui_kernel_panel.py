@@ -723,6 +723,15 @@ def test_the_method_choice_reaches_the_estimation_and_the_fit_is_named(make_wind
     assert "sharpness fit" in panel.source_label.text() and "Reliable" in panel.confidence_label.text()
     combo.setCurrentIndex(combo.findData("auto"))  # auto runs KernelGAN beside the fit
     assert panel.iterations_spin.isEnabled() and panel.restarts_spin.isEnabled() and panel.prior_combo.isEnabled()
+    from sr_desktop.engine.kernelgan import train
+
+    real_run = train._run_once
+
+    def alive(*args, **kwargs):  # (20 iterations leave the generator dead: auto then keeps the fit alone)
+        kernel, iterations_run, confidence = real_run(*args, **kwargs)
+        return kernel, iterations_run, max(confidence, 0.6)
+
+    monkeypatch.setattr(train, "_run_once", alive)
     task, est = estimate("auto")
     assert task.method == "auto" and task.iterations == 20
     assert est.method == "combined"  # this blur is explained by a Gaussian: fit and KernelGAN averaged

@@ -61,7 +61,31 @@ def test_the_fit_finds_an_elongated_blur_and_its_orientation(elongated):
     np.testing.assert_array_equal(fit.kernel, again.kernel)  # no randomness
 
 
-def test_auto_averages_the_fit_with_kernelgan_where_the_fit_explains_the_image(elongated):
+@pytest.fixture
+def alive_runs(monkeypatch):
+    """KernelGAN runs that count as alive (confidence at least 0.6): a few iterations leave the
+    generator dead (confidence 0), and auto averages no dead run with the fit."""
+    real = train._run_once
+
+    def alive(*args, **kwargs):
+        kernel, iterations_run, confidence = real(*args, **kwargs)
+        return kernel, iterations_run, max(confidence, 0.6)
+
+    monkeypatch.setattr(train, "_run_once", alive)
+
+
+def test_auto_leaves_a_dead_kernelgan_run_out_of_the_fits_average(elongated):
+    """Both runs' generators dead (confidence 0, the kernel numerical noise) were averaged
+    50/50 with a trusted fit, and the result called reliable."""
+    truth, lr = elongated
+    est = estimate_kernel(lr, iterations=5, seed=0, device="cpu")  # (5 iterations: dead)
+    assert all(h["confidence"] == 0.0 for h in est.history if "confidence" in h)
+    fit = estimate_kernel(lr, method="sharpness")
+    assert est.method == "sharpness" and est.reliable and est.seed == 0 and est.iterations_run > 0
+    np.testing.assert_array_equal(est.kernel_x2, fit.kernel_x2)
+
+
+def test_auto_averages_the_fit_with_kernelgan_where_the_fit_explains_the_image(elongated, alive_runs):
     _, lr = elongated
     est = estimate_kernel(lr, iterations=5, seed=0, device="cpu")
     assert est.method == "combined" and est.iterations_run > 0 and est.reliable and est.seed == 0
@@ -76,7 +100,7 @@ def test_auto_averages_the_fit_with_kernelgan_where_the_fit_explains_the_image(e
     np.testing.assert_allclose(x4.kernel_x2, est.kernel_x2)  # ×4 is derived from the same ×2 mean
 
 
-def test_the_fit_alone_where_kernelgan_diverges_beside_it(elongated, monkeypatch):
+def test_the_fit_alone_where_kernelgan_diverges_beside_it(elongated, monkeypatch, alive_runs):
     truth, lr = elongated
     real = train._run_once
 
@@ -161,7 +185,7 @@ def test_every_front_end_offers_the_engines_methods_and_zssr_defaults_to_auto():
         make_zssr_model(2, kernel="estimate", device="cpu", kernel_method="gan")
 
 
-def test_cli_method_and_json(tmp_path, elongated, capsys):
+def test_cli_method_and_json(tmp_path, elongated, capsys, alive_runs):
     _, lr = elongated
     src = tmp_path / "lr.png"
     PILImage.fromarray(np.round(lr * 255).astype(np.uint8)).save(src)

@@ -545,7 +545,9 @@ def _estimate(image: np.ndarray, scale: int, iterations: int, device: str | torc
             retry_seed += 1
             if k_new is not None and (k is None or c_new > c):
                 k, c = k_new, c_new
-        if k is None:
+        # a dead generator (confidence 0: its kernel is numerical noise) is no estimate to
+        # average with a trusted fit (it moved σ minor 0.65 → 1.16, the verdict "reliable")
+        if k is None or (combine_with is not None and c <= 0.0):
             if combine_with is not None:  # the fit explains the image: go on without this restart
                 continue
             tried = "; ".join(diverged)
