@@ -740,6 +740,8 @@ def test_the_method_choice_reaches_the_estimation_and_the_fit_is_named(make_wind
     task, est = estimate("kernelgan")
     assert task.method == "kernelgan" and est.method == "kernelgan"
     assert "KernelGAN, " in panel.source_label.text() and " iterations" in panel.source_label.text()
+    # the seed drawn, so that the run can be repeated (`sr-desktop kernel --seed`; the panel never said it)
+    assert isinstance(est.seed, int) and f", seed {est.seed}, " in panel.source_label.text()
 
 
 def test_estimating_right_after_switching_images_estimates_the_new_one(make_window, tmp_path, qtbot):

@@ -39,7 +39,8 @@ itself), shown as "reliable" or "doubtful" (then estimate again: another --seed 
 --restarts); a doubtful run is rerun once with another seed automatically. --prior fkp
 estimates the kernel through a learned kernel prior (a normalizing flow trained on
 anisotropic Gaussian blurs, shipped with SR Desktop) instead of KernelGAN's free generator.
-Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy`."""
+Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy --scale 2`
+(a ×2 kernel; at --scale 4, the models' default, they derive the ×4 kernel from it)."""
 
 
 #: the options only KernelGAN's run uses, with their defaults (what --method sharpness

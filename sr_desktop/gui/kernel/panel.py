@@ -528,7 +528,9 @@ class KernelPanel(QWidget):
         self.estimate = estimate
         task: KernelTask = job.options
         runs = f", {task.restarts} runs" if task.restarts > 1 else ""
-        kernelgan = f"KernelGAN, {counted(estimate.iterations_run, 'iteration')}{runs}"
+        # the seed drawn, so that the run can be repeated (`sr-desktop kernel --seed`)
+        seed = f", seed {estimate.seed}" if estimate.seed is not None else ""
+        kernelgan = f"KernelGAN, {counted(estimate.iterations_run, 'iteration')}{runs}{seed}"
         how = {"sharpness": "sharpness fit", "combined": f"mean of the sharpness fit and {kernelgan}"}.get(
             estimate.method, kernelgan)
         source = f"Estimated from {task.source_name}: ×{estimate.scale}, {how}, {human_seconds(estimate.seconds)}"
