@@ -156,6 +156,8 @@ def test_clicking_a_row_shows_that_models_result(qtbot, panel, image):
     panel.set_image(image)
     run_evaluation(qtbot, panel, scale=2)
     panel.set_view_mode("gradient")
+    # no row picked yet: it said "Upscale the image or evaluate models to see maps" right after the evaluation
+    assert panel.view_note.text() == "Click a model in the leaderboard to see its maps."
     table = panel.leaderboard.table
     for model in ("lanczos", "bicubic"):
         r = table.row_of(model)
@@ -838,7 +840,10 @@ def test_ctrl_c_on_the_leaderboard_copies_the_table_as_text(qtbot, panel, image)
     table.setFocus()
     table.setCurrentCell(0, 0)
     qtbot.keyClick(table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
-    lines = QGuiApplication.clipboard().text().splitlines()
+    context, *lines = QGuiApplication.clipboard().text().splitlines()
+    # first, what the numbers are of: the leaderboard's note (image size, scale, degradation, shave, area)
+    assert context == panel.leaderboard.note.text()
+    assert context.startswith("Ground truth 64×56, ×2, degraded by bicubic")
     assert lines[0].split("\t") == ["Model", "PSNR", "SSIM", "Time", "NIQE"] and len(lines) == 1 + len(MODELS)
     assert [line.split("\t")[1] for line in lines[1:]] == table_column(panel, 1)
     # NIQE, in the names' tooltips for want of room, is a column of the copy (issue 15: in the leaderboard)
@@ -859,6 +864,14 @@ def test_the_copied_leaderboard_has_each_rows_niqe(qtbot):
     rows = {line.split("\t")[0]: line.split("\t") for line in table.as_text().splitlines()[1:]}
     assert rows["bicubic"] == ["bicubic", "30.50", "0.9000", "0.10", "6.46"]
     assert rows["lanczos"][4] == "" and rows["span"][4] == ""
+    # what the numbers are of comes first, and what a star means after (a paste said neither)
+    table.context = "Ground truth 64×56, ×3, degraded by bicubic. Y channel, 3 px shaved; scores of the whole image."
+    table.set_rows([EvalRow("bicubic", 30.5, 0.9, seconds=0.1), EvalRow("span", 31.2, 0.91, seconds=0.3,
+                                                                         scale_route="×4, then Lanczos to ×3")])
+    lines = table.as_text().splitlines()
+    assert lines[0] == table.context and lines[1] == "Model\tPSNR\tSSIM\tTime\tNIQE"
+    assert lines[2].startswith("span *\t31.20") and lines[3].startswith("bicubic\t30.50")
+    assert lines[4] == "* span: not a scale of its own, ×4, then Lanczos to ×3 (not the published tables' protocol)"
 
 
 def test_a_model_run_at_a_scale_it_does_not_have_is_marked_as_bench_marks_it(qtbot, panel, image):

@@ -102,6 +102,10 @@ class LeaderboardTable(QTableWidget):
         self.setAccessibleName("Leaderboard")
         #: model id -> readable name
         self.names: dict[str, str] = {}
+        #: what the numbers are of (the leaderboard's note: ground truth, scale, degradation,
+        #: whole image or region), the first line of what Ctrl+C copies
+        self.context = ""
+        self._routes: dict[str, str] = {}
         self.verticalHeader().setDefaultSectionSize(QFontMetrics(self.font()).height() + 6)
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -120,6 +124,7 @@ class LeaderboardTable(QTableWidget):
 
     def set_rows(self, rows: list[EvalRow], selected: str | None = None) -> None:
         """Replace the content (the current sort column and order are kept)."""
+        self._routes = {row.model: row.scale_route for row in rows if row.scale_route}
         self.setSortingEnabled(False)  # Qt: fill first, sort once
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
@@ -170,12 +175,17 @@ class LeaderboardTable(QTableWidget):
     def as_text(self) -> str:
         """The table as shown (sorted), tab-separated with its header, and each row's NIQE
         (the names' tooltip; no room for a column in a laptop-sized dock): what Ctrl+C
-        copies, to paste into a spreadsheet or a note."""
-        lines = ["\t".join((*COLUMNS, "NIQE"))]
+        copies, to paste into a spreadsheet or a note. Its first line says what the numbers
+        are of (`context`), and a line after the table what a "*" means (a paste said neither:
+        not the image, the scale, a region's numbers, nor why a model was starred)."""
+        lines = [self.context] if self.context else []
+        lines.append("\t".join((*COLUMNS, "NIQE")))
         for r in range(self.rowCount()):
             cells = [self.item(r, c).text() if self.item(r, c) else "" for c in range(len(COLUMNS))]
             niqe = self.item(r, 0).data(NIQE_ROLE) if self.item(r, 0) else None
             lines.append("\t".join((*cells, "" if niqe is None else f"{niqe:.2f}")))
+        lines += [f"* {self.names.get(model, model)}: not a scale of its own, {route} (not the published tables' "
+                  "protocol)" for model, route in self._routes.items()]
         return "\n".join(lines)
 
     def keyPressEvent(self, event) -> None:
@@ -406,6 +416,7 @@ class Leaderboard(QWidget):
     def set_note(self, text: str) -> None:
         self.note.setText(text)
         self.note.setVisible(bool(text))
+        self.table.context = text
 
     def clear(self) -> None:
         self._selected = None

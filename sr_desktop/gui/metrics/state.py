@@ -196,6 +196,9 @@ class MetricsState:
         """What the after side shows, against which reference, and the map's state."""
         source = self.map_source()
         if source is None:
+            if self.eval is not None and any(r.sr is not None for r in self.eval.rows.values()):
+                # (it said "evaluate models" right after an evaluation)
+                return "Click a model in the leaderboard to see its maps."
             if self.region_result is not None:
                 return "A region result is shown: upscale the whole image or evaluate models to see maps."
             return "Upscale the image or evaluate models to see maps."
