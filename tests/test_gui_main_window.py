@@ -1350,6 +1350,15 @@ def test_the_metrics_evaluation_runs_models_as_the_advanced_section_says(make_wi
     assert [(row["model"], row.get("variant")) for row in finished.args[0]] == [("span", "ch52"), ("espcn", None)]
     table = panel.leaderboard.table
     assert table.item(table.row_of("span"), 0).text() == "SPAN · ch52"
+    # an evaluated model shown: the loaded image beside it is its ground truth, not "Before"
+    assert window.compare.before_label() == "Before"
+    with qtbot.waitSignal(panel.showPixels, timeout=10_000):
+        panel.leaderboard.modelActivated.emit("espcn")
+    assert window.compare.after_label() == "ESPCN ×2 (evaluate)" and window.compare.before_label() == "Ground truth"
+    window.side_panels["Metrics"].show()  # (a panel in a closed dock makes no maps)
+    panel.set_view_mode("difference")
+    qtbot.waitUntil(lambda: window.compare.after_label().startswith("Difference"), timeout=30_000)
+    assert window.compare.before_label() == "Ground truth"
 
 
 def test_a_save_says_what_the_format_could_not_keep(make_window, tmp_path, qtbot):

@@ -49,6 +49,8 @@ class CompareContent:
         self.patch_base: ImageLayer | None = None
         self.override: ImageLayer | None = None
         self.override_label = "After"
+        #: the before side's label while the override shows (an evaluated model's: "Ground truth")
+        self.override_before = "Before"
         #: the ICC profile of the original's colours (and so of its results and regions);
         #: None: sRGB
         self.icc: bytes | None = None
@@ -124,6 +126,10 @@ class CompareContent:
     def has_result(self) -> bool:
         """True when the after side has something (a result, region results or a map)."""
         return self.result is not None or bool(self.patches) or self.override is not None
+
+    def before_label(self) -> str:
+        """"Before", or the override's before label ("Ground truth" beside an evaluated model)."""
+        return self.override_before if self.override is not None else "Before"
 
     def after_label(self) -> str:
         """"After · SPAN ×4", "After (region) · …", or the override's label (a map)."""

@@ -176,19 +176,21 @@ class CompareView(PointerGestures, QWidget):
         self.update()
 
     def set_display_override(self, pixels: np.ndarray | None, label: str = "Map",
-                             image_colours: bool = False) -> None:
+                             image_colours: bool = False, before_label: str = "Before") -> None:
         """Show another image (a difference/SSIM/gradient map at result size; uint8, uint16
         or float 0..1) on the after side instead of the result; None shows the result again.
         `image_colours`: it is an image in the original's colours (another model's result),
         converted by its colour profile as the result is; a map is not. The override covers
         the whole image, or from its top-left corner what it holds of it
-        (`CompareContent.override_rect`)."""
+        (`CompareContent.override_rect`). `before_label`: the before side's label meanwhile
+        (beside an evaluated model's result the original is its ground truth, not a "Before")."""
         if pixels is None:
             self._content.override = None
         else:
             self._content.require_original()
             self._content.override = as_layer(pixels, self._content.icc if image_colours else None)
             self._content.override_label = label
+            self._content.override_before = before_label
         self.update()
 
     def shown_instead_of_result(self) -> str | None:
@@ -208,6 +210,10 @@ class CompareView(PointerGestures, QWidget):
     def after_label(self) -> str:
         """The label drawn on the after side now."""
         return self._content.after_label()
+
+    def before_label(self) -> str:
+        """The label drawn on the before side now."""
+        return self._content.before_label()
 
     def has_image(self) -> bool:
         return self._content.original is not None
@@ -528,7 +534,7 @@ class CompareView(PointerGestures, QWidget):
         if right.width() > 0:
             content.paint_after(painter, view, pane, right, checker)
         shown = self._shown_rect(pane)
-        labels = (paint_label(painter, shown, "Before", True, self.font(), x - shown.left()),
+        labels = (paint_label(painter, shown, content.before_label(), True, self.font(), x - shown.left()),
                   paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x))
         self._paint_region(painter, pane, labels)
         # The line spans the image as shown (not the empty margin around a small image).
@@ -539,7 +545,8 @@ class CompareView(PointerGestures, QWidget):
         content, view, checker = self._content, self._view, self._checker
         left, right = panes
         content.paint_before(painter, view, left, left, checker)
-        self._paint_region(painter, left, (paint_label(painter, self._shown_rect(left), "Before", True, self.font()),))
+        self._paint_region(painter, left, (paint_label(painter, self._shown_rect(left), content.before_label(), True,
+                                                          self.font()),))
         if self._after_visible():
             content.paint_after(painter, view, right, right, checker)
             shown = self._shown_rect(right)

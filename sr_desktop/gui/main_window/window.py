@@ -348,8 +348,10 @@ class MainWindow(QMainWindow):
         # in the panel's Result view it is an evaluated model's image: the original's colours
         # (shown unconverted beside the converted result); in the others a map
         image = self.metrics_panel is not None and self.metrics_panel.view_mode() == "result"
+        evaluated = self.metrics_panel is not None and self.metrics_panel.shows_evaluated_model()
         try:
-            self.compare.set_display_override(pixels, label, image_colours=image)
+            self.compare.set_display_override(pixels, label, image_colours=image,
+                                              before_label="Ground truth" if evaluated else "Before")
         except SRDesktopError as exc:
             self.show_error(f"cannot show the map: {exc}")
         self._update_actions()  # what is saved is what is shown: not the result under a map

@@ -266,6 +266,12 @@ class MetricsPanel(QWidget):
             raise ValueError(f"view mode must be one of {', '.join(VIEW_MODES)}, got {mode!r}")
         return self._state.map_now(mode)
 
+    def shows_evaluated_model(self) -> bool:
+        """Whether the after side is given an evaluated model's result or maps (beside them the
+        loaded image is the ground truth)."""
+        source = self._state.map_source()
+        return source is not None and source.key[0] == "eval"
+
     def set_run_settings(self, settings: RunSettings) -> None:
         """Device, tile, precision and backend the evaluated models run with (the window's
         Advanced choices, as its upscales take them)."""
