@@ -312,30 +312,28 @@ class MainWindow(QMainWindow):
         panel.set_run_settings(self._run_settings())
         return panel
 
-    def _may_stop_batch(self) -> bool:
-        """Whether quitting may stop a running batch export: asked (the window closed and the
-        batch was cancelled without a word, its dialog and summary gone)."""
-        dialog = self.batch_export.dialog
-        if dialog is None or not dialog.is_running():
-            return True
-        bar = dialog.progress_bar
-        done = f" ({bar.value()} of {bar.maximum()} files done)" if bar.maximum() > 0 else ""
-        return self.ask_stop_job(
-            self, "Quit SR Desktop", f"A batch export is running{done}. Stop it and quit? The files done are "
-            "kept, and its report says which were not.", "Stop and quit", "stopBatchBox", warning=True)
+    def _may_stop_jobs(self) -> bool:
+        """Whether quitting may stop a running batch export and a running training run: each
+        asked (the window closed and they stopped without a word, the batch's dialog and
+        summary gone, the training run's folder not said)."""
+        batch, training = self.batch_export.dialog, self.training.dialog
+        if batch is not None and batch.is_running():
+            bar = batch.progress_bar
+            done = f" ({bar.value()} of {bar.maximum()} files done)" if bar.maximum() > 0 else ""
+            if not self._may_quit(f"A batch export is running{done}. Stop it and quit? The files done are kept, "
+                                  "and its report says which were not.", "stopBatchBox"):
+                return False
+        if training is not None and training.is_running():
+            bar = training.progress_bar
+            done = f" (iteration {bar.value()} of {bar.maximum()})" if bar.value() > 0 else ""
+            if not self._may_quit(f"A training run is running{done}. Stop it and quit? It saves a checkpoint after "
+                                  "its iteration: Tools ▸ Train a model… resumes it from its Run folder, "
+                                  f"{training.out_edit.text().strip()}.", "stopTrainingBox"):
+                return False
+        return True
 
-    def _may_stop_training(self) -> bool:
-        """Whether quitting may stop a running training run: asked (it stopped without a word,
-        and after a restart the Train dialog did not say where it was)."""
-        dialog = self.training.dialog
-        if dialog is None or not dialog.is_running():
-            return True
-        bar = dialog.progress_bar
-        done = f" (iteration {bar.value()} of {bar.maximum()})" if bar.value() > 0 else ""
-        return self.ask_stop_job(
-            self, "Quit SR Desktop", f"A training run is running{done}. Stop it and quit? It saves a checkpoint "
-            f"after its iteration: Tools ▸ Train a model… resumes it from its Run folder, "
-            f"{dialog.out_edit.text().strip()}.", "Stop and quit", "stopTrainingBox", warning=True)
+    def _may_quit(self, question: str, box_name: str) -> bool:
+        return self.ask_stop_job(self, "Quit SR Desktop", question, "Stop and quit", box_name, warning=True)
 
     def _run_settings(self) -> RunSettings:
         picker = self.picker
@@ -766,8 +764,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         asked = not getattr(self, "_closing_for_signal", False)
-        if asked and (not self._may_stop_batch() or not self._may_stop_training()
-                      or not self.saver.may_discard_result()):
+        if asked and (not self._may_stop_jobs() or not self.saver.may_discard_result()):
             event.ignore()
             return
         # cancel everything first, then wait for each job: the 2 s are shared
