@@ -112,7 +112,7 @@ def test_the_report_names_the_weights_the_precision_and_the_kernel(dataset, tmp_
     assert report["sr_desktop_version"] == __version__ and report["protocol"]["precision"] == "fp32"
     import hashlib
 
-    values = np.ascontiguousarray(np.load(tmp_path / "k.npy"), dtype=np.float64)
+    values = np.ascontiguousarray(np.load(tmp_path / "k.npy"), dtype=np.float64)  # (the same rule as training's)
     digest = hashlib.sha256(values.tobytes() + str(values.shape).encode()).hexdigest()
     assert report["degradation_kernel_sha256"] == digest
     models = {m["model"]: m for m in report["models"]}

@@ -11,6 +11,7 @@ sum, non-negative up to the interpolation ringing of KernelGAN's older output
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,10 @@ def kernel_size_note(name: str, kernel: np.ndarray, scale: int, as_given: str) -
         return None
     return (f"note: {name} is {kernel.shape[1]}×{kernel.shape[0]}, the size of a ×{judged} kernel; "
             f"at ×{scale} {as_given}")
+
+
+def kernel_digest(kernel: np.ndarray) -> str:
+    """The sha256 of a kernel's values (float64) and shape: what tells one kernel from
+    another whatever its file is called (a training checkpoint and a bench report record it)."""
+    values = np.ascontiguousarray(kernel, dtype=np.float64)
+    return hashlib.sha256(values.tobytes() + str(values.shape).encode()).hexdigest()

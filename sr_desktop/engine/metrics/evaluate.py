@@ -529,8 +529,7 @@ def evaluate_models(
     ``partial_report`` (they were lost with it). A model that fails (an error, out of
     memory, a bug) is listed in ``failed`` and the others are measured; when none could be,
     the first failure is raised."""
-    import hashlib
-
+    from sr_desktop.engine.core.kernel_file import kernel_digest
     from sr_desktop.engine.core.options import parse_precision
 
     scale = parse_sr_scale(scale)
@@ -540,8 +539,7 @@ def evaluate_models(
     report = BenchReport(str(dataset), int(scale), degradation.describe(),
                          protocol=protocol or EvalProtocol(), precision=precision)
     if degradation.kernel is not None:
-        values = np.ascontiguousarray(degradation.kernel, dtype=np.float64)
-        report.kernel_sha256 = hashlib.sha256(values.tobytes() + str(values.shape).encode()).hexdigest()
+        report.kernel_sha256 = kernel_digest(degradation.kernel)
     from sr_desktop.engine.models.registry import get_model_spec
 
     for model_id in model_ids:  # an unknown id fails before the first model runs, not after it
