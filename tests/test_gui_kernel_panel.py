@@ -775,6 +775,8 @@ def test_a_run_too_short_to_judge_is_doubtful_in_the_label_and_asked_about(make_
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=60000)
     assert panel.estimate is not None and not panel.estimate.reliable
     assert panel.confidence_label.text().startswith("Doubtful")
+    # and what to do about it, as the command line says (only a tooltip did)
+    assert panel.status_label.text().endswith(" Estimate again: another run draws another seed, or more Restarts.")
     asked = []
     panel.ask_use_doubtful = lambda message: asked.append(message) or False
     assert not panel.request_upscale("map-sr") and len(asked) == 1
@@ -782,6 +784,23 @@ def test_a_run_too_short_to_judge_is_doubtful_in_the_label_and_asked_about(make_
     # Save names it after the image it came from, not the one shown since
     open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
     assert panel._suggested_path().name == "a_kernel_x2.npy"
+
+
+def test_a_doubtful_sharpness_fit_says_to_try_kernelgan(make_window, tmp_path, qtbot):
+    """The command line adds "estimate again: --method kernelgan"; the panel said only
+    "doubtful (confidence 0.23)"."""
+    window = make_window()
+    panel = window.kernel_panel
+    # (no Gaussian blur explains noise)
+    noise = np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    PILImage.fromarray(noise).save(tmp_path / "noise.png")
+    open_image(qtbot, window, tmp_path / "noise.png")
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("sharpness"))
+    window.estimate_kernel()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=60000)
+    assert panel.estimate is not None and not panel.estimate.reliable and panel.estimate.method == "sharpness"
+    said = f": doubtful (confidence {panel.estimate.confidence:.2f}). Estimate again with Method “KernelGAN”."
+    assert panel.status_label.text().endswith(said)
 
 
 def test_this_kernel_cannot_be_saved_or_used_while_another_is_forming(make_window, tmp_path, qtbot):

@@ -535,8 +535,14 @@ class KernelPanel(QWidget):
             estimate.method, kernelgan)
         source = f"Estimated from {task.source_name}: ×{estimate.scale}, {how}, {human_seconds(estimate.seconds)}"
         verdict = "reliable" if estimate.reliable else f"doubtful, {estimate.doubt}" if estimate.doubt else "doubtful"
+        # what to do about a doubtful one, as the command line says it (only a tooltip and the
+        # question before an upscale did)
+        again = ""
+        if not estimate.reliable:
+            again = (" Estimate again with Method “KernelGAN”." if estimate.method == "sharpness"
+                     else " Estimate again: another run draws another seed, or more Restarts.")
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}: {verdict} "
-                                  f"(confidence {estimate.confidence:.2f}).")
+                                  f"(confidence {estimate.confidence:.2f}).{again}")
         announce(self, f"Blur kernel estimated. {self.status_label.text()}")  # (unread without the focus)
         self._outcome = "done"
         try:
