@@ -127,6 +127,21 @@ def test_the_report_names_the_weights_the_precision_and_the_kernel(dataset, tmp_
     assert "; Y BT.601 rounded, 2 px shaved, float output, auto)" in capsys.readouterr().out
 
 
+def test_two_variants_of_a_model_in_one_report(dataset, tmp_path, capsys):
+    """A report could not hold SPAN ch48 and ch52 (bench had no way to name a variant)."""
+    out = tmp_path / "r.json"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "span", "span@ch52", "--json",
+                 str(out), "--no-niqe", "-q"]) == 0
+    models = {m["model"]: m for m in json.loads(out.read_text())["models"]}
+    assert (models["span"]["variant"], models["span@ch52"]["variant"]) == ("ch48", "ch52")
+    assert models["span"]["psnr_y"] != models["span@ch52"]["psnr_y"]
+    capsys.readouterr()
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "span@nope"]) == 2
+    assert "no variant 'nope'" in capsys.readouterr().err
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic@x"]) == 2
+    assert "bicubic (MATLAB's imresize) has no variants, not 'x'" in capsys.readouterr().err
+
+
 def test_bench_two_models_through_the_engine(dataset, tmp_path):
     out_json = tmp_path / "r.json"
     rc = main(["bench", "--dataset", str(dataset), "--scale", "3", "--model", "bicubic",

@@ -70,7 +70,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", type=path_arg, required=True, metavar="DIR", help="folder of HR images")
     # extend: `--model a --model b` measured b alone, without a word
     parser.add_argument("--model", nargs="+", action="extend", default=None, metavar="ID",
-                        help=f"model id(s), after one --model or each its own (default: {MATLAB_BICUBIC_ID})")
+                        help=f"model id(s), after one --model or each its own (default: {MATLAB_BICUBIC_ID}); "
+                        "ID@VARIANT for a variant of it (span@ch52)")
     parser.add_argument("--scale", required=True, type=argparse_type(parse_sr_scale), metavar="N",
                         help="the SR scale, 2..16 (the HR images are degraded by it)")
     parser.add_argument("--degradation", default="bicubic", type=text_arg,

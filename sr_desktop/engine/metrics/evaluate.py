@@ -53,6 +53,7 @@ from sr_desktop.engine.metrics.upscalers import (
     check_backend_for,
     check_unit_range,
     make_upscaler,
+    split_variant,
 )
 
 log = logging.getLogger(__name__)
@@ -542,7 +543,8 @@ def evaluate_models(
         report.kernel_sha256 = kernel_digest(degradation.kernel)
     from sr_desktop.engine.models.registry import get_model_spec
 
-    for model_id in model_ids:  # an unknown id fails before the first model runs, not after it
+    for model in model_ids:  # an unknown id fails before the first model runs, not after it
+        model_id = split_variant(model)[0]
         if model_id not in (MATLAB_BICUBIC_ID, ENGINE_BICUBIC_ID):
             get_model_spec(model_id)
         check_backend_for(model_id, backend)

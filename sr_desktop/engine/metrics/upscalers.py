@@ -228,16 +228,30 @@ def check_backend_for(model_id: str, backend: str) -> None:
                               f"{backend} cannot run it (use auto or torch)")
 
 
+def split_variant(model: str) -> tuple[str, str | None]:
+    """A bench model as (id, variant): ``span@ch52`` is SPAN's ch52 weights, ``span`` its
+    default (one report could not hold two variants of a model)."""
+    model_id, at, variant = model.rpartition("@")
+    return (model_id, variant) if at and model_id and variant else (model, None)
+
+
 def make_upscaler(model_id: str, scale: int, device: str = "auto", tile: int | str = "auto",
                   variant: str | None = None, precision: str = "auto", backend: str = "auto",
                   cancel: CancelToken | None = None) -> Upscaler:
     """The upscaler of a bench model id: ``bicubic`` = MATLAB bicubic, ``bicubic-pil`` =
-    the engine's bicubic model, anything else = that model through the engine."""
+    the engine's bicubic model, anything else = that model through the engine; ``ID@VARIANT``
+    (`split_variant`) that variant, named so in the report."""
+    name = model_id
+    if variant is None:
+        model_id, variant = split_variant(model_id)
     if model_id == MATLAB_BICUBIC_ID:
+        if variant is not None:
+            raise EvaluationError(f"{MATLAB_BICUBIC_ID} (MATLAB's imresize) has no variants, not {variant!r}")
         check_backend_for(model_id, backend)
         return MatlabBicubic(scale)
     return EngineUpscaler(model_id, scale, device=device, tile=tile, variant=variant,
-                          precision=precision, backend=backend, cancel=cancel)
+                          precision=precision, backend=backend, cancel=cancel,
+                          name=name if name != model_id else None)
 
 
 def as_upscaler(obj, scale: int) -> Upscaler:
