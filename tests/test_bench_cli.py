@@ -142,6 +142,31 @@ def test_two_variants_of_a_model_in_one_report(dataset, tmp_path, capsys):
     assert "bicubic (MATLAB's imresize) has no variants, not 'x'" in capsys.readouterr().err
 
 
+def test_save_sr_writes_each_models_images_as_measured(dataset, tmp_path, capsys):
+    """Neither bench nor the window could keep the SR images: a paper's figures needed them."""
+    out, saved = tmp_path / "r.json", tmp_path / "figures"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "bicubic", "span", "--json", str(out),
+                 "--no-niqe", "-q", "--save-sr", str(saved)]) == 0
+    assert sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*.png")) == [
+        "bicubic/a_rgb.png", "bicubic/b_gray.png", "span/a_rgb.png", "span/b_gray.png"]
+    # the images are the ones measured: scored again, they give the report's numbers
+    hr = np.asarray(PILImage.open(dataset / "b_gray.png"))
+    sr = np.asarray(PILImage.open(saved / "bicubic" / "b_gray.png"))
+    assert sr.shape == hr.shape and np.array_equal(sr, imresize(imresize(hr, 0.5), 2))
+    report = {m["model"]: m for m in json.loads(out.read_text())["models"]}
+    rgb = np.asarray(PILImage.open(dataset / "a_rgb.png").convert("RGB"))
+    assert report["span"]["images"][0]["psnr_y"] == pytest.approx(
+        score_pair(np.asarray(PILImage.open(saved / "span" / "a_rgb.png")), rgb, 2).psnr_y, abs=1e-9)
+    capsys.readouterr()
+    # again: refused before any model runs, unless --overwrite; never inside the dataset
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--save-sr", str(saved)]) == 2
+    assert f"--save-sr: {saved / 'bicubic' / 'a_rgb.png'} exists (and 1 more)" in capsys.readouterr().err
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--save-sr", str(saved), "--overwrite",
+                 "-q"]) == 0
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--save-sr", str(dataset / "sr")]) == 2
+    assert "inside the dataset folder" in capsys.readouterr().err and not (dataset / "sr").exists()
+
+
 def test_bench_two_models_through_the_engine(dataset, tmp_path):
     out_json = tmp_path / "r.json"
     rc = main(["bench", "--dataset", str(dataset), "--scale", "3", "--model", "bicubic",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -82,6 +83,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="write per-image results as JSON (- : standard output, the table then on stderr)")
     parser.add_argument("--csv", type=output_arg, metavar="OUT", help="write per-image results as CSV (- as --json)")
     parser.add_argument("--plot", type=path_arg, metavar="OUT.png", help="plot mean PSNR vs seconds per model")
+    parser.add_argument("--save-sr", type=path_arg, metavar="DIR",
+                        help="also write each model's SR images, as measured (8-bit PNG), to DIR/MODEL/IMAGE.png: "
+                        "for a paper's figures")
     parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
                         help="auto|cpu|cuda|cuda:N|mps|vulkan|vulkan:N (default: auto; vulkan runs the model zoo's "
                         "models, see `sr-desktop devices`)")
@@ -131,6 +135,28 @@ def _say_kernel_size(args: argparse.Namespace, degradation) -> None:
             print(f"sr-desktop: {note}", file=sys.stderr)
 
 
+def _check_save_sr(args: argparse.Namespace, models: list[str], images: list[Path]) -> None:
+    """--save-sr before any model runs: a folder outside the dataset (the next bench would
+    measure the images), and no image already there unless --overwrite."""
+    from sr_desktop.engine.imageio import resolved
+    from sr_desktop.engine.imageio.atomic import file_target_refusal
+    from sr_desktop.engine.metrics.errors import EvaluationError
+    from sr_desktop.engine.metrics.evaluate import image_names, sr_image_path
+
+    folder = Path(args.save_sr)
+    if resolved(folder).is_relative_to(resolved(Path(args.dataset))):
+        raise EvaluationError(f"--save-sr {folder}: inside the dataset folder, the next bench would measure its images")
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise EvaluationError(f"--save-sr {folder}: not a folder")
+    if (why := file_target_refusal(folder / "x.png", make_folders=True)) is not None:
+        raise EvaluationError(f"--save-sr {folder}: {why}")
+    names = image_names(images).values()
+    there = [path for model in models for name in names if (path := sr_image_path(folder / model, name)).exists()]
+    if there and not args.overwrite:
+        more = f" (and {len(there) - 1} more)" if len(there) > 1 else ""
+        raise EvaluationError(f"--save-sr: {there[0]} exists{more} (use --overwrite to replace them)")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table; write the requested files. Returns 0."""
     from sr_desktop.engine.imageio import ProtectedPaths, is_image_path, resolved
@@ -144,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     if args.pi:
         raise EvaluationError(PI_REFUSAL)
     send_warnings_to_log(getattr(args, "verbose", False))
-    images = ProtectedPaths(list_dataset(args.dataset))  # fail early on a bad folder,
+    dataset_images = list_dataset(args.dataset)
+    images = ProtectedPaths(dataset_images)  # fail early on a bad folder,
     # and on a file that cannot be written, or must not be: a dataset image, an input file
     # (the kernel, weight files), an existing file without --overwrite, an image name for text,
     # a plot inside the dataset (the next bench would measure it as one of its images)
@@ -167,6 +194,9 @@ def run(args: argparse.Namespace) -> int:
         for other_flag, other in outputs[i + 1:]:
             if resolved(path) == resolved(other):
                 raise EvaluationError(f"{flag} and {other_flag} name the same file {path}")
+    models = list(dict.fromkeys(args.model or [MATLAB_BICUBIC_ID]))  # a model named twice is measured once
+    if args.save_sr is not None:
+        _check_save_sr(args, models, dataset_images)
     degradation = parse_degradation(args.degradation)
     _say_kernel_size(args, degradation)
     # every weight file is read and checked here, before any model runs
@@ -178,7 +208,6 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  [{info.stage}] {info.done}/{info.total} {info.message}", file=sys.stderr)
 
-    models = list(dict.fromkeys(args.model or [MATLAB_BICUBIC_ID]))  # a model named twice is measured once
     stopped = None
     try:
         report = evaluate_models(
@@ -192,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             backend=args.backend,
             precision=args.precision,
+            save_sr=args.save_sr,
         )
     except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM: the models already measured are kept
         report = getattr(stop, "partial_report", None)

@@ -465,8 +465,11 @@ def evaluate_dataset(
     protocol: EvalProtocol | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    save_to: Path | None = None,
 ) -> ModelEvaluation:
-    """Run the protocol with one upscaler over a folder (or a list of image paths)."""
+    """Run the protocol with one upscaler over a folder (or a list of image paths);
+    `save_to`: a folder that each SR image is written into, as measured (8-bit PNG named
+    as the report names the image), for a paper's figures."""
     scale = parse_sr_scale(scale)
     paths = list_dataset(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
     upscaler = as_upscaler(upscaler, scale)
@@ -480,11 +483,33 @@ def evaluate_dataset(
     for path in paths:
         check_cancel(cancel)
         ev = evaluate_image(read_hr(path), upscaler, scale, degradation, name=names[path],
-                            protocol=protocol, keep_images=False, cancel=cancel)
+                            protocol=protocol, keep_images=save_to is not None, cancel=cancel)
+        if save_to is not None:
+            save_sr_image(ev, save_to)
         result.images.append(ev)
         result.timing.add(ev.timing)
         tracker.step(message=f"{path.name}: {ev.scores.psnr_y:.2f} dB")
     return result
+
+
+def sr_image_path(save_to: Path, image_name: str) -> Path:
+    """Where `save_sr_image` writes an image's SR in `save_to`."""
+    return save_to / f"{image_name}.png"
+
+
+def save_sr_image(ev: ImageEvaluation, save_to: Path) -> None:
+    """Write `ev`'s SR image into `save_to` (made) as a PNG, then let the images go (a
+    dataset's worth held for the report). `SRDesktopError` when it cannot be written."""
+    from sr_desktop.engine.imageio import write_image
+    from sr_desktop.engine.imageio.image import Image
+
+    sr = ev.sr
+    ev.hr = ev.lr = ev.sr = None
+    try:
+        save_to.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SRDesktopError(f"cannot make {save_to}: {exc.strerror or exc}") from None
+    write_image(Image(pixels=np.ascontiguousarray(sr)), sr_image_path(save_to, ev.name), overwrite=True)
 
 
 def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | None = None,
@@ -523,13 +548,15 @@ def evaluate_models(
     cancel: CancelToken | None = None,
     backend: str = "auto",
     precision: str = "fp32",
+    save_sr: Path | None = None,
 ) -> BenchReport:
     """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs), in
     `precision` (fp32 by default, the published tables'; ``auto`` ran fp16 on a CUDA GPU). A
     `KeyboardInterrupt` (Ctrl+C, SIGTERM) part-way carries the models measured so far as its
     ``partial_report`` (they were lost with it). A model that fails (an error, out of
     memory, a bug) is listed in ``failed`` and the others are measured; when none could be,
-    the first failure is raised."""
+    the first failure is raised. `save_sr`: each model's SR images go to ``save_sr/MODEL/``
+    (`evaluate_dataset`'s `save_to`)."""
     from sr_desktop.engine.core.kernel_file import kernel_digest
     from sr_desktop.engine.core.options import parse_precision
 
@@ -574,7 +601,8 @@ def evaluate_models(
                 upscaler = make_upscaler(model_id, scale, device=device, tile=tile, backend=backend,
                                          precision=precision, cancel=cancel)
                 report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
-                                                      report.protocol, progress, cancel))
+                                                      report.protocol, progress, cancel,
+                                                      None if save_sr is None else Path(save_sr) / model_id))
                 del upscaler
             except Cancelled:
                 raise
