@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.app.jobs import Job, JobOutcome
+from sr_desktop.app.session import model_display_name
 from sr_desktop.app.train_jobs import LOSS_PRESETS, TRAINABLE, TrainRequest, run_train_job
 from sr_desktop.app.train_jobs import training_models as trainable_models
 from sr_desktop.engine.core.errors import SRDesktopError
@@ -122,16 +123,6 @@ class PreviewLabel(QLabel):
         side = max(PREVIEW_MIN_SIDE, min(PREVIEW_SIDE, self.width(), self.height()))  # the room it has
         self.setPixmap(self._source.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.SmoothTransformation))
-
-
-def registered_name(model_id: str) -> str:
-    """The name a registered model has in the model list (its id when it is gone)."""
-    from sr_desktop.engine.models.registry import get_model_spec
-
-    try:
-        return get_model_spec(model_id).name
-    except SRDesktopError:
-        return model_id
 
 
 class TrainDialog(QDialog):
@@ -640,7 +631,7 @@ class TrainDialog(QDialog):
             worse = val.get("psnr_y", float("nan")) < outcome.result.baseline["psnr_y"]
             if outcome.result.model_id:
                 # the name the model list shows: a name already taken gets a number ("… (2)")
-                text += f" — registered as “{registered_name(outcome.result.model_id)}” ({outcome.result.model_id})"
+                text += f" — registered as “{model_display_name(outcome.result.model_id)}” ({outcome.result.model_id})"
                 self.use_button.setEnabled(True)
                 if not worse:
                     self.use_button.setFocus()  # (what comes next)
