@@ -165,6 +165,11 @@ def test_save_sr_writes_each_models_images_as_measured(dataset, tmp_path, capsys
                  "-q"]) == 0
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--save-sr", str(dataset / "sr")]) == 2
     assert "inside the dataset folder" in capsys.readouterr().err and not (dataset / "sr").exists()
+    (tmp_path / "a-file").write_text("not a folder")
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--save-sr", str(tmp_path / "a-file")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--save-sr {tmp_path / 'a-file'}: not a folder" in err and "Traceback" not in err
+    assert (tmp_path / "a-file").read_text() == "not a folder"
 
 
 def test_bench_two_models_through_the_engine(dataset, tmp_path):
