@@ -436,8 +436,12 @@ def test_cancel_mid_job_writes_nothing(make_window, tmp_path, qtbot, prompts):
     open_and_wait(qtbot, window, [src])
     infos = []
     window.queue.jobProgress.connect(lambda job, info: infos.append(info))
+    # idle, the progress box is one line: no empty bar, no greyed Cancel
+    idle_parts = (window.progress_bar, window.progress_text, window.cancel_button)
+    assert window.job_label.text() == "Idle" and all(w.isHidden() for w in idle_parts)
     window.start_upscale()
     qtbot.waitUntil(lambda: any(i.done >= 2 for i in infos), timeout=10000)
+    assert not any(w.isHidden() for w in idle_parts) and window.cancel_button.isEnabled()
     total = infos[-1].total
     assert total > 4 and window.progress_bar.maximum() == total
     assert f"/{total} tiles" in window.progress_text.text() and "elapsed" in window.progress_text.text()
@@ -445,6 +449,7 @@ def test_cancel_mid_job_writes_nothing(make_window, tmp_path, qtbot, prompts):
     window.cancel_action.trigger()  # what Esc does
     wait_idle(qtbot, window, 5000)
     assert time.perf_counter() - t0 < 1.0
+    assert all(w.isHidden() for w in idle_parts)
     assert window.result is None
     assert not window.save_action.isEnabled()
     assert window.save() is None  # nothing to save

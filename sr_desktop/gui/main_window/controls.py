@@ -11,8 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QCheckBox,
-    QComboBox,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -29,6 +27,8 @@ from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.widgets import WrapLabel, plain_label, set_bold
 
+VIEW_HINT = ("Hold Space to see the original.\nWheel: zoom · drag: pan.\n"
+             "Split view, Side by side: the toolbar or the View menu.")
 REGION_HINT = "Shift+drag on the image (or drag with the Region tool, R) to enhance just a region."
 CONTROLS_WIDTH = 290  # at the default 9-pt font, whose lines are
 _DEFAULT_LINE_HEIGHT = 14  # px high
@@ -151,43 +151,34 @@ class ControlsPanel(QWidget):
         return self.progress_box
 
     def _build_view_box(self) -> QGroupBox:
+        # how to look, not switches: Split view, Side by side and the Region tool are the
+        # toolbar's and the View menu's (a combo and a check box here repeated them)
         self.view_box = QGroupBox("View")
-        self.mode_combo = QComboBox()
-        self.mode_combo.addItem("Split (drag the divider)", "split")
-        self.mode_combo.addItem("Side by side", "side_by_side")
-        self.mode_combo.setAccessibleName("Compare mode")
-        self.mode_combo.setToolTip("Compare the original and the result: one image split by a divider, or two "
-                                   "side by side that zoom and pan together")
-        self.region_tool_check = QCheckBox("Region tool (R): drag selects a region")
-        self.region_tool_check.setToolTip("Without it, Shift+drag selects a region and drag pans")
-        hint = QLabel("Hold Space to see the original.\nWheel: zoom · drag: pan")
+        hint = WrapLabel(VIEW_HINT)
+        hint.setObjectName("viewHint")
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout = QVBoxLayout(self.view_box)
-        layout.addWidget(self.mode_combo)
-        layout.addWidget(self.region_tool_check)
         layout.addWidget(hint)
         return self.view_box
 
     def show_idle(self) -> None:
-        """Progress box back to "Idle" (no bar, no text, no queue line)."""
+        """Progress box back to "Idle": one line; the bar, its text, the queue line and Cancel
+        hidden (an empty bar and a greyed Cancel took a third of the column while nothing ran)."""
         self.job_label.setText("Idle")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setTextVisible(False)
         self.progress_text.setText("")
         self.queue_label.hide()
+        for widget in (self.progress_bar, self.progress_text, self.cancel_button):
+            widget.hide()
 
     def show_started(self, what: str) -> None:
         """A job started: its description and a busy bar until the engine reports counts."""
         self.job_label.setText(what)
+        for widget in (self.progress_bar, self.progress_text, self.cancel_button):
+            widget.show()
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setTextVisible(True)
         self.progress_text.setText("starting…")
 
-    def set_mode(self, mode: str) -> None:
-        """Select ``mode`` in the view combo without emitting its change signal."""
-        index = self.mode_combo.findData(mode)
-        if index >= 0 and index != self.mode_combo.currentIndex():
-            self.mode_combo.blockSignals(True)
-            self.mode_combo.setCurrentIndex(index)
-            self.mode_combo.blockSignals(False)

@@ -216,15 +216,13 @@ class MainWindow(QMainWindow):
         self.apply_whole_button = c.apply_whole_button
         self.progress_box, self.job_label, self.progress_bar = c.progress_box, c.job_label, c.progress_bar
         self.progress_text, self.queue_label, self.cancel_button = c.progress_text, c.queue_label, c.cancel_button
-        self.view_box, self.mode_combo, self.region_tool_check = c.view_box, c.mode_combo, c.region_tool_check
+        self.view_box = c.view_box
 
         c.upscale_button.clicked.connect(self.start_upscale)
         c.region_rerun_button.clicked.connect(self.enhance_current_region)
         c.apply_whole_button.clicked.connect(self.start_upscale)
         c.region_clear_button.clicked.connect(self.clear_region)
         c.cancel_button.clicked.connect(self.cancel_jobs)
-        c.mode_combo.currentIndexChanged.connect(lambda _i: self.set_compare_mode(c.mode_combo.currentData()))
-        c.region_tool_check.toggled.connect(self.set_region_tool)
 
         self.message_bar = MessageBar()
         self.compare = CompareView()
@@ -595,13 +593,11 @@ class MainWindow(QMainWindow):
         if remember:
             self.settings.set("compare_mode", mode)
         (self.split_action if mode == "split" else self.side_action).setChecked(True)
-        self.controls.set_mode(mode)
 
     def set_region_tool(self, on: bool) -> None:
         """Region tool on: a left-drag on the image draws the region (off: it pans)."""
         self.compare.set_tool("region" if on else "pan")
         self.region_tool_action.setChecked(on)
-        self.region_tool_check.setChecked(on)
 
     def show_shortcuts(self) -> ShortcutsSheet:
         """Help ▸ Keyboard shortcuts (F1): the non-modal sheet (returned; one, raised again:
