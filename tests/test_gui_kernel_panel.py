@@ -467,6 +467,41 @@ def test_the_panel_builds_its_task_from_the_fast_preset(make_window, tmp_path, q
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=10000)
 
 
+def test_a_seed_typed_in_the_panel_repeats_the_run_and_random_draws_one(make_window, tmp_path, qtbot, monkeypatch):
+    """The panel named the seed each run drew ("seed 1234") but had no field to type it
+    back: a run could be repeated only with sr-desktop kernel --seed."""
+    seeds_asked = []
+    run_kernel_job = kernel_panel_module.run_kernel_job
+
+    def runner(job, progress, cancel):
+        seeds_asked.append(job.options.seed)
+        if job.options.seed is None:  # what the engine draws, fixed here (see `Recorder`)
+            job.options.seed = 0
+        return run_kernel_job(job, progress, cancel)
+
+    monkeypatch.setattr(kernel_panel_module, "run_kernel_job", runner)
+    window = make_window()
+    panel = window.kernel_panel
+    open_image(qtbot, window, textured_png(tmp_path / "photo.png"))
+    use_kernelgan(panel)
+    panel.iterations_spin.setValue(20)
+    assert panel.seed_spin.text() == "Random" and panel.seed_spin.isEnabled()
+    kernels = []
+    for seed in (None, 1234, 1234):
+        if seed is not None:
+            panel.seed_spin.setValue(seed)
+        with qtbot.waitSignal(panel.estimationFinished, timeout=60000) as finished:
+            panel.start_estimation()
+        qtbot.waitUntil(lambda: not panel.is_running(), timeout=10000)
+        estimate = finished.args[0]
+        assert f"seed {estimate.seed}" in panel.source_label.text()
+        kernels.append(estimate.kernel)
+    assert seeds_asked[0] is None and seeds_asked[1:] == [1234, 1234]
+    np.testing.assert_array_equal(kernels[1], kernels[2])
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("sharpness"))
+    assert not panel.seed_spin.isEnabled()  # the fit draws nothing
+
+
 def test_check_kernel_accepts_small_rounding_and_renormalises():
     k = gaussian_kernel() * 1.004
     out = check_kernel(k)

@@ -21,6 +21,9 @@ FAST_PRESET = {"iterations": 1000, "batch": 4, "early_stop": True}
 #: 226, and none of 100 settled before 400; docs/kernelgan.md), so a 150-iteration run
 #: scored 0.98, "reliable". Here, light to import, for the command line's flags.
 MIN_JUDGED_ITERATIONS = 400
+#: an estimate without a seed draws one below this (so that the kernel panel's seed field,
+#: a 32-bit spin box, holds every seed a run names)
+DRAWN_SEEDS_BELOW = 2**31 - 1
 #: values of `KernelGANOptions.prior`
 PRIORS = ("none", "fkp")
 #: values of `KernelGANOptions.method` (see ``estimate_kernel``)

@@ -78,6 +78,7 @@ from sr_desktop.engine.kernelgan.fkp_weights import load_prior
 from sr_desktop.engine.kernelgan.generator import KernelGenerator
 from sr_desktop.engine.kernelgan.kernel_ops import analytic_kernel_x4, embed, post_process_kernel
 from sr_desktop.engine.kernelgan.options import (
+    DRAWN_SEEDS_BELOW,
     G_CROP,
     OFFICIAL_ITERATIONS,
     PRIORS,
@@ -472,7 +473,7 @@ def estimate_kernel(
     # validated whole once; converted to float64 only if KernelGAN runs (the fit crops first)
     image = _check_image(image, opts.shave_border)
     if seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+        seed = int(np.random.default_rng().integers(0, DRAWN_SEEDS_BELOW))
     # the fit too: it ran on the callers' one thread before the limit moved here
     with torch_threads(opts.threads):
         estimate = _estimate(image, scale, iterations, device, seed, restarts, progress, cancel, opts)

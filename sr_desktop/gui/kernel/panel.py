@@ -54,7 +54,12 @@ from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.imageio.protected import same_file
 from sr_desktop.engine.kernelgan.confidence import RELIABLE_AT, is_reliable
-from sr_desktop.engine.kernelgan.options import FAST_PRESET, KernelGANOptions, smallest_image_side
+from sr_desktop.engine.kernelgan.options import (
+    DRAWN_SEEDS_BELOW,
+    FAST_PRESET,
+    KernelGANOptions,
+    smallest_image_side,
+)
 from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.side_panel_layout import scrollable_column
@@ -206,6 +211,14 @@ class KernelPanel(QWidget):
         self.restarts_spin = QSpinBox()
         self.restarts_spin.setRange(1, 5)
         self.restarts_spin.setToolTip("Independent runs combined into one kernel: steadier, proportionally slower")
+        # the status names the seed each run drew; typing it back repeats that run
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setObjectName("kernelSeedSpin")
+        self.seed_spin.setRange(-1, DRAWN_SEEDS_BELOW - 1)
+        self.seed_spin.setSpecialValueText("Random")
+        self.seed_spin.setValue(-1)
+        self.seed_spin.setToolTip("Random: each estimation draws a seed (the result names it). A number "
+                                  "repeats that run exactly, as sr-desktop kernel --seed N does")
         self.prior_combo = _choice_combo(
             "kernelPriorCombo", KERNEL_PRIORS, KernelGANOptions().prior,
             "None: KernelGAN's own generator. FKP: the kernel is drawn from a learned prior of "
@@ -232,6 +245,7 @@ class KernelPanel(QWidget):
         form.addRow("Method", self.method_combo)
         form.addRow("Iterations", self.iterations_spin)
         form.addRow("Restarts", self.restarts_spin)
+        form.addRow("Seed", self.seed_spin)
         form.addRow("Kernel prior", self.prior_combo)
         form.addRow(buttons)
         form.addRow(self.progress_bar)
@@ -372,6 +386,7 @@ class KernelPanel(QWidget):
             method=str(self.method_combo.currentData()),
             device=self.device_provider(),
             source_name=self.image_name,
+            seed=None if self.seed_spin.value() < 0 else self.seed_spin.value(),
         )
         job = Job(self.image, task)
         self._job = job
@@ -658,7 +673,7 @@ class KernelPanel(QWidget):
         for widget in (self.scale_combo, self.method_combo, self.load_button):
             widget.setEnabled(not running)
         uses_kernelgan = self.method_combo.currentData() != "sharpness"
-        for widget in (self.iterations_spin, self.restarts_spin, self.prior_combo):
+        for widget in (self.iterations_spin, self.restarts_spin, self.seed_spin, self.prior_combo):
             widget.setEnabled(not running and uses_kernelgan)
         # (not while an estimation runs: the heat map then shows the forming kernel, and
         # "this kernel" saved or used the one before it)
