@@ -1357,13 +1357,18 @@ def test_the_metrics_evaluation_runs_models_as_the_advanced_section_says(make_wi
     assert table.item(table.row_of("span"), 0).text() == "SPAN · ch52"
     # an evaluated model shown: the loaded image beside it is its ground truth, not "Before"
     assert window.compare.before_label() == "Before"
+    size = window.status_labels.size_label
+    assert size.text() == "40×32 · ×4 gives 160×128"
     with qtbot.waitSignal(panel.showPixels, timeout=10_000):
         panel.leaderboard.modelActivated.emit("espcn")
     assert window.compare.after_label() == "ESPCN ×2 (evaluate)" and window.compare.before_label() == "Ground truth"
+    # the status line's sizes are of what is shown (it said "×4 gives 160×128" beside the ×2 image)
+    assert size.text() == "40×32 · shown: ESPCN ×2 (evaluate), 40×32"
     window.side_panels["Metrics"].show()  # (a panel in a closed dock makes no maps)
     panel.set_view_mode("difference")
     qtbot.waitUntil(lambda: window.compare.after_label().startswith("Difference"), timeout=30_000)
     assert window.compare.before_label() == "Ground truth"
+    assert size.text() == f"40×32 · shown: {window.compare.after_label()}, 40×32"
 
 
 def test_a_save_says_what_the_format_could_not_keep(make_window, tmp_path, qtbot):

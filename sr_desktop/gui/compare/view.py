@@ -198,6 +198,11 @@ class CompareView(PointerGestures, QWidget):
         model), or None."""
         return self._content.override_label if self._content.override is not None else None
 
+    def shown_instead_size(self) -> tuple[int, int] | None:
+        """(width, height) of what the after side shows in place of the result, or None."""
+        layer = self._content.override
+        return None if layer is None else (layer.width * layer.reduced_by, layer.height * layer.reduced_by)
+
     def has_result(self) -> bool:
         """True when the after side has something (a result, region results or a map)."""
         return self._content.has_result()

@@ -36,8 +36,10 @@ class ResultInfo:
         spec = self.picker.spec()
         self.status.show_device(self.picker.device(), zoo_model=spec is not None and is_zoo_spec(spec))
         region = session.region_result
+        instead, instead_size = self.compare.shown_instead_of_result(), self.compare.shown_instead_size()
         self.status.show_sizes(session.image, self.picker.scale(), session.shown_size(),
-                               int(region[1].scale) if region is not None else None)
+                               int(region[1].scale) if region is not None else None,
+                               (instead, instead_size) if instead is not None and instead_size else None)
         run = session.shown_run
         if run is None:
             self.controls.show_result_info(NO_RESULT if session.image is not None else with_native_keys(NO_IMAGE))

@@ -45,15 +45,21 @@ class StatusLabels:
         self.device_label.setText(f"Device: {text}")
 
     def show_sizes(self, image: Image | None, scale: int, shown: tuple[int, int] | None = None,
-                   region_scale: int | None = None) -> None:
+                   region_scale: int | None = None, instead: tuple[str, tuple[int, int]] | None = None) -> None:
         """The original's size and the result's: "600×400 → 2400×1600" for the result shown
         (``shown``), "600×400 → region ×4" after a region upscale, and the picked ``scale``'s
-        size marked as planned before any result ("600×400 · ×4 gives 2400×1600")."""
+        size marked as planned before any result ("600×400 · ×4 gives 2400×1600"). With
+        ``instead`` (label, size) of what the after side shows in place of a result (an evaluated
+        model, a map): "600×400 · shown: ESPCN ×2 (evaluate), 600×400" — the picked scale's
+        size beside another model's ×2 image was not what the view showed."""
         if image is None:
             self.size_label.setText("No image")
             return
         w, h = image.width, image.height
-        if shown is not None:
+        if instead is not None:
+            label, (sw, sh) = instead
+            self.size_label.setText(f"{w}×{h} · shown: {label}, {sw}×{sh}")
+        elif shown is not None:
             self.size_label.setText(f"{w}×{h} → {shown[0]}×{shown[1]}")
         elif region_scale is not None:
             self.size_label.setText(f"{w}×{h} → region ×{region_scale}")

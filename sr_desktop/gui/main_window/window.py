@@ -351,6 +351,7 @@ class MainWindow(QMainWindow):
         except SRDesktopError as exc:
             self.show_error(f"cannot show the map: {exc}")
         self._update_actions()  # what is saved is what is shown: not the result under a map
+        self._update_status()  # and the sizes are of what is shown
 
     def add_tool_action(self, action: QAction) -> None:
         """Add an entry to the Tools menu (e.g. kernel estimation)."""
