@@ -915,3 +915,20 @@ def test_hints_are_greyed_by_colour_not_disabled(panel):
     assert len(hints) == 4
     for label in hints:
         assert label.isEnabled() and label.palette().color(QPalette.ColorRole.WindowText) == grey, label.text()
+
+
+def test_the_no_reference_rows_say_which_way_is_better(qtbot):
+    """NIQE (lower is better) and consistency (higher) were bare names beside "3.1 → 4.2":
+    nothing on screen said whether the arrow went the good way."""
+    from PySide6.QtWidgets import QFormLayout
+
+    from sr_desktop.gui.metrics.noref_section import NoReferenceSection
+
+    section = NoReferenceSection()
+    qtbot.addWidget(section)
+    form = section.findChild(QFormLayout)
+    rows = {form.labelForField(field).text(): form.labelForField(field).toolTip()
+            for field in (section.sharpness, section.laplacian, section.niqe, section.consistency)}
+    assert list(rows) == ["Sharpness", "Laplacian", "NIQE ↓", "Consistency ↑"]
+    assert "Lower looks more natural" in rows["NIQE ↓"] and "higher is better" in rows["Consistency ↑"]
+    assert all(rows.values())  # the row names explain themselves on hover, not only the numbers

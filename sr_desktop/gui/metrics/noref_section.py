@@ -40,15 +40,19 @@ class NoReferenceSection(QGroupBox):
         self.consistency = value_label(self)
         self.consistency.setToolTip(
             "The result downscaled by the same scale (MATLAB bicubic) against the input: "
-            "high = faithful to the input; low = invented content or colour shifts")
+            "higher is better, faithful to the input; low = invented content or colour shifts")
         self.niqe = value_label(self)
         self.niqe.setToolTip(
             "NIQE (Mittal et al. 2013) of the luma, input → result: distance of the image's "
             "statistics from those of natural pristine photos. Lower looks more natural; no "
             "reference needed, so it also judges a result that PSNR would punish for its detail. "
             "It depends on the image size: compare results with each other, not with the input.")
+        # which way is better, as the papers' tables mark it (NIQE↓); sharpness has no
+        # better way: more may be noise
         add_form_rows(form, [("Sharpness", self.sharpness), ("Laplacian", self.laplacian),
-                             ("NIQE", self.niqe), ("Consistency", self.consistency)])
+                             ("NIQE ↓", self.niqe), ("Consistency ↑", self.consistency)])
+        for field in (self.sharpness, self.laplacian, self.niqe, self.consistency):
+            form.labelForField(field).setToolTip(field.toolTip())
         # Under the form, not a form row: a wrapped label spanning a QFormLayout row is
         # given too little height and its lines overlap the group's frame.
         self.status = WrapLabel("", self)
