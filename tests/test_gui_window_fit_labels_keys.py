@@ -985,16 +985,33 @@ def test_help_about_opens_at_once_and_fills_in_the_libraries_when_looked_up(wind
     qtbot.waitUntil(lambda: "could not be read (no such library)" in second.text(), timeout=5000)
 
 
-def test_help_documentation_opens_the_guides_folder(window, monkeypatch):
-    """The Help menu had no way to the guides (only a folder link inside About)."""
+def test_help_documentation_reads_the_guides_in_the_app(window, qtbot, monkeypatch):
+    """The Help menu had no way to the guides (only a folder link inside About); then it opened
+    their folder: file names, each opened in whatever program took ".md"."""
+    from PySide6.QtCore import QUrl
     from PySide6.QtGui import QDesktopServices
 
     from sr_desktop.engine.core import paths
 
     opened = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()) or True)
     assert window.documentation_action in window.menuBar().actions()[-1].menu().actions()
     window.documentation_action.trigger()
-    assert opened == [str(paths.DOCS_DIR)]
+    viewer = window.guide_viewer
+    assert viewer.isVisible() and opened == []
+    # the window's guide first, rendered (a heading, not "# The SR Desktop window")
+    assert viewer.shown_guide() == "gui.md"
+    assert viewer.guide_list.currentItem().text() == "The SR Desktop window"
+    assert viewer.browser.toPlainText().startswith("The SR Desktop window")
+    titles = [viewer.guide_list.item(i).text() for i in range(viewer.guide_list.count())]
+    assert len(titles) == len(list(paths.DOCS_DIR.glob("*.md"))) and "Training and fine-tuning" in titles
+    # a guide picked in the list is shown; a link to another guide opens it in place and the list follows
+    viewer.guide_list.setCurrentRow(titles.index("Training and fine-tuning"))
+    assert viewer.shown_guide() == "training.md" and "fine-tun" in viewer.browser.toPlainText()
+    # what a click on a relative link does (QTextBrowser resolves it, then follows it)
+    viewer.browser.setSource(viewer.browser.source().resolved(QUrl("models.md")))
+    assert viewer.shown_guide() == "models.md" and viewer.guide_list.currentItem().text() == "Models"
+    window.documentation_action.trigger()  # one viewer, raised again
+    assert window.guide_viewer is viewer
     monkeypatch.setattr(paths, "DOCS_DIR", paths.DOCS_DIR / "absent")
     assert window.open_documentation() is False and "no guides folder" in window.message_bar.text()

@@ -139,7 +139,7 @@ def build_actions(w: ActionTarget) -> None:
     w.about_action = a("&About SR Desktop", w.show_about, None,
                        "The version, the libraries, where the app keeps its files, the licences")
     w.documentation_action = a("&Documentation", w.open_documentation, None,
-                               "The guides (the window, models, formats, training, benchmarks…) in their folder")
+                               "The guides (the window, models, formats, training, benchmarks…), read here")
     for action in (w.split_action, w.side_action):
         action.setCheckable(True)
         w.mode_group.addAction(action)

@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.shortcuts_sheet: ShortcutsSheet | None = None  # (made at the first F1, then raised again)
         self.about_box: QMessageBox | None = None
+        self.guide_viewer = None  # (Help ▸ Documentation: made at its first use)
         #: asks before quitting stops a running batch or training run (`widgets.confirm`'s
         #: arguments; tests set it)
         self.ask_stop_job = confirm
@@ -611,18 +612,22 @@ class MainWindow(QMainWindow):
         return sheet
 
     def open_documentation(self) -> bool:
-        """Help ▸ Documentation: the guides' folder in the system's file viewer (False, and
-        said, when this install has none)."""
-        from PySide6.QtGui import QDesktopServices
+        """Help ▸ Documentation: the guides read in the app (`GuideViewer`, one, raised again;
+        False, and said, when this install has none)."""
+        from sr_desktop.engine.core import paths
+        from sr_desktop.gui.main_window.guide_viewer import GuideViewer
 
-        from sr_desktop.engine.core.paths import DOCS_DIR
-        from sr_desktop.gui.file_urls import file_url
-
-        if not DOCS_DIR.is_dir():
-            self.show_error(f"This install has no guides folder ({DOCS_DIR}); they are in the project's "
-                            "docs/ folder", level="info")
+        if not paths.DOCS_DIR.is_dir():
+            self.show_error(f"This install has no guides folder ({paths.DOCS_DIR}); they are in the "
+                            "project's docs/ folder", level="info")
             return False
-        return QDesktopServices.openUrl(file_url(DOCS_DIR))
+        viewer = self.guide_viewer
+        if viewer is None or viewer.docs_dir != paths.DOCS_DIR:
+            viewer = self.guide_viewer = GuideViewer(paths.DOCS_DIR, self)
+        viewer.show()
+        viewer.raise_()
+        viewer.activateWindow()
+        return True
 
     def show_about(self):
         """Help ▸ About SR Desktop: the non-modal box (returned; one, raised again)."""
