@@ -203,8 +203,8 @@ def test_channels_last_tiles_give_the_same_pixels():
     rgb = _rgb(40, 52)
     groups = [[(0, 20, 0, 26), (0, 20, 26, 52)], [(20, 40, 0, 26), (20, 40, 26, 52)]]
     for group in groups:
-        plain = tiling._run_group(model, rgb, group, 4, 1.0, np.dtype(np.float32), False, False)
-        last = tiling._run_group(model, rgb, group, 4, 1.0, np.dtype(np.float32), False, True)
+        plain, _ = tiling._run_group(model, rgb, group, 4, 1.0, np.dtype(np.float32), False, False)
+        last, _ = tiling._run_group(model, rgb, group, 4, 1.0, np.dtype(np.float32), False, True)
         for a, b in zip(plain, last, strict=True):
             assert float(np.abs(a - b).max()) < 1e-6
     assert seen == [False, True, False, True]

@@ -729,3 +729,23 @@ def test_the_status_line_stops_naming_a_file_once_it_is_done(qtbot, tmp_path: Pa
     dialog._on_progress(ProgressInfo(2, 2, 1.0, 0.0, "batch", notes, {
         "event": "file", "index": 1, "record": FileRecord(notes, None, "skipped", note="not an image")}))
     assert " · notes.txt · " in dialog.status_label.text()
+
+
+def test_a_file_the_model_blew_up_on_says_so_in_its_row(qtbot, tmp_path: Path):
+    """SPAN on a pixel-art checker: the row said "ok" over coloured noise."""
+    src = tmp_path / "sprites"
+    src.mkdir()
+    yy, xx = np.mgrid[0:16, 0:16]
+    PILImage.fromarray((((yy + xx) % 2) * 255).astype(np.uint8)).save(src / "checker.png")
+    photo = PILImage.open(Path(__file__).resolve().parents[1] / "resources" / "chelsea.png").convert("RGB")
+    photo.crop((100, 50, 164, 114)).save(src / "photo.png")  # (random pixels blow SPAN up too)
+    dialog = BatchDialog(input_dir=str(src))
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    assert dialog.picker.set_model_id("span") and dialog.picker.set_scale(2)
+    with qtbot.waitSignal(dialog.batchFinished, timeout=60_000):
+        dialog.start()
+    details = {dialog.table.item(r, 0).text(): dialog.table.item(r, 4).text() for r in range(dialog.table.rowCount())}
+    assert statuses(dialog) == {"checker.png": "ok", "photo.png": "ok"}
+    assert details["checker.png"].startswith("Warning: span blew up on 100 % of the result's pixels")
+    assert "blew up" not in details["photo.png"]

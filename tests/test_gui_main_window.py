@@ -1818,3 +1818,24 @@ def test_a_click_on_the_empty_drop_zone_opens_images(make_window, qtbot, tmp_pat
     assert view.cursor().shape() != Qt.CursorShape.PointingHandCursor
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.rect().center())
     assert opened == [True]
+
+
+def test_a_result_the_model_blew_up_on_is_said_to_be_noise(make_window, tmp_path, qtbot):
+    """SPAN (the default model) on pixel art: every pixel far out of range, clipped into
+    coloured confetti, shown as a plain result."""
+    yy, xx = np.mgrid[0:16, 0:16]
+    checker = tmp_path / "checker.png"
+    PILImage.fromarray((((yy + xx) % 2) * 255).astype(np.uint8)).save(checker)
+    window = make_window()
+    open_and_wait(qtbot, window, [checker])
+    assert window.picker.set_model_id("span") and window.picker.set_scale(2)
+    window.start_upscale()
+    wait_idle(qtbot, window, 60000)
+    assert window.result is not None  # shown, as asked, and said to be noise
+    text = window.message_bar.text()
+    assert window.message_bar.isVisible() and text.startswith("SPAN blew up on 100 % of the result's pixels")
+    assert text.endswith("try Real-ESRGAN x4plus anime, Real-CUGAN SE or Nearest neighbour")
+    pick_bicubic(window, 2)  # a model that stays in range: the warning goes with the next result
+    window.start_upscale()
+    wait_idle(qtbot, window, 60000)
+    assert "blew up" not in window.message_bar.text()

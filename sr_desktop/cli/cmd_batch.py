@@ -138,9 +138,10 @@ BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{p
 class _TerminalProgress:
     """A tqdm bar (files done/total, current file, rate, ETA) on a terminal."""
 
-    def __init__(self, enabled: bool, notes: list[str] | None = None):
+    def __init__(self, enabled: bool, notes: list[str] | None = None, quiet: bool = False):
         self.bar = None
         self.enabled = enabled
+        self.quiet = quiet
         self.starts = False  # whether files are said as they start (a Ray batch says them as they end)
         self.notes = [note for note in notes or [] if note]
 
@@ -176,6 +177,13 @@ class _TerminalProgress:
             if record.status == "failed":
                 bug = bug_logged(printable(record.input), record.details)
                 say_above(self.bar, f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}{bug}")
+            elif record.status == "ok":
+                # as `upscale` says them: the report alone held them
+                name = printable(Path(record.output or record.input).name)
+                if record.warning:
+                    say_above(self.bar, f"sr-desktop: warning: {name}: {record.warning}")
+                if record.note and not self.quiet:
+                    say_above(self.bar, f"sr-desktop: note: {name}: {record.note}")
         elif event == "start" and self.bar is not None:
             self.starts = True
             self.bar.set_description_str(printable(Path(info.message).name)[-40:], refresh=True)
@@ -226,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
               "Ctrl+C again to abort)", file=sys.stderr)
 
     bar = _TerminalProgress(enabled=not (args.no_progress or args.quiet) and sys.stderr.isatty(),
-                            notes=[] if args.quiet else notes)
+                            notes=[] if args.quiet else notes, quiet=args.quiet)
     try:
         with stop_signals_call(on_sigint):  # SIGTERM and SIGHUP too: as a first Ctrl+C
             result = run_batch(

@@ -240,6 +240,8 @@ def run(args: argparse.Namespace) -> int:
             which = f" (the least confident of {frames} frames)" if frames else ""
             console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}{which}, "
                         f"{verdict}", sys.stderr)
+        for warning in result.warnings:  # (--quiet too: the result is damaged)
+            console.say(f"sr-desktop: warning: {printable(src.name)}: {warning}", sys.stderr)
         if not args.quiet:
             changes = lossy_changes(exported, args.format or format_for_path(written))
             if changes:  # (the format's limits applied without a word)

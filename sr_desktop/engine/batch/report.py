@@ -29,6 +29,8 @@ class FileRecord:
     status: str  # ok | skipped | failed (| cancelled, not started: in a cancelled batch's report)
     error: str = ""  # one line, for failed files
     note: str = ""  # why a file was skipped ("output exists", "not an image")
+    #: what is wrong with an upscaled file's result (`UpscaleResult.warnings`: the model blew up on it)
+    warning: str = ""
     input_bytes: int | None = None
     output_bytes: int | None = None
     input_size: list[int] | None = None  # [width, height]
@@ -136,6 +138,7 @@ _CSV_COLUMNS = [
     "write_seconds",
     "seconds",
     "worker",  # the Ray worker that upscaled the file (--cluster); empty locally
+    "warning",  # the model blew up on the file (`FileRecord.warning`); last: the columns before kept their places
 ]
 
 

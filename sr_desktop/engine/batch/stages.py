@@ -377,7 +377,7 @@ class BatchStages:
             if self.encode_inline and not isinstance(result.image, Animation):
                 encoded = self._encode(job, result.image)
             delivered = self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds,
-                                                     upscale_seconds, encoded))
+                                                     upscale_seconds, encoded, result.warnings))
             del result, encoded
             if not delivered:
                 break
@@ -405,8 +405,10 @@ class BatchStages:
                 if item[0] == "record":
                     self._record(item[1], item[2])
                     continue
-                _, job, image, in_size, read_seconds, upscale_seconds, encoded = item
-                self._record(job, self._write_one(job, image, in_size, read_seconds, upscale_seconds, encoded))
+                _, job, image, in_size, read_seconds, upscale_seconds, encoded, warnings = item
+                record = self._write_one(job, image, in_size, read_seconds, upscale_seconds, encoded)
+                record.warning = "; ".join(warnings)
+                self._record(job, record)
                 del image, item
         except BaseException as exc:  # noqa: BLE001 - reported by run()
             self.thread_errors.append(exc)

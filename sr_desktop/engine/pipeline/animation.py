@@ -24,6 +24,7 @@ from sr_desktop.engine.models.base import SRModel
 
 # The module, not its function: callers and tests may wrap `upscale.upscale_image`.
 from sr_desktop.engine.pipeline import upscale
+from sr_desktop.engine.pipeline.blown_output import blown_up_note
 from sr_desktop.engine.pipeline.output_size import resized
 
 _STEPS_PER_FRAME = 1000  # progress resolution inside one frame
@@ -47,6 +48,14 @@ class AnimationResult:
     #: ``kernel_estimate``: of a per-image model estimating each frame's kernel, the least
     #: confident frame's (``kernel_frames``: how many were estimated)
     extra: dict = field(default_factory=dict)
+    #: the largest `UpscaleResult.blown_fraction` of its frames
+    blown_fraction: float = 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        """`UpscaleResult.warnings`, of the worst frame."""
+        note = blown_up_note(self.model, self.blown_fraction)
+        return [note] if note else []
 
 
 def upscale_animation(
@@ -67,6 +76,7 @@ def upscale_animation(
     out: list[Image] = []
     last = None
     tiles = 0
+    blown = 0.0
     estimates = []
     for index, frame in enumerate(animation.frames):
         check_cancel(cancel)
@@ -84,6 +94,7 @@ def upscale_animation(
         last = upscale.upscale_image(frame, options, progress=frame_progress, cancel=cancel, model=model)
         out.append(last.image)
         tiles += last.tiles
+        blown = max(blown, last.blown_fraction)
         if (estimate := last.extra.get("kernel_estimate")) is not None:
             estimates.append(estimate)
     check_cancel(cancel)
@@ -94,7 +105,7 @@ def upscale_animation(
     return AnimationResult(
         image=animation.with_frames(out), seconds=time.perf_counter() - start, device=last.device,
         scale=last.scale, model=last.model, variant=last.variant, frames=count, tiles=tiles, backend=last.backend,
-        scale_route=last.scale_route, extra=extra,
+        scale_route=last.scale_route, extra=extra, blown_fraction=blown,
     )
 
 

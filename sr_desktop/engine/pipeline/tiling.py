@@ -34,6 +34,7 @@ from sr_desktop.engine.core.options import MIN_TILE, TilePolicy, parse_tile
 from sr_desktop.engine.core.progress import CancelToken, ProgressTracker, cancel_scope, check_cancel
 from sr_desktop.engine.models.base import SRModel, aligned_context
 from sr_desktop.engine.models.cancel_points import add_cancel_points
+from sr_desktop.engine.pipeline.blown_output import count_blown_pixels
 
 if TYPE_CHECKING:
     import torch
@@ -57,6 +58,9 @@ class TileStats:
     oom_splits: int = 0
     batch_size: int = 1
     peak_device_bytes: int = 0
+    #: output pixels written, and how many of them blew up (`blown_output`)
+    pixels: int = 0
+    blown_pixels: int = 0
 
 
 def _cuts(size: int, tile: int, align: int) -> list[int]:
@@ -230,7 +234,7 @@ def run_tiled(
             group.append(queue.popleft())
         try:
             with cancel_scope(cancel):  # (the network's blocks and OpenVINO stop inside a tile too)
-                results = run_group(model, src, group, context, src_max, out.dtype, to_gray, channels_last)
+                results, blown = run_group(model, src, group, context, src_max, out.dtype, to_gray, channels_last)
         except Exception as exc:  # only OOM is handled, the rest re-raised
             if not devices.is_out_of_memory(exc):
                 raise
@@ -266,6 +270,8 @@ def run_tiled(
             continue
         for (y0, y1, x0, x1), arr in zip(group, results, strict=True):
             out[y0 * s : y1 * s, x0 * s : x1 * s, :] = arr
+            stats.pixels += arr.shape[0] * arr.shape[1]
+        stats.blown_pixels += blown
         stats.tiles += len(group)
         if device.type == "cuda":
             import torch
@@ -290,7 +296,8 @@ def _run_group(
     out_dtype: np.dtype,
     to_gray: bool,
     channels_last: bool,
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], int]:
+    """The group's upscaled cores, and how many of their pixels blew up (`blown_output`)."""
     import torch
 
     add_cancel_points(getattr(model, "module", None))
@@ -313,12 +320,12 @@ def _run_group_on_host(
     out_dtype: np.dtype,
     to_gray: bool,
     _channels_last: bool,
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], int]:
     """`_run_group` for a model that upscales H×W×C float32 numpy patches (`upscale_patch`):
     the same float conversion, crop, grey and rounding, without tensors."""
     height, width = src.shape[:2]
     s = model.scale
-    results = []
+    results, blown = [], 0
     for y0, y1, x0, x1 in group:
         py0, py1, px0, px1 = _padded((y0, y1, x0, x1), context, height, width)
         patch = src[py0:py1, px0:px1].astype(np.float32)
@@ -329,10 +336,11 @@ def _run_group_on_host(
             raise ModelError(non_finite_output(model))
         top, left = (y0 - py0) * s, (x0 - px0) * s
         core = y[top : top + (y1 - y0) * s, left : left + (x1 - x0) * s]
+        blown += count_blown_pixels(core)
         if to_gray:  # clip first: the grey result equals the grey of the saved RGB result
             core = np.clip(core, 0.0, 1.0).mean(axis=2, keepdims=True, dtype=np.float32)
         results.append(resample.quantize(core, out_dtype))
-    return results
+    return results, blown
 
 
 def non_finite_output(model: SRModel) -> str:
@@ -344,7 +352,7 @@ def non_finite_output(model: SRModel) -> str:
             f"weights are damaged){hint}")
 
 
-def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> list[np.ndarray]:
+def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> tuple[list[np.ndarray], int]:
     import torch
 
     s = model.scale
@@ -358,14 +366,18 @@ def _forward_and_crop(model, x, group, padded, out_dtype, to_gray) -> list[np.nd
         raise ModelError(
             f"model {model.id} returned {tuple(y.shape[2:])} for a {ph}×{pw} input at ×{s}"
         )
-    results = []
+    results, blown = [], 0
+    # (one min/max of the whole batch; the cores counted only when it is out)
+    suspect = count_blown_pixels(y) > 0
     for i, ((y0, y1, x0, x1), (py0, _py1, px0, _px1)) in enumerate(zip(group, padded, strict=True)):
         top, left = (y0 - py0) * s, (x0 - px0) * s
         core = y[i : i + 1, :, top : top + (y1 - y0) * s, left : left + (x1 - x0) * s]
+        if suspect:
+            blown += count_blown_pixels(core)
         if to_gray:  # clip first: the grey result equals the grey of the saved RGB result
             core = core.float().clamp(0.0, 1.0).mean(dim=1, keepdim=True)
         results.append(_quantize_on_device(core, np.dtype(out_dtype))[0])
-    return results
+    return results, blown
 
 
 def probe_bytes_per_pixel(model: SRModel, probe: int = 64) -> float:

@@ -33,6 +33,7 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import is_per_image
+from sr_desktop.engine.pipeline.blown_output import blown_up_note
 from sr_desktop.engine.pipeline.memory import estimated_bytes, is_allocation_failure, memory_error
 from sr_desktop.engine.pipeline.model_cache import get_model
 from sr_desktop.engine.pipeline.scale_plan import ScalePlan, native_scales_of, plan_for, plan_scale, scale_route
@@ -77,6 +78,15 @@ class UpscaleResult:
     #: converting and timing the backends), not in `seconds`: a first upscale said "0.2 s"
     #: after 7 s
     setup_seconds: float = 0.0
+    #: the share of the result's pixels where the network blew up (`blown_output`: clipped
+    #: into noise); `warnings` says so
+    blown_fraction: float = 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a person must hear about this result beside it (the model blew up on it)."""
+        note = blown_up_note(self.model, self.blown_fraction)
+        return [note] if note else []
 
     @property
     def scale_route(self) -> str | None:
@@ -121,6 +131,8 @@ class _Chain:
         self.tiles = 0
         self.tile_size = 0
         self.peak = 0
+        #: the largest share of a pass's pixels that blew up (`blown_output`)
+        self.blown = 0.0
         self._tile_cache: dict[tuple[int, int], tuple[int, int]] = {}
         self._boxes_cache: dict[tuple[int, int], list] = {}
 
@@ -193,6 +205,7 @@ class _Chain:
         self.tiles += stats.tiles
         self.tile_size = max(self.tile_size, stats.tile_size)
         self.peak = max(self.peak, stats.peak_device_bytes)
+        self.blown = max(self.blown, stats.blown_pixels / max(stats.pixels, 1))
 
 
 def upscale_image(
@@ -328,6 +341,7 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
         memory_of="device" if chain.peak else "process",
         backend=model.backend,
         with_kernel=options.kernel is not None,
+        blown_fraction=chain.blown,
         # a per-image model that estimated its own kernel (--kernel estimate) says how far
         # to trust it (`KernelEstimate.confidence` / `.reliable`)
         extra=({"kernel_estimate": model.last_kernel_estimate}

@@ -666,7 +666,9 @@ class BatchDialog(QDialog):
         output.setText(self._output_name(written) if written else "")
         output.setToolTip(str(written) if written else "")
         self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
-        details = in_dialog_words(record.error or record.note, BATCH_FIELDS)
+        # (a result the model blew up on: "Warning: …" before what the format changed)
+        said = [f"Warning: {record.warning}" if record.warning else "", record.note]
+        details = in_dialog_words(record.error or "; ".join(filter(None, said)), BATCH_FIELDS)
         # the row names the file: its whole path again in the narrow column left the reason
         # elided ("cannot read /tmp…g: symlink loop"); the tooltip keeps the whole line
         self.table.item(row, 4).setText(details.replace(str(record.input), Path(record.input).name))

@@ -10,9 +10,10 @@ from PySide6.QtCore import QObject, Signal
 
 from sr_desktop.app.animation_jobs import AnimationJob
 from sr_desktop.app.jobs import Job, JobRunner
-from sr_desktop.app.session import Session
+from sr_desktop.app.session import Session, model_display_name
 from sr_desktop.app.upscale_jobs import run_upscale_job
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.pipeline.blown_output import blown_up_note
 from sr_desktop.gui.compare.animation import FramePlayer, with_frame_layers
 from sr_desktop.gui.compare.view import CompareView
 from sr_desktop.gui.main_window.display_runner import with_display_layer
@@ -161,3 +162,7 @@ class Upscaler(QObject):
         else:
             self.session.set_region_result(job.box, result, job.options)
             self.on_region_result(job.image, result, job.box)
+        # after the result's own messages: the result is noise where the network blew up
+        note = blown_up_note(result.model, getattr(result, "blown_fraction", 0.0), name_of=model_display_name)
+        if note:
+            self.feedback.show_error(note)
