@@ -771,3 +771,47 @@ def test_what_a_format_cannot_keep_is_said():
     assert lossy_changes(half, "png") == lossy_changes(half, "tiff") == []
     opaque = np.full((4, 4, 4), 255, np.uint8)
     assert lossy_changes(opaque, "jpg") == [] and lossy_changes(opaque[..., :1], "webp") == ["grey stored as RGB"]
+
+
+def _sprite_with_colours(count: int, side: int = 32) -> np.ndarray:
+    """RGBA: `count` distinct opaque colours in a band, the rest transparent (its colour black)."""
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rng = np.random.default_rng(count)
+    colours = rng.choice(256**3, size=count, replace=False)
+    flat = rgba.reshape(-1, 4)
+    for i, c in enumerate(colours):
+        flat[i] = (c >> 16 & 255, c >> 8 & 255, c & 255, 255)
+    return rgba
+
+
+@pytest.mark.parametrize("animated", [False, True])
+def test_a_transparent_gif_keeps_every_colour_when_they_fit_the_palette(tmp_path, animated):
+    """Pillow's RGBA quantiser (a fast octree) kept 8 of a sprite's 32 colours; a GIF holds
+    255 beside its transparent one."""
+    from sr_desktop.engine.imageio.animation import Animation, write_animation
+
+    frames = [_sprite_with_colours(255), _sprite_with_colours(32)]
+    out = tmp_path / "s.gif"
+    if animated:
+        write_animation(Animation([Image(f) for f in frames], [100, 100], 0, ["none", "none"], "GIF"), out)
+    else:
+        frames = frames[:1]
+        write_image(Image(frames[0]), out, SaveOptions(format="gif"))
+    with PILImage.open(out) as gif:
+        for index, expected in enumerate(frames):
+            gif.seek(index)
+            got = np.asarray(gif.convert("RGBA"))
+            visible = expected[:, :, 3] == 255
+            assert np.array_equal(got[:, :, 3] == 255, visible)  # transparent where it was
+            assert np.array_equal(got[visible][:, :3], expected[visible][:, :3])  # every colour exact
+
+
+def test_a_gif_of_more_colours_than_its_palette_is_median_cut_and_keeps_its_transparency(tmp_path):
+    rgba = _sprite_with_colours(600, side=32)
+    write_image(Image(rgba), tmp_path / "m.gif", SaveOptions(format="gif"))
+    with PILImage.open(tmp_path / "m.gif") as gif:
+        got = np.asarray(gif.convert("RGBA"))
+    visible = rgba[:, :, 3] == 255
+    assert np.array_equal(got[:, :, 3] == 255, visible)
+    # (median cut: 240 colours of the 255 it may have; the octree gave transparent sprites 8 of 32)
+    assert len(np.unique(got[visible][:, :3], axis=0)) >= 200

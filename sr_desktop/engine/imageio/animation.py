@@ -63,6 +63,7 @@ from sr_desktop.engine.imageio.write import (
     check_sized,
     checked_format,
     gif_alpha,
+    gif_palette_image,
     srgb_pixels,
     tiff_page,
 )
@@ -440,7 +441,8 @@ def _pil_frames(animation: Animation, fmt: str, options: SaveOptions) -> list:
         if pixels.shape[2] in (1, 2):
             pixels = pixels[:, :, [0, 0, 0, 1] if pixels.shape[2] == 2 else [0, 0, 0]]
         if fmt == "gif":
-            pixels = gif_alpha(pixels)
+            frames.append(gif_palette_image(gif_alpha(pixels) if pixels.shape[2] == 4 else pixels))
+            continue
         frames.append(PILImage.fromarray(np.ascontiguousarray(pixels)))
     return frames
 
@@ -476,7 +478,11 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
             _said_when_seeked(frame, index, watch)
     first, *rest = frames
     common: dict = {"save_all": True, "append_images": rest}
-    metadata = _metadata(animation.frames[0], np.asarray(first), options)
+    # (a GIF's frames are palette images: the profile is chosen for their colours, of a copy:
+    # converting the frame itself realised its palette, and Pillow's GIF writer then failed
+    # on it, "invalid palette size")
+    metadata = _metadata(animation.frames[0], np.asarray(first.copy().convert("RGBA") if first.mode == "P" else first),
+                         options)
     icc = metadata.icc_profile
     if metadata.exif and fmt != "gif":
         common["exif"] = metadata.exif
@@ -504,7 +510,8 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
         # every frame is a full canvas; GIF draws one over what the last left, so over
         # transparency a frame kept the earlier frames' pixels (a moving square left a trail):
         # frames with alpha clear the canvas first
-        disposals = ["background"] * len(animation.frames) if first.mode == "RGBA" else animation.disposals
+        transparent = any("transparency" in frame.info for frame in frames)
+        disposals = ["background"] * len(animation.frames) if transparent else animation.disposals
         disposal = _per_frame([_GIF_OF_DISPOSAL[d] for d in disposals])
         encoded = io.BytesIO()
         try:

@@ -344,8 +344,43 @@ def _encode_gif(fh: BinaryIO, pixels8: np.ndarray) -> None:
 
     if pixels8.shape[2] == 2:
         pixels8 = pixels8[:, :, [0, 0, 0, 1]]
-    plane = pixels8[:, :, 0] if pixels8.shape[2] == 1 else gif_alpha(pixels8)
-    PILImage.fromarray(np.ascontiguousarray(plane)).save(fh, "GIF")
+    if pixels8.shape[2] == 1:
+        PILImage.fromarray(np.ascontiguousarray(pixels8[:, :, 0])).save(fh, "GIF")
+        return
+    gif_palette_image(gif_alpha(pixels8)).save(fh, "GIF")
+
+
+def gif_palette_image(pixels8: np.ndarray):
+    """A Pillow palette image of 8-bit RGB or RGBA (alpha 0 or 255: `gif_alpha`) for GIF: its
+    own colours exactly when they are at most 256 (255 beside a transparent one), else a
+    median-cut palette of them; transparent pixels one palette index. (Pillow's RGBA
+    quantiser, a fast octree, kept 8 of a sprite's 32 colours, 4 of a gradient's 32.)"""
+    from PIL import Image as PILImage
+
+    rgb = np.ascontiguousarray(pixels8[:, :, :3])
+    clear = pixels8[:, :, 3] == 0 if pixels8.shape[2] == 4 else None
+    room = 256 if clear is None or not clear.any() else 255
+    keys = (rgb[:, :, 0].astype(np.uint32) << 16) | (rgb[:, :, 1].astype(np.uint32) << 8) | rgb[:, :, 2]
+    seen = keys if clear is None else keys[~clear]
+    colours = np.unique(seen)
+    if len(colours) <= room:
+        indices = np.searchsorted(colours, keys).astype(np.uint8) if len(colours) else np.zeros(keys.shape, np.uint8)
+        palette = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], axis=1).astype(np.uint8)
+    else:
+        quantised = PILImage.fromarray(rgb).quantize(colors=room, method=PILImage.Quantize.MEDIANCUT)
+        indices = np.asarray(quantised)
+        palette = np.asarray(quantised.getpalette()[: 3 * room], np.uint8).reshape(-1, 3)
+    image_indices = indices.copy()
+    transparency = None
+    if room == 255:
+        transparency = len(palette)
+        image_indices[clear] = transparency
+        palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
+    image = PILImage.fromarray(image_indices, "P")
+    image.putpalette(palette.tobytes())
+    if transparency is not None:
+        image.info["transparency"] = transparency
+    return image
 
 
 def gif_alpha(rgba8: np.ndarray) -> np.ndarray:
