@@ -204,3 +204,50 @@ def test_only_a_size_no_output_can_have_is_refused_before_the_work(tmp_path, cap
     webp = next(r for r in result.records if r.input.endswith("b.webp"))
     assert webp.status == "failed" and webp.error.startswith("WEBP holds at most 16383 pixels a side")
     assert webp.upscale_seconds == 0
+
+
+def sprite(side: int = 16) -> np.ndarray:
+    """RGBA pixel art: a red square with a blue dot on a transparent ground."""
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[4:12, 4:12] = (220, 30, 30, 255)
+    rgba[7:9, 7:9] = (30, 30, 220, 255)
+    return rgba
+
+
+def same_visible(got: np.ndarray, expected: np.ndarray) -> bool:
+    """Equal alpha, and equal colours where a pixel shows (the colour under alpha 0 is the
+    pipeline's to fill: `transparent_fill`)."""
+    shows = expected[:, :, 3] > 0
+    return np.array_equal(got[:, :, 3], expected[:, :, 3]) and np.array_equal(got[shows], expected[shows])
+
+
+def test_a_result_of_nearest_is_resized_with_nearest_and_stays_square_blocks(tmp_path, capsys):
+    """--width after nearest smoothed the ×4 blocks with Lanczos (a 3-colour sprite came out
+    with 27 colours and 45 alpha levels) where an exact ×8 was asked for."""
+    (tmp_path / "in").mkdir()
+    PILImage.fromarray(sprite()).save(tmp_path / "in" / "s.png")
+    exact = np.repeat(np.repeat(sprite(), 8, axis=0), 8, axis=1)
+    for scale in ("4", "2"):
+        out = tmp_path / f"nearest{scale}.png"
+        assert main(["upscale", str(tmp_path / "in" / "s.png"), "-o", str(out), "--model", "nearest",
+                     "--scale", scale, "--width", "128", "-q"]) == 0
+        assert same_visible(np.asarray(PILImage.open(out)), exact)
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "b"), "--model", "nearest", "--scale", "4",
+                 "--width", "128", "--name", "{stem}", "-q"]) == 0
+    assert same_visible(np.asarray(PILImage.open(tmp_path / "b" / "s.png")), exact)
+    # any other model's result keeps Lanczos: the size is the box's, how is the model's
+    size = OutputSize(width=128)
+    assert size.resampling == "lanczos" and size.for_model("bicubic").resampling == "lanczos"
+    assert size.for_model("nearest") == OutputSize(width=128, resampling="nearest")
+    with pytest.raises(OptionError, match="resized by lanczos or nearest"):
+        OutputSize(width=8, resampling="cubic")
+
+
+def test_alpha_resampled_after_nearest_is_nearest_too():
+    """--alpha resample resized the alpha with Lanczos whatever the model: nearest's sprite got
+    soft edges of 122 alpha levels around square colour blocks."""
+    from sr_desktop.engine.core.options import AlphaMode, UpscaleOptions
+    from sr_desktop.engine.pipeline.upscale import upscale_image
+
+    result = upscale_image(Image(sprite()), UpscaleOptions(model="nearest", scale=4, alpha=AlphaMode.RESAMPLE))
+    assert same_visible(result.image.pixels, np.repeat(np.repeat(sprite(), 4, axis=0), 4, axis=1))

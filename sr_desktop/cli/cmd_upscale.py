@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
                 check_animation_format(image, dst, save)
             result = upscale_any(image, options, progress=bar, model=model)
             bar.close()
-            exported = resized(result.image, size, args.format or format_named_by(dst))
+            exported = resized(result.image, size and size.for_model(result.model), args.format or format_named_by(dst))
             # a bar of the rows encoded (PNG, TIFF): a 192-megapixel PNG takes half a minute
             bar = TerminalProgress(f"{printable(dst.name)} (saving)", enabled=None if not args.quiet else False)
             written = write_any(exported, dst, save, overwrite=args.overwrite, protect=protect, progress=bar)

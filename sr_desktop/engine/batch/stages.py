@@ -350,8 +350,8 @@ class BatchStages:
                         image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
                     )
                 if self.options.size is not None:
-                    result = replace(result, image=resized(result.image, self.options.size, job.output_format,
-                                                           self.cancel))
+                    result = replace(result, image=resized(result.image, self.options.size.for_model(result.model),
+                                                           job.output_format, self.cancel))
             except Cancelled:
                 cancelled = True
                 with self.lock:  # (not a finished file: neither counted nor reported as one)

@@ -3,12 +3,15 @@ Save As dialog's Size (`pipeline.output_size.resized` does the resizing)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sr_desktop.engine.core.errors import OptionError
 
 #: the largest side asked for (the largest a PNG or TIFF holds is far above what fits in memory)
 MAX_SIDE = 1 << 20
+#: how the result is resized: Lanczos, or nearest neighbour for a result of `nearest` (pixel
+#: art stays square blocks: Lanczos made a 3-colour sprite's ×8 from its ×4 27 colours)
+RESAMPLINGS = ("lanczos", "nearest")
 
 
 @dataclass(frozen=True)
@@ -17,15 +20,23 @@ class OutputSize:
 
     width: int | None = None
     height: int | None = None
+    resampling: str = "lanczos"
 
     def __post_init__(self) -> None:
         if self.width is None and self.height is None:
             raise OptionError("an output size needs a width, a height or both")
+        if self.resampling not in RESAMPLINGS:
+            raise OptionError(f"an output size is resized by {' or '.join(RESAMPLINGS)}, not {self.resampling!r}")
         for name, value in (("width", self.width), ("height", self.height)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or not 1 <= value <= MAX_SIDE):
                 raise OptionError(f"the output {name} must be a whole number of pixels from 1 to {MAX_SIDE}, "
                                   f"got {value!r}")
+
+    def for_model(self, model_id: str) -> OutputSize:
+        """This size, resized as a result of `model_id` should be: nearest neighbour after
+        `nearest`, else Lanczos."""
+        return replace(self, resampling="nearest" if model_id == "nearest" else "lanczos")
 
     def fitted(self, width: int, height: int) -> tuple[int, int]:
         """The (width, height) an image of `width`×`height` is resized to: as large as fits

@@ -4,7 +4,8 @@
 A photographer asks for "6000 pixels wide" (a print, a client's spec), not for ×4: the
 network upscales at its scale and the result is then resized with Lanczos (Pillow's, which
 widens its kernel when it reduces, so it averages rather than skips pixels) to fit the size
-asked for, its aspect ratio kept. Colours under transparent pixels do not bleed into the
+asked for, its aspect ratio kept; a result of `nearest` with nearest neighbour
+(`OutputSize.for_model`). Colours under transparent pixels do not bleed into the
 visible ones: colour and alpha are resized premultiplied.
 """
 
@@ -52,7 +53,7 @@ def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = 
             if (too_large := size_refusal(fmt, width, height)) is not None:
                 raise OptionError(f"resizing to {size.describe()}: {too_large}")
     try:
-        done = [frame.with_pixels(_resized_pixels(frame.pixels, target, cancel))
+        done = [frame.with_pixels(_resized_pixels(frame.pixels, target, cancel, size.resampling))
                 for frame, target in zip(frames, targets, strict=True)]
     except MemoryError:
         width, height = targets[0]
@@ -64,16 +65,18 @@ def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = 
     return done[0]
 
 
-def _resized_pixels(pixels: np.ndarray, size: tuple[int, int], cancel: CancelToken | None = None) -> np.ndarray:
+def _resized_pixels(pixels: np.ndarray, size: tuple[int, int], cancel: CancelToken | None = None,
+                    method: str = "lanczos") -> np.ndarray:
     """H×W×C uint8/uint16 (or float) pixels at `size` = (width, height), in their own type,
-    one plane at a time; a last channel of alpha (C = 2 or 4) resized premultiplied."""
+    one plane at a time by `method`; with Lanczos a last channel of alpha (C = 2 or 4)
+    resized premultiplied (nearest copies pixels: nothing bleeds)."""
     top = float(np.iinfo(pixels.dtype).max) if pixels.dtype.kind in "ui" else 1.0
     channels = pixels.shape[2]
     out = np.empty((size[1], size[0], channels), pixels.dtype)
-    if channels not in (2, 4):
+    if channels not in (2, 4) or method == "nearest":
         for c in range(channels):
             check_cancel(cancel)
-            resize_into(pixels[:, :, c:c + 1], out[:, :, c:c + 1], top)
+            resize_into(pixels[:, :, c:c + 1], out[:, :, c:c + 1], top, method)
         return out
     check_cancel(cancel)
     alpha = pixels[:, :, -1].astype(np.float32) / top

@@ -321,7 +321,10 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
             chain.run(np.repeat(alpha, 3, axis=2), src_max, out[:, :, -1:], to_gray=True)
         else:
             check_cancel(cancel)
-            resample.resize_into(alpha, out[:, :, -1:], src_max, "lanczos")
+            # a resampling model's own method (nearest's alpha was smoothed into 122 levels
+            # around a sprite whose colours stayed square blocks), a network's Lanczos
+            method = getattr(model, "method", "lanczos") if model.kind == ModelKind.RESAMPLE else "lanczos"
+            resample.resize_into(alpha, out[:, :, -1:], src_max, method)
         clamp_to_source_range(out[:, :, -1:], alpha)  # no ringing: opaque stays opaque, clear clear
     check_cancel(cancel)
     seconds = time.perf_counter() - start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,6 +154,8 @@ class ResultSaver:
         protect = self._opened_file()
         result = session.result
         item = getattr(result, "animation", None) or result.image
+        if options is not None and options.size is not None:  # (pixel art from nearest stays square blocks)
+            options = dataclasses.replace(options, size=options.size.for_model(result.model))
         self.feedback.show_status(f"Saving {Path(path).name}…")
         self.saving = True
         QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
