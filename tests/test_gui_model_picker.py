@@ -230,3 +230,16 @@ def test_a_greyed_out_device_says_why(qtbot, monkeypatch):
     assert not cuda.isEnabled()
     assert cuda.toolTip() == "cuda is not available: torch 2.13.0+cpu is a CPU-only build"
     assert items.item(picker.device_combo.findData("mps")).toolTip() == "mps is not available: no Apple GPU (MPS)"
+
+
+def test_a_resampling_model_offers_every_whole_scale_it_runs(qtbot):
+    """nearest's description says any integer scale, and the command line takes 1..16, but the
+    list stopped at ×2, ×3, ×4, ×8: pixel art's ×5, ×6 or ×16 could not be picked."""
+    picker = _picker(qtbot, ("nearest", "span"))
+    assert picker.set_model_id("nearest")
+    offered = [picker.scale_combo.itemData(i) for i in range(picker.scale_combo.count())]
+    assert offered == list(range(2, 17)) and picker.set_scale(6)
+    assert picker.options().scale == 6 and picker.options().model == "nearest"
+    assert picker.scale_combo.currentText() == "×6"  # (no "native": every scale is)
+    assert picker.set_model_id("span")  # a network: its own and the reachable scales
+    assert [picker.scale_combo.itemData(i) for i in range(picker.scale_combo.count())] == [2, 3, 4, 8]

@@ -70,7 +70,11 @@ def default_models() -> list[ModelSpec]:
 
 
 def scale_choices(spec: ModelSpec | None) -> list[int]:
-    """Scales to offer for ``spec``: its native ones plus those the engine can reach."""
+    """Scales to offer for ``spec``: its native ones plus those the engine can reach; every
+    whole scale from ×2 to ×`MAX_SCALE` for a resampling model (nearest's description said
+    "any integer scale" beside a list without ×5, ×6 or ×16: pixel art's usual factors)."""
+    if spec is not None and spec.kind == ModelKind.RESAMPLE:
+        return list(range(2, MAX_SCALE + 1))
     native = set(spec.scales) if spec is not None else set()
     return sorted(native | set(REACHABLE_SCALES))
 
