@@ -1385,6 +1385,17 @@ def test_a_save_says_what_the_format_could_not_keep(make_window, tmp_path, qtbot
 
     assert window.save_result(tmp_path / "t.jpg", SaveOptions(format="jpg")) == tmp_path / "t.jpg"
     assert window.statusBar().currentMessage().endswith("t.jpg (transparency flattened onto white)")
+    # and the Save As dialog says it before, beside the format (it was said only after)
+    dialog = window.saver._save_dialog(tmp_path / "t.png", SaveOptions(format="png"))
+    qtbot.addWidget(dialog)
+    note = dialog.format_note
+    assert note.isHidden()  # PNG keeps it all
+    said = {}
+    for fmt in ("jpg", "gif", "webp"):
+        dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(fmt))
+        said[fmt] = None if note.isHidden() else note.text()
+    assert said == {"jpg": "As JPEG: transparency flattened onto white.",
+                    "gif": "As GIF: partial transparency made all or nothing.", "webp": None}
 
 
 def test_open_recent_tells_files_of_the_same_name_apart(make_window, tmp_path, qtbot):

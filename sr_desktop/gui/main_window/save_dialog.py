@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -40,7 +42,8 @@ class SaveAsDialog(QDialog):
     """
 
     def __init__(self, suggested: Path, options, parent=None, protect: tuple[Path, ...] = (),
-                 image_size: tuple[int, int] | None = None) -> None:
+                 image_size: tuple[int, int] | None = None,
+                 changes_for: Callable[[str], list[str]] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Save result as")
         # the opened image: its name is refused here, before "Replace?" (the save refused it after)
@@ -65,6 +68,14 @@ class SaveAsDialog(QDialog):
             self.format_combo.addItem(label, key)
         index = self.format_combo.findData(options.format or "png")
         self.format_combo.setCurrentIndex(max(0, index))
+        # what the format does to this result, said before the save (`changes_for`: the engine's
+        # `lossy_changes`); a transparent sprite saved as JPEG heard of its white ground only
+        # after, in a status line gone in 8 s
+        self._changes_for = changes_for
+        self.format_note = QLabel("")
+        self.format_note.setObjectName("saveFormatNote")
+        self.format_note.setWordWrap(True)
+        self.format_note.hide()
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(int(options.quality))
@@ -87,6 +98,7 @@ class SaveAsDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("File", row)
         form.addRow("Format", self.format_combo)
+        form.addRow("", self.format_note)
         quality_row = QHBoxLayout()
         quality_row.addWidget(self.quality_spin)
         quality_row.addWidget(self.lossless_check)
@@ -110,6 +122,9 @@ class SaveAsDialog(QDialog):
         self.quality_spin.setEnabled(fmt == "jpg" or (fmt == "webp" and not self.lossless_check.isChecked()))
         if self.sender() is self.lossless_check:
             return
+        changes = self._changes_for(fmt) if self._changes_for is not None else []
+        self.format_note.setText(f"As {SAVE_FORMATS[fmt]}: {', '.join(changes)}." if changes else "")
+        self.format_note.setVisible(bool(changes))
         from sr_desktop.engine.imageio import format_named_by, suffix_for_format
 
         path = Path(self.path_edit.text())

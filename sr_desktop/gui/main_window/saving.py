@@ -242,8 +242,11 @@ class ResultSaver:
         """The Save As dialog for the result (its size shown beside the Size boxes)."""
         result = self.session.result
         item = getattr(result, "animation", None) or getattr(result, "image", None)
+        from sr_desktop.engine.imageio import lossy_changes
+
         return SaveAsDialog(suggested, options, self.parent, protect=self._opened_file(),
-                            image_size=(item.width, item.height) if item is not None else None)
+                            image_size=(item.width, item.height) if item is not None else None,
+                            changes_for=(lambda fmt: lossy_changes(item, fmt)) if item is not None else None)
 
     def _ask_save_dialog(self, suggested: Path, options):
         dialog = self._save_dialog(suggested, options)
