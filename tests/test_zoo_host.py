@@ -94,8 +94,9 @@ def test_torch_free_estimates_match_torch():
     """The thread count and version `load_without_torch` keys the measured choice by are
     those torch reports (a mismatch would only cost the torch-free start, never pixels)."""
     probe = ("import torch; from sr_desktop.engine.compute import devices as d; "
+             "from sr_desktop.engine.models.backends.choose import measure_key as k; "
              "print(torch.get_num_threads() == d.torch_default_threads(), "
-             "torch.__version__ == d.installed_torch_version())")
+             "k('m', 2, None, 1, torch.__version__, True) == k('m', 2, None, 1, d.installed_torch_version(), True))")
     for threads in (None, "1", str(4 * (os.cpu_count() or 1))):  # more than the cores: torch caps it
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         if threads:
@@ -103,6 +104,16 @@ def test_torch_free_estimates_match_torch():
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                              env=env).stdout
         assert out.split() == ["True", "True"], threads
+
+
+def test_the_measured_choice_is_found_whatever_local_tag_torch_reports():
+    """The package index's Linux CUDA wheel: metadata "2.14.1", torch.__version__
+    "2.14.1+cu130"; the measurement was stored under one and looked up under the other."""
+    from sr_desktop.engine.models.backends.choose import measure_key
+
+    keys = {measure_key("span", 4, "ch48", 2, version, True) for version in ("2.14.1", "2.14.1+cu130")}
+    assert len(keys) == 1
+    assert measure_key("span", 4, "ch48", 2, "2.13.0", True) not in keys  # (another version: measured again)
 
 
 def test_auto_is_the_cpu_without_asking_torch_where_no_gpu_can_be_found(monkeypatch, tmp_path):

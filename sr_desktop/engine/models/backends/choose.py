@@ -194,9 +194,12 @@ def measure_side(model) -> int:
 def measure_key(model_id: str, scale: int, variant: str | None, threads: int, torch_version: str,
                 ncnn_runs_it: bool) -> str:
     """The key of a measured choice in `choices_file`: the measuring method, the model, torch's
-    threads, the three libraries' versions and the processor (`devices.cpu_signature`)."""
+    threads, the three libraries' versions and the processor (`devices.cpu_signature`).
+    torch's version without its local tag: the package index's Linux CUDA wheel says "2.14.1"
+    in its metadata (what a process without torch reads) and "2.14.1+cu130" once imported, so
+    a warm `auto` never found its choice and imported torch (0.6 s → 2.1-4.2 s)."""
     return "|".join(str(part) for part in (
-        MEASURE_METHOD, model_id, scale, variant, threads, torch_version, openvino_version(),
+        MEASURE_METHOD, model_id, scale, variant, threads, str(torch_version).split("+")[0], openvino_version(),
         ncnn_version() if ncnn_runs_it else "-", platform.machine(), devices.cpu_signature(),
     ))
 
