@@ -158,6 +158,33 @@ def test_unwrap_containers_and_module_prefix():
     assert set(unwrap_state_dict({"state_dict": net.state_dict()})) == set(net.state_dict())
 
 
+@pytest.mark.parametrize("wrap", [
+    lambda sd: {"net_g": sd},  # (a trainer's generator)
+    lambda sd: {"model_state_dict": sd, "optimizer_state_dict": {"state": {}}, "epoch": 3},  # PyTorch's tutorial
+    lambda sd: {"params-ema": sd},  # (BasicSR's older name)
+    lambda sd: {"weights_of_my_run": sd, "step": 10},  # the only dict, whatever its name
+    lambda sd: {"netG." + k: v for k, v in sd.items()},  # (ESRGAN trainers' prefix)
+    lambda sd: {"state_dict": {"model." + k: v for k, v in sd.items()}, "epoch": 2},  # a Lightning .ckpt
+])
+def test_the_containers_and_prefixes_spandrel_reads_are_unwrapped(wrap):
+    """"the file holds no tensors" for {"net_g": weights} (false), and "no known layer names"
+    for netG.-prefixed keys, which spandrel then took (as its own Compact, unlike the same
+    weights without the prefix)."""
+    net = SRVGGNetCompact(num_feat=8, num_conv=1, upscale=2)
+    state = unwrap_state_dict(wrap(net.state_dict()))
+    assert set(state) == set(net.state_dict())
+    assert detect_architecture(state).arch == detect_architecture(net.state_dict()).arch
+
+
+def test_a_sequential_named_model_keeps_its_prefix_and_an_unknown_container_is_said_so():
+    """The first ESRGAN's keys are an nn.Sequential's ("model.0.weight"): "model." is theirs."""
+    sequential = {"model.0.weight": torch.zeros(4, 3, 3, 3), "model.0.bias": torch.zeros(4),
+                  "model.1.sub.0.weight": torch.zeros(4, 4, 3, 3)}
+    assert set(unwrap_state_dict(sequential)) == set(sequential)
+    with pytest.raises(UnsupportedStateDict, match="no tensors outside the dicts a, b "):
+        unwrap_state_dict({"a": {"w": torch.zeros(1)}, "b": {"w": torch.zeros(1)}})
+
+
 def test_other_networks_are_rejected():
     other = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 3))
     with pytest.raises(UnsupportedStateDict):

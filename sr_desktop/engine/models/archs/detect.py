@@ -58,7 +58,13 @@ from sr_desktop.engine.models.archs import (
 )
 
 StateDict = dict[str, torch.Tensor]
-_CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "generator")
+#: the containers of the weights in training tools' files, preferred in this order (BasicSR's
+#: params_ema / params, its older params-ema; net_g; PyTorch's tutorial's model_state_dict)
+_CONTAINER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net_g", "net",
+                   "generator")
+#: prefixes a training wrapper puts before every key (DataParallel's module., ESRGAN trainers'
+#: netG.; a Lightning module's model., when what follows is a name, not a Sequential's index)
+_WRAPPER_PREFIXES = ("module.", "netG.", "model.")
 
 
 class UnsupportedStateDict(ValueError):
@@ -179,26 +185,42 @@ def unwrap_state_dict(obj: Any) -> StateDict:
     """Find the tensor dict inside a loaded checkpoint and strip ``module.`` prefixes.
 
     Accepts a plain ``{name: tensor}`` dict or the usual containers (``params_ema``
-    preferred over ``params``, then ``state_dict``, ``model``...).
+    preferred over ``params``, then ``state_dict``, ``model``...; a dict whose only dict is
+    the weights, whatever its name), and strips a wrapper's prefix shared by every key
+    (``module.``, ``netG.``, ``model.``: `_WRAPPER_PREFIXES`).
     """
     for _ in range(3):  # containers nest at most a couple of levels in practice
         if not isinstance(obj, Mapping):
             break
         inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
         if inner is None:
+            dicts = [value for value in obj.values() if isinstance(value, Mapping)]
+            holds_tensors = any(isinstance(value, torch.Tensor) for value in obj.values())
+            inner = dicts[0] if len(dicts) == 1 and not holds_tensors else None
+        if inner is None:
             break
         obj = inner
     if not isinstance(obj, Mapping):
         raise UnsupportedStateDict("the file holds no dict of tensors")
-    state = {}
-    for key, value in obj.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            continue  # e.g. an 'iter' counter stored next to the weights
-        while key.startswith("module."):
-            key = key[len("module."):]
-        state[key] = value
+    # (e.g. an 'iter' counter stored next to the weights is left out)
+    state = {key: value for key, value in obj.items() if isinstance(key, str) and isinstance(value, torch.Tensor)}
     if not state:
-        raise UnsupportedStateDict("the file holds no tensors")
+        inside = sorted(str(key) for key, value in obj.items() if isinstance(value, Mapping))
+        raise UnsupportedStateDict("the file holds no tensors" + (
+            f" outside the dicts {', '.join(inside[:6])}{', …' if len(inside) > 6 else ''} (which holds the "
+            "weights is not known)" if inside else ""))
+    return _without_wrapper_prefixes(state)
+
+
+def _without_wrapper_prefixes(state: StateDict) -> StateDict:
+    for _ in range(len(_WRAPPER_PREFIXES) + 1):
+        prefix = next((p for p in _WRAPPER_PREFIXES if all(key.startswith(p) for key in state)), None)
+        if prefix is None:
+            return state
+        rest = [key[len(prefix):] for key in state]
+        if prefix == "model." and all(name.split(".", 1)[0].isdigit() for name in rest):
+            return state  # an nn.Sequential named "model" (the first ESRGAN's "model.0.weight")
+        state = dict(zip(rest, state.values(), strict=True))
     return state
 
 
