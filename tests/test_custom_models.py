@@ -619,10 +619,10 @@ def test_a_removed_model_leaves_nothing_in_the_cache(home, tmp_path):
     from sr_desktop.engine.core import paths
     from sr_desktop.engine.models.backends import choose, openvino_runner
 
-    src = tmp_path / "mine.pth"
-    torch.save(_make("srvgg-x2").state_dict(), src)
-    keep = add_custom_model(src, name="keep")
-    doomed = add_custom_model(src, name="doomed")
+    torch.save(_make("srvgg-x2").state_dict(), tmp_path / "mine.pth")
+    torch.save(_make("srvgg-x4").state_dict(), tmp_path / "other.pth")
+    keep = add_custom_model(tmp_path / "other.pth", name="keep")
+    doomed = add_custom_model(tmp_path / "mine.pth", name="doomed")
     for spec in (keep, doomed):
         model = load_custom_model(spec)
         assert choose.apply_backend(model, "openvino") == "openvino"
@@ -632,9 +632,9 @@ def test_a_removed_model_leaves_nothing_in_the_cache(home, tmp_path):
         return sorted(json.loads((f / "checked.json").read_text())["model"] for f in cache.iterdir()
                       if f.is_dir() and not f.name.startswith("."))
 
-    assert conversions() == sorted([keep.id, doomed.id]) or conversions() == [keep.id]  # (same weights: one)
+    assert conversions() == sorted([keep.id, doomed.id])
     remove_custom_model(doomed.id)
-    assert doomed.id not in conversions()
+    assert conversions() == [keep.id]
     index = json.loads((cache / "index.json").read_text())
     assert all((cache / key).is_dir() for key in index.values())  # no entry leads to a folder gone
     if _ncnn_available():
@@ -648,6 +648,29 @@ def test_a_removed_model_leaves_nothing_in_the_cache(home, tmp_path):
         assert before
         remove_custom_model(pair.id)
         assert sorted(p.name for p in (paths.cache_dir() / "models").glob("ncnn-*")) == []
+
+
+def test_removing_one_of_two_copies_of_a_file_keeps_their_conversion(home, tmp_path, monkeypatch):
+    """The same weights added twice share one OpenVINO conversion, marked with the first
+    model that made it: removing that one deleted it, and the other went back to a first use
+    (tens of seconds for an RRDBNet)."""
+    pytest.importorskip("openvino")
+    from sr_desktop.engine.models.backends import choose, openvino_runner
+
+    torch.save(_make("srvgg-x2").state_dict(), tmp_path / "mine.pth")
+    first = add_custom_model(tmp_path / "mine.pth", name="first")
+    second = add_custom_model(tmp_path / "mine.pth", name="second")
+    for spec in (first, second):  # (the first converts; the second finds the conversion)
+        assert choose.apply_backend(load_custom_model(spec), "openvino") == "openvino"
+    remove_custom_model(first.id)
+
+    def converted_again(*_args, **_kwargs):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(openvino_runner, "_convert_checked", converted_again)
+    assert choose.apply_backend(load_custom_model(second), "openvino") == "openvino"
+    remove_custom_model(second.id)  # the last copy: its conversion goes with it (or, marked with the
+    # first, after openvino_runner.UNUSED_DAYS unused)
 
 
 @pytest.mark.parametrize("name", [None, 5, "", "a\x1b[31mb"])

@@ -651,7 +651,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
         _put_back(aside, root / model_id)
         raise ModelError(f"cannot record the custom model in {index_path()}: {exc}") from None
     if previous is not None:  # (measured on the file replaced, maybe another network)
-        forget_model_caches(model_id, aside)
+        forget_model_caches(model_id, aside, weights_kept=_weights_kept(previous, entries + [entry]))
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
     return spec_from_entry(entry)
@@ -726,9 +726,19 @@ def remove_custom_model(model_id: str) -> None:
                 raise ModelError(f"cannot remove {model_id}: {index_path()} cannot be rewritten "
                                  f"({exc.strerror or exc})") from None
             raise
-    forget_model_caches(model_id, aside)  # (the id may name another network later)
+    # (the id may name another network later)
+    forget_model_caches(model_id, aside, weights_kept=_weights_kept(matching[0], entries))
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+def _weights_kept(gone: dict, entries: list[dict]) -> bool:
+    """Whether another entry of `entries` than `gone` (an entry being removed or replaced)
+    holds the same weights: its OpenVINO conversion and converted ncnn weights are that
+    model's too (removing one of two added copies sent the other back to a first use)."""
+    digests = recorded_digests(gone)
+    return bool(digests) and any(e is not gone and e.get("id") != gone.get("id") and recorded_digests(e) == digests
+                                 for e in entries)
 
 
 def load_custom_model(spec: ModelSpec, scale: int | None = None,

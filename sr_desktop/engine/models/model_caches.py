@@ -15,14 +15,18 @@ from sr_desktop.engine.core import paths
 log = logging.getLogger(__name__)
 
 
-def forget_model_caches(model_id: str, stored: Path | None = None) -> None:
+def forget_model_caches(model_id: str, stored: Path | None = None, weights_kept: bool = False) -> None:
     """Drop the cache entries of `model_id`; `stored`: the folder of its stored files (an ncnn
-    pair's converted weights are found by their contents). What cannot be deleted stays
-    (a cache: it costs only room)."""
+    pair's converted weights are found by their contents). With `weights_kept` (another added
+    model holds the same weights) its conversions stay: they are that model's too (unused,
+    they go after `openvino_runner.UNUSED_DAYS`). What cannot be deleted stays (a cache: it
+    costs only room)."""
     from sr_desktop.engine.models.backends.choose import forget_measurements
     from sr_desktop.engine.models.backends.openvino_runner import forget_conversions
 
     forget_measurements(model_id)
+    if weights_kept:
+        return
     forget_conversions(model_id)
     if stored is not None:
         _forget_converted_weights(stored)
