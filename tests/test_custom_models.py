@@ -201,13 +201,19 @@ def test_unsupported_files_get_one_clear_error(home, tmp_path):
     (tmp_path / "truncated.safetensors").write_bytes(sdata[: len(sdata) // 2])
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "lonely.param").write_text("7767517\n1 1\nInput data 0 1 data\n")
-    for name in ("other.pth", "random.pth", "truncated.pth", "truncated.safetensors",
-                 "notes.txt"):
+    for name in ("other.pth", "random.pth", "notes.txt"):
         with pytest.raises(ModelError) as err:
             detect_model_file(tmp_path / name)
         msg = str(err.value)
         assert UNSUPPORTED in msg and "\n" not in msg, msg
         assert str(tmp_path / name) in msg
+    # a cut download is said to be one, not an architecture that is not supported (the list
+    # of twenty names, "(not a readable PyTorch file)" at its end)
+    for name in ("truncated.pth", "truncated.safetensors"):
+        with pytest.raises(ModelError) as err:
+            detect_model_file(tmp_path / name)
+        assert str(err.value) == (f"cannot read model file {tmp_path / name}: the file is damaged or incomplete "
+                                  "(a download that did not finish?)")
     with pytest.raises(ModelError, match="missing"):
         detect_model_file(tmp_path / "lonely.param")
     with pytest.raises(ModelError, match="not found"):
@@ -355,6 +361,18 @@ def _zoo_file(name: str) -> Path:
 
 
 @pytest.mark.skipif(not _ncnn_available(), reason="ncnn interpreter not available")
+def test_an_ncnn_pair_with_its_bin_cut_short_says_so(home, tmp_path):
+    if not _ncnn_available():
+        pytest.skip("the zoo's ncnn files are not installed")
+    (tmp_path / "cut.param").write_bytes(_zoo_file("REALESRGAN_ANIMAVIDEOV3_UP2X.param").read_bytes())
+    (tmp_path / "cut.bin").write_bytes(_zoo_file("REALESRGAN_ANIMAVIDEOV3_UP2X.bin").read_bytes()[:300])
+    with pytest.raises(ModelError) as err:
+        detect_model_file(tmp_path / "cut.param")
+    msg = str(err.value)
+    assert msg.startswith(f"cannot use model file {tmp_path / 'cut.param'}: ") and UNSUPPORTED not in msg
+    assert msg.endswith("has 300): cut short (an incomplete download?), or not this .param's .bin")
+
+
 def test_custom_ncnn_pair(home, tmp_path):
     import shutil
 

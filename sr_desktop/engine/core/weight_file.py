@@ -25,12 +25,14 @@ SAFETENSORS_SUFFIX = ".safetensors"
 
 class WeightFileError(SRDesktopError):
     """A weight file that cannot be read: ``reason`` is the short why; ``refused``: it was
-    not read on purpose (Python objects that could run code, an absurd size)."""
+    not read on purpose (Python objects that could run code, an absurd size); ``damaged``:
+    it is a PyTorch or safetensors file cut short or broken (a download that did not finish)."""
 
-    def __init__(self, message: str, reason: str, refused: bool = False):
+    def __init__(self, message: str, reason: str, refused: bool = False, damaged: bool = False):
         super().__init__(message)
         self.reason = reason
         self.refused = refused
+        self.damaged = damaged
 
 
 def _safetensors_header_length(head: bytes, size: int) -> int | None:
@@ -81,6 +83,8 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
             # (safetensors takes UTF-8 paths only: a Latin-1 name was "not a readable safetensors file")
             return load(path.read_bytes())
         except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
+            if sniffed:  # (its header is a safetensors one: the rest is cut short or broken)
+                raise WeightFileError(f"cannot read {what} {path}: {DAMAGED}", DAMAGED, damaged=True) from None
             reason = f"not a readable safetensors file: {one_line(exc)}"
             raise WeightFileError(f"cannot read {what} {path}: {reason}", reason) from None
     import torch
@@ -98,11 +102,19 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
                       "only plain weight files are accepted (a file holding a whole saved network: "
                       f"save its state_dict() alone once, see {DOCS_DIR / 'models.md'})")
             raise WeightFileError(f"refused to load {what} {path}: {reason}", reason, refused=True) from None
+        damaged = torch_file and "truncated" in str(exc).lower()
         reason = "not a readable PyTorch file"
     except Exception:  # noqa: BLE001 - truncated zips, random bytes...: all bad files
+        # (a PyTorch zip or pickle by its first bytes that does not read: cut short or broken)
+        damaged = torch_file
         reason = "not a readable PyTorch file"
+    if damaged:
+        raise WeightFileError(f"cannot read {what} {path}: {DAMAGED}", DAMAGED, damaged=True)
     raise WeightFileError(f"cannot read {what} {path}: {reason}", reason)
 
+
+#: the reason given for a PyTorch or safetensors file that begins as one and does not read
+DAMAGED = "the file is damaged or incomplete (a download that did not finish?)"
 
 #: the largest safetensors header `safetensors_metadata` reads (the tensors' table and
 #: the metadata; a real one is a few KB)

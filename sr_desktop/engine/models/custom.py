@@ -146,7 +146,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = read_weight_file(path, "model file")
     except WeightFileError as exc:
-        if exc.refused:
+        if exc.refused or exc.damaged:  # (a cut download was "not an RRDBNet, …, or ProSR state dict")
             raise ModelError(str(exc)) from None
         raise _unsupported(path, exc.reason) from None
     try:
@@ -321,7 +321,8 @@ def _load_ncnn(param: Path, binf: Path, model_id: str,
     try:
         module = load_ncnn_graph(param, binf)
     except NcnnGraphError as exc:
-        raise _unsupported(param, one_line(exc)) from None
+        # (an ncnn pair, one that does not build: the list of architectures said nothing of it)
+        raise UnsupportedModelFile(param, one_line(exc), lead="cannot use model file") from None
     refuse_non_finite(module.state_dict(), binf)
     scale, shrink, align = geometry or _measure_ncnn_geometry(module, param)
     return NcnnPairModel(module, scale, shrink, model_id, align)

@@ -34,7 +34,7 @@ class BinReader:
         if self.pos + nbytes > len(self.data):
             raise NcnnGraphError(
                 f"{self.source}: weight file too short (needs {self.pos + nbytes} bytes, "
-                f"has {len(self.data)}); .param and .bin do not belong together"
+                f"has {len(self.data)}): cut short (an incomplete download?), or not this .param's .bin"
             )
         chunk = self.data[self.pos : self.pos + nbytes]
         self.pos += nbytes
