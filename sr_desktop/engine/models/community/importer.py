@@ -32,6 +32,13 @@ def is_community_family(family: Any) -> bool:
     return isinstance(family, str) and family.startswith(FAMILY_PREFIX)
 
 
+def community_installed() -> bool:
+    """Whether spandrel is installed, told without importing it (seconds, with torchvision)."""
+    import importlib.util
+
+    return importlib.util.find_spec("spandrel") is not None
+
+
 @functools.lru_cache(maxsize=1)
 def _import() -> tuple[Any, Any, bool] | str:
     """``(spandrel module, registry, extra arches installed)``, or why spandrel is unusable.
