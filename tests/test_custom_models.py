@@ -1002,7 +1002,8 @@ def test_a_model_named_by_its_file_or_list_name_is_told_its_id(home, tmp_path):
         get_model_spec("not-a-model")
 
 
-def test_a_model_added_through_spandrel_is_listed_as_needing_it_where_it_is_missing(home, tmp_path, monkeypatch):
+def test_a_model_added_through_spandrel_is_listed_as_needing_it_where_it_is_missing(home, tmp_path, monkeypatch,
+                                                                                      capsys):
     """Added in an environment with spandrel, listed "installed" (and offered in the window)
     in one without it, where only its upscale said it could not run."""
     from sr_desktop.engine.models import custom_index
@@ -1012,9 +1013,16 @@ def test_a_model_added_through_spandrel_is_listed_as_needing_it_where_it_is_miss
     data["models"][0]["family"] = "spandrel:DAT"  # (as `models add` records a spandrel architecture)
     index.write_text(json.dumps(data))
     monkeypatch.setattr(custom_index, "community_installed", lambda: True)
-    assert [s.installed for s in list_custom_specs()] == [True]
-    monkeypatch.setattr(custom_index, "community_installed", lambda: False)
     (spec,) = list_custom_specs()
-    assert not spec.installed and spec.install_command == INSTALL_COMMAND and spec.status == "not installed"
-    with pytest.raises(ModelError, match=r"pip install 'sr-desktop\[community\]'"):
-        load_custom_model(spec)
+    assert spec.install_command is None and "spandrel" not in spec.description
+    monkeypatch.setattr(custom_index, "community_installed", lambda: False)
+    # (still runnable from a conversion to OpenVINO made before: tests/community)
+    (spec,) = list_custom_specs()
+    assert spec.installed and spec.install_command == INSTALL_COMMAND
+    assert spec.description.endswith("; spandrel is not installed here (pip install 'sr-desktop[community]'): only "
+                                     "a conversion to OpenVINO made before runs it (--backend openvino)")
+    from sr_desktop.cli.main import main
+
+    assert main(["models"]) == 0
+    line = next(li for li in capsys.readouterr().out.splitlines() if li.startswith(spec.id))
+    assert line.endswith("installed (custom; needs: pip install 'sr-desktop[community]')")

@@ -148,7 +148,8 @@ def _table(specs) -> str:
             f"missing: {s.install_command}" if s.install_command else "not available in this build"
         )
         if s.custom:
-            status += " (custom)"
+            # (an installed custom model's install command: what it needs beside, spandrel)
+            status += f" (custom; needs: {s.install_command})" if s.installed and s.install_command else " (custom)"
         rows.append((s.id, s.name, scales, variants, ",".join(s.tags), status))
     lines = _columns(rows)
     lines.append("(* = default variant)")

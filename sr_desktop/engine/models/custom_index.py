@@ -28,6 +28,10 @@ from sr_desktop.engine.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
+#: what the listing says of a model added through spandrel where spandrel is missing
+NEEDS_SPANDREL = (f"spandrel is not installed here ({INSTALL_COMMAND}): only a conversion to OpenVINO "
+                  "made before runs it (--backend openvino)")
+
 INDEX_VERSION = 1
 #: what an add writes into its copy before the copy takes its place: a copy whose add was
 #: killed before the index was written is recognised by it and registered by the next look
@@ -299,8 +303,8 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     scales = [int(s) for s in entry.get("scales", [scale])]
     served = ", ".join(f"×{s}" for s in scales)
     installed = bool(files) and all(f.is_file() for f in files)
-    # added through spandrel, listed where spandrel is not installed: it cannot run (it was
-    # listed "installed" and offered, and only its upscale said so)
+    # added through spandrel, listed where spandrel is not installed: only its cached OpenVINO
+    # conversion, if any, runs it (listed "installed" without a word, only its upscale said so)
     needs_spandrel = is_community_family(entry.get("family")) and not community_installed()
     licence = entry.get("license", "")
     return ModelSpec(
@@ -312,7 +316,8 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         tags=["custom"],
         description=f"user model ({arch}, {served}) added from {entry.get('original', main.name)}"
         + (f"; {summary}" if (summary := training_summary(_dict(entry.get("training")), len(scales) > 1)) else "")
-        + (f"; licence: {licence}" if licence else ""),
+        + (f"; licence: {licence}" if licence else "")
+        + (f"; {NEEDS_SPANDREL}" if needs_spandrel else ""),
         license=licence,
         source={"file": str(main), "files": [str(f) for f in files],
                 "format": entry.get("format", ""), "params": entry.get("params", {}),
@@ -324,8 +329,8 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
                 "tile_recorded": bool(entry.get("recommended_tile")),
                 **({"family": entry["family"]} if entry.get("family") else {})},
         recommended_tile=int(entry.get("recommended_tile") or recommended_tile(arch)),
-        installed=installed and not needs_spandrel,
-        install_command=(INSTALL_COMMAND if needs_spandrel else None) if installed else "sr-desktop models add FILE",
+        installed=installed,
+        install_command=INSTALL_COMMAND if needs_spandrel else None if installed else "sr-desktop models add FILE",
         custom=True,
     )
 

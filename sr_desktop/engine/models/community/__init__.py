@@ -19,7 +19,10 @@ from sr_desktop.engine.models.community.importer import (
     install_hint,
     is_community_family,
 )
-from sr_desktop.engine.models.community.loading import describe_community_file, load_community_model
+
+#: imported on first use: ``loading`` imports torch, and the model list reads `importer`
+#: (is spandrel installed?) in processes that run without torch
+_FROM_LOADING = ("describe_community_file", "load_community_model")
 
 __all__ = [
     "FAMILY_PREFIX",
@@ -30,3 +33,11 @@ __all__ = [
     "is_community_family",
     "load_community_model",
 ]
+
+
+def __getattr__(name: str):
+    if name in _FROM_LOADING:
+        from sr_desktop.engine.models.community import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

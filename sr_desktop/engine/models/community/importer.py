@@ -36,7 +36,10 @@ def community_installed() -> bool:
     """Whether spandrel is installed, told without importing it (seconds, with torchvision)."""
     import importlib.util
 
-    return importlib.util.find_spec("spandrel") is not None
+    try:
+        return importlib.util.find_spec("spandrel") is not None
+    except (ImportError, ValueError):  # (a finder that refuses it, a broken install)
+        return False
 
 
 @functools.lru_cache(maxsize=1)
