@@ -14,7 +14,7 @@ class Feedback(Protocol):
     """The window's two channels: the message bar and the status line."""
 
     def show_error(self, message: str, level: str = "error") -> None:
-        """Non-modal message above the image (level "error" or "info")."""
+        """Non-modal message above the image (level "error", "warning", "info" or "hint")."""
 
     def show_status(self, text: str, timeout_ms: int = 0) -> None:
         """Text in the status line (cleared after ``timeout_ms``; 0: stays)."""

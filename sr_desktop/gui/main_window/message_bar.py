@@ -17,6 +17,7 @@ from sr_desktop.gui.widgets import WrapLabel, muted_colour
 
 #: the style's standard icon for each level
 _ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+          "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
           "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
           "hint": QStyle.StandardPixmap.SP_MessageBoxInformation}
 _ICON_SIZE = 16
@@ -56,9 +57,10 @@ class MessageBar(QFrame):
         self.hide()
 
     def show_message(self, text: str, level: str = "error") -> None:
-        """Show ``text`` (level "error", "info", or "hint": an info on what the action just
-        tried needs, gone with the next action as an error is; the style's icon for it, and an
-        error is framed in the palette's highlight colour); removes any action button."""
+        """Show ``text`` (level "error", "warning": a result shown to be distrusted, "info", or
+        "hint": an info on what the action just tried needs, gone with the next action as an
+        error is; the style's icon for it, and an error or a warning is framed in the palette's
+        highlight colour); removes any action button."""
         icon = _ICONS.get(level, _ICONS["info"])
         self._icon.setPixmap(self.style().standardIcon(icon).pixmap(_ICON_SIZE, _ICON_SIZE))
         self.level = level
@@ -70,7 +72,7 @@ class MessageBar(QFrame):
     def paintEvent(self, event) -> None:
         palette = self.palette()
         # (Mid, a bevel colour, left an info bar without a visible edge on a dark palette)
-        border = palette.color(QPalette.ColorRole.Highlight) if self.level == "error" else \
+        border = palette.color(QPalette.ColorRole.Highlight) if self.level in ("error", "warning") else \
             muted_colour(palette, QPalette.ColorRole.WindowText)
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

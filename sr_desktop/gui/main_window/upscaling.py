@@ -165,4 +165,4 @@ class Upscaler(QObject):
         # after the result's own messages: the result is noise where the network blew up
         note = blown_up_note(result.model, getattr(result, "blown_fraction", 0.0), name_of=model_display_name)
         if note:
-            self.feedback.show_error(note)
+            self.feedback.show_error(note, level="warning")

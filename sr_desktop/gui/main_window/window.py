@@ -644,6 +644,7 @@ class MainWindow(QMainWindow):
         message = self._in_window_words(message)
         if level == "error":
             self.last_error = message
+        if level in ("error", "warning"):
             log.warning("%s", message)
         self.message_bar.show_message(message, level)
 
@@ -653,7 +654,7 @@ class MainWindow(QMainWindow):
         info message (a batch offer) stays."""
         if about is not None and self.last_error != self._in_window_words(about):
             return
-        if self.message_bar.isVisible() and self.message_bar.level in ("error", "hint"):
+        if self.message_bar.isVisible() and self.message_bar.level in ("error", "warning", "hint"):
             self.message_bar.clear()
 
     @staticmethod
