@@ -3,6 +3,7 @@ worker of each file, a killed worker's files redone elsewhere, a killed driver r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -290,6 +291,62 @@ def test_a_model_the_workers_cannot_load_is_one_line_and_exit_2(local_ray, tmp_p
     assert not (tmp_path / "out").exists()  # the folder it made for nothing is gone again
 
 
+def test_sigterm_stops_a_ray_batch_with_130_and_its_report(tmp_path):
+    """As Ctrl+C and SIGHUP do (the README's promise): Ray's own SIGTERM handler, set by
+    `ray.init` over the batch's, ended it with a crash dump, status 15 and no report."""
+    make_inputs(tmp_path / "in", 12, size=64)
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "sr_desktop", "batch", str(tmp_path / "in"), str(tmp_path / "out"), "-r",
+           "--model", MODEL.model, "--scale", "2", "--device", "cpu", "--cluster", "ray", "--no-progress",
+           "--report", str(report)]
+    batch = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not list((tmp_path / "out").rglob("*.png")):
+            time.sleep(0.2)
+        batch.send_signal(signal.SIGTERM)
+        _out, err = batch.communicate(timeout=180)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(batch.pid, signal.SIGKILL)  # (whatever Ray left of it)
+    assert batch.returncode == 130, err
+    assert "SIGTERM received" not in err
+    files = json.loads(report.read_text())["files"]
+    assert len(files) == 13 and any(f["status"] == "ok" for f in files)  # (12 images and the broken one)
+
+
+def test_a_cancel_ends_the_wait_for_a_row_that_never_comes(monkeypatch):
+    """A cluster without a free CPU starts no worker: the driver waited in Ray Data's row
+    iterator for good, and Cancel (then Ctrl+C) never took effect."""
+    from sr_desktop.engine.batch import cluster
+    from sr_desktop.engine.core.progress import CancelToken
+
+    monkeypatch.setattr(cluster, "CANCEL_DRAIN_S", 0.5)
+    never = threading.Event()
+
+    def no_worker_starts():
+        never.wait(30)
+        yield {"index": 0, "record": b""}
+
+    cancel = CancelToken()
+    threading.Timer(0.3, cancel.cancel).start()
+    started = time.monotonic()
+    try:
+        assert list(cluster._drained(no_worker_starts(), cancel)) == [None]
+        assert time.monotonic() - started < 3.0
+    finally:
+        never.set()
+    # rows that do come are still handed on, and a failure of the source is raised to the reader
+    assert list(cluster._drained(iter([{"index": 1}, {"index": 2}]), CancelToken())) == [{"index": 1}, {"index": 2}]
+
+    def broken():
+        yield {"index": 1}
+        raise RuntimeError("worker died")
+
+    with pytest.raises(RuntimeError, match="worker died"):
+        list(cluster._drained(broken(), CancelToken()))
+
+
 def test_a_second_batch_on_another_target_leaves_the_first(monkeypatch):
     """The window lives on between batches: connect() returned the first batch's Ray session
     whatever the second asked for, which then ran there, its report naming the second."""
@@ -324,6 +381,49 @@ def test_a_second_batch_on_another_target_leaves_the_first(monkeypatch):
     monkeypatch.setattr(cluster, "_connected", None)  # a session the caller started: used as it is
     cluster.connect(ClusterTarget(None))
     assert calls[-1] == ("init", "ray://head:10001")
+
+
+def test_ray_is_started_on_a_thread_that_outlives_the_callers_and_keeps_our_signal_handlers(monkeypatch):
+    """Ray ties a local cluster's processes to the thread that started them: from the window's
+    worker thread, which Qt's pool ends after 30 s idle, the cluster died and the window quit
+    95 s after a batch. And `ray.init` put its own SIGTERM handler in place of the batch's,
+    so SIGTERM ended a batch with Ray's crash dump and status 15, without its report."""
+    from sr_desktop.engine.batch import cluster
+
+    started_on = []
+
+    def rays_handler(_number, _frame):
+        raise SystemExit(15)
+
+    class FakeRay:
+        data = ray.data
+
+        def is_initialized(self):
+            return False
+
+        def init(self, **_kwargs):
+            started_on.append(threading.current_thread())
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, rays_handler)
+
+    monkeypatch.setattr(cluster, "import_ray", FakeRay)
+    monkeypatch.setattr(ClusterTarget, "reachable", lambda _self: None)
+    monkeypatch.setattr(cluster, "_connected", None)
+    worker = threading.Thread(target=lambda: cluster.connect(ClusterTarget(None), num_cpus=1))
+    worker.start()
+    worker.join()
+    assert started_on[0] is not worker and started_on[0].is_alive()  # (the worker has ended)
+
+    def ours(_number, _frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, ours)
+    try:
+        cluster.connect(ClusterTarget(None), num_cpus=1)  # from the main thread (the command line): there
+        assert started_on[1] is threading.main_thread()
+        assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_ray_is_started_without_its_usage_reports_unless_the_user_asked(monkeypatch):

@@ -21,6 +21,7 @@ themselves are the local batch's (`stages`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -110,6 +111,10 @@ def host_and_port(address: str) -> tuple[str, int] | None:
 
 def import_ray():
     """The `ray` module, or `BatchError` telling how to install it."""
+    # Ray starts a local instance of its own when asked anything unconnected: a row reader
+    # left waiting after a cancel (`_drained`) started one at the driver's exit, from its
+    # thread ("SIGTERM handler is not set…" on the terminal). Only `connect` starts Ray.
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     try:
         import ray
         import ray.data
@@ -148,19 +153,67 @@ def connect(target: ClusterTarget, num_cpus: int | None = None):
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                               "configure_logging": False}
     target.reachable()
-    try:
-        with native_stderr_silenced():
+
+    def start() -> None:
+        with native_stderr_silenced(), own_signal_handlers_kept():
             if target.address is None:
                 # "local": a new instance here, whatever $RAY_ADDRESS says (Ray read it, and
                 # refused num_cpus for a cluster it then joined)
                 ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
             else:
                 ray.init(address=target.address, **kwargs)
+
+    try:
+        on_a_lasting_thread(start)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
         words = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
         raise BatchError(f"cannot start {target.describe()}: {words[:300] or type(exc).__name__}") from None
     _connected = target
     return ray
+
+
+#: the thread a local Ray is started from when the caller's is not the main thread: it
+#: lives as long as the process (`on_a_lasting_thread`)
+_lasting_thread = None
+
+
+def on_a_lasting_thread(work):
+    """Run `work()` on a thread that lives as long as the process, and return its result: the
+    caller's, when it is the main thread, else one kept for the purpose. Ray ties the
+    processes of a local cluster to the thread that started them (they die with it): started
+    from the window's worker, which Qt's pool ends after 30 s idle, Ray's processes died and
+    the window quit 95 s after a batch, without a word."""
+    global _lasting_thread
+    if threading.current_thread() is threading.main_thread():
+        return work()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _LASTING_THREAD_LOCK:
+        if _lasting_thread is None:  # (an executor's idle thread is never ended)
+            _lasting_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ray-owner")
+    return _lasting_thread.submit(work).result()
+
+
+_LASTING_THREAD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def own_signal_handlers_kept() -> Iterator[None]:
+    """Put back, after the block, the SIGTERM/SIGINT/SIGHUP handlers set before it: `ray.init`
+    installs its own SIGTERM handler, and a batch stopped by SIGTERM then ended with Ray's
+    crash dump and status 15, without its report, instead of 130 with it. (Handlers can be
+    set in the main thread only: elsewhere nothing is done.)"""
+    import signal
+
+    main = threading.current_thread() is threading.main_thread()
+    numbers = [getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if main and hasattr(signal, n)]
+    saved = {number: signal.getsignal(number) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            if handler is not None and signal.getsignal(number) is not handler:
+                signal.signal(number, handler)
 
 
 def _quiet_ray(ray) -> None:
@@ -613,22 +666,53 @@ def _rows(mapped, cancel: CancelToken) -> Iterator[dict | None]:
     return _drained(iter(mapped.iter_rows()), cancel)
 
 
+#: seconds between the driver's looks at the cancel while it waits for a row
+ROW_WAIT_S = 0.2
+
+
 def _drained(source: Iterator[dict], cancel: CancelToken) -> Iterator[dict | None]:
     """The rows of `source`. After `cancel`, the workers drop their files, so the rest arrive
     fast (as empty records) and the finished ones still count; None once `CANCEL_DRAIN_S`
-    have passed since the cancel (the rest is dropped)."""
+    have passed since the cancel (the rest is dropped). `source` is read by a thread of its
+    own: waiting for a row that never came (no worker could start: a cluster without a free
+    CPU) blocked here, and Cancel, then Ctrl+C, never took effect."""
+    import queue
+
+    rows: queue.Queue = queue.Queue()
+    end = object()
+
+    def pump() -> None:
+        try:
+            for row in source:
+                rows.put(row)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            rows.put(exc)
+        rows.put(end)
+
+    reader = threading.Thread(target=pump, daemon=True, name="sr-cluster-rows")
+    reader.start()
     deadline = None
     try:
-        for row in source:
+        while True:
             if cancel.cancelled:
                 deadline = deadline or time.monotonic() + CANCEL_DRAIN_S
                 if time.monotonic() > deadline:
                     yield None
                     return
+            try:
+                row = rows.get(timeout=ROW_WAIT_S)
+            except queue.Empty:
+                continue
+            if row is end:
+                return
+            if isinstance(row, BaseException):
+                raise row
             yield row
     finally:
+        # a source still waiting for its next row is left to end with the cluster's work: a
+        # generator cannot be closed while another thread runs it
         close = getattr(source, "close", None)
-        if close is not None:
+        if close is not None and not reader.is_alive():
             close()
 
 
