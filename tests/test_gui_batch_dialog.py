@@ -749,3 +749,21 @@ def test_a_file_the_model_blew_up_on_says_so_in_its_row(qtbot, tmp_path: Path):
     assert statuses(dialog) == {"checker.png": "ok", "photo.png": "ok"}
     assert details["checker.png"].startswith("Warning: span blew up on 100 % of the result's pixels")
     assert "blew up" not in details["photo.png"]
+
+
+def test_a_file_a_ray_batch_stopped_in_has_its_row(qtbot, tmp_path: Path):
+    """A Ray batch's files come as they finish, without a "start": the file a cancel stopped
+    in had no row (five rows for six files), though the report listed it as cancelled."""
+    from sr_desktop.engine.batch.report import INTERRUPTED, NOT_STARTED, BatchTotals, FileRecord
+    from sr_desktop.engine.batch.runner import BatchResult
+
+    dialog = BatchDialog()
+    qtbot.addWidget(dialog)
+    src = tmp_path / "in"
+    totals = BatchTotals(cancelled=True, extra={"not_started": 1, "interrupted": 1})
+    result = BatchResult(src, tmp_path / "out", [], totals,
+                         interrupted=[FileRecord(str(src / "f2.png"), str(tmp_path / "out" / "f2.png"), INTERRUPTED)],
+                         not_started=[FileRecord(str(src / "f3.png"), None, NOT_STARTED)])
+    dialog._on_finished(result)
+    assert statuses(dialog) == {"f2.png": "cancelled", "f3.png": NOT_STARTED}
+    assert dialog.table.item(0, 4).text() == "not written"

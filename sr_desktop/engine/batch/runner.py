@@ -106,6 +106,8 @@ class BatchResult:
     halted: str = ""
     #: the files a cancelled or stopped batch never reached (their report entries: `NOT_STARTED`)
     not_started: list[FileRecord] = field(default_factory=list)
+    #: the files it stopped in, nothing of them written (their report entries: `INTERRUPTED`)
+    interrupted: list[FileRecord] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -385,7 +387,7 @@ def run_batch(
     unstarted = [FileRecord(str(job.input), str(job.output) if job.output is not None else None, NOT_STARTED)
                  for job, record in zip(jobs, all_records, strict=True) if record is None]
     result = BatchResult(input_dir, output_dir, records, totals, header=header, halted=halted,
-                         not_started=unstarted)
+                         not_started=unstarted, interrupted=interrupted)
     if write_report_file:
         path = report if report is not None else default_report_path(output_dir)
         try:

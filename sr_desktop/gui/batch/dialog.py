@@ -738,6 +738,14 @@ class BatchDialog(QDialog):
             if self.table.item(row, 1).text().startswith(RUNNING):
                 self.table.item(row, 1).setText("cancelled")
                 self.table.item(row, 4).setText("not written")
+        # a Ray batch's files stopped in: no "start" gave them a row (a row short, the report
+        # listing them "cancelled")
+        listed = {self.table.item(row, 0).toolTip() for row in range(self.table.rowCount())}
+        for record in result.interrupted:
+            if record.input not in listed:
+                row = self.table.rowCount()
+                self._insert_row(row, record.input, "cancelled")
+                self.table.item(row, 4).setText("not written")
         for record in result.not_started:  # (a cancelled batch's table had no row for them)
             self._insert_row(self.table.rowCount(), record.input, record.status)
         totals = result.totals
