@@ -489,13 +489,14 @@ def test_batch_takes_the_transparency_choice_of_upscale(tmp_path: Path, capsys):
     src = tmp_path / "in"
     src.mkdir()
     PILImage.fromarray(rgba, "RGBA").save(src / "sprite.png")
-    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+    # (a network: a resampling model's alpha is resized by its own method either way)
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "espcn", "--scale", "2",
                  "--alpha", "resample", "--no-progress", "--report", str(tmp_path / "r.json")]) == 0
-    assert main(["upscale", str(src / "sprite.png"), "-o", str(tmp_path / "one.png"), "--model", "bicubic",
+    assert main(["upscale", str(src / "sprite.png"), "-o", str(tmp_path / "one.png"), "--model", "espcn",
                  "--scale", "2", "--alpha", "resample", "-q"]) == 0
-    assert main(["upscale", str(src / "sprite.png"), "-o", str(tmp_path / "model.png"), "--model", "bicubic",
+    assert main(["upscale", str(src / "sprite.png"), "-o", str(tmp_path / "model.png"), "--model", "espcn",
                  "--scale", "2", "-q"]) == 0
-    batch = np.asarray(PILImage.open(tmp_path / "out" / "sprite_x2_bicubic.png"))
+    batch = np.asarray(PILImage.open(tmp_path / "out" / "sprite_x2_espcn.png"))
     assert np.array_equal(batch, np.asarray(PILImage.open(tmp_path / "one.png")))
     assert not np.array_equal(batch[:, :, 3], np.asarray(PILImage.open(tmp_path / "model.png"))[:, :, 3])
     assert json.loads((tmp_path / "r.json").read_text())["options"]["alpha"] == "resample"
@@ -588,6 +589,7 @@ def test_the_bar_shows_the_engine_s_rate_and_time_left(monkeypatch):
 
     class Bar:
         n = 0
+        start_t = 100.0
 
         def update(self, step):
             self.n += step
@@ -617,9 +619,12 @@ def test_the_bar_names_files_also_when_they_are_said_only_as_they_end(monkeypatc
     class Bar:
         n = 0
         description = ""
+        start_t = 100.0
+        drawn: list[str] = []
 
-        def update(self, step):
+        def update(self, step):  # (what the bar draws: the name and the counts as they are now)
             self.n += step
+            self.drawn.append(self.description)
 
         def set_postfix_str(self, text, refresh=True):
             pass
@@ -637,6 +642,8 @@ def test_the_bar_names_files_also_when_they_are_said_only_as_they_end(monkeypatc
     ray = cmd_batch._TerminalProgress(enabled=True)
     file_done(ray, "in/a.png")
     assert shown.description == "a.png"
+    assert shown.drawn == ["a.png"]  # drawn with its own name (it drew the file done before's)
+    assert shown.start_t == 99.0  # its clock from the batch's start (1.0 s in): a 7.9 s batch read 00:02
     local = cmd_batch._TerminalProgress(enabled=True)
     local(ProgressInfo(0, 3, 0.0, None, "batch", "in/b.png", extra={"event": "start", "index": 1}))
     file_done(local, "in/a.png")

@@ -162,18 +162,22 @@ class _TerminalProgress:
             return
         if self.enabled and self.bar is None:
             self.bar = open_bar(total=info.total, unit="file", dynamic_ncols=True, bar_format=BAR_FORMAT)
+            # its clock from the batch's start (a Ray batch's first file comes seconds in: a
+            # 7.9 s batch read 00:02)
+            self.bar.start_t -= max(0.0, info.elapsed)
         if event == "file":
             record = info.extra["record"]
             if self.bar is not None:
-                self.bar.update(info.done - self.bar.n)
+                # (set before the update, which draws: the bar showed the file before's name)
+                if not self.starts:
+                    self.bar.set_description_str(printable(Path(record.input).name)[-40:], refresh=False)
                 left = f", {human_seconds(info.eta)} left" if info.eta is not None else ""
                 self.bar.set_postfix_str(
                     f"{info.extra.get('files_per_second', 0.0):.2f} file/s{left}, "
                     f"{info.extra.get('megapixels_per_second', 0.0):.2f} MP/s, failed {info.extra.get('failed', 0)}",
                     refresh=False,
                 )
-                if not self.starts:  # (the bar had no file name through a whole Ray batch)
-                    self.bar.set_description_str(printable(Path(record.input).name)[-40:], refresh=False)
+                self.bar.update(info.done - self.bar.n)
             if record.status == "failed":
                 bug = bug_logged(printable(record.input), record.details)
                 say_above(self.bar, f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}{bug}")

@@ -41,7 +41,7 @@ from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.native_stderr import native_stderr_silenced
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.paths import DOCS_DIR
-from sr_desktop.engine.core.progress import CancelToken, ProgressCallback, ProgressInfo
+from sr_desktop.engine.core.progress import CLUSTER_STAGE, CancelToken, ProgressCallback, ProgressInfo
 
 #: the note of a file whose output a retried task found written by the attempt before it
 EARLIER_ATTEMPT = "written by an earlier attempt of this batch (its worker stopped)"
@@ -441,6 +441,11 @@ def run_jobs_on_ray(
                                  name="sr-cluster-cancel")
     forwarder.start()
     dispatched_at = time.perf_counter()
+    if progress is not None:
+        workers = f"{actors} Ray worker{'s' if actors != 1 else ''}"
+        progress(ProgressInfo(done=done, total=len(jobs), elapsed=dispatched_at - started, eta=None,
+                              stage=CLUSTER_STAGE,
+                              message=f"starting {workers} on {target.describe()} for {len(remote)} files"))
     if _through_client(ray):
         rows = _relayed_rows(ray, plan, cancel)
     else:

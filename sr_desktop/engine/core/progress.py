@@ -42,8 +42,11 @@ BACKEND_STAGE = "backend"
 #: the stage of the one notice a batch sends before it plans many files (names, outputs,
 #: earlier runs' outputs: seconds for tens of thousands, silent before)
 PLANNING_STAGE = "planning"
+#: the stage of the notice a Ray batch sends when its files are handed to the workers, which
+#: take seconds to start (7-12 s here, the terminal and the dialog silent meanwhile)
+CLUSTER_STAGE = "cluster"
 #: the stages of a one-line notice, not a count of steps: the front ends say its message
-NOTICE_STAGES = frozenset({BACKEND_STAGE, PLANNING_STAGE})
+NOTICE_STAGES = frozenset({BACKEND_STAGE, PLANNING_STAGE, CLUSTER_STAGE})
 #: the stages whose steps are training iterations (models trained on each image, a kernel
 #: estimation), not tiles: both front ends name them so (the command line said "tile/s")
 ITERATION_STAGES = frozenset({"zssr", "map-sr", "kernel"})
