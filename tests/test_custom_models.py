@@ -1025,4 +1025,6 @@ def test_a_model_added_through_spandrel_is_listed_as_needing_it_where_it_is_miss
 
     assert main(["models"]) == 0
     line = next(li for li in capsys.readouterr().out.splitlines() if li.startswith(spec.id))
-    assert line.endswith("installed (custom; needs: pip install 'sr-desktop[community]')")
+    # what it is, where it came from, what it needs
+    assert line.endswith("installed (custom: SRVGGNetCompact from good.pth; needs: "
+                         "pip install 'sr-desktop[community]')")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from sr_desktop.cli.common import path_arg
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
+from sr_desktop.engine.core.text import printable
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.literature import incomplete_text, measured_psnr, network_sharing_text
 from sr_desktop.engine.models.spec import LITERATURE
@@ -148,8 +150,12 @@ def _table(specs) -> str:
             f"missing: {s.install_command}" if s.install_command else "not available in this build"
         )
         if s.custom:
-            # (an installed custom model's install command: what it needs beside, spandrel)
-            status += f" (custom; needs: {s.install_command})" if s.installed and s.install_command else " (custom)"
+            # what it is and where it came from (two "4x_tiny_esrgan" rows, an RRDBNet .pth and a
+            # SwinIR .safetensors, said nothing more); an installed one's install command: what
+            # it needs beside (spandrel)
+            origin = Path(s.source.get("original") or s.source.get("file") or "").name
+            status += f" (custom: {s.arch}" + (f" from {printable(origin)}" if origin else "") + (
+                f"; needs: {s.install_command})" if s.installed and s.install_command else ")")
         rows.append((s.id, s.name, scales, variants, ",".join(s.tags), status))
     lines = _columns(rows)
     lines.append("(* = default variant)")
