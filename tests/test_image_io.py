@@ -815,3 +815,39 @@ def test_a_gif_of_more_colours_than_its_palette_is_median_cut_and_keeps_its_tran
     assert np.array_equal(got[:, :, 3] == 255, visible)
     # (median cut: 240 colours of the 255 it may have; the octree gave transparent sprites 8 of 32)
     assert len(np.unique(got[visible][:, :3], axis=0)) >= 200
+
+
+def test_a_palette_image_upscaled_in_its_own_colours_is_written_with_its_palette(tmp_path):
+    """A 4-colour sprite with a transparent entry came back as RGBA (93 colours hidden under
+    its transparent pixels, ten times the file): the palette and its indices are kept where
+    every visible colour of the result is one of its entries, and said lost where not."""
+    from sr_desktop.engine.core.options import UpscaleOptions
+    from sr_desktop.engine.imageio import lossy_changes
+    from sr_desktop.engine.pipeline.upscale import upscale_image
+
+    rng = np.random.default_rng(5)
+    indices = rng.integers(0, 4, (12, 10), dtype=np.uint8)
+    sprite = PILImage.fromarray(indices, "P")
+    sprite.putpalette([30, 40, 50, 200, 0, 0, 255, 255, 255, 9, 9, 200])
+    sprite.info["transparency"] = bytes([0, 128, 255, 255])  # entry 0 clear, entry 1 half
+    sprite.save(tmp_path / "sprite.png", transparency=bytes([0, 128, 255, 255]))
+    image = read_image(tmp_path / "sprite.png")
+    result = upscale_image(image, UpscaleOptions(model="nearest", scale=3)).image
+    assert lossy_changes(result, "png") == []
+    write_image(result, tmp_path / "x3.png")
+    with PILImage.open(tmp_path / "x3.png") as written:
+        assert written.mode == "P" and written.getpalette()[:12] == [30, 40, 50, 200, 0, 0, 255, 255, 255, 9, 9, 200]
+        assert written.info["transparency"] == bytes([0, 128])  # (the opaque entries at the end left out)
+        assert np.array_equal(np.asarray(written), np.repeat(np.repeat(indices, 3, axis=0), 3, axis=1))
+    smooth = upscale_image(image, UpscaleOptions(model="bicubic", scale=3)).image  # colours between them
+    assert lossy_changes(smooth, "png") == ["palette not kept (colours beyond it)"]
+    write_image(smooth, tmp_path / "smooth.png")
+    with PILImage.open(tmp_path / "smooth.png") as written:
+        assert written.mode == "RGBA"
+    # a 1-bit image: two entries, black and white
+    PILImage.fromarray(indices > 1).save(tmp_path / "bits.png")
+    write_image(upscale_image(read_image(tmp_path / "bits.png"), UpscaleOptions(model="nearest", scale=2)).image,
+                tmp_path / "bits_x2.png")
+    with PILImage.open(tmp_path / "bits_x2.png") as written:
+        assert written.mode == "P" and written.getpalette()[:6] == [0, 0, 0, 255, 255, 255]
+        assert np.array_equal(np.asarray(written) == 1, np.repeat(np.repeat(indices > 1, 2, axis=0), 2, axis=1))

@@ -31,6 +31,7 @@ from sr_desktop.engine.imageio.metadata import NO_METADATA, FileMetadata
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
+_PALETTE_TYPE = 3
 _BLOCK_BYTES = 1 << 21  # raw bytes filtered at a time
 _IDAT_BYTES = 1 << 20
 #: at most this many threads filter and compress a large image's row blocks
@@ -117,16 +118,19 @@ def _cv2_idat(pixels: np.ndarray, level: int, ihdr: bytes) -> bytes | None:
 
 def encode_png(
     fh: BinaryIO, pixels: np.ndarray, metadata: FileMetadata = NO_METADATA, level: int = 6,
-    rows_done: Callable[[int], None] | None = None,
+    rows_done: Callable[[int], None] | None = None, palette: np.ndarray | None = None,
 ) -> None:
     """Write ``pixels`` (H×W×C, uint8 or uint16, C in 1..4) as a PNG to the binary file ``fh``.
     ``rows_done(n)`` is called after each block of rows the encoder's own filter has
-    compressed (not on OpenCV's path, which compresses the image in one call)."""
+    compressed (not on OpenCV's path, which compresses the image in one call). With
+    ``palette`` (N×4 uint8 RGBA, N ≤ 256), ``pixels`` is H×W×1 uint8 indices into it: a
+    palette PNG (colour type 3; its alphas in tRNS)."""
     height, width, channels = pixels.shape
     depth = 16 if pixels.dtype == np.uint16 else 8
     bpp = channels * depth // 8
     fh.write(PNG_SIGNATURE)
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, _COLOR_TYPE[channels], 0, 0, 0)
+    colour_type = _PALETTE_TYPE if palette is not None else _COLOR_TYPE[channels]
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
     _write_chunk(fh, b"IHDR", ihdr)
     icc_profile, exif, dpi = metadata.icc_profile, metadata.exif, metadata.dpi
     if icc_profile:
@@ -144,6 +148,11 @@ def encode_png(
         _write_chunk(fh, b"eXIf", body)
     if metadata.xmp:  # iTXt: keyword, uncompressed, no language, no translated keyword, UTF-8 text
         _write_chunk(fh, b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + metadata.xmp)
+    if palette is not None:
+        _write_chunk(fh, b"PLTE", np.ascontiguousarray(palette[:, :3]).tobytes())
+        alphas = palette[:, 3].tobytes().rstrip(b"\xff")  # (entries past the last not opaque: opaque)
+        if alphas:
+            _write_chunk(fh, b"tRNS", alphas)
 
     idat = _cv2_idat(pixels, level, ihdr)
     if idat is not None:

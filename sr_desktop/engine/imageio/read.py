@@ -41,6 +41,7 @@ from sr_desktop.engine.imageio.iptc import iptc_of
 from sr_desktop.engine.imageio.jpeg_scan import missing_units
 from sr_desktop.engine.imageio.libtiff_log import route_libtiff_messages_to_log
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_CMYK, icc_space, in_srgb, srgb_profile
+from sr_desktop.engine.imageio.palette import PALETTE_KEY, palette_of_pillow
 from sr_desktop.engine.imageio.png_rows import missing_rows
 from sr_desktop.engine.imageio.xmp import upright_xmp
 
@@ -321,6 +322,8 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
             info["frames"] = frames
         if fmt == "WEBP" and webp_is_lossless(data):
             info["webp_lossless"] = True
+        if (palette := palette_of_pillow(im)) is not None:  # (written back as one where it fits)
+            info[PALETTE_KEY] = palette
 
         deep = deep_layout(im, data)
         if deep is None:

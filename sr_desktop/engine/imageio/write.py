@@ -45,6 +45,7 @@ from sr_desktop.engine.imageio.metadata import (
     icc_space,
     in_srgb,
 )
+from sr_desktop.engine.imageio.palette import PALETTE_KEY, PALETTE_NOT_KEPT, palette_array, palette_indices
 from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.protected import ProtectedPaths, same_file
 from sr_desktop.engine.imageio.tiff import TiffTooLarge, encode_tiff
@@ -283,8 +284,10 @@ def lossy_changes(pixels, fmt: str) -> list[str]:
     as ``fmt`` ("jpg", "gif", …) changes beyond its compression, as short phrases ("16 bits →
     8", "transparency flattened onto white"): the rules of `write_image`, said where they
     apply (they happened without a word)."""
+    info = {}
     if not isinstance(pixels, np.ndarray):
-        pixels = getattr(pixels, "frames", [pixels])[0].pixels
+        first = getattr(pixels, "frames", [pixels])[0]
+        pixels, info = first.pixels, first.info
     fmt = normalize_format(fmt)
     changes = []
     if pixels.dtype == np.uint16 and fmt in ("jpg", "webp", "bmp", "gif"):
@@ -299,6 +302,9 @@ def lossy_changes(pixels, fmt: str) -> list[str]:
             changes.append("partial transparency made all or nothing")
     if channels <= 2 and fmt == "webp":
         changes.append(GREY_AS_RGB)
+    palette = info.get(PALETTE_KEY)
+    if fmt == "png" and palette and palette_indices(pixels, palette) is None:
+        changes.append(PALETTE_NOT_KEPT)
     return changes
 
 
@@ -420,6 +426,12 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions, rows_don
         encode_tiff(fh, *tiff_page(image, options), ZLIB_LEVEL, rows_done)
         return
     if fmt == "png":
+        palette = image.info.get(PALETTE_KEY)
+        indices = palette_indices(pixels, palette) if palette else None
+        if indices is not None:  # (a palette image's result in its own colours: written as one)
+            encode_png(fh, indices, _metadata(image, pixels, options), ZLIB_LEVEL, rows_done,
+                       palette=palette_array(palette))
+            return
         encode_png(fh, pixels, _metadata(image, pixels, options), ZLIB_LEVEL, rows_done)
         return
 
