@@ -588,6 +588,11 @@ def test_init_with_other_sizes_than_arch_asks_for_is_one_line(tmp_path, capsys, 
     code, err = _train(capsys, "same", "--iterations", "2", "--init", "first/model.safetensors", data_dir=data,
                        arch="SRVGGNetCompact")  # no sizes asked: the model's own
     assert code == 0, err
+    # an alias's preset sizes are not asked for either (train --help's own example: --arch Compact
+    # --init an added Compact of other sizes was refused, "has num_conv=…, not what --arch Compact asks")
+    code, err = _train(capsys, "alias", "--iterations", "2", "--init", "first/model.safetensors", data_dir=data,
+                       arch="Compact")
+    assert code == 0, err
 
 
 def test_a_taken_name_is_said_as_registered(tmp_path, capsys, data, monkeypatch):

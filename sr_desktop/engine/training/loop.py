@@ -75,6 +75,7 @@ from sr_desktop.engine.training.networks import (
     network_from_model,
     parse_arch_spec,
     rebuild_network,
+    written_sizes,
 )
 from sr_desktop.engine.training.options import DEFAULT_LR, FLAG_OF, KERNEL_DIGEST_KEY, TrainOptions
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
@@ -333,7 +334,8 @@ class Trainer:
             self.net.module.load_state_dict(self.ckpt.tensors["net"])
         elif o.init:
             self.net = network_from_model(o.init, o.scale)
-            wanted, sizes = parse_arch_spec(o.arch)
+            wanted = parse_arch_spec(o.arch)[0]
+            sizes = written_sizes(o.arch)  # (an alias's presets are not asked for: the model's are kept)
             if self.net.arch != wanted:
                 raise TrainingError(f"--init {o.init} is a {self.net.arch} model, not {wanted} (--arch)")
             # the model's own sizes are what is fine-tuned: others asked for were ignored (an

@@ -64,14 +64,22 @@ def parse_arch_spec(text: str) -> tuple[str, dict[str, Any]]:
     if name.lower() not in lookup:
         raise TrainingError(f"unknown or untrainable architecture {name!r}; use one of {', '.join(TRAINABLE)}")
     name = lookup[name.lower()]
-    arch, params = ALIASES.get(name, (name, {}))
-    params = dict(params)
+    arch, preset = ALIASES.get(name, (name, {}))
+    return arch, {**preset, **written_sizes(text)}
+
+
+def written_sizes(text: str) -> dict[str, Any]:
+    """The KEY=VALUE sizes written after the architecture's name in `text`, without an alias's
+    presets (`parse_arch_spec` has both): what a fine-tuning (--init) must match, the model's
+    own sizes being kept (``--arch Compact`` refused a Compact of 32 convs, the alias's 16)."""
+    name, _, rest = (text or "").strip().partition(":")
+    written = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = item.partition("=")
         if not eq or not key.strip().isidentifier():
-            raise TrainingError(f"architecture option {item!r} is not KEY=VALUE (e.g. {arch}:num_feat=32)")
-        params[key.strip()] = _value(value)
-    return arch, params
+            raise TrainingError(f"architecture option {item!r} is not KEY=VALUE (e.g. {name}:num_feat=32)")
+        written[key.strip()] = _value(value)
+    return written
 
 
 @dataclass
