@@ -133,3 +133,27 @@ def test_fp16_only_where_spandrel_says_so(home, tmp_path):
     omnisr = custom.load_model_file(save("omnisr", tmp_path))  # supports_half True
     assert omnisr.supports_fp16
     assert omnisr.to("cpu", torch.float16).dtype == torch.float16
+
+
+def test_integer_weights_are_refused_as_for_the_projects_own_architectures(home, tmp_path):
+    """spandrel's build cast an int32 SwinIR weight to float: the file was added and ran,
+    where the project's own architectures refuse it ("holds int32 values")."""
+    state = dict(state_dict("swinir-grey"))
+    state["conv_first.weight"] = (state["conv_first.weight"] * 100).to(torch.int32)
+    path = tmp_path / "int.pth"
+    torch.save(state, path)
+    with pytest.raises(ModelError, match=r"weight conv_first\.weight holds int32 values, not floating-point weights"):
+        custom.add_custom_model(path)
+    assert custom.list_custom_specs() == []
+
+
+def test_a_tensor_of_the_wrong_rank_names_what_is_wrong(home, tmp_path):
+    """"spandrel cannot build it: IndexError: tuple index out of range" said nothing."""
+    state = dict(state_dict("swinir-grey"))
+    state["conv_first.weight"] = state["conv_first.weight"].flatten()
+    path = tmp_path / "rank.pth"
+    torch.save(state, path)
+    with pytest.raises(ModelError) as err:
+        custom.add_custom_model(path)
+    assert "spandrel knows its layer names but cannot build it" in str(err.value)
+    assert "a tensor of an unexpected shape: a damaged or edited file?" in str(err.value)

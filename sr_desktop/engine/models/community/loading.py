@@ -36,6 +36,7 @@ from sr_desktop.engine.models.archs.detect import (
     MAX_PARAMETERS,
     UnsupportedStateDict,
     check_stored_sizes,
+    check_weight_types,
     weights_budget,
 )
 from sr_desktop.engine.models.community.importer import family_of, spandrel_registry
@@ -143,7 +144,12 @@ def _load_descriptor(spandrel: Any, registry: Any, state: StateDict, path: Path)
     except RuntimeError as exc:
         raise ModelError(f"cannot use model file {path}: {_state_dict_error(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - spandrel's inference on a damaged file
-        raise ModelError(f"cannot use model file {path}: spandrel cannot build it: {one_line(exc)}") from None
+        # (its layer names are known to spandrel; "IndexError: tuple index out of range" alone
+        # said nothing of what is wrong)
+        known = f" as a {meta.architecture.id}" if meta is not None else ""
+        raise ModelError(f"cannot use model file {path}: spandrel knows its layer names but cannot build "
+                         f"it{known} (a tensor of an unexpected shape: a damaged or edited file?): "
+                         f"{one_line(exc)}") from None
 
 
 def _state_dict_error(exc: RuntimeError) -> str:
@@ -184,7 +190,12 @@ def read_community_checkpoint(path: Path, state: StateDict) -> CommunityCheckpoi
     if not 1 <= int(descriptor.scale) <= MAX_SCALE:
         raise ModelError(f"{path.name} is a ×{descriptor.scale} {descriptor.architecture.id} model; "
                          f"the app runs scales 1..{MAX_SCALE}")
-    refuse_non_finite(descriptor.model.state_dict(), path)
+    built = descriptor.model.state_dict()
+    try:  # (the build casts them: an int32 file was added and ran, as our own architectures refuse)
+        check_weight_types(descriptor.architecture.id, built, state)
+    except UnsupportedStateDict as exc:
+        raise ModelError(f"cannot use model file {path}: {exc}") from None
+    refuse_non_finite(built, path)
     return CommunityCheckpoint(descriptor.eval())
 
 
