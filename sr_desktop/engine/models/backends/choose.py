@@ -155,12 +155,16 @@ def apply_backend(model, requested: Backend | str = Backend.AUTO, progress: Prog
     return _apply_named(model, requested, progress, cancel)
 
 
+#: what a backend that cannot run a model names instead
+TORCH_RUNS_IT = "--backend torch or auto runs it"
+
+
 def _apply_named(model, requested: Backend, progress: ProgressCallback | None, cancel: CancelToken | None) -> str:
     """`apply_backend` for a backend asked for by name (or auto)."""
     if requested == Backend.OPENVINO:
         if model.torch_only_reason:
             raise BackendError(f"--backend openvino cannot run {model.id}: {model.torch_only_reason}; "
-                               "--backend torch or auto runs it")
+                               f"{TORCH_RUNS_IT}")
         if not _can_use_openvino(model):
             raise BackendError(f"--backend openvino cannot run {model.id}: {why_not_cpu_fp32_network(model)}")
         def converting() -> None:  # (it said nothing for the seconds of a first conversion)
@@ -168,7 +172,12 @@ def _apply_named(model, requested: Backend, progress: ProgressCallback | None, c
             ProgressTracker(0, progress, stage=BACKEND_STAGE).update(
                 message=f"first use of {model.id}'s ×{model.scale} network: converting it to OpenVINO")
 
-        model.runner = build_openvino_runner(model, converting=converting)
+        try:
+            model.runner = build_openvino_runner(model, converting=converting)
+        except BackendError as exc:  # (every way it fails: what runs the model instead)
+            if TORCH_RUNS_IT in str(exc):
+                raise
+            raise BackendError(f"{exc} ({TORCH_RUNS_IT})") from None
         check_cancel(cancel)  # (the conversion itself runs to its end: it is cached for the next time)
         model.backend = Backend.OPENVINO.value
         return model.backend
