@@ -209,11 +209,22 @@ def test_unsupported_files_get_one_clear_error(home, tmp_path):
         assert str(tmp_path / name) in msg
     # a cut download is said to be one, not an architecture that is not supported (the list
     # of twenty names, "(not a readable PyTorch file)" at its end)
-    for name in ("truncated.pth", "truncated.safetensors"):
+    torch.save(_make("srvgg-x2").state_dict(), tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    legacy = (tmp_path / "legacy.pth").read_bytes()
+    (tmp_path / "truncated_legacy.pth").write_bytes(legacy[: len(legacy) // 2])
+    for name in ("truncated.pth", "truncated.safetensors", "truncated_legacy.pth"):
         with pytest.raises(ModelError) as err:
             detect_model_file(tmp_path / name)
         assert str(err.value) == (f"cannot read model file {tmp_path / name}: the file is damaged or incomplete "
                                   "(a download that did not finish?)")
+    # a whole zip that is no state dict (a TorchScript archive, any zip) is not called a cut download
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "archive.pth", "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    with pytest.raises(ModelError) as err:
+        detect_model_file(tmp_path / "archive.pth")
+    assert UNSUPPORTED in str(err.value) and str(err.value).endswith("(not a readable PyTorch file)")
     with pytest.raises(ModelError, match="missing"):
         detect_model_file(tmp_path / "lonely.param")
     with pytest.raises(ModelError, match="not found"):

@@ -102,15 +102,27 @@ def read_weight_file(path: str | os.PathLike, what: str = "weights") -> Any:
                       "only plain weight files are accepted (a file holding a whole saved network: "
                       f"save its state_dict() alone once, see {DOCS_DIR / 'models.md'})")
             raise WeightFileError(f"refused to load {what} {path}: {reason}", reason, refused=True) from None
-        damaged = torch_file and "truncated" in str(exc).lower()
+        damaged = _cut_short(path, head, exc)
         reason = "not a readable PyTorch file"
-    except Exception:  # noqa: BLE001 - truncated zips, random bytes...: all bad files
-        # (a PyTorch zip or pickle by its first bytes that does not read: cut short or broken)
-        damaged = torch_file
+    except Exception as exc:  # noqa: BLE001 - truncated zips, random bytes...: all bad files
+        # a PyTorch zip whose archive does not hold together, or a pickle that ends early: cut
+        # short or broken (a whole zip that is no state dict, a TorchScript archive, is not)
+        damaged = _cut_short(path, head, exc)
         reason = "not a readable PyTorch file"
     if damaged:
         raise WeightFileError(f"cannot read {what} {path}: {DAMAGED}", DAMAGED, damaged=True)
     raise WeightFileError(f"cannot read {what} {path}: {reason}", reason)
+
+
+def _cut_short(path: Path, head: bytes, exc: BaseException) -> bool:
+    """Whether a PyTorch file (`head`: its first bytes) that failed to load with `exc` is cut
+    short or broken rather than another kind of file."""
+    import zipfile
+
+    if head.startswith(b"PK\x03\x04"):
+        return not zipfile.is_zipfile(path)  # (no end of its central directory: cut short)
+    text = str(exc).lower()
+    return head[:1] == b"\x80" and (isinstance(exc, EOFError) or "truncated" in text or "unexpected eof" in text)
 
 
 #: the reason given for a PyTorch or safetensors file that begins as one and does not read
