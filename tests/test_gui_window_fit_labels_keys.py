@@ -998,7 +998,7 @@ def test_help_documentation_reads_the_guides_in_the_app(window, qtbot, monkeypat
     assert window.documentation_action in window.menuBar().actions()[-1].menu().actions()
     window.documentation_action.trigger()
     viewer = window.guide_viewer
-    assert viewer.isVisible() and opened == []
+    assert viewer.isVisible() and opened == []  # (read here, not handed to another program)
     # the window's guide first, rendered (a heading, not "# The SR Desktop window")
     assert viewer.shown_guide() == "gui.md"
     assert viewer.guide_list.currentItem().text() == "The SR Desktop window"
@@ -1008,9 +1008,15 @@ def test_help_documentation_reads_the_guides_in_the_app(window, qtbot, monkeypat
     # a guide picked in the list is shown; a link to another guide opens it in place and the list follows
     viewer.guide_list.setCurrentRow(titles.index("Training and fine-tuning"))
     assert viewer.shown_guide() == "training.md" and "fine-tun" in viewer.browser.toPlainText()
-    # what a click on a relative link does (QTextBrowser resolves it, then follows it)
-    viewer.browser.setSource(viewer.browser.source().resolved(QUrl("models.md")))
+    # what a click on a link does (QTextBrowser resolves it against the guide, then hands it on)
+    here = viewer.browser.source()
+    viewer.browser.anchorClicked.emit(here.resolved(QUrl("models.md")))
     assert viewer.shown_guide() == "models.md" and viewer.guide_list.currentItem().text() == "Models"
+    # a screenshot's link opens in the system's viewer (it was shown here as the PNG's bytes), as a web page does
+    picture = viewer.browser.source().resolved(QUrl("screenshots/kernel_real_photo.png"))
+    viewer.browser.anchorClicked.emit(picture)
+    viewer.browser.anchorClicked.emit(QUrl("https://example.org/paper"))
+    assert viewer.shown_guide() == "models.md" and opened == [picture.toString(), "https://example.org/paper"]
     window.documentation_action.trigger()  # one viewer, raised again
     assert window.guide_viewer is viewer
     monkeypatch.setattr(paths, "DOCS_DIR", paths.DOCS_DIR / "absent")

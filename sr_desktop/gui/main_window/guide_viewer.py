@@ -87,8 +87,11 @@ class GuideViewer(QDialog):
         self.guide_list.setMinimumWidth(min(self.guide_list.sizeHintForColumn(0) + 24, 260))
         self.browser = GuideBrowser(self)
         self.browser.setAccessibleName("Guide")
-        # file links (another guide) are followed in place: Qt reads ".md" as Markdown
-        self.browser.setOpenExternalLinks(True)
+        # links are this viewer's to follow: another guide (or a place in this one) here, where
+        # Qt reads ".md" as Markdown; anything else (a screenshot's PNG was shown as its bytes,
+        # a web page) in the system's viewer
+        self.browser.setOpenLinks(False)
+        self.browser.anchorClicked.connect(self.follow_link)
         self.browser.sourceChanged.connect(self._select_listed)
         self.guide_list.currentItemChanged.connect(self._on_item_changed)
         splitter = QSplitter(self)
@@ -118,6 +121,14 @@ class GuideViewer(QDialog):
             return False
         self.browser.setSource(QUrl.fromLocalFile(str(path.resolve())))
         return True
+
+    def follow_link(self, url: QUrl) -> None:
+        """A link clicked in the guide (resolved against it): a guide or a place in one shown
+        here, anything else opened by the system."""
+        if url.isLocalFile() and url.toLocalFile().lower().endswith(".md"):  # (its #place too)
+            self.browser.setSource(url)
+        else:
+            QDesktopServices.openUrl(url)
 
     def shown_guide(self) -> str:
         """The file name of the guide shown (``""`` before any)."""
