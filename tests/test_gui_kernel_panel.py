@@ -816,6 +816,11 @@ def test_a_run_too_short_to_judge_is_doubtful_in_the_label_and_asked_about(make_
     panel.ask_use_doubtful = lambda message: asked.append(message) or False
     assert not panel.request_upscale("map-sr") and len(asked) == 1
     assert panel.estimate.doubt in asked[0]
+    # with a Seed typed in, another run repeats this one: the advice names the field
+    panel.seed_spin.setValue(7)
+    window.estimate_kernel()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=60000)
+    assert panel.status_label.text().endswith(" Estimate again: another Seed than 7 (or Random), or more Restarts.")
     # Save names it after the image it came from, not the one shown since
     open_image(qtbot, window, textured_png(tmp_path / "b.png", seed=1))
     assert panel._suggested_path().name == "a_kernel_x2.npy"

@@ -554,8 +554,11 @@ class KernelPanel(QWidget):
         # question before an upscale did)
         again = ""
         if not estimate.reliable:
+            # (with a Seed typed in, another run repeats this one: the seed has to change)
+            redraw = ("another run draws another seed" if task.seed is None
+                      else f"another Seed than {task.seed} (or Random)")
             again = (" Estimate again with Method “KernelGAN”." if estimate.method == "sharpness"
-                     else " Estimate again: another run draws another seed, or more Restarts.")
+                     else f" Estimate again: {redraw}, or more Restarts.")
         self.status_label.setText(f"Done in {human_seconds(estimate.seconds)}: {verdict} "
                                   f"(confidence {estimate.confidence:.2f}).{again}")
         announce(self, f"Blur kernel estimated. {self.status_label.text()}")  # (unread without the focus)
