@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -246,7 +247,9 @@ class ResultSaver:
 
         return SaveAsDialog(suggested, options, self.parent, protect=self._opened_file(),
                             image_size=(item.width, item.height) if item is not None else None,
-                            changes_for=(lambda fmt: lossy_changes(item, fmt)) if item is not None else None)
+                            # (once a format: a palette result's check reads the whole image)
+                            changes_for=functools.cache(lambda fmt: lossy_changes(item, fmt))
+                            if item is not None else None)
 
     def _ask_save_dialog(self, suggested: Path, options):
         dialog = self._save_dialog(suggested, options)
