@@ -626,6 +626,9 @@ def test_the_bar_names_files_also_when_they_are_said_only_as_they_end(monkeypatc
             self.n += step
             self.drawn.append(self.description)
 
+        def write(self, line, file=None):  # (a line said above the bar)
+            self.drawn.append(line)
+
         def set_postfix_str(self, text, refresh=True):
             pass
 
@@ -644,6 +647,10 @@ def test_the_bar_names_files_also_when_they_are_said_only_as_they_end(monkeypatc
     assert shown.description == "a.png"
     assert shown.drawn == ["a.png"]  # drawn with its own name (it drew the file done before's)
     assert shown.start_t == 99.0  # its clock from the batch's start (1.0 s in): a 7.9 s batch read 00:02
+    # a notice once the bar is open (a resumed Ray batch's skipped files opened it) is said above it:
+    # printed, it stuck to the bar's line
+    ray(ProgressInfo(1, 3, 1.0, None, "cluster", "starting local Ray's workers for 2 files"))
+    assert shown.drawn[-1] == "sr-desktop: starting local Ray's workers for 2 files…"
     local = cmd_batch._TerminalProgress(enabled=True)
     local(ProgressInfo(0, 3, 0.0, None, "batch", "in/b.png", extra={"event": "start", "index": 1}))
     file_done(local, "in/a.png")

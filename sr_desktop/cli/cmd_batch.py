@@ -157,8 +157,8 @@ class _TerminalProgress:
         if event in ("file", "start"):
             self.say_notes()
         if info.stage in NOTICE_STAGES:  # a model's first use, a plan of many files: seconds before the first
-            if self.enabled:
-                print(f"sr-desktop: {info.message}…", file=sys.stderr, flush=True)
+            if self.enabled:  # (above the bar: a resumed Ray batch's skipped files opened it before)
+                say_above(self.bar, f"sr-desktop: {info.message}…")
             return
         if self.enabled and self.bar is None:
             self.bar = open_bar(total=info.total, unit="file", dynamic_ncols=True, bar_format=BAR_FORMAT)

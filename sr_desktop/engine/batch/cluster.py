@@ -42,6 +42,7 @@ from sr_desktop.engine.core.native_stderr import native_stderr_silenced
 from sr_desktop.engine.core.options import UpscaleOptions
 from sr_desktop.engine.core.paths import DOCS_DIR
 from sr_desktop.engine.core.progress import CLUSTER_STAGE, CancelToken, ProgressCallback, ProgressInfo
+from sr_desktop.engine.core.text import counted
 
 #: the note of a file whose output a retried task found written by the attempt before it
 EARLIER_ATTEMPT = "written by an earlier attempt of this batch (its worker stopped)"
@@ -429,6 +430,10 @@ def run_jobs_on_ray(
                 _report(progress, done, len(jobs), started, record, job.index, counts, 0.0, 0.0, None)
     if not remote:
         return records, True, ""
+    if progress is not None:  # (before Ray starts: that is part of the seconds said)
+        progress(ProgressInfo(done=done, total=len(jobs), elapsed=time.perf_counter() - started, eta=None,
+                              stage=CLUSTER_STAGE,
+                              message=f"starting {target.describe()}'s workers for {counted(len(remote), 'file')}"))
     ray = connect(target)
     actors, cpus, gpus = _actor_pool_size(ray, THREADS_PER_CPU_ACTOR)
     actors = min(actors, len(remote))
@@ -441,11 +446,6 @@ def run_jobs_on_ray(
                                  name="sr-cluster-cancel")
     forwarder.start()
     dispatched_at = time.perf_counter()
-    if progress is not None:
-        workers = f"{actors} Ray worker{'s' if actors != 1 else ''}"
-        progress(ProgressInfo(done=done, total=len(jobs), elapsed=dispatched_at - started, eta=None,
-                              stage=CLUSTER_STAGE,
-                              message=f"starting {workers} on {target.describe()} for {len(remote)} files"))
     if _through_client(ray):
         rows = _relayed_rows(ray, plan, cancel)
     else:
