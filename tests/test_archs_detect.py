@@ -176,6 +176,15 @@ def test_the_containers_and_prefixes_spandrel_reads_are_unwrapped(wrap):
     assert detect_architecture(state).arch == detect_architecture(net.state_dict()).arch
 
 
+def test_module_comes_off_each_key_that_has_it():
+    """An EMA of torch's AveragedModel: module.* weights beside an n_averaged counter. Taken off
+    only when every key had it, the file got the list of twenty architectures instead of the
+    tensor that does not fit."""
+    net = SRVGGNetCompact(num_feat=8, num_conv=1, upscale=2)
+    ema = {"module." + k: v for k, v in net.state_dict().items()} | {"n_averaged": torch.tensor(5)}
+    assert set(unwrap_state_dict(ema)) == set(net.state_dict()) | {"n_averaged"}
+
+
 def test_a_sequential_named_model_keeps_its_prefix_and_an_unknown_container_is_said_so():
     """The first ESRGAN's keys are an nn.Sequential's ("model.0.weight"): "model." is theirs."""
     sequential = {"model.0.weight": torch.zeros(4, 3, 3, 3), "model.0.bias": torch.zeros(4),

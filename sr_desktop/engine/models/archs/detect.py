@@ -62,9 +62,9 @@ StateDict = dict[str, torch.Tensor]
 #: params_ema / params, its older params-ema; net_g; PyTorch's tutorial's model_state_dict)
 _CONTAINER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net_g", "net",
                    "generator")
-#: prefixes a training wrapper puts before every key (DataParallel's module., ESRGAN trainers'
-#: netG.; a Lightning module's model., when what follows is a name, not a Sequential's index)
-_WRAPPER_PREFIXES = ("module.", "netG.", "model.")
+#: prefixes a training wrapper puts before every key (ESRGAN trainers' netG.; a Lightning
+#: module's model., when what follows is a name, not a Sequential's index)
+_WRAPPER_PREFIXES = ("netG.", "model.")
 
 
 class UnsupportedStateDict(ValueError):
@@ -186,8 +186,8 @@ def unwrap_state_dict(obj: Any) -> StateDict:
 
     Accepts a plain ``{name: tensor}`` dict or the usual containers (``params_ema``
     preferred over ``params``, then ``state_dict``, ``model``...; a dict whose only dict is
-    the weights, whatever its name), and strips a wrapper's prefix shared by every key
-    (``module.``, ``netG.``, ``model.``: `_WRAPPER_PREFIXES`).
+    the weights, whatever its name), strips DataParallel's ``module.`` and a wrapper's prefix
+    shared by every key (``netG.``, ``model.``: `_WRAPPER_PREFIXES`).
     """
     for _ in range(3):  # containers nest at most a couple of levels in practice
         if not isinstance(obj, Mapping):
@@ -202,8 +202,11 @@ def unwrap_state_dict(obj: Any) -> StateDict:
         obj = inner
     if not isinstance(obj, Mapping):
         raise UnsupportedStateDict("the file holds no dict of tensors")
-    # (e.g. an 'iter' counter stored next to the weights is left out)
-    state = {key: value for key, value in obj.items() if isinstance(key, str) and isinstance(value, torch.Tensor)}
+    # (e.g. an 'iter' counter stored next to the weights is left out); DataParallel's module.
+    # off each key that has it (an EMA's n_averaged beside module.* weights is then named as
+    # the tensor that does not fit)
+    state = {key.removeprefix("module.").removeprefix("module."): value for key, value in obj.items()
+             if isinstance(key, str) and isinstance(value, torch.Tensor)}
     if not state:
         inside = sorted(str(key) for key, value in obj.items() if isinstance(value, Mapping))
         raise UnsupportedStateDict("the file holds no tensors" + (
