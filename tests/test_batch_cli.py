@@ -655,3 +655,19 @@ def test_the_bar_names_files_also_when_they_are_said_only_as_they_end(monkeypatc
     local(ProgressInfo(0, 3, 0.0, None, "batch", "in/b.png", extra={"event": "start", "index": 1}))
     file_done(local, "in/a.png")
     assert shown.description == "b.png"  # (the file upscaled now, not the last done)
+
+
+def test_batch_says_what_the_format_changed_of_each_file_as_upscale_does(tmp_path: Path, capsys):
+    """`upscale` printed "note: … transparency flattened onto white"; `batch` left it in the
+    report alone."""
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 100
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.fromarray(rgba, "RGBA").save(src / "sprite.png")
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "nearest", "--scale", "2", "--format", "jpg",
+                 "--no-progress"]) == 0
+    assert "sr-desktop: note: sprite_x2_nearest.jpg: transparency flattened onto white" in capsys.readouterr().err
+    assert main(["batch", str(src), str(tmp_path / "out2"), "--model", "nearest", "--scale", "2", "--format", "jpg",
+                 "--no-progress", "-q"]) == 0
+    assert "note" not in capsys.readouterr().err  # (--quiet: notes are not said)

@@ -182,12 +182,13 @@ class _TerminalProgress:
                 bug = bug_logged(printable(record.input), record.details)
                 say_above(self.bar, f"sr-desktop: failed: {name_the_file(record.error or 'failed', record.input)}{bug}")
             elif record.status == "ok":
-                # as `upscale` says them: the report alone held them
-                name = printable(Path(record.output or record.input).name)
+                # as `upscale` says them (the result's warning by its input, the format's note by
+                # the file written): the report alone held them
                 if record.warning:
-                    say_above(self.bar, f"sr-desktop: warning: {name}: {record.warning}")
+                    say_above(self.bar, f"sr-desktop: warning: {printable(Path(record.input).name)}: {record.warning}")
                 if record.note and not self.quiet:
-                    say_above(self.bar, f"sr-desktop: note: {name}: {record.note}")
+                    written = printable(Path(record.output or record.input).name)
+                    say_above(self.bar, f"sr-desktop: note: {written}: {record.note}")
         elif event == "start" and self.bar is not None:
             self.starts = True
             self.bar.set_description_str(printable(Path(info.message).name)[-40:], refresh=True)
