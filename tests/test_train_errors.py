@@ -593,6 +593,7 @@ def test_init_with_other_sizes_than_arch_asks_for_is_one_line(tmp_path, capsys, 
     code, err = _train(capsys, "alias", "--iterations", "2", "--init", "first/model.safetensors", data_dir=data,
                        arch="Compact")
     assert code == 0, err
+    assert "its own sizes are fine-tuned (num_feat=8, num_conv=2), not Compact's (num_feat=64, num_conv=16)" in err
 
 
 def test_a_taken_name_is_said_as_registered(tmp_path, capsys, data, monkeypatch):

@@ -345,6 +345,15 @@ class Trainer:
             if differing:
                 raise TrainingError(f"--init {o.init} has {', '.join(differing)}, not what --arch {o.arch} "
                                     f"asks for: a fine-tuning keeps the model's sizes (--arch {wanted})")
+            # an alias's preset sizes (EDSR-baseline's 64 features) give way to the model's: said
+            preset = {key: value for key, value in parse_arch_spec(o.arch)[1].items() if key not in sizes}
+            kept = [key for key, value in preset.items() if key in self.net.params and self.net.params[key] != value]
+            if kept:
+                alias = o.arch.partition(":")[0]
+                own = ", ".join(f"{key}={self.net.params[key]}" for key in kept)
+                note = (f"--init {o.init}: its own sizes are fine-tuned ({own}), not {alias}'s "
+                        f"({', '.join(f'{key}={preset[key]}' for key in kept)})")
+                self.net.init_note = f"{self.net.init_note}; {note}" if self.net.init_note else note
             if self.net.new_layers and o.lr is None:
                 # layers that start untrained (or at another scale) need the rate from scratch: at the
                 # fine-tuning rate an ESPCN ×2 → ×3 reached 15 dB in 400 iterations (26 dB at 2e-4)
