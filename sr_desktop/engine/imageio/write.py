@@ -359,7 +359,7 @@ def _encode_gif(fh: BinaryIO, pixels8: np.ndarray) -> None:
 def gif_palette_image(pixels8: np.ndarray):
     """A Pillow palette image of 8-bit RGB or RGBA (alpha 0 or 255: `gif_alpha`) for GIF: its
     own colours exactly when they are at most 256 (255 beside a transparent one), else a
-    median-cut palette of them; transparent pixels one palette index. (Pillow's RGBA
+    quantised palette of them (below); transparent pixels one palette index. (Pillow's RGBA
     quantiser, a fast octree, kept 8 of a sprite's 32 colours, 4 of a gradient's 32.)"""
     from PIL import Image as PILImage
 
