@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.app.jobs import Job, JobOutcome
+from sr_desktop.app.session import model_display_name
 from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
@@ -50,6 +51,7 @@ from sr_desktop.engine.core.progress import NOTICE_STAGES, ProgressInfo
 from sr_desktop.engine.core.text import human_seconds
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 from sr_desktop.engine.models.spec import ModelSpec
+from sr_desktop.engine.pipeline.blown_output import INSTEAD
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.file_urls import file_link, file_url
 from sr_desktop.gui.fold_toggle import FoldToggle
@@ -667,7 +669,7 @@ class BatchDialog(QDialog):
         output.setToolTip(str(written) if written else "")
         self.table.item(row, 3).setText(f"{record.seconds:.2f}" if record.status != "skipped" else "")
         # (a result the model blew up on: "Warning: …" before what the format changed)
-        said = [f"Warning: {record.warning}" if record.warning else "", record.note]
+        said = [f"Warning: {_with_model_names(record.warning)}" if record.warning else "", record.note]
         details = in_dialog_words(record.error or "; ".join(filter(None, said)), BATCH_FIELDS)
         # the row names the file: its whole path again in the narrow column left the reason
         # elided ("cannot read /tmp…g: symlink loop"); the tooltip keeps the whole line
@@ -796,3 +798,15 @@ def _finished_words(totals) -> str:
     if not totals.ok and not totals.skipped:
         return f"Finished: every file failed ({totals.failed}); the table says why."
     return f"Finished: {totals.failed} failed; the table says why."
+
+
+def _with_model_names(warning: str) -> str:
+    """A file's warning (`FileRecord.warning`, in the command line's model ids) with the models
+    named as the picker names them ("SPAN blew up … try Real-ESRGAN x4plus anime, …"), as the
+    window says it."""
+    import re
+
+    blown = warning.split(" blew up", 1)[0]
+    for model_id in dict.fromkeys((blown, *INSTEAD)):
+        warning = re.sub(rf"(?<![\w-]){re.escape(model_id)}(?![\w-])", model_display_name(model_id), warning)
+    return warning
