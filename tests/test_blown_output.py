@@ -55,7 +55,7 @@ def test_the_share_of_blown_up_pixels_is_measured_tile_by_tile(model_type, tile)
     assert blown.blown_fraction == pytest.approx(0.25)
     (note,) = blown.warnings
     assert note.startswith("amp2000 blew up on 25 % of the result's pixels")
-    assert note.endswith("try realesrgan-x4plus-anime, realcugan-se or nearest")
+    assert note.endswith("try realesrgan-x4plus-anime, realesr-animevideov3 or nearest")
     # an overshoot that clipping only sharpens is no blow-up (the PSNR models' −2.2..3.6)
     sharp = upscale_image(image, UpscaleOptions(tile=tile), model=model_type(3.5))
     assert sharp.blown_fraction == 0.0 and sharp.warnings == []
@@ -67,7 +67,7 @@ def test_the_bounds_and_the_threshold():
     assert "under 1 %" in blown_up_note("span", 0.0001)
     names = {"span": "SPAN", "nearest": "Nearest neighbour"}
     assert blown_up_note("nearest", 0.5, name_of=lambda m: names.get(m, m)).endswith(
-        "try realesrgan-x4plus-anime or realcugan-se")  # (not itself)
+        "try realesrgan-x4plus-anime or realesr-animevideov3")  # (not itself)
     assert blown_up_note("span", 0.5, name_of=lambda m: names.get(m, m)).startswith("SPAN blew up on 50 %")
 
 

@@ -749,7 +749,8 @@ def test_a_file_the_model_blew_up_on_says_so_in_its_row(qtbot, tmp_path: Path):
     assert statuses(dialog) == {"checker.png": "ok", "photo.png": "ok"}
     # in the picker's names, as the window says it (the command line's ids were shown)
     assert details["checker.png"].startswith("Warning: SPAN blew up on 100 % of the result's pixels")
-    assert details["checker.png"].endswith("try Real-ESRGAN x4plus anime, Real-CUGAN SE or Nearest neighbour")
+    assert details["checker.png"].endswith(
+        "try Real-ESRGAN x4plus anime, Real-ESRGAN anime video v3 or Nearest neighbour")
     assert "blew up" not in details["photo.png"]
 
 

@@ -1846,7 +1846,7 @@ def test_a_result_the_model_blew_up_on_is_said_to_be_noise(make_window, tmp_path
     text = window.message_bar.text()
     assert window.message_bar.isVisible() and text.startswith("SPAN blew up on 100 % of the result's pixels")
     assert window.message_bar.level == "warning" and window.last_error == ""  # (the result is there)
-    assert text.endswith("try Real-ESRGAN x4plus anime, Real-CUGAN SE or Nearest neighbour")
+    assert text.endswith("try Real-ESRGAN x4plus anime, Real-ESRGAN anime video v3 or Nearest neighbour")
     pick_bicubic(window, 2)  # a model that stays in range: the warning goes with the next result
     window.start_upscale()
     wait_idle(qtbot, window, 60000)
