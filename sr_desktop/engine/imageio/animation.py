@@ -37,6 +37,7 @@ from sr_desktop.engine.imageio.gif_canvas import gif_frames_as_shown
 from sr_desktop.engine.imageio.heif_avif import profile_of_cicp
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.imageio.metadata import ICC_SPACE_GRAY, icc_space
+from sr_desktop.engine.imageio.palette import gif_palette_image
 from sr_desktop.engine.imageio.png_rows import short_apng_frame
 from sr_desktop.engine.imageio.protected import ProtectedPaths
 from sr_desktop.engine.imageio.read import (
@@ -63,7 +64,6 @@ from sr_desktop.engine.imageio.write import (
     check_sized,
     checked_format,
     gif_alpha,
-    gif_palette_image,
     srgb_pixels,
     tiff_page,
 )

@@ -45,7 +45,13 @@ from sr_desktop.engine.imageio.metadata import (
     icc_space,
     in_srgb,
 )
-from sr_desktop.engine.imageio.palette import PALETTE_KEY, PALETTE_NOT_KEPT, palette_array, palette_indices
+from sr_desktop.engine.imageio.palette import (
+    PALETTE_KEY,
+    PALETTE_NOT_KEPT,
+    gif_palette_image,
+    palette_array,
+    palette_indices,
+)
 from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.protected import ProtectedPaths, same_file
 from sr_desktop.engine.imageio.tiff import TiffTooLarge, encode_tiff
@@ -354,49 +360,6 @@ def _encode_gif(fh: BinaryIO, pixels8: np.ndarray) -> None:
         PILImage.fromarray(np.ascontiguousarray(pixels8[:, :, 0])).save(fh, "GIF")
         return
     gif_palette_image(gif_alpha(pixels8)).save(fh, "GIF")
-
-
-def gif_palette_image(pixels8: np.ndarray):
-    """A Pillow palette image of 8-bit RGB or RGBA (alpha 0 or 255: `gif_alpha`) for GIF: its
-    own colours exactly when they are at most 256 (255 beside a transparent one), else a
-    quantised palette of them (below); transparent pixels one palette index. (Pillow's RGBA
-    quantiser, a fast octree, kept 8 of a sprite's 32 colours, 4 of a gradient's 32.)"""
-    from PIL import Image as PILImage
-
-    rgb = np.ascontiguousarray(pixels8[:, :, :3])
-    clear = pixels8[:, :, 3] == 0 if pixels8.shape[2] == 4 else None
-    room = 256 if clear is None or not clear.any() else 255
-    keys = (rgb[:, :, 0].astype(np.uint32) << 16) | (rgb[:, :, 1].astype(np.uint32) << 8) | rgb[:, :, 2]
-    seen = keys if clear is None else keys[~clear]
-    # a sample first: a photo's frame has more colours than fit in its first few thousand
-    # pixels already (all of them sorted took 0.56 s a 1-MP frame)
-    sample = np.unique(seen.ravel()[:: max(1, seen.size // 16384)])
-    colours = np.unique(seen) if len(sample) <= room else sample
-    if len(colours) <= room:
-        indices = np.searchsorted(colours, keys).astype(np.uint8) if len(colours) else np.zeros(keys.shape, np.uint8)
-        palette = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], axis=1).astype(np.uint8)
-    else:
-        # more colours than fit: as before, median cut where all is visible, Pillow's fast
-        # octree beside a transparent colour (median cut took 20-38× longer: 0.77 s a 1-MP
-        # frame); the hidden pixels take a visible colour first, so they spend no entry
-        if clear is not None and clear.any():
-            rgb = rgb.copy()
-            rgb[clear] = rgb[~clear][0]
-        method = PILImage.Quantize.MEDIANCUT if room == 256 else PILImage.Quantize.FASTOCTREE
-        quantised = PILImage.fromarray(rgb).quantize(colors=room, method=method)
-        indices = np.asarray(quantised)
-        palette = np.asarray(quantised.getpalette()[: 3 * room], np.uint8).reshape(-1, 3)
-    image_indices = indices.copy()
-    transparency = None
-    if room == 255:
-        transparency = len(palette)
-        image_indices[clear] = transparency
-        palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
-    image = PILImage.fromarray(image_indices, "P")
-    image.putpalette(palette.tobytes())
-    if transparency is not None:
-        image.info["transparency"] = transparency
-    return image
 
 
 def gif_alpha(rgba8: np.ndarray) -> np.ndarray:

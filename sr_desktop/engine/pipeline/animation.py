@@ -24,7 +24,7 @@ from sr_desktop.engine.models.base import SRModel
 
 # The module, not its function: callers and tests may wrap `upscale.upscale_image`.
 from sr_desktop.engine.pipeline import upscale
-from sr_desktop.engine.pipeline.blown_output import blown_up_note
+from sr_desktop.engine.pipeline.blown_output import blown_up_warnings
 from sr_desktop.engine.pipeline.output_size import resized
 
 _STEPS_PER_FRAME = 1000  # progress resolution inside one frame
@@ -54,8 +54,7 @@ class AnimationResult:
     @property
     def warnings(self) -> list[str]:
         """`UpscaleResult.warnings`, of the worst frame."""
-        note = blown_up_note(self.model, self.blown_fraction)
-        return [note] if note else []
+        return blown_up_warnings(self.model, self.blown_fraction)
 
 
 def upscale_animation(

@@ -44,6 +44,12 @@ def count_blown_pixels(core) -> int:
     return int(((core < LOW) | (core > HIGH)).any(dim=1).sum())
 
 
+def blown_up_warnings(model_id: str, fraction: float) -> list[str]:
+    """A result's warnings (`UpscaleResult.warnings`): its `blown_up_note`, if any."""
+    note = blown_up_note(model_id, fraction)
+    return [note] if note else []
+
+
 def blown_up_note(model_id: str, fraction: float, name_of: Callable[[str], str] = str) -> str | None:
     """The warning for a result whose `fraction` of pixels blew up (None below `WARN_AT`);
     models named by `name_of` (their ids by default: the command line's words)."""

@@ -33,7 +33,7 @@ from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.registry import is_per_image
-from sr_desktop.engine.pipeline.blown_output import blown_up_note
+from sr_desktop.engine.pipeline.blown_output import blown_up_warnings
 from sr_desktop.engine.pipeline.memory import estimated_bytes, is_allocation_failure, memory_error
 from sr_desktop.engine.pipeline.model_cache import get_model
 from sr_desktop.engine.pipeline.scale_plan import ScalePlan, native_scales_of, plan_for, plan_scale, scale_route
@@ -85,8 +85,7 @@ class UpscaleResult:
     @property
     def warnings(self) -> list[str]:
         """What a person must hear about this result beside it (the model blew up on it)."""
-        note = blown_up_note(self.model, self.blown_fraction)
-        return [note] if note else []
+        return blown_up_warnings(self.model, self.blown_fraction)
 
     @property
     def scale_route(self) -> str | None:
