@@ -18,7 +18,7 @@ from sr_desktop.engine.compute.peak_memory import PeakMemory, peak_memory_suppor
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.options import Backend, OptionError, UpscaleOptions, parse_backend
 from sr_desktop.engine.core.progress import CancelToken
-from sr_desktop.engine.models.backends import choose, openvino_runner
+from sr_desktop.engine.models.backends import choose, openvino_refusals, openvino_runner
 from sr_desktop.engine.models.backends.openvino_runner import BackendError, build_openvino_runner
 from sr_desktop.engine.models.loader import load_model
 
@@ -36,6 +36,7 @@ def home(shared_home, monkeypatch):
     monkeypatch.setenv("SR_DESKTOP_HOME", str(shared_home))
     monkeypatch.delenv(choose.ENV_DEFAULT, raising=False)
     choose.choices_file().unlink(missing_ok=True)
+    openvino_refusals.refusals_file().unlink(missing_ok=True)  # (a test's refusal is its own)
     return shared_home
 
 
@@ -906,3 +907,44 @@ def test_an_interrupted_save_of_a_conversion_leaves_no_staging_folder(tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         build_openvino_runner(load_model("fsrcnn", scale=2))
     assert [p.name for p in openvino_runner.cache_root().iterdir()] == []
+
+
+def test_a_refused_model_is_refused_at_once_until_openvino_or_the_code_changes(home, monkeypatch):
+    """`--backend openvino` on a model OpenVINO cannot convert converted it again at every run
+    (4-7 s of a SwinIR's) to the same refusal: the refusal is remembered, with its words, for
+    the OpenVINO and models' code it was found with; one that may be the machine's (out of
+    memory) is not; a removed model's goes with it."""
+    from sr_desktop.engine.models.model_caches import forget_model_caches
+
+    calls = []
+
+    def refuses(*_args, **_kwargs):
+        calls.append(1)
+        raise RuntimeError("unsupported operation aten::frobnicate")
+
+    monkeypatch.setattr(ov, "convert_model", refuses)
+    first = "OpenVINO cannot convert espcn: unsupported operation aten::frobnicate (--backend torch or auto runs it)"
+    for _ in range(2):
+        with pytest.raises(BackendError) as caught:
+            choose.apply_backend(load_model("espcn", scale=3), "openvino")
+        assert str(caught.value) == first
+    assert len(calls) == 1
+    assert openvino_refusals.refusal_for("espcn", 3, "default").startswith("OpenVINO cannot convert espcn")
+    assert openvino_refusals.refusal_for("espcn", 2, "default") is None  # (another network)
+    monkeypatch.setattr(openvino_runner, "models_code_digest", lambda: "another release")
+    with pytest.raises(BackendError):
+        choose.apply_backend(load_model("espcn", scale=3), "openvino")
+    assert len(calls) == 2  # tried again
+    assert openvino_refusals.refusal_for("espcn", 3, "default") is not None
+    forget_model_caches("espcn")
+    assert openvino_refusals.refusal_for("espcn", 3, "default") is None
+
+    def short_of_memory(*_args, **_kwargs):
+        calls.append(1)
+        raise RuntimeError("std::bad_alloc")
+
+    monkeypatch.setattr(ov, "convert_model", short_of_memory)
+    for _ in range(2):
+        with pytest.raises(BackendError, match="bad_alloc"):
+            choose.apply_backend(load_model("espcn", scale=3), "openvino")
+    assert len(calls) == 4 and openvino_refusals.refusal_for("espcn", 3, "default") is None

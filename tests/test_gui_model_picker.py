@@ -203,10 +203,10 @@ def test_backends_follow_the_device_auto_resolves_to_and_vulkan_keeps_ncnn(qtbot
 
     assert picker.set_model_id("fsrcnn") and picker.device() == "auto"
     picker._torch_gpu = True  # (as on a CUDA machine)
-    picker._fit_backends()
+    picker.fit_backends()
     assert not enabled("openvino") and not picker.set_backend("openvino")
     picker._torch_gpu = False
-    picker._fit_backends()
+    picker.fit_backends()
     assert enabled("openvino")
     if picker._vulkan_text is not None and ncnn_version() is not None:
         assert picker.set_model_id("realesr-animevideov3") and picker.set_device("vulkan")

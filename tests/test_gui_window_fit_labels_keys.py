@@ -637,6 +637,35 @@ def test_the_advanced_backend_choice_reaches_the_engine_and_is_remembered(window
     assert not picker.set_backend("tensorrt")
 
 
+def test_a_network_openvino_refused_is_no_longer_offered(window, tmp_path, qtbot, monkeypatch):
+    """After OpenVINO refused the picked network, OpenVINO stayed picked and offered: every
+    Upscale converted it again, for seconds, to the same error. It is greyed out, with the
+    refusal, the next Upscale runs (auto), and another scale's network is still offered."""
+    ov = pytest.importorskip("openvino")
+
+    def refuses(*_args, **_kwargs):
+        raise RuntimeError("unsupported operation aten::frobnicate")
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(ov, "convert_model", refuses)
+    picker = window.picker
+    items = picker.backend_combo.model()
+    openvino = items.item(picker.backend_combo.findData("openvino"))
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 20)])
+    assert picker.set_model_id("fsrcnn") and picker.set_scale(3) and picker.set_device("cpu")
+    assert picker.set_backend("openvino") and openvino.isEnabled()
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert "aten::frobnicate" in window.message_bar.text() and window.result is None
+    assert picker.backend() == "auto" and not openvino.isEnabled()
+    assert openvino.toolTip().startswith("OpenVINO refused FSRCNN ×3 here: OpenVINO cannot convert fsrcnn")
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.result is not None and window.result.backend == "torch" and window.result.scale == 3
+    assert picker.set_scale(2) and openvino.isEnabled()
+    assert picker.set_scale(3) and not openvino.isEnabled()
+
+
 def test_windows_and_dialogs_open_within_the_screen(qtbot, tmp_path, monkeypatch):
     """Their first sizes (window 1280×700, batch 820×700, training 1100×660, shortcuts
     520×680) are cut to the screen's available area less a frame: on a 1280×720 screen the

@@ -1,8 +1,8 @@
 """What the user cache holds for one added model, dropped when the model goes (removed, or
 replaced under its id by `models add` or a training run): its measured backend choices,
-its OpenVINO conversions and, for an ncnn pair, its converted weights. They stayed for good
-(67 MB for an RRDBNet's conversion), and a later model under the same id inherited the
-measurements.
+what OpenVINO refused of it, its OpenVINO conversions and, for an ncnn pair, its converted
+weights. They stayed for good (67 MB for an RRDBNet's conversion), and a later model under
+the same id inherited the measurements.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ def forget_model_caches(model_id: str, stored: Path | None = None, weights_kept:
     they go after `openvino_runner.UNUSED_DAYS`). What cannot be deleted stays (a cache: it
     costs only room)."""
     from sr_desktop.engine.models.backends.choose import forget_measurements
+    from sr_desktop.engine.models.backends.openvino_refusals import forget_refusals
     from sr_desktop.engine.models.backends.openvino_runner import forget_conversions
 
     forget_measurements(model_id)
+    forget_refusals(model_id)  # (found by its id in the window: they would outlive the model)
     if weights_kept:
         return
     forget_conversions(model_id)

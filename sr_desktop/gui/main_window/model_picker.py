@@ -51,7 +51,7 @@ from sr_desktop.engine.models.literature import (
     trained_scales,
     training_data_text,
 )
-from sr_desktop.engine.models.loader import is_zoo_spec
+from sr_desktop.engine.models.loader import is_zoo_spec, resolve_scale_variant
 from sr_desktop.engine.models.registry import variants_at
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
@@ -273,7 +273,7 @@ class ModelPicker(QWidget):
             "twice the memory of the leanest; OpenVINO and ncnn run on the CPU")
         for name in Backend.choices():
             self.backend_combo.addItem(name, name)
-        self.device_combo.currentIndexChanged.connect(self._fit_backends)
+        self.device_combo.currentIndexChanged.connect(self.fit_backends)
         self.alpha_combo = QComboBox()
         self.alpha_combo.setAccessibleName("Alpha (transparency)")
         self.alpha_combo.addItem("through the model", AlphaMode.MODEL.value)
@@ -679,11 +679,14 @@ class ModelPicker(QWidget):
         if not fits and self.device() == "vulkan":
             self.set_device("auto")
 
-    def _fit_backends(self) -> None:
+    def fit_backends(self) -> None:
         """OpenVINO and ncnn run networks on the CPU in fp32, ncnn the zoo's own models only:
         offered where they can run the model picked on the device picked, greyed out (with
         why) elsewhere, and a backend greyed out moves to ``auto`` (an OpenVINO kept from an
-        earlier session failed every bicubic upscale in words of its internals)."""
+        earlier session failed every bicubic upscale in words of its internals). OpenVINO is
+        greyed out too for a network it refused before (`openvino_refusals`): the window
+        called after a job failed, it stayed offered, each try converting again to the same
+        refusal."""
         from sr_desktop.engine.models.backends.ncnn_runner import ncnn_version
 
         spec = self.spec()
@@ -696,7 +699,7 @@ class ModelPicker(QWidget):
         why_not = {
             "openvino": (f"{name} is not a network OpenVINO can run (a resampling method, or one trained on each "
                          "image)" if not network else "OpenVINO runs on the CPU; the device picked is a GPU"
-                         if torch_gpu or device.startswith("vulkan") else None),
+                         if torch_gpu or device.startswith("vulkan") else self._openvino_refusal(spec)),
             "ncnn": ("the ncnn runtime is not installed (pip install ncnn)" if ncnn_version() is None else
                      f"ncnn runs the model zoo's own models; {name} is not one of them"
                      if spec is None or not is_zoo_spec(spec) else
@@ -713,6 +716,18 @@ class ModelPicker(QWidget):
             if reason is not None and self.backend() == backend:
                 self.set_backend("auto")
 
+    def _openvino_refusal(self, spec: ModelSpec) -> str | None:
+        """Why OpenVINO refused the network the picked scale and variant of `spec` run, or None."""
+        from sr_desktop.engine.models.backends.openvino_refusals import refusal_for
+
+        try:
+            native = plan_for_spec(spec, self.scale()).native
+            _, variant = resolve_scale_variant(spec, native, self.variant())
+        except ModelError:
+            return None
+        reason = refusal_for(spec.id, native, variant)
+        return None if reason is None else f"OpenVINO refused {spec.name} ×{native} here: {reason}"
+
     def _on_model_changed(self) -> None:
         spec = self.spec()
         self._chosen_variant = None  # (another model: its default)
@@ -728,7 +743,7 @@ class ModelPicker(QWidget):
                 self.set_scale(max(spec.scales))
             self._fill_variants(spec)
             self._fit_vulkan_to(spec)
-            self._fit_backends()
+            self.fit_backends()
         finally:
             self._updating = updating
         if spec is None:
@@ -743,6 +758,7 @@ class ModelPicker(QWidget):
     def _on_variant_picked(self) -> None:
         if not self._updating:  # (the user's choice, not a list refilled)
             self._chosen_variant = self.variant()
+            self.fit_backends()
 
     def _fill_variants(self, spec: ModelSpec | None, keep: str | None = None) -> None:
         """The variants `spec` has at the picked scale (the native scale its passes run at):
@@ -772,6 +788,7 @@ class ModelPicker(QWidget):
             # back at ×2 it came back as the default); none chosen, the scale's default (the
             # one a scale without "default" ran, waifu2x CUNet ×1's denoise0, stuck after it)
             self._fill_variants(self.spec(), keep=self._chosen_variant)
+            self.fit_backends()  # (another scale may run another network)
         finally:
             self._updating = updating
         self._emit_changed()

@@ -69,6 +69,7 @@ class Upscaler(QObject):
             # that seemed to be about it
             message = f"{job.describe()} failed: {message}"
         self.feedback.show_error(message)
+        self.picker.fit_backends()  # (a network OpenVINO just refused is no longer offered)
 
     def _say_cancelled(self, job) -> None:
         self._cancel_said = f"Cancelled: {job.describe()}"

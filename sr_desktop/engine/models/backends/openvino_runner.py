@@ -45,6 +45,7 @@ from sr_desktop.engine.core.progress import scope_cancel
 from sr_desktop.engine.core.quiet_warnings import warnings_ignored
 from sr_desktop.engine.imageio.atomic import new_staging_folder
 from sr_desktop.engine.models.backends.json_store import read_json_dict, remove_json_keys, update_json_dict
+from sr_desktop.engine.models.backends.openvino_refusals import known_refusal, remember_refusal
 from sr_desktop.engine.models.backends.signal_stack import keep_signal_stack_valid
 from sr_desktop.engine.models.ncnn.param import source_hash
 
@@ -352,8 +353,15 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True,
         if runner is not None:
             _remember_files_identity(model, known)
             return runner
+    if (refused := known_refusal(identity)) is not None:
+        log.info("openvino: %s was refused before with this OpenVINO; not converted again", model.id)
+        raise BackendError(refused)
     # one forward pass gives the graph's input and its output shape (a part of the key)
-    example, kwargs, out_shape = _graph_call(model, EXAMPLE_SIZE)
+    try:
+        example, kwargs, out_shape = _graph_call(model, EXAMPLE_SIZE)
+    except BackendError as exc:
+        remember_refusal(identity, model, str(exc))
+        raise
     key = weights_key(tensors, kwargs, int(example.shape[1]), out_shape)
     runner = _cached_runner(key, threads)
     if runner is not None:
@@ -364,7 +372,11 @@ def build_openvino_runner(model, threads: int | None = None, cache: bool = True,
         converting()
     folder = cache_root() / key
     _remove(folder)
-    converted, worst = _convert_checked(model, module, kwargs, example)
+    try:
+        converted, worst = _convert_checked(model, module, kwargs, example)
+    except BackendError as exc:
+        remember_refusal(identity, model, str(exc))
+        raise
     # what is on disk is checked against its digests again: the folder may be another
     # process's save, or a damaged entry that a read-only cache kept (it was run: wrong pixels)
     runner = _cached_runner(key, threads) if _save_conversion(converted, worst, model.id, folder) else None
