@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -222,6 +223,7 @@ def test_closing_and_deleting_the_dialog_mid_batch_is_safe(qtbot, tmp_path: Path
     assert dialog.start()
     job = dialog.queue.running
     qtbot.waitUntil(lambda: len(hold_from_third_file) >= 3, timeout=60_000)
+    dialog.ask_stop_batch = lambda *_args, **_kwargs: True  # ("Stop the batch")
     dialog.close()  # cancels
     assert job.cancel.cancelled
     dialog.deleteLater()
@@ -357,9 +359,16 @@ def test_esc_cancels_the_running_batch_and_the_menu_brings_back_its_dialog(qtbot
     dialog.picker.set_scale(2)
     assert dialog.start()
     qtbot.waitUntil(lambda: list(statuses(dialog).values())[:2] == ["ok", "ok"], timeout=60_000)
+    # Esc asks first (one meant for a list cancelled a batch of hundreds): "no" goes on
+    asked = []
+    dialog.ask_stop_batch = lambda parent, title, text, *rest, **kw: asked.append(text) or len(asked) > 1
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.isVisible() and dialog.is_running() and not dialog.queue.running.cancel.cancelled
+    assert re.fullmatch(r"A batch export is running \(\d of 6 files done\)\. Stop it\? The files done are kept, "
+                        r"and its report says which were not\.", asked[0]), asked[0]
     with qtbot.waitSignal(dialog.batchFinished, timeout=60_000) as finished:
         QTest.keyClick(dialog, Qt.Key.Key_Escape)
-        assert not dialog.isVisible()
+        assert not dialog.isVisible() and len(asked) == 2
         assert window.open_batch_dialog(src) is dialog and dialog.isVisible()  # the same, while it stops
     assert finished.args[0].cancelled and statuses(dialog)["img02.png"] == "cancelled"
     dialog.close()

@@ -528,8 +528,15 @@ def test_esc_stops_the_run_and_the_menu_brings_back_its_dialog(qtbot, tmp_path):
     dialog.queue.jobProgress.connect(lambda _job, info: _iteration(info) and seen.append(info.done))
     assert dialog.start()
     qtbot.waitUntil(lambda: len(seen) >= 2, timeout=60_000)
+    # Esc asks first (one meant for a list stopped a run of hours): "no" keeps it running
+    asked = []
+    dialog.ask_stop_run = lambda parent, title, text, *rest, **kw: asked.append(text) or len(asked) > 1
     QTest.keyClick(dialog, Qt.Key.Key_Escape)
-    assert not dialog.isVisible()
+    assert dialog.isVisible() and dialog.is_running() and dialog.cancel_button.isEnabled()
+    assert asked[0].startswith("A training run is running (iteration ")
+    assert asked[0].endswith("It saves a checkpoint after its iteration: Resume continues it.")
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and len(asked) == 2
     window.training.action.trigger()  # while it finishes its iteration: the same dialog again
     assert window.training.dialog is dialog and dialog.isVisible()
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)

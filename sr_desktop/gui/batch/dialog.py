@@ -62,6 +62,7 @@ from sr_desktop.gui.widgets import (
     ContentsHighScrollArea,
     add_browse_row,
     announce,
+    confirm,
     read_only_rows,
     resize_within_screen,
 )
@@ -147,6 +148,8 @@ class BatchDialog(QDialog):
         self.setWindowTitle("Batch export")
         self.setModal(False)
         self.queue = JobQueue(self, runner=run_batch_job)
+        #: asks before Esc or closing cancels a running batch (`widgets.confirm`'s arguments; tests set it)
+        self.ask_stop_batch = confirm
         self.queue.jobProgress.connect(self._on_job_progress)
         self.queue.jobEnded.connect(self._on_job_ended)
         self.result = None
@@ -555,9 +558,27 @@ class BatchDialog(QDialog):
             return False
         return QDesktopServices.openUrl(file_url(self.result.report_path))
 
+    def done_words(self) -> str:
+        """How far the running batch is, for a question about stopping it: " (3 of 10 files done)"."""
+        bar = self.progress_bar
+        return f" ({bar.value()} of {bar.maximum()} files done)" if bar.maximum() > 0 else ""
+
+    def may_stop(self) -> bool:
+        """Whether closing the dialog may cancel its batch: asked while one runs (an Esc meant
+        for a list cancelled a batch of hundreds of files); nothing to ask when none runs or it
+        is already cancelling."""
+        if not self.is_running() or not self.cancel_button.isEnabled():
+            return True
+        # ("Stop", not "Cancel": the box's own Cancel keeps the batch going)
+        return self.ask_stop_batch(self, "Stop the batch", f"A batch export is running{self.done_words()}. Stop "
+                                   "it? The files done are kept, and its report says which were not.",
+                                   "Stop the batch", "stopBatchBox")
+
     def reject(self) -> None:
-        """Esc closes the dialog as its Close does: the batch is cancelled after the current tile. (QDialog's
-        Esc only hid it, and the job ran on out of sight.)"""
+        """Esc closes the dialog as its Close does, asked first: the batch is cancelled after
+        the current tile. (QDialog's Esc only hid it, and the job ran on out of sight.)"""
+        if not self.may_stop():
+            return
         if self.is_running():
             self.cancel()
         super().reject()
@@ -565,6 +586,9 @@ class BatchDialog(QDialog):
     def closeEvent(self, event) -> None:
         # Closing the dialog cancels the batch (after the current tile); files already
         # written stay. A dialog deleted meanwhile does not stop the job's worker thread.
+        if not self.may_stop():
+            event.ignore()
+            return
         if self.is_running():
             self.cancel()
         super().closeEvent(event)

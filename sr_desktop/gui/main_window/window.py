@@ -317,17 +317,13 @@ class MainWindow(QMainWindow):
         summary gone, the training run's folder not said)."""
         batch, training = self.batch_export.dialog, self.training.dialog
         if batch is not None and batch.is_running():
-            bar = batch.progress_bar
-            done = f" ({bar.value()} of {bar.maximum()} files done)" if bar.maximum() > 0 else ""
-            if not self._may_quit(f"A batch export is running{done}. Stop it and quit? The files done are kept, "
-                                  "and its report says which were not.", "stopBatchBox"):
+            if not self._may_quit(f"A batch export is running{batch.done_words()}. Stop it and quit? The files "
+                                  "done are kept, and its report says which were not.", "stopBatchBox"):
                 return False
         if training is not None and training.is_running():
-            bar = training.progress_bar
-            done = f" (iteration {bar.value()} of {bar.maximum()})" if bar.value() > 0 else ""
-            if not self._may_quit(f"A training run is running{done}. Stop it and quit? It saves a checkpoint after "
-                                  "its iteration: Tools ▸ Train a model… resumes it from its Run folder, "
-                                  f"{training.out_edit.text().strip()}.", "stopTrainingBox"):
+            if not self._may_quit(f"A training run is running{training.done_words()}. Stop it and quit? It saves "
+                                  "a checkpoint after its iteration: Tools ▸ Train a model… resumes it from its Run "
+                                  f"folder, {training.out_edit.text().strip()}.", "stopTrainingBox"):
                 return False
         return True
 

@@ -64,6 +64,7 @@ from sr_desktop.gui.widgets import (
     StatusLine,
     add_browse_row,
     announce,
+    confirm,
     resize_within_screen,
 )
 from sr_desktop.gui.worker import JobQueue
@@ -142,6 +143,8 @@ class TrainDialog(QDialog):
         self.setWindowTitle("Train a model")
         self.setModal(False)
         self.queue = JobQueue(self, runner=run_train_job)
+        #: asks before Esc or closing stops a running run (`widgets.confirm`'s arguments; tests set it)
+        self.ask_stop_run = confirm
         self.queue.jobProgress.connect(lambda _job, info: self._on_progress(info))
         self.queue.jobEnded.connect(self._on_ended)
         self.request: TrainRequest | None = None
@@ -552,9 +555,26 @@ class TrainDialog(QDialog):
             for button in (self.cancel_button, self.pause_button):
                 button.setEnabled(False)
 
+    def done_words(self) -> str:
+        """How far the running run is, for a question about stopping it: " (iteration 40 of 400)"."""
+        bar = self.progress_bar
+        return f" (iteration {bar.value()} of {bar.maximum()})" if bar.value() > 0 else ""
+
+    def may_stop(self) -> bool:
+        """Whether closing the dialog may stop its run: asked while one runs (an Esc meant for
+        a list stopped a run of hours without a word); nothing to ask when none runs or it is
+        already stopping."""
+        if not self.is_running() or not self.cancel_button.isEnabled():
+            return True
+        return self.ask_stop_run(self, "Stop training", f"A training run is running{self.done_words()}. Stop it? "
+                                 "It saves a checkpoint after its iteration: Resume continues it.", "Stop training",
+                                 "stopRunBox")
+
     def reject(self) -> None:
-        """Esc closes the dialog as its Close does: the run stops after its iteration, with a checkpoint. (QDialog's
-        Esc only hid it, and the job ran on out of sight.)"""
+        """Esc closes the dialog as its Close does, asked first: the run stops after its
+        iteration, with a checkpoint. (QDialog's Esc only hid it, and the job ran on out of sight.)"""
+        if not self.may_stop():
+            return
         if self.is_running():
             self.cancel()
         super().reject()
@@ -562,6 +582,9 @@ class TrainDialog(QDialog):
     def closeEvent(self, event) -> None:
         # closing stops the run after its iteration, with a checkpoint: Resume (or
         # `sr-desktop train --resume`) continues it later
+        if not self.may_stop():
+            event.ignore()
+            return
         self.cancel()
         super().closeEvent(event)
 
