@@ -779,3 +779,26 @@ def test_a_file_a_ray_batch_stopped_in_has_its_row(qtbot, tmp_path: Path):
     dialog._on_finished(result)
     assert statuses(dialog) == {"f2.png": "cancelled", "f3.png": NOT_STARTED}
     assert dialog.table.item(0, 4).text() == "not written"
+
+
+def test_the_stop_question_keeps_the_batch_on_enter_and_names_both_answers(qtbot, tmp_path: Path):
+    """The question Esc asks: beside the dialog's own "Cancel batch" button, the box's
+    "Cancel" read as a yes; it says "Keep running", the default (Enter), and "Stop the batch"."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from sr_desktop.gui.widgets import confirm
+
+    dialog = BatchDialog()
+    qtbot.addWidget(dialog)
+    seen = []
+
+    def answer() -> None:
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        seen.append(sorted(b.text() for b in box.buttons()))
+        QTest.keyClick(box, Qt.Key.Key_Return)
+
+    QTimer.singleShot(200, answer)
+    assert not confirm(dialog, "Stop the batch", "Stop it?", "Stop the batch", "stopBatchBox", no_text="Keep running")
+    assert seen == [["Keep running", "Stop the batch"]]

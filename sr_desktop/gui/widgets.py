@@ -354,14 +354,17 @@ def with_browse_button(edit: QLineEdit, slot, field: str = "") -> QWidget:
 
 
 def confirm(parent: QWidget, title: str, text: str, yes_text: str, object_name: str,
-            warning: bool = False) -> bool:
+            warning: bool = False, no_text: str = "") -> bool:
     """Ask a modal yes/cancel question whose yes button says what it does (``yes_text``);
-    Cancel is the default, so Enter never replaces or risks anything. True for yes."""
+    Cancel (or `no_text`, where "Cancel" could be read as the yes) is the default, so Enter
+    never replaces or risks anything. True for yes."""
     icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Question
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, parent)
     box.setTextFormat(Qt.TextFormat.PlainText)  # (file names in it as they are, never HTML)
     box.setObjectName(object_name)
     box.button(QMessageBox.StandardButton.Yes).setText(yes_text)
+    if no_text:
+        box.button(QMessageBox.StandardButton.Cancel).setText(no_text)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     return box.exec() == QMessageBox.StandardButton.Yes
 

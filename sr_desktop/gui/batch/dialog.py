@@ -569,10 +569,10 @@ class BatchDialog(QDialog):
         is already cancelling."""
         if not self.is_running() or not self.cancel_button.isEnabled():
             return True
-        # ("Stop", not "Cancel": the box's own Cancel keeps the batch going)
+        # (not "Cancel": beside the dialog's Cancel batch, the box's Cancel read as a yes)
         return self.ask_stop_batch(self, "Stop the batch", f"A batch export is running{self.done_words()}. Stop "
                                    "it? The files done are kept, and its report says which were not.",
-                                   "Stop the batch", "stopBatchBox")
+                                   "Stop the batch", "stopBatchBox", no_text="Keep running")
 
     def reject(self) -> None:
         """Esc closes the dialog as its Close does, asked first: the batch is cancelled after

@@ -568,7 +568,7 @@ class TrainDialog(QDialog):
             return True
         return self.ask_stop_run(self, "Stop training", f"A training run is running{self.done_words()}. Stop it? "
                                  "It saves a checkpoint after its iteration: Resume continues it.", "Stop training",
-                                 "stopRunBox")
+                                 "stopRunBox", no_text="Keep training")
 
     def reject(self) -> None:
         """Esc closes the dialog as its Close does, asked first: the run stops after its
