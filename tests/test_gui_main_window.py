@@ -839,7 +839,10 @@ def test_space_held_shows_the_original(make_window, tmp_path, qtbot):
 
 
 def test_event_loop_stays_responsive_during_a_cpu_upscale(make_window, tmp_path, qtbot):
-    """Longest gap between 10 ms timer ticks while a real CPU upscale runs: < 150 ms."""
+    """Longest gap between 10 ms timer ticks while a real CPU upscale runs: < 150 ms. A stall
+    the upscale causes happens in every run, so a second run is measured before failing, and
+    on a machine loaded past twice its cores a gap measures other programs (as the kernel
+    panel's test)."""
     engine_done = threading.Event()
     engine_window = {}
 
@@ -859,25 +862,37 @@ def test_event_loop_stays_responsive_during_a_cpu_upscale(make_window, tmp_path,
     window.picker.set_device("cpu")
     window.picker.set_tile(tile)
     qtbot.wait(300)  # let the window paint the new image first (GUI-thread work, not the job's)
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-    window.start_upscale()
-    qtbot.waitUntil(engine_done.is_set, timeout=120000)
-    timer.stop()
-    wait_idle(qtbot, window, 60000)
-    assert window.last_error == ""
-    start, end = engine_window["start"], engine_window["end"]
-    during = [t for t in ticks if start <= t <= end]
-    assert end - start >= 1.0, f"the job took only {end - start:.2f} s; pick a bigger one"
-    gaps = np.diff(during)
-    worst = int(gaps.argmax())
-    print(f"\nlongest gap starts {during[worst] - start:.2f} s into the job")
-    print(f"\n{model_id} ×{scale} on {size}, tile {tile}: {end - start:.2f} s, {len(during)} ticks, "
-          f"longest gap {gaps.max() * 1000:.0f} ms, median {np.median(gaps) * 1000:.1f} ms")
-    assert gaps.max() < 0.150
+
+    def longest_gap() -> float:
+        engine_done.clear()
+        ticks: list[float] = []
+        timer = QTimer()
+        timer.setInterval(10)
+        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        timer.start()
+        window.start_upscale()
+        qtbot.waitUntil(engine_done.is_set, timeout=120000)
+        timer.stop()
+        wait_idle(qtbot, window, 60000)
+        assert window.last_error == ""
+        start, end = engine_window["start"], engine_window["end"]
+        during = [t for t in ticks if start <= t <= end]
+        assert end - start >= 1.0, f"the job took only {end - start:.2f} s; pick a bigger one"
+        gaps = np.diff(during)
+        worst = int(gaps.argmax())
+        print(f"\n{model_id} ×{scale} on {size}, tile {tile}: {end - start:.2f} s, {len(during)} ticks, "
+              f"longest gap {gaps.max() * 1000:.0f} ms ({during[worst] - start:.2f} s into the job), "
+              f"median {np.median(gaps) * 1000:.1f} ms")
+        return float(gaps.max())
+
+    worst = longest_gap()
+    if worst >= 0.150:
+        worst = longest_gap()
+    load = os.getloadavg()[0]
+    if worst >= 0.150 and load > 2 * (os.cpu_count() or 1):
+        pytest.skip(f"machine overloaded (load average {load:.1f}): a {worst * 1000:.0f} ms gap measures "
+                    "other programs")
+    assert worst < 0.150
 
 
 #: (model id, (width, height), scale, tile) of a CPU job that runs several seconds here
