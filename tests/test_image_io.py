@@ -283,6 +283,28 @@ def test_exif_orientation_jpeg(tmp_path, orientation):
     assert load_exif(image.exif)[ORIENTATION] == 1
 
 
+def test_a_camera_jpeg_with_a_second_image_is_one_photo(tmp_path):
+    """A JPEG carrying a second image in an MPF segment (a Fujifilm's or Nikon's large preview,
+    a phone's HDR gain map) is one photo, its first image: Pillow makes it an MPO of 2 frames,
+    and it was read as a 2-frame animation (`upscale` to .jpg refused it, to .png wrote an APNG
+    whose second frame was the preview)."""
+    from sr_desktop.engine.imageio.animation import read_image_or_animation
+
+    blocks = random_pixels((4, 6, 3), np.uint8, seed=3)
+    photo = np.kron(blocks, np.ones((8, 8, 1), dtype=np.uint8))
+    path = tmp_path / "DSCF0001.JPG"
+    main = PILImage.fromarray(photo)
+    main.save(path, format="MPO", save_all=True, append_images=[main.resize((12, 8))], quality=100,
+              subsampling=0, exif=exif_block(6))
+    assert PILImage.open(path).n_frames == 2  # (what Pillow makes of it)
+    read = read_image_or_animation(path)
+    assert isinstance(read, Image) and "frames" not in read.info
+    assert read.pixels.shape == (48, 32, 3)  # the first image, turned upright (orientation 6)
+    assert np.abs(read.pixels.astype(int) - np.rot90(photo, -1)).max() <= 2
+    out = tmp_path / "out.jpg"
+    write_image(read, out)
+    assert PILImage.open(out).format == "JPEG"
+
 
 def _camera_exif(orientation: int, thumbnail: bytes) -> bytes:
     """A camera's EXIF: orientation, X/Y resolution 300/150 (RATIONALs) in IFD0, and a JPEG

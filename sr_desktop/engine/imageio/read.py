@@ -192,6 +192,11 @@ def _open_header(fp: io.BytesIO, where: str | Path):
         if entry is None:
             continue
         factory, accept = entry
+        if fmt == "JPEG":
+            # the plain JPEG: Pillow's factory makes a JPEG with a second image in an MPF segment
+            # (a camera's large preview, a phone's HDR gain map) an MPO of two frames, and it was
+            # opened as a 2-frame animation: `upscale` to .jpg refused it, to .png wrote an APNG
+            from PIL.JpegImagePlugin import JpegImageFile as factory
         accepted = accept(prefix) if accept else True
         if accepted is not True:
             continue
