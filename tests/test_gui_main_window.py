@@ -1697,6 +1697,39 @@ def test_the_suggested_format_keeps_what_the_result_holds(make_window, tmp_path,
         assert window.saver.suggested_result_path().suffix == expected, source.name
 
 
+def test_a_photo_is_suggested_in_its_own_format_until_another_is_picked(make_window, tmp_path, qtbot, prompts):
+    """Every result was suggested as PNG, a camera JPEG's too (three times the bytes of the
+    JPEG that `upscale` and a batch's "same as input" write). The source's own format is
+    suggested; a format picked over the suggestion is kept for the next images, and picking
+    an image's own format again brings the source's own back."""
+    import dataclasses
+
+    picked = []
+    prompts.save = lambda suggested, defaults: (tmp_path / f"out.{picked[-1]}",
+                                                dataclasses.replace(defaults, format=picked[-1]))
+    window = make_window()
+    jpeg, png = tmp_path / "photo.jpg", write_png(tmp_path / "scan.png", 10, 8)
+    PILImage.fromarray(np.full((8, 10, 3), 120, np.uint8)).save(jpeg, quality=90)
+
+    def suggested_for(source: Path, pick: str | None = None) -> str:
+        open_and_wait(qtbot, window, [source])
+        pick_bicubic(window, 2)
+        window.start_upscale()
+        wait_idle(qtbot, window)
+        suffix = window.saver.suggested_result_path().suffix
+        if pick is not None:
+            picked.append(pick)
+            assert window.save_as() is not None, window.last_error
+        return suffix
+
+    assert suggested_for(jpeg) == ".jpg" and suggested_for(png) == ".png"
+    assert suggested_for(jpeg, pick="png") == ".jpg"  # PNG picked over the suggestion: kept
+    assert suggested_for(jpeg) == ".png" and suggested_for(png, pick="png") == ".png"
+    assert suggested_for(jpeg, pick="jpg") == ".png"  # its own format picked: the source's own again
+    assert suggested_for(png) == ".png" and suggested_for(jpeg) == ".jpg"
+    assert window.settings.get("save_format") == ""
+
+
 def _webp_kind(path: Path) -> bytes:
     return path.read_bytes()[12:16]  # the first chunk: VP8 (lossy), VP8L (lossless), VP8X
 

@@ -61,13 +61,15 @@ class ResultSaver:
             self._default_format(), Path(self.settings.get("last_dir") or Path.home()))
 
     def _default_format(self) -> str:
-        """The last format a still was saved in; for an animation the last format an
-        animation was saved in, else the source's own (PNG, the stills' default, suggested an
+        """For a still the format last picked in Save As over the one suggested, else the
+        source's own where it can be written (as a batch's "same as input"; PNG, the default
+        before, made a camera JPEG's result three times its size), else PNG; for an animation
+        the last format an animation was saved in, else the source's own (PNG suggested an
         APNG for a GIF, which many programs show as a still)."""
         from sr_desktop.engine.imageio.animation import ANIMATION_FORMATS
 
         if getattr(self.session.result, "animation", None) is None:
-            return self._keeping(self.settings.get("save_format") or "png")
+            return self._keeping(self.settings.get("save_format") or self._source_format() or "png")
         fmt = self.settings.get("save_animation_format")
         if fmt not in ANIMATION_FORMATS:
             source = (self.session.image.source_format or "").lower() if self.session.image else ""
@@ -79,9 +81,7 @@ class ResultSaver:
         """`fmt`, unless writing the result in it would lose something (transparency, 16 bits:
         the last JPEG save made Enter flatten a PNG's transparency onto white): then the
         source's format if it keeps all, else PNG, which does."""
-        from sr_desktop.engine.core.errors import SRDesktopError
         from sr_desktop.engine.imageio import lossy_changes
-        from sr_desktop.engine.imageio.formats import normalize_format
         from sr_desktop.engine.imageio.write import GREY_AS_RGB
 
         result = self.session.result
@@ -91,11 +91,24 @@ class ResultSaver:
 
         if not loses(fmt):
             return fmt
-        try:
-            source = normalize_format((self.session.image.source_format or "") if self.session.image else "")
-        except (SRDesktopError, ValueError):
-            source = ""
+        source = self._source_format()
         return source if source in ("png", "tiff", "webp") and not loses(source) else "png"
+
+    def _source_format(self) -> str:
+        """The opened image's format where the engine writes it ("jpg" for a JPEG), else ""."""
+        from sr_desktop.engine.imageio.formats import normalize_format
+
+        try:
+            return normalize_format((self.session.image.source_format or "") if self.session.image else "")
+        except (SRDesktopError, ValueError):
+            return ""
+
+    def _remember_format_choice(self, suggested: str, chosen: str) -> None:
+        """Remember a still's format picked over the one suggested ("": the source's own, when
+        that is what was picked); one taken as suggested changes nothing (a PNG's PNG would
+        have made every JPEG after it suggested as PNG)."""
+        if chosen and chosen != suggested:
+            self.settings.set("save_format", "" if chosen == self._source_format() else chosen)
 
     def save(self) -> Path | None:
         """Ctrl+S: save to the last Save As target, or ask where."""
@@ -141,8 +154,12 @@ class ResultSaver:
         if not choice:
             return None
         path, options = choice
+        still = getattr(self.session.result, "animation", None) is None
         # the Save As dialog asked before replacing an existing file
-        return self.save_result(Path(path), options, overwrite=True, asked=asked)
+        saved = self.save_result(Path(path), options, overwrite=True, asked=asked)
+        if saved is not None and still:
+            self._remember_format_choice(defaults.format, getattr(options, "format", ""))
+        return saved
 
     def save_result(self, path: Path, options=None, overwrite: bool = False, asked: bool = False) -> Path | None:
         """Write the result (every frame of an animated one) with the engine's ``write_any``;
@@ -186,8 +203,8 @@ class ResultSaver:
             self.saving = False
             QGuiApplication.restoreOverrideCursor()
         if options is not None and getattr(options, "format", None):
-            animated = getattr(result, "animation", None) is not None
-            self.settings.set("save_animation_format" if animated else "save_format", options.format)
+            if getattr(result, "animation", None) is not None:  # (a still's: `_remember_format_choice`)
+                self.settings.set("save_animation_format", options.format)
             self.settings.set("save_quality", int(options.quality))
             self.settings.set("keep_metadata", bool(options.keep_metadata))
         if session.result is result:  # (a result that arrived meanwhile is not the one saved)
