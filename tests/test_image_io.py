@@ -306,6 +306,20 @@ def test_a_camera_jpeg_with_a_second_image_is_one_photo(tmp_path):
     assert PILImage.open(out).format == "JPEG"
 
 
+def test_a_progressive_jpeg_is_written_progressive_and_a_baseline_one_baseline(tmp_path):
+    """A progressive JPEG (a web export's) came back baseline."""
+    from sr_desktop.engine.core.options import UpscaleOptions
+    from sr_desktop.engine.pipeline.upscale import upscale_file
+
+    pixels = random_pixels((16, 24, 3), np.uint8, seed=5)
+    for progressive in (True, False):
+        src, out = tmp_path / f"in{progressive}.jpg", tmp_path / f"out{progressive}.jpg"
+        PILImage.fromarray(pixels).save(src, quality=90, progressive=progressive)
+        upscale_file(src, out, UpscaleOptions(model="bicubic", scale=2))
+        with PILImage.open(out) as written:
+            assert bool(written.info.get("progressive")) is progressive and written.size == (48, 32)
+
+
 def _camera_exif(orientation: int, thumbnail: bytes) -> bytes:
     """A camera's EXIF: orientation, X/Y resolution 300/150 (RATIONALs) in IFD0, and a JPEG
     thumbnail in IFD1, stored in the orientation of the pixels (as cameras do)."""

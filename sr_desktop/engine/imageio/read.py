@@ -327,6 +327,8 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
             info["frames"] = frames
         if fmt == "WEBP" and webp_is_lossless(data):
             info["webp_lossless"] = True
+        if fmt == "JPEG" and im.info.get("progressive"):  # (written back progressive: a web export's)
+            info["jpeg_progressive"] = True
         if (palette := palette_of_pillow(im)) is not None:  # (written back as one where it fits)
             info[PALETTE_KEY] = palette
 

@@ -451,7 +451,10 @@ def _encode(fh: BinaryIO, image: Image, fmt: str, options: SaveOptions, rows_don
             else:
                 log.info("IPTC records too large for one JPEG segment (%d bytes); not written", len(metadata.iptc))
         subsampling = "4:4:4" if options.quality >= 90 else "4:2:0"
-        pil.save(fh, "JPEG", quality=int(options.quality), subsampling=subsampling, **params)
+        # a progressive source stays progressive (it came back baseline: a web export's
+        # photo lost its coarse-to-fine loading)
+        pil.save(fh, "JPEG", quality=int(options.quality), subsampling=subsampling,
+                 progressive=bool(image.info.get("jpeg_progressive")), **params)
     elif fmt == "webp":
         lossless = options.writes_lossless_webp(image.info)
         pil.save(fh, "WEBP", quality=int(options.quality), lossless=lossless, exact=lossless,
