@@ -251,3 +251,37 @@ def test_alpha_resampled_after_nearest_is_nearest_too():
 
     result = upscale_image(Image(sprite()), UpscaleOptions(model="nearest", scale=4, alpha=AlphaMode.RESAMPLE))
     assert same_visible(result.image.pixels, np.repeat(np.repeat(sprite(), 4, axis=0), 4, axis=1))
+
+
+def test_a_result_enlarged_past_the_models_output_says_so(tmp_path, capsys, qtbot):
+    """`--width` past the network's output stretched it by Lanczos without a word (a
+    photographer's 5000 px from a 640-px ×4 result: 7.8× interpolated): `upscale`, the batch
+    report and the Save As dialog's Size say how much was interpolated; a reduction says nothing."""
+    from sr_desktop.engine.imageio import SaveOptions
+    from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+
+    (tmp_path / "in").mkdir()
+    src = _photo(tmp_path / "in" / "a.png")  # 48×32
+    note = "resized up ×2.08 past bicubic ×2 by Lanczos (interpolated, no detail added: a larger scale adds the model's)"
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "bicubic", "--scale", "2",
+                 "--width", "200"]) == 0
+    assert f"sr-desktop: note: a.png: {note}" in capsys.readouterr().err.splitlines()
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--scale", "2",
+                 "--width", "90"]) == 0
+    assert "note" not in capsys.readouterr().err
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+                 "--width", "200", "--report", str(tmp_path / "r.json"), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["files"][0]["note"] == note
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out2"), "--model", "nearest", "--scale", "2",
+                 "--height", "96", "--report", str(tmp_path / "r2.json"), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "r2.json").read_text())["files"][0]["note"] == (
+        "resized up ×1.50 past nearest ×2 by nearest neighbour (interpolated, no detail added: a larger scale "
+        "adds the model's)")
+
+    dialog = SaveAsDialog(tmp_path / "a.png", SaveOptions(format="png"), image_size=(320, 240))
+    qtbot.addWidget(dialog)
+    label = dialog.size_field.result_label
+    dialog.size_field.width_spin.setValue(2000)
+    assert label.text() == "→ 2000×1500, ×6.25 interpolated" and "adding no detail" in label.toolTip()
+    dialog.size_field.width_spin.setValue(160)
+    assert label.text() == "→ 160×120" and label.toolTip() == ""

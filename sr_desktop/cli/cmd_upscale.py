@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
-    from sr_desktop.engine.pipeline.output_size import box_refusal, resized
+    from sr_desktop.engine.pipeline.output_size import box_refusal, enlargement_note, resized
     from sr_desktop.engine.pipeline.upscale import resolve_model
 
     # an input named twice (a.png ./a.png) is upscaled once: it was "several inputs would be
@@ -244,6 +244,10 @@ def run(args: argparse.Namespace) -> int:
             console.say(f"sr-desktop: warning: {printable(src.name)}: {warning}", sys.stderr)
         if not args.quiet:
             changes = lossy_changes(exported, args.format or format_for_path(written))
+            if exported is not result.image and (enlarged := enlargement_note(
+                    (result.image.width, result.image.height), (exported.width, exported.height),
+                    result.model, result.scale)):
+                changes.append(enlarged)
             if changes:  # (the format's limits applied without a word)
                 console.say(f"sr-desktop: note: {printable(Path(written).name)}: {', '.join(changes)}", sys.stderr)
             frames = f", {len(image.frames)} frames" if isinstance(image, Animation) else ""

@@ -10,6 +10,9 @@ from sr_desktop.engine.core.output_size import MAX_SIDE, OutputSize
 
 #: what a side left at 0 shows
 AUTO = "auto"
+#: the Size row's words for a result enlarged past the model's output
+ENLARGED_TIP = ("Larger than the model made: the rest is interpolated (Lanczos), adding no detail. "
+                "A larger Scale adds the model's own.")
 TOOLTIP = ("Resize the result to fit, after the model's upscale (Lanczos): a width, a height or both "
            "(its aspect ratio is kept). Both auto: the size the model made.")
 
@@ -62,7 +65,10 @@ class OutputSizeField(QWidget):
             self.result_label.setText(f"as upscaled: {self.source_size[0]}×{self.source_size[1]}")
             return
         width, height = size.fitted(*self.source_size)
-        self.result_label.setText(f"→ {width}×{height}")
+        # (past the model's output nothing is added: it was a plain "→ 2000×1500" for ×6)
+        factor = max(width / self.source_size[0], height / self.source_size[1])
+        self.result_label.setText(f"→ {width}×{height}" + (f", ×{factor:.2f} interpolated" if factor > 1 else ""))
+        self.result_label.setToolTip(ENLARGED_TIP if factor > 1 else "")
 
     def _side(self, name: str) -> QSpinBox:
         spin = _SideSpinBox()

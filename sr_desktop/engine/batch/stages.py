@@ -56,7 +56,7 @@ from sr_desktop.engine.models.registry import get_model_spec
 
 # The module, not its functions: the upscale call is looked up at run time (tests wrap it).
 from sr_desktop.engine.pipeline import animation, upscale
-from sr_desktop.engine.pipeline.output_size import resized
+from sr_desktop.engine.pipeline.output_size import enlargement_note, resized
 
 log = logging.getLogger(__name__)
 
@@ -349,9 +349,14 @@ class BatchStages:
                     result = upscale.upscale_image(
                         image, self.upscale_options, progress=tile_progress, cancel=self.cancel, model=self.model
                     )
+                enlarged = ""
                 if self.options.size is not None:
+                    upscaled = result.image
                     result = replace(result, image=resized(result.image, self.options.size.for_model(result.model),
                                                            job.output_format, self.cancel))
+                    enlarged = enlargement_note((upscaled.width, upscaled.height),
+                                                (result.image.width, result.image.height), result.model, result.scale)
+                    del upscaled
             except Cancelled:
                 cancelled = True
                 with self.lock:  # (not a finished file: neither counted nor reported as one)
@@ -377,7 +382,7 @@ class BatchStages:
             if self.encode_inline and not isinstance(result.image, Animation):
                 encoded = self._encode(job, result.image)
             delivered = self._put(self.write_queue, ("result", job, result.image, in_size, read_seconds,
-                                                     upscale_seconds, encoded, result.warnings))
+                                                     upscale_seconds, encoded, result.warnings, enlarged))
             del result, encoded
             if not delivered:
                 break
@@ -405,9 +410,11 @@ class BatchStages:
                 if item[0] == "record":
                     self._record(item[1], item[2])
                     continue
-                _, job, image, in_size, read_seconds, upscale_seconds, encoded, warnings = item
+                _, job, image, in_size, read_seconds, upscale_seconds, encoded, warnings, enlarged = item
                 record = self._write_one(job, image, in_size, read_seconds, upscale_seconds, encoded)
                 record.warning = "; ".join(warnings)
+                if record.status == "ok" and enlarged:
+                    record.note = ", ".join(filter(None, (record.note, enlarged)))
                 self._record(job, record)
                 del image, item
         except BaseException as exc:  # noqa: BLE001 - reported by run()

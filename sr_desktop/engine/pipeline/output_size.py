@@ -34,6 +34,19 @@ def box_refusal(size: OutputSize | None, fmt: str | None) -> str | None:
             "or save as PNG or TIFF")
 
 
+def enlargement_note(upscaled: tuple[int, int], exported: tuple[int, int], model: str, scale: int) -> str:
+    """What a result enlarged past the model's output says (a photographer's "6000 px wide"
+    from a 640-px ×4 result was stretched 9× by Lanczos without a word): "resized up ×9.38
+    past span ×4 by Lanczos (interpolated, no detail added: a larger scale adds the
+    model's)"; "" when it was not enlarged. `upscaled`, `exported`: (width, height)."""
+    factor = max(exported[0] / upscaled[0], exported[1] / upscaled[1])
+    if factor <= 1.0:
+        return ""
+    method = "nearest neighbour" if OutputSize(upscaled[0]).for_model(model).resampling == "nearest" else "Lanczos"
+    return (f"resized up ×{factor:.2f} past {model} ×{scale} by {method} (interpolated, no detail added: "
+            "a larger scale adds the model's)")
+
+
 def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = None,
             cancel: CancelToken | None = None) -> Image | Animation:
     """`item` (a still, or every frame of an animation, each page of a TIFF at its own size)
