@@ -262,7 +262,8 @@ def test_a_result_enlarged_past_the_models_output_says_so(tmp_path, capsys, qtbo
 
     (tmp_path / "in").mkdir()
     src = _photo(tmp_path / "in" / "a.png")  # 48×32
-    note = "resized up ×2.08 past bicubic ×2 by Lanczos (interpolated, no detail added: a larger scale adds the model's)"
+    note = ("resized up ×2.08 past bicubic ×2 by Lanczos (interpolated, no detail added: a larger scale adds "
+            "the model's)")
     assert main(["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "bicubic", "--scale", "2",
                  "--width", "200"]) == 0
     assert f"sr-desktop: note: a.png: {note}" in capsys.readouterr().err.splitlines()
