@@ -137,6 +137,33 @@ def test_existing_outputs_skip_overwrite_rename(tmp_path: Path):
         assert im.size == (48, 32)
 
 
+def test_outputs_kept_from_a_run_with_other_settings_are_said(tmp_path: Path):
+    """A re-run into the same folder with another width or quality kept every earlier output
+    and said only "2 skipped", exit 0, as if the new settings had been applied. The summary
+    says which settings the kept outputs were made with (the report of the run that wrote
+    them); a PNG's quality changes nothing and is not named."""
+    from sr_desktop.engine.core.output_size import OutputSize
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    save_image(src / "a.png", seed=1)
+    save_image(src / "b.png", seed=2)
+    run_batch(src, out, bicubic(size=OutputSize(width=40), format="jpg"))
+    same = run_batch(src, out, bicubic(size=OutputSize(width=40), format="jpg"))
+    assert same.totals.skipped == 2 and same.kept_note == "" and "kept" not in same.summary()
+    note = ("2 outputs were kept from an earlier run with other settings (quality 95 → 80, width 40 → 60): "
+            "--existing overwrite redoes them")
+    wider = run_batch(src, out, bicubic(size=OutputSize(width=60), format="jpg", quality=80))
+    assert wider.totals.skipped == 2 and wider.kept_note == note and wider.summary().endswith(f"s; {note}")
+    # the report of that run lists nothing written: still the first run's settings
+    assert run_batch(src, out, bicubic(size=OutputSize(width=60), format="jpg", quality=80)).kept_note == note
+    png = run_batch(src, out, bicubic(size=OutputSize(width=40), quality=80))  # (new outputs, then kept)
+    assert png.totals.ok == 2
+    assert run_batch(src, out, bicubic(size=OutputSize(width=40), quality=50)).kept_note == ""
+    redone = run_batch(src, out, bicubic(size=OutputSize(width=60), format="jpg", quality=80, existing="overwrite"))
+    assert redone.totals.ok == 2 and redone.kept_note == ""
+    assert run_batch(src, out, bicubic(size=OutputSize(width=60), format="jpg", quality=80)).kept_note == ""
+
+
 def test_overwrite_in_place_replaces_the_batch_s_own_earlier_outputs(tmp_path: Path):
     """Output folder = input folder, run again with overwrite: every file failed ("refusing to
     overwrite an input file") after its upscale, the earlier output being in the input folder,

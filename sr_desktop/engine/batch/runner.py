@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sr_desktop.engine.batch.cluster import ClusterTarget, connect, import_ray, run_jobs_on_ray
+from sr_desktop.engine.batch.earlier_run import kept_outputs_note
 from sr_desktop.engine.batch.options import BatchOptions
 from sr_desktop.engine.batch.plan import (
     DEFAULT_NAME_TEMPLATE,
@@ -108,6 +109,9 @@ class BatchResult:
     not_started: list[FileRecord] = field(default_factory=list)
     #: the files it stopped in, nothing of them written (their report entries: `INTERRUPTED`)
     interrupted: list[FileRecord] = field(default_factory=list)
+    #: outputs kept ("output exists") that an earlier run made with other settings, in words
+    #: (`earlier_run.kept_outputs_note`); "" if none
+    kept_note: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -139,7 +143,7 @@ class BatchResult:
                     f"free space (or make it writable) and {again}")
         if t.cancelled:  # (it said what was done, not what was left nor how to go on)
             return f"cancelled: {text}, {left} not done" + (f"; {again}" if left else "")
-        return text
+        return f"{text}; {self.kept_note}" if self.kept_note else text
 
 
 # -- temp files left by a killed run ----------------------------------------------------------
@@ -388,6 +392,7 @@ def run_batch(
                  for job, record in zip(jobs, all_records, strict=True) if record is None]
     result = BatchResult(input_dir, output_dir, records, totals, header=header, halted=halted,
                          not_started=unstarted, interrupted=interrupted)
+    result.kept_note = kept_outputs_note(records, header["options"], output_dir)  # (before its report)
     if write_report_file:
         path = report if report is not None else default_report_path(output_dir)
         try:

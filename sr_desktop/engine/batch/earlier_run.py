@@ -1,0 +1,80 @@
+"""How the outputs a batch kept ("output exists") were made: by the earlier run whose report,
+in the output folder, lists them as written. A re-run with another ``--width`` or
+``--quality`` into the same folder kept every earlier output and said only "12 skipped",
+exit 0, as if the new settings had been applied."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from sr_desktop.engine.batch.plan import REPORT_PREFIX
+from sr_desktop.engine.batch.report import OUTPUT_EXISTS, FileRecord
+from sr_desktop.engine.imageio.formats import LOSSY_FORMATS, format_named_by
+from sr_desktop.engine.imageio.protected import resolved
+
+log = logging.getLogger(__name__)
+
+#: the options that change an output without changing its name (the model, scale and format
+#: are in the name: another one writes other files)
+SHAPING = ("variant", "alpha", "kernel", "quality", "width", "height")
+#: the newest reports read, and the largest (JSON is read whole: a 40 000-file batch's is
+#: about 20 MB)
+MAX_REPORTS = 20
+MAX_REPORT_BYTES = 64 << 20
+
+
+def kept_outputs_note(records: list[FileRecord], options: dict, output_dir: Path) -> str:
+    """"3 outputs were kept from an earlier run with other settings (width 320 → 640):
+    --existing overwrite redoes them", or "" when none was: no output kept, or each made with
+    these `SHAPING` options, or by a run whose report is not in `output_dir` (then nothing
+    is known of how it was made). Call it before this run's report is written."""
+    kept = [r for r in records if r.status == "skipped" and r.note == OUTPUT_EXISTS and r.output]
+    if not kept:
+        return ""
+    writers = _writers_of(output_dir)
+    changes: dict[str, None] = {}  # (in order, once each)
+    differing = 0
+    for record in kept:
+        earlier = writers.get(resolved(Path(record.output)))
+        # (a PNG's quality changes nothing)
+        shaping = [n for n in SHAPING if n != "quality" or format_named_by(record.output) in LOSSY_FORMATS]
+        made = [f"{name} {_shown(earlier.get(name))} → {_shown(options.get(name))}"
+                for name in shaping if earlier is not None and earlier.get(name) != options.get(name)]
+        differing += bool(made)
+        changes.update(dict.fromkeys(made))
+    if not differing:
+        return ""
+    outputs = "1 output was" if differing == 1 else f"{differing} outputs were"
+    return (f"{outputs} kept from an earlier run with other settings ({', '.join(changes)}): "
+            "--existing overwrite redoes them")
+
+
+def _writers_of(output_dir: Path) -> dict[Path, dict]:
+    """Each output the reports in `output_dir` list as written -> the options of the newest
+    run that wrote it."""
+    try:
+        reports = sorted((p for p in output_dir.glob(f"{REPORT_PREFIX}*.json") if p.is_file()),
+                         key=lambda p: p.stat().st_mtime, reverse=True)[:MAX_REPORTS]
+    except OSError:
+        return {}
+    writers: dict[Path, dict] = {}
+    for report in reports:
+        try:
+            if report.stat().st_size > MAX_REPORT_BYTES:
+                continue
+            data = json.loads(report.read_text(encoding="utf-8"))
+            options, its_output = data["options"], Path(data["output_dir"])
+            for entry in data["files"]:
+                if entry.get("status") == "ok" and isinstance(entry.get("output"), str):
+                    # (named as the user typed the output folder then: found from the report's place)
+                    written = report.parent / Path(entry["output"]).relative_to(its_output)
+                    writers.setdefault(resolved(written), options)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.debug("batch: earlier report %s not read (%s)", report, exc)
+    return writers
+
+
+def _shown(value) -> str:
+    return "auto" if value is None else str(value)
