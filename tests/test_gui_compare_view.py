@@ -684,3 +684,38 @@ def test_at_25_percent_a_last_partial_row_is_the_average_of_its_rows(qtbot):
     shown = grab(view)[y + 37, x + 20 : x + 45].astype(float)  # (the last, partial, row of blocks)
     expected = original[148:151, 80:180].reshape(3, 25, 4, 3).mean(axis=(0, 2))
     assert np.abs(shown - expected).max() <= 1.0
+
+
+@pytest.mark.parametrize("magnification", [4.3, 5.3, 7.125])
+def test_at_any_zoom_a_pixel_stays_on_its_screen_columns_whatever_is_drawn_around_it(view, magnification):
+    """At the fit zoom (and any wheel zoom) Qt rounded each block's edges from where the part
+    drawn started: moving the divider changed 8 % of the after side's screen pixels though
+    its content did not, and a region's result (the same pixels as the whole result there)
+    drew unlike the result around it, in a one-pixel grid. Where a pixel lands depends on the
+    zoom and the pan only."""
+    original = unique_colours(30, 40)
+    result = np.repeat(np.repeat(unique_colours(30, 40), 2, 0), 2, 1)[::-1].copy()
+    view.set_original(original)
+    view.set_result(result, 2)
+    view.set_magnification(magnification)
+    view.set_split(0.3)
+    at_30 = grab(view)
+    view.set_split(0.6)
+    at_60 = grab(view)
+    after_cols = slice(int(0.6 * view.width()) + 30, view.width() - 4)  # (clear of the divider's handle)
+    before_cols = slice(4, int(0.3 * view.width()) - 30)
+    rows = slice(110, view.height() - 40)  # (below the side labels)
+    assert np.array_equal(at_30[rows, after_cols], at_60[rows, after_cols])
+    assert np.array_equal(at_30[rows, before_cols], at_60[rows, before_cols])
+
+    view.set_split(0.0)
+    whole = grab(view)
+    box = (13, 7, 9, 11)  # (odd places: its edges fall between screen pixels)
+    view.set_region_result(box, result[2 * box[1]:2 * (box[1] + box[3]), 2 * box[0]:2 * (box[0] + box[2])], 2)
+    view.set_split(0.0)
+    pasted = grab(view)
+    top_left = view.map_image_to_widget(QPointF(box[0], box[1]))
+    bottom_right = view.map_image_to_widget(QPointF(box[0] + box[2], box[1] + box[3]))
+    inside = (slice(max(40, int(top_left.y()) + 2), min(view.height() - 40, int(bottom_right.y()) - 1)),
+              slice(max(4, int(top_left.x()) + 2), min(view.width() - 4, int(bottom_right.x()) - 1)))
+    assert whole[inside].size > 0 and np.array_equal(whole[inside], pasted[inside])

@@ -8,8 +8,8 @@ import math
 import sys
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QImage, QPainter
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QImage, QPainter, QTransform
 
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.convert import to_uint8
@@ -212,24 +212,31 @@ class ImageLayer:
             return
         fx = scene_rect.width() / self.width  # scene pixels per layer pixel
         fy = scene_rect.height() / self.height
-        # Whole layer pixels, with a margin so smooth sampling has its neighbours.
-        margin = 2
-        lx0 = max(0, math.floor((visible.left() - scene_rect.left()) / fx) - margin)
-        ly0 = max(0, math.floor((visible.top() - scene_rect.top()) / fy) - margin)
-        lx1 = min(self.width, math.ceil((visible.right() - scene_rect.left()) / fx) + margin)
-        ly1 = min(self.height, math.ceil((visible.bottom() - scene_rect.top()) / fy) + margin)
-        if lx1 <= lx0 or ly1 <= ly0:
-            return
-        target = view.scene_rect_to_widget(
-            QRectF(scene_rect.left() + lx0 * fx, scene_rect.top() + ly0 * fy,
-                   (lx1 - lx0) * fx, (ly1 - ly0) * fy), pane)
         magnification = view.zoom * min(fx, fy)  # view pixels per layer pixel
         smooth = magnification <= 1.0 + 1e-9
         if smooth:
+            # Whole layer pixels, with a margin so smooth sampling has its neighbours.
+            margin = 2
+            lx0 = max(0, math.floor((visible.left() - scene_rect.left()) / fx) - margin)
+            ly0 = max(0, math.floor((visible.top() - scene_rect.top()) / fy) - margin)
+            lx1 = min(self.width, math.ceil((visible.right() - scene_rect.left()) / fx) + margin)
+            ly1 = min(self.height, math.ceil((visible.bottom() - scene_rect.top()) / fy) + margin)
+            if lx1 <= lx0 or ly1 <= ly0:
+                return
+            target = view.scene_rect_to_widget(
+                QRectF(scene_rect.left() + lx0 * fx, scene_rect.top() + ly0 * fy,
+                       (lx1 - lx0) * fx, (ly1 - ly0) * fy), pane)
             image, rx, ry = self.level_for(magnification)
+            source = QRectF(lx0 * rx, ly0 * ry, (lx1 - lx0) * rx, (ly1 - ly0) * ry)
         else:
-            image, rx, ry = self.image, 1.0, 1.0
-        source = QRectF(lx0 * rx, ly0 * ry, (lx1 - lx0) * rx, (ly1 - ly0) * ry)
+            # the whole layer through its own transform, clipped (the raster engine visits the
+            # clip's pixels only: no slower). Drawn as a part into a rectangle, Qt rounded each
+            # block's edges from where that part started: the same pixel went to other screen
+            # columns as the divider moved (at 430 %, 8 % of the after side changed though its
+            # content did not), and a region's result drew unlike the result around it
+            target = view.scene_rect_to_widget(scene_rect, pane)
+            image = self.image
+            source = None
         painter.save()
         painter.setClipRect(clip)
         if self.has_alpha:
@@ -238,5 +245,13 @@ class ImageLayer:
             painter.setBrushOrigin(view.origin(pane))
             painter.fillRect(target.intersected(clip), checker)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
-        painter.drawImage(target, image, source)
+        if source is not None:
+            painter.drawImage(target, image, source)
+        else:
+            # (the 1e-9 shear, a billionth of a pixel, keeps Qt off its scaled-rectangle path,
+            # which rounds the layer's own origin: every screen pixel is then mapped back to
+            # the layer pixel under its centre, the same from every layer and every pane)
+            painter.setTransform(QTransform(target.width() / self.width, 1e-9, 1e-9,
+                                            target.height() / self.height, target.left(), target.top()), True)
+            painter.drawImage(QPointF(0, 0), image)
         painter.restore()
