@@ -355,6 +355,23 @@ def test_shift_drag_draws_a_region_and_plain_drag_pans(view, qtbot):
     assert signal.args == [(10, 12, 8, 7)]
 
 
+def test_side_by_side_a_band_let_go_over_the_other_pane_ends_where_it_points(view, qtbot):
+    """A band begun on the before pane and let go over the after pane was mapped through the
+    before pane's place: (40, 80) there became a point far right, and the region ran to the
+    image's right edge. It ends at the image point under the pointer, in either pane."""
+    original = unique_colours(45, 60)
+    view.set_original(original)
+    view.set_result(np.repeat(np.repeat(original, 2, axis=0), 2, axis=1), 2)
+    view.set_mode("side_by_side")
+    view.zoom_to(4.0)
+    start = view.map_image_to_widget(QPointF(view.view_center().x() - 4, 10), 0)
+    end = view.map_image_to_widget(QPointF(view.view_center().x() - 6, 20), 1)  # (left of start, in pane 1)
+    with qtbot.waitSignal(view.regionSelected, timeout=1000) as signal:
+        drag(view, start, end, modifiers=Qt.KeyboardModifier.ShiftModifier)
+    left = int(view.view_center().x() - 6)
+    assert signal.args == [(left, 10, 2, 10)]
+
+
 def test_region_result_is_pasted_in_place(view):
     view.set_original(solid(30, 40, (128, 128, 128)))
     patch = np.empty((12, 16, 3), np.uint8)  # an 8×6 region at ×2

@@ -70,7 +70,7 @@ class PointerGestures:
             press = drag["press"]
             if drag["moved"] or abs(pos.x() - press.x()) + abs(pos.y() - press.y()) > 2:
                 drag["moved"] = True  # a few pixels of jitter is still a click
-                self._band = (drag["start"], self._image_point(pos, drag["pane"]))
+                self._band = (drag["start"], self._point_under(pos))
         elif kind == "move":
             self._region = self._moved_region(drag, pos)
         self.update()
@@ -86,7 +86,7 @@ class PointerGestures:
         kind = drag["kind"]
         if kind == "band":
             self._band = None
-            end = self._image_point(pos, drag["pane"])
+            end = self._point_under(pos)
             original = self._require_original()
             box = (snap_box(drag["start"], end, original.width, original.height)
                    if drag["moved"] else None)
@@ -159,9 +159,15 @@ class PointerGestures:
         """Whether a left-drag draws or moves the region (region tool, or Shift held)."""
         return self._tool == "region" or bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
 
+    def _point_under(self, pos: QPointF) -> QPointF:
+        """The image point under `pos`, in whichever pane it is: side by side, a band let go
+        over the other pane was mapped through the place of the one it began in, and the
+        region ran to the image's edge (both panes show the same image point at one place)."""
+        return self._image_point(pos, self._pane_at(pos))
+
     def _moved_region(self, drag: dict, pos: QPointF) -> tuple[int, int, int, int]:
         original = self._require_original()
-        current = self._image_point(pos, drag["pane"])
+        current = self._point_under(pos)
         return moved_box(drag["box"], drag["start"], current, original.width, original.height)
 
     def _update_cursor(self, pos: QPointF | None, modifiers) -> None:
