@@ -243,3 +243,21 @@ def test_a_resampling_model_offers_every_whole_scale_it_runs(qtbot):
     assert picker.scale_combo.currentText() == "×6"  # (no "native": every scale is)
     assert picker.set_model_id("span")  # a network: its own and the reachable scales
     assert [picker.scale_combo.itemData(i) for i in range(picker.scale_combo.count())] == [2, 3, 4, 8]
+
+
+def test_a_model_says_what_it_is_for_in_plain_words_its_paper_words_on_hover(qtbot):
+    """A photographer picking a model met "argmin_x ‖(x ⊗ k)↓s − y‖² + α·prior(x)" and "NTIRE
+    2024 efficient SR winner" under the list: a model of the manifest says what it is good
+    for there, its technical description on hover; the literature's keep their description."""
+    picker = _picker(qtbot, ("realesrgan-x4plus", "map-sr", "span", "fsrcnn"))
+    for model_id in ("realesrgan-x4plus", "map-sr", "span"):
+        spec = get_model_spec(model_id)
+        assert spec.use and spec.to_json()["use"] == spec.use
+        assert picker.set_model_id(model_id)
+        shown = picker.description.text()
+        assert "JPEG" in shown if model_id != "map-sr" else "blur" in shown
+        assert spec.description.split(" ")[0] not in shown.split("<br>")[0]
+        tip = picker.item_for(model_id).toolTip()
+        assert "<b>For:</b>" in tip and spec.description.split(" (")[0].split(":")[0] in tip
+    assert picker.set_model_id("fsrcnn")
+    assert picker.description.text().startswith("SRCNN on the low-resolution image")

@@ -140,6 +140,7 @@ def _spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
         default_variant=entry.get("default_variant", "default"),
         tags=tags,
         description=entry.get("description", ""),
+        use=entry.get("use", ""),
         license=entry.get("license", ""),
         source=dict(entry.get("source", {})),
         recommended_tile=int(entry.get("recommended_tile", 256)),

@@ -33,6 +33,9 @@ class ModelSpec:
     default_variant: str = "default"
     tags: list[str] = field(default_factory=list)
     description: str = ""
+    #: what it is good for, in a photographer's words ("Camera and phone photos, JPEGs…"):
+    #: the window shows it in place of `description`; "" for the literature and added models
+    use: str = ""
     license: str = ""
     source: dict[str, Any] = field(default_factory=dict)
     recommended_tile: int = 256
@@ -82,6 +85,7 @@ class ModelSpec:
             "default_variant": self.default_variant,
             "tags": list(self.tags),
             "description": self.description,
+            "use": self.use,
             "license": self.license,
             "source": self.source,
             "recommended_tile": self.recommended_tile,

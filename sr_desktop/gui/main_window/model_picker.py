@@ -143,6 +143,8 @@ def _entry_tooltip(spec: ModelSpec, added: list[ModelSpec]) -> str:
     lines = [f"<b>{esc(spec.name)}</b> ({esc(spec.id)})"]
     if spec.paper:
         lines.append(f"<i>{esc(spec.paper)}</i>")
+    if spec.use:
+        lines.append(f"<b>For:</b> {esc(spec.use)}")
     if spec.description:
         lines.append(esc(spec.description))
     if spec.tags and spec.group != LITERATURE:
@@ -750,8 +752,11 @@ class ModelPicker(QWidget):
             self.description.setText("No model installed — see the list for install commands.")
         else:
             tags = " · ".join(spec.tags)
+            # what it is for in plain words, where the manifest says so (a photographer met
+            # "argmin_x ‖(x ⊗ k)↓s − y‖²" and "NTIRE 2024 efficient SR winner" here); the
+            # technical description is in the list's tooltip
             self.description.setText(  # (rich text for the tags' italics: the words escaped)
-                html.escape(spec.description) + (f"<br><i>{html.escape(tags)}</i>" if tags else "")
+                html.escape(spec.use or spec.description) + (f"<br><i>{html.escape(tags)}</i>" if tags else "")
             )
         self._emit_changed()
 
