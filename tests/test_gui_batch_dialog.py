@@ -802,3 +802,20 @@ def test_the_stop_question_keeps_the_batch_on_enter_and_names_both_answers(qtbot
     QTimer.singleShot(200, answer)
     assert not confirm(dialog, "Stop the batch", "Stop it?", "Stop the batch", "stopBatchBox", no_text="Keep running")
     assert seen == [["Keep running", "Stop the batch"]]
+
+
+def test_remove_gps_location_in_the_save_as_and_batch_dialogs(qtbot, tmp_path: Path):
+    """The dialogs' "Remove GPS location" (``--no-gps``), greyed out while no metadata is kept."""
+    from sr_desktop.engine.imageio import SaveOptions
+    from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+
+    dialog = SaveAsDialog(tmp_path / "a.jpg", SaveOptions(format="jpg", drop_gps=True), image_size=(48, 32))
+    qtbot.addWidget(dialog)
+    assert dialog.gps_check.isChecked() and dialog.choice()[1].drop_gps
+    dialog.metadata_check.setChecked(False)
+    assert not dialog.gps_check.isEnabled()
+    batch = BatchDialog()
+    qtbot.addWidget(batch)
+    assert not batch.batch_options().drop_gps
+    batch.gps_check.setChecked(True)
+    assert batch.batch_options().drop_gps

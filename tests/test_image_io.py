@@ -4,6 +4,7 @@ quality, resolution, alpha flattening."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 
 import numpy as np
@@ -318,6 +319,94 @@ def test_a_progressive_jpeg_is_written_progressive_and_a_baseline_one_baseline(t
         upscale_file(src, out, UpscaleOptions(model="bicubic", scale=2))
         with PILImage.open(out) as written:
             assert bool(written.info.get("progressive")) is progressive and written.size == (48, 32)
+
+
+GPS_XMP = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+           b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+           b'xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+           b'exif:GPSLatitude="48,51.5N" exif:GPSLongitude="2,17.8E"><exif:GPSAltitude>35/1</exif:GPSAltitude>'
+           b'<dc:creator><rdf:Seq><rdf:li>Ada Artist</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF>'
+           b'</x:xmpmeta><?xpacket end="w"?>')
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "tiff", "webp"])
+def test_no_gps_keeps_the_metadata_but_the_position(tmp_path, fmt):
+    """The only switch was --no-metadata, which also dropped the date, the camera, the rights
+    and the colour profile (a wide-gamut photo's colours then shifted): `drop_gps` erases
+    EXIF's GPS data (its bytes too, not only the link) and XMP's GPS properties, and keeps
+    the rest."""
+    from sr_desktop.engine.imageio.exif import TAG_GPS_IFD
+
+    exif = PILImage.Exif()
+    exif[MAKE] = "TestCam"
+    exif[EXIF_IFD] = {DATE_ORIGINAL: "2021:02:03 04:05:06"}
+    exif[TAG_GPS_IFD] = {1: "N", 2: (48.0, 51.0, 29.75), 3: "E", 4: (2.0, 17.0, 48.5), 6: 35.25}
+    src = tmp_path / "gps.jpg"
+    PILImage.fromarray(random_pixels((16, 24, 3), np.uint8)).save(
+        src, exif=exif.tobytes(), xmp=GPS_XMP, icc_profile=swapped_primaries_icc())
+    image = read_image(src)
+    kept, dropped = tmp_path / f"kept.{fmt}", tmp_path / f"dropped.{fmt}"
+    write_image(image, kept, SaveOptions(format=fmt))
+    write_image(image, dropped, SaveOptions(format=fmt, drop_gps=True))
+    assert load_exif(read_image(kept).exif).get_ifd(TAG_GPS_IFD)[1] == "N"
+    out = read_image(dropped)
+    written = load_exif(out.exif)
+    assert written[MAKE] == "TestCam" and written.get_ifd(EXIF_IFD)[DATE_ORIGINAL] == "2021:02:03 04:05:06"
+    assert TAG_GPS_IFD not in written and not written.get_ifd(TAG_GPS_IFD)
+    assert out.icc_profile == image.icc_profile
+    # the position's bytes are gone, not only unlinked (48°51'29.75": the rational 119/4)
+    assert struct.pack("<II", 119, 4) not in out.exif and b"GPS" not in (out.xmp or b"")
+    if fmt != "tiff":  # (TIFF writes no XMP of its source here)
+        assert b"Ada Artist" in out.xmp
+
+
+def test_no_gps_on_the_command_line(tmp_path):
+    """`upscale --no-gps` and `batch --no-gps` (its report says so); the dialogs' box:
+    tests/test_gui_batch_dialog.py."""
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.imageio.exif import TAG_GPS_IFD
+
+    exif = PILImage.Exif()
+    exif[MAKE] = "TestCam"
+    exif[TAG_GPS_IFD] = {1: "N", 2: (48.0, 51.0, 29.75)}
+    (tmp_path / "in").mkdir()
+    src = tmp_path / "in" / "gps.jpg"
+    PILImage.fromarray(random_pixels((16, 24, 3), np.uint8)).save(src, exif=exif.tobytes())
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.jpg"), "--model", "bicubic", "--scale", "2",
+                 "--no-gps", "-q"]) == 0
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+                 "--no-gps", "--report", str(tmp_path / "r.json"), "--no-progress"]) == 0
+    for out in (tmp_path / "a.jpg", tmp_path / "out" / "gps_x2_bicubic.jpg"):
+        written = load_exif(read_image(out).exif)
+        assert written[MAKE] == "TestCam" and TAG_GPS_IFD not in written
+    assert json.loads((tmp_path / "r.json").read_text())["options"]["drop_gps"] is True
+
+
+def test_no_gps_erases_a_big_endian_blocks_gps_in_place():
+    """A camera's big-endian EXIF (Nikon, Canon's TIFF-based raws' JPEGs): the GPS entry
+    leaves IFD0, the entries after it move up, the GPS directory is zeroed, and the other
+    bytes stay where they were."""
+    from sr_desktop.engine.imageio.exif import EXIF_PREFIX, without_gps
+
+    def entry(tag, typ, count, value):
+        return struct.pack(">HHI", tag, typ, count) + value
+
+    # IFD0 at 8: Make (ASCII, at 60), GPS IFD (at 72), Copyright (ASCII "(c)\0" inline); next IFD 0
+    ifd0 = (struct.pack(">H", 3) + entry(0x010F, 2, 8, struct.pack(">I", 60))
+            + entry(0x8825, 4, 1, struct.pack(">I", 72))
+            + entry(0x8298, 2, 4, b"(c)\0") + struct.pack(">I", 0))
+    tiff = bytearray(b"MM\0*" + struct.pack(">I", 8) + ifd0)
+    tiff += bytes(60 - len(tiff)) + b"Nikon\0\0\0" + bytes(4)
+    gps = struct.pack(">H", 1) + entry(2, 5, 3, struct.pack(">I", 90)) + struct.pack(">I", 0)
+    tiff += gps + struct.pack(">6I", 48, 1, 51, 1, 2975, 100)
+    out = without_gps(EXIF_PREFIX + bytes(tiff))
+    body = out[len(EXIF_PREFIX):]
+    assert len(body) == len(tiff) and body[60:68] == b"Nikon\0\0\0"
+    assert struct.unpack_from(">H", body, 8)[0] == 2
+    assert [struct.unpack_from(">H", body, 10 + 12 * i)[0] for i in range(2)] == [0x010F, 0x8298]
+    assert struct.unpack_from(">I", body, 10 + 24)[0] == 0  # (the next-IFD pointer moved up)
+    assert body[72:] == bytes(len(body) - 72)
+    assert without_gps(EXIF_PREFIX + body) == EXIF_PREFIX + body  # (none left: unchanged)
 
 
 def _camera_exif(orientation: int, thumbnail: bytes) -> bytes:

@@ -215,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         recursive=args.recursive,
         allow_inside_input=args.allow_inside_input,
         keep_metadata=not args.no_metadata,
+        drop_gps=args.no_gps,
         keep_lossless=args.quality is None,  # (no quality asked for: a lossless WebP stays lossless)
         size=output_size_from(args),
     )

@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:  # once every check has passed: before a refusal it read as its cause
         if note and not args.quiet:
             print(note, file=sys.stderr)
-    save = SaveOptions(format=args.format, quality=quality, keep_metadata=not args.no_metadata,
+    save = SaveOptions(format=args.format, quality=quality, keep_metadata=not args.no_metadata, drop_gps=args.no_gps,
                        keep_lossless=args.quality is None)
     send_warnings_to_log(getattr(args, "verbose", False))
     failed = 0

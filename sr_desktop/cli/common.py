@@ -141,11 +141,14 @@ def add_quality_option(parser: argparse.ArgumentParser) -> None:
 
 def add_metadata_option(parser: argparse.ArgumentParser) -> None:
     """--no-metadata: outputs without the input's ICC profile, EXIF (camera, GPS, dates), XMP
-    (keywords, creator, rights) and resolution."""
+    (keywords, creator, rights) and resolution; --no-gps: without the GPS position only."""
     parser.add_argument("--no-metadata", action="store_true",
                         help="do not copy the ICC profile, EXIF (camera, GPS position, dates), XMP (keywords, "
                              "creator, rights) or resolution to outputs (values as stored: a wide-gamut photo's "
                              f"colours then show shifted, see {DOCS_DIR / 'formats.md'})")
+    parser.add_argument("--no-gps", action="store_true",
+                        help="copy the metadata without the GPS position (EXIF's GPS data erased, XMP's "
+                             "exif:GPS properties left out): the date, camera, rights and colour profile stay")
 
 
 def add_output_size_options(parser: argparse.ArgumentParser) -> None:

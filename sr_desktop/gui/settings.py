@@ -48,6 +48,7 @@ DEFAULTS = {
     "save_animation_format": "",
     "save_quality": DEFAULT_QUALITY,
     "keep_metadata": True,
+    "drop_gps": False,
     "last_dir": "",
     #: the Train dialog's last run: its folder (filled in again while the run is unfinished)
     #: and its training images

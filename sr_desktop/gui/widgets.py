@@ -327,6 +327,17 @@ def tight_column(owner: QWidget) -> QVBoxLayout:
     return layout
 
 
+def beside(*widgets: QWidget) -> QWidget:
+    """`widgets` in one row, left-aligned (one form row for two boxes: a dialog's height)."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    layout.addStretch(1)
+    return row
+
+
 def add_browse_row(form: QFormLayout, label: str, edit: QLineEdit, slot) -> None:
     """A form row: `label`, then `edit` with a "Browse…" button on its right that calls
     `slot`. The label names the line edit, not the row around it (a screen reader read the

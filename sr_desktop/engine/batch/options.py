@@ -33,6 +33,8 @@ class BatchOptions:
     recursive: bool = False
     allow_inside_input: bool = False
     keep_metadata: bool = True
+    #: the kept metadata without the GPS position (`SaveOptions.drop_gps`)
+    drop_gps: bool = False
     #: a lossless WebP input gives a lossless WebP output (`SaveOptions.keep_lossless`)
     keep_lossless: bool = False
     #: every result resized to fit this (`pipeline.output_size`); None: as upscaled

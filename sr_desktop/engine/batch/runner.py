@@ -382,6 +382,8 @@ def run_batch(
             "width": options.size.width if options.size is not None else None,
             "height": options.size.height if options.size is not None else None,
             "existing": options.existing,
+            "keep_metadata": options.keep_metadata,
+            "drop_gps": options.drop_gps,
             "recursive": options.recursive,
             "cluster": cluster.describe() if cluster is not None else "this process",
         },

@@ -423,7 +423,8 @@ class BatchStages:
 
     def _save_options(self, job: BatchJob) -> SaveOptions:
         return SaveOptions(format=job.output_format, quality=int(self.options.quality),
-                           keep_metadata=self.options.keep_metadata, keep_lossless=self.options.keep_lossless)
+                           keep_metadata=self.options.keep_metadata, keep_lossless=self.options.keep_lossless,
+                           drop_gps=self.options.drop_gps)
 
     def _encode(self, job: BatchJob, image: Image) -> tuple[bytes, float] | Exception:
         """Encode in the device thread (CPU inference; see `BatchStages.encode_inline`).

@@ -43,7 +43,7 @@ DESCRIPTIVE_IFD0_TAGS = (
 )
 SUB_IFD_TAGS = (TAG_EXIF_IFD, TAG_GPS_IFD)
 
-_SHORT, _LONG = 3, 4
+_SHORT, _LONG, _IFD = 3, 4, 13
 
 
 def normalize_exif(raw: bytes | None) -> bytes | None:
@@ -198,3 +198,52 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 8:
         return np.rot90(pixels, k=1)
     return pixels
+
+
+#: bytes per value of each TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE,
+#: UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE)
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
+
+
+def without_gps(raw: bytes | None) -> bytes | None:
+    """The EXIF block with its GPS directory (position, altitude, time, direction) erased:
+    unlinked from IFD0 and its bytes zeroed, everything else in place (as `patch_exif`:
+    never re-serialised). Unchanged without one; None when it is too malformed to edit (a
+    block whose GPS could not be removed is not written)."""
+    raw = normalize_exif(raw)
+    if raw is None:
+        return None
+    tiff = bytearray(raw[len(EXIF_PREFIX):])
+    endian = "<" if tiff[:2] == b"II" else ">"
+    try:
+        (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
+        entries = list(_ifd_entries(tiff, endian, ifd0))
+        found = [(pos, typ, n) for pos, tag, typ, n in entries if tag == TAG_GPS_IFD]
+        if not found:
+            return raw
+        pos, typ, n = found[0]
+        gps = struct.unpack_from(endian + "I", tiff, pos + 8)[0] if n == 1 and typ in (_LONG, _IFD) else None
+        if gps is not None:
+            _zero_directory(tiff, endian, gps)
+        # the entry goes; the entries after it, and the next-directory pointer, move up by one
+        end = ifd0 + 2 + 12 * len(entries) + 4
+        tiff[pos:end - 12] = tiff[pos + 12:end]
+        tiff[end - 12:end] = bytes(12)
+        struct.pack_into(endian + "H", tiff, ifd0, len(entries) - 1)
+    except struct.error:
+        log.info("EXIF block is malformed; its GPS cannot be removed: dropping the block")
+        return None
+    return EXIF_PREFIX + bytes(tiff)
+
+
+def _zero_directory(tiff: bytearray, endian: str, offset: int) -> None:
+    """Zero an IFD's table and the values it stores outside it."""
+    entries = list(_ifd_entries(tiff, endian, offset))
+    for pos, _tag, typ, n in entries:
+        size = _TYPE_SIZES.get(typ, 1) * n
+        if size > 4:
+            (at,) = struct.unpack_from(endian + "I", tiff, pos + 8)
+            if at + size <= len(tiff):
+                tiff[at:at + size] = bytes(size)
+    end = offset + 2 + 12 * len(entries) + 4
+    tiff[offset:end] = bytes(end - offset)

@@ -27,7 +27,7 @@ from sr_desktop.engine.core.path_kind import file_in_the_way, nearest_existing_f
 from sr_desktop.engine.core.progress import CancelToken, ProgressCallback
 from sr_desktop.engine.imageio.atomic import atomic_write, is_stream, probe_writable
 from sr_desktop.engine.imageio.convert import to_uint8
-from sr_desktop.engine.imageio.exif import patch_exif
+from sr_desktop.engine.imageio.exif import patch_exif, without_gps
 from sr_desktop.engine.imageio.formats import (
     DEFAULT_QUALITY,
     check_quality,
@@ -56,7 +56,7 @@ from sr_desktop.engine.imageio.png import encode_png
 from sr_desktop.engine.imageio.protected import ProtectedPaths, same_file
 from sr_desktop.engine.imageio.tiff import TiffTooLarge, encode_tiff
 from sr_desktop.engine.imageio.write_watch import WriteWatch
-from sr_desktop.engine.imageio.xmp import JPEG_MAX_XMP, sized_xmp
+from sr_desktop.engine.imageio.xmp import JPEG_MAX_XMP, sized_xmp, without_gps_xmp
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ class SaveOptions:
     ``lossless``: WebP output is lossless whatever `quality` says (the Save As dialog's box).
     ``size``: the box the image is resized to fit first, by `pipeline.animation.write_any`
     (`write_image` refuses it: it writes pixels as they are).
+    ``drop_gps``: the kept metadata without the GPS position (EXIF's GPS directory erased,
+    XMP's ``exif:GPS…`` properties left out): a photo published keeps its date, camera and
+    rights, not where it was taken.
     """
 
     format: str | None = None
@@ -85,6 +88,7 @@ class SaveOptions:
     keep_lossless: bool = False
     lossless: bool = False
     size: OutputSize | None = None
+    drop_gps: bool = False
 
     def writes_lossless_webp(self, info: dict) -> bool:
         """Whether a WebP of an image with `info` (``Image.info``) is written lossless."""
@@ -334,10 +338,12 @@ def _metadata(image: Image, pixels: np.ndarray, options: SaveOptions) -> FileMet
         icc = None
     size = (pixels.shape[1], pixels.shape[0])
     exif = patch_exif(image.exif, size=size) if image.exif else None
+    xmp = sized_xmp(image.xmp, size)
+    if options.drop_gps:
+        exif, xmp = without_gps(exif), without_gps_xmp(xmp)
     # a PNG's gamma and chromaticity describe its values as a profile would (none beside one)
     colour = {} if image.icc_profile else {k: image.info[k] for k in ("gamma", "chromaticity") if k in image.info}
-    return FileMetadata(icc, exif, image.info.get("dpi"), sized_xmp(image.xmp, size), iptc=image.info.get("iptc"),
-                        **colour)
+    return FileMetadata(icc, exif, image.info.get("dpi"), xmp, iptc=image.info.get("iptc"), **colour)
 
 
 def tiff_page(image: Image, options: SaveOptions) -> tuple[np.ndarray, FileMetadata]:

@@ -137,3 +137,28 @@ def _edit(packet: bytes | None, turned: int = 1, size: tuple[int, int] | None = 
         log.info("XMP property %s is in a form not edited here; the XMP packet is not written", exc)
         return None
     return text.encode("utf-8")
+
+
+def without_gps_xmp(packet: bytes | None) -> bytes | None:
+    """The packet without its EXIF GPS properties (``exif:GPSLatitude``, ``GPSLongitude``,
+    ``GPSAltitude``, …, in element or attribute form); None when there is none or one is
+    in a form not edited here (a packet that may still hold the position is not written)."""
+    if not packet:
+        return None
+    try:
+        text = bytes(packet).decode("utf-8")
+    except UnicodeDecodeError:
+        log.info("XMP packet is not UTF-8; not written")
+        return None
+    if re.search(r"""xmlns\s*=\s*["']""" + re.escape(EXIF_NS) + """["']""", text):
+        log.info("XMP packet declares the exif namespace as its default; not written")
+        return None
+    names = {name for prefix in _prefixes(text, EXIF_NS)
+             for name in re.findall(re.escape(prefix) + r":(GPS[A-Za-z]*)\b", text)}
+    try:
+        for name in sorted(names):
+            text = _drop(text, EXIF_NS, name)
+    except _Unsupported as exc:
+        log.info("XMP property %s is in a form not edited here; the XMP packet is not written", exc)
+        return None
+    return text.encode("utf-8")

@@ -55,6 +55,7 @@ from sr_desktop.engine.pipeline.blown_output import INSTEAD
 from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.file_urls import file_link, file_url
 from sr_desktop.gui.fold_toggle import FoldToggle
+from sr_desktop.gui.gps_check import gps_check
 from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS, ModelPicker
 from sr_desktop.gui.output_size_field import OutputSizeField
@@ -62,6 +63,7 @@ from sr_desktop.gui.widgets import (
     ContentsHighScrollArea,
     add_browse_row,
     announce,
+    beside,
     confirm,
     read_only_rows,
     resize_within_screen,
@@ -187,6 +189,7 @@ class BatchDialog(QDialog):
             self.existing_combo.addItem(text, policy)
         self.metadata_check = QCheckBox("Keep colour profile, EXIF and XMP")
         self.metadata_check.setChecked(True)
+        self.gps_check = gps_check(False, self.metadata_check)
         self.size_field = OutputSizeField()
         self.report_edit = QLineEdit()
         self.report_edit.setPlaceholderText("default: a JSON report in the output folder (.csv for CSV)")
@@ -236,7 +239,7 @@ class BatchDialog(QDialog):
         form.addRow("Quality", quality_and_size)
         form.addRow("Name", self.name_edit)
         form.addRow("Existing outputs", self.existing_combo)
-        form.addRow("", self.metadata_check)
+        form.addRow("", beside(self.metadata_check, self.gps_check))
         form.addRow("Report", self.report_edit)
         if ray_installed():  # one row: the dialog must still fit a 1366×768 screen
             run_on = QWidget()
@@ -428,6 +431,7 @@ class BatchDialog(QDialog):
             recursive=self.recursive_check.isChecked(),
             allow_inside_input=self.inside_check.isChecked(),
             keep_metadata=self.metadata_check.isChecked(),
+            drop_gps=self.gps_check.isChecked(),
             # "same as input" keeps a lossless WebP lossless, as the command line does without
             # --quality (it was written lossy at the Quality shown)
             keep_lossless=self.format_combo.currentData() == "same",

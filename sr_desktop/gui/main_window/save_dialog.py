@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from sr_desktop.engine.imageio.protected import same_file
+from sr_desktop.gui.gps_check import gps_check
 from sr_desktop.gui.output_size_field import OutputSizeField
-from sr_desktop.gui.widgets import confirm, resize_within_screen
+from sr_desktop.gui.widgets import beside, confirm, resize_within_screen
 
 #: the formats offered (GIF too: an animated GIF's result is saved as one, and it suggested
 #: "gif" for one, which the list lacked, so it fell back to PNG and refused "out.gif")
@@ -93,6 +94,7 @@ class SaveAsDialog(QDialog):
             "Unticked, the file holds none of the original's metadata: no EXIF (GPS, camera, dates), XMP, "
             "IPTC or resolution, and no colour profile — the colours are written as stored, so those of a "
             "wide-gamut (e.g. Adobe RGB) photo look shifted in other apps")
+        self.gps_check = gps_check(options.drop_gps, self.metadata_check)
         self.size_field = OutputSizeField(options.size, source_size=image_size)
         self.size_field.setObjectName("saveSizeField")
         form = QFormLayout(self)
@@ -105,7 +107,7 @@ class SaveAsDialog(QDialog):
         quality_row.addStretch(1)
         form.addRow("Quality", quality_row)
         form.addRow("Size", self.size_field)
-        form.addRow("", self.metadata_check)
+        form.addRow("", beside(self.metadata_check, self.gps_check))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -225,6 +227,7 @@ class SaveAsDialog(QDialog):
             format=self.format_combo.currentData(),
             quality=self.quality_spin.value(),
             keep_metadata=self.metadata_check.isChecked(),
+            drop_gps=self.gps_check.isChecked(),
             lossless=self.format_combo.currentData() == "webp" and self.lossless_check.isChecked(),
             size=self.size_field.output_size(),
         )

@@ -146,6 +146,7 @@ class ResultSaver:
             format=self._default_format(),
             quality=self.settings.get("save_quality"),
             keep_metadata=self.settings.get("keep_metadata"),
+            drop_gps=self.settings.get("drop_gps"),
             lossless=bool(image is not None and image.info.get("webp_lossless")),
             # the size this result was saved at, if it was (a new result starts as upscaled)
             size=getattr(self.session.saved_options, "size", None),
@@ -207,6 +208,7 @@ class ResultSaver:
                 self.settings.set("save_animation_format", options.format)
             self.settings.set("save_quality", int(options.quality))
             self.settings.set("keep_metadata", bool(options.keep_metadata))
+            self.settings.set("drop_gps", bool(options.drop_gps))
         if session.result is result:  # (a result that arrived meanwhile is not the one saved)
             session.mark_saved(Path(written), options)
         self.feedback.clear_error()  # an earlier failed save's message is not about this one
