@@ -409,6 +409,42 @@ def test_no_gps_erases_a_big_endian_blocks_gps_in_place():
     assert without_gps(EXIF_PREFIX + body) == EXIF_PREFIX + body  # (none left: unchanged)
 
 
+def _adobe_rgb_exif(index: bytes = b"R03\0") -> bytes:
+    """A camera's EXIF stating Adobe RGB the DCF way: ColorSpace uncalibrated (0xFFFF) and the
+    interoperability index R03, no profile."""
+    def entry(tag, typ, count, value):
+        return struct.pack("<HHI", tag, typ, count) + value
+
+    ifd0 = struct.pack("<H", 1) + entry(0x8769, 4, 1, struct.pack("<I", 26)) + struct.pack("<I", 0)
+    exif = (struct.pack("<H", 2) + entry(0xA001, 3, 1, struct.pack("<HH", 0xFFFF, 0))
+            + entry(0xA005, 4, 1, struct.pack("<I", 56)) + struct.pack("<I", 0))
+    interop = struct.pack("<H", 1) + entry(0x0001, 2, 4, index) + struct.pack("<I", 0)
+    return b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd0 + exif + interop
+
+
+def test_a_camera_jpeg_in_adobe_rgb_stated_by_its_exif_gets_an_adobe_rgb_profile(tmp_path):
+    """Cameras set to Adobe RGB write no profile, only EXIF's ColorSpace "uncalibrated" and
+    the index R03: such a photo was shown and converted as sRGB, its colours dulled (Adobe
+    RGB (200, 40, 40) shown as sRGB (200, 40, 40), where it is (233, 35, 35)). It gets an
+    Adobe RGB profile, shown converted and written with the result; R98 (sRGB) gets none."""
+    from PIL import ImageCms
+
+    pixels = np.full((8, 8, 3), (200, 40, 40), np.uint8)
+    adobe, srgb = tmp_path / "adobe.jpg", tmp_path / "srgb.jpg"
+    PILImage.fromarray(pixels).save(adobe, exif=_adobe_rgb_exif(), quality=100, subsampling=0)
+    PILImage.fromarray(pixels).save(srgb, exif=_adobe_rgb_exif(b"R98\0"), quality=100, subsampling=0)
+    assert read_image(srgb).icc_profile is None
+    image = read_image(adobe)
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(image.icc_profile))
+    assert ImageCms.getProfileDescription(profile).startswith("Adobe RGB (1998)")
+    shown = np.array(ImageCms.profileToProfile(PILImage.fromarray(image.pixels), profile,
+                                               ImageCms.createProfile("sRGB")))[4, 4]
+    assert np.abs(shown.astype(int) - (233, 35, 35)).max() <= 2  # (the colour science's value: 232.7, 35.1, 35.1)
+    out = tmp_path / "out.png"
+    write_image(image, out, SaveOptions())
+    assert read_image(out).icc_profile == image.icc_profile
+
+
 def _camera_exif(orientation: int, thumbnail: bytes) -> bytes:
     """A camera's EXIF: orientation, X/Y resolution 300/150 (RATIONALs) in IFD0, and a JPEG
     thumbnail in IFD1, stored in the orientation of the pixels (as cameras do)."""

@@ -6,7 +6,8 @@ encoders do. The app carries colour as an ICC profile (kept in outputs, shown co
 sRGB), so such a space is turned into one: a matrix/TRC display profile (ICC v2.1, the
 colorants adapted to D50 with the Bradford transform, as every such profile is built). A
 file in Display P3 stated only by nclx was read as sRGB: its red 60 levels off on screen.
-HDR transfers (PQ, HLG) have no such profile: None, and the reader says so.
+HDR transfers (PQ, HLG) have no such profile: None, and the reader says so. The same kind
+of profile is built for Adobe RGB, which a camera JPEG states by its EXIF alone.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def _xyz(x: float, y: float) -> np.ndarray:
     return np.array([x / y, 1.0, (1.0 - x - y) / y])
 
 
-def _colorants(primaries: int) -> tuple[np.ndarray, np.ndarray]:
+def _colorants(primaries: tuple) -> tuple[np.ndarray, np.ndarray]:
     """(the white point's XYZ, the 3×3 matrix whose columns are red, green and blue's XYZ
-    adapted to D50)."""
-    red, green, blue, white = PRIMARIES[primaries]
+    adapted to D50) of `primaries`: the (x, y) of red, green, blue and white."""
+    red, green, blue, white = primaries
     columns = np.stack([_xyz(*red), _xyz(*green), _xyz(*blue)], axis=1)
     white_xyz = _xyz(*white)
     to_xyz = columns * np.linalg.solve(columns, white_xyz)  # (R = G = B = 1 is the white)
@@ -59,7 +60,11 @@ def _xyz_tag(xyz) -> bytes:
     return b"XYZ " + bytes(4) + _s15f16(xyz)
 
 
-def _curve_tag(transfer: int) -> bytes:
+def _curve_tag(transfer: int | float) -> bytes:
+    """The sRGB curve for an sRGB-like H.273 transfer, else a pure power: `_GAMMA`'s for an
+    H.273 code, or `transfer` itself given as a float (Adobe RGB's 563/256)."""
+    if isinstance(transfer, float):
+        return b"curv" + bytes(4) + struct.pack(">IH", 1, round(transfer * 256)) + bytes(2)
     if transfer not in _SRGB_LIKE:  # a pure power: one u8Fixed8 value
         return b"curv" + bytes(4) + struct.pack(">IH", 1, round(_GAMMA[transfer] * 256)) + bytes(2)
     v = np.linspace(0.0, 1.0, 1024)
@@ -87,10 +92,26 @@ def icc_from_cicp(primaries: int, transfer: int) -> bytes | None:
         return None
     if primaries == 1 and transfer in _SRGB_LIKE:
         return None
-    white, colorants = _colorants(primaries)
     curve_name = "sRGB curve" if transfer in _SRGB_LIKE else f"gamma {_GAMMA[transfer]:g}"
-    desc, cprt = _text_tags(f"{PRIMARY_NAMES[primaries]} ({curve_name}), from CICP {primaries}/{transfer}")
-    curve = _curve_tag(transfer)
+    return _matrix_trc_profile(f"{PRIMARY_NAMES[primaries]} ({curve_name}), from CICP {primaries}/{transfer}",
+                               PRIMARIES[primaries], _curve_tag(transfer))
+
+
+#: Adobe RGB (1998): its primaries, D65 white and its gamma, 563/256 (Adobe's specification)
+ADOBE_RGB_PRIMARIES = ((0.64, 0.33), (0.21, 0.71), (0.15, 0.06), (0.3127, 0.3290))
+ADOBE_RGB_GAMMA = 563 / 256
+
+
+def adobe_rgb_profile() -> bytes:
+    """A matrix/TRC profile of Adobe RGB (1998): for a camera JPEG that states it in its EXIF
+    only (`exif.exif_colour_space`), as cameras set to Adobe RGB write it, with no profile."""
+    return _matrix_trc_profile("Adobe RGB (1998), from the EXIF colour space", ADOBE_RGB_PRIMARIES,
+                               _curve_tag(ADOBE_RGB_GAMMA))
+
+
+def _matrix_trc_profile(name: str, primaries: tuple, curve: bytes) -> bytes:
+    white, colorants = _colorants(primaries)
+    desc, cprt = _text_tags(name)
     tags = [(b"desc", desc), (b"cprt", cprt), (b"wtpt", _xyz_tag(white / white[1])),
             (b"rXYZ", _xyz_tag(colorants[:, 0])), (b"gXYZ", _xyz_tag(colorants[:, 1])),
             (b"bXYZ", _xyz_tag(colorants[:, 2])), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]

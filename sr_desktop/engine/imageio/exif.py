@@ -247,3 +247,25 @@ def _zero_directory(tiff: bytearray, endian: str, offset: int) -> None:
                 tiff[at:at + size] = bytes(size)
     end = offset + 2 + 12 * len(entries) + 4
     tiff[offset:end] = bytes(end - offset)
+
+
+TAG_COLOR_SPACE = 0xA001
+TAG_INTEROP_INDEX = 0x0001
+#: EXIF's ColorSpace "uncalibrated": with the interoperability index "R03", Adobe RGB (DCF)
+_UNCALIBRATED = 0xFFFF
+
+
+def exif_colour_space(exif) -> str | None:
+    """``"adobe-rgb"`` when the EXIF (a Pillow ``Exif``) states Adobe RGB the DCF way —
+    ColorSpace uncalibrated and the interoperability index ``R03``, what cameras set to Adobe
+    RGB write instead of a profile — else None (sRGB, or nothing said)."""
+    try:
+        sub = exif.get_ifd(TAG_EXIF_IFD)
+        if sub.get(TAG_COLOR_SPACE) != _UNCALIBRATED:
+            return None
+        index = exif.get_ifd(TAG_INTEROP_IFD).get(TAG_INTEROP_INDEX)
+    except Exception:  # noqa: BLE001 - a malformed block states nothing
+        return None
+    if isinstance(index, bytes):
+        index = index.decode("ascii", "replace")
+    return "adobe-rgb" if isinstance(index, str) and index.strip("\0 ") == "R03" else None

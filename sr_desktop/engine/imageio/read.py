@@ -29,6 +29,7 @@ from sr_desktop.engine.core.errors import ImageReadError, SRDesktopError
 from sr_desktop.engine.imageio.exif import (
     TAG_ORIENTATION,
     apply_orientation,
+    exif_colour_space,
     exif_from_tiff_tags,
     normalize_exif,
     orientation_of,
@@ -320,7 +321,7 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
         # so what is left in the EXIF is what remains to be applied to its pixels.
         pending = orientation_of(im.getexif())
         exif, xmp, info = file_metadata(im, orientation)
-        icc = im.info.get("icc_profile") or profile_of_cicp(im, data, where)
+        icc = im.info.get("icc_profile") or profile_of_cicp(im, data, where) or _exif_profile(im)
         # (a HEIF's several images are a burst or an edit's stages, not frames: its primary one)
         frames = getattr(im, "n_frames", 1) if fmt != "HEIF" else 1
         if frames > 1:
@@ -364,6 +365,17 @@ def webp_is_lossless(data: bytes) -> bool:
             return fourcc == b"VP8L"
         at += 8 + size + (size & 1)
     return False
+
+
+def _exif_profile(im) -> bytes | None:
+    """An Adobe RGB profile for an RGB image whose EXIF states Adobe RGB and that holds no
+    profile (a camera set to Adobe RGB writes none): it was shown, and converted, as sRGB,
+    its colours dulled."""
+    from sr_desktop.engine.imageio.cicp_profile import adobe_rgb_profile
+
+    if im.mode not in ("RGB", "RGBA") or exif_colour_space(im.getexif()) != "adobe-rgb":
+        return None
+    return adobe_rgb_profile()
 
 
 def file_metadata(im, orientation: int) -> tuple[bytes | None, bytes | None, dict]:
