@@ -736,3 +736,27 @@ def test_at_any_zoom_a_pixel_stays_on_its_screen_columns_whatever_is_drawn_aroun
     inside = (slice(max(40, int(top_left.y()) + 2), min(view.height() - 40, int(bottom_right.y()) - 1)),
               slice(max(4, int(top_left.x()) + 2), min(view.width() - 4, int(bottom_right.x()) - 1)))
     assert whole[inside].size > 0 and np.array_equal(whole[inside], pasted[inside])
+
+
+def test_a_before_strip_too_narrow_for_its_label_has_it_beside_the_divider(qtbot):
+    """A region drawn near the image's left edge moved the divider there: the before label was
+    shortened to nothing and the before side had none. Where its first word does not fit,
+    it is drawn just right of the divider, "◀ Before"; with room, in the before side's corner."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QFont, QPainter
+
+    from sr_desktop.gui.compare.overlays import paint_before_label
+
+    canvas = QImage(400, 300, QImage.Format.Format_ARGB32_Premultiplied)
+    painter = QPainter(canvas)
+    try:
+        shown = QRectF(50, 20, 300, 260)
+        wide = paint_before_label(painter, shown, "Before", QFont(), 250)
+        narrow = paint_before_label(painter, shown, "Before", QFont(), 70)
+        hidden = paint_before_label(painter, shown, "Before", QFont(), 50)
+    finally:
+        painter.end()
+    assert wide is not None and wide.left() < 70 and wide.right() < 250
+    assert narrow is not None and narrow.left() >= 70  # beside the divider, on the after side
+    assert narrow.width() > wide.width()  # ("◀ " added)
+    assert hidden is None  # (no before side in sight)

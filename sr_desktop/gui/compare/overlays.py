@@ -118,6 +118,23 @@ def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: Q
     return rect
 
 
+def paint_before_label(painter: QPainter, shown: QRectF, text: str, font: QFont, x: float) -> QRectF | None:
+    """The split view's before label, left of the divider at `x`; where that strip cannot
+    hold its first word, "◀ " and the label just right of the divider (a region drawn near
+    the image's left edge moved the divider there, and the before side lost its label).
+    None when the before side is not in sight."""
+    room = x - shown.left()
+    if room <= 0:
+        return None
+    bold = QFont(font)
+    bold.setBold(True)
+    first_word = text.split(" ")[0]
+    if QFontMetricsF(bold).horizontalAdvance(first_word) + 2 * LABEL_MARGIN + 16 <= room:
+        return paint_label(painter, shown, text, True, font, room)
+    beyond = QRectF(x, shown.top(), max(0.0, shown.right() - x), shown.height())
+    return paint_label(painter, beyond, f"◀ {text}", True, font, beyond.width() / 2)
+
+
 def divider_handle_y(shown: QRectF, widget: QRectF) -> float:
     """Where the divider's handle is centred for the image `shown` in `widget`: the image's
     middle, or beside an image too short to carry it (below, else above), which it hid

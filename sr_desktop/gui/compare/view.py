@@ -54,6 +54,7 @@ from sr_desktop.gui.compare.image import ImageLayer
 from sr_desktop.gui.compare.overlays import (
     checker_brush,
     divider_handle_y,
+    paint_before_label,
     paint_divider,
     paint_empty_hint,
     paint_label,
@@ -539,7 +540,7 @@ class CompareView(PointerGestures, QWidget):
         if right.width() > 0:
             content.paint_after(painter, view, pane, right, checker)
         shown = self._shown_rect(pane)
-        labels = (paint_label(painter, shown, content.before_label(), True, self.font(), x - shown.left()),
+        labels = (paint_before_label(painter, shown, content.before_label(), self.font(), x),
                   paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x))
         self._paint_region(painter, pane, labels)
         # The line spans the image as shown (not the empty margin around a small image).
