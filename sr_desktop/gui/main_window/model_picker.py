@@ -55,6 +55,7 @@ from sr_desktop.engine.models.loader import is_zoo_spec, resolve_scale_variant
 from sr_desktop.engine.models.registry import variants_at
 from sr_desktop.engine.models.spec import LITERATURE, ModelSpec
 from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
+from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.widgets import ElidingComboBox, WrapLabel, follow_palette
 
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
@@ -686,9 +687,9 @@ class ModelPicker(QWidget):
         offered where they can run the model picked on the device picked, greyed out (with
         why) elsewhere, and a backend greyed out moves to ``auto`` (an OpenVINO kept from an
         earlier session failed every bicubic upscale in words of its internals). OpenVINO is
-        greyed out too for a network it refused before (`openvino_refusals`): the window
-        called after a job failed, it stayed offered, each try converting again to the same
-        refusal."""
+        greyed out too for a network it refused before (`openvino_refusals`; the window calls
+        this after a job fails: a refused network stayed offered, each try converting it again
+        to the same refusal)."""
         from sr_desktop.engine.models.backends.ncnn_runner import ncnn_version
 
         spec = self.spec()
@@ -728,7 +729,9 @@ class ModelPicker(QWidget):
         except ModelError:
             return None
         reason = refusal_for(spec.id, native, variant)
-        return None if reason is None else f"OpenVINO refused {spec.name} ×{native} here: {reason}"
+        if reason is None:
+            return None
+        return f"OpenVINO refused {spec.name} ×{native} here: {in_dialog_words(reason, PICKER_FIELDS)}"
 
     def _on_model_changed(self) -> None:
         spec = self.spec()
