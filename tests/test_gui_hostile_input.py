@@ -303,7 +303,7 @@ def test_names_that_look_like_html_are_shown_as_they_are(make_window, tmp_path, 
     from sr_desktop.gui.main_window.model_picker import ModelPicker
 
     bicubic = next(s for s in list_models() if s.id == "bicubic")
-    odd = dataclasses.replace(bicubic, id="custom-odd", name=HTML_NAME,
+    odd = dataclasses.replace(bicubic, id="custom-odd", name=HTML_NAME, use="",  # (as an added model's)
                               description=f"user model added from /tmp/{HTML_NAME}.pth")
     picker = ModelPicker([bicubic, odd])
     qtbot.addWidget(picker)
