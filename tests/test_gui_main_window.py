@@ -1851,7 +1851,8 @@ def test_save_as_resizes_the_result_to_the_size_asked_for(make_window, tmp_path,
     assert read_image(tmp_path / "big.png").pixels.shape == (67, 100, 3)
     assert window.result.image.pixels.shape == (32, 48, 3)
     assert window.statusBar().currentMessage() == f"Saved {tmp_path / 'big.png'} at 100×67"
-    assert shown == ["as upscaled: 48×32", "→ 100×67"]  # (what the boxes make of this result)
+    # (what the boxes make of this result, and how much of it is past the model's output)
+    assert shown == ["as upscaled: 48×32", "→ 100×67, ×2.09 interpolated"]
     (tmp_path / "big.png").unlink()
     assert window.saver.save() == tmp_path / "big.png"
     assert read_image(tmp_path / "big.png").pixels.shape == (67, 100, 3)
