@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from event_loop_ticks import ticks_every
 from PIL import Image as PILImage
 from PySide6.QtCore import Qt
 from scipy import ndimage
@@ -594,7 +595,6 @@ def test_estimation_keeps_the_event_loop_responsive(make_window, tmp_path, qtbot
     the GIL for 170-720 ms at a time; measured after it: 21 ms at load average 3, 54-56 ms at
     load average 14 (other programs starving the GUI thread at random moments). A stall the
     estimation causes happens in every run, so a second run is measured before failing."""
-    from PySide6.QtCore import QElapsedTimer, QTimer
 
     window = make_window()
     panel = window.kernel_panel
@@ -603,17 +603,11 @@ def test_estimation_keeps_the_event_loop_responsive(make_window, tmp_path, qtbot
     panel.iterations_spin.setValue(40)
 
     def max_gap_during_estimation() -> tuple[int, int]:
-        clock = QElapsedTimer()
-        clock.start()
-        ticks: list[int] = []
-        timer = QTimer()
-        timer.setInterval(5)
-        timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
-        timer.start()
-        qtbot.wait(100)
-        with qtbot.waitSignal(panel.estimationFinished, timeout=120000):
-            panel.start_estimation()
-        timer.stop()
+        with ticks_every(5) as seconds:
+            qtbot.wait(100)
+            with qtbot.waitSignal(panel.estimationFinished, timeout=120000):
+                panel.start_estimation()
+        ticks = [round(1000 * (t - seconds[0])) for t in seconds]
         qtbot.waitUntil(lambda: not panel.is_running(), timeout=5000)
         assert len(ticks) > 20
         gaps = np.diff(ticks)

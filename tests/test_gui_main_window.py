@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from event_loop_ticks import ticks_every
 from PIL import Image as PILImage
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
@@ -865,14 +866,9 @@ def test_event_loop_stays_responsive_during_a_cpu_upscale(make_window, tmp_path,
 
     def longest_gap() -> float:
         engine_done.clear()
-        ticks: list[float] = []
-        timer = QTimer()
-        timer.setInterval(10)
-        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-        timer.start()
-        window.start_upscale()
-        qtbot.waitUntil(engine_done.is_set, timeout=120000)
-        timer.stop()
+        with ticks_every(10) as ticks:
+            window.start_upscale()
+            qtbot.waitUntil(engine_done.is_set, timeout=120000)
         wait_idle(qtbot, window, 60000)
         assert window.last_error == ""
         start, end = engine_window["start"], engine_window["end"]

@@ -56,6 +56,23 @@ def normalize_exif(raw: bytes | None) -> bytes | None:
     return EXIF_PREFIX + bytes(body)
 
 
+def _opened(raw: bytes | None) -> tuple[bytearray, str, int, list] | None:
+    """The TIFF structure of an EXIF block, to edit in place, its byte order (``<`` or
+    ``>``), where its IFD0 is and IFD0's entries (`_ifd_entries`); None when it is not one or
+    its IFD0 cannot be read."""
+    raw = normalize_exif(raw)
+    if raw is None:
+        return None
+    tiff = bytearray(raw[len(EXIF_PREFIX):])
+    endian = "<" if tiff[:2] == b"II" else ">"
+    try:
+        (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
+        return tiff, endian, ifd0, list(_ifd_entries(tiff, endian, ifd0))
+    except struct.error:
+        log.info("EXIF block is malformed; dropping it")
+        return None
+
+
 def _ifd_entries(tiff: bytes | bytearray, endian: str, ifd_offset: int):
     """Yield ``(entry_offset, tag, type, count)`` for each entry of the IFD at ``ifd_offset``."""
     (count,) = struct.unpack_from(endian + "H", tiff, ifd_offset)
@@ -97,16 +114,13 @@ def patch_exif(raw: bytes | None, size: tuple[int, int] | None = None, turned: i
     Returns None (drop the block) when it is too malformed to patch: writing back an
     orientation we could not reset would show the upright pixels rotated.
     """
-    raw = normalize_exif(raw)
-    if raw is None:
+    opened = _opened(raw)
+    if opened is None:
         return None
-    tiff = bytearray(raw[len(EXIF_PREFIX):])
-    endian = "<" if tiff[:2] == b"II" else ">"
+    tiff, endian, ifd0, entries = opened
     try:
-        (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
         exif_ifd = None
         resolution_at: dict[int, int] = {}  # tag -> where its value (an offset) is stored
-        entries = list(_ifd_entries(tiff, endian, ifd0))
         for pos, tag, typ, n in entries:
             if tag == TAG_ORIENTATION:
                 stated = _inline_value(tiff, endian, pos, typ, n)
@@ -210,17 +224,14 @@ def without_gps(raw: bytes | None) -> bytes | None:
     unlinked from IFD0 and its bytes zeroed, everything else in place (as `patch_exif`:
     never re-serialised). Unchanged without one; None when it is too malformed to edit (a
     block whose GPS could not be removed is not written)."""
-    raw = normalize_exif(raw)
-    if raw is None:
+    opened = _opened(raw)
+    if opened is None:
         return None
-    tiff = bytearray(raw[len(EXIF_PREFIX):])
-    endian = "<" if tiff[:2] == b"II" else ">"
+    tiff, endian, ifd0, entries = opened
     try:
-        (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
-        entries = list(_ifd_entries(tiff, endian, ifd0))
         found = [(pos, typ, n) for pos, tag, typ, n in entries if tag == TAG_GPS_IFD]
         if not found:
-            return raw
+            return EXIF_PREFIX + bytes(tiff)
         pos, typ, n = found[0]
         gps = struct.unpack_from(endian + "I", tiff, pos + 8)[0] if n == 1 and typ in (_LONG, _IFD) else None
         if gps is not None:
