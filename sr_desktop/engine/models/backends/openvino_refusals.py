@@ -52,8 +52,11 @@ def refusal_for(model_id: str, scale: int, variant: str | None) -> str | None:
     """The reason OpenVINO refused `model_id`'s ×`scale` network (`variant`) with the
     OpenVINO and code installed now, or None: for a caller without the loaded model (the
     window's backend list; it reads the package's metadata, it does not import OpenVINO)."""
+    records = read_json_dict(refusals_file())
+    if not records:  # (the usual case, without the digest and the metadata lookup: 20 ms at the window's start)
+        return None
     now = _found_with()
-    for record in read_json_dict(refusals_file()).values():
+    for record in records.values():
         if (_holds(record, now) and record.get("model") == model_id and record.get("scale") == scale
                 and record.get("variant") == variant):
             return record["reason"]
