@@ -407,6 +407,9 @@ def test_no_gps_erases_a_big_endian_blocks_gps_in_place():
     assert struct.unpack_from(">I", body, 10 + 24)[0] == 0  # (the next-IFD pointer moved up)
     assert body[72:] == bytes(len(body) - 72)
     assert without_gps(EXIF_PREFIX + body) == EXIF_PREFIX + body  # (none left: unchanged)
+    # a block that ends at IFD0's last entry (no next-directory pointer) grew by 4 bytes
+    short = b"MM\0*" + struct.pack(">I", 8) + struct.pack(">H", 1) + entry(0x8825, 4, 1, struct.pack(">I", 10**6))
+    assert without_gps(EXIF_PREFIX + short) == EXIF_PREFIX + short[:8] + bytes(2 + 12)
 
 
 def _adobe_rgb_exif(index: bytes = b"R03\0") -> bytes:
@@ -443,6 +446,54 @@ def test_a_camera_jpeg_in_adobe_rgb_stated_by_its_exif_gets_an_adobe_rgb_profile
     out = tmp_path / "out.png"
     write_image(image, out, SaveOptions())
     assert read_image(out).icc_profile == image.icc_profile
+
+
+def _gps_block(endian: str, gps_entries: list[tuple[int, int]], lat_at: int | None = None,
+               next_pointer: bool = True) -> tuple[bytes, int]:
+    """An EXIF block: IFD0 with Make ("Canon") and the GPS pointer entries `gps_entries`
+    ((type, offset): None offset = the GPS directory's place), a GPS directory whose latitude
+    (3 rationals) lies at `lat_at` (None: after it). (block, where the GPS directory is)."""
+    def entry(tag, typ, count, value):
+        return struct.pack(endian + "HHI", tag, typ, count) + value
+
+    count = 1 + len(gps_entries)
+    make_at = 8 + 2 + 12 * count + (4 if next_pointer else 0)
+    gps_at = make_at + 8
+    lat_at = gps_at + 2 + 12 * 2 + 4 if lat_at is None else lat_at
+
+    def pointer(typ, offset):
+        offset = gps_at if offset is None else offset
+        return struct.pack(endian + "HH", offset, 0) if typ == 3 else struct.pack(endian + "I", offset)
+
+    ifd0 = (struct.pack(endian + "H", count) + entry(0x010F, 2, 6, struct.pack(endian + "I", make_at))
+            + b"".join(entry(0x8825, typ, 1, pointer(typ, offset)) for typ, offset in gps_entries)
+            + (struct.pack(endian + "I", 0) if next_pointer else b""))
+    gps = (struct.pack(endian + "H", 2) + entry(1, 2, 2, b"N\0\0\0") + entry(2, 5, 3, struct.pack(endian + "I", lat_at))
+           + struct.pack(endian + "I", 0) + struct.pack(endian + "6I", 48, 1, 51, 1, 2975, 100))
+    header = (b"II*\0" if endian == "<" else b"MM\0*") + struct.pack(endian + "I", 8)
+    return b"Exif\0\0" + header + ifd0 + b"Canon\0\0\0" + gps, gps_at
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+@pytest.mark.parametrize(("case", "gps_entries", "lat_at", "next_pointer"), [
+    ("listed twice", [(4, 10**6), (4, None)], None, True),  # (only the first was removed: readers found the second)
+    ("a SHORT pointer", [(3, None)], None, True),  # (unlinked, its bytes left)
+    ("beyond the block", [(4, 10**6)], None, True),  # (the whole block was dropped, camera and date with it)
+    ("pointing at IFD0", [(4, 8)], None, True),  # (IFD0's values were zeroed: the camera's name)
+    ("a value in the camera's name", [(4, None)], "make", True),
+])
+def test_no_gps_removes_every_gps_pointer_and_nothing_else(endian, case, gps_entries, lat_at, next_pointer):
+    from sr_desktop.engine.imageio.exif import EXIF_PREFIX, TAG_GPS_IFD, without_gps
+
+    make_at = 8 + 2 + 12 * (1 + len(gps_entries)) + (4 if next_pointer else 0)
+    raw, gps_at = _gps_block(endian, gps_entries, make_at if lat_at == "make" else None, next_pointer)
+    out = without_gps(raw)
+    assert out is not None and len(out) == len(raw), case
+    exif = load_exif(out[len(EXIF_PREFIX):])
+    assert exif[MAKE] == "Canon" and TAG_GPS_IFD not in exif and not exif.get_ifd(TAG_GPS_IFD), case
+    if lat_at is None and any(offset is None for _typ, offset in gps_entries):
+        # a real GPS directory: it and its latitude zeroed, to the block's end
+        assert out[len(EXIF_PREFIX) + gps_at:] == bytes(len(raw) - len(EXIF_PREFIX) - gps_at), case
 
 
 def _camera_exif(orientation: int, thumbnail: bytes) -> bytes:

@@ -221,43 +221,79 @@ _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 
 
 def without_gps(raw: bytes | None) -> bytes | None:
     """The EXIF block with its GPS directory (position, altitude, time, direction) erased:
-    unlinked from IFD0 and its bytes zeroed, everything else in place (as `patch_exif`:
-    never re-serialised). Unchanged without one; None when it is too malformed to edit (a
-    block whose GPS could not be removed is not written)."""
+    every IFD0 entry that leads to one unlinked, and the directory's bytes zeroed where they
+    lie inside the block and outside the IFD0 and EXIF tables; everything else in place (as
+    `patch_exif`: never re-serialised). Unchanged without one; None when IFD0 cannot be
+    read (as `patch_exif`)."""
     opened = _opened(raw)
     if opened is None:
         return None
     tiff, endian, ifd0, entries = opened
-    try:
-        found = [(pos, typ, n) for pos, tag, typ, n in entries if tag == TAG_GPS_IFD]
-        if not found:
-            return EXIF_PREFIX + bytes(tiff)
-        pos, typ, n = found[0]
-        gps = struct.unpack_from(endian + "I", tiff, pos + 8)[0] if n == 1 and typ in (_LONG, _IFD) else None
-        if gps is not None:
-            _zero_directory(tiff, endian, gps)
-        # the entry goes; the entries after it, and the next-directory pointer, move up by one
-        end = ifd0 + 2 + 12 * len(entries) + 4
-        tiff[pos:end - 12] = tiff[pos + 12:end]
-        tiff[end - 12:end] = bytes(12)
-        struct.pack_into(endian + "H", tiff, ifd0, len(entries) - 1)
-    except struct.error:
-        log.info("EXIF block is malformed; its GPS cannot be removed: dropping the block")
-        return None
+    gps = [(pos, typ, n) for pos, tag, typ, n in entries if tag == TAG_GPS_IFD]
+    if not gps:
+        return EXIF_PREFIX + bytes(tiff)
+    # (a block may end at IFD0's last entry, without the next-directory pointer)
+    table_end = min(ifd0 + 2 + 12 * len(entries) + 4, len(tiff))
+    others = [e for e in entries if e[1] != TAG_GPS_IFD]
+    kept_spans = [(0, 8), (ifd0, table_end), *_spans_of(tiff, endian, others)]
+    for pos, typ, n in gps:  # (a block may list it twice, or as a SHORT: readers follow each)
+        if n == 1 and typ in (_SHORT, _LONG, _IFD):
+            (offset,) = struct.unpack_from(endian + ("H" if typ == _SHORT else "I"), tiff, pos + 8)
+            _zero_directory(tiff, endian, offset, kept_spans)
+    # the GPS entries go; the others, and the next-directory pointer, move up
+    pointer = bytes(tiff[ifd0 + 2 + 12 * len(entries):table_end])
+    table = (struct.pack(endian + "H", len(others)) + b"".join(bytes(tiff[e[0]:e[0] + 12]) for e in others)
+             + pointer)
+    tiff[ifd0:table_end] = table + bytes(table_end - ifd0 - len(table))
     return EXIF_PREFIX + bytes(tiff)
 
 
-def _zero_directory(tiff: bytearray, endian: str, offset: int) -> None:
-    """Zero an IFD's table and the values it stores outside it."""
-    entries = list(_ifd_entries(tiff, endian, offset))
+def _spans_of(tiff: bytearray, endian: str, entries: list) -> list[tuple[int, int]]:
+    """Where the values of IFD0's `entries` lie outside its table, and the EXIF sub-directory's
+    table and values: what erasing the GPS data must not touch (a GPS value pointing into
+    the camera's name zeroed it)."""
+    spans = []
+    for pos, tag, typ, n in entries:
+        try:
+            spans += _values_of(tiff, endian, [(pos, tag, typ, n)])
+            if tag == TAG_EXIF_IFD and n == 1 and typ in (_LONG, _IFD):
+                (offset,) = struct.unpack_from(endian + "I", tiff, pos + 8)
+                sub = list(_ifd_entries(tiff, endian, offset))
+                spans += [(offset, offset + 2 + 12 * len(sub) + 4), *_values_of(tiff, endian, sub)]
+        except struct.error:
+            continue
+    return spans
+
+
+def _values_of(tiff: bytearray, endian: str, entries: list) -> list[tuple[int, int]]:
+    """The (start, stop) of each value of `entries` stored outside its table."""
+    spans = []
     for pos, _tag, typ, n in entries:
         size = _TYPE_SIZES.get(typ, 1) * n
         if size > 4:
             (at,) = struct.unpack_from(endian + "I", tiff, pos + 8)
-            if at + size <= len(tiff):
-                tiff[at:at + size] = bytes(size)
-    end = offset + 2 + 12 * len(entries) + 4
-    tiff[offset:end] = bytes(end - offset)
+            spans.append((at, at + size))
+    return spans
+
+
+def _zero_directory(tiff: bytearray, endian: str, offset: int, kept: list[tuple[int, int]]) -> None:
+    """Zero an IFD's table and the values it stores outside it, but any byte of the `kept`
+    spans (a pointer into IFD0 zeroed the camera's name); a directory or value beyond the
+    block is left (nothing there to read)."""
+    def zero(start: int, stop: int) -> None:
+        if stop <= len(tiff) and not any(start < b and a < stop for a, b in kept):
+            tiff[start:stop] = bytes(stop - start)
+
+    if any(a <= offset < b for a, b in kept):  # (a "GPS directory" that is IFD0, or inside a value)
+        return
+    try:
+        entries = list(_ifd_entries(tiff, endian, offset))
+        values = _values_of(tiff, endian, entries)
+    except struct.error:
+        return
+    for start, stop in values:
+        zero(start, stop)
+    zero(offset, offset + 2 + 12 * len(entries) + 4)
 
 
 TAG_COLOR_SPACE = 0xA001
