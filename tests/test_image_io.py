@@ -360,6 +360,30 @@ def test_no_gps_keeps_the_metadata_but_the_position(tmp_path, fmt):
         assert b"Ada Artist" in out.xmp
 
 
+def test_no_gps_leaves_out_every_xmp_gps_property_or_the_packet():
+    """A drone's position in its own namespace (DJI's drone-dji:GpsLatitude) and one inside
+    Iptc4xmpExt:LocationCreated were written back: only exif:GPS… went. Every property named
+    GPS… goes, in any namespace; a packet holding one in a form not edited here (a default
+    namespace on the element) is not written; words in a caption stay."""
+    from sr_desktop.engine.imageio.xmp import without_gps_xmp
+
+    def packet(body: str, extra_ns: str = "") -> bytes:
+        return ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                '<rdf:Description rdf:about="" xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+                'xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+                f'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"{extra_ns}{body}'
+                '</rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+
+    drone = packet(' drone-dji:GpsLatitude="+48.858370" drone-dji:GpsLongtitude="+2.294481" exif:GPSAltitude="35/1">'
+                   '<Iptc4xmpExt:LocationCreated><rdf:Bag><rdf:li rdf:parseType="Resource"><Iptc4xmpExt:City>Paris'
+                   '</Iptc4xmpExt:City><Iptc4xmpExt:GPSLatitude>48.85</Iptc4xmpExt:GPSLatitude></rdf:li></rdf:Bag>'
+                   '</Iptc4xmpExt:LocationCreated><dc:description>gps = on, Paris</dc:description>')
+    out = without_gps_xmp(drone).decode()
+    assert "48.85" not in out and "2.29" not in out and "GPSAltitude" not in out
+    assert "<Iptc4xmpExt:City>Paris</Iptc4xmpExt:City>" in out and "gps = on, Paris" in out
+    assert without_gps_xmp(packet('><GPSLatitude xmlns="http://ns.adobe.com/exif/1.0/">48,51N</GPSLatitude>')) is None
+
+
 def test_no_gps_on_the_command_line(tmp_path):
     """`upscale --no-gps` and `batch --no-gps` (its report says so); the dialogs' box:
     tests/test_gui_batch_dialog.py."""

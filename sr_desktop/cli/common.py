@@ -147,8 +147,9 @@ def add_metadata_option(parser: argparse.ArgumentParser) -> None:
                              "creator, rights) or resolution to outputs (values as stored: a wide-gamut photo's "
                              f"colours then show shifted, see {DOCS_DIR / 'formats.md'})")
     parser.add_argument("--no-gps", action="store_true",
-                        help="copy the metadata without the GPS position (EXIF's GPS data erased, XMP's "
-                             "exif:GPS properties left out): the date, camera, rights and colour profile stay")
+                        help="copy the metadata without the GPS position (EXIF's GPS data erased, every XMP "
+                             "property named GPS… left out): the date, camera, rights, place names and colour "
+                             "profile stay")
 
 
 def add_output_size_options(parser: argparse.ArgumentParser) -> None:

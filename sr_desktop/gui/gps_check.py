@@ -12,8 +12,9 @@ def gps_check(checked: bool, metadata_check: QCheckBox) -> QCheckBox:
     box = QCheckBox("Remove GPS location")
     box.setObjectName("gpsCheck")
     box.setChecked(bool(checked))
-    box.setToolTip("The file keeps the date, camera, rights and colour profile, not where the photo was "
-                   "taken: EXIF's GPS data is erased and XMP's GPS properties left out (as --no-gps)")
+    box.setToolTip("The file keeps the date, camera, rights and colour profile, not the GPS position it "
+                   "was taken at: EXIF's GPS data is erased and every XMP property named GPS… left out "
+                   "(as --no-gps); place names (city, country) stay")
     box.setEnabled(metadata_check.isChecked())
     metadata_check.toggled.connect(box.setEnabled)
     return box

@@ -140,9 +140,11 @@ def _edit(packet: bytes | None, turned: int = 1, size: tuple[int, int] | None = 
 
 
 def without_gps_xmp(packet: bytes | None) -> bytes | None:
-    """The packet without its EXIF GPS properties (``exif:GPSLatitude``, ``GPSLongitude``,
-    ``GPSAltitude``, …, in element or attribute form); None when there is none or one is
-    in a form not edited here (a packet that may still hold the position is not written)."""
+    """The packet without its GPS properties: every property, of any namespace, whose name
+    begins with "GPS" (``exif:GPSLatitude``, a drone's ``drone-dji:GpsLongitude``, the
+    ``GPSLatitude`` inside ``Iptc4xmpExt:LocationCreated``), in element or attribute form.
+    None when there is none, or when a GPS name is still there after (a form not edited
+    here, a default namespace): a packet that may hold the position is not written."""
     if not packet:
         return None
     try:
@@ -150,15 +152,17 @@ def without_gps_xmp(packet: bytes | None) -> bytes | None:
     except UnicodeDecodeError:
         log.info("XMP packet is not UTF-8; not written")
         return None
-    if re.search(r"""xmlns\s*=\s*["']""" + re.escape(EXIF_NS) + """["']""", text):
-        log.info("XMP packet declares the exif namespace as its default; not written")
-        return None
-    names = {name for prefix in _prefixes(text, EXIF_NS)
-             for name in re.findall(re.escape(prefix) + r":(GPS[A-Za-z]*)\b", text)}
+    bound = dict(re.findall(r"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']([^"']*)["']""", text))
+    names = {(bound[prefix], name) for prefix, name in re.findall(r"([A-Za-z_][\w.-]*):(gps\w*)", text, re.I)
+             if prefix in bound}
     try:
-        for name in sorted(names):
-            text = _drop(text, EXIF_NS, name)
+        for namespace, name in sorted(names):
+            text = _drop(text, namespace, name)
     except _Unsupported as exc:
         log.info("XMP property %s is in a form not edited here; the XMP packet is not written", exc)
+        return None
+    # (an element <…:GPS…> or an attribute …:GPS…="…" left; not a namespace named gps, nor words)
+    if re.search(r"<(?:[\w.-]+:)?gps\w*[\s>/]|\s(?!xmlns:)[\w.-]+:gps\w*\s*=", text, re.I):
+        log.info("XMP packet holds a GPS property in a form not edited here; not written")
         return None
     return text.encode("utf-8")
