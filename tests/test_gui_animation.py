@@ -202,7 +202,7 @@ def test_a_kernel_upscale_of_an_animation_runs_every_frame_not_the_first_alone(q
 def test_save_as_suggests_the_animation_s_own_format_until_another_is_chosen(qtbot, window, tmp_path):
     """PNG, the stills' default, was suggested for an animated GIF: an APNG, which many
     programs show as a still. The source's format until an animation is saved in another."""
-    window.settings.set("save_format", "png")  # a still was saved as PNG before
+    window.settings.set("still_format", "png")  # a still was saved as PNG before
     src = _gif(tmp_path / "anim.gif")
     assert window.open_paths([src])
     qtbot.waitUntil(window.is_idle, timeout=20000)
@@ -212,7 +212,7 @@ def test_save_as_suggests_the_animation_s_own_format_until_another_is_chosen(qtb
     assert window.saver.suggested_result_path().suffix == ".gif"
     assert window.saver.save_result(tmp_path / "out.webp", SaveOptions(format="webp", quality=100)) is not None
     assert window.saver.suggested_result_path().suffix == ".webp"  # an animation saved as WebP
-    assert window.settings.get("save_format") == "png"  # the stills' choice untouched
+    assert window.settings.get("still_format") == "png"  # the stills' choice untouched
 
 
 @pytest.mark.skipif(not features.check("avif"), reason="this Pillow has no AVIF")

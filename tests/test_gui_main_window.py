@@ -1231,7 +1231,7 @@ def test_an_unexpected_error_while_saving_is_said_and_the_next_save_works(make_w
     ("save_quality", 0, "out.jpg", ("quality", 95)),  # a hand edit: Save As built its options from it and failed
     # a format this version cannot write (a newer version's): Save As, Ctrl+S and the close
     # question's Save raised "unknown format 'avif'" and nothing was saved
-    ("save_format", "avif", "out.png", ("format", "png")),
+    ("still_format", "avif", "out.png", ("format", "png")),
 ])
 def test_a_settings_value_save_as_cannot_use_does_not_break_saving(make_window, tmp_path, qtbot, prompts, key,
                                                                    value, target, offered_as):
@@ -1677,7 +1677,7 @@ def test_the_suggested_format_keeps_what_the_result_holds(make_window, tmp_path,
     """After a JPEG save, a transparent PNG's result was offered as .jpg: Enter flattened its
     transparency onto white (said only after writing)."""
     window = make_window()
-    window.settings.set("save_format", "jpg")
+    window.settings.set("still_format", "jpg")
     rgba = np.zeros((8, 10, 4), np.uint8)
     rgba[..., 3] = 100
     PILImage.fromarray(rgba).save(tmp_path / "clear.png")
@@ -1685,7 +1685,7 @@ def test_the_suggested_format_keeps_what_the_result_holds(make_window, tmp_path,
     for last, source, expected in (("jpg", tmp_path / "clear.png", ".png"),
                                    ("jpg", write_png(tmp_path / "opaque.png", 10, 8), ".jpg"),
                                    ("webp", tmp_path / "grey.png", ".webp")):  # (WebP's RGB keeps every grey)
-        window.settings.set("save_format", last)
+        window.settings.set("still_format", last)
         open_and_wait(qtbot, window, [source])
         pick_bicubic(window, 2)
         window.start_upscale()
@@ -1723,7 +1723,29 @@ def test_a_photo_is_suggested_in_its_own_format_until_another_is_picked(make_win
     assert suggested_for(jpeg) == ".png" and suggested_for(png, pick="png") == ".png"
     assert suggested_for(jpeg, pick="jpg") == ".png"  # its own format picked: the source's own again
     assert suggested_for(png) == ".png" and suggested_for(jpeg) == ".jpg"
-    assert window.settings.get("save_format") == ""
+    assert window.settings.get("still_format") == ""
+    # a BMP (a format Save As does not offer) is suggested as PNG, and saving it so is no pick
+    bmp = tmp_path / "scan.bmp"
+    PILImage.fromarray(np.full((8, 10, 3), 60, np.uint8)).save(bmp)
+    assert suggested_for(bmp, pick="png") == ".png" and suggested_for(jpeg) == ".jpg"
+
+
+def test_a_format_saved_by_an_earlier_version_does_not_make_jpegs_png(make_window, tmp_path, qtbot):
+    """Versions before kept any last save's format under "save_format" (PNG after any save of
+    a PNG): read as a pick, it made every camera JPEG's result suggested as PNG."""
+    from PySide6.QtCore import QSettings
+
+    old = QSettings(str(tmp_path / "old.ini"), QSettings.Format.IniFormat)
+    old.setValue("save_format", "png")
+    old.sync()
+    window = make_window(settings=GuiSettings(tmp_path / "old.ini"))
+    jpeg = tmp_path / "photo.jpg"
+    PILImage.fromarray(np.full((8, 10, 3), 120, np.uint8)).save(jpeg, quality=90)
+    open_and_wait(qtbot, window, [jpeg])
+    pick_bicubic(window, 2)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.saver.suggested_result_path().suffix == ".jpg"
 
 
 def _webp_kind(path: Path) -> bytes:

@@ -42,8 +42,10 @@ DEFAULTS = {
     "tile": str(TILE_AUTO),
     "alpha": AlphaMode.MODEL.value,
     "compare_mode": "split",
-    #: the format a still was last saved in over the one suggested ("": the source's own)
-    "save_format": "",
+    #: the format a still was last saved in over the one suggested ("": the source's own). Not
+    #: the "save_format" of versions before it, which held any last save's format: a PNG
+    #: kept from then made every camera JPEG's result suggested as PNG
+    "still_format": "",
     #: the format an animation was last saved in ("": the source's own, as the docs promise)
     "save_animation_format": "",
     "save_quality": DEFAULT_QUALITY,
@@ -71,7 +73,7 @@ def _is_quality(value: int) -> bool:
 #: Save raised), and a scale beyond Qt's 32-bit int stopped the window from opening
 _USABLE = {
     "save_quality": _is_quality,
-    "save_format": lambda value: value == "" or value in WRITE_FORMATS,
+    "still_format": lambda value: value == "" or value in WRITE_FORMATS,
     "scale": lambda value: 1 <= value <= MAX_SCALE,
 }
 

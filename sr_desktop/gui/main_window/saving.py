@@ -17,7 +17,7 @@ from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.gui.cancellable_wait import run_cancellable_beside_ui
 from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT, shown_instead_text
 from sr_desktop.gui.main_window.feedback import Feedback, say_unexpected
-from sr_desktop.gui.main_window.save_dialog import SaveAsDialog
+from sr_desktop.gui.main_window.save_dialog import SAVE_FORMATS, SaveAsDialog
 from sr_desktop.gui.qimage import array_to_qimage, qimage_in_srgb
 from sr_desktop.gui.settings import GuiSettings
 
@@ -69,7 +69,7 @@ class ResultSaver:
         from sr_desktop.engine.imageio.animation import ANIMATION_FORMATS
 
         if getattr(self.session.result, "animation", None) is None:
-            return self._keeping(self.settings.get("save_format") or self._source_format() or "png")
+            return self._keeping(self.settings.get("still_format") or self._source_format() or "png")
         fmt = self.settings.get("save_animation_format")
         if fmt not in ANIMATION_FORMATS:
             source = (self.session.image.source_format or "").lower() if self.session.image else ""
@@ -95,20 +95,22 @@ class ResultSaver:
         return source if source in ("png", "tiff", "webp") and not loses(source) else "png"
 
     def _source_format(self) -> str:
-        """The opened image's format where the engine writes it ("jpg" for a JPEG), else ""."""
+        """The opened image's format where Save As offers it ("jpg" for a JPEG), else "" (a
+        BMP's "bmp", which the dialog lacks, showed as PNG and was then taken as picked)."""
         from sr_desktop.engine.imageio.formats import normalize_format
 
         try:
-            return normalize_format((self.session.image.source_format or "") if self.session.image else "")
+            fmt = normalize_format((self.session.image.source_format or "") if self.session.image else "")
         except (SRDesktopError, ValueError):
             return ""
+        return fmt if fmt in SAVE_FORMATS else ""
 
     def _remember_format_choice(self, suggested: str, chosen: str) -> None:
         """Remember a still's format picked over the one suggested ("": the source's own, when
         that is what was picked); one taken as suggested changes nothing (a PNG's PNG would
         have made every JPEG after it suggested as PNG)."""
         if chosen and chosen != suggested:
-            self.settings.set("save_format", "" if chosen == self._source_format() else chosen)
+            self.settings.set("still_format", "" if chosen == self._source_format() else chosen)
 
     def save(self) -> Path | None:
         """Ctrl+S: save to the last Save As target, or ask where."""
