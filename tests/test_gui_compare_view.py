@@ -754,9 +754,15 @@ def test_a_before_strip_too_narrow_for_its_label_has_it_beside_the_divider(qtbot
         wide = paint_before_label(painter, shown, "Before", QFont(), 250)
         narrow = paint_before_label(painter, shown, "Before", QFont(), 70)
         hidden = paint_before_label(painter, shown, "Before", QFont(), 50)
+        # beside an after label, in the room it leaves only (it was drawn under it in a narrow view)
+        after = QRectF(160, 24, 186, 20)
+        beside = paint_before_label(painter, shown, "Before", QFont(), 70, after)
+        crowded = paint_before_label(painter, shown, "Before", QFont(), 70, QRectF(90, 24, 256, 20))
     finally:
         painter.end()
     assert wide is not None and wide.left() < 70 and wide.right() < 250
     assert narrow is not None and narrow.left() >= 70  # beside the divider, on the after side
     assert narrow.width() > wide.width()  # ("◀ " added)
     assert hidden is None  # (no before side in sight)
+    assert beside is not None and beside.left() >= 70 and beside.right() <= after.left()
+    assert crowded is None or crowded.right() <= 90

@@ -540,8 +540,8 @@ class CompareView(PointerGestures, QWidget):
         if right.width() > 0:
             content.paint_after(painter, view, pane, right, checker)
         shown = self._shown_rect(pane)
-        labels = (paint_before_label(painter, shown, content.before_label(), self.font(), x),
-                  paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x))
+        after = paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x)
+        labels = (paint_before_label(painter, shown, content.before_label(), self.font(), x, after), after)
         self._paint_region(painter, pane, labels)
         # The line spans the image as shown (not the empty margin around a small image).
         paint_divider(painter, QRectF(pane.left(), shown.top(), pane.width(), shown.height()), x,
