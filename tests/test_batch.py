@@ -159,8 +159,15 @@ def test_outputs_kept_from_a_run_with_other_settings_are_said(tmp_path: Path):
     png = run_batch(src, out, bicubic(size=OutputSize(width=40), quality=80))  # (new outputs, then kept)
     assert png.totals.ok == 2
     assert run_batch(src, out, bicubic(size=OutputSize(width=40), quality=50)).kept_note == ""
+    # nor the alpha mode of opaque images (it changes only transparency)
+    assert run_batch(src, out, bicubic(size=OutputSize(width=40), alpha="resample")).kept_note == ""
+    save_image(src / "c.png", mode="RGBA", seed=3)
+    run_batch(src, out, bicubic(size=OutputSize(width=40)))
+    assert run_batch(src, out, bicubic(size=OutputSize(width=40), alpha="resample")).kept_note == (
+        "1 output was kept from an earlier run with other settings (alpha model → resample): --existing "
+        "overwrite redoes them")
     redone = run_batch(src, out, bicubic(size=OutputSize(width=60), format="jpg", quality=80, existing="overwrite"))
-    assert redone.totals.ok == 2 and redone.kept_note == ""
+    assert redone.totals.ok == 3 and redone.kept_note == ""
     assert run_batch(src, out, bicubic(size=OutputSize(width=60), format="jpg", quality=80)).kept_note == ""
 
 

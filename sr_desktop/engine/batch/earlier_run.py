@@ -38,8 +38,10 @@ def kept_outputs_note(records: list[FileRecord], options: dict, output_dir: Path
     differing = 0
     for record in kept:
         earlier = writers.get(resolved(Path(record.output)))
-        # (a PNG's quality changes nothing)
-        shaping = [n for n in SHAPING if n != "quality" or format_named_by(record.output) in LOSSY_FORMATS]
+        # (a PNG's quality changes nothing, nor the alpha mode an image without transparency)
+        shaping = [n for n in SHAPING
+                   if (n != "quality" or format_named_by(record.output) in LOSSY_FORMATS)
+                   and (n != "alpha" or _has_transparency(Path(record.output)))]
         made = [f"{name} {_shown(earlier.get(name))} → {_shown(options.get(name))}"
                 for name in shaping if earlier is not None and earlier.get(name) != options.get(name)]
         differing += bool(made)
@@ -74,6 +76,18 @@ def _writers_of(output_dir: Path) -> dict[Path, dict]:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.debug("batch: earlier report %s not read (%s)", report, exc)
     return writers
+
+
+def _has_transparency(path: Path) -> bool:
+    """Whether the image at `path` has an alpha channel or a transparent colour (its header
+    only); True when it cannot be read (then the alpha mode may have mattered)."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(path) as im:
+            return "A" in im.mode or "transparency" in im.info
+    except Exception:  # noqa: BLE001 - any unreadable file: assume it may
+        return True
 
 
 def _shown(value) -> str:
