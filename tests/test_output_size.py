@@ -262,27 +262,29 @@ def test_a_result_enlarged_past_the_models_output_says_so(tmp_path, capsys, qtbo
 
     (tmp_path / "in").mkdir()
     src = _photo(tmp_path / "in" / "a.png")  # 48×32
-    note = ("resized up ×2.08 past bicubic ×2 by Lanczos (interpolated, no detail added: a larger scale adds "
+    note = ("resized up ×2.08 past espcn ×2 by Lanczos (interpolated, no detail added: a larger scale adds "
             "the model's)")
-    assert main(["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "bicubic", "--scale", "2",
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "espcn", "--scale", "2",
                  "--width", "200"]) == 0
     assert f"sr-desktop: note: a.png: {note}" in capsys.readouterr().err.splitlines()
-    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--scale", "2",
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "espcn", "--scale", "2",
                  "--width", "90"]) == 0
     assert "note" not in capsys.readouterr().err
-    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "bicubic", "--scale", "2",
+    from sr_desktop.engine.pipeline.output_size import enlargement_note
+
+    assert enlargement_note((1000, 800), (1004, 803), "espcn", 2) == ""  # (it said "×1.00")
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "espcn", "--scale", "2",
                  "--width", "200", "--report", str(tmp_path / "r.json"), "--no-progress"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["files"][0]["note"] == note
+    # a resampling model's whole result is interpolated: a larger scale would add nothing
     assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out2"), "--model", "nearest", "--scale", "2",
                  "--height", "96", "--report", str(tmp_path / "r2.json"), "--no-progress"]) == 0
-    assert json.loads((tmp_path / "r2.json").read_text())["files"][0]["note"] == (
-        "resized up ×1.50 past nearest ×2 by nearest neighbour (interpolated, no detail added: a larger scale "
-        "adds the model's)")
+    assert json.loads((tmp_path / "r2.json").read_text())["files"][0]["note"] == ""
 
     dialog = SaveAsDialog(tmp_path / "a.png", SaveOptions(format="png"), image_size=(320, 240))
     qtbot.addWidget(dialog)
     label = dialog.size_field.result_label
     dialog.size_field.width_spin.setValue(2000)
-    assert label.text() == "→ 2000×1500, ×6.25 interpolated" and "adding no detail" in label.toolTip()
+    assert label.text() == "→ 2000×1500, ×6.25 interpolated" and "adds no detail" in label.toolTip()
     dialog.size_field.width_spin.setValue(160)
     assert label.text() == "→ 160×120" and label.toolTip() == ""

@@ -11,8 +11,8 @@ from sr_desktop.engine.core.output_size import MAX_SIDE, OutputSize
 #: what a side left at 0 shows
 AUTO = "auto"
 #: the Size row's words for a result enlarged past the model's output
-ENLARGED_TIP = ("Larger than the model made: the rest is interpolated (Lanczos), adding no detail. "
-                "A larger Scale adds the model's own.")
+ENLARGED_TIP = ("Larger than the model made: the part past it is interpolated and adds no detail. "
+                "For a network, a larger Scale gives its own.")
 TOOLTIP = ("Resize the result to fit, after the model's upscale (Lanczos): a width, a height or both "
            "(its aspect ratio is kept). Both auto: the size the model made.")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from sr_desktop.engine.compute.resample import quantize, resize_into, resize_plane
-from sr_desktop.engine.core.errors import OptionError
+from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.output_size import OutputSize
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.imageio.animation import Animation
@@ -38,12 +38,21 @@ def enlargement_note(upscaled: tuple[int, int], exported: tuple[int, int], model
     """What a result enlarged past the model's output says (a photographer's "6000 px wide"
     from a 640-px ×4 result was stretched 9× by Lanczos without a word): "resized up ×9.38
     past span ×4 by Lanczos (interpolated, no detail added: a larger scale adds the
-    model's)"; "" when it was not enlarged. `upscaled`, `exported`: (width, height)."""
+    model's)"; "" when it was not enlarged (by a hundredth at least), and for a resampling
+    model (bicubic, nearest…: its whole result is interpolated, a larger scale adds nothing).
+    `upscaled`, `exported`: (width, height)."""
+    from sr_desktop.engine.models.kinds import ModelKind
+    from sr_desktop.engine.models.registry import get_model_spec
+
     factor = max(exported[0] / upscaled[0], exported[1] / upscaled[1])
-    if factor <= 1.0:
+    if round(factor, 2) <= 1.0:
         return ""
-    method = "nearest neighbour" if OutputSize(upscaled[0]).for_model(model).resampling == "nearest" else "Lanczos"
-    return (f"resized up ×{factor:.2f} past {model} ×{scale} by {method} (interpolated, no detail added: "
+    try:
+        if get_model_spec(model).kind == ModelKind.RESAMPLE:
+            return ""
+    except ModelError:  # (a model no longer listed: said as a network's)
+        pass
+    return (f"resized up ×{factor:.2f} past {model} ×{scale} by Lanczos (interpolated, no detail added: "
             "a larger scale adds the model's)")
 
 
