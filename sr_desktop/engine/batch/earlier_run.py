@@ -38,12 +38,12 @@ def kept_outputs_note(records: list[FileRecord], options: dict, output_dir: Path
     differing = 0
     for record in kept:
         earlier = writers.get(resolved(Path(record.output)))
-        # (a PNG's quality changes nothing, nor the alpha mode an image without transparency)
-        shaping = [n for n in SHAPING
-                   if (n != "quality" or format_named_by(record.output) in LOSSY_FORMATS)
-                   and (n != "alpha" or _has_transparency(Path(record.output)))]
-        made = [f"{name} {_shown(earlier.get(name))} → {_shown(options.get(name))}"
-                for name in shaping if earlier is not None and earlier.get(name) != options.get(name)]
+        differ = [n for n in SHAPING if earlier is not None and earlier.get(n) != options.get(n)]
+        # (a PNG's quality changes nothing, nor the alpha mode an image without transparency:
+        # its header is read only then, not for each of a large re-run's files)
+        made = [f"{name} {_shown(earlier.get(name))} → {_shown(options.get(name))}" for name in differ
+                if (name != "quality" or format_named_by(record.output) in LOSSY_FORMATS)
+                and (name != "alpha" or _has_transparency(Path(record.output)))]
         differing += bool(made)
         changes.update(dict.fromkeys(made))
     if not differing:
