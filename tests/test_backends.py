@@ -948,3 +948,18 @@ def test_a_refused_model_is_refused_at_once_until_openvino_or_the_code_changes(h
         with pytest.raises(BackendError, match="bad_alloc"):
             choose.apply_backend(load_model("espcn", scale=3), "openvino")
     assert len(calls) == 4 and openvino_refusals.refusal_for("espcn", 3, "default") is None
+
+
+def test_a_cancel_during_the_check_is_no_refusal(home, monkeypatch):
+    """A Cancel landing in the model's run on the check image came back as "does not run on
+    a 40×40 check image: cancelled", a refusal, which is now remembered: OpenVINO would have
+    been refused for that model for good. It stays a cancel, and nothing is kept."""
+    model = load_model("span", scale=2)
+
+    def cancelled(*_args, **_kwargs):
+        raise Cancelled()
+
+    monkeypatch.setattr(model.module, "forward", cancelled)
+    with pytest.raises(Cancelled):
+        build_openvino_runner(model)
+    assert not openvino_refusals.refusals_file().exists() or openvino_refusals.refusal_for("span", 2, "ch48") is None

@@ -589,7 +589,7 @@ def _graph_call(model, size: tuple[int, int], seed: int = 0):
     user's ncnn graph that took even sizes only."""
     try:
         return capture_graph_call(model, smooth_test_image(*size, seed=seed))
-    except BackendError:
+    except (BackendError, Cancelled):  # (a Cancel is no failure of the model's: never a refusal kept)
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the network raises
         raise _fails_at(model, size, exc) from None
@@ -629,6 +629,8 @@ def _convert_checked(model, module: torch.nn.Module, kwargs: dict[str, Any], exa
         try:
             with torch.inference_mode():
                 expected = bound(inp).numpy()
+        except Cancelled:
+            raise
         except Exception as exc:  # noqa: BLE001 - (as in _graph_call)
             raise _fails_at(model, size, exc) from None
         try:
