@@ -78,8 +78,8 @@ class SaveOptions:
     ``size``: the box the image is resized to fit first, by `pipeline.animation.write_any`
     (`write_image` refuses it: it writes pixels as they are).
     ``drop_gps``: the kept metadata without the GPS position (EXIF's GPS directory erased,
-    XMP's ``exif:GPS…`` properties left out): a photo published keeps its date, camera and
-    rights, not where it was taken.
+    every XMP property named ``GPS…`` left out: `exif.without_gps`, `xmp.without_gps_xmp`):
+    a photo published keeps its date, camera and rights, not where it was taken.
     """
 
     format: str | None = None
