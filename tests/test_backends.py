@@ -950,10 +950,11 @@ def test_a_refused_model_is_refused_at_once_until_openvino_or_the_code_changes(h
     assert len(calls) == 4 and openvino_refusals.refusal_for("espcn", 3, "default") is None
 
 
-def test_a_cancel_during_the_check_is_no_refusal(home, monkeypatch):
+def test_a_cancel_during_the_check_is_no_refusal(tmp_path, monkeypatch):
     """A Cancel landing in the model's run on the check image came back as "does not run on
     a 40×40 check image: cancelled", a refusal, which is now remembered: OpenVINO would have
     been refused for that model for good. It stays a cancel, and nothing is kept."""
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path))  # (no conversion of it cached: it is checked)
     model = load_model("span", scale=2)
 
     def cancelled(*_args, **_kwargs):
