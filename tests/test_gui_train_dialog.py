@@ -230,6 +230,8 @@ def test_quitting_during_a_run_asks_and_a_restart_fills_the_stopped_run_in(qtbot
     first = window()
     dialog = first.training.open_dialog()
     _fill(dialog, tmp_path, 400)
+    dialog.seed_spin.setValue(7)  # (the dialog's seed: the run's, filled in again with the rest)
+    assert dialog.train_options().seed == 7
     seen = []
     dialog.queue.jobProgress.connect(lambda _job, info: _iteration(info) and seen.append(info.done))
     assert dialog.start()
@@ -246,6 +248,7 @@ def test_quitting_during_a_run_asks_and_a_restart_fills_the_stopped_run_in(qtbot
     again = window().training.open_dialog()
     assert again.out_edit.text() == str(tmp_path / "run") and again.resume_button.isEnabled()
     assert again.arch_combo.currentText() == TINY and again.iterations_spin.value() == 400
+    assert again.seed_spin.value() == 7
     assert again.status_label.text().startswith("The run in run is filled in: Resume continues it")
     # a finished run is not filled in again (Start would be refused there); its images are
     from sr_desktop.cli.main import main

@@ -77,7 +77,7 @@ TRAIN_FIELDS = {
     "--scale": "Scale", "--degradation": "Degradation", "--downscale": "Downscale", "--loss": "Loss",
     "--iterations": "iterations", "--batch": "batch", "--patch": "patch", "--init": "Start from",
     "--device": "Device", "--amp": "Precision", "--backend": "Validate with", "--name": "Name",
-    "--resume": "Resume", "--vgg-weights": "VGG19 weights", "--lr": "Learning rate",
+    "--resume": "Resume", "--vgg-weights": "VGG19 weights", "--lr": "Learning rate", "--seed": "Seed",
     # a model to start from that needs a file, or is gone
     "`sr-desktop models add FILE`": "Models ▸ Add model…", "'sr-desktop models'": "Start from",
 }
@@ -181,6 +181,10 @@ class TrainDialog(QDialog):
         self.iterations_spin = self._spin(10, 10_000_000, 10_000)
         self.batch_spin = self._spin(1, 1024, 16)
         self.patch_spin = self._spin(8, 512, 48)
+        self.seed_spin = self._spin(0, 2**31 - 1, 0)
+        self.seed_spin.setToolTip("The seed of the run's random draws (initial weights, patches, degradations): the "
+                                  "same seed, data and settings give the same run, another seed another one, as "
+                                  "train --seed. Resume keeps the run's own")
         self.lr_edit = QLineEdit()
         self.lr_edit.setPlaceholderText(f"auto: {rate_text(DEFAULT_LR)} from scratch, {rate_text(FINE_TUNE_LR)} from a "
                                         "model")
@@ -241,6 +245,7 @@ class TrainDialog(QDialog):
             sizes_row.addWidget(spin)
         form.addRow("", sizes)
         form.addRow("Learning rate", self.lr_edit)
+        form.addRow("Seed", self.seed_spin)
         form.addRow("Start from", self.init_combo)
         form.addRow("Device", self.device_combo)
         form.addRow("Precision", self.amp_combo)
@@ -357,7 +362,7 @@ class TrainDialog(QDialog):
             batch=self.batch_spin.value(), patch=self.patch_spin.value(), device=self.device_combo.currentText(),
             name=self.name_edit.text().strip() or None, downscales=self._downscales(),
             backend=self.backend_combo.currentText(), amp=self.amp_combo.currentText(),
-            vgg_weights=self.vgg_edit.text().strip() or None, lr=self._lr(),
+            vgg_weights=self.vgg_edit.text().strip() or None, lr=self._lr(), seed=self.seed_spin.value(),
         )
 
     def _lr(self) -> float | None:
@@ -449,7 +454,7 @@ class TrainDialog(QDialog):
         if isinstance(run.get("arch"), str):
             self.arch_combo.setCurrentText(run["arch"])
         for spin, key in ((self.scale_spin, "scale"), (self.batch_spin, "batch"), (self.patch_spin, "patch"),
-                          (self.iterations_spin, "iterations")):
+                          (self.iterations_spin, "iterations"), (self.seed_spin, "seed")):
             if isinstance(run.get(key), int) and spin.minimum() <= run[key] < 2**31:
                 # (a command-line run may go beyond the box's range: it was cut to the range,
                 # and Resume then ran another length or was refused)
@@ -477,7 +482,7 @@ class TrainDialog(QDialog):
 
     def resume(self) -> bool:
         """Continue the run in the Run folder from its checkpoint, with the form's options and
-        the run's own for what the form has no field for (seed, optimizer, EMA, schedule…) and
+        the run's own for its seed and what the form has no field for (optimizer, EMA, schedule…) and
         for an empty Learning rate; what a checkpoint cannot change is refused in one line, as
         ``train --resume``."""
         if self.is_running() or not self._run_folder_checkpoint():
