@@ -96,3 +96,32 @@ def test_the_table_keeps_its_columns_with_wide_characters_in_a_name():
     columns = ("SCALES", "x2", "x4")
     cells_before = [terminal_width(line[:line.index(column)]) for line, column in zip(lines, columns, strict=True)]
     assert cells_before == [20, 20, 20]
+
+
+def test_clear_cache_frees_the_converted_models_and_nothing_outside(tmp_path, capsys, monkeypatch):
+    """The converted weights and OpenVINO conversions (tens of MB each) had no command to free
+    them, only a folder to find: `models clear-cache` empties the cache and says how much it
+    freed; a link in it goes as a link, what it leads to stays; the added models stay."""
+    from sr_desktop.engine.core import paths
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    cache = paths.cache_dir()
+    (cache / "models").mkdir(parents=True)
+    (cache / "models" / "ncnn-1.safetensors").write_bytes(bytes(1_500_000))
+    (cache / "openvino" / "0").mkdir(parents=True)
+    (cache / "openvino" / "0" / "model.bin").write_bytes(bytes(500_000))
+    (cache / "backends.json").write_text("{}")
+    outside = tmp_path / "photos"
+    outside.mkdir()
+    (outside / "keep.png").write_bytes(b"mine")
+    (cache / "link").symlink_to(outside, target_is_directory=True)
+    added = paths.data_dir() / "custom_models"
+    added.mkdir(parents=True)
+    (added / "mine.pth").write_bytes(b"weights")
+
+    assert main(["models", "clear-cache"]) == 0
+    assert capsys.readouterr().out == f"freed 2.0 MB in {cache} (made again at their next use)\n"
+    assert list(cache.iterdir()) == []
+    assert (outside / "keep.png").read_bytes() == b"mine" and (added / "mine.pth").exists()
+    assert main(["models", "clear-cache", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"freed_bytes": 0, "folder": str(cache), "kept": []}

@@ -24,7 +24,8 @@ def add_parser(subparsers) -> None:
         description="List the available models with their scales, variants and tags, add "
         "a custom model: `sr-desktop models add FILE [--name NAME]` (.pth, .safetensors, "
         "or an ncnn .param with its .bin next to it), or remove one you added: "
-        "`sr-desktop models remove ID`.",
+        "`sr-desktop models remove ID`; free the room the converted models take: "
+        "`sr-desktop models clear-cache`.",
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=run)
@@ -38,6 +39,11 @@ def add_parser(subparsers) -> None:
     remove = actions.add_parser("remove", help="remove a custom model added earlier")
     remove.add_argument("model_id", metavar="ID", help="id of the custom model (see `sr-desktop models`)")
     remove.set_defaults(func=run)
+    clear = actions.add_parser(
+        "clear-cache", help="delete the converted weights, OpenVINO conversions and measured backends "
+        "(each is made again at its next use) and say how much room that freed")
+    clear.add_argument("--json", action="store_true", help='print {"freed_bytes": N, "folder": PATH, "kept": [...]}')
+    clear.set_defaults(func=run)
 
 
 class _HelpNamingArchitectures(argparse.Action):
@@ -164,11 +170,28 @@ def _table(specs) -> str:
     return "\n".join(lines)
 
 
+def _clear_cache(args: argparse.Namespace) -> int:
+    """``models clear-cache``: 0, or 1 when something could not be deleted (each said)."""
+    from sr_desktop.engine.core import paths
+    from sr_desktop.engine.models.user_cache import clear_cache
+
+    freed, kept = clear_cache()
+    if args.json:
+        print(json.dumps({"freed_bytes": freed, "folder": str(paths.cache_dir()), "kept": kept}, indent=2))
+    else:
+        print(f"freed {freed / 1e6:.1f} MB in {paths.cache_dir()} (made again at their next use)")
+        for why in kept:
+            print(f"sr-desktop: error: not deleted: {why}", file=sys.stderr)
+    return 1 if kept else 0
+
+
 def run(args: argparse.Namespace) -> int:
     """List models, or add one (``models add``). Errors are `ModelError` (one line)."""
     from sr_desktop.engine.models import registry
 
     action = getattr(args, "models_action", None)
+    if action == "clear-cache":
+        return _clear_cache(args)
     if action in ("add", "remove"):
         try:
             from sr_desktop.engine.models import custom
