@@ -257,6 +257,16 @@ def is_per_image(model_id: str) -> bool:
         return False
 
 
+def is_resample(model_id: str) -> bool:
+    """Whether `model_id` is a resampling method (bicubic, lanczos, nearest: kind
+    `ModelKind.RESAMPLE`). Read from the manifest alone, where every one is: an added model
+    never is one, and finding an added model's spec lists them all (3.4 ms here) for each image
+    of a batch."""
+    return any(entry.get("id") == model_id
+               and ModelKind.parse(entry.get("kind", ModelKind.FEEDFORWARD)) == ModelKind.RESAMPLE
+               for entry in _read_manifest(str(MANIFEST)))
+
+
 def variants_at(spec: ModelSpec, scale: int) -> list[str]:
     """The variants of `spec` available at native `scale` (all listed variants when they are
     not per-scale: a model of another kind than feedforward, a custom model)."""

@@ -15,10 +15,17 @@ from sr_desktop.engine.core import paths
 log = logging.getLogger(__name__)
 
 
-def cache_bytes(folder: Path | None = None) -> int:
-    """The bytes of the files under `folder` (the user cache by default), links not followed."""
+def cache_bytes(path: Path | None = None) -> int:
+    """The bytes of the files under `path` (the user cache by default; a file or link: its
+    own), links not followed."""
+    path = path or paths.cache_dir()
+    if path.is_symlink() or not path.is_dir():
+        try:
+            return os.lstat(path).st_size
+        except OSError:
+            return 0
     total = 0
-    for root, _dirs, files in os.walk(folder or paths.cache_dir()):
+    for root, _dirs, files in os.walk(path):
         for name in files:
             try:
                 total += os.lstat(os.path.join(root, name)).st_size
@@ -40,7 +47,7 @@ def clear_cache() -> tuple[int, list[str]]:
     except OSError as exc:
         return 0, [f"{root}: {exc.strerror or exc}"]
     for entry in entries:
-        size = cache_bytes(entry) if entry.is_dir() and not entry.is_symlink() else _size(entry)
+        size = cache_bytes(entry)
         try:
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
@@ -51,10 +58,3 @@ def clear_cache() -> tuple[int, list[str]]:
             log.info("cache: cannot delete %s (%s)", entry, exc)
             kept.append(f"{entry.name}: {exc.strerror or exc}")
     return freed, kept
-
-
-def _size(path: Path) -> int:
-    try:
-        return os.lstat(path).st_size
-    except OSError:
-        return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from sr_desktop.engine.compute.resample import quantize, resize_into, resize_plane
-from sr_desktop.engine.core.errors import ModelError, OptionError
+from sr_desktop.engine.core.errors import OptionError
 from sr_desktop.engine.core.output_size import OutputSize
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.imageio.animation import Animation
@@ -41,17 +41,11 @@ def enlargement_note(upscaled: tuple[int, int], exported: tuple[int, int], model
     model's)"; "" when it was not enlarged (by a hundredth at least), and for a resampling
     model (bicubic, nearest…: its whole result is interpolated, a larger scale adds nothing).
     `upscaled`, `exported`: (width, height)."""
-    from sr_desktop.engine.models.kinds import ModelKind
-    from sr_desktop.engine.models.registry import get_model_spec
+    from sr_desktop.engine.models.registry import is_resample
 
     factor = max(exported[0] / upscaled[0], exported[1] / upscaled[1])
-    if round(factor, 2) <= 1.0:
+    if round(factor, 2) <= 1.0 or is_resample(model):
         return ""
-    try:
-        if get_model_spec(model).kind == ModelKind.RESAMPLE:
-            return ""
-    except ModelError:  # (a model no longer listed: said as a network's)
-        pass
     return (f"resized up ×{factor:.2f} past {model} ×{scale} by Lanczos (interpolated, no detail added: "
             "a larger scale adds the model's)")
 
