@@ -334,7 +334,7 @@ class Trainer:
             self.net.module.load_state_dict(self.ckpt.tensors["net"])
         elif o.init:
             self.net = network_from_model(o.init, o.scale)
-            wanted = parse_arch_spec(o.arch)[0]
+            wanted, asked = parse_arch_spec(o.arch)
             sizes = written_sizes(o.arch)  # (an alias's presets are not asked for: the model's are kept)
             if self.net.arch != wanted:
                 raise TrainingError(f"--init {o.init} is a {self.net.arch} model, not {wanted} (--arch)")
@@ -346,7 +346,7 @@ class Trainer:
                 raise TrainingError(f"--init {o.init} has {', '.join(differing)}, not what --arch {o.arch} "
                                     f"asks for: a fine-tuning keeps the model's sizes (--arch {wanted})")
             # an alias's preset sizes (EDSR-baseline's 64 features) give way to the model's: said
-            preset = {key: value for key, value in parse_arch_spec(o.arch)[1].items() if key not in sizes}
+            preset = {key: value for key, value in asked.items() if key not in sizes}
             kept = [key for key, value in preset.items() if key in self.net.params and self.net.params[key] != value]
             if kept:
                 alias = o.arch.partition(":")[0]
