@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -125,3 +126,34 @@ def test_clear_cache_frees_the_converted_models_and_nothing_outside(tmp_path, ca
     assert (outside / "keep.png").read_bytes() == b"mine" and (added / "mine.pth").exists()
     assert main(["models", "clear-cache", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"freed_bytes": 0, "folder": str(cache), "kept": []}
+
+
+def test_clear_cache_says_what_it_could_not_delete_and_fails(tmp_path, capsys, monkeypatch):
+    """An entry in use elsewhere or without permission is named on stderr with why, the rest
+    is deleted and counted, and the exit status is 1 (the JSON lists it under "kept")."""
+    import shutil
+
+    from sr_desktop.engine.core import paths
+    from sr_desktop.engine.models import user_cache
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    cache = paths.cache_dir()
+    (cache / "models").mkdir(parents=True)
+    (cache / "models" / "ncnn-1.safetensors").write_bytes(bytes(1_000_000))
+    (cache / "openvino").mkdir()
+    (cache / "openvino" / "model.bin").write_bytes(bytes(300_000))
+    real_rmtree = shutil.rmtree
+
+    def refuse_openvino(path, *args, **kwargs):
+        if Path(path).name == "openvino":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(user_cache.shutil, "rmtree", refuse_openvino)
+    assert main(["models", "clear-cache"]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"freed 1.0 MB in {cache} (made again at their next use)\n"
+    assert err == "sr-desktop: error: not deleted: openvino: Permission denied\n"
+    assert sorted(p.name for p in cache.iterdir()) == ["openvino"]
+    assert main(["models", "clear-cache", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["kept"] == ["openvino: Permission denied"]

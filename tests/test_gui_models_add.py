@@ -400,3 +400,40 @@ def test_an_index_that_cannot_be_read_is_named_and_its_models_stay_listed(qtbot,
     assert win.message_bar.text().startswith(f"The custom model index {index} cannot be read (")
     assert "The models found in its folder are listed" in win.message_bar.text()
     assert spec.id in model_ids(win.picker)
+
+
+def test_models_clear_cache_asks_then_frees_the_cache_and_says_what_stayed(window, monkeypatch):
+    """The user cache (tens of MB per converted network) could be emptied only with `sr-desktop
+    models clear-cache`: Models ▸ Clear model cache… asks with its size, deletes it, says how
+    much it freed, and names what could not be deleted."""
+    from sr_desktop.engine.core import paths
+    from sr_desktop.engine.models import user_cache
+
+    cache = paths.cache_dir()
+    (cache / "models").mkdir(parents=True, exist_ok=True)
+    (cache / "models" / "ncnn-test.safetensors").write_bytes(bytes(3 * 1024 * 1024))
+    assert window.clear_cache_action in window.models_menu.actions()
+    size = user_cache.cache_bytes()
+    asked = []
+    window.model_adder.ask_clear_cache = lambda n, folder: asked.append((n, folder)) or False
+    assert window.clear_cache_dialog() is None  # cancelled: nothing deleted
+    assert asked == [(size, cache)] and (cache / "models" / "ncnn-test.safetensors").exists()
+
+    window.model_adder.ask_clear_cache = lambda n, folder: True
+    assert window.clear_cache_dialog() == size
+    assert list(cache.iterdir()) == []
+    assert window.statusBar().currentMessage() == (
+        f"Freed {size / 1024 ** 2:.1f} MiB of the model cache (made again at each model's next use)")
+    window.model_adder.ask_clear_cache = lambda n, folder: pytest.fail("nothing to ask about")
+    assert window.clear_cache_dialog() is None
+    assert window.statusBar().currentMessage() == "The model cache is empty: nothing to clear"
+
+    (cache / "openvino").mkdir()
+    (cache / "openvino" / "a.bin").write_bytes(b"x")
+    (cache / "backends.json").write_text("{}")
+    monkeypatch.setattr(user_cache, "clear_cache", lambda: (2, ["openvino: Permission denied"]))
+    window.model_adder.ask_clear_cache = lambda n, folder: True
+    assert window.clear_cache_dialog() == 2
+    assert window.message_bar.text() == (
+        "Freed 2 B of the model cache (made again at each model's next use); not deleted: "
+        "openvino: Permission denied")

@@ -47,6 +47,7 @@ class ActionTarget(Protocol):
     def cancel_jobs(self) -> None: ...
     def add_model_dialog(self): ...
     def remove_model_dialog(self): ...
+    def clear_cache_dialog(self): ...
     def set_region_tool(self, on: bool) -> None: ...
     def set_compare_mode(self, mode: str) -> None: ...
     def show_shortcuts(self): ...
@@ -108,6 +109,9 @@ def build_actions(w: ActionTarget) -> None:
                            "Add your own model file (.pth, .safetensors, or an ncnn .param with its .bin)")
     w.remove_model_action = a("&Remove model…", w.remove_model_dialog, None,
                               "Take one of the models you added out of the list")
+    w.clear_cache_action = a("&Clear model cache…", w.clear_cache_dialog, None,
+                             "Delete the converted weights and OpenVINO conversions (made again at each "
+                             "model's next use) to free their room")
     w.fit_action = a("Zoom to &fit", lambda: w.compare.zoom_fit(), "Ctrl+0", "The whole image in the view (Ctrl+0)")
     w.zoom_actions = [
         a(f"Zoom {int(factor * 100)} %", lambda f=factor: w.compare.set_magnification(f), key,
@@ -167,6 +171,8 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
     w.models_menu = bar.addMenu("&Models")
     w.models_menu.addAction(w.add_model_action)
     w.models_menu.addAction(w.remove_model_action)
+    w.models_menu.addSeparator()
+    w.models_menu.addAction(w.clear_cache_action)
 
     view = bar.addMenu("&View")
     view.addAction(w.split_action)

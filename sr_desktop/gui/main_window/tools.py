@@ -23,6 +23,7 @@ from sr_desktop.engine.core.errors import (
     one_line,
 )
 from sr_desktop.engine.core.paths import is_bundled
+from sr_desktop.engine.core.text import human_bytes
 from sr_desktop.gui.key_text import with_native_keys
 from sr_desktop.gui.main_window.feedback import Feedback, say_unexpected
 from sr_desktop.gui.main_window.message_bar import MessageBar
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 AskModelFile = Callable[[], "str | Path | None"]
 #: ask_model_to_remove(the user's models) -> the one to remove or None (injectable for tests)
 AskModelToRemove = Callable[[list], "object | None"]
+#: ask_clear_cache(its bytes, its folder) -> True to empty it (injectable for tests)
+AskClearCache = Callable[[int, Path], bool]
 #: what `models add` reads (its help names .pth / .pt / .safetensors / ncnn .param + .bin;
 #: .ckpt holds the same PyTorch checkpoints): the dialog hid .pt, .ckpt and .bin
 MODEL_FILE_FILTER = "Models (*.pth *.pt *.ckpt *.safetensors *.param *.bin);;All files (*)"
@@ -44,8 +47,9 @@ KERNEL_PANEL_TITLE = "Blur kernel"
 
 
 class ModelAdder:
-    """Models ▸ Add model… and Remove model…: a user's model file, registered, listed in the picker and
-    selected; one of the user's models taken out of the list (its stored copy deleted)."""
+    """Models ▸ Add model…, Remove model… and Clear model cache…: a user's model file, registered,
+    listed in the picker and selected; one of the user's models taken out of the list (its stored
+    copy deleted); the conversions the models left in the user cache deleted."""
 
     def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings, feedback: Feedback,
                  message_bar: MessageBar, metrics_panel=None, ask_model_file: AskModelFile | None = None) -> None:
@@ -57,6 +61,7 @@ class ModelAdder:
         self.metrics_panel = metrics_panel
         self.ask_model_file: AskModelFile = ask_model_file or self._ask_model_file_dialog
         self.ask_model_to_remove: AskModelToRemove = self._ask_model_to_remove_dialog
+        self.ask_clear_cache: AskClearCache = self._ask_clear_cache_dialog
         # models added or removed outside this window (a shell, another window) show up here
         watch_for(parent).connect(self.refresh_models)
         self._index_problem_said: str | None = None
@@ -184,6 +189,53 @@ class ModelAdder:
         instead = f"; {now.name} is selected" if was_selected and now is not None else ""
         self.feedback.show_status(f"Removed model {spec.name} ({spec.id}){instead}", 8000)
         return spec
+
+    def clear_cache_dialog(self) -> int | None:
+        """Models ▸ Clear model cache…: after asking, delete the converted weights, OpenVINO
+        conversions and measured backends (`user_cache.clear_cache`, as `sr-desktop models
+        clear-cache`); the bytes freed, or None when nothing was deleted. What cannot be
+        deleted is said in one line; all of it is made again at its next use."""
+        from sr_desktop.engine.core import paths
+        from sr_desktop.engine.models.user_cache import cache_bytes, clear_cache
+
+        try:
+            folder = paths.cache_dir()
+            size = run_beside_ui(cache_bytes)
+        except OSError as exc:  # a file where the cache folder belongs, no permission
+            self.feedback.show_error(f"Cannot read the model cache: {exc.strerror or exc}")
+            return None
+        if size == 0:
+            self.feedback.show_status("The model cache is empty: nothing to clear", 8000)
+            return None
+        if not self.ask_clear_cache(size, folder):
+            return None
+        try:
+            freed, kept = run_beside_ui(clear_cache)
+        except Exception as exc:  # noqa: BLE001 - a bug, said and logged
+            say_unexpected(self.feedback, "Cannot clear the model cache", exc)
+            return None
+        self.picker.fit_backends()  # (OpenVINO's refusals were in it: offered again)
+        done = (f"Freed {human_bytes(freed)} of the model cache (made again at each model's next use)"
+                if freed else "Nothing was deleted from the model cache")
+        if kept:
+            more = f" and {len(kept) - 1} more" if len(kept) > 1 else ""
+            self.feedback.show_error(f"{done}; not deleted: {kept[0]}{more}")
+        else:
+            self.feedback.show_status(done, 8000)
+        return freed
+
+    def _ask_clear_cache_dialog(self, size: int, folder: Path) -> bool:
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Question, "Clear model cache",
+                          f"Delete {human_bytes(size)} of converted weights, OpenVINO conversions and "
+                          "measured backend choices?", QMessageBox.StandardButton.Cancel, self.parent)
+        box.setInformativeText("Your models stay. Each model's first run after this converts it again "
+                               f"(seconds to a minute). The folder: {folder}")
+        clear = box.addButton("Clear", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is clear
 
     def _ask_model_to_remove_dialog(self, mine: list):
         from PySide6.QtWidgets import QInputDialog

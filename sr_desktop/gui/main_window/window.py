@@ -485,6 +485,10 @@ class MainWindow(QMainWindow):
         """Models ▸ Remove model…"""
         return self.model_adder.remove_model_dialog()
 
+    def clear_cache_dialog(self):
+        """Models ▸ Clear model cache…"""
+        return self.model_adder.clear_cache_dialog()
+
     def add_model(self, path):
         """Register a user's model file and select it (its ModelSpec, or None)."""
         return self.model_adder.add_model(Path(path))
