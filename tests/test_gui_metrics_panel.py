@@ -932,3 +932,46 @@ def test_the_no_reference_rows_say_which_way_is_better(qtbot):
     assert list(rows) == ["Sharpness", "Laplacian", "NIQE ↓", "Consistency ↑"]
     assert "Lower looks more natural" in rows["NIQE ↓"] and "higher is better" in rows["Consistency ↑"]
     assert all(rows.values())  # the row names explain themselves on hover, not only the numbers
+
+
+def test_save_view_writes_the_map_or_evaluated_result_shown_whole(qtbot, panel, tmp_path):
+    """The maps and an evaluated model's result were only on screen (File ▸ Save writes the
+    upscale result): Save view… writes what the after side shows, whole, as PNG or TIFF, named
+    after the image, the model and the map; the line says what it saved; other formats and the
+    opened image itself are refused in one line."""
+    from sr_desktop.engine.imageio import read_image
+
+    photo = tmp_path / "photo.png"
+    image = Image(textured_pixels(), path=photo)
+    panel.set_image(image)
+    assert panel.view_section.save_button.isHidden()  # nothing but the upscale result to show
+    run_evaluation(qtbot, panel, scale=2)
+    panel.show_evaluated_model("lanczos")
+    assert not panel.view_section.save_button.isHidden()
+    suggested = []
+    panel.ask_view_path = lambda path: suggested.append(path) or tmp_path / "sr"
+    written = panel.save_view()
+    assert suggested == [tmp_path / "photo_x2_lanczos_evaluate.png"]
+    assert written == tmp_path / "sr.png"
+    assert np.array_equal(read_image(written).pixels, panel.evaluated_pixels("lanczos"))
+    assert panel.view_section.saved.text() == "Saved Lanczos ×2 (evaluate) as sr.png"
+
+    with qtbot.waitSignal(panel.showPixels, timeout=WAIT_MS):
+        panel.set_view_mode("ssim")
+    assert panel.view_section.saved.text() == ""  # (about the result, no longer shown)
+    panel.ask_view_path = lambda path: suggested.append(path) or path.with_suffix(".tif")
+    written = panel.save_view()
+    assert suggested[-1] == tmp_path / "photo_x2_lanczos_ssim.png"
+    assert np.array_equal(read_image(written).pixels, panel.display_pixels_for_mode("ssim"))
+    assert panel.view_section.saved.text() == "Saved the SSIM map of Lanczos ×2 (evaluate) as photo_x2_lanczos_ssim.tif"
+
+    assert panel.save_view(tmp_path / "map.jpg") is None and not (tmp_path / "map.jpg").exists()
+    assert panel.view_section.saved.text() == (f"Not saved: cannot write {tmp_path / 'map.jpg'}: a view is saved as "
+                                               "PNG or TIFF (.png, .tif), which keep its values exactly")
+    photo.write_bytes(b"the user's file")
+    assert panel.save_view(photo) is None and photo.read_bytes() == b"the user's file"
+    assert panel.view_section.saved.text().startswith("Not saved: ")
+
+    panel.show_upscale_result()  # no upscale result: no subject, nothing to save
+    panel.set_view_mode("result")
+    assert panel.view_section.save_button.isHidden() and panel.save_view(tmp_path / "x.png") is None

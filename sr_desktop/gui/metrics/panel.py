@@ -91,6 +91,9 @@ class MetricsPanel(QWidget):
         self._state = MetricsState()
         self._closed = False
         self._run_settings = RunSettings()
+        #: ask_view_path(suggested path) -> the chosen path or None (a file dialog; injectable)
+        self.ask_view_path: Callable[[Path], Path | None] = self._ask_view_path_dialog
+        self._saved_view: tuple | None = None  # (subject key, mode) the "Saved …" line is about
 
         self._measure_queue = JobQueue(self, runner=run_task)
         self._measure_queue.jobFinished.connect(self._on_measure_finished)
@@ -138,6 +141,7 @@ class MetricsPanel(QWidget):
         layout.addStretch(1)
         self.view_section.modeClicked.connect(self.set_view_mode)
         self.view_section.back_to_result.clicked.connect(self.show_upscale_result)
+        self.view_section.save_button.clicked.connect(lambda _checked=False: self.save_view())
         self.evaluate_section.runRequested.connect(self._on_run_requested)
         self.evaluate_section.cancel_button.clicked.connect(self.cancel_evaluation)
         self.evaluate_section.leaderboard.modelActivated.connect(self.show_evaluated_model)
@@ -397,6 +401,42 @@ class MetricsPanel(QWidget):
             self.viewModeChanged.emit("result")
         self._show_current()
 
+    def save_view(self, path: str | Path | None = None) -> Path | None:
+        """Save view…: the map or evaluated model's result the after side shows, whole, as PNG
+        or TIFF (`view_saving`); asks for the path when not given. The path written, or None
+        (nothing to save, cancelled, or refused: said in the section's line)."""
+        from sr_desktop.gui.metrics.view_saving import shown_view, suggested_view_path, write_view
+        from sr_desktop.gui.worker import run_beside_ui
+
+        view = shown_view(self._state)
+        if view is None:
+            return None
+        if path is None:
+            path = self.ask_view_path(suggested_view_path(self._state.image, view.name_tail))
+            if not path:
+                return None
+        path = Path(path)
+        if not path.suffix:  # (a name typed without one, where the dialog adds none)
+            path = path.with_suffix(".png")
+        image_path = getattr(self._state.image, "path", None)
+        try:
+            written = run_beside_ui(lambda: write_view(view, path, (image_path,) if image_path else ()))
+        except (SRDesktopError, OSError) as exc:
+            self.view_section.saved.setText(f"Not saved: {one_line(exc)}")
+            return None
+        source = self._state.map_source()
+        self._saved_view = (source.key, self._state.mode) if source is not None else None
+        self.view_section.saved.setText(f"Saved {view.what} as {written.name}")
+        return written
+
+    def _ask_view_path_dialog(self, suggested: Path) -> Path | None:
+        from PySide6.QtWidgets import QFileDialog
+
+        from sr_desktop.gui.metrics.view_saving import VIEW_FILE_FILTER
+
+        name, _ = QFileDialog.getSaveFileName(self, "Save view", str(suggested), VIEW_FILE_FILTER)
+        return Path(name) if name else None
+
     def show_upscale_result(self) -> None:
         """Leave the evaluated model: the maps and the after side are the upscale again."""
         if self._state.selected_model is None:
@@ -572,6 +612,12 @@ class MetricsPanel(QWidget):
         evaluated = source is not None and source.key[0] == "eval"
         self.back_to_result.setVisible(evaluated and st.result is not None)
         self.view_note.setText(st.view_note())
+        from sr_desktop.gui.metrics.view_saving import shown_view
+
+        self.view_section.save_button.setVisible(shown_view(st) is not None)
+        if self._saved_view != ((source.key, st.mode) if source is not None else None):
+            self.view_section.saved.setText("")  # (about a view no longer shown)
+            self._saved_view = None
 
     def _refresh_leaderboard(self) -> None:
         self.leaderboard.set_rows(self._state.leader_rows())

@@ -1,6 +1,7 @@
 """The metrics panel's "View" section: what the compare view's after side shows (the
-result, or a difference / SSIM / gradient map), a note on its subject and reference, and
-a way back from an evaluated model to the upscale result."""
+result, or a difference / SSIM / gradient map), a note on its subject and reference, a way
+back from an evaluated model to the upscale result, and Save view… for a map or an
+evaluated model's result (`view_saving`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ MODE_TIPS = {
 
 
 class ViewSection(QGroupBox):
-    """One exclusive button per view mode, a note line and "Show the upscale result"."""
+    """One exclusive button per view mode, a note line, "Show the upscale result" and
+    "Save view…" with the line saying what it saved."""
 
     #: a mode button was clicked
     modeClicked = Signal(str)
@@ -55,6 +57,15 @@ class ViewSection(QGroupBox):
         self.back_to_result = QPushButton("Show the upscale result", self)
         self.back_to_result.setToolTip("Leave the evaluated model and show the last upscale again")
         layout.addWidget(self.back_to_result)
+        self.save_button = QPushButton("Save view…", self)
+        self.save_button.setObjectName("saveView")
+        self.save_button.setToolTip("Save the map or the evaluated model's result shown on the after side, "
+                                    "whole and at its full size, as PNG or TIFF (File ▸ Save saves the "
+                                    "upscale result)")
+        layout.addWidget(self.save_button)
+        self.saved = WrapLabel("", self)
+        self.saved.setObjectName("viewSaved")
+        layout.addWidget(self.saved)
 
     def check_mode(self, mode: str) -> None:
         """Check `mode`'s button (emits nothing)."""
