@@ -172,6 +172,35 @@ def test_save_sr_writes_each_models_images_as_measured(dataset, tmp_path, capsys
     assert (tmp_path / "a-file").read_text() == "not a folder"
 
 
+def test_save_maps_writes_the_metrics_panels_maps_beside_the_sr_images(dataset, tmp_path, capsys):
+    """The window's Save view… writes a map; the command line had no way to: --save-maps writes
+    each SR image's difference, SSIM and gradient maps against its HR, the panel's own."""
+    from sr_desktop.engine.metrics import maps
+
+    saved = tmp_path / "figures"
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--save-maps", "-q"]) == 2
+    assert "--save-maps writes beside the SR images: give --save-sr DIR too" in capsys.readouterr().err
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "span", "--no-niqe", "-q",
+                 "--save-sr", str(saved), "--save-maps"]) == 0
+    assert sorted(p.name for p in (saved / "span").iterdir()) == [
+        "a_rgb.png", "a_rgb_difference.png", "a_rgb_gradient.png", "a_rgb_ssim.png",
+        "b_gray.png", "b_gray_difference.png", "b_gray_gradient.png", "b_gray_ssim.png"]
+    for name, mode in (("a_rgb", "RGB"), ("b_gray", "L")):
+        hr = np.asarray(PILImage.open(dataset / f"{name}.png").convert(mode))
+        hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]
+        sr = np.asarray(PILImage.open(saved / "span" / f"{name}.png"))
+        for map_name, expected in (("difference", maps.difference_map(sr, hr)),
+                                   ("ssim", maps.ssim_display_map(sr, hr)), ("gradient", maps.gradient_map(sr))):
+            written = np.asarray(PILImage.open(saved / "span" / f"{name}_{map_name}.png"))
+            assert written.shape == (*sr.shape[:2], 3) and np.array_equal(written, expected), (name, map_name)
+    capsys.readouterr()
+    for name in ("a_rgb", "b_gray"):  # the maps alone are still refused without --overwrite
+        (saved / "span" / f"{name}.png").unlink()
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "span", "--save-sr", str(saved),
+                 "--save-maps"]) == 2
+    assert f"--save-sr: {saved / 'span' / 'a_rgb_difference.png'} exists (and 5 more)" in capsys.readouterr().err
+
+
 def test_bench_two_models_through_the_engine(dataset, tmp_path):
     out_json = tmp_path / "r.json"
     rc = main(["bench", "--dataset", str(dataset), "--scale", "3", "--model", "bicubic",

@@ -86,6 +86,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--save-sr", type=path_arg, metavar="DIR",
                         help="also write each model's SR images, as measured (8-bit PNG), to DIR/MODEL/IMAGE.png: "
                         "for a paper's figures")
+    parser.add_argument("--save-maps", action="store_true",
+                        help="with --save-sr, also write each SR image's difference, SSIM and gradient maps "
+                        "against its HR, as the app's Metrics panel shows them, to "
+                        "DIR/MODEL/IMAGE_difference.png, IMAGE_ssim.png, IMAGE_gradient.png (a difference "
+                        "map's brightest is that image's 99.5th percentile of |SR − HR|)")
     parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
                         help="auto|cpu|cuda|cuda:N|mps|vulkan|vulkan:N (default: auto; vulkan runs the model zoo's "
                         "models, see `sr-desktop devices`)")
@@ -141,7 +146,7 @@ def _check_save_sr(args: argparse.Namespace, models: list[str], images: list[Pat
     from sr_desktop.engine.imageio import resolved
     from sr_desktop.engine.imageio.atomic import file_target_refusal
     from sr_desktop.engine.metrics.errors import EvaluationError
-    from sr_desktop.engine.metrics.evaluate import image_names, sr_image_path
+    from sr_desktop.engine.metrics.evaluate import SAVED_MAPS, image_names, map_image_path, sr_image_path
 
     folder = Path(args.save_sr)
     if resolved(folder).is_relative_to(resolved(Path(args.dataset))):
@@ -151,7 +156,11 @@ def _check_save_sr(args: argparse.Namespace, models: list[str], images: list[Pat
     if (why := file_target_refusal(folder / "x.png", make_folders=True)) is not None:
         raise EvaluationError(f"--save-sr {folder}: {why}")
     names = image_names(images).values()
-    there = [path for model in models for name in names if (path := sr_image_path(folder / model, name)).exists()]
+    written = [sr_image_path(folder / model, name) for model in models for name in names]
+    if args.save_maps:
+        written += [map_image_path(folder / model, name, mode) for model in models for name in names
+                    for mode in SAVED_MAPS]
+    there = [path for path in written if path.exists()]
     if there and not args.overwrite:
         more = f" (and {len(there) - 1} more)" if len(there) > 1 else ""
         raise EvaluationError(f"--save-sr: {there[0]} exists{more} (use --overwrite to replace them)")
@@ -195,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
             if resolved(path) == resolved(other):
                 raise EvaluationError(f"{flag} and {other_flag} name the same file {path}")
     models = list(dict.fromkeys(args.model or [MATLAB_BICUBIC_ID]))  # a model named twice is measured once
+    if args.save_maps and args.save_sr is None:
+        raise EvaluationError("--save-maps writes beside the SR images: give --save-sr DIR too")
     if args.save_sr is not None:
         _check_save_sr(args, models, dataset_images)
     degradation = parse_degradation(args.degradation)
@@ -222,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
             backend=args.backend,
             precision=args.precision,
             save_sr=args.save_sr,
+            save_maps=args.save_maps,
         )
     except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM: the models already measured are kept
         report = getattr(stop, "partial_report", None)

@@ -466,10 +466,12 @@ def evaluate_dataset(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     save_to: Path | None = None,
+    save_maps: bool = False,
 ) -> ModelEvaluation:
     """Run the protocol with one upscaler over a folder (or a list of image paths);
     `save_to`: a folder that each SR image is written into, as measured (8-bit PNG named
-    as the report names the image), for a paper's figures."""
+    as the report names the image), for a paper's figures; `save_maps`: its maps beside it
+    (`save_sr_image`)."""
     scale = parse_sr_scale(scale)
     paths = list_dataset(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
     upscaler = as_upscaler(upscaler, scale)
@@ -485,7 +487,7 @@ def evaluate_dataset(
         ev = evaluate_image(read_hr(path), upscaler, scale, degradation, name=names[path],
                             protocol=protocol, keep_images=save_to is not None, cancel=cancel)
         if save_to is not None:
-            save_sr_image(ev, save_to)
+            save_sr_image(ev, save_to, save_maps)
         result.images.append(ev)
         result.timing.add(ev.timing)
         tracker.step(message=f"{path.name}: {ev.scores.psnr_y:.2f} dB")
@@ -497,19 +499,38 @@ def sr_image_path(save_to: Path, image_name: str) -> Path:
     return save_to / f"{image_name}.png"
 
 
-def save_sr_image(ev: ImageEvaluation, save_to: Path) -> None:
-    """Write `ev`'s SR image into `save_to` (made) as a PNG, then let the images go (a
-    dataset's worth held for the report). `SRDesktopError` when it cannot be written."""
+#: the maps `save_sr_image` writes beside an SR image when asked: the app's Metrics panel's,
+#: against the HR (`metrics.maps`)
+SAVED_MAPS = ("difference", "ssim", "gradient")
+
+
+def map_image_path(save_to: Path, image_name: str, mode: str) -> Path:
+    """Where `save_sr_image` writes an image's `mode` map (one of `SAVED_MAPS`) in `save_to`."""
+    return save_to / f"{image_name}_{mode}.png"
+
+
+def save_sr_image(ev: ImageEvaluation, save_to: Path, maps: bool = False) -> None:
+    """Write `ev`'s SR image into `save_to` (made) as a PNG, and with `maps` its difference
+    (|SR − HR|, brightest at the image's 99.5th percentile), SSIM (Y) and gradient maps, as
+    the Metrics panel shows them; then let the images go (a dataset's worth held for the
+    report). `SRDesktopError` when one cannot be written."""
     from sr_desktop.engine.imageio import write_image
     from sr_desktop.engine.imageio.image import Image
 
-    sr = ev.sr
+    sr, hr = ev.sr, ev.hr
     ev.hr = ev.lr = ev.sr = None
     try:
         save_to.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SRDesktopError(f"cannot make {save_to}: {exc.strerror or exc}") from None
     write_image(Image(pixels=np.ascontiguousarray(sr)), sr_image_path(save_to, ev.name), overwrite=True)
+    if maps:
+        from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
+
+        made = {"difference": lambda: difference_map(sr, hr), "ssim": lambda: ssim_display_map(sr, hr),
+                "gradient": lambda: gradient_map(sr)}
+        for mode in SAVED_MAPS:
+            write_image(Image(pixels=made[mode]()), map_image_path(save_to, ev.name, mode), overwrite=True)
 
 
 def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | None = None,
@@ -549,6 +570,7 @@ def evaluate_models(
     backend: str = "auto",
     precision: str = "fp32",
     save_sr: Path | None = None,
+    save_maps: bool = False,
 ) -> BenchReport:
     """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs), in
     `precision` (fp32 by default, the published tables'; ``auto`` ran fp16 on a CUDA GPU). A
@@ -556,7 +578,7 @@ def evaluate_models(
     ``partial_report`` (they were lost with it). A model that fails (an error, out of
     memory, a bug) is listed in ``failed`` and the others are measured; when none could be,
     the first failure is raised. `save_sr`: each model's SR images go to ``save_sr/MODEL/``
-    (`evaluate_dataset`'s `save_to`)."""
+    (`evaluate_dataset`'s `save_to`), with `save_maps` their maps."""
     from sr_desktop.engine.core.kernel_file import kernel_digest
     from sr_desktop.engine.core.options import parse_precision
 
@@ -602,7 +624,8 @@ def evaluate_models(
                                          precision=precision, cancel=cancel)
                 report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
                                                       report.protocol, progress, cancel,
-                                                      None if save_sr is None else Path(save_sr) / model_id))
+                                                      None if save_sr is None else Path(save_sr) / model_id,
+                                                      save_maps))
                 del upscaler
             except Cancelled:
                 raise
