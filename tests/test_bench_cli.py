@@ -194,6 +194,20 @@ def test_save_maps_writes_the_metrics_panels_maps_beside_the_sr_images(dataset, 
             written = np.asarray(PILImage.open(saved / "span" / f"{name}_{map_name}.png"))
             assert written.shape == (*sr.shape[:2], 3) and np.array_equal(written, expected), (name, map_name)
     capsys.readouterr()
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "span", "--no-niqe", "-q",
+                 "--save-sr", str(saved), "--save-maps", "--overwrite", "--difference-max", "32"]) == 0
+    sr = np.asarray(PILImage.open(saved / "span" / "a_rgb.png"))
+    hr = np.asarray(PILImage.open(dataset / "a_rgb.png").convert("RGB"))[:40, :36]
+    assert np.array_equal(np.asarray(PILImage.open(saved / "span" / "a_rgb_difference.png")),
+                          maps.difference_map(sr, hr, vmax=32))
+    assert not np.array_equal(maps.difference_map(sr, hr, vmax=32), maps.difference_map(sr, hr))
+    for bad in ("0", "300", "x"):
+        with pytest.raises(SystemExit):
+            main(["bench", "--dataset", str(dataset), "--scale", "2", "--save-sr", str(saved), "--save-maps",
+                  "--difference-max", bad])
+        assert "--difference-max: " in capsys.readouterr().err
+    assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--difference-max", "32"]) == 2
+    assert "--difference-max sets the scale of the maps --save-maps writes: give it too" in capsys.readouterr().err
     for name in ("a_rgb", "b_gray"):  # the maps alone are still refused without --overwrite
         (saved / "span" / f"{name}.png").unlink()
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "span", "--save-sr", str(saved),

@@ -89,8 +89,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--save-maps", action="store_true",
                         help="with --save-sr, also write each SR image's difference, SSIM and gradient maps "
                         "against its HR, as the app's Metrics panel shows them, to "
-                        "DIR/MODEL/IMAGE_difference.png, IMAGE_ssim.png, IMAGE_gradient.png (a difference "
-                        "map's brightest is that image's 99.5th percentile of |SR − HR|)")
+                        "DIR/MODEL/IMAGE_difference.png, IMAGE_ssim.png, IMAGE_gradient.png")
+    parser.add_argument("--difference-max", type=_difference_max, metavar="N",
+                        help="with --save-maps, the |SR − HR| (1..255) every difference map shows brightest, so "
+                        "that maps of several models compare by colour (default: each map's own 99.5th "
+                        "percentile)")
     parser.add_argument("--device", default="auto", type=device_arg, metavar="DEVICE",
                         help="auto|cpu|cuda|cuda:N|mps|vulkan|vulkan:N (default: auto; vulkan runs the model zoo's "
                         "models, see `sr-desktop devices`)")
@@ -138,6 +141,17 @@ def _say_kernel_size(args: argparse.Namespace, degradation) -> None:
         as_given = "the images are blurred with it as given"
         if note := kernel_size_note(name, degradation.kernel, int(args.scale), as_given):
             print(f"sr-desktop: {note}", file=sys.stderr)
+
+
+def _difference_max(text: str) -> float:
+    """--difference-max: a number from 1 to 255."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 255 (a difference of 8-bit values), got {text}")
+    return value
 
 
 def _check_save_sr(args: argparse.Namespace, models: list[str], images: list[Path]) -> None:
@@ -206,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
     models = list(dict.fromkeys(args.model or [MATLAB_BICUBIC_ID]))  # a model named twice is measured once
     if args.save_maps and args.save_sr is None:
         raise EvaluationError("--save-maps writes beside the SR images: give --save-sr DIR too")
+    if args.difference_max is not None and not args.save_maps:
+        raise EvaluationError("--difference-max sets the scale of the maps --save-maps writes: give it too")
     if args.save_sr is not None:
         _check_save_sr(args, models, dataset_images)
     degradation = parse_degradation(args.degradation)
@@ -234,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             save_sr=args.save_sr,
             save_maps=args.save_maps,
+            difference_max=args.difference_max,
         )
     except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM: the models already measured are kept
         report = getattr(stop, "partial_report", None)

@@ -467,11 +467,12 @@ def evaluate_dataset(
     cancel: CancelToken | None = None,
     save_to: Path | None = None,
     save_maps: bool = False,
+    difference_max: float | None = None,
 ) -> ModelEvaluation:
     """Run the protocol with one upscaler over a folder (or a list of image paths);
     `save_to`: a folder that each SR image is written into, as measured (8-bit PNG named
     as the report names the image), for a paper's figures; `save_maps`: its maps beside it
-    (`save_sr_image`)."""
+    (`save_sr_image`, with `difference_max`)."""
     scale = parse_sr_scale(scale)
     paths = list_dataset(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
     upscaler = as_upscaler(upscaler, scale)
@@ -487,7 +488,7 @@ def evaluate_dataset(
         ev = evaluate_image(read_hr(path), upscaler, scale, degradation, name=names[path],
                             protocol=protocol, keep_images=save_to is not None, cancel=cancel)
         if save_to is not None:
-            save_sr_image(ev, save_to, save_maps)
+            save_sr_image(ev, save_to, save_maps, difference_max)
         result.images.append(ev)
         result.timing.add(ev.timing)
         tracker.step(message=f"{path.name}: {ev.scores.psnr_y:.2f} dB")
@@ -509,11 +510,12 @@ def map_image_path(save_to: Path, image_name: str, mode: str) -> Path:
     return save_to / f"{image_name}_{mode}.png"
 
 
-def save_sr_image(ev: ImageEvaluation, save_to: Path, maps: bool = False) -> None:
+def save_sr_image(ev: ImageEvaluation, save_to: Path, maps: bool = False,
+                  difference_max: float | None = None) -> None:
     """Write `ev`'s SR image into `save_to` (made) as a PNG, and with `maps` its difference
-    (|SR − HR|, brightest at the image's 99.5th percentile), SSIM (Y) and gradient maps, as
-    the Metrics panel shows them; then let the images go (a dataset's worth held for the
-    report). `SRDesktopError` when one cannot be written."""
+    (|SR − HR|, brightest at `difference_max`, by default at the map's own 99.5th percentile as
+    the Metrics panel's), SSIM (Y) and gradient maps; then let the images go (a dataset's
+    worth held for the report). `SRDesktopError` when one cannot be written."""
     from sr_desktop.engine.imageio import write_image
     from sr_desktop.engine.imageio.image import Image
 
@@ -527,7 +529,7 @@ def save_sr_image(ev: ImageEvaluation, save_to: Path, maps: bool = False) -> Non
     if maps:
         from sr_desktop.engine.metrics.maps import difference_map, gradient_map, ssim_display_map
 
-        made = {"difference": lambda: difference_map(sr, hr), "ssim": lambda: ssim_display_map(sr, hr),
+        made = {"difference": lambda: difference_map(sr, hr, difference_max), "ssim": lambda: ssim_display_map(sr, hr),
                 "gradient": lambda: gradient_map(sr)}
         for mode in SAVED_MAPS:
             write_image(Image(pixels=made[mode]()), map_image_path(save_to, ev.name, mode), overwrite=True)
@@ -571,6 +573,7 @@ def evaluate_models(
     precision: str = "fp32",
     save_sr: Path | None = None,
     save_maps: bool = False,
+    difference_max: float | None = None,
 ) -> BenchReport:
     """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs), in
     `precision` (fp32 by default, the published tables'; ``auto`` ran fp16 on a CUDA GPU). A
@@ -578,7 +581,8 @@ def evaluate_models(
     ``partial_report`` (they were lost with it). A model that fails (an error, out of
     memory, a bug) is listed in ``failed`` and the others are measured; when none could be,
     the first failure is raised. `save_sr`: each model's SR images go to ``save_sr/MODEL/``
-    (`evaluate_dataset`'s `save_to`), with `save_maps` their maps."""
+    (`evaluate_dataset`'s `save_to`), with `save_maps` their maps (`difference_max`: see
+    `save_sr_image`)."""
     from sr_desktop.engine.core.kernel_file import kernel_digest
     from sr_desktop.engine.core.options import parse_precision
 
@@ -625,7 +629,7 @@ def evaluate_models(
                 report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
                                                       report.protocol, progress, cancel,
                                                       None if save_sr is None else Path(save_sr) / model_id,
-                                                      save_maps))
+                                                      save_maps, difference_max))
                 del upscaler
             except Cancelled:
                 raise
