@@ -922,6 +922,26 @@ def test_a_literature_row_without_weights_points_at_the_checkpoint_of_it_added(h
         f"--init rdn: rdn ships no weights; the RDN checkpoint you added runs as {spec.id} (--init {spec.id})")
 
 
+def test_every_literature_row_names_an_architecture_a_checkpoint_of_it_is_added_as(home, tmp_path):
+    """An added EnhanceNet or SPSR checkpoint was never linked to its row: their `arch` read
+    "EnhanceNet generator (…)", whose name part matched no architecture, so `models` and
+    `--model enhancenet` still said "add a checkpoint"."""
+    from sr_desktop.engine.models.archs import ARCH_REGISTRY
+    from sr_desktop.engine.models.archs.enhancenet import EnhanceNet
+    from sr_desktop.engine.models.registry import LITERATURE, arch_name, get_model_spec, list_models, not_installed_message
+    from sr_desktop.engine.training.arch_choices import SCRATCH_ARGUMENTS
+
+    names = {support.name for support in ARCH_REGISTRY}
+    rows = [spec for spec in list_models() if spec.group == LITERATURE]
+    assert len(rows) >= 17
+    unnamed = [(spec.id, spec.arch) for spec in rows if arch_name(spec.arch) not in names | set(SCRATCH_ARGUMENTS)]
+    assert unnamed == []
+    torch.save(EnhanceNet(num_feat=8, num_block=1).state_dict(), tmp_path / "enhancenet_x4.pth")
+    spec = add_custom_model(tmp_path / "enhancenet_x4.pth")
+    assert not_installed_message(get_model_spec("enhancenet")) == (
+        f"enhancenet ships no weights; the EnhanceNet checkpoint you added runs as {spec.id} (--model {spec.id})")
+
+
 def test_an_index_of_a_newer_version_lists_its_models_but_is_not_rewritten(home, tmp_path, caplog):
     """`models add` rewrote a newer version's index as format 1, its top-level records gone."""
     src, good, index, doc = _one_added_model(tmp_path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sr_desktop.app.kernel_jobs import TRAINING_THREADS, torch_threads
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
+from sr_desktop.engine.models.registry import arch_name
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training import TrainOptions
 from sr_desktop.engine.training.arch_choices import SCRATCH_ARGUMENTS, TRAINABLE
@@ -63,6 +64,6 @@ def training_models(models: list[ModelSpec]) -> list[ModelSpec]:
     def trainable(m: ModelSpec) -> bool:
         if m.source.get("package") and m.source.get("family") not in FAMILY_ARCH:  # a zoo ncnn graph
             return False
-        return m.arch in known or m.arch.split(" ")[0] in known
+        return arch_name(m.arch) in known
 
     return [m for m in models if m.installed and trainable(m)]

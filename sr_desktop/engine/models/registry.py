@@ -90,7 +90,7 @@ def not_installed_message(spec: ModelSpec, flag: str = "--model") -> str:
     if spec.needs_weights:
         yours = checkpoints_of(spec)
         if yours:  # (it said to add one, after one was added: it runs under its own id)
-            return (f"{spec.id} ships no weights; the {_arch_name(spec.arch)} checkpoint you added runs as "
+            return (f"{spec.id} ships no weights; the {arch_name(spec.arch)} checkpoint you added runs as "
                     f"{', '.join(yours)} ({flag} {yours[0]})")
         return f"{spec.id} needs weights: add a checkpoint with `{ADD_WEIGHTS_COMMAND}`"
     # a package with wheels for some platforms only says which (pip would say "no matching distribution")
@@ -103,10 +103,13 @@ def checkpoints_of(spec: ModelSpec, added: list[ModelSpec] | None = None) -> lis
     else read from their index) that are of `spec`'s architecture (a literature row:
     "RDN (D=16, C=8, G=64)" is an added "RDN")."""
     added = _custom_specs() if added is None else added
-    return [c.id for c in added if c.custom and _arch_name(c.arch) == _arch_name(spec.arch)]
+    return [c.id for c in added if c.custom and arch_name(c.arch) == arch_name(spec.arch)]
 
 
-def _arch_name(arch: str) -> str:
+def arch_name(arch: str) -> str:
+    """The architecture's name in a model's `arch` text: what comes before its details in
+    brackets ("RDN (D=16, C=8, G=64)": "RDN"), the name an added checkpoint of it has (the
+    manifest's rows are written so: a test holds them to the architectures' names)."""
     return arch.split(" (", 1)[0].strip()
 
 
