@@ -25,7 +25,7 @@ import gc
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,6 +90,7 @@ class ImageScores:
     psnr_y: float
     ssim_y: float
     psnr_rgb: float
+    _: KW_ONLY  # the optional scores by name only: a new one beside them shifted the others
     ms_ssim_y: float | None = None
     #: NIQE of the SR image alone (None: not computed, or the image has under two 96×96 blocks)
     niqe: float | None = None
@@ -185,8 +186,8 @@ class ModelEvaluation:
         return means
 
     def to_json(self) -> dict:
-        means = ImageScores(self.psnr_y, self.ssim_y, self.psnr_rgb, self.ms_ssim_y, self.niqe,
-                            self.perceptual)
+        means = ImageScores(psnr_y=self.psnr_y, ssim_y=self.ssim_y, psnr_rgb=self.psnr_rgb,
+                            ms_ssim_y=self.ms_ssim_y, niqe=self.niqe, perceptual=self.perceptual)
         return {
             "model": self.model,
             **self.provenance,
