@@ -928,7 +928,13 @@ def test_every_literature_row_names_an_architecture_a_checkpoint_of_it_is_added_
     `--model enhancenet` still said "add a checkpoint"."""
     from sr_desktop.engine.models.archs import ARCH_REGISTRY
     from sr_desktop.engine.models.archs.enhancenet import EnhanceNet
-    from sr_desktop.engine.models.registry import LITERATURE, arch_name, get_model_spec, list_models, not_installed_message
+    from sr_desktop.engine.models.registry import (
+        LITERATURE,
+        arch_name,
+        get_model_spec,
+        list_models,
+        not_installed_message,
+    )
     from sr_desktop.engine.training.arch_choices import SCRATCH_ARGUMENTS
 
     names = {support.name for support in ARCH_REGISTRY}

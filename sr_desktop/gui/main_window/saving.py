@@ -56,7 +56,7 @@ class ResultSaver:
         self.shown_instead = shown_instead
 
     def suggested_result_path(self) -> Path:
-        """``<input folder>/<stem>_<model>_x<scale>.<format>`` for the current result."""
+        """``<input folder>/<stem>_x<scale>_<model>.<format>`` for the current result."""
         return self.session.suggested_result_path(
             self._default_format(), Path(self.settings.get("last_dir") or Path.home()))
 
