@@ -217,3 +217,31 @@ def test_lapsrn_x8_pyramid_and_early_stop():
     assert max(float((a - b).abs().max()) for a, b in zip(pyramid, refs, strict=True)) < TOL  # measured 0.0
     for n in (1, 2, 3):  # a ×8 checkpoint serves ×2 and ×4 by stopping at that level
         _check(module, refs[n - 1], x, levels=n)
+
+
+def test_a_one_channel_vdsr_of_edsr_pytorch_is_refused_as_not_rgb():
+    """EDSR-PyTorch's VDSR runs on RGB; one with one channel (its ``num_channels``, which the
+    RGB check did not read: it knew ``num_in_ch``/``num_out_ch`` only) was detected, then
+    failed every image."""
+    from sr_desktop.engine.models.archs.detect import UnsupportedStateDict
+
+    state = {"sub_mean.weight": torch.ones(1, 1, 1, 1), "sub_mean.bias": torch.zeros(1),
+             "add_mean.weight": torch.ones(1, 1, 1, 1), "add_mean.bias": torch.zeros(1),
+             "body.0.0.weight": _w(8, 1, 3, 3), "body.0.0.bias": _b(8),
+             "body.1.0.weight": _w(8, 8, 3, 3), "body.1.0.bias": _b(8),
+             "body.2.0.weight": _w(1, 8, 3, 3), "body.2.0.bias": _b(1)}
+    with pytest.raises(UnsupportedStateDict, match="a VDSR-EDSR with 1 image channels: the app runs VDSR-EDSR on RGB"):
+        detect_architecture(state)
+
+
+def test_every_rgb_architecture_counts_its_image_channels_under_a_name_the_check_reads():
+    """A new architecture whose constructor said ``in_nc`` (as IMDN's official code) took a
+    one-channel file without a word: the RGB check reads `IMAGE_CHANNELS` only."""
+    import inspect
+
+    from sr_desktop.engine.models.archs import ARCH_REGISTRY
+    from sr_desktop.engine.models.archs.detect import IMAGE_CHANNELS
+
+    unread = [s.name for s in ARCH_REGISTRY
+              if s.color != "y" and not set(inspect.signature(s.module).parameters) & set(IMAGE_CHANNELS)]
+    assert unread == []

@@ -328,7 +328,10 @@ def check_no_empty_dimension(state: StateDict) -> None:
 
 
 #: The hyper-parameters that count an RGB network's image channels
-IMAGE_CHANNELS = ("num_in_ch", "num_out_ch")
+#: the constructor arguments that count an architecture's image channels (a new RGB
+#: architecture names them so: `check_rgb_channels` reads no other, and a test holds every
+#: RGB entry's module to one of them)
+IMAGE_CHANNELS = ("num_in_ch", "num_out_ch", "num_channels")
 
 
 def check_rgb_channels(support: ArchSupport, params: Mapping[str, Any]) -> None:
