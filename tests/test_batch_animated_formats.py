@@ -61,7 +61,8 @@ def test_batch_to_gif_keeps_every_frame_and_its_timing(inputs, tmp_path, capsys)
     assert not (tmp_path / "gif" / "d_x2_bicubic.gif").exists()
     a = read_animation(tmp_path / "gif" / "a_x2_bicubic.gif")
     assert (len(a.frames), a.width, a.height) == (4, 64, 48)
-    assert a.durations == DURATIONS and a.plays == 3 and a.disposals == ["background"] * 4
+    # (full canvases, each drawn over the last: the source's disposals described its own frames)
+    assert a.durations == DURATIONS and a.plays == 3 and a.disposals == ["none"] * 4
     b = read_animation(tmp_path / "gif" / "b_x2_bicubic.gif")
     assert len(b.frames) == 4 and b.durations == DURATIONS and b.plays == 3
     c = read_animation(tmp_path / "gif" / "c_x2_bicubic.gif")

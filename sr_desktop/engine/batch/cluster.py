@@ -465,8 +465,8 @@ def run_jobs_on_ray(
                     continue
                 done += 1
                 counts[record.status] += 1
-                if record.status == "ok" and record.input_size:
-                    megapixels += record.input_size[0] * record.input_size[1] / 1e6
+                if record.status == "ok":
+                    megapixels += record.input_megapixels
                 # the rate over the workers' files since they were handed out (their start-up
                 # counted, as a local batch counts its model's load): counted over every file
                 # (a resumed run's skipped ones, recorded at once) from before Ray started, a

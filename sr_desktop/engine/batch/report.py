@@ -42,14 +42,26 @@ class FileRecord:
     worker: str = ""
     #: a bug's traceback (`stages.bug_traceback`), for the log: not in the report
     details: str = ""
+    #: an animation's frames (None, and not in the JSON: a still image)
+    frames: int | None = None
 
     @property
     def seconds(self) -> float:
         return self.read_seconds + self.upscale_seconds + self.write_seconds
 
+    @property
+    def input_megapixels(self) -> float:
+        """The input's megapixels, each frame of an animation counted (a 300-frame GIF counted
+        as one frame understated the work, and the MP/s, 300 times); 0 without a size."""
+        if not self.input_size:
+            return 0.0
+        return self.input_size[0] * self.input_size[1] * (self.frames or 1) / 1e6
+
     def to_json(self) -> dict:
         data = asdict(self)
         del data["details"]
+        if self.frames is None:
+            del data["frames"]
         data["seconds"] = round(self.seconds, 4)
         for key in ("read_seconds", "upscale_seconds", "write_seconds"):
             data[key] = round(data[key], 4)
@@ -92,8 +104,7 @@ class BatchTotals:
             if record.status == "ok":
                 totals.input_bytes += record.input_bytes or 0
                 totals.output_bytes += record.output_bytes or 0
-                if record.input_size:
-                    totals.input_megapixels += record.input_size[0] * record.input_size[1] / 1e6
+                totals.input_megapixels += record.input_megapixels
                 totals.upscale_seconds += record.upscale_seconds
         totals.input_megapixels = round(totals.input_megapixels, 4)
         totals.upscale_seconds = round(totals.upscale_seconds, 4)
@@ -139,6 +150,7 @@ _CSV_COLUMNS = [
     "seconds",
     "worker",  # the Ray worker that upscaled the file (--cluster); empty locally
     "warning",  # the model blew up on the file (`FileRecord.warning`); last: the columns before kept their places
+    "frames",  # an animation's frame count; empty for a still
 ]
 
 

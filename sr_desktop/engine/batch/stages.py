@@ -243,8 +243,8 @@ class BatchStages:
             if job.index in self._upscaled:
                 self.upscaled_left -= 1
             self.counts[record.status] += 1
-            if record.status == "ok" and record.input_size:
-                self.megapixels += record.input_size[0] * record.input_size[1] / 1e6
+            if record.status == "ok":
+                self.megapixels += record.input_megapixels
             self._emit_locked("file", str(job.input), record=record, index=job.index)
 
     # -- queue helpers that give up when the pipeline stops --------------------------------
@@ -445,7 +445,8 @@ class BatchStages:
         if self.options.existing == "rename" and os.path.lexists(target):  # (a dangling link is taken too)
             target = renamed_path(target)
         record = FileRecord(str(job.input), str(target), "failed", input_bytes=_file_size(job.input),
-                            input_size=in_size, read_seconds=read_seconds, upscale_seconds=upscale_seconds)
+                            input_size=in_size, read_seconds=read_seconds, upscale_seconds=upscale_seconds,
+                            frames=len(image.frames) if isinstance(image, Animation) else None)
         t0 = time.perf_counter()
         encode_seconds = 0.0
         if isinstance(encoded, tuple):

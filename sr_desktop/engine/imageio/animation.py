@@ -53,6 +53,7 @@ from sr_desktop.engine.imageio.read import (
     file_metadata,
     read_file_bytes,
     read_image,
+    webp_is_lossless,
 )
 from sr_desktop.engine.imageio.tiff import encode_tiff_pages
 from sr_desktop.engine.imageio.write import (
@@ -191,9 +192,10 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
             frames.append(Image(rgba, icc_profile=icc, source_format=fmt, path=where))
             durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
-        if fmt == "GIF" and "background" in disposals:
+        if fmt == "GIF":
             # Pillow fills a rectangle disposed to background with the palette's background
-            # colour when nothing is transparent; viewers clear it (see gif_canvas)
+            # colour when nothing is transparent, and starts an opaque file on black around a
+            # first frame smaller than the screen; viewers clear both (see gif_canvas)
             shown = gif_frames_as_shown(data)
             if shown is not None and len(shown) == len(frames):
                 frames = [f.with_pixels(rgba) for f, rgba in zip(frames, shown, strict=True)]
@@ -203,6 +205,8 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
             # to 1 made an APNG or WebP of a portrait shot lie on its side)
             orientation = orientation_of(im.getexif())
             exif, xmp, info = file_metadata(im, orientation)
+            if fmt == "WEBP" and webp_is_lossless(data):  # (written back lossless, as a still is)
+                info["webp_lossless"] = True
             frames = [replace(f.with_pixels(np.ascontiguousarray(apply_orientation(f.pixels, orientation))),
                               exif=exif, xmp=xmp, info=dict(info)) for f in frames]
     if durations and all(int(f.pixels[:, :, 3].min()) == 255 for f in frames):
@@ -497,6 +501,10 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
     if metadata.dpi and fmt == "png":
         common["dpi"] = tuple(float(v) for v in metadata.dpi)
     durations = list(animation.durations)
+    if fmt == "gif":
+        # GIF counts hundredths of a second and Pillow cuts the milliseconds down to them: a
+        # 60 fps APNG's 17 ms frames became 10 ms, which browsers show for 100 ms
+        durations = [d if d <= 0 else max(10, 10 * int(d / 10 + 0.5)) for d in durations]  # (half up)
     if fmt == "gif" and max(durations, default=0) > GIF_MAX_DURATION_MS:
         # GIF counts a frame's time in hundredths of a second on 16 bits: a longer frame
         # failed the write ("int too big to convert") after the whole upscale
@@ -507,11 +515,13 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
     if fmt == "gif":
         if plays != 1:
             common["loop"] = 0 if plays == 0 else plays - 1
-        # every frame is a full canvas; GIF draws one over what the last left, so over
+        # every frame is a full canvas, drawn over the last as it is (the source's disposals
+        # describe its own frames, not these: Pillow crops each frame to what changed from
+        # the last one shown, and a "previous" then lost a sprite the source kept); over
         # transparency a frame kept the earlier frames' pixels (a moving square left a trail):
         # frames with alpha clear the canvas first
         transparent = any("transparency" in frame.info for frame in frames)
-        disposals = ["background"] * len(animation.frames) if transparent else animation.disposals
+        disposals = ["background" if transparent else "none"] * len(animation.frames)
         disposal = _per_frame([_GIF_OF_DISPOSAL[d] for d in disposals])
         encoded = io.BytesIO()
         try:
@@ -527,7 +537,11 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
             first.save(encoded, "GIF", disposal=_GIF_OF_DISPOSAL[disposals[0]], optimize=False, **common)
         fh.write(encoded.getvalue())
     elif fmt == "png":
-        disposal = _per_frame([_APNG_OF_DISPOSAL[d] for d in animation.disposals])
+        # full canvases drawn over nothing (blend "source": a transparent pixel replaces the
+        # last frame's): each frame is exact whatever the source's disposals were. With them,
+        # Pillow compared a frame to the wrong canvas: a frame as empty as the cleared one was
+        # merged into the last (a blinking icon became a still), a "previous" lost a sprite
+        disposal = _APNG_OF_DISPOSAL["none"]
         first.save(fh, "PNG", loop=plays, disposal=disposal, blend=0, default_image=False,
                    compress_level=3, **({"icc_profile": icc} if icc else {}), **common)
     else:

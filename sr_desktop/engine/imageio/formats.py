@@ -16,7 +16,7 @@ optional package pillow-heif is installed (``sr-desktop[heic]``)."""
 READ_FORMAT_NAMES = "PNG, JPEG, WebP, TIFF, BMP, GIF, AVIF, HEIC"
 
 IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif", ".avif",
+    {".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif", ".avif",
      ".heic", ".heif", ".hif"}
 )
 """File suffixes (lower case, with the dot) of the formats :func:`read_image` reads."""
@@ -48,6 +48,7 @@ _SUFFIX_OF_FORMAT = {
 }
 _FORMAT_OF_SUFFIX = {
     ".png": "png",
+    ".apng": "png",  # an animated PNG named as such (batch skipped it as "not an image")
     ".jpg": "jpg",
     ".jpeg": "jpg",
     ".jpe": "jpg",

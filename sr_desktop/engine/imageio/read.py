@@ -356,15 +356,30 @@ def _decode_checked(data: bytes, where: str | Path, max_pixels: int | None) -> I
 
 
 def webp_is_lossless(data: bytes) -> bool:
-    """Whether a WebP file's image is coded losslessly (a ``VP8L`` chunk, not ``VP8``): a
-    lossless WebP written back lossy at quality 95 got colour fringes on flat-colour art."""
-    at = 12  # after "RIFF", the size and "WEBP"
-    while at + 8 <= len(data):
+    """Whether a WebP file's image is coded losslessly (a ``VP8L`` chunk, not ``VP8``), an
+    animation's every frame (its ``ANMF`` chunks: they were not looked into, and a lossless
+    animation was saved lossy): a lossless WebP written back lossy at quality 95 got colour
+    fringes on flat-colour art."""
+    coded = _webp_codings(data, 12, len(data))  # after "RIFF", the size and "WEBP"
+    return bool(coded) and all(fourcc == b"VP8L" for fourcc in coded)
+
+
+#: an ANMF chunk's frame header before its image chunks: offsets, size, duration, flags
+_ANMF_HEADER = 16
+
+
+def _webp_codings(data: bytes, at: int, end: int) -> list[bytes]:
+    """The image chunks' codes (``VP8L`` or ``VP8 ``) between `at` and `end`: the one of a
+    still, or one per frame of an animation."""
+    found = []
+    while at + 8 <= end:
         fourcc, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
         if fourcc in (b"VP8L", b"VP8 "):
-            return fourcc == b"VP8L"
+            found.append(fourcc)
+        elif fourcc == b"ANMF":
+            found += _webp_codings(data, at + 8 + _ANMF_HEADER, min(end, at + 8 + size))
         at += 8 + size + (size & 1)
-    return False
+    return found
 
 
 def _exif_profile(im) -> bytes | None:

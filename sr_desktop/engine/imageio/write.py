@@ -295,20 +295,22 @@ def lossy_changes(pixels, fmt: str) -> list[str]:
     8", "transparency flattened onto white"): the rules of `write_image`, said where they
     apply (they happened without a word)."""
     info = {}
+    planes = [pixels]
     if not isinstance(pixels, np.ndarray):
-        first = getattr(pixels, "frames", [pixels])[0]
-        pixels, info = first.pixels, first.info
+        frames = getattr(pixels, "frames", [pixels])
+        # every frame's alpha: a fade-out whose first frame is opaque lost its fade unsaid
+        planes, info = [frame.pixels for frame in frames], frames[0].info
+        pixels = planes[0]
     fmt = normalize_format(fmt)
     changes = []
     if pixels.dtype == np.uint16 and fmt in ("jpg", "webp", "bmp", "gif"):
         changes.append("16 bits → 8")
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     if channels in (2, 4):
-        alpha = pixels[:, :, -1]
         top = np.iinfo(pixels.dtype).max
-        if fmt in ("jpg", "bmp") and int(alpha.min()) < top:
+        if fmt in ("jpg", "bmp") and any(int(p[:, :, -1].min()) < top for p in planes):
             changes.append("transparency flattened onto white")
-        elif fmt == "gif" and bool(((alpha > 0) & (alpha < top)).any()):
+        elif fmt == "gif" and any(bool(((p[:, :, -1] > 0) & (p[:, :, -1] < top)).any()) for p in planes):
             changes.append("partial transparency made all or nothing")
     if channels <= 2 and fmt == "webp":
         changes.append(GREY_AS_RGB)

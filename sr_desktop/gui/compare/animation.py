@@ -22,15 +22,17 @@ from sr_desktop.app.session import Change, Session
 from sr_desktop.gui.compare.content import as_layer
 from sr_desktop.gui.compare.image import ImageLayer
 
-#: what a frame of duration 0 (or too short to see) is shown for, as browsers do
+#: what a frame of 10 ms or less is shown for, as browsers do (a GIF's 0 or 1 hundredth: the
+#: old browsers' speed, which files made for them rely on)
 DEFAULT_FRAME_MS = 100
+SHORTEST_AS_WRITTEN_MS = 11
 MIN_FRAME_MS = 20
 _BAR_MARGIN = 10
 
 
 def frame_ms(duration: int) -> int:
-    """How long a frame of ``duration`` ms is shown (0 → 100 ms, at least 20 ms)."""
-    return DEFAULT_FRAME_MS if duration <= 0 else max(MIN_FRAME_MS, int(duration))
+    """How long a frame of ``duration`` ms is shown (10 ms or less → 100 ms, else at least 20 ms)."""
+    return DEFAULT_FRAME_MS if duration < SHORTEST_AS_WRITTEN_MS else max(MIN_FRAME_MS, int(duration))
 
 
 def with_frame_layers(runner: JobRunner) -> JobRunner:
