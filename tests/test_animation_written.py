@@ -26,7 +26,7 @@ def _sprite_and_bar(n: int = 4) -> list[np.ndarray]:
     for i in range(n):
         pixels = np.full((12, 16, 3), BLUE, np.uint8)
         pixels[2:5, 2:5] = MAGENTA
-        pixels[8:10, 3 * i:3 * i + 3] = YELLOW
+        pixels[8:10, 2 * i % 14:2 * i % 14 + 2] = YELLOW  # (every frame unlike the last)
         frames.append(pixels)
     return frames
 
@@ -93,10 +93,12 @@ def test_a_gif_starts_on_a_clear_canvas_as_viewers_show_it(tmp_path):
 
 def test_gif_durations_are_rounded_to_its_hundredths_not_cut_down(tmp_path):
     """A 60 fps APNG's 17 ms frames became 10 ms in a GIF (shown for 100 ms by browsers)."""
-    pixels = _sprite_and_bar(5)
-    animation = Animation([Image(p) for p in pixels], [17, 33, 4, 0, 45], 0, ["none"] * 5, "PNG")
+    durations = [17, 33, 4, 0, 45, 11, 14, 10]
+    pixels = _sprite_and_bar(len(durations))
+    animation = Animation([Image(p) for p in pixels], durations, 0, ["none"] * len(durations), "PNG")
     written = read_animation(write_animation(animation, tmp_path / "fast.gif"))
-    assert written.durations == [20, 30, 10, 0, 50]
+    # (over 10 ms never 10: browsers, and the window, show 10 ms for 100)
+    assert written.durations == [20, 30, 10, 0, 50, 20, 20, 10]
 
 
 def test_the_gif_note_looks_at_every_frame_not_the_first_only():
@@ -156,3 +158,32 @@ def test_apng_files_are_images_to_batch_and_upscale_and_the_report_counts_frames
     assert main(["upscale", str(src / "clip.apng"), "-o", str(tmp_path / "big.apng"), "--model", "nearest",
                  "--scale", "2", "-q"]) == 0
     assert len(read_animation(tmp_path / "big.apng").frames) == 3
+
+
+def test_opaque_black_along_a_frames_edge_stays_opaque_in_a_gif(tmp_path):
+    """After a frame with transparency, Pillow crops the next to where it differs from the
+    transparent entry's colour drawn opaque: black, so a later frame's black rows along its
+    edge were cut off and came out transparent."""
+    first = np.zeros((12, 12, 4), np.uint8)
+    first[4:8, 4:8] = (*MAGENTA, 255)
+    second = np.zeros((12, 12, 4), np.uint8)
+    second[0:3, :] = (0, 0, 0, 255)
+    second[5:9, 5:9] = (*MAGENTA, 255)
+    animation = Animation([Image(first), Image(second)], [100, 100], 0, ["none"] * 2, "PNG")
+    written = read_animation(write_animation(animation, tmp_path / "edge.gif"))
+    for frame, expected in zip(written.frames, (first, second), strict=True):
+        shown = expected[:, :, 3] > 0
+        assert np.array_equal(frame.pixels[:, :, 3], expected[:, :, 3])
+        assert np.array_equal(frame.pixels[shown], expected[shown])
+
+
+def test_the_notes_read_each_tiff_page_in_its_own_mode():
+    """Pages RGB, RGBA and grey: the first page's channel count was applied to every page, an
+    RGB page's blue read as alpha ("transparency flattened onto white" for none)."""
+    rgb = np.full((6, 6, 3), (10, 200, 30), np.uint8)
+    grey = np.full((6, 6, 1), 90, np.uint8)
+    pages = Animation([Image(rgb), Image(grey)], [], 0, [], "TIFF")
+    assert lossy_changes(pages, "jpg") == [] and lossy_changes(pages, "gif") == []
+    clear = np.zeros((6, 6, 4), np.uint8)
+    with_alpha = Animation([Image(rgb), Image(clear), Image(grey)], [], 0, [], "TIFF")
+    assert lossy_changes(with_alpha, "jpg") == ["transparency flattened onto white"]

@@ -324,7 +324,7 @@ def test_a_csv_report_of_an_earlier_version_is_replaced(tmp_path: Path):
                      "output_height,read_seconds,upscale_seconds,write_seconds,seconds\n"
                      "in/a.png,out/a.png,ok,,,10,40,4,4,8,8,0.1,0.1,0.1,0.3\nTOTAL,,total,,,,,,,,,,,,0.3\n")
     assert run_batch(src, tmp_path / "out", bicubic(), report_path=older).exit_code == EXIT_OK
-    assert older.read_text().splitlines()[0].endswith(",worker,warning")
+    assert older.read_text().splitlines()[0].endswith(",worker,warning,frames")
     mine = tmp_path / "mine.csv"
     mine.write_text("input,output,status,my own notes\n")
     with pytest.raises(BatchError, match="not a batch report"):

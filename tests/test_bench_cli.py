@@ -182,23 +182,23 @@ def test_save_maps_writes_the_metrics_panels_maps_beside_the_sr_images(dataset, 
     assert "--save-maps writes beside the SR images: give --save-sr DIR too" in capsys.readouterr().err
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "span", "--no-niqe", "-q",
                  "--save-sr", str(saved), "--save-maps"]) == 0
-    assert sorted(p.name for p in (saved / "span").iterdir()) == [
-        "a_rgb.png", "a_rgb_difference.png", "a_rgb_gradient.png", "a_rgb_ssim.png",
-        "b_gray.png", "b_gray_difference.png", "b_gray_gradient.png", "b_gray_ssim.png"]
+    assert sorted(p.relative_to(saved / "span").as_posix() for p in (saved / "span").rglob("*.png")) == [
+        "a_rgb.png", "b_gray.png", "difference/a_rgb.png", "difference/b_gray.png",
+        "gradient/a_rgb.png", "gradient/b_gray.png", "ssim/a_rgb.png", "ssim/b_gray.png"]
     for name, mode in (("a_rgb", "RGB"), ("b_gray", "L")):
         hr = np.asarray(PILImage.open(dataset / f"{name}.png").convert(mode))
         hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]
         sr = np.asarray(PILImage.open(saved / "span" / f"{name}.png"))
         for map_name, expected in (("difference", maps.difference_map(sr, hr)),
                                    ("ssim", maps.ssim_display_map(sr, hr)), ("gradient", maps.gradient_map(sr))):
-            written = np.asarray(PILImage.open(saved / "span" / f"{name}_{map_name}.png"))
+            written = np.asarray(PILImage.open(saved / "span" / map_name / f"{name}.png"))
             assert written.shape == (*sr.shape[:2], 3) and np.array_equal(written, expected), (name, map_name)
     capsys.readouterr()
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "span", "--no-niqe", "-q",
                  "--save-sr", str(saved), "--save-maps", "--overwrite", "--difference-max", "32"]) == 0
     sr = np.asarray(PILImage.open(saved / "span" / "a_rgb.png"))
     hr = np.asarray(PILImage.open(dataset / "a_rgb.png").convert("RGB"))[:40, :36]
-    assert np.array_equal(np.asarray(PILImage.open(saved / "span" / "a_rgb_difference.png")),
+    assert np.array_equal(np.asarray(PILImage.open(saved / "span" / "difference" / "a_rgb.png")),
                           maps.difference_map(sr, hr, vmax=32))
     assert not np.array_equal(maps.difference_map(sr, hr, vmax=32), maps.difference_map(sr, hr))
     for bad in ("0", "300", "x"):
@@ -207,12 +207,13 @@ def test_save_maps_writes_the_metrics_panels_maps_beside_the_sr_images(dataset, 
                   "--difference-max", bad])
         assert "--difference-max: " in capsys.readouterr().err
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--difference-max", "32"]) == 2
-    assert "--difference-max sets the scale of the maps --save-maps writes: give it too" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--difference-max sets the scale of the maps --save-maps writes: give --save-maps too" in err
     for name in ("a_rgb", "b_gray"):  # the maps alone are still refused without --overwrite
         (saved / "span" / f"{name}.png").unlink()
     assert main(["bench", "--dataset", str(dataset), "--scale", "2", "--model", "span", "--save-sr", str(saved),
                  "--save-maps"]) == 2
-    assert f"--save-sr: {saved / 'span' / 'a_rgb_difference.png'} exists (and 5 more)" in capsys.readouterr().err
+    assert f"--save-sr: {saved / 'span' / 'difference' / 'a_rgb.png'} exists (and 5 more)" in capsys.readouterr().err
 
 
 def test_bench_two_models_through_the_engine(dataset, tmp_path):

@@ -157,3 +157,20 @@ def test_clear_cache_says_what_it_could_not_delete_and_fails(tmp_path, capsys, m
     assert sorted(p.name for p in cache.iterdir()) == ["openvino"]
     assert main(["models", "clear-cache", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["kept"] == ["openvino: Permission denied"]
+
+
+def test_the_cache_size_is_what_clearing_frees_when_the_cache_folder_is_a_link(tmp_path, monkeypatch):
+    """A cache folder linked to another disk was measured as the link (27 B), and the window
+    asked to delete that before deleting megabytes behind it."""
+    from sr_desktop.engine.core import paths
+    from sr_desktop.engine.models.user_cache import cache_bytes, clear_cache
+
+    monkeypatch.setenv("SR_DESKTOP_HOME", str(tmp_path / "home"))
+    elsewhere = tmp_path / "big-disk"
+    (elsewhere / "models").mkdir(parents=True)
+    (elsewhere / "models" / "ncnn-1.safetensors").write_bytes(bytes(500_000))
+    cache = paths.cache_dir()
+    cache.rmdir()
+    cache.symlink_to(elsewhere, target_is_directory=True)
+    assert cache_bytes() == 500_000
+    assert clear_cache() == (500_000, []) and cache.is_symlink() and list(elsewhere.iterdir()) == []

@@ -961,9 +961,10 @@ def test_save_view_writes_the_map_or_evaluated_result_shown_whole(qtbot, panel, 
     assert panel.view_section.saved.text() == ""  # (about the result, no longer shown)
     panel.ask_view_path = lambda path: suggested.append(path) or path.with_suffix(".tif")
     written = panel.save_view()
-    assert suggested[-1] == tmp_path / "photo_x2_lanczos_ssim.png"
+    assert suggested[-1] == tmp_path / "photo_x2_lanczos_evaluate_ssim.png"  # (apart from the result's maps)
     assert np.array_equal(read_image(written).pixels, panel.display_pixels_for_mode("ssim"))
-    assert panel.view_section.saved.text() == "Saved the SSIM map of Lanczos ×2 (evaluate) as photo_x2_lanczos_ssim.tif"
+    assert panel.view_section.saved.text() == (
+        "Saved the SSIM map of Lanczos ×2 (evaluate) as photo_x2_lanczos_evaluate_ssim.tif")
 
     assert panel.save_view(tmp_path / "map.jpg") is None and not (tmp_path / "map.jpg").exists()
     assert panel.view_section.saved.text() == (f"Not saved: cannot write {tmp_path / 'map.jpg'}: a view is saved as "

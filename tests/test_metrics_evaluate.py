@@ -419,3 +419,17 @@ def test_a_model_that_fails_unexpectedly_gets_an_error_row(monkeypatch):
     assert row.model == "lanczos" and row.error == "unexpected error: RuntimeError: injected"
     monkeypatch.setattr(metrics_jobs, "evaluate_image", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
     assert metrics_jobs.evaluate_model(hr, "lanczos", 2, Degradation()).error.startswith("out of memory")
+
+
+def test_the_optional_scores_are_taken_by_name_only():
+    """A model's means were built positionally: a score added beside ms_ssim_y shifted NIQE
+    into the perceptual field of the bench JSON without an error."""
+    from sr_desktop.engine.metrics.evaluate import ImageEvaluation, ImageScores, ModelEvaluation
+    from sr_desktop.engine.metrics.timing import Timing
+
+    with pytest.raises(TypeError):
+        ImageScores(30.0, 0.9, 29.0, 0.95)
+    scores = ImageScores(30.0, 0.9, 29.0, ms_ssim_y=0.95, niqe=4.5, perceptual={"lpips": 0.2})
+    model = ModelEvaluation("m", 2, "bicubic", [ImageEvaluation("a", scores, Timing())])
+    data = model.to_json()
+    assert (data["ms_ssim_y"], data["niqe"], data["lpips"]) == (0.95, 4.5, 0.2)

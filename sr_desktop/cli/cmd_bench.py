@@ -89,7 +89,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--save-maps", action="store_true",
                         help="with --save-sr, also write each SR image's difference, SSIM and gradient maps "
                         "against its HR, as the app's Metrics panel shows them, to "
-                        "DIR/MODEL/IMAGE_difference.png, IMAGE_ssim.png, IMAGE_gradient.png")
+                        "DIR/MODEL/difference/IMAGE.png, DIR/MODEL/ssim/IMAGE.png, DIR/MODEL/gradient/IMAGE.png")
     parser.add_argument("--difference-max", type=_difference_max, metavar="N",
                         help="with --save-maps, the |SR − HR| (1..255) every difference map shows brightest, so "
                         "that maps of several models compare by colour (default: each map's own 99.5th "
@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
     if args.save_maps and args.save_sr is None:
         raise EvaluationError("--save-maps writes beside the SR images: give --save-sr DIR too")
     if args.difference_max is not None and not args.save_maps:
-        raise EvaluationError("--difference-max sets the scale of the maps --save-maps writes: give it too")
+        raise EvaluationError("--difference-max sets the scale of the maps --save-maps writes: give --save-maps too")
     if args.save_sr is not None:
         _check_save_sr(args, models, dataset_images)
     degradation = parse_degradation(args.degradation)

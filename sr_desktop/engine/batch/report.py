@@ -149,7 +149,8 @@ _CSV_COLUMNS = [
     "write_seconds",
     "seconds",
     "worker",  # the Ray worker that upscaled the file (--cluster); empty locally
-    "warning",  # the model blew up on the file (`FileRecord.warning`); last: the columns before kept their places
+    # new columns go last, so that the columns before keep their places
+    "warning",  # the model blew up on the file (`FileRecord.warning`)
     "frames",  # an animation's frame count; empty for a still
 ]
 

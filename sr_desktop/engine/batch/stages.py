@@ -446,7 +446,8 @@ class BatchStages:
             target = renamed_path(target)
         record = FileRecord(str(job.input), str(target), "failed", input_bytes=_file_size(job.input),
                             input_size=in_size, read_seconds=read_seconds, upscale_seconds=upscale_seconds,
-                            frames=len(image.frames) if isinstance(image, Animation) else None)
+                            # (a TIFF's pages, each of its own size, are not frames of one size)
+                            frames=len(image.frames) if isinstance(image, Animation) and image.is_timed else None)
         t0 = time.perf_counter()
         encode_seconds = 0.0
         if isinstance(encoded, tuple):

@@ -171,8 +171,11 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
         canvas = _ApngCanvas(width, height, _png_bit_depth(data)) if fmt == "PNG" else None
         if fmt == "WEBP":
             _keep_webp_canvas_alpha(im)
+        partial_first = False  # a GIF whose first frame leaves part of the screen uncovered
         for index in range(first, count):
             im.seek(index)
+            if fmt == "GIF" and index == 0 and im.tile:
+                partial_first = tuple(im.tile[0].extents) != (0, 0, width, height)
             if fmt == "TIFF":
                 frames.append(pages.page(im, index))
                 continue
@@ -192,10 +195,11 @@ def _decode_frames(data: bytes, where: Path, max_pixels: int | None) -> Animatio
             frames.append(Image(rgba, icc_profile=icc, source_format=fmt, path=where))
             durations.append(max(0, int(im.info.get("duration") or 0)))  # (0 kept: viewers choose)
             disposals.append(_disposal_of(im, fmt))
-        if fmt == "GIF":
+        if fmt == "GIF" and ("background" in disposals or "previous" in disposals or partial_first):
             # Pillow fills a rectangle disposed to background with the palette's background
-            # colour when nothing is transparent, and starts an opaque file on black around a
-            # first frame smaller than the screen; viewers clear both (see gif_canvas)
+            # colour when nothing is transparent, starts an opaque file on black around a first
+            # frame smaller than the screen and keeps a first frame disposed to previous;
+            # viewers clear all three (see gif_canvas). Only then: it decodes every frame again
             shown = gif_frames_as_shown(data)
             if shown is not None and len(shown) == len(frames):
                 frames = [f.with_pixels(rgba) for f, rgba in zip(frames, shown, strict=True)]
@@ -503,8 +507,9 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
     durations = list(animation.durations)
     if fmt == "gif":
         # GIF counts hundredths of a second and Pillow cuts the milliseconds down to them: a
-        # 60 fps APNG's 17 ms frames became 10 ms, which browsers show for 100 ms
-        durations = [d if d <= 0 else max(10, 10 * int(d / 10 + 0.5)) for d in durations]  # (half up)
+        # 60 fps APNG's 17 ms frames became 10 ms, which browsers (and the window) show for
+        # 100 ms; rounded half up, and a frame over 10 ms never down to 10
+        durations = [d if d <= 0 else 10 if d <= 10 else max(20, 10 * int(d / 10 + 0.5)) for d in durations]
     if fmt == "gif" and max(durations, default=0) > GIF_MAX_DURATION_MS:
         # GIF counts a frame's time in hundredths of a second on 16 bits: a longer frame
         # failed the write ("int too big to convert") after the whole upscale

@@ -93,6 +93,18 @@ def _packed(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return (_rgb_packed(rgb) << 8) | alpha.astype(np.uint32)
 
 
+def _unused_colour(palette: np.ndarray) -> np.ndarray:
+    """A colour for the transparent entry that no visible pixel has. Pillow's GIF writer crops
+    a frame that follows a cleared one to where it differs from that entry's colour drawn
+    opaque: with black there, a later frame's opaque black along its edge was cut off, and
+    came out transparent."""
+    used = set(_rgb_packed(palette[None]).ravel().tolist())
+    key = 0xFE01FD  # an unlikely colour first; the next ones until one is free (256 at most taken)
+    while key in used:
+        key = (key + 0x010203) & 0xFFFFFF
+    return np.array([(key >> 16) & 255, (key >> 8) & 255, key & 255], np.uint8)
+
+
 def gif_palette_image(pixels8: np.ndarray):
     """A Pillow palette image of 8-bit RGB or RGBA (alpha 0 or 255: `write.gif_alpha`) for GIF: its
     own colours exactly when they are at most 256 (255 beside a transparent one), else a
@@ -128,7 +140,7 @@ def gif_palette_image(pixels8: np.ndarray):
     if room == 255:
         transparency = len(palette)
         image_indices[clear] = transparency
-        palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
+        palette = np.concatenate([palette, _unused_colour(palette)[None]])
     image = PILImage.fromarray(image_indices, "P")
     image.putpalette(palette.tobytes())
     if transparency is not None:

@@ -303,15 +303,15 @@ def lossy_changes(pixels, fmt: str) -> list[str]:
         pixels = planes[0]
     fmt = normalize_format(fmt)
     changes = []
-    if pixels.dtype == np.uint16 and fmt in ("jpg", "webp", "bmp", "gif"):
+    if any(p.dtype == np.uint16 for p in planes) and fmt in ("jpg", "webp", "bmp", "gif"):
         changes.append("16 bits → 8")
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
-    if channels in (2, 4):
-        top = np.iinfo(pixels.dtype).max
-        if fmt in ("jpg", "bmp") and any(int(p[:, :, -1].min()) < top for p in planes):
-            changes.append("transparency flattened onto white")
-        elif fmt == "gif" and any(bool(((p[:, :, -1] > 0) & (p[:, :, -1] < top)).any()) for p in planes):
-            changes.append("partial transparency made all or nothing")
+    # each frame's or page's own alpha (a TIFF's pages have modes of their own)
+    alphas = [(p[:, :, -1], np.iinfo(p.dtype).max) for p in planes if p.ndim == 3 and p.shape[2] in (2, 4)]
+    if fmt in ("jpg", "bmp") and any(int(alpha.min()) < top for alpha, top in alphas):
+        changes.append("transparency flattened onto white")
+    elif fmt == "gif" and any(bool(((alpha > 0) & (alpha < top)).any()) for alpha, top in alphas):
+        changes.append("partial transparency made all or nothing")
     if channels <= 2 and fmt == "webp":
         changes.append(GREY_AS_RGB)
     palette = info.get(PALETTE_KEY)

@@ -507,8 +507,10 @@ SAVED_MAPS = ("difference", "ssim", "gradient")
 
 
 def map_image_path(save_to: Path, image_name: str, mode: str) -> Path:
-    """Where `save_sr_image` writes an image's `mode` map (one of `SAVED_MAPS`) in `save_to`."""
-    return save_to / f"{image_name}_{mode}.png"
+    """Where `save_sr_image` writes an image's `mode` map (one of `SAVED_MAPS`) in `save_to`: a
+    folder of the map's, under the image's own name (``a_ssim.png`` beside the SR images was
+    also the SR image of a dataset's ``a_ssim.png``)."""
+    return save_to / mode / f"{image_name}.png"
 
 
 def save_sr_image(ev: ImageEvaluation, save_to: Path, maps: bool = False,
@@ -533,6 +535,7 @@ def save_sr_image(ev: ImageEvaluation, save_to: Path, maps: bool = False,
         made = {"difference": lambda: difference_map(sr, hr, difference_max), "ssim": lambda: ssim_display_map(sr, hr),
                 "gradient": lambda: gradient_map(sr)}
         for mode in SAVED_MAPS:
+            (save_to / mode).mkdir(exist_ok=True)
             write_image(Image(pixels=made[mode]()), map_image_path(save_to, ev.name, mode), overwrite=True)
 
 

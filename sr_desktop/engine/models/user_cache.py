@@ -16,10 +16,12 @@ log = logging.getLogger(__name__)
 
 
 def cache_bytes(path: Path | None = None) -> int:
-    """The bytes of the files under `path` (the user cache by default; a file or link: its
-    own), links not followed."""
+    """The bytes of the files under `path` (a file or link: its own), links not followed; by
+    default the user cache's, followed when the cache folder itself is a link (as
+    `clear_cache` empties what it leads to: the window asked to delete "27 B" of 5 MB)."""
+    root = path is None
     path = path or paths.cache_dir()
-    if path.is_symlink() or not path.is_dir():
+    if (path.is_symlink() and not root) or not path.is_dir():
         try:
             return os.lstat(path).st_size
         except OSError:

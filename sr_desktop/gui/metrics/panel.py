@@ -434,8 +434,15 @@ class MetricsPanel(QWidget):
 
         from sr_desktop.gui.metrics.view_saving import VIEW_FILE_FILTER
 
-        name, _ = QFileDialog.getSaveFileName(self, "Save view", str(suggested), VIEW_FILE_FILTER)
-        return Path(name) if name else None
+        dialog = QFileDialog(self, "Save view", str(suggested.parent), VIEW_FILE_FILTER)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        # a name typed without a suffix gets the chosen type's, and "Replace?" is asked of it
+        dialog.setDefaultSuffix("png")
+        dialog.filterSelected.connect(lambda chosen: dialog.setDefaultSuffix("tif" if "TIFF" in chosen else "png"))
+        dialog.selectFile(suggested.name)
+        if not dialog.exec() or not dialog.selectedFiles():
+            return None
+        return Path(dialog.selectedFiles()[0])
 
     def show_upscale_result(self) -> None:
         """Leave the evaluated model: the maps and the after side are the upscale again."""

@@ -46,7 +46,8 @@ def shown_view(state: MetricsState) -> ShownView | None:
         if not isinstance(pixels, np.ndarray):
             return None
     if evaluated:
-        tail = f"_x{state.eval.scale}_{source.key[2]}" + ("_evaluate" if mode == "result" else "")
+        # (named apart from the upscale result's maps: theirs are against the bicubic original)
+        tail = f"_x{state.eval.scale}_{source.key[2]}_evaluate"
     else:
         from sr_desktop.app.session import result_name_tail
 

@@ -327,8 +327,7 @@ def check_no_empty_dimension(state: StateDict) -> None:
                                        "a damaged or crafted file")
 
 
-#: The hyper-parameters that count an RGB network's image channels
-#: the constructor arguments that count an architecture's image channels (a new RGB
+#: The constructor arguments that count an architecture's image channels (a new RGB
 #: architecture names them so: `check_rgb_channels` reads no other, and a test holds every
 #: RGB entry's module to one of them)
 IMAGE_CHANNELS = ("num_in_ch", "num_out_ch", "num_channels")
