@@ -52,6 +52,14 @@ def result_name_tail(result) -> str:
     return render_name(template.removeprefix("{stem}"), "", "", scale, result.model, variant)
 
 
+def path_beside_image(image_path: Path | None, tail: str, default_dir: Path, stem: str) -> Path:
+    """``<image folder>/<image stem><tail>``: in `default_dir` for the bundled sample (its folder
+    is the app's own) and for an image without a file, which is named `stem` instead."""
+    folder = image_path.parent if image_path and not is_bundled(image_path) else Path(default_dir)
+    # a stem near the name limit plus the tail would be a name no file system takes
+    return folder / fitting_name(Path(image_path).stem if image_path else stem, tail)
+
+
 #: seconds of making a model ready worth saying (one already in memory takes milliseconds)
 SAID_SETUP_S = 0.5
 
@@ -183,11 +191,8 @@ class Session:
         (``default_dir`` / "upscaled…" for an image that has no file; ``default_dir`` for the
         bundled sample, whose folder is the app's own)."""
         base = self.image.path if self.image is not None and self.image.path else None
-        folder = base.parent if base and not is_bundled(base) else Path(default_dir)
-        stem = base.stem if base else "upscaled"
         tail = result_name_tail(self.result) if self.result is not None else ""
-        # a stem near the name limit plus the tail would be a name no file system takes
-        return folder / fitting_name(stem, f"{tail}.{fmt}")
+        return path_beside_image(base, f"{tail}.{fmt}", default_dir, "upscaled")
 
     @property
     def shown_run(self) -> RunInfo | None:

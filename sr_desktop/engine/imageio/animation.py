@@ -474,6 +474,17 @@ def _per_frame(values: list):
     return values[0] if len(values) == 1 else values
 
 
+def _gif_duration(ms: int) -> int:
+    """`ms` in the hundredths of a second GIF counts, rounded half up (Pillow cuts them down: a
+    60 fps APNG's 17 ms frames became 10 ms, which browsers and the window show for 100 ms);
+    a frame over 10 ms never becomes 10, one of 1-10 ms stays 10, 0 stays 0."""
+    if ms <= 0:
+        return ms
+    if ms <= 10:
+        return 10
+    return max(20, 10 * int(ms / 10 + 0.5))
+
+
 def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOptions,
                    watch: WriteWatch | None = None) -> None:
     if fmt == "tiff":  # every page at its own depth (16-bit colour too: our encoder, not Pillow's)
@@ -506,10 +517,7 @@ def _encode_frames(fh: BinaryIO, animation: Animation, fmt: str, options: SaveOp
         common["dpi"] = tuple(float(v) for v in metadata.dpi)
     durations = list(animation.durations)
     if fmt == "gif":
-        # GIF counts hundredths of a second and Pillow cuts the milliseconds down to them: a
-        # 60 fps APNG's 17 ms frames became 10 ms, which browsers (and the window) show for
-        # 100 ms; rounded half up, and a frame over 10 ms never down to 10
-        durations = [d if d <= 0 else 10 if d <= 10 else max(20, 10 * int(d / 10 + 0.5)) for d in durations]
+        durations = [_gif_duration(d) for d in durations]
     if fmt == "gif" and max(durations, default=0) > GIF_MAX_DURATION_MS:
         # GIF counts a frame's time in hundredths of a second on 16 bits: a longer frame
         # failed the write ("int too big to convert") after the whole upscale

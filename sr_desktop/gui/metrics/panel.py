@@ -65,10 +65,11 @@ from sr_desktop.gui.metrics.evaluate_section import EvaluateSection, installed_m
 from sr_desktop.gui.metrics.noref_section import NoReferenceSection
 from sr_desktop.gui.metrics.result_section import ResultSection
 from sr_desktop.gui.metrics.state import Evaluation, MetricsState
+from sr_desktop.gui.metrics.view_saving import VIEW_FILE_FILTER, shown_view, suggested_view_path, write_view
 from sr_desktop.gui.metrics.view_section import ViewSection
 from sr_desktop.gui.side_panel_layout import scrollable_column
 from sr_desktop.gui.widgets import WrapLabel, announce
-from sr_desktop.gui.worker import JobQueue
+from sr_desktop.gui.worker import JobQueue, run_beside_ui
 
 PREFERRED_WIDTH = 340
 
@@ -405,9 +406,6 @@ class MetricsPanel(QWidget):
         """Save view…: the map or evaluated model's result the after side shows, whole, as PNG
         or TIFF (`view_saving`); asks for the path when not given. The path written, or None
         (nothing to save, cancelled, or refused: said in the section's line)."""
-        from sr_desktop.gui.metrics.view_saving import shown_view, suggested_view_path, write_view
-        from sr_desktop.gui.worker import run_beside_ui
-
         view = shown_view(self._state)
         if view is None:
             return None
@@ -431,8 +429,6 @@ class MetricsPanel(QWidget):
 
     def _ask_view_path_dialog(self, suggested: Path) -> Path | None:
         from PySide6.QtWidgets import QFileDialog
-
-        from sr_desktop.gui.metrics.view_saving import VIEW_FILE_FILTER
 
         dialog = QFileDialog(self, "Save view", str(suggested.parent), VIEW_FILE_FILTER)
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
@@ -619,8 +615,6 @@ class MetricsPanel(QWidget):
         evaluated = source is not None and source.key[0] == "eval"
         self.back_to_result.setVisible(evaluated and st.result is not None)
         self.view_note.setText(st.view_note())
-        from sr_desktop.gui.metrics.view_saving import shown_view
-
         self.view_section.save_button.setVisible(shown_view(st) is not None)
         if self._saved_view != ((source.key, st.mode) if source is not None else None):
             self.view_section.saved.setText("")  # (about a view no longer shown)

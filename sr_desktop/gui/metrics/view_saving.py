@@ -69,13 +69,10 @@ def _safe(tail: str) -> str:
 def suggested_view_path(image, tail: str) -> Path:
     """``<image folder>/<stem><tail>.png``; for an image without a file of its own (pasted, the
     bundled sample) the home folder and ``view<tail>.png``."""
-    from sr_desktop.engine.core.file_names import fitting_name
-    from sr_desktop.engine.core.paths import is_bundled
+    from sr_desktop.app.session import path_beside_image
 
     path = getattr(image, "path", None)
-    if path is not None and not is_bundled(path):
-        return Path(path).parent / fitting_name(Path(path).stem, f"{tail}.png")
-    return Path.home() / fitting_name(Path(path).stem if path is not None else "view", f"{tail}.png")
+    return path_beside_image(Path(path) if path is not None else None, f"{tail}.png", Path.home(), "view")
 
 
 def write_view(view: ShownView, path: Path, protect: tuple[Path, ...] = ()) -> Path:
