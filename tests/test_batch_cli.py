@@ -262,8 +262,9 @@ def test_quality_for_lossless_output_is_said_to_be_ignored(tmp_path: Path, capsy
     assert "--quality is for jpg and webp output; it does not apply to png" in capsys.readouterr().err
     assert main(["batch", str(src), str(tmp_path / "jpg"), "--format", "jpg", "--quality", "50", *common]) == 0
     assert "--quality" not in capsys.readouterr().err
-    assert main(["batch", str(src), str(tmp_path / "bad"), "--quality", "0", *common]) == 2
-    assert "quality must be 1..100, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["batch", str(src), str(tmp_path / "bad"), "--quality", "0", *common])
+    assert "argument --quality: quality must be 1..100, got 0" in capsys.readouterr().err
     # a refusal is the one line said: the note first read as its cause
     assert main(["batch", str(src), str(tmp_path / "x"), "--format", "png", "--quality", "50", "--model",
                  "span", "--variant", "nope", "--no-progress"]) == 2

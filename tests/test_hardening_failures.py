@@ -547,6 +547,24 @@ def test_usage_errors_are_one_line_and_verbose_goes_after_the_command_too(capsys
     assert parser.parse_args(["upscale", "x.png", "-o", "y.png"]).verbose is False
 
 
+@pytest.mark.parametrize(("command", "flag", "value", "rule"), [
+    ("upscale", "--scale", "0", "scale must be between 1 and 16, got 0"),
+    ("upscale", "--quality", "200", "quality must be 1..100, got 200"),
+    ("upscale", "--width", "-5", "the output width must be a whole number of pixels"),
+    ("batch", "--height", "abc", "the output height must be a whole number of pixels"),
+    ("batch", "--quality", "0", "quality must be 1..100, got 0"),
+])
+def test_a_value_out_of_range_names_its_flag(capsys, command, flag, value, rule):
+    # (the refusal said "quality must be 1..100" without the flag: which of a long line's
+    # numbers was wrong was left to guess)
+    paths = ["in.png", "-o", "out.png"] if command == "upscale" else ["in", "out"]
+    with pytest.raises(SystemExit) as exc:
+        main([command, *paths, "--model", "bicubic", flag, value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sr-desktop {command}: error: argument {flag}: {rule}") and err.count("\n") == 1
+
+
 def test_a_mistyped_command_is_named_as_one(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["upscal", "photo.png"]) == 2

@@ -75,9 +75,12 @@ def test_upscale_and_batch_write_the_size_asked_for(tmp_path, capsys):
     assert (report["options"]["width"], report["options"]["height"]) == (200, 100)
     assert report["files"][0]["output_size"] == [150, 100]
     capsys.readouterr()
-    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--height", "0"]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--height", "0"])
+    assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert err == "sr-desktop: error: the output height must be a whole number of pixels from 1 to 1048576, got 0\n"
+    assert err == ("sr-desktop upscale: error: argument --height: the output height must be a whole number of pixels "
+                   "from 1 to 1048576, got 0 (see `sr-desktop upscale --help`)\n")
     assert not (tmp_path / "b.png").exists()
 
 

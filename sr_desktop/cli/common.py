@@ -27,7 +27,9 @@ from sr_desktop.engine.core.options import (
     Backend,
     TilePolicy,
     UpscaleOptions,
+    as_whole_number,
     parse_device,
+    parse_scale,
     parse_seed,
     parse_tile,
     parse_torch_device,
@@ -100,7 +102,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model --scale --variant --device --tile --precision --backend."""
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="ID",
                         help=f"model id (see `sr-desktop models`; default {DEFAULT_MODEL})")
-    parser.add_argument("--scale", type=int, metavar="N",
+    parser.add_argument("--scale", type=argparse_type(parse_scale), metavar="N",
                         help="output scale (default: the model's native scale; other scales use extra "
                              "passes and/or Lanczos resampling)")
     parser.add_argument("--variant", type=text_arg, metavar="NAME",
@@ -134,9 +136,18 @@ def add_alpha_option(parser: argparse.ArgumentParser) -> None:
 
 def add_quality_option(parser: argparse.ArgumentParser) -> None:
     """--quality Q (JPEG/WebP); left None when not given, so that `quality_from` can tell."""
-    parser.add_argument("--quality", type=int, default=None, metavar="Q",
+    parser.add_argument("--quality", type=argparse_type(_parse_quality), default=None, metavar="Q",
                         help=f"JPEG/WebP quality 1..100 (default {DEFAULT_QUALITY}, and lossless WebP from a lossless "
                              "WebP; 100 = lossless WebP)")
+
+
+def _parse_quality(text: str) -> int:
+    """--quality's text: a whole number 1..100 (`check_quality`)."""
+    try:
+        value = as_whole_number(text)
+    except ValueError:
+        raise OptionError(f"quality must be 1..100, got {text!r}") from None
+    return check_quality(value)
 
 
 def add_metadata_option(parser: argparse.ArgumentParser) -> None:
@@ -154,10 +165,28 @@ def add_metadata_option(parser: argparse.ArgumentParser) -> None:
 
 def add_output_size_options(parser: argparse.ArgumentParser) -> None:
     """--width W / --height H: the result resized to fit (`pipeline.output_size`)."""
-    parser.add_argument("--width", type=int, metavar="W",
+    parser.add_argument("--width", type=argparse_type(_parse_side("width")), metavar="W",
                         help="resize the result to W pixels wide (its aspect ratio kept; with --height: to fit "
                              "within W×H), after the model's upscale, with Lanczos")
-    parser.add_argument("--height", type=int, metavar="H", help="resize the result to H pixels high (see --width)")
+    parser.add_argument("--height", type=argparse_type(_parse_side("height")), metavar="H",
+                        help="resize the result to H pixels high (see --width)")
+
+
+def _parse_side(side: str) -> Callable[[str], int]:
+    """The parser of --width or --height's text: the rule of `OutputSize`, so that argparse
+    names the flag in a refusal."""
+
+    def parse(text: str) -> int:
+        from sr_desktop.engine.core.output_size import OutputSize
+
+        try:
+            value: object = as_whole_number(text)
+        except ValueError:
+            value = text  # refused by OutputSize, in its words
+        return getattr(OutputSize(**{side: value}), side)
+
+    parse.__name__ = side
+    return parse
 
 
 def output_size_from(args: argparse.Namespace):
