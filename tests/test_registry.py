@@ -16,7 +16,7 @@ from sr_desktop.engine.models.base import ModelSpec, SRModel
 ZOO_IDS = [
     "realesrgan-x4plus", "realesrgan-x4plus-anime", "realesr-animevideov3", "realsr-df2k",
     "waifu2x-photo", "waifu2x-anime", "waifu2x-cunet", "realcugan-se", "realcugan-pro",
-    "srmd", "srmdnf", "span", "bicubic", "lanczos", "nearest",
+    "srmd", "srmdnf", "span", "bicubic", "lanczos", "nearest", "scalenx",
 ]
 
 
@@ -24,7 +24,7 @@ def test_manifest_has_the_stable_ids_and_complete_entries():
     specs = {s.id: s for s in registry.list_zoo_models()}
     assert set(ZOO_IDS) | {"zssr", "map-sr"} == set(specs)
     assert specs["zssr"].kind == "per_image" and specs["zssr"].scales == [2, 4]
-    for model_id in ("bicubic", "lanczos", "nearest"):
+    for model_id in ("bicubic", "lanczos", "nearest", "scalenx"):
         assert specs[model_id].kind == "resample" and specs[model_id].scales == [2, 3, 4]
     allowed_tags = {"photo", "anime", "fidelity", "GAN", "fast", "pixel art"}
     for spec in specs.values():

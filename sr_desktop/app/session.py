@@ -32,7 +32,8 @@ class Change(enum.Enum):
 
 
 #: what the app calls each value of a result's ``backend``
-BACKEND_NAMES = {"torch": "torch", "openvino": "OpenVINO", "ncnn": "ncnn runtime", "pillow": "Pillow (no network)"}
+BACKEND_NAMES = {"torch": "torch", "openvino": "OpenVINO", "ncnn": "ncnn runtime", "pillow": "Pillow (no network)",
+                 "numpy": "numpy (no network)"}
 
 
 def backend_name(backend: str) -> str:

@@ -9,9 +9,11 @@ from sr_desktop.engine.core.errors import OptionError
 
 #: the largest side asked for (the largest a PNG or TIFF holds is far above what fits in memory)
 MAX_SIDE = 1 << 20
-#: how the result is resized: Lanczos, or nearest neighbour for a result of `nearest` (pixel
-#: art stays square blocks: Lanczos made a 3-colour sprite's ×8 from its ×4 27 colours)
+#: how the result is resized: Lanczos, or nearest neighbour for a result of a pixel-art model
+#: (pixel art stays square blocks: Lanczos made a 3-colour sprite's ×8 from its ×4 27 colours)
 RESAMPLINGS = ("lanczos", "nearest")
+#: the models whose results are pixel art, in the input's colours
+PIXEL_MODELS = ("nearest", "scalenx")
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,8 @@ class OutputSize:
 
     def for_model(self, model_id: str) -> OutputSize:
         """This size, resized as a result of `model_id` should be: nearest neighbour after
-        `nearest`, else Lanczos."""
-        return replace(self, resampling="nearest" if model_id == "nearest" else "lanczos")
+        a pixel-art model (`PIXEL_MODELS`), else Lanczos."""
+        return replace(self, resampling="nearest" if model_id in PIXEL_MODELS else "lanczos")
 
     def fitted(self, width: int, height: int) -> tuple[int, int]:
         """The (width, height) an image of `width`×`height` is resized to: as large as fits

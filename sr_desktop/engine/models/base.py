@@ -60,6 +60,10 @@ class SRModel:
     #: the backend running the graph: ``torch``, ``openvino`` or ``ncnn`` (``pillow``: no
     #: network, a resampling model)
     backend: str = "torch"
+    #: True for a model that upscales every channel of an image with alpha in one
+    #: `upscale_patch` call (H×W×C, alpha last), deciding them together; else colour and
+    #: alpha are upscaled apart (`pipeline.upscale`)
+    upscales_alpha_with_colour: bool = False
     #: why no backend but torch can run the network ("": any can), e.g. a spandrel
     #: architecture called with arguments of its own
     torch_only_reason: str = ""

@@ -1,6 +1,7 @@
-"""`bicubic` and `lanczos` as models, so baselines go through the same pipeline.
+"""`bicubic`, `lanczos`, `nearest` and `scalenx` as models, so baselines and the pixel-art
+scalers go through the same pipeline.
 
-They run on the host with Pillow and never need torch: the pipeline hands them numpy tiles
+They run on the host with Pillow or numpy and never need torch: the pipeline hands them numpy tiles
 (`upscale_patch`), and a process that only resamples does not import torch at all.
 """
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sr_desktop.engine.compute import resample
+from sr_desktop.engine.compute import pixel_art, resample
 from sr_desktop.engine.compute.devices import HOST_CPU
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
@@ -18,9 +19,12 @@ from sr_desktop.engine.models.kinds import ModelKind
 if TYPE_CHECKING:
     import torch
 
+#: the method of the `scalenx` model: Scale2x/Scale3x (`compute.pixel_art`), not a Pillow filter
+SCALENX = "scalenx"
+
 
 class ResampleModel(SRModel):
-    """Classic interpolation at an integer scale. Runs on the CPU with Pillow. Built by
+    """Classic interpolation, or ScaleNx, at an integer scale. Runs on the CPU. Built by
     ``loader.load_model`` (which checks the scale against the pipeline's limit)."""
 
     kind = ModelKind.RESAMPLE
@@ -32,21 +36,27 @@ class ResampleModel(SRModel):
     dtype = "float32"
 
     def __init__(self, method: str, scale: int):
-        if method not in resample.METHODS:
+        if method not in resample.METHODS and method != SCALENX:
             raise ValueError(f"unknown resampling method {method!r}")
         self.device = HOST_CPU
         self.id = method
         self.method = method
         self.scale = int(scale)
         # Interior tiles are exact once the filter's support is covered.
-        self.context = resample.SUPPORT[method] + 1
+        self.context = pixel_art.CONTEXT if method == SCALENX else resample.SUPPORT[method] + 1
+        # (a ScaleNx corner takes a neighbour's colour and alpha together)
+        self.upscales_alpha_with_colour = method == SCALENX
+        self.backend = "numpy" if method == SCALENX else "pillow"
 
     def to(self, device, dtype=None) -> ResampleModel:
         """Pillow runs on the host whatever device is asked for: returns self unchanged."""
         return self
 
     def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
-        """H×W×C float32 -> (s·H)×(s·W)×C float32, unclamped."""
+        """H×W×C float32 -> (s·H)×(s·W)×C float32, unclamped (ScaleNx: with 2 or 4
+        channels the last is alpha)."""
+        if self.method == SCALENX:
+            return pixel_art.scale_pixel_art(patch, self.scale)
         h, w = patch.shape[:2]
         return resample.resize(patch, (w * self.scale, h * self.scale), self.method)
 

@@ -257,7 +257,7 @@ def _upscale_checked(image: Image, options: UpscaleOptions, progress, cancel, mo
     start = time.perf_counter()
     target = int(options.scale or plan.reached)
     try:
-        if fill_hidden:
+        if fill_hidden and not model.upscales_alpha_with_colour:  # (which copies pixels, blends none)
             image = with_hidden_colour_filled(image)
         return _upscale_image(image, options, progress, cancel, model, plan, target, start)
     except Exception as exc:
@@ -302,11 +302,14 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
 
     tracker = ProgressTracker(0, progress, stage="upscale")
     chain = _Chain(model, plan, target, options.tile, cancel, tracker)
-    alpha_through_model = image.has_alpha and options.alpha is AlphaMode.MODEL
+    joint = image.has_alpha and model.upscales_alpha_with_colour
+    alpha_through_model = image.has_alpha and options.alpha is AlphaMode.MODEL and not joint
     tracker.total = chain.count(h, w) * (2 if alpha_through_model else 1)
     tracker.update(message="starting")
 
-    if not image.is_gray and _is_neutral(rgb):
+    if joint:
+        chain.run(pixels, src_max, out, to_gray=False)
+    elif not image.is_gray and _is_neutral(rgb):
         # a black-and-white photo stored as RGB (most B&W camera JPEGs and scans): kept
         # neutral as a grey file is, the mean of the model's three channels in all three
         # (a colour model gave it colour noise on edges: 40 % of pixels 3+ levels apart)
@@ -314,7 +317,7 @@ def _upscale_image(image: Image, options: UpscaleOptions, progress, cancel, mode
         out[:, :, 1:3] = out[:, :, :1]
     else:
         chain.run(rgb, src_max, out[:, :, :color_channels], to_gray=image.is_gray)
-    if image.has_alpha:
+    if image.has_alpha and not joint:
         alpha = pixels[:, :, -1:]
         if alpha_through_model:
             chain.run(np.repeat(alpha, 3, axis=2), src_max, out[:, :, -1:], to_gray=True)
@@ -430,7 +433,7 @@ def upscale_region(
         margin = max(image.width, image.height)  # the whole image: the same averages as its result
     x0, x1 = _crop_span(x, bw, margin, image.width)
     y0, y1 = _crop_span(y, bh, margin, image.height)
-    if image.has_alpha and not image.pixels[y0:y1, x0:x1, -1].all():
+    if image.has_alpha and not model.upscales_alpha_with_colour and not image.pixels[y0:y1, x0:x1, -1].all():
         # a hidden pixel of the crop takes its colour from the visible pixels of the whole
         # image (which may lie outside the crop), as the whole-image result does
         image = with_hidden_colour_filled(image)
