@@ -974,9 +974,11 @@ def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot
     from sr_desktop.engine.core import paths
 
     assert window.about_action in window.menuBar().actions()[-1].menu().actions()
+    from sr_desktop.gui.main_window.about import LOOKING_UP
+
     box = window.show_about()
     qtbot.addWidget(box)
-    qtbot.waitUntil(lambda: "Qt " in box.text(), timeout=10000)
+    qtbot.waitUntil(lambda: LOOKING_UP not in box.text(), timeout=10000)  # (the text names Qt before)
     text = box.text()
     assert f"SR Desktop {__version__}" in text and "LICENSES.md" in text
     assert str(paths.config_dir()) in text and str(paths.log_dir()) in text
@@ -987,6 +989,14 @@ def test_help_about_names_the_version_the_folders_and_the_licences(window, qtbot
 
     assert f"Qt {qVersion()}" in text and f"torch {torch.__version__}" in text and "OpenVINO" in text
     assert "<code>sr-desktop models --json</code>" in text
+
+
+def test_help_names_qts_licence_and_offers_its_own_notice(window):
+    """Qt's LGPL was named nowhere: a program that shows notices shows the library's."""
+    from sr_desktop.gui.main_window.about import about_text
+
+    assert window.about_qt_action in window.menuBar().actions()[-1].menu().actions()
+    assert "GNU LGPL v3 (Help ▸ About Qt)" in about_text("Libraries and devices: …")
 
 
 def test_help_about_opens_at_once_and_fills_in_the_libraries_when_looked_up(window, qtbot, monkeypatch):

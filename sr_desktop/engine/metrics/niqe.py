@@ -14,6 +14,8 @@ This follows the authors' MATLAB release (``computequality.m``, the algorithm of
 and scale, the second scale by MATLAB's bicubic ``imresize(·, 0.5)`` in double precision,
 ``nanmean``/``nancov`` over blocks and the pseudo-inverse. The pristine model
 (``resources/niqe_pris_params.npz``: mean, covariance) is the one released with that code.
+That release's copyright notice, in its entirety, is ``resources/NIQE-NOTICE.txt`` (shipped in
+the wheel's licence files); it applies to this port of the code as to the parameters.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 from sr_desktop.gui.key_text import with_native_keys
 
@@ -142,6 +142,8 @@ def build_actions(w: ActionTarget) -> None:
                            "Every keyboard shortcut of the window (F1)")
     w.about_action = a("&About SR Desktop", w.show_about, None,
                        "The version, the libraries, where the app keeps its files, the licences")
+    # (Qt's own notice: the LGPL asks a program that shows notices to show the library's)
+    w.about_qt_action = a("About &Qt", QApplication.aboutQt, None, "Qt's version and licence (LGPL v3)")
     w.documentation_action = a("&Documentation", w.open_documentation, None,
                                "The guides (the window, models, formats, training, benchmarks…), read here")
     for action in (w.split_action, w.side_action):
@@ -194,6 +196,7 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
     help_menu.addAction(w.documentation_action)
     help_menu.addAction(w.shortcuts_action)
     help_menu.addAction(w.about_action)
+    help_menu.addAction(w.about_qt_action)
 
     w.toolbar = toolbar = w.addToolBar("Main")
     toolbar.setObjectName("mainToolbar")
