@@ -14,6 +14,7 @@ from sr_desktop.cli.common import (
     add_quality_option,
     bug_logged,
     check_kernel_option,
+    licence_note,
     name_the_file,
     output_arg,
     output_size_from,
@@ -205,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
 
     upscale = upscale_options_from(args)
     # (batch had no --kernel: a kernel could not be used)
-    notes = [check_kernel_option(upscale), quality_note(args, set() if args.format == "same" else {args.format})]
+    notes = [check_kernel_option(upscale), quality_note(args, set() if args.format == "same" else {args.format}),
+             licence_note(upscale.model)]
     options = BatchOptions(
         upscale=upscale,
         format=args.format,

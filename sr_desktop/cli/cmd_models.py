@@ -11,6 +11,7 @@ from sr_desktop.cli.common import path_arg
 from sr_desktop.engine.core.errors import ModelError
 from sr_desktop.engine.core.options import MAX_SCALE
 from sr_desktop.engine.core.text import printable
+from sr_desktop.engine.models.community.licence import is_non_commercial
 from sr_desktop.engine.models.kinds import ModelKind
 from sr_desktop.engine.models.literature import incomplete_text, measured_psnr, network_sharing_text
 from sr_desktop.engine.models.spec import LITERATURE
@@ -161,7 +162,8 @@ def _table(specs) -> str:
             # it needs beside (spandrel)
             origin = Path(s.source.get("original") or s.source.get("file") or "").name
             status += f" (custom: {s.arch}" + (f" from {printable(origin)}" if origin else "") + (
-                f"; needs: {s.install_command})" if s.installed and s.install_command else ")")
+                f"; needs: {s.install_command}" if s.installed and s.install_command else "") + (
+                f"; licence: {s.license})" if is_non_commercial(s.license) else ")")
         rows.append((s.id, s.name, scales, variants, ",".join(s.tags), status))
     lines = _columns(rows)
     lines.append("(* = default variant)")

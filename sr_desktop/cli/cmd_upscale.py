@@ -17,6 +17,7 @@ from sr_desktop.cli.common import (
     add_quality_option,
     bug_logged,
     check_kernel_option,
+    licence_note,
     name_the_file,
     output_arg,
     output_size_from,
@@ -166,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
     if all(refusals):  # (a size no output can have: one line before the upscales, not after each; where
         raise SRDesktopError(refusals[0])  # some can, the others fail as their files, named)
     per_image = is_per_image(options.model)
-    notes = [check_kernel_option(options), quality_note(args, _formats_of(targets, args.format))]
+    notes = [check_kernel_option(options), quality_note(args, _formats_of(targets, args.format)),
+             licence_note(options.model)]
     if per_image and options.variant:
         from sr_desktop.engine.models.registry import get_model_spec
 

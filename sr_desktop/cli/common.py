@@ -314,6 +314,20 @@ def stop_signals_call(handler):
             signal.signal(sig, old)
 
 
+def licence_note(model_id: str) -> str | None:
+    """The note said before a run with a model whose licence is non-commercial (an added
+    checkpoint of spandrel-extra-arches), else None: the licence was only in `models --json`
+    and the tooltip, and a run said nothing of it."""
+    from sr_desktop.engine.models.community.licence import is_non_commercial
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    try:
+        spec = get_model_spec(model_id)
+    except SRDesktopError:  # (refused in its own words by the run's checks)
+        return None
+    return f"sr-desktop: note: {spec.id} is under {spec.license}" if is_non_commercial(spec.license) else None
+
+
 def check_kernel_option(options) -> str | None:
     """--kernel before any file (upscale, batch): only for the per-image models (ZSSR,
     map-sr); a kernel file read once (a bad one is one error, not one per file). Returns the

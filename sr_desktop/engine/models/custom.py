@@ -485,9 +485,26 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
         return {**_community_call("describe_community_file", path, state), "format": fmt, "files": [str(path)]}
     detected, _ = _detect_file(path, state=state)  # building it: the weights must really fit
     training = _training_record(path)
+    licence = inherited_licence(training.get("init", ""))
     return {"arch": detected.arch, "scale": detected.scale, "scales": list(detected.scales),
             "params": detected.params,
-            "format": fmt, "files": [str(path)], **({"training": training} if training else {})}
+            "format": fmt, "files": [str(path)], **({"training": training} if training else {}),
+            **({"license": licence} if licence else {})}
+
+
+def inherited_licence(init: str) -> str:
+    """The licence line of a model fine-tuned here from `init` (a model id or a file; "" for
+    one trained from scratch): its weights derive from the starting model's, whose terms
+    come along (a fine-tune of a BSD-3 Real-ESRGAN model was listed with no licence)."""
+    if not init:
+        return ""
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    try:
+        spec = get_model_spec(init)
+    except ModelError:  # a checkpoint file
+        return f"fine-tuned from {without_control_characters(Path(init).name)}: that file's licence applies"
+    return f"fine-tuned from {spec.id}, under its licence: {spec.license or 'not recorded'}"
 
 
 def _training_record(path: Path) -> dict[str, Any]:

@@ -283,6 +283,8 @@ def training_summary(training: dict[str, Any], several_scales: bool = False) -> 
     if isinstance(training.get("losses"), str) and training["losses"]:
         how.append(f"(loss {training['losses']})")
     parts = [" ".join(how)] if how else []
+    if isinstance(training.get("init"), str) and training["init"]:
+        parts.append(f"fine-tuned from {Path(training['init']).name}")
     if isinstance(training.get("val_psnr_y"), float):
         parts.append(f"validation PSNR-Y {training['val_psnr_y']:.2f} dB")
     scale = training.get("scale") if several_scales else None

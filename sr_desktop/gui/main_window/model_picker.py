@@ -155,7 +155,7 @@ def _entry_tooltip(spec: ModelSpec, added: list[ModelSpec]) -> str:
                      "the Scale list offers the usual ones)")
     else:
         lines.append("Native scales: " + ", ".join(f"×{s}" for s in spec.scales))
-    if spec.license:
+    if spec.license and spec.license not in spec.description:  # (an added model's description says it)
         lines.append(f"Licence: {esc(spec.license)}")
     published = _psnr_lines(_published_psnr(spec)) if spec.group == LITERATURE else []
     if published:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 EXTRA_PACKAGE = "spandrel_extra_arches"
+#: what every licence line of an extra architecture says (`is_non_commercial` looks for it)
+NOT_FOR_COMMERCIAL_USE = "not for commercial use"
 
 #: the licence of each spandrel-extra-arches architecture (by spandrel's architecture id)
 EXTRA_ARCH_LICENCES = {
@@ -40,4 +42,10 @@ def architecture_licence(architecture: Any) -> str:
     if not is_extra_architecture(architecture):
         return ""
     name = EXTRA_ARCH_LICENCES.get(str(architecture.id), "non-commercial licence")
-    return f"{name} (spandrel-extra-arches: not for commercial use)"
+    return f"{name} (spandrel-extra-arches: {NOT_FOR_COMMERCIAL_USE})"
+
+
+def is_non_commercial(licence: str) -> bool:
+    """Whether a model's licence line (`ModelSpec.license`) is one of `architecture_licence`'s
+    non-commercial ones."""
+    return NOT_FOR_COMMERCIAL_USE in licence
