@@ -127,3 +127,54 @@ def test_an_added_models_tooltip_says_its_licence_once(tmp_path):
     index.write_text(json.dumps(data))
     tip = _entry_tooltip(get_model_spec(spec.id), [])
     assert tip.count(html.escape(NON_COMMERCIAL)) == 1  # (in its description, then a "Licence:" line again)
+
+
+def test_a_null_licence_in_an_edited_index_is_no_licence(tmp_path, capsys):
+    import json
+
+    from PIL import Image as PILImage
+
+    from sr_desktop.cli.main import main
+    from sr_desktop.engine.models import custom
+
+    spec = custom.add_custom_model(_compact_file(tmp_path))
+    index = custom.custom_models_dir() / "index.json"
+    data = json.loads(index.read_text())
+    next(entry for entry in data["models"] if entry["id"] == spec.id)["license"] = None
+    index.write_text(json.dumps(data))
+    assert main(["models"]) == 0  # (exit 3: "argument of type 'NoneType' is not iterable")
+    PILImage.new("RGB", (12, 10)).save(tmp_path / "a.png")
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--model", spec.id]) == 0
+    capsys.readouterr()
+
+
+def test_a_fine_tune_started_from_a_file_follows_it_to_its_licence(tmp_path):
+    """Started from a trained file (not its id), a fine-tune of a fine-tune of
+    realesr-animevideov3 said only "that file's licence applies"; one registered before
+    licences were recorded said nothing."""
+    import json
+
+    from sr_desktop.engine.models import custom
+    from sr_desktop.engine.models.registry import get_model_spec
+    from sr_desktop.engine.training.export import model_metadata, write_model
+    from sr_desktop.engine.training.networks import build_network
+
+    net = build_network("compact", 2)
+    first = write_model(net, tmp_path / "first.safetensors", model_metadata(net, init="realesr-animevideov3"))
+    second = write_model(net, tmp_path / "second.safetensors", model_metadata(net, init=str(first)))
+    upstream = get_model_spec("realesr-animevideov3").license
+    assert custom.add_custom_model(second).license == (
+        f"fine-tuned from first.safetensors, fine-tuned from realesr-animevideov3, under its licence: {upstream}")
+    scratch = write_model(net, tmp_path / "scratch.safetensors", model_metadata(net))
+    on_scratch = write_model(net, tmp_path / "on_scratch.safetensors", model_metadata(net, init=str(scratch)))
+    assert custom.add_custom_model(on_scratch).license == ""  # the user's own, all along
+    elsewhere = write_model(net, tmp_path / "elsewhere.safetensors", model_metadata(net, init="custom-gone"))
+    assert custom.add_custom_model(elsewhere).license == (
+        "fine-tuned from custom-gone (a model not on this machine): its licence applies")
+    # an entry of an earlier version: its start recorded, no licence
+    spec = custom.add_custom_model(first, name="earlier")
+    index = custom.custom_models_dir() / "index.json"
+    data = json.loads(index.read_text())
+    del next(entry for entry in data["models"] if entry["id"] == spec.id)["license"]
+    index.write_text(json.dumps(data))
+    assert get_model_spec(spec.id).license == "fine-tuned from realesr-animevideov3: its licence applies"

@@ -132,3 +132,28 @@ def test_grey_and_grey_alpha_images(shape):
     art = (rng.integers(0, 2, shape) * 255).astype(np.uint8)
     out = scale_pixel_art(art, 2)
     assert out.shape == (shape[0] * 2, shape[1] * 2, shape[2]) and _colours(out) <= _colours(art)
+
+
+def test_scalenx_is_said_to_run_on_numpy_on_every_path_and_its_enlargement_is_said():
+    from sr_desktop.engine.models.backends.choose import apply_backend
+    from sr_desktop.engine.models.loader import load_model
+    from sr_desktop.engine.pipeline.output_size import enlargement_note
+
+    model = load_model("scalenx", 3)
+    assert model.backend == "numpy"
+    assert apply_backend(model, "torch") == "numpy" and model.backend == "numpy"  # ("pillow" once reset)
+    # a larger scale adds ScaleNx's passes: the resize past it is said, as after a network
+    assert enlargement_note((96, 96), (192, 192), "scalenx", 4) == (
+        "resized up ×2.00 past scalenx ×4 by nearest neighbour (repeated pixels, no detail added: "
+        "a larger scale adds the model's)")
+    assert enlargement_note((96, 96), (192, 192), "nearest", 4) == ""
+
+
+def test_a_scalenx_result_is_not_stale_when_only_the_alpha_option_changes():
+    from sr_desktop.app.session import RunInfo
+
+    sprite = np.zeros((6, 6, 4), np.uint8)
+    sprite[2:4, 2:4] = 255
+    options = UpscaleOptions(model="scalenx", scale=2, alpha=AlphaMode.MODEL)
+    run = RunInfo.of(upscale_image(Image(sprite), options), options)
+    assert run.differences(UpscaleOptions(model="scalenx", scale=2, alpha=AlphaMode.RESAMPLE)) == []

@@ -93,7 +93,11 @@ class RunInfo:
         job, which tell whether a kernel was given, as the result itself does)."""
         kernel = bool(getattr(result, "with_kernel", False)) or getattr(options, "kernel", None) is not None
         image = getattr(result, "image", None)
+        from sr_desktop.engine.models.resample_model import SCALENX
+
         alpha = str(options.alpha) if options is not None and image is not None and image.has_alpha else None
+        if result.model == SCALENX:  # (it decides alpha with the colour, whatever the option says)
+            alpha = None
         return cls(result.model, result.variant, int(result.scale), result.device,
                    float(result.seconds), int(result.tiles), model_display_name(result.model),
                    kernel, getattr(result, "backend", "torch"), alpha, getattr(result, "scale_route", None),

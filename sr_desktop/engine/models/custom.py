@@ -492,19 +492,32 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
             **({"license": licence} if licence else {})}
 
 
-def inherited_licence(init: str) -> str:
+def inherited_licence(init: str, _depth: int = 0) -> str:
     """The licence line of a model fine-tuned here from `init` (a model id or a file; "" for
     one trained from scratch): its weights derive from the starting model's, whose terms
-    come along (a fine-tune of a BSD-3 Real-ESRGAN model was listed with no licence)."""
+    come along (a fine-tune of a BSD-3 Real-ESRGAN model was listed with no licence). A file
+    is followed to the model it was added as, or, trained here, to its own start."""
     if not init:
         return ""
     from sr_desktop.engine.models.registry import get_model_spec
 
-    try:
+    with contextlib.suppress(ModelError):
         spec = get_model_spec(init)
-    except ModelError:  # a checkpoint file
-        return f"fine-tuned from {without_control_characters(Path(init).name)}: that file's licence applies"
-    return f"fine-tuned from {spec.id}, under its licence: {spec.license or 'not recorded'}"
+        return f"fine-tuned from {spec.id}, under its licence: {spec.license or 'not recorded'}"
+    name = without_control_characters(Path(init).name)
+    added = next((s for s in list_custom_specs() if init in (s.source.get("original"), s.source.get("file"))), None)
+    if added is not None and added.license:
+        return f"fine-tuned from {name} (added as {added.id}), under its licence: {added.license}"
+    path = Path(init)
+    if path.suffix.lower() == SAFETENSORS_SUFFIX and path.is_file() and _depth < 16:
+        with contextlib.suppress(OSError, ValueError):
+            record = _training_record(path)
+            if record:  # trained here: from scratch, the user's own; else its start's terms
+                upstream = inherited_licence(record.get("init", ""), _depth + 1)
+                return f"fine-tuned from {name}, {upstream}" if upstream else ""
+    if not path.suffix and os.sep not in init:
+        return f"fine-tuned from {name} (a model not on this machine): its licence applies"
+    return f"fine-tuned from {name}: that file's licence applies"
 
 
 def _training_record(path: Path) -> dict[str, Any]:
@@ -645,6 +658,10 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
             "files_sha256": digests,
             "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **{k: info[k] for k in ("family", "license", "training") if info.get(k)},
+            # (recorded even when empty, a fine-tune of the user's own: an entry without it is an
+            # earlier version's, whose start's licence was never looked up)
+            **({"license": info.get("license", "")}
+               if isinstance(info.get("training"), dict) and info["training"].get("init") else {}),
             # recorded, so that listing the models needs no torch (`custom_index.recommended_tile`)
             "recommended_tile": int(info.get("recommended_tile") or recommended_tile(info["arch"])),
         }

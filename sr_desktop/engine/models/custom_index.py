@@ -308,7 +308,10 @@ def spec_from_entry(entry: dict[str, Any]) -> ModelSpec:
     # added through spandrel, listed where spandrel is not installed: only its cached OpenVINO
     # conversion, if any, runs it (listed "installed" without a word, only its upscale said so)
     needs_spandrel = is_community_family(entry.get("family")) and not community_installed()
-    licence = entry.get("license", "")
+    licence = entry.get("license") if isinstance(entry.get("license"), str) else ""  # (an edited index: null)
+    init = _dict(entry.get("training")).get("init")
+    if "license" not in entry and isinstance(init, str) and init:  # registered before its start's licence was recorded
+        licence = f"fine-tuned from {Path(init).name}: its licence applies"
     return ModelSpec(
         id=entry["id"],
         # an edited or damaged index's name may be anything: null, a number, a control character

@@ -80,10 +80,11 @@ def load_model(model_id: str, scale: int | None = None, variant: str | None = No
 
 
 def _load_resample(spec: ModelSpec, scale, variant, **_options: Any) -> SRModel:
-    from sr_desktop.engine.models.resample_model import ResampleModel
+    from sr_desktop.engine.models.resample_model import SCALENX, ResampleModel, ScaleNxModel
 
     scale, _ = resolve_scale_variant(spec, scale, variant)
-    model = ResampleModel(spec.source.get("method", spec.id), scale)
+    method = spec.source.get("method", spec.id)
+    model = ScaleNxModel(scale) if method == SCALENX else ResampleModel(method, scale)
     model.id = spec.id
     return model
 

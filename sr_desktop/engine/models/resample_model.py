@@ -24,7 +24,7 @@ SCALENX = "scalenx"
 
 
 class ResampleModel(SRModel):
-    """Classic interpolation, or ScaleNx, at an integer scale. Runs on the CPU. Built by
+    """Classic interpolation at an integer scale. Runs on the CPU with Pillow. Built by
     ``loader.load_model`` (which checks the scale against the pipeline's limit)."""
 
     kind = ModelKind.RESAMPLE
@@ -36,27 +36,21 @@ class ResampleModel(SRModel):
     dtype = "float32"
 
     def __init__(self, method: str, scale: int):
-        if method not in resample.METHODS and method != SCALENX:
+        if method not in resample.METHODS:
             raise ValueError(f"unknown resampling method {method!r}")
         self.device = HOST_CPU
         self.id = method
         self.method = method
         self.scale = int(scale)
         # Interior tiles are exact once the filter's support is covered.
-        self.context = pixel_art.CONTEXT if method == SCALENX else resample.SUPPORT[method] + 1
-        # (a ScaleNx corner takes a neighbour's colour and alpha together)
-        self.upscales_alpha_with_colour = method == SCALENX
-        self.backend = "numpy" if method == SCALENX else "pillow"
+        self.context = resample.SUPPORT[method] + 1
 
     def to(self, device, dtype=None) -> ResampleModel:
         """Pillow runs on the host whatever device is asked for: returns self unchanged."""
         return self
 
     def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
-        """H×W×C float32 -> (s·H)×(s·W)×C float32, unclamped (ScaleNx: with 2 or 4
-        channels the last is alpha)."""
-        if self.method == SCALENX:
-            return pixel_art.scale_pixel_art(patch, self.scale)
+        """H×W×C float32 -> (s·H)×(s·W)×C float32, unclamped."""
         h, w = patch.shape[:2]
         return resample.resize(patch, (w * self.scale, h * self.scale), self.method)
 
@@ -67,3 +61,22 @@ class ResampleModel(SRModel):
         arr = x.detach().to("cpu", torch.float32).permute(0, 2, 3, 1).numpy()
         out = np.stack([self.upscale_patch(item) for item in arr])
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+class ScaleNxModel(ResampleModel):
+    """The `scalenx` pixel-art scaler (`compute.pixel_art`) in the resamplers' place: any
+    integer scale, on the host, on numpy tiles."""
+
+    backend = "numpy"
+    # (a ScaleNx corner takes a neighbour's colour and alpha together)
+    upscales_alpha_with_colour = True
+
+    def __init__(self, scale: int):
+        self.device = HOST_CPU
+        self.id = self.method = SCALENX
+        self.scale = int(scale)
+        self.context = pixel_art.CONTEXT
+
+    def upscale_patch(self, patch: np.ndarray) -> np.ndarray:
+        """H×W×C float32 -> (s·H)×(s·W)×C float32 (with 2 or 4 channels the last is alpha)."""
+        return pixel_art.scale_pixel_art(patch, self.scale)

@@ -15,11 +15,12 @@ import numpy as np
 
 from sr_desktop.engine.compute.resample import quantize, resize_into, resize_plane
 from sr_desktop.engine.core.errors import OptionError
-from sr_desktop.engine.core.output_size import OutputSize
+from sr_desktop.engine.core.output_size import PIXEL_MODELS, OutputSize
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.imageio.animation import Animation
 from sr_desktop.engine.imageio.formats import MAX_SIDE, size_refusal
 from sr_desktop.engine.imageio.image import Image
+from sr_desktop.engine.models.resample_model import SCALENX
 from sr_desktop.engine.pipeline.memory import UpscaleMemoryError
 
 
@@ -39,15 +40,15 @@ def enlargement_note(upscaled: tuple[int, int], exported: tuple[int, int], model
     from a 640-px ×4 result was stretched 9× by Lanczos without a word): "resized up ×9.38
     past span ×4 by Lanczos (interpolated, no detail added: a larger scale adds the
     model's)"; "" when it was not enlarged (by a hundredth at least), and for a resampling
-    model (bicubic, nearest…: its whole result is interpolated, a larger scale adds nothing).
-    `upscaled`, `exported`: (width, height)."""
+    model (bicubic, nearest…: its whole result is interpolated, a larger scale adds nothing;
+    not scalenx, whose passes a larger scale adds). `upscaled`, `exported`: (width, height)."""
     from sr_desktop.engine.models.registry import is_resample
 
     factor = max(exported[0] / upscaled[0], exported[1] / upscaled[1])
-    if round(factor, 2) <= 1.0 or is_resample(model):
+    if round(factor, 2) <= 1.0 or (is_resample(model) and model != SCALENX):
         return ""
-    return (f"resized up ×{factor:.2f} past {model} ×{scale} by Lanczos (interpolated, no detail added: "
-            "a larger scale adds the model's)")
+    how = "nearest neighbour (repeated pixels" if model in PIXEL_MODELS else "Lanczos (interpolated"
+    return f"resized up ×{factor:.2f} past {model} ×{scale} by {how}, no detail added: a larger scale adds the model's)"
 
 
 def resized(item: Image | Animation, size: OutputSize | None, fmt: str | None = None,

@@ -77,9 +77,9 @@ def about_text(runtime: str | None = None) -> str:
         # (a problem report's first question: did it run on the GPU the user thinks it did)
         f"{html.escape(runtime).replace(chr(10), '<br>')}</p>"
         f"<table>{folders}</table>"
-        "<p>The app's code is under the MIT licence. The window is drawn by Qt through PySide6, "
-        "under the GNU LGPL v3 (Help ▸ About Qt). The bundled photos, NIQE's parameters, the libraries' "
-        "and the models' notices: "
+        "<p>The app's code is under the MIT licence (its NIQE port under NIQE's notice too). The window is "
+        "drawn by Qt through PySide6, under the GNU LGPL v3 (Help ▸ About Qt). The bundled photos, NIQE's "
+        "parameters, the libraries' and the models' notices: "
         f"{file_link(licences) if licences.is_file() else 'LICENSES.md'}. Each model's licence is in its "
         "tooltip in the Model list and in <code>sr-desktop models --json</code>.</p>"
         + (f"<p>Guides: {file_link(paths.DOCS_DIR)}</p>" if paths.DOCS_DIR.is_dir() else "")

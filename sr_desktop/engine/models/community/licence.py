@@ -45,7 +45,7 @@ def architecture_licence(architecture: Any) -> str:
     return f"{name} (spandrel-extra-arches: {NOT_FOR_COMMERCIAL_USE})"
 
 
-def is_non_commercial(licence: str) -> bool:
+def is_non_commercial(licence: object) -> bool:
     """Whether a model's licence line (`ModelSpec.license`) is one of `architecture_licence`'s
     non-commercial ones."""
-    return NOT_FOR_COMMERCIAL_USE in licence
+    return isinstance(licence, str) and NOT_FOR_COMMERCIAL_USE in licence
