@@ -91,10 +91,10 @@ class RunInfo:
     def of(cls, result, options=None) -> RunInfo:
         """The run of an engine `UpscaleResult` (``options``: the `UpscaleOptions` of the
         job, which tell whether a kernel was given, as the result itself does)."""
-        kernel = bool(getattr(result, "with_kernel", False)) or getattr(options, "kernel", None) is not None
-        image = getattr(result, "image", None)
         from sr_desktop.engine.models.resample_model import SCALENX
 
+        kernel = bool(getattr(result, "with_kernel", False)) or getattr(options, "kernel", None) is not None
+        image = getattr(result, "image", None)
         alpha = str(options.alpha) if options is not None and image is not None and image.has_alpha else None
         if result.model == SCALENX:  # (it decides alpha with the colour, whatever the option says)
             alpha = None

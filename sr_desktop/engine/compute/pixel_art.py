@@ -11,9 +11,9 @@ kept, as with nearest neighbour). The neighbourhood, with E in the middle::
     D E F
     G H I
 
-×4, ×6, ×8, ×9, … are passes of ×2 and ×3 (×2 before ×3, as image editors chain them);
-the part of a scale that is not a product of 2 and 3 (×5 = ×5, ×10 = ×2 then ×5) is
-repeated blocks, nearest neighbour. Pixels beyond the image border repeat the border's.
+×4, ×6, ×8, ×9, … are passes of ×2 and ×3 (the ×2 passes first); the part of a scale
+that is not a product of 2 and 3 (×5 = ×5, ×10 = ×2 then ×5) is repeated blocks, nearest
+neighbour. Pixels beyond the image border repeat the border's.
 
 Equality is exact over all channels. With 2 or 4 channels the last is alpha, and every
 fully transparent pixel counts as the same colour whatever its hidden colour: a sprite's
@@ -78,7 +78,8 @@ def _neighbourhood(pixels: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str,
         return {names[3 * dy + dx]: padded[dy : dy + height, dx : dx + width] for dy in range(3) for dx in range(3)}
 
     key = _equality_key(pixels)
-    return shifted(pixels), (shifted(key) if key is not pixels else shifted(pixels))
+    around = shifted(pixels)
+    return around, (shifted(key) if key is not pixels else around)
 
 
 def _same(keys: dict[str, np.ndarray], a: str, b: str) -> np.ndarray:

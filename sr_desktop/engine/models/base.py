@@ -57,8 +57,8 @@ class SRModel:
     #: what runs the network graph in place of the torch ``module`` (a backend's compiled
     #: graph, see `models.backends`); None = torch
     runner = None
-    #: the backend running the graph: ``torch``, ``openvino`` or ``ncnn`` (``pillow``: no
-    #: network, a resampling model)
+    #: the backend running the graph: ``torch``, ``openvino`` or ``ncnn`` (``pillow`` or
+    #: ``numpy``: no network, a resampling model or `scalenx`)
     backend: str = "torch"
     #: True for a model that upscales every channel of an image with alpha in one
     #: `upscale_patch` call (H×W×C, alpha last), deciding them together; else colour and
