@@ -16,6 +16,12 @@ RESAMPLINGS = ("lanczos", "nearest")
 PIXEL_MODELS = ("nearest", "scalenx")
 
 
+def resampling_after(model_id: str) -> str:
+    """How a result of `model_id` is resized (one of `RESAMPLINGS`): nearest neighbour after
+    a pixel-art model (`PIXEL_MODELS`), else Lanczos."""
+    return "nearest" if model_id in PIXEL_MODELS else "lanczos"
+
+
 @dataclass(frozen=True)
 class OutputSize:
     """A box the result is resized to fit (a side left out: set by the other's ratio)."""
@@ -36,9 +42,8 @@ class OutputSize:
                                   f"got {value!r}")
 
     def for_model(self, model_id: str) -> OutputSize:
-        """This size, resized as a result of `model_id` should be: nearest neighbour after
-        a pixel-art model (`PIXEL_MODELS`), else Lanczos."""
-        return replace(self, resampling="nearest" if model_id in PIXEL_MODELS else "lanczos")
+        """This size, resized as a result of `model_id` should be (`resampling_after`)."""
+        return replace(self, resampling=resampling_after(model_id))
 
     def fitted(self, width: int, height: int) -> tuple[int, int]:
         """The (width, height) an image of `width`×`height` is resized to: as large as fits

@@ -489,7 +489,9 @@ def detect_model_file(path: str | os.PathLike) -> dict[str, Any]:
     return {"arch": detected.arch, "scale": detected.scale, "scales": list(detected.scales),
             "params": detected.params,
             "format": fmt, "files": [str(path)], **({"training": training} if training else {}),
-            **({"license": licence} if licence else {})}
+            # (recorded even when empty for a fine-tune, of the user's own model: an entry without
+            # it is an earlier version's, whose start's licence was never looked up)
+            **({"license": licence} if licence or training.get("init") else {})}
 
 
 def inherited_licence(init: str, _depth: int = 0) -> str:
@@ -657,11 +659,7 @@ def _add_locked(path: Path, info: dict[str, Any], sources: list[Path], display: 
             "sha256": digests[0],
             "files_sha256": digests,
             "added": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            **{k: info[k] for k in ("family", "license", "training") if info.get(k)},
-            # (recorded even when empty, a fine-tune of the user's own: an entry without it is an
-            # earlier version's, whose start's licence was never looked up)
-            **({"license": info.get("license", "")}
-               if isinstance(info.get("training"), dict) and info["training"].get("init") else {}),
+            **{k: info[k] for k in ("family", "license", "training") if k in info},
             # recorded, so that listing the models needs no torch (`custom_index.recommended_tile`)
             "recommended_tile": int(info.get("recommended_tile") or recommended_tile(info["arch"])),
         }

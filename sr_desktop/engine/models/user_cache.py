@@ -27,10 +27,10 @@ def cache_bytes(path: Path | None = None) -> int:
         except OSError:
             return 0
     total = 0
-    for root, _dirs, files in os.walk(path):
+    for folder, _dirs, files in os.walk(path):
         for name in files:
             try:
-                total += os.lstat(os.path.join(root, name)).st_size
+                total += os.lstat(os.path.join(folder, name)).st_size
             except OSError:
                 pass
     return total

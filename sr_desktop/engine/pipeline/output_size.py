@@ -15,7 +15,7 @@ import numpy as np
 
 from sr_desktop.engine.compute.resample import quantize, resize_into, resize_plane
 from sr_desktop.engine.core.errors import OptionError
-from sr_desktop.engine.core.output_size import PIXEL_MODELS, OutputSize
+from sr_desktop.engine.core.output_size import OutputSize, resampling_after
 from sr_desktop.engine.core.progress import CancelToken, check_cancel
 from sr_desktop.engine.imageio.animation import Animation
 from sr_desktop.engine.imageio.formats import MAX_SIDE, size_refusal
@@ -47,7 +47,7 @@ def enlargement_note(upscaled: tuple[int, int], exported: tuple[int, int], model
     factor = max(exported[0] / upscaled[0], exported[1] / upscaled[1])
     if round(factor, 2) <= 1.0 or (is_resample(model) and model != SCALENX):
         return ""
-    how = "nearest neighbour (repeated pixels" if model in PIXEL_MODELS else "Lanczos (interpolated"
+    how = "nearest neighbour (repeated pixels" if resampling_after(model) == "nearest" else "Lanczos (interpolated"
     return f"resized up ×{factor:.2f} past {model} ×{scale} by {how}, no detail added: a larger scale adds the model's)"
 
 
