@@ -551,6 +551,9 @@ def test_the_terminal_bar_counts_an_animation_in_frames(capsys):
     bar(ProgressInfo(done=3500, total=12000, elapsed=1.0, eta=2.0, stage="upscale", message="frame 4/12",
                      extra={"frame": 4, "frames": 12}))
     assert (bar._bar.total, bar._bar.n, bar._bar.unit) == (12, 3.5, "frame")
+    bar(ProgressInfo(done=13000, total=300000, elapsed=1.0, eta=2.0, stage="upscale", message="frame 14/300",
+                     extra={"frame": 14, "frames": 300}))
+    assert " 13/300 " in str(bar._bar)  # it drew "13.0/300"
     bar.close()
     capsys.readouterr()
 

@@ -61,7 +61,9 @@ class TerminalProgress:
                 else (info.extra or {}).get("unit", "row") if info.stage == SAVE_STAGE else self.unit)
         frames = (info.extra or {}).get("frames")
         if frames and info.total:  # an animation: counted in frames (its steps are 1000 per frame)
-            total, done, unit = frames, round(info.done * frames / info.total, 2), "frame"
+            done = round(info.done * frames / info.total, 2)
+            # a whole count drawn as one ("13/300 frame", it drew "13.0/300"); a part as a fraction
+            total, done, unit = frames, int(done) if done.is_integer() else done, "frame"
         if self._bar is None:
             # started at the first count heard (a resumed run's checkpoint): tqdm's rate
             # counted those as done in no time (125 million it/s)
