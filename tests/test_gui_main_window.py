@@ -1326,6 +1326,14 @@ def test_the_bundled_sample_s_folder_is_not_taken_for_the_user_s(make_window, tm
     assert window.session.image.path == paths.SAMPLE_IMAGE
     assert window.settings.get("last_dir") == "" and window.settings.recent_files() == []
     assert window.saver.suggested_result_path().parent == tmp_path / "home"
+    # nor where a kernel is suggested (it was: inside the app) or a view (the home folder, also
+    # once a folder had been opened from)
+    assert window.kernel_panel._suggested_path().parent == tmp_path / "home"
+    window.settings.set("last_dir", str(tmp_path / "before"))
+    assert window.saver.suggested_result_path().parent == tmp_path / "before"
+    assert window.kernel_panel._suggested_path().parent == tmp_path / "before"
+    assert window.metrics_panel.default_dir() == tmp_path / "before"
+    window.settings.set("last_dir", "")
     dialog = window.open_batch_dialog()
     assert dialog.input_edit.text() == "" and dialog.output_edit.text() == ""
     dialog.close()

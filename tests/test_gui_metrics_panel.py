@@ -976,3 +976,16 @@ def test_save_view_writes_the_map_or_evaluated_result_shown_whole(qtbot, panel, 
     panel.show_upscale_result()  # no upscale result: no subject, nothing to save
     panel.set_view_mode("result")
     assert panel.view_section.save_button.isHidden() and panel.save_view(tmp_path / "x.png") is None
+
+
+def test_save_view_of_an_image_without_a_folder_suggests_the_one_given(qtbot, panel, tmp_path):
+    """A pasted image's (or the bundled sample's) view was suggested in the home folder where
+    Save As suggests the folder last opened from: the window hands the panel that folder."""
+    panel.default_dir = lambda: tmp_path / "last"
+    panel.set_image(Image(textured_pixels()))
+    run_evaluation(qtbot, panel, scale=2)
+    panel.show_evaluated_model("lanczos")
+    suggested = []
+    panel.ask_view_path = lambda path: suggested.append(path)
+    assert panel.save_view() is None  # (cancelled)
+    assert suggested == [tmp_path / "last" / "view_x2_lanczos_evaluate.png"]

@@ -49,6 +49,7 @@ from sr_desktop.app.kernel_jobs import (
     save_kernel_files,
 )
 from sr_desktop.app.kernel_jobs import kernel_scale as guess_kernel_scale
+from sr_desktop.app.session import path_beside_image
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.progress import ProgressInfo
 from sr_desktop.engine.core.text import counted, human_seconds
@@ -143,6 +144,8 @@ class KernelPanel(QWidget):
         self.setObjectName("kernelPanel")
         #: ask_save_path(suggested .npy path) -> chosen path or None
         self.ask_save_path: Callable[[Path], Path | None] = self._ask_save_dialog
+        #: the folder Save suggests for a kernel of an image without one of its own (the window's last folder)
+        self.default_dir: Callable[[], Path] = Path.home
         #: ask_replace(existing .png path) -> True to replace it
         self.ask_replace: Callable[[Path], bool] = self._ask_replace_box
         #: ask_open_path() -> a .npy path or None
@@ -692,14 +695,12 @@ class KernelPanel(QWidget):
         self.errorOccurred.emit(message.splitlines()[0] if message else message)
 
     def _suggested_path(self) -> Path:
-        folder = Path.home()
-        stem = "kernel"
-        # named after the image it was estimated from (the one shown may be another since)
+        # named after the image it was estimated from (the one shown may be another since);
+        # beside it unless it is the bundled sample (in the app's own folder)
         origin = self.kernel_origin or (getattr(self.image, "path", None) if self.image is not None else None)
         if origin:
-            folder = origin.parent
-            stem = f"{origin.stem}_kernel_x{self.kernel_scale}"
-        return folder / f"{stem}.npy"
+            return path_beside_image(Path(origin), f"_kernel_x{self.kernel_scale}.npy", self.default_dir(), "kernel")
+        return self.default_dir() / "kernel.npy"
 
     def _ask_use_doubtful_box(self, message: str) -> bool:
         return confirm(self, DOUBTFUL_TITLE, message, "Upscale anyway", "doubtfulKernelBox", warning=True)

@@ -57,8 +57,12 @@ class ResultSaver:
 
     def suggested_result_path(self) -> Path:
         """``<input folder>/<stem>_x<scale>_<model>.<format>`` for the current result."""
-        return self.session.suggested_result_path(
-            self._default_format(), Path(self.settings.get("last_dir") or Path.home()))
+        return self.session.suggested_result_path(self._default_format(), self.default_dir())
+
+    def default_dir(self) -> Path:
+        """Where a file of an image without a folder of its own (pasted, the bundled sample) is
+        suggested: the folder last opened from, else the home folder."""
+        return Path(self.settings.get("last_dir") or Path.home())
 
     def _default_format(self) -> str:
         """For a still the format last picked in Save As over the one suggested, else the

@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         )
         self.kernel_panel = self.kernel_tools.panel
         self.batch_export.kernel_panel = self.kernel_panel
+        self.kernel_panel.default_dir = self.saver.default_dir
         # Esc and Cancel stop a kernel estimation or an evaluation too (they had their own
         # Cancel only: Esc did nothing while one ran)
         self.kernel_panel.queue.busyChanged.connect(lambda _busy: self._update_actions())
@@ -294,6 +295,7 @@ class MainWindow(QMainWindow):
         from sr_desktop.gui.metrics.panel import MetricsPanel
 
         panel = MetricsPanel(self)
+        panel.default_dir = self.saver.default_dir
         self.add_side_panel(panel, METRICS_PANEL_TITLE)
         self.imageOpened.connect(panel.set_image)
         self.resultReady.connect(lambda _image, result: panel.set_result(result))

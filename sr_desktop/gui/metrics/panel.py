@@ -94,6 +94,8 @@ class MetricsPanel(QWidget):
         self._run_settings = RunSettings()
         #: ask_view_path(suggested path) -> the chosen path or None (a file dialog; injectable)
         self.ask_view_path: Callable[[Path], Path | None] = self._ask_view_path_dialog
+        #: the folder Save view… suggests for an image without one of its own (the window's last folder)
+        self.default_dir: Callable[[], Path] = Path.home
         self._saved_view: tuple | None = None  # (subject key, mode) the "Saved …" line is about
 
         self._measure_queue = JobQueue(self, runner=run_task)
@@ -410,7 +412,7 @@ class MetricsPanel(QWidget):
         if view is None:
             return None
         if path is None:
-            path = self.ask_view_path(suggested_view_path(self._state.image, view.name_tail))
+            path = self.ask_view_path(suggested_view_path(self._state.image, view.name_tail, self.default_dir()))
             if not path:
                 return None
         path = Path(path)

@@ -66,13 +66,13 @@ def _safe(tail: str) -> str:
     return re.sub(r"[^\w.+-]", "-", tail)
 
 
-def suggested_view_path(image, tail: str) -> Path:
+def suggested_view_path(image, tail: str, default_dir: Path) -> Path:
     """``<image folder>/<stem><tail>.png``; for an image without a file of its own (pasted, the
-    bundled sample) the home folder and ``view<tail>.png``."""
+    bundled sample) ``view<tail>.png`` in `default_dir` (where Save As suggests too)."""
     from sr_desktop.app.session import path_beside_image
 
     path = getattr(image, "path", None)
-    return path_beside_image(Path(path) if path is not None else None, f"{tail}.png", Path.home(), "view")
+    return path_beside_image(Path(path) if path is not None else None, f"{tail}.png", default_dir, "view")
 
 
 def write_view(view: ShownView, path: Path, protect: tuple[Path, ...] = ()) -> Path:
