@@ -121,11 +121,13 @@ def test_clear_cache_frees_the_converted_models_and_nothing_outside(tmp_path, ca
     (added / "mine.pth").write_bytes(b"weights")
 
     assert main(["models", "clear-cache"]) == 0
-    assert capsys.readouterr().out == f"freed 2.0 MB in {cache} (made again at their next use)\n"
+    assert capsys.readouterr().out == f"freed 1.9 MiB in {cache} (made again at their next use)\n"
     assert list(cache.iterdir()) == []
     assert (outside / "keep.png").read_bytes() == b"mine" and (added / "mine.pth").exists()
     assert main(["models", "clear-cache", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"freed_bytes": 0, "folder": str(cache), "kept": []}
+    assert main(["models", "clear-cache"]) == 0
+    assert capsys.readouterr().out == f"freed 0 B in {cache} (made again at their next use)\n"
 
 
 def test_clear_cache_says_what_it_could_not_delete_and_fails(tmp_path, capsys, monkeypatch):
@@ -152,7 +154,7 @@ def test_clear_cache_says_what_it_could_not_delete_and_fails(tmp_path, capsys, m
     monkeypatch.setattr(user_cache.shutil, "rmtree", refuse_openvino)
     assert main(["models", "clear-cache"]) == 1
     out, err = capsys.readouterr()
-    assert out == f"freed 1.0 MB in {cache} (made again at their next use)\n"
+    assert out == f"freed 976.6 KiB in {cache} (made again at their next use)\n"
     assert err == "sr-desktop: error: not deleted: openvino: Permission denied\n"
     assert sorted(p.name for p in cache.iterdir()) == ["openvino"]
     assert main(["models", "clear-cache", "--json"]) == 1

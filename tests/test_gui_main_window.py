@@ -1205,6 +1205,16 @@ def test_a_long_save_shows_its_progress_and_esc_cancels_it(make_window, tmp_path
                    for w in QApplication.topLevelWidgets())
 
 
+def test_a_save_of_unknown_length_counts_its_bytes_in_the_units_used_elsewhere():
+    """A WebP's save said "5 MB written" of 5 MiB (and the window says MiB elsewhere)."""
+    from sr_desktop.engine.core.progress import ProgressInfo
+    from sr_desktop.gui.main_window.saving import saving_text
+
+    info = ProgressInfo(done=0, total=0, elapsed=1.0, eta=None, stage="save", extra={"bytes": 5 << 20})
+    assert saving_text("a.webp", info) == ("Saving a.webp… 5.0 MiB written", None)
+    assert saving_text("a.webp", None) == ("Saving a.webp…", None)
+
+
 def test_an_unexpected_error_while_saving_is_said_and_the_next_save_works(make_window, tmp_path, qtbot,
                                                                           monkeypatch):
     """A bug in the writer left "Saving out.png…" up for good, with no word of what happened."""

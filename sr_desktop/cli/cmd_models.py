@@ -175,13 +175,15 @@ def _table(specs) -> str:
 def _clear_cache(args: argparse.Namespace) -> int:
     """``models clear-cache``: 0, or 1 when something could not be deleted (each said)."""
     from sr_desktop.engine.core import paths
+    from sr_desktop.engine.core.text import human_bytes
     from sr_desktop.engine.models.user_cache import clear_cache
 
     freed, kept = clear_cache()
     if args.json:
         print(json.dumps({"freed_bytes": freed, "folder": str(paths.cache_dir()), "kept": kept}, indent=2))
     else:
-        print(f"freed {freed / 1e6:.1f} MB in {paths.cache_dir()} (made again at their next use)")
+        # in the units the window's Clear model cache… says (it said MiB where this said MB)
+        print(f"freed {human_bytes(freed) if freed else '0 B'} in {paths.cache_dir()} (made again at their next use)")
         for why in kept:
             print(f"sr-desktop: error: not deleted: {why}", file=sys.stderr)
     return 1 if kept else 0

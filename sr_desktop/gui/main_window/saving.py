@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 from sr_desktop.app.session import Session
 from sr_desktop.engine.core.errors import Cancelled, SRDesktopError
 from sr_desktop.engine.core.progress import ProgressInfo
+from sr_desktop.engine.core.text import human_bytes
 from sr_desktop.gui.cancellable_wait import run_cancellable_beside_ui
 from sr_desktop.gui.main_window.actions import REGION_HIDES_RESULT, shown_instead_text
 from sr_desktop.gui.main_window.feedback import Feedback, say_unexpected
@@ -290,7 +291,7 @@ def saving_text(name: str, info: ProgressInfo | None) -> tuple[str, float | None
         return f"Saving {name}… {int(info.fraction * 100)} %", info.fraction
     written = info.extra.get("bytes", 0) if info is not None else 0
     if written >= 1 << 20:
-        return f"Saving {name}… {written / (1 << 20):.0f} MB written", None
+        return f"Saving {name}… {human_bytes(written)} written", None
     return f"Saving {name}…", None
 
 
