@@ -579,6 +579,34 @@ def test_batch_takes_a_kernel_for_the_per_image_models(tmp_path: Path, capsys):
     assert "--kernel only applies to --model zssr or map-sr" in capsys.readouterr().err
 
 
+def test_batch_and_upscale_take_the_iterations_of_the_per_image_models(tmp_path: Path, capsys):
+    """ZSSR trained 1000 iterations a file on a CPU and map-sr solved 300, whatever the user
+    wanted: --iterations sets them (the report records it, a re-run with another number says
+    its kept outputs were made otherwise); another model refuses it before any file."""
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), np.uint8)).save(src / "a.png")
+    common = ["--model", "map-sr", "--scale", "2", "--no-progress", "--device", "cpu"]
+    assert main(["batch", str(src), str(tmp_path / "few"), *common, "--iterations", "2"]) == 0
+    assert main(["batch", str(src), str(tmp_path / "default"), *common]) == 0
+    assert main(["upscale", str(src / "a.png"), "-o", str(tmp_path / "one.png"), "--model", "map-sr", "--scale", "2",
+                 "--device", "cpu", "--iterations", "2", "-q"]) == 0
+    few = np.asarray(PILImage.open(tmp_path / "few" / "a_x2_map-sr.png"))
+    assert np.array_equal(few, np.asarray(PILImage.open(tmp_path / "one.png")))
+    assert not np.array_equal(few, np.asarray(PILImage.open(tmp_path / "default" / "a_x2_map-sr.png")))
+    report, = (tmp_path / "few").glob("*.json")
+    assert json.loads(report.read_text())["options"]["iterations"] == 2
+    capsys.readouterr()
+    assert main(["batch", str(src), str(tmp_path / "few"), *common, "--iterations", "5"]) == 0
+    assert "(iterations 2 → 5): --existing overwrite redoes them" in capsys.readouterr().out
+    for command in (["batch", str(src), str(tmp_path / "no")], ["upscale", str(src / "a.png"), "-o",
+                                                                str(tmp_path / "no.png")]):
+        assert main([*command, "--model", "bicubic", "--iterations", "4"]) == 2
+        assert capsys.readouterr().err == ("sr-desktop: error: --iterations only applies to --model zssr or map-sr "
+                                           "(they train or solve on each image)\n")
+    assert not (tmp_path / "no").exists() and not (tmp_path / "no.png").exists()
+
+
 def test_the_bar_shows_the_engine_s_rate_and_time_left(monkeypatch):
     """tqdm's own rate and ETA counted the files a resumed batch skips at once: 1 000 done +
     80 to do showed "1232 file/s, <00:00" for the whole run (3 files/s, 27 s left)."""

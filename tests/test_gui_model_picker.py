@@ -261,3 +261,26 @@ def test_a_model_says_what_it_is_for_in_plain_words_its_paper_words_on_hover(qtb
         assert "<b>For:</b>" in tip and spec.description.split(" (")[0].split(":")[0] in tip
     assert picker.set_model_id("fsrcnn")
     assert picker.description.text().startswith("SRCNN on the low-resolution image")
+
+
+def test_the_iterations_row_is_a_per_image_model_s_and_reaches_its_options(qtbot):
+    """ZSSR trained 1000 iterations (minutes on a CPU) and map-sr solved 300 whatever the
+    user wanted: the Iterations row sets them, shown for those models only, at their default
+    again for another model; the batch dialog's picker takes it over."""
+    picker = _picker(qtbot, ("zssr", "map-sr", "bicubic"))
+    picker.show()
+    assert picker.set_model_id("bicubic")
+    assert picker.iterations_spin.isHidden() and picker.iterations_label.isHidden()
+    picker.iterations_spin.setValue(50)  # (hidden: not this model's)
+    assert picker.iterations() is None and picker.options().iterations is None
+    assert picker.set_model_id("zssr")
+    assert not picker.iterations_spin.isHidden() and picker.iterations_spin.text() == "default"
+    assert "1000 on a CPU" in picker.iterations_spin.toolTip()
+    assert picker.options().iterations is None
+    with qtbot.waitSignal(picker.optionsChanged):
+        picker.iterations_spin.setValue(200)
+    assert picker.options().iterations == 200
+    other = _picker(qtbot, ("zssr", "map-sr", "bicubic"))
+    assert other.take_choice_of(picker) and other.options().iterations == 200
+    assert picker.set_model_id("map-sr")
+    assert picker.options().iterations is None and "Tikhonov 100" in picker.iterations_spin.toolTip()

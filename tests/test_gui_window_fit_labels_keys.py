@@ -398,6 +398,31 @@ def test_after_zssr_with_a_kernel_the_labels_say_zssr(qtbot, tmp_path):
     window.queue.shutdown(2.0)
 
 
+def test_a_per_image_model_s_iterations_are_named_and_a_change_marks_its_result_stale(window, tmp_path, qtbot):
+    """The picker's Iterations row (ZSSR, map-sr) reaches the run, from Upscale and from the
+    Blur kernel panel's button for the same model; the result says how many, and another
+    number marks it as not what the picker is set to."""
+    open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])
+    assert window.picker.set_model_id("map-sr") and window.picker.set_scale(2)
+    window.picker.iterations_spin.setValue(3)
+    window.start_upscale()
+    wait_idle(qtbot, window)
+    assert window.session.result_run.iterations == 3
+    assert window.result_label.text().startswith("Result: MAP-SR (reconstruction with a kernel, per image) ×2 · "
+                                                 "3 iterations · CPU")
+    assert "changed" not in window.result_label.text()
+    window.picker.iterations_spin.setValue(4)
+    assert "(iterations changed)" in window.result_label.text()
+    kernel = [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    assert window.kernel_tools.upscale_with_kernel(kernel, 2, model="map-sr") is not None
+    wait_idle(qtbot, window)
+    assert window.session.result_run.iterations == 4
+    zssr = window.kernel_tools.upscale_with_kernel(kernel, 2, model="zssr")  # (not the picker's model)
+    assert zssr.options.model == "zssr" and zssr.options.iterations is None
+    window.cancel_jobs()
+    wait_idle(qtbot, window)
+
+
 # ------------------------------------------------------------------ 6. one zoom
 def test_the_zoom_label_keeps_its_meaning_across_an_upscale(window, tmp_path, qtbot):
     open_and_wait(qtbot, window, [write_png(tmp_path / "a.png", 24, 16)])

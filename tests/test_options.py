@@ -256,3 +256,25 @@ def test_whole_numbers_are_whole_for_every_option(value):
     with pytest.raises(OptionError, match="tile must be 'auto' or a number of pixels"):
         UpscaleOptions(tile=value)
     assert parse_seed(7.0) == parse_seed(" 7 ") == 7 and UpscaleOptions(scale=2.0, tile="64").tile == TilePolicy(64)
+
+
+def test_a_per_image_model_s_iterations_are_checked_once_and_reach_the_model():
+    """ZSSR's and map-sr's iterations (their one knob of time against detail) had no option:
+    `UpscaleOptions.iterations` takes a whole number 1..MAX_PER_IMAGE_ITERATIONS or None (the
+    model's default), and the loaded model runs that many; another model refuses it."""
+    from sr_desktop.engine.core.options import MAX_PER_IMAGE_ITERATIONS, UpscaleOptions
+    from sr_desktop.engine.pipeline.upscale import resolve_model
+
+    assert UpscaleOptions(model="zssr").iterations is None
+    assert UpscaleOptions(model="zssr", iterations="40").iterations == 40
+    for bad in (0, -3, 2.5, "many", MAX_PER_IMAGE_ITERATIONS + 1):
+        with pytest.raises(OptionError, match="iterations must be a whole number from 1 to "):
+            UpscaleOptions(model="zssr", iterations=bad)
+    zssr = resolve_model(UpscaleOptions(model="zssr", scale=2, device="cpu", iterations=7))[0]
+    assert zssr.options.max_iters == 7
+    assert resolve_model(UpscaleOptions(model="zssr", scale=2, device="cpu"))[0].options.max_iters == 1000
+    map_sr = resolve_model(UpscaleOptions(model="map-sr", scale=2, device="cpu", iterations=4))[0]
+    assert map_sr.options.iterations == 4
+    assert resolve_model(UpscaleOptions(model="map-sr", scale=2, device="cpu"))[0].options.iterations == 300
+    with pytest.raises(ModelError, match="iterations only apply to the models zssr and map-sr"):
+        resolve_model(UpscaleOptions(model="bicubic", scale=2, iterations=4))

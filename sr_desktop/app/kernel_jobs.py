@@ -105,6 +105,7 @@ def run_zssr_job(job, progress: Callable[[ProgressInfo], None], cancel: CancelTo
 
     options = job.options
     scale = int(options.scale or 2)
+    zssr_options.setdefault("iterations", options.iterations)
     model = upscale.get_model(options.model, scale, options.variant, options.device, options.precision,
                               kernel=options.kernel, **zssr_options)
     # The engine forwards a per-image model's own progress (training iterations, ETA).

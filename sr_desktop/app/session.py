@@ -15,7 +15,7 @@ from typing import Any
 
 from sr_desktop.engine.core.file_names import fitting_name
 from sr_desktop.engine.core.paths import is_bundled
-from sr_desktop.engine.core.text import human_seconds
+from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.imageio.image import Image
 
 Box = tuple[int, int, int, int]
@@ -86,6 +86,8 @@ class RunInfo:
     route: str | None = None
     #: seconds making the model ready first (`UpscaleResult.setup_seconds`)
     setup_seconds: float = 0.0
+    #: the iterations a per-image model was given (`UpscaleOptions.iterations`); None: its default
+    iterations: int | None = None
 
     @classmethod
     def of(cls, result, options=None) -> RunInfo:
@@ -101,7 +103,7 @@ class RunInfo:
         return cls(result.model, result.variant, int(result.scale), result.device,
                    float(result.seconds), int(result.tiles), model_display_name(result.model),
                    kernel, getattr(result, "backend", "torch"), alpha, getattr(result, "scale_route", None),
-                   float(getattr(result, "setup_seconds", 0.0)))
+                   float(getattr(result, "setup_seconds", 0.0)), getattr(options, "iterations", None))
 
     @property
     def title(self) -> str:
@@ -127,17 +129,21 @@ class RunInfo:
         "SPAN ×3 (×4, then Lanczos to ×3)" at a scale the model does not have)."""
         backend = f" · {backend_name(self.backend)}" if self.backend in ("openvino", "ncnn") else ""
         route = f" ({self.route})" if self.route else ""
-        return f"{self.title}{route} · {self.device}{backend} · {human_seconds(self.seconds)}"
+        iterations = f" · {counted(self.iterations, 'iteration')}" if self.iterations else ""
+        return f"{self.title}{route}{iterations} · {self.device}{backend} · {human_seconds(self.seconds)}"
 
     def differences(self, options) -> list[str]:
         """What of `UpscaleOptions` ``options`` (the picker's choice) differs from this run:
-        "model", "variant", "scale", "alpha" (for an image with alpha); empty when the result
-        matches them."""
+        "model", "variant", "iterations", "scale", "alpha" (for an image with alpha); empty when
+        the result matches them."""
         found = []
         if options.model != self.model:
             found.append("model")
-        elif options.variant and self.variant and options.variant != self.variant:
-            found.append("variant")
+        else:
+            if options.variant and self.variant and options.variant != self.variant:
+                found.append("variant")
+            if getattr(options, "iterations", None) != self.iterations:
+                found.append("iterations")
         if int(options.scale) != self.scale:
             found.append("scale")
         if self.alpha is not None and str(options.alpha) != self.alpha:

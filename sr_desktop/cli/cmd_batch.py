@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sr_desktop.cli.common import (
     add_alpha_option,
+    add_iterations_option,
     add_metadata_option,
     add_model_options,
     add_output_size_options,
     add_quality_option,
     bug_logged,
-    check_kernel_option,
+    check_per_image_options,
     licence_note,
     name_the_file,
     output_arg,
@@ -115,6 +116,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--kernel", metavar="FILE.npy|estimate",
                         help="blur kernel for --model zssr or map-sr: one file for every image, or estimate "
                              "each image's own")
+    add_iterations_option(parser)
     add_metadata_option(parser)
     add_output_size_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -206,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
 
     upscale = upscale_options_from(args)
     # (batch had no --kernel: a kernel could not be used)
-    notes = [check_kernel_option(upscale), quality_note(args, set() if args.format == "same" else {args.format}),
+    notes = [check_per_image_options(upscale), quality_note(args, set() if args.format == "same" else {args.format}),
              licence_note(upscale.model)]
     options = BatchOptions(
         upscale=upscale,

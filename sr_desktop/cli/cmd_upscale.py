@@ -11,12 +11,13 @@ from pathlib import Path
 from sr_desktop.cli.common import (
     Console,
     add_alpha_option,
+    add_iterations_option,
     add_metadata_option,
     add_model_options,
     add_output_size_options,
     add_quality_option,
     bug_logged,
-    check_kernel_option,
+    check_per_image_options,
     licence_note,
     name_the_file,
     output_arg,
@@ -68,6 +69,7 @@ def add_parser(subparsers) -> None:
     add_alpha_option(p)
     add_output_size_options(p)
     p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr or map-sr")
+    add_iterations_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
@@ -167,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     if all(refusals):  # (a size no output can have: one line before the upscales, not after each; where
         raise SRDesktopError(refusals[0])  # some can, the others fail as their files, named)
     per_image = is_per_image(options.model)
-    notes = [check_kernel_option(options), quality_note(args, _formats_of(targets, args.format)),
+    notes = [check_per_image_options(options), quality_note(args, _formats_of(targets, args.format)),
              licence_note(options.model)]
     if per_image and options.variant:
         from sr_desktop.engine.models.registry import get_model_spec

@@ -29,6 +29,7 @@ from sr_desktop.engine.core.options import (
     UpscaleOptions,
     as_whole_number,
     parse_device,
+    parse_iterations,
     parse_scale,
     parse_seed,
     parse_tile,
@@ -134,6 +135,15 @@ def add_alpha_option(parser: argparse.ArgumentParser) -> None:
                         help="upscale alpha through the model (default) or by Lanczos resampling")
 
 
+def add_iterations_option(parser: argparse.ArgumentParser) -> None:
+    """--iterations N of the per-image models (ZSSR, map-sr); None when not given: each model's
+    own default."""
+    parser.add_argument("--iterations", type=argparse_type(parse_iterations), default=None, metavar="N",
+                        help="the most iterations --model zssr trains (default 1000 on a CPU, 3000 on a GPU; it stops "
+                             "sooner once its learning rate has decayed) or map-sr solves (default 300, tikhonov "
+                             "100) on each image: fewer for a quick look, more for detail")
+
+
 def add_quality_option(parser: argparse.ArgumentParser) -> None:
     """--quality Q (JPEG/WebP); left None when not given, so that `quality_from` can tell."""
     parser.add_argument("--quality", type=argparse_type(_parse_quality), default=None, metavar="Q",
@@ -218,8 +228,8 @@ def quality_note(args: argparse.Namespace, formats: set[str]) -> str | None:
 
 
 def upscale_options_from(args: argparse.Namespace) -> UpscaleOptions:
-    """The `UpscaleOptions` of the flags of `add_model_options` (and --alpha / --kernel
-    where the subcommand has them)."""
+    """The `UpscaleOptions` of the flags of `add_model_options` (and --alpha / --kernel /
+    --iterations where the subcommand has them)."""
     return UpscaleOptions(
         model=args.model,
         scale=args.scale,
@@ -230,6 +240,7 @@ def upscale_options_from(args: argparse.Namespace) -> UpscaleOptions:
         alpha=getattr(args, "alpha", None),
         kernel=getattr(args, "kernel", None),
         backend=getattr(args, "backend", None),
+        iterations=getattr(args, "iterations", None),
     )
 
 
@@ -328,15 +339,17 @@ def licence_note(model_id: str) -> str | None:
     return f"sr-desktop: note: {spec.id} is under {spec.license}" if is_non_commercial(spec.license) else None
 
 
-def check_kernel_option(options) -> str | None:
-    """--kernel before any file (upscale, batch): only for the per-image models (ZSSR,
-    map-sr); a kernel file read once (a bad one is one error, not one per file). Returns the
+def check_per_image_options(options) -> str | None:
+    """--kernel and --iterations before any file (upscale, batch): only for the per-image
+    models (ZSSR, map-sr); a kernel file read once (a bad one is one error, not one per file). Returns the
     note to say once every check has passed when its size says ×4 and the run is ×2 (a ×2
     kernel at ×4 is made the ×4 kernel, as documented), else None."""
     from sr_desktop.engine.core.kernel_file import kernel_size_note, load_kernel_file
     from sr_desktop.engine.core.text import printable
     from sr_desktop.engine.models.registry import get_model_spec, is_per_image
 
+    if options.iterations is not None and not is_per_image(options.model):
+        raise SRDesktopError("--iterations only applies to --model zssr or map-sr (they train or solve on each image)")
     if options.kernel is None:
         return None
     if not is_per_image(options.model):

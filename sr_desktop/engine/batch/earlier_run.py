@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 #: the options that change an output without changing its name (the model, scale and format
 #: are in the name: another one writes other files)
-SHAPING = ("variant", "alpha", "kernel", "quality", "width", "height")
+SHAPING = ("variant", "alpha", "kernel", "iterations", "quality", "width", "height")
 #: the newest reports read, and the largest (JSON is read whole: a 40 000-file batch's is
 #: about 20 MB)
 MAX_REPORTS = 20

@@ -372,6 +372,7 @@ def run_batch(
             "backend": upscale_options.backend.value,
             "alpha": upscale_options.alpha.value,
             "kernel": _kernel_record(upscale_options.kernel),
+            "iterations": upscale_options.iterations,
             # what `auto` chose here (a cluster's workers each choose for their machine)
             "backend_used": loaded.backend if cluster is None else None,
             "device_used": describe_device(loaded.device) if cluster is None else None,

@@ -107,9 +107,12 @@ def resolve_model(options: UpscaleOptions, model: SRModel | None = None,
         # (a network's loader failed on the keyword; bicubic ignored the kernel, its result
         # still said "with kernel")
         raise ModelError(f"a kernel only applies to the models zssr and map-sr, not {options.model}")
+    if options.iterations is not None and not is_per_image(options.model):
+        raise ModelError(f"iterations only apply to the models zssr and map-sr (they train or solve on each "
+                         f"image), not {options.model}")
     plan = plan_for(options.model, options.scale)
-    model = get_model(options.model, plan.native, options.variant, options.device,
-                      options.precision, options.backend, progress, cancel, kernel=options.kernel)
+    model = get_model(options.model, plan.native, options.variant, options.device, options.precision,
+                      options.backend, progress, cancel, kernel=options.kernel, iterations=options.iterations)
     return model, plan
 
 

@@ -33,6 +33,7 @@ from sr_desktop.engine.compute.devices import describe_device
 from sr_desktop.engine.core.errors import ModelError, OptionError
 from sr_desktop.engine.core.options import (
     DEFAULT_MODEL,
+    MAX_PER_IMAGE_ITERATIONS,
     MAX_SCALE,
     MIN_TILE,
     PRECISION_CHOICES,
@@ -61,6 +62,16 @@ from sr_desktop.gui.widgets import ElidingComboBox, WrapLabel, follow_palette
 #: scales the engine reaches for any model (native passes plus resampling, see scale_plan.py)
 REACHABLE_SCALES = (2, 3, 4, 8)
 _SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+#: what the Iterations row sets, per per-image family (defaults as `make_zssr_model` and
+#: `make_map_sr_model` set them)
+ITERATIONS_TIPS = {
+    "zssr": "The most iterations ZSSR trains on this image (default: 1000 on a CPU, 3000 on a GPU; it stops "
+            "sooner once its learning rate has decayed). Fewer for a quick look, more for finer detail",
+    "map-sr": "The solver's iterations on this image (default: 300, Tikhonov 100). Fewer for a quick look, more "
+              "for a closer fit",
+}
 
 
 def default_models() -> list[ModelSpec]:
@@ -254,6 +265,15 @@ class ModelPicker(QWidget):
         self.scale_combo.setToolTip("How many times wider and taller the result is. (native): a scale the network "
                                     "makes itself; another runs it once or more and resizes the rest")
 
+        # ZSSR's and map-sr's one knob of time against detail (shown for them only)
+        self.iterations_spin = QSpinBox()
+        self.iterations_spin.setRange(0, MAX_PER_IMAGE_ITERATIONS)
+        self.iterations_spin.setSingleStep(100)
+        self.iterations_spin.setSpecialValueText("default")
+        self.iterations_spin.setAccessibleName("Iterations")
+        self.iterations_label = QLabel("Iterations")
+        self.iterations_label.setBuddy(self.iterations_spin)
+
         self.device_combo = QComboBox()
         for name in UPSCALE_DEVICE_CHOICES:
             self.device_combo.addItem(name, name)
@@ -300,6 +320,7 @@ class ModelPicker(QWidget):
         form.addRow("", self.description)
         form.addRow(self.variant_label, self.variant_combo)
         form.addRow("Scale", self.scale_combo)
+        form.addRow(self.iterations_label, self.iterations_spin)
 
         advanced_form = QFormLayout()
         advanced_form.addRow("Device", self.device_combo)
@@ -333,6 +354,7 @@ class ModelPicker(QWidget):
                       self.alpha_combo):
             combo.currentIndexChanged.connect(self._emit_changed)
         self.tile_spin.valueChanged.connect(self._emit_changed)
+        self.iterations_spin.valueChanged.connect(self._emit_changed)
 
         self.model_combo.setCurrentIndex(self._default_index())
         self._on_model_changed()
@@ -406,6 +428,13 @@ class ModelPicker(QWidget):
         """``model`` or ``resample``: how transparency is enlarged (`AlphaMode`)."""
         return str(self.alpha_combo.currentData())
 
+    def iterations(self) -> int | None:
+        """The Iterations row's number for a per-image model (ZSSR, map-sr); None for its
+        default, and for any other model (the row is hidden then)."""
+        spec = self.spec()
+        value = self.iterations_spin.value()
+        return value if spec is not None and spec.is_per_image and value > 0 else None
+
     def tile(self) -> int | str:
         value = self.tile_spin.value()
         return "auto" if value == 0 else max(MIN_TILE, int(value))
@@ -426,6 +455,7 @@ class ModelPicker(QWidget):
             precision=self.precision(),
             backend=self.backend(),
             alpha=self.alpha(),
+            iterations=self.iterations(),
         )
 
     # -- setters ------------------------------------------------------------------------
@@ -511,8 +541,8 @@ class ModelPicker(QWidget):
         self.tile_spin.setValue(size if size is not None and size <= self.tile_spin.maximum() else 0)
 
     def take_choice_of(self, other: ModelPicker) -> bool:
-        """Select what `other` has selected (model, scale, variant, device, precision,
-        backend, tile, transparency) as far as this picker lists it; False when it does not
+        """Select what `other` has selected (model, scale, variant, iterations, device,
+        precision, backend, tile, transparency) as far as this picker lists it; False when it does not
         list the model."""
         model = other.model_id()
         if model is None or not self.set_model_id(model):
@@ -525,6 +555,7 @@ class ModelPicker(QWidget):
         self.set_backend(other.backend())
         self.set_tile(other.tile())
         self.set_alpha(other.alpha())
+        self.iterations_spin.setValue(other.iterations() or 0)
         return True
 
     # -- persistence --------------------------------------------------------------------
@@ -747,6 +778,7 @@ class ModelPicker(QWidget):
             if not self.set_scale(target) and spec is not None:
                 self.set_scale(max(spec.scales))
             self._fill_variants(spec)
+            self._fit_iterations_to(spec)
             self._fit_vulkan_to(spec)
             self.fit_backends()
         finally:
@@ -762,6 +794,17 @@ class ModelPicker(QWidget):
                 html.escape(spec.use or spec.description) + (f"<br><i>{html.escape(tags)}</i>" if tags else "")
             )
         self._emit_changed()
+
+    def _fit_iterations_to(self, spec: ModelSpec | None) -> None:
+        """The Iterations row for a per-image model only, at its default (another model's
+        number means another thing: ZSSR's 1000 steps take minutes, map-sr's 300 seconds)."""
+        shown = spec is not None and spec.is_per_image
+        self.iterations_spin.setValue(0)
+        self.iterations_spin.setVisible(shown)
+        self.iterations_label.setVisible(shown)
+        if shown:
+            family = spec.source.get("family", "zssr")  # (as the loader reads it)
+            self.iterations_spin.setToolTip(ITERATIONS_TIPS.get(family, ITERATIONS_TIPS["zssr"]))
 
     def _on_variant_picked(self) -> None:
         if not self._updating:  # (the user's choice, not a list refilled)

@@ -376,6 +376,8 @@ class KernelTools:
             variant=None if variant == "default" else variant,
             # alpha through a per-image model would solve a second problem on the alpha plane
             alpha="resample",
+            # the picker's Iterations row, where it shows this model's
+            iterations=self.picker.iterations() if self.picker.model_id() == model else None,
         )
         self.feedback.clear_error()  # an earlier job's error is not about this one
         if self.session.animation is not None:  # every frame with the kernel (the frames of an animation share a blur)
