@@ -607,6 +607,31 @@ def test_batch_and_upscale_take_the_iterations_of_the_per_image_models(tmp_path:
     assert not (tmp_path / "no").exists() and not (tmp_path / "no.png").exists()
 
 
+def test_the_report_names_the_variant_that_ran_and_a_null_one_is_the_default(tmp_path: Path, capsys):
+    """A batch without --variant recorded "variant": null; a re-run naming the default (or the
+    window's batch, which always names it) then said its outputs were "kept from an earlier
+    run with other settings (variant auto → ch48)" of the same weights."""
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), np.uint8)).save(src / "a.png")
+    out = tmp_path / "out"
+    assert main(["batch", str(src), str(out), "--model", "span", "--scale", "2", "-q"]) == 0
+    report, = out.glob("*.json")
+    data = json.loads(report.read_text())
+    assert data["options"]["variant"] == "ch48"
+    data["options"]["variant"] = None  # (as the versions before wrote it)
+    report.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["batch", str(src), str(out), "--model", "span", "--scale", "2", "--variant", "ch48"]) == 0
+    assert "other settings" not in capsys.readouterr().out
+    data["options"]["variant"] = "ch52"  # (another variant's outputs are named apart; this one was not)
+    report.write_text(json.dumps(data))
+    for newer in set(out.glob("*.json")) - {report}:
+        newer.unlink()
+    assert main(["batch", str(src), str(out), "--model", "span", "--scale", "2"]) == 0
+    assert "(variant ch52 → ch48): --existing overwrite redoes them" in capsys.readouterr().out
+
+
 def test_the_bar_shows_the_engine_s_rate_and_time_left(monkeypatch):
     """tqdm's own rate and ETA counted the files a resumed batch skips at once: 1 000 done +
     80 to do showed "1232 file/s, <00:00" for the whole run (3 files/s, 27 s left)."""

@@ -5,14 +5,19 @@ exit 0, as if the new settings had been applied."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
 
 from sr_desktop.engine.batch.plan import REPORT_PREFIX
 from sr_desktop.engine.batch.report import OUTPUT_EXISTS, FileRecord
+from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.formats import LOSSY_FORMATS, format_named_by
 from sr_desktop.engine.imageio.protected import resolved
+from sr_desktop.engine.models.loader import resolve_scale_variant
+from sr_desktop.engine.models.registry import get_model_spec
+from sr_desktop.engine.pipeline.scale_plan import plan_for
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +43,10 @@ def kept_outputs_note(records: list[FileRecord], options: dict, output_dir: Path
     differing = 0
     for record in kept:
         earlier = writers.get(resolved(Path(record.output)))
-        differ = [n for n in SHAPING if earlier is not None and earlier.get(n) != options.get(n)]
+        differ = [n for n in SHAPING if earlier is not None and _as_run(earlier, n) != _as_run(options, n)]
         # (a PNG's quality changes nothing, nor the alpha mode an image without transparency:
         # its header is read only then, not for each of a large re-run's files)
-        made = [f"{name} {_shown(earlier.get(name))} → {_shown(options.get(name))}" for name in differ
+        made = [f"{name} {_shown(_as_run(earlier, name))} → {_shown(_as_run(options, name))}" for name in differ
                 if (name != "quality" or format_named_by(record.output) in LOSSY_FORMATS)
                 and (name != "alpha" or _has_transparency(Path(record.output)))]
         differing += bool(made)
@@ -88,6 +93,25 @@ def _has_transparency(path: Path) -> bool:
             return "A" in im.mode or "transparency" in im.info
     except Exception:  # noqa: BLE001 - any unreadable file: assume it may
         return True
+
+
+def _as_run(options: dict, name: str):
+    """A report's option `name` as it ran: a variant left null (reports before they named the
+    one that ran) is the model's default at that scale, so a re-run naming it, or the window's
+    batch, which always does, is not "other settings"."""
+    value = options.get(name)
+    if name != "variant" or value is not None:
+        return value
+    try:
+        return _default_variant(options["model"], options.get("scale"))
+    except (SRDesktopError, KeyError, TypeError, ValueError):  # (a model gone since, an odd report)
+        return None
+
+
+@functools.lru_cache(maxsize=64)  # (asked for each kept output: 40 000 of a large re-run)
+def _default_variant(model: str, scale: int | None) -> str:
+    spec = get_model_spec(model)
+    return resolve_scale_variant(spec, plan_for(spec.id, scale).native, None)[1]
 
 
 def _shown(value) -> str:

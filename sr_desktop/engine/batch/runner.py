@@ -365,7 +365,8 @@ def run_batch(
         "options": {
             "model": upscale_options.model,
             "scale": scale,
-            "variant": upscale_options.variant,
+            # the one that ran (null said "auto", where the window's batch named "ch48" of the same weights)
+            "variant": getattr(loaded, "variant", None) or upscale_options.variant,
             "device": str(upscale_options.device),
             "tile": upscale_options.tile.request,
             "precision": upscale_options.precision.value,
