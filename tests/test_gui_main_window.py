@@ -1359,11 +1359,12 @@ def test_the_metrics_evaluation_runs_models_as_the_advanced_section_says(make_wi
     with Backend set to torch in Advanced, and the leaderboard did not say what ran it."""
     from sr_desktop.engine.metrics import upscalers
 
-    made = []
+    made, precisions = [], []
     real = upscalers.make_upscaler
 
     def spy(model_id, scale, **kwargs):
         made.append((model_id, kwargs.get("backend"), kwargs.get("tile")))
+        precisions.append(kwargs.get("precision"))
         return real(model_id, scale, **kwargs)
 
     monkeypatch.setattr(upscalers, "make_upscaler", spy)
@@ -1375,6 +1376,9 @@ def test_the_metrics_evaluation_runs_models_as_the_advanced_section_says(make_wi
     with qtbot.waitSignal(panel.evaluationFinished, timeout=60_000) as finished:
         panel.run_evaluation(["bicubic", "espcn"], 2)
     assert made == [("bicubic", "auto", 64), ("espcn", "torch", 64)]  # (MATLAB's bicubic is no network)
+    # Precision auto: scored in fp32, the published tables' and bench's (auto is fp16 on a GPU),
+    # and said where the note names the protocol
+    assert precisions == ["fp32", "fp32"] and "2 px border shaved, fp32;" in panel.leaderboard.note.text()
     espcn = next(row for row in finished.args[0] if row["model"] == "espcn")
     assert espcn["ran_on"].startswith("CPU") and espcn["ran_on"].endswith(" with torch") and "error" not in espcn
     # the picked model's variant too, named in the leaderboard (SPAN ch52 ran as ch48, listed "SPAN")

@@ -251,6 +251,13 @@ class RunSettings:
     #: variant picked (SPAN ch52 was scored as ch48 and listed as "SPAN")
     variants: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def scored_precision(self) -> str:
+        """The precision the models are scored in: the one chosen in Advanced, and for `auto`
+        fp32, the published tables' (as `bench`; auto is fp16 on a GPU, and the leaderboard
+        named the tables' protocol)."""
+        return "fp32" if self.precision == "auto" else self.precision
+
 
 def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degradation,
                    cancel: CancelToken | None = None, settings: RunSettings = RunSettings()) -> EvalRow:
@@ -270,7 +277,7 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
     try:
         try:
             upscaler = make_upscaler(model_id, scale, device=settings.device, tile=settings.tile, variant=variant,
-                                     precision=settings.precision, backend=backend, cancel=cancel)
+                                     precision=settings.scored_precision, backend=backend, cancel=cancel)
         except (BackendError, DeviceError, OptionError):
             if (settings.device, settings.precision, backend) == ("auto", "auto", "auto"):
                 raise

@@ -326,7 +326,7 @@ class MetricsPanel(QWidget):
         described = deg.describe()
         if described.startswith("kernel:"):
             described = "kernel:" + Path(described[len("kernel:"):]).name
-        st.eval = Evaluation(st.eval_gen, job, scale, described, model_ids)
+        st.eval = Evaluation(st.eval_gen, job, scale, described, model_ids, self._run_settings.scored_precision)
         st.selected_model = None
         self.leaderboard.set_selected(None)
         st.prune()

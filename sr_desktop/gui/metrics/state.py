@@ -40,6 +40,7 @@ class Evaluation:
     scale: int
     degradation: str
     models: list[str]
+    precision: str = "fp32"  # what the models compute in (`RunSettings.scored_precision`)
     hr: np.ndarray | None = None
     rows: dict = field(default_factory=dict)  # model -> EvalRow, in arrival order
     running: bool = True
@@ -265,5 +266,5 @@ class MetricsState:
         size = f"{ev.hr.shape[1]}×{ev.hr.shape[0]}" if ev.hr is not None else "…"
         routed = any(row.scale_route for row in ev.rows.values())
         return (f"Ground truth {size}, ×{ev.scale}, degraded by {ev.degradation}. "
-                f"Y channel, {ev.scale} px border shaved; scores of the {where}."
+                f"Y channel, {ev.scale} px border shaved, {ev.precision}; scores of the {where}."
                 + (f" * has no ×{ev.scale} of its own (its tooltip says how it got there)." if routed else ""))
