@@ -559,9 +559,26 @@ def test_the_result_line_says_how_a_scale_the_model_lacks_was_reached(tmp_path, 
     src = tmp_path / "a.png"
     Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
     assert main(["upscale", str(src), "-o", str(tmp_path / "x3.png"), "--model", "span", "--scale", "3"]) == 0
-    assert "span ×3 (×4, then Lanczos to ×3)," in capsys.readouterr().out
+    assert "span · ch48 ×3 (×4, then Lanczos to ×3)," in capsys.readouterr().out
     assert main(["upscale", str(src), "-o", str(tmp_path / "x4.png"), "--model", "span", "--scale", "4"]) == 0
-    assert "span ×4," in capsys.readouterr().out
+    assert "span · ch48 ×4," in capsys.readouterr().out
+
+
+def test_the_result_line_names_the_variant_and_the_iterations_given(tmp_path, capsys):
+    """`--variant ch52` and `--variant ch48` printed the same line ("span ×2"), as did
+    map-sr's runs of any length."""
+    from PIL import Image
+
+    from sr_desktop.cli.main import main
+
+    src = tmp_path / "a.png"
+    Image.new("RGB", (16, 12), (120, 80, 40)).save(src)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.png.out.png"), "--model", "span", "--scale", "2",
+                 "--variant", "ch52"]) == 0
+    assert ", span · ch52 ×2, " in capsys.readouterr().out
+    assert main(["upscale", str(src), "-o", str(tmp_path / "m.png"), "--model", "map-sr", "--scale", "2",
+                 "--iterations", "3", "--device", "cpu"]) == 0
+    assert ", map-sr ×2, 3 iterations, " in capsys.readouterr().out
 
 
 def test_a_terminal_shows_the_rows_of_a_large_png_being_saved(tmp_path, monkeypatch, capsys):

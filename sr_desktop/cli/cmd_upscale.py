@@ -31,7 +31,7 @@ from sr_desktop.cli.common import (
 from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
-from sr_desktop.engine.core.text import error_line, printable
+from sr_desktop.engine.core.text import counted, error_line, printable
 from sr_desktop.engine.imageio.atomic import into_stdout
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS, format_for_path
 from sr_desktop.engine.imageio.protected import name_key, same_file
@@ -260,9 +260,13 @@ def run(args: argparse.Namespace) -> int:
             route = f" ({result.scale_route})" if result.scale_route else ""
             # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
             then = (f", resized to {exported.width}×{exported.height}" if exported is not result.image else "")
+            # the weights as the window names them ("span · ch52 ×2": two variants' lines were alike)
+            variant = f" · {result.variant}" if result.variant and result.variant != "default" else ""
+            iterations = f", {counted(options.iterations, 'iteration')}" if options.iterations else ""
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
-                        f"{result.image.width}×{result.image.height}{then}{frames}, {result.model} ×{result.scale}"
-                        f"{route}, {result.seconds:.2f} s on {result.device} with {result.backend})",
+                        f"{result.image.width}×{result.image.height}{then}{frames}, {result.model}{variant} "
+                        f"×{result.scale}{route}{iterations}, {result.seconds:.2f} s on {result.device} with "
+                        f"{result.backend})",
                         sys.stderr if into_stdout(written) else None)
     if failed:
         console.say(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", sys.stderr)
