@@ -44,7 +44,7 @@ def test_add_use_and_remove_a_custom_model(tmp_path, capsys, monkeypatch):
     torch.save({"params": net.state_dict()}, path)
     assert main(["models", "add", str(path), "--name", "tiny compact"]) == 0
     added = capsys.readouterr().out
-    assert "SRVGGNetCompact" in added and "x2" in added
+    assert "SRVGGNetCompact" in added and "(SRVGGNetCompact, ×2)" in added
     model_id = added.split()[1].rstrip(":")
     # the same weights again: added (as before), and said (three entries of one file went
     # without a word)

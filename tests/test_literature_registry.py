@@ -102,7 +102,7 @@ def test_models_json_and_table_show_the_group(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     section = out[out.index("Literature"):]
-    assert "SET5 x2/x3/x4" in section
+    assert "SET5 ×2/×3/×4" in section
     line = next(row for row in section.splitlines() if row.startswith("vdsr "))
     assert "2016" in line and "37.53/33.66/31.35" in line and "33.03/29.77/28.01" in line
     line = next(row for row in section.splitlines() if row.startswith("rcan "))
@@ -111,7 +111,7 @@ def test_models_json_and_table_show_the_group(capsys):
     espcn = next(row for row in section.splitlines() if row.startswith("espcn "))
     assert "-/32.55/-" in espcn
     # ×8: published Set5/Set14 for the models with a ×8 network, and what the shipped ×8 measures
-    assert "x8 SET5/SET14" in section
+    assert "×8 SET5/SET14" in section
     ddbpn = next(row for row in section.splitlines() if row.startswith("ddbpn "))
     assert "27.21/25.13" in ddbpn
     lapsrn = next(row for row in section.splitlines() if row.startswith("lapsrn "))

@@ -148,7 +148,7 @@ def test_models_table_and_picker_show_published_and_measured_numbers(own_manifes
     assert main(["models"]) == 0
     line = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("srcnn "))
     assert "36.66/32.75/30.49" in line and "-/31.00/-" in line and "-/28.00/-" in line
-    assert line.endswith("installed x3, training incomplete (×3)")
+    assert line.endswith("installed ×3, training incomplete (×3)")
     assert main(["models", "--json"]) == 0
     entry = next(e for e in json.loads(capsys.readouterr().out) if e["id"] == "srcnn")
     assert entry["trained"]["3"]["measured"]["Set5"]["psnr"] == 31.0 and entry["scales"] == [3]

@@ -122,14 +122,14 @@ def _literature_status(spec, added) -> str:
 
         yours = checkpoints_of(spec, added)
         return f"{spec.status}: {spec.install_command}" + (f" (yours: {', '.join(yours)})" if yours else "")
-    scales = ",".join(f"x{k}" for k in spec.scales)
+    scales = ",".join(f"×{k}" for k in spec.scales)
     incomplete = incomplete_text(spec.trained)
     sharing = network_sharing_text(spec.trained)
     return f"installed {scales}" + (f", {incomplete}" if incomplete else "") + (f" ({sharing})" if sharing else "")
 
 
 def _literature_table(specs, added) -> str:
-    rows = [("ID", "NAME", "YEAR", "SET5 x2/x3/x4", "HERE", "SET14 x2/x3/x4", "HERE", "x8 SET5/SET14", "HERE",
+    rows = [("ID", "NAME", "YEAR", "SET5 ×2/×3/×4", "HERE", "SET14 ×2/×3/×4", "HERE", "×8 SET5/SET14", "HERE",
              "STATUS")]
     for s in specs:
         rows.append((s.id, s.name, str(s.year or ""), _published(s, "Set5"), _measured(s, "Set5"),
@@ -152,7 +152,7 @@ def _table(specs) -> str:
         if s.kind == ModelKind.RESAMPLE:
             scales = f"any (1-{MAX_SCALE})"
         else:
-            scales = ",".join(f"x{k}" for k in s.scales)
+            scales = ",".join(f"×{k}" for k in s.scales)
         status = "installed" if s.installed else (
             f"missing: {s.install_command}" if s.install_command else "not available in this build"
         )
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(_entry(spec), indent=2))
         else:
-            scales = ",".join(f"x{k}" for k in spec.scales)
+            scales = ",".join(f"×{k}" for k in spec.scales)
             print(f"added {spec.id}: {spec.name} ({spec.arch}, {scales})")
             if spec.license:
                 print(f"licence: {spec.license}")
