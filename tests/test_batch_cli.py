@@ -53,7 +53,7 @@ def test_cli_batch_with_a_bad_file_exits_1_and_writes_the_report(tmp_path: Path,
                  "--no-progress"])
     assert code == 1
     captured = capsys.readouterr()
-    assert "2 upscaled, 1 skipped (1 not images), 1 failed" in captured.out
+    assert "2 upscaled, 1 skipped (1 not an image), 1 failed" in captured.out  # (it said "1 not images")
     assert "cut.jpg" in captured.err
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.webp")) == [
         "a-3x.webp", "sub/b-3x.webp"]
@@ -241,7 +241,7 @@ def test_a_folder_without_images_is_one_line_and_no_output(tmp_path: Path, capsy
     out = tmp_path / "out"
     assert main(["batch", str(empty), str(out), "--model", "bicubic", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "no images in" in err and "1 file(s) that are not images" in err and "--recursive" in err
+    assert "no images in" in err and "(only 1 file that is not an image)" in err and "--recursive" in err
     assert "\n" not in err and not out.exists()
 
     listing = tmp_path / "list.txt"

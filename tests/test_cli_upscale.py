@@ -618,3 +618,16 @@ def test_an_output_named_with_a_format_read_but_not_written_says_so(tmp_path, ca
     assert main(["upscale", str(heic_named), "-o", str(tmp_path / "noext"), "--model", "bicubic"]) == 2
     assert "(e.g. noext.png)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "photo.heic"]
+
+
+def test_the_closing_counts_are_in_words(tmp_path, capsys):
+    """"1 of 2 file(s) failed" and a batch's "(1 not images)": the counts read as sentences."""
+    from PIL import Image
+
+    from sr_desktop.cli.main import main
+
+    Image.new("RGB", (8, 6)).save(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    assert main(["upscale", str(tmp_path / "good.png"), str(tmp_path / "bad.png"), "-o", str(tmp_path / "out"),
+                 "--model", "bicubic", "--scale", "2"]) == 1
+    assert capsys.readouterr().err.endswith("sr-desktop: 1 of 2 files failed\n")

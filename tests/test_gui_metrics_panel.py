@@ -120,6 +120,9 @@ def test_evaluate_two_models_fills_leaderboard_with_engine_numbers(qtbot, panel,
     chart = dict(panel.leaderboard.chart.values())
     assert chart == pytest.approx({r["model"]: r["psnr_y"] for r in rows})
     assert "Done: 2 of 2 models" in panel.eval_status.text()
+    panel.run_evaluation(["bicubic"], 2)
+    qtbot.waitUntil(lambda: not panel.is_evaluating(), timeout=WAIT_MS)
+    assert "Done: 1 of 1 model, " in panel.eval_status.text()  # (it said "1 of 1 models")
 
 
 def test_leaderboard_sorts_by_clicked_header(qtbot, panel, image):

@@ -269,5 +269,5 @@ def run(args: argparse.Namespace) -> int:
                         f"{result.backend})",
                         sys.stderr if into_stdout(written) else None)
     if failed:
-        console.say(f"sr-desktop: {failed} of {len(inputs)} file(s) failed", sys.stderr)
+        console.say(f"sr-desktop: {failed} of {counted(len(inputs), 'file')} failed", sys.stderr)
     return console.finish(1 if failed else 0)

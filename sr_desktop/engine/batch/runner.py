@@ -128,7 +128,7 @@ class BatchResult:
         """One line for a terminal or a status bar."""
         t = self.totals
         text = (
-            f"{t.ok} upscaled, {t.skipped} skipped ({t.not_images} not images"
+            f"{t.ok} upscaled, {t.skipped} skipped ({t.not_images} not {'an image' if t.not_images == 1 else 'images'}"
             f"{f', {t.hidden} hidden' if t.hidden else ''}), {t.failed} failed "
             f"in {t.wall_seconds:.1f} s"
         )

@@ -347,7 +347,7 @@ class EvaluateSection(QGroupBox):
     def show_finished(self, rows: list[EvalRow]) -> None:
         failed = [r for r in rows if r.error]
         seconds = sum(r.seconds or 0.0 for r in rows)
-        text = f"Done: {len(rows) - len(failed)} of {len(rows)} models, {seconds:.2f} s of upscaling"
+        text = f"Done: {len(rows) - len(failed)} of {counted(len(rows), 'model')}, {seconds:.2f} s of upscaling"
         details = ""
         if failed:
             # the names here, the messages in the tooltip and on the leaderboard's rows:
