@@ -1123,7 +1123,7 @@ def test_engine_errors_name_the_windows_fields_not_command_line_flags(make_windo
     open_and_wait(qtbot, window, [write_png(tmp_path / "in.png", 24, 16)])
     window.start_upscale()
     wait_idle(qtbot, window)
-    assert window.last_error == ("out of memory upscaling in.png (needs about 3.0 GB); try a smaller “Tile”, "
+    assert window.last_error == ("out of memory upscaling in.png (needs about 2.8 GiB); try a smaller “Tile”, "
                                  "a smaller scale, or close other programs")
     assert window.message_bar.isVisible() and "“Tile”" in window.message_bar.text()
 

@@ -164,7 +164,7 @@ def test_out_of_memory_on_one_file_names_it_and_the_run_goes_on(tmp_path):
     assert r.returncode == 1, r.stderr
     lines = _error_lines(r.stderr)
     assert "Traceback" not in r.stderr and len(lines) == 2, r.stderr
-    assert "out of memory upscaling a_big.png (needs about 3.1 GB)" in lines[0]
+    assert "out of memory upscaling a_big.png (needs about 2.9 GiB)" in lines[0]
     assert "--tile" in lines[0]
     assert [p.name for p in (tmp_path / "mo").iterdir()] == ["b_small.png"]
 
@@ -186,7 +186,7 @@ def test_out_of_memory_beyond_the_free_memory_names_the_scale_not_the_tile(tmp_p
     image = Image(np.zeros((2000, 2000, 3), np.uint8), path=tmp_path / "a_big.png")
     with pytest.raises(UpscaleMemoryError) as caught:
         upscale.upscale_image(image, UpscaleOptions(model="bicubic", scale=16))
-    assert str(caught.value) == ("out of memory upscaling a_big.png (the result needs about 3.1 GB, 2.0 GB free); "
+    assert str(caught.value) == ("out of memory upscaling a_big.png (the result needs about 2.9 GiB, 1.9 GiB free); "
                                  "try a smaller scale, or close other programs")
 
 

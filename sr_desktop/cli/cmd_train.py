@@ -95,7 +95,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=10, metavar="N", help="log every N iterations (default 10)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="data worker threads (default 2)")
     p.add_argument("--cache-mb", type=int, default=2048, metavar="MB",
-                   help="decoded images kept in memory (default 2048)")
+                   help="MiB of decoded images kept in memory (default 2048)")
     p.add_argument("--vgg-weights", type=path_arg, metavar="FILE", help="VGG19 weights for perceptual/texture losses "
                    "(default: torchvision's file in the torch hub cache)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 is "

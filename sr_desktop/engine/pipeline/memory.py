@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sr_desktop.engine.compute import devices
 from sr_desktop.engine.core.errors import SRDesktopError, message_of
+from sr_desktop.engine.core.text import human_bytes
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.engine.pipeline.scale_plan import ScalePlan
 
@@ -39,7 +40,7 @@ def estimated_bytes(image: Image, target_scale: int, plan: ScalePlan, native: in
 
 
 def memory_error(image: Image, needed: int, available: int | None = None) -> UpscaleMemoryError:
-    """``out of memory upscaling NAME (needs about N GB); try a smaller --tile, …``; where
+    """``out of memory upscaling NAME (needs about N GiB); try a smaller --tile, …``; where
     `needed` (tile-independent: the result and its intermediates) is more than the host's
     `available` memory (default: what the OS says now), only a smaller scale helps and the
     message says so (it named the tile, which changed nothing)."""
@@ -47,15 +48,10 @@ def memory_error(image: Image, needed: int, available: int | None = None) -> Ups
     available = devices.available_host_bytes() if available is None else available
     if needed > available:
         return UpscaleMemoryError(
-            f"out of memory upscaling {name} (the result needs about {_amount(needed)}, {_amount(available)} free); "
+            f"out of memory upscaling {name} (the result needs about {human_bytes(needed)}, {human_bytes(available)} free); "
             "try a smaller scale, or close other programs"
         )
     return UpscaleMemoryError(
-        f"out of memory upscaling {name} (needs about {_amount(needed)}); try a smaller --tile, "
+        f"out of memory upscaling {name} (needs about {human_bytes(needed)}); try a smaller --tile, "
         "a smaller scale, or close other programs"
     )
-
-
-def _amount(size: int) -> str:
-    gb = size / 1e9
-    return f"{gb:.1f} GB" if gb >= 0.1 else f"{size / 1e6:.0f} MB"
