@@ -105,7 +105,7 @@ def test_the_run_names_the_model_and_says_when_the_picker_no_longer_matches():
     session.set_result(upscale_image(image, options), options)
     run = session.shown_run
     assert run.title == "Bicubic ×2"
-    assert run.describe() == f"Bicubic ×2 · {run.device} · 0.0 s"
+    assert run.describe() == f"Bicubic ×2 · {run.device} · 0.00 s"
     assert session.mismatch(options) == []
     assert session.mismatch(UpscaleOptions(model="bicubic", scale=3)) == ["scale"]
     assert session.mismatch(UpscaleOptions(model="lanczos", scale=4)) == ["model", "scale"]
@@ -138,7 +138,7 @@ def test_the_backend_that_ran_the_network_is_part_of_the_run():
                              tiles=1, backend="openvino")
     run = RunInfo.of(result)
     assert run.backend == "openvino"
-    assert run.describe().endswith("· CPU (2 threads) · OpenVINO · 3.2 s")
+    assert run.describe().endswith("· CPU (2 threads) · OpenVINO · 3.20 s")
     assert "OpenVINO" not in RunInfo.of(SimpleNamespace(**{**vars(result), "backend": "torch"})).describe()
 
 
@@ -186,3 +186,15 @@ def test_the_window_names_a_result_as_a_batch_does():
     result = upscale_image(image, UpscaleOptions(model="map-sr", scale=2, variant="tikhonov"))
     assert result_name_tail(result) == "_x2_map-sr_tikhonov"
     assert RunInfo.of(result).title.endswith(" · tikhonov ×2")
+
+
+def test_a_result_s_time_reads_the_same_wherever_it_is_said():
+    """One run was "0.2 s" in the status bar and the Result line, "0.25 s" in the Metrics
+    panel and the CLI, and 75 s was "1:15" there, "75.00 s" here; 59.96 s read "60.0 s"."""
+    from sr_desktop.engine.core.text import human_seconds, result_seconds
+
+    assert [result_seconds(s) for s in (0.25, 3.2, 59.99, 59.996, 75)] == ["0.25 s", "3.20 s", "59.99 s", "1:00",
+                                                                           "1:15"]
+    assert [human_seconds(s) for s in (59.94, 59.96, 60.0)] == ["59.9 s", "1:00", "1:00"]
+    run = RunInfo("span", "ch48", 4, "CPU", 75.0, 1, "SPAN")
+    assert run.describe().endswith(" · 1:15")

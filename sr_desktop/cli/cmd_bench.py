@@ -81,8 +81,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "imresize; bicubic-float keeps the LR unrounded, as SRMD's scripts)")
     parser.add_argument("--json", type=output_arg, metavar="OUT",
                         help="write per-image results as JSON (- : standard output, the table then on stderr)")
-    parser.add_argument("--csv", type=output_arg, metavar="OUT", help="write per-image results as CSV (- as --json); its MEAN row's seconds are "
-                             "per image, where the table and --json give each model's total")
+    parser.add_argument("--csv", type=output_arg, metavar="OUT",
+                        help="write per-image results as CSV (- as --json); its MEAN row's seconds are per image, "
+                             "where the table and --json give each model's total")
     parser.add_argument("--plot", type=path_arg, metavar="OUT.png", help="plot mean PSNR vs seconds per model")
     parser.add_argument("--save-sr", type=path_arg, metavar="DIR",
                         help="also write each model's SR images, as measured (8-bit PNG), to DIR/MODEL/IMAGE.png: "

@@ -31,7 +31,7 @@ from sr_desktop.cli.common import (
 from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
-from sr_desktop.engine.core.text import counted, error_line, printable
+from sr_desktop.engine.core.text import counted, error_line, printable, result_seconds
 from sr_desktop.engine.imageio.atomic import into_stdout
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS, format_for_path
 from sr_desktop.engine.imageio.protected import name_key, same_file
@@ -265,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
             iterations = f", {counted(options.iterations, 'iteration')}" if options.iterations else ""
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
                         f"{result.image.width}×{result.image.height}{then}{frames}, {result.model}{variant} "
-                        f"×{result.scale}{route}{iterations}, {result.seconds:.2f} s on {result.device} with "
+                        f"×{result.scale}{route}{iterations}, {result_seconds(result.seconds)} on {result.device} with "
                         f"{result.backend})",
                         sys.stderr if into_stdout(written) else None)
     if failed:

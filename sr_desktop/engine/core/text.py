@@ -76,11 +76,18 @@ def human_seconds(seconds: float | None) -> str:
     """1.5 → "1.5 s", 75 → "1:15", 3700 → "1:01:40"; None → "…"."""
     if seconds is None:
         return "…"
-    if seconds < 60:
+    if round(seconds, 1) < 60:  # (59.96 said "60.0 s", and 60.0 "1:00")
         return f"{seconds:.1f} s"
     minutes, sec = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+
+
+def result_seconds(seconds: float) -> str:
+    """How long a result took, said the same in the window's status bar, Result line and
+    Metrics panel and in `upscale`'s line: 0.25 → "0.25 s", 75 → "1:15" (`human_seconds`
+    from a minute). They said "0.2 s", "0.25 s" and "75.00 s" of one run."""
+    return f"{seconds:.2f} s" if round(seconds, 2) < 60 else human_seconds(seconds)
 
 
 def first_failures(lines: list[str], most: int = 3) -> str:

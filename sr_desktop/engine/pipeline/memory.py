@@ -48,7 +48,8 @@ def memory_error(image: Image, needed: int, available: int | None = None) -> Ups
     available = devices.available_host_bytes() if available is None else available
     if needed > available:
         return UpscaleMemoryError(
-            f"out of memory upscaling {name} (the result needs about {human_bytes(needed)}, {human_bytes(available)} free); "
+            f"out of memory upscaling {name} (the result needs about {human_bytes(needed)}, "
+            f"{human_bytes(available)} free); "
             "try a smaller scale, or close other programs"
         )
     return UpscaleMemoryError(

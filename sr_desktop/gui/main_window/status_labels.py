@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from sr_desktop.app.session import RunInfo
-from sr_desktop.engine.core.text import counted, human_seconds
+from sr_desktop.engine.core.text import counted, result_seconds
 from sr_desktop.engine.imageio.image import Image
 from sr_desktop.gui.widgets import ElidingLabel
 
@@ -78,5 +78,5 @@ class StatusLabels:
         # a model's first use said apart: the run read "0.2 s" after seven
         setup = f" + {run.readying}" if run.readying else ""
         self.time_label.setText(
-            f"Last run: {human_seconds(run.seconds)}{setup} ({run.title}, {counted(run.tiles, 'tile')})"
+            f"Last run: {result_seconds(run.seconds)}{setup} ({run.title}, {counted(run.tiles, 'tile')})"
         )
