@@ -190,6 +190,9 @@ class ModelEvaluation:
                             ms_ssim_y=self.ms_ssim_y, niqe=self.niqe, perceptual=self.perceptual)
         return {
             "model": self.model,
+            # every entry has "variant", as `bench --help` lists it (null: a model without
+            # variants, MATLAB's bicubic; reading m["variant"] raised KeyError there)
+            "variant": None,
             **self.provenance,
             **({"scale_route": self.scale_route} if self.scale_route else {}),
             **means.to_json(),
