@@ -767,3 +767,51 @@ def test_a_before_strip_too_narrow_for_its_label_has_it_beside_the_divider(qtbot
     assert hidden is None  # (no before side in sight)
     assert beside is not None and beside.left() >= 70 and beside.right() <= after.left()
     assert crowded is None or crowded.right() <= 90
+
+
+def test_swapped_sides_put_the_result_on_the_left_in_both_modes(view):
+    """View ▸ Swap sides: after on the left and before on the right, split and side by side;
+    a region enhanced on the before side (now right of the divider) is brought into sight by
+    moving the divider to its right edge."""
+    view.set_original(solid(30, 40, RED))
+    view.set_result(solid(60, 80, BLUE), 2)
+    view.set_swapped(True)
+    assert view.swapped()
+    pixels = grab(view)
+    assert at(pixels, QPointF(100, 220)) == BLUE and at(pixels, QPointF(300, 220)) == RED
+    view.set_mode("side_by_side")
+    pixels = grab(view)
+    assert at(pixels, QPointF(100, 150)) == BLUE and at(pixels, QPointF(300, 150)) == RED
+    view.set_mode("split")
+    view.set_split(0.1)
+    view.set_region_result((30, 5, 6, 10), solid(20, 12, GREEN), 2)
+    right = view.map_image_to_widget(QPointF(36, 5)).x()
+    assert view.divider_x() >= right - 1
+    assert at(grab(view), view.map_image_to_widget(QPointF(33, 10))) == GREEN
+    view.set_swapped(False)
+    assert at(grab(view), QPointF(5, 220)) == RED  # (the left of the divider is the before side again)
+
+
+def test_a_swapped_before_strip_too_narrow_for_its_label_has_it_beside_the_divider(qtbot):
+    """Mirrored: the before side on the right, its label in its top-right corner, else
+    "Before ▶" just left of the divider in the room the after label leaves."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QFont, QPainter
+
+    from sr_desktop.gui.compare.overlays import paint_before_label
+
+    canvas = QImage(400, 300, QImage.Format.Format_ARGB32_Premultiplied)
+    painter = QPainter(canvas)
+    try:
+        shown = QRectF(50, 20, 300, 260)
+        wide = paint_before_label(painter, shown, "Before", QFont(), 150, left=False)
+        narrow = paint_before_label(painter, shown, "Before", QFont(), 330, left=False)
+        hidden = paint_before_label(painter, shown, "Before", QFont(), 350, left=False)
+        after = QRectF(54, 24, 150, 20)
+        beside = paint_before_label(painter, shown, "Before", QFont(), 330, after, left=False)
+    finally:
+        painter.end()
+    assert wide is not None and wide.left() > 150 and wide.right() <= 350
+    assert narrow is not None and narrow.right() <= 330 and narrow.width() > wide.width()  # (" ▶" added)
+    assert hidden is None
+    assert beside is not None and beside.left() >= after.right() and beside.right() <= 330

@@ -473,6 +473,7 @@ def test_shortcuts_exist_and_the_help_sheet_lists_them(window):
     assert keys(window.add_model_action) == ["Ctrl+Shift+M"]
     assert keys(window.split_action) == ["Ctrl+Alt+S"]
     assert keys(window.side_action) == ["Ctrl+Alt+B"]
+    assert keys(window.swap_action) == ["Ctrl+Alt+X"]
     every = [k for a in window.actions() for k in set(keys(a))]
     assert len(every) == len(set(every)), "a key is bound to two actions"
     sheet = window.show_shortcuts()
@@ -481,6 +482,23 @@ def test_shortcuts_exist_and_the_help_sheet_lists_them(window):
     assert rows["Side by side"] == native and "Quit" in rows and "Batch export" in rows
     assert rows["Show the original while held (image focused)"] == "Space"
     sheet.close()
+
+
+def test_swap_sides_is_in_the_view_menu_and_remembered(window, tmp_path, qtbot):
+    """View ▸ Swap sides puts the result on the left (in either mode); the next window opens
+    with the sides as they were left."""
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    assert window.swap_action in view_menu.actions() and window.swap_action.isCheckable()
+    assert not window.compare.swapped()
+    window.swap_action.trigger()
+    assert window.compare.swapped() and window.swap_action.isChecked()
+    assert window.settings.get("compare_swapped") is True
+    again = MainWindow(settings=GuiSettings(window.settings.path), confirm_discard=lambda _q: "discard")
+    qtbot.addWidget(again)
+    assert again.compare.swapped() and again.swap_action.isChecked()
+    again.swap_action.trigger()
+    assert not again.compare.swapped() and again.settings.get("compare_swapped") is False
+    again.queue.shutdown(2.0)
 
 
 def test_every_focusable_widget_has_an_accessible_name(window, tmp_path, qtbot):

@@ -42,6 +42,8 @@ DEFAULTS = {
     "tile": str(TILE_AUTO),
     "alpha": AlphaMode.MODEL.value,
     "compare_mode": "split",
+    #: the after side on the left (View ▸ Swap sides)
+    "compare_swapped": False,
     #: the format a still was last saved in over the one suggested ("": the source's own). Not
     #: the "save_format" of versions before it, which held any last save's format: a PNG
     #: kept from then made every camera JPEG's result suggested as PNG

@@ -119,23 +119,28 @@ def paint_label(painter: QPainter, shown: QRectF, text: str, left: bool, font: Q
 
 
 def paint_before_label(painter: QPainter, shown: QRectF, text: str, font: QFont, x: float,
-                       after: QRectF | None = None) -> QRectF | None:
-    """The split view's before label, left of the divider at `x`; where that strip cannot
-    hold its first word, "◀ " and the label just right of the divider, in the room the
-    after label (`after`, where it was drawn) leaves (a region drawn near the image's left
-    edge moved the divider there, and the before side lost its label). None when the before
-    side is not in sight or there is no room."""
-    room = x - shown.left()
+                       after: QRectF | None = None, left: bool = True) -> QRectF | None:
+    """The split view's before label, left of the divider at `x` (right of it with `left`
+    False: the sides swapped); where that strip cannot hold its first word, an arrow to it
+    and the label just beyond the divider, in the room the after label (`after`, where it
+    was drawn) leaves (a region drawn near the image's edge moved the divider there, and the
+    before side lost its label). None when the before side is not in sight or there is no
+    room."""
+    room = x - shown.left() if left else shown.right() - x
     if room <= 0:
         return None
     bold = QFont(font)
     bold.setBold(True)
     first_word = text.split(" ")[0]
     if QFontMetricsF(bold).horizontalAdvance(first_word) + 2 * LABEL_MARGIN + 16 <= room:
-        return paint_label(painter, shown, text, True, font, room)
-    right = after.left() - LABEL_MARGIN if after is not None else shown.right()
-    beyond = QRectF(x, shown.top(), max(0.0, right - x), shown.height())
-    return paint_label(painter, beyond, f"◀ {text}", True, font, beyond.width())
+        return paint_label(painter, shown, text, left, font, room)
+    if left:
+        right = after.left() - LABEL_MARGIN if after is not None else shown.right()
+        beyond = QRectF(x, shown.top(), max(0.0, right - x), shown.height())
+        return paint_label(painter, beyond, f"◀ {text}", True, font, beyond.width())
+    start = after.right() + LABEL_MARGIN if after is not None else shown.left()
+    beyond = QRectF(start, shown.top(), max(0.0, x - start), shown.height())
+    return paint_label(painter, beyond, f"{text} ▶", False, font, beyond.width())
 
 
 def divider_handle_y(shown: QRectF, widget: QRectF) -> float:

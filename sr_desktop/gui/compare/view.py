@@ -97,6 +97,7 @@ class CompareView(PointerGestures, QWidget):
         self._content = CompareContent()
         self._mode = "split"
         self._split = 0.5
+        self._swapped = False  # the after side on the left (`set_swapped`)
         self._show_original = False
         self._tool = "pan"
         self._region: tuple[int, int, int, int] | None = None
@@ -163,13 +164,18 @@ class CompareView(PointerGestures, QWidget):
             self._bring_after_divider(box)
 
     def _bring_after_divider(self, box: tuple) -> None:
-        """Move the divider to the left edge of `box` when most of it lies on the before side:
-        a region drawn left of the divider was enhanced and nothing of it showed."""
+        """Move the divider to the left edge of `box` (its right edge, the sides swapped) when
+        most of it lies on the before side: a region drawn there was enhanced and nothing of
+        it showed."""
         x, y, w, _h = box
         left = self.map_image_to_widget(QPointF(x, y)).x()
         right = self.map_image_to_widget(QPointF(x + w, y)).x()
-        if self.width() > 0 and right - max(left, self.divider_x()) < (right - left) / 2:
+        if self.width() <= 0:
+            return
+        if not self._swapped and right - max(left, self.divider_x()) < (right - left) / 2:
             self.set_split(max(0.0, left) / self.width())
+        elif self._swapped and min(right, self.divider_x()) - left < (right - left) / 2:
+            self.set_split(min(float(self.width()), right) / self.width())
 
     def drop_region_results(self) -> None:
         """Forget the pasted regions: the after side is empty until the next result."""
@@ -237,6 +243,15 @@ class CompareView(PointerGestures, QWidget):
 
     def mode(self) -> str:
         return self._mode
+
+    def set_swapped(self, on: bool) -> None:
+        """The after side on the left and the before side on the right (split view and side
+        by side), for an eye that reads the result first or a layout that has it there."""
+        self._swapped = bool(on)
+        self.update()
+
+    def swapped(self) -> bool:
+        return self._swapped
 
     def set_split(self, fraction: float) -> None:
         """Divider position as a fraction of the view width (0 = left edge, 1 = right)."""
@@ -535,13 +550,16 @@ class CompareView(PointerGestures, QWidget):
         x = self.divider_x()
         left = QRectF(pane.left(), pane.top(), x - pane.left(), pane.height())
         right = QRectF(x, pane.top(), pane.right() - x, pane.height())
-        if left.width() > 0:
-            content.paint_before(painter, view, pane, left, checker)
-        if right.width() > 0:
-            content.paint_after(painter, view, pane, right, checker)
+        before_part, after_part = (right, left) if self._swapped else (left, right)
+        if before_part.width() > 0:
+            content.paint_before(painter, view, pane, before_part, checker)
+        if after_part.width() > 0:
+            content.paint_after(painter, view, pane, after_part, checker)
         shown = self._shown_rect(pane)
-        after = paint_label(painter, shown, content.after_label(), False, self.font(), shown.right() - x)
-        labels = (paint_before_label(painter, shown, content.before_label(), self.font(), x, after), after)
+        after_room = x - shown.left() if self._swapped else shown.right() - x
+        after = paint_label(painter, shown, content.after_label(), self._swapped, self.font(), after_room)
+        labels = (paint_before_label(painter, shown, content.before_label(), self.font(), x, after,
+                                     left=not self._swapped), after)
         self._paint_region(painter, pane, labels)
         # The line spans the image as shown (not the empty margin around a small image).
         paint_divider(painter, QRectF(pane.left(), shown.top(), pane.width(), shown.height()), x,
@@ -549,22 +567,22 @@ class CompareView(PointerGestures, QWidget):
 
     def _paint_side_by_side(self, painter: QPainter, panes: list[QRectF]) -> None:
         content, view, checker = self._content, self._view, self._checker
-        left, right = panes
-        content.paint_before(painter, view, left, left, checker)
-        self._paint_region(painter, left, (paint_label(painter, self._shown_rect(left), content.before_label(), True,
-                                                          self.font()),))
+        before, after = reversed(panes) if self._swapped else panes
+        content.paint_before(painter, view, before, before, checker)
+        self._paint_region(painter, before, (paint_label(painter, self._shown_rect(before), content.before_label(),
+                                                            True, self.font()),))
         if self._after_visible():
-            content.paint_after(painter, view, right, right, checker)
-            shown = self._shown_rect(right)
+            content.paint_after(painter, view, after, after, checker)
+            shown = self._shown_rect(after)
             label = paint_label(painter, shown, content.after_label(), True, self.font(), shown.width())
-            self._paint_region(painter, right, (label,))
+            self._paint_region(painter, after, (label,))
         elif self.has_result():
-            content.paint_before(painter, view, right, right, checker)
-            label = paint_label(painter, self._shown_rect(right), "Before (original)", True, self.font())
-            self._paint_region(painter, right, (label,))
+            content.paint_before(painter, view, after, after, checker)
+            label = paint_label(painter, self._shown_rect(after), "Before (original)", True, self.font())
+            self._paint_region(painter, after, (label,))
         else:
             painter.setPen(QColor(150, 150, 155))  # on-image colour (text on the dark canvas)
-            painter.drawText(right, Qt.AlignmentFlag.AlignCenter, "No result yet")
+            painter.drawText(after, Qt.AlignmentFlag.AlignCenter, "No result yet")
 
     def _shown_rect(self, pane: QRectF) -> QRectF:
         """The part of `pane` the image covers (the whole pane when it covers none)."""

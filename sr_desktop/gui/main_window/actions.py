@@ -50,6 +50,7 @@ class ActionTarget(Protocol):
     def clear_cache_dialog(self): ...
     def set_region_tool(self, on: bool) -> None: ...
     def set_compare_mode(self, mode: str) -> None: ...
+    def set_compare_swapped(self, on: bool) -> None: ...
     def show_shortcuts(self): ...
     def show_about(self): ...
     def open_documentation(self) -> bool: ...
@@ -136,6 +137,9 @@ def build_actions(w: ActionTarget) -> None:
                        "One image with a divider to drag (Ctrl+Alt+S)")
     w.side_action = a("Side &by side", lambda: w.set_compare_mode("side_by_side"), "Ctrl+Alt+B",
                       "Before and after next to each other (Ctrl+Alt+B)")
+    w.swap_action = a("S&wap sides", lambda: w.set_compare_swapped(w.swap_action.isChecked()), "Ctrl+Alt+X",
+                      "The result on the left and the original on the right, in either view (Ctrl+Alt+X)")
+    w.swap_action.setCheckable(True)
     w.play_action = a("P&lay / pause animation", w.toggle_animation, "K",
                       "Play or pause an animated image, before and after in sync (K)")
     w.shortcuts_action = a("&Keyboard shortcuts", w.show_shortcuts, "F1",
@@ -179,6 +183,7 @@ def build_menus_and_toolbar(w: ActionTarget) -> None:
     view = bar.addMenu("&View")
     view.addAction(w.split_action)
     view.addAction(w.side_action)
+    view.addAction(w.swap_action)
     view.addAction(w.region_tool_action)
     view.addAction(w.play_action)
     view.addSeparator()

@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         # a mode this version lacks (another version's) is shown as split, not written over
         self.set_compare_mode(mode if mode in ("split", "side_by_side") else "split", remember=mode in ("split",
                                                                                                      "side_by_side"))
+        self.compare.set_swapped(self.settings.get("compare_swapped"))
+        self.swap_action.setChecked(self.compare.swapped())
         self.picker.optionsChanged.connect(self._on_options_changed)
         self.metrics_panel = self._install_metrics_panel()
         self.kernel_tools = KernelTools(
@@ -597,6 +599,12 @@ class MainWindow(QMainWindow):
         if remember:
             self.settings.set("compare_mode", mode)
         (self.split_action if mode == "split" else self.side_action).setChecked(True)
+
+    def set_compare_swapped(self, on: bool) -> None:
+        """View ▸ Swap sides: the after side on the left (stored in the settings)."""
+        self.compare.set_swapped(on)
+        self.settings.set("compare_swapped", bool(on))
+        self.swap_action.setChecked(bool(on))
 
     def set_region_tool(self, on: bool) -> None:
         """Region tool on: a left-drag on the image draws the region (off: it pans)."""
