@@ -198,3 +198,11 @@ def test_a_result_s_time_reads_the_same_wherever_it_is_said():
     assert [human_seconds(s) for s in (59.94, 59.96, 60.0)] == ["59.9 s", "1:00", "1:00"]
     run = RunInfo("span", "ch48", 4, "CPU", 75.0, 1, "SPAN")
     assert run.describe().endswith(" · 1:15")
+
+
+def test_a_slow_speed_keeps_its_digits():
+    """A slow model's speed read "0.00 MP/s" in the Metrics panel and the batch lines."""
+    from sr_desktop.engine.core.text import rate_text
+
+    assert [rate_text(v) for v in (12.345, 0.114, 0.0567, 0.0012, 0.0)] == ["12.35", "0.11", "0.0567", "0.0012",
+                                                                            "0.00"]

@@ -37,7 +37,7 @@ from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, 
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.interrupt import interrupt_handler
 from sr_desktop.engine.core.progress import NOTICE_STAGES
-from sr_desktop.engine.core.text import human_seconds, printable
+from sr_desktop.engine.core.text import human_seconds, printable, rate_text
 from sr_desktop.engine.imageio.atomic import into_stdout
 
 DESCRIPTION = """\
@@ -177,7 +177,8 @@ class _TerminalProgress:
                 left = f", {human_seconds(info.eta)} left" if info.eta is not None else ""
                 self.bar.set_postfix_str(
                     f"{info.extra.get('files_per_second', 0.0):.2f} file/s{left}, "
-                    f"{info.extra.get('megapixels_per_second', 0.0):.2f} MP/s, failed {info.extra.get('failed', 0)}",
+                    f"{rate_text(info.extra.get('megapixels_per_second', 0.0))} MP/s, "
+                    f"failed {info.extra.get('failed', 0)}",
                     refresh=False,
                 )
                 self.bar.update(info.done - self.bar.n)

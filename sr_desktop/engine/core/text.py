@@ -90,6 +90,12 @@ def result_seconds(seconds: float) -> str:
     return f"{seconds:.2f} s" if round(seconds, 2) < 60 else human_seconds(seconds)
 
 
+def rate_text(per_second: float) -> str:
+    """A speed to read at a glance, small ones kept: 12.345 → "12.35", 0.114 → "0.11",
+    0.0567 → "0.0567", 0.0012 → "0.0012" (a slow model's speed read "0.00 MP/s")."""
+    return f"{per_second:.2f}" if per_second >= 0.1 or per_second == 0 else f"{per_second:.3g}"
+
+
 def first_failures(lines: list[str], most: int = 3) -> str:
     """The first `most` of several failures' lines joined ("a.png: …; b.png: …; c.png: …
     (and 49 more)"): a folder refused for one bad file named only the first of 52, one

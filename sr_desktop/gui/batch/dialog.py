@@ -48,7 +48,7 @@ from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
 from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import NOTICE_STAGES, ProgressInfo
-from sr_desktop.engine.core.text import human_seconds
+from sr_desktop.engine.core.text import human_seconds, rate_text
 from sr_desktop.engine.imageio.formats import DEFAULT_QUALITY
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.pipeline.blown_output import INSTEAD
@@ -722,7 +722,7 @@ class BatchDialog(QDialog):
         eta = human_seconds(info.eta) if info.eta is not None else "—"
         self.status_label.setText(
             f"{info.done} / {info.total} files · {self._running_name or Path(info.message).name} · "
-            f"{rate:.2f} files/s ({mp_rate:.2f} MP/s) · ETA {eta} · "
+            f"{rate:.2f} files/s ({rate_text(mp_rate)} MP/s) · ETA {eta} · "
             f"failed {info.extra.get('failed', 0)}"
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QGroupBox
 
 from sr_desktop.app.session import RunInfo, backend_name
-from sr_desktop.engine.core.text import human_bytes, result_seconds
+from sr_desktop.engine.core.text import human_bytes, rate_text, result_seconds
 from sr_desktop.gui.widgets import add_form_rows, compact_form, value_label
 
 
@@ -49,7 +49,7 @@ class ResultSection(QGroupBox):
         # the model's display name, as the window's result line and caption say it
         self.model.setText(f"{'Region: ' if region else ''}{RunInfo.of(r).title}")
         readying = RunInfo.of(r).readying
-        self.time.setText(f"{result_seconds(r.seconds)} · {mp_s:.2f} MP/s input"
+        self.time.setText(f"{result_seconds(r.seconds)} · {rate_text(mp_s)} MP/s input"
                           + (f" (+ {readying})" if readying else ""))
         self.size.setText(f"{in_w}×{in_h} → {out_w}×{out_h}")
         self.device.setText(str(r.device) or "—")
