@@ -632,6 +632,18 @@ def test_the_report_names_the_variant_that_ran_and_a_null_one_is_the_default(tmp
     assert "(variant ch52 → ch48): --existing overwrite redoes them" in capsys.readouterr().out
 
 
+def test_the_variant_placeholder_names_the_weights_that_run(tmp_path: Path):
+    """`--name '{stem}_{variant}'` wrote "a_default.png" for SPAN (its default is ch48, as the
+    report said), and the same run naming --variant ch48 wrote every file again as a_ch48.png."""
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), np.uint8)).save(src / "a.png")
+    common = [str(src), str(tmp_path / "out"), "--model", "span", "--scale", "2", "--name", "{stem}_{variant}", "-q"]
+    assert main(["batch", *common]) == 0
+    assert main(["batch", *common, "--variant", "ch48"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a_ch48.png"]
+
+
 def test_the_bar_shows_the_engine_s_rate_and_time_left(monkeypatch):
     """tqdm's own rate and ETA counted the files a resumed batch skips at once: 1 000 done +
     80 to do showed "1232 file/s, <00:00" for the whole run (3 files/s, 27 s left)."""

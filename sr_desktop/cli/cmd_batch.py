@@ -53,7 +53,7 @@ EPILOG = f"""\
 name template placeholders:
   {{stem}}     input file name without its suffix     {{ext}}   input suffix without the dot
   {{scale}}    the scale                              {{model}} the model id
-  {{variant}}  the model variant ("default" if none)
+  {{variant}}  the variant that runs (without --variant the model's own default, e.g. ch48)
   The output suffix comes from --format (same: the input's own format and suffix; AVIF
   and HEIC, read but not written: PNG).
   Animated GIF/PNG/WebP are upscaled frame by frame (timing, loop and disposal kept) and

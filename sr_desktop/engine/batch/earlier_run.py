@@ -10,14 +10,10 @@ import json
 import logging
 from pathlib import Path
 
-from sr_desktop.engine.batch.plan import REPORT_PREFIX
+from sr_desktop.engine.batch.plan import REPORT_PREFIX, variant_that_runs
 from sr_desktop.engine.batch.report import OUTPUT_EXISTS, FileRecord
-from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.imageio.formats import LOSSY_FORMATS, format_named_by
 from sr_desktop.engine.imageio.protected import resolved
-from sr_desktop.engine.models.loader import resolve_scale_variant
-from sr_desktop.engine.models.registry import get_model_spec
-from sr_desktop.engine.pipeline.scale_plan import plan_for
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +99,14 @@ def _as_run(options: dict, name: str):
     if name != "variant" or value is not None:
         return value
     try:
-        return _default_variant(options["model"], options.get("scale"))
-    except (SRDesktopError, KeyError, TypeError, ValueError):  # (a model gone since, an odd report)
+        return _default_variant(options.get("model"), options.get("scale"))
+    except TypeError:  # (an edited report's scale that is no number: a list is not even hashable)
         return None
 
 
 @functools.lru_cache(maxsize=64)  # (asked for each kept output: 40 000 of a large re-run)
-def _default_variant(model: str, scale: int | None) -> str:
-    spec = get_model_spec(model)
-    return resolve_scale_variant(spec, plan_for(spec.id, scale).native, None)[1]
+def _default_variant(model, scale) -> str | None:
+    return variant_that_runs(model, scale, None) if isinstance(model, str) else None
 
 
 def _shown(value) -> str:

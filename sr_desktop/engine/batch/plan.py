@@ -95,8 +95,27 @@ def check_template(template: str) -> None:
         raise BatchError("the name template must contain {stem}, or every output would get the same name")
 
 
+def variant_that_runs(model: str, scale: int | None, variant: str | None) -> str | None:
+    """`variant`, or for none the one the model runs by default at `scale` (at the native
+    scale its passes run at): SPAN's "ch48", not "default". None for a model no longer
+    registered."""
+    from sr_desktop.engine.core.errors import SRDesktopError
+    from sr_desktop.engine.models.loader import resolve_scale_variant
+    from sr_desktop.engine.models.registry import get_model_spec
+    from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
+
+    if variant not in (None, ""):
+        return variant
+    try:
+        spec = get_model_spec(model)
+        return resolve_scale_variant(spec, plan_for_spec(spec, scale).native, None)[1]
+    except (SRDesktopError, TypeError, ValueError):
+        return None
+
+
 def render_name(template: str, stem: str, ext: str, scale: int, model: str, variant: str | None) -> str:
-    """The output file name (without suffix) of one input."""
+    """The output file name (without suffix) of one input (`variant`: the one that runs,
+    `variant_that_runs`; "default" for none known)."""
     return template.format(
         stem=stem, ext=ext, scale=scale, model=model, variant=variant or "default"
     )
@@ -311,6 +330,9 @@ def plan_jobs(
     if len(candidates) >= PLAN_NOTICE_FILES:
         ProgressTracker(0, progress, stage=PLANNING_STAGE).update(message=f"planning {len(candidates)} files")
     jobs: list[BatchJob] = []
+    # {variant} names the weights that run ("default" named SPAN's ch48, and a run naming it
+    # wrote every file a second time under another name)
+    variant = variant_that_runs(model, scale, variant)
     for index, path in enumerate(candidates):
         if index % 1024 == 0:
             check_cancel(cancel)  # (`Cancelled`: nothing is written)
