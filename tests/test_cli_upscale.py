@@ -578,7 +578,7 @@ def test_the_result_line_names_the_variant_and_the_iterations_given(tmp_path, ca
     assert ", span · ch52 ×2, " in capsys.readouterr().out
     assert main(["upscale", str(src), "-o", str(tmp_path / "m.png"), "--model", "map-sr", "--scale", "2",
                  "--iterations", "3", "--device", "cpu"]) == 0
-    assert ", map-sr ×2, 3 iterations, " in capsys.readouterr().out
+    assert ", map-sr ×2, iterations 3, " in capsys.readouterr().out
 
 
 def test_a_terminal_shows_the_rows_of_a_large_png_being_saved(tmp_path, monkeypatch, capsys):

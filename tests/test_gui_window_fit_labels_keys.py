@@ -409,7 +409,7 @@ def test_a_per_image_model_s_iterations_are_named_and_a_change_marks_its_result_
     wait_idle(qtbot, window)
     assert window.session.result_run.iterations == 3
     assert window.result_label.text().startswith("Result: MAP-SR (reconstruction with a kernel, per image) ×2 · "
-                                                 "3 iterations · CPU")
+                                                 "iterations 3 · CPU")
     assert "changed" not in window.result_label.text()
     window.picker.iterations_spin.setValue(4)
     assert "(iterations changed)" in window.result_label.text()

@@ -15,7 +15,7 @@ from typing import Any
 
 from sr_desktop.engine.core.file_names import fitting_name
 from sr_desktop.engine.core.paths import is_bundled
-from sr_desktop.engine.core.text import counted, human_seconds, result_seconds
+from sr_desktop.engine.core.text import human_seconds, result_seconds
 from sr_desktop.engine.imageio.image import Image
 
 Box = tuple[int, int, int, int]
@@ -129,7 +129,7 @@ class RunInfo:
         "SPAN ×3 (×4, then Lanczos to ×3)" at a scale the model does not have)."""
         backend = f" · {backend_name(self.backend)}" if self.backend in ("openvino", "ncnn") else ""
         route = f" ({self.route})" if self.route else ""
-        iterations = f" · {counted(self.iterations, 'iteration')}" if self.iterations else ""
+        iterations = f" · iterations {self.iterations}" if self.iterations else ""  # (ZSSR's: at each ×2 step)
         return f"{self.title}{route}{iterations} · {self.device}{backend} · {result_seconds(self.seconds)}"
 
     def differences(self, options) -> list[str]:

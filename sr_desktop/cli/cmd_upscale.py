@@ -262,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
             then = (f", resized to {exported.width}×{exported.height}" if exported is not result.image else "")
             # the weights as the window names them ("span · ch52 ×2": two variants' lines were alike)
             variant = f" · {result.variant}" if result.variant and result.variant != "default" else ""
-            iterations = f", {counted(options.iterations, 'iteration')}" if options.iterations else ""
+            iterations = f", iterations {options.iterations}" if options.iterations else ""  # (ZSSR's: each ×2 step)
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
                         f"{result.image.width}×{result.image.height}{then}{frames}, {result.model}{variant} "
                         f"×{result.scale}{route}{iterations}, {result_seconds(result.seconds)} on {result.device} with "

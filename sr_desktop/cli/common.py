@@ -139,9 +139,10 @@ def add_iterations_option(parser: argparse.ArgumentParser) -> None:
     """--iterations N of the per-image models (ZSSR, map-sr); None when not given: each model's
     own default."""
     parser.add_argument("--iterations", type=argparse_type(parse_iterations), default=None, metavar="N",
-                        help="the most iterations --model zssr trains (default 1000 on a CPU, 3000 on a GPU; it stops "
-                             "sooner once its learning rate has decayed) or map-sr solves (default 300, tikhonov "
-                             "100) on each image: fewer for a quick look, more for detail")
+                        help="the most iterations --model zssr trains at each of its ×2 steps (×4 is two; default "
+                             "1000 on a CPU, 3000 on a GPU; it stops sooner once its learning rate has decayed) or "
+                             "map-sr solves (default 300, tikhonov 100) on each image: fewer for a quick look, "
+                             "more for detail")
 
 
 def add_quality_option(parser: argparse.ArgumentParser) -> None:

@@ -67,8 +67,9 @@ _SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
 #: what the Iterations row sets, per per-image family (defaults as `make_zssr_model` and
 #: `make_map_sr_model` set them)
 ITERATIONS_TIPS = {
-    "zssr": "The most iterations ZSSR trains on this image (default: 1000 on a CPU, 3000 on a GPU; it stops "
-            "sooner once its learning rate has decayed). Fewer for a quick look, more for finer detail",
+    "zssr": "The most iterations ZSSR trains on this image at each of its ×2 steps (×4 is two; default: 1000 "
+            "on a CPU, 3000 on a GPU; it stops sooner once its learning rate has decayed). Fewer for a quick "
+            "look, more for finer detail",
     "map-sr": "The solver's iterations on this image (default: 300, Tikhonov 100). Fewer for a quick look, more "
               "for a closer fit",
 }
