@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -924,6 +925,8 @@ def test_offscreen_pipeline_saves_result_and_screenshot(qtbot, tmp_path, capsys)
     for src in sources:  # every image given, not only the first
         result = next((tmp_path / "out").glob(f"{src.stem}_x*_{upscale.DEFAULT_MODEL}.png"))
         assert str(result.resolve()) in printed
+        # its time as the window says it ("0.12 s"; it printed "0.1 s")
+        assert re.search(rf"result: +{re.escape(str(result.resolve()))}  \(\d+\.\d\d s\)", printed)
         scale = int(result.stem.removeprefix(f"{src.stem}_x").split("_", 1)[0])
         assert read_image(result).width == read_image(src).width * scale
         assert (tmp_path / "out" / f"{src.stem}_window.png").is_file()

@@ -210,6 +210,7 @@ def _upscale_in_window(app, window, image: Path, name: str, out_dir: Path, prote
     scale, save the result and a screenshot under ``out_dir`` (named from `name`; never over
     a path in `protect`) and print both paths."""
     from sr_desktop.app.session import result_name_tail
+    from sr_desktop.engine.core.text import result_seconds
     from sr_desktop.engine.imageio import SaveOptions
     from sr_desktop.engine.pipeline.upscale import DEFAULT_MODEL
 
@@ -235,7 +236,7 @@ def _upscale_in_window(app, window, image: Path, name: str, out_dir: Path, prote
     wait_until(app, lambda: _panels_settled(window), 60.0)  # the metrics of the result, if docked
     settle(app)
     shot = save_window_png(window, shot_target, protect=protect)
-    print(f"result:     {result_path.resolve()}  ({window.result.seconds:.1f} s)")
+    print(f"result:     {result_path.resolve()}  ({result_seconds(window.result.seconds)})")
     print(f"screenshot: {shot.resolve()}")
 
 

@@ -56,7 +56,7 @@ name template placeholders:
   {{variant}}  the variant that runs (without --variant the model's own default, e.g. ch48)
   The output suffix comes from --format (same: the input's own format and suffix; AVIF
   and HEIC, read but not written: PNG).
-  Animated GIF/PNG/WebP are upscaled frame by frame (timing, loop and disposal kept) and
+  Animated GIF/PNG/WebP are upscaled frame by frame (timing and loop kept) and
   multi-page TIFFs page by page; a format that cannot hold them (jpg, bmp; tiff for an
   animation, anything but tiff for pages) fails that file, no frame is dropped.
 

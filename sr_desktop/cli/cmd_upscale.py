@@ -47,8 +47,8 @@ Exit status: 0 all files done,
 2 bad usage or options, 3 unexpected internal error (a bug: please report it with the
 output of -v), 130 interrupted.
 With --model zssr or map-sr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate.
-Animated GIF, PNG and WebP are upscaled frame by frame (durations, loop count and disposal
-kept) into gif, png or webp; a multi-page TIFF keeps all its pages (as tiff). A format that
+Animated GIF, PNG and WebP are upscaled frame by frame (durations and loop count kept,
+each frame written whole) into gif, png or webp; a multi-page TIFF keeps all its pages (as tiff). A format that
 cannot hold every frame is refused, no frame is dropped."""
 
 

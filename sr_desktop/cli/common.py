@@ -132,7 +132,8 @@ def add_backend_option(parser: argparse.ArgumentParser) -> None:
 def add_alpha_option(parser: argparse.ArgumentParser) -> None:
     """--alpha model|resample."""
     parser.add_argument("--alpha", choices=ALPHA_CHOICES, default="model",
-                        help="upscale alpha through the model (default) or by Lanczos resampling")
+                        help="upscale alpha through the model (default) or by resampling (Lanczos; a "
+                             "resampling model's own method)")
 
 
 def add_iterations_option(parser: argparse.ArgumentParser) -> None:
@@ -178,7 +179,8 @@ def add_output_size_options(parser: argparse.ArgumentParser) -> None:
     """--width W / --height H: the result resized to fit (`pipeline.output_size`)."""
     parser.add_argument("--width", type=argparse_type(_parse_side("width")), metavar="W",
                         help="resize the result to W pixels wide (its aspect ratio kept; with --height: to fit "
-                             "within W×H), after the model's upscale, with Lanczos")
+                             "within W×H), after the model's upscale, with Lanczos (nearest neighbour after nearest "
+                             "and scalenx: pixel art stays square)")
     parser.add_argument("--height", type=argparse_type(_parse_side("height")), metavar="H",
                         help="resize the result to H pixels high (see --width)")
 

@@ -13,8 +13,9 @@ AUTO = "auto"
 #: the Size row's words for a result enlarged past the model's output
 ENLARGED_TIP = ("Larger than the model made: the part past it is interpolated and adds no detail. "
                 "For a network, a larger Scale gives its own.")
-TOOLTIP = ("Resize the result to fit, after the model's upscale (Lanczos): a width, a height or both "
-           "(its aspect ratio is kept). Both auto: the size the model made.")
+TOOLTIP = ("Resize the result to fit, after the model's upscale (Lanczos; nearest neighbour after Nearest "
+           "and ScaleNx, so pixel art stays square): a width, a height or both (its aspect ratio is kept). "
+           "Both auto: the size the model made.")
 
 
 class _SideSpinBox(QSpinBox):

@@ -111,8 +111,8 @@ def build_actions(w: ActionTarget) -> None:
     w.remove_model_action = a("&Remove model…", w.remove_model_dialog, None,
                               "Take one of the models you added out of the list")
     w.clear_cache_action = a("&Clear model cache…", w.clear_cache_dialog, None,
-                             "Delete the converted weights and OpenVINO conversions (made again at each "
-                             "model's next use) to free their room")
+                             "Delete the converted weights, OpenVINO conversions and measured backend "
+                             "choices (made again at each model's next use) to free their room")
     w.fit_action = a("Zoom to &fit", lambda: w.compare.zoom_fit(), "Ctrl+0", "The whole image in the view (Ctrl+0)")
     w.zoom_actions = [
         a(f"Zoom {int(factor * 100)} %", lambda f=factor: w.compare.set_magnification(f), key,

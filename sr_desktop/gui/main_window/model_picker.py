@@ -282,7 +282,7 @@ class ModelPicker(QWidget):
         self.device_combo.setToolTip("What runs the model: auto takes a GPU when there is one, else the CPU")
         self.precision_combo = QComboBox()
         self.precision_combo.setAccessibleName("Precision")
-        self.precision_combo.setToolTip("The numbers the model computes in: fp32 is exact; fp16 and bf16 are "
+        self.precision_combo.setToolTip("The numbers the model computes in: fp32 is exact; fp16 is "
                                         "faster on a GPU, a little less exact; auto chooses for the device")
         for name in PRECISION_CHOICES:
             self.precision_combo.addItem(name, name)

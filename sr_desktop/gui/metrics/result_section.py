@@ -21,8 +21,10 @@ class ResultSection(QGroupBox):
         self.size = value_label(self)
         self.device = value_label(self)
         self.backend = value_label(self)
-        self.backend.setToolTip("What ran the network: torch, or OpenVINO (Advanced ▸ Backend; "
-                                "auto measures both once per model and keeps the faster)")
+        self.backend.setToolTip("What ran the network: torch, OpenVINO or the ncnn runtime (Advanced ▸ "
+                                "Backend; auto times them once per model and keeps the fastest that needs "
+                                "no more than twice the leanest's memory); Pillow or numpy for a model "
+                                "without a network")
         self.tiles = value_label(self)
         self.memory = value_label(self)
         self.memory.setToolTip("GPU: peak memory allocated by torch; CPU: process memory")
