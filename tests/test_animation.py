@@ -569,6 +569,12 @@ def test_the_terminal_bar_counts_a_per_image_models_training_in_iterations(capsy
         bar(ProgressInfo(done=10, total=300, elapsed=1.0, eta=2.0, stage=stage))
         assert bar._bar.unit == unit, stage
         bar.close()
+    # the pipeline's count comes first (1 tile), then ZSSR's iterations: they said "tile/s"
+    bar = TerminalProgress("a.png", enabled=True)
+    bar(ProgressInfo(done=0, total=1, elapsed=0.0, eta=None, stage="upscale"))
+    bar(ProgressInfo(done=10, total=40, elapsed=1.0, eta=2.0, stage="zssr"))
+    assert (bar._bar.total, bar._bar.unit) == (40, "it")
+    bar.close()
     capsys.readouterr()
 
 

@@ -71,6 +71,9 @@ class TerminalProgress:
                                  dynamic_ncols=True)
         if self._bar.total != total:
             self._bar.total = total
+        # (a per-image model's iterations follow the pipeline's first count, of tiles: ZSSR's
+        # training read "40/40 tile/s")
+        self._bar.unit = unit
         self._bar.n = done
         self._bar.refresh()
 
