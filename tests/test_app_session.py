@@ -204,5 +204,5 @@ def test_a_slow_speed_keeps_its_digits():
     """A slow model's speed read "0.00 MP/s" in the Metrics panel and the batch lines."""
     from sr_desktop.engine.core.text import rate_text
 
-    assert [rate_text(v) for v in (12.345, 0.114, 0.0567, 0.0012, 0.0)] == ["12.35", "0.11", "0.0567", "0.0012",
-                                                                            "0.00"]
+    assert [rate_text(v) for v in (12.345, 0.114, 0.0567, 0.0012, 3.41e-05, 0.0)] == [
+        "12.35", "0.11", "0.0567", "0.00120", "0.0000341", "0.00"]

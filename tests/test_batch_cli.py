@@ -642,6 +642,12 @@ def test_the_variant_placeholder_names_the_weights_that_run(tmp_path: Path):
     assert main(["batch", *common]) == 0
     assert main(["batch", *common, "--variant", "ch48"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a_ch48.png"]
+    # a "default" that is another variant: waifu2x CUNet ×1 runs denoise0 for it
+    cunet = [str(src), str(tmp_path / "cunet"), "--model", "waifu2x-cunet", "--scale", "1", "--name",
+             "{stem}_{variant}", "-q"]
+    assert main(["batch", *cunet]) == 0
+    assert main(["batch", *cunet, "--variant", "default"]) == 0
+    assert sorted(p.name for p in (tmp_path / "cunet").glob("*.png")) == ["a_denoise0.png"]
 
 
 def test_the_bar_shows_the_engine_s_rate_and_time_left(monkeypatch):

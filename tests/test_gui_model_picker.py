@@ -282,5 +282,8 @@ def test_the_iterations_row_is_a_per_image_model_s_and_reaches_its_options(qtbot
     assert picker.options().iterations == 200
     other = _picker(qtbot, ("zssr", "map-sr", "bicubic"))
     assert other.take_choice_of(picker) and other.options().iterations == 200
+    # kept when the list is reloaded with the model still in it (a model added elsewhere)
+    assert picker.reload([s for s in list_models() if s.id in ("zssr", "map-sr")]) is None
+    assert picker.model_id() == "zssr" and picker.options().iterations == 200
     assert picker.set_model_id("map-sr")
     assert picker.options().iterations is None and "Tikhonov 100" in picker.iterations_spin.toolTip()

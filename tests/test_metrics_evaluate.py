@@ -386,6 +386,22 @@ def test_a_backend_or_device_a_model_cannot_take_runs_it_as_auto_picks():
         assert not row.error and row.psnr_y is not None and "ncnn" not in row.ran_on, (model_id, row)
 
 
+def test_a_model_run_as_auto_picks_is_still_scored_in_fp32(monkeypatch):
+    """The leaderboard's note says fp32 (Precision auto): the run of a model that cannot take
+    the picked backend went on precision auto, fp16 on a GPU."""
+    from sr_desktop.app.metrics_jobs import RunSettings, evaluate_model
+    from sr_desktop.engine.metrics import upscalers
+    from sr_desktop.engine.metrics.degradation import Degradation
+
+    asked = []
+    real = upscalers.make_upscaler
+    monkeypatch.setattr(upscalers, "make_upscaler",
+                        lambda *a, **k: asked.append(k.get("precision", "auto")) or real(*a, **k))
+    hr = np.random.default_rng(3).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    row = evaluate_model(hr, "srcnn", 2, Degradation(), settings=RunSettings(backend="ncnn"))
+    assert not row.error and asked == ["fp32", "fp32"]  # (the first refused: srcnn is no ncnn model)
+
+
 def test_the_picked_models_variant_is_evaluated_and_named():
     """Metrics ▸ Evaluate ran SPAN as ch48 with ch52 picked in the window, and listed "SPAN"."""
     from sr_desktop.app.metrics_jobs import RunSettings, evaluate_model

@@ -306,7 +306,7 @@ def test_the_time_making_the_model_ready_is_reported_beside_the_runs(monkeypatch
 
     from PySide6.QtWidgets import QStatusBar
 
-    from sr_desktop.engine.core.text import human_seconds, result_seconds
+    from sr_desktop.engine.core.text import result_seconds
     from sr_desktop.gui.app import create_application
 
     create_application()
@@ -314,7 +314,7 @@ def test_the_time_making_the_model_ready_is_reported_beside_the_runs(monkeypatch
     labels = StatusLabels(bar)
     labels.show_run(run)
     assert labels.time_label.full_text().startswith(
-        f"Last run: {result_seconds(result.seconds)} + {human_seconds(result.setup_seconds)} readying the model (")
+        f"Last run: {result_seconds(result.seconds)} + {result_seconds(result.setup_seconds)} readying the model (")
     monkeypatch.undo()
     labels.show_run(RunInfo.of(upscale_image(image, UpscaleOptions(model="bicubic", scale=2))))
     assert "readying" not in labels.time_label.full_text()  # (under half a second: not said)
@@ -323,4 +323,4 @@ def test_the_time_making_the_model_ready_is_reported_beside_the_runs(monkeypatch
 
     section = ResultSection()
     section.show_result(result, image)
-    assert section.time.text().endswith(f" (+ {human_seconds(result.setup_seconds)} readying the model)")
+    assert section.time.text().endswith(f" (+ {result_seconds(result.setup_seconds)} readying the model)")

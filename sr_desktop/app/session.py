@@ -15,7 +15,7 @@ from typing import Any
 
 from sr_desktop.engine.core.file_names import fitting_name
 from sr_desktop.engine.core.paths import is_bundled
-from sr_desktop.engine.core.text import human_seconds, result_seconds
+from sr_desktop.engine.core.text import result_seconds, with_variant
 from sr_desktop.engine.imageio.image import Image
 
 Box = tuple[int, int, int, int]
@@ -68,8 +68,8 @@ SAID_SETUP_S = 0.5
 @dataclass(frozen=True)
 class RunInfo:
     """What made a result: model (id and display name), variant, scale, device, seconds,
-    tiles, whether a blur kernel steered it (ZSSR or map-sr with an estimated or loaded kernel), and the backend
-    that ran the network (`BACKEND_NAMES`)."""
+    tiles, whether a blur kernel steered it (ZSSR or map-sr with an estimated or loaded kernel), the backend
+    that ran the network (`BACKEND_NAMES`), and the iterations a per-image model was given."""
 
     model: str
     variant: str | None
@@ -113,18 +113,16 @@ class RunInfo:
         if self.kernel:
             # one parenthesis: "MAP-SR (reconstruction with a kernel, per image) (with a blur kernel)"
             name = name.split(" (")[0] + " (with a blur kernel)"
-        if self.variant and self.variant != "default":
-            name += f" · {self.variant}"
-        return f"{name} ×{self.scale}"
+        return f"{with_variant(name, self.variant)} ×{self.scale}"
 
     @property
     def readying(self) -> str:
-        """"7.1 s readying the model" for a model's first use (loading it, converting it,
-        timing its backends), "" under `SAID_SETUP_S`."""
-        return f"{human_seconds(self.setup_seconds)} readying the model" if self.setup_seconds >= SAID_SETUP_S else ""
+        """"7.10 s readying the model" for a model's first use (loading it, converting it,
+        timing its backends), "" under `SAID_SETUP_S`; in the run time's own digits."""
+        return f"{result_seconds(self.setup_seconds)} readying the model" if self.setup_seconds >= SAID_SETUP_S else ""
 
     def describe(self) -> str:
-        """"SPAN · ch48 ×4 · CPU (2 threads) · 3.2 s": everything that made the result, on
+        """"SPAN · ch48 ×4 · CPU (2 threads) · 3.20 s": everything that made the result, on
         one line (the device as the engine described it; "· OpenVINO" when it ran the network;
         "SPAN ×3 (×4, then Lanczos to ×3)" at a scale the model does not have)."""
         backend = f" · {backend_name(self.backend)}" if self.backend in ("openvino", "ncnn") else ""

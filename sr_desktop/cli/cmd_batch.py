@@ -176,7 +176,7 @@ class _TerminalProgress:
                     self.bar.set_description_str(printable(Path(record.input).name)[-40:], refresh=False)
                 left = f", {human_seconds(info.eta)} left" if info.eta is not None else ""
                 self.bar.set_postfix_str(
-                    f"{info.extra.get('files_per_second', 0.0):.2f} file/s{left}, "
+                    f"{rate_text(info.extra.get('files_per_second', 0.0))} file/s{left}, "
                     f"{rate_text(info.extra.get('megapixels_per_second', 0.0))} MP/s, "
                     f"failed {info.extra.get('failed', 0)}",
                     refresh=False,

@@ -31,7 +31,7 @@ from sr_desktop.cli.common import (
 from sr_desktop.cli.progress_bar import TerminalProgress
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
-from sr_desktop.engine.core.text import counted, error_line, printable, result_seconds
+from sr_desktop.engine.core.text import counted, error_line, printable, result_seconds, with_variant
 from sr_desktop.engine.imageio.atomic import into_stdout
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS, format_for_path
 from sr_desktop.engine.imageio.protected import name_key, same_file
@@ -261,10 +261,10 @@ def run(args: argparse.Namespace) -> int:
             # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
             then = (f", resized to {exported.width}×{exported.height}" if exported is not result.image else "")
             # the weights as the window names them ("span · ch52 ×2": two variants' lines were alike)
-            variant = f" · {result.variant}" if result.variant and result.variant != "default" else ""
+            weights = with_variant(result.model, result.variant)
             iterations = f", iterations {options.iterations}" if options.iterations else ""  # (ZSSR's: each ×2 step)
             console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
-                        f"{result.image.width}×{result.image.height}{then}{frames}, {result.model}{variant} "
+                        f"{result.image.width}×{result.image.height}{then}{frames}, {weights} "
                         f"×{result.scale}{route}{iterations}, {result_seconds(result.seconds)} on {result.device} with "
                         f"{result.backend})",
                         sys.stderr if into_stdout(written) else None)

@@ -96,21 +96,20 @@ def check_template(template: str) -> None:
 
 
 def variant_that_runs(model: str, scale: int | None, variant: str | None) -> str | None:
-    """`variant`, or for none the one the model runs by default at `scale` (at the native
-    scale its passes run at): SPAN's "ch48", not "default". None for a model no longer
-    registered."""
+    """The variant the model runs for `variant` at `scale` (at the native scale its passes
+    run at): for none its default, SPAN's "ch48", not "default"; waifu2x CUNet ×1's
+    "default" is its denoise0. `variant` itself (None for none) for a model no longer
+    registered or a variant it lacks (refused when the model loads)."""
     from sr_desktop.engine.core.errors import SRDesktopError
     from sr_desktop.engine.models.loader import resolve_scale_variant
     from sr_desktop.engine.models.registry import get_model_spec
     from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
 
-    if variant not in (None, ""):
-        return variant
     try:
         spec = get_model_spec(model)
-        return resolve_scale_variant(spec, plan_for_spec(spec, scale).native, None)[1]
+        return resolve_scale_variant(spec, plan_for_spec(spec, scale).native, variant or None)[1]
     except (SRDesktopError, TypeError, ValueError):
-        return None
+        return variant or None
 
 
 def render_name(template: str, stem: str, ext: str, scale: int, model: str, variant: str | None) -> str:
@@ -128,18 +127,15 @@ def default_template_for(model: str, scale: int, variant: str | None) -> str:
     another denoise level found the first run's files under the same names and skipped every
     one). The variant is named too for a model no longer registered."""
     from sr_desktop.engine.core.errors import ModelError
-    from sr_desktop.engine.models.loader import resolve_scale_variant
     from sr_desktop.engine.models.registry import get_model_spec
-    from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
 
     if variant in (None, "", "default"):
         return DEFAULT_NAME_TEMPLATE
     try:
-        spec = get_model_spec(model)
+        get_model_spec(model)
     except ModelError:
         return DEFAULT_NAME_TEMPLATE + "_{variant}"
-    native = plan_for_spec(spec, scale).native
-    if resolve_scale_variant(spec, native, variant)[1] == resolve_scale_variant(spec, native, None)[1]:
+    if variant_that_runs(model, scale, variant) == variant_that_runs(model, scale, None):
         return DEFAULT_NAME_TEMPLATE
     return DEFAULT_NAME_TEMPLATE + "_{variant}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 from sr_desktop.engine.core.errors import SRDesktopError, message_of, one_line, shortened
@@ -90,10 +91,19 @@ def result_seconds(seconds: float) -> str:
     return f"{seconds:.2f} s" if round(seconds, 2) < 60 else human_seconds(seconds)
 
 
+def with_variant(name: str, variant: str | None) -> str:
+    """A model's name with the variant that ran, as results say it ("SPAN · ch52"; none for
+    "default")."""
+    return f"{name} · {variant}" if variant and variant != "default" else name
+
+
 def rate_text(per_second: float) -> str:
-    """A speed to read at a glance, small ones kept: 12.345 → "12.35", 0.114 → "0.11",
-    0.0567 → "0.0567", 0.0012 → "0.0012" (a slow model's speed read "0.00 MP/s")."""
-    return f"{per_second:.2f}" if per_second >= 0.1 or per_second == 0 else f"{per_second:.3g}"
+    """A speed to read at a glance, small ones kept to three digits, never as an exponent:
+    12.345 → "12.35", 0.114 → "0.11", 0.0567 → "0.0567", 3.41e-05 → "0.0000341" (a slow
+    model's speed read "0.00 MP/s")."""
+    if per_second >= 0.1 or per_second <= 0 or not math.isfinite(per_second):
+        return f"{per_second:.2f}"
+    return f"{per_second:.{2 - math.floor(math.log10(per_second))}f}"
 
 
 def first_failures(lines: list[str], most: int = 3) -> str:

@@ -722,7 +722,7 @@ class BatchDialog(QDialog):
         eta = human_seconds(info.eta) if info.eta is not None else "—"
         self.status_label.setText(
             f"{info.done} / {info.total} files · {self._running_name or Path(info.message).name} · "
-            f"{rate:.2f} files/s ({rate_text(mp_rate)} MP/s) · ETA {eta} · "
+            f"{rate_text(rate)} files/s ({rate_text(mp_rate)} MP/s) · ETA {eta} · "
             f"failed {info.extra.get('failed', 0)}"
         )
 

@@ -6,6 +6,8 @@ Two modes:
   before on its left and the after on its right;
 * ``"side_by_side"``: two panes with the same zoom and centre, before left, after right.
 
+``set_swapped(True)`` puts the after side on the left in both.
+
 The scene is the result's pixel grid; the before (the original) is drawn stretched over it
 so both line up pixel for pixel. ``zoom()`` (1.0 = 100 %) counts physical screen pixels per
 scene (result) pixel; ``magnification()`` counts them per *original* pixel, which an upscale

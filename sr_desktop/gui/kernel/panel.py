@@ -247,6 +247,8 @@ class KernelPanel(QWidget):
         form.addRow("Scale", self.scale_combo)
         form.addRow("Method", self.method_combo)
         form.addRow("Iterations", self.iterations_spin)
+        # (the picker's Iterations row is ZSSR's and map-sr's: a screen reader names which)
+        self.iterations_spin.setAccessibleName("KernelGAN iterations")
         form.addRow("Restarts", self.restarts_spin)
         form.addRow("Seed", self.seed_spin)
         form.addRow("Kernel prior", self.prior_combo)

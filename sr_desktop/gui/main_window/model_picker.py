@@ -271,7 +271,7 @@ class ModelPicker(QWidget):
         self.iterations_spin.setRange(0, MAX_PER_IMAGE_ITERATIONS)
         self.iterations_spin.setSingleStep(100)
         self.iterations_spin.setSpecialValueText("default")
-        self.iterations_spin.setAccessibleName("Iterations")
+        self.iterations_spin.setAccessibleName("Iterations (ZSSR, map-sr)")
         self.iterations_label = QLabel("Iterations")
         self.iterations_label.setBuddy(self.iterations_spin)
 
@@ -463,7 +463,7 @@ class ModelPicker(QWidget):
     def set_models(self, models: list[ModelSpec]) -> None:
         """Replace the model list (e.g. after Models ▸ Add model…), keeping the selected model
         when it is still listed (else the default one)."""
-        previous, variant = self.model_id(), self.variant()
+        previous, variant, iterations = self.model_id(), self.variant(), self.iterations_spin.value()
         self._updating = True
         try:
             self._models = list(models)
@@ -477,6 +477,8 @@ class ModelPicker(QWidget):
         self._on_model_changed()
         if kept and variant:  # (the model's default variant was chosen again)
             self.set_variant(variant)
+        if kept:  # (and its default iterations: the next Upscale trained 1000 after a model was added)
+            self.iterations_spin.setValue(iterations)
 
     def reload(self, models: list[ModelSpec]) -> str | None:
         """`set_models` when the list changed (a model added or removed elsewhere); the line
