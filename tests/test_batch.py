@@ -12,7 +12,8 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageCms
 
-from sr_desktop.engine.batch.plan import BatchError, check_template, render_name
+from sr_desktop.engine.batch.output_names import render_name
+from sr_desktop.engine.batch.plan import BatchError, check_template
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED, read_report
 from sr_desktop.engine.batch.runner import BatchOptions, run_batch
 from sr_desktop.engine.core.options import UpscaleOptions

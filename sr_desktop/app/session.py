@@ -46,7 +46,7 @@ def result_name_tail(result) -> str:
     ``_x2_bicubic`` (``_x2_waifu2x-anime_denoise2`` with a variant not the default), as the
     batch's default name template renders it, so that a photo saved from the window and
     one exported by a batch are named alike."""
-    from sr_desktop.engine.batch.plan import default_template_for, render_name
+    from sr_desktop.engine.batch.output_names import default_template_for, render_name
 
     scale, variant = int(result.scale), result.variant
     template = default_template_for(result.model, scale, variant)

@@ -27,8 +27,8 @@ from sr_desktop.cli.common import (
     upscale_options_from,
 )
 from sr_desktop.cli.progress_bar import open_bar, say_above
+from sr_desktop.engine.batch.output_names import DEFAULT_NAME_TEMPLATE
 from sr_desktop.engine.batch.plan import (
-    DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
     OUTPUT_FORMATS,
     read_file_list,

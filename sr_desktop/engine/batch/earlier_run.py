@@ -10,7 +10,8 @@ import json
 import logging
 from pathlib import Path
 
-from sr_desktop.engine.batch.plan import REPORT_PREFIX, variant_that_runs
+from sr_desktop.engine.batch.output_names import variant_that_runs
+from sr_desktop.engine.batch.plan import REPORT_PREFIX
 from sr_desktop.engine.batch.report import OUTPUT_EXISTS, FileRecord
 from sr_desktop.engine.imageio.formats import LOSSY_FORMATS, format_named_by
 from sr_desktop.engine.imageio.protected import resolved

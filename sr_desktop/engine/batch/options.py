@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sr_desktop.engine.batch.output_names import DEFAULT_NAME_TEMPLATE
 from sr_desktop.engine.batch.plan import (
-    DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
     OUTPUT_FORMATS,
     BatchError,

@@ -1,7 +1,8 @@
 """Planning a batch: which files to process and where each output goes.
 
 Pure path logic, no image decoding: collecting the inputs of a folder (optionally
-recursive) or of a list of files, the output-name template, the output format for
+recursive) or of a list of files, the output-name template's check (its names:
+`output_names`), the output format for
 ``same``, the "output inside input" guard, and the temp files left by a killed run.
 """
 
@@ -13,6 +14,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from sr_desktop.engine.batch.output_names import NAME_PLACEHOLDERS, render_name, variant_that_runs
 from sr_desktop.engine.core import file_names
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import (
@@ -25,9 +27,6 @@ from sr_desktop.engine.core.progress import (
 from sr_desktop.engine.imageio.formats import WRITE_FORMATS
 from sr_desktop.engine.imageio.protected import NameKeys, name_key
 
-#: Placeholders of the output-name template.
-NAME_PLACEHOLDERS = ("stem", "ext", "scale", "model", "variant")
-DEFAULT_NAME_TEMPLATE = "{stem}_x{scale}_{model}"
 OUTPUT_FORMATS = ("same", *WRITE_FORMATS)
 EXISTING_POLICIES = ("skip", "overwrite", "rename")
 #: how the name of a batch's default report begins (`runner.default_report_path`), and the
@@ -93,51 +92,6 @@ def check_template(template: str) -> None:
             raise BatchError(f"unknown placeholder {{{name}}} in the name template (use {allowed})")
     if "stem" not in fields:
         raise BatchError("the name template must contain {stem}, or every output would get the same name")
-
-
-def variant_that_runs(model: str, scale: int | None, variant: str | None) -> str | None:
-    """The variant the model runs for `variant` at `scale` (at the native scale its passes
-    run at): for none its default, SPAN's "ch48", not "default"; waifu2x CUNet ×1's
-    "default" is its denoise0. `variant` itself (None for none) for a model no longer
-    registered or a variant it lacks (refused when the model loads)."""
-    from sr_desktop.engine.core.errors import SRDesktopError
-    from sr_desktop.engine.models.loader import resolve_scale_variant
-    from sr_desktop.engine.models.registry import get_model_spec
-    from sr_desktop.engine.pipeline.scale_plan import plan_for_spec
-
-    try:
-        spec = get_model_spec(model)
-        return resolve_scale_variant(spec, plan_for_spec(spec, scale).native, variant or None)[1]
-    except (SRDesktopError, TypeError, ValueError):
-        return variant or None
-
-
-def render_name(template: str, stem: str, ext: str, scale: int, model: str, variant: str | None) -> str:
-    """The output file name (without suffix) of one input (`variant`: the one that runs,
-    `variant_that_runs`; "default" for none known)."""
-    return template.format(
-        stem=stem, ext=ext, scale=scale, model=model, variant=variant or "default"
-    )
-
-
-def default_template_for(model: str, scale: int, variant: str | None) -> str:
-    """The default output-name template of one run (the batch's, and the window's Save As
-    name): ``{stem}_x{scale}_{model}``, with ``_{variant}`` when a variant other than the
-    model's default at this scale is chosen (``a_x2_waifu2x-anime_denoise2``; a run with
-    another denoise level found the first run's files under the same names and skipped every
-    one). The variant is named too for a model no longer registered."""
-    from sr_desktop.engine.core.errors import ModelError
-    from sr_desktop.engine.models.registry import get_model_spec
-
-    if variant in (None, "", "default"):
-        return DEFAULT_NAME_TEMPLATE
-    try:
-        get_model_spec(model)
-    except ModelError:
-        return DEFAULT_NAME_TEMPLATE + "_{variant}"
-    if variant_that_runs(model, scale, variant) == variant_that_runs(model, scale, None):
-        return DEFAULT_NAME_TEMPLATE
-    return DEFAULT_NAME_TEMPLATE + "_{variant}"
 
 
 def output_format_for(input_path: Path, fmt: str) -> str:

@@ -31,15 +31,14 @@ from pathlib import Path
 from sr_desktop.engine.batch.cluster import ClusterTarget, connect, import_ray, run_jobs_on_ray
 from sr_desktop.engine.batch.earlier_run import kept_outputs_note
 from sr_desktop.engine.batch.options import BatchOptions
+from sr_desktop.engine.batch.output_names import DEFAULT_NAME_TEMPLATE, default_template_for
 from sr_desktop.engine.batch.plan import (
-    DEFAULT_NAME_TEMPLATE,
     EXISTING_POLICIES,
     OUTPUT_FORMATS,
     REPORT_PREFIX,
     BatchError,
     check_folders,
     check_some_images,
-    default_template_for,
     plan_jobs,
     to_upscale,
 )

@@ -45,7 +45,8 @@ from PySide6.QtWidgets import (
 from sr_desktop.app.jobs import Job, JobOutcome
 from sr_desktop.app.session import model_display_name
 from sr_desktop.app.upscale_jobs import BatchRequest, run_batch_job
-from sr_desktop.engine.batch.plan import DEFAULT_NAME_TEMPLATE, EXISTING_POLICIES, NAME_PLACEHOLDERS, OUTPUT_FORMATS
+from sr_desktop.engine.batch.output_names import DEFAULT_NAME_TEMPLATE, NAME_PLACEHOLDERS
+from sr_desktop.engine.batch.plan import EXISTING_POLICIES, OUTPUT_FORMATS
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.progress import NOTICE_STAGES, ProgressInfo
 from sr_desktop.engine.core.text import human_seconds, rate_text
