@@ -276,6 +276,13 @@ def test_the_iterations_row_is_a_per_image_model_s_and_reaches_its_options(qtbot
     assert picker.set_model_id("zssr")
     assert not picker.iterations_spin.isHidden() and picker.iterations_spin.text() == "default"
     assert "1000 on a CPU" in picker.iterations_spin.toolTip()
+    # (the Blur kernel panel's Iterations field is KernelGAN's: a screen reader tells them apart)
+    assert picker.iterations_spin.accessibleName() == "Iterations (ZSSR, map-sr)"
+    from sr_desktop.gui.kernel.panel import KernelPanel
+
+    kernel_panel = KernelPanel()
+    qtbot.addWidget(kernel_panel)
+    assert kernel_panel.iterations_spin.accessibleName() == "KernelGAN iterations"
     assert picker.options().iterations is None
     with qtbot.waitSignal(picker.optionsChanged):
         picker.iterations_spin.setValue(200)
