@@ -48,8 +48,8 @@ Exit status: 0 all files done,
 output of -v), 130 interrupted.
 With --model zssr or map-sr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate.
 Animated GIF, PNG and WebP are upscaled frame by frame (durations and loop count kept,
-each frame written whole) into gif, png or webp; a multi-page TIFF keeps all its pages (as tiff). A format that
-cannot hold every frame is refused, no frame is dropped."""
+each frame written whole) into gif, png or webp; a multi-page TIFF keeps all its pages
+(as tiff). A format that cannot hold every frame is refused, no frame is dropped."""
 
 
 def add_parser(subparsers) -> None:

@@ -344,9 +344,9 @@ def licence_note(model_id: str) -> str | None:
 
 def check_per_image_options(options) -> str | None:
     """--kernel and --iterations before any file (upscale, batch): only for the per-image
-    models (ZSSR, map-sr); a kernel file read once (a bad one is one error, not one per file). Returns the
-    note to say once every check has passed when its size says ×4 and the run is ×2 (a ×2
-    kernel at ×4 is made the ×4 kernel, as documented), else None."""
+    models (ZSSR, map-sr); a kernel file read once (a bad one is one error, not one per
+    file). Returns the note to say once every check has passed when its size says ×4 and the
+    run is ×2 (a ×2 kernel at ×4 is made the ×4 kernel, as documented), else None."""
     from sr_desktop.engine.core.kernel_file import kernel_size_note, load_kernel_file
     from sr_desktop.engine.core.text import printable
     from sr_desktop.engine.models.registry import get_model_spec, is_per_image

@@ -356,9 +356,9 @@ def check_some_images(jobs: list[BatchJob], input_dir: Path, recursive: bool, li
     if any(job.is_image or job.missing for job in jobs):  # a refused or missing one is reported as failed
         return
     hidden = sum(job.hidden for job in jobs)
-    others = len(jobs) - hidden
-    others = (f" (only {'1 file that is not an image' if others == 1 else f'{others} files that are not images'})"
-              if others else "")
+    count = len(jobs) - hidden
+    others = (f" (only {'1 file that is not an image' if count == 1 else f'{count} files that are not images'})"
+              if count else "")
     if listed:
         raise BatchError(f"the file list names no image{others}")
     hint = f"; {hidden} hidden entr{'y is' if hidden == 1 else 'ies are'} left out" if hidden else ""
