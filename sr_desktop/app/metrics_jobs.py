@@ -284,7 +284,7 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
             # the window's choice is its picked model's (ncnn, Vulkan, fp16 are the zoo's or a
             # GPU's): a model that cannot take it runs as auto picks, `ran_on` saying what ran,
             # in fp32 still where the note says so (auto alone was fp16 on a GPU)
-            precision = "fp32" if settings.precision == "auto" else "auto"
+            precision = settings.scored_precision if settings.precision == "auto" else "auto"
             upscaler = make_upscaler(model_id, scale, tile=settings.tile, variant=variant, precision=precision,
                                      cancel=cancel)
         ev = evaluate_image(hr, upscaler, scale, degradation, name=model_id, cancel=cancel)
