@@ -93,7 +93,7 @@ def _psnr(values) -> str:
 
 
 def _published(spec, dataset: str) -> str:
-    return _psnr(spec.published.get(f"x{k}", {}).get(dataset) for k in (2, 3, 4))
+    return _psnr(spec.published_psnr(dataset, k) for k in (2, 3, 4))
 
 
 def _measured(spec, dataset: str) -> str:
@@ -106,7 +106,7 @@ def _x8_published(spec) -> str:
     """Set5/Set14 at ×8 as published (``""`` for a model without a ×8 network)."""
     if 8 not in spec.scales:
         return ""
-    return _psnr(spec.published.get("x8", {}).get(dataset) for dataset in ("Set5", "Set14"))
+    return _psnr(spec.published_psnr(dataset, 8) for dataset in ("Set5", "Set14"))
 
 
 def _x8_measured(spec) -> str:

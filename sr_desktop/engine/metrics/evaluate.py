@@ -584,8 +584,9 @@ def evaluate_models(
 ) -> BenchReport:
     """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs), in
     `precision` (fp32 by default, the published tables'; ``auto`` ran fp16 on a CUDA GPU). A
-    `KeyboardInterrupt` (Ctrl+C, SIGTERM) part-way carries the models measured so far as its
-    ``partial_report`` (they were lost with it). A model that fails (an error, out of
+    `KeyboardInterrupt` (Ctrl+C, SIGTERM) or `Cancelled` (`cancel`, the window's Cancel)
+    part-way carries the models measured so far as its ``partial_report`` (they were lost
+    with it). A model that fails (an error, out of
     memory, a bug) is listed in ``failed`` and the others are measured; when none could be,
     the first failure is raised. `save_sr`: each model's SR images go to ``save_sr/MODEL/``
     (`evaluate_dataset`'s `save_to`), with `save_maps` their maps (`difference_max`: see
@@ -644,7 +645,7 @@ def evaluate_models(
                 log.debug("bench of %s failed", model_id, exc_info=not isinstance(exc, SRDesktopError))
                 failures.append((model_id, exc))
                 gc.collect()  # (an out-of-memory's arrays, before the next model)
-    except KeyboardInterrupt as stop:
+    except (KeyboardInterrupt, Cancelled) as stop:
         done = {m.model for m in report.models} | {m for m, _exc in failures}
         report.not_measured = [m for m in model_ids if m not in done]
         report.failed = [(m, error_line(exc)) for m, exc in failures]

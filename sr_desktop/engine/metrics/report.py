@@ -49,36 +49,45 @@ def format_table(report: BenchReport) -> str:
     extra = (f" {'MS-SSIM':>7}" if ms else "") + "".join(f" {name.upper():>6}" for name in names)
     header = (f"{'model':<24} {'PSNR-Y':>8} {'SSIM-Y':>7} {'PSNR-RGB':>9} {'NIQE':>6}{extra} "
               f"{'seconds':>9} {'MP/s':>7}")
+    notes = table_notes(report)
+    route_marks = {m.model: "*" * (i + 1) for i, m in enumerate(m for m in report.models if m.scale_route)}
     lines = [
         f"dataset {report.dataset}  ×{report.scale}  degradation {report.degradation}  "
         f"({counted(len(report.models[0].images) if report.models else 0, 'image')}; {protocol_words(report)})",
         header,
         "-" * len(header),
     ]
-    routes = []
     for m in report.models:
         means = m.perceptual
         values = (f" {_fmt(m.ms_ssim_y, 4):>7}" if ms else "") + "".join(
             f" {_fmt(means.get(name), 4):>6}" for name in names)
-        label = m.model
-        if m.scale_route:  # not a native scale: marked, and said how below the table
-            label += "*" * (len(routes) + 1)
-            routes.append(f"{'*' * len(routes + [0])} {m.model} has no ×{report.scale}: {m.scale_route} "
-                          "(not the protocol of the published tables)")
+        label = m.model + route_marks.get(m.model, "")
         lines.append(
             f"{label:<24} {_fmt(m.psnr_y, 2):>8} {_fmt(m.ssim_y, 4):>7} "
             f"{_fmt(m.psnr_rgb, 2):>9} {_fmt(m.niqe, 2):>6}{values} {m.timing.seconds:>9.2f} "
             f"{m.timing.input_mp_per_s:>7.3f}"
         )
+    return "\n".join(lines + notes)
+
+
+def table_notes(report: BenchReport) -> list[str]:
+    """The lines under a table of `report`'s means: each model without the scale of its own
+    (marked ``*``, ``**`` … in the order of the table's rows), and the images its PSNR means
+    leave out."""
+    notes = []
+    for m in report.models:
+        if m.scale_route:
+            notes.append(f"{'*' * (len(notes) + 1)} {m.model} has no ×{report.scale}: {m.scale_route} "
+                         "(not the protocol of the published tables)")
     # (the rule: `BenchReport.leave_out_exact_images`)
     left = set().union(*(m.left_out_y for m in report.models))
     if left:
-        routes.append("PSNR means leave out the images a model reproduced exactly (PSNR inf): " + ", ".join(
+        notes.append("PSNR means leave out the images a model reproduced exactly (PSNR inf): " + ", ".join(
             f"{image} ({', '.join(models)})" for image, models in report.exact_by().items() if image in left))
     own = [m.model for m in report.models if not m.left_out_y and 0 < m.exact_images < len(m.images)]
     if own:
-        routes.append(f"{', '.join(own)}: PSNR mean without its own exact images only (no other image would be left)")
-    return "\n".join(lines + routes)
+        notes.append(f"{', '.join(own)}: PSNR mean without its own exact images only (no other image would be left)")
+    return notes
 
 
 #: the picture formats of `write_plot`

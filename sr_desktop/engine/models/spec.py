@@ -18,6 +18,17 @@ LITERATURE = "literature"
 ADD_WEIGHTS_COMMAND = "sr-desktop models add FILE"
 #: what the id of every model a user adds starts with (``custom-my-model``)
 CUSTOM_ID_PREFIX = "custom-"
+#: the benchmark datasets of the published tables, by their names there (`ModelSpec.published`)
+TABLE_DATASETS = ("Set5", "Set14", "B100", "Urban100", "Manga109")
+#: other names those datasets' folders go by
+_DATASET_ALIASES = {"bsd100": "B100", "bsds100": "B100"}
+
+
+def table_dataset(folder_name: str) -> str | None:
+    """The published tables' name of the dataset a folder called `folder_name` holds
+    (``set5`` → ``Set5``, ``BSD100`` → ``B100``); None for any other folder."""
+    key = folder_name.strip().lower()
+    return _DATASET_ALIASES.get(key) or next((name for name in TABLE_DATASETS if name.lower() == key), None)
 
 
 @dataclass
@@ -68,6 +79,12 @@ class ModelSpec:
         if self.installed:
             return "installed"
         return "needs weights" if self.group == LITERATURE else "not installed"
+
+    def published_psnr(self, dataset: str, scale: int) -> float | None:
+        """The PSNR (dB, Y) its paper's table gives on `dataset` (a table's name: ``Set5``,
+        ``Set14``, ``B100``, ``Urban100``, ``Manga109``) at ×`scale`; None where it gives none."""
+        value = self.published.get(f"x{scale}", {}).get(dataset)
+        return float(value) if isinstance(value, (int, float)) else None
 
     @property
     def is_per_image(self) -> bool:

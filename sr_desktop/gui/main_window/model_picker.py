@@ -123,13 +123,6 @@ def _psnr_lines(psnr: Callable[[str, int], float | None]) -> list[str]:
     return lines
 
 
-def _published_psnr(spec: ModelSpec) -> Callable[[str, int], float | None]:
-    def value(dataset: str, scale: int) -> float | None:
-        number = spec.published.get(f"x{scale}", {}).get(dataset)
-        return float(number) if isinstance(number, (int, float)) else None
-    return value
-
-
 def _trained_lines(spec: ModelSpec) -> list[str]:
     """What the shipped weights are: measured PSNR, training data and time, the target."""
     measured = _psnr_lines(lambda dataset, scale: measured_psnr(spec, dataset, scale))
@@ -169,7 +162,7 @@ def _entry_tooltip(spec: ModelSpec, added: list[ModelSpec]) -> str:
         lines.append("Native scales: " + ", ".join(f"×{s}" for s in spec.scales))
     if spec.license and spec.license not in spec.description:  # (an added model's description says it)
         lines.append(f"Licence: {esc(spec.license)}")
-    published = _psnr_lines(_published_psnr(spec)) if spec.group == LITERATURE else []
+    published = _psnr_lines(spec.published_psnr) if spec.group == LITERATURE else []
     if published:
         lines.append("Published PSNR (Y channel): " + "<br>".join(published))
     if spec.trained and spec.installed:

@@ -58,14 +58,14 @@ def format_psnr(value: float | None) -> str:
     return "∞" if math.isinf(value) else f"{value:.2f}"
 
 
-def _sort_key(value) -> float:
+def sort_key(value) -> float:
     # Unknown values sort below every number (last when sorted best-first).
     if value is None:
         return -math.inf
     return float(value)
 
 
-class _SortItem(QTableWidgetItem):
+class SortItem(QTableWidgetItem):
     """A cell that sorts by the value stored in SORT_ROLE (numbers numerically)."""
 
     def __init__(self, text: str, key) -> None:
@@ -135,19 +135,19 @@ class LeaderboardTable(QTableWidget):
             if row.scale_route:  # as `bench` marks it: not the protocol of the published tables
                 tip += f"\n* not a scale of its own: {row.scale_route} (not the published tables' protocol)"
                 shown += " *"
-            name = _SortItem(shown, shown)
+            name = SortItem(shown, shown)
             name.setData(MODEL_ROLE, row.model)
             name.setData(NIQE_ROLE, None if row.error else row.niqe)
             name.setToolTip(plain_tooltip(tip))
             cells = [name]
             if row.error:
                 for _ in range(2):
-                    item = _SortItem("error", _sort_key(None))
+                    item = SortItem("error", sort_key(None))
                     item.setToolTip(plain_tooltip(row.error))
                     cells.append(item)
                 # a region that cannot be scored leaves the model's time (of the whole image) true
                 timed = row.seconds is not None
-                item = _SortItem(f"{row.seconds:.2f}" if timed else "error", _sort_key(row.seconds))
+                item = SortItem(f"{row.seconds:.2f}" if timed else "error", sort_key(row.seconds))
                 item.setToolTip("" if timed else plain_tooltip(row.error))
                 cells.append(item)
                 name.setToolTip(plain_tooltip(f"{tip}\n{row.error}"))
@@ -156,10 +156,10 @@ class LeaderboardTable(QTableWidget):
                     # in the tooltip, not a column: a fifth column leaves the names 36 of 268 px
                     # in a laptop-sized dock
                     name.setToolTip(plain_tooltip(f"{tip}\n{format_niqe(row.niqe)}"))
-                cells.append(_SortItem(format_psnr(row.psnr_y), _sort_key(row.psnr_y)))
-                cells.append(_SortItem("…" if row.ssim_y is None else f"{row.ssim_y:.4f}",
-                                       _sort_key(row.ssim_y)))
-                time_item = _SortItem("…" if row.seconds is None else f"{row.seconds:.2f}", _sort_key(row.seconds))
+                cells.append(SortItem(format_psnr(row.psnr_y), sort_key(row.psnr_y)))
+                cells.append(SortItem("…" if row.ssim_y is None else f"{row.ssim_y:.4f}",
+                                       sort_key(row.ssim_y)))
+                time_item = SortItem("…" if row.seconds is None else f"{row.seconds:.2f}", sort_key(row.seconds))
                 if row.ran_on:
                     time_item.setToolTip(plain_tooltip(f"on {row.ran_on}"))
                 cells.append(time_item)
