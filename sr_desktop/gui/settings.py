@@ -58,6 +58,8 @@ DEFAULTS = {
     #: and its training images
     "train_run_dir": "",
     "train_data": "",
+    #: the dataset folder Tools ▸ Benchmark a dataset… last ran on
+    "bench_dataset": "",
 }
 
 

@@ -65,6 +65,7 @@ from sr_desktop.gui.main_window.actions import (
     build_menus_and_toolbar,
     shown_instead_text,
 )
+from sr_desktop.gui.main_window.benchmarking import BenchLauncher
 from sr_desktop.gui.main_window.controls import REGION_HINT, ControlsPanel
 from sr_desktop.gui.main_window.filmstrip import Filmstrip
 from sr_desktop.gui.main_window.focused_keys import FocusedWidgetKeys
@@ -191,6 +192,8 @@ class MainWindow(QMainWindow):
         self.add_tool_action(self.estimate_kernel_action)
         self.training = TrainingLauncher(self, self.picker, self.settings, self.metrics_panel)
         self.add_tool_action(self.training.action)
+        self.benchmarking = BenchLauncher(self, self.picker, self.settings, self._run_settings)
+        self.add_tool_action(self.benchmarking.action)
         self.model_adder = ModelAdder(
             self, self.picker, self.settings, self, self.message_bar, self.metrics_panel, ask_model_file)
         self.session.subscribe(self._on_session_changed)
