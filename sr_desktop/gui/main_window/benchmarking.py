@@ -3,12 +3,9 @@ dataset folder, with the window's picked model and scale."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
-from sr_desktop.app.metrics_jobs import RunSettings
 from sr_desktop.engine.metrics.baseline_ids import MATLAB_BICUBIC_ID
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.settings import GuiSettings
@@ -21,12 +18,10 @@ class BenchLauncher:
     """Owns the action and the dialog (kept, hidden, for the session once opened: its last
     numbers are there when it is opened again)."""
 
-    def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings,
-                 run_settings: Callable[[], RunSettings]) -> None:
+    def __init__(self, parent: QWidget, picker: ModelPicker, settings: GuiSettings) -> None:
         self.parent = parent
         self.picker = picker
         self.settings = settings
-        self.run_settings = run_settings
         self.dialog = None
         self.action = QAction("&Benchmark a dataset…", parent)
         self.action.setStatusTip("PSNR/SSIM of several models on a folder of HR images (Set5, your own), as the "
@@ -42,7 +37,7 @@ class BenchLauncher:
             picked = self.picker.model_id()
             checked = [MATLAB_BICUBIC_ID] + ([picked] if picked and picked != MATLAB_BICUBIC_ID else [])
             self.dialog = BenchDialog(self.parent, self.settings.get(DATASET_KEY) or None, installed_models(),
-                                      checked, self.picker.scale(), self.run_settings)
+                                      checked, self.picker.scale())
             self.dialog.datasetUsed.connect(lambda folder: self.settings.set(DATASET_KEY, folder))
         self.dialog.show()
         self.dialog.raise_()

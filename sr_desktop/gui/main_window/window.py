@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
         self.add_tool_action(self.estimate_kernel_action)
         self.training = TrainingLauncher(self, self.picker, self.settings, self.metrics_panel)
         self.add_tool_action(self.training.action)
-        self.benchmarking = BenchLauncher(self, self.picker, self.settings, self._run_settings)
+        self.benchmarking = BenchLauncher(self, self.picker, self.settings)
         self.add_tool_action(self.benchmarking.action)
         self.model_adder = ModelAdder(
             self, self.picker, self.settings, self, self.message_bar, self.metrics_panel, ask_model_file)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from sr_desktop.app.bench_jobs import DatasetBenchTask, leaderboard_rows
 from sr_desktop.app.jobs import Job
-from sr_desktop.app.metrics_jobs import RunSettings, run_task
+from sr_desktop.app.metrics_jobs import run_task
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.metrics.degradation import Degradation
@@ -68,13 +68,10 @@ class BenchDialog(QDialog):
     datasetUsed = Signal(str)
 
     def __init__(self, parent=None, dataset: str | None = None, models: list[tuple[str, str]] = (),
-                 checked: list[str] = (), scale: int = 4,
-                 run_settings: Callable[[], RunSettings] = RunSettings) -> None:
+                 checked: list[str] = (), scale: int = 4) -> None:
         super().__init__(parent)
         self.setWindowTitle("Benchmark a dataset")
         self.setObjectName("benchDialog")
-        #: how the models run (the window's Advanced choices, read at Run)
-        self.run_settings = run_settings
         #: asks where to save the report (a path, or "" for none); replaceable in tests
         self.choose_report_path: Callable[[str], str] = self._ask_report_path
         #: asks whether to stop a running benchmark (`widgets.confirm`'s signature)
@@ -243,7 +240,9 @@ class BenchDialog(QDialog):
         self.leaderboard.clear()
         self.leaderboard.set_note("")
         self._show_model_images(None)
-        task = DatasetBenchTask(folder, models, self.scale_spin.value(), Degradation(), self.run_settings())
+        # each model as `bench` runs it by default (the window's Advanced choices are its picked
+        # model's: a backend or device another model cannot take failed the whole run)
+        task = DatasetBenchTask(folder, models, self.scale_spin.value(), Degradation())
         job = Job(None, task)
         self.progress.setRange(0, 0)
         self.status.setText("Checking the images and loading the models…")
