@@ -12,7 +12,6 @@ import pytest
 
 from sr_desktop.app import bench_jobs
 from sr_desktop.app.bench_jobs import DatasetBenchTask, leaderboard_rows
-from sr_desktop.app.metrics_jobs import RunSettings
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.progress import CancelToken
 from sr_desktop.engine.imageio import write_image
@@ -124,7 +123,7 @@ def test_an_image_too_small_for_the_scale_fails_the_run_with_its_name(qtbot, dia
 def test_cancel_keeps_the_models_finished_before(tmp_path):
     data = make_dataset(tmp_path / "d", count=2)
     cancel = CancelToken()
-    task = DatasetBenchTask(data, ["bicubic", "lanczos", "nearest"], 2, Degradation(), RunSettings())
+    task = DatasetBenchTask(data, ["bicubic", "lanczos", "nearest"], 2, Degradation())
     reports = []
 
     def progress(info):

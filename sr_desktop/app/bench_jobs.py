@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sr_desktop.app.metrics_jobs import EvalRow, RunSettings
+from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
 from sr_desktop.engine.metrics.degradation import Degradation
@@ -24,8 +24,7 @@ BENCH_STAGE = "bench"
 @dataclass
 class DatasetBenchTask:
     """Measure `model_ids` on the HR images of `dataset` at ×`scale` as ``sr-desktop bench``
-    does (same protocol, same JSON), each model run as `settings` say (the window's Advanced
-    choices; fp32 unless a precision was chosen there, as `RunSettings.scored_precision`).
+    does by default (same protocol, same JSON: the default device, backend and tile, fp32).
 
     Progress reports count images over all models (``done`` of models × images), their
     message naming the model and the image just scored. ``run`` returns the `BenchReport`;
@@ -36,7 +35,6 @@ class DatasetBenchTask:
     model_ids: list[str]
     scale: int
     degradation: Degradation
-    settings: RunSettings = RunSettings()
     #: the models measured before a cancel (None: not cancelled, or before the first finished)
     partial: BenchReport | None = field(default=None, init=False)
 
@@ -65,12 +63,9 @@ class DatasetBenchTask:
             model = info.stage[len("evaluate "):]
             progress(ProgressInfo(done, total, elapsed, eta, BENCH_STAGE, f"{model}: {info.message}"))
 
-        settings = self.settings
         try:
-            return evaluate_models(self.dataset, self.model_ids, self.scale, self.degradation,
-                                   device=settings.device, tile=settings.tile, protocol=EvalProtocol(),
-                                   progress=overall, cancel=cancel, backend=settings.backend,
-                                   precision=settings.scored_precision)
+            return evaluate_models(self.dataset, self.model_ids, self.scale, self.degradation, protocol=EvalProtocol(),
+                                   progress=overall, cancel=cancel)
         except Cancelled as stop:
             self.partial = getattr(stop, "partial_report", None)
             raise
