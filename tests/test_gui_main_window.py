@@ -1943,3 +1943,19 @@ def test_a_result_the_model_blew_up_on_is_said_to_be_noise(make_window, tmp_path
     window.start_upscale()
     wait_idle(qtbot, window, 60000)
     assert "blew up" not in window.message_bar.text()
+
+
+def test_a_relative_path_opens_as_the_absolute_file(qtbot, make_window, tmp_path, monkeypatch):
+    """`sr-desktop in/a.png` from a shell: the image's path was kept relative, so Save As
+    (which resolves its field against the suggested folder) wrote into in/in/, and Batch
+    export opened ``in`` against the home folder."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_png(folder / "a.png", 24, 16)
+    monkeypatch.chdir(tmp_path)
+    window = make_window()
+    open_and_wait(qtbot, window, ["in/a.png"])
+    assert window.image.path == folder / "a.png"
+    dialog = window.open_batch_dialog()
+    assert dialog.input_edit.text() == str(folder)
+    dialog.close()

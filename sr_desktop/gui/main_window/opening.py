@@ -119,7 +119,9 @@ class ImageOpener:
         rejected: list[tuple[str, str]] = list(not_opened)
         self.image_folders = []
         self.nested_folders = {}
-        for path in _each_once(Path(p) for p in paths):  # (one named twice was counted twice)
+        # absolute, as the user meant them when naming them (`sr-desktop in/a.jpg`): a relative
+        # path was saved into in/in/ by Save As and made Batch export open ~/in
+        for path in _each_once(Path(p).absolute() for p in paths):  # (one named twice was counted twice)
             try:
                 if path.is_dir():
                     inside = sorted(p for p in path.iterdir()
