@@ -743,3 +743,25 @@ def test_batch_says_what_the_format_changed_of_each_file_as_upscale_does(tmp_pat
     assert main(["batch", str(src), str(tmp_path / "out2"), "--model", "nearest", "--scale", "2", "--format", "jpg",
                  "--no-progress", "-q"]) == 0
     assert "note" not in capsys.readouterr().err  # (--quiet: notes are not said)
+
+
+@pytest.mark.parametrize("flags, said", [([], True), (["-r"], False)])
+def test_images_in_sub_folders_left_out_without_r_are_said(tmp_path: Path, capsys, flags, said):
+    """The summary counts the top folder's files only: "1 upscaled" read as the whole tree (the
+    window's batch includes sub-folders by default)."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    save_image(src / "sub" / "deeper" / "b.png", seed=1)
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "nearest", "--scale", "2", "--no-progress",
+                 *flags]) == 0
+    note = "sub-folders of the input folder hold images too: they are upscaled only with -r/--recursive"
+    assert (note in capsys.readouterr().err) is said
+
+
+def test_sub_folders_without_images_are_not_noted(tmp_path: Path, capsys):
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    (src / "notes").mkdir()
+    (src / "notes" / "readme.txt").write_text("no image here")
+    assert main(["batch", str(src), str(tmp_path / "out"), "--model", "nearest", "--scale", "2", "--no-progress"]) == 0
+    assert "sub-folders" not in capsys.readouterr().err
