@@ -631,3 +631,38 @@ def test_the_closing_counts_are_in_words(tmp_path, capsys):
     assert main(["upscale", str(tmp_path / "good.png"), str(tmp_path / "bad.png"), "-o", str(tmp_path / "out"),
                  "--model", "bicubic", "--scale", "2"]) == 1
     assert capsys.readouterr().err.endswith("sr-desktop: 1 of 2 files failed\n")
+
+
+@pytest.mark.parametrize("model", ["bicubic", "srcnn"])
+def test_region_is_those_pixels_of_the_whole_result(tmp_path, model):
+    """--region as the window's region tool: the region alone, equal to the whole result there
+    (within one level: a network's sums run in another order on a crop)."""
+    src = _png(tmp_path / "a.png", h=40, w=48)
+    whole, part = tmp_path / "whole.png", tmp_path / "part.png"
+    assert sr("upscale", src, "-o", whole, "--model", model, "--scale", "2").returncode == 0
+    r = sr("upscale", src, "-o", part, "--model", model, "--scale", "2", "--region", "5,7,20,12")
+    assert r.returncode == 0, r.stderr
+    assert "(48×40 -> 40×24, region 20×12 at (5, 7)" in r.stdout
+    expected = np.asarray(PILImage.open(whole))[14:38, 10:50].astype(int)
+    got = np.asarray(PILImage.open(part)).astype(int)
+    assert got.shape == expected.shape and np.abs(got - expected).max() <= 1
+
+
+@pytest.mark.parametrize("region, code, words", [
+    ("40,0,20,10", 1, "a.png: region 20×10 at (40, 0) is not inside the 48×40 image"),
+    ("1,2,3", 2, "a region is X,Y,W,H in pixels"),
+    ("0,0,0,5", 2, "a region's width and height are at least 1, got 0×5"),
+])
+def test_a_region_off_the_image_is_one_line(tmp_path, region, code, words):
+    src = _png(tmp_path / "a.png", h=40, w=48)
+    r = sr("upscale", src, "-o", tmp_path / "out.png", "--model", "bicubic", "--scale", "2", f"--region={region}")
+    assert r.returncode == code and words in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_region_refuses_an_animation(tmp_path):
+    frames = [PILImage.fromarray(np.full((12, 16, 3), v, np.uint8)) for v in (0, 255)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    r = sr("upscale", tmp_path / "anim.gif", "-o", tmp_path / "out.gif", "--model", "nearest", "--scale", "2",
+           "--region", "0,0,4,4")
+    assert r.returncode == 1 and "--region takes still images; this one has 2 frames" in r.stderr

@@ -16,6 +16,7 @@ from sr_desktop.cli.common import (
     add_model_options,
     add_output_size_options,
     add_quality_option,
+    argparse_type,
     bug_logged,
     check_per_image_options,
     licence_note,
@@ -29,6 +30,7 @@ from sr_desktop.cli.common import (
     upscale_options_from,
 )
 from sr_desktop.cli.progress_bar import TerminalProgress
+from sr_desktop.engine.core.box import parse_region
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import counted, error_line, printable, result_seconds, with_variant
@@ -70,6 +72,10 @@ def add_parser(subparsers) -> None:
     add_output_size_options(p)
     p.add_argument("--kernel", metavar="FILE.npy|estimate", help="blur kernel for --model zssr or map-sr")
     add_iterations_option(p)
+    p.add_argument("--region", type=argparse_type(parse_region), metavar="X,Y,W,H",
+                   help="upscale only this region of each input (pixels of the input: left, top, width, height), "
+                        "with the context around it that makes it equal those pixels of the whole result, as the "
+                        "window's region tool; the output is the region alone, W·N×H·N (still images)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
@@ -143,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
     from sr_desktop.engine.pipeline.output_size import box_refusal, enlargement_note, resized
-    from sr_desktop.engine.pipeline.upscale import resolve_model
+    from sr_desktop.engine.pipeline.upscale import resolve_model, upscale_region
 
     # an input named twice (a.png ./a.png) is upscaled once: it was "several inputs would be
     # written to the same output name" (a hard link, another name, stays an input of its own)
@@ -211,9 +217,14 @@ def run(args: argparse.Namespace) -> int:
             image = read_image_or_animation(src)
             # an existing output is refused before the upscale (minutes for some models), not after
             check_output_path(dst, src, save, protect, args.overwrite)
+            if isinstance(image, Animation) and args.region is not None:
+                raise SRDesktopError(f"--region takes still images; this one has {len(image.frames)} frames")
             if isinstance(image, Animation):  # refused before any frame is upscaled
                 check_animation_format(image, dst, save)
-            result = upscale_any(image, options, progress=bar, model=model)
+            if args.region is not None:
+                result = upscale_region(image, args.region, options, progress=bar, model=model)
+            else:
+                result = upscale_any(image, options, progress=bar, model=model)
             bar.close()
             exported = resized(result.image, size and size.for_model(result.model), args.format or format_named_by(dst))
             # a bar of the rows encoded (PNG, TIFF): a 192-megapixel PNG takes half a minute
@@ -260,6 +271,9 @@ def run(args: argparse.Namespace) -> int:
             route = f" ({result.scale_route})" if result.scale_route else ""
             # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
             then = (f", resized to {exported.width}×{exported.height}" if exported is not result.image else "")
+            if args.region is not None:
+                x, y, w, h = args.region
+                frames += f", region {w}×{h} at ({x}, {y})"
             # the weights as the window names them ("span · ch52 ×2": two variants' lines were alike)
             weights = with_variant(result.model, result.variant)
             iterations = f", iterations {options.iterations}" if options.iterations else ""  # (ZSSR's: each ×2 step)

@@ -20,6 +20,23 @@ def whole_box(box) -> Box:
     return whole  # type: ignore[return-value]
 
 
+def parse_region(text: str) -> Box:
+    """``X,Y,W,H`` (``--region``): a region's left and top edge and its width and height in
+    pixels of the input; `OptionError` unless four whole numbers, the size at least 1×1 and
+    the corner not left of or above the image."""
+    from sr_desktop.engine.core.errors import OptionError
+
+    try:
+        x, y, w, h = whole_box(str(text).replace(" ", "").split(","))
+    except ValueError:
+        raise OptionError(f"a region is X,Y,W,H in pixels (e.g. 100,80,64,48), got {text!r}") from None
+    if w < 1 or h < 1:
+        raise OptionError(f"a region's width and height are at least 1, got {w}×{h}")
+    if x < 0 or y < 0:
+        raise OptionError(f"a region's corner is on the image (x and y from 0), got ({x}, {y})")
+    return (x, y, w, h)
+
+
 def clip_box(box, width: int, height: int) -> Box | None:
     """`box` intersected with a `width`×`height` image; None when nothing of it is left.
     `ValueError` for a box that is not four whole numbers."""
