@@ -897,3 +897,47 @@ def test_a_report_into_a_stream_is_not_refused_by_the_folder_probe(tmp_path, mon
     result = run_batch(src, tmp_path / "out", BatchOptions(upscale=UpscaleOptions(model="bicubic", scale=2)),
                        report_path="/dev/null")
     assert result.exit_code == EXIT_OK and (tmp_path / "out" / "a_x2_bicubic.png").is_file()
+
+
+def test_outputs_kept_from_a_run_that_kept_the_metadata_are_said(tmp_path: Path):
+    """A re-run with --no-gps (or --no-metadata) kept the earlier outputs, which still held the
+    GPS position, said "1 skipped" and wrote a report saying GPS was dropped."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    save_image(src / "a.png", seed=1)
+    run_batch(src, out, bicubic())
+    assert run_batch(src, out, bicubic(drop_gps=True)).kept_note == (
+        "1 output was kept from an earlier run with other settings (drop_gps no → yes): --existing overwrite "
+        "redoes them")
+    assert "keep_metadata yes → no" in run_batch(src, out, bicubic(keep_metadata=False)).kept_note
+
+
+def test_a_report_of_a_version_that_did_not_record_a_setting_is_not_other_settings(tmp_path: Path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    save_image(src / "a.png", seed=1)
+    first = run_batch(src, out, bicubic())
+    data = json.loads(first.report_path.read_text())
+    for key in ("keep_metadata", "drop_gps", "precision"):
+        del data["options"][key]
+    first.report_path.write_text(json.dumps(data))
+    assert run_batch(src, out, bicubic(drop_gps=True, precision="fp32")).kept_note == ""
+
+
+def test_the_report_names_the_weights_and_other_weights_are_other_settings(tmp_path: Path):
+    """A model retrained under its id (`train --resume` into the same name) kept its old
+    weights' outputs on a re-run without a word: nothing recorded which weights made them."""
+    from sr_desktop.engine.models.literature import shipped_weights
+    from sr_desktop.engine.models.registry import get_model_spec
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    save_image(src / "a.png", seed=1)
+    srcnn = BatchOptions(upscale=UpscaleOptions(model="srcnn", scale=2))
+    first = run_batch(src, out, srcnn)
+    digest = shipped_weights(get_model_spec("srcnn"), 2)[2]
+    data = json.loads(first.report_path.read_text())
+    assert data["options"]["weights_sha256"] == digest
+    assert run_batch(src, out, srcnn).kept_note == ""
+    data["options"]["weights_sha256"] = "0" * 64  # as the earlier weights of a model retrained since
+    first.report_path.write_text(json.dumps(data))
+    assert run_batch(src, out, srcnn).kept_note == (
+        f"1 output was kept from an earlier run with other settings (weights_sha256 000000000000… → {digest[:12]}…): "
+        "--existing overwrite redoes them")

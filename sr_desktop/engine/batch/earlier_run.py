@@ -20,7 +20,13 @@ log = logging.getLogger(__name__)
 
 #: the options that change an output without changing its name (the model, scale and format
 #: are in the name: another one writes other files)
-SHAPING = ("variant", "alpha", "kernel", "iterations", "quality", "width", "height")
+SHAPING = ("variant", "alpha", "kernel", "iterations", "quality", "width", "height", "keep_metadata", "drop_gps",
+           "precision", "weights_sha256", "weights_package")
+#: those compared only when the earlier report has them (a report of an older version: its
+#: outputs were not "made with other settings" for a key it did not record). A re-run with
+#: --no-gps kept outputs that held the GPS position without a word, and a model retrained
+#: under its id kept its old weights' outputs
+RECORDED_SINCE = ("keep_metadata", "drop_gps", "precision", "weights_sha256", "weights_package")
 #: the newest reports read, and the largest (JSON is read whole: a 40 000-file batch's is
 #: about 20 MB)
 MAX_REPORTS = 20
@@ -40,7 +46,8 @@ def kept_outputs_note(records: list[FileRecord], options: dict, output_dir: Path
     differing = 0
     for record in kept:
         earlier = writers.get(resolved(Path(record.output)))
-        differ = [n for n in SHAPING if earlier is not None and _as_run(earlier, n) != _as_run(options, n)]
+        differ = [n for n in SHAPING if earlier is not None and (n in earlier or n not in RECORDED_SINCE)
+                  and _as_run(earlier, n) != _as_run(options, n)]
         # (a PNG's quality changes nothing, nor the alpha mode an image without transparency:
         # its header is read only then, not for each of a large re-run's files)
         made = [f"{name} {_shown(_as_run(earlier, name))} → {_shown(_as_run(options, name))}" for name in differ
@@ -111,4 +118,8 @@ def _default_variant(model, scale) -> str | None:
 
 
 def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value[:12] + "…"  # (a sha256: its start tells two apart)
     return "auto" if value is None else str(value)

@@ -64,6 +64,7 @@ from sr_desktop.engine.imageio.atomic import is_stale_temp, is_stream, unwritabl
 from sr_desktop.engine.imageio.protected import resolved
 from sr_desktop.engine.models.base import SRModel
 from sr_desktop.engine.models.kinds import ModelKind
+from sr_desktop.engine.models.provenance import weights_provenance
 from sr_desktop.engine.pipeline.output_size import box_refusal
 from sr_desktop.engine.pipeline.scale_plan import plan_for
 from sr_desktop.engine.pipeline.upscale import resolve_model
@@ -366,6 +367,9 @@ def run_batch(
             "scale": scale,
             # the one that ran (null said "auto", where the window's batch named "ch48" of the same weights)
             "variant": getattr(loaded, "variant", None) or upscale_options.variant,
+            # which weights (a model retrained under its id kept the outputs of its old weights
+            # on a re-run without a word: `earlier_run` compares these)
+            **weights_provenance(loaded, upscale_options.model),
             "device": str(upscale_options.device),
             "tile": upscale_options.tile.request,
             "precision": upscale_options.precision.value,

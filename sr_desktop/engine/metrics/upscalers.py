@@ -168,20 +168,10 @@ class EngineUpscaler:
         """Which weights these are, for a report: the variant, and the model zoo's package
         with its version or a weights file's sha256 (a literature model retrained later, or
         another file added under the id, measures otherwise under the same id)."""
-        import importlib.metadata
-
-        from sr_desktop.engine.models.registry import get_model_spec
+        from sr_desktop.engine.models.provenance import weights_provenance
 
         found = {"variant": self.model.variant} if self.model.variant else {}
-        if digest := getattr(self.model, "weights_digest", ""):
-            found["weights_sha256"] = digest
-        package = get_model_spec(self.options.model).source.get("package")
-        if isinstance(package, str) and package:
-            try:
-                found["weights_package"] = f"{package} {importlib.metadata.version(package)}"
-            except importlib.metadata.PackageNotFoundError:
-                found["weights_package"] = package
-        return found
+        return found | weights_provenance(self.model, self.options.model)
 
     def upscale(self, lr: np.ndarray, cancel: CancelToken | None = None,
                 keep_float: bool = False) -> UpscaleOutput:
