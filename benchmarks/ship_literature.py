@@ -29,10 +29,11 @@ import tempfile
 from pathlib import Path
 
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from sr_desktop.engine.compute.devices import cpu_name
 from sr_desktop.engine.core.digest import file_sha256
+from sr_desktop.engine.core.safetensors_bytes import safetensors_bytes
 from sr_desktop.engine.models.literature import training_data_text
 from sr_desktop.engine.training.checkpoint import load_checkpoint
 from sr_desktop.engine.training.errors import TrainingError
@@ -87,7 +88,7 @@ def _entry(doc: dict, model_id: str) -> dict:
 
 
 def _write_weights(source: Path, target: Path, metadata: dict[str, str]) -> str:
-    save_file(load_file(source), str(target), metadata=metadata)
+    target.write_bytes(safetensors_bytes(load_file(source), metadata))  # (the same bytes for the same weights)
     return file_sha256(target)
 
 

@@ -61,9 +61,9 @@ def load_prior(weights: Path | None = None) -> FlowKernelPrior:
 def save_prior(prior: FlowKernelPrior, weights: Path, record: dict) -> str:
     """Write the weights and the sidecar (hyper-parameters, `record`, sha256), atomically;
     returns the sha256."""
-    from safetensors.torch import save
+    from sr_desktop.engine.core.safetensors_bytes import safetensors_bytes
 
-    data = save({k: v.contiguous() for k, v in prior.state_dict().items()})
+    data = safetensors_bytes({k: v.contiguous() for k, v in prior.state_dict().items()})
     weights.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(weights, lambda fh: fh.write(data))
     digest = file_sha256(weights)

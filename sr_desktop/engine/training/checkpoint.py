@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
+from sr_desktop.engine.core.safetensors_bytes import safetensors_bytes
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.training.errors import TrainingError
 
@@ -70,7 +70,7 @@ def save_checkpoint(folder: Path, ckpt: Checkpoint) -> None:
               **ckpt.meta}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write(folder / weights_name, save_safetensors(flat, metadata=_weights_metadata(ckpt)))
+        _write(folder / weights_name, safetensors_bytes(flat, metadata=_weights_metadata(ckpt)))
         _write(folder / state_name, buffer.getvalue())
         _write(folder / LATEST, json.dumps(latest, indent=1).encode())
     except OSError as exc:

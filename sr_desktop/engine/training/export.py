@@ -14,9 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import save as save_safetensors
-
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
+from sr_desktop.engine.core.safetensors_bytes import safetensors_bytes
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.spec import ModelSpec
 from sr_desktop.engine.training.errors import TrainingError
@@ -36,7 +35,7 @@ def model_metadata(net: TrainNet, **fields: Any) -> dict[str, str]:
 
 def write_model(net: TrainNet, path: Path, metadata: dict[str, str]) -> Path:
     """Write the network's weights as safetensors with `metadata`, atomically."""
-    data = save_safetensors(exported_state_dict(net.module, net.arch), metadata=metadata)
+    data = safetensors_bytes(exported_state_dict(net.module, net.arch), metadata=metadata)
     try:
         atomic_write(path, lambda fh: fh.write(data))
     except OSError as exc:

@@ -143,10 +143,10 @@ def _read_cache(path: Path, key: str) -> dict[str, torch.Tensor]:
 
 
 def _write_cache(graph: NcnnGraph, path: Path, key: str) -> None:
-    from safetensors.torch import save
+    from sr_desktop.engine.core.safetensors_bytes import safetensors_bytes
 
     tensors = {k: v.detach().contiguous().clone() for k, v in graph.state_dict().items()}
-    data = save(tensors, metadata={"format": CACHE_FORMAT, "source_sha256": key,
+    data = safetensors_bytes(tensors, metadata={"format": CACHE_FORMAT, "source_sha256": key,
                                    "tensors_sha256": _tensors_sha256(tensors)})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
