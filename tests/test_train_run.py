@@ -150,6 +150,15 @@ def test_200_iterations_beat_bicubic_then_the_model_upscales(folders, tmp_path, 
     assert {r["kind"] for r in records} == {"baseline", "precision", "train", "val", "registered"}
     assert [r["model"] for r in records if r["kind"] == "registered"] == [result.model_id]
     assert Image.open(out / "curves.png").size == (840, 300)
+    # the model alone says how it was trained and on what (the checkpoint alone did)
+    from safetensors import safe_open
+
+    with safe_open(str(out / "model.safetensors"), "pt") as fh:
+        meta = fh.metadata()
+    training, environment = json.loads(meta["training"]), json.loads(meta["environment"])
+    assert (training["seed"], training["batch"], training["patch"], training["lr"], training["iterations"]) == (
+        options.seed, 8, 24, 1e-3, 200)
+    assert environment["threads"] == 1 and environment["device"].startswith("CPU") and environment["torch"]
     # registered: in the custom models, saying how it was trained, and usable by `upscale`
     (spec,) = [s for s in list_custom_specs() if s.id == result.model_id]
     # (VDSR serves ×2-×4: the scale it learnt is said)
