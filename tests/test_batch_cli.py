@@ -15,6 +15,7 @@ import pytest
 from PIL import Image as PILImage
 
 from sr_desktop.cli.main import main
+from sr_desktop.engine.core.kernel_file import kernel_digest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -572,7 +573,8 @@ def test_batch_takes_a_kernel_for_the_per_image_models(tmp_path: Path, capsys):
     with_kernel = np.asarray(PILImage.open(tmp_path / "with" / "a_x2_map-sr.png"))
     assert np.array_equal(with_kernel, np.asarray(PILImage.open(tmp_path / "one.png")))
     assert not np.array_equal(with_kernel, np.asarray(PILImage.open(tmp_path / "without" / "a_x2_map-sr.png")))
-    assert json.loads((tmp_path / "r.json").read_text())["options"]["kernel"] == str(tmp_path / "k.npy")
+    recorded = json.loads((tmp_path / "r.json").read_text())["options"]
+    assert recorded["kernel"] == str(tmp_path / "k.npy") and recorded["kernel_sha256"] == kernel_digest(kernel)
     capsys.readouterr()
     refused = ["batch", str(src), str(tmp_path / "no"), "--model", "bicubic", "--kernel", str(tmp_path / "k.npy")]
     assert main(refused) == 2

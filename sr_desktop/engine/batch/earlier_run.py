@@ -20,13 +20,13 @@ log = logging.getLogger(__name__)
 
 #: the options that change an output without changing its name (the model, scale and format
 #: are in the name: another one writes other files)
-SHAPING = ("variant", "alpha", "kernel", "iterations", "quality", "width", "height", "keep_metadata", "drop_gps",
-           "precision", "weights_sha256", "weights_package")
+SHAPING = ("variant", "alpha", "kernel", "kernel_sha256", "iterations", "quality", "width", "height",
+           "keep_metadata", "drop_gps", "precision", "weights_sha256", "weights_package")
 #: those compared only when the earlier report has them (a report of an older version: its
 #: outputs were not "made with other settings" for a key it did not record). A re-run with
 #: --no-gps kept outputs that held the GPS position without a word, and a model retrained
 #: under its id kept its old weights' outputs
-RECORDED_SINCE = ("keep_metadata", "drop_gps", "precision", "weights_sha256", "weights_package")
+RECORDED_SINCE = ("kernel_sha256", "keep_metadata", "drop_gps", "precision", "weights_sha256", "weights_package")
 #: the newest reports read, and the largest (JSON is read whole: a 40 000-file batch's is
 #: about 20 MB)
 MAX_REPORTS = 20

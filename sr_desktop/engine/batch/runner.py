@@ -376,6 +376,8 @@ def run_batch(
             "backend": upscale_options.backend.value,
             "alpha": upscale_options.alpha.value,
             "kernel": _kernel_record(upscale_options.kernel),
+            # its values (a file named by path alone could hold another kernel later; as bench's)
+            "kernel_sha256": _kernel_sha256(upscale_options.kernel),
             "iterations": upscale_options.iterations,
             # what `auto` chose here (a cluster's workers each choose for their machine)
             "backend_used": loaded.backend if cluster is None else None,
@@ -407,6 +409,20 @@ def run_batch(
         except BatchError as exc:  # the files are done: their summary is still the caller's to show
             result.report_error = str(exc)
     return result
+
+
+def _kernel_sha256(kernel) -> str | None:
+    """`kernel_digest` of a kernel file or array; None for none and for ``estimate`` (each
+    image's own)."""
+    from sr_desktop.engine.core.errors import SRDesktopError
+    from sr_desktop.engine.core.kernel_file import as_kernel, kernel_digest
+
+    if kernel is None or (isinstance(kernel, str) and kernel == "estimate"):
+        return None
+    try:
+        return kernel_digest(as_kernel(kernel))
+    except SRDesktopError:  # (checked before the first file: gone since, the files say so)
+        return None
 
 
 def _kernel_record(kernel) -> str | None:

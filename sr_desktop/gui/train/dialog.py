@@ -183,9 +183,9 @@ class TrainDialog(QDialog):
         self.patch_spin = self._spin(8, 512, 48)
         self.seed_spin = self._spin(0, 2**31 - 1, 0)
         self.seed_spin.setToolTip("The seed of the run's random draws (initial weights, patches, degradations): the "
-                                  "same seed, data and settings give the same run on the CPU with the same threads (a GPU's "
-                                  "algorithms differ in their last bits), another seed another one, as train --seed. "
-                                  "Resume keeps the run's own")
+                                  "same seed, data and settings give the same run on the CPU with the same threads (a "
+                                  "GPU's algorithms differ in their last bits), another seed another one, as train "
+                                  "--seed. Resume keeps the run's own")
         self.lr_edit = QLineEdit()
         self.lr_edit.setPlaceholderText(f"auto: {rate_text(DEFAULT_LR)} from scratch, {rate_text(FINE_TUNE_LR)} from a "
                                         "model")
