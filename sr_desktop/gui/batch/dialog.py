@@ -24,7 +24,6 @@ from PySide6.QtGui import QDesktopServices, QFontMetrics
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
@@ -57,6 +56,7 @@ from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.file_urls import file_link, file_url
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.gps_check import gps_check
+from sr_desktop.gui.job_dialog import JobDialog
 from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import PICKER_FIELDS, ModelPicker
 from sr_desktop.gui.output_size_field import OutputSizeField
@@ -136,7 +136,7 @@ RUNNING = "running…"
 OUTPUT_LINK_WIDTH = 460
 
 
-class BatchDialog(QDialog):
+class BatchDialog(JobDialog):
     """Options, progress, per-file status and summary of one batch export.
 
     ``batchFinished(result)`` is emitted when a batch ends (also when cancelled);
@@ -579,24 +579,6 @@ class BatchDialog(QDialog):
                                    "it? The files done are kept, and its report says which were not.",
                                    "Stop the batch", "stopBatchBox", no_text="Keep running")
 
-    def reject(self) -> None:
-        """Esc closes the dialog as its Close does, asked first: the batch is cancelled after
-        the current tile. (QDialog's Esc only hid it, and the job ran on out of sight.)"""
-        if not self.may_stop():
-            return
-        if self.is_running():
-            self.cancel()
-        super().reject()
-
-    def closeEvent(self, event) -> None:
-        # Closing the dialog cancels the batch (after the current tile); files already
-        # written stay. A dialog deleted meanwhile does not stop the job's worker thread.
-        if not self.may_stop():
-            event.ignore()
-            return
-        if self.is_running():
-            self.cancel()
-        super().closeEvent(event)
 
     # -- worker reports ---------------------------------------------------------------
     def _set_running(self, running: bool) -> None:

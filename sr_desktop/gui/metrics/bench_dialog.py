@@ -16,7 +16,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
@@ -41,6 +40,7 @@ from sr_desktop.engine.metrics.evaluate import BenchReport, list_dataset
 from sr_desktop.engine.metrics.report import check_report_path, protocol_words, table_notes, write_csv, write_json
 from sr_desktop.engine.models.spec import table_dataset
 from sr_desktop.gui.fold_toggle import FoldToggle
+from sr_desktop.gui.job_dialog import JobDialog
 from sr_desktop.gui.metrics.evaluate_section import SCALE_MAX, SCALE_MIN
 from sr_desktop.gui.metrics.leaderboard import Leaderboard, SortItem, format_psnr, sort_key
 from sr_desktop.gui.metrics.model_list import ModelChecklist
@@ -60,7 +60,7 @@ IMAGE_COLUMNS = ("Image", "PSNR", "SSIM", "NIQE")
 REPORT_FILTERS = "JSON report (*.json);;CSV table (*.csv)"
 
 
-class BenchDialog(QDialog):
+class BenchDialog(JobDialog):
     """The dataset, the models and the scale; Run/Cancel, progress; the leaderboard of means,
     the selected model's images; Save report…."""
 
@@ -380,16 +380,3 @@ class BenchDialog(QDialog):
             return True
         return self.ask_stop(self, "Stop the benchmark", "A benchmark is running. Stop it? The models "
                              "finished so far stay in the dialog.", "Stop", "stopBenchBox", no_text="Keep running")
-
-    def reject(self) -> None:
-        if not self.may_stop():
-            return
-        self.cancel()
-        super().reject()
-
-    def closeEvent(self, event) -> None:
-        if not self.may_stop():
-            event.ignore()
-            return
-        self.cancel()
-        super().closeEvent(event)

@@ -23,7 +23,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -57,6 +56,7 @@ from sr_desktop.engine.training.val_backend import VALIDATION_BACKENDS
 from sr_desktop.engine.training.validation import read_logged_preview
 from sr_desktop.engine.training.vgg import TORCHVISION_FILE
 from sr_desktop.gui.dialog_words import in_dialog_words
+from sr_desktop.gui.job_dialog import JobDialog
 from sr_desktop.gui.qimage import array_to_qimage
 from sr_desktop.gui.train.plots import CurvePlot
 from sr_desktop.gui.widgets import (
@@ -126,7 +126,7 @@ class PreviewLabel(QLabel):
                                            Qt.TransformationMode.SmoothTransformation))
 
 
-class TrainDialog(QDialog):
+class TrainDialog(JobDialog):
     """Options, live curves, preview and controls of one training run.
 
     ``useModelRequested(model_id, scale)``: the user asked to use the trained model (at the
@@ -576,23 +576,6 @@ class TrainDialog(QDialog):
                                  "It saves a checkpoint after its iteration: Resume continues it.", "Stop training",
                                  "stopRunBox", no_text="Keep training")
 
-    def reject(self) -> None:
-        """Esc closes the dialog as its Close does, asked first: the run stops after its
-        iteration, with a checkpoint. (QDialog's Esc only hid it, and the job ran on out of sight.)"""
-        if not self.may_stop():
-            return
-        if self.is_running():
-            self.cancel()
-        super().reject()
-
-    def closeEvent(self, event) -> None:
-        # closing stops the run after its iteration, with a checkpoint: Resume (or
-        # `sr-desktop train --resume`) continues it later
-        if not self.may_stop():
-            event.ignore()
-            return
-        self.cancel()
-        super().closeEvent(event)
 
     # -- reports ------------------------------------------------------------------------------
     def _set_running(self, running: bool) -> None:
