@@ -1749,10 +1749,11 @@ def test_a_photo_is_suggested_in_its_own_format_until_another_is_picked(make_win
     assert suggested_for(jpeg, pick="jpg") == ".png"  # its own format picked: the source's own again
     assert suggested_for(png) == ".png" and suggested_for(jpeg) == ".jpg"
     assert window.settings.get("still_format") == ""
-    # a BMP (a format Save As does not offer) is suggested as PNG, and saving it so is no pick
+    # a BMP is suggested as BMP, as a batch's "same as input" writes it (Save As did not offer
+    # BMP: its result was suggested as PNG)
     bmp = tmp_path / "scan.bmp"
     PILImage.fromarray(np.full((8, 10, 3), 60, np.uint8)).save(bmp)
-    assert suggested_for(bmp, pick="png") == ".png" and suggested_for(jpeg) == ".jpg"
+    assert suggested_for(bmp) == ".bmp" and suggested_for(jpeg) == ".jpg"
 
 
 def test_a_format_saved_by_an_earlier_version_does_not_make_jpegs_png(make_window, tmp_path, qtbot):

@@ -1009,6 +1009,28 @@ def test_what_a_format_cannot_keep_is_said():
     assert lossy_changes(opaque, "jpg") == [] and lossy_changes(opaque[..., :1], "webp") == ["grey stored as RGB"]
 
 
+def test_metadata_a_format_cannot_hold_is_said(tmp_path):
+    """A camera JPEG saved as BMP or GIF lost its colour profile and EXIF without a word."""
+    from PIL import ImageCms
+
+    from sr_desktop.engine.imageio import lossy_changes
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = PILImage.Exif()
+    exif[0x010F] = "Camera"
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "m.jpg", exif=exif.tobytes(),
+                                                           icc_profile=profile)
+    image = read_image(tmp_path / "m.jpg")
+    assert lossy_changes(image, "bmp") == ["ICC profile and EXIF not kept (BMP holds none)"]
+    assert lossy_changes(image, "gif") == ["ICC profile and EXIF not kept (GIF holds none)"]
+    assert lossy_changes(image, "png") == lossy_changes(image, "jpg") == lossy_changes(image, "webp") == []
+    write_image(image, tmp_path / "m.bmp")
+    with PILImage.open(tmp_path / "m.bmp") as written:  # (what the note says: nothing of it kept)
+        assert "icc_profile" not in written.info and not written.getexif()
+    bare = read_image(tmp_path / "m.bmp")
+    assert lossy_changes(bare, "gif") == []
+
+
 def _sprite_with_colours(count: int, side: int = 32) -> np.ndarray:
     """RGBA: `count` distinct opaque colours in a band, the rest transparent (its colour black)."""
     rgba = np.zeros((side, side, 4), np.uint8)

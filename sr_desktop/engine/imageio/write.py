@@ -287,6 +287,8 @@ def _check_target_name(target: Path, source: Path | None, protect, overwrite: bo
 
 #: what `lossy_changes` says of a grey image written as WebP (no pixel value is lost)
 GREY_AS_RGB = "grey stored as RGB"
+#: the formats written without an ICC profile, EXIF or XMP
+NO_METADATA_FORMATS = ("bmp", "gif")
 
 
 def lossy_changes(pixels, fmt: str) -> list[str]:
@@ -296,10 +298,13 @@ def lossy_changes(pixels, fmt: str) -> list[str]:
     apply (they happened without a word)."""
     info = {}
     planes = [pixels]
+    held: list[str] = []  # the metadata it has: ICC profile, EXIF, XMP
     if not isinstance(pixels, np.ndarray):
         frames = getattr(pixels, "frames", [pixels])
         # every frame's alpha: a fade-out whose first frame is opaque lost its fade unsaid
         planes, info = [frame.pixels for frame in frames], frames[0].info
+        held = [name for name, attr in (("ICC profile", "icc_profile"), ("EXIF", "exif"), ("XMP", "xmp"))
+                if getattr(frames[0], attr, None) or getattr(pixels, attr, None)]
         pixels = planes[0]
     fmt = normalize_format(fmt)
     changes = []
@@ -317,6 +322,9 @@ def lossy_changes(pixels, fmt: str) -> list[str]:
     palette = info.get(PALETTE_KEY)
     if fmt == "png" and palette and palette_indices(pixels, palette) is None:
         changes.append(PALETTE_NOT_KEPT)
+    if fmt in NO_METADATA_FORMATS and held:  # (a camera photo's colour profile went unsaid)
+        names = held[0] if len(held) == 1 else f"{', '.join(held[:-1])} and {held[-1]}"
+        changes.append(f"{names} not kept ({fmt.upper()} holds none)")
     return changes
 
 

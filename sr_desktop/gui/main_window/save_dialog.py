@@ -28,7 +28,7 @@ from sr_desktop.gui.widgets import beside, confirm, resize_within_screen
 
 #: the formats offered (GIF too: an animated GIF's result is saved as one, and it suggested
 #: "gif" for one, which the list lacked, so it fell back to PNG and refused "out.gif")
-SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF", "gif": "GIF"}
+SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF", "gif": "GIF", "bmp": "BMP"}
 #: wide enough to show a path, not only the end of its file name
 WIDTH = 560
 
