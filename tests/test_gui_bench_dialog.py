@@ -6,6 +6,7 @@ shows for a folder named as a table's dataset."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,29 @@ def test_window_tools_menu_opens_it_on_the_picked_model(make_window):
     window.benchmarking.action.trigger()
     assert window.benchmarking.dialog is opened
     opened.close()
+
+
+def test_quitting_the_window_asks_then_stops_a_running_benchmark(make_window, qtbot, tmp_path, monkeypatch):
+    """Closing the window while a benchmark ran did not ask, the benchmark ran on, and the
+    process stayed alive without its window."""
+    from sr_desktop.engine.core.progress import check_cancel
+
+    def until_cancelled(*_args, cancel, **_kwargs):
+        while True:  # (a long benchmark: it ends only when cancelled)
+            check_cancel(cancel)
+            time.sleep(0.01)
+
+    monkeypatch.setattr(bench_jobs, "evaluate_models", until_cancelled)
+    window = make_window()
+    dialog = window.benchmarking.open_dialog()
+    dialog.dataset_edit.setText(str(make_dataset(tmp_path / "d", count=1)))
+    dialog.run()
+    qtbot.waitUntil(lambda: dialog.queue.running is not None, timeout=WAIT_MS)
+    asked = []
+    window.ask_stop_job = lambda _parent, _title, text, *args, **kwargs: asked.append(text) or False
+    window.close()
+    assert window.isVisible() and dialog.is_running() and asked[0].startswith("A benchmark is running.")
+    window.ask_stop_job = lambda *args, **kwargs: True
+    window.close()
+    assert not window.isVisible()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=3000)  # (without its cancel it never ends)

@@ -319,10 +319,14 @@ class MainWindow(QMainWindow):
         return panel
 
     def _may_stop_jobs(self) -> bool:
-        """Whether quitting may stop a running batch export and a running training run: each
+        """Whether quitting may stop a running benchmark, batch export and training run: each
         asked (the window closed and they stopped without a word, the batch's dialog and
         summary gone, the training run's folder not said)."""
-        batch, training = self.batch_export.dialog, self.training.dialog
+        batch, training, bench = self.batch_export.dialog, self.training.dialog, self.benchmarking.dialog
+        if bench is not None and bench.is_running():  # (it ran on, the process alive without a window)
+            if not self._may_quit("A benchmark is running. Stop it and quit? Its numbers are not kept (Save report… "
+                                  "keeps the models already measured once it stops).", "stopBenchBox"):
+                return False
         if batch is not None and batch.is_running():
             if not self._may_quit(f"A batch export is running{batch.done_words()}. Stop it and quit? The files "
                                   "done are kept, and its report says which were not.", "stopBatchBox"):
@@ -792,6 +796,10 @@ class MainWindow(QMainWindow):
         if batch is not None and batch.is_running():  # (agreed to above: its report is written)
             batch.cancel()
             queues.append(batch.queue)
+        bench = self.benchmarking.dialog
+        if bench is not None and bench.is_running():  # (agreed to above)
+            bench.cancel()
+            queues.append(bench.queue)
         self.kernel_panel.cancel()
         if self.training.dialog is not None:  # (agreed to above: it saves a checkpoint, waited for at exit)
             self.training.dialog.cancel()
