@@ -216,3 +216,18 @@ def test_quitting_the_window_asks_then_stops_a_running_benchmark(make_window, qt
     window.close()
     assert not window.isVisible()
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=3000)  # (without its cancel it never ends)
+
+
+def test_the_model_list_follows_models_added_and_removed(make_window, monkeypatch):
+    """The list was filled once: a model added later was missing, and one removed stayed
+    checked, so that Run failed the whole benchmark on it."""
+    from sr_desktop.gui.metrics import evaluate_section
+
+    window = make_window()
+    dialog = window.benchmarking.open_dialog()
+    dialog.models.set_checked_models(["bicubic", "lanczos"])
+    dialog.close()
+    monkeypatch.setattr(evaluate_section, "installed_models", lambda: [("lanczos", "Lanczos"), ("mine", "Mine")])
+    assert window.benchmarking.open_dialog() is dialog
+    assert [model for model, _name in dialog.models.names().items()] == ["lanczos", "mine"]
+    assert dialog.models.checked_models() == ["lanczos"]

@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
 from sr_desktop.engine.metrics.baseline_ids import MATLAB_BICUBIC_ID
+from sr_desktop.gui.main_window.model_list_watch import watch_for
 from sr_desktop.gui.main_window.model_picker import ModelPicker
 from sr_desktop.gui.settings import GuiSettings
 
@@ -36,9 +37,14 @@ class BenchLauncher:
         if self.dialog is None:
             picked = self.picker.model_id()
             checked = [MATLAB_BICUBIC_ID] + ([picked] if picked and picked != MATLAB_BICUBIC_ID else [])
-            self.dialog = BenchDialog(self.parent, self.settings.get(DATASET_KEY) or None, installed_models(),
-                                      checked, self.picker.scale())
-            self.dialog.datasetUsed.connect(lambda folder: self.settings.set(DATASET_KEY, folder))
+            self.dialog = dialog = BenchDialog(self.parent, self.settings.get(DATASET_KEY) or None, installed_models(),
+                                               checked, self.picker.scale())
+            dialog.datasetUsed.connect(lambda folder: self.settings.set(DATASET_KEY, folder))
+            # models added or removed meanwhile (a shell, Models ▸ Remove model…): its list kept
+            # a removed one checked, and Run failed the whole benchmark on it
+            watch_for(dialog).connect(lambda: dialog.set_models(installed_models()))
+        elif not self.dialog.is_running():
+            self.dialog.set_models(installed_models())
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()

@@ -176,6 +176,12 @@ class BenchDialog(JobDialog):
         resize_within_screen(self, 640, 860)
 
     # -- inputs -------------------------------------------------------------------------
+    def set_models(self, models: list[tuple[str, str]]) -> None:
+        """Refill the model list with (id, name) pairs (the checked ones that are still there
+        stay checked); the leaderboard keeps its names."""
+        self.models.set_models(list(models))
+        self.leaderboard.set_model_names(self.models.names() | self.leaderboard.table.names)
+
     def dataset(self) -> Path | None:
         text = self.dataset_edit.text().strip()
         return Path(text).expanduser() if text else None
