@@ -767,3 +767,15 @@ def test_sub_folders_without_images_are_not_noted(tmp_path: Path, capsys):
     (src / "notes" / "readme.txt").write_text("no image here")
     assert main(["batch", str(src), str(tmp_path / "out"), "--model", "nearest", "--scale", "2", "--no-progress"]) == 0
     assert "sub-folders" not in capsys.readouterr().err
+
+
+def test_the_output_folder_inside_the_input_is_no_sub_folder_of_images(tmp_path: Path, capsys):
+    """A second run into in/up said "sub-folders … hold images too: add -r": they were the
+    first run's outputs, which a batch never takes."""
+    src = tmp_path / "in"
+    save_image(src / "a.png")
+    for _run in range(2):
+        assert main(["batch", str(src), str(src / "up"), "--model", "nearest", "--scale", "2", "--no-progress",
+                     "--allow-inside-input"]) == 0
+    assert (src / "up" / "a_x2_nearest.png").is_file()
+    assert "sub-folders" not in capsys.readouterr().err

@@ -202,13 +202,14 @@ class _TerminalProgress:
             self.bar.close()
 
 
-def _subfolders_note(in_dir: Path) -> str | None:
+def _subfolders_note(in_dir: Path, out_dir: Path) -> str | None:
     """A note when sub-folders of `in_dir` hold images that a batch without -r leaves out (its
     summary counted the files of the top folder only: "3 upscaled" read as the whole tree,
     and the window's batch includes sub-folders by default)."""
     from sr_desktop.engine.imageio.folder_scan import images_in_subfolders
 
-    if images_in_subfolders(in_dir) is not True:  # (None: too many entries looked at to tell)
+    # (its output folder inside it holds images a batch never takes: the note told to add -r)
+    if images_in_subfolders(in_dir, exclude=out_dir) is not True:  # (None: too many entries looked at to tell)
         return None
     return ("sr-desktop: note: sub-folders of the input folder hold images too: they are upscaled only with "
             "-r/--recursive")
@@ -246,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     in_dir = Path(args.in_dir).expanduser()
     files = read_file_list(Path(args.files_from).expanduser(), in_dir) if args.files_from else None
     if files is None and not args.recursive:
-        notes.append(_subfolders_note(in_dir))
+        notes.append(_subfolders_note(in_dir, Path(args.out_dir).expanduser()))
 
     cancel = CancelToken()
 

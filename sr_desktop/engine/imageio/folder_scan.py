@@ -15,16 +15,19 @@ from sr_desktop.engine.imageio.hidden import is_hidden
 SCAN_BUDGET = 20_000
 
 
-def images_in_subfolders(folder: Path, budget: int | None = None) -> bool | None:
+def images_in_subfolders(folder: Path, budget: int | None = None, exclude: Path | None = None) -> bool | None:
     """True when a sub-folder of `folder` (at any depth) holds an image file, False when
     none does, None when `budget` entries (default `SCAN_BUDGET`) were looked at without
     finding one. Hidden entries are skipped and linked folders not followed, as a
-    recursive batch does; folders that cannot be listed are passed over."""
+    recursive batch does, and so is `exclude` (a batch's output folder inside its input);
+    folders that cannot be listed are passed over."""
     budget = SCAN_BUDGET if budget is None else budget
     pending = []
+    left_out = os.path.realpath(exclude) if exclude is not None else None
     try:
         with os.scandir(folder) as top:
-            pending = [Path(e.path) for e in top if not is_hidden(e) and _is_real_folder(e)]
+            pending = [Path(e.path) for e in top if not is_hidden(e) and _is_real_folder(e)
+                       and (left_out is None or os.path.realpath(e.path) != left_out)]
     except OSError:
         return False
     seen = 0
@@ -38,7 +41,8 @@ def images_in_subfolders(folder: Path, budget: int | None = None) -> bool | None
                     if is_hidden(entry):
                         continue
                     if _is_real_folder(entry):
-                        pending.append(Path(entry.path))
+                        if left_out is None or os.path.realpath(entry.path) != left_out:
+                            pending.append(Path(entry.path))
                     elif is_image_path(entry.name):
                         return True
         except OSError:
