@@ -909,6 +909,10 @@ def test_outputs_kept_from_a_run_that_kept_the_metadata_are_said(tmp_path: Path)
         "1 output was kept from an earlier run with other settings (drop_gps no → yes): --existing overwrite "
         "redoes them")
     assert "keep_metadata yes → no" in run_batch(src, out, bicubic(keep_metadata=False)).kept_note
+    # what changes nothing is not "other settings": GPS dropped from metadata neither run kept,
+    # a precision asked for (recorded as asked: auto is fp32 here, and bicubic has none)
+    run_batch(src, out, bicubic(keep_metadata=False, existing="overwrite"))
+    assert run_batch(src, out, bicubic(keep_metadata=False, drop_gps=True, precision="fp32")).kept_note == ""
 
 
 def test_a_report_of_a_version_that_did_not_record_a_setting_is_not_other_settings(tmp_path: Path):

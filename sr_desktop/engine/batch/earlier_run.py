@@ -19,14 +19,15 @@ from sr_desktop.engine.imageio.protected import resolved
 log = logging.getLogger(__name__)
 
 #: the options that change an output without changing its name (the model, scale and format
-#: are in the name: another one writes other files)
+#: are in the name: another one writes other files). Not the precision: the report records
+#: the one asked for, and auto is fp32 on a CPU, a resampling model has none
 SHAPING = ("variant", "alpha", "kernel", "kernel_sha256", "iterations", "quality", "width", "height",
-           "keep_metadata", "drop_gps", "precision", "weights_sha256", "weights_package")
+           "keep_metadata", "drop_gps", "weights_sha256", "weights_package")
 #: those compared only when the earlier report has them (a report of an older version: its
 #: outputs were not "made with other settings" for a key it did not record). A re-run with
 #: --no-gps kept outputs that held the GPS position without a word, and a model retrained
 #: under its id kept its old weights' outputs
-RECORDED_SINCE = ("kernel_sha256", "keep_metadata", "drop_gps", "precision", "weights_sha256", "weights_package")
+RECORDED_SINCE = ("kernel_sha256", "keep_metadata", "drop_gps", "weights_sha256", "weights_package")
 #: the newest reports read, and the largest (JSON is read whole: a 40 000-file batch's is
 #: about 20 MB)
 MAX_REPORTS = 20
@@ -47,7 +48,7 @@ def kept_outputs_note(records: list[FileRecord], options: dict, output_dir: Path
     for record in kept:
         earlier = writers.get(resolved(Path(record.output)))
         differ = [n for n in SHAPING if earlier is not None and (n in earlier or n not in RECORDED_SINCE)
-                  and _as_run(earlier, n) != _as_run(options, n)]
+                  and _as_run(earlier, n) != _as_run(options, n) and not _moot(n, earlier, options)]
         # (a PNG's quality changes nothing, nor the alpha mode an image without transparency:
         # its header is read only then, not for each of a large re-run's files)
         made = [f"{name} {_shown(_as_run(earlier, name))} → {_shown(_as_run(options, name))}" for name in differ
@@ -115,6 +116,12 @@ def _as_run(options: dict, name: str):
 @functools.lru_cache(maxsize=64)  # (asked for each kept output: 40 000 of a large re-run)
 def _default_variant(model, scale) -> str | None:
     return variant_that_runs(model, scale, None) if isinstance(model, str) else None
+
+
+def _moot(name: str, earlier: dict, options: dict) -> bool:
+    """Whether option `name` changed nothing between the two runs: dropping GPS from
+    metadata that neither run kept."""
+    return name == "drop_gps" and earlier.get("keep_metadata") is False and options.get("keep_metadata") is False
 
 
 def _shown(value) -> str:
