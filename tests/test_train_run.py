@@ -159,6 +159,8 @@ def test_200_iterations_beat_bicubic_then_the_model_upscales(folders, tmp_path, 
     assert (training["seed"], training["batch"], training["patch"], training["lr"], training["iterations"]) == (
         options.seed, 8, 24, 1e-3, 200)
     assert environment["threads"] == 1 and environment["device"].startswith("CPU") and environment["torch"]
+    logged = next(r["precision"] for r in records if r["kind"] == "precision")
+    assert environment["precision"] == logged
     # registered: in the custom models, saying how it was trained, and usable by `upscale`
     (spec,) = [s for s in list_custom_specs() if s.id == result.model_id]
     # (VDSR serves ×2-×4: the scale it learnt is said)

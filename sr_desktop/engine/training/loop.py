@@ -669,13 +669,15 @@ class Trainer:
 
 
     def _environment(self) -> dict[str, Any]:
-        """What ran the training: versions, device and threads (the weights depend on them
-        past the last bits: 1 thread against 2 differ by about 1e-8 after 20 iterations)."""
+        """What ran the training: versions, device, threads and the steps' precision (--amp:
+        bf16 where the CPU has AMX; the weights depend on all of them past the last bits: 1
+        thread against 2 differ by about 1e-8 after 20 iterations). A resumed run's are its
+        last part's (log.jsonl's ``precision`` lines say each part's)."""
         from sr_desktop import __version__
         from sr_desktop.engine.compute.devices import describe_device
 
         return {"sr_desktop": __version__, "torch": torch.__version__, "device": describe_device(self.device),
-                "threads": torch.get_num_threads()}
+                "threads": torch.get_num_threads(), "precision": precision_name(self.amp_dtype)}
 
     def _logged_validation(self) -> dict | None:
         """The scores logged at this iteration (a finished run resumed trains nothing)."""
