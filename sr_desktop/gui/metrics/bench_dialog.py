@@ -162,8 +162,13 @@ class BenchDialog(JobDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.leaderboard)
         layout.addWidget(self.detail)
-        layout.addWidget(self.image_table, 1)  # (the room left: a dataset's images are many rows)
+        layout.addWidget(self.image_table)
+        # the room left goes to the images' table while it shows (a dataset's images are many
+        # rows), else below everything: it went to the labels and the model list, as gaps
+        self._room = layout.count()
+        layout.addStretch(1)
         layout.addWidget(buttons)
+        self._layout = layout
 
         self.queue = JobQueue(self, runner=run_task)
         self.queue.jobProgress.connect(self._on_progress)
@@ -315,6 +320,8 @@ class BenchDialog(JobDialog):
         measured = next((m for m in self.report.models if m.model == model), None) if self.report else None
         self.image_table.setVisible(measured is not None)
         self.detail.setVisible(measured is not None)
+        self._layout.setStretch(self._room - 1, int(measured is not None))
+        self._layout.setStretch(self._room, int(measured is None))
         if measured is None:
             self.image_table.setRowCount(0)
             return
