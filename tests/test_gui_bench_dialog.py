@@ -173,6 +173,21 @@ def test_closing_while_running_asks_and_keep_running_keeps_it(qtbot, dialog, tmp
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=WAIT_MS)
 
 
+def test_the_common_dataset_layouts_are_known(dialog, tmp_path):
+    """EDSR's benchmark/Set5/HR and BasicSR's Set14/GTmod12: the tables' numbers were never
+    shown for them, and Set5 itself was "no images" without a word of its HR folder."""
+    make_dataset(tmp_path / "benchmark" / "Set5" / "HR", count=1)
+    (tmp_path / "benchmark" / "Set5" / "LR_bicubic").mkdir()
+    dialog.dataset_edit.setText(str(tmp_path / "benchmark" / "Set5"))
+    assert dialog.dataset_note.text().endswith(": its HR images are in HR/, choose that folder")
+    assert dialog.run() is None and dialog.status.text().endswith("choose that folder")
+    dialog.dataset_edit.setText(str(tmp_path / "benchmark" / "Set5" / "HR"))
+    assert dialog.dataset_note.text() == "1 image; Set5 of the published tables"
+    make_dataset(tmp_path / "Set14" / "GTmod12", count=1)
+    dialog.dataset_edit.setText(str(tmp_path / "Set14" / "GTmod12"))
+    assert dialog.dataset_note.text() == "1 image; Set14 of the published tables"
+
+
 @pytest.mark.parametrize("name, table", [("Set5", "Set5"), ("set14", "Set14"), ("BSD100", "B100"),
                                          ("urban100", "Urban100"), ("photos", None)])
 def test_folder_names_of_the_tables_datasets(name, table):

@@ -8,6 +8,7 @@ Torch-free, so that listing models and parsing the command line do not import to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from sr_desktop.engine.models.kinds import ModelKind
@@ -24,11 +25,24 @@ TABLE_DATASETS = ("Set5", "Set14", "B100", "Urban100", "Manga109")
 _DATASET_ALIASES = {"bsd100": "B100", "bsds100": "B100"}
 
 
+#: the names of a dataset's ground-truth folder in the common layouts (EDSR's benchmark/Set5/HR,
+#: BasicSR's Set14/GTmod12): the dataset is its parent's name
+GROUND_TRUTH_FOLDERS = ("hr", "gt", "gtmod12", "original")
+
+
 def table_dataset(folder_name: str) -> str | None:
     """The published tables' name of the dataset a folder called `folder_name` holds
     (``set5`` → ``Set5``, ``BSD100`` → ``B100``); None for any other folder."""
     key = folder_name.strip().lower()
     return _DATASET_ALIASES.get(key) or next((name for name in TABLE_DATASETS if name.lower() == key), None)
+
+
+def table_dataset_of(folder: PurePath) -> str | None:
+    """`table_dataset` of a folder of HR images by its path: its own name, or its parent's
+    for a ground-truth folder of a common layout (``benchmark/Set5/HR``)."""
+    if folder.name.lower() in GROUND_TRUTH_FOLDERS:
+        return table_dataset(folder.parent.name)
+    return table_dataset(folder.name)
 
 
 @dataclass

@@ -38,7 +38,7 @@ from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.metrics.degradation import Degradation
 from sr_desktop.engine.metrics.evaluate import BenchReport, list_dataset
 from sr_desktop.engine.metrics.report import check_report_path, protocol_words, table_notes, write_csv, write_json
-from sr_desktop.engine.models.spec import table_dataset
+from sr_desktop.engine.models.spec import GROUND_TRUTH_FOLDERS, table_dataset_of
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.job_dialog import JobDialog
 from sr_desktop.gui.metrics.evaluate_section import SCALE_MAX, SCALE_MIN
@@ -204,9 +204,9 @@ class BenchDialog(JobDialog):
             try:
                 images = list_dataset(folder)
             except SRDesktopError as exc:
-                self.dataset_note.setText(one_line(exc))
+                self.dataset_note.setText(one_line(exc) + self._ground_truth_hint(folder))
             else:
-                table = table_dataset(folder.name)
+                table = table_dataset_of(folder)
                 known = f"; {table} of the published tables" if table else ""
                 self.dataset_note.setText(f"{counted(len(images), 'image')}{known}")
         self._update_buttons()
@@ -217,6 +217,15 @@ class BenchDialog(JobDialog):
         folder = self.dataset()
         return (f"{folder.name if folder else 'no dataset'} · {counted(len(self.models.checked_models()), 'model')}"
                 f" · ×{self.scale_spin.value()}")
+
+    @staticmethod
+    def _ground_truth_hint(folder: Path) -> str:
+        """Where a dataset of a common layout keeps its HR images (``Set5/HR``), or ""."""
+        try:
+            inside = [p for p in folder.iterdir() if p.is_dir() and p.name.lower() in GROUND_TRUTH_FOLDERS]
+        except OSError:
+            return ""
+        return f": its HR images are in {inside[0].name}/, choose that folder" if inside else ""
 
     def _update_buttons(self) -> None:
         running = self.is_running()
@@ -243,10 +252,10 @@ class BenchDialog(JobDialog):
         try:
             list_dataset(folder)
         except SRDesktopError as exc:
-            self.status.setText(one_line(exc))
+            self.status.setText(one_line(exc) + self._ground_truth_hint(folder))
             return None
         self.report = None
-        self._dataset_name = table_dataset(folder.name)
+        self._dataset_name = table_dataset_of(folder)
         self.leaderboard.set_model_names(self.models.names())
         self.leaderboard.clear()
         self.leaderboard.set_note("")
