@@ -154,7 +154,7 @@ def test_the_dialog_shows_a_cancelled_run_s_models_and_can_save_them(qtbot, dial
 
     monkeypatch.setattr(bench_jobs, "evaluate_models", cancelled_after_the_first_model)
     run_to_end(qtbot, dialog)
-    assert dialog.status.text() == "Cancelled: 1 of 2 models measured, kept below"
+    assert dialog.status.text() == "Cancelled: 1 of 2 models measured, kept below (not measured: Lanczos)"
     assert [row.model for row in dialog.leaderboard.rows()] == ["bicubic"]
     out = tmp_path / "partial.json"
     dialog.choose_report_path = lambda _name: str(out)

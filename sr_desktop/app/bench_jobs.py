@@ -1,4 +1,4 @@
-"""The dataset benchmark the window's Metrics ▸ Benchmark a dataset… runs in a worker (no Qt
+"""The dataset benchmark the window's Tools ▸ Benchmark a dataset… runs in a worker (no Qt
 here): `sr-desktop bench`'s measurement (`evaluate_models`) of several models on a folder of
 HR images, with one progress count over all of them and the models measured so far kept
 when it is cancelled.
@@ -47,12 +47,13 @@ class DatasetBenchTask:
         images = len(list_dataset(self.dataset))
         total = images * len(self.model_ids)
         stages: list[str] = []  # one per model, in the order they ran (its stage: "evaluate ID")
+        done = 0
 
         def overall(info: ProgressInfo) -> None:
+            nonlocal done
             if progress is None:
                 return
-            if not info.stage.startswith("evaluate "):  # a backend's notice: said, not counted
-                done = len(stages[:-1]) * images if stages else 0
+            if not info.stage.startswith("evaluate "):  # a notice (a backend measured): said, not counted
                 progress(ProgressInfo(done, total, time.perf_counter() - start, None, BENCH_STAGE, info.message))
                 return
             if not stages or stages[-1] != info.stage:
@@ -77,9 +78,7 @@ def leaderboard_rows(report: BenchReport) -> list[EvalRow]:
     images), then a row with the error of each model that failed."""
     rows = []
     for m in report.models:
-        timing = m.timing
-        ran_on = f"{timing.device} with {timing.backend}" if timing.device and timing.backend else timing.device
-        rows.append(EvalRow(m.model, m.psnr_y, m.ssim_y, m.psnr_rgb, timing.seconds, niqe=m.niqe,
-                            scale_route=m.scale_route, ran_on=ran_on))
+        rows.append(EvalRow(m.model, m.psnr_y, m.ssim_y, m.psnr_rgb, m.timing.seconds, niqe=m.niqe,
+                            scale_route=m.scale_route, ran_on=m.timing.ran_on))
     rows += [EvalRow(model, error=error) for model, error in report.failed]
     return rows

@@ -302,9 +302,8 @@ def evaluate_model(hr: np.ndarray, model_id: str, scale: int, degradation: Degra
         return EvalRow(model_id, error=f"unexpected error: {one_line(exc)}")
     s = ev.scores
     timing = ev.timing
-    ran_on = f"{timing.device} with {timing.backend}" if timing.device and timing.backend else timing.device or ""
     return EvalRow(model_id, s.psnr_y, s.ssim_y, s.psnr_rgb, timing.seconds, ev.sr, niqe=s.niqe,
-                   scale_route=getattr(upscaler, "scale_route", None), ran_on=ran_on, variant=variant)
+                   scale_route=getattr(upscaler, "scale_route", None), ran_on=timing.ran_on, variant=variant)
 
 
 @dataclass

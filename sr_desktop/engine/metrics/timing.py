@@ -27,6 +27,15 @@ class Timing:
         """Input megapixels per second (0 when nothing was timed)."""
         return self.input_pixels / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def ran_on(self) -> str:
+        """What ran it, as the upscale's report says: "CPU (2 threads) with openvino", the
+        device alone where the backend is unknown or named in it ("CPU (numpy)"); "" when
+        neither is known."""
+        if self.device and self.backend and self.backend not in self.device:
+            return f"{self.device} with {self.backend}"
+        return self.device or ""
+
     def add(self, other: Timing) -> None:
         """Accumulate another call (seconds, pixels, tiles summed; memory and device kept max/last)."""
         self.seconds += other.seconds

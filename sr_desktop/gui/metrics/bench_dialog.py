@@ -1,4 +1,4 @@
-"""Metrics ▸ Benchmark a dataset…: ``sr-desktop bench`` in a window. Several models on a
+"""Tools ▸ Benchmark a dataset…: ``sr-desktop bench`` in a window. Several models on a
 folder of HR images (Set5, your own), each image degraded by MATLAB's bicubic, upscaled and
 scored on Y as the published tables are; the means in a leaderboard (table and PSNR chart),
 a model's images below it with its paper's number where the folder is one of the tables'
@@ -243,6 +243,8 @@ class BenchDialog(JobDialog):
         """Start measuring the checked models on the dataset; None (and why in the status
         line) when it cannot start."""
         folder, models = self.dataset(), self.models.checked_models()
+        self.status.setToolTip("")
+        self._on_dataset_changed(self.dataset_edit.text())  # (a folder changed since it was chosen)
         if folder is None:
             self.status.setText("Choose the dataset: a folder of HR images")
             return None
@@ -288,27 +290,32 @@ class BenchDialog(JobDialog):
         measured = len(report.models)
         text = f"Done: {measured} of {counted(measured + len(report.failed), 'model')} measured"
         if report.failed:
-            text += "; failed: " + ", ".join(model for model, _error in report.failed)
+            text += "; failed: " + ", ".join(self._name(model) for model, _error in report.failed)
         self._show_report(report, text)
 
     def _on_failed(self, _job: Job, message: str) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status.setText(message)
+        self.status.setToolTip("")
         announce(self, message)
         self._update_buttons()
 
     def _on_cancelled(self, job: Job) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        partial = job.options.partial
+        partial = job.options.partial  # (the bar stays where the run stopped)
         if partial is None or not partial.models:
             self.status.setText("Cancelled before a model was measured")
             announce(self, self.status.text())
             self._update_buttons()
             return
+        left = ", ".join(self._name(model) for model in partial.not_measured)
         self._show_report(partial, f"Cancelled: {len(partial.models)} of "
-                                   f"{counted(len(job.options.model_ids), 'model')} measured, kept below")
+                                   f"{counted(len(job.options.model_ids), 'model')} measured, kept below"
+                          + (f" (not measured: {left})" if left else ""))
+
+    def _name(self, model: str) -> str:
+        """A model's name as the list and the leaderboard show it."""
+        return self.models.names().get(model, model)
 
     def _show_report(self, report: BenchReport, text: str) -> None:
         self.report = report
@@ -335,8 +342,7 @@ class BenchDialog(JobDialog):
             self.image_table.setRowCount(0)
             return
         report = self.report
-        name = self.models.names().get(model, model)
-        text = f"{name}: mean PSNR {format_psnr(measured.psnr_y)} dB, SSIM {measured.ssim_y:.4f}"
+        text = f"{self._name(model)}: mean PSNR {format_psnr(measured.psnr_y)} dB, SSIM {measured.ssim_y:.4f}"
         published = self._published(model, report.scale)
         if published is not None:
             text += f"; published on {self._dataset_name} ×{report.scale}: {published:.2f} dB"
@@ -391,7 +397,9 @@ class BenchDialog(JobDialog):
     def _ask_report_path(self, name: str) -> str:
         folder = self.dataset()
         start = str(folder.parent / name) if folder is not None else name
-        path, _ = QFileDialog.getSaveFileName(self, "Save the benchmark report", start, REPORT_FILTERS)
+        path, chosen = QFileDialog.getSaveFileName(self, "Save the benchmark report", start, REPORT_FILTERS)
+        if path and Path(path).suffix.lower() not in (".json", ".csv"):  # (the type picked, not always JSON)
+            path += ".csv" if chosen.startswith("CSV") else ".json"
         return path
 
     # -- closing ------------------------------------------------------------------------
