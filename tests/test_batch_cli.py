@@ -575,6 +575,12 @@ def test_batch_takes_a_kernel_for_the_per_image_models(tmp_path: Path, capsys):
     assert not np.array_equal(with_kernel, np.asarray(PILImage.open(tmp_path / "without" / "a_x2_map-sr.png")))
     recorded = json.loads((tmp_path / "r.json").read_text())["options"]
     assert recorded["kernel"] == str(tmp_path / "k.npy") and recorded["kernel_sha256"] == kernel_digest(kernel)
+    # another kernel in that file since: the outputs a re-run kept were made with other settings
+    assert main(["batch", str(src), str(tmp_path / "again"), *common, "--kernel", str(tmp_path / "k.npy")]) == 0
+    np.save(tmp_path / "k.npy", np.pad(np.full((3, 3), 1 / 9), 3))
+    capsys.readouterr()
+    assert main(["batch", str(src), str(tmp_path / "again"), *common, "--kernel", str(tmp_path / "k.npy")]) == 0
+    assert f"(kernel_sha256 {kernel_digest(kernel)[:12]}… → " in capsys.readouterr().out
     capsys.readouterr()
     refused = ["batch", str(src), str(tmp_path / "no"), "--model", "bicubic", "--kernel", str(tmp_path / "k.npy")]
     assert main(refused) == 2

@@ -633,16 +633,16 @@ def test_the_closing_counts_are_in_words(tmp_path, capsys):
     assert capsys.readouterr().err.endswith("sr-desktop: 1 of 2 files failed\n")
 
 
-@pytest.mark.parametrize("model", ["bicubic", "srcnn"])
-def test_region_is_those_pixels_of_the_whole_result(tmp_path, model):
+@pytest.mark.parametrize("model, mode", [("bicubic", "RGB"), ("srcnn", "RGB"), ("srcnn", "RGBA")])
+def test_region_is_those_pixels_of_the_whole_result(tmp_path, model, mode):
     """--region as the window's region tool: the region alone, equal to the whole result there
     (within one level: a network's sums run in another order on a crop)."""
-    src = _png(tmp_path / "a.png", h=40, w=48)
+    src = _png(tmp_path / "a.png", h=40, w=48, mode=mode)
     whole, part = tmp_path / "whole.png", tmp_path / "part.png"
     assert sr("upscale", src, "-o", whole, "--model", model, "--scale", "2").returncode == 0
     r = sr("upscale", src, "-o", part, "--model", model, "--scale", "2", "--region", "5,7,20,12")
     assert r.returncode == 0, r.stderr
-    assert "(48×40 -> 40×24, region 20×12 at (5, 7)" in r.stdout
+    assert "(region 20×12 at (5, 7) of 48×40 -> 40×24, " in r.stdout
     expected = np.asarray(PILImage.open(whole))[14:38, 10:50].astype(int)
     got = np.asarray(PILImage.open(part)).astype(int)
     assert got.shape == expected.shape and np.abs(got - expected).max() <= 1

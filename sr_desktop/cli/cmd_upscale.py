@@ -271,13 +271,15 @@ def run(args: argparse.Namespace) -> int:
             route = f" ({result.scale_route})" if result.scale_route else ""
             # (on stderr when the image went into a stream: `-o /dev/stdout > x.png`)
             then = (f", resized to {exported.width}×{exported.height}" if exported is not result.image else "")
+            # a region: its own size first ("48×40 -> 40×24" read as the image shrinking)
+            source = f"{image.width}×{image.height}"
             if args.region is not None:
                 x, y, w, h = args.region
-                frames += f", region {w}×{h} at ({x}, {y})"
+                source = f"region {w}×{h} at ({x}, {y}) of {source}"
             # the weights as the window names them ("span · ch52 ×2": two variants' lines were alike)
             weights = with_variant(result.model, result.variant)
             iterations = f", iterations {options.iterations}" if options.iterations else ""  # (ZSSR's: each ×2 step)
-            console.say(f"{printable(src)} -> {printable(written)}  ({image.width}×{image.height} -> "
+            console.say(f"{printable(src)} -> {printable(written)}  ({source} -> "
                         f"{result.image.width}×{result.image.height}{then}{frames}, {weights} "
                         f"×{result.scale}{route}{iterations}, {result_seconds(result.seconds)} on {result.device} with "
                         f"{result.backend})",

@@ -292,6 +292,9 @@ def run_batch(
     if report is not None:
         check_report_target(report, output_dir, jobs)
     upscale_options = replace(options.upscale, scale=scale)
+    # the kernel's values as the files are made with them (read at the end, a file rewritten
+    # meanwhile was recorded for outputs made with the one before)
+    kernel_sha256 = _kernel_sha256(upscale_options.kernel)
     if model is None:
         # Load the model once before the first file (the engine's model cache then serves
         # every file): a missing model or a bad device is one fatal error up front rather
@@ -377,7 +380,7 @@ def run_batch(
             "alpha": upscale_options.alpha.value,
             "kernel": _kernel_record(upscale_options.kernel),
             # its values (a file named by path alone could hold another kernel later; as bench's)
-            "kernel_sha256": _kernel_sha256(upscale_options.kernel),
+            "kernel_sha256": kernel_sha256,
             "iterations": upscale_options.iterations,
             # what `auto` chose here (a cluster's workers each choose for their machine)
             "backend_used": loaded.backend if cluster is None else None,
