@@ -302,6 +302,9 @@ def run_batch(
         loaded = resolve_model(upscale_options, progress=progress, cancel=cancel)[0]  # (with the first-use notice)
     else:
         loaded = model
+    # which weights, as the files are made with them (a model removed during the batch still
+    # serves it: asked at the end, its lookup failed the whole batch's report)
+    weights = weights_provenance(loaded, upscale_options.model)
     if cluster is not None:  # no Ray, nothing at the address, a cluster that refuses us: said
         # before the output folder is made (it was left empty)
         import_ray()
@@ -372,7 +375,7 @@ def run_batch(
             "variant": getattr(loaded, "variant", None) or upscale_options.variant,
             # which weights (a model retrained under its id kept the outputs of its old weights
             # on a re-run without a word: `earlier_run` compares these)
-            **weights_provenance(loaded, upscale_options.model),
+            **weights,
             "device": str(upscale_options.device),
             "tile": upscale_options.tile.request,
             "precision": upscale_options.precision.value,

