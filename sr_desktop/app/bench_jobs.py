@@ -46,19 +46,18 @@ class DatasetBenchTask:
         start = time.perf_counter()
         images = len(list_dataset(self.dataset))
         total = images * len(self.model_ids)
-        stages: list[str] = []  # one per model, in the order they ran (its stage: "evaluate ID")
-        done = 0
+        stage, models_before, done = "", -1, 0  # the model measured now ("evaluate ID"), those before it
 
         def overall(info: ProgressInfo) -> None:
-            nonlocal done
+            nonlocal stage, models_before, done
             if progress is None:
                 return
             if not info.stage.startswith("evaluate "):  # a notice (a backend measured): said, not counted
                 progress(ProgressInfo(done, total, time.perf_counter() - start, None, BENCH_STAGE, info.message))
                 return
-            if not stages or stages[-1] != info.stage:
-                stages.append(info.stage)
-            done = (len(stages) - 1) * images + info.done
+            if info.stage != stage:
+                stage, models_before = info.stage, models_before + 1
+            done = models_before * images + info.done
             elapsed = time.perf_counter() - start
             eta = elapsed / done * (total - done) if done else None
             model = info.stage[len("evaluate "):]

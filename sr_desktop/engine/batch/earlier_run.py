@@ -51,7 +51,8 @@ def kept_outputs_note(records: list[FileRecord], options: dict, output_dir: Path
                   and _as_run(earlier, n) != _as_run(options, n) and not _moot(n, earlier, options)]
         # (a PNG's quality changes nothing, nor the alpha mode an image without transparency:
         # its header is read only then, not for each of a large re-run's files)
-        made = [f"{name} {_shown(_as_run(earlier, name))} → {_shown(_as_run(options, name))}" for name in differ
+        made = [f"{name} {_shown(name, _as_run(earlier, name))} → {_shown(name, _as_run(options, name))}"
+                for name in differ
                 if (name != "quality" or format_named_by(record.output) in LOSSY_FORMATS)
                 and (name != "alpha" or _has_transparency(Path(record.output)))]
         differing += bool(made)
@@ -124,9 +125,11 @@ def _moot(name: str, earlier: dict, options: dict) -> bool:
     return name == "drop_gps" and earlier.get("keep_metadata") is False and options.get("keep_metadata") is False
 
 
-def _shown(value) -> str:
+def _shown(name: str, value) -> str:
+    """Option `name`'s `value` in the note: a digest by its start (it tells two apart), a
+    switch as yes or no, none as auto."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
-        return value[:12] + "…"  # (a sha256: its start tells two apart)
+    if name.endswith("sha256") and isinstance(value, str):
+        return value[:12] + "…"
     return "auto" if value is None else str(value)

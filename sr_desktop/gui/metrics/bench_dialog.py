@@ -201,15 +201,22 @@ class BenchDialog(JobDialog):
         if folder is None:
             self.dataset_note.setText("")
         else:
-            try:
-                images = list_dataset(folder)
-            except SRDesktopError as exc:
-                self.dataset_note.setText(one_line(exc) + self._ground_truth_hint(folder))
-            else:
-                table = table_dataset_of(folder)
-                known = f"; {table} of the published tables" if table else ""
-                self.dataset_note.setText(f"{counted(len(images), 'image')}{known}")
+            self._list_dataset(folder)
         self._update_buttons()
+
+    def _list_dataset(self, folder: Path) -> str:
+        """List `folder` and say in the note what it holds; returns why it cannot be
+        benchmarked ("" when it can)."""
+        try:
+            images = list_dataset(folder)
+        except SRDesktopError as exc:
+            refusal = one_line(exc) + self._ground_truth_hint(folder)
+            self.dataset_note.setText(refusal)
+            return refusal
+        table = table_dataset_of(folder)
+        known = f"; {table} of the published tables" if table else ""
+        self.dataset_note.setText(f"{counted(len(images), 'image')}{known}")
+        return ""
 
     def _describe_inputs(self, shown: bool) -> str:
         if shown:
@@ -244,17 +251,15 @@ class BenchDialog(JobDialog):
         line) when it cannot start."""
         folder, models = self.dataset(), self.models.checked_models()
         self.status.setToolTip("")
-        self._on_dataset_changed(self.dataset_edit.text())  # (a folder changed since it was chosen)
         if folder is None:
             self.status.setText("Choose the dataset: a folder of HR images")
             return None
+        refusal = self._list_dataset(folder)  # (listed again: the folder may have changed since it was chosen)
         if not models:
             self.status.setText("Check at least one model to benchmark")
             return None
-        try:
-            list_dataset(folder)
-        except SRDesktopError as exc:
-            self.status.setText(one_line(exc) + self._ground_truth_hint(folder))
+        if refusal:
+            self.status.setText(refusal)
             return None
         self.report = None
         self._dataset_name = table_dataset_of(folder)
