@@ -751,3 +751,41 @@ def test_the_learning_rate_has_a_field(qtbot, tmp_path):
     with qtbot.waitSignal(again.queue.jobEnded, timeout=120_000):
         assert again.resume()
     assert again.result is not None and again.request.options.lr == 1e-4, again.status_label.text()
+
+
+def test_lr_images_train_on_real_pairs_and_a_paired_run_fills_the_form(qtbot, tmp_path):
+    """The LR images field (`train --lr-data`) turns the fields that make LR images off, its
+    run trains on the given pairs, and the form of a paired run's folder shows its LR folders
+    (another run's folder clears them)."""
+    from test_train_pairs import make_pairs
+
+    hr, lr = make_pairs(tmp_path, 2, 48, 2, seed=7)
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    _fill(dialog, tmp_path, 6)
+    dialog.data_edit.setText(str(hr))
+    dialog.degradation_combo.setCurrentText("realesrgan")
+    dialog.downscale_edit.setText("0.9")
+    dialog.lr_data_edit.setText(str(lr))
+    assert not dialog.degradation_combo.isEnabled() and not dialog.downscale_edit.isEnabled()
+    assert "LR images are given" in dialog.degradation_combo.toolTip()
+    options = dialog.train_options()  # (what the fields that are off hold is not used)
+    assert (options.lr_data, options.degradation, options.downscales) == ((str(lr),), "bicubic", ())
+    dialog.val_edit.setText(str(hr))  # validation on pairs needs their LR images
+    assert dialog.start() is False and "“Validation” needs “Validation LR”" in dialog.status_label.text()
+    dialog.val_lr_edit.setText(str(lr))
+    with qtbot.waitSignal(dialog.queue.jobEnded, timeout=120_000):
+        assert dialog.start()
+    assert dialog.result is not None, dialog.status_label.text()
+    again = TrainDialog()
+    qtbot.addWidget(again)
+    again.lr_data_edit.setText("typed before")
+    again.out_edit.setText(str(tmp_path / "run"))
+    assert (again.lr_data_edit.text(), again.val_lr_edit.text()) == (str(lr), str(lr))
+    assert not again.degradation_combo.isEnabled()
+    from sr_desktop.cli.main import main
+
+    assert main(["train", "--arch", TINY, "--scale", "2", "--data", str(hr), "--out", str(tmp_path / "made"),
+                 "--iterations", "2", "--batch", "4", "--patch", "16", "--device", "cpu", "-q"]) == 0
+    again.out_edit.setText(str(tmp_path / "made"))
+    assert (again.lr_data_edit.text(), again.val_lr_edit.text()) == ("", "") and again.degradation_combo.isEnabled()

@@ -33,6 +33,7 @@ _NOTES = (
 EPILOG = """Examples:
   sr-desktop train --arch EDSR-baseline --scale 2 --data photos/ --val val/ --out runs/edsr --name "My EDSR"
   sr-desktop train --arch Compact --scale 4 --data scans/ --init custom-my-compact --iterations 2000 --out runs/ft
+  sr-desktop train --arch EDSR-baseline --scale 2 --data pairs/HR --lr-data pairs/LR --out runs/real  (real pairs)
   sr-desktop train ... --out runs/edsr --resume          (continue a stopped or killed run)
   sr-desktop train ... --out runs/edsr --resume --iterations 20000   (extend a finished one)
 
@@ -49,11 +50,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "VDSR's paper (SRCNN, VDSR; validated and exported at the first)")
     p.add_argument("--data", type=path_arg, required=True, nargs="+", action="extend", metavar="DIR",
                    help="folders of HR images (recursive)")
+    p.add_argument("--lr-data", type=path_arg, nargs="+", action="extend", metavar="DIR",
+                   help="real pairs: for each --data folder, the folder of its LR images (1/N of the HR's size), "
+                        "paired by name (DIV2K's NAMEx2 and RealSR's NAME_LR2 count as NAME), trained on instead "
+                        "of a degradation")
     p.add_argument("--downscale", type=float, nargs="+", action="extend", metavar="F",
                    help="also train on each image resized to these fractions of its size (FSRCNN's "
                         "augmentation: --downscale 0.9 0.8 0.7 0.6)")
     p.add_argument("--val", type=path_arg, metavar="DIR",
                    help="validation images (default: the first two training images)")
+    p.add_argument("--val-lr", type=path_arg, metavar="DIR",
+                   help="the LR images of --val, paired by name (default: made by the degradation; needed "
+                        "with --lr-data)")
     p.add_argument("--degradation", type=text_arg, metavar="SPEC",
                    help="bicubic (default), kernel:FILE.npy[,noise=SIGMA][,jpeg=Q] or realesrgan")
     p.add_argument("--loss", type=text_arg, metavar="SPEC", help="weighted losses (default l1:1)")
@@ -80,7 +88,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint, with the run's settings: a flag among "
                         "--loss, --degradation, --batch, --patch, --seed, --init, --optimizer, --schedule, "
-                        "--warmup, --grad-clip, --ema, --downscale, --val and --lr left out is the run's own; one "
+                        "--warmup, --grad-clip, --ema, --downscale, --val, --lr-data, --val-lr and --lr left out is "
+                        "the run's own; one "
                         "given must match it (--lr, --schedule, --warmup and --grad-clip may change)")
     p.add_argument("--seed", type=seed_arg, metavar="S", help="random seed (default 0)")
     p.add_argument("--optimizer", choices=("adam", "adamw"), help="default adam")
@@ -116,7 +125,8 @@ def _options(args):
         downscales=tuple(args.downscale) if args.downscale is not None else None, val=args.val,
         degradation=args.degradation, loss=args.loss, init=args.init, batch=args.batch, patch=args.patch,
         seed=args.seed, optimizer=args.optimizer, schedule=args.schedule, warmup=args.warmup, ema=args.ema,
-        grad_clip=args.grad_clip,
+        grad_clip=args.grad_clip, lr_data=tuple(args.lr_data) if args.lr_data is not None else None,
+        val_lr=args.val_lr,
     )
     options = TrainOptions(
         arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),

@@ -21,6 +21,7 @@ from sr_desktop.engine.core import paths
 from sr_desktop.engine.core.digest import file_sha256
 from sr_desktop.engine.core.errors import ModelError, one_line
 from sr_desktop.engine.core.file_lock import held_lock
+from sr_desktop.engine.core.kernel_file import kernel_spec_parts
 from sr_desktop.engine.core.text import has_control_characters, printable
 from sr_desktop.engine.imageio.atomic import atomic_write
 from sr_desktop.engine.models.community.importer import INSTALL_COMMAND, community_installed, is_community_family
@@ -271,15 +272,27 @@ def recommended_tile(arch: str) -> int:
         return NCNN_RECOMMENDED_TILE
 
 
+#: the degradation a model trained on given LR images (`train --lr-data`) records
+PAIRED_DEGRADATION = "paired"
+
+
 def training_summary(training: dict[str, Any], several_scales: bool = False) -> str:
     """"trained here at ×2: 600 iterations on T91 (loss l1:1), validation PSNR-Y 22.72 dB" of
     a `_training_record`; "" for none. The scale it trained is said for a network that serves
-    `several_scales` (an SRCNN listed ×2, ×3, ×4 did not say which one it had learnt)."""
+    `several_scales` (an SRCNN listed ×2, ×3, ×4 did not say which one it had learnt), and a
+    degradation other than bicubic (two models of one folder, one trained on its real pairs,
+    read alike)."""
     if not training:
         return ""
     how = [f"{training['iterations']} iterations"] if isinstance(training.get("iterations"), int) else []
     if isinstance(training.get("data"), list) and training["data"]:
         how.append("on " + ", ".join(Path(str(folder)).name for folder in training["data"]))
+    degradation = training.get("degradation")
+    if degradation == PAIRED_DEGRADATION:
+        how.append("paired with their LR images")
+    elif isinstance(degradation, str) and degradation not in ("", "bicubic"):
+        kernel = kernel_spec_parts(degradation)
+        how.append("degraded by " + (f"kernel:{Path(kernel[0]).name}{kernel[1]}" if kernel else degradation))
     if isinstance(training.get("losses"), str) and training["losses"]:
         how.append(f"(loss {training['losses']})")
     parts = [" ".join(how)] if how else []

@@ -14,7 +14,8 @@ pair would be one of the flipped kernel, at another sampling phase, so there the
 around the patch is flipped first and then degraded.
 
 Batch ``i`` is drawn with the generator ``numpy.random.default_rng([seed, i])``, so a
-resumed run draws exactly the batches the killed one would have; `BatchLoader` prepares
+resumed run draws exactly the batches the killed one would have (`PatchPairs.batch`, which
+`pairs.PairedPatchSource` shares for given LR images); `BatchLoader` prepares
 the next batches on worker threads while the network trains (numpy, scipy and Pillow
 release the GIL in their loops).
 """
@@ -160,7 +161,33 @@ def draw_flips(rng: np.random.Generator) -> tuple[bool, bool, bool]:
     return flip_h, flip_v, transpose
 
 
-class PatchSource:
+def too_small_error(patch: int, scale: int, largest: int, patch_fixed: bool) -> TrainingError:
+    """The error of training data without an image as large as a patch (`largest`: the
+    largest image's shorter side, HR pixels); a smaller --patch is offered where one would do,
+    unless the run's cannot change (`patch_fixed`: a resumed run keeps its own)."""
+    hr_side = patch * scale
+    smaller = (f", or a smaller --patch (at least {MIN_PATCH})"
+               if patch > MIN_PATCH and largest >= MIN_PATCH * scale and not patch_fixed else "")
+    return TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels (the patch {patch} × "
+                         f"scale {scale}; the largest has a side of {largest}): use larger images{smaller}")
+
+
+class PatchPairs:
+    """What draws random aligned (LR, HR) patch pairs (`pair`) and so makes batches of them."""
+
+    def pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def batch(self, seed: int, index: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch `index` of a run seeded `seed`: (N×3×p×p LR, N×3×sp×sp HR) float32."""
+        rng = np.random.default_rng([seed, index])
+        pairs = [self.pair(rng) for _ in range(size)]
+        lr = torch.from_numpy(np.stack([a for a, _ in pairs])).permute(0, 3, 1, 2).contiguous()
+        hr = torch.from_numpy(np.stack([b for _, b in pairs])).permute(0, 3, 1, 2).contiguous()
+        return lr, hr
+
+
+class PatchSource(PatchPairs):
     """The decoded training images and their LR images, drawn as patch pairs."""
 
     def __init__(self, folders: Sequence[str | os.PathLike], scale: int, patch: int,
@@ -210,11 +237,7 @@ class PatchSource:
             lines = [f"{path.name}: {getattr(exc, 'reason', None) or exc}" for path, exc in unreadable]
             raise TrainingError(f"cannot read {len(unreadable)} training images: {first_failures(lines)}")
         if not self.entries:
-            # (a smaller --patch only where one would do: 8 is the least; a resumed run keeps its own)
-            smaller = (f", or a smaller --patch (at least {MIN_PATCH})"
-                       if patch > MIN_PATCH and largest >= MIN_PATCH * scale and not patch_fixed else "")
-            raise TrainingError(f"no training image is at least {hr_side}×{hr_side} pixels (the patch {patch} × "
-                                f"scale {scale}; the largest has a side of {largest}): use larger images{smaller}")
+            raise too_small_error(patch, scale, largest, patch_fixed)
         if skipped:
             log.warning("skipped %d training images smaller than %d×%d", skipped, hr_side, hr_side)
         if narrow:
@@ -285,14 +308,6 @@ class PatchSource:
         hr_patch = window[oy * s:(oy + p) * s, ox * s:(ox + p) * s].astype(np.float32) / 255.0
         return np.ascontiguousarray(lr[oy:oy + p, ox:ox + p]), np.ascontiguousarray(hr_patch)
 
-    def batch(self, seed: int, index: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batch `index` of a run seeded `seed`: (N×3×p×p LR, N×3×sp×sp HR) float32."""
-        rng = np.random.default_rng([seed, index])
-        pairs = [self.pair(rng) for _ in range(size)]
-        lr = torch.from_numpy(np.stack([a for a, _ in pairs])).permute(0, 3, 1, 2).contiguous()
-        hr = torch.from_numpy(np.stack([b for _, b in pairs])).permute(0, 3, 1, 2).contiguous()
-        return lr, hr
-
 
 class MixedScaleSource:
     """The training images at several scales, for one network that serves them all (VDSR).
@@ -327,7 +342,7 @@ class MixedScaleSource:
 class BatchLoader:
     """Batches ``start, start+1, …`` of a `PatchSource`, prepared ahead on worker threads."""
 
-    def __init__(self, source: PatchSource | MixedScaleSource, batch: int, seed: int, start: int, workers: int = 2,
+    def __init__(self, source: PatchPairs | MixedScaleSource, batch: int, seed: int, start: int, workers: int = 2,
                  ahead: int = 4, pin: bool = False):
         self.source, self.size, self.seed, self.pin = source, batch, seed, pin
         self.next_index = start

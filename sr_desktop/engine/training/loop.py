@@ -77,7 +77,14 @@ from sr_desktop.engine.training.networks import (
     rebuild_network,
     written_sizes,
 )
-from sr_desktop.engine.training.options import DEFAULT_LR, FLAG_OF, KERNEL_DIGEST_KEY, TrainOptions
+from sr_desktop.engine.training.options import (
+    DEFAULT_LR,
+    KERNEL_DIGEST_KEY,
+    PAIRED,
+    TrainOptions,
+    setting_name,
+)
+from sr_desktop.engine.training.pairs import PairedPatchSource
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
 from sr_desktop.engine.training.run_lock import LOCK_NAME, run_folder_lock
 from sr_desktop.engine.training.runlog import RunLog
@@ -140,7 +147,7 @@ class _Ema:
 
 
 #: settings checkpoints of earlier versions do not record, with the value they implied
-SINCE_LATER_VERSIONS = {"mixed_scales": [], "downscales": []}
+SINCE_LATER_VERSIONS = {"mixed_scales": [], "downscales": [], "lr_data": [], "val_lr": None}
 
 
 #: settings a checkpoint of an earlier version does not record: not compared then
@@ -159,7 +166,7 @@ def _check_resume(options: TrainOptions, ckpt: Checkpoint, kernel: np.ndarray | 
             raise TrainingError(f"cannot resume: {kernel_file} holds another kernel than the one the run trained "
                                 "with (its file was replaced)")
         if not _same_setting(key, recorded.get(key), value):
-            flag = FLAG_OF.get(key, f"--{key}")
+            flag = setting_name(key)
             if key == "mixed_scales":  # (the first --scale is the run's own scale, compared first)
                 recorded_value, value = [options.scale, *(recorded.get(key) or [])], [options.scale, *value]
             else:
@@ -277,7 +284,10 @@ class Trainer:
         self.net.module.train()
         check_batch_fits(self.net, o.batch, o.patch, max(o.all_scales), self.device,
                          autocast_dtype(self.device, o.amp) is not None)
-        if o.mixed_scales:
+        if o.paired:
+            self.data = PairedPatchSource(o.data, o.lr_data, o.scale, o.patch, o.cache_mb << 20,
+                                          patch_fixed=self.ckpt is not None)
+        elif o.mixed_scales:
             self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20,
                                          o.downscales, cancel, patch_fixed=self.ckpt is not None)
         else:
@@ -285,7 +295,8 @@ class Trainer:
                                     cancel, patch_fixed=self.ckpt is not None)
         check_cancel(cancel)
         self._setup_step("Measuring the bicubic baseline…")
-        self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed)
+        self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed,
+                                 lr_folder=o.val_lr, train_lr_of=getattr(self.data, "lr_of", None))
         self.val_backend = ValidationBackend(o.backend, self.device)
         self.val_backend.check(self.net)
         with torch_rng_state(after_network):  # (another job's draws meanwhile do not move it)
@@ -295,7 +306,8 @@ class Trainer:
         self.baseline = self.val.bicubic()
         self.last_val: ValidationScores | None = None
         #: the images of the run (`listing_record`), which its checkpoints record
-        self.images = {"train": listing_record(self.data.paths), "val": listing_record(self.val.paths)}
+        self.images = {"train": listing_record([*self.data.paths, *getattr(self.data, "lr_of", {}).values()]),
+                       "val": listing_record([*self.val.paths, *self.val.lr_paths])}
         self.val_changed = False
         #: lines for the user: images changed since the checkpoint, validation images left out
         self.data_notes = [note for note in (*self._changed_images(), self.val.left_out_note()) if note]
@@ -652,8 +664,9 @@ class Trainer:
         o = self.options
         val = self.last_val.as_dict() if self.last_val else self._logged_validation()
         net = self.evaluated_net()
-        meta = model_metadata(net, degradation=o.degradation, losses=self.losses.describe(),
+        meta = model_metadata(net, degradation=PAIRED if o.paired else o.degradation, losses=self.losses.describe(),
                               data=[str(d) for d in o.data], downscales=list(o.downscales),
+                              **({"lr_data": [str(d) for d in o.lr_data]} if o.paired else {}),
                               iterations=self.iteration,
                               val_psnr_y=val["psnr_y"] if val else None, init=o.init or "",
                               # how it was trained, to train it again: the checkpoint held these,

@@ -21,7 +21,7 @@ from sr_desktop.engine.core.options import MAX_SCALE, parse_seed, parse_torch_de
 from sr_desktop.engine.core.path_kind import nearest_existing_folder_or_file, not_a
 from sr_desktop.engine.imageio.atomic import unwritable_reason
 from sr_desktop.engine.models.archs.detect import arch_support
-from sr_desktop.engine.models.custom_index import checked_model_name, read_index
+from sr_desktop.engine.models.custom_index import PAIRED_DEGRADATION, checked_model_name, read_index
 from sr_desktop.engine.training.data import MIN_PATCH
 from sr_desktop.engine.training.degradations import parse_degradation
 from sr_desktop.engine.training.errors import TrainingError
@@ -48,7 +48,7 @@ FINE_TUNE_LR = 2e-5
 #: and the EMA too: a resume with other images or without the averaged weights changed the
 #: run without a word; the schedule, learning rate and length may change)
 RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed", "init", "optimizer",
-               "mixed_scales", "downscales", "data", "val", "ema")
+               "mixed_scales", "downscales", "data", "val", "ema", "lr_data", "val_lr")
 
 
 #: the settings a front end without fields for them (the Train dialog) takes from the run
@@ -58,10 +58,12 @@ RECORDED_ONLY = ("seed", "optimizer", "ema", "mixed_scales", "lr", "schedule", "
 #: the settings `train --resume` takes from the run when their flags are not given (its
 #: defaults were compared with the run's: "made with batch=2, not 16", one flag at a time)
 RESUMED_AS_RECORDED = ("loss", "degradation", "batch", "patch", "seed", "init", "optimizer", "schedule",
-                       "warmup", "grad_clip", "ema", "downscales", "val")
+                       "warmup", "grad_clip", "ema", "downscales", "val", "lr_data", "val_lr")
 
 #: the command-line flag of each setting a resume compares
 FLAG_OF = {"mixed_scales": "--scale", "downscales": "--downscale"}
+#: what a run with given LR images (--lr-data) records as its degradation
+PAIRED = PAIRED_DEGRADATION
 #: settings a script may give that the command line has no flag for
 WITHOUT_A_FLAG = ("val_max_side", "previews")
 
@@ -118,6 +120,11 @@ class TrainOptions:
     backend: str = "auto"
     #: mixed precision of the training steps: auto, on or off (`precision`)
     amp: str = "auto"
+    #: for each `data` folder, the folder of its LR images (`pairs`: matched by name), which
+    #: then take the place of a degradation
+    lr_data: tuple[str, ...] = ()
+    #: the LR images of the `val` folder (default: made from them by the degradation)
+    val_lr: str | None = None
 
     def __post_init__(self) -> None:
         self._coerce_python_values()
@@ -163,6 +170,7 @@ class TrainOptions:
             raise TrainingError(f"--out {self.out}: cannot write in {where}: {why}")
         if self.val is not None and (why := not_a(self.val, "folder")) is not None:
             raise TrainingError(f"--val folder {self.val}: {why}")
+        self._check_pairs()
         check_validation_backend(self.backend)
         check_amp(self.amp)
         try:  # auto, cpu, cuda, cuda:N, mps (what --help offers)
@@ -182,7 +190,8 @@ class TrainOptions:
             except ModelError as exc:
                 raise TrainingError(f"--name: {exc}") from None
         out = Path(os.path.realpath(self.out))
-        for flag, folder in [("--data", d) for d in self.data] + ([("--val", self.val)] if self.val else []):
+        for flag, folder in ([("--data", d) for d in self.data] + [("--lr-data", d) for d in self.lr_data]
+                             + [(flag, d) for flag, d in (("--val", self.val), ("--val-lr", self.val_lr)) if d]):
             images = Path(os.path.realpath(folder))
             if out == images or images in out.parents:
                 raise TrainingError(f"--out {self.out} is inside the {flag} folder {folder}: the run's own "
@@ -202,9 +211,12 @@ class TrainOptions:
                 raise TrainingError(f"{setting_name(key)} must be {wanted}, got {value!r}")
             return int(value) if kinds == _INTEGERS else float(value)
 
-        data = (self.data,) if isinstance(self.data, str | os.PathLike) else tuple(self.data)
-        fields: dict[str, object] = {"data": tuple(os.fspath(d) for d in data), "out": os.fspath(self.out)}
-        for key in ("val", "init", "vgg_weights"):
+        fields: dict[str, object] = {"out": os.fspath(self.out)}
+        for key in ("data", "lr_data"):
+            folders = getattr(self, key)
+            folders = (folders,) if isinstance(folders, str | os.PathLike) else tuple(folders)
+            fields[key] = tuple(os.fspath(d) for d in folders)
+        for key in ("val", "val_lr", "init", "vgg_weights"):
             if isinstance(getattr(self, key), os.PathLike):
                 fields[key] = os.fspath(getattr(self, key))
         # files as absolute paths, as the folders are recorded: a run resumed from another
@@ -227,6 +239,37 @@ class TrainOptions:
         fields["downscales"] = tuple(number("downscale", f, _NUMBERS) for f in self.downscales)
         for key, value in fields.items():
             object.__setattr__(self, key, value)
+
+    def _check_pairs(self) -> None:
+        """Given LR images (--lr-data, --val-lr): folders, one per HR folder, and no setting
+        that makes LR images of its own for training."""
+        for flag, folder in [("--lr-data", d) for d in self.lr_data] + ([("--val-lr", self.val_lr)]
+                                                                        if self.val_lr else []):
+            if (why := not_a(folder, "folder")) is not None:
+                raise TrainingError(f"{flag} folder {folder}: {why}")
+        if self.val_lr is not None and self.val is None:
+            raise TrainingError("--val-lr gives the LR images of the --val folder: give --val too")
+        if not self.lr_data:
+            return
+        if len(self.lr_data) != len(self.data):
+            raise TrainingError(f"--lr-data names {len(self.lr_data)} folder(s) for {len(self.data)} --data "
+                                "folder(s): give one folder of LR images for each folder of HR images, in order")
+        if self.degradation != "bicubic":
+            raise TrainingError(f"--lr-data gives the LR images: --degradation {self.degradation} would make others "
+                                "(leave it out)")
+        if self.downscales:
+            raise TrainingError("--downscale resizes the HR images, which their given LR images (--lr-data) "
+                                "would no longer match: leave one of them out")
+        if self.mixed_scales:
+            raise TrainingError("--lr-data gives LR images of one scale: train one --scale")
+        if self.val is not None and self.val_lr is None:
+            raise TrainingError("with --lr-data, --val needs --val-lr (its LR images): validating on LR images "
+                                "made by bicubic downscaling would measure another degradation than the one trained")
+
+    @property
+    def paired(self) -> bool:
+        """Whether the LR training images are given (--lr-data) rather than made."""
+        return bool(self.lr_data)
 
     def _check_mixed_scales(self) -> None:
         if not self.mixed_scales:
@@ -275,6 +318,8 @@ class TrainOptions:
                 values["mixed_scales"] = tuple(int(s) for s in values["mixed_scales"])
             if "downscales" in values:
                 values["downscales"] = tuple(float(f) for f in values["downscales"])
+            if "lr_data" in values:
+                values["lr_data"] = tuple(str(d) for d in values["lr_data"])
             return replace(self, **values)
         except (TypeError, ValueError) as exc:  # (an edited or damaged checkpoint record)
             raise TrainingError(f"the checkpoint's settings cannot be read: {exc}") from None
@@ -287,6 +332,8 @@ class TrainOptions:
         # the folders as absolute paths: `data` and `./data` are the same images
         values["data"] = [os.path.abspath(d) for d in self.data]
         values["val"] = os.path.abspath(self.val) if self.val else None
+        values["lr_data"] = [os.path.abspath(d) for d in self.lr_data]
+        values["val_lr"] = os.path.abspath(self.val_lr) if self.val_lr else None
         printed = {k: list(values[k]) if isinstance(values[k], tuple) else values[k] for k in RESUME_KEYS}
         if kernel is not None:
             # the kernel itself: another one copied over its file trained on another blur

@@ -5,8 +5,9 @@ The validation images are the ``--val`` folder, or, without one, the first two t
 images. Each is centre-cropped to at most `max_side` HR pixels (validation must stay
 quick on a CPU; the crop is the same every time) and cropped to a multiple of the scale.
 Its LR is made once with the training degradation (its random part seeded per image), so
-every validation measures the same pairs; the bicubic upscale of the same LR is the
-baseline. The network runs as the app runs it (`ArchModel`: whole image, reflect border).
+every validation measures the same pairs; or it is the image's given LR image (``--val-lr``,
+or a paired run's own: `pairs`), cropped at the same place. The bicubic upscale of the same
+LR is the baseline. The network runs as the app runs it (`ArchModel`: whole image, reflect border).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sr_desktop.engine.training.data import list_images, read_rgb8_noting_grey
 from sr_desktop.engine.training.degradations import Degradation
 from sr_desktop.engine.training.errors import TrainingError
 from sr_desktop.engine.training.networks import TrainNet
+from sr_desktop.engine.training.pairs import match_pairs, read_pair
 
 #: images used when no validation folder is given
 FALLBACK_IMAGES = 2
@@ -57,34 +59,63 @@ def _centre(img: np.ndarray, side: int, scale: int) -> np.ndarray:
     return modcrop(img[y:y + ch, x:x + cw], scale)
 
 
+def _centre_pair(hr: np.ndarray, lr: np.ndarray, side: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """The centre of an (HR, LR) pair, at most `side` HR pixels, the crops aligned."""
+    h, w = lr.shape[:2]
+    ch, cw = min(h, side // scale), min(w, side // scale)
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return hr[y * scale:(y + ch) * scale, x * scale:(x + cw) * scale], lr[y:y + ch, x:x + cw]
+
+
 class ValidationSet:
     """The fixed (LR, HR) validation pairs of a run."""
 
     def __init__(self, folder: str | os.PathLike | None, train_paths: list[Path], scale: int,
-                 degradation: Degradation, max_side: int = 512, seed: int = 0):
-        paths = list_images([folder]) if folder else train_paths[:FALLBACK_IMAGES]
+                 degradation: Degradation, max_side: int = 512, seed: int = 0,
+                 lr_folder: str | os.PathLike | None = None, train_lr_of: dict[Path, Path] | None = None):
+        """`lr_folder`: the LR images of `folder` (`pairs.match_pairs`); `train_lr_of`: the LR
+        image of each training image (a paired run), used when `folder` is None."""
+        if folder and lr_folder:
+            matched = match_pairs([folder], [lr_folder], scale)
+            paths, lr_of = [hr for hr, _ in matched], dict(matched)
+        elif folder:
+            paths, lr_of = list_images([folder]), {}
+        else:
+            paths, lr_of = train_paths[:FALLBACK_IMAGES], train_lr_of or {}
         self.scale = scale
         self.names: list[str] = []
         #: the files scored, and those left out as too small to measure ("icon.png (20×20)")
         self.paths: list[Path] = []
+        #: the given LR image of each of `paths` that has one
+        self.lr_paths: list[Path] = []
         self.left_out: list[str] = []
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
         #: per pair, whether its file is grey: scored on the grey values (the Y of the grey
         #: repeated in RGB, 16 + 0.859·g, scored 1.3 dB above `sr-desktop bench`)
         self.grey: list[bool] = []
         for i, path in enumerate(paths):
+            given = lr_of.get(path)
             try:  # as for the training images: a file that cannot be read stops the run
-                pixels, grey = read_rgb8_noting_grey(path)
+                if given is not None:
+                    pixels, given_lr, grey = read_pair(path, given, scale)
+                else:
+                    pixels, grey = read_rgb8_noting_grey(path)
             except (ImageReadError, TrainingError) as exc:
                 raise TrainingError(f"cannot read validation image: {exc}") from None
-            hr = _centre(pixels, max_side, scale)
+            if given is not None:
+                hr, lr8 = _centre_pair(pixels, given_lr, max_side, scale)
+            else:
+                hr = _centre(pixels, max_side, scale)
             try:  # what `sr-desktop bench` measures, no less (images under 8×scale were left out)
                 check_measurable(hr.shape[1], hr.shape[0], scale)
             except EvaluationError:
                 self.left_out.append(f"{path.name} ({pixels.shape[1]}×{pixels.shape[0]})")
                 continue
             rng = np.random.default_rng([seed, 7919, i])
-            if degradation.random:
+            if given is not None:
+                lr = lr8.astype(np.float32) / 255.0
+                self.lr_paths.append(given)
+            elif degradation.random:
                 lr = degradation.patch(hr.astype(np.float32) / 255.0, scale, rng)
             else:
                 lr = degradation.finish(degradation.whole(hr, scale), rng)

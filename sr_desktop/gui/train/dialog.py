@@ -73,7 +73,8 @@ FROM_SCRATCH = "(from scratch)"
 DEGRADATIONS = ("bicubic", "realesrgan", "kernel:")
 #: the train command's flags, as this dialog names them (engine messages speak the CLI's words)
 TRAIN_FIELDS = {
-    "--data": "Data", "--val": "Validation", "--out": "Run folder", "--arch": "Architecture",
+    "--data": "Data", "--lr-data": "LR images", "--val": "Validation", "--val-lr": "Validation LR",
+    "--out": "Run folder", "--arch": "Architecture",
     "--scale": "Scale", "--degradation": "Degradation", "--downscale": "Downscale", "--loss": "Loss",
     "--iterations": "iterations", "--batch": "batch", "--patch": "patch", "--init": "Start from",
     "--device": "Device", "--amp": "Precision", "--backend": "Validate with", "--name": "Name",
@@ -87,6 +88,11 @@ PREVIEW_MIN_SIDE = 110
 #: the least height of the options' scroll area (the rest scrolls on a short screen)
 OPTIONS_MIN_HEIGHT = 150
 #: a line edit with a Browse… button, as the batch dialog makes it
+
+
+def _folders(edit: QLineEdit) -> tuple[str, ...]:
+    """The folders a field holds, separated with ;"""
+    return tuple(p.strip() for p in edit.text().split(";") if p.strip())
 
 
 def rate_text(value: float) -> str:
@@ -156,8 +162,19 @@ class TrainDialog(JobDialog):
 
         self.data_edit = QLineEdit(data_dir or "")
         self.data_edit.setToolTip("Folders of high-resolution images (sub-folders included); several: separate with ;")
+        self.lr_data_edit = QLineEdit()
+        self.lr_data_edit.setPlaceholderText("optional: real pairs; else the Degradation makes them")
+        self.lr_data_edit.setToolTip(
+            "Real pairs: the folder of the low-resolution images of the Data folder (1/Scale of their size: a "
+            "camera's or a scanner's), paired by name (DIV2K's NAMEx2 and RealSR's NAME_LR2 count as NAME). "
+            "The network learns their degradation instead of a made one. Several: one for each Data folder, "
+            "separated with ;")
         self.val_edit = QLineEdit()
         self.val_edit.setPlaceholderText("optional: the first two training images")
+        self.val_lr_edit = QLineEdit()
+        self.val_lr_edit.setPlaceholderText("optional: else made by the Degradation")
+        self.val_lr_edit.setToolTip("The low-resolution images of the Validation folder, paired by name (needed with "
+                                    "LR images: the run is measured on the degradation it learns)")
         self.out_edit = QLineEdit()
         self.arch_combo = QComboBox()
         self.arch_combo.setEditable(True)
@@ -173,6 +190,7 @@ class TrainDialog(JobDialog):
         self.degradation_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)  # (Enter starts the run)
         self.degradation_combo.addItems(list(DEGRADATIONS))
         self.degradation_combo.setToolTip("bicubic, realesrgan, or kernel:FILE.npy[,noise=SIGMA][,jpeg=Q]")
+        self.degradation_combo.setProperty("madeTip", self.degradation_combo.toolTip())
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(list(LOSS_PRESETS))
         self.loss_edit = QLineEdit(LOSS_PRESETS["PSNR"])
@@ -214,6 +232,7 @@ class TrainDialog(JobDialog):
         self.downscale_edit.setToolTip(
             "Scale augmentation (FSRCNN): each training image is also used downscaled by these "
             "fractions, in [0.1, 1)")
+        self.downscale_edit.setProperty("madeTip", self.downscale_edit.toolTip())
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("register the result under this name")
         self.vgg_edit = QLineEdit()
@@ -225,7 +244,9 @@ class TrainDialog(JobDialog):
         self.options_box = QGroupBox("Run")
         form = QFormLayout(self.options_box)
         add_browse_row(form, "Data", self.data_edit, lambda: self._browse_folder(self.data_edit))
+        add_browse_row(form, "LR images", self.lr_data_edit, lambda: self._browse_folder(self.lr_data_edit))
         add_browse_row(form, "Validation", self.val_edit, lambda: self._browse_folder(self.val_edit))
+        add_browse_row(form, "Validation LR", self.val_lr_edit, lambda: self._browse_folder(self.val_lr_edit))
         add_browse_row(form, "Run folder", self.out_edit, lambda: self._browse_folder(self.out_edit))
         form.addRow("Architecture", self.arch_combo)
         form.addRow("Scale", self.scale_spin)
@@ -310,6 +331,7 @@ class TrainDialog(JobDialog):
         self._set_running(False)
         self.use_button.setEnabled(False)
         self.out_edit.textChanged.connect(self._update_resume)
+        self.lr_data_edit.textChanged.connect(self._update_degradation_fields)
         self._update_resume()
 
     @staticmethod
@@ -318,6 +340,13 @@ class TrainDialog(JobDialog):
         spin.setRange(low, high)
         spin.setValue(value)
         return spin
+
+    def _update_degradation_fields(self) -> None:
+        """Degradation and Downscale make LR images: not with given ones (LR images)."""
+        made = not self.lr_data_edit.text().strip()
+        for field in (self.degradation_combo, self.downscale_edit):
+            field.setEnabled(made)
+            field.setToolTip(field.property("madeTip") if made else "Not used: the LR images are given (LR images)")
 
     def _browse_vgg_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "VGG19 weights", self.vgg_edit.text().strip(),
@@ -354,14 +383,18 @@ class TrainDialog(JobDialog):
         """The form as `TrainOptions` (SRDesktopError when a field is wrong)."""
         # the text, always: an item's data stayed current while a path was typed over it
         init = self.init_combo.currentText().strip()
+        lr_data = _folders(self.lr_data_edit)
         return TrainOptions(
             arch=self.arch_combo.currentText().strip(), scale=self.scale_spin.value(),
-            data=tuple(p.strip() for p in self.data_edit.text().split(";") if p.strip()),
+            data=_folders(self.data_edit), lr_data=lr_data,
             out=self.out_edit.text().strip(), val=self.val_edit.text().strip() or None,
-            degradation=self.degradation_combo.currentText().strip(), loss=self.loss_edit.text().strip(),
+            val_lr=self.val_lr_edit.text().strip() or None,
+            # (the fields that make LR images are off with given ones: what they hold is not used)
+            degradation="bicubic" if lr_data else self.degradation_combo.currentText().strip(),
+            loss=self.loss_edit.text().strip(),
             init=None if init in ("", FROM_SCRATCH) else init, iterations=self.iterations_spin.value(),
             batch=self.batch_spin.value(), patch=self.patch_spin.value(), device=self.device_combo.currentText(),
-            name=self.name_edit.text().strip() or None, downscales=self._downscales(),
+            name=self.name_edit.text().strip() or None, downscales=() if lr_data else self._downscales(),
             backend=self.backend_combo.currentText(), amp=self.amp_combo.currentText(),
             vgg_weights=self.vgg_edit.text().strip() or None, lr=self._lr(), seed=self.seed_spin.value(),
         )
@@ -468,7 +501,10 @@ class TrainDialog(JobDialog):
         self.init_combo.setCurrentText(run["init"] if isinstance(run.get("init"), str) else FROM_SCRATCH)
         if isinstance(run.get("data"), list):
             self.data_edit.setText(";".join(str(folder) for folder in run["data"]))
-        self.val_edit.setText(run["val"] if isinstance(run.get("val"), str) else "")
+        # (a run without given LR images, of an earlier version too, clears the field)
+        self.lr_data_edit.setText(";".join(map(str, run["lr_data"])) if isinstance(run.get("lr_data"), list) else "")
+        for edit, key in ((self.val_edit, "val"), (self.val_lr_edit, "val_lr")):
+            edit.setText(run[key] if isinstance(run.get(key), str) else "")
         if isinstance(run.get("downscales"), list):
             self.downscale_edit.setText(" ".join(f"{f:g}" for f in run["downscales"]))
         self.lr_edit.setText(rate_text(run["lr"]) if isinstance(run.get("lr"), float) else "")

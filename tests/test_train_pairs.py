@@ -1,0 +1,190 @@
+"""Training on real pairs (`sr-desktop train --lr-data`, `--val-lr`; the Train dialog's LR images):
+LR images given beside the HR ones, paired by name, take the place of a degradation, for
+training and validation; what cannot make a pair is one clear line."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors import safe_open
+from train_fixtures import make_images
+
+from sr_desktop.cli.main import main
+from sr_desktop.engine.training.degradations import parse_degradation
+from sr_desktop.engine.training.errors import TrainingError
+from sr_desktop.engine.training.options import TrainOptions
+from sr_desktop.engine.training.pairs import PairedPatchSource, match_pairs, read_pair
+from sr_desktop.engine.training.validation import ValidationSet
+
+
+def box_down(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """The mean of each scale×scale block (an exact, position-telling degradation)."""
+    h, w = pixels.shape[0] // scale * scale, pixels.shape[1] // scale * scale
+    blocks = pixels[:h, :w].astype(np.float64).reshape(h // scale, scale, w // scale, scale, -1)
+    return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
+
+
+def make_pairs(root, count: int, size: int, scale: int, seed: int, lr_name: str = "{stem}x{scale}"):
+    """HR images in root/HR and their block-mean LR images in root/LR, named `lr_name`."""
+    hr_dir = make_images(root / "HR", count, size, seed)
+    (root / "LR").mkdir()
+    for path in sorted(hr_dir.iterdir()):
+        lr = box_down(np.asarray(Image.open(path).convert("RGB")), scale)
+        Image.fromarray(lr).save(root / "LR" / (lr_name.format(stem=path.stem, scale=scale) + ".png"))
+    return hr_dir, root / "LR"
+
+
+@pytest.mark.parametrize(("hr_name", "lr_name"), [
+    ("0001", "0001x2"),  # DIV2K
+    ("Canon_001_HR", "Canon_001_LR2"),  # RealSR
+    ("img_hr", "img_lr"),
+    ("photo", "photo"),
+])
+def test_pairs_are_matched_by_name_with_the_datasets_tags_ignored(tmp_path, hr_name, lr_name):
+    for folder, name in (("HR", hr_name), ("LR", lr_name)):
+        (tmp_path / folder / "sub").mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / folder / "sub" / f"{name}.png")
+        Image.new("RGB", (8, 8)).save(tmp_path / folder / f"{folder.lower()}only.png")  # no partner
+    with pytest.raises(TrainingError, match=r"1 HR image\(s\) of .*HR have no LR image.*: hronly\.png"):
+        match_pairs([tmp_path / "HR"], [tmp_path / "LR"], 2)
+    (tmp_path / "HR" / "hronly.png").unlink()
+    pairs = match_pairs([tmp_path / "HR"], [tmp_path / "LR"], 2)
+    assert pairs == [(tmp_path / "HR" / "sub" / f"{hr_name}.png", tmp_path / "LR" / "sub" / f"{lr_name}.png")]
+
+
+def test_an_lr_image_pairs_in_its_own_sub_folder_only(tmp_path):
+    for folder, sub in (("HR", "a"), ("LR", "b")):
+        (tmp_path / folder / sub).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / folder / sub / "x.png")
+    with pytest.raises(TrainingError, match="have no LR image"):
+        match_pairs([tmp_path / "HR"], [tmp_path / "LR"], 2)
+
+
+def test_lr_images_without_an_hr_image_are_logged_and_left_out(tmp_path, caplog):
+    hr, lr = make_pairs(tmp_path, 2, 32, 2, seed=1)
+    Image.new("RGB", (16, 16)).save(lr / "stray.png")
+    with caplog.at_level(logging.WARNING):
+        assert len(match_pairs([hr], [lr], 2)) == 2
+    assert "1 LR image(s) of" in caplog.text and "left out" in caplog.text
+
+
+def test_an_hr_image_a_few_pixels_larger_is_cropped_and_other_sizes_are_refused(tmp_path):
+    Image.new("RGB", (35, 33), "red").save(tmp_path / "hr.png")
+    Image.new("RGB", (11, 11)).save(tmp_path / "lr.png")
+    hr, lr, grey = read_pair(tmp_path / "hr.png", tmp_path / "lr.png", 3)  # 35 = 3·11 + 2, 33 = 3·11
+    assert hr.shape == (33, 33, 3) and lr.shape == (11, 11, 3) and not grey
+    with pytest.raises(TrainingError, match=r"hr\.png is 35×33; its LR image lr\.png is 11×11, not 1/2 of it$"):
+        read_pair(tmp_path / "hr.png", tmp_path / "lr.png", 2)
+    Image.new("RGB", (35, 33)).save(tmp_path / "same.png")
+    with pytest.raises(TrainingError, match="as large as the HR image: give the LR images before they were upscaled"):
+        read_pair(tmp_path / "hr.png", tmp_path / "same.png", 2)
+
+
+@pytest.mark.parametrize("cache_bytes", [1 << 30, 0])
+def test_every_patch_pair_is_the_given_lr_of_its_hr_patch_after_the_same_flips(tmp_path, cache_bytes):
+    hr, lr = make_pairs(tmp_path, 3, 60, 3, seed=2)
+    source = PairedPatchSource([hr], [lr], 3, 8, cache_bytes)
+    lr_batch, hr_batch = source.batch(seed=0, index=0, size=32)
+    assert lr_batch.shape == (32, 3, 8, 8) and hr_batch.shape == (32, 3, 24, 24)
+    for lr_patch, hr_patch in zip(lr_batch, hr_batch, strict=True):
+        hr_pixels = np.round(hr_patch.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        expected = box_down(hr_pixels, 3).astype(np.float32) / 255
+        np.testing.assert_allclose(lr_patch.permute(1, 2, 0).numpy(), expected, atol=1e-6)
+    # the same seed and index draw the same batch (a resumed run's)
+    again = PairedPatchSource([hr], [lr], 3, 8, cache_bytes).batch(seed=0, index=0, size=32)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(again, (lr_batch, hr_batch), strict=True))
+
+
+def test_pairs_smaller_than_a_patch_are_skipped_and_none_left_is_one_line(tmp_path):
+    hr, lr = make_pairs(tmp_path, 2, 30, 2, seed=3)
+    with pytest.raises(TrainingError, match=r"no training image is at least 32×32 pixels .*smaller --patch"):
+        PairedPatchSource([hr], [lr], 2, 16, 1 << 30)
+
+
+def test_validation_scores_the_given_lr_images_cropped_with_their_hr(tmp_path):
+    hr, lr = make_pairs(tmp_path, 2, 80, 2, seed=4)
+    val = ValidationSet(hr, [], 2, parse_degradation("bicubic"), max_side=40, lr_folder=lr)
+    assert val.lr_paths == sorted(lr.iterdir())
+    for (lr_pixels, hr_pixels), path in zip(val.pairs, val.lr_paths, strict=True):
+        given = np.asarray(Image.open(path))
+        assert hr_pixels.shape == (40, 40, 3) and lr_pixels.shape == (20, 20, 3)
+        np.testing.assert_array_equal(np.round(lr_pixels * 255).astype(np.uint8), given[10:30, 10:30])
+        np.testing.assert_array_equal(box_down(hr_pixels, 2), given[10:30, 10:30])
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"degradation": "realesrgan"}, "--lr-data gives the LR images: --degradation realesrgan"),
+    ({"downscales": (0.9,)}, "--downscale resizes the HR images"),
+    ({"arch": "vdsr", "mixed_scales": (3,)}, "--lr-data gives LR images of one scale"),
+    ({"val": "V"}, "with --lr-data, --val needs --val-lr"),
+    ({"lr_data": ("LR", "LR")}, r"--lr-data names 2 folder\(s\) for 1 --data folder\(s\)"),
+    ({"lr_data": ("nowhere",)}, "--lr-data folder nowhere: not found"),
+])
+def test_settings_that_do_not_go_with_given_lr_images_are_one_line(tmp_path, monkeypatch, extra, message):
+    monkeypatch.chdir(tmp_path)
+    for name in ("HR", "LR", "V"):
+        (tmp_path / name).mkdir()
+    fields = {"arch": "fsrcnn", "scale": 2, "data": ("HR",), "out": "run", "lr_data": ("LR",), **extra}
+    with pytest.raises(TrainingError, match=message):
+        TrainOptions(**fields)
+
+
+def test_val_lr_needs_val_and_may_validate_a_run_of_a_made_degradation(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("HR", "V", "VLR"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(TrainingError, match="--val-lr gives the LR images of the --val folder: give --val too"):
+        TrainOptions(arch="fsrcnn", scale=2, data=("HR",), out="run", val_lr="VLR")
+    assert TrainOptions(arch="fsrcnn", scale=2, data=("HR",), out="run", val="V", val_lr="VLR").val_lr == "VLR"
+
+
+def run_args(tmp_path, *extra: str) -> list[str]:
+    return ["train", "--arch", "fsrcnn", "--scale", "2", "--data", str(tmp_path / "HR"), "--out",
+            str(tmp_path / "run"), "--batch", "4", "--patch", "12", "--threads", "1", "-q", *extra]
+
+
+def test_a_paired_run_trains_records_its_lr_folders_and_resumes_only_with_them(tmp_path, capsys):
+    make_pairs(tmp_path, 3, 48, 2, seed=5)
+    assert main(run_args(tmp_path, "--lr-data", str(tmp_path / "LR"), "--iterations", "6")) == 0
+    out = capsys.readouterr().out
+    assert "trained FSRCNN ×2: 6 iterations" in out
+    with safe_open(tmp_path / "run" / "model.safetensors", "pt") as f:
+        meta = f.metadata()
+    assert meta["degradation"] == "paired" and json.loads(meta["lr_data"]) == [str(tmp_path / "LR")]
+    assert json.loads(meta["training"])["lr_data"] == [str(tmp_path / "LR")]
+    # --resume without --lr-data takes the run's; another folder is refused
+    assert main(run_args(tmp_path, "--resume", "--iterations", "8")) == 0
+    assert "8 iterations" in capsys.readouterr().out
+    (tmp_path / "LR2").mkdir()
+    for path in (tmp_path / "LR").iterdir():
+        (tmp_path / "LR2" / path.name).write_bytes(path.read_bytes())
+    assert main(run_args(tmp_path, "--resume", "--iterations", "10", "--lr-data", str(tmp_path / "LR2"))) == 2
+    assert f"cannot resume: the run was made with --lr-data {tmp_path / 'LR'}, not {tmp_path / 'LR2'}" in \
+        capsys.readouterr().err
+
+
+def test_a_pair_that_does_not_fit_is_named_in_one_line(tmp_path, capsys):
+    make_pairs(tmp_path, 2, 48, 2, seed=6)
+    Image.new("RGB", (48, 48)).save(tmp_path / "LR" / "img1x2.png")  # upscaled back: the HR's size
+    assert main(run_args(tmp_path, "--lr-data", str(tmp_path / "LR"), "--iterations", "2")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("sr-desktop: error: cannot use 1 training pair(s): img1.png is 48×48; its LR image img1x2.png is "
+                   "48×48, not 1/2 of it (it is as large as the HR image: give the LR images before they were "
+                   "upscaled)")
+
+
+@pytest.mark.parametrize(("degradation", "said"), [
+    ("paired", "600 iterations on HR paired with their LR images (loss l1:1)"),
+    ("realesrgan", "600 iterations on HR degraded by realesrgan (loss l1:1)"),
+    ("kernel:/runs/k/cam.npy,noise=5", "600 iterations on HR degraded by kernel:cam.npy,noise=5 (loss l1:1)"),
+    ("bicubic", "600 iterations on HR (loss l1:1)"),
+])
+def test_the_model_list_says_how_a_model_trained_here_got_its_lr_images(degradation, said):
+    from sr_desktop.engine.models.custom_index import training_summary
+
+    record = {"iterations": 600, "data": ["/x/HR"], "losses": "l1:1", "degradation": degradation}
+    assert training_summary(record) == f"trained here: {said}"
