@@ -64,6 +64,16 @@ def test_an_lr_image_pairs_in_its_own_sub_folder_only(tmp_path):
         match_pairs([tmp_path / "HR"], [tmp_path / "LR"], 2)
 
 
+def test_an_lr_folder_inside_the_hr_folder_or_around_it_is_refused(tmp_path):
+    hr, lr = make_pairs(tmp_path / "pairs", 1, 32, 2, seed=1)
+    inner = hr / "LR"
+    inner.mkdir()
+    with pytest.raises(TrainingError, match=r"--lr-data .*HR/LR is inside the --data folder .*HR: its images would"):
+        match_pairs([hr], [inner], 2)
+    with pytest.raises(TrainingError, match=r"--data .*HR/LR is inside the --lr-data folder .*HR"):
+        match_pairs([inner], [hr], 2)
+
+
 def test_lr_images_without_an_hr_image_are_logged_and_left_out(tmp_path, caplog):
     hr, lr = make_pairs(tmp_path, 2, 32, 2, seed=1)
     Image.new("RGB", (16, 16)).save(lr / "stray.png")

@@ -53,9 +53,15 @@ def match_pairs(hr_folders: Sequence[str | os.PathLike], lr_folders: Sequence[st
                             "give one folder of LR images for each folder of HR images, in the same order")
     pairs: list[tuple[Path, Path]] = []
     for hr_root, lr_root in zip(map(Path, hr_folders), map(Path, lr_folders), strict=True):
-        if os.path.realpath(hr_root) == os.path.realpath(lr_root):
+        hr_real, lr_real = Path(os.path.realpath(hr_root)), Path(os.path.realpath(lr_root))
+        if hr_real == lr_real:
             raise TrainingError(f"--lr-data {lr_root} is the --data folder itself: the LR images need a folder "
                                 "of their own")
+        if hr_real in lr_real.parents or lr_real in hr_real.parents:
+            inner, outer = (f"--lr-data {lr_root}", f"--data folder {hr_root}") if hr_real in lr_real.parents \
+                else (f"--data {hr_root}", f"--lr-data folder {lr_root}")
+            raise TrainingError(f"{inner} is inside the {outer}: its images would be taken for the other's "
+                                "(give two folders side by side)")
         exact: dict[tuple[str, str], Path] = {}
         loose: dict[tuple[str, str], list[Path]] = {}
         for lr in list_images([lr_root]):
