@@ -30,6 +30,7 @@ from sr_desktop.cli.common import (
     upscale_options_from,
 )
 from sr_desktop.cli.progress_bar import TerminalProgress
+from sr_desktop.cli.stdin_image import STDIN_NAME, is_stdin, read_stdin_bytes
 from sr_desktop.engine.core.box import parse_region
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
 from sr_desktop.engine.core.options import Backend
@@ -42,8 +43,11 @@ FORMATS = WRITE_FORMATS
 
 EPILOG = """\
 OUTPUT is a file for one input, a folder for several (created if missing; files keep
-their names, with the suffix of --format when given). An OUTPUT file named with another
-format's suffix than --format is refused; one without an image suffix gets --format's.
+their names, with the suffix of --format when given). INPUT - is the image piped into
+standard input (alone; its OUTPUT a file, or - with --format):
+  curl -s URL | sr-desktop upscale - -o - --format png > big.png
+An OUTPUT file named with another format's suffix than --format is refused; one without
+an image suffix gets --format's.
 Exit status: 0 all files done,
 1 some files failed (one line each on stderr, naming the file; the others are done),
 2 bad usage or options, 3 unexpected internal error (a bug: please report it with the
@@ -61,7 +65,8 @@ def add_parser(subparsers) -> None:
         description="Upscale one or more images.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", type=path_arg, nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("inputs", type=path_arg, nargs="+", metavar="INPUT",
+                   help="image files (- : standard input, one image)")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="output file or folder (- : standard output, with --format)")
     add_model_options(p)
@@ -131,6 +136,16 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
     return targets
 
 
+def _check_piped_input(inputs: list[Path], output: str) -> None:
+    """`SRDesktopError` when ``-`` (standard input) is not the only input, or its output is a
+    folder (the image has no name to keep there: "-.png" was written)."""
+    if len(inputs) > 1:
+        raise SRDesktopError("- (standard input) is one image: give it as the only INPUT")
+    if Path(output).is_dir() or output.endswith(("/", "\\")):
+        raise SRDesktopError(f"-o {output} is a folder, but the image from standard input has no name to keep there: "
+                             f"name the output file (e.g. {Path(output) / 'out.png'}), or - with --format")
+
+
 def _formats_of(targets: list[Path], fmt: str | None) -> set[str]:
     """The output formats `targets` will be written in (those their suffixes name; a name
     that names none is for that file's save to refuse)."""
@@ -144,7 +159,12 @@ def _formats_of(targets: list[Path], fmt: str | None) -> set[str]:
 def run(args: argparse.Namespace) -> int:
     """Run `sr-desktop upscale` for parsed `args`; returns the exit status (0; 1 some files failed; 130 cancelled)."""
     from sr_desktop.engine.imageio import ProtectedPaths, SaveOptions, check_output_path, format_named_by, lossy_changes
-    from sr_desktop.engine.imageio.animation import Animation, check_animation_format, read_image_or_animation
+    from sr_desktop.engine.imageio.animation import (
+        Animation,
+        check_animation_format,
+        read_image_or_animation,
+        read_image_or_animation_bytes,
+    )
     from sr_desktop.engine.imageio.atomic import remove_stale_temps_of
     from sr_desktop.engine.models.registry import is_per_image
     from sr_desktop.engine.pipeline.animation import upscale_any, write_any
@@ -159,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = list(first_named.values())
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
+    piped = any(map(is_stdin, inputs))
+    if piped:
+        _check_piped_input(inputs, args.output)
     if args.output == "-":
         if not args.format:
             raise SRDesktopError("-o - (standard output) takes the image in the format --format names "
@@ -200,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
         # the files ran failed the rest or switched networks without a word.
         notice = TerminalProgress("sr-desktop", enabled=None if not args.quiet else False)
         model = resolve_model(options, progress=notice)[0]
+    # (read once every option is checked: a refusal did not wait for a large pipe)
+    stdin_data = read_stdin_bytes() if piped else b""
     for note in notes:  # once every check has passed: before a refusal it read as its cause
         if note and not args.quiet:
             print(note, file=sys.stderr)
@@ -211,12 +236,14 @@ def run(args: argparse.Namespace) -> int:
     protect = ProtectedPaths(inputs)
     for src, dst in zip(inputs, targets, strict=True):
         image = result = None  # the previous file's pixels are freed before this one is read
-        bar = TerminalProgress(printable(src.name), enabled=None if not args.quiet else False)
+        shown, name = (STDIN_NAME, STDIN_NAME) if is_stdin(src) else (src, src.name)
+        bar = TerminalProgress(printable(name), enabled=None if not args.quiet else False)
         try:
             # the input first: a missing one was said as "cannot write OUT: file exists (use --overwrite)"
-            image = read_image_or_animation(src)
+            image = (read_image_or_animation_bytes(stdin_data, STDIN_NAME) if is_stdin(src)
+                     else read_image_or_animation(src))
             # an existing output is refused before the upscale (minutes for some models), not after
-            check_output_path(dst, src, save, protect, args.overwrite)
+            check_output_path(dst, None if is_stdin(src) else src, save, protect, args.overwrite)
             if isinstance(image, Animation) and args.region is not None:
                 raise SRDesktopError(f"--region takes still images; this one has {len(image.frames)} frames")
             if isinstance(image, Animation):  # refused before any frame is upscaled
@@ -234,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
             remove_stale_temps_of(Path(written))  # what an upscale killed while writing here left
         except Cancelled:
             bar.close()
-            console.say(f"sr-desktop: cancelled at {printable(src)}", sys.stderr)
+            console.say(f"sr-desktop: cancelled at {printable(shown)}", sys.stderr)
             return 130
         except Exception as exc:
             bar.close()
@@ -243,9 +270,9 @@ def run(args: argparse.Namespace) -> int:
             if not isinstance(exc, SRDesktopError):
                 from sr_desktop.engine.batch.stages import bug_traceback
 
-                logging.getLogger(__name__).debug("upscaling %s failed", src, exc_info=True)
-                bug = bug_logged(f"upscaling {printable(src)}", bug_traceback(exc))
-            console.say(f"sr-desktop: error: {name_the_file(error_line(exc), src)}{bug}", sys.stderr)
+                logging.getLogger(__name__).debug("upscaling %s failed", shown, exc_info=True)
+                bug = bug_logged(f"upscaling {printable(shown)}", bug_traceback(exc))
+            console.say(f"sr-desktop: error: {name_the_file(error_line(exc), shown)}{bug}", sys.stderr)
             continue
         estimate = getattr(result, "extra", {}).get("kernel_estimate")
         if estimate is not None and (not args.quiet or not estimate.reliable):
@@ -253,10 +280,10 @@ def run(args: argparse.Namespace) -> int:
                        else "DOUBTFUL: the result may show halos; estimate again with `sr-desktop kernel --seed`")
             frames = result.extra.get("kernel_frames")
             which = f" (the least confident of {frames} frames)" if frames else ""
-            console.say(f"{printable(src.name)}: estimated kernel confidence {estimate.confidence:.2f}{which}, "
+            console.say(f"{printable(name)}: estimated kernel confidence {estimate.confidence:.2f}{which}, "
                         f"{verdict}", sys.stderr)
         for warning in result.warnings:  # (--quiet too: the result is damaged)
-            console.say(f"sr-desktop: warning: {printable(src.name)}: {warning}", sys.stderr)
+            console.say(f"sr-desktop: warning: {printable(name)}: {warning}", sys.stderr)
         if not args.quiet:
             changes = lossy_changes(exported, args.format or format_for_path(written))
             if exported is not result.image and (enlarged := enlargement_note(
@@ -279,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
             # the weights as the window names them ("span · ch52 ×2": two variants' lines were alike)
             weights = with_variant(result.model, result.variant)
             iterations = f", iterations {options.iterations}" if options.iterations else ""  # (ZSSR's: each ×2 step)
-            console.say(f"{printable(src)} -> {printable(written)}  ({source} -> "
+            console.say(f"{printable(shown)} -> {printable(written)}  ({source} -> "
                         f"{result.image.width}×{result.image.height}{then}{frames}, {weights} "
                         f"×{result.scale}{route}{iterations}, {result_seconds(result.seconds)} on {result.device} with "
                         f"{result.backend})",

@@ -53,6 +53,7 @@ from sr_desktop.engine.imageio.read import (
     file_metadata,
     read_file_bytes,
     read_image,
+    read_image_bytes,
     webp_is_lossless,
 )
 from sr_desktop.engine.imageio.tiff import encode_tiff_pages
@@ -130,6 +131,20 @@ def read_image_or_animation(
     if image.info.get("frames", 1) <= 1:
         return image
     animation = read_animation(path, max_pixels)
+    return animation.frames[0] if len(animation.frames) == 1 else animation
+
+
+def read_image_or_animation_bytes(data: bytes, name: str,
+                                  max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image | Animation:
+    """`read_image_or_animation` of an image held in memory (standard input); `name` is
+    used in error messages, and the result has ``path=None``."""
+    image = read_image_bytes(data, name, max_pixels)
+    if image.info.get("frames", 1) <= 1:
+        return image
+    animation = decode_with(_decode_frames, bytes(data), Path(name), max_pixels)
+    for frame in animation.frames:  # (no file: nothing to protect from being written over)
+        frame.path = None
+    animation.path = None
     return animation.frames[0] if len(animation.frames) == 1 else animation
 
 
