@@ -28,6 +28,8 @@ For every HR image of DIR ({READ_FORMAT_NAMES}; other files are skipped): crop t
 multiple of the scale, degrade (MATLAB bicubic imresize, or blur with a kernel then keep
 every N-th pixel), upscale with each model, round to 8 bits, and measure PSNR/SSIM on the
 Y channel of BT.601 (grey images: grey values) with N pixels shaved per border.
+With --lr-dataset, the dataset's own LR images are upscaled instead (real pairs: each HR
+image cropped to its LR image's size × N).
 '{MATLAB_BICUBIC_ID}' is MATLAB's bicubic (the baseline of the published tables); '{ENGINE_BICUBIC_ID}' is the app's
 Pillow bicubic model.
 NIQE (no reference, lower is more natural; MATLAB's niqe on Y) scores each result as well,
@@ -75,10 +77,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "ID@VARIANT for a variant of it (span@ch52)")
     parser.add_argument("--scale", required=True, type=argparse_type(parse_sr_scale), metavar="N",
                         help="the SR scale, 2..16 (the HR images are degraded by it)")
-    parser.add_argument("--degradation", default="bicubic", type=text_arg,
-                        metavar="bicubic|bicubic-float|kernel:FILE.npy",
+    parser.add_argument("--degradation", type=text_arg, metavar="bicubic|bicubic-float|kernel:FILE.npy",
                         help="how the LR images are made (default: bicubic = 8-bit MATLAB "
                         "imresize; bicubic-float keeps the LR unrounded, as SRMD's scripts)")
+    parser.add_argument("--lr-dataset", type=path_arg, metavar="DIR",
+                        help="real pairs: the dataset's own LR images (1/N of the HR's size; RealSR, DRealSR, "
+                        "City100), paired by name (DIV2K's NAMEx2 and RealSR's NAME_LR2 count as NAME), upscaled "
+                        "instead of LR images made by --degradation; the report's degradation is paired:DIR")
     parser.add_argument("--json", type=output_arg, metavar="OUT",
                         help="write per-image results as JSON (- : standard output, the table then on stderr)")
     parser.add_argument("--csv", type=output_arg, metavar="OUT",
@@ -165,8 +170,10 @@ def _check_save_sr(args: argparse.Namespace, models: list[str], images: list[Pat
     from sr_desktop.engine.metrics.evaluate import SAVED_MAPS, image_names, map_image_path, sr_image_path
 
     folder = Path(args.save_sr)
-    if resolved(folder).is_relative_to(resolved(Path(args.dataset))):
-        raise EvaluationError(f"--save-sr {folder}: inside the dataset folder, the next bench would measure its images")
+    for dataset in filter(None, (args.dataset, args.lr_dataset)):
+        if resolved(folder).is_relative_to(resolved(Path(dataset))):
+            raise EvaluationError(f"--save-sr {folder}: inside the dataset folder {dataset}, the next bench would "
+                                  "measure its images")
     if os.path.lexists(folder) and not folder.is_dir():
         raise EvaluationError(f"--save-sr {folder}: not a folder")
     if (why := file_target_refusal(folder / "x.png", make_folders=True)) is not None:
@@ -195,8 +202,13 @@ def run(args: argparse.Namespace) -> int:
     if args.pi:
         raise EvaluationError(PI_REFUSAL)
     send_warnings_to_log(getattr(args, "verbose", False))
+    if args.lr_dataset is not None and args.degradation is not None:
+        raise EvaluationError(f"--lr-dataset gives the LR images: --degradation {args.degradation} would make "
+                              "others (leave it out)")
+    args.degradation = args.degradation or "bicubic"
     dataset_images = list_dataset(args.dataset)
-    images = ProtectedPaths(dataset_images)  # fail early on a bad folder,
+    lr_images = list_dataset(args.lr_dataset) if args.lr_dataset is not None else []
+    images = ProtectedPaths(dataset_images + lr_images)  # fail early on a bad folder,
     # and on a file that cannot be written, or must not be: a dataset image, an input file
     # (the kernel, weight files), an existing file without --overwrite, an image name for text,
     # a plot inside the dataset (the next bench would measure it as one of its images)
@@ -213,8 +225,10 @@ def run(args: argparse.Namespace) -> int:
             raise EvaluationError(f"{flag} {path} exists (use --overwrite to replace it)")
         if flag != "--plot" and is_image_path(path):
             raise EvaluationError(f"{flag} {path}: that is an image file name, not a {flag[2:].upper()} one")
-        if flag == "--plot" and resolved(path).is_relative_to(resolved(Path(args.dataset))):
-            raise EvaluationError(f"--plot {path}: inside the dataset folder, the next bench would measure it")
+        for folder in filter(None, (args.dataset, args.lr_dataset)):
+            if flag == "--plot" and resolved(path).is_relative_to(resolved(Path(folder))):
+                raise EvaluationError(f"--plot {path}: inside the dataset folder {folder}, the next bench would "
+                                      "measure it")
     for i, (flag, path) in enumerate(outputs):
         for other_flag, other in outputs[i + 1:]:
             if resolved(path) == resolved(other):
@@ -253,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
             save_sr=args.save_sr,
             save_maps=args.save_maps,
             difference_max=args.difference_max,
+            lr_dataset=args.lr_dataset,
         )
     except KeyboardInterrupt as stop:  # Ctrl+C, SIGTERM: the models already measured are kept
         report = getattr(stop, "partial_report", None)

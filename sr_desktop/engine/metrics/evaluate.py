@@ -409,12 +409,14 @@ def evaluate_image(
     protocol: EvalProtocol | None = None,
     keep_images: bool = True,
     cancel: CancelToken | None = None,
+    lr: np.ndarray | None = None,
 ) -> ImageEvaluation:
     """Degrade `hr` (uint8, any supported layout), upscale with `upscaler`, score it.
 
     `upscaler` is an :class:`Upscaler`, a model id (``bicubic`` = MATLAB bicubic) or a
     float function. The result keeps the modcropped HR, the LR and the SR images unless
-    `keep_images` is False.
+    `keep_images` is False. `lr`: the HR's given LR image (`given_lr.read_given_pair`, the
+    HR cropped to fit it), upscaled in place of a degradation's.
     """
     scale = parse_sr_scale(scale)  # (0 divided by zero, 2.5 failed slicing)
     upscaler = as_upscaler(upscaler, scale)
@@ -423,9 +425,11 @@ def evaluate_image(
     protocol = protocol or EvalProtocol()
     check_measurable(hr.shape[1], hr.shape[0], scale, protocol)
     hr = modcrop(to_uint8_rgb_or_gray(hr), scale)
-    degradation = degradation or Degradation()
+    degradation = Degradation() if lr is not None else degradation or Degradation()
     keep_float = not protocol.quantize_output
-    if degradation.float_lr:
+    if lr is not None:
+        lr = to_uint8_rgb_or_gray(lr)
+    elif degradation.float_lr:
         lr = degrade_float(hr, scale, degradation)
     else:
         lr = degrade_uint8(hr, scale, degradation)
@@ -472,16 +476,22 @@ def evaluate_dataset(
     save_to: Path | None = None,
     save_maps: bool = False,
     difference_max: float | None = None,
+    lr_of: dict[Path, Path] | None = None,
+    lr_dataset: str | Path | None = None,
 ) -> ModelEvaluation:
     """Run the protocol with one upscaler over a folder (or a list of image paths);
     `save_to`: a folder that each SR image is written into, as measured (8-bit PNG named
     as the report names the image), for a paper's figures; `save_maps`: its maps beside it
-    (`save_sr_image`, with `difference_max`)."""
+    (`save_sr_image`, with `difference_max`). `lr_of`: each image's given LR image
+    (`given_lr.pair_dataset` of the folder `lr_dataset`), upscaled in place of the degradation's."""
+    from sr_desktop.engine.metrics.given_lr import PAIRED_PREFIX, read_given_pair
+
     scale = parse_sr_scale(scale)
     paths = list_dataset(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
     upscaler = as_upscaler(upscaler, scale)
     degradation = degradation or Degradation()
-    result = ModelEvaluation(upscaler.name, int(scale), degradation.describe(),
+    described = f"{PAIRED_PREFIX}{lr_dataset}" if lr_of is not None else degradation.describe()
+    result = ModelEvaluation(upscaler.name, int(scale), described,
                              scale_route=getattr(upscaler, "scale_route", None))
     if callable(provenance := getattr(upscaler, "provenance", None)):
         result.provenance = provenance()
@@ -489,8 +499,9 @@ def evaluate_dataset(
     names = image_names(paths)
     for path in paths:
         check_cancel(cancel)
-        ev = evaluate_image(read_hr(path), upscaler, scale, degradation, name=names[path],
-                            protocol=protocol, keep_images=save_to is not None, cancel=cancel)
+        hr, lr = read_given_pair(path, lr_of[path], scale) if lr_of is not None else (read_hr(path), None)
+        ev = evaluate_image(hr, upscaler, scale, degradation, name=names[path],
+                            protocol=protocol, keep_images=save_to is not None, cancel=cancel, lr=lr)
         if save_to is not None:
             save_sr_image(ev, save_to, save_maps, difference_max)
         result.images.append(ev)
@@ -543,16 +554,19 @@ def save_sr_image(ev: ImageEvaluation, save_to: Path, maps: bool = False,
 
 
 def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | None = None,
-                  cancel: CancelToken | None = None) -> None:
+                  cancel: CancelToken | None = None, lr_of: dict[Path, Path] | None = None) -> None:
     """Read every image of a dataset once and check it can be measured at ×`scale`, so
     that a broken or too small file is one error naming it before any model runs, not an
     abort after minutes of measuring (costs one decode per image); every such file is named
-    (the first few), not only the first."""
+    (the first few), not only the first. With `lr_of`, each given LR image is read and checked
+    to fit its HR image too."""
+    from sr_desktop.engine.metrics.given_lr import read_given_pair
+
     bad = []
     for path in paths:
         check_cancel(cancel)
         try:
-            hr = read_hr(path)
+            hr = read_given_pair(path, lr_of[path], scale)[0] if lr_of is not None else read_hr(path)
             check_measurable(hr.shape[1], hr.shape[0], scale, protocol)
         except SRDesktopError as exc:
             bad.append((path.name, exc))
@@ -581,6 +595,7 @@ def evaluate_models(
     save_sr: Path | None = None,
     save_maps: bool = False,
     difference_max: float | None = None,
+    lr_dataset: str | Path | None = None,
 ) -> BenchReport:
     """Benchmark several model ids on a dataset folder (what ``sr-desktop bench`` runs), in
     `precision` (fp32 by default, the published tables'; ``auto`` ran fp16 on a CUDA GPU). A
@@ -590,16 +605,20 @@ def evaluate_models(
     memory, a bug) is listed in ``failed`` and the others are measured; when none could be,
     the first failure is raised. `save_sr`: each model's SR images go to ``save_sr/MODEL/``
     (`evaluate_dataset`'s `save_to`), with `save_maps` their maps (`difference_max`: see
-    `save_sr_image`)."""
+    `save_sr_image`). `lr_dataset`: a folder of the dataset's own LR images (`given_lr`),
+    upscaled in place of `degradation`'s."""
     from sr_desktop.engine.core.kernel_file import kernel_digest
     from sr_desktop.engine.core.options import parse_precision
+    from sr_desktop.engine.metrics.given_lr import PAIRED_PREFIX, pair_dataset
 
     scale = parse_sr_scale(scale)
     precision = parse_precision(precision).value
     paths = list_dataset(dataset)
-    degradation = degradation or Degradation()
-    report = BenchReport(str(dataset), int(scale), degradation.describe(),
-                         protocol=protocol or EvalProtocol(), precision=precision)
+    lr_of = pair_dataset(dataset, lr_dataset, scale) if lr_dataset is not None else None
+    degradation = Degradation() if lr_of is not None else degradation or Degradation()
+    described = f"{PAIRED_PREFIX}{lr_dataset}" if lr_of is not None else degradation.describe()
+    report = BenchReport(str(dataset), int(scale), described, protocol=protocol or EvalProtocol(),
+                         precision=precision)
     if degradation.kernel is not None:
         report.kernel_sha256 = kernel_digest(degradation.kernel)
     from sr_desktop.engine.models.registry import get_model_spec
@@ -616,7 +635,7 @@ def evaluate_models(
         # a device this machine lacks is one error, also when only MATLAB's bicubic runs (in
         # numpy: it was measured on the CPU without a word)
         resolve_device(device_name)
-    check_dataset(paths, int(scale), report.protocol, cancel)
+    check_dataset(paths, int(scale), report.protocol, cancel, lr_of)
     # every model loaded once before the first is measured: one that cannot run here (no
     # weights, a backend or device it does not take) stopped the bench after the others had
     # run for minutes, and their numbers were lost with it. Each is let go again: held all
@@ -637,7 +656,7 @@ def evaluate_models(
                 report.models.append(evaluate_dataset(paths, upscaler, scale, degradation,
                                                       report.protocol, progress, cancel,
                                                       None if save_sr is None else Path(save_sr) / model_id,
-                                                      save_maps, difference_max))
+                                                      save_maps, difference_max, lr_of, lr_dataset))
                 del upscaler
             except Cancelled:
                 raise

@@ -3,21 +3,15 @@
 Real pairs (a camera's two focal lengths as in RealSR, a scanner's two resolutions, DIV2K's
 given LR folders) teach a network the degradation the user's own pictures have, which no
 synthetic one reproduces. ``--lr-data`` names, for each ``--data`` folder, the folder of
-its LR images; an LR image pairs with the HR image of the same name in the same
-sub-folder, the datasets' tags ignored: DIV2K's ``0001x2.png`` is ``0001.png``'s, RealSR's
-``Canon_001_LR2.png`` is ``Canon_001_HR.png``'s, ``img_lr.png`` is ``img_hr.png``'s.
-
-An LR image is 1/scale of its HR image: the HR may be up to ``scale - 1`` pixels larger
-(the datasets' LR sizes are rounded down), and is then cropped at the right and bottom,
-as `modcrop` crops it for a synthetic degradation. LR images as large as their HR (RealSR
-version 3 upscales its LR back) are refused: a network of the app takes LR pixels.
+its LR images, paired by name and size as `imageio.image_pairs` pairs them. LR images as
+large as their HR (RealSR version 3 upscales its LR back) are refused: a network of the app
+takes LR pixels.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,68 +19,33 @@ import numpy as np
 
 from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.text import first_failures
+from sr_desktop.engine.imageio.image_pairs import folder_overlap_line, pair_files, pair_size_error, unmatched_line
 from sr_desktop.engine.training.data import PatchPairs, augment, list_images, read_rgb8_noting_grey, too_small_error
 from sr_desktop.engine.training.errors import TrainingError
 
 log = logging.getLogger(__name__)
 
 
-def _untagged(stem: str, scale: int) -> str:
-    """`stem` without the tag that tells a dataset's HR or LR file (``x2``, ``_LR2``, ``_hr``)."""
-    return re.sub(rf"(?i)[_\-.]?(hr|lr|lr[_\-]?x?{scale}|x{scale})$", "", stem) or stem
-
-
-def _keys(path: Path, root: Path, scale: int) -> tuple[tuple[str, str], tuple[str, str]]:
-    """The (sub-folder, name) a file pairs by: as it is, and without its dataset tag."""
-    folder = path.parent.relative_to(root).as_posix().lower()
-    stem = path.stem.lower()
-    return (folder, stem), (folder, _untagged(stem, scale))
-
-
 def match_pairs(hr_folders: Sequence[str | os.PathLike], lr_folders: Sequence[str | os.PathLike],
                 scale: int) -> list[tuple[Path, Path]]:
     """The (HR file, LR file) pairs of each HR folder and the LR folder in the same place of
-    `lr_folders`, in the HR files' order; `TrainingError` naming the HR images without an LR
-    image (an LR image without an HR one is logged and left out)."""
+    `lr_folders`, in the HR files' order (`image_pairs.pair_files`); `TrainingError` naming
+    the HR images without an LR image (an LR image without an HR one is logged and left out)."""
     if len(lr_folders) != len(hr_folders):
         raise TrainingError(f"--lr-data names {len(lr_folders)} folder(s) for {len(hr_folders)} --data folder(s): "
                             "give one folder of LR images for each folder of HR images, in the same order")
     pairs: list[tuple[Path, Path]] = []
     for hr_root, lr_root in zip(map(Path, hr_folders), map(Path, lr_folders), strict=True):
-        hr_real, lr_real = Path(os.path.realpath(hr_root)), Path(os.path.realpath(lr_root))
-        if hr_real == lr_real:
-            raise TrainingError(f"--lr-data {lr_root} is the --data folder itself: the LR images need a folder "
-                                "of their own")
-        if hr_real in lr_real.parents or lr_real in hr_real.parents:
-            inner, outer = (f"--lr-data {lr_root}", f"--data folder {hr_root}") if hr_real in lr_real.parents \
-                else (f"--data {hr_root}", f"--lr-data folder {lr_root}")
-            raise TrainingError(f"{inner} is inside the {outer}: its images would be taken for the other's "
-                                "(give two folders side by side)")
-        exact: dict[tuple[str, str], Path] = {}
-        loose: dict[tuple[str, str], list[Path]] = {}
-        for lr in list_images([lr_root]):
-            name, untagged = _keys(lr, lr_root, scale)
-            exact.setdefault(name, lr)
-            loose.setdefault(untagged, []).append(lr)
-        unmatched, used = [], set()
-        for hr in list_images([hr_root]):
-            name, untagged = _keys(hr, hr_root, scale)
-            lr = exact.get(name)
-            if lr is None and len(loose.get(untagged, ())) == 1:
-                lr = loose[untagged][0]
-            if lr is None or lr in used:
-                unmatched.append(hr.relative_to(hr_root).as_posix())
-                continue
-            used.add(lr)
-            pairs.append((hr, lr))
-        if unmatched:
-            raise TrainingError(f"{len(unmatched)} HR image(s) of {hr_root} have no LR image of the same name in "
-                                f"{lr_root} (DIV2K's NAMEx{scale} and RealSR's NAME_LR{scale} count as NAME): "
-                                f"{first_failures(unmatched)}")
-        extra = sum(len(found) for found in loose.values()) - len(used)
-        if extra:
-            log.warning("%d LR image(s) of %s have no HR image of the same name in %s: left out", extra, lr_root,
-                        hr_root)
+        if (overlap := folder_overlap_line(hr_root, lr_root, "--data", "--lr-data")) is not None:
+            raise TrainingError(overlap)
+        match = pair_files(hr_root, list_images([hr_root]), lr_root, list_images([lr_root]), scale)
+        if match.unmatched:
+            raise TrainingError(unmatched_line(len(match.unmatched), hr_root, lr_root, scale,
+                                               first_failures(match.unmatched)))
+        if match.extra:
+            log.warning("%d LR image(s) of %s have no HR image of the same name in %s: left out", match.extra,
+                        lr_root, hr_root)
+        pairs += match.pairs
     return pairs
 
 
@@ -96,11 +55,8 @@ def read_pair(hr_path: Path, lr_path: Path, scale: int) -> tuple[np.ndarray, np.
     hr, grey = read_rgb8_noting_grey(hr_path)
     lr = read_rgb8_noting_grey(lr_path)[0]
     (h, w), (lh, lw) = hr.shape[:2], lr.shape[:2]
-    if not (lh * scale <= h < (lh + 1) * scale and lw * scale <= w < (lw + 1) * scale):
-        upscaled = " (it is as large as the HR image: give the LR images before they were upscaled)" \
-            if (lh, lw) == (h, w) else ""
-        raise TrainingError(f"{hr_path.name} is {w}×{h}; its LR image {lr_path.name} is {lw}×{lh}, not 1/{scale} of "
-                            f"it{upscaled}")
+    if (why := pair_size_error(hr_path.name, (w, h), lr_path.name, (lw, lh), scale)) is not None:
+        raise TrainingError(why)
     return hr[:lh * scale, :lw * scale], lr, grey
 
 
