@@ -246,3 +246,23 @@ def test_the_model_list_follows_models_added_and_removed(make_window, monkeypatc
     assert window.benchmarking.open_dialog() is dialog
     assert [model for model, _name in dialog.models.names().items()] == ["lanczos", "mine"]
     assert dialog.models.checked_models() == ["lanczos"]
+
+
+def test_given_lr_images_are_benchmarked_as_bench_lr_dataset_without_published_numbers(qtbot, dialog, tmp_path):
+    from tests.test_bench_pairs import make_nearest_pairs
+
+    hr, lr = make_nearest_pairs(tmp_path / "set5", [(40, 32, 0), (32, 40, 1)])  # Set5/HR: a table's name
+    dialog.dataset_edit.setText(str(hr))
+    dialog.lr_edit.setText(str(lr))
+    run_to_end(qtbot, dialog)
+    expected = evaluate_models(hr, ["bicubic", "lanczos"], 2, precision="fp32", lr_dataset=lr)
+    shown = {row.model: (row.psnr_y, row.ssim_y) for row in dialog.leaderboard.rows()}
+    assert shown == {m.model: (m.psnr_y, m.ssim_y) for m in expected.models}
+    assert f"paired:{lr}" in dialog.leaderboard.note.text()
+    assert "with its LR images" in dialog.inputs_toggle.text()
+    dialog.leaderboard.modelActivated.emit("bicubic")  # the tables' number is of bicubic-made LR images
+    assert "published" not in dialog.detail.text()
+    dialog.lr_edit.setText(str(hr))  # the dataset itself: one line, nothing runs
+    job = dialog.run()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=WAIT_MS)
+    assert job is not None and f"“LR images” {hr} is the “Dataset” folder itself" in dialog.status.text()

@@ -35,6 +35,8 @@ class DatasetBenchTask:
     model_ids: list[str]
     scale: int
     degradation: Degradation
+    #: the dataset's own LR images (real pairs: `bench --lr-dataset`), upscaled instead of the degradation's
+    lr_dataset: Path | None = None
     #: the models measured before a cancel (None: not cancelled, or before the first finished)
     partial: BenchReport | None = field(default=None, init=False)
 
@@ -65,7 +67,7 @@ class DatasetBenchTask:
 
         try:
             return evaluate_models(self.dataset, self.model_ids, self.scale, self.degradation, protocol=EvalProtocol(),
-                                   progress=overall, cancel=cancel)
+                                   progress=overall, cancel=cancel, lr_dataset=self.lr_dataset)
         except Cancelled as stop:
             self.partial = getattr(stop, "partial_report", None)
             raise

@@ -39,6 +39,7 @@ from sr_desktop.engine.metrics.degradation import Degradation
 from sr_desktop.engine.metrics.evaluate import BenchReport, list_dataset
 from sr_desktop.engine.metrics.report import check_report_path, protocol_words, table_notes, write_csv, write_json
 from sr_desktop.engine.models.spec import GROUND_TRUTH_FOLDERS, table_dataset_of
+from sr_desktop.gui.dialog_words import in_dialog_words
 from sr_desktop.gui.fold_toggle import FoldToggle
 from sr_desktop.gui.job_dialog import JobDialog
 from sr_desktop.gui.metrics.evaluate_section import SCALE_MAX, SCALE_MIN
@@ -59,6 +60,9 @@ from sr_desktop.gui.worker import JobQueue
 IMAGE_COLUMNS = ("Image", "PSNR", "SSIM", "NIQE")
 REPORT_FILTERS = "JSON report (*.json);;CSV table (*.csv)"
 
+
+#: bench's flags, as this dialog names them (the engine's messages speak the CLI's words)
+BENCH_FIELDS = {"--dataset": "Dataset", "--lr-dataset": "LR images"}
 
 class BenchDialog(JobDialog):
     """The dataset, the models and the scale; Run/Cancel, progress; the leaderboard of means,
@@ -83,9 +87,10 @@ class BenchDialog(JobDialog):
         # the inputs fold away once a run starts (the toggle sums them up): the numbers get the room
         self.inputs = QWidget(self)
         self.inputs_toggle = FoldToggle(self.inputs, self._describe_inputs, "the dataset, models and scale", self)
-        intro = WrapLabel("Each image of the folder is the ground truth: it is shrunk with MATLAB's bicubic, "
-                          "upscaled by each checked model and scored on Y (BT.601, the scale's pixels shaved "
-                          "at each border) as the published tables and sr-desktop bench score it.", self)
+        intro = WrapLabel("Each image of the folder is the ground truth: it is shrunk with MATLAB's bicubic (or "
+                          "its given LR image is taken), upscaled by each checked model and scored on Y (BT.601, "
+                          "the scale's pixels shaved at each border) as the published tables and sr-desktop bench "
+                          "score it.", self)
         show_as_hint(intro)
         form = QFormLayout()
         form.setVerticalSpacing(4)
@@ -96,6 +101,14 @@ class BenchDialog(JobDialog):
         self.dataset_note = WrapLabel("", self)
         show_as_hint(self.dataset_note)
         form.addRow("", self.dataset_note)
+        self.lr_edit = QLineEdit(self)
+        self.lr_edit.setPlaceholderText("optional: the dataset's own LR images (real pairs)")
+        self.lr_edit.setToolTip("Real pairs (RealSR, DRealSR, City100, your camera's): the folder of the dataset's "
+                                "low-resolution images, 1/Scale of their size, paired by name (DIV2K's NAMEx2 and "
+                                "RealSR's NAME_LR2 count as NAME). They are upscaled as they are, instead of the HR "
+                                "images shrunk with MATLAB's bicubic (sr-desktop bench --lr-dataset)")
+        self.lr_edit.setAccessibleName("LR images of the dataset")
+        add_browse_row(form, "&LR images", self.lr_edit, self._browse_lr)
         self.models = ModelChecklist(self)
         self.models.list.setAccessibleName("Models to benchmark")
         self.models.filter_edit.setAccessibleName("Filter the models to benchmark")
@@ -191,6 +204,15 @@ class BenchDialog(JobDialog):
         text = self.dataset_edit.text().strip()
         return Path(text).expanduser() if text else None
 
+    def lr_dataset(self) -> Path | None:
+        text = self.lr_edit.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def _browse_lr(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "LR images of the dataset", self.lr_edit.text())
+        if folder:
+            self.lr_edit.setText(folder)
+
     def _browse_dataset(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Dataset folder (HR images)", self.dataset_edit.text())
         if folder:
@@ -222,8 +244,9 @@ class BenchDialog(JobDialog):
         if shown:
             return "Dataset, models and scale"
         folder = self.dataset()
-        return (f"{folder.name if folder else 'no dataset'} · {counted(len(self.models.checked_models()), 'model')}"
-                f" · ×{self.scale_spin.value()}")
+        paired = " with its LR images" if self.lr_dataset() else ""
+        return (f"{folder.name if folder else 'no dataset'}{paired} · "
+                f"{counted(len(self.models.checked_models()), 'model')} · ×{self.scale_spin.value()}")
 
     @staticmethod
     def _ground_truth_hint(folder: Path) -> str:
@@ -239,7 +262,7 @@ class BenchDialog(JobDialog):
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.report is not None and bool(self.report.models))
-        for widget in (self.dataset_edit, self.models, self.scale_spin):
+        for widget in (self.dataset_edit, self.lr_edit, self.models, self.scale_spin):
             widget.setEnabled(not running)
 
     def is_running(self) -> bool:
@@ -262,14 +285,16 @@ class BenchDialog(JobDialog):
             self.status.setText(refusal)
             return None
         self.report = None
-        self._dataset_name = table_dataset_of(folder)
+        lr_dataset = self.lr_dataset()
+        # (the published numbers are of LR images made with MATLAB's bicubic, not of given ones)
+        self._dataset_name = table_dataset_of(folder) if lr_dataset is None else None
         self.leaderboard.set_model_names(self.models.names())
         self.leaderboard.clear()
         self.leaderboard.set_note("")
         self._show_model_images(None)
         # each model as `bench` runs it by default (the window's Advanced choices are its picked
         # model's: a backend or device another model cannot take failed the whole run)
-        task = DatasetBenchTask(folder, models, self.scale_spin.value(), Degradation())
+        task = DatasetBenchTask(folder, models, self.scale_spin.value(), Degradation(), lr_dataset)
         job = Job(None, task)
         self.progress.setRange(0, 0)
         self.status.setText("Checking the images and loading the models…")
@@ -299,6 +324,7 @@ class BenchDialog(JobDialog):
         self._show_report(report, text)
 
     def _on_failed(self, _job: Job, message: str) -> None:
+        message = in_dialog_words(message, BENCH_FIELDS)  # (the pairing's lines name bench's flags)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status.setText(message)
