@@ -123,9 +123,9 @@ def test_a_mistyped_option_names_the_command_s_help_and_a_guess(capsys):
     err = capsys.readouterr().err
     assert done.value.code == 2 and err.count("\n") == 1
     assert "--qualty 5 (did you mean --quality?) (see `sr-desktop upscale --help`)" in err
-    # an action's own options: `models remove` has no --json ("--json (did you mean --json?)",
-    # `models`' options were looked at) and its help is the one to see
-    for argv, said in ((["models", "remove", "x", "--json"], "--json (see `sr-desktop models remove --help`)"),
+    # an action's own options (`models`' options were looked at: "--json (did you mean --json?)"
+    # of `models remove x --json`, before remove had one) and its help is the one to see
+    for argv, said in ((["models", "remove", "x", "--force"], "--force (see `sr-desktop models remove --help`)"),
                        (["models", "add", "x.pth", "--jsn"], "--jsn (did you mean --json?) (see `sr-desktop models add "
                                                             "--help`)")):
         with pytest.raises(SystemExit) as done:

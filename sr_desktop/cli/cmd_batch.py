@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from sr_desktop.cli.common import (
@@ -37,7 +38,7 @@ from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, 
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.interrupt import interrupt_handler
 from sr_desktop.engine.core.progress import NOTICE_STAGES
-from sr_desktop.engine.core.text import human_seconds, printable, rate_text
+from sr_desktop.engine.core.text import counted, human_seconds, printable, rate_text
 from sr_desktop.engine.imageio.atomic import into_stdout
 
 DESCRIPTION = """\
@@ -90,8 +91,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--files-from",
         type=path_arg,
         metavar="LIST.txt",
-        help="process the files listed in LIST.txt (one per line, relative to IN_DIR or absolute) "
-        "instead of listing IN_DIR",
+        help="process the files listed in LIST.txt (one per line, relative to IN_DIR or absolute; or "
+        "separated by NUL bytes, as find -print0 writes them; - : standard input) instead of listing IN_DIR; "
+        "blank lines and lines starting with # are left out unless a file has that name",
     )
     add_model_options(parser)
     parser.add_argument("--format", default="same", choices=OUTPUT_FORMATS, help="output format (default: same)")
@@ -119,7 +121,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_iterations_option(parser)
     add_metadata_option(parser)
     add_output_size_options(parser)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (nor, when stderr is not a terminal, a progress line every 30 s)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar or summary (failed files are still named)")
     parser.add_argument(
@@ -138,13 +141,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
 
-class _TerminalProgress:
-    """A tqdm bar (files done/total, current file, rate, ETA) on a terminal."""
+#: seconds between the progress lines of a batch whose stderr is not a terminal (a log, cron, CI)
+PLAIN_PROGRESS_S = 30.0
 
-    def __init__(self, enabled: bool, notes: list[str] | None = None, quiet: bool = False):
+
+class _TerminalProgress:
+    """A tqdm bar (files done/total, current file, rate, ETA) on a terminal; elsewhere (`plain`:
+    stderr a file, a pipe) a line every `PLAIN_PROGRESS_S` seconds, so that a log shows the
+    batch going on (it was silent for hours, and CI jobs that stop a step without output
+    stopped it)."""
+
+    def __init__(self, enabled: bool, notes: list[str] | None = None, quiet: bool = False, plain: bool = False):
         self.bar = None
         self.enabled = enabled
         self.quiet = quiet
+        self.plain = plain
+        self.last_line = time.monotonic()
         self.starts = False  # whether files are said as they start (a Ray batch says them as they end)
         self.notes = [note for note in notes or [] if note]
 
@@ -170,6 +182,11 @@ class _TerminalProgress:
             self.bar.start_t -= max(0.0, info.elapsed)
         if event == "file":
             record = info.extra["record"]
+            if self.plain and time.monotonic() - self.last_line >= PLAIN_PROGRESS_S and info.done < info.total:
+                self.last_line = time.monotonic()
+                left = f", about {human_seconds(info.eta)} left" if info.eta is not None else ""
+                print(f"sr-desktop: {info.done} of {counted(info.total, 'file')} done, "
+                      f"{info.extra.get('failed', 0)} failed{left}", file=sys.stderr, flush=True)
             if self.bar is not None:
                 # (set before the update, which draws: the bar showed the file before's name)
                 if not self.starts:
@@ -245,7 +262,14 @@ def run(args: argparse.Namespace) -> int:
         cluster = ClusterTarget.parse(args.cluster)
         import_ray()  # one clear line now rather than after the plan when Ray is missing
     in_dir = Path(args.in_dir).expanduser()
-    files = read_file_list(Path(args.files_from).expanduser(), in_dir) if args.files_from else None
+    files = None
+    if args.files_from == "-":
+        from sr_desktop.cli.stdin_image import read_stdin_bytes
+
+        listed = read_stdin_bytes(("a file list", "find IN -name '*.jpg' | sr-desktop batch IN OUT --files-from -"))
+        files = read_file_list(Path("standard input"), in_dir, listed)
+    elif args.files_from:
+        files = read_file_list(Path(args.files_from).expanduser(), in_dir)
     if files is None and not args.recursive:
         notes.append(_subfolders_note(in_dir, Path(args.out_dir).expanduser()))
 
@@ -259,8 +283,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{chr(10) if bar.enabled else ''}sr-desktop: cancelling (the file being upscaled is not written; "
               "Ctrl+C again to abort)", file=sys.stderr)
 
-    bar = _TerminalProgress(enabled=not (args.no_progress or args.quiet) and sys.stderr.isatty(),
-                            notes=[] if args.quiet else notes, quiet=args.quiet)
+    drawn = not (args.no_progress or args.quiet)
+    bar = _TerminalProgress(enabled=drawn and sys.stderr.isatty(), notes=[] if args.quiet else notes,
+                            quiet=args.quiet, plain=drawn and not sys.stderr.isatty())
     try:
         with stop_signals_call(on_sigint):  # SIGTERM and SIGHUP too: as a first Ctrl+C
             result = run_batch(

@@ -132,7 +132,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--pi", action="store_true",
                         help="the Perceptual Index: refused, as the app lacks Ma et al.'s score it needs "
                         "(NIQE, its other half, is scored)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no per-image progress lines")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no per-image progress lines (nor the table when --json/--csv go to standard output)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing --json/--csv/--plot files")
     parser.set_defaults(func=run)
     return parser
@@ -287,7 +288,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         # (on stderr when a file went into stdout: `--json - | jq` read the table after it)
         to_stderr = any(into_stdout(path) for _flag, path in outputs)
-        print(format_table(report), file=sys.stderr if to_stderr else sys.stdout)
+        if not (to_stderr and args.quiet):  # (-q with the data on stdout: nothing else to say)
+            print(format_table(report), file=sys.stderr if to_stderr else sys.stdout)
     for model, error in report.failed:
         print(f"sr-desktop: error: {model}: {error}", file=sys.stderr)
     if stopped is not None:

@@ -40,7 +40,9 @@ itself), shown as "reliable" or "doubtful" (then estimate again: another --seed 
 estimates the kernel through a learned kernel prior (a normalizing flow trained on
 anisotropic Gaussian blurs, shipped with SR Desktop) instead of KernelGAN's free generator.
 Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy --scale 2`
-(a ×2 kernel; at --scale 4, the models' default, they derive the ×4 kernel from it)."""
+(a ×2 kernel; at --scale 4, the models' default, they derive the ×4 kernel from it).
+Exit status: 0 done; 2 bad usage or an image it cannot use; 3 unexpected internal error (a
+bug); 130 interrupted (Ctrl+C, SIGTERM, SIGHUP: nothing written)."""
 
 
 #: the options only KernelGAN's run uses, with their defaults (what --method sharpness

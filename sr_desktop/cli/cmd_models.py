@@ -27,6 +27,8 @@ def add_parser(subparsers) -> None:
         "or an ncnn .param with its .bin next to it), or remove one you added: "
         "`sr-desktop models remove ID`; free the room the converted models take: "
         "`sr-desktop models clear-cache`.",
+        epilog="Exit status: 0 done; 1 clear-cache could not delete some files (named on stderr); 2 bad "
+        "usage, an unknown id or a file it cannot add; 3 unexpected internal error (a bug).",
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=run)
@@ -35,15 +37,18 @@ def add_parser(subparsers) -> None:
     add.add_argument("-h", "--help", action=_HelpNamingArchitectures, help="show this help message and exit")
     add.add_argument("file", type=path_arg, help="model file: .pth / .pt / .ckpt / .safetensors / ncnn .param (+ .bin)")
     add.add_argument("--name", help="id/display name for the model (default: from the file name)")
-    add.add_argument("--json", action="store_true", help="print the added model as JSON")
+    # (SUPPRESS: `models --json add F` kept the parent's --json; the action's default undid it)
+    add.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the added model as JSON")
     add.set_defaults(func=run)
     remove = actions.add_parser("remove", help="remove a custom model added earlier")
     remove.add_argument("model_id", metavar="ID", help="id of the custom model (see `sr-desktop models`)")
+    remove.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help='print {"removed": ID}')
     remove.set_defaults(func=run)
     clear = actions.add_parser(
         "clear-cache", help="delete the converted weights, OpenVINO conversions and measured backends "
         "(each is made again at its next use) and say how much room that freed")
-    clear.add_argument("--json", action="store_true", help='print {"freed_bytes": N, "folder": PATH, "kept": [...]}')
+    clear.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help='print {"freed_bytes": N, "folder": PATH, "kept": [...]}')
     clear.set_defaults(func=run)
 
 
@@ -205,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
             raise
     if action == "remove":
         custom.remove_custom_model(args.model_id)
-        print(f"removed {args.model_id}")
+        print(json.dumps({"removed": args.model_id}) if args.json else f"removed {args.model_id}")
         return 0
     if action == "add":
         spec = custom.add_custom_model(args.file, name=args.name)

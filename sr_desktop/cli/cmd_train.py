@@ -37,7 +37,9 @@ EPILOG = """Examples:
   sr-desktop train ... --out runs/edsr --resume          (continue a stopped or killed run)
   sr-desktop train ... --out runs/edsr --resume --iterations 20000   (extend a finished one)
 
-""" + textwrap.fill(_NOTES, 100, break_on_hyphens=False, break_long_words=False)
+""" + textwrap.fill(_NOTES, 100, break_on_hyphens=False, break_long_words=False) + """
+Exit status: 0 trained (or exported); 2 bad usage, data or settings (one line); 3 unexpected internal
+error (a bug); 130 interrupted (Ctrl+C, SIGTERM, SIGHUP: a checkpoint is saved first)."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -136,6 +136,26 @@ def _outputs(inputs: list[Path], given: str, fmt: str | None) -> list[Path]:
     return targets
 
 
+def _device_format(output: Path, src: Path) -> str | None:
+    """The format to write into a device (``-o /dev/null``, a FIFO) named without one: the
+    input's, as --format's help promises (it was refused, asking for --format); None else,
+    and for the process's own streams (``-o /dev/stdout`` as ``-o -``: what reads them must be
+    told the format, --format)."""
+    from sr_desktop.engine.imageio import format_named_by
+    from sr_desktop.engine.imageio.atomic import own_stream_fd, special_target
+
+    if format_named_by(output) is not None or special_target(output) != "device" or own_stream_fd(output) is not None:
+        return None
+    return format_named_by(src)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):  # (a closed or replaced stream)
+        return False
+
+
 def _check_piped_input(inputs: list[Path], output: str) -> None:
     """`SRDesktopError` when ``-`` (standard input) is not the only input, or its output is a
     folder (the image has no name to keep there: "-.png" was written)."""
@@ -190,7 +210,13 @@ def run(args: argparse.Namespace) -> int:
             args.output = output_arg(args.output)
         except argparse.ArgumentTypeError as exc:
             raise SRDesktopError(f"-o/--output {exc}") from None
+    if not args.format and len(inputs) == 1 and not piped:
+        args.format = _device_format(Path(args.output), inputs[0])
     targets = _outputs(inputs, args.output, args.format)
+    if any(map(into_stdout, targets)) and _is_terminal(sys.stdout):
+        # (as gzip and curl refuse: the image's bytes garbled the terminal)
+        raise SRDesktopError(f"-o {'-' if args.output == '/dev/stdout' else args.output} writes the image into "
+                             "standard output, which is a terminal: redirect it (> out.png), pipe it, or name a file")
     quality = quality_from(args)
     options = upscale_options_from(args)
     size = output_size_from(args)

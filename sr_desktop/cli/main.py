@@ -211,9 +211,22 @@ def _names_a_file(arg: str) -> bool:
 
 def _os_error(exc: OSError) -> int:
     """One line for what the operating system refused; exit status 2."""
+    if isinstance(exc, FileNotFoundError) and not exc.filename and _cwd_gone():
+        # (a relative path in a folder deleted since the shell entered it: "No such file or directory")
+        print("sr-desktop: error: the current folder no longer exists: cd into one, or give absolute paths",
+              file=sys.stderr)
+        return 2
     where = f"{exc.filename}: " if exc.filename else ""
     print(f"sr-desktop: error: {where}{exc.strerror or exc}", file=sys.stderr)
     return 2
+
+
+def _cwd_gone() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 def _reader_gone() -> int:
@@ -414,7 +427,7 @@ def _main(argv: list[str] | None) -> int:
         from sr_desktop.cli.common import send_warnings_to_log
 
         send_warnings_to_log(args.verbose)  # (a TIFF's decoder warnings, in the window's own thread)
-    from sr_desktop.engine.core.errors import ReportedBug, SRDesktopError
+    from sr_desktop.engine.core.errors import ReaderGone, ReportedBug, SRDesktopError
 
     try:
         if is_app:
@@ -432,7 +445,7 @@ def _main(argv: list[str] | None) -> int:
         return 130
     except ImportError as exc:  # the commands import torch & co. when they start working
         return _cannot_start(exc)
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):
         return _reader_gone()
     except OSError as exc:  # the file system said no (a name too long, a file where a folder is…)
         logging.getLogger("sr_desktop").debug("file system error", exc_info=True)

@@ -1,4 +1,5 @@
-"""``-`` as an input file: the image piped into standard input (``curl … | sr-desktop upscale - -o x.png``)."""
+"""``-`` as an input file: what is piped into standard input (the image of ``curl … | sr-desktop
+upscale - -o x.png``, the file list of ``find … | sr-desktop batch IN OUT --files-from -``)."""
 
 from __future__ import annotations
 
@@ -17,22 +18,26 @@ def is_stdin(path: Path) -> bool:
     return str(path) == "-"
 
 
-def read_stdin_bytes() -> bytes:
+#: what the upscale's ``-`` takes, and an example of piping it
+IMAGE = ("an image", "cat photo.jpg | sr-desktop upscale - -o out.png")
+
+
+def read_stdin_bytes(what: tuple[str, str] = IMAGE) -> bytes:
     """Everything piped into standard input; `SRDesktopError` when there is nothing to read (a
-    terminal, whose reading would wait for typing; closed; empty)."""
+    terminal, whose reading would wait for typing; closed; empty). `what`: what is read there
+    and an example command piping it, for the messages."""
+    thing, example = what
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:
-        raise SRDesktopError("- names standard input, which this process does not have: name the image file")
+        raise SRDesktopError(f"- names standard input, which this process does not have: name a file of {thing}")
     try:
         if stream.isatty():
-            raise SRDesktopError("- names standard input, which is a terminal: pipe an image into it "
-                                 "(cat photo.jpg | sr-desktop upscale - -o out.png)")
+            raise SRDesktopError(f"- names standard input, which is a terminal: pipe {thing} into it ({example})")
         data = stream.read()
     except MemoryError:
-        raise SRDesktopError("not enough memory to read the image from standard input") from None
+        raise SRDesktopError(f"not enough memory to read {thing} from standard input") from None
     except (OSError, ValueError) as exc:  # (ValueError: a closed stream)
         raise SRDesktopError(f"cannot read standard input: {getattr(exc, 'strerror', None) or exc}") from None
     if not data:
-        raise SRDesktopError("standard input is empty: pipe an image into it (cat photo.jpg | sr-desktop "
-                             "upscale - -o out.png)")
+        raise SRDesktopError(f"standard input is empty: pipe {thing} into it ({example})")
     return data

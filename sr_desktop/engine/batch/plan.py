@@ -204,24 +204,35 @@ def _walk(input_dir: Path, recursive: bool, exclude: Path | None, unreadable: di
     return found
 
 
-def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
-    """Paths listed one per line in `list_file` (blank lines and ``#`` comments ignored);
-    relative paths are taken relative to `input_dir`. A file listed twice (relative and
+def read_file_list(list_file: Path, input_dir: Path, data: bytes | None = None) -> list[Path]:
+    """Paths listed one per line in `list_file` (or in `data`, read from it already: standard
+    input), or separated by NUL bytes (``find -print0``: names with a newline); relative
+    paths are taken relative to `input_dir`. A line is a name as it is when a file has it;
+    else blank lines and ``#`` comments are left out and the spaces around a name dropped (a
+    file named ``#1.png`` was left out without a word). A file listed twice (relative and
     absolute, or through a linked folder) is taken once: it failed as two inputs sharing an
     output name."""
-    try:
-        data = list_file.read_bytes()
-    except OSError as exc:
-        raise BatchError(f"cannot read the file list {list_file}: {exc.strerror or exc}") from None
-    if any(byte < 0x20 and byte not in b"\t\n\r" for byte in data):  # (UTF-16, an image given by mistake)
+    if data is None:
+        try:
+            data = list_file.read_bytes()
+        except OSError as exc:
+            raise BatchError(f"cannot read the file list {list_file}: {exc.strerror or exc}") from None
+    null_separated = b"\0" in data
+    if any(byte < 0x20 and byte not in b"\0\t\n\r" for byte in data):  # (UTF-16, an image given by mistake)
         raise BatchError(f"the file list {list_file} is not a text file (one path per line)")
     paths = []
     seen: set[str] = set()
     # each name as the file system has it (`ls > list` of a Latin-1 name refused the whole
     # list as not UTF-8); Notepad's BOM went into the first name
-    for line in data.removeprefix(b"\xef\xbb\xbf").splitlines():
-        line = os.fsdecode(line).strip()
-        if not line or line.startswith("#"):
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    entries = data.split(b"\0") if null_separated else data.splitlines()
+    for entry in entries:
+        line = os.fsdecode(entry)
+        if not null_separated and not _names_a_file(line, input_dir):
+            line = line.strip()
+            if line.startswith("#"):
+                continue
+        if not line:
             continue
         path = Path(line).expanduser()
         path = path if path.is_absolute() else input_dir / path
@@ -232,6 +243,14 @@ def read_file_list(list_file: Path, input_dir: Path) -> list[Path]:
             seen.add(key)
             paths.append(path)
     return paths
+
+
+def _names_a_file(line: str, input_dir: Path) -> bool:
+    """Whether a file list's line, as it is, names a file (relative to `input_dir`)."""
+    if not line:
+        return False
+    path = Path(line)
+    return os.path.lexists(path if path.is_absolute() else input_dir / path)
 
 
 def to_upscale(job: BatchJob, existing: str) -> bool:

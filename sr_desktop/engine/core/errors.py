@@ -71,6 +71,13 @@ class DeviceError(SRDesktopError):
     """A requested device or precision is not available."""
 
 
+class ReaderGone(BaseException):
+    """The reader of this process's standard output closed it (``-o - | head -c 100``) while
+    an image or a report was written there: the command stops at once, quietly, as Unix
+    tools do (exit 141). Not an `Exception`, so that no handler of a file's failure takes it
+    for one (it was "error: a.png: cannot write /dev/stdout: Broken pipe", 1 of 1 file failed)."""
+
+
 class Cancelled(SRDesktopError):
     """The job was cancelled by the user. Nothing was written."""
 

@@ -63,13 +63,24 @@ def _user_dir(home_subdir: str, platform_dir) -> Path:
     cache that cannot be kept only costs work, and every model but bicubic failed with
     "Permission denied" before."""
     home = _home_override()
-    path = home / home_subdir if home else Path(platform_dir(_APP))
+    try:
+        path = home / home_subdir if home else Path(platform_dir(_APP))
+    except RuntimeError as exc:  # platformdirs: no HOME and no user entry (`env -i` in a container)
+        path = Path(os.devnull) / home_subdir  # (no folder: reading finds nothing, a write says why)
+        if str(path) not in _UNUSABLE:
+            _UNUSABLE.add(str(path))
+            _say_once(f"no home folder ({exc}): working without the app's cache, logs and added models; set "
+                      "SR_DESKTOP_HOME to a folder it can write")
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         if str(path) not in _UNUSABLE:
             _UNUSABLE.add(str(path))
-            if home is None or (home.is_dir() and os.access(home, os.W_OK)):  # the folder alone (a file in its way)
+            if home is None:  # one line for the platform's folders, not one per folder (cron mailed both)
+                _say_once(f"cannot create {path} ({exc.strerror or exc}): working without the app's folders there "
+                          "(cache, logs, added models); set SR_DESKTOP_HOME to a folder it can write")
+            elif home.is_dir() and os.access(home, os.W_OK):  # the folder alone (a file in its way)
                 logging.getLogger(__name__).warning("cannot create %s (%s): working without it", path,
                                                     exc.strerror or exc)
             elif str(home) not in _UNUSABLE:  # one line for the home, not one per folder in it
@@ -85,6 +96,18 @@ def _user_dir(home_subdir: str, platform_dir) -> Path:
 
 #: user folders that could not be created (each is said once)
 _UNUSABLE: set[str] = set()
+#: whether the home's trouble was said (`_say_once`)
+_SAID: list[str] = []
+
+
+def _say_once(line: str) -> None:
+    """Log `line` as a warning the first time the user's folders cannot be had in this run;
+    later ones (another folder, the same cause) only at debug level."""
+    if _SAID:
+        logging.getLogger(__name__).debug("%s", line)
+        return
+    _SAID.append(line)
+    logging.getLogger(__name__).warning("%s", line)
 
 
 def unwritable(path: Path) -> bool:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from sr_desktop.engine.core.errors import ReaderGone
 from sr_desktop.engine.core.path_kind import missing_folder_reason, nearest_existing_folder_or_file
 from sr_desktop.engine.core.progress import CancelToken
 
@@ -124,11 +125,14 @@ def atomic_write(target: Path, encode: Callable[[BinaryIO], object], replace: bo
             # the process's own descriptor, not the name opened anew: that started a file the
             # shell had pointed it at over from byte 0 (and cut a `>>` one), and what the
             # process printed to it afterwards wrote over the image
-            for stream in (sys.stdout, sys.stderr):
-                if stream is not None and _fileno(stream) == own:
-                    stream.flush()
-            with os.fdopen(os.dup(own), "wb") as fh:
-                encode(fh)
+            try:
+                for stream in (sys.stdout, sys.stderr):
+                    if stream is not None and _fileno(stream) == own:
+                        stream.flush()
+                with os.fdopen(os.dup(own), "wb") as fh:
+                    encode(fh)
+            except BrokenPipeError:
+                raise ReaderGone() from None
             return
         with open(target, "wb") as fh:
             encode(fh)
