@@ -51,7 +51,7 @@ an image suffix gets --format's.
 Exit status: 0 all files done,
 1 some files failed (one line each on stderr, naming the file; the others are done),
 2 bad usage or options, 3 unexpected internal error (a bug: please report it with the
-output of -v), 130 interrupted.
+output of -v), 130 interrupted, 141 the reader of -o - closed it (| head).
 With --model zssr or map-sr, --kernel FILE.npy (from `sr-desktop kernel`) or --kernel estimate.
 Animated GIF, PNG and WebP are upscaled frame by frame (durations and loop count kept,
 each frame written whole) into gif, png or webp; a multi-page TIFF keeps all its pages

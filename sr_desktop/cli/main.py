@@ -34,7 +34,8 @@ exit status: 0 done; 1 some files failed (one line each on stderr, the others ar
 file the operating system refused to write, e.g. on a full disk, is one of them); 2 bad
 usage, an error before any work (unknown model, bad folder...), or what the operating system
 refused outside the files (a name too long); 3 unexpected internal error (a bug: please
-report it with the output of -v); 130 interrupted."""
+report it with the output of -v); 130 interrupted; 141 the reader of standard output closed
+it (`| head`)."""
 
 
 def _available_modules():
