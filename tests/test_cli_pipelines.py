@@ -194,7 +194,7 @@ def test_models_json_before_or_after_the_action(tmp_path, capsys):
     assert "freed_bytes" in json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("command", ["kernel", "train", "models", "devices", "upscale", "batch", "bench"])
+@pytest.mark.parametrize("command", ["kernel", "train", "models", "devices", "upscale", "batch", "bench", "metrics"])
 def test_every_command_says_its_exit_statuses(command, capsys):
     with pytest.raises(SystemExit):
         main([command, "--help"])

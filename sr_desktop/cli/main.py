@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = [
     "sr_desktop.cli.cmd_models",
     "sr_desktop.cli.cmd_batch",
     "sr_desktop.cli.cmd_bench",
+    "sr_desktop.cli.cmd_metrics",
     "sr_desktop.cli.cmd_kernel",
     "sr_desktop.cli.cmd_train",
     "sr_desktop.cli.cmd_devices",

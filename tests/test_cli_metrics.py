@@ -1,0 +1,82 @@
+"""`sr-desktop metrics RESULT [--input LR] [--reference HR] [--maps DIR]`: the Metrics panel's
+numbers and maps of an upscale, as the panel and the bench compute them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr_desktop.app.metrics_jobs import no_reference_numbers
+from sr_desktop.cli.main import main
+
+
+def _textured(path, size, seed=0):
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 128 + 60 * np.sin(xx / 3.0 + seed) * np.cos(yy / 5.0)
+    pixels = np.clip(base[..., None] + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_the_numbers_are_the_panels_and_the_benchs(tmp_path, capsys):
+    hr = _textured(tmp_path / "hr.png", (96, 120))
+    dataset = tmp_path / "set"
+    dataset.mkdir()
+    (dataset / "hr.png").write_bytes(hr.read_bytes())
+    saved = tmp_path / "sr"
+    assert main(["bench", "--dataset", str(dataset), "--model", "fsrcnn", "--scale", "2", "--save-sr", str(saved),
+                 "--json", str(tmp_path / "b.json"), "-q", "--no-niqe"]) == 0
+    bench = json.loads((tmp_path / "b.json").read_text())["models"][0]["images"][0]
+    sr = saved / "fsrcnn" / "hr.png"
+    lr = tmp_path / "lr.png"
+    Image.open(hr).resize((60, 48), Image.BICUBIC).save(lr)
+    capsys.readouterr()
+    assert main(["metrics", str(sr), "--input", str(lr), "--reference", str(hr), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    # against the ground truth: the bench's own numbers for the same SR image (2 px shaved)
+    assert record["reference_scores"]["psnr_y"] == pytest.approx(bench["psnr_y"], abs=1e-9)
+    assert record["reference_scores"]["ssim_y"] == pytest.approx(bench["ssim_y"], abs=1e-9)
+    assert record["reference_scores"]["shave"] == 2 and record["scale"] == 2
+    # no reference: the panel's numbers
+    panel = no_reference_numbers(np.asarray(Image.open(lr)), np.asarray(Image.open(sr)), 2)
+    assert record["consistency"] == panel.consistency.to_json()
+    assert record["sharpness"] == panel.result_sharpness.to_json() and record["niqe"] is None
+    assert record["input_sharpness"] == panel.input_sharpness.to_json()
+
+
+def test_the_maps_are_written_and_kept_unless_overwrite(tmp_path, capsys):
+    lr = _textured(tmp_path / "lr.png", (40, 48))
+    sr = tmp_path / "sr.png"
+    assert main(["upscale", str(lr), "-o", str(sr), "--model", "bicubic", "--scale", "2", "-q"]) == 0
+    maps = tmp_path / "maps"
+    assert main(["metrics", str(sr), "--input", str(lr), "--maps", str(maps)]) == 0
+    out = capsys.readouterr().out
+    assert "consistency with the input (×2" in out and "maps: " in out
+    assert sorted(p.name for p in maps.iterdir()) == ["difference.png", "gradient.png", "ssim.png"]
+    assert Image.open(maps / "ssim.png").size == (96, 80)
+    assert main(["metrics", str(sr), "--maps", str(maps)]) == 2
+    assert "difference.png exists (use --overwrite to replace the maps)" in capsys.readouterr().err
+    assert main(["metrics", str(sr), "--maps", str(maps), "--overwrite"]) == 0
+    only = tmp_path / "only"
+    assert main(["metrics", str(sr), "--maps", str(only)]) == 0  # no reference, no input: the gradient alone
+    assert [p.name for p in only.iterdir()] == ["gradient.png"]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--input", "odd.png"], "is not a whole multiple of the input (30×25): give --scale"),
+    (["--input", "sr.png"], "is the input's size: not an upscale of it"),
+    (["--reference", "odd.png"], "SR is 80×96 but HR is 30×25"),
+    (["--input", "missing.png"], "cannot read missing.png: file not found"),
+])
+def test_what_cannot_be_measured_is_one_line(tmp_path, monkeypatch, capsys, extra, message):
+    monkeypatch.chdir(tmp_path)
+    _textured(tmp_path / "sr.png", (96, 80))
+    _textured(tmp_path / "odd.png", (25, 30))
+    assert main(["metrics", "sr.png", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
