@@ -67,8 +67,30 @@ def test_what_cannot_pair_is_one_line_before_any_model_runs(tmp_path, capsys, mo
     assert "is the --dataset folder itself" in capsys.readouterr().err
     Image.new("RGB", (32, 32)).save(lr / "img1x2.png")  # upscaled back to the HR's size
     assert main([*args, "--lr-dataset", str(lr)]) == 2
-    assert ("img1.png in the dataset: img1.png is 32×32; its LR image img1x2.png is 32×32, not 1/2 of it (it is "
-            "as large as the HR image") in capsys.readouterr().err
+    err = capsys.readouterr().err  # (both files named once: "img1.png: img1.png is" repeated one)
+    assert err.startswith("sr-desktop: error: img1.png is 32×32; its LR image img1x2.png is 32×32, not 1/2 of it but "
+                          "as large")
     (lr / "img1x2.png").unlink()
     assert main([*args, "--lr-dataset", str(lr)]) == 2
     assert "1 HR image(s) of" in capsys.readouterr().err
+
+
+def test_a_broken_lr_image_or_folder_is_named_as_the_lr_images(tmp_path, capsys):
+    hr, lr = make_nearest_pairs(tmp_path, [(16, 16, 0), (16, 16, 0)])
+    (lr / "img1x2.png").write_bytes(b"not an image")
+    args = ["bench", "--dataset", str(hr), "--scale", "2", "--model", "nearest", "-q"]
+    assert main([*args, "--lr-dataset", str(lr)]) == 2
+    assert "img1x2.png in the LR images: not an image file" in capsys.readouterr().err  # (it named img1.png)
+    assert main([*args, "--lr-dataset", str(tmp_path / "missing")]) == 2
+    assert f"--lr-dataset folder {tmp_path / 'missing'}: not found" in capsys.readouterr().err
+
+
+def test_one_folder_of_tagged_pairs_is_benchmarked(tmp_path, capsys):
+    hr, lr = make_nearest_pairs(tmp_path, [(16, 16, 0)], tag="_LR2")
+    (lr / "img0_LR2.png").rename(hr / "img0_LR2.png")
+    (hr / "img0.png").rename(hr / "img0_HR.png")
+    report = tmp_path / "r.json"
+    assert main(["bench", "--dataset", str(hr), "--lr-dataset", str(hr), "--scale", "2", "--model", "nearest",
+                 "--json", str(report), "-q", "--no-niqe"]) == 0
+    images = json.loads(report.read_text())["models"][0]["images"]
+    assert [(image["name"], image["psnr_y"]) for image in images] == [("img0_HR", None)]  # exact

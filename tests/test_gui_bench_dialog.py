@@ -253,7 +253,10 @@ def test_given_lr_images_are_benchmarked_as_bench_lr_dataset_without_published_n
 
     hr, lr = make_nearest_pairs(tmp_path / "set5", [(40, 32, 0), (32, 40, 1)])  # Set5/HR: a table's name
     dialog.dataset_edit.setText(str(hr))
+    assert dialog.dataset_note.text() == "2 images; Set5 of the published tables"
     dialog.lr_edit.setText(str(lr))
+    assert dialog.dataset_note.text() == ("2 images; Set5 of the published tables, whose numbers are of bicubic-made "
+                                          "LR images: not shown")
     run_to_end(qtbot, dialog)
     expected = evaluate_models(hr, ["bicubic", "lanczos"], 2, precision="fp32", lr_dataset=lr)
     shown = {row.model: (row.psnr_y, row.ssim_y) for row in dialog.leaderboard.rows()}

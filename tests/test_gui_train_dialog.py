@@ -769,6 +769,12 @@ def test_lr_images_train_on_real_pairs_and_a_paired_run_fills_the_form(qtbot, tm
     dialog.lr_data_edit.setText(str(lr))
     assert not dialog.degradation_combo.isEnabled() and not dialog.downscale_edit.isEnabled()
     assert "LR images are given" in dialog.degradation_combo.toolTip()
+    # off, they show nothing (a greyed "realesrgan" read as used), and get their text back after
+    assert (dialog.degradation_combo.currentText(), dialog.downscale_edit.text()) == ("", "")
+    assert dialog.val_lr_edit.placeholderText() == "needed with Validation: its LR images"
+    dialog.lr_data_edit.setText("")
+    assert (dialog.degradation_combo.currentText(), dialog.downscale_edit.text()) == ("realesrgan", "0.9")
+    dialog.lr_data_edit.setText(str(lr))
     options = dialog.train_options()  # (what the fields that are off hold is not used)
     assert (options.lr_data, options.degradation, options.downscales) == ((str(lr),), "bicubic", ())
     dialog.val_edit.setText(str(hr))  # validation on pairs needs their LR images

@@ -90,7 +90,8 @@ def test_an_hr_image_a_few_pixels_larger_is_cropped_and_other_sizes_are_refused(
     with pytest.raises(TrainingError, match=r"hr\.png is 35×33; its LR image lr\.png is 11×11, not 1/2 of it$"):
         read_pair(tmp_path / "hr.png", tmp_path / "lr.png", 2)
     Image.new("RGB", (35, 33)).save(tmp_path / "same.png")
-    with pytest.raises(TrainingError, match="as large as the HR image: give the LR images before they were upscaled"):
+    with pytest.raises(TrainingError, match=r"not 1/2 of it but as large: an LR image shows the HR image's scene at "
+                                             r"1/2 of its size \(RealSR's version 3 LR images are upscaled back"):
         read_pair(tmp_path / "hr.png", tmp_path / "same.png", 2)
 
 
@@ -183,8 +184,9 @@ def test_a_pair_that_does_not_fit_is_named_in_one_line(tmp_path, capsys):
     assert main(run_args(tmp_path, "--lr-data", str(tmp_path / "LR"), "--iterations", "2")) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("sr-desktop: error: cannot use 1 training pair(s): img1.png is 48×48; its LR image img1x2.png is "
-                   "48×48, not 1/2 of it (it is as large as the HR image: give the LR images before they were "
-                   "upscaled)")
+                   "48×48, not 1/2 of it but as large: an LR image shows the HR image's scene at 1/2 of its size "
+                   "(RealSR's version 3 LR images are upscaled back: shrink them by 2 first; a camera's wide shot: "
+                   "crop it to the tele shot's view, register it, and shrink it to 1/2)")
 
 
 @pytest.mark.parametrize(("degradation", "said"), [
@@ -198,3 +200,79 @@ def test_the_model_list_says_how_a_model_trained_here_got_its_lr_images(degradat
 
     record = {"iterations": 600, "data": ["/x/HR"], "losses": "l1:1", "degradation": degradation}
     assert training_summary(record) == f"trained here: {said}"
+
+
+def _blank(folder, *names, size=(8, 8)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        Image.new("RGB", size).save(folder / name)
+    return folder
+
+
+@pytest.mark.parametrize(("hr_name", "lr_name"), [
+    ("DSC_1450_x1", "DSC_1450_x2"),  # DRealSR
+    ("box2", "box2x2"),  # a tag-like end of the HR's own name
+    ("tumblr", "tumblr_lr"),
+])
+def test_more_dataset_names_pair(tmp_path, hr_name, lr_name):
+    hr, lr = _blank(tmp_path / "HR", f"{hr_name}.png"), _blank(tmp_path / "LR", f"{lr_name}.png")
+    assert match_pairs([hr], [lr], 2) == [(hr / f"{hr_name}.png", lr / f"{lr_name}.png")]
+
+
+def test_two_lr_images_for_one_hr_and_the_lr_images_left_over_are_named(tmp_path):
+    hr, lr = _blank(tmp_path / "HR", "img.png"), _blank(tmp_path / "LR", "img_lr.png", "img_x2.png")
+    with pytest.raises(TrainingError, match=r"1 HR image\(s\) of --data .*HR have two or more LR images in --lr-data "
+                                            r".*LR \(keep one each\): img\.png: img_lr\.png, img_x2\.png$"):
+        match_pairs([hr], [lr], 2)
+    hr, lr = _blank(tmp_path / "H2", "a.png"), _blank(tmp_path / "L2", "b_x2.png")
+    with pytest.raises(TrainingError, match=r"have no LR image of the same name .*: a\.png; LR images left over: "
+                                            r"b_x2\.png$"):
+        match_pairs([hr], [lr], 2)
+
+
+def test_realsrs_one_folder_of_hr_and_lr_images_pairs_by_their_tags(tmp_path, capsys):
+    """RealSR keeps Canon_001_HR.png and Canon_001_LR2.png side by side: refused as "the --data
+    folder itself", and without --lr-data both were trained on as HR images without a word."""
+    folder = make_images(tmp_path / "Canon" / "Train" / "2", 2, 48, seed=8)
+    for path in sorted(folder.glob("img*.png")):
+        lr = box_down(np.asarray(Image.open(path).convert("RGB")), 2)
+        Image.fromarray(lr).save(folder / f"{path.stem}_LR2.png")
+        path.rename(folder / f"{path.stem}_HR.png")
+    assert [(h.name, low.name) for h, low in match_pairs([folder], [folder], 2)] == [
+        ("img0_HR.png", "img0_LR2.png"), ("img1_HR.png", "img1_LR2.png")]
+    args = ["train", "--arch", "fsrcnn", "--scale", "2", "--data", str(folder), "--batch", "4", "--patch", "12",
+            "--threads", "1", "--iterations", "2", "-q"]
+    assert main([*args, "--out", str(tmp_path / "unpaired")]) == 0
+    assert ("2 training image(s) have their LR image beside them (by name, e.g. img0_LR2.png): both are trained on "
+            "as HR images; to train on the pairs, give the same folder as --lr-data too") in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "paired"), "--lr-data", str(folder)]) == 0
+    assert "their LR image beside them" not in capsys.readouterr().err
+    untagged = make_images(tmp_path / "plain", 1, 32, seed=9)
+    with pytest.raises(TrainingError, match="is the --data folder itself, and none of its images is tagged as an LR "
+                                            r"image \(NAME_LR2, NAMEx2, NAME_x2\)"):
+        match_pairs([untagged], [untagged], 2)
+
+
+def test_validation_pairs_are_said_in_validations_words(tmp_path):
+    hr, lr = make_pairs(tmp_path, 1, 48, 2, seed=10)
+    (lr / "img0x2.png").rename(lr / "other.png")
+    with pytest.raises(TrainingError, match=r"1 HR image\(s\) of --val .* have no LR image of the same name in "
+                                            r"--val-lr .*: img0\.png; LR images left over: other\.png"):
+        ValidationSet(hr, [], 2, parse_degradation("bicubic"), lr_folder=lr)
+
+
+def test_a_resume_takes_the_validation_folders_it_is_not_given(tmp_path, capsys):
+    """`--resume --val V` of a paired run was refused for want of the --val-lr it records."""
+    make_pairs(tmp_path, 2, 48, 2, seed=11)
+    val_hr, val_lr = make_pairs(tmp_path / "val", 1, 48, 2, seed=12)
+    paired = ["--lr-data", str(tmp_path / "LR")]
+    assert main(run_args(tmp_path, *paired, "--val", str(val_hr), "--val-lr", str(val_lr), "--iterations", "2")) == 0
+    assert main(run_args(tmp_path, *paired, "--val", str(val_hr), "--resume", "--iterations", "3")) == 0
+    assert main(run_args(tmp_path, *paired, "--val-lr", str(val_lr), "--resume", "--iterations", "4")) == 0
+    capsys.readouterr()
+    with safe_open(tmp_path / "run" / "model.safetensors", "pt") as f:
+        assert json.loads(f.metadata()["training"])["degradation"] == "paired"
+    # a pair changed since: counted as pairs ("8 then, 8 now" of 4 pairs)
+    Image.open(tmp_path / "LR" / "img0x2.png").transpose(Image.FLIP_LEFT_RIGHT).save(tmp_path / "LR" / "img0x2.png")
+    assert main(run_args(tmp_path, *paired, "--resume", "--iterations", "5")) == 0
+    assert "the training images changed since the checkpoint (2 then, 2 now)" in capsys.readouterr().err

@@ -207,8 +207,12 @@ def run(args: argparse.Namespace) -> int:
         raise EvaluationError(f"--lr-dataset gives the LR images: --degradation {args.degradation} would make "
                               "others (leave it out)")
     args.degradation = args.degradation or "bicubic"
+    from sr_desktop.engine.metrics.given_lr import list_lr_dataset, pair_dataset
+
     dataset_images = list_dataset(args.dataset)
-    lr_images = list_dataset(args.lr_dataset) if args.lr_dataset is not None else []
+    lr_images = list_lr_dataset(args.lr_dataset) if args.lr_dataset is not None else []
+    if args.lr_dataset is not None:  # the HR images of the pairs (RealSR's one folder holds both), said now
+        dataset_images = list(pair_dataset(args.dataset, args.lr_dataset, args.scale))
     images = ProtectedPaths(dataset_images + lr_images)  # fail early on a bad folder,
     # and on a file that cannot be written, or must not be: a dataset image, an input file
     # (the kernel, weight files), an existing file without --overwrite, an image name for text,

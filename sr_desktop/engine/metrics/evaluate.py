@@ -560,7 +560,7 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
     abort after minutes of measuring (costs one decode per image); every such file is named
     (the first few), not only the first. With `lr_of`, each given LR image is read and checked
     to fit its HR image too."""
-    from sr_desktop.engine.metrics.given_lr import read_given_pair
+    from sr_desktop.engine.metrics.given_lr import PairSizeError, read_given_pair
 
     bad = []
     for path in paths:
@@ -569,14 +569,21 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
             hr = read_given_pair(path, lr_of[path], scale)[0] if lr_of is not None else read_hr(path)
             check_measurable(hr.shape[1], hr.shape[0], scale, protocol)
         except SRDesktopError as exc:
-            bad.append((path.name, exc))
+            # the file that failed: a pair's LR image too (its healthy HR image was named)
+            failed = getattr(exc, "path", None) or path
+            where = "the LR images" if lr_of is not None and failed == lr_of[path] else "the dataset"
+            bad.append((failed.name, where, exc))
     # each by its name and the reason (the error's own words named the file a second time, and
     # the whole paths made the line too long to show three)
-    reasons = [(name, getattr(exc, "reason", None) or exc) for name, exc in bad]
+    reasons = [(name, getattr(exc, "reason", None) or exc) for name, _where, exc in bad]
     if len(bad) == 1:
-        raise EvaluationError(f"{reasons[0][0]} in the dataset: {reasons[0][1]}")
+        name, where, exc = bad[0]
+        if isinstance(exc, PairSizeError):  # (it names both files: "a.png: a.png is …" repeated one)
+            raise EvaluationError(str(exc))
+        raise EvaluationError(f"{name} in {where}: {reasons[0][1]}")
     if bad:
-        lines = [f"{name}: {reason}" for name, reason in reasons]
+        lines = [str(exc) if isinstance(exc, PairSizeError) else f"{name}: {reason}"
+                 for (name, reason), (_n, _w, exc) in zip(reasons, bad, strict=True)]
         raise EvaluationError(f"{len(bad)} images of the dataset cannot be measured: {first_failures(lines)}")
 
 
@@ -613,8 +620,9 @@ def evaluate_models(
 
     scale = parse_sr_scale(scale)
     precision = parse_precision(precision).value
-    paths = list_dataset(dataset)
     lr_of = pair_dataset(dataset, lr_dataset, scale) if lr_dataset is not None else None
+    # (a paired dataset's HR images: one folder of RealSR's holds the LR images too)
+    paths = list(lr_of) if lr_of is not None else list_dataset(dataset)
     degradation = Degradation() if lr_of is not None else degradation or Degradation()
     described = f"{PAIRED_PREFIX}{lr_dataset}" if lr_of is not None else degradation.describe()
     report = BenchReport(str(dataset), int(scale), described, protocol=protocol or EvalProtocol(),

@@ -8,37 +8,44 @@ the grid). The report names the degradation ``paired:DIR``.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 
-from sr_desktop.engine.core.text import first_failures
-from sr_desktop.engine.imageio.image_pairs import folder_overlap_line, pair_files, pair_size_error, unmatched_line
+from sr_desktop.engine.imageio.image_pairs import PairingError, pair_folders, pair_size_error
 from sr_desktop.engine.metrics.errors import EvaluationError
-
-log = logging.getLogger(__name__)
 
 #: how a report names a degradation of given LR images: ``paired:DIR``
 PAIRED_PREFIX = "paired:"
 
 
 def pair_dataset(dataset: str | Path, lr_dataset: str | Path, scale: int) -> dict[Path, Path]:
-    """{HR image: its LR image} of every image of `dataset` (`list_dataset`); `EvaluationError`
-    naming the HR images without an LR image (LR images without one are logged)."""
+    """{HR image: its LR image} of every image of `dataset` (`list_dataset`; `image_pairs.pair_folders`);
+    `EvaluationError` when they cannot pair, or the LR folder cannot be listed (said as --lr-dataset's)."""
     from sr_desktop.engine.metrics.evaluate import list_dataset
 
-    hr_root, lr_root = Path(dataset), Path(lr_dataset)
-    if (overlap := folder_overlap_line(hr_root, lr_root, "--dataset", "--lr-dataset")) is not None:
-        raise EvaluationError(overlap)
-    match = pair_files(hr_root, list_dataset(hr_root), lr_root, list_dataset(lr_root), scale)
-    if match.unmatched:
-        raise EvaluationError(unmatched_line(len(match.unmatched), hr_root, lr_root, scale,
-                                             first_failures(match.unmatched)))
-    if match.extra:
-        log.warning("%d LR image(s) of %s have no HR image of the same name in %s: left out", match.extra,
-                    lr_root, hr_root)
-    return dict(match.pairs)
+    def listed(folder: Path) -> list[Path]:
+        return list_lr_dataset(folder) if folder == Path(lr_dataset) else list_dataset(folder)
+
+    try:
+        return dict(pair_folders(Path(dataset), Path(lr_dataset), listed, scale, "--dataset", "--lr-dataset"))
+    except PairingError as exc:
+        raise EvaluationError(str(exc)) from None
+
+
+class PairSizeError(EvaluationError):
+    """An HR image and its LR image whose sizes make no pair (the line names both)."""
+
+
+def list_lr_dataset(folder: str | Path) -> list[Path]:
+    """`list_dataset` of the LR folder, its errors naming it as --lr-dataset's ("dataset folder X:
+    not found" read as the HR folder's)."""
+    from sr_desktop.engine.metrics.evaluate import list_dataset
+
+    try:
+        return list_dataset(folder)
+    except EvaluationError as exc:
+        raise EvaluationError(str(exc).replace("dataset folder", "--lr-dataset folder", 1)) from None
 
 
 def read_given_pair(hr_path: Path, lr_path: Path, scale: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +56,7 @@ def read_given_pair(hr_path: Path, lr_path: Path, scale: int) -> tuple[np.ndarra
     hr, lr = read_hr(hr_path), read_hr(lr_path)
     (h, w), (lh, lw) = hr.shape[:2], lr.shape[:2]
     if (why := pair_size_error(hr_path.name, (w, h), lr_path.name, (lw, lh), scale)) is not None:
-        raise EvaluationError(why)
+        raise PairSizeError(why)
     if hr.shape[2] == 3 and lr.shape[2] == 1:
         lr = np.repeat(lr, 3, axis=2)
     return hr[:lh * scale, :lw * scale], lr

@@ -98,10 +98,10 @@ def _image_files(folder: Path) -> list[Path]:
     return found
 
 
-def listing_record(paths: Sequence[str | os.PathLike]) -> dict:
-    """What a checkpoint records of a run's image files: how many, and a digest of their
-    names, sizes and modification times, which a resumed run compares (images added to the
-    folder, removed or replaced since)."""
+def listing_record(paths: Sequence[str | os.PathLike], images: int | None = None) -> dict:
+    """What a checkpoint records of a run's image files: how many (`images`: the pairs of a
+    paired run's HR and LR files), and a digest of their names, sizes and modification times,
+    which a resumed run compares (images added to the folder, removed or replaced since)."""
     digest = hashlib.sha256()
     for path in sorted(os.path.abspath(p) for p in paths):
         try:
@@ -110,7 +110,7 @@ def listing_record(paths: Sequence[str | os.PathLike]) -> dict:
         except OSError:
             stamp = "-"
         digest.update(f"{path}\0{stamp}\n".encode("utf-8", "surrogateescape"))
-    return {"images": len(paths), "digest": digest.hexdigest()}
+    return {"images": len(paths) if images is None else images, "digest": digest.hexdigest()}
 
 
 def read_rgb8(path: Path) -> np.ndarray:

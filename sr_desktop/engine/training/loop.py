@@ -84,7 +84,7 @@ from sr_desktop.engine.training.options import (
     TrainOptions,
     setting_name,
 )
-from sr_desktop.engine.training.pairs import PairedPatchSource
+from sr_desktop.engine.training.pairs import PairedPatchSource, tagged_pairs_note
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
 from sr_desktop.engine.training.run_lock import LOCK_NAME, run_folder_lock
 from sr_desktop.engine.training.runlog import RunLog
@@ -306,11 +306,15 @@ class Trainer:
         self.baseline = self.val.bicubic()
         self.last_val: ValidationScores | None = None
         #: the images of the run (`listing_record`), which its checkpoints record
-        self.images = {"train": listing_record([*self.data.paths, *getattr(self.data, "lr_of", {}).values()]),
-                       "val": listing_record([*self.val.paths, *self.val.lr_paths])}
+        # (a pair counted once: "8 then, 8 now" of 4 pairs)
+        self.images = {"train": listing_record([*self.data.paths, *getattr(self.data, "lr_of", {}).values()],
+                                               len(self.data.paths)),
+                       "val": listing_record([*self.val.paths, *self.val.lr_paths], len(self.val.paths))}
         self.val_changed = False
         #: lines for the user: images changed since the checkpoint, validation images left out
-        self.data_notes = [note for note in (*self._changed_images(), self.val.left_out_note()) if note]
+        paired_by_tags = None if o.paired else tagged_pairs_note(o.data, self.data.paths, o.scale)
+        self.data_notes = [note for note in (*self._changed_images(), self.val.left_out_note(), paired_by_tags)
+                           if note]
         check_cancel(cancel)
 
     def _changed_images(self) -> list[str]:
@@ -671,7 +675,8 @@ class Trainer:
                               val_psnr_y=val["psnr_y"] if val else None, init=o.init or "",
                               # how it was trained, to train it again: the checkpoint held these,
                               # and a model passed on alone said nothing of seed, batch or lr
-                              training={**self._meta()["options"], **_schedule(o)},
+                              training={**self._meta()["options"], **_schedule(o),
+                                        **({"degradation": PAIRED} if o.paired else {})},
                               environment=self._environment())
         path = write_model(net, self.out / MODEL_FILE, meta)
         # a run resumed without --name updates the model it registered (its weights stayed those

@@ -247,7 +247,9 @@ class TrainOptions:
                                                                         if self.val_lr else []):
             if (why := not_a(folder, "folder")) is not None:
                 raise TrainingError(f"{flag} folder {folder}: {why}")
-        if self.val_lr is not None and self.val is None:
+        # (a resumed run takes what is left out from its checkpoint, after these options are
+        # made: `--resume --val V` of a paired run was refused for want of the --val-lr it records)
+        if self.val_lr is not None and self.val is None and not self.resume:
             raise TrainingError("--val-lr gives the LR images of the --val folder: give --val too")
         if not self.lr_data:
             return
@@ -262,7 +264,7 @@ class TrainOptions:
                                 "would no longer match: leave one of them out")
         if self.mixed_scales:
             raise TrainingError("--lr-data gives LR images of one scale: train one --scale")
-        if self.val is not None and self.val_lr is None:
+        if self.val is not None and self.val_lr is None and not self.resume:
             raise TrainingError("with --lr-data, --val needs --val-lr (its LR images): validating on LR images "
                                 "made by bicubic downscaling would measure another degradation than the one trained")
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.text import first_failures
-from sr_desktop.engine.imageio.image_pairs import folder_overlap_line, pair_files, pair_size_error, unmatched_line
+from sr_desktop.engine.imageio.image_pairs import PairingError, pair_files, pair_folders, pair_size_error, split_by_tag
 from sr_desktop.engine.training.data import PatchPairs, augment, list_images, read_rgb8_noting_grey, too_small_error
 from sr_desktop.engine.training.errors import TrainingError
 
@@ -27,26 +27,37 @@ log = logging.getLogger(__name__)
 
 
 def match_pairs(hr_folders: Sequence[str | os.PathLike], lr_folders: Sequence[str | os.PathLike],
-                scale: int) -> list[tuple[Path, Path]]:
+                scale: int, flags: tuple[str, str] = ("--data", "--lr-data")) -> list[tuple[Path, Path]]:
     """The (HR file, LR file) pairs of each HR folder and the LR folder in the same place of
-    `lr_folders`, in the HR files' order (`image_pairs.pair_files`); `TrainingError` naming
-    the HR images without an LR image (an LR image without an HR one is logged and left out)."""
+    `lr_folders` (`image_pairs.pair_folders`), in the HR files' order; `TrainingError` in the
+    words of the folders' `flags` (training's, or validation's ``--val``/``--val-lr``)."""
     if len(lr_folders) != len(hr_folders):
-        raise TrainingError(f"--lr-data names {len(lr_folders)} folder(s) for {len(hr_folders)} --data folder(s): "
-                            "give one folder of LR images for each folder of HR images, in the same order")
+        raise TrainingError(f"{flags[1]} names {len(lr_folders)} folder(s) for {len(hr_folders)} {flags[0]} "
+                            "folder(s): give one folder of LR images for each folder of HR images, in the same order")
     pairs: list[tuple[Path, Path]] = []
     for hr_root, lr_root in zip(map(Path, hr_folders), map(Path, lr_folders), strict=True):
-        if (overlap := folder_overlap_line(hr_root, lr_root, "--data", "--lr-data")) is not None:
-            raise TrainingError(overlap)
-        match = pair_files(hr_root, list_images([hr_root]), lr_root, list_images([lr_root]), scale)
-        if match.unmatched:
-            raise TrainingError(unmatched_line(len(match.unmatched), hr_root, lr_root, scale,
-                                               first_failures(match.unmatched)))
-        if match.extra:
-            log.warning("%d LR image(s) of %s have no HR image of the same name in %s: left out", match.extra,
-                        lr_root, hr_root)
-        pairs += match.pairs
+        try:
+            pairs += pair_folders(hr_root, lr_root, lambda root: list_images([root]), scale, *flags)
+        except PairingError as exc:
+            raise TrainingError(str(exc)) from None
     return pairs
+
+
+def tagged_pairs_note(folders: Sequence[str | os.PathLike], paths: Sequence[Path], scale: int) -> str | None:
+    """A note when a run without given LR images trains on folders that hold pairs by their
+    tags (RealSR keeps ``NAME_HR`` and ``NAME_LR2`` side by side): every one of them, the LR
+    images too, was trained on as an HR image without a word."""
+    hr, lr = split_by_tag(paths, scale)
+    if not lr:
+        return None
+    found = 0
+    for folder in map(Path, folders):
+        inside = [p for p in hr if folder in p.parents], [p for p in lr if folder in p.parents]
+        found += len(pair_files(folder, inside[0], folder, inside[1], scale).pairs)
+    if not found:
+        return None
+    return (f"{found} training image(s) have their LR image beside them (by name, e.g. {lr[0].name}): both are "
+            "trained on as HR images; to train on the pairs, give the same folder as --lr-data too")
 
 
 def read_pair(hr_path: Path, lr_path: Path, scale: int) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -76,7 +76,7 @@ class ValidationSet:
         """`lr_folder`: the LR images of `folder` (`pairs.match_pairs`); `train_lr_of`: the LR
         image of each training image (a paired run), used when `folder` is None."""
         if folder and lr_folder:
-            matched = match_pairs([folder], [lr_folder], scale)
+            matched = match_pairs([folder], [lr_folder], scale, ("--val", "--val-lr"))
             paths, lr_of = [hr for hr, _ in matched], dict(matched)
         elif folder:
             paths, lr_of = list_images([folder]), {}

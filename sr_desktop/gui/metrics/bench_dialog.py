@@ -109,6 +109,7 @@ class BenchDialog(JobDialog):
                                 "images shrunk with MATLAB's bicubic (sr-desktop bench --lr-dataset)")
         self.lr_edit.setAccessibleName("LR images of the dataset")
         add_browse_row(form, "&LR images", self.lr_edit, self._browse_lr)
+        self.lr_edit.textChanged.connect(self._on_dataset_changed)
         self.models = ModelChecklist(self)
         self.models.list.setAccessibleName("Models to benchmark")
         self.models.filter_edit.setAccessibleName("Filter the models to benchmark")
@@ -236,7 +237,9 @@ class BenchDialog(JobDialog):
             self.dataset_note.setText(refusal)
             return refusal
         table = table_dataset_of(folder)
-        known = f"; {table} of the published tables" if table else ""
+        known = (f"; {table} of the published tables" if self.lr_dataset() is None
+                 else f"; {table} of the published tables, whose numbers are of bicubic-made LR images: not shown"
+                 ) if table else ""
         self.dataset_note.setText(f"{counted(len(images), 'image')}{known}")
         return ""
 

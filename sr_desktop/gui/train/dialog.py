@@ -342,11 +342,25 @@ class TrainDialog(JobDialog):
         return spin
 
     def _update_degradation_fields(self) -> None:
-        """Degradation and Downscale make LR images: not with given ones (LR images)."""
+        """Degradation and Downscale make LR images: not with given ones (LR images). Turned off
+        they show nothing (a greyed "realesrgan" read as used) and get their text back after."""
         made = not self.lr_data_edit.text().strip()
-        for field in (self.degradation_combo, self.downscale_edit):
+        if made == self.degradation_combo.isEnabled():
+            return
+        for field, edit in ((self.degradation_combo, self.degradation_combo.lineEdit()),
+                            (self.downscale_edit, self.downscale_edit)):
+            if made:
+                edit.setText(field.property("madeText") or "")
+                edit.setPlaceholderText(field.property("madePlaceholder") or "")
+            else:
+                field.setProperty("madeText", edit.text())
+                field.setProperty("madePlaceholder", edit.placeholderText())
+                edit.clear()
+                edit.setPlaceholderText("not used: the LR images are given")
             field.setEnabled(made)
             field.setToolTip(field.property("madeTip") if made else "Not used: the LR images are given (LR images)")
+        self.val_lr_edit.setPlaceholderText("optional: else made by the Degradation" if made
+                                            else "needed with Validation: its LR images")
 
     def _browse_vgg_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "VGG19 weights", self.vgg_edit.text().strip(),
@@ -485,6 +499,9 @@ class TrainDialog(JobDialog):
         run = recorded_settings(out / "checkpoint")
         if not run:
             return
+        # first: it turns Degradation and Downscale on or off, which then take the run's values
+        # (a run without given LR images, of an earlier version too, clears the field)
+        self.lr_data_edit.setText(";".join(map(str, run["lr_data"])) if isinstance(run.get("lr_data"), list) else "")
         if isinstance(run.get("arch"), str):
             self.arch_combo.setCurrentText(run["arch"])
         for spin, key in ((self.scale_spin, "scale"), (self.batch_spin, "batch"), (self.patch_spin, "patch"),
@@ -496,16 +513,15 @@ class TrainDialog(JobDialog):
                 spin.setValue(run[key])
         if isinstance(run.get("loss"), str):
             self.loss_edit.setText(run["loss"])
-        if isinstance(run.get("degradation"), str):
+        paired = bool(run.get("lr_data"))  # (then the fields that make LR images are off and empty)
+        if isinstance(run.get("degradation"), str) and not paired:
             self.degradation_combo.setCurrentText(run["degradation"])
         self.init_combo.setCurrentText(run["init"] if isinstance(run.get("init"), str) else FROM_SCRATCH)
         if isinstance(run.get("data"), list):
             self.data_edit.setText(";".join(str(folder) for folder in run["data"]))
-        # (a run without given LR images, of an earlier version too, clears the field)
-        self.lr_data_edit.setText(";".join(map(str, run["lr_data"])) if isinstance(run.get("lr_data"), list) else "")
         for edit, key in ((self.val_edit, "val"), (self.val_lr_edit, "val_lr")):
             edit.setText(run[key] if isinstance(run.get(key), str) else "")
-        if isinstance(run.get("downscales"), list):
+        if isinstance(run.get("downscales"), list) and not paired:
             self.downscale_edit.setText(" ".join(f"{f:g}" for f in run["downscales"]))
         self.lr_edit.setText(rate_text(run["lr"]) if isinstance(run.get("lr"), float) else "")
         # the name it registered its model under: Resume then updates that model (left empty,
