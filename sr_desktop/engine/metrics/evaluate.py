@@ -560,13 +560,19 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
     abort after minutes of measuring (costs one decode per image); every such file is named
     (the first few), not only the first. With `lr_of`, each given LR image is read and checked
     to fit its HR image too."""
+    from sr_desktop.engine.compute.pair_offset import is_misaligned, offset_words, pair_offset
     from sr_desktop.engine.metrics.given_lr import PairSizeError, read_given_pair
 
-    bad = []
+    bad, misaligned = [], []
     for path in paths:
         check_cancel(cancel)
         try:
-            hr = read_given_pair(path, lr_of[path], scale)[0] if lr_of is not None else read_hr(path)
+            if lr_of is not None:
+                hr, lr = read_given_pair(path, lr_of[path], scale)
+                if is_misaligned(*(offset := pair_offset(hr, lr))):
+                    misaligned.append(f"{path.name}: {offset_words(*offset)}")
+            else:
+                hr = read_hr(path)
             check_measurable(hr.shape[1], hr.shape[0], scale, protocol)
         except SRDesktopError as exc:
             # the file that failed: a pair's LR image too (its healthy HR image was named)
@@ -581,6 +587,9 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
         if isinstance(exc, PairSizeError):  # (it names both files: "a.png: a.png is …" repeated one)
             raise EvaluationError(str(exc))
         raise EvaluationError(f"{name} in {where}: {reasons[0][1]}")
+    if misaligned:  # (measured as they are: a pair off by a pixel costs every model PSNR)
+        log.warning("%d of %d pairs lie off by more than half an LR pixel: %s", len(misaligned), len(paths),
+                    first_failures(misaligned))
     if bad:
         lines = [str(exc) if isinstance(exc, PairSizeError) else f"{name}: {reason}"
                  for (name, reason), (_n, _w, exc) in zip(reasons, bad, strict=True)]

@@ -84,7 +84,7 @@ from sr_desktop.engine.training.options import (
     TrainOptions,
     setting_name,
 )
-from sr_desktop.engine.training.pairs import PairedPatchSource, tagged_pairs_note
+from sr_desktop.engine.training.pairs import PairedPatchSource, misaligned_note, tagged_pairs_note
 from sr_desktop.engine.training.precision import autocast_dtype, precision_name
 from sr_desktop.engine.training.run_lock import LOCK_NAME, run_folder_lock
 from sr_desktop.engine.training.runlog import RunLog
@@ -313,7 +313,10 @@ class Trainer:
         self.val_changed = False
         #: lines for the user: images changed since the checkpoint, validation images left out
         paired_by_tags = None if o.paired else tagged_pairs_note(o.data, self.data.paths, o.scale)
-        self.data_notes = [note for note in (*self._changed_images(), self.val.left_out_note(), paired_by_tags)
+        off = (misaligned_note(getattr(self.data, "misaligned", ()), len(self.data.paths)),
+               # (the validation's own pairs: by default they are the first training pairs, said above)
+               misaligned_note(self.val.misaligned, len(self.val.lr_paths), "validation") if o.val_lr else None)
+        self.data_notes = [note for note in (*self._changed_images(), self.val.left_out_note(), paired_by_tags, *off)
                            if note]
         check_cancel(cancel)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sr_desktop.engine.compute.pair_offset import is_misaligned, offset_words, pair_offset
 from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.text import first_failures
 from sr_desktop.engine.imageio.image_pairs import PairingError, pair_files, pair_folders, pair_size_error, split_by_tag
@@ -41,6 +42,15 @@ def match_pairs(hr_folders: Sequence[str | os.PathLike], lr_folders: Sequence[st
         except PairingError as exc:
             raise TrainingError(str(exc)) from None
     return pairs
+
+
+def misaligned_note(misaligned: Sequence[str], pairs: int, what: str = "training") -> str | None:
+    """A note naming the pairs whose LR image lies off its HR image (`compute.pair_offset`), or None."""
+    if not misaligned:
+        return None
+    return (f"{len(misaligned)} of {pairs} {what} pair(s) lie off by more than half an LR pixel (the LR image's "
+            f"content from the HR image's): {first_failures(list(misaligned))}; register them (docs/training.md), or "
+            "the network learns a blur from them")
 
 
 def tagged_pairs_note(folders: Sequence[str | os.PathLike], paths: Sequence[Path], scale: int) -> str | None:
@@ -80,6 +90,8 @@ class PairedPatchSource(PatchPairs):
         self.pairs = match_pairs(hr_folders, lr_folders, scale)
         self._cached: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         kept, unreadable, cached, skipped, largest = [], [], 0, 0, 0
+        #: "name: 1.3 px right, 0.4 px up" of each pair whose LR image lies off its HR image
+        self.misaligned: list[str] = []
         for hr_path, lr_path in self.pairs:
             try:
                 hr, lr, _ = read_pair(hr_path, lr_path, scale)
@@ -93,6 +105,8 @@ class PairedPatchSource(PatchPairs):
             if min(lr.shape[:2]) < patch:
                 skipped += 1
                 continue
+            if is_misaligned(*(offset := pair_offset(hr, lr))):
+                self.misaligned.append(f"{hr_path.name}: {offset_words(*offset)}")
             if cached + hr.nbytes + lr.nbytes <= cache_bytes:
                 self._cached[len(kept)] = (hr, lr)
                 cached += hr.nbytes + lr.nbytes

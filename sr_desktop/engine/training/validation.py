@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sr_desktop.engine.compute.pair_offset import is_misaligned, offset_words, pair_offset
 from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.progress import check_cancel, scope_cancel
 from sr_desktop.engine.core.text import first_failures
@@ -88,6 +89,8 @@ class ValidationSet:
         self.paths: list[Path] = []
         #: the given LR image of each of `paths` that has one
         self.lr_paths: list[Path] = []
+        #: "name: 1.3 px right, 0.4 px up" of each given pair whose LR image lies off its HR image
+        self.misaligned: list[str] = []
         self.left_out: list[str] = []
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
         #: per pair, whether its file is grey: scored on the grey values (the Y of the grey
@@ -115,6 +118,8 @@ class ValidationSet:
             if given is not None:
                 lr = lr8.astype(np.float32) / 255.0
                 self.lr_paths.append(given)
+                if is_misaligned(*(offset := pair_offset(pixels, given_lr))):
+                    self.misaligned.append(f"{path.name}: {offset_words(*offset)}")
             elif degradation.random:
                 lr = degradation.patch(hr.astype(np.float32) / 255.0, scale, rng)
             else:
