@@ -80,3 +80,26 @@ def test_what_cannot_be_measured_is_one_line(tmp_path, monkeypatch, capsys, extr
     assert main(["metrics", "sr.png", *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_region_is_measured_as_the_windows_region_tool_measures_it(tmp_path, capsys):
+    from sr_desktop.engine.metrics.evaluate import score_pair
+
+    hr = _textured(tmp_path / "hr.png", (96, 128))
+    lr = tmp_path / "lr.png"
+    Image.open(hr).resize((64, 48), Image.BICUBIC).save(lr)
+    sr = tmp_path / "sr.png"
+    assert main(["upscale", str(lr), "-o", str(sr), "--model", "bicubic", "--scale", "2", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["metrics", str(sr), "--input", str(lr), "--reference", str(hr), "--region", "8,4,40,30",
+                 "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    lr_px, sr_px, hr_px = (np.asarray(Image.open(p)) for p in (lr, sr, hr))
+    panel = no_reference_numbers(lr_px, sr_px, 2, (8, 4, 40, 30))
+    assert record["region"] == [8, 4, 40, 30] and record["consistency"] == panel.consistency.to_json()
+    expected = score_pair(sr_px[8:68, 16:96], hr_px[8:68, 16:96], 2)
+    assert record["reference_scores"]["psnr_y"] == pytest.approx(expected.psnr_y, abs=1e-9)
+    assert main(["metrics", str(sr), "--input", str(lr), "--region", "70,0,10,10"]) == 2
+    assert "region 10×10 at (70, 0) is outside the 64×48 image" in capsys.readouterr().err
+    assert main(["metrics", str(sr), "--reference", str(lr), "--region", "0,0,10,10"]) == 2
+    assert "the reference is 64×48 but the result is 128×96" in capsys.readouterr().err

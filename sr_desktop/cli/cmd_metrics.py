@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from sr_desktop.cli.common import output_arg, path_arg
+from sr_desktop.cli.common import argparse_type, output_arg, path_arg
+from sr_desktop.engine.core.box import parse_region
 from sr_desktop.engine.core.errors import SRDesktopError
 from sr_desktop.engine.core.text import printable
 
@@ -23,8 +24,8 @@ pixels shaved at each border: the scale by default). --maps DIR writes the panel
 result: gradient.png, and difference.png and ssim.png against the reference (or, without one, the
 input upscaled with bicubic). The scale is the result's size over the input's (--scale when they
 are not a whole multiple apart). --json prints the numbers as JSON: {"result", "size", "input",
-"reference", "scale", "sharpness", "niqe", "input_sharpness", "input_niqe", "consistency",
-"reference_scores", "maps"} (null where not measured).
+"reference", "scale", "region", "sharpness", "niqe", "input_sharpness", "input_niqe",
+"consistency", "reference_scores", "maps"} (null where not measured).
 Exit status: 0 measured; 2 bad usage or an image it cannot measure; 3 unexpected internal error."""
 
 
@@ -38,6 +39,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, metavar="N", help="the upscale's factor (default: result size / input size)")
     p.add_argument("--shave", type=int, metavar="N", help="pixels left out at each border for PSNR/SSIM "
                    "(default: the scale, as the published tables; 0 without an input or --scale)")
+    p.add_argument("--region", type=argparse_type(parse_region), metavar="X,Y,W,H",
+                   help="measure this region only, as the window's region tool: in the input's pixels (the result's "
+                        "area is ×the scale), or the result's without --input")
     p.add_argument("--maps", type=output_arg, metavar="DIR", help="write the difference, SSIM and gradient maps here")
     p.add_argument("--overwrite", action="store_true", help="replace existing maps")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON instead of text")
@@ -75,7 +79,14 @@ def _scale_of(result, source, given: int | None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Measure the result; print the numbers (text or JSON); write the maps. Returns 0."""
-    from sr_desktop.app.metrics_jobs import bicubic_reference, display_map, no_reference_numbers
+    from sr_desktop.app.metrics_jobs import (
+        bicubic_reference,
+        crop,
+        display_map,
+        no_reference_numbers,
+        region_in,
+        scale_box,
+    )
     from sr_desktop.engine.metrics.evaluate import EvalProtocol, score_pair
     from sr_desktop.engine.metrics.niqe import niqe_or_none
     from sr_desktop.engine.metrics.noref import sharpness
@@ -89,17 +100,29 @@ def run(args: argparse.Namespace) -> int:
         raise SRDesktopError(f"--shave must be 0 or more, got {shave}")
     maps = _maps_folder(args)
     record: dict = {"result": args.result, "size": [result.shape[1], result.shape[0]], "input": args.input,
-                    "reference": args.reference, "scale": scale}
+                    "reference": args.reference, "scale": scale, "region": None}
+    box = None
+    if args.region is not None:
+        if reference is not None and reference.shape[:2] != result.shape[:2]:  # (cropped, they would pass as a pair)
+            raise SRDesktopError(f"the reference is {reference.shape[1]}×{reference.shape[0]} but the result is "
+                                 f"{result.shape[1]}×{result.shape[0]}")
+        box = region_in(args.region, *(source if source is not None else result).shape[1::-1])
+        record["region"] = list(box)
     if source is not None:
-        numbers = no_reference_numbers(source, result, scale)
+        numbers = no_reference_numbers(source, result, scale, box)
         if numbers.note:  # (a result of another size: the numbers of each image still stand)
             print(f"sr-desktop: note: no consistency check: {numbers.note}", file=sys.stderr)
         record.update(sharpness=numbers.result_sharpness.to_json(), niqe=numbers.result_niqe,
                       input_sharpness=numbers.input_sharpness.to_json(), input_niqe=numbers.input_niqe,
                       consistency=numbers.consistency.to_json() if numbers.consistency else None)
     else:
-        record.update(sharpness=sharpness(result).to_json(), niqe=niqe_or_none(result), input_sharpness=None,
+        measured = crop(result, box)
+        record.update(sharpness=sharpness(measured).to_json(), niqe=niqe_or_none(measured), input_sharpness=None,
                       input_niqe=None, consistency=None)
+    if box is not None:  # (the numbers above crop for themselves; the reference and the maps: here)
+        in_result = scale_box(box, scale) if source is not None else box
+        result, reference = crop(result, in_result), crop(reference, in_result) if reference is not None else None
+        source = crop(source, box) if source is not None else None
     record["reference_scores"] = None
     if reference is not None:
         scores = score_pair(result, reference, max(1, shave), EvalProtocol(shave=shave, niqe=False))
@@ -167,7 +190,10 @@ def _text(record: dict) -> str:
     def niqe(value: float | None) -> str:
         return f"{value:.3f}" if value is not None else "— (needs two 96×96 blocks of some texture)"
 
-    lines = [f"{printable(record['result'])} ({record['size'][0]}×{record['size'][1]})"]
+    region = record["region"]
+    where = (f", region {region[2]}×{region[3]} at ({region[0]}, {region[1]})"
+             + (" of the input" if record["input"] is not None else "") if region else "")
+    lines = [f"{printable(record['result'])} ({record['size'][0]}×{record['size'][1]}{where})"]
     lines.append(f"  sharpness: {sharp(record['sharpness'])}")
     if record["input_sharpness"] is not None:
         lines.append(f"  input's:   {sharp(record['input_sharpness'])}")
