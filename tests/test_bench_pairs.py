@@ -94,3 +94,22 @@ def test_one_folder_of_tagged_pairs_is_benchmarked(tmp_path, capsys):
                  "--json", str(report), "-q", "--no-niqe"]) == 0
     images = json.loads(report.read_text())["models"][0]["images"]
     assert [(image["name"], image["psnr_y"]) for image in images] == [("img0_HR", None)]  # exact
+
+
+def test_pairing_is_said_once_and_an_lr_image_among_several_errors_is_called_one(tmp_path, caplog):
+    import logging
+
+    hr, lr = make_nearest_pairs(tmp_path, [(16, 16, 0), (16, 16, 0), (16, 16, 0)])
+    Image.new("RGB", (8, 8)).save(lr / "stray.png")
+    with caplog.at_level(logging.WARNING):
+        assert main(["bench", "--dataset", str(hr), "--lr-dataset", str(lr), "--scale", "2", "--model", "nearest",
+                     "-q", "--no-niqe"]) == 0
+    assert sum("have no HR image of the same name" in r.getMessage() for r in caplog.records) == 1
+    (lr / "img1x2.png").write_bytes(b"not an image")
+    Image.new("RGB", (5, 5)).save(lr / "img2x2.png")
+    from sr_desktop.engine.metrics.errors import EvaluationError
+    from sr_desktop.engine.metrics.evaluate import evaluate_models
+
+    with pytest.raises(EvaluationError, match=r"2 images of the dataset cannot be measured: img1x2\.png \(an LR "
+                                              r"image\): not an image file; img2\.png is 32×32; its LR image"):
+        evaluate_models(hr, ["nearest"], 2, lr_dataset=lr)

@@ -70,7 +70,7 @@ def test_the_maps_are_written_and_kept_unless_overwrite(tmp_path, capsys):
 @pytest.mark.parametrize(("extra", "message"), [
     (["--input", "odd.png"], "is not a whole multiple of the input (30×25): give --scale"),
     (["--input", "sr.png"], "is the input's size: not an upscale of it"),
-    (["--reference", "odd.png"], "SR is 80×96 but HR is 30×25"),
+    (["--reference", "odd.png"], "the reference (30×25) is not the result's size (80×96)"),
     (["--input", "missing.png"], "cannot read missing.png: file not found"),
 ])
 def test_what_cannot_be_measured_is_one_line(tmp_path, monkeypatch, capsys, extra, message):
@@ -102,4 +102,19 @@ def test_a_region_is_measured_as_the_windows_region_tool_measures_it(tmp_path, c
     assert main(["metrics", str(sr), "--input", str(lr), "--region", "70,0,10,10"]) == 2
     assert "region 10×10 at (70, 0) is outside the 64×48 image" in capsys.readouterr().err
     assert main(["metrics", str(sr), "--reference", str(lr), "--region", "0,0,10,10"]) == 2
-    assert "the reference is 64×48 but the result is 128×96" in capsys.readouterr().err
+    assert "the reference (64×48) is not the result's size (128×96)" in capsys.readouterr().err
+
+
+def test_the_maps_never_replace_an_image_measured_and_the_scale_is_checked(tmp_path, capsys):
+    sr = _textured(tmp_path / "gradient.png", (64, 64))
+    before = sr.read_bytes()
+    assert main(["metrics", str(sr), "--maps", str(tmp_path), "--overwrite"]) == 2
+    assert "gradient.png there is an image this command measures" in capsys.readouterr().err
+    assert sr.read_bytes() == before
+    for bad in ("0", "-2"):
+        with pytest.raises(SystemExit):
+            main(["metrics", str(sr), "--scale", bad])
+        assert "--scale" in capsys.readouterr().err
+    other = _textured(tmp_path / "other.png", (64, 60))
+    assert main(["metrics", str(sr), "--reference", str(other)]) == 2
+    assert "the reference (60×64) is not the result's size (64×64)" in capsys.readouterr().err

@@ -15,8 +15,8 @@ from sr_desktop.app.metrics_jobs import EvalRow
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.progress import CancelToken, ProgressInfo
 from sr_desktop.engine.metrics.degradation import Degradation
-from sr_desktop.engine.metrics.evaluate import BenchReport, EvalProtocol, evaluate_models, list_dataset
-from sr_desktop.engine.metrics.given_lr import pair_dataset
+from sr_desktop.engine.metrics.evaluate import BenchReport, EvalProtocol, evaluate_models
+from sr_desktop.engine.metrics.given_lr import hr_images
 
 #: the stage of `DatasetBenchTask`'s progress reports
 BENCH_STAGE = "bench"
@@ -47,8 +47,7 @@ class DatasetBenchTask:
 
     def run(self, progress: Callable[[ProgressInfo], None] | None, cancel: CancelToken | None) -> BenchReport:
         start = time.perf_counter()
-        images = len(pair_dataset(self.dataset, self.lr_dataset, self.scale) if self.lr_dataset is not None
-                     else list_dataset(self.dataset))
+        images = len(hr_images(self.dataset, self.lr_dataset, self.scale))
         total = images * len(self.model_ids)
         stage, models_before, done = "", -1, 0  # the model measured now ("evaluate ID"), those before it
 

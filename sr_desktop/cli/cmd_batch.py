@@ -71,6 +71,7 @@ exit status:
        done; or the files are done but the report could not be written
   3    unexpected internal error (a bug: please report it with the output of -v)
   {EXIT_CANCELLED}  cancelled (Ctrl+C): the current file is dropped, finished ones are kept
+  141  the reader of standard output closed it (--report - | head): stopped quietly
 """
 
 
@@ -91,7 +92,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--files-from",
         type=path_arg,
         metavar="LIST.txt",
-        help="process the files listed in LIST.txt (one per line, relative to IN_DIR or absolute; or "
+        help="process the files listed in LIST.txt (one per line, relative to IN_DIR (or to the current "
+        "folder, as find IN lists them) or absolute; or "
         "separated by NUL bytes, as find -print0 writes them; - : standard input) instead of listing IN_DIR; "
         "blank lines and lines starting with # are left out unless a file has that name",
     )

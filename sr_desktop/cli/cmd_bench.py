@@ -52,7 +52,8 @@ null only when every image is one.
 Interrupted (Ctrl+C, SIGTERM: exit status 130), the models already measured are written and
 shown, and the JSON lists the others as "not_measured". A model that fails (out of memory, a
 file it cannot take) does not stop the others: one line each on stderr, "failed" in the JSON
-({{"model", "error"}}), exit status 1; when none could be measured, the first error (status 2)."""
+({{"model", "error"}}), exit status 1; when none could be measured, the first error (status 2).
+Exit status 141: the reader of standard output closed it (--json - | head): stopped quietly."""
 
 
 def _kernel_file(degradation: str) -> str | None:
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     from sr_desktop.engine.imageio.atomic import into_stdout, is_stream
     from sr_desktop.engine.metrics.degradation import parse_degradation
     from sr_desktop.engine.metrics.errors import EvaluationError
-    from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models, list_dataset
+    from sr_desktop.engine.metrics.evaluate import EvalProtocol, evaluate_models
     from sr_desktop.engine.metrics.perceptual import PI_REFUSAL, load_perceptual
     from sr_desktop.engine.metrics.report import check_report_path, format_table, write_csv, write_json, write_plot
 
@@ -207,12 +208,12 @@ def run(args: argparse.Namespace) -> int:
         raise EvaluationError(f"--lr-dataset gives the LR images: --degradation {args.degradation} would make "
                               "others (leave it out)")
     args.degradation = args.degradation or "bicubic"
-    from sr_desktop.engine.metrics.given_lr import list_lr_dataset, pair_dataset
+    from sr_desktop.engine.metrics.given_lr import hr_images, list_lr_dataset
 
-    dataset_images = list_dataset(args.dataset)
+    # the HR images measured (RealSR's one folder holds the LR images too); paired, and so
+    # checked, by the bench itself before any model runs
+    dataset_images = hr_images(args.dataset, args.lr_dataset, args.scale)
     lr_images = list_lr_dataset(args.lr_dataset) if args.lr_dataset is not None else []
-    if args.lr_dataset is not None:  # the HR images of the pairs (RealSR's one folder holds both), said now
-        dataset_images = list(pair_dataset(args.dataset, args.lr_dataset, args.scale))
     images = ProtectedPaths(dataset_images + lr_images)  # fail early on a bad folder,
     # and on a file that cannot be written, or must not be: a dataset image, an input file
     # (the kernel, weight files), an existing file without --overwrite, an image name for text,

@@ -13,7 +13,8 @@ def add_parser(subparsers) -> None:
         help="list this machine's compute devices (the values of --device) and the inference libraries",
         description="The CPU, CUDA and MPS GPUs (torch: every model) and Vulkan GPUs (the ncnn runtime: "
         "the model zoo's models), each with the --device value that picks it.",
-        epilog="Exit status: 0 done; 2 bad usage; 3 unexpected internal error (a bug).",
+        epilog="Exit status: 0 done; 2 bad usage; 3 unexpected internal error (a bug); 141 the reader of "
+        "standard output closed it (devices | head).",
     )
     p.add_argument("--json", action="store_true",
                    help='print the list as JSON (with --forget-backends: {"forgotten": N, "file": PATH})')

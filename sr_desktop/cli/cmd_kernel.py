@@ -42,7 +42,8 @@ anisotropic Gaussian blurs, shipped with SR Desktop) instead of KernelGAN's free
 Use the kernel with `sr-desktop upscale IMAGE -o OUT --model zssr|map-sr --kernel KERNEL.npy --scale 2`
 (a ×2 kernel; at --scale 4, the models' default, they derive the ×4 kernel from it).
 Exit status: 0 done; 2 bad usage or an image it cannot use; 3 unexpected internal error (a
-bug); 130 interrupted (Ctrl+C, SIGTERM, SIGHUP: nothing written)."""
+bug); 130 interrupted (Ctrl+C, SIGTERM, SIGHUP: nothing written); 141 the reader of standard
+output closed it (--json | head)."""
 
 
 #: the options only KernelGAN's run uses, with their defaults (what --method sharpness

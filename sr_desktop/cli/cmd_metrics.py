@@ -11,6 +11,7 @@ from pathlib import Path
 from sr_desktop.cli.common import argparse_type, output_arg, path_arg
 from sr_desktop.engine.core.box import parse_region
 from sr_desktop.engine.core.errors import SRDesktopError
+from sr_desktop.engine.core.options import parse_sr_scale
 from sr_desktop.engine.core.text import printable
 
 HELP = "measure an upscaled image: sharpness, NIQE, consistency with its input, PSNR/SSIM against a reference"
@@ -26,7 +27,8 @@ input upscaled with bicubic). The scale is the result's size over the input's (-
 are not a whole multiple apart). --json prints the numbers as JSON: {"result", "size", "input",
 "reference", "scale", "region", "sharpness", "niqe", "input_sharpness", "input_niqe",
 "consistency", "reference_scores", "maps"} (null where not measured).
-Exit status: 0 measured; 2 bad usage or an image it cannot measure; 3 unexpected internal error."""
+Exit status: 0 measured; 2 bad usage or an image it cannot measure; 3 unexpected internal error (a
+bug); 130 interrupted; 141 the reader of standard output closed it (--json | head)."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -36,8 +38,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("result", type=path_arg, metavar="RESULT", help="the upscaled image")
     p.add_argument("--input", type=path_arg, metavar="LR", help="the image it was upscaled from")
     p.add_argument("--reference", type=path_arg, metavar="HR", help="the ground truth, of the result's size")
-    p.add_argument("--scale", type=int, metavar="N", help="the upscale's factor (default: result size / input size)")
-    p.add_argument("--shave", type=int, metavar="N", help="pixels left out at each border for PSNR/SSIM "
+    p.add_argument("--scale", type=argparse_type(parse_sr_scale), metavar="N",
+                   help="the upscale's factor, 2..16 (default: result size / input size)")
+    p.add_argument("--shave", type=argparse_type(_shave), metavar="N",
+                   help="pixels left out at each border for PSNR/SSIM "
                    "(default: the scale, as the published tables; 0 without an input or --scale)")
     p.add_argument("--region", type=argparse_type(parse_region), metavar="X,Y,W,H",
                    help="measure this region only, as the window's region tool: in the input's pixels (the result's "
@@ -47,6 +51,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the numbers as JSON instead of text")
     p.set_defaults(func=run)
     return p
+
+
+def _shave(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _read(path: str, role: str):
@@ -65,8 +76,6 @@ def _scale_of(result, source, given: int | None) -> int:
     multiple in both directions; `SRDesktopError` naming the sizes otherwise."""
     (h, w), (sh, sw) = result.shape[:2], source.shape[:2]
     if given is not None:
-        if given < 1:
-            raise SRDesktopError(f"--scale must be 1 or more, got {given}")
         return given
     if (w, h) == (sw, sh):
         raise SRDesktopError(f"the result ({w}×{h}) is the input's size: not an upscale of it (give the image it "
@@ -96,16 +105,14 @@ def run(args: argparse.Namespace) -> int:
     reference = _read(args.reference, "reference") if args.reference else None
     scale = _scale_of(result, source, args.scale) if source is not None else args.scale
     shave = args.shave if args.shave is not None else (scale or 0)
-    if shave < 0:
-        raise SRDesktopError(f"--shave must be 0 or more, got {shave}")
+    if reference is not None and reference.shape[:2] != result.shape[:2]:  # (in this command's words, not the bench's)
+        raise SRDesktopError(f"the reference ({reference.shape[1]}×{reference.shape[0]}) is not the result's size "
+                             f"({result.shape[1]}×{result.shape[0]})")
     maps = _maps_folder(args)
     record: dict = {"result": args.result, "size": [result.shape[1], result.shape[0]], "input": args.input,
                     "reference": args.reference, "scale": scale, "region": None}
     box = None
     if args.region is not None:
-        if reference is not None and reference.shape[:2] != result.shape[:2]:  # (cropped, they would pass as a pair)
-            raise SRDesktopError(f"the reference is {reference.shape[1]}×{reference.shape[0]} but the result is "
-                                 f"{result.shape[1]}×{result.shape[0]}")
         box = region_in(args.region, *(source if source is not None else result).shape[1::-1])
         record["region"] = list(box)
     if source is not None:
@@ -126,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
     record["reference_scores"] = None
     if reference is not None:
         scores = score_pair(result, reference, max(1, shave), EvalProtocol(shave=shave, niqe=False))
-        record["reference_scores"] = {"psnr_y": _finite(scores.psnr_y), "ssim_y": scores.ssim_y,
-                                      "psnr_rgb": _finite(scores.psnr_rgb), "shave": shave}
+        record["reference_scores"] = {**{k: v for k, v in scores.to_json().items() if k != "niqe"}, "shave": shave}
     record["maps"] = None
     if maps is not None:
         against = reference if reference is not None else (
@@ -138,10 +144,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_text(record))
     return 0
-
-
-def _finite(value: float) -> float | None:
-    return value if value == value and abs(value) != float("inf") else None
 
 
 #: the maps --maps writes, each as MODE.png
@@ -160,6 +162,12 @@ def _maps_folder(args: argparse.Namespace) -> Path | None:
         raise SRDesktopError(f"--maps {folder}: not a folder")
     if (why := file_target_refusal(folder / "gradient.png", make_folders=True)) is not None:
         raise SRDesktopError(f"--maps {folder}: {why}")
+    from sr_desktop.engine.imageio import ProtectedPaths
+
+    measured = ProtectedPaths([Path(p) for p in (args.result, args.input, args.reference) if p])
+    for mode in MAP_FILES:  # (--overwrite replaced the measured image by its own map)
+        if folder / f"{mode}.png" in measured:
+            raise SRDesktopError(f"--maps {folder}: {mode}.png there is an image this command measures")
     there = [folder / f"{mode}.png" for mode in MAP_FILES if (folder / f"{mode}.png").exists()]
     if there and not args.overwrite:
         raise SRDesktopError(f"--maps: {there[0]} exists (use --overwrite to replace the maps)")

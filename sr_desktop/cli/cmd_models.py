@@ -28,7 +28,8 @@ def add_parser(subparsers) -> None:
         "`sr-desktop models remove ID`; free the room the converted models take: "
         "`sr-desktop models clear-cache`.",
         epilog="Exit status: 0 done; 1 clear-cache could not delete some files (named on stderr); 2 bad "
-        "usage, an unknown id or a file it cannot add; 3 unexpected internal error (a bug).",
+        "usage, an unknown id or a file it cannot add; 3 unexpected internal error (a bug); 141 the reader "
+        "of standard output closed it (models | head).",
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=run)

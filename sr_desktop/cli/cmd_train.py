@@ -39,7 +39,8 @@ EPILOG = """Examples:
 
 """ + textwrap.fill(_NOTES, 100, break_on_hyphens=False, break_long_words=False) + """
 Exit status: 0 trained (or exported); 2 bad usage, data or settings (one line); 3 unexpected internal
-error (a bug); 130 interrupted (Ctrl+C, SIGTERM, SIGHUP: a checkpoint is saved first)."""
+error (a bug); 130 interrupted (Ctrl+C, SIGTERM, SIGHUP: a checkpoint is saved first); 141 the reader of
+standard output closed it."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

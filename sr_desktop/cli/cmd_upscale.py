@@ -30,9 +30,10 @@ from sr_desktop.cli.common import (
     upscale_options_from,
 )
 from sr_desktop.cli.progress_bar import TerminalProgress
-from sr_desktop.cli.stdin_image import STDIN_NAME, is_stdin, read_stdin_bytes
+from sr_desktop.cli.stdin_image import STDIN, STDIN_NAME, is_stdin, read_stdin_bytes
 from sr_desktop.engine.core.box import parse_region
 from sr_desktop.engine.core.errors import Cancelled, ModelError, SRDesktopError
+from sr_desktop.engine.core.interrupt import is_terminal
 from sr_desktop.engine.core.options import Backend
 from sr_desktop.engine.core.text import counted, error_line, printable, result_seconds, with_variant
 from sr_desktop.engine.imageio.atomic import into_stdout
@@ -149,13 +150,6 @@ def _device_format(output: Path, src: Path) -> str | None:
     return format_named_by(src)
 
 
-def _is_terminal(stream) -> bool:
-    try:
-        return bool(stream is not None and stream.isatty())
-    except (AttributeError, ValueError):  # (a closed or replaced stream)
-        return False
-
-
 def _check_piped_input(inputs: list[Path], output: str) -> None:
     """`SRDesktopError` when ``-`` (standard input) is not the only input, or its output is a
     folder (the image has no name to keep there: "-.png" was written)."""
@@ -195,10 +189,14 @@ def run(args: argparse.Namespace) -> int:
     # written to the same output name" (a hard link, another name, stays an input of its own)
     first_named: dict[str, Path] = {}
     for given in args.inputs:  # (by its name, links not followed: a link is a name of its own)
+        if given == "-":  # (told by the text as typed: Path("./-") is Path("-"), a file of that name)
+            first_named.setdefault("-", STDIN)
+            continue
         first_named.setdefault(name_key(os.path.normpath(os.path.abspath(given)), resolve=False), Path(given))
     inputs = list(first_named.values())
     if not args.output.strip():  # Path("") is the current folder
         raise SRDesktopError("-o/--output is empty: give an output file, or a folder for several inputs")
+    given_output = args.output  # (as typed: `-` becomes /dev/stdout below)
     piped = any(map(is_stdin, inputs))
     if piped:
         _check_piped_input(inputs, args.output)
@@ -213,10 +211,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.format and len(inputs) == 1 and not piped:
         args.format = _device_format(Path(args.output), inputs[0])
     targets = _outputs(inputs, args.output, args.format)
-    if any(map(into_stdout, targets)) and _is_terminal(sys.stdout):
+    if any(map(into_stdout, targets)) and is_terminal(1):
         # (as gzip and curl refuse: the image's bytes garbled the terminal)
-        raise SRDesktopError(f"-o {'-' if args.output == '/dev/stdout' else args.output} writes the image into "
-                             "standard output, which is a terminal: redirect it (> out.png), pipe it, or name a file")
+        raise SRDesktopError(f"-o {given_output} writes the image into standard output, which is a terminal: "
+                             "redirect it (> out.png), pipe it, or name a file")
     quality = quality_from(args)
     options = upscale_options_from(args)
     size = output_size_from(args)

@@ -213,11 +213,6 @@ def _names_a_file(arg: str) -> bool:
 
 def _os_error(exc: OSError) -> int:
     """One line for what the operating system refused; exit status 2."""
-    if isinstance(exc, FileNotFoundError) and not exc.filename and _cwd_gone():
-        # (a relative path in a folder deleted since the shell entered it: "No such file or directory")
-        print("sr-desktop: error: the current folder no longer exists: cd into one, or give absolute paths",
-              file=sys.stderr)
-        return 2
     where = f"{exc.filename}: " if exc.filename else ""
     print(f"sr-desktop: error: {where}{exc.strerror or exc}", file=sys.stderr)
     return 2
@@ -414,6 +409,9 @@ def _main(argv: list[str] | None) -> int:
             sys.stderr = _NoErrorStream()
         sys.stderr = _LossTolerantStream(sys.stderr)
     args = (build_app_parser() if is_app else parser).parse_args(argv)
+    if _cwd_gone():  # before torch is loaded (oneMKL died "Cannot load libtorch_cpu.so"), not per path
+        print("sr-desktop: error: the current folder no longer exists: cd into one", file=sys.stderr)
+        return 2
     _stop_signals_interrupt(("SIGINT",) if is_app else ("SIGINT", "SIGTERM", "SIGHUP"))
     terminal_level = logging.DEBUG if args.verbose else logging.WARNING
     # -v: the app's own debug lines; the libraries' from INFO up (matplotlib's font search and

@@ -8,14 +8,17 @@ from pathlib import Path
 
 from sr_desktop.engine.core.errors import SRDesktopError
 
+#: the input that stands for standard input: the argument ``-`` as typed (told apart by
+#: identity: ``./-``, a file of that name, is another Path equal to it)
+STDIN = Path("-")
 #: how messages name standard input
 STDIN_NAME = "standard input"
 
 
 def is_stdin(path: Path) -> bool:
-    """Whether an input argument is ``-``, which names standard input as in most tools (a file
-    of that name is ``./-``)."""
-    return str(path) == "-"
+    """Whether an input is standard input (the argument ``-``, as in most tools; a file of that
+    name is ``./-``)."""
+    return path is STDIN
 
 
 #: what the upscale's ``-`` takes, and an example of piping it

@@ -217,8 +217,9 @@ def read_file_list(list_file: Path, input_dir: Path, data: bytes | None = None) 
             data = list_file.read_bytes()
         except OSError as exc:
             raise BatchError(f"cannot read the file list {list_file}: {exc.strerror or exc}") from None
+    data = _utf16_as_bytes(data)  # (PowerShell 5's `>` writes UTF-16: its NULs read as separators)
     null_separated = b"\0" in data
-    if any(byte < 0x20 and byte not in b"\0\t\n\r" for byte in data):  # (UTF-16, an image given by mistake)
+    if any(byte < 0x20 and byte not in b"\0\t\n\r" for byte in data):  # (an image given by mistake)
         raise BatchError(f"the file list {list_file} is not a text file (one path per line)")
     paths = []
     seen: set[str] = set()
@@ -235,7 +236,13 @@ def read_file_list(list_file: Path, input_dir: Path, data: bytes | None = None) 
         if not line:
             continue
         path = Path(line).expanduser()
-        path = path if path.is_absolute() else input_dir / path
+        if not path.is_absolute():
+            # relative to IN_DIR; or, when only there, to the current folder inside IN_DIR
+            # (`find IN -name '*.jpg' | batch IN OUT --files-from -` lists IN/a.jpg)
+            inside = input_dir / path
+            if not os.path.lexists(inside) and _within(path, input_dir):  # (named as IN_DIR's others are)
+                inside = input_dir / os.path.relpath(os.path.abspath(path), os.path.abspath(input_dir))
+            path = inside
         # the same entry of the same folder (``a.png`` and ``IN/a.png``), not what it points
         # to: a link listed beside its target is an input of its own with its own output
         key = name_key(os.path.join(os.path.realpath(path.parent), path.name), resolve=False)
@@ -245,12 +252,32 @@ def read_file_list(list_file: Path, input_dir: Path, data: bytes | None = None) 
     return paths
 
 
+def _utf16_as_bytes(data: bytes) -> bytes:
+    """A UTF-16 file list (a byte-order mark, or a NUL after every ASCII byte) as the file
+    system's bytes; other data as it is."""
+    has_mark = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    if not has_mark and not (len(data) >= 4 and data[1::2].count(0) == len(data) // 2 and data[0::2].count(0) == 0):
+        return data
+    try:
+        return os.fsencode(data.decode("utf-16" if has_mark else "utf-16-le"))
+    except UnicodeDecodeError:
+        return data  # (refused as not a text file)
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """Whether the existing `path` (relative to the current folder) lies inside `folder`, by
+    its name (a link's own)."""
+    if not os.path.lexists(path):
+        return False
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
+
+
 def _names_a_file(line: str, input_dir: Path) -> bool:
     """Whether a file list's line, as it is, names a file (relative to `input_dir`)."""
     if not line:
         return False
     path = Path(line)
-    return os.path.lexists(path if path.is_absolute() else input_dir / path)
+    return os.path.lexists(path if path.is_absolute() else input_dir / path) or _within(path, input_dir)
 
 
 def to_upscale(job: BatchJob, existing: str) -> bool:

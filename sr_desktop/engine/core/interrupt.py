@@ -46,7 +46,7 @@ def on_hangup_first_leave_the_terminal(handler):
     closed are pointed at the null device: every later write to them raised EIO (a batch then
     recorded the file it was upscaling as failed, "Input/output error", and the command ended
     with status 1 instead of 130)."""
-    terminals = [fd for fd in (1, 2) if _is_terminal(fd)]  # (asked now: a hung-up one says no)
+    terminals = [fd for fd in (1, 2) if is_terminal(fd)]  # (asked now: a hung-up one says no)
 
     def on_hangup(signum, frame):
         try:
@@ -61,7 +61,8 @@ def on_hangup_first_leave_the_terminal(handler):
     return on_hangup
 
 
-def _is_terminal(fd: int) -> bool:
+def is_terminal(fd: int) -> bool:
+    """Whether the descriptor `fd` is a terminal (False for a closed or hung-up one)."""
     try:
         return os.isatty(fd)
     except OSError:

@@ -47,7 +47,28 @@ def _without(stem: str, tag: str) -> str | None:
 def split_by_tag(files: Sequence[Path], scale: int) -> tuple[list[Path], list[Path]]:
     """(HR, LR) files of one folder that holds both: those tagged as LR images are the LR ones."""
     lr = [f for f in files if _without(f.stem, _lr_tag(scale)) is not None]
-    return [f for f in files if f not in set(lr)], lr
+    tagged = set(lr)
+    return [f for f in files if f not in tagged], lr
+
+
+def hr_files_of(hr_root: Path, lr_root: Path, list_files: Callable[[Path], list[Path]],
+                scale: int) -> list[Path]:
+    """The HR images of a pairing (`pair_folders`) without pairing them: the folder's images,
+    or, when one folder holds both, those not tagged as LR images (to count them: RealSR's
+    folder of 3 pairs was "6 images")."""
+    files = list_files(hr_root)
+    if os.path.realpath(hr_root) == os.path.realpath(lr_root):
+        return split_by_tag(files, scale)[0]
+    return files
+
+
+def paired_hr(hr, lr, scale: int, hr_name: str, lr_name: str):
+    """The HR pixels `hr` cropped to the LR pixels' size × `scale` (the datasets round the LR
+    size down); `PairingError` when their sizes make no pair (`pair_size_error`)."""
+    (h, w), (lh, lw) = hr.shape[:2], lr.shape[:2]
+    if (why := pair_size_error(hr_name, (w, h), lr_name, (lw, lh), scale)) is not None:
+        raise PairingError(why)
+    return hr[:lh * scale, :lw * scale]
 
 
 @dataclass

@@ -591,8 +591,9 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
         log.warning("%d of %d pairs lie off by more than half an LR pixel: %s", len(misaligned), len(paths),
                     first_failures(misaligned))
     if bad:
-        lines = [str(exc) if isinstance(exc, PairSizeError) else f"{name}: {reason}"
-                 for (name, reason), (_n, _w, exc) in zip(reasons, bad, strict=True)]
+        lines = [str(exc) if isinstance(exc, PairSizeError)
+                 else f"{name}{' (an LR image)' if where == 'the LR images' else ''}: {reason}"
+                 for (name, reason), (_n, where, exc) in zip(reasons, bad, strict=True)]
         raise EvaluationError(f"{len(bad)} images of the dataset cannot be measured: {first_failures(lines)}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_desktop.engine.imageio.image_pairs import PairingError, pair_folders, pair_size_error
+from sr_desktop.engine.imageio.image_pairs import PairingError, hr_files_of, pair_folders, paired_hr
 from sr_desktop.engine.metrics.errors import EvaluationError
 
 #: how a report names a degradation of given LR images: ``paired:DIR``
@@ -50,13 +50,24 @@ def list_lr_dataset(folder: str | Path) -> list[Path]:
 
 def read_given_pair(hr_path: Path, lr_path: Path, scale: int) -> tuple[np.ndarray, np.ndarray]:
     """The HR image (cropped to the LR's size × `scale`) and its LR image, uint8 H×W×1 or ×3 (a
-    grey LR of an RGB HR repeated to RGB); `EvaluationError` when they are no pair."""
+    grey LR of an RGB HR repeated to RGB); `PairSizeError` when they are no pair."""
     from sr_desktop.engine.metrics.evaluate import read_hr
 
     hr, lr = read_hr(hr_path), read_hr(lr_path)
-    (h, w), (lh, lw) = hr.shape[:2], lr.shape[:2]
-    if (why := pair_size_error(hr_path.name, (w, h), lr_path.name, (lw, lh), scale)) is not None:
-        raise PairSizeError(why)
+    try:
+        hr = paired_hr(hr, lr, scale, hr_path.name, lr_path.name)
+    except PairingError as exc:
+        raise PairSizeError(str(exc)) from None
     if hr.shape[2] == 3 and lr.shape[2] == 1:
         lr = np.repeat(lr, 3, axis=2)
-    return hr[:lh * scale, :lw * scale], lr
+    return hr, lr
+
+
+def hr_images(dataset: str | Path, lr_dataset: str | Path | None, scale: int) -> list[Path]:
+    """The HR images a bench measures (`list_dataset`; of a paired dataset, those not tagged as
+    LR images when one folder holds both), listed without pairing them."""
+    from sr_desktop.engine.metrics.evaluate import list_dataset
+
+    if lr_dataset is None:
+        return list_dataset(dataset)
+    return hr_files_of(Path(dataset), Path(lr_dataset), list_dataset, scale)

@@ -20,7 +20,7 @@ import numpy as np
 from sr_desktop.engine.compute.pair_offset import is_misaligned, offset_words, pair_offset
 from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.text import first_failures
-from sr_desktop.engine.imageio.image_pairs import PairingError, pair_files, pair_folders, pair_size_error, split_by_tag
+from sr_desktop.engine.imageio.image_pairs import PairingError, pair_files, pair_folders, paired_hr, split_by_tag
 from sr_desktop.engine.training.data import PatchPairs, augment, list_images, read_rgb8_noting_grey, too_small_error
 from sr_desktop.engine.training.errors import TrainingError
 
@@ -32,10 +32,7 @@ def match_pairs(hr_folders: Sequence[str | os.PathLike], lr_folders: Sequence[st
     """The (HR file, LR file) pairs of each HR folder and the LR folder in the same place of
     `lr_folders` (`image_pairs.pair_folders`), in the HR files' order; `TrainingError` in the
     words of the folders' `flags` (training's, or validation's ``--val``/``--val-lr``)."""
-    if len(lr_folders) != len(hr_folders):
-        raise TrainingError(f"{flags[1]} names {len(lr_folders)} folder(s) for {len(hr_folders)} {flags[0]} "
-                            "folder(s): give one folder of LR images for each folder of HR images, in the same order")
-    pairs: list[tuple[Path, Path]] = []
+    pairs: list[tuple[Path, Path]] = []  # (as many folders of each: `TrainOptions` checks it)
     for hr_root, lr_root in zip(map(Path, hr_folders), map(Path, lr_folders), strict=True):
         try:
             pairs += pair_folders(hr_root, lr_root, lambda root: list_images([root]), scale, *flags)
@@ -75,10 +72,10 @@ def read_pair(hr_path: Path, lr_path: Path, scale: int) -> tuple[np.ndarray, np.
     and whether the HR file is grey; `TrainingError` when their sizes do not make a pair."""
     hr, grey = read_rgb8_noting_grey(hr_path)
     lr = read_rgb8_noting_grey(lr_path)[0]
-    (h, w), (lh, lw) = hr.shape[:2], lr.shape[:2]
-    if (why := pair_size_error(hr_path.name, (w, h), lr_path.name, (lw, lh), scale)) is not None:
-        raise TrainingError(why)
-    return hr[:lh * scale, :lw * scale], lr, grey
+    try:
+        return paired_hr(hr, lr, scale, hr_path.name, lr_path.name), lr, grey
+    except PairingError as exc:
+        raise TrainingError(str(exc)) from None
 
 
 class PairedPatchSource(PatchPairs):

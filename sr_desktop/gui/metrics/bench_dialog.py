@@ -36,7 +36,8 @@ from sr_desktop.app.metrics_jobs import run_task
 from sr_desktop.engine.core.errors import SRDesktopError, one_line
 from sr_desktop.engine.core.text import counted, human_seconds
 from sr_desktop.engine.metrics.degradation import Degradation
-from sr_desktop.engine.metrics.evaluate import BenchReport, list_dataset
+from sr_desktop.engine.metrics.evaluate import BenchReport
+from sr_desktop.engine.metrics.given_lr import hr_images
 from sr_desktop.engine.metrics.report import check_report_path, protocol_words, table_notes, write_csv, write_json
 from sr_desktop.engine.models.spec import GROUND_TRUTH_FOLDERS, table_dataset_of
 from sr_desktop.gui.dialog_words import in_dialog_words
@@ -230,8 +231,8 @@ class BenchDialog(JobDialog):
     def _list_dataset(self, folder: Path) -> str:
         """List `folder` and say in the note what it holds; returns why it cannot be
         benchmarked ("" when it can)."""
-        try:
-            images = list_dataset(folder)
+        try:  # (the pairs' HR images, when one folder holds both: RealSR's 3 pairs were "6 images")
+            images = hr_images(folder, self.lr_dataset(), self.scale_spin.value())
         except SRDesktopError as exc:
             refusal = one_line(exc) + self._ground_truth_hint(folder)
             self.dataset_note.setText(refusal)
