@@ -764,6 +764,7 @@ def test_lr_images_train_on_real_pairs_and_a_paired_run_fills_the_form(qtbot, tm
     qtbot.addWidget(dialog)
     _fill(dialog, tmp_path, 6)
     dialog.data_edit.setText(str(hr))
+    assert not dialog.align_check.isEnabled()  # (for given pairs only)
     dialog.degradation_combo.setCurrentText("realesrgan")
     dialog.downscale_edit.setText("0.9")
     dialog.lr_data_edit.setText(str(lr))
@@ -777,6 +778,8 @@ def test_lr_images_train_on_real_pairs_and_a_paired_run_fills_the_form(qtbot, tm
     dialog.lr_data_edit.setText(str(lr))
     options = dialog.train_options()  # (what the fields that are off hold is not used)
     assert (options.lr_data, options.degradation, options.downscales) == ((str(lr),), "bicubic", ())
+    assert dialog.align_check.isEnabled() and not options.align
+    dialog.align_check.setChecked(True)
     dialog.val_edit.setText(str(hr))  # validation on pairs needs their LR images
     assert dialog.start() is False and "“Validation” needs “Validation LR”" in dialog.status_label.text()
     dialog.val_lr_edit.setText(str(lr))
@@ -788,6 +791,7 @@ def test_lr_images_train_on_real_pairs_and_a_paired_run_fills_the_form(qtbot, tm
     again.lr_data_edit.setText("typed before")
     again.out_edit.setText(str(tmp_path / "run"))
     assert (again.lr_data_edit.text(), again.val_lr_edit.text()) == (str(lr), str(lr))
+    assert again.align_check.isChecked() and again.train_options().align
     assert not again.degradation_combo.isEnabled()
     from sr_desktop.cli.main import main
 

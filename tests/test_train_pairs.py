@@ -296,4 +296,54 @@ def test_pairs_that_lie_off_are_named_with_their_offset(tmp_path, capsys):
     assert offset_words(2.04, -0.96) == "2.0 px right, 1.0 px up" and offset_words(-0.3, 0.01) == "0.3 px left"
     assert main(run_args(tmp_path, "--lr-data", str(lr), "--iterations", "2")) == 0
     assert ("1 of 2 training pair(s) lie off by more than half an LR pixel (the LR image's content from the HR "
-            f"image's): img1.png: {offset_words(dx, dy)}; register them") in capsys.readouterr().err
+            f"image's): img1.png: {offset_words(dx, dy)}; --align moves the HR images onto them") in \
+        capsys.readouterr().err
+
+
+def _shifted_scene(scale: int, shift: tuple[int, int]):
+    """HR = a window of the bundled photo; LR = the block mean of the window whose content lies
+    `shift` HR pixels right and down of it (LR pixel u shows HR pixels u·scale − shift on)."""
+    from pathlib import Path
+
+    photo = np.asarray(Image.open(Path(__file__).resolve().parents[1] / "resources" / "sample.jpg").convert("RGB"))
+    sx, sy = shift
+    side = 240
+    return (photo[80:80 + side, 200:200 + side],
+            box_down(photo[80 - sy:80 - sy + side, 200 - sx:200 - sx + side], scale))
+
+
+@pytest.mark.parametrize(("scale", "shift"), [(2, (4, -2)), (3, (-6, 3)), (4, (8, 8))])
+def test_align_moves_the_hr_image_onto_its_lr_image_exactly(tmp_path, scale, shift):
+    from sr_desktop.engine.compute.pair_offset import aligned_pair, alignment_shift
+
+    hr, lr = _shifted_scene(scale, shift)
+    assert not np.array_equal(box_down(hr, scale), lr)
+    # (measured again once moved: the first estimate of 2 LR px at ×4 is 1.75, 7 HR px)
+    assert alignment_shift(hr, lr, scale)[0] == shift
+    hr2, lr2, _offset = aligned_pair(hr, lr, scale)
+    assert hr2.shape[:2] == (lr2.shape[0] * scale, lr2.shape[1] * scale) and lr2.shape[0] >= 240 // scale - 3
+    np.testing.assert_array_equal(box_down(hr2, scale), lr2)  # no pixel resampled: the block means again
+
+
+def test_a_run_with_align_trains_on_aligned_patches_and_keeps_it_on_resume(tmp_path, capsys):
+    hr_img, lr_img = _shifted_scene(2, (4, -2))
+    (tmp_path / "HR").mkdir()
+    (tmp_path / "LR").mkdir()
+    Image.fromarray(hr_img).save(tmp_path / "HR" / "a.png")
+    Image.fromarray(lr_img).save(tmp_path / "LR" / "a.png")
+    for align, exact in ((False, False), (True, True)):
+        source = PairedPatchSource([tmp_path / "HR"], [tmp_path / "LR"], 2, 8, 1 << 30, align=align)
+        lr_batch, hr_batch = source.batch(seed=0, index=0, size=16)
+        matches = [np.allclose(lr.permute(1, 2, 0).numpy(),
+                               box_down(np.round(hr.permute(1, 2, 0).numpy() * 255).astype(np.uint8), 2) / 255,
+                               atol=1e-6) for lr, hr in zip(lr_batch, hr_batch, strict=True)]
+        assert all(matches) is exact and (any(matches) is exact or align is False)
+    assert main(run_args(tmp_path, "--lr-data", str(tmp_path / "LR"), "--patch", "8", "--iterations", "2",
+                         "--align")) == 0
+    assert "; aligned (--align" in capsys.readouterr().err
+    assert main(run_args(tmp_path, "--lr-data", str(tmp_path / "LR"), "--patch", "8", "--iterations", "3",
+                         "--resume")) == 0  # (--align left out: the run's own)
+    with safe_open(tmp_path / "run" / "model.safetensors", "pt") as f:
+        assert json.loads(f.metadata()["training"])["align"] is True
+    with pytest.raises(TrainingError, match="--align moves the HR images of given pairs onto their LR images"):
+        TrainOptions(arch="fsrcnn", scale=2, data=(str(tmp_path / "HR"),), out=str(tmp_path / "r2"), align=True)

@@ -62,6 +62,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "augmentation: --downscale 0.9 0.8 0.7 0.6)")
     p.add_argument("--val", type=path_arg, metavar="DIR",
                    help="validation images (default: the first two training images)")
+    p.add_argument("--align", action="store_true", default=None,
+                   help="with --lr-data/--val-lr: move each HR image by whole HR pixels onto its LR image's content "
+                        "(the shift phase correlation measures), both cropped to what they share; a shift only, not "
+                        "a rotation or zoom")
     p.add_argument("--val-lr", type=path_arg, metavar="DIR",
                    help="the LR images of --val, paired by name (default: made by the degradation; needed "
                         "with --lr-data)")
@@ -91,7 +95,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint, with the run's settings: a flag among "
                         "--loss, --degradation, --batch, --patch, --seed, --init, --optimizer, --schedule, "
-                        "--warmup, --grad-clip, --ema, --downscale, --val, --lr-data, --val-lr and --lr left out is "
+                        "--warmup, --grad-clip, --ema, --downscale, --val, --lr-data, --val-lr, --align and --lr left "
+                        "out is "
                         "the run's own; one "
                         "given must match it (--lr, --schedule, --warmup and --grad-clip may change)")
     p.add_argument("--seed", type=seed_arg, metavar="S", help="random seed (default 0)")
@@ -129,7 +134,7 @@ def _options(args):
         degradation=args.degradation, loss=args.loss, init=args.init, batch=args.batch, patch=args.patch,
         seed=args.seed, optimizer=args.optimizer, schedule=args.schedule, warmup=args.warmup, ema=args.ema,
         grad_clip=args.grad_clip, lr_data=tuple(args.lr_data) if args.lr_data is not None else None,
-        val_lr=args.val_lr,
+        val_lr=args.val_lr, align=args.align,
     )
     options = TrainOptions(
         arch=args.arch, scale=args.scale[0], mixed_scales=tuple(args.scale[1:]), data=tuple(args.data),

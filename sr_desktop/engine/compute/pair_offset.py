@@ -45,3 +45,51 @@ def offset_words(dx: float, dy: float) -> str:
 def is_misaligned(dx: float, dy: float) -> bool:
     """Whether an offset is beyond `MISALIGNED_PX` in either direction."""
     return max(abs(dx), abs(dy)) > MISALIGNED_PX
+
+
+def aligned_pair(hr: np.ndarray, lr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """The pair with the HR image moved by whole HR pixels to where the LR image has its content
+    (the offset `pair_offset` measures, to 1/scale of an LR pixel), both cropped to the part
+    they share; and the offset measured. No pixel is resampled: the HR image is cut elsewhere,
+    the LR image keeps its own pixels (its degradation is what is learnt)."""
+    shift, offset = alignment_shift(hr, lr, scale)
+    return (*shifted_pair(hr, lr, scale, shift), offset)
+
+
+def alignment_shift(hr: np.ndarray, lr: np.ndarray, scale: int,
+                    rounds: int = 3) -> tuple[tuple[int, int], tuple[float, float]]:
+    """The whole HR pixels (x, y) that move `hr` onto `lr`'s content, and the first offset
+    measured (`pair_offset`). Phase correlation's sub-pixel estimate runs short (1.75 for 2 LR
+    pixels at ×4: 7 HR pixels, not 8), so the shifted pair is measured again and what is left
+    added, up to `rounds` times."""
+    offset = pair_offset(hr, lr)
+    shift = hr_shift(offset, scale)
+    for _ in range(rounds - 1):
+        moved_hr, moved_lr = shifted_pair(hr, lr, scale, shift)
+        if moved_lr.size == 0:
+            break
+        step = hr_shift(pair_offset(moved_hr, moved_lr), scale)
+        if step == (0, 0):
+            break
+        shift = (shift[0] + step[0], shift[1] + step[1])
+    return shift, offset
+
+
+def hr_shift(offset: tuple[float, float], scale: int) -> tuple[int, int]:
+    """The whole HR pixels (x, y) an LR offset comes to."""
+    return round(offset[0] * scale), round(offset[1] * scale)
+
+
+def shifted_pair(hr: np.ndarray, lr: np.ndarray, scale: int, shift: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The pair with LR pixel u taken for HR pixels [u·scale − shift, (u+1)·scale − shift), both
+    cropped to the part they share (empty when they share none)."""
+    (h, w), (lh, lw) = hr.shape[:2], lr.shape[:2]
+
+    def span(k: int, lr_size: int, hr_size: int) -> tuple[int, int]:
+        return max(0, -(-k // scale)), min(lr_size, (hr_size + k) // scale)
+
+    kx, ky = shift
+    (x0, x1), (y0, y1) = span(kx, lw, w), span(ky, lh, h)
+    if x1 <= x0 or y1 <= y0:
+        return hr[:0, :0], lr[:0, :0]
+    return hr[y0 * scale - ky:y1 * scale - ky, x0 * scale - kx:x1 * scale - kx], lr[y0:y1, x0:x1]

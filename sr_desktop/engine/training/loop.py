@@ -147,7 +147,7 @@ class _Ema:
 
 
 #: settings checkpoints of earlier versions do not record, with the value they implied
-SINCE_LATER_VERSIONS = {"mixed_scales": [], "downscales": [], "lr_data": [], "val_lr": None}
+SINCE_LATER_VERSIONS = {"mixed_scales": [], "downscales": [], "lr_data": [], "val_lr": None, "align": False}
 
 
 #: settings a checkpoint of an earlier version does not record: not compared then
@@ -286,7 +286,7 @@ class Trainer:
                          autocast_dtype(self.device, o.amp) is not None)
         if o.paired:
             self.data = PairedPatchSource(o.data, o.lr_data, o.scale, o.patch, o.cache_mb << 20,
-                                          patch_fixed=self.ckpt is not None)
+                                          patch_fixed=self.ckpt is not None, align=o.align)
         elif o.mixed_scales:
             self.data = MixedScaleSource(o.data, o.all_scales, o.patch, self.degradation, o.cache_mb << 20,
                                          o.downscales, cancel, patch_fixed=self.ckpt is not None)
@@ -296,7 +296,7 @@ class Trainer:
         check_cancel(cancel)
         self._setup_step("Measuring the bicubic baseline…")
         self.val = ValidationSet(o.val, self.data.paths, o.scale, self.degradation, o.val_max_side, o.seed,
-                                 lr_folder=o.val_lr, train_lr_of=getattr(self.data, "lr_of", None))
+                                 lr_folder=o.val_lr, train_lr_of=getattr(self.data, "lr_of", None), align=o.align)
         self.val_backend = ValidationBackend(o.backend, self.device)
         self.val_backend.check(self.net)
         with torch_rng_state(after_network):  # (another job's draws meanwhile do not move it)
@@ -313,9 +313,10 @@ class Trainer:
         self.val_changed = False
         #: lines for the user: images changed since the checkpoint, validation images left out
         paired_by_tags = None if o.paired else tagged_pairs_note(o.data, self.data.paths, o.scale)
-        off = (misaligned_note(getattr(self.data, "misaligned", ()), len(self.data.paths)),
+        off = (misaligned_note(getattr(self.data, "misaligned", ()), len(self.data.paths), aligned=o.align),
                # (the validation's own pairs: by default they are the first training pairs, said above)
-               misaligned_note(self.val.misaligned, len(self.val.lr_paths), "validation") if o.val_lr else None)
+               misaligned_note(self.val.misaligned, len(self.val.lr_paths), "validation", o.align) if o.val_lr
+               else None)
         self.data_notes = [note for note in (*self._changed_images(), self.val.left_out_note(), paired_by_tags, *off)
                            if note]
         check_cancel(cancel)

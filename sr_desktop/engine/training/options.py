@@ -48,7 +48,7 @@ FINE_TUNE_LR = 2e-5
 #: and the EMA too: a resume with other images or without the averaged weights changed the
 #: run without a word; the schedule, learning rate and length may change)
 RESUME_KEYS = ("arch", "scale", "loss", "degradation", "batch", "patch", "seed", "init", "optimizer",
-               "mixed_scales", "downscales", "data", "val", "ema", "lr_data", "val_lr")
+               "mixed_scales", "downscales", "data", "val", "ema", "lr_data", "val_lr", "align")
 
 
 #: the settings a front end without fields for them (the Train dialog) takes from the run
@@ -58,7 +58,7 @@ RECORDED_ONLY = ("seed", "optimizer", "ema", "mixed_scales", "lr", "schedule", "
 #: the settings `train --resume` takes from the run when their flags are not given (its
 #: defaults were compared with the run's: "made with batch=2, not 16", one flag at a time)
 RESUMED_AS_RECORDED = ("loss", "degradation", "batch", "patch", "seed", "init", "optimizer", "schedule",
-                       "warmup", "grad_clip", "ema", "downscales", "val", "lr_data", "val_lr")
+                       "warmup", "grad_clip", "ema", "downscales", "val", "lr_data", "val_lr", "align")
 
 #: the command-line flag of each setting a resume compares
 FLAG_OF = {"mixed_scales": "--scale", "downscales": "--downscale"}
@@ -125,6 +125,8 @@ class TrainOptions:
     lr_data: tuple[str, ...] = ()
     #: the LR images of the `val` folder (default: made from them by the degradation)
     val_lr: str | None = None
+    #: move each given pair's HR image by whole HR pixels onto its LR image's content (a shift)
+    align: bool = False
 
     def __post_init__(self) -> None:
         self._coerce_python_values()
@@ -249,6 +251,9 @@ class TrainOptions:
                 raise TrainingError(f"{flag} folder {folder}: {why}")
         # (a resumed run takes what is left out from its checkpoint, after these options are
         # made: `--resume --val V` of a paired run was refused for want of the --val-lr it records)
+        if self.align and not (self.lr_data or self.val_lr):
+            raise TrainingError("--align moves the HR images of given pairs onto their LR images: give --lr-data or "
+                                "--val-lr")
         if self.val_lr is not None and self.val is None and not self.resume:
             raise TrainingError("--val-lr gives the LR images of the --val folder: give --val too")
         if not self.lr_data:

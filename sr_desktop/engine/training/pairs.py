@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_desktop.engine.compute.pair_offset import is_misaligned, offset_words, pair_offset
+from sr_desktop.engine.compute.pair_offset import (
+    alignment_shift,
+    is_misaligned,
+    offset_words,
+    pair_offset,
+    shifted_pair,
+)
 from sr_desktop.engine.core.errors import ImageReadError
 from sr_desktop.engine.core.text import first_failures
 from sr_desktop.engine.imageio.image_pairs import PairingError, pair_files, pair_folders, paired_hr, split_by_tag
@@ -41,13 +47,18 @@ def match_pairs(hr_folders: Sequence[str | os.PathLike], lr_folders: Sequence[st
     return pairs
 
 
-def misaligned_note(misaligned: Sequence[str], pairs: int, what: str = "training") -> str | None:
-    """A note naming the pairs whose LR image lies off its HR image (`compute.pair_offset`), or None."""
+def misaligned_note(misaligned: Sequence[str], pairs: int, what: str = "training",
+                    aligned: bool = False) -> str | None:
+    """A note naming the pairs whose LR image lies off its HR image (`compute.pair_offset`), and
+    whether they were aligned (--align); None when none does."""
     if not misaligned:
         return None
-    return (f"{len(misaligned)} of {pairs} {what} pair(s) lie off by more than half an LR pixel (the LR image's "
-            f"content from the HR image's): {first_failures(list(misaligned))}; register them (docs/training.md), or "
-            "the network learns a blur from them")
+    said = (f"{len(misaligned)} of {pairs} {what} pair(s) lie off by more than half an LR pixel (the LR image's "
+            f"content from the HR image's): {first_failures(list(misaligned))}")
+    if aligned:
+        return said + "; aligned (--align: the HR images moved onto them, both cropped)"
+    return said + "; --align moves the HR images onto them (a shift; register a rotation or zoom yourself), or the " \
+                  "network learns a blur from them"
 
 
 def tagged_pairs_note(folders: Sequence[str | os.PathLike], paths: Sequence[Path], scale: int) -> str | None:
@@ -82,13 +93,17 @@ class PairedPatchSource(PatchPairs):
     """Aligned patch pairs cut from given (HR, LR) image pairs, flipped and transposed at random."""
 
     def __init__(self, hr_folders: Sequence[str | os.PathLike], lr_folders: Sequence[str | os.PathLike],
-                 scale: int, patch: int, cache_bytes: int, patch_fixed: bool = False):
-        self.scale, self.patch = scale, patch
+                 scale: int, patch: int, cache_bytes: int, patch_fixed: bool = False, align: bool = False):
+        """`align`: each HR image moved by whole HR pixels onto its LR image's content
+        (`compute.pair_offset.aligned_pair`), as measured once here."""
+        self.scale, self.patch, self.align = scale, patch, align
         self.pairs = match_pairs(hr_folders, lr_folders, scale)
         self._cached: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         kept, unreadable, cached, skipped, largest = [], [], 0, 0, 0
         #: "name: 1.3 px right, 0.4 px up" of each pair whose LR image lies off its HR image
         self.misaligned: list[str] = []
+        #: each kept pair's HR shift (`shifted_pair`; (0, 0) without `align`)
+        self._shifts: list[tuple[int, int]] = []
         for hr_path, lr_path in self.pairs:
             try:
                 hr, lr, _ = read_pair(hr_path, lr_path, scale)
@@ -98,16 +113,19 @@ class PairedPatchSource(PatchPairs):
             except TrainingError as exc:
                 unreadable.append(str(exc))
                 continue
+            shift, offset = alignment_shift(hr, lr, scale) if align else ((0, 0), pair_offset(hr, lr))
+            hr, lr = shifted_pair(hr, lr, scale, shift)
             largest = max(largest, min(lr.shape[:2]) * scale)
             if min(lr.shape[:2]) < patch:
                 skipped += 1
                 continue
-            if is_misaligned(*(offset := pair_offset(hr, lr))):
+            if is_misaligned(*offset):
                 self.misaligned.append(f"{hr_path.name}: {offset_words(*offset)}")
             if cached + hr.nbytes + lr.nbytes <= cache_bytes:
                 self._cached[len(kept)] = (hr, lr)
                 cached += hr.nbytes + lr.nbytes
             kept.append((hr_path, lr_path))
+            self._shifts.append(shift)
         if unreadable:
             raise TrainingError(f"cannot use {len(unreadable)} training pair(s): {first_failures(unreadable)}")
         if not kept:
@@ -124,7 +142,8 @@ class PairedPatchSource(PatchPairs):
     def pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One random aligned (LR, HR) patch pair, float32 H×W×3 in 0..1."""
         index = int(rng.integers(len(self.pairs)))
-        hr, lr = self._cached.get(index) or read_pair(*self.pairs[index], self.scale)[:2]
+        hr, lr = self._cached.get(index) or shifted_pair(*read_pair(*self.pairs[index], self.scale)[:2], self.scale,
+                                                         self._shifts[index])
         s, p = self.scale, self.patch
         y = int(rng.integers(lr.shape[0] - p + 1))
         x = int(rng.integers(lr.shape[1] - p + 1))

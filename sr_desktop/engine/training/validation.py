@@ -19,7 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sr_desktop.engine.compute.pair_offset import is_misaligned, offset_words, pair_offset
+from sr_desktop.engine.compute.pair_offset import (
+    alignment_shift,
+    is_misaligned,
+    offset_words,
+    pair_offset,
+    shifted_pair,
+)
 from sr_desktop.engine.compute.resample import quantize
 from sr_desktop.engine.core.progress import check_cancel, scope_cancel
 from sr_desktop.engine.core.text import first_failures
@@ -73,9 +79,11 @@ class ValidationSet:
 
     def __init__(self, folder: str | os.PathLike | None, train_paths: list[Path], scale: int,
                  degradation: Degradation, max_side: int = 512, seed: int = 0,
-                 lr_folder: str | os.PathLike | None = None, train_lr_of: dict[Path, Path] | None = None):
+                 lr_folder: str | os.PathLike | None = None, train_lr_of: dict[Path, Path] | None = None,
+                 align: bool = False):
         """`lr_folder`: the LR images of `folder` (`pairs.match_pairs`); `train_lr_of`: the LR
-        image of each training image (a paired run), used when `folder` is None."""
+        image of each training image (a paired run), used when `folder` is None; `align`: each
+        given pair aligned first (`compute.pair_offset.aligned_pair`)."""
         if folder and lr_folder:
             matched = match_pairs([folder], [lr_folder], scale, ("--val", "--val-lr"))
             paths, lr_of = [hr for hr, _ in matched], dict(matched)
@@ -106,6 +114,9 @@ class ValidationSet:
             except (ImageReadError, TrainingError) as exc:
                 raise TrainingError(f"cannot read validation image: {exc}") from None
             if given is not None:
+                shift, offset = alignment_shift(pixels, given_lr, scale) if align else ((0, 0), pair_offset(pixels,
+                                                                                                             given_lr))
+                pixels, given_lr = shifted_pair(pixels, given_lr, scale, shift)
                 hr, lr8 = _centre_pair(pixels, given_lr, max_side, scale)
             else:
                 hr = _centre(pixels, max_side, scale)
@@ -118,7 +129,7 @@ class ValidationSet:
             if given is not None:
                 lr = lr8.astype(np.float32) / 255.0
                 self.lr_paths.append(given)
-                if is_misaligned(*(offset := pair_offset(pixels, given_lr))):
+                if is_misaligned(*offset):
                     self.misaligned.append(f"{path.name}: {offset_words(*offset)}")
             elif degradation.random:
                 lr = degradation.patch(hr.astype(np.float32) / 255.0, scale, rng)

@@ -22,6 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -74,6 +75,7 @@ DEGRADATIONS = ("bicubic", "realesrgan", "kernel:")
 #: the train command's flags, as this dialog names them (engine messages speak the CLI's words)
 TRAIN_FIELDS = {
     "--data": "Data", "--lr-data": "LR images", "--val": "Validation", "--val-lr": "Validation LR",
+    "--align": "Align the pairs",
     "--out": "Run folder", "--arch": "Architecture",
     "--scale": "Scale", "--degradation": "Degradation", "--downscale": "Downscale", "--loss": "Loss",
     "--iterations": "iterations", "--batch": "batch", "--patch": "patch", "--init": "Start from",
@@ -169,6 +171,10 @@ class TrainDialog(JobDialog):
             "camera's or a scanner's), paired by name (DIV2K's NAMEx2 and RealSR's NAME_LR2 count as NAME). "
             "The network learns their degradation instead of a made one. Several: one for each Data folder, "
             "separated with ;")
+        self.align_check = QCheckBox("Align the pairs")
+        self.align_check.setToolTip("Move each HR image by whole HR pixels onto its LR image's content (the shift "
+                                    "phase correlation measures), both cropped to what they share: pairs off by a "
+                                    "shift. Not a rotation or zoom: register those yourself")
         self.val_edit = QLineEdit()
         self.val_edit.setPlaceholderText("optional: the first two training images")
         self.val_lr_edit = QLineEdit()
@@ -245,6 +251,7 @@ class TrainDialog(JobDialog):
         form = QFormLayout(self.options_box)
         add_browse_row(form, "Data", self.data_edit, lambda: self._browse_folder(self.data_edit))
         add_browse_row(form, "LR images", self.lr_data_edit, lambda: self._browse_folder(self.lr_data_edit))
+        form.addRow("", self.align_check)
         add_browse_row(form, "Validation", self.val_edit, lambda: self._browse_folder(self.val_edit))
         add_browse_row(form, "Validation LR", self.val_lr_edit, lambda: self._browse_folder(self.val_lr_edit))
         add_browse_row(form, "Run folder", self.out_edit, lambda: self._browse_folder(self.out_edit))
@@ -332,6 +339,9 @@ class TrainDialog(JobDialog):
         self.use_button.setEnabled(False)
         self.out_edit.textChanged.connect(self._update_resume)
         self.lr_data_edit.textChanged.connect(self._update_degradation_fields)
+        for edit in (self.lr_data_edit, self.val_lr_edit):
+            edit.textChanged.connect(self._update_align)
+        self._update_align()
         self._update_resume()
 
     @staticmethod
@@ -340,6 +350,10 @@ class TrainDialog(JobDialog):
         spin.setRange(low, high)
         spin.setValue(value)
         return spin
+
+    def _update_align(self) -> None:
+        """Align the pairs is for given LR images (LR images or Validation LR)."""
+        self.align_check.setEnabled(bool(self.lr_data_edit.text().strip() or self.val_lr_edit.text().strip()))
 
     def _update_degradation_fields(self) -> None:
         """Degradation and Downscale make LR images: not with given ones (LR images). Turned off
@@ -403,6 +417,7 @@ class TrainDialog(JobDialog):
             data=_folders(self.data_edit), lr_data=lr_data,
             out=self.out_edit.text().strip(), val=self.val_edit.text().strip() or None,
             val_lr=self.val_lr_edit.text().strip() or None,
+            align=self.align_check.isChecked() and self.align_check.isEnabled(),
             # (the fields that make LR images are off with given ones: what they hold is not used)
             degradation="bicubic" if lr_data else self.degradation_combo.currentText().strip(),
             loss=self.loss_edit.text().strip(),
@@ -521,6 +536,7 @@ class TrainDialog(JobDialog):
             self.data_edit.setText(";".join(str(folder) for folder in run["data"]))
         for edit, key in ((self.val_edit, "val"), (self.val_lr_edit, "val_lr")):
             edit.setText(run[key] if isinstance(run.get(key), str) else "")
+        self.align_check.setChecked(run.get("align") is True)
         if isinstance(run.get("downscales"), list) and not paired:
             self.downscale_edit.setText(" ".join(f"{f:g}" for f in run["downscales"]))
         self.lr_edit.setText(rate_text(run["lr"]) if isinstance(run.get("lr"), float) else "")
