@@ -314,13 +314,13 @@ def _shifted_scene(scale: int, shift: tuple[int, int]):
 
 @pytest.mark.parametrize(("scale", "shift"), [(2, (4, -2)), (3, (-6, 3)), (4, (8, 8))])
 def test_align_moves_the_hr_image_onto_its_lr_image_exactly(tmp_path, scale, shift):
-    from sr_desktop.engine.compute.pair_offset import aligned_pair, alignment_shift
+    from sr_desktop.engine.compute.pair_offset import alignment_shift, shifted_pair
 
     hr, lr = _shifted_scene(scale, shift)
     assert not np.array_equal(box_down(hr, scale), lr)
     # (measured again once moved: the first estimate of 2 LR px at ×4 is 1.75, 7 HR px)
     assert alignment_shift(hr, lr, scale)[0] == shift
-    hr2, lr2, _offset = aligned_pair(hr, lr, scale)
+    hr2, lr2 = shifted_pair(hr, lr, scale, shift)
     assert hr2.shape[:2] == (lr2.shape[0] * scale, lr2.shape[1] * scale) and lr2.shape[0] >= 240 // scale - 3
     np.testing.assert_array_equal(box_down(hr2, scale), lr2)  # no pixel resampled: the block means again
 

@@ -47,21 +47,13 @@ def is_misaligned(dx: float, dy: float) -> bool:
     return max(abs(dx), abs(dy)) > MISALIGNED_PX
 
 
-def aligned_pair(hr: np.ndarray, lr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """The pair with the HR image moved by whole HR pixels to where the LR image has its content
-    (the offset `pair_offset` measures, to 1/scale of an LR pixel), both cropped to the part
-    they share; and the offset measured. No pixel is resampled: the HR image is cut elsewhere,
-    the LR image keeps its own pixels (its degradation is what is learnt)."""
-    shift, offset = alignment_shift(hr, lr, scale)
-    return (*shifted_pair(hr, lr, scale, shift), offset)
-
-
 def alignment_shift(hr: np.ndarray, lr: np.ndarray, scale: int,
                     rounds: int = 3) -> tuple[tuple[int, int], tuple[float, float]]:
-    """The whole HR pixels (x, y) that move `hr` onto `lr`'s content, and the first offset
-    measured (`pair_offset`). Phase correlation's sub-pixel estimate runs short (1.75 for 2 LR
-    pixels at ×4: 7 HR pixels, not 8), so the shifted pair is measured again and what is left
-    added, up to `rounds` times."""
+    """The whole HR pixels (x, y) that move `hr` onto `lr`'s content (for `shifted_pair`: no
+    pixel is resampled, the HR image is cut elsewhere and the LR image keeps its own pixels,
+    whose degradation is what is learnt), and the first offset measured (`pair_offset`).
+    Phase correlation's sub-pixel estimate runs short (1.75 for 2 LR pixels at ×4: 7 HR pixels,
+    not 8), so the shifted pair is measured again and what is left added, up to `rounds` times."""
     offset = pair_offset(hr, lr)
     shift = hr_shift(offset, scale)
     for _ in range(rounds - 1):

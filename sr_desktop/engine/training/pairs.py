@@ -95,7 +95,7 @@ class PairedPatchSource(PatchPairs):
     def __init__(self, hr_folders: Sequence[str | os.PathLike], lr_folders: Sequence[str | os.PathLike],
                  scale: int, patch: int, cache_bytes: int, patch_fixed: bool = False, align: bool = False):
         """`align`: each HR image moved by whole HR pixels onto its LR image's content
-        (`compute.pair_offset.aligned_pair`), as measured once here."""
+        (`compute.pair_offset.alignment_shift`), as measured once here."""
         self.scale, self.patch, self.align = scale, patch, align
         self.pairs = match_pairs(hr_folders, lr_folders, scale)
         self._cached: dict[int, tuple[np.ndarray, np.ndarray]] = {}

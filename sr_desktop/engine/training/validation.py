@@ -83,7 +83,7 @@ class ValidationSet:
                  align: bool = False):
         """`lr_folder`: the LR images of `folder` (`pairs.match_pairs`); `train_lr_of`: the LR
         image of each training image (a paired run), used when `folder` is None; `align`: each
-        given pair aligned first (`compute.pair_offset.aligned_pair`)."""
+        given pair aligned first (`compute.pair_offset.alignment_shift`)."""
         if folder and lr_folder:
             matched = match_pairs([folder], [lr_folder], scale, ("--val", "--val-lr"))
             paths, lr_of = [hr for hr, _ in matched], dict(matched)
