@@ -28,12 +28,9 @@ from sr_desktop.cli.common import (
     upscale_options_from,
 )
 from sr_desktop.cli.progress_bar import open_bar, say_above
+from sr_desktop.engine.batch.file_list import read_file_list
 from sr_desktop.engine.batch.output_names import DEFAULT_NAME_TEMPLATE
-from sr_desktop.engine.batch.plan import (
-    EXISTING_POLICIES,
-    OUTPUT_FORMATS,
-    read_file_list,
-)
+from sr_desktop.engine.batch.plan import EXISTING_POLICIES, OUTPUT_FORMATS
 from sr_desktop.engine.batch.report import EXIT_CANCELLED, EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED
 from sr_desktop.engine.core.errors import Cancelled
 from sr_desktop.engine.core.interrupt import interrupt_handler
