@@ -35,20 +35,13 @@ def read_file_list(list_file: Path, input_dir: Path, data: bytes | None = None) 
     entries = data.split(b"\0") if null_separated else data.splitlines()
     for entry in entries:
         line = os.fsdecode(entry)
-        if not null_separated and not _names_a_file(line, input_dir):
-            line = line.strip()
+        if not null_separated and not (line and os.path.lexists(_listed_path(line, input_dir))):
+            line = line.strip()  # (not a file's name as it is)
             if line.startswith("#"):
                 continue
         if not line:
             continue
-        path = Path(line).expanduser()
-        if not path.is_absolute():
-            # relative to IN_DIR; or, when only there, to the current folder inside IN_DIR
-            # (`find IN -name '*.jpg' | batch IN OUT --files-from -` lists IN/a.jpg)
-            inside = input_dir / path
-            if not os.path.lexists(inside) and _within(path, input_dir):  # (named as IN_DIR's others are)
-                inside = input_dir / os.path.relpath(os.path.abspath(path), os.path.abspath(input_dir))
-            path = inside
+        path = _listed_path(line, input_dir)
         # the same entry of the same folder (``a.png`` and ``IN/a.png``), not what it points
         # to: a link listed beside its target is an input of its own with its own output
         key = name_key(os.path.join(os.path.realpath(path.parent), path.name), resolve=False)
@@ -70,17 +63,15 @@ def _utf16_as_bytes(data: bytes) -> bytes:
         return data  # (refused as not a text file)
 
 
-def _within(path: Path, folder: Path) -> bool:
-    """Whether the existing `path` (relative to the current folder) lies inside `folder`, by
-    its name (a link's own)."""
-    if not os.path.lexists(path):
-        return False
-    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
-
-
-def _names_a_file(line: str, input_dir: Path) -> bool:
-    """Whether a file list's line, as it is, names a file (relative to `input_dir`)."""
-    if not line:
-        return False
-    path = Path(line)
-    return os.path.lexists(path if path.is_absolute() else input_dir / path) or _within(path, input_dir)
+def _listed_path(name: str, input_dir: Path) -> Path:
+    """The file a list's `name` means: an absolute path as it is; a relative one inside
+    `input_dir`, or, when only there, the current folder's inside `input_dir`, named as the
+    folder's others are (`find IN -name '*.jpg' | batch IN OUT --files-from -` lists IN/a.jpg)."""
+    path = Path(name).expanduser()
+    if path.is_absolute():
+        return path
+    inside = input_dir / path
+    if not os.path.lexists(inside) and os.path.lexists(path) \
+            and Path(os.path.abspath(path)).is_relative_to(os.path.abspath(input_dir)):
+        return input_dir / os.path.relpath(os.path.abspath(path), os.path.abspath(input_dir))
+    return inside

@@ -311,15 +311,16 @@ def to_uint8_rgb_or_gray(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(to_uint8(p))
 
 
-def list_dataset(folder: str | Path) -> list[Path]:
+def list_dataset(folder: str | Path, called: str = "dataset folder") -> list[Path]:
     """Image files of a dataset folder (not its subfolders), sorted by name; other files
-    (e.g. SHA256SUMS), hidden ones and a killed write's temp files are skipped."""
+    (e.g. SHA256SUMS), hidden ones and a killed write's temp files are skipped. `called`: how
+    an error names the folder (``--lr-dataset folder``)."""
     from sr_desktop.engine.imageio import is_image_path, is_temp_path
     from sr_desktop.engine.imageio.hidden import is_hidden
 
     folder = Path(folder)
     if (why := not_a(folder, "folder")) is not None:
-        raise EvaluationError(f"dataset folder {folder}: {why}")
+        raise EvaluationError(f"{called} {folder}: {why}")
     # a link to nothing is listed, so that reading it names it (skipped, the means covered
     # part of the dataset without a word)
     paths = sorted(p for p in folder.iterdir()
@@ -563,7 +564,8 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
     from sr_desktop.engine.compute.pair_offset import is_misaligned, offset_words, pair_offset
     from sr_desktop.engine.metrics.given_lr import PairSizeError, read_given_pair
 
-    bad, misaligned = [], []
+    bad: list[tuple[str, bool, SRDesktopError]] = []  # (the file's name, whether an LR image, why)
+    misaligned = []
     for path in paths:
         check_cancel(cancel)
         try:
@@ -577,23 +579,26 @@ def check_dataset(paths: Sequence[Path], scale: int, protocol: EvalProtocol | No
         except SRDesktopError as exc:
             # the file that failed: a pair's LR image too (its healthy HR image was named)
             failed = getattr(exc, "path", None) or path
-            where = "the LR images" if lr_of is not None and failed == lr_of[path] else "the dataset"
-            bad.append((failed.name, where, exc))
-    # each by its name and the reason (the error's own words named the file a second time, and
-    # the whole paths made the line too long to show three)
-    reasons = [(name, getattr(exc, "reason", None) or exc) for name, _where, exc in bad]
+            bad.append((failed.name, lr_of is not None and failed == lr_of[path], exc))
+
+    def said(name: str, is_lr: bool, exc: SRDesktopError, alone: bool) -> str:
+        # each by its name and the reason (the error's own words named the file a second time,
+        # and the whole paths made the line too long to show three); a pair's size error names
+        # both files itself ("a.png: a.png is …" repeated one)
+        if isinstance(exc, PairSizeError):
+            return str(exc)
+        reason = getattr(exc, "reason", None) or exc
+        if alone:
+            return f"{name} in {'the LR images' if is_lr else 'the dataset'}: {reason}"
+        return f"{name}{' (an LR image)' if is_lr else ''}: {reason}"
+
     if len(bad) == 1:
-        name, where, exc = bad[0]
-        if isinstance(exc, PairSizeError):  # (it names both files: "a.png: a.png is …" repeated one)
-            raise EvaluationError(str(exc))
-        raise EvaluationError(f"{name} in {where}: {reasons[0][1]}")
+        raise EvaluationError(said(*bad[0], alone=True))
     if misaligned:  # (measured as they are: a pair off by a pixel costs every model PSNR)
         log.warning("%d of %d pairs lie off by more than half an LR pixel: %s", len(misaligned), len(paths),
                     first_failures(misaligned))
     if bad:
-        lines = [str(exc) if isinstance(exc, PairSizeError)
-                 else f"{name}{' (an LR image)' if where == 'the LR images' else ''}: {reason}"
-                 for (name, reason), (_n, where, exc) in zip(reasons, bad, strict=True)]
+        lines = [said(*entry, alone=False) for entry in bad]
         raise EvaluationError(f"{len(bad)} images of the dataset cannot be measured: {first_failures(lines)}")
 
 

@@ -42,10 +42,7 @@ def list_lr_dataset(folder: str | Path) -> list[Path]:
     not found" read as the HR folder's)."""
     from sr_desktop.engine.metrics.evaluate import list_dataset
 
-    try:
-        return list_dataset(folder)
-    except EvaluationError as exc:
-        raise EvaluationError(str(exc).replace("dataset folder", "--lr-dataset folder", 1)) from None
+    return list_dataset(folder, "--lr-dataset folder")
 
 
 def read_given_pair(hr_path: Path, lr_path: Path, scale: int) -> tuple[np.ndarray, np.ndarray]:
