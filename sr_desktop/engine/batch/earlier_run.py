@@ -45,10 +45,17 @@ def kept_outputs_note(records: list[FileRecord], options: dict, output_dir: Path
     writers = _writers_of(output_dir)
     changes: dict[str, None] = {}  # (in order, once each)
     differing = 0
+    # the settings each earlier run had otherwise: one of a few reports' options, shared by all
+    # its outputs (compared once each, not once per output of a 40,000-file re-run)
+    differ_of: dict[int, list[str]] = {}
     for record in kept:
         earlier = writers.get(resolved(Path(record.output)))
-        differ = [n for n in SHAPING if earlier is not None and (n in earlier or n not in RECORDED_SINCE)
-                  and _as_run(earlier, n) != _as_run(options, n) and not _moot(n, earlier, options)]
+        if earlier is None:
+            continue
+        if id(earlier) not in differ_of:
+            differ_of[id(earlier)] = [n for n in SHAPING if (n in earlier or n not in RECORDED_SINCE)
+                                      and _as_run(earlier, n) != _as_run(options, n) and not _moot(n, earlier, options)]
+        differ = differ_of[id(earlier)]
         # (a PNG's quality changes nothing, nor the alpha mode an image without transparency:
         # its header is read only then, not for each of a large re-run's files)
         made = [f"{name} {_shown(name, _as_run(earlier, name))} → {_shown(name, _as_run(options, name))}"

@@ -24,10 +24,13 @@ def images_in_subfolders(folder: Path, budget: int | None = None, exclude: Path 
     budget = SCAN_BUDGET if budget is None else budget
     pending = []
     left_out = os.path.realpath(exclude) if exclude is not None else None
+
+    def not_left_out(entry: os.DirEntry) -> bool:
+        return left_out is None or os.path.realpath(entry.path) != left_out
+
     try:
         with os.scandir(folder) as top:
-            pending = [Path(e.path) for e in top if not is_hidden(e) and _is_real_folder(e)
-                       and (left_out is None or os.path.realpath(e.path) != left_out)]
+            pending = [Path(e.path) for e in top if not is_hidden(e) and _is_real_folder(e) and not_left_out(e)]
     except OSError:
         return False
     seen = 0
@@ -41,7 +44,7 @@ def images_in_subfolders(folder: Path, budget: int | None = None, exclude: Path 
                     if is_hidden(entry):
                         continue
                     if _is_real_folder(entry):
-                        if left_out is None or os.path.realpath(entry.path) != left_out:
+                        if not_left_out(entry):
                             pending.append(Path(entry.path))
                     elif is_image_path(entry.name):
                         return True

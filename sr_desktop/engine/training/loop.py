@@ -672,6 +672,7 @@ class Trainer:
         o = self.options
         val = self.last_val.as_dict() if self.last_val else self._logged_validation()
         net = self.evaluated_net()
+        run = self._meta()  # (its options and schedule: the fingerprint made once)
         meta = model_metadata(net, degradation=PAIRED if o.paired else o.degradation, losses=self.losses.describe(),
                               data=[str(d) for d in o.data], downscales=list(o.downscales),
                               **({"lr_data": [str(d) for d in o.lr_data]} if o.paired else {}),
@@ -679,7 +680,7 @@ class Trainer:
                               val_psnr_y=val["psnr_y"] if val else None, init=o.init or "",
                               # how it was trained, to train it again: the checkpoint held these,
                               # and a model passed on alone said nothing of seed, batch or lr
-                              training={**self._meta()["options"], **_schedule(o),
+                              training={**run["options"], **run["schedule"],
                                         **({"degradation": PAIRED} if o.paired else {})},
                               environment=self._environment())
         path = write_model(net, self.out / MODEL_FILE, meta)
